@@ -1,1 +1,415 @@
-// placeholder: being written
+// Route table: a radix tree over path segments (static children, one int-param and one
+// str-param child per node), pattern parsing and validation, and the allocation-free
+// lookup with static > int > str priority and backtracking.
+//
+// Path model: the path after its leading '/' is split on '/', so "/" is one empty
+// segment, "/users/" is ["users", ""] and "//" is ["", ""]. A trailing slash is
+// therefore significant: "/users" and "/users/" are different routes and neither
+// redirects to the other (strict, like Starlette with redirect_slashes=False).
+// Empty segments are matched literally; a str parameter never matches an empty one.
+#include "http/router.hpp"
+
+#include "http/parser.hpp"
+#include "http/query.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <unordered_map>
+
+namespace ringbolt::http {
+
+namespace {
+
+constexpr uint32_t no_node = UINT32_MAX;
+constexpr size_t num_method_slots = 16; // one handler slot per method_bit (uint16_t mask)
+constexpr size_t linear_scan_max = 8;   // static children beyond this use binary search
+
+struct static_edge {
+    uint32_t key_off; // into impl::_keys
+    uint32_t key_len;
+    uint32_t child;
+};
+
+struct node {
+    std::vector<static_edge> statics; // sorted by (length, bytes)
+    uint32_t int_child = no_node;
+    uint32_t str_child = no_node;
+    uint32_t route = no_node; // index into impl::routes when a route ends here
+};
+
+struct route_leaf {
+    uint16_t mask = 0;      // methods registered here
+    uint8_t num_params = 0; // same for every method: the tree position fixes the shape
+    uint32_t handlers[num_method_slots] = {};
+    std::string pattern; // as first registered, for messages
+};
+
+struct pattern_segment {
+    enum kind_t : uint8_t { literal, int_param, str_param } kind;
+    std::string_view text; // literal text, or the parameter name
+};
+
+constexpr const char* method_names[num_method_slots] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER",
+    "METHOD_BIT_10", "METHOD_BIT_11", "METHOD_BIT_12", "METHOD_BIT_13", "METHOD_BIT_14", "METHOD_BIT_15",
+};
+
+bool is_identifier(std::string_view s) noexcept {
+    if (s.empty()) {
+        return false;
+    }
+    for (size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        const bool digit = c >= '0' && c <= '9';
+        if (!(alpha || (digit && i > 0))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Optional '-', then 1..19 decimal digits, and the value must fit int64.
+bool parse_int64(std::string_view s, int64_t& out) noexcept {
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    bool negative = false;
+    if (p != end && *p == '-') {
+        negative = true;
+        ++p;
+    }
+    const size_t digits = static_cast<size_t>(end - p);
+    if (digits == 0 || digits > 19) [[unlikely]] {
+        return false;
+    }
+    uint64_t v = 0;
+    for (; p != end; ++p) {
+        const unsigned d = static_cast<unsigned char>(*p) - static_cast<unsigned>('0');
+        if (d > 9) {
+            return false;
+        }
+        v = v * 10 + d; // 19 digits < 10^19 < 2^64: cannot wrap
+    }
+    constexpr uint64_t max_pos = static_cast<uint64_t>(INT64_MAX);
+    if (negative) {
+        if (v > max_pos + 1) {
+            return false;
+        }
+        out = v == max_pos + 1 ? INT64_MIN : -static_cast<int64_t>(v);
+    } else {
+        if (v > max_pos) {
+            return false;
+        }
+        out = static_cast<int64_t>(v);
+    }
+    return true;
+}
+
+std::string method_list(uint16_t mask) {
+    std::string s;
+    for (size_t i = 0; i < num_method_slots; ++i) {
+        if (mask & (1u << i)) {
+            if (!s.empty()) {
+                s += ',';
+            }
+            s += method_names[i];
+        }
+    }
+    return s;
+}
+
+} // namespace
+
+struct route_table::impl {
+    std::vector<node> nodes{1}; // nodes[0] is the root (before the first segment)
+    std::vector<route_leaf> routes;
+    std::string keys; // bytes of all static segments
+    std::unordered_map<uint32_t, std::vector<std::string>> names_by_handler;
+
+    std::string_view key(const static_edge& e) const noexcept { return {keys.data() + e.key_off, e.key_len}; }
+
+    static bool edge_less(std::string_view a, std::string_view b) noexcept {
+        if (a.size() != b.size()) {
+            return a.size() < b.size();
+        }
+        return a < b;
+    }
+
+    uint32_t find_static(const node& n, std::string_view seg) const noexcept {
+        const static_edge* e = n.statics.data();
+        const size_t count = n.statics.size();
+        if (count <= linear_scan_max) [[likely]] {
+            for (size_t i = 0; i < count; ++i) {
+                if (e[i].key_len == seg.size()) {
+                    if (seg.empty() || std::memcmp(keys.data() + e[i].key_off, seg.data(), seg.size()) == 0) {
+                        return e[i].child;
+                    }
+                } else if (e[i].key_len > seg.size()) {
+                    break; // sorted by length first
+                }
+            }
+            return no_node;
+        }
+        size_t lo = 0;
+        size_t hi = count;
+        while (lo < hi) {
+            const size_t mid = (lo + hi) / 2;
+            const std::string_view k = key(e[mid]);
+            if (edge_less(k, seg)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo < count && key(e[lo]) == seg) {
+            return e[lo].child;
+        }
+        return no_node;
+    }
+
+    uint32_t static_child_for_add(uint32_t parent, std::string_view seg) {
+        if (uint32_t c = find_static(nodes[parent], seg); c != no_node) {
+            return c;
+        }
+        const uint32_t child = static_cast<uint32_t>(nodes.size());
+        nodes.emplace_back();
+        const static_edge e{static_cast<uint32_t>(keys.size()), static_cast<uint32_t>(seg.size()), child};
+        keys.append(seg);
+        auto& edges = nodes[parent].statics;
+        auto pos = std::lower_bound(edges.begin(), edges.end(), seg,
+                                    [this](const static_edge& a, std::string_view s) { return edge_less(key(a), s); });
+        edges.insert(pos, e);
+        return child;
+    }
+
+    uint32_t param_child_for_add(uint32_t parent, bool integer) {
+        uint32_t& slot = integer ? nodes[parent].int_child : nodes[parent].str_child;
+        if (slot == no_node) {
+            const uint32_t child = static_cast<uint32_t>(nodes.size());
+            nodes.emplace_back(); // may move nodes: re-fetch the slot below
+            (integer ? nodes[parent].int_child : nodes[parent].str_child) = child;
+            return child;
+        }
+        return slot;
+    }
+
+    // State of one lookup, threaded through the recursive walk.
+    struct walk_state {
+        std::string_view path;    // raw
+        const char* decoded;      // whole path percent-decoded, or nullptr when it had no '%'
+        uint16_t method;
+        uint16_t allowed;         // union of masks of leaves matching the path but not the method
+        route_match* out;
+    };
+
+    bool check_leaf(uint32_t n, uint8_t num_params, walk_state& st) const noexcept {
+        const uint32_t r = nodes[n].route;
+        if (r == no_node) {
+            return false;
+        }
+        const route_leaf& leaf = routes[r];
+        uint16_t m = st.method;
+        if (!(leaf.mask & m)) [[unlikely]] {
+            if (m == method_head && (leaf.mask & method_get)) {
+                m = method_get; // HEAD is GET without the body (RFC 9110 §9.3.2)
+            } else {
+                st.allowed |= leaf.mask;
+                if (leaf.mask & method_get) {
+                    st.allowed |= method_head;
+                }
+                return false;
+            }
+        }
+        st.out->handler_id = leaf.handlers[std::countr_zero(m)];
+        st.out->num_params = num_params;
+        return true;
+    }
+
+    // `pos`: raw index of the current segment's first byte; `dpos`: same in the decoded path.
+    bool walk(uint32_t n, size_t pos, size_t dpos, uint8_t num_params, walk_state& st) const noexcept {
+        const std::string_view path = st.path;
+        const char* slash = static_cast<const char*>(std::memchr(path.data() + pos, '/', path.size() - pos));
+        const size_t end = slash != nullptr ? static_cast<size_t>(slash - path.data()) : path.size();
+        const std::string_view raw = path.substr(pos, end - pos);
+        std::string_view seg = raw;
+        if (st.decoded != nullptr) [[unlikely]] {
+            // Each (valid) escape shrinks by two bytes; a decoded "%2F" stays inside the segment.
+            const size_t escapes = static_cast<size_t>(std::count(raw.begin(), raw.end(), '%'));
+            seg = std::string_view(st.decoded + dpos, raw.size() - 2 * escapes);
+        }
+        const bool last = slash == nullptr;
+        const size_t next_pos = end + 1;
+        const size_t next_dpos = dpos + seg.size() + 1;
+        const node& nd = nodes[n];
+
+        if (!nd.statics.empty()) {
+            const uint32_t c = find_static(nd, seg);
+            if (c != no_node) {
+                if (last ? check_leaf(c, num_params, st) : walk(c, next_pos, next_dpos, num_params, st)) {
+                    return true;
+                }
+            }
+        }
+        if (nd.int_child != no_node) {
+            int64_t v;
+            if (parse_int64(seg, v)) {
+                st.out->params[num_params] = route_param{param_type::integer, raw, v};
+                const uint32_t c = nd.int_child;
+                const auto np = static_cast<uint8_t>(num_params + 1);
+                if (last ? check_leaf(c, np, st) : walk(c, next_pos, next_dpos, np, st)) {
+                    return true;
+                }
+            }
+        }
+        if (nd.str_child != no_node && !seg.empty()) {
+            st.out->params[num_params] = route_param{param_type::str, raw, 0};
+            const uint32_t c = nd.str_child;
+            const auto np = static_cast<uint8_t>(num_params + 1);
+            if (last ? check_leaf(c, np, st) : walk(c, next_pos, next_dpos, np, st)) {
+                return true;
+            }
+        }
+        return false;
+    }
+};
+
+route_table::route_table() : _impl(std::make_unique<impl>()) {}
+route_table::~route_table() = default;
+route_table::route_table(route_table&&) noexcept = default;
+route_table& route_table::operator=(route_table&&) noexcept = default;
+
+std::string route_table::add(std::string_view pattern, uint16_t method_mask, uint32_t handler_id) {
+    if (pattern.empty() || pattern.front() != '/') {
+        return "route pattern must start with '/': \"" + std::string(pattern) + "\"";
+    }
+    if (method_mask == 0) {
+        return "route \"" + std::string(pattern) + "\" has no methods";
+    }
+    const std::string quoted = "\"" + std::string(pattern) + "\"";
+
+    // Parse and validate the whole pattern before touching the tree.
+    std::vector<pattern_segment> segs;
+    std::vector<std::string> names;
+    size_t pos = 1;
+    while (true) {
+        const size_t slash = pattern.find('/', pos);
+        const size_t end = slash == std::string_view::npos ? pattern.size() : slash;
+        const std::string_view s = pattern.substr(pos, end - pos);
+        const size_t open = s.find('{');
+        const size_t close = s.find('}');
+        if (open == std::string_view::npos && close == std::string_view::npos) {
+            segs.push_back({pattern_segment::literal, s});
+        } else {
+            if (open != 0 || close != s.size() - 1 || s.find('{', 1) != std::string_view::npos ||
+                s.find('}') != s.size() - 1) {
+                return "in route " + quoted + ": a parameter must be a whole segment like {name} or {name:int}, got \"" +
+                       std::string(s) + "\"";
+            }
+            const std::string_view inner = s.substr(1, s.size() - 2);
+            const size_t colon = inner.find(':');
+            const std::string_view name = inner.substr(0, colon);
+            const std::string_view type = colon == std::string_view::npos ? "str" : inner.substr(colon + 1);
+            if (!is_identifier(name)) {
+                return "in route " + quoted + ": invalid parameter name \"" + std::string(name) +
+                       "\" (must be an identifier)";
+            }
+            pattern_segment::kind_t kind;
+            if (type == "int") {
+                kind = pattern_segment::int_param;
+            } else if (type == "str") {
+                kind = pattern_segment::str_param;
+            } else {
+                return "in route " + quoted + ": unknown parameter type \"" + std::string(type) + "\" for \"" +
+                       std::string(name) + "\" (allowed: int, str)";
+            }
+            if (std::find(names.begin(), names.end(), name) != names.end()) {
+                return "in route " + quoted + ": duplicate parameter name \"" + std::string(name) + "\"";
+            }
+            if (names.size() == max_route_params) {
+                return "in route " + quoted + ": more than " + std::to_string(max_route_params) + " parameters";
+            }
+            names.emplace_back(name);
+            segs.push_back({kind, name});
+        }
+        if (slash == std::string_view::npos) {
+            break;
+        }
+        pos = slash + 1;
+    }
+
+    if (auto it = _impl->names_by_handler.find(handler_id); it != _impl->names_by_handler.end() && it->second != names) {
+        return "handler id " + std::to_string(handler_id) + " is already used by a route with other parameter names";
+    }
+
+    // Check for a duplicate before creating nodes: if the leaf exists, no node is new.
+    uint32_t n = 0;
+    for (const auto& s : segs) {
+        if (s.kind == pattern_segment::literal) {
+            n = _impl->static_child_for_add(n, s.text);
+        } else {
+            n = _impl->param_child_for_add(n, s.kind == pattern_segment::int_param);
+        }
+    }
+    node& leaf_node = _impl->nodes[n];
+    if (leaf_node.route == no_node) {
+        leaf_node.route = static_cast<uint32_t>(_impl->routes.size());
+        route_leaf leaf;
+        leaf.num_params = static_cast<uint8_t>(names.size());
+        leaf.pattern = std::string(pattern);
+        _impl->routes.push_back(std::move(leaf));
+    }
+    route_leaf& leaf = _impl->routes[leaf_node.route];
+    if (const uint16_t dup = leaf.mask & method_mask; dup != 0) {
+        std::string msg = "route " + method_list(dup) + " " + std::string(pattern) + " is already registered";
+        if (leaf.pattern != pattern) {
+            msg += " (as " + leaf.pattern + ")";
+        }
+        return msg;
+    }
+    leaf.mask |= method_mask;
+    for (size_t i = 0; i < num_method_slots; ++i) {
+        if (method_mask & (1u << i)) {
+            leaf.handlers[i] = handler_id;
+        }
+    }
+    _impl->names_by_handler.emplace(handler_id, std::move(names));
+    return {};
+}
+
+route_status route_table::lookup(uint16_t method_id, std::string_view path, route_match& out,
+                                 uint16_t& allowed) const noexcept {
+    allowed = 0;
+    out.num_params = 0;
+    if (path.empty() || path.front() != '/') [[unlikely]] {
+        return route_status::not_found;
+    }
+    impl::walk_state st{path, nullptr, method_id, 0, &out};
+    if (std::memchr(path.data(), '%', path.size()) != nullptr) [[unlikely]] {
+        // Decode the whole path once; '/' separators map to themselves, so segment i of
+        // the raw path corresponds to a known span of the decoded one (see walk()).
+        // Reused per thread: no allocation once it has grown to the longest path seen.
+        thread_local std::string decoded;
+        decoded.clear();
+        if (!percent_decode(path, decoded, false)) {
+            return route_status::not_found; // a malformed escape matches nothing
+        }
+        st.decoded = decoded.data();
+    }
+    if (_impl->walk(0, 1, 1, 0, st)) [[likely]] {
+        return route_status::found;
+    }
+    if (st.allowed != 0) {
+        allowed = st.allowed;
+        return route_status::method_not_allowed;
+    }
+    return route_status::not_found;
+}
+
+const std::vector<std::string>& route_table::param_names(uint32_t handler_id) const {
+    static const std::vector<std::string> none;
+    auto it = _impl->names_by_handler.find(handler_id);
+    return it != _impl->names_by_handler.end() ? it->second : none;
+}
+
+} // namespace ringbolt::http
