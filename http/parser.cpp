@@ -1,1 +1,676 @@
-// placeholder: being written
+// HTTP/1.1 request-head parser (RFC 9112, strict): request line, header fields and the
+// framing/connection facts derived from them. Pure function over bytes: no allocation,
+// every view points into the caller's buffer, and any split of the input agrees.
+#include "http/parser.hpp"
+
+#include <array>
+#include <cstring>
+
+namespace ringbolt::http {
+
+namespace {
+
+// ---------------------------------------------------------------------------------
+// Character classes (RFC 9110 §5.6.2 token, §5.5 field-value, RFC 3986 host chars).
+
+using char_table = std::array<bool, 256>;
+
+template <typename Pred>
+constexpr char_table make_table(Pred pred) {
+    char_table t{};
+    for (int c = 0; c < 256; ++c) {
+        t[static_cast<size_t>(c)] = pred(static_cast<unsigned char>(c));
+    }
+    return t;
+}
+
+constexpr bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+constexpr bool in_set(unsigned char c, const char* set) {
+    for (; *set != '\0'; ++set) {
+        if (static_cast<unsigned char>(*set) == c) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+constexpr char_table tchar_table =
+    make_table([](unsigned char c) { return is_alpha(c) || is_digit(c) || in_set(c, "!#$%&'*+-.^_`|~"); });
+
+// request-target bytes: any VCHAR (RFC 9112 §3.2); SP, CTLs, DEL and bytes >= 0x80 end or reject it.
+constexpr char_table target_table = make_table([](unsigned char c) { return c > 0x20 && c < 0x7f; });
+
+// field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5): CR, LF, NUL, other CTLs and DEL stop the scan.
+constexpr char_table value_table =
+    make_table([](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); });
+
+// reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2); '%' checked separately.
+constexpr char_table regname_table =
+    make_table([](unsigned char c) { return is_alpha(c) || is_digit(c) || in_set(c, "-._~!$&'()*+,;=%"); });
+
+inline bool tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
+
+// ---------------------------------------------------------------------------------
+// Small helpers.
+
+constexpr parse_outcome fail(http_error e) noexcept { return {parse_status::error, e, 0}; }
+constexpr parse_outcome need_more() noexcept { return {parse_status::incomplete, http_error::none, 0}; }
+
+inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+/// Case-insensitive compare of a token against a lower-case literal of the same length.
+/// OR-ing 0x20 is exact here: the literals hold only letters, digits and '-', and no
+/// other tchar maps onto those under | 0x20.
+inline bool token_ieq(const char* s, const char* lower, size_t n) noexcept {
+    for (size_t i = 0; i < n; ++i) {
+        if ((static_cast<unsigned char>(s[i]) | 0x20) != static_cast<unsigned char>(lower[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+inline bool sv_ieq(std::string_view s, std::string_view lower) noexcept {
+    return s.size() == lower.size() && token_ieq(s.data(), lower.data(), s.size());
+}
+
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_ows(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+/// Calls fn(element) for each OWS-trimmed element of a comma-separated list (RFC 9110
+/// §5.6.1), empty elements included; stops early when fn returns false.
+template <typename Fn>
+inline bool for_each_element(std::string_view list, Fn&& fn) noexcept {
+    for (;;) {
+        const size_t comma = list.find(',');
+        if (!fn(trim_ows(list.substr(0, comma)))) {
+            return false;
+        }
+        if (comma == std::string_view::npos) {
+            return true;
+        }
+        list.remove_prefix(comma + 1);
+    }
+}
+
+/// 8 bytes at once: true when none is a CTL (< 0x20, HTAB included) or DEL.
+inline bool swar_value_clean(const char* p) noexcept {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    constexpr uint64_t highs = 0x8080808080808080ull;
+    const uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+    const uint64_t del = x ^ (ones * 0x7f);
+    const uint64_t has_del = (del - ones) & ~del & highs;
+    return (below_space | has_del) == 0;
+}
+
+uint16_t method_id_of(std::string_view m) noexcept {
+    const char* s = m.data();
+    switch (m.size()) {
+    case 3:
+        if (std::memcmp(s, "GET", 3) == 0) [[likely]] {
+            return method_get;
+        }
+        if (std::memcmp(s, "PUT", 3) == 0) {
+            return method_put;
+        }
+        break;
+    case 4:
+        if (std::memcmp(s, "POST", 4) == 0) {
+            return method_post;
+        }
+        if (std::memcmp(s, "HEAD", 4) == 0) {
+            return method_head;
+        }
+        break;
+    case 5:
+        if (std::memcmp(s, "PATCH", 5) == 0) {
+            return method_patch;
+        }
+        if (std::memcmp(s, "TRACE", 5) == 0) {
+            return method_trace;
+        }
+        break;
+    case 6:
+        if (std::memcmp(s, "DELETE", 6) == 0) {
+            return method_delete;
+        }
+        break;
+    case 7:
+        if (std::memcmp(s, "OPTIONS", 7) == 0) {
+            return method_options;
+        }
+        if (std::memcmp(s, "CONNECT", 7) == 0) {
+            return method_connect;
+        }
+        break;
+    default: break;
+    }
+    return method_other;
+}
+
+/// uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3). Rejects userinfo ('@'),
+/// paths, whitespace and anything else outside the host grammar. `require_port` is for
+/// authority-form (RFC 9112 §3.2.3), where the port is mandatory.
+bool valid_host_port(std::string_view s, bool require_port) noexcept {
+    const size_t n = s.size();
+    size_t p = 0;
+    if (n > 0 && s[0] == '[') {
+        // IP-literal: IPv6address / IPvFuture; checked for its alphabet only.
+        ++p;
+        while (p < n && s[p] != ']') {
+            const auto c = static_cast<unsigned char>(s[p]);
+            if (!(is_hex(c) || c == ':' || c == '.' || (regname_table[c] && c != '%'))) {
+                return false;
+            }
+            ++p;
+        }
+        if (p == n || p == 1) {
+            return false;
+        }
+        ++p; // ']'
+    } else {
+        while (p < n && regname_table[static_cast<unsigned char>(s[p])]) {
+            if (s[p] == '%') {
+                // pct-encoded = "%" HEXDIG HEXDIG
+                if (p + 2 >= n || !is_hex(static_cast<unsigned char>(s[p + 1])) ||
+                    !is_hex(static_cast<unsigned char>(s[p + 2]))) {
+                    return false;
+                }
+                p += 2;
+            }
+            ++p;
+        }
+        if (p == 0) {
+            return false;
+        }
+    }
+    if (p == n) {
+        return !require_port;
+    }
+    if (s[p] != ':') {
+        return false;
+    }
+    ++p;
+    if (require_port && p == n) {
+        return false;
+    }
+    for (; p < n; ++p) {
+        if (!is_digit(static_cast<unsigned char>(s[p]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Splits `rest` (what follows the authority, or the whole origin-form target) into path
+/// and query. A fragment ("#...") is not part of request-target (RFC 9112 §3.2), but
+/// clients do send it; it is tolerated and dropped from path and query.
+inline void split_path_query(std::string_view rest, request_head& out) noexcept {
+    size_t end = rest.size();
+    size_t q = std::string_view::npos;
+    for (size_t i = 0; i < end; ++i) {
+        if (rest[i] == '?' && q == std::string_view::npos) {
+            q = i;
+        } else if (rest[i] == '#') {
+            end = i;
+            break;
+        }
+    }
+    if (q == std::string_view::npos) {
+        out.path = rest.substr(0, end);
+        out.query = {};
+    } else {
+        out.path = rest.substr(0, q);
+        out.query = rest.substr(q + 1, end - q - 1);
+    }
+}
+
+/// Classifies the request-target (RFC 9112 §3.2) and fills path/query.
+bool parse_target(std::string_view target, uint16_t method_id, request_head& out) noexcept {
+    if (method_id == method_connect) [[unlikely]] {
+        // RFC 9112 §3.2.3: CONNECT uses authority-form, and only CONNECT does.
+        if (!valid_host_port(target, true)) {
+            return false;
+        }
+        out.path = target;
+        out.query = {};
+        return true;
+    }
+    if (target[0] == '/') [[likely]] {
+        // origin-form = absolute-path [ "?" query ] (§3.2.1)
+        split_path_query(target, out);
+        return true;
+    }
+    if (target.size() == 1 && target[0] == '*') {
+        // asterisk-form, only for a server-wide OPTIONS (§3.2.4)
+        if (method_id != method_options) {
+            return false;
+        }
+        out.path = target;
+        out.query = {};
+        return true;
+    }
+    // absolute-form (§3.2.2): "http://" or "https://", scheme case-insensitive.
+    size_t scheme_len = 0;
+    if (target.size() >= 7 && token_ieq(target.data(), "http://", 7)) {
+        scheme_len = 7;
+    } else if (target.size() >= 8 && token_ieq(target.data(), "https://", 8)) {
+        scheme_len = 8;
+    } else {
+        return false;
+    }
+    size_t auth_end = scheme_len;
+    while (auth_end < target.size() && target[auth_end] != '/' && target[auth_end] != '?' &&
+           target[auth_end] != '#') {
+        ++auth_end;
+    }
+    // RFC 9110 §4.2.1/§4.2.4: an http(s) URI has a non-empty host and no userinfo.
+    if (!valid_host_port(target.substr(scheme_len, auth_end - scheme_len), false)) {
+        return false;
+    }
+    std::string_view rest = target.substr(auth_end);
+    split_path_query(rest, out);
+    if (out.path.empty()) {
+        // Empty path means "/" (RFC 9110 §4.2.3); the last '/' of "://" is one, so the
+        // view still points into the caller's buffer.
+        out.path = target.substr(scheme_len - 1, 1);
+    }
+    return true;
+}
+
+/// Content-Length = 1*DIGIT (RFC 9110 §8.6). A list whose members are all the same
+/// valid value ("5, 5", what a proxy makes of duplicated fields) is accepted as that
+/// value, as §8.6 allows; anything else, empty members included, is rejected. Values
+/// above 2^63-1 overflow and are rejected.
+bool parse_content_length(std::string_view v, uint64_t& value, bool& seen) noexcept {
+    return for_each_element(v, [&](std::string_view e) {
+        if (e.empty() || e.size() > 19) {
+            return false; // 19 digits cover 2^63-1; more can only overflow (or be zeros: reject too)
+        }
+        uint64_t x = 0;
+        for (char c : e) {
+            if (!is_digit(static_cast<unsigned char>(c))) {
+                return false;
+            }
+            x = x * 10 + static_cast<uint64_t>(c - '0');
+        }
+        if (x > static_cast<uint64_t>(INT64_MAX)) {
+            return false;
+        }
+        if (seen && x != value) {
+            return false; // differing values: RFC 9112 §6.3 item 5, unrecoverable
+        }
+        value = x;
+        seen = true;
+        return true;
+    });
+}
+
+/// Facts gathered from the fields during the scan; judged once the head is complete so
+/// that the order of the checks (and thus the error reported) is fixed.
+struct field_facts {
+    uint64_t content_length = 0;
+    bool cl_seen = false;
+    bool cl_bad = false;
+    bool te_seen = false;
+    http_error te_error = http_error::none; // first bad coding, in order
+    uint8_t te_chunked = 0;                 // "chunked" occurrences
+    bool te_last_chunked = false;
+    uint8_t host_count = 0;
+    bool conn_close = false;
+    bool conn_keep_alive = false;
+    bool conn_upgrade = false;
+    bool upgrade_seen = false;
+    bool expect_continue = false;
+    bool expect_bad = false;
+};
+
+/// Transfer-Encoding = #transfer-coding (RFC 9112 §6.1), combined across fields in order.
+void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
+    f.te_seen = true;
+    for_each_element(v, [&](std::string_view c) {
+        if (c.empty()) {
+            return true; // empty list elements are allowed and ignored (RFC 9110 §5.6.1)
+        }
+        f.te_last_chunked = false;
+        if (sv_ieq(c, "chunked")) {
+            ++f.te_chunked;
+            f.te_last_chunked = true;
+            return true;
+        }
+        if (f.te_error != http_error::none) {
+            return true;
+        }
+        for (char ch : c) {
+            if (!tchar(ch)) {
+                // parameters or garbage: we accept no transfer-parameters
+                f.te_error = http_error::bad_transfer_encoding;
+                return true;
+            }
+        }
+        if (!(sv_ieq(c, "gzip") || sv_ieq(c, "x-gzip") || sv_ieq(c, "deflate") || sv_ieq(c, "compress") ||
+              sv_ieq(c, "identity"))) {
+            f.te_error = http_error::not_implemented; // RFC 9112 §6.1: unknown coding -> 501
+        }
+        return true;
+    });
+}
+
+/// Connection = #connection-option (RFC 9110 §7.6.1).
+void note_connection(std::string_view v, field_facts& f) noexcept {
+    for_each_element(v, [&](std::string_view t) {
+        if (sv_ieq(t, "close")) {
+            f.conn_close = true;
+        } else if (sv_ieq(t, "keep-alive")) {
+            f.conn_keep_alive = true;
+        } else if (sv_ieq(t, "upgrade")) {
+            f.conn_upgrade = true;
+        }
+        return true;
+    });
+}
+
+/// Recognises the fields that drive framing and connection handling. Switch on the
+/// name length first so most fields cost one compare at most.
+inline void note_field(std::string_view name, std::string_view value, field_facts& f, request_head& out) noexcept {
+    const char* s = name.data();
+    switch (name.size()) {
+    case 4:
+        if (token_ieq(s, "host", 4)) {
+            ++f.host_count;
+            out.host = value;
+        }
+        break;
+    case 6:
+        if (token_ieq(s, "expect", 6)) {
+            // RFC 9110 §10.1.1: the only expectation defined is 100-continue.
+            if (sv_ieq(value, "100-continue")) {
+                f.expect_continue = true;
+            } else {
+                f.expect_bad = true;
+            }
+        }
+        break;
+    case 7:
+        if (token_ieq(s, "upgrade", 7)) {
+            f.upgrade_seen = true;
+        }
+        break;
+    case 10:
+        if (token_ieq(s, "connection", 10)) {
+            note_connection(value, f);
+        }
+        break;
+    case 14:
+        if (token_ieq(s, "content-length", 14)) {
+            if (!parse_content_length(value, f.content_length, f.cl_seen)) {
+                f.cl_bad = true;
+            }
+        }
+        break;
+    case 17:
+        if (token_ieq(s, "transfer-encoding", 17)) {
+            note_transfer_encoding(value, f);
+        }
+        break;
+    default: break;
+    }
+}
+
+/// Final semantic checks on a complete head, in a fixed order: framing first (request
+/// smuggling), then Host, then Expect.
+http_error finish_head(const field_facts& f, request_head& out) noexcept {
+    if (f.cl_bad) [[unlikely]] {
+        return http_error::bad_content_length;
+    }
+    if (f.te_seen) [[unlikely]] {
+        if (f.cl_seen) {
+            return http_error::ambiguous_framing; // RFC 9112 §6.3 item 3: reject, never guess
+        }
+        if (out.version_minor == 0) {
+            return http_error::bad_transfer_encoding; // RFC 9112 §6.1: TE on 1.0 is faulty framing
+        }
+        if (f.te_error != http_error::none) {
+            return f.te_error;
+        }
+        // RFC 9112 §6.1/§6.3: chunked exactly once, and last.
+        if (f.te_chunked != 1 || !f.te_last_chunked) {
+            return http_error::bad_transfer_encoding;
+        }
+        out.body = body_kind::chunked;
+    } else if (f.cl_seen && f.content_length > 0) {
+        out.body = body_kind::content_length;
+        out.content_length = f.content_length;
+    }
+    // RFC 9112 §3.2: exactly one Host on 1.1, and it must be a valid uri-host[:port].
+    if (f.host_count > 1) [[unlikely]] {
+        return http_error::bad_host;
+    }
+    if (f.host_count == 0) {
+        if (out.version_minor == 1) [[unlikely]] {
+            return http_error::missing_host;
+        }
+    } else if (!out.host.empty() && !valid_host_port(out.host, false)) [[unlikely]] {
+        return http_error::bad_host;
+    }
+    if (f.expect_bad) [[unlikely]] {
+        return http_error::expectation_failed; // RFC 9110 §10.1.1
+    }
+    // RFC 9110 §10.1.1: a 1.0 client cannot handle 100 (Continue); ignore the expectation.
+    out.expect_continue = f.expect_continue && out.version_minor == 1;
+    // RFC 9112 §9.3: 1.1 is persistent unless "close"; 1.0 only with "keep-alive".
+    out.keep_alive = !f.conn_close && (out.version_minor == 1 || f.conn_keep_alive);
+    out.upgrade = f.conn_upgrade && f.upgrade_seen;
+    return http_error::none;
+}
+
+} // namespace
+
+// How limits and incremental input agree: the parser only ever looks at the first
+// min(size, max_head_bytes) bytes (the window) and scans them strictly left to right,
+// deciding each error from bytes already seen. Running out of the window means
+// "incomplete", or 431 when the window was cut by the limit (the head is then surely
+// longer). The request line has its own window for 414. Hence parsing any prefix gives
+// either "incomplete" or exactly the result of parsing the whole input.
+parse_outcome parse_request_head(std::string_view buf, request_head& out, const parser_limits& limits) noexcept {
+    const char* const b = buf.data();
+    const size_t n = buf.size();
+    const size_t w = n < limits.max_head_bytes ? n : limits.max_head_bytes;
+    const parse_outcome out_of_bytes = n >= limits.max_head_bytes ? fail(http_error::header_too_large) : need_more();
+    const size_t max_fields = limits.max_headers < max_header_fields ? limits.max_headers : max_header_fields;
+
+    // RFC 9112 §2.2: ignore at least one empty line (CRLF) before the request line.
+    size_t i = 0;
+    while (i < w && b[i] == '\r') [[unlikely]] {
+        if (i + 1 >= w) {
+            return out_of_bytes;
+        }
+        if (b[i + 1] != '\n') {
+            return fail(http_error::bad_request); // bare CR
+        }
+        i += 2;
+    }
+
+    // ---- request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
+    // The CR must sit at most max_request_line bytes after the line start.
+    const size_t line_start = i;
+    const size_t rl_bound = line_start + limits.max_request_line + 1;
+    const size_t rl_end = rl_bound < w ? rl_bound : w;
+    const parse_outcome rl_stop = rl_bound <= w ? fail(http_error::uri_too_long) : out_of_bytes;
+
+    while (i < rl_end && tchar(b[i])) [[likely]] {
+        ++i;
+    }
+    if (i == rl_end) [[unlikely]] {
+        return rl_stop;
+    }
+    if (i == line_start || b[i] != ' ') [[unlikely]] {
+        return fail(http_error::bad_request); // empty method, or not exactly one SP
+    }
+    out.method = std::string_view(b + line_start, i - line_start);
+    const size_t target_start = ++i;
+    while (i < rl_end && target_table[static_cast<unsigned char>(b[i])]) [[likely]] {
+        ++i;
+    }
+    if (i == rl_end) [[unlikely]] {
+        return rl_stop;
+    }
+    if (i == target_start || b[i] != ' ') [[unlikely]] {
+        return fail(http_error::bad_request); // empty target, CTL/DEL/8-bit byte, or extra SP
+    }
+    out.target = std::string_view(b + target_start, i - target_start);
+    ++i;
+
+    // HTTP-version = "HTTP" "/" DIGIT "." DIGIT (RFC 9112 §2.3), case-sensitive.
+    if (i + 10 <= w && i + 8 < rl_end && std::memcmp(b + i, "HTTP/1.1\r\n", 10) == 0) [[likely]] {
+        out.version_minor = 1;
+        i += 10;
+    } else {
+        static constexpr char pattern[] = "HTTP/9.9\r";
+        for (size_t k = 0; k < 9; ++k) {
+            if (i + k >= rl_end) {
+                return rl_stop;
+            }
+            const char c = b[i + k];
+            const bool ok = pattern[k] == '9' ? is_digit(static_cast<unsigned char>(c)) : c == pattern[k];
+            if (!ok) {
+                return fail(http_error::bad_request);
+            }
+        }
+        if (i + 9 >= w) {
+            return out_of_bytes;
+        }
+        if (b[i + 9] != '\n') {
+            return fail(http_error::bad_request); // bare CR
+        }
+        if (b[i + 5] != '1') {
+            return fail(http_error::version_not_supported); // 505 for 0.x and 2+ (RFC 9110 §15.6.6)
+        }
+        out.version_minor = b[i + 7] == '0' ? 0 : 1; // 1.2+ is served as 1.1 (RFC 9110 §6.2)
+        i += 10;
+    }
+
+    out.method_id = method_id_of(out.method);
+    if (!parse_target(out.target, out.method_id, out)) [[unlikely]] {
+        return fail(http_error::bad_request);
+    }
+
+    // ---- *( field-line CRLF ) CRLF (RFC 9112 §5)
+    field_facts facts;
+    out.host = {};
+    out.body = body_kind::none;
+    out.content_length = 0;
+    out.expect_continue = false;
+    out.upgrade = false;
+    size_t nh = 0;
+    for (;;) {
+        if (i >= w) [[unlikely]] {
+            out.num_headers = static_cast<uint16_t>(nh);
+            return out_of_bytes;
+        }
+        const char first = b[i];
+        if (first == '\r') {
+            if (i + 1 >= w) {
+                out.num_headers = static_cast<uint16_t>(nh);
+                return out_of_bytes;
+            }
+            if (b[i + 1] != '\n') [[unlikely]] {
+                return fail(http_error::bad_request);
+            }
+            i += 2;
+            break;
+        }
+        // A line starting with SP/HTAB is obs-fold (RFC 9112 §5.2: reject); a bare LF,
+        // a colon or any other non-tchar cannot start a field name either.
+        if (!tchar(first)) [[unlikely]] {
+            return fail(http_error::bad_request);
+        }
+        if (nh == max_fields) [[unlikely]] {
+            return fail(http_error::header_too_large);
+        }
+        const size_t name_start = i;
+        ++i;
+        while (i < w && tchar(b[i])) [[likely]] {
+            ++i;
+        }
+        if (i == w) [[unlikely]] {
+            out.num_headers = static_cast<uint16_t>(nh);
+            return out_of_bytes;
+        }
+        if (b[i] != ':') [[unlikely]] {
+            return fail(http_error::bad_request); // RFC 9112 §5.1: no whitespace before the colon
+        }
+        const size_t name_end = i;
+        ++i;
+        while (i < w && is_ows(b[i])) {
+            ++i;
+        }
+        const size_t value_start = i;
+        for (;;) {
+            while (i + 8 <= w && swar_value_clean(b + i)) [[likely]] {
+                i += 8;
+            }
+            while (i < w && value_table[static_cast<unsigned char>(b[i])] && b[i] != '\t') {
+                ++i;
+            }
+            if (i < w && b[i] == '\t') {
+                ++i;
+                continue;
+            }
+            break;
+        }
+        if (i + 1 >= w) [[unlikely]] {
+            if (i < w && b[i] != '\r') {
+                return fail(http_error::bad_request);
+            }
+            out.num_headers = static_cast<uint16_t>(nh);
+            return out_of_bytes;
+        }
+        // RFC 9112 §2.2: a field line ends with CRLF; bare CR, bare LF, NUL and other
+        // CTLs are rejected.
+        if (b[i] != '\r' || b[i + 1] != '\n') [[unlikely]] {
+            return fail(http_error::bad_request);
+        }
+        size_t value_end = i;
+        while (value_end > value_start && is_ows(b[value_end - 1])) {
+            --value_end;
+        }
+        header_field& h = out.headers[nh++];
+        h.name = std::string_view(b + name_start, name_end - name_start);
+        h.value = std::string_view(b + value_start, value_end - value_start);
+        note_field(h.name, h.value, facts, out);
+        i += 2;
+    }
+
+    out.num_headers = static_cast<uint16_t>(nh);
+    const http_error e = finish_head(facts, out);
+    if (e != http_error::none) [[unlikely]] {
+        return fail(e);
+    }
+    out.head_bytes = i;
+    return {parse_status::complete, http_error::none, i};
+}
+
+bool has_head_end(std::string_view buf, size_t from) noexcept {
+    // The terminator may straddle the previous end of data: back up 3 bytes.
+    const size_t start = from >= 3 ? from - 3 : 0;
+    if (start >= buf.size() || buf.size() - start < 4) {
+        return false;
+    }
+    return memmem(buf.data() + start, buf.size() - start, "\r\n\r\n", 4) != nullptr;
+}
+
+} // namespace ringbolt::http

@@ -1,2 +1,389 @@
+// Unit tests for http/parser.cpp: tables of valid and invalid request heads, each also
+// parsed at every prefix (a prefix is "incomplete" or agrees with the whole input).
+#include "http/parser.hpp"
+
 #include <gtest/gtest.h>
-TEST(Placeholder, Empty) { GTEST_SKIP(); }
+
+#include <string>
+#include <vector>
+
+namespace ringbolt::http {
+namespace {
+
+struct valid_case {
+    const char* name;
+    std::string input;
+    std::string method;
+    uint16_t method_id = method_get;
+    std::string target = "/";
+    std::string path = "/";
+    std::string query = "";
+    uint8_t version_minor = 1;
+    uint16_t num_headers = 1;
+    body_kind body = body_kind::none;
+    uint64_t content_length = 0;
+    bool keep_alive = true;
+    bool expect_continue = false;
+    bool upgrade = false;
+    std::string host = "x";
+    size_t consumed = 0; ///< 0: the whole input
+};
+
+struct error_case {
+    const char* name;
+    std::string input;
+    http_error error;
+    parser_limits limits = {};
+};
+
+std::ostream& operator<<(std::ostream& os, const valid_case& c) { return os << c.name; }
+std::ostream& operator<<(std::ostream& os, const error_case& c) { return os << c.name; }
+
+parse_outcome parse(std::string_view s, request_head& h, const parser_limits& l = {}) {
+    return parse_request_head(s, h, l);
+}
+
+/// Every prefix of `in` must be incomplete or give exactly the whole input's result;
+/// prefixes shorter than a complete head must be incomplete.
+void check_prefixes(const std::string& in, const parser_limits& limits) {
+    request_head full_head;
+    const parse_outcome full = parse(in, full_head, limits);
+    for (size_t k = 0; k < in.size(); ++k) {
+        // Copy the prefix into its own allocation so ASan catches reads past its end.
+        const std::string prefix = in.substr(0, k);
+        request_head h;
+        const parse_outcome r = parse(prefix, h, limits);
+        if (full.status == parse_status::complete && k < full.consumed) {
+            ASSERT_EQ(r.status, parse_status::incomplete) << "prefix " << k;
+            continue;
+        }
+        if (r.status == parse_status::incomplete) {
+            continue;
+        }
+        ASSERT_EQ(r.status, full.status) << "prefix " << k;
+        ASSERT_EQ(r.error, full.error) << "prefix " << k;
+        ASSERT_EQ(r.consumed, full.consumed) << "prefix " << k;
+    }
+}
+
+const std::string h = "Host: x\r\n";
+
+std::vector<valid_case> valid_cases() {
+    return {
+        {.name = "minimal", .input = "GET / HTTP/1.1\r\n" + h + "\r\n", .method = "GET"},
+        {.name = "wrk", .input = "GET / HTTP/1.1\r\nHost: localhost:8000\r\n\r\n", .method = "GET",
+         .host = "localhost:8000"},
+        {.name = "leading_crlfs", .input = "\r\n\r\nGET / HTTP/1.1\r\n" + h + "\r\n", .method = "GET"},
+        {.name = "http10_no_host", .input = "GET /a HTTP/1.0\r\n\r\n", .method = "GET", .target = "/a", .path = "/a",
+         .version_minor = 0, .num_headers = 0, .keep_alive = false, .host = ""},
+        {.name = "http10_keep_alive", .input = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", .method = "GET",
+         .version_minor = 0, .keep_alive = true, .host = ""},
+        {.name = "http12_as_11", .input = "GET / HTTP/1.2\r\n" + h + "\r\n", .method = "GET"},
+        {.name = "query", .input = "GET /p/q?a=1&b=2 HTTP/1.1\r\n" + h + "\r\n", .method = "GET",
+         .target = "/p/q?a=1&b=2", .path = "/p/q", .query = "a=1&b=2"},
+        {.name = "empty_query", .input = "GET /p? HTTP/1.1\r\n" + h + "\r\n", .method = "GET", .target = "/p?",
+         .path = "/p"},
+        {.name = "fragment_dropped", .input = "GET /p?q=1#frag HTTP/1.1\r\n" + h + "\r\n", .method = "GET",
+         .target = "/p?q=1#frag", .path = "/p", .query = "q=1"},
+        {.name = "absolute_form", .input = "GET http://example.com:81/a/b?c HTTP/1.1\r\n" + h + "\r\n",
+         .method = "GET", .target = "http://example.com:81/a/b?c", .path = "/a/b", .query = "c"},
+        {.name = "absolute_form_https_upper_no_path", .input = "GET HTTPS://example.com HTTP/1.1\r\n" + h + "\r\n",
+         .method = "GET", .target = "HTTPS://example.com", .path = "/"},
+        {.name = "absolute_form_query_no_path", .input = "GET http://e.com?x=1 HTTP/1.1\r\n" + h + "\r\n",
+         .method = "GET", .target = "http://e.com?x=1", .path = "/", .query = "x=1"},
+        {.name = "asterisk_options", .input = "OPTIONS * HTTP/1.1\r\n" + h + "\r\n", .method = "OPTIONS",
+         .method_id = method_options, .target = "*", .path = "*"},
+        {.name = "authority_connect", .input = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+         .method = "CONNECT", .method_id = method_connect, .target = "example.com:443", .path = "example.com:443",
+         .host = "example.com:443"},
+        {.name = "method_head", .input = "HEAD / HTTP/1.1\r\n" + h + "\r\n", .method = "HEAD", .method_id = method_head},
+        {.name = "method_post", .input = "POST / HTTP/1.1\r\n" + h + "\r\n", .method = "POST", .method_id = method_post},
+        {.name = "method_put", .input = "PUT / HTTP/1.1\r\n" + h + "\r\n", .method = "PUT", .method_id = method_put},
+        {.name = "method_delete", .input = "DELETE / HTTP/1.1\r\n" + h + "\r\n", .method = "DELETE",
+         .method_id = method_delete},
+        {.name = "method_patch", .input = "PATCH / HTTP/1.1\r\n" + h + "\r\n", .method = "PATCH",
+         .method_id = method_patch},
+        {.name = "method_trace", .input = "TRACE / HTTP/1.1\r\n" + h + "\r\n", .method = "TRACE",
+         .method_id = method_trace},
+        {.name = "method_other", .input = "PROPFIND / HTTP/1.1\r\n" + h + "\r\n", .method = "PROPFIND",
+         .method_id = method_other},
+        {.name = "method_case_sensitive", .input = "get / HTTP/1.1\r\n" + h + "\r\n", .method = "get",
+         .method_id = method_other},
+        {.name = "ows_stripped_and_obs_text",
+         .input = "GET / HTTP/1.1\r\nHost: \t x \t\r\nX-A:\t\xC3\xA9t\xC3\xA9 v\tz  \r\nX-Empty:\r\n\r\n",
+         .method = "GET", .num_headers = 3},
+        {.name = "header_name_case_insensitive",
+         .input = "GET / HTTP/1.1\r\nhOsT: x\r\nCONTENT-LENGTH: 3\r\nconnection: CLOSE\r\n\r\n", .method = "GET",
+         .num_headers = 3, .body = body_kind::content_length, .content_length = 3, .keep_alive = false},
+        {.name = "content_length", .input = "POST / HTTP/1.1\r\n" + h + "Content-Length: 42\r\n\r\n", .method = "POST",
+         .method_id = method_post, .num_headers = 2, .body = body_kind::content_length, .content_length = 42},
+        {.name = "content_length_zero", .input = "POST / HTTP/1.1\r\n" + h + "Content-Length: 0\r\n\r\n",
+         .method = "POST", .method_id = method_post, .num_headers = 2},
+        {.name = "content_length_max", .input = "POST / HTTP/1.1\r\n" + h + "Content-Length: 9223372036854775807\r\n\r\n",
+         .method = "POST", .method_id = method_post, .num_headers = 2, .body = body_kind::content_length,
+         .content_length = 9223372036854775807ull},
+        {.name = "content_length_duplicate_same",
+         .input = "POST / HTTP/1.1\r\n" + h + "Content-Length: 5\r\nContent-Length: 5\r\n\r\n", .method = "POST",
+         .method_id = method_post, .num_headers = 3, .body = body_kind::content_length, .content_length = 5},
+        {.name = "content_length_list_same", .input = "POST / HTTP/1.1\r\n" + h + "Content-Length: 5 , 5\r\n\r\n",
+         .method = "POST", .method_id = method_post, .num_headers = 2, .body = body_kind::content_length,
+         .content_length = 5},
+        {.name = "chunked", .input = "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\n\r\n", .method = "POST",
+         .method_id = method_post, .num_headers = 2, .body = body_kind::chunked},
+        {.name = "chunked_after_gzip_across_fields",
+         .input = "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: GZIP, identity\r\nTransfer-Encoding: Chunked\r\n\r\n",
+         .method = "POST", .method_id = method_post, .num_headers = 3, .body = body_kind::chunked},
+        {.name = "connection_close", .input = "GET / HTTP/1.1\r\n" + h + "Connection: keep-alive, close\r\n\r\n",
+         .method = "GET", .num_headers = 2, .keep_alive = false},
+        {.name = "connection_upgrade",
+         .input = "GET /ws HTTP/1.1\r\n" + h + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n", .method = "GET",
+         .target = "/ws", .path = "/ws", .num_headers = 3, .upgrade = true},
+        {.name = "connection_upgrade_without_upgrade_header",
+         .input = "GET / HTTP/1.1\r\n" + h + "Connection: upgrade\r\n\r\n", .method = "GET", .num_headers = 2},
+        {.name = "upgrade_header_without_connection", .input = "GET / HTTP/1.1\r\n" + h + "Upgrade: h2c\r\n\r\n",
+         .method = "GET", .num_headers = 2},
+        {.name = "expect_continue", .input = "POST / HTTP/1.1\r\n" + h + "Expect: 100-Continue\r\n\r\n",
+         .method = "POST", .method_id = method_post, .num_headers = 2, .expect_continue = true},
+        {.name = "expect_continue_ignored_on_10", .input = "POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n",
+         .method = "POST", .method_id = method_post, .version_minor = 0, .keep_alive = false, .host = ""},
+        {.name = "host_ipv6", .input = "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", .method = "GET",
+         .host = "[::1]:8080"},
+        {.name = "host_empty", .input = "GET / HTTP/1.1\r\nHost:\r\n\r\n", .method = "GET", .host = ""},
+        {.name = "host_pct_and_subdelims", .input = "GET / HTTP/1.1\r\nHost: a%41b!$-_.~:1\r\n\r\n", .method = "GET",
+         .host = "a%41b!$-_.~:1"},
+        {.name = "pipelined", .input = "GET /1 HTTP/1.1\r\n" + h + "\r\nGET /2 HTTP/1.1\r\n" + h + "\r\n",
+         .method = "GET", .target = "/1", .path = "/1", .consumed = 28},
+        {.name = "body_follows", .input = "POST / HTTP/1.1\r\n" + h + "Content-Length: 4\r\n\r\nabcd", .method = "POST",
+         .method_id = method_post, .num_headers = 2, .body = body_kind::content_length, .content_length = 4,
+         .consumed = 47},
+    };
+}
+
+class parser_valid : public ::testing::TestWithParam<valid_case> {};
+
+TEST_P(parser_valid, parses_and_agrees_on_every_prefix) {
+    const valid_case& c = GetParam();
+    request_head r;
+    const parse_outcome o = parse(c.input, r);
+    ASSERT_EQ(o.status, parse_status::complete) << reason_of(o.error);
+    const size_t consumed = c.consumed ? c.consumed : c.input.size();
+    EXPECT_EQ(o.consumed, consumed);
+    EXPECT_EQ(r.head_bytes, consumed);
+    EXPECT_EQ(r.method, c.method);
+    EXPECT_EQ(r.method_id, c.method_id);
+    EXPECT_EQ(r.target, c.target);
+    EXPECT_EQ(r.path, c.path);
+    EXPECT_EQ(r.query, c.query);
+    EXPECT_EQ(r.version_minor, c.version_minor);
+    EXPECT_EQ(r.num_headers, c.num_headers);
+    EXPECT_EQ(r.body, c.body);
+    if (c.body == body_kind::content_length) {
+        EXPECT_EQ(r.content_length, c.content_length);
+    }
+    EXPECT_EQ(r.keep_alive, c.keep_alive);
+    EXPECT_EQ(r.expect_continue, c.expect_continue);
+    EXPECT_EQ(r.upgrade, c.upgrade);
+    EXPECT_EQ(r.host, c.host);
+    // Every view lies inside the input.
+    const char* lo = c.input.data();
+    const char* hi = lo + c.input.size();
+    auto inside = [&](std::string_view v) { return v.empty() || (v.data() >= lo && v.data() + v.size() <= hi); };
+    EXPECT_TRUE(inside(r.method) && inside(r.target) && inside(r.path) && inside(r.query) && inside(r.host));
+    for (size_t i = 0; i < r.num_headers; ++i) {
+        EXPECT_TRUE(inside(r.headers[i].name) && inside(r.headers[i].value));
+    }
+    check_prefixes(c.input, {});
+}
+
+INSTANTIATE_TEST_SUITE_P(table, parser_valid, ::testing::ValuesIn(valid_cases()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+std::vector<error_case> error_cases() {
+    const std::string rl = "GET / HTTP/1.1\r\n";
+    return {
+        // request line (RFC 9112 §3)
+        {"double_space_after_method", "GET  / HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"double_space_before_version", "GET /  HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"missing_version", "GET /\r\n" + h + "\r\n", http_error::bad_request},
+        {"lowercase_http", "GET / http/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"two_digit_minor", "GET / HTTP/1.10\r\n" + h + "\r\n", http_error::bad_request},
+        {"trailing_space_after_version", "GET / HTTP/1.1 \r\n" + h + "\r\n", http_error::bad_request},
+        {"empty_method", " / HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"method_not_token", "G(T / HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"empty_target", "GET  HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"target_ctl", "GET /a\x01 HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"target_del", "GET /a\x7f HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"target_8bit", "GET /\xC3\xA9 HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"target_tab", "GET /a\tb HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"version_2", "GET / HTTP/2.0\r\n" + h + "\r\n", http_error::version_not_supported},
+        {"version_0_9", "GET / HTTP/0.9\r\n" + h + "\r\n", http_error::version_not_supported},
+        {"request_line_bare_lf", "GET / HTTP/1.1\n" + h + "\r\n", http_error::bad_request},
+        {"request_line_bare_cr", "GET / HTTP/1.1\rX" + h + "\r\n", http_error::bad_request},
+        {"leading_bare_lf", "\nGET / HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"leading_bare_cr", "\rGET / HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        // target forms (RFC 9112 §3.2)
+        {"asterisk_not_options", "GET * HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"authority_not_connect", "GET example.com:80 HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"connect_origin_form", "CONNECT / HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"connect_without_port", "CONNECT example.com HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"relative_target", "GET foo HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"absolute_other_scheme", "GET ftp://e.com/ HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"absolute_empty_authority", "GET http:///a HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        {"absolute_userinfo", "GET http://u@e.com/ HTTP/1.1\r\n" + h + "\r\n", http_error::bad_request},
+        // field lines (RFC 9112 §5)
+        {"space_before_colon", rl + "Host : x\r\n\r\n", http_error::bad_request},
+        {"tab_before_colon", rl + h + "X-A\t: 1\r\n\r\n", http_error::bad_request},
+        {"name_not_token", rl + h + "X(A: 1\r\n\r\n", http_error::bad_request},
+        {"empty_name", rl + h + ": 1\r\n\r\n", http_error::bad_request},
+        {"missing_colon", rl + h + "X-A\r\n\r\n", http_error::bad_request},
+        {"value_nul", rl + h + std::string("X-A: a\0b\r\n\r\n", 12), http_error::bad_request},
+        {"value_ctl", rl + h + "X-A: a\x01" "b\r\n\r\n", http_error::bad_request},
+        {"value_del", rl + h + "X-A: a\x7f" "b\r\n\r\n", http_error::bad_request},
+        {"value_bare_cr", rl + h + "X-A: a\rb\r\n\r\n", http_error::bad_request},
+        {"value_bare_lf", rl + h + "X-A: a\nb\r\n\r\n", http_error::bad_request},
+        {"field_bare_lf_terminator", rl + h + "X-A: a\n\r\n", http_error::bad_request},
+        {"final_bare_lf", rl + h + "\n", http_error::bad_request},
+        {"final_bare_cr", rl + h + "\rX", http_error::bad_request},
+        {"obs_fold_space", rl + h + "X-A: a\r\n b\r\n\r\n", http_error::bad_request},
+        {"obs_fold_tab", rl + h + "X-A: a\r\n\tb\r\n\r\n", http_error::bad_request},
+        {"first_line_whitespace", rl + " Host: x\r\n\r\n", http_error::bad_request},
+        // Host (RFC 9112 §3.2)
+        {"missing_host", rl + "X-A: 1\r\n\r\n", http_error::missing_host},
+        {"duplicate_host", rl + h + h + "\r\n", http_error::bad_host},
+        {"host_space", rl + "Host: a b\r\n\r\n", http_error::bad_host},
+        {"host_slash", rl + "Host: a/b\r\n\r\n", http_error::bad_host},
+        {"host_at", rl + "Host: u@a\r\n\r\n", http_error::bad_host},
+        {"host_bad_port", rl + "Host: a:8x\r\n\r\n", http_error::bad_host},
+        {"host_bad_pct", rl + "Host: a%4\r\n\r\n", http_error::bad_host},
+        {"host_unclosed_bracket", rl + "Host: [::1\r\n\r\n", http_error::bad_host},
+        // Content-Length (RFC 9110 §8.6, RFC 9112 §6.3)
+        {"cl_sign", rl + h + "Content-Length: +5\r\n\r\n", http_error::bad_content_length},
+        {"cl_negative", rl + h + "Content-Length: -5\r\n\r\n", http_error::bad_content_length},
+        {"cl_inner_space", rl + h + "Content-Length: 1 2\r\n\r\n", http_error::bad_content_length},
+        {"cl_empty", rl + h + "Content-Length:\r\n\r\n", http_error::bad_content_length},
+        {"cl_hex", rl + h + "Content-Length: 0x5\r\n\r\n", http_error::bad_content_length},
+        {"cl_overflow", rl + h + "Content-Length: 9223372036854775808\r\n\r\n", http_error::bad_content_length},
+        {"cl_overflow_long", rl + h + "Content-Length: 99999999999999999999999\r\n\r\n", http_error::bad_content_length},
+        {"cl_differing_fields", rl + h + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n",
+         http_error::bad_content_length},
+        {"cl_differing_list", rl + h + "Content-Length: 5, 6\r\n\r\n", http_error::bad_content_length},
+        {"cl_list_empty_member", rl + h + "Content-Length: 5,,5\r\n\r\n", http_error::bad_content_length},
+        // Transfer-Encoding (RFC 9112 §6.1, §6.3)
+        {"te_with_cl", rl + h + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", http_error::ambiguous_framing},
+        {"te_with_cl_zero", rl + h + "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
+         http_error::ambiguous_framing},
+        {"te_on_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", http_error::bad_transfer_encoding},
+        {"te_not_ending_chunked", rl + h + "Transfer-Encoding: chunked, gzip\r\n\r\n", http_error::bad_transfer_encoding},
+        {"te_gzip_only", rl + h + "Transfer-Encoding: gzip\r\n\r\n", http_error::bad_transfer_encoding},
+        {"te_chunked_twice", rl + h + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+         http_error::bad_transfer_encoding},
+        {"te_empty", rl + h + "Transfer-Encoding:\r\n\r\n", http_error::bad_transfer_encoding},
+        {"te_parameters", rl + h + "Transfer-Encoding: gzip;q=1, chunked\r\n\r\n", http_error::bad_transfer_encoding},
+        {"te_unknown", rl + h + "Transfer-Encoding: br, chunked\r\n\r\n", http_error::not_implemented},
+        {"te_unknown_alone", rl + h + "Transfer-Encoding: foo\r\n\r\n", http_error::not_implemented},
+        // Expect (RFC 9110 §10.1.1)
+        {"expect_other", rl + h + "Expect: 200-ok\r\n\r\n", http_error::expectation_failed},
+        {"expect_list", rl + h + "Expect: 100-continue, x\r\n\r\n", http_error::expectation_failed},
+        // limits
+        {"uri_too_long", "GET /" + std::string(40, 'a') + " HTTP/1.1\r\n" + h + "\r\n", http_error::uri_too_long,
+         {.max_request_line = 32}},
+        {"uri_too_long_incomplete", "GET /" + std::string(40, 'a'), http_error::uri_too_long,
+         {.max_request_line = 32}},
+        {"head_too_large", rl + h + "X-A: " + std::string(100, 'v') + "\r\n\r\n", http_error::header_too_large,
+         {.max_head_bytes = 64}},
+        {"head_too_large_incomplete", rl + h + "X-A: " + std::string(100, 'v'), http_error::header_too_large,
+         {.max_head_bytes = 64}},
+        {"leading_cr_cr", std::string(100, '\r') + "\n", http_error::bad_request,
+         {.max_head_bytes = 64}},
+        {"crlf_flood", [] { std::string s; for (int i = 0; i < 40; ++i) { s += "\r\n"; } return s; }(),
+         http_error::header_too_large, {.max_head_bytes = 64}},
+        {"too_many_headers", rl + h + "A: 1\r\nB: 2\r\nC: 3\r\n\r\n", http_error::header_too_large,
+         {.max_headers = 3}},
+        {"too_many_headers_incomplete", rl + h + "A: 1\r\nB: 2\r\nC", http_error::header_too_large,
+         {.max_headers = 3}},
+    };
+}
+
+class parser_error : public ::testing::TestWithParam<error_case> {};
+
+TEST_P(parser_error, rejects_with_exact_error_on_every_prefix) {
+    const error_case& c = GetParam();
+    request_head r;
+    const parse_outcome o = parse(c.input, r, c.limits);
+    ASSERT_EQ(o.status, parse_status::error);
+    EXPECT_EQ(o.error, c.error) << "got " << reason_of(o.error);
+    check_prefixes(c.input, c.limits);
+}
+
+INSTANTIATE_TEST_SUITE_P(table, parser_error, ::testing::ValuesIn(error_cases()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(parser_limits_test, exactly_at_limits_is_accepted) {
+    const std::string target = "/" + std::string(17, 'a');
+    const std::string in = "GET " + target + " HTTP/1.1\r\n" + h + "\r\n"; // line: 4+18+9 = 31 bytes
+    request_head r;
+    EXPECT_EQ(parse(in, r, {.max_request_line = 31}).status, parse_status::complete);
+    EXPECT_EQ(parse(in, r, {.max_request_line = 30}).error, http_error::uri_too_long);
+    EXPECT_EQ(parse(in, r, {.max_head_bytes = in.size()}).status, parse_status::complete);
+    EXPECT_EQ(parse(in, r, {.max_head_bytes = in.size() - 1}).error, http_error::header_too_large);
+    EXPECT_EQ(parse(in, r, {.max_headers = 1}).status, parse_status::complete);
+    EXPECT_EQ(parse(in, r, {.max_headers = 0}).error, http_error::header_too_large);
+}
+
+TEST(parser_limits_test, max_header_fields_caps_configured_limit) {
+    std::string in = "GET / HTTP/1.1\r\n";
+    for (size_t i = 0; i < max_header_fields; ++i) {
+        in += "Host-" + std::to_string(i) + ": v\r\n";
+    }
+    in += h + "\r\n";
+    request_head r;
+    const parser_limits big{.max_head_bytes = 1 << 20, .max_headers = 1000};
+    EXPECT_EQ(parse(in, r, big).error, http_error::header_too_large);
+}
+
+TEST(parser_header_views, names_and_values_as_received) {
+    const std::string in = "GET / HTTP/1.1\r\nHost: x\r\nX-Mixed-Case:  a b  \r\n\r\n";
+    request_head r;
+    ASSERT_EQ(parse(in, r).status, parse_status::complete);
+    ASSERT_EQ(r.num_headers, 2);
+    EXPECT_EQ(r.headers[1].name, "X-Mixed-Case");
+    EXPECT_EQ(r.headers[1].value, "a b");
+}
+
+TEST(parser_reuse, head_is_reset_between_requests) {
+    request_head r;
+    ASSERT_EQ(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n", r)
+                  .status,
+              parse_status::complete);
+    ASSERT_EQ(parse("GET / HTTP/1.1\r\nHost: b\r\n\r\n", r).status, parse_status::complete);
+    EXPECT_EQ(r.body, body_kind::none);
+    EXPECT_TRUE(r.keep_alive);
+    EXPECT_FALSE(r.expect_continue);
+    EXPECT_EQ(r.host, "b");
+    EXPECT_EQ(r.num_headers, 1);
+}
+
+struct head_end_case {
+    std::string buf;
+    size_t from;
+    bool expected;
+};
+
+TEST(parser_has_head_end, finds_terminator_from_offset_and_straddling) {
+    const std::vector<head_end_case> cases = {
+        {"GET / HTTP/1.1\r\n\r\n", 0, true},
+        {"GET / HTTP/1.1\r\n\r\n", 16, true},  // straddles: "\r\n" before from
+        {"GET / HTTP/1.1\r\n\r\n", 17, true},  // only the last byte is new
+        {"GET / HTTP/1.1\r\n\r\n", 18, false}, // nothing new
+        {"GET / HTTP/1.1\r\n", 0, false},
+        {"\r\n\r", 0, false},
+        {"", 0, false},
+        {"ab", 5, false},
+    };
+    for (const auto& c : cases) {
+        EXPECT_EQ(has_head_end(c.buf, c.from), c.expected) << c.buf << " from " << c.from;
+    }
+}
+
+} // namespace
+} // namespace ringbolt::http
