@@ -42,12 +42,12 @@ public:
 private:
     chunked_limits _limits;
     // Internal state: implementation-defined; keep it small (no allocation).
-    uint8_t _state = 0;
-    uint64_t _chunk_left = 0;
-    uint64_t _decoded = 0;
-    size_t _line_bytes = 0;
-    size_t _trailer_bytes = 0;
-    uint8_t _flags = 0;
+    uint8_t _state = 0;                   ///< chunked.cpp `state` value
+    http_error _error = http_error::none; ///< sticky error once in the error state
+    uint64_t _chunk_left = 0;             ///< chunk-size being read, then data bytes still to copy
+    uint64_t _decoded = 0;                ///< decoded body bytes so far
+    size_t _line_bytes = 0;               ///< bytes of the current chunk-size line (without CRLF)
+    size_t _trailer_bytes = 0;            ///< bytes of the trailer section so far (incl. final CRLF)
 };
 
 } // namespace ringbolt::http
