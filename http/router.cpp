@@ -23,16 +23,53 @@ namespace {
 
 constexpr uint32_t no_node = UINT32_MAX;
 constexpr size_t num_method_slots = 16; // one handler slot per method_bit (uint16_t mask)
-constexpr size_t linear_scan_max = 8;   // static children beyond this use binary search
+constexpr size_t linear_scan_max = 8;   // static children beyond this use a hash index
+
+// A static segment as two overlapping 8-byte words (first and last bytes), loaded only
+// from inside the segment. Segments of equal length up to 16 bytes are equal exactly when
+// their words are, so most comparisons need no memcmp; the words also feed the hash.
+struct seg_words {
+    uint64_t a = 0;
+    uint64_t b = 0;
+    bool operator==(const seg_words&) const = default;
+};
+
+inline seg_words load_words(const char* p, size_t n) noexcept {
+    seg_words w;
+    if (n >= 8) [[likely]] {
+        std::memcpy(&w.a, p, 8);
+        std::memcpy(&w.b, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x;
+        uint32_t y;
+        std::memcpy(&x, p, 4);
+        std::memcpy(&y, p + n - 4, 4);
+        w.a = x;
+        w.b = y;
+    } else if (n > 0) {
+        w.a = static_cast<unsigned char>(p[0]) | (static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
+              (static_cast<uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16);
+    }
+    return w;
+}
+
+inline uint64_t hash_words(const seg_words& w, size_t n) noexcept {
+    uint64_t h = (w.a ^ (static_cast<uint64_t>(n) << 56)) * 0x9E3779B97F4A7C15ull;
+    h ^= w.b * 0xC2B2AE3D27D4EB4Full;
+    return h ^ (h >> 29);
+}
 
 struct static_edge {
-    uint32_t key_off; // into impl::_keys
+    seg_words words;
     uint32_t key_len;
+    uint32_t key_off; // into impl::keys
     uint32_t child;
 };
 
 struct node {
-    std::vector<static_edge> statics; // sorted by (length, bytes)
+    std::vector<static_edge> statics;
+    std::vector<uint32_t> slots; // open-addressing index into statics when statics is wide
+    uint32_t slot_mask = 0;
     uint32_t int_child = no_node;
     uint32_t str_child = no_node;
     uint32_t route = no_node; // index into impl::routes when a route ends here
@@ -127,45 +164,58 @@ struct route_table::impl {
     std::string keys; // bytes of all static segments
     std::unordered_map<uint32_t, std::vector<std::string>> names_by_handler;
 
-    std::string_view key(const static_edge& e) const noexcept { return {keys.data() + e.key_off, e.key_len}; }
 
-    static bool edge_less(std::string_view a, std::string_view b) noexcept {
-        if (a.size() != b.size()) {
-            return a.size() < b.size();
+    bool edge_matches(const static_edge& e, std::string_view seg, const seg_words& w) const noexcept {
+        if (e.key_len != seg.size() || !(e.words == w)) {
+            return false;
         }
-        return a < b;
+        return seg.size() <= 16 || std::memcmp(keys.data() + e.key_off, seg.data(), seg.size()) == 0;
     }
 
     uint32_t find_static(const node& n, std::string_view seg) const noexcept {
+        const seg_words w = load_words(seg.data(), seg.size());
         const static_edge* e = n.statics.data();
-        const size_t count = n.statics.size();
-        if (count <= linear_scan_max) [[likely]] {
+        if (n.slots.empty()) [[likely]] {
+            const size_t count = n.statics.size();
             for (size_t i = 0; i < count; ++i) {
-                if (e[i].key_len == seg.size()) {
-                    if (seg.empty() || std::memcmp(keys.data() + e[i].key_off, seg.data(), seg.size()) == 0) {
-                        return e[i].child;
-                    }
-                } else if (e[i].key_len > seg.size()) {
-                    break; // sorted by length first
+                if (edge_matches(e[i], seg, w)) {
+                    return e[i].child;
                 }
             }
             return no_node;
         }
-        size_t lo = 0;
-        size_t hi = count;
-        while (lo < hi) {
-            const size_t mid = (lo + hi) / 2;
-            const std::string_view k = key(e[mid]);
-            if (edge_less(k, seg)) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        for (uint64_t i = hash_words(w, seg.size());; ++i) {
+            const uint32_t idx = n.slots[i & n.slot_mask];
+            if (idx == no_node) {
+                return no_node;
+            }
+            if (edge_matches(e[idx], seg, w)) {
+                return e[idx].child;
             }
         }
-        if (lo < count && key(e[lo]) == seg) {
-            return e[lo].child;
+    }
+
+    static void rebuild_slots(node& n) {
+        n.slots.clear();
+        if (n.statics.size() <= linear_scan_max) {
+            return;
         }
-        return no_node;
+        size_t size = 16;
+        while (size < n.statics.size() * 2) {
+            size *= 2;
+        }
+        n.slots.assign(size, no_node);
+        n.slot_mask = static_cast<uint32_t>(size - 1);
+        for (uint32_t idx = 0; idx < n.statics.size(); ++idx) {
+            const static_edge& e = n.statics[idx];
+            for (uint64_t i = hash_words(e.words, e.key_len);; ++i) {
+                uint32_t& slot = n.slots[i & n.slot_mask];
+                if (slot == no_node) {
+                    slot = idx;
+                    break;
+                }
+            }
+        }
     }
 
     uint32_t static_child_for_add(uint32_t parent, std::string_view seg) {
@@ -174,12 +224,12 @@ struct route_table::impl {
         }
         const uint32_t child = static_cast<uint32_t>(nodes.size());
         nodes.emplace_back();
-        const static_edge e{static_cast<uint32_t>(keys.size()), static_cast<uint32_t>(seg.size()), child};
+        const static_edge e{load_words(seg.data(), seg.size()), static_cast<uint32_t>(seg.size()),
+                            static_cast<uint32_t>(keys.size()), child};
         keys.append(seg);
-        auto& edges = nodes[parent].statics;
-        auto pos = std::lower_bound(edges.begin(), edges.end(), seg,
-                                    [this](const static_edge& a, std::string_view s) { return edge_less(key(a), s); });
-        edges.insert(pos, e);
+        node& p = nodes[parent];
+        p.statics.push_back(e);
+        rebuild_slots(p);
         return child;
     }
 
@@ -229,8 +279,12 @@ struct route_table::impl {
     // `pos`: raw index of the current segment's first byte; `dpos`: same in the decoded path.
     bool walk(uint32_t n, size_t pos, size_t dpos, uint8_t num_params, walk_state& st) const noexcept {
         const std::string_view path = st.path;
-        const char* slash = static_cast<const char*>(std::memchr(path.data() + pos, '/', path.size() - pos));
-        const size_t end = slash != nullptr ? static_cast<size_t>(slash - path.data()) : path.size();
+        // Segments are short: an inline scan beats a memchr call here.
+        size_t end = pos;
+        while (end < path.size() && path[end] != '/') {
+            ++end;
+        }
+        const bool last = end == path.size();
         const std::string_view raw = path.substr(pos, end - pos);
         std::string_view seg = raw;
         if (st.decoded != nullptr) [[unlikely]] {
@@ -238,7 +292,6 @@ struct route_table::impl {
             const size_t escapes = static_cast<size_t>(std::count(raw.begin(), raw.end(), '%'));
             seg = std::string_view(st.decoded + dpos, raw.size() - 2 * escapes);
         }
-        const bool last = slash == nullptr;
         const size_t next_pos = end + 1;
         const size_t next_dpos = dpos + seg.size() + 1;
         const node& nd = nodes[n];
