@@ -815,6 +815,7 @@ def main(argv: list[str]) -> int:
     command_line = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__)] + argv)
     info = machine_info()
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     per_scenario: dict[str, tuple[list[str], list[RoundResult], dict[str, str]]] = {}
     stem = Path(args.out).stem
     interrupted = False
@@ -859,7 +860,7 @@ def main(argv: list[str]) -> int:
            "unavailable": {s: u for s, (_, _, u) in per_scenario.items()}}
     (RESULTS / f"{stem}.json").write_text(json.dumps(raw, indent=1))
     print(f"report: {args.out}; raw data: {RESULTS / (stem + '.json')}"
-          + (f"; charts: {RESULTS}" if any(charts.values()) else "; no charts (matplotlib not importable)"))
+          + (f"; charts: {RESULTS}" if any(charts.values()) else "; no charts (nothing measured, or matplotlib not importable)"))
     return 130 if interrupted else 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import deque
 
 from socketify import App, AppListenOptions
 
@@ -29,7 +30,15 @@ def user(res, req):
     res.send({"id": user_id}, content_type=b"application/json")
 
 
+# socketify 0.0.31 hands uWS a cffi handle to the response object for its body
+# callbacks but does not keep that object alive; under load a later callback can
+# find it collected and the process aborts ("ffi.from_handle() ... garbage"). Keeping
+# the most recent responses referenced here works around it.
+_KEEP: deque = deque(maxlen=4096)
+
+
 async def echo(res, req):
+    _KEEP.append(res)
     body = await res.get_data()  # BytesIO with the whole body
     data = json.loads(body.getvalue())
     res.send(data, content_type=b"application/json")
