@@ -39,8 +39,12 @@
 #define SQ_ENTRIES 1024
 #define CQ_ENTRIES 8192
 #define BGID 1            /* provided-buffer group id */
-#define BUF_COUNT 1024    /* buffers in the ring, power of two */
+#ifndef BUF_COUNT
+#define BUF_COUNT 1024    /* buffers in the ring, power of two (-D to override) */
+#endif
+#ifndef BUF_SIZE
 #define BUF_SIZE 4096     /* bytes per receive buffer */
+#endif
 #define OUT_CAP 32768     /* per-connection send buffer */
 #define MAX_FDS 65536
 
