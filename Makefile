@@ -1,0 +1,74 @@
+# Thin wrapper over meson and pip. One build directory per mode under build/.
+PYTHON ?= python3
+MESON_DEV = build/dev
+MESON_ASAN = build/asan
+MESON_TSAN = build/tsan
+MESON_FUZZ = build/fuzz
+FUZZ_SECONDS ?= 30
+
+.PHONY: deps install dev run test test-unit test-py asan tsan fuzz fuzz-smoke bench format format-check lint clean
+
+deps:
+	./tools/install-deps.sh
+
+# Build and install the package (extension in release mode: -O2 -g, frame pointers).
+install: deps
+	$(PYTHON) -m pip install -q --no-build-isolation --disable-pip-version-check -Cbuild-dir=build/py .
+
+run: install
+	$(PYTHON) examples/hello.py
+
+$(MESON_DEV)/build.ninja:
+	meson setup $(MESON_DEV) -Dpython=false
+
+dev: deps $(MESON_DEV)/build.ninja
+	ninja -C $(MESON_DEV)
+
+test-unit: dev
+	meson test -C $(MESON_DEV) --print-errorlogs
+
+test-py: install
+	$(PYTHON) -m pytest -q tests/py
+
+# The whole suite: C++ unit tests + fuzz-corpus replays, then end-to-end over real sockets.
+test: test-unit test-py
+
+$(MESON_ASAN)/build.ninja:
+	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
+
+asan: deps $(MESON_ASAN)/build.ninja
+	ninja -C $(MESON_ASAN)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(MESON_ASAN) --print-errorlogs
+
+$(MESON_TSAN)/build.ninja:
+	CXX=clang++-14 meson setup $(MESON_TSAN) -Dpython=false -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled
+
+tsan: deps $(MESON_TSAN)/build.ninja
+	ninja -C $(MESON_TSAN)
+	meson test -C $(MESON_TSAN) --print-errorlogs
+
+$(MESON_FUZZ)/build.ninja:
+	CXX=clang++-14 meson setup $(MESON_FUZZ) -Dpython=false -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
+
+# Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus.
+fuzz: deps $(MESON_FUZZ)/build.ninja
+	ninja -C $(MESON_FUZZ)
+	for t in parser chunked router; do \
+	  mkdir -p build/fuzz-corpus/$$t; \
+	  $(MESON_FUZZ)/tests/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/regressions/$$t/ \
+	    build/fuzz-corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+bench: deps
+	meson setup build/bench -Dpython=false -Dtests=disabled --buildtype=release -Db_ndebug=true 2>/dev/null || true
+	ninja -C build/bench
+	for b in build/bench/benchmarks/micro/*_bench; do $$b --benchmark_repetitions=5 --benchmark_report_aggregates_only=true; done
+
+format:
+	git ls-files '*.cpp' '*.hpp' '*.c' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.cpp' '*.hpp' '*.c' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf build

@@ -1,0 +1,60 @@
+// Per-core counters: written by one reactor thread only, read by any thread.
+// A single writer needs no atomic read-modify-write: a relaxed load+store suffices
+// and compiles to a plain add, while readers still see whole (untorn) values.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace ringbolt {
+
+class counter {
+public:
+    void add(uint64_t n = 1) noexcept { _v.store(_v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void sub(uint64_t n = 1) noexcept { _v.store(_v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+    void set(uint64_t n) noexcept { _v.store(n, std::memory_order_relaxed); }
+    uint64_t get() const noexcept { return _v.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<uint64_t> _v{0};
+};
+
+#define RINGBOLT_CORE_COUNTERS(X)                                                                                      \
+    X(connections_open)                                                                                                \
+    X(connections_accepted)                                                                                            \
+    X(connections_closed)                                                                                              \
+    X(requests)                                                                                                        \
+    X(bytes_in)                                                                                                        \
+    X(bytes_out)                                                                                                       \
+    X(responses_1xx)                                                                                                   \
+    X(responses_2xx)                                                                                                   \
+    X(responses_3xx)                                                                                                   \
+    X(responses_4xx)                                                                                                   \
+    X(responses_5xx)                                                                                                   \
+    X(sqes_submitted)                                                                                                  \
+    X(submit_calls)                                                                                                    \
+    X(cqes_reaped)                                                                                                     \
+    X(enobufs)                                                                                                         \
+    X(timeouts)                                                                                                        \
+    X(python_batches)                                                                                                  \
+    X(python_requests)                                                                                                 \
+    X(gil_wait_ns)                                                                                                     \
+    X(parse_errors)
+
+struct core_counters {
+#define RINGBOLT_DECLARE_COUNTER(name) counter name;
+    RINGBOLT_CORE_COUNTERS(RINGBOLT_DECLARE_COUNTER)
+#undef RINGBOLT_DECLARE_COUNTER
+
+    void count_status(uint16_t status) noexcept {
+        switch (status / 100) {
+        case 1: responses_1xx.add(); break;
+        case 2: responses_2xx.add(); break;
+        case 3: responses_3xx.add(); break;
+        case 4: responses_4xx.add(); break;
+        default: responses_5xx.add(); break;
+        }
+    }
+};
+
+} // namespace ringbolt

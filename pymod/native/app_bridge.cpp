@@ -1,0 +1,360 @@
+// Runs Python handlers for a reactor's batch: the GIL is taken once per batch with the
+// reactor's own PyThreadState; each handler is called with vectorcall; its result is
+// turned into response bytes; exceptions become 500 (logged with their traceback) or
+// the status of an HTTPError, and never unwind into the loop.
+#include "pymod/native/app_bridge.hpp"
+
+#include "core/log.hpp"
+#include "http/response_writer.hpp"
+#include "pymod/native/json_py.hpp"
+#include "pymod/native/request_object.hpp"
+
+#include <ctime>
+
+namespace ringbolt::py {
+
+namespace {
+
+PyObject* str_status = nullptr;
+PyObject* str_body = nullptr;
+PyObject* str_headers = nullptr;
+PyObject* str_content_type = nullptr;
+PyObject* str_detail = nullptr;
+
+void intern_names() {
+    if (str_status == nullptr) {
+        str_status = PyUnicode_InternFromString("status");
+        str_body = PyUnicode_InternFromString("body");
+        str_headers = PyUnicode_InternFromString("headers");
+        str_content_type = PyUnicode_InternFromString("content_type");
+        str_detail = PyUnicode_InternFromString("detail");
+    }
+}
+
+// PyErr_GetRaisedException is 3.12+; this is the 3.11 way to hold the exception object.
+PyObject* fetch_exception() {
+    PyObject* type = nullptr;
+    PyObject* value = nullptr;
+    PyObject* tb = nullptr;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != nullptr && value != nullptr) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    if (value == nullptr) {
+        Py_INCREF(Py_None);
+        value = Py_None;
+    }
+    return value;
+}
+
+uint64_t now_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool as_utf8(PyObject* s, std::string& out, const char* what) {
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what, Py_TYPE(s)->tp_name);
+        return false;
+    }
+    Py_ssize_t n;
+    const char* p = PyUnicode_AsUTF8AndSize(s, &n);
+    if (p == nullptr) {
+        return false;
+    }
+    out.assign(p, static_cast<size_t>(n));
+    return true;
+}
+
+// Body of a Response or of a bare return value.
+bool convert_body(PyObject* body, response_parts& out, bool set_type) {
+    if (body == Py_None) {
+        return true;
+    }
+    if (PyBytes_Check(body)) {
+        out.body.assign(PyBytes_AS_STRING(body), static_cast<size_t>(PyBytes_GET_SIZE(body)));
+        if (set_type) {
+            out.content_type = "application/octet-stream";
+        }
+        return true;
+    }
+    if (PyUnicode_Check(body)) {
+        Py_ssize_t n;
+        const char* p = PyUnicode_AsUTF8AndSize(body, &n);
+        if (p == nullptr) {
+            return false;
+        }
+        out.body.assign(p, static_cast<size_t>(n));
+        if (set_type) {
+            out.content_type = "text/plain; charset=utf-8";
+        }
+        return true;
+    }
+    if (PyDict_Check(body) || PyList_Check(body)) {
+        if (!write_json(body, out.body)) {
+            return false;
+        }
+        if (set_type) {
+            out.content_type = "application/json";
+        }
+        return true;
+    }
+    if (PyByteArray_Check(body) || PyMemoryView_Check(body)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0) {
+            return false;
+        }
+        out.body.assign(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+        PyBuffer_Release(&view);
+        if (set_type) {
+            out.content_type = "application/octet-stream";
+        }
+        return true;
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "a handler must return dict, list, str, bytes, None, Response or (body, status[, headers]); "
+                 "got %.100s",
+                 Py_TYPE(body)->tp_name);
+    return false;
+}
+
+bool convert_headers(PyObject* headers, response_parts& out) {
+    if (headers == Py_None) {
+        return true;
+    }
+    PyObject* items = PyDict_Check(headers) ? PyDict_Items(headers) : PySequence_List(headers);
+    if (items == nullptr) {
+        return false;
+    }
+    bool ok = true;
+    for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(items); ++i) {
+        PyObject* pair = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "headers must be a dict or a list of (name, value) pairs");
+            ok = false;
+            break;
+        }
+        auto& [name, value] = out.headers.emplace_back();
+        ok = as_utf8(PyTuple_GET_ITEM(pair, 0), name, "a header name") &&
+             as_utf8(PyTuple_GET_ITEM(pair, 1), value, "a header value");
+        if (ok && !http::valid_field_name(name)) {
+            PyErr_Format(PyExc_ValueError, "invalid header name %R", PyTuple_GET_ITEM(pair, 0));
+            ok = false;
+        } else if (ok && !http::valid_field_value(value)) {
+            PyErr_Format(PyExc_ValueError, "header %R: value contains CR, LF or NUL", PyTuple_GET_ITEM(pair, 0));
+            ok = false;
+        }
+    }
+    Py_DECREF(items);
+    return ok;
+}
+
+bool convert_status(PyObject* status, response_parts& out) {
+    long v = PyLong_AsLong(status);
+    if (v == -1 && PyErr_Occurred()) {
+        return false;
+    }
+    if (v < 100 || v > 999) {
+        PyErr_Format(PyExc_ValueError, "invalid HTTP status %ld (must be 100-999)", v);
+        return false;
+    }
+    out.status = static_cast<uint16_t>(v);
+    return true;
+}
+
+} // namespace
+
+bool convert_result(PyObject* result, const python_types& types, response_parts& out) {
+    intern_names();
+    if (PyDict_CheckExact(result)) [[likely]] {
+        out.content_type = "application/json";
+        return write_json(result, out.body);
+    }
+    if (result == Py_None) {
+        out.status = 204;
+        return true;
+    }
+    if (types.response != nullptr && PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(types.response))) {
+        PyObject* status = PyObject_GetAttr(result, str_status);
+        PyObject* body = status ? PyObject_GetAttr(result, str_body) : nullptr;
+        PyObject* headers = body ? PyObject_GetAttr(result, str_headers) : nullptr;
+        PyObject* ctype = headers ? PyObject_GetAttr(result, str_content_type) : nullptr;
+        bool ok = ctype != nullptr && convert_status(status, out) && convert_body(body, out, ctype == Py_None) &&
+                  convert_headers(headers, out) &&
+                  (ctype == Py_None || as_utf8(ctype, out.content_type, "content_type"));
+        if (ok && !http::valid_field_value(out.content_type)) {
+            PyErr_SetString(PyExc_ValueError, "content_type contains CR, LF or NUL");
+            ok = false;
+        }
+        Py_XDECREF(status);
+        Py_XDECREF(body);
+        Py_XDECREF(headers);
+        Py_XDECREF(ctype);
+        return ok;
+    }
+    if (PyTuple_Check(result)) {
+        Py_ssize_t n = PyTuple_GET_SIZE(result);
+        if (n < 2 || n > 3) {
+            PyErr_SetString(PyExc_TypeError, "a tuple return value must be (body, status) or (body, status, headers)");
+            return false;
+        }
+        return convert_status(PyTuple_GET_ITEM(result, 1), out) &&
+               convert_body(PyTuple_GET_ITEM(result, 0), out, true) &&
+               (n == 2 || convert_headers(PyTuple_GET_ITEM(result, 2), out));
+    }
+    return convert_body(result, out, true);
+}
+
+void serialize_response(const response_parts& parts, std::string_view date, bool keep_alive, bool http10,
+                        bool head_request, std::string& out) {
+    http::response_spec spec;
+    spec.status = parts.status;
+    spec.content_type = parts.content_type;
+    spec.body = parts.body;
+    spec.head_request = head_request;
+    spec.close = !keep_alive;
+    spec.keep_alive_header = keep_alive && http10;
+    out.reserve(160 + parts.body.size() + parts.headers.size() * 48);
+    http::write_response(out, spec, date, parts.headers);
+}
+
+app_bridge::~app_bridge() {
+    for (auto& h : _handlers) {
+        Py_XDECREF(h.callable);
+        Py_XDECREF(h.param_names);
+    }
+}
+
+uint32_t app_bridge::add_handler(PyObject* callable, PyObject* param_names, bool is_coroutine) {
+    Py_INCREF(callable);
+    Py_INCREF(param_names);
+    _handlers.push_back({callable, param_names, is_coroutine});
+    return static_cast<uint32_t>(_handlers.size() - 1);
+}
+
+void app_bridge::prepare(unsigned reactors) {
+    _interp = PyThreadState_Get()->interp;
+    _thread_states.assign(reactors, nullptr);
+}
+
+void app_bridge::error_response(PyObject* exc, http::app_request& req, http::app_response& resp,
+                                std::string_view date) {
+    // HTTPError (and BadRequest from req.json()) carry their own status; anything else
+    // is a bug in the handler: 500, and the traceback goes to the log.
+    response_parts parts;
+    bool handled = false;
+    if (_types.http_error != nullptr && PyObject_IsInstance(exc, _types.http_error) == 1) {
+        PyObject* status = PyObject_GetAttr(exc, str_status);
+        PyObject* detail = status ? PyObject_GetAttr(exc, str_detail) : nullptr;
+        PyObject* headers = detail ? PyObject_GetAttr(exc, str_headers) : nullptr;
+        if (headers != nullptr && convert_status(status, parts)) {
+            parts.content_type = "application/json";
+            PyObject* body = Py_BuildValue("{s:O}", "detail", detail);
+            handled = body != nullptr && write_json(body, parts.body) && convert_headers(headers, parts);
+            Py_XDECREF(body);
+        }
+        Py_XDECREF(status);
+        Py_XDECREF(detail);
+        Py_XDECREF(headers);
+        if (!handled) {
+            PyErr_Clear();
+            parts = response_parts{};
+        }
+    }
+    if (!handled) {
+        if (_types.log_exception != nullptr) {
+            std::string_view m = req.method.in(req.data);
+            std::string_view t = req.target.in(req.data);
+            PyObject* rv = PyObject_CallFunction(_types.log_exception, "Os#s#", exc, m.data(),
+                                                 static_cast<Py_ssize_t>(m.size()), t.data(),
+                                                 static_cast<Py_ssize_t>(t.size()));
+            if (rv == nullptr) {
+                PyErr_Clear();
+            }
+            Py_XDECREF(rv);
+        }
+        parts.status = 500;
+        parts.content_type = "text/plain; charset=utf-8";
+        parts.body = "Internal Server Error";
+    }
+    resp.status = parts.status;
+    serialize_response(parts, date, req.keep_alive, req.version_minor == 0, req.head_request, resp.bytes);
+}
+
+void app_bridge::run_one(http::app_request& req, http::app_response& resp, std::string_view date) {
+    resp.conn_slot = req.conn_slot;
+    resp.conn_gen = req.conn_gen;
+    resp.seq = req.seq;
+    resp.close = !req.keep_alive;
+    const handler_entry& h = _handlers[req.handler];
+    request_object* obj = new_request(&req, h.param_names, &_types);
+    if (obj == nullptr) {
+        PyErr_Clear();
+        resp.status = 500;
+        http::write_simple_response(resp.bytes, 500, "Internal Server Error", date, true, req.head_request);
+        resp.close = true;
+        return;
+    }
+    PyObject* arg = reinterpret_cast<PyObject*>(obj);
+    PyObject* result = PyObject_Vectorcall(h.callable, &arg, 1, nullptr);
+    if (result != nullptr && h.is_coroutine) {
+        // Drive the coroutine inline: most handlers finish without suspending.
+        PyObject* value = nullptr;
+        PySendResult sr = PyIter_Send(result, Py_None, &value);
+        Py_DECREF(result);
+        result = nullptr;
+        if (sr == PYGEN_RETURN) {
+            result = value;
+        } else if (sr == PYGEN_NEXT) {
+            Py_DECREF(value);
+            PyErr_SetString(PyExc_RuntimeError,
+                            "async handler awaited something that suspends; only non-suspending async handlers "
+                            "are supported on the native path yet (use a sync handler, or the ASGI server)");
+        }
+    }
+    response_parts parts;
+    if (result == nullptr || !convert_result(result, _types, parts)) {
+        PyObject* exc = fetch_exception();
+        error_response(exc, req, resp, date);
+        Py_XDECREF(exc);
+    } else {
+        resp.status = parts.status;
+        serialize_response(parts, date, req.keep_alive, req.version_minor == 0, req.head_request, resp.bytes);
+    }
+    Py_XDECREF(result);
+    release_request(obj);
+}
+
+uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+                                  std::vector<http::app_response>& responses, std::string_view date) noexcept {
+    PyThreadState*& ts = _thread_states[reactor_index];
+    if (ts == nullptr) {
+        ts = PyThreadState_New(_interp);
+    }
+    uint64_t t0 = now_ns();
+    PyEval_RestoreThread(ts);
+    uint64_t waited = now_ns() - t0;
+    responses.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+        run_one(batch[i], responses[i], date);
+    }
+    PyEval_SaveThread();
+    return waited;
+}
+
+void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {
+    PyThreadState*& ts = _thread_states[reactor_index];
+    if (ts != nullptr) {
+        PyEval_RestoreThread(ts);
+        PyThreadState_Clear(ts);
+        PyThreadState_DeleteCurrent();
+        ts = nullptr;
+    }
+}
+
+
+} // namespace ringbolt::py

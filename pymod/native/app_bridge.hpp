@@ -1,0 +1,75 @@
+// The bridge between reactors and Python: registered handlers, the conversion of a
+// handler's return value into response bytes, and handle_batch, which takes the GIL
+// once per batch (per-thread PyThreadState, no PyGILState churn) and runs the batch.
+#pragma once
+
+#include <Python.h>
+
+#include "http/app_routes.hpp"
+#include "uring/reactor.hpp"
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ringbolt::py {
+
+/// Python classes defined in the ringbolt package that native code creates or checks.
+struct python_types {
+    PyObject* response = nullptr;     ///< ringbolt.Response
+    PyObject* http_error = nullptr;   ///< ringbolt.HTTPError
+    PyObject* bad_request = nullptr;  ///< ringbolt.BadRequest
+    PyObject* headers = nullptr;      ///< ringbolt.Headers(list of (name, value))
+    PyObject* query_params = nullptr; ///< ringbolt.QueryParams(list of (name, value))
+    PyObject* log_exception = nullptr;///< callable(exc, method, path)
+};
+
+/// A handler's return value reduced to what the wire needs.
+struct response_parts {
+    uint16_t status = 200;
+    std::string content_type;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+
+/// Convert a handler's return value (dict/list -> JSON, str -> text, bytes, None -> 204,
+/// Response, (body, status[, headers]) tuple). False with a Python exception set.
+bool convert_result(PyObject* result, const python_types& types, response_parts& out);
+
+/// Serialize `parts` as a whole HTTP response.
+void serialize_response(const response_parts& parts, std::string_view date, bool keep_alive, bool http10,
+                        bool head_request, std::string& out);
+
+struct handler_entry {
+    PyObject* callable = nullptr;
+    PyObject* param_names = nullptr; ///< tuple of str
+    bool is_coroutine = false;
+};
+
+class app_bridge final : public uring::app_handler {
+public:
+    explicit app_bridge(const python_types& types) : _types(types) {}
+    ~app_bridge() override;
+
+    /// Register a Python handler; returns its index. GIL held.
+    uint32_t add_handler(PyObject* callable, PyObject* param_names, bool is_coroutine);
+    /// Reactor threads about to start: one PyThreadState slot per reactor.
+    void prepare(unsigned reactors);
+
+    uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+                          std::vector<http::app_response>& responses, std::string_view date) noexcept override;
+    void on_reactor_exit(unsigned reactor_index) noexcept override;
+
+    const python_types& types() const noexcept { return _types; }
+
+private:
+    void run_one(http::app_request& req, http::app_response& resp, std::string_view date);
+    void error_response(PyObject* exc_type, http::app_request& req, http::app_response& resp, std::string_view date);
+
+    const python_types& _types; ///< process-wide (module state): detached requests outlive servers
+    std::vector<handler_entry> _handlers;
+    std::vector<PyThreadState*> _thread_states;
+    PyInterpreterState* _interp = nullptr;
+};
+
+} // namespace ringbolt::py

@@ -1,0 +1,332 @@
+// ringbolt._native: the pybind11 module. One init_* per area; the Server class here
+// is what ringbolt.App drives (routes in, start, wait with signals, stop, stats).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "core/log.hpp"
+#include "http/parser.hpp"
+#include "http/response_writer.hpp"
+#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/json_py.hpp"
+#include "pymod/native/request_object.hpp"
+#include "uring/ring.hpp"
+#include "uring/server.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace pb = pybind11;
+
+namespace ringbolt::py_module {
+
+using ringbolt::py::app_bridge;
+using ringbolt::py::python_types;
+using ringbolt::py::response_parts;
+
+python_types g_types; // set once by ringbolt/__init__.py via _set_types
+
+uint16_t method_mask(const std::vector<std::string>& methods) {
+    static const std::pair<const char*, uint16_t> known[] = {
+        {"GET", http::method_get},         {"HEAD", http::method_head},       {"POST", http::method_post},
+        {"PUT", http::method_put},         {"DELETE", http::method_delete},   {"PATCH", http::method_patch},
+        {"OPTIONS", http::method_options}, {"TRACE", http::method_trace},
+    };
+    uint16_t mask = 0;
+    for (const auto& m : methods) {
+        bool found = false;
+        for (const auto& [name, bit] : known) {
+            if (m == name) {
+                mask |= bit;
+                found = true;
+            }
+        }
+        if (!found) {
+            throw pb::value_error("unsupported method '" + m +
+                                  "' (use GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS or TRACE)");
+        }
+    }
+    if (mask == 0) {
+        throw pb::value_error("a route needs at least one method");
+    }
+    return mask;
+}
+
+template <class T> T get_opt(const pb::dict& d, const char* key, T fallback) {
+    if (d.contains(key) && !d[key].is_none()) {
+        return d[key].cast<T>();
+    }
+    return fallback;
+}
+
+class native_server {
+public:
+    explicit native_server(const pb::dict& c) {
+        _routes = std::make_shared<http::app_routes>();
+        _bridge = std::make_unique<app_bridge>(g_types);
+        auto& cfg = _config;
+        cfg.host = get_opt<std::string>(c, "host", "127.0.0.1");
+        cfg.port = get_opt<uint16_t>(c, "port", 8000);
+        cfg.threads = get_opt<unsigned>(c, "threads", 0);
+        cfg.limits.max_body = get_opt<uint64_t>(c, "max_body_size", cfg.limits.max_body);
+        cfg.limits.parser.max_request_line = get_opt<size_t>(c, "max_request_line", cfg.limits.parser.max_request_line);
+        cfg.limits.parser.max_head_bytes = get_opt<size_t>(c, "max_header_size", cfg.limits.parser.max_head_bytes);
+        cfg.limits.parser.max_headers = get_opt<size_t>(c, "max_headers", cfg.limits.parser.max_headers);
+        cfg.limits.header_timeout_s = get_opt<uint32_t>(c, "header_timeout", cfg.limits.header_timeout_s);
+        cfg.limits.body_timeout_s = get_opt<uint32_t>(c, "body_timeout", cfg.limits.body_timeout_s);
+        cfg.limits.keep_alive_timeout_s = get_opt<uint32_t>(c, "keep_alive_timeout", cfg.limits.keep_alive_timeout_s);
+        cfg.graceful_timeout_s = get_opt<uint32_t>(c, "graceful_timeout", cfg.graceful_timeout_s);
+        cfg.write_timeout_s = get_opt<uint32_t>(c, "write_timeout", cfg.write_timeout_s);
+        cfg.pin_threads = get_opt<bool>(c, "pin_threads", cfg.pin_threads);
+        cfg.backlog = get_opt<int>(c, "backlog", cfg.backlog);
+        cfg.buffer_count = get_opt<unsigned>(c, "buffer_count", cfg.buffer_count);
+        cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);
+        if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
+            throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
+        }
+        if (cfg.limits.header_timeout_s == 0 || cfg.limits.keep_alive_timeout_s == 0 ||
+            cfg.limits.body_timeout_s == 0) {
+            throw pb::value_error("timeouts must be at least 1 second");
+        }
+    }
+
+    ~native_server() {
+        if (_server) {
+            pb::gil_scoped_release unlocked; // reactors take the GIL on exit
+            _server->stop();
+            _server->join();
+            _server.reset();
+        }
+    }
+
+    void add_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object handler,
+                   bool is_coroutine) {
+        check_not_started();
+        uint32_t id = static_cast<uint32_t>(_routes->targets.size());
+        std::string err = _routes->table.add(pattern, method_mask(methods), id);
+        if (!err.empty()) {
+            throw pb::value_error(err);
+        }
+        pb::tuple names = param_names(id);
+        http::route_target t;
+        t.native = false;
+        t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
+        _routes->targets.push_back(std::move(t));
+    }
+
+    void add_const_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object result) {
+        check_not_started();
+        response_parts parts;
+        if (!ringbolt::py::convert_result(result.ptr(), g_types, parts)) {
+            throw pb::error_already_set();
+        }
+        uint32_t id = static_cast<uint32_t>(_routes->targets.size());
+        std::string err = _routes->table.add(pattern, method_mask(methods), id);
+        if (!err.empty()) {
+            throw pb::value_error(err);
+        }
+        http::route_target t;
+        t.native = true;
+        t.response.status = parts.status;
+        if (!parts.content_type.empty()) {
+            t.response.headers = "Content-Type: " + parts.content_type + "\r\n";
+        }
+        for (const auto& [name, value] : parts.headers) {
+            t.response.headers += name + ": " + value + "\r\n";
+        }
+        t.response.body = std::move(parts.body);
+        _routes->targets.push_back(std::move(t));
+    }
+
+    pb::dict start() {
+        check_not_started();
+        _server = std::make_unique<uring::server>(_config, _routes, *_bridge);
+        unsigned n = _config.threads;
+        if (n == 0) {
+            cpu_set_t set;
+            n = sched_getaffinity(0, sizeof(set), &set) == 0 ? static_cast<unsigned>(CPU_COUNT(&set)) : 1;
+        }
+        _bridge->prepare(n);
+        result<void> r;
+        {
+            pb::gil_scoped_release unlocked;
+            r = _server->start();
+        }
+        if (!r.ok()) {
+            std::string msg = _server->error_message();
+            int err = r.sys_errno();
+            _server.reset();
+            if (r.error() == errc::bind_failed) {
+                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, msg).ptr());
+                throw pb::error_already_set();
+            }
+            throw std::runtime_error(msg);
+        }
+        pb::dict info;
+        info["port"] = _server->port();
+        info["threads"] = _server->threads();
+        info["io"] = _server->io_description();
+        return info;
+    }
+
+    /// Block until the server has stopped. Signal handlers (installed by Python) run
+    /// between waits; an exception they raise stops the server and propagates.
+    void wait() {
+        if (!_server) {
+            return;
+        }
+        while (true) {
+            bool done;
+            {
+                pb::gil_scoped_release unlocked;
+                done = _server->wait_exit(100);
+            }
+            if (done) {
+                break;
+            }
+            if (PyErr_CheckSignals() < 0) {
+                pb::error_already_set e;
+                {
+                    pb::gil_scoped_release unlocked;
+                    _server->stop();
+                    _server->join();
+                }
+                throw e;
+            }
+        }
+        pb::gil_scoped_release unlocked;
+        _server->join();
+    }
+
+    void stop() {
+        if (_server) {
+            _server->stop();
+        }
+    }
+
+    pb::list stats() {
+        pb::list out;
+        if (!_server) {
+            return out;
+        }
+        for (const auto& r : _server->reactors()) {
+            pb::dict d;
+            auto& c = r->counters();
+#define RINGBOLT_STAT(name) d[#name] = c.name.get();
+            RINGBOLT_CORE_COUNTERS(RINGBOLT_STAT)
+#undef RINGBOLT_STAT
+            out.append(d);
+        }
+        return out;
+    }
+
+    int port() const { return _server ? _server->port() : 0; }
+
+private:
+    void check_not_started() const {
+        if (_server) {
+            throw std::runtime_error("the server is already running");
+        }
+    }
+
+    pb::tuple param_names(uint32_t id) {
+        const auto& names = _routes->table.param_names(id);
+        pb::tuple t(names.size());
+        for (size_t i = 0; i < names.size(); ++i) {
+            t[i] = pb::reinterpret_steal<pb::object>(PyUnicode_InternFromString(names[i].c_str()));
+        }
+        return t;
+    }
+
+    uring::server_config _config;
+    std::shared_ptr<http::app_routes> _routes;
+    std::unique_ptr<app_bridge> _bridge;
+    std::unique_ptr<uring::server> _server;
+};
+
+void init_json(pb::module_& m) {
+    m.def(
+        "json_dumps",
+        [](pb::handle obj) {
+            std::string out;
+            if (!ringbolt::py::write_json(obj.ptr(), out)) {
+                throw pb::error_already_set();
+            }
+            return pb::bytes(out);
+        },
+        "Serialize with ringbolt's JSON writer (compact, UTF-8).");
+    m.def(
+        "json_loads",
+        [](pb::handle data) {
+            std::string buf;
+            if (PyUnicode_Check(data.ptr())) {
+                buf = data.cast<std::string>();
+            } else {
+                buf = data.cast<pb::bytes>();
+            }
+            PyObject* r = ringbolt::py::parse_json(buf.data(), buf.size(), false, g_types.bad_request);
+            if (r == nullptr) {
+                throw pb::error_already_set();
+            }
+            return pb::reinterpret_steal<pb::object>(r);
+        },
+        "Parse JSON with simdjson.");
+}
+
+void init_runtime(pb::module_& m) {
+    m.def(
+        "_set_types",
+        [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
+           pb::object query_params, pb::object log_exception) {
+            g_types.response = response.release().ptr();
+            g_types.http_error = http_error.release().ptr();
+            g_types.bad_request = bad_request.release().ptr();
+            g_types.headers = headers.release().ptr();
+            g_types.query_params = query_params.release().ptr();
+            g_types.log_exception = log_exception.release().ptr();
+        });
+    m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
+    m.def("probe_io_uring", [] {
+        pb::dict d;
+        result<uring::ring_features> r = uring::probe_io_uring();
+        d["available"] = r.ok();
+        if (r.ok()) {
+            const auto& f = r.value();
+            d["tier"] = f.tier;
+            d["defer_taskrun"] = f.defer_taskrun;
+            d["coop_taskrun"] = f.coop_taskrun;
+            d["ext_arg"] = f.ext_arg;
+            d["multishot_accept"] = f.multishot_accept;
+            d["multishot_recv"] = f.multishot_recv;
+            d["buf_ring"] = f.buf_ring;
+        } else {
+            d["error"] = r.error() == errc::io_uring_blocked ? uring::describe_setup_failure(r.sys_errno())
+                                                             : std::string(errc_name(r.error())) + ": " +
+                                                                   std::strerror(r.sys_errno());
+        }
+        return d;
+    });
+    pb::class_<native_server>(m, "Server")
+        .def(pb::init<const pb::dict&>())
+        .def("add_route", &native_server::add_route, pb::arg("pattern"), pb::arg("methods"), pb::arg("handler"),
+             pb::arg("is_coroutine") = false)
+        .def("add_const_route", &native_server::add_const_route)
+        .def("start", &native_server::start)
+        .def("wait", &native_server::wait)
+        .def("stop", &native_server::stop)
+        .def("stats", &native_server::stats)
+        .def_property_readonly("port", &native_server::port);
+}
+
+} // namespace ringbolt::py_module
+
+PYBIND11_MODULE(_native, m) {
+    m.doc() = "ringbolt's native core: io_uring reactors, HTTP/1.1, JSON.";
+    if (ringbolt::py::init_request_type() < 0) {
+        throw pb::error_already_set();
+    }
+    Py_INCREF(&ringbolt::py::request_type);
+    m.add_object("Request", pb::handle(reinterpret_cast<PyObject*>(&ringbolt::py::request_type)));
+    ringbolt::py_module::init_json(m);
+    ringbolt::py_module::init_runtime(m);
+}

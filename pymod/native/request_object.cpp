@@ -1,0 +1,358 @@
+// The Request type, written with the C API: attribute access is a getset slot that
+// builds the Python object on first use and caches it.
+#include "pymod/native/request_object.hpp"
+
+#include "http/parser.hpp"
+#include "http/query.hpp"
+#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/json_py.hpp"
+
+#include <arpa/inet.h>
+#include <structmember.h>
+
+namespace ringbolt::py {
+
+namespace {
+
+PyObject* interned_methods[10] = {};
+
+PyObject* decode_text(std::string_view s) {
+    // Paths, headers and queries may carry any bytes; keep them round-trippable.
+    return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
+}
+
+PyObject* decode_latin1(std::string_view s) {
+    return PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr);
+}
+
+PyObject* get_cached(PyObject*& slot, PyObject* value) {
+    if (value == nullptr) {
+        return nullptr;
+    }
+    slot = value;
+    Py_INCREF(value);
+    return value;
+}
+
+void dealloc(PyObject* self) {
+    auto* r = reinterpret_cast<request_object*>(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(r->cache_method);
+    Py_CLEAR(r->cache_path);
+    Py_CLEAR(r->cache_headers);
+    Py_CLEAR(r->cache_query);
+    Py_CLEAR(r->cache_params);
+    Py_CLEAR(r->cache_body);
+    Py_CLEAR(r->dict);
+    Py_CLEAR(r->param_names);
+    delete r->owned;
+    Py_TYPE(self)->tp_free(self);
+}
+
+int traverse(PyObject* self, visitproc visit, void* arg) {
+    auto* r = reinterpret_cast<request_object*>(self);
+    Py_VISIT(r->cache_headers);
+    Py_VISIT(r->cache_query);
+    Py_VISIT(r->cache_params);
+    Py_VISIT(r->dict);
+    return 0;
+}
+
+int clear(PyObject* self) {
+    auto* r = reinterpret_cast<request_object*>(self);
+    Py_CLEAR(r->cache_headers);
+    Py_CLEAR(r->cache_query);
+    Py_CLEAR(r->cache_params);
+    Py_CLEAR(r->dict);
+    return 0;
+}
+
+const http::app_request& R(PyObject* self) { return *reinterpret_cast<request_object*>(self)->req; }
+request_object* O(PyObject* self) { return reinterpret_cast<request_object*>(self); }
+
+PyObject* get_method(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_method != nullptr) {
+        Py_INCREF(o->cache_method);
+        return o->cache_method;
+    }
+    const auto& r = R(self);
+    int bit = __builtin_ctz(r.method_id == 0 ? http::method_other : r.method_id);
+    if (bit < 9 && interned_methods[bit] != nullptr) {
+        Py_INCREF(interned_methods[bit]);
+        return interned_methods[bit];
+    }
+    return get_cached(o->cache_method, decode_latin1(r.method.in(r.data)));
+}
+
+PyObject* get_path(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_path != nullptr) {
+        Py_INCREF(o->cache_path);
+        return o->cache_path;
+    }
+    const auto& r = R(self);
+    std::string_view raw = r.path.in(r.data);
+    if (!http::needs_decoding(raw, false)) {
+        return get_cached(o->cache_path, decode_text(raw));
+    }
+    std::string decoded;
+    if (!http::percent_decode(raw, decoded, false)) {
+        return get_cached(o->cache_path, decode_text(raw)); // malformed escape: keep as sent
+    }
+    return get_cached(o->cache_path, decode_text(decoded));
+}
+
+PyObject* get_raw_path(PyObject* self, void*) {
+    const auto& r = R(self);
+    std::string_view raw = r.path.in(r.data);
+    return PyBytes_FromStringAndSize(raw.data(), static_cast<Py_ssize_t>(raw.size()));
+}
+
+PyObject* get_target(PyObject* self, void*) { const auto& r = R(self); return decode_latin1(r.target.in(r.data)); }
+
+PyObject* get_query_string(PyObject* self, void*) { const auto& r = R(self); return decode_latin1(r.query.in(r.data)); }
+
+PyObject* get_http_version(PyObject* self, void*) {
+    return PyUnicode_FromString(R(self).version_minor == 0 ? "1.0" : "1.1");
+}
+
+PyObject* get_keep_alive(PyObject* self, void*) { return PyBool_FromLong(R(self).keep_alive); }
+
+PyObject* pairs_to(PyObject* cls, PyObject* list) {
+    if (list == nullptr) {
+        return nullptr;
+    }
+    PyObject* obj = PyObject_CallOneArg(cls, list);
+    Py_DECREF(list);
+    return obj;
+}
+
+PyObject* get_headers(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_headers != nullptr) {
+        Py_INCREF(o->cache_headers);
+        return o->cache_headers;
+    }
+    const auto& r = R(self);
+    size_t n = r.headers.size() / 2;
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
+    if (list == nullptr) {
+        return nullptr;
+    }
+    std::string lower;
+    for (size_t i = 0; i < n; ++i) {
+        std::string_view name = r.headers[2 * i].in(r.data);
+        lower.assign(name);
+        for (char& c : lower) {
+            if (c >= 'A' && c <= 'Z') {
+                c = static_cast<char>(c + 32);
+            }
+        }
+        PyObject* k = PyUnicode_DecodeLatin1(lower.data(), static_cast<Py_ssize_t>(lower.size()), nullptr);
+        PyObject* v = decode_latin1(r.headers[2 * i + 1].in(r.data));
+        PyObject* t = (k != nullptr && v != nullptr) ? PyTuple_Pack(2, k, v) : nullptr;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (t == nullptr) {
+            Py_DECREF(list);
+            return nullptr;
+        }
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), t);
+    }
+    return get_cached(o->cache_headers, pairs_to(o->types->headers, list));
+}
+
+PyObject* get_query(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_query != nullptr) {
+        Py_INCREF(o->cache_query);
+        return o->cache_query;
+    }
+    const auto& r = R(self);
+    PyObject* list = PyList_New(0);
+    if (list == nullptr) {
+        return nullptr;
+    }
+    bool failed = false;
+    http::for_each_query_param(r.query.in(r.data), [&](std::string_view k, std::string_view v) {
+        if (failed) {
+            return;
+        }
+        PyObject* pk = decode_text(k);
+        PyObject* pv = decode_text(v);
+        PyObject* t = (pk != nullptr && pv != nullptr) ? PyTuple_Pack(2, pk, pv) : nullptr;
+        Py_XDECREF(pk);
+        Py_XDECREF(pv);
+        if (t == nullptr || PyList_Append(list, t) < 0) {
+            failed = true;
+        }
+        Py_XDECREF(t);
+    });
+    if (failed) {
+        Py_DECREF(list);
+        return nullptr;
+    }
+    return get_cached(o->cache_query, pairs_to(o->types->query_params, list));
+}
+
+PyObject* get_params(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_params != nullptr) {
+        Py_INCREF(o->cache_params);
+        return o->cache_params;
+    }
+    const auto& r = R(self);
+    PyObject* d = PyDict_New();
+    if (d == nullptr) {
+        return nullptr;
+    }
+    Py_ssize_t names = o->param_names != nullptr ? PyTuple_GET_SIZE(o->param_names) : 0;
+    for (uint8_t i = 0; i < r.num_params && i < names; ++i) {
+        const http::app_param& p = r.params[i];
+        PyObject* v;
+        if (p.type == http::param_type::integer) {
+            v = PyLong_FromLongLong(p.int_value);
+        } else {
+            std::string_view raw = p.raw.in(r.data);
+            std::string decoded;
+            if (http::needs_decoding(raw, false) && http::percent_decode(raw, decoded, false)) {
+                v = decode_text(decoded);
+            } else {
+                v = decode_text(raw);
+            }
+        }
+        if (v == nullptr || PyDict_SetItem(d, PyTuple_GET_ITEM(o->param_names, i), v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return nullptr;
+        }
+        Py_DECREF(v);
+    }
+    return get_cached(o->cache_params, d);
+}
+
+PyObject* get_body(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_body != nullptr) {
+        Py_INCREF(o->cache_body);
+        return o->cache_body;
+    }
+    const auto& r = R(self);
+    std::string_view b = r.body.in(r.data);
+    return get_cached(o->cache_body, PyBytes_FromStringAndSize(b.data(), static_cast<Py_ssize_t>(b.size())));
+}
+
+PyObject* get_client(PyObject* self, void*) {
+    const auto& peer = R(self).peer;
+    if (peer.family == 0) {
+        Py_RETURN_NONE;
+    }
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(peer.family, peer.addr, buf, sizeof(buf));
+    return Py_BuildValue("(si)", buf, static_cast<int>(peer.port));
+}
+
+PyObject* method_json(PyObject* self, PyObject*) {
+    const auto& r = R(self);
+    std::string_view b = r.body.in(r.data);
+    if (b.empty()) {
+        PyErr_SetString(O(self)->types->bad_request, "Invalid JSON body: the request has no body");
+        return nullptr;
+    }
+    bool padded = r.data.capacity() - (b.data() + b.size() - r.data.data()) >= json_padding;
+    return parse_json(b.data(), b.size(), padded, O(self)->types->bad_request);
+}
+
+PyObject* method_text(PyObject* self, PyObject*) {
+    const auto& r = R(self);
+    std::string_view b = r.body.in(r.data);
+    PyObject* s = PyUnicode_DecodeUTF8(b.data(), static_cast<Py_ssize_t>(b.size()), "strict");
+    if (s == nullptr && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        PyErr_SetString(O(self)->types->bad_request, "Request body is not valid UTF-8");
+    }
+    return s;
+}
+
+PyObject* repr(PyObject* self) {
+    const auto& r = R(self);
+    std::string_view m = r.method.in(r.data);
+    std::string_view t = r.target.in(r.data);
+    return PyUnicode_FromFormat("<Request %.*s %.*s>", static_cast<int>(m.size()), m.data(),
+                                static_cast<int>(t.size() > 200 ? 200 : t.size()), t.data());
+}
+
+PyGetSetDef getset[] = {
+    {"method", get_method, nullptr, "Request method (str).", nullptr},
+    {"path", get_path, nullptr, "Percent-decoded path (str).", nullptr},
+    {"raw_path", get_raw_path, nullptr, "Path as sent (bytes).", nullptr},
+    {"target", get_target, nullptr, "Request target as sent (str).", nullptr},
+    {"query_string", get_query_string, nullptr, "Raw query string (str, without '?').", nullptr},
+    {"query", get_query, nullptr, "Query parameters (QueryParams: first value; getlist for all).", nullptr},
+    {"params", get_params, nullptr, "Path parameters (dict; {x:int} values are int).", nullptr},
+    {"headers", get_headers, nullptr, "Request headers (case-insensitive Headers).", nullptr},
+    {"body", get_body, nullptr, "Request body (bytes).", nullptr},
+    {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
+    {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
+    {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyMethodDef methods[] = {
+    {"json", method_json, METH_NOARGS, "Parse the body as JSON (simdjson). Raises BadRequest (400) if invalid."},
+    {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+} // namespace
+
+PyTypeObject request_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+int init_request_type() {
+    request_type.tp_name = "ringbolt._native.Request";
+    request_type.tp_basicsize = sizeof(request_object);
+    request_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    request_type.tp_doc = "An HTTP request (a view created by the server; not constructible).";
+    request_type.tp_dealloc = dealloc;
+    request_type.tp_traverse = traverse;
+    request_type.tp_clear = clear;
+    request_type.tp_getset = getset;
+    request_type.tp_methods = methods;
+    request_type.tp_repr = repr;
+    request_type.tp_dictoffset = offsetof(request_object, dict);
+    request_type.tp_getattro = PyObject_GenericGetAttr;
+    request_type.tp_setattro = PyObject_GenericSetAttr;
+    const char* names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"};
+    for (int i = 0; i < 9; ++i) {
+        interned_methods[i] = PyUnicode_InternFromString(names[i]);
+    }
+    return PyType_Ready(&request_type);
+}
+
+request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types) {
+    auto* o = PyObject_GC_New(request_object, &request_type);
+    if (o == nullptr) {
+        return nullptr;
+    }
+    o->req = req;
+    o->owned = nullptr;
+    Py_XINCREF(param_names);
+    o->param_names = param_names;
+    o->types = types;
+    o->cache_method = o->cache_path = o->cache_headers = o->cache_query = o->cache_params = o->cache_body = nullptr;
+    o->dict = nullptr;
+    PyObject_GC_Track(reinterpret_cast<PyObject*>(o));
+    return o;
+}
+
+void release_request(request_object* obj) {
+    if (Py_REFCNT(obj) > 1 && obj->owned == nullptr) {
+        // The handler kept the request (stored it, or a closure did): give it its own copy.
+        obj->owned = new http::app_request(std::move(*obj->req));
+        obj->req = obj->owned;
+    }
+    Py_DECREF(obj);
+}
+
+} // namespace ringbolt::py

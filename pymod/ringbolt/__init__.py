@@ -1,0 +1,23 @@
+"""ringbolt: a Linux web runtime for Python on io_uring.
+
+    from ringbolt import App
+    app = App()
+
+    @app.get("/")
+    def index(req):
+        return {"message": "Hello, World!"}
+
+    app.run()
+"""
+
+from . import _native
+from ._native import Request
+from .app import App, _log_exception
+from .datastructures import Headers, QueryParams
+from .errors import BadRequest, HTTPError
+from .response import Response
+
+__version__ = "0.1.0"
+__all__ = ["App", "Request", "Response", "HTTPError", "BadRequest", "Headers", "QueryParams"]
+
+_native._set_types(Response, HTTPError, BadRequest, Headers, QueryParams, _log_exception)

@@ -1,0 +1,141 @@
+"""The ``ringbolt`` command: ``serve`` an app (uvicorn-style flags), ``doctor``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def load_app(spec: str, app_dir: str = ".") -> Any:
+    """Load ``module:attr`` or ``path/to/file.py:attr`` (attr defaults to ``app``)."""
+    module_name, _, attr = spec.partition(":")
+    attr = attr or "app"
+    if not module_name:
+        raise SystemExit(f"ringbolt: error: invalid app {spec!r} (expected module:attr)")
+    sys.path.insert(0, os.path.abspath(app_dir))
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name).resolve()
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None:
+                raise SystemExit(f"ringbolt: error: cannot load {module_name}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[path.stem] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise SystemExit(f"ringbolt: error: could not import {module_name!r}: {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SystemExit(f"ringbolt: error: {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _add_serve(sub: Any) -> None:
+    p = sub.add_parser("serve", help="serve an App", description="Serve a ringbolt App.")
+    p.add_argument("app", help="module:attr or path/to/file.py:attr")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--threads", type=int, default=None, help="reactor threads (default: CPUs available)")
+    p.add_argument("--app-dir", default=".", help="directory added to sys.path (default: .)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--max-body-size", type=int, default=None, help="bytes (default 16 MiB) -> 413")
+    p.add_argument("--max-request-line", type=int, default=None, help="bytes (default 8192) -> 414")
+    p.add_argument("--max-header-size", type=int, default=None, help="bytes (default 16384) -> 431")
+    p.add_argument("--max-headers", type=int, default=None, help="fields (default 100) -> 431")
+    p.add_argument("--header-timeout", type=int, default=None, help="seconds (default 10) -> 408")
+    p.add_argument("--body-timeout", type=int, default=None, help="seconds between body reads (default 30)")
+    p.add_argument("--keep-alive-timeout", "--timeout-keep-alive", type=int, default=None, help="seconds (default 5)")
+    p.add_argument("--write-timeout", type=int, default=None, help="seconds (default 30)")
+    p.add_argument("--timeout-graceful-shutdown", type=int, default=None, help="drain deadline, seconds (default 30)")
+    p.add_argument("--backlog", type=int, default=None)
+    p.add_argument("--no-pin", action="store_true", help="do not pin reactor threads to CPUs")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import App
+
+    app = load_app(args.app, args.app_dir)
+    if not isinstance(app, App):
+        print(f"ringbolt: error: {args.app} is a {type(app).__name__}, not a ringbolt.App", file=sys.stderr)
+        return 2
+    options = {
+        "max_body_size": args.max_body_size,
+        "max_request_line": args.max_request_line,
+        "max_header_size": args.max_header_size,
+        "max_headers": args.max_headers,
+        "header_timeout": args.header_timeout,
+        "body_timeout": args.body_timeout,
+        "keep_alive_timeout": args.keep_alive_timeout,
+        "write_timeout": args.write_timeout,
+        "graceful_timeout": args.timeout_graceful_shutdown,
+        "backlog": args.backlog,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.no_pin:
+        options["pin_threads"] = False
+    try:
+        app.run(host=args.host, port=args.port, threads=args.threads, log_level=args.log_level, **options)
+    except OSError as exc:
+        print(f"ringbolt: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except (RuntimeError, ValueError) as exc:
+        print(f"ringbolt: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import resource
+
+    from . import _native
+
+    probe = _native.probe_io_uring()
+    print(f"kernel:            {os.uname().release}")
+    print(f"io_uring:          {'available' if probe['available'] else 'unavailable'}")
+    if probe["available"]:
+        for key in ("tier", "defer_taskrun", "coop_taskrun", "ext_arg", "multishot_accept", "multishot_recv", "buf_ring"):
+            print(f"  {key + ':':17}{probe[key]}")
+    else:
+        print(f"  reason:          {probe['error']}")
+    try:
+        disabled = Path("/proc/sys/kernel/io_uring_disabled").read_text().strip()
+    except OSError:
+        disabled = "n/a"
+    print(f"io_uring_disabled: {disabled}")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    print(f"RLIMIT_NOFILE:     {soft} (hard {hard})")
+    try:
+        somax = Path("/proc/sys/net/core/somaxconn").read_text().strip()
+    except OSError:
+        somax = "n/a"
+    print(f"somaxconn:         {somax}")
+    print(f"CPUs available:    {len(os.sched_getaffinity(0))}")
+    print(f"will use:          {probe['tier'] if probe['available'] else 'nothing (io_uring required)'}")
+    return 0 if probe["available"] else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ringbolt", description="ringbolt: a Linux web runtime for Python on io_uring")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_serve(sub)
+    sub.add_parser("doctor", help="show what the kernel offers and what ringbolt will use")
+    sub.add_parser("version", help="print the version")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "doctor":
+        return _doctor(args)
+    from . import __version__
+
+    print(f"ringbolt {__version__}")
+    return 0

@@ -1,0 +1,21 @@
+// Constants and helpers newer than Debian 12's liburing 2.3, set by hand in one place.
+// Values come from the kernel's include/uapi/linux/io_uring.h.
+#pragma once
+
+#include <liburing.h>
+
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_NO_SQARRAY
+#define IORING_SETUP_NO_SQARRAY (1U << 16) // kernel 6.6
+#endif
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4) // kernel 6.10; not used yet
+#endif
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2 // kernel 6.12 incremental buffer consumption; not used yet
+#endif

@@ -1,0 +1,144 @@
+// The per-core event loop: one io_uring, one SO_REUSEPORT listener with multishot
+// accept, one provided buffer ring feeding multishot recv, a connection table, and
+// once a second the Date refresh and the timeout sweep. Nothing here is shared
+// with other cores except the read-only routes and the stop flag.
+#pragma once
+
+#include "core/counters.hpp"
+#include "core/date_cache.hpp"
+#include "core/result.hpp"
+#include "http/app_request.hpp"
+#include "http/app_routes.hpp"
+#include "http/connection.hpp"
+#include "uring/buffer_ring.hpp"
+#include "uring/ring.hpp"
+
+#include <atomic>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringbolt::uring {
+
+struct server_config {
+    std::string host = "127.0.0.1";
+    uint16_t port = 8000;
+    unsigned threads = 0; ///< 0: one per CPU available to the process
+    http::connection_limits limits;
+    uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
+    uint32_t write_timeout_s = 30;    ///< a send may stay in flight this long
+    uint32_t linger_s = 2;            ///< after a final response, read and discard this long
+    unsigned ring_entries = 1024;
+    unsigned buffer_count = 1024;     ///< per core, power of two
+    unsigned buffer_size = 4096;
+    int backlog = 4096;
+    bool pin_threads = true;
+    uint32_t max_connections = 1u << 20; ///< per core
+};
+
+/// The application side of a reactor (Python lives behind this).
+class app_handler {
+public:
+    virtual ~app_handler() = default;
+    /// Run the application on the requests gathered in one loop turn; append exactly one
+    /// response per request. Called on reactor thread `reactor_index`. Returns the
+    /// nanoseconds spent waiting for the application's lock (the GIL).
+    virtual uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+                              std::vector<http::app_response>& responses, std::string_view date) noexcept = 0;
+    /// The reactor thread is about to exit: release per-thread state.
+    virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
+};
+
+class reactor {
+public:
+    reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
+            int listen_fd, int cpu);
+    ~reactor();
+    reactor(const reactor&) = delete;
+    reactor& operator=(const reactor&) = delete;
+
+    /// Create the ring and buffer ring. Must run on the reactor's own thread
+    /// (SINGLE_ISSUER); `features` says what was chosen.
+    result<void> setup(ring_features& features) noexcept;
+    /// Serve until stopped and drained.
+    void run() noexcept;
+    /// Ask the loop to drain and exit (any thread).
+    void request_stop() noexcept;
+
+    core_counters& counters() noexcept { return _counters; }
+    unsigned index() const noexcept { return _index; }
+
+private:
+    struct conn_slot {
+        int fd = -1;
+        uint32_t gen = 0;
+        bool in_use = false;
+        bool recv_armed = false;
+        bool send_inflight = false;
+        bool dirty = false;
+        bool peer_eof = false;
+        bool lingering = false;
+        bool closing = false;    ///< hard close started; finalize when no op is in flight
+        bool cancel_sent = false;
+        uint32_t send_since = 0; ///< coarse second the in-flight send started
+        uint32_t linger_until = 0;
+        size_t sent = 0;
+        std::string sending;     ///< bytes of the send in flight (immutable while in flight)
+        http::connection conn;
+    };
+
+    io_uring_sqe* get_sqe() noexcept;
+    void handle_cqe(const io_uring_cqe* cqe) noexcept;
+    void on_accept(const io_uring_cqe* cqe) noexcept;
+    void on_recv(const io_uring_cqe* cqe) noexcept;
+    void on_send(const io_uring_cqe* cqe) noexcept;
+    void arm_accept() noexcept;
+    void arm_recv(conn_slot& s, uint32_t slot) noexcept;
+    void arm_wake() noexcept;
+    void start_send(conn_slot& s, uint32_t slot) noexcept;
+    void after_output(conn_slot& s, uint32_t slot) noexcept;
+    void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
+    void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
+    void run_app() noexcept;
+    void flush_dirty() noexcept;
+    void tick() noexcept;
+    void begin_drain() noexcept;
+    http::conn_env env() noexcept;
+
+    unsigned _index;
+    const server_config& _config;
+    const http::app_routes& _routes;
+    app_handler& _app;
+    int _listen_fd;
+    int _cpu;
+    int _wake_fd = -1;
+    uint64_t _wake_buf = 0;
+
+    io_uring _ring{};
+    bool _ring_ok = false;
+    buffer_ring _buffers;
+    ring_features _features;
+
+    std::deque<conn_slot> _slots; ///< deque: addresses stay stable while sends are in flight
+    std::vector<uint32_t> _free_slots;
+    std::vector<uint32_t> _dirty;
+    size_t _live = 0;
+    bool _accept_armed = false;
+
+    std::vector<http::app_request> _batch;
+    std::vector<http::app_response> _responses;
+
+    date_cache _date;
+    uint32_t _now_s = 0;
+    uint32_t _last_tick = 0;
+    std::atomic<bool> _stop{false};
+    bool _draining = false;
+    uint32_t _drain_deadline = 0;
+    core_counters _counters;
+};
+
+/// Coarse monotonic seconds (CLOCK_MONOTONIC_COARSE, vDSO).
+uint32_t monotonic_seconds() noexcept;
+
+} // namespace ringbolt::uring

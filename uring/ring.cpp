@@ -1,0 +1,143 @@
+// io_uring set-up with fallbacks and the start-up probe (flags, opcodes, and a
+// socketpair self-test of multishot recv into a provided buffer ring).
+#include "uring/ring.hpp"
+
+#include "uring/buffer_ring.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace ringbolt::uring {
+
+namespace {
+
+bool kernel_at_least(int major, int minor) noexcept {
+    utsname u;
+    if (uname(&u) != 0) {
+        return false;
+    }
+    int ma = 0, mi = 0;
+    if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) {
+        return false;
+    }
+    return ma > major || (ma == major && mi >= minor);
+}
+
+// Multishot recv into a buffer ring over a socketpair: the features the hot path needs.
+bool self_test_multishot_recv(io_uring& ring) noexcept {
+    buffer_ring br;
+    if (!br.init(ring, 0x7ff0, 2, 64).ok()) {
+        return false;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        return false;
+    }
+    bool ok = false;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe != nullptr) {
+        io_uring_prep_recv_multishot(sqe, sv[0], nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = br.group_id();
+        io_uring_sqe_set_data64(sqe, 1);
+        if (::write(sv[1], "ping", 4) == 4) {
+            io_uring_cqe* cqe = nullptr;
+            __kernel_timespec ts{1, 0};
+            if (io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
+                ok = cqe->res == 4 && (cqe->flags & IORING_CQE_F_BUFFER) && (cqe->flags & IORING_CQE_F_MORE);
+                io_uring_cqe_seen(&ring, cqe);
+            }
+        }
+    }
+    ::close(sv[1]);
+    ::close(sv[0]);
+    // Reap the final (EOF/cancel) completion of the recv before the buffer ring goes.
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec ts{0, 100'000'000};
+    while (io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
+        bool more = cqe->flags & IORING_CQE_F_MORE;
+        io_uring_cqe_seen(&ring, cqe);
+        if (!more) {
+            break;
+        }
+    }
+    return ok;
+}
+
+} // namespace
+
+std::string describe_setup_failure(int sys_errno) {
+    if (sys_errno == EPERM) {
+        return "io_uring is blocked (EPERM): kernel.io_uring_disabled is set or a seccomp profile "
+               "(Docker >= 25, containerd >= 2.0 defaults) forbids io_uring_setup";
+    }
+    if (sys_errno == ENOSYS) {
+        return "io_uring is not available (ENOSYS): the kernel lacks it or a seccomp filter hides it";
+    }
+    return std::string("io_uring_setup failed: ") + std::strerror(sys_errno);
+}
+
+result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f) noexcept {
+    const unsigned attempts[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN,
+        0,
+    };
+    int last = 0;
+    for (unsigned flags : attempts) {
+        io_uring_params p{};
+        p.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+        p.cq_entries = entries * 4; // CQ 4x SQ: multishot ops post many CQEs per SQE
+        int rc = io_uring_queue_init_params(entries, &ring, &p);
+        if (rc == 0) {
+            f.setup_flags = p.flags;
+            f.defer_taskrun = flags & IORING_SETUP_DEFER_TASKRUN;
+            f.coop_taskrun = flags & IORING_SETUP_COOP_TASKRUN;
+            f.ext_arg = p.features & IORING_FEAT_EXT_ARG;
+            return {};
+        }
+        last = -rc;
+        if (last == EPERM || last == ENOSYS) {
+            return {errc::io_uring_blocked, last};
+        }
+        if (last != EINVAL) {
+            break;
+        }
+    }
+    return {errc::io_uring_setup, last};
+}
+
+result<ring_features> probe_io_uring() noexcept {
+    io_uring ring;
+    ring_features f;
+    result<void> r = setup_ring(ring, 8, f);
+    if (!r.ok()) {
+        return {r.error(), r.sys_errno()};
+    }
+    bool opcodes_ok = false;
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
+        opcodes_ok = io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
+                     io_uring_opcode_supported(probe, IORING_OP_RECV) &&
+                     io_uring_opcode_supported(probe, IORING_OP_SEND) &&
+                     io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) &&
+                     io_uring_opcode_supported(probe, IORING_OP_READ);
+        io_uring_free_probe(probe);
+    }
+    f.multishot_accept = opcodes_ok && kernel_at_least(5, 19);
+    f.buf_ring = kernel_at_least(5, 19);
+    f.multishot_recv = opcodes_ok && f.buf_ring && self_test_multishot_recv(ring);
+    io_uring_queue_exit(&ring);
+
+    f.tier = f.defer_taskrun ? "io_uring (single-issuer, defer-taskrun" : f.coop_taskrun ? "io_uring (coop-taskrun" : "io_uring (basic";
+    f.tier += f.multishot_accept && f.multishot_recv ? ", multishot accept+recv, buffer ring)" : ", NO multishot)";
+    if (!f.multishot_accept || !f.multishot_recv) {
+        return {errc::io_uring_setup, ENOTSUP};
+    }
+    return f;
+}
+
+} // namespace ringbolt::uring

@@ -1,0 +1,34 @@
+// Ring set-up with feature fallbacks, and the start-up probe of what the kernel offers.
+#pragma once
+
+#include "core/result.hpp"
+#include "uring/compat.hpp"
+
+#include <string>
+
+namespace ringbolt::uring {
+
+struct ring_features {
+    unsigned setup_flags = 0;
+    bool defer_taskrun = false;
+    bool coop_taskrun = false;
+    bool ext_arg = false;
+    bool multishot_accept = false; ///< 5.19
+    bool multishot_recv = false;   ///< 6.0
+    bool buf_ring = false;         ///< 5.19
+    std::string tier;              ///< human-readable summary for the start-up log line
+};
+
+/// Create `ring` with the best flags the kernel accepts:
+/// SINGLE_ISSUER|DEFER_TASKRUN, else SINGLE_ISSUER|COOP_TASKRUN, else none.
+/// EPERM/ENOSYS (seccomp, kernel.io_uring_disabled) -> errc::io_uring_blocked.
+result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features) noexcept;
+
+/// Probe once in the calling thread (throwaway ring): flags, opcodes, and a socketpair
+/// self-test of multishot recv with a provided buffer ring. Never throws.
+result<ring_features> probe_io_uring() noexcept;
+
+/// One line explaining why io_uring is unavailable, from the errno of io_uring_setup.
+std::string describe_setup_failure(int sys_errno);
+
+} // namespace ringbolt::uring

@@ -1,0 +1,122 @@
+// Reactor threads, their listeners, start-up and shutdown.
+#include "uring/server.hpp"
+
+#include "core/cpu.hpp"
+#include "core/log.hpp"
+#include "uring/listener.hpp"
+
+#include <cstring>
+#include <future>
+#include <unistd.h>
+
+namespace ringbolt::uring {
+
+server::server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app)
+    : _config(std::move(config)), _routes(std::move(routes)), _app(app) {}
+
+server::~server() {
+    stop();
+    join();
+}
+
+result<void> server::start() {
+    std::vector<int> cpus = allowed_cpus();
+    unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
+
+    // Probe once, in this thread, so a blocked io_uring is reported with its cause.
+    result<ring_features> probe = probe_io_uring();
+    if (!probe.ok()) {
+        _error = probe.error() == errc::io_uring_blocked || probe.error() == errc::io_uring_setup
+                     ? (probe.sys_errno() == ENOTSUP
+                            ? std::string("io_uring lacks multishot accept/recv with buffer rings (kernel >= 6.0 needed)")
+                            : describe_setup_failure(probe.sys_errno()))
+                     : errc_name(probe.error());
+        return {probe.error(), probe.sys_errno()};
+    }
+    _io_description = probe.value().tier;
+
+    uint16_t port = _config.port;
+    std::vector<int> fds;
+    for (unsigned i = 0; i < n; ++i) {
+        result<int> fd = open_listener(_config.host, port, _config.backlog);
+        if (!fd.ok()) {
+            _error = "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " +
+                     std::strerror(fd.sys_errno());
+            for (int f : fds) {
+                ::close(f);
+            }
+            return {fd.error(), fd.sys_errno()};
+        }
+        if (port == 0) {
+            port = local_port(fd.value()); // the others share the port the first one got
+        }
+        fds.push_back(fd.value());
+    }
+    _port = port;
+
+    std::vector<std::promise<std::string>> ready(n);
+    for (unsigned i = 0; i < n; ++i) {
+        int cpu = cpus[i % cpus.size()];
+        _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu));
+    }
+    for (unsigned i = 0; i < n; ++i) {
+        reactor* r = _reactors[i].get();
+        std::promise<std::string>* p = &ready[i];
+        _threads.emplace_back([this, r, p] {
+            struct exit_notice {
+                server* s;
+                ~exit_notice() {
+                    std::lock_guard<std::mutex> lock(s->_exit_mutex);
+                    ++s->_exited;
+                    s->_exit_cv.notify_all();
+                }
+            } notice{this};
+            ring_features f;
+            result<void> rc = r->setup(f);
+            if (!rc.ok()) {
+                std::string why = rc.error() == errc::io_uring_blocked ? describe_setup_failure(rc.sys_errno())
+                                                                      : std::string(errc_name(rc.error())) + ": " +
+                                                                            std::strerror(rc.sys_errno());
+                p->set_value(why);
+                return;
+            }
+            p->set_value({});
+            r->run();
+        });
+    }
+    for (unsigned i = 0; i < n; ++i) {
+        std::string why = ready[i].get_future().get();
+        if (!why.empty() && _error.empty()) {
+            _error = "reactor " + std::to_string(i) + ": " + why;
+        }
+    }
+    if (!_error.empty()) {
+        stop();
+        join();
+        return {errc::io_uring_setup};
+    }
+    return {};
+}
+
+void server::stop() noexcept {
+    for (auto& r : _reactors) {
+        r->request_stop();
+    }
+}
+
+bool server::wait_exit(int ms) {
+    std::unique_lock<std::mutex> lock(_exit_mutex);
+    return _exit_cv.wait_for(lock, std::chrono::milliseconds(ms),
+                             [this] { return _exited >= _threads.size(); });
+}
+
+void server::join() {
+    for (auto& t : _threads) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+    _threads.clear();
+}
+
+} // namespace ringbolt::uring

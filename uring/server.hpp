@@ -1,0 +1,53 @@
+// A server: the listeners and one reactor thread per core. Binding happens in the
+// caller's thread so "address in use" is reported at once; each ring is created on
+// its own reactor thread (SINGLE_ISSUER) and start() waits until all are ready.
+#pragma once
+
+#include "core/result.hpp"
+#include "uring/reactor.hpp"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ringbolt::uring {
+
+class server {
+public:
+    server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app);
+    ~server();
+
+    /// Bind, start the reactors, and wait for their rings. On failure everything
+    /// started is stopped again and `error_message()` says why.
+    result<void> start();
+    /// Drain and stop (any thread, idempotent).
+    void stop() noexcept;
+    /// Wait for the reactor threads to exit.
+    void join();
+    /// Wait up to `ms` for every reactor to exit; true when they all have.
+    bool wait_exit(int ms);
+
+    uint16_t port() const noexcept { return _port; }
+    unsigned threads() const noexcept { return static_cast<unsigned>(_reactors.size()); }
+    const std::string& io_description() const noexcept { return _io_description; }
+    const std::string& error_message() const noexcept { return _error; }
+    const std::vector<std::unique_ptr<reactor>>& reactors() const noexcept { return _reactors; }
+
+private:
+    server_config _config;
+    std::shared_ptr<const http::app_routes> _routes;
+    app_handler& _app;
+    std::vector<std::unique_ptr<reactor>> _reactors;
+    std::vector<std::thread> _threads;
+    uint16_t _port = 0;
+    std::string _io_description;
+    std::string _error;
+    std::mutex _exit_mutex;
+    std::condition_variable _exit_cv;
+    unsigned _exited = 0;
+};
+
+} // namespace ringbolt::uring
