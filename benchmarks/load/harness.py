@@ -130,9 +130,23 @@ UVICORN_FLAGS = ["--host", "127.0.0.1", "--port", "{port}", "--http", "httptools
 GRANIAN_FLAGS = ["--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
                  "--runtime-threads", "1", "--runtime-mode", "st", "--http", "1",
                  "--no-ws", "--log-level", "warning", "--no-access-log"]
-RINGBOLT_FLAGS = ["--host", "127.0.0.1", "--port", "{port}", "--threads", "1"]
-RINGBOLT_PROBE = ["{ringbolt_python}", "-c", "import ringbolt"]
 PLAIN = frozenset({"plaintext"})
+
+
+def ringbolt_system(module: str) -> System:
+    """How ringbolt is started: the one place to change when its CLI settles.
+    {ringbolt_python} is $RINGBOLT_PYTHON or python3 (an interpreter where ringbolt is
+    installed); $RINGBOLT_PYTHONPATH, when set, is put in front of PYTHONPATH for an
+    uninstalled build (e.g. RINGBOLT_PYTHONPATH=pymod:builddir/pymod)."""
+    extra = os.environ.get("RINGBOLT_PYTHONPATH")
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (extra, os.environ.get("PYTHONPATH")) if p)} if extra else {}
+    return System(
+        ["{ringbolt_python}", "-m", "ringbolt", "serve", f"benchmarks.load.apps.{module}:app",
+         "--host", "127.0.0.1", "--port", "{port}", "--threads", "1"],
+        cwd="{root}",
+        env=env,
+        probe=["{ringbolt_python}", "-c", f"import ringbolt, benchmarks.load.apps.{module}"],
+    )
 
 SYSTEMS: dict[str, System] = {
     "c-uring": System(["{bin}/c_uring_hello", "{port}"], scenarios=PLAIN),
@@ -153,15 +167,9 @@ SYSTEMS: dict[str, System] = {
                      "--log-level", "WARN", "--disable-openapi"],
                     env={"ROBYN_HOST": "127.0.0.1", "ROBYN_PORT": "{port}"},
                     probe=["{venv}/bin/python", "-c", "import robyn"]),
-    "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve",
-                        "benchmarks.load.apps.ringbolt_app:app", *RINGBOLT_FLAGS],
-                       cwd="{root}", probe=RINGBOLT_PROBE),
-    "ringbolt-const": System(["{ringbolt_python}", "-m", "ringbolt", "serve",
-                              "benchmarks.load.apps.ringbolt_const:app", *RINGBOLT_FLAGS],
-                             cwd="{root}", probe=RINGBOLT_PROBE),
-    "ringbolt-async": System(["{ringbolt_python}", "-m", "ringbolt", "serve",
-                              "benchmarks.load.apps.ringbolt_async:app", *RINGBOLT_FLAGS],
-                             cwd="{root}", probe=RINGBOLT_PROBE),
+    "ringbolt": ringbolt_system("ringbolt_app"),
+    "ringbolt-const": ringbolt_system("ringbolt_const"),
+    "ringbolt-async": ringbolt_system("ringbolt_async"),
 }
 
 
@@ -189,8 +197,9 @@ def unavailable_reason(name: str, system: System, scenario: str) -> Optional[str
         return f"{exe} not found ({hint})"
     if system.probe:
         try:
+            env = {**os.environ, **{k: v.format(**tvars) for k, v in system.env.items()}}
             res = subprocess.run(expand(system.probe, tvars), capture_output=True, text=True,
-                                 timeout=60, cwd=system.cwd.format(**tvars))
+                                 timeout=60, cwd=system.cwd.format(**tvars), env=env)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"probe failed: {exc}"
         if res.returncode != 0:
@@ -691,8 +700,10 @@ def render_markdown(args, command_line: str, info: dict[str, str],
     for scen, (systems, results, unavailable) in per_scenario.items():
         summary = summarize(results, systems)
         base = summary.get(args.baseline, {})
+        base_note = "" if base.get("rounds_ok") else \
+            f" (`{args.baseline}` was not measured in this scenario, so ratios are n/a)"
         lines += [f"## Scenario `{scen}`", "",
-                  f"Medians over rounds. `x base` = ratio to `{args.baseline}`.", "",
+                  f"Medians over rounds. `x base` = ratio to `{args.baseline}`{base_note}.", "",
                   "| system | req/s | x base | p50 ms | p99 ms | CPU µs/req | CPU x base | peak RSS MiB "
                   "| non-2xx | socket errors | rounds ok |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
