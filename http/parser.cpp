@@ -327,9 +327,9 @@ struct field_facts {
     bool cl_bad = false;
     bool te_seen = false;
     http_error te_error = http_error::none; // first bad coding, in order
-    uint8_t te_chunked = 0;                 // "chunked" occurrences
+    uint8_t te_chunked = 0;                 // "chunked" occurrences, saturating at 2
     bool te_last_chunked = false;
-    uint8_t host_count = 0;
+    uint8_t host_count = 0; // saturating at 2
     bool conn_close = false;
     bool conn_keep_alive = false;
     bool conn_upgrade = false;
@@ -347,7 +347,9 @@ void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
         }
         f.te_last_chunked = false;
         if (sv_ieq(c, "chunked")) {
-            ++f.te_chunked;
+            if (f.te_chunked < 2) {
+                ++f.te_chunked; // saturate: 256 "chunked" must not wrap back to one
+            }
             f.te_last_chunked = true;
             return true;
         }
@@ -390,7 +392,9 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
     switch (name.size()) {
     case 4:
         if (token_ieq(s, "host", 4)) {
-            ++f.host_count;
+            if (f.host_count < 2) {
+                ++f.host_count;
+            }
             out.host = value;
         }
         break;
