@@ -696,14 +696,17 @@ def render_markdown(args, command_line: str, info: dict[str, str],
              f"{args.connections} connections; pipeline depth {args.pipeline}; {args.rounds} round(s), "
              f"systems interleaved per round",
              f"- pinning: servers on CPUs `{args.server_cpus}`, load generator on CPUs `{args.load_cpus}`",
-             f"- baseline for ratios: `{args.baseline}`", ""]
+             f"- baseline for ratios: `{args.baseline}` (first one measured in each scenario)", ""]
     for scen, (systems, results, unavailable) in per_scenario.items():
         summary = summarize(results, systems)
-        base = summary.get(args.baseline, {})
-        base_note = "" if base.get("rounds_ok") else \
-            f" (`{args.baseline}` was not measured in this scenario, so ratios are n/a)"
+        # --baseline may list fallbacks: the first one measured in this scenario is used
+        candidates = [b.strip() for b in args.baseline.split(",") if b.strip()]
+        base_name = next((b for b in candidates if summary.get(b, {}).get("rounds_ok")), None)
+        base = summary[base_name] if base_name else {}
+        base_text = f"`{base_name}`" if base_name else \
+            f"`{args.baseline}` (not measured in this scenario, so ratios are n/a)"
         lines += [f"## Scenario `{scen}`", "",
-                  f"Medians over rounds. `x base` = ratio to `{args.baseline}`{base_note}.", "",
+                  f"Medians over rounds. `x base` = ratio to {base_text}.", "",
                   "| system | req/s | x base | p50 ms | p99 ms | CPU µs/req | CPU x base | peak RSS MiB "
                   "| non-2xx | socket errors | rounds ok |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -790,7 +793,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--server-cpus", default="0", help="taskset list for the server")
     p.add_argument("--load-cpus", default="1", help="taskset list for the load generator")
-    p.add_argument("--baseline", default="c-uring", help="system the ratios are relative to")
+    p.add_argument("--baseline", default="c-uring,nginx",
+                   help="system the ratios are relative to; a comma-separated list gives "
+                        "fallbacks (the first one measured in each scenario is used)")
     p.add_argument("--pipeline", type=int, default=1, help="HTTP/1.1 pipelining depth (1 = none)")
     p.add_argument("--generator", default="wrk", choices=["wrk", "h2load", "oha"])
     p.add_argument("--out", default="BENCHMARKS-run.md", help="Markdown report path")
