@@ -511,7 +511,8 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
     // ---- request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
     // The CR must sit at most max_request_line bytes after the line start.
     const size_t line_start = i;
-    const size_t rl_bound = line_start + limits.max_request_line + 1;
+    // (A limit at or above the buffer size cannot bind: avoid overflowing the sum.)
+    const size_t rl_bound = limits.max_request_line >= n ? SIZE_MAX : line_start + limits.max_request_line + 1;
     const size_t rl_end = rl_bound < w ? rl_bound : w;
     const parse_outcome rl_stop = rl_bound <= w ? fail(http_error::uri_too_long) : out_of_bytes;
 

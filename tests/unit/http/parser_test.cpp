@@ -333,6 +333,13 @@ TEST(parser_limits_test, exactly_at_limits_is_accepted) {
     EXPECT_EQ(parse(in, r, {.max_headers = 0}).error, http_error::header_too_large);
 }
 
+TEST(parser_limits_test, huge_limits_do_not_overflow) {
+    const parser_limits huge{.max_request_line = SIZE_MAX, .max_head_bytes = SIZE_MAX, .max_headers = SIZE_MAX};
+    request_head r;
+    EXPECT_EQ(parse("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", r, huge).status, parse_status::complete);
+    EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\n", r, huge).status, parse_status::incomplete);
+}
+
 TEST(parser_limits_test, max_header_fields_caps_configured_limit) {
     std::string in = "GET / HTTP/1.1\r\n";
     for (size_t i = 0; i < max_header_fields; ++i) {
