@@ -3,6 +3,7 @@
 // once per batch (per-thread PyThreadState, no PyGILState churn) and runs the batch.
 #pragma once
 
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "http/app_routes.hpp"

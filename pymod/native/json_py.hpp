@@ -3,6 +3,7 @@
 // separators) and a simdjson-based reader producing Python objects.
 #pragma once
 
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <string>

@@ -1,5 +1,6 @@
 // ringbolt._native: the pybind11 module. One init_* per area; the Server class here
 // is what ringbolt.App drives (routes in, start, wait with signals, stop, stats).
+#define PY_SSIZE_T_CLEAN
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 

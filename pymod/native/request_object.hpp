@@ -4,6 +4,7 @@
 // is moved into the object (detach) so the view never dangles.
 #pragma once
 
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "http/app_request.hpp"

@@ -1,0 +1,158 @@
+"""Fixtures: start a real ringbolt server (a subprocess on 127.0.0.1, free port) and
+talk to it over raw sockets, so tests see exactly the bytes on the wire."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+APPS = Path(__file__).parent / "apps"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    def __init__(self, app: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        cmd = [sys.executable, "-m", "ringbolt", "serve", app, "--app-dir", str(APPS), "--port", str(self.port), *args]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=str(REPO),
+        )
+        self._output = b""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.output()}")
+
+    def connect(self, timeout: float = 5.0) -> socket.socket:
+        s = socket.create_connection((self.host, self.port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def output(self) -> str:
+        if self.proc.poll() is not None and self.proc.stdout is not None:
+            self._output += self.proc.stdout.read()
+        return self._output.decode(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = ServerProcess("basic:app", "--threads", "2")
+    yield srv
+    code = srv.stop()
+    assert code == 0, srv.output()
+
+
+class Response:
+    def __init__(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes, version: str) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.version = version
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def json(self):
+        import json
+
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.headers} {self.body[:200]!r}>"
+
+
+class Reader:
+    """Reads HTTP/1.1 responses from a socket (Content-Length framing; HEAD aware)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def read(self, head_request: bool = False) -> Response:
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill():
+                raise ConnectionError(f"connection closed before a full response head: {self.buf!r}")
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        version, status, reason = (lines[0].split(" ", 2) + [""])[:3]
+        headers = [tuple(line.split(": ", 1)) for line in lines[1:]]
+        resp = Response(int(status), reason, headers, b"", version)  # type: ignore[arg-type]
+        length = resp.header("content-length")
+        if head_request or length is None:
+            return resp
+        n = int(length)
+        while len(self.buf) < n:
+            if not self._fill():
+                raise ConnectionError("connection closed inside a body")
+        resp.body, self.buf = self.buf[:n], self.buf[n:]
+        return resp
+
+    def closed(self, timeout: float = 3.0) -> bool:
+        """True when the server closes the connection (EOF or reset) with nothing more sent."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return not self.buf
+                self.buf += data
+        except ConnectionResetError:
+            return not self.buf
+        except socket.timeout:
+            return False
+
+
+def request(srv: ServerProcess, raw: bytes, head_request: bool = False) -> Response:
+    with srv.connect() as s:
+        s.sendall(raw)
+        return Reader(s).read(head_request)
+
+
+def get(srv: ServerProcess, path: str, headers: str = "") -> Response:
+    return request(srv, f"GET {path} HTTP/1.1\r\nHost: test\r\n{headers}\r\n".encode())

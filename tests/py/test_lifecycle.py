@@ -1,0 +1,112 @@
+"""Start-up, logging, errors at start, signals and drain, on real processes."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import APPS, REPO, Reader, ServerProcess, free_port, get
+
+
+def test_startup_line_names_address_backend_threads():
+    srv = ServerProcess("basic:app", "--threads", "1")
+    try:
+        assert get(srv, "/").status == 200
+    finally:
+        assert srv.stop() == 0
+    out = srv.output()
+    assert f"serving on http://127.0.0.1:{srv.port}" in out
+    assert "io: io_uring" in out and "threads: 1" in out
+
+
+def test_traceback_logged_for_500_and_server_survives():
+    srv = ServerProcess("slow:app", "--threads", "1")
+    try:
+        for _ in range(3):
+            assert get(srv, "/boom").status == 500
+        assert get(srv, "/slow?s=0").status == 200
+    finally:
+        assert srv.stop() == 0
+    out = srv.output()
+    assert "Exception in handler for GET /boom" in out
+    assert "Traceback (most recent call last)" in out and "ValueError: kaboom-marker" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_exits_cleanly(sig):
+    srv = ServerProcess("basic:app")
+    assert get(srv, "/").status == 200
+    idle = srv.connect()  # an idle keep-alive connection must not hold the drain up
+    start = time.monotonic()
+    assert srv.stop(sig) == 0
+    assert time.monotonic() - start < 5
+    assert Reader(idle).closed()
+    idle.close()
+    assert "draining" in srv.output()
+
+
+def test_drain_finishes_in_flight_request():
+    srv = ServerProcess("slow:app", "--threads", "1")
+    result = {}
+
+    def client():
+        with srv.connect(timeout=10) as s:
+            s.sendall(b"GET /slow?s=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+            result["r"] = Reader(s).read()
+
+    t = threading.Thread(target=client)
+    t.start()
+    time.sleep(0.3)  # the handler is running
+    srv.proc.send_signal(signal.SIGTERM)
+    t.join(10)
+    assert srv.proc.wait(10) == 0
+    assert result["r"].status == 200 and result["r"].json() == {"slept": True}
+    # after the drain began, new connections are refused
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+
+
+def test_port_in_use_is_a_clear_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = subprocess.run(
+            [sys.executable, "-m", "ringbolt", "serve", "basic:app", "--app-dir", str(APPS), "--port", str(port)],
+            capture_output=True, text=True, timeout=30, cwd=str(REPO),
+        )
+    assert p.returncode == 1
+    assert "Address already in use" in p.stderr and f"127.0.0.1:{port}" in p.stderr
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the seccomp filter uses x86_64 syscall numbers")
+def test_io_uring_blocked_by_seccomp_names_the_cause():
+    p = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "seccomp_block.py"), sys.executable, "-m", "ringbolt", "serve",
+         "basic:app", "--app-dir", str(APPS), "--port", str(free_port())],
+        capture_output=True, text=True, timeout=30, cwd=str(REPO),
+    )
+    assert p.returncode == 1, p.stderr
+    assert "io_uring is blocked (EPERM)" in p.stderr
+    assert "seccomp" in p.stderr
+
+
+def test_bad_app_spec():
+    p = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "no_such_module:app", "--app-dir", str(APPS)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "could not import 'no_such_module'" in p.stderr
+
+
+def test_doctor_reports_io_uring():
+    p = subprocess.run([sys.executable, "-m", "ringbolt", "doctor"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0
+    assert "io_uring:          available" in p.stdout and "multishot_recv:  True" in p.stdout
