@@ -85,6 +85,9 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
 /// Cheap check used before re-parsing a growing buffer: true when `buf` contains the
 /// end of a head ("\r\n\r\n") at or after `from`. Lets the caller avoid O(n^2) work on
 /// a head that arrives one byte at a time.
+/// Only a hint: a head that is over a limit (414/431) or malformed never reaches its end,
+/// so also re-parse once the buffer has grown past the limits (or on every read; the
+/// parser reports such errors as soon as the offending bytes are in, before "\r\n\r\n").
 bool has_head_end(std::string_view buf, size_t from) noexcept;
 
 } // namespace ringbolt::http
