@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace ringbolt::http {
 
@@ -70,6 +71,9 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_as_space) n
 
 bool needs_decoding(std::string_view in, bool plus_as_space) noexcept {
     if (!plus_as_space) {
+        if (in.empty()) {
+            return false; // memchr must not see the null data() of an empty view
+        }
         return std::memchr(in.data(), '%', in.size()) != nullptr;
     }
     return detail::form_needs_decoding(in);

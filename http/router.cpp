@@ -143,6 +143,36 @@ bool parse_int64(std::string_view s, int64_t& out) noexcept {
     return true;
 }
 
+// First '/' in [p, e), or e; `has_escape` tells whether a '%' comes before it. Segments
+// are short, so instead of memchr calls this tests eight bytes at a time (SWAR). In the
+// zero-byte test only bytes above a true match can be false positives, so the lowest
+// flagged byte is exact, and a '%' flag below the first '/' is a real '%'.
+static_assert(std::endian::native == std::endian::little, "segment_end assumes little-endian loads");
+
+inline const char* segment_end(const char* p, const char* e, bool& has_escape) noexcept {
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    constexpr uint64_t highs = 0x8080808080808080ull;
+    while (e - p >= 8) {
+        uint64_t x;
+        std::memcpy(&x, p, 8);
+        const uint64_t s = x ^ (ones * '/');
+        const uint64_t q = x ^ (ones * '%');
+        const uint64_t slash = (s - ones) & ~s & highs;
+        const uint64_t pct = (q - ones) & ~q & highs;
+        if (slash != 0) {
+            has_escape |= (pct & (slash ^ (slash - 1))) != 0; // any '%' bytes below the first '/'
+            return p + (std::countr_zero(slash) >> 3);
+        }
+        has_escape |= pct != 0;
+        p += 8;
+    }
+    while (p != e && *p != '/') {
+        has_escape |= *p == '%';
+        ++p;
+    }
+    return p;
+}
+
 std::string method_list(uint16_t mask) {
     std::string s;
     for (size_t i = 0; i < num_method_slots; ++i) {
@@ -246,10 +276,9 @@ struct route_table::impl {
 
     // State of one lookup, threaded through the recursive walk.
     struct walk_state {
-        std::string_view path;    // raw
-        const char* decoded;      // whole path percent-decoded, or nullptr when it had no '%'
+        std::string_view path; // raw
         uint16_t method;
-        uint16_t allowed;         // union of masks of leaves matching the path but not the method
+        uint16_t allowed; // union of masks of leaves matching the path but not the method
         route_match* out;
     };
 
@@ -276,50 +305,49 @@ struct route_table::impl {
         return true;
     }
 
-    // `pos`: raw index of the current segment's first byte; `dpos`: same in the decoded path.
-    bool walk(uint32_t n, size_t pos, size_t dpos, uint8_t num_params, walk_state& st) const noexcept {
+    // Match the segment starting at raw index `pos` against node `n`'s children, then
+    // the rest of the path below the chosen child; backtrack on failure.
+    bool walk(uint32_t n, size_t pos, uint8_t num_params, walk_state& st) const noexcept {
         const std::string_view path = st.path;
-        // Segments are short: an inline scan beats a memchr call here.
-        size_t end = pos;
-        while (end < path.size() && path[end] != '/') {
-            ++end;
-        }
-        const bool last = end == path.size();
+        bool has_escape = false;
+        const char* seg_end = segment_end(path.data() + pos, path.data() + path.size(), has_escape);
+        const size_t end = static_cast<size_t>(seg_end - path.data());
         const std::string_view raw = path.substr(pos, end - pos);
-        std::string_view seg = raw;
-        if (st.decoded != nullptr) [[unlikely]] {
-            // Each (valid) escape shrinks by two bytes; a decoded "%2F" stays inside the segment.
-            const size_t escapes = static_cast<size_t>(std::count(raw.begin(), raw.end(), '%'));
-            seg = std::string_view(st.decoded + dpos, raw.size() - 2 * escapes);
-        }
-        const size_t next_pos = end + 1;
-        const size_t next_dpos = dpos + seg.size() + 1;
         const node& nd = nodes[n];
 
-        if (!nd.statics.empty()) {
-            const uint32_t c = find_static(nd, seg);
-            if (c != no_node) {
-                if (last ? check_leaf(c, num_params, st) : walk(c, next_pos, next_dpos, num_params, st)) {
-                    return true;
-                }
+        // Everything that needs the segment's decoded bytes is computed before descending,
+        // so one per-thread buffer serves every depth (deeper levels reuse it).
+        std::string_view seg = raw;
+        if (has_escape) [[unlikely]] {
+            thread_local std::string decoded; // grows to the longest segment seen, then no allocation
+            decoded.clear();
+            if (!percent_decode(raw, decoded, false)) {
+                return false; // a malformed escape: this segment matches nothing
+            }
+            seg = decoded; // a decoded "%2F" stays inside the segment
+        }
+        const uint32_t static_child = nd.statics.empty() ? no_node : find_static(nd, seg);
+        int64_t int_value = 0;
+        const bool try_int = nd.int_child != no_node && parse_int64(seg, int_value);
+        const bool try_str = nd.str_child != no_node && !seg.empty();
+
+        const bool last = end == path.size();
+        const size_t next = end + 1;
+        if (static_child != no_node) {
+            if (last ? check_leaf(static_child, num_params, st) : walk(static_child, next, num_params, st)) {
+                return true;
             }
         }
-        if (nd.int_child != no_node) {
-            int64_t v;
-            if (parse_int64(seg, v)) {
-                st.out->params[num_params] = route_param{param_type::integer, raw, v};
-                const uint32_t c = nd.int_child;
-                const auto np = static_cast<uint8_t>(num_params + 1);
-                if (last ? check_leaf(c, np, st) : walk(c, next_pos, next_dpos, np, st)) {
-                    return true;
-                }
+        const auto np = static_cast<uint8_t>(num_params + 1);
+        if (try_int) {
+            st.out->params[num_params] = route_param{param_type::integer, raw, int_value};
+            if (last ? check_leaf(nd.int_child, np, st) : walk(nd.int_child, next, np, st)) {
+                return true;
             }
         }
-        if (nd.str_child != no_node && !seg.empty()) {
+        if (try_str) {
             st.out->params[num_params] = route_param{param_type::str, raw, 0};
-            const uint32_t c = nd.str_child;
-            const auto np = static_cast<uint8_t>(num_params + 1);
-            if (last ? check_leaf(c, np, st) : walk(c, next_pos, next_dpos, np, st)) {
+            if (last ? check_leaf(nd.str_child, np, st) : walk(nd.str_child, next, np, st)) {
                 return true;
             }
         }
@@ -437,19 +465,8 @@ route_status route_table::lookup(uint16_t method_id, std::string_view path, rout
     if (path.empty() || path.front() != '/') [[unlikely]] {
         return route_status::not_found;
     }
-    impl::walk_state st{path, nullptr, method_id, 0, &out};
-    if (std::memchr(path.data(), '%', path.size()) != nullptr) [[unlikely]] {
-        // Decode the whole path once; '/' separators map to themselves, so segment i of
-        // the raw path corresponds to a known span of the decoded one (see walk()).
-        // Reused per thread: no allocation once it has grown to the longest path seen.
-        thread_local std::string decoded;
-        decoded.clear();
-        if (!percent_decode(path, decoded, false)) {
-            return route_status::not_found; // a malformed escape matches nothing
-        }
-        st.decoded = decoded.data();
-    }
-    if (_impl->walk(0, 1, 1, 0, st)) [[likely]] {
+    impl::walk_state st{path, method_id, 0, &out};
+    if (_impl->walk(0, 1, 0, st)) [[likely]] {
         return route_status::found;
     }
     if (st.allowed != 0) {

@@ -85,6 +85,13 @@ TEST(query, matches_python_parse_qsl) {
     }
 }
 
+TEST(query, empty_views) {
+    EXPECT_TRUE(split(std::string_view{}).empty());
+    std::string out;
+    EXPECT_TRUE(percent_decode(std::string_view{}, out, true));
+    EXPECT_EQ(out, "");
+}
+
 TEST(query, long_pair_uses_heap_scratch) {
     std::string q = "n=";
     for (int i = 0; i < 200; ++i) {
@@ -168,6 +175,7 @@ struct needs_case {
 };
 
 const std::vector<needs_case> needs_cases = {
+    {std::string_view{}, false, false}, // null data(): must not reach memchr
     {""sv, false, false},   {""sv, true, false},     {"abc"sv, true, false}, {"a+b"sv, false, false},
     {"a+b"sv, true, true},  {"a%20"sv, false, true}, {"%"sv, true, true},    {"/users/42"sv, false, false},
 };

@@ -87,6 +87,7 @@ const std::vector<lookup_case> lookup_cases = {
     {GET, "/users/", found, 5},
     {GET, "/nope", nf},
     {GET, "", nf},
+    {GET, std::string_view{}, nf},
     {GET, "*", nf},
     {GET, "users", nf},
     {GET, "/empty//seg", found, 17},
