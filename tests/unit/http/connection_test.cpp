@@ -1,0 +1,288 @@
+// The connection state machine driven by a fake reactor: bytes in, batch out, app
+// responses back, output checked. No sockets: this is the layer the fuzzers and the
+// split-input tests reach without a ring.
+#include "http/connection.hpp"
+
+#include "http/response_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ringbolt::http {
+namespace {
+
+constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+struct fake_reactor {
+    app_routes routes;
+    connection_limits limits;
+    std::vector<app_request> batch;
+    core_counters counters;
+    connection conn;
+    uint32_t now = 100;
+    std::string wire; ///< everything the connection asked to send
+
+    fake_reactor() {
+        add("/", method_get, true, "native");
+        add("/py", method_get | method_post, false, "");
+        add("/users/{id:int}", method_get, false, "");
+        limits.max_body = 1000;
+        conn.open(7, 3, {}, now, limits);
+    }
+
+    void add(const char* pattern, uint16_t methods, bool native, const char* body) {
+        uint32_t id = static_cast<uint32_t>(routes.targets.size());
+        EXPECT_EQ(routes.table.add(pattern, methods, id), "");
+        route_target t;
+        t.native = native;
+        t.handler = id;
+        t.response.headers = "Content-Type: text/plain\r\n";
+        t.response.body = body;
+        routes.targets.push_back(t);
+    }
+
+    conn_env env() { return conn_env{routes, limits, date, now, false, batch, counters}; }
+
+    /// Feed bytes, then answer every batched request at once ("app:<path>:<body>").
+    bool feed(std::string_view bytes, bool answer = true) {
+        auto e = env();
+        bool taken = conn.on_data(bytes, e);
+        if (answer) {
+            answer_all();
+        }
+        take_output();
+        return taken;
+    }
+
+    void answer_all() {
+        std::vector<app_request> reqs;
+        reqs.swap(batch);
+        for (auto& r : reqs) {
+            answer(r);
+        }
+    }
+
+    void answer(const app_request& r) {
+        app_response resp;
+        resp.conn_slot = r.conn_slot;
+        resp.conn_gen = r.conn_gen;
+        resp.seq = r.seq;
+        resp.close = !r.keep_alive;
+        std::string body = "app:" + std::string(r.path.in(r.data)) + ":" + std::string(r.body.in(r.data));
+        write_simple_response(resp.bytes, 200, body, date, resp.close, r.head_request);
+        auto e = env();
+        conn.on_app_response(std::move(resp), e);
+    }
+
+    void take_output() {
+        wire += conn.output();
+        conn.output().clear();
+    }
+
+    /// Bodies of the responses on the wire, in order (Content-Length framing).
+    std::vector<std::string> bodies() const {
+        std::vector<std::string> out;
+        size_t pos = 0;
+        while (pos < wire.size()) {
+            size_t end = wire.find("\r\n\r\n", pos);
+            if (end == std::string::npos) {
+                break;
+            }
+            std::string head = wire.substr(pos, end - pos);
+            size_t cl = head.find("Content-Length: ");
+            size_t len = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
+            out.push_back(head.substr(9, 3) + " " + wire.substr(end + 4, len));
+            pos = end + 4 + len;
+        }
+        return out;
+    }
+};
+
+TEST(Connection, NativeRouteAnsweredWithoutApp) {
+    fake_reactor f;
+    f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    EXPECT_TRUE(f.batch.empty());
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 native"});
+    EXPECT_TRUE(f.conn.idle());
+}
+
+TEST(Connection, AppRequestCarriesEverything) {
+    fake_reactor f;
+    f.feed("POST /py?x=1&y=2 HTTP/1.1\r\nHost: a\r\nX-Test: v\r\nContent-Length: 4\r\n\r\nbody", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    const app_request& r = f.batch[0];
+    EXPECT_EQ(r.conn_slot, 7u);
+    EXPECT_EQ(r.conn_gen, 3u);
+    EXPECT_EQ(r.method.in(r.data), "POST");
+    EXPECT_EQ(r.path.in(r.data), "/py");
+    EXPECT_EQ(r.query.in(r.data), "x=1&y=2");
+    EXPECT_EQ(r.body.in(r.data), "body");
+    ASSERT_EQ(r.headers.size(), 6u);
+    EXPECT_EQ(r.headers[2].in(r.data), "X-Test");
+    EXPECT_EQ(r.headers[3].in(r.data), "v");
+    EXPECT_GE(r.data.capacity() - r.data.size(), app_request_padding);
+    EXPECT_EQ(f.conn.outstanding(), 1u);
+    EXPECT_EQ(f.conn.deadline(), 0u); // no read deadline while the app works
+}
+
+TEST(Connection, TypedParams) {
+    fake_reactor f;
+    f.feed("GET /users/-42 HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    ASSERT_EQ(f.batch[0].num_params, 1u);
+    EXPECT_EQ(f.batch[0].params[0].type, param_type::integer);
+    EXPECT_EQ(f.batch[0].params[0].int_value, -42);
+}
+
+TEST(Connection, PipelinedResponsesStayInOrderWhateverTheAnswerOrder) {
+    fake_reactor f;
+    auto e = f.env();
+    f.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"
+                   "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nz",
+                   e);
+    ASSERT_EQ(f.batch.size(), 2u);
+    EXPECT_FALSE(f.conn.has_output()); // the native answer waits for the first app answer
+    std::vector<app_request> reqs;
+    reqs.swap(f.batch);
+    f.answer(reqs[1]); // the third request's answer comes first
+    EXPECT_FALSE(f.conn.has_output());
+    f.answer(reqs[0]);
+    f.take_output();
+    EXPECT_EQ(f.bodies(), (std::vector<std::string>{"200 app:/py:", "200 native", "200 app:/py:z"}));
+}
+
+// The same byte stream, cut at every offset into two reads, gives the same responses.
+TEST(Connection, SplitAtEveryOffset) {
+    const std::string stream = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+                               "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                               "POST /py HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                               "\r\nGET /users/5 HTTP/1.1\r\nHost: a\r\n\r\n";
+    const std::vector<std::string> expected = {"200 native", "200 app:/py:hello", "200 app:/py:abc",
+                                               "200 app:/users/5:"};
+    for (size_t cut = 0; cut <= stream.size(); ++cut) {
+        fake_reactor f;
+        f.feed(std::string_view(stream).substr(0, cut));
+        f.feed(std::string_view(stream).substr(cut));
+        EXPECT_EQ(f.bodies(), expected) << "cut at " << cut;
+        EXPECT_TRUE(f.conn.idle()) << "cut at " << cut;
+    }
+    fake_reactor one_by_one;
+    for (char c : stream) {
+        one_by_one.feed(std::string_view(&c, 1));
+    }
+    EXPECT_EQ(one_by_one.bodies(), expected);
+}
+
+TEST(Connection, ErrorsAnswerOnceThenIgnoreInput) {
+    struct error_case {
+        const char* raw;
+        const char* status;
+    };
+    const error_case cases[] = {
+        {"BAD\r\n\r\n", "400"},
+        {"GET / HTTP/1.1\r\n\r\n", "400"},
+        {"POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n", "413"},
+        {"POST /py HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n", "413"},
+        {"POST /py HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", "400"},
+        {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", "505"},
+    };
+    for (const auto& c : cases) {
+        fake_reactor f;
+        f.feed(c.raw);
+        auto b = f.bodies();
+        ASSERT_EQ(b.size(), 1u) << c.raw;
+        EXPECT_EQ(b[0].substr(0, 3), c.status) << c.raw;
+        EXPECT_NE(f.wire.find("Connection: close"), std::string::npos);
+        EXPECT_TRUE(f.conn.close_after_flush());
+        EXPECT_FALSE(f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n")) << "input after an error must be ignored";
+        EXPECT_EQ(f.bodies().size(), 1u);
+    }
+}
+
+TEST(Connection, NotFoundAndMethodNotAllowed) {
+    fake_reactor f;
+    f.feed("GET /nope HTTP/1.1\r\nHost: a\r\n\r\nDELETE /users/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(f.bodies(), (std::vector<std::string>{"404 Not Found", "405 Method Not Allowed"}));
+    EXPECT_NE(f.wire.find("Allow: GET, HEAD\r\n"), std::string::npos);
+    EXPECT_FALSE(f.conn.closing());
+}
+
+TEST(Connection, ConnectionCloseStopsReading) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 app:/py:"});
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
+TEST(Connection, Http10KeepAliveRules) {
+    fake_reactor f;
+    f.feed("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    EXPECT_NE(f.wire.find("Connection: keep-alive\r\n"), std::string::npos);
+    EXPECT_FALSE(f.conn.closing());
+    f.feed("GET / HTTP/1.0\r\n\r\n");
+    EXPECT_NE(f.wire.find("Connection: close\r\n"), std::string::npos);
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
+TEST(Connection, ExpectContinueBeforeBody) {
+    fake_reactor f;
+    f.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+    EXPECT_EQ(f.wire, "HTTP/1.1 100 Continue\r\n\r\n");
+    f.feed("abc");
+    EXPECT_NE(f.wire.find("app:/py:abc"), std::string::npos);
+}
+
+TEST(Connection, Timeouts) {
+    {
+        fake_reactor f; // a head that never completes: 408, then close
+        f.feed("GET / HTTP/1.1\r\nHo");
+        EXPECT_EQ(f.conn.deadline(), 100u + f.limits.header_timeout_s);
+        f.now = f.conn.deadline();
+        auto e = f.env();
+        f.conn.on_timeout(e);
+        f.take_output();
+        EXPECT_EQ(f.bodies(), std::vector<std::string>{"408 Request timeout"});
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+    {
+        fake_reactor f; // idle keep-alive: closed silently
+        f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_EQ(f.conn.deadline(), 100u + f.limits.keep_alive_timeout_s);
+        auto e = f.env();
+        f.conn.on_timeout(e);
+        EXPECT_FALSE(f.conn.has_output());
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+    {
+        fake_reactor f; // the header clock does not restart with each byte (slowloris)
+        f.feed("G");
+        uint32_t d = f.conn.deadline();
+        f.now += 3;
+        f.feed("E");
+        EXPECT_EQ(f.conn.deadline(), d);
+    }
+}
+
+TEST(Connection, DrainClosesIdleAndMarksBusy) {
+    fake_reactor f;
+    EXPECT_TRUE(f.conn.begin_drain());
+    fake_reactor g;
+    auto e = g.env();
+    g.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", e);
+    EXPECT_FALSE(g.conn.begin_drain());
+}
+
+TEST(Connection, IdleConnectionHoldsNoLargeBuffers) {
+    fake_reactor f;
+    std::string big = "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\n" + std::string(900, 'x');
+    f.feed(std::string_view(big).substr(0, 100));
+    f.feed(std::string_view(big).substr(100));
+    EXPECT_TRUE(f.conn.idle());
+    EXPECT_GE(sizeof(connection), 1u);
+    EXPECT_LE(sizeof(connection), 512u) << "per-connection state must stay small (10k idle connections)";
+}
+
+} // namespace
+} // namespace ringbolt::http
