@@ -7,6 +7,8 @@
 // therefore significant: "/users" and "/users/" are different routes and neither
 // redirects to the other (strict, like Starlette with redirect_slashes=False).
 // Empty segments are matched literally; a str parameter never matches an empty one.
+// Path segments are percent-decoded before comparison; static pattern segments are not
+// (they are written decoded: "/café", not "/caf%C3%A9").
 #include "http/router.hpp"
 
 #include "http/parser.hpp"
@@ -54,9 +56,12 @@ inline seg_words load_words(const char* p, size_t n) noexcept {
 }
 
 inline uint64_t hash_words(const seg_words& w, size_t n) noexcept {
-    uint64_t h = (w.a ^ (static_cast<uint64_t>(n) << 56)) * 0x9E3779B97F4A7C15ull;
-    h ^= w.b * 0xC2B2AE3D27D4EB4Full;
-    return h ^ (h >> 29);
+    // Products carry low bits upwards only, so fold the high half down before the
+    // low bits index the table.
+    uint64_t h = (w.a * 0x9E3779B97F4A7C15ull) ^ (w.b * 0xC2B2AE3D27D4EB4Full) ^ n;
+    h ^= h >> 32;
+    h *= 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 32);
 }
 
 struct static_edge {
@@ -193,7 +198,6 @@ struct route_table::impl {
     std::vector<route_leaf> routes;
     std::string keys; // bytes of all static segments
     std::unordered_map<uint32_t, std::vector<std::string>> names_by_handler;
-
 
     bool edge_matches(const static_edge& e, std::string_view seg, const seg_words& w) const noexcept {
         if (e.key_len != seg.size() || !(e.words == w)) {
