@@ -35,6 +35,11 @@ struct server_config {
     int backlog = 4096;
     bool pin_threads = true;
     uint32_t max_connections = 1u << 20; ///< per core
+    /// Inherited listening sockets (a supervisor bound them; several worker processes
+    /// share them, so a worker that exits never closes a listener). Reactor i uses
+    /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
+    std::vector<int> listen_fds;
+    int cpu_offset = 0; ///< first CPU index (into the allowed set) for reactor 0
 };
 
 /// The application side of a reactor (Python lives behind this).

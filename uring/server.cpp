@@ -5,7 +5,9 @@
 #include "core/log.hpp"
 #include "uring/listener.hpp"
 
+#include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <future>
 #include <unistd.h>
 
@@ -37,7 +39,19 @@ result<void> server::start() {
 
     uint16_t port = _config.port;
     std::vector<int> fds;
-    for (unsigned i = 0; i < n; ++i) {
+    for (unsigned i = 0; i < n && !_config.listen_fds.empty(); ++i) {
+        int fd = ::fcntl(_config.listen_fds[i % _config.listen_fds.size()], F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            _error = std::string("inherited listener: ") + std::strerror(errno);
+            for (int f : fds) {
+                ::close(f);
+            }
+            return {errc::bind_failed, errno};
+        }
+        fds.push_back(fd);
+        port = local_port(fd);
+    }
+    for (unsigned i = 0; i < n && _config.listen_fds.empty(); ++i) {
         result<int> fd = open_listener(_config.host, port, _config.backlog);
         if (!fd.ok()) {
             _error = "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " +
@@ -56,7 +70,7 @@ result<void> server::start() {
 
     std::vector<std::promise<std::string>> ready(n);
     for (unsigned i = 0; i < n; ++i) {
-        int cpu = cpus[i % cpus.size()];
+        int cpu = cpus[(i + static_cast<unsigned>(_config.cpu_offset)) % cpus.size()];
         _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu));
     }
     for (unsigned i = 0; i < n; ++i) {

@@ -82,6 +82,8 @@ public:
         cfg.backlog = get_opt<int>(c, "backlog", cfg.backlog);
         cfg.buffer_count = get_opt<unsigned>(c, "buffer_count", cfg.buffer_count);
         cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);
+        cfg.listen_fds = get_opt<std::vector<int>>(c, "listen_fds", {});
+        cfg.cpu_offset = get_opt<int>(c, "cpu_offset", 0);
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }
