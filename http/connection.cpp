@@ -92,7 +92,10 @@ bool connection::on_data(std::string_view data, conn_env& env) {
         _tail.append(data);
         // A head arriving in small pieces is only parsed once its end is there (or it is
         // over the limit), so a byte-at-a-time client costs O(n), not O(n^2).
-        if (_phase == phase::head && _tail.size() <= env.limits.parser.max_head_bytes &&
+        // A request line over its limit is refused as soon as it is (414), not only once
+        // the whole head limit is reached.
+        bool line_over = _tail.size() > env.limits.parser.max_request_line && _tail.find('\n') == std::string::npos;
+        if (_phase == phase::head && _tail.size() <= env.limits.parser.max_head_bytes && !line_over &&
             !has_head_end(_tail, _scanned)) {
             _scanned = _tail.size();
         } else {

@@ -1,9 +1,12 @@
-// The per-core loop: submit-and-wait once per turn, reap every CQE, run the
-// application on the turn's batch, then queue one send per connection with output.
+// The per-core loop: one backend wait per turn (which submits what the previous turn
+// queued and dispatches every completion), then the application runs on the turn's
+// batch, then one send is queued per connection with output.
 #include "uring/reactor.hpp"
 
 #include "core/cpu.hpp"
 #include "core/log.hpp"
+#include "uring/epoll_backend.hpp"
+#include "uring/uring_backend.hpp"
 #include "uring/user_data.hpp"
 
 #include <arpa/inet.h>
@@ -18,9 +21,9 @@
 
 #ifdef RINGBOLT_HAVE_SDT
 #include <sys/sdt.h>
-#define RB_PROBE(name, ...) DTRACE_PROBE2(ringbolt, name, __VA_ARGS__)
+#define RB_PROBE2(name, a, b) DTRACE_PROBE2(ringbolt, name, a, b)
 #else
-#define RB_PROBE(name, ...) ((void)0)
+#define RB_PROBE2(name, a, b) ((void)0)
 #endif
 
 namespace ringbolt::uring {
@@ -32,8 +35,15 @@ uint32_t monotonic_seconds() noexcept {
 }
 
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
-                 int listen_fd, int cpu)
-    : _index(index), _config(config), _routes(routes), _app(app), _listen_fd(listen_fd), _cpu(cpu) {}
+                 int listen_fd, int cpu, bool use_epoll)
+    : _index(index), _config(config), _routes(routes), _app(app), _listen_fd(listen_fd), _cpu(cpu) {
+    if (use_epoll) {
+        _backend = std::make_unique<epoll_backend>();
+    } else {
+        _backend = std::make_unique<uring_backend>();
+    }
+    _backend->counters = &_counters;
+}
 
 reactor::~reactor() {
     for (auto& s : _slots) {
@@ -41,10 +51,7 @@ reactor::~reactor() {
             ::close(s.fd);
         }
     }
-    _buffers.destroy();
-    if (_ring_ok) {
-        io_uring_queue_exit(&_ring);
-    }
+    _backend.reset(); // before the fds it may still reference
     if (_wake_fd >= 0) {
         ::close(_wake_fd);
     }
@@ -53,7 +60,7 @@ reactor::~reactor() {
     }
 }
 
-result<void> reactor::setup(ring_features& features) noexcept {
+result<void> reactor::setup() noexcept {
     // Signals go to the main thread, which turns them into a drain.
     sigset_t all;
     sigfillset(&all);
@@ -61,50 +68,14 @@ result<void> reactor::setup(ring_features& features) noexcept {
     if (_config.pin_threads && _cpu >= 0 && !pin_current_thread(_cpu)) {
         log(log_level::warning, "reactor %u: could not pin to CPU %d", _index, _cpu);
     }
-    RB_TRY(setup_ring(_ring, _config.ring_entries, features));
-    _ring_ok = true;
-    _features = features;
-    RB_TRY(_buffers.init(_ring, 1, _config.buffer_count, _config.buffer_size));
     _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (_wake_fd < 0) {
         return {errc::system, errno};
     }
+    RB_TRY(_backend->setup(_config, _wake_fd));
     _now_s = monotonic_seconds();
     _last_tick = _now_s;
     return {};
-}
-
-io_uring_sqe* reactor::get_sqe() noexcept {
-    io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
-    if (sqe == nullptr) [[unlikely]] {
-        io_uring_submit(&_ring);
-        _counters.submit_calls.add();
-        sqe = io_uring_get_sqe(&_ring);
-    }
-    _counters.sqes_submitted.add();
-    return sqe;
-}
-
-void reactor::arm_accept() noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_multishot_accept(sqe, _listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, encode_user_data(op::accept));
-    _accept_armed = true;
-}
-
-void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_recv_multishot(sqe, s.fd, nullptr, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = _buffers.group_id();
-    io_uring_sqe_set_data64(sqe, encode_user_data(op::recv, slot, s.gen));
-    s.recv_armed = true;
-}
-
-void reactor::arm_wake() noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_read(sqe, _wake_fd, &_wake_buf, sizeof(_wake_buf), 0);
-    io_uring_sqe_set_data64(sqe, encode_user_data(op::wake));
 }
 
 void reactor::request_stop() noexcept {
@@ -121,33 +92,17 @@ http::conn_env reactor::env() noexcept {
 }
 
 void reactor::run() noexcept {
-    arm_accept();
-    arm_wake();
+    _backend->arm_accept(_listen_fd);
+    _accept_armed = true;
     _batch.reserve(256);
     _responses.reserve(256);
     while (true) {
         flush_dirty();
-        io_uring_cqe* cqe = nullptr;
-        __kernel_timespec ts{0, 250'000'000}; // wake at least 4x a second for the tick
-        int rc = io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &ts, nullptr);
-        _counters.submit_calls.add();
-        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) [[unlikely]] {
-            log(log_level::error, "reactor %u: io_uring_enter failed: %s", _index, std::strerror(-rc));
+        if (!_backend->wait(250, *this)) [[unlikely]] { // wake at least 4x a second for the tick
             break;
         }
         _date.refresh();
         _now_s = monotonic_seconds();
-
-        unsigned head;
-        unsigned seen = 0;
-        io_uring_for_each_cqe(&_ring, head, cqe) {
-            handle_cqe(cqe);
-            ++seen;
-        }
-        io_uring_cq_advance(&_ring, seen);
-        _counters.cqes_reaped.add(seen);
-        _buffers.publish();
-
         if (!_batch.empty()) {
             run_app();
         }
@@ -168,38 +123,47 @@ void reactor::run() noexcept {
     _app.on_reactor_exit(_index);
 }
 
-void reactor::handle_cqe(const io_uring_cqe* cqe) noexcept {
-    decoded_user_data ud = decode_user_data(io_uring_cqe_get_data64(cqe));
-    switch (ud.kind) {
-    case op::recv: on_recv(cqe); break;
-    case op::send: on_send(cqe); break;
-    case op::accept: on_accept(cqe); break;
-    case op::wake:
-        if (!_draining || !_stop.load(std::memory_order_relaxed)) {
-            arm_wake();
+void reactor::update_accepting() noexcept {
+    if (_draining || _config.limit_connections == 0) {
+        return;
+    }
+    // Backpressure: at the connection cap stop accepting (the kernel's backlog holds
+    // new clients); resume once below it.
+    if (!_accept_paused && _live >= _config.limit_connections) {
+        _accept_paused = true;
+        if (_accept_armed) {
+            _backend->cancel_accept(_listen_fd);
         }
-        break;
-    case op::cancel: break;
+    } else if (_accept_paused && _live < _config.limit_connections) {
+        _accept_paused = false;
+        if (!_accept_armed) {
+            _backend->arm_accept(_listen_fd);
+            _accept_armed = true;
+        }
     }
 }
 
-void reactor::on_accept(const io_uring_cqe* cqe) noexcept {
-    if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        _accept_armed = false;
-        if (!_draining) {
-            if (cqe->res < 0 && cqe->res != -ECANCELED) {
-                log(log_level::warning, "reactor %u: accept: %s (re-arming)", _index, std::strerror(-cqe->res));
-            }
-            arm_accept();
-        } else if (_listen_fd >= 0) {
+void reactor::on_accept_end(int res) noexcept {
+    _accept_armed = false;
+    if (_draining) {
+        if (_listen_fd >= 0) {
+            _backend->forget(_listen_fd);
             ::close(_listen_fd);
             _listen_fd = -1;
         }
-    }
-    if (cqe->res < 0) {
         return;
     }
-    int fd = cqe->res;
+    if (_accept_paused) {
+        return;
+    }
+    if (res != -ECANCELED) {
+        log(log_level::warning, "reactor %u: accept: %s (re-arming)", _index, std::strerror(-res));
+    }
+    _backend->arm_accept(_listen_fd);
+    _accept_armed = true;
+}
+
+void reactor::on_accept(int fd) noexcept {
     if (_draining || _live >= _config.max_connections) [[unlikely]] {
         ::close(fd);
         return;
@@ -220,12 +184,14 @@ void reactor::on_accept(const io_uring_cqe* cqe) noexcept {
     s.fd = fd;
     s.in_use = true;
     s.recv_armed = false;
+    s.recv_paused = false;
     s.send_inflight = false;
     s.dirty = false;
     s.peer_eof = false;
     s.lingering = false;
     s.closing = false;
     s.cancel_sent = false;
+    s.pause_cancel = false;
     s.sent = 0;
     http::peer_address peer;
     sockaddr_storage ss{};
@@ -247,87 +213,91 @@ void reactor::on_accept(const io_uring_cqe* cqe) noexcept {
     ++_live;
     _counters.connections_accepted.add();
     _counters.connections_open.set(_live);
-    RB_PROBE(accept, slot, fd);
+    RB_PROBE2(accept, slot, fd);
     arm_recv(s, slot);
+    update_accepting();
 }
 
-void reactor::on_recv(const io_uring_cqe* cqe) noexcept {
-    decoded_user_data ud = decode_user_data(io_uring_cqe_get_data64(cqe));
-    bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
-    uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-    bool more = cqe->flags & IORING_CQE_F_MORE;
-    if (ud.slot >= _slots.size()) [[unlikely]] {
-        if (has_buffer) {
-            _buffers.recycle(bid);
-        }
+reactor::conn_slot* reactor::live_slot(uint32_t slot, uint16_t gen) noexcept {
+    if (slot >= _slots.size()) [[unlikely]] {
+        return nullptr;
+    }
+    conn_slot& s = _slots[slot];
+    if (!s.in_use || static_cast<uint16_t>(s.gen) != gen) [[unlikely]] {
+        return nullptr; // late completion for a reused slot: drop it
+    }
+    return &s;
+}
+
+void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
+    _backend->arm_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+    s.recv_armed = true;
+}
+
+void reactor::mark_dirty(conn_slot& s, uint32_t slot) noexcept {
+    if (!s.dirty) {
+        s.dirty = true;
+        _dirty.push_back(slot);
+    }
+}
+
+void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept {
+    conn_slot* sp = live_slot(slot, gen);
+    if (sp == nullptr || sp->closing) {
         return;
     }
-    conn_slot& s = _slots[ud.slot];
-    if (!s.in_use || static_cast<uint16_t>(s.gen) != ud.gen) [[unlikely]] {
-        if (has_buffer) {
-            _buffers.recycle(bid); // late completion for a reused slot: drop, keep the buffer
-        }
-        return;
+    conn_slot& s = *sp;
+    _counters.bytes_in.add(len);
+    if (s.lingering) {
+        return; // after the final response: read and discard
     }
-    if (!more) {
-        s.recv_armed = false;
-    }
-    if (s.closing) [[unlikely]] {
-        if (has_buffer) {
-            _buffers.recycle(bid);
-        }
-        maybe_finalize(s, ud.slot);
-        return;
-    }
-    int res = cqe->res;
-    if (res > 0) [[likely]] {
-        _counters.bytes_in.add(static_cast<uint64_t>(res));
-        if (!s.lingering) {
-            auto e = env();
-            s.conn.on_data({_buffers.data(bid), static_cast<size_t>(res)}, e);
-            if (s.conn.has_output() && !s.dirty) {
-                s.dirty = true;
-                _dirty.push_back(ud.slot);
+    auto e = env();
+    s.conn.on_data({data, len}, e);
+    if (s.conn.has_output()) {
+        mark_dirty(s, slot);
+        // Backpressure: a client that does not read its responses stops being read.
+        if (!s.recv_paused && s.conn.output().size() + (s.sending.size() - s.sent) > _config.output_high_water) {
+            s.recv_paused = true;
+            if (s.recv_armed && !s.pause_cancel) {
+                _backend->cancel_recv(s.fd, slot, gen);
+                s.pause_cancel = true;
             }
-            if (s.conn.close_after_flush() && !s.conn.has_output() && !s.send_inflight) {
-                close_conn(s, ud.slot, !s.conn.idle());
-            }
         }
-        if (has_buffer) {
-            _buffers.recycle(bid); // bytes parsed (or copied): the buffer goes back now
-        }
-        if (!more && !s.closing) {
-            arm_recv(s, ud.slot);
+    } else if (s.conn.close_after_flush() && !s.send_inflight) {
+        close_conn(s, slot, !s.conn.idle());
+    }
+}
+
+void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
+    conn_slot* sp = live_slot(slot, gen);
+    if (sp == nullptr) {
+        return;
+    }
+    conn_slot& s = *sp;
+    s.recv_armed = false;
+    s.cancel_sent = false;
+    bool paused_by_us = s.pause_cancel;
+    s.pause_cancel = false;
+    if (s.closing) {
+        maybe_finalize(s, slot);
+        return;
+    }
+    if (how == recv_end::rearm || (how == recv_end::error && paused_by_us)) {
+        if (!s.recv_paused) {
+            arm_recv(s, slot);
         }
         return;
     }
-    if (has_buffer) {
-        _buffers.recycle(bid);
-    }
-    if (res == -ENOBUFS) {
-        // The buffer ring ran dry this turn: buffers are republished before the next
-        // submit, so re-arming now is enough.
-        _counters.enobufs.add();
-        if (!s.closing) {
-            arm_recv(s, ud.slot);
-        }
-        return;
-    }
-    if (res == 0) {
-        // Peer finished sending. Answer what it asked, then close.
-        s.peer_eof = true;
-        if (s.lingering || (s.conn.idle() && !s.send_inflight)) {
-            s.lingering = false;
-            close_conn(s, ud.slot, false);
-        }
-        return;
-    }
-    if (more) {
-        return;
-    }
-    // Error or cancellation: the connection is over.
     s.peer_eof = true;
-    close_conn(s, ud.slot, false);
+    if (how == recv_end::error) {
+        close_conn(s, slot, false);
+        return;
+    }
+    // EOF: the peer finished sending. Answer what it asked, then close.
+    if (s.lingering || (s.conn.idle() && !s.send_inflight)) {
+        s.lingering = false;
+        close_conn(s, slot, false);
+    }
 }
 
 void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
@@ -336,49 +306,51 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
     s.sent = 0;
     s.send_inflight = true;
     s.send_since = _now_s;
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, s.fd, s.sending.data(), s.sending.size(), MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, encode_user_data(op::send, slot, s.gen));
+    _backend->send(s.fd, slot, static_cast<uint16_t>(s.gen), s.sending.data(), s.sending.size());
 }
 
-void reactor::on_send(const io_uring_cqe* cqe) noexcept {
-    decoded_user_data ud = decode_user_data(io_uring_cqe_get_data64(cqe));
-    if (ud.slot >= _slots.size()) [[unlikely]] {
+void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
+    conn_slot* sp = live_slot(slot, gen);
+    if (sp == nullptr || !sp->send_inflight) {
         return;
     }
-    conn_slot& s = _slots[ud.slot];
-    if (!s.in_use || static_cast<uint16_t>(s.gen) != ud.gen || !s.send_inflight) [[unlikely]] {
-        return;
-    }
-    int res = cqe->res;
+    conn_slot& s = *sp;
     if (res < 0) {
         s.send_inflight = false;
         s.sending.clear();
         s.peer_eof = true;
-        close_conn(s, ud.slot, false);
+        if (s.closing) {
+            maybe_finalize(s, slot);
+        } else {
+            close_conn(s, slot, false);
+        }
         return;
     }
     _counters.bytes_out.add(static_cast<uint64_t>(res));
     s.sent += static_cast<size_t>(res);
     if (s.sent < s.sending.size() && !s.closing) {
         // Short send: the rest of the same buffer, still one send in flight.
-        io_uring_sqe* sqe = get_sqe();
-        io_uring_prep_send(sqe, s.fd, s.sending.data() + s.sent, s.sending.size() - s.sent, MSG_NOSIGNAL);
-        io_uring_sqe_set_data64(sqe, encode_user_data(op::send, ud.slot, s.gen));
+        _backend->send(s.fd, slot, gen, s.sending.data() + s.sent, s.sending.size() - s.sent);
         s.send_since = _now_s;
         return;
     }
-    RB_PROBE(response_sent, ud.slot, s.sent);
+    RB_PROBE2(response_sent, slot, s.sent);
     s.send_inflight = false;
     s.sending.clear();
     if (s.sending.capacity() > 65536) {
         std::string().swap(s.sending);
     }
     if (s.closing) {
-        maybe_finalize(s, ud.slot);
+        maybe_finalize(s, slot);
         return;
     }
-    after_output(s, ud.slot);
+    if (s.recv_paused && s.conn.output().size() < _config.output_high_water / 2 && !s.conn.close_after_flush()) {
+        s.recv_paused = false; // below the low-water mark: read again
+        if (!s.recv_armed && !s.peer_eof) {
+            arm_recv(s, slot);
+        }
+    }
+    after_output(s, slot);
 }
 
 // Decide what follows once a connection's output may have drained.
@@ -415,9 +387,9 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
         return;
     }
     if (graceful && s.recv_armed && !s.lingering) {
-        // Lingering close: send FIN after the last response, then read and discard what
-        // the client still sends for a moment, so our close() does not reset the
-        // connection before the client has read the response.
+        // Lingering close: FIN after the last response, then read and discard what the
+        // client still sends for a moment, so close() does not reset the connection
+        // before the client has read the response.
         ::shutdown(s.fd, SHUT_WR);
         s.lingering = true;
         s.linger_until = _now_s + _config.linger_s;
@@ -429,9 +401,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
         // Wakes both a pending recv (EOF) and a stuck send (EPIPE); the cancel makes sure.
         ::shutdown(s.fd, SHUT_RDWR);
         if (s.recv_armed && !s.cancel_sent) {
-            io_uring_sqe* sqe = get_sqe();
-            io_uring_prep_cancel64(sqe, encode_user_data(op::recv, slot, s.gen), 0);
-            io_uring_sqe_set_data64(sqe, encode_user_data(op::cancel));
+            _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
             s.cancel_sent = true;
         }
     }
@@ -442,7 +412,8 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     if (s.recv_armed || s.send_inflight) {
         return;
     }
-    RB_PROBE(close, slot, s.fd);
+    RB_PROBE2(close, slot, s.fd);
+    _backend->forget(s.fd);
     ::close(s.fd);
     s.fd = -1;
     s.in_use = false;
@@ -454,6 +425,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     --_live;
     _counters.connections_closed.add();
     _counters.connections_open.set(_live);
+    update_accepting();
 }
 
 void reactor::run_app() noexcept {
@@ -462,18 +434,13 @@ void reactor::run_app() noexcept {
     _counters.gil_wait_ns.add(_app.handle_batch(_index, _batch, _responses, _date.value()));
     auto e = env();
     for (http::app_response& r : _responses) {
-        if (r.conn_slot >= _slots.size()) {
-            continue;
-        }
-        conn_slot& s = _slots[r.conn_slot];
-        if (!s.in_use || s.gen != r.conn_gen || s.closing) {
+        conn_slot* s = live_slot(r.conn_slot, static_cast<uint16_t>(r.conn_gen));
+        if (s == nullptr || s->gen != r.conn_gen || s->closing) {
             continue; // the client went away while the handler ran
         }
-        s.conn.on_app_response(std::move(r), e);
-        if (!s.dirty) {
-            s.dirty = true;
-            _dirty.push_back(r.conn_slot);
-        }
+        uint32_t slot = r.conn_slot;
+        s->conn.on_app_response(std::move(r), e);
+        mark_dirty(*s, slot);
     }
     _batch.clear();
     _responses.clear();
@@ -496,7 +463,7 @@ void reactor::tick() noexcept {
         if (s.send_inflight) {
             if (_now_s - s.send_since >= _config.write_timeout_s) {
                 _counters.timeouts.add();
-                close_conn(s, slot, false); // client stopped reading
+                close_conn(s, slot, false); // the client stopped reading
             }
             continue;
         }
@@ -524,9 +491,10 @@ void reactor::begin_drain() noexcept {
     _draining = true;
     _drain_deadline = _now_s + _config.graceful_timeout_s;
     if (_accept_armed) {
-        io_uring_sqe* sqe = get_sqe();
-        io_uring_prep_cancel64(sqe, encode_user_data(op::accept), 0);
-        io_uring_sqe_set_data64(sqe, encode_user_data(op::cancel));
+        _backend->cancel_accept(_listen_fd);
+    } else if (_listen_fd >= 0) {
+        ::close(_listen_fd);
+        _listen_fd = -1;
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];

@@ -1,7 +1,7 @@
-// The per-core event loop: one io_uring, one SO_REUSEPORT listener with multishot
-// accept, one provided buffer ring feeding multishot recv, a connection table, and
-// once a second the Date refresh and the timeout sweep. Nothing here is shared
-// with other cores except the read-only routes and the stop flag.
+// The per-core event loop: a kernel backend (io_uring, or epoll as the fallback), one
+// listener, a connection table, and once a second the Date refresh and the timeout
+// sweep. Nothing here is shared with other cores except the read-only routes and the
+// stop flag.
 #pragma once
 
 #include "core/counters.hpp"
@@ -10,11 +10,12 @@
 #include "http/app_request.hpp"
 #include "http/app_routes.hpp"
 #include "http/connection.hpp"
-#include "uring/buffer_ring.hpp"
+#include "uring/backend.hpp"
 #include "uring/ring.hpp"
 
 #include <atomic>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,10 @@ struct server_config {
     /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
     std::vector<int> listen_fds;
     int cpu_offset = 0; ///< first CPU index (into the allowed set) for reactor 0
+    std::string io = "auto"; ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
+    uint32_t limit_connections = 0;   ///< per worker, 0 = none: accepting pauses at the cap
+    uint32_t limit_concurrency = 0;   ///< requests waiting for Python per reactor turn, 0 = none: 503 above
+    size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
 };
 
 /// The application side of a reactor (Python lives behind this).
@@ -55,17 +60,17 @@ public:
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
 };
 
-class reactor {
+class reactor final : private io_events {
 public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
-            int listen_fd, int cpu);
-    ~reactor();
+            int listen_fd, int cpu, bool use_epoll);
+    ~reactor() override;
     reactor(const reactor&) = delete;
     reactor& operator=(const reactor&) = delete;
 
-    /// Create the ring and buffer ring. Must run on the reactor's own thread
-    /// (SINGLE_ISSUER); `features` says what was chosen.
-    result<void> setup(ring_features& features) noexcept;
+    /// Create the backend's kernel objects. Must run on the reactor's own thread
+    /// (io_uring SINGLE_ISSUER).
+    result<void> setup() noexcept;
     /// Serve until stopped and drained.
     void run() noexcept;
     /// Ask the loop to drain and exit (any thread).
@@ -73,6 +78,7 @@ public:
 
     core_counters& counters() noexcept { return _counters; }
     unsigned index() const noexcept { return _index; }
+    const char* backend_name() const noexcept { return _backend->name(); }
 
 private:
     struct conn_slot {
@@ -80,12 +86,14 @@ private:
         uint32_t gen = 0;
         bool in_use = false;
         bool recv_armed = false;
+        bool recv_paused = false;  ///< output over the high-water mark: not re-armed
         bool send_inflight = false;
         bool dirty = false;
         bool peer_eof = false;
         bool lingering = false;
         bool closing = false;    ///< hard close started; finalize when no op is in flight
-        bool cancel_sent = false;
+        bool cancel_sent = false;  ///< a close cancelled the recv
+        bool pause_cancel = false; ///< a pause cancelled the recv (its end is not an error)
         uint32_t send_since = 0; ///< coarse second the in-flight send started
         uint32_t linger_until = 0;
         size_t sent = 0;
@@ -93,22 +101,25 @@ private:
         http::connection conn;
     };
 
-    io_uring_sqe* get_sqe() noexcept;
-    void handle_cqe(const io_uring_cqe* cqe) noexcept;
-    void on_accept(const io_uring_cqe* cqe) noexcept;
-    void on_recv(const io_uring_cqe* cqe) noexcept;
-    void on_send(const io_uring_cqe* cqe) noexcept;
-    void arm_accept() noexcept;
+    // io_events
+    void on_accept(int fd) noexcept override;
+    void on_accept_end(int res) noexcept override;
+    void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
+    void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept override;
+    void on_send(uint32_t slot, uint16_t gen, int res) noexcept override;
+
+    conn_slot* live_slot(uint32_t slot, uint16_t gen) noexcept;
     void arm_recv(conn_slot& s, uint32_t slot) noexcept;
-    void arm_wake() noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
     void after_output(conn_slot& s, uint32_t slot) noexcept;
+    void mark_dirty(conn_slot& s, uint32_t slot) noexcept;
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
     void run_app() noexcept;
     void flush_dirty() noexcept;
     void tick() noexcept;
     void begin_drain() noexcept;
+    void update_accepting() noexcept;
     http::conn_env env() noexcept;
 
     unsigned _index;
@@ -118,18 +129,14 @@ private:
     int _listen_fd;
     int _cpu;
     int _wake_fd = -1;
-    uint64_t _wake_buf = 0;
-
-    io_uring _ring{};
-    bool _ring_ok = false;
-    buffer_ring _buffers;
-    ring_features _features;
+    std::unique_ptr<io_backend> _backend;
 
     std::deque<conn_slot> _slots; ///< deque: addresses stay stable while sends are in flight
     std::vector<uint32_t> _free_slots;
     std::vector<uint32_t> _dirty;
     size_t _live = 0;
     bool _accept_armed = false;
+    bool _accept_paused = false; ///< connection cap reached
 
     std::vector<http::app_request> _batch;
     std::vector<http::app_response> _responses;

@@ -25,17 +25,28 @@ result<void> server::start() {
     std::vector<int> cpus = allowed_cpus();
     unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
 
-    // Probe once, in this thread, so a blocked io_uring is reported with its cause.
-    result<ring_features> probe = probe_io_uring();
-    if (!probe.ok()) {
-        _error = probe.error() == errc::io_uring_blocked || probe.error() == errc::io_uring_setup
-                     ? (probe.sys_errno() == ENOTSUP
-                            ? std::string("io_uring lacks multishot accept/recv with buffer rings (kernel >= 6.0 needed)")
-                            : describe_setup_failure(probe.sys_errno()))
-                     : errc_name(probe.error());
-        return {probe.error(), probe.sys_errno()};
+    // Probe once, in this thread: pick the backend and say why.
+    bool use_epoll = _config.io == "epoll";
+    if (use_epoll) {
+        _io_description = "epoll (requested)";
+    } else {
+        result<ring_features> probe = probe_io_uring();
+        if (probe.ok()) {
+            _io_description = probe.value().tier;
+        } else {
+            std::string why = probe.sys_errno() == ENOTSUP
+                                  ? std::string("io_uring lacks multishot accept/recv with buffer rings (kernel >= 6.0 "
+                                                "needed)")
+                                  : describe_setup_failure(probe.sys_errno());
+            if (_config.io == "io_uring") {
+                _error = why;
+                return {probe.error(), probe.sys_errno()};
+            }
+            log(log_level::warning, "%s; falling back to epoll", why.c_str());
+            _io_description = "epoll (fallback: " + why + ")";
+            use_epoll = true;
+        }
     }
-    _io_description = probe.value().tier;
 
     uint16_t port = _config.port;
     std::vector<int> fds;
@@ -71,7 +82,7 @@ result<void> server::start() {
     std::vector<std::promise<std::string>> ready(n);
     for (unsigned i = 0; i < n; ++i) {
         int cpu = cpus[(i + static_cast<unsigned>(_config.cpu_offset)) % cpus.size()];
-        _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu));
+        _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu, use_epoll));
     }
     for (unsigned i = 0; i < n; ++i) {
         reactor* r = _reactors[i].get();
@@ -85,8 +96,7 @@ result<void> server::start() {
                     s->_exit_cv.notify_all();
                 }
             } notice{this};
-            ring_features f;
-            result<void> rc = r->setup(f);
+            result<void> rc = r->setup();
             if (!rc.ok()) {
                 std::string why = rc.error() == errc::io_uring_blocked ? describe_setup_failure(rc.sys_errno())
                                                                       : std::string(errc_name(rc.error())) + ": " +

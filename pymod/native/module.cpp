@@ -14,6 +14,7 @@
 #include "uring/server.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -84,6 +85,16 @@ public:
         cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);
         cfg.listen_fds = get_opt<std::vector<int>>(c, "listen_fds", {});
         cfg.cpu_offset = get_opt<int>(c, "cpu_offset", 0);
+        cfg.io = get_opt<std::string>(c, "io", "auto");
+        if (const char* env = std::getenv("RINGBOLT_IO"); env != nullptr && *env != '\0' && cfg.io == "auto") {
+            cfg.io = env; // RINGBOLT_IO=epoll forces the fallback (tests, containers)
+        }
+        if (cfg.io != "auto" && cfg.io != "io_uring" && cfg.io != "epoll") {
+            throw pb::value_error("io must be 'auto', 'io_uring' or 'epoll', not '" + cfg.io + "'");
+        }
+        cfg.limit_connections = get_opt<uint32_t>(c, "limit_connections", 0);
+        cfg.limit_concurrency = get_opt<uint32_t>(c, "limit_concurrency", 0);
+        cfg.output_high_water = get_opt<size_t>(c, "output_high_water", cfg.output_high_water);
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }

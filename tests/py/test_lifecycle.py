@@ -25,7 +25,8 @@ def test_startup_line_names_address_backend_threads():
         assert srv.stop() == 0
     out = srv.output()
     assert f"serving on http://127.0.0.1:{srv.port}" in out
-    assert "io: io_uring" in out and "threads: 1" in out
+    backend = os.environ.get("RINGBOLT_IO") or "io_uring"
+    assert f"io: {backend}" in out and "threads: 1" in out
 
 
 def test_traceback_logged_for_500_and_server_survives():
@@ -88,16 +89,45 @@ def test_port_in_use_is_a_clear_error():
     assert "Address already in use" in p.stderr and f"127.0.0.1:{port}" in p.stderr
 
 
+def _blocked(env_io: str, port: int, *args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).parent / "seccomp_block.py"), sys.executable, "-m", "ringbolt",
+            "serve", "basic:app", "--app-dir", str(APPS), "--port", str(port), *args]
+
+
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="the seccomp filter uses x86_64 syscall numbers")
-def test_io_uring_blocked_by_seccomp_names_the_cause():
-    p = subprocess.run(
-        [sys.executable, str(Path(__file__).parent / "seccomp_block.py"), sys.executable, "-m", "ringbolt", "serve",
-         "basic:app", "--app-dir", str(APPS), "--port", str(free_port())],
-        capture_output=True, text=True, timeout=30, cwd=str(REPO),
-    )
+def test_io_uring_forced_but_blocked_names_the_cause():
+    p = subprocess.run(_blocked("io_uring", free_port()), capture_output=True, text=True, timeout=30, cwd=str(REPO),
+                       env={**os.environ, "RINGBOLT_IO": "io_uring"})
     assert p.returncode == 1, p.stderr
-    assert "io_uring is blocked (EPERM)" in p.stderr
-    assert "seccomp" in p.stderr
+    assert "io_uring is blocked (EPERM)" in p.stderr and "seccomp" in p.stderr
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the seccomp filter uses x86_64 syscall numbers")
+def test_io_uring_blocked_falls_back_to_epoll():
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "RINGBOLT_IO"}
+    proc = subprocess.Popen(_blocked("auto", port, "--threads", "2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd=str(REPO), env=env)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+                time.sleep(0.05)
+        with s:
+            s.sendall(b"GET /users/7 HTTP/1.1\r\nHost: t\r\n\r\n" * 3)
+            rd = Reader(s)
+            for _ in range(3):
+                assert rd.read().json() == {"id": 7, "type": "int"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=15)[0].decode()
+    assert proc.returncode == 0, out
+    assert "io_uring is blocked (EPERM)" in out and "falling back to epoll" in out
+    assert "io: epoll (fallback: io_uring is blocked" in out
 
 
 def test_bad_app_spec():

@@ -1,0 +1,60 @@
+// The kernel behind a small interface: arm accept/recv, send, cancel, and one
+// wait-and-dispatch call per loop turn. io_uring is the fast path; epoll is the
+// fallback where io_uring is blocked (seccomp, sysctl) or missing. The reactor,
+// the HTTP code and the timers do not know which one runs.
+#pragma once
+
+#include "core/counters.hpp"
+#include "core/result.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ringbolt::uring {
+
+struct server_config;
+
+/// How a connection's receive stream ended.
+enum class recv_end : uint8_t {
+    eof,   ///< the peer finished sending (0-byte read)
+    rearm, ///< the multishot request ended without error (e.g. buffers ran dry): arm again
+    error, ///< reset, cancelled or failed: the connection is over
+};
+
+/// Completions, delivered by io_backend::wait to the reactor.
+class io_events {
+public:
+    virtual ~io_events() = default;
+    virtual void on_accept(int fd) noexcept = 0;
+    /// The accept request ended (cancelled or failed); `res` is a negative errno.
+    virtual void on_accept_end(int res) noexcept = 0;
+    /// Bytes received; `data` is valid only during the call.
+    virtual void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept = 0;
+    virtual void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept = 0;
+    /// A send finished: bytes sent (maybe fewer than asked) or a negative errno.
+    virtual void on_send(uint32_t slot, uint16_t gen, int res) noexcept = 0;
+};
+
+class io_backend {
+public:
+    virtual ~io_backend() = default;
+    /// Create the kernel objects on the calling (reactor) thread.
+    virtual result<void> setup(const server_config& config, int wake_fd) noexcept = 0;
+    virtual void arm_accept(int listen_fd) noexcept = 0;
+    virtual void cancel_accept(int listen_fd) noexcept = 0;
+    virtual void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
+    /// Stop receiving; an on_recv_end(error) follows.
+    virtual void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
+    /// Send `len` bytes (kept alive by the caller until on_send).
+    virtual void send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept = 0;
+    /// The fd is about to be closed.
+    virtual void forget(int fd) noexcept = 0;
+    /// Submit what was queued, wait up to `timeout_ms` for at least one event (or a
+    /// wake-up), dispatch every event. Returns false on a fatal error.
+    virtual bool wait(unsigned timeout_ms, io_events& events) noexcept = 0;
+    virtual const char* name() const noexcept = 0;
+    core_counters* counters = nullptr;
+};
+
+} // namespace ringbolt::uring

@@ -1,0 +1,193 @@
+// epoll emulation of the completion interface: sends are attempted at once and finish
+// on EPOLLOUT when the socket is full; reads happen when a socket is readable.
+#include "uring/epoll_backend.hpp"
+
+#include "core/log.hpp"
+#include "uring/reactor.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace ringbolt::uring {
+
+namespace {
+constexpr uint64_t listen_tag = ~0ull;
+constexpr uint64_t wake_tag = ~0ull - 1;
+} // namespace
+
+epoll_backend::~epoll_backend() {
+    if (_epfd >= 0) {
+        ::close(_epfd);
+    }
+}
+
+result<void> epoll_backend::setup(const server_config& config, int wake_fd) noexcept {
+    _epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (_epfd < 0) {
+        return {errc::system, errno};
+    }
+    _wake_fd = wake_fd;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = wake_tag;
+    epoll_ctl(_epfd, EPOLL_CTL_ADD, wake_fd, &ev);
+    _scratch.resize(config.buffer_size < 16384 ? 16384 : config.buffer_size);
+    return {};
+}
+
+epoll_backend::fd_state& epoll_backend::state(int fd) {
+    if (static_cast<size_t>(fd) >= _fds.size()) {
+        _fds.resize(static_cast<size_t>(fd) * 2 + 64);
+    }
+    return _fds[static_cast<size_t>(fd)];
+}
+
+void epoll_backend::update(int fd, fd_state& st) noexcept {
+    uint32_t want = (st.reading ? EPOLLIN | EPOLLRDHUP : 0u) | (st.send_data != nullptr ? EPOLLOUT : 0u);
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = static_cast<uint64_t>(fd);
+    if (!st.registered) {
+        if (want == 0) {
+            return;
+        }
+        epoll_ctl(_epfd, EPOLL_CTL_ADD, fd, &ev);
+        st.registered = true;
+    } else {
+        epoll_ctl(_epfd, EPOLL_CTL_MOD, fd, &ev);
+    }
+}
+
+void epoll_backend::arm_accept(int listen_fd) noexcept {
+    _listen_fd = listen_fd;
+    int flags = fcntl(listen_fd, F_GETFL);
+    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE; // a listener shared by worker processes wakes one of them
+    ev.data.u64 = listen_tag;
+    epoll_ctl(_epfd, EPOLL_CTL_ADD, listen_fd, &ev);
+}
+
+void epoll_backend::cancel_accept(int listen_fd) noexcept {
+    epoll_ctl(_epfd, EPOLL_CTL_DEL, listen_fd, nullptr);
+    _listen_fd = -1;
+    _pending.push_back({pending::accept_cancelled, 0, 0, -ECANCELED});
+}
+
+void epoll_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
+    fd_state& st = state(fd);
+    if (st.slot != slot || st.gen != gen) {
+        st = fd_state{slot, gen, st.registered, false, nullptr, 0};
+    }
+    st.reading = true;
+    update(fd, st);
+}
+
+void epoll_backend::cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
+    fd_state& st = state(fd);
+    if (st.reading) {
+        st.reading = false;
+        update(fd, st);
+        _pending.push_back({pending::recv_cancelled, slot, gen, -ECANCELED});
+    }
+}
+
+void epoll_backend::send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept {
+    fd_state& st = state(fd);
+    st.slot = slot;
+    st.gen = gen;
+    counters->sqes_submitted.add();
+    ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        _pending.push_back({pending::send_done, slot, gen, n >= 0 ? static_cast<int>(n) : -errno});
+        return;
+    }
+    st.send_data = data; // socket full: finish when writable
+    st.send_len = len;
+    update(fd, st);
+}
+
+void epoll_backend::try_send(int fd, fd_state& st) noexcept {
+    ssize_t n = ::send(fd, st.send_data, st.send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+    }
+    st.send_data = nullptr;
+    st.send_len = 0;
+    update(fd, st);
+    _pending.push_back({pending::send_done, st.slot, st.gen, n >= 0 ? static_cast<int>(n) : -errno});
+}
+
+void epoll_backend::forget(int fd) noexcept {
+    fd_state& st = state(fd);
+    if (st.registered) {
+        epoll_ctl(_epfd, EPOLL_CTL_DEL, fd, nullptr);
+    }
+    st = fd_state{};
+}
+
+bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
+    // Completions already known (sends that went through at once, cancels) do not wait.
+    int timeout = _pending.empty() ? static_cast<int>(timeout_ms) : 0;
+    epoll_event evs[256];
+    int n = epoll_wait(_epfd, evs, 256, timeout);
+    counters->submit_calls.add();
+    if (n < 0 && errno != EINTR) {
+        log(log_level::error, "epoll_wait failed: %s", std::strerror(errno));
+        return false;
+    }
+    std::vector<pending> done;
+    done.swap(_pending);
+    for (const pending& p : done) {
+        if (p.kind == pending::send_done) {
+            events.on_send(p.slot, p.gen, p.res);
+        } else if (p.kind == pending::recv_cancelled) {
+            events.on_recv_end(p.slot, p.gen, recv_end::error);
+        } else {
+            events.on_accept_end(p.res);
+        }
+    }
+    for (int i = 0; i < n; ++i) {
+        uint64_t tag = evs[i].data.u64;
+        if (tag == wake_tag) {
+            uint64_t v;
+            ssize_t ignored = ::read(_wake_fd, &v, sizeof(v));
+            (void)ignored;
+            continue;
+        }
+        if (tag == listen_tag) {
+            for (int k = 0; k < 64 && _listen_fd >= 0; ++k) {
+                int fd = accept4(_listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                    break;
+                }
+                events.on_accept(fd);
+            }
+            continue;
+        }
+        int fd = static_cast<int>(tag);
+        fd_state& st = state(fd);
+        counters->cqes_reaped.add();
+        if ((evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.send_data != nullptr) {
+            try_send(fd, st);
+        }
+        if ((evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && st.reading) {
+            ssize_t r = ::recv(fd, _scratch.data(), _scratch.size(), MSG_DONTWAIT);
+            if (r > 0) {
+                events.on_recv(st.slot, st.gen, _scratch.data(), static_cast<size_t>(r));
+            } else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                st.reading = false;
+                update(fd, st);
+                events.on_recv_end(st.slot, st.gen, r == 0 ? recv_end::eof : recv_end::error);
+            }
+        }
+    }
+    // Sends queued while dispatching complete in the next turn (zero timeout then).
+    return true;
+}
+
+} // namespace ringbolt::uring

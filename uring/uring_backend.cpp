@@ -1,0 +1,140 @@
+// io_uring completions become io_events calls; buffers go back to the ring right
+// after the reactor has parsed (or copied) their bytes, and are published once a turn.
+#include "uring/uring_backend.hpp"
+
+#include "core/log.hpp"
+#include "uring/reactor.hpp"
+#include "uring/user_data.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+
+namespace ringbolt::uring {
+
+uring_backend::~uring_backend() {
+    _buffers.destroy();
+    if (_ring_ok) {
+        io_uring_queue_exit(&_ring);
+    }
+}
+
+result<void> uring_backend::setup(const server_config& config, int wake_fd) noexcept {
+    RB_TRY(setup_ring(_ring, config.ring_entries, _features));
+    _ring_ok = true;
+    RB_TRY(_buffers.init(_ring, 1, config.buffer_count, config.buffer_size));
+    _wake_fd = wake_fd;
+    arm_wake();
+    return {};
+}
+
+io_uring_sqe* uring_backend::get_sqe() noexcept {
+    io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
+    if (sqe == nullptr) [[unlikely]] {
+        io_uring_submit(&_ring); // SQ full within one turn: flush early
+        counters->submit_calls.add();
+        sqe = io_uring_get_sqe(&_ring);
+    }
+    counters->sqes_submitted.add();
+    return sqe;
+}
+
+void uring_backend::arm_wake() noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_read(sqe, _wake_fd, &_wake_buf, sizeof(_wake_buf), 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::wake));
+}
+
+void uring_backend::arm_accept(int listen_fd) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_multishot_accept(sqe, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::accept));
+}
+
+void uring_backend::cancel_accept(int) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, encode_user_data(op::accept), 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::cancel));
+}
+
+void uring_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = _buffers.group_id();
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::recv, slot, gen));
+}
+
+void uring_backend::cancel_recv(int, uint32_t slot, uint16_t gen) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, encode_user_data(op::recv, slot, gen), 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::cancel));
+}
+
+void uring_backend::send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_send(sqe, fd, data, len, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::send, slot, gen));
+}
+
+bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec ts{timeout_ms / 1000, static_cast<long long>(timeout_ms % 1000) * 1'000'000};
+    int rc = io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &ts, nullptr);
+    counters->submit_calls.add();
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) [[unlikely]] {
+        log(log_level::error, "io_uring_enter failed: %s", std::strerror(-rc));
+        return false;
+    }
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(&_ring, head, cqe) {
+        dispatch(cqe, events);
+        ++seen;
+    }
+    io_uring_cq_advance(&_ring, seen);
+    counters->cqes_reaped.add(seen);
+    _buffers.publish();
+    return true;
+}
+
+void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcept {
+    decoded_user_data ud = decode_user_data(io_uring_cqe_get_data64(cqe));
+    int res = cqe->res;
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    switch (ud.kind) {
+    case op::recv: {
+        bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
+        uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        if (res > 0) [[likely]] {
+            events.on_recv(ud.slot, ud.gen, _buffers.data(bid), static_cast<size_t>(res));
+        }
+        if (has_buffer) {
+            _buffers.recycle(bid); // parsed or copied by now: back to the ring
+        }
+        if (!more) {
+            // A multishot recv ends on EOF, error, cancel, or when the buffer ring ran
+            // dry (ENOBUFS: buffers are republished before the next submit, so re-arm).
+            recv_end how = res == 0 ? recv_end::eof : (res > 0 || res == -ENOBUFS) ? recv_end::rearm : recv_end::error;
+            if (res == -ENOBUFS) {
+                counters->enobufs.add();
+            }
+            events.on_recv_end(ud.slot, ud.gen, how);
+        }
+        break;
+    }
+    case op::send: events.on_send(ud.slot, ud.gen, res); break;
+    case op::accept:
+        if (res >= 0) {
+            events.on_accept(res);
+        }
+        if (!more) {
+            events.on_accept_end(res < 0 ? res : -ECANCELED);
+        }
+        break;
+    case op::wake: arm_wake(); break;
+    case op::cancel: break;
+    }
+}
+
+} // namespace ringbolt::uring

@@ -1,0 +1,38 @@
+// The io_uring backend: one ring (SINGLE_ISSUER|DEFER_TASKRUN where offered),
+// multishot accept, multishot recv into a provided buffer ring, sends, and one
+// submit-and-wait per loop turn.
+#pragma once
+
+#include "uring/backend.hpp"
+#include "uring/buffer_ring.hpp"
+#include "uring/ring.hpp"
+
+namespace ringbolt::uring {
+
+class uring_backend final : public io_backend {
+public:
+    ~uring_backend() override;
+    result<void> setup(const server_config& config, int wake_fd) noexcept override;
+    void arm_accept(int listen_fd) noexcept override;
+    void cancel_accept(int listen_fd) noexcept override;
+    void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
+    void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
+    void send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
+    void forget(int) noexcept override {}
+    bool wait(unsigned timeout_ms, io_events& events) noexcept override;
+    const char* name() const noexcept override { return "io_uring"; }
+
+private:
+    io_uring_sqe* get_sqe() noexcept;
+    void arm_wake() noexcept;
+    void dispatch(const io_uring_cqe* cqe, io_events& events) noexcept;
+
+    io_uring _ring{};
+    bool _ring_ok = false;
+    buffer_ring _buffers;
+    ring_features _features;
+    int _wake_fd = -1;
+    uint64_t _wake_buf = 0;
+};
+
+} // namespace ringbolt::uring
