@@ -1,0 +1,45 @@
+// Owns: ringbolt-load's command line — the option set, URL parsing, target address
+// resolution and the request bytes every connection sends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <sys/socket.h>
+#include <vector>
+
+namespace ringbolt_load {
+
+struct options {
+    uint32_t connections = 10;
+    uint32_t threads = 1;
+    double duration_s = 10.0;   // used unless requests > 0
+    uint64_t requests = 0;      // -n: stop after this many measured responses
+    uint32_t pipeline = 1;
+    double rate = 0.0;          // -R: total requests/s over all connections; 0 = closed loop
+    std::string method = "GET";
+    std::vector<std::string> headers;
+    std::string body;
+    bool has_body = false;
+    double warmup_s = 0.0;
+    uint32_t timeout_ms = 2000;
+    bool json = false;
+    std::vector<int> cpus;      // pin thread i to cpus[i % size]
+    std::string url;
+
+    // from the URL
+    std::string host;           // as written (without brackets), for the Host header
+    uint16_t port = 80;
+    std::string path = "/";
+    sockaddr_storage addr{};
+    socklen_t addr_len = 0;
+    int family = 0;
+};
+
+// Parses argv into opts; on a usage error prints why and returns false. Sets
+// *exit_now for --help.
+bool parse_options(int argc, char** argv, options* opts, bool* exit_now);
+
+// One request as bytes (method, path, Host, user headers, Content-Length, body).
+std::string build_request(const options& opts);
+
+} // namespace ringbolt_load
