@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
+import random
 import signal
 import threading
 from typing import Any, Callable, Iterable
@@ -30,6 +32,59 @@ def _ensure_logging(level: str) -> None:
         logger.propagate = False
     logger.setLevel(lvl)
     _native.set_log_level(max(lvl, 10))
+
+
+class StartupHookError(RuntimeError):
+    """A startup hook raised (in a supervised worker: it exits with a distinct code)."""
+
+
+def _cpus_available() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def resolve_workers(workers: int | None) -> int:
+    """``workers`` if given, else ``$WEB_CONCURRENCY``, else 1."""
+    if workers is None:
+        env = os.environ.get("WEB_CONCURRENCY", "").strip()
+        if not env:
+            return 1
+        try:
+            workers = int(env)
+        except ValueError:
+            raise ValueError(f"WEB_CONCURRENCY must be an integer, not {env!r}") from None
+        if workers < 1:
+            raise ValueError(f"WEB_CONCURRENCY must be at least 1, not {workers}")
+        return workers
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    return workers
+
+
+class _RequestLimit(threading.Thread):
+    """Watches the request count; past the limit, drains the server (``app.stop()``)."""
+
+    def __init__(self, server: _native.Server, limit: int, on_limit: Callable[[], None] | None) -> None:
+        super().__init__(name="ringbolt-request-limit", daemon=True)
+        self._on_limit = on_limit
+        self._server = server
+        self._limit = limit
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.2):
+            total = sum(core.get("requests", 0) for core in self._server.stats())
+            if total >= self._limit:
+                logger.info("served %d requests (limit %d): draining to be replaced", total, self._limit)
+                if self._on_limit is not None:
+                    self._on_limit()
+                self._server.stop()
+                return
+
+    def cancel(self) -> None:
+        self._done.set()
 
 
 class App:
@@ -120,23 +175,74 @@ class App:
         threads: int | None = None,
         *,
         log_level: str = "info",
+        workers: int | None = None,
+        limit_max_requests: int | None = None,
         **options: Any,
     ) -> None:
         """Serve until SIGINT/SIGTERM (then drain and return).
 
-        ``threads``: reactor threads (default: one per CPU available). ``options``:
-        ``max_body_size``, ``max_request_line``, ``max_header_size``, ``max_headers``,
-        ``header_timeout``, ``body_timeout``, ``keep_alive_timeout``, ``write_timeout``,
-        ``graceful_timeout`` (seconds), ``backlog``, ``pin_threads``.
+        ``workers``: processes (default ``$WEB_CONCURRENCY`` or 1). With more than one, a
+        supervisor (this process) binds the listeners once, forks the workers, restarts
+        those that die, drains them on SIGTERM/SIGINT and replaces them one by one on
+        SIGHUP (see ``ringbolt.supervisor``). ``threads``: reactor threads per worker
+        (default: the CPUs available divided by ``workers``, at least 1).
+        ``limit_max_requests``: a worker drains and exits after that many requests (plus
+        a random jitter of up to 10%); under a supervisor it is replaced.
+        ``options``: ``max_body_size``, ``max_request_line``, ``max_header_size``,
+        ``max_headers``, ``header_timeout``, ``body_timeout``, ``keep_alive_timeout``,
+        ``write_timeout``, ``graceful_timeout`` (seconds), ``backlog``, ``pin_threads``.
         """
         _ensure_logging(log_level)
+        workers = resolve_workers(workers)
         if threads is not None and threads < 1:
             raise ValueError("threads must be at least 1")
+        if limit_max_requests is not None and limit_max_requests < 1:
+            raise ValueError("limit_max_requests must be at least 1")
+        if workers > 1:
+            from .supervisor import Supervisor
+
+            if threads is None:
+                threads = max(1, _cpus_available() // workers)
+            Supervisor(
+                self,
+                host=host,
+                port=port,
+                workers=workers,
+                threads=threads,
+                log_level=log_level,
+                limit_max_requests=limit_max_requests,
+                options=options,
+            ).run()
+            return
+        self._serve(host, port, threads, limit_max_requests=limit_max_requests, **options)
+
+    def _serve(
+        self,
+        host: str,
+        port: int,
+        threads: int | None,
+        *,
+        limit_max_requests: int | None = None,
+        _ready: Callable[[dict[str, Any]], None] | None = None,
+        _on_limit: Callable[[], None] | None = None,
+        **options: Any,
+    ) -> None:
+        """The single-process serve path (also what each supervised worker runs).
+
+        ``_ready`` (workers): called once the server has started, with its info dict;
+        ``_on_limit``: called when ``limit_max_requests`` is reached, before the drain.
+        In that mode a failing startup hook raises ``StartupHookError``.
+        """
         config = dict(options, host=host, port=port, threads=threads or 0)
         for fn in self._startup:
-            result = fn()
-            if inspect.iscoroutine(result):
-                asyncio.run(result)
+            try:
+                result = fn()
+                if inspect.iscoroutine(result):
+                    asyncio.run(result)
+            except Exception as exc:
+                if _ready is None:
+                    raise
+                raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
         server = self._build(config)
         info = server.start()
         with self._lock:
@@ -157,9 +263,18 @@ class App:
 
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, on_signal)
+        watcher = None
+        if limit_max_requests is not None:
+            limit = limit_max_requests + random.randint(0, limit_max_requests // 10)
+            watcher = _RequestLimit(server, limit, _on_limit)
+            watcher.start()
         try:
+            if _ready is not None:
+                _ready(info)
             server.wait()
         finally:
+            if watcher is not None:
+                watcher.cancel()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             with self._lock:

@@ -45,7 +45,12 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("app", help="module:attr or path/to/file.py:attr")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--threads", type=int, default=None, help="reactor threads (default: CPUs available)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes under a supervisor (default: $WEB_CONCURRENCY or 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="reactor threads per worker (default: CPUs available // workers, at least 1)")
+    p.add_argument("--limit-max-requests", type=int, default=None,
+                   help="a worker drains and is replaced after this many requests (+ up to 10%% jitter)")
     p.add_argument("--app-dir", default=".", help="directory added to sys.path (default: .)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--max-body-size", type=int, default=None, help="bytes (default 16 MiB) -> 413")
@@ -84,7 +89,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.no_pin:
         options["pin_threads"] = False
     try:
-        app.run(host=args.host, port=args.port, threads=args.threads, log_level=args.log_level, **options)
+        app.run(host=args.host, port=args.port, threads=args.threads, log_level=args.log_level,
+                workers=args.workers, limit_max_requests=args.limit_max_requests, **options)
     except OSError as exc:
         print(f"ringbolt: error: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,460 @@
+"""The supervisor of worker processes (``App.run(workers=N)``, ``ringbolt serve --workers N``).
+
+Python has one GIL per process, so using every core for Python code needs processes.
+The supervisor (the process that called ``App.run``):
+
+- binds the listening sockets once: ``threads`` sockets, each with ``SO_REUSEADDR`` and
+  ``SO_REUSEPORT``, bound to host:port; reactor ``i`` of every worker accepts from
+  socket ``i`` (native config ``listen_fds``), and worker ``w``'s reactors are pinned
+  from CPU ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open,
+  so a worker exiting never closes a listener: connections wait in the accept queue
+  for the other workers, none is refused during restarts and reloads;
+- forks the workers (``os.fork()``, after the app was imported: no re-import); each
+  runs the single-process serve path (startup hooks, server, shutdown hooks) and
+  reports "ready" (or its start-up error) over a pipe;
+- restarts a worker that dies, with an exponential backoff (0.1 s doubling to 5 s)
+  while workers die within a second of starting; if a worker of the first start
+  fails, stops everything and raises (the CLI exits 1);
+- SIGTERM/SIGINT: forwards SIGTERM to the workers (each drains), waits up to the
+  graceful timeout + 5 s, SIGKILLs stragglers, closes the listeners, returns;
+- SIGHUP: replaces the workers one by one (start a new one, wait until it is ready,
+  SIGTERM an old one, wait until it has exited, next);
+- ``limit_max_requests``: a worker that reached its limit says so and drains; the
+  supervisor starts its replacement at once (not a crash: no backoff).
+
+The supervisor runs no thread (it forks) and does not touch io_uring.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import App
+
+logger = logging.getLogger("ringbolt")
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # the server could not start (io_uring, listeners), or an unexpected error
+EXIT_STARTUP_HOOK = 3  # a startup hook raised
+
+BACKOFF_MIN = 0.1
+BACKOFF_MAX = 5.0
+QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the backoff
+KILL_GRACE = 5.0  # added to graceful_timeout before SIGKILL
+
+
+def describe_status(status: int) -> str:
+    """``exit code 3`` / ``signal SIGKILL`` for a ``waitpid`` status."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"signal {name}" + (" (core dumped)" if os.WCOREDUMP(status) else "")
+    if os.WIFEXITED(status):
+        return f"exit code {os.WEXITSTATUS(status)}"
+    return f"status {status}"
+
+
+def bind_listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
+    """``count`` sockets on host:port with SO_REUSEADDR + SO_REUSEPORT, listening.
+
+    Port 0: the first socket picks a free port, the others take the same one.
+    Raises ``OSError`` naming the address.
+    """
+    try:
+        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    last: OSError | None = None
+    for family, type_, proto, _, addr in infos:
+        socks: list[socket.socket] = []
+        try:
+            for _ in range(count):
+                s = socket.socket(family, type_, proto)
+                socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if socks[0] is not s:
+                    addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
+                s.bind(addr)
+                s.listen(backlog)
+            return socks
+        except OSError as exc:
+            last = exc
+            for s in socks:
+                s.close()
+    err = last.errno if last is not None and last.errno else errno.EADDRNOTAVAIL
+    raise OSError(err, f"cannot listen on {host}:{port}: {os.strerror(err)}")
+
+
+class Worker:
+    def __init__(self, pid: int, index: int, generation: int, pipe: int) -> None:
+        self.pid = pid
+        self.index = index  # its slot: its listeners and CPUs (from index * threads on)
+        self.generation = generation
+        self.pipe = pipe  # read end of the report pipe (-1 once closed)
+        self.buf = b""
+        self.started = time.monotonic()
+        self.ready = False
+        self.retiring: str | None = None  # why it is going away: "reload", "limit", "shutdown"
+        self.error: str | None = None  # start-up error it reported
+
+
+class Supervisor:
+    def __init__(
+        self,
+        app: App,
+        *,
+        host: str,
+        port: int,
+        workers: int,
+        threads: int,
+        log_level: str = "info",
+        limit_max_requests: int | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.count = workers
+        self.threads = threads
+        self.log_level = log_level
+        self.limit_max_requests = limit_max_requests
+        self.options = dict(options or {})
+        for key in ("listen_fds", "cpu_offset", "threads", "host", "port"):
+            self.options.pop(key, None)
+        self.graceful_timeout = float(self.options.get("graceful_timeout", 30))
+        self.backlog = int(self.options.get("backlog", 4096))
+        self.listeners: list[socket.socket] = []
+        self.workers: dict[int, Worker] = {}
+        self.generation = 0
+        self.signals: list[int] = []
+        self.wake_r = self.wake_w = -1
+        self.backoff = 0.0
+        self.next_spawn = 0.0
+        self.booting = True  # until the first N workers are ready
+        self.stopping = False
+        self.reloading = False
+
+    # ---- logging ----
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        logger.log(level, "[supervisor] " + msg, *args)
+
+    # ---- entry point ----
+    def run(self) -> None:
+        """Serve until SIGTERM/SIGINT. Raises ``OSError`` (bind) or ``RuntimeError`` (a
+        worker of the first start failed) after having stopped everything."""
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("workers > 1 needs App.run to be called from the main thread (signals, fork)")
+        self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
+        port = self.listeners[0].getsockname()[1]
+        self.log(
+            logging.INFO,
+            "pid %d listening on http://%s:%d (workers: %d, threads per worker: %d)",
+            os.getpid(), self.host if ":" not in self.host else f"[{self.host}]", port, self.count, self.threads,
+        )
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        previous_wakeup = signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        failure: str | None = None
+        try:
+            failure = self._loop()
+        finally:
+            self._stop_all()
+            signal.set_wakeup_fd(previous_wakeup)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for s in self.listeners:
+                s.close()
+            self.listeners = []
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+        if failure is not None:
+            raise RuntimeError(failure)
+        self.log(logging.INFO, "stopped")
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signals.append(signum)
+
+    # ---- the loop ----
+    def _loop(self) -> str | None:
+        """Returns None on a requested shutdown, an error message on a failed first start."""
+        while True:
+            while self.signals:
+                sig = self.signals.pop(0)
+                if sig in (signal.SIGTERM, signal.SIGINT):
+                    self.log(logging.INFO, "%s received: draining %d worker(s)", signal.Signals(sig).name,
+                             len(self.workers))
+                    return None
+                if sig == signal.SIGHUP:
+                    self.generation += 1
+                    self.reloading = True
+                    self.log(logging.INFO, "SIGHUP received: replacing workers one by one")
+            failure = self._reap()
+            if failure is not None:
+                return failure
+            self._spawn_as_needed()
+            self._wait_events(self._timeout())
+
+    def _timeout(self) -> float:
+        if self.next_spawn > time.monotonic():
+            return min(0.5, max(0.0, self.next_spawn - time.monotonic()))
+        return 0.5
+
+    def _wait_events(self, timeout: float) -> None:
+        fds = [self.wake_r] + [w.pipe for w in self.workers.values() if w.pipe >= 0]
+        try:
+            readable, _, _ = select.select(fds, [], [], timeout)
+        except InterruptedError:
+            return
+        for fd in readable:
+            if fd == self.wake_r:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                continue
+            for w in list(self.workers.values()):
+                if w.pipe == fd:
+                    self._read_reports(w)
+
+    def _read_reports(self, w: Worker) -> None:
+        try:
+            data = os.read(w.pipe, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            os.close(w.pipe)
+            w.pipe = -1
+            return
+        w.buf += data
+        while b"\n" in w.buf:
+            line, w.buf = w.buf.split(b"\n", 1)
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            event = msg.get("event")
+            if event == "ready":
+                w.ready = True
+                self.log(logging.INFO, "worker %d (pid %d) ready", w.index, w.pid)
+                if self.booting and sum(1 for x in self.workers.values() if x.ready) >= self.count:
+                    self.booting = False
+                    self.log(logging.INFO, "all %d workers ready", self.count)
+            elif event == "error":
+                w.error = str(msg.get("message", "unknown error"))
+            elif event == "limit":
+                w.retiring = "limit"
+                self.log(logging.INFO, "worker %d (pid %d) reached its request limit: starting its replacement",
+                         w.index, w.pid)
+
+    def _reap(self) -> str | None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if pid == 0:
+                return None
+            w = self.workers.pop(pid, None)
+            if w is None:
+                continue
+            if w.pipe >= 0:  # a last report may still sit in the pipe
+                self._read_reports(w)
+                if w.pipe >= 0:
+                    os.close(w.pipe)
+                    w.pipe = -1
+            lived = time.monotonic() - w.started
+            how = describe_status(status)
+            clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+            if w.retiring is not None:
+                self.log(logging.INFO, "worker %d (pid %d) exited (%s, %s)", w.index, pid, how, w.retiring)
+            elif not w.ready and (self.booting or not clean):
+                why = w.error or f"worker exited with {how} before it was ready"
+                self.log(logging.ERROR, "worker %d (pid %d) failed to start (%s): %s", w.index, pid, how, why)
+                if self.booting:
+                    return f"worker failed to start: {why}"
+            elif clean:
+                self.log(logging.INFO, "worker %d (pid %d) exited (%s): replacing it", w.index, pid, how)
+            else:
+                self.log(logging.WARNING, "worker %d (pid %d) died (%s) after %.1f s: replacing it",
+                         w.index, pid, how, lived)
+            if w.retiring is None and (not clean or not w.ready) and lived < QUICK_DEATH:
+                self.backoff = BACKOFF_MIN if self.backoff == 0 else min(BACKOFF_MAX, self.backoff * 2)
+                self.next_spawn = time.monotonic() + self.backoff
+                self.log(logging.WARNING, "workers die quickly: next start in %.1f s", self.backoff)
+            elif w.retiring is None and not clean:
+                self.backoff = 0.0
+
+    def _active(self) -> list[Worker]:
+        return [w for w in self.workers.values() if w.retiring is None]
+
+    def _spawn_as_needed(self) -> None:
+        if self.stopping or time.monotonic() < self.next_spawn:
+            return
+        active = self._active()
+        occupied = {w.index for w in active}
+        for index in range(self.count):
+            if index not in occupied:
+                self._spawn(index)
+        if not self.reloading or self.booting:
+            return
+        active = self._active()
+        old = [w for w in active if w.generation < self.generation]
+        if any(w.retiring == "reload" for w in self.workers.values()):
+            return  # wait until the previous old worker has exited
+        if not old:
+            self.reloading = False
+            self.log(logging.INFO, "reload complete")
+            return
+        if any(not w.ready for w in active):
+            return  # wait until the new worker is ready
+        victim = min(old, key=lambda w: w.index)
+        if not any(w.index == victim.index and w.generation == self.generation for w in active):
+            self._spawn(victim.index)  # its successor, on the same listeners
+            return
+        victim.retiring = "reload"
+        self.log(logging.INFO, "worker %d (pid %d): SIGTERM (reload)", victim.index, victim.pid)
+        self._kill(victim.pid, signal.SIGTERM)
+
+    # ---- workers ----
+    def _spawn(self, index: int) -> Worker:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker; never returns
+            os.close(r)
+            self._worker_main(index, w)
+        os.close(w)
+        os.set_blocking(r, False)
+        worker = Worker(pid, index, self.generation, r)
+        self.workers[pid] = worker
+        self.log(logging.INFO, "started worker %d (pid %d)", index, pid)
+        return worker
+
+    def _worker_main(self, index: int, report_fd: int) -> None:
+        code = EXIT_ERROR
+        try:
+            code = self._worker_body(index, report_fd)
+        except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's stack
+            try:
+                traceback.print_exc()
+            except BaseException:  # noqa: BLE001
+                pass
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+
+    def _worker_body(self, index: int, report_fd: int) -> int:
+        from .app import StartupHookError
+
+        pid = os.getpid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads are the supervisor's business
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        for other in self.workers.values():
+            if other.pipe >= 0:
+                os.close(other.pipe)
+        self.workers = {}
+        logger.addFilter(_PidPrefix(f"[worker {pid}] "))
+
+        def report(**msg: Any) -> None:
+            try:
+                os.write(report_fd, json.dumps(msg).encode() + b"\n")
+            except OSError:
+                pass
+
+        try:
+            self.app._serve(
+                self.host,
+                self.port,
+                self.threads,
+                limit_max_requests=self.limit_max_requests,
+                _ready=lambda info: report(event="ready", port=info["port"]),
+                _on_limit=lambda: report(event="limit"),
+                listen_fds=[s.fileno() for s in self.listeners[index * self.threads:(index + 1) * self.threads]],
+                cpu_offset=index * self.threads,
+                **self.options,
+            )
+        except StartupHookError as exc:
+            logger.error("%s", exc, exc_info=exc.__cause__ or exc)
+            report(event="error", message=str(exc))
+            return EXIT_STARTUP_HOOK
+        except (OSError, RuntimeError, ValueError) as exc:
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            logger.error("cannot start: %s", message)
+            report(event="error", message=message)
+            return EXIT_ERROR
+        return EXIT_OK
+
+    def _kill(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _stop_all(self) -> None:
+        """SIGTERM every worker, wait (graceful timeout + 5 s), SIGKILL the rest, reap."""
+        self.stopping = True
+        for w in self.workers.values():
+            w.retiring = "shutdown"
+            self._kill(w.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.graceful_timeout + KILL_GRACE
+        while self.workers and time.monotonic() < deadline:
+            self._reap()
+            if not self.workers:
+                break
+            while self.signals:  # a second SIGINT/SIGTERM does not cut the drain short
+                self.signals.pop(0)
+            self._wait_events(min(0.2, max(0.0, deadline - time.monotonic())))
+        for w in self.workers.values():
+            self.log(logging.WARNING, "worker %d (pid %d) still running after %.0f s: SIGKILL",
+                     w.index, w.pid, self.graceful_timeout + KILL_GRACE)
+            self._kill(w.pid, signal.SIGKILL)
+        for pid in list(self.workers):
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                continue
+            w = self.workers.pop(pid)
+            self.log(logging.INFO, "worker %d (pid %d) exited (%s)", w.index, pid, describe_status(status))
+        for w in self.workers.values():
+            if w.pipe >= 0:
+                os.close(w.pipe)
+        self.workers = {}
+
+
+class _PidPrefix(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_ringbolt_prefixed", False):
+            record.msg = self.prefix + str(record.msg)
+            record._ringbolt_prefixed = True  # type: ignore[attr-defined]
+        return True
