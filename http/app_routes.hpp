@@ -17,10 +17,25 @@ struct native_response {
     std::string body;
 };
 
+enum class target_kind : uint8_t {
+    python,  ///< a Python handler
+    native,  ///< a pre-serialized response (const routes)
+    metrics, ///< the Prometheus text of the server's counters, rendered natively
+};
+
 struct route_target {
-    bool native = false;
-    uint32_t handler = 0;    ///< Python handler index (when !native)
+    target_kind kind = target_kind::python;
+    bool native = false;      ///< kind != python (kept for the hot-path check)
+    uint32_t handler = 0;     ///< Python handler index (when python)
     native_response response; ///< when native
+    std::string pattern;      ///< as registered, for metrics labels
+};
+
+/// Renders the metrics page (implemented by the server, which sees every core).
+class metrics_source {
+public:
+    virtual ~metrics_source() = default;
+    virtual void render(std::string& out) const = 0;
 };
 
 struct app_routes {

@@ -5,6 +5,7 @@
 #include "http/response_writer.hpp"
 
 #include <cstring>
+#include <ctime>
 
 namespace ringbolt::http {
 
@@ -259,6 +260,20 @@ void connection::finish_request(const request_head& head, std::string_view head_
     }
     const route_target& target = env.routes.targets[m.handler_id];
     if (target.native) {
+        if (env.route_latency != nullptr) {
+            env.route_latency[m.handler_id].record(0);
+        }
+        if (target.kind == target_kind::metrics) [[unlikely]] {
+            std::string text;
+            if (env.metrics != nullptr) {
+                env.metrics->render(text);
+            }
+            std::string bytes;
+            response_spec spec{200, "text/plain; version=0.0.4; charset=utf-8", text, head_request, !keep, ka_header};
+            write_response(bytes, spec, env.date);
+            emit(seq, std::move(bytes), !keep, 200, env);
+            return;
+        }
         const native_response& nr = target.response;
         std::string bytes;
         bytes.reserve(160 + nr.headers.size() + nr.body.size());
@@ -272,8 +287,25 @@ void connection::finish_request(const request_head& head, std::string_view head_
         return;
     }
 
+    // Backpressure: past the concurrency cap answer 503 at once instead of queueing.
+    if (env.app_limit != 0) {
+        if (env.app_pending->load(std::memory_order_relaxed) >= env.app_limit) {
+            std::string bytes;
+            write_simple_response(bytes, 503, "Service Unavailable", env.date, !keep, head_request, "Retry-After", "1");
+            emit(seq, std::move(bytes), !keep, 503, env);
+            return;
+        }
+        env.app_pending->fetch_add(1, std::memory_order_relaxed);
+    }
     // Hand the request to the application: one owned copy of head and body.
     app_request& req = env.batch.emplace_back();
+    req.route_id = m.handler_id;
+    req.start_ns = 0;
+    if (env.route_latency != nullptr) {
+        timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        req.start_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+    }
     req.conn_slot = _slot;
     req.conn_gen = _gen;
     req.seq = seq;

@@ -5,11 +5,13 @@
 #pragma once
 
 #include "core/counters.hpp"
+#include "core/histogram.hpp"
 #include "http/app_request.hpp"
 #include "http/app_routes.hpp"
 #include "http/chunked.hpp"
 #include "http/parser.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -35,6 +37,10 @@ struct conn_env {
     bool draining;              ///< server is shutting down: answer with Connection: close
     std::vector<app_request>& batch; ///< requests for the application, filled by on_data
     core_counters& counters;
+    const metrics_source* metrics = nullptr;   ///< renders target_kind::metrics routes
+    std::atomic<uint32_t>* app_pending = nullptr; ///< requests handed to the app, process-wide
+    uint32_t app_limit = 0;                    ///< above this many pending: 503 (0 = no limit)
+    latency_histogram* route_latency = nullptr; ///< per route id, when metrics are on
 };
 
 class connection {

@@ -35,8 +35,13 @@ uint32_t monotonic_seconds() noexcept {
 }
 
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
-                 int listen_fd, int cpu, bool use_epoll)
-    : _index(index), _config(config), _routes(routes), _app(app), _listen_fd(listen_fd), _cpu(cpu) {
+                 int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
+                 const http::metrics_source* metrics)
+    : _index(index), _config(config), _routes(routes), _app(app), _listen_fd(listen_fd), _cpu(cpu),
+      _app_pending(app_pending), _metrics(metrics) {
+    if (metrics != nullptr) {
+        _route_latency = std::make_unique<latency_histogram[]>(routes.targets.size());
+    }
     if (use_epoll) {
         _backend = std::make_unique<epoll_backend>();
     } else {
@@ -88,7 +93,9 @@ void reactor::request_stop() noexcept {
 }
 
 http::conn_env reactor::env() noexcept {
-    return http::conn_env{_routes, _config.limits, _date.value(), _now_s, _draining, _batch, _counters};
+    return http::conn_env{_routes,   _config.limits,        _date.value(), _now_s,
+                          _draining, _batch,                _counters,     _metrics,
+                          _app_pending, _config.limit_concurrency, _route_latency.get()};
 }
 
 void reactor::run() noexcept {
@@ -432,6 +439,19 @@ void reactor::run_app() noexcept {
     _counters.python_batches.add();
     _counters.python_requests.add(_batch.size());
     _counters.gil_wait_ns.add(_app.handle_batch(_index, _batch, _responses, _date.value()));
+    if (_config.limit_concurrency != 0) {
+        _app_pending->fetch_sub(static_cast<uint32_t>(_batch.size()), std::memory_order_relaxed);
+    }
+    if (_route_latency) {
+        timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+        for (const http::app_response& r : _responses) {
+            if (r.start_ns != 0) {
+                _route_latency[r.route_id].record(now - r.start_ns);
+            }
+        }
+    }
     auto e = env();
     for (http::app_response& r : _responses) {
         conn_slot* s = live_slot(r.conn_slot, static_cast<uint16_t>(r.conn_gen));

@@ -63,7 +63,8 @@ public:
 class reactor final : private io_events {
 public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
-            int listen_fd, int cpu, bool use_epoll);
+            int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
+            const http::metrics_source* metrics);
     ~reactor() override;
     reactor(const reactor&) = delete;
     reactor& operator=(const reactor&) = delete;
@@ -79,6 +80,8 @@ public:
     core_counters& counters() noexcept { return _counters; }
     unsigned index() const noexcept { return _index; }
     const char* backend_name() const noexcept { return _backend->name(); }
+    /// Per-route latency histograms (indexed by router id); null when metrics are off.
+    const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
 
 private:
     struct conn_slot {
@@ -148,6 +151,9 @@ private:
     bool _draining = false;
     uint32_t _drain_deadline = 0;
     core_counters _counters;
+    std::atomic<uint32_t>* _app_pending;
+    const http::metrics_source* _metrics;
+    std::unique_ptr<latency_histogram[]> _route_latency;
 };
 
 /// Coarse monotonic seconds (CLOCK_MONOTONIC_COARSE, vDSO).

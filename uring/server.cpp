@@ -79,10 +79,14 @@ result<void> server::start() {
     }
     _port = port;
 
+    for (const auto& t : _routes->targets) {
+        _metrics_on = _metrics_on || t.kind == http::target_kind::metrics;
+    }
     std::vector<std::promise<std::string>> ready(n);
     for (unsigned i = 0; i < n; ++i) {
         int cpu = cpus[(i + static_cast<unsigned>(_config.cpu_offset)) % cpus.size()];
-        _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu, use_epoll));
+        _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu, use_epoll,
+                                                     &_app_pending, _metrics_on ? this : nullptr));
     }
     for (unsigned i = 0; i < n; ++i) {
         reactor* r = _reactors[i].get();
@@ -141,6 +145,81 @@ void server::join() {
         }
     }
     _threads.clear();
+}
+
+} // namespace ringbolt::uring
+
+namespace ringbolt::uring {
+
+namespace {
+void append_label_value(std::string& out, std::string_view v) {
+    for (char c : v) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+        } else if (c == '\n') {
+            out.append("\\n");
+            continue;
+        }
+        out.push_back(c);
+    }
+}
+} // namespace
+
+void server::render(std::string& out) const {
+    char buf[128];
+#define RINGBOLT_RENDER(name)                                                                                          \
+    {                                                                                                                  \
+        bool gauge = std::string_view(#name) == "connections_open";                                                  \
+        out += "# TYPE ringbolt_" #name;                                                                               \
+        out += gauge ? " gauge\n" : "_total counter\n";                                                               \
+        for (const auto& r : _reactors) {                                                                              \
+            std::snprintf(buf, sizeof(buf), "ringbolt_%s%s{core=\"%u\"} %llu\n", #name, gauge ? "" : "_total",          \
+                          r->index(), static_cast<unsigned long long>(r->counters().name.get()));                     \
+            out += buf;                                                                                                \
+        }                                                                                                              \
+    }
+    RINGBOLT_CORE_COUNTERS(RINGBOLT_RENDER)
+#undef RINGBOLT_RENDER
+    out += "# TYPE ringbolt_request_duration_seconds histogram\n";
+    for (size_t route = 0; route < _routes->targets.size(); ++route) {
+        const auto& target = _routes->targets[route];
+        if (target.kind == http::target_kind::metrics) {
+            continue;
+        }
+        uint64_t cumulative = 0;
+        uint64_t sum_ns = 0;
+        uint64_t count = 0;
+        for (size_t b = 0; b <= latency_bucket_us.size(); ++b) {
+            uint64_t n = 0;
+            for (const auto& r : _reactors) {
+                if (const latency_histogram* h = r->route_latency()) {
+                    n += h[route].buckets[b].get();
+                    if (b == 0) {
+                        sum_ns += h[route].sum_ns.get();
+                        count += h[route].count.get();
+                    }
+                }
+            }
+            cumulative += n;
+            out += "ringbolt_request_duration_seconds_bucket{route=\"";
+            append_label_value(out, target.pattern);
+            if (b < latency_bucket_us.size()) {
+                std::snprintf(buf, sizeof(buf), "\",le=\"%g\"} %llu\n", latency_bucket_us[b] / 1e6,
+                              static_cast<unsigned long long>(cumulative));
+            } else {
+                std::snprintf(buf, sizeof(buf), "\",le=\"+Inf\"} %llu\n", static_cast<unsigned long long>(cumulative));
+            }
+            out += buf;
+        }
+        out += "ringbolt_request_duration_seconds_sum{route=\"";
+        append_label_value(out, target.pattern);
+        std::snprintf(buf, sizeof(buf), "\"} %.9f\n", static_cast<double>(sum_ns) / 1e9);
+        out += buf;
+        out += "ringbolt_request_duration_seconds_count{route=\"";
+        append_label_value(out, target.pattern);
+        std::snprintf(buf, sizeof(buf), "\"} %llu\n", static_cast<unsigned long long>(count));
+        out += buf;
+    }
 }
 
 } // namespace ringbolt::uring

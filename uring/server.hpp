@@ -6,6 +6,7 @@
 #include "core/result.hpp"
 #include "uring/reactor.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -15,10 +16,12 @@
 
 namespace ringbolt::uring {
 
-class server {
+class server final : public http::metrics_source {
 public:
     server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app);
-    ~server();
+    ~server() override;
+    /// Prometheus text exposition of every core's counters and the route histograms.
+    void render(std::string& out) const override;
 
     /// Bind, start the reactors, and wait for their rings. On failure everything
     /// started is stopped again and `error_message()` says why.
@@ -48,6 +51,8 @@ private:
     std::mutex _exit_mutex;
     std::condition_variable _exit_cv;
     unsigned _exited = 0;
+    std::atomic<uint32_t> _app_pending{0};
+    bool _metrics_on = false;
 };
 
 } // namespace ringbolt::uring

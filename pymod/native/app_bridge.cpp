@@ -290,6 +290,8 @@ void app_bridge::run_one(http::app_request& req, http::app_response& resp, std::
     resp.conn_gen = req.conn_gen;
     resp.seq = req.seq;
     resp.close = !req.keep_alive;
+    resp.route_id = req.route_id;
+    resp.start_ns = req.start_ns;
     const handler_entry& h = _handlers[req.handler];
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {

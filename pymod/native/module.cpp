@@ -124,6 +124,8 @@ public:
         pb::tuple names = param_names(id);
         http::route_target t;
         t.native = false;
+        t.kind = http::target_kind::python;
+        t.pattern = pattern;
         t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
         _routes->targets.push_back(std::move(t));
     }
@@ -141,6 +143,8 @@ public:
         }
         http::route_target t;
         t.native = true;
+        t.kind = http::target_kind::native;
+        t.pattern = pattern;
         t.response.status = parts.status;
         if (!parts.content_type.empty()) {
             t.response.headers = "Content-Type: " + parts.content_type + "\r\n";
@@ -150,6 +154,28 @@ public:
         }
         t.response.body = std::move(parts.body);
         _routes->targets.push_back(std::move(t));
+    }
+
+    void add_metrics_route(const std::string& pattern) {
+        check_not_started();
+        uint32_t id = static_cast<uint32_t>(_routes->targets.size());
+        std::string err = _routes->table.add(pattern, http::method_get, id);
+        if (!err.empty()) {
+            throw pb::value_error(err);
+        }
+        http::route_target t;
+        t.native = true;
+        t.kind = http::target_kind::metrics;
+        t.pattern = pattern;
+        _routes->targets.push_back(std::move(t));
+    }
+
+    std::string metrics_text() {
+        std::string out;
+        if (_server) {
+            _server->render(out);
+        }
+        return out;
     }
 
     pb::dict start() {
@@ -325,6 +351,8 @@ void init_runtime(pb::module_& m) {
         .def("add_route", &native_server::add_route, pb::arg("pattern"), pb::arg("methods"), pb::arg("handler"),
              pb::arg("is_coroutine") = false)
         .def("add_const_route", &native_server::add_const_route)
+        .def("add_metrics_route", &native_server::add_metrics_route)
+        .def("metrics_text", &native_server::metrics_text)
         .def("start", &native_server::start)
         .def("wait", &native_server::wait)
         .def("stop", &native_server::stop)
