@@ -6,7 +6,7 @@ MESON_TSAN = build/tsan
 MESON_FUZZ = build/fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: deps install dev run test test-unit test-py asan tsan fuzz fuzz-smoke bench format format-check lint clean
+.PHONY: deps install dev run test test-unit test-py asan tsan fuzz fuzz-smoke bench profile format format-check lint clean
 
 deps:
 	./tools/install-deps.sh
@@ -63,6 +63,10 @@ bench: deps
 	meson setup build/bench -Dpython=false -Dtests=disabled --buildtype=release -Db_ndebug=true 2>/dev/null || true
 	ninja -C build/bench
 	for b in build/bench/benchmarks/micro/*_bench; do $$b --benchmark_repetitions=5 --benchmark_report_aggregates_only=true; done
+
+# perf profile of the example app under wrk load, with a flame graph (build/profile/flame.svg).
+profile: install
+	./tools/profile
 
 format:
 	git ls-files '*.cpp' '*.hpp' '*.c' | xargs clang-format -i

@@ -2,6 +2,7 @@
 // order, routing, native answers and hand-off to the application.
 #include "http/connection.hpp"
 
+#include "core/probes.hpp"
 #include "http/response_writer.hpp"
 
 #include <cstring>
@@ -229,6 +230,7 @@ void connection::finish_request(const request_head& head, std::string_view head_
                                 conn_env& env) {
     env.counters.requests.add();
     uint64_t seq = _next_seq++;
+    RB_PROBE2(request_parsed, _slot, seq);
     bool keep = head.keep_alive && !env.draining && !_draining;
     if (!keep) {
         _closing = true; // RFC 9112 §9.6: nothing after a request without persistence is read

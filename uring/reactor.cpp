@@ -5,6 +5,7 @@
 
 #include "core/cpu.hpp"
 #include "core/log.hpp"
+#include "core/probes.hpp"
 #include "uring/epoll_backend.hpp"
 #include "uring/uring_backend.hpp"
 #include "uring/user_data.hpp"
@@ -19,12 +20,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifdef RINGBOLT_HAVE_SDT
-#include <sys/sdt.h>
-#define RB_PROBE2(name, a, b) DTRACE_PROBE2(ringbolt, name, a, b)
-#else
-#define RB_PROBE2(name, a, b) ((void)0)
-#endif
 
 namespace ringbolt::uring {
 

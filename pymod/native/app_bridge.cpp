@@ -5,6 +5,7 @@
 #include "pymod/native/app_bridge.hpp"
 
 #include "core/log.hpp"
+#include "core/probes.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
@@ -302,6 +303,7 @@ void app_bridge::run_one(http::app_request& req, http::app_response& resp, std::
         return;
     }
     PyObject* arg = reinterpret_cast<PyObject*>(obj);
+    RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
     PyObject* result = PyObject_Vectorcall(h.callable, &arg, 1, nullptr);
     if (result != nullptr && h.is_coroutine) {
         // Drive the coroutine inline: most handlers finish without suspending.
