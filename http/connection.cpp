@@ -97,8 +97,9 @@ bool connection::on_data(std::string_view data, conn_env& env) {
         // A request line over its limit is refused as soon as it is (414), not only once
         // the whole head limit is reached.
         bool line_over = _tail.size() > env.limits.parser.max_request_line && _tail.find('\n') == std::string::npos;
+        // (A tail starting with CR may be empty lines, which process() consumes.)
         if (_phase == phase::head && _tail.size() <= env.limits.parser.max_head_bytes && !line_over &&
-            !has_head_end(_tail, _scanned)) {
+            _tail[0] != '\r' && !has_head_end(_tail, _scanned)) {
             _scanned = _tail.size();
         } else {
             size_t used = process(_tail, env);
@@ -136,6 +137,20 @@ size_t connection::process(std::string_view buf, conn_env& env) {
     while (pos < buf.size() && !_closing) {
         std::string_view rest = buf.substr(pos);
         if (_phase == phase::head) {
+            // RFC 9112 §2.2: empty lines before a request line are ignored. Consume them
+            // here, so that a stray CRLF after a request (some clients send one after a
+            // body) leaves the connection idle: closed quietly by the keep-alive clock,
+            // at EOF or by a drain, instead of held as a started head and answered 408.
+            if (rest[0] == '\r') [[unlikely]] {
+                size_t k = 0;
+                while (k + 1 < rest.size() && rest[k] == '\r' && rest[k + 1] == '\n') {
+                    k += 2;
+                }
+                if (k > 0) {
+                    pos += k;
+                    continue;
+                }
+            }
             parse_outcome r = parse_request_head(rest, head, env.limits.parser);
             if (r.status == parse_status::incomplete) {
                 break;

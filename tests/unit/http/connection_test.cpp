@@ -265,6 +265,36 @@ TEST(Connection, Timeouts) {
     }
 }
 
+TEST(Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {
+    {
+        fake_reactor f; // a stray CRLF after a request: idle, keep-alive clock, quiet close
+        f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n");
+        EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 native"});
+        EXPECT_TRUE(f.conn.idle());
+        EXPECT_EQ(f.conn.deadline(), 100u + f.limits.keep_alive_timeout_s);
+        auto e = f.env();
+        f.conn.on_timeout(e);
+        EXPECT_FALSE(f.conn.has_output());
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+    {
+        fake_reactor f; // CR and LF in separate reads, then a request after the empty lines
+        f.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx\r");
+        EXPECT_FALSE(f.conn.idle());
+        f.feed("\n");
+        EXPECT_TRUE(f.conn.idle());
+        f.feed("\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_EQ(f.bodies(), (std::vector<std::string>{"200 app:/py:x", "200 app:/py:"}));
+        EXPECT_TRUE(f.conn.idle());
+    }
+    {
+        fake_reactor f; // a bare CR is still an error
+        f.feed("\r\r\n");
+        EXPECT_EQ(f.bodies().size(), 1u);
+        EXPECT_EQ(f.bodies()[0].substr(0, 3), "400");
+    }
+}
+
 TEST(Connection, DrainClosesIdleAndMarksBusy) {
     fake_reactor f;
     EXPECT_TRUE(f.conn.begin_drain());
