@@ -415,13 +415,20 @@ void connection::on_timeout(conn_env& env) {
     _deadline = 0;
 }
 
-bool connection::begin_drain() {
+bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
     _draining = true;
-    if (idle()) {
-        _closing = true;
-        return true;
+    if (!idle()) {
+        return false;
     }
-    return false;
+    if (_next_seq == 0) {
+        uint32_t until = now_s + grace_s;
+        if (_deadline == 0 || _deadline > until) {
+            _deadline = until;
+        }
+        return false;
+    }
+    _closing = true;
+    return true;
 }
 
 } // namespace ringbolt::http

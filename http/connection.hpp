@@ -61,8 +61,10 @@ public:
     void on_timeout(conn_env& env);
 
     /// Stop keeping the connection alive (server draining). Returns true when it is
-    /// idle and can be closed right away.
-    bool begin_drain();
+    /// idle after having served a request and can be closed right away. A connection
+    /// that has not sent its first request yet gets `grace_s` to send it (it was
+    /// accepted before the drain: closing it unanswered would fail that request).
+    bool begin_drain(uint32_t now_s, uint32_t grace_s = 1);
 
     std::string& output() noexcept { return _out; }
     bool has_output() const noexcept { return !_out.empty(); }

@@ -54,6 +54,8 @@ public:
     /// wake-up), dispatch every event. Returns false on a fatal error.
     virtual bool wait(unsigned timeout_ms, io_events& events) noexcept = 0;
     virtual const char* name() const noexcept = 0;
+    /// accept4() flags for sockets this backend serves (epoll needs non-blocking ones).
+    virtual int accepted_socket_flags() const noexcept = 0;
     core_counters* counters = nullptr;
 };
 

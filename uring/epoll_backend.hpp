@@ -6,6 +6,7 @@
 #include "uring/backend.hpp"
 
 #include <cstdint>
+#include <sys/socket.h>
 #include <vector>
 
 namespace ringbolt::uring {
@@ -22,6 +23,7 @@ public:
     void forget(int fd) noexcept override;
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     const char* name() const noexcept override { return "epoll"; }
+    int accepted_socket_flags() const noexcept override { return SOCK_CLOEXEC | SOCK_NONBLOCK; }
 
 private:
     struct fd_state {

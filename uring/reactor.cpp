@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
 #include <cstring>
 #include <ctime>
 #include <netinet/in.h>
@@ -145,10 +146,32 @@ void reactor::update_accepting() noexcept {
     }
 }
 
+// Draining: the accept request is gone. Connections already queued on the listener
+// (possibly after a wake-up that the cancelled request consumed: accept polls are
+// exclusive, so no other worker was woken for them) are taken and served with
+// Connection: close instead of being stranded or reset.
+void reactor::sweep_accept_queue() noexcept {
+    int flags = fcntl(_listen_fd, F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK)) {
+        fcntl(_listen_fd, F_SETFL, flags | O_NONBLOCK);
+    }
+    for (int k = 0; k < 4096; ++k) {
+        int fd = accept4(_listen_fd, nullptr, nullptr, _backend->accepted_socket_flags());
+        if (fd < 0) {
+            break;
+        }
+        on_accept(fd);
+    }
+    if (flags >= 0 && !(flags & O_NONBLOCK)) {
+        fcntl(_listen_fd, F_SETFL, flags); // the listener may be shared with other workers
+    }
+}
+
 void reactor::on_accept_end(int res) noexcept {
     _accept_armed = false;
     if (_draining) {
         if (_listen_fd >= 0) {
+            sweep_accept_queue();
             _backend->forget(_listen_fd);
             ::close(_listen_fd);
             _listen_fd = -1;
@@ -166,7 +189,7 @@ void reactor::on_accept_end(int res) noexcept {
 }
 
 void reactor::on_accept(int fd) noexcept {
-    if (_draining || _live >= _config.max_connections) [[unlikely]] {
+    if (_live >= _config.max_connections) [[unlikely]] {
         ::close(fd);
         return;
     }
@@ -216,6 +239,9 @@ void reactor::on_accept(int fd) noexcept {
     _counters.connections_accepted.add();
     _counters.connections_open.set(_live);
     RB_PROBE2(accept, slot, fd);
+    if (_draining) [[unlikely]] {
+        s.conn.begin_drain(_now_s); // its first request is answered with Connection: close
+    }
     arm_recv(s, slot);
     update_accepting();
 }
@@ -506,14 +532,16 @@ void reactor::begin_drain() noexcept {
     _draining = true;
     _drain_deadline = _now_s + _config.graceful_timeout_s;
     if (_accept_armed) {
-        _backend->cancel_accept(_listen_fd);
+        _backend->cancel_accept(_listen_fd); // on_accept_end sweeps the queue, then closes
     } else if (_listen_fd >= 0) {
+        sweep_accept_queue();
+        _backend->forget(_listen_fd);
         ::close(_listen_fd);
         _listen_fd = -1;
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
-        if (s.in_use && !s.closing && s.conn.begin_drain() && !s.send_inflight) {
+        if (s.in_use && !s.closing && s.conn.begin_drain(_now_s) && !s.send_inflight) {
             close_conn(s, slot, false);
         }
     }

@@ -123,6 +123,7 @@ private:
     void tick() noexcept;
     void begin_drain() noexcept;
     void update_accepting() noexcept;
+    void sweep_accept_queue() noexcept;
     http::conn_env env() noexcept;
 
     unsigned _index;

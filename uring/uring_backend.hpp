@@ -7,6 +7,8 @@
 #include "uring/buffer_ring.hpp"
 #include "uring/ring.hpp"
 
+#include <sys/socket.h>
+
 namespace ringbolt::uring {
 
 class uring_backend final : public io_backend {
@@ -21,6 +23,7 @@ public:
     void forget(int) noexcept override {}
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     const char* name() const noexcept override { return "io_uring"; }
+    int accepted_socket_flags() const noexcept override { return SOCK_CLOEXEC; }
 
 private:
     io_uring_sqe* get_sqe() noexcept;

@@ -296,12 +296,19 @@ TEST(Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {
 }
 
 TEST(Connection, DrainClosesIdleAndMarksBusy) {
-    fake_reactor f;
-    EXPECT_TRUE(f.conn.begin_drain());
-    fake_reactor g;
+    fake_reactor f; // idle after a request: closed at once
+    f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_TRUE(f.conn.begin_drain(f.now));
+    fake_reactor g; // busy: not closed
     auto e = g.env();
     g.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", e);
-    EXPECT_FALSE(g.conn.begin_drain());
+    EXPECT_FALSE(g.conn.begin_drain(g.now));
+    fake_reactor h; // fresh (no request yet): a short grace, then its request is answered with close
+    EXPECT_FALSE(h.conn.begin_drain(h.now));
+    EXPECT_EQ(h.conn.deadline(), h.now + 1);
+    h.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_NE(h.wire.find("Connection: close"), std::string::npos);
+    EXPECT_TRUE(h.conn.close_after_flush());
 }
 
 TEST(Connection, IdleConnectionHoldsNoLargeBuffers) {
