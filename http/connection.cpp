@@ -254,9 +254,12 @@ void connection::finish_request(const request_head& head, std::string_view head_
     bool ka_header = keep && head.version_minor == 0;
 
     if (head.method_id == method_connect) [[unlikely]] {
+        // No tunnels. What a client sends after CONNECT is meant for the tunnel (RFC 9110
+        // §9.3.6), not requests: answer 501 and close rather than parse it as HTTP.
+        _closing = true;
         std::string bytes;
-        write_simple_response(bytes, 501, "CONNECT is not supported", env.date, !keep, false);
-        emit(seq, std::move(bytes), !keep, 501, env);
+        write_simple_response(bytes, 501, "CONNECT is not supported", env.date, true, false);
+        emit(seq, std::move(bytes), true, 501, env);
         return;
     }
     route_match m;

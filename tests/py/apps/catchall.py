@@ -36,5 +36,11 @@ def ok_text(req):
 for depth in range(MAX_DEPTH + 1):
     pattern = "/" + "/".join("{s%d}" % i for i in range(depth))
     app.route(pattern, methods=METHODS)(echo)
+def fixed(req):
+    return {"fixed": True, "answer": 42}
+
+
+# The same answer whatever the method (GET/HEAD comparisons).
+app.get("/fixed")(fixed)
 # A const (native) route too, so the split tests cover the C++-only answer path.
 app.get("/const", const=True)(ok_text)

@@ -295,6 +295,15 @@ TEST(Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {
     }
 }
 
+TEST(Connection, ConnectIsRefusedAndWhatFollowsIsNotParsed) {
+    fake_reactor f; // bytes after CONNECT belong to the tunnel the client asked for
+    f.feed("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"501 CONNECT is not supported"});
+    EXPECT_NE(f.wire.find("Connection: close"), std::string::npos);
+    EXPECT_TRUE(f.conn.close_after_flush());
+    EXPECT_TRUE(f.batch.empty());
+}
+
 TEST(Connection, DrainClosesIdleAndMarksBusy) {
     fake_reactor f; // idle after a request: closed at once
     f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
