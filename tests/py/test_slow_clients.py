@@ -1,0 +1,142 @@
+"""Slow clients (slowloris): 500 connections trickle a request head one byte every
+~0.5 s while normal clients must still be served fast; the header timeout (2 s from
+the first byte of a head, not restarted by each byte) must end every slow connection
+with a 408 or a close within a bounded time. One selector loop drives all 500."""
+
+from __future__ import annotations
+
+import resource
+import selectors
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import ServerProcess, request
+
+SLOW = 500
+INTERVAL = 0.5
+HEADER_TIMEOUT = 2
+NORMAL = 200
+NORMAL_MAX_S = 0.5
+# The sweep runs once a second: a head is ended between HEADER_TIMEOUT-1 and
+# HEADER_TIMEOUT+1 s after its first byte; allow scheduling slack on a busy machine.
+CLOSE_BOUND_S = HEADER_TIMEOUT + 3.0
+SLOW_HEAD = b"GET /slow HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 200  # never ends in time
+
+
+def raise_nofile(need: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {need}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+class Trickler(threading.Thread):
+    """Sends SLOW_HEAD one byte per INTERVAL on every connection, records when the server
+    answered or closed each one."""
+
+    def __init__(self, port: int, n: int, run_for: float) -> None:
+        super().__init__(daemon=True)
+        self.sel = selectors.DefaultSelector()
+        self.socks: list[socket.socket] = []
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.setblocking(False)
+            self.socks.append(s)
+            self.sel.register(s, selectors.EVENT_READ, i)
+        self.sent = [0] * n
+        self.first_byte: list[float | None] = [None] * n
+        self.ended: list[float | None] = [None] * n
+        self.got = [b""] * n
+        self.send_errors = 0
+        self.run_for = run_for
+
+    def _end(self, i: int, now: float) -> None:
+        if self.ended[i] is None:
+            self.ended[i] = now
+            self.sel.unregister(self.socks[i])
+            self.socks[i].close()
+
+    def run(self) -> None:
+        t_end = time.monotonic() + self.run_for
+        next_send = time.monotonic()
+        while time.monotonic() < t_end and any(e is None for e in self.ended):
+            timeout = max(0.0, min(next_send, t_end) - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                i = key.data
+                now = time.monotonic()
+                try:
+                    data = self.socks[i].recv(4096)
+                except BlockingIOError:
+                    continue
+                except ConnectionError:
+                    self._end(i, now)
+                    continue
+                if data:
+                    self.got[i] += data
+                else:
+                    self._end(i, now)
+            now = time.monotonic()
+            if now >= next_send:
+                for i, s in enumerate(self.socks):
+                    if self.ended[i] is not None or self.sent[i] >= len(SLOW_HEAD):
+                        continue
+                    try:
+                        s.send(SLOW_HEAD[self.sent[i] : self.sent[i] + 1])
+                    except (BlockingIOError, ConnectionError):
+                        self.send_errors += 1
+                        continue
+                    if self.sent[i] == 0:
+                        self.first_byte[i] = time.monotonic()
+                    self.sent[i] += 1
+                next_send += INTERVAL
+        for i in range(len(self.socks)):
+            if self.ended[i] is None:
+                self.socks[i].close()
+
+
+@pytest.fixture(scope="module")
+def srv():
+    raise_nofile(4 * SLOW + 2 * NORMAL + 256)  # the server inherits the limit
+    s = ServerProcess("catchall:app", "--threads", "2", "--header-timeout", str(HEADER_TIMEOUT))
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def test_slow_clients_do_not_starve_others_and_are_timed_out(srv):
+    t0 = time.monotonic()
+    trickler = Trickler(srv.port, SLOW, run_for=HEADER_TIMEOUT + CLOSE_BOUND_S + 4)
+    trickler.start()
+    time.sleep(2 * INTERVAL)  # every slow connection has started its head
+
+    latencies = []
+    for i in range(NORMAL):
+        t = time.monotonic()
+        r = request(srv, f"GET /normal/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        latencies.append(time.monotonic() - t)
+        assert r.status == 200 and r.json()["path"] == f"/normal/{i}"
+        time.sleep(0.005)
+    assert max(latencies) < NORMAL_MAX_S, f"slowest normal request {max(latencies):.3f}s"
+
+    trickler.join(timeout=HEADER_TIMEOUT + CLOSE_BOUND_S + 10)
+    assert not trickler.is_alive()
+    not_started = sum(1 for f in trickler.first_byte if f is None)
+    assert not_started == 0
+    open_left = [i for i, e in enumerate(trickler.ended) if e is None]
+    assert not open_left, f"{len(open_left)} slow connections were never ended by the server"
+    lifetimes = [e - f for e, f in zip(trickler.ended, trickler.first_byte)]  # type: ignore[operator]
+    print(f"\nslow: lifetimes {min(lifetimes):.2f}..{max(lifetimes):.2f}s, normal max {max(latencies)*1000:.1f} ms, bytes sent max {max(trickler.sent)}")
+    assert max(lifetimes) < CLOSE_BOUND_S, f"slowest close {max(lifetimes):.2f}s after the first byte"
+    # The clock runs from the first byte, not the last one: with a byte every 0.5 s a
+    # restarted clock would never expire; and nothing is ended much before the timeout.
+    assert min(lifetimes) > HEADER_TIMEOUT - 1.05, f"ended after {min(lifetimes):.2f}s"
+    for g in trickler.got:
+        assert g == b"" or g.startswith(b"HTTP/1.1 408 "), g[:100]
+    answered = sum(1 for g in trickler.got if g)
+    assert answered > 0.9 * SLOW, f"only {answered} of {SLOW} got a 408"
+    assert time.monotonic() - t0 < 25
+    assert request(srv, b"GET /after HTTP/1.1\r\nHost: t\r\n\r\n").status == 200
