@@ -149,6 +149,7 @@ private:
     uint64_t _issued = 0;    // measured requests assigned (for -n)
     uint64_t _finished = 0;  // measured requests answered or failed (for -n)
     bool _ever_connected = false;
+    bool _started = false;
     int64_t _next_housekeeping = 0;
 };
 
@@ -391,7 +392,9 @@ void worker::service(uint32_t i, int64_t now) {
         io_uring_sqe_set_data64(sqe, pack(op::recv, c.gen, i));
         c.recv_armed = true;
     }
-    if (!_rate_mode) {
+    if (!_rate_mode && now >= _plan.start_ns) {
+        // nothing before the common start: with -n and no warm-up, the server then
+        // sees exactly the requests that are measured
         fill_closed(c, now);
     }
     if (!c.send_busy && c.unsent > 0) {
@@ -584,6 +587,16 @@ void worker::run() {
             _next_housekeeping = now + housekeeping_ns;
         }
         int64_t wake = std::min(_plan.end_ns, _next_housekeeping);
+        if (!_started) {
+            if (now < _plan.start_ns) {
+                wake = std::min(wake, _plan.start_ns);
+            } else {
+                _started = true;
+                for (uint32_t i = 0; i < n; ++i) {
+                    mark_dirty(i);  // the first turn after the start fills them all
+                }
+            }
+        }
         if (_rate_mode) {
             // every connection's schedule is checked every turn: the rate is bounded,
             // and so is the number of turns
