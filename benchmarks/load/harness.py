@@ -536,9 +536,56 @@ def parse_oha(out: str) -> LoadResult:
     return res
 
 
+RINGBOLT_LOAD_DIR = ROOT / "tools" / "load"
+
+
+def ringbolt_load_binary() -> Optional[str]:
+    """$RINGBOLT_LOAD, else tools/load/ringbolt-load (built with make when missing),
+    else ringbolt-load on PATH."""
+    env = os.environ.get("RINGBOLT_LOAD")
+    if env:
+        return env
+    local = RINGBOLT_LOAD_DIR / "ringbolt-load"
+    if not local.exists() and shutil.which("make"):
+        subprocess.run(["make", "-C", str(RINGBOLT_LOAD_DIR)], capture_output=True)
+    if local.exists():
+        return str(local)
+    return shutil.which("ringbolt-load")
+
+
+def ringbolt_load_command(spec: LoadSpec) -> tuple[list[str], dict[str, str]]:
+    url = f"http://127.0.0.1:{spec.port}{spec.scenario.path}"
+    exe = ringbolt_load_binary() or "ringbolt-load"
+    cmd = [exe, "--json", "-t", str(min(spec.threads, spec.connections)), "-c", str(spec.connections),
+           "-d", f"{spec.duration:g}", "-p", str(spec.pipeline), "--timeout", "5000",
+           "-m", spec.scenario.method]
+    bf = body_file(spec)
+    if bf:
+        cmd += ["--body-file", str(bf), "-H", f"Content-Type: {spec.scenario.content_type}"]
+    return cmd + [url], {}
+
+
+def parse_ringbolt_load(out: str) -> LoadResult:
+    """The --json object (see tools/load/README.md); latencies are in microseconds."""
+    data = json.loads(out[out.index("{"):])
+    res = LoadResult(raw=out)
+    res.requests = int(data["requests"])
+    res.seconds = float(data["duration_s"])
+    res.rps = float(data["requests_per_s"])
+    lat = data.get("latency_us") or {}
+    if lat.get("count"):
+        res.p50_ms, res.p99_ms = lat["p50"] / 1000, lat["p99"] / 1000
+    # same meaning as wrk's "Non-2xx or 3xx responses" and socket errors
+    res.non_2xx = int(data["non_2xx_3xx"])
+    res.socket_errors = int(data["errors"]["total"])
+    return res
+
+
 def run_load(spec: LoadSpec, load_cpus: str) -> LoadResult:
     if spec.generator == "wrk":
         cmd, extra_env = wrk_command(spec)
+    elif spec.generator == "ringbolt-load":
+        cmd, extra_env = ringbolt_load_command(spec)
     elif spec.generator == "h2load":
         cmd, extra_env = h2load_command(spec)
     elif spec.generator == "oha":
@@ -562,6 +609,8 @@ def run_load(spec: LoadSpec, load_cpus: str) -> LoadResult:
         return parse_wrk(out)
     if spec.generator == "h2load":
         return parse_h2load(out, spec.tmp / "h2load.log")
+    if spec.generator == "ringbolt-load":
+        return parse_ringbolt_load(out)
     return parse_oha(out)
 
 
@@ -797,7 +846,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="system the ratios are relative to; a comma-separated list gives "
                         "fallbacks (the first one measured in each scenario is used)")
     p.add_argument("--pipeline", type=int, default=1, help="HTTP/1.1 pipelining depth (1 = none)")
-    p.add_argument("--generator", default="wrk", choices=["wrk", "h2load", "oha"])
+    p.add_argument("--generator", default="wrk", choices=["wrk", "ringbolt-load", "h2load", "oha"],
+                   help="load generator (ringbolt-load: tools/load/, built with make if missing, "
+                        "or $RINGBOLT_LOAD)")
     p.add_argument("--out", default="BENCHMARKS-run.md", help="Markdown report path")
     p.add_argument("--list", action="store_true", help="list systems and whether they can run, then exit")
     args = p.parse_args(argv)
@@ -821,7 +872,10 @@ def main(argv: list[str]) -> int:
             why = unavailable_reason(name, system, scenarios[0])
             print(f"{name:16s} {'ok' if why is None else 'unavailable: ' + why}")
         return 0
-    if not shutil.which(args.generator):
+    if args.generator == "ringbolt-load":
+        if not ringbolt_load_binary():
+            sys.exit(f"ringbolt-load not built: run make -C {RINGBOLT_LOAD_DIR}")
+    elif not shutil.which(args.generator):
         sys.exit(f"load generator {args.generator} not on PATH")
     if args.generator == "oha" and args.pipeline > 1:
         sys.exit("oha cannot pipeline: use wrk or h2load")
