@@ -40,6 +40,18 @@ asan: deps $(MESON_ASAN)/build.ninja
 	ninja -C $(MESON_ASAN)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(MESON_ASAN) --print-errorlogs
 
+# The end-to-end suite against an ASan+UBSan build of the extension (gcc), installed in
+# its own virtualenv; the servers the tests spawn inherit LD_PRELOAD and the options.
+ASAN_VENV = build/venv-asan
+ASAN_PRELOAD = $$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)
+
+asan-py: deps
+	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(ASAN_VENV)
+	CC=gcc CXX=g++ $(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check \
+	  -Cbuild-dir=build/py-asan -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false .
+	LD_PRELOAD="$(ASAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(ASAN_VENV)/bin/python -m pytest -q tests/py
+
 $(MESON_TSAN)/build.ninja:
 	CXX=clang++-14 meson setup $(MESON_TSAN) -Dpython=false -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled
 
@@ -58,6 +70,10 @@ fuzz: deps $(MESON_FUZZ)/build.ninja
 	  $(MESON_FUZZ)/tests/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/regressions/$$t/ \
 	    build/fuzz-corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# Each libFuzzer target for 20 s: a quick check that the targets build and run clean.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 bench: deps
 	meson setup build/bench -Dpython=false -Dtests=disabled --buildtype=release -Db_ndebug=true 2>/dev/null || true

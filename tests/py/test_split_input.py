@@ -130,3 +130,33 @@ def test_one_byte_at_a_time(srv, raw, n, heads):
     want = exchange(srv.port, [raw], n, heads)
     got = exchange(srv.port, [raw[i : i + 1] for i in range(len(raw))], n, heads)
     assert got == want
+
+
+# ---- pipelined requests that arrive while the one before is in the application ----
+
+SLOW_FIRST = [
+    pytest.param(b"POST /fast HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc", id="content-length"),
+    pytest.param(b"POST /fast HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", id="chunked"),
+    pytest.param(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n", id="no-body"),
+]
+
+
+@pytest.fixture(scope="module")
+def slow_srv():
+    s = ServerProcess("slow_handler:app", "--threads", "1")
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("second", SLOW_FIRST)
+def test_pipelined_request_trickles_in_while_the_first_is_in_the_app(slow_srv, second):
+    """The first handler takes 50 ms; the second request arrives byte by byte meanwhile."""
+    raw = b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n" + second
+    with socket.create_connection(("127.0.0.1", slow_srv.port), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(raw)):
+            s.sendall(raw[i : i + 1])
+            time.sleep(0.001)
+        got = read_responses(s, 2, (False, False))
+    assert got.count(b"HTTP/1.1 200 OK\r\n") == 2, got
+    assert b'"slow":true' in got and got.endswith(b'"fast":true,"body":"' + (b"abc" if b"POST" in second else b"") + b'"}')
