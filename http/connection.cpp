@@ -54,6 +54,7 @@ void connection::open(uint32_t slot, uint32_t gen, const peer_address& peer, uin
     _phase = phase::head;
     _closing = false;
     _draining = false;
+    _held_back = false;
     _next_seq = 0;
     _next_write = 0;
     _outstanding = 0;
@@ -98,7 +99,7 @@ bool connection::on_data(std::string_view data, conn_env& env) {
         // the whole head limit is reached.
         bool line_over = _tail.size() > env.limits.parser.max_request_line && _tail.find('\n') == std::string::npos;
         // (A tail starting with CR may be empty lines, which process() consumes.)
-        if (_phase == phase::head && _tail.size() <= env.limits.parser.max_head_bytes && !line_over &&
+        if (_phase == phase::head && !_held_back && _tail.size() <= env.limits.parser.max_head_bytes && !line_over &&
             _tail[0] != '\r' && !has_head_end(_tail, _scanned)) {
             _scanned = _tail.size();
         } else {
@@ -127,16 +128,40 @@ bool connection::on_data(std::string_view data, conn_env& env) {
     return true;
 }
 
+void connection::pump(conn_env& env) {
+    if (!has_pending_input()) {
+        return;
+    }
+    size_t used = process(_tail, env);
+    _tail.erase(0, used);
+    _scanned = 0;
+    if (_closing) {
+        _tail.clear();
+    }
+    shrink_if_large(_tail);
+    if (_tail.empty() && _outstanding == 0 && _phase == phase::head) {
+        set_idle_deadline(env);
+    }
+}
+
 void connection::set_idle_deadline(const conn_env& env) {
     _deadline = _outstanding > 0 ? 0 : env.now_s + env.limits.keep_alive_timeout_s;
 }
 
 size_t connection::process(std::string_view buf, conn_env& env) {
     size_t pos = 0;
+    _held_back = false;
     request_head& head = tl_head;
     while (pos < buf.size() && !_closing) {
         std::string_view rest = buf.substr(pos);
         if (_phase == phase::head) {
+            // Backpressure: a client that pipelines faster than it reads its responses
+            // waits in the tail (and the reactor stops reading it) instead of growing
+            // our output without bound.
+            if (_out.size() >= env.output_limit || _outstanding >= max_outstanding_per_connection) [[unlikely]] {
+                _held_back = true;
+                break;
+            }
             // RFC 9112 §2.2: empty lines before a request line are ignored. Consume them
             // here, so that a stray CRLF after a request (some clients send one after a
             // body) leaves the connection idle: closed quietly by the keep-alive clock,

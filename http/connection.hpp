@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstddef>
 #include <map>
 #include <string>
 #include <string_view>
@@ -41,7 +42,11 @@ struct conn_env {
     std::atomic<uint32_t>* app_pending = nullptr; ///< requests handed to the app, process-wide
     uint32_t app_limit = 0;                    ///< above this many pending: 503 (0 = no limit)
     latency_histogram* route_latency = nullptr; ///< per route id, when metrics are on
+    size_t output_limit = SIZE_MAX; ///< stop parsing while this much output is unsent (backpressure)
 };
+
+/// Pipelined requests handed to the application per connection before parsing pauses.
+inline constexpr size_t max_outstanding_per_connection = 64;
 
 class connection {
 public:
@@ -52,6 +57,11 @@ public:
     /// or appended to env.batch. Returns false when the bytes were ignored because
     /// the connection is already closing.
     bool on_data(std::string_view data, conn_env& env);
+
+    /// Parse what is waiting in the tail (after backpressure or an app answer let it).
+    void pump(conn_env& env);
+    /// Bytes received but not parsed yet because of backpressure.
+    bool has_pending_input() const noexcept { return _held_back && !_closing; }
 
     /// Deliver the application's response for request `r.seq`.
     void on_app_response(app_response&& r, conn_env& env);
@@ -72,6 +82,9 @@ public:
     bool close_after_flush() const noexcept { return _closing && _outstanding == 0 && _held.empty(); }
     /// No request in progress and nothing owed: safe to close on drain or idle timeout.
     bool idle() const noexcept { return _tail.empty() && _outstanding == 0 && _held.empty() && _out.empty(); }
+    /// Every response owed has been written to output() (a partial request may remain:
+    /// after the peer's EOF it can never complete).
+    bool nothing_owed() const noexcept { return _outstanding == 0 && _held.empty() && _out.empty() && !_held_back; }
     uint32_t deadline() const noexcept { return _deadline; }
     uint32_t slot() const noexcept { return _slot; }
     uint32_t gen() const noexcept { return _gen; }
@@ -99,6 +112,7 @@ private:
     phase _phase = phase::head;
     bool _closing = false;        ///< no further request is read; close once output is sent
     bool _draining = false;
+    bool _held_back = false;      ///< parsing stopped by backpressure, requests wait in _tail
     uint32_t _deadline = 0;       ///< coarse seconds; 0 = none
     uint64_t _next_seq = 0;       ///< seq of the next parsed request
     uint64_t _next_write = 0;     ///< seq whose response goes out next

@@ -91,7 +91,8 @@ void reactor::request_stop() noexcept {
 http::conn_env reactor::env() noexcept {
     return http::conn_env{_routes,   _config.limits,        _date.value(), _now_s,
                           _draining, _batch,                _counters,     _metrics,
-                          _app_pending, _config.limit_concurrency, _route_latency.get()};
+                          _app_pending, _config.limit_concurrency, _route_latency.get(),
+                          _config.output_high_water};
 }
 
 void reactor::run() noexcept {
@@ -106,6 +107,7 @@ void reactor::run() noexcept {
         }
         _date.refresh();
         _now_s = monotonic_seconds();
+        drain_inbox();
         if (!_batch.empty()) {
             run_app();
         }
@@ -279,18 +281,23 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     if (s.lingering) {
         return; // after the final response: read and discard
     }
+    if (s.recv_paused) {
+        s.stash.append(data, len); // in flight before the pause took effect; parsed on resume
+        return;
+    }
     auto e = env();
     s.conn.on_data({data, len}, e);
+    // Backpressure: a client that does not read its responses stops being read.
+    size_t unsent = s.conn.output().size() + (s.send_inflight ? s.sending.size() - s.sent : 0);
+    if (!s.recv_paused && (s.conn.has_pending_input() || unsent > _config.output_high_water)) {
+        s.recv_paused = true;
+        if (s.recv_armed && !s.pause_cancel) {
+            _backend->cancel_recv(s.fd, slot, gen);
+            s.pause_cancel = true;
+        }
+    }
     if (s.conn.has_output()) {
         mark_dirty(s, slot);
-        // Backpressure: a client that does not read its responses stops being read.
-        if (!s.recv_paused && s.conn.output().size() + (s.sending.size() - s.sent) > _config.output_high_water) {
-            s.recv_paused = true;
-            if (s.recv_armed && !s.pause_cancel) {
-                _backend->cancel_recv(s.fd, slot, gen);
-                s.pause_cancel = true;
-            }
-        }
     } else if (s.conn.close_after_flush() && !s.send_inflight) {
         close_conn(s, slot, !s.conn.idle());
     }
@@ -321,8 +328,9 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         close_conn(s, slot, false);
         return;
     }
-    // EOF: the peer finished sending. Answer what it asked, then close.
-    if (s.lingering || (s.conn.idle() && !s.send_inflight)) {
+    // EOF: the peer finished sending. Answer what it asked, then close (a partial
+    // request left in the tail can never complete).
+    if (s.lingering || (s.conn.nothing_owed() && s.stash.empty() && !s.send_inflight)) {
         s.lingering = false;
         close_conn(s, slot, false);
     }
@@ -365,6 +373,7 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
     RB_PROBE2(response_sent, slot, s.sent);
     s.send_inflight = false;
     s.sending.clear();
+    s.sent = 0;
     if (s.sending.capacity() > 65536) {
         std::string().swap(s.sending);
     }
@@ -373,12 +382,29 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
         return;
     }
     if (s.recv_paused && s.conn.output().size() < _config.output_high_water / 2 && !s.conn.close_after_flush()) {
-        s.recv_paused = false; // below the low-water mark: read again
-        if (!s.recv_armed && !s.peer_eof) {
-            arm_recv(s, slot);
-        }
+        resume_reading(s, slot); // below the low-water mark
     }
     after_output(s, slot);
+}
+
+void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
+    auto e = env();
+    s.conn.pump(e); // requests parsed earlier but held back
+    if (!s.stash.empty()) {
+        std::string bytes;
+        bytes.swap(s.stash);
+        s.conn.on_data(bytes, e);
+    }
+    if (s.conn.has_output()) {
+        mark_dirty(s, slot);
+    }
+    if (s.conn.has_pending_input() || s.conn.output().size() > _config.output_high_water) {
+        return; // still over: stay paused until the next send completes
+    }
+    s.recv_paused = false;
+    if (!s.recv_armed && !s.peer_eof && !s.conn.closing()) {
+        arm_recv(s, slot);
+    }
 }
 
 // Decide what follows once a connection's output may have drained.
@@ -394,7 +420,7 @@ void reactor::after_output(conn_slot& s, uint32_t slot) noexcept {
     }
     if (s.conn.close_after_flush()) {
         close_conn(s, slot, !s.peer_eof);
-    } else if ((s.peer_eof || _draining) && s.conn.idle()) {
+    } else if ((s.peer_eof && s.conn.nothing_owed() && s.stash.empty()) || (_draining && s.conn.idle())) {
         close_conn(s, slot, false);
     }
 }
@@ -448,6 +474,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     s.closing = false;
     ++s.gen;
     s.sending.clear();
+    std::string().swap(s.stash);
     s.conn.release();
     _free_slots.push_back(slot);
     --_live;
@@ -459,22 +486,62 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
 void reactor::run_app() noexcept {
     _counters.python_batches.add();
     _counters.python_requests.add(_batch.size());
+    if (_app.offloads()) {
+        _app.submit(_index, _batch, *this); // answers arrive through deliver()
+        _batch.clear();
+        return;
+    }
     _counters.gil_wait_ns.add(_app.handle_batch(_index, _batch, _responses, _date.value()));
+    _batch.clear();
+    deliver_responses(_responses);
+    _responses.clear();
+}
+
+void reactor::deliver(std::vector<http::app_response>& responses) noexcept {
+    bool wake;
+    {
+        std::lock_guard<std::mutex> lock(_inbox_mutex);
+        wake = _inbox.empty(); // at most one wake-up per batch of answers
+        for (auto& r : responses) {
+            _inbox.push_back(std::move(r));
+        }
+    }
+    if (wake) {
+        _inbox_ready.store(true, std::memory_order_release);
+        uint64_t one = 1;
+        ssize_t ignored = ::write(_wake_fd, &one, sizeof(one));
+        (void)ignored;
+    }
+}
+
+void reactor::drain_inbox() noexcept {
+    if (!_inbox_ready.exchange(false, std::memory_order_acquire)) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(_inbox_mutex);
+        _inbox_work.swap(_inbox);
+    }
+    deliver_responses(_inbox_work);
+    _inbox_work.clear();
+}
+
+void reactor::deliver_responses(std::vector<http::app_response>& responses) noexcept {
     if (_config.limit_concurrency != 0) {
-        _app_pending->fetch_sub(static_cast<uint32_t>(_batch.size()), std::memory_order_relaxed);
+        _app_pending->fetch_sub(static_cast<uint32_t>(responses.size()), std::memory_order_relaxed);
     }
     if (_route_latency) {
         timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-        for (const http::app_response& r : _responses) {
+        for (const http::app_response& r : responses) {
             if (r.start_ns != 0) {
                 _route_latency[r.route_id].record(now - r.start_ns);
             }
         }
     }
     auto e = env();
-    for (http::app_response& r : _responses) {
+    for (http::app_response& r : responses) {
         conn_slot* s = live_slot(r.conn_slot, static_cast<uint16_t>(r.conn_gen));
         if (s == nullptr || s->gen != r.conn_gen || s->closing) {
             continue; // the client went away while the handler ran
@@ -482,9 +549,10 @@ void reactor::run_app() noexcept {
         uint32_t slot = r.conn_slot;
         s->conn.on_app_response(std::move(r), e);
         mark_dirty(*s, slot);
+        if (s->recv_paused && !s->send_inflight && s->conn.outstanding() == 0) {
+            resume_reading(*s, slot);
+        }
     }
-    _batch.clear();
-    _responses.clear();
 }
 
 void reactor::tick() noexcept {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,10 +48,26 @@ struct server_config {
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
 };
 
+/// Where an offloading application delivers responses (thread-safe).
+class response_sink {
+public:
+    virtual ~response_sink() = default;
+    virtual void deliver(std::vector<http::app_response>& responses) noexcept = 0;
+};
+
 /// The application side of a reactor (Python lives behind this).
 class app_handler {
 public:
     virtual ~app_handler() = default;
+    /// True: requests go to submit() and answers come back later through the sink
+    /// (handlers run on other threads and may block). False: handle_batch() inline.
+    virtual bool offloads() const noexcept { return false; }
+    /// Take the requests of one loop turn (moved out of `batch`); answer via `sink`.
+    virtual void submit(unsigned reactor_index, std::vector<http::app_request>& batch, response_sink& sink) noexcept {
+        (void)reactor_index;
+        (void)batch;
+        (void)sink;
+    }
     /// Run the application on the requests gathered in one loop turn; append exactly one
     /// response per request. Called on reactor thread `reactor_index`. Returns the
     /// nanoseconds spent waiting for the application's lock (the GIL).
@@ -60,7 +77,7 @@ public:
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
 };
 
-class reactor final : private io_events {
+class reactor final : private io_events, public response_sink {
 public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
             int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
@@ -79,6 +96,8 @@ public:
 
     core_counters& counters() noexcept { return _counters; }
     unsigned index() const noexcept { return _index; }
+    /// Responses from an offloading application (any thread): queued, loop woken.
+    void deliver(std::vector<http::app_response>& responses) noexcept override;
     const char* backend_name() const noexcept { return _backend->name(); }
     /// Per-route latency histograms (indexed by router id); null when metrics are off.
     const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
@@ -101,6 +120,7 @@ private:
         uint32_t linger_until = 0;
         size_t sent = 0;
         std::string sending;     ///< bytes of the send in flight (immutable while in flight)
+        std::string stash;       ///< bytes that arrived after reading was paused
         http::connection conn;
     };
 
@@ -119,11 +139,14 @@ private:
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
     void run_app() noexcept;
+    void deliver_responses(std::vector<http::app_response>& responses) noexcept;
+    void drain_inbox() noexcept;
     void flush_dirty() noexcept;
     void tick() noexcept;
     void begin_drain() noexcept;
     void update_accepting() noexcept;
     void sweep_accept_queue() noexcept;
+    void resume_reading(conn_slot& s, uint32_t slot) noexcept;
     http::conn_env env() noexcept;
 
     unsigned _index;
@@ -155,6 +178,11 @@ private:
     std::atomic<uint32_t>* _app_pending;
     const http::metrics_source* _metrics;
     std::unique_ptr<latency_histogram[]> _route_latency;
+
+    std::mutex _inbox_mutex;
+    std::vector<http::app_response> _inbox;     ///< answers from handler threads
+    std::vector<http::app_response> _inbox_work; ///< swapped out of _inbox, delivered by the loop
+    std::atomic<bool> _inbox_ready{false};
 };
 
 /// Coarse monotonic seconds (CLOCK_MONOTONIC_COARSE, vDSO).

@@ -4,6 +4,7 @@
 // the status of an HTTPError, and never unwind into the loop.
 #include "pymod/native/app_bridge.hpp"
 
+#include "core/date_cache.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
 #include "http/response_writer.hpp"
@@ -360,5 +361,98 @@ void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {
     }
 }
 
+
+} // namespace ringbolt::py
+
+namespace ringbolt::py {
+
+void app_bridge::start_pool(unsigned threads) {
+    if (_interp == nullptr) {
+        _interp = PyThreadState_Get()->interp;
+    }
+    _pool_size = threads;
+    _stopping = false;
+    for (unsigned i = 0; i < threads; ++i) {
+        _pool.emplace_back([this] { pool_main(); });
+    }
+}
+
+void app_bridge::stop_pool() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(_queue_mutex);
+        _stopping = true;
+    }
+    _queue_cv.notify_all();
+    for (auto& t : _pool) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+    _pool.clear();
+}
+
+void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::response_sink& sink) noexcept {
+    {
+        std::lock_guard<std::mutex> lock(_queue_mutex);
+        for (auto& req : batch) {
+            _queue.push_back(task{&sink, std::move(req)});
+        }
+    }
+    if (batch.size() == 1) {
+        _queue_cv.notify_one();
+    } else {
+        _queue_cv.notify_all();
+    }
+}
+
+// A pool thread takes its share of what is queued, runs it under one GIL acquisition,
+// and hands the answers to each reactor in one delivery (one wake-up).
+void app_bridge::pool_main() noexcept {
+    PyThreadState* ts = PyThreadState_New(_interp);
+    date_cache date;
+    std::vector<task> work;
+    std::vector<http::app_response> answers;
+    while (true) {
+        {
+            std::unique_lock<std::mutex> lock(_queue_mutex);
+            _queue_cv.wait(lock, [this] { return _stopping || !_queue.empty(); });
+            if (_queue.empty()) {
+                break; // stopping, and nothing left to answer
+            }
+            size_t share = std::max<size_t>(1, _queue.size() / _pool_size);
+            for (size_t i = 0; i < share && !_queue.empty(); ++i) {
+                work.push_back(std::move(_queue.front()));
+                _queue.pop_front();
+            }
+        }
+        date.refresh();
+        answers.resize(work.size());
+        PyEval_RestoreThread(ts);
+        for (size_t i = 0; i < work.size(); ++i) {
+            run_one(work[i].req, answers[i], date.value());
+        }
+        PyEval_SaveThread();
+        // Group by reactor: answers for one reactor go in one delivery.
+        for (size_t i = 0; i < work.size(); ++i) {
+            uring::response_sink* sink = work[i].sink;
+            if (sink == nullptr) {
+                continue;
+            }
+            std::vector<http::app_response> group;
+            for (size_t j = i; j < work.size(); ++j) {
+                if (work[j].sink == sink) {
+                    group.push_back(std::move(answers[j]));
+                    work[j].sink = nullptr;
+                }
+            }
+            sink->deliver(group);
+        }
+        work.clear();
+        answers.clear();
+    }
+    PyEval_RestoreThread(ts);
+    PyThreadState_Clear(ts);
+    PyThreadState_DeleteCurrent();
+}
 
 } // namespace ringbolt::py

@@ -9,8 +9,11 @@
 #include "http/app_routes.hpp"
 #include "uring/reactor.hpp"
 
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ringbolt::py {
@@ -63,11 +66,32 @@ public:
 
     const python_types& types() const noexcept { return _types; }
 
+    /// Run handlers on `threads` Python threads instead of inline on the reactors, so a
+    /// handler that blocks (I/O, sleep) does not hold up its core. GIL held.
+    void start_pool(unsigned threads);
+    /// Finish what is queued and join the pool. GIL NOT held.
+    void stop_pool() noexcept;
+    bool offloads() const noexcept override { return _pool_size > 0; }
+    void submit(unsigned reactor_index, std::vector<http::app_request>& batch,
+                uring::response_sink& sink) noexcept override;
+
 private:
     void run_one(http::app_request& req, http::app_response& resp, std::string_view date);
     void error_response(PyObject* exc_type, http::app_request& req, http::app_response& resp, std::string_view date);
 
+    void pool_main() noexcept;
+
     const python_types& _types; ///< process-wide (module state): detached requests outlive servers
+    struct task {
+        uring::response_sink* sink;
+        http::app_request req;
+    };
+    std::mutex _queue_mutex;
+    std::condition_variable _queue_cv;
+    std::deque<task> _queue;
+    bool _stopping = false;
+    unsigned _pool_size = 0;
+    std::vector<std::thread> _pool;
     std::vector<handler_entry> _handlers;
     std::vector<PyThreadState*> _thread_states;
     PyInterpreterState* _interp = nullptr;

@@ -95,6 +95,7 @@ public:
         cfg.limit_connections = get_opt<uint32_t>(c, "limit_connections", 0);
         cfg.limit_concurrency = get_opt<uint32_t>(c, "limit_concurrency", 0);
         cfg.output_high_water = get_opt<size_t>(c, "output_high_water", cfg.output_high_water);
+        _handler_threads = get_opt<unsigned>(c, "handler_threads", 0);
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }
@@ -106,9 +107,10 @@ public:
 
     ~native_server() {
         if (_server) {
-            pb::gil_scoped_release unlocked; // reactors take the GIL on exit
+            pb::gil_scoped_release unlocked; // reactors and handler threads take the GIL on exit
             _server->stop();
             _server->join();
+            _bridge->stop_pool();
             _server.reset();
         }
     }
@@ -187,12 +189,19 @@ public:
             n = sched_getaffinity(0, sizeof(set), &set) == 0 ? static_cast<unsigned>(CPU_COUNT(&set)) : 1;
         }
         _bridge->prepare(n);
+        if (_handler_threads > 0) {
+            _bridge->start_pool(_handler_threads);
+        }
         result<void> r;
         {
             pb::gil_scoped_release unlocked;
             r = _server->start();
         }
         if (!r.ok()) {
+            {
+                pb::gil_scoped_release unlocked;
+                _bridge->stop_pool();
+            }
             std::string msg = _server->error_message();
             int err = r.sys_errno();
             _server.reset();
@@ -230,12 +239,14 @@ public:
                     pb::gil_scoped_release unlocked;
                     _server->stop();
                     _server->join();
+                    _bridge->stop_pool();
                 }
                 throw e;
             }
         }
         pb::gil_scoped_release unlocked;
         _server->join();
+        _bridge->stop_pool();
     }
 
     void stop() {
@@ -282,6 +293,7 @@ private:
     std::shared_ptr<http::app_routes> _routes;
     std::unique_ptr<app_bridge> _bridge;
     std::unique_ptr<uring::server> _server;
+    unsigned _handler_threads = 0;
 };
 
 void init_json(pb::module_& m) {

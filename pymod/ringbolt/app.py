@@ -102,6 +102,7 @@ class App:
         self._shutdown: list[Callable[[], Any]] = []
         self._server: _native.Server | None = None
         self._lock = threading.Lock()
+        self._metrics_path: str | None = None
 
     # ---- routes ----
     def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
@@ -156,8 +157,20 @@ class App:
         self._shutdown.append(fn)
         return fn
 
+    def enable_metrics(self, path: str = "/metrics") -> None:
+        """Serve per-core counters and per-route latency histograms in Prometheus text
+        format at ``path`` (GET), answered natively by the reactors, never by Python."""
+        if not path.startswith("/"):
+            raise ValueError(f"metrics path must start with '/': {path!r}")
+        self._metrics_path = path
+
     def _build(self, config: dict[str, Any]) -> _native.Server:
+        metrics = config.pop("metrics", None)
+        if metrics:
+            self.enable_metrics(metrics if isinstance(metrics, str) else "/metrics")
         server = _native.Server(config)
+        if self._metrics_path is not None:
+            server.add_metrics_route(self._metrics_path)
         for path, methods, fn, const in self._routes:
             if const:
                 result = fn(None)

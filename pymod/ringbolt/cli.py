@@ -64,6 +64,17 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--timeout-graceful-shutdown", type=int, default=None, help="drain deadline, seconds (default 30)")
     p.add_argument("--backlog", type=int, default=None)
     p.add_argument("--no-pin", action="store_true", help="do not pin reactor threads to CPUs")
+    p.add_argument("--io", choices=["auto", "io_uring", "epoll"], default=None,
+                   help="kernel interface (default auto: io_uring, else epoll; env RINGBOLT_IO)")
+    p.add_argument("--limit-connections", type=int, default=None,
+                   help="per worker; accepting pauses at the cap and resumes below it")
+    p.add_argument("--limit-concurrency", type=int, default=None,
+                   help="requests waiting for Python per worker; above it answer 503 with Retry-After")
+    p.add_argument("--handler-threads", type=int, default=None,
+                   help="run handlers on N Python threads instead of inline on the reactors "
+                        "(for handlers that block; default 0 = inline)")
+    p.add_argument("--metrics", nargs="?", const="/metrics", default=None, metavar="PATH",
+                   help="serve Prometheus metrics natively at PATH (default /metrics)")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -84,6 +95,11 @@ def _serve(args: argparse.Namespace) -> int:
         "write_timeout": args.write_timeout,
         "graceful_timeout": args.timeout_graceful_shutdown,
         "backlog": args.backlog,
+        "io": args.io,
+        "limit_connections": args.limit_connections,
+        "limit_concurrency": args.limit_concurrency,
+        "metrics": args.metrics,
+        "handler_threads": args.handler_threads,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if args.no_pin:

@@ -178,3 +178,22 @@ def test_many_connections_concurrently(server):
     finally:
         for s in socks:
             s.close()
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [b"GET /users/1 HTTP/1.1\r\nHo", b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"],
+)
+def test_half_close_inside_a_request_closes_at_once(server, partial):
+    """A client that shuts down its sending side in the middle of a request can never
+    finish it: the server closes at once instead of waiting for the header/body timeout."""
+    import socket
+
+    with server.connect() as s:
+        s.sendall(b"GET /users/2 HTTP/1.1\r\nHost: t\r\n\r\n" + partial)
+        s.shutdown(socket.SHUT_WR)
+        rd = Reader(s)
+        assert rd.read().json() == {"id": 2, "type": "int"}  # what was complete is answered
+        t0 = time.monotonic()
+        assert rd.closed(timeout=3)
+        assert time.monotonic() - t0 < 1.0

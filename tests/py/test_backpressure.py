@@ -1,0 +1,187 @@
+"""Backpressure and observability on a live server: the concurrency cap (503 +
+Retry-After), the connection cap, a client that never reads, and the metrics route."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import Reader, ServerProcess, get
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def test_concurrency_cap_answers_503_at_once():
+    # Handlers that block run on handler threads, so the reactor stays free to refuse.
+    srv = ServerProcess("pressure:app", "--threads", "1", "--handler-threads", "2", "--limit-concurrency", "2")
+    try:
+        results: list[tuple[int, str | None, float]] = []
+        lock = threading.Lock()
+
+        def client():
+            t0 = time.monotonic()
+            with srv.connect(timeout=10) as s:
+                s.sendall(b"GET /slow?s=0.5 HTTP/1.1\r\nHost: t\r\n\r\n")
+                r = Reader(s).read()
+            with lock:
+                results.append((r.status, r.header("retry-after"), time.monotonic() - t0))
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        statuses = sorted(r[0] for r in results)
+        assert len(results) == 8
+        assert statuses.count(200) == 2 and statuses.count(503) == 6, statuses
+        for status, retry_after, elapsed in results:
+            if status == 503:
+                assert retry_after == "1"
+                assert elapsed < 0.45, "a 503 must not wait for the busy handlers"
+        assert get(srv, "/fast/1").status == 200  # serving again once the load is gone
+    finally:
+        assert srv.stop() == 0
+
+
+def test_connection_cap_holds_and_resumes():
+    srv = ServerProcess("pressure:app", "--threads", "1", "--limit-connections", "4")
+    try:
+        held = [srv.connect() for _ in range(4)]
+        for i, s in enumerate(held):
+            s.sendall(f"GET /fast/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert Reader(s).read().status == 200
+        # A fifth client completes the TCP handshake (backlog) but is not served while at the cap.
+        extra = srv.connect(timeout=5)
+        extra.sendall(b"GET /fast/99 HTTP/1.1\r\nHost: t\r\n\r\n")
+        extra.settimeout(0.7)
+        with pytest.raises(socket.timeout):
+            extra.recv(100)
+        held.pop().close()  # below the cap: accepting resumes, the waiting client is served
+        extra.settimeout(5)
+        assert Reader(extra).read().json() == {"n": 99}
+        extra.close()
+        for s in held:
+            s.close()
+    finally:
+        assert srv.stop() == 0
+
+
+def test_client_that_never_reads_is_bounded():
+    srv = ServerProcess("pressure:app", "--threads", "1", "--write-timeout", "3")
+    try:
+        s = srv.connect()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        before = _rss_kib(srv.proc.pid)
+        # 20,000 pipelined requests for 64 KiB each (1.3 GB of responses if all were
+        # produced), never reading a byte: the server must stop parsing and reading.
+        req = b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * 100
+        s.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and sent < 200 * len(req):
+            try:
+                sent += s.send(req[sent % len(req):])
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(0.5)
+        after = _rss_kib(srv.proc.pid)
+        assert after - before < 48 * 1024, f"RSS grew by {after - before} KiB"
+        assert get(srv, "/fast/2").json() == {"n": 2}  # everyone else is still served
+        s.close()
+    finally:
+        assert srv.stop() == 0
+
+
+def test_slow_reader_gets_every_response_in_order():
+    """Backpressure pauses, then resumes: a client that reads slowly still gets all of
+    its pipelined responses, complete and in order."""
+    srv = ServerProcess("pressure:app", "--threads", "1")
+    try:
+        with srv.connect(timeout=10) as s:
+            n = 300  # 300 x 64 KiB = 19 MiB through a 1 MiB high-water mark
+            s.sendall(b"".join(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" if i % 2 else
+                               f"GET /fast/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for i in range(n)))
+            rd = Reader(s)
+            for i in range(n):
+                r = rd.read()
+                assert r.status == 200
+                if i % 2:
+                    assert len(r.body) == 65536
+                else:
+                    assert r.json() == {"n": i}
+                if i % 50 == 0:
+                    time.sleep(0.05)
+    finally:
+        assert srv.stop() == 0
+
+
+_SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+Inf]+$')
+
+
+def test_metrics_route_is_prometheus_text():
+    srv = ServerProcess("pressure:app", "--threads", "2", "--metrics")
+    try:
+        for i in range(10):
+            assert get(srv, f"/fast/{i}").status == 200
+        assert get(srv, "/const").status == 200
+        r = get(srv, "/metrics")
+        assert r.status == 200
+        assert r.header("content-type").startswith("text/plain; version=0.0.4")
+        text = r.body.decode()
+        types = {}
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                _, _, name, kind = line.split(" ")
+                types[name] = kind
+                continue
+            assert _SAMPLE.match(line), f"not Prometheus text: {line!r}"
+        assert types["ringbolt_requests_total"] == "counter"
+        assert types["ringbolt_request_duration_seconds"] == "histogram"
+        total = sum(int(m) for m in re.findall(r'^ringbolt_requests_total\{core="\d+"\} (\d+)$', text, re.M))
+        assert total >= 11
+        count = re.search(r'^ringbolt_request_duration_seconds_count\{route="/fast/\{n:int\}"\} (\d+)$', text, re.M)
+        assert count and int(count.group(1)) == 10
+        inf = re.search(r'^ringbolt_request_duration_seconds_bucket\{route="/fast/\{n:int\}",le="\+Inf"\} (\d+)$', text, re.M)
+        assert inf and int(inf.group(1)) == 10
+    finally:
+        assert srv.stop() == 0
+
+
+def test_blocking_handlers_on_handler_threads_do_not_block_the_core():
+    """With --handler-threads, a handler that sleeps does not hold up its reactor: other
+    requests on the same core (native and Python) are answered meanwhile, and blocking
+    handlers overlap."""
+    srv = ServerProcess("pressure:app", "--threads", "1", "--handler-threads", "6")
+    try:
+        results = []
+
+        def slow():
+            with srv.connect(timeout=10) as s:
+                s.sendall(b"GET /slow?s=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+                results.append(Reader(s).read().status)
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=slow) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        t1 = time.monotonic()
+        assert get(srv, "/const").status == 200
+        assert get(srv, "/fast/3").json() == {"n": 3}
+        assert time.monotonic() - t1 < 0.5, "the reactor was blocked by a sleeping handler"
+        for t in threads:
+            t.join(10)
+        assert results == [200] * 4
+        assert time.monotonic() - t0 < 2.5, "blocking handlers did not overlap"
+    finally:
+        assert srv.stop() == 0
