@@ -6,7 +6,7 @@ MESON_TSAN = build/tsan
 MESON_FUZZ = build/fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: deps install dev run test test-unit test-py asan tsan fuzz fuzz-smoke bench profile format format-check lint clean
+.PHONY: deps install dev run test test-unit test-py test-tools asan asan-py tsan fuzz fuzz-smoke bench profile format format-check clean
 
 deps:
 	./tools/install-deps.sh
@@ -27,11 +27,18 @@ dev: deps $(MESON_DEV)/build.ninja
 test-unit: dev
 	meson test -C $(MESON_DEV) --print-errorlogs
 
+# End to end over real sockets, on both kernel backends.
 test-py: install
 	$(PYTHON) -m pytest -q tests/py
+	RINGBOLT_IO=epoll $(PYTHON) -m pytest -q tests/py
 
-# The whole suite: C++ unit tests + fuzz-corpus replays, then end-to-end over real sockets.
-test: test-unit test-py
+# The load generator's own tests (tools/load).
+test-tools: deps
+	$(PYTHON) -m pytest -q tools/load
+
+# The whole suite: C++ unit tests + fuzz-corpus replays, end to end on io_uring and on
+# epoll, and the load generator's tests.
+test: test-unit test-py test-tools
 
 $(MESON_ASAN)/build.ninja:
 	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
@@ -76,7 +83,7 @@ fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
 bench: deps
-	meson setup build/bench -Dpython=false -Dtests=disabled --buildtype=release -Db_ndebug=true 2>/dev/null || true
+	test -f build/bench/build.ninja || meson setup build/bench -Dpython=false -Dtests=disabled -Dbuildtype=debugoptimized -Db_ndebug=true
 	ninja -C build/bench
 	for b in build/bench/benchmarks/micro/*_bench; do $$b --benchmark_repetitions=5 --benchmark_report_aggregates_only=true; done
 
