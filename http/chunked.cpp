@@ -3,6 +3,8 @@
 // and trailer fields are validated, then discarded.
 #include "http/chunked.hpp"
 
+#include "http/char_classes.hpp"
+
 #include <array>
 
 namespace ringbolt::http {
@@ -34,50 +36,12 @@ enum state : uint8_t {
     failed,         // sticky error
 };
 
-using char_table = std::array<bool, 256>;
+// Character classes: http/char_classes.hpp.
+constexpr const chars::char_table& tchar_table = chars::tchar;
+constexpr const chars::char_table& qdtext_table = chars::qdtext;
+constexpr const chars::char_table& vchar_ws_table = chars::field_value;
+using chars::hex_value;
 
-template <typename Pred>
-constexpr char_table make_table(Pred pred) {
-    char_table t{};
-    for (int c = 0; c < 256; ++c) {
-        t[static_cast<size_t>(c)] = pred(static_cast<unsigned char>(c));
-    }
-    return t;
-}
-
-constexpr bool in_set(unsigned char c, const char* set) {
-    for (; *set != '\0'; ++set) {
-        if (static_cast<unsigned char>(*set) == c) {
-            return true;
-        }
-    }
-    return false;
-}
-
-// tchar (RFC 9110 §5.6.2)
-constexpr char_table tchar_table = make_table([](unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           in_set(c, "!#$%&'*+-.^_`|~");
-});
-
-// qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text (RFC 9110 §5.6.4)
-constexpr char_table qdtext_table = make_table([](unsigned char c) {
-    return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c != 0x7f);
-});
-
-// quoted-pair payload, and field-value bytes: HTAB / SP / VCHAR / obs-text
-constexpr char_table vchar_ws_table = make_table([](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); });
-
-inline int hex_value(unsigned char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
 
 inline bool is_ws(unsigned char c) noexcept { return c == ' ' || c == '\t'; }
 

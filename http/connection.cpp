@@ -103,14 +103,8 @@ bool connection::on_data(std::string_view data, conn_env& env) {
             _tail[0] != '\r' && !has_head_end(_tail, _scanned)) {
             _scanned = _tail.size();
         } else {
-            size_t used = process(_tail, env);
-            _tail.erase(0, used);
-            _scanned = 0;
+            consume_tail(env);
         }
-        if (_closing) {
-            _tail.clear();
-        }
-        shrink_if_large(_tail);
     }
 
     // Deadlines (enforced by the reactor's once-a-second sweep).
@@ -128,10 +122,7 @@ bool connection::on_data(std::string_view data, conn_env& env) {
     return true;
 }
 
-void connection::pump(conn_env& env) {
-    if (!has_pending_input()) {
-        return;
-    }
+void connection::consume_tail(conn_env& env) {
     size_t used = process(_tail, env);
     _tail.erase(0, used);
     _scanned = 0;
@@ -139,6 +130,13 @@ void connection::pump(conn_env& env) {
         _tail.clear();
     }
     shrink_if_large(_tail);
+}
+
+void connection::pump(conn_env& env) {
+    if (!has_pending_input()) {
+        return;
+    }
+    consume_tail(env);
     if (_tail.empty() && _outstanding == 0 && _phase == phase::head) {
         set_idle_deadline(env);
     }

@@ -98,6 +98,7 @@ private:
     enum class phase : uint8_t { head, body_length, body_chunked, closed };
 
     size_t process(std::string_view buf, conn_env& env);
+    void consume_tail(conn_env& env); ///< process the tail, drop what was used
     void finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
                         conn_env& env);
     void expect_continue(const request_head& head, conn_env& env);

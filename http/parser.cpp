@@ -3,6 +3,8 @@
 // every view points into the caller's buffer, and any split of the input agrees.
 #include "http/parser.hpp"
 
+#include "http/char_classes.hpp"
+
 #include <array>
 #include <cstring>
 
@@ -10,47 +12,15 @@ namespace ringbolt::http {
 
 namespace {
 
-// ---------------------------------------------------------------------------------
-// Character classes (RFC 9110 §5.6.2 token, §5.5 field-value, RFC 3986 host chars).
-
-using char_table = std::array<bool, 256>;
-
-template <typename Pred>
-constexpr char_table make_table(Pred pred) {
-    char_table t{};
-    for (int c = 0; c < 256; ++c) {
-        t[static_cast<size_t>(c)] = pred(static_cast<unsigned char>(c));
-    }
-    return t;
-}
-
-constexpr bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-constexpr bool in_set(unsigned char c, const char* set) {
-    for (; *set != '\0'; ++set) {
-        if (static_cast<unsigned char>(*set) == c) {
-            return true;
-        }
-    }
-    return false;
-}
-
-// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-constexpr char_table tchar_table =
-    make_table([](unsigned char c) { return is_alpha(c) || is_digit(c) || in_set(c, "!#$%&'*+-.^_`|~"); });
-
-// request-target bytes: any VCHAR (RFC 9112 §3.2); SP, CTLs, DEL and bytes >= 0x80 end or reject it.
-constexpr char_table target_table = make_table([](unsigned char c) { return c > 0x20 && c < 0x7f; });
-
-// field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5): CR, LF, NUL, other CTLs and DEL stop the scan.
-constexpr char_table value_table =
-    make_table([](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); });
-
-// reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2); '%' checked separately.
-constexpr char_table regname_table =
-    make_table([](unsigned char c) { return is_alpha(c) || is_digit(c) || in_set(c, "-._~!$&'()*+,;=%"); });
+// Character classes: http/char_classes.hpp.
+using chars::in_set;
+using chars::is_alpha;
+using chars::is_digit;
+using chars::is_hex;
+constexpr const chars::char_table& tchar_table = chars::tchar;
+constexpr const chars::char_table& target_table = chars::target;
+constexpr const chars::char_table& value_table = chars::field_value;
+constexpr const chars::char_table& regname_table = chars::regname;
 
 inline bool tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
 

@@ -2,6 +2,8 @@
 // as one buffer, so a loop turn's responses for a connection leave in one send.
 #include "http/response_writer.hpp"
 
+#include "http/char_classes.hpp"
+
 #include <array>
 #include <charconv>
 
@@ -62,23 +64,7 @@ std::string_view reason_phrase(uint16_t status) noexcept {
 }
 
 namespace {
-constexpr std::array<bool, 256> make_tchar_table() {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) {
-        t[c] = true;
-    }
-    for (int c = 'a'; c <= 'z'; ++c) {
-        t[c] = true;
-    }
-    for (int c = 'A'; c <= 'Z'; ++c) {
-        t[c] = true;
-    }
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) {
-        t[static_cast<unsigned char>(c)] = true;
-    }
-    return t;
-}
-constexpr auto tchar_table = make_tchar_table();
+constexpr const chars::char_table& tchar_table = chars::tchar;
 
 void append_uint(std::string& out, uint64_t v) {
     char buf[24];

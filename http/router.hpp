@@ -39,8 +39,10 @@ public:
     /// Register `pattern` (must start with '/') for the methods in `method_mask`
     /// (http::method_bit values). Returns an empty string on success, else a message
     /// saying what is wrong (bad pattern syntax, unknown param type, duplicate param
-    /// name, same pattern+method registered twice, conflicting param names/types at
-    /// the same position).
+    /// name, same pattern+method registered twice, a handler id reused with other param
+    /// names). Routes may name the parameter at the same position differently
+    /// ("/u/{id}" and "/u/{name}/x"): names are kept per route. Static parts are taken
+    /// literally (write "/café", not "/caf%C3%A9"); "/a" and "/a/" are different routes.
     std::string add(std::string_view pattern, uint16_t method_mask, uint32_t handler_id);
 
     /// Look up `path` (the raw path, no query) for method `method_id` (one method_bit).

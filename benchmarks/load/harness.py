@@ -173,6 +173,34 @@ SYSTEMS: dict[str, System] = {
 }
 
 
+def add_user_app(spec: str, path: str, method: str, body: Optional[bytes], compare: list[str]) -> list[str]:
+    """Register the user's own ringbolt app as system `app` and scenario `app` (any 2xx
+    answer counts as correct), plus `name=module:attr` peers serving the user's ASGI
+    version of it (uvicorn, granian). Returns the system names, the app first."""
+    cwd = os.getcwd()
+    SCENARIOS["app"] = Scenario("app", method, path, body=body,
+                                check=lambda st, ct, b: None if 200 <= st < 300 else f"status {st}")
+    SYSTEMS["app"] = System(["{ringbolt_python}", "-m", "ringbolt", "serve", spec, "--app-dir", cwd,
+                             "--host", "127.0.0.1", "--port", "{port}", "--threads", "1"],
+                            cwd=cwd, scenarios=frozenset({"app"}),
+                            probe=["{ringbolt_python}", "-c", "import ringbolt"])
+    names = ["app"]
+    for item in compare:
+        peer, _, target = item.partition("=")
+        if not target:
+            sys.exit(f"--compare {item!r}: use name=module:attr with an ASGI version of the app "
+                     f"(peers: uvicorn, granian)")
+        if peer == "uvicorn":
+            cmd = ["{venv}/bin/uvicorn", target, "--app-dir", cwd, *UVICORN_FLAGS]
+        elif peer == "granian":
+            cmd = ["{venv}/bin/granian", "--interface", "asgi", *GRANIAN_FLAGS, target]
+        else:
+            sys.exit(f"--compare: unknown peer {peer!r} (uvicorn, granian)")
+        SYSTEMS[peer] = System(cmd, cwd=cwd, scenarios=frozenset({"app"}), env={"PYTHONPATH": cwd})
+        names.append(peer)
+    return names
+
+
 def template_vars(port: int, tmp: Path) -> dict[str, str]:
     return {
         "port": str(port), "venv": str(VENV), "apps": str(APPS), "root": str(ROOT),
@@ -851,7 +879,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "or $RINGBOLT_LOAD)")
     p.add_argument("--out", default="BENCHMARKS-run.md", help="Markdown report path")
     p.add_argument("--list", action="store_true", help="list systems and whether they can run, then exit")
+    p.add_argument("--app", help="benchmark your own ringbolt app (module:attr or file.py:attr) instead of "
+                                 "the reference systems; scenario = --method --path")
+    p.add_argument("--path", default="/", help="with --app: the path to load")
+    p.add_argument("--method", default="GET", help="with --app: the method")
+    p.add_argument("--body-file", help="with --app: request body")
+    p.add_argument("--compare", default="", help="with --app: peers serving an ASGI version of the app, "
+                                                 "e.g. uvicorn=myapp_asgi:app,granian=myapp_asgi:app")
     args = p.parse_args(argv)
+    if args.app:
+        body = Path(args.body_file).read_bytes() if args.body_file else None
+        names = add_user_app(args.app, args.path, args.method.upper(), body,
+                             [c.strip() for c in args.compare.split(",") if c.strip()])
+        args.systems = ",".join(names)
+        args.scenario = "app"
+        args.baseline = "app"
     if args.pipeline < 1 or args.rounds < 1 or args.connections < 1 or args.duration <= 0:
         p.error("pipeline, rounds and connections must be >= 1, duration > 0")
     return args

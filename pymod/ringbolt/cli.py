@@ -146,10 +146,56 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if probe["available"] else 1
 
 
+def _find_harness() -> Path | None:
+    env = os.environ.get("RINGBOLT_HARNESS")
+    if env:
+        return Path(env)
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        candidate = d / "benchmarks" / "load" / "harness.py"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    harness = _find_harness()
+    if harness is None:
+        print("ringbolt: error: `ringbolt bench` drives benchmarks/load/harness.py from a ringbolt source "
+              "checkout: run it inside one, or set RINGBOLT_HARNESS=/path/to/harness.py", file=sys.stderr)
+        return 2
+    venv_python = harness.parent / ".venv-peers" / "bin" / "python"  # has matplotlib for the charts
+    python = str(venv_python) if venv_python.exists() else sys.executable
+    cmd = [python, str(harness), "--app", args.app, "--path", args.path, "--method", args.method,
+           "--duration", args.duration, "--connections", args.connections, "--rounds", args.rounds,
+           "--server-cpus", args.server_cpus, "--load-cpus", args.load_cpus, "--generator", args.generator,
+           "--out", args.out]
+    if args.compare:
+        cmd += ["--compare", args.compare]
+    env = {**os.environ, "RINGBOLT_PYTHON": sys.executable}
+    return subprocess.call(cmd, env=env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ringbolt", description="ringbolt: a Linux web runtime for Python on io_uring")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
+    b = sub.add_parser("bench", help="load-test an app with the peer-comparison harness (source checkout)",
+                       description="Serve APP pinned to one CPU, load it with wrk pinned to another, "
+                                   "interleave with --compare peers, report medians (benchmarks/load/harness.py).")
+    b.add_argument("app", help="module:attr or path/to/file.py:attr")
+    b.add_argument("--path", default="/")
+    b.add_argument("--method", default="GET")
+    b.add_argument("--compare", default="", help="uvicorn=module:asgi_app,granian=module:asgi_app")
+    b.add_argument("--duration", default="10")
+    b.add_argument("--connections", default="64")
+    b.add_argument("--rounds", default="3")
+    b.add_argument("--server-cpus", default="0")
+    b.add_argument("--load-cpus", default="1")
+    b.add_argument("--generator", default="wrk")
+    b.add_argument("--out", default="ringbolt-bench.md")
     sub.add_parser("doctor", help="show what the kernel offers and what ringbolt will use")
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
@@ -157,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "doctor":
         return _doctor(args)
+    if args.command == "bench":
+        return _bench(args)
     from . import __version__
 
     print(f"ringbolt {__version__}")

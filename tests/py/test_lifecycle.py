@@ -140,3 +140,19 @@ def test_doctor_reports_io_uring():
     p = subprocess.run([sys.executable, "-m", "ringbolt", "doctor"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0
     assert "io_uring:          available" in p.stdout and "multishot_recv:  True" in p.stdout
+
+
+@pytest.mark.skipif(not __import__("shutil").which("wrk"), reason="wrk is not installed")
+def test_bench_command_measures_an_app(tmp_path):
+    out = tmp_path / "bench.md"
+    p = subprocess.run(
+        [sys.executable, "-m", "ringbolt", "bench", "tests/py/apps/basic.py:app", "--path", "/users/7",
+         "--duration", "1", "--rounds", "1", "--connections", "8", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=str(REPO),
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = out.read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| app |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[1]) > 0  # req/s measured
+    assert cells[-3:] == ["0", "0", "1/1"]  # no non-2xx, no socket errors, the round ran
