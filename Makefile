@@ -94,7 +94,7 @@ profile: install
 format:
 	git ls-files '*.cpp' '*.hpp' '*.c' | xargs clang-format -i
 
-format-check:
+format-check: deps
 	git ls-files '*.cpp' '*.hpp' '*.c' | xargs clang-format --dry-run --Werror
 
 clean:

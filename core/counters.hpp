@@ -9,13 +9,13 @@
 namespace ringbolt {
 
 class counter {
-public:
+  public:
     void add(uint64_t n = 1) noexcept { _v.store(_v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
     void sub(uint64_t n = 1) noexcept { _v.store(_v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
     void set(uint64_t n) noexcept { _v.store(n, std::memory_order_relaxed); }
     uint64_t get() const noexcept { return _v.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<uint64_t> _v{0};
 };
 
@@ -48,11 +48,21 @@ struct core_counters {
 
     void count_status(uint16_t status) noexcept {
         switch (status / 100) {
-        case 1: responses_1xx.add(); break;
-        case 2: responses_2xx.add(); break;
-        case 3: responses_3xx.add(); break;
-        case 4: responses_4xx.add(); break;
-        default: responses_5xx.add(); break;
+        case 1:
+            responses_1xx.add();
+            break;
+        case 2:
+            responses_2xx.add();
+            break;
+        case 3:
+            responses_3xx.add();
+            break;
+        case 4:
+            responses_4xx.add();
+            break;
+        default:
+            responses_5xx.add();
+            break;
         }
     }
 };

@@ -9,7 +9,7 @@
 namespace ringbolt {
 
 class date_cache {
-public:
+  public:
     date_cache() noexcept { refresh(std::time(nullptr)); }
 
     /// Re-format only when the second changed. Call once per loop turn.
@@ -19,7 +19,7 @@ public:
     /// "Sun, 06 Nov 1994 08:49:37 GMT" (always 29 bytes).
     std::string_view value() const noexcept { return {_buf, 29}; }
 
-private:
+  private:
     std::time_t _second = -1;
     char _buf[32] = {};
 };

@@ -10,7 +10,7 @@
 namespace ringbolt {
 
 /// Upper bounds in microseconds of the finite buckets.
-inline constexpr std::array<uint64_t, 14> latency_bucket_us = {100,    250,    500,     1000,    2500,   5000,   10000,
+inline constexpr std::array<uint64_t, 14> latency_bucket_us = {100,   250,   500,    1000,   2500,   5000,    10000,
                                                                25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
 
 struct latency_histogram {

@@ -12,16 +12,22 @@ std::atomic<int> g_level{static_cast<int>(log_level::info)};
 
 const char* level_name(log_level l) noexcept {
     switch (l) {
-    case log_level::debug: return "DEBUG";
-    case log_level::info: return "INFO";
-    case log_level::warning: return "WARNING";
-    case log_level::error: return "ERROR";
+    case log_level::debug:
+        return "DEBUG";
+    case log_level::info:
+        return "INFO";
+    case log_level::warning:
+        return "WARNING";
+    case log_level::error:
+        return "ERROR";
     }
     return "?";
 }
 } // namespace
 
-void set_log_level(log_level level) noexcept { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+void set_log_level(log_level level) noexcept {
+    g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
 
 bool log_enabled(log_level level) noexcept {
     return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);

@@ -22,7 +22,7 @@ enum class errc : uint8_t {
 const char* errc_name(errc e) noexcept;
 
 template <class T> class [[nodiscard]] result {
-public:
+  public:
     result(T value) : _value(std::move(value)), _error(errc::ok) {}
     result(errc e, int sys_errno = 0) : _value(), _error(e), _errno(sys_errno) {}
 
@@ -32,21 +32,21 @@ public:
     T& value() & noexcept { return _value; }
     T&& value() && noexcept { return std::move(_value); }
 
-private:
+  private:
     T _value;
     errc _error;
     int _errno = 0;
 };
 
 template <> class [[nodiscard]] result<void> {
-public:
+  public:
     result() : _error(errc::ok) {}
     result(errc e, int sys_errno = 0) : _error(e), _errno(sys_errno) {}
     [[nodiscard]] bool ok() const noexcept { return _error == errc::ok; }
     [[nodiscard]] errc error() const noexcept { return _error; }
     [[nodiscard]] int sys_errno() const noexcept { return _errno; }
 
-private:
+  private:
     errc _error;
     int _errno = 0;
 };

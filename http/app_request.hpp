@@ -40,7 +40,7 @@ struct app_request {
     uint32_t conn_slot = 0;
     uint32_t conn_gen = 0;
     uint64_t seq = 0;
-    uint32_t handler = 0; ///< index of the application's handler
+    uint32_t handler = 0;  ///< index of the application's handler
     uint32_t route_id = 0; ///< router id (metrics label)
     uint64_t start_ns = 0; ///< when the request was complete (0: not timed)
 
@@ -61,10 +61,10 @@ struct app_response {
     uint32_t conn_gen = 0;
     uint64_t seq = 0;
     uint16_t status = 200;
-    bool close = false;   ///< close after this response
+    bool close = false; ///< close after this response
     uint32_t route_id = 0;
     uint64_t start_ns = 0;
-    std::string bytes;    ///< the whole serialized response
+    std::string bytes; ///< the whole serialized response
 };
 
 } // namespace ringbolt::http

@@ -33,7 +33,7 @@ struct route_target {
 
 /// Renders the metrics page (implemented by the server, which sees every core).
 class metrics_source {
-public:
+  public:
     virtual ~metrics_source() = default;
     virtual void render(std::string& out) const = 0;
 };

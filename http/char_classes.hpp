@@ -17,9 +17,15 @@ template <typename Pred> constexpr char_table make_table(Pred pred) {
     return t;
 }
 
-constexpr bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+constexpr bool is_alpha(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+constexpr bool is_digit(unsigned char c) {
+    return c >= '0' && c <= '9';
+}
+constexpr bool is_hex(unsigned char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 constexpr bool in_set(unsigned char c, const char* set) {
     for (; *set != '\0'; ++set) {
@@ -51,7 +57,8 @@ inline constexpr char_table tchar =
 inline constexpr char_table target = make_table([](unsigned char c) { return c > 0x20 && c < 0x7f; });
 
 // field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5); also a quoted-pair's payload.
-inline constexpr char_table field_value = make_table([](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); });
+inline constexpr char_table field_value =
+    make_table([](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); });
 
 // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text (RFC 9110 §5.6.4)
 inline constexpr char_table qdtext = make_table([](unsigned char c) {

@@ -42,8 +42,9 @@ constexpr const chars::char_table& qdtext_table = chars::qdtext;
 constexpr const chars::char_table& vchar_ws_table = chars::field_value;
 using chars::hex_value;
 
-
-inline bool is_ws(unsigned char c) noexcept { return c == ' ' || c == '\t'; }
+inline bool is_ws(unsigned char c) noexcept {
+    return c == ' ' || c == '\t';
+}
 
 constexpr uint64_t max_chunk_size = static_cast<uint64_t>(INT64_MAX);
 
@@ -285,7 +286,8 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
             }
             _state = done;
             return {chunked_status::complete, http_error::none, i + 1};
-        default: return fail(http_error::bad_chunk);
+        default:
+            return fail(http_error::bad_chunk);
         }
         ++i;
     }

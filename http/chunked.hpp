@@ -12,21 +12,21 @@
 namespace ringbolt::http {
 
 struct chunked_limits {
-    uint64_t max_body = 1 << 20;       ///< decoded body limit -> body_too_large (413)
-    size_t max_chunk_line = 4096;      ///< chunk-size line incl. extensions -> bad_chunk
-    size_t max_trailer_bytes = 16384;  ///< whole trailer section -> header_too_large (431)
+    uint64_t max_body = 1 << 20;      ///< decoded body limit -> body_too_large (413)
+    size_t max_chunk_line = 4096;     ///< chunk-size line incl. extensions -> bad_chunk
+    size_t max_trailer_bytes = 16384; ///< whole trailer section -> header_too_large (431)
 };
 
 enum class chunked_status : uint8_t { incomplete, complete, error };
 
 struct chunked_outcome {
     chunked_status status;
-    http_error error;  ///< set when status == error
-    size_t consumed;   ///< bytes of `in` consumed by this call (all of them unless complete)
+    http_error error; ///< set when status == error
+    size_t consumed;  ///< bytes of `in` consumed by this call (all of them unless complete)
 };
 
 class chunked_decoder {
-public:
+  public:
     explicit chunked_decoder(chunked_limits limits = {}) noexcept : _limits(limits) {}
 
     /// Consume bytes of `in`, appending decoded data to `body`.
@@ -39,7 +39,7 @@ public:
     void reset() noexcept;
     uint64_t decoded_bytes() const noexcept { return _decoded; }
 
-private:
+  private:
     chunked_limits _limits;
     // Internal state: implementation-defined; keep it small (no allocation).
     uint8_t _state = 0;                   ///< chunked.cpp `state` value

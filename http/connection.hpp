@@ -12,8 +12,8 @@
 #include "http/parser.hpp"
 
 #include <atomic>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -24,32 +24,32 @@ namespace ringbolt::http {
 struct connection_limits {
     parser_limits parser;
     uint64_t max_body = 16 * 1024 * 1024;
-    uint32_t header_timeout_s = 10;     ///< first byte of a head to its end
-    uint32_t body_timeout_s = 30;       ///< between two reads of a body
-    uint32_t keep_alive_timeout_s = 5;  ///< idle between requests
+    uint32_t header_timeout_s = 10;    ///< first byte of a head to its end
+    uint32_t body_timeout_s = 30;      ///< between two reads of a body
+    uint32_t keep_alive_timeout_s = 5; ///< idle between requests
 };
 
 /// What a connection needs from its reactor while it processes bytes.
 struct conn_env {
     const app_routes& routes;
     const connection_limits& limits;
-    std::string_view date;      ///< cached Date header value
-    uint32_t now_s;             ///< coarse monotonic seconds
-    bool draining;              ///< server is shutting down: answer with Connection: close
+    std::string_view date;           ///< cached Date header value
+    uint32_t now_s;                  ///< coarse monotonic seconds
+    bool draining;                   ///< server is shutting down: answer with Connection: close
     std::vector<app_request>& batch; ///< requests for the application, filled by on_data
     core_counters& counters;
-    const metrics_source* metrics = nullptr;   ///< renders target_kind::metrics routes
+    const metrics_source* metrics = nullptr;      ///< renders target_kind::metrics routes
     std::atomic<uint32_t>* app_pending = nullptr; ///< requests handed to the app, process-wide
-    uint32_t app_limit = 0;                    ///< above this many pending: 503 (0 = no limit)
-    latency_histogram* route_latency = nullptr; ///< per route id, when metrics are on
-    size_t output_limit = SIZE_MAX; ///< stop parsing while this much output is unsent (backpressure)
+    uint32_t app_limit = 0;                       ///< above this many pending: 503 (0 = no limit)
+    latency_histogram* route_latency = nullptr;   ///< per route id, when metrics are on
+    size_t output_limit = SIZE_MAX;               ///< stop parsing while this much output is unsent (backpressure)
 };
 
 /// Pipelined requests handed to the application per connection before parsing pauses.
 inline constexpr size_t max_outstanding_per_connection = 64;
 
 class connection {
-public:
+  public:
     /// Start serving a freshly accepted socket.
     void open(uint32_t slot, uint32_t gen, const peer_address& peer, uint32_t now_s, const connection_limits& lim);
 
@@ -94,13 +94,12 @@ public:
     /// Drop all state and free memory (connection closed).
     void release();
 
-private:
+  private:
     enum class phase : uint8_t { head, body_length, body_chunked, closed };
 
     size_t process(std::string_view buf, conn_env& env);
     void consume_tail(conn_env& env); ///< process the tail, drop what was used
-    void finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
-                        conn_env& env);
+    void finish_request(const request_head& head, std::string_view head_bytes, std::string_view body, conn_env& env);
     void expect_continue(const request_head& head, conn_env& env);
     void emit(uint64_t seq, std::string&& bytes, bool close, uint16_t status, conn_env& env);
     void emit_error(http_error err, conn_env& env);
@@ -111,16 +110,16 @@ private:
     uint32_t _gen = 0;
     peer_address _peer;
     phase _phase = phase::head;
-    bool _closing = false;        ///< no further request is read; close once output is sent
+    bool _closing = false; ///< no further request is read; close once output is sent
     bool _draining = false;
-    bool _held_back = false;      ///< parsing stopped by backpressure, requests wait in _tail
-    uint32_t _deadline = 0;       ///< coarse seconds; 0 = none
-    uint64_t _next_seq = 0;       ///< seq of the next parsed request
-    uint64_t _next_write = 0;     ///< seq whose response goes out next
-    size_t _outstanding = 0;      ///< requests handed to the app, not answered yet
-    size_t _scanned = 0;          ///< bytes of _tail already searched for a head end
-    std::string _tail;            ///< unparsed bytes kept between reads (partial request)
-    std::string _out;             ///< serialized responses waiting to be sent
+    bool _held_back = false;  ///< parsing stopped by backpressure, requests wait in _tail
+    uint32_t _deadline = 0;   ///< coarse seconds; 0 = none
+    uint64_t _next_seq = 0;   ///< seq of the next parsed request
+    uint64_t _next_write = 0; ///< seq whose response goes out next
+    size_t _outstanding = 0;  ///< requests handed to the app, not answered yet
+    size_t _scanned = 0;      ///< bytes of _tail already searched for a head end
+    std::string _tail;        ///< unparsed bytes kept between reads (partial request)
+    std::string _out;         ///< serialized responses waiting to be sent
     struct held {
         std::string bytes;
         bool close;
@@ -130,9 +129,9 @@ private:
     // The request whose body is being read. The head is parsed again when the body is
     // complete (a few hundred ns, only for bodies spanning reads) rather than keeping a
     // 4 KB request_head per connection: idle connections must stay small.
-    uint64_t _body_need = 0;      ///< body_length: head + body bytes needed in the tail
-    std::string _head_copy;       ///< body_chunked: head bytes (the tail moves on)
-    std::string _body;            ///< body_chunked: decoded body so far
+    uint64_t _body_need = 0; ///< body_length: head + body bytes needed in the tail
+    std::string _head_copy;  ///< body_chunked: head bytes (the tail moves on)
+    std::string _body;       ///< body_chunked: decoded body so far
     chunked_decoder _chunked;
 };
 

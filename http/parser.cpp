@@ -22,15 +22,23 @@ constexpr const chars::char_table& target_table = chars::target;
 constexpr const chars::char_table& value_table = chars::field_value;
 constexpr const chars::char_table& regname_table = chars::regname;
 
-inline bool tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
+inline bool tchar(char c) noexcept {
+    return tchar_table[static_cast<unsigned char>(c)];
+}
 
 // ---------------------------------------------------------------------------------
 // Small helpers.
 
-constexpr parse_outcome fail(http_error e) noexcept { return {parse_status::error, e, 0}; }
-constexpr parse_outcome need_more() noexcept { return {parse_status::incomplete, http_error::none, 0}; }
+constexpr parse_outcome fail(http_error e) noexcept {
+    return {parse_status::error, e, 0};
+}
+constexpr parse_outcome need_more() noexcept {
+    return {parse_status::incomplete, http_error::none, 0};
+}
 
-inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+inline bool is_ows(char c) noexcept {
+    return c == ' ' || c == '\t';
+}
 
 /// Case-insensitive compare of a token against a lower-case literal of the same length.
 /// OR-ing 0x20 is exact here: the literals hold only letters, digits and '-', and no
@@ -60,8 +68,7 @@ inline std::string_view trim_ows(std::string_view s) noexcept {
 
 /// Calls fn(element) for each OWS-trimmed element of a comma-separated list (RFC 9110
 /// §5.6.1), empty elements included; stops early when fn returns false.
-template <typename Fn>
-inline bool for_each_element(std::string_view list, Fn&& fn) noexcept {
+template <typename Fn> inline bool for_each_element(std::string_view list, Fn&& fn) noexcept {
     for (;;) {
         const size_t comma = list.find(',');
         if (!fn(trim_ows(list.substr(0, comma)))) {
@@ -126,7 +133,8 @@ uint16_t method_id_of(std::string_view m) noexcept {
             return method_connect;
         }
         break;
-    default: break;
+    default:
+        break;
     }
     return method_other;
 }
@@ -243,8 +251,7 @@ bool parse_target(std::string_view target, uint16_t method_id, request_head& out
         return false;
     }
     size_t auth_end = scheme_len;
-    while (auth_end < target.size() && target[auth_end] != '/' && target[auth_end] != '?' &&
-           target[auth_end] != '#') {
+    while (auth_end < target.size() && target[auth_end] != '/' && target[auth_end] != '?' && target[auth_end] != '#') {
         ++auth_end;
     }
     // RFC 9110 §4.2.1/§4.2.4: an http(s) URI has a non-empty host and no userinfo.
@@ -400,7 +407,8 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
             note_transfer_encoding(value, f);
         }
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -468,15 +476,16 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
 
     // RFC 9112 §2.2: ignore at least one empty line (CRLF) before the request line.
     size_t i = 0;
-    while (i < w && b[i] == '\r') [[unlikely]] {
-        if (i + 1 >= w) {
-            return out_of_bytes;
+    while (i < w && b[i] == '\r')
+        [[unlikely]] {
+            if (i + 1 >= w) {
+                return out_of_bytes;
+            }
+            if (b[i + 1] != '\n') {
+                return fail(http_error::bad_request); // bare CR
+            }
+            i += 2;
         }
-        if (b[i + 1] != '\n') {
-            return fail(http_error::bad_request); // bare CR
-        }
-        i += 2;
-    }
 
     // ---- request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
     // The CR must sit at most max_request_line bytes after the line start.
@@ -486,9 +495,10 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
     const size_t rl_end = rl_bound < w ? rl_bound : w;
     const parse_outcome rl_stop = rl_bound <= w ? fail(http_error::uri_too_long) : out_of_bytes;
 
-    while (i < rl_end && tchar(b[i])) [[likely]] {
-        ++i;
-    }
+    while (i < rl_end && tchar(b[i]))
+        [[likely]] {
+            ++i;
+        }
     if (i == rl_end) [[unlikely]] {
         return rl_stop;
     }
@@ -497,9 +507,10 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
     }
     out.method = std::string_view(b + line_start, i - line_start);
     const size_t target_start = ++i;
-    while (i < rl_end && target_table[static_cast<unsigned char>(b[i])]) [[likely]] {
-        ++i;
-    }
+    while (i < rl_end && target_table[static_cast<unsigned char>(b[i])])
+        [[likely]] {
+            ++i;
+        }
     if (i == rl_end) [[unlikely]] {
         return rl_stop;
     }
@@ -578,9 +589,10 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
         }
         const size_t name_start = i;
         ++i;
-        while (i < w && tchar(b[i])) [[likely]] {
-            ++i;
-        }
+        while (i < w && tchar(b[i]))
+            [[likely]] {
+                ++i;
+            }
         if (i == w) [[unlikely]] {
             out.num_headers = static_cast<uint16_t>(nh);
             return out_of_bytes;
@@ -595,9 +607,10 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
         }
         const size_t value_start = i;
         for (;;) {
-            while (i + 8 <= w && swar_value_clean(b + i)) [[likely]] {
-                i += 8;
-            }
+            while (i + 8 <= w && swar_value_clean(b + i))
+                [[likely]] {
+                    i += 8;
+                }
             while (i < w && value_table[static_cast<unsigned char>(b[i])] && b[i] != '\t') {
                 ++i;
             }

@@ -15,9 +15,9 @@ namespace ringbolt::http {
 inline constexpr size_t max_header_fields = 128;
 
 struct parser_limits {
-    size_t max_request_line = 8192;  ///< request line bytes (without CRLF) -> 414 when exceeded
-    size_t max_head_bytes = 16384;   ///< whole head incl. request line and final CRLF -> 431
-    size_t max_headers = 100;        ///< header field count (<= max_header_fields) -> 431
+    size_t max_request_line = 8192; ///< request line bytes (without CRLF) -> 414 when exceeded
+    size_t max_head_bytes = 16384;  ///< whole head incl. request line and final CRLF -> 431
+    size_t max_headers = 100;       ///< header field count (<= max_header_fields) -> 431
 };
 
 struct header_field {
@@ -58,20 +58,20 @@ struct request_head {
 
     // Derived from the fields while parsing (RFC 9112 §§6, 9):
     body_kind body = body_kind::none;
-    uint64_t content_length = 0;   ///< valid when body == content_length
-    bool keep_alive = true;        ///< 1.1: unless "Connection: close"; 1.0: only with "Connection: keep-alive"
-    bool expect_continue = false;  ///< "Expect: 100-continue"
-    bool upgrade = false;          ///< Connection: upgrade + Upgrade header present
-    std::string_view host;         ///< Host field value (empty if absent)
-    size_t head_bytes = 0;         ///< bytes of the head incl. the final CRLF (== parse_outcome::consumed)
+    uint64_t content_length = 0;  ///< valid when body == content_length
+    bool keep_alive = true;       ///< 1.1: unless "Connection: close"; 1.0: only with "Connection: keep-alive"
+    bool expect_continue = false; ///< "Expect: 100-continue"
+    bool upgrade = false;         ///< Connection: upgrade + Upgrade header present
+    std::string_view host;        ///< Host field value (empty if absent)
+    size_t head_bytes = 0;        ///< bytes of the head incl. the final CRLF (== parse_outcome::consumed)
 };
 
 enum class parse_status : uint8_t { complete, incomplete, error };
 
 struct parse_outcome {
     parse_status status;
-    http_error error;  ///< set when status == error
-    size_t consumed;   ///< bytes of the head (incl. leading empty lines skipped) when complete
+    http_error error; ///< set when status == error
+    size_t consumed;  ///< bytes of the head (incl. leading empty lines skipped) when complete
 };
 
 /// Parse one request head from the start of `buf`.

@@ -30,7 +30,7 @@ inline bool form_needs_decoding(std::string_view in) noexcept {
 /// the inline buffer takes one heap buffer for the duration of that pair only. Kept
 /// per call (not thread_local) so a callback may itself split another query.
 class query_scratch {
-public:
+  public:
     char* get(size_t n) {
         if (n <= sizeof(_inline)) [[likely]] {
             return _inline;
@@ -39,7 +39,7 @@ public:
         return _heap.data();
     }
 
-private:
+  private:
     char _inline[512];
     std::string _heap;
 };

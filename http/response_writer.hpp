@@ -28,7 +28,7 @@ bool valid_field_name(std::string_view s) noexcept;
 
 struct response_spec {
     uint16_t status = 200;
-    std::string_view content_type;  ///< omitted when empty
+    std::string_view content_type; ///< omitted when empty
     std::string_view body;
     bool head_request = false;      ///< HEAD: send Content-Length of `body` but no body
     bool close = false;             ///< add "Connection: close"
@@ -54,9 +54,8 @@ void write_head_end(std::string& out, uint16_t status, size_t body_len);
 void write_error_response(std::string& out, http_error err, std::string_view date);
 
 /// Append a plain-text response with `status` and a short body (404/405/500/503...).
-void write_simple_response(std::string& out, uint16_t status, std::string_view body, std::string_view date,
-                           bool close, bool head_request, std::string_view extra_name = {},
-                           std::string_view extra_value = {});
+void write_simple_response(std::string& out, uint16_t status, std::string_view body, std::string_view date, bool close,
+                           bool head_request, std::string_view extra_name = {}, std::string_view extra_value = {});
 
 // ---- template implementation ----
 void append_header(std::string& out, std::string_view name, std::string_view value);

@@ -93,8 +93,9 @@ struct pattern_segment {
 };
 
 constexpr const char* method_names[num_method_slots] = {
-    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER",
-    "METHOD_BIT_10", "METHOD_BIT_11", "METHOD_BIT_12", "METHOD_BIT_13", "METHOD_BIT_14", "METHOD_BIT_15",
+    "GET",           "HEAD",          "POST",          "PUT",           "DELETE",        "PATCH",
+    "OPTIONS",       "CONNECT",       "TRACE",         "OTHER",         "METHOD_BIT_10", "METHOD_BIT_11",
+    "METHOD_BIT_12", "METHOD_BIT_13", "METHOD_BIT_14", "METHOD_BIT_15",
 };
 
 bool is_identifier(std::string_view s) noexcept {
@@ -388,8 +389,9 @@ std::string route_table::add(std::string_view pattern, uint16_t method_mask, uin
         } else {
             if (open != 0 || close != s.size() - 1 || s.find('{', 1) != std::string_view::npos ||
                 s.find('}') != s.size() - 1) {
-                return "in route " + quoted + ": a parameter must be a whole segment like {name} or {name:int}, got \"" +
-                       std::string(s) + "\"";
+                return "in route " + quoted +
+                       ": a parameter must be a whole segment like {name} or {name:int}, got \"" + std::string(s) +
+                       "\"";
             }
             const std::string_view inner = s.substr(1, s.size() - 2);
             const size_t colon = inner.find(':');
@@ -423,7 +425,8 @@ std::string route_table::add(std::string_view pattern, uint16_t method_mask, uin
         pos = slash + 1;
     }
 
-    if (auto it = _impl->names_by_handler.find(handler_id); it != _impl->names_by_handler.end() && it->second != names) {
+    if (auto it = _impl->names_by_handler.find(handler_id);
+        it != _impl->names_by_handler.end() && it->second != names) {
         return "handler id " + std::to_string(handler_id) + " is already used by a route with other parameter names";
     }
 

@@ -30,7 +30,7 @@ struct route_match {
 enum class route_status : uint8_t { found, not_found, method_not_allowed };
 
 class route_table {
-public:
+  public:
     route_table();
     ~route_table();
     route_table(route_table&&) noexcept;
@@ -51,13 +51,12 @@ public:
     /// and int parameters over str parameters at the same position.
     /// HEAD falls back to the GET route when no HEAD route exists.
     /// method_not_allowed: the path matches but not the method; `allowed` gets the mask.
-    route_status lookup(uint16_t method_id, std::string_view path, route_match& out,
-                        uint16_t& allowed) const noexcept;
+    route_status lookup(uint16_t method_id, std::string_view path, route_match& out, uint16_t& allowed) const noexcept;
 
     /// Parameter names of a registered route, in pattern order.
     const std::vector<std::string>& param_names(uint32_t handler_id) const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> _impl;
 };

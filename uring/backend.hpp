@@ -24,7 +24,7 @@ enum class recv_end : uint8_t {
 
 /// Completions, delivered by io_backend::wait to the reactor.
 class io_events {
-public:
+  public:
     virtual ~io_events() = default;
     virtual void on_accept(int fd) noexcept = 0;
     /// The accept request ended (cancelled or failed); `res` is a negative errno.
@@ -37,7 +37,7 @@ public:
 };
 
 class io_backend {
-public:
+  public:
     virtual ~io_backend() = default;
     /// Create the kernel objects on the calling (reactor) thread.
     virtual result<void> setup(const server_config& config, int wake_fd) noexcept = 0;

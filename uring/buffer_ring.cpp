@@ -6,7 +6,9 @@
 
 namespace ringbolt::uring {
 
-buffer_ring::~buffer_ring() { destroy(); }
+buffer_ring::~buffer_ring() {
+    destroy();
+}
 
 result<void> buffer_ring::init(io_uring& ring, uint16_t group_id, uint32_t count, uint32_t buffer_size) noexcept {
     if (count == 0 || (count & (count - 1)) != 0 || count > 32768) {

@@ -13,7 +13,7 @@
 namespace ringbolt::uring {
 
 class buffer_ring {
-public:
+  public:
     buffer_ring() = default;
     buffer_ring(const buffer_ring&) = delete;
     buffer_ring& operator=(const buffer_ring&) = delete;
@@ -40,7 +40,7 @@ public:
         }
     }
 
-private:
+  private:
     io_uring* _uring = nullptr;
     io_uring_buf_ring* _ring = nullptr;
     char* _buffers = nullptr;

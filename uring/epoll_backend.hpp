@@ -12,7 +12,7 @@
 namespace ringbolt::uring {
 
 class epoll_backend final : public io_backend {
-public:
+  public:
     ~epoll_backend() override;
     result<void> setup(const server_config& config, int wake_fd) noexcept override;
     void arm_accept(int listen_fd) noexcept override;
@@ -25,7 +25,7 @@ public:
     const char* name() const noexcept override { return "epoll"; }
     int accepted_socket_flags() const noexcept override { return SOCK_CLOEXEC | SOCK_NONBLOCK; }
 
-private:
+  private:
     struct fd_state {
         uint32_t slot = 0;
         uint16_t gen = 0;

@@ -13,14 +13,13 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
-#include <fcntl.h>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
 
 namespace ringbolt::uring {
 
@@ -89,9 +88,17 @@ void reactor::request_stop() noexcept {
 }
 
 http::conn_env reactor::env() noexcept {
-    return http::conn_env{_routes,   _config.limits,        _date.value(), _now_s,
-                          _draining, _batch,                _counters,     _metrics,
-                          _app_pending, _config.limit_concurrency, _route_latency.get(),
+    return http::conn_env{_routes,
+                          _config.limits,
+                          _date.value(),
+                          _now_s,
+                          _draining,
+                          _batch,
+                          _counters,
+                          _metrics,
+                          _app_pending,
+                          _config.limit_concurrency,
+                          _route_latency.get(),
                           _config.output_high_water};
 }
 

@@ -32,7 +32,7 @@ struct server_config {
     uint32_t write_timeout_s = 30;    ///< a send may stay in flight this long
     uint32_t linger_s = 2;            ///< after a final response, read and discard this long
     unsigned ring_entries = 1024;
-    unsigned buffer_count = 1024;     ///< per core, power of two
+    unsigned buffer_count = 1024; ///< per core, power of two
     unsigned buffer_size = 4096;
     int backlog = 4096;
     bool pin_threads = true;
@@ -41,23 +41,23 @@ struct server_config {
     /// share them, so a worker that exits never closes a listener). Reactor i uses
     /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
     std::vector<int> listen_fds;
-    int cpu_offset = 0; ///< first CPU index (into the allowed set) for reactor 0
-    std::string io = "auto"; ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
-    uint32_t limit_connections = 0;   ///< per worker, 0 = none: accepting pauses at the cap
-    uint32_t limit_concurrency = 0;   ///< requests waiting for Python per reactor turn, 0 = none: 503 above
+    int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
+    std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
+    uint32_t limit_connections = 0;     ///< per worker, 0 = none: accepting pauses at the cap
+    uint32_t limit_concurrency = 0;     ///< requests waiting for Python per reactor turn, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
 };
 
 /// Where an offloading application delivers responses (thread-safe).
 class response_sink {
-public:
+  public:
     virtual ~response_sink() = default;
     virtual void deliver(std::vector<http::app_response>& responses) noexcept = 0;
 };
 
 /// The application side of a reactor (Python lives behind this).
 class app_handler {
-public:
+  public:
     virtual ~app_handler() = default;
     /// True: requests go to submit() and answers come back later through the sink
     /// (handlers run on other threads and may block). False: handle_batch() inline.
@@ -72,13 +72,13 @@ public:
     /// response per request. Called on reactor thread `reactor_index`. Returns the
     /// nanoseconds spent waiting for the application's lock (the GIL).
     virtual uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                              std::vector<http::app_response>& responses, std::string_view date) noexcept = 0;
+                                  std::vector<http::app_response>& responses, std::string_view date) noexcept = 0;
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
 };
 
 class reactor final : private io_events, public response_sink {
-public:
+  public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
             int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
             const http::metrics_source* metrics);
@@ -102,25 +102,25 @@ public:
     /// Per-route latency histograms (indexed by router id); null when metrics are off.
     const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
 
-private:
+  private:
     struct conn_slot {
         int fd = -1;
         uint32_t gen = 0;
         bool in_use = false;
         bool recv_armed = false;
-        bool recv_paused = false;  ///< output over the high-water mark: not re-armed
+        bool recv_paused = false; ///< output over the high-water mark: not re-armed
         bool send_inflight = false;
         bool dirty = false;
         bool peer_eof = false;
         bool lingering = false;
-        bool closing = false;    ///< hard close started; finalize when no op is in flight
+        bool closing = false;      ///< hard close started; finalize when no op is in flight
         bool cancel_sent = false;  ///< a close cancelled the recv
         bool pause_cancel = false; ///< a pause cancelled the recv (its end is not an error)
-        uint32_t send_since = 0; ///< coarse second the in-flight send started
+        uint32_t send_since = 0;   ///< coarse second the in-flight send started
         uint32_t linger_until = 0;
         size_t sent = 0;
-        std::string sending;     ///< bytes of the send in flight (immutable while in flight)
-        std::string stash;       ///< bytes that arrived after reading was paused
+        std::string sending; ///< bytes of the send in flight (immutable while in flight)
+        std::string stash;   ///< bytes that arrived after reading was paused
         http::connection conn;
     };
 
@@ -180,7 +180,7 @@ private:
     std::unique_ptr<latency_histogram[]> _route_latency;
 
     std::mutex _inbox_mutex;
-    std::vector<http::app_response> _inbox;     ///< answers from handler threads
+    std::vector<http::app_response> _inbox;      ///< answers from handler threads
     std::vector<http::app_response> _inbox_work; ///< swapped out of _inbox, delivered by the loop
     std::atomic<bool> _inbox_ready{false};
 };

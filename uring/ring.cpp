@@ -132,7 +132,9 @@ result<ring_features> probe_io_uring() noexcept {
     f.multishot_recv = opcodes_ok && f.buf_ring && self_test_multishot_recv(ring);
     io_uring_queue_exit(&ring);
 
-    f.tier = f.defer_taskrun ? "io_uring (single-issuer, defer-taskrun" : f.coop_taskrun ? "io_uring (coop-taskrun" : "io_uring (basic";
+    f.tier = f.defer_taskrun  ? "io_uring (single-issuer, defer-taskrun"
+             : f.coop_taskrun ? "io_uring (coop-taskrun"
+                              : "io_uring (basic";
     f.tier += f.multishot_accept && f.multishot_recv ? ", multishot accept+recv, buffer ring)" : ", NO multishot)";
     if (!f.multishot_accept || !f.multishot_recv) {
         return {errc::io_uring_setup, ENOTSUP};

@@ -65,8 +65,8 @@ result<void> server::start() {
     for (unsigned i = 0; i < n && _config.listen_fds.empty(); ++i) {
         result<int> fd = open_listener(_config.host, port, _config.backlog);
         if (!fd.ok()) {
-            _error = "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " +
-                     std::strerror(fd.sys_errno());
+            _error =
+                "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " + std::strerror(fd.sys_errno());
             for (int f : fds) {
                 ::close(f);
             }
@@ -85,8 +85,8 @@ result<void> server::start() {
     std::vector<std::promise<std::string>> ready(n);
     for (unsigned i = 0; i < n; ++i) {
         int cpu = cpus[(i + static_cast<unsigned>(_config.cpu_offset)) % cpus.size()];
-        _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu, use_epoll,
-                                                     &_app_pending, _metrics_on ? this : nullptr));
+        _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu, use_epoll, &_app_pending,
+                                                      _metrics_on ? this : nullptr));
     }
     for (unsigned i = 0; i < n; ++i) {
         reactor* r = _reactors[i].get();
@@ -102,9 +102,9 @@ result<void> server::start() {
             } notice{this};
             result<void> rc = r->setup();
             if (!rc.ok()) {
-                std::string why = rc.error() == errc::io_uring_blocked ? describe_setup_failure(rc.sys_errno())
-                                                                      : std::string(errc_name(rc.error())) + ": " +
-                                                                            std::strerror(rc.sys_errno());
+                std::string why = rc.error() == errc::io_uring_blocked
+                                      ? describe_setup_failure(rc.sys_errno())
+                                      : std::string(errc_name(rc.error())) + ": " + std::strerror(rc.sys_errno());
                 p->set_value(why);
                 return;
             }
@@ -134,8 +134,7 @@ void server::stop() noexcept {
 
 bool server::wait_exit(int ms) {
     std::unique_lock<std::mutex> lock(_exit_mutex);
-    return _exit_cv.wait_for(lock, std::chrono::milliseconds(ms),
-                             [this] { return _exited >= _threads.size(); });
+    return _exit_cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return _exited >= _threads.size(); });
 }
 
 void server::join() {
@@ -169,12 +168,12 @@ void server::render(std::string& out) const {
     char buf[128];
 #define RINGBOLT_RENDER(name)                                                                                          \
     {                                                                                                                  \
-        bool gauge = std::string_view(#name) == "connections_open";                                                  \
+        bool gauge = std::string_view(#name) == "connections_open";                                                    \
         out += "# TYPE ringbolt_" #name;                                                                               \
-        out += gauge ? " gauge\n" : "_total counter\n";                                                               \
+        out += gauge ? " gauge\n" : "_total counter\n";                                                                \
         for (const auto& r : _reactors) {                                                                              \
-            std::snprintf(buf, sizeof(buf), "ringbolt_%s%s{core=\"%u\"} %llu\n", #name, gauge ? "" : "_total",          \
-                          r->index(), static_cast<unsigned long long>(r->counters().name.get()));                     \
+            std::snprintf(buf, sizeof(buf), "ringbolt_%s%s{core=\"%u\"} %llu\n", #name, gauge ? "" : "_total",         \
+                          r->index(), static_cast<unsigned long long>(r->counters().name.get()));                      \
             out += buf;                                                                                                \
         }                                                                                                              \
     }

@@ -17,7 +17,7 @@
 namespace ringbolt::uring {
 
 class server final : public http::metrics_source {
-public:
+  public:
     server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app);
     ~server() override;
     /// Prometheus text exposition of every core's counters and the route histograms.
@@ -39,7 +39,7 @@ public:
     const std::string& error_message() const noexcept { return _error; }
     const std::vector<std::unique_ptr<reactor>>& reactors() const noexcept { return _reactors; }
 
-private:
+  private:
     server_config _config;
     std::shared_ptr<const http::app_routes> _routes;
     app_handler& _app;

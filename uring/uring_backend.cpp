@@ -123,7 +123,9 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
         }
         break;
     }
-    case op::send: events.on_send(ud.slot, ud.gen, res); break;
+    case op::send:
+        events.on_send(ud.slot, ud.gen, res);
+        break;
     case op::accept:
         if (res >= 0) {
             events.on_accept(res);
@@ -132,8 +134,11 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
             events.on_accept_end(res < 0 ? res : -ECANCELED);
         }
         break;
-    case op::wake: arm_wake(); break;
-    case op::cancel: break;
+    case op::wake:
+        arm_wake();
+        break;
+    case op::cancel:
+        break;
     }
 }
 

@@ -12,7 +12,7 @@
 namespace ringbolt::uring {
 
 class uring_backend final : public io_backend {
-public:
+  public:
     ~uring_backend() override;
     result<void> setup(const server_config& config, int wake_fd) noexcept override;
     void arm_accept(int listen_fd) noexcept override;
@@ -25,7 +25,7 @@ public:
     const char* name() const noexcept override { return "io_uring"; }
     int accepted_socket_flags() const noexcept override { return SOCK_CLOEXEC; }
 
-private:
+  private:
     io_uring_sqe* get_sqe() noexcept;
     void arm_wake() noexcept;
     void dispatch(const io_uring_cqe* cqe, io_events& events) noexcept;

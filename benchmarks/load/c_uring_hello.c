@@ -38,14 +38,14 @@
 
 #define SQ_ENTRIES 1024
 #define CQ_ENTRIES 8192
-#define BGID 1            /* provided-buffer group id */
+#define BGID 1 /* provided-buffer group id */
 #ifndef BUF_COUNT
-#define BUF_COUNT 1024    /* buffers in the ring, power of two (-D to override) */
+#define BUF_COUNT 1024 /* buffers in the ring, power of two (-D to override) */
 #endif
 #ifndef BUF_SIZE
-#define BUF_SIZE 4096     /* bytes per receive buffer */
+#define BUF_SIZE 4096 /* bytes per receive buffer */
 #endif
-#define OUT_CAP 32768     /* per-connection send buffer */
+#define OUT_CAP 32768 /* per-connection send buffer */
 #define MAX_FDS 65536
 
 /* user_data: operation in the top byte, fd in the low 32 bits. */
@@ -55,31 +55,30 @@ enum op { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3 };
 #define UD_FD(ud) ((int)(__u32)(ud))
 
 struct conn {
-    char *out;          /* send buffer (OUT_CAP bytes), allocated on accept */
-    unsigned out_len;   /* bytes of out in the current send */
-    unsigned out_off;   /* bytes of out already sent */
-    unsigned owed;      /* responses owed but not yet copied into out */
-    unsigned char match;/* how much of "\r\n\r\n" the last chunk ended with */
+    char* out;           /* send buffer (OUT_CAP bytes), allocated on accept */
+    unsigned out_len;    /* bytes of out in the current send */
+    unsigned out_off;    /* bytes of out already sent */
+    unsigned owed;       /* responses owed but not yet copied into out */
+    unsigned char match; /* how much of "\r\n\r\n" the last chunk ended with */
     unsigned char open, recv_armed, sending, dead, dirty;
 };
 
 static struct io_uring ring;
-static struct io_uring_buf_ring *br;
-static char *buf_base;
+static struct io_uring_buf_ring* br;
+static char* buf_base;
 static struct conn conns[MAX_FDS];
 static int dirty[MAX_FDS], n_dirty; /* connections with responses to flush */
 static int n_recycled;              /* buffers re-added but not yet made visible */
 static int listen_fd;
 
 /* The fixed response; the 29-byte Date value is patched in place once per second. */
-static char resp[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Length: 13\r\n"
-    "Content-Type: text/plain\r\n"
-    "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
-    "Server: c-uring\r\n"
-    "\r\n"
-    "Hello, World!";
+static char resp[] = "HTTP/1.1 200 OK\r\n"
+                     "Content-Length: 13\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+                     "Server: c-uring\r\n"
+                     "\r\n"
+                     "Hello, World!";
 #define RESP_LEN (sizeof(resp) - 1)
 static time_t date_second = -1;
 
@@ -96,8 +95,8 @@ static void update_date(void) {
 }
 
 /* An SQE, submitting what is queued first if the SQ is full. */
-static struct io_uring_sqe *get_sqe(void) {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+static struct io_uring_sqe* get_sqe(void) {
+    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     while (!sqe) {
         io_uring_submit(&ring);
         sqe = io_uring_get_sqe(&ring);
@@ -106,13 +105,13 @@ static struct io_uring_sqe *get_sqe(void) {
 }
 
 static void arm_accept(void) {
-    struct io_uring_sqe *sqe = get_sqe();
+    struct io_uring_sqe* sqe = get_sqe();
     io_uring_prep_multishot_accept(sqe, listen_fd, NULL, NULL, 0);
     io_uring_sqe_set_data64(sqe, UD(OP_ACCEPT, listen_fd));
 }
 
 static void arm_recv(int fd) {
-    struct io_uring_sqe *sqe = get_sqe();
+    struct io_uring_sqe* sqe = get_sqe();
     io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT; /* the kernel picks a buffer from group BGID */
     sqe->buf_group = BGID;
@@ -121,8 +120,8 @@ static void arm_recv(int fd) {
 }
 
 static void arm_send(int fd) {
-    struct conn *c = &conns[fd];
-    struct io_uring_sqe *sqe = get_sqe();
+    struct conn* c = &conns[fd];
+    struct io_uring_sqe* sqe = get_sqe();
     io_uring_prep_send(sqe, fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, UD(OP_SEND, fd));
     c->sending = 1;
@@ -131,7 +130,7 @@ static void arm_send(int fd) {
 /* Close only once nothing is in flight, so that a reused fd number never receives a
  * completion that belongs to the previous connection. */
 static void maybe_close(int fd) {
-    struct conn *c = &conns[fd];
+    struct conn* c = &conns[fd];
     if (!c->dead || c->recv_armed || c->sending)
         return;
     close(fd);
@@ -142,7 +141,7 @@ static void maybe_close(int fd) {
 /* Kill a connection: shutdown() makes its multishot recv terminate (res 0), whose
  * completion then closes it. */
 static void kill_conn(int fd) {
-    struct conn *c = &conns[fd];
+    struct conn* c = &conns[fd];
     if (!c->dead) {
         c->dead = 1;
         shutdown(fd, SHUT_RDWR);
@@ -152,7 +151,7 @@ static void kill_conn(int fd) {
 
 /* Copy as many owed responses as fit into the send buffer and send them. */
 static void flush(int fd) {
-    struct conn *c = &conns[fd];
+    struct conn* c = &conns[fd];
     if (c->dead || c->sending || c->owed == 0)
         return;
     unsigned n = c->owed, fit = OUT_CAP / RESP_LEN;
@@ -175,9 +174,9 @@ static void mark_dirty(int fd) {
 
 /* Count the complete requests in a chunk: occurrences of "\r\n\r\n", with the partial
  * match at the end of the previous chunk carried in *match (0..3 bytes matched). */
-static unsigned count_requests(const char *p, size_t n, unsigned char *match) {
+static unsigned count_requests(const char* p, size_t n, unsigned char* match) {
     unsigned count = 0, m = *match;
-    const char *end = p + n;
+    const char* end = p + n;
     while (p < end) {
         if (m == 0) { /* fast path: skip straight to the next '\r' */
             p = memchr(p, '\r', end - p);
@@ -190,8 +189,13 @@ static unsigned count_requests(const char *p, size_t n, unsigned char *match) {
         char ch = *p++;
         if (m == 1 || m == 3) {
             if (ch == '\n') {
-                if (m == 3) { count++; m = 0; } else m = 2;
-            } else m = (ch == '\r');
+                if (m == 3) {
+                    count++;
+                    m = 0;
+                } else
+                    m = 2;
+            } else
+                m = (ch == '\r');
         } else { /* m == 2: "\r\n" seen */
             m = (ch == '\r') ? 3 : 0;
         }
@@ -200,41 +204,46 @@ static unsigned count_requests(const char *p, size_t n, unsigned char *match) {
     return count;
 }
 
-static void on_accept(struct io_uring_cqe *cqe) {
+static void on_accept(struct io_uring_cqe* cqe) {
     if (!(cqe->flags & IORING_CQE_F_MORE))
         arm_accept(); /* the multishot accept ended: re-arm it */
     int fd = cqe->res;
     if (fd < 0)
         return; /* e.g. EMFILE; keep accepting */
-    if (fd >= MAX_FDS) { close(fd); return; }
+    if (fd >= MAX_FDS) {
+        close(fd);
+        return;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct conn *c = &conns[fd];
+    struct conn* c = &conns[fd];
     memset(c, 0, sizeof *c);
     c->out = malloc(OUT_CAP);
-    if (!c->out) { close(fd); return; }
+    if (!c->out) {
+        close(fd);
+        return;
+    }
     c->open = 1;
     arm_recv(fd);
 }
 
 /* A consumed buffer is re-added at once but made visible to the kernel in one go
  * after the batch (one store-release per batch). */
-static void on_recv(struct io_uring_cqe *cqe) {
+static void on_recv(struct io_uring_cqe* cqe) {
     int fd = UD_FD(cqe->user_data);
-    struct conn *c = &conns[fd];
+    struct conn* c = &conns[fd];
     int more = cqe->flags & IORING_CQE_F_MORE;
     if (!more)
         c->recv_armed = 0;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        char *buf = buf_base + (size_t)bid * BUF_SIZE;
+        char* buf = buf_base + (size_t)bid * BUF_SIZE;
         if (cqe->res > 0 && !c->dead) {
             c->owed += count_requests(buf, cqe->res, &c->match);
             if (c->owed)
                 mark_dirty(fd);
         }
-        io_uring_buf_ring_add(br, buf, BUF_SIZE, bid, io_uring_buf_ring_mask(BUF_COUNT),
-                              n_recycled++);
+        io_uring_buf_ring_add(br, buf, BUF_SIZE, bid, io_uring_buf_ring_mask(BUF_COUNT), n_recycled++);
     }
     if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
         c->dead = 1; /* EOF or error */
@@ -246,9 +255,9 @@ static void on_recv(struct io_uring_cqe *cqe) {
     }
 }
 
-static void on_send(struct io_uring_cqe *cqe) {
+static void on_send(struct io_uring_cqe* cqe) {
     int fd = UD_FD(cqe->user_data);
-    struct conn *c = &conns[fd];
+    struct conn* c = &conns[fd];
     c->sending = 0;
     if (cqe->res < 0) {
         kill_conn(fd);
@@ -292,7 +301,7 @@ static int setup_ring(void) {
 
 static int setup_buffers(void) {
     /* The ring of buffer descriptors must be page aligned; we own its memory. */
-    if (posix_memalign((void **)&br, 4096, BUF_COUNT * sizeof(struct io_uring_buf)))
+    if (posix_memalign((void**)&br, 4096, BUF_COUNT * sizeof(struct io_uring_buf)))
         return -1;
     memset(br, 0, BUF_COUNT * sizeof(struct io_uring_buf));
     struct io_uring_buf_reg reg;
@@ -310,13 +319,12 @@ static int setup_buffers(void) {
         return -1;
     io_uring_buf_ring_init(br);
     for (int i = 0; i < BUF_COUNT; i++)
-        io_uring_buf_ring_add(br, buf_base + (size_t)i * BUF_SIZE, BUF_SIZE, i,
-                              io_uring_buf_ring_mask(BUF_COUNT), i);
+        io_uring_buf_ring_add(br, buf_base + (size_t)i * BUF_SIZE, BUF_SIZE, i, io_uring_buf_ring_mask(BUF_COUNT), i);
     io_uring_buf_ring_advance(br, BUF_COUNT);
     return 0;
 }
 
-static int setup_listener(int port, const char *addr) {
+static int setup_listener(int port, const char* addr) {
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     if (fd < 0)
         return -1;
@@ -330,14 +338,14 @@ static int setup_listener(int port, const char *addr) {
         fprintf(stderr, "bad address %s\n", addr);
         return -1;
     }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 4096)) {
+    if (bind(fd, (struct sockaddr*)&sa, sizeof sa) || listen(fd, 4096)) {
         perror("bind/listen");
         return -1;
     }
     return fd;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s PORT [ADDR]\n", argv[0]);
         return 2;
@@ -358,14 +366,20 @@ int main(int argc, char **argv) {
             return 1;
         }
         update_date();
-        struct io_uring_cqe *cqe;
+        struct io_uring_cqe* cqe;
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&ring, head, cqe) {
             seen++;
             switch (UD_OP(cqe->user_data)) {
-            case OP_ACCEPT: on_accept(cqe); break;
-            case OP_RECV: on_recv(cqe); break;
-            case OP_SEND: on_send(cqe); break;
+            case OP_ACCEPT:
+                on_accept(cqe);
+                break;
+            case OP_RECV:
+                on_recv(cqe);
+                break;
+            case OP_SEND:
+                on_send(cqe);
+                break;
             }
         }
         if (n_recycled) {

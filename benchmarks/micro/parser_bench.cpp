@@ -57,8 +57,12 @@ void parse_bench(benchmark::State& state, const std::string& request) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * request.size()));
 }
 
-void bm_parse_wrk(benchmark::State& state) { parse_bench(state, wrk_request); }
-void bm_parse_browser(benchmark::State& state) { parse_bench(state, browser_request); }
+void bm_parse_wrk(benchmark::State& state) {
+    parse_bench(state, wrk_request);
+}
+void bm_parse_browser(benchmark::State& state) {
+    parse_bench(state, browser_request);
+}
 
 void bm_has_head_end(benchmark::State& state) {
     for (auto _ : state) {

@@ -24,8 +24,12 @@ void run_split(benchmark::State& state, std::string_view q) {
     }
 }
 
-void bm_query_4_params(benchmark::State& s) { run_split(s, "a=1&b=two&c=three%20x&d=4"); }
-void bm_query_no_decoding(benchmark::State& s) { run_split(s, "page=3&per_page=50&sort=name&order=asc"); }
+void bm_query_4_params(benchmark::State& s) {
+    run_split(s, "a=1&b=two&c=three%20x&d=4");
+}
+void bm_query_no_decoding(benchmark::State& s) {
+    run_split(s, "page=3&per_page=50&sort=name&order=asc");
+}
 
 void bm_percent_decode_40(benchmark::State& state) {
     const std::string in = "/caf%C3%A9/menu%20du%20jour/item%2Fx+ok!"; // 40 bytes

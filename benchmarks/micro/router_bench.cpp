@@ -59,14 +59,24 @@ void run_lookup(benchmark::State& state, uint16_t method, const char* path, rout
     }
 }
 
-void bm_static_root(benchmark::State& s) { run_lookup(s, method_get, "/", route_status::found); }
-void bm_static_plaintext(benchmark::State& s) { run_lookup(s, method_get, "/plaintext", route_status::found); }
-void bm_one_param(benchmark::State& s) { run_lookup(s, method_get, "/api/v1/res17/12345", route_status::found); }
+void bm_static_root(benchmark::State& s) {
+    run_lookup(s, method_get, "/", route_status::found);
+}
+void bm_static_plaintext(benchmark::State& s) {
+    run_lookup(s, method_get, "/plaintext", route_status::found);
+}
+void bm_one_param(benchmark::State& s) {
+    run_lookup(s, method_get, "/api/v1/res17/12345", route_status::found);
+}
 void bm_two_params(benchmark::State& s) {
     run_lookup(s, method_get, "/api/v1/res17/12345/items/678", route_status::found);
 }
-void bm_str_param(benchmark::State& s) { run_lookup(s, method_get, "/users/alice", route_status::found); }
-void bm_not_found(benchmark::State& s) { run_lookup(s, method_get, "/api/v1/nope/1", route_status::not_found); }
+void bm_str_param(benchmark::State& s) {
+    run_lookup(s, method_get, "/users/alice", route_status::found);
+}
+void bm_not_found(benchmark::State& s) {
+    run_lookup(s, method_get, "/api/v1/nope/1", route_status::not_found);
+}
 void bm_method_not_allowed(benchmark::State& s) {
     run_lookup(s, method_post, "/api/v1/res3/9", route_status::method_not_allowed);
 }

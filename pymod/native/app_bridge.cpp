@@ -271,9 +271,9 @@ void app_bridge::error_response(PyObject* exc, http::app_request& req, http::app
         if (_types.log_exception != nullptr) {
             std::string_view m = req.method.in(req.data);
             std::string_view t = req.target.in(req.data);
-            PyObject* rv = PyObject_CallFunction(_types.log_exception, "Os#s#", exc, m.data(),
-                                                 static_cast<Py_ssize_t>(m.size()), t.data(),
-                                                 static_cast<Py_ssize_t>(t.size()));
+            PyObject* rv =
+                PyObject_CallFunction(_types.log_exception, "Os#s#", exc, m.data(), static_cast<Py_ssize_t>(m.size()),
+                                      t.data(), static_cast<Py_ssize_t>(t.size()));
             if (rv == nullptr) {
                 PyErr_Clear();
             }
@@ -360,7 +360,6 @@ void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {
         ts = nullptr;
     }
 }
-
 
 } // namespace ringbolt::py
 

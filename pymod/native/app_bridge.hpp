@@ -20,12 +20,12 @@ namespace ringbolt::py {
 
 /// Python classes defined in the ringbolt package that native code creates or checks.
 struct python_types {
-    PyObject* response = nullptr;     ///< ringbolt.Response
-    PyObject* http_error = nullptr;   ///< ringbolt.HTTPError
-    PyObject* bad_request = nullptr;  ///< ringbolt.BadRequest
-    PyObject* headers = nullptr;      ///< ringbolt.Headers(list of (name, value))
-    PyObject* query_params = nullptr; ///< ringbolt.QueryParams(list of (name, value))
-    PyObject* log_exception = nullptr;///< callable(exc, method, path)
+    PyObject* response = nullptr;      ///< ringbolt.Response
+    PyObject* http_error = nullptr;    ///< ringbolt.HTTPError
+    PyObject* bad_request = nullptr;   ///< ringbolt.BadRequest
+    PyObject* headers = nullptr;       ///< ringbolt.Headers(list of (name, value))
+    PyObject* query_params = nullptr;  ///< ringbolt.QueryParams(list of (name, value))
+    PyObject* log_exception = nullptr; ///< callable(exc, method, path)
 };
 
 /// A handler's return value reduced to what the wire needs.
@@ -51,7 +51,7 @@ struct handler_entry {
 };
 
 class app_bridge final : public uring::app_handler {
-public:
+  public:
     explicit app_bridge(const python_types& types) : _types(types) {}
     ~app_bridge() override;
 
@@ -75,7 +75,7 @@ public:
     void submit(unsigned reactor_index, std::vector<http::app_request>& batch,
                 uring::response_sink& sink) noexcept override;
 
-private:
+  private:
     void run_one(http::app_request& req, http::app_response& resp, std::string_view date);
     void error_response(PyObject* exc_type, http::app_request& req, http::app_response& resp, std::string_view date);
 

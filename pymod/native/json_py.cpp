@@ -36,13 +36,27 @@ void write_escaped(std::string& out, const char* s, size_t n) {
         out.append(s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': out.append("\\\"", 2); break;
-        case '\\': out.append("\\\\", 2); break;
-        case '\n': out.append("\\n", 2); break;
-        case '\r': out.append("\\r", 2); break;
-        case '\t': out.append("\\t", 2); break;
-        case '\b': out.append("\\b", 2); break;
-        case '\f': out.append("\\f", 2); break;
+        case '"':
+            out.append("\\\"", 2);
+            break;
+        case '\\':
+            out.append("\\\\", 2);
+            break;
+        case '\n':
+            out.append("\\n", 2);
+            break;
+        case '\r':
+            out.append("\\r", 2);
+            break;
+        case '\t':
+            out.append("\\t", 2);
+            break;
+        case '\b':
+            out.append("\\b", 2);
+            break;
+        case '\f':
+            out.append("\\f", 2);
+            break;
         default: {
             static constexpr char hex[] = "0123456789abcdef";
             char buf[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
@@ -239,11 +253,16 @@ PyObject* to_python(simdjson::dom::element el) {
         std::string_view s(el);
         return PyUnicode_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
     }
-    case element_type::INT64: return PyLong_FromLongLong(int64_t(el));
-    case element_type::UINT64: return PyLong_FromUnsignedLongLong(uint64_t(el));
-    case element_type::DOUBLE: return PyFloat_FromDouble(double(el));
-    case element_type::BOOL: return PyBool_FromLong(bool(el));
-    case element_type::NULL_VALUE: Py_RETURN_NONE;
+    case element_type::INT64:
+        return PyLong_FromLongLong(int64_t(el));
+    case element_type::UINT64:
+        return PyLong_FromUnsignedLongLong(uint64_t(el));
+    case element_type::DOUBLE:
+        return PyFloat_FromDouble(double(el));
+    case element_type::BOOL:
+        return PyBool_FromLong(bool(el));
+    case element_type::NULL_VALUE:
+        Py_RETURN_NONE;
     }
     Py_RETURN_NONE;
 }
@@ -266,7 +285,9 @@ PyObject* parse_with_json_module(const char* data, size_t len, PyObject* error_t
 
 } // namespace
 
-bool write_json(PyObject* obj, std::string& out) { return write_value(obj, out, 0); }
+bool write_json(PyObject* obj, std::string& out) {
+    return write_value(obj, out, 0);
+}
 
 PyObject* parse_json(const char* data, size_t len, bool padded, PyObject* error_type) {
     thread_local simdjson::dom::parser parser;

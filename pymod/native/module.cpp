@@ -30,8 +30,8 @@ python_types g_types; // set once by ringbolt/__init__.py via _set_types
 
 uint16_t method_mask(const std::vector<std::string>& methods) {
     static const std::pair<const char*, uint16_t> known[] = {
-        {"GET", http::method_get},         {"HEAD", http::method_head},       {"POST", http::method_post},
-        {"PUT", http::method_put},         {"DELETE", http::method_delete},   {"PATCH", http::method_patch},
+        {"GET", http::method_get},         {"HEAD", http::method_head},     {"POST", http::method_post},
+        {"PUT", http::method_put},         {"DELETE", http::method_delete}, {"PATCH", http::method_patch},
         {"OPTIONS", http::method_options}, {"TRACE", http::method_trace},
     };
     uint16_t mask = 0;
@@ -62,7 +62,7 @@ template <class T> T get_opt(const pb::dict& d, const char* key, T fallback) {
 }
 
 class native_server {
-public:
+  public:
     explicit native_server(const pb::dict& c) {
         _routes = std::make_shared<http::app_routes>();
         _bridge = std::make_unique<app_bridge>(g_types);
@@ -271,9 +271,11 @@ public:
         return out;
     }
 
-    int port() const { return _server ? _server->port() : 0; }
+    int port() const {
+        return _server ? _server->port() : 0;
+    }
 
-private:
+  private:
     void check_not_started() const {
         if (_server) {
             throw std::runtime_error("the server is already running");
@@ -326,17 +328,15 @@ void init_json(pb::module_& m) {
 }
 
 void init_runtime(pb::module_& m) {
-    m.def(
-        "_set_types",
-        [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
-           pb::object query_params, pb::object log_exception) {
-            g_types.response = response.release().ptr();
-            g_types.http_error = http_error.release().ptr();
-            g_types.bad_request = bad_request.release().ptr();
-            g_types.headers = headers.release().ptr();
-            g_types.query_params = query_params.release().ptr();
-            g_types.log_exception = log_exception.release().ptr();
-        });
+    m.def("_set_types", [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
+                           pb::object query_params, pb::object log_exception) {
+        g_types.response = response.release().ptr();
+        g_types.http_error = http_error.release().ptr();
+        g_types.bad_request = bad_request.release().ptr();
+        g_types.headers = headers.release().ptr();
+        g_types.query_params = query_params.release().ptr();
+        g_types.log_exception = log_exception.release().ptr();
+    });
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
     m.def("probe_io_uring", [] {
         pb::dict d;
@@ -352,9 +352,9 @@ void init_runtime(pb::module_& m) {
             d["multishot_recv"] = f.multishot_recv;
             d["buf_ring"] = f.buf_ring;
         } else {
-            d["error"] = r.error() == errc::io_uring_blocked ? uring::describe_setup_failure(r.sys_errno())
-                                                             : std::string(errc_name(r.error())) + ": " +
-                                                                   std::strerror(r.sys_errno());
+            d["error"] = r.error() == errc::io_uring_blocked
+                             ? uring::describe_setup_failure(r.sys_errno())
+                             : std::string(errc_name(r.error())) + ": " + std::strerror(r.sys_errno());
         }
         return d;
     });

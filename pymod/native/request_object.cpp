@@ -67,8 +67,12 @@ int clear(PyObject* self) {
     return 0;
 }
 
-const http::app_request& R(PyObject* self) { return *reinterpret_cast<request_object*>(self)->req; }
-request_object* O(PyObject* self) { return reinterpret_cast<request_object*>(self); }
+const http::app_request& R(PyObject* self) {
+    return *reinterpret_cast<request_object*>(self)->req;
+}
+request_object* O(PyObject* self) {
+    return reinterpret_cast<request_object*>(self);
+}
 
 PyObject* get_method(PyObject* self, void*) {
     request_object* o = O(self);
@@ -109,15 +113,23 @@ PyObject* get_raw_path(PyObject* self, void*) {
     return PyBytes_FromStringAndSize(raw.data(), static_cast<Py_ssize_t>(raw.size()));
 }
 
-PyObject* get_target(PyObject* self, void*) { const auto& r = R(self); return decode_latin1(r.target.in(r.data)); }
+PyObject* get_target(PyObject* self, void*) {
+    const auto& r = R(self);
+    return decode_latin1(r.target.in(r.data));
+}
 
-PyObject* get_query_string(PyObject* self, void*) { const auto& r = R(self); return decode_latin1(r.query.in(r.data)); }
+PyObject* get_query_string(PyObject* self, void*) {
+    const auto& r = R(self);
+    return decode_latin1(r.query.in(r.data));
+}
 
 PyObject* get_http_version(PyObject* self, void*) {
     return PyUnicode_FromString(R(self).version_minor == 0 ? "1.0" : "1.1");
 }
 
-PyObject* get_keep_alive(PyObject* self, void*) { return PyBool_FromLong(R(self).keep_alive); }
+PyObject* get_keep_alive(PyObject* self, void*) {
+    return PyBool_FromLong(R(self).keep_alive);
+}
 
 PyObject* pairs_to(PyObject* cls, PyObject* list) {
     if (list == nullptr) {

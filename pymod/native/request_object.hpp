@@ -14,10 +14,9 @@ namespace ringbolt::py {
 struct python_types; // ringbolt.Headers, QueryParams, BadRequest... (app_bridge.hpp)
 
 struct request_object {
-    PyObject_HEAD
-    http::app_request* req;   ///< batch entry, or `owned` after detach
-    http::app_request* owned; ///< heap copy once detached
-    PyObject* param_names;    ///< tuple of str (borrowed from the bridge, kept alive by it)
+    PyObject_HEAD http::app_request* req; ///< batch entry, or `owned` after detach
+    http::app_request* owned;             ///< heap copy once detached
+    PyObject* param_names;                ///< tuple of str (borrowed from the bridge, kept alive by it)
     const python_types* types;
     PyObject* cache_method;
     PyObject* cache_path;

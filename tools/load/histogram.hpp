@@ -15,12 +15,12 @@
 namespace ringbolt_load {
 
 class histogram {
-public:
+  public:
     // Values below 2^exact_bits are their own bucket; above, each power of two
     // [2^k, 2^(k+1)) is split into 2^(exact_bits-1) equal sub-buckets.
     static constexpr int exact_bits = 7;
-    static constexpr uint64_t exact_limit = uint64_t{1} << exact_bits;  // 128
-    static constexpr uint64_t sub_buckets = exact_limit / 2;            // 64
+    static constexpr uint64_t exact_limit = uint64_t{1} << exact_bits; // 128
+    static constexpr uint64_t sub_buckets = exact_limit / 2;           // 64
     // Largest value kept apart from the clamp: 2^40 us is about 12.7 days.
     static constexpr int max_bits = 40;
     static constexpr uint64_t max_value = (uint64_t{1} << max_bits) - 1;
@@ -28,7 +28,7 @@ public:
 
     void record(uint64_t value_us) noexcept {
         if (value_us > max_value) {
-            value_us = max_value;  // clamped into the top bucket; max_ stays exact below
+            value_us = max_value; // clamped into the top bucket; max_ stays exact below
         }
         ++_counts[index_of(value_us)];
         ++_total;
@@ -119,12 +119,11 @@ public:
         }
         // bit_width(v) >= 8 here; keep the top (exact_bits - 1) bits below the leading 1
         int shift = std::bit_width(v) - exact_bits;
-        uint64_t mantissa = v >> shift;  // in [64, 127]
-        return exact_limit + static_cast<size_t>(shift - 1) * sub_buckets
-               + static_cast<size_t>(mantissa - sub_buckets);
+        uint64_t mantissa = v >> shift; // in [64, 127]
+        return exact_limit + static_cast<size_t>(shift - 1) * sub_buckets + static_cast<size_t>(mantissa - sub_buckets);
     }
 
-private:
+  private:
     std::array<uint64_t, bucket_count> _counts{};
     uint64_t _total = 0;
     uint64_t _max = 0;

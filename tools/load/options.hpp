@@ -12,10 +12,10 @@ namespace ringbolt_load {
 struct options {
     uint32_t connections = 10;
     uint32_t threads = 1;
-    double duration_s = 10.0;   // used unless requests > 0
-    uint64_t requests = 0;      // -n: stop after this many measured responses
+    double duration_s = 10.0; // used unless requests > 0
+    uint64_t requests = 0;    // -n: stop after this many measured responses
     uint32_t pipeline = 1;
-    double rate = 0.0;          // -R: total requests/s over all connections; 0 = closed loop
+    double rate = 0.0; // -R: total requests/s over all connections; 0 = closed loop
     std::string method = "GET";
     std::vector<std::string> headers;
     std::string body;
@@ -23,11 +23,11 @@ struct options {
     double warmup_s = 0.0;
     uint32_t timeout_ms = 2000;
     bool json = false;
-    std::vector<int> cpus;      // pin thread i to cpus[i % size]
+    std::vector<int> cpus; // pin thread i to cpus[i % size]
     std::string url;
 
     // from the URL
-    std::string host;           // as written (without brackets), for the Host header
+    std::string host; // as written (without brackets), for the Host header
     uint16_t port = 80;
     std::string path = "/";
     sockaddr_storage addr{};

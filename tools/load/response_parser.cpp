@@ -10,7 +10,9 @@ namespace {
 
 constexpr size_t max_head_bytes = 64 * 1024;
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) {
@@ -102,7 +104,7 @@ response_parser::result response_parser::parse_head(const char* b, size_t n) {
         size_t start = pos + 2;
         size_t end = head.find("\r\n", start);
         if (end == std::string_view::npos || end == start) {
-            break;  // the empty line that ends the block
+            break; // the empty line that ends the block
         }
         std::string_view line = head.substr(start, end - start);
         pos = end;
@@ -168,8 +170,7 @@ response_parser::result response_parser::parse_head(const char* b, size_t n) {
     return result::ok;
 }
 
-response_parser::result response_parser::feed(const char* data, size_t len, size_t* consumed,
-                                              response_event* ev) {
+response_parser::result response_parser::feed(const char* data, size_t len, size_t* consumed, response_event* ev) {
     ev->complete = false;
     size_t i = 0;
     if (_state == state::head) {
@@ -209,7 +210,7 @@ response_parser::result response_parser::feed(const char* data, size_t len, size
             }
             i = head_len - old;
         }
-        if (_state == state::head) {  // an interim 1xx response: keep reading
+        if (_state == state::head) { // an interim 1xx response: keep reading
             *consumed = i;
             return result::ok;
         }

@@ -14,13 +14,13 @@
 namespace ringbolt_load {
 
 struct response_event {
-    bool complete = false;  // one whole response has been consumed
+    bool complete = false; // one whole response has been consumed
     int status = 0;
-    bool close = false;     // the server closes after this response
+    bool close = false; // the server closes after this response
 };
 
 class response_parser {
-public:
+  public:
     enum class result { ok, error };
 
     // The request method matters: a response to HEAD has no body whatever it says.
@@ -38,7 +38,7 @@ public:
     bool idle() const noexcept { return _state == state::head && _head_buf.empty(); }
     const char* error_text() const noexcept { return _error; }
 
-private:
+  private:
     enum class state : uint8_t {
         head,
         body_length,
@@ -62,7 +62,7 @@ private:
     void finish(response_event* ev) noexcept;
 
     state _state = state::head;
-    std::string _head_buf;  // a header block split across receives
+    std::string _head_buf; // a header block split across receives
     uint64_t _remaining = 0;
     uint64_t _chunk_size = 0;
     int _chunk_digits = 0;

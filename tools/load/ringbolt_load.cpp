@@ -23,7 +23,7 @@ run_plan* g_plan = nullptr;
 
 void on_signal(int) {
     if (g_plan != nullptr) {
-        g_plan->stop.store(true);  // threads notice within one housekeeping period
+        g_plan->stop.store(true); // threads notice within one housekeeping period
     }
 }
 
@@ -34,8 +34,8 @@ struct percentile_row {
 };
 
 constexpr percentile_row percentile_rows[] = {
-    {"p50", "p50", 0.50},   {"p75", "p75", 0.75},       {"p90", "p90", 0.90},
-    {"p99", "p99", 0.99},   {"p99.9", "p99_9", 0.999},  {"p99.99", "p99_99", 0.9999},
+    {"p50", "p50", 0.50}, {"p75", "p75", 0.75},      {"p90", "p90", 0.90},
+    {"p99", "p99", 0.99}, {"p99.9", "p99_9", 0.999}, {"p99.99", "p99_99", 0.9999},
 };
 
 std::string human_bytes(double v) {
@@ -141,8 +141,8 @@ void print_text(const options& o, const thread_stats& t, double seconds) {
     if (h.count() == 0) {
         return;
     }
-    printf("  latency       min %s, mean %s, stdev %s, max %s\n", human_us(h.min()).c_str(),
-           human_us(h.mean()).c_str(), human_us(h.stdev()).c_str(), human_us(h.max()).c_str());
+    printf("  latency       min %s, mean %s, stdev %s, max %s\n", human_us(h.min()).c_str(), human_us(h.mean()).c_str(),
+           human_us(h.stdev()).c_str(), human_us(h.max()).c_str());
     printf("  percentiles  ");
     for (const percentile_row& r : percentile_rows) {
         printf(" %s %s,", r.label, human_us(h.percentile(r.q)).c_str());
@@ -170,8 +170,8 @@ void print_json(const options& o, const thread_stats& t, double seconds) {
             non_2xx_3xx += t.status[s];
         }
     }
-    printf("{\"url\":\"%s\",\"threads\":%u,\"connections\":%u,\"pipeline\":%u,", json_escape(o.url).c_str(),
-           o.threads, o.connections, o.pipeline);
+    printf("{\"url\":\"%s\",\"threads\":%u,\"connections\":%u,\"pipeline\":%u,", json_escape(o.url).c_str(), o.threads,
+           o.connections, o.pipeline);
     printf("\"mode\":\"%s\",\"rate\":", o.rate > 0 ? "constant-rate" : "closed-loop");
     if (o.rate > 0) {
         printf("%.3f,", o.rate);
@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
             share = opts.requests / opts.threads + (t < opts.requests % opts.threads ? 1 : 0);
         }
         if (opts.requests > 0 && share == 0) {
-            conns = 0;  // fewer requests than threads: this one has nothing to do
+            conns = 0; // fewer requests than threads: this one has nothing to do
         }
         if (conns == 0) {
             continue;
@@ -291,7 +291,8 @@ int main(int argc, char** argv) {
     // a full duration run: the nominal window, which is when counting stopped
     int64_t end = plan.end_ns;
     if (opts.requests > 0 || stopped_ns < plan.end_ns) {
-        end = opts.requests > 0 && total.last_response_ns > 0 ? total.last_response_ns : std::min(stopped_ns, plan.end_ns);
+        end = opts.requests > 0 && total.last_response_ns > 0 ? total.last_response_ns
+                                                              : std::min(stopped_ns, plan.end_ns);
     }
     double seconds = end > plan.measure_ns ? (end - plan.measure_ns) / 1e9 : 0.0;
     if (opts.json) {

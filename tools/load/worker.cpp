@@ -46,7 +46,7 @@ namespace {
 constexpr uint16_t buffer_group = 7;
 constexpr uint32_t buffer_size = 16 * 1024;
 constexpr int64_t housekeeping_ns = 5'000'000;     // timeout / reconnect scan period
-constexpr int64_t connect_backoff_ns = 10'000'000;  // after a failed connect
+constexpr int64_t connect_backoff_ns = 10'000'000; // after a failed connect
 
 enum class op : uint8_t { connect = 1, recv = 2, send = 3 };
 
@@ -57,8 +57,8 @@ uint64_t pack(op o, uint32_t gen, uint32_t index) noexcept {
 }
 
 struct request_slot {
-    int64_t intended_ns;  // latency is measured from here
-    int64_t sent_ns;      // 0 until handed to a send; timeouts are measured from here
+    int64_t intended_ns; // latency is measured from here
+    int64_t sent_ns;     // 0 until handed to a send; timeouts are measured from here
 };
 
 enum class conn_state : uint8_t { down, connecting, open };
@@ -70,8 +70,8 @@ struct connection {
     bool recv_armed = false;
     bool send_busy = false;
     bool dirty = false;
-    uint32_t send_len = 0;  // bytes of the current send
-    uint32_t send_off = 0;  // of which already written
+    uint32_t send_len = 0; // bytes of the current send
+    uint32_t send_off = 0; // of which already written
     // requests assigned to this connection in order: [head, head+count); the last
     // `unsent` of them wait for the next send
     std::vector<request_slot> slots;
@@ -84,23 +84,22 @@ struct connection {
     // first_ns + k * interval; next_seq is the first one not yet assigned
     int64_t first_ns = 0;
     uint64_t next_seq = 0;
-    std::deque<int64_t> requeued;  // intended times of requests lost to a close, oldest first
+    std::deque<int64_t> requeued; // intended times of requests lost to a close, oldest first
     response_parser parser;
 
     request_slot& at(uint32_t i) noexcept { return slots[(head + i) % slots.size()]; }
 };
 
 class worker {
-public:
+  public:
     worker(run_plan& plan, uint32_t first_conn, uint32_t conn_count, uint64_t share, thread_stats* st)
-        : _plan(plan), _opts(*plan.opts), _first_conn(first_conn), _share(share), _st(st),
-          _conns(conn_count) {}
+        : _plan(plan), _opts(*plan.opts), _first_conn(first_conn), _share(share), _st(st), _conns(conn_count) {}
     ~worker();
 
     bool setup();
     void run();
 
-private:
+  private:
     io_uring_sqe* get_sqe();
     void start_connect(uint32_t i, int64_t now);
     void drop(uint32_t i, int64_t now, bool fail_oldest);
@@ -134,7 +133,7 @@ private:
     thread_stats* _st;
     std::vector<connection> _conns;
     std::vector<uint32_t> _dirty;
-    std::string _send_buf;  // the request repeated `pipeline` times
+    std::string _send_buf; // the request repeated `pipeline` times
     uint32_t _req_len = 0;
     io_uring _ring{};
     bool _ring_ok = false;
@@ -146,8 +145,8 @@ private:
     int _buf_pending = 0;
     bool _rate_mode = false;
     double _interval_ns = 0;
-    uint64_t _issued = 0;    // measured requests assigned (for -n)
-    uint64_t _finished = 0;  // measured requests answered or failed (for -n)
+    uint64_t _issued = 0;   // measured requests assigned (for -n)
+    uint64_t _finished = 0; // measured requests answered or failed (for -n)
     bool _ever_connected = false;
     bool _started = false;
     int64_t _next_housekeeping = 0;
@@ -262,7 +261,7 @@ void worker::recycle(uint16_t bid) {
 io_uring_sqe* worker::get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
     while (sqe == nullptr) {
-        io_uring_submit(&_ring);  // the SQ is full: flush it mid-turn
+        io_uring_submit(&_ring); // the SQ is full: flush it mid-turn
         sqe = io_uring_get_sqe(&_ring);
     }
     return sqe;
@@ -314,9 +313,9 @@ void worker::drop(uint32_t i, int64_t now, bool fail_oldest) {
     for (uint32_t k = c.count; k > first; --k) {
         int64_t intended = c.at(k - 1).intended_ns;
         if (_rate_mode) {
-            c.requeued.push_front(intended);  // these are older than anything requeued before
+            c.requeued.push_front(intended); // these are older than anything requeued before
         } else if (measured(intended)) {
-            --_issued;  // re-issued later with a fresh start time
+            --_issued; // re-issued later with a fresh start time
         }
     }
     c.head = 0;
@@ -437,7 +436,7 @@ void worker::housekeeping(int64_t now) {
 bool worker::on_response(uint32_t i, const response_event& ev, int64_t now) {
     connection& c = _conns[i];
     if (c.count == c.unsent) {
-        ++_st->errors.parse;  // a response to nothing we sent
+        ++_st->errors.parse; // a response to nothing we sent
         drop(i, now, false);
         return false;
     }
@@ -452,11 +451,11 @@ bool worker::on_response(uint32_t i, const response_event& ev, int64_t now) {
         _st->last_response_ns = now;
     }
     if (ev.close) {
-        drop(i, now, false);  // the server said so: not an error
+        drop(i, now, false); // the server said so: not an error
         return false;
     }
     if (!_rate_mode) {
-        mark_dirty(i);  // refill the pipeline
+        mark_dirty(i); // refill the pipeline
     }
     return true;
 }
@@ -474,7 +473,7 @@ void worker::on_recv(uint32_t i, const char* data, size_t len, int64_t now) {
         data += used;
         len -= used;
         if (ev.complete && !on_response(i, ev, now)) {
-            return;  // connection closed: the rest of the bytes belong to nothing
+            return; // connection closed: the rest of the bytes belong to nothing
         }
     }
 }
@@ -493,7 +492,7 @@ void worker::handle(io_uring_cqe* cqe, int64_t now) {
         if (!stale) {
             if (!(cqe->flags & IORING_CQE_F_MORE)) {
                 c.recv_armed = false;
-                mark_dirty(i);  // re-armed next turn if the connection stays open
+                mark_dirty(i); // re-armed next turn if the connection stays open
             }
             if (res > 0) {
                 if (now >= _plan.measure_ns && now <= _plan.end_ns) {
@@ -504,15 +503,15 @@ void worker::handle(io_uring_cqe* cqe, int64_t now) {
                 response_event ev;
                 bool mid = false;
                 if (c.parser.on_eof(&ev, &mid)) {
-                    on_response(i, ev, now);  // the body ended with the connection
+                    on_response(i, ev, now); // the body ended with the connection
                     if (c.gen == gen) {
                         drop(i, now, false);
                     }
                 } else if (mid || c.count > c.unsent) {
-                    ++_st->errors.read;  // closed with our requests outstanding
+                    ++_st->errors.read; // closed with our requests outstanding
                     drop(i, now, true);
                 } else {
-                    drop(i, now, false);  // an idle keep-alive connection was closed
+                    drop(i, now, false); // an idle keep-alive connection was closed
                 }
             } else if (res != -ENOBUFS) {
                 ++_st->errors.read;
@@ -521,7 +520,7 @@ void worker::handle(io_uring_cqe* cqe, int64_t now) {
             // -ENOBUFS: every buffer was in use; the re-arm above retries
         }
         if (has_buf) {
-            recycle(bid);  // always, stale or not: the buffer is ours again
+            recycle(bid); // always, stale or not: the buffer is ours again
         }
         return;
     }
@@ -551,7 +550,7 @@ void worker::handle(io_uring_cqe* cqe, int64_t now) {
     }
     c.send_off += static_cast<uint32_t>(res);
     if (c.send_off < c.send_len) {
-        prep_send(i);  // short send: the rest, before anything else
+        prep_send(i); // short send: the rest, before anything else
         return;
     }
     c.send_busy = false;
@@ -578,7 +577,7 @@ void worker::run() {
             break;
         }
         if (!_ever_connected && _st->errors.connect >= 3 * static_cast<uint64_t>(n) + 3) {
-            _st->cannot_connect = true;  // nothing listens: do not spin for the whole run
+            _st->cannot_connect = true; // nothing listens: do not spin for the whole run
             _plan.stop.store(true);
             break;
         }
@@ -593,7 +592,7 @@ void worker::run() {
             } else {
                 _started = true;
                 for (uint32_t i = 0; i < n; ++i) {
-                    mark_dirty(i);  // the first turn after the start fills them all
+                    mark_dirty(i); // the first turn after the start fills them all
                 }
             }
         }
@@ -671,8 +670,8 @@ void worker::run() {
 
 } // namespace
 
-void run_worker(run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count,
-                uint64_t request_share, thread_stats* out) {
+void run_worker(run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count, uint64_t request_share,
+                thread_stats* out) {
     const options& o = *plan.opts;
     if (!o.cpus.empty()) {
         cpu_set_t set;

@@ -47,7 +47,9 @@ decode_result decode_split(std::string_view in, const std::vector<size_t>& cuts,
     return r;
 }
 
-decode_result decode(std::string_view in, const chunked_limits& limits = {}) { return decode_split(in, {}, limits); }
+decode_result decode(std::string_view in, const chunked_limits& limits = {}) {
+    return decode_split(in, {}, limits);
+}
 
 /// One-shot, one byte at a time and every two-piece split must all agree.
 void check_all_splits(const std::string& in, const decode_result& expected, const chunked_limits& limits) {
@@ -74,7 +76,9 @@ struct valid_case {
     chunked_limits limits = {};
 };
 
-std::ostream& operator<<(std::ostream& os, const valid_case& c) { return os << c.name; }
+std::ostream& operator<<(std::ostream& os, const valid_case& c) {
+    return os << c.name;
+}
 
 std::vector<valid_case> valid_cases() {
     return {
@@ -118,7 +122,9 @@ struct error_case {
     chunked_limits limits = {};
 };
 
-std::ostream& operator<<(std::ostream& os, const error_case& c) { return os << c.name; }
+std::ostream& operator<<(std::ostream& os, const error_case& c) {
+    return os << c.name;
+}
 
 std::vector<error_case> error_cases() {
     return {
@@ -159,13 +165,17 @@ std::vector<error_case> error_cases() {
         {"final_cr_no_lf", "0\r\n\rX", http_error::bad_chunk},
         // limits
         {"body_too_large", "6\r\nhello!\r\n0\r\n\r\n", http_error::body_too_large, {.max_body = 5}},
-        {"body_too_large_second_chunk", "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n", http_error::body_too_large,
+        {"body_too_large_second_chunk",
+         "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+         http_error::body_too_large,
          {.max_body = 5}},
         {"body_too_large_huge_chunk", "7fffffffffffffff\r\n", http_error::body_too_large},
         {"size_line_too_long", "5;a=12\r\nhello\r\n0\r\n\r\n", http_error::bad_chunk, {.max_chunk_line = 5}},
         {"size_line_zeros_too_long", std::string(5000, '0') + "5\r\nhello\r\n0\r\n\r\n", http_error::bad_chunk},
         {"trailer_too_large", "0\r\nA: bc\r\n\r\n", http_error::header_too_large, {.max_trailer_bytes = 8}},
-        {"trailer_too_large_incomplete", "0\r\nA: " + std::string(100, 'v'), http_error::header_too_large,
+        {"trailer_too_large_incomplete",
+         "0\r\nA: " + std::string(100, 'v'),
+         http_error::header_too_large,
          {.max_trailer_bytes = 64}},
     };
 }

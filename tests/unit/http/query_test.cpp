@@ -58,12 +58,25 @@ const std::vector<query_case> query_cases = {
     {"a=%2B"sv, {{"a"s, "+"s}}},
     {"a=+"sv, {{"a"s, " "s}}},
     {"a=%2b+%2B"sv, {{"a"s, "+ +"s}}},
-    {"q=caf%C3%A9"sv, {{"q"s, "caf\xc3""\xa9"""s}}},
-    {"q=caf\xc3""\xa9"""sv, {{"q"s, "caf\xc3""\xa9"""s}}},
-    {"q=%FF%FE"sv, {{"q"s, "\xff""\xfe"""s}}},
+    {"q=caf%C3%A9"sv,
+     {{"q"s, "caf\xc3"
+             "\xa9"
+             ""s}}},
+    {"q=caf\xc3"
+     "\xa9"
+     ""sv,
+     {{"q"s, "caf\xc3"
+             "\xa9"
+             ""s}}},
+    {"q=%FF%FE"sv,
+     {{"q"s, "\xff"
+             "\xfe"
+             ""s}}},
     {"a;b=1"sv, {{"a;b"s, "1"s}}},
     {"a=1;b=2"sv, {{"a"s, "1;b=2"s}}},
-    {"x=%00y"sv, {{"x"s, "\x00""y"s}}},
+    {"x=%00y"sv,
+     {{"x"s, "\x00"
+             "y"s}}},
     {"a=1&b=two&c=three%20x&d=4"sv, {{"a"s, "1"s}, {"b"s, "two"s}, {"c"s, "three x"s}, {"d"s, "4"s}}},
     {"&a=1&"sv, {{"a"s, "1"s}}},
     {"a=%+1"sv, {{"a"s, "% 1"s}}},
@@ -71,7 +84,14 @@ const std::vector<query_case> query_cases = {
     {"k=v&k=w"sv, {{"k"s, "v"s}, {"k"s, "w"s}}},
     {"a=b%3Dc%26d"sv, {{"a"s, "b=c&d"s}}},
     {"?a=1"sv, {{"?a"s, "1"s}}},
-    {"a=%e2%82%ac&b=%E2%82"sv, {{"a"s, "\xe2""\x82""\xac"""s}, {"b"s, "\xe2""\x82"""s}}},
+    {"a=%e2%82%ac&b=%E2%82"sv,
+     {{"a"s, "\xe2"
+             "\x82"
+             "\xac"
+             ""s},
+      {"b"s, "\xe2"
+             "\x82"
+             ""s}}},
     {"a=%g1"sv, {{"a"s, "%g1"s}}},
     {"a=%1g"sv, {{"a"s, "%1g"s}}},
     {"+=+"sv, {{" "s, " "s}}},
@@ -176,8 +196,14 @@ struct needs_case {
 
 const std::vector<needs_case> needs_cases = {
     {std::string_view{}, false, false}, // null data(): must not reach memchr
-    {""sv, false, false},   {""sv, true, false},     {"abc"sv, true, false}, {"a+b"sv, false, false},
-    {"a+b"sv, true, true},  {"a%20"sv, false, true}, {"%"sv, true, true},    {"/users/42"sv, false, false},
+    {""sv, false, false},
+    {""sv, true, false},
+    {"abc"sv, true, false},
+    {"a+b"sv, false, false},
+    {"a+b"sv, true, true},
+    {"a%20"sv, false, true},
+    {"%"sv, true, true},
+    {"/users/42"sv, false, false},
 };
 
 TEST(query, needs_decoding_table) {

@@ -21,19 +21,26 @@ struct writer_case {
 TEST(ResponseWriter, Framing) {
     const std::string common = "Server: ringbolt\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
     const writer_case cases[] = {
-        {"200 with body", {200, "text/plain", "hi", false, false, false},
+        {"200 with body",
+         {200, "text/plain", "hi", false, false, false},
          "HTTP/1.1 200 OK\r\n" + common + "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"},
-        {"HEAD keeps Content-Length, drops body", {200, "text/plain", "hi", true, false, false},
+        {"HEAD keeps Content-Length, drops body",
+         {200, "text/plain", "hi", true, false, false},
          "HTTP/1.1 200 OK\r\n" + common + "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n"},
-        {"204 has neither body nor length", {204, "text/plain", "ignored", false, false, false},
+        {"204 has neither body nor length",
+         {204, "text/plain", "ignored", false, false, false},
          "HTTP/1.1 204 No Content\r\n" + common + "\r\n"},
-        {"304 has neither body nor length", {304, "", "ignored", false, false, false},
+        {"304 has neither body nor length",
+         {304, "", "ignored", false, false, false},
          "HTTP/1.1 304 Not Modified\r\n" + common + "\r\n"},
-        {"close", {404, "", "", false, true, false},
+        {"close",
+         {404, "", "", false, true, false},
          "HTTP/1.1 404 Not Found\r\n" + common + "Connection: close\r\nContent-Length: 0\r\n\r\n"},
-        {"HTTP/1.0 keep-alive", {200, "", "x", false, false, true},
+        {"HTTP/1.0 keep-alive",
+         {200, "", "x", false, false, true},
          "HTTP/1.1 200 OK\r\n" + common + "Connection: keep-alive\r\nContent-Length: 1\r\n\r\nx"},
-        {"unknown status has empty reason", {299, "", "", false, false, false},
+        {"unknown status has empty reason",
+         {299, "", "", false, false, false},
          "HTTP/1.1 299 \r\n" + common + "Content-Length: 0\r\n\r\n"},
     };
     for (const auto& c : cases) {
@@ -81,8 +88,13 @@ TEST(ResponseWriter, FieldValidation) {
         EXPECT_EQ(valid_field_name(n), ok) << n;
     }
     const std::pair<std::string_view, bool> values[] = {
-        {"plain", true}, {"", true}, {"tab\there", true}, {"\xc3\xa9", true},
-        {"a\rb", false}, {"a\nb", false}, {std::string_view("a\0b", 3), false},
+        {"plain", true},
+        {"", true},
+        {"tab\there", true},
+        {"\xc3\xa9", true},
+        {"a\rb", false},
+        {"a\nb", false},
+        {std::string_view("a\0b", 3), false},
     };
     for (const auto& [v, ok] : values) {
         EXPECT_EQ(valid_field_value(v), ok) << v;

@@ -65,9 +65,9 @@ struct lookup_case {
     uint16_t method;
     std::string_view path;
     route_status status;
-    uint32_t id = 0;                   // when found
+    uint32_t id = 0;                       // when found
     std::vector<param_expect> params = {}; // when found
-    uint16_t allowed = 0;              // when method_not_allowed
+    uint16_t allowed = 0;                  // when method_not_allowed
 };
 
 constexpr auto found = route_status::found;
@@ -268,8 +268,7 @@ TEST(router, pattern_errors) {
     ASSERT_EQ(t.add("/p/{a}", GET | POST, 101), "");
     for (const auto& c : error_cases) {
         const std::string err = t.add(c.pattern, c.methods, 200);
-        EXPECT_NE(err.find(c.message_part), std::string::npos)
-            << "pattern: " << c.pattern << "\nmessage: " << err;
+        EXPECT_NE(err.find(c.message_part), std::string::npos) << "pattern: " << c.pattern << "\nmessage: " << err;
     }
     // A failed add leaves the table unchanged: /dup POST was not registered by the GET|POST attempt.
     route_match m;
@@ -277,9 +276,9 @@ TEST(router, pattern_errors) {
     EXPECT_EQ(t.lookup(POST, "/dup", m, allowed), mna);
     EXPECT_EQ(allowed, GET | HEAD);
     // Exactly 16 parameters is fine.
-    EXPECT_EQ(t.add("/{p0}/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}/{p9}/{p10}/{p11}/{p12}/{p13}/{p14}/{p15:int}",
-                    GET, 300),
-              "");
+    EXPECT_EQ(
+        t.add("/{p0}/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}/{p9}/{p10}/{p11}/{p12}/{p13}/{p14}/{p15:int}", GET, 300),
+        "");
     ASSERT_EQ(t.lookup(GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/-16", m, allowed), found);
     EXPECT_EQ(m.num_params, 16);
     EXPECT_EQ(m.params[15].int_value, -16);
