@@ -48,7 +48,9 @@ struct server_config {
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
 };
 
-/// Where an offloading application delivers responses (thread-safe).
+/// Where an offloading application delivers responses (thread-safe). An application
+/// must stop calling deliver() (join its threads) before the server is destroyed; it
+/// may keep calling it after the reactors have exited (answers are then dropped).
 class response_sink {
   public:
     virtual ~response_sink() = default;
