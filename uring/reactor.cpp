@@ -498,7 +498,7 @@ void reactor::run_app() noexcept {
         _batch.clear();
         return;
     }
-    _counters.gil_wait_ns.add(_app.handle_batch(_index, _batch, _responses, _date.value()));
+    _counters.gil_wait_ns.add(_app.handle_batch(_index, _batch, _responses, _date.value(), *this));
     _batch.clear();
     deliver_responses(_responses);
     _responses.clear();

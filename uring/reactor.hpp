@@ -71,10 +71,12 @@ class app_handler {
         (void)sink;
     }
     /// Run the application on the requests gathered in one loop turn; append exactly one
-    /// response per request. Called on reactor thread `reactor_index`. Returns the
+    /// response per request, or leave some for `later` (async handlers answer through the
+    /// sink). Called on reactor thread `reactor_index`. Returns the
     /// nanoseconds spent waiting for the application's lock (the GIL).
     virtual uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                                  std::vector<http::app_response>& responses, std::string_view date) noexcept = 0;
+                                  std::vector<http::app_response>& responses, std::string_view date,
+                                  response_sink& later) noexcept = 0;
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
 };

@@ -225,6 +225,7 @@ void serialize_response(const response_parts& parts, std::string_view date, bool
 }
 
 app_bridge::~app_bridge() {
+    Py_XDECREF(_async_submit);
     for (auto& h : _handlers) {
         Py_XDECREF(h.callable);
         Py_XDECREF(h.param_names);
@@ -243,7 +244,7 @@ void app_bridge::prepare(unsigned reactors) {
     _thread_states.assign(reactors, nullptr);
 }
 
-void app_bridge::error_response(PyObject* exc, http::app_request& req, http::app_response& resp,
+void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp,
                                 std::string_view date) {
     // HTTPError (and BadRequest from req.json()) carry their own status; anything else
     // is a bug in the handler: 500, and the traceback goes to the log.
@@ -269,8 +270,8 @@ void app_bridge::error_response(PyObject* exc, http::app_request& req, http::app
     }
     if (!handled) {
         if (_types.log_exception != nullptr) {
-            std::string_view m = req.method.in(req.data);
-            std::string_view t = req.target.in(req.data);
+            std::string_view m = meta.method;
+            std::string_view t = meta.target;
             PyObject* rv =
                 PyObject_CallFunction(_types.log_exception, "Os#s#", exc, m.data(), static_cast<Py_ssize_t>(m.size()),
                                       t.data(), static_cast<Py_ssize_t>(t.size()));
@@ -284,16 +285,102 @@ void app_bridge::error_response(PyObject* exc, http::app_request& req, http::app
         parts.body = "Internal Server Error";
     }
     resp.status = parts.status;
-    serialize_response(parts, date, req.keep_alive, req.version_minor == 0, req.head_request, resp.bytes);
+    serialize_response(parts, date, meta.keep_alive, meta.http10, meta.head_request, resp.bytes);
 }
 
-void app_bridge::run_one(http::app_request& req, http::app_response& resp, std::string_view date) {
+void app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                        std::string_view date) {
+    response_parts parts;
+    if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
+        resp.status = parts.status;
+        serialize_response(parts, date, meta.keep_alive, meta.http10, meta.head_request, resp.bytes);
+        return;
+    }
+    PyObject* raised = exc;
+    if (raised == nullptr) {
+        raised = fetch_exception();
+    } else {
+        Py_INCREF(raised);
+    }
+    error_response(raised, meta, resp, date);
+    Py_DECREF(raised);
+}
+
+namespace {
+app_bridge::answer_meta meta_of(const http::app_request& req) {
+    return {req.keep_alive, req.version_minor == 0, req.head_request, req.method.in(req.data), req.target.in(req.data)};
+}
+
+void address_response(const http::app_request& req, http::app_response& resp) {
     resp.conn_slot = req.conn_slot;
     resp.conn_gen = req.conn_gen;
     resp.seq = req.seq;
     resp.close = !req.keep_alive;
     resp.route_id = req.route_id;
     resp.start_ns = req.start_ns;
+}
+
+// An async request in flight on the asyncio runner: everything needed to answer it.
+struct pending_answer {
+    app_bridge* bridge;
+    uring::response_sink* sink;
+    http::app_response head; ///< addressing fields only
+    bool keep_alive, http10, head_request;
+    std::string method, target;
+    bool done = false;
+};
+
+constexpr const char* pending_name = "ringbolt.pending";
+
+void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc) {
+    thread_local date_cache date;
+    date.refresh();
+    http::app_response resp = p.head;
+    app_bridge::answer_meta meta{p.keep_alive, p.http10, p.head_request, p.method, p.target};
+    p.bridge->finish(result, exc, meta, resp, date.value());
+    std::vector<http::app_response> one;
+    one.push_back(std::move(resp));
+    p.sink->deliver(one);
+    p.done = true;
+}
+
+void pending_destructor(PyObject* capsule) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        PyErr_Clear();
+        return;
+    }
+    if (!p->done) {
+        // Never completed (the runner dropped it): the client still gets an answer.
+        PyObject* err = PyObject_CallFunction(PyExc_RuntimeError, "s", "async handler was never completed");
+        deliver_pending(*p, nullptr, err);
+        Py_XDECREF(err);
+    }
+    delete p;
+}
+} // namespace
+
+PyObject* complete_async(PyObject* capsule, PyObject* result, PyObject* exc) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        return nullptr;
+    }
+    if (p->done) {
+        PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
+        return nullptr;
+    }
+    deliver_pending(*p, exc == Py_None ? result : nullptr, exc == Py_None ? nullptr : exc);
+    Py_RETURN_NONE;
+}
+
+void app_bridge::set_async_runner(PyObject* submit) {
+    Py_XINCREF(submit);
+    Py_XDECREF(_async_submit);
+    _async_submit = submit;
+}
+
+void app_bridge::run_one(http::app_request& req, http::app_response& resp, std::string_view date) {
+    address_response(req, resp);
     const handler_entry& h = _handlers[req.handler];
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
@@ -306,36 +393,69 @@ void app_bridge::run_one(http::app_request& req, http::app_response& resp, std::
     PyObject* arg = reinterpret_cast<PyObject*>(obj);
     RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
     PyObject* result = PyObject_Vectorcall(h.callable, &arg, 1, nullptr);
-    if (result != nullptr && h.is_coroutine) {
-        // Drive the coroutine inline: most handlers finish without suspending.
-        PyObject* value = nullptr;
-        PySendResult sr = PyIter_Send(result, Py_None, &value);
-        Py_DECREF(result);
-        result = nullptr;
-        if (sr == PYGEN_RETURN) {
-            result = value;
-        } else if (sr == PYGEN_NEXT) {
-            Py_DECREF(value);
-            PyErr_SetString(PyExc_RuntimeError,
-                            "async handler awaited something that suspends; only non-suspending async handlers "
-                            "are supported on the native path yet (use a sync handler, or the ASGI server)");
-        }
-    }
-    response_parts parts;
-    if (result == nullptr || !convert_result(result, _types, parts)) {
-        PyObject* exc = fetch_exception();
-        error_response(exc, req, resp, date);
-        Py_XDECREF(exc);
-    } else {
-        resp.status = parts.status;
-        serialize_response(parts, date, req.keep_alive, req.version_minor == 0, req.head_request, resp.bytes);
-    }
+    finish(result, nullptr, meta_of(req), resp, date);
     Py_XDECREF(result);
     release_request(obj);
 }
 
+void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
+                           std::string_view date, uring::response_sink& later) {
+    PyObject* async_items = nullptr;
+    for (http::app_request& req : batch) {
+        const handler_entry& h = _handlers[req.handler];
+        if (!h.is_coroutine || _async_submit == nullptr) [[likely]] {
+            run_one(req, answers.emplace_back(), date);
+            continue;
+        }
+        // async def: hand over (handler, request, pending) to the asyncio runner.
+        auto* p = new pending_answer{this,
+                                     &later,
+                                     {},
+                                     req.keep_alive,
+                                     req.version_minor == 0,
+                                     req.head_request,
+                                     std::string(req.method.in(req.data)),
+                                     std::string(req.target.in(req.data))};
+        address_response(req, p->head);
+        PyObject* capsule = PyCapsule_New(p, pending_name, pending_destructor);
+        request_object* obj = capsule != nullptr ? new_request(&req, h.param_names, &_types) : nullptr;
+        if (obj != nullptr) {
+            detach_request(obj); // it outlives this batch
+        }
+        if (async_items == nullptr) {
+            async_items = PyList_New(0);
+        }
+        PyObject* item =
+            obj != nullptr ? PyTuple_Pack(3, h.callable, reinterpret_cast<PyObject*>(obj), capsule) : nullptr;
+        if (item == nullptr || async_items == nullptr || PyList_Append(async_items, item) < 0) {
+            PyErr_Clear(); // the capsule's destructor answers 500
+        }
+        Py_XDECREF(item);
+        Py_XDECREF(reinterpret_cast<PyObject*>(obj));
+        if (capsule == nullptr) {
+            delete p;
+            PyErr_Clear();
+            http::app_response& resp = answers.emplace_back();
+            address_response(req, resp);
+            resp.status = 500;
+            http::write_simple_response(resp.bytes, 500, "Internal Server Error", date, true, req.head_request);
+        } else {
+            Py_DECREF(capsule);
+        }
+    }
+    if (async_items != nullptr) {
+        PyObject* rv = PyObject_CallOneArg(_async_submit, async_items); // one hand-over per batch
+        if (rv == nullptr) {
+            PyErr_Print(); // the runner is broken; pending destructors answer 500
+        }
+        Py_XDECREF(rv);
+        Py_DECREF(async_items);
+    }
+}
+
 uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                                  std::vector<http::app_response>& responses, std::string_view date) noexcept {
+                                  std::vector<http::app_response>& responses, std::string_view date,
+                                  uring::response_sink& later) noexcept {
     PyThreadState*& ts = _thread_states[reactor_index];
     if (ts == nullptr) {
         ts = PyThreadState_New(_interp);
@@ -343,10 +463,7 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_
     uint64_t t0 = now_ns();
     PyEval_RestoreThread(ts);
     uint64_t waited = now_ns() - t0;
-    responses.resize(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-        run_one(batch[i], responses[i], date);
-    }
+    run_batch(batch, responses, date, later);
     PyEval_SaveThread();
     return waited;
 }
@@ -425,27 +542,27 @@ void app_bridge::pool_main() noexcept {
             }
         }
         date.refresh();
-        answers.resize(work.size());
+        // Run per reactor (sink): sync answers go back in one delivery per reactor.
         PyEval_RestoreThread(ts);
-        for (size_t i = 0; i < work.size(); ++i) {
-            run_one(work[i].req, answers[i], date.value());
-        }
-        PyEval_SaveThread();
-        // Group by reactor: answers for one reactor go in one delivery.
         for (size_t i = 0; i < work.size(); ++i) {
             uring::response_sink* sink = work[i].sink;
             if (sink == nullptr) {
                 continue;
             }
-            std::vector<http::app_response> group;
+            std::vector<http::app_request> reqs;
             for (size_t j = i; j < work.size(); ++j) {
                 if (work[j].sink == sink) {
-                    group.push_back(std::move(answers[j]));
+                    reqs.push_back(std::move(work[j].req));
                     work[j].sink = nullptr;
                 }
             }
-            sink->deliver(group);
+            answers.clear();
+            run_batch(reqs, answers, date.value(), *sink);
+            PyThreadState* saved = PyEval_SaveThread(); // deliver without holding the GIL
+            sink->deliver(answers);
+            PyEval_RestoreThread(saved);
         }
+        PyEval_SaveThread();
         work.clear();
         answers.clear();
     }

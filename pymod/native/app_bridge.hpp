@@ -44,6 +44,9 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
 void serialize_response(const response_parts& parts, std::string_view date, bool keep_alive, bool http10,
                         bool head_request, std::string& out);
 
+/// Answer an async request: `result` when `exc` is None, else the exception. GIL held.
+PyObject* complete_async(PyObject* pending, PyObject* result, PyObject* exc);
+
 struct handler_entry {
     PyObject* callable = nullptr;
     PyObject* param_names = nullptr; ///< tuple of str
@@ -61,7 +64,8 @@ class app_bridge final : public uring::app_handler {
     void prepare(unsigned reactors);
 
     uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                          std::vector<http::app_response>& responses, std::string_view date) noexcept override;
+                          std::vector<http::app_response>& responses, std::string_view date,
+                          uring::response_sink& later) noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
 
     const python_types& types() const noexcept { return _types; }
@@ -72,14 +76,36 @@ class app_bridge final : public uring::app_handler {
     /// Finish what is queued and join the pool. GIL NOT held.
     void stop_pool() noexcept;
     bool offloads() const noexcept override { return _pool_size > 0; }
+    /// `submit(list of (handler, request, pending))`, called once per batch with the GIL
+    /// held: runs async handlers on an asyncio loop; each answer comes back through
+    /// complete_async(). GIL held.
+    void set_async_runner(PyObject* submit);
     void submit(unsigned reactor_index, std::vector<http::app_request>& batch,
                 uring::response_sink& sink) noexcept override;
 
+    /// What answering a request needs once the request itself is gone.
+    struct answer_meta {
+        bool keep_alive;
+        bool http10;
+        bool head_request;
+        std::string_view method;
+        std::string_view target;
+    };
+    /// Turn a handler's result (or its exception, when `exc` is set) into response bytes.
+    void finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                std::string_view date);
+
   private:
+    /// Run the requests of `batch` (GIL held): sync handlers into `answers`, async ones
+    /// handed to the asyncio runner in one call.
+    void run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
+                   std::string_view date, uring::response_sink& later);
     void run_one(http::app_request& req, http::app_response& resp, std::string_view date);
-    void error_response(PyObject* exc_type, http::app_request& req, http::app_response& resp, std::string_view date);
+    void error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp, std::string_view date);
 
     void pool_main() noexcept;
+
+    PyObject* _async_submit = nullptr;
 
     const python_types& _types; ///< process-wide (module state): detached requests outlive servers
     struct task {

@@ -158,6 +158,8 @@ class native_server {
         _routes->targets.push_back(std::move(t));
     }
 
+    void set_async_runner(pb::object submit) { _bridge->set_async_runner(submit.ptr()); }
+
     void add_metrics_route(const std::string& pattern) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
@@ -337,6 +339,16 @@ void init_runtime(pb::module_& m) {
         g_types.query_params = query_params.release().ptr();
         g_types.log_exception = log_exception.release().ptr();
     });
+    m.def(
+        "_complete",
+        [](pb::handle pending, pb::handle result, pb::handle exc) {
+            PyObject* r = ringbolt::py::complete_async(pending.ptr(), result.ptr(), exc.ptr());
+            if (r == nullptr) {
+                throw pb::error_already_set();
+            }
+            return pb::reinterpret_steal<pb::object>(r);
+        },
+        "Answer an async request (used by ringbolt's asyncio runner).");
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
     m.def("probe_io_uring", [] {
         pb::dict d;
@@ -364,6 +376,7 @@ void init_runtime(pb::module_& m) {
              pb::arg("is_coroutine") = false)
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
+        .def("set_async_runner", &native_server::set_async_runner)
         .def("metrics_text", &native_server::metrics_text)
         .def("start", &native_server::start)
         .def("wait", &native_server::wait)

@@ -358,6 +358,13 @@ request_object* new_request(http::app_request* req, PyObject* param_names, const
     return o;
 }
 
+void detach_request(request_object* obj) {
+    if (obj->owned == nullptr) {
+        obj->owned = new http::app_request(std::move(*obj->req));
+        obj->req = obj->owned;
+    }
+}
+
 void release_request(request_object* obj) {
     if (Py_REFCNT(obj) > 1 && obj->owned == nullptr) {
         // The handler kept the request (stored it, or a closure did): give it its own copy.

@@ -38,4 +38,7 @@ request_object* new_request(http::app_request* req, PyObject* param_names, const
 /// The handler returned: if it kept a reference, move the request into the object.
 void release_request(request_object* obj);
 
+/// Give the view its own copy of the request now (it will outlive the batch: async).
+void detach_request(request_object* obj);
+
 } // namespace ringbolt::py

@@ -103,6 +103,7 @@ class App:
         self._server: _native.Server | None = None
         self._lock = threading.Lock()
         self._metrics_path: str | None = None
+        self._runner: Any = None
 
     # ---- routes ----
     def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
@@ -171,6 +172,12 @@ class App:
         server = _native.Server(config)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
+        self._runner = None
+        if any(not const and inspect.iscoroutinefunction(fn) for _, _, fn, const in self._routes):
+            from ._aio import AsyncRunner
+
+            self._runner = AsyncRunner()
+            server.set_async_runner(self._runner.submit)
         for path, methods, fn, const in self._routes:
             if const:
                 result = fn(None)
@@ -257,7 +264,13 @@ class App:
                     raise
                 raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
         server = self._build(config)
-        info = server.start()
+        try:
+            info = server.start()
+        except BaseException:
+            if self._runner is not None:
+                self._runner.stop()
+                self._runner = None
+            raise
         with self._lock:
             self._server = server
         logger.info(
@@ -292,6 +305,9 @@ class App:
                 signal.signal(sig, handler)
             with self._lock:
                 self._server = None
+            if self._runner is not None:
+                self._runner.stop()
+                self._runner = None
             for fn in self._shutdown:
                 result = fn()
                 if inspect.iscoroutine(result):

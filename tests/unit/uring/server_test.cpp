@@ -47,7 +47,7 @@ class test_app final : public app_handler {
     bool offloads() const noexcept override { return _offload; }
 
     uint64_t handle_batch(unsigned, std::vector<http::app_request>& batch, std::vector<http::app_response>& out,
-                          std::string_view date) noexcept override {
+                          std::string_view date, response_sink&) noexcept override {
         for (auto& req : batch) {
             out.push_back(answer(req, date));
         }
