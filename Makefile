@@ -83,7 +83,7 @@ fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
 bench: deps
-	test -f build/bench/build.ninja || meson setup build/bench -Dpython=false -Dtests=disabled -Dbuildtype=debugoptimized -Db_ndebug=true
+	test -f build/bench/build.ninja || meson setup build/bench -Dtests=disabled -Dbuildtype=debugoptimized -Db_ndebug=true
 	ninja -C build/bench
 	for b in build/bench/benchmarks/micro/*_bench; do $$b --benchmark_repetitions=5 --benchmark_report_aggregates_only=true; done
 
