@@ -39,6 +39,7 @@ class counter {
     X(python_batches)                                                                                                  \
     X(python_requests)                                                                                                 \
     X(gil_wait_ns)                                                                                                     \
+    X(app_queue_depth)                                                                                                 \
     X(parse_errors)
 
 struct core_counters {

@@ -493,6 +493,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
 void reactor::run_app() noexcept {
     _counters.python_batches.add();
     _counters.python_requests.add(_batch.size());
+    _counters.app_queue_depth.add(_batch.size()); // answered in deliver_responses
     if (_app.offloads()) {
         _app.submit(_index, _batch, *this); // answers arrive through deliver()
         _batch.clear();
@@ -534,6 +535,7 @@ void reactor::drain_inbox() noexcept {
 }
 
 void reactor::deliver_responses(std::vector<http::app_response>& responses) noexcept {
+    _counters.app_queue_depth.sub(responses.size());
     if (_config.limit_concurrency != 0) {
         _app_pending->fetch_sub(static_cast<uint32_t>(responses.size()), std::memory_order_relaxed);
     }

@@ -168,7 +168,7 @@ void server::render(std::string& out) const {
     char buf[128];
 #define RINGBOLT_RENDER(name)                                                                                          \
     {                                                                                                                  \
-        bool gauge = std::string_view(#name) == "connections_open";                                                    \
+        bool gauge = std::string_view(#name) == "connections_open" || std::string_view(#name) == "app_queue_depth";    \
         out += "# TYPE ringbolt_" #name;                                                                               \
         out += gauge ? " gauge\n" : "_total counter\n";                                                                \
         for (const auto& r : _reactors) {                                                                              \

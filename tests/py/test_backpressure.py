@@ -147,6 +147,9 @@ def test_metrics_route_is_prometheus_text():
             assert _SAMPLE.match(line), f"not Prometheus text: {line!r}"
         assert types["ringbolt_requests_total"] == "counter"
         assert types["ringbolt_request_duration_seconds"] == "histogram"
+        assert types["ringbolt_app_queue_depth"] == "gauge"
+        depth = sum(int(m) for m in re.findall(r'^ringbolt_app_queue_depth\{core="\d+"\} (\d+)$', text, re.M))
+        assert depth == 0  # every request handed to Python has been answered
         total = sum(int(m) for m in re.findall(r'^ringbolt_requests_total\{core="\d+"\} (\d+)$', text, re.M))
         assert total >= 11
         count = re.search(r'^ringbolt_request_duration_seconds_count\{route="/fast/\{n:int\}"\} (\d+)$', text, re.M)
