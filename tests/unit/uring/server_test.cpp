@@ -166,15 +166,22 @@ struct mode {
     bool offload;
 };
 
-class ServerTest : public ::testing::TestWithParam<mode> {};
+class ServerTest : public ::testing::TestWithParam<mode> {
+  protected:
+    /// An ephemeral port on 127.0.0.1, this test's backend, unpinned threads.
+    server_config config(unsigned threads) const {
+        server_config cfg;
+        cfg.port = 0;
+        cfg.threads = threads;
+        cfg.io = GetParam().io;
+        cfg.pin_threads = false;
+        return cfg;
+    }
+};
 
 TEST_P(ServerTest, ConcurrentPipelinedClients) {
     test_app app(GetParam().offload);
-    server_config cfg;
-    cfg.port = 0;
-    cfg.threads = 2;
-    cfg.io = GetParam().io;
-    cfg.pin_threads = false;
+    server_config cfg = config(2);
     cfg.buffer_count = 64; // small ring: ENOBUFS paths get exercised under load
     server srv(cfg, make_routes(), app);
     ASSERT_TRUE(srv.start().ok()) << srv.error_message();
@@ -223,12 +230,7 @@ TEST_P(ServerTest, ConcurrentPipelinedClients) {
 
 TEST_P(ServerTest, DrainAnswersInFlightAndClosesIdle) {
     test_app app(GetParam().offload);
-    server_config cfg;
-    cfg.port = 0;
-    cfg.threads = 1;
-    cfg.io = GetParam().io;
-    cfg.pin_threads = false;
-    server srv(cfg, make_routes(), app);
+    server srv(config(1), make_routes(), app);
     ASSERT_TRUE(srv.start().ok()) << srv.error_message();
     int busy = connect_to(srv.port());
     int idle = connect_to(srv.port());
