@@ -25,7 +25,6 @@ enum class target_kind : uint8_t {
 
 struct route_target {
     target_kind kind = target_kind::python;
-    bool native = false;      ///< kind != python (kept for the hot-path check)
     uint32_t handler = 0;     ///< Python handler index (when python)
     native_response response; ///< when native
     std::string pattern;      ///< as registered, for metrics labels

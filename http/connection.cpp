@@ -302,7 +302,7 @@ void connection::finish_request(const request_head& head, std::string_view head_
         return;
     }
     const route_target& target = env.routes.targets[m.handler_id];
-    if (target.native) {
+    if (target.kind != target_kind::python) {
         if (env.route_latency != nullptr) {
             env.route_latency[m.handler_id].record(0);
         }

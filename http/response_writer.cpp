@@ -178,12 +178,7 @@ void write_head_end(std::string& out, uint16_t status, size_t body_len) {
 }
 
 void write_response(std::string& out, const response_spec& spec, std::string_view date) {
-    static constexpr std::pair<std::string_view, std::string_view>* none = nullptr;
-    struct empty_range {
-        const std::pair<std::string_view, std::string_view>* begin() const { return none; }
-        const std::pair<std::string_view, std::string_view>* end() const { return none; }
-    };
-    write_response(out, spec, date, empty_range{});
+    write_response(out, spec, date, std::array<std::pair<std::string_view, std::string_view>, 0>{});
 }
 
 void write_simple_response(std::string& out, uint16_t status, std::string_view body, std::string_view date, bool close,

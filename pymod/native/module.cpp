@@ -125,7 +125,6 @@ class native_server {
         }
         pb::tuple names = param_names(id);
         http::route_target t;
-        t.native = false;
         t.kind = http::target_kind::python;
         t.pattern = pattern;
         t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
@@ -144,7 +143,6 @@ class native_server {
             throw pb::value_error(err);
         }
         http::route_target t;
-        t.native = true;
         t.kind = http::target_kind::native;
         t.pattern = pattern;
         t.response.status = parts.status;
@@ -168,7 +166,6 @@ class native_server {
             throw pb::value_error(err);
         }
         http::route_target t;
-        t.native = true;
         t.kind = http::target_kind::metrics;
         t.pattern = pattern;
         _routes->targets.push_back(std::move(t));

@@ -36,7 +36,7 @@ struct fake_reactor {
         uint32_t id = static_cast<uint32_t>(routes.targets.size());
         EXPECT_EQ(routes.table.add(pattern, methods, id), "");
         route_target t;
-        t.native = native;
+        t.kind = native ? target_kind::native : target_kind::python;
         t.handler = id;
         t.response.headers = "Content-Type: text/plain\r\n";
         t.response.body = body;

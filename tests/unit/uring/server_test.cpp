@@ -110,7 +110,6 @@ std::shared_ptr<http::app_routes> make_routes() {
     auto routes = std::make_shared<http::app_routes>();
     EXPECT_EQ(routes->table.add("/native", http::method_get, 0), "");
     http::route_target native;
-    native.native = true;
     native.kind = http::target_kind::native;
     native.response.headers = "Content-Type: text/plain\r\n";
     native.response.body = "native";
