@@ -1,12 +1,15 @@
 // What crosses from a reactor to the application (Python) and back: a request copied
-// out of the receive buffers into one owned string with offsets into it, and a fully
-// serialized response. Copying here is what lets receive buffers go back to the ring
-// as soon as they are parsed.
+// out of the receive buffers into one owned string with offsets into it, and the
+// response as messages (head, body pieces, end) that the reactor frames. Copying here is what lets receive buffers go
+// back to the ring as soon as they are parsed.
 #pragma once
 
+#include "http/output_queue.hpp"
+#include "http/response_framer.hpp"
 #include "http/router.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,15 +59,40 @@ struct app_request {
     peer_address peer;
 };
 
+/// Told when a streamed response's connection goes away, and (as a send_credit) how
+/// many of its body bytes reached the kernel. Implemented by the producer's side.
+class stream_control : public send_credit {
+  public:
+    /// The connection closed (client gone, error, drain deadline) before the response
+    /// ended: stop producing. Called at most once, on the reactor thread.
+    virtual void on_closed() noexcept = 0;
+};
+
+/// One message from the application about the response to request `seq`: any of its
+/// head, a body piece and its end, in that order over the messages of one response.
+/// The common case is all three in one message (a whole response).
 struct app_response {
+    enum part : uint8_t {
+        part_head = 1,  ///< `start` is set: the response begins
+        part_body = 2,  ///< `body` (or `borrowed`, or `file`) carries body bytes
+        part_end = 4,   ///< the response is complete (`trailers` optional)
+        part_abort = 8, ///< the producer failed mid-response: close so the client can tell
+    };
     uint32_t conn_slot = 0;
     uint32_t conn_gen = 0;
     uint64_t seq = 0;
-    uint16_t status = 200;
-    bool close = false; ///< close after this response
     uint32_t route_id = 0;
     uint64_t start_ns = 0;
-    std::string bytes; ///< the whole serialized response
+    uint8_t parts = part_head | part_body | part_end;
+    response_head start;
+    std::string body;          ///< owned body bytes
+    std::string_view borrowed; ///< or borrowed bytes kept alive by `keep`
+    std::shared_ptr<const void> keep;
+    std::shared_ptr<file_handle> file; ///< or a file range
+    uint64_t file_offset = 0;
+    uint64_t file_length = 0;
+    std::string trailers;                   ///< with end, chunked only
+    std::shared_ptr<stream_control> stream; ///< with head of a streamed response
 };
 
 } // namespace ringbolt::http

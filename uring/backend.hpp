@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <sys/socket.h>
 
 namespace ringbolt::uring {
 
@@ -34,6 +35,8 @@ class io_events {
     virtual void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept = 0;
     /// A send finished: bytes sent (maybe fewer than asked) or a negative errno.
     virtual void on_send(uint32_t slot, uint16_t gen, int res) noexcept = 0;
+    /// The socket can take more bytes (after poll_writable), or a negative errno.
+    virtual void on_writable(uint32_t slot, uint16_t gen, int res) noexcept = 0;
 };
 
 class io_backend {
@@ -46,16 +49,21 @@ class io_backend {
     virtual void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
     /// Stop receiving; an on_recv_end(error) follows.
     virtual void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
-    /// Send `len` bytes (kept alive by the caller until on_send).
-    virtual void send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept = 0;
+    /// Send the iovecs of `msg` (msg, its iovecs and their bytes kept alive by the caller
+    /// until on_send). One send in flight per connection.
+    virtual void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept = 0;
+    /// Report on_writable once the socket has room (the reactor writes file ranges with
+    /// sendfile() itself and waits here when the socket is full).
+    virtual void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
     /// The fd is about to be closed.
     virtual void forget(int fd) noexcept = 0;
     /// Submit what was queued, wait up to `timeout_ms` for at least one event (or a
     /// wake-up), dispatch every event. Returns false on a fatal error.
     virtual bool wait(unsigned timeout_ms, io_events& events) noexcept = 0;
     virtual const char* name() const noexcept = 0;
-    /// accept4() flags for sockets this backend serves (epoll needs non-blocking ones).
-    virtual int accepted_socket_flags() const noexcept = 0;
+    /// accept4() flags for served sockets: non-blocking on both backends (io_uring still
+    /// poll-arms its recvs and sends; sendfile() needs it).
+    static constexpr int accepted_socket_flags = SOCK_CLOEXEC | SOCK_NONBLOCK;
     core_counters* counters = nullptr;
 };
 

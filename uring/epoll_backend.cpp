@@ -47,7 +47,8 @@ epoll_backend::fd_state& epoll_backend::state(int fd) {
 }
 
 void epoll_backend::update(int fd, fd_state& st) noexcept {
-    uint32_t want = (st.reading ? EPOLLIN | EPOLLRDHUP : 0u) | (st.send_data != nullptr ? EPOLLOUT : 0u);
+    uint32_t want =
+        (st.reading ? EPOLLIN | EPOLLRDHUP : 0u) | (st.send_msg != nullptr || st.want_writable ? EPOLLOUT : 0u);
     epoll_event ev{};
     ev.events = want;
     ev.data.u64 = static_cast<uint64_t>(fd);
@@ -81,7 +82,7 @@ void epoll_backend::cancel_accept(int listen_fd) noexcept {
 void epoll_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     fd_state& st = state(fd);
     if (st.slot != slot || st.gen != gen) {
-        st = fd_state{slot, gen, st.registered, false, nullptr, 0};
+        st = fd_state{slot, gen, st.registered, false, false, nullptr};
     }
     st.reading = true;
     update(fd, st);
@@ -96,28 +97,34 @@ void epoll_backend::cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     }
 }
 
-void epoll_backend::send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept {
+void epoll_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept {
     fd_state& st = state(fd);
     st.slot = slot;
     st.gen = gen;
     counters->sqes_submitted.add();
-    ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
         _pending.push_back({pending::send_done, slot, gen, n >= 0 ? static_cast<int>(n) : -errno});
         return;
     }
-    st.send_data = data; // socket full: finish when writable
-    st.send_len = len;
+    st.send_msg = msg; // socket full: finish when writable
+    update(fd, st);
+}
+
+void epoll_backend::poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept {
+    fd_state& st = state(fd);
+    st.slot = slot;
+    st.gen = gen;
+    st.want_writable = true;
     update(fd, st);
 }
 
 void epoll_backend::try_send(int fd, fd_state& st) noexcept {
-    ssize_t n = ::send(fd, st.send_data, st.send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::sendmsg(fd, st.send_msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return;
     }
-    st.send_data = nullptr;
-    st.send_len = 0;
+    st.send_msg = nullptr;
     update(fd, st);
     _pending.push_back({pending::send_done, st.slot, st.gen, n >= 0 ? static_cast<int>(n) : -errno});
 }
@@ -145,6 +152,8 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     for (const pending& p : done) {
         if (p.kind == pending::send_done) {
             events.on_send(p.slot, p.gen, p.res);
+        } else if (p.kind == pending::writable) {
+            events.on_writable(p.slot, p.gen, p.res);
         } else if (p.kind == pending::recv_cancelled) {
             events.on_recv_end(p.slot, p.gen, recv_end::error);
         } else {
@@ -161,7 +170,7 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         }
         if (tag == listen_tag) {
             for (int k = 0; k < 64 && _listen_fd >= 0; ++k) {
-                int fd = accept4(_listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = accept4(_listen_fd, nullptr, nullptr, accepted_socket_flags);
                 if (fd < 0) {
                     break;
                 }
@@ -172,8 +181,13 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         int fd = static_cast<int>(tag);
         fd_state& st = state(fd);
         counters->cqes_reaped.add();
-        if ((evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.send_data != nullptr) {
+        if ((evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.send_msg != nullptr) {
             try_send(fd, st);
+        }
+        if ((evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.want_writable) {
+            st.want_writable = false;
+            update(fd, st);
+            events.on_writable(st.slot, st.gen, (evs[i].events & EPOLLOUT) ? 0 : -EPIPE);
         }
         if ((evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && st.reading) {
             ssize_t r = ::recv(fd, _scratch.data(), _scratch.size(), MSG_DONTWAIT);

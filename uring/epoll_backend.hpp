@@ -19,11 +19,11 @@ class epoll_backend final : public io_backend {
     void cancel_accept(int listen_fd) noexcept override;
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
-    void send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
+    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;
+    void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void forget(int fd) noexcept override;
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     const char* name() const noexcept override { return "epoll"; }
-    int accepted_socket_flags() const noexcept override { return SOCK_CLOEXEC | SOCK_NONBLOCK; }
 
   private:
     struct fd_state {
@@ -31,11 +31,11 @@ class epoll_backend final : public io_backend {
         uint16_t gen = 0;
         bool registered = false;
         bool reading = false;
-        const char* send_data = nullptr; ///< pending send (waiting for EPOLLOUT)
-        size_t send_len = 0;
+        bool want_writable = false;       ///< poll_writable: report EPOLLOUT
+        const msghdr* send_msg = nullptr; ///< pending send (waiting for EPOLLOUT)
     };
     struct pending {
-        enum kind_t : uint8_t { send_done, recv_cancelled, accept_cancelled } kind;
+        enum kind_t : uint8_t { send_done, recv_cancelled, accept_cancelled, writable } kind;
         uint32_t slot;
         uint16_t gen;
         int res;

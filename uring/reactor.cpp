@@ -1,6 +1,7 @@
 // The per-core loop: one backend wait per turn (which submits what the previous turn
 // queued and dispatches every completion), then the application runs on the turn's
-// batch, then one send is queued per connection with output.
+// batch, then one send is queued per connection with output (its queued segments as
+// one iovec send, or a file range with sendfile()).
 #include "uring/reactor.hpp"
 
 #include "core/cpu.hpp"
@@ -18,25 +19,25 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace ringbolt::uring {
 
-uint32_t monotonic_seconds() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return static_cast<uint32_t>(ts.tv_sec) + 1; // never 0: 0 means "no deadline"
-}
+namespace {
+constexpr size_t max_send_bytes = 4u << 20;      ///< per send: large queues go out in pieces
+constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection before yielding
+constexpr uint32_t fresh_grace_s = 1;            ///< drain: time for a new connection's first request
+} // namespace
 
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
                  int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
                  const http::metrics_source* metrics)
     : _index(index), _config(config), _routes(routes), _app(app), _listen_fd(listen_fd), _cpu(cpu),
-      _app_pending(app_pending), _metrics(metrics) {
-    if (metrics != nullptr) {
-        _route_latency = std::make_unique<latency_histogram[]>(routes.targets.size());
-    }
+      _app_pending(app_pending), _metrics(metrics),
+      _route_latency(metrics != nullptr ? std::make_unique<latency_histogram[]>(routes.targets.size()) : nullptr),
+      _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get()) {
     if (use_epoll) {
         _backend = std::make_unique<epoll_backend>();
     } else {
@@ -47,7 +48,10 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
 
 reactor::~reactor() {
     for (auto& s : _slots) {
-        if (s.in_use && s.fd >= 0) {
+        if (s.state != slot_state::free && s.fd >= 0) {
+            if (s.proto) {
+                s.proto->release(); // producers still streaming are told the connection is gone
+            }
             ::close(s.fd);
         }
     }
@@ -87,25 +91,15 @@ void reactor::request_stop() noexcept {
     }
 }
 
-http::conn_env reactor::env() noexcept {
-    return http::conn_env{_routes,
-                          _config.limits,
-                          _date.value(),
-                          _now_s,
-                          _draining,
-                          _batch,
-                          _counters,
-                          _metrics,
-                          _app_pending,
-                          _config.limit_concurrency,
-                          _route_latency.get(),
-                          _config.output_high_water};
+http::protocol_env reactor::env() noexcept {
+    return http::protocol_env{_config.limits,           _date.value(), _now_s, _draining, _counters, _dispatcher,
+                              _config.output_high_water};
 }
 
 void reactor::run() noexcept {
     _backend->arm_accept(_listen_fd);
     _accept_armed = true;
-    _batch.reserve(256);
+    _dispatcher.batch().reserve(256);
     _responses.reserve(256);
     while (true) {
         flush_dirty();
@@ -115,7 +109,7 @@ void reactor::run() noexcept {
         _date.refresh();
         _now_s = monotonic_seconds();
         drain_inbox();
-        if (!_batch.empty()) {
+        if (!_dispatcher.batch().empty()) {
             run_app();
         }
         if (_now_s != _last_tick) {
@@ -165,7 +159,7 @@ void reactor::sweep_accept_queue() noexcept {
         fcntl(_listen_fd, F_SETFL, flags | O_NONBLOCK);
     }
     for (int k = 0; k < 4096; ++k) {
-        int fd = accept4(_listen_fd, nullptr, nullptr, _backend->accepted_socket_flags());
+        int fd = accept4(_listen_fd, nullptr, nullptr, io_backend::accepted_socket_flags);
         if (fd < 0) {
             break;
         }
@@ -216,17 +210,16 @@ void reactor::on_accept(int fd) noexcept {
     }
     conn_slot& s = _slots[slot];
     s.fd = fd;
-    s.in_use = true;
-    s.recv_armed = false;
-    s.recv_paused = false;
-    s.send_inflight = false;
-    s.dirty = false;
+    s.state = slot_state::open;
+    s.recv = recv_state::idle;
+    s.send = send_state::idle;
+    s.paused = false;
     s.peer_eof = false;
-    s.lingering = false;
-    s.closing = false;
-    s.cancel_sent = false;
-    s.pause_cancel = false;
-    s.sent = 0;
+    s.dirty = false;
+    s.tp = &plain_transport::instance();
+    if (!s.proto) {
+        s.proto = std::make_unique<http::http1_connection>(); // kept with the slot, reused
+    }
     http::peer_address peer;
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
@@ -243,13 +236,13 @@ void reactor::on_accept(int fd) noexcept {
             std::memcpy(peer.addr, &in6->sin6_addr, 16);
         }
     }
-    s.conn.open(slot, s.gen, peer, _now_s, _config.limits);
+    s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
     ++_live;
     _counters.connections_accepted.add();
     _counters.connections_open.set(_live);
     RB_PROBE2(accept, slot, fd);
     if (_draining) [[unlikely]] {
-        s.conn.begin_drain(_now_s); // its first request is answered with Connection: close
+        s.proto->begin_drain(_now_s, fresh_grace_s, false); // its first request is answered with Connection: close
     }
     arm_recv(s, slot);
     update_accepting();
@@ -260,7 +253,7 @@ reactor::conn_slot* reactor::live_slot(uint32_t slot, uint16_t gen) noexcept {
         return nullptr;
     }
     conn_slot& s = _slots[slot];
-    if (!s.in_use || static_cast<uint16_t>(s.gen) != gen) [[unlikely]] {
+    if (s.state == slot_state::free || static_cast<uint16_t>(s.gen) != gen) [[unlikely]] {
         return nullptr; // late completion for a reused slot: drop it
     }
     return &s;
@@ -268,7 +261,15 @@ reactor::conn_slot* reactor::live_slot(uint32_t slot, uint16_t gen) noexcept {
 
 void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
     _backend->arm_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
-    s.recv_armed = true;
+    s.recv = recv_state::armed;
+}
+
+void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {
+    s.paused = true;
+    if (s.recv == recv_state::armed) {
+        _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+        s.recv = recv_state::cancelling;
+    }
 }
 
 void reactor::mark_dirty(conn_slot& s, uint32_t slot) noexcept {
@@ -278,35 +279,34 @@ void reactor::mark_dirty(conn_slot& s, uint32_t slot) noexcept {
     }
 }
 
+uint64_t reactor::unsent(const conn_slot& s) const noexcept {
+    return s.proto->output().bytes() + s.batch.remaining();
+}
+
 void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept {
     conn_slot* sp = live_slot(slot, gen);
-    if (sp == nullptr || sp->closing) {
+    if (sp == nullptr || sp->state == slot_state::closing) {
         return;
     }
     conn_slot& s = *sp;
     _counters.bytes_in.add(len);
-    if (s.lingering) {
+    if (s.state == slot_state::lingering) {
         return; // after the final response: read and discard
     }
-    if (s.recv_paused) {
+    if (s.paused) {
         s.stash.append(data, len); // in flight before the pause took effect; parsed on resume
         return;
     }
     auto e = env();
-    s.conn.on_data({data, len}, e);
+    s.proto->on_data(s.tp->on_wire_data({data, len}), e);
     // Backpressure: a client that does not read its responses stops being read.
-    size_t unsent = s.conn.output().size() + (s.send_inflight ? s.sending.size() - s.sent : 0);
-    if (!s.recv_paused && (s.conn.has_pending_input() || unsent > _config.output_high_water)) {
-        s.recv_paused = true;
-        if (s.recv_armed && !s.pause_cancel) {
-            _backend->cancel_recv(s.fd, slot, gen);
-            s.pause_cancel = true;
-        }
+    if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
+        pause_reading(s, slot);
     }
-    if (s.conn.has_output()) {
+    if (s.proto->has_output()) {
         mark_dirty(s, slot);
-    } else if (s.conn.close_after_flush() && !s.send_inflight) {
-        close_conn(s, slot, !s.conn.idle());
+    } else if (s.proto->close_after_flush() && s.send == send_state::idle && s.batch.empty()) {
+        close_conn(s, slot, !s.proto->idle());
     }
 }
 
@@ -316,16 +316,14 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         return;
     }
     conn_slot& s = *sp;
-    s.recv_armed = false;
-    s.cancel_sent = false;
-    bool paused_by_us = s.pause_cancel;
-    s.pause_cancel = false;
-    if (s.closing) {
+    bool cancelled_by_us = s.recv == recv_state::cancelling;
+    s.recv = recv_state::idle;
+    if (s.state == slot_state::closing) {
         maybe_finalize(s, slot);
         return;
     }
-    if (how == recv_end::rearm || (how == recv_end::error && paused_by_us)) {
-        if (!s.recv_paused) {
+    if (how == recv_end::rearm || (how == recv_end::error && cancelled_by_us && s.paused)) {
+        if (!s.paused) {
             arm_recv(s, slot);
         }
         return;
@@ -337,32 +335,110 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
     }
     // EOF: the peer finished sending. Answer what it asked, then close (a partial
     // request left in the tail can never complete).
-    if (s.lingering || (s.conn.nothing_owed() && s.stash.empty() && !s.send_inflight)) {
-        s.lingering = false;
+    if (s.state == slot_state::lingering ||
+        (s.proto->nothing_owed() && s.stash.empty() && s.send == send_state::idle && s.batch.empty())) {
         close_conn(s, slot, false);
     }
 }
 
 void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
-    s.sending.swap(s.conn.output());
-    s.conn.output().clear();
-    s.sent = 0;
-    s.send_inflight = true;
+    if (s.send != send_state::idle) {
+        return;
+    }
+    if (s.batch.empty()) {
+        s.batch.reset();
+        http::output_queue& out = s.tp->wire_output(s.proto->output());
+        if (!out.take_front(s.batch, max_iov, max_send_bytes)) {
+            return;
+        }
+    }
     s.send_since = _now_s;
-    _backend->send(s.fd, slot, static_cast<uint16_t>(s.gen), s.sending.data(), s.sending.size());
+    if (s.batch.is_file()) {
+        send_file(s, slot);
+        return;
+    }
+    size_t n = s.batch.iovecs(s.iov, max_iov);
+    s.msg.msg_iov = s.iov;
+    s.msg.msg_iovlen = n;
+    s.send = send_state::sending;
+    _backend->send(s.fd, slot, static_cast<uint16_t>(s.gen), &s.msg);
+}
+
+// A file range goes out with sendfile() on the non-blocking socket: no copy through
+// user space, no read of the file into memory. When the socket is full the backend
+// reports room (POLLOUT) and this continues; a connection yields after a few MiB per
+// turn so one download does not starve the core's other connections.
+void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
+    size_t budget = file_bytes_per_turn;
+    while (s.batch.is_file() && budget > 0) {
+        const http::segment& f = s.batch.front();
+        off_t off = static_cast<off_t>(f.file_offset + f.done);
+        uint64_t left = f.length - f.done;
+        size_t want = left < budget ? static_cast<size_t>(left) : budget;
+        ssize_t n = ::sendfile(s.fd, f.file->fd, &off, want);
+        if (n > 0) {
+            _counters.bytes_out.add(static_cast<uint64_t>(n));
+            s.batch.consume(static_cast<uint64_t>(n));
+            budget -= static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break; // socket full: wait for room
+        }
+        // The peer is gone (EPIPE, ECONNRESET) or the file shrank under us (0 bytes
+        // before the promised length): the response cannot be completed.
+        if (n == 0) {
+            log(log_level::warning, "file response: file is shorter than its announced length; closing");
+        }
+        s.batch.reset();
+        s.peer_eof = true;
+        close_conn(s, slot, false);
+        return;
+    }
+    if (!s.batch.empty() && s.batch.is_file()) {
+        s.send = send_state::waiting_room;
+        _backend->poll_writable(s.fd, slot, static_cast<uint16_t>(s.gen));
+        return;
+    }
+    // The file range is done (memory segments are never batched with it).
+    s.batch.reset();
+    if (s.paused && unsent(s) < _config.output_high_water / 2) {
+        resume_reading(s, slot);
+    }
+    mark_dirty(s, slot);
+}
+
+void reactor::on_writable(uint32_t slot, uint16_t gen, int res) noexcept {
+    conn_slot* sp = live_slot(slot, gen);
+    if (sp == nullptr || sp->send != send_state::waiting_room) {
+        return;
+    }
+    conn_slot& s = *sp;
+    s.send = send_state::idle;
+    if (s.state == slot_state::closing || res < 0) {
+        s.batch.reset();
+        if (s.state == slot_state::closing) {
+            maybe_finalize(s, slot);
+        } else {
+            s.peer_eof = true;
+            close_conn(s, slot, false);
+        }
+        return;
+    }
+    start_send(s, slot); // the batch still holds the file range
 }
 
 void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
     conn_slot* sp = live_slot(slot, gen);
-    if (sp == nullptr || !sp->send_inflight) {
+    if (sp == nullptr || sp->send != send_state::sending) {
         return;
     }
     conn_slot& s = *sp;
+    s.send = send_state::idle;
     if (res < 0) {
-        s.send_inflight = false;
-        s.sending.clear();
+        s.batch.reset();
         s.peer_eof = true;
-        if (s.closing) {
+        if (s.state == slot_state::closing) {
             maybe_finalize(s, slot);
         } else {
             close_conn(s, slot, false);
@@ -370,25 +446,19 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
         return;
     }
     _counters.bytes_out.add(static_cast<uint64_t>(res));
-    s.sent += static_cast<size_t>(res);
-    if (s.sent < s.sending.size() && !s.closing) {
-        // Short send: the rest of the same buffer, still one send in flight.
-        _backend->send(s.fd, slot, gen, s.sending.data() + s.sent, s.sending.size() - s.sent);
-        s.send_since = _now_s;
-        return;
-    }
-    RB_PROBE2(response_sent, slot, s.sent);
-    s.send_inflight = false;
-    s.sending.clear();
-    s.sent = 0;
-    if (s.sending.capacity() > 65536) {
-        std::string().swap(s.sending);
-    }
-    if (s.closing) {
+    s.batch.consume(static_cast<uint64_t>(res));
+    if (s.state == slot_state::closing) {
+        s.batch.reset();
         maybe_finalize(s, slot);
         return;
     }
-    if (s.recv_paused && s.conn.output().size() < _config.output_high_water / 2 && !s.conn.close_after_flush()) {
+    if (!s.batch.empty()) {
+        start_send(s, slot); // short send: the rest of the same batch
+        return;
+    }
+    RB_PROBE2(response_sent, slot, res);
+    s.batch.reset();
+    if (s.paused && unsent(s) < _config.output_high_water / 2 && !s.proto->close_after_flush()) {
         resume_reading(s, slot); // below the low-water mark
     }
     after_output(s, slot);
@@ -396,38 +466,38 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
 
 void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
     auto e = env();
-    s.conn.pump(e); // requests parsed earlier but held back
+    s.proto->pump(e); // requests parsed earlier but held back
     if (!s.stash.empty()) {
         std::string bytes;
         bytes.swap(s.stash);
-        s.conn.on_data(bytes, e);
+        s.proto->on_data(s.tp->on_wire_data(bytes), e);
     }
-    if (s.conn.has_output()) {
+    if (s.proto->has_output()) {
         mark_dirty(s, slot);
     }
-    if (s.conn.has_pending_input() || s.conn.output().size() > _config.output_high_water) {
+    if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
         return; // still over: stay paused until the next send completes
     }
-    s.recv_paused = false;
-    if (!s.recv_armed && !s.peer_eof && !s.conn.closing()) {
+    s.paused = false;
+    if (s.recv == recv_state::idle && !s.peer_eof && !s.proto->closing()) {
         arm_recv(s, slot);
     }
 }
 
 // Decide what follows once a connection's output may have drained.
 void reactor::after_output(conn_slot& s, uint32_t slot) noexcept {
-    if (s.conn.has_output()) {
-        if (!s.send_inflight) {
-            start_send(s, slot);
-        }
+    if (s.send != send_state::idle) {
         return;
     }
-    if (s.send_inflight) {
+    if (s.proto->has_output() || !s.batch.empty()) {
+        start_send(s, slot);
         return;
     }
-    if (s.conn.close_after_flush()) {
+    if (s.proto->close_after_flush()) {
         close_conn(s, slot, !s.peer_eof);
-    } else if ((s.peer_eof && s.conn.nothing_owed() && s.stash.empty()) || (_draining && s.conn.idle())) {
+    } else if (s.peer_eof && s.proto->nothing_owed() && s.stash.empty()) {
+        close_conn(s, slot, false);
+    } else if (_draining && s.proto->idle() && s.proto->begin_drain(_now_s, fresh_grace_s, bytes_waiting(s))) {
         close_conn(s, slot, false);
     }
 }
@@ -436,7 +506,7 @@ void reactor::flush_dirty() noexcept {
     for (uint32_t slot : _dirty) {
         conn_slot& s = _slots[slot];
         s.dirty = false;
-        if (s.in_use && !s.closing) {
+        if (s.state == slot_state::open) {
             after_output(s, slot);
         }
     }
@@ -444,45 +514,46 @@ void reactor::flush_dirty() noexcept {
 }
 
 void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
-    if (s.closing) {
+    if (s.state == slot_state::closing || s.state == slot_state::free) {
         return;
     }
-    if (graceful && s.recv_armed && !s.lingering) {
+    if (graceful && s.recv == recv_state::armed && s.state != slot_state::lingering) {
         // Lingering close: FIN after the last response, then read and discard what the
         // client still sends for a moment, so close() does not reset the connection
         // before the client has read the response.
         ::shutdown(s.fd, SHUT_WR);
-        s.lingering = true;
+        s.state = slot_state::lingering;
         s.linger_until = _now_s + _config.linger_s;
         return;
     }
-    s.closing = true;
-    s.lingering = false;
-    if (s.recv_armed || s.send_inflight) {
-        // Wakes both a pending recv (EOF) and a stuck send (EPIPE); the cancel makes sure.
+    s.state = slot_state::closing;
+    s.proto->release(); // streaming producers learn the client is gone
+    if (s.recv != recv_state::idle || s.send != send_state::idle) {
+        // Wakes both a pending recv (EOF) and a stuck send or poll (EPIPE/HUP); the
+        // cancel makes sure of the recv.
         ::shutdown(s.fd, SHUT_RDWR);
-        if (s.recv_armed && !s.cancel_sent) {
+        if (s.recv == recv_state::armed) {
             _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
-            s.cancel_sent = true;
+            s.recv = recv_state::cancelling;
         }
     }
     maybe_finalize(s, slot);
 }
 
 void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
-    if (s.recv_armed || s.send_inflight) {
+    if (s.recv != recv_state::idle || s.send != send_state::idle) {
         return;
     }
     RB_PROBE2(close, slot, s.fd);
     _backend->forget(s.fd);
     ::close(s.fd);
     s.fd = -1;
-    s.in_use = false;
-    s.closing = false;
+    s.state = slot_state::free;
+    s.paused = false;
     ++s.gen;
-    s.sending.clear();
+    s.batch.reset();
     std::string().swap(s.stash);
-    s.conn.release();
+    s.proto->release();
     _free_slots.push_back(slot);
     --_live;
     _counters.connections_closed.add();
@@ -491,16 +562,17 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
 }
 
 void reactor::run_app() noexcept {
+    std::vector<http::app_request>& batch = _dispatcher.batch();
     _counters.python_batches.add();
-    _counters.python_requests.add(_batch.size());
-    _counters.app_queue_depth.add(_batch.size()); // answered in deliver_responses
+    _counters.python_requests.add(batch.size());
+    _counters.app_queue_depth.add(batch.size()); // answered in deliver_responses
     if (_app.offloads()) {
-        _app.submit(_index, _batch, *this); // answers arrive through deliver()
-        _batch.clear();
+        _app.submit(_index, batch, *this); // answers arrive through deliver()
+        batch.clear();
         return;
     }
-    _counters.gil_wait_ns.add(_app.handle_batch(_index, _batch, _responses, _date.value(), *this));
-    _batch.clear();
+    _counters.gil_wait_ns.add(_app.handle_batch(_index, batch, _responses, *this));
+    batch.clear();
     deliver_responses(_responses);
     _responses.clear();
 }
@@ -535,33 +607,40 @@ void reactor::drain_inbox() noexcept {
 }
 
 void reactor::deliver_responses(std::vector<http::app_response>& responses) noexcept {
-    _counters.app_queue_depth.sub(responses.size());
-    if (_config.limit_concurrency != 0) {
-        _app_pending->fetch_sub(static_cast<uint32_t>(responses.size()), std::memory_order_relaxed);
-    }
-    if (_route_latency) {
-        timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-        for (const http::app_response& r : responses) {
-            if (r.start_ns != 0) {
+    uint64_t now = _route_latency ? monotonic_ns() : 0;
+    auto e = env();
+    for (http::app_response& r : responses) {
+        if (r.parts & http::app_response::part_head) {
+            // The handler has answered: it no longer counts against the admission cap.
+            _counters.app_queue_depth.sub(1);
+            if (_config.limit_concurrency != 0) {
+                _app_pending->fetch_sub(1, std::memory_order_relaxed);
+            }
+            if (_route_latency && r.start_ns != 0) {
                 _route_latency[r.route_id].record(now - r.start_ns);
             }
         }
-    }
-    auto e = env();
-    for (http::app_response& r : responses) {
         conn_slot* s = live_slot(r.conn_slot, static_cast<uint16_t>(r.conn_gen));
-        if (s == nullptr || s->gen != r.conn_gen || s->closing) {
-            continue; // the client went away while the handler ran
+        if (s == nullptr || s->gen != r.conn_gen || s->state == slot_state::closing) {
+            if (r.stream) {
+                r.stream->on_closed(); // the client went away while the handler ran
+            }
+            continue;
         }
         uint32_t slot = r.conn_slot;
-        s->conn.on_app_response(std::move(r), e);
+        s->proto->on_app_message(std::move(r), e);
         mark_dirty(*s, slot);
-        if (s->recv_paused && !s->send_inflight && s->conn.outstanding() == 0) {
+        if (s->paused && s->send == send_state::idle && s->proto->outstanding() == 0) {
             resume_reading(*s, slot);
         }
     }
+}
+
+// A connection accepted just before the drain may have its first request in the
+// kernel already (the reactor was busy in handlers): never close it unread.
+bool reactor::bytes_waiting(const conn_slot& s) const noexcept {
+    char c;
+    return ::recv(s.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void reactor::tick() noexcept {
@@ -569,36 +648,42 @@ void reactor::tick() noexcept {
     auto e = env();
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
-        if (!s.in_use || s.closing) {
+        if (s.state == slot_state::free || s.state == slot_state::closing) {
             continue;
         }
-        if (s.lingering) {
+        if (s.state == slot_state::lingering) {
             if (_now_s >= s.linger_until) {
                 close_conn(s, slot, false);
             }
             continue;
         }
-        if (s.send_inflight) {
+        if (s.send != send_state::idle) {
             if (_now_s - s.send_since >= _config.write_timeout_s) {
                 _counters.timeouts.add();
                 close_conn(s, slot, false); // the client stopped reading
             }
             continue;
         }
-        uint32_t deadline = s.conn.deadline();
-        if (deadline != 0 && _now_s >= deadline) {
-            s.conn.on_timeout(e);
-            if (s.conn.has_output()) {
-                after_output(s, slot);
-            } else {
-                close_conn(s, slot, false);
-            }
+        uint32_t deadline = s.proto->deadline();
+        if (deadline == 0 || _now_s < deadline) {
+            continue;
         }
+        if (_draining && s.proto->idle() && !s.peer_eof && _now_s < _drain_deadline && bytes_waiting(s)) {
+            s.proto->begin_drain(_now_s, fresh_grace_s, true); // its request is on its way to on_recv
+            continue;
+        }
+        s.proto->on_timeout(e);
+        if (s.proto->has_output()) {
+            after_output(s, slot);
+        } else if (s.proto->close_after_flush()) {
+            close_conn(s, slot, false);
+        }
+        // Otherwise responses are still owed by the application: they go out, then the close.
     }
     if (_draining && _now_s >= _drain_deadline) {
         for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
             conn_slot& s = _slots[slot];
-            if (s.in_use && !s.closing) {
+            if (s.state == slot_state::open || s.state == slot_state::lingering) {
                 close_conn(s, slot, false);
             }
         }
@@ -618,7 +703,9 @@ void reactor::begin_drain() noexcept {
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
-        if (s.in_use && !s.closing && s.conn.begin_drain(_now_s) && !s.send_inflight) {
+        if (s.state == slot_state::open &&
+            s.proto->begin_drain(_now_s, fresh_grace_s, s.proto->idle() && bytes_waiting(s)) &&
+            s.send == send_state::idle && s.batch.empty()) {
             close_conn(s, slot, false);
         }
     }

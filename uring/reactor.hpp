@@ -4,14 +4,17 @@
 // stop flag.
 #pragma once
 
+#include "core/clock.hpp"
 #include "core/counters.hpp"
 #include "core/date_cache.hpp"
 #include "core/result.hpp"
 #include "http/app_request.hpp"
 #include "http/app_routes.hpp"
-#include "http/connection.hpp"
+#include "http/http1_connection.hpp"
 #include "uring/backend.hpp"
+#include "uring/dispatcher.hpp"
 #include "uring/ring.hpp"
+#include "uring/transport.hpp"
 
 #include <atomic>
 #include <deque>
@@ -44,13 +47,14 @@ struct server_config {
     int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
     std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
     uint32_t limit_connections = 0;     ///< per worker, 0 = none: accepting pauses at the cap
-    uint32_t limit_concurrency = 0;     ///< requests waiting for Python per reactor turn, 0 = none: 503 above
+    uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
 };
 
-/// Where an offloading application delivers responses (thread-safe). An application
-/// must stop calling deliver() (join its threads) before the server is destroyed; it
-/// may keep calling it after the reactors have exited (answers are then dropped).
+/// Where an offloading application delivers response messages (thread-safe). An
+/// application must stop calling deliver() (join its threads) before the server is
+/// destroyed; it may keep calling it after the reactors have exited (messages are then
+/// dropped, and streams told they are closed).
 class response_sink {
   public:
     virtual ~response_sink() = default;
@@ -70,13 +74,13 @@ class app_handler {
         (void)batch;
         (void)sink;
     }
-    /// Run the application on the requests gathered in one loop turn; append exactly one
-    /// response per request, or leave some for `later` (async handlers answer through the
-    /// sink). Called on reactor thread `reactor_index`. Returns the
-    /// nanoseconds spent waiting for the application's lock (the GIL).
+    /// Run the application on the requests gathered in one loop turn; append the
+    /// response messages it has at once (a whole response per request in the common
+    /// case), and send the rest later through `later` (async handlers, streamed bodies).
+    /// Called on reactor thread `reactor_index`. Returns the nanoseconds spent waiting
+    /// for the application's lock (the GIL).
     virtual uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                                  std::vector<http::app_response>& responses, std::string_view date,
-                                  response_sink& later) noexcept = 0;
+                                  std::vector<http::app_response>& responses, response_sink& later) noexcept = 0;
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
 };
@@ -107,25 +111,34 @@ class reactor final : private io_events, public response_sink {
     const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
 
   private:
+    /// A connection slot's life: free, serving, lingering after the final response
+    /// (FIN sent, reading and discarding), or closing (waiting for ops in flight).
+    enum class slot_state : uint8_t { free, open, lingering, closing };
+    /// The multishot recv: not armed (paused, ended, or not yet), armed, or a cancel
+    /// is in flight (its end is expected, not an error).
+    enum class recv_state : uint8_t { idle, armed, cancelling };
+    /// Output: nothing in flight, a send in flight, or a file range waiting for room.
+    enum class send_state : uint8_t { idle, sending, waiting_room };
+
+    static constexpr size_t max_iov = 8;
+
     struct conn_slot {
         int fd = -1;
         uint32_t gen = 0;
-        bool in_use = false;
-        bool recv_armed = false;
-        bool recv_paused = false; ///< output over the high-water mark: not re-armed
-        bool send_inflight = false;
-        bool dirty = false;
-        bool peer_eof = false;
-        bool lingering = false;
-        bool closing = false;      ///< hard close started; finalize when no op is in flight
-        bool cancel_sent = false;  ///< a close cancelled the recv
-        bool pause_cancel = false; ///< a pause cancelled the recv (its end is not an error)
-        uint32_t send_since = 0;   ///< coarse second the in-flight send started
+        slot_state state = slot_state::free;
+        recv_state recv = recv_state::idle;
+        send_state send = send_state::idle;
+        bool paused = false;     ///< reading stopped by backpressure (output over the mark, input held)
+        bool peer_eof = false;   ///< the client finished sending (or the socket failed)
+        bool dirty = false;      ///< in _dirty: output to look at before the next wait
+        uint32_t send_since = 0; ///< coarse second the in-flight send (or wait for room) started
         uint32_t linger_until = 0;
-        size_t sent = 0;
-        std::string sending; ///< bytes of the send in flight (immutable while in flight)
-        std::string stash;   ///< bytes that arrived after reading was paused
-        http::connection conn;
+        http::send_batch batch; ///< what the send in flight covers (frozen until consumed)
+        msghdr msg{};
+        iovec iov[max_iov];
+        std::string stash; ///< bytes that arrived after reading was paused
+        transport* tp = &plain_transport::instance();
+        std::unique_ptr<http::protocol> proto;
     };
 
     // io_events
@@ -134,10 +147,14 @@ class reactor final : private io_events, public response_sink {
     void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
     void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept override;
     void on_send(uint32_t slot, uint16_t gen, int res) noexcept override;
+    void on_writable(uint32_t slot, uint16_t gen, int res) noexcept override;
 
     conn_slot* live_slot(uint32_t slot, uint16_t gen) noexcept;
     void arm_recv(conn_slot& s, uint32_t slot) noexcept;
+    void pause_reading(conn_slot& s, uint32_t slot) noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
+    void send_file(conn_slot& s, uint32_t slot) noexcept;
+    uint64_t unsent(const conn_slot& s) const noexcept;
     void after_output(conn_slot& s, uint32_t slot) noexcept;
     void mark_dirty(conn_slot& s, uint32_t slot) noexcept;
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
@@ -151,7 +168,8 @@ class reactor final : private io_events, public response_sink {
     void update_accepting() noexcept;
     void sweep_accept_queue() noexcept;
     void resume_reading(conn_slot& s, uint32_t slot) noexcept;
-    http::conn_env env() noexcept;
+    bool bytes_waiting(const conn_slot& s) const noexcept;
+    http::protocol_env env() noexcept;
 
     unsigned _index;
     const server_config& _config;
@@ -169,7 +187,6 @@ class reactor final : private io_events, public response_sink {
     bool _accept_armed = false;
     bool _accept_paused = false; ///< connection cap reached
 
-    std::vector<http::app_request> _batch;
     std::vector<http::app_response> _responses;
 
     date_cache _date;
@@ -182,14 +199,12 @@ class reactor final : private io_events, public response_sink {
     std::atomic<uint32_t>* _app_pending;
     const http::metrics_source* _metrics;
     std::unique_ptr<latency_histogram[]> _route_latency;
+    request_dispatcher _dispatcher; ///< after _route_latency: built from it
 
     std::mutex _inbox_mutex;
     std::vector<http::app_response> _inbox;      ///< answers from handler threads
     std::vector<http::app_response> _inbox_work; ///< swapped out of _inbox, delivered by the loop
     std::atomic<bool> _inbox_ready{false};
 };
-
-/// Coarse monotonic seconds (CLOCK_MONOTONIC_COARSE, vDSO).
-uint32_t monotonic_seconds() noexcept;
 
 } // namespace ringbolt::uring

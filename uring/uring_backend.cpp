@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <poll.h>
 #include <sys/socket.h>
 
 namespace ringbolt::uring {
@@ -47,7 +48,7 @@ void uring_backend::arm_wake() noexcept {
 
 void uring_backend::arm_accept(int listen_fd) noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_multishot_accept(sqe, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_prep_multishot_accept(sqe, listen_fd, nullptr, nullptr, accepted_socket_flags);
     io_uring_sqe_set_data64(sqe, encode_user_data(op::accept));
 }
 
@@ -71,10 +72,20 @@ void uring_backend::cancel_recv(int, uint32_t slot, uint16_t gen) noexcept {
     io_uring_sqe_set_data64(sqe, encode_user_data(op::cancel));
 }
 
-void uring_backend::send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept {
+void uring_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, fd, data, len, MSG_NOSIGNAL);
+    if (msg->msg_iovlen == 1) [[likely]] {
+        io_uring_prep_send(sqe, fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+    }
     io_uring_sqe_set_data64(sqe, encode_user_data(op::send, slot, gen));
+}
+
+void uring_backend::poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, fd, POLLOUT);
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::poll, slot, gen));
 }
 
 bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
@@ -125,6 +136,9 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
     }
     case op::send:
         events.on_send(ud.slot, ud.gen, res);
+        break;
+    case op::poll:
+        events.on_writable(ud.slot, ud.gen, res < 0 ? res : 0);
         break;
     case op::accept:
         if (res >= 0) {

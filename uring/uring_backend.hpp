@@ -19,11 +19,11 @@ class uring_backend final : public io_backend {
     void cancel_accept(int listen_fd) noexcept override;
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
-    void send(int fd, uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
+    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;
+    void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void forget(int) noexcept override {}
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     const char* name() const noexcept override { return "io_uring"; }
-    int accepted_socket_flags() const noexcept override { return SOCK_CLOEXEC; }
 
   private:
     io_uring_sqe* get_sqe() noexcept;

@@ -13,6 +13,7 @@ enum class op : uint8_t {
     send = 3,   ///< send of a connection's output
     wake = 4,   ///< read of the reactor's eventfd
     cancel = 5, ///< async cancel (its own completion is ignored)
+    poll = 6,   ///< one-shot POLLOUT on a connection (file ranges wait for room)
 };
 
 inline constexpr uint32_t slot_bits = 24;

@@ -1,17 +1,22 @@
 // Runs Python handlers for a reactor's batch: the GIL is taken once per batch with the
 // reactor's own PyThreadState; each handler is called with vectorcall; its result is
-// turned into response bytes; exceptions become 500 (logged with their traceback) or
-// the status of an HTTPError, and never unwind into the loop.
+// turned into a response message (framed by the reactor); exceptions become 500 (logged
+// with their traceback) or the status of an HTTPError, and never unwind into the loop.
 #include "pymod/native/app_bridge.hpp"
 
+#include "core/clock.hpp"
 #include "core/date_cache.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
+#include "pymod/native/response_stream.hpp"
 
+#include <cerrno>
 #include <ctime>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 namespace ringbolt::py {
 
@@ -22,6 +27,8 @@ PyObject* str_body = nullptr;
 PyObject* str_headers = nullptr;
 PyObject* str_content_type = nullptr;
 PyObject* str_detail = nullptr;
+PyObject* str_content = nullptr;
+PyObject* str_path = nullptr;
 
 void intern_names() {
     if (str_status == nullptr) {
@@ -30,6 +37,8 @@ void intern_names() {
         str_headers = PyUnicode_InternFromString("headers");
         str_content_type = PyUnicode_InternFromString("content_type");
         str_detail = PyUnicode_InternFromString("detail");
+        str_content = PyUnicode_InternFromString("content");
+        str_path = PyUnicode_InternFromString("path");
     }
 }
 
@@ -52,10 +61,10 @@ PyObject* fetch_exception() {
     return value;
 }
 
-uint64_t now_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
+
+bool is_instance(PyObject* o, PyObject* type) {
+    return type != nullptr && PyObject_TypeCheck(o, reinterpret_cast<PyTypeObject*>(type));
 }
 
 bool as_utf8(PyObject* s, std::string& out, const char* what) {
@@ -180,6 +189,28 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
         out.status = 204;
         return true;
     }
+    bool stream = is_instance(result, types.streaming_response);
+    if (stream || is_instance(result, types.file_response)) {
+        PyObject* status = PyObject_GetAttr(result, str_status);
+        PyObject* headers = status ? PyObject_GetAttr(result, str_headers) : nullptr;
+        PyObject* ctype = headers ? PyObject_GetAttr(result, str_content_type) : nullptr;
+        PyObject* source = ctype ? PyObject_GetAttr(result, stream ? str_content : str_path) : nullptr;
+        bool ok = source != nullptr && convert_status(status, out) && convert_headers(headers, out) &&
+                  (ctype == Py_None || as_utf8(ctype, out.content_type, "media_type"));
+        if (ok && stream) {
+            out.source = response_parts::body_source::stream;
+            out.content = source;
+            source = nullptr;
+        } else if (ok) {
+            out.source = response_parts::body_source::file;
+            ok = as_utf8(source, out.path, "path");
+        }
+        Py_XDECREF(status);
+        Py_XDECREF(headers);
+        Py_XDECREF(ctype);
+        Py_XDECREF(source);
+        return ok;
+    }
     if (types.response != nullptr && PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(types.response))) {
         PyObject* status = PyObject_GetAttr(result, str_status);
         PyObject* body = status ? PyObject_GetAttr(result, str_body) : nullptr;
@@ -211,17 +242,69 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
     return convert_body(result, out, true);
 }
 
-void serialize_response(const response_parts& parts, std::string_view date, bool keep_alive, bool http10,
-                        bool head_request, std::string& out) {
-    http::response_spec spec;
-    spec.status = parts.status;
-    spec.content_type = parts.content_type;
-    spec.body = parts.body;
-    spec.head_request = head_request;
-    spec.close = !keep_alive;
-    spec.keep_alive_header = keep_alive && http10;
-    out.reserve(160 + parts.body.size() + parts.headers.size() * 48);
-    http::write_response(out, spec, date, parts.headers);
+namespace {
+void sink_one(uring::response_sink& sink, http::app_response&& m) {
+    std::vector<http::app_response> one;
+    one.push_back(std::move(m));
+    Py_BEGIN_ALLOW_THREADS sink.deliver(one);
+    Py_END_ALLOW_THREADS
+}
+
+void address_response_from(const http::app_response& from, http::app_response& to) {
+    to.conn_slot = from.conn_slot;
+    to.conn_gen = from.conn_gen;
+    to.seq = from.seq;
+    to.route_id = from.route_id;
+    to.start_ns = from.start_ns;
+}
+} // namespace
+
+bool build_head(const response_parts& parts, http::response_head& head) {
+    if (parts.status < 200) {
+        // 1xx are interim responses the server sends itself (100 Continue); a 101 only
+        // comes through the upgrade path, never as a handler's final answer.
+        PyErr_Format(PyExc_ValueError, "a handler cannot answer with status %d (1xx is not a final response)",
+                     static_cast<int>(parts.status));
+        return false;
+    }
+    head.status = parts.status;
+    head.fields.clear();
+    head.fields.reserve(48 + parts.headers.size() * 40);
+    if (!parts.content_type.empty() && !http::status_forbids_body(parts.status)) {
+        head.fields.append("Content-Type: ");
+        head.fields.append(parts.content_type);
+        head.fields.append("\r\n");
+    }
+    int64_t declared = -1;
+    for (const auto& [name, value] : parts.headers) {
+        switch (http::check_app_field(name, value, head, declared)) {
+        case http::field_action::keep:
+            head.fields.append(name);
+            head.fields.append(": ");
+            head.fields.append(value);
+            head.fields.append("\r\n");
+            break;
+        case http::field_action::drop:
+        case http::field_action::content_length:
+            break;
+        case http::field_action::bad_length:
+            PyErr_Format(PyExc_ValueError, "invalid or conflicting Content-Length header '%s'",
+                         std::string(value).c_str());
+            return false;
+        }
+    }
+    if (parts.source == response_parts::body_source::bytes) {
+        if (declared >= 0 && static_cast<uint64_t>(declared) != parts.body.size() &&
+            !http::status_forbids_body(parts.status)) {
+            PyErr_Format(PyExc_ValueError, "Content-Length: %lld does not match the body (%zu bytes)",
+                         static_cast<long long>(declared), parts.body.size());
+            return false;
+        }
+        head.content_length = static_cast<int64_t>(parts.body.size());
+    } else {
+        head.content_length = declared; // a stream may declare its length; the framer holds it to it
+    }
+    return true;
 }
 
 app_bridge::~app_bridge() {
@@ -244,8 +327,7 @@ void app_bridge::prepare(unsigned reactors) {
     _thread_states.assign(reactors, nullptr);
 }
 
-void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                                std::string_view date) {
+void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp) {
     // HTTPError (and BadRequest from req.json()) carry their own status; anything else
     // is a bug in the handler: 500, and the traceback goes to the log.
     response_parts parts;
@@ -257,7 +339,8 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
         if (headers != nullptr && convert_status(status, parts)) {
             parts.content_type = "application/json";
             PyObject* body = Py_BuildValue("{s:O}", "detail", detail);
-            handled = body != nullptr && write_json(body, parts.body) && convert_headers(headers, parts);
+            handled = body != nullptr && write_json(body, parts.body) && convert_headers(headers, parts) &&
+                      build_head(parts, resp.start);
             Py_XDECREF(body);
         }
         Py_XDECREF(status);
@@ -265,10 +348,11 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
         Py_XDECREF(headers);
         if (!handled) {
             PyErr_Clear();
-            parts = response_parts{};
         }
     }
-    if (!handled) {
+    if (handled) {
+        resp.body = std::move(parts.body);
+    } else {
         if (_types.log_exception != nullptr) {
             std::string_view m = meta.method;
             std::string_view t = meta.target;
@@ -280,21 +364,120 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
             }
             Py_XDECREF(rv);
         }
-        parts.status = 500;
-        parts.content_type = "text/plain; charset=utf-8";
-        parts.body = "Internal Server Error";
+        resp.start = http::response_head{};
+        resp.start.status = 500;
+        resp.start.fields = text_plain;
+        resp.body = "Internal Server Error";
+        resp.start.content_length = static_cast<int64_t>(resp.body.size());
     }
-    resp.status = parts.status;
-    serialize_response(parts, date, meta.keep_alive, meta.http10, meta.head_request, resp.bytes);
+    resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
 }
 
-void app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                        std::string_view date) {
+// A file response is decided here, when the handler returned it: a path that cannot be
+// opened is a 404 (403 when permission is denied), never an error later on the wire.
+bool app_bridge::file_message(const response_parts& parts, http::app_response& resp) {
+    int fd = ::open(parts.path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        ::close(fd);
+        fd = -1;
+        errno = ENOENT;
+    }
+    if (fd < 0) {
+        uint16_t status = errno == EACCES ? 403 : 404;
+        resp.start = http::response_head{};
+        resp.start.status = status;
+        resp.start.fields = text_plain;
+        resp.body = status == 403 ? "Forbidden" : "Not Found";
+        resp.start.content_length = static_cast<int64_t>(resp.body.size());
+        resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
+        return true;
+    }
+    response_parts sized;
+    sized.status = parts.status;
+    sized.content_type = parts.content_type;
+    sized.source = response_parts::body_source::file;
+    for (const auto& h : parts.headers) {
+        sized.headers.push_back(h);
+    }
+    if (!build_head(sized, resp.start)) {
+        ::close(fd);
+        return false;
+    }
+    char modified[32];
+    format_imf_fixdate(st.st_mtime, modified);
+    resp.start.fields.append("Last-Modified: ");
+    resp.start.fields.append(modified, 29);
+    resp.start.fields.append("\r\n");
+    resp.start.content_length = static_cast<int64_t>(st.st_size);
+    resp.file = std::make_shared<http::file_handle>(fd);
+    resp.file_offset = 0;
+    resp.file_length = static_cast<uint64_t>(st.st_size);
+    resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
+    return true;
+}
+
+void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, http::app_response& resp,
+                              uring::response_sink& sink) {
+    http::response_head head;
+    if (!build_head(parts, head)) {
+        PyObject* exc = fetch_exception();
+        error_response(exc, meta, resp);
+        Py_DECREF(exc);
+        sink_one(sink, std::move(resp));
+        return;
+    }
+    auto stream = std::make_shared<response_stream>(sink, resp, std::move(head));
+    if (meta.head_request) {
+        // HEAD: the head alone; the iterator is never started (an endless event stream
+        // would otherwise run for nothing).
+        stream->end();
+        PyObject* rv = PyObject_HasAttrString(parts.content, "close")
+                           ? PyObject_CallMethod(parts.content, "close", nullptr)
+                           : nullptr;
+        Py_XDECREF(rv);
+        PyErr_Clear();
+        return;
+    }
+    PyObject* handle = new_stream_handle(stream);
+    PyObject* rv = handle != nullptr && _types.start_stream != nullptr
+                       ? PyObject_CallFunctionObjArgs(_types.start_stream, handle, parts.content, nullptr)
+                       : nullptr;
+    if (rv == nullptr) {
+        PyObject* exc = fetch_exception();
+        if (_types.log_exception != nullptr) {
+            PyObject* r2 = PyObject_CallFunction(_types.log_exception, "Os#s#", exc, meta.method.data(),
+                                                 static_cast<Py_ssize_t>(meta.method.size()), meta.target.data(),
+                                                 static_cast<Py_ssize_t>(meta.target.size()));
+            Py_XDECREF(r2);
+            PyErr_Clear();
+        }
+        Py_DECREF(exc);
+        stream->abort(); // nothing sent yet: a clean 500
+    }
+    Py_XDECREF(rv);
+    Py_XDECREF(handle);
+}
+
+bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                        uring::response_sink& sink) {
     response_parts parts;
     if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
-        resp.status = parts.status;
-        serialize_response(parts, date, meta.keep_alive, meta.http10, meta.head_request, resp.bytes);
-        return;
+        if (parts.source == response_parts::body_source::bytes) [[likely]] {
+            if (build_head(parts, resp.start)) [[likely]] {
+                resp.body = std::move(parts.body);
+                resp.parts =
+                    http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
+                return true;
+            }
+        } else if (parts.source == response_parts::body_source::file) {
+            if (file_message(parts, resp)) {
+                return true;
+            }
+        } else {
+            start_stream(parts, meta, resp, sink);
+            return false;
+        }
     }
     PyObject* raised = exc;
     if (raised == nullptr) {
@@ -302,46 +485,53 @@ void app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     } else {
         Py_INCREF(raised);
     }
-    error_response(raised, meta, resp, date);
+    error_response(raised, meta, resp);
     Py_DECREF(raised);
+    return true;
 }
 
 namespace {
 app_bridge::answer_meta meta_of(const http::app_request& req) {
-    return {req.keep_alive, req.version_minor == 0, req.head_request, req.method.in(req.data), req.target.in(req.data)};
+    return {req.method.in(req.data), req.target.in(req.data), req.head_request};
 }
 
 void address_response(const http::app_request& req, http::app_response& resp) {
     resp.conn_slot = req.conn_slot;
     resp.conn_gen = req.conn_gen;
     resp.seq = req.seq;
-    resp.close = !req.keep_alive;
     resp.route_id = req.route_id;
     resp.start_ns = req.start_ns;
+}
+
+void internal_error(http::app_response& resp) {
+    resp.start = http::response_head{};
+    resp.start.status = 500;
+    resp.start.fields = text_plain;
+    resp.body = "Internal Server Error";
+    resp.start.content_length = static_cast<int64_t>(resp.body.size());
+    resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
 }
 
 // An async request in flight on the asyncio runner: everything needed to answer it.
 struct pending_answer {
     app_bridge* bridge;
     uring::response_sink* sink;
-    http::app_response head; ///< addressing fields only
-    bool keep_alive, http10, head_request;
+    http::app_response address; ///< addressing fields only
     std::string method, target;
+    bool head_request;
     bool done = false;
 };
 
 constexpr const char* pending_name = "ringbolt.pending";
 
 void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc) {
-    thread_local date_cache date;
-    date.refresh();
-    http::app_response resp = p.head;
-    app_bridge::answer_meta meta{p.keep_alive, p.http10, p.head_request, p.method, p.target};
-    p.bridge->finish(result, exc, meta, resp, date.value());
-    std::vector<http::app_response> one;
-    one.push_back(std::move(resp));
-    p.sink->deliver(one);
+    http::app_response resp;
+    address_response_from(p.address, resp);
+    app_bridge::answer_meta meta{p.method, p.target, p.head_request};
     p.done = true;
+    if (p.bridge->finish(result, exc, meta, resp, *p.sink)) {
+        sink_one(*p.sink, std::move(resp));
+    }
 }
 
 void pending_destructor(PyObject* capsule) {
@@ -379,44 +569,46 @@ void app_bridge::set_async_runner(PyObject* submit) {
     _async_submit = submit;
 }
 
-void app_bridge::run_one(http::app_request& req, http::app_response& resp, std::string_view date) {
+void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>& answers,
+                         uring::response_sink& later) {
+    http::app_response resp;
     address_response(req, resp);
     const handler_entry& h = _handlers[req.handler];
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
         PyErr_Clear();
-        resp.status = 500;
-        http::write_simple_response(resp.bytes, 500, "Internal Server Error", date, true, req.head_request);
-        resp.close = true;
+        internal_error(resp);
+        answers.push_back(std::move(resp));
         return;
     }
     PyObject* arg = reinterpret_cast<PyObject*>(obj);
     RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
     PyObject* result = PyObject_Vectorcall(h.callable, &arg, 1, nullptr);
-    finish(result, nullptr, meta_of(req), resp, date);
+    if (finish(result, nullptr, meta_of(req), resp, later)) [[likely]] {
+        answers.push_back(std::move(resp));
+    }
     Py_XDECREF(result);
     release_request(obj);
 }
 
 void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
-                           std::string_view date, uring::response_sink& later) {
+                           uring::response_sink& later) {
+    release_sent_objects();
     PyObject* async_items = nullptr;
     for (http::app_request& req : batch) {
         const handler_entry& h = _handlers[req.handler];
         if (!h.is_coroutine || _async_submit == nullptr) [[likely]] {
-            run_one(req, answers.emplace_back(), date);
+            run_one(req, answers, later);
             continue;
         }
         // async def: hand over (handler, request, pending) to the asyncio runner.
         auto* p = new pending_answer{this,
                                      &later,
                                      {},
-                                     req.keep_alive,
-                                     req.version_minor == 0,
-                                     req.head_request,
                                      std::string(req.method.in(req.data)),
-                                     std::string(req.target.in(req.data))};
-        address_response(req, p->head);
+                                     std::string(req.target.in(req.data)),
+                                     req.head_request};
+        address_response(req, p->address);
         PyObject* capsule = PyCapsule_New(p, pending_name, pending_destructor);
         request_object* obj = capsule != nullptr ? new_request(&req, h.param_names, &_types) : nullptr;
         if (obj != nullptr) {
@@ -437,8 +629,7 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
             PyErr_Clear();
             http::app_response& resp = answers.emplace_back();
             address_response(req, resp);
-            resp.status = 500;
-            http::write_simple_response(resp.bytes, 500, "Internal Server Error", date, true, req.head_request);
+            internal_error(resp);
         } else {
             Py_DECREF(capsule);
         }
@@ -454,16 +645,15 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
 }
 
 uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                                  std::vector<http::app_response>& responses, std::string_view date,
-                                  uring::response_sink& later) noexcept {
+                                  std::vector<http::app_response>& responses, uring::response_sink& later) noexcept {
     PyThreadState*& ts = _thread_states[reactor_index];
     if (ts == nullptr) {
         ts = PyThreadState_New(_interp);
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = monotonic_ns();
     PyEval_RestoreThread(ts);
-    uint64_t waited = now_ns() - t0;
-    run_batch(batch, responses, date, later);
+    uint64_t waited = monotonic_ns() - t0;
+    run_batch(batch, responses, later);
     PyEval_SaveThread();
     return waited;
 }
@@ -525,7 +715,6 @@ void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::
 // and hands the answers to each reactor in one delivery (one wake-up).
 void app_bridge::pool_main() noexcept {
     PyThreadState* ts = PyThreadState_New(_interp);
-    date_cache date;
     std::vector<task> work;
     std::vector<http::app_response> answers;
     while (true) {
@@ -541,7 +730,6 @@ void app_bridge::pool_main() noexcept {
                 _queue.pop_front();
             }
         }
-        date.refresh();
         // Run per reactor (sink): sync answers go back in one delivery per reactor.
         PyEval_RestoreThread(ts);
         for (size_t i = 0; i < work.size(); ++i) {
@@ -557,7 +745,7 @@ void app_bridge::pool_main() noexcept {
                 }
             }
             answers.clear();
-            run_batch(reqs, answers, date.value(), *sink);
+            run_batch(reqs, answers, *sink);
             PyThreadState* saved = PyEval_SaveThread(); // deliver without holding the GIL
             sink->deliver(answers);
             PyEval_RestoreThread(saved);

@@ -1,6 +1,8 @@
 // The bridge between reactors and Python: registered handlers, the conversion of a
-// handler's return value into response bytes, and handle_batch, which takes the GIL
-// once per batch (per-thread PyThreadState, no PyGILState churn) and runs the batch.
+// handler's return value into a response message (head fields checked against the
+// server's framing rules; streamed and file bodies handed to their producers), and
+// handle_batch, which takes the GIL once per batch (per-thread PyThreadState, no
+// PyGILState churn) and runs the batch.
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
@@ -20,29 +22,43 @@ namespace ringbolt::py {
 
 /// Python classes defined in the ringbolt package that native code creates or checks.
 struct python_types {
-    PyObject* response = nullptr;      ///< ringbolt.Response
-    PyObject* http_error = nullptr;    ///< ringbolt.HTTPError
-    PyObject* bad_request = nullptr;   ///< ringbolt.BadRequest
-    PyObject* headers = nullptr;       ///< ringbolt.Headers(list of (name, value))
-    PyObject* query_params = nullptr;  ///< ringbolt.QueryParams(list of (name, value))
-    PyObject* log_exception = nullptr; ///< callable(exc, method, path)
+    PyObject* response = nullptr;           ///< ringbolt.Response
+    PyObject* http_error = nullptr;         ///< ringbolt.HTTPError
+    PyObject* bad_request = nullptr;        ///< ringbolt.BadRequest
+    PyObject* headers = nullptr;            ///< ringbolt.Headers(list of (name, value))
+    PyObject* query_params = nullptr;       ///< ringbolt.QueryParams(list of (name, value))
+    PyObject* log_exception = nullptr;      ///< callable(exc, method, path)
+    PyObject* streaming_response = nullptr; ///< ringbolt.StreamingResponse
+    PyObject* file_response = nullptr;      ///< ringbolt.FileResponse
+    PyObject* start_stream = nullptr;       ///< callable(stream_handle, content): runs the producer
 };
 
 /// A handler's return value reduced to what the wire needs.
 struct response_parts {
+    enum class body_source : uint8_t { bytes, stream, file };
     uint16_t status = 200;
     std::string content_type;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    body_source source = body_source::bytes;
+    PyObject* content = nullptr; ///< stream: the iterable (new reference)
+    std::string path;            ///< file: the path to send
+    response_parts() = default;
+    response_parts(const response_parts&) = delete;
+    response_parts& operator=(const response_parts&) = delete;
+    ~response_parts() { Py_XDECREF(content); }
 };
 
 /// Convert a handler's return value (dict/list -> JSON, str -> text, bytes, None -> 204,
-/// Response, (body, status[, headers]) tuple). False with a Python exception set.
+/// Response, StreamingResponse, FileResponse, (body, status[, headers]) tuple). False
+/// with a Python exception set.
 bool convert_result(PyObject* result, const python_types& types, response_parts& out);
 
-/// Serialize `parts` as a whole HTTP response.
-void serialize_response(const response_parts& parts, std::string_view date, bool keep_alive, bool http10,
-                        bool head_request, std::string& out);
+/// Check the handler's status and headers against the framing the server owns and
+/// build the response head: handler Content-Length must match a known body (or bounds
+/// a streamed one), Transfer-Encoding/Connection are the server's, 1xx is refused.
+/// False with a Python exception (ValueError naming the conflict) set.
+bool build_head(const response_parts& parts, http::response_head& head);
 
 /// Answer an async request: `result` when `exc` is None, else the exception. GIL held.
 PyObject* complete_async(PyObject* pending, PyObject* result, PyObject* exc);
@@ -64,8 +80,7 @@ class app_bridge final : public uring::app_handler {
     void prepare(unsigned reactors);
 
     uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                          std::vector<http::app_response>& responses, std::string_view date,
-                          uring::response_sink& later) noexcept override;
+                          std::vector<http::app_response>& responses, uring::response_sink& later) noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
 
     const python_types& types() const noexcept { return _types; }
@@ -85,23 +100,26 @@ class app_bridge final : public uring::app_handler {
 
     /// What answering a request needs once the request itself is gone.
     struct answer_meta {
-        bool keep_alive;
-        bool http10;
-        bool head_request;
         std::string_view method;
         std::string_view target;
+        bool head_request = false;
     };
-    /// Turn a handler's result (or its exception, when `exc` is set) into response bytes.
-    void finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                std::string_view date);
+    /// Turn a handler's result (or its exception, when `exc` is set) into a response
+    /// message in `resp` (addressed by the caller). Returns false when the response is
+    /// streamed: its producer delivers the messages itself through `sink`.
+    bool finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                uring::response_sink& sink);
 
   private:
     /// Run the requests of `batch` (GIL held): sync handlers into `answers`, async ones
     /// handed to the asyncio runner in one call.
     void run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
-                   std::string_view date, uring::response_sink& later);
-    void run_one(http::app_request& req, http::app_response& resp, std::string_view date);
-    void error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp, std::string_view date);
+                   uring::response_sink& later);
+    void run_one(http::app_request& req, std::vector<http::app_response>& answers, uring::response_sink& later);
+    void error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp);
+    bool file_message(const response_parts& parts, http::app_response& resp);
+    void start_stream(response_parts& parts, const answer_meta& meta, http::app_response& resp,
+                      uring::response_sink& sink);
 
     void pool_main() noexcept;
 

@@ -10,6 +10,7 @@
 #include "pymod/native/app_bridge.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
+#include "pymod/native/response_stream.hpp"
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
 
@@ -134,8 +135,12 @@ class native_server {
     void add_const_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object result) {
         check_not_started();
         response_parts parts;
-        if (!ringbolt::py::convert_result(result.ptr(), g_types, parts)) {
+        http::response_head head;
+        if (!ringbolt::py::convert_result(result.ptr(), g_types, parts) || !ringbolt::py::build_head(parts, head)) {
             throw pb::error_already_set();
+        }
+        if (parts.source != response_parts::body_source::bytes) {
+            throw pb::value_error("a const route must return a whole body, not a streamed or file response");
         }
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         std::string err = _routes->table.add(pattern, method_mask(methods), id);
@@ -145,13 +150,8 @@ class native_server {
         http::route_target t;
         t.kind = http::target_kind::native;
         t.pattern = pattern;
-        t.response.status = parts.status;
-        if (!parts.content_type.empty()) {
-            t.response.headers = "Content-Type: " + parts.content_type + "\r\n";
-        }
-        for (const auto& [name, value] : parts.headers) {
-            t.response.headers += name + ": " + value + "\r\n";
-        }
+        t.response.status = head.status;
+        t.response.headers = std::move(head.fields); // checked: no framing or Connection fields
         t.response.body = std::move(parts.body);
         _routes->targets.push_back(std::move(t));
     }
@@ -328,7 +328,11 @@ void init_json(pb::module_& m) {
 
 void init_runtime(pb::module_& m) {
     m.def("_set_types", [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
-                           pb::object query_params, pb::object log_exception) {
+                           pb::object query_params, pb::object log_exception, pb::object streaming_response,
+                           pb::object file_response, pb::object start_stream) {
+        g_types.streaming_response = streaming_response.release().ptr();
+        g_types.file_response = file_response.release().ptr();
+        g_types.start_stream = start_stream.release().ptr();
         g_types.response = response.release().ptr();
         g_types.http_error = http_error.release().ptr();
         g_types.bad_request = bad_request.release().ptr();
@@ -346,6 +350,22 @@ void init_runtime(pb::module_& m) {
             return pb::reinterpret_steal<pb::object>(r);
         },
         "Answer an async request (used by ringbolt's asyncio runner).");
+    m.def(
+        "_stream_notify_fd", [] { return ringbolt::py::stream_notify_fd(); },
+        "The eventfd an event loop watches for streamed responses that may go on.");
+    m.def(
+        "_stream_ready",
+        [] {
+            PyObject* r = ringbolt::py::stream_ready();
+            if (r == nullptr) {
+                throw pb::error_already_set();
+            }
+            return pb::reinterpret_steal<pb::object>(r);
+        },
+        "Futures of async producers that may go on (writable again, or the client is gone).");
+    if (!ringbolt::py::init_stream_type(m.ptr())) {
+        throw pb::error_already_set();
+    }
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
     m.def("probe_io_uring", [] {
         pb::dict d;

@@ -15,9 +15,30 @@ from ._native import Request
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, HTTPError
-from .response import Response
+from ._stream import start_stream as _start_stream
+from .response import FileResponse, Response, StreamingResponse
 
 __version__ = "0.1.0"
-__all__ = ["App", "Request", "Response", "HTTPError", "BadRequest", "Headers", "QueryParams"]
+__all__ = [
+    "App",
+    "Request",
+    "Response",
+    "StreamingResponse",
+    "FileResponse",
+    "HTTPError",
+    "BadRequest",
+    "Headers",
+    "QueryParams",
+]
 
-_native._set_types(Response, HTTPError, BadRequest, Headers, QueryParams, _log_exception)
+_native._set_types(
+    Response,
+    HTTPError,
+    BadRequest,
+    Headers,
+    QueryParams,
+    _log_exception,
+    StreamingResponse,
+    FileResponse,
+    _start_stream,
+)

@@ -34,6 +34,9 @@ class AsyncRunner:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
+        from ._stream import watch_streams
+
+        watch_streams(self.loop)  # streamed responses' producers wait on this loop
         self.loop.call_soon(self._ready.set)
         try:
             self.loop.run_forever()

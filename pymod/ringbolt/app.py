@@ -178,6 +178,9 @@ class App:
 
             self._runner = AsyncRunner()
             server.set_async_runner(self._runner.submit)
+        from ._stream import set_runner
+
+        set_runner(self._runner)  # async streamed bodies run on the handlers' loop (or one made on demand)
         for path, methods, fn, const in self._routes:
             if const:
                 result = fn(None)

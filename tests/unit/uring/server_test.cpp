@@ -47,9 +47,9 @@ class test_app final : public app_handler {
     bool offloads() const noexcept override { return _offload; }
 
     uint64_t handle_batch(unsigned, std::vector<http::app_request>& batch, std::vector<http::app_response>& out,
-                          std::string_view date, response_sink&) noexcept override {
+                          response_sink&) noexcept override {
         for (auto& req : batch) {
-            out.push_back(answer(req, date));
+            out.push_back(answer(req));
         }
         return 0;
     }
@@ -68,14 +68,14 @@ class test_app final : public app_handler {
         http::app_request req;
     };
 
-    static http::app_response answer(const http::app_request& req, std::string_view date) {
+    static http::app_response answer(const http::app_request& req) {
         http::app_response r;
         r.conn_slot = req.conn_slot;
         r.conn_gen = req.conn_gen;
         r.seq = req.seq;
-        r.close = !req.keep_alive;
-        std::string body = "app:" + std::string(req.path.in(req.data)) + ":" + std::string(req.body.in(req.data));
-        http::write_simple_response(r.bytes, 200, body, date, r.close, req.head_request);
+        r.body = "app:" + std::string(req.path.in(req.data)) + ":" + std::string(req.body.in(req.data));
+        r.start.fields = "Content-Type: text/plain; charset=utf-8\r\n";
+        r.start.content_length = static_cast<int64_t>(r.body.size());
         return r;
     }
 
@@ -91,7 +91,7 @@ class test_app final : public app_handler {
             lock.unlock();
             for (auto& j : jobs) {
                 std::vector<http::app_response> one;
-                one.push_back(answer(j.req, "Thu, 01 Jan 1970 00:00:00 GMT"));
+                one.push_back(answer(j.req));
                 j.sink->deliver(one);
             }
             lock.lock();

@@ -1,9 +1,9 @@
-// The connection state machine driven by a fake reactor: bytes in, batch out, app
-// responses back, output checked. No sockets: this is the layer the fuzzers and the
-// split-input tests reach without a ring.
-#include "http/connection.hpp"
+// The HTTP/1.1 protocol driven by a fake reactor: bytes in, the runtime's dispatcher
+// (routing, native answers) on a real route table, app messages back, framed output
+// checked. No sockets: this is the layer the fuzzers and split-input tests reach.
+#include "http/http1_connection.hpp"
 
-#include "http/response_writer.hpp"
+#include "uring/dispatcher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,13 +15,43 @@ namespace {
 
 constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
 
+/// Everything an output queue holds, as bytes (file segments read with pread).
+std::string drain_queue(output_queue& q) {
+    std::string out;
+    send_batch b;
+    while (q.take_front(b, 8, SIZE_MAX)) {
+        for (const segment& s : b.segments()) {
+            if (s.type == segment::kind::file) {
+                std::string buf(s.length, '\0');
+                ssize_t n = pread(s.file->fd, buf.data(), s.length, static_cast<off_t>(s.file_offset));
+                buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+                out += buf;
+            } else {
+                out += s.bytes();
+            }
+        }
+        b.consume(b.remaining());
+        b.reset();
+    }
+    return out;
+}
+
+struct recording_stream final : stream_control {
+    uint64_t sent = 0;
+    int closed = 0;
+    void on_sent(size_t n) noexcept override { sent += n; }
+    void on_closed() noexcept override { ++closed; }
+};
+
 struct fake_reactor {
     app_routes routes;
     connection_limits limits;
-    std::vector<app_request> batch;
     core_counters counters;
-    connection conn;
+    uring::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr};
+    std::vector<app_request>& batch = dispatcher.batch();
+    http1_connection conn;
     uint32_t now = 100;
+    bool draining = false;
     std::string wire; ///< everything the connection asked to send
 
     fake_reactor() {
@@ -43,7 +73,7 @@ struct fake_reactor {
         routes.targets.push_back(t);
     }
 
-    conn_env env() { return conn_env{routes, limits, date, now, false, batch, counters}; }
+    protocol_env env() { return protocol_env{limits, date, now, draining, counters, dispatcher}; }
 
     /// Feed bytes, then answer every batched request at once ("app:<path>:<body>").
     bool feed(std::string_view bytes, bool answer = true) {
@@ -64,24 +94,31 @@ struct fake_reactor {
         }
     }
 
-    void answer(const app_request& r) {
-        app_response resp;
-        resp.conn_slot = r.conn_slot;
-        resp.conn_gen = r.conn_gen;
-        resp.seq = r.seq;
-        resp.close = !r.keep_alive;
-        std::string body = "app:" + std::string(r.path.in(r.data)) + ":" + std::string(r.body.in(r.data));
-        write_simple_response(resp.bytes, 200, body, date, resp.close, r.head_request);
+    static app_response message(const app_request& r, uint8_t parts) {
+        app_response m;
+        m.conn_slot = r.conn_slot;
+        m.conn_gen = r.conn_gen;
+        m.seq = r.seq;
+        m.parts = parts;
+        return m;
+    }
+
+    void send(app_response&& m) {
         auto e = env();
-        conn.on_app_response(std::move(resp), e);
+        conn.on_app_message(std::move(m), e);
     }
 
-    void take_output() {
-        wire += conn.output();
-        conn.output().clear();
+    void answer(const app_request& r) {
+        app_response m = message(r, app_response::part_head | app_response::part_body | app_response::part_end);
+        m.body = "app:" + std::string(r.path.in(r.data)) + ":" + std::string(r.body.in(r.data));
+        m.start.fields = "Content-Type: text/plain; charset=utf-8\r\n";
+        m.start.content_length = static_cast<int64_t>(m.body.size());
+        send(std::move(m));
     }
 
-    /// Bodies of the responses on the wire, in order (Content-Length framing).
+    void take_output() { wire += drain_queue(conn.output()); }
+
+    /// Bodies of the responses on the wire, in order (Content-Length or chunked framing).
     std::vector<std::string> bodies() const {
         std::vector<std::string> out;
         size_t pos = 0;
@@ -91,16 +128,36 @@ struct fake_reactor {
                 break;
             }
             std::string head = wire.substr(pos, end - pos);
+            pos = end + 4;
+            if (head.find("Transfer-Encoding: chunked") != std::string::npos) {
+                std::string body;
+                while (true) {
+                    size_t le = wire.find("\r\n", pos);
+                    if (le == std::string::npos) {
+                        return out;
+                    }
+                    size_t n = std::stoul(wire.substr(pos, le - pos), nullptr, 16);
+                    pos = le + 2;
+                    if (n == 0) {
+                        pos += 2;
+                        break;
+                    }
+                    body += wire.substr(pos, n);
+                    pos += n + 2;
+                }
+                out.push_back(head.substr(9, 3) + " " + body);
+                continue;
+            }
             size_t cl = head.find("Content-Length: ");
             size_t len = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
-            out.push_back(head.substr(9, 3) + " " + wire.substr(end + 4, len));
-            pos = end + 4 + len;
+            out.push_back(head.substr(9, 3) + " " + wire.substr(pos, len));
+            pos += len;
         }
         return out;
     }
 };
 
-TEST(Connection, NativeRouteAnsweredWithoutApp) {
+TEST(Http1Connection, NativeRouteAnsweredWithoutApp) {
     fake_reactor f;
     f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n", false);
     EXPECT_TRUE(f.batch.empty());
@@ -108,7 +165,7 @@ TEST(Connection, NativeRouteAnsweredWithoutApp) {
     EXPECT_TRUE(f.conn.idle());
 }
 
-TEST(Connection, AppRequestCarriesEverything) {
+TEST(Http1Connection, AppRequestCarriesEverything) {
     fake_reactor f;
     f.feed("POST /py?x=1&y=2 HTTP/1.1\r\nHost: a\r\nX-Test: v\r\nContent-Length: 4\r\n\r\nbody", false);
     ASSERT_EQ(f.batch.size(), 1u);
@@ -127,7 +184,7 @@ TEST(Connection, AppRequestCarriesEverything) {
     EXPECT_EQ(f.conn.deadline(), 0u); // no read deadline while the app works
 }
 
-TEST(Connection, TypedParams) {
+TEST(Http1Connection, TypedParams) {
     fake_reactor f;
     f.feed("GET /users/-42 HTTP/1.1\r\nHost: a\r\n\r\n", false);
     ASSERT_EQ(f.batch.size(), 1u);
@@ -136,7 +193,7 @@ TEST(Connection, TypedParams) {
     EXPECT_EQ(f.batch[0].params[0].int_value, -42);
 }
 
-TEST(Connection, PipelinedResponsesStayInOrderWhateverTheAnswerOrder) {
+TEST(Http1Connection, PipelinedResponsesStayInOrderWhateverTheAnswerOrder) {
     fake_reactor f;
     auto e = f.env();
     f.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -154,7 +211,7 @@ TEST(Connection, PipelinedResponsesStayInOrderWhateverTheAnswerOrder) {
 }
 
 // The same byte stream, cut at every offset into two reads, gives the same responses.
-TEST(Connection, SplitAtEveryOffset) {
+TEST(Http1Connection, SplitAtEveryOffset) {
     const std::string stream = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
                                "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
                                "POST /py HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
@@ -175,7 +232,7 @@ TEST(Connection, SplitAtEveryOffset) {
     EXPECT_EQ(one_by_one.bodies(), expected);
 }
 
-TEST(Connection, ErrorsAnswerOnceThenIgnoreInput) {
+TEST(Http1Connection, ErrorsAnswerOnceThenIgnoreInput) {
     struct error_case {
         const char* raw;
         const char* status;
@@ -201,7 +258,7 @@ TEST(Connection, ErrorsAnswerOnceThenIgnoreInput) {
     }
 }
 
-TEST(Connection, NotFoundAndMethodNotAllowed) {
+TEST(Http1Connection, NotFoundAndMethodNotAllowed) {
     fake_reactor f;
     f.feed("GET /nope HTTP/1.1\r\nHost: a\r\n\r\nDELETE /users/1 HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_EQ(f.bodies(), (std::vector<std::string>{"404 Not Found", "405 Method Not Allowed"}));
@@ -209,14 +266,14 @@ TEST(Connection, NotFoundAndMethodNotAllowed) {
     EXPECT_FALSE(f.conn.closing());
 }
 
-TEST(Connection, ConnectionCloseStopsReading) {
+TEST(Http1Connection, ConnectionCloseStopsReading) {
     fake_reactor f;
     f.feed("GET /py HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 app:/py:"});
     EXPECT_TRUE(f.conn.close_after_flush());
 }
 
-TEST(Connection, Http10KeepAliveRules) {
+TEST(Http1Connection, Http10KeepAliveRules) {
     fake_reactor f;
     f.feed("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     EXPECT_NE(f.wire.find("Connection: keep-alive\r\n"), std::string::npos);
@@ -226,7 +283,7 @@ TEST(Connection, Http10KeepAliveRules) {
     EXPECT_TRUE(f.conn.close_after_flush());
 }
 
-TEST(Connection, ExpectContinueBeforeBody) {
+TEST(Http1Connection, ExpectContinueBeforeBody) {
     fake_reactor f;
     f.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
     EXPECT_EQ(f.wire, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -234,7 +291,7 @@ TEST(Connection, ExpectContinueBeforeBody) {
     EXPECT_NE(f.wire.find("app:/py:abc"), std::string::npos);
 }
 
-TEST(Connection, Timeouts) {
+TEST(Http1Connection, Timeouts) {
     {
         fake_reactor f; // a head that never completes: 408, then close
         f.feed("GET / HTTP/1.1\r\nHo");
@@ -265,7 +322,7 @@ TEST(Connection, Timeouts) {
     }
 }
 
-TEST(Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {
+TEST(Http1Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {
     {
         fake_reactor f; // a stray CRLF after a request: idle, keep-alive clock, quiet close
         f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n");
@@ -295,7 +352,7 @@ TEST(Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {
     }
 }
 
-TEST(Connection, ConnectIsRefusedAndWhatFollowsIsNotParsed) {
+TEST(Http1Connection, ConnectIsRefusedAndWhatFollowsIsNotParsed) {
     fake_reactor f; // bytes after CONNECT belong to the tunnel the client asked for
     f.feed("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_EQ(f.bodies(), std::vector<std::string>{"501 CONNECT is not supported"});
@@ -304,30 +361,29 @@ TEST(Connection, ConnectIsRefusedAndWhatFollowsIsNotParsed) {
     EXPECT_TRUE(f.batch.empty());
 }
 
-TEST(Connection, DrainClosesIdleAndMarksBusy) {
+TEST(Http1Connection, DrainClosesIdleAndMarksBusy) {
     fake_reactor f; // idle after a request: closed at once
     f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    EXPECT_TRUE(f.conn.begin_drain(f.now));
+    EXPECT_TRUE(f.conn.begin_drain(f.now, 1, false));
     fake_reactor g; // busy: not closed
     auto e = g.env();
     g.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", e);
-    EXPECT_FALSE(g.conn.begin_drain(g.now));
+    EXPECT_FALSE(g.conn.begin_drain(g.now, 1, false));
     fake_reactor h; // fresh (no request yet): a short grace, then its request is answered with close
-    EXPECT_FALSE(h.conn.begin_drain(h.now));
+    EXPECT_FALSE(h.conn.begin_drain(h.now, 1, false));
     EXPECT_EQ(h.conn.deadline(), h.now + 1);
     h.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_NE(h.wire.find("Connection: close"), std::string::npos);
     EXPECT_TRUE(h.conn.close_after_flush());
 }
 
-TEST(Connection, IdleConnectionHoldsNoLargeBuffers) {
+TEST(Http1Connection, IdleConnectionHoldsNoLargeBuffers) {
     fake_reactor f;
     std::string big = "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\n" + std::string(900, 'x');
     f.feed(std::string_view(big).substr(0, 100));
     f.feed(std::string_view(big).substr(100));
     EXPECT_TRUE(f.conn.idle());
-    EXPECT_GE(sizeof(connection), 1u);
-    EXPECT_LE(sizeof(connection), 512u) << "per-connection state must stay small (10k idle connections)";
+    EXPECT_LE(sizeof(http1_connection), 512u) << "per-connection state must stay small (10k idle connections)";
 }
 
 } // namespace

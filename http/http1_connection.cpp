@@ -1,0 +1,476 @@
+// HTTP/1.1 connection: framing of requests (RFC 9112 §6), keep-alive (§9.3), pipelining
+// in order, streamed and whole responses through the response framer, deadlines.
+#include "http/http1_connection.hpp"
+
+#include "core/probes.hpp"
+#include "http/response_writer.hpp"
+
+#include <cstring>
+
+namespace ringbolt::http {
+
+namespace {
+
+// One scratch head per reactor thread: a request_head is 4 KB and must not live in
+// every connection.
+thread_local request_head tl_head;
+
+constexpr size_t keep_capacity = 4096; // buffers larger than this are freed when empty
+constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
+
+void shrink_if_large(std::string& s) {
+    if (s.empty() && s.capacity() > keep_capacity) {
+        std::string().swap(s);
+    }
+}
+
+} // namespace
+
+void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& peer, uint32_t now_s,
+                            const connection_limits& lim) {
+    _slot = slot;
+    _gen = gen;
+    _peer = peer;
+    _phase = phase::head;
+    _closing = false;
+    _draining = false;
+    _held_back = false;
+    _next_seq = 0;
+    _next_write = 0;
+    _outstanding = 0;
+    _scanned = 0;
+    _tail.clear();
+    _out.clear();
+    _owed.clear();
+    _body_need = 0;
+    _body_started = 0;
+    _head_copy.clear();
+    _body.clear();
+    _chunked = chunked_decoder(chunked_limits{lim.max_body, 4096, lim.parser.max_head_bytes});
+    _deadline = now_s + lim.keep_alive_timeout_s;
+}
+
+void http1_connection::release() noexcept {
+    for (owed& o : _owed) {
+        if (o.stream && !o.ended) {
+            o.stream->on_closed(); // the producer stops; its later messages are dropped
+        }
+    }
+    std::vector<owed>().swap(_owed);
+    std::string().swap(_tail);
+    _out.clear();
+    std::string().swap(_head_copy);
+    std::string().swap(_body);
+    _phase = phase::closed;
+    _closing = true;
+    _outstanding = 0;
+    _deadline = 0;
+}
+
+bool http1_connection::on_data(std::string_view data, protocol_env& env) {
+    if (_closing) [[unlikely]] {
+        return false; // after an error or Connection: close, later bytes are not processed
+    }
+    bool had_tail = !_tail.empty();
+    if (!had_tail) [[likely]] {
+        size_t used = process(data, env);
+        if (used < data.size() && !_closing) {
+            _tail.assign(data.substr(used));
+            _scanned = 0;
+        }
+    } else {
+        _tail.append(data);
+        // A head arriving in small pieces is only parsed once its end is there (or it is
+        // over the limit), so a byte-at-a-time client costs O(n), not O(n^2).
+        // A request line over its limit is refused as soon as it is (414), not only once
+        // the whole head limit is reached.
+        bool line_over = _tail.size() > env.limits.parser.max_request_line && _tail.find('\n') == std::string::npos;
+        // (A tail starting with CR may be empty lines, which process() consumes.)
+        if (_phase == phase::head && !_held_back && _tail.size() <= env.limits.parser.max_head_bytes && !line_over &&
+            _tail[0] != '\r' && !has_head_end(_tail, _scanned)) {
+            _scanned = _tail.size();
+        } else {
+            consume_tail(env);
+        }
+    }
+    if (_closing) {
+        return true;
+    }
+    // A body that trickles in below the minimum rate holds a connection (and, with a
+    // connection cap, everyone else) for as long as the client likes: 408.
+    if (_phase == phase::body_length || _phase == phase::body_chunked) {
+        uint64_t received = _phase == phase::body_chunked ? _body.size() : _tail.size();
+        if (body_too_slow(received, env)) [[unlikely]] {
+            env.counters.timeouts.add();
+            emit_error(http_error::request_timeout, env);
+            return true;
+        }
+    }
+    set_read_deadline(had_tail, env);
+    return true;
+}
+
+bool http1_connection::body_too_slow(uint64_t received, const protocol_env& env) const noexcept {
+    if (env.limits.min_body_rate == 0) {
+        return false;
+    }
+    uint32_t elapsed = env.now_s - _body_started;
+    return elapsed > env.limits.body_timeout_s && received < uint64_t{env.limits.min_body_rate} * elapsed;
+}
+
+// Deadlines (enforced by the reactor's once-a-second sweep).
+void http1_connection::set_read_deadline(bool had_tail, const protocol_env& env) {
+    if (_phase == phase::body_length || _phase == phase::body_chunked) {
+        _deadline = env.now_s + env.limits.body_timeout_s;
+    } else if (!_tail.empty()) {
+        if (!had_tail || _deadline == 0) {
+            _deadline = env.now_s + env.limits.header_timeout_s; // a new head started: its clock runs
+        }
+    } else {
+        set_idle_deadline(env);
+    }
+}
+
+void http1_connection::consume_tail(protocol_env& env) {
+    size_t used = process(_tail, env);
+    _tail.erase(0, used);
+    _scanned = 0;
+    if (_closing) {
+        _tail.clear();
+    }
+    shrink_if_large(_tail);
+}
+
+void http1_connection::pump(protocol_env& env) {
+    if (!has_pending_input()) {
+        return;
+    }
+    consume_tail(env);
+    if (!_closing) {
+        set_read_deadline(true, env);
+    }
+}
+
+void http1_connection::set_idle_deadline(const protocol_env& env) {
+    // While the application owns a request no read is pending: no deadline.
+    _deadline = _outstanding > 0 ? 0 : env.now_s + env.limits.keep_alive_timeout_s;
+}
+
+size_t http1_connection::process(std::string_view buf, protocol_env& env) {
+    size_t pos = 0;
+    _held_back = false;
+    request_head& head = tl_head;
+    while (pos < buf.size() && !_closing) {
+        std::string_view rest = buf.substr(pos);
+        if (_phase == phase::head) {
+            // Backpressure: a client that pipelines faster than it reads its responses
+            // waits in the tail (and the reactor stops reading it) instead of growing
+            // our output without bound.
+            if (_out.bytes() >= env.output_limit || _outstanding >= max_outstanding_per_connection) [[unlikely]] {
+                _held_back = true;
+                break;
+            }
+            // RFC 9112 §2.2: empty lines before a request line are ignored. Consume them
+            // here, so that a stray CRLF after a request (some clients send one after a
+            // body) leaves the connection idle: closed quietly by the keep-alive clock,
+            // at EOF or by a drain, instead of held as a started head and answered 408.
+            if (rest[0] == '\r') [[unlikely]] {
+                size_t k = 0;
+                while (k + 1 < rest.size() && rest[k] == '\r' && rest[k + 1] == '\n') {
+                    k += 2;
+                }
+                if (k > 0) {
+                    pos += k;
+                    continue;
+                }
+            }
+            parse_outcome r = parse_request_head(rest, head, env.limits.parser);
+            if (r.status == parse_status::incomplete) {
+                break;
+            }
+            if (r.status == parse_status::error) [[unlikely]] {
+                env.counters.parse_errors.add();
+                emit_error(r.error, env);
+                return buf.size();
+            }
+            std::string_view head_bytes = rest.substr(0, r.consumed);
+            if (head.body == body_kind::none) [[likely]] {
+                pos += r.consumed;
+                finish_request(head, head_bytes, {}, env);
+                continue;
+            }
+            _body_started = env.now_s;
+            if (head.body == body_kind::content_length) {
+                // RFC 9112 §6.3: the length is known before reading; refuse early.
+                if (head.content_length > env.limits.max_body) {
+                    emit_error(http_error::body_too_large, env);
+                    return buf.size();
+                }
+                uint64_t need = r.consumed + head.content_length;
+                if (rest.size() >= need) {
+                    pos += need;
+                    finish_request(head, head_bytes, rest.substr(r.consumed, head.content_length), env);
+                    continue;
+                }
+                // Keep head + partial body in the tail until the body is complete.
+                _phase = phase::body_length;
+                _body_need = need;
+                expect_continue(head, env);
+                break;
+            }
+            // Chunked: keep a copy of the head, decode the body as it arrives.
+            _head_copy.assign(head_bytes);
+            _body.clear();
+            _chunked.reset();
+            _phase = phase::body_chunked;
+            pos += r.consumed;
+            if (pos == buf.size()) {
+                expect_continue(head, env);
+            }
+            continue;
+        }
+        if (_phase == phase::body_length) {
+            if (rest.size() < _body_need) {
+                break;
+            }
+            parse_outcome r = parse_request_head(rest, head, env.limits.parser);
+            std::string_view body = rest.substr(r.consumed, _body_need - r.consumed);
+            _phase = phase::head;
+            pos += _body_need;
+            finish_request(head, rest.substr(0, r.consumed), body, env);
+            continue;
+        }
+        // phase::body_chunked
+        chunked_outcome c = _chunked.feed(rest, _body);
+        if (c.status == chunked_status::error) [[unlikely]] {
+            env.counters.parse_errors.add();
+            emit_error(c.error, env);
+            return buf.size();
+        }
+        if (c.status == chunked_status::incomplete) {
+            pos = buf.size();
+            break;
+        }
+        pos += c.consumed;
+        _phase = phase::head;
+        std::string head_bytes = std::move(_head_copy);
+        std::string body = std::move(_body);
+        _head_copy.clear();
+        _body.clear();
+        // `head` views point into head_bytes, which stays alive for the call.
+        parse_outcome again = parse_request_head(head_bytes, head, env.limits.parser);
+        (void)again;
+        finish_request(head, head_bytes, body, env);
+    }
+    return pos;
+}
+
+void http1_connection::expect_continue(const request_head& head, protocol_env& env) {
+    // RFC 9110 §10.1.1: answer 100 only when it can go out now, in order, i.e. when no
+    // earlier response is still owed; otherwise the client sends the body after its
+    // own timeout anyway.
+    if (head.expect_continue && head.version_minor >= 1 && _owed.empty()) {
+        _out.append("HTTP/1.1 100 Continue\r\n\r\n");
+        env.counters.responses_1xx.add();
+    }
+}
+
+void http1_connection::finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
+                                      protocol_env& env) {
+    env.counters.requests.add();
+    uint64_t seq = _next_seq++;
+    RB_PROBE2(request_parsed, _slot, seq);
+    bool keep = head.keep_alive && !env.draining && !_draining;
+    if (!keep) {
+        _closing = true; // RFC 9112 §9.6: nothing after a request without persistence is read
+    }
+    request_context ctx{head.version_minor, head.method_id == method_head, keep};
+    if (head.method_id == method_connect) [[unlikely]] {
+        // No tunnels. What a client sends after CONNECT is meant for the tunnel (RFC 9110
+        // §9.3.6), not requests: answer 501 and close rather than parse it as HTTP.
+        _closing = true;
+        ctx.keep_alive = false;
+        respond(seq, ctx, 501, text_plain, "CONNECT is not supported", env);
+        return;
+    }
+    request_event ev{head, head_bytes, body, seq, ctx, _slot, _gen, _peer};
+    if (env.dispatch.on_request(*this, ev, env) == dispatcher::verdict::to_app) {
+        owed& o = _owed.emplace_back();
+        o.seq = seq;
+        o.ctx = ctx;
+        o.from_app = true;
+        ++_outstanding;
+    }
+}
+
+http1_connection::owed* http1_connection::find_owed(uint64_t seq) noexcept {
+    if (_owed.empty() || seq < _next_write) {
+        return nullptr;
+    }
+    size_t i = static_cast<size_t>(seq - _next_write);
+    return i < _owed.size() && _owed[i].seq == seq ? &_owed[i] : nullptr;
+}
+
+void http1_connection::start_response(owed& o, uint16_t status, std::string_view fields, int64_t length, bool app_close,
+                                      bool has_date, bool has_server, protocol_env& env) {
+    // During a drain the last response owed says close (earlier pipelined ones do not:
+    // their followers still need the connection).
+    bool drain_close = (env.draining || _draining) && o.seq + 1 == _next_seq;
+    o.framer.start(queue_of(o), o.ctx, status, fields, length, app_close, env.date, drain_close, has_date, has_server);
+    o.started = true;
+    env.counters.count_status(status);
+    if (o.framer.closes()) {
+        _closing = true; // read nothing more; what is owed before this still goes out
+    }
+}
+
+void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                               std::string_view body, protocol_env& env) {
+    if (_owed.empty() && seq == _next_write) [[likely]] {
+        // Nothing owed before it: frame straight into the output (the hot path).
+        bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
+        response_framer f;
+        f.start(_out, ctx, status, fields, static_cast<int64_t>(body.size()), false, env.date, drain_close);
+        f.body(_out, body);
+        env.counters.count_status(status);
+        ++_next_write;
+        if (f.closes()) {
+            _closing = true;
+        }
+        return;
+    }
+    owed* o = find_owed(seq);
+    if (o == nullptr) {
+        o = &_owed.emplace_back();
+        o->seq = seq;
+        o->ctx = ctx;
+    }
+    start_response(*o, status, fields, static_cast<int64_t>(body.size()), false, false, false, env);
+    o->framer.body(queue_of(*o), body);
+    end_response(*o, true);
+}
+
+void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
+    owed* o = find_owed(m.seq);
+    if (o == nullptr || o->ended) [[unlikely]] {
+        if (m.stream) {
+            m.stream->on_closed(); // nothing of this response can go out any more
+        }
+        return;
+    }
+    if (m.parts & app_response::part_head) {
+        if (o->started) [[unlikely]] {
+            end_response(*o, false); // a second start: a producer bug; the response is broken
+            return;
+        }
+        o->stream = std::move(m.stream);
+        const response_head& h = m.start;
+        start_response(*o, h.status, h.fields, h.content_length, h.close, h.has_date, h.has_server, env);
+    } else if (!o->started) [[unlikely]] {
+        end_response(*o, false); // body before head
+        return;
+    }
+    bool ok = true;
+    if (m.parts & app_response::part_body) {
+        output_queue& q = queue_of(*o);
+        if (m.file) {
+            ok = o->framer.body_file(q, std::move(m.file), m.file_offset, m.file_length, o->stream);
+        } else if (!m.borrowed.empty()) {
+            ok = o->framer.body_borrowed(q, m.borrowed, std::move(m.keep), o->stream);
+        } else if (o->stream) {
+            ok = o->framer.body_owned(q, std::move(m.body), o->stream);
+        } else {
+            ok = o->framer.body(q, m.body);
+        }
+    }
+    if (!ok || (m.parts & app_response::part_abort)) [[unlikely]] {
+        end_response(*o, false);
+        return;
+    }
+    if (m.parts & app_response::part_end) {
+        end_response(*o, o->framer.end(queue_of(*o), m.trailers));
+    }
+}
+
+void http1_connection::end_response(owed& o, bool ok) {
+    o.ended = true;
+    o.failed = !ok;
+    if (o.from_app && _outstanding > 0) {
+        --_outstanding;
+    }
+    if (!ok) {
+        _closing = true; // the client can tell the response is incomplete only by the close
+    }
+    if (&o == &_owed.front()) {
+        advance();
+    }
+}
+
+void http1_connection::advance() {
+    while (!_owed.empty() && _owed.front().ended) {
+        owed& front = _owed.front();
+        bool stop = front.failed || front.framer.closes();
+        _owed.erase(_owed.begin());
+        ++_next_write;
+        if (stop) {
+            // Nothing after a closing or broken response goes out: later producers stop.
+            _closing = true;
+            for (owed& o : _owed) {
+                if (o.stream && !o.ended) {
+                    o.stream->on_closed();
+                }
+                if (o.from_app && !o.ended && _outstanding > 0) {
+                    --_outstanding;
+                }
+            }
+            _owed.clear();
+            return;
+        }
+        if (!_owed.empty()) {
+            _out.splice(_owed.front().held);
+        }
+    }
+}
+
+void http1_connection::emit_error(http_error err, protocol_env& env) {
+    _closing = true;
+    _tail.clear();
+    _phase = phase::head;
+    request_context ctx{1, false, false};
+    respond(_next_seq++, ctx, status_of(err), text_plain, reason_of(err), env);
+}
+
+void http1_connection::on_timeout(protocol_env& env) {
+    _deadline = 0;
+    if (_tail.empty() && _phase == phase::head) {
+        if (_owed.empty()) {
+            env.counters.timeouts.add();
+            _closing = true; // idle keep-alive connection
+        }
+        return; // the application owns the requests: no read deadline runs
+    }
+    // A request partly received: 408 (RFC 9110 §15.5.9), queued after whatever the
+    // application still owes, then the close.
+    env.counters.timeouts.add();
+    emit_error(http_error::request_timeout, env);
+}
+
+bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s, bool input_waiting) {
+    _draining = true;
+    if (!idle()) {
+        return false;
+    }
+    if (_next_seq == 0 || input_waiting) {
+        // Accepted before the drain with its first request not read yet, or a request
+        // already in the kernel: give it time to arrive.
+        uint32_t until = now_s + grace_s;
+        if (_deadline == 0 || _deadline > until || _deadline <= now_s) {
+            _deadline = until;
+        }
+        return false;
+    }
+    _closing = true;
+    return true;
+}
+
+} // namespace ringbolt::http

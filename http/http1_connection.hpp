@@ -1,0 +1,108 @@
+// One client connection's HTTP/1.1 protocol, independent of any I/O backend: bytes in
+// (on_data), complete requests reported to the dispatcher, responses framed into the
+// output queue in request order even when pipelined and streamed, and the deadlines the
+// reactor's once-a-second sweep enforces.
+#pragma once
+
+#include "http/chunked.hpp"
+#include "http/protocol.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringbolt::http {
+
+class http1_connection final : public protocol {
+  public:
+    void open(uint32_t slot, uint32_t gen, const peer_address& peer, uint32_t now_s,
+              const connection_limits& lim) override;
+    bool on_data(std::string_view data, protocol_env& env) override;
+    void pump(protocol_env& env) override;
+    bool has_pending_input() const noexcept override { return _held_back && !_closing; }
+    void on_app_message(app_response&& m, protocol_env& env) override;
+    void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                 std::string_view body, protocol_env& env) override;
+    void on_timeout(protocol_env& env) override;
+    bool begin_drain(uint32_t now_s, uint32_t grace_s, bool input_waiting) override;
+    void release() noexcept override;
+
+    bool closing() const noexcept override { return _closing; }
+    bool close_after_flush() const noexcept override { return _closing && _owed.empty(); }
+    bool idle() const noexcept override {
+        return _tail.empty() && _owed.empty() && _out.empty() && _phase == phase::head;
+    }
+    bool nothing_owed() const noexcept override { return _owed.empty() && _out.empty() && !_held_back; }
+    size_t outstanding() const noexcept override { return _outstanding; }
+    uint32_t deadline() const noexcept override { return _deadline; }
+    uint64_t requests_seen() const noexcept override { return _next_seq; }
+
+  private:
+    /// Where the connection is in its input.
+    enum class phase : uint8_t {
+        head,         ///< between requests or inside a head
+        body_length,  ///< a Content-Length body is being received (head + body kept in the tail)
+        body_chunked, ///< a chunked body is being decoded into _body
+        closed,       ///< released
+    };
+
+    /// A response owed to the client, in request order. The front one writes straight
+    /// to the output queue; later ones frame into `held` until they are at the front.
+    struct owed {
+        uint64_t seq = 0;
+        request_context ctx;
+        response_framer framer;
+        output_queue held;
+        std::shared_ptr<stream_control> stream;
+        bool from_app = false; ///< counted in _outstanding until it ends
+        bool started = false;  ///< head framed
+        bool ended = false;    ///< end (or failure) framed: nothing more comes
+        bool failed = false;   ///< cannot be completed: the connection closes after it
+    };
+
+    size_t process(std::string_view buf, protocol_env& env);
+    void consume_tail(protocol_env& env); ///< process the tail, drop what was used
+    void finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
+                        protocol_env& env);
+    void expect_continue(const request_head& head, protocol_env& env);
+    void emit_error(http_error err, protocol_env& env);
+    void set_idle_deadline(const protocol_env& env);
+    void set_read_deadline(bool had_tail, const protocol_env& env);
+    bool body_too_slow(uint64_t received, const protocol_env& env) const noexcept;
+
+    owed* find_owed(uint64_t seq) noexcept;
+    output_queue& queue_of(owed& o) noexcept { return &o == &_owed.front() ? _out : o.held; }
+    void start_response(owed& o, uint16_t status, std::string_view fields, int64_t length, bool app_close,
+                        bool has_date, bool has_server, protocol_env& env);
+    void end_response(owed& o, bool ok);
+    void advance(); ///< the front response ended: move on to the next
+
+    uint32_t _slot = 0;
+    uint32_t _gen = 0;
+    peer_address _peer;
+    phase _phase = phase::head;
+    bool _closing = false;    ///< no further request is read; close once owed responses are sent
+    bool _draining = false;   ///< the server drains: the last response owed says close
+    bool _held_back = false;  ///< parsing stopped by backpressure, requests wait in _tail
+    uint32_t _deadline = 0;   ///< coarse seconds; 0 = none
+    uint64_t _next_seq = 0;   ///< seq of the next parsed request
+    uint64_t _next_write = 0; ///< seq whose response goes out next (== _owed.front().seq)
+    size_t _outstanding = 0;  ///< requests handed to the app, not fully answered yet
+    size_t _scanned = 0;      ///< bytes of _tail already searched for a head end
+    std::string _tail;        ///< unparsed bytes kept between reads (partial request)
+    std::vector<owed> _owed;  ///< responses owed, in request order (empty on the fast path)
+
+    // The request whose body is being read. The head is parsed again when the body is
+    // complete (a few hundred ns, only for bodies spanning reads) rather than keeping a
+    // 4 KB request_head per connection: idle connections must stay small.
+    uint64_t _body_need = 0;    ///< body_length: head + body bytes needed in the tail
+    uint32_t _body_started = 0; ///< coarse second the body began (minimum data rate)
+    std::string _head_copy;     ///< body_chunked: head bytes (the tail moves on)
+    std::string _body;          ///< body_chunked: decoded body so far
+    chunked_decoder _chunked;
+};
+
+} // namespace ringbolt::http

@@ -1,0 +1,189 @@
+// Output queue and in-flight send batch. Small pieces coalesce into the tail owned
+// segment so that a keep-alive response (head + small body) is one iovec; large bodies
+// stay separate segments (moved or borrowed, never copied).
+#include "http/output_queue.hpp"
+
+#include <unistd.h>
+
+namespace ringbolt::http {
+
+file_handle::~file_handle() {
+    if (fd >= 0) {
+        ::close(fd);
+    }
+}
+
+namespace {
+constexpr size_t keep_segments = 8; // vectors larger than this are freed when empty
+} // namespace
+
+std::string& output_queue::tail_buffer() {
+    if (_head == _segs.size() || _segs.back().type != segment::kind::owned || _segs.back().credit) {
+        segment& s = _segs.emplace_back();
+        s.type = segment::kind::owned;
+    }
+    return _segs.back().owned;
+}
+
+void output_queue::append(std::string_view bytes) {
+    if (bytes.empty()) {
+        return;
+    }
+    std::string& tail = tail_buffer();
+    tail.append(bytes);
+    _segs.back().length += bytes.size();
+    _bytes += bytes.size();
+}
+
+void output_queue::append_owned(std::string&& bytes, std::shared_ptr<send_credit> credit) {
+    if (bytes.empty()) {
+        if (credit) {
+            credit->on_sent(0);
+        }
+        return;
+    }
+    if (bytes.size() < coalesce_below && !credit) {
+        append(bytes);
+        return;
+    }
+    segment& s = _segs.emplace_back();
+    s.type = segment::kind::owned;
+    s.length = bytes.size();
+    s.owned = std::move(bytes);
+    s.credit = std::move(credit);
+    _bytes += s.length;
+}
+
+void output_queue::append_borrowed(std::string_view bytes, std::shared_ptr<const void> keep,
+                                   std::shared_ptr<send_credit> credit) {
+    if (bytes.empty()) {
+        return;
+    }
+    if (bytes.size() < coalesce_below && !credit) {
+        append(bytes);
+        return;
+    }
+    segment& s = _segs.emplace_back();
+    s.type = segment::kind::borrowed;
+    s.view = bytes;
+    s.keep = std::move(keep);
+    s.length = bytes.size();
+    s.credit = std::move(credit);
+    _bytes += s.length;
+}
+
+void output_queue::append_file(std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
+                               std::shared_ptr<send_credit> credit) {
+    if (length == 0) {
+        return;
+    }
+    segment& s = _segs.emplace_back();
+    s.type = segment::kind::file;
+    s.file = std::move(file);
+    s.file_offset = offset;
+    s.length = length;
+    s.credit = std::move(credit);
+    _bytes += length;
+}
+
+void output_queue::splice(output_queue& other) {
+    for (size_t i = other._head; i < other._segs.size(); ++i) {
+        segment& s = other._segs[i];
+        if (s.type == segment::kind::owned && !s.credit && s.length < coalesce_below) {
+            append(s.owned);
+        } else {
+            _bytes += s.length - s.done;
+            _segs.push_back(std::move(s));
+        }
+    }
+    other.clear();
+}
+
+void output_queue::clear() noexcept {
+    _segs.clear();
+    if (_segs.capacity() > keep_segments) {
+        std::vector<segment>().swap(_segs);
+    }
+    _head = 0;
+    _bytes = 0;
+}
+
+bool output_queue::take_front(send_batch& out, size_t max_iov, size_t max_bytes) {
+    if (_head == _segs.size()) {
+        return false;
+    }
+    out._segs.clear();
+    out._index = 0;
+    size_t taken_bytes = 0;
+    while (_head < _segs.size() && out._segs.size() < max_iov) {
+        segment& s = _segs[_head];
+        bool file = s.type == segment::kind::file;
+        if (file && !out._segs.empty()) {
+            break; // a file range goes out on its own (sendfile)
+        }
+        if (!out._segs.empty() && taken_bytes + (s.length - s.done) > max_bytes) {
+            break;
+        }
+        taken_bytes += s.length - s.done;
+        _bytes -= s.length - s.done;
+        out._segs.push_back(std::move(s));
+        ++_head;
+        if (file) {
+            break;
+        }
+    }
+    if (_head == _segs.size()) {
+        _segs.clear(); // keep the capacity: the next response reuses it
+        _head = 0;
+    }
+    return true;
+}
+
+size_t send_batch::iovecs(iovec* iov, size_t max) const noexcept {
+    size_t n = 0;
+    for (size_t i = _index; i < _segs.size() && n < max; ++i) {
+        const segment& s = _segs[i];
+        if (s.type == segment::kind::file) {
+            break;
+        }
+        std::string_view b = s.bytes();
+        iov[n].iov_base = const_cast<char*>(b.data() + s.done);
+        iov[n].iov_len = b.size() - s.done;
+        ++n;
+    }
+    return n;
+}
+
+uint64_t send_batch::remaining() const noexcept {
+    uint64_t r = 0;
+    for (size_t i = _index; i < _segs.size(); ++i) {
+        r += _segs[i].length - _segs[i].done;
+    }
+    return r;
+}
+
+void send_batch::consume(uint64_t n) noexcept {
+    while (n > 0 && _index < _segs.size()) {
+        segment& s = _segs[_index];
+        uint64_t left = s.length - s.done;
+        uint64_t used = n < left ? n : left;
+        s.done += used;
+        n -= used;
+        if (s.credit) {
+            s.credit->on_sent(used);
+        }
+        if (s.done == s.length) {
+            s.keep.reset(); // release borrowed bytes and files as soon as they are sent
+            s.file.reset();
+            s.credit.reset();
+            ++_index;
+        }
+    }
+}
+
+void send_batch::reset() noexcept {
+    _segs.clear();
+    _index = 0;
+}
+
+} // namespace ringbolt::http

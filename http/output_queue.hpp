@@ -1,0 +1,117 @@
+// A connection's output: a queue of segments (owned bytes, borrowed immutable bytes kept
+// alive by a reference, file ranges) that the reactor sends in one submission per loop
+// turn. The protocol appends; the reactor takes the front (`take_front`) into a frozen
+// in-flight batch, so appends never move bytes a send still points at.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <sys/uio.h>
+#include <vector>
+
+namespace ringbolt::http {
+
+/// An open file whose ranges are sent (closed when the last segment using it is gone).
+struct file_handle {
+    int fd = -1;
+    explicit file_handle(int f) noexcept : fd(f) {}
+    ~file_handle();
+    file_handle(const file_handle&) = delete;
+    file_handle& operator=(const file_handle&) = delete;
+};
+
+/// Told how many bytes of a response's body reached the kernel (a streaming producer's
+/// flow control: it pauses while too much of what it produced is unsent).
+class send_credit {
+  public:
+    virtual ~send_credit() = default;
+    virtual void on_sent(size_t bytes) noexcept = 0;
+};
+
+struct segment {
+    enum class kind : uint8_t { owned, borrowed, file };
+    kind type = kind::owned;
+    std::string owned;     ///< kind::owned
+    std::string_view view; ///< kind::borrowed: bytes kept alive by `keep`
+    std::shared_ptr<const void> keep;
+    std::shared_ptr<file_handle> file; ///< kind::file
+    uint64_t file_offset = 0;
+    uint64_t length = 0;                 ///< bytes of the segment (all kinds)
+    uint64_t done = 0;                   ///< bytes already sent from the front
+    std::shared_ptr<send_credit> credit; ///< told when the segment's bytes are sent
+
+    std::string_view bytes() const noexcept { return type == kind::owned ? std::string_view(owned) : view; }
+};
+
+class output_queue {
+  public:
+    /// Below this many bytes a borrowed or moved-in chunk is copied into the tail
+    /// segment instead: one iovec for a response's head and small body.
+    static constexpr size_t coalesce_below = 1024;
+
+    /// Copy `bytes` to the tail (appended to the last owned segment when possible).
+    void append(std::string_view bytes);
+    /// Let `write(std::string&)` append to the tail owned segment directly (the hot
+    /// path: a response head and small body are serialized in place, no copy).
+    template <class Write> void write_tail(Write&& write) {
+        std::string& tail = tail_buffer();
+        size_t before = tail.size();
+        write(tail);
+        size_t added = tail.size() - before;
+        _segs.back().length += added;
+        _bytes += added;
+    }
+    void append_owned(std::string&& bytes, std::shared_ptr<send_credit> credit = nullptr);
+    void append_borrowed(std::string_view bytes, std::shared_ptr<const void> keep,
+                         std::shared_ptr<send_credit> credit = nullptr);
+    void append_file(std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
+                     std::shared_ptr<send_credit> credit = nullptr);
+    /// Move everything from `other` to the end of this queue.
+    void splice(output_queue& other);
+
+    uint64_t bytes() const noexcept { return _bytes; }
+    bool empty() const noexcept { return _bytes == 0; }
+    /// Drop everything (the connection is gone) and free the memory.
+    void clear() noexcept;
+
+    /// Move front segments into `out` (which must be empty) for sending: memory segments
+    /// up to `max_iov` and `max_bytes`, or a single file segment when one is at the
+    /// front. Returns false when there is nothing to send. `out` then stays frozen
+    /// while the send is in flight; appends here never touch it.
+    bool take_front(class send_batch& out, size_t max_iov, size_t max_bytes);
+
+  private:
+    std::string& tail_buffer();
+
+    std::vector<segment> _segs; ///< from _head onwards
+    size_t _head = 0;
+    uint64_t _bytes = 0;
+};
+
+/// An in-flight batch taken by output_queue::take_front: iovecs over it, and
+/// consumption as the kernel reports bytes sent.
+class send_batch {
+  public:
+    std::vector<segment>& segments() noexcept { return _segs; }
+    bool empty() const noexcept { return _index >= _segs.size(); }
+    bool is_file() const noexcept { return !empty() && _segs[_index].type == segment::kind::file; }
+    /// The front file segment (when is_file()).
+    const segment& front() const noexcept { return _segs[_index]; }
+    /// iovecs over what is not sent yet (memory segments only). Returns the count.
+    size_t iovecs(iovec* iov, size_t max) const noexcept;
+    uint64_t remaining() const noexcept;
+    /// `n` bytes went out; credits are told; fully sent segments are released.
+    void consume(uint64_t n) noexcept;
+    /// Everything went out (or the connection is gone): free the segments.
+    void reset() noexcept;
+
+  private:
+    friend class output_queue;
+    std::vector<segment> _segs;
+    size_t _index = 0;
+};
+
+} // namespace ringbolt::http

@@ -1,0 +1,118 @@
+// What a reactor sees of a connection's protocol (HTTP/1.1 today; WebSocket after a
+// 101 and HTTP/2 later plug in here), and what a protocol sees of the runtime: the
+// dispatcher it reports requests to. Protocols are pure over bytes and events: they
+// never touch a socket; their output goes to an output_queue the reactor sends.
+#pragma once
+
+#include "core/counters.hpp"
+#include "http/app_request.hpp"
+#include "http/output_queue.hpp"
+#include "http/parser.hpp"
+#include "http/response_framer.hpp"
+
+#include <cstdint>
+#include <string_view>
+
+namespace ringbolt::http {
+
+struct connection_limits {
+    parser_limits parser;
+    uint64_t max_body = 16 * 1024 * 1024;
+    uint32_t header_timeout_s = 10;    ///< first byte of a head to its end
+    uint32_t body_timeout_s = 30;      ///< between two reads of a body
+    uint32_t keep_alive_timeout_s = 5; ///< idle between requests
+    uint32_t min_body_rate = 1024;     ///< bytes/s a body must average after body_timeout_s (0: no floor)
+};
+
+class protocol;
+
+/// A complete request as a protocol reports it.
+struct request_event {
+    const request_head& head;
+    std::string_view head_bytes; ///< the head as received (views in `head` point here)
+    std::string_view body;       ///< the whole (decoded) body
+    uint64_t seq;                ///< order on the connection
+    request_context ctx;
+    uint32_t slot;
+    uint32_t gen;
+    const peer_address& peer;
+};
+
+struct protocol_env;
+
+/// Where requests go (the runtime layer: routing, native answers, admission, the app).
+class dispatcher {
+  public:
+    enum class verdict : uint8_t {
+        answered, ///< answered natively through protocol::respond during the call
+        to_app,   ///< handed to the application: its answer comes as app_response messages
+    };
+    virtual ~dispatcher() = default;
+    virtual verdict on_request(protocol& conn, const request_event& ev, protocol_env& env) = 0;
+};
+
+/// Per-turn facts the reactor gives a protocol.
+struct protocol_env {
+    const connection_limits& limits;
+    std::string_view date; ///< cached Date header value
+    uint32_t now_s;        ///< coarse monotonic seconds
+    bool draining;         ///< server is shutting down: answer with Connection: close
+    core_counters& counters;
+    dispatcher& dispatch;
+    size_t output_limit = SIZE_MAX; ///< stop parsing while this much output is unsent (backpressure)
+};
+
+/// Pipelined requests handed to the application per connection before parsing pauses.
+inline constexpr size_t max_outstanding_per_connection = 64;
+
+class protocol {
+  public:
+    virtual ~protocol() = default;
+
+    /// Start serving a freshly accepted connection.
+    virtual void open(uint32_t slot, uint32_t gen, const peer_address& peer, uint32_t now_s,
+                      const connection_limits& lim) = 0;
+    /// Bytes received (plaintext, after the transport). False when ignored because the
+    /// connection is already closing.
+    virtual bool on_data(std::string_view data, protocol_env& env) = 0;
+    /// Parse what backpressure held back, if it may go on now.
+    virtual void pump(protocol_env& env) = 0;
+    /// Bytes were received but are not parsed yet (backpressure).
+    virtual bool has_pending_input() const noexcept = 0;
+    /// A message from the application about one of this connection's requests.
+    virtual void on_app_message(app_response&& m, protocol_env& env) = 0;
+    /// Answer request `seq` natively (views valid for the call only).
+    virtual void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                         std::string_view body, protocol_env& env) = 0;
+    /// The deadline passed (the reactor sweeps once a second).
+    virtual void on_timeout(protocol_env& env) = 0;
+    /// The server drains. True when the connection can be closed at once. A connection
+    /// with no request yet, or with `input_waiting` (bytes in the kernel not read yet),
+    /// gets `grace_s` for its request to arrive: it is answered with Connection: close.
+    virtual bool begin_drain(uint32_t now_s, uint32_t grace_s, bool input_waiting) = 0;
+    /// The connection is gone (closed by either side): tell producers, free memory.
+    virtual void release() noexcept = 0;
+
+    output_queue& output() noexcept { return _out; }
+    bool has_output() const noexcept { return !_out.empty(); }
+
+    /// No more requests will be read: close once every owed response is queued and sent.
+    virtual bool closing() const noexcept = 0;
+    /// Closing, and nothing more will be queued: close after the output is sent.
+    virtual bool close_after_flush() const noexcept = 0;
+    /// No request in progress and nothing owed: safe to close (idle timeout, drain).
+    virtual bool idle() const noexcept = 0;
+    /// Every owed response is queued (a partial request may remain).
+    virtual bool nothing_owed() const noexcept = 0;
+    /// Requests handed to the application and not fully answered yet.
+    virtual size_t outstanding() const noexcept = 0;
+    /// Coarse second when on_timeout is due (0: none).
+    virtual uint32_t deadline() const noexcept = 0;
+    /// Requests fully parsed so far (0: the client has not sent one yet).
+    virtual uint64_t requests_seen() const noexcept = 0;
+
+  protected:
+    output_queue _out;
+};
+
+} // namespace ringbolt::http

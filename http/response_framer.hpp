@@ -1,0 +1,95 @@
+// The server owns the framing of every response (RFC 9112 §6): a response is a stream
+// of events (start, body chunks, end with optional trailers) and this type turns them
+// into bytes: Content-Length when the length is known, chunked otherwise on HTTP/1.1,
+// close-delimited on HTTP/1.0; no body for HEAD, 1xx, 204 and 304. Handler headers
+// reach it already checked (check_app_field), so framing is never said twice.
+#pragma once
+
+#include "http/output_queue.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace ringbolt::http {
+
+/// What the request allows of its response.
+struct request_context {
+    uint8_t version_minor = 1;
+    bool head_request = false;
+    bool keep_alive = true; ///< the request allows persistence (RFC 9112 §9.3)
+};
+
+/// A response's start, as the application (or a native route) gives it.
+struct response_head {
+    uint16_t status = 200;
+    std::string fields;          ///< checked "Name: value\r\n" lines, no framing or Connection fields
+    int64_t content_length = -1; ///< the body's length when known; -1: stream it
+    bool close = false;          ///< the application asked for Connection: close
+    bool has_date = false;       ///< the application set Date: do not add ours
+    bool has_server = false;     ///< the application set Server: do not add ours
+};
+
+/// How a handler-supplied header field is treated.
+enum class field_action : uint8_t {
+    keep,           ///< an ordinary field: goes to the wire as given
+    drop,           ///< Transfer-Encoding / Connection: the server owns framing and persistence
+    content_length, ///< a declared length (parsed into `declared`)
+    bad_length,     ///< a Content-Length that is not a non-negative integer
+};
+
+/// Classify one handler header (name and value already valid tokens / field values).
+/// Connection: close sets head.close; Date/Server set has_date/has_server.
+field_action check_app_field(std::string_view name, std::string_view value, response_head& head,
+                             int64_t& declared) noexcept;
+
+enum class body_framing : uint8_t {
+    none,        ///< no body on the wire (HEAD, 1xx/204/304)
+    length,      ///< Content-Length
+    chunked,     ///< Transfer-Encoding: chunked
+    until_close, ///< HTTP/1.0 without a length: the close ends the body
+};
+
+/// Frames one response. Not copyable state of note: a few integers.
+class response_framer {
+  public:
+    /// Serialize the head into `out` and decide the framing. `draining`: the server is
+    /// shutting down, so the connection closes after this response (and says so).
+    void start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
+               int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date = false,
+               bool has_server = false);
+    void start(output_queue& out, const request_context& req, const response_head& h, std::string_view date,
+               bool draining) {
+        start(out, req, h.status, h.fields, h.content_length, h.close, date, draining, h.has_date, h.has_server);
+    }
+
+    /// Body bytes. False when they exceed the declared Content-Length (nothing written:
+    /// the response cannot be completed correctly; the connection must close).
+    bool body(output_queue& out, std::string_view bytes);
+    bool body_owned(output_queue& out, std::string&& bytes, std::shared_ptr<send_credit> credit = nullptr);
+    bool body_borrowed(output_queue& out, std::string_view bytes, std::shared_ptr<const void> keep,
+                       std::shared_ptr<send_credit> credit = nullptr);
+    bool body_file(output_queue& out, std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
+                   std::shared_ptr<send_credit> credit = nullptr);
+
+    /// End of the body (`trailers`: "Name: value\r\n" lines, chunked only). False when
+    /// fewer bytes than the declared length were given (the connection must close).
+    bool end(output_queue& out, std::string_view trailers = {});
+
+    body_framing framing() const noexcept { return _framing; }
+    /// The connection closes after this response.
+    bool closes() const noexcept { return _close; }
+    uint16_t status() const noexcept { return _status; }
+
+  private:
+    bool admit(uint64_t n) noexcept; ///< length accounting; false when over
+    void chunk_head(output_queue& out, uint64_t n);
+
+    body_framing _framing = body_framing::none;
+    bool _close = false;
+    uint16_t _status = 0;
+    uint64_t _remaining = 0; ///< length framing: bytes still owed
+};
+
+} // namespace ringbolt::http

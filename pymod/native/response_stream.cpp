@@ -1,0 +1,385 @@
+// Streamed responses: message delivery, flow control and disconnect notification
+// between a Python producer and the reactor that owns the connection.
+#include "pymod/native/response_stream.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <vector>
+
+namespace ringbolt::py {
+
+namespace {
+
+constexpr size_t borrow_at_least = 16 * 1024; ///< smaller chunks are copied (coalesced)
+
+// Python objects whose bytes were sent: Py_DECREF needs the GIL, which the reactor
+// thread that finished the send does not hold.
+std::mutex g_release_mutex;
+std::vector<PyObject*> g_release;
+
+// Async producers that may go on: the event loop watches g_notify_fd.
+std::mutex g_ready_mutex;
+std::vector<std::shared_ptr<response_stream>> g_ready;
+int g_notify_fd = -1;
+
+} // namespace
+
+std::shared_ptr<const void> hold_python_object(PyObject* obj) {
+    Py_INCREF(obj);
+    return std::shared_ptr<const void>(obj, [](const void* p) {
+        std::lock_guard<std::mutex> lock(g_release_mutex);
+        g_release.push_back(static_cast<PyObject*>(const_cast<void*>(p)));
+    });
+}
+
+void release_sent_objects() noexcept {
+    std::vector<PyObject*> done;
+    {
+        std::lock_guard<std::mutex> lock(g_release_mutex);
+        if (g_release.empty()) {
+            return;
+        }
+        done.swap(g_release);
+    }
+    for (PyObject* o : done) {
+        Py_DECREF(o);
+    }
+}
+
+int stream_notify_fd() {
+    std::lock_guard<std::mutex> lock(g_ready_mutex);
+    if (g_notify_fd < 0) {
+        g_notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    }
+    return g_notify_fd;
+}
+
+PyObject* stream_ready() {
+    release_sent_objects();
+    std::vector<std::shared_ptr<response_stream>> ready;
+    {
+        std::lock_guard<std::mutex> lock(g_ready_mutex);
+        ready.swap(g_ready);
+        uint64_t v;
+        if (g_notify_fd >= 0) {
+            ssize_t ignored = ::read(g_notify_fd, &v, sizeof(v));
+            (void)ignored;
+        }
+    }
+    PyObject* list = PyList_New(0);
+    if (list == nullptr) {
+        return nullptr;
+    }
+    for (auto& s : ready) {
+        PyObject* fut;
+        {
+            std::lock_guard<std::mutex> lock(s->_mutex);
+            fut = s->_waiter;
+            s->_waiter = nullptr;
+            s->_waiter_queued = false;
+        }
+        if (fut != nullptr) {
+            PyList_Append(list, fut);
+            Py_DECREF(fut);
+        }
+    }
+    return list;
+}
+
+response_stream::~response_stream() {
+    if (_waiter != nullptr) { // may run on a reactor thread: release under the GIL later
+        std::lock_guard<std::mutex> lock(g_release_mutex);
+        g_release.push_back(_waiter);
+    }
+}
+
+void response_stream::deliver(http::app_response&& m) {
+    m.conn_slot = _address.conn_slot;
+    m.conn_gen = _address.conn_gen;
+    m.seq = _address.seq;
+    m.route_id = _address.route_id;
+    m.start_ns = _address.start_ns;
+    if (!_head_sent) {
+        m.parts |= http::app_response::part_head;
+        m.start = std::move(_head);
+        m.stream = shared_from_this();
+        _head_sent = true;
+    }
+    std::vector<http::app_response> one;
+    one.push_back(std::move(m));
+    Py_BEGIN_ALLOW_THREADS _sink.deliver(one);
+    Py_END_ALLOW_THREADS
+}
+
+int response_stream::deliver_chunk(PyObject* chunk) {
+    release_sent_objects();
+    if (closed() || _finished) {
+        return 0;
+    }
+    http::app_response m;
+    m.parts = http::app_response::part_body;
+    const char* data;
+    Py_ssize_t n;
+    PyObject* owner = chunk;
+    if (PyBytes_Check(chunk)) {
+        data = PyBytes_AS_STRING(chunk);
+        n = PyBytes_GET_SIZE(chunk);
+    } else if (PyUnicode_Check(chunk)) {
+        data = PyUnicode_AsUTF8AndSize(chunk, &n);
+        if (data == nullptr) {
+            return -1;
+        }
+    } else if (PyByteArray_Check(chunk) || PyMemoryView_Check(chunk)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(chunk, &view, PyBUF_SIMPLE) < 0) {
+            return -1;
+        }
+        m.body.assign(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+        PyBuffer_Release(&view);
+        data = nullptr;
+        n = static_cast<Py_ssize_t>(m.body.size());
+        owner = nullptr;
+    } else {
+        PyErr_Format(PyExc_TypeError, "a streamed response must yield bytes or str, not %.100s",
+                     Py_TYPE(chunk)->tp_name);
+        return -1;
+    }
+    if (n == 0) {
+        return 1;
+    }
+    if (data != nullptr) {
+        if (static_cast<size_t>(n) >= borrow_at_least && PyBytes_Check(owner)) {
+            // Large bytes are sent from the Python object itself (kept alive until sent).
+            m.borrowed = std::string_view(data, static_cast<size_t>(n));
+            m.keep = hold_python_object(owner);
+        } else {
+            m.body.assign(data, static_cast<size_t>(n));
+        }
+    }
+    _produced.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    deliver(std::move(m));
+    return closed() ? 0 : 1;
+}
+
+bool response_stream::must_wait() const noexcept {
+    return !closed() && _produced.load(std::memory_order_relaxed) - _sent.load(std::memory_order_acquire) > high_water;
+}
+
+bool response_stream::wait_writable() {
+    if (!must_wait()) {
+        return !closed();
+    }
+    Py_BEGIN_ALLOW_THREADS {
+        std::unique_lock<std::mutex> lock(_mutex);
+        _waiting = true;
+        _cv.wait(lock, [this] {
+            return closed() ||
+                   _produced.load(std::memory_order_relaxed) - _sent.load(std::memory_order_acquire) <= high_water / 2;
+        });
+        _waiting = false;
+    }
+    Py_END_ALLOW_THREADS return !closed();
+}
+
+void response_stream::set_waiter(PyObject* future) {
+    bool ready_now;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        Py_XDECREF(_waiter);
+        Py_INCREF(future);
+        _waiter = future;
+        ready_now = closed() ||
+                    _produced.load(std::memory_order_relaxed) - _sent.load(std::memory_order_acquire) <= high_water / 2;
+    }
+    if (ready_now) {
+        notify(); // became writable (or closed) between must_wait() and here
+    }
+}
+
+void response_stream::end() {
+    if (_finished || closed()) {
+        _finished = true;
+        return;
+    }
+    _finished = true;
+    http::app_response m;
+    m.parts = http::app_response::part_end;
+    deliver(std::move(m));
+}
+
+void response_stream::abort() {
+    if (_finished) {
+        return;
+    }
+    _finished = true;
+    if (closed()) {
+        return;
+    }
+    http::app_response m;
+    m.parts = http::app_response::part_abort;
+    if (!_head_sent) {
+        // Failed before the first chunk: nothing was sent, so the client can still get a
+        // clean 500 instead of a broken stream.
+        _head = http::response_head{};
+        _head.status = 500;
+        _head.fields = "Content-Type: text/plain; charset=utf-8\r\n";
+        _head.content_length = 21;
+        m.parts = http::app_response::part_body | http::app_response::part_end;
+        m.body = "Internal Server Error";
+    }
+    deliver(std::move(m));
+}
+
+void response_stream::on_sent(size_t bytes) noexcept {
+    uint64_t sent = _sent.fetch_add(bytes, std::memory_order_acq_rel) + bytes;
+    if (_produced.load(std::memory_order_relaxed) - sent <= high_water / 2) {
+        notify();
+    }
+}
+
+void response_stream::on_closed() noexcept {
+    _closed.store(true, std::memory_order_release);
+    notify();
+}
+
+void response_stream::notify() noexcept {
+    bool queue_async = false;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_waiting) {
+            _cv.notify_all();
+        }
+        if (_waiter != nullptr && !_waiter_queued) {
+            _waiter_queued = true;
+            queue_async = true;
+        }
+    }
+    if (queue_async) {
+        std::lock_guard<std::mutex> lock(g_ready_mutex);
+        bool wake = g_ready.empty();
+        g_ready.push_back(shared_from_this());
+        if (wake && g_notify_fd >= 0) {
+            uint64_t one = 1;
+            ssize_t ignored = ::write(g_notify_fd, &one, sizeof(one));
+            (void)ignored;
+        }
+    }
+}
+
+} // namespace ringbolt::py
+
+// ---- ringbolt._native.ResponseStream: the Python handle a producer drives ----
+namespace ringbolt::py {
+
+namespace {
+
+struct stream_handle_object {
+    PyObject_HEAD std::shared_ptr<response_stream>* stream;
+};
+
+void handle_dealloc(PyObject* self) {
+    auto* h = reinterpret_cast<stream_handle_object*>(self);
+    if (h->stream != nullptr) {
+        (*h->stream)->abort(); // a producer that vanished without end(): the client can tell
+        delete h->stream;
+    }
+    Py_TYPE(self)->tp_free(self);
+}
+
+response_stream& stream_of(PyObject* self) {
+    return **reinterpret_cast<stream_handle_object*>(self)->stream;
+}
+
+// send(chunk) -> bool: deliver, then wait (GIL released) while over the high-water
+// mark. False once the client is gone. For producers on threads.
+PyObject* handle_send(PyObject* self, PyObject* chunk) {
+    response_stream& s = stream_of(self);
+    int rc = s.deliver_chunk(chunk);
+    if (rc < 0) {
+        return nullptr;
+    }
+    if (rc == 0 || !s.wait_writable()) {
+        Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
+// send_nowait(chunk) -> int: 0 delivered, 1 delivered but over the mark (await a
+// waiter before the next chunk), -1 the client is gone. For producers on the loop.
+PyObject* handle_send_nowait(PyObject* self, PyObject* chunk) {
+    response_stream& s = stream_of(self);
+    int rc = s.deliver_chunk(chunk);
+    if (rc < 0) {
+        return nullptr;
+    }
+    if (rc == 0) {
+        return PyLong_FromLong(-1);
+    }
+    return PyLong_FromLong(s.must_wait() ? 1 : 0);
+}
+
+PyObject* handle_set_waiter(PyObject* self, PyObject* future) {
+    stream_of(self).set_waiter(future);
+    Py_RETURN_NONE;
+}
+
+PyObject* handle_end(PyObject* self, PyObject*) {
+    stream_of(self).end();
+    Py_RETURN_NONE;
+}
+
+PyObject* handle_abort(PyObject* self, PyObject*) {
+    stream_of(self).abort();
+    Py_RETURN_NONE;
+}
+
+PyObject* handle_closed(PyObject* self, void*) {
+    return PyBool_FromLong(stream_of(self).closed());
+}
+
+PyMethodDef handle_methods[] = {
+    {"send", handle_send, METH_O, "Send a chunk; wait while the client is behind. False once it is gone."},
+    {"send_nowait", handle_send_nowait, METH_O, "Send a chunk: 0 ok, 1 over the mark (await a waiter), -1 gone."},
+    {"set_waiter", handle_set_waiter, METH_O, "A future resolved (via stream_ready) once writable or closed."},
+    {"end", handle_end, METH_NOARGS, "The body is complete."},
+    {"abort", handle_abort, METH_NOARGS, "The producer failed: end the response so the client can tell."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef handle_getset[] = {
+    {"closed", handle_closed, nullptr, "The client is gone (or the response ended).", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyTypeObject handle_type = [] {
+    PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};
+    t.tp_name = "ringbolt._native.ResponseStream";
+    t.tp_basicsize = sizeof(stream_handle_object);
+    t.tp_flags = Py_TPFLAGS_DEFAULT;
+    t.tp_doc = "The producer side of a streamed response (created by the server).";
+    t.tp_dealloc = handle_dealloc;
+    t.tp_methods = handle_methods;
+    t.tp_getset = handle_getset;
+    return t;
+}();
+
+} // namespace
+
+bool init_stream_type(PyObject* module) {
+    if (PyType_Ready(&handle_type) < 0) {
+        return false;
+    }
+    Py_INCREF(&handle_type);
+    return PyModule_AddObject(module, "ResponseStream", reinterpret_cast<PyObject*>(&handle_type)) == 0;
+}
+
+PyObject* new_stream_handle(std::shared_ptr<response_stream> stream) {
+    auto* h = PyObject_New(stream_handle_object, &handle_type);
+    if (h == nullptr) {
+        return nullptr;
+    }
+    h->stream = new std::shared_ptr<response_stream>(std::move(stream));
+    return reinterpret_cast<PyObject*>(h);
+}
+
+} // namespace ringbolt::py

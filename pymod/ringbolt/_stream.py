@@ -1,0 +1,131 @@
+"""Producers of streamed responses. The native side calls ``start_stream(handle,
+content)`` when a handler returns a StreamingResponse: a sync iterable runs on a
+streaming thread (it may block), an async iterable runs as a Task on the event loop.
+Each chunk goes to ``handle`` (ringbolt._native.ResponseStream), which applies the
+connection's backpressure and says when the client is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import _native
+
+logger = logging.getLogger("ringbolt")
+
+# Threads for sync iterators: created on demand, each busy for one stream's life.
+MAX_STREAM_THREADS = 256
+_executor: ThreadPoolExecutor | None = None
+_runner: Any = None
+_lock = threading.Lock()
+
+
+def set_runner(runner: Any) -> None:
+    """The app's asyncio runner (async producers run on its loop)."""
+    global _runner
+    with _lock:
+        _runner = runner
+
+
+def _get_runner() -> Any:
+    global _runner
+    with _lock:
+        if _runner is None:
+            from ._aio import AsyncRunner
+
+            _runner = AsyncRunner()
+        return _runner
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(MAX_STREAM_THREADS, thread_name_prefix="ringbolt-stream")
+        return _executor
+
+
+def start_stream(handle: Any, content: Any) -> None:
+    if hasattr(content, "__aiter__"):
+        runner = _get_runner()
+        runner.loop.call_soon_threadsafe(_start_task, runner.loop, handle, content)
+    else:
+        _get_executor().submit(_pump_sync, handle, content)
+
+
+def _log_failure(exc: BaseException) -> None:
+    logger.error(
+        "Exception while streaming a response (the response is cut short)",
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+
+
+def _pump_sync(handle: Any, content: Any) -> None:
+    iterator = None
+    try:
+        iterator = iter(content)
+        for chunk in iterator:
+            if not handle.send(chunk):
+                break  # the client is gone
+        else:
+            handle.end()
+    except BaseException as exc:  # noqa: BLE001 - reported, and the response is cut short
+        _log_failure(exc)
+        handle.abort()
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            try:
+                close()  # GeneratorExit in the generator: its finally blocks run
+            except Exception as exc:  # noqa: BLE001
+                _log_failure(exc)
+
+
+def _start_task(loop: asyncio.AbstractEventLoop, handle: Any, content: Any) -> None:
+    loop.create_task(_pump_async(loop, handle, content))
+
+
+async def _pump_async(loop: asyncio.AbstractEventLoop, handle: Any, content: Any) -> None:
+    iterator = None
+    try:
+        iterator = content.__aiter__()
+        async for chunk in iterator:
+            state = handle.send_nowait(chunk)
+            if state < 0:
+                break  # the client is gone
+            if state > 0:
+                waiter = loop.create_future()
+                handle.set_waiter(waiter)
+                await waiter
+                if handle.closed:
+                    break
+        else:
+            handle.end()
+    except asyncio.CancelledError:
+        handle.abort()
+        raise
+    except BaseException as exc:  # noqa: BLE001 - reported, and the response is cut short
+        _log_failure(exc)
+        handle.abort()
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception as exc:  # noqa: BLE001
+                _log_failure(exc)
+
+
+def watch_streams(loop: asyncio.AbstractEventLoop) -> None:
+    """On ``loop``'s thread: resolve async producers' waiters when the native side says
+    they may go on (one eventfd, read when it fires)."""
+    loop.add_reader(_native._stream_notify_fd(), _wake_waiters)
+
+
+def _wake_waiters() -> None:
+    for fut in _native._stream_ready():
+        if not fut.done():
+            fut.set_result(None)

@@ -1,0 +1,104 @@
+// Routing and native answers for one request; the hand-off copies head and body into
+// one owned app_request so receive buffers go back to the ring at once.
+#include "uring/dispatcher.hpp"
+
+#include "core/clock.hpp"
+#include "http/method_names.hpp"
+
+#include <string>
+
+namespace ringbolt::uring {
+
+namespace {
+
+constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
+
+http::span32 span_of(std::string_view part, const char* base) noexcept {
+    return {static_cast<uint32_t>(part.data() - base), static_cast<uint32_t>(part.size())};
+}
+
+} // namespace
+
+http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, const http::request_event& ev,
+                                                         http::protocol_env& env) {
+    const http::request_head& head = ev.head;
+    http::route_match m;
+    uint16_t allowed = 0;
+    http::route_status st = _routes.table.lookup(head.method_id, head.path, m, allowed);
+    if (st != http::route_status::found) [[unlikely]] {
+        if (st == http::route_status::method_not_allowed) {
+            std::string fields(text_plain);
+            fields.append("Allow: ");
+            http::append_method_names(fields, allowed);
+            fields.append("\r\n");
+            conn.respond(ev.seq, ev.ctx, 405, fields, "Method Not Allowed", env);
+        } else {
+            conn.respond(ev.seq, ev.ctx, 404, text_plain, "Not Found", env);
+        }
+        return verdict::answered;
+    }
+    const http::route_target& target = _routes.targets[m.handler_id];
+    if (target.kind != http::target_kind::python) {
+        if (_route_latency != nullptr) {
+            _route_latency[m.handler_id].record(0);
+        }
+        if (target.kind == http::target_kind::metrics) [[unlikely]] {
+            std::string text;
+            if (_metrics != nullptr) {
+                _metrics->render(text);
+            }
+            conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", text, env);
+            return verdict::answered;
+        }
+        const http::native_response& nr = target.response;
+        conn.respond(ev.seq, ev.ctx, nr.status, nr.headers, nr.body, env);
+        return verdict::answered;
+    }
+
+    // Backpressure: past the concurrency cap answer 503 at once instead of queueing.
+    if (_app_limit != 0) {
+        if (_app_pending->load(std::memory_order_relaxed) >= _app_limit) {
+            std::string fields(text_plain);
+            fields.append("Retry-After: 1\r\n");
+            conn.respond(ev.seq, ev.ctx, 503, fields, "Service Unavailable", env);
+            return verdict::answered;
+        }
+        _app_pending->fetch_add(1, std::memory_order_relaxed);
+    }
+    // Hand the request to the application: one owned copy of head and body.
+    http::app_request& req = _batch.emplace_back();
+    req.route_id = m.handler_id;
+    req.start_ns = _route_latency != nullptr ? monotonic_ns() : 0;
+    req.conn_slot = ev.slot;
+    req.conn_gen = ev.gen;
+    req.seq = ev.seq;
+    req.handler = target.handler;
+    std::string_view head_bytes = ev.head_bytes;
+    req.data.reserve(head_bytes.size() + ev.body.size() + http::app_request_padding);
+    req.data.append(head_bytes);
+    req.data.append(ev.body);
+    const char* base = head_bytes.data();
+    req.method = span_of(head.method, base);
+    req.target = span_of(head.target, base);
+    req.path = span_of(head.path, base);
+    req.query = span_of(head.query, base);
+    req.body = {static_cast<uint32_t>(head_bytes.size()), static_cast<uint32_t>(ev.body.size())};
+    req.method_id = head.method_id;
+    req.version_minor = head.version_minor;
+    req.keep_alive = ev.ctx.keep_alive;
+    req.head_request = ev.ctx.head_request;
+    req.headers.clear();
+    req.headers.reserve(head.num_headers * 2u);
+    for (uint16_t i = 0; i < head.num_headers; ++i) {
+        req.headers.push_back(span_of(head.headers[i].name, base));
+        req.headers.push_back(span_of(head.headers[i].value, base));
+    }
+    req.num_params = m.num_params;
+    for (uint8_t i = 0; i < m.num_params; ++i) {
+        req.params[i] = {m.params[i].type, span_of(m.params[i].raw, base), m.params[i].int_value};
+    }
+    req.peer = ev.peer;
+    return verdict::to_app;
+}
+
+} // namespace ringbolt::uring

@@ -1,0 +1,39 @@
+// The runtime's side of a request: route it, answer what is native (const routes,
+// metrics, 404/405, the admission 503) through the protocol, and hand the rest to the
+// application in the reactor's batch. One per reactor; protocols only see the
+// http::dispatcher interface.
+#pragma once
+
+#include "core/counters.hpp"
+#include "core/histogram.hpp"
+#include "http/app_request.hpp"
+#include "http/app_routes.hpp"
+#include "http/protocol.hpp"
+
+#include <atomic>
+#include <vector>
+
+namespace ringbolt::uring {
+
+class request_dispatcher final : public http::dispatcher {
+  public:
+    request_dispatcher(const http::app_routes& routes, const http::metrics_source* metrics,
+                       std::atomic<uint32_t>* app_pending, uint32_t app_limit, latency_histogram* route_latency)
+        : _routes(routes), _metrics(metrics), _app_pending(app_pending), _app_limit(app_limit),
+          _route_latency(route_latency) {}
+
+    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env) override;
+
+    /// Requests for the application gathered this loop turn.
+    std::vector<http::app_request>& batch() noexcept { return _batch; }
+
+  private:
+    const http::app_routes& _routes;
+    const http::metrics_source* _metrics;
+    std::atomic<uint32_t>* _app_pending; ///< requests handed to the app, process-wide
+    uint32_t _app_limit;                 ///< above this many pending: 503 (0 = no limit)
+    latency_histogram* _route_latency;   ///< per route id, when metrics are on
+    std::vector<http::app_request> _batch;
+};
+
+} // namespace ringbolt::uring
