@@ -77,6 +77,7 @@ class native_server {
         cfg.limits.parser.max_headers = get_opt<size_t>(c, "max_headers", cfg.limits.parser.max_headers);
         cfg.limits.header_timeout_s = get_opt<uint32_t>(c, "header_timeout", cfg.limits.header_timeout_s);
         cfg.limits.body_timeout_s = get_opt<uint32_t>(c, "body_timeout", cfg.limits.body_timeout_s);
+        cfg.limits.min_body_rate = get_opt<uint32_t>(c, "min_body_rate", cfg.limits.min_body_rate);
         cfg.limits.keep_alive_timeout_s = get_opt<uint32_t>(c, "keep_alive_timeout", cfg.limits.keep_alive_timeout_s);
         cfg.graceful_timeout_s = get_opt<uint32_t>(c, "graceful_timeout", cfg.graceful_timeout_s);
         cfg.write_timeout_s = get_opt<uint32_t>(c, "write_timeout", cfg.write_timeout_s);

@@ -212,7 +212,8 @@ class App:
         ``limit_max_requests``: a worker drains and exits after that many requests (plus
         a random jitter of up to 10%); under a supervisor it is replaced.
         ``options``: ``max_body_size``, ``max_request_line``, ``max_header_size``,
-        ``max_headers``, ``header_timeout``, ``body_timeout``, ``keep_alive_timeout``,
+        ``max_headers``, ``header_timeout``, ``body_timeout``, ``min_body_rate`` (bytes/s
+        after ``body_timeout``; 0: no floor), ``keep_alive_timeout``,
         ``write_timeout``, ``graceful_timeout`` (seconds), ``backlog``, ``pin_threads``.
         """
         _ensure_logging(log_level)

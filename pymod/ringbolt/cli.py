@@ -59,6 +59,13 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--max-headers", type=int, default=None, help="fields (default 100) -> 431")
     p.add_argument("--header-timeout", type=int, default=None, help="seconds (default 10) -> 408")
     p.add_argument("--body-timeout", type=int, default=None, help="seconds between body reads (default 30)")
+    p.add_argument(
+        "--min-body-rate",
+        type=int,
+        default=None,
+        help="bytes/s a request body must average once it has taken longer than --body-timeout; "
+        "below it: 408 (default 1024, 0 = no floor)",
+    )
     p.add_argument("--keep-alive-timeout", "--timeout-keep-alive", type=int, default=None, help="seconds (default 5)")
     p.add_argument("--write-timeout", type=int, default=None, help="seconds (default 30)")
     p.add_argument("--timeout-graceful-shutdown", type=int, default=None, help="drain deadline, seconds (default 30)")
@@ -91,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
         "max_headers": args.max_headers,
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,
+        "min_body_rate": args.min_body_rate,
         "keep_alive_timeout": args.keep_alive_timeout,
         "write_timeout": args.write_timeout,
         "graceful_timeout": args.timeout_graceful_shutdown,
