@@ -38,6 +38,28 @@ struct peer_address {
     uint8_t addr[16] = {};
 };
 
+/// Why a streamed request body did not complete.
+enum class body_error : uint8_t {
+    too_large,  ///< over the body limit while streaming (413)
+    timeout,    ///< the client stopped sending, or sent below the minimum rate (408)
+    malformed,  ///< bad chunked framing (400)
+    disconnect, ///< the connection is gone
+};
+
+/// A request body handed to the application as it arrives. The protocol pushes decoded
+/// bytes on the reactor thread; the application takes them on its own thread and
+/// sends credit back (app_response::part_read_more), so an app that does not read
+/// stops the socket being read.
+class body_stream {
+  public:
+    virtual ~body_stream() = default;
+    virtual void push(std::string_view bytes) noexcept = 0;
+    virtual void finish() noexcept = 0;
+    virtual void fail(body_error why) noexcept = 0;
+    /// Bytes pushed that the application has not taken yet.
+    virtual uint64_t unconsumed() const noexcept = 0;
+};
+
 struct app_request {
     // Where the response goes.
     uint32_t conn_slot = 0;
@@ -53,7 +75,8 @@ struct app_request {
     uint8_t version_minor = 1;
     bool keep_alive = true;
     bool head_request = false;
-    std::vector<span32> headers; ///< name, value, name, value, ...
+    std::vector<span32> headers;                ///< name, value, name, value, ...
+    std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
     uint8_t num_params = 0;
     app_param params[max_route_params];
     peer_address peer;
@@ -73,10 +96,11 @@ class stream_control : public send_credit {
 /// The common case is all three in one message (a whole response).
 struct app_response {
     enum part : uint8_t {
-        part_head = 1,  ///< `start` is set: the response begins
-        part_body = 2,  ///< `body` (or `borrowed`, or `file`) carries body bytes
-        part_end = 4,   ///< the response is complete (`trailers` optional)
-        part_abort = 8, ///< the producer failed mid-response: close so the client can tell
+        part_head = 1,       ///< `start` is set: the response begins
+        part_body = 2,       ///< `body` (or `borrowed`, or `file`) carries body bytes
+        part_end = 4,        ///< the response is complete (`trailers` optional)
+        part_abort = 8,      ///< the producer failed mid-response: close so the client can tell
+        part_read_more = 16, ///< the app took streamed body bytes (and wants the body: 100 Continue)
     };
     uint32_t conn_slot = 0;
     uint32_t conn_gen = 0;

@@ -25,9 +25,10 @@ enum class target_kind : uint8_t {
 
 struct route_target {
     target_kind kind = target_kind::python;
-    uint32_t handler = 0;     ///< Python handler index (when python)
-    native_response response; ///< when native
-    std::string pattern;      ///< as registered, for metrics labels
+    uint32_t handler = 0;      ///< Python handler index (when python)
+    bool streams_body = false; ///< python: large or chunked bodies are streamed to it (async handlers)
+    native_response response;  ///< when native
+    std::string pattern;       ///< as registered, for metrics labels
 };
 
 /// Renders the metrics page (implemented by the server, which sees every core).

@@ -44,6 +44,11 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
     _owed.clear();
     _body_need = 0;
     _body_started = 0;
+    _body_received = 0;
+    _stream.reset();
+    _stream_left = 0;
+    _stream_chunked = false;
+    _stream_continue = false;
     _head_copy.clear();
     _body.clear();
     _chunked = chunked_decoder(chunked_limits{lim.max_body, 4096, lim.parser.max_head_bytes});
@@ -51,6 +56,10 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
 }
 
 void http1_connection::release() noexcept {
+    if (_stream) {
+        _stream->fail(body_error::disconnect);
+        _stream.reset();
+    }
     for (owed& o : _owed) {
         if (o.stream && !o.ended) {
             o.stream->on_closed(); // the producer stops; its later messages are dropped
@@ -105,6 +114,10 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
             emit_error(http_error::request_timeout, env);
             return true;
         }
+    } else if (_phase == phase::body_stream && !_held_back && body_too_slow(_body_received, env)) [[unlikely]] {
+        env.counters.timeouts.add();
+        end_body_stream(false, body_error::timeout); // the app answers (408 from its read); then close
+        return true;
     }
     set_read_deadline(had_tail, env);
     return true;
@@ -120,7 +133,9 @@ bool http1_connection::body_too_slow(uint64_t received, const protocol_env& env)
 
 // Deadlines (enforced by the reactor's once-a-second sweep).
 void http1_connection::set_read_deadline(bool had_tail, const protocol_env& env) {
-    if (_phase == phase::body_length || _phase == phase::body_chunked) {
+    if (_phase == phase::body_stream && _held_back) {
+        _deadline = 0; // the app is not taking the body: not the client's delay
+    } else if (_phase == phase::body_length || _phase == phase::body_chunked || _phase == phase::body_stream) {
         _deadline = env.now_s + env.limits.body_timeout_s;
     } else if (!_tail.empty()) {
         if (!had_tail || _deadline == 0) {
@@ -212,11 +227,20 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                     finish_request(head, head_bytes, rest.substr(r.consumed, head.content_length), env);
                     continue;
                 }
+                if (head.content_length > env.limits.stream_body_above &&
+                    start_body_stream(head, head_bytes, false, env)) {
+                    pos += r.consumed;
+                    continue;
+                }
                 // Keep head + partial body in the tail until the body is complete.
                 _phase = phase::body_length;
                 _body_need = need;
                 expect_continue(head, env);
                 break;
+            }
+            if (start_body_stream(head, head_bytes, true, env)) {
+                pos += r.consumed;
+                continue;
             }
             // Chunked: keep a copy of the head, decode the body as it arrives.
             _head_copy.assign(head_bytes);
@@ -238,6 +262,14 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             _phase = phase::head;
             pos += _body_need;
             finish_request(head, rest.substr(0, r.consumed), body, env);
+            continue;
+        }
+        if (_phase == phase::body_stream) {
+            if (_stream && _stream->unconsumed() >= env.limits.body_window) {
+                _held_back = true; // the app has not taken enough yet: stop reading
+                break;
+            }
+            pos += stream_body(rest, env);
             continue;
         }
         // phase::body_chunked
@@ -275,31 +307,123 @@ void http1_connection::expect_continue(const request_head& head, protocol_env& e
     }
 }
 
-void http1_connection::finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
-                                      protocol_env& env) {
-    env.counters.requests.add();
-    uint64_t seq = _next_seq++;
-    RB_PROBE2(request_parsed, _slot, seq);
+dispatcher::verdict http1_connection::finish_request(const request_head& head, std::string_view head_bytes,
+                                                     std::string_view body, protocol_env& env, bool body_follows) {
+    uint64_t seq = _next_seq;
     bool keep = head.keep_alive && !env.draining && !_draining;
-    if (!keep) {
-        _closing = true; // RFC 9112 §9.6: nothing after a request without persistence is read
-    }
     request_context ctx{head.version_minor, head.method_id == method_head, keep};
     if (head.method_id == method_connect) [[unlikely]] {
         // No tunnels. What a client sends after CONNECT is meant for the tunnel (RFC 9110
         // §9.3.6), not requests: answer 501 and close rather than parse it as HTTP.
+        env.counters.requests.add();
+        ++_next_seq;
         _closing = true;
         ctx.keep_alive = false;
         respond(seq, ctx, 501, text_plain, "CONNECT is not supported", env);
-        return;
+        return dispatcher::verdict::answered;
     }
-    request_event ev{head, head_bytes, body, seq, ctx, _slot, _gen, _peer};
-    if (env.dispatch.on_request(*this, ev, env) == dispatcher::verdict::to_app) {
+    request_event ev{head, head_bytes, body, body_follows, seq, ctx, _slot, _gen, _peer};
+    std::shared_ptr<body_stream> stream;
+    // The seq is taken before the call: a native answer during it is framed for it.
+    ++_next_seq;
+    dispatcher::verdict v = env.dispatch.on_request(*this, ev, env, stream);
+    if (v == dispatcher::verdict::buffer) {
+        --_next_seq; // not a request yet: reported again once its body is read
+        return v;
+    }
+    env.counters.requests.add();
+    RB_PROBE2(request_parsed, _slot, seq);
+    if (!keep) {
+        _closing = true; // RFC 9112 §9.6: nothing after a request without persistence is read
+    }
+    if (v == dispatcher::verdict::to_app || v == dispatcher::verdict::streaming) {
         owed& o = _owed.emplace_back();
         o.seq = seq;
         o.ctx = ctx;
         o.from_app = true;
         ++_outstanding;
+    }
+    if (v == dispatcher::verdict::streaming) {
+        _stream = std::move(stream);
+        _stream_seq = seq;
+    }
+    return v;
+}
+
+bool http1_connection::start_body_stream(const request_head& head, std::string_view head_bytes, bool chunked,
+                                         protocol_env& env) {
+    dispatcher::verdict v = finish_request(head, head_bytes, {}, env, true);
+    if (v == dispatcher::verdict::buffer) {
+        return false;
+    }
+    if (v == dispatcher::verdict::answered && head.expect_continue) {
+        // Answered before the body and the client waits for a 100 it will not get
+        // (RFC 9110 §10.1.1): it may not send the body; close after the answer.
+        _closing = true;
+        return true;
+    }
+    // streaming, or answered natively (the body is then read and discarded: _stream null)
+    _phase = phase::body_stream;
+    _stream_chunked = chunked;
+    _stream_left = chunked ? 0 : head.content_length;
+    _stream_continue = v == dispatcher::verdict::streaming && head.expect_continue && head.version_minor >= 1;
+    _body_started = env.now_s;
+    _body_received = 0;
+    if (chunked) {
+        _chunked.reset();
+    }
+    return true;
+}
+
+size_t http1_connection::stream_body(std::string_view rest, protocol_env& env) {
+    if (!_stream_chunked) {
+        size_t n = rest.size() < _stream_left ? rest.size() : static_cast<size_t>(_stream_left);
+        if (_stream) {
+            _stream->push(rest.substr(0, n));
+        }
+        _stream_left -= n;
+        _body_received += n;
+        if (_stream_left == 0) {
+            end_body_stream(true, body_error::disconnect);
+        }
+        return n;
+    }
+    _body.clear();
+    chunked_outcome c = _chunked.feed(rest, _body);
+    _body_received += _body.size();
+    if (_stream && !_body.empty()) {
+        _stream->push(_body);
+    }
+    _body.clear();
+    if (c.status == chunked_status::error) [[unlikely]] {
+        env.counters.parse_errors.add();
+        end_body_stream(false, c.error == http_error::body_too_large ? body_error::too_large : body_error::malformed);
+        return rest.size();
+    }
+    if (c.status == chunked_status::incomplete) {
+        return rest.size();
+    }
+    end_body_stream(true, body_error::disconnect);
+    return c.consumed;
+}
+
+// The streamed body ended: complete, or failed (the app learns why from its read and
+// answers; the connection closes after that answer, the rest of the input is unusable).
+void http1_connection::end_body_stream(bool ok, body_error why) {
+    if (_stream) {
+        if (ok) {
+            _stream->finish();
+        } else {
+            _stream->fail(why);
+        }
+        _stream.reset();
+    }
+    _phase = phase::head;
+    _stream_continue = false;
+    shrink_if_large(_body);
+    if (!ok) {
+        _closing = true;
+        _tail.clear();
     }
 }
 
@@ -351,6 +475,21 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
 }
 
 void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
+    if (m.parts == app_response::part_read_more) {
+        // The app took body bytes: the first read answers Expect: 100-continue (RFC 9110
+        // §10.1.1: only once it can go out in order); the caller resumes reading.
+        if (_phase == phase::body_stream && m.seq == _stream_seq && _stream_continue && !_owed.empty() &&
+            _owed.front().seq == m.seq && !_owed.front().started) {
+            _out.append("HTTP/1.1 100 Continue\r\n\r\n");
+            env.counters.responses_1xx.add();
+            _stream_continue = false;
+        }
+        if (_held_back && _phase == phase::body_stream) {
+            _body_started = env.now_s; // the minimum rate is measured from here again
+            _body_received = 0;
+        }
+        return;
+    }
     owed* o = find_owed(m.seq);
     if (o == nullptr || o->ended) [[unlikely]] {
         if (m.stream) {
@@ -395,6 +534,17 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
 void http1_connection::end_response(owed& o, bool ok) {
     o.ended = true;
     o.failed = !ok;
+    if (_phase == phase::body_stream && o.seq == _stream_seq && o.from_app) {
+        // Answered before its whole body arrived: the rest is not read (RFC 9112 §9.6
+        // allows closing); the response says nothing of it, so close after it.
+        if (_stream) {
+            _stream->fail(body_error::disconnect);
+            _stream.reset();
+        }
+        _phase = phase::head;
+        _closing = true;
+        _tail.clear();
+    }
     if (o.from_app && _outstanding > 0) {
         --_outstanding;
     }
@@ -449,9 +599,13 @@ void http1_connection::on_timeout(protocol_env& env) {
         }
         return; // the application owns the requests: no read deadline runs
     }
+    env.counters.timeouts.add();
+    if (_phase == phase::body_stream) {
+        end_body_stream(false, body_error::timeout); // the app's read fails; it answers (408), then close
+        return;
+    }
     // A request partly received: 408 (RFC 9110 §15.5.9), queued after whatever the
     // application still owes, then the close.
-    env.counters.timeouts.add();
     emit_error(http_error::request_timeout, env);
 }
 

@@ -46,6 +46,7 @@ class http1_connection final : public protocol {
         head,         ///< between requests or inside a head
         body_length,  ///< a Content-Length body is being received (head + body kept in the tail)
         body_chunked, ///< a chunked body is being decoded into _body
+        body_stream,  ///< a body streamed to the app as it arrives (or discarded: _stream null)
         closed,       ///< released
     };
 
@@ -65,8 +66,13 @@ class http1_connection final : public protocol {
 
     size_t process(std::string_view buf, protocol_env& env);
     void consume_tail(protocol_env& env); ///< process the tail, drop what was used
-    void finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
-                        protocol_env& env);
+    dispatcher::verdict finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
+                                       protocol_env& env, bool body_follows = false);
+    /// A body the app may take as a stream: report the head now. True when the body is
+    /// then streamed (or discarded after a native answer); false: read it whole.
+    bool start_body_stream(const request_head& head, std::string_view head_bytes, bool chunked, protocol_env& env);
+    size_t stream_body(std::string_view rest, protocol_env& env); ///< bytes used
+    void end_body_stream(bool ok, body_error why);
     void expect_continue(const request_head& head, protocol_env& env);
     void emit_error(http_error err, protocol_env& env);
     void set_idle_deadline(const protocol_env& env);
@@ -98,11 +104,18 @@ class http1_connection final : public protocol {
     // The request whose body is being read. The head is parsed again when the body is
     // complete (a few hundred ns, only for bodies spanning reads) rather than keeping a
     // 4 KB request_head per connection: idle connections must stay small.
-    uint64_t _body_need = 0;    ///< body_length: head + body bytes needed in the tail
-    uint32_t _body_started = 0; ///< coarse second the body began (minimum data rate)
-    std::string _head_copy;     ///< body_chunked: head bytes (the tail moves on)
-    std::string _body;          ///< body_chunked: decoded body so far
+    uint64_t _body_need = 0;     ///< body_length: head + body bytes needed in the tail
+    uint32_t _body_started = 0;  ///< coarse second the body began (minimum data rate)
+    uint64_t _body_received = 0; ///< bytes of the body since _body_started (minimum rate)
+    std::string _head_copy;      ///< body_chunked: head bytes (the tail moves on)
+    std::string _body;           ///< body_chunked: decoded body so far; body_stream: scratch
     chunked_decoder _chunked;
+    // body_stream: where the body goes, how much is left (Content-Length) or chunked.
+    std::shared_ptr<body_stream> _stream;
+    uint64_t _stream_left = 0;
+    uint64_t _stream_seq = 0;
+    bool _stream_chunked = false;
+    bool _stream_continue = false; ///< Expect: 100-continue, not answered yet
 };
 
 } // namespace ringbolt::http

@@ -18,10 +18,12 @@ namespace ringbolt::http {
 struct connection_limits {
     parser_limits parser;
     uint64_t max_body = 16 * 1024 * 1024;
-    uint32_t header_timeout_s = 10;    ///< first byte of a head to its end
-    uint32_t body_timeout_s = 30;      ///< between two reads of a body
-    uint32_t keep_alive_timeout_s = 5; ///< idle between requests
-    uint32_t min_body_rate = 1024;     ///< bytes/s a body must average after body_timeout_s (0: no floor)
+    uint32_t header_timeout_s = 10;       ///< first byte of a head to its end
+    uint32_t body_timeout_s = 30;         ///< between two reads of a body
+    uint32_t keep_alive_timeout_s = 5;    ///< idle between requests
+    uint32_t min_body_rate = 1024;        ///< bytes/s a body must average after body_timeout_s (0: no floor)
+    uint64_t stream_body_above = 1 << 20; ///< bodies larger (or chunked) go to streaming routes as they arrive
+    uint64_t body_window = 256 * 1024;    ///< streamed body bytes not taken by the app before reading pauses
 };
 
 class protocol;
@@ -30,7 +32,8 @@ class protocol;
 struct request_event {
     const request_head& head;
     std::string_view head_bytes; ///< the head as received (views in `head` point here)
-    std::string_view body;       ///< the whole (decoded) body
+    std::string_view body;       ///< the whole (decoded) body (empty when `body_follows`)
+    bool body_follows;           ///< the body has not arrived: the dispatcher may stream it
     uint64_t seq;                ///< order on the connection
     request_context ctx;
     uint32_t slot;
@@ -44,11 +47,15 @@ struct protocol_env;
 class dispatcher {
   public:
     enum class verdict : uint8_t {
-        answered, ///< answered natively through protocol::respond during the call
-        to_app,   ///< handed to the application: its answer comes as app_response messages
+        answered,  ///< answered natively through protocol::respond during the call
+        to_app,    ///< handed to the application: its answer comes as app_response messages
+        buffer,    ///< (body_follows only) read the whole body first, then report it again
+        streaming, ///< (body_follows only) handed to the application; push the body into `stream`
     };
     virtual ~dispatcher() = default;
-    virtual verdict on_request(protocol& conn, const request_event& ev, protocol_env& env) = 0;
+    /// `stream` is set by a `streaming` verdict.
+    virtual verdict on_request(protocol& conn, const request_event& ev, protocol_env& env,
+                               std::shared_ptr<body_stream>& stream) = 0;
 };
 
 /// Per-turn facts the reactor gives a protocol.

@@ -20,11 +20,22 @@ http::span32 span_of(std::string_view part, const char* base) noexcept {
 } // namespace
 
 http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, const http::request_event& ev,
-                                                         http::protocol_env& env) {
+                                                         http::protocol_env& env,
+                                                         std::shared_ptr<http::body_stream>& stream) {
     const http::request_head& head = ev.head;
     http::route_match m;
     uint16_t allowed = 0;
     http::route_status st = _routes.table.lookup(head.method_id, head.path, m, allowed);
+    if (ev.body_follows) {
+        // Only a route that takes its body as a stream gets the request before the body;
+        // everything else (native routes, 404/405, sync handlers) reads it whole first.
+        bool streams = st == http::route_status::found && _streams != nullptr &&
+                       _routes.targets[m.handler_id].kind == http::target_kind::python &&
+                       _routes.targets[m.handler_id].streams_body;
+        if (!streams) {
+            return verdict::buffer;
+        }
+    }
     if (st != http::route_status::found) [[unlikely]] {
         if (st == http::route_status::method_not_allowed) {
             std::string fields(text_plain);
@@ -98,6 +109,12 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         req.params[i] = {m.params[i].type, span_of(m.params[i].raw, base), m.params[i].int_value};
     }
     req.peer = ev.peer;
+    if (ev.body_follows) {
+        stream = _streams->make_body_stream(ev.slot, ev.gen, ev.seq);
+        req.streamed_body = stream;
+        return verdict::streaming;
+    }
+    req.streamed_body.reset();
     return verdict::to_app;
 }
 

@@ -15,14 +15,23 @@
 
 namespace ringbolt::uring {
 
+/// Makes the application's receiving end of a streamed request body.
+class body_stream_factory {
+  public:
+    virtual ~body_stream_factory() = default;
+    virtual std::shared_ptr<http::body_stream> make_body_stream(uint32_t slot, uint32_t gen, uint64_t seq) = 0;
+};
+
 class request_dispatcher final : public http::dispatcher {
   public:
     request_dispatcher(const http::app_routes& routes, const http::metrics_source* metrics,
-                       std::atomic<uint32_t>* app_pending, uint32_t app_limit, latency_histogram* route_latency)
+                       std::atomic<uint32_t>* app_pending, uint32_t app_limit, latency_histogram* route_latency,
+                       body_stream_factory* streams = nullptr)
         : _routes(routes), _metrics(metrics), _app_pending(app_pending), _app_limit(app_limit),
-          _route_latency(route_latency) {}
+          _route_latency(route_latency), _streams(streams) {}
 
-    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env) override;
+    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
+                       std::shared_ptr<http::body_stream>& stream) override;
 
     /// Requests for the application gathered this loop turn.
     std::vector<http::app_request>& batch() noexcept { return _batch; }
@@ -33,6 +42,7 @@ class request_dispatcher final : public http::dispatcher {
     std::atomic<uint32_t>* _app_pending; ///< requests handed to the app, process-wide
     uint32_t _app_limit;                 ///< above this many pending: 503 (0 = no limit)
     latency_histogram* _route_latency;   ///< per route id, when metrics are on
+    body_stream_factory* _streams;       ///< null: bodies are always read whole
     std::vector<http::app_request> _batch;
 };
 

@@ -37,7 +37,7 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
     : _index(index), _config(config), _routes(routes), _app(app), _listen_fd(listen_fd), _cpu(cpu),
       _app_pending(app_pending), _metrics(metrics),
       _route_latency(metrics != nullptr ? std::make_unique<latency_histogram[]>(routes.targets.size()) : nullptr),
-      _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get()) {
+      _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get(), this) {
     if (use_epoll) {
         _backend = std::make_unique<epoll_backend>();
     } else {
@@ -322,8 +322,10 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         maybe_finalize(s, slot);
         return;
     }
-    if (how == recv_end::rearm || (how == recv_end::error && cancelled_by_us && s.paused)) {
-        if (!s.paused) {
+    if (how == recv_end::rearm || (how == recv_end::error && cancelled_by_us)) {
+        // The end of a pause's cancel is not an error, also when reading resumed while
+        // the cancel was in flight: then the recv is armed again here.
+        if (!s.paused && !s.peer_eof) {
             arm_recv(s, slot);
         }
         return;
@@ -630,8 +632,8 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
         uint32_t slot = r.conn_slot;
         s->proto->on_app_message(std::move(r), e);
         mark_dirty(*s, slot);
-        if (s->paused && s->send == send_state::idle && s->proto->outstanding() == 0) {
-            resume_reading(*s, slot);
+        if (s->paused && s->send == send_state::idle) {
+            resume_reading(*s, slot); // an answer or body credit may let held input go on
         }
     }
 }

@@ -81,11 +81,21 @@ class app_handler {
     /// for the application's lock (the GIL).
     virtual uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
                                   std::vector<http::app_response>& responses, response_sink& later) noexcept = 0;
+    /// The receiving end of a request body streamed to the application (requests of
+    /// routes with streams_body); messages about it (credit) go through `sink`.
+    virtual std::shared_ptr<http::body_stream> make_body_stream(response_sink& sink, uint32_t slot, uint32_t gen,
+                                                                uint64_t seq) noexcept {
+        (void)sink;
+        (void)slot;
+        (void)gen;
+        (void)seq;
+        return nullptr;
+    }
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
 };
 
-class reactor final : private io_events, public response_sink {
+class reactor final : private io_events, private body_stream_factory, public response_sink {
   public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
             int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
@@ -140,6 +150,10 @@ class reactor final : private io_events, public response_sink {
         transport* tp = &plain_transport::instance();
         std::unique_ptr<http::protocol> proto;
     };
+
+    std::shared_ptr<http::body_stream> make_body_stream(uint32_t slot, uint32_t gen, uint64_t seq) override {
+        return _app.make_body_stream(*this, slot, gen, seq);
+    }
 
     // io_events
     void on_accept(int fd) noexcept override;

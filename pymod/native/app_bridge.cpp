@@ -328,6 +328,7 @@ void app_bridge::prepare(unsigned reactors) {
 }
 
 void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp) {
+    intern_names();
     // HTTPError (and BadRequest from req.json()) carry their own status; anything else
     // is a bug in the handler: 500, and the traceback goes to the log.
     response_parts parts;
@@ -656,6 +657,11 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_
     run_batch(batch, responses, later);
     PyEval_SaveThread();
     return waited;
+}
+
+std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
+                                                                uint64_t seq) noexcept {
+    return std::make_shared<request_body>(sink, slot, gen, seq);
 }
 
 void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {

@@ -31,6 +31,9 @@ struct python_types {
     PyObject* streaming_response = nullptr; ///< ringbolt.StreamingResponse
     PyObject* file_response = nullptr;      ///< ringbolt.FileResponse
     PyObject* start_stream = nullptr;       ///< callable(stream_handle, content): runs the producer
+    PyObject* client_disconnect = nullptr;  ///< ringbolt.ClientDisconnect
+    PyObject* request_stream = nullptr;     ///< callable(request) -> async iterator over the body
+    PyObject* request_read = nullptr;       ///< callable(request) -> awaitable of the whole body
 };
 
 /// A handler's return value reduced to what the wire needs.
@@ -82,6 +85,8 @@ class app_bridge final : public uring::app_handler {
     uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
                           std::vector<http::app_response>& responses, uring::response_sink& later) noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
+    std::shared_ptr<http::body_stream> make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
+                                                        uint64_t seq) noexcept override;
 
     const python_types& types() const noexcept { return _types; }
 

@@ -130,6 +130,7 @@ class native_server {
         t.kind = http::target_kind::python;
         t.pattern = pattern;
         t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
+        t.streams_body = is_coroutine; // async handlers may take large bodies as they arrive
         _routes->targets.push_back(std::move(t));
     }
 
@@ -330,7 +331,11 @@ void init_json(pb::module_& m) {
 void init_runtime(pb::module_& m) {
     m.def("_set_types", [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
                            pb::object query_params, pb::object log_exception, pb::object streaming_response,
-                           pb::object file_response, pb::object start_stream) {
+                           pb::object file_response, pb::object start_stream, pb::object client_disconnect,
+                           pb::object request_stream, pb::object request_read) {
+        g_types.client_disconnect = client_disconnect.release().ptr();
+        g_types.request_stream = request_stream.release().ptr();
+        g_types.request_read = request_read.release().ptr();
         g_types.streaming_response = streaming_response.release().ptr();
         g_types.file_response = file_response.release().ptr();
         g_types.start_stream = start_stream.release().ptr();

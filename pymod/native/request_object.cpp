@@ -6,6 +6,7 @@
 #include "http/query.hpp"
 #include "pymod/native/app_bridge.hpp"
 #include "pymod/native/json_py.hpp"
+#include "pymod/native/response_stream.hpp"
 
 #include <arpa/inet.h>
 #include <structmember.h>
@@ -244,8 +245,22 @@ PyObject* get_params(PyObject* self, void*) {
     return get_cached(o->cache_params, d);
 }
 
+// A body streamed to the handler is not in the request: say how to read it.
+bool refuse_streamed(PyObject* self) {
+    if (R(self).streamed_body) [[unlikely]] {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this request's body is streamed to the handler (larger than 1 MiB or chunked): "
+                        "use `await req.read()` or `async for chunk in req.stream()`");
+        return true;
+    }
+    return false;
+}
+
 PyObject* get_body(PyObject* self, void*) {
     request_object* o = O(self);
+    if (refuse_streamed(self)) {
+        return nullptr;
+    }
     if (o->cache_body != nullptr) {
         Py_INCREF(o->cache_body);
         return o->cache_body;
@@ -265,7 +280,26 @@ PyObject* get_client(PyObject* self, void*) {
     return Py_BuildValue("(si)", buf, static_cast<int>(peer.port));
 }
 
+PyObject* get_body_stream(PyObject* self, void*) {
+    const auto& r = R(self);
+    if (!r.streamed_body) {
+        Py_RETURN_NONE;
+    }
+    return new_body_handle(std::static_pointer_cast<request_body>(r.streamed_body), O(self)->types);
+}
+
+PyObject* method_stream(PyObject* self, PyObject*) {
+    return PyObject_CallOneArg(O(self)->types->request_stream, self);
+}
+
+PyObject* method_read(PyObject* self, PyObject*) {
+    return PyObject_CallOneArg(O(self)->types->request_read, self);
+}
+
 PyObject* method_json(PyObject* self, PyObject*) {
+    if (refuse_streamed(self)) {
+        return nullptr;
+    }
     const auto& r = R(self);
     std::string_view b = r.body.in(r.data);
     if (b.empty()) {
@@ -277,6 +311,9 @@ PyObject* method_json(PyObject* self, PyObject*) {
 }
 
 PyObject* method_text(PyObject* self, PyObject*) {
+    if (refuse_streamed(self)) {
+        return nullptr;
+    }
     const auto& r = R(self);
     std::string_view b = r.body.in(r.data);
     PyObject* s = PyUnicode_DecodeUTF8(b.data(), static_cast<Py_ssize_t>(b.size()), "strict");
@@ -305,6 +342,7 @@ PyGetSetDef getset[] = {
     {"params", get_params, nullptr, "Path parameters (dict; {x:int} values are int).", nullptr},
     {"headers", get_headers, nullptr, "Request headers (case-insensitive Headers).", nullptr},
     {"body", get_body, nullptr, "Request body (bytes).", nullptr},
+    {"_body_stream", get_body_stream, nullptr, "The streamed body's handle (RequestBody), or None.", nullptr},
     {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
     {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},
@@ -314,6 +352,8 @@ PyGetSetDef getset[] = {
 PyMethodDef methods[] = {
     {"json", method_json, METH_NOARGS, "Parse the body as JSON (simdjson). Raises BadRequest (400) if invalid."},
     {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
+    {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
+    {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -2,6 +2,9 @@
 // between a Python producer and the reactor that owns the connection.
 #include "pymod/native/response_stream.hpp"
 
+#include "http/protocol.hpp"
+#include "pymod/native/app_bridge.hpp"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <vector>
@@ -19,7 +22,7 @@ std::vector<PyObject*> g_release;
 
 // Async producers that may go on: the event loop watches g_notify_fd.
 std::mutex g_ready_mutex;
-std::vector<std::shared_ptr<response_stream>> g_ready;
+std::vector<std::shared_ptr<loop_waitable>> g_ready;
 int g_notify_fd = -1;
 
 } // namespace
@@ -56,7 +59,7 @@ int stream_notify_fd() {
 
 PyObject* stream_ready() {
     release_sent_objects();
-    std::vector<std::shared_ptr<response_stream>> ready;
+    std::vector<std::shared_ptr<loop_waitable>> ready;
     {
         std::lock_guard<std::mutex> lock(g_ready_mutex);
         ready.swap(g_ready);
@@ -86,10 +89,48 @@ PyObject* stream_ready() {
     return list;
 }
 
-response_stream::~response_stream() {
+loop_waitable::~loop_waitable() {
     if (_waiter != nullptr) { // may run on a reactor thread: release under the GIL later
         std::lock_guard<std::mutex> lock(g_release_mutex);
         g_release.push_back(_waiter);
+    }
+}
+
+void loop_waitable::set_waiter(PyObject* future) {
+    bool ready;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        Py_XDECREF(_waiter);
+        Py_INCREF(future);
+        _waiter = future;
+        ready = ready_now();
+    }
+    if (ready) {
+        notify(); // became ready between the caller's check and here
+    }
+}
+
+void loop_waitable::notify() noexcept {
+    bool queue_async = false;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_waiting) {
+            _cv.notify_all();
+        }
+        if (_waiter != nullptr && !_waiter_queued) {
+            _waiter_queued = true;
+            queue_async = true;
+        }
+    }
+    if (queue_async) {
+        std::lock_guard<std::mutex> lock(g_ready_mutex);
+        bool wake = g_ready.empty();
+        g_ready.push_back(shared_from_this());
+        if (wake && g_notify_fd >= 0) {
+            uint64_t one = 1;
+            ssize_t ignored = ::write(g_notify_fd, &one, sizeof(one));
+            (void)ignored;
+        }
     }
 }
 
@@ -102,7 +143,7 @@ void response_stream::deliver(http::app_response&& m) {
     if (!_head_sent) {
         m.parts |= http::app_response::part_head;
         m.start = std::move(_head);
-        m.stream = shared_from_this();
+        m.stream = std::static_pointer_cast<response_stream>(shared_from_this());
         _head_sent = true;
     }
     std::vector<http::app_response> one;
@@ -181,19 +222,9 @@ bool response_stream::wait_writable() {
     Py_END_ALLOW_THREADS return !closed();
 }
 
-void response_stream::set_waiter(PyObject* future) {
-    bool ready_now;
-    {
-        std::lock_guard<std::mutex> lock(_mutex);
-        Py_XDECREF(_waiter);
-        Py_INCREF(future);
-        _waiter = future;
-        ready_now = closed() ||
-                    _produced.load(std::memory_order_relaxed) - _sent.load(std::memory_order_acquire) <= high_water / 2;
-    }
-    if (ready_now) {
-        notify(); // became writable (or closed) between must_wait() and here
-    }
+bool response_stream::ready_now() const noexcept {
+    return closed() ||
+           _produced.load(std::memory_order_relaxed) - _sent.load(std::memory_order_acquire) <= high_water / 2;
 }
 
 void response_stream::end() {
@@ -242,28 +273,133 @@ void response_stream::on_closed() noexcept {
     notify();
 }
 
-void response_stream::notify() noexcept {
-    bool queue_async = false;
+// ---- request_body ----
+
+void request_body::push(std::string_view bytes) noexcept {
+    if (bytes.empty()) {
+        return;
+    }
     {
         std::lock_guard<std::mutex> lock(_mutex);
-        if (_waiting) {
-            _cv.notify_all();
+        _chunks.emplace_back(bytes);
+    }
+    _pushed.fetch_add(bytes.size(), std::memory_order_release);
+    notify();
+}
+
+void request_body::finish() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _finished = true;
+    }
+    notify();
+}
+
+void request_body::fail(http::body_error why) noexcept {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_finished || _failed) {
+            return;
         }
-        if (_waiter != nullptr && !_waiter_queued) {
-            _waiter_queued = true;
-            queue_async = true;
+        _failed = true;
+        _why = why;
+    }
+    notify();
+}
+
+uint64_t request_body::unconsumed() const noexcept {
+    return _pushed.load(std::memory_order_acquire) - _taken.load(std::memory_order_acquire);
+}
+
+bool request_body::ready_now() const noexcept {
+    return !_chunks.empty() || _finished || _failed;
+}
+
+void request_body::send_credit() {
+    http::app_response m;
+    m.conn_slot = _slot;
+    m.conn_gen = _gen;
+    m.seq = _seq;
+    m.parts = http::app_response::part_read_more;
+    std::vector<http::app_response> one;
+    one.push_back(std::move(m));
+    Py_BEGIN_ALLOW_THREADS _sink.deliver(one);
+    Py_END_ALLOW_THREADS
+}
+
+PyObject* request_body::take(const python_types& types) {
+    release_sent_objects();
+    std::string chunk;
+    bool have = false;
+    bool finished;
+    bool failed;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        // Everything that arrived, in one bytes object (a recv's worth per Python
+        // iteration would cost more than the data), up to 1 MiB.
+        if (!_chunks.empty()) {
+            chunk = std::move(_chunks.front());
+            _chunks.pop_front();
+            while (!_chunks.empty() && chunk.size() + _chunks.front().size() <= (1u << 20)) {
+                chunk.append(_chunks.front());
+                _chunks.pop_front();
+            }
+            have = true;
+        }
+        finished = _finished;
+        failed = _failed;
+    }
+    // Credit: the first read (the app wants the body: 100 Continue), and whenever what
+    // is unconsumed falls below half the window the reactor pauses at.
+    constexpr uint64_t half_window = http::connection_limits{}.body_window / 2;
+    uint64_t before = unconsumed();
+    if (have) {
+        _taken.fetch_add(chunk.size(), std::memory_order_release);
+    }
+    if (!_asked || (before >= half_window && unconsumed() < half_window)) {
+        _asked = true;
+        if (!finished && !failed) {
+            send_credit();
         }
     }
-    if (queue_async) {
-        std::lock_guard<std::mutex> lock(g_ready_mutex);
-        bool wake = g_ready.empty();
-        g_ready.push_back(shared_from_this());
-        if (wake && g_notify_fd >= 0) {
-            uint64_t one = 1;
-            ssize_t ignored = ::write(g_notify_fd, &one, sizeof(one));
-            (void)ignored;
-        }
+    if (have) {
+        return PyBytes_FromStringAndSize(chunk.data(), static_cast<Py_ssize_t>(chunk.size()));
     }
+    if (failed) {
+        int status = 400;
+        const char* detail = "client disconnected";
+        switch (_why) {
+        case http::body_error::too_large:
+            status = 413;
+            detail = "request body too large";
+            break;
+        case http::body_error::timeout:
+            status = 408;
+            detail = "request body timed out (too slow)";
+            break;
+        case http::body_error::malformed:
+            status = 400;
+            detail = "malformed chunked request body";
+            break;
+        case http::body_error::disconnect:
+            break;
+        }
+        PyObject* type = _why == http::body_error::disconnect && types.client_disconnect != nullptr
+                             ? types.client_disconnect
+                             : types.http_error;
+        PyObject* exc = type != nullptr ? PyObject_CallFunction(type, "is", status, detail) : nullptr;
+        if (exc != nullptr) {
+            PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc)), exc);
+            Py_DECREF(exc);
+        } else if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ConnectionError, detail);
+        }
+        return nullptr;
+    }
+    if (finished) {
+        return PyBytes_FromStringAndSize("", 0);
+    }
+    Py_RETURN_NONE;
 }
 
 } // namespace ringbolt::py
@@ -363,14 +499,63 @@ PyTypeObject handle_type = [] {
     return t;
 }();
 
+struct body_handle_object {
+    PyObject_HEAD std::shared_ptr<request_body>* body;
+    const python_types* types;
+};
+
+void body_dealloc(PyObject* self) {
+    delete reinterpret_cast<body_handle_object*>(self)->body;
+    Py_TYPE(self)->tp_free(self);
+}
+
+PyObject* body_take(PyObject* self, PyObject*) {
+    auto* h = reinterpret_cast<body_handle_object*>(self);
+    return (*h->body)->take(*h->types);
+}
+
+PyObject* body_set_waiter(PyObject* self, PyObject* future) {
+    (*reinterpret_cast<body_handle_object*>(self)->body)->set_waiter(future);
+    Py_RETURN_NONE;
+}
+
+PyMethodDef body_methods[] = {
+    {"take", body_take, METH_NOARGS, "Next chunk (bytes), b'' at the end, None when nothing arrived yet."},
+    {"set_waiter", body_set_waiter, METH_O, "A future resolved (via stream_ready) once take() has something."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyTypeObject body_type = [] {
+    PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};
+    t.tp_name = "ringbolt._native.RequestBody";
+    t.tp_basicsize = sizeof(body_handle_object);
+    t.tp_flags = Py_TPFLAGS_DEFAULT;
+    t.tp_doc = "A request body streamed to the application as it arrives (created by the server).";
+    t.tp_dealloc = body_dealloc;
+    t.tp_methods = body_methods;
+    return t;
+}();
+
 } // namespace
 
 bool init_stream_type(PyObject* module) {
-    if (PyType_Ready(&handle_type) < 0) {
+    if (PyType_Ready(&handle_type) < 0 || PyType_Ready(&body_type) < 0) {
         return false;
     }
     Py_INCREF(&handle_type);
-    return PyModule_AddObject(module, "ResponseStream", reinterpret_cast<PyObject*>(&handle_type)) == 0;
+    Py_INCREF(&body_type);
+    return PyModule_AddObject(module, "ResponseStream", reinterpret_cast<PyObject*>(&handle_type)) == 0 &&
+           PyModule_AddObject(module, "RequestBody", reinterpret_cast<PyObject*>(&body_type)) == 0;
+}
+
+PyObject* new_body_handle(std::shared_ptr<request_body> body, const python_types* types) {
+    auto* h = PyObject_New(body_handle_object, &body_type);
+    if (h == nullptr) {
+        return nullptr;
+    }
+    h->body = new std::shared_ptr<request_body>(std::move(body));
+    h->types = types;
+    return reinterpret_cast<PyObject*>(h);
 }
 
 PyObject* new_stream_handle(std::shared_ptr<response_stream> stream) {

@@ -13,12 +13,38 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 
 namespace ringbolt::py {
 
-class response_stream final : public http::stream_control, public std::enable_shared_from_this<response_stream> {
+/// Something a Python producer or consumer waits on: a thread on a condition variable,
+/// or a coroutine on a future that the event loop resolves when stream_ready() lists
+/// it (the reactor writes an eventfd the loop watches; no GIL on the reactor thread).
+class loop_waitable : public std::enable_shared_from_this<loop_waitable> {
+  public:
+    virtual ~loop_waitable();
+    /// Register a future (GIL held), resolved through stream_ready() once ready_now().
+    void set_waiter(PyObject* future);
+
+  protected:
+    /// Under _mutex: the waiter may go on.
+    virtual bool ready_now() const noexcept = 0;
+    /// Wake a waiting thread and queue the future, if any (any thread, no GIL).
+    void notify() noexcept;
+
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    bool _waiting = false;       ///< a thread waits on _cv
+    PyObject* _waiter = nullptr; ///< a coroutine's future (GIL-guarded refcount)
+    bool _waiter_queued = false; ///< in the ready list already
+
+    friend PyObject* stream_ready();
+};
+
+class response_stream final : public http::stream_control, public loop_waitable {
   public:
     /// Unsent bytes above which a producer waits (resumes below half).
     static constexpr uint64_t high_water = 1u << 20;
@@ -31,7 +57,6 @@ class response_stream final : public http::stream_control, public std::enable_sh
         _address.route_id = address.route_id;
         _address.start_ns = address.start_ns;
     }
-    ~response_stream() override;
 
     // Producer side. GIL held on entry.
     /// Deliver a chunk (bytes or str). 1: delivered; 0: the client is gone; -1: a Python
@@ -41,8 +66,6 @@ class response_stream final : public http::stream_control, public std::enable_sh
     bool wait_writable();
     /// Over the high-water mark now (an async producer then awaits a waiter).
     bool must_wait() const noexcept;
-    /// Register a future (GIL held) that stream_ready() returns once writable or closed.
-    void set_waiter(PyObject* future);
     void end();
     void abort();
     bool closed() const noexcept { return _closed.load(std::memory_order_acquire); }
@@ -52,9 +75,8 @@ class response_stream final : public http::stream_control, public std::enable_sh
     void on_closed() noexcept override;
 
   private:
-    friend PyObject* stream_ready();
+    bool ready_now() const noexcept override;
     void deliver(http::app_response&& m);
-    void notify() noexcept;
 
     uring::response_sink& _sink;
     http::app_response _address; ///< slot, gen, seq, route id, start time
@@ -64,11 +86,41 @@ class response_stream final : public http::stream_control, public std::enable_sh
     std::atomic<uint64_t> _produced{0};
     std::atomic<uint64_t> _sent{0};
     std::atomic<bool> _closed{false};
-    std::mutex _mutex;
-    std::condition_variable _cv;
-    bool _waiting = false;       ///< a sync producer waits on _cv
-    PyObject* _waiter = nullptr; ///< an async producer's future (GIL-guarded)
-    bool _waiter_queued = false; ///< in the ready list already
+};
+
+/// The application's end of a request body streamed as it arrives (async handlers'
+/// `req.stream()`): the reactor pushes, the handler takes; taking sends credit back so
+/// the reactor reads on (and the first take answers Expect: 100-continue).
+class request_body final : public http::body_stream, public loop_waitable {
+  public:
+    request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
+        : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
+
+    // Reactor side.
+    void push(std::string_view bytes) noexcept override;
+    void finish() noexcept override;
+    void fail(http::body_error why) noexcept override;
+    uint64_t unconsumed() const noexcept override;
+
+    /// Application side (GIL held): the next chunk (new bytes), b"" at the end, None when
+    /// nothing has arrived yet (await a waiter), or NULL with an exception (HTTPError 413,
+    /// 408 or 400, or ClientDisconnect).
+    PyObject* take(const struct python_types& types);
+
+  private:
+    bool ready_now() const noexcept override;
+    void send_credit();
+
+    uring::response_sink& _sink;
+    uint32_t _slot, _gen;
+    uint64_t _seq;
+    std::deque<std::string> _chunks; ///< under _mutex
+    std::atomic<uint64_t> _pushed{0};
+    std::atomic<uint64_t> _taken{0};
+    bool _finished = false; ///< under _mutex
+    bool _failed = false;   ///< under _mutex
+    http::body_error _why = http::body_error::disconnect;
+    bool _asked = false; ///< the app has read once (credit sent: 100 Continue)
 };
 
 /// The eventfd an event loop watches for stream readiness (created on first use).
@@ -81,7 +133,9 @@ void release_sent_objects() noexcept;
 std::shared_ptr<const void> hold_python_object(PyObject* obj);
 /// The Python handle (ringbolt._native.ResponseStream) for a stream. GIL held.
 PyObject* new_stream_handle(std::shared_ptr<response_stream> stream);
-/// Add the ResponseStream type to the module.
+/// The Python handle (ringbolt._native.RequestBody) for a streamed request body.
+PyObject* new_body_handle(std::shared_ptr<request_body> body, const struct python_types* types);
+/// Add the ResponseStream and RequestBody types to the module.
 bool init_stream_type(PyObject* module);
 
 } // namespace ringbolt::py

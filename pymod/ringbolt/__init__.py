@@ -14,7 +14,9 @@ from . import _native
 from ._native import Request
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams
-from .errors import BadRequest, HTTPError
+from .errors import BadRequest, ClientDisconnect, HTTPError
+from ._stream import request_read as _request_read
+from ._stream import request_stream as _request_stream
 from ._stream import start_stream as _start_stream
 from .response import FileResponse, Response, StreamingResponse
 
@@ -27,6 +29,7 @@ __all__ = [
     "FileResponse",
     "HTTPError",
     "BadRequest",
+    "ClientDisconnect",
     "Headers",
     "QueryParams",
 ]
@@ -41,4 +44,7 @@ _native._set_types(
     StreamingResponse,
     FileResponse,
     _start_stream,
+    ClientDisconnect,
+    _request_stream,
+    _request_read,
 )

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, AsyncIterator
 
 from . import _native
 
@@ -129,3 +129,32 @@ def _wake_waiters() -> None:
     for fut in _native._stream_ready():
         if not fut.done():
             fut.set_result(None)
+
+
+async def request_stream(req: Any) -> AsyncIterator[bytes]:
+    """``req.stream()``: the body's chunks as they arrive (or the buffered body at once)."""
+    handle = req._body_stream
+    if handle is None:
+        body = req.body
+        if body:
+            yield body
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        chunk = handle.take()  # raises HTTPError 413/408/400 or ClientDisconnect
+        if chunk is None:
+            waiter = loop.create_future()
+            handle.set_waiter(waiter)
+            await waiter
+            continue
+        if not chunk:
+            return
+        yield chunk
+
+
+async def request_read(req: Any) -> bytes:
+    """``await req.read()``: the whole body (streamed bodies are gathered; the body
+    limit was enforced while they arrived)."""
+    if req._body_stream is None:
+        return req.body  # type: ignore[no-any-return]
+    return b"".join([chunk async for chunk in request_stream(req)])

@@ -34,3 +34,11 @@ def _default_detail(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+class ClientDisconnect(HTTPError, ConnectionError):
+    """The client went away while its request body was being read (``req.stream()``,
+    ``await req.read()``); nothing can be answered on that connection any more."""
+
+    def __init__(self, status: int = 400, detail: Any = "client disconnected") -> None:
+        super().__init__(status, detail)
