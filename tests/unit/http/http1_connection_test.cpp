@@ -43,11 +43,35 @@ struct recording_stream final : stream_control {
     void on_closed() noexcept override { ++closed; }
 };
 
+struct recording_body final : body_stream {
+    std::string got;
+    int finished = 0;
+    int failed = 0;
+    body_error why = body_error::disconnect;
+    uint64_t taken = 0;
+    void push(std::string_view b) noexcept override { got += b; }
+    void finish() noexcept override { ++finished; }
+    void fail(body_error w) noexcept override {
+        ++failed;
+        why = w;
+    }
+    uint64_t unconsumed() const noexcept override { return got.size() - taken; }
+};
+
+struct fake_streams final : uring::body_stream_factory {
+    std::shared_ptr<recording_body> last;
+    std::shared_ptr<body_stream> make_body_stream(uint32_t, uint32_t, uint64_t) override {
+        last = std::make_shared<recording_body>();
+        return last;
+    }
+};
+
 struct fake_reactor {
     app_routes routes;
+    fake_streams streams;
     connection_limits limits;
     core_counters counters;
-    uring::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr};
+    uring::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, &streams};
     std::vector<app_request>& batch = dispatcher.batch();
     http1_connection conn;
     uint32_t now = 100;
@@ -58,7 +82,11 @@ struct fake_reactor {
         add("/", method_get, true, "native");
         add("/py", method_get | method_post, false, "");
         add("/users/{id:int}", method_get, false, "");
+        add("/upload", method_post, false, "");
+        routes.targets.back().streams_body = true; // an async handler
         limits.max_body = 1000;
+        limits.stream_body_above = 100;
+        limits.body_window = 64;
         conn.open(7, 3, {}, now, limits);
     }
 
@@ -384,6 +412,260 @@ TEST(Http1Connection, IdleConnectionHoldsNoLargeBuffers) {
     f.feed(std::string_view(big).substr(100));
     EXPECT_TRUE(f.conn.idle());
     EXPECT_LE(sizeof(http1_connection), 512u) << "per-connection state must stay small (10k idle connections)";
+}
+
+// ---- responses as messages: streaming, framing rules, order ----
+
+app_response head_part(const app_request& r, int64_t length, uint8_t more = 0) {
+    app_response m = fake_reactor::message(r, app_response::part_head | more);
+    m.start.content_length = length;
+    return m;
+}
+
+app_response body_part(const app_request& r, std::string bytes, uint8_t more = 0) {
+    app_response m = fake_reactor::message(r, app_response::part_body | more);
+    m.body = std::move(bytes);
+    return m;
+}
+
+TEST(Http1Connection, StreamedResponseIsChunkedOn11AndCloseDelimitedOn10) {
+    struct stream_case {
+        const char* request;
+        const char* framing_header; ///< expected in the head
+        bool closes;
+    };
+    const stream_case cases[] = {
+        {"GET /py HTTP/1.1\r\nHost: a\r\n\r\n", "Transfer-Encoding: chunked\r\n", false},
+        {"GET /py HTTP/1.0\r\n\r\n", "Connection: close\r\n", true},
+        {"GET /py HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "Connection: close\r\n", true},
+    };
+    for (const auto& c : cases) {
+        fake_reactor f;
+        f.feed(c.request, false);
+        ASSERT_EQ(f.batch.size(), 1u) << c.request;
+        app_request r = f.batch[0];
+        auto stream = std::make_shared<recording_stream>();
+        app_response h = head_part(r, -1);
+        h.stream = stream;
+        f.send(std::move(h));
+        f.send(body_part(r, "hello "));
+        f.send(body_part(r, "world", app_response::part_end));
+        f.take_output();
+        EXPECT_NE(f.wire.find(c.framing_header), std::string::npos) << c.request << f.wire;
+        EXPECT_EQ(f.wire.find("Content-Length"), std::string::npos) << c.request;
+        if (c.closes) {
+            EXPECT_TRUE(f.wire.ends_with("hello world")) << f.wire;
+            EXPECT_TRUE(f.conn.close_after_flush());
+        } else {
+            EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 hello world"});
+            EXPECT_TRUE(f.wire.ends_with("0\r\n\r\n"));
+            EXPECT_TRUE(f.conn.idle());
+        }
+        EXPECT_EQ(stream->closed, 0);
+    }
+}
+
+TEST(Http1Connection, DeclaredLengthIsHeldToAndHeadGetsNoBody) {
+    {
+        fake_reactor f; // more bytes than declared: the response is broken, the connection closes
+        f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+        app_request r = f.batch[0];
+        f.send(head_part(r, 3));
+        f.send(body_part(r, "four", app_response::part_end));
+        f.take_output();
+        EXPECT_TRUE(f.conn.close_after_flush());
+        EXPECT_EQ(f.wire.find("four"), std::string::npos);
+    }
+    {
+        fake_reactor f; // fewer bytes than declared: close after what was sent
+        f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+        app_request r = f.batch[0];
+        f.send(head_part(r, 10));
+        f.send(body_part(r, "abc", app_response::part_end));
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+    {
+        fake_reactor f; // HEAD: Content-Length of the representation, no body bytes
+        f.feed("HEAD /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+        f.answer_all();
+        f.take_output();
+        EXPECT_NE(f.wire.find("Content-Length: 8\r\n"), std::string::npos) << "of \"app:/py:\"";
+        EXPECT_TRUE(f.wire.ends_with("\r\n\r\n")) << f.wire;
+        EXPECT_TRUE(f.conn.idle());
+    }
+}
+
+TEST(Http1Connection, PipelinedStreamsKeepRequestOrder) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n",
+           false);
+    ASSERT_EQ(f.batch.size(), 2u);
+    app_request first = f.batch[0];
+    app_request third = f.batch[1];
+    f.send(head_part(third, -1)); // the third streams before the first has started
+    f.send(body_part(third, "third", app_response::part_end));
+    f.send(head_part(first, -1));
+    f.send(body_part(first, "fir"));
+    f.take_output();
+    EXPECT_EQ(f.wire.find("third"), std::string::npos) << "a later response overtook an earlier one";
+    f.send(body_part(first, "st", app_response::part_end));
+    f.take_output();
+    EXPECT_EQ(f.bodies(), (std::vector<std::string>{"200 first", "200 native", "200 third"}));
+    EXPECT_TRUE(f.conn.idle());
+}
+
+TEST(Http1Connection, AbortMidStreamEndsWithoutTerminatorAndTellsLaterProducers) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    app_request a = f.batch[0];
+    app_request b = f.batch[1];
+    auto later = std::make_shared<recording_stream>();
+    app_response hb = head_part(b, -1);
+    hb.stream = later;
+    f.send(std::move(hb));
+    f.send(head_part(a, -1));
+    f.send(body_part(a, "partial"));
+    f.send(fake_reactor::message(a, app_response::part_abort));
+    f.take_output();
+    EXPECT_EQ(f.wire.find("0\r\n\r\n"), std::string::npos);
+    EXPECT_TRUE(f.conn.close_after_flush());
+    EXPECT_EQ(later->closed, 1) << "the second response can never go out: its producer must stop";
+    f.conn.release();
+    EXPECT_EQ(later->closed, 1) << "told once";
+}
+
+TEST(Http1Connection, ReleaseTellsUnfinishedStreams) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    auto s = std::make_shared<recording_stream>();
+    app_response h = head_part(f.batch[0], -1);
+    h.stream = s;
+    f.send(std::move(h));
+    f.conn.release();
+    EXPECT_EQ(s->closed, 1);
+}
+
+TEST(Http1Connection, DrainClosesOnlyAfterTheLastOwedResponse) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    ASSERT_EQ(f.batch.size(), 2u);
+    std::vector<app_request> reqs;
+    reqs.swap(f.batch);
+    EXPECT_FALSE(f.conn.begin_drain(f.now, 1, false));
+    f.draining = true;
+    f.answer(reqs[0]);
+    f.take_output();
+    EXPECT_EQ(f.wire.find("Connection: close"), std::string::npos)
+        << "the pipelined follower still needs the connection";
+    f.answer(reqs[1]);
+    f.take_output();
+    EXPECT_EQ(f.bodies().size(), 2u);
+    EXPECT_NE(f.wire.find("Connection: close"), std::string::npos) << "the last response of a drain says close";
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
+TEST(Http1Connection, TimeoutWhileAppOwnsARequestSendsItsAnswerThen408) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTT", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    ASSERT_NE(f.conn.deadline(), 0u) << "a half-sent follower has a header clock";
+    f.now = f.conn.deadline();
+    auto e = f.env();
+    f.conn.on_timeout(e);
+    f.take_output();
+    EXPECT_TRUE(f.wire.empty()) << "the 408 must wait for the app's answer";
+    EXPECT_FALSE(f.conn.close_after_flush());
+    f.answer_all();
+    f.take_output();
+    EXPECT_EQ(f.bodies(), (std::vector<std::string>{"200 app:/py:", "408 Request timeout"}));
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
+TEST(Http1Connection, SlowBodyBelowTheMinimumRateIs408) {
+    fake_reactor f;
+    f.limits.body_timeout_s = 2;
+    f.limits.min_body_rate = 100;
+    f.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\nab");
+    for (int i = 0; i < 4 && !f.conn.closing(); ++i) {
+        f.now += 1;
+        f.feed("c"); // one byte a second, well below 100 B/s
+    }
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"408 Request timeout"});
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
+// ---- request bodies streamed to the application ----
+
+TEST(Http1Connection, LargeBodyStreamsToAStreamingRouteWithFlowControl) {
+    fake_reactor f;
+    std::string body(300, 'b');
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n" + body.substr(0, 100), false);
+    ASSERT_EQ(f.batch.size(), 1u) << "reported at head time";
+    ASSERT_TRUE(f.streams.last);
+    EXPECT_TRUE(f.batch[0].streamed_body);
+    auto rb = f.streams.last;
+    EXPECT_EQ(rb->got.size(), 64u + 36u) << "the window (64) is not a cap on one push; 100 bytes arrived";
+    auto e = f.env();
+    f.conn.on_data(body.substr(100), e); // 200 more, but 100 are untaken (>= window): held back
+    EXPECT_TRUE(f.conn.has_pending_input());
+    EXPECT_EQ(rb->got.size(), 100u);
+    rb->taken = 100; // the app took them and says so
+    app_response credit = fake_reactor::message(f.batch[0], app_response::part_read_more);
+    f.send(std::move(credit));
+    f.conn.pump(e);
+    EXPECT_EQ(rb->got, body);
+    EXPECT_EQ(rb->finished, 1);
+    EXPECT_FALSE(f.conn.has_pending_input());
+    f.answer_all();
+    f.take_output();
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 app:/upload:"});
+    EXPECT_TRUE(f.conn.idle());
+}
+
+TEST(Http1Connection, ExpectContinueOnTheAppsFirstRead) {
+    fake_reactor f;
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    f.take_output();
+    EXPECT_TRUE(f.wire.empty()) << "no 100 before the app asks for the body";
+    f.send(fake_reactor::message(f.batch[0], app_response::part_read_more));
+    f.take_output();
+    EXPECT_EQ(f.wire, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+TEST(Http1Connection, AnswerBeforeTheStreamedBodyEndsClosesAfterIt) {
+    fake_reactor f;
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\nxx", false);
+    auto rb = f.streams.last;
+    f.answer_all();
+    f.take_output();
+    EXPECT_EQ(f.bodies().size(), 1u);
+    EXPECT_EQ(rb->failed, 1);
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
+TEST(Http1Connection, StreamedChunkedBodyOverTheLimitFailsTheStream) {
+    fake_reactor f; // max_body 1000
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", false);
+    auto rb = f.streams.last;
+    ASSERT_TRUE(rb);
+    f.feed("3e9\r\n", false);
+    EXPECT_EQ(rb->failed, 1);
+    EXPECT_EQ(rb->why, body_error::too_large);
+    f.answer_all(); // the app answers (its read raised 413)
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
+TEST(Http1Connection, SmallBodiesAndSyncRoutesAreReadWhole) {
+    fake_reactor f;
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 50\r\n\r\n", false);
+    EXPECT_TRUE(f.batch.empty()) << "under stream_body_above: read whole first";
+    f.feed(std::string(50, 'q'), false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    EXPECT_FALSE(f.batch[0].streamed_body);
+    fake_reactor g;
+    g.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n", false);
+    EXPECT_TRUE(g.batch.empty()) << "a route that does not stream bodies reads them whole";
 }
 
 } // namespace
