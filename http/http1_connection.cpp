@@ -181,7 +181,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             // Backpressure: a client that pipelines faster than it reads its responses
             // waits in the tail (and the reactor stops reading it) instead of growing
             // our output without bound.
-            if (_out.bytes() >= env.output_limit || _outstanding >= max_outstanding_per_connection) [[unlikely]] {
+            if (_outstanding >= max_outstanding_per_connection || queued_bytes() >= env.output_limit) [[unlikely]] {
                 _held_back = true;
                 break;
             }
@@ -425,6 +425,14 @@ void http1_connection::end_body_stream(bool ok, body_error why) {
         _closing = true;
         _tail.clear();
     }
+}
+
+uint64_t http1_connection::queued_bytes() const noexcept {
+    uint64_t n = _out.bytes();
+    for (const owed& o : _owed) {
+        n += o.held.bytes(); // framed responses waiting behind an earlier one count too
+    }
+    return n;
 }
 
 http1_connection::owed* http1_connection::find_owed(uint64_t seq) noexcept {

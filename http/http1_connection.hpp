@@ -80,6 +80,7 @@ class http1_connection final : public protocol {
     bool body_too_slow(uint64_t received, const protocol_env& env) const noexcept;
 
     owed* find_owed(uint64_t seq) noexcept;
+    uint64_t queued_bytes() const noexcept; ///< output queued, including held responses
     output_queue& queue_of(owed& o) noexcept { return &o == &_owed.front() ? _out : o.held; }
     void start_response(owed& o, uint16_t status, std::string_view fields, int64_t length, bool app_close,
                         bool has_date, bool has_server, protocol_env& env);

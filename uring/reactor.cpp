@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -29,6 +30,7 @@ namespace {
 constexpr size_t max_send_bytes = 4u << 20;      ///< per send: large queues go out in pieces
 constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection before yielding
 constexpr uint32_t fresh_grace_s = 1;            ///< drain: time for a new connection's first request
+constexpr uint64_t trim_after_bytes = 64u << 20; ///< output freed before the tick returns memory
 } // namespace
 
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
@@ -448,6 +450,7 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
         return;
     }
     _counters.bytes_out.add(static_cast<uint64_t>(res));
+    _released_bytes += static_cast<uint64_t>(res);
     s.batch.consume(static_cast<uint64_t>(res));
     if (s.state == slot_state::closing) {
         s.batch.reset();
@@ -553,6 +556,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     s.state = slot_state::free;
     s.paused = false;
     ++s.gen;
+    _released_bytes += unsent(s);
     s.batch.reset();
     std::string().swap(s.stash);
     s.proto->release();
@@ -647,6 +651,12 @@ bool reactor::bytes_waiting(const conn_slot& s) const noexcept {
 
 void reactor::tick() noexcept {
     _last_tick = _now_s;
+    if (_released_bytes >= trim_after_bytes) {
+        // Give freed output memory back to the system: after a burst of slow readers
+        // (or large responses) the process must not stay at its peak.
+        _released_bytes = 0;
+        malloc_trim(0);
+    }
     auto e = env();
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];

@@ -209,6 +209,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     std::atomic<bool> _stop{false};
     bool _draining = false;
     uint32_t _drain_deadline = 0;
+    uint64_t _released_bytes = 0; ///< output bytes freed (sent or dropped) since the last malloc_trim
     core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
     const http::metrics_source* _metrics;

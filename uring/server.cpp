@@ -1,6 +1,8 @@
 // Reactor threads, their listeners, start-up and shutdown.
 #include "uring/server.hpp"
 
+#include <malloc.h>
+
 #include "core/cpu.hpp"
 #include "core/log.hpp"
 #include "uring/listener.hpp"
@@ -22,6 +24,10 @@ server::~server() {
 }
 
 result<void> server::start() {
+    // Large buffers (response bodies, output queues) are mmapped and go back to the
+    // system when freed: glibc's default raises this threshold after the first large
+    // free, after which freed bodies stay in the heap and RSS stays at its peak.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     std::vector<int> cpus = allowed_cpus();
     unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
 

@@ -62,6 +62,7 @@ PyObject* fetch_exception() {
 }
 
 constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
+constexpr size_t borrow_body_at_least = 16 * 1024;
 
 bool is_instance(PyObject* o, PyObject* type) {
     return type != nullptr && PyObject_TypeCheck(o, reinterpret_cast<PyTypeObject*>(type));
@@ -87,7 +88,17 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
         return true;
     }
     if (PyBytes_Check(body)) {
-        out.body.assign(PyBytes_AS_STRING(body), static_cast<size_t>(PyBytes_GET_SIZE(body)));
+        size_t n = static_cast<size_t>(PyBytes_GET_SIZE(body));
+        if (n >= borrow_body_at_least) {
+            // Sent from the bytes object itself (kept alive until sent): a large body
+            // returned many times (a constant, a cache) costs no copy per response.
+            Py_INCREF(body);
+            Py_XDECREF(out.body_ref);
+            out.body_ref = body;
+            out.body_view = std::string_view(PyBytes_AS_STRING(body), n);
+        } else {
+            out.body.assign(PyBytes_AS_STRING(body), n);
+        }
         if (set_type) {
             out.content_type = "application/octet-stream";
         }
@@ -294,13 +305,13 @@ bool build_head(const response_parts& parts, http::response_head& head) {
         }
     }
     if (parts.source == response_parts::body_source::bytes) {
-        if (declared >= 0 && static_cast<uint64_t>(declared) != parts.body.size() &&
+        if (declared >= 0 && static_cast<uint64_t>(declared) != parts.body_size() &&
             !http::status_forbids_body(parts.status)) {
             PyErr_Format(PyExc_ValueError, "Content-Length: %lld does not match the body (%zu bytes)",
-                         static_cast<long long>(declared), parts.body.size());
+                         static_cast<long long>(declared), parts.body_size());
             return false;
         }
-        head.content_length = static_cast<int64_t>(parts.body.size());
+        head.content_length = static_cast<int64_t>(parts.body_size());
     } else {
         head.content_length = declared; // a stream may declare its length; the framer holds it to it
     }
@@ -352,7 +363,7 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
         }
     }
     if (handled) {
-        resp.body = std::move(parts.body);
+        resp.body = parts.take_body();
     } else {
         if (_types.log_exception != nullptr) {
             std::string_view m = meta.method;
@@ -466,7 +477,12 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
         if (parts.source == response_parts::body_source::bytes) [[likely]] {
             if (build_head(parts, resp.start)) [[likely]] {
-                resp.body = std::move(parts.body);
+                if (parts.body_ref != nullptr) {
+                    resp.borrowed = parts.body_view;
+                    resp.keep = hold_python_object(parts.body_ref);
+                } else {
+                    resp.body = std::move(parts.body);
+                }
                 resp.parts =
                     http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
                 return true;

@@ -43,13 +43,21 @@ struct response_parts {
     std::string content_type;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    PyObject* body_ref = nullptr; ///< bytes: a large bytes object sent from itself (new reference)
+    std::string_view body_view;   ///< its bytes, when body_ref is set
     body_source source = body_source::bytes;
     PyObject* content = nullptr; ///< stream: the iterable (new reference)
     std::string path;            ///< file: the path to send
     response_parts() = default;
     response_parts(const response_parts&) = delete;
     response_parts& operator=(const response_parts&) = delete;
-    ~response_parts() { Py_XDECREF(content); }
+    ~response_parts() {
+        Py_XDECREF(content);
+        Py_XDECREF(body_ref);
+    }
+    size_t body_size() const noexcept { return body_ref != nullptr ? body_view.size() : body.size(); }
+    /// The body as owned bytes (copies a borrowed one).
+    std::string take_body() { return body_ref != nullptr ? std::string(body_view) : std::move(body); }
 };
 
 /// Convert a handler's return value (dict/list -> JSON, str -> text, bytes, None -> 204,

@@ -154,7 +154,7 @@ class native_server {
         t.pattern = pattern;
         t.response.status = head.status;
         t.response.headers = std::move(head.fields); // checked: no framing or Connection fields
-        t.response.body = std::move(parts.body);
+        t.response.body = parts.take_body();
         _routes->targets.push_back(std::move(t));
     }
 
