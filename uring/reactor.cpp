@@ -225,7 +225,8 @@ void reactor::on_accept_end(int res) noexcept {
             _accept_hold.backing_off = true;
         }
         uint64_t held_back = 0;
-        if (_accept_error_log.admit(_now_s, held_back)) {
+        log_throttle& throttle = transient ? _accept_transient_log : _accept_backoff_log;
+        if (throttle.admit(_now_s, held_back)) {
             const char* action = transient ? "re-arming" : "pausing accept, retrying every second";
             if (held_back == 0) {
                 log(log_level::warning, "reactor %u: accept: %s (%s)", _index, std::strerror(-res), action);
@@ -640,9 +641,11 @@ void reactor::tick() noexcept {
         _accept_hold.backing_off = false; // retry; still exhausted, the accept ends again at once
         update_accepting();
     }
-    if (uint64_t n = _accept_error_log.take_overdue(_now_s)) {
-        log(log_level::warning, "reactor %u: accept: %llu more accept error(s) since the last report", _index,
-            static_cast<unsigned long long>(n));
+    for (log_throttle* throttle : {&_accept_backoff_log, &_accept_transient_log}) {
+        if (uint64_t n = throttle->take_overdue(_now_s)) {
+            log(log_level::warning, "reactor %u: accept: %llu more accept error(s) since the last report", _index,
+                static_cast<unsigned long long>(n));
+        }
     }
     if (_draining && _now_s >= _drain_deadline) {
         for (uint32_t slot = 0; slot < _slots.size(); ++slot) {

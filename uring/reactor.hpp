@@ -176,7 +176,9 @@ class reactor final : private io_events, public response_sink {
         bool any() const noexcept { return at_connection_cap || backing_off; }
     };
     accept_holds _accept_hold;
-    log_throttle _accept_error_log{10};
+    /// One line per 10 s at most for each kind, so transient errors cannot hide a backoff.
+    log_throttle _accept_backoff_log{10};
+    log_throttle _accept_transient_log{10};
 
     std::vector<http::app_request> _batch;
     std::vector<http::app_response> _responses;
