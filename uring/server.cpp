@@ -144,6 +144,9 @@ void server::join() {
         }
     }
     _threads.clear();
+    // The reactors' last lines reach stderr before the caller moves on (a worker process
+    // leaves with _exit, which runs no atexit handler).
+    log_flush(2000);
 }
 
 } // namespace ringbolt::uring
@@ -179,6 +182,10 @@ void server::render(std::string& out) const {
     }
     RINGBOLT_CORE_COUNTERS(RINGBOLT_RENDER)
 #undef RINGBOLT_RENDER
+    std::snprintf(buf, sizeof(buf),
+                  "# TYPE ringbolt_log_lines_dropped_total counter\nringbolt_log_lines_dropped_total %llu\n",
+                  static_cast<unsigned long long>(log_dropped()));
+    out += buf;
     out += "# TYPE ringbolt_request_duration_seconds histogram\n";
     for (size_t route = 0; route < _routes->targets.size(); ++route) {
         const auto& target = _routes->targets[route];

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import selectors
 import socket
 import subprocess
 import threading
@@ -43,13 +44,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def open_clients(port: int) -> list[socket.socket]:
-    """CLIENTS connections, each with one request sent; the kernel's backlog takes those
-    the server cannot accept."""
+REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def open_clients(port: int, send_request: bool = True) -> list[socket.socket]:
+    """CLIENTS connections (each with one request sent, if asked); the kernel's backlog
+    takes those the server cannot accept."""
     socks = []
     for _ in range(CLIENTS):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        if send_request:
+            s.sendall(REQUEST)
         socks.append(s)
     return socks
 
@@ -88,4 +93,75 @@ def test_emfile_pauses_accept_instead_of_spinning(backend: str) -> None:
     out = b"".join(lines).decode(errors="replace")
     accept_lines = [line for line in out.splitlines() if "accept:" in line]
     assert 0 < len(accept_lines) < MAX_ACCEPT_LINES, f"{len(accept_lines)} accept lines:\n{out[-2000:]}"
+    assert code == 0, out[-2000:]
+
+
+def fill_pipe(write_fd: int) -> None:
+    """Fill a pipe to the brim through a non-blocking description of its own (the
+    server's description stays blocking, as stderr usually is)."""
+    fd = os.open(f"/proc/self/fd/{write_fd}", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            os.write(fd, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def drain(fd: int, into: bytearray) -> None:
+    """Read `fd` until EOF (every write end closed), then close it."""
+    try:
+        while chunk := os.read(fd, 65536):
+            into.extend(chunk)
+    finally:
+        os.close(fd)
+
+
+def answered(socks: list[socket.socket], within_s: float) -> int:
+    """Send a request on each of `socks`; how many receive response bytes within `within_s`."""
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        s.sendall(REQUEST)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    got = 0
+    deadline = time.monotonic() + within_s
+    while got < len(socks) and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.2):
+            sel.unregister(key.fileobj)
+            try:
+                got += bool(key.fileobj.recv(65536))
+            except OSError:
+                pass
+    sel.close()
+    return got
+
+
+def test_full_stderr_pipe_does_not_stop_serving(backend: str) -> None:
+    """stderr is a pipe nobody reads, full before the server logs anything native: the
+    EMFILE warning must not block the reactor (the log writer thread blocks instead)."""
+    r, w = os.pipe()
+    try:
+        srv = ServerProcess("basic:app", "--threads", "1", "--io", backend, preexec_fn=low_nofile, stdout=w)
+        fill_pipe(w)  # after the start-up lines
+    finally:
+        os.close(w)
+    drained = bytearray()
+    try:
+        # EMFILE: the server logs a warning into the full pipe; then each client asks.
+        socks = open_clients(srv.port, send_request=False)
+        time.sleep(1.5)
+        n = answered(socks, within_s=5)
+        for s in socks:
+            s.close()
+        assert n >= 5, f"{n} of {CLIENTS} clients answered while stderr was full"
+        assert get_eventually(srv, "/") == 200
+    finally:
+        reader = threading.Thread(target=drain, args=(r, drained), daemon=True)
+        reader.start()
+        code = srv.stop()
+        reader.join(15)
+    out = drained.decode(errors="replace")
+    assert "accept: Too many open files" in out, f"the queued warning is written once the pipe drains:\n{out[-3000:]}"
     assert code == 0, out[-2000:]
