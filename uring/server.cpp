@@ -5,13 +5,60 @@
 #include "core/log.hpp"
 #include "uring/listener.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <future>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace ringbolt::uring {
+
+namespace {
+
+// Each connection is a descriptor, and the usual soft limit (1024) is far below what a
+// server holds; the hard limit is what the administrator allows. Once per process
+// (workers inherit it across fork).
+void raise_nofile_limit() noexcept {
+    static std::atomic<bool> done{false};
+    if (done.exchange(true)) {
+        return;
+    }
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return;
+    }
+    rlim_t want = lim.rlim_max;
+    if (want == RLIM_INFINITY) {
+        // The kernel refuses a soft limit above fs.nr_open, whatever the hard limit says.
+        want = 1 << 20;
+        if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "r")) {
+            unsigned long long nr_open = 0;
+            if (std::fscanf(f, "%llu", &nr_open) == 1 && nr_open > 0) {
+                want = static_cast<rlim_t>(nr_open);
+            }
+            std::fclose(f);
+        }
+    }
+    rlim_t before = lim.rlim_cur;
+    if (before >= want) {
+        log(log_level::debug, "RLIMIT_NOFILE soft limit %llu (already the hard limit)",
+            static_cast<unsigned long long>(before));
+        return;
+    }
+    lim.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        log(log_level::debug, "RLIMIT_NOFILE soft limit stays %llu: raising it to %llu failed: %s",
+            static_cast<unsigned long long>(before), static_cast<unsigned long long>(want), std::strerror(errno));
+        return;
+    }
+    log(log_level::debug, "RLIMIT_NOFILE soft limit raised from %llu to %llu", static_cast<unsigned long long>(before),
+        static_cast<unsigned long long>(want));
+}
+
+} // namespace
 
 server::server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app)
     : _config(std::move(config)), _routes(std::move(routes)), _app(app) {}
@@ -22,6 +69,7 @@ server::~server() {
 }
 
 result<void> server::start() {
+    raise_nofile_limit();
     std::vector<int> cpus = allowed_cpus();
     unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
 

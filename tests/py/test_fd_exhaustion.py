@@ -165,3 +165,23 @@ def test_full_stderr_pipe_does_not_stop_serving(backend: str) -> None:
     out = drained.decode(errors="replace")
     assert "accept: Too many open files" in out, f"the queued warning is written once the pipe drains:\n{out[-3000:]}"
     assert code == 0, out[-2000:]
+
+
+def test_soft_nofile_limit_raised_to_hard(backend: str) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
+    if hard <= 64:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard}: nothing to raise to")
+
+    def low_soft() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+
+    srv = ServerProcess("basic:app", "--threads", "1", "--io", backend, "--log-level", "debug", preexec_fn=low_soft)
+    try:
+        assert get(srv, "/").status == 200
+        with open(f"/proc/{srv.proc.pid}/limits") as f:
+            line = next(line for line in f if line.startswith("Max open files"))
+        assert line.split()[3:5] == [str(hard), str(hard)], line
+    finally:
+        assert srv.stop() == 0
+    assert f"RLIMIT_NOFILE soft limit raised from 64 to {hard}" in srv.output(), srv.output()[-2000:]
