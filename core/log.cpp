@@ -1,14 +1,42 @@
-// Log lines go to stderr in one write() each so lines of different threads never mix.
+// Log lines go to stderr through one process-wide log_queue: the calling thread (a
+// reactor) formats the line and queues it, and never waits for stderr (a full pipe, a
+// slow terminal); the queue's writer thread does the blocking writes.
 #include "core/log.hpp"
+
+#include "core/log_queue.hpp"
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <pthread.h>
 #include <unistd.h>
 
 namespace ringbolt {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(log_level::info)};
+
+constexpr size_t queue_slots = 1024;
+constexpr int exit_flush_ms = 2000; ///< at exit, stderr gets this long to take what is queued
+
+// Made on first use and never destroyed: threads may still log while the process exits.
+std::atomic<log_queue*> g_queue{nullptr};
+
+void flush_at_exit() {
+    log_flush(exit_flush_ms);
+}
+
+log_queue& queue() noexcept {
+    static log_queue* const q = [] {
+        auto* made = new log_queue(2, queue_slots);
+        g_queue.store(made); // before the fork handlers that use it
+        pthread_atfork([] { g_queue.load()->before_fork(); }, [] { g_queue.load()->after_fork_parent(); },
+                       [] { g_queue.load()->after_fork_child(); });
+        std::atexit(flush_at_exit);
+        return made;
+    }();
+    return *q;
+}
 
 const char* level_name(log_level l) noexcept {
     switch (l) {
@@ -37,19 +65,27 @@ void log(log_level level, const char* fmt, ...) noexcept {
     if (!log_enabled(level)) {
         return;
     }
-    char line[1024];
+    char line[log_queue::line_max];
     int n = std::snprintf(line, sizeof(line), "[ringbolt] %s: ", level_name(level));
     va_list ap;
     va_start(ap, fmt);
-    int m = std::vsnprintf(line + n, sizeof(line) - static_cast<size_t>(n) - 1, fmt, ap);
+    int m = std::vsnprintf(line + n, sizeof(line) - static_cast<size_t>(n), fmt, ap);
     va_end(ap);
     size_t len = static_cast<size_t>(n) + (m < 0 ? 0 : static_cast<size_t>(m));
-    if (len > sizeof(line) - 2) {
-        len = sizeof(line) - 2;
+    if (len > sizeof(line) - 1) {
+        len = sizeof(line) - 1; // cut; the queue adds the newline
     }
-    line[len++] = '\n';
-    ssize_t ignored = ::write(2, line, len);
-    (void)ignored;
+    queue().push({line, len});
+}
+
+bool log_flush(int timeout_ms) noexcept {
+    log_queue* q = g_queue.load();
+    return q == nullptr || q->flush(timeout_ms);
+}
+
+uint64_t log_dropped() noexcept {
+    log_queue* q = g_queue.load();
+    return q == nullptr ? 0 : q->dropped();
 }
 
 } // namespace ringbolt

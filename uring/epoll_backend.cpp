@@ -73,10 +73,17 @@ void epoll_backend::arm_accept(int listen_fd) noexcept {
     epoll_ctl(_epfd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
 
-void epoll_backend::cancel_accept(int listen_fd) noexcept {
-    epoll_ctl(_epfd, EPOLL_CTL_DEL, listen_fd, nullptr);
+void epoll_backend::cancel_accept(int) noexcept {
+    if (_listen_fd < 0) {
+        return; // already ended (an error is pending, or a cancel): one end per arm
+    }
+    end_accept(-ECANCELED);
+}
+
+void epoll_backend::end_accept(int res) noexcept {
+    epoll_ctl(_epfd, EPOLL_CTL_DEL, _listen_fd, nullptr);
     _listen_fd = -1;
-    _pending.push_back({pending::accept_cancelled, 0, 0, -ECANCELED});
+    _pending.push_back({pending::accept_ended, 0, 0, res});
 }
 
 void epoll_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
@@ -157,7 +164,7 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         } else if (p.kind == pending::recv_cancelled) {
             events.on_recv_end(p.slot, p.gen, recv_end::error);
         } else {
-            events.on_accept_end(p.res);
+            events.on_accept_end(p.res); // cancelled, or failed in the previous turn
         }
     }
     for (int i = 0; i < n; ++i) {
@@ -172,6 +179,13 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
             for (int k = 0; k < 64 && _listen_fd >= 0; ++k) {
                 int fd = accept4(_listen_fd, nullptr, nullptr, accepted_socket_flags);
                 if (fd < 0) {
+                    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                        // The listener stays readable while accept fails (EMFILE leaves the
+                        // connection queued): level-triggered, the next wait would return at
+                        // once, forever. End the accept as io_uring's does on an error; the
+                        // reactor decides when to arm it again.
+                        end_accept(-errno);
+                    }
                     break;
                 }
                 events.on_accept(fd);

@@ -35,7 +35,7 @@ class epoll_backend final : public io_backend {
         const msghdr* send_msg = nullptr; ///< pending send (waiting for EPOLLOUT)
     };
     struct pending {
-        enum kind_t : uint8_t { send_done, recv_cancelled, accept_cancelled, writable } kind;
+        enum kind_t : uint8_t { send_done, recv_cancelled, accept_ended, writable } kind;
         uint32_t slot;
         uint16_t gen;
         int res;
@@ -43,6 +43,8 @@ class epoll_backend final : public io_backend {
     fd_state& state(int fd);
     void update(int fd, fd_state& st) noexcept;
     void try_send(int fd, fd_state& st) noexcept;
+    /// Take the listener out of the set; on_accept_end(res) follows in the next wait.
+    void end_accept(int res) noexcept;
 
     int _epfd = -1;
     int _wake_fd = -1;

@@ -31,6 +31,32 @@ constexpr size_t max_send_bytes = 4u << 20;      ///< per send: large queues go 
 constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection before yielding
 constexpr uint32_t fresh_grace_s = 1;            ///< drain: time for a new connection's first request
 constexpr uint64_t trim_after_bytes = 64u << 20; ///< output freed before the tick returns memory
+
+// accept(2) errors that the next queued connection is not expected to repeat: the
+// failed one was taken off the queue (aborted, or a network error passed on, as the
+// man page lists for TCP). Anything else, above all EMFILE/ENFILE/ENOMEM/ENOBUFS, would
+// fail again at once while connections are queued.
+bool accept_error_is_transient(int err) noexcept {
+    switch (err) {
+    case ECONNABORTED:
+    case EINTR:
+    case EAGAIN:
+    case EPERM: // a firewall rule refused this connection
+    case EPROTO:
+    case ENOPROTOOPT:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case EOPNOTSUPP:
+    case ETIMEDOUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 } // namespace
 
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
@@ -132,22 +158,22 @@ void reactor::run() noexcept {
 }
 
 void reactor::update_accepting() noexcept {
-    if (_draining || _config.limit_connections == 0) {
-        return;
+    if (_draining) {
+        return; // the drain owns the listener: begin_drain / on_accept_end sweep and close it
     }
-    // Backpressure: at the connection cap stop accepting (the kernel's backlog holds
-    // new clients); resume once below it.
-    if (!_accept_paused && _live >= _config.limit_connections) {
-        _accept_paused = true;
-        if (_accept_armed) {
-            _backend->cancel_accept(_listen_fd);
+    bool was_held = _accept_hold.any();
+    if (_config.limit_connections != 0) {
+        // Backpressure: at the connection cap stop accepting (the kernel's backlog holds
+        // new clients); resume once below it.
+        _accept_hold.at_connection_cap = _live >= _config.limit_connections;
+    }
+    if (_accept_hold.any()) {
+        if (!was_held && _accept_armed) {
+            _backend->cancel_accept(_listen_fd); // its on_accept_end comes back here
         }
-    } else if (_accept_paused && _live < _config.limit_connections) {
-        _accept_paused = false;
-        if (!_accept_armed) {
-            _backend->arm_accept(_listen_fd);
-            _accept_armed = true;
-        }
+    } else if (!_accept_armed) {
+        _backend->arm_accept(_listen_fd);
+        _accept_armed = true;
     }
 }
 
@@ -183,14 +209,27 @@ void reactor::on_accept_end(int res) noexcept {
         }
         return;
     }
-    if (_accept_paused) {
-        return;
-    }
     if (res != -ECANCELED) {
-        log(log_level::warning, "reactor %u: accept: %s (re-arming)", _index, std::strerror(-res));
+        // Out of descriptors or memory the failed connection stays queued, so arming again
+        // at once fails again at once: a spin, and a log line each time. Back off until
+        // the tick; a transient error (the connection is gone) re-arms now.
+        bool transient = accept_error_is_transient(-res);
+        if (!transient) {
+            _accept_hold.backing_off = true;
+        }
+        uint64_t held_back = 0;
+        log_throttle& throttle = transient ? _accept_transient_log : _accept_backoff_log;
+        if (throttle.admit(_now_s, held_back)) {
+            const char* action = transient ? "re-arming" : "pausing accept, retrying every second";
+            if (held_back == 0) {
+                log(log_level::warning, "reactor %u: accept: %s (%s)", _index, std::strerror(-res), action);
+            } else {
+                log(log_level::warning, "reactor %u: accept: %s (%s; %llu more accept error(s) since the last report)",
+                    _index, std::strerror(-res), action, static_cast<unsigned long long>(held_back));
+            }
+        }
     }
-    _backend->arm_accept(_listen_fd);
-    _accept_armed = true;
+    update_accepting();
 }
 
 void reactor::on_accept(int fd) noexcept {
@@ -691,6 +730,16 @@ void reactor::tick() noexcept {
             close_conn(s, slot, false);
         }
         // Otherwise responses are still owed by the application: they go out, then the close.
+    }
+    if (_accept_hold.backing_off) {
+        _accept_hold.backing_off = false; // retry; still exhausted, the accept ends again at once
+        update_accepting();
+    }
+    for (log_throttle* throttle : {&_accept_backoff_log, &_accept_transient_log}) {
+        if (uint64_t n = throttle->take_overdue(_now_s)) {
+            log(log_level::warning, "reactor %u: accept: %llu more accept error(s) since the last report", _index,
+                static_cast<unsigned long long>(n));
+        }
     }
     if (_draining && _now_s >= _drain_deadline) {
         for (uint32_t slot = 0; slot < _slots.size(); ++slot) {

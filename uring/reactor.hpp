@@ -7,6 +7,7 @@
 #include "core/clock.hpp"
 #include "core/counters.hpp"
 #include "core/date_cache.hpp"
+#include "core/log_throttle.hpp"
 #include "core/result.hpp"
 #include "http/app_request.hpp"
 #include "http/app_routes.hpp"
@@ -198,8 +199,18 @@ class reactor final : private io_events, private body_stream_factory, public res
     std::vector<uint32_t> _free_slots;
     std::vector<uint32_t> _dirty;
     size_t _live = 0;
-    bool _accept_armed = false;
-    bool _accept_paused = false; ///< connection cap reached
+    bool _accept_armed = false; ///< an accept request is in the kernel (its end not yet seen)
+    /// Why accepting is held while not draining (the drain owns the listener itself);
+    /// the reasons are independent: accepting resumes when neither holds.
+    struct accept_holds {
+        bool at_connection_cap = false; ///< --limit-connections reached: resumes below it
+        bool backing_off = false;       ///< accept failed (EMFILE, ENFILE, ...): retried on the tick
+        bool any() const noexcept { return at_connection_cap || backing_off; }
+    };
+    accept_holds _accept_hold;
+    /// One line per 10 s at most for each kind, so transient errors cannot hide a backoff.
+    log_throttle _accept_backoff_log{10};
+    log_throttle _accept_transient_log{10};
 
     std::vector<http::app_response> _responses;
 

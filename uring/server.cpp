@@ -7,13 +7,60 @@
 #include "core/log.hpp"
 #include "uring/listener.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <future>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace ringbolt::uring {
+
+namespace {
+
+// Each connection is a descriptor, and the usual soft limit (1024) is far below what a
+// server holds; the hard limit is what the administrator allows. Once per process
+// (workers inherit it across fork).
+void raise_nofile_limit() noexcept {
+    static std::atomic<bool> done{false};
+    if (done.exchange(true)) {
+        return;
+    }
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return;
+    }
+    rlim_t want = lim.rlim_max;
+    if (want == RLIM_INFINITY) {
+        // The kernel refuses a soft limit above fs.nr_open, whatever the hard limit says.
+        want = 1 << 20;
+        if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "r")) {
+            unsigned long long nr_open = 0;
+            if (std::fscanf(f, "%llu", &nr_open) == 1 && nr_open > 0) {
+                want = static_cast<rlim_t>(nr_open);
+            }
+            std::fclose(f);
+        }
+    }
+    rlim_t before = lim.rlim_cur;
+    if (before >= want) {
+        log(log_level::debug, "RLIMIT_NOFILE soft limit %llu (already the hard limit)",
+            static_cast<unsigned long long>(before));
+        return;
+    }
+    lim.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        log(log_level::debug, "RLIMIT_NOFILE soft limit stays %llu: raising it to %llu failed: %s",
+            static_cast<unsigned long long>(before), static_cast<unsigned long long>(want), std::strerror(errno));
+        return;
+    }
+    log(log_level::debug, "RLIMIT_NOFILE soft limit raised from %llu to %llu", static_cast<unsigned long long>(before),
+        static_cast<unsigned long long>(want));
+}
+
+} // namespace
 
 server::server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app)
     : _config(std::move(config)), _routes(std::move(routes)), _app(app) {}
@@ -28,6 +75,7 @@ result<void> server::start() {
     // system when freed: glibc's default raises this threshold after the first large
     // free, after which freed bodies stay in the heap and RSS stays at its peak.
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    raise_nofile_limit();
     std::vector<int> cpus = allowed_cpus();
     unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
 
@@ -150,6 +198,9 @@ void server::join() {
         }
     }
     _threads.clear();
+    // The reactors' last lines reach stderr before the caller moves on (a worker process
+    // leaves with _exit, which runs no atexit handler).
+    log_flush(2000);
 }
 
 } // namespace ringbolt::uring
@@ -185,6 +236,10 @@ void server::render(std::string& out) const {
     }
     RINGBOLT_CORE_COUNTERS(RINGBOLT_RENDER)
 #undef RINGBOLT_RENDER
+    std::snprintf(buf, sizeof(buf),
+                  "# TYPE ringbolt_log_lines_dropped_total counter\nringbolt_log_lines_dropped_total %llu\n",
+                  static_cast<unsigned long long>(log_dropped()));
+    out += buf;
     out += "# TYPE ringbolt_request_duration_seconds histogram\n";
     for (size_t route = 0; route < _routes->targets.size(); ++route) {
         const auto& target = _routes->targets[route];

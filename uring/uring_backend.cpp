@@ -30,14 +30,39 @@ result<void> uring_backend::setup(const server_config& config, int wake_fd) noex
 }
 
 io_uring_sqe* uring_backend::get_sqe() noexcept {
-    io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
-    if (sqe == nullptr) [[unlikely]] {
+    counters->sqes_submitted.add();
+    io_uring_sqe* sqe = _unsubmitted.empty() ? io_uring_get_sqe(&_ring) : nullptr; // FIFO behind held ones
+    if (sqe == nullptr && _unsubmitted.empty()) [[unlikely]] {
         io_uring_submit(&_ring); // SQ full within one turn: flush early
         counters->submit_calls.add();
         sqe = io_uring_get_sqe(&_ring);
     }
-    counters->sqes_submitted.add();
+    if (sqe == nullptr) [[unlikely]] {
+        // The kernel did not take the queued SQEs (it refused the submit, e.g. with its
+        // CQ overflowing): completions must be reaped before it will, and reaping means
+        // dispatching, which cannot nest here (this may run inside a dispatch). Prepare
+        // the op in a side slot; wait() moves it to the ring in order.
+        sqe = &_unsubmitted.emplace_back(); // value-initialized: all zero, like a fresh SQE
+    }
     return sqe;
+}
+
+bool uring_backend::move_unsubmitted() noexcept {
+    size_t moved = 0;
+    for (; moved < _unsubmitted.size(); ++moved) {
+        io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
+        if (sqe == nullptr) {
+            io_uring_submit(&_ring);
+            counters->submit_calls.add();
+            sqe = io_uring_get_sqe(&_ring);
+            if (sqe == nullptr) {
+                break; // still refused: the rest waits for the next turn
+            }
+        }
+        std::memcpy(sqe, &_unsubmitted[moved], sizeof(*sqe));
+    }
+    _unsubmitted.erase(_unsubmitted.begin(), _unsubmitted.begin() + static_cast<std::ptrdiff_t>(moved));
+    return _unsubmitted.empty();
 }
 
 void uring_backend::arm_wake() noexcept {
@@ -89,6 +114,9 @@ void uring_backend::poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept 
 }
 
 bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
+    if (!_unsubmitted.empty() && !move_unsubmitted()) [[unlikely]] {
+        timeout_ms = 0; // ops still held: reap what is there and try again at once
+    }
     io_uring_cqe* cqe = nullptr;
     __kernel_timespec ts{timeout_ms / 1000, static_cast<long long>(timeout_ms % 1000) * 1'000'000};
     int rc = io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &ts, nullptr);

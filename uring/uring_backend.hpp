@@ -8,6 +8,7 @@
 #include "uring/ring.hpp"
 
 #include <sys/socket.h>
+#include <vector>
 
 namespace ringbolt::uring {
 
@@ -25,8 +26,14 @@ class uring_backend final : public io_backend {
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     const char* name() const noexcept override { return "io_uring"; }
 
+    /// Operations prepared while the kernel refused to take the SQ, waiting for wait().
+    size_t unsubmitted() const noexcept { return _unsubmitted.size(); }
+
   private:
+    /// Never null: an SQE of the ring, or a side slot when the ring cannot take more.
     io_uring_sqe* get_sqe() noexcept;
+    /// Copy held ops into the ring in order (submitting to make room); true when none is left.
+    bool move_unsubmitted() noexcept;
     void arm_wake() noexcept;
     void dispatch(const io_uring_cqe* cqe, io_events& events) noexcept;
 
@@ -36,6 +43,7 @@ class uring_backend final : public io_backend {
     ring_features _features;
     int _wake_fd = -1;
     uint64_t _wake_buf = 0;
+    std::vector<io_uring_sqe> _unsubmitted; ///< prepared, not yet in the ring (oldest first)
 };
 
 } // namespace ringbolt::uring

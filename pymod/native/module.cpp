@@ -373,6 +373,8 @@ void init_runtime(pb::module_& m) {
         throw pb::error_already_set();
     }
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
+    m.def(
+        "log_dropped", [] { return log_dropped(); }, "Native log lines dropped because stderr did not keep up.");
     m.def("probe_io_uring", [] {
         pb::dict d;
         result<uring::ring_features> r = uring::probe_io_uring();

@@ -325,14 +325,15 @@ class App:
                 self._server.stop()
 
     def stats(self) -> dict[str, Any]:
-        """Per-core counters and their totals (empty when not running)."""
+        """Per-core counters and their totals (empty when not running), and the native log
+        lines this process dropped because stderr did not keep up."""
         with self._lock:
             cores = self._server.stats() if self._server is not None else []
         total: dict[str, int] = {}
         for core in cores:
             for key, value in core.items():
                 total[key] = total.get(key, 0) + value
-        return {"cores": cores, "total": total}
+        return {"cores": cores, "total": total, "log_lines_dropped": _native.log_dropped()}
 
 
 def _log_exception(exc: BaseException, method: str, target: str) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,14 +25,14 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, app: str, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, app: str, *args: str, env: dict[str, str] | None = None, **popen: Any) -> None:
+        """`popen` overrides Popen arguments (e.g. preexec_fn, or stdout/stderr elsewhere)."""
         self.port = free_port()
         self.host = "127.0.0.1"
         cmd = [sys.executable, "-m", "ringbolt", "serve", app, "--app-dir", str(APPS), "--port", str(self.port), *args]
         self.proc = subprocess.Popen(
             cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            **{"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, **popen},
             env={**os.environ, **(env or {})},
             cwd=str(REPO),
         )

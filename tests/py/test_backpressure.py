@@ -148,6 +148,8 @@ def test_metrics_route_is_prometheus_text():
         assert types["ringbolt_requests_total"] == "counter"
         assert types["ringbolt_request_duration_seconds"] == "histogram"
         assert types["ringbolt_app_queue_depth"] == "gauge"
+        assert types["ringbolt_log_lines_dropped_total"] == "counter"
+        assert re.search(r"^ringbolt_log_lines_dropped_total 0$", text, re.M)
         depth = sum(int(m) for m in re.findall(r'^ringbolt_app_queue_depth\{core="\d+"\} (\d+)$', text, re.M))
         assert depth == 0  # every request handed to Python has been answered
         total = sum(int(m) for m in re.findall(r'^ringbolt_requests_total\{core="\d+"\} (\d+)$', text, re.M))
