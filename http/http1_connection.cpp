@@ -227,7 +227,10 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                     finish_request(head, head_bytes, rest.substr(r.consumed, head.content_length), env);
                     continue;
                 }
-                if (head.content_length > env.limits.stream_body_above &&
+                // A large body, or one the client will only send after a 100 (which a
+                // streaming route answers when the app first reads), goes to the app as
+                // it arrives, if the route takes it so.
+                if ((head.content_length > env.limits.stream_body_above || head.expect_continue) &&
                     start_body_stream(head, head_bytes, false, env)) {
                     pos += r.consumed;
                     continue;
@@ -622,17 +625,17 @@ bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s, bool input_
     if (!idle()) {
         return false;
     }
-    if (_next_seq == 0 || input_waiting) {
-        // Accepted before the drain with its first request not read yet, or a request
-        // already in the kernel: give it time to arrive.
-        uint32_t until = now_s + grace_s;
-        if (_deadline == 0 || _deadline > until || _deadline <= now_s) {
-            _deadline = until;
-        }
-        return false;
+    // Closing an idle keep-alive connection races the client's next request (it may be
+    // on the wire already; the client would see a close with no answer). So an idle
+    // connection gets `grace_s`: a request in that time is answered with Connection:
+    // close; one still idle after it (the sweep checks for bytes in the kernel) is closed.
+    // A connection accepted just before the drain gets the same time for its first one.
+    (void)input_waiting;
+    uint32_t until = now_s + grace_s;
+    if (_deadline == 0 || _deadline > until || _deadline <= now_s) {
+        _deadline = until;
     }
-    _closing = true;
-    return true;
+    return false;
 }
 
 } // namespace ringbolt::http

@@ -652,6 +652,9 @@ void reactor::drain_inbox() noexcept {
 }
 
 void reactor::deliver_responses(std::vector<http::app_response>& responses) noexcept {
+    if (!_draining && _stop.load(std::memory_order_acquire)) [[unlikely]] {
+        begin_drain(); // answers finished after the signal say Connection: close
+    }
     uint64_t now = _route_latency ? monotonic_ns() : 0;
     auto e = env();
     for (http::app_response& r : responses) {

@@ -439,7 +439,10 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
         sink_one(sink, std::move(resp));
         return;
     }
-    auto stream = std::make_shared<response_stream>(sink, resp, std::move(head));
+    std::string what(meta.method);
+    what.push_back(' ');
+    what.append(meta.target);
+    auto stream = std::make_shared<response_stream>(sink, resp, std::move(head), std::move(what));
     if (meta.head_request) {
         // HEAD: the head alone; the iterator is never started (an endless event stream
         // would otherwise run for nothing).

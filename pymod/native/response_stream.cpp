@@ -5,6 +5,8 @@
 #include "http/protocol.hpp"
 #include "pymod/native/app_bridge.hpp"
 
+#include "core/log.hpp"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <vector>
@@ -188,6 +190,13 @@ int response_stream::deliver_chunk(PyObject* chunk) {
     if (n == 0) {
         return 1;
     }
+    if (_declared >= 0 && _produced.load(std::memory_order_relaxed) + static_cast<uint64_t>(n) >
+                              static_cast<uint64_t>(_declared)) [[unlikely]] {
+        log(log_level::error, "streamed response for %s yields more than its Content-Length (%lld): cut short",
+            _what.c_str(), static_cast<long long>(_declared));
+        abort();
+        return 0;
+    }
     if (data != nullptr) {
         if (static_cast<size_t>(n) >= borrow_at_least && PyBytes_Check(owner)) {
             // Large bytes are sent from the Python object itself (kept alive until sent).
@@ -230,6 +239,14 @@ bool response_stream::ready_now() const noexcept {
 void response_stream::end() {
     if (_finished || closed()) {
         _finished = true;
+        return;
+    }
+    if (_declared >= 0 && _produced.load(std::memory_order_relaxed) != static_cast<uint64_t>(_declared)) [[unlikely]] {
+        log(log_level::error,
+            "streamed response for %s ended after %llu bytes, its Content-Length says %lld: cut short", _what.c_str(),
+            static_cast<unsigned long long>(_produced.load(std::memory_order_relaxed)),
+            static_cast<long long>(_declared));
+        abort();
         return;
     }
     _finished = true;

@@ -49,8 +49,10 @@ class response_stream final : public http::stream_control, public loop_waitable 
     /// Unsent bytes above which a producer waits (resumes below half).
     static constexpr uint64_t high_water = 1u << 20;
 
-    response_stream(uring::response_sink& sink, const http::app_response& address, http::response_head head)
-        : _sink(sink), _head(std::move(head)) {
+    /// `what`: "METHOD target", for log lines about this response.
+    response_stream(uring::response_sink& sink, const http::app_response& address, http::response_head head,
+                    std::string what)
+        : _sink(sink), _head(std::move(head)), _declared(_head.content_length), _what(std::move(what)) {
         _address.conn_slot = address.conn_slot;
         _address.conn_gen = address.conn_gen;
         _address.seq = address.seq;
@@ -81,6 +83,8 @@ class response_stream final : public http::stream_control, public loop_waitable 
     uring::response_sink& _sink;
     http::app_response _address; ///< slot, gen, seq, route id, start time
     http::response_head _head;
+    int64_t _declared; ///< the handler's Content-Length (-1: none)
+    std::string _what;
     bool _head_sent = false;
     bool _finished = false;
     std::atomic<uint64_t> _produced{0};

@@ -22,7 +22,6 @@ import pytest
 
 from conftest import Reader, Response, ServerProcess
 
-pytestmark = pytest.mark.skip(reason="API lands with the connection core")
 
 MIB = 1 << 20
 WAIT_S = 15.0  # bound for what should take well under a second: only catches hangs

@@ -22,7 +22,6 @@ import pytest
 
 from conftest import Reader, Response, ServerProcess
 
-pytestmark = pytest.mark.skip(reason="API lands with the connection core")
 
 APP = "streaming_app:app"
 MIB = 1 << 20

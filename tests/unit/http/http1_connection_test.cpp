@@ -389,20 +389,38 @@ TEST(Http1Connection, ConnectIsRefusedAndWhatFollowsIsNotParsed) {
     EXPECT_TRUE(f.batch.empty());
 }
 
-TEST(Http1Connection, DrainClosesIdleAndMarksBusy) {
-    fake_reactor f; // idle after a request: closed at once
-    f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    EXPECT_TRUE(f.conn.begin_drain(f.now, 1, false));
-    fake_reactor g; // busy: not closed
-    auto e = g.env();
-    g.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", e);
-    EXPECT_FALSE(g.conn.begin_drain(g.now, 1, false));
-    fake_reactor h; // fresh (no request yet): a short grace, then its request is answered with close
-    EXPECT_FALSE(h.conn.begin_drain(h.now, 1, false));
-    EXPECT_EQ(h.conn.deadline(), h.now + 1);
-    h.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    EXPECT_NE(h.wire.find("Connection: close"), std::string::npos);
-    EXPECT_TRUE(h.conn.close_after_flush());
+TEST(Http1Connection, DrainGivesIdleConnectionsAGraceThenClosesThem) {
+    for (bool served_one : {true, false}) {
+        fake_reactor f; // idle (after a request, or fresh): never closed at once (the
+                        // client's next request may be on the wire); a grace instead
+        if (served_one) {
+            f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        }
+        EXPECT_FALSE(f.conn.begin_drain(f.now, 1, false));
+        EXPECT_EQ(f.conn.deadline(), f.now + 1);
+        fake_reactor g = {}; // the same connection: a request in the grace is answered with close
+        if (served_one) {
+            g.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        }
+        g.conn.begin_drain(g.now, 1, false);
+        g.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_NE(g.wire.find("Connection: close"), std::string::npos);
+        EXPECT_TRUE(g.conn.close_after_flush());
+        // Nothing in the grace: the sweep's timeout closes it quietly.
+        f.now = f.conn.deadline();
+        auto e = f.env();
+        f.conn.on_timeout(e);
+        EXPECT_FALSE(f.conn.has_output());
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+    fake_reactor b; // busy: not closed; its answer says close
+    auto e = b.env();
+    b.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", e);
+    EXPECT_FALSE(b.conn.begin_drain(b.now, 1, false));
+    b.draining = true;
+    b.answer_all();
+    b.take_output();
+    EXPECT_NE(b.wire.find("Connection: close"), std::string::npos);
 }
 
 TEST(Http1Connection, IdleConnectionHoldsNoLargeBuffers) {
