@@ -389,6 +389,11 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
     }
     if (m.parts & app_response::part_end) {
         end_response(*o, o->framer.end(queue_of(*o), m.trailers));
+        // The application's last answer hands the connection back to the client: its
+        // clock runs again (set_idle_deadline gave none while the app had requests).
+        if (_outstanding == 0 && _deadline == 0 && !_closing) {
+            set_read_deadline(true, env);
+        }
     }
 }
 

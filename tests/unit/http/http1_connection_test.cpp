@@ -322,6 +322,23 @@ TEST(Http1Connection, Timeouts) {
     }
 }
 
+// Found by connection_fuzz: the app's answer left the connection idle with no deadline,
+// so a keep-alive client of an app route was never timed out.
+TEST(Http1Connection, KeepAliveClockRunsAgainOnceTheAppHasAnswered) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    EXPECT_EQ(f.conn.deadline(), 0u); // the app owns the request
+    f.now += 3;
+    f.answer_all();
+    f.take_output();
+    ASSERT_TRUE(f.conn.idle());
+    EXPECT_EQ(f.conn.deadline(), f.now + f.limits.keep_alive_timeout_s);
+    auto e = f.env();
+    f.now = f.conn.deadline();
+    f.conn.on_timeout(e);
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
 TEST(Http1Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {
     {
         fake_reactor f; // a stray CRLF after a request: idle, keep-alive clock, quiet close
