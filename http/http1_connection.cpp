@@ -360,7 +360,14 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
     }
     if (m.parts & app_response::part_head) {
         if (o->started) [[unlikely]] {
-            end_response(*o, false); // a second start: a producer bug; the response is broken
+            // A second start: a producer bug; the response is broken and its producer stops.
+            if (m.stream) {
+                m.stream->on_closed();
+            }
+            if (o->stream) {
+                o->stream->on_closed();
+            }
+            end_response(*o, false);
             return;
         }
         o->stream = std::move(m.stream);
@@ -384,6 +391,9 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         }
     }
     if (!ok || (m.parts & app_response::part_abort)) [[unlikely]] {
+        if (!ok && o->stream) {
+            o->stream->on_closed(); // the body was refused: stop producing what cannot be sent
+        }
         end_response(*o, false);
         return;
     }
