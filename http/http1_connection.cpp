@@ -457,6 +457,11 @@ void http1_connection::emit_error(http_error err, protocol_env& env) {
 
 void http1_connection::on_timeout(protocol_env& env) {
     _deadline = 0;
+    if (_closing) {
+        // Nothing more is read, so a partial request left in the tail never completes
+        // and is not answered: a 408 now would follow a broken or closing response.
+        return;
+    }
     if (_tail.empty() && _phase == phase::head) {
         if (_owed.empty()) {
             env.counters.timeouts.add();

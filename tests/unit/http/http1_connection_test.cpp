@@ -368,6 +368,33 @@ TEST(Http1Connection, Timeouts) {
     }
 }
 
+// Found by connection_fuzz: once a failed response made the connection only flush and
+// close, a half-received request behind it still got a 408 at its deadline, queued
+// after the broken response (read as its body, or as the answer to the wrong request).
+TEST(Http1Connection, NothingIsQueuedOnceTheConnectionOnlyFlushes) {
+    for (bool started : {false, true}) {
+        fake_reactor f;
+        f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HT", false);
+        ASSERT_EQ(f.batch.size(), 1u);
+        ASSERT_NE(f.conn.deadline(), 0u); // the partial head's clock
+        if (started) {
+            app_response h = fake_reactor::message(f.batch[0], app_response::part_head | app_response::part_body);
+            h.body = "part";
+            f.send(std::move(h));
+        }
+        f.send(fake_reactor::message(f.batch[0], app_response::part_abort));
+        f.take_output();
+        ASSERT_TRUE(f.conn.close_after_flush());
+        std::string before = f.wire;
+        f.now = f.conn.deadline();
+        auto e = f.env();
+        f.conn.on_timeout(e);
+        f.take_output();
+        EXPECT_EQ(f.wire, before) << (started ? "after a started response" : "after an unstarted one");
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+}
+
 // Found by connection_fuzz: the app's answer left the connection idle with no deadline,
 // so a keep-alive client of an app route was never timed out.
 TEST(Http1Connection, KeepAliveClockRunsAgainOnceTheAppHasAnswered) {
