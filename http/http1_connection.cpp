@@ -510,7 +510,14 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
     }
     if (m.parts & app_response::part_head) {
         if (o->started) [[unlikely]] {
-            end_response(*o, false); // a second start: a producer bug; the response is broken
+            // A second start: a producer bug; the response is broken and its producer stops.
+            if (m.stream) {
+                m.stream->on_closed();
+            }
+            if (o->stream) {
+                o->stream->on_closed();
+            }
+            end_response(*o, false);
             return;
         }
         o->stream = std::move(m.stream);
@@ -534,11 +541,19 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         }
     }
     if (!ok || (m.parts & app_response::part_abort)) [[unlikely]] {
+        if (!ok && o->stream) {
+            o->stream->on_closed(); // the body was refused: stop producing what cannot be sent
+        }
         end_response(*o, false);
         return;
     }
     if (m.parts & app_response::part_end) {
         end_response(*o, o->framer.end(queue_of(*o), m.trailers));
+        // The application's last answer hands the connection back to the client: its
+        // clock runs again (set_idle_deadline gave none while the app had requests).
+        if (_outstanding == 0 && _deadline == 0 && !_closing) {
+            set_read_deadline(true, env);
+        }
     }
 }
 
@@ -603,6 +618,11 @@ void http1_connection::emit_error(http_error err, protocol_env& env) {
 
 void http1_connection::on_timeout(protocol_env& env) {
     _deadline = 0;
+    if (_closing) {
+        // Nothing more is read, so a partial request left in the tail never completes
+        // and is not answered: a 408 now would follow a broken or closing response.
+        return;
+    }
     if (_tail.empty() && _phase == phase::head) {
         if (_owed.empty()) {
             env.counters.timeouts.add();

@@ -238,6 +238,52 @@ TEST(Http1Connection, PipelinedResponsesStayInOrderWhateverTheAnswerOrder) {
     EXPECT_EQ(f.bodies(), (std::vector<std::string>{"200 app:/py:", "200 native", "200 app:/py:z"}));
 }
 
+// Found by connection_fuzz: when the connection gives up on a streamed response the
+// producer has not finished (a body over its declared length, a second head), the
+// producer is told once, at once; it used to be told never and kept producing.
+TEST(Http1Connection, ProducerOfAFailedResponseIsToldOnce) {
+    struct failure_case {
+        const char* name;
+        int64_t declared; ///< the first head's Content-Length (-1: none)
+        const char* body; ///< a body piece after the head ("" for none)
+        bool second_head;
+    };
+    const failure_case cases[] = {
+        {"body over the declared length", 3, "toolong", false},
+        {"a second head", -1, "", true},
+        {"a second head after a body", 10, "abc", true},
+    };
+    for (const auto& c : cases) {
+        fake_reactor f;
+        f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+        ASSERT_EQ(f.batch.size(), 2u);
+        auto first = std::make_shared<recording_stream>();
+        auto second = std::make_shared<recording_stream>();
+        app_response h = fake_reactor::message(f.batch[0], app_response::part_head);
+        h.start.content_length = c.declared;
+        h.stream = first;
+        f.send(std::move(h));
+        if (*c.body != '\0') {
+            app_response b = fake_reactor::message(f.batch[0], app_response::part_body);
+            b.body = c.body;
+            f.send(std::move(b));
+        }
+        if (c.second_head) {
+            app_response h2 = fake_reactor::message(f.batch[0], app_response::part_head);
+            h2.stream = second;
+            f.send(std::move(h2));
+            EXPECT_EQ(second->closed, 1) << c.name;
+        }
+        EXPECT_EQ(first->closed, 1) << c.name;
+        f.take_output();
+        EXPECT_TRUE(f.conn.close_after_flush()) << c.name;
+        f.conn.release();
+        f.conn.release();
+        EXPECT_EQ(first->closed, 1) << c.name;
+        EXPECT_EQ(second->closed, c.second_head ? 1 : 0) << c.name;
+    }
+}
+
 // The same byte stream, cut at every offset into two reads, gives the same responses.
 TEST(Http1Connection, SplitAtEveryOffset) {
     const std::string stream = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -348,6 +394,50 @@ TEST(Http1Connection, Timeouts) {
         f.feed("E");
         EXPECT_EQ(f.conn.deadline(), d);
     }
+}
+
+// Found by connection_fuzz: once a failed response made the connection only flush and
+// close, a half-received request behind it still got a 408 at its deadline, queued
+// after the broken response (read as its body, or as the answer to the wrong request).
+TEST(Http1Connection, NothingIsQueuedOnceTheConnectionOnlyFlushes) {
+    for (bool started : {false, true}) {
+        fake_reactor f;
+        f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HT", false);
+        ASSERT_EQ(f.batch.size(), 1u);
+        ASSERT_NE(f.conn.deadline(), 0u); // the partial head's clock
+        if (started) {
+            app_response h = fake_reactor::message(f.batch[0], app_response::part_head | app_response::part_body);
+            h.body = "part";
+            f.send(std::move(h));
+        }
+        f.send(fake_reactor::message(f.batch[0], app_response::part_abort));
+        f.take_output();
+        ASSERT_TRUE(f.conn.close_after_flush());
+        std::string before = f.wire;
+        f.now = f.conn.deadline();
+        auto e = f.env();
+        f.conn.on_timeout(e);
+        f.take_output();
+        EXPECT_EQ(f.wire, before) << (started ? "after a started response" : "after an unstarted one");
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+}
+
+// Found by connection_fuzz: the app's answer left the connection idle with no deadline,
+// so a keep-alive client of an app route was never timed out.
+TEST(Http1Connection, KeepAliveClockRunsAgainOnceTheAppHasAnswered) {
+    fake_reactor f;
+    f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    EXPECT_EQ(f.conn.deadline(), 0u); // the app owns the request
+    f.now += 3;
+    f.answer_all();
+    f.take_output();
+    ASSERT_TRUE(f.conn.idle());
+    EXPECT_EQ(f.conn.deadline(), f.now + f.limits.keep_alive_timeout_s);
+    auto e = f.env();
+    f.now = f.conn.deadline();
+    f.conn.on_timeout(e);
+    EXPECT_TRUE(f.conn.close_after_flush());
 }
 
 TEST(Http1Connection, EmptyLinesBetweenRequestsLeaveTheConnectionIdle) {

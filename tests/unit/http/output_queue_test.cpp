@@ -1,0 +1,281 @@
+// The output queue and its in-flight batches: coalescing, batch limits, partial sends,
+// credits, and when borrowed bytes and files are let go.
+#include "http/output_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ringbolt::http {
+namespace {
+
+struct counting_credit final : send_credit {
+    std::vector<size_t> told;
+    uint64_t total = 0;
+    void on_sent(size_t n) noexcept override {
+        told.push_back(n);
+        total += n;
+    }
+};
+
+/// A segment as a short description: its bytes, or "[file offset+length]".
+std::string describe(const segment& s) {
+    if (s.type == segment::kind::file) {
+        return "[file " + std::to_string(s.file_offset) + "+" + std::to_string(s.length) + "]";
+    }
+    return std::string(s.bytes());
+}
+
+/// Every batch the queue gives with these limits, each as its segments' descriptions.
+std::vector<std::vector<std::string>> batches(output_queue& q, size_t max_iov, size_t max_bytes) {
+    std::vector<std::vector<std::string>> out;
+    send_batch b;
+    while (q.take_front(b, max_iov, max_bytes)) {
+        auto& one = out.emplace_back();
+        for (const segment& s : b.segments()) {
+            one.push_back(describe(s));
+        }
+        b.consume(b.remaining());
+        b.reset();
+    }
+    return out;
+}
+
+std::shared_ptr<file_handle> no_file() {
+    return std::make_shared<file_handle>(-1); // never read: the queue only moves it
+}
+
+TEST(OutputQueue, SmallPiecesCoalesceIntoOneSegment) {
+    output_queue q;
+    auto keep = std::make_shared<std::string>("borrowed");
+    q.append("HTTP/1.1 200 OK\r\n");
+    q.write_tail([](std::string& s) { s += "Content-Length: 2\r\n\r\n"; });
+    q.append_owned(std::string("o"));
+    q.append_borrowed(*keep, keep);
+    q.append("");
+    EXPECT_EQ(q.bytes(), 17u + 21u + 1u + 8u);
+    EXPECT_EQ(batches(q, 8, SIZE_MAX),
+              (std::vector<std::vector<std::string>>{{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\noborrowed"}}));
+    EXPECT_EQ(keep.use_count(), 1) << "a coalesced borrowed piece is copied, not kept";
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(OutputQueue, LargeOwnedAndBorrowedStaySeparate) {
+    output_queue q;
+    std::string big(output_queue::coalesce_below, 'x');
+    const char* big_data = big.data();
+    auto kept = std::make_shared<std::string>(2000, 'b');
+    q.append("head");
+    q.append_owned(std::move(big));
+    q.append_borrowed(*kept, kept);
+    q.append("tail");
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+    ASSERT_EQ(b.segments().size(), 4u);
+    EXPECT_EQ(b.segments()[0].bytes(), "head");
+    EXPECT_EQ(b.segments()[1].type, segment::kind::owned);
+    EXPECT_EQ(b.segments()[1].bytes().data(), big_data) << "moved in, not copied";
+    EXPECT_EQ(b.segments()[2].type, segment::kind::borrowed);
+    EXPECT_EQ(b.segments()[2].bytes().data(), kept->data()) << "sent from the owner's memory";
+    EXPECT_EQ(b.segments()[3].bytes(), "tail");
+    EXPECT_EQ(b.remaining(), 4u + output_queue::coalesce_below + 2000u + 4u);
+}
+
+TEST(OutputQueue, FileRangesGoOutAlone) {
+    output_queue q;
+    q.append("head");
+    q.append_file(no_file(), 10, 100);
+    q.append_file(no_file(), 0, 5);
+    q.append("tail");
+    q.append_file(no_file(), 0, 0); // empty: nothing
+    EXPECT_EQ(q.bytes(), 4u + 100u + 5u + 4u);
+    EXPECT_EQ(batches(q, 8, SIZE_MAX),
+              (std::vector<std::vector<std::string>>{{"head"}, {"[file 10+100]"}, {"[file 0+5]"}, {"tail"}}));
+}
+
+TEST(OutputQueue, TakeFrontLimits) {
+    struct limit_case {
+        const char* name;
+        size_t max_iov;
+        size_t max_bytes;
+        std::vector<size_t> expected; ///< segments per batch
+    };
+    // Five separate 2000-byte segments.
+    const limit_case cases[] = {
+        {"no limit", 8, SIZE_MAX, {5}},
+        {"iovec limit", 2, SIZE_MAX, {2, 2, 1}},
+        {"one iovec", 1, SIZE_MAX, {1, 1, 1, 1, 1}},
+        {"byte limit", 8, 4000, {2, 2, 1}},
+        {"byte limit between segments", 8, 5999, {2, 2, 1}},
+        {"a segment over the byte limit still goes alone", 8, 100, {1, 1, 1, 1, 1}},
+        {"both limits", 3, 5000, {2, 2, 1}},
+    };
+    for (const auto& c : cases) {
+        output_queue q;
+        for (char ch = 'a'; ch < 'f'; ++ch) {
+            q.append_owned(std::string(2000, ch));
+        }
+        std::vector<size_t> got;
+        for (const auto& b : batches(q, c.max_iov, c.max_bytes)) {
+            got.push_back(b.size());
+        }
+        EXPECT_EQ(got, c.expected) << c.name;
+    }
+}
+
+TEST(OutputQueue, IovecsFollowPartialSends) {
+    output_queue q;
+    q.append_owned(std::string(2000, 'a'));
+    q.append_owned(std::string(1500, 'b'));
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+    struct step {
+        uint64_t consume;
+        std::vector<std::pair<char, size_t>> iov; ///< first byte and length of each iovec
+    };
+    const step steps[] = {
+        {0, {{'a', 2000}, {'b', 1500}}},
+        {500, {{'a', 1500}, {'b', 1500}}},
+        {1499, {{'a', 1}, {'b', 1500}}},
+        {1, {{'b', 1500}}},
+        {1400, {{'b', 100}}},
+        {100, {}},
+    };
+    for (const auto& s : steps) {
+        b.consume(s.consume);
+        iovec iov[8];
+        size_t n = b.iovecs(iov, 8);
+        ASSERT_EQ(n, s.iov.size()) << "after consuming " << s.consume;
+        uint64_t left = 0;
+        for (size_t i = 0; i < n; ++i) {
+            EXPECT_EQ(*static_cast<const char*>(iov[i].iov_base), s.iov[i].first);
+            EXPECT_EQ(iov[i].iov_len, s.iov[i].second);
+            left += iov[i].iov_len;
+        }
+        EXPECT_EQ(b.remaining(), left);
+    }
+    EXPECT_TRUE(b.empty());
+    iovec one[1];
+    q.append("x");
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+    EXPECT_EQ(b.iovecs(one, 0), 0u) << "max 0 iovecs";
+}
+
+TEST(OutputQueue, CreditsAreToldExactlyWhatWasSent) {
+    output_queue q;
+    auto first = std::make_shared<counting_credit>();
+    auto second = std::make_shared<counting_credit>();
+    q.append("head"); // no credit: never told
+    q.append_owned(std::string(10, 'a'), first);
+    q.append_owned(std::string(3, 'b'), first); // small but credited: not coalesced
+    q.append_borrowed(std::string_view("borrowed"), nullptr, second);
+    q.append_owned(std::string(), second); // empty: told 0 at once
+    EXPECT_EQ(second->told, std::vector<size_t>{0});
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+    ASSERT_EQ(b.segments().size(), 4u);
+    b.consume(2); // inside "head"
+    EXPECT_TRUE(first->told.empty());
+    b.consume(7); // the rest of "head" and 5 of the first 10
+    b.consume(9); // 5, then all 3, then 1 of "borrowed"
+    EXPECT_EQ(first->told, (std::vector<size_t>{5, 5, 3}));
+    EXPECT_EQ(second->told, (std::vector<size_t>{0, 1}));
+    b.consume(100); // more than left: only what is there
+    EXPECT_EQ(first->total, 13u);
+    EXPECT_EQ(second->total, 8u);
+    EXPECT_TRUE(b.empty());
+}
+
+TEST(OutputQueue, BorrowedBytesAndFilesAreReleasedOnceSentOrDropped) {
+    struct release_case {
+        const char* name;
+        bool send_all;    ///< consume the whole batch (else reset it after a partial send)
+        bool clear_queue; ///< drop the queue before taking anything
+    };
+    const release_case cases[] = {
+        {"sent", true, false},
+        {"batch reset after a partial send", false, false},
+        {"queue cleared", false, true},
+    };
+    for (const auto& c : cases) {
+        output_queue q;
+        auto owner = std::make_shared<std::string>(3000, 'k');
+        std::weak_ptr<std::string> owner_alive = owner;
+        auto file = no_file();
+        std::weak_ptr<file_handle> file_alive = file;
+        q.append_borrowed(*owner, owner);
+        q.append_file(std::move(file), 0, 10);
+        owner.reset();
+        ASSERT_FALSE(owner_alive.expired()) << c.name << ": the queue keeps the owner";
+        ASSERT_FALSE(file_alive.expired()) << c.name;
+        if (c.clear_queue) {
+            q.clear();
+        } else {
+            send_batch b;
+            ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+            if (c.send_all) {
+                b.consume(2999);
+                EXPECT_FALSE(owner_alive.expired()) << c.name << ": one byte is still unsent";
+                b.consume(1);
+                EXPECT_TRUE(owner_alive.expired()) << c.name << ": released as soon as sent";
+                b.reset();
+                ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+                ASSERT_TRUE(b.is_file());
+                b.consume(10);
+                EXPECT_TRUE(file_alive.expired()) << c.name;
+            } else {
+                b.consume(100);
+                b.reset();
+            }
+            if (!c.send_all) {
+                q.clear(); // the connection is gone: the file range still queued goes too
+            }
+        }
+        EXPECT_TRUE(owner_alive.expired()) << c.name;
+        EXPECT_TRUE(file_alive.expired()) << c.name;
+        EXPECT_TRUE(q.empty()) << c.name;
+    }
+}
+
+TEST(OutputQueue, SpliceMovesEverythingInOrder) {
+    output_queue front;
+    output_queue held; // a later response framed while an earlier one was owed
+    auto credit = std::make_shared<counting_credit>();
+    front.append("A");
+    held.append("b");
+    held.append_owned(std::string(2000, 'c'), credit);
+    held.append("d");
+    held.append_file(no_file(), 7, 3);
+    front.splice(held);
+    EXPECT_TRUE(held.empty());
+    EXPECT_EQ(front.bytes(), 1u + 1u + 2000u + 1u + 3u);
+    auto got = batches(front, 8, SIZE_MAX);
+    ASSERT_EQ(got.size(), 2u);
+    ASSERT_EQ(got[0].size(), 3u);
+    EXPECT_EQ(got[0][0], "Ab") << "small pieces join the tail";
+    EXPECT_EQ(got[0][1], std::string(2000, 'c'));
+    EXPECT_EQ(got[0][2], "d");
+    EXPECT_EQ(got[1], std::vector<std::string>{"[file 7+3]"});
+    EXPECT_EQ(credit->total, 2000u) << "the credit moved with its segment";
+    held.append("again"); // the emptied queue is usable
+    EXPECT_EQ(batches(held, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"again"}});
+}
+
+TEST(OutputQueue, ClearFreesEverything) {
+    output_queue q;
+    for (int i = 0; i < 100; ++i) {
+        q.append_owned(std::string(2000, 'x'));
+    }
+    q.clear();
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.bytes(), 0u);
+    send_batch b;
+    EXPECT_FALSE(q.take_front(b, 8, SIZE_MAX));
+    q.append("after");
+    EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"after"}});
+}
+
+} // namespace
+} // namespace ringbolt::http
