@@ -105,6 +105,14 @@ constexpr std::string_view canned_requests[] = {
     "GET / HTTP/1.1\r\n\r\n",
     "\r\n",
     "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n",
+    // Bodies streamed to the app (the route takes them so; over 64 bytes, chunked, or Expect).
+    "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n"
+    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
+    "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+    "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfff\r\n",
     "PUT /users/7 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
     "GET /py HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n",
 };
@@ -133,6 +141,8 @@ const app_routes& routes() {
         add("/metrics", method_get, target_kind::metrics, 200, "");
         add("/py", method_get | method_post, target_kind::python, 0, "");
         add("/users/{id:int}", method_get | method_put, target_kind::python, 0, "");
+        add("/upload", method_post, target_kind::python, 0, "");
+        a.targets.back().streams_body = true;
         return a;
     }();
     return r;
@@ -207,12 +217,39 @@ struct seq_record {
     std::string produced; ///< body bytes the application produced, in order
 };
 
+/// The app's end of a streamed request body: records what the protocol pushed and how
+/// it ended (exactly once, never both).
+struct fuzz_body final : body_stream {
+    uint64_t seq = 0;
+    uint64_t pushed = 0;
+    uint64_t taken = 0;
+    int ends = 0;
+    void push(std::string_view b) noexcept override {
+        check(ends == 0, "(b) body bytes pushed after the body ended");
+        pushed += b.size();
+    }
+    void finish() noexcept override { ++ends; }
+    void fail(body_error) noexcept override { ++ends; }
+    uint64_t unconsumed() const noexcept override { return pushed - taken; }
+};
+
+struct fuzz_bodies final : uring::body_stream_factory {
+    std::vector<std::shared_ptr<fuzz_body>> made;
+    std::shared_ptr<body_stream> make_body_stream(uint32_t, uint32_t, uint64_t seq) override {
+        auto b = std::make_shared<fuzz_body>();
+        b->seq = seq;
+        made.push_back(b);
+        return b;
+    }
+};
+
 /// The runtime's dispatcher, recording what it was asked (the wire check needs to know
 /// which responses answer HEAD or HTTP/1.0 requests, and which went to the app).
 class recording_dispatcher final : public dispatcher {
   public:
     recording_dispatcher(uring::request_dispatcher& real, std::vector<seq_record>& seqs) : _real(real), _seqs(seqs) {}
-    verdict on_request(protocol& conn, const request_event& ev, protocol_env& env) override {
+    verdict on_request(protocol& conn, const request_event& ev, protocol_env& env,
+                       std::shared_ptr<body_stream>& stream) override {
         if (_seqs.size() <= ev.seq) {
             _seqs.resize(ev.seq + 1);
         }
@@ -220,8 +257,12 @@ class recording_dispatcher final : public dispatcher {
         check(!r.dispatched, "(d) a seq dispatched twice");
         r.dispatched = true;
         r.ctx = ev.ctx;
-        verdict v = _real.on_request(conn, ev, env);
-        r.to_app = v == verdict::to_app;
+        verdict v = _real.on_request(conn, ev, env, stream);
+        if (v == verdict::buffer) {
+            r.dispatched = false; // reported again once its body is read
+            return v;
+        }
+        r.to_app = v == verdict::to_app || v == verdict::streaming;
         return v;
     }
 
@@ -259,6 +300,8 @@ class connection_run {
         _limits.parser.max_head_bytes = 1024;
         _limits.parser.max_headers = 16;
         _limits.max_body = 4096;
+        _limits.stream_body_above = 64;
+        _limits.body_window = 128;
         _conn.open(5, 9, {}, _now, _limits);
         traced_wire = &_wire;
     }
@@ -297,7 +340,8 @@ class connection_run {
     core_counters _counters;
     std::atomic<uint32_t> _app_pending{0};
     uint32_t _app_limit = 0;
-    uring::request_dispatcher _dispatcher{routes(), nullptr, &_app_pending, _app_limit, nullptr};
+    fuzz_bodies _bodies;
+    uring::request_dispatcher _dispatcher{routes(), nullptr, &_app_pending, _app_limit, nullptr, &_bodies};
     std::vector<seq_record> _seqs;
     recording_dispatcher _recorder{_dispatcher, _seqs};
     http1_connection _conn;
@@ -795,6 +839,20 @@ void connection_run::turn() {
     if (_released) {
         return;
     }
+    // The app takes what streamed bodies received and sends credit (the first also
+    // answers Expect: 100-continue).
+    for (auto& b : _bodies.made) {
+        if (b->ends == 0 && !_released) {
+            b->taken = b->pushed;
+            app_response credit;
+            credit.conn_slot = 5;
+            credit.conn_gen = 9;
+            credit.seq = b->seq;
+            credit.parts = app_response::part_read_more;
+            auto e = env();
+            _conn.on_app_message(std::move(credit), e);
+        }
+    }
     if ((_conn.has_pending_input() || !_stash.empty()) && unsent() < _output_limit / 2) {
         auto e = env();
         _conn.pump(e);
@@ -927,6 +985,9 @@ void connection_run::finish() {
     check_state();
     for (const auto& f : _files) {
         check(f.expired(), "a file segment outlived the connection");
+    }
+    for (const auto& b : _bodies.made) {
+        check(b->ends == 1, "(b) a streamed request body not ended exactly once by the connection's end");
     }
 }
 
