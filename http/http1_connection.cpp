@@ -133,8 +133,11 @@ bool http1_connection::body_too_slow(uint64_t received, const protocol_env& env)
 
 // Deadlines (enforced by the reactor's once-a-second sweep).
 void http1_connection::set_read_deadline(bool had_tail, const protocol_env& env) {
-    if (_phase == phase::body_stream && _held_back) {
-        _deadline = 0; // the app is not taking the body: not the client's delay
+    if (_held_back) {
+        // Input waits because of us (the app has not answered, or taken the body, or the
+        // client's unread output is over the mark, which the write timeout covers): no
+        // read clock; it starts again when parsing resumes.
+        _deadline = 0;
     } else if (_phase == phase::body_length || _phase == phase::body_chunked || _phase == phase::body_stream) {
         _deadline = env.now_s + env.limits.body_timeout_s;
     } else if (!_tail.empty()) {

@@ -15,7 +15,7 @@
 //  (d) the k-th final response answers request k: app responses carry "X-Seq: k" and a
 //      prefix of the bytes the application produced for k (all of them when complete);
 //  (e) outstanding() stays within what the application still owes, is 0 once nothing is
-//      owed; an idle or half-received connection always has a deadline.
+//      owed; an idle or half-received connection always has a deadline (unless the server holds its input back).
 #include "http/http1_connection.hpp"
 
 #include "tests/fuzz/wire_responses.hpp"

@@ -776,5 +776,26 @@ TEST(Http1Connection, SmallBodiesAndSyncRoutesAreReadWhole) {
     EXPECT_TRUE(g.batch.empty()) << "a route that does not stream bodies reads them whole";
 }
 
+TEST(Http1Connection, InputHeldBackByTheServerRunsNoReadClock) {
+    fake_reactor f; // 64 requests in the app: the 65th waits in the tail, not the client's fault
+    std::string pipeline;
+    for (size_t i = 0; i <= max_outstanding_per_connection; ++i) {
+        pipeline += "GET /py HTTP/1.1\r\nHost: a\r\n\r\n";
+    }
+    auto e = f.env();
+    f.conn.on_data(pipeline, e);
+    EXPECT_EQ(f.batch.size(), max_outstanding_per_connection);
+    EXPECT_TRUE(f.conn.has_pending_input());
+    EXPECT_EQ(f.conn.deadline(), 0u) << "a header clock would answer the held request 408";
+    f.now += 60;
+    f.answer_all();
+    auto e2 = f.env();
+    f.conn.pump(e2);
+    f.answer_all();
+    f.take_output();
+    EXPECT_EQ(f.bodies().size(), max_outstanding_per_connection + 1);
+    EXPECT_EQ(f.wire.find("408"), std::string::npos);
+}
+
 } // namespace
 } // namespace ringbolt::http
