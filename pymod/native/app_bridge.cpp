@@ -270,6 +270,18 @@ void address_response_from(const http::app_response& from, http::app_response& t
 }
 } // namespace
 
+void text_answer(http::app_response& resp, uint16_t status, std::string_view text) {
+    resp.start = http::response_head{};
+    resp.start.status = status;
+    resp.start.fields = text_plain;
+    resp.start.content_length = static_cast<int64_t>(text.size());
+    resp.body.assign(text);
+    resp.borrowed = {};
+    resp.keep.reset();
+    resp.file.reset();
+    resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
+}
+
 bool build_head(const response_parts& parts, http::response_head& head) {
     if (parts.status < 200) {
         // 1xx are interim responses the server sends itself (100 Continue); a 101 only
@@ -376,11 +388,8 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
             }
             Py_XDECREF(rv);
         }
-        resp.start = http::response_head{};
-        resp.start.status = 500;
-        resp.start.fields = text_plain;
-        resp.body = "Internal Server Error";
-        resp.start.content_length = static_cast<int64_t>(resp.body.size());
+        text_answer(resp, 500, "Internal Server Error");
+        return;
     }
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
 }
@@ -396,13 +405,8 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
         errno = ENOENT;
     }
     if (fd < 0) {
-        uint16_t status = errno == EACCES ? 403 : 404;
-        resp.start = http::response_head{};
-        resp.start.status = status;
-        resp.start.fields = text_plain;
-        resp.body = status == 403 ? "Forbidden" : "Not Found";
-        resp.start.content_length = static_cast<int64_t>(resp.body.size());
-        resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
+        bool denied = errno == EACCES;
+        text_answer(resp, denied ? 403 : 404, denied ? "Forbidden" : "Not Found");
         return true;
     }
     response_parts sized;
@@ -523,15 +527,6 @@ void address_response(const http::app_request& req, http::app_response& resp) {
     resp.start_ns = req.start_ns;
 }
 
-void internal_error(http::app_response& resp) {
-    resp.start = http::response_head{};
-    resp.start.status = 500;
-    resp.start.fields = text_plain;
-    resp.body = "Internal Server Error";
-    resp.start.content_length = static_cast<int64_t>(resp.body.size());
-    resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
-}
-
 // An async request in flight on the asyncio runner: everything needed to answer it.
 struct pending_answer {
     app_bridge* bridge;
@@ -597,7 +592,7 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
         PyErr_Clear();
-        internal_error(resp);
+        text_answer(resp, 500, "Internal Server Error");
         answers.push_back(std::move(resp));
         return;
     }
@@ -649,7 +644,7 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
             PyErr_Clear();
             http::app_response& resp = answers.emplace_back();
             address_response(req, resp);
-            internal_error(resp);
+            text_answer(resp, 500, "Internal Server Error");
         } else {
             Py_DECREF(capsule);
         }

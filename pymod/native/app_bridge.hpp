@@ -65,6 +65,9 @@ struct response_parts {
 /// with a Python exception set.
 bool convert_result(PyObject* result, const python_types& types, response_parts& out);
 
+/// A whole plain-text answer in `resp` (500 fallbacks, 404/403 for a file response).
+void text_answer(http::app_response& resp, uint16_t status, std::string_view text);
+
 /// Check the handler's status and headers against the framing the server owns and
 /// build the response head: handler Content-Length must match a known body (or bounds
 /// a streamed one), Transfer-Encoding/Connection are the server's, 1xx is refused.

@@ -268,12 +268,9 @@ void response_stream::abort() {
     if (!_head_sent) {
         // Failed before the first chunk: nothing was sent, so the client can still get a
         // clean 500 instead of a broken stream.
-        _head = http::response_head{};
-        _head.status = 500;
-        _head.fields = "Content-Type: text/plain; charset=utf-8\r\n";
-        _head.content_length = 21;
+        text_answer(m, 500, "Internal Server Error");
+        _head = std::move(m.start);
         m.parts = http::app_response::part_body | http::app_response::part_end;
-        m.body = "Internal Server Error";
     }
     deliver(std::move(m));
 }
