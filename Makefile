@@ -57,7 +57,8 @@ asan-py: deps
 	CC=gcc CXX=g++ $(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check \
 	  -Cbuild-dir=build/py-asan -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false .
 	LD_PRELOAD="$(ASAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(ASAN_VENV)/bin/python -m pytest -q tests/py
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 RINGBOLT_TEST_SANITIZER=asan RINGBOLT_TEST_RSS_SLACK_MIB=512 \
+	  $(ASAN_VENV)/bin/python -m pytest -q tests/py
 
 $(MESON_TSAN)/build.ninja:
 	CXX=clang++-14 meson setup $(MESON_TSAN) -Dpython=false -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled

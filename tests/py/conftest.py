@@ -15,6 +15,12 @@ from typing import Any
 import pytest
 
 APPS = Path(__file__).parent / "apps"
+
+# Set by `make asan-py`: the servers run under ASan+UBSan. Memory bounds then allow for the
+# sanitizer's quarantine and shadow (they still catch unbounded growth), and the few tests
+# whose conditions the sanitizer runtime itself cannot live with say so when they skip.
+SANITIZER = os.environ.get("RINGBOLT_TEST_SANITIZER", "")
+RSS_SLACK_MIB = int(os.environ.get("RINGBOLT_TEST_RSS_SLACK_MIB", "0"))
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ServerProcess, get
+from conftest import SANITIZER, ServerProcess, get
 
 CLIENTS = 80
 NOFILE = 48
@@ -141,6 +141,10 @@ def answered(socks: list[socket.socket], within_s: float) -> int:
 def test_full_stderr_pipe_does_not_stop_serving(backend: str) -> None:
     """stderr is a pipe nobody reads, full before the server logs anything native: the
     EMFILE warning must not block the reactor (the log writer thread blocks instead)."""
+    if SANITIZER:
+        # UBSan's vptr check probes memory through a pipe: out of fds it reports every
+        # virtual call, and its reports block on the full stderr. (Runs in both normal passes.)
+        pytest.skip(f"under {SANITIZER}: the sanitizer runtime needs fds this test takes away")
     r, w = os.pipe()
     try:
         srv = ServerProcess("basic:app", "--threads", "1", "--io", backend, preexec_fn=low_nofile, stdout=w)
