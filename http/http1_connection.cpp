@@ -49,6 +49,7 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
     _stream_left = 0;
     _stream_chunked = false;
     _stream_continue = false;
+    _close_after_body = false;
     _head_copy.clear();
     _body.clear();
     _chunked = chunked_decoder(chunked_limits{lim.max_body, 4096, lim.parser.max_head_bytes});
@@ -77,7 +78,7 @@ void http1_connection::release() noexcept {
 }
 
 bool http1_connection::on_data(std::string_view data, protocol_env& env) {
-    if (_closing) [[unlikely]] {
+    if (_closing && _phase != phase::body_stream) [[unlikely]] {
         return false; // after an error or Connection: close, later bytes are not processed
     }
     bool had_tail = !_tail.empty();
@@ -178,7 +179,9 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
     size_t pos = 0;
     _held_back = false;
     request_head& head = tl_head;
-    while (pos < buf.size() && !_closing) {
+    // A closing connection reads nothing more, except the rest of a body streaming to the
+    // app (its request is still being answered).
+    while (pos < buf.size() && (!_closing || _phase == phase::body_stream)) {
         std::string_view rest = buf.substr(pos);
         if (_phase == phase::head) {
             // Backpressure: a client that pipelines faster than it reads its responses
@@ -340,7 +343,12 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
     env.counters.requests.add();
     RB_PROBE2(request_parsed, _slot, seq);
     if (!keep) {
-        _closing = true; // RFC 9112 §9.6: nothing after a request without persistence is read
+        // RFC 9112 §9.6: nothing after a request without persistence is read; a body that
+        // streams to the app is still part of this request (closing comes at its end).
+        if (v == dispatcher::verdict::streaming || v == dispatcher::verdict::answered) {
+            _close_after_body = body_follows;
+        }
+        _closing = !_close_after_body;
     }
     if (v == dispatcher::verdict::to_app || v == dispatcher::verdict::streaming) {
         owed& o = _owed.emplace_back();
@@ -427,6 +435,10 @@ void http1_connection::end_body_stream(bool ok, body_error why) {
     _phase = phase::head;
     _stream_continue = false;
     shrink_if_large(_body);
+    if (_close_after_body) {
+        _close_after_body = false;
+        _closing = true; // the request without persistence is complete
+    }
     if (!ok) {
         _closing = true;
         _tail.clear();
@@ -525,7 +537,8 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         }
         o->stream = std::move(m.stream);
         const response_head& h = m.start;
-        start_response(*o, h.status, h.fields, h.content_length, h.close, h.has_date, h.has_server, env);
+        std::string_view fields = h.fields.empty() ? h.static_fields : std::string_view(h.fields);
+        start_response(*o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
     } else if (!o->started) [[unlikely]] {
         end_response(*o, false); // body before head
         return;
@@ -572,6 +585,7 @@ void http1_connection::end_response(owed& o, bool ok) {
         }
         _phase = phase::head;
         _closing = true;
+        _close_after_body = false;
         _tail.clear();
     }
     if (o.from_app && _outstanding > 0) {

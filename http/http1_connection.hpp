@@ -116,7 +116,8 @@ class http1_connection final : public protocol {
     uint64_t _stream_left = 0;
     uint64_t _stream_seq = 0;
     bool _stream_chunked = false;
-    bool _stream_continue = false; ///< Expect: 100-continue, not answered yet
+    bool _stream_continue = false;  ///< Expect: 100-continue, not answered yet
+    bool _close_after_body = false; ///< a request without persistence whose body still streams
 };
 
 } // namespace ringbolt::http

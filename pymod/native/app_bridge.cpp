@@ -100,7 +100,7 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
             out.body.assign(PyBytes_AS_STRING(body), n);
         }
         if (set_type) {
-            out.content_type = "application/octet-stream";
+            out.known_type = "application/octet-stream";
         }
         return true;
     }
@@ -112,7 +112,7 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
         }
         out.body.assign(p, static_cast<size_t>(n));
         if (set_type) {
-            out.content_type = "text/plain; charset=utf-8";
+            out.known_type = "text/plain; charset=utf-8";
         }
         return true;
     }
@@ -121,7 +121,7 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
             return false;
         }
         if (set_type) {
-            out.content_type = "application/json";
+            out.known_type = "application/json";
         }
         return true;
     }
@@ -133,7 +133,7 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
         out.body.assign(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
         PyBuffer_Release(&view);
         if (set_type) {
-            out.content_type = "application/octet-stream";
+            out.known_type = "application/octet-stream";
         }
         return true;
     }
@@ -193,7 +193,7 @@ bool convert_status(PyObject* status, response_parts& out) {
 bool convert_result(PyObject* result, const python_types& types, response_parts& out) {
     intern_names();
     if (PyDict_CheckExact(result)) [[likely]] {
-        out.content_type = "application/json";
+        out.known_type = "application/json";
         return write_json(result, out.body);
     }
     if (result == Py_None) {
@@ -293,9 +293,18 @@ bool build_head(const response_parts& parts, http::response_head& head) {
     head.status = parts.status;
     head.fields.clear();
     head.fields.reserve(48 + parts.headers.size() * 40);
-    if (!parts.content_type.empty() && !http::status_forbids_body(parts.status)) {
+    std::string_view type = parts.type();
+    bool typed = !type.empty() && !http::status_forbids_body(parts.status);
+    if (parts.headers.empty() && (!typed || !parts.known_type.empty())) [[likely]] {
+        // The hot path: no handler headers, a default type: static text, no allocation.
+        head.static_fields = !typed                       ? std::string_view{}
+                             : type == "application/json" ? std::string_view("Content-Type: application/json\r\n")
+                             : type == "application/octet-stream"
+                                 ? std::string_view("Content-Type: application/octet-stream\r\n")
+                                 : std::string_view("Content-Type: text/plain; charset=utf-8\r\n");
+    } else if (typed) {
         head.fields.append("Content-Type: ");
-        head.fields.append(parts.content_type);
+        head.fields.append(type);
         head.fields.append("\r\n");
     }
     int64_t declared = -1;
@@ -361,7 +370,7 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
         PyObject* detail = status ? PyObject_GetAttr(exc, str_detail) : nullptr;
         PyObject* headers = detail ? PyObject_GetAttr(exc, str_headers) : nullptr;
         if (headers != nullptr && convert_status(status, parts)) {
-            parts.content_type = "application/json";
+            parts.known_type = "application/json";
             PyObject* body = Py_BuildValue("{s:O}", "detail", detail);
             handled = body != nullptr && write_json(body, parts.body) && convert_headers(headers, parts) &&
                       build_head(parts, resp.start);
@@ -412,6 +421,7 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
     response_parts sized;
     sized.status = parts.status;
     sized.content_type = parts.content_type;
+    sized.known_type = parts.known_type;
     sized.source = response_parts::body_source::file;
     for (const auto& h : parts.headers) {
         sized.headers.push_back(h);
@@ -419,6 +429,9 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
     if (!build_head(sized, resp.start)) {
         ::close(fd);
         return false;
+    }
+    if (resp.start.fields.empty()) {
+        resp.start.fields.assign(resp.start.static_fields); // more lines follow
     }
     char modified[32];
     format_imf_fixdate(st.st_mtime, modified);

@@ -40,7 +40,8 @@ struct python_types {
 struct response_parts {
     enum class body_source : uint8_t { bytes, stream, file };
     uint16_t status = 200;
-    std::string content_type;
+    std::string content_type;    ///< a handler's own media type
+    std::string_view known_type; ///< or one of ringbolt's defaults (static text: no allocation)
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     PyObject* body_ref = nullptr; ///< bytes: a large bytes object sent from itself (new reference)
@@ -55,6 +56,7 @@ struct response_parts {
         Py_XDECREF(content);
         Py_XDECREF(body_ref);
     }
+    std::string_view type() const noexcept { return known_type.empty() ? std::string_view(content_type) : known_type; }
     size_t body_size() const noexcept { return body_ref != nullptr ? body_view.size() : body.size(); }
     /// The body as owned bytes (copies a borrowed one).
     std::string take_body() { return body_ref != nullptr ? std::string(body_view) : std::move(body); }

@@ -153,7 +153,8 @@ class native_server {
         t.kind = http::target_kind::native;
         t.pattern = pattern;
         t.response.status = head.status;
-        t.response.headers = std::move(head.fields); // checked: no framing or Connection fields
+        // checked: no framing or Connection fields
+        t.response.headers = head.fields.empty() ? std::string(head.static_fields) : std::move(head.fields);
         t.response.body = parts.take_body();
         _routes->targets.push_back(std::move(t));
     }

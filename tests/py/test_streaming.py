@@ -524,6 +524,24 @@ def test_upload_is_streamed_into_the_handler(inline_srv, upload_data, framing):
     assert obj["types"] == ["bytes"] and obj["chunks"] >= 2, obj
 
 
+@pytest.mark.parametrize("request_line, extra", [
+    ("POST /upload/sha HTTP/1.1", "Connection: close\r\n"),
+    ("POST /upload/sha HTTP/1.0", ""),
+])
+def test_streamed_upload_on_a_request_without_persistence(inline_srv, request_line, extra):
+    """A request that closes the connection still has its streamed body read (it used to
+    be discarded: the handler's read got 408 after the idle timeout)."""
+    data = os.urandom(3 * MIB)
+    s = inline_srv.connect(timeout=30)
+    with s:
+        s.sendall(f"{request_line}\r\nHost: t\r\n{extra}Content-Length: {len(data)}\r\n\r\n".encode())
+        s.sendall(data)
+        resp, obj = read_json(Reader(s))
+    assert resp.status == 200, resp
+    assert obj["sha256"] == hashlib.sha256(data).hexdigest() and obj["bytes"] == len(data), obj
+    assert any(k.lower() == "connection" and v.lower() == "close" for k, v in resp.headers), resp
+
+
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_upload_chunks_reach_the_handler_as_they_arrive(inline_srv, framing):
     tok = token()

@@ -797,5 +797,43 @@ TEST(Http1Connection, InputHeldBackByTheServerRunsNoReadClock) {
     EXPECT_EQ(f.wire.find("408"), std::string::npos);
 }
 
+TEST(Http1Connection, StreamedBodyOfARequestWithoutPersistenceIsReadToItsEnd) {
+    for (const char* head : {"POST /upload HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 300\r\n\r\n",
+                             "POST /upload HTTP/1.0\r\nContent-Length: 300\r\n\r\n"}) {
+        fake_reactor f;
+        f.feed(head, false);
+        ASSERT_EQ(f.batch.size(), 1u) << head;
+        auto rb = f.streams.last;
+        std::string body(300, 'c');
+        for (size_t off = 0; off < body.size(); off += 50) {
+            rb->taken = rb->got.size(); // the app keeps up
+            f.feed(std::string_view(body).substr(off, 50), false);
+        }
+        EXPECT_EQ(rb->got, body) << head;
+        EXPECT_EQ(rb->finished, 1) << head;
+        EXPECT_FALSE(f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n", false)) << "nothing after the request is read";
+        f.answer_all();
+        f.take_output();
+        EXPECT_NE(f.wire.find("Connection: close"), std::string::npos);
+        EXPECT_TRUE(f.conn.close_after_flush());
+    }
+}
+
+TEST(Http1Connection, StreamedBodyStillArrivesWhileTheResponseStreams) {
+    fake_reactor f; // the app starts its (closing) response before it has read the body
+    f.feed("POST /upload HTTP/1.0\r\nContent-Length: 200\r\n\r\n", false);
+    auto rb = f.streams.last;
+    app_request r = f.batch[0];
+    f.send(head_part(r, -1));
+    f.send(body_part(r, "progress "));
+    f.feed(std::string(200, 'd'), false);
+    EXPECT_EQ(rb->got.size(), 200u);
+    EXPECT_EQ(rb->finished, 1);
+    f.send(body_part(r, "done", app_response::part_end));
+    f.take_output();
+    EXPECT_TRUE(f.wire.ends_with("progress done")) << f.wire;
+    EXPECT_TRUE(f.conn.close_after_flush());
+}
+
 } // namespace
 } // namespace ringbolt::http
