@@ -16,40 +16,19 @@ file_handle::~file_handle() {
 namespace {
 constexpr size_t keep_segments = 8; // vectors larger than this are freed when empty
 
-// Owned buffers are reused per thread (the reactor's): a keep-alive response is framed
-// into a string an earlier send on this thread freed, so the steady state allocates
-// nothing per response and idle connections still hold no buffer.
-constexpr size_t pool_size = 64;
-constexpr size_t pool_min_capacity = 256;
-constexpr size_t fresh_capacity = 512;
-constexpr size_t pool_max_capacity = 16 * 1024;
-thread_local std::vector<std::string> tl_pool;
-
-std::string pooled_buffer() {
-    if (tl_pool.empty()) {
-        std::string s;
-        s.reserve(fresh_capacity); // one allocation for a head and small body, not a doubling series
-        return s;
-    }
-    std::string s = std::move(tl_pool.back());
-    tl_pool.pop_back();
-    return s;
-}
-
-void recycle(std::string& s) {
-    size_t cap = s.capacity();
-    if (cap >= pool_min_capacity && cap <= pool_max_capacity && tl_pool.size() < pool_size) {
-        s.clear();
-        tl_pool.push_back(std::move(s));
-    }
-}
+constexpr size_t fresh_capacity = 512;           ///< a head and a small body in one allocation
+constexpr size_t spare_max_capacity = 16 * 1024; ///< larger sent buffers are freed, not kept
 } // namespace
 
 std::string& output_queue::tail_buffer() {
     if (_head == _segs.size() || _segs.back().type != segment::kind::owned || _segs.back().credit) {
         segment& s = _segs.emplace_back();
         s.type = segment::kind::owned;
-        s.owned = pooled_buffer();
+        if (_spare.capacity() >= fresh_capacity) {
+            s.owned.swap(_spare); // the last sent buffer: no allocation per response
+        } else {
+            s.owned.reserve(fresh_capacity);
+        }
     }
     return _segs.back().owned;
 }
@@ -128,12 +107,17 @@ void output_queue::splice(output_queue& other) {
     other.clear();
 }
 
-void output_queue::clear() noexcept {
-    for (size_t i = _head; i < _segs.size(); ++i) {
-        if (_segs[i].type == segment::kind::owned) {
-            recycle(_segs[i].owned);
-        }
+void output_queue::recycle(std::string&& sent) noexcept {
+    // (An empty std::string has an inline capacity of 15: compare with real sizes.)
+    if (_spare.capacity() < fresh_capacity && sent.capacity() >= fresh_capacity &&
+        sent.capacity() <= spare_max_capacity) {
+        sent.clear();
+        _spare.swap(sent);
     }
+}
+
+void output_queue::clear() noexcept {
+    std::string().swap(_spare);
     _segs.clear();
     if (_segs.capacity() > keep_segments) {
         std::vector<segment>().swap(_segs);
@@ -207,15 +191,21 @@ void send_batch::consume(uint64_t n) noexcept {
             s.credit->on_sent(used);
         }
         if (s.done == s.length) {
-            if (s.type == segment::kind::owned) {
-                recycle(s.owned);
-            }
             s.keep.reset(); // release borrowed bytes and files as soon as they are sent
             s.file.reset();
             s.credit.reset();
             ++_index;
         }
     }
+}
+
+std::string send_batch::take_buffer() noexcept {
+    for (segment& s : _segs) {
+        if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity) {
+            return std::move(s.owned);
+        }
+    }
+    return {};
 }
 
 void send_batch::reset() noexcept {

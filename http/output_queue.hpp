@@ -76,6 +76,9 @@ class output_queue {
     bool empty() const noexcept { return _bytes == 0; }
     /// Drop everything (the connection is gone) and free the memory.
     void clear() noexcept;
+    /// A buffer whose bytes were sent: kept (one per queue) to frame the next response
+    /// into, so a keep-alive connection allocates nothing per response.
+    void recycle(std::string&& sent) noexcept;
 
     /// Move front segments into `out` (which must be empty) for sending: memory segments
     /// up to `max_iov` and `max_bytes`, or a single file segment when one is at the
@@ -87,6 +90,7 @@ class output_queue {
     std::string& tail_buffer();
 
     std::vector<segment> _segs; ///< from _head onwards
+    std::string _spare;         ///< a sent buffer kept for the next response
     size_t _head = 0;
     uint64_t _bytes = 0;
 };
@@ -107,6 +111,8 @@ class send_batch {
     void consume(uint64_t n) noexcept;
     /// Everything went out (or the connection is gone): free the segments.
     void reset() noexcept;
+    /// The first owned buffer of the batch (once sent), for output_queue::recycle.
+    std::string take_buffer() noexcept;
 
   private:
     friend class output_queue;

@@ -21,6 +21,7 @@ constexpr size_t borrow_at_least = 16 * 1024; ///< smaller chunks are copied (co
 // thread that finished the send does not hold.
 std::mutex g_release_mutex;
 std::vector<PyObject*> g_release;
+std::atomic<bool> g_release_pending{false}; ///< g_release may be non-empty (checked without the lock)
 
 // Async producers that may go on: the event loop watches g_notify_fd.
 std::mutex g_ready_mutex;
@@ -34,16 +35,18 @@ std::shared_ptr<const void> hold_python_object(PyObject* obj) {
     return std::shared_ptr<const void>(obj, [](const void* p) {
         std::lock_guard<std::mutex> lock(g_release_mutex);
         g_release.push_back(static_cast<PyObject*>(const_cast<void*>(p)));
+        g_release_pending.store(true, std::memory_order_release);
     });
 }
 
 void release_sent_objects() noexcept {
+    if (!g_release_pending.load(std::memory_order_acquire)) [[likely]] {
+        return; // called once per batch: no lock when nothing waits
+    }
     std::vector<PyObject*> done;
     {
         std::lock_guard<std::mutex> lock(g_release_mutex);
-        if (g_release.empty()) {
-            return;
-        }
+        g_release_pending.store(false, std::memory_order_relaxed);
         done.swap(g_release);
     }
     for (PyObject* o : done) {
@@ -95,6 +98,7 @@ loop_waitable::~loop_waitable() {
     if (_waiter != nullptr) { // may run on a reactor thread: release under the GIL later
         std::lock_guard<std::mutex> lock(g_release_mutex);
         g_release.push_back(_waiter);
+        g_release_pending.store(true, std::memory_order_release);
     }
 }
 
