@@ -11,6 +11,8 @@ request of the same kind, then the measured one; the client runs under `taskset 
 LOAD_CPU`. Cases run interleaved round by round (sync async file nginx ..., then again).
 
 Cases (the app is benchmarks/load/apps/ringbolt_stream.py):
+  raw               the copy-path ceiling: a bare Python socket server sending the same 64 KiB
+                    bytes object SIZE/64Ki times with send() (Content-Length), pinned like the server
   sync, async       GET /stream-{sync,async}/SIZE: 64 KiB bytes chunks from a sync / async
                     generator (chunked encoding on the wire)
   file              GET /file: FileResponse of a SIZE-byte file under /tmp (created here)
@@ -157,9 +159,44 @@ def client_upload(port: int, size: int, chunked: bool) -> None:
     t1 = time.perf_counter()
     s.close()
     m = re.search(rb'"received":\s*(\d+)', resp)
+    k = re.search(rb'"chunks":\s*(\d+)', resp)
     status = resp.split(b" ", 2)[1].decode() if resp.startswith(b"HTTP/") else "?"
     print(json.dumps({"bytes": size, "seconds": t1 - t0, "status": status,
-                      "received": int(m.group(1)) if m else None}))
+                      "received": int(m.group(1)) if m else None, "handler_chunks": int(k.group(1)) if k else None}))
+
+
+def raw_server(port: int) -> None:
+    """The copy-path ceiling: a blocking socket server that answers GET /raw/N with a
+    Content-Length of N and N bytes sent 64 KiB per send() from one bytes object (what a
+    streamed response asks of the kernel, without any framework)."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(16)
+    chunk = b"x" * CHUNK
+    while True:
+        c, _ = ls.accept()
+        buf = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+            while b"\r\n\r\n" in buf:
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                m = re.match(rb"GET /raw/(\d+) ", head)
+                n = int(m.group(1)) if m else 0
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
+                full, rest = divmod(n, CHUNK)
+                for _ in range(full):
+                    c.sendall(chunk)
+                c.sendall(chunk[:rest])
+                if b"connection: close" in head.lower():
+                    d = b""
+                    break
+            if not d:
+                break
+        c.close()
 
 
 # ---------------------------------------------------------------- /proc helpers
@@ -240,7 +277,9 @@ def threads(pid: int) -> dict[str, dict]:
 
 WCHAN_ROLE = {"io_cqring_wait": "reactor (io_uring wait)", "do_epoll_wait": "event loop (epoll)",
               "ep_poll": "event loop (epoll)", "futex_do_wait": "thread in a futex wait",
-              "futex_wait_queue": "thread in a futex wait", "sigsuspend": "master (sigsuspend)", "0": "running"}
+              "futex_wait_queue": "thread in a futex wait", "sigsuspend": "master (sigsuspend)",
+              "sigsuspend.isra.0": "master (sigsuspend)", "0": "running", "inet_csk_accept": "accept",
+              "sk_wait_data": "recv"}
 
 
 def role(pid: str, tid: str, comm: str) -> str:
@@ -251,7 +290,7 @@ def role(pid: str, tid: str, comm: str) -> str:
     except OSError:
         w = "?"
     where = WCHAN_ROLE.get(w, w or "running")
-    return f"{comm}: {'main thread, ' if pid == tid else ''}{where}"
+    return f"{comm}: {'main thread, ' if pid == tid and comm == 'python' else ''}{where}"
 
 
 def thread_delta(before: dict, after: dict, idle: dict) -> dict[str, dict]:
@@ -324,6 +363,13 @@ def start_ringbolt(args, port: int, log) -> subprocess.Popen:
     return p
 
 
+def start_raw(args, port: int, log) -> subprocess.Popen:
+    cmd = ["taskset", "-c", args.server_cpu, sys.executable, os.path.abspath(__file__), "--_rawserver", str(port)]
+    p = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+    wait_port(port, p)
+    return p
+
+
 def start_nginx(args, port: int, tmp: str, log) -> subprocess.Popen:
     with open(os.path.join(tmp, "nginx.conf"), "w") as f:
         f.write(NGINX_CONF.format(tmp=tmp, port=port, file=args.file))
@@ -364,7 +410,12 @@ def measure(args, case: str, tmp: str, log) -> dict:
     port = free_port()
     n = args.size
     nginx = case == "nginx"
-    srv = start_nginx(args, port, tmp, log) if nginx else start_ringbolt(args, port, log)
+    if nginx:
+        srv = start_nginx(args, port, tmp, log)
+    elif case == "raw":
+        srv = start_raw(args, port, log)
+    else:
+        srv = start_ringbolt(args, port, log)
     sampler = Sampler(srv.pid)
     sampler.start()
     res: dict = {"case": case}
@@ -374,6 +425,9 @@ def measure(args, case: str, tmp: str, log) -> dict:
             kind = case.split("-")[-1]
             path = f"/stream-{kind}/{n}"
             get(args, port, f"/stream-{kind}/{warm}")
+        elif case == "raw":
+            path = f"/raw/{n}"
+            get(args, port, f"/raw/{warm}")
         elif case in ("file", "nginx"):
             path = "/file"
             curl_get(args, port, "/file")  # warm-up: the whole file once (page cache, sendfile path)
@@ -436,7 +490,7 @@ def report(args, results: list[dict], up0: str, up1: str, cmd: str) -> str:
         by.setdefault(r["case"], []).append(r)
     ng = med([r["gbps"] for r in by.get("nginx", []) if r.get("ok")])
     for case in args.cases:
-        rs = by.get(case, [])
+        rs = [r for r in by.get(case, []) if "error" not in r]
         ok = [r for r in rs if r.get("ok")]
         g = [r["gbps"] for r in ok]
         ratio = f"{med(g) / ng:.2f}" if g and ng == ng and case != "nginx" else ""
@@ -453,7 +507,7 @@ def report(args, results: list[dict], up0: str, up1: str, cmd: str) -> str:
             continue
         extra = []
         if "received" in r:
-            extra.append(f"received={r['received']}")
+            extra.append(f"received={r['received']}, handler woken for {r.get('handler_chunks')} chunks")
         if "cpu_after_close_s" in r:
             extra.append(f"CPU 2 s after close={r['cpu_after_close_s']:.2f} s, healthy after={r['healthy_after']}")
         lines.append(f"| {r['round']} | {r['case']} | {r['status']} | {r['bytes']} | {r['seconds']:.3f} | {r['gbps']:.2f} "
@@ -474,6 +528,8 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--_read":
         port, path, rate, secs, bufsize = sys.argv[2:7]
         return client_read(int(port), path, float(rate), float(secs), int(bufsize))
+    if len(sys.argv) > 1 and sys.argv[1] == "--_rawserver":
+        return raw_server(int(sys.argv[2]))
     if len(sys.argv) > 1 and sys.argv[1] == "--_upload":
         port, size, chunked = sys.argv[2:5]
         return client_upload(int(port), int(size), chunked == "1")
@@ -482,7 +538,7 @@ def main() -> None:
     ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     ap.add_argument("--size", type=int, default=1 << 30, help="bytes per transfer (default 1 GiB)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--cases", default="sync,async,file,nginx,upload,upload-chunked,slow-sync,slow-async")
+    ap.add_argument("--cases", default="raw,sync,async,file,nginx,upload,upload-chunked,slow-sync,slow-async")
     ap.add_argument("--client", choices=["curl", "py"], default="curl", help="downloads: curl or a Python reader")
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--load-cpu", default="1")
