@@ -132,6 +132,12 @@ def main():
         cus = ", ".join(f"{r['cpu_us']:.2f}" for r in res[v])
         print(f"| {v} | {med[v][0]:,.0f} | {med[v][1]:.2f} | {rps} | {cus} |")
     print(f"| new/old | {med['new'][0] / med['old'][0]:.3f} | {med['new'][1] / med['old'][1]:.3f} | | |")
+    # Each round ran old and new back to back: the ratio within a round cancels drift
+    # slower than a round; its median is the least noisy single figure.
+    pr = [n["rps"] / o["rps"] for o, n in zip(res["old"], res["new"])]
+    pc = [n["cpu_us"] / o["cpu_us"] for o, n in zip(res["old"], res["new"])]
+    print(f"| new/old, median of per-round ratios | {statistics.median(pr):.3f} | {statistics.median(pc):.3f} "
+          f"| {', '.join(f'{x:.2f}' for x in pr)} | {', '.join(f'{x:.2f}' for x in pc)} |")
     if any(r["errors"] for v in res for r in res[v]):
         print("\nwrk reported non-2xx responses or socket errors in some rounds.")
 
