@@ -41,15 +41,17 @@ def tree(pid):
 
 
 def cpu(pid):
-    total = 0
+    """(user, system) CPU seconds of the server's processes, every thread."""
+    user = system = 0
     for p in tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fl = f.read().rsplit(")", 1)[1].split()
-            total += int(fl[11]) + int(fl[12])
+            user += int(fl[11])
+            system += int(fl[12])
         except OSError:
             pass
-    return total / TCK
+    return user / TCK, system / TCK
 
 
 def free_port():
@@ -87,7 +89,8 @@ def one(args, py, label):
         total = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         errors = "Non-2xx" in out or "Socket errors" in out
-        return {"rps": rps, "cpu_us": (c1 - c0) * 1e6 / total, "errors": errors}
+        return {"rps": rps, "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total,
+                "user_us": (c1[0] - c0[0]) * 1e6 / total, "sys_us": (c1[1] - c0[1]) * 1e6 / total, "errors": errors}
     finally:
         srv.send_signal(signal.SIGTERM)
         try:
@@ -116,27 +119,34 @@ def main():
         for v in (("old", "new") if rnd % 2 == 0 else ("new", "old")):
             r = one(args, py[v], v)
             res[v].append(r)
-            print(f"round {rnd} {v}: {r['rps']:,.0f} req/s, {r['cpu_us']:.2f} CPU µs/req"
+            print(f"round {rnd} {v}: {r['rps']:,.0f} req/s, {r['cpu_us']:.2f} CPU µs/req "
+                  f"({r['user_us']:.2f} user, {r['sys_us']:.2f} system)"
                   f"{' (errors)' if r['errors'] else ''}", file=sys.stderr, flush=True)
     up1 = os.popen("uptime").read().strip()
-    med = {v: (statistics.median(r["rps"] for r in res[v]), statistics.median(r["cpu_us"] for r in res[v])) for v in res}
+    med = {v: (statistics.median(r["rps"] for r in res[v]), statistics.median(r["cpu_us"] for r in res[v]),
+               statistics.median(r["user_us"] for r in res[v]), statistics.median(r["sys_us"] for r in res[v]))
+           for v in res}
     print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/ab_ringbolt.py "
           f"{' '.join(sys.argv[1:])}`\n")
     print(f"machine load before: `{up0}`  \nmachine load after: `{up1}`\n")
     print(f"{args.app} `GET {args.path}`, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
           f"{args.rounds} rounds, medians:\n")
-    print("| build | req/s | CPU µs/req | req/s per round | CPU µs/req per round |")
-    print("|---|---:|---:|---|---|")
+    print("| build | req/s | CPU µs/req | user µs/req | system µs/req | req/s per round | CPU µs/req per round |")
+    print("|---|---:|---:|---:|---:|---|---|")
     for v in ("old", "new"):
         rps = ", ".join(f"{r['rps']:,.0f}" for r in res[v])
         cus = ", ".join(f"{r['cpu_us']:.2f}" for r in res[v])
-        print(f"| {v} | {med[v][0]:,.0f} | {med[v][1]:.2f} | {rps} | {cus} |")
-    print(f"| new/old | {med['new'][0] / med['old'][0]:.3f} | {med['new'][1] / med['old'][1]:.3f} | | |")
+        print(f"| {v} | {med[v][0]:,.0f} | {med[v][1]:.2f} | {med[v][2]:.2f} | {med[v][3]:.2f} | {rps} | {cus} |")
+    print(f"| new/old | {med['new'][0] / med['old'][0]:.3f} | {med['new'][1] / med['old'][1]:.3f} "
+          f"| {med['new'][2] / med['old'][2]:.3f} | {med['new'][3] / med['old'][3]:.3f} | | |")
     # Each round ran old and new back to back: the ratio within a round cancels drift
     # slower than a round; its median is the least noisy single figure.
     pr = [n["rps"] / o["rps"] for o, n in zip(res["old"], res["new"])]
     pc = [n["cpu_us"] / o["cpu_us"] for o, n in zip(res["old"], res["new"])]
+    pu = [n["user_us"] / o["user_us"] for o, n in zip(res["old"], res["new"])]
+    ps = [n["sys_us"] / o["sys_us"] for o, n in zip(res["old"], res["new"])]
     print(f"| new/old, median of per-round ratios | {statistics.median(pr):.3f} | {statistics.median(pc):.3f} "
+          f"| {statistics.median(pu):.3f} | {statistics.median(ps):.3f} "
           f"| {', '.join(f'{x:.2f}' for x in pr)} | {', '.join(f'{x:.2f}' for x in pc)} |")
     if any(r["errors"] for v in res for r in res[v]):
         print("\nwrk reported non-2xx responses or socket errors in some rounds.")
