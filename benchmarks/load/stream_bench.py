@@ -11,8 +11,9 @@ request of the same kind, then the measured one; the client runs under `taskset 
 LOAD_CPU`. Cases run interleaved round by round (sync async file nginx ..., then again).
 
 Cases (the app is benchmarks/load/apps/ringbolt_stream.py):
-  raw               the copy-path ceiling: a bare Python socket server sending the same 64 KiB
-                    bytes object SIZE/64Ki times with send() (Content-Length), pinned like the server
+  raw               a reference, not a ceiling: a bare blocking Python socket server sending the
+                    same 64 KiB bytes object SIZE/64Ki times with sendall() (Content-Length),
+                    pinned like the server (one send per chunk, blocking when the socket is full)
   sync, async       GET /stream-{sync,async}/SIZE: 64 KiB bytes chunks from a sync / async
                     generator (chunked encoding on the wire)
   file              GET /file: FileResponse of a SIZE-byte file under /tmp (created here)
@@ -166,7 +167,7 @@ def client_upload(port: int, size: int, chunked: bool) -> None:
 
 
 def raw_server(port: int) -> None:
-    """The copy-path ceiling: a blocking socket server that answers GET /raw/N with a
+    """A reference for the copy path: a blocking socket server that answers GET /raw/N with a
     Content-Length of N and N bytes sent 64 KiB per send() from one bytes object (what a
     streamed response asks of the kernel, without any framework)."""
     ls = socket.socket()
