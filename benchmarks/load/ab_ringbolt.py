@@ -1,33 +1,156 @@
-"""A/B of two ringbolt builds on the same app: interleaved rounds (old, new, old, new...),
-server pinned to CPU 0, wrk to CPU 1, req/s and server CPU µs per request (/proc).
-OLD_PYTHON is an interpreter with the other build installed, e.g.
+#!/usr/bin/env python3
+"""A/B of two ringbolt builds on the same app and route: interleaved rounds, a fresh
+server each time pinned to --server-cpu, wrk (-t1) pinned to --load-cpu; req/s and
+server CPU µs per request (utime+stime of the server's processes, all threads, /proc).
+The order alternates per round (old new, new old, ...) so that slow drift cancels.
+
+OLD_PYTHON and NEW_PYTHON are interpreters, each with one build installed, e.g.
     git worktree add /tmp/wt-old REV && python3 -m venv --system-site-packages /tmp/venv-old
     /tmp/venv-old/bin/pip install --no-build-isolation /tmp/wt-old
-    OLD_PYTHON=/tmp/venv-old/bin/python python3 benchmarks/load/ab_ringbolt.py
+    OLD_PYTHON=/tmp/venv-old/bin/python NEW_PYTHON=python3 python3 benchmarks/load/ab_ringbolt.py \
+        --app benchmarks.load.apps.ringbolt_app:app --path /json --rounds 5
+Prints a Markdown table (medians, new/old ratios) and every round.
 """
-import os, re, signal, socket, statistics, subprocess, time
-PY = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": "python3"}
-APP = "benchmarks.load.apps.ringbolt_app:app"
-tck = os.sysconf("SC_CLK_TCK")
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+TCK = os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
 def cpu(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / tck
-res = {"old": [], "new": []}
-for rnd in range(3):
-    for v in ("old", "new"):
-        port = 8850 + rnd * 2 + (v == "new")
-        srv = subprocess.Popen(["taskset", "-c", "0", PY[v], "-m", "ringbolt", "serve", APP, "--port", str(port),
-                                "--threads", "1", "--log-level", "warning"], cwd=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-        for _ in range(100):
-            try: socket.create_connection(("127.0.0.1", port), 0.2).close(); break
-            except OSError: time.sleep(0.1)
-        subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c64", "-d2s", f"http://127.0.0.1:{port}/json"], capture_output=True)
+    """(user, system) CPU seconds of the server's processes, every thread."""
+    user = system = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fl = f.read().rsplit(")", 1)[1].split()
+            user += int(fl[11])
+            system += int(fl[12])
+        except OSError:
+            pass
+    return user / TCK, system / TCK
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wrk(args, url, seconds):
+    cmd = ["taskset", "-c", args.load_cpu, "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+
+
+def one(args, py, label):
+    port = free_port()
+    srv = subprocess.Popen(["taskset", "-c", args.server_cpu, py, "-m", "ringbolt", "serve", args.app, "--port", str(port),
+                            "--threads", "1", "--log-level", "warning"], cwd=ROOT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}{args.path}"
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"{label}: server did not answer {url}")
+        wrk(args, url, args.warmup)
         c0 = cpu(srv.pid)
-        out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c64", "-d6s", f"http://127.0.0.1:{port}/json"], capture_output=True, text=True).stdout
+        out = wrk(args, url, args.duration)
         c1 = cpu(srv.pid)
-        total = int(re.search(r"(\d+) requests in", out).group(1)); rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        res[v].append((rps, (c1 - c0) * 1e6 / total))
-        srv.send_signal(signal.SIGTERM); srv.wait(15)
-        print(v, rnd, f"{rps:,.0f} req/s", f"{(c1-c0)*1e6/total:.2f} CPU µs/req", flush=True)
-for v in ("old", "new"):
-    print(v, "median", f"{statistics.median(r[0] for r in res[v]):,.0f} req/s", f"{statistics.median(r[1] for r in res[v]):.2f} CPU µs/req")
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        errors = "Non-2xx" in out or "Socket errors" in out
+        return {"rps": rps, "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total,
+                "user_us": (c1[0] - c0[0]) * 1e6 / total, "sys_us": (c1[1] - c0[1]) * 1e6 / total, "errors": errors}
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        try:
+            srv.wait(15)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--app", default="benchmarks.load.apps.ringbolt_app:app", help="module:attr, imported from the repo root")
+    ap.add_argument("--path", default="/json")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=6, help="measured seconds per run")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument("--server-cpu", default="0")
+    ap.add_argument("--load-cpu", default="1")
+    args = ap.parse_args()
+    py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}
+    up0 = os.popen("uptime").read().strip()
+    res = {"old": [], "new": []}
+    for rnd in range(args.rounds):
+        for v in (("old", "new") if rnd % 2 == 0 else ("new", "old")):
+            r = one(args, py[v], v)
+            res[v].append(r)
+            print(f"round {rnd} {v}: {r['rps']:,.0f} req/s, {r['cpu_us']:.2f} CPU µs/req "
+                  f"({r['user_us']:.2f} user, {r['sys_us']:.2f} system)"
+                  f"{' (errors)' if r['errors'] else ''}", file=sys.stderr, flush=True)
+    up1 = os.popen("uptime").read().strip()
+    med = {v: (statistics.median(r["rps"] for r in res[v]), statistics.median(r["cpu_us"] for r in res[v]),
+               statistics.median(r["user_us"] for r in res[v]), statistics.median(r["sys_us"] for r in res[v]))
+           for v in res}
+    print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/ab_ringbolt.py "
+          f"{' '.join(sys.argv[1:])}`\n")
+    print(f"machine load before: `{up0}`  \nmachine load after: `{up1}`\n")
+    print(f"{args.app} `GET {args.path}`, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+          f"{args.rounds} rounds, medians:\n")
+    print("| build | req/s | CPU µs/req | user µs/req | system µs/req | req/s per round | CPU µs/req per round |")
+    print("|---|---:|---:|---:|---:|---|---|")
+    for v in ("old", "new"):
+        rps = ", ".join(f"{r['rps']:,.0f}" for r in res[v])
+        cus = ", ".join(f"{r['cpu_us']:.2f}" for r in res[v])
+        print(f"| {v} | {med[v][0]:,.0f} | {med[v][1]:.2f} | {med[v][2]:.2f} | {med[v][3]:.2f} | {rps} | {cus} |")
+    print(f"| new/old | {med['new'][0] / med['old'][0]:.3f} | {med['new'][1] / med['old'][1]:.3f} "
+          f"| {med['new'][2] / med['old'][2]:.3f} | {med['new'][3] / med['old'][3]:.3f} | | |")
+    # Each round ran old and new back to back: the ratio within a round cancels drift
+    # slower than a round; its median is the least noisy single figure.
+    pr = [n["rps"] / o["rps"] for o, n in zip(res["old"], res["new"])]
+    pc = [n["cpu_us"] / o["cpu_us"] for o, n in zip(res["old"], res["new"])]
+    pu = [n["user_us"] / o["user_us"] for o, n in zip(res["old"], res["new"])]
+    ps = [n["sys_us"] / o["sys_us"] for o, n in zip(res["old"], res["new"])]
+    print(f"| new/old, median of per-round ratios | {statistics.median(pr):.3f} | {statistics.median(pc):.3f} "
+          f"| {statistics.median(pu):.3f} | {statistics.median(ps):.3f} "
+          f"| {', '.join(f'{x:.2f}' for x in pr)} | {', '.join(f'{x:.2f}' for x in pc)} |")
+    if any(r["errors"] for v in res for r in res[v]):
+        print("\nwrk reported non-2xx responses or socket errors in some rounds.")
+
+
+if __name__ == "__main__":
+    main()

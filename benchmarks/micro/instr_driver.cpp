@@ -4,6 +4,11 @@
 #include "http/chunked.hpp"
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
+#if __has_include("http/response_framer.hpp") // the connection core of 0a4370a and later
+#include "http/output_queue.hpp"
+#include "http/response_framer.hpp"
+#define HAVE_FRAMER 1
+#endif
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -35,6 +40,45 @@ int main(int argc, char** argv) {
             write_response(out, spec, "Sun, 06 Nov 1994 08:49:37 GMT");
             sink += out.size();
         }
+    } else if (!std::strcmp(which, "frame")) {
+        // One small JSON response from a Python handler, serialized and then released
+        // once sent, as each tree's connection does it. Before the connection core:
+        // write_response into a fresh string (app_bridge's serialize_response reserves
+        // it), which the connection sends and frees. After: the bridge's build_head
+        // assembles the fields, response_framer::start + body append to the connection's
+        // output_queue, the reactor takes the front into a send_batch, the kernel takes
+        // every byte (consume) and the batch is reset.
+        std::string_view body = R"({"message":"Hello, World!"})";
+        std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
+#ifdef HAVE_FRAMER
+        static output_queue q;
+        static send_batch batch;
+        std::string fields;
+        request_context ctx;
+        for (int i = 0; i < n; ++i) {
+            fields.clear();
+            fields.reserve(48);
+            fields.append("Content-Type: ");
+            fields.append("application/json");
+            fields.append("\r\n");
+            response_framer f;
+            f.start(q, ctx, 200, fields, static_cast<int64_t>(body.size()), false, date, false);
+            f.body(q, body);
+            q.take_front(batch, 64, size_t{1} << 20);
+            uint64_t len = batch.remaining();
+            batch.consume(len);
+            batch.reset();
+            sink += len;
+        }
+#else
+        response_spec spec{200, "application/json", body, false, false, false};
+        for (int i = 0; i < n; ++i) {
+            std::string bytes;
+            bytes.reserve(160 + body.size());
+            write_response(bytes, spec, date);
+            sink += bytes.size();
+        }
+#endif
     } else if (!std::strcmp(which, "chunked")) {
         std::string body;
         for (int c = 0; c < 16; ++c) {

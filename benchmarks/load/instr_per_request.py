@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""User-space instructions per request of a whole ringbolt server, old build vs new,
+counted by callgrind (repeatable on a noisy machine, unlike timings). Each build serves
+the app under `valgrind --tool=callgrind --instr-atstart=no`; one keep-alive connection
+sends --warm requests, then instrumentation is switched on (callgrind_control -i on),
+--n requests follow one at a time (each request is one reactor turn, no batching), and
+the profile is dumped (callgrind_control -d): instructions / n, every thread of the
+server (reactor, Python). Kernel work (the syscalls themselves) is not counted.
+
+    OLD_PYTHON=build/venv-old/bin/python NEW_PYTHON=build/venv-new/bin/python \
+        python3 benchmarks/load/instr_per_request.py --app benchmarks.load.apps.ringbolt_const:app --path /json
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def send_requests(port, path, n):
+    s = socket.create_connection(("127.0.0.1", port))
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n\r\n".encode()
+    buf = b""
+    for _ in range(n):
+        s.sendall(req)
+        while True:
+            i = buf.find(b"\r\n\r\n")
+            if i >= 0:
+                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", buf[:i])
+                end = i + 4 + (int(m.group(1)) if m else 0)
+                if len(buf) >= end:
+                    if not buf.startswith(b"HTTP/1.1 200"):
+                        raise RuntimeError(buf[:200])
+                    buf = buf[end:]
+                    break
+            d = s.recv(65536)
+            if not d:
+                raise RuntimeError("connection closed")
+            buf += d
+    s.close()
+
+
+def count(py, args, n, tmp):
+    """Instructions the server executes for n requests: instrumentation is off at start,
+    turned on after `--warm` requests (callgrind_control -i on), the profile is dumped
+    after the n measured ones (callgrind_control -d), so start-up and shutdown are not in it."""
+    port = free_port()
+    out = os.path.join(tmp, f"cg-{port}.out")
+    cmd = ["taskset", "-c", args.server_cpu, "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+           "--instr-atstart=no", py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1",
+           "--log-level", "warning"]
+    srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        end = time.time() + 300
+        while time.time() < end:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if srv.poll() is not None:
+                    raise RuntimeError("server exited")
+                time.sleep(0.5)
+        send_requests(port, args.path, args.warm)
+        ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
+                                        timeout=120, check=True)
+        ctl("-i", "on")
+        send_requests(port, args.path, n)
+        ctl("-d")
+        time.sleep(1)
+    finally:
+        srv.kill()
+        srv.wait()
+    total = 0
+    for f in glob.glob(out + "*"):
+        with open(f) as fh:
+            for line in fh:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    total = max(total, int(line.split()[1]))
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--app", default="benchmarks.load.apps.ringbolt_app:app")
+    ap.add_argument("--path", default="/json")
+    ap.add_argument("--n", type=int, default=2000, help="measured requests")
+    ap.add_argument("--warm", type=int, default=200, help="requests before the measurement")
+    ap.add_argument("--server-cpu", default="0")
+    ap.add_argument("--keep", help="copy the callgrind profiles here (old.out, new.out) for callgrind_annotate")
+    args = ap.parse_args()
+    py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}
+    tmp = tempfile.mkdtemp(prefix="instr-req-")
+    try:
+        res = {}
+        for v in ("old", "new"):
+            a = count(py[v], args, args.n, tmp)
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                dumps = glob.glob(os.path.join(tmp, "cg-*"))
+                shutil.move(max(dumps, key=os.path.getsize), os.path.join(args.keep, f"{v}.out"))
+                for f in dumps:
+                    if os.path.exists(f):
+                        os.remove(f)
+            res[v] = a / args.n
+            print(f"{v}: {a:,} instructions for {args.n} requests: {res[v]:,.0f} per request", file=sys.stderr, flush=True)
+        print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/instr_per_request.py "
+              f"{' '.join(sys.argv[1:])}`\n")
+        print(f"| {args.app} `GET {args.path}` | user-space instructions per request |")
+        print("|---|---:|")
+        for v in ("old", "new"):
+            print(f"| {v} | {res[v]:,.0f} |")
+        print(f"| new/old | {res['new'] / res['old']:.3f} |")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
