@@ -21,45 +21,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from proc_util import cpu, free_port
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-TCK = os.sysconf("SC_CLK_TCK")
 
 
-def tree(pid):
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
 
 
-def cpu(pid):
-    """(user, system) CPU seconds of the server's processes, every thread."""
-    user = system = 0
-    for p in tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fl = f.read().rsplit(")", 1)[1].split()
-            user += int(fl[11])
-            system += int(fl[12])
-        except OSError:
-            pass
-    return user / TCK, system / TCK
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wrk(args, url, seconds):

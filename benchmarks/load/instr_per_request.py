@@ -21,16 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from proc_util import free_port
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def send_requests(port, path, n):

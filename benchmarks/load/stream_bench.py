@@ -47,12 +47,12 @@ import sys
 import tempfile
 import threading
 import time
+from proc_util import TCK, cpu, free_port, tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 APP = "benchmarks.load.apps.ringbolt_stream:app"
 CHUNK = 65536
-TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 NGINX_CONF = """worker_processes 1;
@@ -202,18 +202,6 @@ def raw_server(port: int) -> None:
 
 # ---------------------------------------------------------------- /proc helpers
 
-def tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
 
 
 def status_field(pid: int, name: str) -> int:
@@ -236,15 +224,7 @@ def hwm_kib(pid: int) -> int:
 
 
 def cpu_s(pid: int) -> float:
-    total = 0
-    for p in tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fl = f.read().rsplit(")", 1)[1].split()
-            total += int(fl[11]) + int(fl[12])
-        except OSError:
-            pass
-    return total / TCK
+    return sum(cpu(pid))
 
 
 def threads(pid: int) -> dict[str, dict]:
@@ -269,10 +249,10 @@ def threads(pid: int) -> dict[str, dict]:
                             nonvol = int(line.split()[1])
                 with open(base + "/stat") as f:
                     fl = f.read().rsplit(")", 1)[1].split()
-                cpu = (int(fl[11]) + int(fl[12])) / TCK
+                cpu_time = (int(fl[11]) + int(fl[12])) / TCK
             except OSError:
                 continue
-            out[f"{p}/{t}"] = {"comm": comm, "vol": vol, "nonvol": nonvol, "cpu": cpu, "role": role(str(p), t, comm)}
+            out[f"{p}/{t}"] = {"comm": comm, "vol": vol, "nonvol": nonvol, "cpu": cpu_time, "role": role(str(p), t, comm)}
     return out
 
 
@@ -324,12 +304,6 @@ class Sampler(threading.Thread):
 
 # ---------------------------------------------------------------- servers
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
