@@ -657,7 +657,7 @@ void http1_connection::on_timeout(protocol_env& env) {
     emit_error(http_error::request_timeout, env);
 }
 
-bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s, bool input_waiting) {
+bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
     _draining = true;
     if (!idle()) {
         return false;
@@ -667,7 +667,6 @@ bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s, bool input_
     // connection gets `grace_s`: a request in that time is answered with Connection:
     // close; one still idle after it (the sweep checks for bytes in the kernel) is closed.
     // A connection accepted just before the drain gets the same time for its first one.
-    (void)input_waiting;
     uint32_t until = now_s + grace_s;
     if (_deadline == 0 || _deadline > until || _deadline <= now_s) {
         _deadline = until;

@@ -27,7 +27,7 @@ class http1_connection final : public protocol {
     void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                  std::string_view body, protocol_env& env) override;
     void on_timeout(protocol_env& env) override;
-    bool begin_drain(uint32_t now_s, uint32_t grace_s, bool input_waiting) override;
+    bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
 
     bool closing() const noexcept override { return _closing; }

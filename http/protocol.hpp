@@ -94,10 +94,10 @@ class protocol {
     /// The deadline passed (the reactor sweeps once a second).
     virtual void on_timeout(protocol_env& env) = 0;
     /// The server drains. True when the connection can be closed at once. HTTP/1.1 never
-    /// closes at once: an idle connection (or one with `input_waiting`, bytes in the
-    /// kernel not read yet) gets `grace_s` for a request to arrive, which is answered
-    /// with Connection: close.
-    virtual bool begin_drain(uint32_t now_s, uint32_t grace_s, bool input_waiting) = 0;
+    /// closes at once: an idle connection gets `grace_s` for a request to arrive, which
+    /// is answered with Connection: close (the reactor's sweep peeks for bytes in the
+    /// kernel before it closes one that stayed idle).
+    virtual bool begin_drain(uint32_t now_s, uint32_t grace_s) = 0;
     /// The connection is gone (closed by either side): tell producers, free memory.
     virtual void release() noexcept = 0;
 

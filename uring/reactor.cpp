@@ -283,7 +283,7 @@ void reactor::on_accept(int fd) noexcept {
     _counters.connections_open.set(_live);
     RB_PROBE2(accept, slot, fd);
     if (_draining) [[unlikely]] {
-        s.proto->begin_drain(_now_s, fresh_grace_s, false); // its first request is answered with Connection: close
+        s.proto->begin_drain(_now_s, fresh_grace_s); // its first request is answered with Connection: close
     }
     arm_recv(s, slot);
     update_accepting();
@@ -542,7 +542,7 @@ void reactor::after_output(conn_slot& s, uint32_t slot) noexcept {
         close_conn(s, slot, !s.peer_eof);
     } else if (s.peer_eof && s.proto->nothing_owed() && s.stash.empty()) {
         close_conn(s, slot, false);
-    } else if (_draining && s.proto->idle() && s.proto->begin_drain(_now_s, fresh_grace_s, bytes_waiting(s))) {
+    } else if (_draining && s.proto->idle() && s.proto->begin_drain(_now_s, fresh_grace_s)) {
         close_conn(s, slot, false);
     }
 }
@@ -724,7 +724,7 @@ void reactor::tick() noexcept {
             continue;
         }
         if (_draining && s.proto->idle() && !s.peer_eof && _now_s < _drain_deadline && bytes_waiting(s)) {
-            s.proto->begin_drain(_now_s, fresh_grace_s, true); // its request is on its way to on_recv
+            s.proto->begin_drain(_now_s, fresh_grace_s); // its request is on its way to on_recv
             continue;
         }
         s.proto->on_timeout(e);
@@ -768,9 +768,8 @@ void reactor::begin_drain() noexcept {
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
-        if (s.state == slot_state::open &&
-            s.proto->begin_drain(_now_s, fresh_grace_s, s.proto->idle() && bytes_waiting(s)) &&
-            s.send == send_state::idle && s.batch.empty()) {
+        if (s.state == slot_state::open && s.proto->begin_drain(_now_s, fresh_grace_s) && s.send == send_state::idle &&
+            s.batch.empty()) {
             close_conn(s, slot, false);
         }
     }

@@ -419,7 +419,7 @@ void connection_run::step(script& s) {
     case op_drain: {
         uint8_t grace = s.byte() % 3;
         _draining = true;
-        if (!_released && _conn.begin_drain(_now, grace, !_client.empty()) && _batch.empty()) {
+        if (!_released && _conn.begin_drain(_now, grace) && _batch.empty()) {
             close();
         }
         break;
@@ -786,7 +786,7 @@ void connection_run::pass_time(uint8_t seconds) {
         return;
     }
     if (_draining && _conn.idle() && !_peer_eof && !_client.empty()) {
-        _conn.begin_drain(_now, 1, true);
+        _conn.begin_drain(_now, 1);
         return;
     }
     auto e = env();
@@ -866,7 +866,7 @@ void connection_run::turn() {
         return;
     }
     if (_conn.close_after_flush() || (_peer_eof && _conn.nothing_owed() && _stash.empty()) ||
-        (_draining && _conn.idle() && _conn.begin_drain(_now, 1, !_client.empty()))) {
+        (_draining && _conn.idle() && _conn.begin_drain(_now, 1))) {
         close();
     }
 }

@@ -486,13 +486,13 @@ TEST(Http1Connection, DrainGivesIdleConnectionsAGraceThenClosesThem) {
         if (served_one) {
             f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         }
-        EXPECT_FALSE(f.conn.begin_drain(f.now, 1, false));
+        EXPECT_FALSE(f.conn.begin_drain(f.now, 1));
         EXPECT_EQ(f.conn.deadline(), f.now + 1);
         fake_reactor g = {}; // the same connection: a request in the grace is answered with close
         if (served_one) {
             g.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         }
-        g.conn.begin_drain(g.now, 1, false);
+        g.conn.begin_drain(g.now, 1);
         g.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         EXPECT_NE(g.wire.find("Connection: close"), std::string::npos);
         EXPECT_TRUE(g.conn.close_after_flush());
@@ -506,7 +506,7 @@ TEST(Http1Connection, DrainGivesIdleConnectionsAGraceThenClosesThem) {
     fake_reactor b; // busy: not closed; its answer says close
     auto e = b.env();
     b.conn.on_data("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", e);
-    EXPECT_FALSE(b.conn.begin_drain(b.now, 1, false));
+    EXPECT_FALSE(b.conn.begin_drain(b.now, 1));
     b.draining = true;
     b.answer_all();
     b.take_output();
@@ -659,7 +659,7 @@ TEST(Http1Connection, DrainClosesOnlyAfterTheLastOwedResponse) {
     ASSERT_EQ(f.batch.size(), 2u);
     std::vector<app_request> reqs;
     reqs.swap(f.batch);
-    EXPECT_FALSE(f.conn.begin_drain(f.now, 1, false));
+    EXPECT_FALSE(f.conn.begin_drain(f.now, 1));
     f.draining = true;
     f.answer(reqs[0]);
     f.take_output();
