@@ -50,6 +50,7 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
     _stream_chunked = false;
     _stream_continue = false;
     _close_after_body = false;
+    _input_ended = false;
     _head_copy.clear();
     _body.clear();
     _chunked = chunked_decoder(chunked_limits{lim.max_body, 4096, lim.parser.max_head_bytes});
@@ -165,6 +166,7 @@ void http1_connection::pump(protocol_env& env) {
         return;
     }
     consume_tail(env);
+    fail_unfinishable_body();
     if (!_closing) {
         set_read_deadline(true, env);
     }
@@ -631,6 +633,21 @@ void http1_connection::emit_error(http_error err, protocol_env& env) {
     _phase = phase::head;
     request_context ctx{1, false, false};
     respond(_next_seq++, ctx, status_of(err), text_plain, reason_of(err), env);
+}
+
+void http1_connection::on_peer_eof(protocol_env& env) {
+    (void)env;
+    _input_ended = true;
+    fail_unfinishable_body();
+}
+
+// After EOF a body streaming to the app that still lacks bytes can never complete: its
+// read raises ClientDisconnect now, not a 408 after the body timeout. (Bytes held back
+// for the window are parsed first: a client may send its whole body, then half-close.)
+void http1_connection::fail_unfinishable_body() {
+    if (_input_ended && _phase == phase::body_stream && !_held_back) {
+        end_body_stream(false, body_error::disconnect);
+    }
 }
 
 void http1_connection::on_timeout(protocol_env& env) {

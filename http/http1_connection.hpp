@@ -26,6 +26,7 @@ class http1_connection final : public protocol {
     void on_app_message(app_response&& m, protocol_env& env) override;
     void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                  std::string_view body, protocol_env& env) override;
+    void on_peer_eof(protocol_env& env) override;
     void on_timeout(protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
@@ -73,6 +74,7 @@ class http1_connection final : public protocol {
     bool start_body_stream(const request_head& head, std::string_view head_bytes, bool chunked, protocol_env& env);
     size_t stream_body(std::string_view rest, protocol_env& env); ///< bytes used
     void end_body_stream(bool ok, body_error why);
+    void fail_unfinishable_body();
     void expect_continue(const request_head& head, protocol_env& env);
     void emit_error(http_error err, protocol_env& env);
     void set_idle_deadline(const protocol_env& env);
@@ -118,6 +120,7 @@ class http1_connection final : public protocol {
     bool _stream_chunked = false;
     bool _stream_continue = false;  ///< Expect: 100-continue, not answered yet
     bool _close_after_body = false; ///< a request without persistence whose body still streams
+    bool _input_ended = false;      ///< the client sent EOF
 };
 
 } // namespace ringbolt::http

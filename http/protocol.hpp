@@ -91,6 +91,8 @@ class protocol {
     /// Answer request `seq` natively (views valid for the call only).
     virtual void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                          std::string_view body, protocol_env& env) = 0;
+    /// The client finished sending (EOF). What it sent is still answered.
+    virtual void on_peer_eof(protocol_env& env) = 0;
     /// The deadline passed (the reactor sweeps once a second).
     virtual void on_timeout(protocol_env& env) = 0;
     /// The server drains. True when the connection can be closed at once. HTTP/1.1 never

@@ -378,6 +378,10 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
     }
     // EOF: the peer finished sending. Answer what it asked, then close (a partial
     // request left in the tail can never complete).
+    if (s.state != slot_state::lingering && s.stash.empty()) {
+        auto e = env();
+        s.proto->on_peer_eof(e);
+    }
     if (s.state == slot_state::lingering ||
         (s.proto->nothing_owed() && s.stash.empty() && s.send == send_state::idle && s.batch.empty())) {
         close_conn(s, slot, false);

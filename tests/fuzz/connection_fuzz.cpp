@@ -427,6 +427,10 @@ void connection_run::step(script& s) {
     case op_peer_eof:
         _peer_eof = true;
         _client.clear();
+        if (!_released && _stash.empty()) {
+            auto e = env(); // as the reactor: once its stash is parsed
+            _conn.on_peer_eof(e);
+        }
         if (!_released && _conn.nothing_owed() && _stash.empty() && _batch.empty()) {
             close();
         }
@@ -860,6 +864,9 @@ void connection_run::turn() {
             std::string bytes;
             bytes.swap(_stash);
             _conn.on_data(bytes, e);
+            if (_peer_eof) {
+                _conn.on_peer_eof(e);
+            }
         }
     }
     if (_conn.has_output() || !_batch.empty()) {

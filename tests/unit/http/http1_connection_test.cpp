@@ -835,5 +835,32 @@ TEST(Http1Connection, StreamedBodyStillArrivesWhileTheResponseStreams) {
     EXPECT_TRUE(f.conn.close_after_flush());
 }
 
+TEST(Http1Connection, EofMidStreamedBodyFailsItAsADisconnect) {
+    fake_reactor f;
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\nxx", false);
+    auto rb = f.streams.last;
+    auto e = f.env();
+    f.conn.on_peer_eof(e);
+    EXPECT_EQ(rb->failed, 1);
+    EXPECT_EQ(rb->why, body_error::disconnect) << "not a 408 after the body timeout";
+}
+
+TEST(Http1Connection, EofAfterAWholeHeldBackBodyStillDeliversIt) {
+    fake_reactor f; // the client sent all 300 bytes, then half-closed; the window held 200 back
+    std::string body(300, 'h');
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n" + body.substr(0, 100), false);
+    f.feed(body.substr(100), false); // 100 untaken >= the window (64): held back
+    auto rb = f.streams.last;
+    ASSERT_TRUE(f.conn.has_pending_input());
+    auto e = f.env();
+    f.conn.on_peer_eof(e);
+    EXPECT_EQ(rb->failed, 0) << "its bytes are all here";
+    rb->taken = rb->got.size();
+    f.send(fake_reactor::message(f.batch[0], app_response::part_read_more));
+    f.conn.pump(e);
+    EXPECT_EQ(rb->got, body);
+    EXPECT_EQ(rb->finished, 1);
+}
+
 } // namespace
 } // namespace ringbolt::http
