@@ -269,20 +269,26 @@ def test_sighup_reload_loses_no_keep_alive_request():
         return {pid for c in clients for (at, pid) in list(c.pids) if at >= t}
 
     try:
-        wait_for_pids(srv.port, 2)
+        known = wait_for_pids(srv.port, 2)  # every worker pid seen so far
         for c in clients:
             c.start()
         time.sleep(0.4)
         for reload in range(HUP_RELOADS):
-            before = pids_since(time.monotonic() - 0.3)
-            assert before, "clients are not being served"
+            assert pids_since(time.monotonic() - 0.3), "clients are not being served"
+            known |= pids_since(0)
             hup_at = time.monotonic()
             srv.proc.send_signal(signal.SIGHUP)
-            # Both workers replaced: two new pids answered; then let the last old one drain.
+            # Both workers replaced: two pids never seen before answer. The 6 clients'
+            # reconnections may all hash to one new worker (SO_REUSEPORT), so fresh probe
+            # connections (a new source port each) find the other; then let the last old
+            # worker drain.
             deadline = hup_at + 30  # a hang, not speed: drains take ~1-2 s per worker (idle grace)
-            while time.monotonic() < deadline and len(pids_since(hup_at) - before) < 2:
-                time.sleep(0.05)
-            assert len(pids_since(hup_at) - before) >= 2, f"reload {reload + 1}: workers were not replaced"
+            fresh: set[int] = set()
+            while time.monotonic() < deadline and len(fresh) < 2:
+                fresh |= ({get_pid(srv.port)} | pids_since(hup_at)) - known
+                time.sleep(0.02)
+            assert len(fresh) >= 2, f"reload {reload + 1}: workers were not replaced (new pids {fresh})"
+            known |= fresh
             time.sleep(0.7)
             lost = [f"client {i}: {x}" for i, c in enumerate(clients) for x in c.lost + c.connect_errors]
             if lost:
