@@ -29,6 +29,9 @@ struct route_target {
     bool streams_body = false; ///< python: large or chunked bodies are streamed to it (async handlers)
     native_response response;  ///< when native
     std::string pattern;       ///< as registered, for metrics labels
+    /// Methods outside the parser's known set (PROPFIND, REPORT, ...) this route takes;
+    /// the table stores them as method_other, so the dispatcher checks the name.
+    std::vector<std::string> other_methods;
 };
 
 /// Renders the metrics page (implemented by the server, which sees every core).
@@ -38,9 +41,14 @@ class metrics_source {
     virtual void render(std::string& out) const = 0;
 };
 
+inline constexpr uint32_t no_fallback = UINT32_MAX;
+
 struct app_routes {
     route_table table;
     std::vector<route_target> targets; ///< indexed by the router's handler id
+    /// A target for every request the table does not match (any path, any method):
+    /// an ASGI or WSGI application is one. Index into `targets`, or no_fallback.
+    uint32_t fallback = no_fallback;
 };
 
 } // namespace ringbolt::http

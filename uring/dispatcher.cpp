@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "http/method_names.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace ringbolt::uring {
@@ -25,7 +26,22 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     const http::request_head& head = ev.head;
     http::route_match m;
     uint16_t allowed = 0;
+    const std::vector<std::string>* other_names = nullptr; // named methods for Allow
     http::route_status st = _routes.table.lookup(head.method_id, head.path, m, allowed);
+    if (st == http::route_status::found && head.method_id == http::method_other) [[unlikely]] {
+        // The table matched "some other method": the route must list this one by name.
+        const auto& names = _routes.targets[m.handler_id].other_methods;
+        if (std::find(names.begin(), names.end(), head.method) == names.end()) {
+            other_names = &names;
+            http::route_match unused;
+            st = _routes.table.lookup(0, head.path, unused, allowed); // no method: every allowed one
+        }
+    }
+    if (st != http::route_status::found && _routes.fallback != http::no_fallback) {
+        m.handler_id = _routes.fallback; // the application takes everything else
+        m.num_params = 0;
+        st = http::route_status::found;
+    }
     if (ev.body_follows) {
         // Only a route that takes its body as a stream gets the request before the body;
         // everything else (native routes, 404/405, sync handlers) reads it whole first.
@@ -41,6 +57,11 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             std::string fields(text_plain);
             fields.append("Allow: ");
             http::append_method_names(fields, allowed);
+            if (other_names != nullptr) {
+                for (const std::string& name : *other_names) {
+                    fields.append(fields.back() == ' ' ? "" : ", ").append(name);
+                }
+            }
             fields.append("\r\n");
             conn.respond(ev.seq, ev.ctx, 405, fields, "Method Not Allowed", env);
         } else {

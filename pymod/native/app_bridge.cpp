@@ -144,6 +144,19 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
     return false;
 }
 
+// A header name or value: str (sent as UTF-8) or bytes (sent as they are: ASGI).
+bool header_text(PyObject* o, std::string& out, const char* what) {
+    if (PyBytes_Check(o)) {
+        out.assign(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
+        return true;
+    }
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be str or bytes, not %.100s", what, Py_TYPE(o)->tp_name);
+        return false;
+    }
+    return as_utf8(o, out, what);
+}
+
 bool convert_headers(PyObject* headers, response_parts& out) {
     if (headers == Py_None) {
         return true;
@@ -155,19 +168,21 @@ bool convert_headers(PyObject* headers, response_parts& out) {
     bool ok = true;
     for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(items); ++i) {
         PyObject* pair = PyList_GET_ITEM(items, i);
-        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        bool is_tuple = PyTuple_Check(pair);
+        if ((is_tuple ? PyTuple_GET_SIZE(pair) : PyList_Check(pair) ? PyList_GET_SIZE(pair) : 0) != 2) {
             PyErr_SetString(PyExc_TypeError, "headers must be a dict or a list of (name, value) pairs");
             ok = false;
             break;
         }
+        PyObject* pname = is_tuple ? PyTuple_GET_ITEM(pair, 0) : PyList_GET_ITEM(pair, 0);
+        PyObject* pvalue = is_tuple ? PyTuple_GET_ITEM(pair, 1) : PyList_GET_ITEM(pair, 1);
         auto& [name, value] = out.headers.emplace_back();
-        ok = as_utf8(PyTuple_GET_ITEM(pair, 0), name, "a header name") &&
-             as_utf8(PyTuple_GET_ITEM(pair, 1), value, "a header value");
+        ok = header_text(pname, name, "a header name") && header_text(pvalue, value, "a header value");
         if (ok && !http::valid_field_name(name)) {
-            PyErr_Format(PyExc_ValueError, "invalid header name %R", PyTuple_GET_ITEM(pair, 0));
+            PyErr_Format(PyExc_ValueError, "invalid header name %R", pname);
             ok = false;
         } else if (ok && !http::valid_field_value(value)) {
-            PyErr_Format(PyExc_ValueError, "header %R: value contains CR, LF or NUL", PyTuple_GET_ITEM(pair, 0));
+            PyErr_Format(PyExc_ValueError, "header %R: value contains CR, LF or NUL", pname);
             ok = false;
         }
     }

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "core/log.hpp"
+#include "http/char_classes.hpp"
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/app_bridge.hpp"
@@ -14,6 +15,7 @@
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -29,7 +31,9 @@ using ringbolt::py::response_parts;
 
 python_types g_types; // set once by ringbolt/__init__.py via _set_types
 
-uint16_t method_mask(const std::vector<std::string>& methods) {
+/// The router's mask for `methods`; names outside the parser's set (any RFC 9110 token:
+/// PROPFIND, REPORT, PURGE, QUERY...) become method_other and are listed in `other`.
+uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::string>* other = nullptr) {
     static const std::pair<const char*, uint16_t> known[] = {
         {"GET", http::method_get},         {"HEAD", http::method_head},     {"POST", http::method_post},
         {"PUT", http::method_put},         {"DELETE", http::method_delete}, {"PATCH", http::method_patch},
@@ -44,10 +48,18 @@ uint16_t method_mask(const std::vector<std::string>& methods) {
                 found = true;
             }
         }
-        if (!found) {
-            throw pb::value_error("unsupported method '" + m +
-                                  "' (use GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS or TRACE)");
+        if (found) {
+            continue;
         }
+        if (m == "CONNECT") {
+            throw pb::value_error("CONNECT cannot be routed (it names a host, not a path)");
+        }
+        bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) { return http::chars::tchar[static_cast<unsigned char>(c)]; });
+        if (!token || other == nullptr) {
+            throw pb::value_error("invalid method '" + m + "': a method is an RFC 9110 token such as GET or PROPFIND");
+        }
+        mask |= http::method_other;
+        other->push_back(m);
     }
     if (mask == 0) {
         throw pb::value_error("a route needs at least one method");
@@ -121,12 +133,12 @@ class native_server {
                    bool is_coroutine) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
-        std::string err = _routes->table.add(pattern, method_mask(methods), id);
+        http::route_target t;
+        std::string err = _routes->table.add(pattern, method_mask(methods, &t.other_methods), id);
         if (!err.empty()) {
             throw pb::value_error(err);
         }
         pb::tuple names = param_names(id);
-        http::route_target t;
         t.kind = http::target_kind::python;
         t.pattern = pattern;
         t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
@@ -156,6 +168,21 @@ class native_server {
         // checked: no framing or Connection fields
         t.response.headers = head.fields.empty() ? std::string(head.static_fields) : std::move(head.fields);
         t.response.body = parts.take_body();
+        _routes->targets.push_back(std::move(t));
+    }
+
+    /// The handler for every request no route matches, any method (an ASGI or WSGI app).
+    void set_fallback(pb::object handler, bool is_coroutine) {
+        check_not_started();
+        if (_routes->fallback != http::no_fallback) {
+            throw pb::value_error("the server already has a fallback handler");
+        }
+        http::route_target t;
+        t.kind = http::target_kind::python;
+        t.pattern = "*";
+        t.handler = _bridge->add_handler(handler.ptr(), pb::tuple().ptr(), is_coroutine);
+        t.streams_body = is_coroutine;
+        _routes->fallback = static_cast<uint32_t>(_routes->targets.size());
         _routes->targets.push_back(std::move(t));
     }
 
@@ -403,6 +430,7 @@ void init_runtime(pb::module_& m) {
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
         .def("set_async_runner", &native_server::set_async_runner)
+        .def("set_fallback", &native_server::set_fallback, pb::arg("handler"), pb::arg("is_coroutine"))
         .def("metrics_text", &native_server::metrics_text)
         .def("start", &native_server::start)
         .def("wait", &native_server::wait)

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <structmember.h>
+#include <strings.h>
 
 namespace ringbolt::py {
 
@@ -332,6 +333,154 @@ PyObject* repr(PyObject* self) {
                                 static_cast<int>(t.size() > 200 ? 200 : t.size()), t.data());
 }
 
+// ---- server-mode views: an ASGI scope and a WSGI environ built in one pass ----
+
+bool set_item(PyObject* d, const char* key, PyObject* value) {
+    if (value == nullptr) {
+        return false;
+    }
+    int rc = PyDict_SetItemString(d, key, value);
+    Py_DECREF(value);
+    return rc == 0;
+}
+
+PyObject* bytes_of(std::string_view s) {
+    return PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+}
+
+PyObject* asgi_headers(const http::app_request& r) {
+    size_t n = r.headers.size() / 2;
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
+    if (list == nullptr) {
+        return nullptr;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        std::string_view name = r.headers[2 * i].in(r.data);
+        PyObject* k = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(name.size()));
+        if (k != nullptr) {
+            char* out = PyBytes_AS_STRING(k);
+            for (size_t j = 0; j < name.size(); ++j) {
+                char c = name[j];
+                out[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+            }
+        }
+        PyObject* v = k != nullptr ? bytes_of(r.headers[2 * i + 1].in(r.data)) : nullptr;
+        PyObject* t = v != nullptr ? PyTuple_Pack(2, k, v) : nullptr;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (t == nullptr) {
+            Py_DECREF(list);
+            return nullptr;
+        }
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), t);
+    }
+    return list;
+}
+
+PyObject* interned_http_versions[2] = {};
+
+// req._asgi_scope(base): a copy of `base` (type, asgi, scheme, server, root_path...) with
+// this request's method, http_version, path, raw_path, query_string, headers and client.
+PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
+    if (!PyDict_Check(base)) {
+        PyErr_SetString(PyExc_TypeError, "_asgi_scope takes a dict");
+        return nullptr;
+    }
+    const auto& r = R(self);
+    PyObject* d = PyDict_Copy(base);
+    if (d == nullptr) {
+        return nullptr;
+    }
+    std::string_view raw_path = r.path.in(r.data);
+    bool ok = set_item(d, "method", get_method(self, nullptr)) &&
+              PyDict_SetItemString(d, "http_version", interned_http_versions[r.version_minor == 0 ? 0 : 1]) == 0 &&
+              set_item(d, "path", get_path(self, nullptr)) && set_item(d, "raw_path", bytes_of(raw_path)) &&
+              set_item(d, "query_string", bytes_of(r.query.in(r.data))) && set_item(d, "headers", asgi_headers(r)) &&
+              set_item(d, "client", get_client(self, nullptr));
+    if (!ok) {
+        Py_DECREF(d);
+        return nullptr;
+    }
+    return d;
+}
+
+// req._wsgi_environ(base): a copy of `base` (SERVER_*, SCRIPT_NAME, wsgi.*) with the CGI
+// variables of this request (PEP 3333: native strings, bytes decoded as latin-1).
+// Header names with '_' are left out: "X_Forwarded_For" must not pass as
+// X-Forwarded-For once both become HTTP_X_FORWARDED_FOR. Repeated headers are joined
+// with ", " (RFC 9110 §5.3).
+PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
+    if (!PyDict_Check(base)) {
+        PyErr_SetString(PyExc_TypeError, "_wsgi_environ takes a dict");
+        return nullptr;
+    }
+    const auto& r = R(self);
+    PyObject* d = PyDict_Copy(base);
+    if (d == nullptr) {
+        return nullptr;
+    }
+    std::string_view raw = r.path.in(r.data);
+    std::string decoded;
+    std::string_view path = raw;
+    if (http::needs_decoding(raw, false) && http::percent_decode(raw, decoded, false)) {
+        path = decoded;
+    }
+    bool ok = set_item(d, "REQUEST_METHOD", get_method(self, nullptr)) &&
+              set_item(d, "PATH_INFO", decode_latin1(path)) &&
+              set_item(d, "QUERY_STRING", decode_latin1(r.query.in(r.data))) &&
+              set_item(d, "RAW_URI", decode_latin1(r.target.in(r.data))) &&
+              set_item(d, "SERVER_PROTOCOL", PyUnicode_FromString(r.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1"));
+    if (ok && r.peer.family != 0) {
+        char buf[INET6_ADDRSTRLEN] = {};
+        inet_ntop(r.peer.family, r.peer.addr, buf, sizeof(buf));
+        ok = set_item(d, "REMOTE_ADDR", PyUnicode_FromString(buf)) &&
+             set_item(d, "REMOTE_PORT", PyUnicode_FromFormat("%d", static_cast<int>(r.peer.port)));
+    }
+    std::string key;
+    size_t n = r.headers.size() / 2;
+    for (size_t i = 0; ok && i < n; ++i) {
+        std::string_view name = r.headers[2 * i].in(r.data);
+        std::string_view value = r.headers[2 * i + 1].in(r.data);
+        if (name.find('_') != std::string_view::npos) {
+            continue;
+        }
+        key.assign(name.size() + 5, '\0');
+        size_t at = 0;
+        bool is_type = name.size() == 12 && strncasecmp(name.data(), "content-type", 12) == 0;
+        bool is_length = name.size() == 14 && strncasecmp(name.data(), "content-length", 14) == 0;
+        if (!is_type && !is_length) {
+            key.replace(0, 5, "HTTP_");
+            at = 5;
+        }
+        for (char c : name) {
+            key[at++] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+        }
+        key.resize(at);
+        PyObject* k = PyUnicode_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size()));
+        PyObject* v = decode_latin1(value);
+        if (k == nullptr || v == nullptr) {
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+            ok = false;
+            break;
+        }
+        PyObject* prev = PyDict_GetItemWithError(d, k); // borrowed
+        if (prev != nullptr && PyUnicode_Check(prev)) {
+            PyObject* joined = PyUnicode_FromFormat("%U, %U", prev, v);
+            Py_DECREF(v);
+            v = joined;
+        }
+        ok = v != nullptr && PyDict_SetItem(d, k, v) == 0;
+        Py_DECREF(k);
+        Py_XDECREF(v);
+    }
+    if (!ok) {
+        Py_DECREF(d);
+        return nullptr;
+    }
+    return d;
+}
+
 PyGetSetDef getset[] = {
     {"method", get_method, nullptr, "Request method (str).", nullptr},
     {"path", get_path, nullptr, "Percent-decoded path (str).", nullptr},
@@ -354,6 +503,8 @@ PyMethodDef methods[] = {
     {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
     {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
     {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
+    {"_asgi_scope", method_asgi_scope, METH_O, "The ASGI http scope: a copy of the given base dict plus this request."},
+    {"_wsgi_environ", method_wsgi_environ, METH_O, "The WSGI environ: a copy of the given base dict plus this request."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -379,6 +530,8 @@ int init_request_type() {
     for (int i = 0; i < 9; ++i) {
         interned_methods[i] = PyUnicode_InternFromString(names[i]);
     }
+    interned_http_versions[0] = PyUnicode_InternFromString("1.0");
+    interned_http_versions[1] = PyUnicode_InternFromString("1.1");
     return PyType_Ready(&request_type);
 }
 

@@ -6,11 +6,14 @@ through ``_native._complete`` (one wake-up per batch of answers at most)."""
 from __future__ import annotations
 
 import asyncio
-import functools
+import logging
 import threading
 from typing import Any
 
 from ._native import _complete
+from .asgi import new_task
+
+logger = logging.getLogger("ringbolt")
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -55,13 +58,17 @@ class AsyncRunner:
         self.loop.call_soon_threadsafe(self._start, items)
 
     def _start(self, items: list[tuple[Any, Any, Any]]) -> None:
+        loop = self.loop
         for handler, request, pending in items:
-            try:
-                task = self.loop.create_task(handler(request))
-            except BaseException as exc:  # the call itself raised (not a coroutine function after all)
-                _complete(pending, None, exc)
-                continue
-            task.add_done_callback(functools.partial(_done, pending))
+            if getattr(handler, "_ringbolt_takes_pending", False):
+                new_task(loop, handler.run(request, pending, loop))  # an ASGI app: answers itself
+            else:
+                new_task(loop, _answer(handler, request, pending))
+
+    def run(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run ``coro`` on the loop from another thread and return its result (start-up
+        and shutdown hooks, ASGI lifespan: what they create belongs to this loop)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -69,12 +76,20 @@ class AsyncRunner:
             self._thread.join(30)
 
 
-def _done(pending: Any, task: asyncio.Task) -> None:
-    if task.cancelled():
+async def _answer(handler: Any, request: Any, pending: Any) -> None:
+    """One async ringbolt handler. Every exception, BaseException included, is this
+    request's answer (a 500 unless it is an HTTPError): a SystemExit or
+    KeyboardInterrupt raised by a handler must never escape into the loop, which would
+    stop it and leave every later async request unanswered."""
+    try:
+        result = await handler(request)
+    except asyncio.CancelledError:
         _complete(pending, None, asyncio.CancelledError("the async handler was cancelled"))
-        return
-    exc = task.exception()
-    if exc is not None:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            logger.error("async handler for %s %s raised %s: answered 500; the server keeps serving "
+                         "(stop it with SIGTERM)", request.method, request.target, type(exc).__name__)
         _complete(pending, None, exc)
-    else:
-        _complete(pending, task.result(), None)
+        return
+    _complete(pending, result, None)

@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator
 
 from . import _native
+from .asgi import _Body as _AsgiBody
+from .asgi import _start_body_stream as _start_asgi_body
 
 logger = logging.getLogger("ringbolt")
 
@@ -49,7 +51,9 @@ def _get_executor() -> ThreadPoolExecutor:
 
 
 def start_stream(handle: Any, content: Any) -> None:
-    if hasattr(content, "__aiter__"):
+    if type(content) is _AsgiBody:
+        _start_asgi_body(content, handle)  # an ASGI app's send() writes to the handle
+    elif hasattr(content, "__aiter__"):
         runner = _get_runner()
         runner.loop.call_soon_threadsafe(_start_task, runner.loop, handle, content)
     else:

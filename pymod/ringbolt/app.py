@@ -104,6 +104,8 @@ class App:
         self._lock = threading.Lock()
         self._metrics_path: str | None = None
         self._runner: Any = None
+        self._asgi: Any = None  # ringbolt.asgi.ASGIHandler: takes what no route takes
+        self._lifespan: Any = None
 
     # ---- routes ----
     def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
@@ -158,12 +160,38 @@ class App:
         self._shutdown.append(fn)
         return fn
 
+    def mount_asgi(self, app: Any, *, lifespan: str = "auto", root_path: str = "") -> None:
+        """Serve the ASGI 3 application ``app`` for every request no ringbolt route
+        takes (any path, any method). Its lifespan (``"auto"``, ``"on"`` or ``"off"``)
+        runs on the worker's event loop, the one its requests run on."""
+        from .asgi import ASGIHandler, Lifespan
+
+        if self._asgi is not None:
+            raise ValueError("an ASGI application is already mounted")
+        if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
+            raise ValueError(f"root_path must start with '/' and not end with one: {root_path!r}")
+        self._asgi = ASGIHandler(app, root_path=root_path)
+        self._lifespan = Lifespan(app, lifespan, self._asgi.state)
+
     def enable_metrics(self, path: str = "/metrics") -> None:
         """Serve per-core counters and per-route latency histograms in Prometheus text
         format at ``path`` (GET), answered natively by the reactors, never by Python."""
         if not path.startswith("/"):
             raise ValueError(f"metrics path must start with '/': {path!r}")
         self._metrics_path = path
+
+    def _needs_loop(self) -> bool:
+        return self._asgi is not None or any(
+            inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
+        ) or any(not const and inspect.iscoroutinefunction(fn) for _, _, fn, const in self._routes)
+
+    def _call_hook(self, fn: Callable[[], Any]) -> None:
+        result = fn()
+        if inspect.iscoroutine(result):
+            if self._runner is not None:
+                self._runner.run(result)  # on the loop the handlers run on
+            else:
+                asyncio.run(result)
 
     def _build(self, config: dict[str, Any]) -> _native.Server:
         metrics = config.pop("metrics", None)
@@ -172,11 +200,7 @@ class App:
         server = _native.Server(config)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
-        self._runner = None
-        if any(not const and inspect.iscoroutinefunction(fn) for _, _, fn, const in self._routes):
-            from ._aio import AsyncRunner
-
-            self._runner = AsyncRunner()
+        if self._runner is not None:
             server.set_async_runner(self._runner.submit)
         from ._stream import set_runner
 
@@ -189,6 +213,8 @@ class App:
                 server.add_const_route(path, methods, result)
             else:
                 server.add_route(path, methods, fn, inspect.iscoroutinefunction(fn))
+        if self._asgi is not None:
+            server.set_fallback(self._asgi, True)
         return server
 
     def run(
@@ -258,23 +284,38 @@ class App:
         In that mode a failing startup hook raises ``StartupHookError``.
         """
         config = dict(options, host=host, port=port, threads=threads or 0)
-        for fn in self._startup:
-            try:
-                result = fn()
-                if inspect.iscoroutine(result):
-                    asyncio.run(result)
-            except Exception as exc:
-                if _ready is None:
-                    raise
-                raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
-        server = self._build(config)
+        self._runner = None
+        if self._needs_loop():
+            from ._aio import AsyncRunner
+
+            self._runner = AsyncRunner()  # one loop per worker: hooks, lifespan and handlers share it
         try:
+            for fn in self._startup:
+                try:
+                    self._call_hook(fn)
+                except Exception as exc:
+                    if _ready is None:
+                        raise
+                    raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
+            if self._lifespan is not None:
+                from .asgi import LifespanError
+
+                self._asgi.set_server(host, port)
+                try:
+                    self._runner.run(self._lifespan.startup())
+                except LifespanError as exc:
+                    if _ready is None:
+                        raise
+                    raise StartupHookError(str(exc)) from exc
+            server = self._build(config)
             info = server.start()
         except BaseException:
             if self._runner is not None:
                 self._runner.stop()
                 self._runner = None
             raise
+        if self._asgi is not None and info["port"] != port:
+            self._asgi.set_server(host, info["port"])
         with self._lock:
             self._server = server
         logger.info(
@@ -309,13 +350,15 @@ class App:
                 signal.signal(sig, handler)
             with self._lock:
                 self._server = None
-            if self._runner is not None:
-                self._runner.stop()
-                self._runner = None
-            for fn in self._shutdown:
-                result = fn()
-                if inspect.iscoroutine(result):
-                    asyncio.run(result)
+            try:
+                if self._lifespan is not None and self._runner is not None:
+                    self._runner.run(self._lifespan.shutdown(), timeout=30)
+                for fn in self._shutdown:
+                    self._call_hook(fn)
+            finally:
+                if self._runner is not None:
+                    self._runner.stop()
+                    self._runner = None
             logger.info("stopped")
 
     def stop(self) -> None:

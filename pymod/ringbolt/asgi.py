@@ -1,0 +1,490 @@
+"""ASGI 3 server mode (spec 2.4): any ASGI application (FastAPI, Starlette, Litestar,
+Django's ASGI handler, a raw callable) served by ringbolt's reactors.
+
+The reactors parse, route and frame; every request no ringbolt route takes goes to
+``ASGIHandler`` as one call on the worker's event loop, with the request as a native
+view. The scope is built natively in one pass (``Request._asgi_scope``). A response whose
+body comes in one ``http.response.body`` message is answered at once, even if the app
+goes on running (background tasks); a body sent in several messages becomes a streamed
+response with the connection's backpressure (``await send`` waits while the output
+queue is above its mark); ``http.response.pathsend`` is a native file response.
+
+What the app does wrong is logged naming the violation: raising before the response
+starts is a 500; raising (or returning) in the middle of a body cuts the response short
+so the client can tell (no final chunk, then the close); a message out of order or of
+the wrong type is a protocol error treated the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any, Awaitable, Callable, MutableMapping
+
+from . import _native
+from .errors import ClientDisconnect
+from .response import FileResponse, Response, StreamingResponse
+
+logger = logging.getLogger("ringbolt")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
+
+_complete = _native._complete
+_DISCONNECT = {"type": "http.disconnect"}
+# A 500 for an app that broke the protocol: the connection is closed after it.
+_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+
+# Cycle states.
+_INIT, _STARTED, _STREAMING, _DONE = 0, 1, 2, 3
+
+
+class ASGIProtocolError(RuntimeError):
+    """The application broke the ASGI protocol (message order or types)."""
+
+
+class ClientDisconnected(ClientDisconnect):
+    """``send`` after the client went away (an OSError, as ASGI 2.4 asks)."""
+
+
+def _raw_response(body: Any, status: int, headers: Any) -> Response:
+    # Skips Response.__init__: the native side validates status and headers (bytes or
+    # str), and an empty content_type means "no default Content-Type".
+    r = Response.__new__(Response)
+    r.body = body
+    r.status = status
+    r.headers = headers
+    r.content_type = ""
+    return r
+
+
+class _Body:
+    """The body of a streamed ASGI response: the native stream handle arrives through
+    ``attach`` (called by ``ringbolt._stream.start_stream``) and the app's ``send`` writes
+    to it directly, waiting when the connection's queue is above its mark."""
+
+    __slots__ = ("handle", "loop", "_attached")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.handle: Any = None
+        self.loop = loop
+        self._attached: asyncio.Future[None] | None = None
+
+    def attach(self, handle: Any) -> None:
+        self.handle = handle
+        if self._attached is not None and not self._attached.done():
+            self._attached.set_result(None)
+
+    async def write(self, chunk: bytes) -> None:
+        if self.handle is None:
+            self._attached = self.loop.create_future()
+            await self._attached
+        handle = self.handle
+        if not chunk:
+            return
+        state = handle.send_nowait(chunk)
+        if state < 0:
+            raise ClientDisconnected(400, "the client disconnected while the response was sent")
+        if state > 0:
+            waiter = self.loop.create_future()
+            handle.set_waiter(waiter)
+            await waiter
+            if handle.closed:
+                raise ClientDisconnected(400, "the client disconnected while the response was sent")
+
+    async def end(self) -> None:
+        if self.handle is None:
+            self._attached = self.loop.create_future()
+            await self._attached
+        self.handle.end()
+
+    def abort(self) -> None:
+        if self.handle is not None:
+            self.handle.abort()
+        else:  # not attached yet: cut it short as soon as it is
+            self.handle = _AbortOnAttach()
+
+
+class _AbortOnAttach:
+    closed = True
+
+    def abort(self) -> None:
+        pass
+
+
+def _start_body_stream(content: _Body, handle: Any) -> None:
+    """start_stream's hook for ASGI bodies (any thread)."""
+    if isinstance(content.handle, _AbortOnAttach):
+        handle.abort()
+        return
+    loop = content.loop
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        content.attach(handle)
+    else:
+        loop.call_soon_threadsafe(content.attach, handle)
+
+
+class _Cycle:
+    """One request and its response."""
+
+    __slots__ = ("req", "pending", "state", "status", "headers", "body", "body_done", "disconnected",
+                 "finished", "loop")
+
+    def __init__(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.req = req
+        self.pending = pending
+        self.loop = loop
+        self.state = _INIT
+        self.status = 200
+        self.headers: Any = ()
+        self.body: _Body | None = None
+        self.body_done = False
+        self.disconnected = False
+        self.finished: asyncio.Future[None] | None = None
+
+    # ---- receive ----
+    async def receive(self) -> Message:
+        if not self.body_done:
+            req = self.req
+            handle = req._body_stream
+            if handle is None:
+                self.body_done = True
+                return {"type": "http.request", "body": req.body, "more_body": False}
+            while True:
+                try:
+                    chunk = handle.take()
+                except ClientDisconnect:
+                    self.body_done = True
+                    self.disconnected = True
+                    return _DISCONNECT
+                if chunk is None:
+                    waiter = self.loop.create_future()
+                    handle.set_waiter(waiter)
+                    await waiter
+                    continue
+                if not chunk:
+                    self.body_done = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                return {"type": "http.request", "body": chunk, "more_body": True}
+        if self.state == _DONE or self.disconnected:
+            return _DISCONNECT
+        # The body is read: the next event is the end of this request's life.
+        if self.finished is None:
+            self.finished = self.loop.create_future()
+        await self.finished
+        return _DISCONNECT
+
+    def _finish(self) -> None:
+        self.state = _DONE
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(None)
+
+    # ---- send ----
+    async def send(self, message: Message) -> None:
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise ASGIProtocolError(f"an ASGI message must be a dict with a 'type', got {message!r:.200}") from None
+        state = self.state
+        if kind == "http.response.body":
+            if state == _STREAMING:
+                body = message.get("body", b"")
+                if type(body) is not bytes:
+                    body = _check_body(body)
+                if self.disconnected:
+                    raise ClientDisconnected(400, "the client disconnected while the response was sent")
+                try:
+                    await self.body.write(body)  # type: ignore[union-attr]
+                    if not message.get("more_body", False):
+                        await self.body.end()  # type: ignore[union-attr]
+                        self._finish()
+                except ClientDisconnected:
+                    self.disconnected = True
+                    self._finish()
+                    raise
+                return
+            if state == _STARTED:
+                body = message.get("body", b"")
+                if type(body) is not bytes:
+                    body = _check_body(body)
+                if not message.get("more_body", False):
+                    self._finish()
+                    _complete(self.pending, _raw_response(body, self.status, self.headers), None)
+                    return
+                stream = self.body = _Body(self.loop)
+                self.state = _STREAMING
+                r = StreamingResponse.__new__(StreamingResponse)
+                r.content = stream
+                r.status = self.status
+                r.headers = self.headers
+                r.content_type = None
+                _complete(self.pending, r, None)
+                await self.send(message)
+                return
+            raise ASGIProtocolError("'http.response.body' before 'http.response.start'" if state == _INIT
+                                    else "'http.response.body' after the response was complete")
+        if kind == "http.response.start":
+            if state != _INIT:
+                raise ASGIProtocolError("'http.response.start' sent twice")
+            status = message.get("status")
+            if type(status) is not int:
+                raise ASGIProtocolError(f"'http.response.start' needs an int 'status', got {status!r:.100}")
+            self.status = status
+            self.headers = message.get("headers", ())
+            self.state = _STARTED
+            return
+        if kind == "http.response.pathsend":
+            if state != _STARTED:
+                raise ASGIProtocolError("'http.response.pathsend' before 'http.response.start'" if state == _INIT
+                                        else "'http.response.pathsend' after the body started")
+            path = message.get("path")
+            if not isinstance(path, str):
+                raise ASGIProtocolError(f"'http.response.pathsend' needs a str 'path', got {path!r:.100}")
+            r = FileResponse.__new__(FileResponse)
+            r.path = path
+            r.status = self.status
+            r.headers = self.headers
+            r.content_type = None
+            self._finish()
+            _complete(self.pending, r, None)
+            return
+        if kind == "http.response.trailers":
+            raise ASGIProtocolError("'http.response.trailers': trailers were not announced (no 'trailers' in "
+                                    "'http.response.start'; ringbolt does not offer the extension yet)")
+        raise ASGIProtocolError(f"unknown ASGI message type {kind!r:.100} for an http scope")
+
+    # ---- the end of the app's call ----
+    def fail(self, exc: BaseException) -> None:
+        state = self.state
+        if state in (_INIT, _STARTED):
+            self._finish()
+            if isinstance(exc, ASGIProtocolError):
+                _log_protocol_error(self.req, exc)
+                _complete(self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+                return
+            _complete(self.pending, None, exc)  # a 500 (HTTPError: its status), logged natively
+            return
+        if state == _STREAMING:
+            self._finish()
+            self.body.abort()  # type: ignore[union-attr]
+            if isinstance(exc, ClientDisconnected):
+                return
+        if isinstance(exc, ClientDisconnected):
+            return
+        if isinstance(exc, ASGIProtocolError):
+            _log_protocol_error(self.req, exc)
+            return
+        logger.error("Exception in ASGI application after the response for %s %s started",
+                     self.req.method, self.req.target, exc_info=(type(exc), exc, exc.__traceback__))
+
+    def returned(self) -> None:
+        state = self.state
+        if state == _DONE:
+            return
+        self._finish()
+        if state == _STREAMING:
+            logger.error("ASGI application returned before finishing the response body for %s %s "
+                         "(the response is cut short)", self.req.method, self.req.target)
+            self.body.abort()  # type: ignore[union-attr]
+            return
+        logger.error("ASGI application returned without %s for %s %s",
+                     "sending a response" if state == _INIT else "sending the response body",
+                     self.req.method, self.req.target)
+        _complete(self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+
+
+def _check_body(body: Any) -> bytes:
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    raise ASGIProtocolError(f"'http.response.body' needs bytes for 'body', got {type(body).__name__}")
+
+
+def _log_protocol_error(req: Any, exc: BaseException) -> None:
+    logger.error("ASGI protocol error by the application for %s %s: %s", req.method, req.target, exc)
+
+
+class ASGIHandler:
+    """The server-side callable for one ASGI app: ``run(req, pending)`` is a coroutine
+    started by the event loop for each request (``ringbolt._aio``)."""
+
+    _ringbolt_takes_pending = True
+
+    def __init__(self, app: ASGIApp, *, root_path: str = "", scheme: str = "http",
+                 server: tuple[str, int] | None = None) -> None:
+        self.app = app
+        self.state: dict[str, Any] = {}
+        self.base: dict[str, Any] = {
+            "type": "http",
+            "asgi": ASGI_VERSION,
+            "scheme": scheme,
+            "root_path": root_path,
+            "server": server,
+            "extensions": {"http.response.pathsend": {}},
+        }
+
+    def set_server(self, host: str, port: int) -> None:
+        self.base["server"] = (host, port)
+
+    async def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+        scope = req._asgi_scope(self.base)
+        if self.state:
+            scope["state"] = self.state.copy()
+        cycle = _Cycle(req, pending, loop)
+        try:
+            await self.app(scope, cycle.receive, cycle.send)
+        except asyncio.CancelledError as exc:
+            cycle.fail(exc)
+            raise
+        except BaseException as exc:  # noqa: BLE001 - each reaches its request; SystemExit never the loop
+            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                logger.error("ASGI application raised %s for %s %s: answered 500; the server keeps serving "
+                             "(stop it with SIGTERM)", type(exc).__name__, req.method, req.target)
+            cycle.fail(exc)
+        else:
+            cycle.returned()
+
+
+# ---- lifespan ----
+
+
+class LifespanError(RuntimeError):
+    """The application's lifespan startup failed (``lifespan.startup.failed`` or an
+    exception with ``--lifespan on``)."""
+
+
+class Lifespan:
+    """Runs the app's ``lifespan`` scope as one task on the worker's loop: ``startup()``
+    returns when the app answered ``lifespan.startup.complete``; ``shutdown()`` sends the
+    shutdown event and waits for the answer.
+
+    ``mode``: ``"auto"`` (an app that raises before answering does not support lifespan:
+    logged once, then served without it), ``"on"`` (that is a failed start-up) or
+    ``"off"``."""
+
+    def __init__(self, app: ASGIApp, mode: str, state: dict[str, Any]) -> None:
+        if mode not in ("auto", "on", "off"):
+            raise ValueError(f"lifespan must be auto, on or off, not {mode!r}")
+        self.app = app
+        self.mode = mode
+        self.state = state
+        self._events: asyncio.Queue[Message] | None = None
+        self._started: asyncio.Future[str] | None = None
+        self._stopped: asyncio.Future[str] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.supported = mode != "off"
+
+    async def startup(self) -> None:
+        if self.mode == "off":
+            return
+        loop = asyncio.get_running_loop()
+        self._events = asyncio.Queue()
+        self._started = loop.create_future()
+        self._stopped = loop.create_future()
+        await self._events.put({"type": "lifespan.startup"})
+        self._task = loop.create_task(self._main())
+        outcome = await self._started
+        if outcome == "complete":
+            return
+        if outcome == "unsupported":
+            self.supported = False
+            return
+        raise LifespanError(outcome)
+
+    async def _main(self) -> None:
+        scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.state}
+        try:
+            await self.app(scope, self._receive, self._send)
+        except BaseException as exc:  # noqa: BLE001
+            if self._started is not None and not self._started.done():
+                if self.mode == "auto":
+                    logger.info("ASGI 'lifespan' protocol appears unsupported (%s: %s): serving without it",
+                                type(exc).__name__, exc)
+                    self._started.set_result("unsupported")
+                else:
+                    logger.error("Exception in ASGI lifespan startup", exc_info=(type(exc), exc, exc.__traceback__))
+                    self._started.set_result(f"the application's lifespan startup raised {type(exc).__name__}: {exc}")
+            else:
+                logger.error("Exception in ASGI lifespan", exc_info=(type(exc), exc, exc.__traceback__))
+                if self._stopped is not None and not self._stopped.done():
+                    self._stopped.set_result("failed")
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            if self._started is not None and not self._started.done():
+                self._started.set_result("the application's lifespan returned before startup completed")
+            if self._stopped is not None and not self._stopped.done():
+                self._stopped.set_result("returned")
+
+    async def _receive(self) -> Message:
+        assert self._events is not None
+        return await self._events.get()
+
+    async def _send(self, message: Message) -> None:
+        kind = message.get("type") if isinstance(message, dict) else None
+        assert self._started is not None and self._stopped is not None
+        if kind == "lifespan.startup.complete" and not self._started.done():
+            self._started.set_result("complete")
+        elif kind == "lifespan.startup.failed" and not self._started.done():
+            self._started.set_result(f"the application's lifespan startup failed: {message.get('message', '')}")
+        elif kind == "lifespan.shutdown.complete" and not self._stopped.done():
+            self._stopped.set_result("complete")
+        elif kind == "lifespan.shutdown.failed" and not self._stopped.done():
+            logger.error("ASGI lifespan shutdown failed: %s", message.get("message", ""))
+            self._stopped.set_result("failed")
+        else:
+            raise ASGIProtocolError(f"unexpected lifespan message {message!r:.200}")
+
+    async def shutdown(self) -> None:
+        if not self.supported or self._task is None or self._events is None or self._stopped is None:
+            return
+        await self._events.put({"type": "lifespan.shutdown"})
+        await self._stopped
+
+
+def is_asgi_app(app: Any) -> bool:
+    """An ASGI 3 callable: ``async def app(scope, receive, send)`` (or an object whose
+    ``__call__`` is one)."""
+    import inspect
+
+    if inspect.isclass(app):
+        return False
+    fn = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)
+    if fn is None:
+        return False
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(app):
+        try:
+            params = [p for p in inspect.signature(app).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            return True
+        return len(params) == 3
+    return False
+
+
+def asgi_app(app: ASGIApp, *, lifespan: str = "auto", root_path: str = "") -> Any:
+    """A ringbolt ``App`` serving ``app`` (the ASGI application) for every request."""
+    from .app import App
+
+    server_app = App()
+    server_app.mount_asgi(app, lifespan=lifespan, root_path=root_path)
+    return server_app
+
+
+if sys.version_info >= (3, 12):
+
+    def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+        # Runs the coroutine at once until it first suspends: a response that needs no
+        # I/O is answered without a loop round-trip.
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+else:
+
+    def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+        return loop.create_task(coro)
