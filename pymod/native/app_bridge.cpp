@@ -13,9 +13,11 @@
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 namespace ringbolt::py {
@@ -448,11 +450,16 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
     if (resp.start.fields.empty()) {
         resp.start.fields.assign(resp.start.static_fields); // more lines follow
     }
-    char modified[32];
-    format_imf_fixdate(st.st_mtime, modified);
-    resp.start.fields.append("Last-Modified: ");
-    resp.start.fields.append(modified, 29);
-    resp.start.fields.append("\r\n");
+    bool has_modified = std::any_of(parts.headers.begin(), parts.headers.end(), [](const auto& h) {
+        return h.first.size() == 13 && strncasecmp(h.first.data(), "last-modified", 13) == 0;
+    });
+    if (!has_modified) { // the app's own (an ASGI FileResponse sets one) wins
+        char modified[32];
+        format_imf_fixdate(st.st_mtime, modified);
+        resp.start.fields.append("Last-Modified: ");
+        resp.start.fields.append(modified, 29);
+        resp.start.fields.append("\r\n");
+    }
     resp.start.content_length = static_cast<int64_t>(st.st_size);
     resp.file = std::make_shared<http::file_handle>(fd);
     resp.file_offset = 0;

@@ -80,6 +80,8 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--handler-threads", type=int, default=None,
                    help="run handlers on N Python threads instead of inline on the reactors "
                         "(for handlers that block; default 0 = inline)")
+    p.add_argument("--lifespan", choices=["auto", "on", "off"], default="auto",
+                   help="ASGI lifespan: auto (used if the app supports it), on (a failure is fatal), off")
     p.add_argument("--metrics", nargs="?", const="/metrics", default=None, metavar="PATH",
                    help="serve Prometheus metrics natively at PATH (default /metrics)")
 
@@ -89,8 +91,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     app = load_app(args.app, args.app_dir)
     if not isinstance(app, App):
-        print(f"ringbolt: error: {args.app} is a {type(app).__name__}, not a ringbolt.App", file=sys.stderr)
-        return 2
+        from .asgi import asgi_app, is_asgi_app
+
+        if is_asgi_app(app):
+            app = asgi_app(app, lifespan=getattr(args, "lifespan", "auto"))
+        else:
+            print(f"ringbolt: error: {args.app} is a {type(app).__name__}: neither a ringbolt.App nor an "
+                  f"ASGI 3 application", file=sys.stderr)
+            return 2
     options = {
         "max_body_size": args.max_body_size,
         "max_request_line": args.max_request_line,
