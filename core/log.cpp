@@ -5,9 +5,12 @@
 
 #include "core/log_queue.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -61,12 +64,24 @@ bool log_enabled(log_level level) noexcept {
     return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
+// "2026-11-22 11:05:08,123 " (local time, as Python logging's asctime writes it).
+size_t timestamp(char* out, size_t cap) noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    std::tm tm{};
+    localtime_r(&ts.tv_sec, &tm);
+    size_t n = std::strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    int m = std::snprintf(out + n, cap - n, ",%03ld ", ts.tv_nsec / 1000000);
+    return n + (m > 0 ? static_cast<size_t>(m) : 0);
+}
+
 void log(log_level level, const char* fmt, ...) noexcept {
     if (!log_enabled(level)) {
         return;
     }
     char line[log_queue::line_max];
-    int n = std::snprintf(line, sizeof(line), "[ringbolt] %s: ", level_name(level));
+    size_t t = timestamp(line, sizeof(line));
+    int n = static_cast<int>(t) + std::snprintf(line + t, sizeof(line) - t, "[ringbolt] %s: ", level_name(level));
     va_list ap;
     va_start(ap, fmt);
     int m = std::vsnprintf(line + n, sizeof(line) - static_cast<size_t>(n), fmt, ap);
@@ -76,6 +91,17 @@ void log(log_level level, const char* fmt, ...) noexcept {
         len = sizeof(line) - 1; // cut; the queue adds the newline
     }
     queue().push({line, len});
+}
+
+void log_line(log_level level, std::string_view text) noexcept {
+    if (!log_enabled(level)) {
+        return;
+    }
+    char line[log_queue::line_max];
+    size_t n = timestamp(line, sizeof(line));
+    size_t m = std::min(text.size(), sizeof(line) - 1 - n);
+    std::memcpy(line + n, text.data(), m);
+    queue().push({line, n + m});
 }
 
 bool log_flush(int timeout_ms) noexcept {

@@ -3,6 +3,7 @@
 #include "uring/dispatcher.hpp"
 
 #include "core/clock.hpp"
+#include "http/access_log.hpp"
 #include "http/method_names.hpp"
 
 #include <algorithm>
@@ -16,6 +17,14 @@ constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8
 
 http::span32 span_of(std::string_view part, const char* base) noexcept {
     return {static_cast<uint32_t>(part.data() - base), static_cast<uint32_t>(part.size())};
+}
+
+// The access-log line of an answer the runtime gave itself.
+void log_answer(const http::request_event& ev, uint16_t status, size_t body_bytes) noexcept {
+    if (http::access_log_enabled()) [[unlikely]] {
+        http::write_access_log({&ev.peer, ev.head.method, ev.head.target, ev.head.version_minor, status,
+                                static_cast<int64_t>(body_bytes), 0});
+    }
 }
 
 } // namespace
@@ -64,8 +73,10 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             }
             fields.append("\r\n");
             conn.respond(ev.seq, ev.ctx, 405, fields, "Method Not Allowed", env);
+            log_answer(ev, 405, 18);
         } else {
             conn.respond(ev.seq, ev.ctx, 404, text_plain, "Not Found", env);
+            log_answer(ev, 404, 9);
         }
         return verdict::answered;
     }
@@ -80,10 +91,12 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
                 _metrics->render(text);
             }
             conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", text, env);
+            log_answer(ev, 200, text.size());
             return verdict::answered;
         }
         const http::native_response& nr = target.response;
         conn.respond(ev.seq, ev.ctx, nr.status, nr.headers, nr.body, env);
+        log_answer(ev, nr.status, nr.body.size());
         return verdict::answered;
     }
 
@@ -93,6 +106,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             std::string fields(text_plain);
             fields.append("Retry-After: 1\r\n");
             conn.respond(ev.seq, ev.ctx, 503, fields, "Service Unavailable", env);
+            log_answer(ev, 503, 19);
             return verdict::answered;
         }
         _app_pending->fetch_add(1, std::memory_order_relaxed);
@@ -100,7 +114,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     // Hand the request to the application: one owned copy of head and body.
     http::app_request& req = _batch.emplace_back();
     req.route_id = m.handler_id;
-    req.start_ns = _route_latency != nullptr ? monotonic_ns() : 0;
+    req.start_ns = _route_latency != nullptr || http::access_log_enabled() ? monotonic_ns() : 0;
     req.conn_slot = ev.slot;
     req.conn_gen = ev.gen;
     req.seq = ev.seq;

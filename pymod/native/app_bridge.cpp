@@ -8,6 +8,7 @@
 #include "core/date_cache.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
+#include "http/access_log.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
@@ -513,12 +514,23 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
     Py_XDECREF(handle);
 }
 
+namespace {
+void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t body_bytes) noexcept {
+    http::write_access_log(
+        {meta.peer, meta.method, meta.target, meta.version_minor, status, body_bytes, meta.start_ns});
+}
+} // namespace
+
 bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
                         uring::response_sink& sink) {
     response_parts parts;
+    bool logs = http::access_log_enabled();
     if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
         if (parts.source == response_parts::body_source::bytes) [[likely]] {
             if (build_head(parts, resp.start)) [[likely]] {
+                if (logs) [[unlikely]] {
+                    log_access(meta, resp.start.status, static_cast<int64_t>(parts.body_size()));
+                }
                 if (parts.body_ref != nullptr) {
                     resp.borrowed = parts.body_view;
                     resp.keep = hold_python_object(parts.body_ref);
@@ -531,9 +543,15 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
             }
         } else if (parts.source == response_parts::body_source::file) {
             if (file_message(parts, resp)) {
+                if (logs) [[unlikely]] {
+                    log_access(meta, resp.start.status, static_cast<int64_t>(resp.file_length));
+                }
                 return true;
             }
         } else {
+            if (logs) [[unlikely]] {
+                log_access(meta, parts.status, -1);
+            }
             start_stream(parts, meta, resp, sink);
             return false;
         }
@@ -546,12 +564,16 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     }
     error_response(raised, meta, resp);
     Py_DECREF(raised);
+    if (logs) [[unlikely]] {
+        log_access(meta, resp.start.status, static_cast<int64_t>(resp.body.size()));
+    }
     return true;
 }
 
 namespace {
 app_bridge::answer_meta meta_of(const http::app_request& req) {
-    return {req.method.in(req.data), req.target.in(req.data), req.head_request};
+    return {
+        req.method.in(req.data), req.target.in(req.data), req.head_request, &req.peer, req.version_minor, req.start_ns};
 }
 
 void address_response(const http::app_request& req, http::app_response& resp) {
@@ -569,6 +591,8 @@ struct pending_answer {
     http::app_response address; ///< addressing fields only
     std::string method, target;
     bool head_request;
+    http::peer_address peer;
+    uint8_t version_minor;
     bool done = false;
 };
 
@@ -577,7 +601,7 @@ constexpr const char* pending_name = "ringbolt.pending";
 void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc) {
     http::app_response resp;
     address_response_from(p.address, resp);
-    app_bridge::answer_meta meta{p.method, p.target, p.head_request};
+    app_bridge::answer_meta meta{p.method, p.target, p.head_request, &p.peer, p.version_minor, p.address.start_ns};
     p.done = true;
     if (p.bridge->finish(result, exc, meta, resp, *p.sink)) {
         sink_one(*p.sink, std::move(resp));
@@ -657,7 +681,9 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
                                      {},
                                      std::string(req.method.in(req.data)),
                                      std::string(req.target.in(req.data)),
-                                     req.head_request};
+                                     req.head_request,
+                                     req.peer,
+                                     req.version_minor};
         address_response(req, p->address);
         PyObject* capsule = PyCapsule_New(p, pending_name, pending_destructor);
         request_object* obj = capsule != nullptr ? new_request(&req, h.param_names, &_types) : nullptr;

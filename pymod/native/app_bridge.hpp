@@ -121,6 +121,9 @@ class app_bridge final : public uring::app_handler {
         std::string_view method;
         std::string_view target;
         bool head_request = false;
+        const http::peer_address* peer = nullptr; ///< for the access log
+        uint8_t version_minor = 1;
+        uint64_t start_ns = 0;
     };
     /// Turn a handler's result (or its exception, when `exc` is set) into a response
     /// message in `resp` (addressed by the caller). Returns false when the response is

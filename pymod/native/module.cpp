@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "core/log.hpp"
+#include "http/access_log.hpp"
 #include "http/char_classes.hpp"
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
@@ -54,7 +55,9 @@ uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::s
         if (m == "CONNECT") {
             throw pb::value_error("CONNECT cannot be routed (it names a host, not a path)");
         }
-        bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) { return http::chars::tchar[static_cast<unsigned char>(c)]; });
+        bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) {
+            return http::chars::tchar[static_cast<unsigned char>(c)];
+        });
         if (!token || other == nullptr) {
             throw pb::value_error("invalid method '" + m + "': a method is an RFC 9110 token such as GET or PROPFIND");
         }
@@ -110,6 +113,12 @@ class native_server {
         cfg.limit_concurrency = get_opt<uint32_t>(c, "limit_concurrency", 0);
         cfg.output_high_water = get_opt<size_t>(c, "output_high_water", cfg.output_high_water);
         _handler_threads = get_opt<unsigned>(c, "handler_threads", 0);
+        std::string access_error = http::configure_access_log(
+            get_opt<bool>(c, "access_log", false),
+            get_opt<std::string>(c, "access_log_format", std::string(http::default_access_format)));
+        if (!access_error.empty()) {
+            throw pb::value_error(access_error);
+        }
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }

@@ -26,8 +26,10 @@ def _ensure_logging(level: str) -> None:
     if lvl is None:
         raise ValueError(f"unknown log level {level!r} (use {', '.join(_LEVELS)})")
     if not logger.handlers and not logging.getLogger().handlers:
+        # Python's own lines are rare (lifecycle, errors); the access log, one line per
+        # request, is written natively through the log queue's writer thread.
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[ringbolt] %(levelname)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s [ringbolt] %(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
     logger.setLevel(lvl)

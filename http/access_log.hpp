@@ -1,0 +1,41 @@
+// The access log: one line per answered request, formatted by the thread that answers
+// it and written by the log queue's writer thread (never by a reactor or a handler
+// thread). Process-wide: configured once before the server starts.
+#pragma once
+
+#include "http/app_request.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ringbolt::http {
+
+/// One answered request.
+struct access_entry {
+    const peer_address* peer = nullptr;
+    std::string_view method;
+    std::string_view target;
+    uint8_t version_minor = 1;
+    uint16_t status = 0;
+    int64_t body_bytes = -1; ///< -1: not known when the head went out (a streamed body)
+    uint64_t start_ns = 0;   ///< when the request was handed on (0: not measured)
+};
+
+/// The default format, uvicorn's: `127.0.0.1:52000 - "GET /path HTTP/1.1" 200 OK`.
+inline constexpr std::string_view default_access_format = "%(h)s:%(p)s - \"%(r)s\" %(s)s %(S)s";
+
+/// Enable (with `format`) or disable the access log. Atoms: %(h)s client address,
+/// %(p)s client port, %(r)s request line, %(m)s method, %(U)s target path, %(q)s query
+/// (without '?'), %(H)s protocol, %(s)s status, %(S)s reason phrase, %(b)s body bytes
+/// ('-' when streamed), %(B)s body bytes (0 when streamed), %(D)s microseconds in the
+/// application, %(L)s seconds in the application, %(t)s time [22/Nov/2026:11:05:08 +0000],
+/// %% a percent sign. Returns an error message for an unknown atom, else "".
+std::string configure_access_log(bool enabled, std::string_view format);
+
+bool access_log_enabled() noexcept;
+
+/// Queue the line for `e` (call only when access_log_enabled()).
+void write_access_log(const access_entry& e) noexcept;
+
+} // namespace ringbolt::http
