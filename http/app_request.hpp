@@ -79,7 +79,9 @@ struct app_request {
     std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
     uint8_t num_params = 0;
     app_param params[max_route_params];
-    peer_address peer;
+    peer_address peer;     ///< the client: the connection's peer, or what a trusted proxy says
+    bool https = false;    ///< a trusted proxy says the original request was https
+    span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
 };
 
 /// Told when a streamed response's connection goes away, and (as a send_credit) how

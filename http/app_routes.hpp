@@ -3,6 +3,7 @@
 // Built once before the reactors start; read-only (shared) afterwards.
 #pragma once
 
+#include "http/proxy_headers.hpp"
 #include "http/router.hpp"
 
 #include <cstdint>
@@ -49,6 +50,9 @@ struct app_routes {
     /// A target for every request the table does not match (any path, any method):
     /// an ASGI or WSGI application is one. Index into `targets`, or no_fallback.
     uint32_t fallback = no_fallback;
+    /// --proxy-headers: requests from these peers take their client, scheme and host
+    /// from the forwarding headers (empty: proxy headers are off).
+    trusted_proxies proxies;
 };
 
 } // namespace ringbolt::http

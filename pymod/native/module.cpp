@@ -119,6 +119,12 @@ class native_server {
         if (!access_error.empty()) {
             throw pb::value_error(access_error);
         }
+        if (get_opt<bool>(c, "proxy_headers", false)) {
+            std::string err = _routes->proxies.parse(get_opt<std::string>(c, "forwarded_allow_ips", "127.0.0.1"));
+            if (!err.empty()) {
+                throw pb::value_error(err);
+            }
+        }
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }

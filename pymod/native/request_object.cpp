@@ -281,6 +281,37 @@ PyObject* get_client(PyObject* self, void*) {
     return Py_BuildValue("(si)", buf, static_cast<int>(peer.port));
 }
 
+// The Host the client asked for: a trusted proxy's X-Forwarded-Host/Forwarded host, else
+// the Host header ("" when there is none: HTTP/1.0).
+std::string_view host_of(const http::app_request& r) {
+    if (r.forwarded_host.len != 0) {
+        return r.forwarded_host.in(r.data);
+    }
+    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
+        std::string_view name = r.headers[i].in(r.data);
+        if (name.size() == 4 && strncasecmp(name.data(), "host", 4) == 0) {
+            return r.headers[i + 1].in(r.data);
+        }
+    }
+    return {};
+}
+
+PyObject* get_scheme(PyObject* self, void*) {
+    return PyUnicode_FromString(R(self).https ? "https" : "http");
+}
+
+PyObject* get_host(PyObject* self, void*) {
+    return decode_latin1(host_of(R(self)));
+}
+
+PyObject* get_url(PyObject* self, void*) {
+    const auto& r = R(self);
+    std::string url = r.https ? "https://" : "http://";
+    url.append(host_of(r));
+    url.append(r.target.in(r.data));
+    return decode_text(url);
+}
+
 PyObject* get_body_stream(PyObject* self, void*) {
     const auto& r = R(self);
     if (!r.streamed_body) {
@@ -364,7 +395,11 @@ PyObject* asgi_headers(const http::app_request& r) {
                 out[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
             }
         }
-        PyObject* v = k != nullptr ? bytes_of(r.headers[2 * i + 1].in(r.data)) : nullptr;
+        std::string_view value = r.headers[2 * i + 1].in(r.data);
+        if (r.forwarded_host.len != 0 && name.size() == 4 && strncasecmp(name.data(), "host", 4) == 0) {
+            value = r.forwarded_host.in(r.data); // what a trusted proxy says the client asked for
+        }
+        PyObject* v = k != nullptr ? bytes_of(value) : nullptr;
         PyObject* t = v != nullptr ? PyTuple_Pack(2, k, v) : nullptr;
         Py_XDECREF(k);
         Py_XDECREF(v);
@@ -397,6 +432,9 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
               set_item(d, "path", get_path(self, nullptr)) && set_item(d, "raw_path", bytes_of(raw_path)) &&
               set_item(d, "query_string", bytes_of(r.query.in(r.data))) && set_item(d, "headers", asgi_headers(r)) &&
               set_item(d, "client", get_client(self, nullptr));
+    if (ok && r.https) {
+        ok = set_item(d, "scheme", PyUnicode_FromString("https"));
+    }
     if (!ok) {
         Py_DECREF(d);
         return nullptr;
@@ -430,6 +468,10 @@ PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
               set_item(d, "QUERY_STRING", decode_latin1(r.query.in(r.data))) &&
               set_item(d, "RAW_URI", decode_latin1(r.target.in(r.data))) &&
               set_item(d, "SERVER_PROTOCOL", PyUnicode_FromString(r.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1"));
+    if (ok && r.https) {
+        ok = set_item(d, "wsgi.url_scheme", PyUnicode_FromString("https")) &&
+             set_item(d, "HTTPS", PyUnicode_FromString("on"));
+    }
     if (ok && r.peer.family != 0) {
         char buf[INET6_ADDRSTRLEN] = {};
         inet_ntop(r.peer.family, r.peer.addr, buf, sizeof(buf));
@@ -443,6 +485,9 @@ PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
         std::string_view value = r.headers[2 * i + 1].in(r.data);
         if (name.find('_') != std::string_view::npos) {
             continue;
+        }
+        if (r.forwarded_host.len != 0 && name.size() == 4 && strncasecmp(name.data(), "host", 4) == 0) {
+            value = r.forwarded_host.in(r.data);
         }
         key.assign(name.size() + 5, '\0');
         size_t at = 0;
@@ -495,6 +540,9 @@ PyGetSetDef getset[] = {
     {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
     {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},
+    {"scheme", get_scheme, nullptr, "'http' or 'https' (from a trusted proxy's headers).", nullptr},
+    {"host", get_host, nullptr, "The requested host (Host, or a trusted proxy's forwarded host).", nullptr},
+    {"url", get_url, nullptr, "scheme://host/target as the client asked for it.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
