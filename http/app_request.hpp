@@ -77,6 +77,7 @@ struct app_request {
     bool head_request = false;
     std::vector<span32> headers;                ///< name, value, name, value, ...
     std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
+    std::shared_ptr<body_stream> watch;         ///< fails (disconnect) when the client leaves first; else null
     uint8_t num_params = 0;
     app_param params[max_route_params];
     peer_address peer;     ///< the client: the connection's peer, or what a trusted proxy says

@@ -26,10 +26,11 @@ enum class target_kind : uint8_t {
 
 struct route_target {
     target_kind kind = target_kind::python;
-    uint32_t handler = 0;      ///< Python handler index (when python)
-    bool streams_body = false; ///< python: large or chunked bodies are streamed to it (async handlers)
-    native_response response;  ///< when native
-    std::string pattern;       ///< as registered, for metrics labels
+    uint32_t handler = 0;            ///< Python handler index (when python)
+    bool streams_body = false;       ///< python: large or chunked bodies are streamed to it (async handlers)
+    bool watches_disconnect = false; ///< python: told when the client leaves before the answer (ASGI)
+    native_response response;        ///< when native
+    std::string pattern;             ///< as registered, for metrics labels
     /// Methods outside the parser's known set (PROPFIND, REPORT, ...) this route takes;
     /// the table stores them as method_other, so the dispatcher checks the name.
     std::vector<std::string> other_methods;

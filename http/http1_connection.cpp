@@ -62,6 +62,7 @@ void http1_connection::release() noexcept {
         _stream->fail(body_error::disconnect);
         _stream.reset();
     }
+    tell_watchers();
     for (owed& o : _owed) {
         if (o.stream && !o.ended) {
             o.stream->on_closed(); // the producer stops; its later messages are dropped
@@ -357,6 +358,12 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
         o.seq = seq;
         o.ctx = ctx;
         o.from_app = true;
+        if (v == dispatcher::verdict::to_app && stream) {
+            o.watch = std::move(stream); // the app listens for the client leaving (ASGI http.disconnect)
+            if (_input_ended) {
+                tell_watchers();
+            }
+        }
         ++_outstanding;
     }
     if (v == dispatcher::verdict::streaming) {
@@ -578,6 +585,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
 void http1_connection::end_response(owed& o, bool ok) {
     o.ended = true;
     o.failed = !ok;
+    o.watch.reset();
     if (_phase == phase::body_stream && o.seq == _stream_seq && o.from_app) {
         // Answered before its whole body arrived: the rest is not read (RFC 9112 §9.6
         // allows closing); the response says nothing of it, so close after it.
@@ -639,6 +647,18 @@ void http1_connection::on_peer_eof(protocol_env& env) {
     (void)env;
     _input_ended = true;
     fail_unfinishable_body();
+    tell_watchers(); // as uvicorn: a client that ends its side is gone for the app
+}
+
+void http1_connection::tell_watchers() {
+    for (owed& o : _owed) {
+        if (o.watch) {
+            if (!o.ended) {
+                o.watch->fail(body_error::disconnect);
+            }
+            o.watch.reset();
+        }
+    }
 }
 
 // After EOF a body streaming to the app that still lacks bytes can never complete: its

@@ -59,10 +59,11 @@ class http1_connection final : public protocol {
         response_framer framer;
         output_queue held;
         std::shared_ptr<stream_control> stream;
-        bool from_app = false; ///< counted in _outstanding until it ends
-        bool started = false;  ///< head framed
-        bool ended = false;    ///< end (or failure) framed: nothing more comes
-        bool failed = false;   ///< cannot be completed: the connection closes after it
+        std::shared_ptr<body_stream> watch; ///< told when the client goes before the answer ends
+        bool from_app = false;              ///< counted in _outstanding until it ends
+        bool started = false;               ///< head framed
+        bool ended = false;                 ///< end (or failure) framed: nothing more comes
+        bool failed = false;                ///< cannot be completed: the connection closes after it
     };
 
     size_t process(std::string_view buf, protocol_env& env);
@@ -75,6 +76,7 @@ class http1_connection final : public protocol {
     size_t stream_body(std::string_view rest, protocol_env& env); ///< bytes used
     void end_body_stream(bool ok, body_error why);
     void fail_unfinishable_body();
+    void tell_watchers(); ///< the client is gone: requests waiting for their answer hear it
     void expect_continue(const request_head& head, protocol_env& env);
     void emit_error(http_error err, protocol_env& env);
     void set_idle_deadline(const protocol_env& env);

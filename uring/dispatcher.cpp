@@ -163,6 +163,10 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         return verdict::streaming;
     }
     req.streamed_body.reset();
+    if (target.watches_disconnect && _streams != nullptr) {
+        stream = _streams->make_body_stream(ev.slot, ev.gen, ev.seq); // the connection fails it if the client goes
+        req.watch = stream;
+    }
     return verdict::to_app;
 }
 

@@ -197,6 +197,7 @@ class native_server {
         t.pattern = "*";
         t.handler = _bridge->add_handler(handler.ptr(), pb::tuple().ptr(), is_coroutine);
         t.streams_body = is_coroutine;
+        t.watches_disconnect = is_coroutine; // ASGI: http.disconnect while the app runs
         _routes->fallback = static_cast<uint32_t>(_routes->targets.size());
         _routes->targets.push_back(std::move(t));
     }

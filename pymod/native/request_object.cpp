@@ -320,6 +320,14 @@ PyObject* get_body_stream(PyObject* self, void*) {
     return new_body_handle(std::static_pointer_cast<request_body>(r.streamed_body), O(self)->types);
 }
 
+PyObject* get_disconnect_watch(PyObject* self, void*) {
+    const auto& r = R(self);
+    if (!r.watch) {
+        Py_RETURN_NONE;
+    }
+    return new_body_handle(std::static_pointer_cast<request_body>(r.watch), O(self)->types);
+}
+
 PyObject* method_stream(PyObject* self, PyObject*) {
     return PyObject_CallOneArg(O(self)->types->request_stream, self);
 }
@@ -537,6 +545,8 @@ PyGetSetDef getset[] = {
     {"headers", get_headers, nullptr, "Request headers (case-insensitive Headers).", nullptr},
     {"body", get_body, nullptr, "Request body (bytes).", nullptr},
     {"_body_stream", get_body_stream, nullptr, "The streamed body's handle (RequestBody), or None.", nullptr},
+    {"_disconnect_watch", get_disconnect_watch, nullptr,
+     "A RequestBody that raises ClientDisconnect once the client left (or None).", nullptr},
     {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
     {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},

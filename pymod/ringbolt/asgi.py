@@ -174,13 +174,25 @@ class _Cycle:
                     self.body_done = True
                     return {"type": "http.request", "body": b"", "more_body": False}
                 return {"type": "http.request", "body": chunk, "more_body": True}
-        if self.state == _DONE or self.disconnected:
-            return _DISCONNECT
-        # The body is read: the next event is the end of this request's life.
-        if self.finished is None:
-            self.finished = self.loop.create_future()
-        await self.finished
-        return _DISCONNECT
+        # The body is read: the next event is the end of this request's life, the
+        # response sent or the client gone (the native watch fails when the connection
+        # closes or the client ends its side, as uvicorn treats it).
+        watch = self.req._disconnect_watch
+        while True:
+            if self.state == _DONE or self.disconnected:
+                return _DISCONNECT
+            if watch is not None:
+                try:
+                    watch.take()  # None while the client is there
+                except ClientDisconnect:
+                    self.disconnected = True
+                    return _DISCONNECT
+            # A fresh future per wait: a cancelled receive (Starlette's
+            # is_disconnected() polls with a cancelled scope) must not poison the next.
+            waiter = self.finished = self.loop.create_future()
+            if watch is not None:
+                watch.set_waiter(waiter)
+            await waiter
 
     def _finish(self) -> None:
         self.state = _DONE
@@ -419,7 +431,10 @@ class Lifespan:
                 raise
         finally:
             if self._started is not None and not self._started.done():
-                self._started.set_result("the application's lifespan returned before startup completed")
+                # Returned without a word (``if scope["type"] != "http": return``): the
+                # app has no lifespan; serve it, as uvicorn does.
+                logger.debug("the ASGI application returned from its lifespan scope: serving without lifespan")
+                self._started.set_result("unsupported")
             if self._stopped is not None and not self._stopped.done():
                 self._stopped.set_result("returned")
 

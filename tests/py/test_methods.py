@@ -1,0 +1,38 @@
+"""Any RFC 9110 method token reaches a route that lists it; other tokens on that path
+are a 405 whose Allow names the route's methods."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Reader, ServerProcess
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = ServerProcess("methods_app:app", "--threads", "1")
+    yield s
+    s.stop()
+
+
+def ask(srv: ServerProcess, method: str, path: str):
+    with srv.connect() as s:
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        return Reader(s).read()
+
+
+@pytest.mark.parametrize("method, path", [("PROPFIND", "/dav"), ("GET", "/dav"), ("PURGE", "/purge")])
+def test_listed_token_methods_reach_the_handler(srv, method, path):
+    r = ask(srv, method, path)
+    assert r.status == 200, r
+    assert r.json() == {"method": method}
+
+
+def test_unlisted_token_is_405_naming_the_route_methods(srv):
+    r = ask(srv, "REPORT", "/dav")
+    assert r.status == 405, r
+    allow = [m.strip() for m in (r.header("allow") or "").split(",")]
+    assert "PROPFIND" in allow and "GET" in allow and "REPORT" not in allow, allow
+    r = ask(srv, "PROPFIND", "/purge")
+    assert r.status == 405, r
+    assert r.header("allow") == "PURGE"
