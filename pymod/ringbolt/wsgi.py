@@ -13,6 +13,7 @@ at offset 0 is sent natively (``sendfile``), like a ``FileResponse``.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
 import os
@@ -143,15 +144,20 @@ class FileWrapper:
 
 class _Body:
     """The rest of a streamed response: what ``write()`` left, the first chunk already
-    pulled, then the app's iterator. ``close()`` closes the app's iterable (also when
-    the body is never iterated: a HEAD request, a client gone)."""
+    pulled, then the app's iterator, all run in the request's context (the app ran in
+    it on a pool thread; the rest runs on a streaming thread: Flask's
+    ``stream_with_context`` and anything else using context variables sees its own
+    values). ``close()`` closes the app's iterable (also when the body is never
+    iterated: a HEAD request, a client gone)."""
 
-    __slots__ = ("pending", "iterator", "iterable", "closed")
+    __slots__ = ("pending", "iterator", "iterable", "context", "closed")
 
-    def __init__(self, pending: list[bytes], iterator: Iterator[Any], iterable: Any) -> None:
+    def __init__(self, pending: list[bytes], iterator: Iterator[Any], iterable: Any,
+                 context: contextvars.Context) -> None:
         self.pending = pending
         self.iterator = iterator
         self.iterable = iterable
+        self.context = context
         self.closed = False
 
     def __iter__(self) -> "_Body":
@@ -160,7 +166,7 @@ class _Body:
     def __next__(self) -> bytes:
         if self.pending:
             return self.pending.pop(0)
-        chunk = _as_bytes(next(self.iterator))
+        chunk = _as_bytes(self.context.run(next, self.iterator))
         if self.pending:  # write() called from inside the iterable: keep the order
             self.pending.append(chunk)
             return self.pending.pop(0)
@@ -169,7 +175,7 @@ class _Body:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            _close(self.iterable)
+            self.context.run(_close, self.iterable)
 
 
 class _Start:
@@ -235,6 +241,12 @@ class WSGIHandler:
         self.base["wsgi.multiprocess"] = multiprocess
 
     def __call__(self, req: Any) -> Any:
+        # Each request in a fresh context: nothing set by one request (or by the pool
+        # thread) is seen by the next, and a streamed body goes on in the same one.
+        context = contextvars.Context()
+        return context.run(self._run, req, context)
+
+    def _run(self, req: Any, context: contextvars.Context) -> Any:
         environ = req._wsgi_environ(self.base)
         body = req.body
         environ["wsgi.input"] = io.BytesIO(body)
@@ -249,7 +261,7 @@ class WSGIHandler:
         result = None
         try:
             result = self.app(environ, start)
-            return self._respond(environ, start, result)
+            return self._respond(environ, start, result, context)
         except BaseException as exc:  # noqa: BLE001 - the request's 500; the pool thread lives on
             if result is not None:
                 try:
@@ -259,7 +271,7 @@ class WSGIHandler:
             _log(environ, exc, "")
             return _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS)
 
-    def _respond(self, environ: dict[str, Any], start: _Start, result: Any) -> Any:
+    def _respond(self, environ: dict[str, Any], start: _Start, result: Any, context: contextvars.Context) -> Any:
         rtype = type(result)
         if rtype is list or rtype is tuple:
             # A body already in memory (raw apps, wsgiref-style): one response.
@@ -302,7 +314,7 @@ class WSGIHandler:
             _close(result)
             return self._whole(environ, start, body)
         r = StreamingResponse.__new__(StreamingResponse)
-        r.content = _Body(start.written, iterator, result)
+        r.content = _Body(start.written, iterator, result, context)
         r.status = start.status
         r.headers = start.headers
         r.content_type = None

@@ -232,8 +232,23 @@ def _validated(environ, start_response):
     if path == "/file":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](open(os.environ["WSGI_TEST_FILE"], "rb"))
+    if path == "/violate":
+        start_response("200 OK", (("Content-Type", "text/plain"),))  # a tuple, not a list: the validator objects
+        return [b"x"]
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"validated ", environ["PATH_INFO"].encode("latin-1")]
 
 
 validated = validator(_validated)
+
+
+# A ringbolt App with its own route and the WSGI app mounted under /api.
+from ringbolt import App  # noqa: E402
+
+mounted = App()
+mounted.mount_wsgi(app, threads=2, root_path="/api")
+
+
+@mounted.get("/native")
+def native(req):
+    return {"native": True}
