@@ -185,6 +185,19 @@ def test_generator_streams_and_is_closed(raw):
     assert "closed:gen" in events(raw)
 
 
+def test_endless_generator_closed_when_the_client_leaves(raw):
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(s)
+        assert reader.read(head_request=True).status == 200
+        while b"tick" not in reader.buf:
+            _fill(reader)
+    deadline = time.monotonic() + WAIT_S
+    while "closed:forever" not in events(raw):
+        assert time.monotonic() < deadline, "the endless generator was never closed"
+        time.sleep(0.05)
+
+
 def test_lazy_start_response_in_a_generator(raw):
     resp = get(raw, "/lazy")
     assert resp.status == 201 and resp.header("x-lazy") == "yes" and resp.body == b"lazy"

@@ -73,6 +73,11 @@ def generator(environ, start_response):
     return Tracked("gen", [b"chunk-%d\n" % i for i in range(5)], delay=0.01)
 
 
+def forever(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return Tracked("forever", iter(lambda: b"tick\n", None), delay=0.02)
+
+
 def generator_fails(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return Tracked("gen-fails", [b"a" * 1000, b"b" * 1000, b"c"], fail_at=2, delay=0.01)
@@ -198,7 +203,7 @@ def events_view(environ, start_response):
 
 
 ROUTES = {
-    "/environ": environ_view, "/echo": echo, "/write": write_callable, "/generator": generator,
+    "/environ": environ_view, "/echo": echo, "/write": write_callable, "/generator": generator, "/forever": forever,
     "/generator-fails": generator_fails, "/first-chunk-fails": first_chunk_fails, "/lazy": lazy_start,
     "/exc-info-before": exc_info_before, "/exc-info-after": exc_info_after, "/second-start": second_start,
     "/raises": raises, "/bad-status": bad_status, "/str-body": str_body, "/latin1": latin1_header,
