@@ -288,8 +288,8 @@ class WSGIHandler:
                 r.status = 200
                 r.headers = start.headers
                 r.content_type = None
-                start.sent = True
                 result.close()  # the server opens the file itself, by its path
+                start.sent = True
                 return r
         # Any other iterable: find the first non-empty chunk before sending the head, so
         # start_response may be called late (a generator) or again with exc_info.
@@ -377,14 +377,16 @@ def _log(environ: dict[str, Any], exc: BaseException, when: str) -> None:
 
 def is_wsgi_app(app: Any) -> bool:
     """A WSGI callable: ``app(environ, start_response)`` (a plain function, a bound
-    method, or an object whose ``__call__`` takes two arguments; not a coroutine)."""
+    method, an object whose ``__call__`` takes two arguments, or a class whose
+    constructor does (PEP 3333's "AppClass"); not a coroutine function)."""
     import inspect
 
-    if inspect.isclass(app) or not callable(app):
+    if not callable(app):
         return False
-    fn = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)
-    if fn is None or inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(app):
-        return False
+    if not inspect.isclass(app):
+        fn = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)
+        if fn is None or inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(app):
+            return False
     try:
         params = list(inspect.signature(app).parameters.values())
     except (TypeError, ValueError):

@@ -340,6 +340,14 @@ def test_mount_wsgi_next_to_routes_with_root_path(data_file):
         stop_and_log(srv)
 
 
+def test_class_as_application(data_file):
+    srv = _serve("wsgi_app:AppClass", data_file)
+    try:
+        assert get(srv, "/x").body == b"from a class: /x"
+    finally:
+        stop_and_log(srv)
+
+
 def test_multiprocess_flag_with_workers(data_file):
     srv = _serve("wsgi_app:app", data_file, "--workers", "2")
     try:

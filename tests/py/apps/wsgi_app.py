@@ -257,3 +257,14 @@ mounted.mount_wsgi(app, threads=2, root_path="/api")
 @mounted.get("/native")
 def native(req):
     return {"native": True}
+
+
+class AppClass:
+    """PEP 3333's class-as-application: the instance is the iterable."""
+
+    def __init__(self, environ, start_response):
+        self.environ, self.start = environ, start_response
+
+    def __iter__(self):
+        self.start("200 OK", [("Content-Type", "text/plain")])
+        yield b"from a class: " + self.environ["PATH_INFO"].encode()
