@@ -259,6 +259,11 @@ void response_stream::end() {
     deliver(std::move(m));
 }
 
+void response_stream::end_without_body() {
+    _declared = -1;
+    end();
+}
+
 void response_stream::abort() {
     if (_finished) {
         return;

@@ -69,6 +69,9 @@ class response_stream final : public http::stream_control, public loop_waitable 
     /// Over the high-water mark now (an async producer then awaits a waiter).
     bool must_wait() const noexcept;
     void end();
+    /// A HEAD answer: the head, with the length GET would send, and no body (RFC 9110
+    /// §9.3.2), so a declared Content-Length is not held against the bytes produced.
+    void end_without_body();
     void abort();
     bool closed() const noexcept { return _closed.load(std::memory_order_acquire); }
 

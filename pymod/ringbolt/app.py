@@ -108,6 +108,8 @@ class App:
         self._runner: Any = None
         self._asgi: Any = None  # ringbolt.asgi.ASGIHandler: takes what no route takes
         self._lifespan: Any = None
+        self._wsgi: Any = None  # ringbolt.wsgi.WSGIHandler: takes what no route takes, on the handler pool
+        self._wsgi_threads: int | None = None
 
     # ---- routes ----
     def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
@@ -168,12 +170,29 @@ class App:
         runs on the worker's event loop, the one its requests run on."""
         from .asgi import ASGIHandler, Lifespan
 
-        if self._asgi is not None:
-            raise ValueError("an ASGI application is already mounted")
+        if self._asgi is not None or self._wsgi is not None:
+            raise ValueError("an ASGI or WSGI application is already mounted")
         if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
             raise ValueError(f"root_path must start with '/' and not end with one: {root_path!r}")
         self._asgi = ASGIHandler(app, root_path=root_path)
         self._lifespan = Lifespan(app, lifespan, self._asgi.state)
+
+    def mount_wsgi(self, app: Any, *, threads: int | None = None, root_path: str = "") -> None:
+        """Serve the WSGI (PEP 3333) application ``app`` for every request no ringbolt
+        route takes (any path, any method). It runs on the worker's handler pool, never
+        on a reactor thread: ``threads`` per worker (default: twice the CPUs available,
+        4 to 32; see ``ringbolt.wsgi.default_threads``). The pool is shared with every
+        sync route of this App. ``root_path`` is the environ's ``SCRIPT_NAME``."""
+        from .wsgi import WSGIHandler
+
+        if self._asgi is not None or self._wsgi is not None:
+            raise ValueError("an ASGI or WSGI application is already mounted")
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be at least 1")
+        if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
+            raise ValueError(f"root_path must start with '/' and not end with one: {root_path!r}")
+        self._wsgi = WSGIHandler(app, root_path=root_path)
+        self._wsgi_threads = threads
 
     def enable_metrics(self, path: str = "/metrics") -> None:
         """Serve per-core counters and per-route latency histograms in Prometheus text
@@ -199,6 +218,15 @@ class App:
         metrics = config.pop("metrics", None)
         if metrics:
             self.enable_metrics(metrics if isinstance(metrics, str) else "/metrics")
+        if self._wsgi is not None:
+            # A WSGI app blocks: it must run on the pool, never inline on a reactor.
+            if self._wsgi_threads is not None:
+                config["handler_threads"] = self._wsgi_threads
+            elif not config.get("handler_threads"):
+                from .wsgi import default_threads
+
+                config["handler_threads"] = default_threads()
+            logger.info("WSGI application on %d handler threads per worker", config["handler_threads"])
         server = _native.Server(config)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
@@ -217,6 +245,8 @@ class App:
                 server.add_route(path, methods, fn, inspect.iscoroutinefunction(fn))
         if self._asgi is not None:
             server.set_fallback(self._asgi, True)
+        if self._wsgi is not None:
+            server.set_fallback(self._wsgi, False)
         return server
 
     def run(
@@ -250,6 +280,8 @@ class App:
             raise ValueError("threads must be at least 1")
         if limit_max_requests is not None and limit_max_requests < 1:
             raise ValueError("limit_max_requests must be at least 1")
+        if self._wsgi is not None:
+            self._wsgi.set_multiprocess(workers > 1)
         if workers > 1:
             from .supervisor import Supervisor
 
@@ -309,6 +341,8 @@ class App:
                     if _ready is None:
                         raise
                     raise StartupHookError(str(exc)) from exc
+            if self._wsgi is not None:
+                self._wsgi.set_server(host, port)
             server = self._build(config)
             info = server.start()
         except BaseException:
@@ -316,8 +350,10 @@ class App:
                 self._runner.stop()
                 self._runner = None
             raise
-        if self._asgi is not None and info["port"] != port:
-            self._asgi.set_server(host, info["port"])
+        if info["port"] != port:  # port 0: the one the kernel chose
+            for mounted in (self._asgi, self._wsgi):
+                if mounted is not None:
+                    mounted.set_server(host, info["port"])
         with self._lock:
             self._server = server
         logger.info(

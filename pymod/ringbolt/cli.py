@@ -82,6 +82,8 @@ def _add_serve(sub: Any) -> None:
                         "(for handlers that block; default 0 = inline)")
     p.add_argument("--lifespan", choices=["auto", "on", "off"], default="auto",
                    help="ASGI lifespan: auto (used if the app supports it), on (a failure is fatal), off")
+    p.add_argument("--wsgi-threads", type=int, default=None, metavar="N",
+                   help="WSGI app: threads per worker it runs on (default 2x CPUs available, 4..32)")
     p.add_argument("--metrics", nargs="?", const="/metrics", default=None, metavar="PATH",
                    help="serve Prometheus metrics natively at PATH (default /metrics)")
 
@@ -92,12 +94,15 @@ def _serve(args: argparse.Namespace) -> int:
     app = load_app(args.app, args.app_dir)
     if not isinstance(app, App):
         from .asgi import asgi_app, is_asgi_app
+        from .wsgi import is_wsgi_app, wsgi_app
 
         if is_asgi_app(app):
             app = asgi_app(app, lifespan=getattr(args, "lifespan", "auto"))
+        elif is_wsgi_app(app):
+            app = wsgi_app(app, threads=getattr(args, "wsgi_threads", None))
         else:
             print(f"ringbolt: error: {args.app} is a {type(app).__name__}: neither a ringbolt.App nor an "
-                  f"ASGI 3 application", file=sys.stderr)
+                  f"ASGI 3 or WSGI application", file=sys.stderr)
             return 2
     options = {
         "max_body_size": args.max_body_size,

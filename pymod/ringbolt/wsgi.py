@@ -1,0 +1,407 @@
+"""WSGI server mode (PEP 3333): any WSGI application (Flask, Django's WSGI handler, a raw
+callable) served by ringbolt's reactors.
+
+Every request no ringbolt route takes goes to ``WSGIHandler`` on the native handler
+pool (blocking apps never run on a reactor thread). The environ is a base dict built
+once plus the request's CGI variables, built natively (``Request._wsgi_environ``); the
+body is buffered whole and read through ``wsgi.input`` (an ``io.BytesIO``). A list or
+tuple of bytes is answered as one response; any other iterable is pulled until its first
+non-empty chunk (so ``start_response`` may still be called with ``exc_info`` until then)
+and the rest streams from a streaming thread. ``wsgi.file_wrapper`` around a real file
+at offset 0 is sent natively (``sendfile``), like a ``FileResponse``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import os
+import sys
+from typing import Any, Callable, Iterable, Iterator
+
+from .asgi import _raw_response
+from .response import FileResponse, StreamingResponse
+
+logger = logging.getLogger("ringbolt")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+_ERROR_HEADERS = [("Content-Type", "text/plain; charset=utf-8")]
+_BLOCK = 64 * 1024
+
+
+def default_threads() -> int:
+    """The WSGI thread pool's size per worker when not given: twice the CPUs available,
+    at least 4 and at most 32 (WSGI apps mostly wait on I/O, but every thread holds an
+    app's per-request state and contends for the GIL)."""
+    try:
+        cpus = len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return min(32, max(4, 2 * cpus))
+
+
+class WSGIStatusError(ValueError):
+    """``start_response`` got a status that is not ``"<3 digits> <reason>"``."""
+
+
+def _parse_status(status: Any) -> int:
+    # PEP 3333: a str like "200 OK": three digits, a space, a reason phrase.
+    if type(status) is str and len(status) >= 4 and status[3] == " " and status[:3].isdigit() and status.isascii():
+        code = int(status[:3])
+        if code >= 100:
+            return code
+    raise WSGIStatusError(f"invalid WSGI status {status!r}: expected a str like '200 OK' "
+                          f"(three digits, a space, a reason phrase)")
+
+
+def _check_headers(headers: Any) -> list[Any]:
+    # Names and values must be str (PEP 3333 "native strings"); CR/LF/NUL and bad names
+    # are refused natively when the response is built. Latin-1 beyond ASCII goes to the
+    # wire as latin-1 bytes, not as UTF-8.
+    if type(headers) is not list:
+        if not isinstance(headers, (list, tuple)):
+            raise TypeError(f"WSGI response headers must be a list of (name, value) tuples, "
+                            f"not {type(headers).__name__}")
+    out = headers
+    for i, pair in enumerate(headers):
+        if type(pair) is not tuple or len(pair) != 2:
+            raise TypeError(f"WSGI response header {pair!r:.100} is not a (name, value) tuple")
+        name, value = pair
+        if type(name) is not str or type(value) is not str:
+            raise TypeError(f"WSGI response header names and values must be str, got {name!r:.100}: {value!r:.100}")
+        if not (name.isascii() and value.isascii()):
+            if out is headers:
+                out = list(headers)
+            try:
+                out[i] = (name.encode("latin-1"), value.encode("latin-1"))
+            except UnicodeEncodeError:
+                raise ValueError(f"WSGI response header {name!r:.100}: {value!r:.100} is not latin-1") from None
+    return out
+
+
+def _as_bytes(chunk: Any) -> bytes:
+    if type(chunk) is bytes:
+        return chunk
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"a WSGI application must yield bytes, not {type(chunk).__name__}")
+
+
+def _close(iterable: Any) -> None:
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        close()
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: ``environ["wsgi.file_wrapper"](filelike, block_size)``.
+
+    Returned by the app as its iterable, it is sent natively (like ``FileResponse``) when
+    ``filelike`` is a regular file opened from the path in its ``name``, at offset 0, and
+    the response is a 200 whose Content-Length (if any) is the file's size; otherwise it
+    is read in blocks of ``block_size``. ``close()`` closes ``filelike``."""
+
+    __slots__ = ("filelike", "blksize")
+
+    def __init__(self, filelike: Any, blksize: int = 8192) -> None:
+        self.filelike = filelike
+        self.blksize = blksize if blksize and blksize > 0 else 8192
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self.filelike.read
+        while True:
+            block = read(self.blksize)
+            if not block:
+                return
+            yield block
+
+    def close(self) -> None:
+        _close(self.filelike)
+
+    def native_path(self) -> tuple[str, int] | None:
+        """(path, size) when the file can be sent natively from its path, else None."""
+        f = self.filelike
+        name = getattr(f, "name", None)
+        fileno = getattr(f, "fileno", None)
+        tell = getattr(f, "tell", None)
+        if not isinstance(name, str) or fileno is None or tell is None:
+            return None
+        try:
+            st = os.fstat(fileno())
+            if tell() != 0:
+                return None
+            by_path = os.stat(name)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return None
+        import stat
+
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (by_path.st_dev, by_path.st_ino):
+            return None  # not a regular file, or the name is not the file that is open
+        return name, st.st_size
+
+
+class _Body:
+    """The rest of a streamed response: what ``write()`` left, the first chunk already
+    pulled, then the app's iterator, all run in the request's context (the app ran in
+    it on a pool thread; the rest runs on a streaming thread: Flask's
+    ``stream_with_context`` and anything else using context variables sees its own
+    values). ``close()`` closes the app's iterable (also when the body is never
+    iterated: a HEAD request, a client gone)."""
+
+    __slots__ = ("pending", "iterator", "iterable", "context", "closed")
+
+    def __init__(self, pending: list[bytes], iterator: Iterator[Any], iterable: Any,
+                 context: contextvars.Context) -> None:
+        self.pending = pending
+        self.iterator = iterator
+        self.iterable = iterable
+        self.context = context
+        self.closed = False
+
+    def __iter__(self) -> "_Body":
+        return self
+
+    def __next__(self) -> bytes:
+        if self.pending:
+            return self.pending.pop(0)
+        chunk = _as_bytes(self.context.run(next, self.iterator))
+        if self.pending:  # write() called from inside the iterable: keep the order
+            self.pending.append(chunk)
+            return self.pending.pop(0)
+        return chunk
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.context.run(_close, self.iterable)
+
+
+class _Start:
+    """``start_response`` and ``write`` for one request."""
+
+    __slots__ = ("status", "headers", "sent", "written")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: Any = None
+        self.sent = False  # the head was handed to the server: too late to change it
+        self.written: list[bytes] = []
+
+    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])  # PEP 3333: re-raise, too late
+            finally:
+                exc_info = None  # no cycle through the traceback
+        elif self.headers is not None:
+            raise AssertionError("start_response called a second time without exc_info")
+        code = _parse_status(status)
+        checked = _check_headers(headers)
+        self.status = code
+        self.headers = checked
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        if self.headers is None:
+            raise AssertionError("write() called before start_response")
+        data = _as_bytes(data)
+        if data:
+            self.written.append(data)
+
+
+class WSGIHandler:
+    """The server-side callable for one WSGI app: ``handler(req)`` runs the app (on a
+    handler-pool thread) and returns the response for the native side."""
+
+    def __init__(self, app: WSGIApp, *, root_path: str = "", scheme: str = "http") -> None:
+        self.app = app
+        self.root_path = root_path
+        self.base: dict[str, Any] = {
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SCRIPT_NAME": root_path,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scheme,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,  # wsgi.input ends at the body's end (werkzeug, gunicorn)
+            "wsgi.file_wrapper": FileWrapper,
+        }
+
+    def set_server(self, host: str, port: int) -> None:
+        self.base["SERVER_NAME"] = host
+        self.base["SERVER_PORT"] = str(port)
+
+    def set_multiprocess(self, multiprocess: bool) -> None:
+        self.base["wsgi.multiprocess"] = multiprocess
+
+    def __call__(self, req: Any) -> Any:
+        # Each request in a fresh context: nothing set by one request (or by the pool
+        # thread) is seen by the next, and a streamed body goes on in the same one.
+        context = contextvars.Context()
+        return context.run(self._run, req, context)
+
+    def _run(self, req: Any, context: contextvars.Context) -> Any:
+        environ = req._wsgi_environ(self.base)
+        body = req.body
+        environ["wsgi.input"] = io.BytesIO(body)
+        if body and "CONTENT_LENGTH" not in environ:
+            environ["CONTENT_LENGTH"] = str(len(body))  # a chunked body, buffered: its length is known
+        root = self.root_path
+        if root:
+            path = environ["PATH_INFO"]
+            if path == root or path.startswith(root + "/"):
+                environ["PATH_INFO"] = path[len(root):]
+        start = _Start()
+        result = None
+        try:
+            result = self.app(environ, start)
+            return self._respond(environ, start, result, context)
+        except BaseException as exc:  # noqa: BLE001 - the request's 500; the pool thread lives on
+            if result is not None:
+                try:
+                    _close(result)
+                except Exception as close_exc:  # noqa: BLE001
+                    _log(environ, close_exc, "closing the iterable")
+            _log(environ, exc, "")
+            return _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS)
+
+    def _respond(self, environ: dict[str, Any], start: _Start, result: Any, context: contextvars.Context) -> Any:
+        rtype = type(result)
+        if rtype is list or rtype is tuple:
+            # A body already in memory (raw apps, wsgiref-style): one response.
+            if start.headers is None:
+                raise AssertionError("the WSGI application returned without calling start_response")
+            body = _join(start.written, result)
+            _close(result)
+            return self._whole(environ, start, body)
+        if rtype is FileWrapper and start.headers is not None and not start.written and start.status == 200:
+            native = result.native_path()
+            if native is not None and _declared_length(start.headers) in (None, native[1]):
+                r = FileResponse.__new__(FileResponse)
+                r.path = native[0]
+                r.status = 200
+                r.headers = start.headers
+                r.content_type = None
+                result.close()  # the server opens the file itself, by its path
+                start.sent = True
+                return r
+        # Any other iterable: find the first non-empty chunk before sending the head, so
+        # start_response may be called late (a generator) or again with exc_info.
+        iterator = iter(result)
+        first = b""
+        for chunk in iterator:
+            first = _as_bytes(chunk)
+            if first:
+                break
+        else:
+            if start.headers is None:
+                raise AssertionError("the WSGI application returned without calling start_response")
+            _close(result)
+            return self._whole(environ, start, _join(start.written, ()))
+        if start.headers is None:
+            raise AssertionError("the WSGI application yielded a body before calling start_response")
+        start.written.append(first)
+        if _buffered(start.headers, result):
+            # The body exists already (a Flask/werkzeug or Django response iterated):
+            # gather it here rather than stream it from another thread.
+            body = _join(start.written, iterator)
+            _close(result)
+            return self._whole(environ, start, body)
+        r = StreamingResponse.__new__(StreamingResponse)
+        r.content = _Body(start.written, iterator, result, context)
+        r.status = start.status
+        r.headers = start.headers
+        r.content_type = None
+        start.sent = True
+        return r
+
+    @staticmethod
+    def _whole(environ: dict[str, Any], start: _Start, body: bytes) -> Any:
+        start.sent = True
+        if environ["REQUEST_METHOD"] == "HEAD" and not body:
+            # A HEAD answer keeps the app's Content-Length (the GET body's size) but has
+            # no body: sent as a stream that is never started, so the head goes as it is.
+            r = StreamingResponse.__new__(StreamingResponse)
+            r.content = ()
+            r.status = start.status
+            r.headers = start.headers
+            r.content_type = None
+            return r
+        return _raw_response(body, start.status, start.headers)
+
+
+# A body that declares at most this length is gathered, not streamed: frameworks set
+# Content-Length on responses they hold whole; a stream rarely knows its size.
+GATHER_LIMIT = 1024 * 1024
+
+
+def _declared_length(headers: list[Any]) -> int | None:
+    for name, value in headers:
+        if (name if type(name) is str else name.decode("latin-1")).lower() == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _buffered(headers: list[Any], result: Any) -> bool:
+    if getattr(result, "streaming", None) is False:
+        return True  # Django's HttpResponse (its StreamingHttpResponse says True)
+    length = _declared_length(headers)
+    return length is not None and length <= GATHER_LIMIT
+
+
+def _join(written: list[bytes], chunks: Iterable[Any]) -> bytes:
+    try:
+        if not written and type(chunks) is list and len(chunks) == 1 and type(chunks[0]) is bytes:
+            return chunks[0]  # type: ignore[no-any-return]
+        return b"".join(written + list(chunks)) if written else b"".join(chunks)
+    except TypeError as exc:
+        if str(exc).startswith("sequence item"):  # join's own complaint, not the app's
+            raise TypeError(f"a WSGI application must yield bytes ({exc})") from None
+        raise
+
+
+def _log(environ: dict[str, Any], exc: BaseException, when: str) -> None:
+    target = environ.get("RAW_URI", environ.get("PATH_INFO", ""))
+    logger.error("Exception in WSGI application%s for %s %s", f" ({when})" if when else "",
+                 environ.get("REQUEST_METHOD", "?"), target, exc_info=(type(exc), exc, exc.__traceback__))
+
+
+def is_wsgi_app(app: Any) -> bool:
+    """A WSGI callable: ``app(environ, start_response)`` (a plain function, a bound
+    method, an object whose ``__call__`` takes two arguments, or a class whose
+    constructor does (PEP 3333's "AppClass"); not a coroutine function)."""
+    import inspect
+
+    if not callable(app):
+        return False
+    if not inspect.isclass(app):
+        fn = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)
+        if fn is None or inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(app):
+            return False
+    try:
+        params = list(inspect.signature(app).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return len(required) <= 2
+    return len(required) <= 2 <= len(positional)
+
+
+def wsgi_app(app: WSGIApp, *, threads: int | None = None, root_path: str = "") -> Any:
+    """A ringbolt ``App`` serving ``app`` (the WSGI application) for every request."""
+    from .app import App
+
+    server_app = App()
+    server_app.mount_wsgi(app, threads=threads, root_path=root_path)
+    return server_app

@@ -1,0 +1,497 @@
+"""WSGI (PEP 3333) server mode: raw WSGI apps (apps/wsgi_app.py), one wrapped in
+``wsgiref.validate.validator``, Flask (apps/flask_app.py) and Django
+(apps/django_site/), each served by a real ``ringbolt serve`` process and spoken to
+over raw sockets; chunked bodies are decoded here so a cut-short stream is visible."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from conftest import Reader, Response, ServerProcess
+
+WAIT_S = 10.0
+FILE_SIZE = 200_000
+
+
+# ---- wire helpers ----
+
+
+class Truncated(Exception):
+    """The connection ended inside a body."""
+
+
+def _fill(reader: Reader) -> None:
+    try:
+        data = reader.sock.recv(262144)
+    except ConnectionResetError:
+        data = b""
+    if not data:
+        raise Truncated(reader.buf[:200])
+    reader.buf += data
+
+
+def _line(reader: Reader) -> bytes:
+    while b"\r\n" not in reader.buf:
+        _fill(reader)
+    line, reader.buf = reader.buf.split(b"\r\n", 1)
+    return line
+
+
+def _take(reader: Reader, n: int) -> bytes:
+    while len(reader.buf) < n:
+        _fill(reader)
+    out, reader.buf = reader.buf[:n], reader.buf[n:]
+    return out
+
+
+def read_response(reader: Reader, head_request: bool = False) -> Response:
+    """One response with its body (Content-Length or chunked; Truncated if cut short)."""
+    resp = reader.read(head_request=True)
+    if head_request or resp.status in (204, 304):
+        return resp
+    if (resp.header("transfer-encoding") or "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int(_line(reader).split(b";")[0], 16)
+            if size == 0:
+                while _line(reader):
+                    pass  # trailers
+                break
+            body += _take(reader, size)
+            assert _take(reader, 2) == b"\r\n"
+        resp.body = body
+    elif resp.header("content-length") is not None:
+        resp.body = _take(reader, int(resp.header("content-length") or 0))
+    else:
+        while True:
+            try:
+                _fill(reader)
+            except Truncated:
+                break
+        resp.body, reader.buf = reader.buf, b""
+    return resp
+
+
+def call(srv: ServerProcess, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+         raw_headers: str = "") -> Response:
+    head = f"{method} {path} HTTP/1.1\r\nHost: test\r\n"
+    for k, v in (headers or {}).items():
+        head += f"{k}: {v}\r\n"
+    if body or method in ("POST", "PUT"):
+        head += f"Content-Length: {len(body)}\r\n"
+    raw = (head + raw_headers + "\r\n").encode("latin-1") + body
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(raw)
+        return read_response(Reader(s), head_request=method == "HEAD")
+
+
+def get(srv: ServerProcess, path: str, **kw) -> Response:
+    return call(srv, "GET", path, **kw)
+
+
+def stop_and_log(srv: ServerProcess) -> str:
+    code = srv.stop()
+    out = srv.output()
+    assert code == 0, out
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wsgi") / "data.bin"
+    path.write_bytes(bytes(i * 7 % 251 for i in range(FILE_SIZE)))
+    return path
+
+
+def _serve(app: str, data_file: Path, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
+    return ServerProcess(app, *args, env={"WSGI_TEST_FILE": str(data_file), **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def raw(data_file):
+    # One reactor: a WSGI app running on it would stall every other request.
+    srv = _serve("wsgi_app:app", data_file, "--threads", "1", "--wsgi-threads", "3")
+    yield srv
+    srv.stop()
+
+
+def events(srv: ServerProcess) -> list[str]:
+    return get(srv, "/events").json()
+
+
+def wait_event(srv: ServerProcess, name: str) -> None:
+    """The app records `name` (a streamed body's close() runs on the streaming thread
+    after the last byte went out, so the client can be faster)."""
+    deadline = time.monotonic() + WAIT_S
+    while name not in events(srv):
+        assert time.monotonic() < deadline, f"{name!r} never happened: {events(srv)}"
+        time.sleep(0.02)
+
+
+# ---- raw WSGI ----
+
+
+def test_environ_fields(raw):
+    resp = get(raw, "/environ/a%20b/caf%E9?x=1&y=%20&x=2",
+               headers={"X-Custom": "v1", "X-Multi": "one", "X_Under": "dropped", "Content-Type": "text/x-test"},
+               raw_headers="X-Multi: two\r\n")
+    assert resp.status == 200, resp
+    env = resp.json()
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["PATH_INFO"] == "/environ/a b/caf\u00e9"  # percent-decoded, bytes as latin-1
+    assert env["RAW_URI"] == "/environ/a%20b/caf%E9?x=1&y=%20&x=2"
+    assert env["QUERY_STRING"] == "x=1&y=%20&x=2"
+    assert env["SCRIPT_NAME"] == ""
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(raw.port))
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["CONTENT_TYPE"] == "text/x-test"
+    assert env["CONTENT_LENGTH"] is None
+    assert env["http"]["HTTP_HOST"] == "test"
+    assert env["http"]["HTTP_X_CUSTOM"] == "v1"
+    assert env["http"]["HTTP_X_MULTI"] == "one, two"
+    assert "HTTP_X_UNDER" not in env["http"] and "HTTP_CONTENT_TYPE" not in env["http"]
+    assert env["wsgi.version"] == [1, 0] and env["wsgi.url_scheme"] == "http"
+    assert (env["wsgi.multithread"], env["wsgi.multiprocess"], env["wsgi.run_once"]) == (True, False, False)
+    assert env["errors_is_stderr"] and env["has_file_wrapper"] and env["wsgi.input_terminated"]
+
+
+def test_post_echo_one_mib(raw):
+    body = os.urandom(1 << 20)
+    resp = call(raw, "POST", "/echo", body, headers={"Content-Type": "application/octet-stream"})
+    assert resp.status == 200 and resp.header("x-got") == str(len(body))
+    assert resp.body == body
+
+
+def test_chunked_request_body_gets_content_length(raw):
+    payload = b"hello chunked world"
+    raw_req = (b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n" + b"%x\r\n" % (len(payload) - 5) + payload[5:] + b"\r\n0\r\n\r\n")
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(raw_req)
+        resp = read_response(Reader(s))
+    assert resp.status == 200 and resp.body == payload
+
+
+def test_write_callable_then_iterable(raw):
+    resp = get(raw, "/write")
+    assert resp.status == 200
+    assert resp.body == b"written-1;written-2;returned"
+
+
+def test_generator_streams_and_is_closed(raw):
+    resp = get(raw, "/generator")
+    assert resp.status == 200 and resp.header("transfer-encoding") == "chunked", resp
+    assert resp.body == b"".join(b"chunk-%d\n" % i for i in range(5))
+    wait_event(raw, "closed:gen")
+
+
+def test_endless_generator_closed_when_the_client_leaves(raw):
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(s)
+        assert reader.read(head_request=True).status == 200
+        while b"tick" not in reader.buf:
+            _fill(reader)
+    wait_event(raw, "closed:forever")
+
+
+def test_lazy_start_response_in_a_generator(raw):
+    resp = get(raw, "/lazy")
+    assert resp.status == 201 and resp.header("x-lazy") == "yes" and resp.body == b"lazy"
+
+
+def test_exc_info_before_headers_replaces_them(raw):
+    resp = get(raw, "/exc-info-before")
+    assert resp.status == 503 and resp.body == b"replaced"
+    assert resp.header("x-replaced") == "1" and resp.header("x-first") is None
+
+
+def test_exc_info_after_headers_reraises_and_cuts_short(raw):
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /exc-info-after HTTP/1.1\r\nHost: t\r\n\r\n")
+        with pytest.raises(Truncated):
+            read_response(Reader(s))
+    wait_event(raw, "exc_info-reraised")
+
+
+def test_error_mid_stream_cuts_the_response_short_and_closes(raw):
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /generator-fails HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(s)
+        head = reader.read(head_request=True)
+        assert head.status == 200
+        with pytest.raises(Truncated):
+            read_response_body_chunked(reader)
+    wait_event(raw, "closed:gen-fails")
+
+
+def read_response_body_chunked(reader: Reader) -> bytes:
+    body = b""
+    while True:
+        size = int(_line(reader), 16)
+        if size == 0:
+            _line(reader)
+            return body
+        body += _take(reader, size)
+        _take(reader, 2)
+
+
+@pytest.mark.parametrize("path", ["/raises", "/first-chunk-fails", "/second-start", "/bad-status", "/str-body"])
+def test_app_errors_before_the_head_are_500(raw, path):
+    resp = get(raw, path)
+    assert resp.status == 500 and resp.body == b"Internal Server Error", resp
+
+
+def test_iterable_closed_when_its_first_chunk_fails(raw):
+    get(raw, "/first-chunk-fails")
+    wait_event(raw, "closed:first-fails")
+
+
+def test_latin1_header_value_sent_as_latin1(raw):
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /latin1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+    assert b"\r\nX-Latin: caf\xe9\r\n" in data
+
+
+def test_head_keeps_the_apps_content_length(raw):
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"HEAD /head-length HTTP/1.1\r\nHost: t\r\n\r\nGET /write HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(s)
+        head = read_response(reader, head_request=True)
+        assert head.status == 200 and head.header("content-length") == "1234"
+        after = read_response(reader)  # nothing was sent after the HEAD's head
+        assert after.body == b"written-1;written-2;returned"
+
+
+def test_file_wrapper_served_natively(raw, data_file):
+    resp = get(raw, "/file")
+    assert resp.status == 200 and resp.body == data_file.read_bytes()
+    assert resp.header("content-length") == str(FILE_SIZE)
+    assert resp.header("last-modified") is not None  # set by the native file response only
+
+
+def test_file_wrapper_not_at_offset_zero_is_iterated(raw, data_file):
+    resp = get(raw, "/file-offset")
+    assert resp.status == 200 and resp.body == data_file.read_bytes()[10:]
+    assert resp.header("last-modified") is None
+
+
+def test_file_wrapper_without_a_file_is_iterated_and_closed(raw):
+    resp = get(raw, "/file-pipe")
+    assert resp.status == 200 and resp.body == b"0123456789" * 1000
+    wait_event(raw, "closed:pipe")
+
+
+def test_keep_alive_pipelined_requests(raw):
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /write HTTP/1.1\r\nHost: t\r\n\r\n" * 3 + b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(s)
+        for _ in range(3):
+            assert read_response(reader).body == b"written-1;written-2;returned"
+        last = read_response(reader)
+        assert last.status == 404 and last.body == b"no such path"
+
+
+def test_blocking_app_does_not_stop_a_concurrent_request(raw):
+    result: dict[str, Response] = {}
+    slow = threading.Thread(target=lambda: result.setdefault("slow", get(raw, "/sleep?1.5")))
+    t0 = time.monotonic()
+    slow.start()
+    time.sleep(0.2)  # the sleep is under way on a pool thread
+    fast = get(raw, "/write")
+    fast_s = time.monotonic() - t0
+    slow.join(WAIT_S)
+    assert fast.status == 200 and fast_s < 1.0, f"second request answered after {fast_s:.2f}s"
+    assert result["slow"].body == b"slept"
+
+
+def test_app_errors_are_logged_naming_the_cause(data_file):
+    srv = _serve("wsgi_app:app", data_file)
+    try:
+        for path in ("/raises", "/bad-status", "/str-body", "/generator-fails", "/second-start"):
+            try:
+                get(srv, path)
+            except Truncated:
+                pass
+        time.sleep(0.2)
+    finally:
+        out = stop_and_log(srv)
+    assert "Exception in WSGI application for GET /raises" in out and "wsgi-app-raised" in out
+    assert "invalid WSGI status 'OK'" in out
+    assert "must yield bytes" in out
+    assert "gen-fails failed at chunk 2" in out and "cut short" in out
+    assert "start_response called a second time without exc_info" in out
+
+
+def test_mount_wsgi_next_to_routes_with_root_path(data_file):
+    srv = _serve("wsgi_app:mounted", data_file)
+    try:
+        assert get(srv, "/native").json() == {"native": True}  # a ringbolt route wins
+        env = get(srv, "/api/environ/x?q=1").json()
+        assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/api", "/environ/x", "q=1")
+        assert call(srv, "PROPFIND", "/api/environ").json()["REQUEST_METHOD"] == "PROPFIND"
+    finally:
+        stop_and_log(srv)
+
+
+def test_class_as_application(data_file):
+    srv = _serve("wsgi_app:AppClass", data_file)
+    try:
+        assert get(srv, "/x").body == b"from a class: /x"
+    finally:
+        stop_and_log(srv)
+
+
+def test_multiprocess_flag_with_workers(data_file):
+    srv = _serve("wsgi_app:app", data_file, "--workers", "2")
+    try:
+        env = get(srv, "/environ").json()
+        assert (env["wsgi.multiprocess"], env["wsgi.multithread"]) == (True, True)
+    finally:
+        stop_and_log(srv)
+
+
+# ---- wsgiref.validate ----
+
+
+def test_validator_sees_no_violation(data_file):
+    srv = _serve("wsgi_app:validated", data_file)
+    try:
+        for _ in range(3):
+            assert get(srv, "/hello?a=1").body == b"validated /hello"
+            assert call(srv, "POST", "/echo", b"x" * 5000, headers={"Content-Type": "text/plain"}).body == b"x" * 5000
+            assert get(srv, "/stream").body == b"one;two;three"
+            assert get(srv, "/empty").status == 204
+            assert get(srv, "/file").body == data_file.read_bytes()
+            assert call(srv, "HEAD", "/hello").status == 200
+        # The validator is live: headers in a tuple are its AssertionError.
+        assert get(srv, "/violate").status == 500
+        time.sleep(0.2)
+    finally:
+        out = stop_and_log(srv)
+    assert out.count("AssertionError: ") == 1, out
+    assert "must be of type list" in out
+    assert "WSGIWarning" not in out, out
+
+
+# ---- Flask ----
+
+
+@pytest.fixture(scope="module")
+def flask_srv(data_file):
+    pytest.importorskip("flask")
+    srv = _serve("flask_app:app", data_file)
+    yield srv
+    out = stop_and_log(srv)
+    assert "flask-view-raised" in out  # Flask's own log of /boom
+    assert "Exception while streaming" not in out and "cut short" not in out, out
+
+
+def test_flask_routing_and_json(flask_srv):
+    assert get(flask_srv, "/").body == b"hello from flask"
+    resp = get(flask_srv, "/users/42?q=x%20y")
+    assert resp.status == 200 and resp.json() == {"id": 42, "q": "x y"}
+
+
+def test_flask_urlencoded_form(flask_srv):
+    body = urlencode([("name", "Zo\u00eb"), ("tag", "a"), ("tag", "b")]).encode()
+    resp = call(flask_srv, "POST", "/form", body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status == 200 and resp.json() == {"name": "Zo\u00eb", "tags": ["a", "b"], "upload": None}
+
+
+def test_flask_multipart_form_with_file(flask_srv):
+    boundary = "rbBOUNDARY"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nann\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"d.txt\"\r\n"
+            f"Content-Type: text/plain\r\n\r\nfile body\r\n--{boundary}--\r\n").encode()
+    resp = call(flask_srv, "POST", "/form", body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert resp.status == 200 and resp.json() == {"name": "ann", "tags": [], "upload": "file body"}
+
+
+def test_flask_json_body(flask_srv):
+    body = json.dumps({"items": [1, 2, 3]}).encode()
+    resp = call(flask_srv, "POST", "/json", body, headers={"Content-Type": "application/json"})
+    assert resp.status == 201 and resp.json() == {"got": {"items": [1, 2, 3]}, "n": 3}
+
+
+def test_flask_errors(flask_srv):
+    assert get(flask_srv, "/missing").status == 404
+    assert get(flask_srv, "/no/such/route").status == 404
+    assert get(flask_srv, "/boom").status == 500
+    assert call(flask_srv, "POST", "/").status == 405
+
+
+def test_flask_redirect(flask_srv):
+    resp = get(flask_srv, "/old")
+    assert resp.status == 302 and resp.header("location") == "/users/7?q=moved"
+
+
+def test_flask_send_file(flask_srv, data_file):
+    resp = get(flask_srv, "/file")
+    assert resp.status == 200 and resp.body == data_file.read_bytes()
+    assert resp.header("content-length") == str(FILE_SIZE)
+    part = get(flask_srv, "/file", headers={"Range": "bytes=100-199"})
+    assert part.status == 206 and part.body == data_file.read_bytes()[100:200]
+    head = call(flask_srv, "HEAD", "/file")
+    assert head.status == 200 and head.header("content-length") == str(FILE_SIZE)
+
+
+def test_flask_streamed_response(flask_srv):
+    resp = get(flask_srv, "/stream")
+    assert resp.status == 200 and resp.body == b"part-0;part-1;part-2;"
+
+
+# ---- Django ----
+
+
+@pytest.fixture(scope="module")
+def django_srv(data_file, tmp_path_factory):
+    pytest.importorskip("django")
+    db = tmp_path_factory.mktemp("django") / "db.sqlite3"
+    srv = _serve("django_site.wsgi:application", data_file, "--wsgi-threads", "2", env={"DJANGO_TEST_DB": str(db)})
+    yield srv
+    out = stop_and_log(srv)
+    assert "django-view-raised" in out  # Django's own log of /boom/
+    assert "Exception while streaming" not in out and "Exception in WSGI" not in out, out
+
+
+def test_django_view_and_query(django_srv):
+    resp = get(django_srv, "/hello/?name=ringbolt")
+    assert resp.status == 200 and resp.body == b"hello from django, ringbolt"
+    moved = get(django_srv, "/hello")  # CommonMiddleware's APPEND_SLASH
+    assert moved.status == 301 and moved.header("location") == "/hello/"
+
+
+def test_django_database_roundtrip(django_srv):
+    ids = []
+    for text in ("first note", "second note"):
+        resp = call(django_srv, "POST", "/notes/", urlencode({"text": text}).encode(),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert resp.status == 201, resp
+        ids.append(resp.json()["id"])
+    listed = get(django_srv, "/notes/").json()["notes"]
+    assert [n["text"] for n in listed][-2:] == ["first note", "second note"]
+    assert get(django_srv, f"/notes/{ids[1]}/").json() == {"id": ids[1], "text": "second note"}
+    assert get(django_srv, "/notes/999999/").status == 404
+
+
+def test_django_error_is_500(django_srv):
+    assert get(django_srv, "/boom/").status == 500
+
+
+def test_django_file_response_is_native(django_srv, data_file):
+    resp = get(django_srv, "/file/")
+    assert resp.status == 200 and resp.body == data_file.read_bytes()
+    assert resp.header("last-modified") is not None  # Django sets none: the native file response did
