@@ -194,6 +194,20 @@ class App:
         self._wsgi = WSGIHandler(app, root_path=root_path)
         self._wsgi_threads = threads
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The App as an ASGI 3 application: ``uvicorn main:app`` serves it too (a
+        pure-Python path with the same routes, requests and answers; ringbolt's own
+        server is the fast one)."""
+        from ._asgi_app import serve_http, serve_lifespan
+
+        kind = scope["type"]
+        if kind == "http":
+            await serve_http(self, scope, receive, send)
+        elif kind == "lifespan":
+            await serve_lifespan(self, receive, send)
+        else:
+            raise RuntimeError(f"a ringbolt App does not serve {kind!r} scopes yet")
+
     def enable_metrics(self, path: str = "/metrics") -> None:
         """Serve per-core counters and per-route latency histograms in Prometheus text
         format at ``path`` (GET), answered natively by the reactors, never by Python."""

@@ -1,0 +1,336 @@
+"""A ringbolt ``App`` as an ASGI 3 application, so it runs under uvicorn, Granian or
+Hypercorn too (``uvicorn main:app``): nobody is locked in to ringbolt's server.
+
+Under another server the pure-Python path here does what the native runtime does:
+routes (static segments before ``{x:int}`` before ``{x}``, HEAD falls back to GET, 404
+and 405 with ``Allow``), the same ``Request`` attributes, the same return values and
+errors. It is correct rather than fast: ringbolt's own server is the fast path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import re
+from email.utils import formatdate
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote
+
+from ._native import json_dumps, json_loads
+from .datastructures import Headers, QueryParams
+from .errors import BadRequest, HTTPError
+from .response import FileResponse, Response, StreamingResponse
+
+logger = logging.getLogger("ringbolt")
+
+_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::(int|str))?\}$")
+_INT = re.compile(r"^-?[0-9]+$")
+
+
+class _Route:
+    __slots__ = ("parts", "methods", "handler", "const", "key", "result")
+
+    def __init__(self, pattern: str, methods: list[str], handler: Callable[..., Any], const: bool) -> None:
+        parts: list[tuple[str, str]] = []  # ("static", text) | ("int"|"str", name)
+        for seg in pattern.split("/")[1:]:
+            m = _SEGMENT.match(seg)
+            parts.append(((m.group(2) or "str"), m.group(1)) if m else ("static", seg))
+        self.parts = parts
+        self.methods = methods
+        self.handler = handler
+        self.const = const
+        self.result: Any = None
+        # More specific first: static < int < str at each position.
+        rank = {"static": 0, "int": 1, "str": 2}
+        self.key = [rank[k] for k, _ in parts]
+
+    def match(self, segments: list[str]) -> dict[str, Any] | None:
+        if len(segments) != len(self.parts):
+            return None
+        params: dict[str, Any] = {}
+        for (kind, text), seg in zip(self.parts, segments):
+            if kind == "static":
+                if unquote(seg) != text:
+                    return None
+            elif kind == "int":
+                if not _INT.match(seg):
+                    return None
+                params[text] = int(seg)
+            else:
+                if not seg:
+                    return None
+                params[text] = unquote(seg)
+        return params
+
+
+class ASGIRequest:
+    """The ``Request`` a handler gets under another ASGI server (same attributes as
+    ringbolt's native one)."""
+
+    def __init__(self, scope: dict[str, Any], body: bytes, params: dict[str, Any]) -> None:
+        self._scope = scope
+        self.method: str = scope["method"]
+        self.raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        self.path: str = scope["path"]
+        qs = scope.get("query_string", b"")
+        self.query_string: str = qs.decode("latin-1")
+        self.target: str = self.raw_path.decode("latin-1") + ("?" + self.query_string if self.query_string else "")
+        self.params = params
+        self.body = body
+        client = scope.get("client")
+        self.client = tuple(client) if client else None
+        self.http_version: str = scope.get("http_version", "1.1")
+        self.keep_alive = True
+        self.scheme: str = scope.get("scheme", "http")
+        self._body_stream = None
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._scope["headers"]])
+        return self._headers
+
+    @property
+    def query(self) -> QueryParams:
+        if self._query is None:
+            from urllib.parse import parse_qsl
+
+            self._query = QueryParams(parse_qsl(self.query_string, keep_blank_values=True, errors="surrogateescape"))
+        return self._query
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "") or ""
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}{self.target}"
+
+    def json(self) -> Any:
+        if not self.body:
+            raise BadRequest("Invalid JSON body: the request has no body")
+        return json_loads(self.body)  # BadRequest naming the problem, as the native Request
+
+    def text(self) -> str:
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("Request body is not valid UTF-8") from None
+
+    async def read(self) -> bytes:
+        return self.body
+
+    async def stream(self) -> Any:
+        if self.body:
+            yield self.body
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.target[:200]}>"
+
+
+def _router(app: Any) -> list[_Route]:
+    routes = [_Route(path, methods, fn, const) for path, methods, fn, const in app._routes]
+    routes.sort(key=lambda r: r.key)  # stable: registration order among equals
+    return routes
+
+
+def _find(routes: list[_Route], method: str, path: str) -> tuple[_Route | None, dict[str, Any], list[str]]:
+    segments = path.split("/")[1:]
+    allowed: list[str] = []
+    for route in routes:
+        params = route.match(segments)
+        if params is None:
+            continue
+        if method in route.methods or (method == "HEAD" and "GET" in route.methods and "HEAD" not in route.methods):
+            return route, params, []
+        allowed.extend(m for m in route.methods if m not in allowed)
+        if "GET" in route.methods and "HEAD" not in allowed:
+            allowed.append("HEAD")  # HEAD is served by the GET route (as natively)
+    return None, {}, allowed
+
+
+def _body_and_type(body: Any) -> tuple[bytes, str | None]:
+    if body is None:
+        return b"", None
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body), "application/octet-stream"
+    if isinstance(body, str):
+        return body.encode(), "text/plain; charset=utf-8"
+    if isinstance(body, (dict, list)):
+        return json_dumps(body), "application/json"
+    raise TypeError("a handler must return dict, list, str, bytes, None, Response or (body, status[, headers]); "
+                    f"got {type(body).__name__}")
+
+
+def _encode_headers(pairs: Iterable[tuple[Any, Any]]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for name, value in pairs:
+        n = name if isinstance(name, bytes) else str(name).encode()
+        v = value if isinstance(value, bytes) else str(value).encode()
+        out.append((n.lower(), v))
+    return out
+
+
+async def _send_whole(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head: bool) -> None:
+    if not any(k == b"content-length" for k, _ in headers) and status not in (204, 304) and status >= 200:
+        headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> None:
+    if isinstance(result, StreamingResponse):
+        headers = _encode_headers(result.headers)
+        if result.content_type:
+            headers.append((b"content-type", result.content_type.encode()))
+        await send({"type": "http.response.start", "status": result.status, "headers": headers})
+        if not head:
+            content = result.content
+            if hasattr(content, "__aiter__"):
+                async for chunk in content:
+                    await send({"type": "http.response.body", "body": chunk.encode() if isinstance(chunk, str)
+                                else bytes(chunk), "more_body": True})
+            else:
+                loop = asyncio.get_running_loop()
+                iterator = iter(content)
+                done = object()
+                try:
+                    while True:
+                        chunk = await loop.run_in_executor(None, next, iterator, done)
+                        if chunk is done:
+                            break
+                        await send({"type": "http.response.body", "body": chunk.encode() if isinstance(chunk, str)
+                                    else bytes(chunk), "more_body": True})
+                finally:
+                    close = getattr(iterator, "close", None)
+                    if close is not None:
+                        close()
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if isinstance(result, FileResponse):
+        try:
+            st = os.stat(result.path)
+            if not os.path.isfile(result.path):
+                raise FileNotFoundError(result.path)
+        except FileNotFoundError:
+            await _send_whole(send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"Not Found", head)
+            return
+        except PermissionError:
+            await _send_whole(send, 403, [(b"content-type", b"text/plain; charset=utf-8")], b"Forbidden", head)
+            return
+        headers = _encode_headers(result.headers)
+        headers.append((b"content-type", result.content_type.encode()))
+        headers.append((b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()))
+        headers.append((b"content-length", str(st.st_size).encode()))
+        await send({"type": "http.response.start", "status": result.status, "headers": headers})
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+        elif "http.response.pathsend" in scope.get("extensions", {}) or {}:
+            await send({"type": "http.response.pathsend", "path": os.path.abspath(result.path)})
+        else:
+            with open(result.path, "rb") as f:
+                while True:
+                    chunk = f.read(256 * 1024)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
+                    if not chunk:
+                        break
+        return
+    status, extra, ctype_override = 200, [], None
+    body = result
+    if isinstance(result, Response):
+        status, extra, body, ctype_override = result.status, result.headers, result.body, result.content_type
+    elif isinstance(result, tuple):
+        if len(result) not in (2, 3):
+            raise TypeError("a tuple return value must be (body, status) or (body, status, headers)")
+        body, status = result[0], result[1]
+        if len(result) == 3:
+            extra = list(result[2].items()) if isinstance(result[2], dict) else list(result[2])
+    elif result is None:
+        status = 204
+    data, ctype = _body_and_type(body)
+    if ctype_override is not None:
+        ctype = ctype_override or None
+    headers = _encode_headers(extra)
+    if ctype and status not in (204, 304) and not any(k == b"content-type" for k, _ in headers):
+        headers.insert(0, (b"content-type", ctype.encode()))
+    await _send_whole(send, status, headers, data, head)
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    routes = app.__dict__.get("_asgi_routes")
+    if routes is None:
+        routes = app._asgi_routes = _router(app)
+    method = scope["method"]
+    route, params, allowed = _find(routes, method, scope["path"])
+    head = method == "HEAD"
+    if route is None and app._asgi is not None:
+        await app._asgi.app(scope, receive, send)  # a mounted ASGI app takes the rest
+        return
+    if route is None:
+        if allowed:
+            await _send_whole(send, 405, [(b"content-type", b"text/plain; charset=utf-8"),
+                                          (b"allow", ", ".join(allowed).encode())], b"Method Not Allowed", head)
+        else:
+            await _send_whole(send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"Not Found", head)
+        return
+    try:
+        if route.const:
+            if route.result is None:
+                result = route.handler(None)
+                route.result = await result if inspect.iscoroutine(result) else result
+            result = route.result
+        else:
+            req = ASGIRequest(scope, await _read_body(receive), params)
+            if inspect.iscoroutinefunction(route.handler):
+                result = await route.handler(req)
+            else:
+                result = await asyncio.get_running_loop().run_in_executor(None, route.handler, req)
+        await _answer(result, send, head, scope)
+    except HTTPError as exc:
+        headers = [(b"content-type", b"application/json")] + _encode_headers((exc.headers or {}).items())
+        await _send_whole(send, exc.status, headers, json_dumps({"detail": exc.detail}), head)
+    except Exception as exc:  # noqa: BLE001 - a bug in the handler: 500, traceback to the log
+        logger.error("Exception in handler for %s %s", method, scope["path"], exc_info=(type(exc), exc, exc.__traceback__))
+        await _send_whole(send, 500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error", head)
+
+
+async def serve_lifespan(app: Any, receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                for fn in app._startup:
+                    result = fn()
+                    if inspect.iscoroutine(result):
+                        await result
+            except Exception as exc:  # noqa: BLE001
+                await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                for fn in app._shutdown:
+                    result = fn()
+                    if inspect.iscoroutine(result):
+                        await result
+            except Exception as exc:  # noqa: BLE001
+                await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return
