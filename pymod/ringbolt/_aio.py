@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
+import time
+import traceback
 from typing import Any
 
 from ._native import _complete
@@ -25,15 +28,20 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
+STALL_AFTER = 2.0  # seconds without a loop turn before the watchdog reports it
+
+
 class AsyncRunner:
     """An event loop in a daemon thread; ``submit`` is called by the native bridge."""
 
-    def __init__(self) -> None:
+    def __init__(self, stall_after: float = STALL_AFTER) -> None:
         self.loop = _new_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name="ringbolt-asyncio", daemon=True)
         self._thread.start()
         self._ready.wait()
+        self._watchdog = _Watchdog(self, stall_after)
+        self._watchdog.start()
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -71,9 +79,48 @@ class AsyncRunner:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
+        self._watchdog.stop()
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(30)
+
+
+class _Watchdog(threading.Thread):
+    """Reports a stalled event loop: an ``async def`` handler (or an ASGI app) that
+    blocks, say in ``time.sleep`` or a CPU loop, holds up every other async request of
+    the worker. Sync routes run on the reactors and go on; this makes the stall visible:
+    one warning with the loop thread's stack while it lasts, one line when it ends."""
+
+    def __init__(self, runner: "AsyncRunner", stall_after: float) -> None:
+        super().__init__(name="ringbolt-loop-watchdog", daemon=True)
+        self._runner = runner
+        self._stall_after = stall_after
+        self._beat = time.monotonic()
+        self._done = threading.Event()
+
+    def _heartbeat(self) -> None:
+        self._beat = time.monotonic()
+        if not self._done.is_set():
+            self._runner.loop.call_later(self._stall_after / 4, self._heartbeat)
+
+    def run(self) -> None:
+        self._runner.loop.call_soon_threadsafe(self._heartbeat)
+        reported = False
+        while not self._done.wait(self._stall_after / 4):
+            stalled = time.monotonic() - self._beat
+            if stalled >= self._stall_after and not reported:
+                reported = True
+                frame = sys._current_frames().get(self._runner._thread.ident)
+                where = "".join(traceback.format_stack(frame)[-6:]) if frame is not None else "(no stack)\n"
+                logger.warning("the event loop has not run for %.1f s: an async handler blocks it (every async "
+                               "request of this worker waits; use await, or a sync handler). It is at:\n%s",
+                               stalled, where.rstrip())
+            elif reported and stalled < self._stall_after:
+                reported = False
+                logger.warning("the event loop runs again")
+
+    def stop(self) -> None:
+        self._done.set()
 
 
 async def _answer(handler: Any, request: Any, pending: Any) -> None:

@@ -1,0 +1,41 @@
+"""An async handler that never yields: sync routes are still answered, the stall is
+logged with where the loop is stuck, and the other async requests are answered once it
+ends."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from conftest import Reader, ServerProcess
+
+
+def get(srv: ServerProcess, path: str, timeout: float = 15):
+    with srv.connect(timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        return Reader(s).read()
+
+
+def test_a_blocked_loop_does_not_stop_sync_routes_and_is_logged():
+    srv = ServerProcess("stall_app:app", "--threads", "1")
+    try:
+        results: dict[str, object] = {}
+        blocker = threading.Thread(target=lambda: results.setdefault("block", get(srv, "/block?s=3.5")))
+        blocker.start()
+        time.sleep(0.5)  # the loop is now inside time.sleep
+        waiting = threading.Thread(target=lambda: results.setdefault("async", get(srv, "/async")))
+        waiting.start()
+        r = get(srv, "/sync", timeout=2)  # on the reactor: not held up by the loop
+        assert r.status == 200 and r.body == b"sync"
+        assert "async" not in results, "an async request was answered while the loop was blocked"
+        blocker.join(15)
+        waiting.join(15)
+        assert results["block"].body == b"unblocked"
+        assert results["async"].body == b"async"
+        time.sleep(1.5)  # the watchdog looks every 0.5 s: let it see the loop turn again
+    finally:
+        srv.stop()
+    out = srv.output()
+    assert "the event loop has not run for" in out, out
+    assert "time.sleep" in out, out  # the stack names where it is stuck
+    assert "the event loop runs again" in out, out
