@@ -115,6 +115,9 @@ class System:
     scenarios: frozenset[str] = ALL_SCENARIOS
     env: dict[str, str] = field(default_factory=dict)
     probe: Optional[list[str]] = None
+    # what a failed probe means, reported in front of the probe's last stderr line
+    # (else the reason names the probe command)
+    probe_meaning: Optional[str] = None
     prepare: Optional[Callable[[Path, int], None]] = None  # (tmpdir, port) before start
     ready_timeout: float = 30.0
 
@@ -130,23 +133,42 @@ UVICORN_FLAGS = ["--host", "127.0.0.1", "--port", "{port}", "--http", "httptools
 GRANIAN_FLAGS = ["--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
                  "--runtime-threads", "1", "--runtime-mode", "st", "--http", "1",
                  "--no-ws", "--log-level", "warning", "--no-access-log"]
+FASTPYSGI_FLAGS = ["--host", "127.0.0.1", "--port", "{port}", "--loglevel", "1"]  # 1 = fatal errors only
 PLAIN = frozenset({"plaintext"})
 
 
-def ringbolt_system(module: str) -> System:
+def ringbolt_system(module: str, extra_args: tuple[str, ...] = (), probe_code: str = "",
+                    probe_meaning: Optional[str] = None) -> System:
     """How ringbolt is started: the one place to change when its CLI settles.
     {ringbolt_python} is $RINGBOLT_PYTHON or python3 (an interpreter where ringbolt is
     installed); $RINGBOLT_PYTHONPATH, when set, is put in front of PYTHONPATH for an
-    uninstalled build (e.g. RINGBOLT_PYTHONPATH=pymod:builddir/pymod)."""
+    uninstalled build (e.g. RINGBOLT_PYTHONPATH=pymod:builddir/pymod). `module` is
+    `benchmarks.load.apps.<module>:app`, whatever it is (ringbolt App, ASGI or WSGI
+    callable: `ringbolt serve` detects it); `probe_code` is extra Python run by the
+    probe, which must exit 0 when this build can serve the app."""
     extra = os.environ.get("RINGBOLT_PYTHONPATH")
     env = {"PYTHONPATH": os.pathsep.join(p for p in (extra, os.environ.get("PYTHONPATH")) if p)} if extra else {}
     return System(
         ["{ringbolt_python}", "-m", "ringbolt", "serve", f"benchmarks.load.apps.{module}:app",
-         "--host", "127.0.0.1", "--port", "{port}", "--threads", "1"],
+         "--host", "127.0.0.1", "--port", "{port}", "--threads", "1", "--workers", "1", *extra_args],
         cwd="{root}",
         env=env,
-        probe=["{ringbolt_python}", "-c", f"import ringbolt, benchmarks.load.apps.{module}"],
+        probe=["{ringbolt_python}", "-c", f"import ringbolt, benchmarks.load.apps.{module}\n{probe_code}"],
+        probe_meaning=probe_meaning,
     )
+
+
+# ringbolt's WSGI mode is announced by `ringbolt serve --wsgi-threads`; until a build has
+# it, the ringbolt-wsgi system is reported as unavailable instead of failing to start.
+RINGBOLT_HAS_WSGI = """
+import subprocess, sys
+out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "--help"], capture_output=True, text=True).stdout
+if "--wsgi-threads" not in out:
+    sys.exit("`ringbolt serve --help` has no --wsgi-threads")
+"""
+
+UVICORN_FASTAPI = System(["{venv}/bin/uvicorn", "fastapi_app:app", *UVICORN_FLAGS],
+                         probe=["{venv}/bin/python", "-c", "import fastapi, uvloop, httptools"])
 
 SYSTEMS: dict[str, System] = {
     "c-uring": System(["{bin}/c_uring_hello", "{port}"], scenarios=PLAIN),
@@ -155,12 +177,23 @@ SYSTEMS: dict[str, System] = {
                     prepare=prepare_nginx),
     "uvicorn": System(["{venv}/bin/uvicorn", "uvicorn_asgi:app", *UVICORN_FLAGS],
                       probe=["{venv}/bin/python", "-c", "import uvicorn, uvloop, httptools"]),
-    "fastapi": System(["{venv}/bin/uvicorn", "fastapi_app:app", *UVICORN_FLAGS],
-                      probe=["{venv}/bin/python", "-c", "import fastapi, uvloop, httptools"]),
+    "uvicorn-fastapi": UVICORN_FASTAPI,
+    "fastapi": UVICORN_FASTAPI,  # the older name of uvicorn-fastapi
     "granian-rsgi": System(["{venv}/bin/granian", "--interface", "rsgi", *GRANIAN_FLAGS,
                             "granian_rsgi:app"]),
     "granian-asgi": System(["{venv}/bin/granian", "--interface", "asgi", *GRANIAN_FLAGS,
                             "uvicorn_asgi:app"]),
+    "granian-fastapi": System(["{venv}/bin/granian", "--interface", "asgi", *GRANIAN_FLAGS,
+                               "fastapi_app:app"],
+                              probe=["{venv}/bin/python", "-c", "import fastapi"]),
+    # WSGI runs on Granian's blocking threads: one, like ringbolt's --wsgi-threads 1
+    "granian-wsgi": System(["{venv}/bin/granian", "--interface", "wsgi", "--blocking-threads", "1",
+                            *GRANIAN_FLAGS, "wsgi_app:app"]),
+    # fastpysgi tells ASGI from WSGI itself; one process, the app called on its libuv loop
+    "fastpysgi-asgi": System(["{venv}/bin/fastpysgi", "uvicorn_asgi:app", *FASTPYSGI_FLAGS],
+                             probe=["{venv}/bin/python", "-c", "import fastpysgi"]),
+    "fastpysgi-wsgi": System(["{venv}/bin/fastpysgi", "wsgi_app:app", *FASTPYSGI_FLAGS],
+                             probe=["{venv}/bin/python", "-c", "import fastpysgi"]),
     "socketify": System(["{venv}/bin/python", "socketify_app.py", "{port}"],
                         probe=["{venv}/bin/python", "-c", "import socketify"]),
     "robyn": System(["{venv}/bin/python", "robyn_app.py", "--processes", "1", "--workers", "1",
@@ -170,6 +203,11 @@ SYSTEMS: dict[str, System] = {
     "ringbolt": ringbolt_system("ringbolt_app"),
     "ringbolt-const": ringbolt_system("ringbolt_const"),
     "ringbolt-async": ringbolt_system("ringbolt_async"),
+    # server mode (issue 9): the peers' apps, unchanged
+    "ringbolt-asgi": ringbolt_system("uvicorn_asgi"),
+    "ringbolt-fastapi": ringbolt_system("fastapi_app", probe_code="import fastapi"),
+    "ringbolt-wsgi": ringbolt_system("wsgi_app", ("--wsgi-threads", "1"), RINGBOLT_HAS_WSGI,
+                                     probe_meaning="this ringbolt build cannot serve WSGI yet"),
 }
 
 
@@ -232,6 +270,8 @@ def unavailable_reason(name: str, system: System, scenario: str) -> Optional[str
             return f"probe failed: {exc}"
         if res.returncode != 0:
             last = (res.stderr.strip().splitlines() or ["exit %d" % res.returncode])[-1]
+            if system.probe_meaning:
+                return f"{system.probe_meaning} ({last})"
             return f"probe `{' '.join(expand(system.probe, tvars))}` failed: {last}"
     return None
 
@@ -896,6 +936,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.baseline = "app"
     if args.pipeline < 1 or args.rounds < 1 or args.connections < 1 or args.duration <= 0:
         p.error("pipeline, rounds and connections must be >= 1, duration > 0")
+    if args.generator == "wrk" and not (float(args.duration).is_integer() and float(args.warmup).is_integer()):
+        p.error("wrk takes whole seconds: --duration and --warmup must be integers")  # "-d 1.5s" is refused
     return args
 
 
