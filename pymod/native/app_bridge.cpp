@@ -598,13 +598,22 @@ struct pending_answer {
 
 constexpr const char* pending_name = "ringbolt.pending";
 
-void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc) {
+// Answers completed on the event loop, delivered once per loop iteration
+// (flush_completions): a reactor is woken once for all of them, not once per answer.
+// Guarded by the GIL.
+std::vector<std::pair<uring::response_sink*, http::app_response>> g_staged;
+
+void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc, bool stage = false) {
     http::app_response resp;
     address_response_from(p.address, resp);
     app_bridge::answer_meta meta{p.method, p.target, p.head_request, &p.peer, p.version_minor, p.address.start_ns};
     p.done = true;
     if (p.bridge->finish(result, exc, meta, resp, *p.sink)) {
-        sink_one(*p.sink, std::move(resp));
+        if (stage) {
+            g_staged.emplace_back(p.sink, std::move(resp));
+        } else {
+            sink_one(*p.sink, std::move(resp));
+        }
     }
 }
 
@@ -633,7 +642,35 @@ PyObject* complete_async(PyObject* capsule, PyObject* result, PyObject* exc) {
         PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
         return nullptr;
     }
-    deliver_pending(*p, exc == Py_None ? result : nullptr, exc == Py_None ? nullptr : exc);
+    bool first = g_staged.empty();
+    deliver_pending(*p, exc == Py_None ? result : nullptr, exc == Py_None ? nullptr : exc, true);
+    return PyBool_FromLong(first && !g_staged.empty()); // the caller schedules flush_completions
+}
+
+PyObject* flush_completions() {
+    if (g_staged.empty()) {
+        Py_RETURN_NONE;
+    }
+    std::vector<std::pair<uring::response_sink*, http::app_response>> staged;
+    staged.swap(g_staged);
+    Py_BEGIN_ALLOW_THREADS;
+    // One deliver (one lock, at most one wake-up) per reactor, answers in their order.
+    std::vector<http::app_response> batch;
+    for (size_t i = 0; i < staged.size(); ++i) {
+        uring::response_sink* sink = staged[i].first;
+        if (sink == nullptr) {
+            continue;
+        }
+        batch.clear();
+        for (size_t j = i; j < staged.size(); ++j) {
+            if (staged[j].first == sink) {
+                batch.push_back(std::move(staged[j].second));
+                staged[j].first = nullptr;
+            }
+        }
+        sink->deliver(batch);
+    }
+    Py_END_ALLOW_THREADS;
     Py_RETURN_NONE;
 }
 

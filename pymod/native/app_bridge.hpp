@@ -77,7 +77,11 @@ void text_answer(http::app_response& resp, uint16_t status, std::string_view tex
 bool build_head(const response_parts& parts, http::response_head& head);
 
 /// Answer an async request: `result` when `exc` is None, else the exception. GIL held.
+/// The answer is staged: True when it is the first staged since the last
+/// flush_completions(), which the caller then schedules (once per loop iteration).
 PyObject* complete_async(PyObject* pending, PyObject* result, PyObject* exc);
+/// Deliver the staged answers: one deliver per reactor. GIL held (released inside).
+PyObject* flush_completions();
 
 struct handler_entry {
     PyObject* callable = nullptr;

@@ -399,7 +399,17 @@ void init_runtime(pb::module_& m) {
             }
             return pb::reinterpret_steal<pb::object>(r);
         },
-        "Answer an async request (used by ringbolt's asyncio runner).");
+        "Answer an async request (used by ringbolt's asyncio runner); True: schedule _flush_completions.");
+    m.def(
+        "_flush_completions",
+        [] {
+            PyObject* r = ringbolt::py::flush_completions();
+            if (r == nullptr) {
+                throw pb::error_already_set();
+            }
+            return pb::reinterpret_steal<pb::object>(r);
+        },
+        "Deliver the answers completed since the last call (one wake-up per reactor).");
     m.def(
         "_stream_notify_fd", [] { return ringbolt::py::stream_notify_fd(); },
         "The eventfd an event loop watches for streamed responses that may go on.");

@@ -1,7 +1,8 @@
 """The asyncio side of ringbolt: ``async def`` handlers run as Tasks on one event loop
 thread per process (uvloop when installed). Reactors hand each loop turn's async
 requests over in one ``call_soon_threadsafe``; every answer goes back to its reactor
-through ``_native._complete`` (one wake-up per batch of answers at most)."""
+through ``ringbolt.asgi.complete``: staged, and delivered once per loop iteration (one
+wake-up per reactor for all the answers an iteration finished)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import time
 import traceback
 from typing import Any
 
-from ._native import _complete
-from .asgi import new_task
+from .asgi import complete, new_task
 
 logger = logging.getLogger("ringbolt")
 
@@ -71,7 +71,7 @@ class AsyncRunner:
             if getattr(handler, "_ringbolt_takes_pending", False):
                 new_task(loop, handler.run(request, pending, loop))  # an ASGI app: answers itself
             else:
-                new_task(loop, _answer(handler, request, pending))
+                new_task(loop, _answer(loop, handler, request, pending))
 
     def run(self, coro: Any, timeout: float | None = None) -> Any:
         """Run ``coro`` on the loop from another thread and return its result (start-up
@@ -123,7 +123,7 @@ class _Watchdog(threading.Thread):
         self._done.set()
 
 
-async def _answer(handler: Any, request: Any, pending: Any) -> None:
+async def _answer(loop: asyncio.AbstractEventLoop, handler: Any, request: Any, pending: Any) -> None:
     """One async ringbolt handler. Every exception, BaseException included, is this
     request's answer (a 500 unless it is an HTTPError): a SystemExit or
     KeyboardInterrupt raised by a handler must never escape into the loop, which would
@@ -131,12 +131,12 @@ async def _answer(handler: Any, request: Any, pending: Any) -> None:
     try:
         result = await handler(request)
     except asyncio.CancelledError:
-        _complete(pending, None, asyncio.CancelledError("the async handler was cancelled"))
+        complete(loop, pending, None, asyncio.CancelledError("the async handler was cancelled"))
         raise
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, (SystemExit, KeyboardInterrupt)):
             logger.error("async handler for %s %s raised %s: answered 500; the server keeps serving "
                          "(stop it with SIGTERM)", request.method, request.target, type(exc).__name__)
-        _complete(pending, None, exc)
+        complete(loop, pending, None, exc)
         return
-    _complete(pending, result, None)
+    complete(loop, pending, result, None)

@@ -34,7 +34,15 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 
-_complete = _native._complete
+_native_complete = _native._complete
+_flush = _native._flush_completions
+
+
+def complete(loop: asyncio.AbstractEventLoop, pending: Any, result: Any, exc: BaseException | None) -> None:
+    """Answer a request from the loop thread. Answers are staged and delivered once per
+    loop iteration: the reactor is woken once for all that this iteration finished."""
+    if _native_complete(pending, result, exc):
+        loop.call_soon(_flush)
 _DISCONNECT = {"type": "http.disconnect"}
 # A 500 for an app that broke the protocol: the connection is closed after it.
 _ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
@@ -229,7 +237,7 @@ class _Cycle:
                     body = _check_body(body)
                 if not message.get("more_body", False):
                     self._finish()
-                    _complete(self.pending, _raw_response(body, self.status, self.headers), None)
+                    complete(self.loop, self.pending, _raw_response(body, self.status, self.headers), None)
                     return
                 stream = self.body = _Body(self.loop)
                 self.state = _STREAMING
@@ -238,7 +246,7 @@ class _Cycle:
                 r.status = self.status
                 r.headers = self.headers
                 r.content_type = None
-                _complete(self.pending, r, None)
+                complete(self.loop, self.pending, r, None)
                 await self.send(message)
                 return
             raise ASGIProtocolError("'http.response.body' before 'http.response.start'" if state == _INIT
@@ -266,7 +274,7 @@ class _Cycle:
             r.headers = self.headers
             r.content_type = None
             self._finish()
-            _complete(self.pending, r, None)
+            complete(self.loop, self.pending, r, None)
             return
         if kind == "http.response.trailers":
             raise ASGIProtocolError("'http.response.trailers': trailers were not announced (no 'trailers' in "
@@ -280,9 +288,9 @@ class _Cycle:
             self._finish()
             if isinstance(exc, ASGIProtocolError):
                 _log_protocol_error(self.req, exc)
-                _complete(self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+                complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
                 return
-            _complete(self.pending, None, exc)  # a 500 (HTTPError: its status), logged natively
+            complete(self.loop, self.pending, None, exc)  # a 500 (HTTPError: its status), logged natively
             return
         if state == _STREAMING:
             self._finish()
@@ -310,7 +318,7 @@ class _Cycle:
         logger.error("ASGI application returned without %s for %s %s",
                      "sending a response" if state == _INIT else "sending the response body",
                      self.req.method, self.req.target)
-        _complete(self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+        complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
 
 
 def _check_body(body: Any) -> bytes:
