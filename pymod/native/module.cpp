@@ -187,7 +187,7 @@ class native_server {
     }
 
     /// The handler for every request no route matches, any method (an ASGI or WSGI app).
-    void set_fallback(pb::object handler, bool is_coroutine) {
+    void set_fallback(pb::object handler, bool is_coroutine, bool streams_body) {
         check_not_started();
         if (_routes->fallback != http::no_fallback) {
             throw pb::value_error("the server already has a fallback handler");
@@ -196,7 +196,7 @@ class native_server {
         t.kind = http::target_kind::python;
         t.pattern = "*";
         t.handler = _bridge->add_handler(handler.ptr(), pb::tuple().ptr(), is_coroutine);
-        t.streams_body = is_coroutine;
+        t.streams_body = streams_body;       // large/chunked bodies reach the app as they arrive
         t.watches_disconnect = is_coroutine; // ASGI: http.disconnect while the app runs
         _routes->fallback = static_cast<uint32_t>(_routes->targets.size());
         _routes->targets.push_back(std::move(t));
@@ -456,7 +456,8 @@ void init_runtime(pb::module_& m) {
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
         .def("set_async_runner", &native_server::set_async_runner)
-        .def("set_fallback", &native_server::set_fallback, pb::arg("handler"), pb::arg("is_coroutine"))
+        .def("set_fallback", &native_server::set_fallback, pb::arg("handler"), pb::arg("is_coroutine"),
+             pb::arg("streams_body") = true)
         .def("metrics_text", &native_server::metrics_text)
         .def("start", &native_server::start)
         .def("wait", &native_server::wait)

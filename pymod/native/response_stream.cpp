@@ -7,6 +7,7 @@
 
 #include "core/log.hpp"
 
+#include <chrono>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <vector>
@@ -350,6 +351,17 @@ void request_body::send_credit() {
     Py_END_ALLOW_THREADS
 }
 
+bool request_body::wait_ready(double timeout_s) {
+    bool ready;
+    Py_BEGIN_ALLOW_THREADS {
+        std::unique_lock<std::mutex> lock(_mutex);
+        _waiting = true;
+        ready = _cv.wait_for(lock, std::chrono::duration<double>(timeout_s), [this] { return ready_now(); });
+        _waiting = false;
+    }
+    Py_END_ALLOW_THREADS return ready;
+}
+
 PyObject* request_body::take(const python_types& types) {
     release_sent_objects();
     std::string chunk;
@@ -537,6 +549,14 @@ PyObject* body_take(PyObject* self, PyObject*) {
     return (*h->body)->take(*h->types);
 }
 
+PyObject* body_wait(PyObject* self, PyObject* timeout) {
+    double t = PyFloat_AsDouble(timeout);
+    if (t == -1.0 && PyErr_Occurred()) {
+        return nullptr;
+    }
+    return PyBool_FromLong((*reinterpret_cast<body_handle_object*>(self)->body)->wait_ready(t < 0 ? 0 : t));
+}
+
 PyObject* body_set_waiter(PyObject* self, PyObject* future) {
     (*reinterpret_cast<body_handle_object*>(self)->body)->set_waiter(future);
     Py_RETURN_NONE;
@@ -545,6 +565,7 @@ PyObject* body_set_waiter(PyObject* self, PyObject* future) {
 PyMethodDef body_methods[] = {
     {"take", body_take, METH_NOARGS, "Next chunk (bytes), b'' at the end, None when nothing arrived yet."},
     {"set_waiter", body_set_waiter, METH_O, "A future resolved (via stream_ready) once take() has something."},
+    {"wait", body_wait, METH_O, "Block (GIL released) up to `timeout` s until take() has something; True if so."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -113,6 +113,9 @@ class request_body final : public http::body_stream, public loop_waitable {
     /// nothing has arrived yet (await a waiter), or NULL with an exception (HTTPError 413,
     /// 408 or 400, or ClientDisconnect).
     PyObject* take(const struct python_types& types);
+    /// Block this thread (GIL released) until take() has something to say, at most
+    /// `timeout_s` seconds; true when it has. For sync readers (WSGI's wsgi.input).
+    bool wait_ready(double timeout_s);
 
   private:
     bool ready_now() const noexcept override;

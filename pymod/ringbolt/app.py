@@ -260,7 +260,7 @@ class App:
         if self._asgi is not None:
             server.set_fallback(self._asgi, True)
         if self._wsgi is not None:
-            server.set_fallback(self._wsgi, False)
+            server.set_fallback(self._wsgi, False, True)  # wsgi.input reads a large body as it arrives
         return server
 
     def run(

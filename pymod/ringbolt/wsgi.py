@@ -4,7 +4,9 @@ callable) served by ringbolt's reactors.
 Every request no ringbolt route takes goes to ``WSGIHandler`` on the native handler
 pool (blocking apps never run on a reactor thread). The environ is a base dict built
 once plus the request's CGI variables, built natively (``Request._wsgi_environ``); the
-body is buffered whole and read through ``wsgi.input`` (an ``io.BytesIO``). A list or
+body is read through ``wsgi.input``: an ``io.BytesIO`` for bodies up to 1 MiB, a
+``BodyInput`` reading from the connection as the app asks for bytes above that (and for
+chunked bodies), with flow control (the socket is not read while 256 KiB wait). A list or
 tuple of bytes is answered as one response; any other iterable is pulled until its first
 non-empty chunk (so ``start_response`` may still be called with ``exc_info`` until then)
 and the rest streams from a streaming thread. ``wsgi.file_wrapper`` around a real file
@@ -21,6 +23,7 @@ import sys
 from typing import Any, Callable, Iterable, Iterator
 
 from .asgi import _raw_response
+from .errors import HTTPError
 from .response import FileResponse, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
@@ -212,6 +215,76 @@ class _Start:
             self.written.append(data)
 
 
+class BodyInput(io.RawIOBase):
+    """``wsgi.input`` for a body that streams: ``read``/``readline``/iteration block the
+    pool thread (GIL released) until the client's bytes arrive. The body limit, the body
+    timeout and a client that leaves raise the HTTPError (413, 408, 400) or
+    ClientDisconnect that an app may let through: it becomes the response's status."""
+
+    WAIT = 1.0  # seconds per blocking wait; the server's body timeout bounds the total
+
+    def __init__(self, handle: Any) -> None:
+        super().__init__()
+        self._handle = handle
+        self._buf = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _more(self) -> bool:
+        """Append the next chunk to the buffer; False at the end of the body."""
+        if self._eof:
+            return False
+        handle = self._handle
+        while True:
+            chunk = handle.take()  # raises HTTPError (413/408/400) or ClientDisconnect
+            if chunk is None:
+                handle.wait(self.WAIT)
+                continue
+            if not chunk:
+                self._eof = True
+                return False
+            self._buf += chunk
+            return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            while self._more():
+                pass
+            out, self._buf = self._buf, b""
+            return out
+        while len(self._buf) < size and self._more():
+            pass
+        out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0 and (size is None or size < 0 or end < size):
+                out, self._buf = self._buf[: end + 1], self._buf[end + 1:]
+                return out
+            if size is not None and 0 <= size <= len(self._buf):
+                out, self._buf = self._buf[:size], self._buf[size:]
+                return out
+            if not self._more():
+                out, self._buf = self._buf, b""
+                return out
+
+    def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+
 class WSGIHandler:
     """The server-side callable for one WSGI app: ``handler(req)`` runs the app (on a
     handler-pool thread) and returns the response for the native side."""
@@ -248,10 +321,14 @@ class WSGIHandler:
 
     def _run(self, req: Any, context: contextvars.Context) -> Any:
         environ = req._wsgi_environ(self.base)
-        body = req.body
-        environ["wsgi.input"] = io.BytesIO(body)
-        if body and "CONTENT_LENGTH" not in environ:
-            environ["CONTENT_LENGTH"] = str(len(body))  # a chunked body, buffered: its length is known
+        stream = req._body_stream
+        if stream is None:
+            body = req.body
+            environ["wsgi.input"] = io.BytesIO(body)
+            if body and "CONTENT_LENGTH" not in environ:
+                environ["CONTENT_LENGTH"] = str(len(body))  # a chunked body, buffered: its length is known
+        else:
+            environ["wsgi.input"] = BodyInput(stream)  # over 1 MiB, or chunked: read as it arrives
         root = self.root_path
         if root:
             path = environ["PATH_INFO"]
@@ -268,6 +345,8 @@ class WSGIHandler:
                     _close(result)
                 except Exception as close_exc:  # noqa: BLE001
                     _log(environ, close_exc, "closing the iterable")
+            if isinstance(exc, HTTPError):
+                raise  # from wsgi.input: the body was over the limit (413), too slow (408)...
             _log(environ, exc, "")
             return _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS)
 

@@ -171,7 +171,36 @@ def test_post_echo_one_mib(raw):
     assert resp.body == body
 
 
-def test_chunked_request_body_gets_content_length(raw):
+def test_large_body_streams_through_wsgi_input(raw):
+    line = b"x" * 99 + b"\n"
+    body = line * 30_000  # 3 MB: above the 1 MiB a body is buffered whole up to
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"POST /lines HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        s.sendall(body)
+        resp = read_response(Reader(s))
+    assert resp.status == 200, resp
+    assert resp.json() == {"lines": 30_000, "bytes": len(body), "input": "BodyInput"}
+
+
+def test_streamed_body_over_the_limit_is_413(tmp_path):
+    srv = ServerProcess("wsgi_app:app", "--threads", "1", "--max-body-size", str(2 << 20))
+    try:
+        with srv.connect(timeout=WAIT_S) as s:
+            s.sendall(b"POST /lines HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            chunk = b"y" * 65535 + b"\n"
+            try:
+                for _ in range(48):  # 3 MiB in chunks, over the 2 MiB limit
+                    s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            except OSError:
+                pass  # the server may close once it has answered
+            resp = read_response(Reader(s))
+        assert resp.status == 413, resp
+    finally:
+        srv.stop()
+
+
+def test_chunked_request_body_streams_to_wsgi_input(raw):
     payload = b"hello chunked world"
     raw_req = (b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                b"5\r\nhello\r\n" + b"%x\r\n" % (len(payload) - 5) + payload[5:] + b"\r\n0\r\n\r\n")

@@ -37,10 +37,25 @@ def environ_view(environ, start_response):
 
 
 def echo(environ, start_response):
-    n = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(n)
+    if environ.get("CONTENT_LENGTH"):
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    elif environ.get("wsgi.input_terminated"):
+        body = environ["wsgi.input"].read()  # chunked: read to the end (wsgi.input_terminated)
+    else:
+        body = b""
     start_response("200 OK", [("Content-Type", "application/octet-stream"), ("X-Got", str(len(body)))])
     return [body]
+
+
+def lines(environ, start_response):
+    """Counts the body's lines by iterating wsgi.input (a streamed body: readline)."""
+    count = 0
+    size = 0
+    kind = type(environ["wsgi.input"]).__name__
+    for line in environ["wsgi.input"]:
+        count += 1
+        size += len(line)
+    return _json(start_response, {"lines": count, "bytes": size, "input": kind})
 
 
 def write_callable(environ, start_response):
@@ -203,7 +218,7 @@ def events_view(environ, start_response):
 
 
 ROUTES = {
-    "/environ": environ_view, "/echo": echo, "/write": write_callable, "/generator": generator, "/forever": forever,
+    "/environ": environ_view, "/echo": echo, "/lines": lines, "/write": write_callable, "/generator": generator, "/forever": forever,
     "/generator-fails": generator_fails, "/first-chunk-fails": first_chunk_fails, "/lazy": lazy_start,
     "/exc-info-before": exc_info_before, "/exc-info-after": exc_info_after, "/second-start": second_start,
     "/raises": raises, "/bad-status": bad_status, "/str-body": str_body, "/latin1": latin1_header,
