@@ -422,18 +422,23 @@ PyObject* asgi_headers(const http::app_request& r) {
 
 PyObject* interned_http_versions[2] = {};
 
+// The per-request dict starts as a copy of the server's base dict.
+PyObject* copy_base(PyObject* base, const char* what) {
+    if (!PyDict_Check(base)) {
+        PyErr_Format(PyExc_TypeError, "%s takes a dict", what);
+        return nullptr;
+    }
+    return PyDict_Copy(base);
+}
+
 // req._asgi_scope(base): a copy of `base` (type, asgi, scheme, server, root_path...) with
 // this request's method, http_version, path, raw_path, query_string, headers and client.
 PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
-    if (!PyDict_Check(base)) {
-        PyErr_SetString(PyExc_TypeError, "_asgi_scope takes a dict");
-        return nullptr;
-    }
-    const auto& r = R(self);
-    PyObject* d = PyDict_Copy(base);
+    PyObject* d = copy_base(base, "_asgi_scope");
     if (d == nullptr) {
         return nullptr;
     }
+    const auto& r = R(self);
     std::string_view raw_path = r.path.in(r.data);
     bool ok = set_item(d, "method", get_method(self, nullptr)) &&
               PyDict_SetItemString(d, "http_version", interned_http_versions[r.version_minor == 0 ? 0 : 1]) == 0 &&
@@ -456,15 +461,11 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
 // X-Forwarded-For once both become HTTP_X_FORWARDED_FOR. Repeated headers are joined
 // with ", " (RFC 9110 §5.3).
 PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
-    if (!PyDict_Check(base)) {
-        PyErr_SetString(PyExc_TypeError, "_wsgi_environ takes a dict");
-        return nullptr;
-    }
-    const auto& r = R(self);
-    PyObject* d = PyDict_Copy(base);
+    PyObject* d = copy_base(base, "_wsgi_environ");
     if (d == nullptr) {
         return nullptr;
     }
+    const auto& r = R(self);
     std::string_view raw = r.path.in(r.data);
     std::string decoded;
     std::string_view path = raw;

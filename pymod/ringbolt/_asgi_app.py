@@ -310,27 +310,29 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
         await _send_whole(send, 500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error", head)
 
 
+async def _run_hooks(hooks: list[Callable[[], Any]]) -> str | None:
+    """Run start-up or shutdown hooks; the first failure as a message, else None."""
+    try:
+        for fn in hooks:
+            result = fn()
+            if inspect.iscoroutine(result):
+                await result
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 async def serve_lifespan(app: Any, receive: Any, send: Any) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            try:
-                for fn in app._startup:
-                    result = fn()
-                    if inspect.iscoroutine(result):
-                        await result
-            except Exception as exc:  # noqa: BLE001
-                await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            failed = await _run_hooks(app._startup)
+            if failed is not None:
+                await send({"type": "lifespan.startup.failed", "message": failed})
                 return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            try:
-                for fn in app._shutdown:
-                    result = fn()
-                    if inspect.iscoroutine(result):
-                        await result
-            except Exception as exc:  # noqa: BLE001
-                await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
-                return
-            await send({"type": "lifespan.shutdown.complete"})
+            failed = await _run_hooks(app._shutdown)
+            await send({"type": "lifespan.shutdown.failed", "message": failed} if failed is not None
+                       else {"type": "lifespan.shutdown.complete"})
             return
