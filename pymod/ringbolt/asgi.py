@@ -176,10 +176,13 @@ class _Cycle:
                 return {"type": "http.request", "body": chunk, "more_body": True}
         if self.state == _DONE or self.disconnected:
             return _DISCONNECT
-        # The body is read: the next event is the end of this request's life.
+        # The body is read: the next event is the end of this request's life. Shielded:
+        # a receive() cancelled by a timeout (a framework asking "is the client gone?")
+        # must not cancel the shared future, which would make every later receive()
+        # raise CancelledError at once.
         if self.finished is None:
             self.finished = self.loop.create_future()
-        await self.finished
+        await asyncio.shield(self.finished)
         return _DISCONNECT
 
     def _finish(self) -> None:
