@@ -196,6 +196,53 @@ def test_receive_after_the_response_is_http_disconnect(srv):
     assert rec["after"] == "http.disconnect" and rec["waited"] < 5, rec
 
 
+def test_receive_polled_with_a_timeout_keeps_working(srv):
+    """A receive() cancelled by a timeout (how frameworks ask "is the client gone?")
+    leaves the next receive() usable: each poll times out, none raises CancelledError."""
+    assert json_get(srv, "/poll-disconnect") == ["timeout", "timeout", "timeout"]
+
+
+@pytest.mark.xfail(strict=True, reason="native: nothing tells Python that the connection of an unanswered request "
+                   "closed once its body was read (the pending answer has no disconnect channel)")
+def test_receive_while_waiting_is_http_disconnect_when_the_client_leaves(srv):
+    tok = token()
+    # The app gives up after 2 s (then records TimeoutError): the close comes at once.
+    s, rd = send(srv, get_req(f"/wait-disconnect?token={tok}&wait=2"))
+    wait_record(srv, tok, lambda r: r.get("waiting"), "the app never reached its receive()")
+    s.close()
+    rec = wait_record(srv, tok, lambda r: "after" in r, "receive() never returned after the client left")
+    assert rec["after"] == "http.disconnect", rec
+
+
+def test_unread_body_does_not_break_the_next_request(srv):
+    """The app answers without reading a 3 MiB body: its answer arrives, then the
+    connection either goes on in sync (the pipelined PUT answered) or is closed (RFC 9112
+    §9.6 allows it; ringbolt closes rather than read a body nobody wants)."""
+    data = b"z" * (3 * MIB)
+    s = srv.connect(timeout=30)
+    with s:
+        s.sendall(f"POST /method HTTP/1.1\r\nHost: t\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
+                  + get_req("/method", method="PUT"))
+        rd = Reader(s)
+        resp = read_head(rd)
+        assert resp.status == 200 and take(rd, 4, time.monotonic() + WAIT_S) == b"POST", resp
+        try:
+            resp2 = read_head(rd)
+        except ConnectionError:  # closed (EOF or reset) after the answer
+            return
+        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"PUT", resp2
+
+
+def test_expect_100_continue_when_the_app_reads_the_body(srv):
+    s, rd = send(srv, b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+    with s:
+        interim = read_head(rd)
+        assert interim.status == 100, interim
+        s.sendall(b"abcd")
+        resp, obj = read_json(rd)
+    assert resp.status == 200 and obj["bytes"] == 4, (resp, obj)
+
+
 # ---------------------------------------------------------------------------------------
 # send: streams
 # ---------------------------------------------------------------------------------------

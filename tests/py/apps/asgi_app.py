@@ -130,6 +130,37 @@ async def after(scope: dict[str, Any], receive: Any, send: Any) -> None:
     rec["waited"] = time.monotonic() - t0
 
 
+async def wait_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Reads the body, then waits in receive() without answering: the record says what
+    came once the client left."""
+    q = _query(scope)
+    rec = RECORDS.setdefault(q["token"], {})
+    while (await receive()).get("more_body"):
+        pass
+    rec["waiting"] = True
+    try:
+        message = await asyncio.wait_for(receive(), float(q["wait"]))
+        rec["after"] = message["type"]
+    except BaseException as exc:
+        rec["after"] = type(exc).__name__
+        raise
+
+
+async def poll_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Polls receive() with a short timeout (cancelled each time), as frameworks do to
+    ask "is the client gone?", then answers with what each poll gave."""
+    while (await receive()).get("more_body"):
+        pass
+    outcomes = []
+    for _ in range(3):
+        try:
+            message = await asyncio.wait_for(receive(), 0.01)
+            outcomes.append(message["type"])
+        except asyncio.TimeoutError:
+            outcomes.append("timeout")
+    await _json(send, outcomes)
+
+
 async def stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     q = _query(scope)
     n, size = int(q.get("n", "5")), int(q.get("size", "100"))
@@ -249,6 +280,7 @@ async def method_echo(scope, receive, send):
 
 ROUTES = {
     "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state,
+    "/wait-disconnect": wait_disconnect, "/poll-disconnect": poll_disconnect,
     "/pathsend": pathsend, "/resource": resource, "/raise-before": raise_before,
     "/raise-after-start": raise_after_start, "/raise-mid-body": raise_mid_body,
     "/body-before-start": body_before_start, "/start-twice": start_twice, "/status-str": status_str,
