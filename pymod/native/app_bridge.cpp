@@ -485,7 +485,7 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
     if (meta.head_request) {
         // HEAD: the head alone; the iterator is never started (an endless event stream
         // would otherwise run for nothing).
-        stream->end();
+        stream->end_head_only();
         PyObject* rv = PyObject_HasAttrString(parts.content, "close")
                            ? PyObject_CallMethod(parts.content, "close", nullptr)
                            : nullptr;

@@ -69,6 +69,12 @@ class response_stream final : public http::stream_control, public loop_waitable 
     /// Over the high-water mark now (an async producer then awaits a waiter).
     bool must_wait() const noexcept;
     void end();
+    /// HEAD: the head alone. Its Content-Length is the one GET would send (RFC 9110
+    /// §9.3.2), so the (absent) body is not held to it.
+    void end_head_only() {
+        _declared = -1;
+        end();
+    }
     void abort();
     bool closed() const noexcept { return _closed.load(std::memory_order_acquire); }
 
