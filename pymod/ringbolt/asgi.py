@@ -108,12 +108,43 @@ class _Body:
         else:  # not attached yet: cut it short as soon as it is
             self.handle = _AbortOnAttach()
 
+    def close(self) -> None:
+        """Called natively instead of ``start_stream`` when the request is HEAD: the head
+        is sent on its own and no handle will ever come, so the app's body messages are
+        dropped (its ``send`` returns at once) rather than waiting forever (any thread)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.attach(_DISCARD)
+        else:
+            self.loop.call_soon_threadsafe(self.attach, _DISCARD)
+
 
 class _AbortOnAttach:
     closed = True
 
     def abort(self) -> None:
         pass
+
+
+class _Discard:
+    """The body handle of a HEAD response: takes everything, sends nothing."""
+
+    closed = False
+
+    def send_nowait(self, chunk: bytes) -> int:
+        return 0
+
+    def end(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+_DISCARD = _Discard()
 
 
 def _start_body_stream(content: _Body, handle: Any) -> None:
@@ -220,6 +251,11 @@ class _Cycle:
                     body = _check_body(body)
                 if not message.get("more_body", False):
                     self._finish()
+                    if not body and self.req.method == "HEAD" and _declares_length(self.headers):
+                        # The app's Content-Length is what GET would send (RFC 9110 §9.3.2):
+                        # a head-only answer keeps it (bytes would be held to their length).
+                        _complete(self.pending, _head_only(self.status, self.headers), None)
+                        return
                     _complete(self.pending, _raw_response(body, self.status, self.headers), None)
                     return
                 stream = self.body = _Body(self.loop)
@@ -302,6 +338,25 @@ class _Cycle:
                      "sending a response" if state == _INIT else "sending the response body",
                      self.req.method, self.req.target)
         _complete(self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+
+
+def _declares_length(headers: Any) -> bool:
+    for name, _ in headers:
+        if len(name) == 14 and (name.lower() == b"content-length" if isinstance(name, bytes)
+                                else name.lower() == "content-length"):
+            return True
+    return False
+
+
+def _head_only(status: int, headers: Any) -> StreamingResponse:
+    # A stream answered to HEAD is its head alone, with the declared Content-Length kept;
+    # the (empty) content is never iterated.
+    r = StreamingResponse.__new__(StreamingResponse)
+    r.content = ()
+    r.status = status
+    r.headers = headers
+    r.content_type = None
+    return r
 
 
 def _check_body(body: Any) -> bytes:
