@@ -311,6 +311,32 @@ def test_send_raises_an_oserror_once_the_client_leaves(srv):
     assert rec["produced"] < BIG_TOTAL and not rec["done"], rec
 
 
+@pytest.mark.parametrize("path, length", [("/method", "4"), ("/head-length", "1234")])
+def test_head_keeps_the_length_get_would_send(srv, path, length):
+    """HEAD: the app's full body (dropped) or its declared Content-Length with no body;
+    either way the head alone, and the connection stays in sync."""
+    s, rd = send(srv, get_req(path, method="HEAD") + get_req("/method"))
+    with s:
+        resp = read_head(rd)
+        assert resp.status == 200 and resp.header("content-length") == length, resp
+        resp2 = read_head(rd)
+        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+
+
+def test_head_on_a_stream_lets_the_app_finish(srv):
+    """The head goes out alone; the app's body messages are dropped, so its send()
+    returns and it ends (it used to wait in its first send() forever)."""
+    tok = token()
+    s, rd = send(srv, get_req(f"/big?token={tok}&total={MIB}&size={BIG_CHUNK}", method="HEAD") + get_req("/method"))
+    with s:
+        resp = read_head(rd)
+        assert resp.status == 200 and resp.header("content-length") is None and not is_chunked(resp), resp
+        resp2 = read_head(rd)
+        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+    rec = wait_record(srv, tok, lambda r: r["done"], "the app never finished a streamed answer to HEAD")
+    assert rec["produced"] == MIB and rec["error"] is None, rec
+
+
 def test_pathsend_serves_the_file(srv, tmp_path):
     data = os.urandom(300_000)
     f = tmp_path / "blob.bin"

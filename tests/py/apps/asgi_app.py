@@ -161,6 +161,14 @@ async def poll_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> Non
     await _json(send, outcomes)
 
 
+async def head_length(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Declares the length GET would have and, for HEAD, sends no body (as Starlette's
+    FileResponse does)."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"1234")]})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else b"y" * 1234})
+
+
 async def stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     q = _query(scope)
     n, size = int(q.get("n", "5")), int(q.get("size", "100"))
@@ -279,7 +287,7 @@ async def method_echo(scope, receive, send):
 
 
 ROUTES = {
-    "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state,
+    "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state, "/head-length": head_length,
     "/wait-disconnect": wait_disconnect, "/poll-disconnect": poll_disconnect,
     "/pathsend": pathsend, "/resource": resource, "/raise-before": raise_before,
     "/raise-after-start": raise_after_start, "/raise-mid-body": raise_mid_body,
