@@ -68,6 +68,13 @@ async def echo_length(request: Request) -> Response:
     return JSONResponse({"bytes": n, "several_chunks": chunks > 1})
 
 
+async def validate(request: Request) -> Response:
+    n = request.query_params.get("n", "")
+    if not n.isdigit():
+        return JSONResponse({"detail": [{"loc": ["query", "n"], "msg": "not a number", "input": n}]}, status_code=422)
+    return JSONResponse({"n": int(n)})
+
+
 async def json_post(request: Request) -> Response:
     data = await request.json()
     return JSONResponse({"received": data, "keys": sorted(data) if isinstance(data, dict) else None}, status_code=201)
@@ -205,6 +212,7 @@ routes = [
     Route("/echo-length", echo_length, methods=["POST"]),
     Route("/json", json_post, methods=["POST"]),
     Route("/json-get", json_get),
+    Route("/validate", validate),
     Route("/form", form, methods=["POST"]),
     Route("/stream", stream),
     Route("/file", file),
