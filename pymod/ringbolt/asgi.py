@@ -477,7 +477,14 @@ class Lifespan:
                 raise
         finally:
             if self._started is not None and not self._started.done():
-                self._started.set_result("the application's lifespan returned before startup completed")
+                if self.mode == "auto":
+                    # `if scope["type"] != "http": return` is how many apps say they have
+                    # no lifespan: served without it, as uvicorn does.
+                    logger.info("ASGI 'lifespan' protocol appears unsupported (the application returned "
+                                "without answering lifespan.startup): serving without it")
+                    self._started.set_result("unsupported")
+                else:
+                    self._started.set_result("the application's lifespan returned before startup completed")
             if self._stopped is not None and not self._stopped.done():
                 self._stopped.set_result("returned")
 
