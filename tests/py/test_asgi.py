@@ -448,6 +448,7 @@ def serve_once(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     ("on", "fail", "the database is unreachable (on purpose)"),
     ("auto", "fail", "the database is unreachable (on purpose)"),  # the app spoke lifespan and failed
     ("on", "raise", "this app has no lifespan"),
+    ("on", "return", "the application's lifespan returned before startup completed"),
 ])
 def test_failed_startup_exits_non_zero_with_the_apps_message(lifespan, behaviour, message):
     done = serve_once("--lifespan", lifespan, env={"ASGI_LIFESPAN": behaviour})
@@ -455,8 +456,11 @@ def test_failed_startup_exits_non_zero_with_the_apps_message(lifespan, behaviour
     assert message in done.stderr, done.stderr
 
 
-def test_lifespan_auto_serves_an_app_that_raises_on_lifespan(tmp_path):
-    s = LoggedServer(APP, tmp_path / "auto.log", "--lifespan", "auto", env={"ASGI_LIFESPAN": "raise"})
+@pytest.mark.parametrize("behaviour", ["raise", "return"])
+def test_lifespan_auto_serves_an_app_without_lifespan(tmp_path, behaviour):
+    """An app that raises on the lifespan scope, or returns at once (``if scope["type"]
+    != "http": return``, which used to stop the server from starting), is served."""
+    s = LoggedServer(APP, tmp_path / "auto.log", "--lifespan", "auto", env={"ASGI_LIFESPAN": behaviour})
     try:
         scope = json_get(s, "/scope")
         assert scope["method"] == "GET" and scope["state"] is None, scope

@@ -3,7 +3,8 @@ echoes what ``receive`` yields, streams with counters the tests read through a s
 request, and breaks the protocol on purpose (one path per fault).
 
 Lifespan behaviour comes from the environment: ``ASGI_LIFESPAN`` = ``ok`` (default),
-``fail`` (``lifespan.startup.failed``) or ``raise`` (the app does not speak lifespan);
+``fail`` (``lifespan.startup.failed``), ``raise`` or ``return`` (two ways of not
+speaking lifespan);
 ``ASGI_MARKER``: a file the shutdown writes."""
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     mode = os.environ.get("ASGI_LIFESPAN", "ok")
     message = await receive()
     assert message["type"] == "lifespan.startup"
+    if mode == "return":
+        return  # how many raw apps say they have no lifespan
     if mode == "raise":
         raise RuntimeError("this app has no lifespan")
     if mode == "fail":
