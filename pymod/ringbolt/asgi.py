@@ -359,6 +359,18 @@ def _head_only(status: int, headers: Any) -> StreamingResponse:
     return r
 
 
+def _asgi_path(path: str) -> str:
+    """The native path keeps bytes that are not UTF-8 as lone surrogates (lossless, for
+    ringbolt's own Request); an ASGI app fails on those as soon as it encodes the path
+    (``quote()``, ``.encode()``: a 500 for ``/%FF``), so they become U+FFFD, as in
+    uvicorn's ``unquote()``."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _check_body(body: Any) -> bytes:
     if isinstance(body, (bytearray, memoryview)):
         return bytes(body)
@@ -393,6 +405,8 @@ class ASGIHandler:
 
     async def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
         scope = req._asgi_scope(self.base)
+        if not scope["path"].isascii():
+            scope["path"] = _asgi_path(scope["path"])
         if self.state:
             scope["state"] = self.state.copy()
         cycle = _Cycle(req, pending, loop)
