@@ -118,6 +118,17 @@ def test_scope_has_every_field(srv):
     assert scope["state"]["started"] == "yes"
 
 
+@pytest.mark.parametrize("raw, path", [
+    ("/scope/caf%E9%FF", "/scope/caf\ufffd\ufffd"),  # not UTF-8: U+FFFD (was a lone surrogate, a 500 in apps)
+    ("/scope/100%zz", "/scope/100%zz"),  # a malformed escape stays as sent
+    ("/scope/a%2Fb", "/scope/a/b"),  # %2F decodes like any other escape (as uvicorn)
+])
+def test_scope_path_decoding(srv, raw, path):
+    scope = json_get(srv, raw)
+    assert scope["path"] == path and scope["raw_path"] == {"b": raw}, scope
+    path.encode("utf-8")  # an app can always encode it
+
+
 def test_scope_of_an_http10_request(srv):
     s, rd = send(srv, get_req("/scope", version="1.0"))
     with s:

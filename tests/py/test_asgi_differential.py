@@ -81,6 +81,8 @@ REQUESTS = {
     "get-path-param": ("GET", "/items/42", {}),
     "get-query-repeats": ("GET", "/query?a=1&a=2&b=x&a=3", {}),
     "get-unicode-path": ("GET", "/unicode/caf%C3%A9%20%E2%9C%93", {}),
+    "get-invalid-utf8-path": ("GET", "/unicode/caf%E9%FF", {}),  # not UTF-8: U+FFFD, as uvicorn decodes it
+    "get-malformed-escape": ("GET", "/unicode/100%zz", {}),
     "get-json-unicode": ("GET", "/json-get", {}),
     "post-json": ("POST", "/json", {"json": {"b": [1, 2], "a": "é"}}),
     "put-raw": ("PUT", "/echo", {"content": bytes(range(256)), "headers": {"content-type": "application/x-raw"}}),
