@@ -329,6 +329,11 @@ class _Cycle:
         if state == _DONE:
             return
         self._finish()
+        if self.disconnected and state != _STREAMING:
+            # It saw http.disconnect and gave up: normal, nothing to log; the answer only
+            # releases the request (nobody is there to read it).
+            _complete(self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+            return
         if state == _STREAMING:
             logger.error("ASGI application returned before finishing the response body for %s %s "
                          "(the response is cut short)", self.req.method, self.req.target)
