@@ -197,6 +197,31 @@ def test_large_body_arrives_in_several_messages(srv, framing):
     assert all(obj["sizes"][:-1]), obj["sizes"]
 
 
+def test_client_leaving_mid_upload_is_http_disconnect(srv):
+    """A body over 1 MiB (stream_body_above) reaches the app as it arrives; the client
+    leaves after 100 kB: the app's next receive() is http.disconnect."""
+    tok = token()
+    s = srv.connect()
+    try:
+        s.sendall(f"POST /upload-record?token={tok} HTTP/1.1\r\nHost: t\r\nContent-Length: {4 * MIB}\r\n\r\n"
+                  .encode() + b"u" * 100_000)
+        wait_record(srv, tok, lambda r: r.get("bytes") == 100_000, "the first part of the body never arrived")
+    finally:
+        s.close()
+    rec = wait_record(srv, tok, lambda r: r.get("last") != "http.request", "receive() never said the client left")
+    assert rec == {"bytes": 100_000, "last": "http.disconnect"}, rec
+
+
+def test_pipelined_answers_keep_request_order(srv):
+    """Slow first, fast last: the answers still come in request order."""
+    delays = ["0.3", "0.01", "0.2", "0"]
+    s, rd = send(srv, b"".join(get_req(f"/sleep?s={d}") for d in delays))
+    with s:
+        for d in delays:
+            resp = read_head(rd)
+            assert resp.status == 200 and take(rd, len(d), time.monotonic() + WAIT_S) == d.encode(), resp
+
+
 def test_receive_after_the_response_is_http_disconnect(srv):
     tok = token()
     s, rd = send(srv, get_req(f"/after?token={tok}"))
@@ -408,6 +433,22 @@ def test_fault_is_a_500_and_logged(fault_srv, path):
     fault_srv.wait_log(FAULTS_500[path])
     # The server keeps serving.
     assert json_get(fault_srv, "/scope")["method"] == "GET"
+
+
+def test_returning_after_http_disconnect_is_not_an_error(fault_srv):
+    tok = token()
+    s = fault_srv.connect()
+    try:
+        s.sendall(f"POST /upload-record?token={tok} HTTP/1.1\r\nHost: t\r\nContent-Length: {4 * MIB}\r\n\r\n"
+                  .encode() + b"u" * 1000)
+        wait_record(fault_srv, tok, lambda r: r.get("bytes") == 1000, "the body never arrived")
+    finally:
+        s.close()
+    wait_record(fault_srv, tok, lambda r: r.get("last") == "http.disconnect", "no http.disconnect")
+    # A later fault's log line is the sync point: the app returned long before it.
+    send(fault_srv, get_req(f"/returns-silently?after={tok}", "Connection: close\r\n"))[0].close()
+    out = fault_srv.wait_log(f"returned without sending a response for GET /returns-silently?after={tok}")
+    assert f"/upload-record?token={tok}" not in out, out
 
 
 def test_raise_mid_body_cuts_the_response_short(fault_srv):

@@ -149,6 +149,27 @@ async def wait_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> Non
         raise
 
 
+async def upload_record(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Reads the body, recording the bytes and the last message type (http.disconnect
+    when the client leaves mid-upload)."""
+    rec = RECORDS.setdefault(_query(scope)["token"], {"bytes": 0})
+    while True:
+        message = await receive()
+        rec["last"] = message["type"]
+        if message["type"] != "http.request":
+            return
+        rec["bytes"] += len(message["body"])
+        if not message.get("more_body"):
+            break
+    await _text_response(send, b"complete")
+
+
+async def sleepy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    delay = float(_query(scope)["s"])
+    await asyncio.sleep(delay)
+    await _text_response(send, str(delay).encode())
+
+
 async def poll_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Polls receive() with a short timeout (cancelled each time), as frameworks do to
     ask "is the client gone?", then answers with what each poll gave."""
@@ -290,7 +311,7 @@ async def method_echo(scope, receive, send):
 
 
 ROUTES = {
-    "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state, "/head-length": head_length,
+    "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state, "/upload-record": upload_record, "/sleep": sleepy, "/head-length": head_length,
     "/wait-disconnect": wait_disconnect, "/poll-disconnect": poll_disconnect,
     "/pathsend": pathsend, "/resource": resource, "/raise-before": raise_before,
     "/raise-after-start": raise_after_start, "/raise-mid-body": raise_mid_body,
