@@ -303,6 +303,18 @@ class _Cycle:
     # ---- the end of the app's call ----
     def fail(self, exc: BaseException) -> None:
         state = self.state
+        if self.disconnected and not isinstance(exc, ASGIProtocolError):
+            # The client is gone and the app raised on learning it (Starlette turns the
+            # OSError from send, or http.disconnect in request.body(), into its own
+            # ClientDisconnect): a routine event, not an application error.
+            self._finish()
+            if state == _STREAMING:
+                self.body.abort()  # type: ignore[union-attr]
+            elif state != _DONE:
+                _complete(self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+            logger.debug("ASGI application for %s %s raised %s after the client disconnected", self.req.method,
+                         self.req.target, type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__))
+            return
         if state in (_INIT, _STARTED):
             self._finish()
             if isinstance(exc, ASGIProtocolError):
