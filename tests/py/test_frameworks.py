@@ -5,6 +5,8 @@ state and startup-created async resources, ``request.is_disconnected()``, middle
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -26,10 +28,22 @@ def client(srv: ServerProcess) -> httpx.Client:
 
 
 @pytest.fixture(scope="module")
-def starlette_srv():
-    s = ServerProcess("starlette_app:app", "--threads", "2", "--lifespan", "on")
-    yield s
-    assert s.stop() == 0, s.output()
+def starlette_srv(tmp_path_factory):
+    log = tmp_path_factory.mktemp("starlette") / "server.log"
+    with open(log, "wb") as out:
+        s = ServerProcess("starlette_app:app", "--threads", "2", "--lifespan", "on", stdout=out,
+                          stderr=subprocess.STDOUT)
+        s.log = log
+        yield s
+        assert s.stop() == 0, log.read_text()
+
+
+def wait_log(srv: ServerProcess, text: str) -> str:
+    deadline = time.monotonic() + WAIT_S
+    while text not in (out := srv.log.read_text(errors="replace")):
+        assert time.monotonic() < deadline, f"{text!r} never logged:\n{out}"
+        time.sleep(0.02)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +129,52 @@ def test_starlette_streaming_response(starlette_srv, sc):
         assert r.status_code == 200 and r.headers["transfer-encoding"] == "chunked"
         assert "content-length" not in r.headers
         assert b"".join(r.iter_raw()) == b"".join(f"line {i}\n".encode() for i in range(5))
+
+
+@pytest.fixture(scope="module")
+def plain_srv(tmp_path_factory):
+    log = tmp_path_factory.mktemp("plain") / "server.log"
+    with open(log, "wb") as out:
+        s = ServerProcess("starlette_app:plain", "--threads", "1", stdout=out, stderr=subprocess.STDOUT)
+        s.log = log
+        yield s
+        assert s.stop() == 0, log.read_text()
+
+
+def test_starlette_stream_backpressure_and_disconnect(plain_srv):
+    """A client that reads nothing pauses Starlette's generator (send waits); when it
+    leaves, send raises an OSError, the generator is closed, and the ClientDisconnect
+    Starlette raises for it is not logged as an application error (it was, with a
+    traceback, each time a client left a stream)."""
+    tok = uuid.uuid4().hex
+    with client(plain_srv) as pc:
+        s = socket.create_connection((plain_srv.host, plain_srv.port))
+        try:
+            s.sendall(f"GET /endless?token={tok} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            deadline = time.monotonic() + WAIT_S
+            last = -1
+            while True:  # until production stops for a while: the generator is paused
+                produced = pc.get("/endless/state", params={"token": tok}).json()["produced"]
+                if produced == last and produced > 0:
+                    break
+                assert time.monotonic() < deadline, "the generator never paused"
+                last = produced
+                time.sleep(0.2)
+            assert produced <= 24 * MIB, produced
+            assert s.recv(65536)  # it streams
+        finally:
+            s.close()
+        deadline = time.monotonic() + WAIT_S
+        while (rec := pc.get("/endless/state", params={"token": tok}).json())["closed"] is None:
+            assert time.monotonic() < deadline, f"the generator was never closed: {rec}"
+            time.sleep(0.02)
+        assert rec["closed"] == "GeneratorExit", rec
+        sent = pc.get("/last-messages", params={"path": "/endless"}).json()
+        assert sent == ["http.response.start", "http.response.body", "raised ClientDisconnected, an OSError: True"]
+        # The next logged error is the sync point: anything about the stream came before it.
+        assert pc.get("/error", params={"after": tok}).status_code == 500
+    out = wait_log(plain_srv, "a handler error on purpose")
+    assert f"/endless?token={tok}" not in out, out
 
 
 def test_starlette_file_response_is_sent_by_pathsend(sc):

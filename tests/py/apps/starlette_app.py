@@ -102,6 +102,29 @@ async def stream(request: Request) -> Response:
     return StreamingResponse(numbers(), media_type="text/plain")
 
 
+ENDLESS: dict[str, dict[str, Any]] = {}
+
+
+async def endless(request: Request) -> Response:
+    """An endless stream; its record counts what was produced and how it ended."""
+    rec = ENDLESS[request.query_params["token"]] = {"produced": 0, "closed": None}
+
+    async def gen() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                rec["produced"] += 65536
+                yield b"e" * 65536
+        except BaseException as exc:
+            rec["closed"] = type(exc).__name__
+            raise
+
+    return StreamingResponse(gen(), media_type="application/octet-stream")
+
+
+async def endless_state(request: Request) -> Response:
+    return JSONResponse(ENDLESS[request.query_params["token"]])
+
+
 async def file(request: Request) -> Response:
     return FileResponse(HERE, media_type="text/x-python")
 
@@ -174,7 +197,8 @@ async def last_messages(request: Request) -> Response:
     return JSONResponse(SENT.get(request.query_params["path"], []))
 
 
-# The message types the app sent for the latest request to each path (pathsend or body?).
+# The message types the app sent for the latest request to each path (pathsend or body?),
+# repeats folded, and what send() raised.
 SENT: dict[str, list[str]] = {}
 
 
@@ -191,8 +215,13 @@ class RecordSends:
         kinds = SENT[scope["path"]] = []
 
         async def recording_send(message: Any) -> None:
-            kinds.append(message["type"])
-            await send(message)
+            if not kinds or kinds[-1] != message["type"]:
+                kinds.append(message["type"])
+            try:
+                await send(message)
+            except BaseException as exc:
+                kinds.append(f"raised {type(exc).__name__}, an OSError: {isinstance(exc, OSError)}")
+                raise
 
         await self.app(scope, receive, recording_send)
 
@@ -216,6 +245,8 @@ routes = [
     Route("/form", form, methods=["POST"]),
     Route("/stream", stream),
     Route("/file", file),
+    Route("/endless", endless),
+    Route("/endless/state", endless_state),
     Route("/redirect", redirect),
     Route("/unicode/{name}", unicode_path),
     Route("/state", state),
@@ -231,3 +262,9 @@ routes = [
 ]
 
 app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RecordSends), Middleware(AddHeader)])
+
+# Without BaseHTTPMiddleware, which runs the endpoint in a task of its own that never
+# learns of a disconnect (a stream's generator then waits forever, under any server).
+plain = Starlette(routes=[Route("/endless", endless), Route("/endless/state", endless_state),
+                          Route("/last-messages", last_messages), Route("/error", error)],
+                  middleware=[Middleware(RecordSends)])
