@@ -250,6 +250,19 @@ def test_receive_while_waiting_is_http_disconnect_when_the_client_leaves(srv):
     assert rec["after"] == "http.disconnect", rec
 
 
+@pytest.mark.xfail(strict=True, reason="native: a stream handle only wakes a waiter when writable or closed, and "
+                   "it is writable, so an app that is not sending cannot wait for the close")
+def test_receive_while_streaming_is_http_disconnect_when_the_client_leaves(srv):
+    tok = token()
+    s, rd = send(srv, get_req(f"/stream-listen?token={tok}&wait=2"))
+    resp = read_head(rd)
+    assert resp.status == 200 and Chunked(rd).next(time.monotonic() + WAIT_S) == b"first"
+    wait_record(srv, tok, lambda r: r.get("waiting"), "the app never reached its receive()")
+    s.close()
+    rec = wait_record(srv, tok, lambda r: "after" in r, "receive() never returned after the client left")
+    assert rec["after"] == "http.disconnect", rec
+
+
 def test_unread_body_does_not_break_the_next_request(srv):
     """The app answers without reading a 3 MiB body: its answer arrives, then the
     connection either goes on in sync (the pipelined PUT answered) or is closed (RFC 9112

@@ -104,6 +104,7 @@ REQUESTS = {
     "unprocessable": ("GET", "/validate?n=abc", {}),
     "valid": ("GET", "/validate?n=12", {}),
     "no-content": ("GET", "/empty", {}),
+    "repeated-set-cookie": ("GET", "/cookies", {}),
     "lifespan-state": ("GET", "/state", {}),
     "is-disconnected": ("GET", "/disconnected", {}),
     "handler-error": ("GET", "/error", {}),

@@ -170,6 +170,23 @@ async def sleepy(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await _text_response(send, str(delay).encode())
 
 
+async def stream_listen(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Streams one chunk, then waits in receive() (a spec 2.3 disconnect listener, as
+    event-stream apps have between events) instead of sending."""
+    q = _query(scope)
+    rec = RECORDS.setdefault(q["token"], {})
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"first", "more_body": True})
+    rec["waiting"] = True
+    try:
+        message = await asyncio.wait_for(receive(), float(q["wait"]))
+        rec["after"] = message["type"]
+    except BaseException as exc:
+        rec["after"] = type(exc).__name__
+        raise
+
+
 async def poll_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Polls receive() with a short timeout (cancelled each time), as frameworks do to
     ask "is the client gone?", then answers with what each poll gave."""
@@ -311,7 +328,7 @@ async def method_echo(scope, receive, send):
 
 
 ROUTES = {
-    "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state, "/upload-record": upload_record, "/sleep": sleepy, "/head-length": head_length,
+    "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state, "/stream-listen": stream_listen, "/upload-record": upload_record, "/sleep": sleepy, "/head-length": head_length,
     "/wait-disconnect": wait_disconnect, "/poll-disconnect": poll_disconnect,
     "/pathsend": pathsend, "/resource": resource, "/raise-before": raise_before,
     "/raise-after-start": raise_after_start, "/raise-mid-body": raise_mid_body,

@@ -183,6 +183,13 @@ async def error(request: Request) -> Response:
     raise RuntimeError("a handler error on purpose")
 
 
+async def cookies(request: Request) -> Response:
+    response = PlainTextResponse("cookies")
+    response.set_cookie("a", "1")
+    response.set_cookie("b", "two words", httponly=True, path="/x")
+    return response
+
+
 async def empty(request: Request) -> Response:
     return Response(status_code=204)
 
@@ -257,6 +264,7 @@ routes = [
     Route("/background/state", background_state),
     Route("/error", error),
     Route("/empty", empty),
+    Route("/cookies", cookies),
     Route("/last-messages", last_messages),
     WebSocketRoute("/ws", ws),
 ]
