@@ -360,7 +360,11 @@ def test_send_raises_an_oserror_once_the_client_leaves(srv):
     assert rec["produced"] < BIG_TOTAL and not rec["done"], rec
 
 
-@pytest.mark.parametrize("path, length", [("/method", "4"), ("/head-length", "1234")])
+@pytest.mark.parametrize("path, length", [
+    ("/method", "4"),
+    ("/head-length", "1234"),
+    (f"/pathsend?file={REPO / 'README.md'}", str((REPO / "README.md").stat().st_size)),
+])
 def test_head_keeps_the_length_get_would_send(srv, path, length):
     """HEAD: the app's full body (dropped) or its declared Content-Length with no body;
     either way the head alone, and the connection stays in sync."""
