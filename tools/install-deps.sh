@@ -7,7 +7,8 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               libgtest-dev libbenchmark-dev wrk clang-14 libclang-rt-14-dev libfuzzer-14-dev
               systemtap-sdt-dev clang-format)
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout
-              flask django)  # flask, django: the WSGI server-mode tests (tests/py/test_wsgi.py)
+              flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
+              fastapi starlette httpx "uvicorn[standard]" python-multipart)  # ASGI end-to-end tests
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -332,6 +332,9 @@ class App:
         In that mode a failing startup hook raises ``StartupHookError``.
         """
         config = dict(options, host=host, port=port, threads=threads or 0)
+        previous: dict[int, Any] = {}
+        started: list[bool] = []
+        stop_requested: list[int] = []
         self._runner = None
         if self._needs_loop():
             from ._aio import AsyncRunner
@@ -358,8 +361,26 @@ class App:
             if self._wsgi is not None:
                 self._wsgi.set_server(host, port)
             server = self._build(config)
+            # The handlers go in before the listener opens: a SIGTERM that arrives once
+            # the port accepts connections drains (and runs the shutdown hooks) instead
+            # of killing the process with the default action.
+            if threading.current_thread() is threading.main_thread():
+
+                def on_signal(signum: int, frame: Any) -> None:
+                    logger.info("%s received: draining", signal.Signals(signum).name)
+                    stop_requested.append(signum)
+                    if started:
+                        server.stop()
+
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    previous[sig] = signal.signal(sig, on_signal)
             info = server.start()
+            started.append(True)
+            if stop_requested:  # arrived while start() ran
+                server.stop()
         except BaseException:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             if self._runner is not None:
                 self._runner.stop()
                 self._runner = None
@@ -377,15 +398,6 @@ class App:
             info["io"],
             info["threads"],
         )
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-
-            def on_signal(signum: int, frame: Any) -> None:
-                logger.info("%s received: draining", signal.Signals(signum).name)
-                server.stop()
-
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, on_signal)
         watcher = None
         if limit_max_requests is not None:
             limit = limit_max_requests + random.randint(0, limit_max_requests // 10)

@@ -116,12 +116,43 @@ class _Body:
         else:  # not attached yet: cut it short as soon as it is
             self.handle = _AbortOnAttach()
 
+    def close(self) -> None:
+        """Called natively instead of ``start_stream`` when the request is HEAD: the head
+        is sent on its own and no handle will ever come, so the app's body messages are
+        dropped (its ``send`` returns at once) rather than waiting forever (any thread)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.attach(_DISCARD)
+        else:
+            self.loop.call_soon_threadsafe(self.attach, _DISCARD)
+
 
 class _AbortOnAttach:
     closed = True
 
     def abort(self) -> None:
         pass
+
+
+class _Discard:
+    """The body handle of a HEAD response: takes everything, sends nothing."""
+
+    closed = False
+
+    def send_nowait(self, chunk: bytes) -> int:
+        return 0
+
+    def end(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+_DISCARD = _Discard()
 
 
 def _start_body_stream(content: _Body, handle: Any) -> None:
@@ -237,6 +268,11 @@ class _Cycle:
                     body = _check_body(body)
                 if not message.get("more_body", False):
                     self._finish()
+                    if not body and self.req.method == "HEAD" and _declares_length(self.headers):
+                        # The app's Content-Length is what GET would send (RFC 9110 §9.3.2):
+                        # a head-only answer keeps it (bytes would be held to their length).
+                        complete(self.loop, self.pending, _head_only(self.status, self.headers), None)
+                        return
                     complete(self.loop, self.pending, _raw_response(body, self.status, self.headers), None)
                     return
                 stream = self.body = _Body(self.loop)
@@ -284,6 +320,18 @@ class _Cycle:
     # ---- the end of the app's call ----
     def fail(self, exc: BaseException) -> None:
         state = self.state
+        if self.disconnected and not isinstance(exc, ASGIProtocolError):
+            # The client is gone and the app raised on learning it (Starlette turns the
+            # OSError from send, or http.disconnect in request.body(), into its own
+            # ClientDisconnect): a routine event, not an application error.
+            self._finish()
+            if state == _STREAMING:
+                self.body.abort()  # type: ignore[union-attr]
+            elif state != _DONE:
+                complete(self.loop, self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+            logger.debug("ASGI application for %s %s raised %s after the client disconnected", self.req.method,
+                         self.req.target, type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__))
+            return
         if state in (_INIT, _STARTED):
             self._finish()
             if isinstance(exc, ASGIProtocolError):
@@ -310,6 +358,11 @@ class _Cycle:
         if state == _DONE:
             return
         self._finish()
+        if self.disconnected and state != _STREAMING:
+            # It saw http.disconnect and gave up: normal, nothing to log; the answer only
+            # releases the request (nobody is there to read it).
+            complete(self.loop, self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+            return
         if state == _STREAMING:
             logger.error("ASGI application returned before finishing the response body for %s %s "
                          "(the response is cut short)", self.req.method, self.req.target)
@@ -319,6 +372,37 @@ class _Cycle:
                      "sending a response" if state == _INIT else "sending the response body",
                      self.req.method, self.req.target)
         complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+
+
+def _declares_length(headers: Any) -> bool:
+    for name, _ in headers:
+        if len(name) == 14 and (name.lower() == b"content-length" if isinstance(name, bytes)
+                                else name.lower() == "content-length"):
+            return True
+    return False
+
+
+def _head_only(status: int, headers: Any) -> StreamingResponse:
+    # A stream answered to HEAD is its head alone, with the declared Content-Length kept;
+    # the (empty) content is never iterated.
+    r = StreamingResponse.__new__(StreamingResponse)
+    r.content = ()
+    r.status = status
+    r.headers = headers
+    r.content_type = None
+    return r
+
+
+def _asgi_path(path: str) -> str:
+    """The native path keeps bytes that are not UTF-8 as lone surrogates (lossless, for
+    ringbolt's own Request); an ASGI app fails on those as soon as it encodes the path
+    (``quote()``, ``.encode()``: a 500 for ``/%FF``), so they become U+FFFD, as in
+    uvicorn's ``unquote()``."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _check_body(body: Any) -> bytes:
@@ -355,6 +439,8 @@ class ASGIHandler:
 
     async def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
         scope = req._asgi_scope(self.base)
+        if not scope["path"].isascii():
+            scope["path"] = _asgi_path(scope["path"])
         if self.state:
             scope["state"] = self.state.copy()
         cycle = _Cycle(req, pending, loop)
@@ -439,10 +525,14 @@ class Lifespan:
                 raise
         finally:
             if self._started is not None and not self._started.done():
-                # Returned without a word (``if scope["type"] != "http": return``): the
-                # app has no lifespan; serve it, as uvicorn does.
-                logger.debug("the ASGI application returned from its lifespan scope: serving without lifespan")
-                self._started.set_result("unsupported")
+                if self.mode == "auto":
+                    # `if scope["type"] != "http": return` is how many apps say they have
+                    # no lifespan: served without it, as uvicorn does.
+                    logger.info("ASGI 'lifespan' protocol appears unsupported (the application returned "
+                                "without answering lifespan.startup): serving without it")
+                    self._started.set_result("unsupported")
+                else:
+                    self._started.set_result("the application's lifespan returned before startup completed")
             if self._stopped is not None and not self._stopped.done():
                 self._stopped.set_result("returned")
 

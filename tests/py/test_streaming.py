@@ -349,6 +349,18 @@ def test_head_gets_headers_only(mode):
         assert resp2.status == 200 and obj == {"ok": True, "n": "next"}, (resp2, rd.buf[:200])
 
 
+def test_head_keeps_the_handlers_content_length(mode):
+    """HEAD on a stream that declares its length: that length in the head, no body (it
+    used to be a 500: the empty body was held to the declared length)."""
+    srv, kind = mode
+    s, rd = send(srv, get_req(f"/chunks/{kind}?n=3&size=4&length=12", method="HEAD") + get_req("/json?n=next"))
+    with s:
+        resp = read_head(rd)
+        assert resp.status == 200 and headers_named(resp, "content-length") == ["12"], resp
+        resp2, obj = read_json(rd)
+        assert resp2.status == 200 and obj == {"ok": True, "n": "next"}, (resp2, rd.buf[:200])
+
+
 STREAM_TOTAL = 200 * MIB
 STREAM_CHUNK = 64 * 1024
 
