@@ -248,8 +248,6 @@ def test_receive_while_waiting_is_http_disconnect_when_the_client_leaves(srv):
     assert rec["after"] == "http.disconnect", rec
 
 
-@pytest.mark.xfail(strict=True, reason="native: a stream handle only wakes a waiter when writable or closed, and "
-                   "it is writable, so an app that is not sending cannot wait for the close")
 def test_receive_while_streaming_is_http_disconnect_when_the_client_leaves(srv):
     tok = token()
     s, rd = send(srv, get_req(f"/stream-listen?token={tok}&wait=2"))
