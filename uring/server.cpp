@@ -116,6 +116,14 @@ result<void> server::start() {
         fds.push_back(fd);
         port = local_port(fd);
     }
+    if (_config.listen_fds.empty() && port != 0) {
+        if (result<void> free = probe_address_free(_config.host, port); !free.ok()) {
+            _error = "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " +
+                     (free.sys_errno() == EADDRINUSE ? std::string("address already in use (another process serves it)")
+                                                     : std::string(std::strerror(free.sys_errno())));
+            return {free.error(), free.sys_errno()};
+        }
+    }
     for (unsigned i = 0; i < n && _config.listen_fds.empty(); ++i) {
         result<int> fd = open_listener(_config.host, port, _config.backlog);
         if (!fd.ok()) {
