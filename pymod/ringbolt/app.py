@@ -34,6 +34,9 @@ def _ensure_logging(level: str) -> None:
     _native.set_log_level(max(lvl, 10))
 
 
+EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
+
+
 class StartupHookError(RuntimeError):
     """A startup hook raised (in a supervised worker: it exits with a distinct code)."""
 
@@ -283,6 +286,7 @@ class App:
         ``_on_limit``: called when ``limit_max_requests`` is reached, before the drain.
         In that mode a failing startup hook raises ``StartupHookError``.
         """
+        bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
         config = dict(options, host=host, port=port, threads=threads or 0)
         self._runner = None
         if self._needs_loop():
@@ -319,17 +323,22 @@ class App:
         with self._lock:
             self._server = server
         logger.info(
-            "serving on http://%s:%d (io: %s, threads: %d)",
-            host if ":" not in host else f"[{host}]",
-            info["port"],
+            "serving on %s (io: %s, threads: %d)",
+            bind_name or "http://%s:%d" % (host if ":" not in host else f"[{host}]", info["port"]),
             info["io"],
             info["threads"],
         )
         previous = {}
         if threading.current_thread() is threading.main_thread():
 
+            draining: list[int] = []
+
             def on_signal(signum: int, frame: Any) -> None:
-                logger.info("%s received: draining", signal.Signals(signum).name)
+                if draining and signum == signal.SIGINT:  # a second Ctrl-C: do not wait (as uvicorn)
+                    logger.warning("SIGINT received again: exiting without finishing the drain")
+                    os._exit(EXIT_FORCED)
+                draining.append(signum)
+                logger.info("%s received: draining (Ctrl-C again to exit at once)", signal.Signals(signum).name)
                 server.stop()
 
             for sig in (signal.SIGINT, signal.SIGTERM):
