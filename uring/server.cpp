@@ -113,6 +113,13 @@ result<void> server::start() {
             }
             return {errc::bind_failed, errno};
         }
+        // Non-blocking for good: the drain's sweep of the accept queue toggles O_NONBLOCK
+        // otherwise, and that flag lives in the open file description that every dup (other
+        // reactors, other workers) shares, so a sweep restoring "blocking" could leave another
+        // reactor's sweep blocked in accept4 for ever.
+        if (int flags = ::fcntl(fd, F_GETFL); flags >= 0 && !(flags & O_NONBLOCK)) {
+            ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        }
         fds.push_back(fd);
         port = local_port(fd);
     }
