@@ -54,7 +54,9 @@ uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::s
         if (m == "CONNECT") {
             throw pb::value_error("CONNECT cannot be routed (it names a host, not a path)");
         }
-        bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) { return http::chars::tchar[static_cast<unsigned char>(c)]; });
+        bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) {
+            return http::chars::tchar[static_cast<unsigned char>(c)];
+        });
         if (!token || other == nullptr) {
             throw pb::value_error("invalid method '" + m + "': a method is an RFC 9110 token such as GET or PROPFIND");
         }

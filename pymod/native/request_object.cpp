@@ -9,8 +9,8 @@
 #include "pymod/native/response_stream.hpp"
 
 #include <arpa/inet.h>
-#include <structmember.h>
 #include <strings.h>
+#include <structmember.h>
 
 namespace ringbolt::py {
 
@@ -504,7 +504,8 @@ PyMethodDef methods[] = {
     {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
     {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
     {"_asgi_scope", method_asgi_scope, METH_O, "The ASGI http scope: a copy of the given base dict plus this request."},
-    {"_wsgi_environ", method_wsgi_environ, METH_O, "The WSGI environ: a copy of the given base dict plus this request."},
+    {"_wsgi_environ", method_wsgi_environ, METH_O,
+     "The WSGI environ: a copy of the given base dict plus this request."},
     {nullptr, nullptr, 0, nullptr},
 };
 
