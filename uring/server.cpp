@@ -126,7 +126,7 @@ result<void> server::start() {
     if (_config.listen_fds.empty() && port != 0) {
         if (result<void> free = probe_address_free(_config.host, port); !free.ok()) {
             _error = "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " +
-                     (free.sys_errno() == EADDRINUSE ? std::string("address already in use (another process serves it)")
+                     (free.sys_errno() == EADDRINUSE ? std::string("Address already in use (another process serves it)")
                                                      : std::string(std::strerror(free.sys_errno())));
             return {free.error(), free.sys_errno()};
         }

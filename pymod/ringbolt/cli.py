@@ -231,7 +231,7 @@ def bind_unix(path: str, backlog: int) -> socket.socket:
             except (ConnectionRefusedError, FileNotFoundError):
                 os.unlink(path)  # stale: nobody accepts on it
             else:
-                raise CliError(f"cannot listen on unix:{path}: address already in use (another process serves it)",
+                raise CliError(f"cannot listen on unix:{path}: Address already in use (another process serves it)",
                                code=1)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

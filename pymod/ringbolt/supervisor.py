@@ -5,8 +5,9 @@ The supervisor (the process that called ``App.run``):
 
 - binds the listening sockets once: ``threads`` sockets, each with ``SO_REUSEADDR`` and
   ``SO_REUSEPORT``, bound to host:port, after a probe bind without ``SO_REUSEPORT`` has
-  shown that no other process listens there (else: "address already in use"); reactor ``i`` of every worker accepts from
-  socket ``i`` (native config ``listen_fds``), and worker ``w``'s reactors are pinned
+  shown that no other process listens there (else: "Address already in use"); reactor
+  ``i`` of every worker accepts from socket ``i`` (native config ``listen_fds``), and
+  worker ``w``'s reactors are pinned
   from CPU ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open,
   so a worker exiting never closes a listener: connections wait in the accept queue
   for the other workers, none is refused during restarts and reloads;
@@ -126,7 +127,7 @@ def probe_address_free(host: str, port: int, infos: list[Any]) -> None:
             return
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise OSError(errno.EADDRINUSE, f"cannot listen on {host}:{port}: address already in use "
+                raise OSError(errno.EADDRINUSE, f"cannot listen on {host}:{port}: Address already in use "
                                                 f"(another process serves it)") from None
 
 
