@@ -475,7 +475,8 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
     // During a drain the last response owed says close (earlier pipelined ones do not:
     // their followers still need the connection).
     bool drain_close = (env.draining || _draining) && o.seq + 1 == _next_seq;
-    o.framer.start(queue_of(o), o.ctx, status, fields, length, app_close, env.date, drain_close, has_date, has_server);
+    o.framer.start(queue_of(o), o.ctx, status, fields, length, app_close, env.date, drain_close, has_date, has_server,
+                   env.fields);
     o.started = true;
     env.counters.count_status(status);
     if (o.framer.closes()) {
@@ -489,7 +490,8 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
         // Nothing owed before it: frame straight into the output (the hot path).
         bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
         response_framer f;
-        f.start(_out, ctx, status, fields, static_cast<int64_t>(body.size()), false, env.date, drain_close);
+        f.start(_out, ctx, status, fields, static_cast<int64_t>(body.size()), false, env.date, drain_close, false,
+                false, env.fields);
         f.body(_out, body);
         env.counters.count_status(status);
         ++_next_write;

@@ -66,7 +66,8 @@ struct protocol_env {
     bool draining;         ///< server is shutting down: answer with Connection: close
     core_counters& counters;
     dispatcher& dispatch;
-    size_t output_limit = SIZE_MAX; ///< stop parsing while this much output is unsent (backpressure)
+    size_t output_limit = SIZE_MAX;        ///< stop parsing while this much output is unsent (backpressure)
+    const server_fields* fields = nullptr; ///< what the server adds to every response (nullptr: the defaults)
 };
 
 /// Pipelined requests handed to the application per connection before parsing pauses.

@@ -112,7 +112,9 @@ field_action check_app_field(std::string_view name, std::string_view value, resp
 
 void response_framer::start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                             int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date,
-                            bool has_server) {
+                            bool has_server, const server_fields* server) {
+    static const server_fields defaults;
+    const server_fields& added = server != nullptr ? *server : defaults;
     _status = status;
     bool forbids = status_forbids_body(status);
     bool http10 = req.version_minor == 0;
@@ -136,9 +138,9 @@ void response_framer::start(output_queue& out, const request_context& req, uint1
         s.append(reason_phrase(status));
         s.append("\r\n", 2);
         if (!has_server) {
-            s.append("Server: ringbolt\r\n", 18);
+            s.append(added.server);
         }
-        if (!has_date) {
+        if (!has_date && added.date) {
             s.append("Date: ", 6);
             s.append(date);
             s.append("\r\n", 2);
@@ -148,6 +150,7 @@ void response_framer::start(output_queue& out, const request_context& req, uint1
         } else if (http10) {
             s.append("Connection: keep-alive\r\n", 24);
         }
+        s.append(added.extra);
         s.append(fields);
         // RFC 9110 §8.6: HEAD may carry the length GET would send; 1xx/204 never, and a
         // 304 here never does either (we do not know the selected representation's).

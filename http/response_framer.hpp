@@ -32,6 +32,14 @@ struct response_head {
     bool has_server = false;        ///< the application set Server: do not add ours
 };
 
+/// Fields the server adds to every response it frames (`ringbolt serve --header`,
+/// `--no-server-header`, `--no-date-header`); set once at start-up.
+struct server_fields {
+    std::string server = "Server: ringbolt\r\n"; ///< the whole Server line; empty: none
+    bool date = true;                            ///< add Date (unless the application set one)
+    std::string extra;                           ///< checked "Name: value\r\n" lines for every response
+};
+
 /// How a handler-supplied header field is treated.
 enum class field_action : uint8_t {
     keep,           ///< an ordinary field: goes to the wire as given
@@ -57,12 +65,14 @@ class response_framer {
   public:
     /// Serialize the head into `out` and decide the framing. `draining`: the server is
     /// shutting down, so the connection closes after this response (and says so).
+    /// `server`: the fields the server adds (nullptr: Server: ringbolt and Date).
     void start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date = false,
-               bool has_server = false);
+               bool has_server = false, const server_fields* server = nullptr);
     void start(output_queue& out, const request_context& req, const response_head& h, std::string_view date,
-               bool draining) {
-        start(out, req, h.status, h.fields, h.content_length, h.close, date, draining, h.has_date, h.has_server);
+               bool draining, const server_fields* server = nullptr) {
+        start(out, req, h.status, h.fields, h.content_length, h.close, date, draining, h.has_date, h.has_server,
+              server);
     }
 
     /// Body bytes. False when they exceed the declared Content-Length (nothing written:

@@ -12,7 +12,14 @@ namespace ringbolt::uring {
 /// Create, bind and listen. `port` 0 picks a free port (read it with local_port()).
 result<int> open_listener(const std::string& host, uint16_t port, int backlog) noexcept;
 
-/// The port a bound socket got.
+/// Whether host:port is free for a new server: bind a probe socket there WITHOUT
+/// SO_REUSEPORT (with SO_REUSEADDR, so connections in TIME_WAIT do not count), then
+/// close it. The reuseport listeners would otherwise join another process's listeners
+/// on that port and the kernel would split the traffic between the two servers.
+/// Fails with EADDRINUSE when something listens there.
+result<void> probe_address_free(const std::string& host, uint16_t port) noexcept;
+
+/// The port a bound socket got (0 for a socket that is not TCP/IP, e.g. AF_UNIX).
 uint16_t local_port(int fd) noexcept;
 
 } // namespace ringbolt::uring

@@ -120,8 +120,9 @@ void reactor::request_stop() noexcept {
 }
 
 http::protocol_env reactor::env() noexcept {
-    return http::protocol_env{_config.limits,           _date.value(), _now_s, _draining, _counters, _dispatcher,
-                              _config.output_high_water};
+    return http::protocol_env{
+        _config.limits, _date.value(), _now_s, _draining, _counters, _dispatcher, _config.output_high_water,
+        &_config.fields};
 }
 
 void reactor::run() noexcept {

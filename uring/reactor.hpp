@@ -50,6 +50,7 @@ struct server_config {
     uint32_t limit_connections = 0;     ///< per worker, 0 = none: accepting pauses at the cap
     uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
+    http::server_fields fields;         ///< Server/Date/extra fields added to every response
 };
 
 /// Where an offloading application delivers response messages (thread-safe). An

@@ -113,8 +113,23 @@ result<void> server::start() {
             }
             return {errc::bind_failed, errno};
         }
+        // Non-blocking for good: the drain's sweep of the accept queue toggles O_NONBLOCK
+        // otherwise, and that flag lives in the open file description that every dup (other
+        // reactors, other workers) shares, so a sweep restoring "blocking" could leave another
+        // reactor's sweep blocked in accept4 for ever.
+        if (int flags = ::fcntl(fd, F_GETFL); flags >= 0 && !(flags & O_NONBLOCK)) {
+            ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        }
         fds.push_back(fd);
         port = local_port(fd);
+    }
+    if (_config.listen_fds.empty() && port != 0) {
+        if (result<void> free = probe_address_free(_config.host, port); !free.ok()) {
+            _error = "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " +
+                     (free.sys_errno() == EADDRINUSE ? std::string("Address already in use (another process serves it)")
+                                                     : std::string(std::strerror(free.sys_errno())));
+            return {free.error(), free.sys_errno()};
+        }
     }
     for (unsigned i = 0; i < n && _config.listen_fds.empty(); ++i) {
         result<int> fd = open_listener(_config.host, port, _config.backlog);

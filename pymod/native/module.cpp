@@ -77,6 +77,29 @@ template <class T> T get_opt(const pb::dict& d, const char* key, T fallback) {
     return fallback;
 }
 
+/// `server_header` (bool), `date_header` (bool) and `headers` ([(name, value), ...]):
+/// what the framer adds to every response. A `Server` among `headers` replaces ours.
+void read_server_fields(const pb::dict& c, http::server_fields& f) {
+    bool server_header = get_opt<bool>(c, "server_header", true);
+    f.date = get_opt<bool>(c, "date_header", true);
+    f.extra.clear();
+    auto headers = get_opt<std::vector<std::pair<std::string, std::string>>>(c, "headers", {});
+    std::string server_line;
+    for (const auto& [name, value] : headers) {
+        if (!http::valid_field_name(name)) {
+            throw pb::value_error("invalid header name '" + name + "'");
+        }
+        if (!http::valid_field_value(value)) {
+            throw pb::value_error("invalid value for header '" + name + "' (CR, LF or NUL)");
+        }
+        std::string line = name + ": " + value + "\r\n";
+        bool is_server = name.size() == 6 &&
+                         std::equal(name.begin(), name.end(), "server", [](char a, char b) { return (a | 0x20) == b; });
+        (is_server ? server_line : f.extra) += line;
+    }
+    f.server = !server_line.empty() ? server_line : server_header ? std::string("Server: ringbolt\r\n") : std::string();
+}
+
 class native_server {
   public:
     explicit native_server(const pb::dict& c) {
@@ -125,6 +148,7 @@ class native_server {
                 throw pb::value_error(err);
             }
         }
+        read_server_fields(c, cfg.fields);
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }

@@ -36,6 +36,9 @@ def _ensure_logging(level: str) -> None:
     _native.set_log_level(max(lvl, 10))
 
 
+EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
+
+
 class StartupHookError(RuntimeError):
     """A startup hook raised (in a supervised worker: it exits with a distinct code)."""
 
@@ -331,6 +334,7 @@ class App:
         ``_on_limit``: called when ``limit_max_requests`` is reached, before the drain.
         In that mode a failing startup hook raises ``StartupHookError``.
         """
+        bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
         config = dict(options, host=host, port=port, threads=threads or 0)
         previous: dict[int, Any] = {}
         started: list[bool] = []
@@ -367,7 +371,10 @@ class App:
             if threading.current_thread() is threading.main_thread():
 
                 def on_signal(signum: int, frame: Any) -> None:
-                    logger.info("%s received: draining", signal.Signals(signum).name)
+                    if stop_requested and signum == signal.SIGINT:  # a second Ctrl-C: do not wait (as uvicorn)
+                        logger.warning("SIGINT received again: exiting without finishing the drain")
+                        os._exit(EXIT_FORCED)
+                    logger.info("%s received: draining (Ctrl-C again to exit at once)", signal.Signals(signum).name)
                     stop_requested.append(signum)
                     if started:
                         server.stop()
@@ -392,9 +399,8 @@ class App:
         with self._lock:
             self._server = server
         logger.info(
-            "serving on http://%s:%d (io: %s, threads: %d)",
-            host if ":" not in host else f"[{host}]",
-            info["port"],
+            "serving on %s (io: %s, threads: %d)",
+            bind_name or "http://%s:%d" % (host if ":" not in host else f"[{host}]", info["port"]),
             info["io"],
             info["threads"],
         )

@@ -1,109 +1,253 @@
-"""The ``ringbolt`` command: ``serve`` an app (uvicorn-style flags), ``doctor``."""
+"""The ``ringbolt`` command: ``serve`` an app (uvicorn names and defaults), ``doctor``,
+``bench``. ``ringbolt module:attr`` is ``ringbolt serve module:attr``. Options and their
+``RINGBOLT_*`` variables are in ``ringbolt.config``."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
+import logging
 import os
+import socket
+import stat
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import config
 
-def load_app(spec: str, app_dir: str = ".") -> Any:
-    """Load ``module:attr`` or ``path/to/file.py:attr`` (attr defaults to ``app``)."""
+COMMANDS = ("serve", "bench", "doctor", "version")
+EXIT_USAGE = 2  # bad arguments, an app that cannot be imported (as argparse)
+
+
+class CliError(Exception):
+    """Printed as one line ``ringbolt: error: ...``; exits ``code``."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors are one line, like every other ``ringbolt: error:``."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"ringbolt: error: {message} (see {self.prog} --help)\n")
+
+
+def _version_text() -> str:
+    import platform
+
+    from . import __version__
+
+    return f"ringbolt {__version__} with {platform.python_implementation()} {platform.python_version()} on Linux"
+
+
+def _where(exc: BaseException) -> str:
+    """`` (file.py:12)``: the innermost frame of the app's traceback, if any."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in tb if "importlib" not in f.filename and not f.filename.endswith("ringbolt/cli.py")]
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (at {os.path.relpath(last.filename) if not last.filename.startswith('<') else last.filename}:{last.lineno})"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc}"  # names the file and line itself
+    text = str(exc)
+    return f"{type(exc).__name__}{': ' + text if text else ''}{_where(exc)}"
+
+
+def load_app(spec: str, app_dir: str = ".", *, show_traceback: bool = False) -> Any:
+    """Load ``module:attr`` or ``path/to/file.py:attr`` (attr defaults to ``app``;
+    ``attr`` may be dotted). Raises ``CliError`` (exit 2) with one line naming the cause."""
     module_name, _, attr = spec.partition(":")
     attr = attr or "app"
     if not module_name:
-        raise SystemExit(f"ringbolt: error: invalid app {spec!r} (expected module:attr)")
+        raise CliError(f"invalid app {spec!r} (expected module:attr)")
     sys.path.insert(0, os.path.abspath(app_dir))
     try:
         if module_name.endswith(".py"):
             path = Path(module_name).resolve()
+            if not path.is_file():
+                raise CliError(f"could not import {module_name!r}: no such file")
             module_spec = importlib.util.spec_from_file_location(path.stem, path)
             if module_spec is None or module_spec.loader is None:
-                raise SystemExit(f"ringbolt: error: cannot load {module_name}")
+                raise CliError(f"cannot load {module_name}")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[path.stem] = module
             module_spec.loader.exec_module(module)
         else:
             module = importlib.import_module(module_name)
+    except CliError:
+        raise
     except ModuleNotFoundError as exc:
-        raise SystemExit(f"ringbolt: error: could not import {module_name!r}: {exc}") from None
+        if show_traceback:
+            traceback.print_exc()
+        if exc.name is not None and (exc.name == module_name or module_name.startswith(exc.name + ".")):
+            raise CliError(f"could not import {module_name!r}: no module named {exc.name!r} "
+                           f"(looked in {os.path.abspath(app_dir)} and sys.path)") from None
+        raise CliError(f"importing {module_name!r} failed: {_describe(exc)}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the app's import is one line
+        if show_traceback:
+            traceback.print_exc()
+        raise CliError(f"importing {module_name!r} failed: {_describe(exc)}") from None
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise SystemExit(f"ringbolt: error: {module_name!r} has no attribute {attr!r}") from None
+            raise CliError(f"module {module_name!r} has no attribute {attr!r}") from None
     return obj
 
 
-def _add_serve(sub: Any) -> None:
-    p = sub.add_parser("serve", help="serve an App", description="Serve a ringbolt App.")
-    p.add_argument("app", help="module:attr or path/to/file.py:attr")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes under a supervisor (default: $WEB_CONCURRENCY or 1)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="reactor threads per worker (default: CPUs available // workers, at least 1)")
-    p.add_argument("--limit-max-requests", type=int, default=None,
-                   help="a worker drains and is replaced after this many requests (+ up to 10%% jitter)")
-    p.add_argument("--app-dir", default=".", help="directory added to sys.path (default: .)")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    p.add_argument("--max-body-size", type=int, default=None, help="bytes (default 16 MiB) -> 413")
-    p.add_argument("--max-request-line", type=int, default=None, help="bytes (default 8192) -> 414")
-    p.add_argument("--max-header-size", type=int, default=None, help="bytes (default 16384) -> 431")
-    p.add_argument("--max-headers", type=int, default=None, help="fields (default 100) -> 431")
-    p.add_argument("--header-timeout", type=int, default=None, help="seconds (default 10) -> 408")
-    p.add_argument("--body-timeout", type=int, default=None, help="seconds between body reads (default 30)")
-    p.add_argument(
-        "--min-body-rate",
-        type=int,
-        default=None,
-        help="bytes/s a request body must average once it has taken longer than --body-timeout; "
-        "below it: 408 (default 1024, 0 = no floor)",
-    )
-    p.add_argument("--keep-alive-timeout", "--timeout-keep-alive", type=int, default=None, help="seconds (default 5)")
-    p.add_argument("--write-timeout", type=int, default=None, help="seconds (default 30)")
-    p.add_argument("--timeout-graceful-shutdown", type=int, default=None, help="drain deadline, seconds (default 30)")
-    p.add_argument("--backlog", type=int, default=None)
-    p.add_argument("--no-pin", action="store_true", help="do not pin reactor threads to CPUs")
-    p.add_argument("--io", choices=["auto", "io_uring", "epoll"], default=None,
-                   help="kernel interface (default auto: io_uring, else epoll; env RINGBOLT_IO)")
-    p.add_argument("--limit-connections", type=int, default=None,
-                   help="per worker; accepting pauses at the cap and resumes below it")
-    p.add_argument("--limit-concurrency", type=int, default=None,
-                   help="requests waiting for Python per worker; above it answer 503 with Retry-After")
-    p.add_argument("--handler-threads", type=int, default=None,
-                   help="run handlers on N Python threads instead of inline on the reactors "
-                        "(for handlers that block; default 0 = inline)")
-    p.add_argument("--lifespan", choices=["auto", "on", "off"], default="auto",
-                   help="ASGI lifespan: auto (used if the app supports it), on (a failure is fatal), off")
-    p.add_argument("--wsgi-threads", type=int, default=None, metavar="N",
-                   help="WSGI app: threads per worker it runs on (default 2x CPUs available, 4..32)")
-    p.add_argument("--metrics", nargs="?", const="/metrics", default=None, metavar="PATH",
-                   help="serve Prometheus metrics natively at PATH (default /metrics)")
-
-
-def _serve(args: argparse.Namespace) -> int:
+def _kind(obj: Any) -> str:
+    """What ``--interface auto`` sees: native, asgi, wsgi, or "" (not an app)."""
     from .app import App
+    from .asgi import is_asgi_app
 
-    app = load_app(args.app, args.app_dir)
-    if not isinstance(app, App):
-        from .asgi import asgi_app, is_asgi_app
-        from .wsgi import is_wsgi_app, wsgi_app
+    if isinstance(obj, App):
+        return "native"
+    if is_asgi_app(obj):
+        return "asgi"
+    if callable(obj):
+        return "wsgi"
+    return ""
 
-        if is_asgi_app(app):
-            app = asgi_app(app, lifespan=getattr(args, "lifespan", "auto"))
-        elif is_wsgi_app(app):
-            app = wsgi_app(app, threads=getattr(args, "wsgi_threads", None))
+
+_KIND_NAMES = {"native": "a ringbolt.App", "asgi": "an ASGI 3 application", "wsgi": "a WSGI callable"}
+
+
+def _as_app(obj: Any, spec: str, args: argparse.Namespace) -> Any:
+    """The ringbolt ``App`` to run for ``obj``, by ``--interface`` (auto: detect)."""
+    kind = _kind(obj)
+    if not kind:
+        raise CliError(f"{spec} is {_a(type(obj).__name__)}, not an application "
+                       f"(a ringbolt.App, an ASGI 3 app or a WSGI callable)")
+    interface = kind if args.interface == "auto" else args.interface
+    # An explicit --interface must match what the object is: an ASGI app served as WSGI
+    # (or the reverse) would fail on every request instead of at start-up.
+    if interface != kind:
+        raise CliError(f"--interface {interface}: {spec} is {_KIND_NAMES[kind]}, not "
+                       f"{_KIND_NAMES[interface]} (use --interface {kind} or auto)")
+    if interface != "native" and args.root_path and not args.root_path.startswith("/"):
+        raise CliError(f"--root-path must start with '/': {args.root_path!r}")
+    if interface == "native":
+        if args.root_path:
+            logging.getLogger("ringbolt").warning("--root-path is for ASGI and WSGI apps: %s is a ringbolt.App, "
+                                                  "whose routes do not use it", spec)
+        return obj
+    if interface == "asgi":
+        from .asgi import asgi_app
+
+        return asgi_app(obj, lifespan=args.lifespan, root_path=args.root_path.rstrip("/"))
+    try:
+        from .wsgi import wsgi_app  # type: ignore[attr-defined]
+    except ImportError:
+        raise CliError(f"{spec} is a WSGI callable, and WSGI mode is not available in this ringbolt "
+                       f"(ringbolt.wsgi.wsgi_app is missing)") from None
+    return wsgi_app(obj, **_wsgi_options(args))
+
+
+def _wsgi_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for ``ringbolt.wsgi.wsgi_app`` (WSGI-only flags go here)."""
+    options: dict[str, Any] = {}
+    if args.root_path:
+        options["root_path"] = args.root_path.rstrip("/")
+    if args.wsgi_threads is not None:
+        options["threads"] = args.wsgi_threads
+    return options
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    if not args.log_config:
+        return
+    path = args.log_config
+    import logging.config
+
+    try:
+        if path.endswith(".json"):
+            import json
+
+            with open(path, encoding="utf-8") as f:
+                logging.config.dictConfig(json.load(f))
+        elif path.endswith((".yaml", ".yml")):
+            try:
+                import yaml  # type: ignore[import-untyped]
+            except ImportError:
+                raise CliError(f"--log-config {path}: YAML needs PyYAML (pip install pyyaml)") from None
+            with open(path, encoding="utf-8") as f:
+                logging.config.dictConfig(yaml.safe_load(f))
         else:
-            print(f"ringbolt: error: {args.app} is a {type(app).__name__}: neither a ringbolt.App nor an "
-                  f"ASGI 3 or WSGI application", file=sys.stderr)
-            return 2
+            logging.config.fileConfig(path, disable_existing_loggers=False)
+    except CliError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bad logging configuration is a bad argument
+        raise CliError(f"--log-config {path}: {type(exc).__name__}: {exc}") from None
+
+
+def _listen_socket(args: argparse.Namespace) -> socket.socket | None:
+    """The socket for --uds / --fd (and the reloader's), or None: the server binds host:port."""
+    if args.reload_child_fd is not None:
+        return socket.socket(fileno=args.reload_child_fd)
+    if args.fd is not None:
+        if args.uds:
+            raise CliError("--fd and --uds exclude each other")
+        return inherited_socket(args.fd)
+    if args.uds:
+        return bind_unix(args.uds, args.backlog or 4096)
+    return None
+
+
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening stream socket ``fd`` (inherited from systemd or a supervisor)."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise CliError(f"--fd {fd}: not a socket ({exc.strerror or exc})") from None
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        sock.detach()
+        raise CliError(f"--fd {fd}: not a listening stream socket")
+    return sock
+
+
+def bind_unix(path: str, backlog: int) -> socket.socket:
+    """A listening unix socket at ``path`` (mode 0666, like uvicorn). A socket file left
+    by a server that is gone is replaced; one a live server accepts on is refused, as a
+    TCP port in use is."""
+    if os.path.lexists(path):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise CliError(f"--uds {path}: exists and is not a socket", code=1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                os.unlink(path)  # stale: nobody accepts on it
+            else:
+                raise CliError(f"cannot listen on unix:{path}: Address already in use (another process serves it)",
+                               code=1)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o666)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on unix:{path}: {exc.strerror or exc}", code=1) from None
+    return sock
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``App.run`` keyword options from the parsed flags (None: the server's default)."""
     options = {
         "max_body_size": args.max_body_size,
         "max_request_line": args.max_request_line,
@@ -112,7 +256,7 @@ def _serve(args: argparse.Namespace) -> int:
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,
         "min_body_rate": args.min_body_rate,
-        "keep_alive_timeout": args.keep_alive_timeout,
+        "keep_alive_timeout": args.timeout_keep_alive,
         "write_timeout": args.write_timeout,
         "graceful_timeout": args.timeout_graceful_shutdown,
         "backlog": args.backlog,
@@ -121,10 +265,46 @@ def _serve(args: argparse.Namespace) -> int:
         "limit_concurrency": args.limit_concurrency,
         "metrics": args.metrics,
         "handler_threads": args.handler_threads,
+        "headers": args.header,
+        "server_header": args.server_header,
+        "date_header": args.date_header,
+        "access_log": args.access_log,
+        "access_log_format": args.access_log_format,
+        "proxy_headers": args.proxy_headers,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if args.no_pin:
         options["pin_threads"] = False
+    return options
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.reload and args.reload_child_fd is None:
+        from .reloader import Reloader
+
+        return Reloader(args).run()
+    _configure_logging(args)
+    from .app import _ensure_logging
+
+    _ensure_logging(args.log_level)
+    debug = args.log_level in ("debug", "trace")
+    obj = load_app(args.app, args.app_dir, show_traceback=debug)
+    if args.factory:
+        if not callable(obj):
+            raise CliError(f"--factory: {args.app} is {_a(type(obj).__name__)}, not a function")
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001 - a failing factory is an app that cannot be loaded
+            if debug:
+                traceback.print_exc()
+            raise CliError(f"--factory: {args.app}() failed: {_describe(exc)}") from None
+    app = _as_app(obj, args.app, args)
+    options = _run_options(args)
+    listener = _listen_socket(args)
+    if listener is not None:
+        options["listen_fds"] = [listener.fileno()]
+        options["bind_name"] = _bind_name(listener)
     try:
         app.run(host=args.host, port=args.port, threads=args.threads, log_level=args.log_level,
                 workers=args.workers, limit_max_requests=args.limit_max_requests, **options)
@@ -134,7 +314,28 @@ def _serve(args: argparse.Namespace) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"ringbolt: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if listener is not None and args.uds and args.reload_child_fd is None:
+            _unlink_socket(args.uds, listener)
     return 0
+
+
+def _bind_name(sock: socket.socket) -> str:
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{name if isinstance(name, str) else name.decode(errors='replace')}"
+    host = name[0] if ":" not in name[0] else f"[{name[0]}]"
+    return f"http://{host}:{name[1]}"
+
+
+def _unlink_socket(path: str, sock: socket.socket) -> None:
+    """Remove our socket file once the server has stopped."""
+    sock.close()
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -199,10 +400,21 @@ def _bench(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=env)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ringbolt", description="ringbolt: a Linux web runtime for Python on io_uring")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_serve(sub)
+def _add_serve(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve", help="serve an app (ringbolt.App, ASGI 3 or WSGI)",
+        description="Serve APP: a ringbolt.App, an ASGI 3 application or a WSGI callable. Every option can "
+                    "also be set as RINGBOLT_<OPTION> (e.g. RINGBOLT_PORT=9000, RINGBOLT_ACCESS_LOG=false); "
+                    "the command line wins.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("app", nargs="?", metavar="APP",
+                   help="module:attr or path/to/file.py:attr (attr defaults to app) [env RINGBOLT_APP]")
+    p.add_argument("--version", action="version", version=_version_text())
+    config.add_options(p)
+
+
+def _add_bench(sub: Any) -> None:
     b = sub.add_parser("bench", help="load-test an app with the peer-comparison harness (source checkout)",
                        description="Serve APP pinned to one CPU, load it with wrk pinned to another, "
                                    "interleave with --compare peers, report medians (benchmarks/load/harness.py).")
@@ -217,16 +429,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--load-cpus", default="1")
     b.add_argument("--generator", default="wrk")
     b.add_argument("--out", default="ringbolt-bench.md")
+
+
+def _implicit_serve(argv: list[str]) -> list[str]:
+    """``ringbolt main:app --port 9000`` (or ``ringbolt --port 9000 main:app``, or just
+    ``ringbolt`` with RINGBOLT_APP set) means ``ringbolt serve ...``."""
+    if not argv:
+        return ["serve"] if os.environ.get("RINGBOLT_APP") else argv
+    first = argv[0]
+    if first in COMMANDS or first in ("-h", "--help", "--version"):
+        return argv
+    return ["serve", *argv]
+
+
+def _load_env_file(argv: list[str]) -> None:
+    """``--env-file`` (or RINGBOLT_ENV_FILE) is read before the options are resolved, so
+    RINGBOLT_* lines in it count too."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--env-file")
+    known, _ = pre.parse_known_args(argv)
+    path = known.env_file or os.environ.get("RINGBOLT_ENV_FILE")
+    if path:
+        config.load_env_file(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_in = _implicit_serve(list(sys.argv[1:] if argv is None else argv))
+    parser = _Parser(prog="ringbolt", description="ringbolt: a Linux web runtime for Python on io_uring. "
+                     "`ringbolt APP [options]` is `ringbolt serve APP [options]`.")
+    parser.add_argument("--version", action="version", version=_version_text())
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_serve(sub)
+    _add_bench(sub)
     sub.add_parser("doctor", help="show what the kernel offers and what ringbolt will use")
     sub.add_parser("version", help="print the version")
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
+    try:
+        if args_in[:1] == ["serve"]:
+            _load_env_file(args_in[1:])
+        args = parser.parse_args(args_in)
+        if args.command == "serve":
+            config.resolve(args)
+            if not args.app:
+                args.app = os.environ.get("RINGBOLT_APP")
+            if not args.app:
+                raise CliError("no app given: ringbolt serve module:attr (or set RINGBOLT_APP)")
+            args.argv = args_in  # the reloader runs the same command line in its child
+            return _serve(args)
+    except (CliError, config.ConfigError) as exc:
+        print(f"ringbolt: error: {exc}", file=sys.stderr)
+        return exc.code if isinstance(exc, CliError) else EXIT_USAGE
     if args.command == "doctor":
         return _doctor(args)
     if args.command == "bench":
         return _bench(args)
-    from . import __version__
-
-    print(f"ringbolt {__version__}")
+    print(_version_text())
     return 0

@@ -4,8 +4,10 @@ Python has one GIL per process, so using every core for Python code needs proces
 The supervisor (the process that called ``App.run``):
 
 - binds the listening sockets once: ``threads`` sockets, each with ``SO_REUSEADDR`` and
-  ``SO_REUSEPORT``, bound to host:port; reactor ``i`` of every worker accepts from
-  socket ``i`` (native config ``listen_fds``), and worker ``w``'s reactors are pinned
+  ``SO_REUSEPORT``, bound to host:port, after a probe bind without ``SO_REUSEPORT`` has
+  shown that no other process listens there (else: "Address already in use"); reactor
+  ``i`` of every worker accepts from socket ``i`` (native config ``listen_fds``), and
+  worker ``w``'s reactors are pinned
   from CPU ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open,
   so a worker exiting never closes a listener: connections wait in the accept queue
   for the other workers, none is refused during restarts and reloads;
@@ -15,8 +17,11 @@ The supervisor (the process that called ``App.run``):
 - restarts a worker that dies, with an exponential backoff (0.1 s doubling to 5 s)
   while workers die within a second of starting; if a worker of the first start
   fails, stops everything and raises (the CLI exits 1);
+- or serves listeners it is given (``listen_fds``: ``--uds``, ``--fd``, the reloader's
+  socket): every worker's reactors accept from those;
 - SIGTERM/SIGINT: forwards SIGTERM to the workers (each drains), waits up to the
-  graceful timeout + 5 s, SIGKILLs stragglers, closes the listeners, returns;
+  graceful timeout + 5 s, SIGKILLs stragglers, closes the listeners, returns; a second
+  SIGINT (Ctrl-C twice) SIGKILLs the workers at once;
 - SIGHUP: replaces the workers one by one (start a new one, wait until it is ready,
   SIGTERM an old one, wait until it has exited, next);
 - ``limit_max_requests``: a worker that reached its limit says so and drains; the
@@ -73,13 +78,16 @@ def bind_listeners(host: str, port: int, count: int, backlog: int) -> list[socke
     """``count`` sockets on host:port with SO_REUSEADDR + SO_REUSEPORT, listening.
 
     Port 0: the first socket picks a free port, the others take the same one.
-    Raises ``OSError`` naming the address.
+    Raises ``OSError`` naming the address ("address already in use" when another
+    process listens there: see ``probe_address_free``).
     """
     try:
         infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     last: OSError | None = None
+    if port != 0:
+        probe_address_free(host, port, infos)
     for family, type_, proto, _, addr in infos:
         socks: list[socket.socket] = []
         try:
@@ -100,6 +108,27 @@ def bind_listeners(host: str, port: int, count: int, backlog: int) -> list[socke
                 s.close()
     err = last.errno if last is not None and last.errno else errno.EADDRNOTAVAIL
     raise OSError(err, f"cannot listen on {host}:{port}: {os.strerror(err)}")
+
+
+def probe_address_free(host: str, port: int, infos: list[Any]) -> None:
+    """Raise ``OSError(EADDRINUSE)`` when another process listens on host:port.
+
+    SO_REUSEPORT listeners of two processes (same user) share a port silently and the
+    kernel splits the connections between them; a probe socket WITHOUT SO_REUSEPORT
+    cannot bind next to a listener, while SO_REUSEADDR lets it bind past connections
+    left in TIME_WAIT. The first address that binds is the one the listeners will use
+    (as ``uring/listener.cpp`` does natively).
+    """
+    for family, type_, proto, _, addr in infos:
+        try:
+            with socket.socket(family, type_, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(addr)
+            return
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise OSError(errno.EADDRINUSE, f"cannot listen on {host}:{port}: Address already in use "
+                                                f"(another process serves it)") from None
 
 
 class Worker:
@@ -136,7 +165,9 @@ class Supervisor:
         self.log_level = log_level
         self.limit_max_requests = limit_max_requests
         self.options = dict(options or {})
-        for key in ("listen_fds", "cpu_offset", "threads", "host", "port"):
+        self.given_fds: list[int] = list(self.options.pop("listen_fds", None) or [])
+        self.bind_name: str | None = self.options.get("bind_name")
+        for key in ("cpu_offset", "threads", "host", "port"):
             self.options.pop(key, None)
         self.graceful_timeout = float(self.options.get("graceful_timeout", 30))
         self.backlog = int(self.options.get("backlog", 4096))
@@ -150,6 +181,7 @@ class Supervisor:
         self.booting = True  # until the first N workers are ready
         self.stopping = False
         self.reloading = False
+        self.forced = False  # a second SIGINT cut the drain short
 
     # ---- logging ----
     def log(self, level: int, msg: str, *args: Any) -> None:
@@ -161,13 +193,14 @@ class Supervisor:
         worker of the first start failed) after having stopped everything."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("workers > 1 needs App.run to be called from the main thread (signals, fork)")
-        self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
-        port = self.listeners[0].getsockname()[1]
-        self.log(
-            logging.INFO,
-            "pid %d listening on http://%s:%d (workers: %d, threads per worker: %d)",
-            os.getpid(), self.host if ":" not in self.host else f"[{self.host}]", port, self.count, self.threads,
-        )
+        if self.given_fds:
+            where = self.bind_name or f"inherited socket {self.given_fds[0]}"
+        else:
+            self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
+            port = self.listeners[0].getsockname()[1]
+            where = "http://%s:%d" % (self.host if ":" not in self.host else f"[{self.host}]", port)
+        self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
+                 os.getpid(), where, self.count, self.threads)
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
@@ -187,6 +220,10 @@ class Supervisor:
             os.close(self.wake_w)
         if failure is not None:
             raise RuntimeError(failure)
+        if self.forced:
+            from .app import EXIT_FORCED
+
+            raise SystemExit(EXIT_FORCED)
         self.log(logging.INFO, "stopped")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -396,7 +433,8 @@ class Supervisor:
                 limit_max_requests=self.limit_max_requests,
                 _ready=lambda info: report(event="ready", port=info["port"]),
                 _on_limit=lambda: report(event="limit"),
-                listen_fds=[s.fileno() for s in self.listeners[index * self.threads:(index + 1) * self.threads]],
+                listen_fds=self.given_fds
+                or [s.fileno() for s in self.listeners[index * self.threads:(index + 1) * self.threads]],
                 cpu_offset=index * self.threads,
                 **self.options,
             )
@@ -428,12 +466,18 @@ class Supervisor:
             self._reap()
             if not self.workers:
                 break
-            while self.signals:  # a second SIGINT/SIGTERM does not cut the drain short
-                self.signals.pop(0)
+            forced = False
+            while self.signals:  # a second SIGINT (Ctrl-C twice) cuts the drain short; SIGTERM does not
+                forced = self.signals.pop(0) == signal.SIGINT or forced
+            if forced:
+                self.log(logging.WARNING, "SIGINT received again: SIGKILL to %d worker(s)", len(self.workers))
+                self.forced = True
+                break
             self._wait_events(min(0.2, max(0.0, deadline - time.monotonic())))
         for w in self.workers.values():
-            self.log(logging.WARNING, "worker %d (pid %d) still running after %.0f s: SIGKILL",
-                     w.index, w.pid, self.graceful_timeout + KILL_GRACE)
+            if time.monotonic() >= deadline:
+                self.log(logging.WARNING, "worker %d (pid %d) still running after %.0f s: SIGKILL",
+                         w.index, w.pid, self.graceful_timeout + KILL_GRACE)
             self._kill(w.pid, signal.SIGKILL)
         for pid in list(self.workers):
             try:

@@ -129,6 +129,35 @@ TEST(ResponseFramer, ApplicationDateAndServerReplaceOurs) {
     EXPECT_EQ(render(q), "HTTP/1.1 204 No Content\r\nServer: ringbolt\r\nConnection: close\r\nDate: mine\r\n\r\n");
 }
 
+TEST(ResponseFramer, ServerFieldsFromConfiguration) {
+    // ringbolt serve --no-server-header / --no-date-header / --header NAME:VALUE
+    struct server_fields_case {
+        const char* server;
+        bool date;
+        const char* extra;
+        bool has_server; ///< the application set its own Server
+        const char* expected;
+    };
+    const server_fields_case cases[] = {
+        {"", true, "", false, "HTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: 0\r\n\r\n"},
+        {"Server: ringbolt\r\n", false, "", false, "HTTP/1.1 200 OK\r\nServer: ringbolt\r\nContent-Length: 0\r\n\r\n"},
+        {"", false, "X-A: 1\r\nX-B: 2\r\n", false, "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\nContent-Length: 0\r\n\r\n"},
+        {"Server: edge\r\n", true, "", false,
+         "HTTP/1.1 200 OK\r\nServer: edge\r\nDate: D\r\nContent-Length: 0\r\n\r\n"},
+        {"Server: edge\r\n", false, "", true, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
+    };
+    for (const auto& c : cases) {
+        server_fields sf;
+        sf.server = c.server;
+        sf.date = c.date;
+        sf.extra = c.extra;
+        output_queue q;
+        response_framer f;
+        f.start(q, request_context{}, 200, "", 0, false, "D", false, false, c.has_server, &sf);
+        EXPECT_EQ(render(q), c.expected);
+    }
+}
+
 TEST(ResponseFramer, ChunkEncoding) {
     struct chunk_case {
         const char* name;

@@ -1,0 +1,300 @@
+"""Every ``ringbolt serve`` option in one table: its flag, its ``RINGBOLT_*`` environment
+variable, its default and help, and its ``--help`` group. The parser, the environment
+lookup and docs/cli.md follow this table, so they cannot drift apart.
+
+Where a value comes from: the command line, else ``RINGBOLT_<FLAG>`` (upper snake case of
+the long flag, e.g. ``--timeout-keep-alive`` -> ``RINGBOLT_TIMEOUT_KEEP_ALIVE``), else the
+default. ``--env-file`` is read before the table is applied, so a ``RINGBOLT_*`` line in
+it counts as well (a variable already in the environment is not overridden).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+GROUPS = {
+    "app": "application",
+    "socket": "socket",
+    "workers": "workers and threads",
+    "http": "HTTP and limits",
+    "timeouts": "timeouts",
+    "logging": "logging",
+    "development": "development",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 §5.6.2
+
+
+class ConfigError(Exception):
+    """A bad option value (the CLI prints it as one line and exits 2)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str  # the long flag, e.g. "--port"
+    group: str  # a key of GROUPS
+    help: str
+    type: Callable[[str], Any] = str
+    default: Any = None  # None: the server's own default (see help)
+    choices: tuple[str, ...] | None = None
+    kind: str = "value"  # value | bool (--x/--no-x) | switch (presence) | list (repeatable) | optional
+    const: Any = None  # kind "optional": the value when the flag comes without one
+    aliases: tuple[str, ...] = ()
+    metavar: str | None = None
+    unsupported: str | None = None  # given explicitly: refused with this reason
+    hidden: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        return "RINGBOLT_" + self.dest.upper()
+
+
+class BadValue(argparse.ArgumentTypeError):
+    """argparse shows its message as is (a ValueError becomes "invalid <type> value")."""
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise BadValue(f"expected an integer, not {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise BadValue(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise BadValue(f"must not be negative, not {value}")
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise BadValue(f"expected true/false/1/0, not {text!r}")
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``NAME:VALUE`` -> (name, value); the value's surrounding spaces are dropped."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name:
+        raise BadValue(f"expected NAME:VALUE, not {text!r}")
+    if not _TOKEN.match(name):
+        raise BadValue(f"invalid header name {name!r}")
+    value = value.strip()
+    if any(c in value for c in "\r\n\0"):
+        raise BadValue(f"the value of header {name!r} contains CR, LF or NUL")
+    return name, value
+
+
+OPTIONS: tuple[Option, ...] = (
+    # application
+    Option("--interface", "app", "what the app is: auto (a ringbolt.App, else an ASGI 3 app, else a WSGI app), "
+           "or say which", default="auto", choices=("auto", "native", "asgi", "wsgi")),
+    Option("--factory", "app", "APP names a function returning the app: call it (no arguments)", kind="switch"),
+    Option("--app-dir", "app", "directory put first on sys.path before importing APP", default=".", metavar="DIR"),
+    Option("--root-path", "app", "ASGI/WSGI root_path: the prefix the app is mounted under behind a proxy",
+           default="", metavar="PATH"),
+    Option("--lifespan", "app", "ASGI lifespan: auto (used if the app supports it), on (a failure is fatal), off",
+           default="auto", choices=("auto", "on", "off")),
+    Option("--env-file", "app", "KEY=VALUE lines put into the environment before the app is imported "
+           "(variables already set win)", metavar="PATH"),
+    # socket
+    Option("--host", "socket", "address to listen on", default="127.0.0.1"),
+    Option("--port", "socket", "TCP port (0: any free port)", type=_int, default=8000),
+    Option("--uds", "socket", "listen on this unix socket path instead of host:port", metavar="PATH"),
+    Option("--fd", "socket", "serve the listening socket inherited as file descriptor N (systemd, a supervisor)",
+           type=_non_negative, metavar="N"),
+    Option("--backlog", "socket", "accept queue length per listener (default 4096)", type=_positive, metavar="N"),
+    Option("--io", "socket", "kernel interface (default auto: io_uring, else epoll)",
+           choices=("auto", "io_uring", "epoll")),
+    # workers
+    Option("--workers", "workers", "worker processes under a supervisor (default: $WEB_CONCURRENCY or 1)",
+           type=_int, metavar="N"),
+    Option("--threads", "workers", "reactor threads per worker (default: CPUs available // workers, at least 1)",
+           type=_int, metavar="N"),
+    Option("--handler-threads", "workers", "run handlers on N Python threads instead of inline on the reactors "
+           "(for handlers that block; default 0 = inline)", type=_int, metavar="N"),
+    Option("--limit-max-requests", "workers", "a worker drains and is replaced after this many requests "
+           "(+ up to 10%% jitter)", type=_int, metavar="N"),
+    Option("--no-pin", "workers", "do not pin reactor threads to CPUs", kind="switch"),
+    Option("--wsgi-threads", "workers", "threads running a WSGI app per worker (default 2x CPUs available, "
+           "4 to 32)", type=_positive, metavar="N"),
+    # HTTP and limits
+    Option("--limit-concurrency", "http", "requests waiting for Python per worker; above it answer 503 "
+           "with Retry-After", type=_int, metavar="N"),
+    Option("--limit-connections", "http", "connections per worker; accepting pauses at the cap",
+           type=_int, metavar="N"),
+    Option("--max-body-size", "http", "request body bytes (default 16 MiB) -> 413", type=_int, metavar="BYTES"),
+    Option("--max-request-line", "http", "request line bytes (default 8192) -> 414", type=_int, metavar="BYTES"),
+    Option("--max-header-size", "http", "request head bytes (default 16384) -> 431", type=_int, metavar="BYTES"),
+    Option("--max-headers", "http", "request header fields (default 100) -> 431", type=_int, metavar="N"),
+    Option("--header", "http", "a field added to every response (repeatable; a Server here replaces ours; "
+           "RINGBOLT_HEADER: one per line)", type=parse_header, kind="list", metavar="NAME:VALUE"),
+    Option("--server-header", "http", "send Server: ringbolt (default on)", type=parse_bool, kind="bool"),
+    Option("--date-header", "http", "send Date (default on)", type=parse_bool, kind="bool"),
+    Option("--proxy-headers", "http", "from --forwarded-allow-ips peers, take client, scheme and host from "
+           "Forwarded or X-Forwarded-For/Proto/Host (default off)", type=parse_bool, kind="bool"),
+    Option("--forwarded-allow-ips", "http", "comma-separated IPs or CIDR networks whose forwarding headers are "
+           "trusted, or * (default 127.0.0.1)", metavar="IPS"),
+    Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
+           const="/metrics", metavar="PATH"),
+    # timeouts
+    Option("--timeout-keep-alive", "timeouts", "seconds an idle keep-alive connection stays open (default 5)",
+           type=_int, aliases=("--keep-alive-timeout",), metavar="S"),
+    Option("--timeout-graceful-shutdown", "timeouts", "drain deadline after SIGTERM/Ctrl-C, seconds (default 30)",
+           type=_int, metavar="S"),
+    Option("--header-timeout", "timeouts", "seconds to receive a request head (default 10) -> 408",
+           type=_int, metavar="S"),
+    Option("--body-timeout", "timeouts", "seconds between body reads (default 30)", type=_int, metavar="S"),
+    Option("--min-body-rate", "timeouts", "bytes/s a request body must average once it has taken longer than "
+           "--body-timeout; below it: 408 (default 1024, 0 = no floor)", type=_int, metavar="BYTES"),
+    Option("--write-timeout", "timeouts", "seconds a response write may stay pending (default 30)",
+           type=_int, metavar="S"),
+    # logging
+    Option("--log-level", "logging", "log level (trace shows what debug does)", default="info",
+           choices=("critical", "error", "warning", "info", "debug", "trace")),
+    Option("--log-config", "logging", "logging configuration: .json (dictConfig), .yaml/.yml (dictConfig, needs "
+           "PyYAML) or .ini (fileConfig)", metavar="PATH"),
+    Option("--access-log", "logging", "one line per answered request, written off the serving threads "
+           "(default off)", type=parse_bool, kind="bool"),
+    Option("--access-log-format", "logging", "atoms %%(h)s client, %%(p)s port, %%(r)s request line, %%(m)s, %%(U)s "
+           "path, %%(q)s query, %%(H)s protocol, %%(s)s status, %%(S)s reason, %%(b)s/%%(B)s bytes, %%(D)s us, "
+           "%%(L)s s, %%(t)s time (docs/cli.md; default uvicorn's format)", metavar="FORMAT"),
+    # development
+    Option("--reload", "development", "restart the server when .py files change (watchfiles)", kind="switch"),
+    Option("--reload-dir", "development", "directory to watch (repeatable; default: --app-dir; "
+           "RINGBOLT_RELOAD_DIR: separated by ':')", kind="list", metavar="DIR"),
+    Option("--reload-child-fd", "development", "internal: the reloader's listening socket", type=_int,
+           hidden=True),
+)
+
+BY_DEST = {o.dest: o for o in OPTIONS}
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add every option, grouped; defaults stay None so that the environment and the
+    table's default can be applied after parsing (see ``resolve``)."""
+    groups = {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
+    for o in OPTIONS:
+        target = groups[o.group]
+        names = (o.flag, *o.aliases)
+        shown_default = o.default not in (None, "") and "default" not in o.help
+        env_help = "" if o.hidden else (f" (default {o.default})" if shown_default else "") + f" [env {o.env}]"
+        text = argparse.SUPPRESS if o.hidden else o.help + env_help
+        if o.kind == "bool":
+            target.add_argument(*names, dest=o.dest, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif o.kind == "switch":
+            target.add_argument(*names, dest=o.dest, action="store_const", const=True, default=None, help=text)
+        elif o.kind == "list":
+            target.add_argument(*names, dest=o.dest, action="append", type=o.type, default=None,
+                                metavar=o.metavar, help=text)
+        elif o.kind == "optional":
+            target.add_argument(*names, dest=o.dest, nargs="?", const=o.const, default=None,
+                                metavar=o.metavar, help=text)
+        else:
+            target.add_argument(*names, dest=o.dest, type=o.type, default=None, choices=o.choices,
+                                metavar=o.metavar, help=text)
+
+
+def _from_env(o: Option, raw: str) -> Any:
+    try:
+        if o.kind == "switch":
+            return parse_bool(raw) or None
+        if o.kind == "bool":
+            return parse_bool(raw)
+        if o.kind == "list":
+            parts = raw.splitlines() if o.dest == "header" else raw.split(os.pathsep)
+            return [o.type(p) for p in parts if p.strip()]
+        if o.kind == "optional":
+            low = raw.strip().lower()
+            if low in _TRUE:
+                return o.const
+            return None if low in _FALSE else raw
+        value = o.type(raw)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise ConfigError(f"{o.env}={raw!r}: {exc}") from None
+    if o.choices is not None and value not in o.choices:
+        raise ConfigError(f"{o.env}={raw!r}: choose from {', '.join(o.choices)}")
+    return value
+
+
+def resolve(args: argparse.Namespace, environ: os._Environ[str] | dict[str, str] | None = None) -> set[str]:
+    """Fill what the command line left unset from ``RINGBOLT_*``, then from the table's
+    defaults; refuse unsupported options that were asked for. Returns the names of the
+    options set explicitly (command line or environment)."""
+    env = os.environ if environ is None else environ
+    explicit: set[str] = set()
+    for o in OPTIONS:
+        value = getattr(args, o.dest, None)
+        if value is None and not o.hidden:
+            raw = env.get(o.env)
+            if raw is not None and raw != "":
+                value = _from_env(o, raw)
+        if value is not None:
+            explicit.add(o.dest)
+        else:
+            value = o.default
+        setattr(args, o.dest, value)
+        if o.unsupported is not None and value not in (None, False):
+            raise ConfigError(f"{o.flag} is not supported yet: {o.unsupported}")
+    return explicit
+
+
+def load_env_file(path: str, environ: os._Environ[str] | dict[str, str] | None = None) -> None:
+    """Put the file's KEY=VALUE lines into the environment; variables already set win.
+    python-dotenv reads it when installed, else the small parser below (comments,
+    blank lines, ``export KEY=...``, single or double quotes)."""
+    env = os.environ if environ is None else environ
+    if not os.path.isfile(path):
+        raise ConfigError(f"--env-file {path}: no such file")
+    try:
+        from dotenv import dotenv_values
+    except ImportError:
+        values = _parse_env_file(path)
+    else:
+        values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    for key, value in values.items():
+        env.setdefault(key, value)
+
+
+def _parse_env_file(path: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[7:].lstrip()
+            key, sep, value = line.partition("=")
+            key = key.strip()
+            if not sep or not key.replace("_", "a").isalnum():
+                raise ConfigError(f"--env-file {path} line {number}: expected KEY=VALUE")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            elif " #" in value:
+                value = value.split(" #", 1)[0].rstrip()
+            values[key] = value
+    return values
