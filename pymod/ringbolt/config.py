@@ -93,6 +93,34 @@ def parse_bool(text: str) -> bool:
     raise BadValue(f"expected true/false/1/0, not {text!r}")
 
 
+def parse_ips(text: str) -> str:
+    """``--forwarded-allow-ips``: IPs or CIDR networks, comma-separated, or ``*``."""
+    import ipaddress
+
+    for item in (i.strip() for i in text.split(",")):
+        if item and item != "*":
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise BadValue(f"{item!r} is not an IP address or network") from None
+    return text
+
+
+_ATOM = re.compile(r"%%|%\((.)\)s|%")
+
+
+def parse_access_format(text: str) -> str:
+    """``--access-log-format``: only the atoms the native access log knows."""
+    for m in _ATOM.finditer(text):
+        if m.group(0) == "%%":
+            continue
+        if m.group(1) is None:
+            raise BadValue(f"a '%' that is not %%(x)s or %% at offset {m.start()} of {text!r}")
+        if m.group(1) not in "hprmUqHsSbBDLt":
+            raise BadValue(f"unknown atom %({m.group(1)})s (known: h p r m U q H s S b B D L t)")
+    return text
+
+
 def parse_header(text: str) -> tuple[str, str]:
     """``NAME:VALUE`` -> (name, value); the value's surrounding spaces are dropped."""
     name, sep, value = text.partition(":")
@@ -156,7 +184,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--proxy-headers", "http", "from --forwarded-allow-ips peers, take client, scheme and host from "
            "Forwarded or X-Forwarded-For/Proto/Host (default off)", type=parse_bool, kind="bool"),
     Option("--forwarded-allow-ips", "http", "comma-separated IPs or CIDR networks whose forwarding headers are "
-           "trusted, or * (default 127.0.0.1)", metavar="IPS"),
+           "trusted, or * (default 127.0.0.1)", type=parse_ips, metavar="IPS"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # timeouts
@@ -180,7 +208,8 @@ OPTIONS: tuple[Option, ...] = (
            "(default off)", type=parse_bool, kind="bool"),
     Option("--access-log-format", "logging", "atoms %%(h)s client, %%(p)s port, %%(r)s request line, %%(m)s, %%(U)s "
            "path, %%(q)s query, %%(H)s protocol, %%(s)s status, %%(S)s reason, %%(b)s/%%(B)s bytes, %%(D)s us, "
-           "%%(L)s s, %%(t)s time (docs/cli.md; default uvicorn's format)", metavar="FORMAT"),
+           "%%(L)s s, %%(t)s time (docs/cli.md; default uvicorn's format)", type=parse_access_format,
+           metavar="FORMAT"),
     # development
     Option("--reload", "development", "restart the server when .py files change (watchfiles)", kind="switch"),
     Option("--reload-dir", "development", "directory to watch (repeatable; default: --app-dir; "

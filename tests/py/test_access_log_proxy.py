@@ -52,9 +52,11 @@ def test_access_log_custom_format_and_off_by_default():
     assert "ACCESS" not in quiet.output()
 
 
-def test_bad_access_log_format_is_refused():
-    with pytest.raises(RuntimeError, match=r"unknown atom %\(z\)s"):
-        ServerProcess("basic:app", "--access-log", "--access-log-format", "%(z)s")
+def test_bad_access_log_format_is_refused_natively_too():
+    from ringbolt import App
+
+    with pytest.raises(ValueError, match=r"unknown atom %\(z\)s"):
+        App().run(port=0, access_log=True, access_log_format="%(z)s", log_level="warning")
 
 
 FORWARDED = "X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n"
