@@ -587,7 +587,10 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
 void http1_connection::end_response(owed& o, bool ok) {
     o.ended = true;
     o.failed = !ok;
-    o.watch.reset();
+    if (o.watch) {
+        o.watch->finish(); // answered: the client did not leave first
+        o.watch.reset();
+    }
     if (_phase == phase::body_stream && o.seq == _stream_seq && o.from_app) {
         // Answered before its whole body arrived: the rest is not read (RFC 9112 §9.6
         // allows closing); the response says nothing of it, so close after it.
@@ -620,6 +623,7 @@ void http1_connection::advance() {
         if (stop) {
             // Nothing after a closing or broken response goes out: later producers stop.
             _closing = true;
+            tell_watchers(); // their answers can never go out: for the app, the client is gone
             for (owed& o : _owed) {
                 if (o.stream && !o.ended) {
                     o.stream->on_closed();

@@ -220,12 +220,12 @@ class _Cycle:
         while True:
             if self.state == _DONE or self.disconnected:
                 return _DISCONNECT
-            if watch is not None:
+            if watch is not None and watch.wait(0):  # ready once the client left or the answer went out
                 try:
-                    watch.take()  # None while the client is there
+                    watch.take()  # b"": answered; no credit is sent once the watch has ended
                 except ClientDisconnect:
                     self.disconnected = True
-                    return _DISCONNECT
+                return _DISCONNECT
             # A fresh future per wait: a cancelled receive (Starlette's
             # is_disconnected() polls with a cancelled scope) must not poison the next.
             waiter = self.finished = self.loop.create_future()

@@ -6,7 +6,8 @@
 // see `enum op`). Invariants, checked with abort():
 //  (a) nothing is queued once close_after_flush() holds, nothing at all after release();
 //  (b) every stream_control is told on_closed at most once, and release() leaves none
-//      that is still producing untold; credits never exceed what was produced;
+//      that is still producing untold; credits never exceed what was produced; a
+//      request body stream or disconnect watch ends (finish/fail) at most once;
 //  (c) the wire parses as HTTP/1.1 responses, each with one framing (Content-Length,
 //      chunked, none for HEAD/1xx/204/304, close-delimited only last and for HTTP/1.0),
 //      at most one Content-Length and Connection, never both Content-Length and
@@ -115,6 +116,10 @@ constexpr std::string_view canned_requests[] = {
     "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfff\r\n",
     "PUT /users/7 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
     "GET /py HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n",
+    // An ASGI-like target: the connection tells a watch when the client leaves first.
+    "GET /watch HTTP/1.1\r\nHost: a\r\n\r\n",
+    "POST /watch HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+    "POST /watch HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 };
 constexpr size_t num_canned = sizeof(canned_requests) / sizeof(canned_requests[0]);
 
@@ -143,6 +148,9 @@ const app_routes& routes() {
         add("/users/{id:int}", method_get | method_put, target_kind::python, 0, "");
         add("/upload", method_post, target_kind::python, 0, "");
         a.targets.back().streams_body = true;
+        add("/watch", method_get | method_post, target_kind::python, 0, ""); // an ASGI app's target
+        a.targets.back().streams_body = true;
+        a.targets.back().watches_disconnect = true;
         return a;
     }();
     return r;
@@ -228,8 +236,14 @@ struct fuzz_body final : body_stream {
         check(ends == 0, "(b) body bytes pushed after the body ended");
         pushed += b.size();
     }
-    void finish() noexcept override { ++ends; }
-    void fail(body_error) noexcept override { ++ends; }
+    void finish() noexcept override {
+        check(ends == 0, "(b) a body stream (or watch) ended twice");
+        ++ends;
+    }
+    void fail(body_error) noexcept override {
+        check(ends == 0, "(b) a body stream (or watch) ended twice");
+        ++ends;
+    }
     uint64_t unconsumed() const noexcept override { return pushed - taken; }
 };
 

@@ -49,3 +49,21 @@ def test_receive_returns_disconnect_when_the_client_leaves(srv, how):
     _, kind, waited = wait_for_event(srv, path)
     assert kind == "http.disconnect"
     assert waited >= 0.4, "receive() returned before the client left"
+
+
+def test_a_request_pipelined_after_a_closing_answer_hears_disconnect(srv):
+    """Its answer can never go out (the connection closes after the first one): the app
+    waiting in receive() must be told, not left waiting for ever."""
+    s = srv.connect()
+    s.sendall(b"GET /wait-slow HTTP/1.1\r\nHost: t\r\n\r\n")  # held by the app first
+    time.sleep(0.3)
+    # Not pipelined behind /wait-slow on purpose: on a second connection, so this one's
+    # close does not depend on the app; then a request pipelined after the closing one.
+    with srv.connect() as c:
+        c.sendall(b"GET /close-now HTTP/1.1\r\nHost: t\r\n\r\nGET /wait-pipelined HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = Reader(c).read()
+        assert r.status == 200 and r.body == b"bye"
+        _, kind, _ = wait_for_event(srv, "/wait-pipelined")
+        assert kind == "http.disconnect"
+    s.close()
+    wait_for_event(srv, "/wait-slow")

@@ -12,6 +12,10 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": body})
         return
+    if scope["path"] == "/close-now":  # an answer that closes the connection
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": b"bye"})
+        return
     first = await receive()
     assert first["type"] == "http.request"
     started = time.monotonic()
