@@ -567,7 +567,19 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     if (s.state == slot_state::closing || s.state == slot_state::free) {
         return;
     }
-    if (graceful && s.recv == recv_state::armed && s.state != slot_state::lingering) {
+    bool reading = s.recv == recv_state::armed;
+    if (graceful && s.paused && !s.peer_eof && s.state != slot_state::lingering) {
+        // Paused (say, a body nobody reads filled the window): bytes left unread at
+        // close() make it a reset, which can destroy the response at the client before
+        // it is read. Read (and discard) again while lingering.
+        s.paused = false;
+        s.stash.clear();
+        if (s.recv == recv_state::idle) {
+            arm_recv(s, slot);
+        } // cancelling: on_recv_end re-arms it, now that the slot is not paused
+        reading = true;
+    }
+    if (graceful && reading && s.state != slot_state::lingering) {
         // Lingering close: FIN after the last response, then read and discard what the
         // client still sends for a moment, so close() does not reset the connection
         // before the client has read the response.
