@@ -86,7 +86,14 @@ def test_emfile_pauses_accept_instead_of_spinning(backend: str) -> None:
         for s in socks:
             s.close()
         assert spent < MAX_CPU_S, f"{spent:.2f} CPU-s in {HOLD_S} s with {CLIENTS} clients over {NOFILE} fds"
-        assert get_eventually(srv, "/") == 200
+        try:
+            status = get_eventually(srv, "/")
+        except OSError as exc:  # say why: did the server exit (and what did it print)?
+            srv.proc.poll()
+            reader.join(2)
+            raise AssertionError(f"no answer after the clients left ({exc}); server exit code "
+                                 f"{srv.proc.returncode}; output:\n{b''.join(lines).decode(errors='replace')[-3000:]}")
+        assert status == 200
     finally:
         code = srv.stop()
         reader.join(5)
