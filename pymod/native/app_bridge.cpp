@@ -300,7 +300,7 @@ void text_answer(http::app_response& resp, uint16_t status, std::string_view tex
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
 }
 
-bool build_head(const response_parts& parts, http::response_head& head) {
+bool build_head(const response_parts& parts, http::response_head& head, bool head_request) {
     if (parts.status < 200) {
         // 1xx are interim responses the server sends itself (100 Continue); a 101 only
         // comes through the upgrade path, never as a handler's final answer.
@@ -344,6 +344,10 @@ bool build_head(const response_parts& parts, http::response_head& head) {
         }
     }
     if (parts.source == response_parts::body_source::bytes) {
+        if (head_request && declared >= 0 && parts.body_size() == 0) {
+            head.content_length = declared; // HEAD: the length GET would send (RFC 9110 §9.3.2), no body
+            return true;
+        }
         if (declared >= 0 && static_cast<uint64_t>(declared) != parts.body_size() &&
             !http::status_forbids_body(parts.status)) {
             PyErr_Format(PyExc_ValueError, "Content-Length: %lld does not match the body (%zu bytes)",
@@ -527,7 +531,7 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     bool logs = http::access_log_enabled();
     if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
         if (parts.source == response_parts::body_source::bytes) [[likely]] {
-            if (build_head(parts, resp.start)) [[likely]] {
+            if (build_head(parts, resp.start, meta.head_request)) [[likely]] {
                 if (logs) [[unlikely]] {
                     log_access(meta, resp.start.status, static_cast<int64_t>(parts.body_size()));
                 }

@@ -74,7 +74,8 @@ void text_answer(http::app_response& resp, uint16_t status, std::string_view tex
 /// build the response head: handler Content-Length must match a known body (or bounds
 /// a streamed one), Transfer-Encoding/Connection are the server's, 1xx is refused.
 /// False with a Python exception (ValueError naming the conflict) set.
-bool build_head(const response_parts& parts, http::response_head& head);
+/// `head_request`: an empty body may keep a declared Content-Length (what GET would send).
+bool build_head(const response_parts& parts, http::response_head& head, bool head_request = false);
 
 /// Answer an async request: `result` when `exc` is None, else the exception. GIL held.
 /// The answer is staged: True when it is the first staged since the last

@@ -87,11 +87,15 @@ class _Body:
         if self._attached is not None and not self._attached.done():
             self._attached.set_result(None)
 
-    async def write(self, chunk: bytes) -> None:
+    async def _handle(self) -> Any:
+        """The native handle, once start_stream has attached it."""
         if self.handle is None:
             self._attached = self.loop.create_future()
             await self._attached
-        handle = self.handle
+        return self.handle
+
+    async def write(self, chunk: bytes) -> None:
+        handle = await self._handle()
         if not chunk:
             return
         state = handle.send_nowait(chunk)
@@ -105,10 +109,7 @@ class _Body:
                 raise ClientDisconnected(400, "the client disconnected while the response was sent")
 
     async def end(self) -> None:
-        if self.handle is None:
-            self._attached = self.loop.create_future()
-            await self._attached
-        self.handle.end()
+        (await self._handle()).end()
 
     def abort(self) -> None:
         if self.handle is not None:
@@ -268,11 +269,6 @@ class _Cycle:
                     body = _check_body(body)
                 if not message.get("more_body", False):
                     self._finish()
-                    if not body and self.req.method == "HEAD" and _declares_length(self.headers):
-                        # The app's Content-Length is what GET would send (RFC 9110 §9.3.2):
-                        # a head-only answer keeps it (bytes would be held to their length).
-                        complete(self.loop, self.pending, _head_only(self.status, self.headers), None)
-                        return
                     complete(self.loop, self.pending, _raw_response(body, self.status, self.headers), None)
                     return
                 stream = self.body = _Body(self.loop)
@@ -372,25 +368,6 @@ class _Cycle:
                      "sending a response" if state == _INIT else "sending the response body",
                      self.req.method, self.req.target)
         complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
-
-
-def _declares_length(headers: Any) -> bool:
-    for name, _ in headers:
-        if len(name) == 14 and (name.lower() == b"content-length" if isinstance(name, bytes)
-                                else name.lower() == "content-length"):
-            return True
-    return False
-
-
-def _head_only(status: int, headers: Any) -> StreamingResponse:
-    # A stream answered to HEAD is its head alone, with the declared Content-Length kept;
-    # the (empty) content is never iterated.
-    r = StreamingResponse.__new__(StreamingResponse)
-    r.content = ()
-    r.status = status
-    r.headers = headers
-    r.content_type = None
-    return r
 
 
 def _asgi_path(path: str) -> str:

@@ -403,15 +403,6 @@ class WSGIHandler:
     @staticmethod
     def _whole(environ: dict[str, Any], start: _Start, body: bytes) -> Any:
         start.sent = True
-        if environ["REQUEST_METHOD"] == "HEAD" and not body:
-            # A HEAD answer keeps the app's Content-Length (the GET body's size) but has
-            # no body: sent as a stream that is never started, so the head goes as it is.
-            r = StreamingResponse.__new__(StreamingResponse)
-            r.content = ()
-            r.status = start.status
-            r.headers = start.headers
-            r.content_type = None
-            return r
         return _raw_response(body, start.status, start.headers)
 
 

@@ -12,3 +12,11 @@ def dav(req):
 @app.route("/purge", methods=["PURGE"])
 def purge(req):
     return {"method": req.method}
+
+
+@app.route("/sized", methods=["GET", "HEAD"])
+def sized(req):
+    """HEAD may keep the length GET would send; an empty GET body with it is a mismatch."""
+    from ringbolt import Response
+
+    return Response(b"", headers={"Content-Length": "42"})
