@@ -651,6 +651,25 @@ PyObject* complete_async(PyObject* capsule, PyObject* result, PyObject* exc) {
     return PyBool_FromLong(first && !g_staged.empty()); // the caller schedules flush_completions
 }
 
+bool claim_pending(PyObject* capsule, uring::response_sink*& sink, http::app_response& address) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        return false;
+    }
+    if (p->done) {
+        PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
+        return false;
+    }
+    p->done = true;
+    sink = p->sink;
+    address_response_from(p->address, address);
+    return true;
+}
+
+void deliver_now(uring::response_sink& sink, http::app_response&& m) {
+    sink_one(sink, std::move(m));
+}
+
 PyObject* flush_completions() {
     if (g_staged.empty()) {
         Py_RETURN_NONE;

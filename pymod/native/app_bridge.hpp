@@ -81,6 +81,12 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
 /// The answer is staged: True when it is the first staged since the last
 /// flush_completions(), which the caller then schedules (once per loop iteration).
 PyObject* complete_async(PyObject* pending, PyObject* result, PyObject* exc);
+/// The request of `pending` is answered by a protocol switch (a WebSocket accept): mark
+/// it answered and give its address and sink. False with a Python exception when it was
+/// answered already or is not a pending request. GIL held.
+bool claim_pending(PyObject* pending, uring::response_sink*& sink, http::app_response& address);
+/// Deliver one message to a reactor now (GIL held; released while delivering).
+void deliver_now(uring::response_sink& sink, http::app_response&& m);
 /// Deliver the staged answers: one deliver per reactor. GIL held (released inside).
 PyObject* flush_completions();
 

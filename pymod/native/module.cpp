@@ -13,6 +13,7 @@
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/websocket.hpp"
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
 
@@ -169,7 +170,7 @@ class native_server {
     }
 
     void add_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object handler,
-                   bool is_coroutine) {
+                   bool is_coroutine, bool websocket) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         http::route_target t;
@@ -182,6 +183,8 @@ class native_server {
         t.pattern = pattern;
         t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
         t.streams_body = is_coroutine; // async handlers may take large bodies as they arrive
+        t.websocket = websocket;       // a WebSocket endpoint: handshakes only (else 426)
+        t.websocket_only = websocket;
         _routes->targets.push_back(std::move(t));
     }
 
@@ -211,7 +214,7 @@ class native_server {
     }
 
     /// The handler for every request no route matches, any method (an ASGI or WSGI app).
-    void set_fallback(pb::object handler, bool is_coroutine, bool streams_body) {
+    void set_fallback(pb::object handler, bool is_coroutine, bool streams_body, bool websocket) {
         check_not_started();
         if (_routes->fallback != http::no_fallback) {
             throw pb::value_error("the server already has a fallback handler");
@@ -222,6 +225,7 @@ class native_server {
         t.handler = _bridge->add_handler(handler.ptr(), pb::tuple().ptr(), is_coroutine);
         t.streams_body = streams_body;       // large/chunked bodies reach the app as they arrive
         t.watches_disconnect = is_coroutine; // ASGI: http.disconnect while the app runs
+        t.websocket = websocket;             // ASGI: handshakes become websocket scopes
         _routes->fallback = static_cast<uint32_t>(_routes->targets.size());
         _routes->targets.push_back(std::move(t));
     }
@@ -447,7 +451,7 @@ void init_runtime(pb::module_& m) {
             return pb::reinterpret_steal<pb::object>(r);
         },
         "Futures of async producers that may go on (writable again, or the client is gone).");
-    if (!ringbolt::py::init_stream_type(m.ptr())) {
+    if (!ringbolt::py::init_stream_type(m.ptr()) || !ringbolt::py::init_websocket(m.ptr())) {
         throw pb::error_already_set();
     }
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
@@ -476,12 +480,12 @@ void init_runtime(pb::module_& m) {
     pb::class_<native_server>(m, "Server")
         .def(pb::init<const pb::dict&>())
         .def("add_route", &native_server::add_route, pb::arg("pattern"), pb::arg("methods"), pb::arg("handler"),
-             pb::arg("is_coroutine") = false)
+             pb::arg("is_coroutine") = false, pb::arg("websocket") = false)
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
         .def("set_async_runner", &native_server::set_async_runner)
         .def("set_fallback", &native_server::set_fallback, pb::arg("handler"), pb::arg("is_coroutine"),
-             pb::arg("streams_body") = true)
+             pb::arg("streams_body") = true, pb::arg("websocket") = false)
         .def("metrics_text", &native_server::metrics_text)
         .def("start", &native_server::start)
         .def("wait", &native_server::wait)

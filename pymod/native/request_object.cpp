@@ -328,6 +328,10 @@ PyObject* get_disconnect_watch(PyObject* self, void*) {
     return new_body_handle(std::static_pointer_cast<request_body>(r.watch), O(self)->types);
 }
 
+PyObject* get_websocket(PyObject* self, void*) {
+    return PyBool_FromLong(R(self).websocket);
+}
+
 PyObject* method_stream(PyObject* self, PyObject*) {
     return PyObject_CallOneArg(O(self)->types->request_stream, self);
 }
@@ -548,6 +552,7 @@ PyGetSetDef getset[] = {
     {"_body_stream", get_body_stream, nullptr, "The streamed body's handle (RequestBody), or None.", nullptr},
     {"_disconnect_watch", get_disconnect_watch, nullptr,
      "A RequestBody that raises ClientDisconnect once the client left (or None).", nullptr},
+    {"_websocket", get_websocket, nullptr, "A valid WebSocket handshake for a route that takes them.", nullptr},
     {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
     {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},

@@ -113,6 +113,7 @@ class App:
         self._lifespan: Any = None
         self._wsgi: Any = None  # ringbolt.wsgi.WSGIHandler: takes what no route takes, on the handler pool
         self._wsgi_threads: int | None = None
+        self._websockets: list[tuple[str, Handler]] = []
 
     # ---- routes ----
     def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
@@ -137,6 +138,22 @@ class App:
 
     def get(self, path: str, *, const: bool = False) -> Callable[[Handler], Handler]:
         return self.route(path, ["GET"], const=const)
+
+    def websocket(self, path: str) -> Callable[[Handler], Handler]:
+        """Register an ``async def handler(ws)`` for WebSocket handshakes on ``path``
+        (path parameters as for routes, in ``ws.params``). The handler accepts with
+        ``await ws.accept()``; returning without accepting refuses with 403. A plain
+        HTTP request to the path gets 426 Upgrade Required."""
+        if not path.startswith("/"):
+            raise ValueError(f"route path must start with '/': {path!r}")
+
+        def decorator(fn: Handler) -> Handler:
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError(f"a WebSocket handler must be an async def, not {fn!r}")
+            self._websockets.append((path, fn))
+            return fn
+
+        return decorator
 
     def post(self, path: str) -> Callable[[Handler], Handler]:
         return self.route(path, ["POST"])
@@ -219,7 +236,7 @@ class App:
         self._metrics_path = path
 
     def _needs_loop(self) -> bool:
-        return self._asgi is not None or any(
+        return self._asgi is not None or bool(self._websockets) or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
         ) or any(not const and inspect.iscoroutinefunction(fn) for _, _, fn, const in self._routes)
 
@@ -244,6 +261,9 @@ class App:
 
                 config["handler_threads"] = default_threads()
             logger.info("WSGI application on %d handler threads per worker", config["handler_threads"])
+        from .websocket import WebSocketRoute, WebSocketSettings
+
+        ws_settings = WebSocketSettings.from_options(config)
         server = _native.Server(config)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
@@ -260,8 +280,11 @@ class App:
                 server.add_const_route(path, methods, result)
             else:
                 server.add_route(path, methods, fn, inspect.iscoroutinefunction(fn))
+        for path, fn in self._websockets:
+            server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
         if self._asgi is not None:
-            server.set_fallback(self._asgi, True)
+            self._asgi.ws_settings = ws_settings
+            server.set_fallback(self._asgi, True, True, True)
         if self._wsgi is not None:
             server.set_fallback(self._wsgi, False, True)  # wsgi.input reads a large body as it arrives
         return server
