@@ -52,7 +52,9 @@ connection::~connection() {
     release();
 }
 
-void connection::start(uint32_t slot, uint32_t gen, std::string_view pending, uint32_t now_s) {
+void connection::start(uint32_t slot, uint32_t gen, std::string_view pending, uint32_t now_s, core_counters& counters) {
+    _counters = &counters;
+    _counters->websockets_opened.add();
     _slot = slot;
     _gen = gen;
     _now_s = now_s;
@@ -118,12 +120,16 @@ void connection::pump(http::protocol_env& env) {
 
 size_t connection::process(std::string_view buf, http::protocol_env& env) {
     size_t pos = 0;
+    bool was_held = _held_back;
     _held_back = false;
     while (pos < buf.size() && _state != state::done) {
         if (!_in_frame) {
             // Backpressure at message boundaries' frames: an application that does not
             // take its messages stops the socket being read.
             if (_state == state::open && _chan->unconsumed() >= _cfg.read_window) {
+                if (!was_held) {
+                    _counters->websocket_reads_paused.add();
+                }
                 _held_back = true;
                 break;
             }
@@ -258,6 +264,7 @@ void connection::end_message() {
         payload = std::move(_msg);
         _msg = std::string();
     }
+    _counters->websocket_messages_in.add();
     _chan->on_message(_msg_op, std::move(payload));
 }
 
@@ -323,6 +330,7 @@ void connection::send_close(uint16_t code, std::string_view reason) {
 }
 
 void connection::fail(uint16_t code, std::string_view reason) {
+    _counters->websocket_failures.add();
     if (_state == state::open) {
         send_close(code, reason);
     }
@@ -401,6 +409,7 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         send_control(op, std::string_view(m.body).substr(0, 125));
         return;
     }
+    _counters->websocket_messages_out.add();
     send_message(op == opcode::binary ? opcode::binary : opcode::text, std::move(m.body));
 }
 
@@ -463,7 +472,7 @@ std::unique_ptr<http::protocol> upgrade::make(uint32_t slot, uint32_t gen, const
                                               std::string_view pending, http::protocol_env& env) {
     (void)peer;
     auto conn = std::make_unique<connection>(_chan, _cfg, _seq);
-    conn->start(slot, gen, pending, env.now_s);
+    conn->start(slot, gen, pending, env.now_s, env.counters);
     return conn;
 }
 

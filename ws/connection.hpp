@@ -70,7 +70,7 @@ class connection final : public http::protocol {
     ~connection() override;
 
     /// Serve from now: `pending` arrived after the handshake and is parsed first.
-    void start(uint32_t slot, uint32_t gen, std::string_view pending, uint32_t now_s);
+    void start(uint32_t slot, uint32_t gen, std::string_view pending, uint32_t now_s, core_counters& counters);
 
     // http::protocol
     void open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
@@ -123,6 +123,7 @@ class connection final : public http::protocol {
     settings _cfg;
     uint64_t _seq;
     std::unique_ptr<deflate_codec> _deflate;
+    core_counters* _counters = nullptr; ///< the reactor's (set by start)
     uint32_t _slot = 0;
     uint32_t _gen = 0;
     state _state = state::open;

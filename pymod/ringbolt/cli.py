@@ -272,6 +272,10 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
         "access_log_format": args.access_log_format,
         "proxy_headers": args.proxy_headers,
         "forwarded_allow_ips": args.forwarded_allow_ips,
+        "ws_max_size": args.ws_max_size,
+        "ws_ping_interval": args.ws_ping_interval,
+        "ws_ping_timeout": args.ws_ping_timeout,
+        "ws_per_message_deflate": args.ws_per_message_deflate,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if args.no_pin:
