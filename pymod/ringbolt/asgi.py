@@ -557,7 +557,8 @@ class _WebSocketCycle:
         if kind == "websocket.http.response.body":
             if not self.deny_status:
                 raise ASGIProtocolError("websocket.http.response.body before websocket.http.response.start")
-            self.deny_body.append(_check_body(message.get("body", b"")))
+            body = message.get("body", b"")
+            self.deny_body.append(body if type(body) is bytes else _check_body(body))
             if not message.get("more_body", False):
                 self.denied = True
                 self._answer(_raw_response(b"".join(self.deny_body), self.deny_status, self.deny_headers))
