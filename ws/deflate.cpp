@@ -306,6 +306,12 @@ void free_inflater(z_stream*& z) noexcept {
 } // namespace
 
 bool deflate_codec::compress(std::string_view message, std::string& out) {
+    if (message.empty()) {
+        // §7.2.3.6: an empty stored block, less its tail, is one 0x00 byte. zlib would
+        // emit nothing at all (a second sync flush in a row is a no-op for it).
+        out += '\0';
+        return true;
+    }
     if (_deflater == nullptr) {
         _deflater = new_stream(&_memory);
         if (_deflater == nullptr) {
@@ -435,16 +441,10 @@ deflate_codec::inflate_result deflate_codec::decompress(std::string_view payload
             out_full = false;
         }
         if (rc == Z_STREAM_END) {
-            // The sender set BFINAL: anything after that block in the payload is garbage.
-            // The next message starts a new stream, as the sender's must.
-            if (z->avail_in > 0 && !tail_fed) {
-                result = inflate_result::corrupt;
-            } else if (in_left > 0) {
-                result = inflate_result::corrupt;
-            }
-            if (result == inflate_result::ok) {
-                inflateReset(z);
-            }
+            // The sender set BFINAL (RFC 7692 §7.2.3.4). Bytes after that block are ignored,
+            // as zlib-based peers do: the RFC's own example has a 0x00 there. The next
+            // message starts a new stream, as the sender's must.
+            inflateReset(z);
             break;
         }
         if (rc == Z_MEM_ERROR) [[unlikely]] {
