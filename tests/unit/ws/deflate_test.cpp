@@ -44,6 +44,34 @@ void operator delete(void* p, size_t) noexcept {
     operator delete(p);
 }
 
+// Every non-aligned form goes through the two above (the sanitizers replace each form
+// separately, so all must be replaced together).
+void* operator new[](size_t n) {
+    return operator new(n);
+}
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+    try {
+        return operator new(n);
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept {
+    return operator new(n, t);
+}
+void operator delete[](void* p) noexcept {
+    operator delete(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+    operator delete(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    operator delete(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    operator delete(p);
+}
+
 namespace ringbolt::ws {
 namespace {
 
