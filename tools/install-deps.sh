@@ -8,7 +8,8 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               systemtap-sdt-dev clang-format)
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
-              fastapi starlette httpx "uvicorn[standard]" python-multipart)  # ASGI end-to-end tests
+              fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests
+              websockets)  # the WebSocket client of tests/py/test_websocket*.py
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
