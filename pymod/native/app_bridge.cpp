@@ -670,6 +670,12 @@ void deliver_now(uring::response_sink& sink, http::app_response&& m) {
     sink_one(sink, std::move(m));
 }
 
+bool stage_message(uring::response_sink& sink, http::app_response&& m) {
+    bool first = g_staged.empty();
+    g_staged.emplace_back(&sink, std::move(m));
+    return first;
+}
+
 PyObject* flush_completions() {
     if (g_staged.empty()) {
         Py_RETURN_NONE;

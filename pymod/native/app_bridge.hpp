@@ -87,6 +87,9 @@ PyObject* complete_async(PyObject* pending, PyObject* result, PyObject* exc);
 bool claim_pending(PyObject* pending, uring::response_sink*& sink, http::app_response& address);
 /// Deliver one message to a reactor now (GIL held; released while delivering).
 void deliver_now(uring::response_sink& sink, http::app_response&& m);
+/// Stage a message with the async answers (delivered by flush_completions, in order).
+/// True when it is the first staged since the last flush: the caller schedules one. GIL held.
+bool stage_message(uring::response_sink& sink, http::app_response&& m);
 /// Deliver the staged answers: one deliver per reactor. GIL held (released inside).
 PyObject* flush_completions();
 

@@ -170,11 +170,13 @@ websocket_object* self_of(PyObject* o) {
     return reinterpret_cast<websocket_object*>(o);
 }
 
-void deliver(websocket_object* w, http::app_response&& m) {
+/// Stage a message for the connection with the loop's other answers (one reactor
+/// wake-up per loop iteration, not per message). True: the caller schedules the flush.
+bool stage(websocket_object* w, http::app_response&& m) {
     m.conn_slot = w->address->conn_slot;
     m.conn_gen = w->address->conn_gen;
     m.seq = w->address->seq;
-    deliver_now(*w->sink, std::move(m));
+    return stage_message(*w->sink, std::move(m));
 }
 
 void ws_dealloc(PyObject* o) {
@@ -186,7 +188,14 @@ void ws_dealloc(PyObject* o) {
             // already sent its close.
             http::app_response m;
             m.parts = http::app_response::part_abort;
-            deliver(w, std::move(m));
+            stage(w, std::move(m));
+            // Nobody may schedule a flush for it now: deliver what is staged at once
+            // (earlier staged messages first, so nothing overtakes them).
+            PyObject* r = flush_completions();
+            Py_XDECREF(r);
+            if (r == nullptr) {
+                PyErr_Clear();
+            }
         }
         delete w->chan;
     }
@@ -194,8 +203,9 @@ void ws_dealloc(PyObject* o) {
     Py_TYPE(o)->tp_free(o);
 }
 
-// receive() -> None (nothing yet: await a waiter), (1, str), (2, bytes), or
-// (8, code, reason) once closed (every call after that too).
+// receive() -> None (nothing yet: await a waiter), (1, str, flush), (2, bytes, flush),
+// or (8, code, reason) once closed (every call after that too). flush: 1 when the
+// caller must schedule _flush_completions (credit was staged).
 PyObject* ws_receive(PyObject* o, PyObject*) {
     release_sent_objects();
     websocket_object* w = self_of(o);
@@ -215,29 +225,31 @@ PyObject* ws_receive(PyObject* o, PyObject*) {
     }
     // Credit: reading paused at the window; resume once half of it is taken.
     uint64_t half = w->read_window / 2;
+    int flush = 0;
     if (before >= half && c.in->unconsumed() < half) {
         http::app_response m;
         m.parts = http::app_response::part_read_more;
-        deliver(w, std::move(m));
+        flush = stage(w, std::move(m)) ? 1 : 0;
     }
+    PyObject* data;
+    int kind;
     if (op == ws::opcode::text) {
         // Validated as UTF-8 by the connection.
-        PyObject* text = PyUnicode_DecodeUTF8(payload.data(), static_cast<Py_ssize_t>(payload.size()), "strict");
-        if (text == nullptr) {
-            return nullptr;
-        }
-        PyObject* r = Py_BuildValue("(iN)", 1, text);
-        return r;
+        data = PyUnicode_DecodeUTF8(payload.data(), static_cast<Py_ssize_t>(payload.size()), "strict");
+        kind = 1;
+    } else {
+        data = PyBytes_FromStringAndSize(payload.data(), static_cast<Py_ssize_t>(payload.size()));
+        kind = 2;
     }
-    PyObject* data = PyBytes_FromStringAndSize(payload.data(), static_cast<Py_ssize_t>(payload.size()));
     if (data == nullptr) {
         return nullptr;
     }
-    return Py_BuildValue("(iN)", 2, data);
+    return Py_BuildValue("(iNi)", kind, data, flush);
 }
 
 // send(data) -> int: str is a text message, bytes-like a binary one. 0: queued; 1:
-// queued, over the mark (await the send waiter); -1: the WebSocket is closed.
+// queued, over the mark (await the send waiter); -1: the WebSocket is closed; plus 2
+// when the caller must schedule _flush_completions (the first message staged).
 PyObject* ws_send(PyObject* o, PyObject* data) {
     release_sent_objects();
     websocket_object* w = self_of(o);
@@ -269,14 +281,12 @@ PyObject* ws_send(PyObject* o, PyObject* data) {
         return PyLong_FromLong(-1);
     }
     c.out->produced(m.body.size());
-    deliver(w, std::move(m));
-    if (c.out->closed()) {
-        return PyLong_FromLong(-1);
-    }
-    return PyLong_FromLong(c.out->must_wait() ? 1 : 0);
+    long flush = stage(w, std::move(m)) ? 2 : 0;
+    return PyLong_FromLong(flush + (c.out->must_wait() ? 1 : 0));
 }
 
-// close(code, reason): the close frame; the connection ends when the client answers.
+// close(code, reason) -> bool: the close frame (the connection ends when the client
+// answers). True when the caller must schedule _flush_completions.
 PyObject* ws_close(PyObject* o, PyObject* args) {
     websocket_object* w = self_of(o);
     int code = 1000;
@@ -299,7 +309,7 @@ PyObject* ws_close(PyObject* o, PyObject* args) {
     }
     if (w->close_sent || (*w->chan)->out->closed()) {
         w->close_sent = true;
-        Py_RETURN_NONE;
+        Py_RETURN_FALSE;
     }
     w->close_sent = true;
     http::app_response m;
@@ -308,8 +318,7 @@ PyObject* ws_close(PyObject* o, PyObject* args) {
     m.body.push_back(static_cast<char>(code >> 8));
     m.body.push_back(static_cast<char>(code & 0xFF));
     m.body.append(reason, static_cast<size_t>(reason_len));
-    deliver(w, std::move(m));
-    Py_RETURN_NONE;
+    return PyBool_FromLong(stage(w, std::move(m)));
 }
 
 PyObject* ws_set_receive_waiter(PyObject* o, PyObject* future) {
@@ -336,9 +345,10 @@ PyObject* ws_close_code(PyObject* o, void*) {
 
 PyMethodDef ws_methods[] = {
     {"receive", ws_receive, METH_NOARGS,
-     "The next message: (1, str), (2, bytes), (8, code, reason) once closed, or None (await a waiter)."},
-    {"send", ws_send, METH_O, "Send str (text) or bytes (binary): 0 queued, 1 over the mark (await), -1 closed."},
-    {"close", ws_close, METH_VARARGS, "close(code=1000, reason=''): send the close frame."},
+     "The next message: (1, str, flush), (2, bytes, flush), (8, code, reason) once closed, or None (await)."},
+    {"send", ws_send, METH_O,
+     "Send str (text) or bytes (binary): 0 queued, 1 over the mark (await), -1 closed; +2: schedule a flush."},
+    {"close", ws_close, METH_VARARGS, "close(code=1000, reason=''): send the close frame; True: schedule a flush."},
     {"set_receive_waiter", ws_set_receive_waiter, METH_O, "A future resolved once receive() has something."},
     {"set_send_waiter", ws_set_send_waiter, METH_O, "A future resolved once send may go on (or closed)."},
     {nullptr, nullptr, 0, nullptr},

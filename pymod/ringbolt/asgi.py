@@ -526,7 +526,9 @@ class _WebSocketCycle:
                 if self.closed:
                     return
                 self.closed = True
-                native.close(message.get("code", 1000) or 1000, message.get("reason") or "")
+                from .websocket import _close
+
+                _close(self.loop, native, message.get("code", 1000) or 1000, message.get("reason") or "")
                 return
             raise ASGIProtocolError(f"{kind!r} after websocket.accept (expected websocket.send or websocket.close)")
         if self.closed or self.denied:
@@ -580,7 +582,9 @@ class _WebSocketCycle:
             logger.error("ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc,
                          exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
         if self.native is not None and not self.native.closed:
-            self.native.close(1011, "")
+            from .websocket import _close
+
+            _close(self.loop, self.native, 1011, "")
 
     def returned(self) -> None:
         if self.pending is not None:
@@ -588,7 +592,9 @@ class _WebSocketCycle:
             self._answer(_raw_response(b"", 403, ()))
             return
         if self.native is not None and not self.native.closed:
-            self.native.close(1000, "")
+            from .websocket import _close
+
+            _close(self.loop, self.native, 1000, "")
 
 
 # ---- lifespan ----

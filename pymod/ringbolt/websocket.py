@@ -77,10 +77,18 @@ def _seconds(value: float) -> int:
     return whole + (1 if value > whole else 0)
 
 
+# Messages to the reactor are staged with the loop's other answers and delivered once
+# per loop iteration (one wake-up per reactor); the first staged one schedules that.
+_flush = _native._flush_completions
+
+
 async def _await_receive(loop: asyncio.AbstractEventLoop, native: Any) -> tuple[Any, ...]:
+    """(1, str, _), (2, bytes, _) or (8, code, reason)."""
     while True:
         message = native.receive()
         if message is not None:
+            if message[0] != _CLOSE and message[2]:
+                loop.call_soon(_flush)  # credit for the reader was staged
             return message  # type: ignore[no-any-return]
         waiter = loop.create_future()
         native.set_receive_waiter(waiter)
@@ -92,12 +100,20 @@ async def _await_send(loop: asyncio.AbstractEventLoop, native: Any, data: Any) -
     state = native.send(data)
     if state < 0:
         return False
+    if state >= 2:
+        loop.call_soon(_flush)
+        state -= 2
     if state > 0:
         waiter = loop.create_future()
         native.set_send_waiter(waiter)
         await waiter
         return not native.closed
     return True
+
+
+def _close(loop: asyncio.AbstractEventLoop, native: Any, code: int, reason: str) -> None:
+    if native.close(code, reason):
+        loop.call_soon(_flush)
 
 
 class WebSocket:
@@ -233,7 +249,7 @@ class WebSocket:
         if self._native is None:
             self._deny(403)
             return
-        self._native.close(code, reason)
+        _close(self._loop, self._native, code, reason)
 
     def _deny(self, status: int) -> None:
         if self._pending is not None:
@@ -277,11 +293,11 @@ class WebSocketRoute:
                 logger.error("WebSocket handler for %s failed: %r: closing with 1011", req.path, exc,
                              exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
                 if not ws._native.closed:
-                    ws._native.close(1011, "")
+                    _close(loop, ws._native, 1011, "")
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
         if ws._native is None:
             ws._deny(403)  # returned without accepting: the handshake is refused
         elif not ws._native.closed:
-            ws._native.close(1000, "")
+            _close(loop, ws._native, 1000, "")
