@@ -218,11 +218,13 @@ class App:
         """The App as an ASGI 3 application: ``uvicorn main:app`` serves it too (a
         pure-Python path with the same routes, requests and answers; ringbolt's own
         server is the fast one)."""
-        from ._asgi_app import serve_http, serve_lifespan
+        from ._asgi_app import serve_http, serve_lifespan, serve_websocket
 
         kind = scope["type"]
         if kind == "http":
             await serve_http(self, scope, receive, send)
+        elif kind == "websocket":
+            await serve_websocket(self, scope, receive, send)
         elif kind == "lifespan":
             await serve_lifespan(self, receive, send)
         else:

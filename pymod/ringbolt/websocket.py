@@ -127,6 +127,8 @@ class WebSocket:
         self._loop = loop
         self._settings = settings
         self._native: Any = None
+        self._accepted = False
+        self._refused = False
         self.subprotocol: str | None = None
         self.close_code: int | None = None
 
@@ -178,28 +180,56 @@ class WebSocket:
 
     @property
     def accepted(self) -> bool:
-        return self._native is not None
+        return self._accepted
+
+    # ---- the transport: the native channel (subclassed for other ASGI servers) ----
+    async def _accept_raw(self, subprotocol: str | None, headers: list[tuple[Any, Any]]) -> None:
+        self._native = _native.ws_accept(self._pending, self._req, subprotocol, headers, self._settings.native())
+        self._pending = None
+
+    async def _receive_raw(self) -> tuple[Any, ...]:
+        """(1, str, _), (2, bytes, _) or (8, code, reason)."""
+        return await _await_receive(self._loop, self._native)
+
+    async def _send_raw(self, data: str | bytes) -> int | None:
+        """None when sent; else the close code (the WebSocket is closed)."""
+        if await _await_send(self._loop, self._native, data):
+            return None
+        return self._native.close_code or 1006  # type: ignore[no-any-return]
+
+    async def _close_raw(self, code: int, reason: str) -> None:
+        _close(self._loop, self._native, code, reason)
+
+    def _closed_raw(self) -> bool:
+        return bool(self._native.closed)
+
+    async def _deny_raw(self, status: int) -> None:
+        if self._pending is not None:
+            from .response import Response
+
+            complete(self._loop, self._pending, Response(b"", status=status), None)
+            self._pending = None
 
     # ---- the open WebSocket ----
     async def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[Any, Any]] = ()) -> None:
         """Answer the handshake (101). ``subprotocol``: one the client offered."""
-        if self._native is not None:
-            raise RuntimeError("the WebSocket is already accepted")
+        if self._accepted or self._refused:
+            raise RuntimeError("the WebSocket handshake was already answered")
         if subprotocol is not None and subprotocol not in self.subprotocols:
             raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client ({self.subprotocols})")
-        self._native = _native.ws_accept(self._pending, self._req, subprotocol, list(headers),
-                                         self._settings.native())
+        await self._accept_raw(subprotocol, list(headers))
+        self._accepted = True
         self.subprotocol = subprotocol
 
-    def _open(self) -> Any:
-        if self._native is None:
+    def _check_open(self) -> None:
+        if not self._accepted:
             raise RuntimeError("accept() the WebSocket before receiving or sending")
-        return self._native
 
     async def receive(self) -> str | bytes:
         """The next message: ``str`` (text) or ``bytes`` (binary). Raises
         ``WebSocketDisconnect`` once the WebSocket is closed."""
-        message = await _await_receive(self._loop, self._open())
+        self._check_open()
+        message = await self._receive_raw()
         if message[0] == _CLOSE:
             self.close_code = message[1]
             raise WebSocketDisconnect(message[1], message[2])
@@ -223,9 +253,11 @@ class WebSocket:
     async def send(self, data: str | bytes) -> None:
         """Send ``str`` as a text message, ``bytes`` as binary; waits while the client is
         behind. Raises ``WebSocketDisconnect`` once the WebSocket is closed."""
-        native = self._open()
-        if not await _await_send(self._loop, native, data):
-            code = native.close_code or 1006
+        self._check_open()
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"a WebSocket message is str (text) or bytes (binary), not {type(data).__name__}")
+        code = await self._send_raw(data)
+        if code is not None:
             self.close_code = code
             raise WebSocketDisconnect(code)
 
@@ -246,17 +278,18 @@ class WebSocket:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send the close frame (the connection ends once the client answers it, or after
         the close timeout). Before ``accept`` it refuses the handshake with 403."""
-        if self._native is None:
-            self._deny(403)
+        if not self._accepted:
+            await self.deny(403)
             return
-        _close(self._loop, self._native, code, reason)
+        await self._close_raw(code, reason)
 
-    def _deny(self, status: int) -> None:
-        if self._pending is not None:
-            from .response import Response
-
-            complete(self._loop, self._pending, Response(b"", status=status), None)
-            self._pending = None
+    async def deny(self, status: int = 403) -> None:
+        """Refuse the handshake with an HTTP status (before ``accept``)."""
+        if self._accepted:
+            raise RuntimeError("the WebSocket is accepted: close() it instead")
+        if not self._refused:
+            self._refused = True
+            await self._deny_raw(status)
 
     async def __aiter__(self) -> AsyncIterator[str | bytes]:
         """Messages until the client closes (a normal close ends the iteration)."""
@@ -267,6 +300,31 @@ class WebSocket:
                 if exc.code in (1000, 1001, 1005):
                     return
                 raise
+
+
+async def run_handler(ws: WebSocket, handler: Callable[[WebSocket], Any], path: str) -> None:
+    """Run an ``@app.websocket`` handler: a disconnect ends it quietly; a failure is 500
+    before ``accept`` (``BaseException`` re-raised) and close 1011 after; returning
+    without accepting refuses with 403; returning while open closes with 1000."""
+    try:
+        await handler(ws)
+    except WebSocketDisconnect:
+        pass  # the client left: nothing more to say
+    except BaseException as exc:  # noqa: BLE001 - one handler's failure closes its WebSocket only
+        if not ws._accepted and not ws._refused:
+            raise  # the caller answers the handshake with 500
+        if ws._accepted:
+            logger.error("WebSocket handler for %s failed: %r: closing with 1011", path, exc,
+                         exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
+            if not ws._closed_raw():
+                await ws._close_raw(1011, "")
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        return
+    if not ws._accepted:
+        await ws.deny(403)  # returned without accepting: the handshake is refused
+    elif not ws._closed_raw():
+        await ws._close_raw(1000, "")
 
 
 class WebSocketRoute:
@@ -282,22 +340,10 @@ class WebSocketRoute:
     async def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
         ws = WebSocket(req, pending, loop, self.settings)
         try:
-            await self.handler(ws)
-        except WebSocketDisconnect:
-            pass  # the client left: nothing more to say
-        except BaseException as exc:  # noqa: BLE001 - one handler's failure closes its WebSocket only
-            if ws._native is None:
-                complete(loop, pending, None, exc)  # before accept: a 500 for the handshake
+            await run_handler(ws, self.handler, req.path)
+        except BaseException as exc:  # noqa: BLE001 - failed before answering the handshake: 500
+            if ws._pending is not None:
+                complete(loop, ws._pending, None, exc)
                 ws._pending = None
-            else:
-                logger.error("WebSocket handler for %s failed: %r: closing with 1011", req.path, exc,
-                             exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
-                if not ws._native.closed:
-                    _close(loop, ws._native, 1011, "")
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            return
-        if ws._native is None:
-            ws._deny(403)  # returned without accepting: the handshake is refused
-        elif not ws._native.closed:
-            _close(loop, ws._native, 1000, "")
