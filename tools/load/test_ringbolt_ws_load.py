@@ -2,7 +2,7 @@
 `websockets` echo server with routes that misbehave on purpose) — exact message counts
 with -n, text and binary, 32 B and 16 KiB messages, pipelining, fragmented echoes and
 server pings, corrupted, reordered and missing echoes, server closes, failed handshakes,
---json shape and usage errors.
+--json shape and usage errors; and the C++ unit tests of the codec (ws_codec_test.cpp).
 
 Run: python3 -m pytest tools/load/test_ringbolt_ws_load.py   (builds the binary via make
 if it is missing; needs liburing-dev, a C++20 compiler and the websockets package)
@@ -160,3 +160,13 @@ def test_nothing_listening(binary):
 def test_usage_errors(binary, args):
     out = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=10)
     assert out.returncode == 2
+
+
+def test_codec_unit_tests():
+    """The C++ unit tests of the frame parser, frame building and handshake check
+    (ws_codec_test.cpp), built with ASan and UBSan."""
+    build = subprocess.run(["make", "-C", str(HERE), "ws-codec-test"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    out = subprocess.run([str(HERE / "ws-codec-test")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "all passed" in out.stdout
