@@ -155,6 +155,9 @@ def wait_ready(server: Server, load_cpu: str, seconds: float) -> None:
             last = f"probe: {r['messages']} echoes, errors {r['errors']}, {r.get('first_error', '')}"
         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
             last = str(exc)
+            if "handshake: " in last:
+                # the server answered, but not with a WebSocket: waiting will not change that
+                raise RuntimeError(f"no WebSocket echo ({last})") from None
         time.sleep(0.3)
     raise RuntimeError(f"no verified echo within {seconds:.0f} s ({last})")
 
