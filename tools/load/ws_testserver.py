@@ -52,8 +52,9 @@ def process_response(connection, request, response):
 
 
 def flip(message):
+    """The message with its last character or byte changed (same length, same opcode)."""
     if isinstance(message, str):
-        return ("b" if message[-1] != "b" else "c").join([message[:-1], ""])
+        return message[:-1] + ("b" if message[-1] != "b" else "c")
     data = bytearray(message)
     data[-1] ^= 0x01
     return bytes(data)
