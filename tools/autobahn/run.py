@@ -53,8 +53,8 @@ SECTION_TITLES = {
     "7": "Close handling",
     "9": "Limits and performance",
     "10": "Misc (auto-fragmentation)",
-    "12": "permessage-deflate, client sends compressed",
-    "13": "permessage-deflate, parameter negotiation",
+    "12": "permessage-deflate, payloads",
+    "13": "permessage-deflate, parameters",
 }
 # Prints every case id of the installed testsuite, one per line (runs on Python 2.7).
 LIST_CASES = ("from autobahntestsuite.case import Cases, CaseBasename\n"
@@ -229,7 +229,9 @@ def load_results(outdir: Path, agent: str) -> dict[str, dict]:
 
 
 def case_detail(outdir: Path, entry: dict) -> str:
-    """The per-case report's 'result' line (why it failed), if the file is there."""
+    """The per-case report's 'result' line (why it failed), if the file is there. Read it
+    with the close code beside it: a server that closes with 1009 mid-message shows up
+    as "Did not receive message within 100 seconds" after a second or two."""
     name = entry.get("reportfile")
     if not name:
         return ""
@@ -256,8 +258,8 @@ def summarize(results: dict[str, dict], expected: set[str]) -> tuple[dict, list,
         duration = int(entry.get("duration") or 0)
         if 0 <= duration < 86_400_000:  # a case that failed in its handshake reports a nonsense duration
             row["duration_ms"] += duration
-    failing = [(i, e.get("behavior"), e.get("behaviorClose")) for i, e in sorted(results.items(), key=lambda kv:
-               case_key(kv[0])) if e.get("behavior") not in PASSING]
+    failing = [(i, e.get("behavior"), f"{e.get('behaviorClose')}, server code {e.get('remoteCloseCode')}")
+               for i, e in sorted(results.items(), key=lambda kv: case_key(kv[0])) if e.get("behavior") not in PASSING]
     missing = sorted(expected - set(results), key=case_key)
     return sections, failing, missing
 
@@ -311,7 +313,7 @@ def write_summary(path: Path, args, sections: dict, failing: list, missing: list
         "",
     ] + section_table(sections) + [""]
     if failing:
-        lines += ["## Failing cases", "", "| case | behavior | close | result |", "|---|---|---|---|"]
+        lines += ["## Failing cases", "", "| case | behavior | close (server code) | result |", "|---|---|---|---|"]
         lines += [f"| {i} | {b} | {c} | {details.get(i, '').replace('|', '/')} |" for i, b, c in failing]
         lines.append("")
     if missing:
