@@ -6,7 +6,7 @@ MESON_TSAN = build/tsan
 MESON_FUZZ = build/fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: deps install dev run test test-unit test-py test-tools asan asan-py tsan fuzz fuzz-smoke bench profile format format-check clean
+.PHONY: deps install dev run test test-unit test-py test-tools asan asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn
 
 deps:
 	./tools/install-deps.sh
@@ -91,6 +91,13 @@ bench: deps
 # perf profile of the example app under wrk load, with a flame graph (build/profile/flame.svg).
 profile: install
 	./tools/profile
+
+# Autobahn|Testsuite (tools/autobahn) against a WebSocket echo endpoint: make autobahn URL=ws://127.0.0.1:9001/
+# [CASES=1-7,9,10,12,13] [EXCLUDE=12,13] [SERVE="cmd starting the server"] [SUMMARY=docs/websocket-autobahn.md]
+AUTOBAHN_CASES = 1-7,9,10,12,13
+autobahn:
+	$(PYTHON) tools/autobahn/run.py --url "$(URL)" --cases "$(or $(CASES),$(AUTOBAHN_CASES))" --exclude "$(EXCLUDE)" \
+	  $(if $(SERVE),--serve "$(SERVE)") $(if $(SUMMARY),--summary "$(SUMMARY)")
 
 format:
 	git ls-files '*.cpp' '*.hpp' '*.c' | xargs clang-format -i

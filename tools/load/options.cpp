@@ -14,26 +14,6 @@
 
 namespace ringbolt_load {
 
-namespace {
-
-const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n"
-                         "  -c, --connections N   open connections (default 10), shared among threads\n"
-                         "  -t, --threads N       threads, one io_uring each (default 1)\n"
-                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
-                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
-                         "  -n, --requests N      stop after N measured responses instead of a duration\n"
-                         "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n"
-                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
-                         "                        intended send time (no coordinated omission)\n"
-                         "  -m, --method M        request method (default GET)\n"
-                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
-                         "  -b, --body TEXT       request body\n"
-                         "      --body-file F     request body from a file\n"
-                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
-                         "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
-                         "      --json            print the result as one JSON object\n"
-                         "  -h, --help            this text\n";
-
 bool parse_seconds(const char* text, double* out) {
     char* end = nullptr;
     errno = 0;
@@ -90,6 +70,53 @@ bool parse_cpus(const char* text, std::vector<int>* out) {
     return !out->empty();
 }
 
+bool resolve_address(const std::string& host, uint16_t port, sockaddr_storage* addr, socklen_t* addr_len, int* family) {
+    // resolution happens once, here: literals and "localhost" need no network
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    std::string service = std::to_string(port);
+    int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+    if (rc != 0 || res == nullptr) {
+        fprintf(stderr, "ringbolt-load: cannot resolve %s: %s\n", host.c_str(), gai_strerror(rc));
+        return false;
+    }
+    // prefer IPv4 for "localhost", which servers on this project bind to 127.0.0.1
+    addrinfo* pick = res;
+    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
+    memcpy(addr, pick->ai_addr, pick->ai_addrlen);
+    *addr_len = pick->ai_addrlen;
+    *family = pick->ai_family;
+    freeaddrinfo(res);
+    return true;
+}
+
+namespace {
+
+const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n"
+                         "  -c, --connections N   open connections (default 10), shared among threads\n"
+                         "  -t, --threads N       threads, one io_uring each (default 1)\n"
+                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
+                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
+                         "  -n, --requests N      stop after N measured responses instead of a duration\n"
+                         "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n"
+                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
+                         "                        intended send time (no coordinated omission)\n"
+                         "  -m, --method M        request method (default GET)\n"
+                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
+                         "  -b, --body TEXT       request body\n"
+                         "      --body-file F     request body from a file\n"
+                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
+                         "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
+                         "      --json            print the result as one JSON object\n"
+                         "  -h, --help            this text\n";
+
 bool parse_url(options* o) {
     const std::string& url = o->url;
     const std::string scheme = "http://";
@@ -135,30 +162,7 @@ bool parse_url(options* o) {
         }
         o->port = static_cast<uint16_t>(p);
     }
-    // resolution happens once, here: literals and "localhost" need no network
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* res = nullptr;
-    std::string service = std::to_string(o->port);
-    int rc = getaddrinfo(o->host.c_str(), service.c_str(), &hints, &res);
-    if (rc != 0 || res == nullptr) {
-        fprintf(stderr, "ringbolt-load: cannot resolve %s: %s\n", o->host.c_str(), gai_strerror(rc));
-        return false;
-    }
-    // prefer IPv4 for "localhost", which servers on this project bind to 127.0.0.1
-    addrinfo* pick = res;
-    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
-    }
-    memcpy(&o->addr, pick->ai_addr, pick->ai_addrlen);
-    o->addr_len = pick->ai_addrlen;
-    o->family = pick->ai_family;
-    freeaddrinfo(res);
-    return true;
+    return resolve_address(o->host, o->port, &o->addr, &o->addr_len, &o->family);
 }
 
 } // namespace

@@ -39,6 +39,13 @@ struct options {
 // *exit_now for --help.
 bool parse_options(int argc, char** argv, options* opts, bool* exit_now);
 
+// Shared with ringbolt-ws-load's command line: "10", "10s", "500ms", "1m"; an unsigned
+// integer in [min, max]; a CPU list "1,2" or "0-3"; a host resolved once (IPv4 preferred).
+bool parse_seconds(const char* text, double* out);
+bool parse_uint(const char* text, uint64_t min, uint64_t max, uint64_t* out);
+bool parse_cpus(const char* text, std::vector<int>* out);
+bool resolve_address(const std::string& host, uint16_t port, sockaddr_storage* addr, socklen_t* addr_len, int* family);
+
 // One request as bytes (method, path, Host, user headers, Content-Length, body).
 std::string build_request(const options& opts);
 
