@@ -24,8 +24,9 @@ Systems (the apps are tools/autobahn/echo_asgi.py and benchmarks/load/ws/):
   granian-asgi   Granian, ASGI echo (1 worker, 1 runtime thread, st mode)
   granian-rsgi   Granian, RSGI WebSocket echo (ws/granian_rsgi_echo.py)
   socketify      socketify's native uWebSockets echo (ws/socketify_echo.py)
-  ringbolt       PLACEHOLDER until issue 11 lands: `ringbolt serve tools.autobahn.echo_asgi:app`,
-                 one worker, one thread (the lead replaces or confirms this command)
+  ringbolt       ringbolt's @app.websocket echo (benchmarks/load/ws/ringbolt_echo.py); ringbolt-asgi:
+                 `ringbolt serve tools.autobahn.echo_asgi:app`,
+                 both with one worker and one reactor thread
 
 Peers come from a venv (--venv, default benchmarks/load/.venv-peers, made by
 setup_peers.sh); ringbolt from --ringbolt-python (default: this interpreter).
@@ -78,12 +79,14 @@ SYSTEMS: dict[str, System] = {
                            probe=["{venv}/bin/python", "-c", "import granian.rsgi"]),
     "socketify": System(["{venv}/bin/python", "benchmarks/load/ws/socketify_echo.py", "{port}"],
                         probe=["{venv}/bin/python", "-c", "import socketify"]),
-    # PLACEHOLDER for issue 11: the same ASGI echo app under ringbolt, one worker, one
-    # reactor thread. Until ringbolt speaks WebSocket the probe run fails and the system
-    # is reported unavailable.
-    "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "tools.autobahn.echo_asgi:app", "--host",
-                        "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"],
-                       probe=["{ringbolt_python}", "-c", "import ringbolt"]),
+    # ringbolt's own API (@app.websocket) and the same ASGI echo app the peers run; one
+    # worker, one reactor thread (the event loop has its own thread).
+    "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "benchmarks.load.ws.ringbolt_echo:app",
+                        "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"],
+                       probe=["{ringbolt_python}", "-c", "import ringbolt.websocket"]),
+    "ringbolt-asgi": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "tools.autobahn.echo_asgi:app",
+                             "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"],
+                            probe=["{ringbolt_python}", "-c", "import ringbolt.websocket"]),
 }
 
 
