@@ -41,6 +41,8 @@ if [ -n "$VENV_FROM" ]; then
     if [ ! -x "$PYTHON" ]; then
         echo "install-deps: $VENV_FROM refuses pip installs (PEP 668): creating the virtualenv $venv"
         "$VENV_FROM" -m venv "$venv"
+        # Debian 12's venv starts with pip 23.0, older than the -C (config settings) the Makefile passes
+        "$PYTHON" -m pip install -q --disable-pip-version-check --upgrade pip
     elif [ "$("$PYTHON" -c 'import sys; print(sys.base_prefix, sys.version_info[:2])')" != \
            "$("$VENV_FROM" -c 'import sys; print(sys.base_prefix, sys.version_info[:2])')" ]; then
         echo "install-deps: $venv was made from another Python than $VENV_FROM: remove it, or pass VENV=another/dir" >&2
