@@ -9,8 +9,8 @@ EXTERNALLY_MANAGED := $(shell $(PYTHON) -c 'import os, sys, sysconfig; print(sys
   os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))' 2>/dev/null)
 ifeq ($(EXTERNALLY_MANAGED),True)
 VENV_FROM := $(PYTHON)
-override PYTHON := $(CURDIR)/$(VENV)/bin/python
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+override PYTHON := $(abspath $(VENV))/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 endif
 MESON_DEV = build/dev
 MESON_ASAN = build/asan
