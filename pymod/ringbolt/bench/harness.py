@@ -56,7 +56,7 @@ def peers_cache() -> Path:
 # checkout (this file at pymod/ringbolt/bench/): benchmarks/load (its apps/, .venv-peers
 # and .bin from setup_peers.sh, results/). Installed: the peers' cache venv, and results
 # under the current directory; the reference systems then report themselves unavailable.
-_CHECKOUT = HERE.parents[2] / "benchmarks" / "load"
+_CHECKOUT = (HERE.parents[2] if len(HERE.parents) > 2 else HERE) / "benchmarks" / "load"
 if (_CHECKOUT / "apps").is_dir():
     ROOT = _CHECKOUT.parent.parent  # repository root
     APPS = _CHECKOUT / "apps"
