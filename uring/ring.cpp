@@ -77,6 +77,9 @@ std::string describe_setup_failure(int sys_errno) {
     if (sys_errno == ENOSYS) {
         return "io_uring is not available (ENOSYS): the kernel lacks it or a seccomp filter hides it";
     }
+    if (sys_errno == ENOTSUP) { // probe_io_uring: set up, but without what the hot path needs
+        return "io_uring lacks multishot accept/recv with buffer rings (kernel >= 6.0 needed)";
+    }
     return std::string("io_uring_setup failed: ") + std::strerror(sys_errno);
 }
 

@@ -28,7 +28,8 @@ result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& feature
 /// self-test of multishot recv with a provided buffer ring. Never throws.
 result<ring_features> probe_io_uring() noexcept;
 
-/// One line explaining why io_uring is unavailable, from the errno of io_uring_setup.
+/// One line explaining why io_uring is unavailable, from the errno of a failed
+/// setup_ring or probe_io_uring (ENOTSUP: no multishot accept/recv with buffer rings).
 std::string describe_setup_failure(int sys_errno);
 
 } // namespace ringbolt::uring

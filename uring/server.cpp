@@ -88,10 +88,7 @@ result<void> server::start() {
         if (probe.ok()) {
             _io_description = probe.value().tier;
         } else {
-            std::string why = probe.sys_errno() == ENOTSUP
-                                  ? std::string("io_uring lacks multishot accept/recv with buffer rings (kernel >= 6.0 "
-                                                "needed)")
-                                  : describe_setup_failure(probe.sys_errno());
+            std::string why = describe_setup_failure(probe.sys_errno());
             if (_config.io == "io_uring") {
                 _error = why;
                 return {probe.error(), probe.sys_errno()};

@@ -467,9 +467,7 @@ void init_runtime(pb::module_& m) {
             d["multishot_recv"] = f.multishot_recv;
             d["buf_ring"] = f.buf_ring;
         } else {
-            d["error"] = r.error() == errc::io_uring_blocked
-                             ? uring::describe_setup_failure(r.sys_errno())
-                             : std::string(errc_name(r.error())) + ": " + std::strerror(r.sys_errno());
+            d["error"] = uring::describe_setup_failure(r.sys_errno()); // the words serve logs
         }
         return d;
     });

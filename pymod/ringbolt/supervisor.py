@@ -3,22 +3,28 @@
 Python has one GIL per process, so using every core for Python code needs processes.
 The supervisor (the process that called ``App.run``):
 
-- binds the listening sockets once: ``threads`` sockets, each with ``SO_REUSEADDR`` and
-  ``SO_REUSEPORT``, bound to host:port, after a probe bind without ``SO_REUSEPORT`` has
-  shown that no other process listens there (else: "Address already in use"); reactor
-  ``i`` of every worker accepts from socket ``i`` (native config ``listen_fds``), and
-  worker ``w``'s reactors are pinned
-  from CPU ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open,
-  so a worker exiting never closes a listener: connections wait in the accept queue
-  for the other workers, none is refused during restarts and reloads;
+- binds the listening sockets once: ``threads`` sockets per worker, each with
+  ``SO_REUSEADDR`` and ``SO_REUSEPORT``, bound to host:port, after a probe bind without
+  ``SO_REUSEPORT`` has shown that no other process listens there (else: "Address already
+  in use"); reactor ``i`` of worker ``w`` accepts from socket ``w * threads + i`` (native
+  config ``listen_fds``) only, and worker ``w``'s reactors are pinned from CPU
+  ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open, so a worker
+  exiting never closes a listener: no connection is refused during restarts and reloads;
+- steers new connections to the listeners of the workers that are ready (a classic BPF
+  program on the ``SO_REUSEPORT`` group, ``steer_connections``): the kernel would
+  otherwise spread them over every listener, and while a worker is down (or crash-loops
+  at start-up) the share hashed to its listeners would wait in their accept queues. Only
+  connections already queued on a worker's listeners when it died (or during the few
+  milliseconds before the supervisor notices) wait for its successor;
 - forks the workers (``os.fork()``, after the app was imported: no re-import); each
-  runs the single-process serve path (startup hooks, server, shutdown hooks) and
-  reports "ready" (or its start-up error) over a pipe;
+  runs ``App.serve_worker`` (startup hooks, server, shutdown hooks) and reports "ready"
+  (or its start-up error) over a pipe;
 - restarts a worker that dies, with an exponential backoff (0.1 s doubling to 5 s)
   while workers die within a second of starting; if a worker of the first start
   fails, stops everything and raises (the CLI exits 1);
 - or serves listeners it is given (``listen_fds``: ``--uds``, ``--fd``, the reloader's
-  socket): every worker's reactors accept from those;
+  socket): every worker's reactors accept from those, so the workers that are up take
+  every connection and nothing needs steering;
 - SIGTERM/SIGINT: forwards SIGTERM to the workers (each drains), waits up to the
   graceful timeout + 5 s, SIGKILLs stragglers, closes the listeners, returns; a second
   SIGINT (Ctrl-C twice) SIGKILLs the workers at once;
@@ -27,11 +33,14 @@ The supervisor (the process that called ``App.run``):
 - ``limit_max_requests``: a worker that reached its limit says so and drains; the
   supervisor starts its replacement at once (not a crash: no backoff).
 
-The supervisor runs no thread (it forks) and does not touch io_uring.
+The supervisor runs no thread (it forks) and does not touch io_uring. It does not import
+the App: a worker's side of the protocol (``StartupHookError``, the exit codes) lives
+here, and ``App`` imports it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import logging
@@ -39,25 +48,46 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .app import App
+from typing import Any, Callable, Protocol
 
 logger = logging.getLogger("ringbolt")
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the server could not start (io_uring, listeners), or an unexpected error
 EXIT_STARTUP_HOOK = 3  # a startup hook raised
+EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
 
 BACKOFF_MIN = 0.1
 BACKOFF_MAX = 5.0
 QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the backoff
 KILL_GRACE = 5.0  # added to graceful_timeout before SIGKILL
+
+
+class StartupHookError(RuntimeError):
+    """A startup hook raised (in a supervised worker: it exits with ``EXIT_STARTUP_HOOK``)."""
+
+
+class WorkerApp(Protocol):
+    """What the supervisor needs of an App: the public worker entry point."""
+
+    def serve_worker(
+        self,
+        host: str,
+        port: int,
+        threads: int,
+        *,
+        listen_fds: list[int],
+        cpu_offset: int,
+        on_ready: Callable[[dict[str, Any]], None],
+        on_limit: Callable[[], None] | None = None,
+        limit_max_requests: int | None = None,
+        **options: Any,
+    ) -> None: ...
 
 
 def describe_status(status: int) -> str:
@@ -131,6 +161,34 @@ def probe_address_free(host: str, port: int, infos: list[Any]) -> None:
                                                 f"(another process serves it)") from None
 
 
+SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>, Linux 4.5
+_SKF_AD_RANDOM = (-0x1000 + 56) & 0xFFFFFFFF  # ancillary load: a random u32
+_BPF_LD_W_ABS, _BPF_MOD_K, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x94, 0x15, 0x06
+_NO_CHOICE = 0xFFFFFFFF  # an index past the group: the kernel picks by its usual hash
+
+
+def steering_program(live: list[int], total: int) -> list[tuple[int, int, int, int]]:
+    """Classic BPF for an ``SO_REUSEPORT`` group of ``total`` sockets: pick one of the
+    ``live`` positions (in the order the sockets joined the group) at random. With every
+    socket live, or none, it picks nothing and the kernel spreads by its hash over all."""
+    if not live or len(live) >= total:
+        return [(_BPF_RET_K, 0, 0, _NO_CHOICE)]
+    prog = [(_BPF_LD_W_ABS, 0, 0, _SKF_AD_RANDOM), (_BPF_MOD_K, 0, 0, len(live))]
+    for n, position in enumerate(live):
+        prog += [(_BPF_JEQ_K, 0, 1, n), (_BPF_RET_K, 0, 0, position)]
+    prog.append((_BPF_RET_K, 0, 0, _NO_CHOICE))
+    return prog
+
+
+def steer_connections(sock: socket.socket, live: list[int], total: int) -> None:
+    """Attach ``steering_program`` to the group ``sock`` belongs to (replacing the last
+    one). Raises ``OSError`` where the kernel refuses it."""
+    raw = b"".join(struct.pack("=HBBI", *ins) for ins in steering_program(live, total))
+    buf = ctypes.create_string_buffer(raw, len(raw))
+    fprog = struct.pack("HxxxxxxP", len(raw) // 8, ctypes.addressof(buf))  # struct sock_fprog
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog)
+
+
 class Worker:
     def __init__(self, pid: int, index: int, generation: int, pipe: int) -> None:
         self.pid = pid
@@ -147,7 +205,7 @@ class Worker:
 class Supervisor:
     def __init__(
         self,
-        app: App,
+        app: WorkerApp,
         *,
         host: str,
         port: int,
@@ -182,6 +240,7 @@ class Supervisor:
         self.stopping = False
         self.reloading = False
         self.forced = False  # a second SIGINT cut the drain short
+        self.steered: list[int] | None = None  # the listener positions new connections go to
 
     # ---- logging ----
     def log(self, level: int, msg: str, *args: Any) -> None:
@@ -221,8 +280,6 @@ class Supervisor:
         if failure is not None:
             raise RuntimeError(failure)
         if self.forced:
-            from .app import EXIT_FORCED
-
             raise SystemExit(EXIT_FORCED)
         self.log(logging.INFO, "stopped")
 
@@ -247,6 +304,7 @@ class Supervisor:
             if failure is not None:
                 return failure
             self._spawn_as_needed()
+            self._steer()
             self._wait_events(self._timeout())
 
     def _timeout(self) -> float:
@@ -342,6 +400,26 @@ class Supervisor:
             elif w.retiring is None and not clean:
                 self.backoff = 0.0
 
+    def _steer(self) -> None:
+        """New connections go to the listeners of the ready workers that are not going
+        away (a slot being replaced keeps its share while its old worker still serves)."""
+        if not self.listeners:
+            return  # given listeners are shared by every worker
+        ready = {w.index for w in self.workers.values() if w.ready and w.retiring is None}
+        live = [i * self.threads + t for i in sorted(ready) for t in range(self.threads)]
+        if live == self.steered:
+            return
+        try:
+            steer_connections(self.listeners[0], live, len(self.listeners))
+        except OSError as exc:
+            self.log(logging.WARNING, "cannot steer new connections to the ready workers (%s): a worker that is "
+                     "down keeps its share of them waiting", exc.strerror or exc)
+            self.steered = live
+            return
+        if self.steered is not None or len(live) < len(self.listeners):
+            self.log(logging.DEBUG, "new connections go to the listeners of workers %s", sorted(ready))
+        self.steered = live
+
     def _active(self) -> list[Worker]:
         return [w for w in self.workers.values() if w.retiring is None]
 
@@ -404,8 +482,6 @@ class Supervisor:
                 os._exit(code)
 
     def _worker_body(self, index: int, report_fd: int) -> int:
-        from .app import StartupHookError
-
         pid = os.getpid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
@@ -426,13 +502,13 @@ class Supervisor:
                 pass
 
         try:
-            self.app._serve(
+            self.app.serve_worker(
                 self.host,
                 self.port,
                 self.threads,
                 limit_max_requests=self.limit_max_requests,
-                _ready=lambda info: report(event="ready", port=info["port"]),
-                _on_limit=lambda: report(event="limit"),
+                on_ready=lambda info: report(event="ready", port=info["port"]),
+                on_limit=lambda: report(event="limit"),
                 listen_fds=self.given_fds
                 or [s.fileno() for s in self.listeners[index * self.threads:(index + 1) * self.threads]],
                 cpu_offset=index * self.threads,
