@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 #include "http/char_classes.hpp"
+#include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/app_bridge.hpp"
@@ -35,25 +36,15 @@ python_types g_types; // set once by ringbolt/__init__.py via _set_types
 /// The router's mask for `methods`; names outside the parser's set (any RFC 9110 token:
 /// PROPFIND, REPORT, PURGE, QUERY...) become method_other and are listed in `other`.
 uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::string>* other = nullptr) {
-    static const std::pair<const char*, uint16_t> known[] = {
-        {"GET", http::method_get},         {"HEAD", http::method_head},     {"POST", http::method_post},
-        {"PUT", http::method_put},         {"DELETE", http::method_delete}, {"PATCH", http::method_patch},
-        {"OPTIONS", http::method_options}, {"TRACE", http::method_trace},
-    };
     uint16_t mask = 0;
     for (const auto& m : methods) {
-        bool found = false;
-        for (const auto& [name, bit] : known) {
-            if (m == name) {
-                mask |= bit;
-                found = true;
-            }
-        }
-        if (found) {
-            continue;
-        }
-        if (m == "CONNECT") {
+        const uint16_t bit = http::method_bit_of(m);
+        if (bit == http::method_connect) {
             throw pb::value_error("CONNECT cannot be routed (it names a host, not a path)");
+        }
+        if (bit != http::method_other) {
+            mask |= bit;
+            continue;
         }
         bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) {
             return http::chars::tchar[static_cast<unsigned char>(c)];
