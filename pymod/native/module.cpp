@@ -14,6 +14,7 @@
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "uring/listener.hpp"
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
 
@@ -444,6 +445,21 @@ void init_runtime(pb::module_& m) {
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
     m.def(
         "log_dropped", [] { return log_dropped(); }, "Native log lines dropped because stderr did not keep up.");
+    m.def(
+        "bind_listeners",
+        [](const std::string& host, uint16_t port, unsigned count, int backlog) {
+            result<std::vector<int>> fds = uring::open_listeners(host, port, count, backlog);
+            if (!fds.ok()) {
+                int err = fds.sys_errno();
+                std::string why = uring::describe_listen_failure(host, port, err);
+                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
+                throw pb::error_already_set();
+            }
+            return fds.value();
+        },
+        pb::arg("host"), pb::arg("port"), pb::arg("count"), pb::arg("backlog"),
+        "`count` listening sockets (fds) on host:port with SO_REUSEPORT, after the probe that "
+        "refuses a port another process serves (the server's own binding, uring/listener.cpp).");
     m.def("probe_io_uring", [] {
         pb::dict d;
         result<uring::ring_features> r = uring::probe_io_uring();

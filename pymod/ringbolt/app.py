@@ -297,7 +297,7 @@ class App:
             if threads is None:
                 threads = max(1, _cpus_available() // workers)
             Supervisor(
-                self,
+                self.serve_worker,
                 host=host,
                 port=port,
                 workers=workers,

@@ -41,7 +41,6 @@ here, and ``App`` imports it.
 from __future__ import annotations
 
 import ctypes
-import errno
 import json
 import logging
 import os
@@ -53,7 +52,9 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
+
+from . import _native
 
 logger = logging.getLogger("ringbolt")
 
@@ -72,22 +73,10 @@ class StartupHookError(RuntimeError):
     """A startup hook raised (in a supervised worker: it exits with ``EXIT_STARTUP_HOOK``)."""
 
 
-class WorkerApp(Protocol):
-    """What the supervisor needs of an App: the public worker entry point."""
-
-    def serve_worker(
-        self,
-        host: str,
-        port: int,
-        threads: int,
-        *,
-        listen_fds: list[int],
-        cpu_offset: int,
-        on_ready: Callable[[dict[str, Any]], None],
-        on_limit: Callable[[], None] | None = None,
-        limit_max_requests: int | None = None,
-        **options: Any,
-    ) -> None: ...
+# A worker's entry point (``App.serve_worker``): called in the forked worker with host,
+# port, threads and the keywords listen_fds, cpu_offset, on_ready, on_limit,
+# limit_max_requests and the serve options; returns after the drain.
+ServeWorker = Callable[..., None]
 
 
 def describe_status(status: int) -> str:
@@ -105,60 +94,14 @@ def describe_status(status: int) -> str:
 
 
 def bind_listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
-    """``count`` sockets on host:port with SO_REUSEADDR + SO_REUSEPORT, listening.
+    """``count`` sockets on host:port with SO_REUSEADDR + SO_REUSEPORT, listening, in the
+    order they joined the port's ``SO_REUSEPORT`` group (what ``steer_connections``
+    counts on). Port 0: the first socket picks a free port, the others take the same one.
 
-    Port 0: the first socket picks a free port, the others take the same one.
-    Raises ``OSError`` naming the address ("address already in use" when another
-    process listens there: see ``probe_address_free``).
+    The native server's own binding (``uring/listener.cpp``) does it, with its probe:
+    ``OSError`` "address already in use" when another process listens there.
     """
-    try:
-        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    last: OSError | None = None
-    if port != 0:
-        probe_address_free(host, port, infos)
-    for family, type_, proto, _, addr in infos:
-        socks: list[socket.socket] = []
-        try:
-            for _ in range(count):
-                s = socket.socket(family, type_, proto)
-                socks.append(s)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if socks[0] is not s:
-                    addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
-                s.bind(addr)
-                s.listen(backlog)
-            return socks
-        except OSError as exc:
-            last = exc
-            for s in socks:
-                s.close()
-    err = last.errno if last is not None and last.errno else errno.EADDRNOTAVAIL
-    raise OSError(err, f"cannot listen on {host}:{port}: {os.strerror(err)}")
-
-
-def probe_address_free(host: str, port: int, infos: list[Any]) -> None:
-    """Raise ``OSError(EADDRINUSE)`` when another process listens on host:port.
-
-    SO_REUSEPORT listeners of two processes (same user) share a port silently and the
-    kernel splits the connections between them; a probe socket WITHOUT SO_REUSEPORT
-    cannot bind next to a listener, while SO_REUSEADDR lets it bind past connections
-    left in TIME_WAIT. The first address that binds is the one the listeners will use
-    (as ``uring/listener.cpp`` does natively).
-    """
-    for family, type_, proto, _, addr in infos:
-        try:
-            with socket.socket(family, type_, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind(addr)
-            return
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise OSError(errno.EADDRINUSE, f"cannot listen on {host}:{port}: Address already in use "
-                                                f"(another process serves it)") from None
+    return [socket.socket(fileno=fd) for fd in _native.bind_listeners(host, port, count, backlog)]
 
 
 SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>, Linux 4.5
@@ -205,7 +148,7 @@ class Worker:
 class Supervisor:
     def __init__(
         self,
-        app: WorkerApp,
+        serve_worker: ServeWorker,
         *,
         host: str,
         port: int,
@@ -215,7 +158,7 @@ class Supervisor:
         limit_max_requests: int | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.app = app
+        self.serve_worker = serve_worker
         self.host = host
         self.port = port
         self.count = workers
@@ -502,7 +445,7 @@ class Supervisor:
                 pass
 
         try:
-            self.app.serve_worker(
+            self.serve_worker(
                 self.host,
                 self.port,
                 self.threads,
