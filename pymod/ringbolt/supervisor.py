@@ -126,10 +126,14 @@ def steering_program(live: list[int], total: int) -> list[tuple[int, int, int, i
 def steer_connections(sock: socket.socket, live: list[int], total: int) -> None:
     """Attach ``steering_program`` to the group ``sock`` belongs to (replacing the last
     one). Raises ``OSError`` where the kernel refuses it."""
-    raw = b"".join(struct.pack("=HBBI", *ins) for ins in steering_program(live, total))
+    raw = b"".join(struct.pack("=HBBI", *ins) for ins in steering_program(live, total))  # sock_filter[]
     buf = ctypes.create_string_buffer(raw, len(raw))
-    fprog = struct.pack("HxxxxxxP", len(raw) // 8, ctypes.addressof(buf))  # struct sock_fprog
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog)
+    fprog = _SockFprog(len(raw) // 8, ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]  # struct sock_fprog
 
 
 class Worker:
