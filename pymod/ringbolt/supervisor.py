@@ -67,6 +67,7 @@ BACKOFF_MIN = 0.1
 BACKOFF_MAX = 5.0
 QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the backoff
 KILL_GRACE = 5.0  # added to graceful_timeout before SIGKILL
+_HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}  # the supervisor's signals
 
 
 class StartupHookError(RuntimeError):
@@ -199,20 +200,20 @@ class Supervisor:
         worker of the first start failed) after having stopped everything."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("workers > 1 needs App.run to be called from the main thread (signals, fork)")
-        if self.given_fds:
-            where = self.bind_name or f"inherited socket {self.given_fds[0]}"
-        else:
-            self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
-            port = self.listeners[0].getsockname()[1]
-            where = "http://%s:%d" % (self.host if ":" not in self.host else f"[{self.host}]", port)
-        self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
-                 os.getpid(), where, self.count, self.threads)
+        # The handlers go in before the port accepts: a SIGTERM from then on drains.
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in _HANDLED}
         previous_wakeup = signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         failure: str | None = None
         try:
+            if self.given_fds:
+                where = self.bind_name or f"inherited socket {self.given_fds[0]}"
+            else:
+                self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
+                port = self.listeners[0].getsockname()[1]
+                where = "http://%s:%d" % (self.host if ":" not in self.host else f"[{self.host}]", port)
+            self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
+                     os.getpid(), where, self.count, self.threads)
             failure = self._loop()
         finally:
             self._stop_all()
@@ -401,10 +402,16 @@ class Supervisor:
     # ---- workers ----
     def _spawn(self, index: int) -> Worker:
         r, w = os.pipe()
+        # The signals stay blocked across the fork until the worker has reset their
+        # handlers: a SIGTERM sent (by _stop_all) to a worker still in that window would
+        # otherwise run the supervisor's handler in the worker and be lost, and the worker
+        # would serve on until the SIGKILL after the graceful timeout.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
         pid = os.fork()
         if pid == 0:  # the worker; never returns
             os.close(r)
-            self._worker_main(index, w)
+            self._worker_main(index, w, mask)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(w)
         os.set_blocking(r, False)
         worker = Worker(pid, index, self.generation, r)
@@ -412,10 +419,10 @@ class Supervisor:
         self.log(logging.INFO, "started worker %d (pid %d)", index, pid)
         return worker
 
-    def _worker_main(self, index: int, report_fd: int) -> None:
+    def _worker_main(self, index: int, report_fd: int, mask: set[signal.Signals]) -> None:
         code = EXIT_ERROR
         try:
-            code = self._worker_body(index, report_fd)
+            code = self._worker_body(index, report_fd, mask)
         except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's stack
             try:
                 traceback.print_exc()
@@ -428,12 +435,13 @@ class Supervisor:
             finally:
                 os._exit(code)
 
-    def _worker_body(self, index: int, report_fd: int) -> int:
+    def _worker_body(self, index: int, report_fd: int, mask: set[signal.Signals]) -> int:
         pid = os.getpid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads are the supervisor's business
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM that came meanwhile acts now
         os.close(self.wake_r)
         os.close(self.wake_w)
         for other in self.workers.values():
