@@ -47,7 +47,7 @@ struct server_config {
     std::vector<int> listen_fds;
     int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
     std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
-    uint32_t limit_connections = 0;     ///< per worker, 0 = none: accepting pauses at the cap
+    uint32_t limit_connections = 0;     ///< per reactor (its _live), 0 = none: accepting pauses at the cap
     uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
     http::server_fields fields;         ///< Server/Date/extra fields added to every response

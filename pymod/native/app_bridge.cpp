@@ -419,7 +419,7 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
             }
             Py_XDECREF(rv);
         }
-        text_answer(resp, 500, "Internal Server Error");
+        internal_error_answer(resp);
         return;
     }
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
@@ -717,7 +717,7 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
         PyErr_Clear();
-        text_answer(resp, 500, "Internal Server Error");
+        internal_error_answer(resp);
         answers.push_back(std::move(resp));
         return;
     }
@@ -771,7 +771,7 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
             PyErr_Clear();
             http::app_response& resp = answers.emplace_back();
             address_response(req, resp);
-            text_answer(resp, 500, "Internal Server Error");
+            internal_error_answer(resp);
         } else {
             Py_DECREF(capsule);
         }

@@ -70,6 +70,12 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
 /// A whole plain-text answer in `resp` (500 fallbacks, 404/403 for a file response).
 void text_answer(http::app_response& resp, uint16_t status, std::string_view text);
 
+/// The native 500 fallback: a handler raised, a result could not be converted, a
+/// stream failed before its head, or the request could not be handed over.
+inline void internal_error_answer(http::app_response& resp) {
+    text_answer(resp, 500, "Internal Server Error");
+}
+
 /// Check the handler's status and headers against the framing the server owns and
 /// build the response head: handler Content-Length must match a known body (or bounds
 /// a streamed one), Transfer-Encoding/Connection are the server's, 1xx is refused.

@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 #include "http/char_classes.hpp"
+#include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/app_bridge.hpp"
@@ -14,6 +15,7 @@
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
 #include "pymod/native/websocket.hpp"
+#include "uring/listener.hpp"
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
 
@@ -36,25 +38,15 @@ python_types g_types; // set once by ringbolt/__init__.py via _set_types
 /// The router's mask for `methods`; names outside the parser's set (any RFC 9110 token:
 /// PROPFIND, REPORT, PURGE, QUERY...) become method_other and are listed in `other`.
 uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::string>* other = nullptr) {
-    static const std::pair<const char*, uint16_t> known[] = {
-        {"GET", http::method_get},         {"HEAD", http::method_head},     {"POST", http::method_post},
-        {"PUT", http::method_put},         {"DELETE", http::method_delete}, {"PATCH", http::method_patch},
-        {"OPTIONS", http::method_options}, {"TRACE", http::method_trace},
-    };
     uint16_t mask = 0;
     for (const auto& m : methods) {
-        bool found = false;
-        for (const auto& [name, bit] : known) {
-            if (m == name) {
-                mask |= bit;
-                found = true;
-            }
-        }
-        if (found) {
-            continue;
-        }
-        if (m == "CONNECT") {
+        const uint16_t bit = http::method_bit_of(m);
+        if (bit == http::method_connect) {
             throw pb::value_error("CONNECT cannot be routed (it names a host, not a path)");
+        }
+        if (bit != http::method_other) {
+            mask |= bit;
+            continue;
         }
         bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) {
             return http::chars::tchar[static_cast<unsigned char>(c)];
@@ -457,6 +449,21 @@ void init_runtime(pb::module_& m) {
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
     m.def(
         "log_dropped", [] { return log_dropped(); }, "Native log lines dropped because stderr did not keep up.");
+    m.def(
+        "bind_listeners",
+        [](const std::string& host, uint16_t port, unsigned count, int backlog) {
+            result<std::vector<int>> fds = uring::open_listeners(host, port, count, backlog);
+            if (!fds.ok()) {
+                int err = fds.sys_errno();
+                std::string why = uring::describe_listen_failure(host, port, err);
+                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
+                throw pb::error_already_set();
+            }
+            return fds.value();
+        },
+        pb::arg("host"), pb::arg("port"), pb::arg("count"), pb::arg("backlog"),
+        "`count` listening sockets (fds) on host:port with SO_REUSEPORT, after the probe that "
+        "refuses a port another process serves (the server's own binding, uring/listener.cpp).");
     m.def("probe_io_uring", [] {
         pb::dict d;
         result<uring::ring_features> r = uring::probe_io_uring();
@@ -471,9 +478,7 @@ void init_runtime(pb::module_& m) {
             d["multishot_recv"] = f.multishot_recv;
             d["buf_ring"] = f.buf_ring;
         } else {
-            d["error"] = r.error() == errc::io_uring_blocked
-                             ? uring::describe_setup_failure(r.sys_errno())
-                             : std::string(errc_name(r.error())) + ": " + std::strerror(r.sys_errno());
+            d["error"] = uring::describe_setup_failure(r.sys_errno()); // the words serve logs
         }
         return d;
     });

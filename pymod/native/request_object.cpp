@@ -2,6 +2,7 @@
 // builds the Python object on first use and caches it.
 #include "pymod/native/request_object.hpp"
 
+#include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
 #include "pymod/native/app_bridge.hpp"
@@ -84,7 +85,7 @@ PyObject* get_method(PyObject* self, void*) {
     }
     const auto& r = R(self);
     int bit = __builtin_ctz(r.method_id == 0 ? http::method_other : r.method_id);
-    if (bit < 9 && interned_methods[bit] != nullptr) {
+    if (bit < static_cast<int>(std::size(http::method_bit_names)) && interned_methods[bit] != nullptr) {
         Py_INCREF(interned_methods[bit]);
         return interned_methods[bit];
     }
@@ -591,9 +592,10 @@ int init_request_type() {
     request_type.tp_dictoffset = offsetof(request_object, dict);
     request_type.tp_getattro = PyObject_GenericGetAttr;
     request_type.tp_setattro = PyObject_GenericSetAttr;
-    const char* names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"};
-    for (int i = 0; i < 9; ++i) {
-        interned_methods[i] = PyUnicode_InternFromString(names[i]);
+    for (size_t i = 0; i < std::size(http::method_bit_names); ++i) {
+        const std::string_view name = http::method_bit_names[i];
+        interned_methods[i] = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
+        PyUnicode_InternInPlace(&interned_methods[i]);
     }
     interned_http_versions[0] = PyUnicode_InternFromString("1.0");
     interned_http_versions[1] = PyUnicode_InternFromString("1.1");

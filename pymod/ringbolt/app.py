@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 from . import _native
+from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
 
 logger = logging.getLogger("ringbolt")
 
@@ -34,13 +35,6 @@ def _ensure_logging(level: str) -> None:
         logger.propagate = False
     logger.setLevel(lvl)
     _native.set_log_level(max(lvl, 10))
-
-
-EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
-
-
-class StartupHookError(RuntimeError):
-    """A startup hook raised (in a supervised worker: it exits with a distinct code)."""
 
 
 def _cpus_available() -> int:
@@ -325,12 +319,10 @@ class App:
         if self._wsgi is not None:
             self._wsgi.set_multiprocess(workers > 1)
         if workers > 1:
-            from .supervisor import Supervisor
-
             if threads is None:
                 threads = max(1, _cpus_available() // workers)
             Supervisor(
-                self,
+                self.serve_worker,
                 host=host,
                 port=port,
                 workers=workers,
@@ -341,6 +333,29 @@ class App:
             ).run()
             return
         self._serve(host, port, threads, limit_max_requests=limit_max_requests, **options)
+
+    def serve_worker(
+        self,
+        host: str,
+        port: int,
+        threads: int,
+        *,
+        listen_fds: list[int],
+        cpu_offset: int,
+        on_ready: Callable[[dict[str, Any]], None],
+        on_limit: Callable[[], None] | None = None,
+        limit_max_requests: int | None = None,
+        **options: Any,
+    ) -> None:
+        """Serve as one worker of a supervisor (``ringbolt.supervisor``), on the listening
+        sockets ``listen_fds`` it was given, reactors pinned from CPU ``cpu_offset`` on.
+
+        ``on_ready(info)`` is called once the server accepts, ``on_limit()`` when
+        ``limit_max_requests`` is reached (before the drain). A failing startup hook or
+        lifespan startup raises ``StartupHookError``; returns after the drain.
+        """
+        self._serve(host, port, threads, limit_max_requests=limit_max_requests, _ready=on_ready,
+                    _on_limit=on_limit, listen_fds=listen_fds, cpu_offset=cpu_offset, **options)
 
     def _serve(
         self,
@@ -353,7 +368,8 @@ class App:
         _on_limit: Callable[[], None] | None = None,
         **options: Any,
     ) -> None:
-        """The single-process serve path (also what each supervised worker runs).
+        """The single-process serve path (also what each supervised worker runs, through
+        ``serve_worker``).
 
         ``_ready`` (workers): called once the server has started, with its info dict;
         ``_on_limit``: called when ``limit_max_requests`` is reached, before the drain.

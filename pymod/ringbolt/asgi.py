@@ -70,6 +70,14 @@ def _raw_response(body: Any, status: int, headers: Any) -> Response:
     return r
 
 
+def _error_500(body: bytes = b"Internal Server Error") -> Response:
+    """The one 500 this adapter builds itself, for an app that broke the protocol or
+    returned without answering (an app that raised gets the native 500 through
+    ``complete(..., exc)``); the connection closes after it. An empty body only releases
+    a request whose client has left."""
+    return _raw_response(body, 500, _ERROR_HEADERS)
+
+
 class _Body:
     """The body of a streamed ASGI response: the native stream handle arrives through
     ``attach`` (called by ``ringbolt._stream.start_stream``) and the app's ``send`` writes
@@ -324,7 +332,7 @@ class _Cycle:
             if state == _STREAMING:
                 self.body.abort()  # type: ignore[union-attr]
             elif state != _DONE:
-                complete(self.loop, self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+                complete(self.loop, self.pending, _error_500(b""), None)
             logger.debug("ASGI application for %s %s raised %s after the client disconnected", self.req.method,
                          self.req.target, type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__))
             return
@@ -332,7 +340,7 @@ class _Cycle:
             self._finish()
             if isinstance(exc, ASGIProtocolError):
                 _log_protocol_error(self.req, exc)
-                complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+                complete(self.loop, self.pending, _error_500(), None)
                 return
             complete(self.loop, self.pending, None, exc)  # a 500 (HTTPError: its status), logged natively
             return
@@ -357,7 +365,7 @@ class _Cycle:
         if self.disconnected and state != _STREAMING:
             # It saw http.disconnect and gave up: normal, nothing to log; the answer only
             # releases the request (nobody is there to read it).
-            complete(self.loop, self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+            complete(self.loop, self.pending, _error_500(b""), None)
             return
         if state == _STREAMING:
             logger.error("ASGI application returned before finishing the response body for %s %s "
@@ -367,7 +375,7 @@ class _Cycle:
         logger.error("ASGI application returned without %s for %s %s",
                      "sending a response" if state == _INIT else "sending the response body",
                      self.req.method, self.req.target)
-        complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+        complete(self.loop, self.pending, _error_500(), None)
 
 
 def _asgi_path(path: str) -> str:

@@ -368,8 +368,21 @@ def _doctor(args: argparse.Namespace) -> int:
         somax = "n/a"
     print(f"somaxconn:         {somax}")
     print(f"CPUs available:    {len(os.sched_getaffinity(0))}")
-    print(f"will use:          {probe['tier'] if probe['available'] else 'nothing (io_uring required)'}")
-    return 0 if probe["available"] else 1
+    will_use, code = _doctor_backend(probe, os.environ.get("RINGBOLT_IO", "").strip() or "auto")
+    print(f"will use:          {will_use}")
+    return code
+
+
+def _doctor_backend(probe: dict[str, Any], io: str) -> tuple[str, int]:
+    """What ``serve`` will run on, as ``uring/server.cpp`` decides it (io_uring, else the
+    epoll fallback), and the exit code: 1 only where ``serve`` would refuse to start."""
+    if io == "epoll":
+        return "epoll (requested: RINGBOLT_IO=epoll)", 0
+    if probe["available"]:
+        return probe["tier"], 0
+    if io == "io_uring":
+        return "nothing: RINGBOLT_IO=io_uring refuses to start without io_uring", 1
+    return f"epoll (fallback: {probe['error']})", 0
 
 
 def _find_harness() -> Path:

@@ -180,9 +180,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--wsgi-threads", "workers", "threads running a WSGI app per worker (default 2x CPUs available, "
            "4 to 32)", type=_positive, metavar="N"),
     # HTTP and limits
-    Option("--limit-concurrency", "http", "requests waiting for Python per worker; above it answer 503 "
+    Option("--limit-concurrency", "http", "requests waiting for Python per worker (all its reactors together); above it answer 503 "
            "with Retry-After", type=_int, metavar="N"),
-    Option("--limit-connections", "http", "connections per worker; accepting pauses at the cap",
+    Option("--limit-connections", "http", "connections per reactor thread; accepting pauses at the cap",
            type=_int, metavar="N"),
     Option("--max-body-size", "http", "request body bytes (default 16 MiB) -> 413", type=_int, metavar="BYTES"),
     Option("--max-request-line", "http", "request line bytes (default 8192) -> 414", type=_int, metavar="BYTES"),

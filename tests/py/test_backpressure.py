@@ -187,3 +187,31 @@ def test_blocking_handlers_on_handler_threads_do_not_block_the_core():
                 s.close()
     finally:
         assert srv.stop() == 0
+
+
+def test_concurrency_cap_is_one_count_for_all_reactors_of_a_worker():
+    """--limit-concurrency is process-wide: two reactors share the cap of 2 (a cap per
+    reactor would let up to 4 of these 8 through, spread over both by the kernel)."""
+    srv = ServerProcess("pressure:app", "--threads", "2", "--handler-threads", "4", "--limit-concurrency", "2")
+    try:
+        statuses: list[int] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(8)
+
+        def client():
+            with srv.connect(timeout=10) as s:
+                barrier.wait(5)
+                s.sendall(b"GET /slow?s=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+                r = Reader(s).read()
+            with lock:
+                statuses.append(r.status)
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        assert sorted(statuses) == [200, 200] + [503] * 6, statuses
+        assert get(srv, "/fast/2").status == 200
+    finally:
+        assert srv.stop() == 0

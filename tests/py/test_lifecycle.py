@@ -147,6 +147,21 @@ def test_doctor_reports_io_uring():
     assert "io_uring:          available" in p.stdout and "multishot_recv:  True" in p.stdout
 
 
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the seccomp filter uses x86_64 syscall numbers")
+@pytest.mark.parametrize("env_io, code, will_use", [
+    ("", 0, "will use:          epoll (fallback: io_uring is blocked (EPERM)"),  # what serve does then
+    ("io_uring", 1, "will use:          nothing: RINGBOLT_IO=io_uring refuses to start without io_uring"),
+    ("epoll", 0, "will use:          epoll (requested: RINGBOLT_IO=epoll)"),
+])
+def test_doctor_says_what_serve_will_use_when_io_uring_is_blocked(env_io, code, will_use):
+    cmd = [sys.executable, str(Path(__file__).parent / "seccomp_block.py"), sys.executable, "-m", "ringbolt", "doctor"]
+    env = {**{k: v for k, v in os.environ.items() if k != "RINGBOLT_IO"}, "RINGBOLT_IO": env_io}
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env)
+    assert p.returncode == code, p.stdout + p.stderr
+    assert "io_uring:          unavailable" in p.stdout and "reason:          io_uring is blocked (EPERM)" in p.stdout
+    assert will_use in p.stdout and "required" not in p.stdout, p.stdout
+
+
 @pytest.mark.skipif(not __import__("shutil").which("wrk"), reason="wrk is not installed")
 def test_bench_command_measures_an_app(tmp_path):
     out = tmp_path / "bench.md"

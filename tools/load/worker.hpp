@@ -3,6 +3,7 @@
 // itself lives in worker.cpp.
 #pragma once
 
+#include "core/clock.hpp"
 #include "histogram.hpp"
 #include "options.hpp"
 
@@ -50,6 +51,9 @@ struct run_plan {
 void run_worker(run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count, uint64_t request_share,
                 thread_stats* out);
 
-int64_t monotonic_ns() noexcept;
+/// CLOCK_MONOTONIC in nanoseconds (core/clock.hpp), signed: schedules subtract.
+inline int64_t monotonic_ns() noexcept {
+    return static_cast<int64_t>(ringbolt::monotonic_ns());
+}
 
 } // namespace ringbolt_load
