@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     plan.opts = &opts;
     // connections open and handshake before the common start; a few ms of head start
     // is enough on loopback, more is given with --warmup
-    plan.start_ns = ws_now_ns() + 20'000'000;
+    plan.start_ns = monotonic_ns() + 20'000'000;
     plan.measure_ns = plan.start_ns + static_cast<int64_t>(opts.warmup_s * 1e9);
     plan.end_ns = opts.messages > 0 ? INT64_MAX : plan.measure_ns + static_cast<int64_t>(opts.duration_s * 1e9);
     g_plan = &plan;
@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
     for (std::thread& th : threads) {
         th.join();
     }
-    int64_t stopped_ns = ws_now_ns();
+    int64_t stopped_ns = monotonic_ns();
 
     ws_thread_stats total;
     for (const ws_thread_stats& s : stats) {

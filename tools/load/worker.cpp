@@ -7,6 +7,7 @@
 // completion with the clock read once after the wait.
 #include "worker.hpp"
 
+#include "core/cpu.hpp"
 #include "response_parser.hpp"
 #include "uring/buffer_ring.hpp"
 #include "uring/ring.hpp"
@@ -19,8 +20,6 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -207,7 +206,7 @@ io_uring_sqe* worker::get_sqe() {
 
 void worker::start_connect(uint32_t i, int64_t now) {
     connection& c = _conns[i];
-    int fd = socket(_opts.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    int fd = socket(_opts.target.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) {
         ++_st->errors.connect;
         c.state = conn_state::down;
@@ -220,7 +219,7 @@ void worker::start_connect(uint32_t i, int64_t now) {
     c.state = conn_state::connecting;
     c.connect_started_ns = now;
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&_opts.addr), _opts.addr_len);
+    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&_opts.target.addr), _opts.target.addr_len);
     io_uring_sqe_set_data64(sqe, pack(op::connect, c.gen, i));
 }
 
@@ -609,10 +608,7 @@ void run_worker(run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint
                 thread_stats* out) {
     const options& o = *plan.opts;
     if (!o.cpus.empty()) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(o.cpus[thread_index % o.cpus.size()], &set);
-        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        ringbolt::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
     }
     // constant-rate sends wake on timers: the default 50 us timer slack would add up
     // to 50 us of our own lateness to every scheduled send

@@ -3,8 +3,8 @@
 // itself lives in worker.cpp.
 #pragma once
 
-#include "core/clock.hpp"
 #include "histogram.hpp"
+#include "load_clock.hpp"
 #include "options.hpp"
 
 #include <array>
@@ -50,10 +50,5 @@ struct run_plan {
 // ends or stop is set; request_share is this thread's part of -n (0 = unlimited).
 void run_worker(run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count, uint64_t request_share,
                 thread_stats* out);
-
-/// CLOCK_MONOTONIC in nanoseconds (core/clock.hpp), signed: schedules subtract.
-inline int64_t monotonic_ns() noexcept {
-    return static_cast<int64_t>(ringbolt::monotonic_ns());
-}
 
 } // namespace ringbolt_load

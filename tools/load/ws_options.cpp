@@ -44,55 +44,6 @@ bool parse_size(const char* text, uint64_t* out) {
     return true;
 }
 
-bool parse_ws_url(ws_options* o) {
-    const std::string& url = o->url;
-    const std::string scheme = "ws://";
-    if (url.compare(0, scheme.size(), scheme) != 0) {
-        fprintf(stderr, "ringbolt-ws-load: only ws:// URLs are supported (no TLS): %s\n", url.c_str());
-        return false;
-    }
-    size_t pos = scheme.size();
-    size_t path_start = url.find('/', pos);
-    std::string authority = url.substr(pos, path_start == std::string::npos ? std::string::npos : path_start - pos);
-    o->path = path_start == std::string::npos ? "/" : url.substr(path_start);
-    std::string port_text;
-    if (!authority.empty() && authority[0] == '[') {
-        size_t close = authority.find(']');
-        if (close == std::string::npos || (close + 1 < authority.size() && authority[close + 1] != ':')) {
-            fprintf(stderr, "ringbolt-ws-load: bad IPv6 literal in %s\n", url.c_str());
-            return false;
-        }
-        o->host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size()) {
-            port_text = authority.substr(close + 2);
-        }
-    } else {
-        size_t colon = authority.rfind(':');
-        o->host = authority.substr(0, colon);
-        if (colon != std::string::npos) {
-            port_text = authority.substr(colon + 1);
-        }
-    }
-    if (o->host.empty()) {
-        fprintf(stderr, "ringbolt-ws-load: no host in %s\n", url.c_str());
-        return false;
-    }
-    if (!port_text.empty()) {
-        uint64_t p = 0;
-        if (!parse_uint(port_text.c_str(), 1, 65535, &p)) {
-            fprintf(stderr, "ringbolt-ws-load: bad port in %s\n", url.c_str());
-            return false;
-        }
-        o->port = static_cast<uint16_t>(p);
-    }
-    bool v6 = o->host.find(':') != std::string::npos;
-    o->host_header = v6 ? "[" + o->host + "]" : o->host;
-    if (o->port != 80) {
-        o->host_header += ":" + std::to_string(o->port);
-    }
-    return resolve_address(o->host, o->port, &o->addr, &o->addr_len, &o->family);
-}
-
 } // namespace
 
 bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
@@ -198,7 +149,7 @@ bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
     if (o->threads > o->connections) {
         o->threads = o->connections;
     }
-    return parse_ws_url(o);
+    return parse_target(o->url, "ws://", "ringbolt-ws-load", &o->target);
 }
 
 } // namespace ringbolt_load

@@ -2,9 +2,10 @@
 // target address (resolved once, with the helpers shared with ringbolt-load).
 #pragma once
 
+#include "options.hpp"
+
 #include <cstdint>
 #include <string>
-#include <sys/socket.h>
 #include <vector>
 
 namespace ringbolt_load {
@@ -22,15 +23,7 @@ struct ws_options {
     bool json = false;
     std::vector<int> cpus;
     std::string url;
-
-    // from the URL
-    std::string host;
-    uint16_t port = 80;
-    std::string path = "/";
-    std::string host_header; // host[:port] as sent in Host
-    sockaddr_storage addr{};
-    socklen_t addr_len = 0;
-    int family = 0;
+    load_target target; // from the URL
 };
 
 // Parses argv into opts; on a usage error prints why and returns false. Sets

@@ -9,6 +9,9 @@
 // a send copies the template frame and re-masks only those 16 bytes.
 #include "ws_worker.hpp"
 
+#include "core/cpu.hpp"
+#include "uring/buffer_ring.hpp"
+#include "uring/ring.hpp"
 #include "ws_frame.hpp"
 #include "ws_handshake.hpp"
 
@@ -18,29 +21,12 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <random>
-#include <sched.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <vector>
 
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
-#endif
-
 namespace ringbolt_load {
-
-int64_t ws_now_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 namespace {
 
@@ -121,7 +107,6 @@ class ws_worker {
     void on_frames(uint32_t i, const char* data, size_t len, int64_t now);
     bool on_data(uint32_t i, const ws_event& ev, int64_t now);
     void on_echo_end(uint32_t i, int64_t now);
-    void recycle(uint16_t bid);
     void note_error(const std::string& what) {
         if (_st->first_error.empty()) {
             _st->first_error = what;
@@ -145,12 +130,7 @@ class ws_worker {
     std::mt19937_64 _rng;
     io_uring _ring{};
     bool _ring_ok = false;
-    io_uring_buf_ring* _br = nullptr;
-    char* _bufs = nullptr;
-    size_t _br_bytes = 0;
-    size_t _bufs_bytes = 0;
-    uint32_t _buf_count = 0;
-    int _buf_pending = 0;
+    ringbolt::uring::buffer_ring _br; // the server's own provided-buffer ring
     uint64_t _issued = 0;
     uint64_t _finished = 0;
     bool _ever_open = false;
@@ -164,17 +144,9 @@ ws_worker::~ws_worker() {
             close_socket(c, c.state == conn_state::open);
         }
     }
+    _br.destroy(); // unregistered before its ring goes
     if (_ring_ok) {
-        if (_br != nullptr) {
-            io_uring_unregister_buf_ring(&_ring, buffer_group);
-        }
         io_uring_queue_exit(&_ring);
-    }
-    if (_bufs != nullptr) {
-        munmap(_bufs, _bufs_bytes);
-    }
-    if (_br != nullptr) {
-        munmap(_br, _br_bytes);
     }
 }
 
@@ -184,60 +156,28 @@ bool ws_worker::setup() {
     while (entries < 2 * n && entries < 32768) {
         entries *= 2;
     }
-    io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    p.cq_entries = entries * 8;
-    int rc = io_uring_queue_init_params(entries, &_ring, &p);
-    if (rc < 0) {
-        io_uring_params q{};
-        q.flags = IORING_SETUP_CQSIZE;
-        q.cq_entries = entries * 8;
-        rc = io_uring_queue_init_params(entries, &_ring, &q);
-    }
-    if (rc < 0) {
-        _st->setup_error = std::string("io_uring_queue_init: ") + strerror(-rc);
+    // The server's ring set-up (uring/ring.hpp), as ringbolt-load: single-issuer + deferred
+    // task work where the kernel has them; a CQ 8x the SQ, for bursts of multishot recvs.
+    ringbolt::uring::ring_features features;
+    if (auto rc = ringbolt::uring::setup_ring(_ring, entries, features, entries * 8); !rc.ok()) {
+        _st->setup_error = "io_uring_queue_init: " + ringbolt::uring::describe_setup_failure(rc.sys_errno());
         return false;
     }
     _ring_ok = true;
 
-    _buf_count = 64;
-    while (_buf_count < 4 * n && _buf_count < 32768) {
-        _buf_count *= 2;
+    // Buffers go back as soon as their bytes are parsed, so a few per connection do.
+    uint32_t buf_count = 64;
+    while (buf_count < 4 * n && buf_count < 32768) {
+        buf_count *= 2;
     }
-    _br_bytes = _buf_count * sizeof(io_uring_buf);
-    void* mem = mmap(nullptr, _br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) {
-        _st->setup_error = "mmap of the buffer ring failed";
+    if (auto rc = _br.init(_ring, buffer_group, buf_count, buffer_size); !rc.ok()) {
+        _st->setup_error =
+            std::string("provided buffer ring: ") + ringbolt::errc_name(rc.error()) + ": " + strerror(rc.sys_errno());
         return false;
     }
-    _br = static_cast<io_uring_buf_ring*>(mem);
-    _bufs_bytes = static_cast<size_t>(_buf_count) * buffer_size;
-    mem = mmap(nullptr, _bufs_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) {
-        _st->setup_error = "mmap of the receive buffers failed";
-        return false;
-    }
-    _bufs = static_cast<char*>(mem);
-    io_uring_buf_ring_init(_br);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<uint64_t>(_br);
-    reg.ring_entries = _buf_count;
-    reg.bgid = buffer_group;
-    rc = io_uring_register_buf_ring(&_ring, &reg, 0);
-    if (rc < 0) {
-        munmap(_br, _br_bytes);
-        _br = nullptr;
-        _st->setup_error = std::string("io_uring_register_buf_ring: ") + strerror(-rc);
-        return false;
-    }
-    for (uint32_t b = 0; b < _buf_count; ++b) {
-        recycle(static_cast<uint16_t>(b));
-    }
-    io_uring_buf_ring_advance(_br, _buf_pending);
-    _buf_pending = 0;
 
     std::random_device rd;
-    _rng.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(ws_now_ns()));
+    _rng.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ ringbolt::monotonic_ns());
     uint64_t k = _rng();
     memcpy(_key, &k, 4);
     // text: printable ASCII (valid UTF-8); binary: every byte value, so a server that
@@ -253,12 +193,6 @@ bool ws_worker::setup() {
         c.slots.resize(_opts.pipeline);
     }
     return true;
-}
-
-void ws_worker::recycle(uint16_t bid) {
-    io_uring_buf_ring_add(_br, _bufs + static_cast<size_t>(bid) * buffer_size, buffer_size, bid,
-                          io_uring_buf_ring_mask(_buf_count), _buf_pending);
-    ++_buf_pending;
 }
 
 io_uring_sqe* ws_worker::get_sqe() {
@@ -295,7 +229,7 @@ void ws_worker::append_message(connection& c, uint32_t i, uint64_t seq) {
 
 void ws_worker::start_connect(uint32_t i, int64_t now) {
     connection& c = _conns[i];
-    int fd = socket(_opts.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    int fd = socket(_opts.target.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) {
         ++_st->errors.connect;
         c.state = conn_state::down;
@@ -308,7 +242,7 @@ void ws_worker::start_connect(uint32_t i, int64_t now) {
     c.state = conn_state::connecting;
     c.phase_ns = now;
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&_opts.addr), _opts.addr_len);
+    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&_opts.target.addr), _opts.target.addr_len);
     io_uring_sqe_set_data64(sqe, pack(op::connect, c.gen, i));
 }
 
@@ -604,7 +538,7 @@ void ws_worker::handle(io_uring_cqe* cqe, int64_t now) {
                 c.recv_armed = false;
                 mark_dirty(i);
             }
-            const char* bytes = _bufs + static_cast<size_t>(bid) * buffer_size;
+            const char* bytes = _br.data(bid);
             if (res > 0) {
                 if (now >= _plan.measure_ns && now <= _plan.end_ns) {
                     _st->bytes += static_cast<uint64_t>(res);
@@ -626,7 +560,7 @@ void ws_worker::handle(io_uring_cqe* cqe, int64_t now) {
             }
         }
         if (has_buf) {
-            recycle(bid);
+            _br.recycle(bid); // always, stale or not: the buffer is ours again
         }
         return;
     }
@@ -643,7 +577,7 @@ void ws_worker::handle(io_uring_cqe* cqe, int64_t now) {
         c.parser.reset();
         std::string key = ws_make_key(_rng(), _rng());
         c.accept = ws_accept_for(key);
-        c.out = ws_upgrade_request(_opts.path, _opts.host_header, key);
+        c.out = ws_upgrade_request(_opts.target.path, _opts.target.host_header, key);
         c.out_off = 0;
         prep_send(i);
         mark_dirty(i); // arms the recv
@@ -670,14 +604,14 @@ void ws_worker::handle(io_uring_cqe* cqe, int64_t now) {
 }
 
 void ws_worker::run() {
-    int64_t now = ws_now_ns();
+    int64_t now = monotonic_ns();
     for (uint32_t i = 0; i < _conns.size(); ++i) {
         start_connect(i, now);
     }
     _next_housekeeping = now + housekeeping_ns;
     uint32_t n = static_cast<uint32_t>(_conns.size());
     while (!_plan.stop.load(std::memory_order_relaxed)) {
-        now = ws_now_ns();
+        now = monotonic_ns();
         if (now >= _plan.end_ns) {
             break;
         }
@@ -710,10 +644,7 @@ void ws_worker::run() {
             service(i, now);
         }
         _dirty.clear();
-        if (_buf_pending != 0) {
-            io_uring_buf_ring_advance(_br, _buf_pending);
-            _buf_pending = 0;
-        }
+        _br.publish();
         int64_t wait_ns = std::max<int64_t>(0, wake - now);
         __kernel_timespec ts{};
         ts.tv_sec = wait_ns / 1000000000;
@@ -724,7 +655,7 @@ void ws_worker::run() {
             _st->setup_error = std::string("io_uring wait: ") + strerror(-rc);
             break;
         }
-        now = ws_now_ns();
+        now = monotonic_ns();
         unsigned head = 0;
         unsigned seen = 0;
         io_uring_for_each_cqe(&_ring, head, cqe) {
@@ -748,10 +679,7 @@ void run_ws_worker(ws_run_plan& plan, uint32_t thread_index, uint32_t first_conn
                    uint64_t message_share, ws_thread_stats* out) {
     const ws_options& o = *plan.opts;
     if (!o.cpus.empty()) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(o.cpus[thread_index % o.cpus.size()], &set);
-        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        ringbolt::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
     }
     ws_worker w(plan, first_conn, conn_count, message_share, out);
     if (!w.setup()) {

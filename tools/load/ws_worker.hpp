@@ -4,6 +4,7 @@
 #pragma once
 
 #include "histogram.hpp"
+#include "load_clock.hpp"
 #include "ws_options.hpp"
 
 #include <atomic>
@@ -46,8 +47,6 @@ struct ws_run_plan {
     int64_t end_ns = 0;
     std::atomic<bool> stop{false};
 };
-
-int64_t ws_now_ns() noexcept;
 
 void run_ws_worker(ws_run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count,
                    uint64_t message_share, ws_thread_stats* out);
