@@ -738,13 +738,27 @@ def asgi_app(app: ASGIApp, *, lifespan: str = "auto", root_path: str = "") -> An
     return server_app
 
 
+# The event loop holds tasks weakly: a request's task suspended on I/O whose future is
+# referenced only from the C side (uvloop) can be garbage-collected mid-request
+# ("Task was destroyed but it is pending!", GeneratorExit in the handler). Running tasks
+# are kept here until they finish.
+_running: set[Any] = set()
+
+
+def _keep(task: Any) -> Any:
+    if not task.done():
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+    return task
+
+
 if sys.version_info >= (3, 12):
 
     def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
         # Runs the coroutine at once until it first suspends: a response that needs no
-        # I/O is answered without a loop round-trip.
-        return asyncio.Task(coro, loop=loop, eager_start=True)
+        # I/O is answered without a loop round-trip (and is never kept: it is done).
+        return _keep(asyncio.Task(coro, loop=loop, eager_start=True))
 else:
 
     def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
-        return loop.create_task(coro)
+        return _keep(loop.create_task(coro))
