@@ -1,11 +1,8 @@
 // Owns: command-line parsing for ringbolt-ws-load (see ws_options.hpp).
 #include "ws_options.hpp"
 
-#include "options.hpp"
-
 #include <cstdio>
-#include <cstring>
-#include <getopt.h>
+#include <string>
 
 namespace ringbolt_load {
 
@@ -47,7 +44,7 @@ bool parse_size(const char* text, uint64_t* out) {
 } // namespace
 
 bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
-    enum { opt_cpus = 1000, opt_warmup, opt_timeout, opt_json, opt_text };
+    enum { opt_text = first_tool_option };
     static const option long_opts[] = {
         {"connections", required_argument, nullptr, 'c'},
         {"threads", required_argument, nullptr, 't'},
@@ -63,93 +60,28 @@ bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
-    *exit_now = false;
-    uint64_t v = 0;
-    int c = 0;
-    while ((c = getopt_long(argc, argv, "c:t:d:n:p:s:h", long_opts, nullptr)) != -1) {
+    static const command_line cl = {"ringbolt-ws-load", usage_text, "c:t:d:n:p:s:h", long_opts, "ws://"};
+    return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
-        case 'c':
-            if (!parse_uint(optarg, 1, 1000000, &v)) {
-                fprintf(stderr, "ringbolt-ws-load: bad connection count %s\n", optarg);
-                return false;
-            }
-            o->connections = static_cast<uint32_t>(v);
-            break;
-        case 't':
-            if (!parse_uint(optarg, 1, 1024, &v)) {
-                fprintf(stderr, "ringbolt-ws-load: bad thread count %s\n", optarg);
-                return false;
-            }
-            o->threads = static_cast<uint32_t>(v);
-            break;
-        case 'd':
-            if (!parse_seconds(optarg, &o->duration_s) || o->duration_s <= 0) {
-                fprintf(stderr, "ringbolt-ws-load: bad duration %s\n", optarg);
-                return false;
-            }
-            break;
         case 'n':
-            if (!parse_uint(optarg, 1, UINT64_MAX / 2, &o->messages)) {
-                fprintf(stderr, "ringbolt-ws-load: bad message count %s\n", optarg);
-                return false;
+            if (!parse_uint(arg, 1, UINT64_MAX / 2, &o->messages)) {
+                fprintf(stderr, "ringbolt-ws-load: bad message count %s\n", arg);
+                return option_result::bad;
             }
-            break;
-        case 'p':
-            if (!parse_uint(optarg, 1, 4096, &v)) {
-                fprintf(stderr, "ringbolt-ws-load: bad pipeline depth %s\n", optarg);
-                return false;
-            }
-            o->pipeline = static_cast<uint32_t>(v);
-            break;
+            return option_result::ok;
         case 's':
-            if (!parse_size(optarg, &o->size)) {
-                fprintf(stderr, "ringbolt-ws-load: bad message size %s (0 to 64m)\n", optarg);
-                return false;
+            if (!parse_size(arg, &o->size)) {
+                fprintf(stderr, "ringbolt-ws-load: bad message size %s (0 to 64m)\n", arg);
+                return option_result::bad;
             }
-            break;
+            return option_result::ok;
         case opt_text:
             o->text = true;
-            break;
-        case opt_warmup:
-            if (!parse_seconds(optarg, &o->warmup_s)) {
-                fprintf(stderr, "ringbolt-ws-load: bad warm-up %s\n", optarg);
-                return false;
-            }
-            break;
-        case opt_timeout:
-            if (!parse_uint(optarg, 1, 3600 * 1000, &v)) {
-                fprintf(stderr, "ringbolt-ws-load: bad timeout %s\n", optarg);
-                return false;
-            }
-            o->timeout_ms = static_cast<uint32_t>(v);
-            break;
-        case opt_json:
-            o->json = true;
-            break;
-        case opt_cpus:
-            if (!parse_cpus(optarg, &o->cpus)) {
-                fprintf(stderr, "ringbolt-ws-load: bad CPU list %s\n", optarg);
-                return false;
-            }
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            *exit_now = true;
-            return true;
+            return option_result::ok;
         default:
-            fputs(usage_text, stderr);
-            return false;
+            return option_result::unknown;
         }
-    }
-    if (optind != argc - 1) {
-        fputs(usage_text, stderr);
-        return false;
-    }
-    o->url = argv[optind];
-    if (o->threads > o->connections) {
-        o->threads = o->connections;
-    }
-    return parse_target(o->url, "ws://", "ringbolt-ws-load", &o->target);
+    });
 }
 
 } // namespace ringbolt_load
