@@ -6,37 +6,19 @@
 // send time, so a server stall is counted in full instead of being hidden by the
 // generator waiting for it (coordinated omission). See README.md beside this file.
 #include "histogram.hpp"
+#include "latency_report.hpp"
+#include "load_run.hpp"
 #include "options.hpp"
 #include "worker.hpp"
 
 #include <csignal>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace ringbolt_load;
 
 namespace {
-
-run_plan* g_plan = nullptr;
-
-void on_signal(int) {
-    if (g_plan != nullptr) {
-        g_plan->stop.store(true); // threads notice within one housekeeping period
-    }
-}
-
-struct percentile_row {
-    const char* label;
-    const char* json_key;
-    double q;
-};
-
-constexpr percentile_row percentile_rows[] = {
-    {"p50", "p50", 0.50}, {"p75", "p75", 0.75},      {"p90", "p90", 0.90},
-    {"p99", "p99", 0.99}, {"p99.9", "p99_9", 0.999}, {"p99.99", "p99_99", 0.9999},
-};
 
 std::string human_bytes(double v) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -48,36 +30,6 @@ std::string human_bytes(double v) {
     char buf[64];
     snprintf(buf, sizeof buf, "%.2f %s", v, units[u]);
     return buf;
-}
-
-std::string human_us(double us) {
-    char buf[64];
-    if (us < 1000) {
-        snprintf(buf, sizeof buf, "%.0f us", us);
-    } else if (us < 1e6) {
-        snprintf(buf, sizeof buf, "%.2f ms", us / 1000);
-    } else {
-        snprintf(buf, sizeof buf, "%.2f s", us / 1e6);
-    }
-    return buf;
-}
-
-std::string json_escape(const std::string& s) {
-    std::string out;
-    for (char ch : s) {
-        unsigned char c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20) {
-            char buf[8];
-            snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += ch;
-        }
-    }
-    return out;
 }
 
 // The distribution in power-of-two rows (a readable view of the log-linear buckets).
@@ -141,13 +93,7 @@ void print_text(const options& o, const thread_stats& t, double seconds) {
     if (h.count() == 0) {
         return;
     }
-    printf("  latency       min %s, mean %s, stdev %s, max %s\n", human_us(h.min()).c_str(), human_us(h.mean()).c_str(),
-           human_us(h.stdev()).c_str(), human_us(h.max()).c_str());
-    printf("  percentiles  ");
-    for (const percentile_row& r : percentile_rows) {
-        printf(" %s %s,", r.label, human_us(h.percentile(r.q)).c_str());
-    }
-    printf(" max %s\n", human_us(h.max()).c_str());
+    print_latency_text(h);
     printf("  histogram (us)\n");
     std::vector<coarse_row> rows = coarse_rows(h);
     uint64_t peak = 1;
@@ -196,14 +142,10 @@ void print_json(const options& o, const thread_stats& t, double seconds) {
             first = false;
         }
     }
-    printf("},\"latency_us\":{\"count\":%llu,\"min\":%llu,\"mean\":%.3f,\"stdev\":%.3f,",
-           static_cast<unsigned long long>(h.count()), static_cast<unsigned long long>(h.min()), h.mean(), h.stdev());
-    for (const percentile_row& r : percentile_rows) {
-        printf("\"%s\":%llu,", r.json_key, static_cast<unsigned long long>(h.percentile(r.q)));
-    }
-    printf("\"max\":%llu},", static_cast<unsigned long long>(h.max()));
+    printf("},");
+    print_latency_json(h);
     // every non-empty bucket: [lowest value, highest value, count], microseconds
-    printf("\"histogram_us\":[");
+    printf(",\"histogram_us\":[");
     first = true;
     for (size_t i = 0; i < histogram::bucket_count; ++i) {
         if (h.bucket(i) != 0) {
@@ -233,68 +175,18 @@ int main(int argc, char** argv) {
     plan.opts = &opts;
     plan.request = build_request(opts);
     // a few ms of head start so every thread has its ring before the schedule begins
-    plan.start_ns = monotonic_ns() + 5'000'000;
-    plan.measure_ns = plan.start_ns + static_cast<int64_t>(opts.warmup_s * 1e9);
-    plan.end_ns = opts.requests > 0 ? INT64_MAX : plan.measure_ns + static_cast<int64_t>(opts.duration_s * 1e9);
-    g_plan = &plan;
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-
-    std::vector<thread_stats> stats(opts.threads);
-    std::vector<std::thread> threads;
-    uint32_t next_conn = 0;
-    for (uint32_t t = 0; t < opts.threads; ++t) {
-        uint32_t conns = opts.connections / opts.threads + (t < opts.connections % opts.threads ? 1 : 0);
-        uint64_t share = 0;
-        if (opts.requests > 0) {
-            share = opts.requests / opts.threads + (t < opts.requests % opts.threads ? 1 : 0);
-        }
-        if (opts.requests > 0 && share == 0) {
-            conns = 0; // fewer requests than threads: this one has nothing to do
-        }
-        if (conns == 0) {
-            continue;
-        }
-        threads.emplace_back(run_worker, std::ref(plan), t, next_conn, conns, share, &stats[t]);
-        next_conn += conns;
-    }
-    for (std::thread& th : threads) {
-        th.join();
-    }
-    int64_t stopped_ns = monotonic_ns();
+    plan.schedule(5'000'000, opts.warmup_s, opts.duration_s, opts.requests > 0);
+    stop_on_signals(&plan);
 
     thread_stats total;
-    for (const thread_stats& s : stats) {
-        if (!s.setup_error.empty()) {
-            fprintf(stderr, "ringbolt-load: %s\n", s.setup_error.c_str());
-            return 1;
-        }
-        total.responses += s.responses;
-        total.bytes += s.bytes;
-        total.reconnects += s.reconnects;
-        total.unfinished += s.unfinished;
-        total.errors.connect += s.errors.connect;
-        total.errors.read += s.errors.read;
-        total.errors.write += s.errors.write;
-        total.errors.timeout += s.errors.timeout;
-        total.errors.parse += s.errors.parse;
-        for (size_t i = 0; i < s.status.size(); ++i) {
-            total.status[i] += s.status[i];
-        }
-        total.latency.merge(s.latency);
-        total.last_response_ns = std::max(total.last_response_ns, s.last_response_ns);
-        total.cannot_connect = total.cannot_connect || s.cannot_connect;
+    int64_t stopped_ns = 0;
+    auto run_thread = [&plan](uint32_t t, uint32_t first_conn, uint32_t conns, uint64_t share, thread_stats* out) {
+        run_worker(plan, t, first_conn, conns, share, out);
+    };
+    if (!run_threads("ringbolt-load", opts.threads, opts.connections, opts.requests, run_thread, &stopped_ns, &total)) {
+        return 1;
     }
-    // -n or an interrupted run: the time until the last response (or the stop);
-    // a full duration run: the nominal window, which is when counting stopped
-    int64_t end = plan.end_ns;
-    if (opts.requests > 0 || stopped_ns < plan.end_ns) {
-        end = opts.requests > 0 && total.last_response_ns > 0 ? total.last_response_ns
-                                                              : std::min(stopped_ns, plan.end_ns);
-    }
-    double seconds = end > plan.measure_ns ? (end - plan.measure_ns) / 1e9 : 0.0;
+    double seconds = measured_seconds(plan, stopped_ns, opts.requests > 0, total.last_response_ns);
     if (opts.json) {
         print_json(opts, total, seconds);
     } else {

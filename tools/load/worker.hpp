@@ -4,11 +4,11 @@
 #pragma once
 
 #include "histogram.hpp"
-#include "load_clock.hpp"
+#include "load_run.hpp"
 #include "options.hpp"
 
+#include <algorithm>
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -34,16 +34,31 @@ struct thread_stats {
     int64_t last_response_ns = 0;
     bool cannot_connect = false;
     std::string setup_error;
+
+    void merge(const thread_stats& s) {
+        responses += s.responses;
+        bytes += s.bytes;
+        reconnects += s.reconnects;
+        unfinished += s.unfinished;
+        errors.connect += s.errors.connect;
+        errors.read += s.errors.read;
+        errors.write += s.errors.write;
+        errors.timeout += s.errors.timeout;
+        errors.parse += s.errors.parse;
+        for (size_t i = 0; i < status.size(); ++i) {
+            status[i] += s.status[i];
+        }
+        latency.merge(s.latency);
+        last_response_ns = std::max(last_response_ns, s.last_response_ns);
+        cannot_connect = cannot_connect || s.cannot_connect;
+    }
 };
 
-// Read-only run parameters shared by all threads, plus the stop flag.
-struct run_plan {
+// Read-only run parameters shared by all threads, plus the window and stop flag
+// (requests intended from measure_ns on are measured).
+struct run_plan : run_window {
     const options* opts = nullptr;
-    std::string request;    // one request's bytes
-    int64_t start_ns = 0;   // CLOCK_MONOTONIC: load (and the rate schedule) begins
-    int64_t measure_ns = 0; // start + warm-up: requests intended from here are measured
-    int64_t end_ns = 0;     // duration mode: measurement ends (INT64_MAX with -n)
-    std::atomic<bool> stop{false};
+    std::string request; // one request's bytes
 };
 
 // Runs one thread's connections [first_conn, first_conn + conn_count) until the plan

@@ -4,10 +4,10 @@
 #pragma once
 
 #include "histogram.hpp"
-#include "load_clock.hpp"
+#include "load_run.hpp"
 #include "ws_options.hpp"
 
-#include <atomic>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -38,14 +38,35 @@ struct ws_thread_stats {
     bool cannot_connect = false;
     std::string first_error; // the first handshake/protocol failure, for the report
     std::string setup_error;
+
+    void merge(const ws_thread_stats& s) {
+        messages += s.messages;
+        bytes += s.bytes;
+        handshakes += s.handshakes;
+        reconnects += s.reconnects;
+        unfinished += s.unfinished;
+        pings += s.pings;
+        server_closes += s.server_closes;
+        errors.connect += s.errors.connect;
+        errors.handshake += s.errors.handshake;
+        errors.read += s.errors.read;
+        errors.write += s.errors.write;
+        errors.timeout += s.errors.timeout;
+        errors.protocol += s.errors.protocol;
+        errors.mismatch += s.errors.mismatch;
+        latency.merge(s.latency);
+        last_message_ns = std::max(last_message_ns, s.last_message_ns);
+        cannot_connect = cannot_connect || s.cannot_connect;
+        if (first_error.empty()) {
+            first_error = s.first_error;
+        }
+    }
 };
 
-struct ws_run_plan {
+// Read-only run parameters shared by all threads, plus the window and stop flag
+// (messages sent from measure_ns on are measured).
+struct ws_run_plan : run_window {
     const ws_options* opts = nullptr;
-    int64_t start_ns = 0;
-    int64_t measure_ns = 0;
-    int64_t end_ns = 0;
-    std::atomic<bool> stop{false};
 };
 
 void run_ws_worker(ws_run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count,
