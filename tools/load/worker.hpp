@@ -1,6 +1,6 @@
 // Owns: what one ringbolt-load thread is given (its connections, its share of -n) and
-// what it hands back (counts, bytes, errors, latency histogram). The io_uring loop
-// itself lives in worker.cpp.
+// what it hands back (counts, bytes, errors, latency histogram). The protocol lives
+// in worker.cpp, the io_uring loop in ring_worker.hpp.
 #pragma once
 
 #include "histogram.hpp"

@@ -1,6 +1,6 @@
 // Owns: what one ringbolt-ws-load thread is given (its connections, its share of -n)
-// and what it hands back (echo counts, errors, latency histogram). The io_uring loop
-// itself lives in ws_worker.cpp.
+// and what it hands back (echo counts, errors, latency histogram). The protocol lives
+// in ws_worker.cpp, the io_uring loop in ring_worker.hpp.
 #pragma once
 
 #include "histogram.hpp"
