@@ -500,5 +500,5 @@ class _PidPrefix(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "_ringbolt_prefixed", False):
             record.msg = self.prefix + str(record.msg)
-            record._ringbolt_prefixed = True  # type: ignore[attr-defined]
+            record._ringbolt_prefixed = True
         return True
