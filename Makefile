@@ -5,12 +5,13 @@ MESON_ASAN = build/asan
 MESON_TSAN = build/tsan
 MESON_FUZZ = build/fuzz
 FUZZ_SECONDS ?= 30
+PYTEST_ARGS ?=
 # WERROR=true (CI) makes compiler warnings errors in every C++ build: meson's werror,
 # fixed when a build directory is set up (rm -rf build/<mode> to change it).
 WERROR ?= false
 PIP_WERROR = -Csetup-args=-Dwerror=$(WERROR)
 
-.PHONY: deps install dev run test test-unit test-py test-tools test-matrix typecheck asan asan-py tsan fuzz fuzz-smoke bench profile format format-check clean
+.PHONY: deps install dev run test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean
 
 deps:
 	./tools/install-deps.sh
@@ -31,10 +32,18 @@ dev: deps $(MESON_DEV)/build.ninja
 test-unit: dev
 	meson test -C $(MESON_DEV) --print-errorlogs
 
-# End to end over real sockets, on both kernel backends.
+# End to end over real sockets, on both kernel backends. test-py-uring and test-py-epoll
+# run one backend with the package already installed (CI installs it in another step).
+E2E = $(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/py
 test-py: install
-	$(PYTHON) -m pytest -q tests/py
-	RINGBOLT_IO=epoll $(PYTHON) -m pytest -q tests/py
+	$(E2E)
+	RINGBOLT_IO=epoll $(E2E)
+
+test-py-uring:
+	$(E2E)
+
+test-py-epoll:
+	RINGBOLT_IO=epoll $(E2E)
 
 # The load generator's own tests (tools/load).
 test-tools: deps
@@ -49,7 +58,6 @@ test: test-unit test-py test-tools
 # and the end-to-end suite on io_uring. tools/find-python finds each interpreter (pyenv,
 # then PATH) and fails when one is missing. PYTEST_ARGS passes options (e.g. -n 2).
 MATRIX_VERSIONS ?= 3.12 3.13
-PYTEST_ARGS ?=
 
 test-matrix: $(addprefix test-py,$(subst .,,$(MATRIX_VERSIONS)))
 
@@ -86,10 +94,12 @@ asan: deps $(MESON_ASAN)/build.ninja
 ASAN_VENV = build/venv-asan
 ASAN_PRELOAD = $$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)
 
-asan-py: deps
+asan-py-build: deps
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(ASAN_VENV)
 	CC=gcc CXX=g++ $(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check \
 	  -Cbuild-dir=build/py-asan $(PIP_WERROR) -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false .
+
+asan-py: asan-py-build
 	LD_PRELOAD="$(ASAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 RINGBOLT_TEST_SANITIZER=asan RINGBOLT_TEST_RSS_SLACK_MIB=512 \
 	  $(ASAN_VENV)/bin/python -m pytest -q tests/py
