@@ -86,7 +86,8 @@ PyObject* get_method(PyObject* self, void*) {
         return o->cache_method;
     }
     const auto& r = R(self);
-    int bit = __builtin_ctz(r.method_id == 0 ? http::method_other : r.method_id);
+    unsigned id = r.method_id == 0 ? unsigned{http::method_other} : unsigned{r.method_id};
+    int bit = __builtin_ctz(id);
     if (bit < 9 && interned_methods[bit] != nullptr) {
         Py_INCREF(interned_methods[bit]);
         return interned_methods[bit];
