@@ -56,7 +56,8 @@ test: test-unit test-py test-tools
 # The Python version matrix: for each of MATRIX_VERSIONS, a virtualenv (build/venv312...)
 # with the test dependencies, the package built in its own directory (build/py312...),
 # and the end-to-end suite on io_uring. tools/find-python finds each interpreter (pyenv,
-# then PATH) and fails when one is missing. PYTEST_ARGS passes options (e.g. -n 2).
+# then PATH) and fails when one is missing. One version: make test-py313 (test-py311 works
+# too). PYTEST_ARGS passes pytest options (e.g. PYTEST_ARGS='-x -k asgi').
 MATRIX_VERSIONS ?= 3.12 3.13
 
 test-matrix: $(addprefix test-py,$(subst .,,$(MATRIX_VERSIONS)))
