@@ -40,7 +40,12 @@ class counter {
     X(python_requests)                                                                                                 \
     X(gil_wait_ns)                                                                                                     \
     X(app_queue_depth)                                                                                                 \
-    X(parse_errors)
+    X(parse_errors)                                                                                                    \
+    X(websockets_opened)                                                                                               \
+    X(websocket_messages_in)                                                                                           \
+    X(websocket_messages_out)                                                                                          \
+    X(websocket_reads_paused)                                                                                          \
+    X(websocket_failures)
 
 struct core_counters {
 #define RINGBOLT_DECLARE_COUNTER(name) counter name;

@@ -4,6 +4,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "http/char_classes.hpp"
 #include "http/response_writer.hpp"
 
 #include <algorithm>
@@ -48,7 +49,7 @@ void add_printable(line_buffer& out, std::string_view s) noexcept {
     for (char c : s) {
         unsigned char u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7f) {
-            char esc[4] = {'\\', 'x', "0123456789abcdef"[u >> 4], "0123456789abcdef"[u & 15]};
+            char esc[4] = {'\\', 'x', chars::hex_digits[u >> 4], chars::hex_digits[u & 15]};
             out.add({esc, 4});
         } else {
             out.add({&c, 1});

@@ -16,6 +16,8 @@
 
 namespace ringbolt::http {
 
+class protocol_upgrade; // http/protocol.hpp
+
 /// Spare capacity after app_request::data so a JSON parser (simdjson) can read the
 /// body in place, without copying it into a padded buffer.
 inline constexpr size_t app_request_padding = 64;
@@ -75,7 +77,8 @@ struct app_request {
     uint8_t version_minor = 1;
     bool keep_alive = true;
     bool head_request = false;
-    std::vector<span32> headers;                ///< name, value, name, value, ...
+    bool websocket = false;      ///< a valid WebSocket opening handshake (RFC 6455 §4.2.1) for a route that takes them
+    std::vector<span32> headers; ///< name, value, name, value, ...
     std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
     std::shared_ptr<body_stream> watch;         ///< fails (disconnect) when the client leaves first; else null
     uint8_t num_params = 0;
@@ -104,6 +107,7 @@ struct app_response {
         part_end = 4,        ///< the response is complete (`trailers` optional)
         part_abort = 8,      ///< the producer failed mid-response: close so the client can tell
         part_read_more = 16, ///< the app took streamed body bytes (and wants the body: 100 Continue)
+        part_message = 32,   ///< after an upgrade: `body` is one message of the new protocol (`opcode`)
     };
     uint32_t conn_slot = 0;
     uint32_t conn_gen = 0;
@@ -120,6 +124,9 @@ struct app_response {
     uint64_t file_length = 0;
     std::string trailers;                   ///< with end, chunked only
     std::shared_ptr<stream_control> stream; ///< with head of a streamed response
+    /// With a 101 head: builds the protocol that takes the connection over.
+    std::shared_ptr<protocol_upgrade> upgrade;
+    uint8_t opcode = 0; ///< part_message: the new protocol's message kind (WebSocket opcode)
 };
 
 } // namespace ringbolt::http

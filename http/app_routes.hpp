@@ -29,6 +29,8 @@ struct route_target {
     uint32_t handler = 0;            ///< Python handler index (when python)
     bool streams_body = false;       ///< python: large or chunked bodies are streamed to it (async handlers)
     bool watches_disconnect = false; ///< python: told when the client leaves before the answer (ASGI)
+    bool websocket = false;          ///< python: WebSocket handshakes go to it (checked first, RFC 6455 §4.2.1)
+    bool websocket_only = false;     ///< python: a WebSocket endpoint: a plain request gets 426 Upgrade Required
     native_response response;        ///< when native
     std::string pattern;             ///< as registered, for metrics labels
     /// Methods outside the parser's known set (PROPFIND, REPORT, ...) this route takes;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 
 namespace ringbolt::http::chars {
 
@@ -36,17 +37,25 @@ constexpr bool in_set(unsigned char c, const char* set) {
     return false;
 }
 
+/// A hex digit's value, or -1 (both cases: RFC 3986 §2.1, RFC 9112 §7.1 HEXDIG).
+inline constexpr std::array<int8_t, 256> hex_values = [] {
+    std::array<int8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        const int lower = c | 0x20;
+        t[static_cast<size_t>(c)] = static_cast<int8_t>(is_digit(static_cast<unsigned char>(c)) ? c - '0'
+                                                        : lower >= 'a' && lower <= 'f'          ? lower - 'a' + 10
+                                                                                                : -1);
+    }
+    return t;
+}();
+
 /// -1 when `c` is not a hex digit.
 constexpr int hex_value(unsigned char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
+    return hex_values[c];
 }
+
+/// Lower-case hex digits, for escapes written out (JSON \u00XX, the access log's \xXX).
+inline constexpr char hex_digits[] = "0123456789abcdef";
 
 // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
 // (RFC 9110 §5.6.2)

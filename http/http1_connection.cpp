@@ -51,6 +51,8 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
     _stream_continue = false;
     _close_after_body = false;
     _input_ended = false;
+    _awaiting_upgrade = false;
+    _successor.reset();
     _head_copy.clear();
     _body.clear();
     _chunked = chunked_decoder(chunked_limits{lim.max_body, 4096, lim.parser.max_head_bytes});
@@ -190,7 +192,10 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             // Backpressure: a client that pipelines faster than it reads its responses
             // waits in the tail (and the reactor stops reading it) instead of growing
             // our output without bound.
-            if (_outstanding >= max_outstanding_per_connection || queued_bytes() >= env.output_limit) [[unlikely]] {
+            // After an upgrade request (a WebSocket handshake) the bytes that follow
+            // may belong to another protocol: they wait until the app has answered.
+            if (_outstanding >= max_outstanding_per_connection || queued_bytes() >= env.output_limit ||
+                _awaiting_upgrade) [[unlikely]] {
                 _held_back = true;
                 break;
             }
@@ -352,6 +357,11 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
             _close_after_body = body_follows;
         }
         _closing = !_close_after_body;
+    }
+    if (v == dispatcher::verdict::upgrade) [[unlikely]] {
+        _awaiting_upgrade = true;
+        _upgrade_seq = seq;
+        v = dispatcher::verdict::to_app;
     }
     if (v == dispatcher::verdict::to_app || v == dispatcher::verdict::streaming) {
         owed& o = _owed.emplace_back();
@@ -546,6 +556,27 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             end_response(*o, false);
             return;
         }
+        if (_awaiting_upgrade && m.seq == _upgrade_seq) [[unlikely]] {
+            _awaiting_upgrade = false; // answered: what follows is parsed again (as HTTP unless 101)
+            if (m.upgrade) {
+                if (!switch_protocols(*o, m, env)) {
+                    if (m.stream) {
+                        m.stream->on_closed();
+                    }
+                    end_response(*o, false);
+                }
+                return;
+            }
+        }
+        if (m.upgrade || m.start.status < 200) [[unlikely]] {
+            // A 101 for a request that did not ask to upgrade (or any other interim
+            // status as a final answer): the producer is broken; the client gets a cut.
+            if (m.stream) {
+                m.stream->on_closed();
+            }
+            end_response(*o, false);
+            return;
+        }
         o->stream = std::move(m.stream);
         const response_head& h = m.start;
         std::string_view fields = h.fields.empty() ? h.static_fields : std::string_view(h.fields);
@@ -582,6 +613,46 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             set_read_deadline(true, env);
         }
     }
+}
+
+bool http1_connection::switch_protocols(owed& o, app_response& m, protocol_env& env) {
+    // Only the oldest owed response can switch (nothing may be pipelined before it) and
+    // not while the connection closes (a drain, or Connection: close on the request).
+    if (&o != &_owed.front() || o.started || _closing || _phase != phase::head || m.start.status != 101) {
+        return false;
+    }
+    // RFC 9110 §15.2.2: the 101 carries no body and no framing; the new protocol begins
+    // right after its empty line.
+    static const server_fields defaults;
+    const server_fields& added = env.fields != nullptr ? *env.fields : defaults;
+    _out.write_tail([&](std::string& s) {
+        s.append("HTTP/1.1 101 Switching Protocols\r\n");
+        s.append(added.server);
+        if (added.date) {
+            s.append("Date: ").append(env.date).append("\r\n");
+        }
+        s.append(added.extra);
+        s.append(m.start.fields);
+        s.append("\r\n");
+    });
+    env.counters.responses_1xx.add();
+    std::unique_ptr<protocol> next = m.upgrade->make(_slot, _gen, _peer, _tail, env);
+    if (!next) {
+        return false;
+    }
+    next->output().splice(_out);
+    if (o.watch) {
+        o.watch->finish(); // answered (the new protocol reports the client leaving its own way)
+        o.watch.reset();
+    }
+    _owed.clear();
+    _outstanding = 0;
+    _tail.clear();
+    _phase = phase::closed;
+    _closing = true;
+    _deadline = 0;
+    _successor = std::move(next);
+    return true;
 }
 
 void http1_connection::end_response(owed& o, bool ok) {

@@ -90,6 +90,9 @@ class http1_connection final : public protocol {
                         bool has_date, bool has_server, protocol_env& env);
     void end_response(owed& o, bool ok);
     void advance(); ///< the front response ended: move on to the next
+    /// The application answered the upgrade request with 101: frame it and hand the
+    /// connection to the protocol `up` makes. False when the connection cannot switch.
+    bool switch_protocols(owed& o, app_response& m, protocol_env& env);
 
     uint32_t _slot = 0;
     uint32_t _gen = 0;
@@ -123,6 +126,8 @@ class http1_connection final : public protocol {
     bool _stream_continue = false;  ///< Expect: 100-continue, not answered yet
     bool _close_after_body = false; ///< a request without persistence whose body still streams
     bool _input_ended = false;      ///< the client sent EOF
+    bool _awaiting_upgrade = false; ///< an upgrade request is with the app: hold what follows it
+    uint64_t _upgrade_seq = 0;      ///< that request
 };
 
 } // namespace ringbolt::http

@@ -62,6 +62,23 @@ void output_queue::append_owned(std::string&& bytes, std::shared_ptr<send_credit
     _bytes += s.length;
 }
 
+void output_queue::append_credited(std::string_view bytes, const std::shared_ptr<send_credit>& credit) {
+    if (bytes.empty()) {
+        return;
+    }
+    // Segments from _head on are not in flight (take_front moves them out whole), so
+    // the last one may grow.
+    if (_head == _segs.size() || _segs.back().type != segment::kind::owned || _segs.back().credit != credit) {
+        segment& s = _segs.emplace_back();
+        s.type = segment::kind::owned;
+        s.credit = credit;
+    }
+    segment& s = _segs.back();
+    s.owned.append(bytes);
+    s.length += bytes.size();
+    _bytes += bytes.size();
+}
+
 void output_queue::append_borrowed(std::string_view bytes, std::shared_ptr<const void> keep,
                                    std::shared_ptr<send_credit> credit) {
     if (bytes.empty()) {

@@ -69,6 +69,10 @@ class output_queue {
                          std::shared_ptr<send_credit> credit = nullptr);
     void append_file(std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
                      std::shared_ptr<send_credit> credit = nullptr);
+    /// Append bytes told to `credit` when sent: into the last segment when it is owned
+    /// and has the same credit (small messages of one producer share a segment and an
+    /// iovec), else as a new segment.
+    void append_credited(std::string_view bytes, const std::shared_ptr<send_credit>& credit);
     /// Move everything from `other` to the end of this queue.
     void splice(output_queue& other);
 

@@ -4,6 +4,7 @@
 #include "http/parser.hpp"
 
 #include "http/char_classes.hpp"
+#include "http/method_names.hpp"
 
 #include <array>
 #include <cstring>
@@ -91,52 +92,6 @@ inline bool swar_value_clean(const char* p) noexcept {
     const uint64_t del = x ^ (ones * 0x7f);
     const uint64_t has_del = (del - ones) & ~del & highs;
     return (below_space | has_del) == 0;
-}
-
-uint16_t method_id_of(std::string_view m) noexcept {
-    const char* s = m.data();
-    switch (m.size()) {
-    case 3:
-        if (std::memcmp(s, "GET", 3) == 0) [[likely]] {
-            return method_get;
-        }
-        if (std::memcmp(s, "PUT", 3) == 0) {
-            return method_put;
-        }
-        break;
-    case 4:
-        if (std::memcmp(s, "POST", 4) == 0) {
-            return method_post;
-        }
-        if (std::memcmp(s, "HEAD", 4) == 0) {
-            return method_head;
-        }
-        break;
-    case 5:
-        if (std::memcmp(s, "PATCH", 5) == 0) {
-            return method_patch;
-        }
-        if (std::memcmp(s, "TRACE", 5) == 0) {
-            return method_trace;
-        }
-        break;
-    case 6:
-        if (std::memcmp(s, "DELETE", 6) == 0) {
-            return method_delete;
-        }
-        break;
-    case 7:
-        if (std::memcmp(s, "OPTIONS", 7) == 0) {
-            return method_options;
-        }
-        if (std::memcmp(s, "CONNECT", 7) == 0) {
-            return method_connect;
-        }
-        break;
-    default:
-        break;
-    }
-    return method_other;
 }
 
 /// uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3). Rejects userinfo ('@'),
@@ -549,7 +504,7 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
         i += 10;
     }
 
-    out.method_id = method_id_of(out.method);
+    out.method_id = method_bit_of(out.method);
     if (!parse_target(out.target, out.method_id, out)) [[unlikely]] {
         return fail(http_error::bad_request);
     }

@@ -11,6 +11,7 @@
 #include "http/response_framer.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace ringbolt::http {
@@ -27,6 +28,20 @@ struct connection_limits {
 };
 
 class protocol;
+struct protocol_env;
+
+/// Builds the protocol that takes a connection over after a 101 Switching Protocols
+/// (RFC 9110 §15.2.2). The application's 101 answer carries one; the HTTP/1.1 protocol
+/// frames the 101, then calls make() and hands the connection on (see
+/// protocol::take_successor).
+class protocol_upgrade {
+  public:
+    virtual ~protocol_upgrade() = default;
+    /// `pending`: what the client sent after the upgrade request, already meant for the
+    /// new protocol (it is fed to it before anything else).
+    virtual std::unique_ptr<protocol> make(uint32_t slot, uint32_t gen, const peer_address& peer,
+                                           std::string_view pending, protocol_env& env) = 0;
+};
 
 /// A complete request as a protocol reports it.
 struct request_event {
@@ -51,6 +66,8 @@ class dispatcher {
         to_app,    ///< handed to the application: its answer comes as app_response messages
         buffer,    ///< (body_follows only) read the whole body first, then report it again
         streaming, ///< (body_follows only) handed to the application; push the body into `stream`
+        upgrade,   ///< handed to the application, which may switch protocols (a WebSocket handshake):
+                   ///< nothing after the request is parsed as HTTP until it has answered
     };
     virtual ~dispatcher() = default;
     /// `stream` is set by a `streaming` verdict.
@@ -104,6 +121,11 @@ class protocol {
     /// The connection is gone (closed by either side): tell producers, free memory.
     virtual void release() noexcept = 0;
 
+    /// After a 101, the protocol that replaces this one (with everything queued here
+    /// moved into it), once; else null. The reactor asks after every application message.
+    std::unique_ptr<protocol> take_successor() noexcept { return std::move(_successor); }
+    bool has_successor() const noexcept { return _successor != nullptr; }
+
     output_queue& output() noexcept { return _out; }
     bool has_output() const noexcept { return !_out.empty(); }
 
@@ -124,6 +146,7 @@ class protocol {
 
   protected:
     output_queue _out;
+    std::unique_ptr<protocol> _successor;
 };
 
 } // namespace ringbolt::http

@@ -3,6 +3,8 @@
 // (a bad escape passes through, as urllib.parse.unquote does).
 #include "http/query.hpp"
 
+#include "http/char_classes.hpp"
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -11,27 +13,9 @@ namespace ringbolt::http {
 
 namespace {
 
-// Hex digit value, or -1. Both cases accepted (RFC 3986 §2.1: the hex digits of a
-// percent-encoding are case-insensitive).
-constexpr std::array<int8_t, 256> make_hex_table() {
-    std::array<int8_t, 256> t{};
-    for (auto& v : t) {
-        v = -1;
-    }
-    for (int c = '0'; c <= '9'; ++c) {
-        t[static_cast<size_t>(c)] = static_cast<int8_t>(c - '0');
-    }
-    for (int c = 'a'; c <= 'f'; ++c) {
-        t[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'a' + 10);
-        t[static_cast<size_t>(c - 'a' + 'A')] = static_cast<int8_t>(c - 'a' + 10);
-    }
-    return t;
-}
-
-constexpr std::array<int8_t, 256> hex_value = make_hex_table();
-
+// The hex digits of a percent-encoding are case-insensitive (RFC 3986 §2.1).
 inline int hex_at(const char* p) noexcept {
-    return hex_value[static_cast<unsigned char>(*p)];
+    return chars::hex_value(static_cast<unsigned char>(*p));
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 // (they are written decoded: "/café", not "/caf%C3%A9").
 #include "http/router.hpp"
 
+#include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
 
@@ -90,12 +91,6 @@ struct route_leaf {
 struct pattern_segment {
     enum kind_t : uint8_t { literal, int_param, str_param } kind;
     std::string_view text; // literal text, or the parameter name
-};
-
-constexpr const char* method_names[num_method_slots] = {
-    "GET",           "HEAD",          "POST",          "PUT",           "DELETE",        "PATCH",
-    "OPTIONS",       "CONNECT",       "TRACE",         "OTHER",         "METHOD_BIT_10", "METHOD_BIT_11",
-    "METHOD_BIT_12", "METHOD_BIT_13", "METHOD_BIT_14", "METHOD_BIT_15",
 };
 
 bool is_identifier(std::string_view s) noexcept {
@@ -181,13 +176,9 @@ inline const char* segment_end(const char* p, const char* e, bool& has_escape) n
 
 std::string method_list(uint16_t mask) {
     std::string s;
-    for (size_t i = 0; i < num_method_slots; ++i) {
-        if (mask & (1u << i)) {
-            if (!s.empty()) {
-                s += ',';
-            }
-            s += method_names[i];
-        }
+    append_method_names(s, mask);
+    if (mask & method_other) {
+        s.append(s.empty() ? "" : ", ").append("another method");
     }
     return s;
 }

@@ -8,7 +8,22 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               systemtap-sdt-dev clang-format)
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
-              fastapi starlette httpx "uvicorn[standard]" python-multipart)  # ASGI end-to-end tests
+              fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests
+              websockets)  # the WebSocket client of tests/py/test_websocket*.py
+
+PYTHON=${PYTHON:-python3}
+# VENV_FROM (set by make for an interpreter that refuses pip installs, PEP 668): create
+# $PYTHON's virtualenv from it. Debian's own Python needs python3-venv for that (ensurepip)
+# and python3-dev for Python.h, which the extension is compiled against.
+VENV_FROM=${VENV_FROM:-}
+base=${VENV_FROM:-$PYTHON}
+if [ "$($base -c 'import sys; print(sys.base_prefix)')" = /usr ]; then
+    $base -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("include"), "Python.h")))' \
+        || APT_PACKAGES+=(python3-dev)
+    if [ -n "$VENV_FROM" ]; then
+        $base -c 'import ensurepip' 2>/dev/null || APT_PACKAGES+=(python3-venv)
+    fi
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -21,5 +36,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-PYTHON=${PYTHON:-python3}
+
+if [ -n "$VENV_FROM" ]; then
+    venv=$(dirname "$(dirname "$PYTHON")")
+    if [ ! -x "$PYTHON" ]; then
+        echo "install-deps: $VENV_FROM refuses pip installs (PEP 668): creating the virtualenv $venv"
+        "$VENV_FROM" -m venv "$venv"
+        # Debian 12's venv starts with pip 23.0, older than the -C (config settings) the Makefile passes
+        "$PYTHON" -m pip install -q --disable-pip-version-check --upgrade pip
+    elif [ "$("$PYTHON" -c 'import sys; print(sys.base_prefix, sys.version_info[:2])')" != \
+           "$("$VENV_FROM" -c 'import sys; print(sys.base_prefix, sys.version_info[:2])')" ]; then
+        echo "install-deps: $venv was made from another Python than $VENV_FROM: remove it, or pass VENV=another/dir" >&2
+        exit 1
+    fi
+fi
 $PYTHON -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"

@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "http/access_log.hpp"
 #include "http/method_names.hpp"
+#include "ws/opening.hpp"
 
 #include <algorithm>
 #include <string>
@@ -82,6 +83,30 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         return verdict::answered;
     }
     const http::route_target& target = _routes.targets[m.handler_id];
+    bool websocket = false;
+    if (target.websocket) [[unlikely]] {
+        ws::opening_check hs = ws::check_opening(head);
+        if (hs.status == ws::opening_status::valid && !ev.body_follows && ev.body.empty()) {
+            websocket = true;
+        } else if (hs.status == ws::opening_status::bad_version) {
+            std::string fields(text_plain);
+            fields.append("Sec-WebSocket-Version: 13\r\n");
+            conn.respond(ev.seq, ev.ctx, 426, fields, hs.why, env);
+            log_answer(ev, 426, hs.why.size());
+            return verdict::answered;
+        } else if (hs.status == ws::opening_status::bad_request) {
+            conn.respond(ev.seq, ev.ctx, 400, text_plain, hs.why, env);
+            log_answer(ev, 400, hs.why.size());
+            return verdict::answered;
+        } else if (target.websocket_only) {
+            constexpr std::string_view why = "this is a WebSocket endpoint: send an Upgrade: websocket handshake";
+            std::string fields(text_plain);
+            fields.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+            conn.respond(ev.seq, ev.ctx, 426, fields, why, env);
+            log_answer(ev, 426, why.size());
+            return verdict::answered;
+        }
+    }
     if (target.kind != http::target_kind::python) {
         if (_route_latency != nullptr) {
             _route_latency[m.handler_id].record(0);
@@ -134,6 +159,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     req.version_minor = head.version_minor;
     req.keep_alive = ev.ctx.keep_alive;
     req.head_request = ev.ctx.head_request;
+    req.websocket = websocket;
     req.headers.clear();
     req.headers.reserve(head.num_headers * 2u);
     for (uint16_t i = 0; i < head.num_headers; ++i) {
@@ -163,6 +189,9 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         return verdict::streaming;
     }
     req.streamed_body.reset();
+    if (websocket) {
+        return verdict::upgrade; // nothing after it is HTTP until the app accepts or refuses
+    }
     if (target.watches_disconnect && _streams != nullptr) {
         stream = _streams->make_body_stream(ev.slot, ev.gen, ev.seq); // the connection fails it if the client goes
         req.watch = stream;

@@ -1,11 +1,13 @@
 // Listening sockets: one per reactor, all bound to the same address with SO_REUSEPORT
-// so the kernel spreads connections across cores.
+// so the kernel spreads connections across cores. The one implementation: the
+// supervisor binds its workers' listeners through it too (ringbolt._native.bind_listeners).
 #pragma once
 
 #include "core/result.hpp"
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ringbolt::uring {
 
@@ -18,6 +20,14 @@ result<int> open_listener(const std::string& host, uint16_t port, int backlog) n
 /// on that port and the kernel would split the traffic between the two servers.
 /// Fails with EADDRINUSE when something listens there.
 result<void> probe_address_free(const std::string& host, uint16_t port) noexcept;
+
+/// `count` listeners on host:port, in the order they join the port's SO_REUSEPORT group:
+/// the probe above first (port != 0), then the first listener (port 0: it picks the
+/// port) and the others on its port. On failure none stays open.
+result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, unsigned count, int backlog) noexcept;
+
+/// "cannot listen on host:port: <why>" for an open_listeners failure's errno.
+std::string describe_listen_failure(const std::string& host, uint16_t port, int sys_errno);
 
 /// The port a bound socket got (0 for a socket that is not TCP/IP, e.g. AF_UNIX).
 uint16_t local_port(int fd) noexcept;

@@ -258,7 +258,9 @@ void reactor::on_accept(int fd) noexcept {
     s.peer_eof = false;
     s.dirty = false;
     s.tp = &plain_transport::instance();
-    if (!s.proto) {
+    if (s.parked_http1) {
+        s.proto = std::move(s.parked_http1); // the last connection switched protocols
+    } else if (!s.proto) {
         s.proto = std::make_unique<http::http1_connection>(); // kept with the slot, reused
     }
     http::peer_address peer;
@@ -694,10 +696,27 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
         }
         uint32_t slot = r.conn_slot;
         s->proto->on_app_message(std::move(r), e);
+        if (s->proto->has_successor()) [[unlikely]] {
+            switch_protocol(*s);
+        }
         mark_dirty(*s, slot);
         if (s->paused && s->send == send_state::idle) {
             resume_reading(*s, slot); // an answer or body credit may let held input go on
         }
+    }
+}
+
+// After a 101 the new protocol takes the connection over (its output, the 101 included,
+// was moved into it); the HTTP/1.1 object is parked for the slot's next connection.
+void reactor::switch_protocol(conn_slot& s) noexcept {
+    std::unique_ptr<http::protocol> next = s.proto->take_successor();
+    s.proto->release();
+    if (!s.parked_http1) {
+        s.parked_http1 = std::move(s.proto);
+    }
+    s.proto = std::move(next);
+    if (_draining) {
+        s.proto->begin_drain(_now_s, fresh_grace_s);
     }
 }
 
@@ -784,9 +803,13 @@ void reactor::begin_drain() noexcept {
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
-        if (s.state == slot_state::open && s.proto->begin_drain(_now_s, fresh_grace_s) && s.send == send_state::idle &&
-            s.batch.empty()) {
+        if (s.state != slot_state::open) {
+            continue;
+        }
+        if (s.proto->begin_drain(_now_s, fresh_grace_s) && s.send == send_state::idle && s.batch.empty()) {
             close_conn(s, slot, false);
+        } else if (s.proto->has_output()) {
+            mark_dirty(s, slot); // a goodbye the protocol queued (a WebSocket close 1001)
         }
     }
 }

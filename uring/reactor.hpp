@@ -47,7 +47,7 @@ struct server_config {
     std::vector<int> listen_fds;
     int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
     std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
-    uint32_t limit_connections = 0;     ///< per worker, 0 = none: accepting pauses at the cap
+    uint32_t limit_connections = 0;     ///< per reactor (its _live), 0 = none: accepting pauses at the cap
     uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
     http::server_fields fields;         ///< Server/Date/extra fields added to every response
@@ -151,6 +151,9 @@ class reactor final : private io_events, private body_stream_factory, public res
         std::string stash; ///< bytes that arrived after reading was paused
         transport* tp = &plain_transport::instance();
         std::unique_ptr<http::protocol> proto;
+        /// The slot's HTTP/1.1 protocol while another one (WebSocket after a 101) serves
+        /// the connection: reused for the slot's next connection.
+        std::unique_ptr<http::protocol> parked_http1;
     };
 
     std::shared_ptr<http::body_stream> make_body_stream(uint32_t slot, uint32_t gen, uint64_t seq) override {
@@ -173,6 +176,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     uint64_t unsent(const conn_slot& s) const noexcept;
     void after_output(conn_slot& s, uint32_t slot) noexcept;
     void mark_dirty(conn_slot& s, uint32_t slot) noexcept;
+    void switch_protocol(conn_slot& s) noexcept;
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
     void run_app() noexcept;

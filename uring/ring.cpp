@@ -77,10 +77,13 @@ std::string describe_setup_failure(int sys_errno) {
     if (sys_errno == ENOSYS) {
         return "io_uring is not available (ENOSYS): the kernel lacks it or a seccomp filter hides it";
     }
+    if (sys_errno == ENOTSUP) { // probe_io_uring: set up, but without what the hot path needs
+        return "io_uring lacks multishot accept/recv with buffer rings (kernel >= 6.0 needed)";
+    }
     return std::string("io_uring_setup failed: ") + std::strerror(sys_errno);
 }
 
-result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f) noexcept {
+result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsigned cq_entries) noexcept {
     const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
@@ -91,7 +94,7 @@ result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f) noex
     for (unsigned flags : attempts) {
         io_uring_params p{};
         p.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-        p.cq_entries = entries * 4; // CQ 4x SQ: multishot ops post many CQEs per SQE
+        p.cq_entries = cq_entries != 0 ? cq_entries : entries * 4; // multishot ops post many CQEs per SQE
         int rc = io_uring_queue_init_params(entries, &ring, &p);
         if (rc == 0) {
             f.setup_flags = p.flags;

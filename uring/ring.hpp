@@ -21,14 +21,17 @@ struct ring_features {
 
 /// Create `ring` with the best flags the kernel accepts:
 /// SINGLE_ISSUER|DEFER_TASKRUN, else SINGLE_ISSUER|COOP_TASKRUN, else none.
+/// `cq_entries` 0: four times `entries` (multishot ops post many CQEs per SQE).
 /// EPERM/ENOSYS (seccomp, kernel.io_uring_disabled) -> errc::io_uring_blocked.
-result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features) noexcept;
+/// Also the load generator's (tools/load), so both sides of a benchmark run one set-up.
+result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features, unsigned cq_entries = 0) noexcept;
 
 /// Probe once in the calling thread (throwaway ring): flags, opcodes, and a socketpair
 /// self-test of multishot recv with a provided buffer ring. Never throws.
 result<ring_features> probe_io_uring() noexcept;
 
-/// One line explaining why io_uring is unavailable, from the errno of io_uring_setup.
+/// One line explaining why io_uring is unavailable, from the errno of a failed
+/// setup_ring or probe_io_uring (ENOTSUP: no multishot accept/recv with buffer rings).
 std::string describe_setup_failure(int sys_errno);
 
 } // namespace ringbolt::uring

@@ -88,10 +88,7 @@ result<void> server::start() {
         if (probe.ok()) {
             _io_description = probe.value().tier;
         } else {
-            std::string why = probe.sys_errno() == ENOTSUP
-                                  ? std::string("io_uring lacks multishot accept/recv with buffer rings (kernel >= 6.0 "
-                                                "needed)")
-                                  : describe_setup_failure(probe.sys_errno());
+            std::string why = describe_setup_failure(probe.sys_errno());
             if (_config.io == "io_uring") {
                 _error = why;
                 return {probe.error(), probe.sys_errno()};
@@ -123,28 +120,14 @@ result<void> server::start() {
         fds.push_back(fd);
         port = local_port(fd);
     }
-    if (_config.listen_fds.empty() && port != 0) {
-        if (result<void> free = probe_address_free(_config.host, port); !free.ok()) {
-            _error = "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " +
-                     (free.sys_errno() == EADDRINUSE ? std::string("Address already in use (another process serves it)")
-                                                     : std::string(std::strerror(free.sys_errno())));
-            return {free.error(), free.sys_errno()};
+    if (_config.listen_fds.empty()) {
+        result<std::vector<int>> opened = open_listeners(_config.host, port, n, _config.backlog);
+        if (!opened.ok()) {
+            _error = describe_listen_failure(_config.host, port, opened.sys_errno());
+            return {opened.error(), opened.sys_errno()};
         }
-    }
-    for (unsigned i = 0; i < n && _config.listen_fds.empty(); ++i) {
-        result<int> fd = open_listener(_config.host, port, _config.backlog);
-        if (!fd.ok()) {
-            _error =
-                "cannot listen on " + _config.host + ":" + std::to_string(port) + ": " + std::strerror(fd.sys_errno());
-            for (int f : fds) {
-                ::close(f);
-            }
-            return {fd.error(), fd.sys_errno()};
-        }
-        if (port == 0) {
-            port = local_port(fd.value()); // the others share the port the first one got
-        }
-        fds.push_back(fd.value());
+        fds = std::move(opened.value());
+        port = local_port(fds.front());
     }
     _port = port;
 

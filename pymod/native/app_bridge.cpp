@@ -419,7 +419,7 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
             }
             Py_XDECREF(rv);
         }
-        text_answer(resp, 500, "Internal Server Error");
+        internal_error_answer(resp);
         return;
     }
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
@@ -651,6 +651,31 @@ PyObject* complete_async(PyObject* capsule, PyObject* result, PyObject* exc) {
     return PyBool_FromLong(first && !g_staged.empty()); // the caller schedules flush_completions
 }
 
+bool claim_pending(PyObject* capsule, uring::response_sink*& sink, http::app_response& address) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        return false;
+    }
+    if (p->done) {
+        PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
+        return false;
+    }
+    p->done = true;
+    sink = p->sink;
+    address_response_from(p->address, address);
+    return true;
+}
+
+void deliver_now(uring::response_sink& sink, http::app_response&& m) {
+    sink_one(sink, std::move(m));
+}
+
+bool stage_message(uring::response_sink& sink, http::app_response&& m) {
+    bool first = g_staged.empty();
+    g_staged.emplace_back(&sink, std::move(m));
+    return first;
+}
+
 PyObject* flush_completions() {
     if (g_staged.empty()) {
         Py_RETURN_NONE;
@@ -692,7 +717,7 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
         PyErr_Clear();
-        text_answer(resp, 500, "Internal Server Error");
+        internal_error_answer(resp);
         answers.push_back(std::move(resp));
         return;
     }
@@ -746,7 +771,7 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
             PyErr_Clear();
             http::app_response& resp = answers.emplace_back();
             address_response(req, resp);
-            text_answer(resp, 500, "Internal Server Error");
+            internal_error_answer(resp);
         } else {
             Py_DECREF(capsule);
         }

@@ -70,6 +70,12 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
 /// A whole plain-text answer in `resp` (500 fallbacks, 404/403 for a file response).
 void text_answer(http::app_response& resp, uint16_t status, std::string_view text);
 
+/// The native 500 fallback: a handler raised, a result could not be converted, a
+/// stream failed before its head, or the request could not be handed over.
+inline void internal_error_answer(http::app_response& resp) {
+    text_answer(resp, 500, "Internal Server Error");
+}
+
 /// Check the handler's status and headers against the framing the server owns and
 /// build the response head: handler Content-Length must match a known body (or bounds
 /// a streamed one), Transfer-Encoding/Connection are the server's, 1xx is refused.
@@ -81,6 +87,15 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
 /// The answer is staged: True when it is the first staged since the last
 /// flush_completions(), which the caller then schedules (once per loop iteration).
 PyObject* complete_async(PyObject* pending, PyObject* result, PyObject* exc);
+/// The request of `pending` is answered by a protocol switch (a WebSocket accept): mark
+/// it answered and give its address and sink. False with a Python exception when it was
+/// answered already or is not a pending request. GIL held.
+bool claim_pending(PyObject* pending, uring::response_sink*& sink, http::app_response& address);
+/// Deliver one message to a reactor now (GIL held; released while delivering).
+void deliver_now(uring::response_sink& sink, http::app_response&& m);
+/// Stage a message with the async answers (delivered by flush_completions, in order).
+/// True when it is the first staged since the last flush: the caller schedules one. GIL held.
+bool stage_message(uring::response_sink& sink, http::app_response&& m);
 /// Deliver the staged answers: one deliver per reactor. GIL held (released inside).
 PyObject* flush_completions();
 

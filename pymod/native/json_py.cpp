@@ -2,6 +2,8 @@
 // simdjson's DOM parser, one per thread, and builds Python objects from it.
 #include "pymod/native/json_py.hpp"
 
+#include "http/char_classes.hpp"
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -58,8 +60,8 @@ void write_escaped(std::string& out, const char* s, size_t n) {
             out.append("\\f", 2);
             break;
         default: {
-            static constexpr char hex[] = "0123456789abcdef";
-            char buf[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            using http::chars::hex_digits;
+            char buf[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15]};
             out.append(buf, 6);
         }
         }

@@ -7,12 +7,15 @@
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 #include "http/char_classes.hpp"
+#include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/app_bridge.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/websocket.hpp"
+#include "uring/listener.hpp"
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
 
@@ -35,25 +38,15 @@ python_types g_types; // set once by ringbolt/__init__.py via _set_types
 /// The router's mask for `methods`; names outside the parser's set (any RFC 9110 token:
 /// PROPFIND, REPORT, PURGE, QUERY...) become method_other and are listed in `other`.
 uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::string>* other = nullptr) {
-    static const std::pair<const char*, uint16_t> known[] = {
-        {"GET", http::method_get},         {"HEAD", http::method_head},     {"POST", http::method_post},
-        {"PUT", http::method_put},         {"DELETE", http::method_delete}, {"PATCH", http::method_patch},
-        {"OPTIONS", http::method_options}, {"TRACE", http::method_trace},
-    };
     uint16_t mask = 0;
     for (const auto& m : methods) {
-        bool found = false;
-        for (const auto& [name, bit] : known) {
-            if (m == name) {
-                mask |= bit;
-                found = true;
-            }
-        }
-        if (found) {
-            continue;
-        }
-        if (m == "CONNECT") {
+        const uint16_t bit = http::method_bit_of(m);
+        if (bit == http::method_connect) {
             throw pb::value_error("CONNECT cannot be routed (it names a host, not a path)");
+        }
+        if (bit != http::method_other) {
+            mask |= bit;
+            continue;
         }
         bool token = !m.empty() && std::all_of(m.begin(), m.end(), [](char c) {
             return http::chars::tchar[static_cast<unsigned char>(c)];
@@ -169,7 +162,7 @@ class native_server {
     }
 
     void add_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object handler,
-                   bool is_coroutine) {
+                   bool is_coroutine, bool websocket) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         http::route_target t;
@@ -182,6 +175,8 @@ class native_server {
         t.pattern = pattern;
         t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
         t.streams_body = is_coroutine; // async handlers may take large bodies as they arrive
+        t.websocket = websocket;       // a WebSocket endpoint: handshakes only (else 426)
+        t.websocket_only = websocket;
         _routes->targets.push_back(std::move(t));
     }
 
@@ -211,7 +206,7 @@ class native_server {
     }
 
     /// The handler for every request no route matches, any method (an ASGI or WSGI app).
-    void set_fallback(pb::object handler, bool is_coroutine, bool streams_body) {
+    void set_fallback(pb::object handler, bool is_coroutine, bool streams_body, bool websocket) {
         check_not_started();
         if (_routes->fallback != http::no_fallback) {
             throw pb::value_error("the server already has a fallback handler");
@@ -222,6 +217,7 @@ class native_server {
         t.handler = _bridge->add_handler(handler.ptr(), pb::tuple().ptr(), is_coroutine);
         t.streams_body = streams_body;       // large/chunked bodies reach the app as they arrive
         t.watches_disconnect = is_coroutine; // ASGI: http.disconnect while the app runs
+        t.websocket = websocket;             // ASGI: handshakes become websocket scopes
         _routes->fallback = static_cast<uint32_t>(_routes->targets.size());
         _routes->targets.push_back(std::move(t));
     }
@@ -447,12 +443,27 @@ void init_runtime(pb::module_& m) {
             return pb::reinterpret_steal<pb::object>(r);
         },
         "Futures of async producers that may go on (writable again, or the client is gone).");
-    if (!ringbolt::py::init_stream_type(m.ptr())) {
+    if (!ringbolt::py::init_stream_type(m.ptr()) || !ringbolt::py::init_websocket(m.ptr())) {
         throw pb::error_already_set();
     }
     m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
     m.def(
         "log_dropped", [] { return log_dropped(); }, "Native log lines dropped because stderr did not keep up.");
+    m.def(
+        "bind_listeners",
+        [](const std::string& host, uint16_t port, unsigned count, int backlog) {
+            result<std::vector<int>> fds = uring::open_listeners(host, port, count, backlog);
+            if (!fds.ok()) {
+                int err = fds.sys_errno();
+                std::string why = uring::describe_listen_failure(host, port, err);
+                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
+                throw pb::error_already_set();
+            }
+            return fds.value();
+        },
+        pb::arg("host"), pb::arg("port"), pb::arg("count"), pb::arg("backlog"),
+        "`count` listening sockets (fds) on host:port with SO_REUSEPORT, after the probe that "
+        "refuses a port another process serves (the server's own binding, uring/listener.cpp).");
     m.def("probe_io_uring", [] {
         pb::dict d;
         result<uring::ring_features> r = uring::probe_io_uring();
@@ -467,21 +478,19 @@ void init_runtime(pb::module_& m) {
             d["multishot_recv"] = f.multishot_recv;
             d["buf_ring"] = f.buf_ring;
         } else {
-            d["error"] = r.error() == errc::io_uring_blocked
-                             ? uring::describe_setup_failure(r.sys_errno())
-                             : std::string(errc_name(r.error())) + ": " + std::strerror(r.sys_errno());
+            d["error"] = uring::describe_setup_failure(r.sys_errno()); // the words serve logs
         }
         return d;
     });
     pb::class_<native_server>(m, "Server")
         .def(pb::init<const pb::dict&>())
         .def("add_route", &native_server::add_route, pb::arg("pattern"), pb::arg("methods"), pb::arg("handler"),
-             pb::arg("is_coroutine") = false)
+             pb::arg("is_coroutine") = false, pb::arg("websocket") = false)
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
         .def("set_async_runner", &native_server::set_async_runner)
         .def("set_fallback", &native_server::set_fallback, pb::arg("handler"), pb::arg("is_coroutine"),
-             pb::arg("streams_body") = true)
+             pb::arg("streams_body") = true, pb::arg("websocket") = false)
         .def("metrics_text", &native_server::metrics_text)
         .def("start", &native_server::start)
         .def("wait", &native_server::wait)

@@ -2,6 +2,7 @@
 // builds the Python object on first use and caches it.
 #include "pymod/native/request_object.hpp"
 
+#include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
 #include "pymod/native/app_bridge.hpp"
@@ -88,7 +89,7 @@ PyObject* get_method(PyObject* self, void*) {
     const auto& r = R(self);
     unsigned id = r.method_id == 0 ? unsigned{http::method_other} : unsigned{r.method_id};
     int bit = __builtin_ctz(id);
-    if (bit < 9 && interned_methods[bit] != nullptr) {
+    if (bit < static_cast<int>(std::size(http::method_bit_names)) && interned_methods[bit] != nullptr) {
         Py_INCREF(interned_methods[bit]);
         return interned_methods[bit];
     }
@@ -332,6 +333,10 @@ PyObject* get_disconnect_watch(PyObject* self, void*) {
     return new_body_handle(std::static_pointer_cast<request_body>(r.watch), O(self)->types);
 }
 
+PyObject* get_websocket(PyObject* self, void*) {
+    return PyBool_FromLong(R(self).websocket);
+}
+
 PyObject* method_stream(PyObject* self, PyObject*) {
     return PyObject_CallOneArg(O(self)->types->request_stream, self);
 }
@@ -552,6 +557,7 @@ PyGetSetDef getset[] = {
     {"_body_stream", get_body_stream, nullptr, "The streamed body's handle (RequestBody), or None.", nullptr},
     {"_disconnect_watch", get_disconnect_watch, nullptr,
      "A RequestBody that raises ClientDisconnect once the client left (or None).", nullptr},
+    {"_websocket", get_websocket, nullptr, "A valid WebSocket handshake for a route that takes them.", nullptr},
     {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
     {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},
@@ -590,9 +596,10 @@ int init_request_type() {
     request_type.tp_dictoffset = offsetof(request_object, dict);
     request_type.tp_getattro = PyObject_GenericGetAttr;
     request_type.tp_setattro = PyObject_GenericSetAttr;
-    const char* names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"};
-    for (int i = 0; i < 9; ++i) {
-        interned_methods[i] = PyUnicode_InternFromString(names[i]);
+    for (size_t i = 0; i < std::size(http::method_bit_names); ++i) {
+        const std::string_view name = http::method_bit_names[i];
+        interned_methods[i] = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
+        PyUnicode_InternInPlace(&interned_methods[i]);
     }
     interned_http_versions[0] = PyUnicode_InternFromString("1.0");
     interned_http_versions[1] = PyUnicode_InternFromString("1.1");

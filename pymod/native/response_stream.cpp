@@ -278,7 +278,7 @@ void response_stream::abort() {
     if (!_head_sent) {
         // Failed before the first chunk: nothing was sent, so the client can still get a
         // clean 500 instead of a broken stream.
-        text_answer(m, 500, "Internal Server Error");
+        internal_error_answer(m);
         _head = std::move(m.start);
         m.parts = http::app_response::part_body | http::app_response::part_end;
     }

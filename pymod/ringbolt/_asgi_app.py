@@ -337,3 +337,93 @@ async def serve_lifespan(app: Any, receive: Any, send: Any) -> None:
             await send({"type": "lifespan.shutdown.failed", "message": failed} if failed is not None
                        else {"type": "lifespan.shutdown.complete"})
             return
+
+
+# ---- WebSocket under another ASGI server ----
+
+
+class _ASGIWebSocket:
+    """The transport of a ringbolt ``WebSocket`` over ASGI ``receive``/``send`` (mixed
+    into ``ringbolt.websocket.WebSocket`` by ``serve_websocket``)."""
+
+    _receive: Any
+    _send: Any
+    _connected: bool
+    _closed: bool
+
+    async def _await_connect(self) -> None:
+        if not self._connected:
+            message = await self._receive()
+            if message["type"] != "websocket.connect":
+                raise RuntimeError(f"expected websocket.connect, got {message['type']!r}")
+            self._connected = True
+
+    async def _accept_raw(self, subprotocol: str | None, headers: list[tuple[Any, Any]]) -> None:
+        await self._await_connect()
+        await self._send({"type": "websocket.accept", "subprotocol": subprotocol,
+                          "headers": _encode_headers(headers)})
+
+    async def _receive_raw(self) -> tuple[Any, ...]:
+        if self._closed:
+            return (8, 1006, "")
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "websocket.receive":
+            if message.get("text") is not None:
+                return (1, message["text"], 0)
+            return (2, message.get("bytes") or b"", 0)
+        self._closed = True
+        return (8, message.get("code", 1005), message.get("reason") or "")
+
+    async def _send_raw(self, data: Any) -> int | None:
+        if self._closed:
+            return 1006
+        message = {"type": "websocket.send", "text": data} if isinstance(data, str) else \
+            {"type": "websocket.send", "bytes": bytes(data)}
+        try:
+            await self._send(message)
+        except OSError:  # the server's "connection is closed" (ASGI spec: an IOError subclass)
+            self._closed = True
+            return 1006
+        return None
+
+    async def _close_raw(self, code: int, reason: str) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    def _closed_raw(self) -> bool:
+        return self._closed
+
+    async def _deny_raw(self, status: int) -> None:
+        await self._await_connect()
+        # Closing before accepting refuses the handshake (the server answers 403).
+        await self._send({"type": "websocket.close", "code": 1000})
+
+
+_socket_class: Any = None
+
+
+async def serve_websocket(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    from .websocket import WebSocket, WebSocketSettings, run_handler
+
+    routes = app.__dict__.get("_asgi_ws_routes")
+    if routes is None:
+        routes = app._asgi_ws_routes = sorted((_Route(p, ["GET"], fn, False) for p, fn in app._websockets),
+                                              key=lambda r: r.key)
+    route, params, _ = _find(routes, "GET", scope["path"])
+    if route is None:
+        if app._asgi is not None:
+            await app._asgi.app(scope, receive, send)  # a mounted ASGI app takes the rest
+            return
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": 1000})  # no such endpoint: 403
+        return
+    global _socket_class
+    if _socket_class is None:
+        _socket_class = type("WebSocket", (_ASGIWebSocket, WebSocket), {})
+    req = ASGIRequest({**scope, "method": "GET"}, b"", params)
+    ws = _socket_class(req, None, asyncio.get_running_loop(), WebSocketSettings())
+    ws._receive, ws._send, ws._connected, ws._closed = receive, send, False, False
+    await run_handler(ws, route.handler, scope["path"])  # a failure before accept propagates: the server's 500

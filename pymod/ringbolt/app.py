@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 from . import _native
+from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
 
 logger = logging.getLogger("ringbolt")
 
@@ -34,13 +35,6 @@ def _ensure_logging(level: str) -> None:
         logger.propagate = False
     logger.setLevel(lvl)
     _native.set_log_level(max(lvl, 10))
-
-
-EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
-
-
-class StartupHookError(RuntimeError):
-    """A startup hook raised (in a supervised worker: it exits with a distinct code)."""
 
 
 def _cpus_available() -> int:
@@ -113,6 +107,7 @@ class App:
         self._lifespan: Any = None
         self._wsgi: Any = None  # ringbolt.wsgi.WSGIHandler: takes what no route takes, on the handler pool
         self._wsgi_threads: int | None = None
+        self._websockets: list[tuple[str, Handler]] = []
 
     # ---- routes ----
     def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
@@ -137,6 +132,22 @@ class App:
 
     def get(self, path: str, *, const: bool = False) -> Callable[[Handler], Handler]:
         return self.route(path, ["GET"], const=const)
+
+    def websocket(self, path: str) -> Callable[[Handler], Handler]:
+        """Register an ``async def handler(ws)`` for WebSocket handshakes on ``path``
+        (path parameters as for routes, in ``ws.params``). The handler accepts with
+        ``await ws.accept()``; returning without accepting refuses with 403. A plain
+        HTTP request to the path gets 426 Upgrade Required."""
+        if not path.startswith("/"):
+            raise ValueError(f"route path must start with '/': {path!r}")
+
+        def decorator(fn: Handler) -> Handler:
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError(f"a WebSocket handler must be an async def, not {fn!r}")
+            self._websockets.append((path, fn))
+            return fn
+
+        return decorator
 
     def post(self, path: str) -> Callable[[Handler], Handler]:
         return self.route(path, ["POST"])
@@ -201,11 +212,13 @@ class App:
         """The App as an ASGI 3 application: ``uvicorn main:app`` serves it too (a
         pure-Python path with the same routes, requests and answers; ringbolt's own
         server is the fast one)."""
-        from ._asgi_app import serve_http, serve_lifespan
+        from ._asgi_app import serve_http, serve_lifespan, serve_websocket
 
         kind = scope["type"]
         if kind == "http":
             await serve_http(self, scope, receive, send)
+        elif kind == "websocket":
+            await serve_websocket(self, scope, receive, send)
         elif kind == "lifespan":
             await serve_lifespan(self, receive, send)
         else:
@@ -219,7 +232,7 @@ class App:
         self._metrics_path = path
 
     def _needs_loop(self) -> bool:
-        return self._asgi is not None or any(
+        return self._asgi is not None or bool(self._websockets) or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
         ) or any(not const and inspect.iscoroutinefunction(fn) for _, _, fn, const in self._routes)
 
@@ -244,6 +257,9 @@ class App:
 
                 config["handler_threads"] = default_threads()
             logger.info("WSGI application on %d handler threads per worker", config["handler_threads"])
+        from .websocket import WebSocketRoute, WebSocketSettings
+
+        ws_settings = WebSocketSettings.from_options(config)
         server = _native.Server(config)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
@@ -260,8 +276,11 @@ class App:
                 server.add_const_route(path, methods, result)
             else:
                 server.add_route(path, methods, fn, inspect.iscoroutinefunction(fn))
+        for path, fn in self._websockets:
+            server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
         if self._asgi is not None:
-            server.set_fallback(self._asgi, True)
+            self._asgi.ws_settings = ws_settings
+            server.set_fallback(self._asgi, True, True, True)
         if self._wsgi is not None:
             server.set_fallback(self._wsgi, False, True)  # wsgi.input reads a large body as it arrives
         return server
@@ -300,12 +319,10 @@ class App:
         if self._wsgi is not None:
             self._wsgi.set_multiprocess(workers > 1)
         if workers > 1:
-            from .supervisor import Supervisor
-
             if threads is None:
                 threads = max(1, _cpus_available() // workers)
             Supervisor(
-                self,
+                self.serve_worker,
                 host=host,
                 port=port,
                 workers=workers,
@@ -316,6 +333,29 @@ class App:
             ).run()
             return
         self._serve(host, port, threads, limit_max_requests=limit_max_requests, **options)
+
+    def serve_worker(
+        self,
+        host: str,
+        port: int,
+        threads: int,
+        *,
+        listen_fds: list[int],
+        cpu_offset: int,
+        on_ready: Callable[[dict[str, Any]], None],
+        on_limit: Callable[[], None] | None = None,
+        limit_max_requests: int | None = None,
+        **options: Any,
+    ) -> None:
+        """Serve as one worker of a supervisor (``ringbolt.supervisor``), on the listening
+        sockets ``listen_fds`` it was given, reactors pinned from CPU ``cpu_offset`` on.
+
+        ``on_ready(info)`` is called once the server accepts, ``on_limit()`` when
+        ``limit_max_requests`` is reached (before the drain). A failing startup hook or
+        lifespan startup raises ``StartupHookError``; returns after the drain.
+        """
+        self._serve(host, port, threads, limit_max_requests=limit_max_requests, _ready=on_ready,
+                    _on_limit=on_limit, listen_fds=listen_fds, cpu_offset=cpu_offset, **options)
 
     def _serve(
         self,
@@ -328,7 +368,8 @@ class App:
         _on_limit: Callable[[], None] | None = None,
         **options: Any,
     ) -> None:
-        """The single-process serve path (also what each supervised worker runs).
+        """The single-process serve path (also what each supervised worker runs, through
+        ``serve_worker``).
 
         ``_ready`` (workers): called once the server has started, with its info dict;
         ``_on_limit``: called when ``limit_max_requests`` is reached, before the drain.

@@ -70,6 +70,14 @@ def _raw_response(body: Any, status: int, headers: Any) -> Response:
     return r
 
 
+def _error_500(body: bytes = b"Internal Server Error") -> Response:
+    """The one 500 this adapter builds itself, for an app that broke the protocol or
+    returned without answering (an app that raised gets the native 500 through
+    ``complete(..., exc)``); the connection closes after it. An empty body only releases
+    a request whose client has left."""
+    return _raw_response(body, 500, _ERROR_HEADERS)
+
+
 class _Body:
     """The body of a streamed ASGI response: the native stream handle arrives through
     ``attach`` (called by ``ringbolt._stream.start_stream``) and the app's ``send`` writes
@@ -324,7 +332,7 @@ class _Cycle:
             if state == _STREAMING:
                 self.body.abort()  # type: ignore[union-attr]
             elif state != _DONE:
-                complete(self.loop, self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+                complete(self.loop, self.pending, _error_500(b""), None)
             logger.debug("ASGI application for %s %s raised %s after the client disconnected", self.req.method,
                          self.req.target, type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__))
             return
@@ -332,7 +340,7 @@ class _Cycle:
             self._finish()
             if isinstance(exc, ASGIProtocolError):
                 _log_protocol_error(self.req, exc)
-                complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+                complete(self.loop, self.pending, _error_500(), None)
                 return
             complete(self.loop, self.pending, None, exc)  # a 500 (HTTPError: its status), logged natively
             return
@@ -357,7 +365,7 @@ class _Cycle:
         if self.disconnected and state != _STREAMING:
             # It saw http.disconnect and gave up: normal, nothing to log; the answer only
             # releases the request (nobody is there to read it).
-            complete(self.loop, self.pending, _raw_response(b"", 500, _ERROR_HEADERS), None)
+            complete(self.loop, self.pending, _error_500(b""), None)
             return
         if state == _STREAMING:
             logger.error("ASGI application returned before finishing the response body for %s %s "
@@ -367,7 +375,7 @@ class _Cycle:
         logger.error("ASGI application returned without %s for %s %s",
                      "sending a response" if state == _INIT else "sending the response body",
                      self.req.method, self.req.target)
-        complete(self.loop, self.pending, _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS), None)
+        complete(self.loop, self.pending, _error_500(), None)
 
 
 def _asgi_path(path: str) -> str:
@@ -415,6 +423,9 @@ class ASGIHandler:
         self.base["server"] = (host, port)
 
     async def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+        if req._websocket:
+            await self._run_websocket(req, pending, loop)
+            return
         scope = req._asgi_scope(self.base)
         if not scope["path"].isascii():
             scope["path"] = _asgi_path(scope["path"])
@@ -433,6 +444,165 @@ class ASGIHandler:
             cycle.fail(exc)
         else:
             cycle.returned()
+
+
+    async def _run_websocket(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+        from .websocket import WebSocketSettings
+
+        scope = req._asgi_scope(self.base)
+        if not scope["path"].isascii():
+            scope["path"] = _asgi_path(scope["path"])
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
+        scope.pop("method", None)
+        offered = b",".join(v for k, v in scope["headers"] if k == b"sec-websocket-protocol")
+        scope["subprotocols"] = [p.strip().decode("latin-1") for p in offered.split(b",") if p.strip()]
+        scope["extensions"] = {"websocket.http.response": {}}
+        if self.state:
+            scope["state"] = self.state.copy()
+        settings = getattr(self, "ws_settings", None) or WebSocketSettings()
+        cycle = _WebSocketCycle(req, pending, loop, settings)
+        try:
+            await self.app(scope, cycle.receive, cycle.send)
+        except BaseException as exc:  # noqa: BLE001 - one app failure ends its WebSocket only
+            cycle.failed(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            cycle.returned()
+
+
+class _WebSocketCycle:
+    """One ASGI ``websocket`` scope: the handshake (accept, close before accept = 403,
+    or the ``websocket.http.response`` denial), then messages both ways."""
+
+    __slots__ = ("req", "pending", "loop", "settings", "native", "connected", "closed", "deny_status",
+                 "deny_headers", "deny_body", "denied", "close_code")
+
+    def __init__(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop, settings: Any) -> None:
+        self.req = req
+        self.pending = pending
+        self.loop = loop
+        self.settings = settings
+        self.native: Any = None
+        self.connected = False  # websocket.connect was received
+        self.closed = False  # the app sent websocket.close (or the handshake was refused)
+        self.deny_status = 0
+        self.deny_headers: Any = ()
+        self.deny_body: list[bytes] = []
+        self.denied = False
+        self.close_code: int | None = None
+
+    async def receive(self) -> Message:
+        if not self.connected:
+            self.connected = True
+            return {"type": "websocket.connect"}
+        native = self.native
+        if native is None:
+            if self.closed or self.denied:
+                return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+            raise ASGIProtocolError("receive() after websocket.connect, before the app accepted or refused")
+        from .websocket import _await_receive
+
+        message = await _await_receive(self.loop, native)
+        kind = message[0]
+        if kind == 1:
+            return {"type": "websocket.receive", "text": message[1]}
+        if kind == 2:
+            return {"type": "websocket.receive", "bytes": message[1]}
+        self.close_code = message[1]
+        return {"type": "websocket.disconnect", "code": message[1], "reason": message[2]}
+
+    async def send(self, message: Message) -> None:
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise ASGIProtocolError(f"an ASGI message must be a dict with a 'type', got {message!r:.200}") from None
+        native = self.native
+        if native is not None:
+            if kind == "websocket.send":
+                text = message.get("text")
+                data = message.get("bytes")
+                if (text is None) == (data is None):
+                    raise ASGIProtocolError("websocket.send needs exactly one of 'text' and 'bytes'")
+                from .websocket import _await_send
+
+                if not await _await_send(self.loop, native, text if text is not None else data):
+                    raise ClientDisconnected(400, "the WebSocket is closed")
+                return
+            if kind == "websocket.close":
+                if self.closed:
+                    return
+                self.closed = True
+                from .websocket import _close
+
+                _close(self.loop, native, message.get("code", 1000) or 1000, message.get("reason") or "")
+                return
+            raise ASGIProtocolError(f"{kind!r} after websocket.accept (expected websocket.send or websocket.close)")
+        if self.closed or self.denied:
+            raise ClientDisconnected(400, "the WebSocket handshake was already refused")
+        if kind == "websocket.accept":
+            from . import _native
+
+            headers = message.get("headers") or ()
+            subprotocol = message.get("subprotocol")
+            self.native = _native.ws_accept(self.pending, self.req, subprotocol, list(headers),
+                                            self.settings.native())
+            self.pending = None
+            return
+        if kind == "websocket.close":
+            # Closed before accepting: the handshake is refused with 403 (ASGI spec).
+            self.closed = True
+            self._answer(_raw_response(b"", 403, ()))
+            return
+        if kind == "websocket.http.response.start":
+            if self.deny_status:
+                raise ASGIProtocolError("websocket.http.response.start sent twice")
+            status = message.get("status")
+            if not isinstance(status, int) or not 200 <= status <= 599:
+                raise ASGIProtocolError(f"websocket.http.response.start needs a status 200-599, got {status!r}")
+            self.deny_status = status
+            self.deny_headers = message.get("headers") or ()
+            return
+        if kind == "websocket.http.response.body":
+            if not self.deny_status:
+                raise ASGIProtocolError("websocket.http.response.body before websocket.http.response.start")
+            body = message.get("body", b"")
+            self.deny_body.append(body if type(body) is bytes else _check_body(body))
+            if not message.get("more_body", False):
+                self.denied = True
+                self._answer(_raw_response(b"".join(self.deny_body), self.deny_status, self.deny_headers))
+            return
+        raise ASGIProtocolError(f"unexpected ASGI message {kind!r} before websocket.accept")
+
+    def _answer(self, response: Response) -> None:
+        if self.pending is not None:
+            complete(self.loop, self.pending, response, None)
+            self.pending = None
+
+    def failed(self, exc: BaseException) -> None:
+        if self.pending is not None:
+            # Before the handshake was answered: a 500 (as uvicorn answers it).
+            complete(self.loop, self.pending, None, exc)
+            self.pending = None
+            return
+        if not isinstance(exc, (asyncio.CancelledError, ClientDisconnected)):
+            logger.error("ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc,
+                         exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
+        if self.native is not None and not self.native.closed:
+            from .websocket import _close
+
+            _close(self.loop, self.native, 1011, "")
+
+    def returned(self) -> None:
+        if self.pending is not None:
+            # Returned without accepting or refusing: refused (403), as uvicorn does.
+            self._answer(_raw_response(b"", 403, ()))
+            return
+        if self.native is not None and not self.native.closed:
+            from .websocket import _close
+
+            _close(self.loop, self.native, 1000, "")
 
 
 # ---- lifespan ----
@@ -568,13 +738,27 @@ def asgi_app(app: ASGIApp, *, lifespan: str = "auto", root_path: str = "") -> An
     return server_app
 
 
+# The event loop holds tasks weakly: a request's task suspended on I/O whose future is
+# referenced only from the C side (uvloop) can be garbage-collected mid-request
+# ("Task was destroyed but it is pending!", GeneratorExit in the handler). Running tasks
+# are kept here until they finish.
+_running: set[Any] = set()
+
+
+def _keep(task: Any) -> Any:
+    if not task.done():
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+    return task
+
+
 if sys.version_info >= (3, 12):
 
     def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
         # Runs the coroutine at once until it first suspends: a response that needs no
-        # I/O is answered without a loop round-trip.
-        return asyncio.Task(coro, loop=loop, eager_start=True)
+        # I/O is answered without a loop round-trip (and is never kept: it is done).
+        return _keep(asyncio.Task(coro, loop=loop, eager_start=True))
 else:
 
     def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
-        return loop.create_task(coro)
+        return _keep(loop.create_task(coro))

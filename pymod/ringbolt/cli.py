@@ -272,6 +272,10 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
         "access_log_format": args.access_log_format,
         "proxy_headers": args.proxy_headers,
         "forwarded_allow_ips": args.forwarded_allow_ips,
+        "ws_max_size": args.ws_max_size,
+        "ws_ping_interval": args.ws_ping_interval,
+        "ws_ping_timeout": args.ws_ping_timeout,
+        "ws_per_message_deflate": args.ws_per_message_deflate,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if args.no_pin:
@@ -364,36 +368,50 @@ def _doctor(args: argparse.Namespace) -> int:
         somax = "n/a"
     print(f"somaxconn:         {somax}")
     print(f"CPUs available:    {len(os.sched_getaffinity(0))}")
-    print(f"will use:          {probe['tier'] if probe['available'] else 'nothing (io_uring required)'}")
-    return 0 if probe["available"] else 1
+    will_use, code = _doctor_backend(probe, os.environ.get("RINGBOLT_IO", "").strip() or "auto")
+    print(f"will use:          {will_use}")
+    return code
 
 
-def _find_harness() -> Path | None:
+def _doctor_backend(probe: dict[str, Any], io: str) -> tuple[str, int]:
+    """What ``serve`` will run on, as ``uring/server.cpp`` decides it (io_uring, else the
+    epoll fallback), and the exit code: 1 only where ``serve`` would refuse to start."""
+    if io == "epoll":
+        return "epoll (requested: RINGBOLT_IO=epoll)", 0
+    if probe["available"]:
+        return probe["tier"], 0
+    if io == "io_uring":
+        return "nothing: RINGBOLT_IO=io_uring refuses to start without io_uring", 1
+    return f"epoll (fallback: {probe['error']})", 0
+
+
+def _find_harness() -> Path:
+    """The harness that ships in the package (RINGBOLT_HARNESS: another one, by path)."""
     env = os.environ.get("RINGBOLT_HARNESS")
-    if env:
-        return Path(env)
-    here = Path.cwd().resolve()
-    for d in (here, *here.parents):
-        candidate = d / "benchmarks" / "load" / "harness.py"
-        if candidate.is_file():
-            return candidate
-    return None
+    return Path(env) if env else Path(__file__).resolve().parent / "bench" / "harness.py"
 
 
 def _bench(args: argparse.Namespace) -> int:
     import subprocess
 
+    from .bench import peers
+
     harness = _find_harness()
-    if harness is None:
-        print("ringbolt: error: `ringbolt bench` drives benchmarks/load/harness.py from a ringbolt source "
-              "checkout: run it inside one, or set RINGBOLT_HARNESS=/path/to/harness.py", file=sys.stderr)
-        return 2
-    venv_python = harness.parent / ".venv-peers" / "bin" / "python"  # has matplotlib for the charts
+    venv = peers.cache_dir()
+    names = [item.partition("=")[0].strip() for item in args.compare.split(",") if item.strip()]
+    try:
+        peers.ensure(names, venv, charts=args.charts)
+    except peers.PeerError as exc:
+        print(f"ringbolt: error: {exc}", file=sys.stderr)
+        return 1
+    venv_python = venv / "bin" / "python"  # matplotlib, when installed there, draws the charts
     python = str(venv_python) if venv_python.exists() else sys.executable
+    out = Path(args.out).absolute()
     cmd = [python, str(harness), "--app", args.app, "--path", args.path, "--method", args.method,
            "--duration", args.duration, "--connections", args.connections, "--rounds", args.rounds,
            "--server-cpus", args.server_cpus, "--load-cpus", args.load_cpus, "--generator", args.generator,
-           "--out", args.out]
+           "--out", str(out), "--peers-venv", str(venv),
+           "--results", args.results or str(out.parent / f"{out.stem}-results")]
     if args.compare:
         cmd += ["--compare", args.compare]
     env = {**os.environ, "RINGBOLT_PYTHON": sys.executable}
@@ -415,20 +433,25 @@ def _add_serve(sub: Any) -> None:
 
 
 def _add_bench(sub: Any) -> None:
-    b = sub.add_parser("bench", help="load-test an app with the peer-comparison harness (source checkout)",
+    b = sub.add_parser("bench", help="load-test an app, optionally against uvicorn/Granian/fastpysgi",
                        description="Serve APP pinned to one CPU, load it with wrk pinned to another, "
-                                   "interleave with --compare peers, report medians (benchmarks/load/harness.py).")
+                                   "interleave with --compare peers, report medians (ringbolt/bench/harness.py). "
+                                   "Peers are installed on first use into ~/.cache/ringbolt/bench-peers "
+                                   "(RINGBOLT_BENCH_PEERS: another virtualenv).")
     b.add_argument("app", help="module:attr or path/to/file.py:attr")
     b.add_argument("--path", default="/")
     b.add_argument("--method", default="GET")
-    b.add_argument("--compare", default="", help="uvicorn=module:asgi_app,granian=module:asgi_app")
+    b.add_argument("--compare", default="", help="peers serving an ASGI version of the app: "
+                   "uvicorn=module:asgi_app,granian=module:asgi_app (also fastpysgi)")
     b.add_argument("--duration", default="10")
     b.add_argument("--connections", default="64")
     b.add_argument("--rounds", default="3")
     b.add_argument("--server-cpus", default="0")
     b.add_argument("--load-cpus", default="1")
     b.add_argument("--generator", default="wrk")
-    b.add_argument("--out", default="ringbolt-bench.md")
+    b.add_argument("--out", default="ringbolt-bench.md", help="the Markdown report")
+    b.add_argument("--results", help="per-round logs, raw JSON and charts (default: OUT's name + -results/)")
+    b.add_argument("--charts", action="store_true", help="draw charts (installs matplotlib into the peers' venv)")
 
 
 def _implicit_serve(argv: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ GROUPS = {
     "socket": "socket",
     "workers": "workers and threads",
     "http": "HTTP and limits",
+    "websocket": "WebSocket",
     "timeouts": "timeouts",
     "logging": "logging",
     "development": "development",
@@ -81,6 +82,16 @@ def _non_negative(text: str) -> int:
     value = _int(text)
     if value < 0:
         raise BadValue(f"must not be negative, not {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadValue(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise BadValue(f"must be a finite number >= 0, got {text!r}")
     return value
 
 
@@ -169,9 +180,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--wsgi-threads", "workers", "threads running a WSGI app per worker (default 2x CPUs available, "
            "4 to 32)", type=_positive, metavar="N"),
     # HTTP and limits
-    Option("--limit-concurrency", "http", "requests waiting for Python per worker; above it answer 503 "
+    Option("--limit-concurrency", "http", "requests waiting for Python per worker (all its reactors together); above it answer 503 "
            "with Retry-After", type=_int, metavar="N"),
-    Option("--limit-connections", "http", "connections per worker; accepting pauses at the cap",
+    Option("--limit-connections", "http", "connections per reactor thread; accepting pauses at the cap",
            type=_int, metavar="N"),
     Option("--max-body-size", "http", "request body bytes (default 16 MiB) -> 413", type=_int, metavar="BYTES"),
     Option("--max-request-line", "http", "request line bytes (default 8192) -> 414", type=_int, metavar="BYTES"),
@@ -187,6 +198,15 @@ OPTIONS: tuple[Option, ...] = (
            "trusted, or * (default 127.0.0.1)", type=parse_ips, metavar="IPS"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
+    # WebSocket (uvicorn's flag names)
+    Option("--ws-max-size", "websocket", "bytes of a WebSocket message, after decompression (default 16 MiB); "
+           "more: close 1009", type=_positive, metavar="BYTES"),
+    Option("--ws-ping-interval", "websocket", "seconds a WebSocket may stay idle before the server pings "
+           "(default 20; 0: never)", type=_non_negative_float, metavar="S"),
+    Option("--ws-ping-timeout", "websocket", "seconds a ping may go unanswered before close 1011 (default 20; "
+           "0: wait for ever)", type=_non_negative_float, metavar="S"),
+    Option("--ws-per-message-deflate", "websocket", "accept permessage-deflate compression when a client "
+           "offers it (default on)", type=parse_bool, kind="bool"),
     # timeouts
     Option("--timeout-keep-alive", "timeouts", "seconds an idle keep-alive connection stays open (default 5)",
            type=_int, aliases=("--keep-alive-timeout",), metavar="S"),

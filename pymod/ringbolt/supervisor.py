@@ -3,22 +3,28 @@
 Python has one GIL per process, so using every core for Python code needs processes.
 The supervisor (the process that called ``App.run``):
 
-- binds the listening sockets once: ``threads`` sockets, each with ``SO_REUSEADDR`` and
-  ``SO_REUSEPORT``, bound to host:port, after a probe bind without ``SO_REUSEPORT`` has
-  shown that no other process listens there (else: "Address already in use"); reactor
-  ``i`` of every worker accepts from socket ``i`` (native config ``listen_fds``), and
-  worker ``w``'s reactors are pinned
-  from CPU ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open,
-  so a worker exiting never closes a listener: connections wait in the accept queue
-  for the other workers, none is refused during restarts and reloads;
+- binds the listening sockets once: ``threads`` sockets per worker, each with
+  ``SO_REUSEADDR`` and ``SO_REUSEPORT``, bound to host:port, after a probe bind without
+  ``SO_REUSEPORT`` has shown that no other process listens there (else: "Address already
+  in use"); reactor ``i`` of worker ``w`` accepts from socket ``w * threads + i`` (native
+  config ``listen_fds``) only, and worker ``w``'s reactors are pinned from CPU
+  ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open, so a worker
+  exiting never closes a listener: no connection is refused during restarts and reloads;
+- steers new connections to the listeners of the workers that are ready (a classic BPF
+  program on the ``SO_REUSEPORT`` group, ``steer_connections``): the kernel would
+  otherwise spread them over every listener, and while a worker is down (or crash-loops
+  at start-up) the share hashed to its listeners would wait in their accept queues. Only
+  connections already queued on a worker's listeners when it died (or during the few
+  milliseconds before the supervisor notices) wait for its successor;
 - forks the workers (``os.fork()``, after the app was imported: no re-import); each
-  runs the single-process serve path (startup hooks, server, shutdown hooks) and
-  reports "ready" (or its start-up error) over a pipe;
+  runs ``App.serve_worker`` (startup hooks, server, shutdown hooks) and reports "ready"
+  (or its start-up error) over a pipe;
 - restarts a worker that dies, with an exponential backoff (0.1 s doubling to 5 s)
   while workers die within a second of starting; if a worker of the first start
   fails, stops everything and raises (the CLI exits 1);
 - or serves listeners it is given (``listen_fds``: ``--uds``, ``--fd``, the reloader's
-  socket): every worker's reactors accept from those;
+  socket): every worker's reactors accept from those, so the workers that are up take
+  every connection and nothing needs steering;
 - SIGTERM/SIGINT: forwards SIGTERM to the workers (each drains), waits up to the
   graceful timeout + 5 s, SIGKILLs stragglers, closes the listeners, returns; a second
   SIGINT (Ctrl-C twice) SIGKILLs the workers at once;
@@ -27,37 +33,51 @@ The supervisor (the process that called ``App.run``):
 - ``limit_max_requests``: a worker that reached its limit says so and drains; the
   supervisor starts its replacement at once (not a crash: no backoff).
 
-The supervisor runs no thread (it forks) and does not touch io_uring.
+The supervisor runs no thread (it forks) and does not touch io_uring. It does not import
+the App: a worker's side of the protocol (``StartupHookError``, the exit codes) lives
+here, and ``App`` imports it.
 """
 
 from __future__ import annotations
 
-import errno
+import ctypes
 import json
 import logging
 import os
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
-if TYPE_CHECKING:
-    from .app import App
+from . import _native
 
 logger = logging.getLogger("ringbolt")
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the server could not start (io_uring, listeners), or an unexpected error
 EXIT_STARTUP_HOOK = 3  # a startup hook raised
+EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
 
 BACKOFF_MIN = 0.1
 BACKOFF_MAX = 5.0
 QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the backoff
 KILL_GRACE = 5.0  # added to graceful_timeout before SIGKILL
+_HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}  # the supervisor's signals
+
+
+class StartupHookError(RuntimeError):
+    """A startup hook raised (in a supervised worker: it exits with ``EXIT_STARTUP_HOOK``)."""
+
+
+# A worker's entry point (``App.serve_worker``): called in the forked worker with host,
+# port, threads and the keywords listen_fds, cpu_offset, on_ready, on_limit,
+# limit_max_requests and the serve options; returns after the drain.
+ServeWorker = Callable[..., None]
 
 
 def describe_status(status: int) -> str:
@@ -75,60 +95,46 @@ def describe_status(status: int) -> str:
 
 
 def bind_listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
-    """``count`` sockets on host:port with SO_REUSEADDR + SO_REUSEPORT, listening.
+    """``count`` sockets on host:port with SO_REUSEADDR + SO_REUSEPORT, listening, in the
+    order they joined the port's ``SO_REUSEPORT`` group (what ``steer_connections``
+    counts on). Port 0: the first socket picks a free port, the others take the same one.
 
-    Port 0: the first socket picks a free port, the others take the same one.
-    Raises ``OSError`` naming the address ("address already in use" when another
-    process listens there: see ``probe_address_free``).
+    The native server's own binding (``uring/listener.cpp``) does it, with its probe:
+    ``OSError`` "address already in use" when another process listens there.
     """
-    try:
-        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    last: OSError | None = None
-    if port != 0:
-        probe_address_free(host, port, infos)
-    for family, type_, proto, _, addr in infos:
-        socks: list[socket.socket] = []
-        try:
-            for _ in range(count):
-                s = socket.socket(family, type_, proto)
-                socks.append(s)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if socks[0] is not s:
-                    addr = (addr[0], socks[0].getsockname()[1], *addr[2:])
-                s.bind(addr)
-                s.listen(backlog)
-            return socks
-        except OSError as exc:
-            last = exc
-            for s in socks:
-                s.close()
-    err = last.errno if last is not None and last.errno else errno.EADDRNOTAVAIL
-    raise OSError(err, f"cannot listen on {host}:{port}: {os.strerror(err)}")
+    return [socket.socket(fileno=fd) for fd in _native.bind_listeners(host, port, count, backlog)]
 
 
-def probe_address_free(host: str, port: int, infos: list[Any]) -> None:
-    """Raise ``OSError(EADDRINUSE)`` when another process listens on host:port.
+SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>, Linux 4.5
+_SKF_AD_RANDOM = (-0x1000 + 56) & 0xFFFFFFFF  # ancillary load: a random u32
+_BPF_LD_W_ABS, _BPF_MOD_K, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x94, 0x15, 0x06
+_NO_CHOICE = 0xFFFFFFFF  # an index past the group: the kernel picks by its usual hash
 
-    SO_REUSEPORT listeners of two processes (same user) share a port silently and the
-    kernel splits the connections between them; a probe socket WITHOUT SO_REUSEPORT
-    cannot bind next to a listener, while SO_REUSEADDR lets it bind past connections
-    left in TIME_WAIT. The first address that binds is the one the listeners will use
-    (as ``uring/listener.cpp`` does natively).
-    """
-    for family, type_, proto, _, addr in infos:
-        try:
-            with socket.socket(family, type_, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind(addr)
-            return
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise OSError(errno.EADDRINUSE, f"cannot listen on {host}:{port}: Address already in use "
-                                                f"(another process serves it)") from None
+
+def steering_program(live: list[int], total: int) -> list[tuple[int, int, int, int]]:
+    """Classic BPF for an ``SO_REUSEPORT`` group of ``total`` sockets: pick one of the
+    ``live`` positions (in the order the sockets joined the group) at random. With every
+    socket live, or none, it picks nothing and the kernel spreads by its hash over all."""
+    if not live or len(live) >= total:
+        return [(_BPF_RET_K, 0, 0, _NO_CHOICE)]
+    prog = [(_BPF_LD_W_ABS, 0, 0, _SKF_AD_RANDOM), (_BPF_MOD_K, 0, 0, len(live))]
+    for n, position in enumerate(live):
+        prog += [(_BPF_JEQ_K, 0, 1, n), (_BPF_RET_K, 0, 0, position)]
+    prog.append((_BPF_RET_K, 0, 0, _NO_CHOICE))
+    return prog
+
+
+def steer_connections(sock: socket.socket, live: list[int], total: int) -> None:
+    """Attach ``steering_program`` to the group ``sock`` belongs to (replacing the last
+    one). Raises ``OSError`` where the kernel refuses it."""
+    raw = b"".join(struct.pack("=HBBI", *ins) for ins in steering_program(live, total))  # sock_filter[]
+    buf = ctypes.create_string_buffer(raw, len(raw))
+    fprog = _SockFprog(len(raw) // 8, ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]  # struct sock_fprog
 
 
 class Worker:
@@ -147,7 +153,7 @@ class Worker:
 class Supervisor:
     def __init__(
         self,
-        app: App,
+        serve_worker: ServeWorker,
         *,
         host: str,
         port: int,
@@ -157,7 +163,7 @@ class Supervisor:
         limit_max_requests: int | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.app = app
+        self.serve_worker = serve_worker
         self.host = host
         self.port = port
         self.count = workers
@@ -182,6 +188,7 @@ class Supervisor:
         self.stopping = False
         self.reloading = False
         self.forced = False  # a second SIGINT cut the drain short
+        self.steered: list[int] | None = None  # the listener positions new connections go to
 
     # ---- logging ----
     def log(self, level: int, msg: str, *args: Any) -> None:
@@ -193,20 +200,20 @@ class Supervisor:
         worker of the first start failed) after having stopped everything."""
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("workers > 1 needs App.run to be called from the main thread (signals, fork)")
-        if self.given_fds:
-            where = self.bind_name or f"inherited socket {self.given_fds[0]}"
-        else:
-            self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
-            port = self.listeners[0].getsockname()[1]
-            where = "http://%s:%d" % (self.host if ":" not in self.host else f"[{self.host}]", port)
-        self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
-                 os.getpid(), where, self.count, self.threads)
+        # The handlers go in before the port accepts: a SIGTERM from then on drains.
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in _HANDLED}
         previous_wakeup = signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         failure: str | None = None
         try:
+            if self.given_fds:
+                where = self.bind_name or f"inherited socket {self.given_fds[0]}"
+            else:
+                self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
+                port = self.listeners[0].getsockname()[1]
+                where = "http://%s:%d" % (self.host if ":" not in self.host else f"[{self.host}]", port)
+            self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
+                     os.getpid(), where, self.count, self.threads)
             failure = self._loop()
         finally:
             self._stop_all()
@@ -221,8 +228,6 @@ class Supervisor:
         if failure is not None:
             raise RuntimeError(failure)
         if self.forced:
-            from .app import EXIT_FORCED
-
             raise SystemExit(EXIT_FORCED)
         self.log(logging.INFO, "stopped")
 
@@ -247,6 +252,7 @@ class Supervisor:
             if failure is not None:
                 return failure
             self._spawn_as_needed()
+            self._steer()
             self._wait_events(self._timeout())
 
     def _timeout(self) -> float:
@@ -342,6 +348,26 @@ class Supervisor:
             elif w.retiring is None and not clean:
                 self.backoff = 0.0
 
+    def _steer(self) -> None:
+        """New connections go to the listeners of the ready workers that are not going
+        away (a slot being replaced keeps its share while its old worker still serves)."""
+        if not self.listeners:
+            return  # given listeners are shared by every worker
+        ready = {w.index for w in self.workers.values() if w.ready and w.retiring is None}
+        live = [i * self.threads + t for i in sorted(ready) for t in range(self.threads)]
+        if live == self.steered:
+            return
+        try:
+            steer_connections(self.listeners[0], live, len(self.listeners))
+        except OSError as exc:
+            self.log(logging.WARNING, "cannot steer new connections to the ready workers (%s): a worker that is "
+                     "down keeps its share of them waiting", exc.strerror or exc)
+            self.steered = live
+            return
+        if self.steered is not None or len(live) < len(self.listeners):
+            self.log(logging.DEBUG, "new connections go to the listeners of workers %s", sorted(ready))
+        self.steered = live
+
     def _active(self) -> list[Worker]:
         return [w for w in self.workers.values() if w.retiring is None]
 
@@ -376,10 +402,16 @@ class Supervisor:
     # ---- workers ----
     def _spawn(self, index: int) -> Worker:
         r, w = os.pipe()
+        # The signals stay blocked across the fork until the worker has reset their
+        # handlers: a SIGTERM sent (by _stop_all) to a worker still in that window would
+        # otherwise run the supervisor's handler in the worker and be lost, and the worker
+        # would serve on until the SIGKILL after the graceful timeout.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
         pid = os.fork()
         if pid == 0:  # the worker; never returns
             os.close(r)
-            self._worker_main(index, w)
+            self._worker_main(index, w, mask)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(w)
         os.set_blocking(r, False)
         worker = Worker(pid, index, self.generation, r)
@@ -387,10 +419,10 @@ class Supervisor:
         self.log(logging.INFO, "started worker %d (pid %d)", index, pid)
         return worker
 
-    def _worker_main(self, index: int, report_fd: int) -> None:
+    def _worker_main(self, index: int, report_fd: int, mask: set[signal.Signals]) -> None:
         code = EXIT_ERROR
         try:
-            code = self._worker_body(index, report_fd)
+            code = self._worker_body(index, report_fd, mask)
         except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's stack
             try:
                 traceback.print_exc()
@@ -403,14 +435,13 @@ class Supervisor:
             finally:
                 os._exit(code)
 
-    def _worker_body(self, index: int, report_fd: int) -> int:
-        from .app import StartupHookError
-
+    def _worker_body(self, index: int, report_fd: int, mask: set[signal.Signals]) -> int:
         pid = os.getpid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads are the supervisor's business
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM that came meanwhile acts now
         os.close(self.wake_r)
         os.close(self.wake_w)
         for other in self.workers.values():
@@ -426,13 +457,13 @@ class Supervisor:
                 pass
 
         try:
-            self.app._serve(
+            self.serve_worker(
                 self.host,
                 self.port,
                 self.threads,
                 limit_max_requests=self.limit_max_requests,
-                _ready=lambda info: report(event="ready", port=info["port"]),
-                _on_limit=lambda: report(event="limit"),
+                on_ready=lambda info: report(event="ready", port=info["port"]),
+                on_limit=lambda: report(event="limit"),
                 listen_fds=self.given_fds
                 or [s.fileno() for s in self.listeners[index * self.threads:(index + 1) * self.threads]],
                 cpu_offset=index * self.threads,

@@ -3,12 +3,13 @@ ordering among pipelined sync/async/native requests, in both handler modes."""
 
 from __future__ import annotations
 
-import threading
-import time
+import signal
+import subprocess
 
 import pytest
 
 from conftest import Reader, ServerProcess, get, request
+from gate import WAIT, Gate, wait_refused
 
 
 @pytest.fixture(scope="module", params=[[], ["--handler-threads", "4"]], ids=["inline", "handler-threads"])
@@ -23,20 +24,26 @@ def test_handler_that_suspends(aserver):
     assert r.status == 200 and r.json() == {"slept": True, "path": "/sleep"}
 
 
-def test_many_suspended_handlers_overlap(aserver):
-    results = []
-
-    def one():
-        results.append(get(aserver, "/sleep?s=0.3").status)
-
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=one) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert results == [200] * 10
-    assert time.monotonic() - t0 < 1.5, "async handlers did not run concurrently"
+@pytest.mark.parametrize("mode", [[], ["--handler-threads", "4"]], ids=["inline", "handler-threads"])
+def test_many_suspended_handlers_overlap(mode):
+    """Ten async handlers suspended at once: all ten are inside the app together (each
+    awaits the gate) before any is answered. Handlers run one at a time, or a suspension
+    that blocks the loop, would never get ten in: the wait fails."""
+    srv = ServerProcess("gate_app:app", "--threads", "2", *mode)
+    try:
+        with Gate() as gate:
+            socks = [srv.connect(timeout=WAIT) for _ in range(10)]
+            for i, s in enumerate(socks):
+                s.sendall(f"GET {gate.path('/ahold', f'a{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            entered = gate.wait_entered(10)
+            assert len(entered) == 10, f"async handlers did not run concurrently: {entered}"
+            gate.release()
+            for i, s in enumerate(socks):
+                r = Reader(s).read()
+                assert r.status == 200 and r.json() == {"released": f"a{i}"}, r
+                s.close()
+    finally:
+        assert srv.stop() == 0, srv.output()
 
 
 def test_asyncio_timeout_and_gather_work(aserver):
@@ -77,17 +84,21 @@ def test_head_and_close_on_async(aserver):
 
 
 def test_drain_waits_for_suspended_handler():
-    s = ServerProcess("asyncapp:app", "--threads", "1")
-    got = {}
-
-    def client():
-        with s.connect(timeout=10) as c:
-            c.sendall(b"GET /sleep?s=0.8 HTTP/1.1\r\nHost: t\r\n\r\n")
-            got["r"] = Reader(c).read()
-
-    t = threading.Thread(target=client)
-    t.start()
-    time.sleep(0.3)
-    assert s.stop() == 0
-    t.join(5)
-    assert got["r"].status == 200
+    """SIGTERM while an async handler is suspended (held on the gate): the drain begins
+    (the listener closes), the process does not exit while the handler is held, and it
+    answers it in full once released, then exits 0."""
+    srv = ServerProcess("gate_app:app", "--threads", "1")
+    try:
+        with Gate() as gate, srv.connect(timeout=WAIT) as c:
+            c.sendall(f"GET {gate.path('/ahold', 'suspended')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert gate.wait_entered(1) == ["suspended"]
+            srv.proc.send_signal(signal.SIGTERM)
+            assert wait_refused(srv.port), "the drain did not begin"
+            with pytest.raises(subprocess.TimeoutExpired):
+                srv.proc.wait(1)  # never exits while the handler is held
+            gate.release()
+            r = Reader(c).read()
+            assert r.status == 200 and r.json() == {"released": "suspended"}, r
+        assert srv.proc.wait(WAIT) == 0, srv.output()
+    finally:
+        srv.stop()

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import Reader, ServerProcess, get
+from gate import WAIT, Gate
 
 
 def _rss_kib(pid: int) -> int:
@@ -21,33 +22,33 @@ def _rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def test_concurrency_cap_answers_503_at_once():
-    # Handlers that block run on handler threads, so the reactor stays free to refuse.
-    srv = ServerProcess("pressure:app", "--threads", "1", "--handler-threads", "2", "--limit-concurrency", "2")
+def test_concurrency_cap_answers_503_while_the_cap_is_full():
+    """Two handlers are held inside the app (the cap of 2 is full, and stays full until the
+    gate opens): every further request is answered 503 + Retry-After before the gate
+    opens, never reaches the app, and the held ones are answered once it does. A 503 that
+    waited for the busy handlers would never come while they are held: the read would time
+    out. Handlers that block run on handler threads, so the reactor stays free to refuse."""
+    srv = ServerProcess("gate_app:app", "--threads", "1", "--handler-threads", "2", "--limit-concurrency", "2")
     try:
-        results: list[tuple[int, str | None, float]] = []
-        lock = threading.Lock()
-
-        def client():
-            t0 = time.monotonic()
-            with srv.connect(timeout=10) as s:
-                s.sendall(b"GET /slow?s=0.5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        with Gate() as gate:
+            held = [srv.connect(timeout=WAIT) for _ in range(2)]
+            for i, s in enumerate(held):
+                s.sendall(f"GET {gate.path('/hold', f'held{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert len(gate.wait_entered(2)) == 2, "the two requests under the cap did not reach the app"
+            extra = [srv.connect(timeout=WAIT) for _ in range(6)]
+            for i, s in enumerate(extra):
+                s.sendall(f"GET {gate.path('/hold', f'extra{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            for s in extra:
                 r = Reader(s).read()
-            with lock:
-                results.append((r.status, r.header("retry-after"), time.monotonic() - t0))
-
-        threads = [threading.Thread(target=client) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(15)
-        statuses = sorted(r[0] for r in results)
-        assert len(results) == 8
-        assert statuses.count(200) == 2 and statuses.count(503) == 6, statuses
-        for status, retry_after, elapsed in results:
-            if status == 503:
-                assert retry_after == "1"
-                assert elapsed < 0.45, "a 503 must not wait for the busy handlers"
+                assert (r.status, r.header("retry-after")) == (503, "1"), r
+                s.close()
+            assert gate.held() == 2, "the refused requests must not have run"
+            gate.release()
+            for i, s in enumerate(held):
+                r = Reader(s).read()
+                assert r.status == 200 and r.json() == {"released": f"held{i}"}, r
+                s.close()
+            assert sorted(gate.entered()) == ["held0", "held1"]
         assert get(srv, "/fast/1").status == 200  # serving again once the load is gone
     finally:
         assert srv.stop() == 0
@@ -163,30 +164,54 @@ def test_metrics_route_is_prometheus_text():
 
 
 def test_blocking_handlers_on_handler_threads_do_not_block_the_core():
-    """With --handler-threads, a handler that sleeps does not hold up its reactor: other
-    requests on the same core (native and Python) are answered meanwhile, and blocking
-    handlers overlap."""
-    srv = ServerProcess("pressure:app", "--threads", "1", "--handler-threads", "6")
+    """With --handler-threads, a handler that blocks does not hold up its reactor: while
+    four handlers are held inside the app at once (so blocking handlers overlap), other
+    requests on the same core (native and Python) are answered. A blocked reactor would
+    answer nothing until the gate opens: the reads would time out."""
+    srv = ServerProcess("gate_app:app", "--threads", "1", "--handler-threads", "6")
     try:
-        results = []
+        with Gate() as gate:
+            held = [srv.connect(timeout=WAIT) for _ in range(4)]
+            for i, s in enumerate(held):
+                s.sendall(f"GET {gate.path('/hold', f'h{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert len(gate.wait_entered(4)) == 4, f"blocking handlers did not overlap: {gate.entered()}"
+            with srv.connect(timeout=WAIT) as s:
+                s.sendall(b"GET /const HTTP/1.1\r\nHost: t\r\n\r\nGET /fast/3 HTTP/1.1\r\nHost: t\r\n\r\n")
+                rd = Reader(s)
+                assert rd.read().body == b"ok"
+                assert rd.read().json() == {"n": 3}
+            assert gate.held() == 4, "answered while the four handlers were still held"
+            gate.release()
+            for i, s in enumerate(held):
+                assert Reader(s).read().json() == {"released": f"h{i}"}
+                s.close()
+    finally:
+        assert srv.stop() == 0
 
-        def slow():
+
+def test_concurrency_cap_is_one_count_for_all_reactors_of_a_worker():
+    """--limit-concurrency is process-wide: two reactors share the cap of 2 (a cap per
+    reactor would let up to 4 of these 8 through, spread over both by the kernel)."""
+    srv = ServerProcess("pressure:app", "--threads", "2", "--handler-threads", "4", "--limit-concurrency", "2")
+    try:
+        statuses: list[int] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(8)
+
+        def client():
             with srv.connect(timeout=10) as s:
+                barrier.wait(5)
                 s.sendall(b"GET /slow?s=1 HTTP/1.1\r\nHost: t\r\n\r\n")
-                results.append(Reader(s).read().status)
+                r = Reader(s).read()
+            with lock:
+                statuses.append(r.status)
 
-        t0 = time.monotonic()
-        threads = [threading.Thread(target=slow) for _ in range(4)]
+        threads = [threading.Thread(target=client) for _ in range(8)]
         for t in threads:
             t.start()
-        time.sleep(0.2)
-        t1 = time.monotonic()
-        assert get(srv, "/const").status == 200
-        assert get(srv, "/fast/3").json() == {"n": 3}
-        assert time.monotonic() - t1 < 0.5, "the reactor was blocked by a sleeping handler"
         for t in threads:
-            t.join(10)
-        assert results == [200] * 4
-        assert time.monotonic() - t0 < 2.5, "blocking handlers did not overlap"
+            t.join(15)
+        assert sorted(statuses) == [200, 200] + [503] * 6, statuses
+        assert get(srv, "/fast/2").status == 200
     finally:
         assert srv.stop() == 0

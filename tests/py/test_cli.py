@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import APPS, REPO, free_port
+from gate import WAIT, Gate, wait_refused
 
 RINGBOLT = [sys.executable, "-m", "ringbolt"]
 
@@ -368,32 +369,36 @@ def test_inherited_fd():
 # ---- signals ----
 
 def test_first_ctrl_c_drains_second_forces():
-    srv = serve()
+    """A handler holds a request on the gate (on a handler thread, so the reactor drains
+    meanwhile). First Ctrl-C: the drain begins (the port refuses) but the process waits
+    for the request and answers it once released. Ctrl-C twice: exit 130 at once, with the
+    request still held (a process that waited for it would never exit) and never answered."""
+    srv = serve("--handler-threads", "2", app="gate_app:app")
     try:
-        slow = srv.connect(20)
-        slow.sendall(b"GET /sleep?s=1.5 HTTP/1.1\r\nHost: t\r\n\r\n")
-        time.sleep(0.3)
-        srv.proc.send_signal(signal.SIGINT)  # drains: the request in flight is answered
-        assert srv.proc.wait(15) == 0
-        assert b"slept" in slow.recv(65536)
-        slow.close()
+        with Gate() as gate, srv.connect(WAIT) as held:
+            held.sendall(f"GET {gate.path('/hold', 'drained')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert gate.wait_entered(1) == ["drained"]
+            srv.proc.send_signal(signal.SIGINT)  # drains: the request in flight is answered
+            assert wait_refused(srv.port), "the drain did not begin"
+            with pytest.raises(subprocess.TimeoutExpired):
+                srv.proc.wait(1)  # never exits while the request is held
+            gate.release()
+            assert b"drained" in held.recv(65536)
+        assert srv.proc.wait(WAIT) == 0
     finally:
         srv.stop()
 
-    srv = serve()
+    srv = serve("--handler-threads", "2", app="gate_app:app")
     try:
-        slow = srv.connect(20)
-        slow.sendall(b"GET /sleep?s=15 HTTP/1.1\r\nHost: t\r\n\r\n")
-        time.sleep(0.3)
-        srv.proc.send_signal(signal.SIGINT)
-        time.sleep(0.5)
-        assert srv.proc.poll() is None  # still draining: the handler sleeps
-        started = time.monotonic()
-        srv.proc.send_signal(signal.SIGINT)
-        assert srv.proc.wait(5) == 130
-        assert time.monotonic() - started < 3
-        assert slow.recv(65536) == b""  # cut off, never answered
-        slow.close()
+        with Gate() as gate, srv.connect(WAIT) as held:
+            held.sendall(f"GET {gate.path('/hold', 'forced')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert gate.wait_entered(1) == ["forced"]
+            srv.proc.send_signal(signal.SIGINT)
+            assert wait_refused(srv.port), "the drain did not begin"  # the first Ctrl-C was handled
+            assert srv.proc.poll() is None  # still draining: the handler is held
+            srv.proc.send_signal(signal.SIGINT)
+            assert srv.proc.wait(WAIT) == 130
+            assert held.recv(65536) == b""  # cut off, never answered
     finally:
         srv.stop()
 

@@ -1,4 +1,4 @@
-"""The llhttp request corpus against the LIVE server (see shared/conformance/README.md).
+"""The llhttp request corpus against the LIVE server (see tests/conformance/README.md).
 
 Rules (strict cases only, ``type == "request"``; each case on a fresh connection):
 
@@ -30,19 +30,24 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from conftest import ServerProcess, get
+from conftest import REPO, ServerProcess, get
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared/conformance/llhttp_requests.json"
+# Vendored with its licence (tests/conformance/LICENSE-llhttp), so the suite runs on any clone.
+CORPUS = REPO / "tests/conformance/llhttp_requests.json"
 
 ERROR_STATUSES = {400, 413, 414, 417, 431, 501, 505}
+# Waiting for something that must come is bounded generously (a hang bound, not speed):
+# the wait ends as soon as it comes, so only a failure pays for it. Waiting for the
+# absence of an answer (extras, incomplete input) is short: on a loaded machine a late
+# extra answer could be missed, but a correct server can never fail for being slow.
 QUIET = 0.4  # seconds without data that mean "no (more) answer"
+ANSWER_WAIT = 20  # seconds an expected answer may take
 HEADER_TIMEOUT = 2  # --header-timeout and --body-timeout of the server (s): a 408 comes 1-2 s after the last byte
-AFTER_HALF_CLOSE = HEADER_TIMEOUT + 2.5  # how long the server may take to end a half-closed partial head
-CASE_DEADLINE = 2 * QUIET + AFTER_HALF_CLOSE + 1
+AFTER_HALF_CLOSE = HEADER_TIMEOUT + ANSWER_WAIT  # how long the server may take to end a half-closed partial head
+CASE_DEADLINE = QUIET + ANSWER_WAIT + AFTER_HALF_CLOSE + 5  # the exchange gives up: the server never settles
 
 # ---------------------------------------------------------------------------------
 # Documented differences from llhttp: case title -> reason. Each is a deliberate policy.
@@ -104,9 +109,10 @@ def add_host(raw: bytes) -> bytes:
 
 
 def load_cases() -> list[dict]:
-    if not CORPUS.exists():
-        return []
+    # No silent skip: a missing or emptied corpus is an error at collection, not 0 tests.
     cases = [c for c in json.loads(CORPUS.read_text()) if c["type"] == "request"]
+    if len(cases) < 100:
+        raise RuntimeError(f"{CORPUS}: only {len(cases)} strict request cases (134 expected): corpus damaged?")
     seen: dict[str, int] = {}
     for c in cases:
         n = seen.get(c["title"], 0) + 1
@@ -116,7 +122,6 @@ def load_cases() -> list[dict]:
 
 
 CASES = load_cases()
-pytestmark = pytest.mark.skipif(not CASES, reason=f"conformance corpus not found at {CORPUS}")
 
 
 # ---------------------------------------------------------------------------------
@@ -125,7 +130,7 @@ class Outcome:
     statuses: list[int] = field(default_factory=list)
     closed: bool = False  # the server closed (EOF/reset)
     half_closed: bool = False  # we shut down our side to end an incomplete bad message
-    elapsed: float = 0.0
+    settled: bool = True  # False: still receiving when CASE_DEADLINE passed
     junk: bytes = b""  # bytes that did not parse as a response
 
     def describe(self) -> str:
@@ -169,15 +174,17 @@ def parse_responses(buf: bytes, first_is_head: bool, out: Outcome) -> bytes:
 def exchange(port: int, raw: bytes, expect_answers: int, half_close_after_quiet: bool) -> Outcome:
     out = Outcome()
     first_is_head = raw.lstrip(b"\r\n").startswith(b"HEAD ")
-    t0 = time.monotonic()
-    deadline = t0 + CASE_DEADLINE
+    deadline = time.monotonic() + CASE_DEADLINE
     buf = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WAIT) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.sendall(raw)
-        while time.monotonic() < deadline:
-            # Once the expected answers are in, only a short wait for unexpected extras.
-            quiet = QUIET / 2 if expect_answers and len(out.statuses) >= expect_answers else QUIET
+        while True:
+            if time.monotonic() >= deadline:
+                out.settled = False
+                break
+            # Expected answers still missing: wait for them; then only a short wait for extras.
+            quiet = ANSWER_WAIT if len(out.statuses) < expect_answers else QUIET
             if out.half_closed:
                 quiet = max(0.05, t_half + AFTER_HALF_CLOSE - time.monotonic())
             s.settimeout(quiet)
@@ -198,7 +205,6 @@ def exchange(port: int, raw: bytes, expect_answers: int, half_close_after_quiet:
                 break
             buf = parse_responses(buf + data, first_is_head, out)
         out.junk = out.junk or buf
-    out.elapsed = time.monotonic() - t0
     return out
 
 
@@ -255,7 +261,7 @@ def results():
 @pytest.mark.parametrize("case_id", [c["id"] for c in CASES])
 def test_llhttp_case(results, case_id):
     case, o = results[case_id]
-    assert o.elapsed < CASE_DEADLINE + 1, f"case took {o.elapsed:.1f}s"
+    assert o.settled, f"still receiving after {CASE_DEADLINE} s: {o.describe()}"
     if case_id in PARSER_API:
         why, status = PARSER_API[case_id]
         if status == 0:

@@ -230,20 +230,20 @@ def test_starlette_handler_error_is_500_and_the_server_goes_on(sc):
     assert sc.get("/").status_code == 200
 
 
-def test_starlette_websocket_route_leaves_http_alone(starlette_srv, sc):
-    """ringbolt does not serve WebSockets yet: a handshake reaches the app as plain http,
-    which no http route takes (404), and the connection goes on; http routes work."""
+def test_starlette_websocket_route_and_http_side_by_side(starlette_srv, sc):
+    """A handshake on Starlette's WebSocket route is accepted (101: the connection is the
+    app's WebSocket from then on); a plain GET of the same path is Starlette's 404, and
+    http routes are unaffected."""
     from conftest import Reader
 
     with socket.create_connection((starlette_srv.host, starlette_srv.port), timeout=WAIT_S) as s:
         s.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                  b"GET /items/7 HTTP/1.1\r\nHost: t\r\n\r\n")
-        rd = Reader(s)
-        assert rd.read().status == 404
-        second = rd.read()
-        assert second.status == 200 and second.json()["item_id"] == 7
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = Reader(s).read(head_request=True)
+        assert head.status == 101
+        assert head.header("sec-websocket-accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     assert sc.get("/ws").status_code == 404
+    assert sc.get("/items/7").json()["item_id"] == 7
 
 
 # ---------------------------------------------------------------------------------------

@@ -204,10 +204,18 @@ def test_sighup_replaces_all_workers_without_refusing_connections():
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and len(client.pids_since(sent_at) - before) < 2:
             time.sleep(0.05)
-        time.sleep(0.5)  # the last old worker is drained by now
+        # Once the old workers are drained, only new ones answer: wait (a hang bound, not
+        # speed) for a stretch in which clients were served and no old pid answered.
+        after: set[int] = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            mark = time.monotonic()
+            time.sleep(0.3)
+            after = client.pids_since(mark)
+            if after and not (after & before):
+                break
         client.stop()
-        after = client.pids_since(time.monotonic() - 0.4)
-        assert len(client.pids_since(sent_at) - before) == 2 and not (after & before), (before, after)
+        assert len(client.pids_since(sent_at) - before) == 2 and after and not (after & before), (before, after)
         check_no_failures(client.failures())
     finally:
         client.halt.set()
@@ -260,3 +268,41 @@ def test_web_concurrency_sets_the_worker_count():
     finally:
         assert srv.stop() == 0, srv.output()
     assert "(workers: 2, threads per worker: 1)" in srv.output()
+
+
+def test_new_clients_are_served_while_a_worker_crash_loops(tmp_path: Path):
+    """Each worker accepts from its own SO_REUSEPORT listeners, and the kernel spreads new
+    connections over every listener in the group, also over those of a worker that is
+    down. While one worker cannot start, the supervisor steers new connections to the
+    listeners of the workers that are ready, so no new client waits for the broken one;
+    once it is ready again it gets its share back."""
+    fail = tmp_path / "fail-startup"
+    srv = start(env={"RINGBOLT_TEST_FAIL_WHILE_EXISTS": str(fail)})
+    try:
+        before = wait_for_pids(srv.port, 2)
+        victim = min(before)
+        survivor = max(before)
+        fail.write_text("")
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while len(fail.read_text().split()) < 2:  # two failed starts: the crash loop runs
+            assert time.monotonic() < deadline, "the victim's replacement never tried to start"
+            time.sleep(0.05)
+        answered: list[int] = []
+        stalled = 0
+        for _ in range(40):  # new connections; about half would hash to the victim's listener
+            try:
+                answered.append(get_pid(srv.port, timeout=2.0))
+            except (TimeoutError, socket.timeout):
+                stalled += 1
+        assert stalled == 0 and set(answered) == {survivor}, (stalled, set(answered), survivor)
+        failed_starts = len(fail.read_text().split())
+        fail.unlink()
+        after = wait_for_pids(srv.port, 2, exclude={victim}, timeout=15)  # the replacement serves again
+        assert survivor in after and len(after - before) == 1, (before, after)
+    finally:
+        code = srv.stop()
+    out = srv.output()
+    assert code == 0, out
+    assert failed_starts >= 2 and "startup-hook-fails-while-the-file-exists" in out
+    assert "workers die quickly" in out

@@ -14,26 +14,6 @@
 
 namespace ringbolt_load {
 
-namespace {
-
-const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n"
-                         "  -c, --connections N   open connections (default 10), shared among threads\n"
-                         "  -t, --threads N       threads, one io_uring each (default 1)\n"
-                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
-                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
-                         "  -n, --requests N      stop after N measured responses instead of a duration\n"
-                         "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n"
-                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
-                         "                        intended send time (no coordinated omission)\n"
-                         "  -m, --method M        request method (default GET)\n"
-                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
-                         "  -b, --body TEXT       request body\n"
-                         "      --body-file F     request body from a file\n"
-                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
-                         "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
-                         "      --json            print the result as one JSON object\n"
-                         "  -h, --help            this text\n";
-
 bool parse_seconds(const char* text, double* out) {
     char* end = nullptr;
     errno = 0;
@@ -90,60 +70,18 @@ bool parse_cpus(const char* text, std::vector<int>* out) {
     return !out->empty();
 }
 
-bool parse_url(options* o) {
-    const std::string& url = o->url;
-    const std::string scheme = "http://";
-    if (url.compare(0, scheme.size(), scheme) != 0) {
-        fprintf(stderr, "ringbolt-load: only http:// URLs are supported (no TLS): %s\n", url.c_str());
-        return false;
-    }
-    size_t pos = scheme.size();
-    size_t path_start = url.find('/', pos);
-    std::string authority = url.substr(pos, path_start == std::string::npos ? std::string::npos : path_start - pos);
-    o->path = path_start == std::string::npos ? "/" : url.substr(path_start);
-    std::string port_text;
-    if (!authority.empty() && authority[0] == '[') {
-        size_t close = authority.find(']');
-        if (close == std::string::npos) {
-            fprintf(stderr, "ringbolt-load: bad IPv6 literal in %s\n", url.c_str());
-            return false;
-        }
-        o->host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size()) {
-            if (authority[close + 1] != ':') {
-                fprintf(stderr, "ringbolt-load: bad URL %s\n", url.c_str());
-                return false;
-            }
-            port_text = authority.substr(close + 2);
-        }
-    } else {
-        size_t colon = authority.rfind(':');
-        o->host = authority.substr(0, colon);
-        if (colon != std::string::npos) {
-            port_text = authority.substr(colon + 1);
-        }
-    }
-    if (o->host.empty()) {
-        fprintf(stderr, "ringbolt-load: no host in %s\n", url.c_str());
-        return false;
-    }
-    if (!port_text.empty()) {
-        uint64_t p = 0;
-        if (!parse_uint(port_text.c_str(), 1, 65535, &p)) {
-            fprintf(stderr, "ringbolt-load: bad port in %s\n", url.c_str());
-            return false;
-        }
-        o->port = static_cast<uint16_t>(p);
-    }
+namespace {
+
+bool resolve_address(const char* tool, load_target* t) {
     // resolution happens once, here: literals and "localhost" need no network
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     addrinfo* res = nullptr;
-    std::string service = std::to_string(o->port);
-    int rc = getaddrinfo(o->host.c_str(), service.c_str(), &hints, &res);
+    std::string service = std::to_string(t->port);
+    int rc = getaddrinfo(t->host.c_str(), service.c_str(), &hints, &res);
     if (rc != 0 || res == nullptr) {
-        fprintf(stderr, "ringbolt-load: cannot resolve %s: %s\n", o->host.c_str(), gai_strerror(rc));
+        fprintf(stderr, "%s: cannot resolve %s: %s\n", tool, t->host.c_str(), gai_strerror(rc));
         return false;
     }
     // prefer IPv4 for "localhost", which servers on this project bind to 127.0.0.1
@@ -154,12 +92,86 @@ bool parse_url(options* o) {
             break;
         }
     }
-    memcpy(&o->addr, pick->ai_addr, pick->ai_addrlen);
-    o->addr_len = pick->ai_addrlen;
-    o->family = pick->ai_family;
+    memcpy(&t->addr, pick->ai_addr, pick->ai_addrlen);
+    t->addr_len = pick->ai_addrlen;
+    t->family = pick->ai_family;
     freeaddrinfo(res);
     return true;
 }
+
+} // namespace
+
+bool parse_target(const std::string& url, const char* scheme, const char* tool, load_target* t) {
+    size_t scheme_len = strlen(scheme);
+    if (url.compare(0, scheme_len, scheme) != 0) {
+        fprintf(stderr, "%s: only %s URLs are supported (no TLS): %s\n", tool, scheme, url.c_str());
+        return false;
+    }
+    size_t path_start = url.find('/', scheme_len);
+    std::string authority =
+        url.substr(scheme_len, path_start == std::string::npos ? std::string::npos : path_start - scheme_len);
+    t->path = path_start == std::string::npos ? "/" : url.substr(path_start);
+    std::string port_text;
+    if (!authority.empty() && authority[0] == '[') {
+        size_t close = authority.find(']');
+        if (close == std::string::npos) {
+            fprintf(stderr, "%s: bad IPv6 literal in %s\n", tool, url.c_str());
+            return false;
+        }
+        t->host = authority.substr(1, close - 1);
+        if (close + 1 < authority.size()) {
+            if (authority[close + 1] != ':') {
+                fprintf(stderr, "%s: bad URL %s\n", tool, url.c_str());
+                return false;
+            }
+            port_text = authority.substr(close + 2);
+        }
+    } else {
+        size_t colon = authority.rfind(':');
+        t->host = authority.substr(0, colon);
+        if (colon != std::string::npos) {
+            port_text = authority.substr(colon + 1);
+        }
+    }
+    if (t->host.empty()) {
+        fprintf(stderr, "%s: no host in %s\n", tool, url.c_str());
+        return false;
+    }
+    if (!port_text.empty()) {
+        uint64_t p = 0;
+        if (!parse_uint(port_text.c_str(), 1, 65535, &p)) {
+            fprintf(stderr, "%s: bad port in %s\n", tool, url.c_str());
+            return false;
+        }
+        t->port = static_cast<uint16_t>(p);
+    }
+    bool v6 = t->host.find(':') != std::string::npos;
+    t->host_header = v6 ? "[" + t->host + "]" : t->host;
+    if (t->port != 80) {
+        t->host_header += ":" + std::to_string(t->port);
+    }
+    return resolve_address(tool, t);
+}
+
+namespace {
+
+const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n"
+                         "  -c, --connections N   open connections (default 10), shared among threads\n"
+                         "  -t, --threads N       threads, one io_uring each (default 1)\n"
+                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
+                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
+                         "  -n, --requests N      stop after N measured responses instead of a duration\n"
+                         "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n"
+                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
+                         "                        intended send time (no coordinated omission)\n"
+                         "  -m, --method M        request method (default GET)\n"
+                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
+                         "  -b, --body TEXT       request body\n"
+                         "      --body-file F     request body from a file\n"
+                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
+                         "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
+                         "      --json            print the result as one JSON object\n"
+                         "  -h, --help            this text\n";
 
 } // namespace
 
@@ -293,7 +305,7 @@ bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
     if (o->threads > o->connections) {
         o->threads = o->connections; // a thread without a connection would only idle
     }
-    return parse_url(o);
+    return parse_target(o->url, "http://", "ringbolt-load", &o->target);
 }
 
 std::string build_request(const options& o) {
@@ -310,16 +322,11 @@ std::string build_request(const options& o) {
     r.reserve(256 + o.body.size());
     r += o.method;
     r += ' ';
-    r += o.path;
+    r += o.target.path;
     r += " HTTP/1.1\r\n";
     if (!has_header("host")) {
         r += "Host: ";
-        bool v6 = o.host.find(':') != std::string::npos;
-        r += v6 ? "[" + o.host + "]" : o.host;
-        if (o.port != 80) {
-            r += ':';
-            r += std::to_string(o.port);
-        }
+        r += o.target.host_header;
         r += "\r\n";
     }
     for (const std::string& h : o.headers) {

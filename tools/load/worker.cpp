@@ -7,7 +7,10 @@
 // completion with the clock read once after the wait.
 #include "worker.hpp"
 
+#include "core/cpu.hpp"
 #include "response_parser.hpp"
+#include "uring/buffer_ring.hpp"
+#include "uring/ring.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -17,29 +20,13 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <sched.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <vector>
 
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
-#endif
-
 namespace ringbolt_load {
-
-int64_t monotonic_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 namespace {
 
@@ -137,12 +124,7 @@ class worker {
     uint32_t _req_len = 0;
     io_uring _ring{};
     bool _ring_ok = false;
-    io_uring_buf_ring* _br = nullptr;
-    char* _bufs = nullptr;
-    size_t _br_bytes = 0;
-    size_t _bufs_bytes = 0;
-    uint32_t _buf_count = 0;
-    int _buf_pending = 0;
+    ringbolt::uring::buffer_ring _br; // the server's own provided-buffer ring
     bool _rate_mode = false;
     double _interval_ns = 0;
     uint64_t _issued = 0;   // measured requests assigned (for -n)
@@ -158,17 +140,9 @@ worker::~worker() {
             close(c.fd);
         }
     }
+    _br.destroy(); // unregistered before its ring goes
     if (_ring_ok) {
-        if (_br != nullptr) {
-            io_uring_unregister_buf_ring(&_ring, buffer_group);
-        }
         io_uring_queue_exit(&_ring);
-    }
-    if (_bufs != nullptr) {
-        munmap(_bufs, _bufs_bytes);
-    }
-    if (_br != nullptr) {
-        munmap(_br, _br_bytes);
     }
 }
 
@@ -178,60 +152,25 @@ bool worker::setup() {
     while (entries < 2 * n && entries < 32768) {
         entries *= 2;
     }
-    io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    p.cq_entries = entries * 8;
-    int rc = io_uring_queue_init_params(entries, &_ring, &p);
-    if (rc < 0) {
-        // older kernels: without the single-issuer / deferred task-work hints
-        io_uring_params q{};
-        q.flags = IORING_SETUP_CQSIZE;
-        q.cq_entries = entries * 8;
-        rc = io_uring_queue_init_params(entries, &_ring, &q);
-    }
-    if (rc < 0) {
-        _st->setup_error = std::string("io_uring_queue_init: ") + strerror(-rc);
+    // The server's ring set-up (uring/ring.hpp): single-issuer + deferred task work where
+    // the kernel has them; a CQ 8x the SQ, for the bursts of multishot recv completions.
+    ringbolt::uring::ring_features features;
+    if (auto rc = ringbolt::uring::setup_ring(_ring, entries, features, entries * 8); !rc.ok()) {
+        _st->setup_error = "io_uring_queue_init: " + ringbolt::uring::describe_setup_failure(rc.sys_errno());
         return false;
     }
     _ring_ok = true;
 
-    // provided buffer ring, registered by hand (liburing 2.3 has no setup helper);
-    // buffers go back as soon as their bytes are parsed, so a few per connection do
-    _buf_count = 64;
-    while (_buf_count < 4 * n && _buf_count < 32768) {
-        _buf_count *= 2;
+    // Buffers go back as soon as their bytes are parsed, so a few per connection do.
+    uint32_t buf_count = 64;
+    while (buf_count < 4 * n && buf_count < 32768) {
+        buf_count *= 2;
     }
-    _br_bytes = _buf_count * sizeof(io_uring_buf);
-    void* mem = mmap(nullptr, _br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) {
-        _st->setup_error = "mmap of the buffer ring failed";
+    if (auto rc = _br.init(_ring, buffer_group, buf_count, buffer_size); !rc.ok()) {
+        _st->setup_error =
+            std::string("provided buffer ring: ") + ringbolt::errc_name(rc.error()) + ": " + strerror(rc.sys_errno());
         return false;
     }
-    _br = static_cast<io_uring_buf_ring*>(mem);
-    _bufs_bytes = static_cast<size_t>(_buf_count) * buffer_size;
-    mem = mmap(nullptr, _bufs_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) {
-        _st->setup_error = "mmap of the receive buffers failed";
-        return false;
-    }
-    _bufs = static_cast<char*>(mem);
-    io_uring_buf_ring_init(_br);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<uint64_t>(_br);
-    reg.ring_entries = _buf_count;
-    reg.bgid = buffer_group;
-    rc = io_uring_register_buf_ring(&_ring, &reg, 0);
-    if (rc < 0) {
-        munmap(_br, _br_bytes);
-        _br = nullptr;
-        _st->setup_error = std::string("io_uring_register_buf_ring: ") + strerror(-rc);
-        return false;
-    }
-    for (uint32_t b = 0; b < _buf_count; ++b) {
-        recycle(static_cast<uint16_t>(b));
-    }
-    io_uring_buf_ring_advance(_br, _buf_pending);
-    _buf_pending = 0;
 
     _req_len = static_cast<uint32_t>(_plan.request.size());
     for (uint32_t k = 0; k < _opts.pipeline; ++k) {
@@ -253,9 +192,7 @@ bool worker::setup() {
 }
 
 void worker::recycle(uint16_t bid) {
-    io_uring_buf_ring_add(_br, _bufs + static_cast<size_t>(bid) * buffer_size, buffer_size, bid,
-                          io_uring_buf_ring_mask(_buf_count), _buf_pending);
-    ++_buf_pending;
+    _br.recycle(bid);
 }
 
 io_uring_sqe* worker::get_sqe() {
@@ -269,7 +206,7 @@ io_uring_sqe* worker::get_sqe() {
 
 void worker::start_connect(uint32_t i, int64_t now) {
     connection& c = _conns[i];
-    int fd = socket(_opts.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    int fd = socket(_opts.target.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) {
         ++_st->errors.connect;
         c.state = conn_state::down;
@@ -282,7 +219,7 @@ void worker::start_connect(uint32_t i, int64_t now) {
     c.state = conn_state::connecting;
     c.connect_started_ns = now;
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&_opts.addr), _opts.addr_len);
+    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&_opts.target.addr), _opts.target.addr_len);
     io_uring_sqe_set_data64(sqe, pack(op::connect, c.gen, i));
 }
 
@@ -498,7 +435,7 @@ void worker::handle(io_uring_cqe* cqe, int64_t now) {
                 if (now >= _plan.measure_ns && now <= _plan.end_ns) {
                     _st->bytes += static_cast<uint64_t>(res);
                 }
-                on_recv(i, _bufs + static_cast<size_t>(bid) * buffer_size, static_cast<size_t>(res), now);
+                on_recv(i, _br.data(bid), static_cast<size_t>(res), now);
             } else if (res == 0) {
                 response_event ev;
                 bool mid = false;
@@ -617,10 +554,7 @@ void worker::run() {
             }
             _dirty.clear();
         }
-        if (_buf_pending != 0) {
-            io_uring_buf_ring_advance(_br, _buf_pending);
-            _buf_pending = 0;
-        }
+        _br.publish();
         int64_t wait_ns = std::max<int64_t>(0, wake - now);
         __kernel_timespec ts{};
         ts.tv_sec = wait_ns / 1000000000;
@@ -674,10 +608,7 @@ void run_worker(run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint
                 thread_stats* out) {
     const options& o = *plan.opts;
     if (!o.cpus.empty()) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(o.cpus[thread_index % o.cpus.size()], &set);
-        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        ringbolt::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
     }
     // constant-rate sends wake on timers: the default 50 us timer slack would add up
     // to 50 us of our own lateness to every scheduled send

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "histogram.hpp"
+#include "load_clock.hpp"
 #include "options.hpp"
 
 #include <array>
@@ -49,7 +50,5 @@ struct run_plan {
 // ends or stop is set; request_share is this thread's part of -n (0 = unlimited).
 void run_worker(run_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count, uint64_t request_share,
                 thread_stats* out);
-
-int64_t monotonic_ns() noexcept;
 
 } // namespace ringbolt_load

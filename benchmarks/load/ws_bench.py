@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""WebSocket echo benchmark: ringbolt against its peers, messages/s and server CPU per
+message for 32-byte and 16 KiB echoes over 100 connections (by default).
+
+    python3 benchmarks/load/ws_bench.py --systems uvicorn,granian-asgi,granian-rsgi,socketify,ringbolt \
+        --sizes 32,16384 --connections 100 --duration 10 --warmup 2 --rounds 5 --out ws-results.md
+
+For each round, each system in turn (interleaved: A B C A B C ...) is started with
+`taskset -c SERVER_CPU` on a free loopback port; a short probe checks that it echoes
+(tools/load/ringbolt-ws-load -n 20, every byte compared). Then, per message size, the
+load generator runs pinned to LOAD_CPU: a warm-up run, then the measured run. Server CPU
+is utime+stime of the server's process tree (/proc/PID/stat, every thread and worker)
+read just before and after the measured run, divided by the echoes counted in it; the
+measured run's own connect and handshake (100 connections) are inside that window. The
+report holds the medians over rounds and the ratio of each system to the best peer
+(peers: every system whose name does not start with "ringbolt").
+
+A system that cannot start (missing package, no ringbolt WebSocket support yet) is
+reported as unavailable with the reason, and the others still run.
+
+Systems (the apps are tools/autobahn/echo_asgi.py and benchmarks/load/ws/):
+  uvicorn        uvicorn + websockets (uvloop, httptools), ASGI echo
+  uvicorn-wsproto  the same with --ws wsproto
+  granian-asgi   Granian, ASGI echo (1 worker, 1 runtime thread, st mode)
+  granian-rsgi   Granian, RSGI WebSocket echo (ws/granian_rsgi_echo.py)
+  socketify      socketify's native uWebSockets echo (ws/socketify_echo.py)
+  ringbolt       ringbolt's @app.websocket echo (benchmarks/load/ws/ringbolt_echo.py); ringbolt-asgi:
+                 `ringbolt serve tools.autobahn.echo_asgi:app`,
+                 both with one worker and one reactor thread
+
+Peers come from a venv (--venv, default benchmarks/load/.venv-peers, made by
+setup_peers.sh); ringbolt from --ringbolt-python (default: this interpreter).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from proc_util import cpu, free_port
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+LOADGEN = ROOT / "tools" / "load" / "ringbolt-ws-load"
+DEFAULT_VENV = HERE / ".venv-peers"
+
+
+@dataclass(frozen=True)
+class System:
+    cmd: list[str]  # {venv} {port} {ringbolt_python} are filled in; run with cwd = repository root
+    probe: list[str] = field(default_factory=list)  # must exit 0, else "unavailable"
+    env: dict[str, str] = field(default_factory=dict)
+
+
+UVICORN = ["{venv}/bin/uvicorn", "tools.autobahn.echo_asgi:app", "--host", "127.0.0.1", "--port", "{port}",
+           "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+           "--log-level", "warning"]
+GRANIAN = ["{venv}/bin/granian", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
+           "--runtime-threads", "1", "--runtime-mode", "st", "--http", "1", "--ws", "--log-level", "warning",
+           "--no-access-log"]
+
+SYSTEMS: dict[str, System] = {
+    "uvicorn": System([*UVICORN, "--ws", "websockets"],
+                      probe=["{venv}/bin/python", "-c", "import uvicorn, websockets, uvloop, httptools"]),
+    "uvicorn-wsproto": System([*UVICORN, "--ws", "wsproto"],
+                              probe=["{venv}/bin/python", "-c", "import uvicorn, wsproto, uvloop, httptools"]),
+    "granian-asgi": System([*GRANIAN, "--interface", "asgi", "tools.autobahn.echo_asgi:app"],
+                           probe=["{venv}/bin/python", "-c", "import granian"]),
+    "granian-rsgi": System([*GRANIAN, "--interface", "rsgi", "benchmarks.load.ws.granian_rsgi_echo:app"],
+                           probe=["{venv}/bin/python", "-c", "import granian.rsgi"]),
+    "socketify": System(["{venv}/bin/python", "benchmarks/load/ws/socketify_echo.py", "{port}"],
+                        probe=["{venv}/bin/python", "-c", "import socketify"]),
+    # ringbolt's own API (@app.websocket) and the same ASGI echo app the peers run; one
+    # worker, one reactor thread (the event loop has its own thread).
+    "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "benchmarks.load.ws.ringbolt_echo:app",
+                        "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"],
+                       probe=["{ringbolt_python}", "-c", "import ringbolt.websocket"]),
+    "ringbolt-asgi": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "tools.autobahn.echo_asgi:app",
+                             "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"],
+                            probe=["{ringbolt_python}", "-c", "import ringbolt.websocket"]),
+}
+
+
+def is_peer(name: str) -> bool:
+    return not name.startswith("ringbolt")
+
+
+# ------------------------------------------------------------------ running one system
+
+class Server:
+    def __init__(self, name: str, system: System, ctx: dict[str, str], cpu_list: str, log: Path):
+        self.name = name
+        self.port = free_port()
+        fill = {**ctx, "port": str(self.port)}
+        cmd = [part.format(**fill) for part in system.cmd]
+        env = {**os.environ, **{k: v.format(**fill) for k, v in system.env.items()}}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        self.log = log
+        self._log_file = open(log, "w")
+        # a session of its own: stop() signals exactly this server's process group
+        self.proc = subprocess.Popen(["taskset", "-c", cpu_list, *cmd], cwd=ROOT, env=env, stdout=self._log_file,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def url(self, path: str = "/") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        for sig, wait in ((signal.SIGINT, 5), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            if self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(self.proc.pid, sig)  # the group this script created for the server
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+        self._log_file.close()
+
+
+def run_loadgen(url: str, load_cpu: str, size: int, connections: int, pipeline: int, duration: float,
+                messages: int = 0, timeout_ms: int = 5000) -> dict:
+    args = [str(LOADGEN), "--json", "-c", str(connections), "-p", str(pipeline), "-s", str(size),
+            "--cpus", load_cpu, "--timeout", str(timeout_ms)]
+    args += ["-n", str(messages)] if messages else ["-d", f"{duration}"]
+    out = subprocess.run(["taskset", "-c", load_cpu, *args, url], capture_output=True, text=True,
+                         timeout=(duration if not messages else 30) + 60)
+    if not out.stdout.strip():
+        raise RuntimeError(f"ringbolt-ws-load exited {out.returncode}: {out.stderr.strip()}")
+    result = json.loads(out.stdout)
+    if out.returncode != 0:
+        raise RuntimeError(f"ringbolt-ws-load exited {out.returncode}: {out.stderr.strip()}")
+    return result
+
+
+def wait_ready(server: Server, load_cpu: str, seconds: float) -> None:
+    """Ready = a short run of verified echoes succeeds (not merely an open port)."""
+    deadline = time.monotonic() + seconds
+    last = ""
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            tail = server.log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(f"exited with {server.proc.returncode}: {' | '.join(tail)}")
+        try:
+            r = run_loadgen(server.url(), load_cpu, 64, 1, 1, 0, messages=20, timeout_ms=1000)
+            if r["messages"] == 20 and r["errors"]["total"] == 0:
+                return
+            last = f"probe: {r['messages']} echoes, errors {r['errors']}, {r.get('first_error', '')}"
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+            last = str(exc)
+            if "handshake: " in last:
+                # the server answered, but not with a WebSocket: waiting will not change that
+                raise RuntimeError(f"no WebSocket echo ({last})") from None
+        time.sleep(0.3)
+    raise RuntimeError(f"no verified echo within {seconds:.0f} s ({last})")
+
+
+def measure(server: Server, args, size: int) -> dict:
+    run_loadgen(server.url(), args.load_cpu, size, args.connections, args.pipeline, args.warmup)
+    cpu_before = sum(cpu(server.proc.pid))
+    r = run_loadgen(server.url(), args.load_cpu, size, args.connections, args.pipeline, args.duration)
+    cpu_after = sum(cpu(server.proc.pid))
+    n = r["messages"]
+    return {
+        "messages_per_s": r["messages_per_s"],
+        "cpu_us_per_msg": (cpu_after - cpu_before) * 1e6 / n if n else float("nan"),
+        "server_cpu_share": (cpu_after - cpu_before) / r["duration_s"] if r["duration_s"] else 0.0,
+        "p50_us": r["latency_us"]["p50"],
+        "p99_us": r["latency_us"]["p99"],
+        "errors": r["errors"]["total"],
+        "first_error": r.get("first_error", ""),
+        "raw": r,
+    }
+
+
+# ------------------------------------------------------------------ report
+
+def fmt(v: float, digits: int = 0) -> str:
+    if v != v:  # NaN
+        return "-"
+    return f"{v:,.{digits}f}"
+
+
+def report(args, results: dict, unavailable: dict[str, str], sizes: list[int]) -> str:
+    lines = [
+        "# WebSocket echo benchmark",
+        "",
+        f"{dt.datetime.now().isoformat(timespec='seconds')} on {platform.node()} ({platform.platform()}, "
+        f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f}).",
+        f"{args.connections} connections, {args.pipeline} message(s) in flight each, {args.duration:g} s measured "
+        f"after {args.warmup:g} s warm-up, median of {args.rounds} interleaved round(s); server on CPU "
+        f"{args.server_cpu}, ringbolt-ws-load on CPU {args.load_cpu}; every echo checked byte for byte.",
+        "",
+        "```",
+        "python3 " + " ".join([os.path.relpath(__file__, ROOT), *sys.argv[1:]]),
+        "```",
+        "",
+    ]
+    for size in sizes:
+        rows = {name: runs for name, runs in results.items() if runs.get(size)}
+        lines += [f"## {size}-byte binary messages", ""]
+        if not rows:
+            lines += ["(no system ran)", ""]
+            continue
+        med = {name: {k: statistics.median(m[k] for m in runs[size])
+                      for k in ("messages_per_s", "cpu_us_per_msg", "server_cpu_share", "p50_us", "p99_us")}
+               for name, runs in rows.items()}
+        peers = [n for n in med if is_peer(n)]
+        best_rate = max((med[n]["messages_per_s"] for n in peers), default=float("nan"))
+        best_cpu = min((med[n]["cpu_us_per_msg"] for n in peers), default=float("nan"))
+        lines += ["| system | msg/s | server CPU µs/msg | server CPU | p50 | p99 | errors | msg/s vs best peer "
+                  "| CPU/msg vs best peer |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name in sorted(med, key=lambda n: -med[n]["messages_per_s"]):
+            m = med[name]
+            errors = sum(x["errors"] for x in rows[name][size])
+            lines.append(
+                f"| {name} | {fmt(m['messages_per_s'])} | {fmt(m['cpu_us_per_msg'], 1)} | "
+                f"{fmt(100 * m['server_cpu_share'])}% | {fmt(m['p50_us'])} µs | {fmt(m['p99_us'])} µs | {errors} | "
+                f"{fmt(m['messages_per_s'] / best_rate, 2)}x | {fmt(m['cpu_us_per_msg'] / best_cpu, 2)}x |")
+        lines.append("")
+        lines.append("Rounds (msg/s): " + "; ".join(
+            f"{name} " + ", ".join(fmt(x["messages_per_s"]) for x in rows[name][size]) for name in rows))
+        lines.append("")
+    for name, why in unavailable.items():
+        lines.append(f"- {name}: unavailable: {why}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--systems", default="uvicorn,granian-asgi,granian-rsgi,socketify",
+                    help=f"comma-separated, from: {', '.join(SYSTEMS)}")
+    ap.add_argument("--sizes", default="32,16384", help="message sizes in bytes (default 32,16384)")
+    ap.add_argument("--connections", type=int, default=100)
+    ap.add_argument("--pipeline", type=int, default=1, help="messages in flight per connection")
+    ap.add_argument("--duration", type=float, default=10, help="measured seconds per run")
+    ap.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load before each run")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--server-cpu", default="0")
+    ap.add_argument("--load-cpu", default="1")
+    ap.add_argument("--venv", type=Path, default=Path(os.environ.get("WS_PEERS_VENV", DEFAULT_VENV)),
+                    help="venv with the peers (default benchmarks/load/.venv-peers or $WS_PEERS_VENV)")
+    ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
+    ap.add_argument("--out", type=Path, help="also write the Markdown report here")
+    ap.add_argument("--json", type=Path, help="write every run's raw numbers here")
+    args = ap.parse_args()
+
+    names = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:
+        ap.error(f"unknown system(s) {', '.join(unknown)}; known: {', '.join(SYSTEMS)}")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if not LOADGEN.exists() or any(LOADGEN.stat().st_mtime < p.stat().st_mtime
+                                   for p in (ROOT / "tools" / "load").glob("ws_*.[ch]pp")):
+        subprocess.run(["make", "-C", str(LOADGEN.parent), "ringbolt-ws-load"], check=True)
+    ctx = {"venv": str(args.venv.resolve()), "ringbolt_python": args.ringbolt_python}
+
+    unavailable: dict[str, str] = {}
+    for name in names:
+        probe = [p.format(**ctx) for p in SYSTEMS[name].probe]
+        if probe:
+            out = subprocess.run(probe, capture_output=True, text=True, cwd=ROOT)
+            if out.returncode != 0:
+                unavailable[name] = (out.stderr.strip().splitlines() or ["probe failed"])[-1]
+    active = [n for n in names if n not in unavailable]
+    logs = ROOT / "build" / "ws-bench-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    results: dict[str, dict[int, list]] = {n: {s: [] for s in sizes} for n in active}
+    for rnd in range(1, args.rounds + 1):
+        for name in list(active):
+            server = Server(name, SYSTEMS[name], ctx, args.server_cpu, logs / f"{name}.log")
+            try:
+                wait_ready(server, args.load_cpu, 20)
+                for size in sizes:
+                    m = measure(server, args, size)
+                    results[name][size].append(m)
+                    print(f"round {rnd} {name:16s} {size:>6} B  {m['messages_per_s']:>10,.0f} msg/s  "
+                          f"{m['cpu_us_per_msg']:>7.1f} µs CPU/msg  p99 {m['p99_us']} µs  errors {m['errors']}"
+                          + (f" ({m['first_error']})" if m["first_error"] else ""), flush=True)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                unavailable[name] = f"round {rnd}: {exc}"
+                active.remove(name)
+                print(f"round {rnd} {name}: {exc}", file=sys.stderr, flush=True)
+            finally:
+                server.stop()
+    text = report(args, results, unavailable, sizes)
+    print()
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    if args.json:
+        args.json.write_text(json.dumps({n: {str(s): [{k: v for k, v in m.items()} for m in runs]
+                                             for s, runs in r.items()} for n, r in results.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+// Micro-benchmarks for the WebSocket pieces: unmasking (32 B and 16 KB), UTF-8
+// validation (16 KB ASCII and mixed text), frame header parsing, and permessage-deflate
+// compression and decompression of a 16 KB JSON-like message.
+#include "ws/deflate.hpp"
+#include "ws/frame.hpp"
+#include "ws/utf8.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+
+namespace {
+
+using namespace ringbolt::ws;
+
+const uint8_t mask[4] = {0x37, 0xFA, 0x21, 0x3D};
+
+std::string json_like(size_t size) {
+    std::mt19937 rng(42);
+    std::string s = "[";
+    for (int i = 0; s.size() < size; ++i) {
+        s += "{\"id\":" + std::to_string(rng() % 100000) + ",\"name\":\"user" + std::to_string(i) +
+             "\",\"active\":" + (rng() % 2 ? "true" : "false") + ",\"score\":" + std::to_string(rng() % 1000) +
+             ".5,\"tags\":[\"alpha\",\"beta\"]},";
+    }
+    s.resize(size);
+    return s;
+}
+
+/// About 1/4 of the bytes in 2-4 byte characters, in short runs (chat-like text).
+std::string mixed_text(size_t size) {
+    const char* pieces[] = {"hello ",
+                            "caf\xC3\xA9 ",
+                            "\xE2\x82\xAC"
+                            "5 ",
+                            "\xF0\x9F\x98\x80",
+                            "world, ",
+                            "\xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 "};
+    std::mt19937 rng(7);
+    std::string s;
+    while (s.size() < size) {
+        s += pieces[rng() % 6];
+    }
+    while (!valid_utf8(s)) {
+        s.pop_back();
+    }
+    return s;
+}
+
+void BM_unmask(benchmark::State& state) {
+    std::string buf(static_cast<size_t>(state.range(0)), 'x');
+    for (auto _ : state) {
+        unmask(buf.data(), buf.size(), mask, 1);
+        benchmark::DoNotOptimize(buf.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_unmask)->Arg(32)->Arg(16384);
+
+void BM_utf8_ascii(benchmark::State& state) {
+    const std::string text = json_like(16384);
+    for (auto _ : state) {
+        utf8_validator v;
+        benchmark::DoNotOptimize(v.feed(text));
+        benchmark::DoNotOptimize(v.complete());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
+}
+BENCHMARK(BM_utf8_ascii);
+
+void BM_utf8_mixed(benchmark::State& state) {
+    const std::string text = mixed_text(16384);
+    for (auto _ : state) {
+        utf8_validator v;
+        benchmark::DoNotOptimize(v.feed(text));
+        benchmark::DoNotOptimize(v.complete());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
+}
+BENCHMARK(BM_utf8_mixed);
+
+void BM_utf8_mixed_one_shot(benchmark::State& state) {
+    const std::string text = mixed_text(16384);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(valid_utf8(text));
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
+}
+BENCHMARK(BM_utf8_mixed_one_shot);
+
+void BM_parse_frame(benchmark::State& state) {
+    // A masked 16-bit-length binary frame header (the common size for app messages).
+    const std::string header = std::string("\x82\xFE\x40\x00", 4) + std::string(reinterpret_cast<const char*>(mask), 4);
+    for (auto _ : state) {
+        frame_header h;
+        frame_error err;
+        benchmark::DoNotOptimize(parse_client_frame(header, false, h, err));
+        benchmark::DoNotOptimize(h);
+    }
+}
+BENCHMARK(BM_parse_frame);
+
+void BM_deflate_compress(benchmark::State& state) {
+    const std::string msg = json_like(16384);
+    deflate_params p;
+    p.server_no_context_takeover = state.range(0) != 0;
+    deflate_codec codec(p, deflate_config{});
+    std::string out;
+    for (auto _ : state) {
+        out.clear();
+        benchmark::DoNotOptimize(codec.compress(msg, out));
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(msg.size()));
+    state.counters["ratio"] = double(out.size()) / double(msg.size());
+}
+BENCHMARK(BM_deflate_compress)->ArgName("no_takeover")->Arg(0)->Arg(1);
+
+void BM_deflate_decompress(benchmark::State& state) {
+    // Each message compressed on its own (no context takeover), so each inflates alone.
+    const std::string msg = json_like(16384);
+    deflate_params p;
+    p.server_no_context_takeover = true;
+    p.client_no_context_takeover = state.range(0) != 0;
+    std::string wire;
+    {
+        deflate_codec server(p, deflate_config{});
+        if (!server.compress(msg, wire)) {
+            state.SkipWithError("compress failed");
+            return;
+        }
+    }
+    deflate_codec codec(p, deflate_config{});
+    std::string out;
+    out.reserve(msg.size());
+    for (auto _ : state) {
+        out.clear();
+        if (codec.decompress(wire, out, 1 << 20) != deflate_codec::inflate_result::ok) {
+            state.SkipWithError("decompress failed");
+            break;
+        }
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(msg.size()));
+}
+BENCHMARK(BM_deflate_decompress)->ArgName("no_takeover")->Arg(0)->Arg(1);
+
+} // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,112 @@
+"""WebSocket endpoints of the ringbolt API for tests/py/test_websocket.py."""
+
+import asyncio
+import os
+
+from ringbolt import App
+from ringbolt.websocket import WebSocketDisconnect
+
+app = App()
+events: list[str] = []  # what handlers saw, read back through /events
+
+
+@app.get("/")
+def index(req):
+    return {"ok": True}
+
+
+@app.get("/events")
+def get_events(req):
+    return {"events": events}
+
+
+@app.websocket("/echo")
+async def echo(ws):
+    await ws.accept()
+    async for message in ws:
+        await ws.send(message)
+
+
+@app.websocket("/room/{name}")
+async def room(ws):
+    offered = ws.subprotocols
+    await ws.accept(subprotocol="chat.v2" if "chat.v2" in offered else None, headers=[("x-room", ws.params["name"])])
+    await ws.send_json({
+        "room": ws.params["name"],
+        "query": ws.query.get("user"),
+        "origin": ws.origin,
+        "subprotocol": ws.subprotocol,
+        "cookie": ws.cookies.get("session"),
+        "url": ws.url,
+    })
+    try:
+        while True:
+            await ws.receive()
+    except WebSocketDisconnect as exc:
+        events.append(f"room {ws.params['name']} closed {exc.code} {exc.reason}")
+
+
+@app.websocket("/deny")
+async def deny(ws):
+    return  # never accepted: 403
+
+
+@app.websocket("/close/{code:int}")
+async def close(ws):
+    await ws.accept()
+    await ws.close(ws.params["code"], "bye now")
+
+
+@app.websocket("/boom")
+async def boom(ws):
+    await ws.accept()
+    await ws.receive()
+    raise RuntimeError("handler failed on purpose")
+
+
+@app.websocket("/lazy")
+async def lazy(ws):
+    # Accepts and then does not receive for a while: the client's messages pile up
+    # until the read window is full and the server stops reading the socket.
+    await ws.accept()
+    await asyncio.sleep(float(ws.query.get("sleep") or "2"))
+    total = 0
+    try:
+        while True:
+            total += len(await ws.receive())
+    except WebSocketDisconnect as exc:
+        events.append(f"lazy got {total} closed {exc.code}")
+
+
+@app.websocket("/flood")
+async def flood(ws):
+    # Sends as fast as send() lets it: a client that does not read makes send() wait.
+    await ws.accept()
+    chunk = b"x" * 65536
+    sent = 0
+    try:
+        for _ in range(int(ws.query.get("n") or "2000")):
+            await ws.send(chunk)
+            sent += 1
+    except WebSocketDisconnect as exc:
+        events.append(f"flood sent {sent} then closed {exc.code}")
+        return
+    events.append(f"flood sent {sent}")
+
+
+@app.websocket("/hold")
+async def hold(ws):
+    await ws.accept()
+    try:
+        await ws.receive()
+    except WebSocketDisconnect as exc:
+        events.append(f"hold closed {exc.code}")
+
+
+@app.get("/rss")
+def rss(req):
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return {"rss_kib": int(line.split()[1])}
+    return {"rss_kib": -1}

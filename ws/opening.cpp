@@ -1,0 +1,90 @@
+// The opening handshake check (RFC 6455 §4.2.1): which fields must be there and hold what.
+#include "ws/opening.hpp"
+
+#include "ws/handshake.hpp"
+
+#include <strings.h>
+
+namespace ringbolt::ws {
+
+namespace {
+
+bool ieq(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view trim(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+        v.remove_prefix(1);
+    }
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+        v.remove_suffix(1);
+    }
+    return v;
+}
+
+/// A comma-separated list field (RFC 9110 §5.6.1) names `token` (case-insensitive).
+bool lists_token(std::string_view value, std::string_view token) noexcept {
+    while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view item = trim(value.substr(0, comma));
+        // Upgrade allows protocol/version ("websocket" has none in practice).
+        if (ieq(item.substr(0, item.find('/')), token)) {
+            return true;
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        value.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+} // namespace
+
+opening_check check_opening(const http::request_head& head) noexcept {
+    opening_check out;
+    if (!head.upgrade) [[likely]] {
+        return out;
+    }
+    std::string_view key, version;
+    int keys = 0, versions = 0;
+    bool websocket = false;
+    for (uint16_t i = 0; i < head.num_headers; ++i) {
+        const http::header_field& f = head.headers[i];
+        if (ieq(f.name, "upgrade")) {
+            websocket = websocket || lists_token(f.value, "websocket");
+        } else if (ieq(f.name, "sec-websocket-key")) {
+            key = trim(f.value);
+            ++keys;
+        } else if (ieq(f.name, "sec-websocket-version")) {
+            version = trim(f.value);
+            ++versions;
+        }
+    }
+    if (!websocket) {
+        return out; // another protocol (h2c...): not ours to switch to; served as plain HTTP
+    }
+    if (head.method_id != http::method_get) {
+        out.status = opening_status::bad_request;
+        out.why = "a WebSocket handshake must be a GET (RFC 6455 section 4.1)";
+    } else if (head.version_minor < 1) {
+        out.status = opening_status::bad_request;
+        out.why = "a WebSocket handshake needs HTTP/1.1 (RFC 6455 section 4.1)";
+    } else if (head.host.empty()) {
+        out.status = opening_status::bad_request;
+        out.why = "a WebSocket handshake needs a Host field (RFC 6455 section 4.1)";
+    } else if (versions != 1 || version != "13") {
+        out.status = opening_status::bad_version;
+        out.why = "unsupported Sec-WebSocket-Version: this server speaks version 13 (RFC 6455 section 4.4)";
+    } else if (keys != 1 || !valid_key(key)) {
+        out.status = opening_status::bad_request;
+        out.why = "Sec-WebSocket-Key must be the base64 of 16 bytes (RFC 6455 section 4.1)";
+    } else {
+        out.status = opening_status::valid;
+        out.key = key;
+    }
+    return out;
+}
+
+} // namespace ringbolt::ws

@@ -1,0 +1,26 @@
+// Whether an HTTP request is a WebSocket opening handshake, and whether it is a valid
+// one (RFC 6455 §4.2.1), decided on the reactor before anything reaches the application.
+#pragma once
+
+#include "http/parser.hpp"
+
+#include <string_view>
+
+namespace ringbolt::ws {
+
+enum class opening_status : uint8_t {
+    not_websocket, ///< no `Upgrade: websocket` (with Connection: upgrade): an ordinary request
+    valid,         ///< GET, HTTP/1.1, version 13, a well-formed key
+    bad_version,   ///< Sec-WebSocket-Version is not 13: 426 with `Sec-WebSocket-Version: 13` (§4.4)
+    bad_request,   ///< not GET, HTTP/1.0, no Host, or a missing/malformed key: 400
+};
+
+struct opening_check {
+    opening_status status = opening_status::not_websocket;
+    std::string_view key; ///< Sec-WebSocket-Key (when valid)
+    std::string_view why; ///< what is wrong (the 400's body)
+};
+
+opening_check check_opening(const http::request_head& head) noexcept;
+
+} // namespace ringbolt::ws
