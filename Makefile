@@ -17,15 +17,20 @@ MESON_ASAN = build/asan
 MESON_TSAN = build/tsan
 MESON_FUZZ = build/fuzz
 FUZZ_SECONDS ?= 30
+PYTEST_ARGS ?=
+# WERROR=true (CI) makes compiler warnings errors in every C++ build: meson's werror,
+# fixed when a build directory is set up (rm -rf build/<mode> to change it).
+WERROR ?= false
+PIP_WERROR = -Csetup-args=-Dwerror=$(WERROR)
 
-.PHONY: deps install wheel test-wheel dev run test test-unit test-py test-tools asan asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn
+.PHONY: deps install wheel test-wheel dev run test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn
 
 deps:
 	PYTHON="$(PYTHON)" VENV_FROM="$(VENV_FROM)" ./tools/install-deps.sh
 
 # Build and install the package (extension in release mode: -O2 -g, frame pointers).
 install: deps
-	$(PYTHON) -m pip install -q --no-build-isolation --disable-pip-version-check -Cbuild-dir=build/py .
+	$(PYTHON) -m pip install -q --no-build-isolation --disable-pip-version-check -Cbuild-dir=build/py $(PIP_WERROR) .
 
 # A manylinux wheel in build/wheelhouse/ (and the sdist in build/dist/): `python -m build`,
 # then `auditwheel repair` copies liburing, simdjson and any other library outside the
@@ -47,7 +52,7 @@ run: install
 	$(PYTHON) examples/hello.py
 
 $(MESON_DEV)/build.ninja:
-	meson setup $(MESON_DEV) -Dpython=false
+	meson setup $(MESON_DEV) -Dpython=false -Dwerror=$(WERROR)
 
 dev: deps $(MESON_DEV)/build.ninja
 	ninja -C $(MESON_DEV)
@@ -55,10 +60,18 @@ dev: deps $(MESON_DEV)/build.ninja
 test-unit: dev
 	meson test -C $(MESON_DEV) --print-errorlogs
 
-# End to end over real sockets, on both kernel backends.
+# End to end over real sockets, on both kernel backends. test-py-uring and test-py-epoll
+# run one backend with the package already installed (CI installs it in another step).
+E2E = $(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/py
 test-py: install
-	$(PYTHON) -m pytest -q tests/py
-	RINGBOLT_IO=epoll $(PYTHON) -m pytest -q tests/py
+	$(E2E)
+	RINGBOLT_IO=epoll $(E2E)
+
+test-py-uring:
+	$(E2E)
+
+test-py-epoll:
+	RINGBOLT_IO=epoll $(E2E)
 
 # The load generator's own tests (tools/load).
 test-tools: deps
@@ -68,8 +81,38 @@ test-tools: deps
 # epoll, and the load generator's tests.
 test: test-unit test-py test-tools
 
+# The Python version matrix: for each of MATRIX_VERSIONS, a virtualenv (build/venv312...)
+# with the test dependencies, the package built in its own directory (build/py312...),
+# and the end-to-end suite on io_uring. tools/find-python finds each interpreter (pyenv,
+# then PATH) and fails when one is missing. One version: make test-py313 (test-py311 works
+# too). PYTEST_ARGS passes pytest options (e.g. PYTEST_ARGS='-x -k asgi').
+MATRIX_VERSIONS ?= 3.12 3.13
+
+test-matrix: $(addprefix test-py,$(subst .,,$(MATRIX_VERSIONS)))
+
+# build/venv3XX with the test dependencies and the package installed from this tree.
+venv-py3%:
+	@py=$$(tools/find-python 3.$*) || exit 1; \
+	echo "venv-py3$*: Python 3.$* ($$py) in build/venv3$*"; \
+	set -ex; \
+	test -x build/venv3$*/bin/python || $$py -m venv build/venv3$*; \
+	PYTHON=build/venv3$*/bin/python ./tools/install-deps.sh; \
+	build/venv3$*/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check \
+	  -Cbuild-dir=build/py3$* $(PIP_WERROR) .
+
+test-py3%: venv-py3%
+	build/venv3$*/bin/python -m pytest -q $(PYTEST_ARGS) tests/py
+
+# mypy --strict over the Python package (config: [tool.mypy] in pyproject.toml). mypy is
+# pinned: a new release may find new errors, which should come with an upgrade, not a CI run.
+MYPY_VERSION ?= 2.4.1
+
+typecheck: deps
+	$(PYTHON) -m pip install -q --disable-pip-version-check "mypy==$(MYPY_VERSION)"
+	$(PYTHON) -m mypy
+
 $(MESON_ASAN)/build.ninja:
-	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
+	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Dwerror=$(WERROR) -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
 
 asan: deps $(MESON_ASAN)/build.ninja
 	ninja -C $(MESON_ASAN)
@@ -80,23 +123,25 @@ asan: deps $(MESON_ASAN)/build.ninja
 ASAN_VENV = build/venv-asan
 ASAN_PRELOAD = $$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)
 
-asan-py: deps
+asan-py-build: deps
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(ASAN_VENV)
 	CC=gcc CXX=g++ $(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check \
-	  -Cbuild-dir=build/py-asan -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false .
+	  -Cbuild-dir=build/py-asan $(PIP_WERROR) -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false .
+
+asan-py: asan-py-build
 	LD_PRELOAD="$(ASAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 RINGBOLT_TEST_SANITIZER=asan RINGBOLT_TEST_RSS_SLACK_MIB=512 \
 	  $(ASAN_VENV)/bin/python -m pytest -q tests/py
 
 $(MESON_TSAN)/build.ninja:
-	CXX=clang++-14 meson setup $(MESON_TSAN) -Dpython=false -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled
+	CXX=clang++-14 meson setup $(MESON_TSAN) -Dpython=false -Dwerror=$(WERROR) -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled
 
 tsan: deps $(MESON_TSAN)/build.ninja
 	ninja -C $(MESON_TSAN)
 	meson test -C $(MESON_TSAN) --print-errorlogs
 
 $(MESON_FUZZ)/build.ninja:
-	CXX=clang++-14 meson setup $(MESON_FUZZ) -Dpython=false -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
+	CXX=clang++-14 meson setup $(MESON_FUZZ) -Dpython=false -Dwerror=$(WERROR) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
 
 # Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus.
 fuzz: deps $(MESON_FUZZ)/build.ninja

@@ -62,8 +62,7 @@ bool accept_error_is_transient(int err) noexcept {
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
                  int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
                  const http::metrics_source* metrics)
-    : _index(index), _config(config), _routes(routes), _app(app), _listen_fd(listen_fd), _cpu(cpu),
-      _app_pending(app_pending), _metrics(metrics),
+    : _index(index), _config(config), _app(app), _listen_fd(listen_fd), _cpu(cpu), _app_pending(app_pending),
       _route_latency(metrics != nullptr ? std::make_unique<latency_histogram[]>(routes.targets.size()) : nullptr),
       _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get(), this) {
     if (use_epoll) {

@@ -193,7 +193,6 @@ class reactor final : private io_events, private body_stream_factory, public res
 
     unsigned _index;
     const server_config& _config;
-    const http::app_routes& _routes;
     app_handler& _app;
     int _listen_fd;
     int _cpu;
@@ -228,7 +227,6 @@ class reactor final : private io_events, private body_stream_factory, public res
     uint64_t _released_bytes = 0; ///< output bytes freed (sent or dropped) since the last malloc_trim
     core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
-    const http::metrics_source* _metrics;
     std::unique_ptr<latency_histogram[]> _route_latency;
     request_dispatcher _dispatcher; ///< after _route_latency: built from it
 

@@ -41,8 +41,8 @@ bool sendable_close_code(uint16_t code) noexcept {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
-connection::connection(std::shared_ptr<app_channel> channel, const settings& cfg, uint64_t seq)
-    : _chan(std::move(channel)), _cfg(cfg), _seq(seq) {
+connection::connection(std::shared_ptr<app_channel> channel, const settings& cfg, uint64_t /*seq*/)
+    : _chan(std::move(channel)), _cfg(cfg) {
     if (_cfg.deflate) {
         _deflate = std::make_unique<deflate_codec>(*_cfg.deflate, _cfg.deflate_cfg);
     }

@@ -121,7 +121,6 @@ class connection final : public http::protocol {
 
     std::shared_ptr<app_channel> _chan;
     settings _cfg;
-    uint64_t _seq;
     std::unique_ptr<deflate_codec> _deflate;
     core_counters* _counters = nullptr; ///< the reactor's (set by start)
     uint32_t _slot = 0;

@@ -10,6 +10,7 @@
 #include "pymod/native/response_stream.hpp"
 
 #include <arpa/inet.h>
+#include <memory>
 #include <strings.h>
 #include <structmember.h>
 
@@ -48,7 +49,9 @@ void dealloc(PyObject* self) {
     Py_CLEAR(r->cache_body);
     Py_CLEAR(r->dict);
     Py_CLEAR(r->param_names);
-    delete r->owned;
+    if (r->detached) {
+        std::destroy_at(r->req);
+    }
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -84,7 +87,8 @@ PyObject* get_method(PyObject* self, void*) {
         return o->cache_method;
     }
     const auto& r = R(self);
-    int bit = __builtin_ctz(r.method_id == 0 ? http::method_other : r.method_id);
+    unsigned id = r.method_id == 0 ? unsigned{http::method_other} : unsigned{r.method_id};
+    int bit = __builtin_ctz(id);
     if (bit < static_cast<int>(std::size(http::method_bit_names)) && interned_methods[bit] != nullptr) {
         Py_INCREF(interned_methods[bit]);
         return interned_methods[bit];
@@ -608,7 +612,7 @@ request_object* new_request(http::app_request* req, PyObject* param_names, const
         return nullptr;
     }
     o->req = req;
-    o->owned = nullptr;
+    o->detached = false;
     Py_XINCREF(param_names);
     o->param_names = param_names;
     o->types = types;
@@ -619,18 +623,20 @@ request_object* new_request(http::app_request* req, PyObject* param_names, const
 }
 
 void detach_request(request_object* obj) {
-    if (obj->owned == nullptr) {
-        obj->owned = new http::app_request(std::move(*obj->req));
-        obj->req = obj->owned;
+    if (!obj->detached) {
+        obj->req = std::construct_at(reinterpret_cast<http::app_request*>(obj->storage), std::move(*obj->req));
+        obj->detached = true;
     }
 }
 
 void release_request(request_object* obj) {
-    if (Py_REFCNT(obj) > 1 && obj->owned == nullptr) {
-        // The handler kept the request (stored it, or a closure did): give it its own copy.
-        obj->owned = new http::app_request(std::move(*obj->req));
-        obj->req = obj->owned;
-    }
+    // The handler may have kept the request (stored it, a closure, another thread). This
+    // used to be decided by Py_REFCNT(obj) > 1, which is exact only with a GIL: on a
+    // free-threaded build the count is split between the owning thread and a shared
+    // part, and another thread can take or drop a reference between the read and the
+    // move. Detaching always is correct everywhere: a move of the request's members
+    // into the object's own storage (no allocation), then destroyed with the object.
+    detach_request(obj);
     Py_DECREF(obj);
 }
 

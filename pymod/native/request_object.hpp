@@ -1,7 +1,7 @@
 // ringbolt._native.Request: a thin Python view of one http::app_request. Attributes
 // become Python objects only when read, and are cached. While the handler runs the
-// view points into the reactor's batch; if the handler keeps a reference, the request
-// is moved into the object (detach) so the view never dangles.
+// view points into the reactor's batch; before the dispatcher drops its reference the
+// request is moved into the object (detach), so a view the handler kept never dangles.
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
@@ -14,8 +14,8 @@ namespace ringbolt::py {
 struct python_types; // ringbolt.Headers, QueryParams, BadRequest... (app_bridge.hpp)
 
 struct request_object {
-    PyObject_HEAD http::app_request* req; ///< batch entry, or `owned` after detach
-    http::app_request* owned;             ///< heap copy once detached
+    PyObject_HEAD http::app_request* req; ///< batch entry, or `storage` after detach
+    bool detached;                        ///< `storage` holds the request (constructed)
     PyObject* param_names;                ///< tuple of str (borrowed from the bridge, kept alive by it)
     const python_types* types;
     PyObject* cache_method;
@@ -25,6 +25,8 @@ struct request_object {
     PyObject* cache_params;
     PyObject* cache_body;
     PyObject* dict; ///< __dict__ for handler-set attributes (req.state-like use)
+    /// The request once detached, in the object's own allocation (no second malloc).
+    alignas(http::app_request) unsigned char storage[sizeof(http::app_request)];
 };
 
 extern PyTypeObject request_type;
@@ -35,7 +37,9 @@ int init_request_type();
 /// New request view over `req`.
 request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types);
 
-/// The handler returned: if it kept a reference, move the request into the object.
+/// The handler returned: move the request into the object, then drop the dispatcher's
+/// reference. Unconditional: whether the handler kept a reference cannot be read from
+/// the reference count on every build (free-threaded CPython), and the move is cheap.
 void release_request(request_object* obj);
 
 /// Give the view its own copy of the request now (it will outlive the batch: async).

@@ -433,7 +433,7 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
         return nullptr;
     }
     auto* ro = reinterpret_cast<request_object*>(request);
-    const http::app_request& req = ro->owned != nullptr ? *ro->owned : *ro->req;
+    const http::app_request& req = *ro->req; // the batch entry, or the object's own copy once detached
     if (!req.websocket) {
         PyErr_SetString(PyExc_RuntimeError, "this request is not a WebSocket handshake");
         return nullptr;

@@ -21,7 +21,7 @@ logger = logging.getLogger("ringbolt")
 
 def _new_loop() -> asyncio.AbstractEventLoop:
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop  # type: ignore[import-not-found,unused-ignore]  # optional: typed when installed
 
         return uvloop.new_event_loop()
     except ImportError:
@@ -110,7 +110,8 @@ class _Watchdog(threading.Thread):
             stalled = time.monotonic() - self._beat
             if stalled >= self._stall_after and not reported:
                 reported = True
-                frame = sys._current_frames().get(self._runner._thread.ident)
+                ident = self._runner._thread.ident
+                frame = sys._current_frames().get(ident) if ident is not None else None
                 where = "".join(traceback.format_stack(frame)[-6:]) if frame is not None else "(no stack)\n"
                 logger.warning("the event loop has not run for %.1f s: an async handler blocks it (every async "
                                "request of this worker waits; use await, or a sync handler). It is at:\n%s",

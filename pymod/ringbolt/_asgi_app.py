@@ -223,7 +223,8 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
             await _send_whole(send, 403, [(b"content-type", b"text/plain; charset=utf-8")], b"Forbidden", head)
             return
         headers = _encode_headers(result.headers)
-        headers.append((b"content-type", result.content_type.encode()))
+        if result.content_type is not None:  # None only in FileResponses the ASGI/WSGI adapters build
+            headers.append((b"content-type", result.content_type.encode()))
         headers.append((b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()))
         headers.append((b"content-length", str(st.st_size).encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": headers})

@@ -377,7 +377,7 @@ class App:
         """
         bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
         config = dict(options, host=host, port=port, threads=threads or 0)
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         started: list[bool] = []
         stop_requested: list[int] = []
         self._runner = None

@@ -282,7 +282,7 @@ class _Cycle:
                 stream = self.body = _Body(self.loop)
                 self.state = _STREAMING
                 r = StreamingResponse.__new__(StreamingResponse)
-                r.content = stream
+                r.content = stream  # type: ignore[assignment]  # a push body: start_stream attaches it, never iterates it
                 r.status = self.status
                 r.headers = self.headers
                 r.content_type = None
@@ -308,13 +308,13 @@ class _Cycle:
             path = message.get("path")
             if not isinstance(path, str):
                 raise ASGIProtocolError(f"'http.response.pathsend' needs a str 'path', got {path!r:.100}")
-            r = FileResponse.__new__(FileResponse)
-            r.path = path
-            r.status = self.status
-            r.headers = self.headers
-            r.content_type = None
+            file = FileResponse.__new__(FileResponse)
+            file.path = path
+            file.status = self.status
+            file.headers = self.headers
+            file.content_type = None
             self._finish()
-            complete(self.loop, self.pending, r, None)
+            complete(self.loop, self.pending, file, None)
             return
         if kind == "http.response.trailers":
             raise ASGIProtocolError("'http.response.trailers': trailers were not announced (no 'trailers' in "

@@ -147,7 +147,7 @@ def _as_app(obj: Any, spec: str, args: argparse.Namespace) -> Any:
 
         return asgi_app(obj, lifespan=args.lifespan, root_path=args.root_path.rstrip("/"))
     try:
-        from .wsgi import wsgi_app  # type: ignore[attr-defined]
+        from .wsgi import wsgi_app
     except ImportError:
         raise CliError(f"{spec} is a WSGI callable, and WSGI mode is not available in this ringbolt "
                        f"(ringbolt.wsgi.wsgi_app is missing)") from None

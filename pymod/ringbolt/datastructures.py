@@ -63,7 +63,7 @@ class Headers(_MultiDict):
     def _key(name: str) -> str:
         return name.lower()
 
-    def items(self):  # type: ignore[override]
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
         """All (name, value) pairs in order, repeated names included."""
         return list(self._items)
 

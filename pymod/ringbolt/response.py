@@ -80,6 +80,10 @@ class StreamingResponse:
     """
 
     __slots__ = ("content", "status", "headers", "content_type")
+    content: Iterable[bytes | str] | AsyncIterable[bytes | str]
+    status: int
+    headers: list[tuple[str, str]]
+    content_type: str | None
 
     def __init__(
         self,
@@ -125,6 +129,10 @@ class FileResponse:
     """
 
     __slots__ = ("path", "status", "headers", "content_type")
+    path: str
+    status: int
+    headers: list[tuple[str, str]]
+    content_type: str | None
 
     def __init__(
         self,

@@ -419,7 +419,7 @@ class Supervisor:
         self.log(logging.INFO, "started worker %d (pid %d)", index, pid)
         return worker
 
-    def _worker_main(self, index: int, report_fd: int, mask: set[signal.Signals]) -> None:
+    def _worker_main(self, index: int, report_fd: int, mask: set[int | signal.Signals]) -> None:
         code = EXIT_ERROR
         try:
             code = self._worker_body(index, report_fd, mask)
@@ -435,7 +435,7 @@ class Supervisor:
             finally:
                 os._exit(code)
 
-    def _worker_body(self, index: int, report_fd: int, mask: set[signal.Signals]) -> int:
+    def _worker_body(self, index: int, report_fd: int, mask: set[int | signal.Signals]) -> int:
         pid = os.getpid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
@@ -531,5 +531,5 @@ class _PidPrefix(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "_ringbolt_prefixed", False):
             record.msg = self.prefix + str(record.msg)
-            record._ringbolt_prefixed = True  # type: ignore[attr-defined]
+            record._ringbolt_prefixed = True
         return True

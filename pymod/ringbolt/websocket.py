@@ -195,7 +195,7 @@ class WebSocket:
         """None when sent; else the close code (the WebSocket is closed)."""
         if await _await_send(self._loop, self._native, data):
             return None
-        return self._native.close_code or 1006  # type: ignore[no-any-return]
+        return self._native.close_code or 1006
 
     async def _close_raw(self, code: int, reason: str) -> None:
         _close(self._loop, self._native, code, reason)

@@ -20,7 +20,7 @@ import io
 import logging
 import os
 import sys
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, cast
 
 from .asgi import _raw_response
 from .errors import HTTPError
@@ -59,7 +59,7 @@ def _parse_status(status: Any) -> int:
                           f"(three digits, a space, a reason phrase)")
 
 
-def _check_headers(headers: Any) -> list[Any]:
+def _check_headers(headers: Any) -> list[Any] | tuple[Any, ...]:
     # Names and values must be str (PEP 3333 "native strings"); CR/LF/NUL and bad names
     # are refused natively when the response is built. Latin-1 beyond ASCII goes to the
     # wire as latin-1 bytes, not as UTF-8.
@@ -81,7 +81,7 @@ def _check_headers(headers: Any) -> list[Any]:
                 out[i] = (name.encode("latin-1"), value.encode("latin-1"))
             except UnicodeEncodeError:
                 raise ValueError(f"WSGI response header {name!r:.100}: {value!r:.100} is not latin-1") from None
-    return out
+    return cast("list[Any] | tuple[Any, ...]", out)  # the list or tuple given, or a re-encoded copy
 
 
 def _as_bytes(chunk: Any) -> bytes:
@@ -277,7 +277,7 @@ class BodyInput(io.RawIOBase):
                 out, self._buf = self._buf, b""
                 return out
 
-    def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[bytes]:
         while True:
             line = self.readline()
             if not line:
@@ -362,14 +362,14 @@ class WSGIHandler:
         if rtype is FileWrapper and start.headers is not None and not start.written and start.status == 200:
             native = result.native_path()
             if native is not None and _declared_length(start.headers) in (None, native[1]):
-                r = FileResponse.__new__(FileResponse)
-                r.path = native[0]
-                r.status = 200
-                r.headers = start.headers
-                r.content_type = None
+                file = FileResponse.__new__(FileResponse)
+                file.path = native[0]
+                file.status = 200
+                file.headers = start.headers
+                file.content_type = None
                 result.close()  # the server opens the file itself, by its path
                 start.sent = True
-                return r
+                return file
         # Any other iterable: find the first non-empty chunk before sending the head, so
         # start_response may be called late (a generator) or again with exc_info.
         iterator = iter(result)
@@ -431,7 +431,7 @@ def _buffered(headers: list[Any], result: Any) -> bool:
 def _join(written: list[bytes], chunks: Iterable[Any]) -> bytes:
     try:
         if not written and type(chunks) is list and len(chunks) == 1 and type(chunks[0]) is bytes:
-            return chunks[0]  # type: ignore[no-any-return]
+            return chunks[0]
         return b"".join(written + list(chunks)) if written else b"".join(chunks)
     except TypeError as exc:
         if str(exc).startswith("sequence item"):  # join's own complaint, not the app's

@@ -127,8 +127,8 @@ struct wire_checker {
             if (op == 8) {
                 check(len != 1, "(b) a 1-byte close payload");
                 if (len >= 2) {
-                    auto code = static_cast<uint16_t>((static_cast<uint8_t>(buf[at]) << 8) |
-                                                      static_cast<uint8_t>(buf[at + 1]));
+                    auto code =
+                        static_cast<uint16_t>((static_cast<uint8_t>(buf[at]) << 8) | static_cast<uint8_t>(buf[at + 1]));
                     check(sendable_close_code(code), "(b) a close code that must not be sent");
                 }
                 closed = true;
@@ -164,14 +164,14 @@ struct null_dispatcher final : http::dispatcher {
 };
 
 enum op : uint8_t {
-    op_raw,       ///< raw client bytes
-    op_frame,     ///< a well-formed masked client frame (any opcode/flags from the script)
-    op_app_send,  ///< the app sends text/binary/ping/close
-    op_app_take,  ///< the app takes everything delivered; the reactor pumps
-    op_send,      ///< the reactor sends the queue (credit)
-    op_timeout,   ///< time passes to the deadline
-    op_eof,       ///< the client sends EOF
-    op_drain,     ///< the server drains
+    op_raw,      ///< raw client bytes
+    op_frame,    ///< a well-formed masked client frame (any opcode/flags from the script)
+    op_app_send, ///< the app sends text/binary/ping/close
+    op_app_take, ///< the app takes everything delivered; the reactor pumps
+    op_send,     ///< the reactor sends the queue (credit)
+    op_timeout,  ///< time passes to the deadline
+    op_eof,      ///< the client sends EOF
+    op_drain,    ///< the server drains
     num_ops
 };
 

@@ -35,7 +35,7 @@ import time
 import http.client
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 HERE = Path(__file__).resolve().parent  # the wrk scripts and the nginx template
 PROG = Path(__file__)  # what the report's command line names (the checkout's shim sets it)
@@ -99,7 +99,7 @@ class Scenario:
     check: Callable[[int, str, bytes], Optional[str]] = lambda s, ct, b: None
 
 
-def _expect(status: int, want_ct: str, predicate: Callable[[bytes], bool]) -> Callable:
+def _expect(status: int, want_ct: str, predicate: Callable[[bytes], bool]) -> Callable[..., Any]:
     def check(got_status: int, ct: str, body: bytes) -> Optional[str]:
         if got_status != status:
             return f"status {got_status}, want {status}"
@@ -311,14 +311,14 @@ def unavailable_reason(name: str, system: System, scenario: str) -> Optional[str
 # Processes: start pinned, find descendants, measure CPU and RSS, stop by pid.
 # --------------------------------------------------------------------------------------
 
-LIVE: dict[int, subprocess.Popen] = {}  # every process we started and have not reaped
+LIVE: dict[int, subprocess.Popen[Any]] = {}  # every process we started and have not reaped
 
 
 class Interrupted(Exception):
     pass
 
 
-def _on_sigterm(signum, frame):  # turn SIGTERM into an exception so finally blocks run
+def _on_sigterm(signum: int, frame: Any) -> None:  # turn SIGTERM into an exception so finally blocks run
     raise Interrupted(f"signal {signum}")
 
 
@@ -378,7 +378,7 @@ def peak_rss_kib(pids: list[int]) -> int:
     return total
 
 
-def start_process(cmd: list[str], cwd: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def start_process(cmd: list[str], cwd: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[Any]:
     log = open(log_path, "wb")
     try:
         # its own session/process group, so a Ctrl-C in the terminal reaches only us and
@@ -391,7 +391,7 @@ def start_process(cmd: list[str], cwd: str, env: dict[str, str], log_path: Path)
     return proc
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
     """SIGTERM the process, its descendants and its process group (it leads its own
     session, so the group id is its pid); SIGKILL whatever remains after timeout."""
     try:
@@ -446,7 +446,8 @@ def stop_all() -> None:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def http_request(port: int, scenario: Scenario, timeout: float = 2.0) -> tuple[int, str, bytes]:
@@ -460,7 +461,7 @@ def http_request(port: int, scenario: Scenario, timeout: float = 2.0) -> tuple[i
         conn.close()
 
 
-def wait_ready(proc: subprocess.Popen, port: int, scenario: Scenario, timeout: float) -> Optional[str]:
+def wait_ready(proc: subprocess.Popen[Any], port: int, scenario: Scenario, timeout: float) -> Optional[str]:
     """None once the scenario URL answers correctly; else why not."""
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -734,7 +735,7 @@ class RoundResult:
     peak_rss_mib: Optional[float] = None
 
 
-def run_round(name: str, system: System, scenario: Scenario, rnd: int, args) -> RoundResult:
+def run_round(name: str, system: System, scenario: Scenario, rnd: int, args: Any) -> RoundResult:
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix=f"ringbolt-load-{name}-"))
     logs = RESULTS / "logs"
@@ -816,7 +817,7 @@ def machine_info() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def summarize(results: list[RoundResult], systems: list[str]) -> dict[str, dict]:
+def summarize(results: list[RoundResult], systems: list[str]) -> dict[str, dict[str, Any]]:
     out = {}
     for name in systems:
         rows = [r for r in results if r.system == name and r.ok]
@@ -833,7 +834,7 @@ def summarize(results: list[RoundResult], systems: list[str]) -> dict[str, dict]
     return out
 
 
-def render_markdown(args, command_line: str, info: dict[str, str],
+def render_markdown(args: Any, command_line: str, info: dict[str, str],
                     per_scenario: dict[str, tuple[list[str], list[RoundResult], dict[str, str]]],
                     charts: dict[str, list[Path]]) -> str:
     lines = ["# ringbolt load comparison", "",

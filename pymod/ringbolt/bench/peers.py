@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Any, Iterable, TextIO
 
 # peer name -> (the executable the harness starts from the venv's bin/, pip requirements)
 PEERS: dict[str, tuple[str, list[str]]] = {
@@ -61,7 +61,8 @@ def ensure(names: Iterable[str], venv: Path, *, charts: bool = False, python: st
     if not (venv / "bin" / "python").exists():
         print(f"ringbolt bench: creating the peers' virtualenv {venv} (first use; "
               f"RINGBOLT_BENCH_PEERS=/path picks another)", file=log, flush=True)
-        res = subprocess.run([python, "-m", "venv", str(venv)], capture_output=True, text=True)
+        res: subprocess.CompletedProcess[Any] = subprocess.run([python, "-m", "venv", str(venv)], capture_output=True,
+                                                              text=True)
         if res.returncode != 0:
             last = (res.stderr.strip() or res.stdout.strip() or f"exit {res.returncode}").splitlines()[-1]
             raise PeerError(f"cannot create the virtualenv {venv} with {python}: {last} "
