@@ -19,7 +19,11 @@ SLOW = 500
 INTERVAL = 0.5
 HEADER_TIMEOUT = 2
 NORMAL = 200
-NORMAL_MAX_S = 0.5
+# A normal request never waits for a slow one's header timeout (the slowest stays under
+# it), and typically it does not wait at all (the median): generous on a loaded CI
+# machine, yet a server that served connections one after another would fail both.
+NORMAL_MAX_S = HEADER_TIMEOUT
+NORMAL_MEDIAN_S = 0.25
 # The sweep runs once a second: a head is ended between HEADER_TIMEOUT-1 and
 # HEADER_TIMEOUT+1 s after its first byte; allow scheduling slack on a busy machine.
 CLOSE_BOUND_S = HEADER_TIMEOUT + 3.0
@@ -121,6 +125,8 @@ def test_slow_clients_do_not_starve_others_and_are_timed_out(srv):
         assert r.status == 200 and r.json()["path"] == f"/normal/{i}"
         time.sleep(0.005)
     assert max(latencies) < NORMAL_MAX_S, f"slowest normal request {max(latencies):.3f}s"
+    median = sorted(latencies)[len(latencies) // 2]
+    assert median < NORMAL_MEDIAN_S, f"median normal request {median:.3f}s"
 
     trickler.join(timeout=HEADER_TIMEOUT + CLOSE_BOUND_S + 10)
     assert not trickler.is_alive()
