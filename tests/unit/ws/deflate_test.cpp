@@ -13,9 +13,26 @@
 #include <vector>
 
 // Counts the bytes live through operator new, to check the bomb's peak allocation.
+// ThreadSanitizer's runtime defines the global operator new/delete itself (strongly), so
+// under TSan they are not replaced and the peak check is left out (the output bound stays).
+#if defined(__SANITIZE_THREAD__)
+#define RINGBOLT_COUNT_NEW 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RINGBOLT_COUNT_NEW 0
+#endif
+#endif
+#ifndef RINGBOLT_COUNT_NEW
+#define RINGBOLT_COUNT_NEW 1
+#endif
+
 namespace {
 std::atomic<size_t> live_bytes{0};
 std::atomic<size_t> peak_bytes{0};
+} // namespace
+
+#if RINGBOLT_COUNT_NEW
+namespace {
 constexpr size_t size_header = 16;
 } // namespace
 
@@ -71,6 +88,7 @@ void operator delete(void* p, const std::nothrow_t&) noexcept {
 void operator delete[](void* p, const std::nothrow_t&) noexcept {
     operator delete(p);
 }
+#endif
 
 namespace ringbolt::ws {
 namespace {
@@ -407,7 +425,9 @@ TEST(DeflateCodec, BombStopsAtTheLimitWithBoundedMemory) {
     EXPECT_LE(out.size(), limit);
     // The output buffer may double past the step that reaches the limit, never more;
     // zlib's own allocations are outside operator new and are a 32 KB window plus state.
-    EXPECT_LE(peak, 2 * limit + 64 * 1024) << peak;
+    if (RINGBOLT_COUNT_NEW) {
+        EXPECT_LE(peak, 2 * limit + 64 * 1024) << peak;
+    }
     EXPECT_EQ(client.memory_in_use(), 0u); // the failed stream is freed
 }
 
