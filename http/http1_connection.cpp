@@ -621,25 +621,15 @@ bool http1_connection::switch_protocols(owed& o, app_response& m, protocol_env& 
     if (&o != &_owed.front() || o.started || _closing || _phase != phase::head || m.start.status != 101) {
         return false;
     }
-    // RFC 9110 §15.2.2: the 101 carries no body and no framing; the new protocol begins
-    // right after its empty line.
-    static const server_fields defaults;
-    const server_fields& added = env.fields != nullptr ? *env.fields : defaults;
-    _out.write_tail([&](std::string& s) {
-        s.append("HTTP/1.1 101 Switching Protocols\r\n");
-        s.append(added.server);
-        if (added.date) {
-            s.append("Date: ").append(env.date).append("\r\n");
-        }
-        s.append(added.extra);
-        s.append(m.start.fields);
-        s.append("\r\n");
-    });
-    env.counters.responses_1xx.add();
     std::unique_ptr<protocol> next = m.upgrade->make(_slot, _gen, _peer, _tail, env);
     if (!next) {
         return false;
     }
+    // RFC 9110 §15.2.2: the 101 carries no body and no framing (the framer writes none for
+    // a 1xx); the new protocol begins right after its empty line.
+    response_framer head;
+    head.start(_out, o.ctx, 101, m.start.fields, -1, false, env.date, false, false, false, env.fields);
+    env.counters.count_status(101);
     next->output().splice(_out);
     if (o.watch) {
         o.watch->finish(); // answered (the new protocol reports the client leaving its own way)

@@ -41,7 +41,7 @@ bool sendable_close_code(uint16_t code) noexcept {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
-connection::connection(std::shared_ptr<app_channel> channel, const settings& cfg, uint64_t /*seq*/)
+connection::connection(std::shared_ptr<app_channel> channel, const settings& cfg)
     : _chan(std::move(channel)), _cfg(cfg) {
     if (_cfg.deflate) {
         _deflate = std::make_unique<deflate_codec>(*_cfg.deflate, _cfg.deflate_cfg);
@@ -52,12 +52,9 @@ connection::~connection() {
     release();
 }
 
-void connection::start(uint32_t slot, uint32_t gen, std::string_view pending, uint32_t now_s, core_counters& counters) {
+void connection::start(std::string_view pending, uint32_t now_s, core_counters& counters) {
     _counters = &counters;
     _counters->websockets_opened.add();
-    _slot = slot;
-    _gen = gen;
-    _now_s = now_s;
     _tail.assign(pending);
     _held_back = !_tail.empty(); // parsed at the reactor's next pump
     set_idle_deadline(now_s);
@@ -84,22 +81,21 @@ bool connection::on_data(std::string_view data, http::protocol_env& env) {
     if (_state == state::done) [[unlikely]] {
         return false;
     }
-    _now_s = env.now_s;
     if (_tail.empty() && !_held_back) [[likely]] {
-        size_t used = process(data, env);
+        size_t used = process(data);
         if (used < data.size() && _state != state::done) {
             _tail.assign(data.substr(used));
         }
     } else {
         _tail.append(data);
-        consume_tail(env);
+        consume_tail();
     }
     set_idle_deadline(env.now_s); // any frame from the client shows it is alive
     return true;
 }
 
-void connection::consume_tail(http::protocol_env& env) {
-    size_t used = process(_tail, env);
+void connection::consume_tail() {
+    size_t used = process(_tail);
     if (_state == state::done) {
         std::string().swap(_tail);
         return;
@@ -110,15 +106,14 @@ void connection::consume_tail(http::protocol_env& env) {
     }
 }
 
-void connection::pump(http::protocol_env& env) {
+void connection::pump(http::protocol_env&) {
     if (!has_pending_input()) {
         return;
     }
-    _now_s = env.now_s;
-    consume_tail(env);
+    consume_tail();
 }
 
-size_t connection::process(std::string_view buf, http::protocol_env& env) {
+size_t connection::process(std::string_view buf) {
     size_t pos = 0;
     bool was_held = _held_back;
     _held_back = false;
@@ -148,7 +143,7 @@ size_t connection::process(std::string_view buf, http::protocol_env& env) {
                 return buf.size();
             }
             if (h.payload_len == 0) {
-                end_frame(env);
+                end_frame();
             }
             continue;
         }
@@ -160,7 +155,7 @@ size_t connection::process(std::string_view buf, http::protocol_env& env) {
             return buf.size();
         }
         if (_frame_done == _frame.payload_len) {
-            end_frame(env);
+            end_frame();
         }
     }
     return pos;
@@ -219,10 +214,10 @@ void connection::frame_payload(std::string_view piece) {
     _frame_done += piece.size();
 }
 
-void connection::end_frame(http::protocol_env& env) {
+void connection::end_frame() {
     _in_frame = false;
     if (is_control(_frame.op)) {
-        on_control(env);
+        on_control();
         return;
     }
     if (!_frame.fin) {
@@ -268,8 +263,7 @@ void connection::end_message() {
     _chan->on_message(_msg_op, std::move(payload));
 }
 
-void connection::on_control(http::protocol_env& env) {
-    (void)env;
+void connection::on_control() {
     switch (_frame.op) {
     case opcode::ping:
         if (_state == state::open) {
@@ -382,7 +376,6 @@ void connection::send_message(opcode op, std::string&& payload) {
 }
 
 void connection::on_app_message(http::app_response&& m, http::protocol_env& env) {
-    _now_s = env.now_s;
     if (m.parts & http::app_response::part_abort) [[unlikely]] {
         fail(close_code::internal_error, "the application failed");
         return;
@@ -422,7 +415,6 @@ void connection::on_peer_eof(http::protocol_env& env) {
 }
 
 void connection::on_timeout(http::protocol_env& env) {
-    _now_s = env.now_s;
     if (_state == state::closing) {
         // The client did not answer our close frame in time: close the TCP connection.
         tell_closed(close_code::abnormal, "the client did not answer the close frame");
@@ -468,11 +460,10 @@ void connection::release() noexcept {
     _out.clear();
 }
 
-std::unique_ptr<http::protocol> upgrade::make(uint32_t slot, uint32_t gen, const http::peer_address& peer,
-                                              std::string_view pending, http::protocol_env& env) {
-    (void)peer;
-    auto conn = std::make_unique<connection>(_chan, _cfg, _seq);
-    conn->start(slot, gen, pending, env.now_s, env.counters);
+std::unique_ptr<http::protocol> upgrade::make(uint32_t, uint32_t, const http::peer_address&, std::string_view pending,
+                                              http::protocol_env& env) {
+    auto conn = std::make_unique<connection>(_chan, _cfg);
+    conn->start(pending, env.now_s, env.counters);
     return conn;
 }
 

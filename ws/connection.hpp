@@ -66,11 +66,11 @@ class app_channel : public http::send_credit {
 
 class connection final : public http::protocol {
   public:
-    connection(std::shared_ptr<app_channel> channel, const settings& cfg, uint64_t seq);
+    connection(std::shared_ptr<app_channel> channel, const settings& cfg);
     ~connection() override;
 
     /// Serve from now: `pending` arrived after the handshake and is parsed first.
-    void start(uint32_t slot, uint32_t gen, std::string_view pending, uint32_t now_s, core_counters& counters);
+    void start(std::string_view pending, uint32_t now_s, core_counters& counters);
 
     // http::protocol
     void open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
@@ -104,13 +104,13 @@ class connection final : public http::protocol {
         done,    ///< the close handshake is over or the connection failed: close after the output
     };
 
-    size_t process(std::string_view buf, http::protocol_env& env); ///< bytes used
-    void consume_tail(http::protocol_env& env);
+    size_t process(std::string_view buf); ///< bytes used
+    void consume_tail();
     bool begin_frame(const frame_header& h);    ///< false: failed
     void frame_payload(std::string_view piece); ///< unmasked in place into its buffer
-    void end_frame(http::protocol_env& env);
+    void end_frame();
     void end_message();
-    void on_control(http::protocol_env& env);
+    void on_control();
     /// Fail the connection (§7.1.7): close frame with `code`, tell the app, close after the output.
     void fail(uint16_t code, std::string_view reason);
     void send_close(uint16_t code, std::string_view reason);
@@ -123,14 +123,11 @@ class connection final : public http::protocol {
     settings _cfg;
     std::unique_ptr<deflate_codec> _deflate;
     core_counters* _counters = nullptr; ///< the reactor's (set by start)
-    uint32_t _slot = 0;
-    uint32_t _gen = 0;
     state _state = state::open;
     bool _told = false;      ///< the channel heard on_closed
     bool _held_back = false; ///< the app has not taken enough: input waits in _tail
     bool _ping_out = false;  ///< a ping is unanswered (its timeout runs)
     uint32_t _deadline = 0;  ///< coarse seconds; 0: none
-    uint32_t _now_s = 0;     ///< the last time we heard of (for deadlines set outside env calls)
     std::string _tail;       ///< unparsed bytes (a partial frame header, or held-back input)
 
     // The frame being read.
@@ -150,15 +147,13 @@ class connection final : public http::protocol {
 /// What the application's 101 carries: makes the connection with its channel and settings.
 class upgrade final : public http::protocol_upgrade {
   public:
-    upgrade(std::shared_ptr<app_channel> channel, const settings& cfg, uint64_t seq)
-        : _chan(std::move(channel)), _cfg(cfg), _seq(seq) {}
+    upgrade(std::shared_ptr<app_channel> channel, const settings& cfg) : _chan(std::move(channel)), _cfg(cfg) {}
     std::unique_ptr<http::protocol> make(uint32_t slot, uint32_t gen, const http::peer_address& peer,
                                          std::string_view pending, http::protocol_env& env) override;
 
   private:
     std::shared_ptr<app_channel> _chan;
     settings _cfg;
-    uint64_t _seq;
 };
 
 } // namespace ringbolt::ws

@@ -69,10 +69,6 @@ class ws_inbox final : public loop_waitable {
         }
         return false;
     }
-    bool is_closed() const noexcept {
-        std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(_mutex));
-        return _closed;
-    }
     uint16_t code() const noexcept {
         std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(_mutex));
         return _closed ? _code : 0;
@@ -546,7 +542,7 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
     m.parts = http::app_response::part_head;
     m.start.status = 101;
     m.start.fields = std::move(fields);
-    m.upgrade = std::make_shared<ws::upgrade>(chan, cfg, address.seq);
+    m.upgrade = std::make_shared<ws::upgrade>(chan, cfg);
     m.stream = std::make_shared<upgrade_watch>(chan);
     deliver_now(*sink, std::move(m));
     return reinterpret_cast<PyObject*>(w);

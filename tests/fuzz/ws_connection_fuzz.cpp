@@ -207,10 +207,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         client_codec = std::make_unique<deflate_codec>(*cfg.deflate, cfg.deflate_cfg);
     }
 
-    auto conn = std::make_unique<connection>(chan, cfg, 0);
+    auto conn = std::make_unique<connection>(chan, cfg);
     {
         std::string_view pending = in.bytes(in.byte() % 16);
-        conn->start(1, 1, pending, now, counters);
+        conn->start(pending, now, counters);
     }
     auto send_all = [&] {
         http::send_batch b;
