@@ -89,6 +89,9 @@ def test_bad_response_values(make, error):
         (["--header-timeout", "0"], 1, "timeouts must be at least 1 second"),
         (["--io", "kqueue"], 2, "invalid choice: 'kqueue'"),
         (["--threads", "0"], 1, "threads must be at least 1"),
+        (["--ws-max-size", "0"], 2, "must be at least 1"),
+        (["--ws-ping-interval", "-1"], 2, "must be a finite number >= 0"),
+        (["--ws-ping-timeout", "soon"], 2, "expected a number of seconds"),
     ],
 )
 def test_cli_refuses_bad_options(args, code, message):
@@ -99,3 +102,20 @@ def test_cli_refuses_bad_options(args, code, message):
     )
     assert p.returncode == code, p.stderr
     assert message in p.stderr
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("ws_max_size", 0, "ws_max_size must be a positive integer"),
+    ("ws_max_size", 1.5, "ws_max_size must be a positive integer"),
+    ("ws_ping_interval", -1, "ws_ping_interval must be a non-negative number"),
+    ("ws_ping_timeout", "20", "ws_ping_timeout must be a non-negative number"),
+])
+def test_app_run_refuses_bad_websocket_options(option, value, message):
+    app = App()
+
+    @app.websocket("/ws")
+    async def ws(ws):
+        await ws.accept()
+
+    with pytest.raises(ValueError, match=message):
+        app.run(port=free_port(), log_level="warning", **{option: value})

@@ -219,6 +219,22 @@ def test_handler_failure_closes_1011_and_others_go_on(srv):
     assert "handler failed on purpose" in srv.output() or srv.proc.poll() is None
 
 
+def test_api_misuse_raises_naming_the_cause(srv):
+    async def main():
+        async with websockets.connect(url(srv, "/misuse")) as ws:
+            assert "x-bad" not in ws.response.headers and "mine" not in ws.response.headers.values()
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.recv()
+            assert (info.value.rcvd.code, info.value.rcvd.reason) == (4000, "done")
+
+    run(main())
+    seen = [e for e in events(srv) if e.startswith("misuse")]
+    assert len(seen) == 7, seen
+    assert "not-offered" in seen[0] and "x-bad" in seen[1] and "Sec-WebSocket-Accept" in seen[2]
+    assert all("cannot be sent" in e for e in seen[3:5]) and "at most 123 bytes" in seen[5]
+    assert "str (text) or bytes (binary)" in seen[6]
+
+
 # ---- handshake refusals (RFC 6455 §4.2.1, §4.4) ----
 
 

@@ -100,6 +100,16 @@ def test_asgi_denial_response(raw_srv):
     run(main())
 
 
+def test_asgi_send_before_accept_is_a_500(raw_srv):
+    async def main():
+        with pytest.raises(InvalidStatus) as info:
+            async with websockets.connect(url(raw_srv, "/badorder")):
+                pass
+        assert info.value.response.status_code == 500
+
+    run(main())
+
+
 def test_asgi_app_failure_closes_1011(raw_srv):
     async def main():
         async with websockets.connect(url(raw_srv, "/boom")) as ws:

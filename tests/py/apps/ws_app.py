@@ -110,3 +110,26 @@ def rss(req):
             if line.startswith("VmRSS:"):
                 return {"rss_kib": int(line.split()[1])}
     return {"rss_kib": -1}
+
+
+@app.websocket("/misuse")
+async def misuse(ws):
+    # Each wrong call is a clear Python exception naming the cause; the WebSocket goes on.
+    for attempt in (lambda: ws.accept(subprotocol="not-offered"),
+                    lambda: ws.accept(headers=[("x-bad", "a\r\nb")]),
+                    lambda: ws.accept(headers=[("Sec-WebSocket-Accept", "mine")])):
+        try:
+            await attempt()
+        except ValueError as exc:
+            events.append(f"misuse accept: {exc}")
+    await ws.accept()
+    for code, reason in ((1005, ""), (999, ""), (1000, "r" * 124)):
+        try:
+            await ws.close(code, reason)
+        except ValueError as exc:
+            events.append(f"misuse close: {exc}")
+    try:
+        await ws.send(12345)
+    except TypeError as exc:
+        events.append(f"misuse send: {exc}")
+    await ws.close(4000, "done")

@@ -35,6 +35,9 @@ async def app(scope, receive, send):
         await send({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
         await send({"type": "websocket.http.response.body", "body": b"token"})
         return
+    if path == "/badorder":
+        await send({"type": "websocket.send", "text": "before accept"})  # a protocol error: 500
+        return
     if path == "/close403":
         await send({"type": "websocket.close"})
         return
