@@ -139,7 +139,7 @@ constexpr std::string_view websocket_requests[] = {
     "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
     "GET /ws HTTP/1.1\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 8\r\n\r\n", // 426
     "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Version: 13\r\n\r\n", // no key: 400
+    "Sec-WebSocket-Version: 13\r\n\r\n",   // no key: 400
     "GET /ws HTTP/1.1\r\nHost: a\r\n\r\n", // not a handshake
     "GET /ws HTTP/1.1\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 13\r\nConnection: close\r\n\r\n",
     "GET /ws HTTP/1.0\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 13\r\n\r\n",
@@ -746,9 +746,10 @@ void connection_run::accept_upgrade(seq_record& r) {
     m.seq = seq;
     m.parts = app_response::part_head;
     m.start.status = 101;
-    m.start.fields = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-                     "X-Seq: " +
-                     std::to_string(seq) + "\r\n";
+    m.start.fields =
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        "X-Seq: " +
+        std::to_string(seq) + "\r\n";
     m.upgrade = std::make_shared<probe_upgrade>(&_pending);
     auto told = std::make_shared<probe_stream>();
     m.stream = told;
