@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "http/access_log.hpp"
 #include "http/method_names.hpp"
+#include "http/response_features.hpp"
 #include "ws/opening.hpp"
 
 #include <algorithm>
@@ -35,6 +36,25 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
                                                          http::protocol_env& env,
                                                          std::shared_ptr<http::body_stream>& stream) {
     const http::request_head& head = ev.head;
+    std::string request_id;
+    if (_routes.features != nullptr) [[unlikely]] {
+        std::string reason;
+        http::preflight pf = http::decorate_request(*_routes.features, head, ev.ctx, request_id, reason);
+        if (pf != http::preflight::none) {
+            if (ev.body_follows) {
+                return verdict::buffer; // answered once its body is read (and dropped)
+            }
+            if (pf == http::preflight::allowed) {
+                conn.respond(ev.seq, ev.ctx, 204, {}, {}, env);
+                log_answer(ev, 204, 0);
+            } else {
+                std::string body = http::preflight_problem(reason);
+                conn.respond(ev.seq, ev.ctx, 403, "Content-Type: application/problem+json\r\n", body, env);
+                log_answer(ev, 403, body.size());
+            }
+            return verdict::answered;
+        }
+    }
     http::route_match m;
     uint16_t allowed = 0;
     const std::vector<std::string>* other_names = nullptr; // named methods for Allow
@@ -182,6 +202,12 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             req.forwarded_host = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(fwd.host.size())};
             req.data.append(fwd.host);
         }
+    }
+    if (!request_id.empty()) [[unlikely]] {
+        req.request_id = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(request_id.size())};
+        req.data.append(request_id);
+    } else {
+        req.request_id = {};
     }
     if (ev.body_follows) {
         stream = _streams->make_body_stream(ev.slot, ev.gen, ev.seq);
