@@ -282,3 +282,24 @@ def test_bad_options_name_the_cause(kwargs, error):
     with pytest.raises(error):
         app.enable_compression(**kwargs)
         app._build({"port": 0})  # the native side checks what Python let through
+
+
+@pytest.fixture(scope="module")
+def srv_asgi():
+    s = ServerProcess(APP + "asgi_mounted", "--threads", "1")
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize("path", ["/asgi-whole", "/asgi-stream"])
+def test_mounted_asgi_app_is_compressed(srv_asgi, coding, path):
+    resp = exchange(srv_asgi, "GET", path, {"Accept-Encoding": coding, "Origin": "https://app.example.com"})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == coding
+    assert decode(coding, resp.body) == b"asgi " * 2000
+    assert resp.header("access-control-allow-origin") == "https://app.example.com"
+    assert resp.header("x-request-id") is not None
+    pre = exchange(srv_asgi, "OPTIONS", path, {"Origin": "https://app.example.com",
+                                               "Access-Control-Request-Method": "GET"})
+    assert pre.status == 204  # answered natively, the ASGI app never sees it

@@ -154,3 +154,25 @@ everything.enable_compression()
 everything.enable_cors(allow_origins=["https://app.example.com"], allow_credentials=True)
 everything.enable_request_id()
 everything.enable_security_headers()
+
+
+# A mounted ASGI app behind the same features: one body whole, one in several messages.
+async def _asgi(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b"asgi " * 2000
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    if scope["path"] == "/asgi-stream":
+        for i in range(0, len(body), 1000):
+            await send({"type": "http.response.body", "body": body[i:i + 1000], "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:
+        await send({"type": "http.response.body", "body": body})
+
+
+asgi_mounted = App()
+asgi_mounted.mount_asgi(_asgi, lifespan="off")
+asgi_mounted.enable_compression()
+asgi_mounted.enable_cors(allow_origins=["https://app.example.com"])
+asgi_mounted.enable_request_id()
