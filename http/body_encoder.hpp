@@ -14,14 +14,16 @@ namespace ringbolt::http {
 
 /// Default and accepted levels per coding: zstd 1..19 (3), br 0..11 (4), gzip 1..9 (6).
 int default_level(content_coding c) noexcept;
+/// The level for small bodies when none was chosen: zstd 3, br 2, gzip 1.
+int fast_level(content_coding c) noexcept;
 bool level_in_range(content_coding c, int level) noexcept;
 
 /// Compress a whole body into `out` (replaced). False when the library failed (the
 /// caller then sends the body uncompressed).
 [[nodiscard]] bool compress_whole(content_coding c, int level, std::string_view in, std::string& out);
 
-/// A streamed body's encoder. Memory: its window and state (zstd and br streams use a
-/// 256 KiB window, gzip zlib's 32 KiB), about 0.3 to 1.2 MiB while the response lasts.
+/// A streamed body's encoder. Memory: its window and match tables while the response
+/// lasts (zstd and br streams use a 256 KiB window, gzip zlib's 32 KiB).
 class body_encoder {
   public:
     virtual ~body_encoder() = default;

@@ -504,7 +504,7 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
         if (p.vary) {
             std::string coded;
             if (p.coding != content_coding::identity &&
-                !compress_whole(p.coding, ctx.features->compression.level[static_cast<size_t>(p.coding)], body,
+                !compress_whole(p.coding, compression_level(ctx.features->compression, p.coding, body.size()), body,
                                 coded)) {
                 p.coding = content_coding::identity; // the library failed: send it as it is
             }
@@ -672,17 +672,17 @@ bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fi
         start_response(o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
         return false;
     }
-    int level = f.compression.level[static_cast<size_t>(p.coding)];
     std::string coded;
     if (p.coding != content_coding::identity) {
         if (whole) {
             if (h.content_length >= 0 && static_cast<uint64_t>(h.content_length) != body.size()) {
                 p.coding = content_coding::identity; // a wrong declared length: the framer refuses it as usual
-            } else if (!compress_whole(p.coding, level, body, coded)) {
+            } else if (!compress_whole(p.coding, compression_level(f.compression, p.coding, body.size()), body,
+                                       coded)) {
                 p.coding = content_coding::identity;
             }
         } else {
-            o.encoder = make_body_encoder(p.coding, level);
+            o.encoder = make_body_encoder(p.coding, compression_level(f.compression, p.coding, 0));
             if (!o.encoder) {
                 p.coding = content_coding::identity;
             }

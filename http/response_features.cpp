@@ -404,6 +404,14 @@ compression_plan plan_compression(const response_features& f, const request_cont
     return p;
 }
 
+int compression_level(const compression_settings& s, content_coding c, uint64_t size) noexcept {
+    size_t i = static_cast<size_t>(c);
+    if (!s.auto_level[i] || size >= small_body) {
+        return s.level[i];
+    }
+    return fast_level(c);
+}
+
 void append_compression_fields(const compression_plan& p, std::string& out) {
     if (p.coding != content_coding::identity) {
         out.append("Content-Encoding: ").append(coding_name(p.coding)).append("\r\n");
@@ -485,6 +493,7 @@ std::string configure_compression(response_features& f, uint64_t min_size, const
                 return "compression algorithm '" + algorithms[i] + "' is listed twice";
             }
         }
+        s.auto_level[static_cast<size_t>(c)] = levels[i] < 0;
         int level = levels[i] < 0 ? default_level(c) : levels[i];
         if (!level_in_range(c, level)) {
             return "compression level " + std::to_string(levels[i]) + " is out of range for " + algorithms[i] +

@@ -24,6 +24,9 @@ struct compression_settings {
     content_coding offered[content_coding_count] = {};
     uint8_t offered_count = 0;            ///< `offered[0..count)`: the server's preference order
     int level[content_coding_count] = {}; ///< by content_coding
+    /// The level was not given: bodies below `small_body` (and streamed pieces) use the
+    /// fast levels (zstd 3, br 2, gzip 1), larger ones the defaults (zstd 3, br 4, gzip 6).
+    bool auto_level[content_coding_count] = {};
     /// Extra media types never compressed ("type/subtype", or "type/*"), lower case,
     /// beyond the built-in list (images but SVG, audio, video, archives, octet-stream).
     std::vector<std::string> exclude_types;
@@ -98,6 +101,13 @@ void new_request_id(std::string& out);
 
 /// Whether a media type (a Content-Type value, parameters allowed) is worth compressing.
 bool compressible_type(std::string_view content_type, const compression_settings& s) noexcept;
+
+/// Whole bodies below this size are small: with an automatic level they get the fast one
+/// (on a 2 KB JSON body gzip 6 costs 1.7x gzip 1's CPU for 3% less output, br 4 4.6x br 2's).
+inline constexpr uint64_t small_body = 64 * 1024;
+
+/// The level for a body of `size` bytes (0: a streamed piece).
+int compression_level(const compression_settings& s, content_coding c, uint64_t size) noexcept;
 
 /// What compression does to one response.
 struct compression_plan {

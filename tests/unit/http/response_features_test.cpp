@@ -218,6 +218,18 @@ TEST(Compression, NegotiatedAndPlanned) {
     EXPECT_EQ(out, "Content-Encoding: br\r\nVary: Accept-Encoding\r\n");
 }
 
+TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
+    response_features f;
+    ASSERT_EQ(configure_compression(f, 0, {"zstd", "br", "gzip"}, {-1, 9, -1}, {}), "");
+    const compression_settings& s = f.compression;
+    EXPECT_EQ(compression_level(s, content_coding::gzip, 2048), 1);
+    EXPECT_EQ(compression_level(s, content_coding::gzip, 0), 1); // a streamed piece
+    EXPECT_EQ(compression_level(s, content_coding::gzip, small_body), 6);
+    EXPECT_EQ(compression_level(s, content_coding::zstd, 2048), 3);
+    EXPECT_EQ(compression_level(s, content_coding::br, 2048), 9); // given: always used
+    EXPECT_EQ(compression_level(s, content_coding::br, 1 << 20), 9);
+}
+
 TEST(Compression, ConfigurationErrors) {
     response_features f;
     EXPECT_NE(configure_compression(f, 0, {}, {}, {}), "");
