@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import random
 import tempfile
 import threading
 
@@ -75,6 +76,22 @@ def add_routes(app: App) -> None:
         async def chunks():
             for i in range(20):
                 yield (f"line {i} " + "c" * 2000 + "\n").encode()
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/big-stream/{kind}")
+    def big_stream(req):
+        # 24 MiB in 64 KiB pieces, far above the producer's 1 MiB of unsent credit: flow
+        # control must map the coded bytes sent back onto the bytes produced.
+        kind = req.params["kind"]
+
+        def chunks():
+            rnd = random.Random(7)
+            for i in range(384):
+                if kind == "random":  # incompressible: coded pieces are larger than the input
+                    yield rnd.randbytes(65536)
+                else:
+                    yield (f"{i:08d} " * 7282).encode()[:65536]
 
         return StreamingResponse(chunks(), media_type="text/plain")
 
