@@ -93,3 +93,26 @@ def test_bad_header_name():
     app.enable_request_id("Bad Header")
     with pytest.raises(ValueError, match="not a header name"):
         app._build({"port": 0})
+
+
+def test_access_log_shows_the_request_id():
+    """%(i)s: the id of app answers (sync, async), native answers, and '-' when the
+    feature is off."""
+    s = ServerProcess(APP + "request_id", "--threads", "1", "--access-log", "--access-log-format", "%(U)s|%(s)s|%(i)s")
+    try:
+        exchange(s, "GET", "/rid", {"X-Request-ID": "log-sync"})
+        exchange(s, "GET", "/async-json/1", {"X-Request-ID": "log-async"})
+        exchange(s, "GET", "/no/such/path", {"X-Request-ID": "log-404"})
+        generated = exchange(s, "GET", "/rid").header("x-request-id")
+    finally:
+        assert s.stop() == 0
+    out = s.output()
+    for line in ["/rid|200|log-sync", "/async-json/1|200|log-async", "/no/such/path|404|log-404",
+                 f"/rid|200|{generated}"]:
+        assert line in out, out
+    off = ServerProcess(APP + "security", "--threads", "1", "--access-log", "--access-log-format", "%(U)s|%(i)s")
+    try:
+        exchange(off, "GET", "/items")
+    finally:
+        assert off.stop() == 0
+    assert "/items|-" in off.output(), off.output()
