@@ -16,13 +16,11 @@ namespace {
 
 // bchars := bcharsnospace / " "; bcharsnospace := DIGIT / ALPHA / "'" / "(" / ")" / "+" /
 // "_" / "," / "-" / "." / "/" / ":" / "=" / "?"   (RFC 2046 §5.1.1)
-constexpr chars::char_table bchar_table = chars::make_table([](unsigned char c) {
-    return chars::is_alpha(c) || chars::is_digit(c) || chars::in_set(c, "'()+_,-./:=? ");
-});
+constexpr chars::char_table bchar_table = chars::make_table(
+    [](unsigned char c) { return chars::is_alpha(c) || chars::is_digit(c) || chars::in_set(c, "'()+_,-./:=? "); });
 
-constexpr chars::char_table token_table = chars::make_table([](unsigned char c) {
-    return chars::is_alpha(c) || chars::is_digit(c) || chars::in_set(c, "!#$%&'*+-.^_`|~");
-});
+constexpr chars::char_table token_table = chars::make_table(
+    [](unsigned char c) { return chars::is_alpha(c) || chars::is_digit(c) || chars::in_set(c, "!#$%&'*+-.^_`|~"); });
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && (a.empty() || strncasecmp(a.data(), b.data(), a.size()) == 0);

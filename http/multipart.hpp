@@ -15,17 +15,17 @@ namespace ringbolt::http {
 
 /// Why a multipart body is refused. Each maps to a status and a message (multipart_message).
 enum class multipart_error : uint8_t {
-    none = 0,            ///< no error
-    bad_boundary,        ///< 400: boundary missing, empty, over 70 chars or not bchars (RFC 2046 §5.1.1)
-    bad_delimiter,       ///< 400: a delimiter line followed by something other than padding and CRLF
-    bad_part_header,     ///< 400: a part header line that is not `name: value` (no obs-fold, CRLF only)
-    header_too_large,    ///< 400: a part's header block over max_header_bytes
-    bad_disposition,     ///< 400: no `Content-Disposition: form-data; name=...` (RFC 7578 §4.2)
-    name_too_long,       ///< 400: a field name over max_name_length
-    too_many_parts,      ///< 413: more parts than max_parts
-    part_too_large,      ///< 413: a part's body over max_part_size
-    truncated,           ///< 400: the body ended before the close delimiter
-    aborted,             ///< the sink refused (its own reason; e.g. a spool write failed)
+    none = 0,         ///< no error
+    bad_boundary,     ///< 400: boundary missing, empty, over 70 chars or not bchars (RFC 2046 §5.1.1)
+    bad_delimiter,    ///< 400: a delimiter line followed by something other than padding and CRLF
+    bad_part_header,  ///< 400: a part header line that is not `name: value` (no obs-fold, CRLF only)
+    header_too_large, ///< 400: a part's header block over max_header_bytes
+    bad_disposition,  ///< 400: no `Content-Disposition: form-data; name=...` (RFC 7578 §4.2)
+    name_too_long,    ///< 400: a field name over max_name_length
+    too_many_parts,   ///< 413: more parts than max_parts
+    part_too_large,   ///< 413: a part's body over max_part_size
+    truncated,        ///< 400: the body ended before the close delimiter
+    aborted,          ///< the sink refused (its own reason; e.g. a spool write failed)
 };
 
 struct multipart_limits {
@@ -42,10 +42,10 @@ std::string multipart_message(multipart_error e, const multipart_limits& limits)
 
 /// One part's head, valid during on_part_begin.
 struct multipart_part {
-    std::string name;                                                 ///< Content-Disposition name
-    std::string filename;                                             ///< filename* (decoded) or filename
-    bool has_filename = false;                                        ///< a filename parameter was sent
-    std::string_view content_type;                                    ///< Content-Type, or empty
+    std::string name;                                                   ///< Content-Disposition name
+    std::string filename;                                               ///< filename* (decoded) or filename
+    bool has_filename = false;                                          ///< a filename parameter was sent
+    std::string_view content_type;                                      ///< Content-Type, or empty
     std::vector<std::pair<std::string_view, std::string_view>> headers; ///< every header line, in order
 };
 
@@ -107,7 +107,7 @@ class multipart_parser {
     size_t _matched = 2; ///< bytes of _delim matched and held back (the body starts as if after a CRLF)
     size_t _parts = 0;
     uint64_t _part_bytes = 0;
-    std::string _hdr;     ///< the current part's header block (owned: views point into it)
+    std::string _hdr; ///< the current part's header block (owned: views point into it)
     size_t _line_start = 0;
     std::vector<std::pair<size_t, size_t>> _line_bounds; ///< header lines' [start, end) in _hdr
     multipart_part _part;

@@ -136,11 +136,10 @@ class multipart_reader {
   public:
     multipart_reader(const std::string& boundary, size_t max_parts, uint64_t max_part_size, uint64_t max_field_size,
                      size_t max_name_length, size_t max_header_bytes, uint64_t spool_threshold, std::string spool_dir)
-        : _parser(boundary,
-                  {.max_parts = max_parts,
-                   .max_part_size = max_part_size,
-                   .max_header_bytes = max_header_bytes,
-                   .max_name_length = max_name_length}) {
+        : _parser(boundary, {.max_parts = max_parts,
+                             .max_part_size = max_part_size,
+                             .max_header_bytes = max_header_bytes,
+                             .max_name_length = max_name_length}) {
         _sink.max_field_size = max_field_size;
         _sink.spool_threshold = spool_threshold;
         _sink.spool_dir = std::move(spool_dir);
@@ -172,10 +171,10 @@ class multipart_reader {
         }
         pb::list out;
         for (auto& p : _sink.parts) {
-            pb::object filename = p.has_filename ? pb::object(pb::str(PyUnicode_DecodeUTF8(
-                                                       p.filename.data(), static_cast<Py_ssize_t>(p.filename.size()),
-                                                       "surrogateescape")))
-                                                 : pb::object(pb::none());
+            pb::object filename =
+                p.has_filename ? pb::object(pb::str(PyUnicode_DecodeUTF8(
+                                     p.filename.data(), static_cast<Py_ssize_t>(p.filename.size()), "surrogateescape")))
+                               : pb::object(pb::none());
             pb::list headers;
             for (auto& [k, v] : p.headers) {
                 headers.append(pb::make_tuple(latin1(k), latin1(v)));
@@ -183,8 +182,8 @@ class multipart_reader {
             pb::object value = p.fd < 0 ? pb::object(pb::bytes(p.mem)) : pb::object(pb::none());
             pb::object path = p.fd < 0 ? pb::object(pb::none()) : pb::object(pb::str(p.path));
             out.append(pb::make_tuple(utf8(p.name), filename,
-                                      p.content_type.empty() ? pb::object(pb::none()) : latin1(p.content_type),
-                                      headers, value, p.fd, path, p.size));
+                                      p.content_type.empty() ? pb::object(pb::none()) : latin1(p.content_type), headers,
+                                      value, p.fd, path, p.size));
             p.fd = -1; // the caller owns it now
         }
         _sink.parts.clear();
@@ -273,8 +272,7 @@ pb::list parse_urlencoded(const pb::bytes& data, size_t max_fields, size_t max_n
 void init_forms(pb::module_& m) {
     g_multipart_error = PyErr_NewExceptionWithDoc(
         "ringbolt._native.MultipartError",
-        "A form body the server refuses: args are (HTTP status, message naming the cause).", PyExc_ValueError,
-        nullptr);
+        "A form body the server refuses: args are (HTTP status, message naming the cause).", PyExc_ValueError, nullptr);
     if (g_multipart_error == nullptr) {
         throw pb::error_already_set();
     }
@@ -282,8 +280,7 @@ void init_forms(pb::module_& m) {
     pb::class_<multipart_reader>(m, "MultipartParser")
         .def(pb::init<const std::string&, size_t, uint64_t, uint64_t, size_t, size_t, uint64_t, std::string>(),
              pb::arg("boundary"), pb::arg("max_parts"), pb::arg("max_part_size"), pb::arg("max_field_size"),
-             pb::arg("max_name_length"), pb::arg("max_header_bytes"), pb::arg("spool_threshold"),
-             pb::arg("spool_dir"))
+             pb::arg("max_name_length"), pb::arg("max_header_bytes"), pb::arg("spool_threshold"), pb::arg("spool_dir"))
         .def("feed", &multipart_reader::feed, "Parse the next piece of the body (GIL released).")
         .def("finish", &multipart_reader::finish, "The body ended: the parts (temp files pass to the caller).")
         .def("close", &multipart_reader::close, "Remove temp files not handed out yet.");

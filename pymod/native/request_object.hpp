@@ -25,7 +25,7 @@ struct request_object {
     PyObject* cache_params;
     PyObject* cache_body;
     PyObject* cache_cookies; ///< dict parsed from Cookie on first read
-    PyObject* dict; ///< __dict__ for handler-set attributes (req.state-like use)
+    PyObject* dict;          ///< __dict__ for handler-set attributes (req.state-like use)
     /// The request once detached, in the object's own allocation (no second malloc).
     alignas(http::app_request) unsigned char storage[sizeof(http::app_request)];
 };

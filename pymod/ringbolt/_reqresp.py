@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 from .background import BackgroundTasks
 from .cookies import Cookie, deletion
@@ -37,7 +37,7 @@ def request_background(req: Any) -> BackgroundTasks:
     tasks = state.get("_rb_background")
     if tasks is None:
         tasks = state["_rb_background"] = BackgroundTasks()
-    return tasks  # type: ignore[no-any-return]
+    return tasks
 
 
 def _as_response(result: Any) -> Response | StreamingResponse:
@@ -135,5 +135,3 @@ async def _then_async(content: Any, after: _After) -> AsyncIterator[Any]:
     finally:
         after.schedule()
 
-
-_ = Callable  # typing re-export guard

@@ -10,7 +10,7 @@ import io
 import os
 import shutil
 import tempfile
-from typing import IO, Any, Generator, Iterator, Mapping, TypeVar, Union
+from typing import IO, Any, Generator, Iterator, Mapping, Sequence, TypeVar, Union
 
 from . import _native
 from .datastructures import Headers
@@ -103,8 +103,8 @@ class FormData(Mapping[str, FormValue]):
 
     __slots__ = ("_items", "_first")
 
-    def __init__(self, items: list[tuple[str, FormValue]]) -> None:
-        self._items = items
+    def __init__(self, items: Sequence[tuple[str, FormValue]]) -> None:
+        self._items = list(items)
         first: dict[str, FormValue] = {}
         for k, v in items:
             first.setdefault(k, v)

@@ -28,7 +28,7 @@ class _Extras:
     """Cookies and background tasks a response carries. ``_after`` is None until one is
     added, so the server's check for them is one attribute read."""
 
-    __slots__ = ()
+    __slots__ = ("_after", "_cookies", "background")
     _after: Any
     _cookies: list[Cookie] | None
     background: BackgroundTasks | None
@@ -84,7 +84,7 @@ class Response(_Extras):
     ``background``: a callable or BackgroundTasks run after the response is sent.
     """
 
-    __slots__ = ("body", "status", "headers", "content_type", "_after", "_cookies", "background")
+    __slots__ = ("body", "status", "headers", "content_type")
 
     def __init__(
         self,
@@ -185,7 +185,7 @@ class StreamingResponse(_Extras):
     close); when the client goes away the iterator is closed (``GeneratorExit``).
     """
 
-    __slots__ = ("content", "status", "headers", "content_type", "_after", "_cookies", "background")
+    __slots__ = ("content", "status", "headers", "content_type")
     content: Iterable[bytes | str] | AsyncIterable[bytes | str]
     status: int
     headers: list[tuple[str, str]]

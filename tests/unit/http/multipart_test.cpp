@@ -86,26 +86,24 @@ void check_all_splits(std::string_view boundary, std::string_view body, const mu
     }
 }
 
-constexpr std::string_view simple =
-    "--XyZ\r\n"
-    "Content-Disposition: form-data; name=\"title\"\r\n"
-    "\r\n"
-    "hello\r\nworld\r\n"
-    "--XyZ\r\n"
-    "Content-Disposition: form-data; name=\"file\"; filename=\"a b.txt\"\r\n"
-    "Content-Type: text/plain\r\n"
-    "\r\n"
-    "line1\r\n--XyQ\r\n\r\r\n--Xy\r\n"
-    "--XyZ--\r\n"
-    "epilogue is ignored";
+constexpr std::string_view simple = "--XyZ\r\n"
+                                    "Content-Disposition: form-data; name=\"title\"\r\n"
+                                    "\r\n"
+                                    "hello\r\nworld\r\n"
+                                    "--XyZ\r\n"
+                                    "Content-Disposition: form-data; name=\"file\"; filename=\"a b.txt\"\r\n"
+                                    "Content-Type: text/plain\r\n"
+                                    "\r\n"
+                                    "line1\r\n--XyQ\r\n\r\r\n--Xy\r\n"
+                                    "--XyZ--\r\n"
+                                    "epilogue is ignored";
 
 TEST(Multipart, ParsesFieldsAndFilesAtEverySplit) {
     outcome o = parse("XyZ", simple, {});
     ASSERT_EQ(o.status, multipart_status_code::complete);
     ASSERT_EQ(o.parts.size(), 2u);
     EXPECT_EQ(o.parts[0], (recorded_part{"title", "", "", "hello\r\nworld", false, 1}));
-    EXPECT_EQ(o.parts[1],
-              (recorded_part{"file", "a b.txt", "text/plain", "line1\r\n--XyQ\r\n\r\r\n--Xy", true, 2}));
+    EXPECT_EQ(o.parts[1], (recorded_part{"file", "a b.txt", "text/plain", "line1\r\n--XyQ\r\n\r\r\n--Xy", true, 2}));
     check_all_splits("XyZ", simple);
 }
 
@@ -120,10 +118,9 @@ struct error_case {
 const std::vector<error_case> error_cases = {
     {"bad boundary char", "a\r\nb", "--a\r\n", multipart_error::bad_boundary},
     {"empty boundary", "", "--\r\n", multipart_error::bad_boundary},
-    {"boundary too long", std::string_view("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"), "",
-     multipart_error::bad_boundary},
-    {"truncated in headers", "b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n",
-     multipart_error::truncated},
+    {"boundary too long", std::string_view("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+     "", multipart_error::bad_boundary},
+    {"truncated in headers", "b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n", multipart_error::truncated},
     {"truncated in body", "b", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nabc\r\n--b",
      multipart_error::truncated},
     {"no delimiter at all", "b", "just some bytes", multipart_error::truncated},
@@ -131,9 +128,12 @@ const std::vector<error_case> error_cases = {
     {"junk after delimiter", "b", "--bX\r\n", multipart_error::bad_delimiter},
     {"single dash close", "b", "--b-x", multipart_error::bad_delimiter},
     {"bare LF after delimiter", "b", "--b\n", multipart_error::bad_delimiter},
-    {"header without colon", "b", "--b\r\nContent-Disposition form-data\r\n\r\n--b--", multipart_error::bad_part_header},
-    {"header bare LF", "b", "--b\r\nContent-Disposition: form-data; name=a\n\r\n--b--", multipart_error::bad_part_header},
-    {"obs-fold", "b", "--b\r\nContent-Disposition: form-data;\r\n name=a\r\n\r\n--b--", multipart_error::bad_part_header},
+    {"header without colon", "b", "--b\r\nContent-Disposition form-data\r\n\r\n--b--",
+     multipart_error::bad_part_header},
+    {"header bare LF", "b", "--b\r\nContent-Disposition: form-data; name=a\n\r\n--b--",
+     multipart_error::bad_part_header},
+    {"obs-fold", "b", "--b\r\nContent-Disposition: form-data;\r\n name=a\r\n\r\n--b--",
+     multipart_error::bad_part_header},
     {"bad header name", "b", "--b\r\nCont(ent: x\r\n\r\n--b--", multipart_error::bad_part_header},
     {"no disposition", "b", "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--", multipart_error::bad_disposition},
     {"no headers", "b", "--b\r\n\r\nx\r\n--b--", multipart_error::bad_disposition},
@@ -145,17 +145,28 @@ const std::vector<error_case> error_cases = {
      multipart_error::bad_disposition},
     {"two names", "b", "--b\r\nContent-Disposition: form-data; name=a; name=b\r\n\r\nx\r\n--b--",
      multipart_error::bad_disposition},
-    {"name too long", "b", "--b\r\nContent-Disposition: form-data; name=\"abcdefghijk\"\r\n\r\nx\r\n--b--",
-     multipart_error::name_too_long, {.max_name_length = 10}},
-    {"too many parts", "b",
+    {"name too long",
+     "b",
+     "--b\r\nContent-Disposition: form-data; name=\"abcdefghijk\"\r\n\r\nx\r\n--b--",
+     multipart_error::name_too_long,
+     {.max_name_length = 10}},
+    {"too many parts",
+     "b",
      "--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n"
      "--b\r\nContent-Disposition: form-data; name=b\r\n\r\n2\r\n"
      "--b\r\nContent-Disposition: form-data; name=c\r\n\r\n3\r\n--b--",
-     multipart_error::too_many_parts, {.max_parts = 2}},
-    {"part too large", "b", "--b\r\nContent-Disposition: form-data; name=a\r\n\r\n0123456789A\r\n--b--",
-     multipart_error::part_too_large, {.max_part_size = 10}},
-    {"headers too large", "b", "--b\r\nContent-Disposition: form-data; name=a\r\nX-Pad: 0123456789\r\n\r\n--b--",
-     multipart_error::header_too_large, {.max_header_bytes = 50}},
+     multipart_error::too_many_parts,
+     {.max_parts = 2}},
+    {"part too large",
+     "b",
+     "--b\r\nContent-Disposition: form-data; name=a\r\n\r\n0123456789A\r\n--b--",
+     multipart_error::part_too_large,
+     {.max_part_size = 10}},
+    {"headers too large",
+     "b",
+     "--b\r\nContent-Disposition: form-data; name=a\r\nX-Pad: 0123456789\r\n\r\n--b--",
+     multipart_error::header_too_large,
+     {.max_header_bytes = 50}},
 };
 
 TEST(Multipart, RefusesMalformedBodiesAtEverySplit) {
@@ -188,8 +199,7 @@ TEST(Multipart, DispositionParameters) {
         {"form-data; name=f; filename=\"\"", "f", "", true},
         {"form-data; name=f; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC%20rates.txt", "f",
          "\xE2\x82\xAC rates.txt", true},
-        {"form-data; name=f; filename*=utf-8'en'na%C3%AFve.txt; filename=\"later.txt\"", "f", "na\xC3\xAFve.txt",
-         true},
+        {"form-data; name=f; filename*=utf-8'en'na%C3%AFve.txt; filename=\"later.txt\"", "f", "na\xC3\xAFve.txt", true},
         {"form-data; name=f; filename*=iso-8859-1''caf%E9", "f", "caf\xC3\xA9", true},
         {"form-data; name=f; filename=\"keep\"; filename*=koi8-r''%E9", "f", "keep", true},
         {"form-data; name=f; filename=\"keep\"; filename*=UTF-8''%zz", "f", "keep", true},
