@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Iterator
 from .background import BackgroundTasks
 from .cookies import Cookie, deletion
 from .forms import request_form as _request_form
-from .response import Response, StreamingResponse
+from .response import FileResponse, Response, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
 
@@ -40,9 +40,9 @@ def request_background(req: Any) -> BackgroundTasks:
     return tasks
 
 
-def _as_response(result: Any) -> Response | StreamingResponse:
+def _as_response(result: Any) -> Response | StreamingResponse | FileResponse:
     """A bare return value as a Response (the native conversion rules still apply)."""
-    if isinstance(result, (Response, StreamingResponse)):
+    if isinstance(result, (Response, StreamingResponse, FileResponse)):
         return result
     if isinstance(result, tuple) and len(result) in (2, 3):
         return Response(result[0], result[1], result[2] if len(result) == 3 else None)
@@ -51,11 +51,15 @@ def _as_response(result: Any) -> Response | StreamingResponse:
     return Response(result)
 
 
-def _copy(result: Response | StreamingResponse) -> Any:
+def _copy(result: Response | StreamingResponse | FileResponse) -> Any:
     # Never modify the handler's object: it may be a module-level constant.
     new = type(result).__new__(type(result))
-    for slot in ("status", "headers", "content_type", "_after", "_cookies", "background",
-                 "content" if isinstance(result, StreamingResponse) else "body"):
+    if isinstance(result, FileResponse):
+        slots: tuple[str, ...] = ("path", "status", "headers", "content_type")
+    else:
+        slots = ("status", "headers", "content_type", "_after", "_cookies", "background",
+                 "content" if isinstance(result, StreamingResponse) else "body")
+    for slot in slots:
         setattr(new, slot, getattr(result, slot, None))
     new.headers = list(result.headers)
     return new

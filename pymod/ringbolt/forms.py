@@ -180,6 +180,7 @@ def _new_parser(ctype: str, limits: dict[str, Any]) -> Any:
 
 def _form_of(parts: list[Any]) -> FormData:
     items: list[tuple[str, FormValue]] = []
+    done = 0  # parts[:done] are in `items` (their temp files are owned by an UploadFile)
     try:
         for name, filename, ctype, headers, value, fd, path, size in parts:
             if filename is None:
@@ -187,24 +188,24 @@ def _form_of(parts: list[Any]) -> FormData:
                     items.append((name, value.decode("utf-8")))
                 except UnicodeDecodeError:
                     raise HTTPError(400, f"form field {name[:100]!r} is not valid UTF-8") from None
+                done += 1
                 continue
-            file: IO[bytes]
-            if fd >= 0:
-                file = os.fdopen(fd, "rb+")
-                fd = -1
-                file.seek(0)
-            else:
-                file = io.BytesIO(value)
+            file: IO[bytes] = os.fdopen(fd, "rb+") if fd >= 0 else io.BytesIO(value)
+            file.seek(0)
             items.append((name, UploadFile(filename, ctype, Headers(headers), size, file, path)))
+            done += 1
     except BaseException:
         for _, v in items:
             if isinstance(v, UploadFile):
                 v.close()
-        for part in parts:  # temp files not wrapped yet
-            if part[5] >= 0 and not any(isinstance(v, UploadFile) and v.file.fileno() == part[5] for _, v in items):
+        for part in parts[done:]:  # temp files not wrapped: close and remove them here
+            if part[5] >= 0:
                 os.close(part[5])
-            if part[6] is not None and os.path.exists(part[6]):
-                os.unlink(part[6])
+            if part[6] is not None:
+                try:
+                    os.unlink(part[6])
+                except FileNotFoundError:
+                    pass
         raise
     return FormData(items)
 

@@ -79,6 +79,7 @@ def test_untrusted_proxy_header_does_not_make_it_secure():
         ("/req-cookie-tuple", 201, ["t=3; Path=/; HttpOnly; SameSite=Lax"], ("X-Extra", "yes")),
         ("/async-cookie", 200, ["as=ync; Path=/; HttpOnly; SameSite=Lax"], None),
         ("/req-cookie-constant", 200, ["c=2; Path=/; HttpOnly; SameSite=Lax"], None),
+        ("/file-cookie", 200, ["f=1; Path=/; HttpOnly; SameSite=Lax"], ("Content-Type", "text/plain")),
     ],
 )
 def test_cookies_set_on_the_request(srv, path, status, cookies, extra):

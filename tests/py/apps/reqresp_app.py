@@ -344,3 +344,11 @@ def sse_busy(req: Any) -> Any:
 @app.get("/sse-state/{key}")
 def sse_state(req: Any) -> dict[str, Any]:
     return {"state": SSE_STATE.get(req.params["key"])}
+
+
+@app.get("/file-cookie")
+def file_cookie(req: Any) -> Any:
+    from ringbolt import FileResponse
+
+    req.set_cookie("f", "1")
+    return FileResponse(__file__, media_type="text/plain")
