@@ -65,7 +65,10 @@ def _copy(result: Response | StreamingResponse | FileResponse) -> Any:
     return new
 
 
-def finish_result(req: Any, result: Any) -> Any:
+def finish_result(req: Any, result: Any, deferred: list[Any] | None = None) -> Any:
+    """The result with the cookies set on ``req``/the response rendered, and the
+    background tasks and form cleanup scheduled for after it (or, with ``deferred``,
+    appended there as an awaitable-returning callable for the caller to run)."""
     state = _state(req)
     cookies: list[Cookie] = list(state.get("_rb_cookies") or ())
     tasks = BackgroundTasks()
@@ -84,6 +87,9 @@ def finish_result(req: Any, result: Any) -> Any:
     if not len(tasks) and form is None:
         return result
     after = _After(tasks, form)
+    if deferred is not None:
+        deferred.append(after.run)  # the ASGI adapter awaits it once the response is sent
+        return result
     if isinstance(result, StreamingResponse):
         result = _copy(result)
         content = result.content

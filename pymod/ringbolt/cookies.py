@@ -146,3 +146,20 @@ def deletion(name: str, path: str | None = "/", domain: str | None = None, secur
     """A cookie that makes the browser drop ``name`` (empty value, Max-Age=0, expired)."""
     return Cookie(name, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path=path, domain=domain,
                   secure=secure, httponly=httponly, samesite=samesite)
+
+
+def parse_cookie_header(values: list[str]) -> dict[str, str]:
+    """The Cookie header(s) as a dict, by the rules of the native ``req.cookies``
+    (pairs without '=' or a name skipped, quotes removed, the first of a name kept)."""
+    out: dict[str, str] = {}
+    for header in values:
+        for pair in header.split(";"):
+            name, eq, value = pair.partition("=")
+            name = name.strip(" \t")
+            if not eq or not name:
+                continue
+            value = value.strip(" \t")
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            out.setdefault(name, value)
+    return out

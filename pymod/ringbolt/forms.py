@@ -89,6 +89,15 @@ class UploadFile:
                 pass
             self._path = None
 
+    def __del__(self) -> None:
+        # A handler that raised never reaches the cleanup after the response: the temp
+        # file goes when the request (and its form) is dropped.
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
+
     def __repr__(self) -> str:
         return f"UploadFile(filename={self.filename!r}, content_type={self.content_type!r}, size={self.size})"
 

@@ -175,6 +175,13 @@ def test_client_gone_mid_upload(srv, spool):
     assert get(srv, "/plain").status == 200
 
 
+@pytest.mark.parametrize("path", ["/form-then-fail", "/aform-then-fail"])
+def test_temp_files_removed_when_the_handler_raises(srv, spool, path):
+    r = post(srv, path, multipart([("f", "a.bin", None, os.urandom(5000))]), MP)
+    assert r.status == 500
+    assert wait_for(lambda: not leftovers(spool)), leftovers(spool)
+
+
 def test_pipelined_after_form(srv):
     body = multipart([("a", None, None, b"1")])
     raw = (f"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: {MP}\r\nContent-Length: {len(body)}\r\n\r\n").encode()

@@ -352,3 +352,15 @@ def file_cookie(req: Any) -> Any:
 
     req.set_cookie("f", "1")
     return FileResponse(__file__, media_type="text/plain")
+
+
+@app.post("/form-then-fail")
+def form_then_fail(req: Any) -> Any:
+    req.form(spool_threshold=16)
+    raise RuntimeError("handler failed after reading the form")
+
+
+@app.post("/aform-then-fail")
+async def aform_then_fail(req: Any) -> Any:
+    await req.form(spool_threshold=16)
+    raise RuntimeError("handler failed after reading the form")
