@@ -12,6 +12,9 @@ namespace {
 /// iovec for many small messages); larger payloads are queued as they are, no copy.
 constexpr size_t copy_below = 4096;
 
+/// Payload bytes reserved up front when a frame header announces them.
+constexpr uint64_t reserve_at_most = 1u << 20;
+
 std::string_view frame_error_reason(frame_error e) noexcept {
     switch (e) {
     case frame_error::reserved_bits:
@@ -191,6 +194,12 @@ bool connection::begin_frame(const frame_header& h) {
     if (h.payload_len > _cfg.max_message - _msg.size()) {
         fail(close_code::too_big, "message too big");
         return false;
+    }
+    // One allocation for the frame's payload instead of growing from empty by doubling
+    // (each step a copy); bounded, so a header that claims a large frame and never
+    // sends it costs no more than this.
+    if (h.payload_len <= reserve_at_most) {
+        _msg.reserve(_msg.size() + h.payload_len);
     }
     return true;
 }
@@ -386,7 +395,7 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     if (_state != state::open) {
         // Closing or closed: the application has been (or is about to be) told, and
         // what it sends now is dropped (§5.5.1: no data after a close frame).
-        _chan->on_framed(m.body.size(), 0);
+        _chan->on_framed(m.borrowed.empty() ? m.body.size() : m.borrowed.size(), 0);
         return;
     }
     auto op = static_cast<opcode>(m.opcode);
@@ -403,7 +412,20 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         return;
     }
     _counters->websocket_messages_out.add();
-    send_message(op == opcode::binary ? opcode::binary : opcode::text, std::move(m.body));
+    op = op == opcode::binary ? opcode::binary : opcode::text;
+    if (!m.borrowed.empty() && !_deflate) {
+        // A large message sent from the application's own buffer (kept alive by `keep`).
+        std::string header;
+        append_server_header(header, true, op, false, m.borrowed.size());
+        _chan->on_framed(m.borrowed.size(), header.size() + m.borrowed.size());
+        _out.append_credited(header, _chan);
+        _out.append_borrowed(m.borrowed, std::move(m.keep), _chan);
+        return;
+    }
+    if (!m.borrowed.empty()) {
+        m.body.assign(m.borrowed); // compressed: deflate reads it, the copy is the compressed output
+    }
+    send_message(op, std::move(m.body));
 }
 
 void connection::on_peer_eof(http::protocol_env& env) {

@@ -23,6 +23,9 @@ namespace ringbolt::py {
 
 namespace {
 
+/// Messages at least this large are sent from the Python object's own memory.
+constexpr size_t borrow_at_least = 16 * 1024;
+
 /// Received messages waiting for the application, and the close once it came.
 class ws_inbox final : public loop_waitable {
   public:
@@ -259,7 +262,17 @@ PyObject* ws_send(PyObject* o, PyObject* data) {
             return nullptr; // lone surrogates: not encodable, so not a valid text message
         }
         m.opcode = static_cast<uint8_t>(ws::opcode::text);
-        m.body.assign(p, static_cast<size_t>(n));
+        if (static_cast<size_t>(n) >= borrow_at_least) {
+            m.borrowed = std::string_view(p, static_cast<size_t>(n)); // the str's UTF-8, kept with it
+            m.keep = hold_python_object(data);
+        } else {
+            m.body.assign(p, static_cast<size_t>(n));
+        }
+    } else if (PyBytes_Check(data) && static_cast<size_t>(PyBytes_GET_SIZE(data)) >= borrow_at_least) {
+        // Large bytes are sent from the object itself (immutable; released once sent).
+        m.opcode = static_cast<uint8_t>(ws::opcode::binary);
+        m.borrowed = std::string_view(PyBytes_AS_STRING(data), static_cast<size_t>(PyBytes_GET_SIZE(data)));
+        m.keep = hold_python_object(data);
     } else if (PyObject_CheckBuffer(data)) {
         Py_buffer view;
         if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
@@ -276,7 +289,7 @@ PyObject* ws_send(PyObject* o, PyObject* data) {
     if (w->close_sent || c.out->closed()) {
         return PyLong_FromLong(-1);
     }
-    c.out->produced(m.body.size());
+    c.out->produced(m.borrowed.empty() ? m.body.size() : m.borrowed.size());
     long flush = stage(w, std::move(m)) ? 2 : 0;
     return PyLong_FromLong(flush + (c.out->must_wait() ? 1 : 0));
 }
