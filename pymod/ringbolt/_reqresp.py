@@ -118,7 +118,7 @@ class _After:
         loop.call_soon_threadsafe(loop.call_soon, self._start, loop)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        from .asgi import _keep
+        from ._tasks import _keep
 
         _keep(loop.create_task(self.run()))
 
