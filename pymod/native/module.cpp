@@ -33,6 +33,8 @@ using ringbolt::py::app_bridge;
 using ringbolt::py::python_types;
 using ringbolt::py::response_parts;
 
+void init_forms(pb::module_& m); // form_parser.cpp
+
 python_types g_types; // set once by ringbolt/__init__.py via _set_types
 
 /// The router's mask for `methods`; names outside the parser's set (any RFC 9110 token:
@@ -547,4 +549,5 @@ PYBIND11_MODULE(_native, m) {
     m.add_object("Request", pb::handle(reinterpret_cast<PyObject*>(&ringbolt::py::request_type)));
     ringbolt::py_module::init_json(m);
     ringbolt::py_module::init_runtime(m);
+    ringbolt::py_module::init_forms(m);
 }

@@ -47,6 +47,7 @@ void dealloc(PyObject* self) {
     Py_CLEAR(r->cache_query);
     Py_CLEAR(r->cache_params);
     Py_CLEAR(r->cache_body);
+    Py_CLEAR(r->cache_cookies);
     Py_CLEAR(r->dict);
     Py_CLEAR(r->param_names);
     if (r->detached) {
@@ -60,6 +61,7 @@ int traverse(PyObject* self, visitproc visit, void* arg) {
     Py_VISIT(r->cache_headers);
     Py_VISIT(r->cache_query);
     Py_VISIT(r->cache_params);
+    Py_VISIT(r->cache_cookies);
     Py_VISIT(r->dict);
     return 0;
 }
@@ -69,6 +71,7 @@ int clear(PyObject* self) {
     Py_CLEAR(r->cache_headers);
     Py_CLEAR(r->cache_query);
     Py_CLEAR(r->cache_params);
+    Py_CLEAR(r->cache_cookies);
     Py_CLEAR(r->dict);
     return 0;
 }
@@ -381,6 +384,135 @@ PyObject* method_text(PyObject* self, PyObject*) {
     return s;
 }
 
+// ---- cookies, Last-Event-ID, and the Python-side request helpers (ringbolt._reqresp) ----
+
+std::string_view trim_cookie_ws(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// RFC 6265 §4.2.1 / §5.4: Cookie: name=value; name2=value2. Pairs without '=' or with
+// an empty name are skipped; a DQUOTE-wrapped value loses its quotes; the first of a
+// repeated name wins (user agents send the most specific path first). Values are not
+// percent-decoded (RFC 6265 defines no encoding).
+PyObject* get_cookies(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_cookies != nullptr) {
+        Py_INCREF(o->cache_cookies);
+        return o->cache_cookies;
+    }
+    const auto& r = R(self);
+    PyObject* d = PyDict_New();
+    if (d == nullptr) {
+        return nullptr;
+    }
+    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
+        std::string_view name = r.headers[i].in(r.data);
+        if (name.size() != 6 || strncasecmp(name.data(), "cookie", 6) != 0) {
+            continue;
+        }
+        std::string_view rest = r.headers[i + 1].in(r.data);
+        while (!rest.empty()) {
+            size_t semi = rest.find(';');
+            std::string_view pair = rest.substr(0, semi);
+            rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+            size_t eq = pair.find('=');
+            if (eq == std::string_view::npos) {
+                continue;
+            }
+            std::string_view k = trim_cookie_ws(pair.substr(0, eq));
+            std::string_view v = trim_cookie_ws(pair.substr(eq + 1));
+            if (k.empty()) {
+                continue;
+            }
+            if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+                v = v.substr(1, v.size() - 2);
+            }
+            PyObject* pk = decode_text(k);
+            if (pk == nullptr) {
+                Py_DECREF(d);
+                return nullptr;
+            }
+            int has = PyDict_Contains(d, pk);
+            PyObject* pv = has == 0 ? decode_text(v) : nullptr;
+            if (has < 0 || (has == 0 && (pv == nullptr || PyDict_SetItem(d, pk, pv) < 0))) {
+                Py_DECREF(pk);
+                Py_XDECREF(pv);
+                Py_DECREF(d);
+                return nullptr;
+            }
+            Py_DECREF(pk);
+            Py_XDECREF(pv);
+        }
+    }
+    return get_cached(o->cache_cookies, d);
+}
+
+PyObject* get_last_event_id(PyObject* self, void*) {
+    const auto& r = R(self);
+    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
+        std::string_view name = r.headers[i].in(r.data);
+        if (name.size() == 13 && strncasecmp(name.data(), "last-event-id", 13) == 0) {
+            return decode_text(r.headers[i + 1].in(r.data));
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+// ringbolt._reqresp.<name>, looked up once (the module is pure Python: forms, cookies
+// to set, background tasks; nothing on the hot path calls it).
+PyObject* reqresp_function(const char* name) {
+    static PyObject* module = nullptr;
+    if (module == nullptr) {
+        module = PyImport_ImportModule("ringbolt._reqresp");
+        if (module == nullptr) {
+            return nullptr;
+        }
+    }
+    return PyObject_GetAttrString(module, name);
+}
+
+PyObject* call_reqresp(const char* name, PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* fn = reqresp_function(name);
+    if (fn == nullptr) {
+        return nullptr;
+    }
+    Py_ssize_t n = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
+    std::vector<PyObject*> all(static_cast<size_t>(n) + 1);
+    all[0] = self;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        all[static_cast<size_t>(i) + 1] = args[i];
+    }
+    PyObject* rv = PyObject_Vectorcall(fn, all.data(), static_cast<size_t>(nargs) + 1, kwnames);
+    Py_DECREF(fn);
+    return rv;
+}
+
+PyObject* method_form(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return call_reqresp("request_form", self, args, nargs, kwnames);
+}
+
+PyObject* method_set_cookie(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return call_reqresp("request_set_cookie", self, args, nargs, kwnames);
+}
+
+PyObject* method_delete_cookie(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return call_reqresp("request_delete_cookie", self, args, nargs, kwnames);
+}
+
+PyObject* get_background(PyObject* self, void*) {
+    return call_reqresp("request_background", self, nullptr, 0, nullptr);
+}
+
+PyObject* method_finish(PyObject* self, PyObject* result) {
+    return finish_result(reinterpret_cast<request_object*>(self), result);
+}
+
 PyObject* repr(PyObject* self) {
     const auto& r = R(self);
     std::string_view m = r.method.in(r.data);
@@ -574,6 +706,10 @@ PyGetSetDef getset[] = {
     {"url", get_url, nullptr, "scheme://host/target as the client asked for it.", nullptr},
     {"request_id", get_request_id, nullptr,
      "The request's id (app.enable_request_id: the client's when valid, else a new one), or None.", nullptr},
+    {"cookies", get_cookies, nullptr, "Cookies the client sent (dict name -> value, RFC 6265).", nullptr},
+    {"last_event_id", get_last_event_id, nullptr, "The Last-Event-ID header (SSE reconnect), or None.", nullptr},
+    {"background", get_background, nullptr, "BackgroundTasks run after the response is sent.", nullptr},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, "Attributes a handler set.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
@@ -582,6 +718,13 @@ PyMethodDef methods[] = {
     {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
     {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
     {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
+    {"form", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(method_form)), METH_FASTCALL | METH_KEYWORDS,
+     "The form (FormData): urlencoded or multipart; awaitable too (needed for a streamed body)."},
+    {"set_cookie", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(method_set_cookie)),
+     METH_FASTCALL | METH_KEYWORDS, "Set a cookie on whatever this handler returns (see Response.set_cookie)."},
+    {"delete_cookie", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(method_delete_cookie)),
+     METH_FASTCALL | METH_KEYWORDS, "Delete a cookie on whatever this handler returns."},
+    {"_finish", method_finish, METH_O, "The handler's result with cookies/background applied (async runner)."},
     {"_asgi_scope", method_asgi_scope, METH_O, "The ASGI http scope: a copy of the given base dict plus this request."},
     {"_wsgi_environ", method_wsgi_environ, METH_O,
      "The WSGI environ: a copy of the given base dict plus this request."},
@@ -627,9 +770,47 @@ request_object* new_request(http::app_request* req, PyObject* param_names, const
     o->param_names = param_names;
     o->types = types;
     o->cache_method = o->cache_path = o->cache_headers = o->cache_query = o->cache_params = o->cache_body = nullptr;
+    o->cache_cookies = nullptr;
     o->dict = nullptr;
     PyObject_GC_Track(reinterpret_cast<PyObject*>(o));
     return o;
+}
+
+bool needs_finish(request_object* obj, PyObject* result) noexcept {
+    if (obj->dict != nullptr) [[unlikely]] {
+        return true; // the handler set attributes, maybe cookies, background tasks, a parsed form
+    }
+    if (PyDict_CheckExact(result) || obj->types->response == nullptr) [[likely]] {
+        return false;
+    }
+    // A Response/StreamingResponse with cookies to resolve or background tasks.
+    if (!PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(obj->types->response)) &&
+        !PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(obj->types->streaming_response))) {
+        return false;
+    }
+    static PyObject* name = PyUnicode_InternFromString("_after");
+    PyObject* after = PyObject_GetAttr(result, name);
+    if (after == nullptr) {
+        PyErr_Clear();
+        return false;
+    }
+    bool needed = after != Py_None;
+    Py_DECREF(after);
+    return needed;
+}
+
+PyObject* finish_result(request_object* obj, PyObject* result) {
+    if (!needs_finish(obj, result)) {
+        Py_INCREF(result);
+        return result;
+    }
+    PyObject* fn = reqresp_function("finish_result");
+    if (fn == nullptr) {
+        return nullptr;
+    }
+    PyObject* rv = PyObject_CallFunctionObjArgs(fn, reinterpret_cast<PyObject*>(obj), result, nullptr);
+    Py_DECREF(fn);
+    return rv;
 }
 
 void detach_request(request_object* obj) {

@@ -24,7 +24,8 @@ struct request_object {
     PyObject* cache_query;
     PyObject* cache_params;
     PyObject* cache_body;
-    PyObject* dict; ///< __dict__ for handler-set attributes (req.state-like use)
+    PyObject* cache_cookies; ///< dict parsed from Cookie on first read
+    PyObject* dict;          ///< __dict__ for handler-set attributes (req.state-like use)
     /// The request once detached, in the object's own allocation (no second malloc).
     alignas(http::app_request) unsigned char storage[sizeof(http::app_request)];
 };
@@ -41,6 +42,13 @@ request_object* new_request(http::app_request* req, PyObject* param_names, const
 /// reference. Unconditional: whether the handler kept a reference cannot be read from
 /// the reference count on every build (free-threaded CPython), and the move is cheap.
 void release_request(request_object* obj);
+
+/// The handler's `result` as it goes on the wire (new reference; nullptr with an
+/// exception): unchanged (one pointer and one type check) unless the handler set
+/// cookies or background tasks on the request, or returned a Response carrying them;
+/// then ringbolt._reqresp.finish_result applies them (Set-Cookie lines, Secure on https)
+/// and schedules the tasks for after the response.
+PyObject* finish_result(request_object* obj, PyObject* result);
 
 /// Give the view its own copy of the request now (it will outlive the batch: async).
 void detach_request(request_object* obj);

@@ -19,6 +19,9 @@ from ._stream import request_read as _request_read
 from ._stream import request_stream as _request_stream
 from ._stream import start_stream as _start_stream
 from .response import FileResponse, Response, StreamingResponse
+from .background import BackgroundTasks
+from .forms import FormData, UploadFile
+from .sse import SSEEvent
 
 __version__ = "0.1.0"
 __all__ = [
@@ -32,6 +35,10 @@ __all__ = [
     "ClientDisconnect",
     "Headers",
     "QueryParams",
+    "BackgroundTasks",
+    "FormData",
+    "UploadFile",
+    "SSEEvent",
 ]
 
 _native._set_types(

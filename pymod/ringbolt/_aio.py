@@ -130,7 +130,7 @@ async def _answer(loop: asyncio.AbstractEventLoop, handler: Any, request: Any, p
     KeyboardInterrupt raised by a handler must never escape into the loop, which would
     stop it and leave every later async request unanswered."""
     try:
-        result = await handler(request)
+        result = request._finish(await handler(request))  # cookies/background/forms, if any were used
     except asyncio.CancelledError:
         complete(loop, pending, None, asyncio.CancelledError("the async handler was cancelled"))
         raise

@@ -121,6 +121,37 @@ class ASGIRequest:
         except UnicodeDecodeError:
             raise BadRequest("Request body is not valid UTF-8") from None
 
+    @property
+    def cookies(self) -> dict[str, str]:
+        from .cookies import parse_cookie_header
+
+        return parse_cookie_header(self.headers.getlist("cookie"))
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self.headers.get("last-event-id")
+
+    @property
+    def background(self) -> Any:
+        from ._reqresp import request_background
+
+        return request_background(self)
+
+    def form(self, **options: Any) -> Any:
+        from ._reqresp import request_form
+
+        return request_form(self, **options)
+
+    def set_cookie(self, name: str, value: str = "", **options: Any) -> None:
+        from ._reqresp import request_set_cookie
+
+        request_set_cookie(self, name, value, **options)
+
+    def delete_cookie(self, name: str, **options: Any) -> None:
+        from ._reqresp import request_delete_cookie
+
+        request_delete_cookie(self, name, **options)
+
     async def read(self) -> bytes:
         return self.body
 
@@ -290,6 +321,7 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
         else:
             await _send_whole(send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"Not Found", head)
         return
+    after: list[Any] = []
     try:
         if route.const:
             if route.result is None:
@@ -302,7 +334,14 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
                 result = await route.handler(req)
             else:
                 result = await asyncio.get_running_loop().run_in_executor(None, route.handler, req)
+            if req.__dict__.get("_rb_cookies") or "_rb_background" in req.__dict__ or "_rb_form" in req.__dict__ \
+                    or getattr(result, "_after", None) is not None:
+                from ._reqresp import finish_result
+
+                result = finish_result(req, result, after)
         await _answer(result, send, head, scope)
+        for run in after:
+            await run()  # background tasks and form cleanup, once the response is sent
     except HTTPError as exc:
         headers = [(b"content-type", b"application/json")] + _encode_headers((exc.headers or {}).items())
         await _send_whole(send, exc.status, headers, json_dumps({"detail": exc.detail}), head)

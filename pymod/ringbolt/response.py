@@ -9,6 +9,8 @@ from typing import Any, AsyncIterable, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from ._native import json_dumps
+from .background import BackgroundTasks, as_tasks
+from .cookies import Cookie, Expires, deletion
 
 _BAD = ("\r", "\n", "\0")
 
@@ -22,12 +24,64 @@ def _check_header(name: str, value: str) -> None:
         raise ValueError(f"header {name!r}: value contains CR, LF or NUL")
 
 
-class Response:
+class _Extras:
+    """Cookies and background tasks a response carries. ``_after`` is None until one is
+    added, so the server's check for them is one attribute read."""
+
+    __slots__ = ("_after", "_cookies", "background")
+    _after: Any
+    _cookies: list[Cookie] | None
+    background: BackgroundTasks | None
+
+    def _init_extras(self, background: Any) -> None:
+        self._cookies = None
+        self.background = None if background is None else as_tasks(background)
+        self._after = None if background is None else True
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str = "",
+        *,
+        max_age: int | None = None,
+        expires: Expires = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool | None = None,
+        httponly: bool = True,
+        samesite: str | None = "lax",
+        partitioned: bool = False,
+    ) -> Any:
+        """Add a Set-Cookie line. Defaults: HttpOnly, SameSite=Lax, Path=/; ``secure=None``
+        sets Secure when the request came over https. Refuses (ValueError naming the cause)
+        a name that is not a token, a value with ';', CR/LF, space, comma, quote or
+        backslash, and samesite='none' without secure=True. Returns the response."""
+        cookie = Cookie(name, value, max_age=max_age, expires=expires, path=path, domain=domain, secure=secure,
+                        httponly=httponly, samesite=samesite, partitioned=partitioned)
+        if self._cookies is None:
+            self._cookies = []
+        self._cookies.append(cookie)
+        self._after = True
+        return self
+
+    def delete_cookie(self, name: str, *, path: str | None = "/", domain: str | None = None,
+                      secure: bool | None = None, httponly: bool = True, samesite: str | None = "lax") -> Any:
+        """Make the browser drop cookie ``name`` (same path/domain as it was set with)."""
+        if self._cookies is None:
+            self._cookies = []
+        self._cookies.append(deletion(name, path=path, domain=domain, secure=secure, httponly=httponly,
+                                      samesite=samesite))
+        self._after = True
+        return self
+
+
+class Response(_Extras):
     """An HTTP response.
 
     ``body``: bytes, str (text/plain), dict or list (JSON), or None.
     ``headers``: a mapping or a list of (name, value) pairs; validated here, so a
     CR/LF/NUL in a header raises ValueError instead of reaching the wire.
+    ``background``: a callable or BackgroundTasks run after the response is sent.
     """
 
     __slots__ = ("body", "status", "headers", "content_type")
@@ -38,6 +92,7 @@ class Response:
         status: int = 200,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         content_type: str | None = None,
+        background: Any = None,
     ) -> None:
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ValueError(f"invalid HTTP status {status!r}")
@@ -50,11 +105,62 @@ class Response:
         self.status = status
         self.headers = pairs
         self.content_type = content_type
+        self._init_extras(background)
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> "Response":
+    def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | None = None,
+             background: Any = None) -> "Response":
         """A JSON response written by ringbolt's native JSON writer."""
-        return cls(json_dumps(obj), status=status, headers=headers, content_type="application/json")
+        return cls(json_dumps(obj), status=status, headers=headers, content_type="application/json",
+                   background=background)
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, headers: Mapping[str, str] | None = None,
+             background: Any = None) -> "Response":
+        """A ``text/plain; charset=utf-8`` response."""
+        return cls(text, status=status, headers=headers, content_type="text/plain; charset=utf-8",
+                   background=background)
+
+    @classmethod
+    def html(cls, html: str, status: int = 200, headers: Mapping[str, str] | None = None,
+             background: Any = None) -> "Response":
+        """A ``text/html; charset=utf-8`` response."""
+        return cls(html, status=status, headers=headers, content_type="text/html; charset=utf-8",
+                   background=background)
+
+    @classmethod
+    def redirect(cls, url: str, status: int = 307, headers: Mapping[str, str] | None = None) -> "Response":
+        """A redirect to ``url`` (307 keeps the method; 301/302/303/308 as given). The URL
+        goes in ``Location`` as it is (non-ASCII is percent-encoded, CR/LF refused)."""
+        if status not in (300, 301, 302, 303, 307, 308):
+            raise ValueError(f"a redirect status is 300-303, 307 or 308, not {status!r}")
+        if not isinstance(url, str) or not url:
+            raise ValueError("redirect needs a non-empty URL")
+        if any(c in url for c in _BAD):
+            raise ValueError("redirect URL contains CR, LF or NUL")
+        location = quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+        pairs = _header_pairs(headers)
+        pairs.append(("Location", location))
+        return cls(b"", status=status, headers=pairs, content_type="")  # "": no Content-Type on the empty body
+
+    @staticmethod
+    def sse(content: Any, *, ping: float | None = 15.0, status: int = 200,
+            headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+            background: Any = None) -> "StreamingResponse":
+        """Server-Sent Events (``text/event-stream``) from a sync or async iterable of
+        events: str (data), dict/list (JSON data), bytes, or ``SSEEvent``. A comment line
+        goes out every ``ping`` seconds while the source is idle; a client that leaves
+        closes (cancels) the source. See ``ringbolt.sse``."""
+        from .sse import event_stream
+
+        pairs = _header_pairs(headers)
+        names = {k.lower() for k, _ in pairs}
+        if "cache-control" not in names:
+            pairs.append(("Cache-Control", "no-cache"))
+        if "x-accel-buffering" not in names:
+            pairs.append(("X-Accel-Buffering", "no"))
+        return StreamingResponse(event_stream(content, ping), status=status, headers=pairs,
+                                 media_type="text/event-stream; charset=utf-8", background=background)
 
     def __repr__(self) -> str:
         return f"Response(status={self.status}, content_type={self.content_type!r})"
@@ -67,7 +173,7 @@ def _header_pairs(headers: Mapping[str, str] | Sequence[tuple[str, str]] | None)
     return pairs
 
 
-class StreamingResponse:
+class StreamingResponse(_Extras):
     """A response whose body is produced while it is sent.
 
     ``content``: a sync iterable (run on a thread, so it may block) or an async iterable
@@ -91,6 +197,7 @@ class StreamingResponse:
         status: int = 200,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         media_type: str | None = None,
+        background: Any = None,
     ) -> None:
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ValueError(f"invalid HTTP status {status!r}")
@@ -104,6 +211,7 @@ class StreamingResponse:
         self.status = status
         self.headers = _header_pairs(headers)
         self.content_type = media_type
+        self._init_extras(background)
 
     def __repr__(self) -> str:
         return f"StreamingResponse(status={self.status}, media_type={self.content_type!r})"

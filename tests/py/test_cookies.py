@@ -1,0 +1,127 @@
+"""req.cookies (RFC 6265 Cookie parsing) and Set-Cookie from Response.set_cookie /
+req.set_cookie: secure defaults, Secure on https (a trusted proxy's X-Forwarded-Proto),
+and every injection attempt refused with a ValueError naming the cause."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ServerProcess, get
+from reqresp_helpers import APP
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = ServerProcess(APP, "--threads", "2", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1")
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def set_cookies(r) -> list[str]:
+    return [v for k, v in r.headers if k.lower() == "set-cookie"]
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("Cookie: a=1\r\n", {"a": "1"}),
+        ("Cookie: a=1; b=2\r\n", {"a": "1", "b": "2"}),
+        ("Cookie: a=1;b=2;  c = 3 \r\n", {"a": "1", "b": "2", "c": "3"}),
+        ('Cookie: q="quoted value"\r\n', {"q": "quoted value"}),
+        ("Cookie: a=first; a=second\r\n", {"a": "first"}),
+        ("Cookie: empty=; =noname; novalue; x=y=z\r\n", {"empty": "", "x": "y=z"}),
+        ("Cookie: a=1\r\nCookie: b=2\r\n", {"a": "1", "b": "2"}),
+        ("Cookie: ;;; \r\n", {}),
+        ("", {}),
+        ("Cookie: utf=%C3%A9\r\n", {"utf": "%C3%A9"}),  # not decoded: RFC 6265 defines no encoding
+        ("Cookie: tok=abc.def-ghi_jkl\r\n", {"tok": "abc.def-ghi_jkl"}),
+    ],
+)
+def test_request_cookies(srv, header, expected):
+    r = get(srv, "/cookies", header)
+    assert r.status == 200 and r.json() == expected
+
+
+def test_set_cookie_defaults_and_options(srv):
+    r = get(srv, "/set-cookie")
+    assert r.status == 200 and r.json() == {"ok": True}
+    assert set_cookies(r) == [
+        "sid=abc123; Path=/; HttpOnly; SameSite=Lax",
+        "pref=dark; Max-Age=3600; Path=/app; SameSite=Strict",
+        "cross=1; Path=/; Secure; HttpOnly; SameSite=None; Partitioned",
+        "old=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax",
+    ]
+
+
+def test_secure_when_the_request_was_https(srv):
+    r = get(srv, "/set-cookie", "X-Forwarded-Proto: https\r\n")
+    assert set_cookies(r)[0] == "sid=abc123; Path=/; Secure; HttpOnly; SameSite=Lax"
+    r = get(srv, "/req-cookie", "X-Forwarded-Proto: https\r\n")
+    assert set_cookies(r)[0] == "a=1; Path=/; Secure; HttpOnly; SameSite=Lax"
+    assert get(srv, "/info", "X-Forwarded-Proto: https\r\n").json()["scheme"] == "https"
+
+
+def test_untrusted_proxy_header_does_not_make_it_secure():
+    s = ServerProcess(APP, "--threads", "1", "--proxy-headers", "--forwarded-allow-ips", "10.0.0.1")  # 127.0.0.1 is not trusted
+    try:
+        r = get(s, "/set-cookie", "X-Forwarded-Proto: https\r\n")
+        assert set_cookies(r)[0] == "sid=abc123; Path=/; HttpOnly; SameSite=Lax"
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "path, status, cookies, extra",
+    [
+        ("/req-cookie", 200, ["a=1; Path=/; HttpOnly; SameSite=Lax",
+                              "gone=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/x; HttpOnly; SameSite=Lax"],
+         None),
+        ("/req-cookie-tuple", 201, ["t=3; Path=/; HttpOnly; SameSite=Lax"], ("X-Extra", "yes")),
+        ("/async-cookie", 200, ["as=ync; Path=/; HttpOnly; SameSite=Lax"], None),
+        ("/req-cookie-constant", 200, ["c=2; Path=/; HttpOnly; SameSite=Lax"], None),
+        ("/file-cookie", 200, ["f=1; Path=/; HttpOnly; SameSite=Lax"], ("Content-Type", "text/plain")),
+    ],
+)
+def test_cookies_set_on_the_request(srv, path, status, cookies, extra):
+    r = get(srv, path)
+    assert r.status == status, r
+    assert set_cookies(r) == cookies
+    if extra is not None:
+        assert r.header(extra[0]) == extra[1]
+
+
+def test_a_shared_response_object_is_not_modified(srv):
+    assert get(srv, "/req-cookie-constant").status == 200
+    r = get(srv, "/constant")
+    assert set_cookies(r) == [] and r.body == b"constant"
+
+
+CAUSES = {
+    "semicolon": "value contains ';'",
+    "crlf": "value contains CR",
+    "lf": "value contains LF",
+    "space": "value contains a space",
+    "comma": "value contains ','",
+    "name_eq": "invalid character '=' in cookie name",
+    "name_space": "invalid character ' ' in cookie name",
+    "name_semicolon": "invalid character ';' in cookie name",
+    "name_empty": "cookie name must be a non-empty str",
+    "name_crlf": "invalid character '\\r' in cookie name",
+    "path_semicolon": "path contains ';'",
+    "path_crlf": "path contains CR/LF",
+    "domain_semicolon": "domain contains ';'",
+    "samesite_none_insecure": "samesite='none' requires secure=True",
+    "samesite_bogus": "samesite must be 'lax', 'strict', 'none' or None",
+    "host_prefix_domain": "__Host- prefix requires Secure, path='/' and no domain",
+    "secure_prefix_insecure": "__Secure- prefix requires Secure",
+    "expires_crlf": "expires contains CR/LF",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CAUSES))
+def test_cookie_injection_is_refused(srv, kind):
+    r = get(srv, f"/bad-cookie/{kind}")
+    assert r.status == 400, r
+    assert r.json()["type"] == "ValueError"
+    assert CAUSES[kind] in r.json()["error"], r.json()
+    assert set_cookies(r) == []
