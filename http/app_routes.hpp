@@ -5,8 +5,10 @@
 
 #include "http/proxy_headers.hpp"
 #include "http/router.hpp"
+#include "http/static_files.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,9 @@ struct app_routes {
     /// --proxy-headers: requests from these peers take their client, scheme and host
     /// from the forwarding headers (empty: proxy headers are off).
     trusted_proxies proxies;
+    /// Static file mounts (app.static), in registration order: a path no route matches
+    /// goes to the first mount whose prefix covers it, before the fallback.
+    std::vector<std::unique_ptr<static_mount>> statics;
 };
 
 } // namespace ringbolt::http
