@@ -521,9 +521,9 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
     end_response(*o, true);
 }
 
-void http1_connection::respond_file(uint64_t seq, const request_context& ctx, uint16_t status,
-                                    std::string_view fields, std::shared_ptr<file_handle> file, uint64_t offset,
-                                    uint64_t length, protocol_env& env) {
+void http1_connection::respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                                    std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
+                                    protocol_env& env) {
     if (_owed.empty() && seq == _next_write) [[likely]] {
         bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
         response_framer f;

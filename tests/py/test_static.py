@@ -582,3 +582,30 @@ def test_app_static_refuses_bad_arguments(tmp_path):
     app.static("/x/", tmp_path)
     with pytest.raises(ValueError, match="already mounted"):
         app.static("/x", str(tmp_path))
+
+
+# ---- the example (examples/static_site.py, docs/static.md) ----
+
+
+def test_example_static_site():
+    import gzip
+
+    from conftest import REPO
+
+    ex = REPO / "examples"
+    s = ServerProcess("static_site:app", "--app-dir", str(ex))
+    try:
+        r = get(s, "/site/")
+        assert r.status == 200 and r.body == (ex / "static_site" / "index.html").read_bytes()
+        assert r.header("cache-control") == "public, max-age=300"
+        r = get(s, "/site/js/app.js", {"Accept-Encoding": "gzip, deflate"})
+        assert r.header("content-encoding") == "gzip"
+        assert gzip.decompress(r.body) == (ex / "static_site" / "js" / "app.js").read_bytes()
+        assert get(s, "/site/css/style.css").header("content-type") == "text/css; charset=utf-8"
+        r = get(s, "/site/docs")
+        assert (r.status, r.header("location")) == (301, "/site/docs/")
+        assert b"<h1>Docs</h1>" in get(s, "/site/docs/").body
+        assert "now" in get(s, "/api/time").json()
+        assert get(s, "/site/../static_site.py").status == 404
+    finally:
+        assert s.stop() == 0, s.output()

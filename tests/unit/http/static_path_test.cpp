@@ -159,7 +159,7 @@ TEST(AcceptEncoding, Choice) {
         {"*", all, content_coding::zstd},
         {"*;q=0.1, gzip;q=0.5", all, content_coding::gzip},
         {"identity;q=1, gzip;q=0.5", all, content_coding::identity},
-        {"br;q=2, gzip", all, content_coding::gzip},  // a bad q-value drops its member
+        {"br;q=2, gzip", all, content_coding::gzip},    // a bad q-value drops its member
         {"br;q=0.1234", all, content_coding::identity}, // more than three decimals
         {"gzip ; q = 0.3", all, content_coding::gzip},
         {"gzip, br", 0x8 | 0x4, content_coding::gzip}, // only .gz exists
