@@ -184,8 +184,9 @@ def main() -> int:
           f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after "
           f"{load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; {args.rounds} rounds x {args.duration} s, "
           f"wrk -t1 -c{args.connections}, servers on CPU {args.server_cpu}, wrk on CPU {args.load_cpu}\n")
-    print("| case | system | req/s median | req/s range | x nginx | server CPU µs/req (median) | notes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | system | req/s median | req/s range | x nginx (medians) | x nginx per round (median; each round) "
+          "| server CPU µs/req (median) | notes |")
+    print("|---|---|---|---|---|---|---|---|")
     for case in cases:
         ng = statistics.median([r[0] for r in results.get((case, "nginx"), [(float("nan"), 0, "")])])
         for name in systems:
@@ -193,9 +194,13 @@ def main() -> int:
             med = statistics.median([r[0] for r in rs])
             lo, hi = min(r[0] for r in rs), max(r[0] for r in rs)
             ratio = f"{med / ng:.2f}" if name != "nginx" and ng == ng else ""
+            per_round = ""
+            if name != "nginx" and (case, "nginx") in results:
+                rr = [a[0] / b[0] for a, b in zip(rs, results[(case, "nginx")])]
+                per_round = f"{statistics.median(rr):.2f} ({', '.join(f'{x:.2f}' for x in rr)})"
             us = statistics.median([r[1] for r in rs])
             notes = "; ".join(sorted({r[2] for r in rs if r[2]}))
-            print(f"| {case} | {name} | {med:.0f} | {lo:.0f}-{hi:.0f} | {ratio} | {us:.2f} | {notes} |")
+            print(f"| {case} | {name} | {med:.0f} | {lo:.0f}-{hi:.0f} | {ratio} | {per_round} | {us:.2f} | {notes} |")
     return 0
 
 
