@@ -310,6 +310,20 @@ def test_pipelined_static_answers_keep_order(srv, tree):
         assert rd.read().json() == {"ok": True}
         assert rd.read().body == b"hello"
         assert rd.read().status == 404
+        # Behind an application answer, static answers wait their turn (the owed list):
+        # a file range, a HEAD, a small file.
+        s.sendall(
+            b"GET /api HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /assets/big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1-1048576\r\n\r\n"
+            b"HEAD /assets/big.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /assets/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        assert rd.read().json() == {"ok": True}
+        r = rd.read()
+        assert r.status == 206 and r.body == pub(tree, "big.bin")[1 : MIB + 1]
+        r = rd.read(head_request=True)
+        assert (r.status, r.header("content-length")) == (200, str(BIG))
+        assert rd.read().body == HELLO
 
 
 # ---- precompressed siblings ----
