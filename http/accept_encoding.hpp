@@ -102,10 +102,11 @@ constexpr void parse_accept_encoding(std::string_view value, accepted_codings& i
             continue;
         }
         int q = 1000;
+        std::string_view params = semi == std::string_view::npos ? std::string_view() : member.substr(semi + 1);
         while (semi != std::string_view::npos) {
-            std::string_view params = member.substr(semi + 1);
             semi = params.find(';');
             std::string_view param = trim(params.substr(0, semi));
+            params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
             if (param.size() >= 2 && lower(param[0]) == 'q' && trim(param.substr(1)).starts_with('=')) {
                 q = parse_qvalue(trim(trim(param.substr(1)).substr(1)));
             }

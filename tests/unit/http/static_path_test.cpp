@@ -166,6 +166,9 @@ TEST(AcceptEncoding, Choice) {
         {"deflate", all, content_coding::identity},
         {"", all, content_coding::identity},
         {",,,", all, content_coding::identity},
+        // Several parameters (found by the fuzzer: this looped forever once).
+        {"gzip;a=1;b=2;q=0.5, br;x;y;q=0.4", all, content_coding::gzip},
+        {"br;level=1;q=0;x, gzip;y", all, content_coding::gzip},
     };
     for (const ae_case& c : cases) {
         SCOPED_TRACE(std::string(c.value));
