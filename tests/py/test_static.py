@@ -625,3 +625,17 @@ def test_example_static_site():
         assert get(s, "/site/../static_site.py").status == 404
     finally:
         assert s.stop() == 0, s.output()
+
+
+def test_static_mount_answers_before_a_mounted_asgi_app(tree):
+    s = ServerProcess("static_asgi_app:app", env={"RINGBOLT_TEST_STATIC": str(tree)})
+    try:
+        assert get(s, "/static/hello.txt").body == HELLO
+        assert get(s, "/static/missing.txt").status == 404  # no fall-through to the app
+        assert get(s, "/static/%2e%2e/secret.txt").status == 404
+        r = raw(s, "POST /static/hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab")
+        assert (r.status, r.header("allow")) == (405, "GET, HEAD")
+        assert get(s, "/elsewhere").body == b"asgi /elsewhere"
+        assert get(s, "/staticx").body == b"asgi /staticx"
+    finally:
+        assert s.stop() == 0, s.output()
