@@ -402,19 +402,21 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     // Validators of the representation served (the sibling's own when precompressed).
     // The ETag is strong: size, modification time in ns and inode identify the bytes
     // as long as files are replaced or rewritten through the file system (§8.8.3).
-    char tag[64];
+    char tag[64]; // three 64-bit hex numbers and two dashes: at most 50 bytes
     size_t tag_len = 0;
     {
-        std::string t;
-        t.reserve(48);
-        append_hex(t, static_cast<uint64_t>(st.st_size));
-        t.push_back('-');
-        append_hex(t, static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
-                          static_cast<uint64_t>(st.st_mtim.tv_nsec));
-        t.push_back('-');
-        append_hex(t, static_cast<uint64_t>(st.st_ino));
-        tag_len = t.size() < sizeof(tag) ? t.size() : sizeof(tag);
-        t.copy(tag, tag_len);
+        char* p = tag;
+        char* end = tag + sizeof(tag);
+        p = std::to_chars(p, end, static_cast<uint64_t>(st.st_size), 16).ptr;
+        *p++ = '-';
+        p = std::to_chars(p, end,
+                          static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
+                              static_cast<uint64_t>(st.st_mtim.tv_nsec),
+                          16)
+                .ptr;
+        *p++ = '-';
+        p = std::to_chars(p, end, static_cast<uint64_t>(st.st_ino), 16).ptr;
+        tag_len = static_cast<size_t>(p - tag);
     }
     std::string_view etag(tag, tag_len);
     std::time_t mtime = st.st_mtim.tv_sec;
