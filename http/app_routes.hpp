@@ -6,6 +6,7 @@
 #include "http/proxy_headers.hpp"
 #include "http/response_features.hpp"
 #include "http/router.hpp"
+#include "http/static_files.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,9 @@ struct app_routes {
     /// Compression, CORS, request ids, security headers (null: the app enables none,
     /// and the dispatcher does nothing more per request).
     std::unique_ptr<response_features> features;
+    /// Static file mounts (app.static), in registration order: a path no route matches
+    /// goes to the first mount whose prefix covers it, before the fallback.
+    std::vector<std::unique_ptr<static_mount>> statics;
 };
 
 } // namespace ringbolt::http

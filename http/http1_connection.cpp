@@ -544,6 +544,37 @@ void http1_connection::respond_framed(uint64_t seq, const request_context& ctx, 
     end_response(*o, true);
 }
 
+void http1_connection::respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                                    std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
+                                    protocol_env& env) {
+    if (_owed.empty() && seq == _next_write) [[likely]] {
+        bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
+        response_framer f;
+        f.start(_out, ctx, status, fields, static_cast<int64_t>(length), false, env.date, drain_close, false, false,
+                env.fields);
+        if (file) {
+            f.body_file(_out, std::move(file), offset, length);
+        }
+        env.counters.count_status(status);
+        ++_next_write;
+        if (f.closes()) {
+            _closing = true;
+        }
+        return;
+    }
+    owed* o = find_owed(seq);
+    if (o == nullptr) {
+        o = &_owed.emplace_back();
+        o->seq = seq;
+        o->ctx = ctx;
+    }
+    start_response(*o, status, fields, static_cast<int64_t>(length), false, false, false, env);
+    // A null file is only given for HEAD (no body framed); anything else cannot complete.
+    bool ok = file ? o->framer.body_file(queue_of(*o), std::move(file), offset, length)
+                   : o->framer.framing() == body_framing::none;
+    end_response(*o, ok);
+}
+
 void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
     if (m.parts == app_response::part_read_more) {
         // The app took body bytes: the first read answers Expect: 100-continue (RFC 9110

@@ -27,6 +27,8 @@ class http1_connection final : public protocol {
     void on_app_message(app_response&& m, protocol_env& env) override;
     void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                  std::string_view body, protocol_env& env) override;
+    void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                      std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env) override;
     void on_peer_eof(protocol_env& env) override;
     void on_timeout(protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;

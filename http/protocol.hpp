@@ -109,6 +109,12 @@ class protocol {
     /// Answer request `seq` natively (views valid for the call only).
     virtual void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                          std::string_view body, protocol_env& env) = 0;
+    /// Answer request `seq` natively with a file range as its body (static files):
+    /// `length` bytes of `file` from `offset`, sent with sendfile(). `file` may be null
+    /// for a HEAD request (only the length is announced). The default reads the range
+    /// into memory and calls respond(); HTTP/1.1 queues the range itself.
+    virtual void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                              std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env);
     /// The client finished sending (EOF). What it sent is still answered.
     virtual void on_peer_eof(protocol_env& env) = 0;
     /// The deadline passed (the reactor sweeps once a second).

@@ -33,6 +33,19 @@ void log_answer(const http::request_event& ev, uint16_t status, size_t body_byte
 
 } // namespace
 
+void request_dispatcher::serve_static(const http::static_mount& mount, http::protocol& conn,
+                                      const http::request_event& ev, http::protocol_env& env) {
+    http::static_answer& a = _static;
+    mount.serve(ev.head, ev.ctx.head_request, a);
+    if (a.use_file) {
+        conn.respond_file(ev.seq, ev.ctx, a.status, a.fields, std::move(a.file), a.offset, a.length, env);
+        log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.length);
+    } else {
+        conn.respond(ev.seq, ev.ctx, a.status, a.fields, a.body, env);
+        log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.body.size());
+    }
+}
+
 http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, const http::request_event& ev,
                                                          http::protocol_env& env,
                                                          std::shared_ptr<http::body_stream>& stream) {
@@ -67,6 +80,19 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             other_names = &names;
             http::route_match unused;
             st = _routes.table.lookup(0, head.path, unused, allowed); // no method: every allowed one
+        }
+    }
+    if (st == http::route_status::not_found && !_routes.statics.empty()) [[unlikely]] {
+        // Static mounts: after the routes (a route under a mount's prefix wins), before
+        // the fallback. A body is read whole first (verdict::buffer below), then ignored.
+        for (const auto& mount : _routes.statics) {
+            if (mount->covers(head.path)) {
+                if (ev.body_follows) {
+                    return verdict::buffer;
+                }
+                serve_static(*mount, conn, ev, env);
+                return verdict::answered;
+            }
         }
     }
     if (st != http::route_status::found && _routes.fallback != http::no_fallback) {

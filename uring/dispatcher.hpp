@@ -37,6 +37,9 @@ class request_dispatcher final : public http::dispatcher {
     std::vector<http::app_request>& batch() noexcept { return _batch; }
 
   private:
+    void serve_static(const http::static_mount& mount, http::protocol& conn, const http::request_event& ev,
+                      http::protocol_env& env);
+
     const http::app_routes& _routes;
     const http::metrics_source* _metrics;
     std::atomic<uint32_t>* _app_pending; ///< requests handed to the app, process-wide
@@ -44,6 +47,7 @@ class request_dispatcher final : public http::dispatcher {
     latency_histogram* _route_latency;   ///< per route id, when metrics are on
     body_stream_factory* _streams;       ///< null: bodies are always read whole
     std::vector<http::app_request> _batch;
+    http::static_answer _static; ///< reused: a static answer allocates nothing once warm
 };
 
 } // namespace ringbolt::uring

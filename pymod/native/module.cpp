@@ -260,6 +260,25 @@ class native_server {
         _routes->targets.push_back(std::move(t));
     }
 
+    /// app.static(): files under `prefix` from `directory`, answered natively.
+    void add_static(const std::string& prefix, const std::string& directory, const std::string& index,
+                    const std::string& cache_control, bool precompressed, bool dotfiles) {
+        check_not_started();
+        http::static_config cfg;
+        cfg.prefix = prefix;
+        cfg.directory = directory;
+        cfg.index = index;
+        cfg.cache_control = cache_control;
+        cfg.precompressed = precompressed;
+        cfg.dotfiles = dotfiles;
+        std::string err;
+        std::unique_ptr<http::static_mount> m = http::static_mount::open(std::move(cfg), err);
+        if (!m) {
+            throw pb::value_error(err);
+        }
+        _routes->statics.push_back(std::move(m));
+    }
+
     std::string metrics_text() {
         std::string out;
         if (_server) {
@@ -523,6 +542,7 @@ void init_runtime(pb::module_& m) {
              pb::arg("is_coroutine") = false, pb::arg("websocket") = false)
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
+        .def("add_static", &native_server::add_static)
         .def("set_async_runner", &native_server::set_async_runner)
         .def("enable_compression", &native_server::enable_compression)
         .def("enable_cors", &native_server::enable_cors)

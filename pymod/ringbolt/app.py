@@ -110,6 +110,7 @@ class App:
         self._wsgi_threads: int | None = None
         self._websockets: list[tuple[str, Handler]] = []
         self._features = ResponseFeatures()  # enable_compression/cors/request_id/security_headers
+        self._statics: list[tuple[str, str, str, str, bool, bool]] = []
 
     # ---- routes ----
     def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
@@ -225,6 +226,26 @@ class App:
             await serve_lifespan(self, receive, send)
         else:
             raise RuntimeError(f"a ringbolt App does not serve {kind!r} scopes yet")
+
+    def static(
+        self,
+        prefix: str,
+        directory: str | os.PathLike[str],
+        *,
+        index: str | None = "index.html",
+        cache_control: str | None = None,
+        precompressed: bool = True,
+        dotfiles: bool = False,
+    ) -> None:
+        """Serve the files under ``directory`` at ``prefix`` (GET and HEAD), natively: no
+        Python per request. See docs/static.md (validators, ranges, precompressed
+        ``.zst``/``.br``/``.gz`` siblings, index files, what is refused)."""
+        from ._static import check_static
+
+        mount = check_static(prefix, directory, index, cache_control, precompressed, dotfiles)
+        if any(m[0] == mount[0] for m in self._statics):
+            raise ValueError(f"a static directory is already mounted at {prefix!r}")
+        self._statics.append(mount)
 
     def enable_metrics(self, path: str = "/metrics") -> None:
         """Serve per-core counters and per-route latency histograms in Prometheus text
@@ -348,6 +369,8 @@ class App:
                 server.add_route(path, methods, fn, inspect.iscoroutinefunction(fn))
         for path, fn in self._websockets:
             server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
+        for mount in self._statics:
+            server.add_static(*mount)
         if self._asgi is not None:
             self._asgi.ws_settings = ws_settings
             server.set_fallback(self._asgi, True, True, True)

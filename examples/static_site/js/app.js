@@ -1,0 +1,1 @@
+fetch("/api/time").then((r) => r.json()).then((t) => console.log("server time", t.now));

@@ -1,0 +1,122 @@
+// Range: bytes=... parsing (RFC 9110 §14.1.1 ranges-specifier grammar).
+#include "http/byte_range.hpp"
+
+namespace ringbolt::http {
+
+namespace {
+
+bool is_ows(char c) noexcept {
+    return c == ' ' || c == '\t';
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_ows(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// 1*DIGIT; false on anything else or on overflow (a position past 2^64 is malformed).
+bool parse_pos(std::string_view s, uint64_t& out) noexcept {
+    if (s.empty() || s.size() > 19) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out = v;
+    return true;
+}
+
+} // namespace
+
+byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
+    byte_range out;
+    value = trim(value);
+    // range-unit "=" range-set; units are case-insensitive (§14.1).
+    if (value.size() < 6 || (value[0] | 0x20) != 'b' || (value[1] | 0x20) != 'y' || (value[2] | 0x20) != 't' ||
+        (value[3] | 0x20) != 'e' || (value[4] | 0x20) != 's' || value[5] != '=') {
+        return out; // another unit or malformed: ignored
+    }
+    std::string_view set = value.substr(6);
+    int members = 0;
+    int satisfiable = 0;
+    uint64_t first = 0;
+    uint64_t last = 0;
+    while (true) {
+        size_t comma = set.find(',');
+        std::string_view spec = trim(set.substr(0, comma));
+        if (!spec.empty()) { // §5.6.1: empty list elements are allowed and ignored
+            size_t dash = spec.find('-');
+            if (dash == std::string_view::npos) {
+                return {};
+            }
+            std::string_view a = spec.substr(0, dash);
+            std::string_view b = spec.substr(dash + 1);
+            uint64_t lo = 0;
+            uint64_t hi = 0;
+            bool ok = false;
+            if (a.empty()) {
+                // suffix-range: the last N bytes; N = 0 is unsatisfiable (§14.1.3).
+                uint64_t n = 0;
+                if (!parse_pos(b, n)) {
+                    return {};
+                }
+                if (n > 0 && size > 0) {
+                    lo = n >= size ? 0 : size - n;
+                    hi = size - 1;
+                    ok = true;
+                }
+            } else {
+                if (!parse_pos(a, lo)) {
+                    return {};
+                }
+                if (b.empty()) {
+                    hi = size == 0 ? 0 : size - 1;
+                } else {
+                    if (!parse_pos(b, hi) || hi < lo) {
+                        return {}; // last < first: the whole header is invalid (§14.1.1)
+                    }
+                    if (size > 0 && hi >= size) {
+                        hi = size - 1;
+                    }
+                }
+                ok = lo < size;
+            }
+            ++members;
+            if (ok) {
+                ++satisfiable;
+                first = lo;
+                last = hi;
+            }
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        set = set.substr(comma + 1);
+    }
+    if (members == 0) {
+        return {}; // "bytes=" or "bytes=," : no range-spec, malformed
+    }
+    if (satisfiable == 0) {
+        out.kind = range_kind::unsatisfiable;
+        return out;
+    }
+    if (members > 1) {
+        out.kind = range_kind::multiple;
+        return out;
+    }
+    out.kind = range_kind::single;
+    out.first = first;
+    out.length = last - first + 1;
+    return out;
+}
+
+} // namespace ringbolt::http
