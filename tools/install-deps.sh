@@ -9,7 +9,8 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
               fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests
-              websockets)  # the WebSocket client of tests/py/test_websocket*.py
+              websockets  # the WebSocket client of tests/py/test_websocket*.py
+              hypothesis)  # property tests (tests/py/test_json_types.py)
 
 PYTHON=${PYTHON:-python3}
 # VENV_FROM (set by make for an interpreter that refuses pip installs, PEP 668): create
