@@ -106,7 +106,7 @@ class TestClient:
         self.cookies = Cookies(cookies)
         self._server = ServerThread(app, threads=threads, options=server_options)
         self._lock = threading.Lock()
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[ServerThread, float], TestClient] | None = None
 
     # ---- the server ----
     @property
