@@ -347,3 +347,16 @@ def ringbolt_app() -> App:
 
 def test_plugin_fixture(ringbolt_client: TestClient) -> None:
     assert ringbolt_client.get("/state").json() == {"started": True, "counter": 1}
+
+
+def test_documented_example_passes() -> None:
+    """examples/testing (docs/testing.md) is a test suite of its own: it passes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "testing"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(example),
+                           str(example)], capture_output=True, text=True, timeout=300, cwd=str(example))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5 passed" in proc.stdout
