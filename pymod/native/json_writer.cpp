@@ -961,7 +961,7 @@ class json_writer {
 
     // Everything that is not exactly a JSON type: the standard library types the
     // writer knows, subclasses of the JSON types, dataclasses, then `default`.
-    bool other(PyObject* obj, int depth) {
+    [[gnu::noinline]] bool other(PyObject* obj, int depth) {
         if (!load_stdlib_types()) {
             return false;
         }
