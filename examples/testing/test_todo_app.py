@@ -6,7 +6,7 @@ import pytest
 
 from ringbolt.testing import TestClient, WebSocketDisconnect, client_fixture
 
-from todo_app import app
+from todo_app import app, todos
 
 client = client_fixture(app)  # a fixture named "client": the server runs for each test
 
@@ -17,7 +17,7 @@ def test_create_and_read(client: TestClient) -> None:
     todo = r.json()
     assert todo["title"] == "write docs"
     assert client.get(f"/todos/{todo['id']}").json() == todo
-    assert todo["id"] in app.todos  # the app's own objects, in this process
+    assert todo["id"] in todos  # the app's own objects, in this process
 
 
 def test_errors_are_responses(client: TestClient) -> None:

@@ -172,7 +172,7 @@ def test_default_callable() -> None:
     with pytest.raises(TypeError, match="Object of type Loop is not JSON serializable .*again 64 times"):
         json_dumps(Loop(), default=lambda v: v)
     with pytest.raises(TypeError, match="default must be callable"):
-        json_dumps(1, default=3)
+        json_dumps(1, default=3)  # type: ignore[arg-type]
     with pytest.raises(ZeroDivisionError):
         json_dumps(Loop(), default=lambda v: 1 / 0)
     # A default that calls json_dumps itself (its own buffer).
