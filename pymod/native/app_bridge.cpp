@@ -522,7 +522,7 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
 namespace {
 void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t body_bytes) noexcept {
     http::write_access_log(
-        {meta.peer, meta.method, meta.target, meta.version_minor, status, body_bytes, meta.start_ns});
+        {meta.peer, meta.method, meta.target, meta.version_minor, status, body_bytes, meta.start_ns, meta.request_id});
 }
 } // namespace
 
@@ -578,8 +578,10 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
 
 namespace {
 app_bridge::answer_meta meta_of(const http::app_request& req) {
-    return {
-        req.method.in(req.data), req.target.in(req.data), req.head_request, &req.peer, req.version_minor, req.start_ns};
+    return {req.method.in(req.data),    req.target.in(req.data),
+            req.head_request,           &req.peer,
+            req.version_minor,          req.start_ns,
+            req.request_id.in(req.data)};
 }
 
 void address_response(const http::app_request& req, http::app_response& resp) {
@@ -599,6 +601,7 @@ struct pending_answer {
     bool head_request;
     http::peer_address peer;
     uint8_t version_minor;
+    std::string request_id; ///< for the access log
     bool done = false;
 };
 
@@ -612,7 +615,8 @@ std::vector<std::pair<uring::response_sink*, http::app_response>> g_staged;
 void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc, bool stage = false) {
     http::app_response resp;
     address_response_from(p.address, resp);
-    app_bridge::answer_meta meta{p.method, p.target, p.head_request, &p.peer, p.version_minor, p.address.start_ns};
+    app_bridge::answer_meta meta{p.method,        p.target,           p.head_request, &p.peer,
+                                 p.version_minor, p.address.start_ns, p.request_id};
     p.done = true;
     if (p.bridge->finish(result, exc, meta, resp, *p.sink)) {
         if (stage) {
@@ -757,7 +761,8 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
                                      std::string(req.target.in(req.data)),
                                      req.head_request,
                                      req.peer,
-                                     req.version_minor};
+                                     req.version_minor,
+                                     std::string(req.request_id.in(req.data))};
         address_response(req, p->address);
         PyObject* capsule = PyCapsule_New(p, pending_name, pending_destructor);
         request_object* obj = capsule != nullptr ? new_request(&req, h.param_names, &_types) : nullptr;
@@ -813,7 +818,12 @@ std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_
     return std::make_shared<request_body>(sink, slot, gen, seq);
 }
 
+void app_bridge::end_of_turn() noexcept {
+    end_reactor_turn();
+}
+
 void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {
+    end_reactor_turn(false);
     PyThreadState*& ts = _thread_states[reactor_index];
     if (ts != nullptr) {
         PyEval_RestoreThread(ts);

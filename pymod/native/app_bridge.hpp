@@ -117,6 +117,7 @@ class app_bridge final : public uring::app_handler {
 
     uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
                           std::vector<http::app_response>& responses, uring::response_sink& later) noexcept override;
+    void end_of_turn() noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
     std::shared_ptr<http::body_stream> make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
                                                         uint64_t seq) noexcept override;
@@ -148,6 +149,7 @@ class app_bridge final : public uring::app_handler {
         const http::peer_address* peer = nullptr; ///< for the access log
         uint8_t version_minor = 1;
         uint64_t start_ns = 0;
+        std::string_view request_id; ///< for the access log ("" when request ids are off)
     };
     /// Turn a handler's result (or its exception, when `exc` is set) into a response
     /// message in `resp` (addressed by the caller). Returns false when the response is
