@@ -10,7 +10,8 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
               fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests
               websockets  # the WebSocket client of tests/py/test_websocket*.py
-              zstandard brotli)  # decode compressed responses (tests/py/test_compression.py)
+              zstandard brotli  # decode compressed responses (tests/py/test_compression.py)
+              hypothesis)  # property tests (tests/py/test_json_types.py)
 
 PYTHON=${PYTHON:-python3}
 # VENV_FROM (set by make for an interpreter that refuses pip installs, PEP 668): create

@@ -363,6 +363,7 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
 
 app_bridge::~app_bridge() {
     Py_XDECREF(_async_submit);
+    Py_XDECREF(_json_default);
     for (auto& h : _handlers) {
         Py_XDECREF(h.callable);
         Py_XDECREF(h.param_names);
@@ -527,6 +528,7 @@ void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t bo
 
 bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
                         uring::response_sink& sink) {
+    json_default_scope json_default(_json_default); // the App's json_default for dict/list results
     response_parts parts;
     bool logs = http::access_log_enabled();
     if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
@@ -705,6 +707,12 @@ PyObject* flush_completions() {
     }
     Py_END_ALLOW_THREADS;
     Py_RETURN_NONE;
+}
+
+void app_bridge::set_json_default(PyObject* fn) {
+    Py_XINCREF(fn);
+    Py_XDECREF(_json_default);
+    _json_default = fn;
 }
 
 void app_bridge::set_async_runner(PyObject* submit) {

@@ -134,6 +134,10 @@ class app_bridge final : public uring::app_handler {
     /// held: runs async handlers on an asyncio loop; each answer comes back through
     /// complete_async(). GIL held.
     void set_async_runner(PyObject* submit);
+    /// `App(json_default=...)`: called by the JSON writer for values of types it does not
+    /// know while this bridge converts results (nullptr: none). GIL held.
+    void set_json_default(PyObject* fn);
+    PyObject* json_default() const noexcept { return _json_default; }
     void submit(unsigned reactor_index, std::vector<http::app_request>& batch,
                 uring::response_sink& sink) noexcept override;
 
@@ -167,6 +171,7 @@ class app_bridge final : public uring::app_handler {
     void pool_main() noexcept;
 
     PyObject* _async_submit = nullptr;
+    PyObject* _json_default = nullptr;
 
     const python_types& _types; ///< process-wide (module state): detached requests outlive servers
     struct task {

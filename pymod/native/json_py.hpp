@@ -1,6 +1,7 @@
-// JSON between Python objects and bytes: ringbolt's own writer (dict/list/str/int/
-// float/bool/None, json.dumps semantics with ensure_ascii=False and compact
-// separators) and a simdjson-based reader producing Python objects.
+// JSON between Python objects and bytes: ringbolt's own writer (json_writer.cpp: the
+// JSON types with json.dumps semantics, ensure_ascii=False and compact separators, plus
+// datetime/date/time, UUID, Enum, Decimal, dataclasses and a `default` callable) and a
+// simdjson-based reader producing Python objects (json_py.cpp).
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
@@ -14,8 +15,29 @@ namespace ringbolt::py {
 inline constexpr size_t json_padding = 64;
 
 /// Append the JSON text of `obj` to `out`. Returns false with a Python exception set
-/// (TypeError for unsupported types, ValueError for NaN/Infinity or nesting too deep).
+/// (TypeError naming an unsupported type, ValueError for NaN/Infinity, nesting too deep
+/// or a str that cannot read back the same). Values of other types go to the calling
+/// thread's json_default_scope callable, if any. GIL held.
 bool write_json(PyObject* obj, std::string& out);
+/// The same with an explicit `default_fn` (nullptr: none) for values of other types.
+bool write_json(PyObject* obj, std::string& out, PyObject* default_fn);
+
+/// While it lives, write_json on this thread calls `default_fn` (borrowed; nullptr:
+/// none) for values of types it does not know: an App's json_default around the
+/// conversion of its handlers' results.
+class json_default_scope {
+  public:
+    explicit json_default_scope(PyObject* default_fn) noexcept;
+    ~json_default_scope();
+    json_default_scope(const json_default_scope&) = delete;
+    json_default_scope& operator=(const json_default_scope&) = delete;
+
+  private:
+    PyObject* _previous;
+};
+
+/// ringbolt._native.json_dumps(obj, default=None) -> bytes (METH_FASTCALL | METH_KEYWORDS).
+PyObject* json_dumps(PyObject* module, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);
 
 /// Parse `len` bytes of JSON. `padded`: at least json_padding readable bytes follow
 /// `data`. Returns a new reference, or nullptr with an exception set: ValueError

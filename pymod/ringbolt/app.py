@@ -96,7 +96,13 @@ class App:
     ...     return {"id": req.params["uid"]}
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, json_default: Callable[[Any], Any] | None = None) -> None:
+        """``json_default``: called with each value of a returned dict/list (or Response
+        body, HTTPError detail) that the JSON writer does not know; its result is written
+        instead (see docs/json.md). Anything still unknown is a TypeError: a 500."""
+        if json_default is not None and not callable(json_default):
+            raise TypeError(f"json_default must be callable, not {type(json_default).__name__}")
+        self.json_default = json_default
         self._routes: list[tuple[str, list[str], Handler, bool]] = []
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
@@ -351,6 +357,8 @@ class App:
 
         ws_settings = WebSocketSettings.from_options(config)
         server = _native.Server(config)
+        if self.json_default is not None:
+            server.set_json_default(self.json_default)
         self._features.apply(server)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)

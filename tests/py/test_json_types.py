@@ -1,0 +1,361 @@
+"""ringbolt's JSON writer: datetime/date/time, UUID, Enum, Decimal, dataclasses and
+App(json_default=...), through json_dumps and over a real socket (a handler's returned
+dict), bad types answered 500 with the log naming the type, and a Hypothesis property:
+the output always parses back with json.loads to an equal value."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import json
+import logging
+import math
+import uuid
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ringbolt import App, HTTPError, Response
+from ringbolt._native import json_dumps
+from ringbolt.testing import TestClient
+
+
+class Color(enum.Enum):
+    RED = "red"
+    TUPLE = (1, "two")
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Mode(enum.StrEnum):
+    FAST = "fast"
+
+
+class Nested(enum.Enum):
+    INNER = Color.RED  # an Enum whose value is an Enum: serialized recursively
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: float
+    label: str = "p"
+    scale: ClassVar[int] = 10  # not a field
+    init_only: dataclasses.InitVar[int] = 0  # not a field
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Shape:
+    name: str
+    points: list[Point]
+    id: uuid.UUID
+    when: dt.datetime
+
+
+class Money:
+    def __init__(self, cents: int) -> None:
+        self.cents = cents
+
+
+class Loop:
+    pass
+
+
+U = uuid.UUID("12345678-1234-5678-1234-567812345678")
+TZ = dt.timezone(dt.timedelta(hours=-5, minutes=-30))
+WHEN = dt.datetime(2026, 11, 22, 18, 30, 5, 120, tzinfo=dt.timezone.utc)
+
+# (value, the JSON text it must become)
+CASES: list[tuple[Any, str]] = [
+    (dt.datetime(2026, 1, 2, 3, 4, 5), '"2026-01-02T03:04:05"'),
+    (dt.datetime(2026, 1, 2, 3, 4, 5, 7), '"2026-01-02T03:04:05.000007"'),
+    (WHEN, '"2026-11-22T18:30:05.000120+00:00"'),
+    (dt.datetime(1, 1, 1, tzinfo=TZ), '"0001-01-01T00:00:00-05:30"'),
+    (dt.datetime(2026, 6, 1, tzinfo=dt.timezone(dt.timedelta(seconds=3661, microseconds=5))),
+     '"2026-06-01T00:00:00+01:01:01.000005"'),
+    (dt.date(999, 12, 31), '"0999-12-31"'),
+    (dt.time(1, 2, 3, 40), '"01:02:03.000040"'),
+    (dt.time(23, 59, tzinfo=TZ), '"23:59:00-05:30"'),
+    (U, '"12345678-1234-5678-1234-567812345678"'),
+    (uuid.UUID(int=0), '"00000000-0000-0000-0000-000000000000"'),
+    (uuid.UUID(int=2**128 - 1), '"ffffffff-ffff-ffff-ffff-ffffffffffff"'),
+    (Color.RED, '"red"'),
+    (Color.TUPLE, '[1,"two"]'),
+    (Level.HIGH, "3"),
+    (Mode.FAST, '"fast"'),
+    (Nested.INNER, '"red"'),
+    (decimal.Decimal("1.10"), "1.10"),
+    (decimal.Decimal("-0"), "-0"),
+    (decimal.Decimal("1E+3"), "1E+3"),
+    (decimal.Decimal("123456789012345678901234567890.000000001"), "123456789012345678901234567890.000000001"),
+    (Point(1, 2.5), '{"x":1,"y":2.5,"label":"p"}'),
+    (Shape("tri", [Point(0, 0.0, "a")], U, WHEN),
+     '{"name":"tri","points":[{"x":0,"y":0.0,"label":"a"}],"id":"12345678-1234-5678-1234-567812345678",'
+     '"when":"2026-11-22T18:30:05.000120+00:00"}'),
+    ({"a": [1, 2.0, None, True, False, "x"]}, '{"a":[1,2.0,null,true,false,"x"]}'),
+    ((1, 2), "[1,2]"),
+    ({7: "int key", None: "n", True: "t", 2.5: "f"}, '{"7":"int key","null":"n","true":"t","2.5":"f"}'),
+    (2**100, str(2**100)),
+    ("a\ud800b", '"a\\ud800b"'),  # a lone surrogate: escaped, reads back the same
+]
+
+
+@pytest.mark.parametrize("value,text", CASES, ids=[repr(c[0])[:40] for c in CASES])
+def test_json_dumps_types(value: Any, text: str) -> None:
+    assert json_dumps(value) == text.encode()
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        assert json.loads(json_dumps(value)) == value.isoformat()
+    if isinstance(value, uuid.UUID):
+        assert json.loads(json_dumps(value)) == str(value)
+    if isinstance(value, decimal.Decimal):
+        assert json.loads(json_dumps(value), parse_float=decimal.Decimal) == value
+
+
+def test_datetime_subclass_uses_its_own_isoformat() -> None:
+    class Stamp(dt.datetime):
+        def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+            return "custom"
+
+    assert json_dumps(Stamp(2026, 1, 1)) == b'"custom"'
+
+
+BAD: list[tuple[Any, type[Exception], str]] = [
+    (object(), TypeError, "Object of type object is not JSON serializable"),
+    ({"k": Money(5)}, TypeError, "Object of type Money is not JSON serializable"),
+    ([{1j: 1}], TypeError, "keys must be str, int, float, bool or None, not complex"),
+    (Point, TypeError, "Object of type type is not JSON serializable"),  # the class, not an instance
+    ({1, 2}, TypeError, "Object of type set is not JSON serializable"),
+    (b"bytes", TypeError, "Object of type bytes is not JSON serializable"),
+    (float("nan"), ValueError, "Out of range float values are not JSON compliant: nan"),
+    ([float("-inf")], ValueError, "Out of range float values are not JSON compliant: -inf"),
+    (decimal.Decimal("NaN"), ValueError, "Out of range Decimal values are not JSON compliant: Decimal('NaN')"),
+    (decimal.Decimal("Infinity"), ValueError, "Decimal('Infinity')"),
+    ("\ud83d\ude00", ValueError, "surrogate pair U+D83D U+DE00 as two code points"),
+]
+
+
+@pytest.mark.parametrize("value,exc,message", BAD, ids=[repr(c[0])[:30] for c in BAD])
+def test_json_dumps_refuses(value: Any, exc: type[Exception], message: str) -> None:
+    with pytest.raises(exc) as info:
+        json_dumps(value)
+    assert message in str(info.value)
+
+
+def test_nesting_and_cycles_are_bounded() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="nesting too deep"):
+        json_dumps(loop)
+    deep: Any = 1
+    for _ in range(600):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nesting too deep"):
+        json_dumps(deep)
+
+
+def test_default_callable() -> None:
+    def default(value: Any) -> Any:
+        if isinstance(value, Money):
+            return {"cents": value.cents, "at": WHEN}  # its result is serialized (datetime too)
+        raise TypeError(f"no JSON for {type(value).__name__}")
+
+    assert json_dumps([Money(5)], default=default) == b'[{"cents":5,"at":"2026-11-22T18:30:05.000120+00:00"}]'
+    with pytest.raises(TypeError, match="no JSON for Loop"):
+        json_dumps(Loop(), default=default)
+    # A default that keeps returning unknown values is stopped, naming the type.
+    with pytest.raises(TypeError, match="Object of type Loop is not JSON serializable .*again 64 times"):
+        json_dumps(Loop(), default=lambda v: v)
+    with pytest.raises(TypeError, match="default must be callable"):
+        json_dumps(1, default=3)  # type: ignore[arg-type]
+    with pytest.raises(ZeroDivisionError):
+        json_dumps(Loop(), default=lambda v: 1 / 0)
+    # A default that calls json_dumps itself (its own buffer).
+    assert json_dumps([Money(1), 2], default=lambda v: json_dumps({"c": v.cents}).decode()) == b'["{\\"c\\":1}",2]'
+
+
+# ---- over a socket ----
+
+
+def _app() -> App:
+    app = App(json_default=lambda v: {"cents": v.cents} if isinstance(v, Money) else str(v) if isinstance(v, Loop)
+              else _raise(v))
+
+    @app.get("/types")
+    def types(req: Any) -> Any:
+        return {"when": WHEN, "day": WHEN.date(), "at": WHEN.timetz(), "id": U, "color": Color.RED,
+                "level": Level.HIGH, "price": decimal.Decimal("19.99"), "point": Point(1, 2.5)}
+
+    @app.get("/list")
+    def as_list(req: Any) -> Any:
+        return [U, Mode.FAST]
+
+    @app.get("/response")
+    def response(req: Any) -> Any:
+        return Response({"shape": Shape("s", [], U, WHEN)}, status=201)
+
+    @app.get("/response-json")
+    def response_json(req: Any) -> Any:
+        return Response.json({"d": decimal.Decimal("0.10")})
+
+    @app.get("/default")
+    def default(req: Any) -> Any:
+        return {"money": Money(250)}
+
+    @app.get("/unknown")
+    def unknown(req: Any) -> Any:
+        return {"ok": 1, "bad": Unknown()}
+
+    @app.get("/nan")
+    def nan(req: Any) -> Any:
+        return {"x": math.nan}
+
+    @app.get("/error-detail")
+    def error_detail(req: Any) -> Any:
+        raise HTTPError(409, {"conflict_at": WHEN, "id": U})
+
+    @app.get("/async")
+    async def in_async(req: Any) -> Any:
+        return {"money": Money(1), "id": U}
+
+    @app.get("/const", const=True)
+    def const(req: Any) -> Any:
+        return {"built": dt.date(2026, 1, 1), "money": Money(7)}
+
+    return app
+
+
+class Unknown:
+    pass
+
+
+def _raise(value: Any) -> Any:
+    raise TypeError(f"json_default does not know {type(value).__name__}")
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    with TestClient(_app()) as c:
+        yield c
+
+
+def test_types_over_a_socket(client: TestClient) -> None:
+    r = client.get("/types")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {"when": "2026-11-22T18:30:05.000120+00:00", "day": "2026-11-22", "at": "18:30:05.000120+00:00",
+                        "id": str(U), "color": "red", "level": 3, "price": 19.99, "point": {"x": 1, "y": 2.5,
+                                                                                          "label": "p"}}
+    assert b'"price":19.99,' in r.content  # the Decimal's own digits, a JSON number
+    assert client.get("/list").json() == [str(U), "fast"]
+    r = client.get("/response")
+    assert r.status_code == 201
+    assert r.json() == {"shape": {"name": "s", "points": [], "id": str(U), "when": "2026-11-22T18:30:05.000120+00:00"}}
+    assert client.get("/response-json").content == b'{"d":0.10}'
+    r = client.get("/error-detail")
+    assert r.status_code == 409
+    assert r.json() == {"detail": {"conflict_at": "2026-11-22T18:30:05.000120+00:00", "id": str(U)}}
+
+
+def test_json_default_over_a_socket(client: TestClient) -> None:
+    assert client.get("/default").json() == {"money": {"cents": 250}}
+    assert client.get("/async").json() == {"money": {"cents": 1}, "id": str(U)}
+    assert client.get("/const").json() == {"built": "2026-01-01", "money": {"cents": 7}}
+
+
+def test_unsupported_type_is_a_500_naming_it(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="ringbolt"):
+        r = client.get("/unknown")
+        nan = client.get("/nan")
+    assert r.status_code == 500
+    assert nan.status_code == 500
+    logged = "\n".join(rec.getMessage() + "\n" + (logging.Formatter().formatException(rec.exc_info)
+                                                   if rec.exc_info else "") for rec in caplog.records)
+    assert "json_default does not know Unknown" in logged
+    assert "Out of range float values are not JSON compliant: nan" in logged
+    assert "Traceback" not in r.text  # no traceback on the wire
+    assert client.get("/types").status_code == 200  # the server goes on
+
+
+def test_without_json_default_unknown_types_name_the_type(caplog: pytest.LogCaptureFixture) -> None:
+    app = App()
+
+    @app.get("/")
+    def index(req: Any) -> Any:
+        return {"m": Money(1)}
+
+    with TestClient(app) as c, caplog.at_level(logging.ERROR, logger="ringbolt"):
+        r = c.get("/")
+    assert r.status_code == 500
+    assert any(rec.exc_info and "Object of type Money is not JSON serializable" in str(rec.exc_info[1])
+               for rec in caplog.records)
+
+
+def test_app_json_default_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="json_default must be callable"):
+        App(json_default=42)  # type: ignore[arg-type]
+
+
+# ---- the property: json.loads(json_dumps(x)) == x ----
+
+HIGH = "\ud800-\udbff"
+
+
+def _has_split_pair(s: str) -> bool:
+    return any("\ud800" <= a <= "\udbff" and "\udc00" <= b <= "\udfff" for a, b in zip(s, s[1:]))
+
+
+text = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)  # surrogates included
+scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**200), max_value=2**200)
+           | st.floats(allow_nan=False, allow_infinity=False) | text)
+documents = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(text, inner, max_size=6),
+    max_leaves=40,
+)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *_strings(v)]]
+    return []
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents)
+def test_output_parses_back_equal(value: Any) -> None:
+    if any(_has_split_pair(s) for s in _strings(value)):
+        # A high surrogate then a low one, as two code points: JSON has no spelling that
+        # reads back as those two (json.loads joins them), so it is refused, naming them.
+        with pytest.raises(ValueError, match="surrogate pair"):
+            json_dumps(value)
+        return
+    out = json_dumps(value)
+    out.decode("utf-8")  # always valid UTF-8 (lone surrogates are escaped)
+    assert json.loads(out) == value
+
+
+@given(st.floats())
+def test_floats_read_back_or_are_refused(value: float) -> None:
+    if math.isnan(value) or math.isinf(value):
+        with pytest.raises(ValueError, match="Out of range float"):
+            json_dumps(value)
+    else:
+        assert json_dumps(value) == repr(value).encode()  # float.__repr__'s shortest digits
+        assert json.loads(json_dumps(value)) == value
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_decimals_read_back(value: decimal.Decimal) -> None:
+    out = json_dumps(value)
+    assert out == str(value).encode()
+    assert json.loads(out, parse_float=decimal.Decimal, parse_int=decimal.Decimal) == value
