@@ -342,8 +342,10 @@ PRECOMPRESSED = [
     ("br, gzip", "/assets/style.css", b"GZ-OF-STYLE", "gzip"),
     ("gzip", "/assets/image.png", b"\x89PNG\r\n\x1a\nfake", None),  # not a compressible type
     ("gzip", "/plain/app.js", b"console.log('identity')\n", None),  # precompressed=False
-    ("gzip;a=1;b=2;q=0.5, br;x;y;q=0.4", "/assets/app.js", b"GZIP-BYTES", "gzip"),  # several parameters
-    ("br;q=abc, gzip;q=", "/assets/app.js", b"console.log('identity')\n", None),  # bad q-values: ignored
+    # A field that does not parse (only ";q=" is a codings parameter, RFC 9110 §12.5.3; a bad
+    # q-value) is ignored whole, as compression does: identity, never a guess or a loop.
+    ("gzip;a=1;b=2;q=0.5, br;x;y;q=0.4", "/assets/app.js", b"console.log('identity')\n", None),
+    ("br;q=abc, gzip;q=", "/assets/app.js", b"console.log('identity')\n", None),
 ]
 
 
