@@ -14,11 +14,12 @@ from . import _native
 from ._native import Request
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams
-from .errors import BadRequest, ClientDisconnect, HTTPError
+from .errors import BadRequest, ClientDisconnect, HTTPError, ValidationError
 from ._stream import request_read as _request_read
 from ._stream import request_stream as _request_stream
 from ._stream import start_stream as _start_stream
 from .response import FileResponse, Response, StreamingResponse
+from .routing import Router
 
 __version__ = "0.1.0"
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "HTTPError",
     "BadRequest",
     "ClientDisconnect",
+    "ValidationError",
+    "Router",
     "Headers",
     "QueryParams",
 ]
