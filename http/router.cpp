@@ -350,9 +350,7 @@ struct route_table::impl {
             rare.emplace_back();
         }
         rare_children& rc = rare[nd.rare];
-        return type == param_type::floating ? rc.float_child
-               : type == param_type::uuid   ? rc.uuid_child
-                                            : rc.path_child;
+        return type == param_type::floating ? rc.float_child : type == param_type::uuid ? rc.uuid_child : rc.path_child;
     }
 
     uint32_t param_child_for_add(uint32_t parent, param_type type) {

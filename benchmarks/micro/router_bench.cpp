@@ -88,8 +88,8 @@ void bm_percent_encoded(benchmark::State& s) {
 const route_table& converter_routes() {
     static const route_table t = [] {
         route_table r;
-        const char* patterns[] = {"/n/{v:int}",        "/n/{v:float}",       "/u/{id:uuid}", "/u/{name}",
-                                  "/files/{rest:path}", "/files/index",       "/api/{id:int}", "/api/{id:int}/x"};
+        const char* patterns[] = {"/n/{v:int}",         "/n/{v:float}", "/u/{id:uuid}",  "/u/{name}",
+                                  "/files/{rest:path}", "/files/index", "/api/{id:int}", "/api/{id:int}/x"};
         uint32_t id = 0;
         for (const char* p : patterns) {
             if (!r.add(p, method_get, id++).empty()) {

@@ -209,3 +209,19 @@ def test_asgi_not_matching_is_a_404_problem(routing_module, path):
     status, headers, body = _asgi_get(routing_module.app, path)
     assert status == 404 and headers["content-type"] == "application/problem+json"
     assert json.loads(body)["status"] == 404
+
+
+def _doc_blocks() -> list[str]:
+    from conftest import REPO
+
+    text = (REPO / "docs" / "routing.md").read_text()
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+@pytest.mark.parametrize("index", range(len(_doc_blocks())))
+def test_docs_examples_register_and_build(index):
+    """Every Python example of docs/routing.md runs and its pipelines build."""
+    namespace: dict = {"__name__": f"routing_doc_{index}"}
+    exec(compile(_doc_blocks()[index], f"docs/routing.md[{index}]", "exec"), namespace)
+    app = namespace["app"]
+    assert isinstance(app, App) and app._resolved_routes()
