@@ -418,10 +418,10 @@ struct route_table::impl {
         const uint32_t static_child = nd.statics.empty() ? no_node : find_static(nd, seg);
         int64_t int_value = 0;
         const bool try_int = nd.int_child != no_node && parse_int64(seg, int_value);
-        const rare_children* rc = nd.rare == no_node ? nullptr : &rare[nd.rare];
-        double float_value = 0;
-        const bool try_float = rc != nullptr && rc->float_child != no_node && parse_decimal(seg, float_value);
-        const bool try_uuid = rc != nullptr && rc->uuid_child != no_node && is_uuid(seg);
+        rare_checks rare_hit;
+        if (nd.rare != no_node) [[unlikely]] {
+            rare_hit = check_rare(rare[nd.rare], seg);
+        }
         const bool try_str = nd.str_child != no_node && !seg.empty();
 
         const bool last = end == path.size();
@@ -438,15 +438,8 @@ struct route_table::impl {
                 return true;
             }
         }
-        if (try_float) [[unlikely]] {
-            st.out->params[num_params] = route_param{param_type::floating, raw, std::bit_cast<int64_t>(float_value)};
-            if (last ? check_leaf(rc->float_child, np, st) : walk(rc->float_child, next, np, st)) {
-                return true;
-            }
-        }
-        if (try_uuid) [[unlikely]] {
-            st.out->params[num_params] = route_param{param_type::uuid, raw, 0};
-            if (last ? check_leaf(rc->uuid_child, np, st) : walk(rc->uuid_child, next, np, st)) {
+        if (rare_hit.any()) [[unlikely]] {
+            if (walk_rare(rare[nd.rare], rare_hit, raw, last, next, num_params, st)) {
                 return true;
             }
         }
@@ -456,12 +449,47 @@ struct route_table::impl {
                 return true;
             }
         }
-        if (rc != nullptr && rc->path_child != no_node) [[unlikely]] {
+        if (nd.rare != no_node && rare[nd.rare].path_child != no_node) [[unlikely]] {
             // The rest of the raw path from this segment on, slashes included.
             const std::string_view rest = path.substr(pos);
             if (!rest.empty() && escapes_well_formed(rest)) {
                 st.out->params[num_params] = route_param{param_type::path, rest, 0};
-                return check_leaf(rc->path_child, np, st);
+                return check_leaf(rare[nd.rare].path_child, np, st);
+            }
+        }
+        return false;
+    }
+
+    // The float and uuid children, out of walk()'s body so that tables without them
+    // (most) pay one predictable branch per segment and nothing else.
+    struct rare_checks {
+        bool is_float = false;
+        bool is_uuid = false;
+        double float_value = 0;
+        bool any() const noexcept { return is_float || is_uuid; }
+    };
+
+    [[gnu::noinline]] static rare_checks check_rare(const rare_children& rc, std::string_view seg) noexcept {
+        rare_checks r;
+        r.is_float = rc.float_child != no_node && parse_decimal(seg, r.float_value);
+        r.is_uuid = rc.uuid_child != no_node && is_uuid(seg);
+        return r;
+    }
+
+    [[gnu::noinline]] bool walk_rare(const rare_children& rc, const rare_checks& hit, std::string_view raw, bool last,
+                                     size_t next, uint8_t num_params, walk_state& st) const noexcept {
+        const auto np = static_cast<uint8_t>(num_params + 1);
+        if (hit.is_float) {
+            st.out->params[num_params] =
+                route_param{param_type::floating, raw, std::bit_cast<int64_t>(hit.float_value)};
+            if (last ? check_leaf(rc.float_child, np, st) : walk(rc.float_child, next, np, st)) {
+                return true;
+            }
+        }
+        if (hit.is_uuid) {
+            st.out->params[num_params] = route_param{param_type::uuid, raw, 0};
+            if (last ? check_leaf(rc.uuid_child, np, st) : walk(rc.uuid_child, next, np, st)) {
+                return true;
             }
         }
         return false;
