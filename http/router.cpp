@@ -397,6 +397,14 @@ struct route_table::impl {
     // Match the segment starting at raw index `pos` against node `n`'s children, then
     // the rest of the path below the chosen child; backtrack on failure.
     bool walk(uint32_t n, size_t pos, uint8_t num_params, walk_state& st) const noexcept {
+        // Nodes with a float, uuid or path child take the general walk; the others one
+        // compiled without that code (as fast as before those converters existed).
+        return nodes[n].rare == no_node ? walk_node<false>(n, pos, num_params, st)
+                                        : walk_node<true>(n, pos, num_params, st);
+    }
+
+    template <bool with_rare>
+    bool walk_node(uint32_t n, size_t pos, uint8_t num_params, walk_state& st) const noexcept {
         const std::string_view path = st.path;
         bool has_escape = false;
         const char* seg_end = segment_end(path.data() + pos, path.data() + path.size(), has_escape);
@@ -418,9 +426,14 @@ struct route_table::impl {
         const uint32_t static_child = nd.statics.empty() ? no_node : find_static(nd, seg);
         int64_t int_value = 0;
         const bool try_int = nd.int_child != no_node && parse_int64(seg, int_value);
-        rare_checks rare_hit;
-        if (nd.rare != no_node) [[unlikely]] {
-            rare_hit = check_rare(rare[nd.rare], seg);
+        bool rare_float = false; // plain locals (registers): no stack object per level
+        bool rare_uuid = false;
+        double float_value = 0;
+        if constexpr (with_rare) {
+            const rare_checks r = check_rare(rare[nd.rare], seg);
+            rare_float = r.is_float;
+            rare_uuid = r.is_uuid;
+            float_value = r.float_value;
         }
         const bool try_str = nd.str_child != no_node && !seg.empty();
 
@@ -438,8 +451,8 @@ struct route_table::impl {
                 return true;
             }
         }
-        if (rare_hit.any()) [[unlikely]] {
-            if (walk_rare(rare[nd.rare], rare_hit, raw, last, next, num_params, st)) {
+        if (with_rare && (rare_float || rare_uuid)) {
+            if (walk_rare(rare[nd.rare], rare_float, rare_uuid, float_value, raw, last, next, num_params, st)) {
                 return true;
             }
         }
@@ -449,7 +462,7 @@ struct route_table::impl {
                 return true;
             }
         }
-        if (nd.rare != no_node && rare[nd.rare].path_child != no_node) [[unlikely]] {
+        if (with_rare && rare[nd.rare].path_child != no_node) {
             // The rest of the raw path from this segment on, slashes included.
             const std::string_view rest = path.substr(pos);
             if (!rest.empty() && escapes_well_formed(rest)) {
@@ -466,7 +479,6 @@ struct route_table::impl {
         bool is_float = false;
         bool is_uuid = false;
         double float_value = 0;
-        bool any() const noexcept { return is_float || is_uuid; }
     };
 
     [[gnu::noinline]] static rare_checks check_rare(const rare_children& rc, std::string_view seg) noexcept {
@@ -476,17 +488,17 @@ struct route_table::impl {
         return r;
     }
 
-    [[gnu::noinline]] bool walk_rare(const rare_children& rc, const rare_checks& hit, std::string_view raw, bool last,
-                                     size_t next, uint8_t num_params, walk_state& st) const noexcept {
+    [[gnu::noinline]] bool walk_rare(const rare_children& rc, bool is_float, bool is_uuid, double float_value,
+                                     std::string_view raw, bool last, size_t next, uint8_t num_params,
+                                     walk_state& st) const noexcept {
         const auto np = static_cast<uint8_t>(num_params + 1);
-        if (hit.is_float) {
-            st.out->params[num_params] =
-                route_param{param_type::floating, raw, std::bit_cast<int64_t>(hit.float_value)};
+        if (is_float) {
+            st.out->params[num_params] = route_param{param_type::floating, raw, std::bit_cast<int64_t>(float_value)};
             if (last ? check_leaf(rc.float_child, np, st) : walk(rc.float_child, next, np, st)) {
                 return true;
             }
         }
-        if (hit.is_uuid) {
+        if (is_uuid) {
             st.out->params[num_params] = route_param{param_type::uuid, raw, 0};
             if (last ? check_leaf(rc.uuid_child, np, st) : walk(rc.uuid_child, next, np, st)) {
                 return true;
