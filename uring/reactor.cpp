@@ -131,6 +131,7 @@ void reactor::run() noexcept {
     _responses.reserve(256);
     while (true) {
         flush_dirty();
+        _app.end_of_turn();
         if (!_backend->wait(250, *this)) [[unlikely]] { // wake at least 4x a second for the tick
             break;
         }

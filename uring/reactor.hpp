@@ -93,6 +93,9 @@ class app_handler {
         (void)seq;
         return nullptr;
     }
+    /// The reactor finished a turn and is about to wait for the kernel: wake-ups it
+    /// owes other threads go out now, once for the whole turn.
+    virtual void end_of_turn() noexcept {}
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
 };

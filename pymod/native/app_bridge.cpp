@@ -811,7 +811,12 @@ std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_
     return std::make_shared<request_body>(sink, slot, gen, seq);
 }
 
+void app_bridge::end_of_turn() noexcept {
+    end_reactor_turn();
+}
+
 void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {
+    end_reactor_turn(false);
     PyThreadState*& ts = _thread_states[reactor_index];
     if (ts != nullptr) {
         PyEval_RestoreThread(ts);

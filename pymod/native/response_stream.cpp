@@ -29,6 +29,20 @@ std::mutex g_ready_mutex;
 std::vector<std::shared_ptr<loop_waitable>> g_ready;
 int g_notify_fd = -1;
 
+// On a reactor thread the loop is woken once per turn (end_reactor_turn), not once per
+// producer that became ready: with both threads on one CPU an eventfd write in the middle
+// of a turn lets the loop preempt the reactor for each WebSocket message it received.
+thread_local bool tl_defer_wake = false; ///< this thread ends its turns with end_reactor_turn
+thread_local bool tl_wake_owed = false;  ///< a deferred wake-up is owed to the loop
+
+void wake_loop_locked() noexcept {
+    if (g_notify_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t ignored = ::write(g_notify_fd, &one, sizeof(one));
+        (void)ignored;
+    }
+}
+
 } // namespace
 
 std::shared_ptr<const void> hold_python_object(PyObject* obj) {
@@ -133,11 +147,22 @@ void loop_waitable::notify() noexcept {
         std::lock_guard<std::mutex> lock(g_ready_mutex);
         bool wake = g_ready.empty();
         g_ready.push_back(shared_from_this());
-        if (wake && g_notify_fd >= 0) {
-            uint64_t one = 1;
-            ssize_t ignored = ::write(g_notify_fd, &one, sizeof(one));
-            (void)ignored;
+        if (wake) {
+            if (tl_defer_wake) {
+                tl_wake_owed = true;
+            } else {
+                wake_loop_locked();
+            }
         }
+    }
+}
+
+void end_reactor_turn(bool more_turns) noexcept {
+    tl_defer_wake = more_turns;
+    if (tl_wake_owed) {
+        tl_wake_owed = false;
+        std::lock_guard<std::mutex> lock(g_ready_mutex);
+        wake_loop_locked();
     }
 }
 

@@ -137,6 +137,10 @@ class request_body final : public http::body_stream, public loop_waitable {
 int stream_notify_fd();
 /// Futures of async producers that may go on (GIL held); clears the eventfd.
 PyObject* stream_ready();
+/// A reactor thread ends its turn: the loop is woken now if anything became ready during
+/// it, and later readiness on this thread is held until the next call (`more_turns`
+/// false: the thread is exiting, wake at once from now on).
+void end_reactor_turn(bool more_turns = true) noexcept;
 /// Drop Python references whose bytes the reactor has finished sending (GIL held).
 void release_sent_objects() noexcept;
 /// Keep a Python object alive while its bytes are queued: released later under the GIL.

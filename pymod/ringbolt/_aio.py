@@ -1,7 +1,7 @@
 """The asyncio side of ringbolt: ``async def`` handlers run as Tasks on one event loop
 thread per process (uvloop when installed). Reactors hand each loop turn's async
 requests over in one ``call_soon_threadsafe``; every answer goes back to its reactor
-through ``ringbolt.asgi.complete``: staged, and delivered once per loop iteration (one
+through ``ringbolt._tasks.complete``: staged, and delivered once per loop iteration (one
 wake-up per reactor for all the answers an iteration finished)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import traceback
 from typing import Any
 
-from .asgi import complete, new_task
+from ._tasks import complete, new_task
 
 logger = logging.getLogger("ringbolt")
 

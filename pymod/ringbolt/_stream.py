@@ -89,7 +89,7 @@ def _pump_sync(handle: Any, content: Any) -> None:
 
 
 def _start_task(loop: asyncio.AbstractEventLoop, handle: Any, content: Any) -> None:
-    from .asgi import _keep
+    from ._tasks import _keep
 
     _keep(loop.create_task(_pump_async(loop, handle, content)))  # kept until done (the loop holds tasks weakly)
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from . import _native
 from .errors import ClientDisconnect
+from ._tasks import _keep, complete, new_task
 from .response import FileResponse, Response, StreamingResponse
+from .websocket import WebSocketSettings, _await_receive, _await_send, _close
 
 logger = logging.getLogger("ringbolt")
 
@@ -34,15 +35,6 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 
-_native_complete = _native._complete
-_flush = _native._flush_completions
-
-
-def complete(loop: asyncio.AbstractEventLoop, pending: Any, result: Any, exc: BaseException | None) -> None:
-    """Answer a request from the loop thread. Answers are staged and delivered once per
-    loop iteration: the reactor is woken once for all that this iteration finished."""
-    if _native_complete(pending, result, exc):
-        loop.call_soon(_flush)
 _DISCONNECT = {"type": "http.disconnect"}
 # A 500 for an app that broke the protocol: the connection is closed after it.
 _ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
@@ -447,7 +439,6 @@ class ASGIHandler:
 
 
     async def _run_websocket(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
-        from .websocket import WebSocketSettings
 
         scope = req._asgi_scope(self.base)
         if not scope["path"].isascii():
@@ -502,7 +493,6 @@ class _WebSocketCycle:
             if self.closed or self.denied:
                 return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
             raise ASGIProtocolError("receive() after websocket.connect, before the app accepted or refused")
-        from .websocket import _await_receive
 
         message = await _await_receive(self.loop, native)
         kind = message[0]
@@ -525,7 +515,6 @@ class _WebSocketCycle:
                 data = message.get("bytes")
                 if (text is None) == (data is None):
                     raise ASGIProtocolError("websocket.send needs exactly one of 'text' and 'bytes'")
-                from .websocket import _await_send
 
                 if not await _await_send(self.loop, native, text if text is not None else data):
                     raise ClientDisconnected(400, "the WebSocket is closed")
@@ -534,7 +523,6 @@ class _WebSocketCycle:
                 if self.closed:
                     return
                 self.closed = True
-                from .websocket import _close
 
                 _close(self.loop, native, message.get("code", 1000) or 1000, message.get("reason") or "")
                 return
@@ -542,7 +530,6 @@ class _WebSocketCycle:
         if self.closed or self.denied:
             raise ClientDisconnected(400, "the WebSocket handshake was already refused")
         if kind == "websocket.accept":
-            from . import _native
 
             headers = message.get("headers") or ()
             subprotocol = message.get("subprotocol")
@@ -590,7 +577,6 @@ class _WebSocketCycle:
             logger.error("ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc,
                          exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
         if self.native is not None and not self.native.closed:
-            from .websocket import _close
 
             _close(self.loop, self.native, 1011, "")
 
@@ -600,7 +586,6 @@ class _WebSocketCycle:
             self._answer(_raw_response(b"", 403, ()))
             return
         if self.native is not None and not self.native.closed:
-            from .websocket import _close
 
             _close(self.loop, self.native, 1000, "")
 
@@ -738,27 +723,3 @@ def asgi_app(app: ASGIApp, *, lifespan: str = "auto", root_path: str = "") -> An
     return server_app
 
 
-# The event loop holds tasks weakly: a request's task suspended on I/O whose future is
-# referenced only from the C side (uvloop) can be garbage-collected mid-request
-# ("Task was destroyed but it is pending!", GeneratorExit in the handler). Running tasks
-# are kept here until they finish.
-_running: set[Any] = set()
-
-
-def _keep(task: Any) -> Any:
-    if not task.done():
-        _running.add(task)
-        task.add_done_callback(_running.discard)
-    return task
-
-
-if sys.version_info >= (3, 12):
-
-    def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
-        # Runs the coroutine at once until it first suspends: a response that needs no
-        # I/O is answered without a loop round-trip (and is never kept: it is done).
-        return _keep(asyncio.Task(coro, loop=loop, eager_start=True))
-else:
-
-    def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
-        return _keep(loop.create_task(coro))

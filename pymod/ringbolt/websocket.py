@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from . import _native
-from .asgi import complete
+from ._tasks import complete
 
 logger = logging.getLogger("ringbolt")
 

@@ -17,6 +17,11 @@
 //      prefix of the bytes the application produced for k (all of them when complete);
 //  (e) outstanding() stays within what the application still owes, is 0 once nothing is
 //      owed; an idle or half-received connection always has a deadline (unless the server holds its input back).
+//  (f) with config bit 0x10 the route table has a WebSocket route and the client may send
+//      handshakes: an application's 101 switches only for the oldest owed request; then the
+//      wire is the complete answers to every request before it and the 101's head, last,
+//      with no framing; HTTP/1.1 keeps nothing queued; and the new protocol is given
+//      exactly the bytes the client sent after the handshake's head.
 #include "http/http1_connection.hpp"
 
 #include "tests/fuzz/wire_responses.hpp"
@@ -123,6 +128,26 @@ constexpr std::string_view canned_requests[] = {
 };
 constexpr size_t num_canned = sizeof(canned_requests) / sizeof(canned_requests[0]);
 
+/// With config bit 0x10, op_queue_request picks from both tables (the first one's
+/// indices keep their meaning for every other config, so older seeds replay the same).
+#define WS_HANDSHAKE_FIELDS                                                                                            \
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+constexpr std::string_view websocket_requests[] = {
+    "GET /ws HTTP/1.1\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 13\r\n\r\n",
+    // A masked text frame ("Hello") right behind the handshake: the new protocol's bytes.
+    "GET /ws HTTP/1.1\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 13\r\n\r\n"
+    "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
+    "GET /ws HTTP/1.1\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 8\r\n\r\n", // 426
+    "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n",   // no key: 400
+    "GET /ws HTTP/1.1\r\nHost: a\r\n\r\n", // not a handshake
+    "GET /ws HTTP/1.1\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 13\r\nConnection: close\r\n\r\n",
+    "GET /ws HTTP/1.0\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 13\r\n\r\n",
+    "POST /ws HTTP/1.1\r\nHost: a\r\n" WS_HANDSHAKE_FIELDS "Sec-WebSocket-Version: 13\r\nContent-Length: 2\r\n\r\nhi",
+};
+#undef WS_HANDSHAKE_FIELDS
+constexpr size_t num_websocket = sizeof(websocket_requests) / sizeof(websocket_requests[0]);
+
 constexpr uint16_t app_statuses[] = {200, 201, 204, 304, 404, 500, 299};
 constexpr std::string_view connection_values[] = {"", "close", "keep-alive", "Keep-Alive, close"};
 
@@ -151,6 +176,8 @@ const app_routes& routes() {
         add("/watch", method_get | method_post, target_kind::python, 0, ""); // an ASGI app's target
         a.targets.back().streams_body = true;
         a.targets.back().watches_disconnect = true;
+        add("/ws", method_get | method_post, target_kind::python, 0, ""); // only reached in WebSocket mode
+        a.targets.back().websocket = true;
         return a;
     }();
     return r;
@@ -203,6 +230,41 @@ struct probe_stream final : stream_control {
     }
 };
 
+/// The protocol after a 101: it only keeps what it was given (the WebSocket protocol
+/// itself is driven by ws_connection_fuzz).
+class probe_protocol final : public protocol {
+  public:
+    void open(uint32_t, uint32_t, const peer_address&, uint32_t, const connection_limits&) override {}
+    bool on_data(std::string_view, protocol_env&) override { return true; }
+    void pump(protocol_env&) override {}
+    bool has_pending_input() const noexcept override { return false; }
+    void on_app_message(app_response&&, protocol_env&) override {}
+    void respond(uint64_t, const request_context&, uint16_t, std::string_view, std::string_view,
+                 protocol_env&) override {}
+    void on_peer_eof(protocol_env&) override {}
+    void on_timeout(protocol_env&) override {}
+    bool begin_drain(uint32_t, uint32_t) override { return true; }
+    void release() noexcept override { _out.clear(); }
+    bool closing() const noexcept override { return false; }
+    bool close_after_flush() const noexcept override { return false; }
+    bool idle() const noexcept override { return true; }
+    bool nothing_owed() const noexcept override { return true; }
+    size_t outstanding() const noexcept override { return 0; }
+    uint32_t deadline() const noexcept override { return 0; }
+    uint64_t requests_seen() const noexcept override { return 0; }
+};
+
+struct probe_upgrade final : protocol_upgrade {
+    std::string* pending;
+    explicit probe_upgrade(std::string* p) : pending(p) {}
+    std::unique_ptr<protocol> make(uint32_t slot, uint32_t gen, const peer_address&, std::string_view bytes,
+                                   protocol_env&) override {
+        check(slot == 5 && gen == 9, "(f) the new protocol made for another connection");
+        pending->assign(bytes);
+        return std::make_unique<probe_protocol>();
+    }
+};
+
 /// A stream handed to the connection, and what its producer did with it.
 struct stream_entry {
     std::shared_ptr<probe_stream> stream;
@@ -215,6 +277,7 @@ struct stream_entry {
 struct seq_record {
     bool dispatched = false; ///< went through the dispatcher (errors and CONNECT do not)
     bool to_app = false;
+    bool upgrade = false; ///< a WebSocket handshake: the app may answer 101
     request_context ctx;
     bool handed = false;   ///< the app_request came out of the batch
     bool started = false;  ///< the application sent a head
@@ -276,7 +339,8 @@ class recording_dispatcher final : public dispatcher {
             r.dispatched = false; // reported again once its body is read
             return v;
         }
-        r.to_app = v == verdict::to_app || v == verdict::streaming;
+        r.upgrade = v == verdict::upgrade;
+        r.to_app = v == verdict::to_app || v == verdict::streaming || r.upgrade;
         return v;
     }
 
@@ -306,7 +370,7 @@ class script {
 
 class connection_run {
   public:
-    explicit connection_run(uint8_t config) : _app_limit((config & 4) ? 3 : 0) {
+    explicit connection_run(uint8_t config) : _app_limit((config & 4) ? 3 : 0), _websocket((config & 0x10) != 0) {
         static constexpr size_t output_limits[] = {SIZE_MAX, 256, 2048, 16384};
         _output_limit = output_limits[config & 3];
         _limits.min_body_rate = (config & 8) ? 64 : 0;
@@ -325,6 +389,9 @@ class connection_run {
 
     void step(script& s);
     void finish();
+    void finish_checks();
+    /// Switched protocols: the run is over (the new protocol has its own fuzzer).
+    bool switched() const noexcept { return _switched; }
 
   private:
     protocol_env env() { return protocol_env{_limits, date, _now, _draining, _counters, _recorder, _output_limit}; }
@@ -342,6 +409,9 @@ class connection_run {
     void stream_body(script& s);
     void stream_end(script& s);
     void abort_response(script& s);
+    void accept_upgrade(seq_record& r);
+    void check_switch(uint64_t seq);
+    void feed(std::string_view bytes, protocol_env& e);
     void misbehave(script& s);
     void pass_time(uint8_t seconds);
     void send(uint8_t count, uint8_t shape);
@@ -349,11 +419,16 @@ class connection_run {
     void close();
     void check_state();
     wire_summary check_wire() const;
+    request_facts facts(uint64_t k) const;
 
     connection_limits _limits;
     core_counters _counters;
     std::atomic<uint32_t> _app_pending{0};
     uint32_t _app_limit = 0;
+    bool _websocket = false; ///< config 0x10: WebSocket handshakes are in the canned table
+    bool _switched = false;
+    std::string _fed;     ///< every byte given to the connection, in order
+    std::string _pending; ///< what the new protocol was given at the switch
     fuzz_bodies _bodies;
     uring::request_dispatcher _dispatcher{routes(), nullptr, &_app_pending, _app_limit, nullptr, &_bodies};
     std::vector<seq_record> _seqs;
@@ -390,9 +465,15 @@ void connection_run::step(script& s) {
                      _conn.deadline(), _now);
     }
     switch (code) {
-    case op_queue_request:
-        _client.append(canned_requests[s.byte() % num_canned]);
+    case op_queue_request: {
+        uint8_t which = s.byte();
+        if (_websocket && which % (num_canned + num_websocket) >= num_canned) {
+            _client.append(websocket_requests[which % (num_canned + num_websocket) - num_canned]);
+        } else {
+            _client.append(canned_requests[which % num_canned]);
+        }
         break;
+    }
     case op_queue_raw: {
         size_t n = s.byte() % 64;
         _client.append(s.bytes(n));
@@ -480,6 +561,11 @@ void connection_run::client_send(uint8_t count) {
         return;
     }
     auto e = env();
+    feed(bytes, e);
+}
+
+void connection_run::feed(std::string_view bytes, protocol_env& e) {
+    _fed.append(bytes);
     _conn.on_data(bytes, e);
 }
 
@@ -620,6 +706,10 @@ void connection_run::answer(script& s) {
     if (r == nullptr || _produced_total > (1u << 20)) {
         return;
     }
+    if (r->upgrade && status == 299) {
+        accept_upgrade(*r);
+        return;
+    }
     uint64_t seq = static_cast<uint64_t>(r - _seqs.data());
     int64_t declared = static_cast<int64_t>(size);
     switch (flags & 3) {
@@ -646,6 +736,101 @@ void connection_run::answer(script& s) {
     r->broken = declared >= 0 && static_cast<uint64_t>(declared) != size;
     ++_finished;
     deliver(std::move(m));
+}
+
+/// The application accepts a WebSocket handshake (as ws_accept does: a head-only 101
+/// carrying the upgrade, and a stream told if the switch cannot happen).
+void connection_run::accept_upgrade(seq_record& r) {
+    uint64_t seq = static_cast<uint64_t>(&r - _seqs.data());
+    app_response m;
+    m.seq = seq;
+    m.parts = app_response::part_head;
+    m.start.status = 101;
+    m.start.fields =
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        "X-Seq: " +
+        std::to_string(seq) + "\r\n";
+    m.upgrade = std::make_shared<probe_upgrade>(&_pending);
+    auto told = std::make_shared<probe_stream>();
+    m.stream = told;
+    r.started = true;
+    r.finished = true;
+    ++_finished;
+    deliver(std::move(m));
+    if (_conn.has_successor()) {
+        check(told->closed == 0, "(f) switched, but the upgrade's stream was told it failed");
+        check_switch(seq);
+    } else {
+        // Refused (not the oldest owed request, or the connection closes): the client
+        // gets a cut instead of a 101, which the wire check allows for a broken answer.
+        check(told->closed == 1, "(f) a refused 101 did not tell its stream");
+        r.broken = true;
+        if (tracing) {
+            std::fprintf(stderr, "the 101 for request %llu was refused\n", static_cast<unsigned long long>(seq));
+        }
+    }
+}
+
+/// Appends everything in `q` to `wire` as the reactor would send it.
+void drain_into(output_queue& q, std::string& wire) {
+    send_batch b;
+    while (q.take_front(b, 16, SIZE_MAX)) {
+        while (!b.empty()) {
+            if (b.is_file()) {
+                const segment& f = b.front();
+                std::string buf(f.length - f.done, '\0');
+                ssize_t got = pread(f.file->fd, buf.data(), buf.size(), static_cast<off_t>(f.file_offset + f.done));
+                check(got == static_cast<ssize_t>(buf.size()), "file segment read");
+                wire += buf;
+                b.consume(buf.size());
+            } else {
+                iovec iov[16];
+                size_t cnt = b.iovecs(iov, 16);
+                size_t sent = 0;
+                for (size_t i = 0; i < cnt; ++i) {
+                    wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+                    sent += iov[i].iov_len;
+                }
+                b.consume(sent);
+            }
+        }
+        b.reset();
+    }
+}
+
+void connection_run::check_switch(uint64_t seq) {
+    std::unique_ptr<protocol> next = _conn.take_successor();
+    check(next != nullptr && !_conn.has_successor(), "(f) the successor is taken once");
+    check(!_conn.has_output(), "(f) bytes left in HTTP/1.1's queue after the switch");
+    // The reactor finishes the batch in flight, then sends from the new protocol's queue.
+    for (int guard = 0; guard < 100000 && !_batch.empty(); ++guard) {
+        send(0, 0);
+    }
+    drain_into(next->output(), _wire);
+    size_t at = _wire.rfind("HTTP/1.1 101 ");
+    check(at != std::string::npos, "(f) switched without a 101 on the wire");
+    std::string_view head = std::string_view(_wire).substr(at);
+    check(head.find("\r\n\r\n") == head.size() - 4, "(f) bytes after the 101's head");
+    check(head.find("\r\nX-Seq: " + std::to_string(seq) + "\r\n") != std::string_view::npos,
+          "(f) the 101 answers another request");
+    check(head.find("Upgrade: websocket\r\n") != std::string_view::npos, "(f) the 101 lost its Upgrade field");
+    for (std::string_view framing : {"Content-Length", "Transfer-Encoding", "content-length", "transfer-encoding"}) {
+        check(head.find(framing) == std::string_view::npos, "(f) a 101 with framing");
+    }
+    std::string before = _wire.substr(0, at);
+    wire_summary sum = read_responses(before, [this](uint64_t k) { return facts(k); });
+    check(sum.last_complete && sum.finals == seq, "(f) the 101 does not follow whole answers to every earlier request");
+    check(_fed.size() >= _pending.size() && std::string_view(_fed).ends_with(_pending),
+          "(f) the new protocol was not given the bytes after the handshake");
+    check(std::string_view(_fed).substr(0, _fed.size() - _pending.size()).ends_with("\n"),
+          "(f) the new protocol was given part of the handshake");
+    if (tracing) {
+        std::fprintf(stderr, "switched protocols after request %llu; the new protocol was given %zu byte(s)\n",
+                     static_cast<unsigned long long>(seq), _pending.size());
+    }
+    next->release();
+    close();
+    _switched = true;
 }
 
 void connection_run::stream_head(script& s) {
@@ -877,7 +1062,7 @@ void connection_run::turn() {
         if (!_conn.has_pending_input() && !_stash.empty()) {
             std::string bytes;
             bytes.swap(_stash);
-            _conn.on_data(bytes, e);
+            feed(bytes, e);
             if (_peer_eof) {
                 _conn.on_peer_eof(e);
             }
@@ -945,22 +1130,28 @@ void connection_run::check_state() {
     }
 }
 
+request_facts connection_run::facts(uint64_t k) const {
+    request_facts f;
+    const seq_record* rec = k < _seqs.size() ? &_seqs[k] : nullptr;
+    if (rec != nullptr && rec->dispatched) {
+        f.head_request = rec->ctx.head_request;
+        f.http10 = rec->ctx.version_minor == 0;
+        f.to_app = rec->to_app;
+        f.produced = rec->produced;
+        f.whole = rec->finished && !rec->broken && !_reset;
+    }
+    return f;
+}
+
 wire_summary connection_run::check_wire() const {
-    return read_responses(_wire, [this](uint64_t k) {
-        request_facts f;
-        const seq_record* rec = k < _seqs.size() ? &_seqs[k] : nullptr;
-        if (rec != nullptr && rec->dispatched) {
-            f.head_request = rec->ctx.head_request;
-            f.http10 = rec->ctx.version_minor == 0;
-            f.to_app = rec->to_app;
-            f.produced = rec->produced;
-            f.whole = rec->finished && !rec->broken && !_reset;
-        }
-        return f;
-    });
+    return read_responses(_wire, [this](uint64_t k) { return facts(k); });
 }
 
 void connection_run::finish() {
+    if (_switched) {
+        finish_checks(); // the HTTP/1.1 part was checked at the switch
+        return;
+    }
     bool closed_before = _released;
     if (!_released) {
         // The reactor sends everything, then applies its close rules.
@@ -1001,6 +1192,10 @@ void connection_run::finish() {
             }
         }
     }
+    finish_checks();
+}
+
+void connection_run::finish_checks() {
     close(); // the client goes away
     collect();
     check_state();
@@ -1022,7 +1217,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     live_keeps = 0;
     {
         connection_run run(s.byte());
-        while (!s.done()) {
+        while (!s.done() && !run.switched()) {
             run.step(s);
         }
         run.finish();

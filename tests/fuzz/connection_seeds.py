@@ -12,7 +12,13 @@ QUEUE, RAW, SEND, ANSWER, HEAD, BODY, END, ABORT, BAD, TIME, OUT, TURN, DRAIN, E
 # canned_requests indexes
 GET_PY, HEAD_PY, GET10, GET10_KA, HEAD10_KA, POST_CL, POST_CHUNKED, POST_EXPECT = range(8)
 GET_NATIVE, HEAD_NATIVE, GET_USER, GET_PY_CLOSE, NOT_FOUND, DELETE_405, GET_204, METRICS = range(8, 16)
-CONNECT, NO_HOST, CRLF, TOO_LARGE, PUT_EXPECT, KEEP_ALIVE_CLOSE = range(16, 22)
+CONNECT, NO_HOST, CRLF, TOO_LARGE, UPLOAD_CL, UPLOAD_CHUNKED, UPLOAD_EXPECT, UPLOAD_BAD_CHUNK = range(16, 24)
+PUT_EXPECT, KEEP_ALIVE_CLOSE, WATCH_GET, WATCH_CL, WATCH_CHUNKED = range(24, 29)
+NUM_CANNED = 29
+# websocket_requests indexes (config bit 0x10 only), after the canned ones
+WS_OK, WS_FRAME_BEHIND, WS_V8, WS_NO_KEY, WS_PLAIN, WS_CLOSE, WS_HTTP10, WS_POST = range(NUM_CANNED, NUM_CANNED + 8)
+WEBSOCKET = 0x10  # config bit
+ACCEPT_101 = 6  # answer status index 6 (299) on a handshake: the app accepts with 101
 
 # answer/stream flags: bits 0-1 length mode, 2-3 body source, 4-5 Connection value,
 # 6 Date+Server, 7 Transfer-Encoding from the app
@@ -103,6 +109,19 @@ SEEDS = {
     + [TIME, 31, TIME, 20] + raw(b"cd") + send_all() + flush(),
     "status_204_304_and_404": [0] + queue(GET_204, NOT_FOUND, DELETE_405, GET_PY, GET_PY) + send_all()
     + answer(size=5, status=2) + answer(size=5, status=3) + flush(),
+    "ws_accept": [WEBSOCKET] + queue(WS_OK) + send_all() + answer(status=ACCEPT_101),
+    "ws_accept_frame_behind_split": [WEBSOCKET] + queue(WS_FRAME_BEHIND) + [SEND, 40, SEND, 90] + send_all()
+    + answer(status=ACCEPT_101),
+    "ws_accept_after_answered": [WEBSOCKET] + queue(GET_PY, WS_OK) + send_all() + answer() + [OUT, 0, 0]
+    + answer(status=ACCEPT_101),
+    "ws_accept_behind_owed": [WEBSOCKET] + queue(GET_PY, WS_OK) + send_all() + answer(pick=1, status=ACCEPT_101)
+    + answer() + flush(),
+    "ws_denied_then_http": [WEBSOCKET] + queue(WS_OK, GET_PY) + send_all() + answer(size=4) + flush() + answer()
+    + flush(),
+    "ws_refusals": [WEBSOCKET] + queue(WS_V8, WS_NO_KEY, WS_PLAIN, WS_POST) + send_all() + answer() + flush(),
+    "ws_close_requested": [WEBSOCKET] + queue(WS_CLOSE) + send_all() + answer(status=ACCEPT_101) + flush(),
+    "ws_http10": [WEBSOCKET] + queue(WS_HTTP10) + send_all() + answer(status=ACCEPT_101) + flush(),
+    "ws_drain": [WEBSOCKET] + queue(WS_OK) + send_all() + [DRAIN, 1] + answer(status=ACCEPT_101) + flush(),
 }
 
 

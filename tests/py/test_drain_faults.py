@@ -174,6 +174,7 @@ class KeepAliveClient(threading.Thread):
         reader: Reader | None = None
         on_this_connection = 0
         opened = 0
+        last_answer = 0.0
         try:
             while not self.halt.is_set() and time.monotonic() < end and self.sent < self.max_requests:
                 if sock is None:
@@ -194,7 +195,8 @@ class KeepAliveClient(threading.Thread):
                 assert reader is not None
                 self.sent += 1
                 where = "first request of its connection" if on_this_connection == 0 else \
-                    f"request {on_this_connection + 1} of a kept-alive connection"
+                    f"request {on_this_connection + 1} of a kept-alive connection, " \
+                    f"{time.monotonic() - last_answer:.3f} s after the previous answer"
                 try:
                     sock.sendall(f"GET /ping?n={self.sent} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
                 except OSError as exc:
@@ -209,6 +211,7 @@ class KeepAliveClient(threading.Thread):
                     sock = None
                     continue
                 self.answered += 1
+                last_answer = time.monotonic()  # an idle gap is what a drain's grace must cover
                 on_this_connection += 1
                 if r.status != 200:
                     self.bad.append(repr(r))

@@ -491,8 +491,8 @@ TEST(Http1Connection, DrainGivesIdleConnectionsAGraceThenClosesThem) {
             f.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         }
         EXPECT_FALSE(f.conn.begin_drain(f.now, 1));
-        EXPECT_EQ(f.conn.deadline(), f.now + 1);
-        fake_reactor g = {}; // the same connection: a request in the grace is answered with close
+        EXPECT_EQ(f.conn.deadline(), f.now + 2); // whole seconds: at least one full second of grace
+        fake_reactor g = {};                     // the same connection: a request in the grace is answered with close
         if (served_one) {
             g.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         }

@@ -1,0 +1,179 @@
+// One request through a whole HTTP/1.1 connection and the runtime's dispatcher, as the
+// reactor drives them, without the kernel: bytes in (http1_connection::on_data: parse,
+// route, native answer or hand-off to the app batch), the app's answer for a Python
+// route (on_app_message: framing into the output queue), and the send (take_front into a
+// send_batch, consume, reset). Covers what parser_bench and response_writer_bench do not:
+// http1_connection::process, the dispatcher and the framer together.
+//
+// Google Benchmark by default; `connection_bench --instr CASE [N]` runs CASE N times
+// without the framework, for instruction counts under callgrind
+// (tools/instr-compare-connection), which repeat exactly on a noisy machine.
+#include "http/app_request.hpp"
+#include "http/http1_connection.hpp"
+#include "http/method_names.hpp"
+#include "uring/dispatcher.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using namespace ringbolt;
+using namespace ringbolt::http;
+
+constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+/// A small service's table: a native route, Python routes with and without
+/// parameters, so that routing does real work.
+const app_routes& routes() {
+    static const app_routes r = [] {
+        app_routes a;
+        auto add = [&](const char* pattern, uint16_t methods, target_kind kind) {
+            uint32_t id = static_cast<uint32_t>(a.targets.size());
+            if (!a.table.add(pattern, methods, id).empty()) {
+                std::fprintf(stderr, "connection_bench: route %s refused\n", pattern);
+                std::abort();
+            }
+            route_target t;
+            t.kind = kind;
+            t.handler = id;
+            t.response.status = 200;
+            t.response.headers = "Content-Type: text/plain\r\n";
+            t.response.body = "Hello, World!";
+            t.pattern = pattern;
+            a.targets.push_back(std::move(t));
+        };
+        add("/plaintext", method_get, target_kind::native);
+        add("/json", method_get, target_kind::python);
+        add("/users", method_get | method_post, target_kind::python);
+        add("/users/{id:int}", method_get | method_put | method_delete, target_kind::python);
+        add("/users/{id:int}/posts/{post}", method_get, target_kind::python);
+        add("/health", method_get, target_kind::native);
+        return a;
+    }();
+    return r;
+}
+
+struct bench_connection {
+    connection_limits limits;
+    core_counters counters;
+    std::atomic<uint32_t> app_pending{0};
+    uring::request_dispatcher dispatcher{routes(), nullptr, &app_pending, 0, nullptr, nullptr};
+    http1_connection conn;
+    send_batch batch;
+    uint32_t now = 1000;
+    bool draining = false;
+    size_t sent = 0;
+
+    bench_connection() { conn.open(1, 1, {}, now, limits); }
+    protocol_env env() { return protocol_env{limits, date, now, draining, counters, dispatcher}; }
+
+    void send_all() {
+        while (conn.output().take_front(batch, 64, SIZE_MAX)) {
+            sent += batch.remaining();
+            batch.consume(batch.remaining());
+            batch.reset();
+        }
+    }
+
+    /// A request for a native route: parsed, routed and answered in on_data.
+    void native(std::string_view request) {
+        auto e = env();
+        conn.on_data(request, e);
+        send_all();
+    }
+
+    /// A request for a Python route: handed to the app batch, answered as the bridge
+    /// answers a handler that returned a small dict (head + body + end in one message).
+    void python(std::string_view request) {
+        auto e = env();
+        conn.on_data(request, e);
+        auto& pending = dispatcher.batch();
+        for (const app_request& r : pending) {
+            app_response m;
+            m.conn_slot = r.conn_slot;
+            m.conn_gen = r.conn_gen;
+            m.seq = r.seq;
+            m.parts = app_response::part_head | app_response::part_body | app_response::part_end;
+            m.start.status = 200;
+            m.start.static_fields = "Content-Type: application/json\r\n";
+            m.start.content_length = 27;
+            m.body = R"({"message":"Hello, World!"})";
+            conn.on_app_message(std::move(m), e);
+        }
+        pending.clear();
+        send_all();
+    }
+};
+
+constexpr std::string_view wrk_plaintext = "GET /plaintext HTTP/1.1\r\nHost: localhost:8000\r\n\r\n";
+constexpr std::string_view wrk_json = "GET /json HTTP/1.1\r\nHost: localhost:8000\r\n\r\n";
+constexpr std::string_view browser_param =
+    "GET /users/42/posts/hello?x=1 HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0 (X11; "
+    "Linux x86_64) Firefox/120.0\r\nAccept: text/html,application/xhtml+xml\r\nAccept-Language: "
+    "en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\nCookie: a=b; c=d\r\n\r\n";
+constexpr std::string_view not_found = "GET /nope HTTP/1.1\r\nHost: localhost:8000\r\n\r\n";
+
+struct bench_case {
+    const char* name;
+    std::string_view request;
+    bool native;
+};
+constexpr bench_case cases[] = {
+    {"native", wrk_plaintext, true},
+    {"python", wrk_json, false},
+    {"python_params", browser_param, false},
+    {"not_found", not_found, true},
+};
+
+void run_case(const bench_case& c, bench_connection& b) {
+    if (c.native) {
+        b.native(c.request);
+    } else {
+        b.python(c.request);
+    }
+}
+
+void BM_Connection(benchmark::State& state, const bench_case* c) {
+    bench_connection b;
+    for (auto _ : state) {
+        run_case(*c, b);
+    }
+    benchmark::DoNotOptimize(b.sent);
+    state.SetItemsProcessed(state.iterations());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc >= 3 && std::strcmp(argv[1], "--instr") == 0) {
+        long n = argc >= 4 ? std::strtol(argv[3], nullptr, 10) : 100000;
+        for (const bench_case& c : cases) {
+            if (std::strcmp(c.name, argv[2]) == 0 || std::strcmp("none", argv[2]) == 0) {
+                bench_connection b; // "none": the set-up alone, the baseline to subtract
+                if (std::strcmp("none", argv[2]) != 0) {
+                    for (long i = 0; i < n; ++i) {
+                        run_case(c, b);
+                    }
+                }
+                std::printf("%zu\n", b.sent);
+                return 0;
+            }
+        }
+        std::fprintf(stderr, "connection_bench: unknown case %s\n", argv[2]);
+        return 2;
+    }
+    for (const bench_case& c : cases) {
+        benchmark::RegisterBenchmark((std::string("BM_Connection/") + c.name).c_str(), BM_Connection, &c);
+    }
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,47 @@
+"""Tasks and answers on the worker's event loop, shared by the ASGI adapter, async
+ringbolt handlers and WebSockets (kept apart from asgi.py so that those modules import
+each other's pieces without a cycle)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from . import _native
+
+_native_complete = _native._complete
+_flush = _native._flush_completions
+
+
+def complete(loop: asyncio.AbstractEventLoop, pending: Any, result: Any, exc: BaseException | None) -> None:
+    """Answer a request from the loop thread. Answers are staged and delivered once per
+    loop iteration: the reactor is woken once for all that this iteration finished."""
+    if _native_complete(pending, result, exc):
+        loop.call_soon(_flush)
+
+
+# The event loop holds tasks weakly: a request's task suspended on I/O whose future is
+# referenced only from the C side (uvloop) can be garbage-collected mid-request
+# ("Task was destroyed but it is pending!", GeneratorExit in the handler). Running tasks
+# are kept here until they finish.
+_running: set[Any] = set()
+
+
+def _keep(task: Any) -> Any:
+    if not task.done():
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+    return task
+
+
+if sys.version_info >= (3, 12):
+
+    def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+        # Runs the coroutine at once until it first suspends: a response that needs no
+        # I/O is answered without a loop round-trip (and is never kept: it is done).
+        return _keep(asyncio.Task(coro, loop=loop, eager_start=True))
+else:
+
+    def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+        return _keep(loop.create_task(coro))
