@@ -79,8 +79,9 @@ std::string configure_access_log(bool enabled, std::string_view format) {
                    "'";
         }
         char atom = format[i + 2];
-        if (std::string_view("hprmUqHsSbBDLt").find(atom) == std::string_view::npos) {
-            return std::string("access log format: unknown atom %(") + atom + ")s (known: h p r m U q H s S b B D L t)";
+        if (std::string_view("hprmUqHsSbBDLti").find(atom) == std::string_view::npos) {
+            return std::string("access log format: unknown atom %(") + atom +
+                   ")s (known: h p r m U q H s S b B D L t i)";
         }
         if (!literal.empty()) {
             pieces.push_back({0, std::move(literal)});
@@ -177,6 +178,13 @@ void write_access_log(const access_entry& e) noexcept {
             out.add({tmp, static_cast<size_t>(n > 0 ? n : 0)});
             break;
         }
+        case 'i':
+            if (e.request_id.empty()) {
+                out.add("-");
+            } else {
+                add_printable(out, e.request_id);
+            }
+            break;
         case 't': {
             std::time_t now = std::time(nullptr);
             std::tm tm{};

@@ -18,8 +18,9 @@ struct access_entry {
     std::string_view target;
     uint8_t version_minor = 1;
     uint16_t status = 0;
-    int64_t body_bytes = -1; ///< -1: not known when the head went out (a streamed body)
-    uint64_t start_ns = 0;   ///< when the request was handed on (0: not measured)
+    int64_t body_bytes = -1;     ///< -1: not known when the head went out (a streamed body)
+    uint64_t start_ns = 0;       ///< when the request was handed on (0: not measured)
+    std::string_view request_id; ///< app.enable_request_id: the request's id ("" when off)
 };
 
 /// The default format, uvicorn's: `127.0.0.1:52000 - "GET /path HTTP/1.1" 200 OK`.
@@ -30,7 +31,8 @@ inline constexpr std::string_view default_access_format = "%(h)s:%(p)s - \"%(r)s
 /// (without '?'), %(H)s protocol, %(s)s status, %(S)s reason phrase, %(b)s body bytes
 /// ('-' when streamed), %(B)s body bytes (0 when streamed), %(D)s microseconds in the
 /// application, %(L)s seconds in the application, %(t)s time [22/Nov/2026:11:05:08 +0000],
-/// %% a percent sign. Returns an error message for an unknown atom, else "".
+/// %(i)s the request id (app.enable_request_id; '-' when off), %% a percent sign. Returns an error message for an
+/// unknown atom, else "".
 std::string configure_access_log(bool enabled, std::string_view format);
 
 bool access_log_enabled() noexcept;

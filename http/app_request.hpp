@@ -86,6 +86,7 @@ struct app_request {
     peer_address peer;     ///< the client: the connection's peer, or what a trusted proxy says
     bool https = false;    ///< a trusted proxy says the original request was https
     span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
+    span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
 };
 
 /// Told when a streamed response's connection goes away, and (as a send_credit) how

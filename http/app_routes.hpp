@@ -4,9 +4,11 @@
 #pragma once
 
 #include "http/proxy_headers.hpp"
+#include "http/response_features.hpp"
 #include "http/router.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,9 @@ struct app_routes {
     /// --proxy-headers: requests from these peers take their client, scheme and host
     /// from the forwarding headers (empty: proxy headers are off).
     trusted_proxies proxies;
+    /// Compression, CORS, request ids, security headers (null: the app enables none,
+    /// and the dispatcher does nothing more per request).
+    std::unique_ptr<response_features> features;
 };
 
 } // namespace ringbolt::http

@@ -2,6 +2,8 @@
 // in order, streamed and whole responses through the response framer, deadlines.
 #include "http/http1_connection.hpp"
 
+#include "http/response_features.hpp"
+
 #include "core/probes.hpp"
 #include "http/response_writer.hpp"
 
@@ -366,7 +368,7 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
     if (v == dispatcher::verdict::to_app || v == dispatcher::verdict::streaming) {
         owed& o = _owed.emplace_back();
         o.seq = seq;
-        o.ctx = ctx;
+        o.ctx = std::move(ctx); // not used below
         o.from_app = true;
         if (v == dispatcher::verdict::to_app && stream) {
             o.watch = std::move(stream); // the app listens for the client leaving (ASGI http.disconnect)
@@ -496,6 +498,27 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
 
 void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                                std::string_view body, protocol_env& env) {
+    if (ctx.features != nullptr && ctx.features->compression.enabled) [[unlikely]] {
+        compression_plan p =
+            plan_compression(*ctx.features, ctx, status, fields, static_cast<int64_t>(body.size()), false);
+        if (p.vary) {
+            std::string coded;
+            if (p.coding != content_coding::identity &&
+                !compress_whole(p.coding, compression_level(ctx.features->compression, p.coding, body.size()), body,
+                                coded)) {
+                p.coding = content_coding::identity; // the library failed: send it as it is
+            }
+            std::string all(fields);
+            append_compression_fields(p, all);
+            respond_framed(seq, ctx, status, all, p.coding != content_coding::identity ? coded : body, env);
+            return;
+        }
+    }
+    respond_framed(seq, ctx, status, fields, body, env);
+}
+
+void http1_connection::respond_framed(uint64_t seq, const request_context& ctx, uint16_t status,
+                                      std::string_view fields, std::string_view body, protocol_env& env) {
     if (_owed.empty() && seq == _next_write) [[likely]] {
         // Nothing owed before it: frame straight into the output (the hot path).
         bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
@@ -580,13 +603,32 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         o->stream = std::move(m.stream);
         const response_head& h = m.start;
         std::string_view fields = h.fields.empty() ? h.static_fields : std::string_view(h.fields);
-        start_response(*o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
+        if (o->ctx.features != nullptr && o->ctx.features->compression.enabled) [[unlikely]] {
+            if (start_coded(*o, m, fields, env)) {
+                return;
+            }
+        } else {
+            start_response(*o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
+        }
     } else if (!o->started) [[unlikely]] {
         end_response(*o, false); // body before head
         return;
     }
     bool ok = true;
-    if (m.parts & app_response::part_body) {
+    if (o->encoder) [[unlikely]] {
+        // A compressed stream: every piece is encoded and flushed; the end closes the
+        // coded stream (its trailer is the last piece). A file cannot be compressed here.
+        bool finish = (m.parts & app_response::part_end) && !(m.parts & app_response::part_abort);
+        if ((m.parts & app_response::part_body) && m.file) {
+            ok = false;
+        } else if ((m.parts & app_response::part_body) || finish) {
+            std::string_view piece = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
+            if (!(m.parts & app_response::part_body)) {
+                piece = {};
+            }
+            ok = body_coded(*o, piece, finish);
+        }
+    } else if (m.parts & app_response::part_body) {
         output_queue& q = queue_of(*o);
         if (m.file) {
             ok = o->framer.body_file(q, std::move(m.file), m.file_offset, m.file_length, o->stream);
@@ -613,6 +655,101 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             set_read_deadline(true, env);
         }
     }
+}
+
+bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fields, protocol_env& env) {
+    const response_head& h = m.start;
+    const response_features& f = *o.ctx.features;
+    bool has_body = (m.parts & app_response::part_body) != 0;
+    bool whole = has_body && (m.parts & app_response::part_end) && !(m.parts & app_response::part_abort) && !m.file;
+    std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
+    int64_t length = h.content_length;
+    if (whole && length < 0) {
+        length = static_cast<int64_t>(body.size()); // a short stream that came whole
+    }
+    compression_plan p = plan_compression(f, o.ctx, h.status, fields, length, has_body && m.file != nullptr);
+    if (!p.vary) {
+        start_response(o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
+        return false;
+    }
+    std::string coded;
+    if (p.coding != content_coding::identity) {
+        if (whole) {
+            if (h.content_length >= 0 && static_cast<uint64_t>(h.content_length) != body.size()) {
+                p.coding = content_coding::identity; // a wrong declared length: the framer refuses it as usual
+            } else if (!compress_whole(p.coding, compression_level(f.compression, p.coding, body.size()), body,
+                                       coded)) {
+                p.coding = content_coding::identity;
+            }
+        } else {
+            o.encoder = make_body_encoder(p.coding, compression_level(f.compression, p.coding, 0));
+            if (!o.encoder) {
+                p.coding = content_coding::identity;
+            }
+        }
+    }
+    std::string all(fields);
+    append_compression_fields(p, all);
+    if (p.coding == content_coding::identity) {
+        start_response(o, h.status, all, h.content_length, h.close, h.has_date, h.has_server, env);
+        return false;
+    }
+    if (!whole) {
+        start_response(o, h.status, all, -1, h.close, h.has_date, h.has_server, env); // chunked (or close)
+        return false;
+    }
+    start_response(o, h.status, all, static_cast<int64_t>(coded.size()), h.close, h.has_date, h.has_server, env);
+    if (o.stream) {
+        o.stream->on_sent(body.size()); // the producer's bytes are consumed here
+    }
+    o.framer.body_owned(queue_of(o), std::move(coded));
+    end_response(o, o.framer.end(queue_of(o), m.trailers));
+    if (_outstanding == 0 && _deadline == 0 && !_closing) {
+        set_read_deadline(true, env);
+    }
+    return true;
+}
+
+namespace {
+
+// A compressed piece's send credit: the producer counts the bytes it gave, the queue
+// the (fewer) coded bytes it sent; this maps one onto the other so flow control holds.
+class coded_credit final : public send_credit {
+  public:
+    coded_credit(std::shared_ptr<send_credit> inner, size_t in, size_t out) noexcept
+        : _inner(std::move(inner)), _in(in), _out(out) {}
+    void on_sent(size_t bytes) noexcept override {
+        _sent += bytes;
+        size_t due = _sent >= _out ? _in : static_cast<size_t>(static_cast<unsigned __int128>(_in) * _sent / _out);
+        if (due > _given) {
+            _inner->on_sent(due - _given);
+            _given = due;
+        }
+    }
+
+  private:
+    std::shared_ptr<send_credit> _inner;
+    size_t _in;
+    size_t _out;
+    size_t _sent = 0;
+    size_t _given = 0;
+};
+
+} // namespace
+
+bool http1_connection::body_coded(owed& o, std::string_view piece, bool finish) {
+    std::string coded;
+    if (!o.encoder->write(piece, finish, coded)) {
+        return false;
+    }
+    if (finish) {
+        o.encoder.reset(); // its memory goes with the stream's end
+    }
+    if (o.stream && !piece.empty()) {
+        auto credit = std::make_shared<coded_credit>(o.stream, piece.size(), coded.size());
+        return o.framer.body_owned(queue_of(o), std::move(coded), std::move(credit));
+    }
+    return o.framer.body_owned(queue_of(o), std::move(coded));
 }
 
 bool http1_connection::switch_protocols(owed& o, app_response& m, protocol_env& env) {

@@ -4,6 +4,7 @@
 // reactor's once-a-second sweep enforces.
 #pragma once
 
+#include "http/body_encoder.hpp"
 #include "http/chunked.hpp"
 #include "http/protocol.hpp"
 
@@ -59,11 +60,12 @@ class http1_connection final : public protocol {
         response_framer framer;
         output_queue held;
         std::shared_ptr<stream_control> stream;
-        std::shared_ptr<body_stream> watch; ///< told when the client goes before the answer ends
-        bool from_app = false;              ///< counted in _outstanding until it ends
-        bool started = false;               ///< head framed
-        bool ended = false;                 ///< end (or failure) framed: nothing more comes
-        bool failed = false;                ///< cannot be completed: the connection closes after it
+        std::shared_ptr<body_stream> watch;    ///< told when the client goes before the answer ends
+        std::unique_ptr<body_encoder> encoder; ///< a streamed body compressed piece by piece (else null)
+        bool from_app = false;                 ///< counted in _outstanding until it ends
+        bool started = false;                  ///< head framed
+        bool ended = false;                    ///< end (or failure) framed: nothing more comes
+        bool failed = false;                   ///< cannot be completed: the connection closes after it
     };
 
     size_t process(std::string_view buf, protocol_env& env);
@@ -89,6 +91,13 @@ class http1_connection final : public protocol {
     void start_response(owed& o, uint16_t status, std::string_view fields, int64_t length, bool app_close,
                         bool has_date, bool has_server, protocol_env& env);
     void end_response(owed& o, bool ok);
+    void respond_framed(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                        std::string_view body, protocol_env& env);
+    /// Compression (response features): start `o` from the app's head, compressing the
+    /// body when it comes whole in `m`. True when `m` was handled entirely.
+    bool start_coded(owed& o, app_response& m, std::string_view fields, protocol_env& env);
+    /// A body piece of a compressed stream: encoded, flushed and framed.
+    bool body_coded(owed& o, std::string_view piece, bool finish);
     void advance(); ///< the front response ended: move on to the next
     /// The application answered the upgrade request with 101: frame it and hand the
     /// connection to the protocol `up` makes. False when the connection cannot switch.

@@ -50,7 +50,7 @@ struct request_event {
     std::string_view body;       ///< the whole (decoded) body (empty when `body_follows`)
     bool body_follows;           ///< the body has not arrived: the dispatcher may stream it
     uint64_t seq;                ///< order on the connection
-    request_context ctx;
+    request_context& ctx;        ///< the dispatcher may add response features (CORS, compression, request id)
     uint32_t slot;
     uint32_t gen;
     const peer_address& peer;

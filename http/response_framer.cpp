@@ -2,6 +2,7 @@
 #include "http/response_framer.hpp"
 
 #include "http/char_classes.hpp"
+#include "http/response_features.hpp"
 #include "http/response_writer.hpp"
 
 #include <charconv>
@@ -152,6 +153,9 @@ void response_framer::start(output_queue& out, const request_context& req, uint1
         }
         s.append(added.extra);
         s.append(fields);
+        if (req.features != nullptr) [[unlikely]] {
+            append_feature_fields(req, fields, s);
+        }
         // RFC 9110 §8.6: HEAD may carry the length GET would send; 1xx/204 never, and a
         // 304 here never does either (we do not know the selected representation's).
         if (!forbids && content_length >= 0) {

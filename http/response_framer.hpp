@@ -5,6 +5,7 @@
 // reach it already checked (check_app_field), so framing is never said twice.
 #pragma once
 
+#include "http/accept_encoding.hpp"
 #include "http/output_queue.hpp"
 
 #include <cstdint>
@@ -14,11 +15,18 @@
 
 namespace ringbolt::http {
 
+struct response_features; // http/response_features.hpp
+
 /// What the request allows of its response.
 struct request_context {
     uint8_t version_minor = 1;
     bool head_request = false;
     bool keep_alive = true; ///< the request allows persistence (RFC 9112 §9.3)
+    /// The application's response features (compression, CORS, request id, security
+    /// headers); null when it enables none (then nothing below is used).
+    const response_features* features = nullptr;
+    content_coding coding = content_coding::identity; ///< what Accept-Encoding lets us use
+    std::string extra_fields;                         ///< per-request lines (CORS, request id) the framer adds
 };
 
 /// A response's start, as the application (or a native route) gives it.

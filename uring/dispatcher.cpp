@@ -6,6 +6,7 @@
 #include "http/access_log.hpp"
 #include "http/method_names.hpp"
 #include "http/problem.hpp"
+#include "http/response_features.hpp"
 #include "ws/opening.hpp"
 
 #include <algorithm>
@@ -23,10 +24,11 @@ http::span32 span_of(std::string_view part, const char* base) noexcept {
 }
 
 // The access-log line of an answer the runtime gave itself.
-void log_answer(const http::request_event& ev, uint16_t status, size_t body_bytes) noexcept {
+void log_answer(const http::request_event& ev, uint16_t status, size_t body_bytes,
+                std::string_view request_id = {}) noexcept {
     if (http::access_log_enabled()) [[unlikely]] {
         http::write_access_log({&ev.peer, ev.head.method, ev.head.target, ev.head.version_minor, status,
-                                static_cast<int64_t>(body_bytes), 0});
+                                static_cast<int64_t>(body_bytes), 0, request_id});
     }
 }
 
@@ -36,6 +38,25 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
                                                          http::protocol_env& env,
                                                          std::shared_ptr<http::body_stream>& stream) {
     const http::request_head& head = ev.head;
+    std::string request_id;
+    if (_routes.features != nullptr) [[unlikely]] {
+        std::string reason;
+        http::preflight pf = http::decorate_request(*_routes.features, head, ev.ctx, request_id, reason);
+        if (pf != http::preflight::none) {
+            if (ev.body_follows) {
+                return verdict::buffer; // answered once its body is read (and dropped)
+            }
+            if (pf == http::preflight::allowed) {
+                conn.respond(ev.seq, ev.ctx, 204, {}, {}, env);
+                log_answer(ev, 204, 0, request_id);
+            } else {
+                std::string body = http::preflight_problem(reason);
+                conn.respond(ev.seq, ev.ctx, 403, "Content-Type: application/problem+json\r\n", body, env);
+                log_answer(ev, 403, body.size(), request_id);
+            }
+            return verdict::answered;
+        }
+    }
     http::route_match m;
     uint16_t allowed = 0;
     const std::vector<std::string>* other_names = nullptr; // named methods for Allow
@@ -76,10 +97,10 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             }
             fields.append("\r\n");
             conn.respond(ev.seq, ev.ctx, 405, fields, http::problem_method_not_allowed, env);
-            log_answer(ev, 405, http::problem_method_not_allowed.size());
+            log_answer(ev, 405, http::problem_method_not_allowed.size(), request_id);
         } else {
             conn.respond(ev.seq, ev.ctx, 404, http::problem_content_type, http::problem_not_found, env);
-            log_answer(ev, 404, http::problem_not_found.size());
+            log_answer(ev, 404, http::problem_not_found.size(), request_id);
         }
         return verdict::answered;
     }
@@ -93,18 +114,18 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             std::string fields(text_plain);
             fields.append("Sec-WebSocket-Version: 13\r\n");
             conn.respond(ev.seq, ev.ctx, 426, fields, hs.why, env);
-            log_answer(ev, 426, hs.why.size());
+            log_answer(ev, 426, hs.why.size(), request_id);
             return verdict::answered;
         } else if (hs.status == ws::opening_status::bad_request) {
             conn.respond(ev.seq, ev.ctx, 400, text_plain, hs.why, env);
-            log_answer(ev, 400, hs.why.size());
+            log_answer(ev, 400, hs.why.size(), request_id);
             return verdict::answered;
         } else if (target.websocket_only) {
             constexpr std::string_view why = "this is a WebSocket endpoint: send an Upgrade: websocket handshake";
             std::string fields(text_plain);
             fields.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
             conn.respond(ev.seq, ev.ctx, 426, fields, why, env);
-            log_answer(ev, 426, why.size());
+            log_answer(ev, 426, why.size(), request_id);
             return verdict::answered;
         }
     }
@@ -118,12 +139,12 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
                 _metrics->render(text);
             }
             conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", text, env);
-            log_answer(ev, 200, text.size());
+            log_answer(ev, 200, text.size(), request_id);
             return verdict::answered;
         }
         const http::native_response& nr = target.response;
         conn.respond(ev.seq, ev.ctx, nr.status, nr.headers, nr.body, env);
-        log_answer(ev, nr.status, nr.body.size());
+        log_answer(ev, nr.status, nr.body.size(), request_id);
         return verdict::answered;
     }
 
@@ -133,7 +154,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             std::string fields(http::problem_content_type);
             fields.append("Retry-After: 1\r\n");
             conn.respond(ev.seq, ev.ctx, 503, fields, http::problem_unavailable, env);
-            log_answer(ev, 503, http::problem_unavailable.size());
+            log_answer(ev, 503, http::problem_unavailable.size(), request_id);
             return verdict::answered;
         }
         _app_pending->fetch_add(1, std::memory_order_relaxed);
@@ -183,6 +204,12 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             req.forwarded_host = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(fwd.host.size())};
             req.data.append(fwd.host);
         }
+    }
+    if (!request_id.empty()) [[unlikely]] {
+        req.request_id = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(request_id.size())};
+        req.data.append(request_id);
+    } else {
+        req.request_id = {};
     }
     if (ev.body_follows) {
         stream = _streams->make_body_stream(ev.slot, ev.gen, ev.seq);

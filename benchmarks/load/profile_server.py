@@ -55,8 +55,9 @@ def threads(pid: int) -> dict[int, dict[str, float]]:
 
 def wrk(args: argparse.Namespace, url: str, seconds: float) -> int:
     """Runs wrk; returns the requests completed."""
+    headers = [x for h in args.header for x in ("-H", h)]
     out = subprocess.run(["taskset", "-c", args.load_cpu, "wrk", "-t1", f"-c{args.connections}",
-                          f"-d{seconds:g}s", url], capture_output=True, text=True, timeout=seconds + 30).stdout
+                          f"-d{seconds:g}s", *headers, url], capture_output=True, text=True, timeout=seconds + 30).stdout
     m = re.search(r"(\d+) requests in", out)
     if not m:
         raise RuntimeError(f"wrk output not understood: {out[-300:]}")
@@ -110,6 +111,8 @@ def main() -> int:
     p.add_argument("--py-spy", dest="py_spy", help="py-spy executable (window 3 is skipped without it)")
     p.add_argument("--out", default=str(ROOT / "benchmarks/load/results/profile"), help="directory for raw data")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--no-perf", action="store_true", help="skip window 2 (perf record)")
+    p.add_argument("--header", action="append", default=[], help="a request header for wrk ('Name: value'), repeatable")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +151,7 @@ def main() -> int:
         print(f"{'all threads':18s} {1e6 * tot['cpu'] / n:10.2f}  {tot['vol'] / n:10.4f}  {tot['invol'] / n:12.4f}")
         print(f"(window {elapsed:.1f}s; CPU from clock ticks of {1000 / TCK:.0f} ms)\n")
 
-        if shutil.which("perf"):
+        if shutil.which("perf") and not args.no_perf:
             data = out / "perf.data"
             rec = subprocess.Popen(["perf", "record", "-g", "-F", "999", "-p", str(server.pid), "-o", str(data),
                                     "--", "sleep", f"{args.seconds:g}"],

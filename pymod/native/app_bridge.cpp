@@ -527,7 +527,7 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
 namespace {
 void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t body_bytes) noexcept {
     http::write_access_log(
-        {meta.peer, meta.method, meta.target, meta.version_minor, status, body_bytes, meta.start_ns});
+        {meta.peer, meta.method, meta.target, meta.version_minor, status, body_bytes, meta.start_ns, meta.request_id});
 }
 } // namespace
 
@@ -582,8 +582,10 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
 
 namespace {
 app_bridge::answer_meta meta_of(const http::app_request& req) {
-    return {
-        req.method.in(req.data), req.target.in(req.data), req.head_request, &req.peer, req.version_minor, req.start_ns};
+    return {req.method.in(req.data),    req.target.in(req.data),
+            req.head_request,           &req.peer,
+            req.version_minor,          req.start_ns,
+            req.request_id.in(req.data)};
 }
 
 void address_response(const http::app_request& req, http::app_response& resp) {
@@ -603,6 +605,7 @@ struct pending_answer {
     bool head_request;
     http::peer_address peer;
     uint8_t version_minor;
+    std::string request_id; ///< for the access log
     bool done = false;
 };
 
@@ -616,7 +619,8 @@ std::vector<std::pair<uring::response_sink*, http::app_response>> g_staged;
 void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc, bool stage = false) {
     http::app_response resp;
     address_response_from(p.address, resp);
-    app_bridge::answer_meta meta{p.method, p.target, p.head_request, &p.peer, p.version_minor, p.address.start_ns};
+    app_bridge::answer_meta meta{p.method,        p.target,           p.head_request, &p.peer,
+                                 p.version_minor, p.address.start_ns, p.request_id};
     p.done = true;
     if (p.bridge->finish(result, exc, meta, resp, *p.sink)) {
         if (stage) {
@@ -755,7 +759,8 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
                                      std::string(req.target.in(req.data)),
                                      req.head_request,
                                      req.peer,
-                                     req.version_minor};
+                                     req.version_minor,
+                                     std::string(req.request_id.in(req.data))};
         address_response(req, p->address);
         PyObject* capsule = PyCapsule_New(p, pending_name, pending_destructor);
         request_object* obj = capsule != nullptr ? new_request(&req, h.param_names, &_types) : nullptr;

@@ -150,6 +150,7 @@ class app_bridge final : public uring::app_handler {
         const http::peer_address* peer = nullptr; ///< for the access log
         uint8_t version_minor = 1;
         uint64_t start_ns = 0;
+        std::string_view request_id; ///< for the access log ("" when request ids are off)
     };
     /// Turn a handler's result (or its exception, when `exc` is set) into a response
     /// message in `resp` (addressed by the caller). Returns false when the response is

@@ -224,6 +224,27 @@ class native_server {
 
     void set_async_runner(pb::object submit) { _bridge->set_async_runner(submit.ptr()); }
 
+    // Response features (http/response_features.hpp): configured before start.
+    void enable_compression(uint64_t min_size, const std::vector<std::string>& algorithms,
+                            const std::vector<int>& levels, const std::vector<std::string>& exclude_types) {
+        check_not_started();
+        check_feature(http::configure_compression(features(), min_size, algorithms, levels, exclude_types));
+    }
+    void enable_cors(const std::vector<std::string>& origins, const std::vector<std::string>& methods,
+                     const std::vector<std::string>& headers, bool credentials, const std::vector<std::string>& expose,
+                     int64_t max_age) {
+        check_not_started();
+        check_feature(http::configure_cors(features(), origins, methods, headers, credentials, expose, max_age));
+    }
+    void enable_request_id(const std::string& header) {
+        check_not_started();
+        check_feature(http::configure_request_id(features(), header));
+    }
+    void enable_security_headers(const std::vector<std::pair<std::string, std::string>>& fields) {
+        check_not_started();
+        check_feature(http::configure_security_headers(features(), fields));
+    }
+
     void add_metrics_route(const std::string& pattern) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
@@ -344,6 +365,18 @@ class native_server {
     void check_not_started() const {
         if (_server) {
             throw std::runtime_error("the server is already running");
+        }
+    }
+
+    http::response_features& features() {
+        if (!_routes->features) {
+            _routes->features = std::make_unique<http::response_features>();
+        }
+        return *_routes->features;
+    }
+    static void check_feature(const std::string& err) {
+        if (!err.empty()) {
+            throw pb::value_error(err);
         }
     }
 
@@ -489,6 +522,10 @@ void init_runtime(pb::module_& m) {
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
         .def("set_async_runner", &native_server::set_async_runner)
+        .def("enable_compression", &native_server::enable_compression)
+        .def("enable_cors", &native_server::enable_cors)
+        .def("enable_request_id", &native_server::enable_request_id)
+        .def("enable_security_headers", &native_server::enable_security_headers)
         .def("set_fallback", &native_server::set_fallback, pb::arg("handler"), pb::arg("is_coroutine"),
              pb::arg("streams_body") = true, pb::arg("websocket") = false)
         .def("metrics_text", &native_server::metrics_text)

@@ -326,6 +326,14 @@ PyObject* get_scheme(PyObject* self, void*) {
     return PyUnicode_FromString(R(self).https ? "https" : "http");
 }
 
+PyObject* get_request_id(PyObject* self, void*) {
+    const http::app_request& r = R(self);
+    if (r.request_id.len == 0) {
+        Py_RETURN_NONE;
+    }
+    return decode_latin1(r.request_id.in(r.data));
+}
+
 PyObject* get_host(PyObject* self, void*) {
     return decode_latin1(host_of(R(self)));
 }
@@ -586,6 +594,8 @@ PyGetSetDef getset[] = {
     {"scheme", get_scheme, nullptr, "'http' or 'https' (from a trusted proxy's headers).", nullptr},
     {"host", get_host, nullptr, "The requested host (Host, or a trusted proxy's forwarded host).", nullptr},
     {"url", get_url, nullptr, "scheme://host/target as the client asked for it.", nullptr},
+    {"request_id", get_request_id, nullptr,
+     "The request's id (app.enable_request_id: the client's when valid, else a new one), or None.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 

@@ -10,9 +10,10 @@ import os
 import random
 import signal
 import threading
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from . import _native
+from .features import ResponseFeatures
 from .options import check_run_options
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
@@ -116,6 +117,7 @@ class App(RouteGroup):
         self._lifespan: Any = None
         self._wsgi: Any = None  # ringbolt.wsgi.WSGIHandler: takes what no route takes, on the handler pool
         self._wsgi_threads: int | None = None
+        self._features = ResponseFeatures()  # enable_compression/cors/request_id/security_headers
 
     # ---- routes: route/get/post/.../websocket/middleware/include come from RouteGroup ----
     def exception_handler(self, exc_type: type[BaseException]) -> Callable[[H], H]:
@@ -214,6 +216,73 @@ class App(RouteGroup):
             raise ValueError(f"metrics path must start with '/': {path!r}")
         self._metrics_path = path
 
+    # ---- native response features (no Python per request; see docs/middleware-native.md) ----
+    def enable_compression(
+        self,
+        min_size: int = 1024,
+        algorithms: Iterable[str] = ("zstd", "br", "gzip"),
+        level: int | Mapping[str, int] | None = None,
+        *,
+        exclude_types: Iterable[str] = (),
+    ) -> None:
+        """Compress response bodies of ``min_size`` bytes or more with the best coding
+        the client's ``Accept-Encoding`` allows (``algorithms`` in the server's order of
+        preference among equal q-values). ``level``: one int for every algorithm, a dict
+        per algorithm, or None: automatic (bodies under 64 KiB and streamed pieces zstd 3,
+        br 2, gzip 1; larger bodies zstd 3, br 4, gzip 6). Streamed
+        responses are compressed piece by piece, each flushed. Never compressed: images
+        (but SVG), audio, video, archives, ``application/octet-stream``, the media types
+        in ``exclude_types``, file responses, HEAD/204/304/206, and bodies the handler
+        already set ``Content-Encoding`` on."""
+        self._features.set_compression(min_size, algorithms, level, exclude_types)
+
+    def enable_cors(
+        self,
+        allow_origins: str | Iterable[str] = (),
+        allow_methods: str | Iterable[str] = ("GET", "HEAD", "POST"),
+        allow_headers: str | Iterable[str] = (),
+        allow_credentials: bool = False,
+        expose_headers: str | Iterable[str] = (),
+        max_age: int | None = 600,
+    ) -> None:
+        """Answer CORS preflights natively (204, or 403 with a problem+json reason) and
+        add the CORS headers to the responses of allowed origins. Origins are exact
+        (``"https://app.example.com"``), ``"*"``, or ``"https://*.example.com"`` for any
+        subdomain. With ``allow_credentials`` the origin is echoed (never ``*``)."""
+        self._features.set_cors(allow_origins, allow_methods, allow_headers, allow_credentials, expose_headers,
+                                max_age)
+
+    def enable_request_id(self, header: str = "X-Request-ID") -> None:
+        """Give every request an id: the client's ``header`` when it is 1-128 safe
+        characters (letters, digits, ``._:+/=@-``), else 32 new hex digits. It is echoed in
+        the response and is ``req.request_id`` in handlers."""
+        if not isinstance(header, str) or not header:
+            raise ValueError(f"header must be a header name, not {header!r}")
+        self._features.request_id = header
+
+    def enable_security_headers(
+        self,
+        *,
+        content_type_options: bool = True,
+        frame_options: str | None = "DENY",
+        referrer_policy: str | None = "strict-origin-when-cross-origin",
+        hsts: bool | int = False,
+        hsts_include_subdomains: bool = False,
+        hsts_preload: bool = False,
+        content_security_policy: str | None = None,
+        cross_origin_opener_policy: str | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add security headers to every response (a handler's own value of one wins):
+        ``X-Content-Type-Options: nosniff``, ``X-Frame-Options``, ``Referrer-Policy`` by
+        default; ``Strict-Transport-Security`` only with ``hsts`` (True: one year, or a
+        max-age in seconds); CSP and COOP when given; ``extra`` for any other."""
+        self._features.set_security(content_type_options=content_type_options, frame_options=frame_options,
+                                    referrer_policy=referrer_policy, hsts=hsts,
+                                    hsts_include_subdomains=hsts_include_subdomains, hsts_preload=hsts_preload,
+                                    content_security_policy=content_security_policy,
+                                    cross_origin_opener_policy=cross_origin_opener_policy, extra=extra or {})
+
     def _needs_loop(self, routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> bool:
         return self._asgi is not None or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
@@ -245,6 +314,7 @@ class App(RouteGroup):
 
         ws_settings = WebSocketSettings.from_options(config)
         server = _native.Server(config)
+        self._features.apply(server)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
         if self._runner is not None:

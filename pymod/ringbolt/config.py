@@ -127,8 +127,8 @@ def parse_access_format(text: str) -> str:
             continue
         if m.group(1) is None:
             raise BadValue(f"a '%' that is not %%(x)s or %% at offset {m.start()} of {text!r}")
-        if m.group(1) not in "hprmUqHsSbBDLt":
-            raise BadValue(f"unknown atom %({m.group(1)})s (known: h p r m U q H s S b B D L t)")
+        if m.group(1) not in "hprmUqHsSbBDLti":
+            raise BadValue(f"unknown atom %({m.group(1)})s (known: h p r m U q H s S b B D L t i)")
     return text
 
 

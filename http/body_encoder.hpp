@@ -1,0 +1,40 @@
+// Response body compression: zstd (libzstd), br (libbrotli) and gzip (zlib). Whole
+// bodies are compressed in one call with a context kept per thread (no allocation per
+// response); streamed bodies get their own encoder that flushes after every piece, so
+// a client can decode each piece as soon as it arrives.
+#pragma once
+
+#include "http/accept_encoding.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace ringbolt::http {
+
+/// Default and accepted levels per coding: zstd 1..19 (3), br 0..11 (4), gzip 1..9 (6).
+int default_level(content_coding c) noexcept;
+/// The level for small bodies when none was chosen: zstd 3, br 2, gzip 1.
+int fast_level(content_coding c) noexcept;
+bool level_in_range(content_coding c, int level) noexcept;
+
+/// Compress a whole body into `out` (replaced). False when the library failed (the
+/// caller then sends the body uncompressed).
+[[nodiscard]] bool compress_whole(content_coding c, int level, std::string_view in, std::string& out);
+
+/// A streamed body's encoder. Memory: its window and match tables while the response
+/// lasts (zstd and br streams use a 256 KiB window, gzip zlib's 32 KiB).
+class body_encoder {
+  public:
+    virtual ~body_encoder() = default;
+    /// Compress `in` and flush (zstd ZSTD_e_flush, zlib Z_SYNC_FLUSH, brotli
+    /// BROTLI_OPERATION_FLUSH): everything given so far is decodable from what was
+    /// appended to `out`. `finish`: end the stream instead (its trailer is appended).
+    /// False on a library error.
+    [[nodiscard]] virtual bool write(std::string_view in, bool finish, std::string& out) = 0;
+};
+
+/// A streaming encoder for `c` (not identity); null when the library cannot make one.
+std::unique_ptr<body_encoder> make_body_encoder(content_coding c, int level);
+
+} // namespace ringbolt::http

@@ -1,0 +1,327 @@
+"""app.enable_compression over real sockets: negotiation from Accept-Encoding (q-values,
+"*", identity, bad syntax), the bodies decoded with gzip/zstandard/brotli, what is never
+compressed, Vary, streamed responses decodable chunk by chunk as they arrive."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from conftest import Reader, ServerProcess
+from feature_client import WAIT_S, decode, decoder, exchange, read_chunk
+
+APP = "features_app:"
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = ServerProcess(APP + "compress", "--threads", "2")
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+@pytest.fixture(scope="module")
+def srv_gzip_first():
+    s = ServerProcess(APP + "compress_gzip_first", "--threads", "1")
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def records(n: int) -> list[dict[str, object]]:
+    return [{"id": i, "name": f"user {i * 7919 % 1000}", "email": f"user{i}@example.com", "active": i % 3 == 0}
+            for i in range(n)]
+
+
+# (Accept-Encoding, the coding the default server order zstd > br > gzip must pick)
+NEGOTIATION = [
+    ("gzip", "gzip"),
+    ("br", "br"),
+    ("zstd", "zstd"),
+    ("gzip, deflate, br, zstd", "zstd"),  # equal q: the server's order
+    ("gzip, br", "br"),
+    ("zstd;q=0.5, gzip", "gzip"),  # the higher q wins
+    ("zstd;q=0.5, gzip;q=0.4, br;q=0.1", "zstd"),
+    ("*", "zstd"),
+    ("*;q=0.5, gzip", "gzip"),
+    ("*, zstd;q=0", "br"),  # q=0 refuses one
+    ("gzip;q=0", None),
+    ("GZip", "gzip"),
+    ("x-gzip", "gzip"),
+    ("gzip;q=0.001", "gzip"),
+    ("identity", None),
+    ("", None),
+    ("deflate, compress", None),
+    ("gzip;q=0.5, identity", None),  # identity named and weighed higher
+    ("br ; q=0.9 , gzip ; q=0.8", "br"),
+    (",,gzip,,", "gzip"),
+    # bad syntax: the header is ignored (identity), the request still answered
+    ("gzip;q=2", None),
+    ("gzip;q=0.1234", None),
+    ("gzip;level=9", None),
+    ("gzip br", None),
+    ('"gzip"', None),
+    ("gzip;q=", None),
+    ("zstd;q=1.5, gzip", None),
+]
+
+
+@pytest.mark.parametrize("accept, expected", NEGOTIATION)
+def test_negotiation(srv, accept, expected):
+    resp = exchange(srv, "GET", "/json/100", {"Accept-Encoding": accept})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == expected
+    assert resp.header("vary") == "Accept-Encoding"
+    assert json.loads(decode(expected, resp.body)) == records(100)
+    if expected:
+        assert len(resp.body) < len(json.dumps(records(100))) / 3
+
+
+def test_no_accept_encoding_is_identity_with_vary(srv):
+    resp = exchange(srv, "GET", "/json/100")
+    assert resp.header("content-encoding") is None
+    assert resp.header("vary") == "Accept-Encoding"
+    assert json.loads(resp.body) == records(100)
+
+
+def test_two_accept_encoding_fields_combine(srv):
+    raw = b"GET /json/50 HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip;q=0.2\r\nAccept-Encoding: br;q=0.9\r\n\r\n"
+    with srv.connect() as s:
+        s.sendall(raw)
+        resp = Reader(s).read()
+    assert resp.header("content-encoding") == "br"
+    assert json.loads(decode("br", resp.body)) == records(50)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize("path", ["/json/2000", "/async-json/2000", "/text/300000"])
+def test_large_bodies_round_trip(srv, coding, path):
+    resp = exchange(srv, "GET", path, {"Accept-Encoding": coding})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == coding
+    assert int(resp.header("content-length") or -1) == len(resp.body)
+    plain = decode(coding, resp.body)
+    if path.startswith("/text"):
+        assert plain == b"x" * 300000
+    else:
+        assert json.loads(plain) == records(2000)
+
+
+def test_below_min_size_is_not_compressed(srv):
+    resp = exchange(srv, "GET", "/text/1023", {"Accept-Encoding": "gzip"})
+    assert resp.header("content-encoding") is None
+    assert resp.header("vary") is None
+    assert resp.body == b"x" * 1023
+    resp = exchange(srv, "GET", "/text/1024", {"Accept-Encoding": "gzip"})
+    assert resp.header("content-encoding") == "gzip"
+    assert decode("gzip", resp.body) == b"x" * 1024
+
+
+@pytest.mark.parametrize("ctype, compressed", [
+    ("text/plain", True),
+    ("text/html; charset=utf-8", True),
+    ("application/json", True),
+    ("image/svg+xml", True),
+    ("application/javascript", True),
+    ("image/png", False),
+    ("image/jpeg", False),
+    ("video/mp4", False),
+    ("audio/mpeg", False),
+    ("application/zip", False),
+    ("application/gzip", False),
+    ("application/zstd", False),
+    ("application/octet-stream", False),
+    ("font/woff2", False),
+])
+def test_content_types(srv, ctype, compressed):
+    resp = exchange(srv, "GET", "/typed?type=" + quote(ctype, safe=""), {"Accept-Encoding": "gzip"})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == ("gzip" if compressed else None)
+    assert decode(resp.header("content-encoding"), resp.body) == b"a" * 4096
+
+
+def test_handler_content_encoding_is_left_alone(srv):
+    import gzip
+
+    resp = exchange(srv, "GET", "/already", {"Accept-Encoding": "zstd, gzip"})
+    assert resp.header("content-encoding") == "gzip"  # the handler's, not ours
+    assert gzip.decompress(resp.body) == b"y" * 5000
+
+
+def test_no_transform_is_honoured(srv):
+    resp = exchange(srv, "GET", "/no-transform", {"Accept-Encoding": "gzip"})
+    assert resp.header("content-encoding") is None
+    assert resp.body == b"z" * 5000
+
+
+@pytest.mark.parametrize("code", [204, 304, 206])
+def test_statuses_never_compressed(srv, code):
+    resp = exchange(srv, "GET", f"/status/{code}", {"Accept-Encoding": "gzip"})
+    assert resp.status == code
+    assert resp.header("content-encoding") is None
+    if code == 206:
+        assert resp.body == b"s" * 5000
+
+
+def test_error_statuses_are_compressed(srv):
+    resp = exchange(srv, "GET", "/status/500", {"Accept-Encoding": "gzip"})
+    assert resp.status == 500
+    assert resp.header("content-encoding") == "gzip"
+    assert decode("gzip", resp.body) == b"s" * 5000
+
+
+def test_head_is_not_compressed(srv):
+    resp = exchange(srv, "HEAD", "/json/100", {"Accept-Encoding": "gzip"})
+    assert resp.status == 200
+    assert resp.header("content-encoding") is None
+    assert resp.header("vary") == "Accept-Encoding"
+
+
+def test_file_responses_go_uncompressed(srv):
+    resp = exchange(srv, "GET", "/file", {"Accept-Encoding": "gzip, zstd"})
+    assert resp.status == 200
+    assert resp.header("content-encoding") is None
+    assert resp.body == b"plain text file line\n" * 2000
+
+
+def test_const_routes_are_compressed(srv):
+    resp = exchange(srv, "GET", "/const", {"Accept-Encoding": "zstd"})
+    assert resp.header("content-encoding") == "zstd"
+    assert decode("zstd", resp.body) == b"c" * 3000
+
+
+def test_native_404_is_small_and_not_compressed(srv):
+    resp = exchange(srv, "GET", "/nope", {"Accept-Encoding": "gzip"})
+    assert resp.status == 404
+    assert resp.header("content-encoding") is None
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_streamed_chunks_decode_as_they_arrive(srv, coding):
+    """The first chunk is decodable before the producer sends the next one: the
+    generator blocks until /release, which the test calls only after decoding it."""
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(f"GET /stream HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {coding}\r\n\r\n".encode())
+        reader = Reader(s)
+        resp = reader.read(head_request=True)
+        assert resp.status == 200
+        assert resp.header("content-encoding") == coding
+        assert resp.header("transfer-encoding") == "chunked"
+        assert resp.header("content-length") is None
+        feed = decoder(coding)
+        first = read_chunk(reader)
+        assert first is not None
+        assert feed(first) == b"data: first event " + b"a" * 100 + b"\n\n"
+        assert exchange(srv, "GET", "/release").body == b"released"
+        expected = [f"data: event {i} ".encode() + b"b" * (i * 500) + b"\n\n" for i in range(5)]
+        got = b""
+        while (chunk := read_chunk(reader)) is not None:
+            got += feed(chunk)
+        assert got == b"".join(expected)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_async_stream_round_trip(srv, coding):
+    resp = exchange(srv, "GET", "/stream-async", {"Accept-Encoding": coding})
+    assert resp.header("content-encoding") == coding
+    assert decode(coding, resp.body) == b"".join((f"line {i} " + "c" * 2000 + "\n").encode() for i in range(20))
+
+
+def test_keep_alive_mixes_codings(srv):
+    """One connection, several requests with different Accept-Encoding: the per-thread
+    contexts are reset between responses."""
+    with srv.connect(timeout=WAIT_S) as s:
+        reader = Reader(s)
+        for coding in ["gzip", "zstd", "br", "identity", "zstd", "gzip"]:
+            s.sendall(f"GET /json/300 HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {coding}\r\n\r\n".encode())
+            resp = reader.read()
+            expected = None if coding == "identity" else coding
+            assert resp.header("content-encoding") == expected
+            assert json.loads(decode(expected, resp.body)) == records(300)
+
+
+def test_server_order_and_options(srv_gzip_first):
+    resp = exchange(srv_gzip_first, "GET", "/json/100", {"Accept-Encoding": "zstd, gzip, br"})
+    assert resp.header("content-encoding") == "gzip"  # gzip first in this app's order
+    resp = exchange(srv_gzip_first, "GET", "/json/100", {"Accept-Encoding": "br"})
+    assert resp.header("content-encoding") is None  # br not offered
+    resp = exchange(srv_gzip_first, "GET", "/text/100", {"Accept-Encoding": "gzip"})
+    assert resp.header("content-encoding") == "gzip"  # min_size=100
+    resp = exchange(srv_gzip_first, "GET", "/typed?type=text/csv", {"Accept-Encoding": "gzip"})
+    assert resp.header("content-encoding") is None  # exclude_types
+
+
+def test_pipelined_requests_stay_in_order(srv):
+    raw = b"".join(f"GET /json/{n} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: zstd\r\n\r\n".encode()
+                   for n in (10, 200, 50, 400))
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(raw)
+        reader = Reader(s)
+        for n in (10, 200, 50, 400):
+            resp = reader.read()
+            assert json.loads(decode(resp.header("content-encoding"), resp.body)) == records(n)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"algorithms": ("deflate",)}, ValueError),
+    ({"algorithms": ()}, ValueError),
+    ({"algorithms": ("gzip", "gzip")}, ValueError),
+    ({"level": 10, "algorithms": ("gzip",)}, ValueError),
+    ({"level": 20}, ValueError),
+    ({"level": {"br": 12}}, ValueError),
+    ({"level": {"lz4": 1}}, ValueError),
+    ({"level": "high"}, TypeError),
+    ({"min_size": -1}, ValueError),
+    ({"exclude_types": ("text",)}, ValueError),
+])
+def test_bad_options_name_the_cause(kwargs, error):
+    from ringbolt import App
+
+    app = App()
+    with pytest.raises(error):
+        app.enable_compression(**kwargs)
+        app._build({"port": 0})  # the native side checks what Python let through
+
+
+@pytest.fixture(scope="module")
+def srv_asgi():
+    s = ServerProcess(APP + "asgi_mounted", "--threads", "1")
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize("path", ["/asgi-whole", "/asgi-stream"])
+def test_mounted_asgi_app_is_compressed(srv_asgi, coding, path):
+    resp = exchange(srv_asgi, "GET", path, {"Accept-Encoding": coding, "Origin": "https://app.example.com"})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == coding
+    assert decode(coding, resp.body) == b"asgi " * 2000
+    assert resp.header("access-control-allow-origin") == "https://app.example.com"
+    assert resp.header("x-request-id") is not None
+    pre = exchange(srv_asgi, "OPTIONS", path, {"Origin": "https://app.example.com",
+                                               "Access-Control-Request-Method": "GET"})
+    assert pre.status == 204  # answered natively, the ASGI app never sees it
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize("kind", ["text", "random"])
+def test_large_compressed_streams_keep_flowing(srv, coding, kind):
+    """24 MiB streamed through a compressor: the producer's flow control (1 MiB unsent)
+    is credited from the coded bytes the socket took, whether they are fewer (text) or
+    more (random bytes) than the input; a broken mapping stalls the stream."""
+    import hashlib
+    import random as rnd_mod
+
+    resp = exchange(srv, "GET", f"/big-stream/{kind}", {"Accept-Encoding": coding})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == coding
+    plain = decode(coding, resp.body)
+    if kind == "random":
+        rnd = rnd_mod.Random(7)
+        expected = hashlib.sha256(b"".join(rnd.randbytes(65536) for _ in range(384))).hexdigest()
+    else:
+        expected = hashlib.sha256(b"".join((f"{i:08d} " * 7282).encode()[:65536] for i in range(384))).hexdigest()
+    assert len(plain) == 384 * 65536
+    assert hashlib.sha256(plain).hexdigest() == expected

@@ -1,0 +1,258 @@
+// http/response_features: CORS (preflights, credentials and wildcard rules), request
+// ids, the compression plan, and security fields, from parsed request heads.
+#include "http/response_features.hpp"
+
+#include "http/response_framer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using namespace ringbolt::http;
+
+namespace {
+
+struct parsed {
+    std::string bytes;
+    request_head head;
+    explicit parsed(std::string b) : bytes(std::move(b)) {
+        parse_outcome r = parse_request_head(bytes, head, parser_limits{});
+        EXPECT_EQ(r.status, parse_status::complete) << bytes;
+    }
+};
+
+struct outcome {
+    preflight pf;
+    std::string fields;
+    std::string id;
+    std::string reason;
+    content_coding coding;
+};
+
+outcome run(const response_features& f, const std::string& req) {
+    parsed p(req);
+    request_context ctx;
+    outcome o;
+    o.pf = decorate_request(f, p.head, ctx, o.id, o.reason);
+    o.fields = ctx.extra_fields;
+    o.coding = ctx.coding;
+    EXPECT_EQ(ctx.features, &f);
+    return o;
+}
+
+response_features cors(std::vector<std::string> origins, bool credentials,
+                       std::vector<std::string> methods = {"GET", "PUT"},
+                       std::vector<std::string> headers = {"X-Token"}) {
+    response_features f;
+    EXPECT_EQ(configure_cors(f, origins, methods, headers, credentials, {"X-Total"}, 300), "");
+    return f;
+}
+
+TEST(Cors, PreflightAllowedEchoesWhatWasAsked) {
+    auto f = cors({"https://app.example.com"}, false);
+    outcome o =
+        run(f, "OPTIONS /x HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\n"
+               "Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: x-token, content-type\r\n\r\n");
+    EXPECT_EQ(o.pf, preflight::allowed);
+    EXPECT_NE(o.fields.find("Access-Control-Allow-Origin: https://app.example.com\r\n"), std::string::npos);
+    EXPECT_NE(o.fields.find("Vary: Origin\r\n"), std::string::npos);
+    EXPECT_NE(o.fields.find("Access-Control-Allow-Methods: PUT\r\n"), std::string::npos);
+    EXPECT_NE(o.fields.find("Access-Control-Allow-Headers: x-token, content-type\r\n"), std::string::npos);
+    EXPECT_NE(o.fields.find("Access-Control-Max-Age: 300\r\n"), std::string::npos);
+    EXPECT_EQ(o.fields.find("Credentials"), std::string::npos);
+}
+
+TEST(Cors, PreflightRefusals) {
+    auto f = cors({"https://app.example.com"}, false);
+    struct refusal {
+        const char* origin;
+        const char* method;
+        const char* headers;
+        const char* reason_part;
+    } cases[] = {
+        {"https://evil.example", "PUT", "", "origin \"https://evil.example\" is not allowed"},
+        {"https://app.example.com", "DELETE", "", "method 'DELETE' is not allowed"},
+        {"https://app.example.com", "PUT", "x-other", "request header 'x-other' is not allowed"},
+        {"https://app.example.com", "PUT", "x-token, bad header", "not a list of header names"},
+        {"https://app.example.com", "P(T", "", "not a method name"},
+        {"http://app.example.com", "PUT", "", "is not allowed"}, // scheme differs
+    };
+    for (const auto& c : cases) {
+        std::string req = std::string("OPTIONS /x HTTP/1.1\r\nHost: a\r\nOrigin: ") + c.origin +
+                          "\r\nAccess-Control-Request-Method: " + c.method + "\r\n";
+        if (*c.headers != '\0') {
+            req += std::string("Access-Control-Request-Headers: ") + c.headers + "\r\n";
+        }
+        outcome o = run(f, req + "\r\n");
+        EXPECT_EQ(o.pf, preflight::refused) << c.origin << " " << c.method;
+        EXPECT_NE(o.reason.find(c.reason_part), std::string::npos) << o.reason;
+        EXPECT_EQ(o.fields.find("Access-Control-Allow-Origin"), std::string::npos);
+        std::string body = preflight_problem(o.reason);
+        EXPECT_NE(body.find("\"status\":403"), std::string::npos);
+    }
+}
+
+TEST(Cors, WildcardAndCredentials) {
+    auto any = cors({"*"}, false);
+    outcome o = run(any, "GET / HTTP/1.1\r\nHost: a\r\nOrigin: https://x.test\r\n\r\n");
+    EXPECT_EQ(o.pf, preflight::none);
+    EXPECT_NE(o.fields.find("Access-Control-Allow-Origin: *\r\n"), std::string::npos);
+    EXPECT_EQ(o.fields.find("Vary: Origin"), std::string::npos);
+    EXPECT_NE(o.fields.find("Access-Control-Expose-Headers: X-Total\r\n"), std::string::npos);
+
+    auto creds = cors({"*"}, true); // never "*" with credentials: the origin is echoed
+    o = run(creds, "GET / HTTP/1.1\r\nHost: a\r\nOrigin: https://x.test\r\n\r\n");
+    EXPECT_NE(o.fields.find("Access-Control-Allow-Origin: https://x.test\r\nVary: Origin\r\n"), std::string::npos);
+    EXPECT_NE(o.fields.find("Access-Control-Allow-Credentials: true\r\n"), std::string::npos);
+    EXPECT_EQ(o.fields.find("Allow-Origin: *"), std::string::npos);
+}
+
+TEST(Cors, SubdomainWildcard) {
+    auto f = cors({"https://*.example.com"}, false);
+    const std::pair<const char*, bool> cases[] = {
+        {"https://a.example.com", true},       {"https://a.b.example.com", true},
+        {"https://example.com", false},        {"https://.example.com", false},
+        {"http://a.example.com", false},       {"https://a.example.com.evil", false},
+        {"https://evil/x.example.com", false}, {"https://a:b@x.example.com", false},
+        {"HTTPS://A.EXAMPLE.COM", true},
+    };
+    for (const auto& [origin, ok] : cases) {
+        outcome o = run(f, std::string("GET / HTTP/1.1\r\nHost: a\r\nOrigin: ") + origin + "\r\n\r\n");
+        EXPECT_EQ(o.fields.find("Access-Control-Allow-Origin") != std::string::npos, ok) << origin;
+        EXPECT_NE(o.fields.find("Vary: Origin"), std::string::npos) << origin;
+    }
+}
+
+TEST(Cors, NoOriginNoHeadersAndOptionsWithoutRequestMethodIsNotAPreflight) {
+    auto f = cors({"https://app.example.com"}, false);
+    outcome o = run(f, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(o.fields, "");
+    o = run(f, "OPTIONS / HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\n\r\n");
+    EXPECT_EQ(o.pf, preflight::none);
+}
+
+TEST(Cors, ConfigurationErrors) {
+    response_features f;
+    EXPECT_NE(configure_cors(f, {}, {}, {}, false, {}, 1), "");
+    EXPECT_NE(configure_cors(f, {"example.com"}, {}, {}, false, {}, 1), "");
+    EXPECT_NE(configure_cors(f, {"https://a.com/"}, {}, {}, false, {}, 1), "");
+    EXPECT_NE(configure_cors(f, {"https://*.*.com"}, {}, {}, false, {}, 1), "");
+    EXPECT_NE(configure_cors(f, {"*"}, {"G T"}, {}, false, {}, 1), "");
+    EXPECT_NE(configure_cors(f, {"*"}, {}, {"bad header"}, false, {}, 1), "");
+    EXPECT_FALSE(f.cors.enabled); // nothing changed on error
+}
+
+TEST(RequestId, KeptWhenValidElseNew) {
+    response_features f;
+    ASSERT_EQ(configure_request_id(f, "X-Request-ID"), "");
+    outcome o = run(f, "GET / HTTP/1.1\r\nHost: a\r\nx-request-id: abc-123.DEF_4:5\r\n\r\n");
+    EXPECT_EQ(o.id, "abc-123.DEF_4:5");
+    EXPECT_EQ(o.fields, "X-Request-ID: abc-123.DEF_4:5\r\n");
+    for (const char* bad : {"", "a b", "<script>", "x\"y", "a,b"}) {
+        o = run(f, std::string("GET / HTTP/1.1\r\nHost: a\r\nX-Request-ID: ") + bad + "\r\n\r\n");
+        EXPECT_EQ(o.id.size(), 32u) << bad;
+        EXPECT_EQ(o.id.find_first_not_of("0123456789abcdef"), std::string::npos);
+    }
+    o = run(f, "GET / HTTP/1.1\r\nHost: a\r\nX-Request-ID: " + std::string(129, 'a') + "\r\n\r\n");
+    EXPECT_EQ(o.id.size(), 32u);
+    o = run(f, "GET / HTTP/1.1\r\nHost: a\r\nX-Request-ID: " + std::string(128, 'a') + "\r\n\r\n");
+    EXPECT_EQ(o.id, std::string(128, 'a'));
+    std::string a, b;
+    new_request_id(a);
+    new_request_id(b);
+    EXPECT_NE(a, b);
+}
+
+TEST(Compression, NegotiatedAndPlanned) {
+    response_features f;
+    ASSERT_EQ(configure_compression(f, 1024, {"zstd", "br", "gzip"}, {-1, -1, -1}, {"text/csv", "font/*"}), "");
+    outcome o = run(f, "GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip, br;q=0.9\r\n\r\n");
+    EXPECT_EQ(o.coding, content_coding::gzip);
+    o = run(f, "GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip;q=2\r\n\r\n");
+    EXPECT_EQ(o.coding, content_coding::identity); // bad syntax: ignored
+    o = run(f, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(o.coding, content_coding::identity);
+
+    request_context ctx;
+    ctx.features = &f;
+    ctx.coding = content_coding::zstd;
+    const std::string json = "Content-Type: application/json\r\n";
+    struct plan_case {
+        uint16_t status;
+        std::string fields;
+        int64_t length;
+        bool file;
+        bool vary;
+        content_coding coding;
+    } cases[] = {
+        {200, json, 2048, false, true, content_coding::zstd},
+        {200, json, -1, false, true, content_coding::zstd},        // streamed
+        {200, json, 1023, false, false, content_coding::identity}, // below min_size
+        {204, json, 2048, false, false, content_coding::identity},
+        {304, json, 2048, false, false, content_coding::identity},
+        {206, json + "Content-Range: bytes 0-1/2\r\n", 2048, false, false, content_coding::identity},
+        {200, json, 2048, true, false, content_coding::identity}, // files go by sendfile
+        {200, json + "content-encoding: gzip\r\n", 2048, false, false, content_coding::identity},
+        {200, json + "Cache-Control: no-transform\r\n", 2048, false, false, content_coding::identity},
+        {200, "Content-Type: image/png\r\n", 2048, false, false, content_coding::identity},
+        {200, "Content-Type: image/svg+xml\r\n", 2048, false, true, content_coding::zstd},
+        {200, "Content-Type: application/octet-stream\r\n", 2048, false, false, content_coding::identity},
+        {200, "Content-Type: video/mp4\r\n", 2048, false, false, content_coding::identity},
+        {200, "Content-Type: text/csv; charset=utf-8\r\n", 2048, false, false, content_coding::identity},
+        {200, "Content-Type: font/ttf\r\n", 2048, false, false, content_coding::identity},
+        {200, "Content-Type: text/html; charset=utf-8\r\n", 2048, false, true, content_coding::zstd},
+        {200, "", 2048, false, false, content_coding::identity}, // no type: left alone
+        {404, json, 4096, false, true, content_coding::zstd},
+    };
+    for (const auto& c : cases) {
+        compression_plan p = plan_compression(f, ctx, c.status, c.fields, c.length, c.file);
+        EXPECT_EQ(p.vary, c.vary) << c.status << " " << c.fields;
+        EXPECT_EQ(p.coding, c.coding) << c.status << " " << c.fields;
+    }
+    ctx.head_request = true;
+    compression_plan head = plan_compression(f, ctx, 200, json, 2048, false);
+    EXPECT_TRUE(head.vary);
+    EXPECT_EQ(head.coding, content_coding::identity);
+    std::string out;
+    append_compression_fields({true, content_coding::br}, out);
+    EXPECT_EQ(out, "Content-Encoding: br\r\nVary: Accept-Encoding\r\n");
+}
+
+TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
+    response_features f;
+    ASSERT_EQ(configure_compression(f, 0, {"zstd", "br", "gzip"}, {-1, 9, -1}, {}), "");
+    const compression_settings& s = f.compression;
+    EXPECT_EQ(compression_level(s, content_coding::gzip, 2048), 1);
+    EXPECT_EQ(compression_level(s, content_coding::gzip, 0), 1); // a streamed piece
+    EXPECT_EQ(compression_level(s, content_coding::gzip, small_body), 6);
+    EXPECT_EQ(compression_level(s, content_coding::zstd, 2048), 3);
+    EXPECT_EQ(compression_level(s, content_coding::br, 2048), 9); // given: always used
+    EXPECT_EQ(compression_level(s, content_coding::br, 1 << 20), 9);
+}
+
+TEST(Compression, ConfigurationErrors) {
+    response_features f;
+    EXPECT_NE(configure_compression(f, 0, {}, {}, {}), "");
+    EXPECT_NE(configure_compression(f, 0, {"deflate"}, {-1}, {}), "");
+    EXPECT_NE(configure_compression(f, 0, {"gzip", "gzip"}, {-1, -1}, {}), "");
+    EXPECT_NE(configure_compression(f, 0, {"gzip"}, {10}, {}), "");
+    EXPECT_NE(configure_compression(f, 0, {"gzip"}, {-1}, {"text"}), "");
+    EXPECT_FALSE(f.compression.enabled);
+}
+
+TEST(SecurityHeaders, HandlerValueWins) {
+    response_features f;
+    ASSERT_EQ(configure_security_headers(f, {{"X-Content-Type-Options", "nosniff"}, {"X-Frame-Options", "DENY"}}), "");
+    request_context ctx;
+    ctx.features = &f;
+    std::string out;
+    append_feature_fields(ctx, "", out);
+    EXPECT_EQ(out, "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n");
+    out.clear();
+    append_feature_fields(ctx, "x-frame-options: SAMEORIGIN\r\n", out);
+    EXPECT_EQ(out, "X-Content-Type-Options: nosniff\r\n");
+    EXPECT_NE(configure_security_headers(f, {{"Bad Name", "x"}}), "");
+    EXPECT_NE(configure_security_headers(f, {{"X-A", "a\r\nb"}}), "");
+}
+
+} // namespace
