@@ -297,7 +297,9 @@ class App(RouteGroup):
                 asyncio.run(result)
 
     def _build(self, config: dict[str, Any],
-               routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> _native.Server:
+               routes: list[tuple[str, list[str], Handler, bool, bool, bool]] | None = None) -> _native.Server:
+        if routes is None:
+            routes = self._resolved_routes()
         metrics = config.pop("metrics", None)
         if metrics:
             self.enable_metrics(metrics if isinstance(metrics, str) else "/metrics")
