@@ -110,6 +110,7 @@ MYPY_VERSION ?= 2.4.1
 typecheck: deps
 	$(PYTHON) -m pip install -q --disable-pip-version-check "mypy==$(MYPY_VERSION)"
 	$(PYTHON) -m mypy
+	$(PYTHON) -m mypy --strict examples
 
 $(MESON_ASAN)/build.ninja:
 	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Dwerror=$(WERROR) -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled

@@ -7,15 +7,16 @@
 """
 
 import asyncio
+from typing import Any
 
-from ringbolt import App
+from ringbolt import App, Request
 from ringbolt.websocket import WebSocket, WebSocketDisconnect
 
 app = App()
 rooms: dict[str, set[WebSocket]] = {}
 
 
-async def broadcast(room: str, message: dict) -> None:
+async def broadcast(room: str, message: dict[str, Any]) -> None:
     members = list(rooms.get(room, ()))
     # One slow member must not hold up the others: each send waits on its own client.
     results = await asyncio.gather(*(ws.send_json(message) for ws in members), return_exceptions=True)
@@ -25,12 +26,12 @@ async def broadcast(room: str, message: dict) -> None:
 
 
 @app.get("/")
-def index(req):
+def index(req: Request) -> dict[str, Any]:
     return {"rooms": {name: len(members) for name, members in rooms.items()}}
 
 
 @app.websocket("/chat/{room}")
-async def chat(ws: WebSocket):
+async def chat(ws: WebSocket) -> None:
     room = ws.params["room"]
     name = ws.query.get("name") or "anonymous"
     await ws.accept()

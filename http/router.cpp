@@ -1,12 +1,15 @@
-// Route table: a radix tree over path segments (static children, one int-param and one
-// str-param child per node), pattern parsing and validation, and the allocation-free
-// lookup with static > int > str priority and backtracking.
+// Route table: a radix tree over path segments (static children, and one child per
+// parameter converter: int, float, uuid, str, path), pattern parsing and validation, and
+// the allocation-free lookup with static > int > float > uuid > str > path priority and
+// backtracking.
 //
 // Path model: the path after its leading '/' is split on '/', so "/" is one empty
 // segment, "/users/" is ["users", ""] and "//" is ["", ""]. A trailing slash is
 // therefore significant: "/users" and "/users/" are different routes and neither
 // redirects to the other (strict, like Starlette with redirect_slashes=False).
 // Empty segments are matched literally; a str parameter never matches an empty one.
+// A path parameter ("{p:path}", last in its pattern) takes the rest of the raw path from
+// its segment on, slashes included, when that is not empty and its escapes are well formed.
 // Path segments are percent-decoded before comparison; static pattern segments are not
 // (they are written decoded: "/café", not "/caf%C3%A9").
 #include "http/router.hpp"
@@ -17,6 +20,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 
@@ -75,10 +80,18 @@ struct static_edge {
 struct node {
     std::vector<static_edge> statics;
     std::vector<uint32_t> slots; // open-addressing index into statics when statics is wide
-    uint32_t slot_mask = 0;
     uint32_t int_child = no_node;
     uint32_t str_child = no_node;
     uint32_t route = no_node; // index into impl::routes when a route ends here
+    uint32_t rare = no_node;  // index into impl::rare when a float, uuid or path child exists
+};
+// A node is one cache line; the converters most routes never use live beside it.
+static_assert(sizeof(node) <= 64, "keep a route-table node in one cache line");
+
+struct rare_children {
+    uint32_t float_child = no_node;
+    uint32_t uuid_child = no_node;
+    uint32_t path_child = no_node; // always a leaf: a path parameter is the last segment
 };
 
 struct route_leaf {
@@ -89,7 +102,8 @@ struct route_leaf {
 };
 
 struct pattern_segment {
-    enum kind_t : uint8_t { literal, int_param, str_param } kind;
+    bool literal;
+    param_type type;       // when !literal
     std::string_view text; // literal text, or the parameter name
 };
 
@@ -144,6 +158,65 @@ bool parse_int64(std::string_view s, int64_t& out) noexcept {
     return true;
 }
 
+// -?[0-9]+(.[0-9]+)?, converted to a finite double. Deliberately narrower than strtod:
+// no exponent, no inf/nan, no leading '+' or '.', so a URL has one spelling per value class.
+bool parse_decimal(std::string_view s, double& out) noexcept {
+    size_t i = s.size() != 0 && s[0] == '-' ? 1 : 0;
+    const size_t int_start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        ++i;
+    }
+    if (i == int_start) {
+        return false;
+    }
+    if (i < s.size()) {
+        if (s[i] != '.') {
+            return false;
+        }
+        const size_t frac_start = ++i;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+            ++i;
+        }
+        if (i == frac_start || i != s.size()) {
+            return false;
+        }
+    }
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::fixed);
+    return r.ec == std::errc{} && r.ptr == s.data() + s.size() && std::isfinite(out);
+}
+
+// 8-4-4-4-12 hex digits (RFC 9562 §4 string form), upper or lower case.
+bool is_uuid(std::string_view s) noexcept {
+    if (s.size() != 36) {
+        return false;
+    }
+    for (size_t i = 0; i < 36; ++i) {
+        const char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return false;
+            }
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool is_hex(char c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Every '%' is followed by two hex digits (what percent_decode accepts).
+bool escapes_well_formed(std::string_view s) noexcept {
+    for (size_t i = s.find('%'); i != std::string_view::npos; i = s.find('%', i + 3)) {
+        if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // First '/' in [p, e), or e; `has_escape` tells whether a '%' comes before it. Segments
 // are short, so instead of memchr calls this tests eight bytes at a time (SWAR). In the
 // zero-byte test only bytes above a true match can be false positives, so the lowest
@@ -188,6 +261,7 @@ std::string method_list(uint16_t mask) {
 struct route_table::impl {
     std::vector<node> nodes{1}; // nodes[0] is the root (before the first segment)
     std::vector<route_leaf> routes;
+    std::vector<rare_children> rare;
     std::string keys; // bytes of all static segments
     std::unordered_map<uint32_t, std::vector<std::string>> names_by_handler;
 
@@ -210,8 +284,9 @@ struct route_table::impl {
             }
             return no_node;
         }
+        const size_t mask = n.slots.size() - 1; // a power of two
         for (uint64_t i = hash_words(w, seg.size());; ++i) {
-            const uint32_t idx = n.slots[i & n.slot_mask];
+            const uint32_t idx = n.slots[i & mask];
             if (idx == no_node) {
                 return no_node;
             }
@@ -231,11 +306,10 @@ struct route_table::impl {
             size *= 2;
         }
         n.slots.assign(size, no_node);
-        n.slot_mask = static_cast<uint32_t>(size - 1);
         for (uint32_t idx = 0; idx < n.statics.size(); ++idx) {
             const static_edge& e = n.statics[idx];
             for (uint64_t i = hash_words(e.words, e.key_len);; ++i) {
-                uint32_t& slot = n.slots[i & n.slot_mask];
+                uint32_t& slot = n.slots[i & (size - 1)];
                 if (slot == no_node) {
                     slot = idx;
                     break;
@@ -259,15 +333,34 @@ struct route_table::impl {
         return child;
     }
 
-    uint32_t param_child_for_add(uint32_t parent, bool integer) {
-        uint32_t& slot = integer ? nodes[parent].int_child : nodes[parent].str_child;
-        if (slot == no_node) {
-            const uint32_t child = static_cast<uint32_t>(nodes.size());
-            nodes.emplace_back(); // may move nodes: re-fetch the slot below
-            (integer ? nodes[parent].int_child : nodes[parent].str_child) = child;
-            return child;
+    uint32_t& param_slot(uint32_t n, param_type type) {
+        node& nd = nodes[n];
+        switch (type) {
+        case param_type::integer:
+            return nd.int_child;
+        case param_type::str:
+            return nd.str_child;
+        case param_type::floating:
+        case param_type::uuid:
+        case param_type::path:
+            break;
         }
-        return slot;
+        if (nd.rare == no_node) {
+            nd.rare = static_cast<uint32_t>(rare.size());
+            rare.emplace_back();
+        }
+        rare_children& rc = rare[nd.rare];
+        return type == param_type::floating ? rc.float_child : type == param_type::uuid ? rc.uuid_child : rc.path_child;
+    }
+
+    uint32_t param_child_for_add(uint32_t parent, param_type type) {
+        if (const uint32_t existing = param_slot(parent, type); existing != no_node) {
+            return existing;
+        }
+        const uint32_t child = static_cast<uint32_t>(nodes.size());
+        nodes.emplace_back(); // may move nodes: fetch the slot again
+        param_slot(parent, type) = child;
+        return child;
     }
 
     // State of one lookup, threaded through the recursive walk.
@@ -304,6 +397,14 @@ struct route_table::impl {
     // Match the segment starting at raw index `pos` against node `n`'s children, then
     // the rest of the path below the chosen child; backtrack on failure.
     bool walk(uint32_t n, size_t pos, uint8_t num_params, walk_state& st) const noexcept {
+        // Nodes with a float, uuid or path child take the general walk; the others one
+        // compiled without that code (as fast as before those converters existed).
+        return nodes[n].rare == no_node ? walk_node<false>(n, pos, num_params, st)
+                                        : walk_node<true>(n, pos, num_params, st);
+    }
+
+    template <bool with_rare>
+    bool walk_node(uint32_t n, size_t pos, uint8_t num_params, walk_state& st) const noexcept {
         const std::string_view path = st.path;
         bool has_escape = false;
         const char* seg_end = segment_end(path.data() + pos, path.data() + path.size(), has_escape);
@@ -325,6 +426,15 @@ struct route_table::impl {
         const uint32_t static_child = nd.statics.empty() ? no_node : find_static(nd, seg);
         int64_t int_value = 0;
         const bool try_int = nd.int_child != no_node && parse_int64(seg, int_value);
+        bool rare_float = false; // plain locals (registers): no stack object per level
+        bool rare_uuid = false;
+        double float_value = 0;
+        if constexpr (with_rare) {
+            const rare_checks r = check_rare(rare[nd.rare], seg);
+            rare_float = r.is_float;
+            rare_uuid = r.is_uuid;
+            float_value = r.float_value;
+        }
         const bool try_str = nd.str_child != no_node && !seg.empty();
 
         const bool last = end == path.size();
@@ -341,9 +451,56 @@ struct route_table::impl {
                 return true;
             }
         }
+        if (with_rare && (rare_float || rare_uuid)) {
+            if (walk_rare(rare[nd.rare], rare_float, rare_uuid, float_value, raw, last, next, num_params, st)) {
+                return true;
+            }
+        }
         if (try_str) {
             st.out->params[num_params] = route_param{param_type::str, raw, 0};
             if (last ? check_leaf(nd.str_child, np, st) : walk(nd.str_child, next, np, st)) {
+                return true;
+            }
+        }
+        if (with_rare && rare[nd.rare].path_child != no_node) {
+            // The rest of the raw path from this segment on, slashes included.
+            const std::string_view rest = path.substr(pos);
+            if (!rest.empty() && escapes_well_formed(rest)) {
+                st.out->params[num_params] = route_param{param_type::path, rest, 0};
+                return check_leaf(rare[nd.rare].path_child, np, st);
+            }
+        }
+        return false;
+    }
+
+    // The float and uuid children, out of walk()'s body so that tables without them
+    // (most) pay one predictable branch per segment and nothing else.
+    struct rare_checks {
+        bool is_float = false;
+        bool is_uuid = false;
+        double float_value = 0;
+    };
+
+    [[gnu::noinline]] static rare_checks check_rare(const rare_children& rc, std::string_view seg) noexcept {
+        rare_checks r;
+        r.is_float = rc.float_child != no_node && parse_decimal(seg, r.float_value);
+        r.is_uuid = rc.uuid_child != no_node && is_uuid(seg);
+        return r;
+    }
+
+    [[gnu::noinline]] bool walk_rare(const rare_children& rc, bool is_float, bool is_uuid, double float_value,
+                                     std::string_view raw, bool last, size_t next, uint8_t num_params,
+                                     walk_state& st) const noexcept {
+        const auto np = static_cast<uint8_t>(num_params + 1);
+        if (is_float) {
+            st.out->params[num_params] = route_param{param_type::floating, raw, std::bit_cast<int64_t>(float_value)};
+            if (last ? check_leaf(rc.float_child, np, st) : walk(rc.float_child, next, np, st)) {
+                return true;
+            }
+        }
+        if (is_uuid) {
+            st.out->params[num_params] = route_param{param_type::uuid, raw, 0};
+            if (last ? check_leaf(rc.uuid_child, np, st) : walk(rc.uuid_child, next, np, st)) {
                 return true;
             }
         }
@@ -376,7 +533,7 @@ std::string route_table::add(std::string_view pattern, uint16_t method_mask, uin
         const size_t open = s.find('{');
         const size_t close = s.find('}');
         if (open == std::string_view::npos && close == std::string_view::npos) {
-            segs.push_back({pattern_segment::literal, s});
+            segs.push_back({true, param_type::str, s});
         } else {
             if (open != 0 || close != s.size() - 1 || s.find('{', 1) != std::string_view::npos ||
                 s.find('}') != s.size() - 1) {
@@ -392,14 +549,24 @@ std::string route_table::add(std::string_view pattern, uint16_t method_mask, uin
                 return "in route " + quoted + ": invalid parameter name \"" + std::string(name) +
                        "\" (must be an identifier)";
             }
-            pattern_segment::kind_t kind;
+            param_type kind;
             if (type == "int") {
-                kind = pattern_segment::int_param;
+                kind = param_type::integer;
             } else if (type == "str") {
-                kind = pattern_segment::str_param;
+                kind = param_type::str;
+            } else if (type == "float") {
+                kind = param_type::floating;
+            } else if (type == "uuid") {
+                kind = param_type::uuid;
+            } else if (type == "path") {
+                kind = param_type::path;
+                if (slash != std::string_view::npos) {
+                    return "in route " + quoted + ": the path parameter \"" + std::string(name) +
+                           "\" takes the rest of the path, so it must be the last segment";
+                }
             } else {
                 return "in route " + quoted + ": unknown parameter type \"" + std::string(type) + "\" for \"" +
-                       std::string(name) + "\" (allowed: int, str)";
+                       std::string(name) + "\" (allowed: str, int, float, uuid, path)";
             }
             if (std::find(names.begin(), names.end(), name) != names.end()) {
                 return "in route " + quoted + ": duplicate parameter name \"" + std::string(name) + "\"";
@@ -408,7 +575,7 @@ std::string route_table::add(std::string_view pattern, uint16_t method_mask, uin
                 return "in route " + quoted + ": more than " + std::to_string(max_route_params) + " parameters";
             }
             names.emplace_back(name);
-            segs.push_back({kind, name});
+            segs.push_back({false, kind, name});
         }
         if (slash == std::string_view::npos) {
             break;
@@ -424,10 +591,10 @@ std::string route_table::add(std::string_view pattern, uint16_t method_mask, uin
     // Check for a duplicate before creating nodes: if the leaf exists, no node is new.
     uint32_t n = 0;
     for (const auto& s : segs) {
-        if (s.kind == pattern_segment::literal) {
+        if (s.literal) {
             n = _impl->static_child_for_add(n, s.text);
         } else {
-            n = _impl->param_child_for_add(n, s.kind == pattern_segment::int_param);
+            n = _impl->param_child_for_add(n, s.type);
         }
     }
     node& leaf_node = _impl->nodes[n];

@@ -1,7 +1,9 @@
-// Route table: a radix tree over path segments with typed parameters
-// ("{name}" = one segment as str, "{name:int}" = one segment as int64), methods per route.
+// Route table: a radix tree over path segments with typed parameters ("{name}" or
+// "{name:str}" = one segment, "{name:int}" = int64, "{name:float}" = a decimal number,
+// "{name:uuid}" = a canonical UUID, "{name:path}" = the rest of the path), methods per route.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -11,15 +13,28 @@
 
 namespace ringbolt::http {
 
-enum class param_type : uint8_t { str, integer };
+/// A parameter's converter. A segment that does not convert does not match (the lookup
+/// backtracks to other routes, else not_found).
+enum class param_type : uint8_t {
+    str,      ///< one non-empty segment
+    integer,  ///< -?[0-9]{1,19} fitting int64
+    floating, ///< -?[0-9]+(.[0-9]+)? (no exponent, no inf/nan), a finite double
+    uuid,     ///< 8-4-4-4-12 hex digits (either case)
+    path,     ///< the rest of the path, non-empty, '/' included; only as the last segment
+};
 
 inline constexpr size_t max_route_params = 16;
 
 struct route_param {
     param_type type;
-    std::string_view raw; ///< the path segment as sent (not percent-decoded; points into the looked-up path)
-    int64_t int_value;    ///< valid when type == integer
+    std::string_view raw; ///< the path segment (path: the rest) as sent (not percent-decoded; points into the path)
+    int64_t int_value;    ///< integer: the value; floating: the double's bits (float_of); else 0
 };
+
+/// The double a floating parameter carries in its int_value.
+inline double float_of(int64_t bits) noexcept {
+    return std::bit_cast<double>(bits);
+}
 
 struct route_match {
     uint32_t handler_id = 0; ///< the id given to add()
@@ -47,8 +62,8 @@ class route_table {
 
     /// Look up `path` (the raw path, no query) for method `method_id` (one method_bit).
     /// Segments are compared after percent-decoding (so "/caf%C3%A9" matches "/café");
-    /// a decoded "%2F" never splits a segment. Static segments win over parameters,
-    /// and int parameters over str parameters at the same position.
+    /// a decoded "%2F" never splits a segment. Static segments win over parameters; at
+    /// the same position parameters are tried int, float, uuid, str, then path.
     /// HEAD falls back to the GET route when no HEAD route exists.
     /// method_not_allowed: the path matches but not the method; `allowed` gets the mask.
     route_status lookup(uint16_t method_id, std::string_view path, route_match& out, uint16_t& allowed) const noexcept;

@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "http/access_log.hpp"
 #include "http/method_names.hpp"
+#include "http/problem.hpp"
 #include "http/response_features.hpp"
 #include "ws/opening.hpp"
 
@@ -112,7 +113,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     }
     if (st != http::route_status::found) [[unlikely]] {
         if (st == http::route_status::method_not_allowed) {
-            std::string fields(text_plain);
+            std::string fields(http::problem_content_type);
             fields.append("Allow: ");
             http::append_method_names(fields, allowed);
             if (other_names != nullptr) {
@@ -121,11 +122,11 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
                 }
             }
             fields.append("\r\n");
-            conn.respond(ev.seq, ev.ctx, 405, fields, "Method Not Allowed", env);
-            log_answer(ev, 405, 18, request_id);
+            conn.respond(ev.seq, ev.ctx, 405, fields, http::problem_method_not_allowed, env);
+            log_answer(ev, 405, http::problem_method_not_allowed.size(), request_id);
         } else {
-            conn.respond(ev.seq, ev.ctx, 404, text_plain, "Not Found", env);
-            log_answer(ev, 404, 9, request_id);
+            conn.respond(ev.seq, ev.ctx, 404, http::problem_content_type, http::problem_not_found, env);
+            log_answer(ev, 404, http::problem_not_found.size(), request_id);
         }
         return verdict::answered;
     }
@@ -176,10 +177,10 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     // Backpressure: past the concurrency cap answer 503 at once instead of queueing.
     if (_app_limit != 0) {
         if (_app_pending->load(std::memory_order_relaxed) >= _app_limit) {
-            std::string fields(text_plain);
+            std::string fields(http::problem_content_type);
             fields.append("Retry-After: 1\r\n");
-            conn.respond(ev.seq, ev.ctx, 503, fields, "Service Unavailable", env);
-            log_answer(ev, 503, 19, request_id);
+            conn.respond(ev.seq, ev.ctx, 503, fields, http::problem_unavailable, env);
+            log_answer(ev, 503, http::problem_unavailable.size(), request_id);
             return verdict::answered;
         }
         _app_pending->fetch_add(1, std::memory_order_relaxed);

@@ -1,5 +1,5 @@
 // Micro-benchmarks for http/router: lookups in a 100-route table (static, one-param,
-// two-param, 404, 405, percent-encoded path).
+// two-param, 404, 405, percent-encoded path), and the float/uuid/path converters.
 #include "http/parser.hpp"
 #include "http/router.hpp"
 
@@ -84,6 +84,52 @@ void bm_percent_encoded(benchmark::State& s) {
     run_lookup(s, method_get, "/users/caf%C3%A9%20au%20lait", route_status::found);
 }
 
+// The converters, in a table that also has int and str routes at the same positions.
+const route_table& converter_routes() {
+    static const route_table t = [] {
+        route_table r;
+        const char* patterns[] = {"/n/{v:int}",         "/n/{v:float}", "/u/{id:uuid}",  "/u/{name}",
+                                  "/files/{rest:path}", "/files/index", "/api/{id:int}", "/api/{id:int}/x"};
+        uint32_t id = 0;
+        for (const char* p : patterns) {
+            if (!r.add(p, method_get, id++).empty()) {
+                std::abort();
+            }
+        }
+        return r;
+    }();
+    return t;
+}
+
+void run_converter(benchmark::State& state, const char* path) {
+    const route_table& t = converter_routes();
+    const std::string p = path;
+    route_match m;
+    uint16_t allowed = 0;
+    if (t.lookup(method_get, p, m, allowed) != route_status::found) {
+        state.SkipWithError("unexpected lookup result");
+        return;
+    }
+    for (auto _ : state) {
+        route_status s = t.lookup(method_get, p, m, allowed);
+        benchmark::DoNotOptimize(s);
+        benchmark::DoNotOptimize(m);
+    }
+}
+
+void bm_float_param(benchmark::State& s) {
+    run_converter(s, "/n/1234.5678");
+}
+void bm_uuid_param(benchmark::State& s) {
+    run_converter(s, "/u/123e4567-e89b-12d3-a456-426614174000");
+}
+void bm_path_param(benchmark::State& s) {
+    run_converter(s, "/files/static/css/site/main.css");
+}
+
+BENCHMARK(bm_float_param);
+BENCHMARK(bm_uuid_param);
+BENCHMARK(bm_path_param);
 BENCHMARK(bm_static_root);
 BENCHMARK(bm_static_plaintext);
 BENCHMARK(bm_one_param);

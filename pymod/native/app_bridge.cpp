@@ -32,6 +32,7 @@ PyObject* str_content_type = nullptr;
 PyObject* str_detail = nullptr;
 PyObject* str_content = nullptr;
 PyObject* str_path = nullptr;
+PyObject* str_problem = nullptr;
 
 void intern_names() {
     if (str_status == nullptr) {
@@ -42,6 +43,7 @@ void intern_names() {
         str_detail = PyUnicode_InternFromString("detail");
         str_content = PyUnicode_InternFromString("content");
         str_path = PyUnicode_InternFromString("path");
+        str_problem = PyUnicode_InternFromString("problem");
     }
 }
 
@@ -288,6 +290,11 @@ void address_response_from(const http::app_response& from, http::app_response& t
 }
 } // namespace
 
+void problem_answer(http::app_response& resp, uint16_t status, std::string_view problem) {
+    text_answer(resp, status, problem);
+    resp.start.fields = http::problem_content_type;
+}
+
 void text_answer(http::app_response& resp, uint16_t status, std::string_view text) {
     resp.start = http::response_head{};
     resp.start.status = status;
@@ -389,19 +396,18 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
     response_parts parts;
     bool handled = false;
     if (_types.http_error != nullptr && PyObject_IsInstance(exc, _types.http_error) == 1) {
+        // An RFC 9457 problem: HTTPError.problem() gives its members (type, title,
+        // status, detail and any extensions).
         PyObject* status = PyObject_GetAttr(exc, str_status);
-        PyObject* detail = status ? PyObject_GetAttr(exc, str_detail) : nullptr;
-        PyObject* headers = detail ? PyObject_GetAttr(exc, str_headers) : nullptr;
-        if (headers != nullptr && convert_status(status, parts)) {
-            parts.known_type = "application/json";
-            PyObject* body = Py_BuildValue("{s:O}", "detail", detail);
-            handled = body != nullptr && write_json(body, parts.body) && convert_headers(headers, parts) &&
-                      build_head(parts, resp.start);
-            Py_XDECREF(body);
+        PyObject* headers = status ? PyObject_GetAttr(exc, str_headers) : nullptr;
+        PyObject* body = headers ? PyObject_CallMethodNoArgs(exc, str_problem) : nullptr;
+        if (body != nullptr && convert_status(status, parts)) {
+            parts.content_type = "application/problem+json";
+            handled = write_json(body, parts.body) && convert_headers(headers, parts) && build_head(parts, resp.start);
         }
         Py_XDECREF(status);
-        Py_XDECREF(detail);
         Py_XDECREF(headers);
+        Py_XDECREF(body);
         if (!handled) {
             PyErr_Clear();
         }
@@ -438,7 +444,7 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
     }
     if (fd < 0) {
         bool denied = errno == EACCES;
-        text_answer(resp, denied ? 403 : 404, denied ? "Forbidden" : "Not Found");
+        problem_answer(resp, denied ? 403 : 404, denied ? http::problem_forbidden : http::problem_file_not_found);
         return true;
     }
     response_parts sized;

@@ -9,6 +9,7 @@
 #include <Python.h>
 
 #include "http/app_routes.hpp"
+#include "http/problem.hpp"
 #include "uring/reactor.hpp"
 
 #include <condition_variable>
@@ -70,10 +71,14 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
 /// A whole plain-text answer in `resp` (500 fallbacks, 404/403 for a file response).
 void text_answer(http::app_response& resp, uint16_t status, std::string_view text);
 
+/// A whole RFC 9457 problem answer (application/problem+json) in `resp`.
+void problem_answer(http::app_response& resp, uint16_t status, std::string_view problem);
+
 /// The native 500 fallback: a handler raised, a result could not be converted, a
-/// stream failed before its head, or the request could not be handed over.
+/// stream failed before its head, or the request could not be handed over. A problem
+/// with no detail of the cause (the traceback goes to the log).
 inline void internal_error_answer(http::app_response& resp) {
-    text_answer(resp, 500, "Internal Server Error");
+    problem_answer(resp, 500, http::problem_internal_error);
 }
 
 /// Check the handler's status and headers against the framing the server owns and

@@ -218,6 +218,17 @@ PyObject* get_query(PyObject* self, void*) {
     return get_cached(o->cache_query, pairs_to(o->types->query_params, list));
 }
 
+// uuid.UUID, imported on the first uuid parameter (kept for the process's life).
+PyObject* uuid_class() {
+    static PyObject* cls = nullptr;
+    if (cls == nullptr) {
+        PyObject* mod = PyImport_ImportModule("uuid");
+        cls = mod != nullptr ? PyObject_GetAttrString(mod, "UUID") : nullptr;
+        Py_XDECREF(mod);
+    }
+    return cls;
+}
+
 PyObject* get_params(PyObject* self, void*) {
     request_object* o = O(self);
     if (o->cache_params != nullptr) {
@@ -235,13 +246,23 @@ PyObject* get_params(PyObject* self, void*) {
         PyObject* v;
         if (p.type == http::param_type::integer) {
             v = PyLong_FromLongLong(p.int_value);
+        } else if (p.type == http::param_type::floating) {
+            v = PyFloat_FromDouble(http::float_of(p.int_value));
         } else {
+            // str, uuid and path: the decoded text (a path's "%2F" becomes '/'), then a uuid
+            // becomes a uuid.UUID (the router checked its form, so the call cannot fail on it).
             std::string_view raw = p.raw.in(r.data);
             std::string decoded;
             if (http::needs_decoding(raw, false) && http::percent_decode(raw, decoded, false)) {
                 v = decode_text(decoded);
             } else {
                 v = decode_text(raw);
+            }
+            if (v != nullptr && p.type == http::param_type::uuid) {
+                PyObject* text = v;
+                PyObject* uuid_type = uuid_class();
+                v = uuid_type != nullptr ? PyObject_CallOneArg(uuid_type, text) : nullptr;
+                Py_DECREF(text);
             }
         }
         if (v == nullptr || PyDict_SetItem(d, PyTuple_GET_ITEM(o->param_names, i), v) < 0) {
@@ -691,7 +712,8 @@ PyGetSetDef getset[] = {
     {"target", get_target, nullptr, "Request target as sent (str).", nullptr},
     {"query_string", get_query_string, nullptr, "Raw query string (str, without '?').", nullptr},
     {"query", get_query, nullptr, "Query parameters (QueryParams: first value; getlist for all).", nullptr},
-    {"params", get_params, nullptr, "Path parameters (dict; {x:int} values are int).", nullptr},
+    {"params", get_params, nullptr,
+     "Path parameters (dict: str; int for {x:int}, float for {x:float}, uuid.UUID for {x:uuid}).", nullptr},
     {"headers", get_headers, nullptr, "Request headers (case-insensitive Headers).", nullptr},
     {"body", get_body, nullptr, "Request body (bytes).", nullptr},
     {"_body_stream", get_body_stream, nullptr, "The streamed body's handle (RequestBody), or None.", nullptr},

@@ -14,7 +14,7 @@ from . import _native
 from ._native import Request
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams
-from .errors import BadRequest, ClientDisconnect, HTTPError
+from .errors import BadRequest, ClientDisconnect, HTTPError, ValidationError
 from ._stream import request_read as _request_read
 from ._stream import request_stream as _request_stream
 from ._stream import start_stream as _start_stream
@@ -22,6 +22,7 @@ from .response import FileResponse, Response, StreamingResponse
 from .background import BackgroundTasks
 from .forms import FormData, UploadFile
 from .sse import SSEEvent
+from .routing import Router
 
 __version__ = "0.1.0"
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "HTTPError",
     "BadRequest",
     "ClientDisconnect",
+    "ValidationError",
+    "Router",
     "Headers",
     "QueryParams",
     "BackgroundTasks",

@@ -14,19 +14,27 @@ import inspect
 import logging
 import os
 import re
+import uuid
 from email.utils import formatdate
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
 from ._native import json_dumps, json_loads
 from .datastructures import Headers, QueryParams
-from .errors import BadRequest, HTTPError
+from .errors import BadRequest, HTTPError, problem
 from .response import FileResponse, Response, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
 
-_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::(int|str))?\}$")
-_INT = re.compile(r"^-?[0-9]+$")
+_SEGMENT = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::(int|str|float|uuid|path))?\}$")
+_INT = re.compile(r"^-?[0-9]{1,19}$")
+_FLOAT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RANK = {"static": 0, "int": 1, "float": 2, "uuid": 3, "str": 4, "path": 5}
+_NOT_FOUND = json_dumps(problem(404, "No route matches this path."))
+_NOT_ALLOWED = json_dumps(problem(405, "The path does not take this method; the Allow header lists those it takes."))
+_INTERNAL = json_dumps(problem(500, "The server failed to answer this request."))
+_PROBLEM = (b"content-type", b"application/problem+json")
 
 
 class _Route:
@@ -42,26 +50,41 @@ class _Route:
         self.handler = handler
         self.const = const
         self.result: Any = None
-        # More specific first: static < int < str at each position.
-        rank = {"static": 0, "int": 1, "str": 2}
-        self.key = [rank[k] for k, _ in parts]
+        # More specific first at each position: static, int, float, uuid, str, path.
+        self.key = [_RANK[k] for k, _ in parts]
 
     def match(self, segments: list[str]) -> dict[str, Any] | None:
-        if len(segments) != len(self.parts):
+        tail = bool(self.parts) and self.parts[-1][0] == "path"
+        if len(segments) != len(self.parts) and not (tail and len(segments) >= len(self.parts)):
             return None
         params: dict[str, Any] = {}
-        for (kind, text), seg in zip(self.parts, segments):
+        for i, ((kind, text), seg) in enumerate(zip(self.parts, segments)):
             if kind == "static":
                 if unquote(seg) != text:
                     return None
-            elif kind == "int":
-                if not _INT.match(seg):
+            elif kind == "path":
+                rest = "/".join(segments[i:])
+                if not rest:
                     return None
-                params[text] = int(seg)
+                params[text] = unquote(rest)
             else:
-                if not seg:
-                    return None
-                params[text] = unquote(seg)
+                value = unquote(seg)
+                if kind == "int":
+                    if not _INT.match(value) or not -(2**63) <= int(value) < 2**63:
+                        return None
+                    params[text] = int(value)
+                elif kind == "float":
+                    if not _FLOAT.match(value):
+                        return None
+                    params[text] = float(value)
+                elif kind == "uuid":
+                    if not _UUID.match(value):
+                        return None
+                    params[text] = uuid.UUID(value)
+                else:
+                    if not value:
+                        return None
+                    params[text] = value
         return params
 
 
@@ -164,7 +187,7 @@ class ASGIRequest:
 
 
 def _router(app: Any) -> list[_Route]:
-    routes = [_Route(path, methods, fn, const) for path, methods, fn, const in app._routes]
+    routes = [_Route(path, methods, fn, const) for path, methods, fn, const, _, ws in app._resolved_routes() if not ws]
     routes.sort(key=lambda r: r.key)  # stable: registration order among equals
     return routes
 
@@ -316,10 +339,9 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
         return
     if route is None:
         if allowed:
-            await _send_whole(send, 405, [(b"content-type", b"text/plain; charset=utf-8"),
-                                          (b"allow", ", ".join(allowed).encode())], b"Method Not Allowed", head)
+            await _send_whole(send, 405, [_PROBLEM, (b"allow", ", ".join(allowed).encode())], _NOT_ALLOWED, head)
         else:
-            await _send_whole(send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"Not Found", head)
+            await _send_whole(send, 404, [_PROBLEM], _NOT_FOUND, head)
         return
     after: list[Any] = []
     try:
@@ -343,11 +365,11 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
         for run in after:
             await run()  # background tasks and form cleanup, once the response is sent
     except HTTPError as exc:
-        headers = [(b"content-type", b"application/json")] + _encode_headers((exc.headers or {}).items())
-        await _send_whole(send, exc.status, headers, json_dumps({"detail": exc.detail}), head)
+        headers = [_PROBLEM] + _encode_headers((exc.headers or {}).items())
+        await _send_whole(send, exc.status, headers, json_dumps(exc.problem()), head)
     except Exception as exc:  # noqa: BLE001 - a bug in the handler: 500, traceback to the log
         logger.error("Exception in handler for %s %s", method, scope["path"], exc_info=(type(exc), exc, exc.__traceback__))
-        await _send_whole(send, 500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error", head)
+        await _send_whole(send, 500, [_PROBLEM], _INTERNAL, head)
 
 
 async def _run_hooks(hooks: list[Callable[[], Any]]) -> str | None:
@@ -448,7 +470,8 @@ async def serve_websocket(app: Any, scope: dict[str, Any], receive: Any, send: A
 
     routes = app.__dict__.get("_asgi_ws_routes")
     if routes is None:
-        routes = app._asgi_ws_routes = sorted((_Route(p, ["GET"], fn, False) for p, fn in app._websockets),
+        routes = app._asgi_ws_routes = sorted((_Route(p, ["GET"], fn, False)
+                                               for p, _, fn, _, _, ws in app._resolved_routes() if ws),
                                               key=lambda r: r.key)
     route, params, _ = _find(routes, "GET", scope["path"])
     if route is None:

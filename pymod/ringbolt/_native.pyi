@@ -1,6 +1,11 @@
 """Type stubs for ringbolt._native (the C++ core)."""
 
-from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeAlias, Union
+
+from .datastructures import Headers, QueryParams
+
+#: What ``Request.json()`` returns: the JSON value, typed (narrow it with isinstance).
+JSONValue: TypeAlias = Union[dict[str, "JSONValue"], list["JSONValue"], str, int, float, bool, None]
 
 class Request:
     method: str
@@ -8,9 +13,11 @@ class Request:
     raw_path: bytes
     target: str
     query_string: str
-    query: Any
+    query: QueryParams
+    #: str, or int / float / uuid.UUID for {x:int} / {x:float} / {x:uuid} (per route:
+    #: not knowable statically, so the values are Any)
     params: dict[str, Any]
-    headers: Any
+    headers: Headers
     body: bytes
     client: tuple[str, int] | None
     http_version: str
@@ -24,7 +31,7 @@ class Request:
     background: Any  # ringbolt.BackgroundTasks
     _body_stream: RequestBody | None
     _disconnect_watch: RequestBody | None
-    def json(self) -> Any: ...
+    def json(self) -> JSONValue: ...
     def text(self) -> str: ...
     def stream(self) -> AsyncIterator[bytes]: ...
     def read(self) -> Awaitable[bytes]: ...

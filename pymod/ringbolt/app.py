@@ -14,6 +14,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import _native
 from .features import ResponseFeatures
+from .options import check_run_options
+from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
 
 logger = logging.getLogger("ringbolt")
@@ -87,7 +89,7 @@ class _RequestLimit(threading.Thread):
         self._done.set()
 
 
-class App:
+class App(RouteGroup):
     """A ringbolt application.
 
     >>> app = App()
@@ -96,14 +98,22 @@ class App:
     ...     return {"id": req.params["uid"]}
     """
 
-    def __init__(self, *, json_default: Callable[[Any], Any] | None = None) -> None:
-        """``json_default``: called with each value of a returned dict/list (or Response
+    def __init__(self, *, debug: bool = False, json_default: Callable[[Any], Any] | None = None) -> None:
+        """``debug=True``: an unhandled exception answers a 500 problem whose ``detail``
+        names it and whose ``traceback`` member holds the traceback (never in
+        production: it shows code paths to clients).
+
+        ``json_default``: called with each value of a returned dict/list (or Response
         body, HTTPError detail) that the JSON writer does not know; its result is written
         instead (see docs/json.md). Anything still unknown is a TypeError: a 500."""
+        super().__init__()
+        if not isinstance(debug, bool):
+            raise TypeError(f"debug must be True or False, not {debug!r}")
         if json_default is not None and not callable(json_default):
             raise TypeError(f"json_default must be callable, not {type(json_default).__name__}")
+        self.debug = debug
         self.json_default = json_default
-        self._routes: list[tuple[str, list[str], Handler, bool]] = []
+        self._exception_handlers: dict[type[BaseException], Callable[..., Any]] = {}
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
         self._server: _native.Server | None = None
@@ -114,67 +124,41 @@ class App:
         self._lifespan: Any = None
         self._wsgi: Any = None  # ringbolt.wsgi.WSGIHandler: takes what no route takes, on the handler pool
         self._wsgi_threads: int | None = None
-        self._websockets: list[tuple[str, Handler]] = []
         self._features = ResponseFeatures()  # enable_compression/cors/request_id/security_headers
         self._statics: list[tuple[str, str, str, str, bool, bool]] = []
 
-    # ---- routes ----
-    def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[Handler], Handler]:
-        """Register a handler for ``path`` and ``methods``.
+    # ---- routes: route/get/post/.../websocket/middleware/include come from RouteGroup ----
+    def exception_handler(self, exc_type: type[BaseException]) -> Callable[[H], H]:
+        """Register ``handler(req, exc)`` for exceptions of ``exc_type`` (and its
+        subclasses; the most specific registered class wins) raised by a handler or a
+        middleware. It returns what a route handler may return. ``HTTPError`` may be
+        mapped too (by default it answers its problem+json)."""
+        if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+            raise TypeError(f"exception_handler() takes an exception class, not {exc_type!r}")
 
-        ``const=True``: the handler is called once at start-up (with ``req=None``) and its
-        response is then served natively for every request, never entering Python.
-        """
-        if isinstance(methods, str):
-            methods = [methods]
-        method_list = [m.upper() for m in methods]
-        if not path.startswith("/"):
-            raise ValueError(f"route path must start with '/': {path!r}")
-
-        def decorator(fn: Handler) -> Handler:
+        def decorator(fn: H) -> H:
             if not callable(fn):
-                raise TypeError(f"handler for {path!r} is not callable")
-            self._routes.append((path, method_list, fn, const))
+                raise TypeError(f"exception handler for {exc_type.__name__} is not callable")
+            if exc_type in self._exception_handlers:
+                raise ValueError(f"an exception handler for {exc_type.__name__} is already registered")
+            self._exception_handlers[exc_type] = fn
             return fn
 
         return decorator
 
-    def get(self, path: str, *, const: bool = False) -> Callable[[Handler], Handler]:
-        return self.route(path, ["GET"], const=const)
-
-    def websocket(self, path: str) -> Callable[[Handler], Handler]:
-        """Register an ``async def handler(ws)`` for WebSocket handshakes on ``path``
-        (path parameters as for routes, in ``ws.params``). The handler accepts with
-        ``await ws.accept()``; returning without accepting refuses with 403. A plain
-        HTTP request to the path gets 426 Upgrade Required."""
-        if not path.startswith("/"):
-            raise ValueError(f"route path must start with '/': {path!r}")
-
-        def decorator(fn: Handler) -> Handler:
-            if not inspect.iscoroutinefunction(fn):
-                raise TypeError(f"a WebSocket handler must be an async def, not {fn!r}")
-            self._websockets.append((path, fn))
-            return fn
-
-        return decorator
-
-    def post(self, path: str) -> Callable[[Handler], Handler]:
-        return self.route(path, ["POST"])
-
-    def put(self, path: str) -> Callable[[Handler], Handler]:
-        return self.route(path, ["PUT"])
-
-    def delete(self, path: str) -> Callable[[Handler], Handler]:
-        return self.route(path, ["DELETE"])
-
-    def patch(self, path: str) -> Callable[[Handler], Handler]:
-        return self.route(path, ["PATCH"])
-
-    def head(self, path: str) -> Callable[[Handler], Handler]:
-        return self.route(path, ["HEAD"])
-
-    def options(self, path: str) -> Callable[[Handler], Handler]:
-        return self.route(path, ["OPTIONS"])
+    def _resolved_routes(self) -> list[tuple[str, list[str], Handler, bool, bool, bool]]:
+        """Every route with its pipeline built: (path, methods, handler, const,
+        is_coroutine, websocket). Built once per start (and per ASGI app)."""
+        errors = ErrorPolicy(dict(self._exception_handlers), self.debug)
+        out: list[tuple[str, list[str], Handler, bool, bool, bool]] = []
+        for d in self._defs:
+            if d.const or d.websocket:
+                out.append((d.path, d.methods, d.handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
+                continue
+            chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
+            fn, is_async = build_pipeline(d.path, d.handler, chain, errors)
+            out.append((d.path, d.methods, fn, False, is_async, False))
+        return out
 
     # ---- lifecycle ----
     def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
@@ -327,10 +311,10 @@ class App:
                                     content_security_policy=content_security_policy,
                                     cross_origin_opener_policy=cross_origin_opener_policy, extra=extra or {})
 
-    def _needs_loop(self) -> bool:
-        return self._asgi is not None or bool(self._websockets) or any(
+    def _needs_loop(self, routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> bool:
+        return self._asgi is not None or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
-        ) or any(not const and inspect.iscoroutinefunction(fn) for _, _, fn, const in self._routes)
+        ) or any(not const and is_async for _, _, _, const, is_async, _ in routes)
 
     def _call_hook(self, fn: Callable[[], Any]) -> None:
         result = fn()
@@ -340,7 +324,10 @@ class App:
             else:
                 asyncio.run(result)
 
-    def _build(self, config: dict[str, Any]) -> _native.Server:
+    def _build(self, config: dict[str, Any],
+               routes: list[tuple[str, list[str], Handler, bool, bool, bool]] | None = None) -> _native.Server:
+        if routes is None:
+            routes = self._resolved_routes()
         metrics = config.pop("metrics", None)
         if metrics:
             self.enable_metrics(metrics if isinstance(metrics, str) else "/metrics")
@@ -367,16 +354,16 @@ class App:
         from ._stream import set_runner
 
         set_runner(self._runner)  # async streamed bodies run on the handlers' loop (or one made on demand)
-        for path, methods, fn, const in self._routes:
-            if const:
+        for path, methods, fn, const, is_async, websocket in routes:
+            if websocket:
+                server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
+            elif const:
                 result = fn(None)
                 if inspect.iscoroutine(result):
                     result = asyncio.run(result)
                 server.add_const_route(path, methods, result)
             else:
-                server.add_route(path, methods, fn, inspect.iscoroutinefunction(fn))
-        for path, fn in self._websockets:
-            server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
+                server.add_route(path, methods, fn, is_async)
         for mount in self._statics:
             server.add_static(*mount)
         if self._asgi is not None:
@@ -411,6 +398,7 @@ class App:
         after ``body_timeout``; 0: no floor), ``keep_alive_timeout``,
         ``write_timeout``, ``graceful_timeout`` (seconds), ``backlog``, ``pin_threads``.
         """
+        check_run_options(options, "App.run")
         _ensure_logging(log_level)
         workers = resolve_workers(workers)
         if threads is not None and threads < 1:
@@ -482,7 +470,8 @@ class App:
         started: list[bool] = []
         stop_requested: list[int] = []
         self._runner = None
-        if self._needs_loop():
+        routes = self._resolved_routes()  # a middleware misuse fails here, before any hook runs
+        if self._needs_loop(routes):
             from ._aio import AsyncRunner
 
             self._runner = AsyncRunner()  # one loop per worker: hooks, lifespan and handlers share it
@@ -506,7 +495,7 @@ class App:
                     raise StartupHookError(str(exc)) from exc
             if self._wsgi is not None:
                 self._wsgi.set_server(host, port)
-            server = self._build(config)
+            server = self._build(config, routes)
             # The handlers go in before the listener opens: a SIGTERM that arrives once
             # the port accepts connections drains (and runs the shutdown hooks) instead
             # of killing the process with the default action.

@@ -5,6 +5,7 @@
 #include "http/query.hpp"
 #include "http/router.hpp"
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,6 +43,13 @@ constexpr fuzz_route fuzz_routes[] = {
     {"/d/{a}/{b}/{c:int}/{d}", method_patch, 4},
     {"/q/{v:int}", method_options, 1},
     {"/q/{v}", method_other, 1},
+    {"/n/{v:float}", method_get, 1},
+    {"/n/{v:int}", method_get, 1},
+    {"/u/{id:uuid}/x/{f:float}", method_get, 2},
+    {"/u/{name}/x/{y}", method_get, 2},
+    {"/files/{rest:path}", method_get, 1},
+    {"/files/index", method_get, 0},
+    {"/m/{a}/{rest:path}", method_post, 2},
 };
 constexpr size_t num_fuzz_routes = sizeof(fuzz_routes) / sizeof(fuzz_routes[0]);
 
@@ -93,7 +101,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 const std::string_view raw = m.params[i].raw;
                 check(raw.data() >= input.data() && raw.data() + raw.size() <= input.data() + input.size());
                 check(!raw.empty());
-                check(raw.find('/') == std::string_view::npos);
+                const param_type type = m.params[i].type;
+                if (type == param_type::path) {
+                    // The rest of the path: it ends where the input ends.
+                    check(raw.data() + raw.size() == input.data() + input.size());
+                    check(i + 1 == m.num_params);
+                } else {
+                    check(raw.find('/') == std::string_view::npos);
+                }
+                if (type == param_type::floating) {
+                    check(std::isfinite(float_of(m.params[i].int_value)));
+                }
+                if (type == param_type::uuid && raw.find('%') == std::string_view::npos) {
+                    check(raw.size() == 36);
+                }
             }
             check(t.param_names(m.handler_id).size() == r.num_params);
         } else if (s == route_status::method_not_allowed) {

@@ -94,6 +94,7 @@ def test_json_body(server):
 def test_invalid_json_is_400(server, data):
     r = request(server, b"POST /json HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
     assert r.status == 400, r
+    assert r.header("content-type") == "application/problem+json"
     assert "Invalid JSON" in r.json()["detail"] or "no body" in r.json()["detail"]
 
 
@@ -138,7 +139,8 @@ def test_http_error(server):
     r = get(server, "/http-error")
     assert r.status == 409
     assert r.header("x-reason") == "dup"
-    assert r.json() == {"detail": "already exists"}
+    assert r.header("content-type") == "application/problem+json"
+    assert r.json() == {"type": "about:blank", "title": "Conflict", "status": 409, "detail": "already exists"}
 
 
 @pytest.mark.parametrize("path", ["/boom", "/bad-header", "/bad-header-raw", "/unserializable", "/nan", "/bad-return"])

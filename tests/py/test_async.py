@@ -53,7 +53,8 @@ def test_asyncio_timeout_and_gather_work(aserver):
 
 def test_errors_after_an_await(aserver):
     r = get(aserver, "/error")
-    assert r.status == 418 and r.json() == {"detail": "after an await"}
+    assert r.status == 418 and r.json()["detail"] == "after an await"
+    assert r.header("content-type") == "application/problem+json"
     assert get(aserver, "/boom").status == 500
     assert get(aserver, "/sleep?s=0").status == 200
 

@@ -83,7 +83,8 @@ def test_chunked_request_body(server):
 
 def test_404(server):
     r = get(server, "/does/not/exist")
-    assert r.status == 404 and r.body == b"Not Found"
+    assert r.status == 404 and r.header("content-type") == "application/problem+json"
+    assert r.json() == {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "No route matches this path."}
 
 
 def test_405_with_allow(server):

@@ -2,6 +2,7 @@
 // (routing, native answers) on a real route table, app messages back, framed output
 // checked. No sockets: this is the layer the fuzzers and split-input tests reach.
 #include "http/http1_connection.hpp"
+#include "http/problem.hpp"
 
 #include "uring/dispatcher.hpp"
 
@@ -335,8 +336,11 @@ TEST(Http1Connection, ErrorsAnswerOnceThenIgnoreInput) {
 TEST(Http1Connection, NotFoundAndMethodNotAllowed) {
     fake_reactor f;
     f.feed("GET /nope HTTP/1.1\r\nHost: a\r\n\r\nDELETE /users/1 HTTP/1.1\r\nHost: a\r\n\r\n");
-    EXPECT_EQ(f.bodies(), (std::vector<std::string>{"404 Not Found", "405 Method Not Allowed"}));
+    // RFC 9457 problems, as every error answer of the app.
+    EXPECT_EQ(f.bodies(), (std::vector<std::string>{"404 " + std::string(problem_not_found),
+                                                    "405 " + std::string(problem_method_not_allowed)}));
     EXPECT_NE(f.wire.find("Allow: GET, HEAD\r\n"), std::string::npos);
+    EXPECT_NE(f.wire.find("Content-Type: application/problem+json\r\n"), std::string::npos);
     EXPECT_FALSE(f.conn.closing());
 }
 

@@ -1,5 +1,6 @@
-// Tests for http/router: pattern forms and errors, static > int > str priority with
-// backtracking, int parsing limits, percent-decoded segments, HEAD -> GET, 405 masks.
+// Tests for http/router: pattern forms and errors, static > int > float > uuid > str > path
+// priority with backtracking, int/float/uuid parsing limits, path parameters,
+// percent-decoded segments, HEAD -> GET, 405 masks.
 #include "http/parser.hpp"
 #include "http/router.hpp"
 
@@ -206,6 +207,154 @@ TEST(router, lookup_table) {
     }
 }
 
+// Converters: float, uuid and path beside int, str and static routes.
+const std::vector<route_def> converter_routes = {
+    {"/n/{v:int}", GET, 1},
+    {"/n/{v:float}", GET, 2},
+    {"/n/{v}", GET, 3},
+    {"/f/{v:float}", GET, 4},
+    {"/u/{id:uuid}", GET, 5},
+    {"/u/{name}", GET, 6},
+    {"/u/{id:uuid}/items/{n:int}", GET, 7},
+    {"/files/{p:path}", GET, 8},
+    {"/files/index", GET, 9},
+    {"/mix/{a}/{p:path}", GET, 10},
+    {"/static/{p:path}", GET, 11},
+    {"/static/{d}/x", POST, 12},
+    {"/c/{all:path}", PUT, 13}, // a catch-all for one method
+    {"/only-uuid/{u:uuid}", GET, 14},
+};
+
+constexpr auto F = param_type::floating;
+constexpr auto U = param_type::uuid;
+constexpr auto P = param_type::path;
+
+const std::vector<lookup_case> converter_cases = {
+    // int before float before str at the same position.
+    {GET, "/n/5", found, 1, {{I, "5", 5}}},
+    {GET, "/n/5.5", found, 2, {{F, "5.5"}}},
+    {GET, "/n/-0.25", found, 2, {{F, "-0.25"}}},
+    {GET, "/n/5.", found, 3, {{S, "5."}}},
+    {GET, "/n/.5", found, 3, {{S, ".5"}}},
+    {GET, "/n/1e5", found, 3, {{S, "1e5"}}},
+    {GET, "/n/nan", found, 3, {{S, "nan"}}},
+    {GET, "/n/inf", found, 3, {{S, "inf"}}},
+    {GET, "/n/%35.5", found, 2, {{F, "%35.5"}}},
+    {GET, "/n/99999999999999999999", found, 2, {{F, "99999999999999999999"}}}, // not int64: a float
+    // A float-only position: what does not convert does not match.
+    {GET, "/f/1.5", found, 4, {{F, "1.5"}}},
+    {GET, "/f/7", found, 4, {{F, "7"}}},
+    {GET, "/f/1.5.5", nf},
+    {GET, "/f/1,5", nf},
+    {GET, "/f/+1.5", nf},
+    {GET, "/f/-", nf},
+    {GET, "/f/-.5", nf},
+    {GET, "/f/1e3", nf},
+    {GET, "/f/infinity", nf},
+    {GET, "/f/", nf},
+    {GET, "/f/" + std::string(400, '9'), nf}, // out of double's range
+    // uuid before str.
+    {GET, "/u/123e4567-e89b-12d3-a456-426614174000", found, 5, {{U, "123e4567-e89b-12d3-a456-426614174000"}}},
+    {GET, "/u/123E4567-E89B-12D3-A456-426614174000", found, 5, {{U, "123E4567-E89B-12D3-A456-426614174000"}}},
+    {GET, "/u/123e4567e89b12d3a456426614174000", found, 6, {{S, "123e4567e89b12d3a456426614174000"}}},
+    {GET, "/u/123e4567-e89b-12d3-a456-42661417400g", found, 6, {{S, "123e4567-e89b-12d3-a456-42661417400g"}}},
+    {GET,
+     "/u/123e4567-e89b-12d3-a456-426614174000/items/3",
+     found,
+     7,
+     {{U, "123e4567-e89b-12d3-a456-426614174000"}, {I, "3", 3}}},
+    {GET, "/u/bob/items/3", nf},
+    {GET, "/only-uuid/123e4567-e89b-12d3-a456-4266141740", nf},
+    {GET, "/only-uuid/123e4567_e89b_12d3_a456_426614174000", nf},
+    {GET, "/only-uuid/{123e4567-e89b-12d3-a456-426614174000}", nf},
+    // path: the rest, slashes included, never empty; static wins.
+    {GET, "/files/a.txt", found, 8, {{P, "a.txt"}}},
+    {GET, "/files/dir/sub/a.txt", found, 8, {{P, "dir/sub/a.txt"}}},
+    {GET, "/files/dir/", found, 8, {{P, "dir/"}}},
+    {GET, "/files//x", found, 8, {{P, "/x"}}},
+    {GET, "/files/index", found, 9},
+    {GET, "/files/index/more", found, 8, {{P, "index/more"}}},
+    {GET, "/files/a%2Fb", found, 8, {{P, "a%2Fb"}}},
+    {GET, "/files/", nf},
+    {GET, "/files", nf},
+    {GET, "/files/a/%zz", nf}, // a malformed escape anywhere in the rest
+    {GET, "/files/a/b%2", nf},
+    {GET, "/mix/x/y/z", found, 10, {{S, "x"}, {P, "y/z"}}},
+    {GET, "/mix/x", nf},
+    // Method-aware: the catch-all PUT route, and a static/str POST route under a path route.
+    {PUT, "/c/anything/at/all", found, 13, {{P, "anything/at/all"}}},
+    {GET, "/c/x", mna, 0, {}, PUT},
+    {DEL, "/files/a", mna, 0, {}, GET | HEAD},
+    {POST, "/static/d/x", found, 12, {{S, "d"}}},
+    {GET, "/static/d/x", found, 11, {{P, "d/x"}}},
+    {PUT, "/c/", nf}, // the rest is empty
+};
+
+TEST(router, converters) {
+    const route_table t = build(converter_routes);
+    for (const auto& c : converter_cases) {
+        route_match m;
+        uint16_t allowed = 0xffff;
+        const route_status s = t.lookup(c.method, c.path, m, allowed);
+        SCOPED_TRACE(std::string(c.path) + " method bit " + std::to_string(c.method));
+        ASSERT_EQ(static_cast<int>(s), static_cast<int>(c.status));
+        if (s == found) {
+            EXPECT_EQ(m.handler_id, c.id);
+            ASSERT_EQ(m.num_params, c.params.size());
+            for (size_t i = 0; i < c.params.size(); ++i) {
+                EXPECT_EQ(m.params[i].type, c.params[i].type) << i;
+                EXPECT_EQ(m.params[i].raw, c.params[i].raw) << i;
+                if (c.params[i].type == I) {
+                    EXPECT_EQ(m.params[i].int_value, c.params[i].value) << i;
+                }
+            }
+        } else if (s == mna) {
+            EXPECT_EQ(allowed, c.allowed);
+        }
+    }
+}
+
+TEST(router, root_catch_all_is_the_last_resort) {
+    route_table t;
+    ASSERT_EQ(t.add("/{all:path}", GET, 1), "");
+    ASSERT_EQ(t.add("/api/{id:int}", GET, 2), "");
+    ASSERT_EQ(t.add("/", GET, 3), "");
+    const std::vector<std::pair<std::string_view, uint32_t>> cases = {
+        {"/api/5", 2}, {"/api/x", 1}, {"/", 3}, {"/a/b/c", 1}, {"//", 1}, {"/api", 1},
+    };
+    for (const auto& [path, id] : cases) {
+        route_match m;
+        uint16_t allowed;
+        ASSERT_EQ(t.lookup(GET, path, m, allowed), found) << path;
+        EXPECT_EQ(m.handler_id, id) << path;
+    }
+    route_match m;
+    uint16_t allowed;
+    EXPECT_EQ(t.lookup(POST, "/x/y", m, allowed), mna);
+    EXPECT_EQ(allowed, GET | HEAD);
+}
+
+TEST(router, float_values) {
+    route_table t;
+    ASSERT_EQ(t.add("/f/{v:float}", GET, 1), "");
+    const std::vector<std::pair<std::string_view, double>> cases = {
+        {"/f/0", 0.0},
+        {"/f/-0.0", -0.0},
+        {"/f/1.5", 1.5},
+        {"/f/-2.25", -2.25},
+        {"/f/0001.10", 1.1},
+        {"/f/%31.5", 1.5},
+        {"/f/3.141592653589793", 3.141592653589793},
+        {"/f/123456789012345678901234567890", 1.2345678901234568e29},
+    };
+    for (const auto& [path, value] : cases) {
+        route_match m;
+        uint16_t allowed;
+        ASSERT_EQ(t.lookup(GET, path, m, allowed), found) << path;
+        EXPECT_EQ(float_of(m.params[0].int_value), value) << path;
+    }
+}
+
 TEST(router, param_names_in_pattern_order) {
     const route_table t = build(routes);
     EXPECT_EQ(t.param_names(10), (std::vector<std::string>{"uid", "pid"}));
@@ -241,7 +390,12 @@ const std::vector<error_case> error_cases = {
     {"/{1x}", GET, "invalid parameter name \"1x\""},
     {"/{a-b}", GET, "invalid parameter name \"a-b\""},
     {"/{a b}", GET, "invalid parameter name"},
-    {"/{x:float}", GET, "unknown parameter type \"float\""},
+    {"/{x:double}", GET, "unknown parameter type \"double\""},
+    {"/{x:Path}", GET, "unknown parameter type \"Path\""},
+    {"/{p:path}/x", GET, "must be the last segment"},
+    {"/{p:path}/", GET, "must be the last segment"},
+    {"/d/{p:path}", GET, "already registered"}, // registered before the cases
+    {"/d/{q:path}", GET, "already registered (as /d/{p:path})"},
     {"/{x:}", GET, "unknown parameter type \"\""},
     {"/{x:int:str}", GET, "unknown parameter type \"int:str\""},
     {"/{x:INT}", GET, "unknown parameter type \"INT\""},
@@ -266,6 +420,7 @@ TEST(router, pattern_errors) {
     route_table t;
     ASSERT_EQ(t.add("/dup", GET, 100), "");
     ASSERT_EQ(t.add("/p/{a}", GET | POST, 101), "");
+    ASSERT_EQ(t.add("/d/{p:path}", GET, 102), "");
     for (const auto& c : error_cases) {
         const std::string err = t.add(c.pattern, c.methods, 200);
         EXPECT_NE(err.find(c.message_part), std::string::npos) << "pattern: " << c.pattern << "\nmessage: " << err;

@@ -1,0 +1,431 @@
+"""Route groups and the request pipeline.
+
+``RouteGroup`` holds what ``App`` and ``Router`` share: the route decorators, a prefix,
+middleware, and ``include`` (a router's routes copied in, with its middleware kept by
+reference). Conflicts (one method and one path shape twice) are refused when they are
+registered.
+
+The pipeline of a route (its middleware, outermost first, then the handler, with the
+app's exception handlers) is assembled once at start-up. A route with no middleware in
+an app with no exception handler and no ``debug`` is registered as it is: no Python runs
+per request that the handler does not run itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import traceback
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar, Union
+
+from .errors import HTTPError, problem, problem_response
+from .response import FileResponse, Response, StreamingResponse
+
+if TYPE_CHECKING:
+    from ._native import Request
+
+logger = logging.getLogger("ringbolt")
+
+Handler = Callable[..., Any]
+#: ``call_next(req)``: the rest of the pipeline; a ``Response`` (sync routes) or an
+#: awaitable of one (async routes).
+CallNext = Callable[["Request"], Any]
+#: ``middleware(req, call_next)``: returns a ``Response`` (``call_next``'s, changed or not,
+#: or its own to answer without the route); ``async def`` or plain ``def``.
+Middleware = Callable[["Request", Any], Any]
+#: ``handler(req, exc)``: returns what a route handler may return.
+ExceptionHandler = Callable[["Request", Any], Any]
+AnyResponse = Union[Response, StreamingResponse, FileResponse]
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+_RESPONSE_TYPES = (Response, StreamingResponse, FileResponse)
+_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}$")
+_METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 §5.6.2 token
+
+
+def _shape(path: str) -> str:
+    """The path with parameter names dropped ("/u/{id:int}" -> "/u/{:int}"): two routes
+    of one method with the same shape can never both match."""
+    out = []
+    for seg in path.split("/"):
+        m = _PARAM.match(seg)
+        out.append("{:" + (m.group(2) or "str") + "}" if m else seg)
+    return "/".join(out)
+
+
+def _name(fn: Any) -> str:
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn))
+
+
+def _is_async(fn: Any) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+    return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
+
+
+class RouteDef:
+    """One registered route (or WebSocket endpoint) as its group holds it."""
+
+    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes")
+
+    def __init__(self, path: str, methods: list[str], handler: Handler, const: bool = False,
+                 websocket: bool = False, scopes: tuple[list[Middleware], ...] = ()) -> None:
+        self.path = path
+        self.methods = methods
+        self.handler = handler
+        self.const = const
+        self.websocket = websocket
+        # Middleware lists of the routers it came through, outermost first (references:
+        # middleware added to a router after include still applies).
+        self.scopes = scopes
+
+
+class RouteGroup:
+    """Route registration shared by ``App`` and ``Router``."""
+
+    def __init__(self, prefix: str = "") -> None:
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be str, not {type(prefix).__name__}")
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
+        if "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix cannot hold path parameters: {prefix!r}")
+        self.prefix = prefix
+        self._defs: list[RouteDef] = []
+        self._keys: dict[tuple[str, str], str] = {}
+        self._middleware: list[Middleware] = []
+
+    # ---- registration ----
+    def _full_path(self, path: str) -> str:
+        if not isinstance(path, str):
+            raise TypeError(f"route path must be str, not {type(path).__name__}")
+        if path == "" and self.prefix:
+            return self.prefix
+        if not path.startswith("/"):
+            raise ValueError(f"route path must start with '/': {path!r}")
+        return self.prefix + path
+
+    def _add(self, defs: list[RouteDef], where: str = "") -> None:
+        """Register `defs` all or none: a conflict raises ValueError naming both routes."""
+        new: dict[tuple[str, str], str] = {}
+        for d in defs:
+            shape = _shape(d.path)
+            for method in d.methods:
+                key = (method, shape)
+                previous = self._keys.get(key, new.get(key))
+                if previous is not None:
+                    same = previous == d.path
+                    raise ValueError(f"route {method} {d.path}{where} conflicts with {method} {previous}, "
+                                     f"{'registered before' if same else 'which matches the same paths'}")
+                new[key] = d.path
+        self._keys.update(new)
+        self._defs.extend(defs)
+
+    def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[H], H]:
+        """Register a handler for ``path`` (after the group's prefix) and ``methods``.
+
+        Path parameters: ``{name}`` or ``{name:str}`` (one segment), ``{name:int}``,
+        ``{name:float}``, ``{name:uuid}``, ``{name:path}`` (the rest of the path, last
+        only); in ``req.params`` as int, float, uuid.UUID or str. A value that does not
+        convert does not match (another route may, else 404).
+
+        ``const=True``: the handler is called once at start-up (with ``req=None``) and its
+        response is then served natively for every request, never entering Python (so
+        no middleware runs for it).
+        """
+        if isinstance(methods, str):
+            methods = [methods]
+        method_list = [m.upper() if isinstance(m, str) else m for m in methods]
+        for m in method_list:
+            if not isinstance(m, str) or not _METHOD.match(m):
+                raise ValueError(f"invalid HTTP method {m!r} for route {path!r}")
+        if not method_list:
+            raise ValueError(f"route {path!r} has no methods")
+        full = self._full_path(path)
+
+        def decorator(fn: H) -> H:
+            if not callable(fn):
+                raise TypeError(f"handler for {path!r} is not callable")
+            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const)])
+            return fn
+
+        return decorator
+
+    def get(self, path: str, *, const: bool = False) -> Callable[[H], H]:
+        return self.route(path, ["GET"], const=const)
+
+    def post(self, path: str) -> Callable[[H], H]:
+        return self.route(path, ["POST"])
+
+    def put(self, path: str) -> Callable[[H], H]:
+        return self.route(path, ["PUT"])
+
+    def delete(self, path: str) -> Callable[[H], H]:
+        return self.route(path, ["DELETE"])
+
+    def patch(self, path: str) -> Callable[[H], H]:
+        return self.route(path, ["PATCH"])
+
+    def head(self, path: str) -> Callable[[H], H]:
+        return self.route(path, ["HEAD"])
+
+    def options(self, path: str) -> Callable[[H], H]:
+        return self.route(path, ["OPTIONS"])
+
+    def websocket(self, path: str) -> Callable[[H], H]:
+        """Register an ``async def handler(ws)`` for WebSocket handshakes on ``path``
+        (path parameters as for routes, in ``ws.params``). The handler accepts with
+        ``await ws.accept()``; returning without accepting refuses with 403. A plain
+        HTTP request to the path gets 426 Upgrade Required. Middleware does not run
+        for WebSocket endpoints."""
+        full = self._full_path(path)
+
+        def decorator(fn: H) -> H:
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError(f"a WebSocket handler must be an async def, not {fn!r}")
+            self._add([RouteDef(full, ["GET"], fn, websocket=True)])
+            return fn
+
+        return decorator
+
+    def middleware(self, fn: H) -> H:
+        """Register ``fn(req, call_next)`` (``def`` or ``async def``) around every route
+        of this group, routes registered before and after it alike. The first
+        registered is the outermost. ``call_next(req)`` runs the rest and returns a
+        ``Response`` (awaited in ``async def`` middleware); the middleware returns it,
+        changed or not, or a ``Response`` of its own without calling ``call_next``.
+
+        A route with any ``async`` part (its handler or a middleware) runs on the event
+        loop, and every middleware around it must then be ``async def``.
+        """
+        if not callable(fn):
+            raise TypeError(f"middleware must be callable, not {type(fn).__name__}")
+        self._middleware.append(fn)
+        return fn
+
+    def include(self, router: "Router", *, prefix: str = "") -> None:
+        """Add ``router``'s routes (as they are now) under this group's prefix and
+        ``prefix``; its middleware (also what it gets later) runs inside this group's."""
+        if not isinstance(router, Router):
+            raise TypeError(f"include() takes a ringbolt.Router, not {type(router).__name__}")
+        if router is self:
+            raise ValueError("a router cannot include itself")
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
+        copies = [
+            RouteDef(self.prefix + prefix + d.path, d.methods, d.handler, d.const, d.websocket,
+                     (router._middleware, *d.scopes))
+            for d in router._defs
+        ]
+        self._add(copies, where=f" (from the router with prefix {router.prefix!r})")
+
+
+class Router(RouteGroup):
+    """A group of routes under a common ``prefix`` with its own middleware, added to an
+    app (or another router) with ``include``.
+
+    >>> items = Router(prefix="/items")
+    >>> @items.get("/{item_id:int}")
+    ... def get_item(req):
+    ...     return {"id": req.params["item_id"]}
+    >>> app.include(items)
+    """
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__(prefix)
+
+    def __repr__(self) -> str:
+        return f"Router(prefix={self.prefix!r}, routes={len(self._defs)})"
+
+
+# ---- the pipeline ----
+
+def _as_response(result: Any) -> Any:
+    """A handler's return value as a Response object for middleware (the body stays as
+    it is: a dict is still written by the native JSON writer)."""
+    if isinstance(result, _RESPONSE_TYPES):
+        return result
+    if isinstance(result, tuple):
+        if len(result) not in (2, 3):
+            raise TypeError("a tuple return value must be (body, status) or (body, status, headers)")
+        return Response(result[0], result[1], result[2] if len(result) == 3 else None)
+    if result is None:
+        return Response(None, 204)
+    resp = _new_response(Response)
+    resp.body = result
+    resp.status = 200
+    resp.headers = []
+    resp.content_type = None
+    return resp
+
+
+_new_response = object.__new__  # Response without __init__'s checks: nothing to check here
+
+
+class ErrorPolicy:
+    """What an exception in a pipeline becomes: the most specific exception handler's
+    answer, else an HTTPError's problem, else (``debug``) a 500 problem carrying the
+    traceback, else it propagates to the native 500."""
+
+    def __init__(self, handlers: dict[type[BaseException], ExceptionHandler], debug: bool) -> None:
+        self.handlers = handlers
+        self.debug = debug
+
+    def find(self, exc: BaseException) -> ExceptionHandler | None:
+        for cls in type(exc).__mro__:
+            h = self.handlers.get(cls)
+            if h is not None:
+                return h
+        return None
+
+    def internal(self, req: Any, exc: BaseException) -> Any:
+        if not self.debug:
+            raise exc
+        logger.error("Exception in handler for %s %s", getattr(req, "method", "?"), getattr(req, "target", "?"),
+                     exc_info=(type(exc), exc, exc.__traceback__))
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return problem_response(500, problem(500, f"{type(exc).__name__}: {exc}", traceback=tb))
+
+    # inside the middleware chain: middleware sees the answer
+    def inner(self, req: Any, exc: Exception) -> Any:
+        h = self.find(exc)
+        if h is not None:
+            return _as_response(h(req, exc))
+        if isinstance(exc, HTTPError):
+            return exc.response()
+        raise exc
+
+    async def inner_async(self, req: Any, exc: Exception) -> Any:
+        h = self.find(exc)
+        if h is not None:
+            result = h(req, exc)
+            return _as_response(await result if inspect.isawaitable(result) else result)
+        if isinstance(exc, HTTPError):
+            return exc.response()
+        raise exc
+
+    # outside it: what middleware (or the handler, with none) raised
+    def outer(self, req: Any, exc: Exception) -> Any:
+        h = self.find(exc)
+        if h is not None:
+            try:
+                return h(req, exc)
+            except Exception as again:  # noqa: BLE001 - the handler failed: a 500
+                exc = again
+        if isinstance(exc, HTTPError):
+            return exc.response()
+        return self.internal(req, exc)
+
+    async def outer_async(self, req: Any, exc: Exception) -> Any:
+        h = self.find(exc)
+        if h is not None:
+            try:
+                result = h(req, exc)
+                return await result if inspect.isawaitable(result) else result
+            except Exception as again:  # noqa: BLE001 - the handler failed: a 500
+                exc = again
+        if isinstance(exc, HTTPError):
+            return exc.response()
+        return self.internal(req, exc)
+
+
+def _check_result(mw: Middleware, result: Any) -> Any:
+    if not isinstance(result, _RESPONSE_TYPES):
+        raise TypeError(f"middleware {_name(mw)} returned {type(result).__name__}, not a Response "
+                        "(return what call_next(req) returned, or a Response)")
+    return result
+
+
+def _wrap_sync(mw: Middleware, inner: CallNext) -> CallNext:
+    def call(req: Any) -> Any:
+        return _check_result(mw, mw(req, inner))
+
+    return call
+
+
+def _wrap_async(mw: Middleware, inner: CallNext) -> CallNext:
+    async def call(req: Any) -> Any:
+        return _check_result(mw, await mw(req, inner))
+
+    return call
+
+
+def build_pipeline(path: str, fn: Handler, chain: list[Middleware], errors: ErrorPolicy) -> tuple[Handler, bool]:
+    """The callable registered for a route, and whether it is async. ``chain``: the
+    middleware around it, outermost first."""
+    fn_async = inspect.iscoroutinefunction(fn)
+    if not chain and not errors.handlers and not errors.debug:
+        return fn, fn_async  # nothing to add: the handler itself, no cost per request
+    is_async = fn_async or any(_is_async(m) for m in chain)
+    if is_async:
+        for m in chain:
+            if not _is_async(m):
+                raise TypeError(f"middleware {_name(m)} is a plain def, but route {path} runs on the event loop "
+                                f"(its handler or another middleware is async): make {_name(m)} an async def")
+        return _build_async(fn, fn_async, chain, errors), True
+    for h in errors.handlers.values():
+        if _is_async(h):
+            raise TypeError(f"exception handler {_name(h)} is an async def, but route {path} is sync: "
+                            f"make {_name(h)} a plain def")
+    return _build_sync(fn, chain, errors), False
+
+
+def _build_sync(fn: Handler, chain: list[Middleware], errors: ErrorPolicy) -> Handler:
+    if not chain:
+        def direct(req: Any) -> Any:
+            try:
+                return fn(req)
+            except Exception as exc:  # noqa: BLE001 - exception handlers decide
+                return errors.outer(req, exc)
+
+        return direct
+
+    def endpoint(req: Any) -> Any:
+        try:
+            result = fn(req)
+        except Exception as exc:  # noqa: BLE001 - exception handlers decide
+            return errors.inner(req, exc)
+        return _as_response(result)
+
+    call: CallNext = endpoint
+    for mw in reversed(chain):
+        call = _wrap_sync(mw, call)
+    outermost = call
+
+    def pipeline(req: Any) -> Any:
+        try:
+            return outermost(req)
+        except Exception as exc:  # noqa: BLE001 - exception handlers decide
+            return errors.outer(req, exc)
+
+    return pipeline
+
+
+def _build_async(fn: Handler, fn_async: bool, chain: list[Middleware],
+                 errors: ErrorPolicy) -> Callable[[Any], Awaitable[Any]]:
+    async def endpoint(req: Any) -> Any:
+        try:
+            result = (await fn(req)) if fn_async else fn(req)
+        except Exception as exc:  # noqa: BLE001 - exception handlers decide
+            if not chain:
+                return await errors.outer_async(req, exc)
+            return await errors.inner_async(req, exc)
+        return _as_response(result) if chain else result
+
+    if not chain:
+        return endpoint
+    call: CallNext = endpoint
+    for mw in reversed(chain):
+        call = _wrap_async(mw, call)
+    outermost = call
+
+    async def pipeline(req: Any) -> Any:
+        try:
+            return await outermost(req)
+        except Exception as exc:  # noqa: BLE001 - exception handlers decide
+            return await errors.outer_async(req, exc)
+
+    return pipeline
