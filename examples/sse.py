@@ -33,7 +33,7 @@ def page(req: Request) -> Response:
 @app.get("/events")
 async def events(req: Request) -> StreamingResponse:
     start = int(req.last_event_id or 0) if (req.last_event_id or "0").isdigit() else 0
-    count = int(req.query.get("count", "0"))  # 0: forever
+    count = int(req.query.get("count") or "0")  # 0: forever
 
     async def ticks() -> AsyncIterator[Any]:
         yield SSEEvent(retry=3000, comment="connected")  # reconnect after 3 s if the stream breaks

@@ -7,7 +7,7 @@ js/app.js.gz is sent to clients that accept gzip. /api/time is an ordinary route
 import time
 from pathlib import Path
 
-from ringbolt import App
+from ringbolt import App, Request
 
 HERE = Path(__file__).resolve().parent
 
@@ -16,7 +16,7 @@ app.static("/site", HERE / "static_site", cache_control="public, max-age=300")
 
 
 @app.get("/api/time")
-def now(req):
+def now(req: Request) -> dict[str, float]:
     return {"now": time.time()}
 
 
