@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,6 +63,19 @@ int select_sni(SSL* ssl, int*, void* arg) {
     return SSL_TLSEXT_ERR_OK;
 }
 
+bool file_mentions(const std::string& path, std::string_view word) {
+    std::string text;
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 && text.size() < (1u << 20)) {
+            text.append(buf, n);
+        }
+        std::fclose(f);
+    }
+    return text.find(word) != std::string::npos;
+}
+
 SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::string& keyfile, std::string& error) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == nullptr) {
@@ -89,7 +103,7 @@ SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::stri
     SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
     if (loaded != 1) {
         std::string why = openssl_reason();
-        if (why.find("bad decrypt") != std::string::npos || why.find("interrupted or cancelled") != std::string::npos) {
+        if (file_mentions(keyfile, "ENCRYPTED")) {
             return give_up("--ssl-keyfile " + keyfile + ": wrong or missing --ssl-keyfile-password (" + why + ")");
         }
         if (why.find("key values mismatch") != std::string::npos) {

@@ -428,12 +428,9 @@ void reactor::on_transport_input(conn_slot& s, uint32_t slot) noexcept {
     if (!s.peer_eof && (s.proto->has_pending_input() || unsent(s) > _config.output_high_water)) {
         pause_reading(s, slot);
     }
-    if (s.proto->has_output() || s.tp->has_output()) {
-        mark_dirty(s, slot);
-    } else if (s.proto->close_after_flush() && output_idle(s)) {
-        close_conn(s, slot, !s.proto->idle());
-    } else if (s.peer_eof && s.proto->nothing_owed() && s.stash.empty() && output_idle(s)) {
-        close_conn(s, slot, false);
+    if (s.proto->has_output() || s.tp->has_output() || s.proto->close_after_flush() ||
+        (s.peer_eof && s.proto->nothing_owed() && s.stash.empty())) {
+        mark_dirty(s, slot); // after_output sends, or closes (after close_notify)
     }
 }
 
