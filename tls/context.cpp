@@ -155,7 +155,8 @@ std::shared_ptr<const context> context::build(const options& o, std::string& err
         return nullptr;
     }
     for (const auto& [flag, path] : {std::pair<const char*, const std::string*>{"--ssl-certfile", &o.certfile},
-                                     {"--ssl-keyfile", &o.keyfile}, {"--ssl-ca-certs", &o.ca_certs}}) {
+                                     {"--ssl-keyfile", &o.keyfile},
+                                     {"--ssl-ca-certs", &o.ca_certs}}) {
         if (!path->empty() && !file_readable(*path)) {
             error = std::string(flag) + " " + *path + ": " + std::strerror(errno);
             return nullptr;

@@ -11,13 +11,12 @@
 namespace ringbolt::tls {
 
 namespace {
-constexpr size_t record_plain = 16 * 1024;       ///< plaintext per SSL_write: one full record
-constexpr size_t take_bytes = 64 * 1024;         ///< plaintext taken from the protocol's queue at once
+constexpr size_t record_plain = 16 * 1024; ///< plaintext per SSL_write: one full record
+constexpr size_t take_bytes = 64 * 1024;   ///< plaintext taken from the protocol's queue at once
 constexpr size_t take_iov = 16;
 } // namespace
 
-tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep,
-                             uint32_t now_s)
+tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s)
     : _ctx(std::move(ctx)), _counters(counters), _reporter(rep) {
     _deadline = now_s + _ctx->handshake_timeout_s();
     _ssl = SSL_new(_ctx->default_ctx());

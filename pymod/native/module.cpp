@@ -399,7 +399,9 @@ class native_server {
         tls_py::reload(*_tls, _tls_options);
     }
 
-    bool tls() const { return _tls != nullptr; }
+    bool tls() const {
+        return _tls != nullptr;
+    }
 
   private:
     void check_not_started() const {

@@ -1,7 +1,7 @@
 // The TLS transport over an in-memory pair: a client SSL object in the test, the
 // server-side transport fed and drained as the reactor does (on_wire_data, wire_output).
-#include "tls/transport.hpp"
 #include "tests/unit/tls/test_cert.hpp"
+#include "tls/transport.hpp"
 
 #include <gtest/gtest.h>
 
@@ -37,8 +37,8 @@ struct pair {
     tls_transport server;
     SSL_CTX* cctx;
     SSL* client;
-    BIO* crd; ///< what the server sent, for the client to read
-    BIO* cwr; ///< what the client wrote, for the server
+    BIO* crd;                 ///< what the server sent, for the client to read
+    BIO* cwr;                 ///< what the client wrote, for the server
     http::output_queue plain; ///< the protocol's output
     std::string received;     ///< plaintext the server's protocol saw
     std::string last_error;   ///< the client's handshake error
