@@ -12,6 +12,8 @@ ringbolt, nginx...). Prints a Markdown table.
 - handshakes/s: `openssl s_time -new -time S` (a full handshake, TLS 1.3, one small GET
   and close per connection, sequentially: a latency-bound figure, client and server CPU
   both count), and `-reuse` (session resumption).
+- server CPU µs/req: user+system CPU of the server's processes over the wrk window, per
+  request (less sensitive than req/s to other load on a shared machine).
 """
 from __future__ import annotations
 
@@ -105,6 +107,25 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+TCK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of every process in the server's process group."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[2]) == pgid:  # pgrp
+            total += (int(fields[11]) + int(fields[12])) / TCK
+    return total
+
+
 def wrk(args: argparse.Namespace, port: int, seconds: float) -> tuple[float, int]:
     out = subprocess.run(["taskset", "-c", args.load_cpu, "wrk", "-t1", f"-c{args.connections}",
                           f"-d{seconds:g}s", f"https://127.0.0.1:{port}/plaintext"],
@@ -139,7 +160,8 @@ def main() -> int:
     p.add_argument("--systems", default="ringbolt,nginx")
     args = p.parse_args()
     systems = args.systems.split(",")
-    results: dict[str, dict[str, list[float]]] = {s: {"rps": [], "err": [], "new": [], "reuse": []} for s in systems}
+    results: dict[str, dict[str, list[float]]] = {s: {"rps": [], "err": [], "new": [], "reuse": [], "cpu": []}
+                                                  for s in systems}
     with tempfile.TemporaryDirectory(prefix="rb-tls-bench-") as tmp:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                         "-keyout", f"{tmp}/key.pem", "-out", f"{tmp}/cert.pem", "-days", "2", "-subj",
@@ -149,7 +171,9 @@ def main() -> int:
                 proc, port = start(args, system, tmp)
                 try:
                     wrk(args, port, 2)  # warm-up
+                    cpu0 = group_cpu(proc.pid)
                     rps, err = wrk(args, port, args.seconds)
+                    cpu_us = 1e6 * (group_cpu(proc.pid) - cpu0) / (rps * args.seconds)
                     new = s_time(args, port, "-new")
                     reuse = s_time(args, port, "-reuse")
                 finally:
@@ -158,16 +182,19 @@ def main() -> int:
                 results[system]["err"].append(err)
                 results[system]["new"].append(new)
                 results[system]["reuse"].append(reuse)
-                print(f"round {r + 1} {system}: {rps:.0f} req/s ({err} errors), {new:.0f} new handshakes/s, "
+                results[system]["cpu"].append(cpu_us)
+                print(f"round {r + 1} {system}: {rps:.0f} req/s ({err} errors, {cpu_us:.1f} CPU us/req), "
+                      f"{new:.0f} new handshakes/s, "
                       f"{reuse:.0f} resumed/s", file=sys.stderr)
     base = systems[-1]
-    print(f"| system | HTTPS req/s median | x {base} | errors | full handshakes/s median | x {base} | "
-          f"resumed/s median | x {base} |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| system | HTTPS req/s median | x {base} | server CPU µs/req | errors | full handshakes/s median | "
+          f"x {base} | resumed/s median | x {base} |")
+    print("|---|---|---|---|---|---|---|---|---|")
     med = {s: {k: statistics.median(v) for k, v in results[s].items()} for s in systems}
     for s in systems:
         m = med[s]
-        print(f"| {s} | {m['rps']:.0f} | {m['rps'] / med[base]['rps']:.2f} | {sum(results[s]['err']):.0f} | "
+        print(f"| {s} | {m['rps']:.0f} | {m['rps'] / med[base]['rps']:.2f} | {m['cpu']:.1f} | "
+              f"{sum(results[s]['err']):.0f} | "
               f"{m['new']:.0f} | {m['new'] / med[base]['new']:.2f} | {m['reuse']:.0f} | "
               f"{m['reuse'] / med[base]['reuse']:.2f} |")
     per_round = [results[systems[0]]["rps"][i] / results[base]["rps"][i] for i in range(args.rounds)]
