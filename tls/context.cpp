@@ -90,6 +90,8 @@ SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::stri
     SSL_CTX_set_min_proto_version(ctx, o.min_version);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
+    // An idle keep-alive connection keeps no 16 KiB read/write buffers (as nginx does).
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
     if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()) != 1) {
         return give_up("--ssl-ciphers '" + o.ciphers + "': no cipher matched (" + openssl_reason() + ")");

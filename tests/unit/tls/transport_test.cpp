@@ -240,6 +240,22 @@ TEST(TlsTransport, TruncatedRecordAtEofIsCounted) {
     EXPECT_EQ(p.counters.tls_truncated.get(), 1u);
 }
 
+TEST(TlsTransport, CorruptRecordAfterTheHandshakeFails) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    std::string req = "GET / HTTP/1.1\r\n\r\n";
+    SSL_write(p.client, req.data(), static_cast<int>(req.size()));
+    char buf[256];
+    int n = BIO_read(p.cwr, buf, sizeof(buf));
+    ASSERT_GT(n, 10);
+    buf[n - 3] ^= 0x55; // the AEAD tag no longer matches
+    EXPECT_TRUE(p.server.on_wire_data({buf, static_cast<size_t>(n)}).empty());
+    EXPECT_TRUE(p.server.failed());
+    EXPECT_EQ(p.counters.tls_record_errors.get(), 1u);
+    EXPECT_TRUE(p.server.has_output());   // the bad_record_mac alert
+    EXPECT_FALSE(p.server.shut_output()); // no close_notify after a fatal alert
+}
+
 TEST(TlsTransport, HandshakeDeadlineAndTimeout) {
     auto ctx = make_context(options{.handshake_timeout_s = 3});
     core_counters c;
