@@ -12,6 +12,8 @@ ringbolt, nginx...). Prints a Markdown table.
 - handshakes/s: `openssl s_time -new -time S` (a full handshake, TLS 1.3, one small GET
   and close per connection, sequentially: a latency-bound figure, client and server CPU
   both count), and `-reuse` (session resumption).
+- server CPU µs/handshake: the same over the `-new` window, per connection (handshake,
+  one GET, close).
 - server CPU µs/req: user+system CPU of the server's processes over the wrk window, per
   request (less sensitive than req/s to other load on a shared machine).
 """
@@ -137,15 +139,14 @@ def wrk(args: argparse.Namespace, port: int, seconds: float) -> tuple[float, int
     return rps, n_err
 
 
-def s_time(args: argparse.Namespace, port: int, mode: str) -> float:
+def s_time(args: argparse.Namespace, port: int, mode: str) -> tuple[float, int]:
     out = subprocess.run(["taskset", "-c", args.load_cpu, "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
                           mode, "-time", str(args.handshake_seconds), "-www", "/plaintext"],
                          capture_output=True, text=True, timeout=args.handshake_seconds + 60).stdout
     m = re.search(r"(\d+) connections in ([\d.]+) real seconds", out)
     if m is None:
-        m = re.search(r"([\d.]+) connections/user sec", out)
-        return float(m.group(1)) if m else 0.0
-    return int(m.group(1)) / float(m.group(2))
+        return 0.0, 0
+    return int(m.group(1)) / float(m.group(2)), int(m.group(1))
 
 
 def main() -> int:
@@ -160,7 +161,7 @@ def main() -> int:
     p.add_argument("--systems", default="ringbolt,nginx")
     args = p.parse_args()
     systems = args.systems.split(",")
-    results: dict[str, dict[str, list[float]]] = {s: {"rps": [], "err": [], "new": [], "reuse": [], "cpu": []}
+    results: dict[str, dict[str, list[float]]] = {s: {"rps": [], "err": [], "new": [], "reuse": [], "cpu": [], "hs": []}
                                                   for s in systems}
     with tempfile.TemporaryDirectory(prefix="rb-tls-bench-") as tmp:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -174,8 +175,10 @@ def main() -> int:
                     cpu0 = group_cpu(proc.pid)
                     rps, err = wrk(args, port, args.seconds)
                     cpu_us = 1e6 * (group_cpu(proc.pid) - cpu0) / (rps * args.seconds)
-                    new = s_time(args, port, "-new")
-                    reuse = s_time(args, port, "-reuse")
+                    cpu0 = group_cpu(proc.pid)
+                    new, count = s_time(args, port, "-new")
+                    hs_us = 1e6 * (group_cpu(proc.pid) - cpu0) / max(count, 1)
+                    reuse, _ = s_time(args, port, "-reuse")
                 finally:
                     stop(proc)
                 results[system]["rps"].append(rps)
@@ -183,19 +186,20 @@ def main() -> int:
                 results[system]["new"].append(new)
                 results[system]["reuse"].append(reuse)
                 results[system]["cpu"].append(cpu_us)
+                results[system]["hs"].append(hs_us)
                 print(f"round {r + 1} {system}: {rps:.0f} req/s ({err} errors, {cpu_us:.1f} CPU us/req), "
-                      f"{new:.0f} new handshakes/s, "
+                      f"{new:.0f} new handshakes/s ({hs_us:.0f} server CPU us each), "
                       f"{reuse:.0f} resumed/s", file=sys.stderr)
     base = systems[-1]
     print(f"| system | HTTPS req/s median | x {base} | server CPU µs/req | errors | full handshakes/s median | "
-          f"x {base} | resumed/s median | x {base} |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"x {base} | server CPU µs/handshake | resumed/s median | x {base} |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     med = {s: {k: statistics.median(v) for k, v in results[s].items()} for s in systems}
     for s in systems:
         m = med[s]
         print(f"| {s} | {m['rps']:.0f} | {m['rps'] / med[base]['rps']:.2f} | {m['cpu']:.1f} | "
               f"{sum(results[s]['err']):.0f} | "
-              f"{m['new']:.0f} | {m['new'] / med[base]['new']:.2f} | {m['reuse']:.0f} | "
+              f"{m['new']:.0f} | {m['new'] / med[base]['new']:.2f} | {m['hs']:.0f} | {m['reuse']:.0f} | "
               f"{m['reuse'] / med[base]['reuse']:.2f} |")
     per_round = [results[systems[0]]["rps"][i] / results[base]["rps"][i] for i in range(args.rounds)]
     print(f"\nper-round req/s ratio {systems[0]}/{base}: " + ", ".join(f"{x:.2f}" for x in per_round))
