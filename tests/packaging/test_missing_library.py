@@ -28,7 +28,6 @@ def pkg_config_dirs() -> list[Path]:
     ("simdjson", "libsimdjson-dev"),
     ("libzstd", "libzstd-dev"),
     ("libbrotlienc", "libbrotli-dev"),
-    ("openssl", "libssl-dev"),
 ])
 def test_pip_install_names_the_missing_package(tmp_path: Path, pc_name: str, debian_package: str) -> None:
     libdir = tmp_path / "pkgconfig"
