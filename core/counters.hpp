@@ -45,7 +45,15 @@ class counter {
     X(websocket_messages_in)                                                                                           \
     X(websocket_messages_out)                                                                                          \
     X(websocket_reads_paused)                                                                                          \
-    X(websocket_failures)
+    X(websocket_failures)                                                                                              \
+    X(tls_handshakes)                                                                                                  \
+    X(tls_resumed)                                                                                                     \
+    X(tls_handshake_errors)                                                                                            \
+    X(tls_handshake_timeouts)                                                                                          \
+    X(tls_record_errors)                                                                                               \
+    X(tls_close_notify)                                                                                                \
+    X(tls_truncated)                                                                                                   \
+    X(tls_sni_unknown)
 
 struct core_counters {
 #define RINGBOLT_DECLARE_COUNTER(name) counter name;

@@ -38,6 +38,7 @@ struct peer_address {
     uint8_t family = 0; ///< AF_INET / AF_INET6 (0: unknown)
     uint16_t port = 0;  ///< host byte order
     uint8_t addr[16] = {};
+    bool secure = false; ///< the connection is TLS (the request's scheme is https)
 };
 
 /// Why a streamed request body did not complete.

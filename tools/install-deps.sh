@@ -3,7 +3,7 @@
 # Idempotent: only missing Debian packages are installed.
 set -euo pipefail
 
-APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-dev zlib1g-dev libbrotli-dev
+APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-dev zlib1g-dev libbrotli-dev libssl-dev
               libgtest-dev libbenchmark-dev wrk clang-14 libclang-rt-14-dev libfuzzer-14-dev
               systemtap-sdt-dev clang-format)
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles

@@ -219,13 +219,16 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         req.params[i] = {m.params[i].type, span_of(m.params[i].raw, base), m.params[i].int_value};
     }
     req.peer = ev.peer;
+    req.https = ev.peer.secure;
     if (!_routes.proxies.empty() && _routes.proxies.contains(ev.peer)) [[unlikely]] {
         http::forwarded_info fwd = http::read_forwarded(head, _routes.proxies);
         if (fwd.has_client) {
             req.peer = fwd.client;
         }
-        req.https = (fwd.proto.size() == 5 && strncasecmp(fwd.proto.data(), "https", 5) == 0) ||
-                    (fwd.proto.size() == 3 && strncasecmp(fwd.proto.data(), "wss", 3) == 0);
+        if (!fwd.proto.empty()) {
+            req.https = (fwd.proto.size() == 5 && strncasecmp(fwd.proto.data(), "https", 5) == 0) ||
+                        (fwd.proto.size() == 3 && strncasecmp(fwd.proto.data(), "wss", 3) == 0);
+        }
         if (!fwd.host.empty()) {
             req.forwarded_host = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(fwd.host.size())};
             req.data.append(fwd.host);

@@ -238,6 +238,14 @@ void reactor::on_accept(int fd) noexcept {
         ::close(fd);
         return;
     }
+    std::unique_ptr<transport> own_tp;
+    if (_config.transports) [[unlikely]] {
+        own_tp = _config.transports->make(_counters, _now_s);
+        if (!own_tp) {
+            ::close(fd); // out of memory for the TLS state
+            return;
+        }
+    }
     uint32_t slot;
     if (!_free_slots.empty()) {
         slot = _free_slots.back();
@@ -258,7 +266,8 @@ void reactor::on_accept(int fd) noexcept {
     s.paused = false;
     s.peer_eof = false;
     s.dirty = false;
-    s.tp = &plain_transport::instance();
+    s.own_tp = std::move(own_tp);
+    s.tp = s.own_tp ? s.own_tp.get() : &plain_transport::instance();
     if (s.parked_http1) {
         s.proto = std::move(s.parked_http1); // the last connection switched protocols
     } else if (!s.proto) {
@@ -280,6 +289,7 @@ void reactor::on_accept(int fd) noexcept {
             std::memcpy(peer.addr, &in6->sin6_addr, 16);
         }
     }
+    peer.secure = s.own_tp != nullptr;
     s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
     ++_live;
     _counters.connections_accepted.add();
@@ -342,6 +352,14 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         return;
     }
     auto e = env();
+    if (s.own_tp) [[unlikely]] {
+        std::string_view plain = s.tp->on_wire_data({data, len});
+        if (!plain.empty()) {
+            s.proto->on_data(plain, e); // (nothing while the handshake goes on)
+        }
+        on_transport_input(s, slot);
+        return;
+    }
     s.proto->on_data(s.tp->on_wire_data({data, len}), e);
     // Backpressure: a client that does not read its responses stops being read.
     if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
@@ -381,13 +399,38 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
     }
     // EOF: the peer finished sending. Answer what it asked, then close (a partial
     // request left in the tail can never complete).
+    if (s.own_tp) [[unlikely]] {
+        s.tp->on_eof(); // counts a handshake or record cut off
+    }
     if (s.state != slot_state::lingering && s.stash.empty()) {
         auto e = env();
         s.proto->on_peer_eof(e);
     }
-    if (s.state == slot_state::lingering ||
-        (s.proto->nothing_owed() && s.stash.empty() && s.send == send_state::idle && s.batch.empty())) {
+    if (s.state == slot_state::lingering || (s.proto->nothing_owed() && s.stash.empty() && output_idle(s))) {
         close_conn(s, slot, false);
+    }
+}
+
+// After a TLS transport turned ciphertext into plaintext (the protocol has seen it):
+// a fatal error sends the transport's alert and closes; a close_notify is the end of
+// the input; handshake records may wait to go out while the protocol has nothing.
+void reactor::on_transport_input(conn_slot& s, uint32_t slot) noexcept {
+    if (s.tp->failed()) {
+        s.stash.clear();
+        mark_dirty(s, slot); // after_output sends the alert, then closes
+        return;
+    }
+    if (s.tp->peer_closed() && !s.peer_eof) {
+        s.peer_eof = true;
+        auto e = env();
+        s.proto->on_peer_eof(e);
+    }
+    if (!s.peer_eof && (s.proto->has_pending_input() || unsent(s) > _config.output_high_water)) {
+        pause_reading(s, slot);
+    }
+    if (s.proto->has_output() || s.tp->has_output() || s.proto->close_after_flush() ||
+        (s.peer_eof && s.proto->nothing_owed() && s.stash.empty())) {
+        mark_dirty(s, slot); // after_output sends, or closes (after close_notify)
     }
 }
 
@@ -523,8 +566,13 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         std::string bytes;
         bytes.swap(s.stash);
         s.proto->on_data(s.tp->on_wire_data(bytes), e);
+        if (s.own_tp && (s.tp->failed() || s.tp->peer_closed())) [[unlikely]] {
+            s.paused = false;
+            on_transport_input(s, slot);
+            return;
+        }
     }
-    if (s.proto->has_output()) {
+    if (s.proto->has_output() || (s.own_tp && s.tp->has_output())) {
         mark_dirty(s, slot);
     }
     if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
@@ -541,17 +589,33 @@ void reactor::after_output(conn_slot& s, uint32_t slot) noexcept {
     if (s.send != send_state::idle) {
         return;
     }
-    if (s.proto->has_output() || !s.batch.empty()) {
+    if (s.own_tp && s.tp->failed()) [[unlikely]] {
+        if (!s.batch.empty() || s.tp->has_output()) {
+            start_send(s, slot); // the alert
+        } else {
+            close_conn(s, slot, false);
+        }
+        return;
+    }
+    if (s.proto->has_output() || !s.batch.empty() || (s.own_tp && s.tp->has_output())) {
         start_send(s, slot);
         return;
     }
+    bool graceful;
     if (s.proto->close_after_flush()) {
-        close_conn(s, slot, !s.peer_eof);
+        graceful = !s.peer_eof;
     } else if (s.peer_eof && s.proto->nothing_owed() && s.stash.empty()) {
-        close_conn(s, slot, false);
+        graceful = false;
     } else if (_draining && s.proto->idle() && s.proto->begin_drain(_now_s, fresh_grace_s)) {
-        close_conn(s, slot, false);
+        graceful = false;
+    } else {
+        return;
     }
+    if (s.own_tp && s.tp->shut_output()) [[unlikely]] {
+        start_send(s, slot); // TLS close_notify first; its send comes back here
+        return;
+    }
+    close_conn(s, slot, graceful);
 }
 
 void reactor::flush_dirty() noexcept {
@@ -619,6 +683,8 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     s.batch.reset();
     std::string().swap(s.stash);
     s.proto->release();
+    s.tp = &plain_transport::instance();
+    s.own_tp.reset();
     _free_slots.push_back(slot);
     --_live;
     _counters.connections_closed.add();
@@ -748,6 +814,15 @@ void reactor::tick() noexcept {
             }
             continue;
         }
+        if (s.own_tp) [[unlikely]] {
+            if (uint32_t hd = s.tp->handshake_deadline(); hd != 0) {
+                if (_now_s >= hd) {
+                    s.tp->on_handshake_timeout();
+                    close_conn(s, slot, false);
+                }
+                continue; // the protocol's deadlines wait for the handshake
+            }
+        }
         if (s.send != send_state::idle) {
             if (_now_s - s.send_since >= _config.write_timeout_s) {
                 _counters.timeouts.add();
@@ -807,7 +882,7 @@ void reactor::begin_drain() noexcept {
         if (s.state != slot_state::open) {
             continue;
         }
-        if (s.proto->begin_drain(_now_s, fresh_grace_s) && s.send == send_state::idle && s.batch.empty()) {
+        if (s.proto->begin_drain(_now_s, fresh_grace_s) && output_idle(s)) {
             close_conn(s, slot, false);
         } else if (s.proto->has_output()) {
             mark_dirty(s, slot); // a goodbye the protocol queued (a WebSocket close 1001)

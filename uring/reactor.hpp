@@ -51,6 +51,8 @@ struct server_config {
     uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
     http::server_fields fields;         ///< Server/Date/extra fields added to every response
+    /// Makes each connection's transport (TLS); null: plain TCP.
+    std::shared_ptr<transport_factory> transports;
 };
 
 /// Where an offloading application delivers response messages (thread-safe). An
@@ -153,6 +155,7 @@ class reactor final : private io_events, private body_stream_factory, public res
         iovec iov[max_iov];
         std::string stash; ///< bytes that arrived after reading was paused
         transport* tp = &plain_transport::instance();
+        std::unique_ptr<transport> own_tp; ///< a transport with state (TLS): tp points at it
         std::unique_ptr<http::protocol> proto;
         /// The slot's HTTP/1.1 protocol while another one (WebSocket after a 101) serves
         /// the connection: reused for the slot's next connection.
@@ -192,6 +195,11 @@ class reactor final : private io_events, private body_stream_factory, public res
     void sweep_accept_queue() noexcept;
     void resume_reading(conn_slot& s, uint32_t slot) noexcept;
     bool bytes_waiting(const conn_slot& s) const noexcept;
+    /// Nothing in flight and nothing queued, the transport's own output included.
+    bool output_idle(const conn_slot& s) const noexcept {
+        return s.send == send_state::idle && s.batch.empty() && !(s.own_tp && s.tp->has_output());
+    }
+    void on_transport_input(conn_slot& s, uint32_t slot) noexcept;
     http::protocol_env env() noexcept;
 
     unsigned _index;

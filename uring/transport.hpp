@@ -4,7 +4,11 @@
 // knowing. The reactor talks to every connection through this interface.
 #pragma once
 
+#include "core/counters.hpp"
 #include "http/output_queue.hpp"
+
+#include <cstdint>
+#include <memory>
 
 #include <string_view>
 
@@ -22,6 +26,40 @@ class transport {
     /// File ranges may go out with sendfile() (false for userspace TLS: they must be
     /// read and encrypted).
     virtual bool zero_copy_files() const noexcept = 0;
+
+    // The rest matters only to transports with state of their own (TLS); the reactor
+    // asks them only of a slot that has such a transport (conn_slot::own_tp), so plain
+    // TCP pays nothing for them.
+
+    /// Bytes of the transport's own waiting to go out (handshake records, alerts,
+    /// encrypted records not yet taken, plaintext taken but not yet encrypted).
+    virtual bool has_output() const noexcept { return false; }
+    /// The transport failed (bad handshake, bad record): send what it queued (an
+    /// alert), then close without a graceful shutdown. Never set by plain TCP.
+    virtual bool failed() const noexcept { return false; }
+    /// The peer ended its side in-band (TLS close_notify): treat it as end of input.
+    virtual bool peer_closed() const noexcept { return false; }
+    /// The handshake is complete (plain TCP: at once).
+    virtual bool established() const noexcept { return true; }
+    /// Queue an in-band end of output (TLS close_notify) before the connection closes.
+    /// True when something was queued (send it, then ask again); false: nothing to add.
+    virtual bool shut_output() noexcept { return false; }
+    /// The socket reached end of input: a transport counts (and logs) what that cut
+    /// off mid-way (a handshake, a record).
+    virtual void on_eof() noexcept {}
+    /// Coarse second by which the handshake must be done (0: none).
+    virtual uint32_t handshake_deadline() const noexcept { return 0; }
+    /// The handshake deadline passed: count and log it (the reactor closes).
+    virtual void on_handshake_timeout() noexcept {}
+};
+
+/// Makes the transport of each accepted connection (TLS); shared by every reactor, so
+/// make() is thread-safe. Without one, connections are plain TCP.
+class transport_factory {
+  public:
+    virtual ~transport_factory() = default;
+    /// `counters` are the accepting reactor's (the transport counts into them).
+    virtual std::unique_ptr<transport> make(core_counters& counters, uint32_t now_s) noexcept = 0;
 };
 
 /// Plain TCP: the identity. Stateless, so one instance serves every connection.

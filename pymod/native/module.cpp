@@ -14,6 +14,7 @@
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/tls_py.hpp"
 #include "pymod/native/websocket.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
@@ -144,6 +145,11 @@ class native_server {
             }
         }
         read_server_fields(c, cfg.fields);
+        if (tls_py::configured(c)) {
+            _tls_options = tls_py::read_options(c); // ValueError naming the option
+            _tls = tls_py::make_factory(_tls_options);
+            cfg.transports = _tls;
+        }
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }
@@ -384,6 +390,19 @@ class native_server {
         return _server ? _server->port() : 0;
     }
 
+    /// SIGHUP: new certificates and keys for new connections (open ones keep theirs).
+    /// ValueError (the old ones stay) when the files are bad.
+    void reload_tls() {
+        if (!_tls) {
+            throw pb::value_error("the server does not serve TLS");
+        }
+        tls_py::reload(*_tls, _tls_options);
+    }
+
+    bool tls() const {
+        return _tls != nullptr;
+    }
+
   private:
     void check_not_started() const {
         if (_server) {
@@ -417,6 +436,8 @@ class native_server {
     std::unique_ptr<app_bridge> _bridge;
     std::unique_ptr<uring::server> _server;
     unsigned _handler_threads = 0;
+    tls::options _tls_options;
+    std::shared_ptr<tls::factory> _tls;
 };
 
 void init_json(pb::module_& m) {
@@ -561,7 +582,10 @@ void init_runtime(pb::module_& m) {
         .def("wait", &native_server::wait)
         .def("stop", &native_server::stop)
         .def("stats", &native_server::stats)
+        .def("reload_tls", &native_server::reload_tls)
+        .def_property_readonly("tls", &native_server::tls)
         .def_property_readonly("port", &native_server::port);
+    tls_py::init(m);
 }
 
 } // namespace ringbolt::py_module

@@ -397,6 +397,11 @@ class App(RouteGroup):
         ``max_headers``, ``header_timeout``, ``body_timeout``, ``min_body_rate`` (bytes/s
         after ``body_timeout``; 0: no floor), ``keep_alive_timeout``,
         ``write_timeout``, ``graceful_timeout`` (seconds), ``backlog``, ``pin_threads``.
+        TLS (docs/tls.md): ``ssl_certfile``, ``ssl_keyfile``, ``ssl_keyfile_password``,
+        ``ssl_ca_certs``, ``ssl_cert_reqs`` (0/1/2 or "none"/"optional"/"required"),
+        ``ssl_ciphers``, ``ssl_min_version`` ("TLSv1.2"/"TLSv1.3"), ``ssl_sni`` ([(name,
+        certfile, keyfile), ...]), ``ssl_handshake_timeout`` (seconds); SIGHUP reloads the
+        certificates for new connections.
         """
         check_run_options(options, "App.run")
         _ensure_logging(log_level)
@@ -512,6 +517,10 @@ class App(RouteGroup):
 
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     previous[sig] = signal.signal(sig, on_signal)
+                if server.tls and _ready is None:  # a supervised worker is replaced on SIGHUP instead
+                    from ._tls import reload_on_sighup
+
+                    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload_on_sighup(server))
             info = server.start()
             started.append(True)
             if stop_requested:  # arrived while start() ran
@@ -531,7 +540,8 @@ class App(RouteGroup):
             self._server = server
         logger.info(
             "serving on %s (io: %s, threads: %d)",
-            bind_name or "http://%s:%d" % (host if ":" not in host else f"[{host}]", info["port"]),
+            bind_name or "%s://%s:%d" % ("https" if server.tls else "http", host if ":" not in host else f"[{host}]",
+                                         info["port"]),
             info["io"],
             info["threads"],
         )

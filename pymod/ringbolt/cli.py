@@ -276,11 +276,30 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
         "ws_ping_interval": args.ws_ping_interval,
         "ws_ping_timeout": args.ws_ping_timeout,
         "ws_per_message_deflate": args.ws_per_message_deflate,
+        "ssl_keyfile": args.ssl_keyfile,
+        "ssl_certfile": args.ssl_certfile,
+        "ssl_keyfile_password": args.ssl_keyfile_password,
+        "ssl_ca_certs": args.ssl_ca_certs,
+        "ssl_cert_reqs": args.ssl_cert_reqs,
+        "ssl_ciphers": args.ssl_ciphers,
+        "ssl_min_version": args.ssl_min_version,
+        "ssl_sni": args.ssl_sni,
+        "ssl_handshake_timeout": args.ssl_handshake_timeout,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if args.no_pin:
         options["pin_threads"] = False
     return options
+
+
+def _check_tls(options: dict[str, Any]) -> None:
+    """Bad TLS files, keys or passwords: one line and exit 2 before anything listens."""
+    from . import _native
+
+    try:
+        _native.tls_check(options)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -305,6 +324,7 @@ def _serve(args: argparse.Namespace) -> int:
             raise CliError(f"--factory: {args.app}() failed: {_describe(exc)}") from None
     app = _as_app(obj, args.app, args)
     options = _run_options(args)
+    _check_tls(options)
     listener = _listen_socket(args)
     if listener is not None:
         options["listen_fds"] = [listener.fileno()]

@@ -22,6 +22,7 @@ GROUPS = {
     "workers": "workers and threads",
     "http": "HTTP and limits",
     "websocket": "WebSocket",
+    "tls": "TLS (uvicorn's --ssl-* names)",
     "timeouts": "timeouts",
     "logging": "logging",
     "development": "development",
@@ -146,6 +147,33 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value
 
 
+def parse_cert_reqs(text: str) -> int:
+    """``--ssl-cert-reqs``: 0/1/2 (ssl.CERT_NONE/OPTIONAL/REQUIRED, as uvicorn) or the names."""
+    names = {"0": 0, "none": 0, "cert_none": 0, "1": 1, "optional": 1, "cert_optional": 1,
+             "2": 2, "required": 2, "cert_required": 2}
+    value = names.get(text.strip().lower())
+    if value is None:
+        raise BadValue(f"expected 0/none, 1/optional or 2/required, not {text!r}")
+    return value
+
+
+def parse_sni(text: str) -> tuple[str, str, str]:
+    """``--ssl-sni NAME=CERTFILE,KEYFILE`` -> (name, certfile, keyfile)."""
+    name, sep, files = text.partition("=")
+    cert, comma, key = files.partition(",")
+    name = name.strip()
+    if not sep or not comma or not name or not cert.strip() or not key.strip():
+        raise BadValue(f"expected NAME=CERTFILE,KEYFILE, not {text!r}")
+    return name.lower(), cert.strip(), key.strip()
+
+
+def parse_handshake_timeout(text: str) -> float:
+    value = _non_negative_float(text)
+    if value < 1:
+        raise BadValue(f"must be at least 1 second, not {text!r}")
+    return value
+
+
 OPTIONS: tuple[Option, ...] = (
     # application
     Option("--interface", "app", "what the app is: auto (a ringbolt.App, else an ASGI 3 app, else a WSGI app), "
@@ -207,6 +235,23 @@ OPTIONS: tuple[Option, ...] = (
            "0: wait for ever)", type=_non_negative_float, metavar="S"),
     Option("--ws-per-message-deflate", "websocket", "accept permessage-deflate compression when a client "
            "offers it (default on)", type=parse_bool, kind="bool"),
+    # TLS
+    Option("--ssl-keyfile", "tls", "PEM private key: serve HTTPS (with --ssl-certfile)", metavar="PATH"),
+    Option("--ssl-certfile", "tls", "PEM certificate chain (leaf first): the default certificate", metavar="PATH"),
+    Option("--ssl-keyfile-password", "tls", "password of an encrypted --ssl-keyfile", metavar="PASSWORD"),
+    Option("--ssl-ca-certs", "tls", "PEM CA bundle client certificates are checked against (mTLS)",
+           metavar="PATH"),
+    Option("--ssl-cert-reqs", "tls", "client certificates: 0 none (default), 1 optional (checked when sent), "
+           "2 required", type=parse_cert_reqs, metavar="N"),
+    Option("--ssl-ciphers", "tls", "OpenSSL cipher list for TLS 1.2 (default: OpenSSL's; uvicorn's TLSv1 means "
+           "the same)", metavar="LIST"),
+    Option("--ssl-min-version", "tls", "oldest TLS version accepted (default TLSv1.2)",
+           choices=("TLSv1.2", "TLSv1.3")),
+    Option("--ssl-sni", "tls", "another certificate for an SNI name, '*.example.com' allowed (repeatable; "
+           "RINGBOLT_SSL_SNI: one per line); unknown names get the default certificate", type=parse_sni,
+           kind="list", metavar="NAME=CERTFILE,KEYFILE"),
+    Option("--ssl-handshake-timeout", "tls", "seconds a TLS handshake may take (default 10)",
+           type=parse_handshake_timeout, metavar="S"),
     # timeouts
     Option("--timeout-keep-alive", "timeouts", "seconds an idle keep-alive connection stays open (default 5)",
            type=_int, aliases=("--keep-alive-timeout",), metavar="S"),
@@ -273,7 +318,7 @@ def _from_env(o: Option, raw: str) -> Any:
         if o.kind == "bool":
             return parse_bool(raw)
         if o.kind == "list":
-            parts = raw.splitlines() if o.dest == "header" else raw.split(os.pathsep)
+            parts = raw.splitlines() if o.dest in ("header", "ssl_sni") else raw.split(os.pathsep)
             return [o.type(p) for p in parts if p.strip()]
         if o.kind == "optional":
             low = raw.strip().lower()

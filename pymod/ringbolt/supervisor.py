@@ -211,7 +211,8 @@ class Supervisor:
             else:
                 self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
                 port = self.listeners[0].getsockname()[1]
-                where = "http://%s:%d" % (self.host if ":" not in self.host else f"[{self.host}]", port)
+                scheme = "https" if self.options.get("ssl_certfile") else "http"
+                where = "%s://%s:%d" % (scheme, self.host if ":" not in self.host else f"[{self.host}]", port)
             self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
                      os.getpid(), where, self.count, self.threads)
             failure = self._loop()

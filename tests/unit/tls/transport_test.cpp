@@ -1,0 +1,356 @@
+// The TLS transport over an in-memory pair: a client SSL object in the test, the
+// server-side transport fed and drained as the reactor does (on_wire_data, wire_output).
+#include "tests/unit/tls/test_cert.hpp"
+#include "tls/transport.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+namespace ringbolt::tls {
+namespace {
+
+const testing::cert_files& default_cert() {
+    static testing::cert_files f = testing::make_cert("default.test");
+    return f;
+}
+
+std::shared_ptr<const context> make_context(options o = {}) {
+    o.certfile = default_cert().cert;
+    o.keyfile = default_cert().key;
+    std::string error;
+    auto ctx = context::build(o, error);
+    EXPECT_TRUE(ctx) << error;
+    return ctx;
+}
+
+/// A client connection in memory, talking to a server transport.
+struct pair {
+    std::shared_ptr<const context> ctx;
+    core_counters counters;
+    tls_transport server;
+    SSL_CTX* cctx;
+    SSL* client;
+    BIO* crd;                 ///< what the server sent, for the client to read
+    BIO* cwr;                 ///< what the client wrote, for the server
+    http::output_queue plain; ///< the protocol's output
+    std::string received;     ///< plaintext the server's protocol saw
+    std::string last_error;   ///< the client's handshake error
+
+    explicit pair(std::shared_ptr<const context> c, int max_version = 0, const char* sni = nullptr,
+                  SSL_SESSION* session = nullptr)
+        : ctx(c), server(c, counters, nullptr, 100) {
+        cctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(cctx, TLS1_VERSION);
+        SSL_CTX_set_security_level(cctx, 0);
+        if (max_version != 0) {
+            SSL_CTX_set_max_proto_version(cctx, max_version);
+        }
+        client = SSL_new(cctx);
+        crd = BIO_new(BIO_s_mem());
+        cwr = BIO_new(BIO_s_mem());
+        BIO_set_mem_eof_return(crd, -1);
+        SSL_set_bio(client, crd, cwr);
+        SSL_set_connect_state(client);
+        static const unsigned char alpn[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+        SSL_set_alpn_protos(client, alpn, sizeof(alpn));
+        if (sni != nullptr) {
+            SSL_set_tlsext_host_name(client, sni);
+        }
+        if (session != nullptr) {
+            SSL_set_session(client, session);
+        }
+    }
+    ~pair() {
+        SSL_set_shutdown(client, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN); // the session stays resumable
+        SSL_free(client);
+        SSL_CTX_free(cctx);
+    }
+
+    /// Client bytes to the server.
+    void to_server() {
+        char buf[4096];
+        int n;
+        while ((n = BIO_read(cwr, buf, sizeof(buf))) > 0) {
+            received.append(server.on_wire_data({buf, static_cast<size_t>(n)}));
+        }
+    }
+    /// Server records to the client (as the reactor's sends would).
+    void to_client() {
+        http::send_batch b;
+        while (server.wire_output(plain).take_front(b, 8, 1 << 20)) {
+            iovec iov[8];
+            size_t k = b.iovecs(iov, 8);
+            for (size_t i = 0; i < k; ++i) {
+                BIO_write(crd, iov[i].iov_base, static_cast<int>(iov[i].iov_len));
+            }
+            b.consume(b.remaining());
+            b.reset();
+        }
+    }
+    bool handshake() {
+        for (int i = 0; i < 10; ++i) {
+            int r = SSL_do_handshake(client);
+            int err = SSL_get_error(client, r); // before the BIOs change
+            to_server();
+            to_client();
+            if (r == 1 && server.established()) {
+                return true;
+            }
+            if (r != 1 && err != SSL_ERROR_WANT_READ) {
+                char why[256] = {};
+                ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+                last_error = std::string(why) + " (SSL error " + std::to_string(err) + ")";
+                ERR_clear_error();
+                return false;
+            }
+        }
+        return false;
+    }
+    std::string client_read() {
+        std::string out;
+        char buf[16384];
+        int n;
+        while ((n = SSL_read(client, buf, sizeof(buf))) > 0) {
+            out.append(buf, static_cast<size_t>(n));
+        }
+        return out;
+    }
+};
+
+TEST(TlsTransport, HandshakeThenRequestAndResponse) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake()) << p.last_error << " server failed: " << p.server.failed();
+    EXPECT_EQ(p.server.alpn(), "http/1.1"); // h2 offered first, not spoken yet
+    EXPECT_EQ(p.counters.tls_handshakes.get(), 1u);
+    EXPECT_FALSE(p.server.zero_copy_files());
+    std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(SSL_write(p.client, req.data(), static_cast<int>(req.size())), static_cast<int>(req.size()));
+    p.to_server();
+    EXPECT_EQ(p.received, req);
+    p.plain.append("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    p.to_client();
+    EXPECT_EQ(p.client_read(), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    EXPECT_TRUE(p.plain.empty());
+    EXPECT_FALSE(p.server.has_output());
+}
+
+TEST(TlsTransport, LargeAndFileResponsesAreEncryptedInBoundedSteps) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    std::string big(3 << 20, 'a');
+    for (size_t i = 0; i < big.size(); i += 4096) {
+        big[i] = static_cast<char>('a' + (i / 4096) % 26);
+    }
+    std::string path = testing::temp_dir() + "/file.bin";
+    std::string file_bytes(700000, 'f');
+    file_bytes[12345] = 'X';
+    {
+        FILE* f = std::fopen(path.c_str(), "w");
+        std::fwrite(file_bytes.data(), 1, file_bytes.size(), f);
+        std::fclose(f);
+    }
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    p.plain.append_owned(std::string(big));
+    p.plain.append_file(std::make_shared<http::file_handle>(fd), 100, file_bytes.size() - 100);
+    // One wire_output takes at most about a budget's worth.
+    http::output_queue& out = p.server.wire_output(p.plain);
+    EXPECT_LE(out.bytes(), tls_transport::wire_budget + 64 * 1024);
+    EXPECT_FALSE(p.plain.empty());
+    std::string got;
+    for (int i = 0; i < 1000 && (p.server.has_output() || !p.plain.empty()); ++i) {
+        p.to_client();
+        got += p.client_read();
+    }
+    got += p.client_read();
+    EXPECT_EQ(got.size(), big.size() + file_bytes.size() - 100);
+    EXPECT_TRUE(got == big + file_bytes.substr(100));
+}
+
+TEST(TlsTransport, GarbageInsteadOfClientHelloFails) {
+    auto ctx = make_context();
+    core_counters c;
+    tls_transport t(ctx, c, nullptr, 100);
+    std::string_view plain = t.on_wire_data("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_TRUE(plain.empty());
+    EXPECT_TRUE(t.failed());
+    EXPECT_FALSE(t.established());
+    EXPECT_EQ(c.tls_handshake_errors.get(), 1u);
+    EXPECT_TRUE(t.on_wire_data("more").empty()); // ignored after the failure
+}
+
+TEST(TlsTransport, OldProtocolVersionIsRefused) {
+    pair p(make_context(), TLS1_1_VERSION);
+    EXPECT_FALSE(p.handshake());
+    EXPECT_TRUE(p.server.failed());
+    EXPECT_EQ(p.counters.tls_handshake_errors.get(), 1u);
+}
+
+TEST(TlsTransport, Tls12AndMinVersion13) {
+    {
+        pair p(make_context(), TLS1_2_VERSION);
+        ASSERT_TRUE(p.handshake());
+        EXPECT_EQ(SSL_version(p.client), TLS1_2_VERSION);
+    }
+    options o;
+    o.min_version = TLS1_3_VERSION;
+    pair p(make_context(o), TLS1_2_VERSION);
+    EXPECT_FALSE(p.handshake());
+    EXPECT_TRUE(p.server.failed());
+}
+
+TEST(TlsTransport, ClientCloseNotifyEndsInput) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    SSL_shutdown(p.client);
+    p.to_server();
+    EXPECT_TRUE(p.server.peer_closed());
+    EXPECT_FALSE(p.server.failed());
+    EXPECT_EQ(p.counters.tls_close_notify.get(), 1u);
+}
+
+TEST(TlsTransport, ServerCloseNotify) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    EXPECT_TRUE(p.server.shut_output());
+    EXPECT_FALSE(p.server.shut_output()); // once
+    p.to_client();
+    char c;
+    EXPECT_EQ(SSL_read(p.client, &c, 1), 0);
+    EXPECT_EQ(SSL_get_error(p.client, 0), SSL_ERROR_ZERO_RETURN);
+}
+
+TEST(TlsTransport, TruncatedRecordAtEofIsCounted) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    std::string req = "GET / HTTP/1.1\r\n\r\n";
+    SSL_write(p.client, req.data(), static_cast<int>(req.size()));
+    char buf[256];
+    int n = BIO_read(p.cwr, buf, sizeof(buf));
+    ASSERT_GT(n, 10);
+    EXPECT_TRUE(p.server.on_wire_data({buf, static_cast<size_t>(n - 5)}).empty());
+    p.server.on_eof();
+    EXPECT_EQ(p.counters.tls_truncated.get(), 1u);
+}
+
+TEST(TlsTransport, CorruptRecordAfterTheHandshakeFails) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    std::string req = "GET / HTTP/1.1\r\n\r\n";
+    SSL_write(p.client, req.data(), static_cast<int>(req.size()));
+    char buf[256];
+    int n = BIO_read(p.cwr, buf, sizeof(buf));
+    ASSERT_GT(n, 10);
+    buf[n - 3] ^= 0x55; // the AEAD tag no longer matches
+    EXPECT_TRUE(p.server.on_wire_data({buf, static_cast<size_t>(n)}).empty());
+    EXPECT_TRUE(p.server.failed());
+    EXPECT_EQ(p.counters.tls_record_errors.get(), 1u);
+    EXPECT_TRUE(p.server.has_output());   // the bad_record_mac alert
+    EXPECT_FALSE(p.server.shut_output()); // no close_notify after a fatal alert
+}
+
+TEST(TlsTransport, HandshakeDeadlineAndTimeout) {
+    auto ctx = make_context(options{.handshake_timeout_s = 3});
+    core_counters c;
+    tls_transport t(ctx, c, nullptr, 100);
+    EXPECT_EQ(t.handshake_deadline(), 103u);
+    t.on_handshake_timeout();
+    EXPECT_EQ(c.tls_handshake_timeouts.get(), 1u);
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    EXPECT_EQ(p.server.handshake_deadline(), 0u); // done: no deadline
+}
+
+std::string peer_cn(SSL* client) {
+    X509* x = SSL_get1_peer_certificate(client);
+    char cn[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+    X509_free(x);
+    return cn;
+}
+
+TEST(TlsTransport, SniSelectsTheCertificate) {
+    testing::cert_files a = testing::make_cert("a.example");
+    testing::cert_files w = testing::make_cert("wild.example");
+    options o;
+    o.sni.push_back({"a.example", a.cert, a.key});
+    o.sni.push_back({"*.example.org", w.cert, w.key});
+    auto ctx = make_context(o);
+    {
+        pair p(ctx, 0, "A.Example");
+        ASSERT_TRUE(p.handshake());
+        EXPECT_EQ(peer_cn(p.client), "a.example");
+    }
+    {
+        pair p(ctx, 0, "x.example.org");
+        ASSERT_TRUE(p.handshake());
+        EXPECT_EQ(peer_cn(p.client), "wild.example");
+    }
+    {
+        pair p(ctx, 0, "y.x.example.org"); // a wildcard covers one label only
+        ASSERT_TRUE(p.handshake());
+        EXPECT_EQ(peer_cn(p.client), "default.test");
+        EXPECT_EQ(p.counters.tls_sni_unknown.get(), 1u);
+    }
+}
+
+TEST(TlsTransport, SessionResumption) {
+    auto ctx = make_context();
+    SSL_SESSION* session = nullptr;
+    {
+        pair p(ctx, TLS1_2_VERSION);
+        ASSERT_TRUE(p.handshake());
+        session = SSL_get1_session(p.client);
+    }
+    pair p(ctx, TLS1_2_VERSION, nullptr, session);
+    ASSERT_TRUE(p.handshake());
+    EXPECT_TRUE(p.server.resumed());
+    EXPECT_EQ(p.counters.tls_resumed.get(), 1u);
+    SSL_SESSION_free(session);
+}
+
+TEST(TlsContext, BadFilesSayWhich) {
+    std::string error;
+    options o;
+    o.certfile = "/nonexistent.crt";
+    o.keyfile = default_cert().key;
+    EXPECT_FALSE(context::build(o, error));
+    EXPECT_NE(error.find("--ssl-certfile /nonexistent.crt"), std::string::npos) << error;
+    o.certfile = default_cert().cert;
+    o.keyfile = testing::make_cert("other.test").key;
+    EXPECT_FALSE(context::build(o, error));
+    EXPECT_NE(error.find("does not match"), std::string::npos) << error;
+    o.keyfile = default_cert().cert; // not a key
+    EXPECT_FALSE(context::build(o, error));
+    EXPECT_NE(error.find("--ssl-keyfile"), std::string::npos) << error;
+    o.keyfile = default_cert().key;
+    o.cert_reqs = client_certs::required;
+    EXPECT_FALSE(context::build(o, error));
+    EXPECT_NE(error.find("--ssl-ca-certs"), std::string::npos) << error;
+    o.cert_reqs = client_certs::none;
+    o.ciphers = "NO-SUCH-CIPHER";
+    EXPECT_FALSE(context::build(o, error));
+    EXPECT_NE(error.find("--ssl-ciphers"), std::string::npos) << error;
+}
+
+TEST(TlsContext, ParseMinVersion) {
+    EXPECT_EQ(parse_min_version("TLSv1.2"), TLS1_2_VERSION);
+    EXPECT_EQ(parse_min_version("1.3"), TLS1_3_VERSION);
+    EXPECT_EQ(parse_min_version("TLSv1.1"), 0);
+}
+
+TEST(TlsContext, KtlsProbeGivesAnAnswer) {
+    // Either available (empty) or a reason: never a crash, stable across calls.
+    const std::string& a = ktls_unavailable_reason();
+    EXPECT_EQ(&a, &ktls_unavailable_reason());
+}
+
+} // namespace
+} // namespace ringbolt::tls

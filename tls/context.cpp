@@ -1,0 +1,312 @@
+// Building the OpenSSL server contexts, SNI and ALPN selection, the kTLS probe.
+#include "tls/context.hpp"
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "tls/transport.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace ringbolt::tls {
+
+namespace {
+
+// ALPN: what the server speaks, in preference order (h2 joins with the HTTP/2 step).
+constexpr unsigned char alpn_protocols[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char session_id_context[] = "ringbolt";
+
+std::string openssl_reason() {
+    unsigned long e = ERR_peek_last_error();
+    std::string out;
+    if (e != 0) {
+        const char* r = ERR_reason_error_string(e);
+        out = r != nullptr ? r : "unknown OpenSSL error";
+    }
+    ERR_clear_error();
+    return out;
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                void*) {
+    unsigned char* chosen = nullptr;
+    if (SSL_select_next_proto(&chosen, outlen, alpn_protocols, sizeof(alpn_protocols), in, inlen) ==
+        OPENSSL_NPN_NEGOTIATED) {
+        *out = chosen;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    // Nothing we speak was offered (say only h2): go on without ALPN, HTTP/1.1 follows.
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+// SNI: switch the connection to the certificate for the name; an unknown name keeps
+// the default certificate (as a default server does), and is counted.
+int select_sni(SSL* ssl, int*, void* arg) {
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == nullptr) {
+        return SSL_TLSEXT_ERR_OK;
+    }
+    const auto* ctx = static_cast<const context*>(arg);
+    if (SSL_CTX* c = ctx->for_name(name)) {
+        SSL_set_SSL_CTX(ssl, c);
+    } else if (auto* t = static_cast<tls_transport*>(SSL_get_app_data(ssl))) {
+        t->set_sni_unknown();
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+bool file_mentions(const std::string& path, std::string_view word) {
+    std::string text;
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 && text.size() < (1u << 20)) {
+            text.append(buf, n);
+        }
+        std::fclose(f);
+    }
+    return text.find(word) != std::string::npos;
+}
+
+SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::string& keyfile, std::string& error) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == nullptr) {
+        error = "TLS: cannot create a context: " + openssl_reason();
+        return nullptr;
+    }
+    auto give_up = [&](std::string why) {
+        error = std::move(why);
+        SSL_CTX_free(ctx);
+        return nullptr;
+    };
+    SSL_CTX_set_min_proto_version(ctx, o.min_version);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
+    // An idle keep-alive connection keeps no 16 KiB read/write buffers (as nginx does).
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+    if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()) != 1) {
+        return give_up("--ssl-ciphers '" + o.ciphers + "': no cipher matched (" + openssl_reason() + ")");
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, certfile.c_str()) != 1) {
+        return give_up("--ssl-certfile " + certfile + ": cannot load a PEM certificate (" + openssl_reason() + ")");
+    }
+    // The password serves the load only.
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<char*>(o.password.c_str()));
+    int loaded = SSL_CTX_use_PrivateKey_file(ctx, keyfile.c_str(), SSL_FILETYPE_PEM);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+    if (loaded != 1) {
+        std::string why = openssl_reason();
+        if (file_mentions(keyfile, "ENCRYPTED")) {
+            return give_up("--ssl-keyfile " + keyfile + ": wrong or missing --ssl-keyfile-password (" + why + ")");
+        }
+        if (why.find("key values mismatch") != std::string::npos) {
+            return give_up("--ssl-keyfile " + keyfile + " does not match the certificate in " + certfile);
+        }
+        return give_up("--ssl-keyfile " + keyfile + ": cannot load a PEM private key (" + why + ")");
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        return give_up("--ssl-keyfile " + keyfile + " does not match the certificate in " + certfile + " (" +
+                       openssl_reason() + ")");
+    }
+    if (o.cert_reqs != client_certs::none) {
+        if (SSL_CTX_load_verify_locations(ctx, o.ca_certs.c_str(), nullptr) != 1) {
+            return give_up("--ssl-ca-certs " + o.ca_certs + ": cannot load PEM CA certificates (" + openssl_reason() +
+                           ")");
+        }
+        if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.ca_certs.c_str())) {
+            SSL_CTX_set_client_CA_list(ctx, names); // the CAs the server names in its request
+        }
+        int mode = SSL_VERIFY_PEER;
+        if (o.cert_reqs == client_certs::required) {
+            mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+        }
+        SSL_CTX_set_verify(ctx, mode, nullptr);
+    }
+    ERR_clear_error();
+    return ctx;
+}
+
+bool file_readable(const std::string& path) {
+    return ::access(path.c_str(), R_OK) == 0;
+}
+
+} // namespace
+
+int parse_min_version(std::string_view text) noexcept {
+    if (text == "1.2" || text == "TLSv1.2" || text == "TLSv1_2") {
+        return TLS1_2_VERSION;
+    }
+    if (text == "1.3" || text == "TLSv1.3" || text == "TLSv1_3") {
+        return TLS1_3_VERSION;
+    }
+    return 0;
+}
+
+std::shared_ptr<const context> context::build(const options& o, std::string& error) {
+    if (o.certfile.empty() || o.keyfile.empty()) {
+        error = "TLS needs both --ssl-certfile and --ssl-keyfile";
+        return nullptr;
+    }
+    for (const auto& [flag, path] : {std::pair<const char*, const std::string*>{"--ssl-certfile", &o.certfile},
+                                     {"--ssl-keyfile", &o.keyfile},
+                                     {"--ssl-ca-certs", &o.ca_certs}}) {
+        if (!path->empty() && !file_readable(*path)) {
+            error = std::string(flag) + " " + *path + ": " + std::strerror(errno);
+            return nullptr;
+        }
+    }
+    if (o.cert_reqs != client_certs::none && o.ca_certs.empty()) {
+        error = "--ssl-cert-reqs optional/required needs --ssl-ca-certs (the CAs client certificates are checked "
+                "against)";
+        return nullptr;
+    }
+    if (o.min_version != TLS1_2_VERSION && o.min_version != TLS1_3_VERSION) {
+        error = "--ssl-min-version must be TLSv1.2 or TLSv1.3";
+        return nullptr;
+    }
+    if (o.handshake_timeout_s == 0) {
+        error = "the TLS handshake timeout must be at least 1 second";
+        return nullptr;
+    }
+    std::shared_ptr<context> c(new context());
+    c->_handshake_timeout_s = o.handshake_timeout_s;
+    c->_default = make_ctx(o, o.certfile, o.keyfile, error);
+    if (c->_default == nullptr) {
+        return nullptr;
+    }
+    for (const sni_entry& e : o.sni) {
+        for (const std::string* path : {&e.certfile, &e.keyfile}) {
+            if (!file_readable(*path)) {
+                error = "--ssl-sni " + e.name + ": " + *path + ": " + std::strerror(errno);
+                return nullptr;
+            }
+        }
+        SSL_CTX* ctx = make_ctx(o, e.certfile, e.keyfile, error);
+        if (ctx == nullptr) {
+            error = "--ssl-sni " + e.name + ": " + error;
+            return nullptr;
+        }
+        std::string name = e.name;
+        for (char& ch : name) {
+            ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+        }
+        c->_by_name.emplace_back(std::move(name), ctx);
+    }
+    // The name callback lives on the context a connection starts from.
+    SSL_CTX_set_tlsext_servername_callback(c->_default, select_sni);
+    SSL_CTX_set_tlsext_servername_arg(c->_default, c.get());
+    return c;
+}
+
+context::~context() {
+    for (auto& [name, ctx] : _by_name) {
+        SSL_CTX_free(ctx);
+    }
+    SSL_CTX_free(_default);
+}
+
+SSL_CTX* context::for_name(std::string_view name) const noexcept {
+    if (_by_name.empty() || name.size() > 255) {
+        return nullptr;
+    }
+    char lower[256];
+    for (size_t i = 0; i < name.size(); ++i) {
+        char ch = name[i];
+        lower[i] = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    std::string_view n(lower, name.size());
+    for (const auto& [pattern, ctx] : _by_name) {
+        if (pattern == n) {
+            return ctx;
+        }
+    }
+    // "*.example.com" matches exactly one label in front of example.com.
+    size_t dot = n.find('.');
+    if (dot != std::string_view::npos && dot > 0) {
+        std::string_view rest = n.substr(dot);
+        for (const auto& [pattern, ctx] : _by_name) {
+            if (pattern.size() == rest.size() + 1 && pattern[0] == '*' && std::string_view(pattern).substr(1) == rest) {
+                return ctx;
+            }
+        }
+    }
+    return nullptr;
+}
+
+const std::string& ktls_unavailable_reason() {
+    static const std::string reason = [] {
+        // TCP_ULP "tls" needs an established TCP socket: a loopback connection to ourselves.
+        int lst = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int cli = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        std::string why;
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        int acc = -1;
+        if (lst < 0 || cli < 0 || ::bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+            ::listen(lst, 1) != 0 || ::getsockname(lst, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+            ::connect(cli, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+            (acc = ::accept4(lst, nullptr, nullptr, SOCK_CLOEXEC)) < 0) {
+            why = std::string("the probe's loopback connection failed: ") + std::strerror(errno);
+        } else if (::setsockopt(acc, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) != 0) {
+            int err = errno;
+            why = err == ENOENT ? "the kernel has no TLS upper layer protocol (CONFIG_TLS is off or the tls "
+                                  "module cannot be loaded)"
+                                : std::string("setsockopt(TCP_ULP, \"tls\") failed: ") + std::strerror(err);
+        }
+        for (int fd : {acc, cli, lst}) {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+        }
+        return why;
+    }();
+    return reason;
+}
+
+void reporter::report(kind k, const char* what, const char* detail) noexcept {
+    uint64_t held_back = 0;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (!_throttles[k].admit(monotonic_seconds(), held_back)) {
+            return;
+        }
+    }
+    if (held_back == 0) {
+        log(log_level::warning, "TLS: %s: %s; connection closed", what, detail);
+    } else {
+        log(log_level::warning, "TLS: %s: %s; connection closed (%llu more like it since the last report)", what,
+            detail, static_cast<unsigned long long>(held_back));
+    }
+}
+
+std::unique_ptr<uring::transport> factory::make(core_counters& counters, uint32_t now_s) noexcept {
+    std::shared_ptr<const context> ctx = current();
+    auto t = std::make_unique<tls_transport>(std::move(ctx), counters, &_reporter, now_s);
+    if (!t->ok()) {
+        return nullptr;
+    }
+    return t;
+}
+
+void factory::replace(std::shared_ptr<const context> ctx) noexcept {
+    std::lock_guard<std::mutex> lock(_mutex);
+    _ctx = std::move(ctx);
+}
+
+std::shared_ptr<const context> factory::current() const noexcept {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return _ctx;
+}
+
+} // namespace ringbolt::tls

@@ -1,0 +1,100 @@
+// TLS server configuration: the OpenSSL contexts (a default certificate plus one per
+// SNI name), built once from the options and shared read-only by every reactor, and
+// the factory that gives each accepted connection its TLS transport. A reload builds
+// new contexts for new connections; connections already open keep theirs.
+#pragma once
+
+#include "core/log_throttle.hpp"
+#include "uring/transport.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+using SSL_CTX = struct ssl_ctx_st;
+using SSL = struct ssl_st;
+
+namespace ringbolt::tls {
+
+/// Client certificates (mTLS): not asked for, asked for and checked when sent, or required.
+enum class client_certs : uint8_t { none = 0, optional = 1, required = 2 };
+
+struct sni_entry {
+    std::string name; ///< lower case; "*.example.com" matches one label
+    std::string certfile;
+    std::string keyfile;
+};
+
+struct options {
+    std::string certfile; ///< PEM chain (leaf first); the default certificate
+    std::string keyfile;  ///< PEM key (may be encrypted: `password`)
+    std::string password;
+    std::string ca_certs; ///< PEM CA bundle that client certificates are checked against
+    client_certs cert_reqs = client_certs::none;
+    std::string ciphers;      ///< OpenSSL cipher list for TLS 1.2 (empty: OpenSSL's default)
+    int min_version = 0x0303; ///< TLS1_2_VERSION or TLS1_3_VERSION
+    std::vector<sni_entry> sni;
+    uint32_t handshake_timeout_s = 10;
+};
+
+/// "1.2", "TLSv1.2", "1.3", "TLSv1.3" -> the OpenSSL version number; 0 otherwise.
+int parse_min_version(std::string_view text) noexcept;
+
+/// Immutable once built.
+class context {
+  public:
+    /// Null and `error` (one line naming the option and file) when something is wrong.
+    static std::shared_ptr<const context> build(const options& opts, std::string& error);
+    ~context();
+    context(const context&) = delete;
+    context& operator=(const context&) = delete;
+
+    SSL_CTX* default_ctx() const noexcept { return _default; }
+    /// The context serving `name` (an SNI host name), or null: the default serves it.
+    SSL_CTX* for_name(std::string_view name) const noexcept;
+    uint32_t handshake_timeout_s() const noexcept { return _handshake_timeout_s; }
+
+  private:
+    context() = default;
+    SSL_CTX* _default = nullptr;
+    std::vector<std::pair<std::string, SSL_CTX*>> _by_name;
+    uint32_t _handshake_timeout_s = 10;
+};
+
+/// Whether the kernel can take TLS records over (kTLS): empty when it can, else why not
+/// (probed once per process on a loopback connection).
+const std::string& ktls_unavailable_reason();
+
+/// One log line per kind per 10 s at most, shared by every reactor (hence the lock: only
+/// failures come here).
+class reporter {
+  public:
+    enum kind : uint8_t { handshake, timeout, record, truncated, file, kinds };
+    void report(kind k, const char* what, const char* detail) noexcept;
+
+  private:
+    std::mutex _mutex;
+    log_throttle _throttles[kinds] = {log_throttle{10}, log_throttle{10}, log_throttle{10}, log_throttle{10},
+                                      log_throttle{10}};
+};
+
+class factory final : public uring::transport_factory {
+  public:
+    explicit factory(std::shared_ptr<const context> ctx) : _ctx(std::move(ctx)) {}
+    std::unique_ptr<uring::transport> make(core_counters& counters, uint32_t now_s) noexcept override;
+    /// New connections get `ctx` from now on (any thread).
+    void replace(std::shared_ptr<const context> ctx) noexcept;
+    std::shared_ptr<const context> current() const noexcept;
+
+  private:
+    mutable std::mutex _mutex;
+    std::shared_ptr<const context> _ctx;
+    reporter _reporter;
+};
+
+} // namespace ringbolt::tls

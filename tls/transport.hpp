@@ -1,0 +1,79 @@
+// A connection's TLS in user space: OpenSSL over two memory BIOs, driven by the reactor.
+// Ciphertext from the ring goes into the read BIO; the handshake and SSL_read turn it
+// into plaintext for the protocol. The protocol's plaintext queue is encrypted a
+// bounded amount at a time (file ranges are read and encrypted: no sendfile) into the
+// transport's own queue of records, which the reactor sends like any output. OpenSSL
+// never touches the socket.
+#pragma once
+
+#include "http/output_queue.hpp"
+#include "tls/context.hpp"
+#include "uring/transport.hpp"
+
+#include <memory>
+#include <string>
+
+using BIO = struct bio_st;
+
+namespace ringbolt::tls {
+
+class tls_transport final : public uring::transport {
+  public:
+    /// Encrypted records held before the transport stops taking plaintext.
+    static constexpr uint64_t wire_budget = 256 * 1024;
+
+    tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s);
+    ~tls_transport() override;
+    tls_transport(const tls_transport&) = delete;
+    tls_transport& operator=(const tls_transport&) = delete;
+    /// False when OpenSSL could not allocate the connection (the reactor closes it).
+    bool ok() const noexcept { return _ssl != nullptr; }
+
+    std::string_view on_wire_data(std::string_view bytes) noexcept override;
+    http::output_queue& wire_output(http::output_queue& plain) noexcept override;
+    bool zero_copy_files() const noexcept override { return false; }
+    bool has_output() const noexcept override;
+    bool failed() const noexcept override { return _failed; }
+    bool peer_closed() const noexcept override { return _peer_closed; }
+    bool established() const noexcept override { return _established; }
+    bool shut_output() noexcept override;
+    void on_eof() noexcept override;
+    uint32_t handshake_deadline() const noexcept override { return _established ? 0 : _deadline; }
+    void on_handshake_timeout() noexcept override;
+
+    /// The protocol ALPN chose ("" when the client offered none we speak).
+    std::string_view alpn() const noexcept;
+    bool resumed() const noexcept { return _resumed; }
+    /// The SNI name asked for served by the default certificate (no name matched).
+    bool sni_unknown() const noexcept { return _sni_unknown; }
+    /// Called by the SNI callback.
+    void set_sni_unknown() noexcept { _sni_unknown = true; }
+    const context& ctx() const noexcept { return *_ctx; }
+
+  private:
+    void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
+    void drain_wbio() noexcept;
+    void read_plain() noexcept;
+    void encrypt(http::output_queue& plain) noexcept;
+    bool write_plain(const char* data, size_t len) noexcept;
+
+    std::shared_ptr<const context> _ctx; ///< the SSL_CTXs outlive the SSL (a reload builds new ones)
+    core_counters& _counters;
+    reporter* _reporter;
+    SSL* _ssl = nullptr;
+    BIO* _rbio = nullptr; ///< ciphertext in (owned by _ssl)
+    BIO* _wbio = nullptr; ///< ciphertext out (owned by _ssl)
+    std::string _plain;   ///< decrypted bytes of the last on_wire_data
+    http::output_queue _wire;
+    http::send_batch _in; ///< plaintext taken from the protocol's queue, not yet encrypted
+    uint32_t _deadline = 0;
+    bool _established = false;
+    bool _failed = false;
+    bool _peer_closed = false;
+    bool _shut = false;
+    bool _resumed = false;
+    bool _sni_unknown = false;
+    bool _got_bytes = false;
+};
+
+} // namespace ringbolt::tls
