@@ -24,7 +24,7 @@ def test_errors_are_responses(client: TestClient) -> None:
     assert client.post("/todos", json={"nope": 1}).status_code == 422
     r = client.get("/todos/missing")
     assert r.status_code == 404
-    assert r.json() == {"detail": "no such todo"}
+    assert r.json()["detail"] == "no such todo"  # an RFC 9457 problem: type, title, status, detail
 
 
 def test_cookies(client: TestClient) -> None:

@@ -15,6 +15,8 @@ RUN_OPTIONS = frozenset({
     "headers", "server_header", "date_header", "access_log", "access_log_format",
     "proxy_headers", "forwarded_allow_ips",
     "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_close_timeout", "ws_per_message_deflate",
+    "ssl_keyfile", "ssl_certfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_cert_reqs", "ssl_ciphers",
+    "ssl_min_version", "ssl_sni", "ssl_handshake_timeout",
 })
 
 #: Passed by ringbolt's own CLI and supervisor (inherited listeners), not documented for apps.

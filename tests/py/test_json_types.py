@@ -259,7 +259,9 @@ def test_types_over_a_socket(client: TestClient) -> None:
     assert client.get("/response-json").content == b'{"d":0.10}'
     r = client.get("/error-detail")
     assert r.status_code == 409
-    assert r.json() == {"detail": {"conflict_at": "2026-11-22T18:30:05.000120+00:00", "id": str(U)}}
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == {"type": "about:blank", "title": "Conflict", "status": 409,
+                        "detail": {"conflict_at": "2026-11-22T18:30:05.000120+00:00", "id": str(U)}}
 
 
 def test_json_default_over_a_socket(client: TestClient) -> None:

@@ -174,7 +174,8 @@ def test_errors_are_returned_not_raised(client: TestClient) -> None:
         r.raise_for_status()
     r = client.get("/teapot")
     assert r.status_code == 418
-    assert r.json() == {"detail": "short and stout"}
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == {"type": "about:blank", "title": "I'm a Teapot", "status": 418, "detail": "short and stout"}
     assert r.headers["x-kind"] == "teapot"
     assert client.get("/no/such/route").status_code == 404
     assert client.get("/echo").status_code == 200  # still serving
