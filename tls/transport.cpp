@@ -18,7 +18,9 @@ constexpr size_t take_iov = 16;
 
 tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s)
     : _ctx(std::move(ctx)), _counters(counters), _reporter(rep) {
-    _deadline = now_s + _ctx->handshake_timeout_s();
+    // Whole seconds, swept when one begins: + 1 makes the timeout the shortest wait, not
+    // the longest (now_s + 1 could come a millisecond after the accept).
+    _deadline = now_s + _ctx->handshake_timeout_s() + 1;
     _ssl = SSL_new(_ctx->default_ctx());
     if (_ssl == nullptr) {
         ERR_clear_error();

@@ -229,6 +229,9 @@ constexpr auto F = param_type::floating;
 constexpr auto U = param_type::uuid;
 constexpr auto P = param_type::path;
 
+// Owns the bytes its case views (a temporary std::string in the table would dangle).
+const std::string huge_float_path = "/f/" + std::string(400, '9');
+
 const std::vector<lookup_case> converter_cases = {
     // int before float before str at the same position.
     {GET, "/n/5", found, 1, {{I, "5", 5}}},
@@ -252,7 +255,7 @@ const std::vector<lookup_case> converter_cases = {
     {GET, "/f/1e3", nf},
     {GET, "/f/infinity", nf},
     {GET, "/f/", nf},
-    {GET, "/f/" + std::string(400, '9'), nf}, // out of double's range
+    {GET, huge_float_path, nf}, // out of double's range
     // uuid before str.
     {GET, "/u/123e4567-e89b-12d3-a456-426614174000", found, 5, {{U, "123e4567-e89b-12d3-a456-426614174000"}}},
     {GET, "/u/123E4567-E89B-12D3-A456-426614174000", found, 5, {{U, "123E4567-E89B-12D3-A456-426614174000"}}},
