@@ -74,9 +74,14 @@ bool wildcard_match(std::string_view pattern, std::string_view origin) noexcept 
     return label.front() != '.' && label.back() != '.';
 }
 
+bool valid_origin(std::string_view o) noexcept;
+
 bool origin_allowed(const cors_settings& c, std::string_view origin) noexcept {
     if (c.any_origin) {
-        return true;
+        // With credentials the origin is echoed, so it must be one ("*", "null" or garbage
+        // echoed back would grant credentialed access to anything); without them the
+        // answer is "*" whatever was sent.
+        return !c.credentials || valid_origin(origin);
     }
     for (const std::string& o : c.origins) {
         if (ieq(o, origin)) {

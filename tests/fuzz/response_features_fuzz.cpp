@@ -93,13 +93,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string reason;
     preflight pf = decorate_request(f, head, ctx, id, reason);
     check(valid_request_id(id));
+    // Fields by name (a substring search would also match inside an echoed request id).
+    // `exact`: the whole line (an echoed origin may itself begin with '*').
+    auto has_field = [&](std::string_view name_colon_value, bool exact = false) {
+        std::string_view x = ctx.extra_fields;
+        while (!x.empty()) {
+            size_t eol = x.find("\r\n");
+            std::string_view line = x.substr(0, eol);
+            if (exact ? line == name_colon_value : line.starts_with(name_colon_value)) {
+                return true;
+            }
+            x.remove_prefix(eol == std::string_view::npos ? x.size() : eol + 2);
+        }
+        return false;
+    };
     if (pf == preflight::refused) {
         check(!reason.empty());
-        check(ctx.extra_fields.find("Access-Control-Allow-Origin") == std::string::npos);
+        check(!has_field("Access-Control-Allow-Origin:"));
         std::string body = preflight_problem(reason);
         check(clean_value(body));
     }
-    if (ctx.extra_fields.find("Access-Control-Allow-Origin: *") != std::string::npos) {
+    if (has_field("Access-Control-Allow-Origin: *", true)) {
         check(!f.cors.credentials); // never "*" with credentials
     }
     // Every added line is a well-formed "Name: value\r\n" without stray CR/LF.

@@ -105,6 +105,14 @@ TEST(Cors, WildcardAndCredentials) {
     EXPECT_NE(o.fields.find("Access-Control-Allow-Origin: https://x.test\r\nVary: Origin\r\n"), std::string::npos);
     EXPECT_NE(o.fields.find("Access-Control-Allow-Credentials: true\r\n"), std::string::npos);
     EXPECT_EQ(o.fields.find("Allow-Origin: *"), std::string::npos);
+
+    // Echoing is only for origins: "*" (found by response_features_fuzz: it came back as
+    // "Access-Control-Allow-Origin: *" with credentials), "null" and garbage get nothing.
+    for (const char* bad : {"*", "null", "*xp;Q=0.9", "no-scheme.example"}) {
+        SCOPED_TRACE(bad);
+        o = run(creds, std::string("GET / HTTP/1.1\r\nHost: a\r\nOrigin: ") + bad + "\r\n\r\n");
+        EXPECT_EQ(o.fields.find("Access-Control-Allow-"), std::string::npos);
+    }
 }
 
 TEST(Cors, SubdomainWildcard) {
