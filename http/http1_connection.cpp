@@ -517,15 +517,15 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
     respond_framed(seq, ctx, status, fields, body, env);
 }
 
-void http1_connection::respond_framed(uint64_t seq, const request_context& ctx, uint16_t status,
-                                      std::string_view fields, std::string_view body, protocol_env& env) {
+template <class Body>
+void http1_connection::respond_native(uint64_t seq, const request_context& ctx, uint16_t status,
+                                      std::string_view fields, int64_t length, protocol_env& env, Body&& body) {
     if (_owed.empty() && seq == _next_write) [[likely]] {
         // Nothing owed before it: frame straight into the output (the hot path).
         bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
         response_framer f;
-        f.start(_out, ctx, status, fields, static_cast<int64_t>(body.size()), false, env.date, drain_close, false,
-                false, env.fields);
-        f.body(_out, body);
+        f.start(_out, ctx, status, fields, length, false, env.date, drain_close, false, false, env.fields);
+        body(f, _out);
         env.counters.count_status(status);
         ++_next_write;
         if (f.closes()) {
@@ -539,40 +539,30 @@ void http1_connection::respond_framed(uint64_t seq, const request_context& ctx, 
         o->seq = seq;
         o->ctx = ctx;
     }
-    start_response(*o, status, fields, static_cast<int64_t>(body.size()), false, false, false, env);
-    o->framer.body(queue_of(*o), body);
-    end_response(*o, true);
+    start_response(*o, status, fields, length, false, false, false, env);
+    bool ok = body(o->framer, queue_of(*o));
+    end_response(*o, ok);
+}
+
+void http1_connection::respond_framed(uint64_t seq, const request_context& ctx, uint16_t status,
+                                      std::string_view fields, std::string_view body, protocol_env& env) {
+    respond_native(seq, ctx, status, fields, static_cast<int64_t>(body.size()), env,
+                   [body](response_framer& f, output_queue& q) {
+                       f.body(q, body);
+                       return true;
+                   });
 }
 
 void http1_connection::respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                                     std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
                                     protocol_env& env) {
-    if (_owed.empty() && seq == _next_write) [[likely]] {
-        bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
-        response_framer f;
-        f.start(_out, ctx, status, fields, static_cast<int64_t>(length), false, env.date, drain_close, false, false,
-                env.fields);
-        if (file) {
-            f.body_file(_out, std::move(file), offset, length);
-        }
-        env.counters.count_status(status);
-        ++_next_write;
-        if (f.closes()) {
-            _closing = true;
-        }
-        return;
-    }
-    owed* o = find_owed(seq);
-    if (o == nullptr) {
-        o = &_owed.emplace_back();
-        o->seq = seq;
-        o->ctx = ctx;
-    }
-    start_response(*o, status, fields, static_cast<int64_t>(length), false, false, false, env);
-    // A null file is only given for HEAD (no body framed); anything else cannot complete.
-    bool ok = file ? o->framer.body_file(queue_of(*o), std::move(file), offset, length)
-                   : o->framer.framing() == body_framing::none;
-    end_response(*o, ok);
+    respond_native(seq, ctx, status, fields, static_cast<int64_t>(length), env,
+                   [&file, offset, length](response_framer& f, output_queue& q) {
+                       // A null file is only given for HEAD (no body framed); anything else
+                       // cannot complete.
+                       return file ? f.body_file(q, std::move(file), offset, length)
+                                   : f.framing() == body_framing::none;
+                   });
 }
 
 void http1_connection::on_app_message(app_response&& m, protocol_env& env) {

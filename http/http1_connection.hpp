@@ -95,6 +95,12 @@ class http1_connection final : public protocol {
     void end_response(owed& o, bool ok);
     void respond_framed(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                         std::string_view body, protocol_env& env);
+    /// A native answer of `length` body bytes: framed straight into the output when
+    /// nothing is owed before it, else through its owed entry. `body(framer, queue)`
+    /// appends the body and says whether it could.
+    template <class Body>
+    void respond_native(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
+                        int64_t length, protocol_env& env, Body&& body);
     /// Compression (response features): start `o` from the app's head, compressing the
     /// body when it comes whole in `m`. True when `m` was handled entirely.
     bool start_coded(owed& o, app_response& m, std::string_view fields, protocol_env& env);
