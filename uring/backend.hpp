@@ -18,9 +18,10 @@ struct server_config;
 
 /// How a connection's receive stream ended.
 enum class recv_end : uint8_t {
-    eof,   ///< the peer finished sending (0-byte read)
-    rearm, ///< the multishot request ended without error (e.g. buffers ran dry): arm again
-    error, ///< reset, cancelled or failed: the connection is over
+    eof,       ///< the peer finished sending (0-byte read)
+    rearm,     ///< the multishot request ended without error (e.g. buffers ran dry): arm again
+    cancelled, ///< ended by cancel_recv (a pause), not by the peer
+    error,     ///< reset or failed: the connection is over
 };
 
 /// Completions, delivered by io_backend::wait to the reactor.

@@ -162,7 +162,7 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         } else if (p.kind == pending::writable) {
             events.on_writable(p.slot, p.gen, p.res);
         } else if (p.kind == pending::recv_cancelled) {
-            events.on_recv_end(p.slot, p.gen, recv_end::error);
+            events.on_recv_end(p.slot, p.gen, recv_end::cancelled);
         } else {
             events.on_accept_end(p.res); // cancelled, or failed in the previous turn
         }

@@ -318,6 +318,39 @@ void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
     s.recv = recv_state::armed;
 }
 
+// Reading starts again after a pause cancelled the recv. What the kernel received in the
+// meantime is read here first, synchronously, up to EAGAIN (or until the protocol pauses
+// again), and only then is a recv armed. A multishot recv armed on a socket that already
+// holds bytes and a reset was seen to never complete (io_uring, kernel 6.18): the
+// connection then hung, with its reset unnoticed, until the body timeout. Read here, the
+// reset is an ECONNRESET and the EOF a 0 like any other. Once per resume, not per request.
+void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
+    thread_local std::string buf;
+    buf.resize(64 * 1024);
+    const uint16_t gen = s.gen;
+    for (size_t total = 0; total < _config.limits.body_window;) {
+        ssize_t n = ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            total += static_cast<size_t>(n);
+            on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
+            conn_slot* sp = live_slot(slot, gen);
+            if (sp == nullptr || sp->state != slot_state::open || sp->paused || sp->peer_eof) {
+                return; // closed, lingering (its own recv), or paused again (resumes later)
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        }
+        on_recv_end(slot, gen, n == 0 ? recv_end::eof : recv_end::error);
+        return;
+    }
+    arm_recv(s, slot);
+}
+
 void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {
     s.paused = true;
     if (s.recv == recv_state::armed) {
@@ -378,17 +411,23 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         return;
     }
     conn_slot& s = *sp;
-    bool cancelled_by_us = s.recv == recv_state::cancelling;
     s.recv = recv_state::idle;
     if (s.state == slot_state::closing) {
         maybe_finalize(s, slot);
         return;
     }
-    if (how == recv_end::rearm || (how == recv_end::error && cancelled_by_us)) {
-        // The end of a pause's cancel is not an error, also when reading resumed while
-        // the cancel was in flight: then the recv is armed again here.
+    if (how == recv_end::rearm) {
         if (!s.paused && !s.peer_eof) {
             arm_recv(s, slot);
+        }
+        return;
+    }
+    if (how == recv_end::cancelled) {
+        // The end of a pause's cancel, also when reading resumed while the cancel was in
+        // flight: then reading starts again here. A reset that arrives while the cancel is
+        // in flight ends the recv with an error instead (below): the connection is over.
+        if (!s.paused && !s.peer_eof) {
+            rearm_after_pause(s, slot);
         }
         return;
     }
@@ -405,7 +444,7 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
     if (s.state != slot_state::lingering && s.stash.empty()) {
         auto e = env();
         s.proto->on_peer_eof(e);
-    }
+    } // else bytes that came during a pause come first: resume_reading tells the EOF after them
     if (s.state == slot_state::lingering || (s.proto->nothing_owed() && s.stash.empty() && output_idle(s))) {
         close_conn(s, slot, false);
     }
@@ -566,6 +605,12 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         std::string bytes;
         bytes.swap(s.stash);
         s.proto->on_data(s.tp->on_wire_data(bytes), e);
+        if (s.peer_eof && s.state != slot_state::lingering) {
+            // The EOF came while these bytes waited (on_recv_end held it back): the
+            // protocol learns it now, so a body that can no longer complete fails at once
+            // instead of waiting for its timeout.
+            s.proto->on_peer_eof(e);
+        }
         if (s.own_tp && (s.tp->failed() || s.tp->peer_closed())) [[unlikely]] {
             s.paused = false;
             on_transport_input(s, slot);
@@ -580,7 +625,7 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
     }
     s.paused = false;
     if (s.recv == recv_state::idle && !s.peer_eof && !s.proto->closing()) {
-        arm_recv(s, slot);
+        rearm_after_pause(s, slot);
     }
 }
 

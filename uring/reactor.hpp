@@ -177,6 +177,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     conn_slot* live_slot(uint32_t slot, uint16_t gen) noexcept;
     void arm_recv(conn_slot& s, uint32_t slot) noexcept;
     void pause_reading(conn_slot& s, uint32_t slot) noexcept;
+    void rearm_after_pause(conn_slot& s, uint32_t slot) noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
     void send_file(conn_slot& s, uint32_t slot) noexcept;
     uint64_t unsent(const conn_slot& s) const noexcept;

@@ -154,7 +154,12 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
         if (!more) {
             // A multishot recv ends on EOF, error, cancel, or when the buffer ring ran
             // dry (ENOBUFS: buffers are republished before the next submit, so re-arm).
-            recv_end how = res == 0 ? recv_end::eof : (res > 0 || res == -ENOBUFS) ? recv_end::rearm : recv_end::error;
+            // A reset that ends it while our cancel is in flight is an error, not the
+            // cancel: the socket reports it once, and a recv armed again would wait forever.
+            recv_end how = res == 0                       ? recv_end::eof
+                           : (res > 0 || res == -ENOBUFS) ? recv_end::rearm
+                           : res == -ECANCELED            ? recv_end::cancelled
+                                                          : recv_end::error;
             if (res == -ENOBUFS) {
                 counters->enobufs.add();
             }

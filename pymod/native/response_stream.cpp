@@ -329,10 +329,12 @@ void request_body::push(std::string_view bytes) noexcept {
         return;
     }
     {
+        // Counted with the chunk, under the lock: take() must never count a chunk taken
+        // before it is counted pushed (unconsumed() would wrap and the credit be lost).
         std::lock_guard<std::mutex> lock(_mutex);
         _chunks.emplace_back(bytes);
+        _pushed.fetch_add(bytes.size(), std::memory_order_release);
     }
-    _pushed.fetch_add(bytes.size(), std::memory_order_release);
     notify();
 }
 

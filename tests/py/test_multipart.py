@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
+import time
 
 import pytest
 
@@ -190,3 +192,47 @@ def test_pipelined_after_form(srv):
         reader = Reader(s)
         assert reader.read().json()["fields"] == [["a", "1"]]
         assert reader.read().json() == {"ok": True}
+
+
+@pytest.mark.parametrize("end", ["reset", "half-close"])
+def test_client_gone_while_reading_is_paused(srv, spool, end):
+    """The handler does not read for a while, so the reactor pauses reading at the body
+    window; the client sends more and then resets (or half-closes) while the server is
+    stopped (SIGSTOP), so on SIGCONT the reactor sees, in one batch, the bytes that fill
+    the window, the pause, bytes that wait behind it, and the end. Neither the reset
+    (which ends the recv while the pause's cancel is in flight) nor the EOF (which comes
+    behind waiting bytes) may be lost: the handler's read fails with ClientDisconnect and
+    its temp file goes, long before the 30 s body timeout would have answered 408."""
+    tag = f"paused-{end}"
+    body = multipart([("f", "a.bin", None, os.urandom(4 * MIB))])
+    window = 256 * 1024  # connection_limits::body_window
+    first = window - 32 * 1024
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(f"POST /aform-late?tag={tag}&delay=2&spool_threshold=1024 HTTP/1.1\r\nHost: t\r\n"
+                  f"Content-Type: {MP}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:first])
+        time.sleep(0.5)  # the reactor reads it meanwhile (the handler sleeps 2 s before it reads)
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        try:
+            s.setblocking(False)
+            sent = first
+            try:
+                while sent < first + 160 * 1024:
+                    sent += s.send(body[sent:first + 160 * 1024])
+            except BlockingIOError:
+                pass
+            assert sent > window + 64 * 1024, sent  # over the window: the reactor pauses with bytes waiting
+            if end == "reset":
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.close()  # the reset goes out now, while the server is stopped
+            else:
+                s.shutdown(socket.SHUT_WR)
+        finally:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+
+        def outcome():
+            return get(srv, f"/aform-late?tag={tag}").json()["outcome"]
+
+        assert wait_for(lambda: outcome() is not None), "the handler's read neither failed nor finished"
+        assert outcome().startswith("ClientDisconnect"), outcome()
+    assert wait_for(lambda: not leftovers(spool)), leftovers(spool)
+    assert get(srv, "/plain").status == 200

@@ -71,6 +71,28 @@ async def form_async(req: Any) -> Any:
     return {"fields": summary(form), "streamed": req._body_stream is not None}
 
 
+LATE_OUTCOME: dict[str, str] = {}
+
+
+@app.post("/aform-late")
+async def form_late(req: Any) -> Any:
+    """Reads the form only after a delay (the body piles up to the window meanwhile) and
+    records how the read ended, for GET /aform-late."""
+    await asyncio.sleep(float(req.query.get("delay", "1")))
+    try:
+        form = await req.form(**options(req))
+    except BaseException as exc:
+        LATE_OUTCOME[req.query["tag"]] = f"{type(exc).__name__}: {exc}"
+        raise
+    LATE_OUTCOME[req.query["tag"]] = "ok"
+    return {"fields": summary(form)}
+
+
+@app.get("/aform-late")
+def form_late_outcome(req: Any) -> dict[str, Any]:
+    return {"outcome": LATE_OUTCOME.get(req.query["tag"])}
+
+
 @app.get("/exists")
 def exists(req: Any) -> dict[str, Any]:
     return {"paths": {p: os.path.exists(p) for p in SEEN_PATHS}}

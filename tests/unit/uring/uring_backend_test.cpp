@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <optional>
 #include <string>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -29,13 +31,17 @@ class recorder final : public io_events {
     void on_recv(uint32_t slot, uint16_t, const char* data, size_t len) noexcept override {
         received[slot].append(data, len);
     }
-    void on_recv_end(uint32_t slot, uint16_t, recv_end) noexcept override { recv_ended[slot] = true; }
+    void on_recv_end(uint32_t slot, uint16_t, recv_end how) noexcept override {
+        recv_ended[slot] = true;
+        last_end = how;
+    }
     void on_send(uint32_t slot, uint16_t, int res) noexcept override { sent[slot] = res; }
     void on_writable(uint32_t, uint16_t, int) noexcept override {}
 
     std::vector<int> sent;
     std::vector<std::string> received;
     std::vector<bool> recv_ended;
+    recv_end last_end = recv_end::rearm;
 };
 
 class UringBackendTest : public ::testing::Test {
@@ -158,6 +164,135 @@ TEST_F(UringBackendTest, RefusedSubmitKeepsOpsInOrderForTheNextWait) {
     EXPECT_EQ(_backend.unsubmitted(), 2 * pairs - (ring_entries - 1)) << "what did not fit (the wake read holds one)";
     recorder sink(pairs);
     run_until_done(sink);
+}
+
+// How a multishot recv's end is reported when the connection pauses (cancel_recv) in the
+// same batch in which the peer's bytes and its reset or FIN arrive: the kernel ended the
+// recv before the cancel was submitted, so the end is the peer's, not the cancel's. A
+// reset reported as "cancelled" made the reactor arm a new recv on a socket whose error
+// was already consumed: that recv never completed and the connection hung until its
+// body timeout (test_multipart's temp-file leak).
+class pausing_recorder final : public io_events {
+  public:
+    pausing_recorder(uring_backend& b, int fd) : _backend(b), _fd(fd) {}
+    void on_accept(int) noexcept override {}
+    void on_accept_end(int) noexcept override {}
+    void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override {
+        received.append(data, len);
+        if (!cancelled) { // the reactor's pause: the app has not taken enough
+            cancelled = true;
+            _backend.cancel_recv(_fd, slot, gen);
+        }
+    }
+    void on_recv_end(uint32_t, uint16_t, recv_end how) noexcept override { end = how; }
+    void on_send(uint32_t, uint16_t, int) noexcept override {}
+    void on_writable(uint32_t, uint16_t, int) noexcept override {}
+
+    std::string received;
+    bool cancelled = false;
+    std::optional<recv_end> end;
+
+  private:
+    uring_backend& _backend;
+    int _fd;
+};
+
+class RecvEndTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ASSERT_GE(_wake_fd, 0);
+        server_config cfg;
+        cfg.ring_entries = ring_entries;
+        cfg.buffer_count = 16;
+        cfg.buffer_size = 4096;
+        _backend.counters = &_counters;
+        result<void> r = _backend.setup(cfg, _wake_fd);
+        if (!r.ok()) {
+            GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+        }
+        // A loopback TCP pair (a reset needs TCP).
+        int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(lfd, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+        ASSERT_EQ(::listen(lfd, 1), 0);
+        ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+        _peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_EQ(::connect(_peer, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+        _ours = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+        ::close(lfd);
+        ASSERT_GE(_ours, 0);
+    }
+    void TearDown() override {
+        if (_peer >= 0) {
+            ::close(_peer);
+        }
+        if (_ours >= 0) {
+            ::shutdown(_ours, SHUT_RDWR);
+            recorder sink(1);
+            for (int turn = 0; turn < 20; ++turn) {
+                _backend.wait(5, sink); // the ring lets go of the recv before the fd closes
+            }
+            ::close(_ours);
+        }
+        if (_wake_fd >= 0) {
+            ::close(_wake_fd);
+        }
+    }
+
+    uring_backend _backend;
+    core_counters _counters;
+    int _wake_fd = -1;
+    int _peer = -1;
+    int _ours = -1;
+};
+
+TEST_F(RecvEndTest, ResetWhileThePausesCancelIsInFlightIsAnError) {
+    pausing_recorder sink(_backend, _ours);
+    _backend.arm_recv(_ours, 0, 1);
+    _backend.wait(5, sink);
+    ASSERT_EQ(::send(_peer, "hello", 5, 0), 5);
+    linger lg{1, 0};
+    ASSERT_EQ(::setsockopt(_peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    ::close(_peer); // RST
+    _peer = -1;
+    for (int turn = 0; turn < 100 && !sink.end; ++turn) {
+        _backend.wait(10, sink);
+    }
+    EXPECT_EQ(sink.received, "hello");
+    ASSERT_TRUE(sink.cancelled);
+    ASSERT_TRUE(sink.end.has_value());
+    EXPECT_EQ(*sink.end, recv_end::error) << "a reset must not be taken for the pause's cancel";
+}
+
+TEST_F(RecvEndTest, FinWhileThePausesCancelIsInFlightIsEof) {
+    pausing_recorder sink(_backend, _ours);
+    _backend.arm_recv(_ours, 0, 1);
+    _backend.wait(5, sink);
+    ASSERT_EQ(::send(_peer, "hello", 5, 0), 5);
+    ASSERT_EQ(::shutdown(_peer, SHUT_WR), 0);
+    for (int turn = 0; turn < 100 && !sink.end; ++turn) {
+        _backend.wait(10, sink);
+    }
+    EXPECT_EQ(sink.received, "hello");
+    ASSERT_TRUE(sink.end.has_value());
+    EXPECT_EQ(*sink.end, recv_end::eof) << "the reactor must tell the protocol after the bytes it stashed";
+}
+
+TEST_F(RecvEndTest, ACancelThatCatchesTheRecvIsCancelled) {
+    recorder sink(1);
+    _backend.arm_recv(_ours, 0, 1);
+    _backend.wait(5, sink);
+    _backend.cancel_recv(_ours, 0, 1);
+    for (int turn = 0; turn < 100 && !sink.recv_ended[0]; ++turn) {
+        _backend.wait(10, sink);
+    }
+    ASSERT_TRUE(sink.recv_ended[0]);
+    EXPECT_EQ(sink.last_end, recv_end::cancelled);
 }
 
 } // namespace
