@@ -38,7 +38,7 @@ class request_dispatcher final : public http::dispatcher {
 
   private:
     void serve_static(const http::static_mount& mount, http::protocol& conn, const http::request_event& ev,
-                      http::protocol_env& env);
+                      http::protocol_env& env, std::string_view request_id);
 
     const http::app_routes& _routes;
     const http::metrics_source* _metrics;
