@@ -386,9 +386,7 @@ compression_plan plan_compression(const response_features& f, const request_cont
     const compression_settings& s = f.compression;
     // 1xx/204/304 have no body; a 206 is a range of the identity body (RFC 9110 §14):
     // compressing it would change what the ranges mean.
-    // A static file goes as stored (its ETag is the stored bytes'; the mount chose a
-    // precompressed sibling and says Vary itself).
-    if (!s.enabled || status < 200 || status == 204 || status == 304 || status == 206 || file || ctx.as_stored) {
+    if (!s.enabled || status < 200 || status == 204 || status == 304 || status == 206 || file) {
         return p;
     }
     if (length >= 0 && static_cast<uint64_t>(length) < s.min_size) {

@@ -27,9 +27,6 @@ struct request_context {
     const response_features* features = nullptr;
     content_coding coding = content_coding::identity; ///< what Accept-Encoding lets us use
     std::string extra_fields;                         ///< per-request lines (CORS, request id) the framer adds
-    /// A static file's answer: its bytes go out as stored (a precompressed sibling is the
-    /// only coding; its strong ETag names those bytes), never compressed on the fly.
-    bool as_stored = false;
 };
 
 /// A response's start, as the application (or a native route) gives it.

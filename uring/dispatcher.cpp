@@ -38,8 +38,12 @@ void request_dispatcher::serve_static(const http::static_mount& mount, http::pro
     http::static_answer& a = _static;
     mount.serve(ev.head, ev.ctx.head_request, a);
     // The response features (CORS, request id, security headers) are in ev.ctx like any
-    // answer's; compression is not: the file goes as stored (or as its precompressed sibling).
-    ev.ctx.as_stored = true;
+    // answer's; compression is not: a file goes as stored or as its precompressed sibling,
+    // so its strong ETag names the bytes sent (and the mount says Vary itself). The switch
+    // is the features pointer, so requests that are not static pay nothing for it.
+    if (_stored_features != nullptr) [[unlikely]] {
+        ev.ctx.features = _stored_features.get();
+    }
     if (a.use_file) {
         conn.respond_file(ev.seq, ev.ctx, a.status, a.fields, std::move(a.file), a.offset, a.length, env);
         log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.length, request_id);

@@ -16,10 +16,11 @@ import os
 import re
 import uuid
 from email.utils import formatdate
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Unpack
 from urllib.parse import unquote
 
 from ._native import json_dumps, json_loads
+from .cookies import CookieOptions, DeleteCookieOptions
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, HTTPError, problem
 from .response import FileResponse, Response, StreamingResponse
@@ -165,12 +166,12 @@ class ASGIRequest:
 
         return request_form(self, **options)
 
-    def set_cookie(self, name: str, value: str = "", **options: Any) -> None:
+    def set_cookie(self, name: str, value: str = "", **options: Unpack[CookieOptions]) -> None:
         from ._reqresp import request_set_cookie
 
         request_set_cookie(self, name, value, **options)
 
-    def delete_cookie(self, name: str, **options: Any) -> None:
+    def delete_cookie(self, name: str, **options: Unpack[DeleteCookieOptions]) -> None:
         from ._reqresp import request_delete_cookie
 
         request_delete_cookie(self, name, **options)
