@@ -35,6 +35,9 @@ _RANK = {"static": 0, "int": 1, "float": 2, "uuid": 3, "str": 4, "path": 5}
 _NOT_FOUND = json_dumps(problem(404, "No route matches this path."))
 _NOT_ALLOWED = json_dumps(problem(405, "The path does not take this method; the Allow header lists those it takes."))
 _INTERNAL = json_dumps(problem(500, "The server failed to answer this request."))
+# A FileResponse whose file is gone or unreadable: the native answers' bodies (http/problem.hpp).
+_FILE_NOT_FOUND = json_dumps(problem(404, "The file does not exist."))
+_FILE_FORBIDDEN = json_dumps(problem(403, "The file cannot be read."))
 _PROBLEM = (b"content-type", b"application/problem+json")
 
 
@@ -272,10 +275,10 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
             if not os.path.isfile(result.path):
                 raise FileNotFoundError(result.path)
         except FileNotFoundError:
-            await _send_whole(send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"Not Found", head)
+            await _send_whole(send, 404, [_PROBLEM], _FILE_NOT_FOUND, head)
             return
         except PermissionError:
-            await _send_whole(send, 403, [(b"content-type", b"text/plain; charset=utf-8")], b"Forbidden", head)
+            await _send_whole(send, 403, [_PROBLEM], _FILE_FORBIDDEN, head)
             return
         headers = _encode_headers(result.headers)
         if result.content_type is not None:  # None only in FileResponses the ASGI/WSGI adapters build

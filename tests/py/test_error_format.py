@@ -186,3 +186,35 @@ def test_static_file_without_descriptors_is_a_503_problem(tmp_path: Path):
         for h in hogs:
             h.close()
         assert s.stop() == 0, s.output()
+
+
+# ---- the App under another ASGI server answers a missing FileResponse the same way ----
+
+
+def test_missing_file_response_under_asgi_is_the_native_problem():
+    import asyncio
+    import json
+
+    from ringbolt import App, FileResponse
+
+    app = App()
+
+    @app.get("/f")
+    def f(req):
+        return FileResponse("/nonexistent-ringbolt/file.txt")
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/f", "raw_path": b"/f", "query_string": b"", "root_path": "", "headers": [(b"host", b"t")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 404 and (b"content-type", b"application/problem+json") in sent[0]["headers"]
+    assert json.loads(sent[1]["body"]) == {"type": "about:blank", "title": "Not Found", "status": 404,
+                                           "detail": "The file does not exist."}
