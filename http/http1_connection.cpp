@@ -865,8 +865,8 @@ void http1_connection::emit_error(http_error err, protocol_env& env) {
     _tail.clear();
     _phase = phase::head;
     request_context ctx{1, false, false};
-    // RFC 9457 problem+json like every other error; the body is a constant (a refused
-    // request costs no more than before).
+    // RFC 9457 problem+json like every other error, naming the cause: a constant body, no
+    // allocation (the longer body is its only cost: BENCHMARKS.md, "One error format").
     respond(_next_seq++, ctx, status_of(err), problem_content_type, problem_of(err), env);
 }
 
