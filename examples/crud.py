@@ -1,8 +1,12 @@
 """A small CRUD service: items kept in a dict, under a Router with typed path
 parameters, a timing middleware, an exception handler and HTTPError; every error is an
-RFC 9457 problem (application/problem+json).
+RFC 9457 problem (application/problem+json). CORS lets a browser front end on another
+origin (here http://localhost:3000) call it: preflights are answered natively, and the
+answers to allowed origins carry the CORS headers.
 
     python examples/crud.py      # then: curl -X POST localhost:8000/items -d '{"name": "a", "price": 2.5}'
+    curl -i -X OPTIONS localhost:8000/items -H 'Origin: http://localhost:3000' \
+         -H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type'
 """
 
 from __future__ import annotations
@@ -17,6 +21,17 @@ from ringbolt.routing import CallNext
 
 app = App()
 items = Router(prefix="/items")
+
+# The front end's origin may call every route of the API, with a JSON body (Content-Type
+# is not a CORS-safelisted value for application/json, so browsers preflight those calls)
+# and read Location and Server-Timing from the answers.
+app.enable_cors(
+    allow_origins=["http://localhost:3000"],
+    allow_methods=["GET", "POST", "PUT", "DELETE"],
+    allow_headers=["content-type"],
+    expose_headers=["location", "server-timing"],
+    max_age=3600,
+)
 
 _items: dict[uuid.UUID, dict[str, Any]] = {}
 _lock = threading.Lock()  # handlers may run on several reactor threads

@@ -5,6 +5,7 @@
 #include "http/response_features.hpp"
 
 #include "core/probes.hpp"
+#include "http/problem.hpp"
 #include "http/response_writer.hpp"
 
 #include <cstring>
@@ -18,7 +19,6 @@ namespace {
 thread_local request_head tl_head;
 
 constexpr size_t keep_capacity = 4096; // buffers larger than this are freed when empty
-constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
 
 void shrink_if_large(std::string& s) {
     if (s.empty() && s.capacity() > keep_capacity) {
@@ -338,7 +338,7 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
         ++_next_seq;
         _closing = true;
         ctx.keep_alive = false;
-        respond(seq, ctx, 501, text_plain, "CONNECT is not supported", env);
+        respond(seq, ctx, 501, problem_content_type, problem_of(http_error::method_not_implemented), env);
         return dispatcher::verdict::answered;
     }
     request_event ev{head, head_bytes, body, body_follows, seq, ctx, _slot, _gen, _peer};
@@ -865,7 +865,9 @@ void http1_connection::emit_error(http_error err, protocol_env& env) {
     _tail.clear();
     _phase = phase::head;
     request_context ctx{1, false, false};
-    respond(_next_seq++, ctx, status_of(err), text_plain, reason_of(err), env);
+    // RFC 9457 problem+json like every other error, naming the cause: a constant body, no
+    // allocation (the longer body is its only cost: BENCHMARKS.md, "One error format").
+    respond(_next_seq++, ctx, status_of(err), problem_content_type, problem_of(err), env);
 }
 
 void http1_connection::on_peer_eof(protocol_env& env) {

@@ -8,6 +8,7 @@
 #include "http/byte_range.hpp"
 #include "http/http_date.hpp"
 #include "http/mime_types.hpp"
+#include "http/problem.hpp"
 #include "http/static_path.hpp"
 
 #include <algorithm>
@@ -223,10 +224,12 @@ bool compressible(std::string_view type) noexcept {
            type == "application/yaml" || type == "application/toml";
 }
 
-void plain(static_answer& out, uint16_t status, std::string_view text) {
+// An error answer: RFC 9457 problem+json like every other error of the app (a constant
+// body; `out` is reused, so no allocation once warm).
+void problem(static_answer& out, uint16_t status, std::string_view body) {
     out.status = status;
-    out.fields.assign("Content-Type: text/plain; charset=utf-8\r\n");
-    out.body.assign(text);
+    out.fields.assign(problem_content_type);
+    out.body.assign(body);
 }
 
 } // namespace
@@ -311,7 +314,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     out.offset = 0;
     out.length = 0;
     if (head.method_id != method_get && head.method_id != method_head) {
-        plain(out, 405, "Method Not Allowed");
+        problem(out, 405, problem_static_method);
         out.fields.append("Allow: GET, HEAD\r\n");
         return;
     }
@@ -319,32 +322,32 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     static_path sp = sanitize_static_path(head.path.substr(_cfg.prefix.size()), _cfg.dotfiles, rel);
     if (sp.status != static_path_status::ok) [[unlikely]] {
         if (sp.status == static_path_status::bad_request) {
-            plain(out, 400, "Bad Request: malformed percent-encoding in the path");
+            problem(out, 400, problem_static_bad_path);
         } else {
-            plain(out, 404, "Not Found");
+            problem(out, 404, problem_file_not_found);
         }
         return;
     }
     int fd = open_beneath(rel);
     if (fd < 0) [[unlikely]] {
         if (errno == EMFILE || errno == ENFILE) {
-            plain(out, 503, "Service Unavailable: too many open files");
+            problem(out, 503, problem_static_no_fds);
             out.fields.append("Retry-After: 1\r\n");
         } else {
-            plain(out, 404, "Not Found");
+            problem(out, 404, problem_file_not_found);
         }
         return;
     }
     struct stat st;
     if (::fstat(fd, &st) != 0) [[unlikely]] {
         ::close(fd);
-        plain(out, 404, "Not Found");
+        problem(out, 404, problem_file_not_found);
         return;
     }
     if (S_ISDIR(st.st_mode)) {
         ::close(fd);
         if (_cfg.index.empty()) {
-            plain(out, 404, "Not Found"); // no listings, ever
+            problem(out, 404, problem_file_not_found); // no listings, ever
             return;
         }
         if (!sp.trailing_slash) {
@@ -369,14 +372,14 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
             if (fd >= 0) {
                 ::close(fd);
             }
-            plain(out, 404, "Not Found");
+            problem(out, 404, problem_file_not_found);
             return;
         }
         sp.trailing_slash = false;
     }
     if (!S_ISREG(st.st_mode) || sp.trailing_slash) {
         ::close(fd); // devices, FIFOs, sockets, a file asked for as a directory ("a.txt/")
-        plain(out, 404, "Not Found");
+        problem(out, 404, problem_file_not_found);
         return;
     }
     std::string_view type = content_type_for(rel);
@@ -458,7 +461,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     }
     if (failed) {
         ::close(fd);
-        plain(out, 412, "Precondition Failed");
+        problem(out, 412, problem_precondition_failed);
         validators(out.fields);
         return;
     }
@@ -502,11 +505,11 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
             if (r.kind == range_kind::unsatisfiable) {
                 ::close(fd);
                 out.status = 416;
-                out.fields.assign("Content-Type: text/plain; charset=utf-8\r\nContent-Range: bytes */");
+                out.fields.assign(problem_content_type).append("Content-Range: bytes */");
                 append_dec(out.fields, size);
                 out.fields.append("\r\n");
                 validators(out.fields);
-                out.body.assign("Range Not Satisfiable");
+                out.body.assign(problem_range_not_satisfiable);
                 return;
             }
             if (r.kind == range_kind::single) {
@@ -546,7 +549,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
         if (got != length) [[unlikely]] {
             // The file shrank between fstat and read: what we have no longer matches the
             // validators we computed; the client may simply retry.
-            plain(out, 503, "Service Unavailable: the file changed while it was read");
+            problem(out, 503, problem_static_changed);
             out.fields.append("Retry-After: 0\r\n");
         }
         return;

@@ -17,8 +17,6 @@ namespace ringbolt::uring {
 
 namespace {
 
-constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
-
 http::span32 span_of(std::string_view part, const char* base) noexcept {
     return {static_cast<uint32_t>(part.data() - base), static_cast<uint32_t>(part.size())};
 }
@@ -35,15 +33,23 @@ void log_answer(const http::request_event& ev, uint16_t status, size_t body_byte
 } // namespace
 
 void request_dispatcher::serve_static(const http::static_mount& mount, http::protocol& conn,
-                                      const http::request_event& ev, http::protocol_env& env) {
+                                      const http::request_event& ev, http::protocol_env& env,
+                                      std::string_view request_id) {
     http::static_answer& a = _static;
     mount.serve(ev.head, ev.ctx.head_request, a);
+    // The response features (CORS, request id, security headers) are in ev.ctx like any
+    // answer's; compression is not: a file goes as stored or as its precompressed sibling,
+    // so its strong ETag names the bytes sent (and the mount says Vary itself). The switch
+    // is the features pointer, so requests that are not static pay nothing for it.
+    if (_stored_features != nullptr) [[unlikely]] {
+        ev.ctx.features = _stored_features.get();
+    }
     if (a.use_file) {
         conn.respond_file(ev.seq, ev.ctx, a.status, a.fields, std::move(a.file), a.offset, a.length, env);
-        log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.length);
+        log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.length, request_id);
     } else {
         conn.respond(ev.seq, ev.ctx, a.status, a.fields, a.body, env);
-        log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.body.size());
+        log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.body.size(), request_id);
     }
 }
 
@@ -91,7 +97,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
                 if (ev.body_follows) {
                     return verdict::buffer;
                 }
-                serve_static(*mount, conn, ev, env);
+                serve_static(*mount, conn, ev, env, request_id);
                 return verdict::answered;
             }
         }
@@ -137,21 +143,20 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         if (hs.status == ws::opening_status::valid && !ev.body_follows && ev.body.empty()) {
             websocket = true;
         } else if (hs.status == ws::opening_status::bad_version) {
-            std::string fields(text_plain);
+            std::string fields(http::problem_content_type);
             fields.append("Sec-WebSocket-Version: 13\r\n");
-            conn.respond(ev.seq, ev.ctx, 426, fields, hs.why, env);
-            log_answer(ev, 426, hs.why.size(), request_id);
+            conn.respond(ev.seq, ev.ctx, 426, fields, hs.problem, env);
+            log_answer(ev, 426, hs.problem.size(), request_id);
             return verdict::answered;
         } else if (hs.status == ws::opening_status::bad_request) {
-            conn.respond(ev.seq, ev.ctx, 400, text_plain, hs.why, env);
-            log_answer(ev, 400, hs.why.size(), request_id);
+            conn.respond(ev.seq, ev.ctx, 400, http::problem_content_type, hs.problem, env);
+            log_answer(ev, 400, hs.problem.size(), request_id);
             return verdict::answered;
         } else if (target.websocket_only) {
-            constexpr std::string_view why = "this is a WebSocket endpoint: send an Upgrade: websocket handshake";
-            std::string fields(text_plain);
+            std::string fields(http::problem_content_type);
             fields.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
-            conn.respond(ev.seq, ev.ctx, 426, fields, why, env);
-            log_answer(ev, 426, why.size(), request_id);
+            conn.respond(ev.seq, ev.ctx, 426, fields, http::problem_websocket_only, env);
+            log_answer(ev, 426, http::problem_websocket_only.size(), request_id);
             return verdict::answered;
         }
     }

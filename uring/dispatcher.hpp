@@ -11,6 +11,7 @@
 #include "http/protocol.hpp"
 
 #include <atomic>
+#include <memory>
 #include <vector>
 
 namespace ringbolt::uring {
@@ -28,7 +29,13 @@ class request_dispatcher final : public http::dispatcher {
                        std::atomic<uint32_t>* app_pending, uint32_t app_limit, latency_histogram* route_latency,
                        body_stream_factory* streams = nullptr)
         : _routes(routes), _metrics(metrics), _app_pending(app_pending), _app_limit(app_limit),
-          _route_latency(route_latency), _streams(streams) {}
+          _route_latency(route_latency), _streams(streams) {
+        if (routes.features != nullptr && routes.features->compression.enabled && !routes.statics.empty()) {
+            // Static files go as stored: the same features, compression off (see serve_static).
+            _stored_features = std::make_unique<http::response_features>(*routes.features);
+            _stored_features->compression.enabled = false;
+        }
+    }
 
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>& stream) override;
@@ -38,7 +45,7 @@ class request_dispatcher final : public http::dispatcher {
 
   private:
     void serve_static(const http::static_mount& mount, http::protocol& conn, const http::request_event& ev,
-                      http::protocol_env& env);
+                      http::protocol_env& env, std::string_view request_id);
 
     const http::app_routes& _routes;
     const http::metrics_source* _metrics;
@@ -48,6 +55,9 @@ class request_dispatcher final : public http::dispatcher {
     body_stream_factory* _streams;       ///< null: bodies are always read whole
     std::vector<http::app_request> _batch;
     http::static_answer _static; ///< reused: a static answer allocates nothing once warm
+    /// The app's response features without compression (null when it compresses nothing
+    /// or serves no static files): what a static answer goes out with.
+    std::unique_ptr<http::response_features> _stored_features;
 };
 
 } // namespace ringbolt::uring

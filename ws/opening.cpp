@@ -1,6 +1,7 @@
 // The opening handshake check (RFC 6455 §4.2.1): which fields must be there and hold what.
 #include "ws/opening.hpp"
 
+#include "http/problem.hpp"
 #include "ws/handshake.hpp"
 
 #include <strings.h>
@@ -40,6 +41,22 @@ bool lists_token(std::string_view value, std::string_view token) noexcept {
     return false;
 }
 
+// Each refusal: its sentence, and the same sentence as the problem body's detail (both
+// constants: a refused handshake allocates nothing).
+struct refusal {
+    std::string_view why;
+    std::string_view problem;
+};
+#define RB_WS_REFUSAL(name, title, status, text)                                                                       \
+    constexpr refusal name = {text, RINGBOLT_PROBLEM(title, status, text ".")}
+RB_WS_REFUSAL(why_not_get, "Bad Request", 400, "a WebSocket handshake must be a GET (RFC 6455 section 4.1)");
+RB_WS_REFUSAL(why_http10, "Bad Request", 400, "a WebSocket handshake needs HTTP/1.1 (RFC 6455 section 4.1)");
+RB_WS_REFUSAL(why_no_host, "Bad Request", 400, "a WebSocket handshake needs a Host field (RFC 6455 section 4.1)");
+RB_WS_REFUSAL(why_version, "Upgrade Required", 426,
+              "unsupported Sec-WebSocket-Version: this server speaks version 13 (RFC 6455 section 4.4)");
+RB_WS_REFUSAL(why_key, "Bad Request", 400, "Sec-WebSocket-Key must be the base64 of 16 bytes (RFC 6455 section 4.1)");
+#undef RB_WS_REFUSAL
+
 } // namespace
 
 opening_check check_opening(const http::request_head& head) noexcept {
@@ -67,19 +84,24 @@ opening_check check_opening(const http::request_head& head) noexcept {
     }
     if (head.method_id != http::method_get) {
         out.status = opening_status::bad_request;
-        out.why = "a WebSocket handshake must be a GET (RFC 6455 section 4.1)";
+        out.why = why_not_get.why;
+        out.problem = why_not_get.problem;
     } else if (head.version_minor < 1) {
         out.status = opening_status::bad_request;
-        out.why = "a WebSocket handshake needs HTTP/1.1 (RFC 6455 section 4.1)";
+        out.why = why_http10.why;
+        out.problem = why_http10.problem;
     } else if (head.host.empty()) {
         out.status = opening_status::bad_request;
-        out.why = "a WebSocket handshake needs a Host field (RFC 6455 section 4.1)";
+        out.why = why_no_host.why;
+        out.problem = why_no_host.problem;
     } else if (versions != 1 || version != "13") {
         out.status = opening_status::bad_version;
-        out.why = "unsupported Sec-WebSocket-Version: this server speaks version 13 (RFC 6455 section 4.4)";
+        out.why = why_version.why;
+        out.problem = why_version.problem;
     } else if (keys != 1 || !valid_key(key)) {
         out.status = opening_status::bad_request;
-        out.why = "Sec-WebSocket-Key must be the base64 of 16 bytes (RFC 6455 section 4.1)";
+        out.why = why_key.why;
+        out.problem = why_key.problem;
     } else {
         out.status = opening_status::valid;
         out.key = key;

@@ -17,8 +17,9 @@ enum class opening_status : uint8_t {
 
 struct opening_check {
     opening_status status = opening_status::not_websocket;
-    std::string_view key; ///< Sec-WebSocket-Key (when valid)
-    std::string_view why; ///< what is wrong (the 400's body)
+    std::string_view key;     ///< Sec-WebSocket-Key (when valid)
+    std::string_view why;     ///< what is wrong, one sentence (logs, tests)
+    std::string_view problem; ///< the refusal's RFC 9457 problem+json body (a constant naming `why`)
 };
 
 opening_check check_opening(const http::request_head& head) noexcept;

@@ -55,6 +55,9 @@ const app_routes& routes() {
         add("/users/{id:int}", method_get | method_put | method_delete, target_kind::python);
         add("/users/{id:int}/posts/{post}", method_get, target_kind::python);
         add("/health", method_get, target_kind::native);
+        add("/ws", method_get, target_kind::python); // a WebSocket endpoint: a plain GET is refused (426)
+        a.targets.back().websocket = true;
+        a.targets.back().websocket_only = true;
         return a;
     }();
     return r;
@@ -119,20 +122,27 @@ constexpr std::string_view browser_param =
     "Linux x86_64) Firefox/120.0\r\nAccept: text/html,application/xhtml+xml\r\nAccept-Language: "
     "en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\nCookie: a=b; c=d\r\n\r\n";
 constexpr std::string_view not_found = "GET /nope HTTP/1.1\r\nHost: localhost:8000\r\n\r\n";
+// Refused by the parser (the connection closes after the answer: reopened per request).
+constexpr std::string_view no_host = "GET /plaintext HTTP/1.1\r\nUser-Agent: x\r\n\r\n";
+constexpr std::string_view too_large = "POST /users HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n";
+constexpr std::string_view ws_refused = "GET /ws HTTP/1.1\r\nHost: localhost:8000\r\n\r\n";
 
 struct bench_case {
     const char* name;
     std::string_view request;
     bool native;
+    bool reopen = false; ///< the answer closes the connection: open it again first
 };
 constexpr bench_case cases[] = {
-    {"native", wrk_plaintext, true},
-    {"python", wrk_json, false},
-    {"python_params", browser_param, false},
-    {"not_found", not_found, true},
+    {"native", wrk_plaintext, true},  {"python", wrk_json, false},          {"python_params", browser_param, false},
+    {"not_found", not_found, true},   {"parse_error", no_host, true, true}, {"too_large", too_large, true, true},
+    {"ws_refused", ws_refused, true},
 };
 
 void run_case(const bench_case& c, bench_connection& b) {
+    if (c.reopen) {
+        b.conn.open(1, 1, {}, b.now, b.limits);
+    }
     if (c.native) {
         b.native(c.request);
     } else {

@@ -16,10 +16,11 @@ import os
 import re
 import uuid
 from email.utils import formatdate
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Unpack
 from urllib.parse import unquote
 
 from ._native import json_dumps, json_loads
+from .cookies import CookieOptions, DeleteCookieOptions
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, HTTPError, problem
 from .response import FileResponse, Response, StreamingResponse
@@ -34,6 +35,9 @@ _RANK = {"static": 0, "int": 1, "float": 2, "uuid": 3, "str": 4, "path": 5}
 _NOT_FOUND = json_dumps(problem(404, "No route matches this path."))
 _NOT_ALLOWED = json_dumps(problem(405, "The path does not take this method; the Allow header lists those it takes."))
 _INTERNAL = json_dumps(problem(500, "The server failed to answer this request."))
+# A FileResponse whose file is gone or unreadable: the native answers' bodies (http/problem.hpp).
+_FILE_NOT_FOUND = json_dumps(problem(404, "The file does not exist."))
+_FILE_FORBIDDEN = json_dumps(problem(403, "The file cannot be read."))
 _PROBLEM = (b"content-type", b"application/problem+json")
 
 
@@ -165,12 +169,12 @@ class ASGIRequest:
 
         return request_form(self, **options)
 
-    def set_cookie(self, name: str, value: str = "", **options: Any) -> None:
+    def set_cookie(self, name: str, value: str = "", **options: Unpack[CookieOptions]) -> None:
         from ._reqresp import request_set_cookie
 
         request_set_cookie(self, name, value, **options)
 
-    def delete_cookie(self, name: str, **options: Any) -> None:
+    def delete_cookie(self, name: str, **options: Unpack[DeleteCookieOptions]) -> None:
         from ._reqresp import request_delete_cookie
 
         request_delete_cookie(self, name, **options)
@@ -271,10 +275,10 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
             if not os.path.isfile(result.path):
                 raise FileNotFoundError(result.path)
         except FileNotFoundError:
-            await _send_whole(send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"Not Found", head)
+            await _send_whole(send, 404, [_PROBLEM], _FILE_NOT_FOUND, head)
             return
         except PermissionError:
-            await _send_whole(send, 403, [(b"content-type", b"text/plain; charset=utf-8")], b"Forbidden", head)
+            await _send_whole(send, 403, [_PROBLEM], _FILE_FORBIDDEN, head)
             return
         headers = _encode_headers(result.headers)
         if result.content_type is not None:  # None only in FileResponses the ASGI/WSGI adapters build

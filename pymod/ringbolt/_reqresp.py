@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator, Unpack
 
 from .background import BackgroundTasks
-from .cookies import Cookie, deletion
+from .cookies import Cookie, CookieOptions, DeleteCookieOptions, deletion
 from .forms import request_form as _request_form
 from .response import FileResponse, Response, StreamingResponse
 
@@ -24,12 +24,12 @@ def _state(req: Any) -> dict[str, Any]:
     return req.__dict__  # type: ignore[no-any-return]
 
 
-def request_set_cookie(req: Any, name: str, value: str = "", **kwargs: Any) -> None:
-    _state(req).setdefault("_rb_cookies", []).append(Cookie(name, value, **kwargs))
+def request_set_cookie(req: Any, name: str, value: str = "", **options: Unpack[CookieOptions]) -> None:
+    _state(req).setdefault("_rb_cookies", []).append(Cookie(name, value, **options))
 
 
-def request_delete_cookie(req: Any, name: str, **kwargs: Any) -> None:
-    _state(req).setdefault("_rb_cookies", []).append(deletion(name, **kwargs))
+def request_delete_cookie(req: Any, name: str, **options: Unpack[DeleteCookieOptions]) -> None:
+    _state(req).setdefault("_rb_cookies", []).append(deletion(name, **options))
 
 
 def request_background(req: Any) -> BackgroundTasks:

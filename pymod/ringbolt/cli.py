@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import config
+from .options import run_options
 
 COMMANDS = ("serve", "bench", "doctor", "version")
 EXIT_USAGE = 2  # bad arguments, an app that cannot be imported (as argparse)
@@ -248,48 +249,7 @@ def bind_unix(path: str, backlog: int) -> socket.socket:
 
 def _run_options(args: argparse.Namespace) -> dict[str, Any]:
     """``App.run`` keyword options from the parsed flags (None: the server's default)."""
-    options = {
-        "max_body_size": args.max_body_size,
-        "max_request_line": args.max_request_line,
-        "max_header_size": args.max_header_size,
-        "max_headers": args.max_headers,
-        "header_timeout": args.header_timeout,
-        "body_timeout": args.body_timeout,
-        "min_body_rate": args.min_body_rate,
-        "keep_alive_timeout": args.timeout_keep_alive,
-        "write_timeout": args.write_timeout,
-        "graceful_timeout": args.timeout_graceful_shutdown,
-        "backlog": args.backlog,
-        "io": args.io,
-        "limit_connections": args.limit_connections,
-        "limit_concurrency": args.limit_concurrency,
-        "metrics": args.metrics,
-        "handler_threads": args.handler_threads,
-        "headers": args.header,
-        "server_header": args.server_header,
-        "date_header": args.date_header,
-        "access_log": args.access_log,
-        "access_log_format": args.access_log_format,
-        "proxy_headers": args.proxy_headers,
-        "forwarded_allow_ips": args.forwarded_allow_ips,
-        "ws_max_size": args.ws_max_size,
-        "ws_ping_interval": args.ws_ping_interval,
-        "ws_ping_timeout": args.ws_ping_timeout,
-        "ws_per_message_deflate": args.ws_per_message_deflate,
-        "ssl_keyfile": args.ssl_keyfile,
-        "ssl_certfile": args.ssl_certfile,
-        "ssl_keyfile_password": args.ssl_keyfile_password,
-        "ssl_ca_certs": args.ssl_ca_certs,
-        "ssl_cert_reqs": args.ssl_cert_reqs,
-        "ssl_ciphers": args.ssl_ciphers,
-        "ssl_min_version": args.ssl_min_version,
-        "ssl_sni": args.ssl_sni,
-        "ssl_handshake_timeout": args.ssl_handshake_timeout,
-    }
-    options = {k: v for k, v in options.items() if v is not None}
-    if args.no_pin:
-        options["pin_threads"] = False
-    return options
+    return run_options(args)
 
 
 def _check_tls(options: dict[str, Any]) -> None:

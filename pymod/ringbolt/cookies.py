@@ -6,9 +6,10 @@ naming the cause."""
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import email.utils
 import time
-from typing import Union
+from typing import Any, Mapping, TypedDict, Union, Unpack
 
 # token (RFC 9110 §5.6.2): what a cookie name may be (RFC 6265 §4.1.1).
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -60,28 +61,66 @@ def _http_date(expires: Expires) -> str:
     raise TypeError(f"expires must be a datetime, seconds (int/float) or an HTTP date str, not {type(expires).__name__}")
 
 
+class DeleteCookieOptions(TypedDict, total=False):
+    """The keyword options of ``delete_cookie`` (the cookie's scope and flags)."""
+
+    path: str | None
+    domain: str | None
+    secure: bool | None
+    httponly: bool
+    samesite: str | None
+
+
+class CookieOptions(DeleteCookieOptions, total=False):
+    """The keyword options of ``Cookie``, ``Response.set_cookie`` and ``req.set_cookie``:
+    one definition, which the three share through ``**options: Unpack[CookieOptions]``.
+    The defaults are ``COOKIE_DEFAULTS``."""
+
+    max_age: int | None
+    expires: Expires
+    partitioned: bool
+
+
+#: Each option's default: HttpOnly, SameSite=Lax, Path=/, Secure when the request was
+#: https (``secure=None``), a session cookie (no Max-Age, no Expires).
+COOKIE_DEFAULTS: Mapping[str, Any] = {
+    "max_age": None,
+    "expires": None,
+    "path": "/",
+    "domain": None,
+    "secure": None,
+    "httponly": True,
+    "samesite": "lax",
+    "partitioned": False,
+}
+
+
+def _check_options(name: str, options: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    """TypeError naming an option that is not one (and the closest that is)."""
+    for key in options:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.7)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (options: {', '.join(sorted(allowed))})"
+            raise TypeError(f"cookie {name!r}: unknown option {key!r}{hint}")
+
+
+_COOKIE_OPTIONS = frozenset(CookieOptions.__annotations__)
+_DELETE_OPTIONS = frozenset(DeleteCookieOptions.__annotations__)
+
+
 class Cookie:
     """One cookie to set; ``render(https)`` gives the Set-Cookie value (``secure=None``
-    becomes Secure exactly when the request was https)."""
+    becomes Secure exactly when the request was https). Options: ``CookieOptions``."""
 
     __slots__ = ("name", "value", "max_age", "expires", "path", "domain", "secure", "httponly", "samesite",
                  "partitioned")
 
-    def __init__(
-        self,
-        name: str,
-        value: str = "",
-        *,
-        max_age: int | None = None,
-        expires: Expires = None,
-        path: str | None = "/",
-        domain: str | None = None,
-        secure: bool | None = None,
-        httponly: bool = True,
-        samesite: str | None = "lax",
-        partitioned: bool = False,
-    ) -> None:
+    def __init__(self, name: str, value: str = "", **options: Unpack[CookieOptions]) -> None:
         _check_name(name)
+        _check_options(name, options, _COOKIE_OPTIONS)
+        o: dict[str, Any] = {**COOKIE_DEFAULTS, **options}
+        max_age, expires, path, domain = o["max_age"], o["expires"], o["path"], o["domain"]
+        secure, httponly, samesite, partitioned = o["secure"], o["httponly"], o["samesite"], o["partitioned"]
         _check_value(name, value)
         if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool)):
             raise TypeError(f"cookie {name!r}: max_age must be an int (seconds)")
@@ -141,11 +180,12 @@ class Cookie:
         return "; ".join(parts)
 
 
-def deletion(name: str, path: str | None = "/", domain: str | None = None, secure: bool | None = None,
-             httponly: bool = True, samesite: str | None = "lax") -> Cookie:
-    """A cookie that makes the browser drop ``name`` (empty value, Max-Age=0, expired)."""
-    return Cookie(name, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path=path, domain=domain,
-                  secure=secure, httponly=httponly, samesite=samesite)
+def deletion(name: str, **options: Unpack[DeleteCookieOptions]) -> Cookie:
+    """A cookie that makes the browser drop ``name`` (empty value, Max-Age=0, expired);
+    give the path and domain it was set with."""
+    _check_name(name)
+    _check_options(name, options, _DELETE_OPTIONS)
+    return Cookie(name, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", **options)
 
 
 def parse_cookie_header(values: list[str]) -> dict[str, str]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from typing import Any, AsyncIterable, Iterable, Mapping, Sequence
+from typing import Any, AsyncIterable, Iterable, Mapping, Sequence, Unpack
 from urllib.parse import quote
 
 from ._native import json_dumps
 from .background import BackgroundTasks, as_tasks
-from .cookies import Cookie, Expires, deletion
+from .cookies import Cookie, CookieOptions, DeleteCookieOptions, deletion
 
 _BAD = ("\r", "\n", "\0")
 
@@ -38,39 +38,26 @@ class _Extras:
         self.background = None if background is None else as_tasks(background)
         self._after = None if background is None else True
 
-    def set_cookie(
-        self,
-        name: str,
-        value: str = "",
-        *,
-        max_age: int | None = None,
-        expires: Expires = None,
-        path: str | None = "/",
-        domain: str | None = None,
-        secure: bool | None = None,
-        httponly: bool = True,
-        samesite: str | None = "lax",
-        partitioned: bool = False,
-    ) -> Any:
-        """Add a Set-Cookie line. Defaults: HttpOnly, SameSite=Lax, Path=/; ``secure=None``
-        sets Secure when the request came over https. Refuses (ValueError naming the cause)
-        a name that is not a token, a value with ';', CR/LF, space, comma, quote or
-        backslash, and samesite='none' without secure=True. Returns the response."""
-        cookie = Cookie(name, value, max_age=max_age, expires=expires, path=path, domain=domain, secure=secure,
-                        httponly=httponly, samesite=samesite, partitioned=partitioned)
+    def set_cookie(self, name: str, value: str = "", **options: Unpack[CookieOptions]) -> Any:
+        """Add a Set-Cookie line. Options (``ringbolt.cookies.CookieOptions``): ``max_age``,
+        ``expires``, ``path`` ("/"), ``domain``, ``secure`` (None: Secure when the request
+        came over https), ``httponly`` (True), ``samesite`` ("lax"), ``partitioned``.
+        Refuses (ValueError naming the cause) a name that is not a token, a value with
+        ';', CR/LF, space, comma, quote or backslash, and samesite='none' without
+        secure=True; an unknown option is a TypeError naming it. Returns the response."""
+        cookie = Cookie(name, value, **options)
         if self._cookies is None:
             self._cookies = []
         self._cookies.append(cookie)
         self._after = True
         return self
 
-    def delete_cookie(self, name: str, *, path: str | None = "/", domain: str | None = None,
-                      secure: bool | None = None, httponly: bool = True, samesite: str | None = "lax") -> Any:
+    def delete_cookie(self, name: str, **options: Unpack[DeleteCookieOptions]) -> Any:
         """Make the browser drop cookie ``name`` (same path/domain as it was set with)."""
+        cookie = deletion(name, **options)
         if self._cookies is None:
             self._cookies = []
-        self._cookies.append(deletion(name, path=path, domain=domain, secure=secure, httponly=httponly,
-                                      samesite=samesite))
+        self._cookies.append(cookie)
         self._after = True
         return self
 

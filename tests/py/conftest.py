@@ -163,3 +163,20 @@ def request(srv: ServerProcess, raw: bytes, head_request: bool = False) -> Respo
 
 def get(srv: ServerProcess, path: str, headers: str = "") -> Response:
     return request(srv, f"GET {path} HTTP/1.1\r\nHost: test\r\n{headers}\r\n".encode())
+
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+def assert_problem(r: Response, status: int, detail_has: str | None = None) -> dict:
+    """`r` is an RFC 9457 problem answer for `status` (the app's one error format): type
+    about:blank, the reason phrase as title, a detail (containing `detail_has`)."""
+    assert r.status == status, r
+    assert r.header("content-type") == PROBLEM_TYPE, r
+    body = r.json()
+    assert body["type"] == "about:blank" and body["status"] == status, body
+    assert body["title"] == r.reason, (body, r.reason)
+    assert isinstance(body["detail"], str) and body["detail"], body
+    if detail_has is not None:
+        assert detail_has in body["detail"], body
+    return body

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import ServerProcess, get
 from reqresp_helpers import APP
+from ringbolt import Response
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +126,54 @@ def test_cookie_injection_is_refused(srv, kind):
     assert r.json()["type"] == "ValueError"
     assert CAUSES[kind] in r.json()["error"], r.json()
     assert set_cookies(r) == []
+
+
+# ---- one definition of the cookie options ----
+
+
+@pytest.mark.parametrize("how, status, message", [
+    ("set-typo", 400, "cookie 'a': unknown option 'max_agee'; did you mean 'max_age'?"),
+    ("set-unknown", 400, "cookie 'a': unknown option 'colour' (options: domain, expires, httponly, max_age,"),
+    ("delete-max-age", 400, "cookie 'a': unknown option 'max_age' (options: domain, httponly, path, samesite, secure)"),
+    ("valid", 200, None),
+])
+def test_request_cookie_options_are_checked(srv, how, status, message):
+    r = get(srv, f"/cookie-option/{how}")
+    assert r.status == status, r
+    if message is not None:
+        assert message in r.json()["error"], r.json()
+        assert set_cookies(r) == []
+    else:
+        assert set_cookies(r) == ["a=1; Max-Age=5; Path=/p; HttpOnly; SameSite=Strict"]
+
+
+def test_one_definition_of_the_cookie_options():
+    import inspect
+
+    from ringbolt import _asgi_app, _native, _reqresp
+    from ringbolt.cookies import COOKIE_DEFAULTS, Cookie, CookieOptions, DeleteCookieOptions, deletion
+
+    assert set(COOKIE_DEFAULTS) == set(CookieOptions.__annotations__)
+    assert set(DeleteCookieOptions.__annotations__) < set(CookieOptions.__annotations__)
+    # Every spelling takes **options typed by the one TypedDict (no second list of keywords).
+    for fn in (Cookie.__init__, Response.set_cookie, _reqresp.request_set_cookie, _asgi_app.ASGIRequest.set_cookie):
+        params = inspect.signature(fn).parameters
+        assert str(params["options"].annotation) == "Unpack[CookieOptions]", fn
+        assert not set(params) & set(COOKIE_DEFAULTS), fn
+    for fn in (deletion, Response.delete_cookie, _reqresp.request_delete_cookie, _asgi_app.ASGIRequest.delete_cookie):
+        assert str(inspect.signature(fn).parameters["options"].annotation) == "Unpack[DeleteCookieOptions]", fn
+    assert "set_cookie" in dir(_native.Request)
+
+
+def test_response_cookie_options_are_checked():
+    r = Response("x")
+    with pytest.raises(TypeError, match="unknown option 'max_agee'; did you mean 'max_age'"):
+        r.set_cookie("a", "1", max_agee=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unknown option 'partitioned'"):
+        r.delete_cookie("a", partitioned=True)  # type: ignore[call-arg]
+    r.set_cookie("b", "2", secure=True, samesite="none", partitioned=True, expires=0)
+    r.delete_cookie("c", path="/x", domain="example.com")
+    lines = [c.render(False) for c in r._cookies]
+    assert lines[0].startswith("b=2; Expires=") and lines[0].endswith("; Secure; HttpOnly; SameSite=None; Partitioned")
+    assert lines[1] == "c=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Domain=example.com; Path=/x; HttpOnly; " \
+                       "SameSite=Lax"

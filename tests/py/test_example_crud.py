@@ -93,3 +93,46 @@ def test_unknown_item_and_405_and_query_validation(srv):
         assert r.status == 422 and r.json()["errors"][0]["loc"] == ["query", "limit"]
     assert get(srv, "/items?limit=1").json()["count"] <= 1
     assert get(srv, "/health").json()["ok"] is True
+
+
+# ---- CORS: a browser front end on http://localhost:3000 ----
+
+FRONT = "http://localhost:3000"
+
+
+def test_cors_preflight_is_answered_natively(srv):
+    r = request(srv, (f"OPTIONS /items/123e4567-e89b-12d3-a456-426614174000 HTTP/1.1\r\nHost: t\r\n"
+                      f"Origin: {FRONT}\r\nAccess-Control-Request-Method: PUT\r\n"
+                      "Access-Control-Request-Headers: Content-Type\r\n\r\n").encode())
+    assert r.status == 204 and r.body == b"", r
+    assert r.header("access-control-allow-origin") == FRONT
+    assert "PUT" in r.header("access-control-allow-methods").replace(" ", "").split(",")
+    assert r.header("access-control-allow-headers").lower() == "content-type"
+    assert r.header("access-control-max-age") == "3600"
+    assert r.header("server-timing") is None  # no Python ran: the middleware did not see it
+    # A method the API does not allow cross-origin, and an unknown origin: 403 problems.
+    for origin, method in ((FRONT, "PATCH"), ("https://evil.example", "GET")):
+        r = request(srv, (f"OPTIONS /items HTTP/1.1\r\nHost: t\r\nOrigin: {origin}\r\n"
+                          f"Access-Control-Request-Method: {method}\r\n\r\n").encode())
+        assert r.status == 403 and r.header("content-type") == PROBLEM, r
+        assert r.header("access-control-allow-origin") is None
+
+
+def test_cors_simple_and_actual_requests_carry_the_headers(srv):
+    body = js({"name": "cors lamp", "price": 3})
+    r = request(srv, (f"POST /items HTTP/1.1\r\nHost: t\r\nOrigin: {FRONT}\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    assert r.status == 201, r
+    assert r.header("access-control-allow-origin") == FRONT
+    assert set(r.header("access-control-expose-headers").lower().replace(" ", "").split(",")) == {
+        "location", "server-timing"}
+    assert "Origin" in r.header("vary")
+    r = get(srv, "/items", f"Origin: {FRONT}\r\n")
+    assert r.status == 200 and r.header("access-control-allow-origin") == FRONT
+    assert any(i["name"] == "cors lamp" for i in r.json()["items"])
+    # Errors carry them too (a browser could not read the problem otherwise).
+    r = get(srv, "/items/123e4567-e89b-12d3-a456-426614174000", f"Origin: {FRONT}\r\n")
+    assert r.status == 404 and r.header("access-control-allow-origin") == FRONT
+    # Another origin gets the answer without CORS fields (its browser will not expose it).
+    r = get(srv, "/health", "Origin: https://evil.example\r\n")
+    assert r.status == 200 and r.header("access-control-allow-origin") is None

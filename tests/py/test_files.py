@@ -220,10 +220,15 @@ def test_head_gets_headers_only(srv):
         check_json(rd, "next")
 
 
+FILE_NOT_FOUND = {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "The file does not exist."}
+
+
 @pytest.mark.parametrize("path", ["/files/no-such-file.bin", "/root"], ids=["missing", "directory"])
 def test_missing_path_or_directory_is_404(srv, path):
-    resp, _ = fetch(srv, path)
+    resp, body = fetch(srv, path)
     assert resp.status == 404, resp
+    assert resp.header("content-type") == "application/problem+json", resp
+    assert json.loads(body) == FILE_NOT_FOUND  # the same problem as under another ASGI server
     resp, body = fetch(srv, "/json?n=alive")  # and the server keeps serving
     assert resp.status == 200 and json.loads(body)["n"] == "alive"
 

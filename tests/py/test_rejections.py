@@ -159,6 +159,9 @@ def test_rejected(srv, raw, status):
         expected = status if isinstance(status, set) else {status}
         assert r.status in expected, r
         assert r.header("connection") == "close", r
+        # One error format for the whole app: RFC 9457 problem+json naming the cause.
+        assert r.header("content-type") == "application/problem+json", r
+        assert r.json()["status"] == r.status and r.json()["title"] == r.reason, r
         assert rd.closed(), f"the connection must be closed after the error, with nothing more sent: {rd.buf!r}"
     # the server still serves a new connection
     assert request(srv, b"GET /still/alive HTTP/1.1\r\nHost: t\r\n\r\n").status == 200

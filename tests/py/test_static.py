@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Reader, Response, ServerProcess
+from conftest import PROBLEM_TYPE, Reader, Response, ServerProcess, assert_problem
 
 MIB = 1 << 20
 WAIT_S = 20.0  # bound for what should take well under a second: only catches hangs
@@ -478,8 +478,41 @@ TRAVERSAL = [
 def test_traversal_is_refused(srv, target, status):
     r = raw(srv, f"GET {target} HTTP/1.1\r\nHost: t\r\n\r\n")
     assert r.status == status, r
+    assert r.header("content-type") == PROBLEM_TYPE, r
     assert SECRET not in r.body
     assert b"root index" not in r.body and r.body != HELLO
+
+
+# ---- errors are RFC 9457 problems, like every other error of the app ----
+
+STATIC_ERRORS = [
+    ("missing file", "GET", "/assets/nope.txt", {}, 404, "does not exist"),
+    ("directory without index", "GET", "/plain/sub/", {}, 404, "does not exist"),
+    ("symlink out of the root", "GET", "/assets/link_out", {}, 404, "does not exist"),
+    ("FIFO", "GET", "/assets/fifo", {}, 404, "does not exist"),
+    ("malformed percent-encoding", "GET", "/assets/%zz", {}, 400, "percent-encoding"),
+    ("method", "DELETE", "/assets/hello.txt", {}, 405, "GET and HEAD"),
+    ("If-Match", "GET", "/assets/hello.txt", {"If-Match": '"other"'}, 412, "If-Match"),
+    ("If-Unmodified-Since", "GET", "/assets/hello.txt", {"If-Unmodified-Since": "Wed, 03 Mar 2021 00:00:00 GMT"},
+     412, "If-Unmodified-Since"),
+    ("range", "GET", "/assets/hello.txt", {"Range": "bytes=100-200"}, 416, "Range"),
+]
+
+
+@pytest.mark.parametrize("method,path,headers,status,detail", [pytest.param(*r[1:], id=r[0]) for r in STATIC_ERRORS])
+def test_static_errors_are_problems(srv, method, path, headers, status, detail):
+    r = get(srv, path, headers, method=method)
+    assert_problem(r, status, detail)
+    if status == 405:
+        assert r.header("allow") == "GET, HEAD"
+    if status == 416:
+        assert r.header("content-range") == "bytes */13"
+    if status == 412:
+        assert r.header("etag") is not None  # the validators of the file that failed the condition
+    # HEAD: the same status and fields, no body (Range is for GET only: no 416).
+    if method == "GET" and status != 416:
+        h = get(srv, path, headers, method="HEAD")
+        assert (h.status, h.header("content-type"), h.body) == (status, PROBLEM_TYPE, b"")
 
 
 def test_traversal_table_is_large_enough():

@@ -186,6 +186,24 @@ def bad_cookie(req: Any) -> Any:
     return resp
 
 
+@app.get("/cookie-option/{how}")
+def cookie_option(req: Any) -> Any:
+    """req.set_cookie / req.delete_cookie with an option that is not one: a TypeError naming it."""
+    how = req.params["how"]
+    try:
+        if how == "set-typo":
+            req.set_cookie("a", "1", max_agee=5)
+        elif how == "set-unknown":
+            req.set_cookie("a", "1", colour="red")
+        elif how == "delete-max-age":
+            req.delete_cookie("a", max_age=5)
+        else:
+            req.set_cookie("a", "1", max_age=5, path="/p", samesite="strict")  # all valid
+    except TypeError as exc:
+        return {"error": str(exc)}, 400
+    return {"ok": True}
+
+
 @app.get("/text")
 def text(req: Any) -> Response:
     return Response.text("héllo", status=201)
