@@ -20,6 +20,13 @@ thread_local request_head tl_head;
 constexpr size_t keep_capacity = 4096; // buffers larger than this are freed when empty
 constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
 
+// The client preface of HTTP/2 (RFC 9113 §3.4), or as much of it as has arrived.
+bool starts_h2_preface(std::string_view bytes) noexcept {
+    constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = bytes.size() < preface.size() ? bytes.size() : preface.size();
+    return n >= 3 && bytes.substr(0, n) == preface.substr(0, n);
+}
+
 void shrink_if_large(std::string& s) {
     if (s.empty() && s.capacity() > keep_capacity) {
         std::string().swap(s);
@@ -220,6 +227,15 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 break;
             }
             if (r.status == parse_status::error) [[unlikely]] {
+                if (pos == 0 && _next_seq == 0 && env.h2 != nullptr && starts_h2_preface(rest)) {
+                    // RFC 9113 §3.3: HTTP/2 with prior knowledge. The preface and what
+                    // follows go to the HTTP/2 protocol, which takes the connection over.
+                    _successor = env.h2->make(_slot, _gen, _peer, rest, env);
+                    _phase = phase::closed;
+                    _closing = true;
+                    _deadline = 0;
+                    return buf.size();
+                }
                 env.counters.parse_errors.add();
                 emit_error(r.error, env);
                 return buf.size();

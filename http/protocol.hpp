@@ -85,6 +85,9 @@ struct protocol_env {
     dispatcher& dispatch;
     size_t output_limit = SIZE_MAX;        ///< stop parsing while this much output is unsent (backpressure)
     const server_fields* fields = nullptr; ///< what the server adds to every response (nullptr: the defaults)
+    /// Makes the HTTP/2 protocol (h2/) for a connection that starts with the client
+    /// preface (h2c by prior knowledge); null: HTTP/2 is off.
+    protocol_upgrade* h2 = nullptr;
 };
 
 /// Pipelined requests handed to the application per connection before parsing pauses.

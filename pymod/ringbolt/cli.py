@@ -264,6 +264,7 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
         "limit_connections": args.limit_connections,
         "limit_concurrency": args.limit_concurrency,
         "metrics": args.metrics,
+        "http2": args.http2,
         "handler_threads": args.handler_threads,
         "headers": args.header,
         "server_header": args.server_header,
