@@ -190,6 +190,13 @@ struct connection::stream {
     std::string body;
     size_t header_bytes = 0;
     size_t header_count = 0;
+    int64_t content_length = -1; ///< the request's content-length field (-1: none)
+    // A body streamed to the app: pushed as DATA arrives; the client's window is given
+    // back only as the app takes it (WINDOW_UPDATE follows the app's reads).
+    std::shared_ptr<http::body_stream> body_stream;
+    uint64_t received = 0; ///< DATA payload bytes of this stream
+    uint64_t consumed = 0; ///< of which given back to the flow-control window
+    bool body_failed = false;
     bool headers_over = false; ///< over the header list limits: answered 431
     bool headers_done = false;
     bool reported = false; ///< dispatched (or answered)
@@ -244,6 +251,9 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     nghttp2_option* opt = nullptr;
     nghttp2_option_new(&opt);
     nghttp2_option_set_max_continuations(opt, _cfg.max_continuations);
+    // Request bodies: the window is given back as bytes are buffered or taken by the app
+    // (connection::consume), so an app that does not read stops the client.
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     // Our own caps come first (they are counted); nghttp2's built-in ones stay behind them.
     nghttp2_option_set_stream_reset_rate_limit(opt, uint64_t{_cfg.reset_burst} * 4, uint64_t{_cfg.reset_rate} * 4);
     nghttp2_session_server_new2(&_session, callbacks(), this, opt);
@@ -281,6 +291,9 @@ void connection::release() noexcept {
         }
         if (st->watch) {
             st->watch->fail(http::body_error::disconnect);
+        }
+        if (st->body_stream) {
+            st->body_stream->fail(http::body_error::disconnect);
         }
     }
     _streams.clear();
@@ -401,6 +414,16 @@ int connection::on_header(int32_t id, uint8_t frame_type, std::string_view name,
         st.cookie.append(value);
         return 0;
     }
+    if (name == "content-length") {
+        int64_t v = 0;
+        for (char c : value) {
+            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
+            if (v < 0) {
+                break;
+            }
+        }
+        st.content_length = value.empty() ? -1 : v; // nghttp2 checks it against the DATA
+    }
     if (name == "host" && !st.authority.empty()) {
         return 0; // RFC 9113 §8.3.1: :authority wins
     }
@@ -429,14 +452,28 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
         }
         if ((flags & NGHTTP2_FLAG_END_STREAM) && !st.reported) {
             dispatch(st);
+        } else if (!st.reported && !st.body_stream &&
+                   (st.content_length < 0 || static_cast<uint64_t>(st.content_length) > _limits.stream_body_above)) {
+            // A large body, or one of unknown length: a route that streams bodies gets the
+            // request now and the body as it arrives (else the dispatcher says buffer).
+            dispatch(st, true);
         }
         return 0;
     }
     case NGHTTP2_DATA: {
         if (flags & NGHTTP2_FLAG_END_STREAM) {
             auto it = _streams.find(id);
-            if (it != _streams.end() && !it->second->reported) {
-                dispatch(*it->second);
+            if (it == _streams.end()) {
+                return 0;
+            }
+            stream& st = *it->second;
+            if (st.body_stream) {
+                if (!st.body_failed) {
+                    st.body_stream->finish();
+                }
+                st.body_stream.reset();
+            } else if (!st.reported) {
+                dispatch(st);
             }
         }
         return 0;
@@ -474,15 +511,44 @@ int connection::on_data_chunk(int32_t id, std::string_view data) {
         return 0;
     }
     stream& st = *it->second;
+    st.received += data.size();
+    if (st.body_stream) {
+        if (st.body_failed) {
+            consume(st);
+        } else if (st.received > _limits.max_body) {
+            st.body_failed = true; // the app's read raises (413) and it answers
+            st.body_stream->fail(http::body_error::too_large);
+            consume(st);
+        } else {
+            st.body_stream->push(data);
+            consume(st); // what the app already took
+        }
+        return 0;
+    }
     if (st.reported) {
-        return 0; // answered already (413, 431): the rest is dropped
+        consume(st); // answered already (413, 431): the rest is dropped
+        return 0;
     }
     if (st.body.size() + data.size() > _limits.max_body) {
         answer_error(st, 413, "request body too large");
+        consume(st);
         return 0;
     }
     st.body.append(data);
+    consume(st); // buffered whole (bounded by max_body): the window opens at once
     return 0;
+}
+
+void connection::consume(stream& st) {
+    uint64_t upto = st.received;
+    if (st.body_stream && !st.body_failed) {
+        uint64_t left = st.body_stream->unconsumed();
+        upto = left < st.received ? st.received - left : 0;
+    }
+    if (upto > st.consumed && _session != nullptr) {
+        nghttp2_session_consume(_session, st.id, static_cast<size_t>(upto - st.consumed));
+        st.consumed = upto;
+    }
 }
 
 void connection::answer_error(stream& st, uint16_t status, std::string_view why) {
@@ -493,7 +559,7 @@ void connection::answer_error(stream& st, uint16_t status, std::string_view why)
     }
 }
 
-void connection::dispatch(stream& st) {
+void connection::dispatch(stream& st, bool body_follows) {
     st.reported = true;
     if (_env == nullptr) {
         return;
@@ -526,11 +592,26 @@ void connection::dispatch(stream& st) {
     }
     head.version_minor = http::version_http2;
     st.ctx = http::request_context{http::version_http2, head.method_id == http::method_head, true};
-    http::request_event ev{head, st.head, st.body, false, static_cast<uint64_t>(st.id), st.ctx, _slot, _gen, _peer};
+    http::request_event ev{head,  st.head, st.body, body_follows, static_cast<uint64_t>(st.id),
+                           st.ctx, _slot,   _gen,    _peer};
     std::shared_ptr<http::body_stream> watch;
     http::dispatcher::verdict v = env.dispatch.on_request(*this, ev, env, watch);
+    if (v == http::dispatcher::verdict::buffer) {
+        st.reported = false; // read the whole body, then report it again
+        return;
+    }
     env.counters.requests.add();
     if (v == http::dispatcher::verdict::answered) {
+        return;
+    }
+    if (v == http::dispatcher::verdict::streaming) {
+        st.from_app = true;
+        ++_app_streams;
+        st.body_stream = std::move(watch);
+        if (st.received > 0) {
+            st.body_stream->push(st.body); // DATA that came with the head
+            std::string().swap(st.body);
+        }
         return;
     }
     if (v == http::dispatcher::verdict::to_app || v == http::dispatcher::verdict::upgrade) {
@@ -688,6 +769,13 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         if (m.stream && _session == nullptr) {
             m.stream->on_closed();
         }
+        if (_session != nullptr) {
+            // The app took streamed body bytes: WINDOW_UPDATE for what it took.
+            if (stream* sp = find(m.seq); sp != nullptr && sp->body_stream) {
+                consume(*sp);
+                flush();
+            }
+        }
         return;
     }
     stream* sp = find(m.seq);
@@ -798,6 +886,13 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
             if (st.watch) {
                 st.watch->finish();
                 st.watch.reset();
+            }
+            if (st.body_stream && !st.body_failed) {
+                // Answered before its body ended: the rest is read and dropped (RFC 9113
+                // §8.1 lets the client stop); the app no longer reads it.
+                st.body_failed = true;
+                st.body_stream->fail(http::body_error::disconnect);
+                consume(st);
             }
         }
     }
@@ -910,6 +1005,9 @@ int connection::on_stream_close(int32_t id, uint32_t error_code) {
     if (st.watch) {
         st.watch->fail(http::body_error::disconnect); // the app hears the client left
     }
+    if (st.body_stream) {
+        st.body_stream->fail(http::body_error::disconnect); // reset before its body ended
+    }
     if (st.from_app) {
         --_app_streams; // its later messages find no stream and are dropped
     }
@@ -996,6 +1094,10 @@ void connection::on_peer_eof(http::protocol_env& env) {
         if (st->watch) {
             st->watch->fail(http::body_error::disconnect);
             st->watch.reset();
+        }
+        if (st->body_stream && !st->body_failed) {
+            st->body_failed = true;
+            st->body_stream->fail(http::body_error::disconnect);
         }
     }
 }

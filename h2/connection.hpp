@@ -116,7 +116,10 @@ class connection final : public http::protocol {
 
   private:
     stream* find(uint64_t seq) noexcept;
-    void dispatch(stream& st);
+    /// Report the request; `body_follows`: its body has not arrived (it may stream).
+    void dispatch(stream& st, bool body_follows = false);
+    /// Give the client back window for body bytes the app took (or we dropped).
+    void consume(stream& st);
     void answer_error(stream& st, uint16_t status, std::string_view why);
     /// Submit the response headers of `st` (`body_follows`: DATA frames come).
     void start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,

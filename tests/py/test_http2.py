@@ -285,11 +285,43 @@ def test_request_bodies(srv: ServerProcess) -> None:
     c.close()
 
 
+def test_streamed_body_window_follows_the_app(srv: ServerProcess) -> None:
+    # The app sleeps before reading: the client's stream window is not given back until
+    # it reads (WINDOW_UPDATE follows the app), then the whole body goes through.
+    c = Client(srv)
+    assert status(c.get("/")) == 200  # the server's SETTINGS (its 256 KiB stream window) are in
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "POST"), (":path", "/lazy-upload?s=2"), (":scheme", "http"),
+                              (":authority", "localhost")])
+    c.responses[sid] = {"headers": None, "body": b"", "ended": False, "reset": None}
+    sent = 0
+    while c.conn.local_flow_control_window(sid) > 0:
+        n = min(c.conn.local_flow_control_window(sid), c.conn.max_outbound_frame_size)
+        c.conn.send_data(sid, b"u" * n)
+        sent += n
+    c.flush()
+    assert sent >= 256 * 1024
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            c.pump(timeout=max(0.05, deadline - time.monotonic()))
+        except socket.timeout:
+            break
+    assert c.conn.local_flow_control_window(sid) == 0  # the app has not read yet
+    rest = 3 * 1024 * 1024
+    c.send_body(sid, b"v" * rest)  # waits for WINDOW_UPDATEs, which come as the app reads
+    c.wait(sid)
+    assert json.loads(c.responses[sid]["body"]) == {"received": sent + rest}
+    c.close()
+
+
 def test_body_over_the_limit_is_413(io: str) -> None:
     s = ServerProcess("h2_app:app", "--max-body-size", "1000", env=_env_io(io))
     try:
         c = Client(s)
         r = c.get("/echo", method="POST", body=b"x" * 5000)
+        assert status(r) == 413
+        r = c.get("/upload", method="POST", body=b"x" * 5000)  # streamed: the app's read fails
         assert status(r) == 413
         assert status(c.get("/")) == 200  # the connection goes on
         c.close()

@@ -93,3 +93,12 @@ def status(req):
 @app.get("/boom")
 def boom(req):
     raise ValueError("boom")
+
+
+@app.route("/lazy-upload", methods=["POST"])
+async def lazy_upload(req):
+    await asyncio.sleep(float(req.query.get("s", "1.5")))  # reads nothing for a while
+    total = 0
+    async for chunk in req.stream():
+        total += len(chunk)
+    return {"received": total}
