@@ -224,10 +224,36 @@ struct connection::stream {
     std::shared_ptr<http::body_stream> watch;
 };
 
-connection::connection(const settings& cfg) : _cfg(cfg) {}
+struct connection::drain_hook final : public http::send_credit {
+    connection* conn;
+    explicit drain_hook(connection* c) : conn(c) {}
+    void on_sent(size_t) noexcept override {
+        if (conn != nullptr) {
+            conn->on_output_drained();
+        }
+    }
+};
+
+connection::connection(const settings& cfg) : _cfg(cfg), _hook(std::make_shared<drain_hook>(this)) {}
 
 connection::~connection() {
     release();
+    _hook->conn = nullptr; // a segment still holding the hook no longer reaches us
+}
+
+// The output queue drained down to the frame that carried the hook: responses that
+// waited for it go on (called on the reactor thread as the bytes reach the kernel).
+void connection::on_output_drained() {
+    if (!_out_blocked || _session == nullptr) {
+        return;
+    }
+    _out_blocked = false;
+    for (auto& [id, st] : _streams) {
+        if (st->pending_bytes > 0) {
+            resume(*st);
+        }
+    }
+    flush();
 }
 
 void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
@@ -323,6 +349,10 @@ bool connection::on_data(std::string_view data, http::protocol_env& env) {
     }
     _env = &env;
     _now_s = env.now_s;
+    _output_limit = env.output_limit;
+    if (_out_blocked && _out.bytes() < _output_limit / 2) {
+        on_output_drained();
+    }
     ssize_t rv = nghttp2_session_mem_recv(_session, reinterpret_cast<const uint8_t*>(data.data()), data.size());
     if (rv < 0) [[unlikely]] {
         // A connection error nghttp2 found (bad preface, flood, too many CONTINUATIONs,
@@ -592,7 +622,7 @@ void connection::dispatch(stream& st, bool body_follows) {
     }
     head.version_minor = http::version_http2;
     st.ctx = http::request_context{http::version_http2, head.method_id == http::method_head, true};
-    http::request_event ev{head,  st.head, st.body, body_follows, static_cast<uint64_t>(st.id),
+    http::request_event ev{head,   st.head, st.body, body_follows, static_cast<uint64_t>(st.id),
                            st.ctx, _slot,   _gen,    _peer};
     std::shared_ptr<http::body_stream> watch;
     http::dispatcher::verdict v = env.dispatch.on_request(*this, ev, env, watch);
@@ -788,6 +818,7 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     stream& st = *sp;
     _env = &env;
     _now_s = env.now_s;
+    _output_limit = env.output_limit;
     bool has_body = (m.parts & http::app_response::part_body) != 0;
     bool end = (m.parts & http::app_response::part_end) != 0;
     bool abort = (m.parts & http::app_response::part_abort) != 0;
@@ -930,6 +961,13 @@ long connection::read_body(int32_t id, size_t length, uint32_t* flags) {
         }
         return 0;
     }
+    if (_out.bytes() >= _output_limit) {
+        // Backpressure: the client reads slower than we produce. Wait until the queue
+        // drains (the hook on the last DATA frame header says when).
+        st->deferred = true;
+        _out_blocked = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
     size_t n = static_cast<size_t>(std::min<uint64_t>(length, st->pending_bytes));
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (st->ended && n == st->pending_bytes && st->trailers.empty()) {
@@ -943,7 +981,12 @@ int connection::send_data(int32_t id, const uint8_t* framehd, size_t length) {
     if (st == nullptr || st->pending_bytes < length) {
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
-    _out.append({reinterpret_cast<const char*>(framehd), 9});
+    if (_out.bytes() + length >= _output_limit) {
+        // This frame fills the queue: its header tells us when the queue has drained to it.
+        _out.append_credited({reinterpret_cast<const char*>(framehd), 9}, _hook);
+    } else {
+        _out.append({reinterpret_cast<const char*>(framehd), 9});
+    }
     size_t left = length;
     while (left > 0) {
         stream::piece& p = st->pending.front();
@@ -1163,6 +1206,59 @@ std::unique_ptr<http::protocol> starter::make(uint32_t slot, uint32_t gen, const
     if (!pending.empty()) {
         conn->on_data(pending, env);
     }
+    return conn;
+}
+
+namespace {
+
+// RFC 7540 §3.2.1: HTTP2-Settings is base64url without padding. False on a bad character.
+bool base64url_decode(std::string_view in, std::string& out) {
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        int v;
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '-') {
+            v = 62;
+        } else if (c == '_') {
+            v = 63;
+        } else if (c == '=') {
+            break; // tolerated padding
+        } else {
+            return false;
+        }
+        acc = (acc << 6) | static_cast<uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xff));
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+std::unique_ptr<http::protocol> starter::make_upgraded(uint32_t slot, uint32_t gen, const http::peer_address& peer,
+                                                       std::string_view http2_settings, std::string_view head_bytes,
+                                                       std::string_view body, http::protocol_env& env) {
+    std::string payload;
+    if (!base64url_decode(http2_settings, payload) || payload.size() % 6 != 0) {
+        return nullptr; // not a SETTINGS payload: the request is answered as HTTP/1.1
+    }
+    bool head_request = head_bytes.size() >= 5 && head_bytes.substr(0, 5) == "HEAD ";
+    auto conn = std::make_unique<connection>(_cfg);
+    conn->open(slot, gen, peer, env.now_s, env.limits);
+    if (!conn->open_upgraded(payload, head_request)) {
+        return nullptr;
+    }
+    env.counters.h2_connections.add();
+    conn->dispatch_upgraded(head_bytes, body, env);
     return conn;
 }
 

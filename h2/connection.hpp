@@ -131,8 +131,17 @@ class connection final : public http::protocol {
     void update_deadline();
     void close_stream_state(stream& st) noexcept;
 
+    /// Told (through a send credit on a DATA frame header) when the output queue has
+    /// drained down to that frame: deferred responses go on (see read_body).
+    struct drain_hook;
+    friend struct drain_hook;
+    void on_output_drained();
+
     settings _cfg;
     nghttp2_session* _session = nullptr;
+    std::shared_ptr<drain_hook> _hook;
+    size_t _output_limit = 1u << 20;    ///< DATA waits while this much output is unsent
+    bool _out_blocked = false;          ///< a response waits for the output queue to drain
     http::protocol_env* _env = nullptr; ///< during a call from the reactor
     http::connection_limits _limits;
     uint32_t _slot = 0;
@@ -158,6 +167,9 @@ class starter final : public http::protocol_upgrade {
     explicit starter(const settings& cfg = {}) : _cfg(cfg) {}
     std::unique_ptr<http::protocol> make(uint32_t slot, uint32_t gen, const http::peer_address& peer,
                                          std::string_view pending, http::protocol_env& env) override;
+    std::unique_ptr<http::protocol> make_upgraded(uint32_t slot, uint32_t gen, const http::peer_address& peer,
+                                                  std::string_view http2_settings, std::string_view head_bytes,
+                                                  std::string_view body, http::protocol_env& env) override;
 
   private:
     settings _cfg;

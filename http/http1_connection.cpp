@@ -227,13 +227,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 break;
             }
             if (r.status == parse_status::error) [[unlikely]] {
-                if (pos == 0 && _next_seq == 0 && env.h2 != nullptr && starts_h2_preface(rest)) {
-                    // RFC 9113 §3.3: HTTP/2 with prior knowledge. The preface and what
-                    // follows go to the HTTP/2 protocol, which takes the connection over.
-                    _successor = env.h2->make(_slot, _gen, _peer, rest, env);
-                    _phase = phase::closed;
-                    _closing = true;
-                    _deadline = 0;
+                if (pos == 0 && hand_to_h2(rest, env)) {
                     return buf.size();
                 }
                 env.counters.parse_errors.add();
@@ -329,7 +323,111 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
         (void)again;
         finish_request(head, head_bytes, body, env);
     }
+    if (_successor) [[unlikely]] {
+        // Upgraded to h2c: what followed the request (the client preface) is HTTP/2's.
+        if (pos < buf.size()) {
+            _successor->on_data(buf.substr(pos), env);
+        }
+        return buf.size();
+    }
     return pos;
+}
+
+// RFC 9113 §3.3: HTTP/2 with prior knowledge. The preface (it fails the HTTP/1.1 parse:
+// its version is 2.0) and what follows go to the HTTP/2 protocol, which takes the
+// connection over. Out of line: the parse's hot path does not carry it.
+[[gnu::noinline, gnu::cold]] bool http1_connection::hand_to_h2(std::string_view rest, protocol_env& env) {
+    if (_next_seq != 0 || env.h2 == nullptr || !starts_h2_preface(rest)) {
+        return false;
+    }
+    _successor = env.h2->make(_slot, _gen, _peer, rest, env);
+    _phase = phase::closed;
+    _closing = true;
+    _deadline = 0;
+    return true;
+}
+
+namespace {
+
+// Whether a comma-separated field value lists `token` (case-insensitively).
+bool lists_token(std::string_view value, std::string_view token) noexcept {
+    while (!value.empty()) {
+        size_t comma = value.find(',');
+        std::string_view item = value.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+            item.remove_prefix(1);
+        }
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+            item.remove_suffix(1);
+        }
+        if (item.size() == token.size()) {
+            bool same = true;
+            for (size_t i = 0; i < item.size() && same; ++i) {
+                same = (item[i] | 0x20) == (token[i] | 0x20);
+            }
+            if (same) {
+                return true;
+            }
+        }
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    }
+    return false;
+}
+
+bool name_is(std::string_view name, std::string_view lower) noexcept {
+    if (name.size() != lower.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < name.size(); ++i) {
+        if ((name[i] | 0x20) != lower[i] && name[i] != lower[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+bool http1_connection::upgrade_to_h2c(const request_head& head, std::string_view head_bytes, std::string_view body,
+                                      protocol_env& env) {
+    // Only in cleartext, only when nothing is owed before it (the 101 must be the next
+    // bytes on the wire), and only with exactly one HTTP2-Settings (RFC 7540 §3.2.1).
+    if (env.h2 == nullptr || _peer.secure || !_owed.empty() || _next_seq != _next_write || _draining || env.draining) {
+        return false;
+    }
+    bool h2c = false;
+    int settings_count = 0;
+    std::string_view settings;
+    for (uint16_t i = 0; i < head.num_headers; ++i) {
+        const header_field& f = head.headers[i];
+        if (name_is(f.name, "upgrade")) {
+            h2c = h2c || lists_token(f.value, "h2c");
+        } else if (name_is(f.name, "http2-settings")) {
+            ++settings_count;
+            settings = f.value;
+        }
+    }
+    if (!h2c || settings_count != 1) {
+        return false;
+    }
+    std::unique_ptr<protocol> next = env.h2->make_upgraded(_slot, _gen, _peer, settings, head_bytes, body, env);
+    if (!next) {
+        return false; // a bad HTTP2-Settings: the request is answered as HTTP/1.1
+    }
+    env.counters.requests.add();
+    env.counters.count_status(101);
+    ++_next_seq;
+    ++_next_write;
+    // The 101 first, then the server's SETTINGS and stream 1's answer the new protocol
+    // queued already.
+    _out.append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    _out.splice(next->output());
+    next->output().splice(_out);
+    _phase = phase::closed;
+    _closing = true;
+    _deadline = 0;
+    _successor = std::move(next);
+    return true;
 }
 
 void http1_connection::expect_continue(const request_head& head, protocol_env& env) {
@@ -356,6 +454,11 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
         ctx.keep_alive = false;
         respond(seq, ctx, 501, text_plain, "CONNECT is not supported", env);
         return dispatcher::verdict::answered;
+    }
+    if (head.upgrade) [[unlikely]] {
+        if (!body_follows && upgrade_to_h2c(head, head_bytes, body, env)) {
+            return dispatcher::verdict::answered;
+        }
     }
     request_event ev{head, head_bytes, body, body_follows, seq, ctx, _slot, _gen, _peer};
     std::shared_ptr<body_stream> stream;

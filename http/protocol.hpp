@@ -41,6 +41,21 @@ class protocol_upgrade {
     /// new protocol (it is fed to it before anything else).
     virtual std::unique_ptr<protocol> make(uint32_t slot, uint32_t gen, const peer_address& peer,
                                            std::string_view pending, protocol_env& env) = 0;
+    /// HTTP/2 only (`Upgrade: h2c`, RFC 7540 §3.2): the protocol that answers the
+    /// upgrading request (`head_bytes`, `body`) as its stream 1, with the client's
+    /// HTTP2-Settings (base64url, as sent). Null: no upgrade (the request stays HTTP/1.1).
+    virtual std::unique_ptr<protocol> make_upgraded(uint32_t slot, uint32_t gen, const peer_address& peer,
+                                                    std::string_view http2_settings, std::string_view head_bytes,
+                                                    std::string_view body, protocol_env& env) {
+        (void)slot;
+        (void)gen;
+        (void)peer;
+        (void)http2_settings;
+        (void)head_bytes;
+        (void)body;
+        (void)env;
+        return nullptr;
+    }
 };
 
 /// A complete request as a protocol reports it.

@@ -350,6 +350,20 @@ def test_streamed_response_follows_a_small_window(srv: ServerProcess) -> None:
     c.close()
 
 
+def test_large_response_to_a_client_that_reads_late(srv: ServerProcess) -> None:
+    # Windows wide open (2^31-1), then nothing read for a while: the server stops framing
+    # DATA once its output queue is full and goes on as the socket drains.
+    c = Client(srv, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+    c.conn.increment_flow_control_window(2**31 - 1 - 65535)
+    c.flush()
+    sid = c.request("/big/8000000")
+    time.sleep(1.5)
+    c.wait(sid, timeout=60)
+    assert c.responses[sid]["body"] == bytes(i % 251 for i in range(8000000))
+    assert status(c.get("/")) == 200
+    c.close()
+
+
 def test_asgi_app_sees_http_version_2(io: str) -> None:
     s = ServerProcess("h2_asgi_app:app", env=_env_io(io))
     try:
@@ -395,6 +409,58 @@ def test_h2load_has_no_errors(srv: ServerProcess) -> None:
                          capture_output=True, env=CLIENT_ENV, timeout=120).stdout.decode()
     assert "2000 succeeded, 0 failed, 0 errored, 0 timeout" in out, out
     assert "status codes: 2000 2xx" in out, out
+
+
+def test_upgrade_h2c(srv: ServerProcess) -> None:
+    # RFC 7540 §3.2 (deprecated by RFC 9113, still what curl --http2 does for http://):
+    # the upgrading request is answered as stream 1 after the 101.
+    out = subprocess.run(["curl", "-sv", "--http2", "--data-binary", "upgrade-body",
+                          f"http://127.0.0.1:{srv.port}/echo"], capture_output=True, env=CLIENT_ENV,
+                         timeout=60, check=True)
+    assert b"HTTP/1.1 101 Switching Protocols" in out.stderr and b"HTTP/2 200" in out.stderr
+    assert out.stdout == b"upgrade-body"
+    out = subprocess.run(["nghttp", "-u", "-n", "-s", f"http://127.0.0.1:{srv.port}/",
+                          f"http://127.0.0.1:{srv.port}/inspect"], capture_output=True, env=CLIENT_ENV, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+def test_upgrade_h2c_by_hand(srv: ServerProcess) -> None:
+    with srv.connect(timeout=20) as s:
+        s.sendall(b"GET /inspect HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                  b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            assert chunk
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 Switching Protocols") and b"Upgrade: h2c" in head
+        c = Client(srv, sock=s)  # sends the preface and SETTINGS
+        c.responses[1] = {"headers": None, "body": b"", "ended": False, "reset": None}
+        c.conn.initiate_upgrade_connection()
+        c.conn.data_to_send()
+        for ev in c.conn.receive_data(rest):
+            if isinstance(ev, h2.events.ResponseReceived):
+                c.responses[1]["headers"] = dict(ev.headers)
+            elif isinstance(ev, h2.events.DataReceived):
+                c.responses[1]["body"] += ev.data
+            elif isinstance(ev, h2.events.StreamEnded):
+                c.responses[1]["ended"] = True
+        c.wait(1)
+        assert status(c.responses[1]) == 200
+        assert json.loads(c.responses[1]["body"])["http_version"] == "2"
+        assert status(c.get("/")) == 200  # later requests on HTTP/2 streams
+
+
+@pytest.mark.parametrize("settings", ["!!not-base64!!", "AAMAAAB"])  # bad characters; not 6-byte entries
+def test_upgrade_with_bad_settings_stays_http11(srv: ServerProcess, settings: str) -> None:
+    with srv.connect(timeout=20) as s:
+        s.sendall(b"GET /inspect HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                  b"HTTP2-Settings: " + settings.encode() + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200") and b'"http_version":"1.1"' in data
 
 
 def test_http11_still_served_beside(srv: ServerProcess) -> None:
