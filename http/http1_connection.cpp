@@ -97,9 +97,13 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
     bool had_tail = !_tail.empty();
     if (!had_tail) [[likely]] {
         size_t used = process(data, env);
-        if (used < data.size() && !_closing) {
-            _tail.assign(data.substr(used));
-            _scanned = 0;
+        if (used < data.size()) {
+            if (!_closing) {
+                _tail.assign(data.substr(used));
+                _scanned = 0;
+            } else if (_successor) [[unlikely]] {
+                _successor->on_data(data.substr(used), env); // after Upgrade: h2c, the client preface
+            }
         }
     } else {
         _tail.append(data);
@@ -168,6 +172,9 @@ void http1_connection::consume_tail(protocol_env& env) {
     _tail.erase(0, used);
     _scanned = 0;
     if (_closing) {
+        if (_successor && !_tail.empty()) [[unlikely]] {
+            _successor->on_data(_tail, env); // after Upgrade: h2c, the client preface
+        }
         _tail.clear();
     }
     shrink_if_large(_tail);
@@ -323,13 +330,6 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
         (void)again;
         finish_request(head, head_bytes, body, env);
     }
-    if (_successor) [[unlikely]] {
-        // Upgraded to h2c: what followed the request (the client preface) is HTTP/2's.
-        if (pos < buf.size()) {
-            _successor->on_data(buf.substr(pos), env);
-        }
-        return buf.size();
-    }
     return pos;
 }
 
@@ -388,8 +388,9 @@ bool name_is(std::string_view name, std::string_view lower) noexcept {
 
 } // namespace
 
-bool http1_connection::upgrade_to_h2c(const request_head& head, std::string_view head_bytes, std::string_view body,
-                                      protocol_env& env) {
+[[gnu::noinline, gnu::cold]] bool http1_connection::upgrade_to_h2c(const request_head& head,
+                                                                   std::string_view head_bytes, std::string_view body,
+                                                                   protocol_env& env) {
     // Only in cleartext, only when nothing is owed before it (the 101 must be the next
     // bytes on the wire), and only with exactly one HTTP2-Settings (RFC 7540 §3.2.1).
     if (env.h2 == nullptr || _peer.secure || !_owed.empty() || _next_seq != _next_write || _draining || env.draining) {
