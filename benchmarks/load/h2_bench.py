@@ -101,6 +101,8 @@ def main() -> None:
     p.add_argument("--server-cpu", default="0")
     p.add_argument("--client-cpu", default="1")
     args = p.parse_args()
+    args.granian = os.path.abspath(args.granian) if os.sep in args.granian else args.granian
+    args.python = os.path.abspath(args.python) if os.sep in args.python else args.python
     names = args.servers.split(",")
     results: dict[str, list[float]] = {n: [] for n in names}
     print(f"load average before: {os.getloadavg()}")
