@@ -333,6 +333,25 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
     return pos;
 }
 
+// CONNECT and Upgrade requests, out of line: the common request does not carry them.
+// True when answered here.
+[[gnu::noinline, gnu::cold]] bool http1_connection::special_request(const request_head& head,
+                                                                    std::string_view head_bytes, std::string_view body,
+                                                                    protocol_env& env, bool body_follows) {
+    if (head.method_id == method_connect) {
+        // No tunnels. What a client sends after CONNECT is meant for the tunnel (RFC 9110
+        // §9.3.6), not requests: answer 501 and close rather than parse it as HTTP.
+        uint64_t seq = _next_seq;
+        request_context ctx{head.version_minor, false, false};
+        env.counters.requests.add();
+        ++_next_seq;
+        _closing = true;
+        respond(seq, ctx, 501, text_plain, "CONNECT is not supported", env);
+        return true;
+    }
+    return !body_follows && upgrade_to_h2c(head, head_bytes, body, env);
+}
+
 // RFC 9113 §3.3: HTTP/2 with prior knowledge. The preface (it fails the HTTP/1.1 parse:
 // its version is 2.0) and what follows go to the HTTP/2 protocol, which takes the
 // connection over. Out of line: the parse's hot path does not carry it.
@@ -443,24 +462,14 @@ void http1_connection::expect_continue(const request_head& head, protocol_env& e
 
 dispatcher::verdict http1_connection::finish_request(const request_head& head, std::string_view head_bytes,
                                                      std::string_view body, protocol_env& env, bool body_follows) {
-    uint64_t seq = _next_seq;
-    bool keep = head.keep_alive && !env.draining && !_draining;
-    request_context ctx{head.version_minor, head.method_id == method_head, keep};
-    if (head.method_id == method_connect) [[unlikely]] {
-        // No tunnels. What a client sends after CONNECT is meant for the tunnel (RFC 9110
-        // §9.3.6), not requests: answer 501 and close rather than parse it as HTTP.
-        env.counters.requests.add();
-        ++_next_seq;
-        _closing = true;
-        ctx.keep_alive = false;
-        respond(seq, ctx, 501, text_plain, "CONNECT is not supported", env);
-        return dispatcher::verdict::answered;
-    }
-    if (head.upgrade) [[unlikely]] {
-        if (!body_follows && upgrade_to_h2c(head, head_bytes, body, env)) {
+    if (head.method_id == method_connect || head.upgrade) [[unlikely]] {
+        if (special_request(head, head_bytes, body, env, body_follows)) {
             return dispatcher::verdict::answered;
         }
     }
+    uint64_t seq = _next_seq;
+    bool keep = head.keep_alive && !env.draining && !_draining;
+    request_context ctx{head.version_minor, head.method_id == method_head, keep};
     request_event ev{head, head_bytes, body, body_follows, seq, ctx, _slot, _gen, _peer};
     std::shared_ptr<body_stream> stream;
     // The seq is taken before the call: a native answer during it is framed for it.
