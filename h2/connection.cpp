@@ -229,6 +229,7 @@ struct connection::drain_hook final : public http::send_credit {
     explicit drain_hook(connection* c) : conn(c) {}
     void on_sent(size_t) noexcept override {
         if (conn != nullptr) {
+            conn->_hook_armed = false;
             conn->on_output_drained();
         }
     }
@@ -239,6 +240,12 @@ connection::connection(const settings& cfg) : _cfg(cfg), _hook(std::make_shared<
 connection::~connection() {
     release();
     _hook->conn = nullptr; // a segment still holding the hook no longer reaches us
+}
+
+void connection::clear_output() noexcept {
+    _out.clear();
+    _hook_armed = false;
+    _out_blocked = false;
 }
 
 // The output queue drained down to the frame that carried the hook: responses that
@@ -271,7 +278,7 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     _requests_seen = 0;
     _stall_since = 0;
     _successor.reset();
-    _out.clear();
+    clear_output();
     _resets.reset(_cfg.reset_burst, _cfg.reset_rate, now_s);
     _control.reset(_cfg.control_burst, _cfg.control_rate, now_s);
     nghttp2_option* opt = nullptr;
@@ -327,7 +334,7 @@ void connection::release() noexcept {
         nghttp2_session_del(_session);
         _session = nullptr;
     }
-    _out.clear();
+    clear_output();
     _closing = true;
     _app_streams = 0;
     _deadline = 0;
@@ -961,9 +968,10 @@ long connection::read_body(int32_t id, size_t length, uint32_t* flags) {
         }
         return 0;
     }
-    if (_out.bytes() >= _output_limit) {
+    if (_hook_armed && _out.bytes() >= _output_limit) {
         // Backpressure: the client reads slower than we produce. Wait until the queue
-        // drains (the hook on the last DATA frame header says when).
+        // drains (the hook on the DATA frame header that filled it says when; without a
+        // hook in the queue this frame goes and carries one).
         st->deferred = true;
         _out_blocked = true;
         return NGHTTP2_ERR_DEFERRED;
@@ -984,6 +992,7 @@ int connection::send_data(int32_t id, const uint8_t* framehd, size_t length) {
     if (_out.bytes() + length >= _output_limit) {
         // This frame fills the queue: its header tells us when the queue has drained to it.
         _out.append_credited({reinterpret_cast<const char*>(framehd), 9}, _hook);
+        _hook_armed = true;
     } else {
         _out.append({reinterpret_cast<const char*>(framehd), 9});
     }

@@ -140,8 +140,10 @@ class connection final : public http::protocol {
     settings _cfg;
     nghttp2_session* _session = nullptr;
     std::shared_ptr<drain_hook> _hook;
-    size_t _output_limit = 1u << 20;    ///< DATA waits while this much output is unsent
-    bool _out_blocked = false;          ///< a response waits for the output queue to drain
+    size_t _output_limit = 1u << 20; ///< DATA waits while this much output is unsent
+    bool _out_blocked = false;       ///< a response waits for the output queue to drain
+    bool _hook_armed = false;        ///< the hook is in the queue, not sent yet
+    void clear_output() noexcept;
     http::protocol_env* _env = nullptr; ///< during a call from the reactor
     http::connection_limits _limits;
     uint32_t _slot = 0;

@@ -364,6 +364,30 @@ def test_large_response_to_a_client_that_reads_late(srv: ServerProcess) -> None:
     c.close()
 
 
+def test_static_files(io: str, tmp_path: Any) -> None:
+    public = tmp_path / "public"
+    public.mkdir()
+    small = b"small file\n"
+    large = os.urandom(3 * 1024 * 1024 + 5)  # read from the file as the window allows
+    (public / "small.txt").write_bytes(small)
+    (public / "large.bin").write_bytes(large)
+    s = ServerProcess("static_app:app", env={**_env_io(io), "RINGBOLT_TEST_STATIC": str(tmp_path)})
+    try:
+        c = Client(s)
+        r = c.get("/assets/small.txt")
+        assert status(r) == 200 and r["body"] == small and r["headers"]["cache-control"] == "public, max-age=60"
+        r = c.get("/assets/large.bin")
+        assert status(r) == 200 and r["body"] == large
+        r = c.get("/assets/large.bin", headers=[("range", "bytes=10-19")])
+        assert status(r) == 206 and r["body"] == large[10:20]
+        r = c.get("/assets/large.bin", method="HEAD")
+        assert status(r) == 200 and r["body"] == b"" and r["headers"]["content-length"] == str(len(large))
+        assert status(c.get("/assets/missing")) == 404
+        c.close()
+    finally:
+        assert s.stop() == 0
+
+
 def test_asgi_app_sees_http_version_2(io: str) -> None:
     s = ServerProcess("h2_asgi_app:app", env=_env_io(io))
     try:
