@@ -388,6 +388,21 @@ def test_static_files(io: str, tmp_path: Any) -> None:
         assert s.stop() == 0
 
 
+def test_wsgi_app_over_h2(io: str) -> None:
+    s = ServerProcess("wsgi_app:app", env=_env_io(io))
+    try:
+        c = Client(s)
+        r = c.get("/environ?x=1")
+        seen = json.loads(r["body"])
+        assert status(r) == 200 and seen["SERVER_PROTOCOL"] == "HTTP/2" and seen["QUERY_STRING"] == "x=1"
+        payload = os.urandom(300000)
+        r = c.get("/echo", method="POST", body=payload)
+        assert status(r) == 200 and r["body"] == payload
+        c.close()
+    finally:
+        assert s.stop() == 0
+
+
 def test_asgi_app_sees_http_version_2(io: str) -> None:
     s = ServerProcess("h2_asgi_app:app", env=_env_io(io))
     try:
