@@ -291,7 +291,7 @@ def test_streamed_body_window_follows_the_app(srv: ServerProcess) -> None:
     c = Client(srv)
     assert status(c.get("/")) == 200  # the server's SETTINGS (its 256 KiB stream window) are in
     sid = c.conn.get_next_available_stream_id()
-    c.conn.send_headers(sid, [(":method", "POST"), (":path", "/lazy-upload?s=2"), (":scheme", "http"),
+    c.conn.send_headers(sid, [(":method", "POST"), (":path", "/lazy-upload?s=4"), (":scheme", "http"),
                               (":authority", "localhost")])
     c.responses[sid] = {"headers": None, "body": b"", "ended": False, "reset": None}
     sent = 0
