@@ -53,7 +53,16 @@ class counter {
     X(tls_record_errors)                                                                                               \
     X(tls_close_notify)                                                                                                \
     X(tls_truncated)                                                                                                   \
-    X(tls_sni_unknown)
+    X(tls_sni_unknown)                                                                                                 \
+    X(h2_connections)                                                                                                  \
+    X(h2_streams)                                                                                                      \
+    X(h2_resets_sent)                                                                                                  \
+    X(h2_refused_streams)                                                                                              \
+    X(h2_goaways_sent)                                                                                                 \
+    X(h2_floods)                                                                                                       \
+    X(h2_header_overflows)                                                                                             \
+    X(h2_connection_errors)                                                                                            \
+    X(h2_window_stalls)
 
 struct core_counters {
 #define RINGBOLT_DECLARE_COUNTER(name) counter name;

@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "http/char_classes.hpp"
+#include "http/parser.hpp"
 #include "http/response_writer.hpp"
 
 #include <algorithm>
@@ -111,7 +112,9 @@ void write_access_log(const access_entry& e) noexcept {
         query = path.substr(q + 1);
         path = path.substr(0, q);
     }
-    std::string_view protocol = e.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+    std::string_view protocol = e.version_minor == 0               ? "HTTP/1.0"
+                                : e.version_minor == version_http2 ? "HTTP/2.0"
+                                                                   : "HTTP/1.1";
     uint64_t elapsed_us = e.start_ns != 0 ? (monotonic_ns() - e.start_ns) / 1000 : 0;
     for (const piece& p : g_pieces) {
         switch (p.atom) {

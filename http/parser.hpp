@@ -66,6 +66,10 @@ struct request_head {
     size_t head_bytes = 0;        ///< bytes of the head incl. the final CRLF (== parse_outcome::consumed)
 };
 
+/// request_head::version_minor of a request that came over HTTP/2 (the h2 protocol
+/// synthesizes an HTTP/1.1 head for the dispatcher and marks it with this).
+inline constexpr uint8_t version_http2 = 20;
+
 enum class parse_status : uint8_t { complete, incomplete, error };
 
 struct parse_outcome {

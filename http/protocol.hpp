@@ -41,6 +41,21 @@ class protocol_upgrade {
     /// new protocol (it is fed to it before anything else).
     virtual std::unique_ptr<protocol> make(uint32_t slot, uint32_t gen, const peer_address& peer,
                                            std::string_view pending, protocol_env& env) = 0;
+    /// HTTP/2 only (`Upgrade: h2c`, RFC 7540 §3.2): the protocol that answers the
+    /// upgrading request (`head_bytes`, `body`) as its stream 1, with the client's
+    /// HTTP2-Settings (base64url, as sent). Null: no upgrade (the request stays HTTP/1.1).
+    virtual std::unique_ptr<protocol> make_upgraded(uint32_t slot, uint32_t gen, const peer_address& peer,
+                                                    std::string_view http2_settings, std::string_view head_bytes,
+                                                    std::string_view body, protocol_env& env) {
+        (void)slot;
+        (void)gen;
+        (void)peer;
+        (void)http2_settings;
+        (void)head_bytes;
+        (void)body;
+        (void)env;
+        return nullptr;
+    }
 };
 
 /// A complete request as a protocol reports it.
@@ -85,6 +100,9 @@ struct protocol_env {
     dispatcher& dispatch;
     size_t output_limit = SIZE_MAX;        ///< stop parsing while this much output is unsent (backpressure)
     const server_fields* fields = nullptr; ///< what the server adds to every response (nullptr: the defaults)
+    /// Makes the HTTP/2 protocol (h2/) for a connection that starts with the client
+    /// preface (h2c by prior knowledge); null: HTTP/2 is off.
+    protocol_upgrade* h2 = nullptr;
 };
 
 /// Pipelined requests handed to the application per connection before parsing pauses.

@@ -20,8 +20,10 @@ namespace ringbolt::tls {
 
 namespace {
 
-// ALPN: what the server speaks, in preference order (h2 joins with the HTTP/2 step).
-constexpr unsigned char alpn_protocols[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+// ALPN: what the server speaks, in preference order: h2 first (RFC 9113 §3.2), then
+// HTTP/1.1; without HTTP/2 (--no-http2) only the latter.
+constexpr unsigned char alpn_with_h2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char session_id_context[] = "ringbolt";
 
 std::string openssl_reason() {
@@ -36,10 +38,12 @@ std::string openssl_reason() {
 }
 
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
-                void*) {
+                void* arg) {
     unsigned char* chosen = nullptr;
-    if (SSL_select_next_proto(&chosen, outlen, alpn_protocols, sizeof(alpn_protocols), in, inlen) ==
-        OPENSSL_NPN_NEGOTIATED) {
+    bool h2 = arg != nullptr;
+    const unsigned char* ours = h2 ? alpn_with_h2 : alpn_http11;
+    unsigned int ours_len = h2 ? sizeof(alpn_with_h2) : sizeof(alpn_http11);
+    if (SSL_select_next_proto(&chosen, outlen, ours, ours_len, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
         *out = chosen;
         return SSL_TLSEXT_ERR_OK;
     }
@@ -92,7 +96,8 @@ SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::stri
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
     // An idle keep-alive connection keeps no 16 KiB read/write buffers (as nginx does).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+    // The callback's argument only says whether h2 is offered (non-null: yes).
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, o.http2 ? const_cast<unsigned char*>(alpn_with_h2) : nullptr);
     if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()) != 1) {
         return give_up("--ssl-ciphers '" + o.ciphers + "': no cipher matched (" + openssl_reason() + ")");
     }

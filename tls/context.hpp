@@ -40,6 +40,7 @@ struct options {
     int min_version = 0x0303; ///< TLS1_2_VERSION or TLS1_3_VERSION
     std::vector<sni_entry> sni;
     uint32_t handshake_timeout_s = 10;
+    bool http2 = true; ///< offer h2 in ALPN (the server speaks HTTP/2)
 };
 
 /// "1.2", "TLSv1.2", "1.3", "TLSv1.3" -> the OpenSSL version number; 0 otherwise.

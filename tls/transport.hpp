@@ -42,7 +42,7 @@ class tls_transport final : public uring::transport {
     void on_handshake_timeout() noexcept override;
 
     /// The protocol ALPN chose ("" when the client offered none we speak).
-    std::string_view alpn() const noexcept;
+    std::string_view alpn() const noexcept override;
     bool resumed() const noexcept { return _resumed; }
     /// The SNI name asked for served by the default certificate (no name matched).
     bool sni_unknown() const noexcept { return _sni_unknown; }

@@ -7,6 +7,7 @@
 #include "core/cpu.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
+#include "h2/connection.hpp"
 #include "uring/epoll_backend.hpp"
 #include "uring/uring_backend.hpp"
 #include "uring/user_data.hpp"
@@ -57,6 +58,27 @@ bool accept_error_is_transient(int err) noexcept {
     }
 }
 
+http::peer_address peer_of(int fd, bool secure) noexcept {
+    http::peer_address peer;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+            peer.family = AF_INET;
+            peer.port = ntohs(in->sin_port);
+            std::memcpy(peer.addr, &in->sin_addr, 4);
+        } else if (ss.ss_family == AF_INET6) {
+            auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+            peer.family = AF_INET6;
+            peer.port = ntohs(in6->sin6_port);
+            std::memcpy(peer.addr, &in6->sin6_addr, 16);
+        }
+    }
+    peer.secure = secure;
+    return peer;
+}
+
 } // namespace
 
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
@@ -71,6 +93,9 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
         _backend = std::make_unique<uring_backend>();
     }
     _backend->counters = &_counters;
+    if (config.http2) {
+        _h2 = std::make_unique<h2::starter>();
+    }
 }
 
 reactor::~reactor() {
@@ -120,8 +145,8 @@ void reactor::request_stop() noexcept {
 
 http::protocol_env reactor::env() noexcept {
     return http::protocol_env{
-        _config.limits, _date.value(), _now_s, _draining, _counters, _dispatcher, _config.output_high_water,
-        &_config.fields};
+        _config.limits,  _date.value(), _now_s, _draining, _counters, _dispatcher, _config.output_high_water,
+        &_config.fields, _h2.get()};
 }
 
 void reactor::run() noexcept {
@@ -268,28 +293,13 @@ void reactor::on_accept(int fd) noexcept {
     s.dirty = false;
     s.own_tp = std::move(own_tp);
     s.tp = s.own_tp ? s.own_tp.get() : &plain_transport::instance();
+    s.alpn_seen = false;
     if (s.parked_http1) {
         s.proto = std::move(s.parked_http1); // the last connection switched protocols
     } else if (!s.proto) {
         s.proto = std::make_unique<http::http1_connection>(); // kept with the slot, reused
     }
-    http::peer_address peer;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-            peer.family = AF_INET;
-            peer.port = ntohs(in->sin_port);
-            std::memcpy(peer.addr, &in->sin_addr, 4);
-        } else if (ss.ss_family == AF_INET6) {
-            auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-            peer.family = AF_INET6;
-            peer.port = ntohs(in6->sin6_port);
-            std::memcpy(peer.addr, &in6->sin6_addr, 16);
-        }
-    }
-    peer.secure = s.own_tp != nullptr;
+    http::peer_address peer = peer_of(fd, s.own_tp != nullptr);
     s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
     ++_live;
     _counters.connections_accepted.add();
@@ -388,12 +398,27 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     if (s.own_tp) [[unlikely]] {
         std::string_view plain = s.tp->on_wire_data({data, len});
         if (!plain.empty()) {
+            if (!s.alpn_seen) {
+                // The handshake is done: ALPN "h2" (RFC 9113 §3.2) starts HTTP/2 at once.
+                s.alpn_seen = true;
+                if (_h2 && s.tp->alpn() == "h2") {
+                    start_h2(s, slot, plain);
+                    on_transport_input(s, slot);
+                    return;
+                }
+            }
             s.proto->on_data(plain, e); // (nothing while the handshake goes on)
+            if (s.proto->has_successor()) {
+                switch_protocol(s); // prior knowledge over TLS without ALPN
+            }
         }
         on_transport_input(s, slot);
         return;
     }
     s.proto->on_data(s.tp->on_wire_data({data, len}), e);
+    if (s.proto->has_successor()) [[unlikely]] {
+        switch_protocol(s); // the HTTP/2 preface (h2c with prior knowledge)
+    }
     // Backpressure: a client that does not read its responses stops being read.
     if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
         pause_reading(s, slot);
@@ -605,6 +630,9 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         std::string bytes;
         bytes.swap(s.stash);
         s.proto->on_data(s.tp->on_wire_data(bytes), e);
+        if (s.proto->has_successor()) [[unlikely]] {
+            switch_protocol(s);
+        }
         if (s.peer_eof && s.state != slot_state::lingering) {
             // The EOF came while these bytes waited (on_recv_end held it back): the
             // protocol learns it now, so a body that can no longer complete fails at once
@@ -815,6 +843,21 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
         if (s->paused && s->send == send_state::idle) {
             resume_reading(*s, slot); // an answer or body credit may let held input go on
         }
+    }
+}
+
+// ALPN chose h2: the slot's HTTP/1.1 protocol (which has seen nothing) is parked and
+// HTTP/2 serves the connection from its first plaintext byte.
+void reactor::start_h2(conn_slot& s, uint32_t slot, std::string_view plain) noexcept {
+    auto e = env();
+    std::unique_ptr<http::protocol> next = _h2->make(slot, s.gen, peer_of(s.fd, true), plain, e);
+    s.proto->release();
+    if (!s.parked_http1) {
+        s.parked_http1 = std::move(s.proto);
+    }
+    s.proto = std::move(next);
+    if (_draining) {
+        s.proto->begin_drain(_now_s, fresh_grace_s);
     }
 }
 

@@ -53,6 +53,7 @@ struct server_config {
     http::server_fields fields;         ///< Server/Date/extra fields added to every response
     /// Makes each connection's transport (TLS); null: plain TCP.
     std::shared_ptr<transport_factory> transports;
+    bool http2 = true; ///< HTTP/2: h2c by prior knowledge and Upgrade, h2 by ALPN
 };
 
 /// Where an offloading application delivers response messages (thread-safe). An
@@ -148,6 +149,7 @@ class reactor final : private io_events, private body_stream_factory, public res
         bool paused = false;     ///< reading stopped by backpressure (output over the mark, input held)
         bool peer_eof = false;   ///< the client finished sending (or the socket failed)
         bool dirty = false;      ///< in _dirty: output to look at before the next wait
+        bool alpn_seen = false;  ///< TLS: the first plaintext came (ALPN was looked at)
         uint32_t send_since = 0; ///< coarse second the in-flight send (or wait for room) started
         uint32_t linger_until = 0;
         http::send_batch batch; ///< what the send in flight covers (frozen until consumed)
@@ -184,6 +186,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     void after_output(conn_slot& s, uint32_t slot) noexcept;
     void mark_dirty(conn_slot& s, uint32_t slot) noexcept;
     void switch_protocol(conn_slot& s) noexcept;
+    void start_h2(conn_slot& s, uint32_t slot, std::string_view plain) noexcept;
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
     void run_app() noexcept;
@@ -240,7 +243,8 @@ class reactor final : private io_events, private body_stream_factory, public res
     core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<latency_histogram[]> _route_latency;
-    request_dispatcher _dispatcher; ///< after _route_latency: built from it
+    request_dispatcher _dispatcher;              ///< after _route_latency: built from it
+    std::unique_ptr<http::protocol_upgrade> _h2; ///< makes HTTP/2 connections (null: HTTP/2 off)
 
     std::mutex _inbox_mutex;
     std::vector<http::app_response> _inbox;      ///< answers from handler threads

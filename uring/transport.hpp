@@ -51,6 +51,8 @@ class transport {
     virtual uint32_t handshake_deadline() const noexcept { return 0; }
     /// The handshake deadline passed: count and log it (the reactor closes).
     virtual void on_handshake_timeout() noexcept {}
+    /// The protocol ALPN chose ("" when none, or plain TCP).
+    virtual std::string_view alpn() const noexcept { return {}; }
 };
 
 /// Makes the transport of each accepted connection (TLS); shared by every reactor, so

@@ -145,8 +145,10 @@ class native_server {
             }
         }
         read_server_fields(c, cfg.fields);
+        cfg.http2 = get_opt<bool>(c, "http2", true);
         if (tls_py::configured(c)) {
             _tls_options = tls_py::read_options(c); // ValueError naming the option
+            _tls_options.http2 = cfg.http2;
             _tls = tls_py::make_factory(_tls_options);
             cfg.transports = _tls;
         }

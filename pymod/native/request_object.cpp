@@ -134,7 +134,8 @@ PyObject* get_query_string(PyObject* self, void*) {
 }
 
 PyObject* get_http_version(PyObject* self, void*) {
-    return PyUnicode_FromString(R(self).version_minor == 0 ? "1.0" : "1.1");
+    uint8_t v = R(self).version_minor;
+    return PyUnicode_FromString(v == 0 ? "1.0" : v == http::version_http2 ? "2" : "1.1");
 }
 
 PyObject* get_keep_alive(PyObject* self, void*) {
@@ -590,7 +591,7 @@ PyObject* asgi_headers(const http::app_request& r) {
     return list;
 }
 
-PyObject* interned_http_versions[2] = {};
+PyObject* interned_http_versions[3] = {}; ///< "1.0", "1.1", "2" (ASGI http_version)
 
 // The per-request dict starts as a copy of the server's base dict.
 PyObject* copy_base(PyObject* base, const char* what) {
@@ -611,7 +612,10 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
     const auto& r = R(self);
     std::string_view raw_path = r.path.in(r.data);
     bool ok = set_item(d, "method", get_method(self, nullptr)) &&
-              PyDict_SetItemString(d, "http_version", interned_http_versions[r.version_minor == 0 ? 0 : 1]) == 0 &&
+              PyDict_SetItemString(d, "http_version",
+                                   interned_http_versions[r.version_minor == 0                     ? 0
+                                                          : r.version_minor == http::version_http2 ? 2
+                                                                                                   : 1]) == 0 &&
               set_item(d, "path", get_path(self, nullptr)) && set_item(d, "raw_path", bytes_of(raw_path)) &&
               set_item(d, "query_string", bytes_of(r.query.in(r.data))) && set_item(d, "headers", asgi_headers(r)) &&
               set_item(d, "client", get_client(self, nullptr));
@@ -646,7 +650,10 @@ PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
               set_item(d, "PATH_INFO", decode_latin1(path)) &&
               set_item(d, "QUERY_STRING", decode_latin1(r.query.in(r.data))) &&
               set_item(d, "RAW_URI", decode_latin1(r.target.in(r.data))) &&
-              set_item(d, "SERVER_PROTOCOL", PyUnicode_FromString(r.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1"));
+              set_item(d, "SERVER_PROTOCOL",
+                       PyUnicode_FromString(r.version_minor == 0                     ? "HTTP/1.0"
+                                            : r.version_minor == http::version_http2 ? "HTTP/2"
+                                                                                     : "HTTP/1.1"));
     if (ok && r.https) {
         ok = set_item(d, "wsgi.url_scheme", PyUnicode_FromString("https")) &&
              set_item(d, "HTTPS", PyUnicode_FromString("on"));
@@ -778,6 +785,7 @@ int init_request_type() {
     }
     interned_http_versions[0] = PyUnicode_InternFromString("1.0");
     interned_http_versions[1] = PyUnicode_InternFromString("1.1");
+    interned_http_versions[2] = PyUnicode_InternFromString("2");
     return PyType_Ready(&request_type);
 }
 

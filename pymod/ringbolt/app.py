@@ -402,6 +402,7 @@ class App(RouteGroup):
         ``ssl_ciphers``, ``ssl_min_version`` ("TLSv1.2"/"TLSv1.3"), ``ssl_sni`` ([(name,
         certfile, keyfile), ...]), ``ssl_handshake_timeout`` (seconds); SIGHUP reloads the
         certificates for new connections.
+        HTTP/2 (docs/http.md): ``http2`` (default True; False: HTTP/1.1 only, no h2 in ALPN).
         """
         check_run_options(options, "App.run")
         _ensure_logging(log_level)

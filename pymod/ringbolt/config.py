@@ -224,6 +224,8 @@ OPTIONS: tuple[Option, ...] = (
            "Forwarded or X-Forwarded-For/Proto/Host (default off)", type=parse_bool, kind="bool"),
     Option("--forwarded-allow-ips", "http", "comma-separated IPs or CIDR networks whose forwarding headers are "
            "trusted, or * (default 127.0.0.1)", type=parse_ips, metavar="IPS"),
+    Option("--http2", "http", "serve HTTP/2: h2c with prior knowledge or Upgrade: h2c, h2 by ALPN over TLS "
+           "(default on)", type=parse_bool, kind="bool"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # WebSocket (uvicorn's flag names)

@@ -28,6 +28,7 @@ def pkg_config_dirs() -> list[Path]:
     ("simdjson", "libsimdjson-dev"),
     ("libzstd", "libzstd-dev"),
     ("libbrotlienc", "libbrotli-dev"),
+    ("libnghttp2", "libnghttp2-dev"),
 ])
 def test_pip_install_names_the_missing_package(tmp_path: Path, pc_name: str, debian_package: str) -> None:
     libdir = tmp_path / "pkgconfig"

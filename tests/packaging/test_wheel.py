@@ -64,7 +64,7 @@ def test_wheel_is_manylinux_and_bundles_the_libraries() -> None:
     assert tags and all("manylinux_" in t for t in tags), tags
     bundled = [n.split("/")[-1] for n in names if n.startswith("ringbolt.libs/")]
     # libssl/libcrypto are not on the manylinux allow-list either: OpenSSL 3 ships inside.
-    for lib in ("liburing", "libsimdjson", "libssl", "libcrypto"):
+    for lib in ("liburing", "libsimdjson", "libssl", "libcrypto", "libnghttp2"):
         assert any(b.startswith(lib + "-") for b in bundled), f"{lib} not bundled: {bundled}"
     # the reactor, the CLI and the load harness all ship
     for module in ("ringbolt/cli.py", "ringbolt/bench/harness.py", "ringbolt/bench/report.lua"):
@@ -116,7 +116,7 @@ def test_extension_loads_its_libraries_from_the_wheel(venv: Path) -> None:
     for name, where in resolved.items():
         if not name.startswith(SYSTEM_LIBS):
             assert where.startswith(libs_dir), f"{name} resolves to {where}, outside the wheel:\n{ldd.stdout}"
-    for lib in ("liburing", "libsimdjson", "libssl", "libcrypto"):
+    for lib in ("liburing", "libsimdjson", "libssl", "libcrypto", "libnghttp2"):
         assert any(n.startswith(lib + "-") for n in resolved), f"{lib} not among the extension's libraries:\n{ldd.stdout}"
 
 

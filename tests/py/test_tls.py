@@ -307,12 +307,14 @@ def test_websocket_over_tls(srv: ServerProcess) -> None:
 
 def test_tls_versions_and_alpn(srv: ServerProcess) -> None:
     for version, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
-        with tls_connect(srv, client_ctx(version=version, alpn=["h2", "http/1.1"])) as s:
+        with tls_connect(srv, client_ctx(version=version, alpn=["http/1.1"])) as s:
             assert s.version() == name
-            assert s.selected_alpn_protocol() == "http/1.1"  # h2 comes with the HTTP/2 step
+            assert s.selected_alpn_protocol() == "http/1.1"
             s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             assert read_response(s, bytearray())[0] == 200
-    with tls_connect(srv, client_ctx(alpn=["h2"])) as s:  # nothing we speak: no ALPN, HTTP/1.1 anyway
+        with tls_connect(srv, client_ctx(version=version, alpn=["http/1.1", "h2"])) as s:
+            assert s.selected_alpn_protocol() == "h2"  # the server's preference (tests/py/test_http2_tls.py)
+    with tls_connect(srv, client_ctx(alpn=["spdy/3"])) as s:  # nothing we speak: no ALPN, HTTP/1.1 anyway
         assert s.selected_alpn_protocol() is None
         s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         assert read_response(s, bytearray())[0] == 200

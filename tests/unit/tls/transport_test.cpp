@@ -125,9 +125,16 @@ struct pair {
 };
 
 TEST(TlsTransport, HandshakeThenRequestAndResponse) {
+    {
+        options no_h2;
+        no_h2.http2 = false; // --no-http2: only http/1.1 is offered
+        pair q(make_context(no_h2));
+        ASSERT_TRUE(q.handshake()) << q.last_error;
+        EXPECT_EQ(q.server.alpn(), "http/1.1");
+    }
     pair p(make_context());
     ASSERT_TRUE(p.handshake()) << p.last_error << " server failed: " << p.server.failed();
-    EXPECT_EQ(p.server.alpn(), "http/1.1"); // h2 offered first, not spoken yet
+    EXPECT_EQ(p.server.alpn(), "h2"); // the client offers h2 first and the server speaks it
     EXPECT_EQ(p.counters.tls_handshakes.get(), 1u);
     EXPECT_FALSE(p.server.zero_copy_files());
     std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";

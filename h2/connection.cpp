@@ -1,0 +1,743 @@
+// HTTP/2 glue over libnghttp2's session API: the session and its callbacks, requests
+// out of HEADERS/DATA frames into the dispatcher, flow control of request bodies, the
+// attack limits, deadlines and drain. Responses are in h2/response.cpp.
+#include "h2/stream.hpp"
+
+#include "http/body_encoder.hpp"
+#include "http/parser.hpp"
+#include "http/response_features.hpp"
+#include "http/response_writer.hpp"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+#include <vector>
+
+namespace ringbolt::h2 {
+
+namespace {
+
+// One scratch head per reactor thread (a request_head is 4 KB).
+thread_local http::request_head tl_head;
+
+constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
+
+connection& self(void* user_data) noexcept {
+    return *static_cast<connection*>(user_data);
+}
+
+// ---- nghttp2 trampolines ----
+
+ssize_t cb_send(nghttp2_session*, const uint8_t* data, size_t length, int, void* user) {
+    self(user).append_out(data, length);
+    return static_cast<ssize_t>(length);
+}
+
+int cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length, nghttp2_data_source*,
+                 void* user) {
+    return self(user).send_data(frame->hd.stream_id, framehd, length);
+}
+
+int cb_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        return 0;
+    }
+    return self(user).on_begin_headers(frame->hd.stream_id);
+}
+
+int cb_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen, const uint8_t* value,
+              size_t valuelen, uint8_t, void* user) {
+    return self(user).on_header(frame->hd.stream_id, frame->hd.type, {reinterpret_cast<const char*>(name), namelen},
+                                {reinterpret_cast<const char*>(value), valuelen});
+}
+
+int cb_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    return self(user).on_frame_recv(frame->hd.type, frame->hd.flags, frame->hd.stream_id);
+}
+
+int cb_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len, void* user) {
+    return self(user).on_data_chunk(stream_id, {reinterpret_cast<const char*>(data), len});
+}
+
+int cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
+    return self(user).on_stream_close(stream_id, error_code);
+}
+
+int cb_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    uint32_t code = 0;
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        code = frame->rst_stream.error_code;
+    } else if (frame->hd.type == NGHTTP2_GOAWAY) {
+        code = frame->goaway.error_code;
+    }
+    return self(user).on_frame_send(frame->hd.type, frame->hd.stream_id, code);
+}
+
+const nghttp2_session_callbacks* callbacks() {
+    static nghttp2_session_callbacks* cbs = [] {
+        nghttp2_session_callbacks* c = nullptr;
+        nghttp2_session_callbacks_new(&c);
+        nghttp2_session_callbacks_set_send_callback(c, cb_send);
+        nghttp2_session_callbacks_set_send_data_callback(c, cb_send_data);
+        nghttp2_session_callbacks_set_on_begin_headers_callback(c, cb_begin_headers);
+        nghttp2_session_callbacks_set_on_header_callback(c, cb_header);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk);
+        nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
+        nghttp2_session_callbacks_set_on_frame_send_callback(c, cb_frame_send);
+        return c;
+    }();
+    return cbs;
+}
+
+} // namespace
+
+connection::connection(const settings& cfg) : _cfg(cfg), _hook(std::make_shared<drain_hook>(this)) {}
+
+connection::~connection() {
+    release();
+    _hook->conn = nullptr; // a segment still holding the hook no longer reaches us
+}
+
+void connection::clear_output() noexcept {
+    _out.clear();
+    _hook_armed = false;
+    _out_blocked = false;
+}
+
+void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
+                      const http::connection_limits& lim) {
+    release();
+    _slot = slot;
+    _gen = gen;
+    _peer = peer;
+    _now_s = now_s;
+    _limits = lim;
+    _closing = false;
+    _failed = false;
+    _draining = false;
+    _app_streams = 0;
+    _requests_seen = 0;
+    _stall_since = 0;
+    _successor.reset();
+    clear_output();
+    _resets.reset(_cfg.reset_burst, _cfg.reset_rate, now_s);
+    _control.reset(_cfg.control_burst, _cfg.control_rate, now_s);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_max_continuations(opt, _cfg.max_continuations);
+    // Request bodies: the window is given back as bytes are buffered or taken by the app
+    // (connection::consume), so an app that does not read stops the client.
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    // Our own caps come first (they are counted); nghttp2's built-in ones stay behind them.
+    nghttp2_option_set_stream_reset_rate_limit(opt, uint64_t{_cfg.reset_burst} * 4, uint64_t{_cfg.reset_rate} * 4);
+    nghttp2_session_server_new2(&_session, callbacks(), this, opt);
+    nghttp2_option_del(opt);
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, _cfg.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, _cfg.initial_window},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(lim.parser.max_head_bytes)},
+    };
+    nghttp2_submit_settings(_session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+    nghttp2_session_set_local_window_size(_session, NGHTTP2_FLAG_NONE, 0, static_cast<int32_t>(_cfg.connection_window));
+    _deadline = now_s + lim.keep_alive_timeout_s;
+    flush(); // the server's preface (SETTINGS) goes first
+}
+
+bool connection::open_upgraded(std::string_view settings_payload, bool head_request) {
+    auto st = std::make_unique<stream>();
+    st->id = 1;
+    st->headers_done = true;
+    stream* p = st.get();
+    _streams.emplace(1, std::move(st));
+    int rv = nghttp2_session_upgrade2(_session, reinterpret_cast<const uint8_t*>(settings_payload.data()),
+                                      settings_payload.size(), head_request ? 1 : 0, p);
+    if (rv != 0) {
+        _streams.erase(1);
+        return false;
+    }
+    return true;
+}
+
+void connection::release() noexcept {
+    for (auto& [id, st] : _streams) {
+        if (st->control && !st->ended) {
+            st->control->on_closed();
+        }
+        if (st->watch) {
+            st->watch->fail(http::body_error::disconnect);
+        }
+        if (st->body_stream) {
+            st->body_stream->fail(http::body_error::disconnect);
+        }
+    }
+    _streams.clear();
+    if (_session != nullptr) {
+        nghttp2_session_del(_session);
+        _session = nullptr;
+    }
+    clear_output();
+    _closing = true;
+    _app_streams = 0;
+    _deadline = 0;
+}
+
+bool connection::close_after_flush() const noexcept {
+    if (_session == nullptr || _failed) {
+        return true;
+    }
+    if (_closing && _app_streams == 0 && _streams.empty()) {
+        return true;
+    }
+    return nghttp2_session_want_read(_session) == 0 && nghttp2_session_want_write(_session) == 0;
+}
+
+bool connection::on_data(std::string_view data, http::protocol_env& env) {
+    if (_session == nullptr || _failed) {
+        return false;
+    }
+    _env = &env;
+    _now_s = env.now_s;
+    _output_limit = env.output_limit;
+    if (_out_blocked && _out.bytes() < _output_limit / 2) {
+        on_output_drained();
+    }
+    ssize_t rv = nghttp2_session_mem_recv(_session, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    if (rv < 0) [[unlikely]] {
+        // A connection error nghttp2 found (bad preface, flood, too many CONTINUATIONs,
+        // a frame that breaks the protocol): it queued a GOAWAY where it could; send it
+        // and close.
+        env.counters.h2_connection_errors.add();
+        if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+            env.counters.h2_floods.add();
+        }
+        if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+            nghttp2_session_terminate_session(_session,
+                                              rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                                                  ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                  : NGHTTP2_PROTOCOL_ERROR);
+        }
+        flush();
+        _failed = true;
+        _closing = true;
+        _env = nullptr;
+        update_deadline();
+        return true;
+    }
+    flush();
+    _env = nullptr;
+    update_deadline();
+    return true;
+}
+
+void connection::pump(http::protocol_env& env) {
+    (void)env;
+}
+
+// ---- the request side ----
+
+int connection::on_begin_headers(int32_t id) {
+    if (_closing) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; // a stream after our GOAWAY: refused
+    }
+    auto st = std::make_unique<stream>();
+    st->id = id;
+    _streams[id] = std::move(st);
+    ++_requests_seen;
+    if (_env != nullptr) {
+        _env->counters.h2_streams.add();
+    }
+    return 0;
+}
+
+int connection::on_header(int32_t id, uint8_t frame_type, std::string_view name, std::string_view value) {
+    if (frame_type != NGHTTP2_HEADERS) {
+        return 0;
+    }
+    auto it = _streams.find(id);
+    if (it == _streams.end()) {
+        return 0;
+    }
+    stream& st = *it->second;
+    if (st.headers_done) {
+        return 0; // trailers: not passed on (the request is reported at its end without them)
+    }
+    // The header list limit (SETTINGS_MAX_HEADER_LIST_SIZE, RFC 9113 §6.5.2 counts 32
+    // bytes per field) also bounds what an HPACK bomb expands to: past it nothing more
+    // is kept, and the stream is answered 431.
+    st.header_bytes += name.size() + value.size() + 32;
+    if (++st.header_count > _limits.parser.max_headers || st.header_bytes > _limits.parser.max_head_bytes) {
+        if (!st.headers_over && _env != nullptr) {
+            _env->counters.h2_header_overflows.add();
+        }
+        st.headers_over = true;
+        return 0;
+    }
+    if (st.headers_over) {
+        return 0;
+    }
+    if (!name.empty() && name[0] == ':') {
+        if (name == ":method") {
+            st.method.assign(value);
+        } else if (name == ":path") {
+            st.path.assign(value);
+        } else if (name == ":authority") {
+            st.authority.assign(value);
+        }
+        return 0; // :scheme: the connection knows (peer.secure); nghttp2 checked it is there
+    }
+    if (name == "cookie") {
+        if (!st.cookie.empty()) {
+            st.cookie.append("; ");
+        }
+        st.cookie.append(value);
+        return 0;
+    }
+    if (name == "content-length") {
+        int64_t v = 0;
+        for (char c : value) {
+            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
+            if (v < 0) {
+                break;
+            }
+        }
+        st.content_length = value.empty() ? -1 : v; // nghttp2 checks it against the DATA
+    }
+    if (name == "host" && !st.authority.empty()) {
+        return 0; // RFC 9113 §8.3.1: :authority wins
+    }
+    st.fields.append(name).append(": ").append(value).append("\r\n");
+    return 0;
+}
+
+int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
+    switch (type) {
+    case NGHTTP2_HEADERS: {
+        auto it = _streams.find(id);
+        if (it == _streams.end()) {
+            return 0;
+        }
+        stream& st = *it->second;
+        if (!st.headers_done) {
+            st.headers_done = true;
+            if (st.headers_over) {
+                answer_error(st, 431, "request header fields too large");
+                return 0;
+            }
+            if (st.method == "CONNECT") {
+                answer_error(st, 501, "CONNECT is not supported"); // RFC 9113 §8.5: no tunnels here
+                return 0;
+            }
+        }
+        if ((flags & NGHTTP2_FLAG_END_STREAM) && !st.reported) {
+            dispatch(st);
+        } else if (!st.reported && !st.body_stream &&
+                   (st.content_length < 0 || static_cast<uint64_t>(st.content_length) > _limits.stream_body_above)) {
+            // A large body, or one of unknown length: a route that streams bodies gets the
+            // request now and the body as it arrives (else the dispatcher says buffer).
+            dispatch(st, true);
+        }
+        return 0;
+    }
+    case NGHTTP2_DATA: {
+        if (flags & NGHTTP2_FLAG_END_STREAM) {
+            auto it = _streams.find(id);
+            if (it == _streams.end()) {
+                return 0;
+            }
+            stream& st = *it->second;
+            if (st.body_stream) {
+                if (!st.body_failed) {
+                    st.body_stream->finish();
+                }
+                st.body_stream.reset();
+            } else if (!st.reported) {
+                dispatch(st);
+            }
+        }
+        return 0;
+    }
+    case NGHTTP2_RST_STREAM:
+        // CVE-2023-44487 (rapid reset): a client that opens and cancels streams makes us
+        // do the work of each without ever reading an answer.
+        if (!_resets.take(_now_s)) [[unlikely]] {
+            if (_env != nullptr) {
+                _env->counters.h2_floods.add();
+            }
+            fatal(NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        return 0;
+    case NGHTTP2_PING:
+    case NGHTTP2_SETTINGS:
+        if (!(flags & NGHTTP2_FLAG_ACK) && !_control.take(_now_s)) [[unlikely]] {
+            if (_env != nullptr) {
+                _env->counters.h2_floods.add();
+            }
+            fatal(NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        return 0;
+    case NGHTTP2_GOAWAY:
+        _closing = true; // the client goes: finish what is open
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int connection::on_data_chunk(int32_t id, std::string_view data) {
+    auto it = _streams.find(id);
+    if (it == _streams.end()) {
+        return 0;
+    }
+    stream& st = *it->second;
+    st.received += data.size();
+    if (st.body_stream) {
+        if (st.body_failed) {
+            consume(st);
+        } else if (st.received > _limits.max_body) {
+            st.body_failed = true; // the app's read raises (413) and it answers
+            st.body_stream->fail(http::body_error::too_large);
+            consume(st);
+        } else {
+            st.body_stream->push(data);
+            consume(st); // what the app already took
+        }
+        return 0;
+    }
+    if (st.reported) {
+        consume(st); // answered already (413, 431): the rest is dropped
+        return 0;
+    }
+    if (st.body.size() + data.size() > _limits.max_body) {
+        answer_error(st, 413, "request body too large");
+        consume(st);
+        return 0;
+    }
+    st.body.append(data);
+    consume(st); // buffered whole (bounded by max_body): the window opens at once
+    return 0;
+}
+
+void connection::consume(stream& st) {
+    uint64_t upto = st.received;
+    if (st.body_stream && !st.body_failed) {
+        uint64_t left = st.body_stream->unconsumed();
+        upto = left < st.received ? st.received - left : 0;
+    }
+    if (upto > st.consumed && _session != nullptr) {
+        nghttp2_session_consume(_session, st.id, static_cast<size_t>(upto - st.consumed));
+        st.consumed = upto;
+    }
+}
+
+void connection::answer_error(stream& st, uint16_t status, std::string_view why) {
+    st.reported = true;
+    st.ctx = http::request_context{};
+    if (_env != nullptr) {
+        respond(static_cast<uint64_t>(st.id), st.ctx, status, text_plain, why, *_env);
+    }
+}
+
+void connection::dispatch(stream& st, bool body_follows) {
+    st.reported = true;
+    if (_env == nullptr) {
+        return;
+    }
+    http::protocol_env& env = *_env;
+    if (st.head.empty()) {
+        st.head.reserve(st.method.size() + st.path.size() + st.authority.size() + st.fields.size() + st.cookie.size() +
+                        48);
+        st.head.append(st.method).append(" ").append(st.path).append(" HTTP/1.1\r\n");
+        if (!st.authority.empty()) {
+            st.head.append("host: ").append(st.authority).append("\r\n");
+        }
+        st.head.append(st.fields);
+        if (!st.cookie.empty()) {
+            st.head.append("cookie: ").append(st.cookie).append("\r\n");
+        }
+        st.head.append("\r\n");
+        std::string().swap(st.fields);
+        std::string().swap(st.cookie);
+    }
+    http::request_head& head = tl_head;
+    http::parse_outcome r = http::parse_request_head(st.head, head, _limits.parser);
+    if (r.status != http::parse_status::complete || r.consumed != st.head.size()) [[unlikely]] {
+        // What HPACK allowed but HTTP does not (a bad method token or target, a field
+        // value the HTTP/1.1 rules refuse): the same answer HTTP/1.1 gives.
+        env.counters.parse_errors.add();
+        http::http_error err = r.status == http::parse_status::error ? r.error : http::http_error::bad_request;
+        answer_error(st, http::status_of(err), http::reason_of(err));
+        return;
+    }
+    head.version_minor = http::version_http2;
+    st.ctx = http::request_context{http::version_http2, head.method_id == http::method_head, true};
+    http::request_event ev{head,   st.head, st.body, body_follows, static_cast<uint64_t>(st.id),
+                           st.ctx, _slot,   _gen,    _peer};
+    std::shared_ptr<http::body_stream> watch;
+    http::dispatcher::verdict v = env.dispatch.on_request(*this, ev, env, watch);
+    if (v == http::dispatcher::verdict::buffer) {
+        st.reported = false; // read the whole body, then report it again
+        return;
+    }
+    env.counters.requests.add();
+    if (v == http::dispatcher::verdict::answered) {
+        return;
+    }
+    if (v == http::dispatcher::verdict::streaming) {
+        st.from_app = true;
+        ++_app_streams;
+        st.body_stream = std::move(watch);
+        if (st.received > 0) {
+            st.body_stream->push(st.body); // DATA that came with the head
+            std::string().swap(st.body);
+        }
+        return;
+    }
+    if (v == http::dispatcher::verdict::to_app || v == http::dispatcher::verdict::upgrade) {
+        st.from_app = true;
+        ++_app_streams;
+        st.watch = std::move(watch);
+        return;
+    }
+    // buffer / streaming are only asked for bodies that follow: never here.
+    answer_error(st, 500, "unexpected dispatch verdict");
+}
+
+// ---- the response side ----
+
+connection::stream* connection::find(uint64_t seq) noexcept {
+    auto it = _streams.find(static_cast<int32_t>(seq));
+    return it == _streams.end() ? nullptr : it->second.get();
+}
+
+int connection::on_stream_close(int32_t id, uint32_t error_code) {
+    (void)error_code;
+    auto it = _streams.find(id);
+    if (it == _streams.end()) {
+        return 0;
+    }
+    stream& st = *it->second;
+    if (st.control && !st.ended) {
+        st.control->on_closed(); // reset by the client: the producer stops
+    }
+    if (st.watch) {
+        st.watch->fail(http::body_error::disconnect); // the app hears the client left
+    }
+    if (st.body_stream) {
+        st.body_stream->fail(http::body_error::disconnect); // reset before its body ended
+    }
+    if (st.from_app) {
+        --_app_streams; // its later messages find no stream and are dropped
+    }
+    _streams.erase(it);
+    if (_streams.empty()) {
+        _deadline = _now_s + _limits.keep_alive_timeout_s;
+    }
+    return 0;
+}
+
+int connection::on_frame_send(int type, int32_t id, uint32_t error_code) {
+    (void)id;
+    if (_env == nullptr) {
+        return 0;
+    }
+    if (type == NGHTTP2_RST_STREAM) {
+        _env->counters.h2_resets_sent.add();
+        if (error_code == NGHTTP2_REFUSED_STREAM) {
+            _env->counters.h2_refused_streams.add();
+        }
+    } else if (type == NGHTTP2_GOAWAY) {
+        _env->counters.h2_goaways_sent.add();
+    }
+    return 0;
+}
+
+void connection::flush() {
+    if (_session == nullptr) {
+        return;
+    }
+    if (nghttp2_session_send(_session) != 0) [[unlikely]] {
+        _failed = true;
+    }
+}
+
+void connection::fatal(uint32_t error_code) {
+    if (_session == nullptr) {
+        return;
+    }
+    nghttp2_session_terminate_session(_session, error_code);
+    _closing = true;
+    _failed = true;
+}
+
+// Deadlines: idle (no stream open) closes after keep_alive_timeout; a response that
+// waits for the client's flow-control window (a zero window the client never opens)
+// closes after body_timeout.
+void connection::update_deadline() {
+    if (_session == nullptr || _failed) {
+        _deadline = 0;
+        return;
+    }
+    if (_streams.empty()) {
+        if (_deadline == 0) {
+            _deadline = _now_s + _limits.keep_alive_timeout_s;
+        }
+        _stall_since = 0;
+        return;
+    }
+    bool stalled = false;
+    int32_t conn_window = nghttp2_session_get_remote_window_size(_session);
+    for (auto& [id, st] : _streams) {
+        if (st->pending_bytes > 0 &&
+            (conn_window <= 0 || nghttp2_session_get_stream_remote_window_size(_session, id) <= 0)) {
+            stalled = true;
+            break;
+        }
+    }
+    if (!stalled) {
+        _stall_since = 0;
+        _deadline = 0; // streams are open: the app or the client is working on them
+        return;
+    }
+    if (_stall_since == 0) {
+        _stall_since = _now_s;
+    }
+    _deadline = _stall_since + _limits.body_timeout_s;
+}
+
+void connection::on_peer_eof(http::protocol_env& env) {
+    (void)env;
+    _closing = true;
+    for (auto& [id, st] : _streams) {
+        if (st->watch) {
+            st->watch->fail(http::body_error::disconnect);
+            st->watch.reset();
+        }
+        if (st->body_stream && !st->body_failed) {
+            st->body_failed = true;
+            st->body_stream->fail(http::body_error::disconnect);
+        }
+    }
+}
+
+void connection::on_timeout(http::protocol_env& env) {
+    _deadline = 0;
+    if (_session == nullptr || _failed) {
+        return;
+    }
+    _env = &env;
+    _now_s = env.now_s;
+    env.counters.timeouts.add();
+    if (_stall_since != 0) {
+        env.counters.h2_window_stalls.add(); // the client keeps its window shut: give up
+        fatal(NGHTTP2_NO_ERROR);
+    } else if (_streams.empty()) {
+        fatal(NGHTTP2_NO_ERROR); // idle: GOAWAY, then close
+    }
+    flush();
+    _env = nullptr;
+}
+
+bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
+    (void)grace_s;
+    _now_s = now_s;
+    _draining = true;
+    if (_session == nullptr || _failed) {
+        return true;
+    }
+    if (!_closing) {
+        // RFC 9113 §6.8: streams up to the last one we saw are answered; later ones the
+        // client retries elsewhere.
+        nghttp2_submit_goaway(_session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(_session),
+                              NGHTTP2_NO_ERROR, nullptr, 0);
+        _closing = true;
+        flush();
+    }
+    return _out.empty() && _streams.empty();
+}
+
+void connection::dispatch_upgraded(std::string_view head_bytes, std::string_view body, http::protocol_env& env) {
+    stream* st = find(1);
+    if (st == nullptr) {
+        return;
+    }
+    _env = &env;
+    _now_s = env.now_s;
+    ++_requests_seen;
+    env.counters.h2_streams.add();
+    st->head.assign(head_bytes);
+    st->body.assign(body);
+    dispatch(*st);
+    flush();
+    _env = nullptr;
+    update_deadline();
+}
+
+std::unique_ptr<http::protocol> starter::make(uint32_t slot, uint32_t gen, const http::peer_address& peer,
+                                              std::string_view pending, http::protocol_env& env) {
+    auto conn = std::make_unique<connection>(_cfg);
+    conn->open(slot, gen, peer, env.now_s, env.limits);
+    env.counters.h2_connections.add();
+    if (!pending.empty()) {
+        conn->on_data(pending, env);
+    }
+    return conn;
+}
+
+namespace {
+
+// RFC 7540 §3.2.1: HTTP2-Settings is base64url without padding. False on a bad character.
+bool base64url_decode(std::string_view in, std::string& out) {
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        int v;
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '-') {
+            v = 62;
+        } else if (c == '_') {
+            v = 63;
+        } else if (c == '=') {
+            break; // tolerated padding
+        } else {
+            return false;
+        }
+        acc = (acc << 6) | static_cast<uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xff));
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+std::unique_ptr<http::protocol> starter::make_upgraded(uint32_t slot, uint32_t gen, const http::peer_address& peer,
+                                                       std::string_view http2_settings, std::string_view head_bytes,
+                                                       std::string_view body, http::protocol_env& env) {
+    std::string payload;
+    if (!base64url_decode(http2_settings, payload) || payload.size() % 6 != 0) {
+        return nullptr; // not a SETTINGS payload: the request is answered as HTTP/1.1
+    }
+    bool head_request = head_bytes.size() >= 5 && head_bytes.substr(0, 5) == "HEAD ";
+    auto conn = std::make_unique<connection>(_cfg);
+    conn->open(slot, gen, peer, env.now_s, env.limits);
+    if (!conn->open_upgraded(payload, head_request)) {
+        return nullptr;
+    }
+    env.counters.h2_connections.add();
+    conn->dispatch_upgraded(head_bytes, body, env);
+    return conn;
+}
+
+} // namespace ringbolt::h2

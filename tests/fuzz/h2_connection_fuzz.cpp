@@ -1,0 +1,259 @@
+// libFuzzer target for one whole HTTP/2 connection (h2::connection over libnghttp2): the
+// input is a script that feeds client bytes in pieces and plays the application (whole,
+// streamed and aborted answers, credit for streamed bodies) and the reactor (sends,
+// timeouts, EOF, drain), then checks what came out.
+//
+// Script: one config byte, then operations (a byte each, `% num_ops`, then operands).
+// The client's bytes follow the preface (fed first, so the fuzzer explores frames).
+// Invariants, checked with abort():
+//  (a) the output is a sequence of whole HTTP/2 frames that starts with the server's
+//      SETTINGS, every frame within the default maximum size (16384);
+//  (b) stream ids of the server's frames are never even (the server pushes nothing);
+//  (c) a request the dispatcher saw is never answered twice (on_request once per seq);
+//  (d) once released, the connection queues nothing more.
+#include "h2/connection.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace ringbolt;
+
+void check(bool ok, const char* what) {
+    if (!ok) {
+        std::fprintf(stderr, "h2_connection_fuzz: invariant violated: %s\n", what);
+        std::abort();
+    }
+}
+
+struct reader {
+    const uint8_t* p;
+    size_t n;
+    uint8_t byte() {
+        if (n == 0) {
+            return 0;
+        }
+        --n;
+        return *p++;
+    }
+    std::string_view bytes(size_t want) {
+        size_t k = want < n ? want : n;
+        std::string_view v(reinterpret_cast<const char*>(p), k);
+        p += k;
+        n -= k;
+        return v;
+    }
+};
+
+// Answers paths starting with /n natively, hands the rest to the "app" (the script).
+struct fuzz_dispatcher final : http::dispatcher {
+    std::vector<uint64_t> pending;
+    std::set<uint64_t> seen;
+    bool stream_bodies = false;
+    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
+                       std::shared_ptr<http::body_stream>& stream) override {
+        if (ev.body_follows) {
+            if (!stream_bodies) {
+                return verdict::buffer;
+            }
+            stream = std::make_shared<fuzz_body>();
+            check(seen.insert(ev.seq).second, "(c) a request reported twice");
+            pending.push_back(ev.seq);
+            return verdict::streaming;
+        }
+        check(seen.insert(ev.seq).second, "(c) a request reported twice");
+        if (ev.head.path.size() >= 2 && ev.head.path[1] == 'n') {
+            conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain\r\n", "native answer", env);
+            return verdict::answered;
+        }
+        pending.push_back(ev.seq);
+        return verdict::to_app;
+    }
+    struct fuzz_body final : http::body_stream {
+        uint64_t pushed = 0;
+        uint64_t taken = 0;
+        void push(std::string_view b) noexcept override { pushed += b.size(); }
+        void finish() noexcept override {}
+        void fail(http::body_error) noexcept override {}
+        uint64_t unconsumed() const noexcept override { return pushed - taken; }
+    };
+};
+
+struct fuzz_control final : http::stream_control {
+    int closed = 0;
+    uint64_t sent = 0;
+    void on_sent(size_t n) noexcept override { sent += n; }
+    void on_closed() noexcept override { ++closed; }
+};
+
+// (a), (b): the wire so far parses as whole frames.
+void check_frames(const std::string& wire) {
+    size_t pos = 0;
+    bool first = true;
+    while (pos + 9 <= wire.size()) {
+        auto b = [&](size_t i) { return static_cast<uint8_t>(wire[pos + i]); };
+        size_t len = (size_t{b(0)} << 16) | (size_t{b(1)} << 8) | b(2);
+        uint8_t type = b(3);
+        uint32_t sid = ((uint32_t{b(5)} << 24) | (uint32_t{b(6)} << 16) | (uint32_t{b(7)} << 8) | b(8)) & 0x7fffffff;
+        if (first) {
+            check(type == 4, "(a) the first frame is not SETTINGS");
+            first = false;
+        }
+        check(len <= 16384, "(a) a frame over 16384 bytes");
+        check(sid == 0 || sid % 2 == 1, "(b) a frame on an even stream");
+        pos += 9 + len;
+    }
+    check(pos == wire.size(), "(a) a partial frame at the end of the output");
+}
+
+void drain_output(http::output_queue& q, std::string& wire) {
+    http::send_batch batch;
+    while (q.take_front(batch, 64, SIZE_MAX)) {
+        if (batch.is_file()) {
+            batch.consume(batch.remaining());
+        } else {
+            iovec iov[64];
+            size_t n = batch.iovecs(iov, 64);
+            for (size_t i = 0; i < n; ++i) {
+                wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+            }
+            batch.consume(batch.remaining());
+        }
+        batch.reset();
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    reader in{data, size};
+    uint8_t config = in.byte();
+    http::connection_limits limits;
+    if (config & 1) {
+        limits.max_body = 100;
+        limits.parser.max_head_bytes = 300;
+        limits.parser.max_headers = 4;
+    }
+    limits.stream_body_above = (config & 2) ? 10 : limits.stream_body_above;
+    core_counters counters;
+    fuzz_dispatcher dispatch;
+    dispatch.stream_bodies = (config & 4) != 0;
+    uint32_t now = 1000;
+    h2::settings cfg;
+    if (config & 8) {
+        cfg.reset_burst = 3;
+        cfg.control_burst = 3;
+        cfg.max_concurrent_streams = 2;
+    }
+    h2::connection conn(cfg);
+    conn.open(1, 1, {}, now, limits);
+    std::string wire;
+    auto env = [&]() {
+        return http::protocol_env{limits,
+                                  "Thu, 01 Jan 2026 00:00:00 GMT",
+                                  now,
+                                  false,
+                                  counters,
+                                  dispatch,
+                                  (config & 16) ? size_t{20000} : size_t{1} << 20};
+    };
+    {
+        auto e = env();
+        conn.on_data(h2::client_preface, e);
+    }
+    std::vector<std::shared_ptr<fuzz_control>> controls;
+    bool released = false;
+    constexpr int num_ops = 10;
+    while (in.n > 0) {
+        uint8_t op = in.byte() % num_ops;
+        auto e = env();
+        switch (op) {
+        case 0:
+        case 1:
+        case 2: { // client bytes
+            size_t len = 1 + in.byte() * (op == 2 ? 8 : 1);
+            conn.on_data(in.bytes(len), e);
+            break;
+        }
+        case 3: { // the app answers the oldest pending request whole
+            if (!dispatch.pending.empty()) {
+                http::app_response m;
+                m.seq = dispatch.pending.front();
+                dispatch.pending.erase(dispatch.pending.begin());
+                m.start.status = static_cast<uint16_t>(100 + in.byte() * 2);
+                m.start.static_fields = "Content-Type: text/plain\r\n";
+                m.body.assign(in.byte(), 'b');
+                conn.on_app_message(std::move(m), e);
+            }
+            break;
+        }
+        case 4: { // a streamed answer: head and a piece, later pieces and the end
+            if (!dispatch.pending.empty()) {
+                http::app_response m;
+                m.seq = dispatch.pending.back();
+                uint8_t how = in.byte();
+                if (how & 1) {
+                    m.parts = http::app_response::part_head | http::app_response::part_body;
+                    auto c = std::make_shared<fuzz_control>();
+                    controls.push_back(c);
+                    m.stream = c;
+                } else if (how & 2) {
+                    m.parts = http::app_response::part_body;
+                } else {
+                    m.parts = (how & 4) ? http::app_response::part_abort : http::app_response::part_end;
+                    m.trailers = (how & 8) ? "X-Trailer: 1\r\n" : "";
+                    dispatch.pending.pop_back();
+                }
+                m.body.assign(static_cast<size_t>(in.byte()) * 97, 's');
+                conn.on_app_message(std::move(m), e);
+            }
+            break;
+        }
+        case 5: // the app took streamed body bytes
+            if (!dispatch.pending.empty()) {
+                http::app_response m;
+                m.seq = dispatch.pending.front();
+                m.parts = http::app_response::part_read_more;
+                conn.on_app_message(std::move(m), e);
+            }
+            break;
+        case 6: // the reactor sends what is queued
+            drain_output(conn.output(), wire);
+            break;
+        case 7: // time passes
+            now += 1 + in.byte() % 40;
+            if (conn.deadline() != 0 && now >= conn.deadline()) {
+                auto e2 = env();
+                conn.on_timeout(e2);
+            }
+            break;
+        case 8:
+            conn.begin_drain(now, 1);
+            break;
+        case 9:
+            if (in.byte() & 1) {
+                conn.on_peer_eof(e);
+            } else {
+                conn.release();
+                released = true;
+            }
+            break;
+        default:
+            break;
+        }
+        if (released) {
+            check(conn.output().empty(), "(d) output after release");
+            break;
+        }
+    }
+    drain_output(conn.output(), wire);
+    check_frames(wire);
+    conn.release();
+    return 0;
+}

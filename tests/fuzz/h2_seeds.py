@@ -1,0 +1,64 @@
+"""Writes the seed corpus of h2_connection_fuzz (tests/fuzz/corpus/h2_connection):
+scripts in the target's format (a config byte, then operations) carrying real HTTP/2
+frames, so the fuzzer starts from requests, bodies, control frames and floods.
+Run with a Python that has `hpack` (the test dependencies): python tests/fuzz/h2_seeds.py"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import hpack
+
+OUT = Path(__file__).parent / "corpus" / "h2_connection"
+FEED, ANSWER, STREAM, READ_MORE, SEND, TIME, DRAIN, EOF = 0, 3, 4, 5, 6, 7, 8, 9
+
+
+def frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid) + payload
+
+
+def headers(path: str, method: str = "GET", extra: list[tuple[str, str]] | None = None) -> bytes:
+    return hpack.Encoder().encode([(":method", method), (":path", path), (":scheme", "http"),
+                                   (":authority", "x"), *(extra or [])])
+
+
+def feed(data: bytes) -> bytes:
+    out = b""
+    for i in range(0, len(data), 256):
+        chunk = data[i:i + 256]
+        out += bytes([FEED, len(chunk) - 1]) + chunk
+    return out
+
+
+SETTINGS = frame(4, 0, 0)
+SEEDS = {
+    "get_native_and_app": bytes([0]) + feed(SETTINGS + frame(1, 5, 1, headers("/n")) + frame(1, 5, 3, headers("/a")))
+    + bytes([ANSWER, 100, 20, SEND]),
+    "post_buffered": bytes([0]) + feed(SETTINGS + frame(1, 4, 1, headers("/a", "POST")) + frame(0, 1, 1, b"x" * 300))
+    + bytes([ANSWER, 50, 3, SEND]),
+    "post_streamed": bytes([6]) + feed(SETTINGS + frame(1, 4, 1, headers("/a", "POST")) + frame(0, 0, 1, b"y" * 200))
+    + bytes([READ_MORE, STREAM, 1, 5, SEND]) + feed(frame(0, 1, 1, b"z" * 50)) + bytes([STREAM, 0, 2, SEND]),
+    "streamed_answer_trailers": bytes([0]) + feed(SETTINGS + frame(1, 5, 1, headers("/a")))
+    + bytes([STREAM, 1, 40, SEND, STREAM, 2, 40, STREAM, 8, 0, SEND]),
+    "control_frames": bytes([0]) + feed(SETTINGS + frame(6, 0, 0, b"12345678") + frame(8, 0, 0, struct.pack(">I", 1000))
+                                        + frame(1, 5, 1, headers("/a")) + frame(3, 0, 1, struct.pack(">I", 8))
+                                        + frame(7, 0, 0, struct.pack(">II", 0, 0))) + bytes([SEND]),
+    "continuation": bytes([0]) + feed(SETTINGS + frame(1, 0, 1, headers("/a")) + frame(9, 0, 1, b"")
+                                      + frame(9, 4, 1, hpack.Encoder().encode([("x-a", "b")]))) + bytes([SEND]),
+    "limits": bytes([9]) + feed(SETTINGS + frame(1, 5, 1, headers("/a", extra=[(f"x-{i}", "v" * 50) for i in range(8)]))
+                                + frame(1, 4, 3, headers("/a", "POST")) + frame(0, 1, 3, b"b" * 200)
+                                + b"".join(frame(1, 5, s, headers("/n")) + frame(3, 0, s, b"\0\0\0\x08")
+                                           for s in range(5, 30, 2))) + bytes([SEND]),
+    "zero_window_timeout": bytes([0]) + feed(frame(4, 0, 0, struct.pack(">HI", 4, 0)) + frame(1, 5, 1, headers("/n")))
+    + bytes([SEND, TIME, 35, TIME, 35, SEND]),
+    "drain_then_eof": bytes([0]) + feed(SETTINGS + frame(1, 5, 1, headers("/a"))) + bytes([DRAIN, SEND, ANSWER, 100, 1,
+                                                                                          SEND, EOF, 1, SEND]),
+    "garbage": bytes([0]) + feed(b"\x00\x00\x04\x09\x00\x00\x00\x00\x01garbage!" * 4) + bytes([SEND]),
+}
+
+if __name__ == "__main__":
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, data in SEEDS.items():
+        (OUT / name).write_bytes(data)
+    print(f"{len(SEEDS)} seeds in {OUT}")

@@ -1,0 +1,22 @@
+"""An ASGI app for tests/py/test_http2.py: answers its scope's http_version and echoes
+the request body, streamed back in pieces (more_body)."""
+import json
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    head = json.dumps({"http_version": scope["http_version"], "path": scope["path"],
+                       "body_len": len(body)}).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream")]})
+    await send({"type": "http.response.body", "body": head + b"\n", "more_body": True})
+    for i in range(0, len(body), 10000):
+        await send({"type": "http.response.body", "body": body[i:i + 10000], "more_body": True})
+    await send({"type": "http.response.body", "body": b""})

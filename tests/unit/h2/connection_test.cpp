@@ -1,0 +1,274 @@
+// h2::connection without a ring: a libnghttp2 client session on the other side makes
+// the frames and reads the answers; the dispatcher is a fake that answers natively or
+// keeps the request for the test to answer as the app.
+#include "h2/connection.hpp"
+
+#include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace ringbolt;
+
+struct fake_dispatcher final : http::dispatcher {
+    std::vector<uint64_t> to_app;
+    std::vector<std::string> bodies;
+    std::vector<std::string> heads;
+    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
+                       std::shared_ptr<http::body_stream>&) override {
+        if (ev.body_follows) {
+            return verdict::buffer;
+        }
+        heads.emplace_back(ev.head_bytes);
+        bodies.emplace_back(ev.body);
+        EXPECT_EQ(ev.head.version_minor, http::version_http2);
+        if (ev.head.path == "/native") {
+            conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain\r\n", "native", env);
+            return verdict::answered;
+        }
+        to_app.push_back(ev.seq);
+        return verdict::to_app;
+    }
+};
+
+struct credit final : http::stream_control {
+    size_t sent = 0;
+    int closed = 0;
+    void on_sent(size_t n) noexcept override { sent += n; }
+    void on_closed() noexcept override { ++closed; }
+};
+
+// A client session: submit requests, feed it the server's bytes, read the answers.
+struct client {
+    struct answer {
+        std::map<std::string, std::string> headers;
+        std::string body;
+        bool ended = false;
+        uint32_t reset = 0xffffffff;
+    };
+    nghttp2_session* session = nullptr;
+    std::string out; ///< bytes for the server
+    std::map<int32_t, answer> answers;
+    uint32_t goaway = 0xffffffff;
+
+    client() {
+        nghttp2_session_callbacks* cb;
+        nghttp2_session_callbacks_new(&cb);
+        nghttp2_session_callbacks_set_send_callback(
+            cb, [](nghttp2_session*, const uint8_t* d, size_t n, int, void* u) -> ssize_t {
+                static_cast<client*>(u)->out.append(reinterpret_cast<const char*>(d), n);
+                return static_cast<ssize_t>(n);
+            });
+        nghttp2_session_callbacks_set_on_header_callback(
+            cb,
+            [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl, const uint8_t* v, size_t vl,
+               uint8_t, void* u) -> int {
+                static_cast<client*>(u)->answers[f->hd.stream_id].headers[std::string(
+                    reinterpret_cast<const char*>(n), nl)] = std::string(reinterpret_cast<const char*>(v), vl);
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+            cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t n, void* u) -> int {
+                static_cast<client*>(u)->answers[id].body.append(reinterpret_cast<const char*>(d), n);
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_frame_recv_callback(
+            cb, [](nghttp2_session*, const nghttp2_frame* f, void* u) -> int {
+                auto* c = static_cast<client*>(u);
+                if (f->hd.type == NGHTTP2_GOAWAY) {
+                    c->goaway = f->goaway.error_code;
+                } else if (f->hd.type == NGHTTP2_RST_STREAM) {
+                    c->answers[f->hd.stream_id].reset = f->rst_stream.error_code;
+                }
+                if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+                    (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+                    c->answers[f->hd.stream_id].ended = true;
+                }
+                return 0;
+            });
+        nghttp2_session_client_new(&session, cb, this);
+        nghttp2_session_callbacks_del(cb);
+        nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+        flush();
+    }
+    ~client() { nghttp2_session_del(session); }
+    void flush() { nghttp2_session_send(session); }
+
+    int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {}) {
+        std::vector<std::pair<std::string, std::string>> h = {
+            {":method", "GET"}, {":path", path}, {":scheme", "http"}, {":authority", "x"}};
+        h.insert(h.end(), extra.begin(), extra.end());
+        std::vector<nghttp2_nv> nva;
+        for (auto& [n, v] : h) {
+            nva.push_back({reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()), n.size(),
+                           v.size(), NGHTTP2_NV_FLAG_NONE});
+        }
+        int32_t id = nghttp2_submit_request(session, nullptr, nva.data(), nva.size(), nullptr, nullptr);
+        flush();
+        return id;
+    }
+    void receive(const std::string& bytes) {
+        nghttp2_session_mem_recv(session, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+        flush();
+    }
+};
+
+struct harness {
+    http::connection_limits limits;
+    core_counters counters;
+    fake_dispatcher dispatch;
+    uint32_t now = 1000;
+    h2::connection conn;
+    client cl;
+
+    explicit harness(const h2::settings& cfg = {}) : conn(cfg) { conn.open(1, 1, {}, now, limits); }
+    http::protocol_env env() {
+        return http::protocol_env{limits, "Thu, 01 Jan 2026 00:00:00 GMT", now, false, counters, dispatch};
+    }
+    /// Client bytes to the server (the preface first), `step` bytes at a time; then the
+    /// server's output back to the client.
+    void exchange(size_t step = SIZE_MAX) {
+        std::string bytes = cl.out; // (the client session sends the preface itself)
+        EXPECT_TRUE(sent_preface || bytes.starts_with(h2::client_preface));
+        sent_preface = true;
+        cl.out.clear();
+        auto e = env();
+        for (size_t i = 0; i < bytes.size(); i += step) {
+            conn.on_data(std::string_view(bytes).substr(i, step), e);
+        }
+        cl.receive(take_output());
+    }
+    std::string take_output() {
+        std::string wire;
+        http::send_batch batch;
+        while (conn.output().take_front(batch, 64, SIZE_MAX)) {
+            iovec iov[64];
+            size_t n = batch.iovecs(iov, 64);
+            for (size_t i = 0; i < n; ++i) {
+                wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+            }
+            batch.consume(batch.remaining());
+            batch.reset();
+        }
+        return wire;
+    }
+    bool sent_preface = false;
+};
+
+TEST(H2Connection, NativeAnswerAtEverySplit) {
+    for (size_t step : {size_t{1}, size_t{7}, size_t{64}, SIZE_MAX}) {
+        harness h;
+        int32_t id = h.cl.get("/native", {{"cookie", "a=1"}, {"cookie", "b=2"}});
+        h.exchange(step);
+        auto& a = h.cl.answers[id];
+        EXPECT_EQ(a.headers[":status"], "200") << step;
+        EXPECT_EQ(a.body, "native");
+        EXPECT_TRUE(a.ended);
+        ASSERT_EQ(h.dispatch.heads.size(), 1u);
+        EXPECT_NE(h.dispatch.heads[0].find("cookie: a=1; b=2\r\n"), std::string::npos) << h.dispatch.heads[0];
+        EXPECT_NE(h.dispatch.heads[0].find("host: x\r\n"), std::string::npos);
+    }
+}
+
+TEST(H2Connection, AppAnswersWholeAndStreamedWithCredit) {
+    harness h;
+    int32_t a = h.cl.get("/a");
+    int32_t b = h.cl.get("/b");
+    h.exchange();
+    ASSERT_EQ(h.dispatch.to_app.size(), 2u);
+    auto e = h.env();
+    http::app_response whole;
+    whole.seq = static_cast<uint64_t>(a);
+    whole.start.status = 201;
+    whole.start.static_fields = "Content-Type: text/plain\r\n";
+    whole.body = "whole";
+    h.conn.on_app_message(std::move(whole), e);
+    auto c = std::make_shared<credit>();
+    http::app_response head;
+    head.seq = static_cast<uint64_t>(b);
+    head.parts = http::app_response::part_head | http::app_response::part_body;
+    head.stream = c;
+    head.body = std::string(40000, 's'); // more than the client's 64 KiB window with the rest
+    h.conn.on_app_message(std::move(head), e);
+    http::app_response more;
+    more.seq = static_cast<uint64_t>(b);
+    more.parts = http::app_response::part_body | http::app_response::part_end;
+    more.body = std::string(40000, 't');
+    more.trailers = "X-Done: yes\r\n";
+    h.conn.on_app_message(std::move(more), e);
+    for (int i = 0; i < 5; ++i) {
+        h.cl.receive(h.take_output());
+        h.exchange(); // the client's WINDOW_UPDATEs open the window
+    }
+    EXPECT_EQ(h.cl.answers[a].headers[":status"], "201");
+    EXPECT_EQ(h.cl.answers[a].body, "whole");
+    EXPECT_EQ(h.cl.answers[b].body.size(), 80000u);
+    EXPECT_EQ(h.cl.answers[b].headers["x-done"], "yes");
+    EXPECT_TRUE(h.cl.answers[b].ended);
+    EXPECT_EQ(c->sent, 80000u); // every body byte credited once sent
+    EXPECT_EQ(c->closed, 0);
+    EXPECT_EQ(h.conn.outstanding(), 0u);
+}
+
+TEST(H2Connection, OversizedHeaderListIs431) {
+    harness h;
+    h.limits.parser.max_head_bytes = 1000;
+    h.conn.open(1, 1, {}, h.now, h.limits);
+    int32_t id = h.cl.get("/native", {{"x-big", std::string(2000, 'v')}});
+    h.exchange();
+    EXPECT_EQ(h.cl.answers[id].headers[":status"], "431");
+    EXPECT_EQ(h.counters.h2_header_overflows.get(), 1u);
+    EXPECT_TRUE(h.dispatch.heads.empty());
+}
+
+TEST(H2Connection, RapidResetGetsEnhanceYourCalm) {
+    h2::settings cfg;
+    cfg.reset_burst = 5;
+    cfg.reset_rate = 1;
+    harness h(cfg);
+    for (int i = 0; i < 10; ++i) {
+        int32_t id = h.cl.get("/a");
+        nghttp2_submit_rst_stream(h.cl.session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+        h.cl.flush();
+    }
+    h.exchange();
+    EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+    EXPECT_EQ(h.counters.h2_floods.get(), 1u);
+    EXPECT_TRUE(h.conn.close_after_flush());
+}
+
+TEST(H2Connection, IdleTimeoutSendsGoawayAndCloses) {
+    harness h;
+    int32_t id = h.cl.get("/native");
+    h.exchange();
+    EXPECT_EQ(h.cl.answers[id].headers[":status"], "200");
+    ASSERT_NE(h.conn.deadline(), 0u);
+    h.now = h.conn.deadline();
+    auto e = h.env();
+    h.conn.on_timeout(e);
+    h.cl.receive(h.take_output());
+    EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+    EXPECT_TRUE(h.conn.close_after_flush());
+}
+
+TEST(H2Connection, ReleaseTellsProducers) {
+    harness h;
+    int32_t id = h.cl.get("/a");
+    h.exchange();
+    auto c = std::make_shared<credit>();
+    http::app_response head;
+    head.seq = static_cast<uint64_t>(id);
+    head.parts = http::app_response::part_head;
+    head.stream = c;
+    auto e = h.env();
+    h.conn.on_app_message(std::move(head), e);
+    h.conn.release();
+    EXPECT_EQ(c->closed, 1);
+    EXPECT_TRUE(h.conn.output().empty());
+}
+
+} // namespace
