@@ -282,7 +282,18 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix = 0, cha
     }
 }
 
-// The text of a compact ASCII str (PyUnicode_DATA), `n` bytes. Its object header comes
+// A compact ASCII str's text and length, once the caller checked PyUnicode_IS_COMPACT_ASCII:
+// the data follows the PyASCIIObject header (unicodeobject.h's documented layout of
+// compact ASCII strings, the same in 3.11-3.13), without PyUnicode_DATA's re-tests of
+// the kind bits per key.
+[[gnu::always_inline]] inline const char* ascii_data(PyObject* s) {
+    return reinterpret_cast<const char*>(reinterpret_cast<const PyASCIIObject*>(s) + 1);
+}
+[[gnu::always_inline]] inline size_t ascii_length(PyObject* s) {
+    return static_cast<size_t>(reinterpret_cast<const PyASCIIObject*>(s)->length);
+}
+
+// The text of a compact ASCII str (ascii_data), `n` bytes. Its object header comes
 // right before the data, so the 8 bytes ending at the data's end are readable: a string
 // under 8 bytes (most keys) is checked and copied as one word. Only for that data.
 [[gnu::always_inline]] inline void write_ascii_data(json_sink& out, const char* s, size_t n, char prefix = 0,
@@ -387,8 +398,7 @@ bool write_str_with_surrogates(PyObject* obj, json_sink& out) {
 
 inline bool write_str(PyObject* obj, json_sink& out) {
     if (PyUnicode_IS_COMPACT_ASCII(obj)) [[likely]] {
-        write_ascii_data(out, static_cast<const char*>(PyUnicode_DATA(obj)),
-                         static_cast<size_t>(PyUnicode_GET_LENGTH(obj)));
+        write_ascii_data(out, ascii_data(obj), ascii_length(obj));
         return true;
     }
     Py_ssize_t n;
@@ -478,7 +488,11 @@ bool write_short_decimal(double v, json_sink& out) {
         return false;
     }
     auto m = static_cast<uint64_t>(rounded);
-    while (k > 0 && m % 10 == 0) {
+    while (k >= 2 && m % 100 == 0) {
+        m /= 100;
+        k -= 2;
+    }
+    if (k > 0 && m % 10 == 0) {
         m /= 10;
         --k;
     }
@@ -980,8 +994,7 @@ class json_writer {
         PyObject* val;
         while (PyDict_Next(obj, &pos, &key, &val)) {
             if (Py_TYPE(key) == &PyUnicode_Type && PyUnicode_IS_COMPACT_ASCII(key)) [[likely]] {
-                write_ascii_data(_out, static_cast<const char*>(PyUnicode_DATA(key)),
-                                 static_cast<size_t>(PyUnicode_GET_LENGTH(key)), ',', ':');
+                write_ascii_data(_out, ascii_data(key), ascii_length(key), ',', ':');
             } else {
                 _out.push_back(',');
                 if (!write_key(key)) {
