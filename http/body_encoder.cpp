@@ -317,12 +317,12 @@ int default_level(content_coding c) noexcept {
     return 0;
 }
 
-int fast_level(content_coding c) noexcept {
+int fast_level(content_coding c, uint64_t size) noexcept {
     switch (c) {
     case content_coding::zstd:
         return 3; // zstd 1 costs the same on small bodies
     case content_coding::br:
-        return 2;
+        return size != 0 && size < tiny_body ? 1 : 2;
     case content_coding::gzip:
         return 1;
     case content_coding::identity:

@@ -74,6 +74,9 @@ void BM_zstd_2k(benchmark::State& s) {
 void BM_br_2k(benchmark::State& s) {
     whole(s, content_coding::br, 2000);
 }
+void BM_br_8k(benchmark::State& s) {
+    whole(s, content_coding::br, 8000);
+}
 void BM_gzip_2k(benchmark::State& s) {
     whole(s, content_coding::gzip, 2000);
 }
@@ -93,9 +96,10 @@ void BM_gzip_stream_4k_pieces(benchmark::State& s) {
 BENCHMARK(BM_zstd_100k)->Arg(-1)->Arg(1)->Arg(9);
 BENCHMARK(BM_br_100k)->Arg(-1)->Arg(1)->Arg(9);
 BENCHMARK(BM_gzip_100k)->Arg(-1)->Arg(1)->Arg(9);
-BENCHMARK(BM_zstd_2k)->Arg(-1);
-BENCHMARK(BM_br_2k)->Arg(-1);
-BENCHMARK(BM_gzip_2k)->Arg(-1);
+BENCHMARK(BM_zstd_2k)->Arg(-1)->Arg(1);
+BENCHMARK(BM_br_2k)->Arg(-1)->Arg(1)->Arg(2); // 1: the automatic level under 4 KiB
+BENCHMARK(BM_br_8k)->Arg(1)->Arg(2);
+BENCHMARK(BM_gzip_2k)->Arg(-1)->Arg(1);
 BENCHMARK(BM_zstd_stream_4k_pieces);
 BENCHMARK(BM_br_stream_4k_pieces);
 BENCHMARK(BM_gzip_stream_4k_pieces);

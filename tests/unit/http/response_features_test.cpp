@@ -2,6 +2,8 @@
 // ids, the compression plan, and security fields, from parsed request heads.
 #include "http/response_features.hpp"
 
+#include "http/body_encoder.hpp"
+
 #include "http/response_framer.hpp"
 
 #include <gtest/gtest.h>
@@ -236,6 +238,22 @@ TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
     EXPECT_EQ(compression_level(s, content_coding::zstd, 2048), 3);
     EXPECT_EQ(compression_level(s, content_coding::br, 2048), 9); // given: always used
     EXPECT_EQ(compression_level(s, content_coding::br, 1 << 20), 9);
+}
+
+TEST(Compression, AutomaticBrotliLevelBySize) {
+    // br 1 under tiny_body (quality 2 clears a 256 KiB table per body over 2 KiB), br 2
+    // up to small_body and for streamed pieces, br 4 from small_body on.
+    response_features f;
+    ASSERT_EQ(configure_compression(f, 0, {"br"}, {-1}, {}), "");
+    const compression_settings& s = f.compression;
+    struct {
+        uint64_t size;
+        int level;
+    } cases[] = {{1024, 1},     {2055, 1},          {tiny_body - 1, 1}, {tiny_body, 2},
+                 {32768, 2},    {small_body - 1, 2}, {small_body, 4},    {0, 2}};
+    for (auto c : cases) {
+        EXPECT_EQ(compression_level(s, content_coding::br, c.size), c.level) << c.size;
+    }
 }
 
 TEST(Compression, ConfigurationErrors) {
