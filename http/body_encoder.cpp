@@ -322,7 +322,7 @@ int fast_level(content_coding c, uint64_t size) noexcept {
     case content_coding::zstd:
         return 3; // zstd 1 costs the same on small bodies
     case content_coding::br:
-        return size != 0 && size < tiny_body ? 1 : 2;
+        return size > br_partial_prepare && size < tiny_body ? 1 : 2;
     case content_coding::gzip:
         return 1;
     case content_coding::identity:

@@ -14,15 +14,19 @@ namespace ringbolt::http {
 
 /// Default and accepted levels per coding: zstd 1..19 (3), br 0..11 (4), gzip 1..9 (6).
 int default_level(content_coding c) noexcept;
-/// Whole bodies below this size get brotli quality 1 rather than 2 when no level was
-/// chosen: for them quality 2 clears its whole 256 KiB hash table per body (libbrotli
-/// clears only the buckets it will touch when a one-shot input is at most 2 KiB), which
-/// costs more than the compression; quality 1 (two-pass fast mode) writes about 3% more
-/// on a 2 KB JSON body for about 20% less CPU (BENCHMARKS.md, compression).
+/// Whole bodies over br_partial_prepare and below tiny_body get brotli quality 1 rather
+/// than 2 when no level was chosen. libbrotli's quality 2 clears only the hash buckets a
+/// one-shot input will use when it is at most 2 KiB, and its whole 256 KiB table above
+/// that, which then costs more than the compression: quality 1 (two-pass fast mode)
+/// takes about 30% less CPU there, for 3% (2 KB) to 30% (4 KB) more output. At or under
+/// 2 KiB quality 2 is as cheap and smaller; from 4 KiB on its output is 20-40% smaller.
+/// Figures: BENCHMARKS.md, "Framework: compression".
+inline constexpr uint64_t br_partial_prepare = 2048;
 inline constexpr uint64_t tiny_body = 4096;
 
 /// The level for a body of `size` bytes below the large-body threshold when none was
-/// chosen (0: a streamed piece): zstd 3, br 1 under tiny_body else 2, gzip 1.
+/// chosen (0: a streamed piece): zstd 3, gzip 1, br 2 (br 1 over br_partial_prepare and
+/// under tiny_body).
 int fast_level(content_coding c, uint64_t size) noexcept;
 bool level_in_range(content_coding c, int level) noexcept;
 

@@ -108,6 +108,18 @@ def test_large_bodies_round_trip(srv, coding, path):
         assert json.loads(plain) == records(2000)
 
 
+# Body sizes around the automatic small-body levels: br 2 up to 2 KiB, br 1 above it and
+# under 4 KiB, br 2 again up to 64 KiB, br 4 (gzip 6) from 64 KiB.
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize("size", [1024, 2048, 2049, 2055, 3000, 4095, 4096, 65535, 65536])
+def test_bodies_around_the_level_thresholds_round_trip(srv, coding, size):
+    resp = exchange(srv, "GET", f"/text/{size}", {"Accept-Encoding": coding})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == coding
+    assert int(resp.header("content-length") or -1) == len(resp.body)
+    assert decode(coding, resp.body) == b"x" * size
+
+
 def test_below_min_size_is_not_compressed(srv):
     resp = exchange(srv, "GET", "/text/1023", {"Accept-Encoding": "gzip"})
     assert resp.header("content-encoding") is None

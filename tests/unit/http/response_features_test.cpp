@@ -241,16 +241,26 @@ TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
 }
 
 TEST(Compression, AutomaticBrotliLevelBySize) {
-    // br 1 under tiny_body (quality 2 clears a 256 KiB table per body over 2 KiB), br 2
-    // up to small_body and for streamed pieces, br 4 from small_body on.
+    // br 1 over 2 KiB and under tiny_body (there quality 2 clears its whole 256 KiB table
+    // per body), br 2 at or under 2 KiB, up to small_body and for streamed pieces, br 4
+    // from small_body on.
     response_features f;
     ASSERT_EQ(configure_compression(f, 0, {"br"}, {-1}, {}), "");
     const compression_settings& s = f.compression;
     struct {
         uint64_t size;
         int level;
-    } cases[] = {{1024, 1},     {2055, 1},          {tiny_body - 1, 1}, {tiny_body, 2},
-                 {32768, 2},    {small_body - 1, 2}, {small_body, 4},    {0, 2}};
+    } cases[] = {{1024, 2},
+                 {br_partial_prepare, 2},
+                 {br_partial_prepare + 1, 1},
+                 {2055, 1},
+                 {3000, 1},
+                 {tiny_body - 1, 1},
+                 {tiny_body, 2},
+                 {32768, 2},
+                 {small_body - 1, 2},
+                 {small_body, 4},
+                 {0, 2}};
     for (auto c : cases) {
         EXPECT_EQ(compression_level(s, content_coding::br, c.size), c.level) << c.size;
     }
