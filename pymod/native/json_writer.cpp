@@ -89,8 +89,8 @@ bool load_stdlib_types() {
 class json_sink {
   public:
     explicit json_sink(std::string& s, bool scratch = false) noexcept
-        : _s(s), _begin(s.data()), _cur(_begin + (scratch ? 0 : s.size())), _end(_begin + s.size()),
-          _scratch(scratch) {}
+        : _s(s), _begin(s.data()), _cur(_begin + (scratch ? 0 : s.size())), _end(_begin + s.size()), _scratch(scratch) {
+    }
     ~json_sink() {
         if (!_scratch) {
             _s.resize(written());
@@ -620,7 +620,6 @@ bool write_int(PyObject* obj, json_sink& out) {
 }
 
 // ---- datetime: isoformat() ----
-
 
 // `width` (2, 4 or 6) decimal digits of v, zero-padded, two at a time.
 inline void put_digits(char*& p, int v, int width) {
