@@ -396,13 +396,11 @@ bool write_str_with_surrogates(PyObject* obj, json_sink& out) {
     return true;
 }
 
-inline bool write_str(PyObject* obj, json_sink& out) {
-    if (PyUnicode_IS_COMPACT_ASCII(obj)) [[likely]] {
-        write_ascii_data(out, ascii_data(obj), ascii_length(obj));
-        return true;
-    }
+// A str that is not compact ASCII: its UTF-8 form (cached in the object after the first
+// call), escaped.
+[[gnu::noinline]] bool write_str_utf8(PyObject* obj, json_sink& out) {
     Py_ssize_t n;
-    const char* s = PyUnicode_AsUTF8AndSize(obj, &n); // cached in the object after the first call
+    const char* s = PyUnicode_AsUTF8AndSize(obj, &n);
     if (s == nullptr) [[unlikely]] {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
             return false;
@@ -412,6 +410,15 @@ inline bool write_str(PyObject* obj, json_sink& out) {
     }
     write_escaped(out, s, static_cast<size_t>(n));
     return true;
+}
+
+// Inline where a value is dispatched: most strings are short ASCII ones.
+[[gnu::always_inline]] inline bool write_str(PyObject* obj, json_sink& out) {
+    if (PyUnicode_IS_COMPACT_ASCII(obj)) [[likely]] {
+        write_ascii_data(out, ascii_data(obj), ascii_length(obj));
+        return true;
+    }
+    return write_str_utf8(obj, out);
 }
 
 constexpr std::array<char, 200> make_two_digits() {
@@ -591,19 +598,30 @@ bool write_float(PyObject* obj, json_sink& out) {
     return true;
 }
 
+void write_int64(long long v, json_sink& out) {
+    number_buffer buf;
+    char* p = put_uint(buf.end(), v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v));
+    if (v < 0) {
+        *--p = '-';
+    }
+    append_number(out, p, buf.end());
+}
+
 bool write_int(PyObject* obj, json_sink& out) {
+#if PY_VERSION_HEX >= 0x030C0000
+    // 3.12+: a one-digit int's value without a call (the public unstable API).
+    if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(obj))) [[likely]] {
+        write_int64(static_cast<long long>(PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(obj))), out);
+        return true;
+    }
+#endif
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
     if (overflow == 0) [[likely]] {
         if (v == -1 && PyErr_Occurred()) {
             return false;
         }
-        number_buffer buf;
-        char* p = put_uint(buf.end(), v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v));
-        if (v < 0) {
-            *--p = '-';
-        }
-        append_number(out, p, buf.end());
+        write_int64(v, out);
         return true;
     }
     PyObject* s = PyLong_Type.tp_repr(obj); // big integers: exact decimal text (int's own, not a subclass's)
