@@ -330,11 +330,12 @@ int default_level(content_coding c) noexcept {
 }
 
 int fast_level(content_coding c, uint64_t size) noexcept {
+    bool tiny = size != 0 && size < tiny_body;
     switch (c) {
     case content_coding::zstd:
-        return 3; // zstd 1 costs the same on small bodies
+        return tiny ? -1 : 3; // zstd 1 costs the same as 3 on small bodies
     case content_coding::br:
-        return size > br_partial_prepare && size < tiny_body ? 1 : 2;
+        return tiny ? 0 : 2;
     case content_coding::gzip:
         return 1;
     case content_coding::identity:

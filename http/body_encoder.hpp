@@ -14,20 +14,22 @@ namespace ringbolt::http {
 
 /// Default and accepted levels per coding: zstd 1..19 (3), br 0..11 (4), gzip 1..9 (6).
 int default_level(content_coding c) noexcept;
-/// Whole bodies over br_partial_prepare and below tiny_body get brotli quality 1 rather
-/// than 2 when no level was chosen. libbrotli's quality 2 clears only the hash buckets a
-/// one-shot input will use when it is at most 2 KiB, and its whole 256 KiB table above
-/// that, which then costs more than the compression: quality 1 (two-pass fast mode)
-/// takes about 30% less CPU there, for 3% (2 KB) to 30% (4 KB) more output. At or under
-/// 2 KiB quality 2 is as cheap and smaller; from 4 KiB on its output is 20-40% smaller.
-/// Figures: BENCHMARKS.md, "Framework: compression".
-inline constexpr uint64_t br_partial_prepare = 2048;
+/// Whole bodies below this size are tiny: with an automatic level they get each codec's
+/// cheapest mode (zstd -1, br 0, gzip 1). A tiny body compresses to under 1 KB whatever
+/// the level, one TCP segment either way, so the extra bytes of the fast modes cost no
+/// extra packet while the per-body CPU of the codec is most of what compression adds to
+/// such a response. On a 2 KB JSON body: zstd -1 3.2 us / 358 B against zstd 3's
+/// 5.2 us / 305 B (zstd's Huffman coding of literals is most of its fixed cost per
+/// frame; negative levels leave literals raw), br 0 4.3 us / 505 B against br 1's
+/// 6.6 us / 370 B and br 2's 7.5 us / 359 B. BENCHMARKS.md, "Framework: compression".
 inline constexpr uint64_t tiny_body = 4096;
 
 /// The level for a body of `size` bytes below the large-body threshold when none was
-/// chosen (0: a streamed piece): zstd 3, gzip 1, br 2 (br 1 over br_partial_prepare and
-/// under tiny_body).
+/// chosen (0: a streamed piece): under tiny_body zstd -1, br 0, gzip 1; otherwise
+/// zstd 3, br 2, gzip 1.
 int fast_level(content_coding c, uint64_t size) noexcept;
+/// Levels a caller may choose: zstd 1..19, br 0..11, gzip 1..9 (the automatic tiny-body
+/// zstd level, -1, is not among them).
 bool level_in_range(content_coding c, int level) noexcept;
 
 /// Compress a whole body into `out` (replaced). False when the library failed (the
