@@ -78,7 +78,7 @@ constexpr int gzip_window_bits = 15 + 16; // 32 KiB window, gzip wrapper (RFC 19
 
 // zlib's memLevel sizes the hash table deflateReset clears per body (2^(memLevel+7)
 // two-byte heads): 64 KiB at the default 8. Bodies up to small_gzip_body use memLevel 4
-// (4 KiB): the same output on JSON of 2-8 KB, 10-15% less CPU at 2 KB (benchmarks/micro
+// (4 KiB): the same output on JSON of 2-8 KB, about 10% less CPU at 2 KB (benchmarks/micro
 // compression_bench BM_gzip_2k), a third less on bodies of a few hundred bytes.
 constexpr size_t small_gzip_body = 16 * 1024;
 constexpr int small_gzip_mem_level = 4;

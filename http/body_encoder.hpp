@@ -20,8 +20,8 @@ int default_level(content_coding c) noexcept;
 /// extra packet while the per-body CPU of the codec is most of what compression adds to
 /// such a response. On a 2 KB JSON body: zstd -1 3.2 us / 358 B against zstd 3's
 /// 5.2 us / 305 B (zstd's Huffman coding of literals is most of its fixed cost per
-/// frame; negative levels leave literals raw), br 0 4.3 us / 505 B against br 1's
-/// 6.6 us / 370 B and br 2's 7.5 us / 359 B. BENCHMARKS.md, "Framework: compression".
+/// frame; negative levels leave literals raw), br 0 4.2 us / 505 B against br 1's
+/// 6.2 us / 370 B and br 2's 7.7 us / 359 B (benchmarks/micro/small_body_codecs.cpp).
 inline constexpr uint64_t tiny_body = 4096;
 
 /// The level for a body of `size` bytes below the large-body threshold when none was
