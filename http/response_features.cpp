@@ -414,7 +414,7 @@ int compression_level(const compression_settings& s, content_coding c, uint64_t 
     if (!s.auto_level[i] || size >= small_body) {
         return s.level[i];
     }
-    return fast_level(c);
+    return fast_level(c, size);
 }
 
 void append_compression_fields(const compression_plan& p, std::string& out) {

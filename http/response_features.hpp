@@ -25,7 +25,8 @@ struct compression_settings {
     uint8_t offered_count = 0;            ///< `offered[0..count)`: the server's preference order
     int level[content_coding_count] = {}; ///< by content_coding
     /// The level was not given: bodies below `small_body` (and streamed pieces) use the
-    /// fast levels (zstd 3, br 2, gzip 1), larger ones the defaults (zstd 3, br 4, gzip 6).
+    /// fast levels (under 4 KiB zstd -1, br 0, gzip 1; else zstd 3, br 2, gzip 1), larger ones the defaults
+    /// (zstd 3, br 4, gzip 6).
     bool auto_level[content_coding_count] = {};
     /// Extra media types never compressed ("type/subtype", or "type/*"), lower case,
     /// beyond the built-in list (images but SVG, audio, video, archives, octet-stream).
@@ -103,7 +104,8 @@ void new_request_id(std::string& out);
 bool compressible_type(std::string_view content_type, const compression_settings& s) noexcept;
 
 /// Whole bodies below this size are small: with an automatic level they get the fast one
-/// (on a 2 KB JSON body gzip 6 costs 1.7x gzip 1's CPU for 3% less output, br 4 4.6x br 2's).
+/// (on a 2 KB JSON body gzip 6 costs 3.1x gzip 1's CPU for 5% less output, br 4 1.9x br 2's
+/// for 30% less; BENCHMARKS.md, compression).
 inline constexpr uint64_t small_body = 64 * 1024;
 
 /// The level for a body of `size` bytes (0: a streamed piece).

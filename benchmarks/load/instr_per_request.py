@@ -28,9 +28,10 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 
-def send_requests(port, path, n):
+def send_requests(port, path, n, headers=()):
     s = socket.create_connection(("127.0.0.1", port))
-    req = f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n\r\n".encode()
+    extra = "".join(f"{h}\r\n" for h in headers)
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}\r\n".encode()
     buf = b""
     for _ in range(n):
         s.sendall(req)
@@ -71,11 +72,11 @@ def count(py, args, n, tmp):
                 if srv.poll() is not None:
                     raise RuntimeError("server exited")
                 time.sleep(0.5)
-        send_requests(port, args.path, args.warm)
+        send_requests(port, args.path, args.warm, args.header)
         ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
                                         timeout=120, check=True)
         ctl("-i", "on")
-        send_requests(port, args.path, n)
+        send_requests(port, args.path, n, args.header)
         ctl("-d")
         time.sleep(1)
     finally:
@@ -97,6 +98,7 @@ def main():
     ap.add_argument("--n", type=int, default=2000, help="measured requests")
     ap.add_argument("--warm", type=int, default=200, help="requests before the measurement")
     ap.add_argument("--server-cpu", default="0")
+    ap.add_argument("--header", action="append", default=[], help="a request header ('Name: value'), repeatable")
     ap.add_argument("--keep", help="copy the callgrind profiles here (old.out, new.out) for callgrind_annotate")
     args = ap.parse_args()
     py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}

@@ -89,39 +89,51 @@ bool load_stdlib_types() {
 class json_sink {
   public:
     explicit json_sink(std::string& s, bool scratch = false) noexcept
-        : _s(s), _pos(scratch ? 0 : s.size()), _scratch(scratch) {}
+        : _s(s), _begin(s.data()), _cur(_begin + (scratch ? 0 : s.size())), _end(_begin + s.size()), _scratch(scratch) {
+    }
     ~json_sink() {
         if (!_scratch) {
-            _s.resize(_pos);
+            _s.resize(written());
         }
     }
-    size_t written() const noexcept { return _pos; }
+    size_t written() const noexcept { return static_cast<size_t>(_cur - _begin); }
     json_sink(const json_sink&) = delete;
     json_sink& operator=(const json_sink&) = delete;
 
     /// Room for `n` more bytes; returns where they go (commit them with advance()).
+    /// Raw pointers, not the string's size and data: fewer loads per check (every byte
+    /// store may alias them, so they are re-read after each).
     [[gnu::always_inline]] char* room(size_t n) {
-        if (_s.size() - _pos < n) [[unlikely]] {
+        if (static_cast<size_t>(_end - _cur) < n) [[unlikely]] {
             grow(n);
         }
-        return _s.data() + _pos;
+        return _cur;
     }
-    void advance(size_t n) noexcept { _pos += n; }
+    void advance(size_t n) noexcept { _cur += n; }
+    /// A byte already written, `pos` bytes from the start.
+    char& at(size_t pos) noexcept { return _begin[pos]; }
     [[gnu::always_inline]] void push_back(char c) {
         *room(1) = c;
-        ++_pos;
+        ++_cur;
     }
     [[gnu::always_inline]] void append(const char* p, size_t n) {
         std::memcpy(room(n), p, n);
-        _pos += n;
+        _cur += n;
     }
-    void append(const char* p) { append(p, std::strlen(p)); }
 
   private:
-    [[gnu::noinline]] void grow(size_t n) { _s.resize(std::max(_s.size() * 2, _pos + n + 64)); }
+    [[gnu::noinline]] void grow(size_t n) {
+        size_t pos = written();
+        _s.resize(std::max(_s.size() * 2, pos + n + 64));
+        _begin = _s.data();
+        _cur = _begin + pos;
+        _end = _begin + _s.size();
+    }
 
     std::string& _s;
-    size_t _pos;
+    char* _begin;
+    char* _cur;
+    char* _end;
     bool _scratch;
 };
 
@@ -147,6 +159,18 @@ inline bool word_is_plain(uint64_t w) {
     uint64_t zero_q = (quote - ones) & ~quote; // high bit set at a zero byte
     uint64_t zero_b = (backslash - ones) & ~backslash;
     return ((control | zero_q | zero_b) & highs) == 0;
+}
+
+// The same for eight ASCII bytes (each under 0x80), in fewer steps: adding to a byte
+// under 0x80 never carries into the next, so "b + 0x7F has its high bit" means b != 0
+// and "b + 0x60 has it" means b >= 0x20.
+inline bool ascii_word_is_plain(uint64_t w) {
+    constexpr uint64_t ones = 0x0101010101010101ULL;
+    constexpr uint64_t highs = 0x8080808080808080ULL;
+    uint64_t not_control = w + ones * 0x60;
+    uint64_t not_quote = (w ^ (ones * '"')) + ones * 0x7F;
+    uint64_t not_backslash = (w ^ (ones * '\\')) + ones * 0x7F;
+    return (not_control & not_quote & not_backslash & highs) == highs;
 }
 
 void append_escape(json_sink& out, unsigned c) {
@@ -258,7 +282,18 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix = 0, cha
     }
 }
 
-// The text of a compact ASCII str (PyUnicode_DATA), `n` bytes. Its object header comes
+// A compact ASCII str's text and length, once the caller checked PyUnicode_IS_COMPACT_ASCII:
+// the data follows the PyASCIIObject header (unicodeobject.h's documented layout of
+// compact ASCII strings, the same in 3.11-3.13), without PyUnicode_DATA's re-tests of
+// the kind bits per key.
+[[gnu::always_inline]] inline const char* ascii_data(PyObject* s) {
+    return reinterpret_cast<const char*>(reinterpret_cast<const PyASCIIObject*>(s) + 1);
+}
+[[gnu::always_inline]] inline size_t ascii_length(PyObject* s) {
+    return static_cast<size_t>(reinterpret_cast<const PyASCIIObject*>(s)->length);
+}
+
+// The text of a compact ASCII str (ascii_data), `n` bytes. Its object header comes
 // right before the data, so the 8 bytes ending at the data's end are readable: a string
 // under 8 bytes (most keys) is checked and copied as one word. Only for that data.
 [[gnu::always_inline]] inline void write_ascii_data(json_sink& out, const char* s, size_t n, char prefix = 0,
@@ -269,7 +304,7 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix = 0, cha
         w >>= 8 * (8 - n);                                 // little-endian: the string's bytes now at the bottom
         constexpr uint64_t filler = 0x6161616161616161ULL; // 'a': plain
         uint64_t probe = w | (filler & (~uint64_t(0) << (8 * n)));
-        if (word_is_plain(probe)) [[likely]] {
+        if (ascii_word_is_plain(probe)) [[likely]] {
             char* const begin = out.room(n + 12);
             char* p = begin;
             if (prefix != 0) {
@@ -277,6 +312,28 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix = 0, cha
             }
             *p++ = '"';
             std::memcpy(p, &w, 8);
+            p += n;
+            *p++ = '"';
+            if (suffix != 0) {
+                *p++ = suffix;
+            }
+            out.advance(static_cast<size_t>(p - begin));
+            return;
+        }
+    } else if (n - 8 <= 8) { // 8..16: two words, overlapping when under 16
+        uint64_t head;
+        uint64_t tail;
+        std::memcpy(&head, s, 8);
+        std::memcpy(&tail, s + n - 8, 8);
+        if (ascii_word_is_plain(head) && ascii_word_is_plain(tail)) [[likely]] {
+            char* const begin = out.room(n + 4);
+            char* p = begin;
+            if (prefix != 0) {
+                *p++ = prefix;
+            }
+            *p++ = '"';
+            std::memcpy(p, &head, 8);
+            std::memcpy(p + n - 8, &tail, 8);
             p += n;
             *p++ = '"';
             if (suffix != 0) {
@@ -339,14 +396,11 @@ bool write_str_with_surrogates(PyObject* obj, json_sink& out) {
     return true;
 }
 
-inline bool write_str(PyObject* obj, json_sink& out) {
-    if (PyUnicode_IS_COMPACT_ASCII(obj)) [[likely]] {
-        write_ascii_data(out, static_cast<const char*>(PyUnicode_DATA(obj)),
-                         static_cast<size_t>(PyUnicode_GET_LENGTH(obj)));
-        return true;
-    }
+// A str that is not compact ASCII: its UTF-8 form (cached in the object after the first
+// call), escaped.
+[[gnu::noinline]] bool write_str_utf8(PyObject* obj, json_sink& out) {
     Py_ssize_t n;
-    const char* s = PyUnicode_AsUTF8AndSize(obj, &n); // cached in the object after the first call
+    const char* s = PyUnicode_AsUTF8AndSize(obj, &n);
     if (s == nullptr) [[unlikely]] {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
             return false;
@@ -358,7 +412,56 @@ inline bool write_str(PyObject* obj, json_sink& out) {
     return true;
 }
 
+// Inline where a value is dispatched: most strings are short ASCII ones.
+[[gnu::always_inline]] inline bool write_str(PyObject* obj, json_sink& out) {
+    if (PyUnicode_IS_COMPACT_ASCII(obj)) [[likely]] {
+        write_ascii_data(out, ascii_data(obj), ascii_length(obj));
+        return true;
+    }
+    return write_str_utf8(obj, out);
+}
+
+constexpr std::array<char, 200> make_two_digits() {
+    std::array<char, 200> t{};
+    for (int i = 0; i < 100; ++i) {
+        t[2 * i] = static_cast<char>('0' + i / 10);
+        t[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+    return t;
+}
+constexpr auto two_digits = make_two_digits();
+
 constexpr double pow10_table[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
+
+// Numbers are laid out right to left in a small buffer and then copied into the output
+// as one fixed-size block (no variable-length memcpy call per number): `end` is at
+// number_buffer::text_end, and 32 bytes from any start in front of it are readable.
+struct number_buffer {
+    static constexpr size_t max_text = 32; ///< a number's text is never longer
+    char bytes[2 * max_text];
+    char* end() noexcept { return bytes + max_text; }
+};
+
+[[gnu::always_inline]] inline void append_number(json_sink& out, const char* p, const char* end) {
+    std::memcpy(out.room(number_buffer::max_text), p, number_buffer::max_text);
+    out.advance(static_cast<size_t>(end - p));
+}
+
+// The decimal digits of m in front of p (at least one).
+[[gnu::always_inline]] inline char* put_uint(char* p, uint64_t m) {
+    while (m >= 100) {
+        p -= 2;
+        std::memcpy(p, &two_digits[static_cast<size_t>(m % 100) * 2], 2);
+        m /= 100;
+    }
+    if (m >= 10) {
+        p -= 2;
+        std::memcpy(p, &two_digits[static_cast<size_t>(m) * 2], 2);
+    } else {
+        *--p = static_cast<char>('0' + m);
+    }
+    return p;
+}
 
 // The common case fast: a value that is m / 10^k for a small k (prices, scores, 1.5,
 // 0.25, 42.0), in repr's positional range. m / 10^k is correctly rounded, so when it
@@ -368,123 +471,121 @@ bool write_short_decimal(double v, json_sink& out) {
     double a = v < 0 ? -v : v;
     if (!(a >= 1e-4 && a < 1e15)) {
         if (a == 0.0) {
-            out.append(std::signbit(v) ? "-0.0" : "0.0");
+            out.append(std::signbit(v) ? "-0.0" : "0.0", std::signbit(v) ? 4 : 3);
             return true;
         }
         return false;
     }
-    for (int k = 0; k < 8; ++k) {
-        double scaled = a * pow10_table[k];
-        // Below 2^50 the doubles near v are closer together than a quarter of 10^-k, so
-        // one m at most reads back as v and rounding `scaled` finds it.
-        if (scaled >= 1125899906842624.0) {
+    // One test at the largest k (up to 7) that keeps a * 10^k under 2^50: if a is
+    // m / 10^k for some smaller k, it is also (m * 10^(7-k)) / 10^7, and at this scale
+    // one integer at most reads back as a (the doubles near a are closer together than a
+    // quarter of 10^-k below 2^50), so rounding finds it; its trailing zeros then give
+    // the smallest k.
+    int k = 7;
+    double scaled = a * pow10_table[k];
+    while (scaled >= 1125899906842624.0) {
+        if (k == 0) {
             return false;
         }
-        auto m = static_cast<uint64_t>(scaled + 0.5);
-        if (static_cast<double>(m) / pow10_table[k] != a) {
-            continue;
-        }
-        char digits[24];
-        auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), m);
-        (void)ec;
-        int nd = static_cast<int>(end - digits);
-        char buf[40];
-        size_t len = 0;
-        if (v < 0) {
-            buf[len++] = '-';
-        }
-        if (nd <= k) { // 0.00ddd
-            buf[len++] = '0';
-            buf[len++] = '.';
-            for (int z = 0; z < k - nd; ++z) {
-                buf[len++] = '0';
-            }
-            std::memcpy(buf + len, digits, static_cast<size_t>(nd));
-            len += static_cast<size_t>(nd);
-        } else {
-            std::memcpy(buf + len, digits, static_cast<size_t>(nd - k));
-            len += static_cast<size_t>(nd - k);
-            buf[len++] = '.';
-            if (k == 0) {
-                buf[len++] = '0';
-            } else {
-                std::memcpy(buf + len, digits + nd - k, static_cast<size_t>(k));
-                len += static_cast<size_t>(k);
-            }
-        }
-        out.append(buf, len);
-        return true;
+        --k;
+        scaled = a * pow10_table[k];
     }
-    return false;
+    auto rounded = static_cast<int64_t>(scaled + 0.5);
+    if (static_cast<double>(rounded) / pow10_table[k] != a) {
+        return false;
+    }
+    auto m = static_cast<uint64_t>(rounded);
+    while (k >= 2 && m % 100 == 0) {
+        m /= 100;
+        k -= 2;
+    }
+    if (k > 0 && m % 10 == 0) {
+        m /= 10;
+        --k;
+    }
+    // k fraction digits (leading zeros included; the last is not 0, k being the
+    // smallest), '.', the integer digits ("0" when none); "n.0" for k == 0.
+    number_buffer buf;
+    char* p = buf.end();
+    if (k == 0) {
+        *--p = '0';
+    }
+    for (int i = 0; i < k; ++i) {
+        *--p = static_cast<char>('0' + m % 10);
+        m /= 10;
+    }
+    *--p = '.';
+    p = put_uint(p, m);
+    if (v < 0) {
+        *--p = '-';
+    }
+    append_number(out, p, buf.end());
+    return true;
 }
 
-// float.__repr__ without the allocation: the shortest digits that round-trip (to_chars),
-// laid out as repr does (positional for exponents -4..15, else d.ddde+XX).
+// `nd` significant digits with the first one's decimal exponent `exp` (-4..15), as repr
+// lays them out: ddd.ddd, ddd000.0 or 0.000ddd.
+void write_positional(json_sink& out, bool negative, const char* digits, int nd, int exp) {
+    // Fixed-size copies (no memcpy call): at most 17 digits, read from a 64-byte buffer.
+    number_buffer buf;
+    char* p = buf.bytes;
+    if (negative) {
+        *p++ = '-';
+    }
+    if (exp >= 0) {
+        int whole = exp + 1;
+        if (nd > whole) {
+            std::memcpy(p, digits, 24);
+            p += whole;
+            *p++ = '.';
+            std::memcpy(p, digits + whole, 24);
+            p += nd - whole;
+        } else {
+            std::memcpy(p, digits, 24);
+            p += nd;
+            std::memset(p, '0', 16);
+            p += whole - nd;
+            *p++ = '.';
+            *p++ = '0';
+        }
+    } else {
+        std::memcpy(p, "0.000000", 8);
+        p += 1 - exp;
+        std::memcpy(p, digits, 24);
+        p += nd;
+    }
+    append_number(out, buf.bytes, p);
+}
+
+// float.__repr__ without the allocation: the shortest digits that round-trip (to_chars;
+// a hand-written exact 128-bit search measured no cheaper than libstdc++'s Ryu), laid out
+// as repr does (positional for exponents -4..15, else d.ddde+XX, which is to_chars'
+// own scientific text: same mantissa, sign and at least two exponent digits).
 void write_double(double v, json_sink& out) {
     if (write_short_decimal(v, out)) [[likely]] {
         return;
     }
-    char sci[40];
-    auto res = std::to_chars(sci, sci + sizeof(sci), v, std::chars_format::scientific);
-    const char* p = sci;
-    const char* end = res.ptr;
-    char buf[48];
-    size_t len = 0;
-    if (*p == '-') {
-        buf[len++] = '-';
-        ++p;
-    }
-    char digits[20];
-    int nd = 0;
-    while (p < end && *p != 'e') {
-        if (*p != '.') {
-            digits[nd++] = *p;
-        }
-        ++p;
-    }
+    char sci[64]; // write_positional reads 24 bytes from any digit
+    const char* end = std::to_chars(sci, sci + 40, v, std::chars_format::scientific).ptr;
+    const char* e = end[-4] == 'e' ? end - 4 : end - 5; // "e+XX" or "e+XXX"
     int exp = 0;
-    std::from_chars(p + 1 + (p[1] == '+'), end, exp);
-    if (exp >= -4 && exp < 16) {
-        if (exp >= 0) {
-            for (int i = 0; i <= exp; ++i) {
-                buf[len++] = i < nd ? digits[i] : '0';
-            }
-            buf[len++] = '.';
-            if (nd > exp + 1) {
-                for (int i = exp + 1; i < nd; ++i) {
-                    buf[len++] = digits[i];
-                }
-            } else {
-                buf[len++] = '0';
-            }
-        } else {
-            buf[len++] = '0';
-            buf[len++] = '.';
-            for (int i = 0; i < -exp - 1; ++i) {
-                buf[len++] = '0';
-            }
-            for (int i = 0; i < nd; ++i) {
-                buf[len++] = digits[i];
-            }
-        }
-    } else {
-        buf[len++] = digits[0];
-        if (nd > 1) {
-            buf[len++] = '.';
-            for (int i = 1; i < nd; ++i) {
-                buf[len++] = digits[i];
-            }
-        }
-        buf[len++] = 'e';
-        buf[len++] = exp < 0 ? '-' : '+';
-        int a = exp < 0 ? -exp : exp;
-        if (a >= 100) {
-            buf[len++] = static_cast<char>('0' + a / 100);
-        }
-        buf[len++] = static_cast<char>('0' + (a / 10) % 10);
-        buf[len++] = static_cast<char>('0' + a % 10);
+    for (const char* q = e + 2; q < end; ++q) {
+        exp = exp * 10 + (*q - '0');
     }
-    out.append(buf, len);
+    if (e[1] == '-') {
+        exp = -exp;
+    }
+    if (exp < -4 || exp >= 16) {
+        out.append(sci, static_cast<size_t>(end - sci));
+        return;
+    }
+    // The significant digits as one run: "d.ddd" becomes "dddd" from sci + 1 + sign.
+    char* digits = sci + (sci[0] == '-');
+    if (digits[1] == '.') {
+        digits[1] = digits[0];
+        ++digits;
+    }
+    write_positional(out, v < 0, digits, static_cast<int>(e - digits), exp);
 }
 
 bool write_float(PyObject* obj, json_sink& out) {
@@ -497,17 +598,30 @@ bool write_float(PyObject* obj, json_sink& out) {
     return true;
 }
 
+void write_int64(long long v, json_sink& out) {
+    number_buffer buf;
+    char* p = put_uint(buf.end(), v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v));
+    if (v < 0) {
+        *--p = '-';
+    }
+    append_number(out, p, buf.end());
+}
+
 bool write_int(PyObject* obj, json_sink& out) {
+#if PY_VERSION_HEX >= 0x030C0000
+    // 3.12+: a one-digit int's value without a call (the public unstable API).
+    if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(obj))) [[likely]] {
+        write_int64(static_cast<long long>(PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(obj))), out);
+        return true;
+    }
+#endif
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
     if (overflow == 0) [[likely]] {
         if (v == -1 && PyErr_Occurred()) {
             return false;
         }
-        char buf[24];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-        (void)ec;
-        out.append(buf, static_cast<size_t>(end - buf));
+        write_int64(v, out);
         return true;
     }
     PyObject* s = PyLong_Type.tp_repr(obj); // big integers: exact decimal text (int's own, not a subclass's)
@@ -524,16 +638,6 @@ bool write_int(PyObject* obj, json_sink& out) {
 }
 
 // ---- datetime: isoformat() ----
-
-constexpr std::array<char, 200> make_two_digits() {
-    std::array<char, 200> t{};
-    for (int i = 0; i < 100; ++i) {
-        t[2 * i] = static_cast<char>('0' + i / 10);
-        t[2 * i + 1] = static_cast<char>('0' + i % 10);
-    }
-    return t;
-}
-constexpr auto two_digits = make_two_digits();
 
 // `width` (2, 4 or 6) decimal digits of v, zero-padded, two at a time.
 inline void put_digits(char*& p, int v, int width) {
@@ -822,40 +926,58 @@ class json_writer {
         : _out(out, scratch), _default(default_fn) {}
     size_t written() const noexcept { return _out.written(); }
 
-    bool value(PyObject* obj, int depth) {
-        PyTypeObject* t = Py_TYPE(obj);
-        // The JSON types themselves first, exact types only: one compare each.
-        if (t == &PyUnicode_Type) {
-            return write_str(obj, _out);
-        }
-        if (t == &PyLong_Type) {
-            return write_int(obj, _out);
-        }
-        if (t == &PyDict_Type) {
-            return dict(obj, depth);
-        }
-        if (t == &PyList_Type || t == &PyTuple_Type) {
-            return sequence(obj, depth);
-        }
-        if (t == &PyFloat_Type) {
-            return write_float(obj, _out);
-        }
-        if (obj == Py_None) {
-            _out.append("null", 4);
-            return true;
-        }
-        if (obj == Py_True) {
-            _out.append("true", 4);
-            return true;
-        }
-        if (obj == Py_False) {
-            _out.append("false", 5);
-            return true;
+    bool value(PyObject* obj, int depth) { return item(obj, depth); }
+
+  private:
+    // One value. The JSON types are written inline, so that a dict's or list's loop
+    // writes its scalars without a call (a call per value into one big recursive
+    // function cost more in register saves than the writing); containers and
+    // everything else are out of line.
+    [[gnu::always_inline]] bool item(PyObject* obj, int depth) {
+        int r = json_type<true>(obj, depth);
+        if (r >= 0) [[likely]] {
+            return r != 0;
         }
         return other(obj, depth);
     }
 
-  private:
+    // The JSON types: 1 written, 0 failed (exception set), -1 not one of them. `exact`:
+    // the types themselves, one compare each, and None/True/False (the hot path);
+    // otherwise subclasses too (other(), after the standard library types).
+    template <bool exact> [[gnu::always_inline]] int json_type(PyObject* obj, int depth) {
+        PyTypeObject* t = Py_TYPE(obj);
+        if (exact ? t == &PyUnicode_Type : PyUnicode_Check(obj)) {
+            return write_str(obj, _out);
+        }
+        if (exact ? t == &PyLong_Type : PyLong_Check(obj)) { // bool: True/False, never a subclass
+            return write_int(obj, _out);
+        }
+        if (exact ? t == &PyDict_Type : PyDict_Check(obj)) {
+            return dict(obj, depth);
+        }
+        if (exact ? t == &PyList_Type || t == &PyTuple_Type : PyList_Check(obj) || PyTuple_Check(obj)) {
+            return sequence(obj, depth);
+        }
+        if (exact ? t == &PyFloat_Type : PyFloat_Check(obj)) {
+            return write_float(obj, _out);
+        }
+        if constexpr (exact) {
+            if (obj == Py_None) {
+                _out.append("null", 4);
+                return 1;
+            }
+            if (obj == Py_True) {
+                _out.append("true", 4);
+                return 1;
+            }
+            if (obj == Py_False) {
+                _out.append("false", 5);
+                return 1;
+            }
+        }
+        return -1;
+    }
+
     bool enter(int depth) {
         if (depth >= max_depth) [[unlikely]] {
             PyErr_SetString(PyExc_ValueError, "JSON nesting too deep (over 512 levels, or a reference cycle)");
@@ -864,54 +986,60 @@ class json_writer {
         return true;
     }
 
-    bool dict(PyObject* obj, int depth) {
+    // Containers write every member after a ',' and turn the first ',' into the opening
+    // bracket at the end: no "is this the first?" test per member.
+    bool close(size_t start, char open, char end) {
+        if (_out.written() == start) {
+            char* p = _out.room(2);
+            p[0] = open;
+            p[1] = end;
+            _out.advance(2);
+        } else {
+            _out.at(start) = open;
+            _out.push_back(end);
+        }
+        return true;
+    }
+
+    [[gnu::noinline]] bool dict(PyObject* obj, int depth) {
         if (!enter(depth)) {
             return false;
         }
-        _out.push_back('{');
+        size_t start = _out.written();
         Py_ssize_t pos = 0;
         PyObject* key;
-        PyObject* item;
-        bool first = true;
-        while (PyDict_Next(obj, &pos, &key, &item)) {
+        PyObject* val;
+        while (PyDict_Next(obj, &pos, &key, &val)) {
             if (Py_TYPE(key) == &PyUnicode_Type && PyUnicode_IS_COMPACT_ASCII(key)) [[likely]] {
-                write_ascii_data(_out, static_cast<const char*>(PyUnicode_DATA(key)),
-                                 static_cast<size_t>(PyUnicode_GET_LENGTH(key)), first ? 0 : ',', ':');
+                write_ascii_data(_out, ascii_data(key), ascii_length(key), ',', ':');
             } else {
-                if (!first) {
-                    _out.push_back(',');
-                }
-                if (!(PyUnicode_Check(key) ? write_str(key, _out) : write_key(key))) {
+                _out.push_back(',');
+                if (!write_key(key)) {
                     return false;
                 }
                 _out.push_back(':');
             }
-            first = false;
-            if (!value(item, depth + 1)) {
+            if (!item(val, depth + 1)) {
                 return false;
             }
         }
-        _out.push_back('}');
-        return true;
+        return close(start, '{', '}');
     }
 
-    bool sequence(PyObject* obj, int depth) {
+    [[gnu::noinline]] bool sequence(PyObject* obj, int depth) {
         if (!enter(depth)) {
             return false;
         }
-        _out.push_back('[');
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
-        PyObject** items = PySequence_Fast_ITEMS(obj);
-        for (Py_ssize_t i = 0; i < n; ++i) {
-            if (i != 0) {
-                _out.push_back(',');
-            }
-            if (!value(items[i], depth + 1)) {
+        size_t start = _out.written();
+        // Size and items re-read each time: a `default` callable run for a member may
+        // change a list (and move its items) while it is written.
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(obj); ++i) {
+            _out.push_back(',');
+            if (!item(PySequence_Fast_GET_ITEM(obj, i), depth + 1)) {
                 return false;
             }
         }
-        _out.push_back(']');
-        return true;
+        return close(start, '[', ']');
     }
 
     bool write_key(PyObject* key) {
@@ -920,7 +1048,8 @@ class json_writer {
         }
         // json.dumps turns these keys into strings; so do we.
         if (key == Py_True || key == Py_False || key == Py_None) {
-            _out.append(key == Py_True ? "\"true\"" : key == Py_False ? "\"false\"" : "\"null\"");
+            const char* text = key == Py_True ? "\"true\"" : key == Py_False ? "\"false\"" : "\"null\"";
+            _out.append(text, std::strlen(text));
             return true;
         }
         if (PyLong_Check(key) || PyFloat_Check(key)) {
@@ -988,20 +1117,8 @@ class json_writer {
             Py_XDECREF(v);
             return ok;
         }
-        if (PyUnicode_Check(obj)) {
-            return write_str(obj, _out);
-        }
-        if (PyLong_Check(obj)) {
-            return write_int(obj, _out); // bool is True/False above, never a subclass
-        }
-        if (PyFloat_Check(obj)) {
-            return write_float(obj, _out);
-        }
-        if (PyDict_Check(obj)) {
-            return dict(obj, depth);
-        }
-        if (PyList_Check(obj) || PyTuple_Check(obj)) {
-            return sequence(obj, depth);
+        if (int r = json_type<false>(obj, depth); r >= 0) { // subclasses of the JSON types
+            return r != 0;
         }
         if (PyObject_TypeCheck(obj, g_std.decimal)) {
             return write_decimal(obj, _out);

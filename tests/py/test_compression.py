@@ -108,6 +108,19 @@ def test_large_bodies_round_trip(srv, coding, path):
         assert json.loads(plain) == records(2000)
 
 
+# Body sizes around the automatic levels: under 4 KiB zstd -1, br 0, gzip 1 (each codec's
+# cheapest mode); then zstd 3, br 2, gzip 1 (zlib's small-body stream up to 16 KiB); from
+# 64 KiB zstd 3, br 4, gzip 6.
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+@pytest.mark.parametrize("size", [1024, 2048, 2055, 4095, 4096, 16384, 16385, 65535, 65536])
+def test_bodies_around_the_level_thresholds_round_trip(srv, coding, size):
+    resp = exchange(srv, "GET", f"/text/{size}", {"Accept-Encoding": coding})
+    assert resp.status == 200
+    assert resp.header("content-encoding") == coding
+    assert int(resp.header("content-length") or -1) == len(resp.body)
+    assert decode(coding, resp.body) == b"x" * size
+
+
 def test_below_min_size_is_not_compressed(srv):
     resp = exchange(srv, "GET", "/text/1023", {"Accept-Encoding": "gzip"})
     assert resp.header("content-encoding") is None

@@ -361,3 +361,108 @@ def test_decimals_read_back(value: decimal.Decimal) -> None:
     out = json_dumps(value)
     assert out == str(value).encode()
     assert json.loads(out, parse_float=decimal.Decimal, parse_int=decimal.Decimal) == value
+
+
+# ---- the writer's fast paths (json_writer.cpp): each compared with json.dumps / repr ----
+
+def _stdlib(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# Floats around every branch of write_double: m / 10^k for k = 0..7 (one test at k = 7,
+# then trailing zeros stripped), the 2^50 limit of that test, values one ulp off a short
+# decimal (to_chars), repr's switch to exponent form at 1e-4 and 1e16, negatives, zeros.
+FLOATS = [
+    0.0, -0.0, 1.0, -1.0, 42.0, 1.5, 0.05, 9.99, 10.99, 16.990000000000002, 0.1 + 0.2, 1 / 3, 2 / 3,
+    0.1234567, 0.12345678, 1.0000001, 1.00000001, 48.8606, 251.88, 302.26, 123456789.125, 123456789.1234567,
+    99999999.9999999, 1e-4, 1.5e-4, 0.00010000000000000002, 9.999999999999999e-5, 1e-5, 1e14, 1e15,
+    999999999999999.9, 1125899906842624.0, 1125899906842623.8, 112589990684262.4, 1e16, 1.5e16, 1e22, 1e300,
+    5e-324, 1.7976931348623157e308, 2.0 ** 52, 2.0 ** 53 + 2, 1 / 1024, 3.0e-7,
+]
+
+
+@pytest.mark.parametrize("value", FLOATS + [-f for f in FLOATS], ids=repr)
+def test_floats_are_written_as_repr(value: float) -> None:
+    assert json_dumps(value) == repr(value).encode()
+    assert json_dumps([value, {"k": value}]) == f'[{value!r},{{"k":{value!r}}}]'.encode()
+
+
+@pytest.mark.parametrize("value", [0, 1, -1, 9, 10, 99, 100, 12345, -12345, 2**31, 2**53 + 1, 2**63 - 1, -(2**63),
+                                   2**63, -(2**63) - 1, 2**64, -(2**64), 10**30])
+def test_ints_are_written_as_str(value: int) -> None:
+    assert json_dumps(value) == str(value).encode()
+    assert json_dumps({"n": [value]}) == f'{{"n":[{value}]}}'.encode()
+
+
+def _strings_of_every_length() -> list[str]:
+    # ASCII strings of 0..24 bytes (one word, two words, the escaping loop) with nothing
+    # to escape and with each escaped character at each position; non-ASCII ones too.
+    out = []
+    for n in range(25):
+        plain = "".join(chr(ord("a") + i % 26) for i in range(n))
+        out.append(plain)
+        for i in range(n):
+            for c in '"\\\n\x01\x1f':
+                out.append(plain[:i] + c + plain[i + 1:])
+        out.append("é" * n)
+    return out
+
+
+STRINGS = _strings_of_every_length()
+
+
+def test_strings_as_values_and_keys_match_json_dumps() -> None:
+    for s in STRINGS:
+        assert json_dumps(s) == _stdlib(s), s
+        assert json_dumps({s: s, "x": [s]}) == _stdlib({s: s, "x": [s]}), s
+    everything = {s: i for i, s in enumerate(STRINGS)}
+    assert json_dumps(everything) == _stdlib(everything)
+    assert json.loads(json_dumps(everything)) == everything
+
+
+class MyStr(str):
+    pass
+
+
+class MyInt(int):
+    pass
+
+
+class MyFloat(float):
+    pass
+
+
+class MyDict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class MyList(list):  # type: ignore[type-arg]
+    pass
+
+
+@pytest.mark.parametrize("value", [
+    {}, [], (), [{}], {"a": {}}, [[], [[]]], {"a": [], "b": {}, "c": ()},
+    MyStr("s"), MyInt(5), MyFloat(2.5), MyDict(a=1), MyList([1, "x"]), {"k": MyDict(b=MyList([MyInt(1)]))},
+], ids=repr)
+def test_containers_and_subclasses_match_json_dumps(value: Any) -> None:
+    assert json_dumps(value) == _stdlib(value)
+
+
+def test_a_default_that_empties_the_list_being_written() -> None:
+    # The list's size and items are read again for every member: a default callable that
+    # changes the list mid-way does not leave the writer reading freed memory.
+    items: list[Any] = [Money(1), 2, 3, Money(4)]
+
+    def default(value: Any) -> Any:
+        items.clear()
+        return value.cents
+
+    assert json_dumps(items, default=default) == b"[1]"
+    grown: list[Any] = [Money(1), 2]
+
+    def grow(value: Any) -> Any:
+        grown.extend(range(1000))  # moves the list's items
+        return value.cents
+
+    out = json.loads(json_dumps(grown, default=grow))
+    assert out[:2] == [1, 2] and len(out) == 1002

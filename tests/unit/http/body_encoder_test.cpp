@@ -121,6 +121,26 @@ TEST_P(BodyEncoder, WholeBodiesRoundTrip) {
     }
 }
 
+TEST_P(BodyEncoder, AutomaticLevelsRoundTripAtEverySize) {
+    // The tiny-body modes (zstd -1, br 0, gzip 1) and the small/large contexts (gzip keeps
+    // one zlib stream for bodies up to 16 KiB and one for larger ones) alternating.
+    content_coding c = GetParam();
+    for (int pass = 0; pass < 2; ++pass) {
+        for (uint64_t n : std::initializer_list<uint64_t>{1, 100, 1024, 2055, tiny_body - 1, tiny_body, 16 * 1024,
+                                                          16 * 1024 + 1, 100 * 1024}) {
+            std::string in = sample_json(n);
+            std::string out;
+            int level = n < 64 * 1024 ? fast_level(c, n) : default_level(c);
+            ASSERT_TRUE(compress_whole(c, level, in, out)) << n;
+            if (n >= 1024) {
+                EXPECT_LT(out.size(), in.size() / 2) << n;
+            }
+            decoder d(c);
+            EXPECT_TRUE(d.feed(out) == in) << n;
+        }
+    }
+}
+
 TEST_P(BodyEncoder, EachFlushedPieceDecodesOnArrival) {
     content_coding c = GetParam();
     auto enc = make_body_encoder(c, default_level(c));

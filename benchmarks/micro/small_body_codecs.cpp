@@ -1,0 +1,104 @@
+// Per-body CPU and output size of zstd, brotli and zlib modes on a small JSON body (the
+// figures behind enable_compression's tiny-body tier, BENCHMARKS.md "Framework:
+// compression"), straight on the libraries ringbolt links. Each mode's time is the
+// minimum over 40 batches of 500 calls, the modes interleaved batch by batch, so a
+// machine that slows down for a while affects all of them alike. Not built by meson:
+//   g++ -O2 -std=c++20 benchmarks/micro/small_body_codecs.cpp -lbrotlienc -lz -lzstd -o /tmp/small_body_codecs
+//   taskset -c 1 /tmp/small_body_codecs 2055        (body size in bytes; 85, 2055, 4000 in the table)
+#define ZSTD_STATIC_LINKING_ONLY // ZSTD_c_literalCompressionMode: measured only, not used by ringbolt
+#include <brotli/encode.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string json_body(size_t n) {
+    std::string s = "[";
+    for (size_t i = 0; s.size() < n; ++i) {
+        s += R"({"id":)" + std::to_string(i) + R"(,"name":"user )" + std::to_string(i) + R"(","email":"user)" +
+             std::to_string(i) + R"(@example.com","active":)" + (i % 3 ? "false" : "true") + R"(,"score":)" +
+             std::to_string(i * 1.5) + "},";
+    }
+    s.back() = ']';
+    return s;
+}
+
+struct mode {
+    std::string name;
+    std::function<size_t()> run;
+    double best_us = 1e9;
+    size_t out = 0;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::string in = json_body(argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 2055);
+    std::string out(ZSTD_compressBound(in.size()) + 1024, '\0');
+    std::vector<mode> modes;
+    auto zstd = [&](int level, bool raw_literals) {
+        ZSTD_CCtx* c = ZSTD_createCCtx();
+        return [=, &in, &out] {
+            ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+            ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+            if (raw_literals) {
+                ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
+            }
+            return ZSTD_compress2(c, out.data(), out.size(), in.data(), in.size());
+        };
+    };
+    auto gzip = [&](int level, int mem_level, int strategy) {
+        auto* zs = new z_stream{};
+        deflateInit2(zs, level, Z_DEFLATED, 15 + 16, mem_level, strategy);
+        return [=, &in, &out] {
+            deflateReset(zs);
+            zs->next_in = reinterpret_cast<Bytef*>(in.data());
+            zs->avail_in = static_cast<uInt>(in.size());
+            zs->next_out = reinterpret_cast<Bytef*>(out.data());
+            zs->avail_out = static_cast<uInt>(out.size());
+            deflate(zs, Z_FINISH);
+            return out.size() - zs->avail_out;
+        };
+    };
+    auto br = [&](int quality) {
+        return [=, &in, &out] {
+            size_t n = out.size();
+            BrotliEncoderCompress(quality, 12, BROTLI_MODE_GENERIC, in.size(), reinterpret_cast<const uint8_t*>(in.data()),
+                                  &n, reinterpret_cast<uint8_t*>(out.data()));
+            return n;
+        };
+    };
+    modes.push_back({"zstd 3", zstd(3, false)});
+    modes.push_back({"zstd 1", zstd(1, false)});
+    modes.push_back({"zstd -1", zstd(-1, false)});
+    modes.push_back({"zstd 3, raw literals", zstd(3, true)});
+    modes.push_back({"gzip 1 memLevel 8", gzip(1, 8, Z_DEFAULT_STRATEGY)});
+    modes.push_back({"gzip 1 memLevel 4", gzip(1, 4, Z_DEFAULT_STRATEGY)});
+    modes.push_back({"gzip 1 memLevel 4 Z_FIXED", gzip(1, 4, Z_FIXED)});
+    modes.push_back({"br 0", br(0)});
+    modes.push_back({"br 1", br(1)});
+    modes.push_back({"br 2", br(2)});
+    for (int round = 0; round < 40; ++round) {
+        for (auto& m : modes) {
+            constexpr int calls = 500;
+            auto t0 = std::chrono::steady_clock::now();
+            for (int i = 0; i < calls; ++i) {
+                m.out = m.run();
+            }
+            auto t1 = std::chrono::steady_clock::now();
+            m.best_us = std::min(m.best_us, std::chrono::duration<double, std::micro>(t1 - t0).count() / calls);
+        }
+    }
+    std::printf("body %zu B (zstd %s, zlib %s)\n", in.size(), ZSTD_versionString(), zlibVersion());
+    for (auto& m : modes) {
+        std::printf("%-28s %6zu B  %6.2f us\n", m.name.c_str(), m.out, m.best_us);
+    }
+}
