@@ -71,8 +71,9 @@ int main(int argc, char** argv) {
     auto br = [&](int quality) {
         return [=, &in, &out] {
             size_t n = out.size();
-            BrotliEncoderCompress(quality, 12, BROTLI_MODE_GENERIC, in.size(), reinterpret_cast<const uint8_t*>(in.data()),
-                                  &n, reinterpret_cast<uint8_t*>(out.data()));
+            BrotliEncoderCompress(quality, 12, BROTLI_MODE_GENERIC, in.size(),
+                                  reinterpret_cast<const uint8_t*>(in.data()), &n,
+                                  reinterpret_cast<uint8_t*>(out.data()));
             return n;
         };
     };
