@@ -44,7 +44,8 @@ class recorder final : public io_events {
     recv_end last_end = recv_end::rearm;
 };
 
-class UringBackendTest : public ::testing::Test {
+// A backend with a ring of ring_entries and 16 receive buffers of 4 KiB.
+class BackendTest : public ::testing::Test {
   protected:
     void SetUp() override {
         _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -57,6 +58,22 @@ class UringBackendTest : public ::testing::Test {
         result<void> r = _backend.setup(cfg, _wake_fd);
         if (!r.ok()) {
             GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+        }
+    }
+    /// The backend is up (false: skipped or failed; the derived SetUp returns).
+    bool ready() const { return !IsSkipped() && !HasFatalFailure(); }
+
+    uring_backend _backend;
+    core_counters _counters;
+    int _wake_fd = -1;
+};
+
+class UringBackendTest : public BackendTest {
+  protected:
+    void SetUp() override {
+        BackendTest::SetUp();
+        if (!ready()) {
+            return;
         }
         for (uint32_t i = 0; i < pairs; ++i) {
             int sv[2];
@@ -136,11 +153,8 @@ class UringBackendTest : public ::testing::Test {
         }
     }
 
-    uring_backend _backend;
     iovec _iov[pairs];
     msghdr _msg[pairs];
-    core_counters _counters;
-    int _wake_fd = -1;
     std::vector<int> _ours;
     std::vector<int> _peers;
     std::vector<std::string> _messages;
@@ -197,19 +211,12 @@ class pausing_recorder final : public io_events {
     int _fd;
 };
 
-class RecvEndTest : public ::testing::Test {
+class RecvEndTest : public BackendTest {
   protected:
     void SetUp() override {
-        _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        ASSERT_GE(_wake_fd, 0);
-        server_config cfg;
-        cfg.ring_entries = ring_entries;
-        cfg.buffer_count = 16;
-        cfg.buffer_size = 4096;
-        _backend.counters = &_counters;
-        result<void> r = _backend.setup(cfg, _wake_fd);
-        if (!r.ok()) {
-            GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+        BackendTest::SetUp();
+        if (!ready()) {
+            return;
         }
         // A loopback TCP pair (a reset needs TCP).
         int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -244,9 +251,6 @@ class RecvEndTest : public ::testing::Test {
         }
     }
 
-    uring_backend _backend;
-    core_counters _counters;
-    int _wake_fd = -1;
     int _peer = -1;
     int _ours = -1;
 };
