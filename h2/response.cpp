@@ -182,23 +182,7 @@ void connection::respond(uint64_t seq, const http::request_context& ctx, uint16_
     }
     std::string all;
     std::string coded;
-    if (ctx.features != nullptr && ctx.features->compression.enabled) [[unlikely]] {
-        http::compression_plan p =
-            http::plan_compression(*ctx.features, ctx, status, fields, static_cast<int64_t>(body.size()), false);
-        if (p.vary) {
-            if (p.coding != http::content_coding::identity &&
-                !http::compress_whole(
-                    p.coding, http::compression_level(ctx.features->compression, p.coding, body.size()), body, coded)) {
-                p.coding = http::content_coding::identity;
-            }
-            all.assign(fields);
-            http::append_compression_fields(p, all);
-            fields = all;
-            if (p.coding != http::content_coding::identity) {
-                body = coded;
-            }
-        }
-    }
+    http::compress_answer(ctx, status, fields, body, all, coded);
     start_response(*st, status, fields, static_cast<int64_t>(body.size()), false, false, !body.empty());
     if (!st->no_body) {
         stream::piece& p = st->pending.emplace_back();

@@ -628,20 +628,11 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
 void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                                std::string_view body, protocol_env& env) {
     if (ctx.features != nullptr && ctx.features->compression.enabled) [[unlikely]] {
-        compression_plan p =
-            plan_compression(*ctx.features, ctx, status, fields, static_cast<int64_t>(body.size()), false);
-        if (p.vary) {
-            std::string coded;
-            if (p.coding != content_coding::identity &&
-                !compress_whole(p.coding, compression_level(ctx.features->compression, p.coding, body.size()), body,
-                                coded)) {
-                p.coding = content_coding::identity; // the library failed: send it as it is
-            }
-            std::string all(fields);
-            append_compression_fields(p, all);
-            respond_framed(seq, ctx, status, all, p.coding != content_coding::identity ? coded : body, env);
-            return;
-        }
+        std::string all;
+        std::string coded;
+        compress_answer(ctx, status, fields, body, all, coded);
+        respond_framed(seq, ctx, status, fields, body, env);
+        return;
     }
     respond_framed(seq, ctx, status, fields, body, env);
 }

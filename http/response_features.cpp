@@ -417,6 +417,29 @@ int compression_level(const compression_settings& s, content_coding c, uint64_t 
     return fast_level(c, size);
 }
 
+bool compress_answer(const request_context& ctx, uint16_t status, std::string_view& fields, std::string_view& body,
+                     std::string& fields_out, std::string& body_out) {
+    if (ctx.features == nullptr || !ctx.features->compression.enabled) [[likely]] {
+        return false;
+    }
+    compression_plan p = plan_compression(*ctx.features, ctx, status, fields, static_cast<int64_t>(body.size()), false);
+    if (!p.vary) {
+        return false;
+    }
+    if (p.coding != content_coding::identity &&
+        !compress_whole(p.coding, compression_level(ctx.features->compression, p.coding, body.size()), body,
+                        body_out)) {
+        p.coding = content_coding::identity; // the library failed: send it as it is
+    }
+    fields_out.assign(fields);
+    append_compression_fields(p, fields_out);
+    fields = fields_out;
+    if (p.coding != content_coding::identity) {
+        body = body_out;
+    }
+    return true;
+}
+
 void append_compression_fields(const compression_plan& p, std::string& out) {
     if (p.coding != content_coding::identity) {
         out.append("Content-Encoding: ").append(coding_name(p.coding)).append("\r\n");

@@ -122,6 +122,12 @@ compression_plan plan_compression(const response_features& f, const request_cont
                                   std::string_view fields, int64_t length, bool file) noexcept;
 /// The fields compression adds ("Content-Encoding: zstd\r\nVary: Accept-Encoding\r\n").
 void append_compression_fields(const compression_plan& p, std::string& out);
+/// A whole native answer, compressed when the features and the request say so (every
+/// protocol's respond() calls this): on true `fields` and `body` view `fields_out` and
+/// `body_out` (Vary and Content-Encoding added, the body encoded; a library failure sends
+/// the body as it is); false: nothing to do, both unchanged.
+bool compress_answer(const request_context& ctx, uint16_t status, std::string_view& fields, std::string_view& body,
+                     std::string& fields_out, std::string& body_out);
 
 /// Security fields (and ctx.extra_fields) for a response whose handler gave `app_fields`:
 /// a security header the handler set itself is not added again.
