@@ -92,6 +92,9 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
     } else {
         _backend = std::make_unique<uring_backend>();
     }
+    if (config.wrap_backend) {
+        _backend = config.wrap_backend(std::move(_backend));
+    }
     _backend->counters = &_counters;
     if (config.http2) {
         _h2 = std::make_unique<h2::starter>();
@@ -334,18 +337,24 @@ void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
 // holds bytes and a reset was seen to never complete (io_uring, kernel 6.18): the
 // connection then hung, with its reset unnoticed, until the body timeout. Read here, the
 // reset is an ECONNRESET and the EOF a 0 like any other. Once per resume, not per request.
+// A connection that began lingering while the cancel was in flight only needs its recv
+// back: it discards what comes, and the linger deadline bounds it.
 void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
+    if (s.state == slot_state::lingering) {
+        arm_recv(s, slot);
+        return;
+    }
     thread_local std::string buf;
-    buf.resize(64 * 1024);
+    buf.resize(rearm_read_chunk);
     const uint16_t gen = s.gen;
-    for (size_t total = 0; total < _config.limits.body_window;) {
+    for (size_t total = 0; total < rearm_read_limit;) {
         ssize_t n = ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
         if (n > 0) {
             total += static_cast<size_t>(n);
             on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
             conn_slot* sp = live_slot(slot, gen);
             if (sp == nullptr || sp->state != slot_state::open || sp->paused || sp->peer_eof) {
-                return; // closed, lingering (its own recv), or paused again (resumes later)
+                return; // closed, lingering (close_conn armed its recv), or paused again (resumes later)
             }
             continue;
         }
@@ -436,23 +445,24 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         return;
     }
     conn_slot& s = *sp;
+    const bool was_cancelling = s.recv == recv_state::cancelling;
     s.recv = recv_state::idle;
     if (s.state == slot_state::closing) {
         maybe_finalize(s, slot);
         return;
     }
-    if (how == recv_end::rearm) {
+    if (how == recv_end::rearm || how == recv_end::cancelled) {
+        // The buffer ring ran dry (rearm), or this is the end of a pause's cancel: as
+        // `cancelled`, or as `rearm` when the kernel ended the multishot with its last data
+        // instead. If reading resumed (or the connection began lingering) while the cancel
+        // was in flight, reading starts again here. A reset that arrives while the cancel
+        // is in flight ends the recv with an error instead (below): the connection is over.
         if (!s.paused && !s.peer_eof) {
-            arm_recv(s, slot);
-        }
-        return;
-    }
-    if (how == recv_end::cancelled) {
-        // The end of a pause's cancel, also when reading resumed while the cancel was in
-        // flight: then reading starts again here. A reset that arrives while the cancel is
-        // in flight ends the recv with an error instead (below): the connection is over.
-        if (!s.paused && !s.peer_eof) {
-            rearm_after_pause(s, slot);
+            if (was_cancelling) {
+                rearm_after_pause(s, slot);
+            } else {
+                arm_recv(s, slot);
+            }
         }
         return;
     }
@@ -706,22 +716,21 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     if (s.state == slot_state::closing || s.state == slot_state::free) {
         return;
     }
-    bool reading = s.recv == recv_state::armed;
-    if (graceful && s.paused && !s.peer_eof && s.state != slot_state::lingering) {
-        // Paused (say, a body nobody reads filled the window): bytes left unread at
-        // close() make it a reset, which can destroy the response at the client before
-        // it is read. Read (and discard) again while lingering.
-        s.paused = false;
-        s.stash.clear();
+    // Lingering close: FIN after the last response, then read and discard what the client
+    // still sends for a moment, so close() does not reset the connection (unread bytes at
+    // close() make it a reset) before the client has read the response. The recv must be
+    // running for that, whatever state reading was in: paused (a body nobody reads filled
+    // the window), idle (mid-resume, in rearm_after_pause), or a pause's cancel still in
+    // flight (its end re-arms it: rearm_after_pause sees the slot lingering).
+    const bool can_read = !s.peer_eof || s.recv == recv_state::armed;
+    if (graceful && can_read && s.state != slot_state::lingering) {
+        if (s.paused) {
+            s.paused = false;
+            s.stash.clear();
+        }
         if (s.recv == recv_state::idle) {
             arm_recv(s, slot);
-        } // cancelling: on_recv_end re-arms it, now that the slot is not paused
-        reading = true;
-    }
-    if (graceful && reading && s.state != slot_state::lingering) {
-        // Lingering close: FIN after the last response, then read and discard what the
-        // client still sends for a moment, so close() does not reset the connection
-        // before the client has read the response.
+        }
         ::shutdown(s.fd, SHUT_WR);
         s.state = slot_state::lingering;
         s.linger_until = _now_s + _config.linger_s;

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,9 @@ struct server_config {
     /// Makes each connection's transport (TLS); null: plain TCP.
     std::shared_ptr<transport_factory> transports;
     bool http2 = true; ///< HTTP/2: h2c by prior knowledge and Upgrade, h2 by ALPN
+    /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
+    /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).
+    std::function<std::unique_ptr<io_backend>(std::unique_ptr<io_backend>)> wrap_backend;
 };
 
 /// Where an offloading application delivers response messages (thread-safe). An
@@ -139,6 +143,10 @@ class reactor final : private io_events, private body_stream_factory, public res
     enum class send_state : uint8_t { idle, sending, waiting_room };
 
     static constexpr size_t max_iov = 8;
+    /// rearm_after_pause reads what came during a pause in chunks of this size, and at
+    /// most this much before it arms a recv for the rest (one resume cannot hog the loop).
+    static constexpr size_t rearm_read_chunk = 64 * 1024;
+    static constexpr size_t rearm_read_limit = 1024 * 1024;
 
     struct conn_slot {
         int fd = -1;

@@ -2,17 +2,20 @@
 // 127.0.0.1, native routes, and a C++ application that answers inline or from another
 // thread (the handler-threads path). Under `make tsan` this is what checks the inbox,
 // the wake-ups and the drain for data races.
+#include "fault_backend.hpp"
 #include "http/response_writer.hpp"
 #include "uring/server.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -90,6 +93,16 @@ class test_app final : public app_handler {
 
     gate& held() noexcept { return _gate; }
 
+    /// /upload takes its body as a stream this app never reads (unconsumed grows until
+    /// the connection's body window pauses reading).
+    std::shared_ptr<http::body_stream> make_body_stream(response_sink&, uint32_t, uint32_t,
+                                                        uint64_t) noexcept override {
+        return std::make_shared<unread_body>();
+    }
+    /// Offloaded only (a handler thread may wait): /upload is answered once `ready`
+    /// says so (polled; at most 20 s).
+    void answer_upload_when(std::function<bool()> ready) { _upload_ready = std::move(ready); }
+
     void submit(unsigned, std::vector<http::app_request>& batch, response_sink& sink) noexcept override {
         std::lock_guard<std::mutex> lock(_mutex);
         for (auto& req : batch) {
@@ -99,6 +112,17 @@ class test_app final : public app_handler {
     }
 
   private:
+    class unread_body final : public http::body_stream {
+      public:
+        void push(std::string_view bytes) noexcept override { _pushed += bytes.size(); }
+        void finish() noexcept override {}
+        void fail(http::body_error) noexcept override {}
+        uint64_t unconsumed() const noexcept override { return _pushed; }
+
+      private:
+        uint64_t _pushed = 0;
+    };
+
     struct job {
         response_sink* sink;
         http::app_request req;
@@ -107,6 +131,12 @@ class test_app final : public app_handler {
     http::app_response answer(const http::app_request& req) {
         if (req.path.in(req.data) == "/app/held") {
             _gate.hold();
+        }
+        if (req.path.in(req.data) == "/upload" && _offload && _upload_ready) {
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+            while (!_upload_ready() && std::chrono::steady_clock::now() < deadline) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
         }
         http::app_response r;
         r.conn_slot = req.conn_slot;
@@ -142,6 +172,7 @@ class test_app final : public app_handler {
     std::mutex _mutex;
     std::condition_variable _cv;
     std::deque<job> _queue;
+    std::function<bool()> _upload_ready; ///< set before the server starts
     bool _stop = false;
     std::thread _worker;
 };
@@ -158,6 +189,11 @@ std::shared_ptr<http::app_routes> make_routes() {
     http::route_target app;
     app.kind = http::target_kind::python;
     routes->targets.push_back(app);
+    EXPECT_EQ(routes->table.add("/upload", http::method_post, 2), "");
+    http::route_target upload;
+    upload.kind = http::target_kind::python;
+    upload.streams_body = true;
+    routes->targets.push_back(upload);
     return routes;
 }
 
@@ -386,6 +422,101 @@ TEST_P(ServerTest, DrainAnswersInFlightAndClosesIdle) {
     EXPECT_LE(::recv(idle, &c, 1, 0), 0) << "idle connection must be closed by the drain";
     ::close(busy);
     ::close(idle);
+}
+
+// The app answers an upload without reading its body, so the server closes after the
+// answer and lingers: it must go on reading (and discarding) until the client has sent
+// everything, or close() with unread bytes resets the connection and the client's upload
+// fails with EPIPE (CI saw that: tests/py/test_asgi.py's unread-body test). The path that
+// lost the linger's recv: reading had paused at the body window, and the pause's cancel
+// was still in flight when the connection began lingering; its late end then re-armed
+// nothing. The fault backend holds that cancel's end until the linger has begun (the
+// client has the answer and the FIN), so the interleaving happens every time. The app
+// answers from its own thread once the window is full (an inline app answers before the
+// body arrives, and nothing pauses).
+TEST(Linger, KeepsReadingWhenItBeganDuringAPausesCancel) {
+    for (const char* io : {"io_uring", "epoll"}) {
+        SCOPED_TRACE(io);
+        test_app app(true);
+        server_config cfg;
+        cfg.port = 0;
+        cfg.threads = 1;
+        cfg.io = io;
+        cfg.pin_threads = false;
+        cfg.limits.body_window = 64 * 1024;
+        cfg.limits.max_body = 64 * 1024 * 1024;
+        cfg.linger_s = 20; // a lost recv shows as a reset after this, not as a slow pass
+        auto control = std::make_shared<testing::fault_control>();
+        // Answered once reading has paused at the window and the cancel's end is held.
+        app.answer_upload_when([control] { return control->cancel_ends_held.load() >= 1; });
+        cfg.wrap_backend = [control](std::unique_ptr<io_backend> inner) -> std::unique_ptr<io_backend> {
+            return std::make_unique<testing::fault_backend>(std::move(inner), control);
+        };
+        control->hold_cancel_ends = true;
+        server srv(cfg, make_routes(), app);
+        ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+        const auto& counters = srv.reactors().at(0)->counters();
+
+        int fd = connect_to(srv.port());
+        timeval tv{30, 0};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        // More than the kernel's socket buffers can hold: the client finishes only if
+        // the server reads.
+        constexpr size_t body_size = 32 * 1024 * 1024;
+        constexpr size_t first = 192 * 1024; // over the window: reading pauses
+        // Head and body in one send, so the window fills as the request arrives.
+        std::string part = "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body_size) +
+                           "\r\n\r\n" + std::string(first, 'u');
+        ASSERT_EQ(::send(fd, part.data(), part.size(), MSG_NOSIGNAL), static_cast<ssize_t>(part.size()));
+
+        auto answers = read_responses(fd, 1);
+        ASSERT_EQ(answers.size(), 1u) << "no answer to the upload";
+        EXPECT_EQ(answers[0].head.substr(0, 15), "HTTP/1.1 200 OK") << answers[0].head;
+        EXPECT_EQ(answers[0].body, "app:/upload:");
+        char c;
+        ASSERT_EQ(::recv(fd, &c, 1, 0), 0) << "the server should close (FIN) after answering an unread upload";
+        // The linger began while the pause's cancel was held: the path under test runs.
+        ASSERT_GE(control->cancel_ends_held.load(), 1) << "reading never paused at the body window";
+        EXPECT_EQ(control->cancel_ends_delivered.load(), 0);
+        control->hold_cancel_ends = false;
+
+        // The rest of the upload: every byte must be taken (read and discarded).
+        std::string rest(1024 * 1024, 'v');
+        size_t sent = 0;
+        int send_errno = 0;
+        while (sent < body_size - first) {
+            size_t want = std::min(rest.size(), body_size - first - sent);
+            ssize_t n = ::send(fd, rest.data(), want, MSG_NOSIGNAL);
+            if (n <= 0) {
+                send_errno = errno;
+                break;
+            }
+            sent += static_cast<size_t>(n);
+        }
+        EXPECT_EQ(sent, body_size - first)
+            << "the upload failed after " << sent << " bytes: " << std::strerror(send_errno)
+            << " (the lingering connection stopped reading, then reset)";
+        ::shutdown(fd, SHUT_WR);
+        // The server reads to the client's FIN, then closes: no reset.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (counters.connections_open.get() != 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        EXPECT_EQ(counters.connections_open.get(), 0u) << "the lingering connection never closed";
+        EXPECT_GE(counters.bytes_in.get(), static_cast<uint64_t>(body_size))
+            << "the lingering connection did not read the rest of the upload";
+        EXPECT_GE(control->cancel_ends_delivered.load(), 1);
+        int err = 0;
+        socklen_t len = sizeof(err);
+        ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+        EXPECT_EQ(err, 0) << "the connection was reset: " << std::strerror(err);
+        ::close(fd);
+
+        srv.stop();
+        ASSERT_TRUE(srv.wait_exit(30000));
+        srv.join();
+        app.stop();
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
