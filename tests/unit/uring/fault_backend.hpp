@@ -2,11 +2,15 @@
 // can hold completions back, so a test can force an interleaving the kernel only produces
 // now and then under load. Installed through server_config::wrap_backend.
 //
-// What it holds today: the end of a recv the reactor asked to cancel (a pause, a close),
-// however it ended: recv_end::cancelled, or rearm when the kernel ended the multishot
-// with its last data instead. While the hold is on, those ends are kept; once it is off
-// they are delivered, first thing in the next wait, in the order they came. The reactor
-// meanwhile believes the cancel is in flight.
+// What it can do:
+// - hold the end of a recv the reactor asked to cancel (a pause, a close), however it
+//   ended: recv_end::cancelled, or rearm when the kernel ended the multishot with its last
+//   data instead. While `hold_cancel_ends` is on, those ends are kept; once it is off they
+//   are delivered, first thing in the next wait, in the order they came. With
+//   `random_hold_turns` > 0 each such end is instead held for a random 0..N waits. The
+//   reactor meanwhile believes the cancel is in flight.
+// - split each received chunk into up to three on_recv calls at random points
+//   (`split_recvs`), as a kernel under memory pressure or a dry buffer ring does.
 #pragma once
 
 #include "uring/backend.hpp"
@@ -15,12 +19,20 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <random>
+#include <utility>
 #include <vector>
 
-namespace ringbolt::uring::testing {
+namespace ringbolt::uring::test_support {
 
 /// Shared between the test thread and the reactor thread that owns the backend.
 struct fault_control {
+    uint64_t seed = 1;            ///< for the random faults (set before the server starts)
+    int random_hold_turns = 0;    ///< > 0: hold each cancelled recv's end 0..N waits
+    bool split_recvs = false;     ///< deliver received chunks in random pieces
+    std::atomic<int> backends{0}; ///< backends made (each seeds its generator apart)
+    std::atomic<int> recvs_split{0};
+    std::atomic<int> cancel_ends_seen{0}; ///< ends of cancelled recvs, held or not
     std::atomic<bool> hold_cancel_ends{false};
     std::atomic<int> cancel_ends_held{0};      ///< how many were kept back (ever)
     std::atomic<int> cancel_ends_delivered{0}; ///< how many of those were delivered later
@@ -29,7 +41,8 @@ struct fault_control {
 class fault_backend final : public io_backend {
   public:
     fault_backend(std::unique_ptr<io_backend> inner, std::shared_ptr<fault_control> control)
-        : _inner(std::move(inner)), _control(std::move(control)), _shim(*this) {}
+        : _inner(std::move(inner)), _control(std::move(control)),
+          _rng(_control->seed * 1000003u + static_cast<uint64_t>(_control->backends.fetch_add(1))), _shim(*this) {}
 
     result<void> setup(const server_config& config, int wake_fd) noexcept override {
         _inner->counters = counters;
@@ -39,7 +52,7 @@ class fault_backend final : public io_backend {
     void cancel_accept(int listen_fd) noexcept override { _inner->cancel_accept(listen_fd); }
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override { _inner->arm_recv(fd, slot, gen); }
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override {
-        _cancelling.push_back({slot, gen, recv_end::cancelled});
+        _cancelling.push_back({slot, gen, recv_end::cancelled, 0});
         _inner->cancel_recv(fd, slot, gen);
     }
     void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override {
@@ -52,12 +65,18 @@ class fault_backend final : public io_backend {
     bool wait(unsigned timeout_ms, io_events& events) noexcept override {
         if (!_control->hold_cancel_ends.load() && !_held.empty()) {
             std::vector<held_end> due;
-            due.swap(_held);
+            std::vector<held_end> still;
+            for (auto& h : _held) {
+                (h.turns_left-- <= 0 ? due : still).push_back(h);
+            }
+            _held.swap(still);
             for (const auto& h : due) {
                 _control->cancel_ends_delivered.fetch_add(1);
                 events.on_recv_end(h.slot, h.gen, h.how);
             }
-            timeout_ms = 0; // events were dispatched this turn: do not sleep on top
+            // Held ends count turns: do not sleep on top of events dispatched or while
+            // ends wait for their turn.
+            timeout_ms = due.empty() ? 1 : 0;
         }
         _shim.target = &events;
         return _inner->wait(timeout_ms, _shim);
@@ -68,6 +87,7 @@ class fault_backend final : public io_backend {
         uint32_t slot;
         uint16_t gen;
         recv_end how;
+        int turns_left = 0;
     };
 
     /// True (and forgotten) when this end is that of a recv the reactor cancelled.
@@ -90,13 +110,31 @@ class fault_backend final : public io_backend {
         void on_accept(int fd) noexcept override { target->on_accept(fd); }
         void on_accept_end(int res) noexcept override { target->on_accept_end(res); }
         void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override {
+            if (_owner._control->split_recvs && len > 1) {
+                // Up to three pieces; the reactor may close the slot between them (it then
+                // drops the rest as a late completion, as it would the kernel's).
+                size_t a = static_cast<size_t>(_owner._rng() % len);
+                size_t b = a + static_cast<size_t>(_owner._rng() % (len - a));
+                _owner._control->recvs_split.fetch_add(1);
+                for (auto [from, to] : {std::pair{size_t{0}, a}, std::pair{a, b}, std::pair{b, len}}) {
+                    if (to > from) {
+                        target->on_recv(slot, gen, data + from, to - from);
+                    }
+                }
+                return;
+            }
             target->on_recv(slot, gen, data, len);
         }
         void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept override {
-            if (_owner.cancelled_recv_ended(slot, gen) && _owner._control->hold_cancel_ends.load()) {
-                _owner._held.push_back({slot, gen, how});
-                _owner._control->cancel_ends_held.fetch_add(1);
-                return;
+            if (_owner.cancelled_recv_ended(slot, gen)) {
+                _owner._control->cancel_ends_seen.fetch_add(1);
+                const fault_control& c = *_owner._control;
+                int turns = c.random_hold_turns > 0 ? static_cast<int>(_owner._rng() % (c.random_hold_turns + 1)) : 0;
+                if (c.hold_cancel_ends.load() || turns > 0) {
+                    _owner._held.push_back({slot, gen, how, turns});
+                    _owner._control->cancel_ends_held.fetch_add(1);
+                    return;
+                }
             }
             target->on_recv_end(slot, gen, how);
         }
@@ -111,9 +149,10 @@ class fault_backend final : public io_backend {
 
     std::unique_ptr<io_backend> _inner;
     std::shared_ptr<fault_control> _control;
-    std::vector<held_end> _held;       ///< reactor thread only
+    std::mt19937_64 _rng; ///< reactor thread only, like the rest below
+    std::vector<held_end> _held;
     std::vector<held_end> _cancelling; ///< recvs cancelled, their end not yet seen
     shim _shim;
 };
 
-} // namespace ringbolt::uring::testing
+} // namespace ringbolt::uring::test_support

@@ -1,0 +1,272 @@
+// What the server tests share: a C++ application (answers inline or from its own thread,
+// holds a request on a gate, takes an upload it never reads), its routes, and a blocking
+// client that reads Content-Length-framed responses.
+#pragma once
+
+#include "fault_backend.hpp"
+#include "http/response_writer.hpp"
+#include "uring/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace ringbolt::uring::test_support {
+
+// Holds a request inside the application until the test releases it, so a test can act
+// (stop the server) while that request is in flight.
+class gate {
+  public:
+    /// Called by the app: report that a request entered, then block until release().
+    void hold() {
+        std::unique_lock<std::mutex> lock(_mutex);
+        ++_entered;
+        _cv.notify_all();
+        _cv.wait(lock, [this] { return _released; });
+    }
+    /// Wait up to `ms` for a request to be held; true when one is.
+    bool wait_entered(int ms) {
+        std::unique_lock<std::mutex> lock(_mutex);
+        return _cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return _entered > 0; });
+    }
+    void release() {
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _released = true;
+        }
+        _cv.notify_all();
+    }
+
+  private:
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    int _entered = 0;
+    bool _released = false;
+};
+
+// Answers "app:<path>:<body>"; inline, or from its own thread through the sink. The path
+// /app/held first waits on the gate.
+class test_app final : public app_handler {
+  public:
+    explicit test_app(bool offload) : _offload(offload) {
+        if (_offload) {
+            _worker = std::thread([this] { work(); });
+        }
+    }
+    ~test_app() override { stop(); }
+
+    /// Join the worker: after this no deliver() happens (required before the server goes).
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _stop = true;
+        }
+        _cv.notify_all();
+        if (_worker.joinable()) {
+            _worker.join();
+        }
+    }
+    bool offloads() const noexcept override { return _offload; }
+
+    uint64_t handle_batch(unsigned, std::vector<http::app_request>& batch, std::vector<http::app_response>& out,
+                          response_sink&) noexcept override {
+        for (auto& req : batch) {
+            out.push_back(answer(req));
+        }
+        return 0;
+    }
+
+    gate& held() noexcept { return _gate; }
+
+    /// /upload takes its body as a stream this app never reads (unconsumed grows until
+    /// the connection's body window pauses reading).
+    std::shared_ptr<http::body_stream> make_body_stream(response_sink&, uint32_t, uint32_t,
+                                                        uint64_t) noexcept override {
+        return std::make_shared<unread_body>();
+    }
+    /// Offloaded only (a handler thread may wait): /upload is answered once `ready`
+    /// says so (polled; at most 20 s).
+    void answer_upload_when(std::function<bool()> ready) { _upload_ready = std::move(ready); }
+
+    void submit(unsigned, std::vector<http::app_request>& batch, response_sink& sink) noexcept override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        for (auto& req : batch) {
+            _queue.push_back({&sink, std::move(req)});
+        }
+        _cv.notify_one();
+    }
+
+  private:
+    class unread_body final : public http::body_stream {
+      public:
+        void push(std::string_view bytes) noexcept override { _pushed += bytes.size(); }
+        void finish() noexcept override {}
+        void fail(http::body_error) noexcept override {}
+        uint64_t unconsumed() const noexcept override { return _pushed; }
+
+      private:
+        uint64_t _pushed = 0;
+    };
+
+    struct job {
+        response_sink* sink;
+        http::app_request req;
+    };
+
+    http::app_response answer(const http::app_request& req) {
+        if (req.path.in(req.data) == "/app/held") {
+            _gate.hold();
+        }
+        if (req.path.in(req.data) == "/upload" && _offload && _upload_ready) {
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+            while (!_upload_ready() && std::chrono::steady_clock::now() < deadline) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        }
+        http::app_response r;
+        r.conn_slot = req.conn_slot;
+        r.conn_gen = req.conn_gen;
+        r.seq = req.seq;
+        r.body = "app:" + std::string(req.path.in(req.data)) + ":" + std::string(req.body.in(req.data));
+        r.start.fields = "Content-Type: text/plain; charset=utf-8\r\n";
+        r.start.content_length = static_cast<int64_t>(r.body.size());
+        return r;
+    }
+
+    void work() {
+        std::unique_lock<std::mutex> lock(_mutex);
+        while (true) {
+            _cv.wait(lock, [this] { return _stop || !_queue.empty(); });
+            if (_queue.empty()) {
+                return;
+            }
+            std::deque<job> jobs;
+            jobs.swap(_queue);
+            lock.unlock();
+            for (auto& j : jobs) {
+                std::vector<http::app_response> one;
+                one.push_back(answer(j.req));
+                j.sink->deliver(one);
+            }
+            lock.lock();
+        }
+    }
+
+    bool _offload;
+    gate _gate;
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    std::deque<job> _queue;
+    std::function<bool()> _upload_ready; ///< set before the server starts
+    bool _stop = false;
+    std::thread _worker;
+};
+
+inline std::shared_ptr<http::app_routes> make_routes() {
+    auto routes = std::make_shared<http::app_routes>();
+    EXPECT_EQ(routes->table.add("/native", http::method_get, 0), "");
+    http::route_target native;
+    native.kind = http::target_kind::native;
+    native.response.headers = "Content-Type: text/plain\r\n";
+    native.response.body = "native";
+    routes->targets.push_back(native);
+    EXPECT_EQ(routes->table.add("/app/{x}", http::method_get | http::method_post, 1), "");
+    http::route_target app;
+    app.kind = http::target_kind::python;
+    routes->targets.push_back(app);
+    EXPECT_EQ(routes->table.add("/upload", http::method_post, 2), "");
+    http::route_target upload;
+    upload.kind = http::target_kind::python;
+    upload.streams_body = true;
+    routes->targets.push_back(upload);
+    return routes;
+}
+
+/// A blocking client socket to 127.0.0.1:port (5 s receive timeout); `rcvbuf` > 0 sets a
+/// small receive buffer before connecting (a small TCP window).
+inline int connect_to(uint16_t port, int rcvbuf = 0) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+struct response {
+    std::string head; ///< status line and fields, without the blank line
+    std::string body;
+};
+
+// Read `n` Content-Length-framed responses (fewer when the connection ends first).
+inline std::vector<response> read_responses(int fd, size_t n) {
+    std::vector<response> out;
+    std::string buf;
+    std::vector<char> chunk(65536);
+    while (out.size() < n) {
+        size_t end = buf.find("\r\n\r\n");
+        if (end != std::string::npos) {
+            size_t cl = buf.find("Content-Length: ");
+            size_t len = cl < end ? std::stoul(buf.substr(cl + 16)) : 0;
+            if (buf.size() >= end + 4 + len) {
+                out.push_back({buf.substr(0, end), buf.substr(end + 4, len)});
+                buf.erase(0, end + 4 + len);
+                continue;
+            }
+        }
+        ssize_t r = ::recv(fd, chunk.data(), chunk.size(), 0);
+        if (r <= 0) {
+            break;
+        }
+        buf.append(chunk.data(), static_cast<size_t>(r));
+    }
+    return out;
+}
+
+// Read `n` Content-Length-framed responses; returns their bodies.
+inline std::vector<std::string> read_bodies(int fd, size_t n) {
+    std::vector<std::string> bodies;
+    for (auto& r : read_responses(fd, n)) {
+        bodies.push_back(std::move(r.body));
+    }
+    return bodies;
+}
+
+/// One unpinned reactor on an ephemeral port, backend `io` wrapped in a fault_backend
+/// driven by `control`, a 64 KiB body window (pauses come early) and uploads up to 64 MiB.
+inline server_config faulty_config(const char* io, const std::shared_ptr<fault_control>& control) {
+    server_config cfg;
+    cfg.port = 0;
+    cfg.threads = 1;
+    cfg.io = io;
+    cfg.pin_threads = false;
+    cfg.limits.body_window = 64 * 1024;
+    cfg.limits.max_body = 64 * 1024 * 1024;
+    cfg.wrap_backend = [control](std::unique_ptr<io_backend> inner) -> std::unique_ptr<io_backend> {
+        return std::make_unique<fault_backend>(std::move(inner), control);
+    };
+    return cfg;
+}
+
+} // namespace ringbolt::uring::test_support
