@@ -12,6 +12,7 @@
 #include "uring/uring_backend.hpp"
 #include "uring/user_data.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
@@ -397,7 +398,9 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     conn_slot& s = *sp;
     _counters.bytes_in.add(len);
     if (s.state == slot_state::lingering) {
-        return; // after the final response: read and discard
+        // After the final response: read and discard, while bytes keep coming.
+        s.linger_until = std::min(_now_s + _config.linger_s + 1, s.linger_limit);
+        return;
     }
     if (s.paused) {
         s.stash.append(data, len); // in flight before the pause took effect; parsed on resume
@@ -733,7 +736,9 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
         }
         ::shutdown(s.fd, SHUT_WR);
         s.state = slot_state::lingering;
-        s.linger_until = _now_s + _config.linger_s;
+        // Coarse seconds, maybe a turn old: + 1 makes each bound at least what it says.
+        s.linger_until = _now_s + _config.linger_s + 1;
+        s.linger_limit = _draining ? s.linger_until : _now_s + std::max(_config.linger_max_s, _config.linger_s) + 1;
         return;
     }
     s.state = slot_state::closing;
@@ -976,6 +981,12 @@ void reactor::begin_drain() noexcept {
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
+        if (s.state == slot_state::lingering) {
+            // A drain does not wait for a long upload nobody will read.
+            s.linger_limit = std::min(s.linger_limit, _now_s + _config.linger_s + 1);
+            s.linger_until = std::min(s.linger_until, s.linger_limit);
+            continue;
+        }
         if (s.state != slot_state::open) {
             continue;
         }

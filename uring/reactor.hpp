@@ -35,7 +35,13 @@ struct server_config {
     http::connection_limits limits;
     uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
     uint32_t write_timeout_s = 30;    ///< a send may stay in flight this long
-    uint32_t linger_s = 2;            ///< after a final response, read and discard this long
+    /// After a final response the connection lingers, reading and discarding what the
+    /// client still sends (a refused upload), until the client's FIN, `linger_s` without
+    /// a byte, or `linger_max_s` in all (2 s while draining), as nginx's lingering_timeout
+    /// and lingering_time: a client that sends its whole body before reading (most do)
+    /// gets to read the answer instead of a reset.
+    uint32_t linger_s = 2;
+    uint32_t linger_max_s = 30;
     unsigned ring_entries = 1024;
     unsigned buffer_count = 1024; ///< per core, power of two
     unsigned buffer_size = 4096;
@@ -154,13 +160,14 @@ class reactor final : private io_events, private body_stream_factory, public res
         slot_state state = slot_state::free;
         recv_state recv = recv_state::idle;
         send_state send = send_state::idle;
-        bool paused = false;     ///< reading stopped by backpressure (output over the mark, input held)
-        bool peer_eof = false;   ///< the client finished sending (or the socket failed)
-        bool dirty = false;      ///< in _dirty: output to look at before the next wait
-        bool alpn_seen = false;  ///< TLS: the first plaintext came (ALPN was looked at)
-        uint32_t send_since = 0; ///< coarse second the in-flight send (or wait for room) started
-        uint32_t linger_until = 0;
-        http::send_batch batch; ///< what the send in flight covers (frozen until consumed)
+        bool paused = false;       ///< reading stopped by backpressure (output over the mark, input held)
+        bool peer_eof = false;     ///< the client finished sending (or the socket failed)
+        bool dirty = false;        ///< in _dirty: output to look at before the next wait
+        bool alpn_seen = false;    ///< TLS: the first plaintext came (ALPN was looked at)
+        uint32_t send_since = 0;   ///< coarse second the in-flight send (or wait for room) started
+        uint32_t linger_until = 0; ///< lingering ends at this coarse second (moved on by bytes)
+        uint32_t linger_limit = 0; ///< and at this one at the latest
+        http::send_batch batch;    ///< what the send in flight covers (frozen until consumed)
         msghdr msg{};
         iovec iov[max_iov];
         std::string stash; ///< bytes that arrived after reading was paused

@@ -289,6 +289,87 @@ TEST(Linger, KeepsReadingWhenItBeganDuringAPausesCancel) {
     }
 }
 
+// A refused upload (413 at the head: Content-Length over the limit) sent slowly, longer
+// in all than linger_s: the lingering connection keeps reading while bytes come, so the
+// client, which sends its whole body before it reads (as most do), finishes and then reads
+// the 413. A linger bounded by linger_s alone reset it mid-upload, and the answer was lost.
+TEST(Linger, LastsWhileTheClientKeepsSending) {
+    for (const char* io : {"io_uring", "epoll"}) {
+        SCOPED_TRACE(io);
+        test_app app(false);
+        server_config cfg;
+        cfg.port = 0;
+        cfg.threads = 1;
+        cfg.io = io;
+        cfg.pin_threads = false;
+        cfg.limits.max_body = 1024;
+        cfg.linger_s = 1;
+        server srv(cfg, make_routes(), app);
+        ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+        int fd = connect_to(srv.port());
+        std::string head = "POST /app/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n";
+        ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+        std::string chunk(16 * 1024, 'x');
+        int sent_chunks = 0;
+        for (; sent_chunks < 10; ++sent_chunks) { // 10 x 400 ms: 4 s, four times linger_s
+            if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(chunk.size())) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        }
+        EXPECT_EQ(sent_chunks, 10) << "the server stopped reading the refused upload while it still came: "
+                                   << std::strerror(errno);
+        ::shutdown(fd, SHUT_WR);
+        auto answers = read_responses(fd, 1);
+        ASSERT_EQ(answers.size(), 1u) << "the 413 was lost";
+        EXPECT_EQ(answers[0].head.substr(0, 12), "HTTP/1.1 413") << answers[0].head;
+        char c;
+        EXPECT_EQ(::recv(fd, &c, 1, 0), 0) << "the connection must end with a clean close";
+        ::close(fd);
+        srv.stop();
+        ASSERT_TRUE(srv.wait_exit(30000));
+        srv.join();
+        app.stop();
+    }
+}
+
+// ... and a client that never stops sending is cut off at linger_max_s.
+TEST(Linger, EndsAtItsLimitForAClientThatNeverStops) {
+    for (const char* io : {"io_uring", "epoll"}) {
+        SCOPED_TRACE(io);
+        test_app app(false);
+        server_config cfg;
+        cfg.port = 0;
+        cfg.threads = 1;
+        cfg.io = io;
+        cfg.pin_threads = false;
+        cfg.limits.max_body = 1024;
+        cfg.linger_s = 1;
+        cfg.linger_max_s = 2;
+        server srv(cfg, make_routes(), app);
+        ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+        int fd = connect_to(srv.port());
+        std::string head = "POST /app/x HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n";
+        ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+        std::string chunk(4 * 1024, 'x');
+        bool cut = false;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(chunk.size())) {
+                cut = true; // EPIPE or ECONNRESET: the server closed for good
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        EXPECT_TRUE(cut) << "the server lingered for 30 s (limit 2 s) on a client that never stops sending";
+        ::close(fd);
+        srv.stop();
+        ASSERT_TRUE(srv.wait_exit(30000));
+        srv.join();
+        app.stop();
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
                          ::testing::Values(mode{"io_uring", false}, mode{"io_uring", true}, mode{"epoll", false},
                                            mode{"epoll", true}),
