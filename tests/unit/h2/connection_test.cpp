@@ -3,6 +3,8 @@
 // keeps the request for the test to answer as the app.
 #include "h2/connection.hpp"
 
+#include "tests/support/protocol_harness.hpp"
+
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
@@ -26,12 +28,7 @@ struct fake_dispatcher final : http::dispatcher {
         heads.emplace_back(ev.head_bytes);
         bodies.emplace_back(ev.body);
         EXPECT_EQ(ev.head.version_minor, http::version_http2);
-        if (ev.head.path == "/native") {
-            conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain\r\n", "native", env);
-            return verdict::answered;
-        }
-        to_app.push_back(ev.seq);
-        return verdict::to_app;
+        return test_support::answer_or_keep(conn, ev, env, to_app); // "/native" answered here
     }
 };
 
@@ -126,9 +123,7 @@ struct harness {
     client cl;
 
     explicit harness(const h2::settings& cfg = {}) : conn(cfg) { conn.open(1, 1, {}, now, limits); }
-    http::protocol_env env() {
-        return http::protocol_env{limits, "Thu, 01 Jan 2026 00:00:00 GMT", now, false, counters, dispatch};
-    }
+    http::protocol_env env() { return test_support::make_env(limits, now, counters, dispatch); }
     /// Client bytes to the server (the preface first), `step` bytes at a time; then the
     /// server's output back to the client.
     void exchange(size_t step = SIZE_MAX) {
@@ -142,20 +137,7 @@ struct harness {
         }
         cl.receive(take_output());
     }
-    std::string take_output() {
-        std::string wire;
-        http::send_batch batch;
-        while (conn.output().take_front(batch, 64, SIZE_MAX)) {
-            iovec iov[64];
-            size_t n = batch.iovecs(iov, 64);
-            for (size_t i = 0; i < n; ++i) {
-                wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-            }
-            batch.consume(batch.remaining());
-            batch.reset();
-        }
-        return wire;
-    }
+    std::string take_output() { return test_support::take_output(conn.output()); }
     bool sent_preface = false;
 };
 
