@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -20,6 +22,10 @@ struct fake_dispatcher final : http::dispatcher {
     std::vector<uint64_t> to_app;
     std::vector<std::string> bodies;
     std::vector<std::string> heads;
+    // "/file": answered with this range of `file` (no file for HEAD, as static mounts do).
+    std::shared_ptr<http::file_handle> file;
+    uint64_t file_offset = 0;
+    uint64_t file_length = 0;
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>&) override {
         if (ev.body_follows) {
@@ -28,6 +34,11 @@ struct fake_dispatcher final : http::dispatcher {
         heads.emplace_back(ev.head_bytes);
         bodies.emplace_back(ev.body);
         EXPECT_EQ(ev.head.version_minor, http::version_http2);
+        if (ev.head.path == "/file") {
+            conn.respond_file(ev.seq, ev.ctx, 200, "Content-Type: application/octet-stream\r\n",
+                              ev.ctx.head_request ? nullptr : file, file_offset, file_length, env);
+            return verdict::answered;
+        }
         return test_support::answer_or_keep(conn, ev, env, to_app); // "/native" answered here
     }
 };
@@ -95,9 +106,10 @@ struct client {
     ~client() { nghttp2_session_del(session); }
     void flush() { nghttp2_session_send(session); }
 
-    int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {}) {
+    int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {},
+                std::string method = "GET") {
         std::vector<std::pair<std::string, std::string>> h = {
-            {":method", "GET"}, {":path", path}, {":scheme", "http"}, {":authority", "x"}};
+            {":method", method}, {":path", path}, {":scheme", "http"}, {":authority", "x"}};
         h.insert(h.end(), extra.begin(), extra.end());
         std::vector<nghttp2_nv> nva;
         for (auto& [n, v] : h) {
@@ -154,6 +166,39 @@ TEST(H2Connection, NativeAnswerAtEverySplit) {
         EXPECT_NE(h.dispatch.heads[0].find("cookie: a=1; b=2\r\n"), std::string::npos) << h.dispatch.heads[0];
         EXPECT_NE(h.dispatch.heads[0].find("host: x\r\n"), std::string::npos);
     }
+}
+
+TEST(H2Connection, NativeFileAnswerAndHead) {
+    // A range of a file larger than the client's first window (65535): sent as the
+    // client's WINDOW_UPDATEs come; HEAD announces the length and sends no DATA.
+    char name[] = "/tmp/h2_connection_test_XXXXXX";
+    int fd = mkstemp(name);
+    ASSERT_GE(fd, 0);
+    unlink(name);
+    std::string content;
+    for (int i = 0; i < 100000; ++i) {
+        content.push_back(static_cast<char>(i % 251));
+    }
+    ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    harness h;
+    h.dispatch.file = std::make_shared<http::file_handle>(fd);
+    h.dispatch.file_offset = 10;
+    h.dispatch.file_length = 80000;
+    int32_t id = h.cl.get("/file");
+    int32_t head = h.cl.get("/file", {}, "HEAD");
+    for (int i = 0; i < 5 && !h.cl.answers[id].ended; ++i) {
+        h.exchange();
+    }
+    auto& a = h.cl.answers[id];
+    EXPECT_EQ(a.headers[":status"], "200");
+    EXPECT_EQ(a.headers["content-length"], "80000");
+    EXPECT_TRUE(a.ended);
+    EXPECT_TRUE(a.body == content.substr(10, 80000)) << a.body.size();
+    auto& b = h.cl.answers[head];
+    EXPECT_EQ(b.headers[":status"], "200");
+    EXPECT_EQ(b.headers["content-length"], "80000");
+    EXPECT_TRUE(b.ended);
+    EXPECT_TRUE(b.body.empty());
 }
 
 TEST(H2Connection, AppAnswersWholeAndStreamedWithCredit) {
