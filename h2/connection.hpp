@@ -124,6 +124,13 @@ class connection final : public http::protocol {
     /// Submit the response headers of `st` (`body_follows`: DATA frames come).
     void start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,
                         bool has_server, bool body_follows);
+    /// A native answer (respond, respond_file) of `length` body bytes to stream `seq`:
+    /// nothing when the stream is gone or answered; else HEADERS now and, unless the
+    /// response has no body (HEAD, 204, 304, `body_follows` false), one pending piece that
+    /// `body(piece&)` fills (bytes or a file). Sent at once outside a receive.
+    template <class Body>
+    void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
+                        uint64_t length, bool body_follows, http::protocol_env& env, Body&& body);
     void reset_stream(stream& st, uint32_t error_code);
     void resume(stream& st);
     void flush();

@@ -169,8 +169,10 @@ void connection::start_response(stream& st, uint16_t status, std::string_view fi
     }
 }
 
-void connection::respond(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                         std::string_view body, http::protocol_env& env) {
+template <class Body>
+void connection::respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status,
+                                std::string_view fields, uint64_t length, bool body_follows, http::protocol_env& env,
+                                Body&& body) {
     stream* st = find(seq);
     if (st == nullptr || st->started || _session == nullptr) {
         return;
@@ -180,15 +182,12 @@ void connection::respond(uint64_t seq, const http::request_context& ctx, uint16_
     if (&st->ctx != &ctx) {
         st->ctx = ctx;
     }
-    std::string all;
-    std::string coded;
-    http::compress_answer(ctx, status, fields, body, all, coded);
-    start_response(*st, status, fields, static_cast<int64_t>(body.size()), false, false, !body.empty());
+    start_response(*st, status, fields, static_cast<int64_t>(length), false, false, body_follows);
     if (!st->no_body) {
         stream::piece& p = st->pending.emplace_back();
-        p.bytes.assign(body);
-        p.left = body.size();
-        st->pending_bytes += body.size();
+        body(p);
+        p.left = length;
+        st->pending_bytes += length;
     }
     st->ended = true;
     if (saved == nullptr) {
@@ -198,32 +197,24 @@ void connection::respond(uint64_t seq, const http::request_context& ctx, uint16_
     update_deadline();
 }
 
+void connection::respond(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
+                         std::string_view body, http::protocol_env& env) {
+    std::string all;
+    std::string coded;
+    http::compress_answer(ctx, status, fields, body, all, coded);
+    respond_native(seq, ctx, status, fields, body.size(), !body.empty(), env,
+                   [body](stream::piece& p) { p.bytes.assign(body); });
+}
+
 void connection::respond_file(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
                               std::shared_ptr<http::file_handle> file, uint64_t offset, uint64_t length,
                               http::protocol_env& env) {
-    stream* st = find(seq);
-    if (st == nullptr || st->started || _session == nullptr) {
-        return;
-    }
-    http::protocol_env* saved = _env;
-    _env = &env;
-    if (&st->ctx != &ctx) {
-        st->ctx = ctx;
-    }
-    start_response(*st, status, fields, static_cast<int64_t>(length), false, false, file != nullptr && length > 0);
-    if (!st->no_body && file) {
-        stream::piece& p = st->pending.emplace_back();
+    // A null file (a HEAD request) or an empty range: no DATA follows.
+    bool body_follows = file != nullptr && length > 0;
+    respond_native(seq, ctx, status, fields, length, body_follows, env, [&file, offset](stream::piece& p) {
         p.file = std::move(file);
         p.offset = offset;
-        p.left = length;
-        st->pending_bytes += length;
-    }
-    st->ended = true;
-    if (saved == nullptr) {
-        flush();
-    }
-    _env = saved;
-    update_deadline();
+    });
 }
 
 void connection::reset_stream(stream& st, uint32_t error_code) {

@@ -13,6 +13,9 @@
 //  (d) once released, the connection queues nothing more.
 #include "h2/connection.hpp"
 
+#include "tests/fuzz/script_reader.hpp"
+#include "tests/support/protocol_harness.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -32,25 +35,6 @@ void check(bool ok, const char* what) {
     }
 }
 
-struct reader {
-    const uint8_t* p;
-    size_t n;
-    uint8_t byte() {
-        if (n == 0) {
-            return 0;
-        }
-        --n;
-        return *p++;
-    }
-    std::string_view bytes(size_t want) {
-        size_t k = want < n ? want : n;
-        std::string_view v(reinterpret_cast<const char*>(p), k);
-        p += k;
-        n -= k;
-        return v;
-    }
-};
-
 // Answers paths starting with /n natively, hands the rest to the "app" (the script).
 struct fuzz_dispatcher final : http::dispatcher {
     std::vector<uint64_t> pending;
@@ -68,12 +52,7 @@ struct fuzz_dispatcher final : http::dispatcher {
             return verdict::streaming;
         }
         check(seen.insert(ev.seq).second, "(c) a request reported twice");
-        if (ev.head.path.size() >= 2 && ev.head.path[1] == 'n') {
-            conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain\r\n", "native answer", env);
-            return verdict::answered;
-        }
-        pending.push_back(ev.seq);
-        return verdict::to_app;
+        return test_support::answer_or_keep(conn, ev, env, pending);
     }
     struct fuzz_body final : http::body_stream {
         uint64_t pushed = 0;
@@ -112,27 +91,10 @@ void check_frames(const std::string& wire) {
     check(pos == wire.size(), "(a) a partial frame at the end of the output");
 }
 
-void drain_output(http::output_queue& q, std::string& wire) {
-    http::send_batch batch;
-    while (q.take_front(batch, 64, SIZE_MAX)) {
-        if (batch.is_file()) {
-            batch.consume(batch.remaining());
-        } else {
-            iovec iov[64];
-            size_t n = batch.iovecs(iov, 64);
-            for (size_t i = 0; i < n; ++i) {
-                wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-            }
-            batch.consume(batch.remaining());
-        }
-        batch.reset();
-    }
-}
-
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    reader in{data, size};
+    fuzz::script_reader in{data, size};
     uint8_t config = in.byte();
     http::connection_limits limits;
     if (config & 1) {
@@ -155,13 +117,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     conn.open(1, 1, {}, now, limits);
     std::string wire;
     auto env = [&]() {
-        return http::protocol_env{limits,
-                                  "Thu, 01 Jan 2026 00:00:00 GMT",
-                                  now,
-                                  false,
-                                  counters,
-                                  dispatch,
-                                  (config & 16) ? size_t{20000} : size_t{1} << 20};
+        return test_support::make_env(limits, now, counters, dispatch, (config & 16) ? size_t{20000} : size_t{1} << 20);
     };
     {
         auto e = env();
@@ -224,7 +180,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             break;
         case 6: // the reactor sends what is queued
-            drain_output(conn.output(), wire);
+            test_support::drain_output(conn.output(), wire);
             break;
         case 7: // time passes
             now += 1 + in.byte() % 40;
@@ -252,7 +208,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         }
     }
-    drain_output(conn.output(), wire);
+    test_support::drain_output(conn.output(), wire);
     check_frames(wire);
     conn.release();
     return 0;

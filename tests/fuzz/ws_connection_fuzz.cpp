@@ -16,6 +16,7 @@
 //  (e) an open connection with a ping interval always has a deadline.
 #include "ws/connection.hpp"
 
+#include "tests/fuzz/script_reader.hpp"
 #include "ws/utf8.hpp"
 
 #include <cstdint>
@@ -61,25 +62,6 @@ struct fuzz_channel final : app_channel {
     void on_sent(size_t n) noexcept override {
         sent += n;
         check(sent <= framed_wire, "(d) more credit than bytes framed");
-    }
-};
-
-struct reader {
-    const uint8_t* p;
-    size_t n;
-    uint8_t byte() {
-        if (n == 0) {
-            return 0;
-        }
-        --n;
-        return *p++;
-    }
-    std::string_view bytes(size_t want) {
-        size_t k = want < n ? want : n;
-        std::string_view v(reinterpret_cast<const char*>(p), k);
-        p += k;
-        n -= k;
-        return v;
     }
 };
 
@@ -178,7 +160,7 @@ enum op : uint8_t {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    reader in{data, size};
+    fuzz::script_reader in{data, size};
     uint8_t config = in.byte();
     settings cfg;
     cfg.max_message = (config & 1) ? 300 : 70000;

@@ -8,24 +8,29 @@ import json
 import os
 import shutil
 import ssl
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import ServerProcess
-from test_http2 import Client, status
-from test_tls import certs, client_ctx, tls_args  # noqa: F401  (certs is a fixture)
-
-BACKENDS = ["io_uring", "epoll"]
-CLIENT_ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+from h2_tls_helpers import (  # noqa: F401  (certs is a fixture)
+    BACKENDS,
+    Client,
+    certs,
+    client_ctx,
+    curl,
+    env_io,
+    h2load,
+    running,
+    status,
+    tls_args,
+)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def srv(request: pytest.FixtureRequest, certs: Path) -> Any:  # noqa: F811
-    env = {"RINGBOLT_IO": "epoll"} if request.param == "epoll" else {}
-    s = ServerProcess("h2_app:app", *tls_args(certs), "--threads", "1", env=env)
+    s = ServerProcess("h2_app:app", *tls_args(certs), "--threads", "1", env=env_io(request.param))
     s.io = request.param  # type: ignore[attr-defined]
     yield s
     assert s.stop() == 0, s.output()
@@ -72,27 +77,20 @@ def test_prior_knowledge_inside_tls_without_alpn(srv: ServerProcess) -> None:
 
 
 def test_curl_http2(srv: ServerProcess) -> None:
-    out = subprocess.run(["curl", "-sk", "--http2", "-w", "\n%{http_version} %{http_code}",
-                          f"https://127.0.0.1:{srv.port}/inspect"], capture_output=True, env=CLIENT_ENV,
-                         timeout=60, check=True).stdout.decode()
-    body, _, tail = out.rpartition("\n")
-    assert tail == "2 200"
+    body, tail = curl("-k", "--http2", f"https://127.0.0.1:{srv.port}/inspect")
+    assert tail == ["2", "200"]
     assert json.loads(body)["scheme"] == "https"
 
 
 @pytest.mark.skipif(shutil.which("h2load") is None, reason="nghttp2-client is not installed")
 def test_h2load_over_tls(srv: ServerProcess) -> None:
-    out = subprocess.run(["h2load", "-n", "2000", "-c", "10", "-m", "10", f"https://127.0.0.1:{srv.port}/"],
-                         capture_output=True, env=CLIENT_ENV, timeout=120).stdout.decode()
+    out = h2load(f"https://127.0.0.1:{srv.port}/")
     assert "Application protocol: h2" in out, out
     assert "2000 succeeded, 0 failed, 0 errored, 0 timeout" in out, out
 
 
 def test_no_http2_keeps_h2_out_of_alpn(certs: Path) -> None:  # noqa: F811
-    s = ServerProcess("h2_app:app", *tls_args(certs), "--no-http2")
-    try:
+    with running("h2_app:app", *tls_args(certs), "--no-http2") as s:
         raw = s.connect(timeout=20)
         with client_ctx(alpn=["h2", "http/1.1"]).wrap_socket(raw, server_hostname="localhost") as sock:
             assert sock.selected_alpn_protocol() == "http/1.1"
-    finally:
-        assert s.stop() == 0

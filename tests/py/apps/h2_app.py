@@ -1,16 +1,14 @@
-"""Routes for tests/py/test_http2*.py: the same app answers HTTP/1.1 and HTTP/2."""
+"""Routes for tests/py/test_http2*.py: the same app answers HTTP/1.1 and HTTP/2 (with
+the routes it shares with tls_app.py, in transfer_routes.py)."""
 
 import asyncio
 import time
 
 from ringbolt import App, Response, StreamingResponse
+from transfer_routes import add_transfer_routes, stream_piece
 
 app = App()
-
-
-@app.get("/")
-def index(req):
-    return {"message": "Hello, World!"}
+add_transfer_routes(app)
 
 
 @app.get("/const", const=True)
@@ -31,19 +29,6 @@ def inspect_(req):
     }
 
 
-@app.route("/echo", methods=["POST", "PUT"])
-def echo(req):
-    return Response(req.body, content_type="application/octet-stream")
-
-
-@app.route("/upload", methods=["POST"])
-async def upload(req):
-    total = 0
-    async for chunk in req.stream():
-        total += len(chunk)
-    return {"received": total}
-
-
 @app.get("/slow")
 def slow(req):
     time.sleep(float(req.query.get("s", "1")))
@@ -56,30 +41,13 @@ async def aslow(req):
     return {"slept": True}
 
 
-@app.get("/big/{n:int}")
-def big(req):
-    n = req.params["n"]
-    return Response(bytes(i % 251 for i in range(n)), content_type="application/octet-stream")
-
-
-@app.get("/stream/{n:int}")
-def stream(req):
-    n = req.params["n"]
-
-    def gen():
-        for i in range(n):
-            yield (b"%06d" % i) * 1000
-
-    return StreamingResponse(gen(), media_type="application/octet-stream")
-
-
 @app.get("/astream/{n:int}")
 async def astream(req):
     n = req.params["n"]
 
     async def gen():
         for i in range(n):
-            yield (b"%06d" % i) * 1000
+            yield stream_piece(i)
             await asyncio.sleep(0)
 
     return StreamingResponse(gen(), media_type="application/octet-stream")

@@ -1,16 +1,14 @@
-"""Routes for tests/py/test_tls.py: served over TLS (and plain for the comparisons)."""
+"""Routes for tests/py/test_tls.py: served over TLS (and plain for the comparisons); the
+routes it shares with h2_app.py are in transfer_routes.py."""
 
 import os
 
-from ringbolt import App, FileResponse, Response, StreamingResponse
+from ringbolt import App, FileResponse
+from transfer_routes import add_transfer_routes
 
 app = App()
+add_transfer_routes(app)
 FILE = os.environ.get("TLS_TEST_FILE", "")
-
-
-@app.get("/")
-def index(req):
-    return {"message": "Hello, World!"}
 
 
 @app.get("/scheme")
@@ -18,39 +16,9 @@ def scheme(req):
     return {"scheme": req.scheme, "url": req.url}
 
 
-@app.get("/big/{n:int}")
-def big(req):
-    n = req.params["n"]
-    return Response(bytes(i % 251 for i in range(n)), content_type="application/octet-stream")
-
-
-@app.get("/stream/{n:int}")
-def stream(req):
-    n = req.params["n"]
-
-    def gen():
-        for i in range(n):
-            yield (b"%06d" % i) * 1000
-
-    return StreamingResponse(gen(), media_type="application/octet-stream")
-
-
 @app.get("/file")
 def file(req):
     return FileResponse(FILE)
-
-
-@app.route("/echo", methods=["POST"])
-def echo(req):
-    return Response(req.body, content_type="application/octet-stream")
-
-
-@app.route("/upload", methods=["POST"])
-async def upload(req):
-    total = 0
-    async for chunk in req.stream():
-        total += len(chunk)
-    return {"received": total}
 
 
 @app.websocket("/ws")

@@ -3,11 +3,15 @@
 // keeps the request for the test to answer as the app.
 #include "h2/connection.hpp"
 
+#include "tests/support/protocol_harness.hpp"
+
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -18,6 +22,10 @@ struct fake_dispatcher final : http::dispatcher {
     std::vector<uint64_t> to_app;
     std::vector<std::string> bodies;
     std::vector<std::string> heads;
+    // "/file": answered with this range of `file` (no file for HEAD, as static mounts do).
+    std::shared_ptr<http::file_handle> file;
+    uint64_t file_offset = 0;
+    uint64_t file_length = 0;
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>&) override {
         if (ev.body_follows) {
@@ -26,12 +34,12 @@ struct fake_dispatcher final : http::dispatcher {
         heads.emplace_back(ev.head_bytes);
         bodies.emplace_back(ev.body);
         EXPECT_EQ(ev.head.version_minor, http::version_http2);
-        if (ev.head.path == "/native") {
-            conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain\r\n", "native", env);
+        if (ev.head.path == "/file") {
+            conn.respond_file(ev.seq, ev.ctx, 200, "Content-Type: application/octet-stream\r\n",
+                              ev.ctx.head_request ? nullptr : file, file_offset, file_length, env);
             return verdict::answered;
         }
-        to_app.push_back(ev.seq);
-        return verdict::to_app;
+        return test_support::answer_or_keep(conn, ev, env, to_app); // "/native" answered here
     }
 };
 
@@ -98,9 +106,10 @@ struct client {
     ~client() { nghttp2_session_del(session); }
     void flush() { nghttp2_session_send(session); }
 
-    int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {}) {
+    int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {},
+                std::string method = "GET") {
         std::vector<std::pair<std::string, std::string>> h = {
-            {":method", "GET"}, {":path", path}, {":scheme", "http"}, {":authority", "x"}};
+            {":method", method}, {":path", path}, {":scheme", "http"}, {":authority", "x"}};
         h.insert(h.end(), extra.begin(), extra.end());
         std::vector<nghttp2_nv> nva;
         for (auto& [n, v] : h) {
@@ -126,9 +135,7 @@ struct harness {
     client cl;
 
     explicit harness(const h2::settings& cfg = {}) : conn(cfg) { conn.open(1, 1, {}, now, limits); }
-    http::protocol_env env() {
-        return http::protocol_env{limits, "Thu, 01 Jan 2026 00:00:00 GMT", now, false, counters, dispatch};
-    }
+    http::protocol_env env() { return test_support::make_env(limits, now, counters, dispatch); }
     /// Client bytes to the server (the preface first), `step` bytes at a time; then the
     /// server's output back to the client.
     void exchange(size_t step = SIZE_MAX) {
@@ -142,20 +149,7 @@ struct harness {
         }
         cl.receive(take_output());
     }
-    std::string take_output() {
-        std::string wire;
-        http::send_batch batch;
-        while (conn.output().take_front(batch, 64, SIZE_MAX)) {
-            iovec iov[64];
-            size_t n = batch.iovecs(iov, 64);
-            for (size_t i = 0; i < n; ++i) {
-                wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-            }
-            batch.consume(batch.remaining());
-            batch.reset();
-        }
-        return wire;
-    }
+    std::string take_output() { return test_support::take_output(conn.output()); }
     bool sent_preface = false;
 };
 
@@ -172,6 +166,39 @@ TEST(H2Connection, NativeAnswerAtEverySplit) {
         EXPECT_NE(h.dispatch.heads[0].find("cookie: a=1; b=2\r\n"), std::string::npos) << h.dispatch.heads[0];
         EXPECT_NE(h.dispatch.heads[0].find("host: x\r\n"), std::string::npos);
     }
+}
+
+TEST(H2Connection, NativeFileAnswerAndHead) {
+    // A range of a file larger than the client's first window (65535): sent as the
+    // client's WINDOW_UPDATEs come; HEAD announces the length and sends no DATA.
+    char name[] = "/tmp/h2_connection_test_XXXXXX";
+    int fd = mkstemp(name);
+    ASSERT_GE(fd, 0);
+    unlink(name);
+    std::string content;
+    for (int i = 0; i < 100000; ++i) {
+        content.push_back(static_cast<char>(i % 251));
+    }
+    ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    harness h;
+    h.dispatch.file = std::make_shared<http::file_handle>(fd);
+    h.dispatch.file_offset = 10;
+    h.dispatch.file_length = 80000;
+    int32_t id = h.cl.get("/file");
+    int32_t head = h.cl.get("/file", {}, "HEAD");
+    for (int i = 0; i < 5 && !h.cl.answers[id].ended; ++i) {
+        h.exchange();
+    }
+    auto& a = h.cl.answers[id];
+    EXPECT_EQ(a.headers[":status"], "200");
+    EXPECT_EQ(a.headers["content-length"], "80000");
+    EXPECT_TRUE(a.ended);
+    EXPECT_TRUE(a.body == content.substr(10, 80000)) << a.body.size();
+    auto& b = h.cl.answers[head];
+    EXPECT_EQ(b.headers[":status"], "200");
+    EXPECT_EQ(b.headers["content-length"], "80000");
+    EXPECT_TRUE(b.ended);
+    EXPECT_TRUE(b.body.empty());
 }
 
 TEST(H2Connection, AppAnswersWholeAndStreamedWithCredit) {

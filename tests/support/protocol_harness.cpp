@@ -1,0 +1,63 @@
+// The reactor's and the dispatcher's side of a protocol under test (see the header).
+#include "tests/support/protocol_harness.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace ringbolt::test_support {
+
+http::protocol_env make_env(const http::connection_limits& limits, uint32_t now_s, core_counters& counters,
+                            http::dispatcher& dispatch, size_t output_limit) {
+    return http::protocol_env{limits, test_date, now_s, false, counters, dispatch, output_limit};
+}
+
+void drain_output(http::output_queue& q, std::string& wire) {
+    http::send_batch batch;
+    while (q.take_front(batch, 64, SIZE_MAX)) {
+        if (batch.is_file()) {
+            const http::segment& s = batch.front();
+            uint64_t at = s.file_offset + s.done;
+            uint64_t left = s.length - s.done;
+            size_t before = wire.size();
+            wire.resize(before + left);
+            while (left > 0) {
+                ssize_t n = ::pread(s.file->fd, wire.data() + wire.size() - left, left, static_cast<off_t>(at));
+                if (n <= 0) {
+                    // The file shrank under the test: what sendfile would fail on.
+                    std::fprintf(stderr, "protocol_harness: pread of a queued file range failed\n");
+                    std::abort();
+                }
+                at += static_cast<uint64_t>(n);
+                left -= static_cast<uint64_t>(n);
+            }
+        } else {
+            iovec iov[64];
+            size_t n = batch.iovecs(iov, 64);
+            for (size_t i = 0; i < n; ++i) {
+                wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+            }
+        }
+        batch.consume(batch.remaining());
+        batch.reset();
+    }
+}
+
+std::string take_output(http::output_queue& q) {
+    std::string wire;
+    drain_output(q, wire);
+    return wire;
+}
+
+http::dispatcher::verdict answer_or_keep(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
+                                         std::vector<uint64_t>& to_app) {
+    if (ev.head.path.starts_with("/n")) {
+        conn.respond(ev.seq, ev.ctx, 200, "Content-Type: text/plain\r\n", native_body, env);
+        return http::dispatcher::verdict::answered;
+    }
+    to_app.push_back(ev.seq);
+    return http::dispatcher::verdict::to_app;
+}
+
+} // namespace ringbolt::test_support
