@@ -43,7 +43,12 @@ NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM, CANCEL, ENHANCE_YOUR_CALM = 0x0, 0x1, 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def srv(request: pytest.FixtureRequest) -> Any:
-    s = ServerProcess("h2_app:app", "--metrics", "--threads", "1", env=env_io(request.param))
+    # A long keep-alive: the idle clock starts once an answer is handed to the kernel, and
+    # on a loaded machine a client may still be reading an 8 MB one 5 s later (its next
+    # request would meet the GOAWAY). The idle timeout has a test of its own.
+    s = ServerProcess(
+        "h2_app:app", "--metrics", "--threads", "1", "--timeout-keep-alive", "30", env=env_io(request.param)
+    )
     s.io = request.param  # type: ignore[attr-defined]
     yield s
     assert s.stop() == 0, s.output()
