@@ -132,6 +132,7 @@ class connection final : public http::protocol {
     void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
                         uint64_t length, bool body_follows, http::protocol_env& env, Body&& body);
     void reset_stream(stream& st, uint32_t error_code);
+    bool code_piece(stream& st, http::app_response& m, bool has_body, bool end);
     void resume(stream& st);
     void flush();
     void fatal(uint32_t error_code); ///< GOAWAY with `error_code`, close after it is sent

@@ -280,8 +280,29 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         int64_t length = h.content_length;
         std::string all;
         std::string coded;
+        if (st.ctx.features != nullptr && st.ctx.features->compression.enabled && !whole && !m.file && !abort)
+            [[unlikely]] {
+            // A streamed answer: compressed piece by piece, each flushed (as on HTTP/1.1).
+            http::compression_plan p =
+                http::plan_compression(*st.ctx.features, st.ctx, h.status, fields, length, false);
+            if (p.vary) {
+                if (p.coding != http::content_coding::identity) {
+                    st.encoder = http::make_body_encoder(
+                        p.coding, http::compression_level(st.ctx.features->compression, p.coding, 0));
+                    if (!st.encoder) {
+                        p.coding = http::content_coding::identity;
+                    }
+                }
+                all.assign(fields);
+                http::append_compression_fields(p, all);
+                fields = all;
+                if (st.encoder) {
+                    length = -1; // the coded length is known only at the end
+                }
+            }
+        }
         if (st.ctx.features != nullptr && st.ctx.features->compression.enabled && whole) [[unlikely]] {
-            // Compression of whole answers (a streamed one goes out as it is).
+            // Compression of whole answers.
             int64_t len = length >= 0 ? length : static_cast<int64_t>(body.size());
             http::compression_plan p = http::plan_compression(*st.ctx.features, st.ctx, h.status, fields, len, false);
             if (p.vary && (length < 0 || static_cast<uint64_t>(length) == body.size())) {
@@ -315,6 +336,10 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         flush();
         _env = nullptr;
         return;
+    }
+    if (st.encoder && !abort && (has_body || end)) [[unlikely]] {
+        abort = !code_piece(st, m, has_body, end);
+        has_body = false; // what the piece held went through the encoder
     }
     if (has_body && !abort) {
         uint64_t n = m.file ? m.file_length : (!m.borrowed.empty() ? m.borrowed.size() : m.body.size());
@@ -369,6 +394,39 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     flush();
     _env = nullptr;
     update_deadline();
+}
+
+// One piece of a compressed streamed answer: encoded and flushed (the end closes the
+// coded stream; its trailer is the last piece), queued with a credit that maps the coded
+// bytes sent onto the producer's bytes, so its flow control holds. False: the answer
+// cannot go on (a file piece, which cannot be compressed here, or a library error).
+bool connection::code_piece(stream& st, http::app_response& m, bool has_body, bool end) {
+    if (has_body && m.file) {
+        return false;
+    }
+    std::string_view in = has_body ? (!m.borrowed.empty() ? m.borrowed : std::string_view(m.body)) : std::string_view();
+    std::string coded;
+    if (!st.encoder->write(in, end, coded)) {
+        return false;
+    }
+    if (end) {
+        st.encoder.reset(); // its memory goes with the stream's end
+    }
+    if (st.no_body || coded.empty()) {
+        if (st.control && !in.empty()) {
+            st.control->on_sent(in.size()); // nothing goes out for it: the producer goes on
+        }
+        return true;
+    }
+    st.given += coded.size();
+    stream::piece& p = st.pending.emplace_back();
+    p.left = coded.size();
+    if (st.control && !in.empty()) {
+        p.credit = std::make_shared<http::coded_credit>(st.control, in.size(), coded.size());
+    }
+    p.bytes = std::move(coded);
+    st.pending_bytes += p.left;
+    return true;
 }
 
 void connection::resume(stream& st) {
@@ -458,7 +516,9 @@ int connection::send_data(int32_t id, const uint8_t* framehd, size_t length) {
         } else {
             std::string_view all = p.bytes.empty() ? p.view : std::string_view(p.bytes);
             std::string_view part = all.substr(static_cast<size_t>(p.offset), take);
-            if (st->control) {
+            if (p.credit) [[unlikely]] {
+                _out.append_credited(part, p.credit);
+            } else if (st->control) {
                 _out.append_credited(part, st->control);
             } else {
                 _out.append(part);

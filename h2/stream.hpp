@@ -3,6 +3,7 @@
 #pragma once
 
 #include "h2/connection.hpp"
+#include "http/body_encoder.hpp"
 
 #include <deque>
 #include <memory>
@@ -48,11 +49,16 @@ struct connection::stream {
         std::shared_ptr<http::file_handle> file;
         uint64_t offset = 0; ///< file: where the rest starts; memory: bytes already framed
         uint64_t left = 0;
+        /// Compressed bytes: their credit to the producer (its bytes, not the coded ones);
+        /// null: `control` is credited directly.
+        std::shared_ptr<http::send_credit> credit;
     };
     std::deque<piece> pending;
     uint64_t pending_bytes = 0;
     std::string trailers;
     std::shared_ptr<http::stream_control> control;
+    /// A streamed answer compressed as it goes (each piece flushed); null otherwise.
+    std::unique_ptr<http::body_encoder> encoder;
     std::shared_ptr<http::body_stream> watch;
 };
 

@@ -851,33 +851,6 @@ bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fi
     return true;
 }
 
-namespace {
-
-// A compressed piece's send credit: the producer counts the bytes it gave, the queue
-// the (fewer) coded bytes it sent; this maps one onto the other so flow control holds.
-class coded_credit final : public send_credit {
-  public:
-    coded_credit(std::shared_ptr<send_credit> inner, size_t in, size_t out) noexcept
-        : _inner(std::move(inner)), _in(in), _out(out) {}
-    void on_sent(size_t bytes) noexcept override {
-        _sent += bytes;
-        size_t due = _sent >= _out ? _in : static_cast<size_t>(static_cast<unsigned __int128>(_in) * _sent / _out);
-        if (due > _given) {
-            _inner->on_sent(due - _given);
-            _given = due;
-        }
-    }
-
-  private:
-    std::shared_ptr<send_credit> _inner;
-    size_t _in;
-    size_t _out;
-    size_t _sent = 0;
-    size_t _given = 0;
-};
-
-} // namespace
-
 bool http1_connection::body_coded(owed& o, std::string_view piece, bool finish) {
     std::string coded;
     if (!o.encoder->write(piece, finish, coded)) {

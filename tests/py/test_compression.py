@@ -5,12 +5,14 @@ compressed, Vary, streamed responses decodable chunk by chunk as they arrive."""
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote
 
 import pytest
 
 from conftest import Reader, ServerProcess
 from feature_client import WAIT_S, decode, decoder, exchange, read_chunk
+from h2_tls_helpers import Client, status
 
 APP = "features_app:"
 
@@ -338,3 +340,50 @@ def test_large_compressed_streams_keep_flowing(srv, coding, kind):
         expected = hashlib.sha256(b"".join((f"{i:08d} " * 7282).encode()[:65536] for i in range(384))).hexdigest()
     assert len(plain) == 384 * 65536
     assert hashlib.sha256(plain).hexdigest() == expected
+
+
+# ---- HTTP/2: the same compression of streamed answers, in DATA frames ----
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_h2_streamed_chunks_decode_as_they_arrive(srv, coding):
+    """Over h2c a streamed answer is compressed too, each piece flushed: the first
+    event decodes from the DATA received before the producer goes on (it waits for
+    /release, asked on another stream of the same connection after that check)."""
+    with Client(srv) as c:
+        sid = c.request("/stream", headers=[("accept-encoding", coding)])
+        feed = decoder(coding)
+        first = b"data: first event " + b"a" * 100 + b"\n\n"
+        got = b""
+        until = time.monotonic() + WAIT_S
+        while len(got) < len(first):
+            assert time.monotonic() < until, "the first event never became decodable"
+            assert c.pump(), "the server closed the connection"
+            r = c.responses[sid]
+            if r["body"]:
+                got += feed(r["body"])
+                r["body"] = b""
+        assert c.responses[sid]["headers"]["content-encoding"] == coding
+        assert "content-length" not in c.responses[sid]["headers"]
+        assert got == first and not c.responses[sid]["ended"]
+        assert status(c.get("/release")) == 200
+        c.wait(sid)
+        assert c.responses[sid]["reset"] is None
+        got = feed(c.responses[sid]["body"])
+    expected = [f"data: event {i} ".encode() + b"b" * (i * 500) + b"\n\n" for i in range(5)]
+    assert got == b"".join(expected)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_h2_async_stream_round_trip(srv, coding):
+    with Client(srv) as c:
+        r = c.get("/stream-async", headers=[("accept-encoding", coding)])
+    assert status(r) == 200 and r["headers"]["content-encoding"] == coding and r["headers"]["vary"] == "Accept-Encoding"
+    assert decode(coding, r["body"]) == b"".join((f"line {i} " + "c" * 2000 + "\n").encode() for i in range(20))
+
+
+def test_h2_streamed_answer_without_accept_encoding_is_identity(srv):
+    with Client(srv) as c:
+        r = c.get("/stream-async")
+    assert status(r) == 200 and "content-encoding" not in r["headers"]
+    assert r["body"] == b"".join((f"line {i} " + "c" * 2000 + "\n").encode() for i in range(20))
