@@ -93,7 +93,7 @@ struct app_request {
     span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
     span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
     /// The connection's TLS facts, shared by its requests (null: plain TCP).
-    std::shared_ptr<const tls_info> tls;
+    tls_ref tls;
 };
 
 /// Told when a streamed response's connection goes away, and (as a send_credit) how

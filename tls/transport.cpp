@@ -19,7 +19,7 @@ constexpr size_t take_iov = 16;
 } // namespace
 
 tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s)
-    : _ctx(std::move(ctx)), _counters(counters), _reporter(rep), _info(std::make_shared<http::tls_info>()) {
+    : _ctx(std::move(ctx)), _counters(counters), _reporter(rep), _info(new http::tls_info()), _info_ref(_info) {
     // Whole seconds, swept when one begins: + 1 makes the timeout the shortest wait, not
     // the longest (now_s + 1 could come a millisecond after the accept).
     _deadline = now_s + _ctx->handshake_timeout_s() + 1;

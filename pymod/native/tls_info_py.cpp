@@ -11,7 +11,7 @@ namespace ringbolt::py {
 namespace {
 
 struct tls_info_object {
-    PyObject_HEAD std::shared_ptr<const http::tls_info> info;
+    PyObject_HEAD http::tls_ref info;
 };
 
 const http::tls_info& I(PyObject* self) {
@@ -178,12 +178,12 @@ int init_tls_info_type(PyObject* module) {
     return 0;
 }
 
-PyObject* new_tls_info(std::shared_ptr<const http::tls_info> info) {
+PyObject* new_tls_info(const http::tls_ref& info) {
     auto* o = PyObject_New(tls_info_object, &tls_info_type);
     if (o == nullptr) {
         return nullptr;
     }
-    new (&o->info) std::shared_ptr<const http::tls_info>(std::move(info));
+    new (&o->info) http::tls_ref(info);
     return reinterpret_cast<PyObject*>(o);
 }
 

@@ -17,7 +17,7 @@ namespace ringbolt::py {
 int init_tls_info_type(PyObject* module);
 
 /// A new TLSInfo over `info` (new reference; nullptr with an exception).
-PyObject* new_tls_info(std::shared_ptr<const http::tls_info> info);
+PyObject* new_tls_info(const http::tls_ref& info);
 
 /// The ASGI TLS extension's dict (asgiref specs/tls.rst): server_cert, client_cert_chain,
 /// client_cert_name, client_cert_error, tls_version, cipher_suite (new reference).
