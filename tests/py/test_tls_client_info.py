@@ -286,3 +286,24 @@ def test_plain_http_has_no_tls_facts(app: str, io: str) -> None:
             assert seen == {"wsgi.url_scheme": "http"}
     finally:
         assert srv.stop() == 0, srv.output()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_resumed_session_keeps_the_client_certificate(pki: Path, io: str) -> None:
+    with served(pki, "ringbolt", io, *required(pki)) as srv:
+        ctx = mtls_ctx(pki, "chained")
+        with tls_connect(srv, ctx, timeout=20) as s:
+            s.sendall(b"GET /tls HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            first = json.loads(read_response(s, bytearray())[2])["tls"]
+            session = s.session  # TLS 1.3: the tickets arrived with the response
+        with tls_connect(srv, ctx, session=session, timeout=20) as s:
+            s.sendall(b"GET /tls HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            again = json.loads(read_response(s, bytearray())[2])["tls"]
+            assert s.session_reused
+        assert first["resumed"] is False and again["resumed"] is True
+        # The session (ticket) carries the client's certificate and its verification, not
+        # the intermediates it sent: a resumed connection shows the leaf alone.
+        assert again["client_cert_name"] == CHAINED_NAME
+        assert again["client_cert_issuer"] == "CN=ringbolt test intermediate"
+        assert [der(p) for p in again["client_cert_chain"]] == [der_of(pki / "chained.crt")]
+        assert again["client_cert_error"] is None
