@@ -210,6 +210,13 @@ def test_wsgi_gets_mod_ssl_variables(pki: Path, io: str) -> None:
         assert "SSL_CLIENT_CERT_CHAIN_1" not in env
         assert der(env["SSL_SERVER_CERT"]) == der_of(pki / "server.crt")
         assert env["SSL_SESSION_RESUMED"] == "Initial"
+        # The same over HTTP/2 (ALPN h2).
+        with httpx.Client(http2=True, verify=mtls_ctx(pki, "chained"), timeout=20) as client:
+            r = client.get(f"https://127.0.0.1:{srv.port}/h2")
+        assert r.status_code == 200 and r.http_version == "HTTP/2"
+        h2 = r.json()
+        assert h2["SSL_CLIENT_S_DN"] == CHAINED_NAME and h2["SSL_PROTOCOL"] == "TLSv1.3"
+        assert der(h2["SSL_CLIENT_CERT_CHAIN_0"]) == der_of(pki / "inter.crt")
 
 
 # ---- optional client certificates ----
