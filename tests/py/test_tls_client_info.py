@@ -314,3 +314,21 @@ def test_resumed_session_keeps_the_client_certificate(pki: Path, io: str) -> Non
         assert again["client_cert_issuer"] == "CN=ringbolt test intermediate"
         assert [der(p) for p in again["client_cert_chain"]] == [der_of(pki / "chained.crt")]
         assert again["client_cert_error"] is None
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_tls_info_outlives_its_connection(pki: Path, io: str) -> None:
+    """A handler that keeps req.tls keeps the connection's record alive (a counted
+    reference): it reads the same facts after the connection closed and others came."""
+    with served(pki, "ringbolt", io, *required(pki)) as srv:
+        for _ in range(3):
+            with tls_connect(srv, mtls_ctx(pki, "chained"), timeout=20) as s:
+                s.sendall(b"GET /keep HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                assert read_response(s, bytearray())[0] == 200
+                while s.recv(4096):  # the server closes the connection after the answer
+                    pass
+        (seen,), _ = https_json(srv, "/kept", mtls_ctx(pki, "client"))
+        assert len(seen["tls"]) == 3
+        for tls in seen["tls"]:
+            assert tls["client_cert_name"] == CHAINED_NAME
+            assert_chained_client(tls["client_cert_chain"], pki)

@@ -24,6 +24,20 @@ def tls(req):
             "same": req.tls is None or repr(req.tls).startswith("<TLSInfo ")}
 
 
+KEPT = []  # TLSInfo objects kept after their connection closed
+
+
+@app.get("/keep")
+def keep(req):
+    KEPT.append(req.tls)
+    return {"kept": len(KEPT)}
+
+
+@app.get("/kept")
+def kept(req):
+    return {"tls": [_facts(t) for t in KEPT]}
+
+
 @app.websocket("/ws")
 async def ws_tls(ws):
     await ws.accept()
