@@ -7,6 +7,7 @@
 #include "http/output_queue.hpp"
 #include "http/response_framer.hpp"
 #include "http/router.hpp"
+#include "http/tls_info.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,9 @@ struct peer_address {
     uint16_t port = 0;  ///< host byte order
     uint8_t addr[16] = {};
     bool secure = false; ///< the connection is TLS (the request's scheme is https)
+    /// The connection's TLS facts (owned by its transport, alive while the connection
+    /// is; null for plain TCP). A request takes a reference in app_request::tls.
+    const tls_info* tls = nullptr;
 };
 
 /// Why a streamed request body did not complete.
@@ -88,6 +92,8 @@ struct app_request {
     bool https = false;    ///< a trusted proxy says the original request was https
     span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
     span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
+    /// The connection's TLS facts, shared by its requests (null: plain TCP).
+    tls_ref tls;
 };
 
 /// Told when a streamed response's connection goes away, and (as a send_credit) how

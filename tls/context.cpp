@@ -3,6 +3,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "tls/connection_info.hpp"
 #include "tls/transport.hpp"
 
 #include <arpa/inet.h>
@@ -188,6 +189,7 @@ std::shared_ptr<const context> context::build(const options& o, std::string& err
     if (c->_default == nullptr) {
         return nullptr;
     }
+    c->add_server_pem(c->_default);
     for (const sni_entry& e : o.sni) {
         for (const std::string* path : {&e.certfile, &e.keyfile}) {
             if (!file_readable(*path)) {
@@ -205,6 +207,7 @@ std::shared_ptr<const context> context::build(const options& o, std::string& err
             ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
         }
         c->_by_name.emplace_back(std::move(name), ctx);
+        c->add_server_pem(ctx);
     }
     // The name callback lives on the context a connection starts from.
     SSL_CTX_set_tlsext_servername_callback(c->_default, select_sni);
@@ -217,6 +220,20 @@ context::~context() {
         SSL_CTX_free(ctx);
     }
     SSL_CTX_free(_default);
+}
+
+void context::add_server_pem(SSL_CTX* ctx) {
+    std::string pem = pem_of(SSL_CTX_get0_certificate(ctx));
+    _server_pems.emplace_back(ctx, pem.empty() ? nullptr : std::make_shared<const std::string>(std::move(pem)));
+}
+
+std::shared_ptr<const std::string> context::server_cert_pem(SSL_CTX* ctx) const noexcept {
+    for (const auto& [c, pem] : _server_pems) {
+        if (c == ctx) {
+            return pem;
+        }
+    }
+    return nullptr;
 }
 
 SSL_CTX* context::for_name(std::string_view name) const noexcept {

@@ -59,12 +59,17 @@ class context {
     /// The context serving `name` (an SNI host name), or null: the default serves it.
     SSL_CTX* for_name(std::string_view name) const noexcept;
     uint32_t handshake_timeout_s() const noexcept { return _handshake_timeout_s; }
+    /// PEM of the certificate `ctx` (one of this context's) serves; null if unknown.
+    std::shared_ptr<const std::string> server_cert_pem(SSL_CTX* ctx) const noexcept;
 
   private:
+    void add_server_pem(SSL_CTX* ctx);
     context() = default;
     SSL_CTX* _default = nullptr;
     std::vector<std::pair<std::string, SSL_CTX*>> _by_name;
     uint32_t _handshake_timeout_s = 10;
+    /// Each SSL_CTX's certificate as PEM, made once here: connections share the text.
+    std::vector<std::pair<SSL_CTX*, std::shared_ptr<const std::string>>> _server_pems;
 };
 
 /// Whether the kernel can take TLS records over (kTLS): empty when it can, else why not

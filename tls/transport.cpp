@@ -1,6 +1,8 @@
 // The userspace TLS transport (see transport.hpp).
 #include "tls/transport.hpp"
 
+#include "tls/connection_info.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -17,7 +19,7 @@ constexpr size_t take_iov = 16;
 } // namespace
 
 tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s)
-    : _ctx(std::move(ctx)), _counters(counters), _reporter(rep) {
+    : _ctx(std::move(ctx)), _counters(counters), _reporter(rep), _info(new http::tls_info()), _info_ref(_info) {
     // Whole seconds, swept when one begins: + 1 makes the timeout the shortest wait, not
     // the longest (now_s + 1 could come a millisecond after the accept).
     _deadline = now_s + _ctx->handshake_timeout_s() + 1;
@@ -103,6 +105,8 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
         if (r == 1) {
             _established = true;
             _resumed = SSL_session_reused(_ssl) == 1;
+            // Before any plaintext reaches the protocol, so before any request refers to it.
+            read_connection_info(_ssl, *_ctx, *_info);
             _counters.tls_handshakes.add();
             if (_resumed) {
                 _counters.tls_resumed.add();

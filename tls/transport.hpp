@@ -49,6 +49,7 @@ class tls_transport final : public uring::transport {
     /// Called by the SNI callback.
     void set_sni_unknown() noexcept { _sni_unknown = true; }
     const context& ctx() const noexcept { return *_ctx; }
+    const http::tls_info* tls_info() const noexcept override { return _info; }
 
   private:
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
@@ -64,6 +65,10 @@ class tls_transport final : public uring::transport {
     BIO* _rbio = nullptr; ///< ciphertext in (owned by _ssl)
     BIO* _wbio = nullptr; ///< ciphertext out (owned by _ssl)
     std::string _plain;   ///< decrypted bytes of the last on_wire_data
+    /// What the application sees of the connection, filled when the handshake completes;
+    /// requests keep it alive after the connection (`_info_ref`: the transport's reference).
+    http::tls_info* _info;
+    http::tls_ref _info_ref;
     http::output_queue _wire;
     http::send_batch _in; ///< plaintext taken from the protocol's queue, not yet encrypted
     uint32_t _deadline = 0;

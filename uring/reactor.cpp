@@ -59,7 +59,7 @@ bool accept_error_is_transient(int err) noexcept {
     }
 }
 
-http::peer_address peer_of(int fd, bool secure) noexcept {
+http::peer_address peer_of(int fd, const transport* tls) noexcept {
     http::peer_address peer;
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
@@ -76,7 +76,10 @@ http::peer_address peer_of(int fd, bool secure) noexcept {
             std::memcpy(peer.addr, &in6->sin6_addr, 16);
         }
     }
-    peer.secure = secure;
+    if (tls != nullptr) {
+        peer.secure = true;
+        peer.tls = tls->tls_info();
+    }
     return peer;
 }
 
@@ -303,7 +306,7 @@ void reactor::on_accept(int fd) noexcept {
     } else if (!s.proto) {
         s.proto = std::make_unique<http::http1_connection>(); // kept with the slot, reused
     }
-    http::peer_address peer = peer_of(fd, s.own_tp != nullptr);
+    http::peer_address peer = peer_of(fd, s.own_tp.get());
     s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
     ++_live;
     _counters.connections_accepted.add();
@@ -864,7 +867,7 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
 // HTTP/2 serves the connection from its first plaintext byte.
 void reactor::start_h2(conn_slot& s, uint32_t slot, std::string_view plain) noexcept {
     auto e = env();
-    std::unique_ptr<http::protocol> next = _h2->make(slot, s.gen, peer_of(s.fd, true), plain, e);
+    std::unique_ptr<http::protocol> next = _h2->make(slot, s.gen, peer_of(s.fd, s.own_tp.get()), plain, e);
     s.proto->release();
     if (!s.parked_http1) {
         s.parked_http1 = std::move(s.proto);

@@ -6,6 +6,7 @@
 
 #include "core/counters.hpp"
 #include "http/output_queue.hpp"
+#include "http/tls_info.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -53,6 +54,9 @@ class transport {
     virtual void on_handshake_timeout() noexcept {}
     /// The protocol ALPN chose ("" when none, or plain TCP).
     virtual std::string_view alpn() const noexcept { return {}; }
+    /// The connection's TLS facts for the application, filled when the handshake
+    /// completes (null for plain TCP); asked once when the connection opens.
+    virtual const http::tls_info* tls_info() const noexcept { return nullptr; }
 };
 
 /// Makes the transport of each accepted connection (TLS); shared by every reactor, so

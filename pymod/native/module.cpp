@@ -14,6 +14,7 @@
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/tls_info_py.hpp"
 #include "pymod/native/tls_py.hpp"
 #include "pymod/native/websocket.hpp"
 #include "uring/listener.hpp"
@@ -599,6 +600,9 @@ PYBIND11_MODULE(_native, m) {
     }
     Py_INCREF(&ringbolt::py::request_type);
     m.add_object("Request", pb::handle(reinterpret_cast<PyObject*>(&ringbolt::py::request_type)));
+    if (ringbolt::py::init_tls_info_type(m.ptr()) < 0) {
+        throw pb::error_already_set();
+    }
     ringbolt::py_module::init_json(m);
     ringbolt::py_module::init_runtime(m);
     ringbolt::py_module::init_forms(m);

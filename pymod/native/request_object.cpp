@@ -8,6 +8,7 @@
 #include "pymod/native/app_bridge.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/tls_info_py.hpp"
 
 #include <arpa/inet.h>
 #include <memory>
@@ -326,6 +327,14 @@ std::string_view host_of(const http::app_request& r) {
     return {};
 }
 
+PyObject* get_tls(PyObject* self, void*) {
+    const auto& r = R(self);
+    if (!r.tls) {
+        Py_RETURN_NONE;
+    }
+    return new_tls_info(r.tls);
+}
+
 PyObject* get_scheme(PyObject* self, void*) {
     return PyUnicode_FromString(R(self).https ? "https" : "http");
 }
@@ -591,6 +600,18 @@ PyObject* asgi_headers(const http::app_request& r) {
     return list;
 }
 
+// The ASGI TLS extension: scope["extensions"] becomes a copy of the base's (shared by
+// every request) with "tls" added.
+bool add_asgi_tls(PyObject* d, const http::tls_info& info) {
+    PyObject* base = PyDict_GetItemString(d, "extensions"); // borrowed
+    PyObject* ext = base != nullptr && PyDict_Check(base) ? PyDict_Copy(base) : PyDict_New();
+    if (ext == nullptr) {
+        return false;
+    }
+    bool ok = set_item(ext, "tls", asgi_tls_extension(info));
+    return ok ? set_item(d, "extensions", ext) : (Py_DECREF(ext), false);
+}
+
 PyObject* interned_http_versions[3] = {}; ///< "1.0", "1.1", "2" (ASGI http_version)
 
 // The per-request dict starts as a copy of the server's base dict.
@@ -621,6 +642,9 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
               set_item(d, "client", get_client(self, nullptr));
     if (ok && r.https) {
         ok = set_item(d, "scheme", PyUnicode_FromString("https"));
+    }
+    if (ok && r.tls) [[unlikely]] {
+        ok = add_asgi_tls(d, *r.tls);
     }
     if (!ok) {
         Py_DECREF(d);
@@ -657,6 +681,9 @@ PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
     if (ok && r.https) {
         ok = set_item(d, "wsgi.url_scheme", PyUnicode_FromString("https")) &&
              set_item(d, "HTTPS", PyUnicode_FromString("on"));
+    }
+    if (ok && r.tls) [[unlikely]] {
+        ok = add_wsgi_tls_vars(d, *r.tls);
     }
     if (ok && r.peer.family != 0) {
         char buf[INET6_ADDRSTRLEN] = {};
@@ -730,6 +757,8 @@ PyGetSetDef getset[] = {
     {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
     {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},
+    {"tls", get_tls, nullptr,
+     "The connection's TLS facts (TLSInfo: version, cipher, client_cert...), or None on plain HTTP.", nullptr},
     {"scheme", get_scheme, nullptr, "'http' or 'https' (from a trusted proxy's headers).", nullptr},
     {"host", get_host, nullptr, "The requested host (Host, or a trusted proxy's forwarded host).", nullptr},
     {"url", get_url, nullptr, "scheme://host/target as the client asked for it.", nullptr},

@@ -11,7 +11,7 @@
 """
 
 from . import _native
-from ._native import Request
+from ._native import Request, TLSInfo
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, ClientDisconnect, HTTPError, ValidationError
@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "Request",
+    "TLSInfo",
     "Response",
     "StreamingResponse",
     "FileResponse",

@@ -24,6 +24,8 @@ class Request:
     http_version: str
     keep_alive: bool
     scheme: str
+    #: the connection's TLS facts, or None on plain HTTP
+    tls: TLSInfo | None
     host: str
     url: str
     request_id: str | None
@@ -42,6 +44,22 @@ class Request:
     def _finish(self, result: Any) -> Any: ...
     def _asgi_scope(self, base: dict[str, Any]) -> dict[str, Any]: ...
     def _wsgi_environ(self, base: dict[str, Any]) -> dict[str, Any]: ...
+
+class TLSInfo:
+    """The TLS facts of a connection (``req.tls``, ``ws.tls``); the same for all its requests."""
+    version: str
+    version_code: int
+    cipher: str
+    cipher_suite: int
+    alpn: str | None
+    server_name: str | None
+    resumed: bool
+    server_cert: str | None
+    client_cert: str | None
+    client_cert_chain: list[str]
+    client_cert_name: str | None
+    client_cert_issuer: str | None
+    client_cert_error: str | None
 
 class ResponseStream:
     closed: bool

@@ -154,6 +154,11 @@ class WebSocket:
         return self._req.client
 
     @property
+    def tls(self) -> Any:
+        """The connection's TLS facts (``ringbolt._native.TLSInfo``) over wss, else None."""
+        return self._req.tls
+
+    @property
     def url(self) -> str:
         url: str = self._req.url
         return "ws" + url[4:] if url.startswith("http") else url

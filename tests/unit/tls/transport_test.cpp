@@ -323,6 +323,87 @@ TEST(TlsTransport, SessionResumption) {
     SSL_SESSION_free(session);
 }
 
+std::string file_text(const std::string& path) {
+    std::string out;
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+            out.append(buf, n);
+        }
+        std::fclose(f);
+    }
+    return out;
+}
+
+// The facts the application sees (http/tls_info.hpp): empty until the handshake
+// completes, then the version, cipher, ALPN, SNI name and the certificate served.
+TEST(TlsConnectionInfo, FilledWhenTheHandshakeCompletes) {
+    testing::cert_files a = testing::make_cert("info-a.example");
+    options o;
+    o.sni.push_back({"info-a.example", a.cert, a.key});
+    auto ctx = make_context(o);
+    {
+        pair p(ctx);
+        const http::tls_info* info = p.server.tls_info();
+        ASSERT_NE(info, nullptr);
+        EXPECT_EQ(info->version, 0); // not yet
+        ASSERT_TRUE(p.handshake()) << p.last_error;
+        EXPECT_EQ(info, p.server.tls_info()); // the same object: requests may already point at it
+        EXPECT_EQ(info->version, 0x0304);
+        EXPECT_EQ(info->version_name, "TLSv1.3");
+        EXPECT_GE(info->cipher_suite, 0x1301); // TLS 1.3 suites: {0x13, 0x01..0x03} (RFC 8446 §B.4)
+        EXPECT_LE(info->cipher_suite, 0x1303);
+        EXPECT_EQ(info->cipher_name, SSL_CIPHER_get_name(SSL_get_current_cipher(p.client)));
+        EXPECT_EQ(info->alpn, "h2");
+        EXPECT_EQ(info->server_name, "");
+        ASSERT_TRUE(info->server_cert_pem);
+        EXPECT_EQ(*info->server_cert_pem, file_text(default_cert().cert));
+        EXPECT_TRUE(info->client_chain_pem.empty());
+        EXPECT_EQ(info->client_subject, "");
+        EXPECT_EQ(info->client_verify_error, "");
+        EXPECT_FALSE(info->resumed);
+    }
+    {
+        pair p(ctx, TLS1_2_VERSION, "info-a.example");
+        ASSERT_TRUE(p.handshake()) << p.last_error;
+        const http::tls_info& info = *p.server.tls_info();
+        EXPECT_EQ(info.version, 0x0303);
+        EXPECT_EQ(info.version_name, "TLSv1.2");
+        // The IANA code of the negotiated suite, e.g. 0xC02B ECDHE-ECDSA-AES128-GCM-SHA256.
+        EXPECT_EQ(info.cipher_suite, SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(p.client)));
+        EXPECT_EQ(info.server_name, "info-a.example");
+        ASSERT_TRUE(info.server_cert_pem);
+        EXPECT_EQ(*info.server_cert_pem, file_text(a.cert)); // the SNI certificate, not the default
+    }
+}
+
+TEST(TlsConnectionInfo, ClientCertificateSubjectAndChain) {
+    testing::cert_files client = testing::make_cert("info-client.test"); // self-signed: its own CA
+    options o;
+    o.ca_certs = client.cert;
+    o.cert_reqs = client_certs::required;
+    auto ctx = make_context(o);
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        pair p(ctx, version);
+        ASSERT_EQ(SSL_use_certificate_file(p.client, client.cert.c_str(), SSL_FILETYPE_PEM), 1);
+        ASSERT_EQ(SSL_use_PrivateKey_file(p.client, client.key.c_str(), SSL_FILETYPE_PEM), 1);
+        ASSERT_TRUE(p.handshake()) << p.last_error;
+        if (version == TLS1_3_VERSION) {
+            // TLS 1.3: the client's certificate arrives with its Finished, after the client is done.
+            std::string req = "GET / HTTP/1.1\r\n\r\n";
+            ASSERT_GT(SSL_write(p.client, req.data(), static_cast<int>(req.size())), 0);
+            p.to_server();
+        }
+        const http::tls_info& info = *p.server.tls_info();
+        ASSERT_EQ(info.client_chain_pem.size(), 1u);
+        EXPECT_EQ(info.client_chain_pem[0], file_text(client.cert));
+        EXPECT_EQ(info.client_subject, "CN=info-client.test");
+        EXPECT_EQ(info.client_issuer, "CN=info-client.test");
+        EXPECT_EQ(info.client_verify_error, "");
+    }
+}
+
 TEST(TlsContext, BadFilesSayWhich) {
     std::string error;
     options o;
