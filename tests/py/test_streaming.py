@@ -2,8 +2,7 @@
 100-continue`` and handler-supplied framing headers, over raw sockets so the tests see
 the bytes on the wire (chunked framing is decoded here, not by a client library).
 
-Written against the API that lands with the connection core (apps/streaming_app.py);
-the module is skipped until then. Sync generators are tested inline (the default) and
+The app is apps/streaming_app.py. Sync generators are tested inline (the default) and
 with ``--handler-threads 2``, async generators from ``async def`` handlers."""
 
 from __future__ import annotations
