@@ -824,7 +824,7 @@ bool write_uuid(PyObject* obj, json_sink& out) {
 }
 
 bool write_uuid_bytes(const unsigned char* bytes, json_sink& out) {
-    constexpr char lower[] = "0123456789abcdef";
+    using http::chars::hex_digits;
     char buf[38];
     char* p = buf;
     *p++ = '"';
@@ -832,8 +832,8 @@ bool write_uuid_bytes(const unsigned char* bytes, json_sink& out) {
         if (i == 4 || i == 6 || i == 8 || i == 10) {
             *p++ = '-';
         }
-        *p++ = lower[bytes[i] >> 4];
-        *p++ = lower[bytes[i] & 15];
+        *p++ = hex_digits[bytes[i] >> 4];
+        *p++ = hex_digits[bytes[i] & 15];
     }
     *p++ = '"';
     out.append(buf, sizeof(buf));

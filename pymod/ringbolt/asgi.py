@@ -36,8 +36,11 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 
 _DISCONNECT = {"type": "http.disconnect"}
-# A 500 for an app that broke the protocol: the connection is closed after it.
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+# The adapters' own 500 (_error_500): for an ASGI app that broke the protocol the
+# connection is closed after it; a WSGI app that raised leaves it usable.
+_ERROR_TYPE = (b"content-type", b"text/plain; charset=utf-8")
+_ERROR_HEADERS = [_ERROR_TYPE, (b"connection", b"close")]
+_ERROR_HEADERS_KEEP = [_ERROR_TYPE]
 
 # Cycle states.
 _INIT, _STARTED, _STREAMING, _DONE = 0, 1, 2, 3
@@ -62,12 +65,13 @@ def _raw_response(body: Any, status: int, headers: Any) -> Response:
     return r
 
 
-def _error_500(body: bytes = b"Internal Server Error") -> Response:
-    """The one 500 this adapter builds itself, for an app that broke the protocol or
-    returned without answering (an app that raised gets the native 500 through
-    ``complete(..., exc)``); the connection closes after it. An empty body only releases
-    a request whose client has left."""
-    return _raw_response(body, 500, _ERROR_HEADERS)
+def _error_500(body: bytes = b"Internal Server Error", close: bool = True) -> Response:
+    """The one 500 the ASGI and WSGI adapters build themselves: for an ASGI app that broke
+    the protocol or returned without answering (an app that raised gets the native 500
+    through ``complete(..., exc)``), the connection closes after it; for a WSGI app that
+    raised before its head (wsgi.py), ``close=False``. An empty body only releases a
+    request whose client has left."""
+    return _raw_response(body, 500, _ERROR_HEADERS if close else _ERROR_HEADERS_KEEP)
 
 
 class _Body:

@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Any, Callable, Iterable, Iterator, cast
 
-from .asgi import _raw_response
+from .asgi import _error_500, _raw_response
 from .errors import HTTPError
 from .response import FileResponse, StreamingResponse
 
@@ -30,7 +30,6 @@ logger = logging.getLogger("ringbolt")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_ERROR_HEADERS = [("Content-Type", "text/plain; charset=utf-8")]
 _BLOCK = 64 * 1024
 
 
@@ -348,7 +347,7 @@ class WSGIHandler:
             if isinstance(exc, HTTPError):
                 raise  # from wsgi.input: the body was over the limit (413), too slow (408)...
             _log(environ, exc, "")
-            return _raw_response(b"Internal Server Error", 500, _ERROR_HEADERS)
+            return _error_500(close=False)
 
     def _respond(self, environ: dict[str, Any], start: _Start, result: Any, context: contextvars.Context) -> Any:
         rtype = type(result)

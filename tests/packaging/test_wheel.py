@@ -1,7 +1,8 @@
 """The repaired wheel (``make wheel``: build/wheelhouse/) works where nothing can build:
 installed into a fresh virtualenv (no system site-packages) with only that venv's bin/
 on PATH, no index, binary only, it serves real requests over a socket, and its
-extension loads liburing and simdjson from the wheel, not from the system."""
+extension loads liburing, simdjson, the compression libraries (zstd, brotli), OpenSSL
+and nghttp2 from the wheel, not from the system (zlib is on the manylinux allow-list)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ WHEELHOUSE = REPO / "build" / "wheelhouse"
 # allow-list, the ones a C++ extension can need); everything else must come from the wheel.
 SYSTEM_LIBS = ("linux-vdso", "ld-linux", "libc.so", "libm.so", "libstdc++.so", "libgcc_s.so", "libpthread.so",
                "libdl.so", "librt.so", "libz.so.1")
+# Libraries the extension links that must ship inside the wheel (issue 13: liburing,
+# simdjson and the compression libraries; OpenSSL and nghttp2 since TLS and HTTP/2).
+BUNDLED = ("liburing", "libsimdjson", "libzstd", "libbrotlienc", "libbrotlicommon", "libssl", "libcrypto",
+           "libnghttp2")
 BUILD_TOOLS = ("cc", "gcc", "c++", "g++", "clang", "meson", "ninja", "pkg-config")
 
 APP = '''
@@ -64,7 +69,7 @@ def test_wheel_is_manylinux_and_bundles_the_libraries() -> None:
     assert tags and all("manylinux_" in t for t in tags), tags
     bundled = [n.split("/")[-1] for n in names if n.startswith("ringbolt.libs/")]
     # libssl/libcrypto are not on the manylinux allow-list either: OpenSSL 3 ships inside.
-    for lib in ("liburing", "libsimdjson", "libssl", "libcrypto", "libnghttp2"):
+    for lib in BUNDLED:
         assert any(b.startswith(lib + "-") for b in bundled), f"{lib} not bundled: {bundled}"
     # the reactor, the CLI and the load harness all ship
     for module in ("ringbolt/cli.py", "ringbolt/bench/harness.py", "ringbolt/bench/report.lua"):
@@ -116,7 +121,7 @@ def test_extension_loads_its_libraries_from_the_wheel(venv: Path) -> None:
     for name, where in resolved.items():
         if not name.startswith(SYSTEM_LIBS):
             assert where.startswith(libs_dir), f"{name} resolves to {where}, outside the wheel:\n{ldd.stdout}"
-    for lib in ("liburing", "libsimdjson", "libssl", "libcrypto", "libnghttp2"):
+    for lib in BUNDLED:
         assert any(n.startswith(lib + "-") for n in resolved), f"{lib} not among the extension's libraries:\n{ldd.stdout}"
 
 

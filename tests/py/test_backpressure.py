@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 
 import pytest
@@ -190,28 +189,35 @@ def test_blocking_handlers_on_handler_threads_do_not_block_the_core():
 
 
 def test_concurrency_cap_is_one_count_for_all_reactors_of_a_worker():
-    """--limit-concurrency is process-wide: two reactors share the cap of 2 (a cap per
-    reactor would let up to 4 of these 8 through, spread over both by the kernel)."""
-    srv = ServerProcess("pressure:app", "--threads", "2", "--handler-threads", "4", "--limit-concurrency", "2")
+    """--limit-concurrency is process-wide: two reactors share the cap of 2. Two requests
+    are held inside the app (the cap is full until the gate opens); twelve more, on fresh
+    connections the kernel spreads over both reactors, are each answered 503 and none
+    reaches the app. A cap per reactor would let some through on the reactor holding
+    fewer than two (they would be held at the gate, and their 503 never come). Decided
+    by the gate, not by how long a handler sleeps: no timing in the outcome."""
+    srv = ServerProcess("gate_app:app", "--threads", "2", "--handler-threads", "4", "--limit-concurrency", "2")
     try:
-        statuses: list[int] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(8)
-
-        def client():
-            with srv.connect(timeout=10) as s:
-                barrier.wait(5)
-                s.sendall(b"GET /slow?s=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        with Gate() as gate:
+            held = [srv.connect(timeout=WAIT) for _ in range(2)]
+            for i, s in enumerate(held):
+                s.sendall(f"GET {gate.path('/hold', f'held{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert len(gate.wait_entered(2)) == 2, "the two requests under the cap did not reach the app"
+            extra = [srv.connect(timeout=WAIT) for _ in range(12)]
+            for i, s in enumerate(extra):
+                s.sendall(f"GET {gate.path('/hold', f'extra{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            for i, s in enumerate(extra):
+                try:
+                    r = Reader(s).read()
+                except OSError:  # timed out: the request got past the cap and is held at the gate
+                    pytest.fail(f"extra{i} got no 503: it went past the cap (entered: {gate.entered()})")
+                assert (r.status, r.header("retry-after")) == (503, "1"), r
+                s.close()
+            assert gate.held() == 2, f"refused requests ran: {gate.entered()}"
+            gate.release()
+            for i, s in enumerate(held):
                 r = Reader(s).read()
-            with lock:
-                statuses.append(r.status)
-
-        threads = [threading.Thread(target=client) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(15)
-        assert sorted(statuses) == [200, 200] + [503] * 6, statuses
+                assert r.status == 200 and r.json() == {"released": f"held{i}"}, r
+                s.close()
         assert get(srv, "/fast/2").status == 200
     finally:
         assert srv.stop() == 0

@@ -2,8 +2,7 @@
 100-continue`` and handler-supplied framing headers, over raw sockets so the tests see
 the bytes on the wire (chunked framing is decoded here, not by a client library).
 
-Written against the API that lands with the connection core (apps/streaming_app.py);
-the module is skipped until then. Sync generators are tested inline (the default) and
+The app is apps/streaming_app.py. Sync generators are tested inline (the default) and
 with ``--handler-threads 2``, async generators from ``async def`` handlers."""
 
 from __future__ import annotations
@@ -236,12 +235,9 @@ def mode(request) -> tuple[ServerProcess, str]:
 # ---------------------------------------------------------------------------------------
 
 
-# A sync generator that blocks inline would hold its reactor: the gated proof runs where
-# blocking is allowed (handler threads, async); inline sync streams are shown to be
-# incremental by the backpressure test (a first chunk while the generator is far from done).
-@pytest.mark.parametrize("mode", ["sync-handler-threads", "async"], indirect=True)
-def test_first_chunk_arrives_before_the_generator_goes_on(mode):
-    srv, kind = mode
+def gated_first_chunk(srv: ServerProcess, kind: str) -> None:
+    """The first chunk reaches the client while the generator waits for /release (sent
+    on another connection), and the rest after it."""
     tok = token()
     s, rd = send(srv, get_req(f"/gated/{kind}?token={tok}"))
     try:
@@ -262,6 +258,22 @@ def test_first_chunk_arrives_before_the_generator_goes_on(mode):
     finally:
         json_get(srv, f"/release?token={tok}")  # never leave a generator waiting
         s.close()
+
+
+# Chunks are sent as they are produced, from a sync generator on handler threads and an
+# async one; inline sync streams below and in the backpressure test.
+@pytest.mark.parametrize("mode", ["sync-handler-threads", "async"], indirect=True)
+def test_first_chunk_arrives_before_the_generator_goes_on(mode):
+    srv, kind = mode
+    gated_first_chunk(srv, kind)
+
+
+def test_a_blocking_sync_generator_does_not_hold_its_reactor(small_srv):
+    """One reactor and no handler threads (the default mode): a sync generator that blocks
+    runs on a streaming thread, so the only reactor goes on serving, and the /release that
+    unblocks the generator is answered. A generator run on the reactor thread would hold
+    it: /release would never be answered and its read would time out."""
+    gated_first_chunk(small_srv, "sync")
 
 
 def test_stream_is_chunked_and_exact(mode):

@@ -278,6 +278,9 @@ def read_response_body_chunked(reader: Reader) -> bytes:
 def test_app_errors_before_the_head_are_500(raw, path):
     resp = get(raw, path)
     assert resp.status == 500 and resp.body == b"Internal Server Error", resp
+    # the WSGI app raised before its head: the connection stays usable (an ASGI protocol
+    # break closes it; both come from asgi._error_500)
+    assert resp.header("connection") is None and resp.header("content-type") == "text/plain; charset=utf-8", resp
 
 
 def test_iterable_closed_when_its_first_chunk_fails(raw):

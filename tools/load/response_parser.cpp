@@ -1,6 +1,8 @@
 // Owns: the response framing state machine declared in response_parser.hpp.
 #include "response_parser.hpp"
 
+#include "http/char_classes.hpp"
+
 #include <cstring>
 #include <string_view>
 
@@ -47,17 +49,6 @@ bool has_token(std::string_view value, std::string_view token) noexcept {
         i = end + 1;
     }
     return false;
-}
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = lower(c);
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
 }
 
 } // namespace
@@ -241,7 +232,7 @@ response_parser::result response_parser::feed(const char* data, size_t len, size
             break;
         case state::chunk_size: {
             char c = data[i++];
-            int v = hex_value(c);
+            int v = ringbolt::http::chars::hex_value(static_cast<unsigned char>(c));
             if (v >= 0) {
                 if (_chunk_digits >= 15) {
                     return fail("chunk size too large");

@@ -9,6 +9,7 @@
 // a send copies the template frame and re-masks only those 16 bytes.
 #include "ws_worker.hpp"
 
+#include "http/char_classes.hpp"
 #include "ring_worker.hpp"
 #include "ws_frame.hpp"
 #include "ws_handshake.hpp"
@@ -128,10 +129,10 @@ bool ws_worker::setup() {
 // The 16 hex digits at the front of message seq of connection i (fewer when the
 // payload is shorter: the low-order ones).
 void ws_worker::digits_for(uint32_t i, uint64_t seq, char* out) const noexcept {
-    static constexpr char hex[] = "0123456789abcdef";
+    using ringbolt::http::chars::hex_digits;
     uint64_t v = (static_cast<uint64_t>(_first_conn + i + 1) << 40) | (seq & ((uint64_t{1} << 40) - 1));
     for (size_t d = 0; d < seq_digits; ++d) {
-        out[seq_digits - 1 - d] = hex[(v >> (4 * d)) & 15];
+        out[seq_digits - 1 - d] = hex_digits[(v >> (4 * d)) & 15];
     }
 }
 
