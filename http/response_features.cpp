@@ -3,6 +3,7 @@
 #include "http/response_features.hpp"
 
 #include "http/body_encoder.hpp"
+#include "http/char_classes.hpp"
 #include "http/response_framer.hpp"
 #include "http/response_writer.hpp"
 
@@ -213,12 +214,11 @@ void new_request_id(std::string& out) {
     // Not a secret: unique enough to correlate logs (128 bits from a per-thread
     // generator seeded by getrandom).
     thread_local splitmix gen;
-    static constexpr char hex[] = "0123456789abcdef";
     out.clear();
     for (int w = 0; w < 2; ++w) {
         uint64_t v = gen.next();
         for (int i = 0; i < 16; ++i) {
-            out.push_back(hex[(v >> (60 - 4 * i)) & 15]);
+            out.push_back(chars::hex_digits[(v >> (60 - 4 * i)) & 15]);
         }
     }
 }
