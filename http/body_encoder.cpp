@@ -2,6 +2,8 @@
 // streaming encoders that flush per piece.
 #include "http/body_encoder.hpp"
 
+#include "http/tiny_gzip.hpp"
+
 #include <brotli/encode.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -96,6 +98,17 @@ struct gzip_stream {
 };
 
 bool gzip_whole(int level, std::string_view in, std::string& out) {
+    if (level == tiny_gzip_level) {
+        if (in.size() <= tiny_gzip_max_input) {
+            out.resize(tiny_gzip_bound(in.size()));
+            size_t n = tiny_gzip(in, out.data());
+            if (tiny_gzip_worthwhile(in.size(), n)) {
+                out.resize(n);
+                return true;
+            }
+        }
+        level = 1; // zlib's dynamic codes do better on this body
+    }
     thread_local gzip_stream small_bodies;
     thread_local gzip_stream large_bodies;
     bool small = in.size() <= small_gzip_body;
@@ -130,6 +143,9 @@ bool gzip_whole(int level, std::string_view in, std::string& out) {
 class gzip_encoder final : public body_encoder {
   public:
     explicit gzip_encoder(int level) {
+        if (level == tiny_gzip_level) {
+            level = 1; // the tiny-body encoder makes whole members only
+        }
         _ok = deflateInit2(&_zs, level, Z_DEFLATED, gzip_window_bits, 8, Z_DEFAULT_STRATEGY) == Z_OK;
     }
     ~gzip_encoder() override {
@@ -337,7 +353,7 @@ int fast_level(content_coding c, uint64_t size) noexcept {
     case content_coding::br:
         return tiny ? 0 : 2;
     case content_coding::gzip:
-        return 1;
+        return tiny ? tiny_gzip_level : 1;
     case content_coding::identity:
         break;
     }

@@ -129,6 +129,25 @@ void append_compression_fields(const compression_plan& p, std::string& out);
 bool compress_answer(const request_context& ctx, uint16_t status, std::string_view& fields, std::string_view& body,
                      std::string& fields_out, std::string& body_out);
 
+/// Per-thread buffers for a whole answer's compressed fields and body, reused from one
+/// response to the next so that compressing a small body allocates nothing (the coded
+/// body is copied into the output queue, which coalesces small writes anyway). release()
+/// after each use gives back a buffer a large body grew past `kept_capacity`.
+struct answer_scratch {
+    static constexpr size_t kept_capacity = 256 * 1024;
+    std::string fields;
+    std::string body;
+    void release() noexcept {
+        if (body.capacity() > kept_capacity) {
+            std::string().swap(body);
+        }
+        if (fields.capacity() > kept_capacity) {
+            std::string().swap(fields);
+        }
+    }
+};
+answer_scratch& thread_answer_scratch() noexcept;
+
 /// Security fields (and ctx.extra_fields) for a response whose handler gave `app_fields`:
 /// a security header the handler set itself is not added again.
 void append_feature_fields(const request_context& ctx, std::string_view app_fields, std::string& out);

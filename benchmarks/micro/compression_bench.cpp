@@ -100,7 +100,7 @@ BENCHMARK(BM_gzip_100k)->Arg(-1)->Arg(1)->Arg(9);
 BENCHMARK(BM_zstd_2k)->Arg(-1)->Arg(1)->Arg(-2);      // -2: zstd level -1, the automatic one under 4 KiB
 BENCHMARK(BM_br_2k)->Arg(-1)->Arg(0)->Arg(1)->Arg(2); // 0: the automatic level under 4 KiB
 BENCHMARK(BM_br_8k)->Arg(0)->Arg(2);
-BENCHMARK(BM_gzip_2k)->Arg(-1)->Arg(1);
+BENCHMARK(BM_gzip_2k)->Arg(-1)->Arg(1)->Arg(0); // 0: tiny_gzip_level, the automatic mode under 4 KiB
 BENCHMARK(BM_zstd_stream_4k_pieces);
 BENCHMARK(BM_br_stream_4k_pieces);
 BENCHMARK(BM_gzip_stream_4k_pieces);
