@@ -2,6 +2,7 @@
 // streaming encoders that flush per piece.
 #include "http/body_encoder.hpp"
 
+#include "http/tiny_br.hpp"
 #include "http/tiny_gzip.hpp"
 
 #include <brotli/encode.h>
@@ -245,6 +246,17 @@ void br_free(void*, void* q) {
 }
 
 bool br_whole(int level, std::string_view in, std::string& out) {
+    if (level == tiny_br_level) {
+        if (in.size() <= tiny_br_max_input) {
+            out.resize(tiny_br_bound(in.size()));
+            size_t n = tiny_br(in, out.data());
+            if (tiny_br_worthwhile(in.size(), n)) {
+                out.resize(n);
+                return true;
+            }
+        }
+        level = 0; // libbrotli's adaptive literal codes do better on this body
+    }
     // The window only needs to cover the body (RFC 7932 §9.1: 2^lgwin - 16 bytes).
     int lgwin = BROTLI_MIN_WINDOW_BITS;
     while (lgwin < BROTLI_MAX_WINDOW_BITS && (size_t{1} << lgwin) - 16 < in.size()) {
@@ -286,6 +298,9 @@ bool br_whole(int level, std::string_view in, std::string& out) {
 class br_encoder final : public body_encoder {
   public:
     explicit br_encoder(int level) {
+        if (level == tiny_br_level) {
+            level = 0; // the tiny-body encoder makes whole streams only
+        }
         if (_st != nullptr) {
             BrotliEncoderSetParameter(_st, BROTLI_PARAM_QUALITY, static_cast<uint32_t>(level));
             BrotliEncoderSetParameter(_st, BROTLI_PARAM_LGWIN, stream_window_log);
@@ -351,7 +366,7 @@ int fast_level(content_coding c, uint64_t size) noexcept {
     case content_coding::zstd:
         return tiny ? -1 : 3; // zstd 1 costs the same as 3 on small bodies
     case content_coding::br:
-        return tiny ? 0 : 2;
+        return tiny ? tiny_br_level : 2;
     case content_coding::gzip:
         return tiny ? tiny_gzip_level : 1;
     case content_coding::identity:

@@ -3,12 +3,13 @@
 // compression"), straight on the libraries ringbolt links. Each mode's time is the
 // minimum over 40 batches of 500 calls, the modes interleaved batch by batch, so a
 // machine that slows down for a while affects all of them alike. Also ringbolt's own
-// tiny-body gzip encoder (http/tiny_gzip.cpp) and, built with -DWITH_LIBDEFLATE
+// tiny-body gzip and brotli encoders (http/tiny_gzip.cpp, http/tiny_br.cpp) and, built with -DWITH_LIBDEFLATE
 // -ldeflate (libdeflate-dev; not a ringbolt dependency: measured only), libdeflate's
 // gzip. Not built by meson:
-//   g++ -O2 -std=c++20 -I. benchmarks/micro/small_body_codecs.cpp http/tiny_gzip.cpp -lbrotlienc -lz -lzstd -o /tmp/sbc
-//   taskset -c 1 /tmp/sbc 2055        (body size in bytes; 85, 2055, 4000 in the table)
+//   g++ -O2 -std=c++20 -I. benchmarks/micro/small_body_codecs.cpp http/tiny_gzip.cpp http/tiny_br.cpp -lbrotlienc -lz
+//   -lzstd -o /tmp/sbc taskset -c 1 /tmp/sbc 2055        (body size in bytes; 85, 2055, 4000 in the table)
 #define ZSTD_STATIC_LINKING_ONLY // ZSTD_c_literalCompressionMode: measured only, not used by ringbolt
+#include "http/tiny_br.hpp"
 #include "http/tiny_gzip.hpp"
 
 #include <brotli/encode.h>
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
     };
 #endif
     auto tiny_gzip = [&] { return [&] { return ringbolt::http::tiny_gzip(in, out.data()); }; };
+    auto tiny_br = [&] { return [&] { return ringbolt::http::tiny_br(in, out.data()); }; };
     auto br = [&](int quality) {
         return [=, &in, &out] {
             size_t n = out.size();
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
     modes.push_back({"gzip libdeflate 2", deflate_gzip(2)});
     modes.push_back({"gzip libdeflate 6", deflate_gzip(6)});
 #endif
+    modes.push_back({"br ringbolt tiny_br", tiny_br()});
     modes.push_back({"br 0", br(0)});
     modes.push_back({"br 1", br(1)});
     modes.push_back({"br 2", br(2)});

@@ -242,17 +242,18 @@ TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
 }
 
 TEST(Compression, AutomaticLevelsBySize) {
-    // Under tiny_body each codec's cheapest mode (zstd -1, br 0, gzip tiny_gzip_level); up to
+    // Under tiny_body each codec's cheapest mode (zstd -1, br tiny_br_level, gzip tiny_gzip_level); up to
     // small_body and for streamed pieces zstd 3, br 2, gzip 1; from small_body on zstd 3, br 4, gzip 6.
     response_features f;
     ASSERT_EQ(configure_compression(f, 0, {"zstd", "br", "gzip"}, {-1, -1, -1}, {}), "");
     const compression_settings& s = f.compression;
     constexpr int tg = tiny_gzip_level;
+    constexpr int tb = tiny_br_level;
     struct {
         uint64_t size;
         int zstd, br, gzip;
-    } cases[] = {{1, -1, 0, tg},       {1024, -1, 0, tg}, {2055, -1, 0, tg},         {tiny_body - 1, -1, 0, tg},
-                 {tiny_body, 3, 2, 1}, {32768, 3, 2, 1},  {small_body - 1, 3, 2, 1}, {small_body, 3, 4, 6},
+    } cases[] = {{1, -1, tb, tg},      {1024, -1, tb, tg}, {2055, -1, tb, tg},        {tiny_body - 1, -1, tb, tg},
+                 {tiny_body, 3, 2, 1}, {32768, 3, 2, 1},   {small_body - 1, 3, 2, 1}, {small_body, 3, 4, 6},
                  {1 << 30, 3, 4, 6},   {0, 3, 2, 1}};
     for (auto c : cases) {
         EXPECT_EQ(compression_level(s, content_coding::zstd, c.size), c.zstd) << c.size;

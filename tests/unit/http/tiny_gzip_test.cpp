@@ -162,17 +162,27 @@ TEST(TinyGzip, AutomaticModeFallsBackToZlibWhenFixedCodesSaveTooLittle) {
         text += "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xe4\xb8\x96\xe7\x95\x8c ";
         text += std::to_string(text.size() * 7919 % 1000);
     }
-    for (const std::string& in : {sample_json(2055), text}) {
+    std::mt19937 rng(5);
+    std::string noise(2000, '\0'); // incompressible: fixed codes would expand it
+    for (char& c : noise) {
+        c = static_cast<char>(rng());
+    }
+    for (const std::string& in : {sample_json(2055), text, noise}) {
         std::string out;
         ASSERT_TRUE(compress_whole(content_coding::gzip, tiny_gzip_level, in, out));
         EXPECT_TRUE(gunzip(out, in.size()) == in);
         std::string zlib1;
         ASSERT_TRUE(compress_whole(content_coding::gzip, 1, in, zlib1));
-        if (&in == &text) {
-            // never worse than a quarter over zlib level 1
-            EXPECT_LE(out.size(), zlib1.size() + zlib1.size() / 4);
+        std::string own(tiny_gzip_bound(in.size()), '\0');
+        own.resize(tiny_gzip(in, own.data()));
+        if (tiny_gzip_worthwhile(in.size(), own.size())) {
+            EXPECT_EQ(out, own);
+        } else {
+            EXPECT_EQ(out, zlib1); // zlib level 1 took over
         }
     }
+    EXPECT_TRUE(tiny_gzip_worthwhile(2000, 1500));
+    EXPECT_FALSE(tiny_gzip_worthwhile(2000, 1501));
     std::string big = sample_json(tiny_gzip_max_input + 100); // over the limit: zlib
     std::string out;
     ASSERT_TRUE(compress_whole(content_coding::gzip, tiny_gzip_level, big, out));
