@@ -4,6 +4,7 @@
 
 #include "http/tiny_br.hpp"
 #include "http/tiny_gzip.hpp"
+#include "http/tiny_zstd.hpp"
 
 #include <brotli/encode.h>
 #include <zlib.h>
@@ -26,6 +27,17 @@ struct zstd_cctx {
 };
 
 bool zstd_whole(int level, std::string_view in, std::string& out) {
+    if (level == tiny_zstd_level) {
+        if (in.size() <= tiny_zstd_max_input) {
+            out.resize(tiny_zstd_bound(in.size()));
+            size_t n = tiny_zstd(in, out.data());
+            if (tiny_zstd_worthwhile(in.size(), n)) {
+                out.resize(n);
+                return true;
+            }
+        }
+        level = -1; // libzstd's matcher does better on this body
+    }
     thread_local zstd_cctx cc;
     if (cc.ctx == nullptr) {
         return false;
@@ -44,6 +56,9 @@ bool zstd_whole(int level, std::string_view in, std::string& out) {
 class zstd_encoder final : public body_encoder {
   public:
     explicit zstd_encoder(int level) {
+        if (level == tiny_zstd_level) {
+            level = -1; // the tiny-body encoder makes whole frames only
+        }
         if (_ctx != nullptr) {
             ZSTD_CCtx_setParameter(_ctx, ZSTD_c_compressionLevel, level);
             ZSTD_CCtx_setParameter(_ctx, ZSTD_c_windowLog, stream_window_log);
@@ -364,7 +379,7 @@ int fast_level(content_coding c, uint64_t size) noexcept {
     bool tiny = size != 0 && size < tiny_body;
     switch (c) {
     case content_coding::zstd:
-        return tiny ? -1 : 3; // zstd 1 costs the same as 3 on small bodies
+        return tiny ? tiny_zstd_level : 3; // zstd 1 costs the same as 3 on small bodies
     case content_coding::br:
         return tiny ? tiny_br_level : 2;
     case content_coding::gzip:

@@ -3,14 +3,16 @@
 // compression"), straight on the libraries ringbolt links. Each mode's time is the
 // minimum over 40 batches of 500 calls, the modes interleaved batch by batch, so a
 // machine that slows down for a while affects all of them alike. Also ringbolt's own
-// tiny-body gzip and brotli encoders (http/tiny_gzip.cpp, http/tiny_br.cpp) and, built with -DWITH_LIBDEFLATE
+// tiny-body gzip, brotli and zstd encoders (http/tiny_*.cpp) and, built with -DWITH_LIBDEFLATE
 // -ldeflate (libdeflate-dev; not a ringbolt dependency: measured only), libdeflate's
 // gzip. Not built by meson:
-//   g++ -O2 -std=c++20 -I. benchmarks/micro/small_body_codecs.cpp http/tiny_gzip.cpp http/tiny_br.cpp -lbrotlienc -lz
-//   -lzstd -o /tmp/sbc taskset -c 1 /tmp/sbc 2055        (body size in bytes; 85, 2055, 4000 in the table)
+//   g++ -O2 -std=c++20 -I. benchmarks/micro/small_body_codecs.cpp http/tiny_gzip.cpp http/tiny_br.cpp
+//   http/tiny_zstd.cpp -lbrotlienc -lz -lzstd -o /tmp/sbc taskset -c 1 /tmp/sbc 2055        (body size in bytes; 85,
+//   2055, 4000 in the table)
 #define ZSTD_STATIC_LINKING_ONLY // ZSTD_c_literalCompressionMode: measured only, not used by ringbolt
 #include "http/tiny_br.hpp"
 #include "http/tiny_gzip.hpp"
+#include "http/tiny_zstd.hpp"
 
 #include <brotli/encode.h>
 #ifdef WITH_LIBDEFLATE
@@ -85,6 +87,7 @@ int main(int argc, char** argv) {
 #endif
     auto tiny_gzip = [&] { return [&] { return ringbolt::http::tiny_gzip(in, out.data()); }; };
     auto tiny_br = [&] { return [&] { return ringbolt::http::tiny_br(in, out.data()); }; };
+    auto tiny_zstd = [&] { return [&] { return ringbolt::http::tiny_zstd(in, out.data()); }; };
     auto br = [&](int quality) {
         return [=, &in, &out] {
             size_t n = out.size();
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
     modes.push_back({"zstd 1", zstd(1, false)});
     modes.push_back({"zstd -1", zstd(-1, false)});
     modes.push_back({"zstd 3, raw literals", zstd(3, true)});
+    modes.push_back({"zstd ringbolt tiny_zstd", tiny_zstd()});
     modes.push_back({"gzip 1 memLevel 8", gzip(1, 8, Z_DEFAULT_STRATEGY)});
     modes.push_back({"gzip 1 memLevel 4", gzip(1, 4, Z_DEFAULT_STRATEGY)});
     modes.push_back({"gzip 1 memLevel 4 Z_FIXED", gzip(1, 4, Z_FIXED)});

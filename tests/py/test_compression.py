@@ -121,9 +121,9 @@ def test_bodies_around_the_level_thresholds_round_trip(srv, coding, size):
     assert decode(coding, resp.body) == b"x" * size
 
 
-# br and gzip bodies under 4 KiB go through ringbolt's one-pass encoders (http/tiny_br,
-# http/tiny_gzip), or through libbrotli / zlib when those would save under a quarter
-# (UTF-8 letters in random order, random bytes); zstd -1 for comparison.
+# Bodies under 4 KiB go through ringbolt's one-pass encoders (http/tiny_zstd, tiny_br,
+# tiny_gzip), or through libzstd / libbrotli / zlib when those would save under a
+# quarter (UTF-8 letters in random order, random bytes).
 @pytest.mark.parametrize("coding", ["br", "gzip", "zstd"])
 @pytest.mark.parametrize("kind", ["json", "utf8", "random", "runs"])
 @pytest.mark.parametrize("size", [1024, 1500, 2055, 3000, 4095, 4096])
@@ -139,7 +139,7 @@ def test_tiny_bodies_of_every_shape_round_trip(srv, coding, kind, size):
     assert decode(coding, resp.body) == plain.body
     if kind in ("json", "runs"):
         assert len(resp.body) < size // 2
-    elif kind == "utf8" and coding != "zstd":  # (zstd -1 leaves literals as they are)
+    elif kind == "utf8" and coding != "zstd":  # (zstd's fast modes leave literals as they are)
         assert len(resp.body) < size * 8 // 10  # the library's adaptive codes took over
 
 
