@@ -25,8 +25,8 @@ struct compression_settings {
     uint8_t offered_count = 0;            ///< `offered[0..count)`: the server's preference order
     int level[content_coding_count] = {}; ///< by content_coding
     /// The level was not given: bodies below `small_body` (and streamed pieces) use the
-    /// fast levels (under 4 KiB zstd -1, br 0, gzip 1; else zstd 3, br 2, gzip 1), larger ones the defaults
-    /// (zstd 3, br 4, gzip 6).
+    /// fast levels (under 4 KiB ringbolt's own encoders, http/tiny_*; else zstd 3, br 2,
+    /// gzip 1), larger ones the defaults (zstd 3, br 4, gzip 6).
     bool auto_level[content_coding_count] = {};
     /// Extra media types never compressed ("type/subtype", or "type/*"), lower case,
     /// beyond the built-in list (images but SVG, audio, video, archives, octet-stream).

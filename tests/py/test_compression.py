@@ -108,8 +108,8 @@ def test_large_bodies_round_trip(srv, coding, path):
         assert json.loads(plain) == records(2000)
 
 
-# Body sizes around the automatic levels: under 4 KiB zstd -1, br 0, gzip 1 (each codec's
-# cheapest mode); then zstd 3, br 2, gzip 1 (zlib's small-body stream up to 16 KiB); from
+# Body sizes around the automatic levels: under 4 KiB ringbolt's own one-pass encoders
+# (each codec's cheapest mode); then zstd 3, br 2, gzip 1 (zlib's small-body stream up to 16 KiB); from
 # 64 KiB zstd 3, br 4, gzip 6.
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
 @pytest.mark.parametrize("size", [1024, 2048, 2055, 4095, 4096, 16384, 16385, 65535, 65536])
