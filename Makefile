@@ -148,7 +148,7 @@ $(MESON_FUZZ)/build.ninja:
 # Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus.
 fuzz: deps $(MESON_FUZZ)/build.ninja
 	ninja -C $(MESON_FUZZ)
-	for t in parser chunked multipart router response_features static_path connection ws_frame ws_connection tls_transport h2_connection; do \
+	for t in parser chunked multipart router response_features static_path connection ws_frame ws_connection tls_transport h2_connection tiny_gzip tiny_br tiny_zstd; do \
 	  mkdir -p build/fuzz-corpus/$$t; \
 	  $(MESON_FUZZ)/tests/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/regressions/$$t/ \
 	    build/fuzz-corpus/$$t tests/fuzz/corpus/$$t || exit 1; \

@@ -2,6 +2,10 @@
 // streaming encoders that flush per piece.
 #include "http/body_encoder.hpp"
 
+#include "http/tiny_br.hpp"
+#include "http/tiny_gzip.hpp"
+#include "http/tiny_zstd.hpp"
+
 #include <brotli/encode.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -23,6 +27,17 @@ struct zstd_cctx {
 };
 
 bool zstd_whole(int level, std::string_view in, std::string& out) {
+    if (level == tiny_zstd_level) {
+        if (in.size() <= tiny_zstd_max_input) {
+            out.resize(tiny_zstd_bound(in.size()));
+            size_t n = tiny_zstd(in, out.data());
+            if (tiny_zstd_worthwhile(in.size(), n)) {
+                out.resize(n);
+                return true;
+            }
+        }
+        level = -1; // libzstd's matcher does better on this body
+    }
     thread_local zstd_cctx cc;
     if (cc.ctx == nullptr) {
         return false;
@@ -41,6 +56,9 @@ bool zstd_whole(int level, std::string_view in, std::string& out) {
 class zstd_encoder final : public body_encoder {
   public:
     explicit zstd_encoder(int level) {
+        if (level == tiny_zstd_level) {
+            level = -1; // the tiny-body encoder makes whole frames only
+        }
         if (_ctx != nullptr) {
             ZSTD_CCtx_setParameter(_ctx, ZSTD_c_compressionLevel, level);
             ZSTD_CCtx_setParameter(_ctx, ZSTD_c_windowLog, stream_window_log);
@@ -96,6 +114,17 @@ struct gzip_stream {
 };
 
 bool gzip_whole(int level, std::string_view in, std::string& out) {
+    if (level == tiny_gzip_level) {
+        if (in.size() <= tiny_gzip_max_input) {
+            out.resize(tiny_gzip_bound(in.size()));
+            size_t n = tiny_gzip(in, out.data());
+            if (tiny_gzip_worthwhile(in.size(), n)) {
+                out.resize(n);
+                return true;
+            }
+        }
+        level = 1; // zlib's dynamic codes do better on this body
+    }
     thread_local gzip_stream small_bodies;
     thread_local gzip_stream large_bodies;
     bool small = in.size() <= small_gzip_body;
@@ -130,6 +159,9 @@ bool gzip_whole(int level, std::string_view in, std::string& out) {
 class gzip_encoder final : public body_encoder {
   public:
     explicit gzip_encoder(int level) {
+        if (level == tiny_gzip_level) {
+            level = 1; // the tiny-body encoder makes whole members only
+        }
         _ok = deflateInit2(&_zs, level, Z_DEFLATED, gzip_window_bits, 8, Z_DEFAULT_STRATEGY) == Z_OK;
     }
     ~gzip_encoder() override {
@@ -229,6 +261,17 @@ void br_free(void*, void* q) {
 }
 
 bool br_whole(int level, std::string_view in, std::string& out) {
+    if (level == tiny_br_level) {
+        if (in.size() <= tiny_br_max_input) {
+            out.resize(tiny_br_bound(in.size()));
+            size_t n = tiny_br(in, out.data());
+            if (tiny_br_worthwhile(in.size(), n)) {
+                out.resize(n);
+                return true;
+            }
+        }
+        level = 0; // libbrotli's adaptive literal codes do better on this body
+    }
     // The window only needs to cover the body (RFC 7932 §9.1: 2^lgwin - 16 bytes).
     int lgwin = BROTLI_MIN_WINDOW_BITS;
     while (lgwin < BROTLI_MAX_WINDOW_BITS && (size_t{1} << lgwin) - 16 < in.size()) {
@@ -270,6 +313,9 @@ bool br_whole(int level, std::string_view in, std::string& out) {
 class br_encoder final : public body_encoder {
   public:
     explicit br_encoder(int level) {
+        if (level == tiny_br_level) {
+            level = 0; // the tiny-body encoder makes whole streams only
+        }
         if (_st != nullptr) {
             BrotliEncoderSetParameter(_st, BROTLI_PARAM_QUALITY, static_cast<uint32_t>(level));
             BrotliEncoderSetParameter(_st, BROTLI_PARAM_LGWIN, stream_window_log);
@@ -333,11 +379,11 @@ int fast_level(content_coding c, uint64_t size) noexcept {
     bool tiny = size != 0 && size < tiny_body;
     switch (c) {
     case content_coding::zstd:
-        return tiny ? -1 : 3; // zstd 1 costs the same as 3 on small bodies
+        return tiny ? tiny_zstd_level : 3; // zstd 1 costs the same as 3 on small bodies
     case content_coding::br:
-        return tiny ? 0 : 2;
+        return tiny ? tiny_br_level : 2;
     case content_coding::gzip:
-        return 1;
+        return tiny ? tiny_gzip_level : 1;
     case content_coding::identity:
         break;
     }

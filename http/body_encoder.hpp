@@ -17,21 +17,38 @@ namespace ringbolt::http {
 /// Default and accepted levels per coding: zstd 1..19 (3), br 0..11 (4), gzip 1..9 (6).
 int default_level(content_coding c) noexcept;
 /// Whole bodies below this size are tiny: with an automatic level they get each codec's
-/// cheapest mode (zstd -1, br 0, gzip 1). A tiny body compresses to under 1 KB whatever
-/// the level, one TCP segment either way, so the extra bytes of the fast modes cost no
-/// extra packet while the per-body CPU of the codec is most of what compression adds to
-/// such a response. On a 2 KB JSON body: zstd -1 3.2 us / 358 B against zstd 3's
-/// 5.2 us / 305 B (zstd's Huffman coding of literals is most of its fixed cost per
-/// frame; negative levels leave literals raw), br 0 4.2 us / 505 B against br 1's
-/// 6.2 us / 370 B and br 2's 7.7 us / 359 B (benchmarks/micro/small_body_codecs.cpp).
+/// cheapest mode, ringbolt's own one-pass encoders (tiny_zstd_level, tiny_br_level,
+/// tiny_gzip_level, below). A tiny body compresses to under 1 KB whatever the mode, one
+/// TCP segment either way, so the extra bytes of the fast modes cost no extra packet
+/// while the per-body CPU of the codec is most of what compression adds to such a
+/// response (benchmarks/micro/small_body_codecs.cpp).
 inline constexpr uint64_t tiny_body = 4096;
 
+/// gzip's automatic tiny-body mode, given as its level: ringbolt's one-pass encoder with
+/// fixed Huffman codes (http/tiny_gzip.hpp), 1.9 us on a 2 KB JSON body against zlib
+/// level 1's 6.4 us, for 462 bytes of output against 364. A body it would shrink by less
+/// than a quarter goes through zlib level 1 instead. Streams never use it.
+inline constexpr int tiny_gzip_level = 0;
+/// zstd's automatic tiny-body mode, given as its level: ringbolt's one-pass encoder with
+/// raw literals and the predefined sequence codes (http/tiny_zstd.hpp), 2.3 us on a 2 KB
+/// JSON body against libzstd level -1's 3.2 us, for 493 bytes of output against 358. A
+/// body it would shrink by less than a quarter goes through libzstd level -1 instead.
+/// Streams never use it.
+inline constexpr int tiny_zstd_level = 0;
+/// br's automatic tiny-body mode, given as its level: ringbolt's one-pass encoder with
+/// uniform prefix codes (http/tiny_br.hpp), 1.7 us on a 2 KB JSON body against
+/// libbrotli quality 0's 4.3 us, for 517 bytes of output against 505. A body it would
+/// shrink by less than a quarter goes through libbrotli quality 0 instead. Streams
+/// never use it.
+inline constexpr int tiny_br_level = -1;
+
 /// The level for a body of `size` bytes below the large-body threshold when none was
-/// chosen (0: a streamed piece): under tiny_body zstd -1, br 0, gzip 1; otherwise
-/// zstd 3, br 2, gzip 1.
+/// chosen (0: a streamed piece): under tiny_body zstd tiny_zstd_level, br tiny_br_level,
+/// gzip tiny_gzip_level;
+/// otherwise zstd 3, br 2, gzip 1.
 int fast_level(content_coding c, uint64_t size) noexcept;
 /// Levels a caller may choose: zstd 1..19, br 0..11, gzip 1..9 (the automatic tiny-body
-/// zstd level, -1, is not among them).
+/// levels, tiny_zstd_level, tiny_br_level and tiny_gzip_level, are not among them).
 bool level_in_range(content_coding c, int level) noexcept;
 
 /// Compress a whole body into `out` (replaced). False when the library failed (the

@@ -628,10 +628,10 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
 void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                                std::string_view body, protocol_env& env) {
     if (ctx.features != nullptr && ctx.features->compression.enabled) [[unlikely]] {
-        std::string all;
-        std::string coded;
-        compress_answer(ctx, status, fields, body, all, coded);
-        respond_framed(seq, ctx, status, fields, body, env);
+        answer_scratch& scratch = thread_answer_scratch();
+        compress_answer(ctx, status, fields, body, scratch.fields, scratch.body);
+        respond_framed(seq, ctx, status, fields, body, env); // copies both out of the scratch
+        scratch.release();
         return;
     }
     respond_framed(seq, ctx, status, fields, body, env);
@@ -813,7 +813,8 @@ bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fi
         start_response(o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
         return false;
     }
-    std::string coded;
+    answer_scratch& scratch = thread_answer_scratch();
+    std::string& coded = scratch.body;
     if (p.coding != content_coding::identity) {
         if (whole) {
             if (h.content_length >= 0 && static_cast<uint64_t>(h.content_length) != body.size()) {
@@ -829,21 +830,25 @@ bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fi
             }
         }
     }
-    std::string all(fields);
+    std::string& all = scratch.fields;
+    all.assign(fields);
     append_compression_fields(p, all);
     if (p.coding == content_coding::identity) {
         start_response(o, h.status, all, h.content_length, h.close, h.has_date, h.has_server, env);
+        scratch.release();
         return false;
     }
     if (!whole) {
         start_response(o, h.status, all, -1, h.close, h.has_date, h.has_server, env); // chunked (or close)
+        scratch.release();
         return false;
     }
     start_response(o, h.status, all, static_cast<int64_t>(coded.size()), h.close, h.has_date, h.has_server, env);
     if (o.stream) {
         o.stream->on_sent(body.size()); // the producer's bytes are consumed here
     }
-    o.framer.body_owned(queue_of(o), std::move(coded));
+    o.framer.body(queue_of(o), coded); // copied: the scratch is reused by the next response
+    scratch.release();
     end_response(o, o.framer.end(queue_of(o), m.trailers));
     if (_outstanding == 0 && _deadline == 0 && !_closing) {
         set_read_deadline(true, env);

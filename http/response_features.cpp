@@ -440,6 +440,11 @@ bool compress_answer(const request_context& ctx, uint16_t status, std::string_vi
     return true;
 }
 
+answer_scratch& thread_answer_scratch() noexcept {
+    thread_local answer_scratch scratch;
+    return scratch;
+}
+
 void append_compression_fields(const compression_plan& p, std::string& out) {
     if (p.coding != content_coding::identity) {
         out.append("Content-Encoding: ").append(coding_name(p.coding)).append("\r\n");

@@ -25,8 +25,8 @@ struct compression_settings {
     uint8_t offered_count = 0;            ///< `offered[0..count)`: the server's preference order
     int level[content_coding_count] = {}; ///< by content_coding
     /// The level was not given: bodies below `small_body` (and streamed pieces) use the
-    /// fast levels (under 4 KiB zstd -1, br 0, gzip 1; else zstd 3, br 2, gzip 1), larger ones the defaults
-    /// (zstd 3, br 4, gzip 6).
+    /// fast levels (under 4 KiB ringbolt's own encoders, http/tiny_*; else zstd 3, br 2,
+    /// gzip 1), larger ones the defaults (zstd 3, br 4, gzip 6).
     bool auto_level[content_coding_count] = {};
     /// Extra media types never compressed ("type/subtype", or "type/*"), lower case,
     /// beyond the built-in list (images but SVG, audio, video, archives, octet-stream).
@@ -128,6 +128,25 @@ void append_compression_fields(const compression_plan& p, std::string& out);
 /// the body as it is); false: nothing to do, both unchanged.
 bool compress_answer(const request_context& ctx, uint16_t status, std::string_view& fields, std::string_view& body,
                      std::string& fields_out, std::string& body_out);
+
+/// Per-thread buffers for a whole answer's compressed fields and body, reused from one
+/// response to the next so that compressing a small body allocates nothing (the coded
+/// body is copied into the output queue, which coalesces small writes anyway). release()
+/// after each use gives back a buffer a large body grew past `kept_capacity`.
+struct answer_scratch {
+    static constexpr size_t kept_capacity = 256 * 1024;
+    std::string fields;
+    std::string body;
+    void release() noexcept {
+        if (body.capacity() > kept_capacity) {
+            std::string().swap(body);
+        }
+        if (fields.capacity() > kept_capacity) {
+            std::string().swap(fields);
+        }
+    }
+};
+answer_scratch& thread_answer_scratch() noexcept;
 
 /// Security fields (and ctx.extra_fields) for a response whose handler gave `app_fields`:
 /// a security header the handler set itself is not added again.

@@ -26,8 +26,11 @@ std::string json_body(size_t n) {
 void whole(benchmark::State& state, content_coding c, size_t size) {
     std::string in = json_body(size);
     std::string out;
-    // Arg -1: the default level; -2: level -1 (zstd's tiny-body mode); else the level.
-    int level = state.range(0) == -1 ? default_level(c) : state.range(0) == -2 ? -1 : static_cast<int>(state.range(0));
+    // Arg -1: the default level; -2: level -1; -3: tiny_br_level; else the level.
+    int level = state.range(0) == -1   ? default_level(c)
+                : state.range(0) == -2 ? -1
+                : state.range(0) == -3 ? tiny_br_level
+                                       : static_cast<int>(state.range(0));
     for (auto _ : state) {
         if (!compress_whole(c, level, in, out)) {
             state.SkipWithError("compression failed");
@@ -97,10 +100,10 @@ void BM_gzip_stream_4k_pieces(benchmark::State& s) {
 BENCHMARK(BM_zstd_100k)->Arg(-1)->Arg(1)->Arg(9);
 BENCHMARK(BM_br_100k)->Arg(-1)->Arg(1)->Arg(9);
 BENCHMARK(BM_gzip_100k)->Arg(-1)->Arg(1)->Arg(9);
-BENCHMARK(BM_zstd_2k)->Arg(-1)->Arg(1)->Arg(-2);      // -2: zstd level -1, the automatic one under 4 KiB
-BENCHMARK(BM_br_2k)->Arg(-1)->Arg(0)->Arg(1)->Arg(2); // 0: the automatic level under 4 KiB
+BENCHMARK(BM_zstd_2k)->Arg(-1)->Arg(1)->Arg(-2)->Arg(0);       // -2: zstd level -1; 0: tiny_zstd_level
+BENCHMARK(BM_br_2k)->Arg(-1)->Arg(0)->Arg(1)->Arg(2)->Arg(-3); // -3: tiny_br_level
 BENCHMARK(BM_br_8k)->Arg(0)->Arg(2);
-BENCHMARK(BM_gzip_2k)->Arg(-1)->Arg(1);
+BENCHMARK(BM_gzip_2k)->Arg(-1)->Arg(1)->Arg(0); // 0: tiny_gzip_level, the automatic mode under 4 KiB
 BENCHMARK(BM_zstd_stream_4k_pieces);
 BENCHMARK(BM_br_stream_4k_pieces);
 BENCHMARK(BM_gzip_stream_4k_pieces);

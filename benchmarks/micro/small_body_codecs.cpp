@@ -2,11 +2,22 @@
 // figures behind enable_compression's tiny-body tier, BENCHMARKS.md "Framework:
 // compression"), straight on the libraries ringbolt links. Each mode's time is the
 // minimum over 40 batches of 500 calls, the modes interleaved batch by batch, so a
-// machine that slows down for a while affects all of them alike. Not built by meson:
-//   g++ -O2 -std=c++20 benchmarks/micro/small_body_codecs.cpp -lbrotlienc -lz -lzstd -o /tmp/small_body_codecs
-//   taskset -c 1 /tmp/small_body_codecs 2055        (body size in bytes; 85, 2055, 4000 in the table)
+// machine that slows down for a while affects all of them alike. Also ringbolt's own
+// tiny-body gzip, brotli and zstd encoders (http/tiny_*.cpp) and, built with -DWITH_LIBDEFLATE
+// -ldeflate (libdeflate-dev; not a ringbolt dependency: measured only), libdeflate's
+// gzip. Not built by meson:
+//   g++ -O2 -std=c++20 -I. benchmarks/micro/small_body_codecs.cpp http/tiny_gzip.cpp http/tiny_br.cpp
+//   http/tiny_zstd.cpp -lbrotlienc -lz -lzstd -o /tmp/sbc taskset -c 1 /tmp/sbc 2055        (body size in bytes; 85,
+//   2055, 4000 in the table)
 #define ZSTD_STATIC_LINKING_ONLY // ZSTD_c_literalCompressionMode: measured only, not used by ringbolt
+#include "http/tiny_br.hpp"
+#include "http/tiny_gzip.hpp"
+#include "http/tiny_zstd.hpp"
+
 #include <brotli/encode.h>
+#ifdef WITH_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 #include <zlib.h>
 #include <zstd.h>
 
@@ -68,6 +79,15 @@ int main(int argc, char** argv) {
             return out.size() - zs->avail_out;
         };
     };
+#ifdef WITH_LIBDEFLATE
+    auto deflate_gzip = [&](int level) {
+        libdeflate_compressor* c = libdeflate_alloc_compressor(level);
+        return [=, &in, &out] { return libdeflate_gzip_compress(c, in.data(), in.size(), out.data(), out.size()); };
+    };
+#endif
+    auto tiny_gzip = [&] { return [&] { return ringbolt::http::tiny_gzip(in, out.data()); }; };
+    auto tiny_br = [&] { return [&] { return ringbolt::http::tiny_br(in, out.data()); }; };
+    auto tiny_zstd = [&] { return [&] { return ringbolt::http::tiny_zstd(in, out.data()); }; };
     auto br = [&](int quality) {
         return [=, &in, &out] {
             size_t n = out.size();
@@ -81,9 +101,17 @@ int main(int argc, char** argv) {
     modes.push_back({"zstd 1", zstd(1, false)});
     modes.push_back({"zstd -1", zstd(-1, false)});
     modes.push_back({"zstd 3, raw literals", zstd(3, true)});
+    modes.push_back({"zstd ringbolt tiny_zstd", tiny_zstd()});
     modes.push_back({"gzip 1 memLevel 8", gzip(1, 8, Z_DEFAULT_STRATEGY)});
     modes.push_back({"gzip 1 memLevel 4", gzip(1, 4, Z_DEFAULT_STRATEGY)});
     modes.push_back({"gzip 1 memLevel 4 Z_FIXED", gzip(1, 4, Z_FIXED)});
+    modes.push_back({"gzip ringbolt tiny_gzip", tiny_gzip()});
+#ifdef WITH_LIBDEFLATE
+    modes.push_back({"gzip libdeflate 1", deflate_gzip(1)});
+    modes.push_back({"gzip libdeflate 2", deflate_gzip(2)});
+    modes.push_back({"gzip libdeflate 6", deflate_gzip(6)});
+#endif
+    modes.push_back({"br ringbolt tiny_br", tiny_br()});
     modes.push_back({"br 0", br(0)});
     modes.push_back({"br 1", br(1)});
     modes.push_back({"br 2", br(2)});

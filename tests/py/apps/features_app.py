@@ -36,6 +36,21 @@ def add_routes(app: App) -> None:
     def text(req):
         return "x" * req.params["n"]
 
+    @app.get("/mixed/{kind}/{n:int}")
+    def mixed(req):
+        # Bodies of other shapes for the tiny-body gzip encoder and its zlib fallback.
+        kind, n = req.params["kind"], req.params["n"]
+        if kind == "utf8":  # mostly bytes over 0x8F: zlib's dynamic codes take over
+            rnd = random.Random(n)
+            data = "".join(rnd.choice("абвгдеёжзийклмнопрстуфхцчшщъыьэюя ") for _ in range(n)).encode()
+        elif kind == "random":  # incompressible
+            data = random.Random(n).randbytes(n)
+        elif kind == "runs":  # long runs: matches of the longest length at distance 1
+            data = b"".join(bytes([65 + i % 26]) * (i * 37 % 700 + 1) for i in range(n))
+        else:  # JSON-like records with repeats at many distances
+            data = str([_record(i * 7) for i in range(n // 40 + 1)]).encode()
+        return Response(data[:n], content_type="text/plain; charset=utf-8")
+
     @app.get("/typed")
     def typed(req):
         ct = req.query.get("type", "text/plain")

@@ -122,7 +122,7 @@ TEST_P(BodyEncoder, WholeBodiesRoundTrip) {
 }
 
 TEST_P(BodyEncoder, AutomaticLevelsRoundTripAtEverySize) {
-    // The tiny-body modes (zstd -1, br 0, gzip 1) and the small/large contexts (gzip keeps
+    // The tiny-body modes (ringbolt's own encoders) and the small/large contexts (gzip keeps
     // one zlib stream for bodies up to 16 KiB and one for larger ones) alternating.
     content_coding c = GetParam();
     for (int pass = 0; pass < 2; ++pass) {

@@ -232,26 +232,29 @@ TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
     response_features f;
     ASSERT_EQ(configure_compression(f, 0, {"zstd", "br", "gzip"}, {-1, 9, -1}, {}), "");
     const compression_settings& s = f.compression;
-    EXPECT_EQ(compression_level(s, content_coding::gzip, 2048), 1);
+    EXPECT_EQ(compression_level(s, content_coding::gzip, 2048), tiny_gzip_level);
     EXPECT_EQ(compression_level(s, content_coding::gzip, 0), 1); // a streamed piece
     EXPECT_EQ(compression_level(s, content_coding::gzip, small_body), 6);
-    EXPECT_EQ(compression_level(s, content_coding::zstd, 2048), -1); // tiny: zstd -1
+    EXPECT_EQ(compression_level(s, content_coding::zstd, 2048), tiny_zstd_level); // tiny
     EXPECT_EQ(compression_level(s, content_coding::zstd, 8192), 3);
     EXPECT_EQ(compression_level(s, content_coding::br, 2048), 9); // given: always used
     EXPECT_EQ(compression_level(s, content_coding::br, 1 << 20), 9);
 }
 
 TEST(Compression, AutomaticLevelsBySize) {
-    // Under tiny_body each codec's cheapest mode (zstd -1, br 0, gzip 1); up to small_body
-    // and for streamed pieces zstd 3, br 2, gzip 1; from small_body on zstd 3, br 4, gzip 6.
+    // Under tiny_body each codec's own one-pass encoder (tiny_zstd_level, tiny_br_level, tiny_gzip_level); up to
+    // small_body and for streamed pieces zstd 3, br 2, gzip 1; from small_body on zstd 3, br 4, gzip 6.
     response_features f;
     ASSERT_EQ(configure_compression(f, 0, {"zstd", "br", "gzip"}, {-1, -1, -1}, {}), "");
     const compression_settings& s = f.compression;
+    constexpr int tg = tiny_gzip_level;
+    constexpr int tb = tiny_br_level;
+    constexpr int tz = tiny_zstd_level;
     struct {
         uint64_t size;
         int zstd, br, gzip;
-    } cases[] = {{1, -1, 0, 1},        {1024, -1, 0, 1}, {2055, -1, 0, 1},          {tiny_body - 1, -1, 0, 1},
-                 {tiny_body, 3, 2, 1}, {32768, 3, 2, 1}, {small_body - 1, 3, 2, 1}, {small_body, 3, 4, 6},
+    } cases[] = {{1, tz, tb, tg},      {1024, tz, tb, tg}, {2055, tz, tb, tg},        {tiny_body - 1, tz, tb, tg},
+                 {tiny_body, 3, 2, 1}, {32768, 3, 2, 1},   {small_body - 1, 3, 2, 1}, {small_body, 3, 4, 6},
                  {1 << 30, 3, 4, 6},   {0, 3, 2, 1}};
     for (auto c : cases) {
         EXPECT_EQ(compression_level(s, content_coding::zstd, c.size), c.zstd) << c.size;
