@@ -289,47 +289,57 @@ TEST(Linger, KeepsReadingWhenItBeganDuringAPausesCancel) {
     }
 }
 
-// A refused upload (413 at the head: Content-Length over the limit) sent slowly, longer
-// in all than linger_s: the lingering connection keeps reading while bytes come, so the
-// client, which sends its whole body before it reads (as most do), finishes and then reads
-// the 413. A linger bounded by linger_s alone reset it mid-upload, and the answer was lost.
+// Against a reactor with max_body 1024 and linger_s 1 (and `linger_max_s`): a head
+// refused with 413 (Content-Length 100 MB), then up to `chunks` body chunks of 16 KiB,
+// `gap` apart. Returns how many went out before the server closed for good; with
+// `read_answer`, then also expects the 413 and a clean close.
+int refused_upload(const char* io, uint32_t linger_max_s, int chunks, std::chrono::milliseconds gap, bool read_answer) {
+    test_app app(false);
+    server_config cfg = one_reactor(io);
+    cfg.limits.max_body = 1024;
+    cfg.linger_s = 1;
+    cfg.linger_max_s = linger_max_s;
+    server srv(cfg, make_routes(), app);
+    EXPECT_TRUE(srv.start().ok()) << srv.error_message();
+    int fd = connect_to(srv.port());
+    std::string head = "POST /app/x HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n";
+    EXPECT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+    std::string chunk(16 * 1024, 'x');
+    int sent = 0;
+    for (; sent < chunks; ++sent) {
+        if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(chunk.size())) {
+            break; // EPIPE or ECONNRESET: the server closed for good
+        }
+        std::this_thread::sleep_for(gap);
+    }
+    if (read_answer) {
+        ::shutdown(fd, SHUT_WR);
+        auto answers = read_responses(fd, 1);
+        EXPECT_EQ(answers.size(), 1u) << "the 413 was lost";
+        if (!answers.empty()) {
+            EXPECT_EQ(answers[0].head.substr(0, 12), "HTTP/1.1 413") << answers[0].head;
+        }
+        char c;
+        EXPECT_EQ(::recv(fd, &c, 1, 0), 0) << "the connection must end with a clean close";
+    }
+    ::close(fd);
+    srv.stop();
+    EXPECT_TRUE(srv.wait_exit(30000));
+    srv.join();
+    app.stop();
+    return sent;
+}
+
+// A refused upload sent slowly, longer in all than linger_s: the lingering connection
+// keeps reading while bytes come, so the client, which sends its whole body before it
+// reads (as most do), finishes and then reads the 413. A linger bounded by linger_s alone
+// reset it mid-upload, and the answer was lost.
 TEST(Linger, LastsWhileTheClientKeepsSending) {
     for (const char* io : {"io_uring", "epoll"}) {
         SCOPED_TRACE(io);
-        test_app app(false);
-        server_config cfg;
-        cfg.port = 0;
-        cfg.threads = 1;
-        cfg.io = io;
-        cfg.pin_threads = false;
-        cfg.limits.max_body = 1024;
-        cfg.linger_s = 1;
-        server srv(cfg, make_routes(), app);
-        ASSERT_TRUE(srv.start().ok()) << srv.error_message();
-        int fd = connect_to(srv.port());
-        std::string head = "POST /app/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n";
-        ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
-        std::string chunk(16 * 1024, 'x');
-        int sent_chunks = 0;
-        for (; sent_chunks < 10; ++sent_chunks) { // 10 x 400 ms: 4 s, four times linger_s
-            if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(chunk.size())) {
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(400));
-        }
-        EXPECT_EQ(sent_chunks, 10) << "the server stopped reading the refused upload while it still came: "
-                                   << std::strerror(errno);
-        ::shutdown(fd, SHUT_WR);
-        auto answers = read_responses(fd, 1);
-        ASSERT_EQ(answers.size(), 1u) << "the 413 was lost";
-        EXPECT_EQ(answers[0].head.substr(0, 12), "HTTP/1.1 413") << answers[0].head;
-        char c;
-        EXPECT_EQ(::recv(fd, &c, 1, 0), 0) << "the connection must end with a clean close";
-        ::close(fd);
-        srv.stop();
-        ASSERT_TRUE(srv.wait_exit(30000));
-        srv.join();
-        app.stop();
+        // 10 x 400 ms: 4 s, four times linger_s.
+        EXPECT_EQ(refused_upload(io, 30, 10, std::chrono::milliseconds(400), true), 10)
+            << "the server stopped reading the refused upload while it still came";
     }
 }
 
@@ -337,36 +347,9 @@ TEST(Linger, LastsWhileTheClientKeepsSending) {
 TEST(Linger, EndsAtItsLimitForAClientThatNeverStops) {
     for (const char* io : {"io_uring", "epoll"}) {
         SCOPED_TRACE(io);
-        test_app app(false);
-        server_config cfg;
-        cfg.port = 0;
-        cfg.threads = 1;
-        cfg.io = io;
-        cfg.pin_threads = false;
-        cfg.limits.max_body = 1024;
-        cfg.linger_s = 1;
-        cfg.linger_max_s = 2;
-        server srv(cfg, make_routes(), app);
-        ASSERT_TRUE(srv.start().ok()) << srv.error_message();
-        int fd = connect_to(srv.port());
-        std::string head = "POST /app/x HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n";
-        ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
-        std::string chunk(4 * 1024, 'x');
-        bool cut = false;
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(chunk.size())) {
-                cut = true; // EPIPE or ECONNRESET: the server closed for good
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        EXPECT_TRUE(cut) << "the server lingered for 30 s (limit 2 s) on a client that never stops sending";
-        ::close(fd);
-        srv.stop();
-        ASSERT_TRUE(srv.wait_exit(30000));
-        srv.join();
-        app.stop();
+        // 300 x 100 ms: 30 s, against a 2 s limit.
+        EXPECT_LT(refused_upload(io, 2, 300, std::chrono::milliseconds(100), false), 300)
+            << "the server lingered for 30 s (limit 2 s) on a client that never stops sending";
     }
 }
 

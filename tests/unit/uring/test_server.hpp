@@ -253,14 +253,20 @@ inline std::vector<std::string> read_bodies(int fd, size_t n) {
     return bodies;
 }
 
-/// One unpinned reactor on an ephemeral port, backend `io` wrapped in a fault_backend
-/// driven by `control`, a 64 KiB body window (pauses come early) and uploads up to 64 MiB.
-inline server_config faulty_config(const char* io, const std::shared_ptr<fault_control>& control) {
+/// One unpinned reactor on an ephemeral port, backend `io`.
+inline server_config one_reactor(const char* io) {
     server_config cfg;
     cfg.port = 0;
     cfg.threads = 1;
     cfg.io = io;
     cfg.pin_threads = false;
+    return cfg;
+}
+
+/// One reactor (one_reactor), its backend wrapped in a fault_backend driven by
+/// `control`, a 64 KiB body window (pauses come early) and uploads up to 64 MiB.
+inline server_config faulty_config(const char* io, const std::shared_ptr<fault_control>& control) {
+    server_config cfg = one_reactor(io);
     cfg.limits.body_window = 64 * 1024;
     cfg.limits.max_body = 64 * 1024 * 1024;
     cfg.wrap_backend = [control](std::unique_ptr<io_backend> inner) -> std::unique_ptr<io_backend> {
