@@ -218,6 +218,7 @@ TEST(ReactorChaos, EveryAnswerArrivesAndEveryConnectionEnds) {
                 offload ? "offload" : "inline", control->cancel_ends_seen.load(), control->cancel_ends_held.load(),
                 control->recvs_split.load(), static_cast<unsigned long long>(counters.requests.get()));
         }
+        EXPECT_GT(paused_on_backend, 0) << io << ": reading never paused";
     }
     EXPECT_GT(held_in_all, 0) << "no cancelled recv's end was ever held";
 }
