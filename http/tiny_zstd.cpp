@@ -192,7 +192,9 @@ size_t tiny_zstd(std::string_view in, char* out) noexcept {
     auto raw_block = [&] { // §3.1.1.2: last block, raw, the body as it is
         p = block;
         put_le(p, 1u | (static_cast<uint32_t>(n) << 3), 3);
-        std::memcpy(p, in.data(), n);
+        if (n > 0) {
+            std::memcpy(p, in.data(), n); // (an empty view's data() may be null)
+        }
         return static_cast<size_t>(p + n - out);
     };
     if (n == 0) {
