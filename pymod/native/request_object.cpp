@@ -554,15 +554,6 @@ PyObject* repr(PyObject* self) {
 
 // ---- server-mode views: an ASGI scope and a WSGI environ built in one pass ----
 
-bool set_item(PyObject* d, const char* key, PyObject* value) {
-    if (value == nullptr) {
-        return false;
-    }
-    int rc = PyDict_SetItemString(d, key, value);
-    Py_DECREF(value);
-    return rc == 0;
-}
-
 PyObject* bytes_of(std::string_view s) {
     return PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
 }

@@ -13,6 +13,18 @@ namespace ringbolt::py {
 
 struct python_types; // ringbolt.Headers, QueryParams, BadRequest... (app_bridge.hpp)
 
+/// `d[key] = value`, stealing `value` (a new reference, or nullptr when making it failed);
+/// false with an exception set. How the ASGI scope, the WSGI environ and the TLS views
+/// are filled.
+inline bool set_item(PyObject* d, const char* key, PyObject* value) {
+    if (value == nullptr) {
+        return false;
+    }
+    int rc = PyDict_SetItemString(d, key, value);
+    Py_DECREF(value);
+    return rc == 0;
+}
+
 struct request_object {
     PyObject_HEAD http::app_request* req; ///< batch entry, or `storage` after detach
     bool detached;                        ///< `storage` holds the request (constructed)

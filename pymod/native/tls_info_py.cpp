@@ -2,6 +2,8 @@
 // tls_info_py.hpp). Nothing here runs for plain TCP connections: callers check first.
 #include "pymod/native/tls_info_py.hpp"
 
+#include "pymod/native/request_object.hpp"
+
 #include <new>
 #include <string>
 #include <string_view>
@@ -51,15 +53,6 @@ PyObject* chain_list(const http::tls_info& i) {
         PyList_SET_ITEM(list, static_cast<Py_ssize_t>(k), s);
     }
     return list;
-}
-
-bool set_item(PyObject* d, const char* key, PyObject* value) {
-    if (value == nullptr) {
-        return false;
-    }
-    int rc = PyDict_SetItemString(d, key, value);
-    Py_DECREF(value);
-    return rc == 0;
 }
 
 void dealloc(PyObject* self) {
