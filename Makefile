@@ -145,18 +145,26 @@ tsan: deps $(MESON_TSAN)/build.ninja
 $(MESON_FUZZ)/build.ninja:
 	CXX=clang++-14 meson setup $(MESON_FUZZ) -Dpython=false -Dwerror=$(WERROR) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
 
-# Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus.
+# Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus, FUZZ_JOBS
+# targets at a time (each one process: its log goes to build/fuzz-logs/, printed whole
+# when it finds something, its last line otherwise).
+FUZZ_TARGETS = parser chunked multipart router response_features static_path connection ws_frame ws_connection \
+	tls_transport h2_connection tiny_gzip tiny_br tiny_zstd
+FUZZ_JOBS ?= 1
 fuzz: deps $(MESON_FUZZ)/build.ninja
 	ninja -C $(MESON_FUZZ)
-	for t in parser chunked multipart router response_features static_path connection ws_frame ws_connection tls_transport h2_connection tiny_gzip tiny_br tiny_zstd; do \
-	  mkdir -p build/fuzz-corpus/$$t; \
-	  $(MESON_FUZZ)/tests/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/regressions/$$t/ \
-	    build/fuzz-corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
-	done
+	mkdir -p build/fuzz-logs
+	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh -c '\
+	  mkdir -p build/fuzz-corpus/{}; \
+	  if $(MESON_FUZZ)/tests/{}_fuzz -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/regressions/{}/ \
+	      build/fuzz-corpus/{} tests/fuzz/corpus/{} >build/fuzz-logs/{}.log 2>&1; \
+	  then echo "fuzz {}: $$(tail -n 1 build/fuzz-logs/{}.log)"; \
+	  else cat build/fuzz-logs/{}.log; echo "fuzz {}: FAILED"; exit 255; fi'
 
-# Each libFuzzer target for 20 s: a quick check that the targets build and run clean.
+# Each libFuzzer target for 20 s, two at a time (CI runs it once the end-to-end lanes
+# are done, so both cores are free): a quick check that the targets build and run clean.
 fuzz-smoke:
-	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) fuzz FUZZ_SECONDS=20 FUZZ_JOBS=2
 
 bench: deps
 	test -f build/bench/build.ninja || meson setup build/bench -Dtests=disabled -Dbuildtype=debugoptimized -Db_ndebug=true
