@@ -874,62 +874,131 @@ void app_bridge::stop_pool() noexcept {
 }
 
 void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::response_sink& sink) noexcept {
+    bool wake;
     {
         std::lock_guard<std::mutex> lock(_queue_mutex);
         for (auto& req : batch) {
             _queue.push_back(task{&sink, std::move(req)});
         }
+        wake = wake_standby_locked();
     }
-    if (batch.size() == 1) {
+    if (wake) {
         _queue_cv.notify_one();
-    } else {
-        _queue_cv.notify_all();
     }
 }
 
-// A pool thread takes its share of what is queued, runs it under one GIL acquisition,
-// and hands the answers to each reactor in one delivery (one wake-up).
-void app_bridge::pool_main() noexcept {
-    PyThreadState* ts = PyThreadState_New(_interp);
-    std::vector<task> work;
-    std::vector<http::app_response> answers;
-    while (true) {
-        {
-            std::unique_lock<std::mutex> lock(_queue_mutex);
-            _queue_cv.wait(lock, [this] { return _stopping || !_queue.empty(); });
-            if (_queue.empty()) {
-                break; // stopping, and nothing left to answer
-            }
-            size_t share = std::max<size_t>(1, _queue.size() / _pool_size);
-            for (size_t i = 0; i < share && !_queue.empty(); ++i) {
-                work.push_back(std::move(_queue.front()));
-                _queue.pop_front();
-            }
-        }
-        // Run per reactor (sink): sync answers go back in one delivery per reactor.
-        PyEval_RestoreThread(ts);
-        for (size_t i = 0; i < work.size(); ++i) {
-            uring::response_sink* sink = work[i].sink;
-            if (sink == nullptr) {
-                continue;
-            }
-            std::vector<http::app_request> reqs;
-            for (size_t j = i; j < work.size(); ++j) {
-                if (work[j].sink == sink) {
-                    reqs.push_back(std::move(work[j].req));
-                    work[j].sink = nullptr;
-                }
-            }
-            answers.clear();
-            run_batch(reqs, answers, *sink);
-            PyThreadState* saved = PyEval_SaveThread(); // deliver without holding the GIL
-            sink->deliver(answers);
-            PyEval_RestoreThread(saved);
-        }
-        PyEval_SaveThread();
-        work.clear();
-        answers.clear();
+bool app_bridge::is_async(const http::app_request& req) const noexcept {
+    return _handlers[req.handler].is_coroutine && _async_submit != nullptr;
+}
+
+bool app_bridge::wake_standby_locked() noexcept {
+    if (_standby > 0 || _idle <= _wakeups) {
+        return false; // someone looks at the queue next, or every thread is busy
     }
+    ++_wakeups;
+    ++_standby; // on behalf of the thread it wakes
+    return true;
+}
+
+// The pool runs queued requests one at a time, taken from the shared queue, and keeps
+// exactly one thread on standby while there is work: a thread that takes a request
+// while more is queued wakes a spare, which then waits for the GIL. Should the app call
+// block (I/O, a lock, a sleep: the GIL is released), the spare gets the GIL at once and
+// takes the next request, and wakes the next spare: blocking apps overlap up to the
+// pool size. An app that does not block keeps the GIL; the spare gets it when the
+// runner lets go to deliver, finds the queue empty and sleeps again. So a batch costs
+// one wake-up and one GIL hand-off, whatever its size and the pool's (waking every
+// thread per batch cost each of them a wake-up and a GIL round: 0.18 context switches
+// per request for a plaintext WSGI app, BENCHMARKS.md issue 9). Answers go to each
+// reactor in one delivery when the queue runs dry (or every `pool_delivery_batch`).
+void app_bridge::pool_main() noexcept {
+    constexpr size_t pool_delivery_batch = 64;
+    PyThreadState* ts = PyThreadState_New(_interp);
+    std::vector<http::app_request> run;
+    bool has_gil = false;
+    std::vector<std::pair<uring::response_sink*, std::vector<http::app_response>>> outbox;
+    size_t held = 0; // answers in outbox
+    auto deliver_all = [&] {
+        for (auto& [sink, answers] : outbox) {
+            if (!answers.empty()) {
+                sink->deliver(answers);
+                answers.clear();
+            }
+        }
+        held = 0;
+    };
+    std::unique_lock<std::mutex> lock(_queue_mutex);
+    while (true) {
+        ++_idle;
+        _queue_cv.wait(lock, [this] { return _wakeups > 0 || _stopping; });
+        --_idle;
+        if (_wakeups > 0) {
+            --_wakeups; // _standby already counts this thread
+        } else if (_queue.empty()) {
+            break; // stopping, and nothing left to answer
+        } else {
+            ++_standby; // stopping: help drain what is queued
+        }
+        lock.unlock();
+        PyEval_RestoreThread(ts); // a spare waits here while the runner holds the GIL
+        has_gil = true;
+        lock.lock();
+        while (!_queue.empty()) {
+            // One request; with it, the async ones queued right after it for the same
+            // reactor (handing a coroutine over does not block: one hand-over for all).
+            uring::response_sink* sink = _queue.front().sink;
+            run.clear();
+            do {
+                run.push_back(std::move(_queue.front().req));
+                _queue.pop_front();
+            } while (!_queue.empty() && _queue.front().sink == sink && is_async(_queue.front().req) &&
+                     is_async(run.front()));
+            --_standby; // into the app, which may block
+            bool wake = !_queue.empty() && wake_standby_locked();
+            lock.unlock();
+            if (wake) {
+                _queue_cv.notify_one();
+            }
+            auto box = std::find_if(outbox.begin(), outbox.end(), [&](auto& e) { return e.first == sink; });
+            if (box == outbox.end()) {
+                box = outbox.insert(outbox.end(), {sink, {}});
+            }
+            size_t before = box->second.size();
+            run_batch(run, box->second, *sink);
+            held += box->second.size() - before;
+            if (held >= pool_delivery_batch) {
+                PyThreadState* saved = PyEval_SaveThread(); // deliver without holding the GIL
+                deliver_all();
+                PyEval_RestoreThread(saved);
+            }
+            lock.lock();
+            ++_standby;
+            if (_queue.empty() && held > 0) {
+                // Deliver (without the GIL: a spare may take it) and look again: still on
+                // standby, so a submit meanwhile wakes no one.
+                lock.unlock();
+                PyEval_SaveThread();
+                has_gil = false;
+                deliver_all();
+                lock.lock();
+                if (_queue.empty()) {
+                    break;
+                }
+                lock.unlock();
+                PyEval_RestoreThread(ts);
+                has_gil = true;
+                lock.lock();
+            }
+        }
+        --_standby;
+        if (has_gil) {
+            lock.unlock();
+            PyEval_SaveThread();
+            has_gil = false;
+            lock.lock();
+        }
+    }
+    lock.unlock();
     PyEval_RestoreThread(ts);
     PyThreadState_Clear(ts);
     PyThreadState_DeleteCurrent();

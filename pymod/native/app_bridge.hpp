@@ -174,6 +174,10 @@ class app_bridge final : public uring::app_handler {
                       uring::response_sink& sink);
 
     void pool_main() noexcept;
+    /// Under _queue_mutex, with work queued: wake a pool thread unless one is on standby
+    /// (or none is idle). Returns whether to notify.
+    bool wake_standby_locked() noexcept;
+    bool is_async(const http::app_request& req) const noexcept;
 
     PyObject* _async_submit = nullptr;
     PyObject* _json_default = nullptr;
@@ -183,10 +187,14 @@ class app_bridge final : public uring::app_handler {
         uring::response_sink* sink;
         http::app_request req;
     };
+    // The handler pool (see pool_main). Under _queue_mutex:
     std::mutex _queue_mutex;
     std::condition_variable _queue_cv;
     std::deque<task> _queue;
     bool _stopping = false;
+    unsigned _idle = 0;    ///< pool threads waiting on _queue_cv
+    unsigned _wakeups = 0; ///< notifications not yet taken by a waiting thread
+    unsigned _standby = 0; ///< awake pool threads not inside an app call: they look at the queue next
     unsigned _pool_size = 0;
     std::vector<std::thread> _pool;
     std::vector<handler_entry> _handlers;
