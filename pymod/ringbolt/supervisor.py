@@ -184,7 +184,8 @@ class Supervisor:
         self.wake_r = self.wake_w = -1
         self.backoff = 0.0
         self.next_spawn = 0.0
-        self.booting = True  # until the first N workers are ready
+        self.booting = True  # until a worker has been ready in each of the N slots
+        self.slots_ready: set[int] = set()  # the slots (worker indexes) that have had a ready worker
         self.stopping = False
         self.reloading = False
         self.forced = False  # a second SIGINT cut the drain short
@@ -300,8 +301,11 @@ class Supervisor:
             event = msg.get("event")
             if event == "ready":
                 w.ready = True
+                self.slots_ready.add(w.index)
                 self.log(logging.INFO, "worker %d (pid %d) ready", w.index, w.pid)
-                if self.booting and sum(1 for x in self.workers.values() if x.ready) >= self.count:
+                # Counted by slot, not over the live workers: a worker that was ready and
+                # died before the others' reports were read still counts.
+                if self.booting and len(self.slots_ready) >= self.count:
                     self.booting = False
                     self.log(logging.INFO, "all %d workers ready", self.count)
             elif event == "error":
@@ -335,7 +339,10 @@ class Supervisor:
             elif not w.ready and (self.booting or not clean):
                 why = w.error or f"worker exited with {how} before it was ready"
                 self.log(logging.ERROR, "worker %d (pid %d) failed to start (%s): %s", w.index, pid, how, why)
-                if self.booting:
+                # Only a first start fails the whole start: once a slot has had a ready
+                # worker, the app can start, and its replacements crash-loop with backoff
+                # (also while another slot's "ready" report is still unread).
+                if self.booting and w.index not in self.slots_ready:
                     return f"worker failed to start: {why}"
             elif clean:
                 self.log(logging.INFO, "worker %d (pid %d) exited (%s): replacing it", w.index, pid, how)

@@ -312,3 +312,62 @@ def test_new_clients_are_served_while_a_worker_crash_loops(tmp_path: Path):
     assert code == 0, out
     assert failed_starts >= 2 and "startup-hook-fails-while-the-file-exists" in out
     assert "workers die quickly" in out
+
+
+# Run in its own process: the supervisor's reaping (waitpid(-1)) must not take pytest's
+# other children.
+_UNREAD_READY_SCRIPT = r'''
+import json, os, signal, time
+from ringbolt.supervisor import Supervisor, Worker
+
+def child(report, exit_code=None):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        if exit_code is not None:
+            os._exit(exit_code)
+        time.sleep(60)
+        os._exit(0)
+    os.write(w, json.dumps(report).encode() + b"\n")
+    os.close(w)
+    os.set_blocking(r, False)
+    return pid, r
+
+def wait_exited(pid):
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped yet
+
+sup = Supervisor(lambda *a, **k: None, host="127.0.0.1", port=0, workers=2, threads=1)
+sup.booting = True
+a, ra = child({"event": "ready", "port": 1})
+b, rb = child({"event": "ready", "port": 1})
+sup.workers = {a: Worker(a, 0, 0, ra), b: Worker(b, 1, 0, rb)}
+# Both workers are ready (their reports sit in the pipes, not read yet: a loaded
+# supervisor) when worker 0 is killed.
+os.kill(a, signal.SIGKILL)
+wait_exited(a)
+first = sup._reap()
+# Its replacement fails at start-up, before worker 1's report was read.
+c, rc = child({"event": "error", "message": "hook-fails"}, exit_code=3)
+sup.workers[c] = Worker(c, 0, 0, rc)
+wait_exited(c)
+second = sup._reap()
+os.kill(b, signal.SIGKILL)
+wait_exited(b)
+sup._reap()
+print(json.dumps({"first": first, "second": second, "booting": sup.booting, "backoff": sup.backoff}))
+'''
+
+
+def test_a_ready_slot_crash_loops_instead_of_failing_the_start_while_reports_are_unread():
+    """Both workers of the first start were ready, but the supervisor had read only one
+    of the two "ready" reports when worker 0 died (CI, loaded: the failure of
+    test_new_clients_are_served_while_a_worker_crash_loops). The failing start of its
+    replacement is a crash loop (backoff), not a failed first start that stops the
+    server: slot 0 had a ready worker."""
+    p = subprocess.run([sys.executable, "-c", _UNREAD_READY_SCRIPT], capture_output=True, text=True, timeout=60,
+                       cwd=str(REPO))
+    assert p.returncode == 0, p.stderr
+    result = __import__("json").loads(p.stdout.strip().splitlines()[-1])
+    assert result["first"] is None and result["second"] is None, result
+    assert result["backoff"] > 0, result  # the replacement died quickly: the crash-loop backoff
+    assert result["booting"] is False, result  # worker 1's report, read when it was reaped
