@@ -909,23 +909,37 @@ bool app_bridge::wake_standby_locked() noexcept {
 // runner lets go to deliver, finds the queue empty and sleeps again. So a batch costs
 // one wake-up and one GIL hand-off, whatever its size and the pool's (waking every
 // thread per batch cost each of them a wake-up and a GIL round: 0.18 context switches
-// per request for a plaintext WSGI app, BENCHMARKS.md issue 9). Answers go to each
-// reactor in one delivery when the queue runs dry (or every `pool_delivery_batch`).
+// per request for a plaintext WSGI app, BENCHMARKS.md issue 9).
+//
+// Answers wait in one shared outbox and go to each reactor in one delivery: when the
+// queue runs dry, every `pool_delivery_batch` answers, before the last queued request
+// runs, and whenever a spare gets the GIL (a runner that blocks must not hold back the
+// answers it already has).
 void app_bridge::pool_main() noexcept {
     constexpr size_t pool_delivery_batch = 64;
     PyThreadState* ts = PyThreadState_New(_interp);
     std::vector<http::app_request> run;
+    std::vector<http::app_response> answers;
+    outbox_t sending;
     bool has_gil = false;
-    std::vector<std::pair<uring::response_sink*, std::vector<http::app_response>>> outbox;
-    size_t held = 0; // answers in outbox
-    auto deliver_all = [&] {
-        for (auto& [sink, answers] : outbox) {
-            if (!answers.empty()) {
-                sink->deliver(answers);
-                answers.clear();
+    // Under the lock: take what the outbox holds; then, unlocked, deliver it.
+    auto deliver_outbox = [&](std::unique_lock<std::mutex>& lock) {
+        if (_outbox_held == 0) {
+            return;
+        }
+        sending.swap(_outbox);
+        _outbox_held = 0;
+        lock.unlock();
+        for (auto& [sink, list] : sending) {
+            if (!list.empty()) {
+                sink->deliver(list);
+                list.clear();
             }
         }
-        held = 0;
+        lock.lock();
+        if (_outbox.empty()) {
+            _outbox.swap(sending); // keep the capacity
+        }
     };
     std::unique_lock<std::mutex> lock(_queue_mutex);
     while (true) {
@@ -943,6 +957,7 @@ void app_bridge::pool_main() noexcept {
         PyEval_RestoreThread(ts); // a spare waits here while the runner holds the GIL
         has_gil = true;
         lock.lock();
+        deliver_outbox(lock); // the runner let go: it may be blocked, holding answers
         while (!_queue.empty()) {
             // One request; with it, the async ones queued right after it for the same
             // reactor (handing a coroutine over does not block: one hand-over for all).
@@ -953,34 +968,37 @@ void app_bridge::pool_main() noexcept {
                 _queue.pop_front();
             } while (!_queue.empty() && _queue.front().sink == sink && is_async(_queue.front().req) &&
                      is_async(run.front()));
+            if (_queue.empty()) {
+                deliver_outbox(lock); // no spare will come by while this one runs
+            }
             --_standby; // into the app, which may block
             bool wake = !_queue.empty() && wake_standby_locked();
             lock.unlock();
             if (wake) {
                 _queue_cv.notify_one();
             }
-            auto box = std::find_if(outbox.begin(), outbox.end(), [&](auto& e) { return e.first == sink; });
-            if (box == outbox.end()) {
-                box = outbox.insert(outbox.end(), {sink, {}});
-            }
-            size_t before = box->second.size();
-            run_batch(run, box->second, *sink);
-            held += box->second.size() - before;
-            if (held >= pool_delivery_batch) {
-                PyThreadState* saved = PyEval_SaveThread(); // deliver without holding the GIL
-                deliver_all();
-                PyEval_RestoreThread(saved);
-            }
+            answers.clear();
+            run_batch(run, answers, *sink);
             lock.lock();
             ++_standby;
-            if (_queue.empty() && held > 0) {
-                // Deliver (without the GIL: a spare may take it) and look again: still on
-                // standby, so a submit meanwhile wakes no one.
+            if (!answers.empty()) {
+                auto box = std::find_if(_outbox.begin(), _outbox.end(), [&](auto& e) { return e.first == sink; });
+                if (box == _outbox.end()) {
+                    box = _outbox.insert(_outbox.end(), {sink, {}});
+                }
+                for (auto& a : answers) {
+                    box->second.push_back(std::move(a));
+                }
+                _outbox_held += answers.size();
+            }
+            if (_queue.empty() || _outbox_held >= pool_delivery_batch) {
+                // Deliver without the GIL (a spare may take it); still on standby, so a
+                // submit meanwhile wakes no one: look at the queue again after.
                 lock.unlock();
                 PyEval_SaveThread();
                 has_gil = false;
-                deliver_all();
                 lock.lock();
+                deliver_outbox(lock);
                 if (_queue.empty()) {
                     break;
                 }

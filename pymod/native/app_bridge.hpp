@@ -195,6 +195,9 @@ class app_bridge final : public uring::app_handler {
     unsigned _idle = 0;    ///< pool threads waiting on _queue_cv
     unsigned _wakeups = 0; ///< notifications not yet taken by a waiting thread
     unsigned _standby = 0; ///< awake pool threads not inside an app call: they look at the queue next
+    using outbox_t = std::vector<std::pair<uring::response_sink*, std::vector<http::app_response>>>;
+    outbox_t _outbox;        ///< answers not yet delivered, per reactor
+    size_t _outbox_held = 0; ///< answers in _outbox
     unsigned _pool_size = 0;
     std::vector<std::thread> _pool;
     std::vector<handler_entry> _handlers;
