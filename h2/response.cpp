@@ -280,42 +280,13 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         int64_t length = h.content_length;
         std::string all;
         std::string coded;
-        if (st.ctx.features != nullptr && st.ctx.features->compression.enabled && !whole && !m.file && !abort)
-            [[unlikely]] {
-            // A streamed answer: compressed piece by piece, each flushed (as on HTTP/1.1).
+        if (st.ctx.features != nullptr && st.ctx.features->compression.enabled && !m.file && !abort) [[unlikely]] {
+            // Compressed whole (the body coded here) or streamed (piece by piece, each
+            // flushed, by st.encoder), as on HTTP/1.1.
             http::compression_plan p =
-                http::plan_compression(*st.ctx.features, st.ctx, h.status, fields, length, false);
-            if (p.vary) {
-                if (p.coding != http::content_coding::identity) {
-                    st.encoder = http::make_body_encoder(
-                        p.coding, http::compression_level(st.ctx.features->compression, p.coding, 0));
-                    if (!st.encoder) {
-                        p.coding = http::content_coding::identity;
-                    }
-                }
-                all.assign(fields);
-                http::append_compression_fields(p, all);
-                fields = all;
-                if (st.encoder) {
-                    length = -1; // the coded length is known only at the end
-                }
-            }
-        }
-        if (st.ctx.features != nullptr && st.ctx.features->compression.enabled && whole) [[unlikely]] {
-            // Compression of whole answers.
-            int64_t len = length >= 0 ? length : static_cast<int64_t>(body.size());
-            http::compression_plan p = http::plan_compression(*st.ctx.features, st.ctx, h.status, fields, len, false);
-            if (p.vary && (length < 0 || static_cast<uint64_t>(length) == body.size())) {
-                if (p.coding != http::content_coding::identity &&
-                    !http::compress_whole(p.coding,
-                                          http::compression_level(st.ctx.features->compression, p.coding, body.size()),
-                                          body, coded)) {
-                    p.coding = http::content_coding::identity;
-                }
-                all.assign(fields);
-                http::append_compression_fields(p, all);
-                fields = all;
-                if (p.coding != http::content_coding::identity) {
+                http::compress_head(st.ctx, h.status, length, whole, false, body, fields, all, coded, st.encoder);
+            if (p.coding != http::content_coding::identity) {
+                if (whole) {
                     if (st.control) {
                         st.control->on_sent(body.size()); // the producer's bytes are consumed here
                     }
@@ -323,6 +294,8 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
                     m.borrowed = {};
                     m.keep.reset();
                     length = static_cast<int64_t>(m.body.size());
+                } else {
+                    length = -1; // the coded length is known only at the end
                 }
             }
         }

@@ -800,39 +800,14 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
 
 bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fields, protocol_env& env) {
     const response_head& h = m.start;
-    const response_features& f = *o.ctx.features;
     bool has_body = (m.parts & app_response::part_body) != 0;
     bool whole = has_body && (m.parts & app_response::part_end) && !(m.parts & app_response::part_abort) && !m.file;
     std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
-    int64_t length = h.content_length;
-    if (whole && length < 0) {
-        length = static_cast<int64_t>(body.size()); // a short stream that came whole
-    }
-    compression_plan p = plan_compression(f, o.ctx, h.status, fields, length, has_body && m.file != nullptr);
-    if (!p.vary) {
-        start_response(o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
-        return false;
-    }
     answer_scratch& scratch = thread_answer_scratch();
     std::string& coded = scratch.body;
-    if (p.coding != content_coding::identity) {
-        if (whole) {
-            if (h.content_length >= 0 && static_cast<uint64_t>(h.content_length) != body.size()) {
-                p.coding = content_coding::identity; // a wrong declared length: the framer refuses it as usual
-            } else if (!compress_whole(p.coding, compression_level(f.compression, p.coding, body.size()), body,
-                                       coded)) {
-                p.coding = content_coding::identity;
-            }
-        } else {
-            o.encoder = make_body_encoder(p.coding, compression_level(f.compression, p.coding, 0));
-            if (!o.encoder) {
-                p.coding = content_coding::identity;
-            }
-        }
-    }
-    std::string& all = scratch.fields;
-    all.assign(fields);
-    append_compression_fields(p, all);
+    std::string_view all = fields;
+    compression_plan p = compress_head(o.ctx, h.status, h.content_length, whole, has_body && m.file != nullptr, body,
+                                       all, scratch.fields, coded, o.encoder);
     if (p.coding == content_coding::identity) {
         start_response(o, h.status, all, h.content_length, h.close, h.has_date, h.has_server, env);
         scratch.release();

@@ -440,6 +440,36 @@ bool compress_answer(const request_context& ctx, uint16_t status, std::string_vi
     return true;
 }
 
+compression_plan compress_head(const request_context& ctx, uint16_t status, int64_t length, bool whole, bool file,
+                               std::string_view body, std::string_view& fields, std::string& fields_out,
+                               std::string& body_out, std::unique_ptr<body_encoder>& encoder) {
+    const compression_settings& s = ctx.features->compression;
+    // A short stream that came whole (head, body and end in one message) is planned by its size.
+    int64_t planned = whole && length < 0 ? static_cast<int64_t>(body.size()) : length;
+    compression_plan p = plan_compression(*ctx.features, ctx, status, fields, planned, file);
+    if (!p.vary) {
+        return p;
+    }
+    if (p.coding != content_coding::identity) {
+        if (whole) {
+            if (length >= 0 && static_cast<uint64_t>(length) != body.size()) {
+                p.coding = content_coding::identity; // a wrong declared length: the framing refuses it as usual
+            } else if (!compress_whole(p.coding, compression_level(s, p.coding, body.size()), body, body_out)) {
+                p.coding = content_coding::identity; // the library failed: send it as it is
+            }
+        } else {
+            encoder = make_body_encoder(p.coding, compression_level(s, p.coding, 0));
+            if (!encoder) {
+                p.coding = content_coding::identity;
+            }
+        }
+    }
+    fields_out.assign(fields);
+    append_compression_fields(p, fields_out);
+    fields = fields_out;
+    return p;
+}
+
 answer_scratch& thread_answer_scratch() noexcept {
     thread_local answer_scratch scratch;
     return scratch;

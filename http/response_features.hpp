@@ -9,6 +9,7 @@
 #include "http/parser.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,7 @@
 namespace ringbolt::http {
 
 struct request_context;
+class body_encoder;
 
 struct compression_settings {
     bool enabled = false;
@@ -128,6 +130,18 @@ void append_compression_fields(const compression_plan& p, std::string& out);
 /// the body as it is); false: nothing to do, both unchanged.
 bool compress_answer(const request_context& ctx, uint16_t status, std::string_view& fields, std::string_view& body,
                      std::string& fields_out, std::string& body_out);
+/// An application's answer at its head, compressed when the features and the request say
+/// so (each protocol's app path calls this once per answer; native whole answers use
+/// compress_answer). `length`: the declared body length (-1: none); `whole`: `body` is
+/// the whole body (it came with the head and the end); `file`: the body is a file (never
+/// compressed: sendfile). When the plan says Vary, `fields` views `fields_out` with
+/// Content-Encoding and Vary added, and the body is to be coded: a whole one is, into
+/// `body_out`; a streamed one gets `encoder`, which codes its pieces. A library failure,
+/// or a whole body that is not its declared length (the framing then refuses it as
+/// usual), goes as it is: the plan returned says identity (and Vary still).
+compression_plan compress_head(const request_context& ctx, uint16_t status, int64_t length, bool whole, bool file,
+                               std::string_view body, std::string_view& fields, std::string& fields_out,
+                               std::string& body_out, std::unique_ptr<body_encoder>& encoder);
 
 /// Per-thread buffers for a whole answer's compressed fields and body, reused from one
 /// response to the next so that compressing a small body allocates nothing (the coded

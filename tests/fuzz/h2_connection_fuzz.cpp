@@ -5,6 +5,10 @@
 //
 // Script: one config byte, then operations (a byte each, `% num_ops`, then operands).
 // The client's bytes follow the preface (fed first, so the fuzzer explores frames).
+// Config bits 5-6 turn response compression on (off, gzip, br, zstd; min size 0, so
+// every body the client's Accept-Encoding allows is coded): whole answers, streamed
+// pieces (h2::connection::code_piece) and file pieces inside a coded stream (refused:
+// the stream is reset).
 // Invariants, checked with abort():
 //  (a) the output is a sequence of whole HTTP/2 frames that starts with the server's
 //      SETTINGS, every frame within the default maximum size (16384);
@@ -12,6 +16,7 @@
 //  (c) a request the dispatcher saw is never answered twice (on_request once per seq);
 //  (d) once released, the connection queues nothing more.
 #include "h2/connection.hpp"
+#include "http/response_features.hpp"
 
 #include "tests/fuzz/script_reader.hpp"
 #include "tests/support/protocol_harness.hpp"
@@ -23,6 +28,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace {
 
@@ -40,8 +48,14 @@ struct fuzz_dispatcher final : http::dispatcher {
     std::vector<uint64_t> pending;
     std::set<uint64_t> seen;
     bool stream_bodies = false;
+    const http::response_features* features = nullptr; ///< compression on: as the server's dispatcher does
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>& stream) override {
+        if (features != nullptr) {
+            std::string request_id;
+            std::string reason;
+            http::decorate_request(*features, ev.head, ev.ctx, request_id, reason); // Accept-Encoding -> ctx.coding
+        }
         if (ev.body_follows) {
             if (!stream_bodies) {
                 return verdict::buffer;
@@ -91,6 +105,29 @@ void check_frames(const std::string& wire) {
     check(pos == wire.size(), "(a) a partial frame at the end of the output");
 }
 
+// The file streamed answers take file pieces from (sendfile in the server; the harness
+// reads it back with pread): 64 KiB of a pattern, made once.
+int pattern_file() {
+    static int fd = [] {
+        int f = memfd_create("h2_connection_fuzz", 0);
+        if (f < 0) {
+            std::abort();
+        }
+        std::string content(65536, '\0');
+        for (size_t i = 0; i < content.size(); ++i) {
+            content[i] = static_cast<char>('a' + i % 23);
+        }
+        if (::write(f, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+            std::abort();
+        }
+        return f;
+    }();
+    return fd;
+}
+
+// A borrowed body's bytes (app_response::borrowed, kept alive by `keep`).
+constexpr std::string_view borrowed_text = "borrowed bytes, as a Python bytes object lends them: 0123456789abcdef";
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -106,6 +143,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     core_counters counters;
     fuzz_dispatcher dispatch;
     dispatch.stream_bodies = (config & 4) != 0;
+    http::response_features features;
+    static const char* const codings[] = {"gzip", "br", "zstd"};
+    if (uint8_t pick = (config >> 5) & 3; pick != 0) {
+        std::string error = http::configure_compression(features, 0, {codings[pick - 1]}, {-1}, {});
+        check(error.empty(), "compression configuration refused");
+        dispatch.features = &features;
+    }
     uint32_t now = 1000;
     h2::settings cfg;
     if (config & 8) {
@@ -155,7 +199,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 m.seq = dispatch.pending.back();
                 uint8_t how = in.byte();
                 if (how & 1) {
+                    // how & 32: no Content-Type (never compressed); how & 64: the end too.
                     m.parts = http::app_response::part_head | http::app_response::part_body;
+                    if (how & 64) {
+                        m.parts |= http::app_response::part_end;
+                        dispatch.pending.pop_back();
+                    }
+                    m.start.static_fields = (how & 32) ? "" : "Content-Type: text/plain\r\n";
                     auto c = std::make_shared<fuzz_control>();
                     controls.push_back(c);
                     m.stream = c;
@@ -166,7 +216,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     m.trailers = (how & 8) ? "X-Trailer: 1\r\n" : "";
                     dispatch.pending.pop_back();
                 }
-                m.body.assign(static_cast<size_t>(in.byte()) * 97, 's');
+                size_t len = static_cast<size_t>(in.byte()) * 97;
+                if ((how & 16) && (m.parts & http::app_response::part_body)) {
+                    // A file piece: a range of the pattern file (refused inside a coded stream).
+                    m.file = std::make_shared<http::file_handle>(::dup(pattern_file()));
+                    m.file_offset = len % 4096;
+                    m.file_length = len;
+                } else if ((how & 128) && len > 0) {
+                    m.borrowed = borrowed_text.substr(0, len % borrowed_text.size() + 1);
+                    m.keep = std::make_shared<int>(0);
+                } else {
+                    m.body.assign(len, 's');
+                }
                 conn.on_app_message(std::move(m), e);
             }
             break;

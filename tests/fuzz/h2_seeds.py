@@ -32,6 +32,8 @@ def feed(data: bytes) -> bytes:
 
 
 SETTINGS = frame(4, 0, 0)
+GZIP, BR, ZSTD = 32, 64, 96  # config bits 5-6: the coding the server offers
+AE = [("accept-encoding", "gzip, br, zstd")]
 SEEDS = {
     "get_native_and_app": bytes([0]) + feed(SETTINGS + frame(1, 5, 1, headers("/n")) + frame(1, 5, 3, headers("/a")))
     + bytes([ANSWER, 100, 20, SEND]),
@@ -55,6 +57,24 @@ SEEDS = {
     "drain_then_eof": bytes([0]) + feed(SETTINGS + frame(1, 5, 1, headers("/a"))) + bytes([DRAIN, SEND, ANSWER, 100, 1,
                                                                                           SEND, EOF, 1, SEND]),
     "garbage": bytes([0]) + feed(b"\x00\x00\x04\x09\x00\x00\x00\x00\x01garbage!" * 4) + bytes([SEND]),
+    # Compression on (config bits 5-6: gzip 32, br 64, zstd 96): whole answers, coded
+    # streams, a file piece inside a coded stream (reset) and a whole file answer.
+    "gzip_whole_and_native": bytes([GZIP]) + feed(SETTINGS + frame(1, 5, 1, headers("/n", extra=AE))
+                                                  + frame(1, 5, 3, headers("/a", extra=AE))
+                                                  + frame(1, 5, 5, headers("/a"))) + bytes([ANSWER, 50, 200, ANSWER, 50, 30, SEND]),
+    "br_coded_stream": bytes([BR]) + feed(SETTINGS + frame(1, 5, 1, headers("/a", extra=AE)))
+    + bytes([STREAM, 1, 40, SEND, STREAM, 2, 40, STREAM, 2 | 128, 3, STREAM, 8, 0, SEND]),
+    "zstd_file_piece_in_coded_stream": bytes([ZSTD]) + feed(SETTINGS + frame(1, 5, 1, headers("/a", extra=AE)))
+    + bytes([STREAM, 1, 40, SEND, STREAM, 2 | 16, 10, SEND]) + feed(frame(1, 5, 3, headers("/n", extra=AE)))
+    + bytes([SEND]),
+    "gzip_head_body_end_and_file_answer": bytes([GZIP]) + feed(SETTINGS + frame(1, 5, 1, headers("/a", extra=AE))
+                                                              + frame(1, 5, 3, headers("/a", extra=AE)))
+    + bytes([STREAM, 1 | 64 | 16, 30, STREAM, 1 | 64, 30, SEND]),
+    "br_coded_stream_abort": bytes([BR]) + feed(SETTINGS + frame(1, 5, 1, headers("/a", extra=AE)))
+    + bytes([STREAM, 1 | 128, 5, SEND, STREAM, 4, 0, SEND]),
+    "zstd_uncoded_type_and_head": bytes([ZSTD]) + feed(SETTINGS + frame(1, 5, 1, headers("/a", extra=AE))
+                                                      + frame(1, 5, 3, headers("/a", "HEAD", extra=AE)))
+    + bytes([STREAM, 1 | 32, 20, STREAM, 0, 0, SEND, STREAM, 1, 20, STREAM, 0, 0, SEND]),
 }
 
 if __name__ == "__main__":

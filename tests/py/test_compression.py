@@ -409,3 +409,104 @@ def test_h2_streamed_answer_without_accept_encoding_is_identity(srv):
         r = c.get("/stream-async")
     assert status(r) == 200 and "content-encoding" not in r["headers"]
     assert r["body"] == b"".join((f"line {i} " + "c" * 2000 + "\n").encode() for i in range(20))
+
+
+# ---- A file inside a compressed stream ----
+# A file goes out with sendfile, so its bytes never pass through the stream's encoder: a
+# coded stream cannot take one. The only app API that sends a file after body bytes is
+# ASGI's `http.response.pathsend` after `http.response.body`; it is refused there, as an
+# ASGI protocol error, before any of the file is sent (docs/compression.md). Over h2 the
+# stream is then reset (INTERNAL_ERROR: the client can tell the answer was cut short) and
+# the connection serves on; the cause is logged once.
+
+PATHSEND_APP = '''
+import os
+
+from ringbolt import App
+
+FILE = os.environ["PATHSEND_TEST_FILE"]
+
+
+async def asgi(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    if scope["path"] == "/pathsend-after-body":
+        await send({"type": "http.response.body", "body": b"first piece " * 200, "more_body": True})
+        await send({"type": "http.response.pathsend", "path": FILE})  # raises: the body started
+        return
+    await send({"type": "http.response.body", "body": b"fine " * 500})
+
+
+app = App()
+app.mount_asgi(asgi, lifespan="off")
+app.enable_compression(min_size=0)
+'''
+PATHSEND_ERROR = "'http.response.pathsend' after the body started"
+
+
+@pytest.mark.parametrize("io", ["io_uring", "epoll"])
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd", None])
+def test_h2_file_after_compressed_stream_body_resets_the_stream(tmp_path, io, coding):
+    (tmp_path / "pathsend_app.py").write_text(PATHSEND_APP)
+    (tmp_path / "file.txt").write_bytes(b"file bytes that must not go out " * 100)
+    env = {"PYTHONPATH": str(tmp_path), "PATHSEND_TEST_FILE": str(tmp_path / "file.txt"),
+           **({"RINGBOLT_IO": "epoll"} if io == "epoll" else {})}
+    srv = ServerProcess("pathsend_app:app", "--threads", "1", env=env)
+    try:
+        accept = [("accept-encoding", coding)] if coding else []
+        with Client(srv) as c:
+            sid = c.request("/pathsend-after-body", headers=accept)
+            c.wait(sid, timeout=WAIT_S)
+            r = c.responses[sid]
+            assert r["reset"] == 2, r  # RST_STREAM INTERNAL_ERROR, not a clean end
+            assert status(r) == 200
+            if coding:
+                assert r["headers"]["content-encoding"] == coding and r["headers"]["vary"] == "Accept-Encoding"
+            sent = decoder(coding)(r["body"]) if coding else r["body"]
+            assert (b"first piece " * 200).startswith(sent)  # what went out (if any) is the body, no file byte
+            # The same connection serves the next stream.
+            ok = c.get("/fine", headers=accept, timeout=WAIT_S)
+            assert status(ok) == 200 and ok["reset"] is None
+            assert decode(coding, ok["body"]) == b"fine " * 500
+            assert not c.closed
+    finally:
+        code = srv.stop()
+    out = srv.output()
+    assert code == 0, out
+    assert out.count(PATHSEND_ERROR) == 1, out
+    assert "GET /pathsend-after-body" in out, out
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_http1_file_after_compressed_stream_body_cuts_the_response(tmp_path, coding):
+    """The same app over HTTP/1.1: the chunked body ends without its last chunk and the
+    connection closes (HTTP/1.1's only way to tell the client the answer is incomplete)."""
+    (tmp_path / "pathsend_app.py").write_text(PATHSEND_APP)
+    (tmp_path / "file.txt").write_bytes(b"file bytes that must not go out " * 100)
+    env = {"PYTHONPATH": str(tmp_path), "PATHSEND_TEST_FILE": str(tmp_path / "file.txt")}
+    srv = ServerProcess("pathsend_app:app", "--threads", "1", env=env)
+    try:
+        with srv.connect(timeout=WAIT_S) as s:
+            s.sendall(f"GET /pathsend-after-body HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {coding}\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):  # until the server closes
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        assert lines[0] == "HTTP/1.1 200 OK", head
+        fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        assert fields["content-encoding"] == coding and fields["transfer-encoding"] == "chunked"
+        coded = b""
+        while body:
+            size_line, _, rest = body.partition(b"\r\n")
+            size = int(size_line, 16)
+            assert size > 0, "a last chunk: the response looks complete"
+            coded += rest[:size]
+            body = rest[size + 2:]
+        assert (b"first piece " * 200).startswith(decoder(coding)(coded))
+    finally:
+        code = srv.stop()
+    out = srv.output()
+    assert code == 0, out
+    assert out.count(PATHSEND_ERROR) == 1, out

@@ -2,11 +2,14 @@
 // the frames and reads the answers; the dispatcher is a fake that answers natively or
 // keeps the request for the test to answer as the app.
 #include "h2/connection.hpp"
+#include "http/response_features.hpp"
 
 #include "tests/support/protocol_harness.hpp"
 
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
+#include <sys/mman.h>
+#include <zlib.h>
 
 #include <cstdlib>
 #include <map>
@@ -26,8 +29,15 @@ struct fake_dispatcher final : http::dispatcher {
     std::shared_ptr<http::file_handle> file;
     uint64_t file_offset = 0;
     uint64_t file_length = 0;
+    /// Response features (compression) applied to every request, as the server's dispatcher does.
+    const http::response_features* features = nullptr;
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>&) override {
+        if (features != nullptr) {
+            std::string request_id;
+            std::string reason;
+            http::decorate_request(*features, ev.head, ev.ctx, request_id, reason);
+        }
         if (ev.body_follows) {
             return verdict::buffer;
         }
@@ -296,6 +306,130 @@ TEST(H2Connection, ReleaseTellsProducers) {
     h.conn.release();
     EXPECT_EQ(c->closed, 1);
     EXPECT_TRUE(h.conn.output().empty());
+}
+
+// What a gzip stream decodes to so far (a flushed stream that may not have ended);
+// `ended`, when given: whether its trailer came too.
+std::string gunzip_prefix(std::string_view gz, bool* ended = nullptr) {
+    z_stream zs{};
+    EXPECT_EQ(inflateInit2(&zs, 16 + 15), Z_OK);
+    std::string out(1 << 20, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+    zs.avail_in = static_cast<uInt>(gz.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    int rc = inflate(&zs, Z_SYNC_FLUSH);
+    EXPECT_TRUE(rc == Z_OK || rc == Z_STREAM_END) << rc;
+    if (ended != nullptr) {
+        *ended = rc == Z_STREAM_END && zs.avail_in == 0;
+    }
+    out.resize(out.size() - zs.avail_out);
+    inflateEnd(&zs);
+    return out;
+}
+
+http::response_features gzip_features() {
+    http::response_features f;
+    EXPECT_EQ(http::configure_compression(f, 0, {"gzip"}, {-1}, {}), "");
+    return f;
+}
+
+TEST(H2Connection, CodedWholeAndStreamedAppAnswers) {
+    http::response_features f = gzip_features();
+    harness h;
+    h.dispatch.features = &f;
+    int32_t a = h.cl.get("/a", {{"accept-encoding", "gzip"}});
+    int32_t b = h.cl.get("/b", {{"accept-encoding", "gzip"}});
+    int32_t n = h.cl.get("/native", {{"accept-encoding", "gzip"}});
+    h.exchange();
+    ASSERT_EQ(h.dispatch.to_app.size(), 2u);
+    auto e = h.env();
+    http::app_response whole;
+    whole.seq = static_cast<uint64_t>(a);
+    whole.start.static_fields = "Content-Type: text/plain\r\n";
+    whole.body = std::string(3000, 'w');
+    h.conn.on_app_message(std::move(whole), e);
+    auto c = std::make_shared<credit>();
+    std::string sent;
+    for (int i = 0; i < 3; ++i) {
+        http::app_response m;
+        m.seq = static_cast<uint64_t>(b);
+        m.parts = (i == 0 ? http::app_response::part_head : 0) | http::app_response::part_body |
+                  (i == 2 ? http::app_response::part_end : 0);
+        m.start.static_fields = "Content-Type: text/plain\r\n";
+        m.start.content_length = i == 0 ? 3000 : -1; // a declared length goes: the coded one is not known
+        m.stream = i == 0 ? c : nullptr;
+        m.body = std::string(1000, static_cast<char>('x' + i));
+        sent += m.body;
+        h.conn.on_app_message(std::move(m), e);
+    }
+    h.cl.receive(h.take_output());
+    auto& wa = h.cl.answers[a];
+    EXPECT_EQ(wa.headers["content-encoding"], "gzip");
+    EXPECT_EQ(wa.headers["vary"], "Accept-Encoding");
+    EXPECT_EQ(wa.headers["content-length"], std::to_string(wa.body.size()));
+    EXPECT_EQ(gunzip_prefix(wa.body), std::string(3000, 'w'));
+    EXPECT_TRUE(wa.ended);
+    auto& sb = h.cl.answers[b];
+    EXPECT_EQ(sb.headers["content-encoding"], "gzip");
+    EXPECT_EQ(sb.headers.count("content-length"), 0u);
+    bool coded_end = false;
+    EXPECT_EQ(gunzip_prefix(sb.body, &coded_end), sent);
+    EXPECT_TRUE(coded_end); // the coded stream ended whole
+    EXPECT_TRUE(sb.ended);
+    EXPECT_EQ(c->sent, sent.size()); // the producer is credited its own bytes, not the coded ones
+    EXPECT_EQ(h.cl.answers[n].headers["content-encoding"], "gzip");
+    EXPECT_EQ(gunzip_prefix(h.cl.answers[n].body), test_support::native_body);
+    EXPECT_EQ(h.conn.outstanding(), 0u);
+}
+
+TEST(H2Connection, FilePieceInACodedStreamResetsThatStreamOnly) {
+    // A file piece goes out with sendfile: its bytes never pass through the encoder, so a
+    // coded stream cannot take one. The stream is reset (INTERNAL_ERROR: the client
+    // can tell the answer is cut), its producer told to stop once; the connection goes on.
+    http::response_features f = gzip_features();
+    int fd = memfd_create("h2_connection_test", 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "file bytes", 10), 10);
+    harness h;
+    h.dispatch.features = &f;
+    int32_t a = h.cl.get("/a", {{"accept-encoding", "gzip"}});
+    h.exchange();
+    ASSERT_EQ(h.dispatch.to_app.size(), 1u);
+    auto e = h.env();
+    auto c = std::make_shared<credit>();
+    http::app_response head;
+    head.seq = static_cast<uint64_t>(a);
+    head.parts = http::app_response::part_head | http::app_response::part_body;
+    head.start.static_fields = "Content-Type: text/plain\r\n";
+    head.stream = c;
+    head.body = "the first piece, coded";
+    h.conn.on_app_message(std::move(head), e);
+    http::app_response piece;
+    piece.seq = static_cast<uint64_t>(a);
+    piece.parts = http::app_response::part_body;
+    piece.file = std::make_shared<http::file_handle>(fd);
+    piece.file_length = 10;
+    h.conn.on_app_message(std::move(piece), e);
+    http::app_response end; // the producer's end, if it sends one after all: nothing more happens
+    end.seq = static_cast<uint64_t>(a);
+    end.parts = http::app_response::part_end;
+    h.conn.on_app_message(std::move(end), e);
+    h.cl.receive(h.take_output());
+    auto& r = h.cl.answers[a];
+    EXPECT_EQ(r.headers[":status"], "200");
+    EXPECT_EQ(r.headers["content-encoding"], "gzip");
+    EXPECT_EQ(gunzip_prefix(r.body), "the first piece, coded"); // no file byte went out
+    EXPECT_EQ(r.reset, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+    EXPECT_FALSE(r.ended);
+    EXPECT_EQ(c->closed, 1);
+    EXPECT_EQ(h.conn.outstanding(), 0u);
+    int32_t b = h.cl.get("/native", {{"accept-encoding", "gzip"}});
+    h.exchange();
+    EXPECT_EQ(h.cl.answers[b].headers[":status"], "200");
+    EXPECT_EQ(gunzip_prefix(h.cl.answers[b].body), test_support::native_body);
+    EXPECT_TRUE(h.cl.answers[b].ended);
+    EXPECT_EQ(h.cl.goaway, 0xffffffffu); // no GOAWAY: the connection serves on
 }
 
 } // namespace
