@@ -33,7 +33,7 @@ bool send_in_pieces(int fd, const std::string& bytes, std::mt19937_64& rng) {
     while (at < bytes.size()) {
         size_t piece = 1 + static_cast<size_t>(rng() % 70000);
         piece = std::min(piece, bytes.size() - at);
-        ssize_t n = ::send(fd, bytes.data() + at, piece, MSG_NOSIGNAL);
+        ssize_t n = send_retrying(fd, bytes.data() + at, piece);
         if (n <= 0) {
             return false;
         }
@@ -130,7 +130,7 @@ std::string run_client(uint16_t port, uint64_t seed, int sessions) {
             ::shutdown(fd, SHUT_WR);
             char c;
             errno = 0;
-            ssize_t r = ::recv(fd, &c, 1, 0);
+            ssize_t r = recv_retrying(fd, &c, 1);
             if (r != 0) {
                 ::close(fd);
                 return where +
