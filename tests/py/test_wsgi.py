@@ -358,6 +358,54 @@ def test_blocking_app_does_not_stop_a_concurrent_request():
         assert srv.stop() == 0, srv.output()
 
 
+def test_blocking_calls_of_one_batch_overlap():
+    """Two pipelined requests reach the handler pool in one batch. The pool runs one
+    request at a time with a spare thread waiting for the GIL: when the first call blocks
+    (here on the gate), the spare must take the second, so both are inside the app at
+    once. A pool that ran a batch on one thread would hold the second until the first
+    returned: wait_entered(2) would time out."""
+    srv = ServerProcess("gate_app:wsgi", "--threads", "1", "--wsgi-threads", "2")
+    try:
+        with Gate() as gate, srv.connect(timeout=WAIT) as s:
+            s.sendall(f"GET {gate.path('/hold', 'a')} HTTP/1.1\r\nHost: t\r\n\r\n"
+                      f"GET {gate.path('/hold', 'b')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert sorted(gate.wait_entered(2)) == ["a", "b"]
+            gate.release()
+            reader = Reader(s)
+            assert [reader.read().body, reader.read().body] == [b"released:a", b"released:b"]
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_a_blocked_call_does_not_hold_back_answers_already_made():
+    """One pool thread. While it is held (gate 1), a fast request and then a blocking
+    one (gate 2) queue up behind it. Once gate 1 opens, the thread answers the fast one
+    and then blocks in the second: the fast answer must reach its client now, not when
+    gate 2 opens (the pool delivers what it holds before it runs the last queued
+    request; the pool before it ran both and delivered after both)."""
+    srv = ServerProcess("gate_app:wsgi", "--threads", "1", "--wsgi-threads", "1")
+    try:
+        with Gate() as gate1, Gate() as gate2, srv.connect(timeout=WAIT) as first, \
+                srv.connect(timeout=WAIT) as fast, srv.connect(timeout=WAIT) as second:
+            first.sendall(f"GET {gate1.path('/hold', 'first')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert gate1.wait_entered(1) == ["first"]
+            fast.sendall(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.3)  # queued in this order behind the held call
+            second.sendall(f"GET {gate2.path('/hold', 'second')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            time.sleep(0.3)
+            assert gate2.entered() == [], "the pool's one thread is held: nothing else may run"
+            gate1.release()
+            assert Reader(first).read().body == b"released:first"
+            assert gate2.wait_entered(1) == ["second"]
+            answer = Reader(fast).read()  # times out if the answer waits for gate 2
+            assert answer.status == 200 and answer.body == b"fast"
+            assert gate2.held() == 1, "the fast answer came only after the blocked call returned"
+            gate2.release()
+            assert Reader(second).read().body == b"released:second"
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
 def test_app_errors_are_logged_naming_the_cause(data_file):
     srv = _serve("wsgi_app:app", data_file)
     try:
