@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -52,9 +53,32 @@ def check_no_failures(failures: list[tuple[float, int | None, str, int | None]])
     assert not failures, failures[:5]
 
 
-def start(*args: str, env: dict[str, str] | None = None, workers: int | None = 2) -> ServerProcess:
+class WorkersServer(ServerProcess):
+    """The supervisor with its output in a file, readable while it runs. It is returned
+    once the supervisor has logged every worker ready: a worker accepts (and answers)
+    a moment before its "ready" report reaches the supervisor, and a test that kills a
+    worker in that moment kills, as far as the supervisor knows, a worker of the first
+    start that failed: the supervisor stops everything (CI, loaded, twice)."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None, ready: int | None) -> None:
+        self._log_file = tempfile.NamedTemporaryFile(prefix="ringbolt-workers-", suffix=".log")
+        super().__init__(APP, *args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+        if ready is not None:
+            deadline = time.monotonic() + 30
+            while f"all {ready} workers ready" not in self.output():
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"the workers never all became ready:\n{self.output()}")
+                time.sleep(0.02)
+
+    def output(self) -> str:
+        with open(self._log_file.name, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+def start(*args: str, env: dict[str, str] | None = None, workers: int | None = 2) -> WorkersServer:
     extra = ["--workers", str(workers)] if workers is not None else []
-    return ServerProcess(APP, *extra, "--threads", "1", *args, env=env)
+    return WorkersServer(*extra, "--threads", "1", *args, env=env, ready=workers or 2)
 
 
 class Client(threading.Thread):
