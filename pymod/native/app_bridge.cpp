@@ -836,8 +836,16 @@ std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_
     return std::make_shared<request_body>(sink, slot, gen, seq);
 }
 
+void app_bridge::begin_turns() noexcept {
+    begin_reactor_turns();
+}
+
 void app_bridge::end_of_turn() noexcept {
-    end_reactor_turn();
+    // Twice a request: no thread_local access (a __tls_get_addr call from the extension)
+    // unless some thread owes the loop a wake-up.
+    if (reactor_wake_owed_somewhere()) [[unlikely]] {
+        end_reactor_turn();
+    }
 }
 
 void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {

@@ -155,7 +155,10 @@ void loop_waitable::notify() noexcept {
         if (wake) {
             turn_state& turn = tl_turn;
             if (turn.defer_wake) {
-                turn.wake_owed = true;
+                if (!turn.wake_owed) {
+                    turn.wake_owed = true;
+                    reactor_wakes_owed.fetch_add(1, std::memory_order_relaxed);
+                }
             } else {
                 wake_loop_locked();
             }
@@ -163,12 +166,19 @@ void loop_waitable::notify() noexcept {
     }
 }
 
+std::atomic<int> reactor_wakes_owed{0};
+
+void begin_reactor_turns() noexcept {
+    tl_turn.defer_wake = true;
+}
+
 void end_reactor_turn(bool more_turns) noexcept {
     turn_state& turn = tl_turn;
     turn.defer_wake = more_turns;
     if (turn.wake_owed) [[unlikely]] {
-        turn.wake_owed = false;
         std::lock_guard<std::mutex> lock(g_ready_mutex);
+        turn.wake_owed = false;
+        reactor_wakes_owed.fetch_sub(1, std::memory_order_relaxed);
         wake_loop_locked();
     }
 }
