@@ -19,6 +19,8 @@
 
 namespace ringbolt::http {
 
+std::atomic<bool> access_log_on{false};
+
 namespace {
 
 struct piece {
@@ -28,7 +30,6 @@ struct piece {
 
 // Written before the reactors start, read-only afterwards.
 std::vector<piece> g_pieces;
-std::atomic<bool> g_enabled{false};
 
 struct line_buffer {
     char data[1000];
@@ -95,12 +96,8 @@ std::string configure_access_log(bool enabled, std::string_view format) {
         pieces.push_back({0, std::move(literal)});
     }
     g_pieces = std::move(pieces);
-    g_enabled.store(enabled, std::memory_order_release);
+    access_log_on.store(enabled, std::memory_order_release);
     return {};
-}
-
-bool access_log_enabled() noexcept {
-    return g_enabled.load(std::memory_order_relaxed);
 }
 
 void write_access_log(const access_entry& e) noexcept {

@@ -5,6 +5,7 @@
 
 #include "http/app_request.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,7 +36,12 @@ inline constexpr std::string_view default_access_format = "%(h)s:%(p)s - \"%(r)s
 /// unknown atom, else "".
 std::string configure_access_log(bool enabled, std::string_view format);
 
-bool access_log_enabled() noexcept;
+/// Set by configure_access_log (before the reactors start); read on every request, so
+/// the test is inline (one load), not a call.
+extern std::atomic<bool> access_log_on;
+inline bool access_log_enabled() noexcept {
+    return access_log_on.load(std::memory_order_relaxed);
+}
 
 /// Queue the line for `e` (call only when access_log_enabled()).
 void write_access_log(const access_entry& e) noexcept;

@@ -634,7 +634,12 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
         scratch.release();
         return;
     }
-    respond_framed(seq, ctx, status, fields, body, env);
+    // respond_framed's body, here: one call less per native answer (the hot path).
+    respond_native(seq, ctx, status, fields, static_cast<int64_t>(body.size()), env,
+                   [body](response_framer& f, output_queue& q) {
+                       f.body(q, body);
+                       return true;
+                   });
 }
 
 template <class Body>

@@ -151,7 +151,9 @@ void response_framer::start(output_queue& out, const request_context& req, uint1
         } else if (http10) {
             s.append("Connection: keep-alive\r\n", 24);
         }
-        s.append(added.extra);
+        if (!added.extra.empty()) [[unlikely]] {
+            s.append(added.extra);
+        }
         s.append(fields);
         if (req.features != nullptr) [[unlikely]] {
             append_feature_fields(req, fields, s);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace ringbolt::http {
@@ -31,6 +32,10 @@ struct route_param {
     int64_t int_value;    ///< integer: the value; floating: the double's bits (float_of); else 0
 };
 
+// route_match keeps its parameters in a union and relies on trivial assignment to start
+// their lifetime.
+static_assert(std::is_trivially_copyable_v<route_param>);
+
 /// The double a floating parameter carries in its int_value.
 inline double float_of(int64_t bits) noexcept {
     return std::bit_cast<double>(bits);
@@ -39,7 +44,14 @@ inline double float_of(int64_t bits) noexcept {
 struct route_match {
     uint32_t handler_id = 0; ///< the id given to add()
     uint8_t num_params = 0;
-    route_param params[max_route_params]; ///< in the order they appear in the pattern
+    /// In the order they appear in the pattern; only [0, num_params) are written. Not
+    /// zero-filled on construction (16 string_views: about 50 instructions a lookup, on
+    /// every request): a union member whose lifetime the lookup's trivial assignments
+    /// start (C++20 [class.union]).
+    union {
+        route_param params[max_route_params];
+    };
+    route_match() noexcept {}
 };
 
 enum class route_status : uint8_t { found, not_found, method_not_allowed };

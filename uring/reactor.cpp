@@ -161,6 +161,7 @@ void reactor::run() noexcept {
     _accept_armed = true;
     _dispatcher.batch().reserve(256);
     _responses.reserve(256);
+    _app.begin_turns();
     while (true) {
         flush_dirty();
         _app.end_of_turn();

@@ -106,6 +106,9 @@ class app_handler {
         (void)seq;
         return nullptr;
     }
+    /// The reactor thread starts its loop (once, before the first turn): from now on
+    /// wake-ups it owes other threads wait for end_of_turn.
+    virtual void begin_turns() noexcept {}
     /// The reactor finished a turn and is about to wait for the kernel: wake-ups it
     /// owes other threads go out now, once for the whole turn.
     virtual void end_of_turn() noexcept {}

@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
+#include <optional>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -534,7 +535,13 @@ void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t bo
 
 bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
                         uring::response_sink& sink) {
-    json_default_scope json_default(_json_default); // the App's json_default for dict/list results
+    // The App's json_default for dict/list results. Only set when the App has one: outside
+    // a scope the thread's default is already null (scopes nest and restore), and setting
+    // and restoring the thread_local costs three __tls_get_addr calls a request.
+    std::optional<json_default_scope> json_default;
+    if (_json_default != nullptr) [[unlikely]] {
+        json_default.emplace(_json_default);
+    }
     response_parts parts;
     bool logs = http::access_log_enabled();
     if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
@@ -829,8 +836,16 @@ std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_
     return std::make_shared<request_body>(sink, slot, gen, seq);
 }
 
+void app_bridge::begin_turns() noexcept {
+    begin_reactor_turns();
+}
+
 void app_bridge::end_of_turn() noexcept {
-    end_reactor_turn();
+    // Twice a request: no thread_local access (a __tls_get_addr call from the extension)
+    // unless some thread owes the loop a wake-up.
+    if (reactor_wake_owed_somewhere()) [[unlikely]] {
+        end_reactor_turn();
+    }
 }
 
 void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {

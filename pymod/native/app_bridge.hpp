@@ -122,6 +122,7 @@ class app_bridge final : public uring::app_handler {
 
     uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
                           std::vector<http::app_response>& responses, uring::response_sink& later) noexcept override;
+    void begin_turns() noexcept override;
     void end_of_turn() noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
     std::shared_ptr<http::body_stream> make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,

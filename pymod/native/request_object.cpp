@@ -52,7 +52,7 @@ void dealloc(PyObject* self) {
     Py_CLEAR(r->dict);
     Py_CLEAR(r->param_names);
     if (r->detached) {
-        std::destroy_at(r->req);
+        delete r->req;
     }
     Py_TYPE(self)->tp_free(self);
 }
@@ -865,19 +865,28 @@ PyObject* finish_result(request_object* obj, PyObject* result) {
 
 void detach_request(request_object* obj) {
     if (!obj->detached) {
-        obj->req = std::construct_at(reinterpret_cast<http::app_request*>(obj->storage), std::move(*obj->req));
+        obj->req = new http::app_request(std::move(*obj->req));
         obj->detached = true;
     }
 }
 
 void release_request(request_object* obj) {
-    // The handler may have kept the request (stored it, a closure, another thread). This
-    // used to be decided by Py_REFCNT(obj) > 1, which is exact only with a GIL: on a
-    // free-threaded build the count is split between the owning thread and a shared
-    // part, and another thread can take or drop a reference between the read and the
-    // move. Detaching always is correct everywhere: a move of the request's members
-    // into the object's own storage (no allocation), then destroyed with the object.
+    // The handler may have kept the request (stored it, a closure, another thread): then
+    // it gets its own copy of the request before the batch entry goes.
+#ifdef Py_GIL_DISABLED
+    // Free-threaded CPython: the count is split between the owning thread and a shared
+    // part, and another thread can take or drop a reference between a read and the
+    // move, so the count cannot tell; detach always.
     detach_request(obj);
+#else
+    // With the GIL held nobody else can change the count: 1 means only this reference
+    // is left and the view dies right here. Copying only when kept keeps the object
+    // small (under CPython's 512-byte small-object limit: no malloc per request) and
+    // spares the move of every member per request.
+    if (Py_REFCNT(obj) > 1) {
+        detach_request(obj);
+    }
+#endif
     Py_DECREF(obj);
 }
 

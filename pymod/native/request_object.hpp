@@ -26,8 +26,8 @@ inline bool set_item(PyObject* d, const char* key, PyObject* value) {
 }
 
 struct request_object {
-    PyObject_HEAD http::app_request* req; ///< batch entry, or `storage` after detach
-    bool detached;                        ///< `storage` holds the request (constructed)
+    PyObject_HEAD http::app_request* req; ///< batch entry, or the object's own copy after detach
+    bool detached;                        ///< `req` is the object's own heap copy (deleted with it)
     PyObject* param_names;                ///< tuple of str (borrowed from the bridge, kept alive by it)
     const python_types* types;
     PyObject* cache_method;
@@ -38,8 +38,6 @@ struct request_object {
     PyObject* cache_body;
     PyObject* cache_cookies; ///< dict parsed from Cookie on first read
     PyObject* dict;          ///< __dict__ for handler-set attributes (req.state-like use)
-    /// The request once detached, in the object's own allocation (no second malloc).
-    alignas(http::app_request) unsigned char storage[sizeof(http::app_request)];
 };
 
 extern PyTypeObject request_type;
@@ -50,9 +48,10 @@ int init_request_type();
 /// New request view over `req`.
 request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types);
 
-/// The handler returned: move the request into the object, then drop the dispatcher's
-/// reference. Unconditional: whether the handler kept a reference cannot be read from
-/// the reference count on every build (free-threaded CPython), and the move is cheap.
+/// The handler returned: drop the dispatcher's reference; when the view may outlive it,
+/// move the request into the object's own copy first. With a GIL the reference count
+/// says exactly whether anything else holds the view; on a free-threaded build it does
+/// not, so there every request is detached.
 void release_request(request_object* obj);
 
 /// The handler's `result` as it goes on the wire (new reference; nullptr with an

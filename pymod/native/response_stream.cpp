@@ -32,8 +32,13 @@ int g_notify_fd = -1;
 // On a reactor thread the loop is woken once per turn (end_reactor_turn), not once per
 // producer that became ready: with both threads on one CPU an eventfd write in the middle
 // of a turn lets the loop preempt the reactor for each WebSocket message it received.
-thread_local bool tl_defer_wake = false; ///< this thread ends its turns with end_reactor_turn
-thread_local bool tl_wake_owed = false;  ///< a deferred wake-up is owed to the loop
+// Both flags in one thread_local: from the extension module every thread_local access is
+// a __tls_get_addr call (about 11 instructions), and end_reactor_turn runs twice a request.
+struct turn_state {
+    bool defer_wake = false; ///< this thread ends its turns with end_reactor_turn
+    bool wake_owed = false;  ///< a deferred wake-up is owed to the loop
+};
+thread_local turn_state tl_turn;
 
 void wake_loop_locked() noexcept {
     if (g_notify_fd >= 0) {
@@ -148,8 +153,12 @@ void loop_waitable::notify() noexcept {
         bool wake = g_ready.empty();
         g_ready.push_back(shared_from_this());
         if (wake) {
-            if (tl_defer_wake) {
-                tl_wake_owed = true;
+            turn_state& turn = tl_turn;
+            if (turn.defer_wake) {
+                if (!turn.wake_owed) {
+                    turn.wake_owed = true;
+                    reactor_wakes_owed.fetch_add(1, std::memory_order_relaxed);
+                }
             } else {
                 wake_loop_locked();
             }
@@ -157,11 +166,19 @@ void loop_waitable::notify() noexcept {
     }
 }
 
+std::atomic<int> reactor_wakes_owed{0};
+
+void begin_reactor_turns() noexcept {
+    tl_turn.defer_wake = true;
+}
+
 void end_reactor_turn(bool more_turns) noexcept {
-    tl_defer_wake = more_turns;
-    if (tl_wake_owed) {
-        tl_wake_owed = false;
+    turn_state& turn = tl_turn;
+    turn.defer_wake = more_turns;
+    if (turn.wake_owed) [[unlikely]] {
         std::lock_guard<std::mutex> lock(g_ready_mutex);
+        turn.wake_owed = false;
+        reactor_wakes_owed.fetch_sub(1, std::memory_order_relaxed);
         wake_loop_locked();
     }
 }

@@ -11,6 +11,7 @@
 #include "http/app_request.hpp"
 #include "uring/reactor.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -137,10 +138,20 @@ class request_body final : public http::body_stream, public loop_waitable {
 int stream_notify_fd();
 /// Futures of async producers that may go on (GIL held); clears the eventfd.
 PyObject* stream_ready();
+/// A reactor thread starts its loop: readiness on this thread is held until it ends a
+/// turn (end_reactor_turn).
+void begin_reactor_turns() noexcept;
 /// A reactor thread ends its turn: the loop is woken now if anything became ready during
 /// it, and later readiness on this thread is held until the next call (`more_turns`
 /// false: the thread is exiting, wake at once from now on).
 void end_reactor_turn(bool more_turns = true) noexcept;
+/// How many reactor threads owe the loop a deferred wake-up (changed under the ready
+/// lock; read without it: a thread always sees its own changes).
+extern std::atomic<int> reactor_wakes_owed;
+/// Whether end_reactor_turn has anything to do on some thread (one relaxed load).
+inline bool reactor_wake_owed_somewhere() noexcept {
+    return reactor_wakes_owed.load(std::memory_order_relaxed) != 0;
+}
 /// Drop Python references whose bytes the reactor has finished sending (GIL held).
 void release_sent_objects() noexcept;
 /// Keep a Python object alive while its bytes are queued: released later under the GIL.

@@ -1,0 +1,109 @@
+"""A request view a handler keeps stays valid after the handler returns; one nobody
+keeps is released with the handler (the server copies a request only when it is kept).
+Real sockets, both io backends (RINGBOLT_IO=epoll runs the same file)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import Reader, ServerProcess, get
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = ServerProcess("kept_requests:app", "--threads", "1")
+    yield srv
+    code = srv.stop()
+    assert code == 0, srv.output()
+
+
+def post(server, path: str, body: bytes, tag: str):
+    s = server.connect(timeout=30)
+    try:
+        s.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: kept.test\r\nX-Tag: {tag}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        return Reader(s).read()
+    finally:
+        s.close()
+
+
+def test_kept_request_reads_every_attribute_later(server):
+    r = post(server, "/keep/a/7?q=1&z=2", b"first body", "tag-a")
+    assert r.status == 200 and r.json() == {"kept": "a"}
+    # Other requests reuse the reactor's batch entries in between.
+    for i in range(20):
+        assert post(server, f"/keep/other/{i}", b"x" * i, f"t{i}").status == 200
+    d = get(server, "/kept/a").json()
+    assert d == {
+        "method": "POST",
+        "path": "/keep/a/7",
+        "target": "/keep/a/7?q=1&z=2",
+        "query": {"q": "1", "z": "2"},
+        "params": {"name": "a", "n": 7},
+        "headers": {"x-tag": "tag-a", "host": "kept.test"},
+        "body": "first body",
+        "client_host": "127.0.0.1",
+        "http_version": "1.1",
+    }
+    assert get(server, "/kept/other").json()["body"] == "x" * 19
+
+
+def test_kept_in_pipelined_batch(server):
+    # Three requests in one write: one reactor turn, one batch. The first is kept, the
+    # second and third run in the same batch; the view is read after the batch is gone.
+    s = server.connect(timeout=30)
+    try:
+        reqs = b"".join(
+            f"POST /keep/p{i}/{i} HTTP/1.1\r\nHost: kept.test\r\nX-Tag: pipe{i}\r\nContent-Length: 3\r\n\r\nb{i}!".encode()
+            for i in range(3)
+        )
+        s.sendall(reqs)
+        rd = Reader(s)
+        for i in range(3):
+            assert rd.read().json() == {"kept": f"p{i}"}
+    finally:
+        s.close()
+    for i in range(3):
+        d = get(server, f"/kept/p{i}").json()
+        assert d["headers"]["x-tag"] == f"pipe{i}" and d["body"] == f"b{i}!" and d["params"] == {"name": f"p{i}", "n": i}
+
+
+def test_request_in_a_reference_cycle_is_freed_by_gc(server):
+    for _ in range(50):
+        assert get(server, "/cycle").json() == {"cycle": True}
+    assert get(server, "/collect").json() == {"collected": True, "path": "/collect"}
+    assert get(server, "/plain/5?q=after").json() == {"n": 5, "tag": None, "q": "after"}
+
+
+def test_request_read_by_a_thread_after_the_response(server):
+    s = server.connect(timeout=30)
+    try:
+        s.sendall(b"GET /thread/t1?q=x HTTP/1.1\r\nHost: kept.test\r\nX-Tag: threaded\r\n\r\n")
+        assert Reader(s).read().json() == {"started": "t1"}
+    finally:
+        s.close()
+    # Keep the reactor busy meanwhile so the batch entry is reused.
+    for i in range(10):
+        assert get(server, f"/plain/{i}").json()["n"] == i
+    deadline = time.monotonic() + 30
+    while True:
+        d = get(server, "/seen/t1").json()
+        if "missing" not in d or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert d["path"] == "/thread/t1" and d["query"] == {"q": "x"} and d["headers"]["x-tag"] == "threaded"
+
+
+def test_requests_nobody_keeps_on_one_connection(server):
+    s = server.connect(timeout=30)
+    try:
+        rd = Reader(s)
+        for i in range(300):
+            s.sendall(f"GET /plain/{i}?q=v{i} HTTP/1.1\r\nHost: kept.test\r\nX-Tag: n{i}\r\n\r\n".encode())
+            assert rd.read().json() == {"n": i, "tag": f"n{i}", "q": f"v{i}"}
+    finally:
+        s.close()
