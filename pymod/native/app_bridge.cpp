@@ -936,7 +936,6 @@ void app_bridge::pool_main() noexcept {
     std::vector<http::app_request> run;
     std::vector<http::app_response> answers;
     outbox_t sending;
-    bool has_gil = false;
     // Under the lock: take what the outbox holds; then, unlocked, deliver it.
     auto deliver_outbox = [&](std::unique_lock<std::mutex>& lock) {
         if (_outbox_held == 0) {
@@ -957,6 +956,18 @@ void app_bridge::pool_main() noexcept {
         }
     };
     std::unique_lock<std::mutex> lock(_queue_mutex);
+    // The GIL is taken and dropped with the queue's lock released (never wait for the
+    // GIL while holding a lock a GIL holder may want).
+    auto take_gil = [&] {
+        lock.unlock();
+        PyEval_RestoreThread(ts);
+        lock.lock();
+    };
+    auto drop_gil = [&] {
+        lock.unlock();
+        PyEval_SaveThread();
+        lock.lock();
+    };
     while (true) {
         ++_idle;
         _queue_cv.wait(lock, [this] { return _wakeups > 0 || _stopping; });
@@ -968,68 +979,58 @@ void app_bridge::pool_main() noexcept {
         } else {
             ++_standby; // stopping: help drain what is queued
         }
-        lock.unlock();
-        PyEval_RestoreThread(ts); // a spare waits here while the runner holds the GIL
-        has_gil = true;
-        lock.lock();
+        take_gil();           // a spare waits here while the runner holds the GIL
         deliver_outbox(lock); // the runner let go: it may be blocked, holding answers
-        while (!_queue.empty()) {
-            // One request; with it, the async ones queued right after it for the same
-            // reactor (handing a coroutine over does not block: one hand-over for all).
-            uring::response_sink* sink = _queue.front().sink;
-            run.clear();
-            do {
-                run.push_back(std::move(_queue.front().req));
-                _queue.pop_front();
-            } while (!_queue.empty() && _queue.front().sink == sink && is_async(_queue.front().req) &&
-                     is_async(run.front()));
-            if (_queue.empty()) {
-                deliver_outbox(lock); // no spare will come by while this one runs
-            }
-            --_standby; // into the app, which may block
-            bool wake = !_queue.empty() && wake_standby_locked();
-            lock.unlock();
-            if (wake) {
-                _queue_cv.notify_one();
-            }
-            answers.clear();
-            run_batch(run, answers, *sink);
-            lock.lock();
-            ++_standby;
-            if (!answers.empty()) {
-                auto box = std::find_if(_outbox.begin(), _outbox.end(), [&](auto& e) { return e.first == sink; });
-                if (box == _outbox.end()) {
-                    box = _outbox.insert(_outbox.end(), {sink, {}});
-                }
-                for (auto& a : answers) {
-                    box->second.push_back(std::move(a));
-                }
-                _outbox_held += answers.size();
-            }
-            if (_queue.empty() || _outbox_held >= pool_delivery_batch) {
-                // Deliver without the GIL (a spare may take it); still on standby, so a
-                // submit meanwhile wakes no one: look at the queue again after.
-                lock.unlock();
-                PyEval_SaveThread();
-                has_gil = false;
-                lock.lock();
-                deliver_outbox(lock);
+        while (true) {
+            while (!_queue.empty()) {
+                // One request; with it, the async ones queued right after it for the same
+                // reactor (handing a coroutine over does not block: one hand-over for all).
+                uring::response_sink* sink = _queue.front().sink;
+                run.clear();
+                do {
+                    run.push_back(std::move(_queue.front().req));
+                    _queue.pop_front();
+                } while (!_queue.empty() && _queue.front().sink == sink && is_async(_queue.front().req) &&
+                         is_async(run.front()));
                 if (_queue.empty()) {
-                    break;
+                    deliver_outbox(lock); // no spare will come by while this one runs
                 }
+                --_standby; // into the app, which may block
+                bool wake = !_queue.empty() && wake_standby_locked();
                 lock.unlock();
-                PyEval_RestoreThread(ts);
-                has_gil = true;
+                if (wake) {
+                    _queue_cv.notify_one();
+                }
+                answers.clear();
+                run_batch(run, answers, *sink);
                 lock.lock();
+                ++_standby;
+                if (!answers.empty()) {
+                    auto box = std::find_if(_outbox.begin(), _outbox.end(), [&](auto& e) { return e.first == sink; });
+                    if (box == _outbox.end()) {
+                        box = _outbox.insert(_outbox.end(), {sink, {}});
+                    }
+                    for (auto& a : answers) {
+                        box->second.push_back(std::move(a));
+                    }
+                    _outbox_held += answers.size();
+                }
+                if (_outbox_held >= pool_delivery_batch) {
+                    drop_gil();
+                    deliver_outbox(lock);
+                    take_gil();
+                }
             }
+            // The queue ran dry: deliver without the GIL (a spare may take it), still on
+            // standby, so a submit meanwhile wakes no one; then look at the queue again.
+            drop_gil();
+            deliver_outbox(lock);
+            if (_queue.empty()) {
+                break;
+            }
+            take_gil();
         }
         --_standby;
-        if (has_gil) {
-            lock.unlock();
-            PyEval_SaveThread();
-            has_gil = false;
-            lock.lock();
-        }
     }
     lock.unlock();
     PyEval_RestoreThread(ts);

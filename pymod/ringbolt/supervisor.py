@@ -184,12 +184,19 @@ class Supervisor:
         self.wake_r = self.wake_w = -1
         self.backoff = 0.0
         self.next_spawn = 0.0
-        self.booting = True  # until a worker has been ready in each of the N slots
-        self.slots_ready: set[int] = set()  # the slots (worker indexes) that have had a ready worker
+        # The slots (worker indexes) that have had a ready worker. Counted by slot, not
+        # over the live workers: a worker that was ready and died before the others'
+        # reports were read still counts.
+        self.slots_ready: set[int] = set()
         self.stopping = False
         self.reloading = False
         self.forced = False  # a second SIGINT cut the drain short
         self.steered: list[int] | None = None  # the listener positions new connections go to
+
+    @property
+    def booting(self) -> bool:
+        """Until a worker has been ready in each of the N slots."""
+        return len(self.slots_ready) < self.count
 
     # ---- logging ----
     def log(self, level: int, msg: str, *args: Any) -> None:
@@ -301,12 +308,10 @@ class Supervisor:
             event = msg.get("event")
             if event == "ready":
                 w.ready = True
+                was_booting = self.booting
                 self.slots_ready.add(w.index)
                 self.log(logging.INFO, "worker %d (pid %d) ready", w.index, w.pid)
-                # Counted by slot, not over the live workers: a worker that was ready and
-                # died before the others' reports were read still counts.
-                if self.booting and len(self.slots_ready) >= self.count:
-                    self.booting = False
+                if was_booting and not self.booting:
                     self.log(logging.INFO, "all %d workers ready", self.count)
             elif event == "error":
                 w.error = str(msg.get("message", "unknown error"))

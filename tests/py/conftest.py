@@ -76,6 +76,34 @@ class ServerProcess:
         return self.proc.returncode
 
 
+class LoggedServer(ServerProcess):
+    """A server whose output goes to a file, readable while it runs (`output()`,
+    `wait_log`)."""
+
+    def __init__(self, app: str, log: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.log = log
+        self._log_file = open(log, "wb")
+        super().__init__(app, *args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 10.0) -> str:
+        """The output once it contains `text`; fails after `timeout` s (a hang bound)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.output()
+            if text in out:
+                return out
+            assert time.monotonic() < deadline, f"{text!r} never logged; output:\n{out}"
+            time.sleep(0.02)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        code = super().stop(sig, timeout)
+        self._log_file.close()
+        return code
+
+
 @pytest.fixture(scope="module")
 def server():
     srv = ServerProcess("basic:app", "--threads", "2")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, REPO, Reader, ServerProcess, free_port
+from conftest import APPS, REPO, LoggedServer, Reader, ServerProcess, free_port
 from test_streaming import Chunked, Truncated, is_chunked, read_head, read_json, read_to_eof, send, take
 
 APP = "asgi_app:app"
@@ -60,28 +60,6 @@ def srv():
     yield s
     assert s.stop() == 0, s.output()
 
-
-class LoggedServer(ServerProcess):
-    """A server whose output goes to a file, readable while it runs."""
-
-    def __init__(self, app: str, log: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.log = log
-        self._log_file = open(log, "wb")
-        super().__init__(app, *args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
-
-    def wait_log(self, text: str) -> str:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            out = self.log.read_text(errors="replace")
-            if text in out:
-                return out
-            assert time.monotonic() < deadline, f"{text!r} never logged; output:\n{out}"
-            time.sleep(0.02)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-        code = super().stop(sig, timeout)
-        self._log_file.close()
-        return code
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, REPO, Reader, ServerProcess, free_port
+from conftest import APPS, REPO, LoggedServer, Reader, ServerProcess, free_port
 
 APP = "workers_app:app"
 
@@ -53,7 +53,7 @@ def check_no_failures(failures: list[tuple[float, int | None, str, int | None]])
     assert not failures, failures[:5]
 
 
-class WorkersServer(ServerProcess):
+class WorkersServer(LoggedServer):
     """The supervisor with its output in a file, readable while it runs. It is returned
     once the supervisor has logged every worker ready: a worker accepts (and answers)
     a moment before its "ready" report reaches the supervisor, and a test that kills a
@@ -61,8 +61,8 @@ class WorkersServer(ServerProcess):
     start that failed: the supervisor stops everything (CI, loaded, twice)."""
 
     def __init__(self, *args: str, env: dict[str, str] | None, ready: int | None) -> None:
-        self._log_file = tempfile.NamedTemporaryFile(prefix="ringbolt-workers-", suffix=".log")
-        super().__init__(APP, *args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+        self._log_path = tempfile.NamedTemporaryFile(prefix="ringbolt-workers-", suffix=".log")  # removed with it
+        super().__init__(APP, Path(self._log_path.name), *args, env=env)
         if ready is not None:
             deadline = time.monotonic() + 30
             while f"all {ready} workers ready" not in self.output():
@@ -70,10 +70,6 @@ class WorkersServer(ServerProcess):
                     self.stop()
                     raise RuntimeError(f"the workers never all became ready:\n{self.output()}")
                 time.sleep(0.02)
-
-    def output(self) -> str:
-        with open(self._log_file.name, "rb") as f:
-            return f.read().decode(errors="replace")
 
 
 def start(*args: str, env: dict[str, str] | None = None, workers: int | None = 2) -> WorkersServer:
@@ -361,7 +357,6 @@ def wait_exited(pid):
     os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped yet
 
 sup = Supervisor(lambda *a, **k: None, host="127.0.0.1", port=0, workers=2, threads=1)
-sup.booting = True
 a, ra = child({"event": "ready", "port": 1})
 b, rb = child({"event": "ready", "port": 1})
 sup.workers = {a: Worker(a, 0, 0, ra), b: Worker(b, 1, 0, rb)}
