@@ -970,14 +970,17 @@ void app_bridge::pool_main() noexcept {
     };
     while (true) {
         ++_idle;
-        _queue_cv.wait(lock, [this] { return _wakeups > 0 || _stopping; });
+        // Woken for work (a token), to stop, or for work nobody stands by for: requests
+        // submitted before any pool thread was waiting here (at start-up `_idle` is 0, so
+        // submit wakes no one) would otherwise wait forever.
+        _queue_cv.wait(lock, [this] { return _wakeups > 0 || _stopping || (!_queue.empty() && _standby == 0); });
         --_idle;
         if (_wakeups > 0) {
             --_wakeups; // _standby already counts this thread
-        } else if (_queue.empty()) {
-            break; // stopping, and nothing left to answer
+        } else if (!_queue.empty()) {
+            ++_standby; // unclaimed work, or stopping: drain what is queued
         } else {
-            ++_standby; // stopping: help drain what is queued
+            break; // stopping, and nothing left to answer
         }
         take_gil();           // a spare waits here while the runner holds the GIL
         deliver_outbox(lock); // the runner let go: it may be blocked, holding answers
