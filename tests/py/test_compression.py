@@ -415,7 +415,7 @@ def test_h2_streamed_answer_without_accept_encoding_is_identity(srv):
 # A file goes out with sendfile, so its bytes never pass through the stream's encoder: a
 # coded stream cannot take one. The only app API that sends a file after body bytes is
 # ASGI's `http.response.pathsend` after `http.response.body`; it is refused there, as an
-# ASGI protocol error, before any of the file is sent (docs/compression.md). Over h2 the
+# ASGI protocol error, before any of the file is sent (docs/middleware-native.md, docs/http.md). Over h2 the
 # stream is then reset (INTERNAL_ERROR: the client can tell the answer was cut short) and
 # the connection serves on; the cause is logged once.
 

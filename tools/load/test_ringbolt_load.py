@@ -166,7 +166,9 @@ def test_bad_usage(binary):
 
 def test_connection_refused_fails(binary):
     start = time.monotonic()
-    out = subprocess.run([str(binary), "-c", "2", "-d", "5", "http://127.0.0.1:1/"], capture_output=True,
-                         text=True, timeout=10)
+    out = subprocess.run([str(binary), "-c", "2", "-d", "60", "http://127.0.0.1:1/"], capture_output=True,
+                         text=True, timeout=90)
     assert out.returncode == 1
-    assert time.monotonic() - start < 2  # gives up quickly instead of spinning for 5 s
+    # Gives up at once instead of spinning for the whole 60 s; the bound leaves a loaded CI
+    # machine plenty of room (it takes milliseconds) and still fails a tool that keeps trying.
+    assert time.monotonic() - start < 30
