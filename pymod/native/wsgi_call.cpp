@@ -19,11 +19,11 @@ PyObject* str_status = nullptr;       // "status"
 PyObject* str_headers = nullptr;      // "headers"
 PyObject* str_content_type = nullptr; // "content_type"
 PyObject* str_with_traceback = nullptr;
-PyObject* str_empty = nullptr;        // ""
-PyObject* key_input = nullptr;        // "wsgi.input"
+PyObject* str_empty = nullptr; // ""
+PyObject* key_input = nullptr; // "wsgi.input"
 PyObject* key_content_length = nullptr;
 PyObject* key_path_info = nullptr;
-PyObject* bytes_io = nullptr;         // io.BytesIO
+PyObject* bytes_io = nullptr; // io.BytesIO
 PyObject* empty_tuple = nullptr;
 
 bool intern_all() {
@@ -579,8 +579,8 @@ PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t narg
 }
 
 PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kw[] = {"handler", "app", "base", "root_path", "response_type", "parse_status",
-                               "check_headers", nullptr};
+    static const char* kw[] = {"handler",       "app",          "base",          "root_path",
+                               "response_type", "parse_status", "check_headers", nullptr};
     PyObject *handler, *app, *base, *root_path, *response_type, *parse_status, *check_headers;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!UO!OO:WSGICall", const_cast<char**>(kw), &handler, &app,
                                      &PyDict_Type, &base, &root_path, &PyType_Type, &response_type, &parse_status,
@@ -655,7 +655,7 @@ int init_wsgi_call(PyObject* module) {
     }
     start_type.tp_name = "ringbolt._native.StartResponse";
     start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
-                       "for one WSGI request; returns write.";
+                        "for one WSGI request; returns write.";
     start_type.tp_basicsize = sizeof(start_object);
     start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
     start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);
