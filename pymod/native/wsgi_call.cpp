@@ -18,6 +18,7 @@ PyObject* str_body_stream = nullptr;  // "_body_stream"
 PyObject* str_status = nullptr;       // "status"
 PyObject* str_headers = nullptr;      // "headers"
 PyObject* str_content_type = nullptr; // "content_type"
+PyObject* str_after = nullptr;        // "_after"
 PyObject* str_with_traceback = nullptr;
 PyObject* str_empty = nullptr; // ""
 PyObject* key_input = nullptr; // "wsgi.input"
@@ -38,6 +39,7 @@ bool intern_all() {
         {&str_status, "status"},
         {&str_headers, "headers"},
         {&str_content_type, "content_type"},
+        {&str_after, "_after"},
         {&str_with_traceback, "with_traceback"},
         {&str_empty, ""},
         {&key_input, "wsgi.input"},
@@ -404,7 +406,8 @@ PyObject* raw_response(call_object* self, PyObject* body, int status, PyObject* 
     PyObject* code = PyLong_FromLong(status);
     bool ok = code != nullptr && PyObject_SetAttr(r, str_body, body) == 0 &&
               PyObject_SetAttr(r, str_status, code) == 0 && PyObject_SetAttr(r, str_headers, headers) == 0 &&
-              PyObject_SetAttr(r, str_content_type, str_empty) == 0;
+              PyObject_SetAttr(r, str_content_type, str_empty) == 0 &&
+              PyObject_SetAttr(r, str_after, Py_None) == 0; // no cookies or tasks: the server's check is one read
     Py_XDECREF(code);
     if (!ok) {
         Py_DECREF(r);
