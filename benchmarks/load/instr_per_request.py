@@ -85,6 +85,7 @@ def count(py, args, n, tmp):
         srv.wait()
     total = 0
     threads = {}
+    pool = []  # one count per handler-pool thread
     for f in glob.glob(out + "*"):
         count_in_file = 0
         role = "other"
@@ -98,11 +99,17 @@ def count(py, args, n, tmp):
                     elif "reactor" in line and "run" in line:
                         role = "reactor"
         if args.threads_split:
-            threads[role] = threads.get(role, 0) + count_in_file
+            if role == "handler pool":
+                pool.append(count_in_file)
+            else:
+                threads[role] = threads.get(role, 0) + count_in_file
             total += count_in_file
         else:
             total = max(total, count_in_file)
     if args.threads_split:
+        pool.sort(reverse=True)
+        threads["handler pool, all threads"] = sum(pool)
+        threads["handler pool, busiest thread"] = pool[0] if pool else 0
         args.split_result = threads
     return total
 

@@ -5,6 +5,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <structmember.h>
+
 #include <cstddef>
 #include <cstring>
 
@@ -340,12 +342,22 @@ PyTypeObject start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 // ---------------------------------------------------------------------------------------
 // WSGICall: the server's fallback handler for a mounted WSGI app.
 
+/// Where Response keeps its slots (body, status, headers, content_type, _after): found
+/// once, so an answer's five attributes are stored as their member descriptors would
+/// store them, without five generic setattr lookups. All zero when not found (then
+/// PyObject_SetAttr does it).
+struct response_slots {
+    Py_ssize_t offsets[5] = {};
+    bool found = false;
+};
+
 struct call_object {
     PyObject_HEAD vectorcallfunc vectorcall;
     PyObject* app;
     PyObject* base;          ///< the environ's constant part (dict; WSGIHandler.base)
     PyObject* root_path;     ///< str; "" when none
     PyObject* response_type; ///< ringbolt.Response
+    response_slots slots;    ///< where its attributes live
     PyObject* run;           ///< handler._run(req, context): the whole Python path
     PyObject* finish;        ///< handler._finish(environ, start, result, context)
     PyObject* failed;        ///< handler._failed(environ, result, exc)
@@ -396,19 +408,49 @@ PyObject* join_body(PyObject* written, PyObject* result) {
     return out;
 }
 
-/// ringbolt.Response with no default Content-Type (wsgi.py's _raw_response).
+response_slots find_slots(PyTypeObject* type) {
+    response_slots out;
+    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
+    for (int i = 0; i < 5; ++i) {
+        PyObject* d = _PyType_Lookup(type, names[i]); // borrowed
+        if (d == nullptr || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            return {};
+        }
+        const PyMemberDef* m = reinterpret_cast<PyMemberDescrObject*>(d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY) != 0) {
+            return {};
+        }
+        out.offsets[i] = m->offset;
+    }
+    out.found = true;
+    return out;
+}
+
+/// ringbolt.Response with no default Content-Type (wsgi.py's _raw_response), and no
+/// cookies or tasks (_after None: the server's check for them is one read).
 PyObject* raw_response(call_object* self, PyObject* body, int status, PyObject* headers) {
     auto* type = reinterpret_cast<PyTypeObject*>(self->response_type);
     PyObject* r = type->tp_new(type, empty_tuple, nullptr);
-    if (r == nullptr) {
+    PyObject* code = r != nullptr ? PyLong_FromLong(status) : nullptr;
+    if (code == nullptr) {
+        Py_XDECREF(r);
         return nullptr;
     }
-    PyObject* code = PyLong_FromLong(status);
-    bool ok = code != nullptr && PyObject_SetAttr(r, str_body, body) == 0 &&
-              PyObject_SetAttr(r, str_status, code) == 0 && PyObject_SetAttr(r, str_headers, headers) == 0 &&
-              PyObject_SetAttr(r, str_content_type, str_empty) == 0 &&
-              PyObject_SetAttr(r, str_after, Py_None) == 0; // no cookies or tasks: the server's check is one read
-    Py_XDECREF(code);
+    PyObject* values[5] = {body, code, headers, str_empty, Py_None};
+    if (self->slots.found && Py_TYPE(r) == type) [[likely]] {
+        for (int i = 0; i < 5; ++i) {
+            PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(r) + self->slots.offsets[i]);
+            Py_XSETREF(*slot, Py_NewRef(values[i]));
+        }
+        Py_DECREF(code);
+        return r;
+    }
+    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
+    bool ok = true;
+    for (int i = 0; ok && i < 5; ++i) {
+        ok = PyObject_SetAttr(r, names[i], values[i]) == 0;
+    }
+    Py_DECREF(code);
     if (!ok) {
         Py_DECREF(r);
         return nullptr;
@@ -605,6 +647,7 @@ PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->base = Py_NewRef(base);
     self->root_path = Py_NewRef(root_path);
     self->response_type = Py_NewRef(response_type);
+    self->slots = find_slots(reinterpret_cast<PyTypeObject*>(response_type));
     self->run = run;
     self->finish = finish;
     self->failed = fail;

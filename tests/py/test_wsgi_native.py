@@ -8,12 +8,16 @@ line naming the cause, and that the same connection goes on being served."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 from typing import Any
 
 import pytest
 
-from conftest import LoggedServer, Reader, Response
+from conftest import APPS, REPO, LoggedServer, Reader, Response, free_port
 
 WAIT_S = 15.0
 
@@ -162,6 +166,42 @@ def test_root_path_is_stripped(tmp_path):
             assert (resp.status, resp.body) == (404, b"Not Found: " + info), (path, resp)
     finally:
         assert srv.stop() == 0, srv.output()
+
+
+def test_remote_address_and_protocol(srv):
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n")
+        env = Reader(s).read().json()
+        port = s.getsockname()[1]
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"], env["SERVER_PROTOCOL"]) == ("127.0.0.1", str(port), "HTTP/1.1")
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /environ HTTP/1.0\r\nHost: t\r\n\r\n")
+        assert Reader(s).read().json()["SERVER_PROTOCOL"] == "HTTP/1.0"
+
+
+def test_remote_address_over_ipv6(tmp_path):
+    port = free_port()
+    log = open(tmp_path / "log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "ringbolt", "serve", "wsgi_native_app:app", "--app-dir", str(APPS),
+                             "--host", "::1", "--port", str(port), "--threads", "1"],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO), env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                s = socket.create_connection(("::1", port), timeout=WAIT_S)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "log").read_text()
+                time.sleep(0.05)
+        with s:
+            s.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n")
+            env = Reader(s).read().json()
+            assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("::1", str(s.getsockname()[1]))
+    finally:
+        proc.terminate()
+        assert proc.wait(WAIT_S) == 0, (tmp_path / "log").read_text()
+        log.close()
 
 
 # ---- bad input on the native path: each a 500 naming the cause ----

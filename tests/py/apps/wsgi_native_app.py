@@ -151,7 +151,8 @@ def app(environ: dict[str, Any], start: StartResponse) -> Any:
         lines = [line.decode() for line in environ["wsgi.input"]]
         return ok(start, json.dumps(lines).encode())
     if path == "/environ":
-        keys = ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_METHOD")
+        keys = ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_METHOD", "REMOTE_ADDR", "REMOTE_PORT",
+                "SERVER_PROTOCOL")
         return ok(start, json.dumps({k: environ.get(k) for k in keys}).encode())
     start("404 Not Found", TEXT)
     return [b"Not Found: " + path.encode("latin-1")]
