@@ -66,7 +66,8 @@ bool intern_all() {
 
 // ---------------------------------------------------------------------------------------
 // StartResponse: start_response and write for one request. The same attributes as
-// ringbolt.wsgi._Start (status, headers, sent, written), so the Python fallbacks take it.
+// start_response has always had (status, headers, sent, written): ringbolt.wsgi's Python
+// fallbacks (_respond, _Body) read and set them.
 
 struct start_object {
     PyObject_HEAD vectorcallfunc vectorcall;

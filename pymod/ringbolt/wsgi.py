@@ -1,8 +1,10 @@
 """WSGI server mode (PEP 3333): any WSGI application (Flask, Django's WSGI handler, a raw
 callable) served by ringbolt's reactors.
 
-Every request no ringbolt route takes goes to ``WSGIHandler`` on the native handler
-pool (blocking apps never run on a reactor thread). The environ is a base dict built
+Every request no ringbolt route takes goes to ``WSGIHandler.entry`` on the native handler
+pool (blocking apps never run on a reactor thread): ``_native.WSGICall``, which answers
+the common case (a body in memory, a list or tuple of bytes) in one native call and
+hands everything else to ``WSGIHandler._run``/``_finish``/``_failed`` here. The environ is a base dict built
 once plus the request's CGI variables, built natively (``Request._wsgi_environ``); the
 body is read through ``wsgi.input``: an ``io.BytesIO`` for bodies up to 1 MiB, a
 ``BodyInput`` reading from the connection as the app asks for bytes above that (and for
