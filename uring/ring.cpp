@@ -8,6 +8,8 @@
 #include <cstring>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <system_error>
+#include <thread>
 #include <unistd.h>
 
 namespace ringbolt::uring {
@@ -114,7 +116,9 @@ result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsi
     return {errc::io_uring_setup, last};
 }
 
-result<ring_features> probe_io_uring() noexcept {
+namespace {
+
+result<ring_features> probe_on_this_thread() noexcept {
     io_uring ring;
     ring_features f;
     result<void> r = setup_ring(ring, 8, f);
@@ -143,6 +147,25 @@ result<ring_features> probe_io_uring() noexcept {
         return {errc::io_uring_setup, ENOTSUP};
     }
     return f;
+}
+
+} // namespace
+
+// The probe rings run on a thread of their own that ends with them. Torn down on the
+// caller's thread, a ring leaves the kernel's exit work to notify that thread (task work
+// with TWA_SIGNAL) some milliseconds later: the caller's next blocking socket call with a
+// timeout (SO_RCVTIMEO/SO_SNDTIMEO, which the kernel does not restart) then fails with
+// EINTR although no signal was sent (tests/unit/uring/uring_backend_test.cpp, RingProbe). The caller
+// is the thread that starts the server: Python's main thread, or a test's client.
+result<ring_features> probe_io_uring() noexcept {
+    result<ring_features> out{errc::io_uring_setup, ENOTSUP};
+    try {
+        std::thread probe([&out] { out = probe_on_this_thread(); });
+        probe.join();
+    } catch (const std::system_error&) {
+        out = probe_on_this_thread(); // no thread to spare: probe here, accept the EINTR
+    }
+    return out;
 }
 
 } // namespace ringbolt::uring

@@ -26,7 +26,7 @@ struct ring_features {
 /// Also the load generator's (tools/load), so both sides of a benchmark run one set-up.
 result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features, unsigned cq_entries = 0) noexcept;
 
-/// Probe once in the calling thread (throwaway ring): flags, opcodes, and a socketpair
+/// Probe once, on a short-lived thread of its own (throwaway ring): flags, opcodes, and a socketpair
 /// self-test of multishot recv with a provided buffer ring. Never throws.
 result<ring_features> probe_io_uring() noexcept;
 

@@ -13,7 +13,7 @@ is utime+stime of the server's process tree (/proc/PID/stat, every thread and wo
 read just before and after the measured run, divided by the echoes counted in it; the
 measured run's own connect and handshake (100 connections) are inside that window. The
 report holds the medians over rounds and the ratio of each system to the best peer
-(peers: every system whose name does not start with "ringbolt").
+(peers: every system whose name does not start with "ringbolt", except c-ws).
 
 A system that cannot start (missing package, no ringbolt WebSocket support yet) is
 reported as unavailable with the reason, and the others still run.
@@ -24,6 +24,8 @@ Systems (the apps are tools/autobahn/echo_asgi.py and benchmarks/load/ws/):
   granian-asgi   Granian, ASGI echo (1 worker, 1 runtime thread, st mode)
   granian-rsgi   Granian, RSGI WebSocket echo (ws/granian_rsgi_echo.py)
   socketify      socketify's native uWebSockets echo (ws/socketify_echo.py)
+  c-ws           not a peer: the machine's floor, a single-threaded epoll WebSocket echo in C
+                 (ws/c_ws_echo.c, built into benchmarks/load/.bin by its probe)
   ringbolt       ringbolt's @app.websocket echo (benchmarks/load/ws/ringbolt_echo.py); ringbolt-asgi:
                  `ringbolt serve tools.autobahn.echo_asgi:app`,
                  both with one worker and one reactor thread
@@ -79,6 +81,11 @@ SYSTEMS: dict[str, System] = {
                            probe=["{venv}/bin/python", "-c", "import granian.rsgi"]),
     "socketify": System(["{venv}/bin/python", "benchmarks/load/ws/socketify_echo.py", "{port}"],
                         probe=["{venv}/bin/python", "-c", "import socketify"]),
+    # Not a peer: the floor, a WebSocket echo in C with no framework (ws/c_ws_echo.c), built
+    # by its probe.
+    "c-ws": System(["{bin}/c_ws_echo", "{port}"],
+                   probe=["sh", "-c", "mkdir -p {bin} && cc -O2 -Wall -Wextra -o {bin}/c_ws_echo "
+                          "benchmarks/load/ws/c_ws_echo.c -lcrypto"]),
     # ringbolt's own API (@app.websocket) and the same ASGI echo app the peers run; one
     # worker, one reactor thread (the event loop has its own thread).
     "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "benchmarks.load.ws.ringbolt_echo:app",
@@ -91,7 +98,7 @@ SYSTEMS: dict[str, System] = {
 
 
 def is_peer(name: str) -> bool:
-    return not name.startswith("ringbolt")
+    return not name.startswith("ringbolt") and name != "c-ws"
 
 
 # ------------------------------------------------------------------ running one system
@@ -263,7 +270,7 @@ def main() -> int:
     if not LOADGEN.exists() or any(LOADGEN.stat().st_mtime < p.stat().st_mtime
                                    for p in (ROOT / "tools" / "load").glob("ws_*.[ch]pp")):
         subprocess.run(["make", "-C", str(LOADGEN.parent), "ringbolt-ws-load"], check=True)
-    ctx = {"venv": str(args.venv.resolve()), "ringbolt_python": args.ringbolt_python}
+    ctx = {"venv": str(args.venv.resolve()), "ringbolt_python": args.ringbolt_python, "bin": str(HERE / ".bin")}
 
     unavailable: dict[str, str] = {}
     for name in names:

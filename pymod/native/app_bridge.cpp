@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
 #include <optional>
@@ -869,6 +870,11 @@ void app_bridge::start_pool(unsigned threads) {
     }
     _pool_size = threads;
     _stopping = false;
+    // A test hook (tests/py/test_wsgi.py): the pool threads hold back, before they first
+    // wait for work, until this file exists, so that requests can be queued while no
+    // pool thread waits (the start-up window a lost wake-up once hid in).
+    const char* gate = std::getenv("RINGBOLT_TEST_POOL_GATE");
+    _pool_gate = gate != nullptr ? gate : "";
     for (unsigned i = 0; i < threads; ++i) {
         _pool.emplace_back([this] { pool_main(); });
     }
@@ -955,7 +961,26 @@ void app_bridge::pool_main() noexcept {
             _outbox.swap(sending); // keep the capacity
         }
     };
+    if (!_pool_gate.empty()) {
+        struct stat st {};
+        while (::stat(_pool_gate.c_str(), &st) != 0) {
+            {
+                std::lock_guard<std::mutex> lock(_queue_mutex);
+                if (_stopping) {
+                    break;
+                }
+            }
+            struct timespec pause {
+                0, 10'000'000
+            };
+            ::nanosleep(&pause, nullptr);
+        }
+    }
     std::unique_lock<std::mutex> lock(_queue_mutex);
+    if (!_pool_gate.empty()) {
+        log(log_level::warning,
+            "test hook RINGBOLT_TEST_POOL_GATE: a pool thread passed the gate with %zu requests queued", _queue.size());
+    }
     // The GIL is taken and dropped with the queue's lock released (never wait for the
     // GIL while holding a lock a GIL holder may want).
     auto take_gil = [&] {

@@ -200,6 +200,7 @@ class app_bridge final : public uring::app_handler {
     outbox_t _outbox;        ///< answers not yet delivered, per reactor
     size_t _outbox_held = 0; ///< answers in _outbox
     unsigned _pool_size = 0;
+    std::string _pool_gate; ///< test hook RINGBOLT_TEST_POOL_GATE: pool threads wait for this file first
     std::vector<std::thread> _pool;
     std::vector<handler_entry> _handlers;
     std::vector<PyThreadState*> _thread_states;

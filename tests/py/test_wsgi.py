@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import Reader, Response, ServerProcess
+from conftest import LoggedServer, Reader, Response, ServerProcess
 from gate import WAIT, Gate
 
 WAIT_S = 10.0
@@ -403,6 +403,34 @@ def test_a_blocked_call_does_not_hold_back_answers_already_made():
             gate2.release()
             assert Reader(second).read().body == b"released:second"
     finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_requests_queued_before_any_pool_thread_waits_are_run(tmp_path):
+    """At start-up the pool threads may not yet wait for work when the first requests
+    arrive: then no thread is idle, so submitting wakes no one. The threads must still
+    find that work when they reach their wait (a lost wake-up here once left the first
+    WSGI request unanswered and the server unable to stop). The test hook
+    RINGBOLT_TEST_POOL_GATE holds every pool thread before its first wait until the gate
+    file exists; requests sent meanwhile are queued with no thread waiting."""
+    gate_file = tmp_path / "pool-gate"
+    srv = LoggedServer("gate_app:wsgi", tmp_path / "server.log", "--threads", "1", "--wsgi-threads", "2",
+                       env={"RINGBOLT_TEST_POOL_GATE": str(gate_file)})
+    try:
+        with srv.connect(timeout=WAIT) as a, srv.connect(timeout=WAIT) as b:
+            a.sendall(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n")
+            b.sendall(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(2.0)  # parsed and queued by the reactor; the pool threads are held
+            gate_file.touch()
+            srv.wait_log("passed the gate", timeout=WAIT)
+            assert Reader(a).read().body == b"fast"
+            assert Reader(b).read().body == b"fast"
+            out = srv.output()
+            queued = [int(line.split(" with ")[1].split()[0]) for line in out.splitlines() if "passed the gate" in line]
+            assert max(queued) >= 1, f"no request was queued before the pool threads waited: {out}"
+    finally:
+        if not gate_file.exists():
+            gate_file.touch()
         assert srv.stop() == 0, srv.output()
 
 

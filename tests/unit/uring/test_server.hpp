@@ -224,7 +224,11 @@ struct response {
 /// (signal(7)), and in this process (clients beside an io_uring server) it returned EINTR
 /// with no signal delivered (strace shows none), several times in a row, in
 /// Linger.KeepsReadingWhenItBeganDuringAPausesCancel when the cancel's end was not held;
-/// read as "no answer", that failed the test once under load.
+/// read as "no answer", that failed the test once under load. The cause: an io_uring
+/// ring torn down in a thread notifies that thread with task work some milliseconds
+/// later, which interrupts its blocking call; the server's probe ring was torn down in
+/// the test's thread (now it has a thread of its own: RingProbe in uring_backend_test).
+/// A test that tears down a ring of its own in its thread still can, so keep retrying.
 inline ssize_t recv_retrying(int fd, void* data, size_t len, int flags = 0) {
     ssize_t r;
     do {

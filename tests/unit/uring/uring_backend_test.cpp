@@ -3,10 +3,13 @@
 // from a thread other than the SINGLE_ISSUER owner gets EEXIST), where operations must
 // wait in order for the next wait() instead of crashing on a null SQE.
 #include "uring/reactor.hpp"
+#include "uring/ring.hpp"
 #include "uring/uring_backend.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <chrono>
 #include <netinet/in.h>
 #include <optional>
 #include <string>
@@ -297,6 +300,43 @@ TEST_F(RecvEndTest, ACancelThatCatchesTheRecvIsCancelled) {
     }
     ASSERT_TRUE(sink.recv_ended[0]);
     EXPECT_EQ(sink.last_end, recv_end::cancelled);
+}
+
+// The probe's throwaway ring must not reach back into the thread that asked for it. Torn
+// down there, its exit work notified that thread with task work some milliseconds later,
+// and the thread's next blocking recv with SO_RCVTIMEO failed with EINTR although no
+// signal was sent: the C++ test clients saw exactly that (they retry since 40c6e9b). Run
+// in the calling thread, this test saw one EINTR in every run; with the probe on a
+// thread of its own, none.
+TEST(RingProbe, LeavesNoSpuriousEintrInTheCallingThread) {
+    // A fresh thread: the rings of the tests before this one were torn down in the main
+    // thread and may have left their own notification there.
+    bool probed = false;
+    int interrupted = 0;
+    int timed_out = 0;
+    std::thread caller([&] {
+        result<ring_features> probe = probe_io_uring();
+        probed = probe.ok();
+        int sv[2];
+        if (!probed || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            return;
+        }
+        timeval tv{0, 50'000};
+        setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+        while (std::chrono::steady_clock::now() < until) {
+            char byte;
+            if (::recv(sv[0], &byte, 1, 0) < 0) { // nothing is ever sent
+                ++(errno == EINTR ? interrupted : timed_out);
+            }
+        }
+        ::close(sv[0]);
+        ::close(sv[1]);
+    });
+    caller.join();
+    ASSERT_TRUE(probed);
+    EXPECT_EQ(interrupted, 0);
+    EXPECT_GT(timed_out, 0); // the recv did block and time out: the wait ran
 }
 
 } // namespace
