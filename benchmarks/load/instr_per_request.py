@@ -58,8 +58,9 @@ def count(py, args, n, tmp):
     after the n measured ones (callgrind_control -d), so start-up and shutdown are not in it."""
     port = free_port()
     out = os.path.join(tmp, f"cg-{port}.out")
+    per_thread = ["--separate-threads=yes"] if args.threads_split else []
     cmd = ["taskset", "-c", args.server_cpu, "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-           "--instr-atstart=no", py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1",
+           "--instr-atstart=no", *per_thread, py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1",
            "--log-level", "warning"]
     srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -83,11 +84,33 @@ def count(py, args, n, tmp):
         srv.kill()
         srv.wait()
     total = 0
+    threads = {}
+    pool = []  # one count per handler-pool thread
     for f in glob.glob(out + "*"):
+        count_in_file = 0
+        role = "other"
         with open(f) as fh:
             for line in fh:
                 if line.startswith("summary:") or line.startswith("totals:"):
-                    total = max(total, int(line.split()[1]))
+                    count_in_file = max(count_in_file, int(line.split()[1]))
+                elif args.threads_split and line.startswith("fn=") and role != "handler pool":
+                    if "pool_main" in line:
+                        role = "handler pool"
+                    elif "reactor" in line and "run" in line:
+                        role = "reactor"
+        if args.threads_split:
+            if role == "handler pool":
+                pool.append(count_in_file)
+            else:
+                threads[role] = threads.get(role, 0) + count_in_file
+            total += count_in_file
+        else:
+            total = max(total, count_in_file)
+    if args.threads_split:
+        pool.sort(reverse=True)
+        threads["handler pool, all threads"] = sum(pool)
+        threads["handler pool, busiest thread"] = pool[0] if pool else 0
+        args.split_result = threads
     return total
 
 
@@ -99,12 +122,15 @@ def main():
     ap.add_argument("--warm", type=int, default=200, help="requests before the measurement")
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--header", action="append", default=[], help="a request header ('Name: value'), repeatable")
+    ap.add_argument("--threads-split", action="store_true",
+                    help="callgrind --separate-threads=yes: also print each thread's share (handler pool, reactor)")
     ap.add_argument("--keep", help="copy the callgrind profiles here (old.out, new.out) for callgrind_annotate")
     args = ap.parse_args()
     py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}
     tmp = tempfile.mkdtemp(prefix="instr-req-")
     try:
         res = {}
+        split = {}
         for v in ("old", "new"):
             a = count(py[v], args, args.n, tmp)
             if args.keep:
@@ -115,6 +141,8 @@ def main():
                     if os.path.exists(f):
                         os.remove(f)
             res[v] = a / args.n
+            if args.threads_split:
+                split[v] = {role: c / args.n for role, c in args.split_result.items()}
             print(f"{v}: {a:,} instructions for {args.n} requests: {res[v]:,.0f} per request", file=sys.stderr, flush=True)
         print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/instr_per_request.py "
               f"{' '.join(sys.argv[1:])}`\n")
@@ -123,6 +151,13 @@ def main():
         for v in ("old", "new"):
             print(f"| {v} | {res[v]:,.0f} |")
         print(f"| new/old | {res['new'] / res['old']:.3f} |")
+        if args.threads_split:
+            roles = sorted(set(split["old"]) | set(split["new"]))
+            print("\n| thread | old | new | new/old |")
+            print("|---|---:|---:|---:|")
+            for role in roles:
+                o, n = split["old"].get(role, 0), split["new"].get(role, 0)
+                print(f"| {role} | {o:,.0f} | {n:,.0f} | {n / o if o else float('nan'):.3f} |")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

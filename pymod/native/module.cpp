@@ -29,6 +29,10 @@
 
 namespace pb = pybind11;
 
+namespace ringbolt::py {
+int init_wsgi_call(PyObject* module); // wsgi_call.cpp
+} // namespace ringbolt::py
+
 namespace ringbolt::py_module {
 
 using ringbolt::py::app_bridge;
@@ -601,6 +605,9 @@ PYBIND11_MODULE(_native, m) {
     Py_INCREF(&ringbolt::py::request_type);
     m.add_object("Request", pb::handle(reinterpret_cast<PyObject*>(&ringbolt::py::request_type)));
     if (ringbolt::py::init_tls_info_type(m.ptr()) < 0) {
+        throw pb::error_already_set();
+    }
+    if (ringbolt::py::init_wsgi_call(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
     ringbolt::py_module::init_json(m);

@@ -61,6 +61,22 @@ class TLSInfo:
     client_cert_issuer: str | None
     client_cert_error: str | None
 
+class StartResponse:
+    """WSGI ``start_response`` (and ``write``) for one request (wsgi_call.cpp)."""
+    status: int
+    headers: list[Any] | tuple[Any, ...] | None
+    sent: bool
+    written: list[bytes]
+    def __init__(self, parse_status: Callable[[Any], int], check_headers: Callable[[Any], Any]) -> None: ...
+    def __call__(self, status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], None]: ...
+    def write(self, data: bytes) -> None: ...
+
+class WSGICall:
+    """The server's per-request entry for a WSGI app (wsgi_call.cpp)."""
+    def __init__(self, handler: Any, app: Any, base: dict[str, Any], root_path: str, response_type: type,
+                 parse_status: Callable[[Any], int], check_headers: Callable[[Any], Any]) -> None: ...
+    def __call__(self, req: Request) -> Any: ...
+
 class ResponseStream:
     closed: bool
     def send(self, chunk: bytes | str | bytearray | memoryview) -> bool: ...

@@ -370,7 +370,7 @@ class App(RouteGroup):
             self._asgi.ws_settings = ws_settings
             server.set_fallback(self._asgi, True, True, True)
         if self._wsgi is not None:
-            server.set_fallback(self._wsgi, False, True)  # wsgi.input reads a large body as it arrives
+            server.set_fallback(self._wsgi.entry, False, True)  # wsgi.input reads a large body as it arrives
         return server
 
     def run(

@@ -1,8 +1,10 @@
 """WSGI server mode (PEP 3333): any WSGI application (Flask, Django's WSGI handler, a raw
 callable) served by ringbolt's reactors.
 
-Every request no ringbolt route takes goes to ``WSGIHandler`` on the native handler
-pool (blocking apps never run on a reactor thread). The environ is a base dict built
+Every request no ringbolt route takes goes to ``WSGIHandler.entry`` on the native handler
+pool (blocking apps never run on a reactor thread): ``_native.WSGICall``, which answers
+the common case (a body in memory, a list or tuple of bytes) in one native call and
+hands everything else to ``WSGIHandler._run``/``_finish``/``_failed`` here. The environ is a base dict built
 once plus the request's CGI variables, built natively (``Request._wsgi_environ``); the
 body is read through ``wsgi.input``: an ``io.BytesIO`` for bodies up to 1 MiB, a
 ``BodyInput`` reading from the connection as the app asks for bytes above that (and for
@@ -22,9 +24,10 @@ import os
 import sys
 from typing import Any, Callable, Iterable, Iterator, cast
 
+from . import _native
 from .asgi import _error_500, _raw_response
 from .errors import HTTPError
-from .response import FileResponse, StreamingResponse
+from .response import FileResponse, Response, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
 
@@ -180,40 +183,6 @@ class _Body:
             self.context.run(_close, self.iterable)
 
 
-class _Start:
-    """``start_response`` and ``write`` for one request."""
-
-    __slots__ = ("status", "headers", "sent", "written")
-
-    def __init__(self) -> None:
-        self.status = 0
-        self.headers: Any = None
-        self.sent = False  # the head was handed to the server: too late to change it
-        self.written: list[bytes] = []
-
-    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-        if exc_info is not None:
-            try:
-                if self.sent:
-                    raise exc_info[1].with_traceback(exc_info[2])  # PEP 3333: re-raise, too late
-            finally:
-                exc_info = None  # no cycle through the traceback
-        elif self.headers is not None:
-            raise AssertionError("start_response called a second time without exc_info")
-        code = _parse_status(status)
-        checked = _check_headers(headers)
-        self.status = code
-        self.headers = checked
-        return self.write
-
-    def write(self, data: bytes) -> None:
-        if self.headers is None:
-            raise AssertionError("write() called before start_response")
-        data = _as_bytes(data)
-        if data:
-            self.written.append(data)
-
-
 class BodyInput(io.RawIOBase):
     """``wsgi.input`` for a body that streams: ``read``/``readline``/iteration block the
     pool thread (GIL released) until the client's bytes arrive. The body limit, the body
@@ -304,6 +273,9 @@ class WSGIHandler:
             "wsgi.input_terminated": True,  # wsgi.input ends at the body's end (werkzeug, gunicorn)
             "wsgi.file_wrapper": FileWrapper,
         }
+        # What the server calls per request: the common case (a body in memory, a list or
+        # tuple of bytes answered) runs natively; the rest comes back to _run/_finish/_failed.
+        self.entry = _native.WSGICall(self, app, self.base, root_path, Response, _parse_status, _check_headers)
 
     def set_server(self, host: str, port: int) -> None:
         self.base["SERVER_NAME"] = host
@@ -315,10 +287,12 @@ class WSGIHandler:
     def __call__(self, req: Any) -> Any:
         # Each request in a fresh context: nothing set by one request (or by the pool
         # thread) is seen by the next, and a streamed body goes on in the same one.
-        context = contextvars.Context()
-        return context.run(self._run, req, context)
+        # (The server calls ``entry``, which does the same natively.)
+        return self.entry(req)
 
     def _run(self, req: Any, context: contextvars.Context) -> Any:
+        """The whole request in Python, in ``context`` (entered already): ``entry`` hands
+        over a request whose body streams (``wsgi.input`` is a ``BodyInput``)."""
         environ = req._wsgi_environ(self.base)
         stream = req._body_stream
         if stream is None:
@@ -333,23 +307,36 @@ class WSGIHandler:
             path = environ["PATH_INFO"]
             if path == root or path.startswith(root + "/"):
                 environ["PATH_INFO"] = path[len(root):]
-        start = _Start()
-        result = None
+        start = _native.StartResponse(_parse_status, _check_headers)
         try:
             result = self.app(environ, start)
+        except BaseException as exc:  # noqa: BLE001 - the request's 500; the pool thread lives on
+            return self._failed(environ, None, exc)
+        return self._finish(environ, start, result, context)
+
+    def _finish(self, environ: dict[str, Any], start: Any, result: Any, context: contextvars.Context) -> Any:
+        """The app returned ``result``: the response for it (anything ``entry`` does not
+        answer natively: an iterator, a FileWrapper, a list holding a non-bytes item, no
+        start_response called...)."""
+        try:
             return self._respond(environ, start, result, context)
         except BaseException as exc:  # noqa: BLE001 - the request's 500; the pool thread lives on
-            if result is not None:
-                try:
-                    _close(result)
-                except Exception as close_exc:  # noqa: BLE001
-                    _log(environ, close_exc, "closing the iterable")
-            if isinstance(exc, HTTPError):
-                raise  # from wsgi.input: the body was over the limit (413), too slow (408)...
-            _log(environ, exc, "")
-            return _error_500(close=False)
+            return self._failed(environ, result, exc)
 
-    def _respond(self, environ: dict[str, Any], start: _Start, result: Any, context: contextvars.Context) -> Any:
+    def _failed(self, environ: dict[str, Any], result: Any, exc: BaseException) -> Any:
+        """The app (or its iterable) raised ``exc``: close the iterable, log, answer 500;
+        an HTTPError from wsgi.input (413, 408...) goes on to the server as it is."""
+        if result is not None:
+            try:
+                _close(result)
+            except Exception as close_exc:  # noqa: BLE001
+                _log(environ, close_exc, "closing the iterable")
+        if isinstance(exc, HTTPError):
+            raise exc  # from wsgi.input: the body was over the limit (413), too slow (408)...
+        _log(environ, exc, "")
+        return _error_500(close=False)
+
+    def _respond(self, environ: dict[str, Any], start: Any, result: Any, context: contextvars.Context) -> Any:
         rtype = type(result)
         if rtype is list or rtype is tuple:
             # A body already in memory (raw apps, wsgiref-style): one response.
@@ -400,7 +387,7 @@ class WSGIHandler:
         return r
 
     @staticmethod
-    def _whole(environ: dict[str, Any], start: _Start, body: bytes) -> Any:
+    def _whole(environ: dict[str, Any], start: Any, body: bytes) -> Any:
         start.sent = True
         return _raw_response(body, start.status, start.headers)
 

@@ -1,0 +1,742 @@
+// ringbolt._native.WSGICall and StartResponse: WSGI's common case in one native call per
+// request (environ, wsgi.input, the app call in a fresh contextvars.Context, a native
+// start_response, a list/tuple of bytes joined into the response). Anything else goes to
+// ringbolt.wsgi.WSGIHandler's Python methods, which own the uncommon cases and the errors.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <structmember.h>
+
+#include <cstddef>
+#include <cstring>
+
+namespace ringbolt::py {
+
+namespace {
+
+PyObject* str_wsgi_environ = nullptr; // "_wsgi_environ"
+PyObject* str_body = nullptr;         // "body"
+PyObject* str_body_stream = nullptr;  // "_body_stream"
+PyObject* str_status = nullptr;       // "status"
+PyObject* str_headers = nullptr;      // "headers"
+PyObject* str_content_type = nullptr; // "content_type"
+PyObject* str_after = nullptr;        // "_after"
+PyObject* str_with_traceback = nullptr;
+PyObject* str_empty = nullptr; // ""
+PyObject* key_input = nullptr; // "wsgi.input"
+PyObject* key_content_length = nullptr;
+PyObject* key_path_info = nullptr;
+PyObject* bytes_io = nullptr; // io.BytesIO
+PyObject* empty_tuple = nullptr;
+
+bool intern_all() {
+    struct name {
+        PyObject** slot;
+        const char* text;
+    };
+    const name names[] = {
+        {&str_wsgi_environ, "_wsgi_environ"},
+        {&str_body, "body"},
+        {&str_body_stream, "_body_stream"},
+        {&str_status, "status"},
+        {&str_headers, "headers"},
+        {&str_content_type, "content_type"},
+        {&str_after, "_after"},
+        {&str_with_traceback, "with_traceback"},
+        {&str_empty, ""},
+        {&key_input, "wsgi.input"},
+        {&key_content_length, "CONTENT_LENGTH"},
+        {&key_path_info, "PATH_INFO"},
+    };
+    for (const name& n : names) {
+        *n.slot = PyUnicode_InternFromString(n.text);
+        if (*n.slot == nullptr) {
+            return false;
+        }
+    }
+    PyObject* io = PyImport_ImportModule("io");
+    if (io == nullptr) {
+        return false;
+    }
+    bytes_io = PyObject_GetAttrString(io, "BytesIO");
+    Py_DECREF(io);
+    empty_tuple = PyTuple_New(0);
+    return bytes_io != nullptr && empty_tuple != nullptr;
+}
+
+// ---------------------------------------------------------------------------------------
+// StartResponse: start_response and write for one request. The same attributes as
+// start_response has always had (status, headers, sent, written): ringbolt.wsgi's Python
+// fallbacks (_respond, _Body) read and set them.
+
+struct start_object {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    PyObject* headers;       ///< nullptr until start_response was called (reads as None)
+    PyObject* written;       ///< list of bytes from write(), made on first use
+    PyObject* parse_status;  ///< ringbolt.wsgi._parse_status: raises the error for a bad status
+    PyObject* check_headers; ///< ringbolt.wsgi._check_headers: raises for bad headers, re-encodes latin-1
+    int status;
+    bool sent; ///< the head was handed to the server: too late to change it
+};
+
+extern PyTypeObject start_type;
+extern PyMethodDef write_def;
+
+/// "NNN reason" with NNN >= 100, ASCII (PEP 3333): the code, or 0 when not.
+int status_code(PyObject* status) {
+    if (!PyUnicode_CheckExact(status) || !PyUnicode_IS_ASCII(status) || PyUnicode_GET_LENGTH(status) < 4) {
+        return 0;
+    }
+    const auto* s = static_cast<const unsigned char*>(PyUnicode_DATA(status));
+    if (s[3] != ' ') {
+        return 0;
+    }
+    int code = 0;
+    for (int i = 0; i < 3; ++i) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+        code = code * 10 + (s[i] - '0');
+    }
+    return code >= 100 ? code : 0;
+}
+
+/// A list or tuple of (str, str) tuples, all ASCII: usable as given.
+bool plain_headers(PyObject* headers) {
+    PyObject** items;
+    Py_ssize_t n;
+    if (PyList_CheckExact(headers)) {
+        items = PySequence_Fast_ITEMS(headers);
+        n = PyList_GET_SIZE(headers);
+    } else if (PyTuple_CheckExact(headers)) {
+        items = PySequence_Fast_ITEMS(headers);
+        n = PyTuple_GET_SIZE(headers);
+    } else {
+        return false;
+    }
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* pair = items[i];
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            return false;
+        }
+        PyObject* name = PyTuple_GET_ITEM(pair, 0);
+        PyObject* value = PyTuple_GET_ITEM(pair, 1);
+        if (!PyUnicode_CheckExact(name) || !PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(name) ||
+            !PyUnicode_IS_ASCII(value)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Re-raise exc_info's exception with its traceback (PEP 3333: start_response with
+/// exc_info after the head was sent). Always returns nullptr with the exception set.
+PyObject* reraise(PyObject* exc_info) {
+    PyObject* value = PySequence_GetItem(exc_info, 1);
+    PyObject* tb = value ? PySequence_GetItem(exc_info, 2) : nullptr;
+    PyObject* exc = tb ? PyObject_CallMethodOneArg(value, str_with_traceback, tb) : nullptr;
+    if (exc != nullptr) {
+        if (PyExceptionInstance_Check(exc)) {
+            PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc)), exc); // keeps exc.__traceback__
+        } else {
+            PyErr_SetString(PyExc_TypeError, "exceptions must derive from BaseException");
+        }
+    }
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    Py_XDECREF(exc);
+    return nullptr;
+}
+
+PyObject* start_call(PyObject* self_obj, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    auto* self = reinterpret_cast<start_object*>(self_obj);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject* argv[3] = {nullptr, nullptr, nullptr}; // status, headers, exc_info
+    if (nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "start_response() takes from 2 to 3 positional arguments but %zd were given",
+                     nargs);
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < nargs; ++i) {
+        argv[i] = args[i];
+    }
+    if (kwnames != nullptr) {
+        static const char* const names[] = {"status", "headers", "exc_info"};
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(kwnames); ++k) {
+            PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+            int slot = -1;
+            for (int j = 0; j < 3; ++j) {
+                if (PyUnicode_CompareWithASCIIString(key, names[j]) == 0) {
+                    slot = j;
+                }
+            }
+            if (slot < 0 || argv[slot] != nullptr) {
+                PyErr_Format(PyExc_TypeError,
+                             slot < 0 ? "start_response() got an unexpected keyword argument '%U'"
+                                      : "start_response() got multiple values for argument '%U'",
+                             key);
+                return nullptr;
+            }
+            argv[slot] = args[nargs + k];
+        }
+    }
+    if (argv[0] == nullptr || argv[1] == nullptr) {
+        PyErr_SetString(PyExc_TypeError, "start_response() missing required arguments: 'status' and 'headers'");
+        return nullptr;
+    }
+    PyObject* exc_info = argv[2];
+    if (exc_info != nullptr && exc_info != Py_None) {
+        if (self->sent) {
+            return reraise(exc_info); // too late to change the head
+        }
+    } else if (self->headers != nullptr) {
+        PyErr_SetString(PyExc_AssertionError, "start_response called a second time without exc_info");
+        return nullptr;
+    }
+    int code = status_code(argv[0]);
+    if (code == 0) [[unlikely]] {
+        // Not the common form: the Python check raises WSGIStatusError with its message
+        // (or accepts what it accepts), so both paths answer the same.
+        PyObject* r = PyObject_CallOneArg(self->parse_status, argv[0]);
+        if (r == nullptr) {
+            return nullptr;
+        }
+        code = static_cast<int>(PyLong_AsLong(r));
+        Py_DECREF(r);
+        if (code == -1 && PyErr_Occurred()) {
+            return nullptr;
+        }
+    }
+    PyObject* headers;
+    if (plain_headers(argv[1])) [[likely]] {
+        headers = Py_NewRef(argv[1]);
+    } else {
+        // Not a list of ASCII (str, str) tuples: TypeError/ValueError naming the cause,
+        // or a latin-1 re-encoded copy, from the Python check.
+        headers = PyObject_CallOneArg(self->check_headers, argv[1]);
+        if (headers == nullptr) {
+            return nullptr;
+        }
+    }
+    self->status = code;
+    Py_XSETREF(self->headers, headers);
+    return PyCMethod_New(&write_def, self_obj, nullptr, nullptr);
+}
+
+PyObject* start_write(PyObject* self_obj, PyObject* data) {
+    auto* self = reinterpret_cast<start_object*>(self_obj);
+    if (self->headers == nullptr) {
+        PyErr_SetString(PyExc_AssertionError, "write() called before start_response");
+        return nullptr;
+    }
+    PyObject* chunk;
+    if (PyBytes_CheckExact(data)) [[likely]] {
+        chunk = Py_NewRef(data);
+    } else if (PyBytes_Check(data) || PyByteArray_Check(data) || PyMemoryView_Check(data)) {
+        chunk = PyBytes_FromObject(data);
+        if (chunk == nullptr) {
+            return nullptr;
+        }
+    } else {
+        PyErr_Format(PyExc_TypeError, "a WSGI application must yield bytes, not %s", Py_TYPE(data)->tp_name);
+        return nullptr;
+    }
+    int rc = 0;
+    if (PyBytes_GET_SIZE(chunk) > 0) {
+        if (self->written == nullptr) {
+            self->written = PyList_New(0);
+        }
+        rc = self->written != nullptr ? PyList_Append(self->written, chunk) : -1;
+    }
+    Py_DECREF(chunk);
+    if (rc < 0) {
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject* get_status(PyObject* self, void*) {
+    return PyLong_FromLong(reinterpret_cast<start_object*>(self)->status);
+}
+
+PyObject* get_headers(PyObject* self, void*) {
+    PyObject* h = reinterpret_cast<start_object*>(self)->headers;
+    return Py_NewRef(h != nullptr ? h : Py_None);
+}
+
+PyObject* get_sent(PyObject* self, void*) {
+    return PyBool_FromLong(reinterpret_cast<start_object*>(self)->sent);
+}
+
+int set_sent(PyObject* self, PyObject* value, void*) {
+    if (value == nullptr) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete 'sent'");
+        return -1;
+    }
+    int truth = PyObject_IsTrue(value);
+    if (truth < 0) {
+        return -1;
+    }
+    reinterpret_cast<start_object*>(self)->sent = truth != 0;
+    return 0;
+}
+
+PyObject* get_written(PyObject* self_obj, void*) {
+    auto* self = reinterpret_cast<start_object*>(self_obj);
+    if (self->written == nullptr) {
+        self->written = PyList_New(0);
+    }
+    return Py_XNewRef(self->written);
+}
+
+start_object* new_start(PyObject* parse_status, PyObject* check_headers) {
+    auto* start = PyObject_New(start_object, &start_type);
+    if (start == nullptr) {
+        return nullptr;
+    }
+    start->vectorcall = start_call;
+    start->headers = nullptr;
+    start->written = nullptr;
+    start->parse_status = Py_NewRef(parse_status);
+    start->check_headers = Py_NewRef(check_headers);
+    start->status = 0;
+    start->sent = false;
+    return start;
+}
+
+PyObject* start_new(PyTypeObject*, PyObject* args, PyObject* kwds) {
+    static const char* kw[] = {"parse_status", "check_headers", nullptr};
+    PyObject *parse_status, *check_headers;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:StartResponse", const_cast<char**>(kw), &parse_status,
+                                     &check_headers)) {
+        return nullptr;
+    }
+    return reinterpret_cast<PyObject*>(new_start(parse_status, check_headers));
+}
+
+void start_dealloc(PyObject* self_obj) {
+    auto* self = reinterpret_cast<start_object*>(self_obj);
+    Py_DECREF(self->parse_status);
+    Py_DECREF(self->check_headers);
+    Py_XDECREF(self->headers);
+    Py_XDECREF(self->written);
+    Py_TYPE(self_obj)->tp_free(self_obj);
+}
+
+PyMethodDef write_def = {"write", start_write, METH_O, "write(data): body bytes before the iterable's (PEP 3333)."};
+
+PyMethodDef start_methods[] = {
+    {"write", start_write, METH_O, "write(data): body bytes before the iterable's (PEP 3333)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef start_getset[] = {
+    {"status", get_status, nullptr, "The status code given (0 before start_response).", nullptr},
+    {"headers", get_headers, nullptr, "The checked header list, or None before start_response.", nullptr},
+    {"sent", get_sent, set_sent, "True once the head was handed to the server.", nullptr},
+    {"written", get_written, nullptr, "Bytes given to write(), in order.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyTypeObject start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+// ---------------------------------------------------------------------------------------
+// WSGICall: the server's fallback handler for a mounted WSGI app.
+
+/// Where Response keeps its slots (body, status, headers, content_type, _after): found
+/// once, so an answer's five attributes are stored as their member descriptors would
+/// store them, without five generic setattr lookups. All zero when not found (then
+/// PyObject_SetAttr does it).
+struct response_slots {
+    Py_ssize_t offsets[5] = {};
+    bool found = false;
+};
+
+struct call_object {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    PyObject* app;
+    PyObject* base;          ///< the environ's constant part (dict; WSGIHandler.base)
+    PyObject* root_path;     ///< str; "" when none
+    PyObject* response_type; ///< ringbolt.Response
+    response_slots slots;    ///< where its attributes live
+    PyObject* run;           ///< handler._run(req, context): the whole Python path
+    PyObject* finish;        ///< handler._finish(environ, start, result, context)
+    PyObject* failed;        ///< handler._failed(environ, result, exc)
+    PyObject* parse_status;
+    PyObject* check_headers;
+};
+
+/// The body of a list/tuple of exact bytes (after write()'s chunks), or nullptr with no
+/// exception when an item is anything else (the Python path then joins or refuses it).
+PyObject* join_body(PyObject* written, PyObject* result) {
+    PyObject** items = PySequence_Fast_ITEMS(result);
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(result);
+    Py_ssize_t nw = written != nullptr ? PyList_GET_SIZE(written) : 0;
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        if (!PyBytes_CheckExact(items[i])) {
+            return nullptr;
+        }
+        total += static_cast<size_t>(PyBytes_GET_SIZE(items[i]));
+    }
+    if (nw == 0) {
+        if (n == 1) {
+            return Py_NewRef(items[0]);
+        }
+        if (n == 0) {
+            return PyBytes_FromStringAndSize(nullptr, 0);
+        }
+    }
+    for (Py_ssize_t i = 0; i < nw; ++i) {
+        total += static_cast<size_t>(PyBytes_GET_SIZE(PyList_GET_ITEM(written, i)));
+    }
+    PyObject* out = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(total));
+    if (out == nullptr) {
+        return nullptr;
+    }
+    char* p = PyBytes_AS_STRING(out);
+    auto put = [&p](PyObject* b) {
+        size_t k = static_cast<size_t>(PyBytes_GET_SIZE(b));
+        std::memcpy(p, PyBytes_AS_STRING(b), k);
+        p += k;
+    };
+    for (Py_ssize_t i = 0; i < nw; ++i) {
+        put(PyList_GET_ITEM(written, i));
+    }
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        put(items[i]);
+    }
+    return out;
+}
+
+response_slots find_slots(PyTypeObject* type) {
+    response_slots out;
+    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
+    for (int i = 0; i < 5; ++i) {
+        PyObject* d = _PyType_Lookup(type, names[i]); // borrowed
+        if (d == nullptr || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            return {};
+        }
+        const PyMemberDef* m = reinterpret_cast<PyMemberDescrObject*>(d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY) != 0) {
+            return {};
+        }
+        out.offsets[i] = m->offset;
+    }
+    out.found = true;
+    return out;
+}
+
+/// ringbolt.Response with no default Content-Type (wsgi.py's _raw_response), and no
+/// cookies or tasks (_after None: the server's check for them is one read).
+PyObject* raw_response(call_object* self, PyObject* body, int status, PyObject* headers) {
+    auto* type = reinterpret_cast<PyTypeObject*>(self->response_type);
+    PyObject* r = type->tp_new(type, empty_tuple, nullptr);
+    PyObject* code = r != nullptr ? PyLong_FromLong(status) : nullptr;
+    if (code == nullptr) {
+        Py_XDECREF(r);
+        return nullptr;
+    }
+    PyObject* values[5] = {body, code, headers, str_empty, Py_None};
+    if (self->slots.found && Py_TYPE(r) == type) [[likely]] {
+        for (int i = 0; i < 5; ++i) {
+            PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(r) + self->slots.offsets[i]);
+            Py_XSETREF(*slot, Py_NewRef(values[i]));
+        }
+        Py_DECREF(code);
+        return r;
+    }
+    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
+    bool ok = true;
+    for (int i = 0; ok && i < 5; ++i) {
+        ok = PyObject_SetAttr(r, names[i], values[i]) == 0;
+    }
+    Py_DECREF(code);
+    if (!ok) {
+        Py_DECREF(r);
+        return nullptr;
+    }
+    return r;
+}
+
+/// The exception now set, taken (with its traceback attached).
+PyObject* take_exception() {
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != nullptr && value != nullptr) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/// The app raised (or the result could not be answered): handler._failed logs it and
+/// returns the 500, or re-raises an HTTPError from wsgi.input.
+PyObject* failed(call_object* self, PyObject* environ, PyObject* result) {
+    PyObject* exc = take_exception();
+    if (exc == nullptr) {
+        PyErr_SetString(PyExc_SystemError, "WSGI call failed with no exception set");
+        return nullptr;
+    }
+    PyObject* args[3] = {environ, result != nullptr ? result : Py_None, exc};
+    PyObject* r = PyObject_Vectorcall(self->failed, args, 3, nullptr);
+    Py_DECREF(exc);
+    return r;
+}
+
+/// Strip root_path from PATH_INFO when it starts with it (as WSGIHandler._run does).
+bool strip_root(call_object* self, PyObject* environ) {
+    PyObject* path = PyDict_GetItemWithError(environ, key_path_info); // borrowed
+    if (path == nullptr || !PyUnicode_Check(path)) {
+        return !PyErr_Occurred();
+    }
+    Py_ssize_t rn = PyUnicode_GET_LENGTH(self->root_path);
+    Py_ssize_t pn = PyUnicode_GET_LENGTH(path);
+    if (pn < rn || PyUnicode_Tailmatch(path, self->root_path, 0, rn, -1) != 1) {
+        return !PyErr_Occurred();
+    }
+    if (pn > rn && PyUnicode_ReadChar(path, rn) != '/') {
+        return true;
+    }
+    PyObject* rest = PyUnicode_Substring(path, rn, pn);
+    if (rest == nullptr) {
+        return false;
+    }
+    int rc = PyDict_SetItem(environ, key_path_info, rest);
+    Py_DECREF(rest);
+    return rc == 0;
+}
+
+PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
+    PyObject* stream = PyObject_GetAttr(req, str_body_stream);
+    if (stream == nullptr) {
+        return nullptr;
+    }
+    if (stream != Py_None) {
+        // A body read as it arrives (over 1 MiB, or chunked): the Python path's BodyInput.
+        Py_DECREF(stream);
+        PyObject* args[2] = {req, context};
+        return PyObject_Vectorcall(self->run, args, 2, nullptr);
+    }
+    Py_DECREF(stream);
+    PyObject* margs[2] = {req, self->base};
+    PyObject* environ = PyObject_VectorcallMethod(str_wsgi_environ, margs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    if (environ == nullptr) {
+        return nullptr;
+    }
+    PyObject* result = nullptr;
+    PyObject* answer = nullptr;
+    start_object* start = nullptr;
+    PyObject* body = PyObject_GetAttr(req, str_body);
+    PyObject* input = body != nullptr ? PyObject_CallOneArg(bytes_io, body) : nullptr;
+    bool ok = input != nullptr && PyDict_SetItem(environ, key_input, input) == 0;
+    if (ok && PyBytes_Check(body) && PyBytes_GET_SIZE(body) > 0) {
+        // A chunked body, buffered: its length is known.
+        int has = PyDict_Contains(environ, key_content_length);
+        if (has == 0) {
+            PyObject* n = PyUnicode_FromFormat("%zd", PyBytes_GET_SIZE(body));
+            ok = n != nullptr && PyDict_SetItem(environ, key_content_length, n) == 0;
+            Py_XDECREF(n);
+        } else {
+            ok = has > 0;
+        }
+    }
+    Py_XDECREF(body);
+    Py_XDECREF(input);
+    if (ok && PyUnicode_GET_LENGTH(self->root_path) > 0) {
+        ok = strip_root(self, environ);
+    }
+    if (ok) {
+        start = new_start(self->parse_status, self->check_headers);
+        ok = start != nullptr;
+    }
+    if (!ok) {
+        Py_XDECREF(start);
+        Py_DECREF(environ);
+        return nullptr;
+    }
+    PyObject* cargs[2] = {environ, reinterpret_cast<PyObject*>(start)};
+    result = PyObject_Vectorcall(self->app, cargs, 2, nullptr);
+    if (result == nullptr) {
+        answer = failed(self, environ, nullptr);
+    } else if ((PyList_CheckExact(result) || PyTuple_CheckExact(result)) && start->headers != nullptr) [[likely]] {
+        // A body already in memory (raw apps, wsgiref-style). An exact list or tuple has
+        // no close() to call.
+        PyObject* joined = join_body(start->written, result);
+        if (joined != nullptr) {
+            start->sent = true;
+            answer = raw_response(self, joined, start->status, start->headers);
+            Py_DECREF(joined);
+            if (answer == nullptr) {
+                answer = failed(self, environ, result);
+            }
+        } else if (PyErr_Occurred()) {
+            answer = failed(self, environ, result);
+        }
+    }
+    if (answer == nullptr && result != nullptr && !PyErr_Occurred()) {
+        // Everything else (generators, FileWrapper, str items, no start_response...):
+        // the Python path, with its errors.
+        PyObject* args[4] = {environ, reinterpret_cast<PyObject*>(start), result, context};
+        answer = PyObject_Vectorcall(self->finish, args, 4, nullptr);
+    }
+    Py_XDECREF(result);
+    Py_DECREF(start);
+    Py_DECREF(environ);
+    return answer;
+}
+
+PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != nullptr) {
+        PyErr_SetString(PyExc_TypeError, "WSGICall takes one argument (the request)");
+        return nullptr;
+    }
+    // Each request in a fresh context (as contextvars.Context().run would): nothing set
+    // by one request, or by the pool thread, is seen by the next.
+    PyObject* context = PyContext_New();
+    if (context == nullptr) {
+        return nullptr;
+    }
+    if (PyContext_Enter(context) < 0) {
+        Py_DECREF(context);
+        return nullptr;
+    }
+    PyObject* answer = run_request(reinterpret_cast<call_object*>(self_obj), args[0], context);
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (PyContext_Exit(context) < 0) {
+        // The app left a context of its own entered: ours is not the current one.
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        Py_XDECREF(answer);
+        Py_DECREF(context);
+        return nullptr;
+    }
+    PyErr_Restore(type, value, tb);
+    Py_DECREF(context);
+    return answer;
+}
+
+PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
+    static const char* kw[] = {"handler",       "app",          "base",          "root_path",
+                               "response_type", "parse_status", "check_headers", nullptr};
+    PyObject *handler, *app, *base, *root_path, *response_type, *parse_status, *check_headers;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!UO!OO:WSGICall", const_cast<char**>(kw), &handler, &app,
+                                     &PyDict_Type, &base, &root_path, &PyType_Type, &response_type, &parse_status,
+                                     &check_headers)) {
+        return nullptr;
+    }
+    PyObject* run = PyObject_GetAttrString(handler, "_run");
+    PyObject* finish = run ? PyObject_GetAttrString(handler, "_finish") : nullptr;
+    PyObject* fail = finish ? PyObject_GetAttrString(handler, "_failed") : nullptr;
+    auto* self = fail ? reinterpret_cast<call_object*>(type->tp_alloc(type, 0)) : nullptr;
+    if (self == nullptr) {
+        Py_XDECREF(run);
+        Py_XDECREF(finish);
+        Py_XDECREF(fail);
+        return nullptr;
+    }
+    self->vectorcall = call_vectorcall;
+    self->app = Py_NewRef(app);
+    self->base = Py_NewRef(base);
+    self->root_path = Py_NewRef(root_path);
+    self->response_type = Py_NewRef(response_type);
+    self->slots = find_slots(reinterpret_cast<PyTypeObject*>(response_type));
+    self->run = run;
+    self->finish = finish;
+    self->failed = fail;
+    self->parse_status = Py_NewRef(parse_status);
+    self->check_headers = Py_NewRef(check_headers);
+    return reinterpret_cast<PyObject*>(self);
+}
+
+int call_traverse(PyObject* self_obj, visitproc visit, void* arg) {
+    auto* self = reinterpret_cast<call_object*>(self_obj);
+    Py_VISIT(self->app);
+    Py_VISIT(self->base);
+    Py_VISIT(self->root_path);
+    Py_VISIT(self->response_type);
+    Py_VISIT(self->run);
+    Py_VISIT(self->finish);
+    Py_VISIT(self->failed);
+    Py_VISIT(self->parse_status);
+    Py_VISIT(self->check_headers);
+    return 0;
+}
+
+int call_clear(PyObject* self_obj) {
+    auto* self = reinterpret_cast<call_object*>(self_obj);
+    Py_CLEAR(self->app);
+    Py_CLEAR(self->base);
+    Py_CLEAR(self->root_path);
+    Py_CLEAR(self->response_type);
+    Py_CLEAR(self->run);
+    Py_CLEAR(self->finish);
+    Py_CLEAR(self->failed);
+    Py_CLEAR(self->parse_status);
+    Py_CLEAR(self->check_headers);
+    return 0;
+}
+
+void call_dealloc(PyObject* self_obj) {
+    PyObject_GC_UnTrack(self_obj);
+    call_clear(self_obj);
+    Py_TYPE(self_obj)->tp_free(self_obj);
+}
+
+PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+} // namespace
+
+/// Ready StartResponse and WSGICall and add them to `module` (once, at module init).
+int init_wsgi_call(PyObject* module) {
+    if (!intern_all()) {
+        return -1;
+    }
+    start_type.tp_name = "ringbolt._native.StartResponse";
+    start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
+                        "for one WSGI request; returns write.";
+    start_type.tp_basicsize = sizeof(start_object);
+    start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
+    start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);
+    start_type.tp_call = PyVectorcall_Call;
+    start_type.tp_dealloc = start_dealloc;
+    start_type.tp_new = start_new;
+    start_type.tp_methods = start_methods;
+    start_type.tp_getset = start_getset;
+
+    call_type.tp_name = "ringbolt._native.WSGICall";
+    call_type.tp_doc = "WSGICall(handler, app, base, root_path, response_type, parse_status, check_headers): "
+                       "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).";
+    call_type.tp_basicsize = sizeof(call_object);
+    call_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC;
+    call_type.tp_vectorcall_offset = offsetof(call_object, vectorcall);
+    call_type.tp_call = PyVectorcall_Call;
+    call_type.tp_new = call_new;
+    call_type.tp_traverse = call_traverse;
+    call_type.tp_clear = call_clear;
+    call_type.tp_dealloc = call_dealloc;
+    if (PyType_Ready(&start_type) < 0 || PyType_Ready(&call_type) < 0) {
+        return -1;
+    }
+    Py_INCREF(&start_type);
+    if (PyModule_AddObject(module, "StartResponse", reinterpret_cast<PyObject*>(&start_type)) < 0) {
+        Py_DECREF(&start_type);
+        return -1;
+    }
+    Py_INCREF(&call_type);
+    if (PyModule_AddObject(module, "WSGICall", reinterpret_cast<PyObject*>(&call_type)) < 0) {
+        Py_DECREF(&call_type);
+        return -1;
+    }
+    return 0;
+}
+
+} // namespace ringbolt::py

@@ -1,0 +1,332 @@
+"""WSGI's native call path (pymod/native/wsgi_call.cpp): every branch of the common case
+(a list or tuple of bytes, write(), start_response's checks and exc_info, the fresh
+context, wsgi.input, root_path) and every hand-over to ringbolt/wsgi.py (non-bytes
+items, no start_response, close(), errors), served by a real ``ringbolt serve`` and
+spoken to over raw sockets. Each bad-input case checks the answer on the wire, the log
+line naming the cause, and that the same connection goes on being served."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from conftest import APPS, REPO, LoggedServer, Reader, Response, free_port
+
+WAIT_S = 15.0
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    log = tmp_path_factory.mktemp("wsgi-native") / "server.log"
+    # One reactor, two pool threads: the app never runs on the reactor.
+    server = LoggedServer("wsgi_native_app:app", log, "--threads", "1", "--wsgi-threads", "2")
+    yield server
+    assert server.stop() == 0, server.output()
+
+
+def exchange(srv: LoggedServer, method: str, path: str, body: bytes = b"", extra: str = "") -> tuple[Response, Response]:
+    """The request, then a plain GET on the same keep-alive connection: (answer, follow-up).
+    The follow-up proves the connection (and the pool thread) goes on serving."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: t\r\n{extra}"
+    if body or method == "POST":
+        head += f"Content-Length: {len(body)}\r\n"
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(head.encode("latin-1") + b"\r\n" + body)
+        reader = Reader(s)
+        first = reader.read(head_request=method == "HEAD")
+        s.sendall(b"GET /plain HTTP/1.1\r\nHost: t\r\n\r\n")
+        second = reader.read()
+    assert (second.status, second.body) == (200, b"plain"), second
+    return first, second
+
+
+def request(srv: LoggedServer, method: str, path: str, body: bytes = b"", extra: str = "") -> Response:
+    return exchange(srv, method, path, body, extra)[0]
+
+
+def get(srv: LoggedServer, path: str) -> Response:
+    return request(srv, "GET", path)
+
+
+def assert_500_logged(srv: LoggedServer, resp: Response, path: str, cause: str) -> None:
+    assert resp.status == 500 and resp.body == b"Internal Server Error", resp
+    assert resp.header("connection") is None, resp  # the connection stays usable
+    wait_logged(srv, f"Exception in WSGI application for GET {path}", cause)
+
+
+def wait_logged(srv: LoggedServer, *texts: str) -> str:
+    """The log once it holds every one of `texts` (fails after WAIT_S)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        log = srv.output()
+        if all(t in log for t in texts):
+            return log
+        assert time.monotonic() < deadline, f"{texts} not all in the log: {log[-3000:]}"
+        time.sleep(0.05)
+
+
+# ---- the common case, answered natively ----
+
+
+def test_list_body(srv):
+    resp = get(srv, "/plain")
+    assert (resp.status, resp.body, resp.header("content-type")) == (200, b"plain", "text/plain")
+    assert resp.header("content-length") == "5"
+
+
+def test_tuple_body_and_tuple_headers(srv):
+    resp = get(srv, "/tuple")
+    assert (resp.status, resp.body, resp.header("x-kind")) == (201, b"tuple", "tuple")
+    resp = get(srv, "/tuple-headers")
+    assert (resp.status, resp.body, resp.header("x-tuple-headers")) == (200, b"th", "yes")
+
+
+def test_empty_list_is_an_empty_body_with_no_default_content_type(srv):
+    resp = get(srv, "/empty")
+    assert (resp.status, resp.body, resp.header("content-length")) == (200, b"", "0")
+    assert resp.header("content-type") is None, resp
+
+
+def test_start_response_by_keyword(srv):
+    resp = get(srv, "/keywords")
+    assert (resp.status, resp.body, resp.header("x-kw")) == (202, b"kw", "1")
+
+
+def test_write_chunks_come_before_the_list(srv):
+    resp = get(srv, "/write-then-list")
+    assert (resp.status, resp.body) == (200, b"w1;w2;w3;l1;l2")
+
+
+def test_head_request(srv):
+    resp = request(srv, "HEAD", "/plain")
+    assert resp.status == 200 and resp.header("content-length") == "5"
+
+
+def test_exc_info_before_the_head_was_sent_replaces_it(srv):
+    resp = get(srv, "/exc-info-before")
+    assert (resp.status, resp.body, resp.header("x-replaced")) == (500, b"replaced", "1")
+    assert resp.header("x-first") is None
+
+
+def test_exc_info_after_the_head_was_sent_reraises(srv):
+    assert get(srv, "/keep").body == b"kept"
+    # The kept start_response belongs to a request already answered: calling it with
+    # exc_info re-raises that exception (PEP 3333), which is this request's 500.
+    resp = get(srv, "/kept-exc-info")
+    assert_500_logged(srv, resp, "/kept-exc-info", "kept-exc-info-reraised")
+    assert "Boom: kept-exc-info-reraised" in srv.output()
+
+
+def test_each_request_runs_in_a_fresh_context(srv):
+    for q in ("a", "b", "c"):
+        assert get(srv, f"/context?{q}").json() == {"before": "unset", "after": q}
+
+
+def test_wsgi_input_with_a_body_in_memory(srv):
+    resp = request(srv, "POST", "/input", b"line one\nline two\nend")
+    assert resp.status == 200, resp
+    assert resp.json() == {"first": "line one\n", "rest": "line two\nend", "length": "21", "type": "BytesIO"}
+    resp = request(srv, "POST", "/input-lines", b"a\nb\nc")
+    assert resp.json() == ["a\n", "b\n", "c"]
+    resp = get(srv, "/input")
+    assert resp.json() == {"first": "", "rest": "", "length": None, "type": "BytesIO"}
+
+
+def test_chunked_body_is_read_as_it_arrives(srv):
+    # A chunked body streams: WSGICall hands the request to WSGIHandler._run (BodyInput,
+    # with the same native StartResponse).
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"POST /input HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"4\r\nab\nc\r\n2\r\nde\r\n0\r\n\r\n")
+        resp = Reader(s).read()
+    assert resp.status == 200, resp
+    body = resp.json()
+    assert body == {"first": "ab\n", "rest": "cde", "length": None, "type": "BodyInput"}
+
+
+def test_root_path_is_stripped(tmp_path):
+    srv = LoggedServer("wsgi_native_app:mounted", tmp_path / "log", "--threads", "1")
+    try:
+        assert json.loads(request(srv, "GET", "/native").body) == {"native": True}
+        env = json.loads(request(srv, "GET", "/api/environ?q=1").body)
+        assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == ("/api", "/environ", "q=1")
+        # The app's 404 names the PATH_INFO it saw: "/api" alone strips to "", "/apiary"
+        # does not start with "/api/" and stays whole.
+        for path, info in (("/api", b""), ("/apiary", b"/apiary"), ("/api/", b"/")):
+            with srv.connect(timeout=WAIT_S) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+                resp = Reader(s).read()
+            assert (resp.status, resp.body) == (404, b"Not Found: " + info), (path, resp)
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_remote_address_and_protocol(srv):
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n")
+        env = Reader(s).read().json()
+        port = s.getsockname()[1]
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"], env["SERVER_PROTOCOL"]) == ("127.0.0.1", str(port), "HTTP/1.1")
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /environ HTTP/1.0\r\nHost: t\r\n\r\n")
+        assert Reader(s).read().json()["SERVER_PROTOCOL"] == "HTTP/1.0"
+
+
+def test_remote_address_over_ipv6(tmp_path):
+    port = free_port()
+    log = open(tmp_path / "log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "ringbolt", "serve", "wsgi_native_app:app", "--app-dir", str(APPS),
+                             "--host", "::1", "--port", str(port), "--threads", "1"],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO), env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                s = socket.create_connection(("::1", port), timeout=WAIT_S)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "log").read_text()
+                time.sleep(0.05)
+        with s:
+            s.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n")
+            env = Reader(s).read().json()
+            assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("::1", str(s.getsockname()[1]))
+    finally:
+        proc.terminate()
+        assert proc.wait(WAIT_S) == 0, (tmp_path / "log").read_text()
+        log.close()
+
+
+# ---- bad input on the native path: each a 500 naming the cause ----
+
+
+@pytest.mark.parametrize("name", ["word", "two-digits", "under-100", "letter", "no-space", "bytes", "int",
+                                  "non-ascii", "short"])
+def test_bad_status_is_500(srv, name):
+    path = f"/bad-status/{name}"
+    assert_500_logged(srv, get(srv, path), path, "invalid WSGI status")
+
+
+@pytest.mark.parametrize("name,cause", [
+    ("bytes-name", "WSGI response header names and values must be str"),
+    ("int-value", "WSGI response header names and values must be str"),
+    ("list-pair", "is not a (name, value) tuple"),
+    ("triple", "is not a (name, value) tuple"),
+    ("dict", "WSGI response headers must be a list of (name, value) tuples, not dict"),
+    ("not-latin1", "is not latin-1"),
+])
+def test_bad_headers_are_500(srv, name, cause):
+    path = f"/bad-headers/{name}"
+    assert_500_logged(srv, get(srv, path), path, cause)
+
+
+@pytest.mark.parametrize("name,cause", [
+    ("cr-lf-value", "value contains CR, LF or NUL"),
+    ("lf-name", "invalid header name"),
+])
+def test_cr_lf_in_a_header_never_reaches_the_wire(srv, name, cause):
+    # start_response takes any str; the response framer refuses CR/LF/NUL natively (the
+    # native 500, application/problem+json), and logs the cause.
+    resp = get(srv, f"/bad-headers/{name}")
+    assert resp.status == 500, resp
+    assert b"Set-Cookie" not in resp.body and resp.header("set-cookie") is None and resp.header("x-evil") is None
+    wait_logged(srv, f"Exception in handler for GET /bad-headers/{name}", cause)
+
+
+def test_start_response_twice_without_exc_info_is_500(srv):
+    assert_500_logged(srv, get(srv, "/twice"), "/twice", "start_response called a second time without exc_info")
+
+
+def test_str_in_a_list_body_is_500(srv):
+    assert_500_logged(srv, get(srv, "/str-item"), "/str-item", "a WSGI application must yield bytes")
+    assert "sequence item 1: expected a bytes-like object, str found" in srv.output()
+
+
+def test_bytes_like_items_are_joined(srv):
+    assert (get(srv, "/bytearray-item").body) == b"abc"
+
+
+def test_write_of_a_str_is_500(srv):
+    assert_500_logged(srv, get(srv, "/write-str"), "/write-str", "a WSGI application must yield bytes, not str")
+
+
+def test_write_before_start_response_is_500(srv):
+    assert_500_logged(srv, get(srv, "/write-before-start"), "/write-before-start",
+                      "write() called before start_response")
+
+
+def test_app_that_never_calls_start_response_is_500(srv):
+    assert_500_logged(srv, get(srv, "/never-starts"), "/never-starts",
+                      "the WSGI application returned without calling start_response")
+
+
+def test_close_that_raises_is_500_and_logged(srv):
+    assert_500_logged(srv, get(srv, "/closing-list"), "/closing-list", "close-failed-on-purpose")
+    assert "(closing the iterable)" in srv.output()
+
+
+@pytest.mark.parametrize("path,cause", [("/raises", "native-path-raised"), ("/keyboard-interrupt", "KeyboardInterrupt")])
+def test_app_exceptions_are_500(srv, path, cause):
+    assert_500_logged(srv, get(srv, path), path, cause)
+
+
+def test_http_error_from_the_app_keeps_its_status(srv):
+    resp = get(srv, "/http-error")
+    assert resp.status == 418, resp
+    assert json.loads(resp.body)["detail"] == "teapot from the app"
+
+
+def test_many_requests_on_one_connection_after_errors(srv):
+    # Errors and answers interleaved on one keep-alive connection, pipelined.
+    paths = ["/plain", "/twice", "/tuple", "/str-item", "/bad-status/word", "/plain"] * 5
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for p in paths))
+        reader = Reader(s)
+        got = [reader.read().status for _ in paths]
+    want = {"/plain": 200, "/tuple": 201}
+    assert got == [want.get(p, 500) for p in paths]
+
+
+def test_start_response_object_directly():
+    # The native StartResponse outside a server: the same checks and attributes that
+    # ringbolt.wsgi's Python fallbacks read.
+    from ringbolt import _native
+    from ringbolt.wsgi import WSGIStatusError, _check_headers, _parse_status
+
+    start: Any = _native.StartResponse(_parse_status, _check_headers)
+    assert (start.status, start.headers, start.sent, start.written) == (0, None, False, [])
+    with pytest.raises(AssertionError, match="write\\(\\) called before start_response"):
+        start.write(b"x")
+    with pytest.raises(WSGIStatusError):
+        start("OK", [])
+    assert start.headers is None  # a refused call changes nothing
+    write = start("404 Not Found", [("A", "b")])
+    assert (start.status, start.headers) == (404, [("A", "b")])
+    write(b"one")
+    start.write(b"")
+    assert start.written == [b"one"]
+    with pytest.raises(AssertionError, match="second time"):
+        start("200 OK", [])
+    start("200 OK", [("X", "caf\u00e9")], (None, None, None))  # exc_info before sending: replaces
+    assert (start.status, start.headers) == (200, [(b"X", b"caf\xe9")])
+    start.sent = True
+    try:
+        raise KeyError("late")
+    except KeyError:
+        import sys
+
+        info = sys.exc_info()
+    with pytest.raises(KeyError, match="late") as caught:
+        start("500 Oops", [], info)
+    assert caught.value is info[1] and caught.value.__traceback__ is not None
+    with pytest.raises(TypeError):
+        start("200 OK")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        start("200 OK", [], bad=1)
