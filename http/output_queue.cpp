@@ -25,7 +25,7 @@ std::string& output_queue::tail_buffer() {
         segment& s = _segs.emplace_back();
         s.type = segment::kind::owned;
         if (_spare.capacity() >= fresh_capacity) {
-            s.owned.swap(_spare); // the last sent buffer: no allocation per response
+            s.owned = std::move(_spare); // the last sent buffer: no allocation per response
         } else {
             s.owned.reserve(fresh_capacity);
         }
@@ -129,7 +129,7 @@ void output_queue::recycle(std::string&& sent) noexcept {
     if (_spare.capacity() < fresh_capacity && sent.capacity() >= fresh_capacity &&
         sent.capacity() <= spare_max_capacity) {
         sent.clear();
-        _spare.swap(sent);
+        _spare = std::move(sent); // (a move, not a swap: _spare holds no heap buffer here)
     }
 }
 
@@ -149,6 +149,14 @@ bool output_queue::take_front(send_batch& out, size_t max_iov, size_t max_bytes)
     }
     out._segs.clear();
     out._index = 0;
+    if (_head == 0 && _segs.size() == 1 && _segs[0].type != segment::kind::file) [[likely]] {
+        // One memory segment (a response's head and small body): the batch takes the
+        // whole vector, and this queue the batch's empty one (both keep their capacity),
+        // instead of moving the segment across.
+        _bytes -= _segs[0].length - _segs[0].done;
+        _segs.swap(out._segs);
+        return true;
+    }
     size_t taken_bytes = 0;
     while (_head < _segs.size() && out._segs.size() < max_iov) {
         segment& s = _segs[_head];
