@@ -133,6 +133,37 @@ void output_queue::recycle(std::string&& sent) noexcept {
     }
 }
 
+void output_queue::recycle_from(send_batch& sent) noexcept {
+    if (_segs.empty() && sent._segs.size() == 1) [[likely]] {
+        // The common case: one buffer went out and nothing was queued since. The segment
+        // itself comes back, emptied, as the tail the next response is framed into (its
+        // buffer kept): no segment is destroyed here nor made again by tail_buffer().
+        segment& s = sent._segs[0];
+        if (s.type == segment::kind::owned && !s.credit && s.owned.capacity() >= fresh_capacity &&
+            s.owned.capacity() <= spare_max_capacity) {
+            s.owned.clear();
+            s.length = 0;
+            s.done = 0;
+            _segs.swap(sent._segs);
+            _head = 0;
+            sent._index = 0;
+            return;
+        }
+    }
+    if (_spare.capacity() >= fresh_capacity) {
+        return; // one kept already: the batch's buffers go with its reset
+    }
+    for (segment& s : sent._segs) {
+        if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity) {
+            if (s.owned.capacity() <= spare_max_capacity) {
+                _spare = std::move(s.owned);
+                _spare.clear();
+            }
+            return;
+        }
+    }
+}
+
 void output_queue::clear() noexcept {
     std::string().swap(_spare);
     _segs.clear();
@@ -144,8 +175,8 @@ void output_queue::clear() noexcept {
 }
 
 bool output_queue::take_front(send_batch& out, size_t max_iov, size_t max_bytes) {
-    if (_head == _segs.size()) {
-        return false;
+    if (_bytes == 0) {
+        return false; // (an empty owned segment may wait here for the next response: recycle_from)
     }
     out._segs.clear();
     out._index = 0;
@@ -216,9 +247,13 @@ void send_batch::consume(uint64_t n) noexcept {
             s.credit->on_sent(used);
         }
         if (s.done == s.length) {
-            s.keep.reset(); // release borrowed bytes and files as soon as they are sent
-            s.file.reset();
-            s.credit.reset();
+            if (s.type != segment::kind::owned) {
+                s.keep.reset(); // release borrowed bytes and files as soon as they are sent
+                s.file.reset();
+            }
+            if (s.credit) {
+                s.credit.reset();
+            }
             ++_index;
         }
     }

@@ -83,6 +83,9 @@ class output_queue {
     /// A buffer whose bytes were sent: kept (one per queue) to frame the next response
     /// into, so a keep-alive connection allocates nothing per response.
     void recycle(std::string&& sent) noexcept;
+    /// recycle() of the batch's first owned buffer, taken straight out of it (the
+    /// reactor's path after a send: no string is moved through a temporary).
+    void recycle_from(class send_batch& sent) noexcept;
 
     /// Move front segments into `out` (which must be empty) for sending: memory segments
     /// up to `max_iov` and `max_bytes`, or a single file segment when one is at the

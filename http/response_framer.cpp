@@ -142,19 +142,6 @@ inline void close_tail(std::string& s, const char* end) {
 
 } // namespace
 
-void response_framer::start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
-                            int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date,
-                            bool has_server, const server_fields* server) {
-    frame(out, req, status, fields, content_length, app_close, date, draining, has_date, has_server, server, {});
-}
-
-void response_framer::whole(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
-                            std::string_view body, bool app_close, std::string_view date, bool draining, bool has_date,
-                            bool has_server, const server_fields* server) {
-    frame(out, req, status, fields, static_cast<int64_t>(body.size()), app_close, date, draining, has_date, has_server,
-          server, body);
-}
-
 void response_framer::frame(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                             int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date,
                             bool has_server, const server_fields* server, std::string_view body) {

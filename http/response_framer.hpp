@@ -76,7 +76,9 @@ class response_framer {
     /// `server`: the fields the server adds (nullptr: Server: ringbolt and Date).
     void start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date = false,
-               bool has_server = false, const server_fields* server = nullptr);
+               bool has_server = false, const server_fields* server = nullptr) {
+        frame(out, req, status, fields, content_length, app_close, date, draining, has_date, has_server, server, {});
+    }
     void start(output_queue& out, const request_context& req, const response_head& h, std::string_view date,
                bool draining, const server_fields* server = nullptr) {
         start(out, req, h.status, h.fields, h.content_length, h.close, date, draining, h.has_date, h.has_server,
@@ -87,7 +89,10 @@ class response_framer {
     /// follows as usual.
     void whole(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                std::string_view body, bool app_close, std::string_view date, bool draining, bool has_date = false,
-               bool has_server = false, const server_fields* server = nullptr);
+               bool has_server = false, const server_fields* server = nullptr) {
+        frame(out, req, status, fields, static_cast<int64_t>(body.size()), app_close, date, draining, has_date,
+              has_server, server, body);
+    }
 
     /// Body bytes. False when they exceed the declared Content-Length (nothing written:
     /// the response cannot be completed correctly; the connection must close).

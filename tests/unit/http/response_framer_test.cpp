@@ -197,7 +197,7 @@ TEST(ResponseFramer, HeadWrittenInPlace) {
     // The features' lines (security headers here) go after the handler's fields, before
     // the framing; the 20-digit length is the longest framing line.
     response_features feats;
-    feats.security_fields = "X-Frame-Options: DENY\r\n";
+    ASSERT_EQ(configure_security_headers(feats, {{"X-Frame-Options", "DENY"}}), "");
     request_context req;
     req.features = &feats;
     req.head_request = true;
