@@ -228,14 +228,6 @@ size_t send_batch::iovecs(iovec* iov, size_t max) const noexcept {
     return n;
 }
 
-uint64_t send_batch::remaining() const noexcept {
-    uint64_t r = 0;
-    for (size_t i = _index; i < _segs.size(); ++i) {
-        r += _segs[i].length - _segs[i].done;
-    }
-    return r;
-}
-
 void send_batch::consume(uint64_t n) noexcept {
     while (n > 0 && _index < _segs.size()) {
         segment& s = _segs[_index];
@@ -266,11 +258,6 @@ std::string send_batch::take_buffer() noexcept {
         }
     }
     return {};
-}
-
-void send_batch::reset() noexcept {
-    _segs.clear();
-    _index = 0;
 }
 
 } // namespace ringbolt::http

@@ -113,11 +113,20 @@ class send_batch {
     const segment& front() const noexcept { return _segs[_index]; }
     /// iovecs over what is not sent yet (memory segments only). Returns the count.
     size_t iovecs(iovec* iov, size_t max) const noexcept;
-    uint64_t remaining() const noexcept;
+    uint64_t remaining() const noexcept {
+        uint64_t r = 0;
+        for (size_t i = _index; i < _segs.size(); ++i) {
+            r += _segs[i].length - _segs[i].done;
+        }
+        return r;
+    }
     /// `n` bytes went out; credits are told; fully sent segments are released.
     void consume(uint64_t n) noexcept;
     /// Everything went out (or the connection is gone): free the segments.
-    void reset() noexcept;
+    void reset() noexcept {
+        _segs.clear();
+        _index = 0;
+    }
     /// The first owned buffer of the batch (once sent), for output_queue::recycle.
     std::string take_buffer() noexcept;
 
