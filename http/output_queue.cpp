@@ -129,7 +129,7 @@ void output_queue::recycle(std::string&& sent) noexcept {
     if (_spare.capacity() < fresh_capacity && sent.capacity() >= fresh_capacity &&
         sent.capacity() <= spare_max_capacity) {
         sent.clear();
-        _spare = std::move(sent); // (a move, not a swap: _spare holds no heap buffer here)
+        _spare = std::move(sent); // (a move: cheaper than a swap)
     }
 }
 
@@ -191,6 +191,10 @@ bool output_queue::take_front(send_batch& out, size_t max_iov, size_t max_bytes)
     size_t taken_bytes = 0;
     while (_head < _segs.size() && out._segs.size() < max_iov) {
         segment& s = _segs[_head];
+        if (s.length == s.done) [[unlikely]] {
+            ++_head; // the emptied tail recycle_from left, followed by something else: nothing to send
+            continue;
+        }
         bool file = s.type == segment::kind::file;
         if (file && !out._segs.empty()) {
             break; // a file range goes out on its own (sendfile)

@@ -83,8 +83,11 @@ class output_queue {
     /// A buffer whose bytes were sent: kept (one per queue) to frame the next response
     /// into, so a keep-alive connection allocates nothing per response.
     void recycle(std::string&& sent) noexcept;
-    /// recycle() of the batch's first owned buffer, taken straight out of it (the
-    /// reactor's path after a send: no string is moved through a temporary).
+    /// After `sent` went out whole (the reactor's path): when nothing was queued since and
+    /// it is one owned segment, that segment itself comes back, emptied with its buffer
+    /// kept, as the tail the next response is framed into (nothing is made or destroyed
+    /// per response); else recycle() of its first owned buffer. An emptied segment is
+    /// never sent (take_front skips it).
     void recycle_from(class send_batch& sent) noexcept;
 
     /// Move front segments into `out` (which must be empty) for sending: memory segments

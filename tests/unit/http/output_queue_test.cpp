@@ -357,5 +357,46 @@ TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
     }
 }
 
+// The emptied tail recycle_from leaves is never sent, whatever is appended after it
+// without going through the tail (a file range alone, a large owned or credited piece):
+// no zero-length iovec, and a file range still goes out alone.
+TEST(OutputQueue, EmptiedTailIsNeverSent) {
+    struct after_case {
+        const char* name;
+        const char* kind;
+        std::vector<std::vector<std::string>> expected;
+    };
+    const std::string big(3000, 'z');
+    const after_case cases[] = {
+        {"file", "file", {{"[file 3+9]"}}},
+        {"large owned", "owned", {{big}}},
+        {"credited", "credited", {{"piece"}}},
+        {"file then small", "file_small", {{"[file 3+9]"}, {"tail"}}},
+    };
+    for (const auto& c : cases) {
+        output_queue q;
+        q.append(std::string(600, 'a'));
+        send_batch b;
+        ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name;
+        b.consume(b.remaining());
+        q.recycle_from(b); // q now holds an emptied owned segment
+        b.reset();
+        std::string kind = c.kind;
+        auto credit = std::make_shared<counting_credit>();
+        if (kind == "file" || kind == "file_small") {
+            q.append_file(no_file(), 3, 9);
+        } else if (kind == "owned") {
+            q.append_owned(std::string(big));
+        } else {
+            q.append_credited("piece", credit);
+        }
+        if (kind == "file_small") {
+            q.append("tail");
+        }
+        EXPECT_EQ(batches(q, 8, SIZE_MAX), c.expected) << c.name;
+        EXPECT_TRUE(q.empty()) << c.name;
+    }
+}
+
 } // namespace
 } // namespace ringbolt::http
