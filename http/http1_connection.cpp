@@ -634,12 +634,20 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
         scratch.release();
         return;
     }
-    // respond_framed's body, here: one call less per native answer (the hot path).
-    respond_native(seq, ctx, status, fields, static_cast<int64_t>(body.size()), env,
-                   [body](response_framer& f, output_queue& q) {
-                       f.body(q, body);
-                       return true;
-                   });
+    if (_owed.empty() && seq == _next_write) [[likely]] {
+        // Nothing owed before it: head and body framed straight into the output in one
+        // write (the hot path; respond_native does the same in two).
+        bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
+        response_framer f;
+        f.whole(_out, ctx, status, fields, body, false, env.date, drain_close, false, false, env.fields);
+        env.counters.count_status(status);
+        ++_next_write;
+        if (f.closes()) {
+            _closing = true;
+        }
+        return;
+    }
+    respond_framed(seq, ctx, status, fields, body, env);
 }
 
 template <class Body>
@@ -753,6 +761,27 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             if (start_coded(*o, m, fields, env)) {
                 return;
             }
+        } else if (m.parts == (app_response::part_head | app_response::part_body | app_response::part_end) &&
+                   m.file == nullptr && o->stream == nullptr && m.trailers.empty()) [[likely]] {
+            // A whole answer in one message (a handler's return value): head and body in
+            // one write, as respond() does.
+            std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
+            if (h.content_length == static_cast<int64_t>(body.size()) && body.size() < output_queue::coalesce_below) {
+                bool drain_close = (env.draining || _draining) && o->seq + 1 == _next_seq;
+                o->framer.whole(queue_of(*o), o->ctx, h.status, fields, body, h.close, env.date, drain_close,
+                                h.has_date, h.has_server, env.fields);
+                o->started = true;
+                env.counters.count_status(h.status);
+                if (o->framer.closes()) {
+                    _closing = true;
+                }
+                end_response(*o, true);
+                if (_outstanding == 0 && _deadline == 0 && !_closing) {
+                    set_read_deadline(true, env);
+                }
+                return;
+            }
+            start_response(*o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
         } else {
             start_response(*o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
         }

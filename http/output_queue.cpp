@@ -25,7 +25,7 @@ std::string& output_queue::tail_buffer() {
         segment& s = _segs.emplace_back();
         s.type = segment::kind::owned;
         if (_spare.capacity() >= fresh_capacity) {
-            s.owned.swap(_spare); // the last sent buffer: no allocation per response
+            s.owned = std::move(_spare); // the last sent buffer: no allocation per response
         } else {
             s.owned.reserve(fresh_capacity);
         }
@@ -129,7 +129,38 @@ void output_queue::recycle(std::string&& sent) noexcept {
     if (_spare.capacity() < fresh_capacity && sent.capacity() >= fresh_capacity &&
         sent.capacity() <= spare_max_capacity) {
         sent.clear();
-        _spare.swap(sent);
+        _spare = std::move(sent); // (a move: cheaper than a swap)
+    }
+}
+
+void output_queue::recycle_from(send_batch& sent) noexcept {
+    if (_segs.empty() && sent._segs.size() == 1) [[likely]] {
+        // The common case: one buffer went out and nothing was queued since. The segment
+        // itself comes back, emptied, as the tail the next response is framed into (its
+        // buffer kept): no segment is destroyed here nor made again by tail_buffer().
+        segment& s = sent._segs[0];
+        if (s.type == segment::kind::owned && !s.credit && s.owned.capacity() >= fresh_capacity &&
+            s.owned.capacity() <= spare_max_capacity) {
+            s.owned.clear();
+            s.length = 0;
+            s.done = 0;
+            _segs.swap(sent._segs);
+            _head = 0;
+            sent._index = 0;
+            return;
+        }
+    }
+    if (_spare.capacity() >= fresh_capacity) {
+        return; // one kept already: the batch's buffers go with its reset
+    }
+    for (segment& s : sent._segs) {
+        if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity) {
+            if (s.owned.capacity() <= spare_max_capacity) {
+                _spare = std::move(s.owned);
+                _spare.clear();
+            }
+            return;
+        }
     }
 }
 
@@ -144,14 +175,26 @@ void output_queue::clear() noexcept {
 }
 
 bool output_queue::take_front(send_batch& out, size_t max_iov, size_t max_bytes) {
-    if (_head == _segs.size()) {
-        return false;
+    if (_bytes == 0) {
+        return false; // (an empty owned segment may wait here for the next response: recycle_from)
     }
     out._segs.clear();
     out._index = 0;
+    if (_head == 0 && _segs.size() == 1 && _segs[0].type != segment::kind::file) [[likely]] {
+        // One memory segment (a response's head and small body): the batch takes the
+        // whole vector, and this queue the batch's empty one (both keep their capacity),
+        // instead of moving the segment across.
+        _bytes -= _segs[0].length - _segs[0].done;
+        _segs.swap(out._segs);
+        return true;
+    }
     size_t taken_bytes = 0;
     while (_head < _segs.size() && out._segs.size() < max_iov) {
         segment& s = _segs[_head];
+        if (s.length == s.done) [[unlikely]] {
+            ++_head; // the emptied tail recycle_from left, followed by something else: nothing to send
+            continue;
+        }
         bool file = s.type == segment::kind::file;
         if (file && !out._segs.empty()) {
             break; // a file range goes out on its own (sendfile)
@@ -189,14 +232,6 @@ size_t send_batch::iovecs(iovec* iov, size_t max) const noexcept {
     return n;
 }
 
-uint64_t send_batch::remaining() const noexcept {
-    uint64_t r = 0;
-    for (size_t i = _index; i < _segs.size(); ++i) {
-        r += _segs[i].length - _segs[i].done;
-    }
-    return r;
-}
-
 void send_batch::consume(uint64_t n) noexcept {
     while (n > 0 && _index < _segs.size()) {
         segment& s = _segs[_index];
@@ -208,9 +243,13 @@ void send_batch::consume(uint64_t n) noexcept {
             s.credit->on_sent(used);
         }
         if (s.done == s.length) {
-            s.keep.reset(); // release borrowed bytes and files as soon as they are sent
-            s.file.reset();
-            s.credit.reset();
+            if (s.type != segment::kind::owned) {
+                s.keep.reset(); // release borrowed bytes and files as soon as they are sent
+                s.file.reset();
+            }
+            if (s.credit) {
+                s.credit.reset();
+            }
             ++_index;
         }
     }
@@ -223,11 +262,6 @@ std::string send_batch::take_buffer() noexcept {
         }
     }
     return {};
-}
-
-void send_batch::reset() noexcept {
-    _segs.clear();
-    _index = 0;
 }
 
 } // namespace ringbolt::http

@@ -83,6 +83,12 @@ class output_queue {
     /// A buffer whose bytes were sent: kept (one per queue) to frame the next response
     /// into, so a keep-alive connection allocates nothing per response.
     void recycle(std::string&& sent) noexcept;
+    /// After `sent` went out whole (the reactor's path): when nothing was queued since and
+    /// it is one owned segment, that segment itself comes back, emptied with its buffer
+    /// kept, as the tail the next response is framed into (nothing is made or destroyed
+    /// per response); else recycle() of its first owned buffer. An emptied segment is
+    /// never sent (take_front skips it).
+    void recycle_from(class send_batch& sent) noexcept;
 
     /// Move front segments into `out` (which must be empty) for sending: memory segments
     /// up to `max_iov` and `max_bytes`, or a single file segment when one is at the
@@ -110,11 +116,20 @@ class send_batch {
     const segment& front() const noexcept { return _segs[_index]; }
     /// iovecs over what is not sent yet (memory segments only). Returns the count.
     size_t iovecs(iovec* iov, size_t max) const noexcept;
-    uint64_t remaining() const noexcept;
+    uint64_t remaining() const noexcept {
+        uint64_t r = 0;
+        for (size_t i = _index; i < _segs.size(); ++i) {
+            r += _segs[i].length - _segs[i].done;
+        }
+        return r;
+    }
     /// `n` bytes went out; credits are told; fully sent segments are released.
     void consume(uint64_t n) noexcept;
     /// Everything went out (or the connection is gone): free the segments.
-    void reset() noexcept;
+    void reset() noexcept {
+        _segs.clear();
+        _index = 0;
+    }
     /// The first owned buffer of the batch (once sent), for output_queue::recycle.
     std::string take_buffer() noexcept;
 

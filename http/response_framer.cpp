@@ -6,6 +6,7 @@
 #include "http/response_writer.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace ringbolt::http {
 
@@ -50,13 +51,6 @@ bool lists_close(std::string_view v) noexcept {
 void append_hex(std::string& out, uint64_t v) {
     char buf[20];
     auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v, 16);
-    (void)ec;
-    out.append(buf, static_cast<size_t>(end - buf));
-}
-
-void append_dec(std::string& out, uint64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
     (void)ec;
     out.append(buf, static_cast<size_t>(end - buf));
 }
@@ -111,9 +105,46 @@ field_action check_app_field(std::string_view name, std::string_view value, resp
     }
 }
 
-void response_framer::start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
+// The head is written in place: the tail grows once by an upper bound of the head's
+// size, the pieces are copied in with memcpy (fixed-size ones inline), and the tail is
+// cut to what was written. About half the instructions of one std::string::append per
+// piece (BENCHMARKS.md, "Hot path instructions, second pass").
+namespace {
+
+constexpr size_t decimal_max = 20;      // digits of a uint64_t
+constexpr size_t imf_fixdate_size = 29; // "Sun, 06 Nov 1994 08:49:37 GMT"
+// The framing line and the empty line: at most "Content-Length: " and 20 digits (longer
+// than "Transfer-Encoding: chunked"), then CRLF CRLF.
+constexpr size_t framing_max = sizeof("Content-Length: \r\n\r\n") - 1 + decimal_max;
+
+template <size_t N> inline char* put(char* p, const char (&lit)[N]) noexcept {
+    std::memcpy(p, lit, N - 1);
+    return p + (N - 1);
+}
+
+inline char* put(char* p, std::string_view v) noexcept {
+    if (!v.empty()) { // (an empty view may have a null data(): not for memcpy)
+        std::memcpy(p, v.data(), v.size());
+    }
+    return p + v.size();
+}
+
+// Grow `s` by `upper` bytes (at most what will be written) and return where they start.
+inline char* open_tail(std::string& s, size_t upper) {
+    size_t n = s.size();
+    s.resize(n + upper);
+    return s.data() + n;
+}
+
+inline void close_tail(std::string& s, const char* end) {
+    s.resize(static_cast<size_t>(end - s.data()));
+}
+
+} // namespace
+
+void response_framer::frame(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                             int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date,
-                            bool has_server, const server_fields* server) {
+                            bool has_server, const server_fields* server, std::string_view body) {
     static const server_fields defaults;
     const server_fields& added = server != nullptr ? *server : defaults;
     _status = status;
@@ -130,45 +161,76 @@ void response_framer::start(output_queue& out, const request_context& req, uint1
     }
     _remaining = content_length >= 0 ? static_cast<uint64_t>(content_length) : 0;
     _close = !req.keep_alive || draining || app_close || _framing == body_framing::until_close;
+    if (_framing != body_framing::length) {
+        body = {}; // HEAD, 1xx/204/304: no body on the wire
+    }
+    _remaining -= body.size();
+    // A small body joins the head's write; a larger one is appended after it (the resize
+    // below zero-fills what it grows, a cost worth paying only for small bodies).
+    std::string_view with_head = body.size() < output_queue::coalesce_below ? body : std::string_view();
+    const bool add_server = !has_server;
+    const bool add_date = !has_date && added.date;
     out.write_tail([&](std::string& s) {
-        s.append("HTTP/1.1 ", 9);
-        char code[3] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
-                        static_cast<char>('0' + status % 10)};
-        s.append(code, 3);
-        s.push_back(' ');
-        s.append(reason_phrase(status));
-        s.append("\r\n", 2);
-        if (!has_server) {
-            s.append(added.server);
+        std::string_view reason = status == 200 ? std::string_view("OK", 2) : reason_phrase(status);
+        // Upper bound of everything up to the handler's fields (and the features' lines).
+        size_t upper = sizeof("HTTP/1.1 200 \r\n") - 1 + reason.size() + added.server.size() + sizeof("Date: \r\n") -
+                       1 + date.size() + sizeof("Connection: keep-alive\r\n") - 1 + added.extra.size() + fields.size() +
+                       framing_max + with_head.size();
+        char* p = open_tail(s, upper);
+        if (status == 200) [[likely]] {
+            p = put(p, "HTTP/1.1 200 OK\r\n");
+        } else {
+            p = put(p, "HTTP/1.1 ");
+            p[0] = static_cast<char>('0' + status / 100 % 10);
+            p[1] = static_cast<char>('0' + status / 10 % 10);
+            p[2] = static_cast<char>('0' + status % 10);
+            p[3] = ' ';
+            p = put(p + 4, reason);
+            p = put(p, "\r\n");
         }
-        if (!has_date && added.date) {
-            s.append("Date: ", 6);
-            s.append(date);
-            s.append("\r\n", 2);
+        if (add_server) {
+            p = put(p, added.server);
+        }
+        if (add_date) {
+            p = put(p, "Date: ");
+            if (date.size() == imf_fixdate_size) [[likely]] {
+                std::memcpy(p, date.data(), imf_fixdate_size); // a fixed size: no call
+                p += imf_fixdate_size;
+            } else {
+                p = put(p, date);
+            }
+            p = put(p, "\r\n");
         }
         if (_close) {
-            s.append("Connection: close\r\n", 19);
+            p = put(p, "Connection: close\r\n");
         } else if (http10) {
-            s.append("Connection: keep-alive\r\n", 24);
+            p = put(p, "Connection: keep-alive\r\n");
         }
         if (!added.extra.empty()) [[unlikely]] {
-            s.append(added.extra);
+            p = put(p, added.extra);
         }
-        s.append(fields);
+        p = put(p, fields);
         if (req.features != nullptr) [[unlikely]] {
+            close_tail(s, p);
             append_feature_fields(req, fields, s);
+            p = open_tail(s, framing_max + with_head.size());
         }
         // RFC 9110 §8.6: HEAD may carry the length GET would send; 1xx/204 never, and a
         // 304 here never does either (we do not know the selected representation's).
         if (!forbids && content_length >= 0) {
-            s.append("Content-Length: ", 16);
-            append_dec(s, static_cast<uint64_t>(content_length));
-            s.append("\r\n", 2);
+            p = put(p, "Content-Length: ");
+            p = std::to_chars(p, p + decimal_max, static_cast<uint64_t>(content_length)).ptr;
+            p = put(p, "\r\n");
         } else if (_framing == body_framing::chunked) {
-            s.append("Transfer-Encoding: chunked\r\n", 28);
+            p = put(p, "Transfer-Encoding: chunked\r\n");
         }
-        s.append("\r\n", 2);
+        p = put(p, "\r\n");
+        p = put(p, with_head);
+        close_tail(s, p);
     });
+    if (with_head.size() != body.size()) {
+        out.append(body);
+    }
 }
 
 bool response_framer::admit(uint64_t n) noexcept {

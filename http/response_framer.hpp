@@ -76,11 +76,22 @@ class response_framer {
     /// `server`: the fields the server adds (nullptr: Server: ringbolt and Date).
     void start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date = false,
-               bool has_server = false, const server_fields* server = nullptr);
+               bool has_server = false, const server_fields* server = nullptr) {
+        frame(out, req, status, fields, content_length, app_close, date, draining, has_date, has_server, server, {});
+    }
     void start(output_queue& out, const request_context& req, const response_head& h, std::string_view date,
                bool draining, const server_fields* server = nullptr) {
         start(out, req, h.status, h.fields, h.content_length, h.close, date, draining, h.has_date, h.has_server,
               server);
+    }
+    /// start() with Content-Length `body.size()` and body(body) in one: the body is copied
+    /// into the same write as the head (a native answer, or an app's whole answer). end()
+    /// follows as usual.
+    void whole(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
+               std::string_view body, bool app_close, std::string_view date, bool draining, bool has_date = false,
+               bool has_server = false, const server_fields* server = nullptr) {
+        frame(out, req, status, fields, static_cast<int64_t>(body.size()), app_close, date, draining, has_date,
+              has_server, server, body);
     }
 
     /// Body bytes. False when they exceed the declared Content-Length (nothing written:
@@ -102,6 +113,9 @@ class response_framer {
     uint16_t status() const noexcept { return _status; }
 
   private:
+    void frame(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
+               int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date,
+               bool has_server, const server_fields* server, std::string_view body);
     bool admit(uint64_t n) noexcept; ///< length accounting; false when over
     void chunk_head(output_queue& out, uint64_t n);
 

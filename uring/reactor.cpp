@@ -632,7 +632,7 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
         return;
     }
     RB_PROBE2(response_sent, slot, res);
-    s.proto->output().recycle(s.batch.take_buffer());
+    s.proto->output().recycle_from(s.batch);
     s.batch.reset();
     if (s.paused && unsent(s) < _config.output_high_water / 2 && !s.proto->close_after_flush()) {
         resume_reading(s, slot); // below the low-water mark

@@ -319,7 +319,6 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
     }
     head.status = parts.status;
     head.fields.clear();
-    head.fields.reserve(48 + parts.headers.size() * 40);
     std::string_view type = parts.type();
     bool typed = !type.empty() && !http::status_forbids_body(parts.status);
     if (parts.headers.empty() && (!typed || !parts.known_type.empty())) [[likely]] {
@@ -329,10 +328,14 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
                              : type == "application/octet-stream"
                                  ? std::string_view("Content-Type: application/octet-stream\r\n")
                                  : std::string_view("Content-Type: text/plain; charset=utf-8\r\n");
-    } else if (typed) {
-        head.fields.append("Content-Type: ");
-        head.fields.append(type);
-        head.fields.append("\r\n");
+    } else {
+        // Only here: on the hot path above a reserve would be a malloc per response.
+        head.fields.reserve(48 + parts.headers.size() * 40);
+        if (typed) {
+            head.fields.append("Content-Type: ");
+            head.fields.append(type);
+            head.fields.append("\r\n");
+        }
     }
     int64_t declared = -1;
     for (const auto& [name, value] : parts.headers) {
@@ -737,14 +740,15 @@ void app_bridge::set_async_runner(PyObject* submit) {
 
 void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>& answers,
                          uring::response_sink& later) {
-    http::app_response resp;
+    // The answer is built in place (no move of the message into the vector); nothing
+    // else appends to `answers` while the handler runs (it is this thread's).
+    http::app_response& resp = answers.emplace_back();
     address_response(req, resp);
     const handler_entry& h = _handlers[req.handler];
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
         PyErr_Clear();
         internal_error_answer(resp);
-        answers.push_back(std::move(resp));
         return;
     }
     PyObject* arg = reinterpret_cast<PyObject*>(obj);
@@ -755,8 +759,8 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
         Py_DECREF(result);
         result = final;
     }
-    if (finish(result, nullptr, meta_of(req), resp, later)) [[likely]] {
-        answers.push_back(std::move(resp));
+    if (!finish(result, nullptr, meta_of(req), resp, later)) [[unlikely]] {
+        answers.pop_back(); // a stream: its head went to `later` on its own
     }
     Py_XDECREF(result);
     release_request(obj);

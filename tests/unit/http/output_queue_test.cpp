@@ -277,5 +277,126 @@ TEST(OutputQueue, ClearFreesEverything) {
     EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"after"}});
 }
 
+// After a send, recycle_from() gives the queue its buffer back: the lone segment itself
+// when nothing was queued meanwhile (the next response is framed into the same memory),
+// else the buffer as the spare. Whatever follows still goes out whole and in order.
+TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
+    struct reuse_case {
+        const char* name;
+        bool queued_meanwhile; ///< bytes appended while the first batch was in flight
+        const char* then_kind; ///< what the next response appends: "small", "owned", "borrowed", "file", "credited"
+    };
+    const reuse_case cases[] = {
+        {"small after nothing", false, "small"},       {"large owned after nothing", false, "owned"},
+        {"borrowed after nothing", false, "borrowed"}, {"file after nothing", false, "file"},
+        {"credited after nothing", false, "credited"}, {"small after queued", true, "small"},
+        {"owned after queued", true, "owned"},
+    };
+    for (const auto& c : cases) {
+        output_queue q;
+        q.append(std::string(600, 'a')); // a response: one owned segment of fresh capacity
+        send_batch b;
+        ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name;
+        const char* sent_memory = b.segments()[0].owned.data();
+        if (c.queued_meanwhile) {
+            q.append("pipelined");
+        }
+        b.consume(b.remaining());
+        ASSERT_TRUE(b.empty()) << c.name;
+        q.recycle_from(b);
+        b.reset();
+        EXPECT_EQ(q.bytes(), c.queued_meanwhile ? 9u : 0u) << c.name;
+        send_batch none;
+        EXPECT_EQ(q.take_front(none, 8, SIZE_MAX), c.queued_meanwhile) << c.name; // nothing empty is ever sent
+        std::vector<std::vector<std::string>> expected;
+        if (c.queued_meanwhile) {
+            EXPECT_EQ(describe(none.segments()[0]), "pipelined") << c.name;
+            none.consume(none.remaining());
+            q.recycle_from(none);
+            none.reset();
+        }
+        auto credit = std::make_shared<counting_credit>();
+        std::string then = c.then_kind;
+        std::string big(3000, 'z');
+        q.append("head;");
+        if (then == "small") {
+            q.append("body");
+            expected.push_back({"head;body"});
+        } else if (then == "owned") {
+            q.append_owned(std::string(big));
+            expected.push_back({"head;", big});
+        } else if (then == "borrowed") {
+            q.append_borrowed(big, nullptr);
+            expected.push_back({"head;", big});
+        } else if (then == "file") {
+            q.append_file(no_file(), 7, 100);
+            expected.push_back({"head;"});
+            expected.push_back({"[file 7+100]"});
+        } else {
+            q.append_credited("piece", credit);
+            expected.push_back({"head;", "piece"});
+        }
+        if (!c.queued_meanwhile) {
+            // The next head went into the memory just sent: no allocation for it.
+            send_batch peek;
+            ASSERT_TRUE(q.take_front(peek, 1, SIZE_MAX)) << c.name;
+            EXPECT_EQ(peek.segments()[0].owned.data(), sent_memory) << c.name;
+            EXPECT_EQ(describe(peek.segments()[0]), "head;" + std::string(then == "small" ? "body" : "")) << c.name;
+            peek.consume(peek.remaining());
+            q.recycle_from(peek);
+            expected.front().erase(expected.front().begin());
+            if (expected.front().empty()) {
+                expected.erase(expected.begin());
+            }
+        }
+        EXPECT_EQ(batches(q, 8, SIZE_MAX), expected) << c.name;
+        EXPECT_TRUE(q.empty()) << c.name;
+        if (then == "credited") {
+            EXPECT_EQ(credit->total, 5u) << c.name;
+        }
+    }
+}
+
+// The emptied tail recycle_from leaves is never sent, whatever is appended after it
+// without going through the tail (a file range alone, a large owned or credited piece):
+// no zero-length iovec, and a file range still goes out alone.
+TEST(OutputQueue, EmptiedTailIsNeverSent) {
+    struct after_case {
+        const char* name;
+        const char* kind;
+        std::vector<std::vector<std::string>> expected;
+    };
+    const std::string big(3000, 'z');
+    const after_case cases[] = {
+        {"file", "file", {{"[file 3+9]"}}},
+        {"large owned", "owned", {{big}}},
+        {"credited", "credited", {{"piece"}}},
+        {"file then small", "file_small", {{"[file 3+9]"}, {"tail"}}},
+    };
+    for (const auto& c : cases) {
+        output_queue q;
+        q.append(std::string(600, 'a'));
+        send_batch b;
+        ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name;
+        b.consume(b.remaining());
+        q.recycle_from(b); // q now holds an emptied owned segment
+        b.reset();
+        std::string kind = c.kind;
+        auto credit = std::make_shared<counting_credit>();
+        if (kind == "file" || kind == "file_small") {
+            q.append_file(no_file(), 3, 9);
+        } else if (kind == "owned") {
+            q.append_owned(std::string(big));
+        } else {
+            q.append_credited("piece", credit);
+        }
+        if (kind == "file_small") {
+            q.append("tail");
+        }
+        EXPECT_EQ(batches(q, 8, SIZE_MAX), c.expected) << c.name;
+        EXPECT_TRUE(q.empty()) << c.name;
+    }
+}
+
 } // namespace
 } // namespace ringbolt::http

@@ -2,6 +2,8 @@
 // persistence; chunk encoding; length accounting; classification of handler headers.
 #include "http/response_framer.hpp"
 
+#include "http/response_features.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -155,6 +157,104 @@ TEST(ResponseFramer, ServerFieldsFromConfiguration) {
         response_framer f;
         f.start(q, request_context{}, 200, "", 0, false, "D", false, false, c.has_server, &sf);
         EXPECT_EQ(render(q), c.expected);
+    }
+}
+
+// The head is written in place into the queue's tail (grown by an upper bound, then cut):
+// statuses with and without a reason phrase, after bytes already queued, with the
+// features' lines, and an HTTP-date of another length.
+TEST(ResponseFramer, HeadWrittenInPlace) {
+    struct in_place_case {
+        const char* name;
+        uint16_t status;
+        std::string_view date;
+        const char* before; ///< already in the queue's tail
+        const char* expected;
+    };
+    const in_place_case cases[] = {
+        {"200", 200, date, "",
+         "HTTP/1.1 200 OK\r\nServer: ringbolt\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+         "X-A: 1\r\nContent-Length: 0\r\n\r\n"},
+        {"404", 404, "D", "",
+         "HTTP/1.1 404 Not Found\r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\n"
+         "Content-Length: 0\r\n\r\n"},
+        {"no reason phrase", 299, "D", "",
+         "HTTP/1.1 299 \r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\n"
+         "Content-Length: 0\r\n\r\n"},
+        {"999", 999, "D", "", "HTTP/1.1 999 \r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n"},
+        {"after queued bytes", 200, "D", "prev",
+         "prevHTTP/1.1 200 OK\r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\n"
+         "Content-Length: 0\r\n\r\n"},
+    };
+    for (const auto& c : cases) {
+        output_queue q;
+        q.append(c.before);
+        response_framer f;
+        f.start(q, request_context{}, c.status, "X-A: 1\r\n", 0, false, c.date, false);
+        EXPECT_EQ(q.bytes(), std::string_view(c.expected).size()) << c.name; // the queue's count is cut too
+        EXPECT_EQ(render(q), c.expected) << c.name;
+    }
+    // The features' lines (security headers here) go after the handler's fields, before
+    // the framing; the 20-digit length is the longest framing line.
+    response_features feats;
+    ASSERT_EQ(configure_security_headers(feats, {{"X-Frame-Options", "DENY"}}), "");
+    request_context req;
+    req.features = &feats;
+    req.head_request = true;
+    output_queue q;
+    response_framer f;
+    f.start(q, req, 200, "X-A: 1\r\n", INT64_MAX, false, "D", false);
+    EXPECT_EQ(render(q), "HTTP/1.1 200 OK\r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\nX-Frame-Options: DENY\r\n"
+                         "Content-Length: 9223372036854775807\r\n\r\n");
+}
+
+// whole() is start() + body() in one write: the same bytes, framing and accounting for
+// every kind of request and status, small bodies and ones past the coalescing size.
+TEST(ResponseFramer, WholeIsStartAndBody) {
+    struct whole_case {
+        const char* name;
+        uint16_t status;
+        uint8_t minor;
+        bool head_request;
+        bool keep_alive;
+        bool app_close;
+        bool draining;
+        size_t body_size;
+    };
+    const whole_case cases[] = {
+        {"200 small", 200, 1, false, true, false, false, 27},
+        {"200 empty", 200, 1, false, true, false, false, 0},
+        {"200 one below coalescing", 200, 1, false, true, false, false, output_queue::coalesce_below - 1},
+        {"200 at coalescing", 200, 1, false, true, false, false, output_queue::coalesce_below},
+        {"200 large", 200, 1, false, true, false, false, 70000},
+        {"HEAD", 200, 1, true, true, false, false, 12},
+        {"204 drops the body", 204, 1, false, true, false, false, 5},
+        {"304 drops the body", 304, 1, false, true, false, false, 5},
+        {"404 without keep-alive", 404, 1, false, false, false, false, 40},
+        {"1.0 keep-alive", 200, 0, false, true, false, false, 3},
+        {"app close", 201, 1, false, true, true, false, 3},
+        {"draining", 200, 1, false, true, false, true, 3},
+    };
+    for (const auto& c : cases) {
+        std::string body(c.body_size, 'b');
+        for (size_t i = 0; i < body.size(); ++i) {
+            body[i] = static_cast<char>('a' + i % 26);
+        }
+        request_context req{c.minor, c.head_request, c.keep_alive};
+        output_queue q1;
+        response_framer f1;
+        f1.start(q1, req, c.status, "X-A: 1\r\n", static_cast<int64_t>(body.size()), c.app_close, date, c.draining);
+        EXPECT_TRUE(f1.body(q1, body)) << c.name;
+        output_queue q2;
+        response_framer f2;
+        f2.whole(q2, req, c.status, "X-A: 1\r\n", body, c.app_close, date, c.draining);
+        EXPECT_EQ(q2.bytes(), q1.bytes()) << c.name;
+        EXPECT_EQ(f2.framing(), f1.framing()) << c.name;
+        EXPECT_EQ(f2.closes(), f1.closes()) << c.name;
+        EXPECT_TRUE(f1.end(q1)) << c.name;
+        EXPECT_TRUE(f2.end(q2)) << c.name; // the whole body was accounted for
+        EXPECT_EQ(render(q2), render(q1)) << c.name;
+        EXPECT_FALSE(f2.body(q2, "x") && f2.framing() == body_framing::length) << c.name; // nothing more fits
     }
 }
 
