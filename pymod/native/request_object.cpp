@@ -691,8 +691,8 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
                                                : r.version_minor == http::version_http2 ? 2
                                                                                         : 1];
     bool ok = set_key(d, names.method, get_method(self, nullptr)) &&
-              PyDict_SetItem(d, names.http_version, version) == 0 &&
-              set_key(d, names.path, get_path(self, nullptr)) && set_key(d, names.raw_path, bytes_of(raw_path)) &&
+              PyDict_SetItem(d, names.http_version, version) == 0 && set_key(d, names.path, get_path(self, nullptr)) &&
+              set_key(d, names.raw_path, bytes_of(raw_path)) &&
               set_key(d, names.query_string, bytes_of(r.query.in(r.data))) &&
               set_key(d, names.headers, asgi_headers(r)) && set_key(d, names.client, client_pair(r.peer));
     if (ok && r.https) {
