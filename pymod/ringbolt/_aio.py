@@ -14,7 +14,11 @@ import time
 import traceback
 from typing import Any
 
+from . import _native
 from ._tasks import complete, new_task
+
+_begin_batch = _native._begin_batch
+_end_batch = _native._end_batch
 
 logger = logging.getLogger("ringbolt")
 
@@ -66,12 +70,19 @@ class AsyncRunner:
         self.loop.call_soon_threadsafe(self._start, items)
 
     def _start(self, items: list[tuple[Any, Any, Any]]) -> None:
+        # Each task runs its first step as it is made (new_task); what those steps answer
+        # is delivered when the batch is started, in this loop iteration (one wake-up per
+        # reactor), rather than by a flush scheduled for the next.
         loop = self.loop
-        for handler, request, pending in items:
-            if getattr(handler, "_ringbolt_takes_pending", False):
-                new_task(loop, handler.run(request, pending, loop))  # an ASGI app: answers itself
-            else:
-                new_task(loop, _answer(loop, handler, request, pending))
+        _begin_batch()
+        try:
+            for handler, request, pending in items:
+                if getattr(handler, "_ringbolt_takes_pending", False):
+                    new_task(loop, handler.run(request, pending, loop))  # an ASGI app: answers itself
+                else:
+                    new_task(loop, _answer(loop, handler, request, pending))
+        finally:
+            _end_batch()
 
     def run(self, coro: Any, timeout: float | None = None) -> Any:
         """Run ``coro`` on the loop from another thread and return its result (start-up

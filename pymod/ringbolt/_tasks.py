@@ -42,6 +42,10 @@ if sys.version_info >= (3, 12):
         # I/O is answered without a loop round-trip (and is never kept: it is done).
         return _keep(asyncio.Task(coro, loop=loop, eager_start=True))
 else:
+    _eager_task = _native.eager_task
 
     def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
-        return _keep(loop.create_task(coro))
+        # Python 3.11 has no eager_start: _native.eager_task starts the task the same way
+        # (a real Task, current_task() in its first step, which runs before this returns;
+        # see pymod/native/eager_task.cpp).
+        return _keep(_eager_task(asyncio.Task, loop, coro))

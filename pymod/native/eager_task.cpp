@@ -1,0 +1,187 @@
+// ringbolt._native.eager_task: an asyncio Task whose first step runs at once, before the
+// call returns, as Python 3.12's Task(..., eager_start=True) does, for Python 3.11,
+// which has no such start. A request whose app does not suspend is then answered in
+// the loop iteration that received it, and its first step is never scheduled.
+//
+// The Task is a real one, made by asyncio.Task itself: code in the first step sees it
+// as asyncio.current_task() (anyio cancel scopes, asyncio.timeout, task groups), and
+// the same Task goes on if the coroutine suspends. Only the scheduling of its first
+// step is taken over: Task.__init__ hands that step to `loop.call_soon(step,
+// context=ctx)`, looked up on the loop by name. While the Task is made, the loop's
+// __dict__ maps "call_soon" to `capture`, which keeps the call whose context is the one
+// this Task was given (anything else goes to the real call_soon); the step is then run
+// here, in that context, as the loop would run it one iteration later.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+namespace ringbolt::py {
+
+namespace {
+
+PyObject* str_call_soon = nullptr;        // "call_soon"
+PyObject* str_get_task_factory = nullptr; // "get_task_factory"
+PyObject* str_create_task = nullptr;      // "create_task"
+PyObject* kw_loop_context = nullptr;      // ("loop", "context")
+PyObject* capture_fn = nullptr;           // the `capture` function object
+
+/// One eager_task call in progress (they nest only if a finalizer makes a Task).
+struct capture_frame {
+    PyObject* context;  ///< the Task's context: its first step is the call_soon with it
+    PyObject* real;     ///< the loop's own call_soon
+    PyObject* callback; ///< the captured step (new reference), or null
+    PyObject* args;     ///< its positional arguments (a tuple, new reference)
+    capture_frame* outer;
+};
+
+capture_frame* g_frame = nullptr; // guarded by the GIL
+
+// call_soon(callback, *args, context=None) while a Task is made: keeps the Task's first
+// step; schedules anything else as the loop's call_soon does (and returns its Handle).
+PyObject* capture(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    capture_frame* f = g_frame;
+    if (f == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "ringbolt's call_soon capture called outside eager_task");
+        return nullptr;
+    }
+    PyObject* context = nullptr;
+    if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) == 1 &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "context") == 0) {
+        context = args[nargs];
+    }
+    if (f->callback == nullptr && nargs >= 1 && context == f->context) {
+        f->args = PyTuple_New(nargs - 1);
+        if (f->args == nullptr) {
+            return nullptr;
+        }
+        for (Py_ssize_t i = 1; i < nargs; ++i) {
+            PyTuple_SET_ITEM(f->args, i - 1, Py_NewRef(args[i]));
+        }
+        f->callback = Py_NewRef(args[0]);
+        Py_RETURN_NONE; // Task.__init__ drops the handle
+    }
+    return PyObject_Vectorcall(f->real, args, static_cast<size_t>(nargs), kwnames);
+}
+
+PyMethodDef capture_def = {"call_soon", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture)),
+                           METH_FASTCALL | METH_KEYWORDS,
+                           "ringbolt's stand-in for loop.call_soon while eager_task makes a Task."};
+
+/// `loop.create_task(coro)`: the lazy start (a task factory, a nested call).
+PyObject* create_task(PyObject* loop, PyObject* coro) {
+    return PyObject_CallMethodOneArg(loop, str_create_task, coro);
+}
+
+// eager_task(Task, loop, coro) -> Task
+PyObject* eager_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "eager_task(Task, loop, coro) takes 3 arguments");
+        return nullptr;
+    }
+    PyObject* task_type = args[0];
+    PyObject* loop = args[1];
+    PyObject* coro = args[2];
+    // A task factory set on the loop makes every task (as loop.create_task would ask it to).
+    PyObject* factory = PyObject_CallMethodNoArgs(loop, str_get_task_factory);
+    if (factory == nullptr) {
+        return nullptr;
+    }
+    bool has_factory = factory != Py_None;
+    Py_DECREF(factory);
+    if (has_factory) {
+        return create_task(loop, coro);
+    }
+    PyObject* attrs = PyObject_GenericGetDict(loop, nullptr); // uvloop.Loop and asyncio's loops have one
+    if (attrs == nullptr) {
+        return nullptr;
+    }
+    PyObject* real = PyDict_GetItemWithError(attrs, str_call_soon); // borrowed
+    if (real == capture_fn) {
+        Py_DECREF(attrs);
+        return create_task(loop, coro); // made while another is (a finalizer): started lazily
+    }
+    if (real != nullptr) {
+        Py_INCREF(real);
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(attrs);
+        return nullptr;
+    } else {
+        // The loop's own bound method, kept in its __dict__ for good: swapping a value in
+        // and out below then changes no dict keys (attribute caches stay valid) and
+        // allocates nothing.
+        real = PyObject_GetAttr(loop, str_call_soon);
+        if (real == nullptr || PyDict_SetItem(attrs, str_call_soon, real) < 0) {
+            Py_XDECREF(real);
+            Py_DECREF(attrs);
+            return nullptr;
+        }
+    }
+    PyObject* context = PyContext_CopyCurrent(); // what Task.__init__ would copy itself
+    if (context == nullptr) {
+        Py_DECREF(real);
+        Py_DECREF(attrs);
+        return nullptr;
+    }
+    capture_frame frame{context, real, nullptr, nullptr, g_frame};
+    PyObject* task = nullptr;
+    if (PyDict_SetItem(attrs, str_call_soon, capture_fn) == 0) {
+        g_frame = &frame;
+        PyObject* call_args[] = {coro, loop, context};
+        task = PyObject_Vectorcall(task_type, call_args, 1, kw_loop_context);
+        g_frame = frame.outer;
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyDict_SetItem(attrs, str_call_soon, real) < 0) {
+            PyErr_WriteUnraisable(loop); // cannot happen: the key is there
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    if (task != nullptr && frame.callback != nullptr) {
+        // The first step, in the task's context, as the loop's Handle would run it.
+        if (PyContext_Enter(context) == 0) {
+            PyObject* rv = PyObject_Call(frame.callback, frame.args, nullptr);
+            PyContext_Exit(context);
+            if (rv == nullptr) {
+                Py_CLEAR(task); // KeyboardInterrupt or SystemExit out of the step: to the loop
+            }
+            Py_XDECREF(rv);
+        } else {
+            Py_CLEAR(task);
+        }
+    }
+    Py_XDECREF(frame.callback);
+    Py_XDECREF(frame.args);
+    Py_DECREF(context);
+    Py_DECREF(real);
+    Py_DECREF(attrs);
+    return task;
+}
+
+PyMethodDef eager_task_def = {
+    "eager_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&eager_task)), METH_FASTCALL,
+    "eager_task(Task, loop, coro) -> Task: Task(coro, loop=loop) with its first step run before this returns "
+    "(Python 3.12's eager_start, for 3.11); a loop with a task factory gets loop.create_task(coro)."};
+
+} // namespace
+
+/// Add eager_task to `module` (once, at module init).
+int init_eager_task(PyObject* module) {
+    str_call_soon = PyUnicode_InternFromString("call_soon");
+    str_get_task_factory = PyUnicode_InternFromString("get_task_factory");
+    str_create_task = PyUnicode_InternFromString("create_task");
+    kw_loop_context = Py_BuildValue("(ss)", "loop", "context");
+    if (str_call_soon == nullptr || str_get_task_factory == nullptr || str_create_task == nullptr ||
+        kw_loop_context == nullptr) {
+        return -1;
+    }
+    PyObject* name = PyModule_GetNameObject(module);
+    capture_fn = name != nullptr ? PyCFunction_NewEx(&capture_def, nullptr, name) : nullptr;
+    PyObject* fn = capture_fn != nullptr ? PyCFunction_NewEx(&eager_task_def, nullptr, name) : nullptr;
+    Py_XDECREF(name);
+    if (fn == nullptr || PyModule_AddObject(module, "eager_task", fn) < 0) {
+        Py_XDECREF(fn);
+        return -1;
+    }
+    return 0;
+}
+
+} // namespace ringbolt::py
