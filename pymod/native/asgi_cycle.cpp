@@ -6,6 +6,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "pymod/native/asgi_cycle.hpp"
+
 #include "pymod/native/app_bridge.hpp"
 
 #include <structmember.h>
@@ -284,12 +286,7 @@ PyObject* cycle_receive(PyObject* self, PyObject*) {
     return PyObject_CallMethodNoArgs(self, str_receive);
 }
 
-int cycle_init(PyObject* self, PyObject* args, PyObject* kwds) {
-    static const char* kw[] = {"req", "pending", "loop", nullptr};
-    PyObject *req, *pending, *loop;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:ASGICycle", const_cast<char**>(kw), &req, &pending, &loop)) {
-        return -1;
-    }
+int set_fields(PyObject* self, PyObject* req, PyObject* pending, PyObject* loop) {
     cycle_object* c = cycle_of(self);
     Py_XSETREF(c->req, Py_NewRef(req));
     Py_XSETREF(c->pending, Py_NewRef(pending));
@@ -302,6 +299,15 @@ int cycle_init(PyObject* self, PyObject* args, PyObject* kwds) {
     c->body_done = 0;
     c->disconnected = 0;
     return c->status != nullptr ? 0 : -1;
+}
+
+int cycle_init(PyObject* self, PyObject* args, PyObject* kwds) {
+    static const char* kw[] = {"req", "pending", "loop", nullptr};
+    PyObject *req, *pending, *loop;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:ASGICycle", const_cast<char**>(kw), &req, &pending, &loop)) {
+        return -1;
+    }
+    return set_fields(self, req, pending, loop);
 }
 
 int cycle_traverse(PyObject* self, visitproc visit, void* arg) {
@@ -362,6 +368,22 @@ PyMemberDef cycle_members[] = {
 PyTypeObject cycle_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 } // namespace
+
+PyObject* new_asgi_cycle(PyTypeObject* type, PyObject* req, PyObject* pending, PyObject* loop) {
+    if (!PyType_IsSubtype(type, &cycle_type)) {
+        PyErr_Format(PyExc_TypeError, "%s is not an ASGICycle type", type->tp_name);
+        return nullptr;
+    }
+    PyObject* self = type->tp_alloc(type, 0);
+    if (self != nullptr && set_fields(self, req, pending, loop) < 0) {
+        Py_CLEAR(self);
+    }
+    return self;
+}
+
+bool asgi_cycle_done(PyObject* cycle) {
+    return cycle_of(cycle)->state == state_done;
+}
 
 /// Ready ASGICycle (and its awaitable) and add it to `module` (once, at module init).
 /// `flush` is _native._flush_completions, what a staged answer schedules.

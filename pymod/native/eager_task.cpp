@@ -21,8 +21,11 @@ namespace {
 PyObject* str_call_soon = nullptr;        // "call_soon"
 PyObject* str_get_task_factory = nullptr; // "get_task_factory"
 PyObject* str_create_task = nullptr;      // "create_task"
-PyObject* kw_loop_context = nullptr;      // ("loop", "context")
-PyObject* capture_fn = nullptr;           // the `capture` function object
+PyObject* str_done = nullptr;             // "done"
+PyObject* str_discard = nullptr;          // "discard"
+PyObject* str_add_done_callback = nullptr;
+PyObject* kw_loop_context = nullptr; // ("loop", "context")
+PyObject* capture_fn = nullptr;      // the `capture` function object
 
 /// One eager_task call in progress (they nest only if a finalizer makes a Task).
 struct capture_frame {
@@ -71,15 +74,43 @@ PyObject* create_task(PyObject* loop, PyObject* coro) {
     return PyObject_CallMethodOneArg(loop, str_create_task, coro);
 }
 
-// eager_task(Task, loop, coro) -> Task
-PyObject* eager_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "eager_task(Task, loop, coro) takes 3 arguments");
+PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro);
+
+/// A task not done yet is kept in `keep` (a set) until it is: the loop holds tasks weakly
+/// (ringbolt._tasks._keep). Steals `task`; returns it, or null.
+PyObject* kept(PyObject* task, PyObject* keep) {
+    if (task == nullptr || keep == Py_None) {
+        return task;
+    }
+    PyObject* done = PyObject_CallMethodNoArgs(task, str_done);
+    int is_done = done != nullptr ? PyObject_IsTrue(done) : -1;
+    Py_XDECREF(done);
+    if (is_done == 0) {
+        PyObject* discard = PySet_Add(keep, task) == 0 ? PyObject_GetAttr(keep, str_discard) : nullptr;
+        PyObject* r = discard != nullptr ? PyObject_CallMethodOneArg(task, str_add_done_callback, discard) : nullptr;
+        Py_XDECREF(discard);
+        if (r == nullptr) {
+            is_done = -1;
+        }
+        Py_XDECREF(r);
+    }
+    if (is_done < 0) {
+        Py_DECREF(task);
         return nullptr;
     }
-    PyObject* task_type = args[0];
-    PyObject* loop = args[1];
-    PyObject* coro = args[2];
+    return task;
+}
+
+// eager_task(Task, loop, coro, keep) -> Task
+PyObject* eager_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 4 || (args[3] != Py_None && !PySet_Check(args[3]))) {
+        PyErr_SetString(PyExc_TypeError, "eager_task(Task, loop, coro, keep) takes 4 arguments (keep: a set or None)");
+        return nullptr;
+    }
+    return kept(make_task(args[0], args[1], args[2]), args[3]);
+}
+
+PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
     // A task factory set on the loop makes every task (as loop.create_task would ask it to).
     PyObject* factory = PyObject_CallMethodNoArgs(loop, str_get_task_factory);
     if (factory == nullptr) {
@@ -158,8 +189,9 @@ PyObject* eager_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 
 PyMethodDef eager_task_def = {
     "eager_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&eager_task)), METH_FASTCALL,
-    "eager_task(Task, loop, coro) -> Task: Task(coro, loop=loop) with its first step run before this returns "
-    "(Python 3.12's eager_start, for 3.11); a loop with a task factory gets loop.create_task(coro)."};
+    "eager_task(Task, loop, coro, keep) -> Task: Task(coro, loop=loop) with its first step run before this "
+    "returns (Python 3.12's eager_start, for 3.11); a loop with a task factory gets loop.create_task(coro). A task "
+    "not done then is added to the set `keep` (None: not kept) until it is."};
 
 } // namespace
 
@@ -168,8 +200,12 @@ int init_eager_task(PyObject* module) {
     str_call_soon = PyUnicode_InternFromString("call_soon");
     str_get_task_factory = PyUnicode_InternFromString("get_task_factory");
     str_create_task = PyUnicode_InternFromString("create_task");
+    str_done = PyUnicode_InternFromString("done");
+    str_discard = PyUnicode_InternFromString("discard");
+    str_add_done_callback = PyUnicode_InternFromString("add_done_callback");
     kw_loop_context = Py_BuildValue("(ss)", "loop", "context");
     if (str_call_soon == nullptr || str_get_task_factory == nullptr || str_create_task == nullptr ||
+        str_done == nullptr || str_discard == nullptr || str_add_done_callback == nullptr ||
         kw_loop_context == nullptr) {
         return -1;
     }

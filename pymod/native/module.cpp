@@ -11,6 +11,7 @@
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/app_bridge.hpp"
+#include "pymod/native/asgi_cycle.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
@@ -30,9 +31,9 @@
 namespace pb = pybind11;
 
 namespace ringbolt::py {
-int init_wsgi_call(PyObject* module);                   // wsgi_call.cpp
-int init_asgi_cycle(PyObject* module, PyObject* flush); // asgi_cycle.cpp
-int init_eager_task(PyObject* module);                  // eager_task.cpp
+int init_wsgi_call(PyObject* module);  // wsgi_call.cpp
+int init_asgi_call(PyObject* module);  // asgi_call.cpp
+int init_eager_task(PyObject* module); // eager_task.cpp
 } // namespace ringbolt::py
 
 namespace ringbolt::py_module {
@@ -541,7 +542,7 @@ void init_runtime(pb::module_& m) {
         m.add_object(def.ml_name, pb::reinterpret_steal<pb::object>(fn));
     }
     if (ringbolt::py::init_asgi_cycle(m.ptr(), m.attr("_flush_completions").ptr()) < 0 ||
-        ringbolt::py::init_eager_task(m.ptr()) < 0) {
+        ringbolt::py::init_asgi_call(m.ptr()) < 0 || ringbolt::py::init_eager_task(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
     m.def(

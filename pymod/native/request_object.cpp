@@ -869,6 +869,14 @@ PyMethodDef methods[] = {
 
 PyTypeObject request_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
+PyObject* asgi_scope(PyObject* req, PyObject* base) {
+    return method_asgi_scope(req, base);
+}
+
+bool is_websocket_request(PyObject* req) {
+    return R(req).websocket;
+}
+
 int init_request_type() {
     request_type.tp_name = "ringbolt._native.Request";
     request_type.tp_basicsize = sizeof(request_object);

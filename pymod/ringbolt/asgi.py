@@ -392,8 +392,8 @@ def _log_protocol_error(req: Any, exc: BaseException) -> None:
 
 
 class ASGIHandler:
-    """The server-side callable for one ASGI app: ``run(req, pending)`` is a coroutine
-    started by the event loop for each request (``ringbolt._aio``)."""
+    """The server-side callable for one ASGI app: ``run(req, pending, loop)`` gives the
+    coroutine the event loop starts as each request's task (``ringbolt._aio``)."""
 
     _ringbolt_takes_pending = True
 
@@ -409,11 +409,18 @@ class ASGIHandler:
             "server": server,
             "extensions": {"http.response.pathsend": {}},
         }
+        # run(req, pending, loop): the coroutine of one request's task, built natively
+        # (scope, cycle; the app is called in the task's first step, and its end does what
+        # _run's except/else clauses do); WebSocket handshakes go to _run.
+        self.run: Callable[[Any, Any, asyncio.AbstractEventLoop], Any] = _native.ASGICall(
+            self, app, self.base, self.state, _Cycle, _asgi_path, asyncio.CancelledError)
 
     def set_server(self, host: str, port: int) -> None:
         self.base["server"] = (host, port)
 
-    async def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+    async def _run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """One request, in Python: the WebSocket handshakes (``run``, the native entry,
+        takes every http request)."""
         if req._websocket:
             await self._run_websocket(req, pending, loop)
             return
@@ -429,13 +436,16 @@ class ASGIHandler:
             cycle.fail(exc)
             raise
         except BaseException as exc:  # noqa: BLE001 - each reaches its request; SystemExit never the loop
-            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                logger.error("ASGI application raised %s for %s %s: answered 500; the server keeps serving "
-                             "(stop it with SIGTERM)", type(exc).__name__, req.method, req.target)
-            cycle.fail(exc)
+            self._failed(cycle, exc)
         else:
             cycle.returned()
 
+    def _failed(self, cycle: _Cycle, exc: BaseException) -> None:
+        """The app raised ``exc`` (not a cancellation): it reaches its request."""
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            logger.error("ASGI application raised %s for %s %s: answered 500; the server keeps serving "
+                         "(stop it with SIGTERM)", type(exc).__name__, cycle.req.method, cycle.req.target)
+        cycle.fail(exc)
 
     async def _run_websocket(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
 

@@ -514,6 +514,21 @@ def test_send_and_receive_give_awaitables_asyncio_takes_as_coroutines(srv, how):
     assert obj == {"how": how, "received": "http.request", "body": "hi"}
 
 
+@pytest.mark.parametrize("app", ["asgi_app:sync_call_app", "asgi_app:awaitable_app"])
+def test_an_app_whose_call_is_not_async_is_called_in_the_task(app, tmp_path):
+    s = LoggedServer(app, tmp_path / "call.log", "--threads", "1")
+    try:
+        assert json_get(s, "/call-task") == {"in_task": True, "same": True}
+        assert json_get(s, "/scope")["method"] == "GET"
+        for path in ("/call-raises", "/raise-before"):
+            sock, rd = send(s, get_req(path, "Connection: close\r\n"))
+            with sock:
+                assert read_head(rd).status == 500, path
+        s.wait_log("ValueError: raised by a plain __call__")
+    finally:
+        assert s.stop() == 0, s.log.read_text()
+
+
 # ---------------------------------------------------------------------------------------
 # Lifespan
 # ---------------------------------------------------------------------------------------

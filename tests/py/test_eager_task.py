@@ -69,7 +69,7 @@ def test_a_coroutine_that_does_not_suspend_is_done_when_the_call_returns(loop):
         return "result"
 
     def start() -> Any:
-        task = _native.eager_task(asyncio.Task, loop, quick())
+        task = _native.eager_task(asyncio.Task, loop, quick(), None)
         seen["done_at_once"] = task.done()
         return task
 
@@ -89,7 +89,7 @@ def test_a_coroutine_that_suspends_goes_on_in_the_same_task(loop):
         return "later"
 
     def start() -> Any:
-        task = _native.eager_task(asyncio.Task, loop, slow())
+        task = _native.eager_task(asyncio.Task, loop, slow(), None)
         seen.append(("done_at_once", task.done(), len(seen)))
         return task
 
@@ -105,7 +105,7 @@ def test_an_exception_ends_the_task(loop, suspend):
             await asyncio.sleep(0)
         raise ValueError("boom")
 
-    task = run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, boom()))
+    task = run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, boom(), None))
     assert isinstance(task.exception(), ValueError)
 
 
@@ -120,7 +120,7 @@ def test_a_task_that_cancels_itself_in_its_first_step_ends_cancelled(loop, then)
             reached.append("after the await")
         return "returned"
 
-    task = run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, self_cancel()))
+    task = run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, self_cancel(), None))
     assert task.cancelled() and reached == []
 
 
@@ -133,7 +133,7 @@ def test_the_first_step_runs_in_a_copy_of_the_callers_context(loop):
 
     def start() -> Any:
         VAR.set("set by the caller")
-        task = _native.eager_task(asyncio.Task, loop, reads_and_sets())
+        task = _native.eager_task(asyncio.Task, loop, reads_and_sets(), None)
         return task, VAR.get()
 
     task, caller_sees = run_in_loop(loop, lambda: contextvars.copy_context().run(start))
@@ -157,7 +157,7 @@ def test_other_call_soon_calls_while_the_task_is_made_are_scheduled(loop):
         return "ok"
 
     def start() -> Any:
-        task = _native.eager_task(Noisy, loop, quick())
+        task = _native.eager_task(Noisy, loop, quick(), None)
         ran.append("returned")
         return task
 
@@ -173,7 +173,7 @@ def test_a_task_made_while_another_is_made_starts_lazily(loop):
 
     class Nesting(asyncio.Task):  # type: ignore[type-arg]
         def __init__(self, coro: Any, *, loop: Any, context: Any) -> None:
-            inner_tasks.append(_native.eager_task(asyncio.Task, loop, inner()))
+            inner_tasks.append(_native.eager_task(asyncio.Task, loop, inner(), None))
             inner_tasks.append(inner_tasks[0].done())
             super().__init__(coro, loop=loop, context=context)
 
@@ -181,7 +181,7 @@ def test_a_task_made_while_another_is_made_starts_lazily(loop):
         return "outer"
 
     def start() -> Any:
-        task = _native.eager_task(Nesting, loop, outer())
+        task = _native.eager_task(Nesting, loop, outer(), None)
         return task, task.done()
 
     task, done_at_once = run_in_loop(loop, start)
@@ -203,7 +203,7 @@ def test_a_task_factory_makes_the_task(loop):
     loop.set_task_factory(factory)
 
     def start() -> Any:
-        task = _native.eager_task(asyncio.Task, loop, quick())
+        task = _native.eager_task(asyncio.Task, loop, quick(), None)
         return task, task.done()
 
     task, done_at_once = run_in_loop(loop, start)
@@ -214,8 +214,30 @@ def test_the_loops_call_soon_is_its_own_afterwards(loop):
     async def quick() -> None:
         pass
 
-    run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, quick()))
+    run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, quick(), None))
     assert loop.call_soon == type(loop).call_soon.__get__(loop)
     handle = loop.call_soon(lambda: None)
     assert callable(handle.cancel)
     handle.cancel()
+
+
+def test_only_a_task_that_suspended_is_kept_and_until_it_is_done(loop):
+    keep: set[Any] = set()
+    seen: dict[str, Any] = {}
+
+    async def quick() -> None:
+        pass
+
+    async def slow() -> None:
+        await asyncio.sleep(0.01)
+
+    def start() -> Any:
+        done_task = _native.eager_task(asyncio.Task, loop, quick(), keep)
+        slow_task = _native.eager_task(asyncio.Task, loop, slow(), keep)
+        seen["kept"] = set(keep)
+        return done_task, slow_task
+
+    done_task, slow_task = run_in_loop(loop, start)
+    assert seen["kept"] == {slow_task} and done_task not in seen["kept"]
+    assert keep == set()  # discarded once done
+    assert done_task._callbacks in (None, [])  # no done callback was added to it

@@ -404,3 +404,50 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _text_response(send, b"no such path", 404)
         return
     await handler(scope, receive, send)
+
+
+# ---- apps whose __call__ is not async (asgiref-style wrappers) ----
+
+
+class _Awaitable:
+    """An awaitable that is not a coroutine."""
+
+    def __init__(self, coro: Any) -> None:
+        self.coro = coro
+
+    def __await__(self) -> Any:
+        return self.coro.__await__()
+
+
+class SyncCall:
+    """An ASGI app whose __call__ is a plain function that gives a coroutine (or, with
+    ``wrap``, another awaitable): the call itself runs in the request's task too.
+    /call-task answers whether it did; /call-raises raises in the call."""
+
+    def __init__(self, inner: Any, wrap: bool) -> None:
+        self.inner = inner
+        self.wrap = wrap
+
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        path = scope.get("path")
+        if path == "/call-raises":
+            raise ValueError("raised by a plain __call__")
+        if path == "/call-task":
+            coro = self._call_task(asyncio.current_task(), send)
+        else:
+            coro = self.inner(scope, receive, send)
+        return _Awaitable(coro) if self.wrap else coro
+
+    async def _call_task(self, task: Any, send: Any) -> None:
+        await _json(send, {"in_task": task is not None, "same": task is asyncio.current_task()})
+
+
+# Served through ringbolt.asgi.asgi_app (`ringbolt serve` takes such a callable for WSGI).
+def _served(inner: Any) -> Any:
+    from ringbolt.asgi import asgi_app
+
+    return asgi_app(inner)
+
+
+sync_call_app = _served(SyncCall(app, wrap=False))
+awaitable_app = _served(SyncCall(app, wrap=True))
