@@ -14,6 +14,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "pymod/native/app_bridge.hpp"
+
 namespace ringbolt::py {
 
 namespace {
@@ -22,6 +24,8 @@ PyObject* str_call_soon = nullptr;        // "call_soon"
 PyObject* str_get_task_factory = nullptr; // "get_task_factory"
 PyObject* str_create_task = nullptr;      // "create_task"
 PyObject* str_done = nullptr;             // "done"
+PyObject* str_run = nullptr;              // "run"
+PyObject* str_takes_pending = nullptr;    // "_ringbolt_takes_pending"
 PyObject* str_discard = nullptr;          // "discard"
 PyObject* str_add_done_callback = nullptr;
 PyObject* kw_loop_context = nullptr; // ("loop", "context")
@@ -187,6 +191,80 @@ PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
     return task;
 }
 
+// start_batch(Task, loop, items, answer, keep): AsyncRunner._start for Python 3.11. For
+// each (handler, request, pending) of a reactor's batch: the coroutine (handler.run(request,
+// pending, loop) for a handler that answers itself, an ASGI app or a WebSocket route;
+// else answer(loop, handler, request, pending)), started as eager_task starts it. What
+// the first steps answer is delivered at the end (begin_batch/end_batch).
+PyObject* start_batch(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "start_batch(Task, loop, items, answer, keep) takes 5 arguments");
+        return nullptr;
+    }
+    PyObject* task_type = args[0];
+    PyObject* loop = args[1];
+    PyObject* items = args[2];
+    PyObject* answer = args[3];
+    PyObject* keep = args[4];
+    begin_batch();
+    bool ok = true;
+    for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(items); ++i) {
+        PyObject* item = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
+            PyErr_SetString(PyExc_TypeError, "start_batch: items are (handler, request, pending)");
+            ok = false;
+            break;
+        }
+        PyObject* handler = PyTuple_GET_ITEM(item, 0);
+        PyObject* request = PyTuple_GET_ITEM(item, 1);
+        PyObject* pending = PyTuple_GET_ITEM(item, 2);
+        PyObject* takes = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+        if (PyObject_GetOptionalAttr(handler, str_takes_pending, &takes) < 0) {
+#else
+        if (_PyObject_LookupAttr(handler, str_takes_pending, &takes) < 0) {
+#endif
+            ok = false;
+            break;
+        }
+        int answers_itself = takes != nullptr ? PyObject_IsTrue(takes) : 0;
+        Py_XDECREF(takes);
+        PyObject* coro = nullptr;
+        if (answers_itself > 0) {
+            PyObject* run = PyObject_GetAttr(handler, str_run);
+            if (run != nullptr) {
+                PyObject* run_args[] = {request, pending, loop};
+                coro = PyObject_Vectorcall(run, run_args, 3, nullptr);
+                Py_DECREF(run);
+            }
+        } else if (answers_itself == 0) {
+            PyObject* answer_args[] = {loop, handler, request, pending};
+            coro = PyObject_Vectorcall(answer, answer_args, 4, nullptr);
+        }
+        PyObject* task = coro != nullptr ? kept(make_task(task_type, loop, coro), keep) : nullptr;
+        Py_XDECREF(coro);
+        ok = task != nullptr;
+        Py_XDECREF(task);
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject* flushed = end_batch();
+    Py_XDECREF(flushed);
+    if (!ok) {
+        PyErr_Restore(type, value, tb); // as `_start` raised it, after the flush (its finally)
+        return nullptr;
+    }
+    if (flushed == nullptr) {
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef start_batch_def = {
+    "start_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&start_batch)), METH_FASTCALL,
+    "start_batch(Task, loop, items, answer, keep): start a reactor's batch of async requests (AsyncRunner._start "
+    "on Python 3.11): each task as eager_task starts it, then deliver what they answered."};
+
 PyMethodDef eager_task_def = {
     "eager_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&eager_task)), METH_FASTCALL,
     "eager_task(Task, loop, coro, keep) -> Task: Task(coro, loop=loop) with its first step run before this "
@@ -201,20 +279,28 @@ int init_eager_task(PyObject* module) {
     str_get_task_factory = PyUnicode_InternFromString("get_task_factory");
     str_create_task = PyUnicode_InternFromString("create_task");
     str_done = PyUnicode_InternFromString("done");
+    str_run = PyUnicode_InternFromString("run");
+    str_takes_pending = PyUnicode_InternFromString("_ringbolt_takes_pending");
     str_discard = PyUnicode_InternFromString("discard");
     str_add_done_callback = PyUnicode_InternFromString("add_done_callback");
     kw_loop_context = Py_BuildValue("(ss)", "loop", "context");
     if (str_call_soon == nullptr || str_get_task_factory == nullptr || str_create_task == nullptr ||
-        str_done == nullptr || str_discard == nullptr || str_add_done_callback == nullptr ||
-        kw_loop_context == nullptr) {
+        str_done == nullptr || str_discard == nullptr || str_add_done_callback == nullptr || str_run == nullptr ||
+        str_takes_pending == nullptr || kw_loop_context == nullptr) {
         return -1;
     }
     PyObject* name = PyModule_GetNameObject(module);
     capture_fn = name != nullptr ? PyCFunction_NewEx(&capture_def, nullptr, name) : nullptr;
     PyObject* fn = capture_fn != nullptr ? PyCFunction_NewEx(&eager_task_def, nullptr, name) : nullptr;
+    PyObject* batch_fn = fn != nullptr ? PyCFunction_NewEx(&start_batch_def, nullptr, name) : nullptr;
     Py_XDECREF(name);
-    if (fn == nullptr || PyModule_AddObject(module, "eager_task", fn) < 0) {
+    if (batch_fn == nullptr || PyModule_AddObject(module, "eager_task", fn) < 0) {
         Py_XDECREF(fn);
+        Py_XDECREF(batch_fn);
+        return -1;
+    }
+    if (PyModule_AddObject(module, "start_batch", batch_fn) < 0) {
+        Py_DECREF(batch_fn);
         return -1;
     }
     return 0;
