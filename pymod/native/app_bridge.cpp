@@ -537,22 +537,9 @@ void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t bo
 }
 } // namespace
 
-bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                        uring::response_sink& sink) {
-    // The App's json_default for dict/list results. Only set when the App has one: outside
-    // a scope the thread's default is already null (scopes nest and restore), and setting
-    // and restoring the thread_local costs three __tls_get_addr calls a request.
-    std::optional<json_default_scope> json_default;
-    if (_json_default != nullptr) [[unlikely]] {
-        json_default.emplace(_json_default);
-    }
-    response_parts parts;
-    bool converted = exc == nullptr && result != nullptr && convert_result(result, _types, parts);
-    return answer(converted ? &parts : nullptr, exc, meta, resp, sink);
-}
-
-bool app_bridge::answer(response_parts* converted, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                        uring::response_sink& sink) {
+// Inlined into finish(): the sync handlers' hot path keeps no extra call.
+[[gnu::always_inline]] inline bool app_bridge::answer(response_parts* converted, PyObject* exc, const answer_meta& meta,
+                                                      http::app_response& resp, uring::response_sink& sink) {
     bool logs = http::access_log_enabled();
     if (converted != nullptr) [[likely]] {
         response_parts& parts = *converted;
@@ -598,6 +585,20 @@ bool app_bridge::answer(response_parts* converted, PyObject* exc, const answer_m
         log_access(meta, resp.start.status, static_cast<int64_t>(resp.body.size()));
     }
     return true;
+}
+
+bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                        uring::response_sink& sink) {
+    // The App's json_default for dict/list results. Only set when the App has one: outside
+    // a scope the thread's default is already null (scopes nest and restore), and setting
+    // and restoring the thread_local costs three __tls_get_addr calls a request.
+    std::optional<json_default_scope> json_default;
+    if (_json_default != nullptr) [[unlikely]] {
+        json_default.emplace(_json_default);
+    }
+    response_parts parts;
+    bool converted = exc == nullptr && result != nullptr && convert_result(result, _types, parts);
+    return answer(converted ? &parts : nullptr, exc, meta, resp, sink);
 }
 
 namespace {
