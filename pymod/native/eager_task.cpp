@@ -127,7 +127,11 @@ PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
     }
     PyObject* attrs = PyObject_GenericGetDict(loop, nullptr); // uvloop.Loop and asyncio's loops have one
     if (attrs == nullptr) {
-        return nullptr;
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError) && !PyErr_ExceptionMatches(PyExc_TypeError)) {
+            return nullptr;
+        }
+        PyErr_Clear();
+        return create_task(loop, coro); // a loop without a __dict__: started lazily
     }
     PyObject* real = PyDict_GetItemWithError(attrs, str_call_soon); // borrowed
     if (real == capture_fn) {
