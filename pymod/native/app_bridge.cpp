@@ -168,13 +168,20 @@ bool convert_headers(PyObject* headers, response_parts& out) {
     if (headers == Py_None) {
         return true;
     }
-    PyObject* items = PyDict_Check(headers) ? PyDict_Items(headers) : PySequence_List(headers);
+    // A list or tuple is walked as it is (nothing below runs Python code while it walks:
+    // it cannot change); anything else is copied into a list first.
+    PyObject* items = PyList_CheckExact(headers) || PyTuple_CheckExact(headers) ? Py_NewRef(headers)
+                      : PyDict_Check(headers)                                   ? PyDict_Items(headers)
+                                                                                : PySequence_List(headers);
     if (items == nullptr) {
         return false;
     }
     bool ok = true;
-    for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(items); ++i) {
-        PyObject* pair = PyList_GET_ITEM(items, i);
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    PyObject** pairs = PySequence_Fast_ITEMS(items);
+    out.headers.reserve(out.headers.size() + static_cast<size_t>(count));
+    for (Py_ssize_t i = 0; ok && i < count; ++i) {
+        PyObject* pair = pairs[i];
         bool is_tuple = PyTuple_Check(pair);
         if ((is_tuple ? PyTuple_GET_SIZE(pair) : PyList_Check(pair) ? PyList_GET_SIZE(pair) : 0) != 2) {
             PyErr_SetString(PyExc_TypeError, "headers must be a dict or a list of (name, value) pairs");
