@@ -73,6 +73,41 @@ PyMethodDef capture_def = {"call_soon", reinterpret_cast<PyCFunction>(reinterpre
                            METH_FASTCALL | METH_KEYWORDS,
                            "ringbolt's stand-in for loop.call_soon while eager_task makes a Task."};
 
+// The loop's own call_soon, a bound method kept in the loop's __dict__ for good:
+// swapping a value in and out there (below) then changes no dict keys (attribute caches
+// stay valid) and allocates nothing. Which one it is, for the last loop seen: what the
+// loop's class had (to notice a class patched later) and the bound method stored.
+struct stored_call_soon {
+    PyObject* loop = nullptr;  ///< strong: the runner's loop lives as long as the process
+    PyObject* descr = nullptr; ///< the class attribute it was bound from
+    PyObject* bound = nullptr; ///< what the loop's __dict__ was given
+};
+stored_call_soon g_stored;
+
+/// The call_soon to forward to (a new reference), given `current`, what the loop's
+/// __dict__ holds now (borrowed, or null). Our own entry is refreshed when the class's
+/// call_soon changed since (patched after the first request); an entry someone else put
+/// there (loop.call_soon = f) is used as it is.
+PyObject* own_call_soon(PyObject* loop, PyObject* attrs, PyObject* current) {
+    PyObject* descr = _PyType_Lookup(Py_TYPE(loop), str_call_soon); // borrowed
+    bool ours = current != nullptr && current == g_stored.bound && loop == g_stored.loop;
+    if (current != nullptr && (!ours || descr == g_stored.descr)) [[likely]] {
+        return Py_NewRef(current);
+    }
+    if (current != nullptr && PyDict_DelItem(attrs, str_call_soon) < 0) {
+        return nullptr;
+    }
+    PyObject* bound = PyObject_GetAttr(loop, str_call_soon); // from the class, now
+    if (bound == nullptr || PyDict_SetItem(attrs, str_call_soon, bound) < 0) {
+        Py_XDECREF(bound);
+        return nullptr;
+    }
+    Py_XSETREF(g_stored.loop, Py_NewRef(loop));
+    Py_XSETREF(g_stored.descr, Py_XNewRef(descr));
+    Py_XSETREF(g_stored.bound, Py_NewRef(bound));
+    return bound;
+}
+
 /// `loop.create_task(coro)`: the lazy start (a task factory, a nested call).
 PyObject* create_task(PyObject* loop, PyObject* coro) {
     return PyObject_CallMethodOneArg(loop, str_create_task, coro);
@@ -138,21 +173,14 @@ PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
         Py_DECREF(attrs);
         return create_task(loop, coro); // made while another is (a finalizer): started lazily
     }
-    if (real != nullptr) {
-        Py_INCREF(real);
-    } else if (PyErr_Occurred()) {
+    if (real == nullptr && PyErr_Occurred()) {
         Py_DECREF(attrs);
         return nullptr;
-    } else {
-        // The loop's own bound method, kept in its __dict__ for good: swapping a value in
-        // and out below then changes no dict keys (attribute caches stay valid) and
-        // allocates nothing.
-        real = PyObject_GetAttr(loop, str_call_soon);
-        if (real == nullptr || PyDict_SetItem(attrs, str_call_soon, real) < 0) {
-            Py_XDECREF(real);
-            Py_DECREF(attrs);
-            return nullptr;
-        }
+    }
+    real = own_call_soon(loop, attrs, real);
+    if (real == nullptr) {
+        Py_DECREF(attrs);
+        return nullptr;
     }
     PyObject* context = PyContext_CopyCurrent(); // what Task.__init__ would copy itself
     if (context == nullptr) {

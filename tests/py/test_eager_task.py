@@ -241,3 +241,54 @@ def test_only_a_task_that_suspended_is_kept_and_until_it_is_done(loop):
     assert seen["kept"] == {slow_task} and done_task not in seen["kept"]
     assert keep == set()  # discarded once done
     assert done_task._callbacks in (None, [])  # no done callback was added to it
+
+
+def test_a_call_soon_patched_on_the_class_later_is_the_one_used():
+    """eager_task keeps the loop's own call_soon in the loop's __dict__; patching the
+    class afterwards (a tracing tool) must still take effect, for the loop's users and
+    for what eager_task forwards."""
+
+    class Loop(asyncio.SelectorEventLoop):
+        pass
+
+    loop = Loop()
+    try:
+        async def quick() -> str:
+            return "ok"
+
+        assert run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, quick(), None)).result() == "ok"
+        calls: list[Any] = []
+        original = asyncio.SelectorEventLoop.call_soon
+
+        def traced(self: Any, callback: Any, *args: Any, context: Any = None) -> Any:
+            calls.append(callback)
+            return original(self, callback, *args, context=context)
+
+        Loop.call_soon = traced  # type: ignore[method-assign]
+        assert run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, quick(), None)).result() == "ok"
+        marker = lambda: None  # noqa: E731
+        loop.call_soon(marker).cancel()
+        assert marker in calls
+    finally:
+        loop.close()
+
+
+def test_a_call_soon_set_on_the_loop_itself_is_kept():
+    loop = asyncio.new_event_loop()
+    try:
+        calls: list[Any] = []
+        original = loop.call_soon
+
+        def traced(callback: Any, *args: Any, context: Any = None) -> Any:
+            calls.append(callback)
+            return original(callback, *args, context=context)
+
+        loop.call_soon = traced  # type: ignore[method-assign]
+
+        async def quick() -> str:
+            return "ok"
+
+        task = run_in_loop(loop, lambda: _native.eager_task(asyncio.Task, loop, quick(), None))
+        assert task.result() == "ok" and loop.call_soon is traced and calls  # the loop's own calls went through it
+    finally:
+        loop.close()
