@@ -13,7 +13,10 @@ is utime+stime of the server's process tree (/proc/PID/stat, every thread and wo
 read just before and after the measured run, divided by the echoes counted in it; the
 measured run's own connect and handshake (100 connections) are inside that window. The
 report holds the medians over rounds and the ratio of each system to the best peer
-(peers: every system whose name does not start with "ringbolt", except c-ws).
+(peers: every system whose name does not start with "ringbolt" or "c-ws": those are
+the C floors). The load generator's own CPU (its rusage over the measured run, divided by
+that run's wall time) is reported too: near 100% means the client, not the server, bounds
+msg/s, and server CPU per message is then the fairer comparison.
 
 A system that cannot start (missing package, no ringbolt WebSocket support yet) is
 reported as unavailable with the reason, and the others still run.
@@ -26,6 +29,9 @@ Systems (the apps are tools/autobahn/echo_asgi.py and benchmarks/load/ws/):
   socketify      socketify's native uWebSockets echo (ws/socketify_echo.py)
   c-ws           not a peer: the machine's floor, a single-threaded epoll WebSocket echo in C
                  (ws/c_ws_echo.c, built into benchmarks/load/.bin by its probe)
+  c-ws-uring     not a peer: the io_uring floor (ws/c_ws_uring_echo.c: multishot accept and recv
+                 into a buffer ring, replies sent from the buffer, one io_uring_enter a loop turn);
+                 c-ws-uring-zc the same with IORING_OP_SEND_ZC for replies of 4 KiB and more
   ringbolt       ringbolt's @app.websocket echo (benchmarks/load/ws/ringbolt_echo.py); ringbolt-asgi:
                  `ringbolt serve tools.autobahn.echo_asgi:app`,
                  both with one worker and one reactor thread
@@ -40,6 +46,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -70,6 +77,9 @@ GRANIAN = ["{venv}/bin/granian", "--host", "127.0.0.1", "--port", "{port}", "--w
            "--runtime-threads", "1", "--runtime-mode", "st", "--http", "1", "--ws", "--log-level", "warning",
            "--no-access-log"]
 
+C_WS_URING_BUILD = ["sh", "-c", "mkdir -p {bin} && cc -O2 -Wall -Wextra -o {bin}/c_ws_uring_echo "
+                    "benchmarks/load/ws/c_ws_uring_echo.c -luring -lcrypto"]
+
 SYSTEMS: dict[str, System] = {
     "uvicorn": System([*UVICORN, "--ws", "websockets"],
                       probe=["{venv}/bin/python", "-c", "import uvicorn, websockets, uvloop, httptools"]),
@@ -86,6 +96,9 @@ SYSTEMS: dict[str, System] = {
     "c-ws": System(["{bin}/c_ws_echo", "{port}"],
                    probe=["sh", "-c", "mkdir -p {bin} && cc -O2 -Wall -Wextra -o {bin}/c_ws_echo "
                           "benchmarks/load/ws/c_ws_echo.c -lcrypto"]),
+    # Not peers: the io_uring floor (ws/c_ws_uring_echo.c), with and without zero-copy sends.
+    "c-ws-uring": System(["{bin}/c_ws_uring_echo", "{port}"], probe=C_WS_URING_BUILD),
+    "c-ws-uring-zc": System(["{bin}/c_ws_uring_echo", "--zc", "{port}"], probe=C_WS_URING_BUILD),
     # ringbolt's own API (@app.websocket) and the same ASGI echo app the peers run; one
     # worker, one reactor thread (the event loop has its own thread).
     "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "benchmarks.load.ws.ringbolt_echo:app",
@@ -98,7 +111,7 @@ SYSTEMS: dict[str, System] = {
 
 
 def is_peer(name: str) -> bool:
-    return not name.startswith("ringbolt") and name != "c-ws"
+    return not name.startswith(("ringbolt", "c-ws"))
 
 
 # ------------------------------------------------------------------ running one system
@@ -140,11 +153,16 @@ def run_loadgen(url: str, load_cpu: str, size: int, connections: int, pipeline: 
     args = [str(LOADGEN), "--json", "-c", str(connections), "-p", str(pipeline), "-s", str(size),
             "--cpus", load_cpu, "--timeout", str(timeout_ms)]
     args += ["-n", str(messages)] if messages else ["-d", f"{duration}"]
+    before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     out = subprocess.run(["taskset", "-c", load_cpu, *args, url], capture_output=True, text=True,
                          timeout=(duration if not messages else 30) + 60)
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - t0
     if not out.stdout.strip():
         raise RuntimeError(f"ringbolt-ws-load exited {out.returncode}: {out.stderr.strip()}")
     result = json.loads(out.stdout)
+    # taskset execs the generator, so this child's rusage is the generator's own CPU
+    load_cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["load_cpu_share"] = load_cpu_s / wall if wall > 0 else 0.0
     if out.returncode != 0:
         raise RuntimeError(f"ringbolt-ws-load exited {out.returncode}: {out.stderr.strip()}")
     return result
@@ -182,6 +200,7 @@ def measure(server: Server, args, size: int) -> dict:
         "messages_per_s": r["messages_per_s"],
         "cpu_us_per_msg": (cpu_after - cpu_before) * 1e6 / n if n else float("nan"),
         "server_cpu_share": (cpu_after - cpu_before) / r["duration_s"] if r["duration_s"] else 0.0,
+        "load_cpu_share": r["load_cpu_share"],
         "p50_us": r["latency_us"]["p50"],
         "p99_us": r["latency_us"]["p99"],
         "errors": r["errors"]["total"],
@@ -220,19 +239,20 @@ def report(args, results: dict, unavailable: dict[str, str], sizes: list[int]) -
             lines += ["(no system ran)", ""]
             continue
         med = {name: {k: statistics.median(m[k] for m in runs[size])
-                      for k in ("messages_per_s", "cpu_us_per_msg", "server_cpu_share", "p50_us", "p99_us")}
+                      for k in ("messages_per_s", "cpu_us_per_msg", "server_cpu_share", "load_cpu_share",
+                                "p50_us", "p99_us")}
                for name, runs in rows.items()}
         peers = [n for n in med if is_peer(n)]
         best_rate = max((med[n]["messages_per_s"] for n in peers), default=float("nan"))
         best_cpu = min((med[n]["cpu_us_per_msg"] for n in peers), default=float("nan"))
-        lines += ["| system | msg/s | server CPU µs/msg | server CPU | p50 | p99 | errors | msg/s vs best peer "
-                  "| CPU/msg vs best peer |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| system | msg/s | server CPU µs/msg | server CPU | load gen CPU | p50 | p99 | errors "
+                  "| msg/s vs best peer | CPU/msg vs best peer |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name in sorted(med, key=lambda n: -med[n]["messages_per_s"]):
             m = med[name]
             errors = sum(x["errors"] for x in rows[name][size])
             lines.append(
                 f"| {name} | {fmt(m['messages_per_s'])} | {fmt(m['cpu_us_per_msg'], 1)} | "
-                f"{fmt(100 * m['server_cpu_share'])}% | {fmt(m['p50_us'])} µs | {fmt(m['p99_us'])} µs | {errors} | "
+                f"{fmt(100 * m['server_cpu_share'])}% | {fmt(100 * m['load_cpu_share'])}% | {fmt(m['p50_us'])} µs | {fmt(m['p99_us'])} µs | {errors} | "
                 f"{fmt(m['messages_per_s'] / best_rate, 2)}x | {fmt(m['cpu_us_per_msg'] / best_cpu, 2)}x |")
         lines.append("")
         lines.append("Rounds (msg/s): " + "; ".join(
@@ -293,7 +313,8 @@ def main() -> int:
                     m = measure(server, args, size)
                     results[name][size].append(m)
                     print(f"round {rnd} {name:16s} {size:>6} B  {m['messages_per_s']:>10,.0f} msg/s  "
-                          f"{m['cpu_us_per_msg']:>7.1f} µs CPU/msg  p99 {m['p99_us']} µs  errors {m['errors']}"
+                          f"{m['cpu_us_per_msg']:>7.1f} µs CPU/msg  server {100 * m['server_cpu_share']:3.0f}% "
+                          f"load {100 * m['load_cpu_share']:3.0f}%  p99 {m['p99_us']} µs  errors {m['errors']}"
                           + (f" ({m['first_error']})" if m["first_error"] else ""), flush=True)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 unavailable[name] = f"round {rnd}: {exc}"
