@@ -33,7 +33,8 @@ Systems (the apps are tools/autobahn/echo_asgi.py and benchmarks/load/ws/):
                  (ws/c_ws_echo.c, built into benchmarks/load/.bin by its probe)
   c-ws-uring     not a peer: the io_uring floor (ws/c_ws_uring_echo.c: multishot accept and recv
                  into a buffer ring, replies sent from the buffer, one io_uring_enter a loop turn);
-                 c-ws-uring-zc the same with IORING_OP_SEND_ZC for replies of 4 KiB and more
+                 c-ws-uring-zc the same with IORING_OP_SEND_ZC for replies of 4 KiB and more;
+                 c-ws-uring-spin the same never sleeping (no wake-up latency; CPU/msg is 1/rate)
   ringbolt       ringbolt's @app.websocket echo (benchmarks/load/ws/ringbolt_echo.py); ringbolt-asgi:
                  `ringbolt serve tools.autobahn.echo_asgi:app`,
                  both with one worker and one reactor thread
@@ -101,6 +102,7 @@ SYSTEMS: dict[str, System] = {
     # Not peers: the io_uring floor (ws/c_ws_uring_echo.c), with and without zero-copy sends.
     "c-ws-uring": System(["{bin}/c_ws_uring_echo", "{port}"], probe=C_WS_URING_BUILD),
     "c-ws-uring-zc": System(["{bin}/c_ws_uring_echo", "--zc", "{port}"], probe=C_WS_URING_BUILD),
+    "c-ws-uring-spin": System(["{bin}/c_ws_uring_echo", "--spin", "{port}"], probe=C_WS_URING_BUILD),
     # ringbolt's own API (@app.websocket) and the same ASGI echo app the peers run; one
     # worker, one reactor thread (the event loop has its own thread).
     "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "benchmarks.load.ws.ringbolt_echo:app",
