@@ -13,6 +13,7 @@
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/wsgi_call.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -548,7 +549,16 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     }
     response_parts parts;
     bool logs = http::access_log_enabled();
-    if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
+    if (exc == nullptr && result != nullptr && is_wsgi_answer(result)) {
+        // WSGI's common case (wsgi_call.cpp): the head straight from the app's header list.
+        int64_t body_bytes = 0;
+        if (wsgi_answer_message(result, meta.head_request, resp, body_bytes)) [[likely]] {
+            if (logs) [[unlikely]] {
+                log_access(meta, resp.start.status, body_bytes);
+            }
+            return true;
+        }
+    } else if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
         if (parts.source == response_parts::body_source::bytes) [[likely]] {
             if (build_head(parts, resp.start, meta.head_request)) [[likely]] {
                 if (logs) [[unlikely]] {

@@ -17,6 +17,7 @@
 #include "pymod/native/tls_info_py.hpp"
 #include "pymod/native/tls_py.hpp"
 #include "pymod/native/websocket.hpp"
+#include "pymod/native/wsgi_call.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
@@ -28,10 +29,6 @@
 #include <memory>
 
 namespace pb = pybind11;
-
-namespace ringbolt::py {
-int init_wsgi_call(PyObject* module); // wsgi_call.cpp
-} // namespace ringbolt::py
 
 namespace ringbolt::py_module {
 

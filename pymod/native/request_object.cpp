@@ -780,6 +780,14 @@ PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
     return d;
 }
 
+} // namespace
+
+PyObject* wsgi_environ(PyObject* req, PyObject* base) {
+    return method_wsgi_environ(req, base);
+}
+
+namespace {
+
 PyGetSetDef getset[] = {
     {"method", get_method, nullptr, "Request method (str).", nullptr},
     {"path", get_path, nullptr, "Percent-decoded path (str).", nullptr},

@@ -1,14 +1,26 @@
 // ringbolt._native.WSGICall and StartResponse: WSGI's common case in one native call per
 // request (environ, wsgi.input, the app call in a fresh contextvars.Context, a native
-// start_response, a list/tuple of bytes joined into the response). Anything else goes to
+// start_response, a list/tuple of bytes joined into the answer, whose head the bridge
+// builds straight from the app's header list). Anything else goes to
 // ringbolt.wsgi.WSGIHandler's Python methods, which own the uncommon cases and the errors.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include "pymod/native/wsgi_call.hpp"
+
+#include "http/response_framer.hpp"
+#include "http/response_writer.hpp"
+#include "pymod/native/request_object.hpp"
+#include "pymod/native/response_stream.hpp"
+#include "pymod/native/wsgi_input.hpp"
 
 #include <structmember.h>
 
 #include <cstddef>
 #include <cstring>
+#include <iterator>
+#include <string>
+#include <vector>
 
 namespace ringbolt::py {
 
@@ -17,17 +29,10 @@ namespace {
 PyObject* str_wsgi_environ = nullptr; // "_wsgi_environ"
 PyObject* str_body = nullptr;         // "body"
 PyObject* str_body_stream = nullptr;  // "_body_stream"
-PyObject* str_status = nullptr;       // "status"
-PyObject* str_headers = nullptr;      // "headers"
-PyObject* str_content_type = nullptr; // "content_type"
-PyObject* str_after = nullptr;        // "_after"
 PyObject* str_with_traceback = nullptr;
-PyObject* str_empty = nullptr; // ""
 PyObject* key_input = nullptr; // "wsgi.input"
 PyObject* key_content_length = nullptr;
 PyObject* key_path_info = nullptr;
-PyObject* bytes_io = nullptr; // io.BytesIO
-PyObject* empty_tuple = nullptr;
 
 bool intern_all() {
     struct name {
@@ -38,12 +43,7 @@ bool intern_all() {
         {&str_wsgi_environ, "_wsgi_environ"},
         {&str_body, "body"},
         {&str_body_stream, "_body_stream"},
-        {&str_status, "status"},
-        {&str_headers, "headers"},
-        {&str_content_type, "content_type"},
-        {&str_after, "_after"},
         {&str_with_traceback, "with_traceback"},
-        {&str_empty, ""},
         {&key_input, "wsgi.input"},
         {&key_content_length, "CONTENT_LENGTH"},
         {&key_path_info, "PATH_INFO"},
@@ -54,25 +54,21 @@ bool intern_all() {
             return false;
         }
     }
-    PyObject* io = PyImport_ImportModule("io");
-    if (io == nullptr) {
-        return false;
-    }
-    bytes_io = PyObject_GetAttrString(io, "BytesIO");
-    Py_DECREF(io);
-    empty_tuple = PyTuple_New(0);
-    return bytes_io != nullptr && empty_tuple != nullptr;
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------
 // StartResponse: start_response and write for one request. The same attributes as
 // start_response has always had (status, headers, sent, written): ringbolt.wsgi's Python
-// fallbacks (_respond, _Body) read and set them.
+// fallbacks (_respond, _Body) read and set them. Once WSGICall has joined the app's list
+// of bytes it is also the answer: `body` is set, and the bridge reads status, headers
+// and body from it (wsgi_answer_message), with no ringbolt.Response in between.
 
 struct start_object {
     PyObject_HEAD vectorcallfunc vectorcall;
     PyObject* headers;       ///< nullptr until start_response was called (reads as None)
     PyObject* written;       ///< list of bytes from write(), made on first use
+    PyObject* body;          ///< the whole body (bytes) once answered natively; nullptr before and after
     PyObject* parse_status;  ///< ringbolt.wsgi._parse_status: raises the error for a bad status
     PyObject* check_headers; ///< ringbolt.wsgi._check_headers: raises for bad headers, re-encodes latin-1
     int status;
@@ -297,6 +293,7 @@ start_object* new_start(PyObject* parse_status, PyObject* check_headers) {
     start->vectorcall = start_call;
     start->headers = nullptr;
     start->written = nullptr;
+    start->body = nullptr;
     start->parse_status = Py_NewRef(parse_status);
     start->check_headers = Py_NewRef(check_headers);
     start->status = 0;
@@ -320,6 +317,7 @@ void start_dealloc(PyObject* self_obj) {
     Py_DECREF(self->check_headers);
     Py_XDECREF(self->headers);
     Py_XDECREF(self->written);
+    Py_XDECREF(self->body);
     Py_TYPE(self_obj)->tp_free(self_obj);
 }
 
@@ -341,27 +339,143 @@ PyGetSetDef start_getset[] = {
 PyTypeObject start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 // ---------------------------------------------------------------------------------------
-// WSGICall: the server's fallback handler for a mounted WSGI app.
+// The answer's conversion: what the bridge's convert_headers and build_head do for a
+// ringbolt.Response, with the same checks, order of checks and errors, but reading the
+// app's header list in place (an ASCII str is its own UTF-8) and writing the head's fields
+// once, at their exact size.
 
-/// Where Response keeps its slots (body, status, headers, content_type, _after): found
-/// once, so an answer's five attributes are stored as their member descriptors would
-/// store them, without five generic setattr lookups. All zero when not found (then
-/// PyObject_SetAttr does it).
-struct response_slots {
-    Py_ssize_t offsets[5] = {};
-    bool found = false;
+/// A field name or value as the bridge takes it: str (sent as UTF-8) or bytes (sent as
+/// they are: _check_headers' latin-1 re-encoding). A view into the object.
+bool field_text(PyObject* o, std::string_view& out, const char* what) {
+    if (PyUnicode_Check(o)) [[likely]] {
+        if (PyUnicode_IS_ASCII(o)) [[likely]] {
+            out = {static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o))};
+            return true;
+        }
+        Py_ssize_t n;
+        const char* p = PyUnicode_AsUTF8AndSize(o, &n);
+        if (p == nullptr) {
+            return false;
+        }
+        out = {p, static_cast<size_t>(n)};
+        return true;
+    }
+    if (PyBytes_Check(o)) {
+        out = {PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o))};
+        return true;
+    }
+    PyErr_Format(PyExc_TypeError, "%s must be str or bytes, not %.100s", what, Py_TYPE(o)->tp_name);
+    return false;
+}
+
+struct app_field {
+    std::string_view name, value;
+    PyObject* name_object; ///< for the error messages
+    http::field_action action;
 };
+
+/// The head of `start`'s answer into `head`; false with the exception the bridge's
+/// convert_headers/build_head would raise.
+bool answer_head(start_object* start, size_t body_size, bool head_request, http::response_head& head) {
+    PyObject* seq = PySequence_Fast(start->headers, "headers must be a dict or a list of (name, value) pairs");
+    if (seq == nullptr) {
+        return false;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject** items = PySequence_Fast_ITEMS(seq);
+    app_field small[16];
+    std::vector<app_field> large;
+    app_field* fields = small;
+    if (n > static_cast<Py_ssize_t>(std::size(small))) [[unlikely]] {
+        large.resize(static_cast<size_t>(n));
+        fields = large.data();
+    }
+    bool ok = true;
+    for (Py_ssize_t i = 0; ok && i < n; ++i) {
+        PyObject* pair = items[i];
+        bool is_tuple = PyTuple_Check(pair);
+        if ((is_tuple ? PyTuple_GET_SIZE(pair) : PyList_Check(pair) ? PyList_GET_SIZE(pair) : 0) != 2) {
+            PyErr_SetString(PyExc_TypeError, "headers must be a dict or a list of (name, value) pairs");
+            ok = false;
+            break;
+        }
+        app_field& f = fields[i];
+        f.name_object = is_tuple ? PyTuple_GET_ITEM(pair, 0) : PyList_GET_ITEM(pair, 0);
+        PyObject* value = is_tuple ? PyTuple_GET_ITEM(pair, 1) : PyList_GET_ITEM(pair, 1);
+        ok = field_text(f.name_object, f.name, "a header name") && field_text(value, f.value, "a header value");
+        if (ok && !http::valid_field_name(f.name)) {
+            PyErr_Format(PyExc_ValueError, "invalid header name %R", f.name_object);
+            ok = false;
+        } else if (ok && !http::valid_field_value(f.value)) {
+            PyErr_Format(PyExc_ValueError, "header %R: value contains CR, LF or NUL", f.name_object);
+            ok = false;
+        }
+    }
+    if (ok && start->status < 200) {
+        PyErr_Format(PyExc_ValueError, "a handler cannot answer with status %d (1xx is not a final response)",
+                     start->status);
+        ok = false;
+    }
+    head.status = static_cast<uint16_t>(start->status);
+    head.static_fields = {};
+    int64_t declared = -1;
+    size_t size = 0;
+    for (Py_ssize_t i = 0; ok && i < n; ++i) {
+        app_field& f = fields[i];
+        f.action = http::check_app_field(f.name, f.value, head, declared);
+        if (f.action == http::field_action::keep) {
+            size += f.name.size() + f.value.size() + 4;
+        } else if (f.action == http::field_action::bad_length) {
+            PyErr_Format(PyExc_ValueError, "invalid or conflicting Content-Length header '%s'",
+                         std::string(f.value).c_str());
+            ok = false;
+        }
+    }
+    if (ok) {
+        head.fields.resize(size);
+        char* p = head.fields.data();
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            const app_field& f = fields[i];
+            if (f.action == http::field_action::keep) {
+                std::memcpy(p, f.name.data(), f.name.size());
+                p += f.name.size();
+                *p++ = ':';
+                *p++ = ' ';
+                std::memcpy(p, f.value.data(), f.value.size());
+                p += f.value.size();
+                *p++ = '\r';
+                *p++ = '\n';
+            }
+        }
+        if (head_request && declared >= 0 && body_size == 0) {
+            head.content_length = declared; // HEAD: the length GET would send (RFC 9110 §9.3.2), no body
+        } else if (declared >= 0 && static_cast<uint64_t>(declared) != body_size &&
+                   !http::status_forbids_body(head.status)) {
+            PyErr_Format(PyExc_ValueError, "Content-Length: %lld does not match the body (%zu bytes)",
+                         static_cast<long long>(declared), body_size);
+            ok = false;
+        } else {
+            head.content_length = static_cast<int64_t>(body_size);
+        }
+    }
+    Py_DECREF(seq);
+    return ok;
+}
+
+/// Bodies at least this long are sent from the bytes object itself (as the bridge does).
+constexpr size_t borrow_body_at_least = 16 * 1024;
+
+// ---------------------------------------------------------------------------------------
+// WSGICall: the server's fallback handler for a mounted WSGI app.
 
 struct call_object {
     PyObject_HEAD vectorcallfunc vectorcall;
     PyObject* app;
-    PyObject* base;          ///< the environ's constant part (dict; WSGIHandler.base)
-    PyObject* root_path;     ///< str; "" when none
-    PyObject* response_type; ///< ringbolt.Response
-    response_slots slots;    ///< where its attributes live
-    PyObject* run;           ///< handler._run(req, context): the whole Python path
-    PyObject* finish;        ///< handler._finish(environ, start, result, context)
-    PyObject* failed;        ///< handler._failed(environ, result, exc)
+    PyObject* base;      ///< the environ's constant part (dict; WSGIHandler.base)
+    PyObject* root_path; ///< str; "" when none
+    PyObject* run;       ///< handler._run(req, context): the whole Python path
+    PyObject* finish;    ///< handler._finish(environ, start, result, context)
+    PyObject* failed;    ///< handler._failed(environ, result, exc)
     PyObject* parse_status;
     PyObject* check_headers;
 };
@@ -407,56 +521,6 @@ PyObject* join_body(PyObject* written, PyObject* result) {
         put(items[i]);
     }
     return out;
-}
-
-response_slots find_slots(PyTypeObject* type) {
-    response_slots out;
-    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
-    for (int i = 0; i < 5; ++i) {
-        PyObject* d = _PyType_Lookup(type, names[i]); // borrowed
-        if (d == nullptr || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-            return {};
-        }
-        const PyMemberDef* m = reinterpret_cast<PyMemberDescrObject*>(d)->d_member;
-        if (m->type != T_OBJECT_EX || (m->flags & READONLY) != 0) {
-            return {};
-        }
-        out.offsets[i] = m->offset;
-    }
-    out.found = true;
-    return out;
-}
-
-/// ringbolt.Response with no default Content-Type (wsgi.py's _raw_response), and no
-/// cookies or tasks (_after None: the server's check for them is one read).
-PyObject* raw_response(call_object* self, PyObject* body, int status, PyObject* headers) {
-    auto* type = reinterpret_cast<PyTypeObject*>(self->response_type);
-    PyObject* r = type->tp_new(type, empty_tuple, nullptr);
-    PyObject* code = r != nullptr ? PyLong_FromLong(status) : nullptr;
-    if (code == nullptr) {
-        Py_XDECREF(r);
-        return nullptr;
-    }
-    PyObject* values[5] = {body, code, headers, str_empty, Py_None};
-    if (self->slots.found && Py_TYPE(r) == type) [[likely]] {
-        for (int i = 0; i < 5; ++i) {
-            PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(r) + self->slots.offsets[i]);
-            Py_XSETREF(*slot, Py_NewRef(values[i]));
-        }
-        Py_DECREF(code);
-        return r;
-    }
-    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
-    bool ok = true;
-    for (int i = 0; ok && i < 5; ++i) {
-        ok = PyObject_SetAttr(r, names[i], values[i]) == 0;
-    }
-    Py_DECREF(code);
-    if (!ok) {
-        Py_DECREF(r);
-        return nullptr;
-    }
-    return r;
 }
 
 /// The exception now set, taken (with its traceback attached).
@@ -513,8 +577,28 @@ bool strip_root(call_object* self, PyObject* environ) {
     return rc == 0;
 }
 
+/// The request's streamed body handle, or None (a new reference; nullptr on error).
+PyObject* body_stream_of(PyObject* req) {
+    if (Py_IS_TYPE(req, &request_type)) [[likely]] {
+        if (!reinterpret_cast<request_object*>(req)->req->streamed_body) {
+            Py_RETURN_NONE;
+        }
+    }
+    return PyObject_GetAttr(req, str_body_stream);
+}
+
+/// The request's body in memory (bytes; the empty one costs nothing).
+PyObject* body_of(PyObject* req) {
+    if (Py_IS_TYPE(req, &request_type)) [[likely]] {
+        const http::app_request& r = *reinterpret_cast<request_object*>(req)->req;
+        std::string_view b = r.body.in(r.data);
+        return PyBytes_FromStringAndSize(b.data(), static_cast<Py_ssize_t>(b.size()));
+    }
+    return PyObject_GetAttr(req, str_body);
+}
+
 PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
-    PyObject* stream = PyObject_GetAttr(req, str_body_stream);
+    PyObject* stream = body_stream_of(req);
     if (stream == nullptr) {
         return nullptr;
     }
@@ -525,16 +609,22 @@ PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
         return PyObject_Vectorcall(self->run, args, 2, nullptr);
     }
     Py_DECREF(stream);
-    PyObject* margs[2] = {req, self->base};
-    PyObject* environ = PyObject_VectorcallMethod(str_wsgi_environ, margs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    PyObject* environ = Py_IS_TYPE(req, &request_type) ? wsgi_environ(req, self->base) : nullptr;
+    if (!Py_IS_TYPE(req, &request_type)) {
+        PyObject* margs[2] = {req, self->base};
+        environ = PyObject_VectorcallMethod(str_wsgi_environ, margs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    }
     if (environ == nullptr) {
         return nullptr;
     }
     PyObject* result = nullptr;
     PyObject* answer = nullptr;
     start_object* start = nullptr;
-    PyObject* body = PyObject_GetAttr(req, str_body);
-    PyObject* input = body != nullptr ? PyObject_CallOneArg(bytes_io, body) : nullptr;
+    PyObject* body = body_of(req);
+    PyObject* input = body != nullptr && PyBytes_CheckExact(body) ? new_wsgi_input(body) : nullptr;
+    if (input == nullptr && body != nullptr && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_TypeError, "the request body is %.100s, not bytes", Py_TYPE(body)->tp_name);
+    }
     bool ok = input != nullptr && PyDict_SetItem(environ, key_input, input) == 0;
     if (ok && PyBytes_Check(body) && PyBytes_GET_SIZE(body) > 0) {
         // A chunked body, buffered: its length is known.
@@ -570,12 +660,11 @@ PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
         // no close() to call.
         PyObject* joined = join_body(start->written, result);
         if (joined != nullptr) {
+            // The answer is the StartResponse itself, carrying the body: the bridge turns
+            // it into the response message (wsgi_answer_message).
             start->sent = true;
-            answer = raw_response(self, joined, start->status, start->headers);
-            Py_DECREF(joined);
-            if (answer == nullptr) {
-                answer = failed(self, environ, result);
-            }
+            start->body = joined;
+            answer = Py_NewRef(reinterpret_cast<PyObject*>(start));
         } else if (PyErr_Occurred()) {
             answer = failed(self, environ, result);
         }
@@ -625,12 +714,10 @@ PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t narg
 }
 
 PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kw[] = {"handler",       "app",          "base",          "root_path",
-                               "response_type", "parse_status", "check_headers", nullptr};
-    PyObject *handler, *app, *base, *root_path, *response_type, *parse_status, *check_headers;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!UO!OO:WSGICall", const_cast<char**>(kw), &handler, &app,
-                                     &PyDict_Type, &base, &root_path, &PyType_Type, &response_type, &parse_status,
-                                     &check_headers)) {
+    static const char* kw[] = {"handler", "app", "base", "root_path", "parse_status", "check_headers", nullptr};
+    PyObject *handler, *app, *base, *root_path, *parse_status, *check_headers;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!UOO:WSGICall", const_cast<char**>(kw), &handler, &app,
+                                     &PyDict_Type, &base, &root_path, &parse_status, &check_headers)) {
         return nullptr;
     }
     PyObject* run = PyObject_GetAttrString(handler, "_run");
@@ -647,8 +734,6 @@ PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->app = Py_NewRef(app);
     self->base = Py_NewRef(base);
     self->root_path = Py_NewRef(root_path);
-    self->response_type = Py_NewRef(response_type);
-    self->slots = find_slots(reinterpret_cast<PyTypeObject*>(response_type));
     self->run = run;
     self->finish = finish;
     self->failed = fail;
@@ -662,7 +747,6 @@ int call_traverse(PyObject* self_obj, visitproc visit, void* arg) {
     Py_VISIT(self->app);
     Py_VISIT(self->base);
     Py_VISIT(self->root_path);
-    Py_VISIT(self->response_type);
     Py_VISIT(self->run);
     Py_VISIT(self->finish);
     Py_VISIT(self->failed);
@@ -676,7 +760,6 @@ int call_clear(PyObject* self_obj) {
     Py_CLEAR(self->app);
     Py_CLEAR(self->base);
     Py_CLEAR(self->root_path);
-    Py_CLEAR(self->response_type);
     Py_CLEAR(self->run);
     Py_CLEAR(self->finish);
     Py_CLEAR(self->failed);
@@ -695,9 +778,33 @@ PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 } // namespace
 
+bool is_wsgi_answer(PyObject* result) noexcept {
+    return Py_IS_TYPE(result, &start_type) && reinterpret_cast<start_object*>(result)->body != nullptr;
+}
+
+bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response& resp, int64_t& body_bytes) {
+    auto* start = reinterpret_cast<start_object*>(result);
+    PyObject* body = start->body; // taken: a start_response the app keeps does not keep the body
+    start->body = nullptr;
+    size_t n = static_cast<size_t>(PyBytes_GET_SIZE(body));
+    body_bytes = static_cast<int64_t>(n);
+    bool ok = answer_head(start, n, head_request, resp.start);
+    if (ok) {
+        if (n >= borrow_body_at_least) {
+            resp.borrowed = std::string_view(PyBytes_AS_STRING(body), n);
+            resp.keep = hold_python_object(body);
+        } else {
+            resp.body.assign(PyBytes_AS_STRING(body), n);
+        }
+        resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
+    }
+    Py_DECREF(body);
+    return ok;
+}
+
 /// Ready StartResponse and WSGICall and add them to `module` (once, at module init).
 int init_wsgi_call(PyObject* module) {
-    if (!intern_all()) {
+    if (!intern_all() || init_wsgi_input(module) < 0) {
         return -1;
     }
     start_type.tp_name = "ringbolt._native.StartResponse";
@@ -713,7 +820,7 @@ int init_wsgi_call(PyObject* module) {
     start_type.tp_getset = start_getset;
 
     call_type.tp_name = "ringbolt._native.WSGICall";
-    call_type.tp_doc = "WSGICall(handler, app, base, root_path, response_type, parse_status, check_headers): "
+    call_type.tp_doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
                        "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).";
     call_type.tp_basicsize = sizeof(call_object);
     call_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC;

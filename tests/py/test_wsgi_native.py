@@ -94,6 +94,59 @@ def test_empty_list_is_an_empty_body_with_no_default_content_type(srv):
     assert resp.header("content-type") is None, resp
 
 
+# The answer's head, built natively from the app's header list: the same checks as any
+# handler's headers (http::check_app_field), a 500 naming the cause when one fails.
+@pytest.mark.parametrize("name,status,want", [
+    ("same-length-twice", 200, {"content-length": "3"}),
+    ("transfer-encoding", 200, {"content-length": "3", "transfer-encoding": None, "x-a": "1"}),
+    ("date-server", 200, {"date": "Mon, 01 Jan 2001 00:00:00 GMT", "server": "the-app"}),
+    ("latin1", 200, {"x-latin": "caf\u00e9", "x-plain": "ascii"}),
+    ("many", 200, {f"x-n{i}": str(i) for i in range(40)}),
+    ("no-content", 204, {"content-length": None}),
+    ("big", 200, {"content-length": "20001", "content-type": "application/octet-stream"}),
+])
+def test_answer_head_fields(srv, name, status, want):
+    resp = get(srv, f"/fields/{name}")
+    assert resp.status == status, resp
+    for key, value in want.items():
+        assert resp.header(key) == value, (key, resp)
+    assert len([k for k, _ in resp.headers if k.lower() == "date"]) == 1
+    assert len([k for k, _ in resp.headers if k.lower() == "server"]) == 1
+    if name == "big":
+        assert resp.body == b"b" * 20000 + b"!"
+
+
+@pytest.mark.parametrize("name,cause", [
+    ("length-mismatch", "Content-Length: 99 does not match the body (3 bytes)"),
+    ("bad-length", "invalid or conflicting Content-Length header 'x1'"),
+    ("two-lengths", "invalid or conflicting Content-Length header '4'"),
+    ("early-hints", "a handler cannot answer with status 103"),
+])
+def test_answer_head_refused_is_500(srv, name, cause):
+    resp = get(srv, f"/fields/{name}")
+    assert resp.status == 500, resp
+    wait_logged(srv, f"Exception in handler for GET /fields/{name}", cause)
+
+
+def test_answer_head_of_a_head_request_keeps_the_declared_length(srv):
+    resp = request(srv, "HEAD", "/fields/head-length")
+    assert (resp.status, resp.header("content-length"), resp.body) == (200, "10", b"")
+
+
+def test_answer_headers_added_after_start_response_are_sent(srv):
+    resp = get(srv, "/late-header")
+    assert (resp.body, resp.header("x-late")) == (b"late", "added after start_response")
+
+
+def test_answer_with_connection_close_closes(srv):
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /fields/connection-close HTTP/1.1\r\nHost: t\r\n\r\n")
+        resp = Reader(s).read()
+        assert (resp.status, resp.body, resp.header("connection")) == (200, b"bye", "close")
+        s.settimeout(WAIT_S)
+        assert s.recv(1) == b""  # closed after the answer
+
+
 def test_start_response_by_keyword(srv):
     resp = get(srv, "/keywords")
     assert (resp.status, resp.body, resp.header("x-kw")) == (202, b"kw", "1")
@@ -132,11 +185,11 @@ def test_each_request_runs_in_a_fresh_context(srv):
 def test_wsgi_input_with_a_body_in_memory(srv):
     resp = request(srv, "POST", "/input", b"line one\nline two\nend")
     assert resp.status == 200, resp
-    assert resp.json() == {"first": "line one\n", "rest": "line two\nend", "length": "21", "type": "BytesIO"}
+    assert resp.json() == {"first": "line one\n", "rest": "line two\nend", "length": "21", "type": "WSGIInput"}
     resp = request(srv, "POST", "/input-lines", b"a\nb\nc")
     assert resp.json() == ["a\n", "b\n", "c"]
     resp = get(srv, "/input")
-    assert resp.json() == {"first": "", "rest": "", "length": None, "type": "BytesIO"}
+    assert resp.json() == {"first": "", "rest": "", "length": None, "type": "WSGIInput"}
 
 
 def test_chunked_body_is_read_as_it_arrives(srv):

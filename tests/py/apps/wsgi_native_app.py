@@ -58,8 +58,36 @@ BAD_HEADERS: dict[str, Any] = {
 }
 
 
+# The answer's head, built natively from the app's header list (wsgi_answer_message):
+# name -> (status, headers, body).
+FIELDS: dict[str, tuple[str, list[tuple[str, str]], list[bytes]]] = {
+    "length-mismatch": ("200 OK", [("Content-Length", "99")], [b"abc"]),
+    "bad-length": ("200 OK", [("Content-Length", "x1")], [b"abc"]),
+    "two-lengths": ("200 OK", [("Content-Length", "3"), ("Content-Length", "4")], [b"abc"]),
+    "same-length-twice": ("200 OK", [("Content-Length", "3"), ("content-length", "3")], [b"abc"]),
+    "transfer-encoding": ("200 OK", [("Transfer-Encoding", "chunked"), ("X-A", "1")], [b"abc"]),
+    "date-server": ("200 OK", [("Date", "Mon, 01 Jan 2001 00:00:00 GMT"), ("Server", "the-app")], [b"d"]),
+    "latin1": ("200 OK", [("X-Latin", "caf\u00e9"), ("X-Plain", "ascii")], [b"latin"]),
+    "many": ("200 OK", [(f"X-N{i}", str(i)) for i in range(40)], [b"many"]),
+    "early-hints": ("103 Early Hints", [], []),
+    "no-content": ("204 No Content", [("Content-Length", "5")], []),
+    "big": ("200 OK", [("Content-Type", "application/octet-stream")], [b"b" * 20000, b"!"]),
+    "head-length": ("200 OK", [("Content-Length", "10")], []),
+    "connection-close": ("200 OK", [("Connection", "close")], [b"bye"]),
+}
+
+
 def app(environ: dict[str, Any], start: StartResponse) -> Any:
     path: str = environ["PATH_INFO"]
+    if path.startswith("/fields/"):
+        status, headers, body = FIELDS[path[len("/fields/"):]]
+        start(status, list(headers))
+        return body
+    if path == "/late-header":
+        headers = [("Content-Type", "text/plain")]
+        start("200 OK", headers)
+        headers.append(("X-Late", "added after start_response"))  # read when the answer is built
+        return [b"late"]
     if path == "/plain":
         return ok(start, b"plain")
     if path == "/tuple":

@@ -1,0 +1,27 @@
+// WSGICall's answer as the bridge reads it (wsgi_call.cpp): WSGI's common case, a list or
+// tuple of bytes, comes back as the request's StartResponse carrying the joined body, and
+// becomes the response message here without a ringbolt.Response in between.
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "http/app_request.hpp"
+
+#include <cstdint>
+
+namespace ringbolt::py {
+
+/// True when a handler's result is a WSGICall answer. One type check. GIL held.
+bool is_wsgi_answer(PyObject* result) noexcept;
+
+/// The answer's head, body and end in `resp`: the app's status and header list checked
+/// as app_bridge's build_head checks a Response's (same errors), its fields written once
+/// at their size. `body_bytes`: the body's length (for the access log). False with a
+/// Python exception set: the bridge answers 500. GIL held.
+bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response& resp, int64_t& body_bytes);
+
+/// Ready StartResponse, WSGICall and WSGIInput and add them to `module` (once, at module init).
+int init_wsgi_call(PyObject* module);
+
+} // namespace ringbolt::py
