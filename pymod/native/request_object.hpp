@@ -64,8 +64,8 @@ PyObject* finish_result(request_object* obj, PyObject* result);
 /// Give the view its own copy of the request now (it will outlive the batch: async).
 void detach_request(request_object* obj);
 
-/// `req._wsgi_environ(base)`: the WSGI environ of a request view (WSGICall calls it
-/// directly). New reference; nullptr with an exception.
-PyObject* wsgi_environ(PyObject* req, PyObject* base);
+/// `req.method` of a request view: an interned str for the methods the parser knows.
+/// New reference.
+PyObject* request_method(PyObject* req);
 
 } // namespace ringbolt::py

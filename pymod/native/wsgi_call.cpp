@@ -12,6 +12,7 @@
 #include "http/response_writer.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/wsgi_environ.hpp"
 #include "pymod/native/wsgi_input.hpp"
 
 #include <structmember.h>

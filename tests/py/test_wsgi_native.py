@@ -232,6 +232,63 @@ def test_remote_address_and_protocol(srv):
         assert Reader(s).read().json()["SERVER_PROTOCOL"] == "HTTP/1.0"
 
 
+def environ_of(srv: LoggedServer, head: bytes) -> dict[str, str]:
+    """The CGI variables the app saw for a request with this head (no Host added)."""
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(head + b"\r\n")
+        resp = Reader(s).read()
+    assert resp.status == 200, resp
+    return resp.json()
+
+
+# Request headers into the environ (wsgi_environ.cpp): names in the interned table in
+# any case, names outside it, repeats joined, values kept for reuse never mixed up.
+@pytest.mark.parametrize("lines,want,absent", [
+    (["hOsT: a", "ACCEPT: x/y", "user-agent: ua"], {"HTTP_HOST": "a", "HTTP_ACCEPT": "x/y", "HTTP_USER_AGENT": "ua"},
+     []),
+    (["Host: t", "Accept: same", "Accept: same"], {"HTTP_ACCEPT": "same, same"}, []),
+    (["Host: t", "Accept-Language: en", "accept-language: fr"], {"HTTP_ACCEPT_LANGUAGE": "en, fr"}, []),
+    (["Host: t", "X-A: 1", "x-a: 2", "X-A: 3"], {"HTTP_X_A": "1, 2, 3"}, []),
+    (["Host: t", "User-Agent: caf\xe9"], {"HTTP_USER_AGENT": "caf\u00e9"}, []),
+    (["Host: t", "User-Agent: cafe"], {"HTTP_USER_AGENT": "cafe"}, []),
+    (["Host: t", "User_Agent: x", "X_Under: y"], {}, ["HTTP_USER_AGENT", "HTTP_X_UNDER"]),
+    (["Host: t", "Content-Type: a/b", "CONTENT-TYPE: c/d"], {"CONTENT_TYPE": "a/b, c/d"}, ["HTTP_CONTENT_TYPE"]),
+    (["Host: t", "X-Odd~^!: v", "Sec-Fetch-Mode: cors", "Upgrade-Insecure-Requests: 1"],
+     {"HTTP_X_ODD~^!": "v", "HTTP_SEC_FETCH_MODE": "cors", "HTTP_UPGRADE_INSECURE_REQUESTS": "1"}, []),
+    (["Host: t", "Cookie: a=1", "Cookie: b=2", "Authorization: Basic eA=="],
+     {"HTTP_COOKIE": "a=1, b=2", "HTTP_AUTHORIZATION": "Basic eA=="}, []),
+    (["Host: t", "Accept:"], {"HTTP_ACCEPT": ""}, []),
+])
+def test_request_headers_in_the_environ(srv, lines, want, absent):
+    head = ("GET /environ-all HTTP/1.1\r\n" + "".join(f"{line}\r\n" for line in lines)).encode("latin-1")
+    for _ in range(2):  # the second time with the kept values
+        env = environ_of(srv, head)
+        for key, value in want.items():
+            assert env.get(key) == value, (key, env)
+        for key in absent:
+            assert key not in env, (key, env)
+
+
+def test_kept_header_values_follow_each_request(srv):
+    # Host and User-Agent keep their last value for reuse: changing values, one after
+    # the other, must each be seen as sent.
+    for host, agent in (("a", "x"), ("b", "x"), ("b", "y"), ("a", "x"), ("a" * 600, "z" * 600), ("a", "x")):
+        env = environ_of(srv, f"GET /environ-all HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\n".encode())
+        assert (env["HTTP_HOST"], env["HTTP_USER_AGENT"]) == (host, agent)
+
+
+@pytest.mark.parametrize("target,path_info,query", [
+    ("/environ-all", "/environ-all", ""),
+    ("/environ-all?q=1", "/environ-all", "q=1"),
+    ("/environ-all?", "/environ-all", ""),
+    ("/environ%2Dall", "/environ-all", ""),
+    ("/environ%2Dall/?a=%20", "/environ-all/", "a=%20"),
+])
+def test_path_info_and_raw_uri(srv, target, path_info, query):
+    env = environ_of(srv, f"GET {target} HTTP/1.1\r\nHost: t\r\n".encode())
+    assert (env["PATH_INFO"], env["RAW_URI"], env["QUERY_STRING"]) == (path_info, target, query)
+
+
 def test_remote_address_over_ipv6(tmp_path):
     port = free_port()
     log = open(tmp_path / "log", "wb")

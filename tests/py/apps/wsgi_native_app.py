@@ -178,6 +178,9 @@ def app(environ: dict[str, Any], start: StartResponse) -> Any:
     if path == "/input-lines":
         lines = [line.decode() for line in environ["wsgi.input"]]
         return ok(start, json.dumps(lines).encode())
+    if path == "/environ-all" or path == "/environ-all/":
+        cgi = {k: v for k, v in environ.items() if k.isupper() and isinstance(v, str)}
+        return ok(start, json.dumps(cgi).encode("utf-8"))
     if path == "/environ":
         keys = ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_METHOD", "REMOTE_ADDR", "REMOTE_PORT",
                 "SERVER_PROTOCOL")
