@@ -805,7 +805,7 @@ bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response
 
 /// Ready StartResponse and WSGICall and add them to `module` (once, at module init).
 int init_wsgi_call(PyObject* module) {
-    if (!intern_all() || init_wsgi_input(module) < 0) {
+    if (!intern_all() || init_wsgi_input(module) < 0 || init_wsgi_environ(module) < 0) {
         return -1;
     }
     start_type.tp_name = "ringbolt._native.StartResponse";

@@ -324,7 +324,39 @@ bool add_header(PyObject* d, PyObject* key, PyObject* value) {
     return set_key(d, key, joined);
 }
 
+/// Room in the base dict's table for what a request adds (its CGI variables, wsgi.input
+/// and a browser's dozen or two headers): every environ is a copy of that table, so
+/// none has to grow while it is filled.
+constexpr Py_ssize_t environ_room = 42;
+
+PyObject* environ_base(PyObject*, PyObject* items) {
+    if (!PyDict_Check(items)) {
+        PyErr_SetString(PyExc_TypeError, "environ_base takes a dict");
+        return nullptr;
+    }
+    PyObject* d = _PyDict_NewPresized(PyDict_GET_SIZE(items) + environ_room);
+    // One by one: PyDict_Update into an empty dict would clone `items`' smaller table.
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (d != nullptr && PyDict_Next(items, &pos, &key, &value)) {
+        if (PyDict_SetItem(d, key, value) < 0) {
+            Py_CLEAR(d);
+        }
+    }
+    return d;
+}
+
+PyMethodDef environ_functions[] = {
+    {"environ_base", environ_base, METH_O,
+     "environ_base(d): a dict with d's items and room for a request's variables (WSGIHandler.base)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
 } // namespace
+
+int init_wsgi_environ(PyObject* module) {
+    return PyModule_AddFunctions(module, environ_functions);
+}
 
 PyObject* wsgi_environ(PyObject* req, PyObject* base) {
     static const environ_names names; // first call holds the GIL; never freed (module lifetime)

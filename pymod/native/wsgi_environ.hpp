@@ -14,4 +14,7 @@ namespace ringbolt::py {
 /// bytes read as latin-1 (PEP 3333). New reference; nullptr with an exception. GIL held.
 PyObject* wsgi_environ(PyObject* req, PyObject* base);
 
+/// Add `environ_base` to `module` (once, at module init).
+int init_wsgi_environ(PyObject* module);
+
 } // namespace ringbolt::py

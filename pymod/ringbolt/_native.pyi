@@ -77,6 +77,10 @@ class WSGICall:
                  parse_status: Callable[[Any], int], check_headers: Callable[[Any], Any]) -> None: ...
     def __call__(self, req: Request) -> Any: ...
 
+def environ_base(d: dict[str, Any]) -> dict[str, Any]:
+    """A dict with d's items whose table has room for a request's variables (wsgi_environ.cpp)."""
+    ...
+
 class WSGIInput:
     """wsgi.input over a body in memory (wsgi_input.cpp): io.BytesIO's reading methods, read-only."""
     closed: bool

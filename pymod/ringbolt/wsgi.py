@@ -266,7 +266,9 @@ class WSGIHandler:
     def __init__(self, app: WSGIApp, *, root_path: str = "", scheme: str = "http") -> None:
         self.app = app
         self.root_path = root_path
-        self.base: dict[str, Any] = {
+        # Every environ is a copy of this dict: made with room for a request's variables and
+        # a browser's headers, so that no copy has to grow its table while it is filled.
+        self.base: dict[str, Any] = _native.environ_base({
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000",
             "SCRIPT_NAME": root_path,
@@ -278,7 +280,7 @@ class WSGIHandler:
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,  # wsgi.input ends at the body's end (werkzeug, gunicorn)
             "wsgi.file_wrapper": FileWrapper,
-        }
+        })
         # What the server calls per request: the common case (a body in memory, a list or
         # tuple of bytes answered) runs natively; the rest comes back to _run/_finish/_failed.
         self.entry = _native.WSGICall(self, app, self.base, root_path, _parse_status, _check_headers)
