@@ -913,7 +913,7 @@ void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::
     {
         std::lock_guard<std::mutex> lock(_queue_mutex);
         for (auto& req : batch) {
-            _queue.push_back(task{&sink, std::move(req)});
+            _queue.emplace_back(&sink, std::move(req));
         }
         wake = wake_standby_locked();
     }
