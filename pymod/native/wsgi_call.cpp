@@ -8,10 +8,9 @@
 
 #include "pymod/native/wsgi_call.hpp"
 
-#include "http/response_framer.hpp"
-#include "http/response_writer.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/wsgi_answer.hpp"
 #include "pymod/native/wsgi_environ.hpp"
 #include "pymod/native/wsgi_input.hpp"
 
@@ -19,9 +18,7 @@
 
 #include <cstddef>
 #include <cstring>
-#include <iterator>
 #include <string>
-#include <vector>
 
 namespace ringbolt::py {
 
@@ -338,130 +335,6 @@ PyGetSetDef start_getset[] = {
 };
 
 PyTypeObject start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
-
-// ---------------------------------------------------------------------------------------
-// The answer's conversion: what the bridge's convert_headers and build_head do for a
-// ringbolt.Response, with the same checks, order of checks and errors, but reading the
-// app's header list in place (an ASCII str is its own UTF-8) and writing the head's fields
-// once, at their exact size.
-
-/// A field name or value as the bridge takes it: str (sent as UTF-8) or bytes (sent as
-/// they are: _check_headers' latin-1 re-encoding). A view into the object.
-bool field_text(PyObject* o, std::string_view& out, const char* what) {
-    if (PyUnicode_Check(o)) [[likely]] {
-        if (PyUnicode_IS_ASCII(o)) [[likely]] {
-            out = {static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o))};
-            return true;
-        }
-        Py_ssize_t n;
-        const char* p = PyUnicode_AsUTF8AndSize(o, &n);
-        if (p == nullptr) {
-            return false;
-        }
-        out = {p, static_cast<size_t>(n)};
-        return true;
-    }
-    if (PyBytes_Check(o)) {
-        out = {PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o))};
-        return true;
-    }
-    PyErr_Format(PyExc_TypeError, "%s must be str or bytes, not %.100s", what, Py_TYPE(o)->tp_name);
-    return false;
-}
-
-struct app_field {
-    std::string_view name, value;
-    PyObject* name_object; ///< for the error messages
-    http::field_action action;
-};
-
-/// The head of `start`'s answer into `head`; false with the exception the bridge's
-/// convert_headers/build_head would raise.
-bool answer_head(start_object* start, size_t body_size, bool head_request, http::response_head& head) {
-    PyObject* seq = PySequence_Fast(start->headers, "headers must be a dict or a list of (name, value) pairs");
-    if (seq == nullptr) {
-        return false;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject** items = PySequence_Fast_ITEMS(seq);
-    app_field small[16];
-    std::vector<app_field> large;
-    app_field* fields = small;
-    if (n > static_cast<Py_ssize_t>(std::size(small))) [[unlikely]] {
-        large.resize(static_cast<size_t>(n));
-        fields = large.data();
-    }
-    bool ok = true;
-    for (Py_ssize_t i = 0; ok && i < n; ++i) {
-        PyObject* pair = items[i];
-        bool is_tuple = PyTuple_Check(pair);
-        if ((is_tuple ? PyTuple_GET_SIZE(pair) : PyList_Check(pair) ? PyList_GET_SIZE(pair) : 0) != 2) {
-            PyErr_SetString(PyExc_TypeError, "headers must be a dict or a list of (name, value) pairs");
-            ok = false;
-            break;
-        }
-        app_field& f = fields[i];
-        f.name_object = is_tuple ? PyTuple_GET_ITEM(pair, 0) : PyList_GET_ITEM(pair, 0);
-        PyObject* value = is_tuple ? PyTuple_GET_ITEM(pair, 1) : PyList_GET_ITEM(pair, 1);
-        ok = field_text(f.name_object, f.name, "a header name") && field_text(value, f.value, "a header value");
-        if (ok && !http::valid_field_name(f.name)) {
-            PyErr_Format(PyExc_ValueError, "invalid header name %R", f.name_object);
-            ok = false;
-        } else if (ok && !http::valid_field_value(f.value)) {
-            PyErr_Format(PyExc_ValueError, "header %R: value contains CR, LF or NUL", f.name_object);
-            ok = false;
-        }
-    }
-    if (ok && start->status < 200) {
-        PyErr_Format(PyExc_ValueError, "a handler cannot answer with status %d (1xx is not a final response)",
-                     start->status);
-        ok = false;
-    }
-    head.status = static_cast<uint16_t>(start->status);
-    head.static_fields = {};
-    int64_t declared = -1;
-    size_t size = 0;
-    for (Py_ssize_t i = 0; ok && i < n; ++i) {
-        app_field& f = fields[i];
-        f.action = http::check_app_field(f.name, f.value, head, declared);
-        if (f.action == http::field_action::keep) {
-            size += f.name.size() + f.value.size() + 4;
-        } else if (f.action == http::field_action::bad_length) {
-            PyErr_Format(PyExc_ValueError, "invalid or conflicting Content-Length header '%s'",
-                         std::string(f.value).c_str());
-            ok = false;
-        }
-    }
-    if (ok) {
-        head.fields.resize(size);
-        char* p = head.fields.data();
-        for (Py_ssize_t i = 0; i < n; ++i) {
-            const app_field& f = fields[i];
-            if (f.action == http::field_action::keep) {
-                std::memcpy(p, f.name.data(), f.name.size());
-                p += f.name.size();
-                *p++ = ':';
-                *p++ = ' ';
-                std::memcpy(p, f.value.data(), f.value.size());
-                p += f.value.size();
-                *p++ = '\r';
-                *p++ = '\n';
-            }
-        }
-        if (head_request && declared >= 0 && body_size == 0) {
-            head.content_length = declared; // HEAD: the length GET would send (RFC 9110 §9.3.2), no body
-        } else if (declared >= 0 && static_cast<uint64_t>(declared) != body_size &&
-                   !http::status_forbids_body(head.status)) {
-            PyErr_Format(PyExc_ValueError, "Content-Length: %lld does not match the body (%zu bytes)",
-                         static_cast<long long>(declared), body_size);
-            ok = false;
-        } else {
-            head.content_length = static_cast<int64_t>(body_size);
-        }
-    }
-    Py_DECREF(seq);
-    return ok;
-}
 
 /// Bodies at least this long are sent from the bytes object itself (as the bridge does).
 constexpr size_t borrow_body_at_least = 16 * 1024;
@@ -789,7 +662,7 @@ bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response
     start->body = nullptr;
     size_t n = static_cast<size_t>(PyBytes_GET_SIZE(body));
     body_bytes = static_cast<int64_t>(n);
-    bool ok = answer_head(start, n, head_request, resp.start);
+    bool ok = wsgi_answer_head(start->status, start->headers, n, head_request, resp.start);
     if (ok) {
         if (n >= borrow_body_at_least) {
             resp.borrowed = std::string_view(PyBytes_AS_STRING(body), n);

@@ -138,6 +138,28 @@ def test_answer_headers_added_after_start_response_are_sent(srv):
     assert (resp.body, resp.header("x-late")) == (b"late", "added after start_response")
 
 
+def test_recurring_header_blocks_each_answer_its_own(srv):
+    # Blocks of header lines that recur are sent from a kept copy (wsgi_answer.cpp): a
+    # mix of recurring, long (not kept) and varying blocks, pipelined on one connection.
+    shapes = ["a", "b", "a", "long", "varying", "b", "a", "varying", "long", "b"] * 4
+    want = {"a": {"content-type": "text/a", "x-shape": "a"},
+            "b": {"content-type": "text/b", "x-shape": "b", "cache-control": "no-store"},
+            "long": {"content-type": "text/long", "x-long": "l" * 600},
+            "varying": {"content-type": "text/v"}}
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"".join(f"GET /shape/{shape}?{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+                           for i, shape in enumerate(shapes)))
+        reader = Reader(s)
+        for i, shape in enumerate(shapes):
+            resp = reader.read()
+            assert (resp.status, resp.body) == (200, b"shape"), resp
+            names = sorted(k.lower() for k, _ in resp.headers if k.lower() not in ("date", "server", "content-length"))
+            expected = dict(want[shape], **({"x-varying": str(i)} if shape == "varying" else {}))
+            assert names == sorted(expected), (shape, resp)
+            for key, value in expected.items():
+                assert resp.header(key) == value, (shape, key, resp)
+
+
 def test_answer_with_connection_close_closes(srv):
     with srv.connect(timeout=WAIT_S) as s:
         s.sendall(b"GET /fields/connection-close HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -83,6 +83,19 @@ def app(environ: dict[str, Any], start: StartResponse) -> Any:
         status, headers, body = FIELDS[path[len("/fields/"):]]
         start(status, list(headers))
         return body
+    if path.startswith("/shape/"):
+        # Header blocks that recur (kept and reused natively), one that is long, one
+        # that differs every time: each answer must carry exactly its own.
+        shape = path[len("/shape/"):]
+        value = environ["QUERY_STRING"]
+        headers = {
+            "a": [("Content-Type", "text/a"), ("X-Shape", "a")],
+            "b": [("Content-Type", "text/b"), ("X-Shape", "b"), ("Cache-Control", "no-store")],
+            "long": [("Content-Type", "text/long"), ("X-Long", "l" * 600)],
+            "varying": [("Content-Type", "text/v"), ("X-Varying", value)],
+        }[shape]
+        start("200 OK", headers + [("Content-Length", "5")])
+        return [b"shape"]
     if path == "/late-header":
         headers = [("Content-Type", "text/plain")]
         start("200 OK", headers)
