@@ -127,6 +127,36 @@ class field_blocks {
 
 field_blocks kept_blocks;
 
+/// Header name objects already found valid. An app passes the same str objects (its
+/// literals) answer after answer; the table holds a reference to each name it keeps, so
+/// a pointer compare identifies one, and its token check is skipped. Direct-mapped by
+/// address, a collision replaces. Only under the GIL; a free-threaded build keeps none.
+class valid_names {
+  public:
+    bool contains(PyObject* name) const noexcept {
+#ifdef Py_GIL_DISABLED
+        (void)name;
+        return false;
+#else
+        return _names[slot_of(name)] == name;
+#endif
+    }
+    void add(PyObject* name) noexcept {
+#ifndef Py_GIL_DISABLED
+        if (PyUnicode_CheckExact(name)) {
+            Py_XSETREF(_names[slot_of(name)], Py_NewRef(name));
+        }
+#endif
+    }
+
+  private:
+    static constexpr size_t size = 64; ///< a power of two
+    static size_t slot_of(PyObject* name) noexcept { return (reinterpret_cast<uintptr_t>(name) >> 4) & (size - 1); }
+    PyObject* _names[size] = {};
+};
+
+valid_names known_valid;
+
 } // namespace
 
 bool wsgi_answer_head(int status, PyObject* headers, size_t body_size, bool head_request, http::response_head& head) {
@@ -159,10 +189,15 @@ bool wsgi_answer_head(int status, PyObject* headers, size_t body_size, bool head
         PyObject* value_object = is_tuple ? PyTuple_GET_ITEM(pair, 1) : PyList_GET_ITEM(pair, 1);
         std::string_view name, value;
         ok = field_text(f.name_object, name, "a header name") && field_text(value_object, value, "a header value");
-        if (ok && !http::valid_field_name(name)) {
-            PyErr_Format(PyExc_ValueError, "invalid header name %R", f.name_object);
-            ok = false;
-        } else if (ok && !http::valid_field_value(value)) {
+        if (ok && !known_valid.contains(f.name_object)) {
+            if (http::valid_field_name(name)) {
+                known_valid.add(f.name_object);
+            } else {
+                PyErr_Format(PyExc_ValueError, "invalid header name %R", f.name_object);
+                ok = false;
+            }
+        }
+        if (ok && !http::valid_field_value(value)) {
             PyErr_Format(PyExc_ValueError, "header %R: value contains CR, LF or NUL", f.name_object);
             ok = false;
         }
