@@ -74,7 +74,78 @@ struct start_object {
 };
 
 extern PyTypeObject start_type;
-extern PyMethodDef write_def;
+extern PyTypeObject write_type;
+
+/// A few objects of a kind kept for the next request instead of freed, as CPython's own
+/// free lists do (floats, tuples, frames): one StartResponse and one write callable a
+/// request, each an allocation and a free otherwise. Under the GIL only; a free-threaded
+/// build frees them.
+template <typename T, size_t N> class free_list {
+  public:
+    T* take(PyTypeObject* type) {
+#ifndef Py_GIL_DISABLED
+        if (_n > 0) {
+            T* o = _items[--_n];
+            PyObject_Init(reinterpret_cast<PyObject*>(o), type); // type and a reference count of 1
+            return o;
+        }
+#endif
+        return PyObject_New(T, type);
+    }
+    void give(T* o) {
+#ifndef Py_GIL_DISABLED
+        if (_n < N) {
+            _items[_n++] = o;
+            return;
+        }
+#endif
+        PyObject_Free(o);
+    }
+
+  private:
+    T* _items[N];
+    size_t _n = 0;
+};
+
+free_list<start_object, 4> spare_starts;
+
+/// The write callable start_response returns (PEP 3333): write(data) of its StartResponse.
+struct write_object {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    PyObject* start;
+};
+
+free_list<write_object, 4> spare_writes;
+
+PyObject* start_write(PyObject* self_obj, PyObject* data);
+
+PyObject* write_call(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 1 || kwnames != nullptr) {
+        PyErr_Format(PyExc_TypeError, "write() takes exactly one argument (%zd given)",
+                     nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0));
+        return nullptr;
+    }
+    return start_write(reinterpret_cast<write_object*>(self)->start, args[0]);
+}
+
+PyObject* new_write(PyObject* start) {
+    write_object* w = spare_writes.take(&write_type);
+    if (w == nullptr) {
+        return nullptr;
+    }
+    w->vectorcall = write_call;
+    w->start = Py_NewRef(start);
+    return reinterpret_cast<PyObject*>(w);
+}
+
+void write_dealloc(PyObject* self) {
+    auto* w = reinterpret_cast<write_object*>(self);
+    Py_DECREF(w->start);
+    spare_writes.give(w);
+}
+
+PyTypeObject write_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 /// "NNN reason" with NNN >= 100, ASCII (PEP 3333): the code, or 0 when not.
 int status_code(PyObject* status) {
@@ -214,7 +285,7 @@ PyObject* start_call(PyObject* self_obj, PyObject* const* args, size_t nargsf, P
     }
     self->status = code;
     Py_XSETREF(self->headers, headers);
-    return PyCMethod_New(&write_def, self_obj, nullptr, nullptr);
+    return new_write(self_obj);
 }
 
 PyObject* start_write(PyObject* self_obj, PyObject* data) {
@@ -284,7 +355,7 @@ PyObject* get_written(PyObject* self_obj, void*) {
 }
 
 start_object* new_start(PyObject* parse_status, PyObject* check_headers) {
-    auto* start = PyObject_New(start_object, &start_type);
+    start_object* start = spare_starts.take(&start_type);
     if (start == nullptr) {
         return nullptr;
     }
@@ -316,10 +387,8 @@ void start_dealloc(PyObject* self_obj) {
     Py_XDECREF(self->headers);
     Py_XDECREF(self->written);
     Py_XDECREF(self->body);
-    Py_TYPE(self_obj)->tp_free(self_obj);
+    spare_starts.give(self);
 }
-
-PyMethodDef write_def = {"write", start_write, METH_O, "write(data): body bytes before the iterable's (PEP 3333)."};
 
 PyMethodDef start_methods[] = {
     {"write", start_write, METH_O, "write(data): body bytes before the iterable's (PEP 3333)."},
@@ -693,6 +762,14 @@ int init_wsgi_call(PyObject* module) {
     start_type.tp_methods = start_methods;
     start_type.tp_getset = start_getset;
 
+    write_type.tp_name = "ringbolt._native.StartResponseWrite";
+    write_type.tp_doc = "write(data): body bytes before the iterable's (PEP 3333), what start_response returns.";
+    write_type.tp_basicsize = sizeof(write_object);
+    write_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
+    write_type.tp_vectorcall_offset = offsetof(write_object, vectorcall);
+    write_type.tp_call = PyVectorcall_Call;
+    write_type.tp_dealloc = write_dealloc;
+
     call_type.tp_name = "ringbolt._native.WSGICall";
     call_type.tp_doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
                        "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).";
@@ -704,7 +781,7 @@ int init_wsgi_call(PyObject* module) {
     call_type.tp_traverse = call_traverse;
     call_type.tp_clear = call_clear;
     call_type.tp_dealloc = call_dealloc;
-    if (PyType_Ready(&start_type) < 0 || PyType_Ready(&call_type) < 0) {
+    if (PyType_Ready(&start_type) < 0 || PyType_Ready(&write_type) < 0 || PyType_Ready(&call_type) < 0) {
         return -1;
     }
     Py_INCREF(&start_type);

@@ -444,6 +444,14 @@ def test_start_response_object_directly():
     write(b"one")
     start.write(b"")
     assert start.written == [b"one"]
+    for bad in ((), (b"a", b"b")):
+        with pytest.raises(TypeError, match="write\\(\\) takes exactly one argument"):
+            write(*bad)
+    with pytest.raises(TypeError):
+        write(data=b"x")
+    with pytest.raises(TypeError, match="must yield bytes, not str"):
+        write("text")
+    assert start.written == [b"one"]
     with pytest.raises(AssertionError, match="second time"):
         start("200 OK", [])
     start("200 OK", [("X", "caf\u00e9")], (None, None, None))  # exc_info before sending: replaces
@@ -462,3 +470,24 @@ def test_start_response_object_directly():
         start("200 OK")
     with pytest.raises(TypeError, match="unexpected keyword"):
         start("200 OK", [], bad=1)
+
+
+def test_start_response_and_write_objects_are_fresh_each_time():
+    # StartResponse and write objects are recycled natively (free lists): each new one
+    # must start blank, and a write kept past its StartResponse's other references
+    # still writes to it.
+    from ringbolt import _native
+    from ringbolt.wsgi import _check_headers, _parse_status
+
+    kept = []
+    for i in range(20):
+        start: Any = _native.StartResponse(_parse_status, _check_headers)
+        assert (start.status, start.headers, start.sent, start.written) == (0, None, False, [])
+        write = start(f"{200 + i} X", [("N", str(i))])
+        write(b"w%d" % i)
+        start.sent = True
+        kept.append(write)
+        del start, write
+    for i, write in enumerate(kept):
+        write(b"again")  # the StartResponse lives on through its write
+    del kept
