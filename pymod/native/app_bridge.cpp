@@ -386,7 +386,7 @@ app_bridge::~app_bridge() {
 uint32_t app_bridge::add_handler(PyObject* callable, PyObject* param_names, bool is_coroutine) {
     Py_INCREF(callable);
     Py_INCREF(param_names);
-    _handlers.push_back({callable, param_names, is_coroutine});
+    _handlers.push_back({callable, param_names, is_coroutine, is_wsgi_call(callable)});
     return static_cast<uint32_t>(_handlers.size() - 1);
 }
 
@@ -755,6 +755,17 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
     http::app_response& resp = answers.emplace_back();
     address_response(req, resp);
     const handler_entry& h = _handlers[req.handler];
+    if (h.wsgi) {
+        // A mounted WSGI app (wsgi_call.cpp): it reads the request natively; no Request
+        // view, and no cookies or background tasks to apply to its answer.
+        RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
+        PyObject* result = run_wsgi_call(h.callable, req, h.param_names, &_types);
+        if (!finish(result, nullptr, meta_of(req), resp, later)) [[unlikely]] {
+            answers.pop_back(); // a stream: its head went to `later` on its own
+        }
+        Py_XDECREF(result);
+        return;
+    }
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
         PyErr_Clear();

@@ -108,6 +108,7 @@ struct handler_entry {
     PyObject* callable = nullptr;
     PyObject* param_names = nullptr; ///< tuple of str
     bool is_coroutine = false;
+    bool wsgi = false; ///< a WSGICall: run by run_wsgi_call, with no Request made for it
 };
 
 class app_bridge final : public uring::app_handler {

@@ -85,20 +85,28 @@ request_object* O(PyObject* self) {
     return reinterpret_cast<request_object*>(self);
 }
 
-PyObject* get_method(PyObject* self, void*) {
-    request_object* o = O(self);
-    if (o->cache_method != nullptr) {
-        Py_INCREF(o->cache_method);
-        return o->cache_method;
-    }
-    const auto& r = R(self);
+/// The method's text: an interned str for the methods the parser knows.
+PyObject* method_of(const http::app_request& r) {
     unsigned id = r.method_id == 0 ? unsigned{http::method_other} : unsigned{r.method_id};
     int bit = __builtin_ctz(id);
     if (bit < static_cast<int>(std::size(http::method_bit_names)) && interned_methods[bit] != nullptr) {
         Py_INCREF(interned_methods[bit]);
         return interned_methods[bit];
     }
-    return get_cached(o->cache_method, decode_latin1(r.method.in(r.data)));
+    return decode_latin1(r.method.in(r.data));
+}
+
+PyObject* get_method(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_method != nullptr) {
+        Py_INCREF(o->cache_method);
+        return o->cache_method;
+    }
+    PyObject* m = method_of(R(self));
+    if (m != nullptr && !PyUnicode_CHECK_INTERNED(m)) {
+        o->cache_method = Py_NewRef(m); // made for this request: keep it for the next read
+    }
+    return m;
 }
 
 PyObject* get_path(PyObject* self, void*) {
@@ -646,7 +654,7 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
 }
 
 PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
-    return wsgi_environ(self, base); // wsgi_environ.cpp
+    return wsgi_environ(R(self), base); // wsgi_environ.cpp
 }
 
 PyGetSetDef getset[] = {
@@ -701,8 +709,8 @@ PyMethodDef methods[] = {
 
 } // namespace
 
-PyObject* request_method(PyObject* req) {
-    return get_method(req, nullptr);
+PyObject* method_text(const http::app_request& r) {
+    return method_of(r);
 }
 
 PyTypeObject request_type = {PyVarObject_HEAD_INIT(nullptr, 0)};

@@ -24,9 +24,6 @@ namespace ringbolt::py {
 
 namespace {
 
-PyObject* str_wsgi_environ = nullptr; // "_wsgi_environ"
-PyObject* str_body = nullptr;         // "body"
-PyObject* str_body_stream = nullptr;  // "_body_stream"
 PyObject* str_with_traceback = nullptr;
 PyObject* key_input = nullptr; // "wsgi.input"
 PyObject* key_content_length = nullptr;
@@ -38,9 +35,6 @@ bool intern_all() {
         const char* text;
     };
     const name names[] = {
-        {&str_wsgi_environ, "_wsgi_environ"},
-        {&str_body, "body"},
-        {&str_body_stream, "_body_stream"},
         {&str_with_traceback, "with_traceback"},
         {&key_input, "wsgi.input"},
         {&key_content_length, "CONTENT_LENGTH"},
@@ -520,56 +514,68 @@ bool strip_root(call_object* self, PyObject* environ) {
     return rc == 0;
 }
 
-/// The request's streamed body handle, or None (a new reference; nullptr on error).
-PyObject* body_stream_of(PyObject* req) {
-    if (Py_IS_TYPE(req, &request_type)) [[likely]] {
-        if (!reinterpret_cast<request_object*>(req)->req->streamed_body) {
-            Py_RETURN_NONE;
+/// The request as WSGICall needs it: its C++ record, and a Python view of it (a
+/// ringbolt._native.Request) only when the Python path needs one (a streamed body).
+class wsgi_request {
+  public:
+    /// Called by the server (the bridge): no view yet.
+    wsgi_request(http::app_request& r, PyObject* param_names, const python_types* types)
+        : _r(r), _param_names(param_names), _types(types) {}
+    /// Called from Python with a view.
+    wsgi_request(PyObject* view) : _r(*reinterpret_cast<request_object*>(view)->req), _view(view) {}
+    wsgi_request(const wsgi_request&) = delete;
+    wsgi_request& operator=(const wsgi_request&) = delete;
+    ~wsgi_request() {
+        if (_made != nullptr) {
+            release_request(_made); // detached first if something kept it
         }
     }
-    return PyObject_GetAttr(req, str_body_stream);
-}
 
-/// The request's body in memory (bytes; the empty one costs nothing).
-PyObject* body_of(PyObject* req) {
-    if (Py_IS_TYPE(req, &request_type)) [[likely]] {
-        const http::app_request& r = *reinterpret_cast<request_object*>(req)->req;
-        std::string_view b = r.body.in(r.data);
-        return PyBytes_FromStringAndSize(b.data(), static_cast<Py_ssize_t>(b.size()));
-    }
-    return PyObject_GetAttr(req, str_body);
-}
+    http::app_request& record() noexcept { return _r; }
 
-PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
-    PyObject* stream = body_stream_of(req);
-    if (stream == nullptr) {
-        return nullptr;
+    /// The view (borrowed), made now if there is none; nullptr with an exception.
+    PyObject* view() {
+        if (_view == nullptr) {
+            _made = new_request(&_r, _param_names, _types);
+            _view = reinterpret_cast<PyObject*>(_made);
+            if (_view == nullptr && !PyErr_Occurred()) {
+                PyErr_NoMemory();
+            }
+        }
+        return _view;
     }
-    if (stream != Py_None) {
+
+  private:
+    http::app_request& _r;
+    PyObject* _view = nullptr;
+    request_object* _made = nullptr;
+    PyObject* _param_names = nullptr;
+    const python_types* _types = nullptr;
+};
+
+PyObject* run_request(call_object* self, wsgi_request& req, PyObject* context) {
+    http::app_request& r = req.record();
+    if (r.streamed_body) {
         // A body read as it arrives (over 1 MiB, or chunked): the Python path's BodyInput.
-        Py_DECREF(stream);
-        PyObject* args[2] = {req, context};
+        PyObject* view = req.view();
+        if (view == nullptr) {
+            return nullptr;
+        }
+        PyObject* args[2] = {view, context};
         return PyObject_Vectorcall(self->run, args, 2, nullptr);
     }
-    Py_DECREF(stream);
-    PyObject* environ = Py_IS_TYPE(req, &request_type) ? wsgi_environ(req, self->base) : nullptr;
-    if (!Py_IS_TYPE(req, &request_type)) {
-        PyObject* margs[2] = {req, self->base};
-        environ = PyObject_VectorcallMethod(str_wsgi_environ, margs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
-    }
+    PyObject* environ = wsgi_environ(r, self->base);
     if (environ == nullptr) {
         return nullptr;
     }
     PyObject* result = nullptr;
     PyObject* answer = nullptr;
     start_object* start = nullptr;
-    PyObject* body = body_of(req);
-    PyObject* input = body != nullptr && PyBytes_CheckExact(body) ? new_wsgi_input(body) : nullptr;
-    if (input == nullptr && body != nullptr && !PyErr_Occurred()) {
-        PyErr_Format(PyExc_TypeError, "the request body is %.100s, not bytes", Py_TYPE(body)->tp_name);
-    }
+    std::string_view body_bytes = r.body.in(r.data);
+    PyObject* body = PyBytes_FromStringAndSize(body_bytes.data(), static_cast<Py_ssize_t>(body_bytes.size()));
+    PyObject* input = body != nullptr ? new_wsgi_input(body) : nullptr;
     bool ok = input != nullptr && PyDict_SetItem(environ, key_input, input) == 0;
-    if (ok && PyBytes_Check(body) && PyBytes_GET_SIZE(body) > 0) {
+    if (ok && PyBytes_GET_SIZE(body) > 0) {
         // A chunked body, buffered: its length is known.
         int has = PyDict_Contains(environ, key_content_length);
         if (has == 0) {
@@ -624,13 +630,9 @@ PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
     return answer;
 }
 
-PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
-    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != nullptr) {
-        PyErr_SetString(PyExc_TypeError, "WSGICall takes one argument (the request)");
-        return nullptr;
-    }
-    // Each request in a fresh context (as contextvars.Context().run would): nothing set
-    // by one request, or by the pool thread, is seen by the next.
+/// One request, in a fresh context (as contextvars.Context().run would): nothing set by
+/// one request, or by the pool thread, is seen by the next.
+PyObject* call_in_context(call_object* self, wsgi_request& req) {
     PyObject* context = PyContext_New();
     if (context == nullptr) {
         return nullptr;
@@ -639,7 +641,7 @@ PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t narg
         Py_DECREF(context);
         return nullptr;
     }
-    PyObject* answer = run_request(reinterpret_cast<call_object*>(self_obj), args[0], context);
+    PyObject* answer = run_request(self, req, context);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     if (PyContext_Exit(context) < 0) {
@@ -654,6 +656,16 @@ PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t narg
     PyErr_Restore(type, value, tb);
     Py_DECREF(context);
     return answer;
+}
+
+/// entry(req) from Python (WSGIHandler.__call__): the same as the server's call.
+PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != nullptr || !Py_IS_TYPE(args[0], &request_type)) {
+        PyErr_SetString(PyExc_TypeError, "WSGICall takes one argument, the request (a ringbolt Request)");
+        return nullptr;
+    }
+    wsgi_request req(args[0]);
+    return call_in_context(reinterpret_cast<call_object*>(self_obj), req);
 }
 
 PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
@@ -720,6 +732,15 @@ void call_dealloc(PyObject* self_obj) {
 PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 } // namespace
+
+bool is_wsgi_call(PyObject* handler) noexcept {
+    return Py_IS_TYPE(handler, &call_type);
+}
+
+PyObject* run_wsgi_call(PyObject* handler, http::app_request& req, PyObject* param_names, const python_types* types) {
+    wsgi_request request(req, param_names, types);
+    return call_in_context(reinterpret_cast<call_object*>(handler), request);
+}
 
 bool is_wsgi_answer(PyObject* result) noexcept {
     return Py_IS_TYPE(result, &start_type) && reinterpret_cast<start_object*>(result)->body != nullptr;

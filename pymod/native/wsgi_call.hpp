@@ -12,6 +12,17 @@
 
 namespace ringbolt::py {
 
+struct python_types; // app_bridge.hpp
+
+/// True when a registered handler is a WSGICall (the bridge then calls run_wsgi_call).
+bool is_wsgi_call(PyObject* handler) noexcept;
+
+/// Run the WSGI app of `handler` (a WSGICall) for `req`, as calling it with a Request
+/// would, without making the Request unless the Python path needs it (a streamed body:
+/// then from `param_names` and `types`, and released before returning). The result
+/// for app_bridge::finish (new reference), or nullptr with an exception. GIL held.
+PyObject* run_wsgi_call(PyObject* handler, http::app_request& req, PyObject* param_names, const python_types* types);
+
 /// True when a handler's result is a WSGICall answer. One type check. GIL held.
 bool is_wsgi_answer(PyObject* result) noexcept;
 

@@ -358,7 +358,7 @@ int init_wsgi_environ(PyObject* module) {
     return PyModule_AddFunctions(module, environ_functions);
 }
 
-PyObject* wsgi_environ(PyObject* req, PyObject* base) {
+PyObject* wsgi_environ(const http::app_request& r, PyObject* base) {
     static const environ_names names; // first call holds the GIL; never freed (module lifetime)
     if (!names.ok) {
         PyErr_SetString(PyExc_MemoryError, "interning the WSGI environ's keys failed");
@@ -372,7 +372,6 @@ PyObject* wsgi_environ(PyObject* req, PyObject* base) {
     if (d == nullptr) {
         return nullptr;
     }
-    const http::app_request& r = *reinterpret_cast<request_object*>(req)->req;
     std::string_view raw = r.path.in(r.data);
     std::string decoded;
     std::string_view path = raw;
@@ -388,7 +387,7 @@ PyObject* wsgi_environ(PyObject* req, PyObject* base) {
                                 path.data() == raw.data()
                             ? Py_NewRef(path_info)
                             : latin1_text(target);
-    bool ok = set_key(d, names.request_method, request_method(req)) && put(d, names.path_info, path_info) &&
+    bool ok = set_key(d, names.request_method, method_text(r)) && put(d, names.path_info, path_info) &&
               set_key(d, names.query_string, latin1_text(r.query.in(r.data))) && put(d, names.raw_uri, raw_uri) &&
               put(d, names.server_protocol, protocol);
     Py_XDECREF(path_info);

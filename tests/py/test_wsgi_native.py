@@ -472,6 +472,17 @@ def test_start_response_object_directly():
         start("200 OK", [], bad=1)
 
 
+def test_entry_takes_only_a_request():
+    # WSGICall: the server runs it without making a Request (run_wsgi_call); called from
+    # Python it takes a ringbolt Request and nothing else.
+    from ringbolt.wsgi import WSGIHandler
+
+    handler = WSGIHandler(lambda environ, start: [])
+    for bad in (("not a request",), (), (None, None)):
+        with pytest.raises(TypeError, match="WSGICall takes one argument"):
+            handler.entry(*bad)
+
+
 def test_start_response_and_write_objects_are_fresh_each_time():
     # StartResponse and write objects are recycled natively (free lists): each new one
     # must start blank, and a write kept past its StartResponse's other references
