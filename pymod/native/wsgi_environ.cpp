@@ -210,8 +210,11 @@ struct environ_names {
 
 /// The values kept for reuse (GIL held; see reuse_values).
 struct kept_values {
+    static constexpr size_t ports = 256; ///< a power of two
     PyObject* header[known_count] = {};
-    PyObject* peer = nullptr; ///< REMOTE_ADDR of `peer_addr`
+    PyObject* port[ports] = {}; ///< REMOTE_PORT texts, by the port's low bits (a keep-alive
+                                ///< connection's requests find theirs)
+    PyObject* peer = nullptr;   ///< REMOTE_ADDR of `peer_addr`
     uint8_t peer_family = 0;
     uint8_t peer_addr[16] = {};
 };
@@ -277,6 +280,18 @@ PyObject* peer_text(const http::peer_address& peer) {
         std::memcpy(kept.peer_addr, peer.addr, n);
     }
     return text;
+}
+
+/// REMOTE_PORT's text; the last one made for each slot of the port's low bits is kept.
+PyObject* port_text(uint16_t port) {
+    char buf[8];
+    auto printed = std::to_chars(buf, buf + sizeof(buf), static_cast<unsigned>(port));
+    std::string_view text(buf, static_cast<size_t>(printed.ptr - buf));
+    if constexpr (reuse_values) {
+        return reused_text(kept.port[port & (kept_values::ports - 1)], text);
+    } else {
+        return latin1_text(text);
+    }
 }
 
 /// `d[key] = value`, stealing `value`.
@@ -399,10 +414,7 @@ PyObject* wsgi_environ(const http::app_request& r, PyObject* base) {
         ok = add_wsgi_tls_vars(d, *r.tls);
     }
     if (ok && r.peer.family != 0) {
-        char port[8];
-        auto printed = std::to_chars(port, port + sizeof(port), static_cast<unsigned>(r.peer.port));
-        ok = set_key(d, names.remote_addr, peer_text(r.peer)) &&
-             set_key(d, names.remote_port, latin1_text({port, static_cast<size_t>(printed.ptr - port)}));
+        ok = set_key(d, names.remote_addr, peer_text(r.peer)) && set_key(d, names.remote_port, port_text(r.peer.port));
     }
     size_t n = r.headers.size() / 2;
     for (size_t i = 0; ok && i < n; ++i) {

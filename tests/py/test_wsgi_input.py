@@ -118,6 +118,17 @@ def test_is_an_io_reader_and_read_only():
         inp.anything = 1  # no __dict__
 
 
+def test_recycled_inputs_start_fresh():
+    # Inputs are recycled natively (a free list): one closed or read to the end, once
+    # dropped, must not leave its state to the next one.
+    for i in range(12):
+        inp = _native.WSGIInput(b"body %d" % i)
+        assert (inp.closed, inp.tell(), inp.read()) == (False, 0, b"body %d" % i)
+        if i % 2:
+            inp.close()
+        del inp
+
+
 def test_constructor():
     assert _native.WSGIInput().read() == b""
     assert _native.WSGIInput(bytearray(b"ab")).read() == b"ab"  # a copy of any bytes-like

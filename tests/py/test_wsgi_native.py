@@ -311,6 +311,21 @@ def test_path_info_and_raw_uri(srv, target, path_info, query):
     assert (env["PATH_INFO"], env["RAW_URI"], env["QUERY_STRING"]) == (path_info, target, query)
 
 
+def test_remote_port_of_interleaved_connections(srv):
+    # REMOTE_PORT texts are kept by port (wsgi_environ.cpp): connections used in turn,
+    # each request must see its own connection's port.
+    socks = [srv.connect(timeout=WAIT_S) for _ in range(6)]
+    try:
+        readers = [Reader(s) for s in socks]
+        for _ in range(3):
+            for s, reader in zip(socks, readers):
+                s.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert reader.read().json()["REMOTE_PORT"] == str(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_remote_address_over_ipv6(tmp_path):
     port = free_port()
     log = open(tmp_path / "log", "wb")
