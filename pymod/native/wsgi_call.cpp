@@ -14,8 +14,6 @@
 #include "pymod/native/wsgi_environ.hpp"
 #include "pymod/native/wsgi_input.hpp"
 
-#include <structmember.h>
-
 #include <cstddef>
 #include <cstring>
 #include <string>
