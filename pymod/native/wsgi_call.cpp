@@ -65,7 +65,6 @@ struct start_object {
     bool sent; ///< the head was handed to the server: too late to change it
 };
 
-extern PyTypeObject start_type;
 extern PyTypeObject write_type;
 
 /// A few objects of a kind kept for the next request instead of freed, as CPython's own
@@ -347,7 +346,7 @@ PyObject* get_written(PyObject* self_obj, void*) {
 }
 
 start_object* new_start(PyObject* parse_status, PyObject* check_headers) {
-    start_object* start = spare_starts.take(&start_type);
+    start_object* start = spare_starts.take(&wsgi_start_type);
     if (start == nullptr) {
         return nullptr;
     }
@@ -395,7 +394,6 @@ PyGetSetDef start_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 /// Bodies at least this long are sent from the bytes object itself (as the bridge does).
 constexpr size_t borrow_body_at_least = 16 * 1024;
@@ -731,6 +729,8 @@ PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 } // namespace
 
+PyTypeObject wsgi_start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
 bool is_wsgi_call(PyObject* handler) noexcept {
     return Py_IS_TYPE(handler, &call_type);
 }
@@ -740,8 +740,8 @@ PyObject* run_wsgi_call(PyObject* handler, http::app_request& req, PyObject* par
     return call_in_context(reinterpret_cast<call_object*>(handler), request);
 }
 
-bool is_wsgi_answer(PyObject* result) noexcept {
-    return Py_IS_TYPE(result, &start_type) && reinterpret_cast<start_object*>(result)->body != nullptr;
+bool carries_wsgi_answer(PyObject* start) noexcept {
+    return reinterpret_cast<start_object*>(start)->body != nullptr;
 }
 
 bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response& resp, int64_t& body_bytes) {
@@ -769,17 +769,17 @@ int init_wsgi_call(PyObject* module) {
     if (!intern_all() || init_wsgi_input(module) < 0 || init_wsgi_environ(module) < 0) {
         return -1;
     }
-    start_type.tp_name = "ringbolt._native.StartResponse";
-    start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
+    wsgi_start_type.tp_name = "ringbolt._native.StartResponse";
+    wsgi_start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
                         "for one WSGI request; returns write.";
-    start_type.tp_basicsize = sizeof(start_object);
-    start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
-    start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);
-    start_type.tp_call = PyVectorcall_Call;
-    start_type.tp_dealloc = start_dealloc;
-    start_type.tp_new = start_new;
-    start_type.tp_methods = start_methods;
-    start_type.tp_getset = start_getset;
+    wsgi_start_type.tp_basicsize = sizeof(start_object);
+    wsgi_start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
+    wsgi_start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);
+    wsgi_start_type.tp_call = PyVectorcall_Call;
+    wsgi_start_type.tp_dealloc = start_dealloc;
+    wsgi_start_type.tp_new = start_new;
+    wsgi_start_type.tp_methods = start_methods;
+    wsgi_start_type.tp_getset = start_getset;
 
     write_type.tp_name = "ringbolt._native.StartResponseWrite";
     write_type.tp_doc = "write(data): body bytes before the iterable's (PEP 3333), what start_response returns.";
@@ -800,12 +800,12 @@ int init_wsgi_call(PyObject* module) {
     call_type.tp_traverse = call_traverse;
     call_type.tp_clear = call_clear;
     call_type.tp_dealloc = call_dealloc;
-    if (PyType_Ready(&start_type) < 0 || PyType_Ready(&write_type) < 0 || PyType_Ready(&call_type) < 0) {
+    if (PyType_Ready(&wsgi_start_type) < 0 || PyType_Ready(&write_type) < 0 || PyType_Ready(&call_type) < 0) {
         return -1;
     }
-    Py_INCREF(&start_type);
-    if (PyModule_AddObject(module, "StartResponse", reinterpret_cast<PyObject*>(&start_type)) < 0) {
-        Py_DECREF(&start_type);
+    Py_INCREF(&wsgi_start_type);
+    if (PyModule_AddObject(module, "StartResponse", reinterpret_cast<PyObject*>(&wsgi_start_type)) < 0) {
+        Py_DECREF(&wsgi_start_type);
         return -1;
     }
     Py_INCREF(&call_type);

@@ -23,8 +23,17 @@ bool is_wsgi_call(PyObject* handler) noexcept;
 /// for app_bridge::finish (new reference), or nullptr with an exception. GIL held.
 PyObject* run_wsgi_call(PyObject* handler, http::app_request& req, PyObject* param_names, const python_types* types);
 
-/// True when a handler's result is a WSGICall answer. One type check. GIL held.
-bool is_wsgi_answer(PyObject* result) noexcept;
+/// ringbolt._native.StartResponse (wsgi_call.cpp).
+extern PyTypeObject wsgi_start_type;
+
+/// A StartResponse carrying the body WSGICall joined (rather than one made from Python).
+bool carries_wsgi_answer(PyObject* start) noexcept;
+
+/// True when a handler's result is a WSGICall answer: for any other result, one compare
+/// with a constant address. GIL held.
+inline bool is_wsgi_answer(PyObject* result) noexcept {
+    return Py_IS_TYPE(result, &wsgi_start_type) && carries_wsgi_answer(result);
+}
 
 /// The answer's head, body and end in `resp`: the app's status and header list checked
 /// as app_bridge's build_head checks a Response's (same errors), its fields written once
