@@ -13,6 +13,7 @@
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
+#include "pymod/native/wsgi_call.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -392,7 +393,7 @@ app_bridge::~app_bridge() {
 uint32_t app_bridge::add_handler(PyObject* callable, PyObject* param_names, bool is_coroutine) {
     Py_INCREF(callable);
     Py_INCREF(param_names);
-    _handlers.push_back({callable, param_names, is_coroutine});
+    _handlers.push_back({callable, param_names, is_coroutine, is_wsgi_call(callable)});
     return static_cast<uint32_t>(_handlers.size() - 1);
 }
 
@@ -603,6 +604,17 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     if (_json_default != nullptr) [[unlikely]] {
         json_default.emplace(_json_default);
     }
+    if (exc == nullptr && result != nullptr && is_wsgi_answer(result)) {
+        // WSGI's common case (wsgi_call.cpp): the head straight from the app's header list.
+        int64_t body_bytes = 0;
+        if (wsgi_answer_message(result, meta.head_request, resp, body_bytes)) [[likely]] {
+            if (http::access_log_enabled()) [[unlikely]] {
+                log_access(meta, resp.start.status, body_bytes);
+            }
+            return true;
+        }
+        return answer(nullptr, nullptr, meta, resp, sink); // its error is set: the 500
+    }
     response_parts parts;
     bool converted = exc == nullptr && result != nullptr && convert_result(result, _types, parts);
     return answer(converted ? &parts : nullptr, exc, meta, resp, sink);
@@ -800,6 +812,17 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
     http::app_response& resp = answers.emplace_back();
     address_response(req, resp);
     const handler_entry& h = _handlers[req.handler];
+    if (h.wsgi) {
+        // A mounted WSGI app (wsgi_call.cpp): it reads the request natively; no Request
+        // view, and no cookies or background tasks to apply to its answer.
+        RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
+        PyObject* result = run_wsgi_call(h.callable, req, h.param_names, &_types);
+        if (!finish(result, nullptr, meta_of(req), resp, later)) [[unlikely]] {
+            answers.pop_back(); // a stream: its head went to `later` on its own
+        }
+        Py_XDECREF(result);
+        return;
+    }
     request_object* obj = new_request(&req, h.param_names, &_types);
     if (obj == nullptr) {
         PyErr_Clear();
@@ -958,7 +981,7 @@ void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::
     {
         std::lock_guard<std::mutex> lock(_queue_mutex);
         for (auto& req : batch) {
-            _queue.push_back(task{&sink, std::move(req)});
+            _queue.emplace_back(&sink, std::move(req));
         }
         wake = wake_standby_locked();
     }

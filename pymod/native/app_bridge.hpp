@@ -8,12 +8,12 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "core/ring_fifo.hpp"
 #include "http/app_routes.hpp"
 #include "http/problem.hpp"
 #include "uring/reactor.hpp"
 
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -120,6 +120,7 @@ struct handler_entry {
     PyObject* callable = nullptr;
     PyObject* param_names = nullptr; ///< tuple of str
     bool is_coroutine = false;
+    bool wsgi = false; ///< a WSGICall: run by run_wsgi_call, with no Request made for it
 };
 
 class app_bridge final : public uring::app_handler {
@@ -207,7 +208,7 @@ class app_bridge final : public uring::app_handler {
     // The handler pool (see pool_main). Under _queue_mutex:
     std::mutex _queue_mutex;
     std::condition_variable _queue_cv;
-    std::deque<task> _queue;
+    ring_fifo<task> _queue; ///< no allocation per request (a deque node per app_request)
     bool _stopping = false;
     unsigned _idle = 0;    ///< pool threads waiting on _queue_cv
     unsigned _wakeups = 0; ///< notifications not yet taken by a waiting thread

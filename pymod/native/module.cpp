@@ -18,6 +18,7 @@
 #include "pymod/native/tls_info_py.hpp"
 #include "pymod/native/tls_py.hpp"
 #include "pymod/native/websocket.hpp"
+#include "pymod/native/wsgi_call.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
 #include "uring/server.hpp"
@@ -31,7 +32,6 @@
 namespace pb = pybind11;
 
 namespace ringbolt::py {
-int init_wsgi_call(PyObject* module);  // wsgi_call.cpp
 int init_asgi_call(PyObject* module);  // asgi_call.cpp
 int init_eager_task(PyObject* module); // eager_task.cpp
 } // namespace ringbolt::py

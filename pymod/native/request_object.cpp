@@ -9,6 +9,7 @@
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/response_stream.hpp"
 #include "pymod/native/tls_info_py.hpp"
+#include "pymod/native/wsgi_environ.hpp"
 
 #include <arpa/inet.h>
 #include <charconv>
@@ -85,20 +86,28 @@ request_object* O(PyObject* self) {
     return reinterpret_cast<request_object*>(self);
 }
 
-PyObject* get_method(PyObject* self, void*) {
-    request_object* o = O(self);
-    if (o->cache_method != nullptr) {
-        Py_INCREF(o->cache_method);
-        return o->cache_method;
-    }
-    const auto& r = R(self);
+/// The method's text: an interned str for the methods the parser knows.
+PyObject* method_of(const http::app_request& r) {
     unsigned id = r.method_id == 0 ? unsigned{http::method_other} : unsigned{r.method_id};
     int bit = __builtin_ctz(id);
     if (bit < static_cast<int>(std::size(http::method_bit_names)) && interned_methods[bit] != nullptr) {
         Py_INCREF(interned_methods[bit]);
         return interned_methods[bit];
     }
-    return get_cached(o->cache_method, decode_latin1(r.method.in(r.data)));
+    return decode_latin1(r.method.in(r.data));
+}
+
+PyObject* get_method(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_method != nullptr) {
+        Py_INCREF(o->cache_method);
+        return o->cache_method;
+    }
+    PyObject* m = method_of(R(self));
+    if (m != nullptr && !PyUnicode_CHECK_INTERNED(m)) {
+        o->cache_method = Py_NewRef(m); // made for this request: keep it for the next read
+    }
+    return m;
 }
 
 PyObject* get_path(PyObject* self, void*) {
@@ -708,111 +717,8 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
     return d;
 }
 
-// req._wsgi_environ(base): a copy of `base` (SERVER_*, SCRIPT_NAME, wsgi.*) with the CGI
-// variables of this request (PEP 3333: native strings, bytes decoded as latin-1).
-// Header names with '_' are left out: "X_Forwarded_For" must not pass as
-// X-Forwarded-For once both become HTTP_X_FORWARDED_FOR. Repeated headers are joined
-// with ", " (RFC 9110 §5.3).
-// The environ's fixed keys and protocol names, interned once: PyDict_SetItemString
-// would make and intern each key again per request (about a third of the environ's cost).
-struct wsgi_names {
-    PyObject* request_method = PyUnicode_InternFromString("REQUEST_METHOD");
-    PyObject* path_info = PyUnicode_InternFromString("PATH_INFO");
-    PyObject* query_string = PyUnicode_InternFromString("QUERY_STRING");
-    PyObject* raw_uri = PyUnicode_InternFromString("RAW_URI");
-    PyObject* server_protocol = PyUnicode_InternFromString("SERVER_PROTOCOL");
-    PyObject* remote_addr = PyUnicode_InternFromString("REMOTE_ADDR");
-    PyObject* remote_port = PyUnicode_InternFromString("REMOTE_PORT");
-    PyObject* protocols[3] = {PyUnicode_InternFromString("HTTP/1.0"), PyUnicode_InternFromString("HTTP/1.1"),
-                              PyUnicode_InternFromString("HTTP/2")};
-    bool ok() const {
-        return request_method && path_info && query_string && raw_uri && server_protocol && remote_addr &&
-               remote_port && protocols[0] && protocols[1] && protocols[2];
-    }
-};
-
 PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
-    static const wsgi_names names; // first call holds the GIL; never freed (module lifetime)
-    if (!names.ok()) {
-        PyErr_SetString(PyExc_MemoryError, "interning the WSGI environ's keys failed");
-        return nullptr;
-    }
-    PyObject* d = copy_base(base, "_wsgi_environ");
-    if (d == nullptr) {
-        return nullptr;
-    }
-    const auto& r = R(self);
-    std::string_view raw = r.path.in(r.data);
-    std::string decoded;
-    std::string_view path = raw;
-    if (http::needs_decoding(raw, false) && http::percent_decode(raw, decoded, false)) {
-        path = decoded;
-    }
-    PyObject* protocol = names.protocols[r.version_minor == 0 ? 0 : r.version_minor == http::version_http2 ? 2 : 1];
-    bool ok = set_key(d, names.request_method, get_method(self, nullptr)) &&
-              set_key(d, names.path_info, decode_latin1(path)) &&
-              set_key(d, names.query_string, decode_latin1(r.query.in(r.data))) &&
-              set_key(d, names.raw_uri, decode_latin1(r.target.in(r.data))) &&
-              set_key(d, names.server_protocol, Py_NewRef(protocol));
-    if (ok && r.https) {
-        ok = set_item(d, "wsgi.url_scheme", PyUnicode_FromString("https")) &&
-             set_item(d, "HTTPS", PyUnicode_FromString("on"));
-    }
-    if (ok && r.tls) [[unlikely]] {
-        ok = add_wsgi_tls_vars(d, *r.tls);
-    }
-    if (ok && r.peer.family != 0) {
-        char port[8];
-        auto printed = std::to_chars(port, port + sizeof(port), static_cast<unsigned>(r.peer.port));
-        ok = set_key(d, names.remote_addr, peer_text(r.peer)) &&
-             set_key(d, names.remote_port, PyUnicode_FromStringAndSize(port, printed.ptr - port));
-    }
-    std::string key;
-    size_t n = r.headers.size() / 2;
-    for (size_t i = 0; ok && i < n; ++i) {
-        std::string_view name = r.headers[2 * i].in(r.data);
-        std::string_view value = r.headers[2 * i + 1].in(r.data);
-        if (name.find('_') != std::string_view::npos) {
-            continue;
-        }
-        if (r.forwarded_host.len != 0 && name.size() == 4 && strncasecmp(name.data(), "host", 4) == 0) {
-            value = r.forwarded_host.in(r.data);
-        }
-        key.assign(name.size() + 5, '\0');
-        size_t at = 0;
-        bool is_type = name.size() == 12 && strncasecmp(name.data(), "content-type", 12) == 0;
-        bool is_length = name.size() == 14 && strncasecmp(name.data(), "content-length", 14) == 0;
-        if (!is_type && !is_length) {
-            key.replace(0, 5, "HTTP_");
-            at = 5;
-        }
-        for (char c : name) {
-            key[at++] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-        }
-        key.resize(at);
-        PyObject* k = PyUnicode_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size()));
-        PyObject* v = decode_latin1(value);
-        if (k == nullptr || v == nullptr) {
-            Py_XDECREF(k);
-            Py_XDECREF(v);
-            ok = false;
-            break;
-        }
-        PyObject* prev = PyDict_GetItemWithError(d, k); // borrowed
-        if (prev != nullptr && PyUnicode_Check(prev)) {
-            PyObject* joined = PyUnicode_FromFormat("%U, %U", prev, v);
-            Py_DECREF(v);
-            v = joined;
-        }
-        ok = v != nullptr && PyDict_SetItem(d, k, v) == 0;
-        Py_DECREF(k);
-        Py_XDECREF(v);
-    }
-    if (!ok) {
-        Py_DECREF(d);
-        return nullptr;
-    }
-    return d;
+    return wsgi_environ(R(self), base); // wsgi_environ.cpp
 }
 
 PyGetSetDef getset[] = {
@@ -866,6 +772,10 @@ PyMethodDef methods[] = {
 };
 
 } // namespace
+
+PyObject* method_text(const http::app_request& r) {
+    return method_of(r);
+}
 
 PyTypeObject request_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 

@@ -70,4 +70,8 @@ PyObject* finish_result(request_object* obj, PyObject* result);
 /// Give the view its own copy of the request now (it will outlive the batch: async).
 void detach_request(request_object* obj);
 
+/// A request's method as `req.method` gives it: an interned str for the methods the
+/// parser knows. New reference.
+PyObject* method_text(const http::app_request& r);
+
 } // namespace ringbolt::py

@@ -1,33 +1,31 @@
 // ringbolt._native.WSGICall and StartResponse: WSGI's common case in one native call per
 // request (environ, wsgi.input, the app call in a fresh contextvars.Context, a native
-// start_response, a list/tuple of bytes joined into the response). Anything else goes to
+// start_response, a list/tuple of bytes joined into the answer, whose head the bridge
+// builds straight from the app's header list). Anything else goes to
 // ringbolt.wsgi.WSGIHandler's Python methods, which own the uncommon cases and the errors.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include <structmember.h>
+#include "pymod/native/wsgi_call.hpp"
+
+#include "pymod/native/request_object.hpp"
+#include "pymod/native/response_stream.hpp"
+#include "pymod/native/wsgi_answer.hpp"
+#include "pymod/native/wsgi_environ.hpp"
+#include "pymod/native/wsgi_input.hpp"
 
 #include <cstddef>
 #include <cstring>
+#include <string>
 
 namespace ringbolt::py {
 
 namespace {
 
-PyObject* str_wsgi_environ = nullptr; // "_wsgi_environ"
-PyObject* str_body = nullptr;         // "body"
-PyObject* str_body_stream = nullptr;  // "_body_stream"
-PyObject* str_status = nullptr;       // "status"
-PyObject* str_headers = nullptr;      // "headers"
-PyObject* str_content_type = nullptr; // "content_type"
-PyObject* str_after = nullptr;        // "_after"
 PyObject* str_with_traceback = nullptr;
-PyObject* str_empty = nullptr; // ""
 PyObject* key_input = nullptr; // "wsgi.input"
 PyObject* key_content_length = nullptr;
 PyObject* key_path_info = nullptr;
-PyObject* bytes_io = nullptr; // io.BytesIO
-PyObject* empty_tuple = nullptr;
 
 bool intern_all() {
     struct name {
@@ -35,15 +33,7 @@ bool intern_all() {
         const char* text;
     };
     const name names[] = {
-        {&str_wsgi_environ, "_wsgi_environ"},
-        {&str_body, "body"},
-        {&str_body_stream, "_body_stream"},
-        {&str_status, "status"},
-        {&str_headers, "headers"},
-        {&str_content_type, "content_type"},
-        {&str_after, "_after"},
         {&str_with_traceback, "with_traceback"},
-        {&str_empty, ""},
         {&key_input, "wsgi.input"},
         {&key_content_length, "CONTENT_LENGTH"},
         {&key_path_info, "PATH_INFO"},
@@ -54,33 +44,99 @@ bool intern_all() {
             return false;
         }
     }
-    PyObject* io = PyImport_ImportModule("io");
-    if (io == nullptr) {
-        return false;
-    }
-    bytes_io = PyObject_GetAttrString(io, "BytesIO");
-    Py_DECREF(io);
-    empty_tuple = PyTuple_New(0);
-    return bytes_io != nullptr && empty_tuple != nullptr;
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------
 // StartResponse: start_response and write for one request. The same attributes as
 // start_response has always had (status, headers, sent, written): ringbolt.wsgi's Python
-// fallbacks (_respond, _Body) read and set them.
+// fallbacks (_respond, _Body) read and set them. Once WSGICall has joined the app's list
+// of bytes it is also the answer: `body` is set, and the bridge reads status, headers
+// and body from it (wsgi_answer_message), with no ringbolt.Response in between.
 
 struct start_object {
     PyObject_HEAD vectorcallfunc vectorcall;
     PyObject* headers;       ///< nullptr until start_response was called (reads as None)
     PyObject* written;       ///< list of bytes from write(), made on first use
+    PyObject* body;          ///< the whole body (bytes) once answered natively; nullptr before and after
     PyObject* parse_status;  ///< ringbolt.wsgi._parse_status: raises the error for a bad status
     PyObject* check_headers; ///< ringbolt.wsgi._check_headers: raises for bad headers, re-encodes latin-1
     int status;
     bool sent; ///< the head was handed to the server: too late to change it
 };
 
-extern PyTypeObject start_type;
-extern PyMethodDef write_def;
+extern PyTypeObject write_type;
+
+/// A few objects of a kind kept for the next request instead of freed, as CPython's own
+/// free lists do (floats, tuples, frames): one StartResponse and one write callable a
+/// request, each an allocation and a free otherwise. Under the GIL only; a free-threaded
+/// build frees them.
+template <typename T, size_t N> class free_list {
+  public:
+    T* take(PyTypeObject* type) {
+#ifndef Py_GIL_DISABLED
+        if (_n > 0) {
+            T* o = _items[--_n];
+            PyObject_Init(reinterpret_cast<PyObject*>(o), type); // type and a reference count of 1
+            return o;
+        }
+#endif
+        return PyObject_New(T, type);
+    }
+    void give(T* o) {
+#ifndef Py_GIL_DISABLED
+        if (_n < N) {
+            _items[_n++] = o;
+            return;
+        }
+#endif
+        PyObject_Free(o);
+    }
+
+  private:
+    T* _items[N];
+    size_t _n = 0;
+};
+
+free_list<start_object, 4> spare_starts;
+
+/// The write callable start_response returns (PEP 3333): write(data) of its StartResponse.
+struct write_object {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    PyObject* start;
+};
+
+free_list<write_object, 4> spare_writes;
+
+PyObject* start_write(PyObject* self_obj, PyObject* data);
+
+PyObject* write_call(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 1 || kwnames != nullptr) {
+        PyErr_Format(PyExc_TypeError, "write() takes exactly one argument (%zd given)",
+                     nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0));
+        return nullptr;
+    }
+    return start_write(reinterpret_cast<write_object*>(self)->start, args[0]);
+}
+
+PyObject* new_write(PyObject* start) {
+    write_object* w = spare_writes.take(&write_type);
+    if (w == nullptr) {
+        return nullptr;
+    }
+    w->vectorcall = write_call;
+    w->start = Py_NewRef(start);
+    return reinterpret_cast<PyObject*>(w);
+}
+
+void write_dealloc(PyObject* self) {
+    auto* w = reinterpret_cast<write_object*>(self);
+    Py_DECREF(w->start);
+    spare_writes.give(w);
+}
+
+PyTypeObject write_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 /// "NNN reason" with NNN >= 100, ASCII (PEP 3333): the code, or 0 when not.
 int status_code(PyObject* status) {
@@ -220,7 +276,7 @@ PyObject* start_call(PyObject* self_obj, PyObject* const* args, size_t nargsf, P
     }
     self->status = code;
     Py_XSETREF(self->headers, headers);
-    return PyCMethod_New(&write_def, self_obj, nullptr, nullptr);
+    return new_write(self_obj);
 }
 
 PyObject* start_write(PyObject* self_obj, PyObject* data) {
@@ -290,13 +346,14 @@ PyObject* get_written(PyObject* self_obj, void*) {
 }
 
 start_object* new_start(PyObject* parse_status, PyObject* check_headers) {
-    auto* start = PyObject_New(start_object, &start_type);
+    start_object* start = spare_starts.take(&wsgi_start_type);
     if (start == nullptr) {
         return nullptr;
     }
     start->vectorcall = start_call;
     start->headers = nullptr;
     start->written = nullptr;
+    start->body = nullptr;
     start->parse_status = Py_NewRef(parse_status);
     start->check_headers = Py_NewRef(check_headers);
     start->status = 0;
@@ -320,10 +377,9 @@ void start_dealloc(PyObject* self_obj) {
     Py_DECREF(self->check_headers);
     Py_XDECREF(self->headers);
     Py_XDECREF(self->written);
-    Py_TYPE(self_obj)->tp_free(self_obj);
+    Py_XDECREF(self->body);
+    spare_starts.give(self);
 }
-
-PyMethodDef write_def = {"write", start_write, METH_O, "write(data): body bytes before the iterable's (PEP 3333)."};
 
 PyMethodDef start_methods[] = {
     {"write", start_write, METH_O, "write(data): body bytes before the iterable's (PEP 3333)."},
@@ -338,30 +394,21 @@ PyGetSetDef start_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+/// Bodies at least this long are sent from the bytes object itself (as the bridge does).
+constexpr size_t borrow_body_at_least = 16 * 1024;
 
 // ---------------------------------------------------------------------------------------
 // WSGICall: the server's fallback handler for a mounted WSGI app.
 
-/// Where Response keeps its slots (body, status, headers, content_type, _after): found
-/// once, so an answer's five attributes are stored as their member descriptors would
-/// store them, without five generic setattr lookups. All zero when not found (then
-/// PyObject_SetAttr does it).
-struct response_slots {
-    Py_ssize_t offsets[5] = {};
-    bool found = false;
-};
-
 struct call_object {
     PyObject_HEAD vectorcallfunc vectorcall;
     PyObject* app;
-    PyObject* base;          ///< the environ's constant part (dict; WSGIHandler.base)
-    PyObject* root_path;     ///< str; "" when none
-    PyObject* response_type; ///< ringbolt.Response
-    response_slots slots;    ///< where its attributes live
-    PyObject* run;           ///< handler._run(req, context): the whole Python path
-    PyObject* finish;        ///< handler._finish(environ, start, result, context)
-    PyObject* failed;        ///< handler._failed(environ, result, exc)
+    PyObject* base;      ///< the environ's constant part (dict; WSGIHandler.base)
+    PyObject* root_path; ///< str; "" when none
+    PyObject* run;       ///< handler._run(req, context): the whole Python path
+    PyObject* finish;    ///< handler._finish(environ, start, result, context)
+    PyObject* failed;    ///< handler._failed(environ, result, exc)
     PyObject* parse_status;
     PyObject* check_headers;
 };
@@ -407,56 +454,6 @@ PyObject* join_body(PyObject* written, PyObject* result) {
         put(items[i]);
     }
     return out;
-}
-
-response_slots find_slots(PyTypeObject* type) {
-    response_slots out;
-    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
-    for (int i = 0; i < 5; ++i) {
-        PyObject* d = _PyType_Lookup(type, names[i]); // borrowed
-        if (d == nullptr || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-            return {};
-        }
-        const PyMemberDef* m = reinterpret_cast<PyMemberDescrObject*>(d)->d_member;
-        if (m->type != T_OBJECT_EX || (m->flags & READONLY) != 0) {
-            return {};
-        }
-        out.offsets[i] = m->offset;
-    }
-    out.found = true;
-    return out;
-}
-
-/// ringbolt.Response with no default Content-Type (wsgi.py's _raw_response), and no
-/// cookies or tasks (_after None: the server's check for them is one read).
-PyObject* raw_response(call_object* self, PyObject* body, int status, PyObject* headers) {
-    auto* type = reinterpret_cast<PyTypeObject*>(self->response_type);
-    PyObject* r = type->tp_new(type, empty_tuple, nullptr);
-    PyObject* code = r != nullptr ? PyLong_FromLong(status) : nullptr;
-    if (code == nullptr) {
-        Py_XDECREF(r);
-        return nullptr;
-    }
-    PyObject* values[5] = {body, code, headers, str_empty, Py_None};
-    if (self->slots.found && Py_TYPE(r) == type) [[likely]] {
-        for (int i = 0; i < 5; ++i) {
-            PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(r) + self->slots.offsets[i]);
-            Py_XSETREF(*slot, Py_NewRef(values[i]));
-        }
-        Py_DECREF(code);
-        return r;
-    }
-    PyObject* names[5] = {str_body, str_status, str_headers, str_content_type, str_after};
-    bool ok = true;
-    for (int i = 0; ok && i < 5; ++i) {
-        ok = PyObject_SetAttr(r, names[i], values[i]) == 0;
-    }
-    Py_DECREF(code);
-    if (!ok) {
-        Py_DECREF(r);
-        return nullptr;
-    }
-    return r;
 }
 
 /// The exception now set, taken (with its traceback attached).
@@ -513,30 +510,68 @@ bool strip_root(call_object* self, PyObject* environ) {
     return rc == 0;
 }
 
-PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
-    PyObject* stream = PyObject_GetAttr(req, str_body_stream);
-    if (stream == nullptr) {
-        return nullptr;
+/// The request as WSGICall needs it: its C++ record, and a Python view of it (a
+/// ringbolt._native.Request) only when the Python path needs one (a streamed body).
+class wsgi_request {
+  public:
+    /// Called by the server (the bridge): no view yet.
+    wsgi_request(http::app_request& r, PyObject* param_names, const python_types* types)
+        : _r(r), _param_names(param_names), _types(types) {}
+    /// Called from Python with a view.
+    wsgi_request(PyObject* view) : _r(*reinterpret_cast<request_object*>(view)->req), _view(view) {}
+    wsgi_request(const wsgi_request&) = delete;
+    wsgi_request& operator=(const wsgi_request&) = delete;
+    ~wsgi_request() {
+        if (_made != nullptr) {
+            release_request(_made); // detached first if something kept it
+        }
     }
-    if (stream != Py_None) {
+
+    http::app_request& record() noexcept { return _r; }
+
+    /// The view (borrowed), made now if there is none; nullptr with an exception.
+    PyObject* view() {
+        if (_view == nullptr) {
+            _made = new_request(&_r, _param_names, _types);
+            _view = reinterpret_cast<PyObject*>(_made);
+            if (_view == nullptr && !PyErr_Occurred()) {
+                PyErr_NoMemory();
+            }
+        }
+        return _view;
+    }
+
+  private:
+    http::app_request& _r;
+    PyObject* _view = nullptr;
+    request_object* _made = nullptr;
+    PyObject* _param_names = nullptr;
+    const python_types* _types = nullptr;
+};
+
+PyObject* run_request(call_object* self, wsgi_request& req, PyObject* context) {
+    http::app_request& r = req.record();
+    if (r.streamed_body) {
         // A body read as it arrives (over 1 MiB, or chunked): the Python path's BodyInput.
-        Py_DECREF(stream);
-        PyObject* args[2] = {req, context};
+        PyObject* view = req.view();
+        if (view == nullptr) {
+            return nullptr;
+        }
+        PyObject* args[2] = {view, context};
         return PyObject_Vectorcall(self->run, args, 2, nullptr);
     }
-    Py_DECREF(stream);
-    PyObject* margs[2] = {req, self->base};
-    PyObject* environ = PyObject_VectorcallMethod(str_wsgi_environ, margs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    PyObject* environ = wsgi_environ(r, self->base);
     if (environ == nullptr) {
         return nullptr;
     }
     PyObject* result = nullptr;
     PyObject* answer = nullptr;
     start_object* start = nullptr;
-    PyObject* body = PyObject_GetAttr(req, str_body);
-    PyObject* input = body != nullptr ? PyObject_CallOneArg(bytes_io, body) : nullptr;
+    std::string_view body_bytes = r.body.in(r.data);
+    PyObject* body = PyBytes_FromStringAndSize(body_bytes.data(), static_cast<Py_ssize_t>(body_bytes.size()));
+    PyObject* input = body != nullptr ? new_wsgi_input(body) : nullptr;
     bool ok = input != nullptr && PyDict_SetItem(environ, key_input, input) == 0;
-    if (ok && PyBytes_Check(body) && PyBytes_GET_SIZE(body) > 0) {
+    if (ok && PyBytes_GET_SIZE(body) > 0) {
         // A chunked body, buffered: its length is known.
         int has = PyDict_Contains(environ, key_content_length);
         if (has == 0) {
@@ -570,12 +605,11 @@ PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
         // no close() to call.
         PyObject* joined = join_body(start->written, result);
         if (joined != nullptr) {
+            // The answer is the StartResponse itself, carrying the body: the bridge turns
+            // it into the response message (wsgi_answer_message).
             start->sent = true;
-            answer = raw_response(self, joined, start->status, start->headers);
-            Py_DECREF(joined);
-            if (answer == nullptr) {
-                answer = failed(self, environ, result);
-            }
+            start->body = joined;
+            answer = Py_NewRef(reinterpret_cast<PyObject*>(start));
         } else if (PyErr_Occurred()) {
             answer = failed(self, environ, result);
         }
@@ -592,13 +626,9 @@ PyObject* run_request(call_object* self, PyObject* req, PyObject* context) {
     return answer;
 }
 
-PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
-    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != nullptr) {
-        PyErr_SetString(PyExc_TypeError, "WSGICall takes one argument (the request)");
-        return nullptr;
-    }
-    // Each request in a fresh context (as contextvars.Context().run would): nothing set
-    // by one request, or by the pool thread, is seen by the next.
+/// One request, in a fresh context (as contextvars.Context().run would): nothing set by
+/// one request, or by the pool thread, is seen by the next.
+PyObject* call_in_context(call_object* self, wsgi_request& req) {
     PyObject* context = PyContext_New();
     if (context == nullptr) {
         return nullptr;
@@ -607,7 +637,7 @@ PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t narg
         Py_DECREF(context);
         return nullptr;
     }
-    PyObject* answer = run_request(reinterpret_cast<call_object*>(self_obj), args[0], context);
+    PyObject* answer = run_request(self, req, context);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     if (PyContext_Exit(context) < 0) {
@@ -624,13 +654,21 @@ PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t narg
     return answer;
 }
 
+/// entry(req) from Python (WSGIHandler.__call__): the same as the server's call.
+PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != nullptr || !Py_IS_TYPE(args[0], &request_type)) {
+        PyErr_SetString(PyExc_TypeError, "WSGICall takes one argument, the request (a ringbolt Request)");
+        return nullptr;
+    }
+    wsgi_request req(args[0]);
+    return call_in_context(reinterpret_cast<call_object*>(self_obj), req);
+}
+
 PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-    static const char* kw[] = {"handler",       "app",          "base",          "root_path",
-                               "response_type", "parse_status", "check_headers", nullptr};
-    PyObject *handler, *app, *base, *root_path, *response_type, *parse_status, *check_headers;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!UO!OO:WSGICall", const_cast<char**>(kw), &handler, &app,
-                                     &PyDict_Type, &base, &root_path, &PyType_Type, &response_type, &parse_status,
-                                     &check_headers)) {
+    static const char* kw[] = {"handler", "app", "base", "root_path", "parse_status", "check_headers", nullptr};
+    PyObject *handler, *app, *base, *root_path, *parse_status, *check_headers;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!UOO:WSGICall", const_cast<char**>(kw), &handler, &app,
+                                     &PyDict_Type, &base, &root_path, &parse_status, &check_headers)) {
         return nullptr;
     }
     PyObject* run = PyObject_GetAttrString(handler, "_run");
@@ -647,8 +685,6 @@ PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     self->app = Py_NewRef(app);
     self->base = Py_NewRef(base);
     self->root_path = Py_NewRef(root_path);
-    self->response_type = Py_NewRef(response_type);
-    self->slots = find_slots(reinterpret_cast<PyTypeObject*>(response_type));
     self->run = run;
     self->finish = finish;
     self->failed = fail;
@@ -662,7 +698,6 @@ int call_traverse(PyObject* self_obj, visitproc visit, void* arg) {
     Py_VISIT(self->app);
     Py_VISIT(self->base);
     Py_VISIT(self->root_path);
-    Py_VISIT(self->response_type);
     Py_VISIT(self->run);
     Py_VISIT(self->finish);
     Py_VISIT(self->failed);
@@ -676,7 +711,6 @@ int call_clear(PyObject* self_obj) {
     Py_CLEAR(self->app);
     Py_CLEAR(self->base);
     Py_CLEAR(self->root_path);
-    Py_CLEAR(self->response_type);
     Py_CLEAR(self->run);
     Py_CLEAR(self->finish);
     Py_CLEAR(self->failed);
@@ -695,25 +729,68 @@ PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 } // namespace
 
+PyTypeObject wsgi_start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+bool is_wsgi_call(PyObject* handler) noexcept {
+    return Py_IS_TYPE(handler, &call_type);
+}
+
+PyObject* run_wsgi_call(PyObject* handler, http::app_request& req, PyObject* param_names, const python_types* types) {
+    wsgi_request request(req, param_names, types);
+    return call_in_context(reinterpret_cast<call_object*>(handler), request);
+}
+
+bool carries_wsgi_answer(PyObject* start) noexcept {
+    return reinterpret_cast<start_object*>(start)->body != nullptr;
+}
+
+bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response& resp, int64_t& body_bytes) {
+    auto* start = reinterpret_cast<start_object*>(result);
+    PyObject* body = start->body; // taken: a start_response the app keeps does not keep the body
+    start->body = nullptr;
+    size_t n = static_cast<size_t>(PyBytes_GET_SIZE(body));
+    body_bytes = static_cast<int64_t>(n);
+    bool ok = wsgi_answer_head(start->status, start->headers, n, head_request, resp.start);
+    if (ok) {
+        if (n >= borrow_body_at_least) {
+            resp.borrowed = std::string_view(PyBytes_AS_STRING(body), n);
+            resp.keep = hold_python_object(body);
+        } else {
+            resp.body.assign(PyBytes_AS_STRING(body), n);
+        }
+        resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
+    }
+    Py_DECREF(body);
+    return ok;
+}
+
 /// Ready StartResponse and WSGICall and add them to `module` (once, at module init).
 int init_wsgi_call(PyObject* module) {
-    if (!intern_all()) {
+    if (!intern_all() || init_wsgi_input(module) < 0 || init_wsgi_environ(module) < 0) {
         return -1;
     }
-    start_type.tp_name = "ringbolt._native.StartResponse";
-    start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
+    wsgi_start_type.tp_name = "ringbolt._native.StartResponse";
+    wsgi_start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
                         "for one WSGI request; returns write.";
-    start_type.tp_basicsize = sizeof(start_object);
-    start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
-    start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);
-    start_type.tp_call = PyVectorcall_Call;
-    start_type.tp_dealloc = start_dealloc;
-    start_type.tp_new = start_new;
-    start_type.tp_methods = start_methods;
-    start_type.tp_getset = start_getset;
+    wsgi_start_type.tp_basicsize = sizeof(start_object);
+    wsgi_start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
+    wsgi_start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);
+    wsgi_start_type.tp_call = PyVectorcall_Call;
+    wsgi_start_type.tp_dealloc = start_dealloc;
+    wsgi_start_type.tp_new = start_new;
+    wsgi_start_type.tp_methods = start_methods;
+    wsgi_start_type.tp_getset = start_getset;
+
+    write_type.tp_name = "ringbolt._native.StartResponseWrite";
+    write_type.tp_doc = "write(data): body bytes before the iterable's (PEP 3333), what start_response returns.";
+    write_type.tp_basicsize = sizeof(write_object);
+    write_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
+    write_type.tp_vectorcall_offset = offsetof(write_object, vectorcall);
+    write_type.tp_call = PyVectorcall_Call;
+    write_type.tp_dealloc = write_dealloc;
 
     call_type.tp_name = "ringbolt._native.WSGICall";
-    call_type.tp_doc = "WSGICall(handler, app, base, root_path, response_type, parse_status, check_headers): "
+    call_type.tp_doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
                        "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).";
     call_type.tp_basicsize = sizeof(call_object);
     call_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC;
@@ -723,12 +800,12 @@ int init_wsgi_call(PyObject* module) {
     call_type.tp_traverse = call_traverse;
     call_type.tp_clear = call_clear;
     call_type.tp_dealloc = call_dealloc;
-    if (PyType_Ready(&start_type) < 0 || PyType_Ready(&call_type) < 0) {
+    if (PyType_Ready(&wsgi_start_type) < 0 || PyType_Ready(&write_type) < 0 || PyType_Ready(&call_type) < 0) {
         return -1;
     }
-    Py_INCREF(&start_type);
-    if (PyModule_AddObject(module, "StartResponse", reinterpret_cast<PyObject*>(&start_type)) < 0) {
-        Py_DECREF(&start_type);
+    Py_INCREF(&wsgi_start_type);
+    if (PyModule_AddObject(module, "StartResponse", reinterpret_cast<PyObject*>(&wsgi_start_type)) < 0) {
+        Py_DECREF(&wsgi_start_type);
         return -1;
     }
     Py_INCREF(&call_type);

@@ -6,7 +6,8 @@ pool (blocking apps never run on a reactor thread): ``_native.WSGICall``, which 
 the common case (a body in memory, a list or tuple of bytes) in one native call and
 hands everything else to ``WSGIHandler._run``/``_finish``/``_failed`` here. The environ is a base dict built
 once plus the request's CGI variables, built natively (``Request._wsgi_environ``); the
-body is read through ``wsgi.input``: an ``io.BytesIO`` for bodies up to 1 MiB, a
+body is read through ``wsgi.input``: a ``_native.WSGIInput`` (io.BytesIO's reading
+methods, read-only) for bodies up to 1 MiB, a
 ``BodyInput`` reading from the connection as the app asks for bytes above that (and for
 chunked bodies), with flow control (the socket is not read while 256 KiB wait). A list or
 tuple of bytes is answered as one response; any other iterable is pulled until its first
@@ -27,13 +28,18 @@ from typing import Any, Callable, Iterable, Iterator, cast
 from . import _native
 from .asgi import _error_500, _raw_response
 from .errors import HTTPError
-from .response import FileResponse, Response, StreamingResponse
+from .response import FileResponse, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _BLOCK = 64 * 1024
+
+
+# wsgi.input over a body in memory is a native file, read-only, with io.BytesIO's reading
+# methods; it passes as one of io's buffered readers for code that checks.
+io.BufferedIOBase.register(_native.WSGIInput)
 
 
 def default_threads() -> int:
@@ -260,7 +266,9 @@ class WSGIHandler:
     def __init__(self, app: WSGIApp, *, root_path: str = "", scheme: str = "http") -> None:
         self.app = app
         self.root_path = root_path
-        self.base: dict[str, Any] = {
+        # Every environ is a copy of this dict: made with room for a request's variables and
+        # a browser's headers, so that no copy has to grow its table while it is filled.
+        self.base: dict[str, Any] = _native.environ_base({
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000",
             "SCRIPT_NAME": root_path,
@@ -272,10 +280,10 @@ class WSGIHandler:
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,  # wsgi.input ends at the body's end (werkzeug, gunicorn)
             "wsgi.file_wrapper": FileWrapper,
-        }
+        })
         # What the server calls per request: the common case (a body in memory, a list or
         # tuple of bytes answered) runs natively; the rest comes back to _run/_finish/_failed.
-        self.entry = _native.WSGICall(self, app, self.base, root_path, Response, _parse_status, _check_headers)
+        self.entry = _native.WSGICall(self, app, self.base, root_path, _parse_status, _check_headers)
 
     def set_server(self, host: str, port: int) -> None:
         self.base["SERVER_NAME"] = host
@@ -297,7 +305,7 @@ class WSGIHandler:
         stream = req._body_stream
         if stream is None:
             body = req.body
-            environ["wsgi.input"] = io.BytesIO(body)
+            environ["wsgi.input"] = _native.WSGIInput(body)
             if body and "CONTENT_LENGTH" not in environ:
                 environ["CONTENT_LENGTH"] = str(len(body))  # a chunked body, buffered: its length is known
         else:

@@ -94,6 +94,81 @@ def test_empty_list_is_an_empty_body_with_no_default_content_type(srv):
     assert resp.header("content-type") is None, resp
 
 
+# The answer's head, built natively from the app's header list: the same checks as any
+# handler's headers (http::check_app_field), a 500 naming the cause when one fails.
+@pytest.mark.parametrize("name,status,want", [
+    ("same-length-twice", 200, {"content-length": "3"}),
+    ("transfer-encoding", 200, {"content-length": "3", "transfer-encoding": None, "x-a": "1"}),
+    ("date-server", 200, {"date": "Mon, 01 Jan 2001 00:00:00 GMT", "server": "the-app"}),
+    ("latin1", 200, {"x-latin": "caf\u00e9", "x-plain": "ascii"}),
+    ("many", 200, {f"x-n{i}": str(i) for i in range(40)}),
+    ("no-content", 204, {"content-length": None}),
+    ("big", 200, {"content-length": "20001", "content-type": "application/octet-stream"}),
+])
+def test_answer_head_fields(srv, name, status, want):
+    resp = get(srv, f"/fields/{name}")
+    assert resp.status == status, resp
+    for key, value in want.items():
+        assert resp.header(key) == value, (key, resp)
+    assert len([k for k, _ in resp.headers if k.lower() == "date"]) == 1
+    assert len([k for k, _ in resp.headers if k.lower() == "server"]) == 1
+    if name == "big":
+        assert resp.body == b"b" * 20000 + b"!"
+
+
+@pytest.mark.parametrize("name,cause", [
+    ("length-mismatch", "Content-Length: 99 does not match the body (3 bytes)"),
+    ("bad-length", "invalid or conflicting Content-Length header 'x1'"),
+    ("two-lengths", "invalid or conflicting Content-Length header '4'"),
+    ("early-hints", "a handler cannot answer with status 103"),
+])
+def test_answer_head_refused_is_500(srv, name, cause):
+    resp = get(srv, f"/fields/{name}")
+    assert resp.status == 500, resp
+    wait_logged(srv, f"Exception in handler for GET /fields/{name}", cause)
+
+
+def test_answer_head_of_a_head_request_keeps_the_declared_length(srv):
+    resp = request(srv, "HEAD", "/fields/head-length")
+    assert (resp.status, resp.header("content-length"), resp.body) == (200, "10", b"")
+
+
+def test_answer_headers_added_after_start_response_are_sent(srv):
+    resp = get(srv, "/late-header")
+    assert (resp.body, resp.header("x-late")) == (b"late", "added after start_response")
+
+
+def test_recurring_header_blocks_each_answer_its_own(srv):
+    # Blocks of header lines that recur are sent from a kept copy (wsgi_answer.cpp): a
+    # mix of recurring, long (not kept) and varying blocks, pipelined on one connection.
+    shapes = ["a", "b", "a", "long", "varying", "b", "a", "varying", "long", "b"] * 4
+    want = {"a": {"content-type": "text/a", "x-shape": "a"},
+            "b": {"content-type": "text/b", "x-shape": "b", "cache-control": "no-store"},
+            "long": {"content-type": "text/long", "x-long": "l" * 600},
+            "varying": {"content-type": "text/v"}}
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"".join(f"GET /shape/{shape}?{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+                           for i, shape in enumerate(shapes)))
+        reader = Reader(s)
+        for i, shape in enumerate(shapes):
+            resp = reader.read()
+            assert (resp.status, resp.body) == (200, b"shape"), resp
+            names = sorted(k.lower() for k, _ in resp.headers if k.lower() not in ("date", "server", "content-length"))
+            expected = dict(want[shape], **({"x-varying": str(i)} if shape == "varying" else {}))
+            assert names == sorted(expected), (shape, resp)
+            for key, value in expected.items():
+                assert resp.header(key) == value, (shape, key, resp)
+
+
+def test_answer_with_connection_close_closes(srv):
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(b"GET /fields/connection-close HTTP/1.1\r\nHost: t\r\n\r\n")
+        resp = Reader(s).read()
+        assert (resp.status, resp.body, resp.header("connection")) == (200, b"bye", "close")
+        s.settimeout(WAIT_S)
+        assert s.recv(1) == b""  # closed after the answer
+
+
 def test_start_response_by_keyword(srv):
     resp = get(srv, "/keywords")
     assert (resp.status, resp.body, resp.header("x-kw")) == (202, b"kw", "1")
@@ -132,11 +207,11 @@ def test_each_request_runs_in_a_fresh_context(srv):
 def test_wsgi_input_with_a_body_in_memory(srv):
     resp = request(srv, "POST", "/input", b"line one\nline two\nend")
     assert resp.status == 200, resp
-    assert resp.json() == {"first": "line one\n", "rest": "line two\nend", "length": "21", "type": "BytesIO"}
+    assert resp.json() == {"first": "line one\n", "rest": "line two\nend", "length": "21", "type": "WSGIInput"}
     resp = request(srv, "POST", "/input-lines", b"a\nb\nc")
     assert resp.json() == ["a\n", "b\n", "c"]
     resp = get(srv, "/input")
-    assert resp.json() == {"first": "", "rest": "", "length": None, "type": "BytesIO"}
+    assert resp.json() == {"first": "", "rest": "", "length": None, "type": "WSGIInput"}
 
 
 def test_chunked_body_is_read_as_it_arrives(srv):
@@ -177,6 +252,78 @@ def test_remote_address_and_protocol(srv):
     with srv.connect(timeout=WAIT_S) as s:
         s.sendall(b"GET /environ HTTP/1.0\r\nHost: t\r\n\r\n")
         assert Reader(s).read().json()["SERVER_PROTOCOL"] == "HTTP/1.0"
+
+
+def environ_of(srv: LoggedServer, head: bytes) -> dict[str, str]:
+    """The CGI variables the app saw for a request with this head (no Host added)."""
+    with srv.connect(timeout=WAIT_S) as s:
+        s.sendall(head + b"\r\n")
+        resp = Reader(s).read()
+    assert resp.status == 200, resp
+    return resp.json()
+
+
+# Request headers into the environ (wsgi_environ.cpp): names in the interned table in
+# any case, names outside it, repeats joined, values kept for reuse never mixed up.
+@pytest.mark.parametrize("lines,want,absent", [
+    (["hOsT: a", "ACCEPT: x/y", "user-agent: ua"], {"HTTP_HOST": "a", "HTTP_ACCEPT": "x/y", "HTTP_USER_AGENT": "ua"},
+     []),
+    (["Host: t", "Accept: same", "Accept: same"], {"HTTP_ACCEPT": "same, same"}, []),
+    (["Host: t", "Accept-Language: en", "accept-language: fr"], {"HTTP_ACCEPT_LANGUAGE": "en, fr"}, []),
+    (["Host: t", "X-A: 1", "x-a: 2", "X-A: 3"], {"HTTP_X_A": "1, 2, 3"}, []),
+    (["Host: t", "User-Agent: caf\xe9"], {"HTTP_USER_AGENT": "caf\u00e9"}, []),
+    (["Host: t", "User-Agent: cafe"], {"HTTP_USER_AGENT": "cafe"}, []),
+    (["Host: t", "User_Agent: x", "X_Under: y"], {}, ["HTTP_USER_AGENT", "HTTP_X_UNDER"]),
+    (["Host: t", "Content-Type: a/b", "CONTENT-TYPE: c/d"], {"CONTENT_TYPE": "a/b, c/d"}, ["HTTP_CONTENT_TYPE"]),
+    (["Host: t", "X-Odd~^!: v", "Sec-Fetch-Mode: cors", "Upgrade-Insecure-Requests: 1"],
+     {"HTTP_X_ODD~^!": "v", "HTTP_SEC_FETCH_MODE": "cors", "HTTP_UPGRADE_INSECURE_REQUESTS": "1"}, []),
+    (["Host: t", "Cookie: a=1", "Cookie: b=2", "Authorization: Basic eA=="],
+     {"HTTP_COOKIE": "a=1, b=2", "HTTP_AUTHORIZATION": "Basic eA=="}, []),
+    (["Host: t", "Accept:"], {"HTTP_ACCEPT": ""}, []),
+])
+def test_request_headers_in_the_environ(srv, lines, want, absent):
+    head = ("GET /environ-all HTTP/1.1\r\n" + "".join(f"{line}\r\n" for line in lines)).encode("latin-1")
+    for _ in range(2):  # the second time with the kept values
+        env = environ_of(srv, head)
+        for key, value in want.items():
+            assert env.get(key) == value, (key, env)
+        for key in absent:
+            assert key not in env, (key, env)
+
+
+def test_kept_header_values_follow_each_request(srv):
+    # Host and User-Agent keep their last value for reuse: changing values, one after
+    # the other, must each be seen as sent.
+    for host, agent in (("a", "x"), ("b", "x"), ("b", "y"), ("a", "x"), ("a" * 600, "z" * 600), ("a", "x")):
+        env = environ_of(srv, f"GET /environ-all HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\n".encode())
+        assert (env["HTTP_HOST"], env["HTTP_USER_AGENT"]) == (host, agent)
+
+
+@pytest.mark.parametrize("target,path_info,query", [
+    ("/environ-all", "/environ-all", ""),
+    ("/environ-all?q=1", "/environ-all", "q=1"),
+    ("/environ-all?", "/environ-all", ""),
+    ("/environ%2Dall", "/environ-all", ""),
+    ("/environ%2Dall/?a=%20", "/environ-all/", "a=%20"),
+])
+def test_path_info_and_raw_uri(srv, target, path_info, query):
+    env = environ_of(srv, f"GET {target} HTTP/1.1\r\nHost: t\r\n".encode())
+    assert (env["PATH_INFO"], env["RAW_URI"], env["QUERY_STRING"]) == (path_info, target, query)
+
+
+def test_remote_port_of_interleaved_connections(srv):
+    # REMOTE_PORT texts are kept by port (wsgi_environ.cpp): connections used in turn,
+    # each request must see its own connection's port.
+    socks = [srv.connect(timeout=WAIT_S) for _ in range(6)]
+    try:
+        readers = [Reader(s) for s in socks]
+        for _ in range(3):
+            for s, reader in zip(socks, readers):
+                s.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert reader.read().json()["REMOTE_PORT"] == str(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
 
 
 def test_remote_address_over_ipv6(tmp_path):
@@ -312,6 +459,14 @@ def test_start_response_object_directly():
     write(b"one")
     start.write(b"")
     assert start.written == [b"one"]
+    for bad in ((), (b"a", b"b")):
+        with pytest.raises(TypeError, match="write\\(\\) takes exactly one argument"):
+            write(*bad)
+    with pytest.raises(TypeError):
+        write(data=b"x")
+    with pytest.raises(TypeError, match="must yield bytes, not str"):
+        write("text")
+    assert start.written == [b"one"]
     with pytest.raises(AssertionError, match="second time"):
         start("200 OK", [])
     start("200 OK", [("X", "caf\u00e9")], (None, None, None))  # exc_info before sending: replaces
@@ -330,3 +485,35 @@ def test_start_response_object_directly():
         start("200 OK")
     with pytest.raises(TypeError, match="unexpected keyword"):
         start("200 OK", [], bad=1)
+
+
+def test_entry_takes_only_a_request():
+    # WSGICall: the server runs it without making a Request (run_wsgi_call); called from
+    # Python it takes a ringbolt Request and nothing else.
+    from ringbolt.wsgi import WSGIHandler
+
+    handler = WSGIHandler(lambda environ, start: [])
+    for bad in (("not a request",), (), (None, None)):
+        with pytest.raises(TypeError, match="WSGICall takes one argument"):
+            handler.entry(*bad)
+
+
+def test_start_response_and_write_objects_are_fresh_each_time():
+    # StartResponse and write objects are recycled natively (free lists): each new one
+    # must start blank, and a write kept past its StartResponse's other references
+    # still writes to it.
+    from ringbolt import _native
+    from ringbolt.wsgi import _check_headers, _parse_status
+
+    kept = []
+    for i in range(20):
+        start: Any = _native.StartResponse(_parse_status, _check_headers)
+        assert (start.status, start.headers, start.sent, start.written) == (0, None, False, [])
+        write = start(f"{200 + i} X", [("N", str(i))])
+        write(b"w%d" % i)
+        start.sent = True
+        kept.append(write)
+        del start, write
+    for i, write in enumerate(kept):
+        write(b"again")  # the StartResponse lives on through its write
+    del kept

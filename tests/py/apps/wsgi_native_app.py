@@ -58,8 +58,49 @@ BAD_HEADERS: dict[str, Any] = {
 }
 
 
+# The answer's head, built natively from the app's header list (wsgi_answer_message):
+# name -> (status, headers, body).
+FIELDS: dict[str, tuple[str, list[tuple[str, str]], list[bytes]]] = {
+    "length-mismatch": ("200 OK", [("Content-Length", "99")], [b"abc"]),
+    "bad-length": ("200 OK", [("Content-Length", "x1")], [b"abc"]),
+    "two-lengths": ("200 OK", [("Content-Length", "3"), ("Content-Length", "4")], [b"abc"]),
+    "same-length-twice": ("200 OK", [("Content-Length", "3"), ("content-length", "3")], [b"abc"]),
+    "transfer-encoding": ("200 OK", [("Transfer-Encoding", "chunked"), ("X-A", "1")], [b"abc"]),
+    "date-server": ("200 OK", [("Date", "Mon, 01 Jan 2001 00:00:00 GMT"), ("Server", "the-app")], [b"d"]),
+    "latin1": ("200 OK", [("X-Latin", "caf\u00e9"), ("X-Plain", "ascii")], [b"latin"]),
+    "many": ("200 OK", [(f"X-N{i}", str(i)) for i in range(40)], [b"many"]),
+    "early-hints": ("103 Early Hints", [], []),
+    "no-content": ("204 No Content", [("Content-Length", "5")], []),
+    "big": ("200 OK", [("Content-Type", "application/octet-stream")], [b"b" * 20000, b"!"]),
+    "head-length": ("200 OK", [("Content-Length", "10")], []),
+    "connection-close": ("200 OK", [("Connection", "close")], [b"bye"]),
+}
+
+
 def app(environ: dict[str, Any], start: StartResponse) -> Any:
     path: str = environ["PATH_INFO"]
+    if path.startswith("/fields/"):
+        status, headers, body = FIELDS[path[len("/fields/"):]]
+        start(status, list(headers))
+        return body
+    if path.startswith("/shape/"):
+        # Header blocks that recur (kept and reused natively), one that is long, one
+        # that differs every time: each answer must carry exactly its own.
+        shape = path[len("/shape/"):]
+        value = environ["QUERY_STRING"]
+        headers = {
+            "a": [("Content-Type", "text/a"), ("X-Shape", "a")],
+            "b": [("Content-Type", "text/b"), ("X-Shape", "b"), ("Cache-Control", "no-store")],
+            "long": [("Content-Type", "text/long"), ("X-Long", "l" * 600)],
+            "varying": [("Content-Type", "text/v"), ("X-Varying", value)],
+        }[shape]
+        start("200 OK", headers + [("Content-Length", "5")])
+        return [b"shape"]
+    if path == "/late-header":
+        headers = [("Content-Type", "text/plain")]
+        start("200 OK", headers)
+        headers.append(("X-Late", "added after start_response"))  # read when the answer is built
+        return [b"late"]
     if path == "/plain":
         return ok(start, b"plain")
     if path == "/tuple":
@@ -150,6 +191,9 @@ def app(environ: dict[str, Any], start: StartResponse) -> Any:
     if path == "/input-lines":
         lines = [line.decode() for line in environ["wsgi.input"]]
         return ok(start, json.dumps(lines).encode())
+    if path == "/environ-all" or path == "/environ-all/":
+        cgi = {k: v for k, v in environ.items() if k.isupper() and isinstance(v, str)}
+        return ok(start, json.dumps(cgi).encode("utf-8"))
     if path == "/environ":
         keys = ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_METHOD", "REMOTE_ADDR", "REMOTE_PORT",
                 "SERVER_PROTOCOL")
