@@ -3,6 +3,7 @@
 // turned into a response message (framed by the reactor); exceptions become 500 (logged
 // with their traceback) or the status of an HTTPError, and never unwind into the loop.
 #include "pymod/native/app_bridge.hpp"
+#include "pymod/native/py_exception.hpp"
 
 #include "core/clock.hpp"
 #include "core/date_cache.hpp"
@@ -50,23 +51,10 @@ void intern_names() {
     }
 }
 
-// PyErr_GetRaisedException is 3.12+; this is the 3.11 way to hold the exception object.
+// The exception now set, as one object (None when none is set).
 PyObject* fetch_exception() {
-    PyObject* type = nullptr;
-    PyObject* value = nullptr;
-    PyObject* tb = nullptr;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != nullptr && value != nullptr) {
-        PyException_SetTraceback(value, tb);
-    }
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    if (value == nullptr) {
-        Py_INCREF(Py_None);
-        value = Py_None;
-    }
-    return value;
+    PyObject* value = take_exception();
+    return value != nullptr ? value : Py_NewRef(Py_None);
 }
 
 constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";

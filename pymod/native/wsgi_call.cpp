@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include "pymod/native/wsgi_call.hpp"
+#include "pymod/native/py_exception.hpp"
 
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
@@ -454,23 +455,6 @@ PyObject* join_body(PyObject* written, PyObject* result) {
         put(items[i]);
     }
     return out;
-}
-
-/// The exception now set, taken (with its traceback attached).
-PyObject* take_exception() {
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != nullptr && value != nullptr) {
-        PyException_SetTraceback(value, tb);
-    }
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    return value;
-#endif
 }
 
 /// The app raised (or the result could not be answered): handler._failed logs it and
