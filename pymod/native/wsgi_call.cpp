@@ -6,8 +6,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/wsgi_call.hpp"
 #include "pymod/native/py_exception.hpp"
+#include "pymod/native/wsgi_call.hpp"
 
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
@@ -395,7 +395,6 @@ PyGetSetDef start_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-
 /// Bodies at least this long are sent from the bytes object itself (as the bridge does).
 constexpr size_t borrow_body_at_least = 16 * 1024;
 
@@ -754,8 +753,9 @@ int init_wsgi_call(PyObject* module) {
         return -1;
     }
     wsgi_start_type.tp_name = "ringbolt._native.StartResponse";
-    wsgi_start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
-                        "for one WSGI request; returns write.";
+    wsgi_start_type.tp_doc =
+        "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
+        "for one WSGI request; returns write.";
     wsgi_start_type.tp_basicsize = sizeof(start_object);
     wsgi_start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
     wsgi_start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);

@@ -108,9 +108,7 @@ static int listen_fd;
 static int use_zc;
 static int spin;
 static volatile sig_atomic_t stop;
-static struct {
-    unsigned long long turns, cqes, recvs, sends, short_sends, zc_sends, zc_copied, enobufs, gathered;
-} st;
+static struct { unsigned long long turns, cqes, recvs, sends, short_sends, zc_sends, zc_copied, enobufs, gathered; } st;
 
 static void die(const char* what, int err) {
     fprintf(stderr, "c_ws_uring_echo: %s: %s\n", what, strerror(err));
@@ -134,8 +132,7 @@ static uint64_t ud(struct conn* c, enum op op, int bid) {
 }
 
 static void give_back(int bid) {
-    io_uring_buf_ring_add(br, bufs + (size_t)bid * BUF_SIZE, BUF_SIZE, (unsigned short)bid, br_mask,
-                          returns_pending++);
+    io_uring_buf_ring_add(br, bufs + (size_t)bid * BUF_SIZE, BUF_SIZE, (unsigned short)bid, br_mask, returns_pending++);
 }
 
 static void unref(int bid) {
@@ -555,13 +552,12 @@ static void setup_ring(void) {
         die("io_uring_queue_init_params", -err);
     }
     size_t ring_bytes = BUF_COUNT * sizeof(struct io_uring_buf);
-    if (posix_memalign((void**)&br, 4096, ring_bytes) != 0 || posix_memalign((void**)&bufs, 4096,
-                                                                            (size_t)BUF_COUNT * BUF_SIZE) != 0) {
+    if (posix_memalign((void**)&br, 4096, ring_bytes) != 0 ||
+        posix_memalign((void**)&bufs, 4096, (size_t)BUF_COUNT * BUF_SIZE) != 0) {
         die("posix_memalign", ENOMEM);
     }
     io_uring_buf_ring_init(br);
-    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = BUF_COUNT,
-                                   .bgid = BUF_GROUP};
+    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = BUF_COUNT, .bgid = BUF_GROUP};
     err = io_uring_register_buf_ring(&ring, &reg, 0);
     if (err != 0) {
         die("io_uring_register_buf_ring", -err);
@@ -644,7 +640,7 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "c_ws_uring_echo: %llu turns, %llu completions (%.1f a turn), %llu recvs, %llu sends (%llu short), "
             "%llu zero-copy sends (%llu copied by the kernel), %llu ENOBUFS, %llu gathered\n",
-            st.turns, st.cqes, st.turns ? (double)st.cqes / (double)st.turns : 0.0, st.recvs, st.sends,
-            st.short_sends, st.zc_sends, st.zc_copied, st.enobufs, st.gathered);
+            st.turns, st.cqes, st.turns ? (double)st.cqes / (double)st.turns : 0.0, st.recvs, st.sends, st.short_sends,
+            st.zc_sends, st.zc_copied, st.enobufs, st.gathered);
     return 0;
 }
