@@ -4,6 +4,7 @@ talk to it over raw sockets, so tests see exactly the bytes on the wire."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,7 +25,34 @@ RSS_SLACK_MIB = int(os.environ.get("RINGBOLT_TEST_RSS_SLACK_MIB", "0"))
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+
+
 def free_port() -> int:
+    """A port to start a server on, chosen below the kernel's ephemeral range: a port from
+    bind(("127.0.0.1", 0)) is one the kernel also hands to outgoing connections, so under
+    parallel suites a client's connect() could take it between this check and the
+    server's bind ("Address already in use", seen in a CI rehearsal). Random, then checked
+    free; bind(0) only where the range leaves no room below it."""
+    rng = random.Random()
+    for _ in range(200):
+        if _EPHEMERAL_LOW <= 11000:
+            break
+        port = rng.randrange(10000, _EPHEMERAL_LOW)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
