@@ -220,8 +220,20 @@ PyObject* answer_now(cycle_object* c, PyObject* body) {
 // send(message): the two messages of a simple response, natively; anything else (another
 // type, a body in several messages, a body that is not bytes, a message out of order...)
 // is ringbolt.asgi._Cycle._send(message), a coroutine.
+/// Made by __new__ without __init__: nothing to answer with.
+bool initialized(cycle_object* c) {
+    if (c->req == nullptr) [[unlikely]] {
+        PyErr_SetString(PyExc_RuntimeError, "ASGICycle.__init__ was not called");
+        return false;
+    }
+    return true;
+}
+
 PyObject* cycle_send(PyObject* self, PyObject* message) {
     cycle_object* c = cycle_of(self);
+    if (!initialized(c)) {
+        return nullptr;
+    }
     if (PyDict_CheckExact(message)) [[likely]] {
         PyObject* kind = PyDict_GetItemWithError(message, str_type); // borrowed
         if (kind != nullptr) {
@@ -242,8 +254,8 @@ PyObject* cycle_send(PyObject* self, PyObject* message) {
                     return nullptr;
                 }
                 if (status != nullptr && PyLong_CheckExact(status)) {
-                    Py_SETREF(c->status, Py_NewRef(status));
-                    Py_SETREF(c->headers, Py_NewRef(headers != nullptr ? headers : empty_tuple));
+                    Py_XSETREF(c->status, Py_NewRef(status));
+                    Py_XSETREF(c->headers, Py_NewRef(headers != nullptr ? headers : empty_tuple));
                     c->state = state_started;
                     return Py_NewRef(reinterpret_cast<PyObject*>(ready_none));
                 }
@@ -259,6 +271,9 @@ PyObject* cycle_send(PyObject* self, PyObject* message) {
 // the end of the request are ringbolt.asgi._Cycle._receive(), a coroutine.
 PyObject* cycle_receive(PyObject* self, PyObject*) {
     cycle_object* c = cycle_of(self);
+    if (!initialized(c)) {
+        return nullptr;
+    }
     if (!c->body_done) {
         PyObject* stream = PyObject_GetAttr(c->req, str_body_stream);
         if (stream == nullptr) {
