@@ -10,7 +10,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ringbolt::py {
 
@@ -54,7 +53,8 @@ struct app_field {
 /// free-threaded build keeps none. A block is kept the second time it is seen (a block
 /// seen once, such as one carrying a per-response cookie or id, takes no room), at most
 /// `max_blocks` of at most `max_size` bytes, never freed or replaced: the reactors read
-/// them through response_head::static_fields after the GIL is gone.
+/// them through response_head::static_fields after the GIL is gone. (The table has no
+/// destructor to run at exit either.)
 class field_blocks {
   public:
     static constexpr size_t max_blocks = 64;
@@ -112,17 +112,18 @@ class field_blocks {
             seen = h; // first sighting (or another block's slot): remember, keep nothing
             return;
         }
-        if (_kept.size() >= max_blocks || block.size() > max_size) {
+        if (_kept >= max_blocks || block.size() > max_size) {
             return;
         }
-        _kept.push_back(std::make_unique<const std::string>(block));
-        empty.block = _kept.back().get();
+        // Never deleted, not even at exit: a reactor may still be framing from it.
+        empty.block = new const std::string(block);
+        ++_kept;
         empty.hash = h;
     }
 
     slot _table[table_size];
     uint64_t _seen[seen_size] = {};
-    std::vector<std::unique_ptr<const std::string>> _kept;
+    size_t _kept = 0;
 };
 
 field_blocks kept_blocks;

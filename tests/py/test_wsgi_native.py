@@ -280,6 +280,16 @@ def environ_of(srv: LoggedServer, head: bytes) -> dict[str, str]:
     (["Host: t", "Cookie: a=1", "Cookie: b=2", "Authorization: Basic eA=="],
      {"HTTP_COOKIE": "a=1, b=2", "HTTP_AUTHORIZATION": "Basic eA=="}, []),
     (["Host: t", "Accept:"], {"HTTP_ACCEPT": ""}, []),
+    # Names of every length class the table compares (under 4, 4-7, 8, over 8 bytes),
+    # in odd cases, and near misses that must stay outside it.
+    (["Host: t", "te: trailers", "dNt: 1", "VIA: 1.1 p", "rAnGe: bytes=0-1", "ORIGIN: o", "referer: r",
+      "If-Match: *", "PRIORITY: u=1", "aCcEpT-eNcOdInG: gzip", "X-FORWARDED-FOR: 10.0.0.1"],
+     {"HTTP_TE": "trailers", "HTTP_DNT": "1", "HTTP_VIA": "1.1 p", "HTTP_RANGE": "bytes=0-1", "HTTP_ORIGIN": "o",
+      "HTTP_REFERER": "r", "HTTP_IF_MATCH": "*", "HTTP_PRIORITY": "u=1", "HTTP_ACCEPT_ENCODING": "gzip",
+      "HTTP_X_FORWARDED_FOR": "10.0.0.1"}, []),
+    (["Host: t", "Accept-Encodinh: a", "X-Forwarded-Fo^: b", "Hosu: c", "T^: d"],
+     {"HTTP_ACCEPT_ENCODINH": "a", "HTTP_X_FORWARDED_FO^": "b", "HTTP_HOSU": "c", "HTTP_T^": "d"},
+     ["HTTP_ACCEPT_ENCODING", "HTTP_X_FORWARDED_FOR", "HTTP_TE"]),
 ])
 def test_request_headers_in_the_environ(srv, lines, want, absent):
     head = ("GET /environ-all HTTP/1.1\r\n" + "".join(f"{line}\r\n" for line in lines)).encode("latin-1")
