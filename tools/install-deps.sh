@@ -5,7 +5,8 @@ set -euo pipefail
 
 APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-dev zlib1g-dev libbrotli-dev libssl-dev
               libnghttp2-dev nghttp2-client libgtest-dev libbenchmark-dev wrk clang-14 libclang-rt-14-dev libfuzzer-14-dev
-              systemtap-sdt-dev clang-format)
+              systemtap-sdt-dev clang-format
+              ccache)  # meson compiles through it when found: the matrix builds share their C++ core objects
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
               fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests

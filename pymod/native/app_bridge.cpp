@@ -3,6 +3,7 @@
 // turned into a response message (framed by the reactor); exceptions become 500 (logged
 // with their traceback) or the status of an HTTPError, and never unwind into the loop.
 #include "pymod/native/app_bridge.hpp"
+#include "pymod/native/py_exception.hpp"
 
 #include "core/clock.hpp"
 #include "core/date_cache.hpp"
@@ -50,23 +51,10 @@ void intern_names() {
     }
 }
 
-// PyErr_GetRaisedException is 3.12+; this is the 3.11 way to hold the exception object.
+// The exception now set, as one object (None when none is set).
 PyObject* fetch_exception() {
-    PyObject* type = nullptr;
-    PyObject* value = nullptr;
-    PyObject* tb = nullptr;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != nullptr && value != nullptr) {
-        PyException_SetTraceback(value, tb);
-    }
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    if (value == nullptr) {
-        Py_INCREF(Py_None);
-        value = Py_None;
-    }
-    return value;
+    PyObject* value = take_exception();
+    return value != nullptr ? value : Py_NewRef(Py_None);
 }
 
 constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
@@ -169,13 +157,20 @@ bool convert_headers(PyObject* headers, response_parts& out) {
     if (headers == Py_None) {
         return true;
     }
-    PyObject* items = PyDict_Check(headers) ? PyDict_Items(headers) : PySequence_List(headers);
+    // A list or tuple is walked as it is (nothing below runs Python code while it walks:
+    // it cannot change); anything else is copied into a list first.
+    PyObject* items = PyList_CheckExact(headers) || PyTuple_CheckExact(headers) ? Py_NewRef(headers)
+                      : PyDict_Check(headers)                                   ? PyDict_Items(headers)
+                                                                                : PySequence_List(headers);
     if (items == nullptr) {
         return false;
     }
     bool ok = true;
-    for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(items); ++i) {
-        PyObject* pair = PyList_GET_ITEM(items, i);
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    PyObject** pairs = PySequence_Fast_ITEMS(items);
+    out.headers.reserve(out.headers.size() + static_cast<size_t>(count));
+    for (Py_ssize_t i = 0; ok && i < count; ++i) {
+        PyObject* pair = pairs[i];
         bool is_tuple = PyTuple_Check(pair);
         if ((is_tuple ? PyTuple_GET_SIZE(pair) : PyList_Check(pair) ? PyList_GET_SIZE(pair) : 0) != 2) {
             PyErr_SetString(PyExc_TypeError, "headers must be a dict or a list of (name, value) pairs");
@@ -538,27 +533,12 @@ void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t bo
 }
 } // namespace
 
-bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                        uring::response_sink& sink) {
-    // The App's json_default for dict/list results. Only set when the App has one: outside
-    // a scope the thread's default is already null (scopes nest and restore), and setting
-    // and restoring the thread_local costs three __tls_get_addr calls a request.
-    std::optional<json_default_scope> json_default;
-    if (_json_default != nullptr) [[unlikely]] {
-        json_default.emplace(_json_default);
-    }
-    response_parts parts;
+// Inlined into finish(): the sync handlers' hot path keeps no extra call.
+[[gnu::always_inline]] inline bool app_bridge::answer(response_parts* converted, PyObject* exc, const answer_meta& meta,
+                                                      http::app_response& resp, uring::response_sink& sink) {
     bool logs = http::access_log_enabled();
-    if (exc == nullptr && result != nullptr && is_wsgi_answer(result)) {
-        // WSGI's common case (wsgi_call.cpp): the head straight from the app's header list.
-        int64_t body_bytes = 0;
-        if (wsgi_answer_message(result, meta.head_request, resp, body_bytes)) [[likely]] {
-            if (logs) [[unlikely]] {
-                log_access(meta, resp.start.status, body_bytes);
-            }
-            return true;
-        }
-    } else if (exc == nullptr && result != nullptr && convert_result(result, _types, parts)) [[likely]] {
+    if (converted != nullptr) [[likely]] {
+        response_parts& parts = *converted;
         if (parts.source == response_parts::body_source::bytes) [[likely]] {
             if (build_head(parts, resp.start, meta.head_request)) [[likely]] {
                 if (logs) [[unlikely]] {
@@ -603,6 +583,31 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     return true;
 }
 
+bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                        uring::response_sink& sink) {
+    // The App's json_default for dict/list results. Only set when the App has one: outside
+    // a scope the thread's default is already null (scopes nest and restore), and setting
+    // and restoring the thread_local costs three __tls_get_addr calls a request.
+    std::optional<json_default_scope> json_default;
+    if (_json_default != nullptr) [[unlikely]] {
+        json_default.emplace(_json_default);
+    }
+    if (exc == nullptr && result != nullptr && is_wsgi_answer(result)) {
+        // WSGI's common case (wsgi_call.cpp): the head straight from the app's header list.
+        int64_t body_bytes = 0;
+        if (wsgi_answer_message(result, meta.head_request, resp, body_bytes)) [[likely]] {
+            if (http::access_log_enabled()) [[unlikely]] {
+                log_access(meta, resp.start.status, body_bytes);
+            }
+            return true;
+        }
+        return answer(nullptr, nullptr, meta, resp, sink); // its error is set: the 500
+    }
+    response_parts parts;
+    bool converted = exc == nullptr && result != nullptr && convert_result(result, _types, parts);
+    return answer(converted ? &parts : nullptr, exc, meta, resp, sink);
+}
+
 namespace {
 app_bridge::answer_meta meta_of(const http::app_request& req) {
     return {req.method.in(req.data),    req.target.in(req.data),
@@ -639,13 +644,23 @@ constexpr const char* pending_name = "ringbolt.pending";
 // Guarded by the GIL.
 std::vector<std::pair<uring::response_sink*, http::app_response>> g_staged;
 
-void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc, bool stage = false) {
+// Nonzero while the event loop starts a reactor's batch (begin_batch): the batch ends
+// with a flush of its own, so staging schedules none.
+unsigned g_in_batch = 0;
+
+// The answer of `p`: `result` converted, or `exc`; or, with `parts` (result and exc
+// null), what an ASGI app sent, converted already (null parts and exc: the conversion
+// failed with an exception set).
+void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc, bool stage = false,
+                     response_parts* parts = nullptr) {
     http::app_response resp;
     address_response_from(p.address, resp);
     app_bridge::answer_meta meta{p.method,        p.target,           p.head_request, &p.peer,
                                  p.version_minor, p.address.start_ns, p.request_id};
     p.done = true;
-    if (p.bridge->finish(result, exc, meta, resp, *p.sink)) {
+    bool whole = result != nullptr || exc != nullptr ? p.bridge->finish(result, exc, meta, resp, *p.sink)
+                                                     : p.bridge->answer(parts, nullptr, meta, resp, *p.sink);
+    if (whole) {
         if (stage) {
             g_staged.emplace_back(p.sink, std::move(resp));
         } else {
@@ -681,7 +696,37 @@ PyObject* complete_async(PyObject* capsule, PyObject* result, PyObject* exc) {
     }
     bool first = g_staged.empty();
     deliver_pending(*p, exc == Py_None ? result : nullptr, exc == Py_None ? nullptr : exc, true);
-    return PyBool_FromLong(first && !g_staged.empty()); // the caller schedules flush_completions
+    // The caller schedules flush_completions.
+    return PyBool_FromLong(first && !g_staged.empty() && g_in_batch == 0);
+}
+
+int complete_asgi(PyObject* capsule, PyObject* status, PyObject* headers, PyObject* body) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        return -1;
+    }
+    if (p->done) {
+        PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
+        return -1;
+    }
+    // What convert_result does with Response(body, status, headers, content_type=""), in
+    // the same order (so the same error is the one reported): no default Content-Type.
+    response_parts parts;
+    bool ok = convert_status(status, parts) && convert_body(body, parts, false) && convert_headers(headers, parts);
+    bool first = g_staged.empty();
+    deliver_pending(*p, nullptr, nullptr, true, ok ? &parts : nullptr);
+    return first && !g_staged.empty() && g_in_batch == 0 ? 1 : 0;
+}
+
+void begin_batch() noexcept {
+    ++g_in_batch;
+}
+
+PyObject* end_batch() {
+    if (g_in_batch > 0) {
+        --g_in_batch;
+    }
+    return flush_completions();
 }
 
 bool claim_pending(PyObject* capsule, uring::response_sink*& sink, http::app_response& address) {
@@ -706,7 +751,7 @@ void deliver_now(uring::response_sink& sink, http::app_response&& m) {
 bool stage_message(uring::response_sink& sink, http::app_response&& m) {
     bool first = g_staged.empty();
     g_staged.emplace_back(&sink, std::move(m));
-    return first;
+    return first && g_in_batch == 0;
 }
 
 PyObject* flush_completions() {

@@ -92,6 +92,18 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
 /// The answer is staged: True when it is the first staged since the last
 /// flush_completions(), which the caller then schedules (once per loop iteration).
 PyObject* complete_async(PyObject* pending, PyObject* result, PyObject* exc);
+/// Answer an ASGI request with its whole response: `status` (int), `headers` (as the app
+/// gave them: a list of (name, value) pairs) and `body` (bytes), converted as
+/// complete_async converts a Response(body, status, headers, content_type="") (no
+/// default Content-Type). A status or header the server refuses is a logged 500, as it
+/// is there. 1 when the caller schedules flush_completions, 0 when not, -1 with an
+/// exception when `pending` was answered already or is not a pending request. GIL held.
+int complete_asgi(PyObject* pending, PyObject* status, PyObject* headers, PyObject* body);
+/// The event loop starts a reactor's batch of requests (ringbolt._aio): what their first
+/// steps stage is flushed by end_batch, so staging schedules no flush meanwhile. GIL held.
+void begin_batch() noexcept;
+/// The batch is started: deliver what it staged (flush_completions). GIL held.
+PyObject* end_batch();
 /// The request of `pending` is answered by a protocol switch (a WebSocket accept): mark
 /// it answered and give its address and sink. False with a Python exception when it was
 /// answered already or is not a pending request. GIL held.
@@ -162,6 +174,10 @@ class app_bridge final : public uring::app_handler {
     /// message in `resp` (addressed by the caller). Returns false when the response is
     /// streamed: its producer delivers the messages itself through `sink`.
     bool finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                uring::response_sink& sink);
+    /// finish() once the result is converted: `parts`, or (null) the exception `exc`, or
+    /// when `exc` is null too the one the conversion left set.
+    bool answer(response_parts* parts, PyObject* exc, const answer_meta& meta, http::app_response& resp,
                 uring::response_sink& sink);
 
   private:

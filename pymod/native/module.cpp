@@ -11,6 +11,7 @@
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/app_bridge.hpp"
+#include "pymod/native/asgi_cycle.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
@@ -29,6 +30,11 @@
 #include <memory>
 
 namespace pb = pybind11;
+
+namespace ringbolt::py {
+int init_asgi_call(PyObject* module);  // asgi_call.cpp
+int init_eager_task(PyObject* module); // eager_task.cpp
+} // namespace ringbolt::py
 
 namespace ringbolt::py_module {
 
@@ -476,6 +482,27 @@ void init_json(pb::module_& m) {
         "Parse JSON with simdjson.");
 }
 
+PyObject* complete_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_complete(pending, result, exc) takes 3 arguments");
+        return nullptr;
+    }
+    return ringbolt::py::complete_async(args[0], args[1], args[2]);
+}
+
+PyObject* flush_noargs(PyObject*, PyObject*) {
+    return ringbolt::py::flush_completions();
+}
+
+PyObject* begin_batch_noargs(PyObject*, PyObject*) {
+    ringbolt::py::begin_batch();
+    Py_RETURN_NONE;
+}
+
+PyObject* end_batch_noargs(PyObject*, PyObject*) {
+    return ringbolt::py::end_batch();
+}
+
 void init_runtime(pb::module_& m) {
     m.def("_set_types", [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
                            pb::object query_params, pb::object log_exception, pb::object streaming_response,
@@ -494,26 +521,30 @@ void init_runtime(pb::module_& m) {
         g_types.query_params = query_params.release().ptr();
         g_types.log_exception = log_exception.release().ptr();
     });
-    m.def(
-        "_complete",
-        [](pb::handle pending, pb::handle result, pb::handle exc) {
-            PyObject* r = ringbolt::py::complete_async(pending.ptr(), result.ptr(), exc.ptr());
-            if (r == nullptr) {
-                throw pb::error_already_set();
-            }
-            return pb::reinterpret_steal<pb::object>(r);
-        },
-        "Answer an async request (used by ringbolt's asyncio runner); True: schedule _flush_completions.");
-    m.def(
-        "_flush_completions",
-        [] {
-            PyObject* r = ringbolt::py::flush_completions();
-            if (r == nullptr) {
-                throw pb::error_already_set();
-            }
-            return pb::reinterpret_steal<pb::object>(r);
-        },
-        "Deliver the answers completed since the last call (one wake-up per reactor).");
+    // Plain C functions, not pybind11 ones: called for every async request, where
+    // pybind11's dispatcher costs more than the functions themselves.
+    static PyMethodDef loop_defs[] = {
+        {"_complete", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&complete_fast)), METH_FASTCALL,
+         "_complete(pending, result, exc): answer an async request (used by ringbolt's asyncio runner); True: "
+         "schedule _flush_completions."},
+        {"_flush_completions", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&flush_noargs)), METH_NOARGS,
+         "Deliver the answers completed since the last call (one wake-up per reactor)."},
+        {"_begin_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&begin_batch_noargs)), METH_NOARGS,
+         "The event loop starts a reactor's batch: staged answers schedule no flush until _end_batch."},
+        {"_end_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&end_batch_noargs)), METH_NOARGS,
+         "The batch is started: deliver what it staged."},
+    };
+    for (PyMethodDef& def : loop_defs) {
+        PyObject* fn = PyCFunction_NewEx(&def, nullptr, m.attr("__name__").ptr());
+        if (fn == nullptr) {
+            throw pb::error_already_set();
+        }
+        m.add_object(def.ml_name, pb::reinterpret_steal<pb::object>(fn));
+    }
+    if (ringbolt::py::init_asgi_cycle(m.ptr(), m.attr("_flush_completions").ptr()) < 0 ||
+        ringbolt::py::init_asgi_call(m.ptr()) < 0 || ringbolt::py::init_eager_task(m.ptr()) < 0) {
+        throw pb::error_already_set();
+    }
     m.def(
         "_stream_notify_fd", [] { return ringbolt::py::stream_notify_fd(); },
         "The eventfd an event loop watches for streamed responses that may go on.");

@@ -12,6 +12,7 @@
 #include "pymod/native/wsgi_environ.hpp"
 
 #include <arpa/inet.h>
+#include <charconv>
 #include <memory>
 #include <strings.h>
 #include <structmember.h>
@@ -623,25 +624,88 @@ PyObject* copy_base(PyObject* base, const char* what) {
     return PyDict_Copy(base);
 }
 
+/// `d[key] = value`, stealing `value` (set_item with an interned key object).
+bool set_key(PyObject* d, PyObject* key, PyObject* value) {
+    if (value == nullptr) {
+        return false;
+    }
+    int rc = PyDict_SetItem(d, key, value);
+    Py_DECREF(value);
+    return rc == 0;
+}
+
+/// REMOTE_ADDR's text: an IPv4 address printed by hand (inet_ntop's sprintf costs about
+/// 1,700 instructions per request), anything else by inet_ntop.
+PyObject* peer_text(const http::peer_address& peer) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (peer.family != AF_INET) {
+        inet_ntop(peer.family, peer.addr, buf, sizeof(buf));
+        return PyUnicode_FromString(buf);
+    }
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+        if (i > 0) {
+            *p++ = '.';
+        }
+        p = std::to_chars(p, buf + sizeof(buf), static_cast<unsigned>(peer.addr[i])).ptr;
+    }
+    return PyUnicode_FromStringAndSize(buf, p - buf);
+}
+
+/// ASGI's `client`: (host, port), or None when the peer is unknown.
+PyObject* client_pair(const http::peer_address& peer) {
+    if (peer.family == 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject* host = peer_text(peer);
+    PyObject* port = host != nullptr ? PyLong_FromLong(peer.port) : nullptr;
+    PyObject* pair = port != nullptr ? PyTuple_Pack(2, host, port) : nullptr;
+    Py_XDECREF(host);
+    Py_XDECREF(port);
+    return pair;
+}
+
 // req._asgi_scope(base): a copy of `base` (type, asgi, scheme, server, root_path...) with
 // this request's method, http_version, path, raw_path, query_string, headers and client.
+// The keys are interned once: PyDict_SetItemString makes and interns each key again per
+// request.
+struct asgi_names {
+    PyObject* method = PyUnicode_InternFromString("method");
+    PyObject* http_version = PyUnicode_InternFromString("http_version");
+    PyObject* path = PyUnicode_InternFromString("path");
+    PyObject* raw_path = PyUnicode_InternFromString("raw_path");
+    PyObject* query_string = PyUnicode_InternFromString("query_string");
+    PyObject* headers = PyUnicode_InternFromString("headers");
+    PyObject* client = PyUnicode_InternFromString("client");
+    PyObject* scheme = PyUnicode_InternFromString("scheme");
+    PyObject* https = PyUnicode_InternFromString("https");
+    bool ok() const {
+        return method && http_version && path && raw_path && query_string && headers && client && scheme && https;
+    }
+};
+
 PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
+    static const asgi_names names; // first call holds the GIL; never freed (module lifetime)
+    if (!names.ok()) {
+        PyErr_SetString(PyExc_MemoryError, "interning the ASGI scope's keys failed");
+        return nullptr;
+    }
     PyObject* d = copy_base(base, "_asgi_scope");
     if (d == nullptr) {
         return nullptr;
     }
     const auto& r = R(self);
     std::string_view raw_path = r.path.in(r.data);
-    bool ok = set_item(d, "method", get_method(self, nullptr)) &&
-              PyDict_SetItemString(d, "http_version",
-                                   interned_http_versions[r.version_minor == 0                     ? 0
-                                                          : r.version_minor == http::version_http2 ? 2
-                                                                                                   : 1]) == 0 &&
-              set_item(d, "path", get_path(self, nullptr)) && set_item(d, "raw_path", bytes_of(raw_path)) &&
-              set_item(d, "query_string", bytes_of(r.query.in(r.data))) && set_item(d, "headers", asgi_headers(r)) &&
-              set_item(d, "client", get_client(self, nullptr));
+    PyObject* version = interned_http_versions[r.version_minor == 0                     ? 0
+                                               : r.version_minor == http::version_http2 ? 2
+                                                                                        : 1];
+    bool ok = set_key(d, names.method, get_method(self, nullptr)) &&
+              PyDict_SetItem(d, names.http_version, version) == 0 && set_key(d, names.path, get_path(self, nullptr)) &&
+              set_key(d, names.raw_path, bytes_of(raw_path)) &&
+              set_key(d, names.query_string, bytes_of(r.query.in(r.data))) &&
+              set_key(d, names.headers, asgi_headers(r)) && set_key(d, names.client, client_pair(r.peer));
     if (ok && r.https) {
-        ok = set_item(d, "scheme", PyUnicode_FromString("https"));
+        ok = PyDict_SetItem(d, names.scheme, names.https) == 0;
     }
     if (ok && r.tls) [[unlikely]] {
         ok = add_asgi_tls(d, *r.tls);
@@ -714,6 +778,14 @@ PyObject* method_text(const http::app_request& r) {
 }
 
 PyTypeObject request_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+PyObject* asgi_scope(PyObject* req, PyObject* base) {
+    return method_asgi_scope(req, base);
+}
+
+bool is_websocket_request(PyObject* req) {
+    return R(req).websocket;
+}
 
 int init_request_type() {
     request_type.tp_name = "ringbolt._native.Request";

@@ -42,6 +42,12 @@ struct request_object {
 
 extern PyTypeObject request_type;
 
+/// req._asgi_scope(base) for a Request (exact type): the ASGI http scope, a new dict.
+PyObject* asgi_scope(PyObject* req, PyObject* base);
+
+/// The Request (exact type) is a WebSocket handshake for a route that takes them.
+bool is_websocket_request(PyObject* req);
+
 /// Ready the type (once, at module init).
 int init_request_type();
 

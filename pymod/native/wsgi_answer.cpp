@@ -152,7 +152,9 @@ class valid_names {
 
   private:
     static constexpr size_t size = 64; ///< a power of two
-    static size_t slot_of(PyObject* name) noexcept { return (reinterpret_cast<uintptr_t>(name) >> 4) & (size - 1); }
+    static size_t slot_of(PyObject* name) noexcept {
+        return (reinterpret_cast<uintptr_t>(name) >> 4) & (size - 1);
+    }
     PyObject* _names[size] = {};
 };
 

@@ -6,6 +6,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "pymod/native/py_exception.hpp"
 #include "pymod/native/wsgi_call.hpp"
 
 #include "pymod/native/request_object.hpp"
@@ -394,7 +395,6 @@ PyGetSetDef start_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-
 /// Bodies at least this long are sent from the bytes object itself (as the bridge does).
 constexpr size_t borrow_body_at_least = 16 * 1024;
 
@@ -454,23 +454,6 @@ PyObject* join_body(PyObject* written, PyObject* result) {
         put(items[i]);
     }
     return out;
-}
-
-/// The exception now set, taken (with its traceback attached).
-PyObject* take_exception() {
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != nullptr && value != nullptr) {
-        PyException_SetTraceback(value, tb);
-    }
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    return value;
-#endif
 }
 
 /// The app raised (or the result could not be answered): handler._failed logs it and
@@ -770,8 +753,9 @@ int init_wsgi_call(PyObject* module) {
         return -1;
     }
     wsgi_start_type.tp_name = "ringbolt._native.StartResponse";
-    wsgi_start_type.tp_doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
-                        "for one WSGI request; returns write.";
+    wsgi_start_type.tp_doc =
+        "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
+        "for one WSGI request; returns write.";
     wsgi_start_type.tp_basicsize = sizeof(start_object);
     wsgi_start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
     wsgi_start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);

@@ -425,10 +425,10 @@ PyObject* wsgi_environ(const http::app_request& r, PyObject* base) {
     // RAW_URI is the target as sent: the same text as PATH_INFO when it has no query and
     // no escapes (the common case), then the same object.
     std::string_view target = r.target.in(r.data);
-    PyObject* raw_uri = path_info != nullptr && target.data() == raw.data() && target.size() == raw.size() &&
-                                path.data() == raw.data()
-                            ? Py_NewRef(path_info)
-                            : latin1_text(target);
+    PyObject* raw_uri =
+        path_info != nullptr && target.data() == raw.data() && target.size() == raw.size() && path.data() == raw.data()
+            ? Py_NewRef(path_info)
+            : latin1_text(target);
     bool ok = set_key(d, names.request_method, method_text(r)) && put(d, names.path_info, path_info) &&
               set_key(d, names.query_string, latin1_text(r.query.in(r.data))) && put(d, names.raw_uri, raw_uri) &&
               put(d, names.server_protocol, protocol);
@@ -457,8 +457,8 @@ PyObject* wsgi_environ(const http::app_request& r, PyObject* base) {
             value = r.forwarded_host.in(r.data);
         }
         PyObject* key = known >= 0 ? Py_NewRef(names.known_keys[known]) : header_key(name);
-        PyObject* v = known >= 0 && known_headers[known].reuse ? reused_text(kept.header[known], value)
-                                                               : latin1_text(value);
+        PyObject* v =
+            known >= 0 && known_headers[known].reuse ? reused_text(kept.header[known], value) : latin1_text(value);
         ok = key != nullptr && v != nullptr && add_header(d, key, v);
         Py_XDECREF(key);
         Py_XDECREF(v);

@@ -7,6 +7,7 @@ wake-up per reactor for all the answers an iteration finished)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import threading
@@ -14,7 +15,7 @@ import time
 import traceback
 from typing import Any
 
-from ._tasks import complete, new_task
+from ._tasks import complete, start_batch
 
 logger = logging.getLogger("ringbolt")
 
@@ -65,13 +66,15 @@ class AsyncRunner:
         """(handler, request, pending) triples from one reactor turn (any thread)."""
         self.loop.call_soon_threadsafe(self._start, items)
 
+    @property
+    def submitter(self) -> Any:
+        """``submit`` as the native bridge calls it (once per reactor batch): the same call
+        without a Python frame of its own (a partial of the loop's call_soon_threadsafe)."""
+        schedule: Any = self.loop.call_soon_threadsafe
+        return functools.partial(schedule, self._start)
+
     def _start(self, items: list[tuple[Any, Any, Any]]) -> None:
-        loop = self.loop
-        for handler, request, pending in items:
-            if getattr(handler, "_ringbolt_takes_pending", False):
-                new_task(loop, handler.run(request, pending, loop))  # an ASGI app: answers itself
-            else:
-                new_task(loop, _answer(loop, handler, request, pending))
+        start_batch(self.loop, items, _answer)  # ringbolt._tasks: a task each, started at once
 
     def run(self, coro: Any, timeout: float | None = None) -> Any:
         """Run ``coro`` on the loop from another thread and return its result (start-up

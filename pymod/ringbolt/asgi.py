@@ -176,26 +176,21 @@ def _start_body_stream(content: _Body, handle: Any) -> None:
         loop.call_soon_threadsafe(content.attach, handle)
 
 
-class _Cycle:
-    """One request and its response."""
+class _Cycle(_native.ASGICycle):
+    """One request and its response. ``send`` and ``receive`` are native
+    (``_native.ASGICycle``): the common case (``http.response.start``, then the whole body
+    in one ``http.response.body``; a body the server has read whole) completes at once,
+    as an awaitable that is already done; every other message, a streamed request body
+    and the wait for the end of the request come here (``_send``, ``_receive``).
 
-    __slots__ = ("req", "pending", "state", "status", "headers", "body", "body_done", "disconnected",
-                 "finished", "loop")
+    Native fields: ``req``, ``pending``, ``loop``, ``state``, ``status``, ``headers``,
+    ``body`` (the streamed body, a ``_Body``), ``body_done``, ``disconnected``,
+    ``finished`` (the future a receive waits on)."""
 
-    def __init__(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self.req = req
-        self.pending = pending
-        self.loop = loop
-        self.state = _INIT
-        self.status = 200
-        self.headers: Any = ()
-        self.body: _Body | None = None
-        self.body_done = False
-        self.disconnected = False
-        self.finished: asyncio.Future[None] | None = None
+    __slots__ = ()
 
     # ---- receive ----
-    async def receive(self) -> Message:
+    async def _receive(self) -> Message:
         if not self.body_done:
             req = self.req
             handle = req._body_stream
@@ -244,7 +239,7 @@ class _Cycle:
             self.finished.set_result(None)
 
     # ---- send ----
-    async def send(self, message: Message) -> None:
+    async def _send(self, message: Message) -> None:
         try:
             kind = message["type"]
         except (KeyError, TypeError):
@@ -258,9 +253,9 @@ class _Cycle:
                 if self.disconnected:
                     raise ClientDisconnected(400, "the client disconnected while the response was sent")
                 try:
-                    await self.body.write(body)  # type: ignore[union-attr]
+                    await self.body.write(body)
                     if not message.get("more_body", False):
-                        await self.body.end()  # type: ignore[union-attr]
+                        await self.body.end()
                         self._finish()
                 except ClientDisconnected:
                     self.disconnected = True
@@ -283,7 +278,7 @@ class _Cycle:
                 r.headers = self.headers
                 r.content_type = None
                 complete(self.loop, self.pending, r, None)
-                await self.send(message)
+                await self._send(message)
                 return
             raise ASGIProtocolError("'http.response.body' before 'http.response.start'" if state == _INIT
                                     else "'http.response.body' after the response was complete")
@@ -326,7 +321,7 @@ class _Cycle:
             # ClientDisconnect): a routine event, not an application error.
             self._finish()
             if state == _STREAMING:
-                self.body.abort()  # type: ignore[union-attr]
+                self.body.abort()
             elif state != _DONE:
                 complete(self.loop, self.pending, _error_500(b""), None)
             logger.debug("ASGI application for %s %s raised %s after the client disconnected", self.req.method,
@@ -342,7 +337,7 @@ class _Cycle:
             return
         if state == _STREAMING:
             self._finish()
-            self.body.abort()  # type: ignore[union-attr]
+            self.body.abort()
             if isinstance(exc, ClientDisconnected):
                 return
         if isinstance(exc, ClientDisconnected):
@@ -366,7 +361,7 @@ class _Cycle:
         if state == _STREAMING:
             logger.error("ASGI application returned before finishing the response body for %s %s "
                          "(the response is cut short)", self.req.method, self.req.target)
-            self.body.abort()  # type: ignore[union-attr]
+            self.body.abort()
             return
         logger.error("ASGI application returned without %s for %s %s",
                      "sending a response" if state == _INIT else "sending the response body",
@@ -397,8 +392,8 @@ def _log_protocol_error(req: Any, exc: BaseException) -> None:
 
 
 class ASGIHandler:
-    """The server-side callable for one ASGI app: ``run(req, pending)`` is a coroutine
-    started by the event loop for each request (``ringbolt._aio``)."""
+    """The server-side callable for one ASGI app: ``run(req, pending, loop)`` gives the
+    coroutine the event loop starts as each request's task (``ringbolt._aio``)."""
 
     _ringbolt_takes_pending = True
 
@@ -414,11 +409,18 @@ class ASGIHandler:
             "server": server,
             "extensions": {"http.response.pathsend": {}},
         }
+        # run(req, pending, loop): the coroutine of one request's task, built natively
+        # (scope, cycle; the app is called in the task's first step, and its end does what
+        # _run's except/else clauses do); WebSocket handshakes go to _run.
+        self.run: Callable[[Any, Any, asyncio.AbstractEventLoop], Any] = _native.ASGICall(
+            self, app, self.base, self.state, _Cycle, _asgi_path, asyncio.CancelledError)
 
     def set_server(self, host: str, port: int) -> None:
         self.base["server"] = (host, port)
 
-    async def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+    async def _run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """One request, in Python: the WebSocket handshakes (``run``, the native entry,
+        takes every http request)."""
         if req._websocket:
             await self._run_websocket(req, pending, loop)
             return
@@ -434,13 +436,16 @@ class ASGIHandler:
             cycle.fail(exc)
             raise
         except BaseException as exc:  # noqa: BLE001 - each reaches its request; SystemExit never the loop
-            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                logger.error("ASGI application raised %s for %s %s: answered 500; the server keeps serving "
-                             "(stop it with SIGTERM)", type(exc).__name__, req.method, req.target)
-            cycle.fail(exc)
+            self._failed(cycle, exc)
         else:
             cycle.returned()
 
+    def _failed(self, cycle: _Cycle, exc: BaseException) -> None:
+        """The app raised ``exc`` (not a cancellation): it reaches its request."""
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            logger.error("ASGI application raised %s for %s %s: answered 500; the server keeps serving "
+                         "(stop it with SIGTERM)", type(exc).__name__, cycle.req.method, cycle.req.target)
+        cycle.fail(exc)
 
     async def _run_websocket(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
 

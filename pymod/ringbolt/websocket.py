@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from . import _native
 from ._tasks import complete
@@ -233,8 +233,12 @@ class WebSocket:
     async def receive(self) -> str | bytes:
         """The next message: ``str`` (text) or ``bytes`` (binary). Raises
         ``WebSocketDisconnect`` once the WebSocket is closed."""
-        self._check_open()
-        message = await self._receive_raw()
+        native = self._native
+        if native is not None:  # accepted on ringbolt's own transport: straight to it
+            message = await _await_receive(self._loop, native)
+        else:  # not accepted yet (an error), or another ASGI server's transport
+            self._check_open()
+            message = await self._receive_raw()
         if message[0] == _CLOSE:
             self.close_code = message[1]
             raise WebSocketDisconnect(message[1], message[2])
@@ -258,13 +262,33 @@ class WebSocket:
     async def send(self, data: str | bytes) -> None:
         """Send ``str`` as a text message, ``bytes`` as binary; waits while the client is
         behind. Raises ``WebSocketDisconnect`` once the WebSocket is closed."""
-        self._check_open()
+        native = self._native
+        if native is None:
+            self._check_open()
         if not isinstance(data, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"a WebSocket message is str (text) or bytes (binary), not {type(data).__name__}")
-        code = await self._send_raw(data)
-        if code is not None:
-            self.close_code = code
-            raise WebSocketDisconnect(code)
+        if native is not None:
+            # ringbolt's own transport, _await_send inlined: a message is one native call
+            # and, unless the client is behind, no await at all.
+            state = native.send(data)
+            if state >= 0:
+                if state >= 2:
+                    self._loop.call_soon(_flush)
+                    state -= 2
+                if state == 0:
+                    return
+                waiter = self._loop.create_future()
+                native.set_send_waiter(waiter)
+                await waiter
+                if not native.closed:
+                    return
+            code = native.close_code or 1006
+        else:
+            code = await self._send_raw(data)
+            if code is None:
+                return
+        self.close_code = code
+        raise WebSocketDisconnect(code)
 
     async def send_text(self, data: str) -> None:
         if not isinstance(data, str):
@@ -296,15 +320,38 @@ class WebSocket:
             self._refused = True
             await self._deny_raw(status)
 
-    async def __aiter__(self) -> AsyncIterator[str | bytes]:
+    def __aiter__(self) -> "WebSocket":
         """Messages until the client closes (a normal close ends the iteration)."""
-        while True:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        # The loop of `async for message in ws`, one coroutine deep on ringbolt's own
+        # transport. An async generator over receive() was four deep: with send() also
+        # inlined, an echo costs 23,400 instructions of Python instead of 30,300
+        # (callgrind, a fake channel).
+        native = self._native
+        if native is not None:
+            loop = self._loop
+            message = native.receive()
+            while message is None:
+                waiter = loop.create_future()
+                native.set_receive_waiter(waiter)
+                await waiter
+                message = native.receive()
+            if message[0] != _CLOSE:
+                if message[2]:
+                    loop.call_soon(_flush)  # credit for the reader was staged
+                return message[1]  # type: ignore[no-any-return]
+            self.close_code = message[1]
+            exc = WebSocketDisconnect(message[1], message[2])
+        else:
             try:
-                yield await self.receive()
-            except WebSocketDisconnect as exc:
-                if exc.code in (1000, 1001, 1005):
-                    return
-                raise
+                return await self.receive()
+            except WebSocketDisconnect as e:
+                exc = e
+        if exc.code in (1000, 1001, 1005):
+            raise StopAsyncIteration
+        raise exc
 
 
 async def run_handler(ws: WebSocket, handler: Callable[[WebSocket], Any], path: str) -> None:

@@ -260,8 +260,11 @@ class BodyInput(io.RawIOBase):
 
 
 class WSGIHandler:
-    """The server-side callable for one WSGI app: ``handler(req)`` runs the app (on a
-    handler-pool thread) and returns the response for the native side."""
+    """The server side of one WSGI app. The server calls ``entry`` (a native
+    ``WSGICall``) for each request, on a handler-pool thread: it runs the app in a fresh
+    context (nothing set by one request, or by the pool thread, is seen by the next, and
+    a streamed body goes on in the same one) and returns the answer for the native side;
+    what it does not take natively comes back to ``_run``/``_finish``/``_failed``."""
 
     def __init__(self, app: WSGIApp, *, root_path: str = "", scheme: str = "http") -> None:
         self.app = app
@@ -291,12 +294,6 @@ class WSGIHandler:
 
     def set_multiprocess(self, multiprocess: bool) -> None:
         self.base["wsgi.multiprocess"] = multiprocess
-
-    def __call__(self, req: Any) -> Any:
-        # Each request in a fresh context: nothing set by one request (or by the pool
-        # thread) is seen by the next, and a streamed body goes on in the same one.
-        # (The server calls ``entry``, which does the same natively.)
-        return self.entry(req)
 
     def _run(self, req: Any, context: contextvars.Context) -> Any:
         """The whole request in Python, in ``context`` (entered already): ``entry`` hands

@@ -469,6 +469,67 @@ def test_system_exit_and_keyboard_interrupt_leave_the_server_stoppable(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------
+# The app's task: started eagerly (its first step runs as the request is handed over),
+# and send/receive answer at once for the common messages
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suspend", ["", "1"], ids=["completes-at-once", "suspends"])
+def test_the_app_runs_in_one_task_from_first_step_to_end(srv, suspend):
+    tok = token()
+    got = json_get(srv, f"/task?token={tok}&suspend={suspend}")
+    assert got == {"has_task": True, "same_after_await": True, "var_kept": True, "in_all_tasks": True}
+    rec = wait_record(srv, tok, lambda r: "done_task_is_first" in r, "the task's done callback never ran")
+    # seen_var: a context variable another request set is not seen by this one.
+    assert rec == {"seen_var": "unset", "done_task_is_first": True, "done_cancelled": False}
+
+
+@pytest.mark.parametrize("when", ["first", "later"])
+def test_an_app_that_cancels_its_own_task_is_a_500(srv, when):
+    s, rd = send(srv, get_req(f"/cancel-self?when={when}") + get_req("/method"))
+    with s:
+        resp = read_head(rd)
+        assert resp.status == 500, resp
+        take(rd, int(resp.header("content-length")), time.monotonic() + WAIT_S)
+        resp2 = read_head(rd)  # the connection goes on
+        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+
+
+def test_cancelling_its_task_after_the_answer_keeps_the_answer(srv):
+    s, rd = send(srv, get_req("/cancel-self?when=answered") + get_req("/method"))
+    with s:
+        resp = read_head(rd)
+        assert resp.status == 200 and take(rd, 8, time.monotonic() + WAIT_S) == b"answered", resp
+        resp2 = read_head(rd)
+        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+
+
+@pytest.mark.parametrize("how", ["ensure_future", "create_task", "wait_for", "gather", "shield"])
+def test_send_and_receive_give_awaitables_asyncio_takes_as_coroutines(srv, how):
+    s, rd = send(srv, f"POST /send-as-task?how={how} HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                      f"Connection: close\r\n\r\nhi".encode())
+    with s:
+        resp, obj = read_json(rd)
+    assert resp.status == 200, resp
+    assert obj == {"how": how, "received": "http.request", "body": "hi"}
+
+
+@pytest.mark.parametrize("app", ["asgi_app:sync_call_app", "asgi_app:awaitable_app"])
+def test_an_app_whose_call_is_not_async_is_called_in_the_task(app, tmp_path):
+    s = LoggedServer(app, tmp_path / "call.log", "--threads", "1")
+    try:
+        assert json_get(s, "/call-task") == {"in_task": True, "same": True}
+        assert json_get(s, "/scope")["method"] == "GET"
+        for path in ("/call-raises", "/raise-before"):
+            sock, rd = send(s, get_req(path, "Connection: close\r\n"))
+            with sock:
+                assert read_head(rd).status == 500, path
+        s.wait_log("ValueError: raised by a plain __call__")
+    finally:
+        assert s.stop() == 0, s.log.read_text()
+
+
+# ---------------------------------------------------------------------------------------
 # Lifespan
 # ---------------------------------------------------------------------------------------
 

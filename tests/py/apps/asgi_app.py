@@ -10,6 +10,7 @@ speaking lifespan);
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import os
@@ -327,6 +328,58 @@ async def method_echo(scope, receive, send):
     await _text_response(send, scope["method"].encode())
 
 
+# ---- the task an app runs in (ringbolt starts it eagerly: its first step runs at once) ----
+
+REQUEST_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST_VAR")
+
+
+async def task_identity(scope, receive, send):
+    """?suspend=1: awaits once before answering. The record (``token``) says whether the
+    task seen in the first step is the one after the await and the one that finished."""
+    q = _query(scope)
+    first = asyncio.current_task()
+    record = RECORDS.setdefault(q["token"], {})
+    record["seen_var"] = REQUEST_VAR.get("unset")  # nothing leaks in from other requests
+    REQUEST_VAR.set(q["token"])
+    first.add_done_callback(lambda task: record.update(done_task_is_first=task is first,
+                                                       done_cancelled=task.cancelled()))
+    if q.get("suspend"):
+        await asyncio.sleep(0)
+    await _json(send, {"has_task": first is not None, "same_after_await": asyncio.current_task() is first,
+                       "var_kept": REQUEST_VAR.get() == q["token"],
+                       "in_all_tasks": first in asyncio.all_tasks()})
+
+
+async def cancel_self(scope, receive, send):
+    """Cancels its own task: ?when=first (before any await), ?when=later (after one), or
+    ?when=answered (after the whole response, then returns: the answer stands)."""
+    when = _query(scope).get("when", "first")
+    if when == "later":
+        await asyncio.sleep(0)
+    if when == "answered":
+        await _text_response(send, b"answered")
+        asyncio.current_task().cancel()
+        return
+    asyncio.current_task().cancel()
+    await asyncio.sleep(0)
+    await _text_response(send, b"not reached")
+
+
+async def send_as_task(scope, receive, send):
+    """send() and receive() results used as asyncio uses coroutines (?how=...)."""
+    how = _query(scope)["how"]
+    wrap = {"ensure_future": asyncio.ensure_future, "create_task": asyncio.create_task,
+            "wait_for": lambda aw: asyncio.wait_for(aw, 5), "gather": asyncio.gather,
+            "shield": asyncio.shield}[how]
+    message = await wrap(receive())
+    if how == "gather":
+        message = message[0]
+    body = json.dumps({"how": how, "received": message["type"], "body": message["body"].decode()}).encode()
+    await wrap(send({"type": "http.response.start", "status": 200,
+                     "headers": [(b"content-type", b"application/json")]}))
+    await wrap(send({"type": "http.response.body", "body": body}))
+
+
 ROUTES = {
     "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state, "/stream-listen": stream_listen, "/upload-record": upload_record, "/sleep": sleepy, "/head-length": head_length,
     "/wait-disconnect": wait_disconnect, "/poll-disconnect": poll_disconnect,
@@ -335,6 +388,7 @@ ROUTES = {
     "/body-before-start": body_before_start, "/start-twice": start_twice, "/status-str": status_str,
     "/body-str": body_str, "/unknown-type": unknown_type, "/returns-silently": returns_silently,
     "/system-exit": system_exit, "/keyboard-interrupt": keyboard_interrupt, "/method": method_echo,
+    "/task": task_identity, "/cancel-self": cancel_self, "/send-as-task": send_as_task,
 }
 
 
@@ -350,3 +404,50 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _text_response(send, b"no such path", 404)
         return
     await handler(scope, receive, send)
+
+
+# ---- apps whose __call__ is not async (asgiref-style wrappers) ----
+
+
+class _Awaitable:
+    """An awaitable that is not a coroutine."""
+
+    def __init__(self, coro: Any) -> None:
+        self.coro = coro
+
+    def __await__(self) -> Any:
+        return self.coro.__await__()
+
+
+class SyncCall:
+    """An ASGI app whose __call__ is a plain function that gives a coroutine (or, with
+    ``wrap``, another awaitable): the call itself runs in the request's task too.
+    /call-task answers whether it did; /call-raises raises in the call."""
+
+    def __init__(self, inner: Any, wrap: bool) -> None:
+        self.inner = inner
+        self.wrap = wrap
+
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        path = scope.get("path")
+        if path == "/call-raises":
+            raise ValueError("raised by a plain __call__")
+        if path == "/call-task":
+            coro = self._call_task(asyncio.current_task(), send)
+        else:
+            coro = self.inner(scope, receive, send)
+        return _Awaitable(coro) if self.wrap else coro
+
+    async def _call_task(self, task: Any, send: Any) -> None:
+        await _json(send, {"in_task": task is not None, "same": task is asyncio.current_task()})
+
+
+# Served through ringbolt.asgi.asgi_app (`ringbolt serve` takes such a callable for WSGI).
+def _served(inner: Any) -> Any:
+    from ringbolt.asgi import asgi_app
+
+    return asgi_app(inner)
+
+
+sync_call_app = _served(SyncCall(app, wrap=False))
+awaitable_app = _served(SyncCall(app, wrap=True))

@@ -1,0 +1,504 @@
+// ringbolt._native.ASGICall: the per-request entry of an ASGI app (ASGIHandler.run): the
+// scope and the cycle (ASGICycle), and the coroutine the request's task runs, a native
+// one (ASGIServe) that calls the app and does what the Python
+// `try: await app(...) / except / else` around it did. WebSocket scopes go to
+// ASGIHandler's Python method.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "pymod/native/asgi_cycle.hpp"
+#include "pymod/native/request_object.hpp"
+
+#include <cstddef>
+
+namespace ringbolt::py {
+
+namespace {
+
+PyObject* str_path = nullptr;     // "path"
+PyObject* str_state = nullptr;    // "state"
+PyObject* str_receive = nullptr;  // "receive"
+PyObject* str_send = nullptr;     // "send"
+PyObject* str_throw = nullptr;    // "throw"
+PyObject* str_close = nullptr;    // "close"
+PyObject* str_fail = nullptr;     // "fail"
+PyObject* str_returned = nullptr; // "returned"
+
+struct call_object {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    PyObject* app;
+    PyObject* base;       ///< the scope's server-wide part (dict; ASGIHandler.base)
+    PyObject* state;      ///< lifespan state (dict; copied into each scope when not empty)
+    PyObject* cycle_type; ///< ringbolt.asgi._Cycle
+    PyObject* run;        ///< ASGIHandler._run(req, pending, loop): the Python path
+    PyObject* failed;     ///< ASGIHandler._failed(cycle, exc): what an app's exception does
+    PyObject* asgi_path;  ///< ringbolt.asgi._asgi_path(path)
+    PyObject* cancelled;  ///< asyncio.CancelledError
+};
+
+// ---------------------------------------------------------------------------------------
+// ASGIServe: the coroutine of one request's task, in place of the Python
+// `try: await app(scope, receive, send) / except / else` around the app. Its first step
+// calls the app (inside the task, as before: code in a synchronous __call__ sees the
+// task as current), then passes the app's coroutine through: what it yields goes to the
+// task, what the task sends or throws goes to it. When it ends: returned,
+// cycle.returned() unless the response is complete; raised CancelledError,
+// cycle.fail(exc) and the error goes on; raised anything else,
+// ASGIHandler._failed(cycle, exc) and the task ends normally (each exception reaches its
+// request; a SystemExit never reaches the loop).
+
+struct serve_object {
+    PyObject_HEAD PyObject* inner; ///< what `await app(...)` iterates (null before the app's call and after its end)
+    PyObject* scope;               ///< until the app is called (null after)
+    PyObject* cycle;
+    PyObject* call; ///< the ASGICall
+};
+
+extern PyTypeObject serve_type;
+
+serve_object* serve_of(PyObject* o) {
+    return reinterpret_cast<serve_object*>(o);
+}
+
+/// The app returned: finish the cycle. PYGEN_RETURN with None, or PYGEN_ERROR.
+PySendResult on_return(serve_object* s, PyObject** result) {
+    if (!asgi_cycle_done(s->cycle)) {
+        PyObject* r = PyObject_CallMethodNoArgs(s->cycle, str_returned);
+        if (r == nullptr) {
+            *result = nullptr;
+            return PYGEN_ERROR;
+        }
+        Py_DECREF(r);
+    }
+    *result = Py_NewRef(Py_None);
+    return PYGEN_RETURN;
+}
+
+/// The app raised (the exception is set): as the Python except clauses did.
+PySendResult on_error(serve_object* s, PyObject** result) {
+    *result = nullptr;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != nullptr) {
+        PyException_SetTraceback(value, tb);
+    }
+    auto* call = reinterpret_cast<call_object*>(s->call);
+    bool cancelled = PyObject_IsInstance(value, call->cancelled) == 1;
+    PyObject* r = cancelled ? PyObject_CallMethodOneArg(s->cycle, str_fail, value)
+                            : PyObject_CallFunctionObjArgs(call->failed, s->cycle, value, nullptr);
+    if (r == nullptr) {
+        // Raised while handling the app's exception: that one is its context.
+        PyObject *t2, *v2, *tb2;
+        PyErr_Fetch(&t2, &v2, &tb2);
+        PyErr_NormalizeException(&t2, &v2, &tb2);
+        if (v2 != nullptr) {
+            PyException_SetContext(v2, Py_NewRef(value));
+        }
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyErr_Restore(t2, v2, tb2);
+        return PYGEN_ERROR;
+    }
+    Py_DECREF(r);
+    if (cancelled) {
+        PyErr_Restore(type, value, tb); // the cancellation goes on to the task
+        return PYGEN_ERROR;
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    *result = Py_NewRef(Py_None);
+    return PYGEN_RETURN;
+}
+
+/// What `await` iterates for `awaitable` (a new reference), or null with the TypeError
+/// the interpreter's GET_AWAITABLE raises.
+PyObject* await_iter(PyObject* awaitable) {
+    PyTypeObject* t = Py_TYPE(awaitable);
+    if (t->tp_as_async == nullptr || t->tp_as_async->am_await == nullptr) {
+        PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression", t->tp_name);
+        return nullptr;
+    }
+    PyObject* it = t->tp_as_async->am_await(awaitable);
+    if (it == nullptr) {
+        return nullptr;
+    }
+    if (PyCoro_CheckExact(it)) {
+        PyErr_SetString(PyExc_TypeError, "__await__() returned a coroutine");
+        Py_DECREF(it);
+        return nullptr;
+    }
+    if (!PyIter_Check(it)) {
+        PyErr_Format(PyExc_TypeError, "__await__() returned non-iterator of type '%.100s'", Py_TYPE(it)->tp_name);
+        Py_DECREF(it);
+        return nullptr;
+    }
+    return it;
+}
+
+/// The first step: app(scope, receive, send), and what to await of it, in s->inner.
+bool call_app(serve_object* s) {
+    PyObject* scope = s->scope;
+    s->scope = nullptr;
+    PyObject* receive = PyObject_GetAttr(s->cycle, str_receive);
+    PyObject* send = receive != nullptr ? PyObject_GetAttr(s->cycle, str_send) : nullptr;
+    PyObject* coro = nullptr;
+    if (send != nullptr) {
+        PyObject* app_args[] = {scope, receive, send};
+        coro = PyObject_Vectorcall(reinterpret_cast<call_object*>(s->call)->app, app_args, 3, nullptr);
+    }
+    Py_XDECREF(send);
+    Py_XDECREF(receive);
+    Py_DECREF(scope);
+    if (coro == nullptr || PyCoro_CheckExact(coro)) [[likely]] {
+        s->inner = coro;
+    } else {
+        s->inner = await_iter(coro); // any other awaitable
+        Py_DECREF(coro);
+    }
+    return s->inner != nullptr;
+}
+
+PySendResult serve_am_send(PyObject* o, PyObject* arg, PyObject** result) {
+    serve_object* s = serve_of(o);
+    if (s->inner == nullptr) {
+        if (s->scope == nullptr) {
+            PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited coroutine");
+            *result = nullptr;
+            return PYGEN_ERROR;
+        }
+        if (!call_app(s)) {
+            return on_error(s, result);
+        }
+    }
+    PySendResult status = PyIter_Send(s->inner, arg, result);
+    if (status == PYGEN_NEXT) [[likely]] {
+        return status;
+    }
+    Py_CLEAR(s->inner);
+    if (status == PYGEN_RETURN) {
+        Py_DECREF(*result);
+        return on_return(s, result);
+    }
+    return on_error(s, result);
+}
+
+/// A PySendResult as a method's answer: the value yielded, or StopIteration(value).
+PyObject* as_method_result(PySendResult status, PyObject* result) {
+    if (status == PYGEN_NEXT) {
+        return result;
+    }
+    if (status == PYGEN_RETURN) {
+        if (result == Py_None) {
+            PyErr_SetNone(PyExc_StopIteration);
+        } else {
+            PyObject* stop = PyObject_CallOneArg(PyExc_StopIteration, result);
+            if (stop != nullptr) {
+                PyErr_SetObject(PyExc_StopIteration, stop);
+                Py_DECREF(stop);
+            }
+        }
+        Py_DECREF(result);
+    }
+    return nullptr;
+}
+
+PyObject* serve_send(PyObject* o, PyObject* arg) {
+    PyObject* result;
+    PySendResult status = serve_am_send(o, arg, &result);
+    return as_method_result(status, result);
+}
+
+PyObject* serve_iternext(PyObject* o) {
+    PyObject* result;
+    PySendResult status = serve_am_send(o, Py_None, &result);
+    if (status == PYGEN_RETURN) {
+        Py_DECREF(result); // None: the end, no exception
+        return nullptr;
+    }
+    return as_method_result(status, result);
+}
+
+// throw(...): into the app's coroutine (the task's cancellation comes this way).
+PyObject* serve_throw(PyObject* o, PyObject* const* args, Py_ssize_t nargs) {
+    serve_object* s = serve_of(o);
+    if (nargs < 1 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "throw expected 1 to 3 arguments");
+        return nullptr;
+    }
+    if (s->inner == nullptr) {
+        // Not started (or ended): raise what is thrown, as such a coroutine does; the
+        // app is never called.
+        Py_CLEAR(s->scope);
+        PyObject* typ = args[0];
+        if (PyExceptionInstance_Check(typ)) {
+            PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(typ)), typ);
+        } else if (PyExceptionClass_Check(typ)) {
+            PyErr_SetObject(typ, nargs > 1 ? args[1] : Py_None);
+        } else {
+            PyErr_SetString(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException");
+        }
+        return nullptr;
+    }
+    PyObject* throw_fn = PyObject_GetAttr(s->inner, str_throw);
+    if (throw_fn == nullptr) {
+        return nullptr;
+    }
+    PyObject* yielded = PyObject_Vectorcall(throw_fn, args, static_cast<size_t>(nargs), nullptr);
+    Py_DECREF(throw_fn);
+    if (yielded != nullptr) {
+        return yielded;
+    }
+    Py_CLEAR(s->inner);
+    PyObject* result;
+    PySendResult status;
+    if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        PyErr_Clear(); // the app returned (ASGI apps return None)
+        status = on_return(s, &result);
+    } else {
+        status = on_error(s, &result);
+    }
+    return as_method_result(status, result);
+}
+
+PyObject* serve_close(PyObject* o, PyObject*) {
+    serve_object* s = serve_of(o);
+    Py_CLEAR(s->scope);
+    if (s->inner == nullptr) {
+        Py_RETURN_NONE;
+    }
+    PyObject* inner = s->inner;
+    s->inner = nullptr;
+    PyObject* r = PyObject_CallMethodNoArgs(inner, str_close);
+    Py_DECREF(inner);
+    return r;
+}
+
+PyObject* serve_await(PyObject* o) {
+    return Py_NewRef(o);
+}
+
+int serve_traverse(PyObject* o, visitproc visit, void* arg) {
+    serve_object* s = serve_of(o);
+    Py_VISIT(s->inner);
+    Py_VISIT(s->scope);
+    Py_VISIT(s->cycle);
+    Py_VISIT(s->call);
+    return 0;
+}
+
+int serve_clear(PyObject* o) {
+    serve_object* s = serve_of(o);
+    Py_CLEAR(s->inner);
+    Py_CLEAR(s->scope);
+    Py_CLEAR(s->cycle);
+    Py_CLEAR(s->call);
+    return 0;
+}
+
+void serve_dealloc(PyObject* o) {
+    PyObject_GC_UnTrack(o);
+    serve_clear(o);
+    PyObject_GC_Del(o);
+}
+
+PyMethodDef serve_methods[] = {
+    {"send", serve_send, METH_O, "Resume the app's coroutine with a value."},
+    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&serve_throw)), METH_FASTCALL,
+     "Raise an exception in the app's coroutine."},
+    {"close", serve_close, METH_NOARGS, "Close the app's coroutine."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyAsyncMethods serve_async = {serve_await, nullptr, nullptr, serve_am_send};
+
+PyTypeObject serve_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+/// The coroutine for one request (steals nothing).
+PyObject* new_serve(PyObject* scope, PyObject* cycle, PyObject* call) {
+    auto* s = PyObject_GC_New(serve_object, &serve_type);
+    if (s == nullptr) {
+        return nullptr;
+    }
+    s->inner = nullptr;
+    s->scope = Py_NewRef(scope);
+    s->cycle = Py_NewRef(cycle);
+    s->call = Py_NewRef(call);
+    PyObject_GC_Track(reinterpret_cast<PyObject*>(s));
+    return reinterpret_cast<PyObject*>(s);
+}
+
+// ---------------------------------------------------------------------------------------
+// ASGICall
+
+/// The scope of an http request, as ASGIHandler._run builds it.
+PyObject* http_scope(call_object* self, PyObject* req) {
+    PyObject* scope = asgi_scope(req, self->base);
+    if (scope == nullptr) {
+        return nullptr;
+    }
+    PyObject* path = PyDict_GetItemWithError(scope, str_path); // borrowed
+    if (path != nullptr && PyUnicode_Check(path) && !PyUnicode_IS_ASCII(path)) {
+        PyObject* fixed = PyObject_CallOneArg(self->asgi_path, path);
+        if (fixed == nullptr || PyDict_SetItem(scope, str_path, fixed) < 0) {
+            Py_XDECREF(fixed);
+            Py_DECREF(scope);
+            return nullptr;
+        }
+        Py_DECREF(fixed);
+    } else if (path == nullptr && PyErr_Occurred()) {
+        Py_DECREF(scope);
+        return nullptr;
+    }
+    if (PyDict_GET_SIZE(self->state) > 0) {
+        PyObject* copy = PyDict_Copy(self->state);
+        if (copy == nullptr || PyDict_SetItem(scope, str_state, copy) < 0) {
+            Py_XDECREF(copy);
+            Py_DECREF(scope);
+            return nullptr;
+        }
+        Py_DECREF(copy);
+    }
+    return scope;
+}
+
+// call(req, pending, loop) -> the coroutine the request's task runs.
+PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    auto* self = reinterpret_cast<call_object*>(self_obj);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 3 || kwnames != nullptr) {
+        PyErr_SetString(PyExc_TypeError, "ASGICall(req, pending, loop) takes 3 positional arguments");
+        return nullptr;
+    }
+    PyObject* req = args[0];
+    if (Py_TYPE(req) != &request_type || is_websocket_request(req)) [[unlikely]] {
+        return PyObject_Vectorcall(self->run, args, 3, nullptr);
+    }
+    PyObject* scope = http_scope(self, req);
+    if (scope == nullptr) {
+        return nullptr;
+    }
+    PyObject* cycle = new_asgi_cycle(reinterpret_cast<PyTypeObject*>(self->cycle_type), req, args[1], args[2]);
+    PyObject* rv = cycle != nullptr ? new_serve(scope, cycle, self_obj) : nullptr;
+    Py_XDECREF(cycle);
+    Py_DECREF(scope);
+    return rv;
+}
+
+PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
+    static const char* kw[] = {"handler", "app", "base", "state", "cycle_type", "asgi_path", "cancelled", nullptr};
+    PyObject *handler, *app, *base, *state, *cycle_type, *asgi_path, *cancelled;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!O!O!OO:ASGICall", const_cast<char**>(kw), &handler, &app,
+                                     &PyDict_Type, &base, &PyDict_Type, &state, &PyType_Type, &cycle_type, &asgi_path,
+                                     &cancelled)) {
+        return nullptr;
+    }
+    PyObject* run = PyObject_GetAttrString(handler, "_run");
+    PyObject* failed = run ? PyObject_GetAttrString(handler, "_failed") : nullptr;
+    auto* self = failed ? reinterpret_cast<call_object*>(type->tp_alloc(type, 0)) : nullptr;
+    if (self == nullptr) {
+        Py_XDECREF(run);
+        Py_XDECREF(failed);
+        return nullptr;
+    }
+    self->vectorcall = call_vectorcall;
+    self->app = Py_NewRef(app);
+    self->base = Py_NewRef(base);
+    self->state = Py_NewRef(state);
+    self->cycle_type = Py_NewRef(cycle_type);
+    self->run = run;
+    self->failed = failed;
+    self->asgi_path = Py_NewRef(asgi_path);
+    self->cancelled = Py_NewRef(cancelled);
+    return reinterpret_cast<PyObject*>(self);
+}
+
+int call_traverse(PyObject* o, visitproc visit, void* arg) {
+    auto* self = reinterpret_cast<call_object*>(o);
+    Py_VISIT(self->app);
+    Py_VISIT(self->base);
+    Py_VISIT(self->state);
+    Py_VISIT(self->cycle_type);
+    Py_VISIT(self->run);
+    Py_VISIT(self->failed);
+    Py_VISIT(self->asgi_path);
+    Py_VISIT(self->cancelled);
+    return 0;
+}
+
+int call_clear(PyObject* o) {
+    auto* self = reinterpret_cast<call_object*>(o);
+    Py_CLEAR(self->app);
+    Py_CLEAR(self->base);
+    Py_CLEAR(self->state);
+    Py_CLEAR(self->cycle_type);
+    Py_CLEAR(self->run);
+    Py_CLEAR(self->failed);
+    Py_CLEAR(self->asgi_path);
+    Py_CLEAR(self->cancelled);
+    return 0;
+}
+
+void call_dealloc(PyObject* o) {
+    PyObject_GC_UnTrack(o);
+    call_clear(o);
+    Py_TYPE(o)->tp_free(o);
+}
+
+PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+} // namespace
+
+/// Ready ASGICall (and its coroutine type) and add it to `module` (once, at module init).
+int init_asgi_call(PyObject* module) {
+    struct name {
+        PyObject** slot;
+        const char* text;
+    };
+    const name names[] = {
+        {&str_path, "path"},   {&str_state, "state"}, {&str_receive, "receive"}, {&str_send, "send"},
+        {&str_throw, "throw"}, {&str_close, "close"}, {&str_fail, "fail"},       {&str_returned, "returned"},
+    };
+    for (const name& n : names) {
+        *n.slot = PyUnicode_InternFromString(n.text);
+        if (*n.slot == nullptr) {
+            return -1;
+        }
+    }
+    serve_type.tp_name = "ringbolt._native.ASGIServe";
+    serve_type.tp_doc = "The coroutine of one ASGI request's task: the app's coroutine, and what its end does.";
+    serve_type.tp_basicsize = sizeof(serve_object);
+    serve_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    serve_type.tp_dealloc = serve_dealloc;
+    serve_type.tp_traverse = serve_traverse;
+    serve_type.tp_clear = serve_clear;
+    serve_type.tp_as_async = &serve_async;
+    serve_type.tp_iter = PyObject_SelfIter;
+    serve_type.tp_iternext = serve_iternext;
+    serve_type.tp_methods = serve_methods;
+
+    call_type.tp_name = "ringbolt._native.ASGICall";
+    call_type.tp_doc = "ASGICall(handler, app, base, state, cycle_type, asgi_path, cancelled): the per-request "
+                       "entry of an ASGI app (ringbolt.asgi.ASGIHandler.run).";
+    call_type.tp_basicsize = sizeof(call_object);
+    call_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC;
+    call_type.tp_vectorcall_offset = offsetof(call_object, vectorcall);
+    call_type.tp_call = PyVectorcall_Call;
+    call_type.tp_new = call_new;
+    call_type.tp_traverse = call_traverse;
+    call_type.tp_clear = call_clear;
+    call_type.tp_dealloc = call_dealloc;
+    if (PyType_Ready(&serve_type) < 0 || PyType_Ready(&call_type) < 0) {
+        return -1;
+    }
+    Py_INCREF(&call_type);
+    if (PyModule_AddObject(module, "ASGICall", reinterpret_cast<PyObject*>(&call_type)) < 0) {
+        Py_DECREF(&call_type);
+        return -1;
+    }
+    return 0;
+}
+
+} // namespace ringbolt::py

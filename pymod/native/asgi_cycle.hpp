@@ -1,0 +1,20 @@
+// The native part of one ASGI http request and its response (asgi_cycle.cpp), for the
+// per-request entry (asgi_call.cpp).
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+namespace ringbolt::py {
+
+/// A new cycle of `type` (ASGICycle or a subclass without an __init__ of its own, as
+/// ringbolt.asgi._Cycle) for one request, as type(req, pending, loop) makes it.
+PyObject* new_asgi_cycle(PyTypeObject* type, PyObject* req, PyObject* pending, PyObject* loop);
+
+/// The response is complete (state _DONE): the app's return needs nothing more.
+bool asgi_cycle_done(PyObject* cycle);
+
+/// Ready ASGICycle and add it to `module`; `flush` is _native._flush_completions.
+int init_asgi_cycle(PyObject* module, PyObject* flush);
+
+} // namespace ringbolt::py

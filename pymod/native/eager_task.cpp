@@ -1,0 +1,341 @@
+// ringbolt._native.eager_task: an asyncio Task whose first step runs at once, before the
+// call returns, as Python 3.12's Task(..., eager_start=True) does, for Python 3.11,
+// which has no such start. A request whose app does not suspend is then answered in
+// the loop iteration that received it, and its first step is never scheduled.
+//
+// The Task is a real one, made by asyncio.Task itself: code in the first step sees it
+// as asyncio.current_task() (anyio cancel scopes, asyncio.timeout, task groups), and
+// the same Task goes on if the coroutine suspends. Only the scheduling of its first
+// step is taken over: Task.__init__ hands that step to `loop.call_soon(step,
+// context=ctx)`, looked up on the loop by name. While the Task is made, the loop's
+// __dict__ maps "call_soon" to `capture`, which keeps the call whose context is the one
+// this Task was given (anything else goes to the real call_soon); the step is then run
+// here, in that context, as the loop would run it one iteration later.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "pymod/native/app_bridge.hpp"
+
+namespace ringbolt::py {
+
+namespace {
+
+PyObject* str_call_soon = nullptr;        // "call_soon"
+PyObject* str_get_task_factory = nullptr; // "get_task_factory"
+PyObject* str_create_task = nullptr;      // "create_task"
+PyObject* str_done = nullptr;             // "done"
+PyObject* str_run = nullptr;              // "run"
+PyObject* str_takes_pending = nullptr;    // "_ringbolt_takes_pending"
+PyObject* str_discard = nullptr;          // "discard"
+PyObject* str_add_done_callback = nullptr;
+PyObject* kw_loop_context = nullptr; // ("loop", "context")
+PyObject* capture_fn = nullptr;      // the `capture` function object
+
+/// One eager_task call in progress (they nest only if a finalizer makes a Task).
+struct capture_frame {
+    PyObject* context;  ///< the Task's context: its first step is the call_soon with it
+    PyObject* real;     ///< the loop's own call_soon
+    PyObject* callback; ///< the captured step (new reference), or null
+    PyObject* args;     ///< its positional arguments (a tuple, new reference)
+    capture_frame* outer;
+};
+
+capture_frame* g_frame = nullptr; // guarded by the GIL
+
+// call_soon(callback, *args, context=None) while a Task is made: keeps the Task's first
+// step; schedules anything else as the loop's call_soon does (and returns its Handle).
+PyObject* capture(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    capture_frame* f = g_frame;
+    if (f == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "ringbolt's call_soon capture called outside eager_task");
+        return nullptr;
+    }
+    PyObject* context = nullptr;
+    if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) == 1 &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "context") == 0) {
+        context = args[nargs];
+    }
+    if (f->callback == nullptr && nargs >= 1 && context == f->context) {
+        f->args = PyTuple_New(nargs - 1);
+        if (f->args == nullptr) {
+            return nullptr;
+        }
+        for (Py_ssize_t i = 1; i < nargs; ++i) {
+            PyTuple_SET_ITEM(f->args, i - 1, Py_NewRef(args[i]));
+        }
+        f->callback = Py_NewRef(args[0]);
+        Py_RETURN_NONE; // Task.__init__ drops the handle
+    }
+    return PyObject_Vectorcall(f->real, args, static_cast<size_t>(nargs), kwnames);
+}
+
+PyMethodDef capture_def = {"call_soon", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture)),
+                           METH_FASTCALL | METH_KEYWORDS,
+                           "ringbolt's stand-in for loop.call_soon while eager_task makes a Task."};
+
+// The loop's own call_soon, a bound method kept in the loop's __dict__ for good:
+// swapping a value in and out there (below) then changes no dict keys (attribute caches
+// stay valid) and allocates nothing. Which one it is, for the last loop seen: what the
+// loop's class had (to notice a class patched later) and the bound method stored.
+struct stored_call_soon {
+    PyObject* loop = nullptr;  ///< strong: the runner's loop lives as long as the process
+    PyObject* descr = nullptr; ///< the class attribute it was bound from
+    PyObject* bound = nullptr; ///< what the loop's __dict__ was given
+};
+stored_call_soon g_stored;
+
+/// The call_soon to forward to (a new reference), given `current`, what the loop's
+/// __dict__ holds now (borrowed, or null). Our own entry is refreshed when the class's
+/// call_soon changed since (patched after the first request); an entry someone else put
+/// there (loop.call_soon = f) is used as it is.
+PyObject* own_call_soon(PyObject* loop, PyObject* attrs, PyObject* current) {
+    PyObject* descr = _PyType_Lookup(Py_TYPE(loop), str_call_soon); // borrowed
+    bool ours = current != nullptr && current == g_stored.bound && loop == g_stored.loop;
+    if (current != nullptr && (!ours || descr == g_stored.descr)) [[likely]] {
+        return Py_NewRef(current);
+    }
+    if (current != nullptr && PyDict_DelItem(attrs, str_call_soon) < 0) {
+        return nullptr;
+    }
+    PyObject* bound = PyObject_GetAttr(loop, str_call_soon); // from the class, now
+    if (bound == nullptr || PyDict_SetItem(attrs, str_call_soon, bound) < 0) {
+        Py_XDECREF(bound);
+        return nullptr;
+    }
+    Py_XSETREF(g_stored.loop, Py_NewRef(loop));
+    Py_XSETREF(g_stored.descr, Py_XNewRef(descr));
+    Py_XSETREF(g_stored.bound, Py_NewRef(bound));
+    return bound;
+}
+
+/// `loop.create_task(coro)`: the lazy start (a task factory, a nested call).
+PyObject* create_task(PyObject* loop, PyObject* coro) {
+    return PyObject_CallMethodOneArg(loop, str_create_task, coro);
+}
+
+PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro);
+
+/// A task not done yet is kept in `keep` (a set) until it is: the loop holds tasks weakly
+/// (ringbolt._tasks._keep). Steals `task`; returns it, or null.
+PyObject* kept(PyObject* task, PyObject* keep) {
+    if (task == nullptr || keep == Py_None) {
+        return task;
+    }
+    PyObject* done = PyObject_CallMethodNoArgs(task, str_done);
+    int is_done = done != nullptr ? PyObject_IsTrue(done) : -1;
+    Py_XDECREF(done);
+    if (is_done == 0) {
+        PyObject* discard = PySet_Add(keep, task) == 0 ? PyObject_GetAttr(keep, str_discard) : nullptr;
+        PyObject* r = discard != nullptr ? PyObject_CallMethodOneArg(task, str_add_done_callback, discard) : nullptr;
+        Py_XDECREF(discard);
+        if (r == nullptr) {
+            is_done = -1;
+        }
+        Py_XDECREF(r);
+    }
+    if (is_done < 0) {
+        Py_DECREF(task);
+        return nullptr;
+    }
+    return task;
+}
+
+// eager_task(Task, loop, coro, keep) -> Task
+PyObject* eager_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 4 || (args[3] != Py_None && !PySet_Check(args[3]))) {
+        PyErr_SetString(PyExc_TypeError, "eager_task(Task, loop, coro, keep) takes 4 arguments (keep: a set or None)");
+        return nullptr;
+    }
+    return kept(make_task(args[0], args[1], args[2]), args[3]);
+}
+
+PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
+    // A task factory set on the loop makes every task (as loop.create_task would ask it to).
+    PyObject* factory = PyObject_CallMethodNoArgs(loop, str_get_task_factory);
+    if (factory == nullptr) {
+        return nullptr;
+    }
+    bool has_factory = factory != Py_None;
+    Py_DECREF(factory);
+    if (has_factory) {
+        return create_task(loop, coro);
+    }
+    PyObject* attrs = PyObject_GenericGetDict(loop, nullptr); // uvloop.Loop and asyncio's loops have one
+    if (attrs == nullptr) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError) && !PyErr_ExceptionMatches(PyExc_TypeError)) {
+            return nullptr;
+        }
+        PyErr_Clear();
+        return create_task(loop, coro); // a loop without a __dict__: started lazily
+    }
+    PyObject* real = PyDict_GetItemWithError(attrs, str_call_soon); // borrowed
+    if (real == capture_fn) {
+        Py_DECREF(attrs);
+        return create_task(loop, coro); // made while another is (a finalizer): started lazily
+    }
+    if (real == nullptr && PyErr_Occurred()) {
+        Py_DECREF(attrs);
+        return nullptr;
+    }
+    real = own_call_soon(loop, attrs, real);
+    if (real == nullptr) {
+        Py_DECREF(attrs);
+        return nullptr;
+    }
+    PyObject* context = PyContext_CopyCurrent(); // what Task.__init__ would copy itself
+    if (context == nullptr) {
+        Py_DECREF(real);
+        Py_DECREF(attrs);
+        return nullptr;
+    }
+    capture_frame frame{context, real, nullptr, nullptr, g_frame};
+    PyObject* task = nullptr;
+    if (PyDict_SetItem(attrs, str_call_soon, capture_fn) == 0) {
+        g_frame = &frame;
+        PyObject* call_args[] = {coro, loop, context};
+        task = PyObject_Vectorcall(task_type, call_args, 1, kw_loop_context);
+        g_frame = frame.outer;
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyDict_SetItem(attrs, str_call_soon, real) < 0) {
+            PyErr_WriteUnraisable(loop); // cannot happen: the key is there
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    if (task != nullptr && frame.callback != nullptr) {
+        // The first step, in the task's context, as the loop's Handle would run it.
+        if (PyContext_Enter(context) == 0) {
+            PyObject* rv = PyObject_Call(frame.callback, frame.args, nullptr);
+            PyContext_Exit(context);
+            if (rv == nullptr) {
+                Py_CLEAR(task); // KeyboardInterrupt or SystemExit out of the step: to the loop
+            }
+            Py_XDECREF(rv);
+        } else {
+            Py_CLEAR(task);
+        }
+    }
+    Py_XDECREF(frame.callback);
+    Py_XDECREF(frame.args);
+    Py_DECREF(context);
+    Py_DECREF(real);
+    Py_DECREF(attrs);
+    return task;
+}
+
+// start_batch(Task, loop, items, answer, keep): AsyncRunner._start for Python 3.11. For
+// each (handler, request, pending) of a reactor's batch: the coroutine (handler.run(request,
+// pending, loop) for a handler that answers itself, an ASGI app or a WebSocket route;
+// else answer(loop, handler, request, pending)), started as eager_task starts it. What
+// the first steps answer is delivered at the end (begin_batch/end_batch).
+PyObject* start_batch(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "start_batch(Task, loop, items, answer, keep) takes 5 arguments");
+        return nullptr;
+    }
+    PyObject* task_type = args[0];
+    PyObject* loop = args[1];
+    PyObject* items = args[2];
+    PyObject* answer = args[3];
+    PyObject* keep = args[4];
+    begin_batch();
+    bool ok = true;
+    for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(items); ++i) {
+        PyObject* item = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
+            PyErr_SetString(PyExc_TypeError, "start_batch: items are (handler, request, pending)");
+            ok = false;
+            break;
+        }
+        PyObject* handler = PyTuple_GET_ITEM(item, 0);
+        PyObject* request = PyTuple_GET_ITEM(item, 1);
+        PyObject* pending = PyTuple_GET_ITEM(item, 2);
+        PyObject* takes = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+        if (PyObject_GetOptionalAttr(handler, str_takes_pending, &takes) < 0) {
+#else
+        if (_PyObject_LookupAttr(handler, str_takes_pending, &takes) < 0) {
+#endif
+            ok = false;
+            break;
+        }
+        int answers_itself = takes != nullptr ? PyObject_IsTrue(takes) : 0;
+        Py_XDECREF(takes);
+        PyObject* coro = nullptr;
+        if (answers_itself > 0) {
+            PyObject* run = PyObject_GetAttr(handler, str_run);
+            if (run != nullptr) {
+                PyObject* run_args[] = {request, pending, loop};
+                coro = PyObject_Vectorcall(run, run_args, 3, nullptr);
+                Py_DECREF(run);
+            }
+        } else if (answers_itself == 0) {
+            PyObject* answer_args[] = {loop, handler, request, pending};
+            coro = PyObject_Vectorcall(answer, answer_args, 4, nullptr);
+        }
+        PyObject* task = coro != nullptr ? kept(make_task(task_type, loop, coro), keep) : nullptr;
+        Py_XDECREF(coro);
+        ok = task != nullptr;
+        Py_XDECREF(task);
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject* flushed = end_batch();
+    Py_XDECREF(flushed);
+    if (!ok) {
+        PyErr_Restore(type, value, tb); // as `_start` raised it, after the flush (its finally)
+        return nullptr;
+    }
+    if (flushed == nullptr) {
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef start_batch_def = {
+    "start_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&start_batch)), METH_FASTCALL,
+    "start_batch(Task, loop, items, answer, keep): start a reactor's batch of async requests (AsyncRunner._start "
+    "on Python 3.11): each task as eager_task starts it, then deliver what they answered."};
+
+PyMethodDef eager_task_def = {
+    "eager_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&eager_task)), METH_FASTCALL,
+    "eager_task(Task, loop, coro, keep) -> Task: Task(coro, loop=loop) with its first step run before this "
+    "returns (Python 3.12's eager_start, for 3.11); a loop with a task factory gets loop.create_task(coro). A task "
+    "not done then is added to the set `keep` (None: not kept) until it is."};
+
+} // namespace
+
+/// Add eager_task to `module` (once, at module init).
+int init_eager_task(PyObject* module) {
+    str_call_soon = PyUnicode_InternFromString("call_soon");
+    str_get_task_factory = PyUnicode_InternFromString("get_task_factory");
+    str_create_task = PyUnicode_InternFromString("create_task");
+    str_done = PyUnicode_InternFromString("done");
+    str_run = PyUnicode_InternFromString("run");
+    str_takes_pending = PyUnicode_InternFromString("_ringbolt_takes_pending");
+    str_discard = PyUnicode_InternFromString("discard");
+    str_add_done_callback = PyUnicode_InternFromString("add_done_callback");
+    kw_loop_context = Py_BuildValue("(ss)", "loop", "context");
+    if (str_call_soon == nullptr || str_get_task_factory == nullptr || str_create_task == nullptr ||
+        str_done == nullptr || str_discard == nullptr || str_add_done_callback == nullptr || str_run == nullptr ||
+        str_takes_pending == nullptr || kw_loop_context == nullptr) {
+        return -1;
+    }
+    PyObject* name = PyModule_GetNameObject(module);
+    capture_fn = name != nullptr ? PyCFunction_NewEx(&capture_def, nullptr, name) : nullptr;
+    PyObject* fn = capture_fn != nullptr ? PyCFunction_NewEx(&eager_task_def, nullptr, name) : nullptr;
+    PyObject* batch_fn = fn != nullptr ? PyCFunction_NewEx(&start_batch_def, nullptr, name) : nullptr;
+    Py_XDECREF(name);
+    if (batch_fn == nullptr || PyModule_AddObject(module, "eager_task", fn) < 0) {
+        Py_XDECREF(fn);
+        Py_XDECREF(batch_fn);
+        return -1;
+    }
+    if (PyModule_AddObject(module, "start_batch", batch_fn) < 0) {
+        Py_DECREF(batch_fn);
+        return -1;
+    }
+    return 0;
+}
+
+} // namespace ringbolt::py
