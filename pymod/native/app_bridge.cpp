@@ -592,20 +592,25 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
     if (_json_default != nullptr) [[unlikely]] {
         json_default.emplace(_json_default);
     }
-    if (exc == nullptr && result != nullptr && is_wsgi_answer(result)) {
-        // WSGI's common case (wsgi_call.cpp): the head straight from the app's header list.
-        int64_t body_bytes = 0;
-        if (wsgi_answer_message(result, meta.head_request, resp, body_bytes)) [[likely]] {
-            if (http::access_log_enabled()) [[unlikely]] {
-                log_access(meta, resp.start.status, body_bytes);
-            }
-            return true;
-        }
-        return answer(nullptr, nullptr, meta, resp, sink); // its error is set: the 500
-    }
     response_parts parts;
     bool converted = exc == nullptr && result != nullptr && convert_result(result, _types, parts);
     return answer(converted ? &parts : nullptr, exc, meta, resp, sink);
+}
+
+bool app_bridge::finish_wsgi(PyObject* result, const answer_meta& meta, http::app_response& resp,
+                             uring::response_sink& sink) {
+    if (result == nullptr || !is_wsgi_answer(result)) {
+        return finish(result, nullptr, meta, resp, sink); // the Python path's Response, or its error
+    }
+    // WSGI's common case (wsgi_call.cpp): the head straight from the app's header list.
+    int64_t body_bytes = 0;
+    if (wsgi_answer_message(result, meta.head_request, resp, body_bytes)) [[likely]] {
+        if (http::access_log_enabled()) [[unlikely]] {
+            log_access(meta, resp.start.status, body_bytes);
+        }
+        return true;
+    }
+    return answer(nullptr, nullptr, meta, resp, sink); // its error is set: the 500
 }
 
 namespace {
@@ -805,7 +810,7 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
         // view, and no cookies or background tasks to apply to its answer.
         RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
         PyObject* result = run_wsgi_call(h.callable, req, h.param_names, &_types);
-        if (!finish(result, nullptr, meta_of(req), resp, later)) [[unlikely]] {
+        if (!finish_wsgi(result, meta_of(req), resp, later)) [[unlikely]] {
             answers.pop_back(); // a stream: its head went to `later` on its own
         }
         Py_XDECREF(result);

@@ -175,6 +175,11 @@ class app_bridge final : public uring::app_handler {
     /// streamed: its producer delivers the messages itself through `sink`.
     bool finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
                 uring::response_sink& sink);
+    /// finish() for what a mounted WSGI app's call returned (run_one): its native answer
+    /// (wsgi_call.cpp) framed from the app's own status and header list; anything else
+    /// (the Python path's Response, an error) through finish(). Kept out of finish() so
+    /// that ringbolt's own handlers do not test every answer for it.
+    bool finish_wsgi(PyObject* result, const answer_meta& meta, http::app_response& resp, uring::response_sink& sink);
     /// finish() once the result is converted: `parts`, or (null) the exception `exc`, or
     /// when `exc` is null too the one the conversion left set.
     bool answer(response_parts* parts, PyObject* exc, const answer_meta& meta, http::app_response& resp,

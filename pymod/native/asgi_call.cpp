@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include "pymod/native/asgi_cycle.hpp"
+#include "pymod/native/py_names.hpp"
 #include "pymod/native/request_object.hpp"
 
 #include <cstddef>
@@ -30,7 +31,7 @@ struct call_object {
     PyObject* base;       ///< the scope's server-wide part (dict; ASGIHandler.base)
     PyObject* state;      ///< lifespan state (dict; copied into each scope when not empty)
     PyObject* cycle_type; ///< ringbolt.asgi._Cycle
-    PyObject* run;        ///< ASGIHandler._run(req, pending, loop): the Python path
+    PyObject* run;        ///< ASGIHandler._run_websocket(req, pending, loop): WebSocket handshakes
     PyObject* failed;     ///< ASGIHandler._failed(cycle, exc): what an app's exception does
     PyObject* asgi_path;  ///< ringbolt.asgi._asgi_path(path)
     PyObject* cancelled;  ///< asyncio.CancelledError
@@ -333,7 +334,8 @@ PyObject* new_serve(PyObject* scope, PyObject* cycle, PyObject* call) {
 // ---------------------------------------------------------------------------------------
 // ASGICall
 
-/// The scope of an http request, as ASGIHandler._run builds it.
+/// The scope of an http request: the Request's own (_asgi_scope), the path made valid UTF-8
+/// (asgi._asgi_path) and the lifespan state copied in.
 PyObject* http_scope(call_object* self, PyObject* req) {
     PyObject* scope = asgi_scope(req, self->base);
     if (scope == nullptr) {
@@ -373,7 +375,11 @@ PyObject* call_vectorcall(PyObject* self_obj, PyObject* const* args, size_t narg
         return nullptr;
     }
     PyObject* req = args[0];
-    if (Py_TYPE(req) != &request_type || is_websocket_request(req)) [[unlikely]] {
+    if (Py_TYPE(req) != &request_type) [[unlikely]] {
+        PyErr_Format(PyExc_TypeError, "ASGICall takes a ringbolt Request, not %.100s", Py_TYPE(req)->tp_name);
+        return nullptr;
+    }
+    if (is_websocket_request(req)) [[unlikely]] {
         return PyObject_Vectorcall(self->run, args, 3, nullptr);
     }
     PyObject* scope = http_scope(self, req);
@@ -395,7 +401,7 @@ PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
                                      &cancelled)) {
         return nullptr;
     }
-    PyObject* run = PyObject_GetAttrString(handler, "_run");
+    PyObject* run = PyObject_GetAttrString(handler, "_run_websocket");
     PyObject* failed = run ? PyObject_GetAttrString(handler, "_failed") : nullptr;
     auto* self = failed ? reinterpret_cast<call_object*>(type->tp_alloc(type, 0)) : nullptr;
     if (self == nullptr) {
@@ -453,19 +459,17 @@ PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 /// Ready ASGICall (and its coroutine type) and add it to `module` (once, at module init).
 int init_asgi_call(PyObject* module) {
-    struct name {
-        PyObject** slot;
-        const char* text;
-    };
-    const name names[] = {
-        {&str_path, "path"},   {&str_state, "state"}, {&str_receive, "receive"}, {&str_send, "send"},
-        {&str_throw, "throw"}, {&str_close, "close"}, {&str_fail, "fail"},       {&str_returned, "returned"},
-    };
-    for (const name& n : names) {
-        *n.slot = PyUnicode_InternFromString(n.text);
-        if (*n.slot == nullptr) {
-            return -1;
-        }
+    if (!intern_names({
+            {&str_path, "path"},
+            {&str_state, "state"},
+            {&str_receive, "receive"},
+            {&str_send, "send"},
+            {&str_throw, "throw"},
+            {&str_close, "close"},
+            {&str_fail, "fail"},
+            {&str_returned, "returned"},
+        })) {
+        return -1;
     }
     serve_type.tp_name = "ringbolt._native.ASGIServe";
     serve_type.tp_doc = "The coroutine of one ASGI request's task: the app's coroutine, and what its end does.";

@@ -9,6 +9,7 @@
 #include "pymod/native/asgi_cycle.hpp"
 
 #include "pymod/native/app_bridge.hpp"
+#include "pymod/native/py_names.hpp"
 
 #include <structmember.h>
 
@@ -37,22 +38,19 @@ PyObject* empty_tuple = nullptr;
 PyObject* flush_fn = nullptr; // _native._flush_completions (set by init_asgi_cycle)
 
 bool intern_all() {
-    struct name {
-        PyObject** slot;
-        const char* text;
-    };
-    const name names[] = {
-        {&str_type, "type"},           {&str_body, "body"},
-        {&str_more_body, "more_body"}, {&str_status, "status"},
-        {&str_headers, "headers"},     {&str_send, "_send"},
-        {&str_receive, "_receive"},    {&str_body_stream, "_body_stream"},
-        {&str_call_soon, "call_soon"}, {&str_http_request, "http.request"},
-    };
-    for (const name& n : names) {
-        *n.slot = PyUnicode_InternFromString(n.text);
-        if (*n.slot == nullptr) {
-            return false;
-        }
+    if (!intern_names({
+            {&str_type, "type"},
+            {&str_body, "body"},
+            {&str_more_body, "more_body"},
+            {&str_status, "status"},
+            {&str_headers, "headers"},
+            {&str_send, "_send"},
+            {&str_receive, "_receive"},
+            {&str_body_stream, "_body_stream"},
+            {&str_call_soon, "call_soon"},
+            {&str_http_request, "http.request"},
+        })) {
+        return false;
     }
     empty_bytes = PyBytes_FromStringAndSize("", 0);
     empty_tuple = PyTuple_New(0);

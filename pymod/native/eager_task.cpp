@@ -15,6 +15,7 @@
 #include <Python.h>
 
 #include "pymod/native/app_bridge.hpp"
+#include "pymod/native/py_names.hpp"
 
 namespace ringbolt::py {
 
@@ -307,18 +308,17 @@ PyMethodDef eager_task_def = {
 
 /// Add eager_task to `module` (once, at module init).
 int init_eager_task(PyObject* module) {
-    str_call_soon = PyUnicode_InternFromString("call_soon");
-    str_get_task_factory = PyUnicode_InternFromString("get_task_factory");
-    str_create_task = PyUnicode_InternFromString("create_task");
-    str_done = PyUnicode_InternFromString("done");
-    str_run = PyUnicode_InternFromString("run");
-    str_takes_pending = PyUnicode_InternFromString("_ringbolt_takes_pending");
-    str_discard = PyUnicode_InternFromString("discard");
-    str_add_done_callback = PyUnicode_InternFromString("add_done_callback");
     kw_loop_context = Py_BuildValue("(ss)", "loop", "context");
-    if (str_call_soon == nullptr || str_get_task_factory == nullptr || str_create_task == nullptr ||
-        str_done == nullptr || str_discard == nullptr || str_add_done_callback == nullptr || str_run == nullptr ||
-        str_takes_pending == nullptr || kw_loop_context == nullptr) {
+    if (kw_loop_context == nullptr || !intern_names({
+                                          {&str_call_soon, "call_soon"},
+                                          {&str_get_task_factory, "get_task_factory"},
+                                          {&str_create_task, "create_task"},
+                                          {&str_done, "done"},
+                                          {&str_run, "run"},
+                                          {&str_takes_pending, "_ringbolt_takes_pending"},
+                                          {&str_discard, "discard"},
+                                          {&str_add_done_callback, "add_done_callback"},
+                                      })) {
         return -1;
     }
     PyObject* name = PyModule_GetNameObject(module);

@@ -28,10 +28,6 @@ PyObject* decode_text(std::string_view s) {
     return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
 }
 
-PyObject* decode_latin1(std::string_view s) {
-    return PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr);
-}
-
 PyObject* get_cached(PyObject*& slot, PyObject* value) {
     if (value == nullptr) {
         return nullptr;
@@ -94,7 +90,7 @@ PyObject* method_of(const http::app_request& r) {
         Py_INCREF(interned_methods[bit]);
         return interned_methods[bit];
     }
-    return decode_latin1(r.method.in(r.data));
+    return latin1_text(r.method.in(r.data));
 }
 
 PyObject* get_method(PyObject* self, void*) {
@@ -136,12 +132,12 @@ PyObject* get_raw_path(PyObject* self, void*) {
 
 PyObject* get_target(PyObject* self, void*) {
     const auto& r = R(self);
-    return decode_latin1(r.target.in(r.data));
+    return latin1_text(r.target.in(r.data));
 }
 
 PyObject* get_query_string(PyObject* self, void*) {
     const auto& r = R(self);
-    return decode_latin1(r.query.in(r.data));
+    return latin1_text(r.query.in(r.data));
 }
 
 PyObject* get_http_version(PyObject* self, void*) {
@@ -184,7 +180,7 @@ PyObject* get_headers(PyObject* self, void*) {
             }
         }
         PyObject* k = PyUnicode_DecodeLatin1(lower.data(), static_cast<Py_ssize_t>(lower.size()), nullptr);
-        PyObject* v = decode_latin1(r.headers[2 * i + 1].in(r.data));
+        PyObject* v = latin1_text(r.headers[2 * i + 1].in(r.data));
         PyObject* t = (k != nullptr && v != nullptr) ? PyTuple_Pack(2, k, v) : nullptr;
         Py_XDECREF(k);
         Py_XDECREF(v);
@@ -354,11 +350,11 @@ PyObject* get_request_id(PyObject* self, void*) {
     if (r.request_id.len == 0) {
         Py_RETURN_NONE;
     }
-    return decode_latin1(r.request_id.in(r.data));
+    return latin1_text(r.request_id.in(r.data));
 }
 
 PyObject* get_host(PyObject* self, void*) {
-    return decode_latin1(host_of(R(self)));
+    return latin1_text(host_of(R(self)));
 }
 
 PyObject* get_url(PyObject* self, void*) {
@@ -624,32 +620,10 @@ PyObject* copy_base(PyObject* base, const char* what) {
     return PyDict_Copy(base);
 }
 
-/// `d[key] = value`, stealing `value` (set_item with an interned key object).
-bool set_key(PyObject* d, PyObject* key, PyObject* value) {
-    if (value == nullptr) {
-        return false;
-    }
-    int rc = PyDict_SetItem(d, key, value);
-    Py_DECREF(value);
-    return rc == 0;
-}
-
-/// REMOTE_ADDR's text: an IPv4 address printed by hand (inet_ntop's sprintf costs about
-/// 1,700 instructions per request), anything else by inet_ntop.
+/// ASGI's client host: the peer's address as text.
 PyObject* peer_text(const http::peer_address& peer) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (peer.family != AF_INET) {
-        inet_ntop(peer.family, peer.addr, buf, sizeof(buf));
-        return PyUnicode_FromString(buf);
-    }
-    char* p = buf;
-    for (int i = 0; i < 4; ++i) {
-        if (i > 0) {
-            *p++ = '.';
-        }
-        p = std::to_chars(p, buf + sizeof(buf), static_cast<unsigned>(peer.addr[i])).ptr;
-    }
-    return PyUnicode_FromStringAndSize(buf, p - buf);
+    char buf[INET6_ADDRSTRLEN];
+    return latin1_text(print_peer(peer, buf));
 }
 
 /// ASGI's `client`: (host, port), or None when the peer is unknown.
@@ -772,6 +746,23 @@ PyMethodDef methods[] = {
 };
 
 } // namespace
+
+std::string_view print_peer(const http::peer_address& peer, char (&buf)[INET6_ADDRSTRLEN]) {
+    if (peer.family != AF_INET) {
+        if (inet_ntop(peer.family, peer.addr, buf, sizeof(buf)) == nullptr) {
+            buf[0] = '\0';
+        }
+        return buf;
+    }
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+        if (i > 0) {
+            *p++ = '.';
+        }
+        p = std::to_chars(p, buf + sizeof(buf), static_cast<unsigned>(peer.addr[i])).ptr;
+    }
+    return {buf, static_cast<size_t>(p - buf)};
+}
 
 PyObject* method_text(const http::app_request& r) {
     return method_of(r);

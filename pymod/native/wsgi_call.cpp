@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include "pymod/native/py_exception.hpp"
+#include "pymod/native/py_names.hpp"
 #include "pymod/native/wsgi_call.hpp"
 
 #include "pymod/native/request_object.hpp"
@@ -29,21 +30,13 @@ PyObject* key_content_length = nullptr;
 PyObject* key_path_info = nullptr;
 
 bool intern_all() {
-    struct name {
-        PyObject** slot;
-        const char* text;
-    };
-    const name names[] = {
-        {&str_with_traceback, "with_traceback"},
-        {&key_input, "wsgi.input"},
-        {&key_content_length, "CONTENT_LENGTH"},
-        {&key_path_info, "PATH_INFO"},
-    };
-    for (const name& n : names) {
-        *n.slot = PyUnicode_InternFromString(n.text);
-        if (*n.slot == nullptr) {
-            return false;
-        }
+    if (!intern_names({
+            {&str_with_traceback, "with_traceback"},
+            {&key_input, "wsgi.input"},
+            {&key_content_length, "CONTENT_LENGTH"},
+            {&key_path_info, "PATH_INFO"},
+        })) {
+        return false;
     }
     return true;
 }

@@ -247,20 +247,6 @@ struct kept_values {
 };
 kept_values kept;
 
-/// A str of the bytes `s` read as latin-1 (PEP 3333's "bytes as latin-1"), built
-/// directly: an ASCII text (the usual case) is one copy into a compact ASCII str.
-PyObject* latin1_text(std::string_view s) {
-    unsigned char high = 0;
-    for (char c : s) {
-        high |= static_cast<unsigned char>(c);
-    }
-    PyObject* out = PyUnicode_New(static_cast<Py_ssize_t>(s.size()), (high & 0x80) != 0 ? 255 : 127);
-    if (out != nullptr && !s.empty()) {
-        std::memcpy(PyUnicode_DATA(out), s.data(), s.size());
-    }
-    return out;
-}
-
 /// `last` again when it holds exactly the text `s`, else a new str of `s` that becomes
 /// `last` (when short enough). New reference.
 PyObject* reused_text(PyObject*& last, std::string_view s) {
@@ -279,28 +265,16 @@ PyObject* reused_text(PyObject*& last, std::string_view s) {
     }
 }
 
-/// REMOTE_ADDR's text: an IPv4 address printed by hand (inet_ntop's sprintf costs about
-/// 1,700 instructions), anything else by inet_ntop; the last one is kept.
+/// REMOTE_ADDR's text (print_peer); the last one made is kept and given again while the
+/// same peer comes back.
 PyObject* peer_text(const http::peer_address& peer) {
     size_t n = peer.family == AF_INET ? 4 : 16;
     if (reuse_values && kept.peer != nullptr && kept.peer_family == peer.family &&
         std::memcmp(kept.peer_addr, peer.addr, n) == 0) {
         return Py_NewRef(kept.peer);
     }
-    char buf[INET6_ADDRSTRLEN] = {};
-    char* p = buf;
-    if (peer.family != AF_INET) {
-        inet_ntop(peer.family, peer.addr, buf, sizeof(buf));
-        p = buf + std::strlen(buf);
-    } else {
-        for (int i = 0; i < 4; ++i) {
-            if (i > 0) {
-                *p++ = '.';
-            }
-            p = std::to_chars(p, buf + sizeof(buf), static_cast<unsigned>(peer.addr[i])).ptr;
-        }
-    }
-    PyObject* text = latin1_text({buf, static_cast<size_t>(p - buf)});
+    char buf[INET6_ADDRSTRLEN];
+    PyObject* text = latin1_text(print_peer(peer, buf));
     if (reuse_values && text != nullptr) {
         Py_XSETREF(kept.peer, Py_NewRef(text));
         kept.peer_family = peer.family;
@@ -319,16 +293,6 @@ PyObject* port_text(uint16_t port) {
     } else {
         return latin1_text(text);
     }
-}
-
-/// `d[key] = value`, stealing `value`.
-bool set_key(PyObject* d, PyObject* key, PyObject* value) {
-    if (value == nullptr) {
-        return false;
-    }
-    int rc = PyDict_SetItem(d, key, value);
-    Py_DECREF(value);
-    return rc == 0;
 }
 
 /// `d[key] = value`, not stealing.

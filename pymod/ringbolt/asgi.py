@@ -410,35 +410,14 @@ class ASGIHandler:
             "extensions": {"http.response.pathsend": {}},
         }
         # run(req, pending, loop): the coroutine of one request's task, built natively
-        # (scope, cycle; the app is called in the task's first step, and its end does what
-        # _run's except/else clauses do); WebSocket handshakes go to _run.
+        # (scope, cycle; the app is called in the task's first step; when it ends, a
+        # cancellation goes to cycle.fail, another exception to _failed, a return to
+        # cycle.returned); WebSocket handshakes go to _run_websocket.
         self.run: Callable[[Any, Any, asyncio.AbstractEventLoop], Any] = _native.ASGICall(
             self, app, self.base, self.state, _Cycle, _asgi_path, asyncio.CancelledError)
 
     def set_server(self, host: str, port: int) -> None:
         self.base["server"] = (host, port)
-
-    async def _run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> None:
-        """One request, in Python: the WebSocket handshakes (``run``, the native entry,
-        takes every http request)."""
-        if req._websocket:
-            await self._run_websocket(req, pending, loop)
-            return
-        scope = req._asgi_scope(self.base)
-        if not scope["path"].isascii():
-            scope["path"] = _asgi_path(scope["path"])
-        if self.state:
-            scope["state"] = self.state.copy()
-        cycle = _Cycle(req, pending, loop)
-        try:
-            await self.app(scope, cycle.receive, cycle.send)
-        except asyncio.CancelledError as exc:
-            cycle.fail(exc)
-            raise
-        except BaseException as exc:  # noqa: BLE001 - each reaches its request; SystemExit never the loop
-            self._failed(cycle, exc)
-        else:
-            cycle.returned()
 
     def _failed(self, cycle: _Cycle, exc: BaseException) -> None:
         """The app raised ``exc`` (not a cancellation): it reaches its request."""

@@ -589,3 +589,25 @@ def test_shutdown_runs_on_sigterm(tmp_path, lifespan):
         assert not marker.exists()
     else:
         assert marker.read_text() == "shutdown after 1 ticks"
+
+
+def test_native_entry_takes_only_a_request():
+    # ASGIHandler.run (ASGICall) is what the server calls with its native Request; an http
+    # request is served natively and a WebSocket handshake goes to _run_websocket. Called
+    # from Python with anything else, it refuses it by name instead of serving it.
+    import asyncio
+
+    from ringbolt.asgi import ASGIHandler
+
+    async def app(scope, receive, send):  # pragma: no cover - never called
+        raise AssertionError("called")
+
+    handler = ASGIHandler(app)
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(TypeError, match="ASGICall takes a ringbolt Request, not str"):
+            handler.run("not a request", None, loop)
+        with pytest.raises(TypeError, match="3 positional arguments"):
+            handler.run("not a request")
+    finally:
+        loop.close()

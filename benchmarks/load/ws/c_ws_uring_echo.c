@@ -39,6 +39,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ws_handshake.h"
+
 // Newer than liburing 2.3's header; values from the kernel's include/uapi/linux/io_uring.h.
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12)
@@ -247,47 +249,13 @@ static void end_conn(struct conn* c) {
 
 // The opening handshake once the request head is whole: 0 to wait, 1 done, -1 refuse.
 static int handshake(struct conn* c) {
-    unsigned char* end = memmem(c->in.data, c->in.len, "\r\n\r\n", 4);
-    if (end == NULL) {
-        return c->in.len > 16384 ? -1 : 0;
+    char* reply = malloc(WS_REPLY_MAX);
+    size_t head_len = 0;
+    int n = reply != NULL ? ws_handshake_reply(c->in.data, c->in.len, reply, &head_len) : -1;
+    if (n <= 0) {
+        free(reply);
+        return n;
     }
-    size_t head_len = (size_t)(end - c->in.data) + 4;
-    const char* key = NULL;
-    size_t key_len = 0;
-    for (unsigned char* line = c->in.data; line < end;) {
-        unsigned char* eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
-        if (eol == NULL) {
-            break;
-        }
-        if (eol - line > 18 && strncasecmp((const char*)line, "Sec-WebSocket-Key:", 18) == 0) {
-            key = (const char*)line + 18;
-            while (*key == ' ' || *key == '\t') {
-                ++key;
-            }
-            key_len = (size_t)((const char*)eol - key);
-            while (key_len > 0 && (key[key_len - 1] == ' ' || key[key_len - 1] == '\t')) {
-                --key_len;
-            }
-        }
-        line = eol + 2;
-    }
-    if (key == NULL || key_len == 0 || key_len > 64) {
-        return -1;
-    }
-    // RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)).
-    char joined[128];
-    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    memcpy(joined, key, key_len);
-    memcpy(joined + key_len, guid, sizeof guid - 1);
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char*)joined, key_len + sizeof guid - 1, digest);
-    unsigned char accept[64];
-    EVP_EncodeBlock(accept, digest, SHA_DIGEST_LENGTH);
-    char* reply = malloc(256);
-    int n = snprintf(reply, 256,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Accept: %s\r\n\r\n",
-                     (const char*)accept);
     consume(&c->in, head_len);
     c->phase = PH_OPEN;
     enqueue(c, (unsigned char*)reply, (size_t)n, -1);
