@@ -30,4 +30,18 @@ bool pin_current_thread(int cpu) noexcept {
     return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
 }
 
+int batch_schedule_current_thread() noexcept {
+    sched_param param{};
+    param.sched_priority = 0; // the only priority SCHED_BATCH takes
+    return pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+}
+
+void name_current_thread(const char* name) noexcept {
+    char kept[16] = {}; // the kernel's limit, with the terminating NUL
+    for (size_t i = 0; i + 1 < sizeof(kept) && name[i] != '\0'; ++i) {
+        kept[i] = name[i];
+    }
+    pthread_setname_np(pthread_self(), kept);
+}
+
 } // namespace ringbolt

@@ -11,4 +11,12 @@ std::vector<int> allowed_cpus();
 /// Pin the calling thread to one CPU. Returns false (and leaves it unpinned) on failure.
 bool pin_current_thread(int cpu) noexcept;
 
+/// Put the calling thread under SCHED_BATCH (nice level unchanged): the scheduler then
+/// never lets its wake-ups preempt the thread running on its CPU; it runs when that
+/// thread blocks or its time slice ends. 0, or the error number (policy unchanged).
+int batch_schedule_current_thread() noexcept;
+
+/// Name the calling thread (at most 15 bytes are kept), as ps -L, top and perf show it.
+void name_current_thread(const char* name) noexcept;
+
 } // namespace ringbolt

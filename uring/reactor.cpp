@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -128,8 +129,18 @@ result<void> reactor::setup() noexcept {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    char name[16];
+    std::snprintf(name, sizeof(name), "rb-reactor-%u", _index);
+    name_current_thread(name);
     if (_config.pin_threads && _cpu >= 0 && !pin_current_thread(_cpu)) {
         log(log_level::warning, "reactor %u: could not pin to CPU %d", _index, _cpu);
+    }
+    if (_config.batch_scheduling) {
+        int err = batch_schedule_current_thread();
+        if (err != 0 && _index == 0) { // said once, by reactor 0: the others fail alike
+            log(log_level::warning, "reactor threads: SCHED_BATCH refused (%s); they keep the normal policy",
+                std::strerror(err));
+        }
     }
     _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (_wake_fd < 0) {

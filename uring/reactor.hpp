@@ -47,6 +47,12 @@ struct server_config {
     unsigned buffer_size = 4096;
     int backlog = 4096;
     bool pin_threads = true;
+    /// Reactor threads under SCHED_BATCH: a reactor's wake-up (a request arrived, an
+    /// answer is ready) does not preempt the thread on its CPU, typically the Python
+    /// thread (the asyncio loop, a WSGI pool thread) that holds the GIL the reactor would
+    /// wait for; it runs when that thread blocks or its slice ends, and handles what
+    /// arrived meanwhile in one turn. Python's options resolve "auto" (docs/cli.md).
+    bool batch_scheduling = false;
     uint32_t max_connections = 1u << 20; ///< per core
     /// Inherited listening sockets (a supervisor bound them; several worker processes
     /// share them, so a worker that exits never closes a listener). Reactor i uses

@@ -10,10 +10,16 @@ OLD_PYTHON and NEW_PYTHON are interpreters, each with one build installed, e.g.
     OLD_PYTHON=/tmp/venv-old/bin/python NEW_PYTHON=python3 python3 benchmarks/load/ab_ringbolt.py \
         --app benchmarks.load.apps.ringbolt_app:app --path /json --rounds 5
 Prints a Markdown table (medians, new/old ratios) and every round.
+
+OLD_ARGS and NEW_ARGS (optional) add `ringbolt serve` flags to one side, so one build
+can be compared with itself under two settings, e.g.
+    OLD_PYTHON=python3 NEW_PYTHON=python3 OLD_ARGS='--reactor-sched normal' \
+        NEW_ARGS='--reactor-sched batch' python3 benchmarks/load/ab_ringbolt.py ...
 """
 import argparse
 import os
 import re
+import shlex
 import signal
 import socket
 import statistics
@@ -37,10 +43,10 @@ def wrk(args, url, seconds):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
 
 
-def one(args, py, label):
+def one(args, py, label, extra=()):
     port = free_port()
     srv = subprocess.Popen(["taskset", "-c", args.server_cpu, py, "-m", "ringbolt", "serve", args.app, "--port", str(port),
-                            "--threads", "1", "--log-level", "warning"], cwd=ROOT, start_new_session=True)
+                            "--threads", "1", "--log-level", "warning", *extra], cwd=ROOT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}{args.path}"
         for _ in range(200):
@@ -83,11 +89,12 @@ def main():
     ap.add_argument("--load-cpu", default="1")
     args = ap.parse_args()
     py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}
+    extra = {v: shlex.split(os.environ.get(f"{v.upper()}_ARGS", "")) for v in py}
     up0 = os.popen("uptime").read().strip()
     res = {"old": [], "new": []}
     for rnd in range(args.rounds):
         for v in (("old", "new") if rnd % 2 == 0 else ("new", "old")):
-            r = one(args, py[v], v)
+            r = one(args, py[v], v, extra[v])
             res[v].append(r)
             print(f"round {rnd} {v}: {r['rps']:,.0f} req/s, {r['cpu_us']:.2f} CPU µs/req "
                   f"({r['user_us']:.2f} user, {r['sys_us']:.2f} system)"
@@ -96,7 +103,8 @@ def main():
     med = {v: (statistics.median(r["rps"] for r in res[v]), statistics.median(r["cpu_us"] for r in res[v]),
                statistics.median(r["user_us"] for r in res[v]), statistics.median(r["sys_us"] for r in res[v]))
            for v in res}
-    print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/ab_ringbolt.py "
+    flags = "".join(f"{v.upper()}_ARGS='{' '.join(extra[v])}' " for v in py if extra[v])
+    print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} {flags}python3 benchmarks/load/ab_ringbolt.py "
           f"{' '.join(sys.argv[1:])}`\n")
     print(f"machine load before: `{up0}`  \nmachine load after: `{up1}`\n")
     print(f"{args.app} `GET {args.path}`, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "

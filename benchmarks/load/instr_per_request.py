@@ -9,11 +9,21 @@ server (reactor, Python). Kernel work (the syscalls themselves) is not counted.
 
     OLD_PYTHON=build/venv-old/bin/python NEW_PYTHON=build/venv-new/bin/python \
         python3 benchmarks/load/instr_per_request.py --app benchmarks.load.apps.ringbolt_const:app --path /json
+
+--peer 'LABEL=COMMAND' (repeatable) counts another server the same way, in a third row:
+COMMAND is split like a shell line, `{port}` in it is the port to serve, and it runs from
+the repository root. Only processes the command runs directly are counted (a server that
+forks workers needs its one-process mode), e.g. uvicorn on the same FastAPI app:
+
+    --peer 'uvicorn=benchmarks/load/.venv-peers/bin/python -m uvicorn fastapi_app:app
+            --app-dir benchmarks/load/apps --port {port} --loop uvloop --http httptools
+            --no-access-log --log-level warning'
 """
 import argparse
 import glob
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -52,16 +62,20 @@ def send_requests(port, path, n, headers=()):
     s.close()
 
 
-def count(py, args, n, tmp):
+def count(py, args, n, tmp, peer_cmd=None):
     """Instructions the server executes for n requests: instrumentation is off at start,
     turned on after `--warm` requests (callgrind_control -i on), the profile is dumped
-    after the n measured ones (callgrind_control -d), so start-up and shutdown are not in it."""
+    after the n measured ones (callgrind_control -d), so start-up and shutdown are not in it.
+    The server is ringbolt under `py`, or `peer_cmd` (a --peer command) when given."""
     port = free_port()
     out = os.path.join(tmp, f"cg-{port}.out")
     per_thread = ["--separate-threads=yes"] if args.threads_split else []
+    if peer_cmd is not None:
+        server = [part.replace("{port}", str(port)) for part in shlex.split(peer_cmd)]
+    else:
+        server = [py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1", "--log-level", "warning"]
     cmd = ["taskset", "-c", args.server_cpu, "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-           "--instr-atstart=no", *per_thread, py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1",
-           "--log-level", "warning"]
+           "--instr-atstart=no", *per_thread, *server]
     srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         end = time.time() + 300
@@ -125,14 +139,24 @@ def main():
     ap.add_argument("--threads-split", action="store_true",
                     help="callgrind --separate-threads=yes: also print each thread's share (handler pool, reactor)")
     ap.add_argument("--keep", help="copy the callgrind profiles here (old.out, new.out) for callgrind_annotate")
+    ap.add_argument("--peer", action="append", default=[], metavar="LABEL=COMMAND",
+                    help="also count another server serving the same app: COMMAND with {port} (see above)")
     args = ap.parse_args()
+    peers = {}
+    for spec in args.peer:
+        label, sep, command = spec.partition("=")
+        if not sep or not label or label in ("old", "new") or "{port}" not in command:
+            ap.error(f"--peer wants LABEL=COMMAND with {{port}} in the command, got {spec!r}")
+        peers[label] = command
+    if args.threads_split and peers:
+        ap.error("--threads-split counts ringbolt's thread roles; it does not go with --peer")
     py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}
     tmp = tempfile.mkdtemp(prefix="instr-req-")
     try:
         res = {}
         split = {}
-        for v in ("old", "new"):
-            a = count(py[v], args, args.n, tmp)
+        for v in ("old", "new", *peers):
+            a = count(py.get(v), args, args.n, tmp, peers.get(v) if v not in py else None)
             if args.keep:
                 os.makedirs(args.keep, exist_ok=True)
                 dumps = glob.glob(os.path.join(tmp, "cg-*"))
@@ -151,6 +175,9 @@ def main():
         for v in ("old", "new"):
             print(f"| {v} | {res[v]:,.0f} |")
         print(f"| new/old | {res['new'] / res['old']:.3f} |")
+        for label in peers:
+            print(f"| {label} | {res[label]:,.0f} |")
+            print(f"| new/{label} | {res['new'] / res[label]:.3f} |")
         if args.threads_split:
             roles = sorted(set(split["old"]) | set(split["new"]))
             print("\n| thread | old | new | new/old |")

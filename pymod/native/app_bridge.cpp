@@ -6,6 +6,7 @@
 #include "pymod/native/py_exception.hpp"
 
 #include "core/clock.hpp"
+#include "core/cpu.hpp"
 #include "core/date_cache.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
@@ -951,7 +952,11 @@ void app_bridge::start_pool(unsigned threads) {
     const char* gate = std::getenv("RINGBOLT_TEST_POOL_GATE");
     _pool_gate = gate != nullptr ? gate : "";
     for (unsigned i = 0; i < threads; ++i) {
-        _pool.emplace_back([this] { pool_main(); });
+        _pool.emplace_back([this, i] {
+            std::string name = "rb-pool-" + std::to_string(i);
+            name_current_thread(name.c_str()); // as ps -L, top and perf show it
+            pool_main();
+        });
     }
 }
 

@@ -124,6 +124,11 @@ class native_server {
         cfg.graceful_timeout_s = get_opt<uint32_t>(c, "graceful_timeout", cfg.graceful_timeout_s);
         cfg.write_timeout_s = get_opt<uint32_t>(c, "write_timeout", cfg.write_timeout_s);
         cfg.pin_threads = get_opt<bool>(c, "pin_threads", cfg.pin_threads);
+        std::string sched = get_opt<std::string>(c, "reactor_sched", "normal"); // App._build resolves "auto"
+        if (sched != "normal" && sched != "batch") {
+            throw pb::value_error("reactor_sched must be 'auto', 'batch' or 'normal', not '" + sched + "'");
+        }
+        cfg.batch_scheduling = sched == "batch";
         cfg.backlog = get_opt<int>(c, "backlog", cfg.backlog);
         cfg.buffer_count = get_opt<unsigned>(c, "buffer_count", cfg.buffer_count);
         cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);

@@ -340,6 +340,12 @@ class App(RouteGroup):
 
                 config["handler_threads"] = default_threads()
             logger.info("WSGI application on %d handler threads per worker", config["handler_threads"])
+        if config.get("reactor_sched") in (None, "auto"):
+            # The asyncio loop thread holds the GIL a reactor would wait for: a reactor that
+            # preempts it on every arrival only switches back and forth (docs/cli.md,
+            # "Reactor scheduling"). With a handler pool (WSGI) batch measured no better.
+            on_loop = self._runner is not None and not config.get("handler_threads")
+            config["reactor_sched"] = "batch" if on_loop else "normal"
         from .websocket import WebSocketRoute, WebSocketSettings
 
         ws_settings = WebSocketSettings.from_options(config)

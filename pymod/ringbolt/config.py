@@ -205,6 +205,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--limit-max-requests", "workers", "a worker drains and is replaced after this many requests "
            "(+ up to 10%% jitter)", type=_int, metavar="N"),
     Option("--no-pin", "workers", "do not pin reactor threads to CPUs", kind="switch"),
+    Option("--reactor-sched", "workers", "reactor threads' scheduling policy: batch (SCHED_BATCH: a reactor's "
+           "wake-up does not preempt the Python thread on its CPU), normal, or auto (default: batch when requests "
+           "go to the worker's asyncio loop, an ASGI app or async handlers, and no handler pool; else normal)",
+           choices=("auto", "batch", "normal")),
     Option("--wsgi-threads", "workers", "threads running a WSGI app per worker (default 2x CPUs available, "
            "4 to 32)", type=_positive, metavar="N"),
     # HTTP and limits

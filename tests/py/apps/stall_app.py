@@ -20,3 +20,14 @@ async def fine(req):
 @app.get("/sync")
 def sync(req):
     return "sync"
+
+
+@app.get("/spin")
+async def spin(req):
+    # wrong on purpose: keeps the CPU and the GIL (no sleep), so the reactor must get
+    # its turn from the scheduler's time slices, not from the loop thread blocking
+    end = time.monotonic() + float(req.query.get("s", "2"))
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return f"spun {n}"
