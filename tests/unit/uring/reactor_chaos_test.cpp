@@ -59,10 +59,17 @@ std::string run_client(uint16_t port, uint64_t seed, int sessions) {
     std::mt19937_64 rng(seed);
     for (int n = 0; n < sessions; ++n) {
         int kind = static_cast<int>(rng() % 4);
-        // Kind 1 reads late through a small receive window, so the server's output backs
+        // Kind 1 reads late through a bounded receive window, so the server's output backs
         // up past its high-water mark and reading pauses (on epoll too, where sends go
-        // out at once while the socket has room).
-        int fd = connect_to(port, kind == 1 ? 4096 : 0);
+        // out at once while the socket has room). Not a tiny window: at SO_RCVBUF 4096 on
+        // loopback a session now and then stalled in TCP itself, whatever the backend: every
+        // send had completed and the server's socket held ~950 KB in persist mode (ss:
+        // timer:(persist)) while the client sat in recv with nothing queued; the sender's
+        // MSS was bounded to half the largest window the client had offered (2048) and the
+        // window it offered later stayed below one segment (its rcvmss 2036). 256 KiB
+        // (capped by rmem_max) stays far above a segment and far below what a session's
+        // answers pile up to, so reading still pauses.
+        int fd = connect_to(port, kind == 1 ? 256 * 1024 : 0);
         timeval tv{20, 0};
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
