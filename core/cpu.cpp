@@ -1,6 +1,7 @@
 // sched_getaffinity/pthread_setaffinity_np wrappers.
 #include "core/cpu.hpp"
 
+#include <cstdio>
 #include <pthread.h>
 #include <sched.h>
 
@@ -36,12 +37,10 @@ int batch_schedule_current_thread() noexcept {
     return pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
 }
 
-void name_current_thread(const char* name) noexcept {
-    char kept[16] = {}; // the kernel's limit, with the terminating NUL
-    for (size_t i = 0; i + 1 < sizeof(kept) && name[i] != '\0'; ++i) {
-        kept[i] = name[i];
-    }
-    pthread_setname_np(pthread_self(), kept);
+void name_current_thread(const char* prefix, unsigned index) noexcept {
+    char name[16]; // the kernel's limit, with the terminating NUL: snprintf cuts to it
+    std::snprintf(name, sizeof(name), "%s%u", prefix, index);
+    pthread_setname_np(pthread_self(), name);
 }
 
 } // namespace ringbolt

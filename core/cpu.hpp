@@ -16,7 +16,8 @@ bool pin_current_thread(int cpu) noexcept;
 /// thread blocks or its time slice ends. 0, or the error number (policy unchanged).
 int batch_schedule_current_thread() noexcept;
 
-/// Name the calling thread (at most 15 bytes are kept), as ps -L, top and perf show it.
-void name_current_thread(const char* name) noexcept;
+/// Name the calling thread `prefix` followed by `index` (the kernel keeps 15 bytes), as
+/// ps -L, top and perf show it.
+void name_current_thread(const char* prefix, unsigned index) noexcept;
 
 } // namespace ringbolt

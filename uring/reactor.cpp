@@ -16,7 +16,6 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -129,9 +128,7 @@ result<void> reactor::setup() noexcept {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    char name[16];
-    std::snprintf(name, sizeof(name), "rb-reactor-%u", _index);
-    name_current_thread(name);
+    name_current_thread("rb-reactor-", _index);
     if (_config.pin_threads && _cpu >= 0 && !pin_current_thread(_cpu)) {
         log(log_level::warning, "reactor %u: could not pin to CPU %d", _index, _cpu);
     }

@@ -48,10 +48,10 @@ struct server_config {
     int backlog = 4096;
     bool pin_threads = true;
     /// Reactor threads under SCHED_BATCH: a reactor's wake-up (a request arrived, an
-    /// answer is ready) does not preempt the thread on its CPU, typically the Python
-    /// thread (the asyncio loop, a WSGI pool thread) that holds the GIL the reactor would
-    /// wait for; it runs when that thread blocks or its slice ends, and handles what
-    /// arrived meanwhile in one turn. Python's options resolve "auto" (docs/cli.md).
+    /// answer is ready) does not preempt the thread on its CPU, typically the asyncio
+    /// loop thread holding the GIL the reactor would wait for; it runs when that thread
+    /// blocks or its slice ends, and handles what arrived meanwhile in one turn. Python's
+    /// options resolve "auto" (App._build, docs/cli.md).
     bool batch_scheduling = false;
     uint32_t max_connections = 1u << 20; ///< per core
     /// Inherited listening sockets (a supervisor bound them; several worker processes

@@ -953,8 +953,7 @@ void app_bridge::start_pool(unsigned threads) {
     _pool_gate = gate != nullptr ? gate : "";
     for (unsigned i = 0; i < threads; ++i) {
         _pool.emplace_back([this, i] {
-            std::string name = "rb-pool-" + std::to_string(i);
-            name_current_thread(name.c_str()); // as ps -L, top and perf show it
+            name_current_thread("rb-pool-", i);
             pool_main();
         });
     }
