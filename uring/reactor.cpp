@@ -128,7 +128,6 @@ result<void> reactor::setup() noexcept {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    name_current_thread("rb-reactor-", _index);
     if (_config.pin_threads && _cpu >= 0 && !pin_current_thread(_cpu)) {
         log(log_level::warning, "reactor %u: could not pin to CPU %d", _index, _cpu);
     }
@@ -139,6 +138,8 @@ result<void> reactor::setup() noexcept {
                 std::strerror(err));
         }
     }
+    // Named once its policy is set, so whoever finds it by name sees the final policy.
+    name_current_thread("rb-reactor-", _index);
     _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (_wake_fd < 0) {
         return {errc::system, errno};

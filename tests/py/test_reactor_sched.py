@@ -34,9 +34,16 @@ def server_threads(pid: int) -> dict[str, int]:
     return out
 
 
-def policies(pid: int, prefix: str) -> list[int]:
-    found = [policy for key, policy in server_threads(pid).items() if key.startswith(prefix)]
-    assert found, f"no {prefix} thread in {sorted(server_threads(pid))}"
+def policies(pid: int, prefix: str, count: int = 1) -> list[int]:
+    """Policies of the threads named prefix*, once there are count of them: the server
+    answers as soon as its first reactor listens, so the others may still be starting."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [policy for key, policy in server_threads(pid).items() if key.startswith(prefix)]
+        if len(found) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(found) >= count, f"{count} {prefix} threads wanted, in {sorted(server_threads(pid))}"
     return found
 
 
@@ -63,7 +70,7 @@ def test_reactor_policy(app: str, args: tuple[str, ...], env: dict[str, str], ex
     srv = ServerProcess(app, "--threads", "2", *args, env=env)
     try:
         assert get(srv, "/").status < 500  # serving (each app answers / somehow)
-        assert policies(srv.proc.pid, "rb-reactor-") == [expected, expected]
+        assert policies(srv.proc.pid, "rb-reactor-", 2) == [expected, expected]
         if app == "wsgi_app:app":
             pool = policies(srv.proc.pid, "rb-pool-")
             assert all(p == os.SCHED_OTHER for p in pool)  # only the reactors change
