@@ -13,9 +13,12 @@ override PYTHON := $(abspath $(VENV))/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 endif
 MESON_DEV = build/dev
+# One clang ASan+UBSan build serves the unit tests (make asan) and the libFuzzer targets
+# (make fuzz): the fuzz build compiles every unit test too, so a separate ASan build
+# would compile the same code a second time (CI's longest step).
 MESON_ASAN = build/asan
 MESON_TSAN = build/tsan
-MESON_FUZZ = build/fuzz
+MESON_FUZZ = $(MESON_ASAN)
 FUZZ_SECONDS ?= 30
 PYTEST_ARGS ?=
 # WERROR=true (CI) makes compiler warnings errors in every C++ build: meson's werror,
@@ -118,8 +121,10 @@ typecheck: deps
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy --strict examples
 
+# -Dfuzz=true: coverage instrumentation everywhere (-fsanitize=fuzzer-no-link) and the
+# fuzz targets as libFuzzer binaries (their corpus replays are in the gcc build, make test).
 $(MESON_ASAN)/build.ninja:
-	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Dwerror=$(WERROR) -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
+	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Dwerror=$(WERROR) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
 
 asan: deps $(MESON_ASAN)/build.ninja
 	ninja -C $(MESON_ASAN)
@@ -127,13 +132,15 @@ asan: deps $(MESON_ASAN)/build.ninja
 
 # The end-to-end suite against an ASan+UBSan build of the extension (gcc), installed in
 # its own virtualenv; the servers the tests spawn inherit LD_PRELOAD and the options.
+# -O1 (ASan's advice): at -O2 gcc took 800 CPU seconds over it, the longest CI build.
 ASAN_VENV = build/venv-asan
 ASAN_PRELOAD = $$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)
 
 asan-py-build: deps
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(ASAN_VENV)
 	CC=gcc CXX=g++ $(ASAN_VENV)/bin/python -m pip install -q --no-build-isolation --disable-pip-version-check \
-	  -Cbuild-dir=build/py-asan $(PIP_WERROR) -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false .
+	  -Cbuild-dir=build/py-asan $(PIP_WERROR) -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false \
+	  -Csetup-args=-Doptimization=1 .
 
 asan-py: asan-py-build
 	LD_PRELOAD="$(ASAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
@@ -147,12 +154,10 @@ tsan: deps $(MESON_TSAN)/build.ninja
 	ninja -C $(MESON_TSAN)
 	meson test -C $(MESON_TSAN) --print-errorlogs
 
-$(MESON_FUZZ)/build.ninja:
-	CXX=clang++-14 meson setup $(MESON_FUZZ) -Dpython=false -Dwerror=$(WERROR) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled
-
-# Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus, FUZZ_JOBS
-# targets at a time (each one process: its log goes to build/fuzz-logs/, printed whole
-# when it finds something, its last line otherwise).
+# Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus and the
+# regressions (so each past finding runs again under ASan), FUZZ_JOBS targets at a time
+# (each one process: its log goes to build/fuzz-logs/, printed whole when it finds
+# something, its last line otherwise).
 FUZZ_TARGETS = parser chunked multipart router response_features static_path connection ws_frame ws_connection \
 	tls_transport h2_connection tiny_gzip tiny_br tiny_zstd
 FUZZ_JOBS ?= 1
@@ -162,7 +167,7 @@ fuzz: deps $(MESON_FUZZ)/build.ninja
 	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh -c '\
 	  mkdir -p build/fuzz-corpus/{}; \
 	  if $(MESON_FUZZ)/tests/{}_fuzz -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/regressions/{}/ \
-	      build/fuzz-corpus/{} tests/fuzz/corpus/{} >build/fuzz-logs/{}.log 2>&1; \
+	      build/fuzz-corpus/{} tests/fuzz/corpus/{} tests/fuzz/regressions/{} >build/fuzz-logs/{}.log 2>&1; \
 	  then echo "fuzz {}: $$(tail -n 1 build/fuzz-logs/{}.log)"; \
 	  else cat build/fuzz-logs/{}.log; echo "fuzz {}: FAILED"; exit 255; fi'
 
