@@ -1,11 +1,13 @@
 """Run a command with io_uring_setup denied by a seccomp filter (as Docker >= 25 does),
-to test that ringbolt names the cause instead of crashing. x86_64 only."""
+to test that ringbolt names the cause instead of crashing. SECCOMP_DENY=<name> denies
+another system call of SYSCALLS instead (sched_setscheduler: a container that refuses
+SCHED_BATCH). x86_64 only."""
 
 import ctypes
 import os
 import sys
 
-IO_URING_SETUP = 425  # x86_64
+SYSCALLS = {"io_uring_setup": 425, "sched_setscheduler": 144}  # x86_64
 SECCOMP_RET_ERRNO = 0x00050000
 SECCOMP_RET_ALLOW = 0x7FFF0000
 EPERM = 1
@@ -19,10 +21,10 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
 
 
-def deny_io_uring() -> None:
+def deny(nr: int) -> None:
     prog = (SockFilter * 4)(
         SockFilter(0x20, 0, 0, 0),  # ld [nr]
-        SockFilter(0x15, 0, 1, IO_URING_SETUP),  # jeq io_uring_setup
+        SockFilter(0x15, 0, 1, nr),  # jeq nr
         SockFilter(0x06, 0, 0, SECCOMP_RET_ERRNO | EPERM),
         SockFilter(0x06, 0, 0, SECCOMP_RET_ALLOW),
     )
@@ -35,5 +37,5 @@ def deny_io_uring() -> None:
 
 
 if __name__ == "__main__":
-    deny_io_uring()
+    deny(SYSCALLS[os.environ.get("SECCOMP_DENY", "io_uring_setup")])
     os.execvp(sys.argv[1], sys.argv[1:])

@@ -9,6 +9,7 @@ keep a batch-scheduled reactor from answering a sync route on a shared CPU."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import seccomp_block
 from conftest import APPS, REPO, Reader, ServerProcess
 
 
@@ -77,6 +79,23 @@ def test_reactor_policy(app: str, args: tuple[str, ...], env: dict[str, str], ex
     finally:
         assert srv.stop() == 0, srv.output()
     assert "SCHED_BATCH refused" not in srv.output()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the seccomp filter uses x86_64 syscall numbers")
+def test_a_refused_batch_policy_is_logged_once_and_the_server_serves():
+    # A container whose seccomp profile denies sched_setscheduler: each reactor keeps the
+    # normal policy, reactor 0 says so once, and the server serves as usual.
+    deny = seccomp_block.SYSCALLS["sched_setscheduler"]
+    srv = ServerProcess("asgi_app:app", "--threads", "2", "--reactor-sched", "batch",
+                        preexec_fn=lambda: seccomp_block.deny(deny))
+    try:
+        r = get(srv, "/method")
+        assert r.status == 200 and r.body == b"GET"
+        assert policies(srv.proc.pid, "rb-reactor-", 2) == [os.SCHED_OTHER, os.SCHED_OTHER]
+    finally:
+        assert srv.stop() == 0, srv.output()
+    out = srv.output()
+    assert out.count("SCHED_BATCH refused (Operation not permitted); they keep the normal policy") == 1, out
 
 
 def test_a_bad_policy_is_refused_with_the_choices():
