@@ -35,6 +35,7 @@ class counter {
     X(submit_calls)                                                                                                    \
     X(cqes_reaped)                                                                                                     \
     X(enobufs)                                                                                                         \
+    X(recv_stalls)                                                                                                     \
     X(timeouts)                                                                                                        \
     X(python_batches)                                                                                                  \
     X(python_requests)                                                                                                 \

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -343,6 +344,49 @@ reactor::conn_slot* reactor::live_slot(uint32_t slot, uint16_t gen) noexcept {
 void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
     _backend->arm_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
     s.recv = recv_state::armed;
+    s.last_in = _now_s;
+    s.probe_at = 0;
+}
+
+// The kernel's multishot recv can miss what arrives together with a connection's end: on
+// 6.18 a request cut off by a reset once stayed open, its recv armed and silent, until the
+// test gave up (the AF_UNIX form of the race is liburing issue 1549, fixed in 2026). Here,
+// on the tick, a connection whose armed recv has been silent for stall_probe_s is polled,
+// which consumes nothing. Readable (bytes, EOF or an error) at two looks a second apart
+// means the recv missed it: it is cancelled, and its end reads what the kernel holds
+// synchronously (rearm_after_pause), as after a pause. Nothing found: the next look comes
+// after twice the silence so far, so an idle connection is polled a handful of times.
+void reactor::probe_recv(conn_slot& s, uint32_t slot) noexcept {
+    if (s.probe_at == 0) { // input came (or the recv was armed) since the last look
+        s.probe_at = s.last_in + stall_probe_s;
+        s.probe_suspect = false;
+    }
+    if (_now_s < s.probe_at) {
+        return;
+    }
+    pollfd p{s.fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0 || p.revents == 0) {
+        s.probe_suspect = false;
+        s.probe_at = _now_s + std::max(stall_probe_s, _now_s - s.last_in);
+        return;
+    }
+    if (!s.probe_suspect) {
+        s.probe_suspect = true; // its completion may be on its way: look again next second
+        s.probe_at = _now_s + 1;
+        return;
+    }
+    _counters.recv_stalls.add();
+    if (!_recv_stall_logged) {
+        _recv_stall_logged = true;
+        log(log_level::warning,
+            "reactor %u: a connection's recv missed input for %u s (a kernel multishot recv race); reading it "
+            "directly (counter recv_stalls counts each time)",
+            _index, _now_s - s.last_in);
+    }
+    s.probe_suspect = false;
+    s.probe_at = 0;
+    _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+    s.recv = recv_state::cancelling; // its end (not paused) goes to rearm_after_pause
 }
 
 // Reading starts again after a pause cancelled the recv. What the kernel received in the
@@ -410,6 +454,8 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     }
     conn_slot& s = *sp;
     _counters.bytes_in.add(len);
+    s.last_in = _now_s;
+    s.probe_at = 0;
     if (s.state == slot_state::lingering) {
         // After the final response: read and discard, while bytes keep coming.
         s.linger_until = std::min(_now_s + _config.linger_s + 1, s.linger_limit);
@@ -928,6 +974,9 @@ void reactor::tick() noexcept {
                 close_conn(s, slot, false);
             }
             continue;
+        }
+        if (s.recv == recv_state::armed && !s.paused && !s.peer_eof) {
+            probe_recv(s, slot);
         }
         if (s.own_tp) [[unlikely]] {
             if (uint32_t hd = s.tp->handshake_deadline(); hd != 0) {

@@ -162,6 +162,10 @@ class reactor final : private io_events, private body_stream_factory, public res
     /// most this much before it arms a recv for the rest (one resume cannot hog the loop).
     static constexpr size_t rearm_read_chunk = 64 * 1024;
     static constexpr size_t rearm_read_limit = 1024 * 1024;
+    /// probe_recv looks at a connection whose armed recv has delivered nothing for this
+    /// long, then again after twice the silence so far (a long-idle connection costs
+    /// almost nothing), and after one more second when the first look found input.
+    static constexpr uint32_t stall_probe_s = 2;
 
     struct conn_slot {
         int fd = -1;
@@ -169,14 +173,17 @@ class reactor final : private io_events, private body_stream_factory, public res
         slot_state state = slot_state::free;
         recv_state recv = recv_state::idle;
         send_state send = send_state::idle;
-        bool paused = false;       ///< reading stopped by backpressure (output over the mark, input held)
-        bool peer_eof = false;     ///< the client finished sending (or the socket failed)
-        bool dirty = false;        ///< in _dirty: output to look at before the next wait
-        bool alpn_seen = false;    ///< TLS: the first plaintext came (ALPN was looked at)
-        uint32_t send_since = 0;   ///< coarse second the in-flight send (or wait for room) started
-        uint32_t linger_until = 0; ///< lingering ends at this coarse second (moved on by bytes)
-        uint32_t linger_limit = 0; ///< and at this one at the latest
-        http::send_batch batch;    ///< what the send in flight covers (frozen until consumed)
+        bool paused = false;        ///< reading stopped by backpressure (output over the mark, input held)
+        bool peer_eof = false;      ///< the client finished sending (or the socket failed)
+        bool dirty = false;         ///< in _dirty: output to look at before the next wait
+        bool alpn_seen = false;     ///< TLS: the first plaintext came (ALPN was looked at)
+        uint32_t send_since = 0;    ///< coarse second the in-flight send (or wait for room) started
+        uint32_t linger_until = 0;  ///< lingering ends at this coarse second (moved on by bytes)
+        uint32_t linger_limit = 0;  ///< and at this one at the latest
+        uint32_t last_in = 0;       ///< coarse second of the last input (or recv armed)
+        uint32_t probe_at = 0;      ///< probe_recv looks at this coarse second (0: from last_in)
+        bool probe_suspect = false; ///< the last probe found input the recv had not delivered
+        http::send_batch batch;     ///< what the send in flight covers (frozen until consumed)
         msghdr msg{};
         iovec iov[max_iov];
         std::string stash; ///< bytes that arrived after reading was paused
@@ -204,6 +211,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     void arm_recv(conn_slot& s, uint32_t slot) noexcept;
     void pause_reading(conn_slot& s, uint32_t slot) noexcept;
     void rearm_after_pause(conn_slot& s, uint32_t slot) noexcept;
+    void probe_recv(conn_slot& s, uint32_t slot) noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
     void send_file(conn_slot& s, uint32_t slot) noexcept;
     uint64_t unsent(const conn_slot& s) const noexcept;
@@ -254,6 +262,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     /// One line per 10 s at most for each kind, so transient errors cannot hide a backoff.
     log_throttle _accept_backoff_log{10};
     log_throttle _accept_transient_log{10};
+    bool _recv_stall_logged = false; ///< probe_recv says it once per reactor; recv_stalls counts
 
     std::vector<http::app_response> _responses;
 

@@ -11,6 +11,10 @@
 //   reactor meanwhile believes the cancel is in flight.
 // - split each received chunk into up to three on_recv calls at random points
 //   (`split_recvs`), as a kernel under memory pressure or a dry buffer ring does.
+// - lose the end (EOF or error) of up to `lose_recv_ends` recvs the reactor did not
+//   cancel, as the kernel's multishot recv race does: the reactor goes on believing the
+//   recv armed. Cancelling such a recv later ends it with recv_end::cancelled (the kernel
+//   would: its recv is still there), in the next wait.
 #pragma once
 
 #include "uring/backend.hpp"
@@ -36,6 +40,9 @@ struct fault_control {
     std::atomic<bool> hold_cancel_ends{false};
     std::atomic<int> cancel_ends_held{0};      ///< how many were kept back (ever)
     std::atomic<int> cancel_ends_delivered{0}; ///< how many of those were delivered later
+    std::atomic<int> lose_recv_ends{0};        ///< EOF/error ends still to lose
+    std::atomic<int> recv_ends_lost{0};
+    std::atomic<int> lost_recvs_cancelled{0}; ///< cancels of a recv whose end was lost
 };
 
 class fault_backend final : public io_backend {
@@ -52,6 +59,14 @@ class fault_backend final : public io_backend {
     void cancel_accept(int listen_fd) noexcept override { _inner->cancel_accept(listen_fd); }
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override { _inner->arm_recv(fd, slot, gen); }
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override {
+        for (size_t i = 0; i < _lost.size(); ++i) {
+            if (_lost[i].slot == slot && _lost[i].gen == gen) { // the inner recv is over already
+                _lost.erase(_lost.begin() + static_cast<std::ptrdiff_t>(i));
+                _control->lost_recvs_cancelled.fetch_add(1);
+                _lost_cancelled.push_back({slot, gen, recv_end::cancelled, 0});
+                return;
+            }
+        }
         _cancelling.push_back({slot, gen, recv_end::cancelled, 0});
         _inner->cancel_recv(fd, slot, gen);
     }
@@ -63,6 +78,14 @@ class fault_backend final : public io_backend {
     const char* name() const noexcept override { return _inner->name(); }
 
     bool wait(unsigned timeout_ms, io_events& events) noexcept override {
+        if (!_lost_cancelled.empty()) {
+            std::vector<held_end> due;
+            due.swap(_lost_cancelled);
+            for (const auto& h : due) {
+                events.on_recv_end(h.slot, h.gen, h.how);
+            }
+            timeout_ms = 0;
+        }
         if (!_control->hold_cancel_ends.load() && !_held.empty()) {
             std::vector<held_end> due;
             std::vector<held_end> still;
@@ -135,6 +158,11 @@ class fault_backend final : public io_backend {
                     _owner._control->cancel_ends_held.fetch_add(1);
                     return;
                 }
+            } else if ((how == recv_end::eof || how == recv_end::error) && _owner._control->lose_recv_ends.load() > 0) {
+                _owner._control->lose_recv_ends.fetch_sub(1);
+                _owner._control->recv_ends_lost.fetch_add(1);
+                _owner._lost.push_back({slot, gen, how, 0});
+                return;
             }
             target->on_recv_end(slot, gen, how);
         }
@@ -151,7 +179,9 @@ class fault_backend final : public io_backend {
     std::shared_ptr<fault_control> _control;
     std::mt19937_64 _rng; ///< reactor thread only, like the rest below
     std::vector<held_end> _held;
-    std::vector<held_end> _cancelling; ///< recvs cancelled, their end not yet seen
+    std::vector<held_end> _cancelling;     ///< recvs cancelled, their end not yet seen
+    std::vector<held_end> _lost;           ///< recvs whose EOF/error end was lost
+    std::vector<held_end> _lost_cancelled; ///< ends for the cancels of those, due next wait
     shim _shim;
 };
 

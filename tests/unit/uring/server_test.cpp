@@ -376,6 +376,79 @@ TEST(Linger, EndsAtItsLimitForAClientThatNeverStops) {
     }
 }
 
+// The kernel's multishot recv can lose the end of a connection that came together with
+// its last bytes (reactor::probe_recv). The fault backend loses the end (EOF or reset) of
+// one recv; the reactor, believing the recv armed, must find the end by its probe and
+// close the connection within seconds, not at a timeout (each set to 120 s here). The
+// test proves the path ran: the end was lost, the probe cancelled that recv, and counted.
+void lost_end_is_found(const char* io, bool reset) {
+    test_app app(false);
+    auto control = std::make_shared<test_support::fault_control>();
+    server_config cfg = faulty_config(io, control);
+    cfg.limits.header_timeout_s = 120;
+    cfg.limits.body_timeout_s = 120;
+    cfg.limits.keep_alive_timeout_s = 120;
+    control->lose_recv_ends = 1;
+    server srv(cfg, make_routes(), app);
+    ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+    const auto& counters = srv.reactors().at(0)->counters();
+
+    int fd = connect_to(srv.port());
+    timeval tv{30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const auto start = std::chrono::steady_clock::now();
+    if (reset) {
+        // A request cut off by a reset in its head.
+        std::string part = "POST /app/cut HTTP/1.1\r\nHost: t\r\nContent-Le";
+        ASSERT_EQ(::send(fd, part.data(), part.size(), MSG_NOSIGNAL), static_cast<ssize_t>(part.size()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the bytes are read first
+        linger lg{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        ::close(fd);
+        fd = -1;
+    } else {
+        // A whole request, then the client's FIN: answered, then closed by the server.
+        std::string req = "GET /app/x HTTP/1.1\r\nHost: t\r\n\r\n";
+        ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+        ::shutdown(fd, SHUT_WR);
+        auto answers = read_responses(fd, 1);
+        ASSERT_EQ(answers.size(), 1u);
+        EXPECT_EQ(answers[0].body, "app:/app/x:");
+    }
+    auto deadline = start + std::chrono::seconds(20);
+    while ((counters.connections_open.get() != 0 || control->recv_ends_lost.load() == 0) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(counters.connections_open.get(), 0u) << "the connection whose recv lost its end stayed open";
+    EXPECT_EQ(control->recv_ends_lost.load(), 1) << "the end was not lost: the path under test did not run";
+    EXPECT_EQ(control->lost_recvs_cancelled.load(), 1) << "the probe did not cancel the silent recv";
+    EXPECT_EQ(counters.recv_stalls.get(), 1u);
+    if (fd >= 0) {
+        char c;
+        EXPECT_EQ(recv_retrying(fd, &c, 1), 0) << "the server should close (FIN) once it finds the EOF";
+        ::close(fd);
+    }
+    srv.stop();
+    ASSERT_TRUE(srv.wait_exit(10000));
+    srv.join();
+    app.stop();
+}
+
+TEST(RecvStall, ALostResetIsFoundByTheProbe) {
+    for (const char* io : {"io_uring", "epoll"}) {
+        SCOPED_TRACE(io);
+        lost_end_is_found(io, true);
+    }
+}
+
+TEST(RecvStall, ALostEofIsFoundByTheProbe) {
+    for (const char* io : {"io_uring", "epoll"}) {
+        SCOPED_TRACE(io);
+        lost_end_is_found(io, false);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
                          ::testing::Values(mode{"io_uring", false}, mode{"io_uring", true}, mode{"epoll", false},
                                            mode{"epoll", true}),
