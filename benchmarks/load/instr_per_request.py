@@ -5,7 +5,10 @@ the app under `valgrind --tool=callgrind --instr-atstart=no`; one keep-alive con
 sends --warm requests, then instrumentation is switched on (callgrind_control -i on),
 --n requests follow one at a time (each request is one reactor turn, no batching), and
 the profile is dumped (callgrind_control -d): instructions / n, every thread of the
-server (reactor, Python). Kernel work (the syscalls themselves) is not counted.
+server (reactor, Python). Kernel work (the syscalls themselves) is not counted. An app
+with an asyncio loop thread (ASGI, async handlers) needs RINGBOLT_IO=epoll here: on
+io_uring valgrind keeps its thread lock while the reactor waits in io_uring_enter, and
+the loop thread never runs (the script stops with that message after ANSWER_TIMEOUT).
 
     OLD_PYTHON=build/venv-old/bin/python NEW_PYTHON=build/venv-new/bin/python \
         python3 benchmarks/load/instr_per_request.py --app benchmarks.load.apps.ringbolt_const:app --path /json
@@ -38,8 +41,12 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 
+ANSWER_TIMEOUT = 120  # seconds for one answer under valgrind (a few are normal; minutes are a hang)
+
+
 def send_requests(port, path, n, headers=()):
     s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(ANSWER_TIMEOUT)
     extra = "".join(f"{h}\r\n" for h in headers)
     req = f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}\r\n".encode()
     buf = b""
@@ -55,7 +62,13 @@ def send_requests(port, path, n, headers=()):
                         raise RuntimeError(buf[:200])
                     buf = buf[end:]
                     break
-            d = s.recv(65536)
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                raise RuntimeError(
+                    f"no answer in {ANSWER_TIMEOUT} s. An app with an asyncio loop thread (ASGI, async handlers) "
+                    "hangs on io_uring under valgrind, which keeps its thread lock while the reactor waits in "
+                    "io_uring_enter: run with RINGBOLT_IO=epoll") from None
             if not d:
                 raise RuntimeError("connection closed")
             buf += d
