@@ -15,8 +15,9 @@ endif
 MESON_DEV = build/dev
 # One clang ASan+UBSan build serves the unit tests (make asan) and the libFuzzer targets
 # (make fuzz): the fuzz build compiles every unit test too, so a separate ASan build
-# would compile the same code a second time (CI's longest step).
-MESON_ASAN = build/asan
+# would compile the same code a second time (CI's longest step). Its own name: a
+# build/asan or build/fuzz from before stays as it was and is not reused.
+MESON_ASAN = build/clang-asan
 MESON_TSAN = build/tsan
 MESON_FUZZ = $(MESON_ASAN)
 FUZZ_SECONDS ?= 30
