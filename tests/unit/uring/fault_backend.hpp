@@ -59,13 +59,10 @@ class fault_backend final : public io_backend {
     void cancel_accept(int listen_fd) noexcept override { _inner->cancel_accept(listen_fd); }
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override { _inner->arm_recv(fd, slot, gen); }
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override {
-        for (size_t i = 0; i < _lost.size(); ++i) {
-            if (_lost[i].slot == slot && _lost[i].gen == gen) { // the inner recv is over already
-                _lost.erase(_lost.begin() + static_cast<std::ptrdiff_t>(i));
-                _control->lost_recvs_cancelled.fetch_add(1);
-                _lost_cancelled.push_back({slot, gen, recv_end::cancelled, 0});
-                return;
-            }
+        if (take(_lost, slot, gen)) { // the inner recv is over already
+            _control->lost_recvs_cancelled.fetch_add(1);
+            _lost_cancelled.push_back({slot, gen, recv_end::cancelled, 0});
+            return;
         }
         _cancelling.push_back({slot, gen, recv_end::cancelled, 0});
         _inner->cancel_recv(fd, slot, gen);
@@ -113,16 +110,19 @@ class fault_backend final : public io_backend {
         int turns_left = 0;
     };
 
-    /// True (and forgotten) when this end is that of a recv the reactor cancelled.
-    bool cancelled_recv_ended(uint32_t slot, uint16_t gen) noexcept {
-        for (size_t i = 0; i < _cancelling.size(); ++i) {
-            if (_cancelling[i].slot == slot && _cancelling[i].gen == gen) {
-                _cancelling.erase(_cancelling.begin() + static_cast<std::ptrdiff_t>(i));
+    /// True (and removed from `list`) when `list` holds this slot's recv.
+    static bool take(std::vector<held_end>& list, uint32_t slot, uint16_t gen) noexcept {
+        for (size_t i = 0; i < list.size(); ++i) {
+            if (list[i].slot == slot && list[i].gen == gen) {
+                list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
                 return true;
             }
         }
         return false;
     }
+
+    /// True (and forgotten) when this end is that of a recv the reactor cancelled.
+    bool cancelled_recv_ended(uint32_t slot, uint16_t gen) noexcept { return take(_cancelling, slot, gen); }
 
     // Sits between the inner backend and the reactor: forwards every completion except
     // the ones being held.
