@@ -33,8 +33,13 @@ PyObject* str_run = nullptr;              // "run"
 PyObject* str_takes_pending = nullptr;    // "_ringbolt_takes_pending"
 PyObject* str_discard = nullptr;          // "discard"
 PyObject* str_add_done_callback = nullptr;
+PyObject* str_add = nullptr;              // "add"
+PyObject* str_coro = nullptr;             // "_coro"
+PyObject* str_data = nullptr;             // "data"
+PyObject* str_remove = nullptr;           // "_remove"
 PyObject* kw_loop_context_name = nullptr; // ("loop", "context", "name")
 PyObject* capture_fn = nullptr;           // the `capture` function object
+PyObject* capture_add_fn = nullptr;       // the `capture_add` function object
 
 /// One eager_task call in progress (they nest only if a finalizer makes a Task).
 struct capture_frame {
@@ -43,6 +48,8 @@ struct capture_frame {
     PyObject* callback; ///< the captured step (new reference), or null
     PyObject* args;     ///< its positional arguments (a tuple, new reference)
     capture_frame* outer;
+    PyObject* coro = nullptr;       ///< the Task's coroutine (borrowed): how its registration is told apart
+    PyObject* registered = nullptr; ///< the weak reference that registered it (new reference), or null
 };
 
 capture_frame* g_frame = nullptr; // guarded by the GIL
@@ -77,6 +84,86 @@ PyObject* capture(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* 
 PyMethodDef capture_def = {"call_soon", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture)),
                            METH_FASTCALL | METH_KEYWORDS,
                            "ringbolt's stand-in for loop.call_soon while eager_task makes a Task."};
+
+// asyncio's registry of live tasks on Python 3.11, asyncio.tasks._all_tasks: a WeakSet
+// that Task.__init__ adds every Task to (`_all_tasks.add(task)`, a Python method: a frame,
+// a weak reference with a Python callback) and that the Task leaves when it is freed (the
+// callback, `_remove`, another frame). For a request's task that is about 3,300 of the
+// 30,000 instructions of an async request on 3.11 (callgrind, BENCHMARKS.md). Python 3.12
+// registers an eager task in a plain set while its first step runs and in the WeakSet
+// only if it suspends (CPython gh-97696); eager_task does the same with the WeakSet's own
+// parts: while a Task is made, the set's __dict__ maps "add" to `capture_add`, which
+// registers that Task as WeakSet.add would (a weak reference with the set's `_remove`,
+// into its `data`) but natively; when the first step has finished the task, that
+// reference is taken out again, so nothing runs when the task is freed. A task that
+// suspended stays registered, exactly as WeakSet.add left it. asyncio.all_tasks() sees the
+// task during its first step either way.
+struct task_registry {
+    PyObject* attrs = nullptr;  ///< the WeakSet's __dict__ (strong), or null: not available
+    PyObject* add = nullptr;    ///< its own `add` (a bound method), kept in that __dict__ for good
+    PyObject* data = nullptr;   ///< its `data`, the set of weak references (set once, in WeakSet.__init__)
+    PyObject* remove = nullptr; ///< its `_remove`, every reference's callback (likewise)
+    bool looked = false;
+};
+task_registry g_registry; // guarded by the GIL
+
+/// The registry's __dict__ (borrowed), or null when it cannot be used (then Task.__init__
+/// registers as usual). Looked up once; errors are cleared: the fast path is optional.
+PyObject* registry_attrs() {
+    if (g_registry.looked) [[likely]] {
+        return g_registry.attrs;
+    }
+    g_registry.looked = true;
+#if PY_VERSION_HEX >= 0x030C0000
+    return nullptr; // 3.12+ register eager tasks cheaply themselves (eager_task is not on their path)
+#endif
+    PyObject* mod = PyImport_ImportModule("asyncio.tasks");
+    PyObject* set = mod != nullptr ? PyObject_GetAttrString(mod, "_all_tasks") : nullptr;
+    PyObject* attrs = set != nullptr ? PyObject_GenericGetDict(set, nullptr) : nullptr;
+    PyObject* add = attrs != nullptr ? PyObject_GetAttr(set, str_add) : nullptr;
+    PyObject* data = add != nullptr && PyDict_Check(attrs) ? PyDict_GetItemWithError(attrs, str_data) : nullptr;
+    PyObject* remove = data != nullptr ? PyDict_GetItemWithError(attrs, str_remove) : nullptr;
+    bool usable =
+        remove != nullptr && PySet_Check(data) && PyCallable_Check(remove) && PyDict_SetItem(attrs, str_add, add) == 0;
+    Py_XDECREF(mod);
+    Py_XDECREF(set);
+    if (!usable) {
+        PyErr_Clear();
+        Py_XDECREF(attrs);
+        Py_XDECREF(add);
+        return nullptr;
+    }
+    g_registry = {attrs, add, Py_NewRef(data), Py_NewRef(remove), true};
+    return attrs;
+}
+
+// _all_tasks.add(task) while eager_task makes a Task: registers the Task being made (its
+// coroutine is the frame's) natively and keeps the reference in the frame; any other task
+// (made by another thread meanwhile, or by a finalizer) goes to the set's own add.
+PyObject* capture_add(PyObject*, PyObject* task) {
+    capture_frame* f = g_frame;
+    if (f != nullptr && f->registered == nullptr && f->coro != nullptr) {
+        PyObject* coro = PyObject_GetAttr(task, str_coro);
+        bool ours = coro == f->coro;
+        Py_XDECREF(coro);
+        if (coro == nullptr) {
+            PyErr_Clear();
+        }
+        if (ours) {
+            PyObject* ref = PyWeakref_NewRef(task, g_registry.remove);
+            if (ref == nullptr || PySet_Add(g_registry.data, ref) < 0) {
+                Py_XDECREF(ref);
+                return nullptr;
+            }
+            f->registered = ref;
+            Py_RETURN_NONE;
+        }
+    }
+    return PyObject_CallOneArg(g_registry.add, task);
+}
+
+PyMethodDef capture_add_def = {"add", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture_add)), METH_O,
+                               "ringbolt's stand-in for asyncio's _all_tasks.add while eager_task makes a Task."};
 
 // The loop's own call_soon, a bound method kept in the loop's __dict__ for good:
 // swapping a value in and out there (below) then changes no dict keys (attribute caches
@@ -118,7 +205,7 @@ PyObject* create_task(PyObject* loop, PyObject* coro) {
     return PyObject_CallMethodOneArg(loop, str_create_task, coro);
 }
 
-PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro);
+PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro, int* is_done);
 
 // Each Task gets a name, "ringbolt-request-<n>", made here: a Task made without one
 // formats "Task-<n>" in Task.__init__ with PyUnicode_FromFormat, about 1,450 instructions
@@ -139,15 +226,24 @@ PyObject* next_task_name() {
     return name;
 }
 
-/// A task not done yet is kept in `keep` (a set) until it is: the loop holds tasks weakly
-/// (ringbolt._tasks._keep). Steals `task`; returns it, or null.
-PyObject* kept(PyObject* task, PyObject* keep) {
-    if (task == nullptr || keep == Py_None) {
-        return task;
-    }
+/// task.done(): 1, 0, or -1 with an exception set.
+int task_done(PyObject* task) {
     PyObject* done = PyObject_CallMethodNoArgs(task, str_done);
     int is_done = done != nullptr ? PyObject_IsTrue(done) : -1;
     Py_XDECREF(done);
+    return is_done;
+}
+
+/// A task not done yet is kept in `keep` (a set) until it is: the loop holds tasks weakly
+/// (ringbolt._tasks._keep). `is_done`: what make_task found, or -1 (not asked yet).
+/// Steals `task`; returns it, or null.
+PyObject* kept(PyObject* task, PyObject* keep, int is_done) {
+    if (task == nullptr || keep == Py_None) {
+        return task;
+    }
+    if (is_done < 0) {
+        is_done = task_done(task);
+    }
     if (is_done == 0) {
         PyObject* discard = PySet_Add(keep, task) == 0 ? PyObject_GetAttr(keep, str_discard) : nullptr;
         PyObject* r = discard != nullptr ? PyObject_CallMethodOneArg(task, str_add_done_callback, discard) : nullptr;
@@ -170,10 +266,14 @@ PyObject* eager_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         PyErr_SetString(PyExc_TypeError, "eager_task(Task, loop, coro, keep) takes 4 arguments (keep: a set or None)");
         return nullptr;
     }
-    return kept(make_task(args[0], args[1], args[2]), args[3]);
+    int is_done = -1;
+    PyObject* task = make_task(args[0], args[1], args[2], &is_done);
+    return kept(task, args[3], is_done);
 }
 
-PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
+/// The Task for `coro`, its first step run. `*is_done` is set to 1 or 0 when that was
+/// found out on the way (else it stays -1).
+PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro, int* is_done) {
     // A task factory set on the loop makes every task (as loop.create_task would ask it to).
     PyObject* factory = PyObject_CallMethodNoArgs(loop, str_get_task_factory);
     if (factory == nullptr) {
@@ -215,16 +315,26 @@ PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
         return nullptr;
     }
     capture_frame frame{context, real, nullptr, nullptr, g_frame};
+    PyObject* registry = registry_attrs(); // borrowed, or null: Task.__init__ registers as usual
+    if (registry != nullptr && PyDict_GetItemWithError(registry, str_add) == g_registry.add) {
+        frame.coro = coro; // else "add" is captured already (a nested make) or was replaced
+    }
     PyObject* task = nullptr;
-    if (PyDict_SetItem(attrs, str_call_soon, capture_fn) == 0) {
+    bool armed = PyDict_SetItem(attrs, str_call_soon, capture_fn) == 0;
+    if (armed && frame.coro != nullptr && PyDict_SetItem(registry, str_add, capture_add_fn) < 0) {
+        PyErr_Clear();
+        frame.coro = nullptr; // registered as usual
+    }
+    if (armed) {
         g_frame = &frame;
         PyObject* call_args[] = {coro, loop, context, name};
         task = PyObject_Vectorcall(task_type, call_args, 1, kw_loop_context_name);
         g_frame = frame.outer;
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        if (PyDict_SetItem(attrs, str_call_soon, real) < 0) {
-            PyErr_WriteUnraisable(loop); // cannot happen: the key is there
+        if (PyDict_SetItem(attrs, str_call_soon, real) < 0 ||
+            (frame.coro != nullptr && PyDict_SetItem(registry, str_add, g_registry.add) < 0)) {
+            PyErr_WriteUnraisable(loop); // cannot happen: the keys are there
         }
         PyErr_Restore(type, value, tb);
     }
@@ -240,6 +350,19 @@ PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro) {
         } else {
             Py_CLEAR(task);
         }
+    }
+    if (frame.registered != nullptr) {
+        // Finished in its first step: out of the registry again, so that freeing it runs
+        // no callback (a finished task is not in all_tasks() anyway). Else it stays.
+        int done = task != nullptr ? task_done(task) : -1;
+        if (done > 0 && PySet_Discard(g_registry.data, frame.registered) < 0) {
+            done = -1;
+        }
+        if (done < 0 && task != nullptr) {
+            Py_CLEAR(task); // done() or the discard failed: the error goes up
+        }
+        *is_done = done;
+        Py_DECREF(frame.registered);
     }
     Py_XDECREF(frame.callback);
     Py_XDECREF(frame.args);
@@ -300,7 +423,9 @@ PyObject* start_batch(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
             PyObject* answer_args[] = {loop, handler, request, pending};
             coro = PyObject_Vectorcall(answer, answer_args, 4, nullptr);
         }
-        PyObject* task = coro != nullptr ? kept(make_task(task_type, loop, coro), keep) : nullptr;
+        int is_done = -1;
+        PyObject* task = coro != nullptr ? make_task(task_type, loop, coro, &is_done) : nullptr;
+        task = kept(task, keep, is_done);
         Py_XDECREF(coro);
         ok = task != nullptr;
         Py_XDECREF(task);
@@ -344,12 +469,17 @@ int init_eager_task(PyObject* module) {
                                                {&str_takes_pending, "_ringbolt_takes_pending"},
                                                {&str_discard, "discard"},
                                                {&str_add_done_callback, "add_done_callback"},
+                                               {&str_add, "add"},
+                                               {&str_coro, "_coro"},
+                                               {&str_data, "data"},
+                                               {&str_remove, "_remove"},
                                            })) {
         return -1;
     }
     PyObject* name = PyModule_GetNameObject(module);
     capture_fn = name != nullptr ? PyCFunction_NewEx(&capture_def, nullptr, name) : nullptr;
-    PyObject* fn = capture_fn != nullptr ? PyCFunction_NewEx(&eager_task_def, nullptr, name) : nullptr;
+    capture_add_fn = capture_fn != nullptr ? PyCFunction_NewEx(&capture_add_def, nullptr, name) : nullptr;
+    PyObject* fn = capture_add_fn != nullptr ? PyCFunction_NewEx(&eager_task_def, nullptr, name) : nullptr;
     PyObject* batch_fn = fn != nullptr ? PyCFunction_NewEx(&start_batch_def, nullptr, name) : nullptr;
     Py_XDECREF(name);
     if (batch_fn == nullptr || PyModule_AddObject(module, "eager_task", fn) < 0) {

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import sys
+import weakref
 from typing import Any, Callable
 
 import pytest
@@ -312,3 +315,96 @@ def test_a_call_soon_set_on_the_loop_itself_is_kept():
         assert task.result() == "ok" and loop.call_soon is traced and calls  # the loop's own calls went through it
     finally:
         loop.close()
+
+
+# ---- asyncio's registry of tasks (Python 3.11: eager_task registers natively) ----
+
+NATIVE_REGISTRY = sys.version_info < (3, 12)  # 3.12+ register eager tasks cheaply themselves
+
+
+def _registry() -> Any:
+    """asyncio's WeakSet of tasks (3.11: _all_tasks; 3.12+: _scheduled_tasks, where an
+    eager task goes only once it suspends)."""
+    if NATIVE_REGISTRY:
+        return asyncio.tasks._all_tasks  # type: ignore[attr-defined,unused-ignore]
+    return asyncio.tasks._scheduled_tasks  # type: ignore[attr-defined,unused-ignore]
+
+
+def _registered(task: Any) -> bool:
+    return task in _registry()
+
+
+def test_a_task_is_in_all_tasks_during_its_first_step_and_leaves_the_registry_when_done(loop):
+    seen: dict[str, Any] = {}
+
+    async def quick() -> str:
+        me = asyncio.current_task()
+        seen["in_all_tasks"] = me in asyncio.all_tasks(loop)
+        return "ok"
+
+    def start() -> Any:
+        task = _native.eager_task(asyncio.Task, loop, quick(), None)
+        seen["registered_after"] = _registered(task)  # the task is still alive here
+        return task
+
+    task = run_in_loop(loop, start)
+    assert task.result() == "ok" and seen["in_all_tasks"] is True
+    # On 3.11 Task.__init__'s own registration (a weak reference) would still hold the
+    # live task; eager_task's registration of a finished task is gone (as 3.12's
+    # eager_start leaves it; on 3.12+ eager_task is not on ringbolt's path and Task.__init__
+    # registers as usual).
+    assert seen["registered_after"] is not NATIVE_REGISTRY
+    assert _registered(task) is not NATIVE_REGISTRY
+
+
+def test_a_task_that_suspends_stays_registered_until_it_is_freed(loop):
+    seen: dict[str, Any] = {}
+
+    async def slow() -> str:
+        await asyncio.sleep(0.01)
+        seen["in_all_tasks_later"] = asyncio.current_task() in asyncio.all_tasks(loop)
+        return "later"
+
+    def start() -> Any:
+        task = _native.eager_task(asyncio.Task, loop, slow(), None)
+        seen["registered"] = _registered(task)
+        seen["in_all_tasks"] = task in asyncio.all_tasks(loop)
+        return task
+
+    task = run_in_loop(loop, start)
+    assert task.result() == "later"
+    assert seen == {"registered": True, "in_all_tasks": True, "in_all_tasks_later": True}
+    ref = weakref.ref(task)
+    del task
+    gc.collect()
+    assert ref() is None
+    assert all(r() is not None for r in _registry().data)  # its weak reference left with it
+
+
+@pytest.mark.skipif(not NATIVE_REGISTRY, reason="Python 3.12+ registers eager tasks itself: no native path to check")
+def test_the_registry_is_left_with_its_own_add_and_other_tasks_made_meanwhile_are_registered(loop):
+    """While eager_task makes a Task, _all_tasks.add is ringbolt's; a Task made meanwhile
+    by someone else (here a Task subclass's __init__, as a finalizer could) is registered
+    by the set's own add."""
+    registry = _registry()
+    made: list[Any] = []
+
+    async def other() -> None:
+        await asyncio.sleep(0)
+
+    class Making(asyncio.Task):  # type: ignore[type-arg]
+        def __init__(self, coro: Any, *, loop: Any, name: Any, context: Any) -> None:
+            made.append(asyncio.Task(other(), loop=loop))
+            super().__init__(coro, loop=loop, name=name, context=context)
+
+    async def quick() -> str:
+        return "ok"
+
+    def start() -> Any:
+        task = _native.eager_task(Making, loop, quick(), None)
+        made.append(_registered(made[0]))
+        return task
+
+    assert run_in_loop(loop, start).result() == "ok"
+    assert made[1] is True
+    assert registry.add == type(registry).add.__get__(registry)  # its own add again
