@@ -151,7 +151,9 @@ def main():
     ap.add_argument("--header", action="append", default=[], help="a request header ('Name: value'), repeatable")
     ap.add_argument("--threads-split", action="store_true",
                     help="callgrind --separate-threads=yes: also print each thread's share (handler pool, reactor)")
-    ap.add_argument("--keep", help="copy the callgrind profiles here (old.out, new.out) for callgrind_annotate")
+    ap.add_argument("--keep", help="copy the callgrind profiles here (old.out, new.out) for callgrind_annotate; "
+                                   "with --threads-split, every thread's (old-1.out, old-2.out, ...: the numbers "
+                                   "are callgrind's; the profile names its thread's first function)")
     ap.add_argument("--peer", action="append", default=[], metavar="LABEL=COMMAND",
                     help="also count another server serving the same app: COMMAND with {port} (see above)")
     args = ap.parse_args()
@@ -173,7 +175,13 @@ def main():
             if args.keep:
                 os.makedirs(args.keep, exist_ok=True)
                 dumps = glob.glob(os.path.join(tmp, "cg-*"))
-                shutil.move(max(dumps, key=os.path.getsize), os.path.join(args.keep, f"{v}.out"))
+                if args.threads_split:
+                    for f in dumps:  # cg-<port>.out-<part>-<thread>: callgrind's names
+                        thread = re.search(r"\.out-\d+-(\d+)$", f)
+                        if thread:
+                            shutil.move(f, os.path.join(args.keep, f"{v}-{thread.group(1)}.out"))
+                else:
+                    shutil.move(max(dumps, key=os.path.getsize), os.path.join(args.keep, f"{v}.out"))
                 for f in dumps:
                     if os.path.exists(f):
                         os.remove(f)

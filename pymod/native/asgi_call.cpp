@@ -3,9 +3,16 @@
 // one (ASGIServe) that calls the app and does what the Python
 // `try: await app(...) / except / else` around it did. WebSocket scopes go to
 // ASGIHandler's Python method.
+//
+// The same coroutine type runs an `async def` handler of a ringbolt App
+// (`_native.answer(loop, handler, request, pending)`, ringbolt._aio): it calls the
+// handler, passes its coroutine through, and answers the request when it ends, as the
+// Python coroutine `_aio._answer` did (its frame and coroutine were about 500
+// instructions of every async request).
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "pymod/native/app_bridge.hpp"
 #include "pymod/native/asgi_cycle.hpp"
 #include "pymod/native/py_names.hpp"
 #include "pymod/native/request_object.hpp"
@@ -16,14 +23,22 @@ namespace ringbolt::py {
 
 namespace {
 
-PyObject* str_path = nullptr;     // "path"
-PyObject* str_state = nullptr;    // "state"
-PyObject* str_receive = nullptr;  // "receive"
-PyObject* str_send = nullptr;     // "send"
-PyObject* str_throw = nullptr;    // "throw"
-PyObject* str_close = nullptr;    // "close"
-PyObject* str_fail = nullptr;     // "fail"
-PyObject* str_returned = nullptr; // "returned"
+PyObject* str_path = nullptr;      // "path"
+PyObject* str_state = nullptr;     // "state"
+PyObject* str_receive = nullptr;   // "receive"
+PyObject* str_send = nullptr;      // "send"
+PyObject* str_throw = nullptr;     // "throw"
+PyObject* str_close = nullptr;     // "close"
+PyObject* str_fail = nullptr;      // "fail"
+PyObject* str_returned = nullptr;  // "returned"
+PyObject* str_finish = nullptr;    // "_finish"
+PyObject* str_call_soon = nullptr; // "call_soon"
+
+// For handler answers (set by _native._set_answer_hooks, from ringbolt._aio):
+PyObject* g_cancelled = nullptr;     ///< asyncio.CancelledError
+PyObject* g_report_exit = nullptr;   ///< _aio._report_exit(request, exc): logs a SystemExit/KeyboardInterrupt
+PyObject* g_cancelled_msg = nullptr; ///< "the async handler was cancelled"
+PyObject* g_flush = nullptr;         ///< _native._flush_completions
 
 struct call_object {
     PyObject_HEAD vectorcallfunc vectorcall;
@@ -48,11 +63,20 @@ struct call_object {
 // ASGIHandler._failed(cycle, exc) and the task ends normally (each exception reaches its
 // request; a SystemExit never reaches the loop).
 
+//
+// For a ringbolt handler (`handler` true) the fields hold the handler's parts, and its end
+// answers the request: returned, request._finish(value) is the answer; raised
+// CancelledError, the answer is a CancelledError and the error goes on; raised anything
+// else, that exception is the answer (a 500 unless it is an HTTPError; a SystemExit or
+// KeyboardInterrupt is also logged) and the task ends normally.
+
 struct serve_object {
     PyObject_HEAD PyObject* inner; ///< what `await app(...)` iterates (null before the app's call and after its end)
-    PyObject* scope;               ///< until the app is called (null after)
-    PyObject* cycle;
-    PyObject* call; ///< the ASGICall
+    PyObject* scope;               ///< until the app is called (null after); a handler: the handler
+    PyObject* cycle;               ///< a handler: the Request
+    PyObject* call;                ///< the ASGICall; a handler: its pending answer
+    PyObject* loop;                ///< a handler: the loop, where the flush of a staged answer is scheduled
+    bool handler;                  ///< a ringbolt handler's answer, not an ASGI app's call
 };
 
 extern PyTypeObject serve_type;
@@ -75,8 +99,11 @@ PySendResult on_return(serve_object* s, PyObject** result) {
     return PYGEN_RETURN;
 }
 
-/// The app raised (the exception is set): as the Python except clauses did.
-PySendResult on_error(serve_object* s, PyObject** result) {
+/// The coroutine's exception (set) is handled by `handle(value, cancelled)`, which
+/// answers for it (false: it raised). Then a CancelledError goes on to the task, anything
+/// else ends the task normally; an exception `handle` raised goes up instead, with the
+/// coroutine's as its context.
+template <class Handle> PySendResult settle_error(PyObject* cancelled_type, PyObject** result, Handle handle) {
     *result = nullptr;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -84,12 +111,8 @@ PySendResult on_error(serve_object* s, PyObject** result) {
     if (tb != nullptr) {
         PyException_SetTraceback(value, tb);
     }
-    auto* call = reinterpret_cast<call_object*>(s->call);
-    bool cancelled = PyObject_IsInstance(value, call->cancelled) == 1;
-    PyObject* r = cancelled ? PyObject_CallMethodOneArg(s->cycle, str_fail, value)
-                            : PyObject_CallFunctionObjArgs(call->failed, s->cycle, value, nullptr);
-    if (r == nullptr) {
-        // Raised while handling the app's exception: that one is its context.
+    bool cancelled = PyObject_IsInstance(value, cancelled_type) == 1;
+    if (!handle(value, cancelled)) {
         PyObject *t2, *v2, *tb2;
         PyErr_Fetch(&t2, &v2, &tb2);
         PyErr_NormalizeException(&t2, &v2, &tb2);
@@ -102,7 +125,6 @@ PySendResult on_error(serve_object* s, PyObject** result) {
         PyErr_Restore(t2, v2, tb2);
         return PYGEN_ERROR;
     }
-    Py_DECREF(r);
     if (cancelled) {
         PyErr_Restore(type, value, tb); // the cancellation goes on to the task
         return PYGEN_ERROR;
@@ -112,6 +134,83 @@ PySendResult on_error(serve_object* s, PyObject** result) {
     Py_XDECREF(tb);
     *result = Py_NewRef(Py_None);
     return PYGEN_RETURN;
+}
+
+/// The app raised (the exception is set): as the Python except clauses did.
+PySendResult on_error(serve_object* s, PyObject** result) {
+    auto* call = reinterpret_cast<call_object*>(s->call);
+    return settle_error(call->cancelled, result, [&](PyObject* value, bool cancelled) {
+        PyObject* r = cancelled ? PyObject_CallMethodOneArg(s->cycle, str_fail, value)
+                                : PyObject_CallFunctionObjArgs(call->failed, s->cycle, value, nullptr);
+        Py_XDECREF(r);
+        return r != nullptr;
+    });
+}
+
+/// A handler's request answered (complete_async's result `r`, a new reference or null):
+/// its flush scheduled when it is the first staged since the last.
+bool staged(serve_object* s, PyObject* r) {
+    if (r == nullptr) {
+        return false;
+    }
+    bool first = r == Py_True;
+    Py_DECREF(r);
+    if (!first) {
+        return true;
+    }
+    PyObject* h = PyObject_CallMethodOneArg(s->loop, str_call_soon, g_flush);
+    Py_XDECREF(h);
+    return h != nullptr;
+}
+
+/// The handler raised (the exception is set): `_aio._answer`'s except clauses.
+PySendResult handler_error(serve_object* s, PyObject** result) {
+    return settle_error(g_cancelled, result, [&](PyObject* value, bool cancelled) {
+        if (!cancelled && (PyErr_GivenExceptionMatches(value, PyExc_SystemExit) ||
+                           PyErr_GivenExceptionMatches(value, PyExc_KeyboardInterrupt))) {
+            PyObject* logged = PyObject_CallFunctionObjArgs(g_report_exit, s->cycle, value, nullptr);
+            if (logged == nullptr) {
+                PyErr_WriteUnraisable(g_report_exit);
+            }
+            Py_XDECREF(logged);
+        }
+        PyObject* answer = cancelled ? PyObject_CallOneArg(g_cancelled, g_cancelled_msg) : Py_NewRef(value);
+        bool ok = answer != nullptr && staged(s, complete_async(s->call, Py_None, answer));
+        Py_XDECREF(answer);
+        return ok;
+    });
+}
+
+/// The handler returned `value` (stolen): request._finish(value) is the answer.
+PySendResult handler_return(serve_object* s, PyObject* value, PyObject** result) {
+    PyObject* req = s->cycle;
+    PyObject* answer = Py_TYPE(req) == &request_type ? finish_result(reinterpret_cast<request_object*>(req), value)
+                                                     : PyObject_CallMethodOneArg(req, str_finish, value);
+    Py_DECREF(value);
+    if (answer == nullptr) {
+        return handler_error(s, result); // as an exception of the handler's own
+    }
+    bool ok = staged(s, complete_async(s->call, answer, Py_None));
+    Py_DECREF(answer);
+    if (!ok) {
+        *result = nullptr;
+        return PYGEN_ERROR;
+    }
+    *result = Py_NewRef(Py_None);
+    return PYGEN_RETURN;
+}
+
+/// The end of what the coroutine awaited: `value` (stolen) when it returned, null when it
+/// raised (the exception set).
+PySendResult ended(serve_object* s, PyObject* value, PyObject** result) {
+    if (s->handler) {
+        return value != nullptr ? handler_return(s, value, result) : handler_error(s, result);
+    }
+    if (value == nullptr) {
+        return on_error(s, result);
+    }
+    Py_DECREF(value); // ASGI apps return None
+    return on_return(s, result);
 }
 
 /// What `await` iterates for `awaitable` (a new reference), or null with the TypeError
@@ -139,6 +238,27 @@ PyObject* await_iter(PyObject* awaitable) {
     return it;
 }
 
+/// What the call made (`coro`, stolen; null when it raised) awaited from now on, in
+/// s->inner: false when there is nothing to await (the exception set).
+bool awaiting(serve_object* s, PyObject* coro) {
+    if (coro == nullptr || PyCoro_CheckExact(coro)) [[likely]] {
+        s->inner = coro;
+    } else {
+        s->inner = await_iter(coro); // any other awaitable
+        Py_DECREF(coro);
+    }
+    return s->inner != nullptr;
+}
+
+/// A handler's first step: handler(request), and what to await of it, in s->inner.
+bool call_handler(serve_object* s) {
+    PyObject* handler = s->scope;
+    s->scope = nullptr;
+    PyObject* coro = PyObject_CallOneArg(handler, s->cycle);
+    Py_DECREF(handler);
+    return awaiting(s, coro);
+}
+
 /// The first step: app(scope, receive, send), and what to await of it, in s->inner.
 bool call_app(serve_object* s) {
     PyObject* scope = s->scope;
@@ -153,13 +273,7 @@ bool call_app(serve_object* s) {
     Py_XDECREF(send);
     Py_XDECREF(receive);
     Py_DECREF(scope);
-    if (coro == nullptr || PyCoro_CheckExact(coro)) [[likely]] {
-        s->inner = coro;
-    } else {
-        s->inner = await_iter(coro); // any other awaitable
-        Py_DECREF(coro);
-    }
-    return s->inner != nullptr;
+    return awaiting(s, coro);
 }
 
 PySendResult serve_am_send(PyObject* o, PyObject* arg, PyObject** result) {
@@ -170,8 +284,8 @@ PySendResult serve_am_send(PyObject* o, PyObject* arg, PyObject** result) {
             *result = nullptr;
             return PYGEN_ERROR;
         }
-        if (!call_app(s)) {
-            return on_error(s, result);
+        if (!(s->handler ? call_handler(s) : call_app(s))) {
+            return ended(s, nullptr, result);
         }
     }
     PySendResult status = PyIter_Send(s->inner, arg, result);
@@ -179,11 +293,7 @@ PySendResult serve_am_send(PyObject* o, PyObject* arg, PyObject** result) {
         return status;
     }
     Py_CLEAR(s->inner);
-    if (status == PYGEN_RETURN) {
-        Py_DECREF(*result);
-        return on_return(s, result);
-    }
-    return on_error(s, result);
+    return ended(s, status == PYGEN_RETURN ? *result : nullptr, result);
 }
 
 /// A PySendResult as a method's answer: the value yielded, or StopIteration(value).
@@ -222,6 +332,21 @@ PyObject* serve_iternext(PyObject* o) {
     return as_method_result(status, result);
 }
 
+/// The value of the StopIteration set (a new reference; None if it has none), cleared.
+PyObject* stop_iteration_value() {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject* returned = value != nullptr && PyErr_GivenExceptionMatches(value, PyExc_StopIteration)
+                             ? reinterpret_cast<PyStopIterationObject*>(value)->value
+                             : nullptr;
+    returned = Py_NewRef(returned != nullptr ? returned : Py_None);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return returned;
+}
+
 // throw(...): into the app's coroutine (the task's cancellation comes this way).
 PyObject* serve_throw(PyObject* o, PyObject* const* args, Py_ssize_t nargs) {
     serve_object* s = serve_of(o);
@@ -256,10 +381,9 @@ PyObject* serve_throw(PyObject* o, PyObject* const* args, Py_ssize_t nargs) {
     PyObject* result;
     PySendResult status;
     if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
-        PyErr_Clear(); // the app returned (ASGI apps return None)
-        status = on_return(s, &result);
+        status = ended(s, stop_iteration_value(), &result); // the app or handler returned
     } else {
-        status = on_error(s, &result);
+        status = ended(s, nullptr, &result);
     }
     return as_method_result(status, result);
 }
@@ -287,6 +411,7 @@ int serve_traverse(PyObject* o, visitproc visit, void* arg) {
     Py_VISIT(s->scope);
     Py_VISIT(s->cycle);
     Py_VISIT(s->call);
+    Py_VISIT(s->loop);
     return 0;
 }
 
@@ -296,6 +421,7 @@ int serve_clear(PyObject* o) {
     Py_CLEAR(s->scope);
     Py_CLEAR(s->cycle);
     Py_CLEAR(s->call);
+    Py_CLEAR(s->loop);
     return 0;
 }
 
@@ -327,9 +453,51 @@ PyObject* new_serve(PyObject* scope, PyObject* cycle, PyObject* call) {
     s->scope = Py_NewRef(scope);
     s->cycle = Py_NewRef(cycle);
     s->call = Py_NewRef(call);
+    s->loop = nullptr;
+    s->handler = false;
     PyObject_GC_Track(reinterpret_cast<PyObject*>(s));
     return reinterpret_cast<PyObject*>(s);
 }
+
+// answer(loop, handler, request, pending) -> the coroutine of an async ringbolt handler's
+// task (what `_aio._answer(loop, handler, request, pending)` was).
+PyObject* answer(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "answer(loop, handler, request, pending) takes 4 arguments");
+        return nullptr;
+    }
+    if (g_cancelled == nullptr) {
+        PyErr_SetString(PyExc_RuntimeError, "answer: _native._set_answer_hooks was not called (ringbolt._aio does)");
+        return nullptr;
+    }
+    PyObject* s = new_serve(args[1], args[2], args[3]);
+    if (s != nullptr) {
+        serve_of(s)->loop = Py_NewRef(args[0]);
+        serve_of(s)->handler = true;
+    }
+    return s;
+}
+
+// _set_answer_hooks(cancelled, report_exit)
+PyObject* set_answer_hooks(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyExceptionClass_Check(args[0]) || !PyCallable_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "_set_answer_hooks(CancelledError, report_exit) takes an exception class "
+                                         "and a callable");
+        return nullptr;
+    }
+    Py_XSETREF(g_cancelled, Py_NewRef(args[0]));
+    Py_XSETREF(g_report_exit, Py_NewRef(args[1]));
+    Py_RETURN_NONE;
+}
+
+PyMethodDef answer_defs[] = {
+    {"answer", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&answer)), METH_FASTCALL,
+     "answer(loop, handler, request, pending): the coroutine of an async handler's task: it awaits "
+     "handler(request) and answers the request with what it returns or raises."},
+    {"_set_answer_hooks", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&set_answer_hooks)), METH_FASTCALL,
+     "_set_answer_hooks(CancelledError, report_exit): what answer() needs from ringbolt._aio."},
+    {nullptr, nullptr, 0, nullptr},
+};
 
 // ---------------------------------------------------------------------------------------
 // ASGICall
@@ -468,7 +636,14 @@ int init_asgi_call(PyObject* module) {
             {&str_close, "close"},
             {&str_fail, "fail"},
             {&str_returned, "returned"},
+            {&str_finish, "_finish"},
+            {&str_call_soon, "call_soon"},
+            {&g_cancelled_msg, "the async handler was cancelled"},
         })) {
+        return -1;
+    }
+    g_flush = PyObject_GetAttrString(module, "_flush_completions");
+    if (g_flush == nullptr || PyModule_AddFunctions(module, answer_defs) < 0) {
         return -1;
     }
     serve_type.tp_name = "ringbolt._native.ASGIServe";

@@ -1,7 +1,8 @@
 """The asyncio side of ringbolt: ``async def`` handlers run as Tasks on one event loop
 thread per process (uvloop when installed). Reactors hand each loop turn's async
-requests over in one ``call_soon_threadsafe``; every answer goes back to its reactor
-through ``ringbolt._tasks.complete``: staged, and delivered once per loop iteration (one
+requests over in one ``call_soon_threadsafe``; each handler runs in a task whose
+coroutine is native (``_native.answer``: it awaits the handler and answers the request);
+every answer goes back to its reactor staged, and delivered once per loop iteration (one
 wake-up per reactor for all the answers an iteration finished)."""
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ import traceback
 from typing import Any
 
 from . import _native
-from ._tasks import complete, start_batch
+from ._tasks import start_batch
 
 logger = logging.getLogger("ringbolt")
-_native_complete = _native._complete
-_flush = _native._flush_completions
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -130,21 +129,14 @@ class _Watchdog(threading.Thread):
         self._done.set()
 
 
-async def _answer(loop: asyncio.AbstractEventLoop, handler: Any, request: Any, pending: Any) -> None:
-    """One async ringbolt handler. Every exception, BaseException included, is this
-    request's answer (a 500 unless it is an HTTPError): a SystemExit or
-    KeyboardInterrupt raised by a handler must never escape into the loop, which would
-    stop it and leave every later async request unanswered."""
-    try:
-        result = request._finish(await handler(request))  # cookies/background/forms, if any were used
-    except asyncio.CancelledError:
-        complete(loop, pending, None, asyncio.CancelledError("the async handler was cancelled"))
-        raise
-    except BaseException as exc:  # noqa: BLE001
-        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-            logger.error("async handler for %s %s raised %s: answered 500; the server keeps serving "
-                         "(stop it with SIGTERM)", request.method, request.target, type(exc).__name__)
-        complete(loop, pending, None, exc)
-        return
-    if _native_complete(pending, result, None):  # complete(), without its frame: the common end
-        loop.call_soon(_flush)
+def _report_exit(request: Any, exc: BaseException) -> None:
+    """An async handler raised SystemExit or KeyboardInterrupt: answered 500 (by
+    ``_native.answer``, the coroutine of each async handler's task), and said here. Every
+    exception, BaseException included, is its request's answer: one that escaped into the
+    loop would stop it and leave every later async request unanswered."""
+    logger.error("async handler for %s %s raised %s: answered 500; the server keeps serving "
+                 "(stop it with SIGTERM)", request.method, request.target, type(exc).__name__)
+
+
+_native._set_answer_hooks(asyncio.CancelledError, _report_exit)
+_answer = _native.answer

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import Reader, ServerProcess, get, request
+from conftest import LoggedServer, Reader, ServerProcess, get, request
 from gate import WAIT, Gate, wait_refused
 
 
@@ -103,3 +103,35 @@ def test_drain_waits_for_suspended_handler():
         assert srv.proc.wait(WAIT) == 0, srv.output()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("mode", [[], ["--handler-threads", "4"]], ids=["inline", "handler-threads"])
+def test_system_exit_or_keyboard_interrupt_is_that_requests_500(tmp_path, mode):
+    """SystemExit or KeyboardInterrupt raised before the handler's first await (its task's
+    eager first step) or after one (a later step, run by the loop): each request gets a
+    500, the log names the request and the exception, and the loop goes on serving async
+    requests; SIGTERM still stops the server."""
+    srv = LoggedServer("asyncapp:app", tmp_path / "log", "--threads", "2", *mode)
+    try:
+        for kind, name in [("exit", "SystemExit"), ("interrupt", "KeyboardInterrupt")]:
+            for when in ["first", "later"]:
+                for _ in range(2):
+                    r = get(srv, f"/exit?kind={kind}&when={when}")
+                    assert r.status == 500 and r.header("content-type") == "application/problem+json", r
+                srv.wait_log(f"async handler for GET /exit?kind={kind}&when={when} raised {name}: answered 500")
+                assert get(srv, "/sleep?s=0.01").json() == {"slept": True, "path": "/sleep"}
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+@pytest.mark.parametrize("when", ["first", "later"])
+def test_a_handler_that_cancels_itself_is_answered_and_the_loop_goes_on(aserver, when):
+    r = get(aserver, f"/cancel-self?when={when}")
+    assert r.status == 500 and r.header("content-type") == "application/problem+json", r
+    assert get(aserver, "/sleep?s=0.01").status == 200
+
+
+@pytest.mark.parametrize("when", ["first", "later"])
+def test_a_cancellation_caught_by_the_handler_keeps_its_answer(aserver, when):
+    assert get(aserver, f"/cancel-caught?when={when}").json() == {"caught": True, "when": when}
+

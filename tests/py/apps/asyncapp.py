@@ -55,3 +55,39 @@ def sync(req):
 @app.get("/const", const=True)
 def const(req):
     return "const"
+
+
+async def _maybe_suspend(req):
+    if req.query.get("when") == "later":
+        await asyncio.sleep(0.01)
+
+
+@app.get("/exit")
+async def exits(req):
+    """SystemExit (?kind=exit) or KeyboardInterrupt (?kind=interrupt), before any await
+    (?when=first) or after one (?when=later): that request's 500, never a dead loop."""
+    await _maybe_suspend(req)
+    raise SystemExit(3) if req.query.get("kind") == "exit" else KeyboardInterrupt()
+
+
+@app.get("/cancel-self")
+async def cancel_self(req):
+    """Cancels its own task and lets the cancellation end it."""
+    await _maybe_suspend(req)
+    asyncio.current_task().cancel()
+    await asyncio.sleep(1)
+    return {"not": "reached"}
+
+
+@app.get("/cancel-caught")
+async def cancel_caught(req):
+    """Cancels its own task, catches the CancelledError and answers anyway: the value
+    comes back through the coroutine's throw(), as a StopIteration's value."""
+    await _maybe_suspend(req)
+    asyncio.current_task().cancel()
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:
+        return {"caught": True, "when": req.query.get("when")}
+    return {"caught": False}
+
