@@ -176,8 +176,8 @@ def main():
                 os.makedirs(args.keep, exist_ok=True)
                 dumps = glob.glob(os.path.join(tmp, "cg-*"))
                 if args.threads_split:
-                    for f in dumps:  # cg-<port>.out-<part>-<thread>: callgrind's names
-                        thread = re.search(r"\.out-\d+-(\d+)$", f)
+                    for f in dumps:  # cg-<port>.out[.<dump>]-<thread>: callgrind's names
+                        thread = re.search(r"\.out(?:\.\d+)?-(\d+)$", f)
                         if thread:
                             shutil.move(f, os.path.join(args.keep, f"{v}-{thread.group(1)}.out"))
                 else:

@@ -371,7 +371,7 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
 }
 
 app_bridge::~app_bridge() {
-    Py_XDECREF(_async_submit);
+    Py_XDECREF(_async_runner);
     Py_XDECREF(_json_default);
     for (auto& h : _handlers) {
         Py_XDECREF(h.callable);
@@ -645,6 +645,27 @@ struct pending_answer {
 
 constexpr const char* pending_name = "ringbolt.pending";
 
+// Async requests handed to the event loop: the (handler, request, pending) items of the
+// reactors' batches (or the handler threads'), staged here under the GIL and taken by the
+// loop when the notify eventfd fires (take_async_requests). The first staging since the
+// last take asks for the wake-up; on a reactor thread it is written at the end of its
+// turn, so the loop is not woken in the middle of a turn that still holds the GIL.
+PyObject* g_async_staged = nullptr; // a list, or null: nothing staged
+
+/// Stage `items` (a list; stolen) for the loop.
+void stage_for_loop(PyObject* items) {
+    if (g_async_staged == nullptr) {
+        g_async_staged = items;
+        request_loop_wake();
+        return;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(g_async_staged);
+    if (PyList_SetSlice(g_async_staged, n, n, items) < 0) {
+        PyErr_Print(); // out of memory: the items' pending destructors answer 500
+    }
+    Py_DECREF(items);
+}
+
 // Answers completed on the event loop, delivered once per loop iteration
 // (flush_completions): a reactor is woken once for all of them, not once per answer.
 // Guarded by the GIL.
@@ -793,10 +814,10 @@ void app_bridge::set_json_default(PyObject* fn) {
     _json_default = fn;
 }
 
-void app_bridge::set_async_runner(PyObject* submit) {
-    Py_XINCREF(submit);
-    Py_XDECREF(_async_submit);
-    _async_submit = submit;
+void app_bridge::set_async_runner(PyObject* runner) {
+    Py_XINCREF(runner);
+    Py_XDECREF(_async_runner);
+    _async_runner = runner;
 }
 
 void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>& answers,
@@ -844,11 +865,11 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
     PyObject* async_items = nullptr;
     for (http::app_request& req : batch) {
         const handler_entry& h = _handlers[req.handler];
-        if (!h.is_coroutine || _async_submit == nullptr) [[likely]] {
+        if (!h.is_coroutine || _async_runner == nullptr) [[likely]] {
             run_one(req, answers, later);
             continue;
         }
-        // async def: hand over (handler, request, pending) to the asyncio runner.
+        // async def: hand (handler, request, pending) over to the asyncio runner.
         auto* p = new pending_answer{this,
                                      &later,
                                      {},
@@ -885,13 +906,14 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
         }
     }
     if (async_items != nullptr) {
-        PyObject* rv = PyObject_CallOneArg(_async_submit, async_items); // one hand-over per batch
-        if (rv == nullptr) {
-            PyErr_Print(); // the runner is broken; pending destructors answer 500
-        }
-        Py_XDECREF(rv);
-        Py_DECREF(async_items);
+        stage_for_loop(async_items); // one hand-over per batch
     }
+}
+
+PyObject* take_async_requests() {
+    PyObject* items = g_async_staged;
+    g_async_staged = nullptr;
+    return items != nullptr ? items : PyList_New(0);
 }
 
 uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
@@ -988,7 +1010,7 @@ void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::
 }
 
 bool app_bridge::is_async(const http::app_request& req) const noexcept {
-    return _handlers[req.handler].is_coroutine && _async_submit != nullptr;
+    return _handlers[req.handler].is_coroutine && _async_runner != nullptr;
 }
 
 bool app_bridge::wake_standby_locked() noexcept {

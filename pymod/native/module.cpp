@@ -246,7 +246,7 @@ class native_server {
         _routes->targets.push_back(std::move(t));
     }
 
-    void set_async_runner(pb::object submit) { _bridge->set_async_runner(submit.ptr()); }
+    void set_async_runner(pb::object runner) { _bridge->set_async_runner(runner.ptr()); }
     void set_json_default(pb::object fn) { _bridge->set_json_default(fn.is_none() ? nullptr : fn.ptr()); }
 
     // Response features (http/response_features.hpp): configured before start.
@@ -499,6 +499,10 @@ PyObject* flush_noargs(PyObject*, PyObject*) {
     return ringbolt::py::flush_completions();
 }
 
+PyObject* take_async_noargs(PyObject*, PyObject*) {
+    return ringbolt::py::take_async_requests();
+}
+
 PyObject* begin_batch_noargs(PyObject*, PyObject*) {
     ringbolt::py::begin_batch();
     Py_RETURN_NONE;
@@ -534,6 +538,8 @@ void init_runtime(pb::module_& m) {
          "schedule _flush_completions."},
         {"_flush_completions", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&flush_noargs)), METH_NOARGS,
          "Deliver the answers completed since the last call (one wake-up per reactor)."},
+        {"_take_async", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&take_async_noargs)), METH_NOARGS,
+         "The async requests staged for the loop since the last call: [(handler, request, pending), ...]."},
         {"_begin_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&begin_batch_noargs)), METH_NOARGS,
          "The event loop starts a reactor's batch: staged answers schedule no flush until _end_batch."},
         {"_end_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&end_batch_noargs)), METH_NOARGS,

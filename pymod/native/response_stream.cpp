@@ -48,6 +48,20 @@ void wake_loop_locked() noexcept {
     }
 }
 
+/// Wake the loop now, or, on a reactor thread inside its turns, once at the end of this
+/// turn (end_reactor_turn). Under g_ready_mutex.
+void owe_loop_wake_locked() noexcept {
+    turn_state& turn = tl_turn;
+    if (turn.defer_wake) {
+        if (!turn.wake_owed) {
+            turn.wake_owed = true;
+            reactor_wakes_owed.fetch_add(1, std::memory_order_relaxed);
+        }
+    } else {
+        wake_loop_locked();
+    }
+}
+
 } // namespace
 
 std::shared_ptr<const void> hold_python_object(PyObject* obj) {
@@ -153,17 +167,14 @@ void loop_waitable::notify() noexcept {
         bool wake = g_ready.empty();
         g_ready.push_back(shared_from_this());
         if (wake) {
-            turn_state& turn = tl_turn;
-            if (turn.defer_wake) {
-                if (!turn.wake_owed) {
-                    turn.wake_owed = true;
-                    reactor_wakes_owed.fetch_add(1, std::memory_order_relaxed);
-                }
-            } else {
-                wake_loop_locked();
-            }
+            owe_loop_wake_locked();
         }
     }
+}
+
+void request_loop_wake() noexcept {
+    std::lock_guard<std::mutex> lock(g_ready_mutex);
+    owe_loop_wake_locked();
 }
 
 std::atomic<int> reactor_wakes_owed{0};

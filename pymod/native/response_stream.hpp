@@ -138,6 +138,9 @@ class request_body final : public http::body_stream, public loop_waitable {
 int stream_notify_fd();
 /// Futures of async producers that may go on (GIL held); clears the eventfd.
 PyObject* stream_ready();
+/// The loop has something new to look at (async requests staged for it, app_bridge):
+/// the eventfd is written now, or, on a reactor thread, once at the end of its turn.
+void request_loop_wake() noexcept;
 /// A reactor thread starts its loop: readiness on this thread is held until it ends a
 /// turn (end_reactor_turn).
 void begin_reactor_turns() noexcept;

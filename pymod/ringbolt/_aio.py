@@ -1,6 +1,7 @@
 """The asyncio side of ringbolt: ``async def`` handlers run as Tasks on one event loop
-thread per process (uvloop when installed). Reactors hand each loop turn's async
-requests over in one ``call_soon_threadsafe``; each handler runs in a task whose
+thread per process (uvloop when installed). Reactors stage each turn's async requests
+natively and wake the loop once, at the end of the turn, through the notify eventfd it
+watches (``_stream.watch_streams``); each handler runs in a task whose
 coroutine is native (``_native.answer``: it awaits the handler and answers the request);
 every answer goes back to its reactor staged, and delivered once per loop iteration (one
 wake-up per reactor for all the answers an iteration finished)."""
@@ -8,7 +9,6 @@ wake-up per reactor for all the answers an iteration finished)."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import sys
 import threading
@@ -35,7 +35,8 @@ STALL_AFTER = 2.0  # seconds without a loop turn before the watchdog reports it
 
 
 class AsyncRunner:
-    """An event loop in a daemon thread; ``submit`` is called by the native bridge."""
+    """An event loop in a daemon thread, which takes the async requests the native
+    bridge stages for it."""
 
     def __init__(self, stall_after: float = STALL_AFTER) -> None:
         self.loop = _new_loop()
@@ -50,7 +51,7 @@ class AsyncRunner:
         asyncio.set_event_loop(self.loop)
         from ._stream import watch_streams
 
-        watch_streams(self.loop)  # streamed responses' producers wait on this loop
+        watch_streams(self.loop, self._start_staged)  # and streamed responses' producers wait on it
         self.loop.call_soon(self._ready.set)
         try:
             self.loop.run_forever()
@@ -64,19 +65,13 @@ class AsyncRunner:
             finally:
                 self.loop.close()
 
-    def submit(self, items: list[tuple[Any, Any, Any]]) -> None:
-        """(handler, request, pending) triples from one reactor turn (any thread)."""
-        self.loop.call_soon_threadsafe(self._start, items)
-
-    @property
-    def submitter(self) -> Any:
-        """``submit`` as the native bridge calls it (once per reactor batch): the same call
-        without a Python frame of its own (a partial of the loop's call_soon_threadsafe)."""
-        schedule: Any = self.loop.call_soon_threadsafe
-        return functools.partial(schedule, self._start)
-
-    def _start(self, items: list[tuple[Any, Any, Any]]) -> None:
-        start_batch(self.loop, items, _answer)  # ringbolt._tasks: a task each, started at once
+    def _start_staged(self) -> None:
+        """The notify eventfd fired (after ``_stream.watch_streams`` read it): start the
+        async requests the reactors staged for this loop (``_native._take_async``), a task
+        each, started at once (``ringbolt._tasks.start_batch``)."""
+        items = _take_async()
+        if items:
+            start_batch(self.loop, items, _answer)
 
     def run(self, coro: Any, timeout: float | None = None) -> Any:
         """Run ``coro`` on the loop from another thread and return its result (start-up
@@ -140,3 +135,4 @@ def _report_exit(request: Any, exc: BaseException) -> None:
 
 _native._set_answer_hooks(asyncio.CancelledError, _report_exit)
 _answer = _native.answer
+_take_async = _native._take_async

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from . import _native
 from .asgi import _Body as _AsgiBody
@@ -125,10 +125,17 @@ async def _pump_async(loop: asyncio.AbstractEventLoop, handle: Any, content: Any
                 _log_failure(exc)
 
 
-def watch_streams(loop: asyncio.AbstractEventLoop) -> None:
+def watch_streams(loop: asyncio.AbstractEventLoop, then: Callable[[], None]) -> None:
     """On ``loop``'s thread: resolve async producers' waiters when the native side says
-    they may go on (one eventfd, read when it fires)."""
-    loop.add_reader(_native._stream_notify_fd(), _wake_waiters)
+    they may go on (one eventfd, read when it fires), then call ``then`` (the runner
+    takes the async requests staged for it: the eventfd is read before, so a staging
+    after that read wakes the loop again)."""
+
+    def woken() -> None:
+        _wake_waiters()
+        then()
+
+    loop.add_reader(_native._stream_notify_fd(), woken)
 
 
 def _wake_waiters() -> None:

@@ -356,7 +356,7 @@ class App(RouteGroup):
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
         if self._runner is not None:
-            server.set_async_runner(self._runner.submitter)
+            server.set_async_runner(self._runner)  # its loop takes the async requests
         from ._stream import set_runner
 
         set_runner(self._runner)  # async streamed bodies run on the handlers' loop (or one made on demand)
