@@ -371,7 +371,6 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
 }
 
 app_bridge::~app_bridge() {
-    Py_XDECREF(_async_runner);
     Py_XDECREF(_json_default);
     for (auto& h : _handlers) {
         Py_XDECREF(h.callable);
@@ -815,9 +814,7 @@ void app_bridge::set_json_default(PyObject* fn) {
 }
 
 void app_bridge::set_async_runner(PyObject* runner) {
-    Py_XINCREF(runner);
-    Py_XDECREF(_async_runner);
-    _async_runner = runner;
+    _async_runner = runner != nullptr && runner != Py_None;
 }
 
 void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>& answers,
@@ -865,7 +862,7 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
     PyObject* async_items = nullptr;
     for (http::app_request& req : batch) {
         const handler_entry& h = _handlers[req.handler];
-        if (!h.is_coroutine || _async_runner == nullptr) [[likely]] {
+        if (!h.is_coroutine || !_async_runner) [[likely]] {
             run_one(req, answers, later);
             continue;
         }
@@ -913,7 +910,7 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
 PyObject* take_async_requests() {
     PyObject* items = g_async_staged;
     g_async_staged = nullptr;
-    return items != nullptr ? items : PyList_New(0);
+    return items != nullptr ? items : Py_NewRef(Py_None);
 }
 
 uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
@@ -1010,7 +1007,7 @@ void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::
 }
 
 bool app_bridge::is_async(const http::app_request& req) const noexcept {
-    return _handlers[req.handler].is_coroutine && _async_runner != nullptr;
+    return _handlers[req.handler].is_coroutine && _async_runner;
 }
 
 bool app_bridge::wake_standby_locked() noexcept {

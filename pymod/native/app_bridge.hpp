@@ -116,8 +116,9 @@ bool stage_message(uring::response_sink& sink, http::app_response&& m);
 /// Deliver the staged answers: one deliver per reactor. GIL held (released inside).
 PyObject* flush_completions();
 /// The async requests staged for the event loop since the last call: a list of
-/// (handler, request, pending), maybe empty. Called by the loop after the notify
-/// eventfd was read (stream_ready clears it first). GIL held.
+/// (handler, request, pending), or None when there are none (most wakes of the notify
+/// eventfd are for streams). Called by the loop after the eventfd was read (stream_ready
+/// clears it first). GIL held.
 PyObject* take_async_requests();
 
 struct handler_entry {
@@ -153,9 +154,10 @@ class app_bridge final : public uring::app_handler {
     /// Finish what is queued and join the pool. GIL NOT held.
     void stop_pool() noexcept;
     bool offloads() const noexcept override { return _pool_size > 0; }
-    /// The asyncio runner (ringbolt._aio.AsyncRunner): async handlers' requests are staged
-    /// for its loop, which takes them (take_async_requests) when the notify eventfd fires;
-    /// each answer comes back through complete_async(). GIL held.
+    /// There is an asyncio runner (ringbolt._aio.AsyncRunner; None: there is none): async
+    /// handlers' requests are staged for its loop, which takes them (take_async_requests)
+    /// when the notify eventfd fires; each answer comes back through complete_async().
+    /// GIL held.
     void set_async_runner(PyObject* runner);
     /// `App(json_default=...)`: called by the JSON writer for values of types it does not
     /// know while this bridge converts results (nullptr: none). GIL held.
@@ -206,7 +208,7 @@ class app_bridge final : public uring::app_handler {
     bool wake_standby_locked() noexcept;
     bool is_async(const http::app_request& req) const noexcept;
 
-    PyObject* _async_runner = nullptr;
+    bool _async_runner = false; ///< set_async_runner was given a runner: async requests are staged for it
     PyObject* _json_default = nullptr;
 
     const python_types& _types; ///< process-wide (module state): detached requests outlive servers

@@ -7,8 +7,8 @@
 // The same coroutine type runs an `async def` handler of a ringbolt App
 // (`_native.answer(loop, handler, request, pending)`, ringbolt._aio): it calls the
 // handler, passes its coroutine through, and answers the request when it ends, as the
-// Python coroutine `_aio._answer` did (its frame and coroutine were about 500
-// instructions of every async request).
+// Python coroutine `_aio._answer` did (replacing it took an async GET /json from 28,328
+// to 27,222 instructions per request: BENCHMARKS.md, "The async hand-off, cheaper").
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -23,22 +23,20 @@ namespace ringbolt::py {
 
 namespace {
 
-PyObject* str_path = nullptr;      // "path"
-PyObject* str_state = nullptr;     // "state"
-PyObject* str_receive = nullptr;   // "receive"
-PyObject* str_send = nullptr;      // "send"
-PyObject* str_throw = nullptr;     // "throw"
-PyObject* str_close = nullptr;     // "close"
-PyObject* str_fail = nullptr;      // "fail"
-PyObject* str_returned = nullptr;  // "returned"
-PyObject* str_finish = nullptr;    // "_finish"
-PyObject* str_call_soon = nullptr; // "call_soon"
+PyObject* str_path = nullptr;     // "path"
+PyObject* str_state = nullptr;    // "state"
+PyObject* str_receive = nullptr;  // "receive"
+PyObject* str_send = nullptr;     // "send"
+PyObject* str_throw = nullptr;    // "throw"
+PyObject* str_close = nullptr;    // "close"
+PyObject* str_fail = nullptr;     // "fail"
+PyObject* str_returned = nullptr; // "returned"
+PyObject* str_finish = nullptr;   // "_finish"
 
 // For handler answers (set by _native._set_answer_hooks, from ringbolt._aio):
 PyObject* g_cancelled = nullptr;     ///< asyncio.CancelledError
 PyObject* g_report_exit = nullptr;   ///< _aio._report_exit(request, exc): logs a SystemExit/KeyboardInterrupt
 PyObject* g_cancelled_msg = nullptr; ///< "the async handler was cancelled"
-PyObject* g_flush = nullptr;         ///< _native._flush_completions
 
 struct call_object {
     PyObject_HEAD vectorcallfunc vectorcall;
@@ -64,7 +62,7 @@ struct call_object {
 // request; a SystemExit never reaches the loop).
 
 //
-// For a ringbolt handler (`handler` true) the fields hold the handler's parts, and its end
+// For a ringbolt handler (`loop` set) the fields hold the handler's parts, and its end
 // answers the request: returned, request._finish(value) is the answer; raised
 // CancelledError, the answer is a CancelledError and the error goes on; raised anything
 // else, that exception is the answer (a 500 unless it is an HTTPError; a SystemExit or
@@ -75,14 +73,19 @@ struct serve_object {
     PyObject* scope;               ///< until the app is called (null after); a handler: the handler
     PyObject* cycle;               ///< a handler: the Request
     PyObject* call;                ///< the ASGICall; a handler: its pending answer
-    PyObject* loop;                ///< a handler: the loop, where the flush of a staged answer is scheduled
-    bool handler;                  ///< a ringbolt handler's answer, not an ASGI app's call
+    PyObject* loop;                ///< a handler: the loop, where the flush of a staged answer is scheduled;
+                                   ///< null for an ASGI app's call (what tells the two apart)
 };
 
 extern PyTypeObject serve_type;
 
 serve_object* serve_of(PyObject* o) {
     return reinterpret_cast<serve_object*>(o);
+}
+
+/// A ringbolt handler's answer (`_native.answer`), not an ASGI app's call.
+bool is_handler(const serve_object* s) {
+    return s->loop != nullptr;
 }
 
 /// The app returned: finish the cycle. PYGEN_RETURN with None, or PYGEN_ERROR.
@@ -155,12 +158,7 @@ bool staged(serve_object* s, PyObject* r) {
     }
     bool first = r == Py_True;
     Py_DECREF(r);
-    if (!first) {
-        return true;
-    }
-    PyObject* h = PyObject_CallMethodOneArg(s->loop, str_call_soon, g_flush);
-    Py_XDECREF(h);
-    return h != nullptr;
+    return !first || schedule_flush(s->loop);
 }
 
 /// The handler raised (the exception is set): `_aio._answer`'s except clauses.
@@ -203,7 +201,7 @@ PySendResult handler_return(serve_object* s, PyObject* value, PyObject** result)
 /// The end of what the coroutine awaited: `value` (stolen) when it returned, null when it
 /// raised (the exception set).
 PySendResult ended(serve_object* s, PyObject* value, PyObject** result) {
-    if (s->handler) {
+    if (is_handler(s)) {
         return value != nullptr ? handler_return(s, value, result) : handler_error(s, result);
     }
     if (value == nullptr) {
@@ -284,7 +282,7 @@ PySendResult serve_am_send(PyObject* o, PyObject* arg, PyObject** result) {
             *result = nullptr;
             return PYGEN_ERROR;
         }
-        if (!(s->handler ? call_handler(s) : call_app(s))) {
+        if (!(is_handler(s) ? call_handler(s) : call_app(s))) {
             return ended(s, nullptr, result);
         }
     }
@@ -454,7 +452,6 @@ PyObject* new_serve(PyObject* scope, PyObject* cycle, PyObject* call) {
     s->cycle = Py_NewRef(cycle);
     s->call = Py_NewRef(call);
     s->loop = nullptr;
-    s->handler = false;
     PyObject_GC_Track(reinterpret_cast<PyObject*>(s));
     return reinterpret_cast<PyObject*>(s);
 }
@@ -473,7 +470,6 @@ PyObject* answer(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     PyObject* s = new_serve(args[1], args[2], args[3]);
     if (s != nullptr) {
         serve_of(s)->loop = Py_NewRef(args[0]);
-        serve_of(s)->handler = true;
     }
     return s;
 }
@@ -637,13 +633,11 @@ int init_asgi_call(PyObject* module) {
             {&str_fail, "fail"},
             {&str_returned, "returned"},
             {&str_finish, "_finish"},
-            {&str_call_soon, "call_soon"},
             {&g_cancelled_msg, "the async handler was cancelled"},
         })) {
         return -1;
     }
-    g_flush = PyObject_GetAttrString(module, "_flush_completions");
-    if (g_flush == nullptr || PyModule_AddFunctions(module, answer_defs) < 0) {
+    if (PyModule_AddFunctions(module, answer_defs) < 0) {
         return -1;
     }
     serve_type.tp_name = "ringbolt._native.ASGIServe";

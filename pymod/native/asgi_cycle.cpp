@@ -205,12 +205,8 @@ PyObject* answer_now(cycle_object* c, PyObject* body) {
     if (rc < 0) {
         return nullptr;
     }
-    if (rc > 0) {
-        PyObject* h = PyObject_CallMethodOneArg(c->loop, str_call_soon, flush_fn);
-        if (h == nullptr) {
-            return nullptr;
-        }
-        Py_DECREF(h);
+    if (rc > 0 && !schedule_flush(c->loop)) {
+        return nullptr;
     }
     return Py_NewRef(reinterpret_cast<PyObject*>(ready_none));
 }
@@ -392,6 +388,12 @@ PyObject* new_asgi_cycle(PyTypeObject* type, PyObject* req, PyObject* pending, P
         Py_CLEAR(self);
     }
     return self;
+}
+
+bool schedule_flush(PyObject* loop) {
+    PyObject* h = PyObject_CallMethodOneArg(loop, str_call_soon, flush_fn);
+    Py_XDECREF(h);
+    return h != nullptr;
 }
 
 bool asgi_cycle_done(PyObject* cycle) {

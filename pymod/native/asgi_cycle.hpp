@@ -14,6 +14,10 @@ PyObject* new_asgi_cycle(PyTypeObject* type, PyObject* req, PyObject* pending, P
 /// The response is complete (state _DONE): the app's return needs nothing more.
 bool asgi_cycle_done(PyObject* cycle);
 
+/// loop.call_soon(_native._flush_completions): what an answer staged first since the last
+/// flush schedules (complete_async or complete_asgi said so). False with an exception.
+bool schedule_flush(PyObject* loop);
+
 /// Ready ASGICycle and add it to `module`; `flush` is _native._flush_completions.
 int init_asgi_cycle(PyObject* module, PyObject* flush);
 

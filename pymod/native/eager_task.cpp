@@ -88,8 +88,9 @@ PyMethodDef capture_def = {"call_soon", reinterpret_cast<PyCFunction>(reinterpre
 // asyncio's registry of live tasks on Python 3.11, asyncio.tasks._all_tasks: a WeakSet
 // that Task.__init__ adds every Task to (`_all_tasks.add(task)`, a Python method: a frame,
 // a weak reference with a Python callback) and that the Task leaves when it is freed (the
-// callback, `_remove`, another frame). For a request's task that is about 3,300 of the
-// 30,000 instructions of an async request on 3.11 (callgrind, BENCHMARKS.md). Python 3.12
+// callback, `_remove`, another frame). Doing it natively took Task.__init__ from 3,946 to
+// 2,959 instructions and the task's deallocation from 1,887 to 485, an async request
+// from 30,415 to 28,802 (callgrind, BENCHMARKS.md "The async hand-off, cheaper"). Python 3.12
 // registers an eager task in a plain set while its first step runs and in the WeakSet
 // only if it suspends (CPython gh-97696); eager_task does the same with the WeakSet's own
 // parts: while a Task is made, the set's __dict__ maps "add" to `capture_add`, which
@@ -116,7 +117,7 @@ PyObject* registry_attrs() {
     g_registry.looked = true;
 #if PY_VERSION_HEX >= 0x030C0000
     return nullptr; // 3.12+ register eager tasks cheaply themselves (eager_task is not on their path)
-#endif
+#else
     PyObject* mod = PyImport_ImportModule("asyncio.tasks");
     PyObject* set = mod != nullptr ? PyObject_GetAttrString(mod, "_all_tasks") : nullptr;
     PyObject* attrs = set != nullptr ? PyObject_GenericGetDict(set, nullptr) : nullptr;
@@ -135,6 +136,7 @@ PyObject* registry_attrs() {
     }
     g_registry = {attrs, add, Py_NewRef(data), Py_NewRef(remove), true};
     return attrs;
+#endif
 }
 
 // _all_tasks.add(task) while eager_task makes a Task: registers the Task being made (its
@@ -317,7 +319,7 @@ PyObject* make_task(PyObject* task_type, PyObject* loop, PyObject* coro, int* is
     capture_frame frame{context, real, nullptr, nullptr, g_frame};
     PyObject* registry = registry_attrs(); // borrowed, or null: Task.__init__ registers as usual
     if (registry != nullptr && PyDict_GetItemWithError(registry, str_add) == g_registry.add) {
-        frame.coro = coro; // else "add" is captured already (a nested make) or was replaced
+        frame.coro = coro; // else someone replaced _all_tasks.add: Task.__init__ calls theirs
     }
     PyObject* task = nullptr;
     bool armed = PyDict_SetItem(attrs, str_call_soon, capture_fn) == 0;

@@ -539,7 +539,7 @@ void init_runtime(pb::module_& m) {
         {"_flush_completions", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&flush_noargs)), METH_NOARGS,
          "Deliver the answers completed since the last call (one wake-up per reactor)."},
         {"_take_async", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&take_async_noargs)), METH_NOARGS,
-         "The async requests staged for the loop since the last call: [(handler, request, pending), ...]."},
+         "The async requests staged for the loop since the last call: [(handler, request, pending), ...], or None."},
         {"_begin_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&begin_batch_noargs)), METH_NOARGS,
          "The event loop starts a reactor's batch: staged answers schedule no flush until _end_batch."},
         {"_end_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&end_batch_noargs)), METH_NOARGS,

@@ -135,3 +135,12 @@ def test_a_handler_that_cancels_itself_is_answered_and_the_loop_goes_on(aserver,
 def test_a_cancellation_caught_by_the_handler_keeps_its_answer(aserver, when):
     assert get(aserver, f"/cancel-caught?when={when}").json() == {"caught": True, "when": when}
 
+
+@pytest.mark.parametrize("when", ["first", "later"])
+def test_an_answer_that_fails_after_the_handler_returned_is_a_500(aserver, when):
+    """req._finish raises (the returned pair has no valid status) once the handler has
+    returned: the exception is the request's answer, a 500, and the loop goes on."""
+    r = get(aserver, f"/finish-fails?when={when}")
+    assert r.status == 500 and r.header("content-type") == "application/problem+json", r
+    assert r.header("set-cookie") is None
+    assert get(aserver, "/sleep?s=0.01").status == 200

@@ -91,3 +91,13 @@ async def cancel_caught(req):
         return {"caught": True, "when": req.query.get("when")}
     return {"caught": False}
 
+
+
+@app.get("/finish-fails")
+async def finish_fails(req):
+    """A cookie makes the answer go through req._finish, which builds a Response from the
+    returned (body, status) pair: a status that is not one raises there, after the
+    handler returned (?when=later: after an await)."""
+    await _maybe_suspend(req)
+    req.set_cookie("sid", "1")
+    return "body", "not-a-status"
