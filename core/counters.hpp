@@ -36,6 +36,7 @@ class counter {
     X(cqes_reaped)                                                                                                     \
     X(enobufs)                                                                                                         \
     X(recv_stalls)                                                                                                     \
+    X(loop_stalls)                                                                                                     \
     X(timeouts)                                                                                                        \
     X(python_batches)                                                                                                  \
     X(python_requests)                                                                                                 \

@@ -61,6 +61,12 @@ class io_backend {
     /// Submit what was queued, wait up to `timeout_ms` for at least one event (or a
     /// wake-up), dispatch every event. Returns false on a fatal error.
     virtual bool wait(unsigned timeout_ms, io_events& events) noexcept = 0;
+    /// A reactor whose event loop waits for it (server_config::host_loop): submit what
+    /// the turn queued, without waiting. True when a turn is due at once: completions
+    /// known already (epoll's finished sends) or ops the kernel has not taken yet.
+    virtual bool submit() noexcept = 0;
+    /// Readable when wait() has something to dispatch (the hosting event loop watches it).
+    virtual int poll_fd() const noexcept = 0;
     virtual const char* name() const noexcept = 0;
     /// accept4() flags for served sockets: non-blocking on both backends (io_uring still
     /// poll-arms its recvs and sends; sendfile() needs it).

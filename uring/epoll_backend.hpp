@@ -23,6 +23,8 @@ class epoll_backend final : public io_backend {
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void forget(int fd) noexcept override;
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
+    bool submit() noexcept override { return !_pending.empty(); }
+    int poll_fd() const noexcept override { return _epfd; }
     const char* name() const noexcept override { return "epoll"; }
 
   private:

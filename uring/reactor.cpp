@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace ringbolt::uring {
@@ -154,9 +155,7 @@ result<void> reactor::setup() noexcept {
 void reactor::request_stop() noexcept {
     _stop.store(true, std::memory_order_release);
     if (_wake_fd >= 0) {
-        uint64_t one = 1;
-        ssize_t ignored = ::write(_wake_fd, &one, sizeof(one));
-        (void)ignored;
+        wake();
     }
 }
 
@@ -171,34 +170,171 @@ void reactor::run() noexcept {
     _accept_armed = true;
     _dispatcher.batch().reserve(256);
     _responses.reserve(256);
+    _app_slot = _index;
     _app.begin_turns();
-    while (true) {
-        flush_dirty();
-        _app.end_of_turn();
-        if (!_backend->wait(250, *this)) [[unlikely]] { // wake at least 4x a second for the tick
+    if (_config.host_loop) {
+        // The application's loop runs here and calls hosted_turn(); the stand-in watches
+        // that it keeps turning. Should the loop stop before the drain ended, this
+        // thread finishes it with turns of its own.
+        _loop_beat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+        _host_thread = pthread_self();
+        std::thread standin([this] { standin_main(); });
+        _app.host_loop(*this);
+        {
+            std::lock_guard<std::mutex> lock(_standin_mutex);
+            _standin_exit = true;
+        }
+        _standin_cv.notify_all();
+        wake(); // a stand-in serving the connections returns from its wait
+        standin.join();
+    }
+    while (!_done && turn(250)) { // wake at least 4x a second for the tick
+    }
+    _app.on_reactor_exit(_index);
+}
+
+bool reactor::turn(unsigned wait_ms) noexcept {
+    flush_dirty();
+    _app.end_of_turn();
+    if (!_backend->wait(wait_ms, *this)) [[unlikely]] {
+        return false;
+    }
+    _date.refresh();
+    _now_s = monotonic_seconds();
+    drain_inbox();
+    if (!_dispatcher.batch().empty()) {
+        run_app();
+    }
+    if (_now_s != _last_tick) {
+        tick();
+    }
+    if (!_draining && _stop.load(std::memory_order_acquire)) [[unlikely]] {
+        begin_drain();
+    }
+    if (_draining && _live == 0 && !_accept_armed) {
+        return false;
+    }
+    if (_draining && _now_s > _drain_deadline + 2) {
+        log(log_level::warning, "reactor %u: exiting with %zu connection(s) still closing", _index, _live);
+        return false;
+    }
+    return true;
+}
+
+int reactor::hosted_turn() noexcept {
+    _loop_beat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+    std::unique_lock<std::mutex> lock(_turn_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) {
+        // The stand-in serves the connections (the loop was blocked): it hands back at the
+        // end of its current wait, which this cuts short.
+        _ring_wanted.store(true, std::memory_order_release);
+        wake();
+        lock.lock();
+        _ring_wanted.store(false, std::memory_order_relaxed);
+    }
+    if (_done) {
+        return 0;
+    }
+    _host_in_turn = true;
+    bool more = turn(0);
+    _host_in_turn = false;
+    if (!more) {
+        _done = true;
+        return 0;
+    }
+    flush_dirty(); // the loop waits next: what this turn queued goes to the kernel now
+    _app.end_of_turn();
+    return _backend->submit() ? 2 : 1;
+}
+
+bool reactor::deliver_here(std::vector<http::app_response>& responses) noexcept {
+    if (!_config.host_loop || _host_in_turn || !pthread_equal(pthread_self(), _host_thread)) {
+        return false;
+    }
+    std::unique_lock<std::mutex> lock(_turn_mutex, std::try_to_lock);
+    if (!lock.owns_lock() || _done) {
+        return false; // the stand-in serves the connections: through the inbox
+    }
+    drain_inbox(); // what came before (another thread's, or the stand-in's time) goes first
+    deliver_responses(responses);
+    responses.clear();
+    flush_dirty();
+    _app.end_of_turn();
+    if (_backend->submit()) {
+        wake(); // completions known already (epoll's sends): the loop turns for them next
+    }
+    return true;
+}
+
+void reactor::wake() noexcept {
+    uint64_t one = 1;
+    ssize_t ignored = ::write(_wake_fd, &one, sizeof(one));
+    (void)ignored;
+}
+
+// The stand-in of a hosted reactor: it looks 10 times a second whether the loop still
+// turns, and serves the connections while it does not (an async handler blocks it), so
+// that sync routes are answered and async requests are read and queued for the loop.
+void reactor::standin_main() noexcept {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    name_current_thread("rb-standin-", _index);
+    bool began = false;
+    std::unique_lock<std::mutex> lock(_standin_mutex);
+    while (!_standin_exit) {
+        _standin_cv.wait_for(lock, std::chrono::milliseconds(100));
+        if (_standin_exit) {
             break;
         }
-        _date.refresh();
-        _now_s = monotonic_seconds();
-        drain_inbox();
-        if (!_dispatcher.batch().empty()) {
-            run_app();
+        if (monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns) {
+            continue;
         }
-        if (_now_s != _last_tick) {
-            tick();
+        lock.unlock();
+        if (!began) {
+            _app.begin_turns();
+            began = true;
         }
-        if (!_draining && _stop.load(std::memory_order_acquire)) [[unlikely]] {
-            begin_drain();
+        serve_while_loop_blocked();
+        lock.lock();
+    }
+    lock.unlock();
+    if (began) {
+        _app.on_reactor_exit(_index + 1);
+    }
+}
+
+void reactor::serve_while_loop_blocked() noexcept {
+    std::unique_lock<std::mutex> turns(_turn_mutex, std::try_to_lock);
+    uint64_t since = _loop_beat_ns.load(std::memory_order_relaxed);
+    // Held: a turn is running, so the loop is not what blocks (a sync handler may: it
+    // holds its reactor whoever runs it).
+    if (!turns.owns_lock() || _done || monotonic_ns() - since < standin_after_ns) {
+        return;
+    }
+    _counters.loop_stalls.add();
+    log(log_level::warning,
+        "reactor %u: the event loop has not turned for %.1f s; a stand-in thread serves its connections until it "
+        "does",
+        _index, static_cast<double>(monotonic_ns() - since) / 1e9);
+    _app_slot = _index + 1;
+    while (!_ring_wanted.load(std::memory_order_acquire)) {
+        {
+            std::lock_guard<std::mutex> lock(_standin_mutex);
+            if (_standin_exit) {
+                break;
+            }
         }
-        if (_draining && _live == 0 && !_accept_armed) {
-            break;
-        }
-        if (_draining && _now_s > _drain_deadline + 2) {
-            log(log_level::warning, "reactor %u: exiting with %zu connection(s) still closing", _index, _live);
+        if (!turn(100)) {
+            _done = true;
             break;
         }
     }
-    _app.on_reactor_exit(_index);
+    flush_dirty();
+    _app.end_of_turn();
+    _backend->submit();
+    _app_slot = _index;
+    log(log_level::info, "reactor %u: the event loop turns again and serves its connections", _index);
 }
 
 void reactor::update_accepting() noexcept {
@@ -848,7 +984,7 @@ void reactor::run_app() noexcept {
         batch.clear();
         return;
     }
-    _counters.gil_wait_ns.add(_app.handle_batch(_index, batch, _responses, *this));
+    _counters.gil_wait_ns.add(_app.handle_batch(_app_slot, batch, _responses, *this));
     batch.clear();
     deliver_responses(_responses);
     _responses.clear();
@@ -865,9 +1001,7 @@ void reactor::deliver(std::vector<http::app_response>& responses) noexcept {
     }
     if (wake) {
         _inbox_ready.store(true, std::memory_order_release);
-        uint64_t one = 1;
-        ssize_t ignored = ::write(_wake_fd, &one, sizeof(one));
-        (void)ignored;
+        this->wake();
     }
 }
 

@@ -18,6 +18,7 @@
 #include "uring/transport.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -54,6 +55,12 @@ struct server_config {
     /// options resolve "auto" (App._build, docs/cli.md).
     bool batch_scheduling = false;
     uint32_t max_connections = 1u << 20; ///< per core
+    /// The application's event loop runs on the reactor's own thread (app_handler::
+    /// host_loop): no hand-off between threads for async handlers. Only with one reactor
+    /// (the server turns it off otherwise). The ring is then shared with a stand-in thread
+    /// that serves the connections while the loop is blocked (an async handler that does
+    /// not yield), so it is set up without SINGLE_ISSUER (setup_ring's `shared`).
+    bool host_loop = false;
     /// Inherited listening sockets (a supervisor bound them; several worker processes
     /// share them, so a worker that exits never closes a listener). Reactor i uses
     /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
@@ -80,6 +87,13 @@ class response_sink {
   public:
     virtual ~response_sink() = default;
     virtual void deliver(std::vector<http::app_response>& responses) noexcept = 0;
+    /// deliver(), from the thread that hosts the event loop of this sink's reactor
+    /// (server_config::host_loop), outside its turns: the messages go out at once, with no
+    /// wake-up. False (nothing taken) where that cannot be done: use deliver().
+    virtual bool deliver_here(std::vector<http::app_response>& responses) noexcept {
+        (void)responses;
+        return false;
+    }
 };
 
 /// The application side of a reactor (Python lives behind this).
@@ -120,6 +134,15 @@ class app_handler {
     virtual void end_of_turn() noexcept {}
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
+    /// server_config::host_loop: run the application's event loop on this (the
+    /// reactor's) thread, calling `r.hosted_turn()` whenever `r.poll_fd()` is readable and
+    /// at least 4 times a second, until it returns 0. False: not hosted (no event loop),
+    /// the reactor runs its own turns. While a hosted reactor's stand-in serves it (the loop
+    /// is blocked) its handle_batch calls come from that thread, as `reactor_index + 1`.
+    virtual bool host_loop(class reactor& r) noexcept {
+        (void)r;
+        return false;
+    }
 };
 
 class reactor final : private io_events, private body_stream_factory, public response_sink {
@@ -134,8 +157,16 @@ class reactor final : private io_events, private body_stream_factory, public res
     /// Create the backend's kernel objects. Must run on the reactor's own thread
     /// (io_uring SINGLE_ISSUER).
     result<void> setup() noexcept;
-    /// Serve until stopped and drained.
+    /// Serve until stopped and drained (hosting the application's event loop when
+    /// server_config::host_loop says so).
     void run() noexcept;
+    /// A hosted reactor's turn, on the event loop's thread (app_handler::host_loop): what
+    /// the kernel has is dispatched and the output submitted, without waiting. 0: drained,
+    /// stop calling; 1: call again once poll_fd() is readable; 2: call again at once.
+    /// While the stand-in serves the connections it waits for the stand-in to hand back.
+    int hosted_turn() noexcept;
+    /// Readable when a hosted reactor has something for hosted_turn().
+    int poll_fd() const noexcept { return _backend->poll_fd(); }
     /// Ask the loop to drain and exit (any thread).
     void request_stop() noexcept;
 
@@ -143,6 +174,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     unsigned index() const noexcept { return _index; }
     /// Responses from an offloading application (any thread): queued, loop woken.
     void deliver(std::vector<http::app_response>& responses) noexcept override;
+    bool deliver_here(std::vector<http::app_response>& responses) noexcept override;
     const char* backend_name() const noexcept { return _backend->name(); }
     /// Per-route latency histograms (indexed by router id); null when metrics are off.
     const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
@@ -222,6 +254,13 @@ class reactor final : private io_events, private body_stream_factory, public res
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
     void run_app() noexcept;
+    /// One turn: submit and wait up to `wait_ms`, then dispatch, run the application,
+    /// tick. False once drained (or on a fatal backend error).
+    bool turn(unsigned wait_ms) noexcept;
+    /// host_loop: the stand-in thread, and its turns while the loop is blocked.
+    void standin_main() noexcept;
+    void serve_while_loop_blocked() noexcept;
+    void wake() noexcept;
     void deliver_responses(std::vector<http::app_response>& responses) noexcept;
     void drain_inbox() noexcept;
     void flush_dirty() noexcept;
@@ -278,6 +317,20 @@ class reactor final : private io_events, private body_stream_factory, public res
     std::unique_ptr<latency_histogram[]> _route_latency;
     request_dispatcher _dispatcher;              ///< after _route_latency: built from it
     std::unique_ptr<http::protocol_upgrade> _h2; ///< makes HTTP/2 connections (null: HTTP/2 off)
+
+    // A hosted reactor (server_config::host_loop). Turns run under _turn_mutex: the loop's
+    // (hosted_turn), or the stand-in's while the loop has not turned for standin_after_ns.
+    static constexpr uint64_t standin_after_ns = 500'000'000;
+    std::mutex _turn_mutex;
+    bool _done = false;                     ///< drained: no more turns (under _turn_mutex)
+    unsigned _app_slot = 0;                 ///< handle_batch's thread slot (under _turn_mutex)
+    std::atomic<uint64_t> _loop_beat_ns{0}; ///< the loop's last hosted_turn
+    std::atomic<bool> _ring_wanted{false};  ///< the loop turns again: the stand-in hands back
+    pthread_t _host_thread{};               ///< the thread that hosts the loop (run() sets it)
+    bool _host_in_turn = false;             ///< that thread is inside hosted_turn (its own)
+    std::mutex _standin_mutex;
+    std::condition_variable _standin_cv;
+    bool _standin_exit = false; ///< under _standin_mutex
 
     std::mutex _inbox_mutex;
     std::vector<http::app_response> _inbox;      ///< answers from handler threads

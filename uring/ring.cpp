@@ -85,7 +85,7 @@ std::string describe_setup_failure(int sys_errno) {
     return std::string("io_uring_setup failed: ") + std::strerror(sys_errno);
 }
 
-result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsigned cq_entries) noexcept {
+result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsigned cq_entries, bool shared) noexcept {
     const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
@@ -94,6 +94,9 @@ result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsi
     };
     int last = 0;
     for (unsigned flags : attempts) {
+        if (shared && (flags & IORING_SETUP_SINGLE_ISSUER)) {
+            continue;
+        }
         io_uring_params p{};
         p.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
         p.cq_entries = cq_entries != 0 ? cq_entries : entries * 4; // multishot ops post many CQEs per SQE

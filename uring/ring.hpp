@@ -21,10 +21,13 @@ struct ring_features {
 
 /// Create `ring` with the best flags the kernel accepts:
 /// SINGLE_ISSUER|DEFER_TASKRUN, else SINGLE_ISSUER|COOP_TASKRUN, else none.
+/// `shared`: other threads may submit too (a hosted reactor's standby): COOP_TASKRUN,
+/// else none (DEFER_TASKRUN would leave completions to the creating thread alone).
 /// `cq_entries` 0: four times `entries` (multishot ops post many CQEs per SQE).
 /// EPERM/ENOSYS (seccomp, kernel.io_uring_disabled) -> errc::io_uring_blocked.
 /// Also the load generator's (tools/load), so both sides of a benchmark run one set-up.
-result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features, unsigned cq_entries = 0) noexcept;
+result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features, unsigned cq_entries = 0,
+                        bool shared = false) noexcept;
 
 /// Probe once, on a short-lived thread of its own (throwaway ring): flags, opcodes, and a socketpair
 /// self-test of multishot recv with a provided buffer ring. Never throws.

@@ -78,6 +78,7 @@ result<void> server::start() {
     raise_nofile_limit();
     std::vector<int> cpus = allowed_cpus();
     unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
+    _config.host_loop = _config.host_loop && n == 1; // several reactors hand over to one loop thread
 
     // Probe once, in this thread: pick the backend and say why.
     bool use_epoll = _config.io == "epoll";
@@ -99,6 +100,15 @@ result<void> server::start() {
         }
     }
 
+    if (_config.host_loop) {
+        // The stand-in thread shares the ring (setup_ring's `shared`): no SINGLE_ISSUER,
+        // hence no DEFER_TASKRUN.
+        const std::string single = "single-issuer, defer-taskrun";
+        if (size_t at = _io_description.find(single); at != std::string::npos) {
+            _io_description.replace(at, single.size(), "coop-taskrun");
+        }
+        _io_description += ", event loop on the reactor thread";
+    }
     uint16_t port = _config.port;
     std::vector<int> fds;
     for (unsigned i = 0; i < n && !_config.listen_fds.empty(); ++i) {

@@ -21,7 +21,7 @@ uring_backend::~uring_backend() {
 }
 
 result<void> uring_backend::setup(const server_config& config, int wake_fd) noexcept {
-    RB_TRY(setup_ring(_ring, config.ring_entries, _features));
+    RB_TRY(setup_ring(_ring, config.ring_entries, _features, 0, config.host_loop));
     _ring_ok = true;
     RB_TRY(_buffers.init(_ring, 1, config.buffer_count, config.buffer_size));
     _wake_fd = wake_fd;
@@ -135,6 +135,13 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     counters->cqes_reaped.add(seen);
     _buffers.publish();
     return true;
+}
+
+bool uring_backend::submit() noexcept {
+    bool held = !_unsubmitted.empty() && !move_unsubmitted();
+    io_uring_submit(&_ring);
+    counters->submit_calls.add();
+    return held;
 }
 
 void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcept {

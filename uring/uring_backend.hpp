@@ -1,4 +1,5 @@
-// The io_uring backend: one ring (SINGLE_ISSUER|DEFER_TASKRUN where offered),
+// The io_uring backend: one ring (SINGLE_ISSUER|DEFER_TASKRUN where offered, COOP_TASKRUN
+// when its event loop hosts the reactor and a standby thread may take the ring over),
 // multishot accept, multishot recv into a provided buffer ring, sends, and one
 // submit-and-wait per loop turn.
 #pragma once
@@ -24,6 +25,8 @@ class uring_backend final : public io_backend {
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void forget(int) noexcept override {}
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
+    bool submit() noexcept override;
+    int poll_fd() const noexcept override { return _ring.ring_fd; }
     const char* name() const noexcept override { return "io_uring"; }
 
     /// Operations prepared while the kernel refused to take the SQ, waiting for wait().

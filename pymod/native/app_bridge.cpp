@@ -372,6 +372,7 @@ bool build_head(const response_parts& parts, http::response_head& head, bool hea
 
 app_bridge::~app_bridge() {
     Py_XDECREF(_json_default);
+    Py_XDECREF(_runner);
     for (auto& h : _handlers) {
         Py_XDECREF(h.callable);
         Py_XDECREF(h.param_names);
@@ -387,7 +388,7 @@ uint32_t app_bridge::add_handler(PyObject* callable, PyObject* param_names, bool
 
 void app_bridge::prepare(unsigned reactors) {
     _interp = PyThreadState_Get()->interp;
-    _thread_states.assign(reactors, nullptr);
+    _thread_states.assign(reactors + 1, nullptr);
 }
 
 void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp) {
@@ -655,7 +656,9 @@ PyObject* g_async_staged = nullptr; // a list, or null: nothing staged
 void stage_for_loop(PyObject* items) {
     if (g_async_staged == nullptr) {
         g_async_staged = items;
-        request_loop_wake();
+        if (!this_thread_hosts_loop()) { // a hosting loop takes them after the turn, unwoken
+            request_loop_wake();
+        }
         return;
     }
     Py_ssize_t n = PyList_GET_SIZE(g_async_staged);
@@ -786,6 +789,7 @@ PyObject* flush_completions() {
     }
     std::vector<std::pair<uring::response_sink*, http::app_response>> staged;
     staged.swap(g_staged);
+    bool hosted = this_thread_hosts_loop(); // the loop on a reactor's thread: sent from here
     Py_BEGIN_ALLOW_THREADS;
     // One deliver (one lock, at most one wake-up) per reactor, answers in their order.
     std::vector<http::app_response> batch;
@@ -801,7 +805,9 @@ PyObject* flush_completions() {
                 staged[j].first = nullptr;
             }
         }
-        sink->deliver(batch);
+        if (!hosted || !sink->deliver_here(batch)) {
+            sink->deliver(batch);
+        }
     }
     Py_END_ALLOW_THREADS;
     Py_RETURN_NONE;
@@ -815,6 +821,7 @@ void app_bridge::set_json_default(PyObject* fn) {
 
 void app_bridge::set_async_runner(PyObject* runner) {
     _async_runner = runner != nullptr && runner != Py_None;
+    Py_XSETREF(_runner, _async_runner ? Py_NewRef(runner) : nullptr);
 }
 
 void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>& answers,
@@ -942,6 +949,52 @@ void app_bridge::end_of_turn() noexcept {
     if (reactor_wake_owed_somewhere()) [[unlikely]] {
         end_reactor_turn();
     }
+}
+
+namespace {
+constexpr const char* reactor_capsule_name = "ringbolt.reactor";
+
+// The turn function AsyncRunner.host calls: the GIL is released for the turn (its
+// handle_batch takes it again with this thread's state).
+PyObject* hosted_turn(PyObject* capsule, PyObject*) {
+    auto* r = static_cast<uring::reactor*>(PyCapsule_GetPointer(capsule, reactor_capsule_name));
+    if (r == nullptr) {
+        return nullptr;
+    }
+    int state;
+    Py_BEGIN_ALLOW_THREADS;
+    state = r->hosted_turn();
+    Py_END_ALLOW_THREADS;
+    return PyLong_FromLong(state);
+}
+
+PyMethodDef hosted_turn_def = {"hosted_turn", hosted_turn, METH_NOARGS, nullptr};
+} // namespace
+
+bool app_bridge::host_loop(uring::reactor& r) noexcept {
+    if (_runner == nullptr) {
+        return false;
+    }
+    PyThreadState*& ts = _thread_states[r.index()];
+    if (ts == nullptr) {
+        ts = PyThreadState_New(_interp);
+    }
+    PyEval_RestoreThread(ts);
+    set_this_thread_hosts_loop(true);
+    PyObject* capsule = PyCapsule_New(&r, reactor_capsule_name, nullptr);
+    PyObject* turn = capsule != nullptr ? PyCFunction_New(&hosted_turn_def, capsule) : nullptr;
+    PyObject* done = turn != nullptr ? PyObject_CallMethod(_runner, "host", "Oi", turn, r.poll_fd()) : nullptr;
+    if (done == nullptr) {
+        log(log_level::error, "reactor %u: the event loop could not run on its thread; it runs its own turns",
+            r.index());
+        PyErr_Print();
+    }
+    Py_XDECREF(done);
+    Py_XDECREF(turn);
+    Py_XDECREF(capsule);
+    set_this_thread_hosts_loop(false);
+    PyEval_SaveThread();
+    return done != nullptr;
 }
 
 void app_bridge::on_reactor_exit(unsigned reactor_index) noexcept {

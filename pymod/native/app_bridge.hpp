@@ -135,7 +135,8 @@ class app_bridge final : public uring::app_handler {
 
     /// Register a Python handler; returns its index. GIL held.
     uint32_t add_handler(PyObject* callable, PyObject* param_names, bool is_coroutine);
-    /// Reactor threads about to start: one PyThreadState slot per reactor.
+    /// Reactor threads about to start: one PyThreadState slot per reactor, and one for a
+    /// hosted reactor's stand-in (`reactors`).
     void prepare(unsigned reactors);
 
     uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
@@ -143,6 +144,9 @@ class app_bridge final : public uring::app_handler {
     void begin_turns() noexcept override;
     void end_of_turn() noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
+    /// Runs the asyncio runner's loop on the reactor's thread (AsyncRunner.host), with a
+    /// callable that runs the reactor's turns. False without a runner.
+    bool host_loop(uring::reactor& r) noexcept override;
     std::shared_ptr<http::body_stream> make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
                                                         uint64_t seq) noexcept override;
 
@@ -208,7 +212,8 @@ class app_bridge final : public uring::app_handler {
     bool wake_standby_locked() noexcept;
     bool is_async(const http::app_request& req) const noexcept;
 
-    bool _async_runner = false; ///< set_async_runner was given a runner: async requests are staged for it
+    bool _async_runner = false;  ///< set_async_runner was given a runner: async requests are staged for it
+    PyObject* _runner = nullptr; ///< that runner (host_loop runs its loop on a reactor's thread)
     PyObject* _json_default = nullptr;
 
     const python_types& _types; ///< process-wide (module state): detached requests outlive servers

@@ -129,6 +129,7 @@ class native_server {
             throw pb::value_error("reactor_sched must be 'auto', 'batch' or 'normal', not '" + sched + "'");
         }
         cfg.batch_scheduling = sched == "batch";
+        cfg.host_loop = get_opt<bool>(c, "host_loop", false);
         cfg.backlog = get_opt<int>(c, "backlog", cfg.backlog);
         cfg.buffer_count = get_opt<unsigned>(c, "buffer_count", cfg.buffer_count);
         cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);

@@ -37,6 +37,7 @@ int g_notify_fd = -1;
 struct turn_state {
     bool defer_wake = false; ///< this thread ends its turns with end_reactor_turn
     bool wake_owed = false;  ///< a deferred wake-up is owed to the loop
+    bool hosts_loop = false; ///< the loop runs on this (reactor) thread
 };
 thread_local turn_state tl_turn;
 
@@ -181,6 +182,14 @@ std::atomic<int> reactor_wakes_owed{0};
 
 void begin_reactor_turns() noexcept {
     tl_turn.defer_wake = true;
+}
+
+void set_this_thread_hosts_loop(bool hosts) noexcept {
+    tl_turn.hosts_loop = hosts;
+}
+
+bool this_thread_hosts_loop() noexcept {
+    return tl_turn.hosts_loop;
 }
 
 void end_reactor_turn(bool more_turns) noexcept {

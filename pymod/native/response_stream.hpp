@@ -148,6 +148,10 @@ void begin_reactor_turns() noexcept;
 /// it, and later readiness on this thread is held until the next call (`more_turns`
 /// false: the thread is exiting, wake at once from now on).
 void end_reactor_turn(bool more_turns = true) noexcept;
+/// This thread is a reactor's that hosts the event loop (app_bridge::host_loop): the
+/// loop takes what the reactor's turns staged for it right after each turn, unwoken.
+void set_this_thread_hosts_loop(bool hosts) noexcept;
+bool this_thread_hosts_loop() noexcept;
 /// How many reactor threads owe the loop a deferred wake-up (changed under the ready
 /// lock; read without it: a thread always sees its own changes).
 extern std::atomic<int> reactor_wakes_owed;

@@ -1,10 +1,11 @@
 """The asyncio side of ringbolt: ``async def`` handlers run as Tasks on one event loop
-thread per process (uvloop when installed). Reactors stage each turn's async requests
-natively and wake the loop once, at the end of the turn, through the notify eventfd it
-watches (``_stream.watch_streams``); each handler runs in a task whose
-coroutine is native (``_native.answer``: it awaits the handler and answers the request);
-every answer goes back to its reactor staged, and delivered once per loop iteration (one
-wake-up per reactor for all the answers an iteration finished)."""
+per process (uvloop when installed). With one reactor the loop runs on the reactor's own
+thread while serving (``AsyncRunner.host``): a turn stages its async requests and they
+start right after it, and answers leave from that thread. With several, reactors stage
+each turn's async requests natively and wake the loop's thread once, at the end of the
+turn, through the notify eventfd it watches (``_stream.watch_streams``). Each handler runs
+in a task whose coroutine is native (``_native.answer``: it awaits the handler and answers
+the request); answers go back staged, delivered once per loop iteration."""
 
 from __future__ import annotations
 
@@ -41,8 +42,11 @@ class AsyncRunner:
     def __init__(self, stall_after: float = STALL_AFTER) -> None:
         self.loop = _new_loop()
         self._ready = threading.Event()
+        self._lent: threading.Event | None = None  # host(): set when the loop comes back
+        self._borrowed = threading.Event()  # host(): the runner's thread has let go of the loop
         self._thread = threading.Thread(target=self._main, name="ringbolt-asyncio", daemon=True)
         self._thread.start()
+        self.thread_ident = self._thread.ident  # the thread the loop runs on (host() moves it)
         self._ready.wait()
         self._watchdog = _Watchdog(self, stall_after)
         self._watchdog.start()
@@ -54,7 +58,16 @@ class AsyncRunner:
         watch_streams(self.loop, self._start_staged)  # and streamed responses' producers wait on it
         self.loop.call_soon(self._ready.set)
         try:
-            self.loop.run_forever()
+            while True:
+                self.loop.run_forever()
+                if self._lent is None:
+                    break
+                # Lent to a reactor's thread (host): wait until it gives the loop back.
+                back = self._lent
+                self._lent = None
+                self._borrowed.set()
+                back.wait()
+                self.thread_ident = threading.get_ident()
         finally:
             try:
                 pending = asyncio.all_tasks(self.loop)
@@ -64,6 +77,56 @@ class AsyncRunner:
                     self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             finally:
                 self.loop.close()
+
+    def host(self, turn: Any, fd: int) -> None:
+        """Run the loop on the calling thread, a reactor's (``_native``'s host_loop calls
+        this on it), until the reactor has drained: ``turn()`` runs one of its turns
+        whenever ``fd`` is readable, and at least 4 times a second. The loop leaves its
+        own thread meanwhile (which waits for it), and async requests cost no hand-off
+        between threads: a turn stages them and they start right after it, on this thread.
+
+        ``turn()`` returns 0 once the reactor has drained, 1 to wait for ``fd``, 2 to be
+        called again at once. Sync handlers run inside it, as on any reactor, with no
+        running loop (they may call ``asyncio.run``)."""
+        loop = self.loop
+        back = threading.Event()
+        self._borrowed.clear()
+        self._lent = back
+        loop.call_soon_threadsafe(loop.stop)
+        self._borrowed.wait()
+        self.thread_ident = threading.get_ident()
+        set_running = asyncio.events._set_running_loop
+        take = _take_async
+        timer: list[asyncio.Handle] = []
+
+        def on_ready() -> None:
+            set_running(None)
+            try:
+                state = turn()
+            finally:
+                set_running(loop)
+            items = take()
+            if items:
+                start_batch(loop, items, _answer)
+            if state == 2:
+                loop.call_soon(on_ready)
+            elif state == 0:
+                loop.remove_reader(fd)
+                timer[0].cancel()
+                loop.stop()
+
+        def tick() -> None:
+            timer[0] = loop.call_later(0.25, tick)
+            on_ready()
+
+        try:
+            loop.add_reader(fd, on_ready)
+            timer.append(loop.call_soon(tick))
+            loop.run_forever()
+        finally:
+            loop.remove_reader(fd)
+            timer[0].cancel()
+            back.set()  # the runner's thread takes the loop again
 
     def _start_staged(self) -> None:
         """The notify eventfd fired (after ``_stream.watch_streams`` read it): start the
@@ -110,7 +173,7 @@ class _Watchdog(threading.Thread):
             stalled = time.monotonic() - self._beat
             if stalled >= self._stall_after and not reported:
                 reported = True
-                ident = self._runner._thread.ident
+                ident = self._runner.thread_ident
                 frame = sys._current_frames().get(ident) if ident is not None else None
                 where = "".join(traceback.format_stack(frame)[-6:]) if frame is not None else "(no stack)\n"
                 logger.warning("the event loop has not run for %.1f s: an async handler blocks it (every async "

@@ -340,12 +340,17 @@ class App(RouteGroup):
 
                 config["handler_threads"] = default_threads()
             logger.info("WSGI application on %d handler threads per worker", config["handler_threads"])
+        on_loop = self._runner is not None and not config.get("handler_threads")
+        # One reactor: the event loop runs on its thread (no hand-off between threads;
+        # docs/architecture.md, "The event loop on the reactor's thread").
+        reactors = config.get("threads") or len(os.sched_getaffinity(0))
+        config["host_loop"] = on_loop and reactors == 1 and os.environ.get("RINGBOLT_HOST_LOOP", "1") != "0"
         if config.get("reactor_sched") in (None, "auto"):
             # The asyncio loop thread holds the GIL a reactor would wait for: a reactor that
             # preempts it on every arrival only switches back and forth (docs/cli.md,
-            # "Reactor scheduling"). With a handler pool (WSGI) batch measured no better.
-            on_loop = self._runner is not None and not config.get("handler_threads")
-            config["reactor_sched"] = "batch" if on_loop else "normal"
+            # "Reactor scheduling"). With a handler pool (WSGI) batch measured no better;
+            # a reactor that hosts the loop has no other thread to yield to.
+            config["reactor_sched"] = "batch" if on_loop and not config["host_loop"] else "normal"
         from .websocket import WebSocketRoute, WebSocketSettings
 
         ws_settings = WebSocketSettings.from_options(config)

@@ -73,6 +73,8 @@ class fault_backend final : public io_backend {
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override { _inner->poll_writable(fd, slot, gen); }
     void forget(int fd) noexcept override { _inner->forget(fd); }
     const char* name() const noexcept override { return _inner->name(); }
+    bool submit() noexcept override { return _inner->submit() || !_lost_cancelled.empty() || !_held.empty(); }
+    int poll_fd() const noexcept override { return _inner->poll_fd(); }
 
     bool wait(unsigned timeout_ms, io_events& events) noexcept override {
         if (!_lost_cancelled.empty()) {

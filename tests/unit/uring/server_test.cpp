@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -456,6 +458,164 @@ INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
                              return std::string(info.param.io == std::string("epoll") ? "epoll" : "uring") +
                                     (info.param.offload ? "_offload" : "_inline");
                          });
+
+// An application whose event loop runs on the reactor's thread (server_config::host_loop),
+// as ringbolt's asyncio loop does: a poll() loop that calls hosted_turn() and then runs
+// the "async" requests the turn queued (GET /app/loop-*), answering them through
+// deliver_here. /app/loop-block blocks the loop until the gate opens, as an async
+// handler that never yields; every other /app/ path is answered inline ("sync").
+class hosting_app final : public app_handler {
+  public:
+    uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+                          std::vector<http::app_response>& out, response_sink& sink) noexcept override {
+        for (auto& req : batch) {
+            std::string path(req.path.in(req.data));
+            if (path.rfind("/app/loop-", 0) == 0) {
+                _jobs.push_back({&sink, req.conn_slot, req.conn_gen, req.seq, path});
+                continue;
+            }
+            if (reactor_index == 1) {
+                _by_standin.fetch_add(1);
+            }
+            out.push_back(answer(req.conn_slot, req.conn_gen, req.seq, "sync:" + path));
+        }
+        return 0;
+    }
+
+    bool host_loop(reactor& r) noexcept override {
+        _host_tid = std::this_thread::get_id();
+        while (true) {
+            pollfd p{r.poll_fd(), POLLIN, 0};
+            ::poll(&p, 1, 250);
+            int state = r.hosted_turn();
+            _turns.fetch_add(1);
+            std::vector<job> jobs;
+            jobs.swap(_jobs); // the turn's; only this thread's turns add to it until the stand-in serves
+            for (auto& j : jobs) {
+                if (j.path == "/app/loop-block") {
+                    _gate.hold();
+                }
+                std::vector<http::app_response> one;
+                one.push_back(answer(j.slot, j.gen, j.seq, "loop:" + j.path));
+                _delivered_here.fetch_add(1); // counted before the client can read the answer
+                if (!j.sink->deliver_here(one)) {
+                    _delivered_here.fetch_sub(1);
+                    j.sink->deliver(one);
+                }
+            }
+            if (state == 0) {
+                return true;
+            }
+        }
+    }
+
+    gate& held() noexcept { return _gate; }
+    int turns() const noexcept { return _turns.load(); }
+    int delivered_here() const noexcept { return _delivered_here.load(); }
+    int by_standin() const noexcept { return _by_standin.load(); }
+
+  private:
+    struct job {
+        response_sink* sink;
+        uint32_t slot, gen;
+        uint64_t seq;
+        std::string path;
+    };
+    static http::app_response answer(uint32_t slot, uint32_t gen, uint64_t seq, std::string body) {
+        http::app_response r;
+        r.conn_slot = slot;
+        r.conn_gen = gen;
+        r.seq = seq;
+        r.body = std::move(body);
+        r.start.fields = "Content-Type: text/plain\r\n";
+        r.start.content_length = static_cast<int64_t>(r.body.size());
+        return r;
+    }
+
+    std::vector<job> _jobs; // the reactor's turns (one thread at a time, under its turn lock) and the loop
+    gate _gate;
+    std::thread::id _host_tid;
+    std::atomic<int> _turns{0};
+    std::atomic<int> _delivered_here{0};
+    std::atomic<int> _by_standin{0};
+};
+
+class HostedLoop : public ::testing::TestWithParam<const char*> {
+  protected:
+    server_config config() const {
+        server_config cfg;
+        cfg.port = 0;
+        cfg.threads = 1;
+        cfg.io = GetParam();
+        cfg.pin_threads = false;
+        cfg.host_loop = true;
+        return cfg;
+    }
+};
+
+TEST_P(HostedLoop, TheLoopRunsTheTurnsAndSendsItsAnswersWithoutAWakeUp) {
+    hosting_app app;
+    server srv(config(), make_routes(), app);
+    ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+    int fd = connect_to(srv.port());
+    for (int r = 0; r < 20; ++r) {
+        std::string x = std::to_string(r);
+        std::string reqs = "GET /app/loop-" + x +
+                           " HTTP/1.1\r\nHost: t\r\n\r\nGET /native HTTP/1.1\r\nHost: t\r\n\r\n" + "GET /app/s" + x +
+                           " HTTP/1.1\r\nHost: t\r\n\r\n";
+        ASSERT_EQ(send_retrying(fd, reqs.data(), reqs.size()), static_cast<ssize_t>(reqs.size()));
+        std::vector<std::string> want = {"loop:/app/loop-" + x, "native", "sync:/app/s" + x};
+        EXPECT_EQ(read_bodies(fd, 3), want); // pipelining order kept across the two paths
+    }
+    ::close(fd);
+    EXPECT_GT(app.turns(), 0);
+    EXPECT_EQ(app.delivered_here(), 20); // every loop answer went out from the loop's thread
+    EXPECT_EQ(srv.reactors()[0]->counters().loop_stalls.get(), 0u);
+    srv.stop();
+    srv.join();
+    EXPECT_EQ(app.by_standin(), 0);
+}
+
+TEST_P(HostedLoop, AStandInServesTheConnectionsWhileTheLoopIsBlocked) {
+    hosting_app app;
+    server srv(config(), make_routes(), app);
+    ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+    int blocked = connect_to(srv.port());
+    std::string block = "GET /app/loop-block HTTP/1.1\r\nHost: t\r\n\r\n";
+    ASSERT_EQ(send_retrying(blocked, block.data(), block.size()), static_cast<ssize_t>(block.size()));
+    ASSERT_TRUE(app.held().wait_entered(5000));
+    // The loop's thread is held: the stand-in takes the ring after 0.5 s and answers
+    // the sync route (handle_batch called on its thread, as reactor_index 1) and native
+    // routes; a loop request is read and waits for the loop.
+    int other = connect_to(srv.port());
+    std::string reqs = "GET /app/while HTTP/1.1\r\nHost: t\r\n\r\nGET /native HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /app/loop-after HTTP/1.1\r\nHost: t\r\n\r\n";
+    ASSERT_EQ(send_retrying(other, reqs.data(), reqs.size()), static_cast<ssize_t>(reqs.size()));
+    std::vector<std::string> first = {"sync:/app/while", "native"};
+    EXPECT_EQ(read_bodies(other, 2), first);
+    EXPECT_EQ(app.by_standin(), 1);
+    EXPECT_EQ(srv.reactors()[0]->counters().loop_stalls.get(), 1u);
+    app.held().release();
+    std::vector<std::string> blocked_answer = {"loop:/app/loop-block"};
+    EXPECT_EQ(read_bodies(blocked, 1), blocked_answer);
+    std::vector<std::string> after = {"loop:/app/loop-after"};
+    EXPECT_EQ(read_bodies(other, 1), after);
+    // The loop has the ring back: its answers go out from its thread again.
+    int before = app.delivered_here();
+    std::string again = "GET /app/loop-again HTTP/1.1\r\nHost: t\r\n\r\n";
+    ASSERT_EQ(send_retrying(other, again.data(), again.size()), static_cast<ssize_t>(again.size()));
+    std::vector<std::string> again_answer = {"loop:/app/loop-again"};
+    EXPECT_EQ(read_bodies(other, 1), again_answer);
+    EXPECT_EQ(app.delivered_here(), before + 1);
+    ::close(blocked);
+    ::close(other);
+    srv.stop();
+    srv.join();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HostedLoop, ::testing::Values("io_uring", "epoll"), [](const auto& info) {
+    return std::string(info.param == std::string("epoll") ? "epoll" : "uring");
+});
 
 } // namespace
 } // namespace ringbolt::uring

@@ -1,0 +1,103 @@
+"""The event loop on the reactor's thread (docs/architecture.md, "The event loop on the
+reactor's thread"): with one reactor per worker, async handlers run on the reactor's own
+thread, beside the sync ones, with no hand-off between threads; sync handlers still see no
+running loop. RINGBOLT_HOST_LOOP=0, or several reactors, keep the loop on a thread of its
+own. A loop that blocks is covered by test_loop_stall.py and test_reactor_sched.py; hooks
+on the moved loop by test_hooks_loop.py."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ServerProcess, get
+
+
+def reactor_tids(pid: int) -> set[int]:
+    return {int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()
+            if (t / "comm").read_text().strip().startswith("rb-reactor-")}
+
+
+@pytest.mark.parametrize("args, env, hosted", [
+    (["--threads", "1"], {}, True),
+    (["--threads", "1"], {"RINGBOLT_HOST_LOOP": "0"}, False),
+    (["--threads", "2"], {}, False),
+], ids=["one-reactor", "one-reactor-host-loop-0", "two-reactors"])
+def test_where_async_handlers_run(args: list[str], env: dict[str, str], hosted: bool):
+    srv = ServerProcess("hosted_app:app", *args, env=env)
+    try:
+        sync = [get(srv, "/sync").json() for _ in range(4)]
+        on_loop = [get(srv, "/async").json() for _ in range(4)]
+        reactors = reactor_tids(srv.proc.pid)
+    finally:
+        assert srv.stop() == 0, srv.output()
+    assert all(r["tid"] in reactors and r["loop"] is False for r in sync), (sync, reactors)
+    assert all(r["loop"] is True for r in on_loop)
+    loop_tids = {r["tid"] for r in on_loop}
+    assert len(loop_tids) == 1  # one loop per worker, on one thread
+    if hosted:
+        assert loop_tids == reactors and len(reactors) == 1
+        assert "event loop on the reactor thread" in srv.output()
+    else:
+        assert not loop_tids & reactors
+        assert "event loop on the reactor thread" not in srv.output()
+
+
+def test_a_sync_handler_beside_a_hosted_loop_can_run_asyncio():
+    srv = ServerProcess("hosted_app:app", "--threads", "1")
+    try:
+        r = get(srv, "/sync-runs-asyncio")
+        assert r.status == 200 and r.json() == {"sum": 45}, (r, srv.output())
+        assert get(srv, "/async").status == 200
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_many_concurrent_async_and_sync_requests_on_a_hosted_loop():
+    srv = ServerProcess("hosted_app:app", "--threads", "1")
+    failures: list[object] = []
+
+    def client(k: int) -> None:
+        try:
+            with srv.connect(timeout=10) as s:
+                path = "/async" if k % 2 else "/sync"
+                req = f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+                s.sendall(req * 50)  # pipelined: answers in order
+                data = b""
+                while data.count(b"HTTP/1.1 200 OK") < 50:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                if data.count(b"HTTP/1.1 200 OK") != 50:
+                    failures.append((k, data[-200:]))
+        except OSError as exc:
+            failures.append((k, exc))
+
+    try:
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert failures == []
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_sigterm_drains_an_async_request_in_flight_on_a_hosted_loop():
+    srv = ServerProcess("hosted_app:app", "--threads", "1")
+    result: dict[str, object] = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", get(srv, "/slow?s=1")))
+    t.start()
+    time.sleep(0.3)  # in flight: awaiting on the loop
+    srv.proc.send_signal(signal.SIGTERM)
+    t.join(15)
+    assert srv.proc.wait(15) == 0, srv.output()
+    r = result["r"]
+    assert r.status == 200 and r.body == b"slow done", r  # type: ignore[attr-defined]
+    assert "stopped" in srv.output()
