@@ -44,6 +44,7 @@ class AsyncRunner:
         self._ready = threading.Event()
         self._lent: threading.Event | None = None  # host(): set when the loop comes back
         self._borrowed = threading.Event()  # host(): the runner's thread has let go of the loop
+        self._stopping = False
         self._thread = threading.Thread(target=self._main, name="ringbolt-asyncio", daemon=True)
         self._thread.start()
         self.thread_ident = self._thread.ident  # the thread the loop runs on (host() moves it)
@@ -68,6 +69,8 @@ class AsyncRunner:
                 self._borrowed.set()
                 back.wait()
                 self.thread_ident = threading.get_ident()
+                if self._stopping:
+                    break
         finally:
             try:
                 pending = asyncio.all_tasks(self.loop)
@@ -142,6 +145,7 @@ class AsyncRunner:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
+        self._stopping = True  # also when the loop is lent: it comes back to close
         self._watchdog.stop()
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)

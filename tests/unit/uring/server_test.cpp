@@ -471,6 +471,7 @@ class hosting_app final : public app_handler {
         for (auto& req : batch) {
             std::string path(req.path.in(req.data));
             if (path.rfind("/app/loop-", 0) == 0) {
+                std::lock_guard<std::mutex> lock(_jobs_mutex);
                 _jobs.push_back({&sink, req.conn_slot, req.conn_gen, req.seq, path});
                 continue;
             }
@@ -490,7 +491,12 @@ class hosting_app final : public app_handler {
             int state = r.hosted_turn();
             _turns.fetch_add(1);
             std::vector<job> jobs;
-            jobs.swap(_jobs); // the turn's; only this thread's turns add to it until the stand-in serves
+            {
+                // What the turn queued (and, while the loop was held, the stand-in's turns:
+                // ringbolt's own queue is guarded by the GIL).
+                std::lock_guard<std::mutex> lock(_jobs_mutex);
+                jobs.swap(_jobs);
+            }
             for (auto& j : jobs) {
                 if (j.path == "/app/loop-block") {
                     _gate.hold();
@@ -532,7 +538,8 @@ class hosting_app final : public app_handler {
         return r;
     }
 
-    std::vector<job> _jobs; // the reactor's turns (one thread at a time, under its turn lock) and the loop
+    std::mutex _jobs_mutex;
+    std::vector<job> _jobs; ///< queued by the reactor's turns, taken by the loop
     gate _gate;
     std::thread::id _host_tid;
     std::atomic<int> _turns{0};
