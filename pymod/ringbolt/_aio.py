@@ -23,13 +23,17 @@ from ._tasks import start_batch
 logger = logging.getLogger("ringbolt")
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
+def _new_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
+    """``--loop``: "auto" (uvloop when installed), "asyncio" or "uvloop"."""
+    if kind == "asyncio":
+        return asyncio.new_event_loop()
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]  # optional: typed when installed
-
-        return uvloop.new_event_loop()
     except ImportError:
+        if kind == "uvloop":
+            raise RuntimeError("--loop uvloop: uvloop is not installed (pip install uvloop)") from None
         return asyncio.new_event_loop()
+    return uvloop.new_event_loop()  # type: ignore[no-any-return,unused-ignore]
 
 
 STALL_AFTER = 2.0  # seconds without a loop turn before the watchdog reports it
@@ -39,8 +43,8 @@ class AsyncRunner:
     """An event loop in a daemon thread, which takes the async requests the native
     bridge stages for it."""
 
-    def __init__(self, stall_after: float = STALL_AFTER) -> None:
-        self.loop = _new_loop()
+    def __init__(self, stall_after: float = STALL_AFTER, loop: str = "auto") -> None:
+        self.loop = _new_loop(loop)
         self._ready = threading.Event()
         self._lent: threading.Event | None = None  # host(): set when the loop comes back
         self._borrowed = threading.Event()  # host(): the runner's thread has let go of the loop

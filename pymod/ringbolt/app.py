@@ -482,6 +482,7 @@ class App(RouteGroup):
         In that mode a failing startup hook raises ``StartupHookError``.
         """
         bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
+        loop_kind = options.pop("loop", None) or "auto"  # --loop
         config = dict(options, host=host, port=port, threads=threads or 0)
         previous: dict[signal.Signals, Any] = {}
         started: list[bool] = []
@@ -491,7 +492,7 @@ class App(RouteGroup):
         if self._needs_loop(routes):
             from ._aio import AsyncRunner
 
-            self._runner = AsyncRunner()  # one loop per worker: hooks, lifespan and handlers share it
+            self._runner = AsyncRunner(loop=loop_kind)  # one loop per worker: hooks, lifespan and handlers share it
         try:
             for fn in self._startup:
                 try:

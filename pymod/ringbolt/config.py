@@ -207,8 +207,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--no-pin", "workers", "do not pin reactor threads to CPUs", kind="switch"),
     Option("--reactor-sched", "workers", "reactor threads' scheduling policy: batch (SCHED_BATCH: a reactor's "
            "wake-up does not preempt the Python thread on its CPU), normal, or auto (default: batch when requests "
-           "go to the worker's asyncio loop, an ASGI app or async handlers, and no handler pool; else normal)",
+           "go to the worker's asyncio loop on its own thread, an ASGI app or async handlers, and no handler pool; "
+           "else normal)",
            choices=("auto", "batch", "normal")),
+    Option("--loop", "workers", "event loop implementation: auto (uvloop when installed, else asyncio's), asyncio "
+           "or uvloop (default auto)", choices=("auto", "asyncio", "uvloop")),
     Option("--wsgi-threads", "workers", "threads running a WSGI app per worker (default 2x CPUs available, "
            "4 to 32)", type=_positive, metavar="N"),
     # HTTP and limits

@@ -2,7 +2,7 @@
 reactor's thread"): with one reactor per worker, async handlers run on the reactor's own
 thread, beside the sync ones, with no hand-off between threads; sync handlers still see no
 running loop. RINGBOLT_HOST_LOOP=0, or several reactors, keep the loop on a thread of its
-own. A loop that blocks is covered by test_loop_stall.py and test_reactor_sched.py; hooks
+own; `--loop asyncio` and `--loop uvloop` both move. A loop that blocks is covered by test_loop_stall.py and test_reactor_sched.py; hooks
 on the moved loop by test_hooks_loop.py."""
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ def reactor_tids(pid: int) -> set[int]:
 
 
 @pytest.mark.parametrize("args, env, hosted", [
-    (["--threads", "1"], {}, True),
+    (["--threads", "1", "--loop", "uvloop"], {}, True),
+    (["--threads", "1", "--loop", "asyncio"], {}, True),
     (["--threads", "1"], {"RINGBOLT_HOST_LOOP": "0"}, False),
     (["--threads", "2"], {}, False),
-], ids=["one-reactor", "one-reactor-host-loop-0", "two-reactors"])
+], ids=["one-reactor-uvloop", "one-reactor-asyncio", "one-reactor-host-loop-0", "two-reactors"])
 def test_where_async_handlers_run(args: list[str], env: dict[str, str], hosted: bool):
     srv = ServerProcess("hosted_app:app", *args, env=env)
     try:
@@ -37,6 +38,8 @@ def test_where_async_handlers_run(args: list[str], env: dict[str, str], hosted: 
         assert srv.stop() == 0, srv.output()
     assert all(r["tid"] in reactors and r["loop"] is False for r in sync), (sync, reactors)
     assert all(r["loop"] is True for r in on_loop)
+    if "--loop" in args:
+        assert {r["loop_module"] for r in on_loop} == {args[args.index("--loop") + 1]}
     loop_tids = {r["tid"] for r in on_loop}
     assert len(loop_tids) == 1  # one loop per worker, on one thread
     if hosted:
@@ -89,8 +92,9 @@ def test_many_concurrent_async_and_sync_requests_on_a_hosted_loop():
         assert srv.stop() == 0, srv.output()
 
 
-def test_sigterm_drains_an_async_request_in_flight_on_a_hosted_loop():
-    srv = ServerProcess("hosted_app:app", "--threads", "1")
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_sigterm_drains_an_async_request_in_flight_on_a_hosted_loop(loop: str):
+    srv = ServerProcess("hosted_app:app", "--threads", "1", "--loop", loop)
     result: dict[str, object] = {}
     t = threading.Thread(target=lambda: result.setdefault("r", get(srv, "/slow?s=1")))
     t.start()

@@ -20,7 +20,8 @@ def running_loop() -> bool:
 @app.get("/async")
 async def on_loop(req):
     await asyncio.sleep(0)  # a step after a suspension, too
-    return {"tid": threading.get_native_id(), "loop": running_loop()}
+    return {"tid": threading.get_native_id(), "loop": running_loop(),
+            "loop_module": type(asyncio.get_running_loop()).__module__.split(".")[0]}
 
 
 @app.get("/sync")
