@@ -248,7 +248,7 @@ int reactor::hosted_turn() noexcept {
 }
 
 bool reactor::deliver_here(std::vector<http::app_response>& responses) noexcept {
-    if (!_config.host_loop || _host_in_turn || !pthread_equal(pthread_self(), _host_thread)) {
+    if (!_config.host_loop || !pthread_equal(pthread_self(), _host_thread) || _host_in_turn) {
         return false;
     }
     std::unique_lock<std::mutex> lock(_turn_mutex, std::try_to_lock);
@@ -334,7 +334,9 @@ void reactor::serve_while_loop_blocked() noexcept {
     _app.end_of_turn();
     _backend->submit();
     _app_slot = _index;
-    log(log_level::info, "reactor %u: the event loop turns again and serves its connections", _index);
+    if (_ring_wanted.load(std::memory_order_relaxed)) {
+        log(log_level::info, "reactor %u: the event loop turns again and serves its connections", _index);
+    }
 }
 
 void reactor::update_accepting() noexcept {
