@@ -809,6 +809,9 @@ PyObject* flush_completions() {
             sink->deliver(batch);
         }
     }
+    if (hosted && take_hosted_wake()) {
+        wake_loop_now(); // readiness deliver_here found: nothing after this looks for it
+    }
     Py_END_ALLOW_THREADS;
     Py_RETURN_NONE;
 }
@@ -965,6 +968,9 @@ PyObject* hosted_turn(PyObject* capsule, PyObject*) {
     Py_BEGIN_ALLOW_THREADS;
     state = r->hosted_turn();
     Py_END_ALLOW_THREADS;
+    if (take_hosted_wake()) {
+        state |= 4; // producers may go on (AsyncRunner.host wakes them now)
+    }
     return PyLong_FromLong(state);
 }
 
@@ -993,6 +999,9 @@ bool app_bridge::host_loop(uring::reactor& r) noexcept {
     Py_XDECREF(turn);
     Py_XDECREF(capsule);
     set_this_thread_hosts_loop(false);
+    if (take_hosted_wake()) {
+        wake_loop_now(); // the loop goes back to its own thread, which watches the eventfd
+    }
     PyEval_SaveThread();
     return done != nullptr;
 }

@@ -570,6 +570,16 @@ void init_runtime(pb::module_& m) {
             return pb::reinterpret_steal<pb::object>(r);
         },
         "Futures of async producers that may go on (writable again, or the client is gone).");
+    m.def(
+        "_stream_ready_here",
+        [] {
+            PyObject* r = ringbolt::py::stream_ready(false);
+            if (r == nullptr) {
+                throw pb::error_already_set();
+            }
+            return pb::reinterpret_steal<pb::object>(r);
+        },
+        "_stream_ready for a loop on a reactor's thread, after a turn that said so: the eventfd is not read.");
     if (!ringbolt::py::init_stream_type(m.ptr()) || !ringbolt::py::init_websocket(m.ptr())) {
         throw pb::error_already_set();
     }

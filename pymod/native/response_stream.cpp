@@ -35,9 +35,10 @@ int g_notify_fd = -1;
 // Both flags in one thread_local: from the extension module every thread_local access is
 // a __tls_get_addr call (about 11 instructions), and end_reactor_turn runs twice a request.
 struct turn_state {
-    bool defer_wake = false; ///< this thread ends its turns with end_reactor_turn
-    bool wake_owed = false;  ///< a deferred wake-up is owed to the loop
-    bool hosts_loop = false; ///< the loop runs on this (reactor) thread
+    bool defer_wake = false;  ///< this thread ends its turns with end_reactor_turn
+    bool wake_owed = false;   ///< a deferred wake-up is owed to the loop
+    bool hosts_loop = false;  ///< the loop runs on this (reactor) thread
+    bool hosted_wake = false; ///< a wake-up owed to the loop on this thread (take_hosted_wake)
 };
 thread_local turn_state tl_turn;
 
@@ -97,14 +98,14 @@ int stream_notify_fd() {
     return g_notify_fd;
 }
 
-PyObject* stream_ready() {
+PyObject* stream_ready(bool clear_fd) {
     release_sent_objects();
     std::vector<std::shared_ptr<loop_waitable>> ready;
     {
         std::lock_guard<std::mutex> lock(g_ready_mutex);
         ready.swap(g_ready);
         uint64_t v;
-        if (g_notify_fd >= 0) {
+        if (clear_fd && g_notify_fd >= 0) {
             ssize_t ignored = ::read(g_notify_fd, &v, sizeof(v));
             (void)ignored;
         }
@@ -199,8 +200,24 @@ void end_reactor_turn(bool more_turns) noexcept {
         std::lock_guard<std::mutex> lock(g_ready_mutex);
         turn.wake_owed = false;
         reactor_wakes_owed.fetch_sub(1, std::memory_order_relaxed);
-        wake_loop_locked();
+        if (turn.hosts_loop && more_turns) {
+            turn.hosted_wake = true; // the loop is this thread: it looks right after the turn
+        } else {
+            wake_loop_locked();
+        }
     }
+}
+
+bool take_hosted_wake() noexcept {
+    turn_state& turn = tl_turn;
+    bool owed = turn.hosted_wake;
+    turn.hosted_wake = false;
+    return owed;
+}
+
+void wake_loop_now() noexcept {
+    std::lock_guard<std::mutex> lock(g_ready_mutex);
+    wake_loop_locked();
 }
 
 void response_stream::deliver(http::app_response&& m) {

@@ -42,7 +42,7 @@ class loop_waitable : public std::enable_shared_from_this<loop_waitable> {
     PyObject* _waiter = nullptr; ///< a coroutine's future (GIL-guarded refcount)
     bool _waiter_queued = false; ///< in the ready list already
 
-    friend PyObject* stream_ready();
+    friend PyObject* stream_ready(bool clear_fd);
 };
 
 class response_stream final : public http::stream_control, public loop_waitable {
@@ -136,8 +136,9 @@ class request_body final : public http::body_stream, public loop_waitable {
 
 /// The eventfd an event loop watches for stream readiness (created on first use).
 int stream_notify_fd();
-/// Futures of async producers that may go on (GIL held); clears the eventfd.
-PyObject* stream_ready();
+/// Futures of async producers that may go on (GIL held); clears the eventfd (not with
+/// `clear_fd` false: a hosting loop after its turn, take_hosted_wake, which wrote none).
+PyObject* stream_ready(bool clear_fd = true);
 /// The loop has something new to look at (async requests staged for it, app_bridge):
 /// the eventfd is written now, or, on a reactor thread, once at the end of its turn.
 void request_loop_wake() noexcept;
@@ -152,6 +153,12 @@ void end_reactor_turn(bool more_turns = true) noexcept;
 /// loop takes what the reactor's turns staged for it right after each turn, unwoken.
 void set_this_thread_hosts_loop(bool hosts) noexcept;
 bool this_thread_hosts_loop() noexcept;
+/// On such a thread end_reactor_turn writes no eventfd: it notes the wake-up, which the
+/// loop takes here after the turn (true: look at stream_ready now), or hands to
+/// wake_loop_now where nothing will look (after deliver_here, at the end of hosting).
+bool take_hosted_wake() noexcept;
+/// Write the notify eventfd now, whatever thread this is.
+void wake_loop_now() noexcept;
 /// How many reactor threads owe the loop a deferred wake-up (changed under the ready
 /// lock; read without it: a thread always sees its own changes).
 extern std::atomic<int> reactor_wakes_owed;

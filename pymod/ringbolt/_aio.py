@@ -93,7 +93,8 @@ class AsyncRunner:
         between threads: a turn stages them and they start right after it, on this thread.
 
         ``turn()`` returns 0 once the reactor has drained, 1 to wait for ``fd``, 2 to be
-        called again at once. Sync handlers run inside it, as on any reactor, with no
+        called again at once, plus 4 when async producers may go on (readiness the turn
+        found: woken here, with no eventfd write). Sync handlers run inside it, as on any reactor, with no
         running loop (they may call ``asyncio.run``)."""
         loop = self.loop
         back = threading.Event()
@@ -102,8 +103,11 @@ class AsyncRunner:
         loop.call_soon_threadsafe(loop.stop)
         self._borrowed.wait()
         self.thread_ident = threading.get_ident()
+        from ._stream import _wake_waiters
+
         set_running = asyncio.events._set_running_loop
         take = _take_async
+        ready_here = _native._stream_ready_here
         timer: list[asyncio.Handle] = []
 
         def on_ready() -> None:
@@ -112,6 +116,9 @@ class AsyncRunner:
                 state = turn()
             finally:
                 set_running(loop)
+            if state & 4:  # producers the turn made ready (no eventfd was written for them)
+                _wake_waiters(ready_here)
+                state &= 3
             items = take()
             if items:
                 start_batch(loop, items, _answer)

@@ -138,8 +138,8 @@ def watch_streams(loop: asyncio.AbstractEventLoop, then: Callable[[], None]) -> 
     loop.add_reader(_native._stream_notify_fd(), woken)
 
 
-def _wake_waiters() -> None:
-    for fut in _native._stream_ready():
+def _wake_waiters(ready: Callable[[], list[Any]] = _native._stream_ready) -> None:
+    for fut in ready():
         if not fut.done():
             fut.set_result(None)
 
