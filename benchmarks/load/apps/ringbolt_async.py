@@ -32,3 +32,10 @@ async def echo(req):
 @app.get("/body10k")
 async def body10k(req):
     return BODY_10K
+
+
+@app.get("/sync/json")
+def sync_json(req):
+    # A sync route beside async ones: with one reactor the loop runs on its thread and the
+    # ring is set up shared (COOP_TASKRUN, no DEFER_TASKRUN), which this route pays too.
+    return {"message": "Hello, World!"}
