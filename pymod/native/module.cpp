@@ -571,6 +571,13 @@ void init_runtime(pb::module_& m) {
         },
         "Futures of async producers that may go on (writable again, or the client is gone).");
     m.def(
+        "_loop_wakes",
+        [] {
+            return pb::make_tuple(ringbolt::py::loop_wakes_eventfd.load(std::memory_order_relaxed),
+                                  ringbolt::py::loop_wakes_after_turn.load(std::memory_order_relaxed));
+        },
+        "(eventfd writes, wake-ups taken after a hosted turn) of the event loop, since start-up.");
+    m.def(
         "_stream_ready_here",
         [] {
             PyObject* r = ringbolt::py::stream_ready(false);

@@ -42,8 +42,16 @@ struct turn_state {
 };
 thread_local turn_state tl_turn;
 
+} // namespace
+
+std::atomic<uint64_t> loop_wakes_eventfd{0};
+std::atomic<uint64_t> loop_wakes_after_turn{0};
+
+namespace {
+
 void wake_loop_locked() noexcept {
     if (g_notify_fd >= 0) {
+        loop_wakes_eventfd.fetch_add(1, std::memory_order_relaxed);
         uint64_t one = 1;
         ssize_t ignored = ::write(g_notify_fd, &one, sizeof(one));
         (void)ignored;
@@ -212,6 +220,9 @@ bool take_hosted_wake() noexcept {
     turn_state& turn = tl_turn;
     bool owed = turn.hosted_wake;
     turn.hosted_wake = false;
+    if (owed) {
+        loop_wakes_after_turn.fetch_add(1, std::memory_order_relaxed);
+    }
     return owed;
 }
 

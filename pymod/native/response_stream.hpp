@@ -159,6 +159,10 @@ bool this_thread_hosts_loop() noexcept;
 bool take_hosted_wake() noexcept;
 /// Write the notify eventfd now, whatever thread this is.
 void wake_loop_now() noexcept;
+/// Wake-ups of the event loop for readiness and staged requests, process-wide: eventfd
+/// writes, and those a hosting loop took right after its turn (App.stats()'s loop_wakes).
+extern std::atomic<uint64_t> loop_wakes_eventfd;
+extern std::atomic<uint64_t> loop_wakes_after_turn;
 /// How many reactor threads owe the loop a deferred wake-up (changed under the ready
 /// lock; read without it: a thread always sees its own changes).
 extern std::atomic<int> reactor_wakes_owed;

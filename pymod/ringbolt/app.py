@@ -592,15 +592,20 @@ class App(RouteGroup):
                 self._server.stop()
 
     def stats(self) -> dict[str, Any]:
-        """Per-core counters and their totals (empty when not running), and the native log
-        lines this process dropped because stderr did not keep up."""
+        """Per-core counters and their totals (empty when not running), the native log
+        lines this process dropped because stderr did not keep up, and how the event loop
+        was woken for what the reactors made ready or staged for it (``loop_wakes``:
+        ``eventfd`` writes, and wake-ups a loop on a reactor's thread took right after the
+        turn, ``after_turn``; since the process started)."""
         with self._lock:
             cores = self._server.stats() if self._server is not None else []
         total: dict[str, int] = {}
         for core in cores:
             for key, value in core.items():
                 total[key] = total.get(key, 0) + value
-        return {"cores": cores, "total": total, "log_lines_dropped": _native.log_dropped()}
+        eventfd, after_turn = _native._loop_wakes()
+        return {"cores": cores, "total": total, "log_lines_dropped": _native.log_dropped(),
+                "loop_wakes": {"eventfd": eventfd, "after_turn": after_turn}}
 
 
 def _log_exception(exc: BaseException, method: str, target: str) -> None:

@@ -105,3 +105,36 @@ def test_sigterm_drains_an_async_request_in_flight_on_a_hosted_loop(loop: str):
     r = result["r"]
     assert r.status == 200 and r.body == b"slow done", r  # type: ignore[attr-defined]
     assert "stopped" in srv.output()
+
+
+@pytest.mark.parametrize("hosted", [True, False], ids=["loop-on-the-reactor", "loop-thread"])
+def test_a_websocket_message_wakes_a_hosted_loop_without_an_eventfd(hosted: bool):
+    # A message that arrives for a handler waiting in receive() makes it ready on the
+    # reactor: a loop on the reactor's thread takes that right after the turn
+    # (loop_wakes.after_turn), a loop on its own thread is woken through the eventfd.
+    import asyncio
+
+    import websockets
+
+    srv = ServerProcess("hosted_app:app", "--threads", "1", env={} if hosted else {"RINGBOLT_HOST_LOOP": "0"})
+    try:
+        before = get(srv, "/loop-wakes").json()
+
+        async def exchange() -> list[str]:
+            async with websockets.connect(f"ws://127.0.0.1:{srv.port}/echo") as ws:
+                answers = []
+                for k in range(20):
+                    await ws.send(f"m{k}")
+                    answers.append(await ws.recv())
+                return answers
+
+        assert asyncio.run(exchange()) == [f"m{k}" for k in range(20)]
+        after = get(srv, "/loop-wakes").json()
+    finally:
+        assert srv.stop() == 0, srv.output()
+    after_turn = after["after_turn"] - before["after_turn"]
+    eventfd = after["eventfd"] - before["eventfd"]
+    if hosted:
+        assert after_turn >= 20 and eventfd == 0, (before, after)
+    else:
+        assert after_turn == 0 and eventfd >= 20, (before, after)

@@ -45,3 +45,15 @@ def sync_runs_asyncio(req):
 async def slow(req):
     await asyncio.sleep(float(req.query.get("s", "1")))
     return "slow done"
+
+
+@app.websocket("/echo")
+async def echo(ws):
+    await ws.accept()
+    async for message in ws:
+        await ws.send(message)
+
+
+@app.get("/loop-wakes")
+def loop_wakes(req):
+    return app.stats()["loop_wakes"]
