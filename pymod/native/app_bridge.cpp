@@ -866,13 +866,78 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
     release_request(obj);
 }
 
+namespace {
+// On a reactor thread that hosts the event loop, sync handlers run with no running loop
+// there (as on any other reactor): one may call asyncio.run, or check for a loop as
+// Django's async-unsafe guard does. Set aside before the batch's first sync handler and
+// put back after its last, only in batches that have one (asyncio's setter is not free).
+class running_loop_aside {
+  public:
+    ~running_loop_aside() {
+        if (_aside) {
+            PyObject* r = PyObject_CallOneArg(_set, _loop);
+            Py_XDECREF(r);
+            if (r == nullptr) {
+                PyErr_WriteUnraisable(_set);
+            }
+            Py_DECREF(_loop);
+        }
+    }
+    /// Before a sync handler: the first time in a batch on a hosting thread, set aside.
+    void before_sync_handler() {
+        if (_aside || _checked) {
+            return;
+        }
+        _checked = true;
+        if (!this_thread_hosts_loop() || !load()) {
+            return;
+        }
+        PyObject* loop = PyObject_CallNoArgs(_get);
+        PyObject* r = loop != nullptr && loop != Py_None ? PyObject_CallOneArg(_set, Py_None) : nullptr;
+        if (r == nullptr) {
+            if (PyErr_Occurred()) {
+                PyErr_WriteUnraisable(_set);
+            }
+            Py_XDECREF(loop);
+            return;
+        }
+        Py_DECREF(r);
+        _loop = loop;
+        _aside = true;
+    }
+
+  private:
+    static bool load() {
+        if (_set == nullptr) {
+            PyObject* mod = PyImport_ImportModule("_asyncio");
+            _get = mod != nullptr ? PyObject_GetAttrString(mod, "_get_running_loop") : nullptr;
+            _set = _get != nullptr ? PyObject_GetAttrString(mod, "_set_running_loop") : nullptr;
+            Py_XDECREF(mod);
+            if (_set == nullptr) {
+                PyErr_WriteUnraisable(nullptr);
+                Py_CLEAR(_get);
+                return false;
+            }
+        }
+        return true;
+    }
+    static inline PyObject* _get = nullptr; // process-wide, never released (module functions)
+    static inline PyObject* _set = nullptr;
+    PyObject* _loop = nullptr;
+    bool _aside = false;
+    bool _checked = false;
+};
+} // namespace
+
 void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
                            uring::response_sink& later) {
     release_sent_objects();
     PyObject* async_items = nullptr;
+    running_loop_aside aside;
     for (http::app_request& req : batch) {
         const handler_entry& h = _handlers[req.handler];
         if (!h.is_coroutine || !_async_runner) [[likely]] {
+            aside.before_sync_handler();
             run_one(req, answers, later);
             continue;
         }

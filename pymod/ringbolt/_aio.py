@@ -94,8 +94,9 @@ class AsyncRunner:
 
         ``turn()`` returns 0 once the reactor has drained, 1 to wait for ``fd``, 2 to be
         called again at once, plus 4 when async producers may go on (readiness the turn
-        found: woken here, with no eventfd write). Sync handlers run inside it, as on any reactor, with no
-        running loop (they may call ``asyncio.run``)."""
+        found: woken here, with no eventfd write). Sync handlers run inside it, as on any
+        reactor, with no running loop on the thread (the bridge sets it aside: they may
+        call ``asyncio.run``)."""
         loop = self.loop
         back = threading.Event()
         self._borrowed.clear()
@@ -105,17 +106,12 @@ class AsyncRunner:
         self.thread_ident = threading.get_ident()
         from ._stream import _wake_waiters
 
-        set_running = asyncio.events._set_running_loop
         take = _take_async
         ready_here = _native._stream_ready_here
         timer: list[asyncio.Handle] = []
 
         def on_ready() -> None:
-            set_running(None)
-            try:
-                state = turn()
-            finally:
-                set_running(loop)
+            state = turn()
             if state & 4:  # producers the turn made ready (no eventfd was written for them)
                 _wake_waiters(ready_here)
                 state &= 3
