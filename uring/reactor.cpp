@@ -108,6 +108,7 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
 }
 
 reactor::~reactor() {
+    stop_standin(); // run() did, unless it never ran (a failed start)
     for (auto& s : _slots) {
         if (s.state != slot_state::free && s.fd >= 0) {
             if (s.proto) {
@@ -130,6 +131,12 @@ result<void> reactor::setup() noexcept {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    if (_config.host_loop) {
+        // Made here, before this thread is pinned and named: a thread starts with its
+        // creator's name and CPUs, and a second "rb-reactor-<i>" (however briefly) would
+        // mislead whoever looks threads up by name; the stand-in may run on any CPU.
+        _standin = std::thread([this] { standin_main(); });
+    }
     if (_config.pin_threads && _cpu >= 0 && !pin_current_thread(_cpu)) {
         log(log_level::warning, "reactor %u: could not pin to CPU %d", _index, _cpu);
     }
@@ -178,15 +185,9 @@ void reactor::run() noexcept {
         // thread finishes it with turns of its own.
         _loop_beat_ns.store(monotonic_ns(), std::memory_order_relaxed);
         _host_thread = pthread_self();
-        std::thread standin([this] { standin_main(); });
+        _hosting.store(true, std::memory_order_release);
         _app.host_loop(*this);
-        {
-            std::lock_guard<std::mutex> lock(_standin_mutex);
-            _standin_exit = true;
-        }
-        _standin_cv.notify_all();
-        wake(); // a stand-in serving the connections returns from its wait
-        standin.join();
+        stop_standin();
     }
     while (!_done && turn(250)) { // wake at least 4x a second for the tick
     }
@@ -266,6 +267,20 @@ bool reactor::deliver_here(std::vector<http::app_response>& responses) noexcept 
     return true;
 }
 
+void reactor::stop_standin() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(_standin_mutex);
+        _standin_exit = true;
+    }
+    _standin_cv.notify_all();
+    if (_wake_fd >= 0) {
+        wake(); // a stand-in serving the connections returns from its wait
+    }
+    if (_standin.joinable()) {
+        _standin.join();
+    }
+}
+
 void reactor::wake() noexcept {
     uint64_t one = 1;
     ssize_t ignored = ::write(_wake_fd, &one, sizeof(one));
@@ -287,7 +302,8 @@ void reactor::standin_main() noexcept {
         if (_standin_exit) {
             break;
         }
-        if (monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns) {
+        if (!_hosting.load(std::memory_order_acquire) ||
+            monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns) {
             continue;
         }
         lock.unlock();

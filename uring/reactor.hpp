@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace ringbolt::uring {
@@ -260,6 +261,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     /// host_loop: the stand-in thread, and its turns while the loop is blocked.
     void standin_main() noexcept;
     void serve_while_loop_blocked() noexcept;
+    void stop_standin() noexcept;
     void wake() noexcept;
     void deliver_responses(std::vector<http::app_response>& responses) noexcept;
     void drain_inbox() noexcept;
@@ -330,7 +332,9 @@ class reactor final : private io_events, private body_stream_factory, public res
     bool _host_in_turn = false;             ///< that thread is inside hosted_turn (its own)
     std::mutex _standin_mutex;
     std::condition_variable _standin_cv;
-    bool _standin_exit = false; ///< under _standin_mutex
+    bool _standin_exit = false;        ///< under _standin_mutex
+    std::atomic<bool> _hosting{false}; ///< run() hosts the loop: the stand-in watches it
+    std::thread _standin;              ///< made by setup(), before the reactor's thread is named (see there)
 
     std::mutex _inbox_mutex;
     std::vector<http::app_response> _inbox;      ///< answers from handler threads
