@@ -121,10 +121,10 @@ result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsi
 
 namespace {
 
-result<ring_features> probe_on_this_thread() noexcept {
+result<ring_features> probe_on_this_thread(bool shared) noexcept {
     io_uring ring;
     ring_features f;
-    result<void> r = setup_ring(ring, 8, f);
+    result<void> r = setup_ring(ring, 8, f, 0, shared);
     if (!r.ok()) {
         return {r.error(), r.sys_errno()};
     }
@@ -160,13 +160,13 @@ result<ring_features> probe_on_this_thread() noexcept {
 // timeout (SO_RCVTIMEO/SO_SNDTIMEO, which the kernel does not restart) then fails with
 // EINTR although no signal was sent (tests/unit/uring/uring_backend_test.cpp, RingProbe). The caller
 // is the thread that starts the server: Python's main thread, or a test's client.
-result<ring_features> probe_io_uring() noexcept {
+result<ring_features> probe_io_uring(bool shared) noexcept {
     result<ring_features> out{errc::io_uring_setup, ENOTSUP};
     try {
-        std::thread probe([&out] { out = probe_on_this_thread(); });
+        std::thread probe([&out, shared] { out = probe_on_this_thread(shared); });
         probe.join();
     } catch (const std::system_error&) {
-        out = probe_on_this_thread(); // no thread to spare: probe here, accept the EINTR
+        out = probe_on_this_thread(shared); // no thread to spare: probe here, accept the EINTR
     }
     return out;
 }

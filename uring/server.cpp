@@ -85,7 +85,7 @@ result<void> server::start() {
     if (use_epoll) {
         _io_description = "epoll (requested)";
     } else {
-        result<ring_features> probe = probe_io_uring();
+        result<ring_features> probe = probe_io_uring(_config.host_loop);
         if (probe.ok()) {
             _io_description = probe.value().tier;
         } else {
@@ -101,13 +101,7 @@ result<void> server::start() {
     }
 
     if (_config.host_loop) {
-        // The stand-in thread shares the ring (setup_ring's `shared`): no SINGLE_ISSUER,
-        // hence no DEFER_TASKRUN.
-        const std::string single = "single-issuer, defer-taskrun";
-        if (size_t at = _io_description.find(single); at != std::string::npos) {
-            _io_description.replace(at, single.size(), "coop-taskrun");
-        }
-        _io_description += ", event loop on the reactor thread";
+        _io_description += ", event loop on the reactor thread"; // its ring probed as shared
     }
     uint16_t port = _config.port;
     std::vector<int> fds;

@@ -656,7 +656,7 @@ PyObject* g_async_staged = nullptr; // a list, or null: nothing staged
 void stage_for_loop(PyObject* items) {
     if (g_async_staged == nullptr) {
         g_async_staged = items;
-        if (!this_thread_hosts_loop()) { // a hosting loop takes them after the turn, unwoken
+        if (!in_hosted_turn()) { // a hosting loop takes them after the turn, unwoken
             request_loop_wake();
         }
         return;
@@ -789,7 +789,6 @@ PyObject* flush_completions() {
     }
     std::vector<std::pair<uring::response_sink*, http::app_response>> staged;
     staged.swap(g_staged);
-    bool hosted = this_thread_hosts_loop(); // the loop on a reactor's thread: sent from here
     Py_BEGIN_ALLOW_THREADS;
     // One deliver (one lock, at most one wake-up) per reactor, answers in their order.
     std::vector<http::app_response> batch;
@@ -805,12 +804,9 @@ PyObject* flush_completions() {
                 staged[j].first = nullptr;
             }
         }
-        if (!hosted || !sink->deliver_here(batch)) {
+        if (!sink->deliver_here(batch)) { // sent from here on the thread that hosts the loop
             sink->deliver(batch);
         }
-    }
-    if (hosted && take_hosted_wake()) {
-        wake_loop_now(); // readiness deliver_here found: nothing after this looks for it
     }
     Py_END_ALLOW_THREADS;
     Py_RETURN_NONE;
@@ -883,13 +879,13 @@ class running_loop_aside {
             Py_DECREF(_loop);
         }
     }
-    /// Before a sync handler: the first time in a batch on a hosting thread, set aside.
+    /// Before a sync handler: the first time in a batch of a hosted turn, set aside.
     void before_sync_handler() {
-        if (_aside || _checked) {
+        if (_checked) {
             return;
         }
         _checked = true;
-        if (!this_thread_hosts_loop() || !load()) {
+        if (!in_hosted_turn() || !load()) {
             return;
         }
         PyObject* loop = PyObject_CallNoArgs(_get);
@@ -1031,11 +1027,12 @@ PyObject* hosted_turn(PyObject* capsule, PyObject*) {
     }
     int state;
     Py_BEGIN_ALLOW_THREADS;
+    begin_hosted_turn();
     state = r->hosted_turn();
-    Py_END_ALLOW_THREADS;
-    if (take_hosted_wake()) {
+    if (end_hosted_turn()) {
         state |= 4; // producers may go on (AsyncRunner.host wakes them now)
     }
+    Py_END_ALLOW_THREADS;
     return PyLong_FromLong(state);
 }
 
@@ -1051,7 +1048,6 @@ bool app_bridge::host_loop(uring::reactor& r) noexcept {
         ts = PyThreadState_New(_interp);
     }
     PyEval_RestoreThread(ts);
-    set_this_thread_hosts_loop(true);
     PyObject* capsule = PyCapsule_New(&r, reactor_capsule_name, nullptr);
     PyObject* turn = capsule != nullptr ? PyCFunction_New(&hosted_turn_def, capsule) : nullptr;
     PyObject* done = turn != nullptr ? PyObject_CallMethod(_runner, "host", "Oi", turn, r.poll_fd()) : nullptr;
@@ -1063,10 +1059,6 @@ bool app_bridge::host_loop(uring::reactor& r) noexcept {
     Py_XDECREF(done);
     Py_XDECREF(turn);
     Py_XDECREF(capsule);
-    set_this_thread_hosts_loop(false);
-    if (take_hosted_wake()) {
-        wake_loop_now(); // the loop goes back to its own thread, which watches the eventfd
-    }
     PyEval_SaveThread();
     return done != nullptr;
 }

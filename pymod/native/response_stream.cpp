@@ -35,10 +35,10 @@ int g_notify_fd = -1;
 // Both flags in one thread_local: from the extension module every thread_local access is
 // a __tls_get_addr call (about 11 instructions), and end_reactor_turn runs twice a request.
 struct turn_state {
-    bool defer_wake = false;  ///< this thread ends its turns with end_reactor_turn
-    bool wake_owed = false;   ///< a deferred wake-up is owed to the loop
-    bool hosts_loop = false;  ///< the loop runs on this (reactor) thread
-    bool hosted_wake = false; ///< a wake-up owed to the loop on this thread (take_hosted_wake)
+    bool defer_wake = false;     ///< this thread ends its turns with end_reactor_turn
+    bool wake_owed = false;      ///< a deferred wake-up is owed to the loop
+    bool in_hosted_turn = false; ///< a hosted turn runs: the loop is this thread, it looks after it
+    bool hosted_wake = false;    ///< such a turn made something ready (end_hosted_turn)
 };
 thread_local turn_state tl_turn;
 
@@ -193,12 +193,23 @@ void begin_reactor_turns() noexcept {
     tl_turn.defer_wake = true;
 }
 
-void set_this_thread_hosts_loop(bool hosts) noexcept {
-    tl_turn.hosts_loop = hosts;
+void begin_hosted_turn() noexcept {
+    tl_turn.in_hosted_turn = true;
 }
 
-bool this_thread_hosts_loop() noexcept {
-    return tl_turn.hosts_loop;
+bool end_hosted_turn() noexcept {
+    turn_state& turn = tl_turn;
+    turn.in_hosted_turn = false;
+    bool owed = turn.hosted_wake;
+    turn.hosted_wake = false;
+    if (owed) {
+        loop_wakes_after_turn.fetch_add(1, std::memory_order_relaxed);
+    }
+    return owed;
+}
+
+bool in_hosted_turn() noexcept {
+    return tl_turn.in_hosted_turn;
 }
 
 void end_reactor_turn(bool more_turns) noexcept {
@@ -208,27 +219,12 @@ void end_reactor_turn(bool more_turns) noexcept {
         std::lock_guard<std::mutex> lock(g_ready_mutex);
         turn.wake_owed = false;
         reactor_wakes_owed.fetch_sub(1, std::memory_order_relaxed);
-        if (turn.hosts_loop && more_turns) {
+        if (turn.in_hosted_turn) {
             turn.hosted_wake = true; // the loop is this thread: it looks right after the turn
         } else {
             wake_loop_locked();
         }
     }
-}
-
-bool take_hosted_wake() noexcept {
-    turn_state& turn = tl_turn;
-    bool owed = turn.hosted_wake;
-    turn.hosted_wake = false;
-    if (owed) {
-        loop_wakes_after_turn.fetch_add(1, std::memory_order_relaxed);
-    }
-    return owed;
-}
-
-void wake_loop_now() noexcept {
-    std::lock_guard<std::mutex> lock(g_ready_mutex);
-    wake_loop_locked();
 }
 
 void response_stream::deliver(http::app_response&& m) {

@@ -137,7 +137,7 @@ class request_body final : public http::body_stream, public loop_waitable {
 /// The eventfd an event loop watches for stream readiness (created on first use).
 int stream_notify_fd();
 /// Futures of async producers that may go on (GIL held); clears the eventfd (not with
-/// `clear_fd` false: a hosting loop after its turn, take_hosted_wake, which wrote none).
+/// `clear_fd` false: a hosting loop after its turn, end_hosted_turn, which wrote none).
 PyObject* stream_ready(bool clear_fd = true);
 /// The loop has something new to look at (async requests staged for it, app_bridge):
 /// the eventfd is written now, or, on a reactor thread, once at the end of its turn.
@@ -149,16 +149,13 @@ void begin_reactor_turns() noexcept;
 /// it, and later readiness on this thread is held until the next call (`more_turns`
 /// false: the thread is exiting, wake at once from now on).
 void end_reactor_turn(bool more_turns = true) noexcept;
-/// This thread is a reactor's that hosts the event loop (app_bridge::host_loop): the
-/// loop takes what the reactor's turns staged for it right after each turn, unwoken.
-void set_this_thread_hosts_loop(bool hosts) noexcept;
-bool this_thread_hosts_loop() noexcept;
-/// On such a thread end_reactor_turn writes no eventfd: it notes the wake-up, which the
-/// loop takes here after the turn (true: look at stream_ready now), or hands to
-/// wake_loop_now where nothing will look (after deliver_here, at the end of hosting).
-bool take_hosted_wake() noexcept;
-/// Write the notify eventfd now, whatever thread this is.
-void wake_loop_now() noexcept;
+/// A hosted turn (app_bridge::host_loop: the event loop runs on this reactor thread)
+/// begins and ends: inside it, async requests are staged and readiness is noted without
+/// writing the eventfd, since the loop looks right after the turn. end_hosted_turn: true
+/// when something became ready (the loop wakes its producers, stream_ready(false)).
+void begin_hosted_turn() noexcept;
+bool end_hosted_turn() noexcept;
+bool in_hosted_turn() noexcept;
 /// Wake-ups of the event loop for readiness and staged requests, process-wide: eventfd
 /// writes, and those a hosting loop took right after its turn (App.stats()'s loop_wakes).
 extern std::atomic<uint64_t> loop_wakes_eventfd;

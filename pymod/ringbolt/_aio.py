@@ -106,7 +106,7 @@ class AsyncRunner:
         self.thread_ident = threading.get_ident()
         from ._stream import _wake_waiters
 
-        take = _take_async
+        start_staged = self._start_staged
         ready_here = _native._stream_ready_here
         timer: list[asyncio.Handle] = []
 
@@ -115,9 +115,7 @@ class AsyncRunner:
             if state & 4:  # producers the turn made ready (no eventfd was written for them)
                 _wake_waiters(ready_here)
                 state &= 3
-            items = take()
-            if items:
-                start_batch(loop, items, _answer)
+            start_staged()
             if state == 2:
                 loop.call_soon(on_ready)
             elif state == 0:

@@ -7,14 +7,17 @@ on the moved loop by test_hooks_loop.py."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ServerProcess, get
+from conftest import APPS, REPO, ServerProcess, get
 
 
 def reactor_tids(pid: int) -> set[int]:
@@ -138,3 +141,20 @@ def test_a_websocket_message_wakes_a_hosted_loop_without_an_eventfd(hosted: bool
         assert after_turn >= 20 and eventfd == 0, (before, after)
     else:
         assert after_turn == 0 and eventfd >= 20, (before, after)
+
+
+def test_loop_uvloop_without_uvloop_fails_at_start_up_naming_it(tmp_path: Path):
+    # A uvloop that cannot be imported (as where it is not installed): --loop uvloop
+    # refuses to start with one line that says so; auto falls back to asyncio's loop.
+    (tmp_path / "uvloop.py").write_text('raise ImportError("no uvloop here")\n')
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "hosted_app:app", "--app-dir", str(APPS),
+                        "--port", "0", "--threads", "1", "--loop", "uvloop"],
+                       cwd=str(REPO), env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "--loop uvloop: uvloop is not installed (pip install uvloop)" in r.stderr, r.stderr
+    srv = ServerProcess("hosted_app:app", "--threads", "1", env={"PYTHONPATH": str(tmp_path)})
+    try:
+        assert get(srv, "/async").json()["loop_module"] == "asyncio"
+    finally:
+        assert srv.stop() == 0, srv.output()
