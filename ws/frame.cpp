@@ -92,9 +92,9 @@ parse_status parse_client_frame(std::string_view in, bool allow_rsv1, frame_head
     return parse_status::complete;
 }
 
-void unmask(char* data, size_t len, const uint8_t mask[4], uint64_t offset) noexcept {
+void unmask_copy(char* dst, const char* src, size_t len, const uint8_t mask[4], uint64_t offset) noexcept {
     // §5.3: byte i of the payload is XORed with mask[i % 4]. Rotate the mask so that
-    // rotated[0] applies to data[0], then work 8 bytes at a time with an 8-byte pattern.
+    // rotated[0] applies to src[0], then work 8 bytes at a time with an 8-byte pattern.
     uint8_t rotated[8];
     for (size_t i = 0; i < 8; ++i) {
         rotated[i] = mask[(offset + i) & 3];
@@ -104,22 +104,26 @@ void unmask(char* data, size_t len, const uint8_t mask[4], uint64_t offset) noex
     size_t i = 0;
     for (; i + 32 <= len; i += 32) {
         uint64_t w[4];
-        std::memcpy(w, data + i, 32);
+        std::memcpy(w, src + i, 32);
         w[0] ^= pattern;
         w[1] ^= pattern;
         w[2] ^= pattern;
         w[3] ^= pattern;
-        std::memcpy(data + i, w, 32);
+        std::memcpy(dst + i, w, 32);
     }
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
-        std::memcpy(&w, data + i, 8);
+        std::memcpy(&w, src + i, 8);
         w ^= pattern;
-        std::memcpy(data + i, &w, 8);
+        std::memcpy(dst + i, &w, 8);
     }
     for (; i < len; ++i) {
-        data[i] = static_cast<char>(static_cast<uint8_t>(data[i]) ^ rotated[i & 7]);
+        dst[i] = static_cast<char>(static_cast<uint8_t>(src[i]) ^ rotated[i & 7]);
     }
+}
+
+void unmask(char* data, size_t len, const uint8_t mask[4], uint64_t offset) noexcept {
+    unmask_copy(data, data, len, mask, offset);
 }
 
 void append_server_header(std::string& out, bool fin, opcode op, bool rsv1, uint64_t len) {

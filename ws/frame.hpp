@@ -54,6 +54,10 @@ parse_status parse_client_frame(std::string_view in, bool allow_rsv1, frame_head
 /// payload (a payload arriving over several reads is unmasked piece by piece).
 void unmask(char* data, size_t len, const uint8_t mask[4], uint64_t offset) noexcept;
 
+/// The same, reading `len` bytes at `src` and writing them unmasked at `dst` (one pass
+/// instead of a copy and then an unmask). `dst` and `src` are the same or do not overlap.
+void unmask_copy(char* dst, const char* src, size_t len, const uint8_t mask[4], uint64_t offset) noexcept;
+
 /// Bytes of an unmasked (server) frame header for a payload of `len` bytes: 2, 4 or 10.
 inline constexpr size_t server_header_size(uint64_t len) noexcept {
     return len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;

@@ -243,7 +243,15 @@ PyObject* ws_receive(PyObject* o, PyObject*) {
     if (data == nullptr) {
         return nullptr;
     }
-    return Py_BuildValue("(iNi)", kind, data, flush);
+    PyObject* t = PyTuple_New(3); // not Py_BuildValue: no format string to read per message
+    if (t == nullptr) {
+        Py_DECREF(data);
+        return nullptr;
+    }
+    PyTuple_SET_ITEM(t, 0, PyLong_FromLong(kind)); // small ints: CPython's shared objects, never null
+    PyTuple_SET_ITEM(t, 1, data);
+    PyTuple_SET_ITEM(t, 2, PyLong_FromLong(flush));
+    return t;
 }
 
 // send(data) -> int: str is a text message, bytes-like a binary one. 0: queued; 1:

@@ -155,12 +155,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (size_t i = 0; i < expected.size(); ++i) {
             expected[i] = static_cast<char>(static_cast<uint8_t>(expected[i]) ^ h.mask[i % 4]);
         }
+        std::string copied(payload.size(), '\0'); // unmask_copy, in the same pieces, into another buffer
         for (size_t pos = 0; pos < payload.size();) {
             const size_t piece = std::min(split.next() * 3, payload.size() - pos);
+            unmask_copy(copied.data() + pos, payload.data() + pos, piece, h.mask, pos);
             unmask(payload.data() + pos, piece, h.mask, pos);
             pos += piece;
         }
         check(payload == expected);
+        check(copied == expected);
 
         if (is_control(h.op)) {
             continue;

@@ -166,6 +166,24 @@ TEST(Frame, UnmaskMatchesByteWiseReference) {
             }
         }
     }
+    // unmask_copy: the same bytes written elsewhere, the source left as it was.
+    for (uint64_t offset = 0; offset < 8; ++offset) {
+        for (size_t len = 0; len <= 70; ++len) {
+            std::vector<char> src(len + 1), dst(len + 1, 0x55), expected;
+            for (auto& b : src) {
+                b = static_cast<char>(rng());
+            }
+            const std::vector<char> before = src;
+            expected = src;
+            reference_unmask(expected.data() + 1, len, test_mask, offset);
+            unmask_copy(dst.data() + 1, src.data() + 1, len, test_mask, offset);
+            ASSERT_EQ(src, before) << "offset " << offset << " len " << len;
+            ASSERT_EQ(std::vector<char>(dst.begin() + 1, dst.end()),
+                      std::vector<char>(expected.begin() + 1, expected.end()))
+                << "offset " << offset << " len " << len;
+            ASSERT_EQ(dst[0], 0x55);
+        }
+    }
     // A large offset only matters modulo 4.
     std::string a(40, 'x'), b(40, 'x');
     unmask(a.data(), a.size(), test_mask, (uint64_t(1) << 40) + 3);
