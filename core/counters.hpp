@@ -1,4 +1,5 @@
-// Per-core counters: written by one reactor thread only, read by any thread.
+// Per-core counters: written by one reactor thread only (but for the few written with
+// add_shared), read by any thread.
 // A single writer needs no atomic read-modify-write: a relaxed load+store suffices
 // and compiles to a plain add, while readers still see whole (untorn) values.
 #pragma once
@@ -13,6 +14,8 @@ class counter {
     void add(uint64_t n = 1) noexcept { _v.store(_v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
     void sub(uint64_t n = 1) noexcept { _v.store(_v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
     void set(uint64_t n) noexcept { _v.store(n, std::memory_order_relaxed); }
+    /// For the few counters other threads also write (an atomic read-modify-write).
+    void add_shared(uint64_t n = 1) noexcept { _v.fetch_add(n, std::memory_order_relaxed); }
     uint64_t get() const noexcept { return _v.load(std::memory_order_relaxed); }
 
   private:
@@ -37,6 +40,8 @@ class counter {
     X(enobufs)                                                                                                         \
     X(recv_stalls)                                                                                                     \
     X(loop_stalls)                                                                                                     \
+    X(answer_wakes)                                                                                                    \
+    X(answer_wakes_skipped)                                                                                            \
     X(timeouts)                                                                                                        \
     X(python_batches)                                                                                                  \
     X(python_requests)                                                                                                 \

@@ -191,13 +191,31 @@ void reactor::run() noexcept {
     }
     while (!_done && turn(250)) { // wake at least 4x a second for the tick
     }
+    _awake.store(false, std::memory_order_seq_cst); // late answers (none are expected) wake it
     _app.on_reactor_exit(_index);
 }
 
 bool reactor::turn(unsigned wait_ms) noexcept {
     flush_dirty();
     _app.end_of_turn();
-    if (!_backend->wait(wait_ms, *this)) [[unlikely]] {
+    // Answers delivered while this thread works need no eventfd write (deliver()): it says
+    // it is about to block, then looks at the inbox once more, and does not block when
+    // something came. The store and the load are sequentially consistent, as are the
+    // deliverer's (the inbox flag, then _awake): one of the two sides sees the other.
+    // Not with a hosted loop: its thread waits in the loop, not here.
+    const bool own_wait = wait_ms != 0 && !_config.host_loop;
+    if (own_wait) {
+        _awake.store(false, std::memory_order_seq_cst);
+        if (_inbox_ready.load(std::memory_order_seq_cst)) {
+            wait_ms = 0;
+        }
+    }
+    bool waited = _backend->wait(wait_ms, *this);
+    if (own_wait) {
+        _awake.store(true, std::memory_order_seq_cst);
+    }
+    if (!waited) [[unlikely]] {
+        _awake.store(false, std::memory_order_seq_cst);
         return false;
     }
     _date.refresh();
@@ -1018,8 +1036,13 @@ void reactor::deliver(std::vector<http::app_response>& responses) noexcept {
         }
     }
     if (wake) {
-        _inbox_ready.store(true, std::memory_order_release);
-        this->wake();
+        _inbox_ready.store(true, std::memory_order_seq_cst);
+        if (_awake.load(std::memory_order_seq_cst)) {
+            _counters.answer_wakes_skipped.add_shared(); // it looks at the inbox before it blocks (turn())
+        } else {
+            _counters.answer_wakes.add_shared();
+            this->wake();
+        }
     }
 }
 

@@ -340,6 +340,10 @@ class reactor final : private io_events, private body_stream_factory, public res
     std::vector<http::app_response> _inbox;      ///< answers from handler threads
     std::vector<http::app_response> _inbox_work; ///< swapped out of _inbox, delivered by the loop
     std::atomic<bool> _inbox_ready{false};
+    /// The reactor's own thread is between two of its blocking waits (its loop, not a
+    /// hosted one): it looks at the inbox before it next blocks, so a handler thread that
+    /// delivers meanwhile need not write the wake-up eventfd (turn(), deliver()).
+    std::atomic<bool> _awake{false};
 };
 
 } // namespace ringbolt::uring

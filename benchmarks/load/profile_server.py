@@ -113,6 +113,8 @@ def main() -> int:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--no-perf", action="store_true", help="skip window 2 (perf record)")
     p.add_argument("--header", action="append", default=[], help="a request header for wrk ('Name: value'), repeatable")
+    p.add_argument("--serve-arg", action="append", default=[], dest="serve_args",
+                   help="an extra argument for `ringbolt serve` (e.g. --serve-arg=--wsgi-threads=1), repeatable")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +122,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}{args.path}"
     server = subprocess.Popen(["taskset", "-c", args.server_cpu, args.python, "-m", "ringbolt", "serve", args.app,
                                "--host", "127.0.0.1", "--port", str(port), "--threads", "1", "--workers", "1",
-                               "--log-level", "warning"],
+                               "--log-level", "warning", *args.serve_args],
                               cwd=ROOT, stdout=open(out / "server.log", "wb"), stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:

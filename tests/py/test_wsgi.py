@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -431,6 +432,52 @@ def test_requests_queued_before_any_pool_thread_waits_are_run(tmp_path):
     finally:
         if not gate_file.exists():
             gate_file.touch()
+        assert srv.stop() == 0, srv.output()
+
+
+def _metric(srv: ServerProcess, name: str) -> int:
+    text = get(srv, "/metrics").body.decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith(f"ringbolt_{name}_total{{") or line.startswith(f"ringbolt_{name}{{"))
+
+
+def test_answers_to_a_reactor_that_is_awake_need_no_wake_up(data_file):
+    """The pool writes the reactor's wake-up eventfd only when the reactor may be blocked
+    in its wait: an answer delivered while it works is taken on its way to the next
+    wait (reactor::turn). Concurrent clients keep the reactor busy, so both paths run:
+    `answer_wakes_skipped` counts the answers that wrote nothing, `answer_wakes` the
+    eventfd writes. Every answer must still arrive, whole and to its own request: a
+    lost wake-up would leave a client waiting (its read times out)."""
+    srv = _serve("wsgi_app:app", data_file, "--threads", "1", "--wsgi-threads", "2", "--metrics")
+    clients, rounds = 16, 150
+    errors: list[str] = []
+
+    def client(n: int) -> None:
+        try:
+            with srv.connect(timeout=WAIT_S) as s:
+                reader = Reader(s)
+                for i in range(rounds):
+                    body = f"client {n} request {i}".encode()
+                    s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                    resp = read_response(reader)
+                    if resp.status != 200 or resp.body != body:
+                        errors.append(f"client {n} request {i}: {resp.status} {resp.body[:60]!r}")
+                        return
+        except Exception as e:  # noqa: BLE001 - reported below with the client's number
+            errors.append(f"client {n}: {e!r}")
+
+    try:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        skipped, woken = _metric(srv, "answer_wakes_skipped"), _metric(srv, "answer_wakes")
+        assert _metric(srv, "python_requests") >= clients * rounds
+        assert skipped > 0, f"every answer wrote the eventfd ({woken} writes)"
+        assert woken > 0, "no answer found the reactor waiting: the eventfd path did not run"
+    finally:
         assert srv.stop() == 0, srv.output()
 
 
