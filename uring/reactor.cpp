@@ -202,20 +202,19 @@ bool reactor::turn(unsigned wait_ms) noexcept {
     // it is about to block, then looks at the inbox once more, and does not block when
     // something came. The store and the load are sequentially consistent, as are the
     // deliverer's (the inbox flag, then _awake): one of the two sides sees the other.
-    // Not with a hosted loop: its thread waits in the loop, not here.
-    const bool own_wait = wait_ms != 0 && !_config.host_loop;
-    if (own_wait) {
+    // Not with a hosted loop: its thread waits in the loop, not here. (A failed wait ends
+    // run(), which clears _awake.)
+    if (!_config.host_loop) {
         _awake.store(false, std::memory_order_seq_cst);
         if (_inbox_ready.load(std::memory_order_seq_cst)) {
             wait_ms = 0;
         }
     }
     bool waited = _backend->wait(wait_ms, *this);
-    if (own_wait) {
+    if (!_config.host_loop) {
         _awake.store(true, std::memory_order_seq_cst);
     }
     if (!waited) [[unlikely]] {
-        _awake.store(false, std::memory_order_seq_cst);
         return false;
     }
     _date.refresh();

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -222,6 +223,17 @@ def get(srv: ServerProcess, path: str, headers: str = "") -> Response:
 
 
 PROBLEM_TYPE = "application/problem+json"
+
+
+def metric_totals(text: str) -> dict[str, int]:
+    """`ringbolt_<name>{core="N"} value` lines of a /metrics body, summed over the cores,
+    by name (without `ringbolt_` and `_total`)."""
+    totals: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"ringbolt_(\w+?)(?:_total)?\{core=\"\d+\"\} (\d+)", line)
+        if m:
+            totals[m.group(1)] = totals.get(m.group(1), 0) + int(m.group(2))
+    return totals
 
 
 def assert_problem(r: Response, status: int, detail_has: str | None = None) -> dict:

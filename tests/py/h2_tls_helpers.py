@@ -7,7 +7,6 @@ socket), the metrics counters, and curl. Their apps share apps/transfer_routes.p
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import ssl
@@ -22,7 +21,7 @@ import h2.connection
 import h2.events
 import pytest
 
-from conftest import ServerProcess
+from conftest import ServerProcess, metric_totals
 
 BACKENDS = ["io_uring", "epoll"]
 # Client tools (curl, openssl, h2load) are not under test: under `make asan-py` they must
@@ -53,17 +52,6 @@ def wait_for(cond: Any, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return bool(cond())
-
-
-def metric_totals(text: str) -> dict[str, int]:
-    """`ringbolt_<name>{core="N"} value` lines of a /metrics body, summed over the cores,
-    by name (without `ringbolt_` and `_total`)."""
-    totals: dict[str, int] = {}
-    for line in text.splitlines():
-        m = re.match(r"ringbolt_(\w+?)(?:_total)?\{core=\"\d+\"\} (\d+)", line)
-        if m:
-            totals[m.group(1)] = totals.get(m.group(1), 0) + int(m.group(2))
-    return totals
 
 
 def curl(*args: str, write_out: str = "%{http_version} %{http_code}", timeout: float = 60) -> tuple[str, list[str]]:

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import LoggedServer, Reader, Response, ServerProcess
+from conftest import LoggedServer, Reader, Response, ServerProcess, metric_totals
 from gate import WAIT, Gate
 
 WAIT_S = 10.0
@@ -435,12 +435,6 @@ def test_requests_queued_before_any_pool_thread_waits_are_run(tmp_path):
         assert srv.stop() == 0, srv.output()
 
 
-def _metric(srv: ServerProcess, name: str) -> int:
-    text = get(srv, "/metrics").body.decode()
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
-               if line.startswith(f"ringbolt_{name}_total{{") or line.startswith(f"ringbolt_{name}{{"))
-
-
 def test_answers_to_a_reactor_that_is_awake_need_no_wake_up(data_file):
     """The pool writes the reactor's wake-up eventfd only when the reactor may be blocked
     in its wait: an answer delivered while it works is taken on its way to the next
@@ -478,10 +472,11 @@ def test_answers_to_a_reactor_that_is_awake_need_no_wake_up(data_file):
             for t in threads:
                 t.join()
             assert errors == []
-            skipped, woken = _metric(srv, "answer_wakes_skipped"), _metric(srv, "answer_wakes")
+            totals = metric_totals(get(srv, "/metrics").body.decode())
+            skipped, woken = totals.get("answer_wakes_skipped", 0), totals.get("answer_wakes", 0)
             if (skipped > 0 and woken > 0) or bursts == 5:
                 break
-        assert _metric(srv, "python_requests") >= bursts * clients * rounds
+        assert totals.get("python_requests", 0) >= bursts * clients * rounds
         assert skipped > 0, f"every answer wrote the eventfd ({woken} writes, {bursts} bursts)"
         assert woken > 0, "no answer found the reactor waiting: the eventfd path did not run"
     finally:
