@@ -1,7 +1,7 @@
 // Per-body CPU and output size of zstd, brotli and zlib modes on a small JSON body (the
-// figures behind enable_compression's tiny-body tier, BENCHMARKS.md "Framework:
-// compression"), straight on the libraries ringbolt links. Each mode's time is the
-// minimum over 40 batches of 500 calls, the modes interleaved batch by batch, so a
+// figures behind enable_compression's tiny-body tier, benchmarks/journal/2026-11-22b.md,
+// "Framework: compression"), straight on the libraries ringbolt links. Each mode's time is
+// the minimum over 40 batches of 500 calls, the modes interleaved batch by batch, so a
 // machine that slows down for a while affects all of them alike. Also ringbolt's own
 // tiny-body gzip, brotli and zstd encoders (http/tiny_*.cpp) and, built with -DWITH_LIBDEFLATE
 // -ldeflate (libdeflate-dev; not a ringbolt dependency: measured only), libdeflate's

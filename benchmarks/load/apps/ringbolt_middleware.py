@@ -1,5 +1,5 @@
-"""ringbolt app for the middleware cost (BENCHMARKS.md, "Framework: middleware cost
-(issue 10)"): the same sync JSON route with no middleware (/json), behind one pass-through
+"""ringbolt app for the middleware cost (benchmarks/journal/2026-11-22b.md, "Framework:
+middleware cost (issue 10)"): the same sync JSON route with no middleware (/json), behind one pass-through
 Python middleware (/mw/json) and behind one that adds a header (/mwh/json).
 
     python benchmarks/load/profile_server.py --app benchmarks.load.apps.ringbolt_middleware:app --path /mw/json
