@@ -454,7 +454,8 @@ class App(RouteGroup):
         **options: Any,
     ) -> None:
         """Serve as one worker of a supervisor (``ringbolt.supervisor``), on the listening
-        sockets ``listen_fds`` it was given, reactors pinned from CPU ``cpu_offset`` on.
+        sockets ``listen_fds`` it was given (this call closes them, see ``_serve``),
+        reactors pinned from CPU ``cpu_offset`` on.
 
         ``on_ready(info)`` is called once the server accepts, ``on_limit()`` when
         ``limit_max_requests`` is reached (before the drain). A failing startup hook or
@@ -480,7 +481,15 @@ class App(RouteGroup):
         ``_ready`` (workers): called once the server has started, with its info dict;
         ``_on_limit``: called when ``limit_max_requests`` is reached, before the drain.
         In that mode a failing startup hook raises ``StartupHookError``.
+
+        ``listen_fds`` (internal: the CLI and the supervisor) are handed over: they are
+        closed once the server has started (each reactor holds its own duplicate) or has
+        failed to. A listener must close when the last reactor that accepts from it has
+        drained, after sweeping its accept queue; any other descriptor of it left open
+        keeps it in the port's accept path with nobody accepting, and the connections the
+        kernel queues there are reset when that descriptor closes at last.
         """
+        handed = list(options.get("listen_fds") or [])
         bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
         loop_kind = options.pop("loop", None) or "auto"  # --loop
         config = dict(options, host=host, port=port, threads=threads or 0)
@@ -545,6 +554,9 @@ class App(RouteGroup):
                 self._runner.stop()
                 self._runner = None
             raise
+        finally:
+            for fd in handed:
+                os.close(fd)
         if info["port"] != port:  # port 0: the one the kernel chose
             for mounted in (self._asgi, self._wsgi):
                 if mounted is not None:

@@ -287,8 +287,10 @@ def _serve(args: argparse.Namespace) -> int:
     _check_tls(options)
     listener = _listen_socket(args)
     if listener is not None:
-        options["listen_fds"] = [listener.fileno()]
         options["bind_name"] = _bind_name(listener)
+        # Handed over: the server (or the supervisor) closes it, so that no descriptor of
+        # it here outlives the reactors' drain (see App._serve).
+        options["listen_fds"] = [listener.detach()]
     try:
         app.run(host=args.host, port=args.port, threads=args.threads, log_level=args.log_level,
                 workers=args.workers, limit_max_requests=args.limit_max_requests, **options)
@@ -300,7 +302,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     finally:
         if listener is not None and args.uds and args.reload_child_fd is None:
-            _unlink_socket(args.uds, listener)
+            _unlink_socket(args.uds)
     return 0
 
 
@@ -312,9 +314,8 @@ def _bind_name(sock: socket.socket) -> str:
     return f"http://{host}:{name[1]}"
 
 
-def _unlink_socket(path: str, sock: socket.socket) -> None:
-    """Remove our socket file once the server has stopped."""
-    sock.close()
+def _unlink_socket(path: str) -> None:
+    """Remove our socket file once the server has stopped (the server closed the socket)."""
     try:
         if stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)

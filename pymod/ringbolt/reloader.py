@@ -3,7 +3,11 @@ the server as a child on it (``--reload-child-fd``), watches the source director
 with watchfiles and replaces the child when a ``.py`` file changes.
 
 The socket stays open in the parent, so connections made while the child restarts wait
-in the accept queue instead of being refused. The child runs in its own process group:
+in the accept queue instead of being refused, and the next child serves them. On
+SIGTERM/SIGINT the parent closes its socket before it tells the child: the socket then
+closes with the child's last reactor, after that reactor's final sweep of the queue, and
+new connections are refused instead of queued for nobody and reset when the parent
+exits. The child runs in its own process group:
 a Ctrl-C at the terminal reaches only the parent, which forwards each SIGINT/SIGTERM, so
 a second Ctrl-C still forces the child's exit as it does without --reload.
 """
@@ -58,6 +62,7 @@ class Reloader:
         try:
             while True:
                 if self.signals:
+                    sock.close()  # first: the child's reactors then close the socket as they drain
                     code = self._stop(child)
                     break
                 with self.lock:

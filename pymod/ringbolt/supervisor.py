@@ -8,8 +8,11 @@ The supervisor (the process that called ``App.run``):
   ``SO_REUSEPORT`` has shown that no other process listens there (else: "Address already
   in use"); reactor ``i`` of worker ``w`` accepts from socket ``w * threads + i`` (native
   config ``listen_fds``) only, and worker ``w``'s reactors are pinned from CPU
-  ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open, so a worker
-  exiting never closes a listener: no connection is refused during restarts and reloads;
+  ``w * threads`` on (``cpu_offset``). The supervisor keeps the sockets open while it
+  serves, so a worker exiting never closes a listener: no connection is refused during
+  restarts and reloads, those queued on a slot's listeners wait for its next worker. A
+  worker keeps only its own slot's sockets (it closes the others it inherited), and
+  hands them to its server, which closes them once its reactors hold their own;
 - steers new connections to the listeners of the workers that are ready (a classic BPF
   program on the ``SO_REUSEPORT`` group, ``steer_connections``): the kernel would
   otherwise spread them over every listener, and while a worker is down (or crash-loops
@@ -25,9 +28,11 @@ The supervisor (the process that called ``App.run``):
 - or serves listeners it is given (``listen_fds``: ``--uds``, ``--fd``, the reloader's
   socket): every worker's reactors accept from those, so the workers that are up take
   every connection and nothing needs steering;
-- SIGTERM/SIGINT: forwards SIGTERM to the workers (each drains), waits up to the
-  graceful timeout + 5 s, SIGKILLs stragglers, closes the listeners, returns; a second
-  SIGINT (Ctrl-C twice) SIGKILLs the workers at once;
+- SIGTERM/SIGINT: closes its listeners, then forwards SIGTERM to the workers (each
+  drains), waits up to the graceful timeout + 5 s, SIGKILLs stragglers, returns; a
+  second SIGINT (Ctrl-C twice) SIGKILLs the workers at once. Each socket then closes
+  with the last reactor accepting from it, right after that reactor swept its accept
+  queue, and once all are closed new connections are refused (``_stop_all``);
 - SIGHUP: replaces the workers one by one (start a new one, wait until it is ready,
   SIGTERM an old one, wait until it has exited, next);
 - ``limit_max_requests``: a worker that reached its limit says so and drains; the
@@ -229,9 +234,7 @@ class Supervisor:
             signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            for s in self.listeners:
-                s.close()
-            self.listeners = []
+            self._close_listeners()
             os.close(self.wake_r)
             os.close(self.wake_w)
         if failure is not None:
@@ -461,6 +464,17 @@ class Supervisor:
             if other.pipe >= 0:
                 os.close(other.pipe)
         self.workers = {}
+        # This worker keeps exactly the listeners it serves, and hands them to the server,
+        # which closes them once its reactors hold their own: a descriptor of a listener
+        # left open here (another slot's, inherited through the fork, or its own) would
+        # keep the socket accepting after its reactors drained it, until this process
+        # exits and the kernel resets what was queued.
+        own = self.listeners[index * self.threads:(index + 1) * self.threads]
+        listen_fds = list(self.given_fds) or [sock.detach() for sock in own]
+        for sock in self.listeners:
+            sock.close()  # the others (and ours, detached: a no-op)
+        self.listeners = []
+        self.given_fds = []
         logger.addFilter(_PidPrefix(f"[worker {pid}] "))
 
         def report(**msg: Any) -> None:
@@ -477,8 +491,7 @@ class Supervisor:
                 limit_max_requests=self.limit_max_requests,
                 on_ready=lambda info: report(event="ready", port=info["port"]),
                 on_limit=lambda: report(event="limit"),
-                listen_fds=self.given_fds
-                or [s.fileno() for s in self.listeners[index * self.threads:(index + 1) * self.threads]],
+                listen_fds=listen_fds,
                 cpu_offset=index * self.threads,
                 **self.options,
             )
@@ -499,9 +512,32 @@ class Supervisor:
         except ProcessLookupError:
             pass
 
+    def _close_listeners(self) -> None:
+        """Drop the supervisor's descriptors of the listening sockets (those it bound and
+        those the CLI handed over). The workers hold their own: each socket closes when
+        the last reactor accepting from it has drained its accept queue."""
+        for sock in self.listeners:
+            sock.close()
+        self.listeners = []
+        for fd in self.given_fds:
+            os.close(fd)
+        self.given_fds = []
+
     def _stop_all(self) -> None:
-        """SIGTERM every worker, wait (graceful timeout + 5 s), SIGKILL the rest, reap."""
+        """Close the supervisor's listeners, SIGTERM every worker, wait (graceful timeout
+        + 5 s), SIGKILL the rest, reap.
+
+        The listeners close first. Kept open while the workers drain (as they once
+        were), each held every connection the kernel completed after its worker's
+        reactors had swept their accept queue and closed their descriptors: nobody
+        accepted them, and they were reset when the supervisor closed the sockets at the
+        end (clients had written their requests). Closed here, before the workers are
+        told, a socket closes with its worker's last reactor, right after that reactor's
+        final sweep; from then on new connections go to listeners still open, and once
+        none is, the kernel refuses them (ECONNREFUSED: nothing was sent, a client
+        retries)."""
         self.stopping = True
+        self._close_listeners()
         for w in self.workers.values():
             w.retiring = "shutdown"
             self._kill(w.pid, signal.SIGTERM)
