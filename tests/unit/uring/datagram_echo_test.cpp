@@ -634,7 +634,8 @@ TEST_P(DatagramTest, AWildcardSocketAnswersFromTheAddressItWasReachedAt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatagramTest,
-                         ::testing::Values(backend_case{"io_uring", AF_INET}, backend_case{"io_uring", AF_INET6}),
+                         ::testing::Values(backend_case{"io_uring", AF_INET}, backend_case{"io_uring", AF_INET6},
+                                           backend_case{"epoll", AF_INET}, backend_case{"epoll", AF_INET6}),
                          case_name);
 
 } // namespace
