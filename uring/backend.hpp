@@ -6,7 +6,9 @@
 
 #include "core/counters.hpp"
 #include "core/result.hpp"
+#include "uring/datagram.hpp"
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +40,18 @@ class io_events {
     virtual void on_send(uint32_t slot, uint16_t gen, int res) noexcept = 0;
     /// The socket can take more bytes (after poll_writable), or a negative errno.
     virtual void on_writable(uint32_t slot, uint16_t gen, int res) noexcept = 0;
+
+    // Datagram sockets (io_backend::arm_datagram). Defaults ignore them: a reactor that
+    // serves no datagram socket has nothing to implement.
+    /// A datagram (or a GRO batch) arrived on datagram socket `id`; `d` is valid only
+    /// during the call.
+    virtual void on_datagram(uint32_t /*id*/, const datagram& /*d*/) noexcept {}
+    /// Receiving on `id` ended for good: `res` is -ECANCELED after cancel_datagram, or the
+    /// error that ended it (the backend re-arms by itself on ENOBUFS and on ends without one).
+    virtual void on_datagram_end(uint32_t /*id*/, int /*res*/) noexcept {}
+    /// Every datagram of `batch` was handed to the kernel or failed (batch.sent, batch.error);
+    /// the batch and its payloads are the caller's again.
+    virtual void on_datagrams_sent(uint32_t /*id*/, datagram_send& /*batch*/) noexcept {}
 };
 
 class io_backend {
@@ -68,6 +82,26 @@ class io_backend {
     /// Readable when wait() has something to dispatch (the hosting event loop watches it).
     virtual int poll_fd() const noexcept = 0;
     virtual const char* name() const noexcept = 0;
+
+    // Datagram sockets. `id` is the caller's small integer (< max_datagram_sockets) naming
+    // the socket in the io_events calls. The defaults are a backend without datagrams.
+    static constexpr uint32_t max_datagram_sockets = 1024;
+    /// Create the datagram receive buffers (once, before the first arm_datagram).
+    virtual result<void> setup_datagrams(const datagram_buffers& /*buffers*/) noexcept {
+        return {errc::system, EOPNOTSUPP};
+    }
+    /// Start receiving on `sock` (open_datagram_socket): every datagram is reported with
+    /// on_datagram until on_datagram_end. Re-arming an `id` after its end is allowed.
+    virtual void arm_datagram(uint32_t /*id*/, const datagram_socket& /*sock*/) noexcept {}
+    /// Stop receiving on `id`: on_datagram_end(id, -ECANCELED) follows (sends in flight still
+    /// complete); after both the fd may be closed.
+    virtual void cancel_datagram(uint32_t /*id*/) noexcept {}
+    /// Send `batch` on `id` (armed): GSO runs where the socket offers it (datagram.hpp,
+    /// plan_datagram_messages), on_datagrams_sent when all are done. In order on epoll; on
+    /// io_uring a message that met a full socket may leave after a later one (UDP allows it).
+    virtual void send_datagrams(uint32_t /*id*/, datagram_send& /*batch*/) noexcept {}
+    datagram_stats dgram_stats;
+
     /// accept4() flags for served sockets: non-blocking on both backends (io_uring still
     /// poll-arms its recvs and sends; sendfile() needs it).
     static constexpr int accepted_socket_flags = SOCK_CLOEXEC | SOCK_NONBLOCK;

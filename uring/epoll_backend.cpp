@@ -146,7 +146,7 @@ void epoll_backend::forget(int fd) noexcept {
 
 bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     // Completions already known (sends that went through at once, cancels) do not wait.
-    int timeout = _pending.empty() ? static_cast<int>(timeout_ms) : 0;
+    int timeout = _pending.empty() && !dgram_completions_due() ? static_cast<int>(timeout_ms) : 0;
     epoll_event evs[256];
     int n = epoll_wait(_epfd, evs, 256, timeout);
     counters->submit_calls.add();
@@ -167,6 +167,7 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
             events.on_accept_end(p.res); // cancelled, or failed in the previous turn
         }
     }
+    report_datagram_completions(events);
     for (int i = 0; i < n; ++i) {
         uint64_t tag = evs[i].data.u64;
         if (tag == wake_tag) {
@@ -190,6 +191,10 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
                 }
                 events.on_accept(fd);
             }
+            continue;
+        }
+        if ((tag & dgram_tag) != 0) {
+            on_dgram_ready(static_cast<uint32_t>(tag & ~dgram_tag), evs[i].events, events);
             continue;
         }
         int fd = static_cast<int>(tag);

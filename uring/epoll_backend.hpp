@@ -1,6 +1,8 @@
 // The epoll fallback: same completion-style interface as io_uring, emulated with
 // readiness. Used when io_uring is blocked or missing, or with RINGBOLT_IO=epoll.
 // Level-triggered; one read per ready socket per turn (fair across connections).
+// Datagram sockets: recvmmsg on readability, sendmmsg with UDP GSO, a full socket waits
+// for EPOLLOUT (epoll_datagrams.cpp).
 #pragma once
 
 #include "uring/backend.hpp"
@@ -23,9 +25,13 @@ class epoll_backend final : public io_backend {
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void forget(int fd) noexcept override;
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
-    bool submit() noexcept override { return !_pending.empty(); }
+    bool submit() noexcept override { return !_pending.empty() || dgram_completions_due(); }
     int poll_fd() const noexcept override { return _epfd; }
     const char* name() const noexcept override { return "epoll"; }
+    result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;
+    void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;
+    void cancel_datagram(uint32_t id) noexcept override;
+    void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;
 
   private:
     struct fd_state {
@@ -48,12 +54,42 @@ class epoll_backend final : public io_backend {
     /// Take the listener out of the set; on_accept_end(res) follows in the next wait.
     void end_accept(int res) noexcept;
 
+    /// A datagram socket's epoll tag: this bit and its id (the listener's and the wake
+    /// fd's tags are checked first; a connection's tag is its fd, below 2^31).
+    static constexpr uint64_t dgram_tag = 1ull << 62;
+    struct dgram_state {
+        datagram_socket sock;
+        bool registered = false; ///< in the epoll set
+        bool reading = false;
+        std::vector<datagram_send*> queue; ///< batches not fully sent, oldest first
+        size_t next = 0;                   ///< queue.front()'s first unsent message
+    };
+    struct dgram_slot { ///< one recvmmsg entry's name and control room
+        sockaddr_storage name;
+        alignas(cmsghdr) unsigned char control[datagram_buffers::control_room];
+    };
+    bool dgram_completions_due() const noexcept { return !_dgrams_sent.empty() || !_dgram_ends.empty(); }
+    void update_dgram(uint32_t id) noexcept;
+    void on_dgram_ready(uint32_t id, uint32_t ready, io_events& events) noexcept;
+    void read_datagrams(uint32_t id, io_events& events) noexcept;
+    void flush_datagrams(uint32_t id) noexcept;
+    void report_datagram_completions(io_events& events) noexcept;
+
     int _epfd = -1;
     int _wake_fd = -1;
     int _listen_fd = -1;
-    std::vector<fd_state> _fds;    ///< indexed by fd
-    std::vector<pending> _pending; ///< completions known before the wait (sends done, cancels)
-    std::vector<char> _scratch;    ///< one receive buffer: bytes are consumed inside on_recv
+    std::vector<fd_state> _fds;               ///< indexed by fd
+    std::vector<pending> _pending;            ///< completions known before the wait (sends done, cancels)
+    std::vector<char> _scratch;               ///< one receive buffer: bytes are consumed inside on_recv
+    std::vector<dgram_state> _dgrams;         ///< by datagram socket id
+    std::vector<datagram_send*> _dgrams_sent; ///< batches done, reported in the next wait
+    std::vector<uint32_t> _dgram_ends;        ///< cancelled receives, reported in the next wait
+    std::vector<datagram_send*> _dgrams_sent_now;
+    std::vector<uint32_t> _dgram_ends_now;
+    std::vector<char> _dgram_buf; ///< recvmmsg payload buffers, back to back
+    std::vector<mmsghdr> _dgram_hdrs;
+    std::vector<iovec> _dgram_iov;
+    std::vector<dgram_slot> _dgram_slots;
 };
 
 } // namespace ringbolt::uring

@@ -1,15 +1,20 @@
 // getaddrinfo + socket/bind/listen with SO_REUSEPORT and TCP_NODELAY (inherited by
 // accepted sockets on Linux, so no per-connection setsockopt), and the probe that
-// keeps a second server from joining a port someone already serves.
+// keeps a second server from joining a port someone already serves. UDP sockets with
+// their receive options, GRO, and the GSO probe.
 #include "uring/listener.hpp"
 
+#include "core/log.hpp"
+
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,36 +31,44 @@ struct addrinfo_list {
     }
 };
 
-int resolve(const std::string& host, uint16_t port, addrinfo_list& out) noexcept {
+int resolve(const std::string& host, uint16_t port, int socktype, addrinfo_list& out) noexcept {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = socktype;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char port_str[8];
     std::snprintf(port_str, sizeof(port_str), "%u", port);
     return getaddrinfo(host.empty() ? nullptr : host.c_str(), port_str, &hints, &out.head);
 }
 
-/// Each resolved address in turn: a socket with SO_REUSEADDR (and `reuseport`: SO_REUSEPORT
-/// and TCP_NODELAY, inherited by accepted sockets on Linux) given to `use`, which returns
-/// 0 to keep it or an errno to close it and try the next. The socket kept, or the last errno.
+/// Each resolved address in turn: a socket (`socktype`) given to `use`, which returns 0 to
+/// keep it or an errno to close it and try the next. The socket kept, or the last errno.
+/// A stream socket gets SO_REUSEADDR (and `reuseport`: SO_REUSEPORT and TCP_NODELAY,
+/// inherited by accepted sockets on Linux); a datagram socket is non-blocking and gets
+/// SO_REUSEPORT only when asked (SO_REUSEADDR would let a second socket take its traffic).
 template <typename Use>
-result<int> bind_first_address(const std::string& host, uint16_t port, bool reuseport, Use use) {
+result<int> bind_first_address(const std::string& host, uint16_t port, int socktype, bool reuseport, Use use) {
     addrinfo_list res;
-    if (resolve(host, port, res) != 0) {
+    if (resolve(host, port, socktype, res) != 0) {
         return {errc::bind_failed, EADDRNOTAVAIL};
     }
+    bool stream = socktype == SOCK_STREAM;
     int last_errno = EADDRNOTAVAIL;
     for (addrinfo* ai = res.head; ai != nullptr; ai = ai->ai_next) {
-        int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        int fd =
+            ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (stream ? 0 : SOCK_NONBLOCK), ai->ai_protocol);
         if (fd < 0) {
             last_errno = errno;
             continue;
         }
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (stream) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        }
         if (reuseport) {
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        }
+        if (reuseport && stream) {
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         last_errno = use(fd, *ai);
@@ -74,7 +87,7 @@ result<int> bind_first_address(const std::string& host, uint16_t port, bool reus
 
 result<void> probe_address_free(const std::string& host, uint16_t port) noexcept {
     // The first address that binds is the one open_listener will use.
-    result<int> probe = bind_first_address(host, port, false, [](int fd, const addrinfo& ai) {
+    result<int> probe = bind_first_address(host, port, SOCK_STREAM, false, [](int fd, const addrinfo& ai) {
         return ::bind(fd, ai.ai_addr, ai.ai_addrlen) == 0 ? 0 : errno;
     });
     if (!probe.ok()) {
@@ -85,7 +98,7 @@ result<void> probe_address_free(const std::string& host, uint16_t port) noexcept
 }
 
 result<int> open_listener(const std::string& host, uint16_t port, int backlog) noexcept {
-    return bind_first_address(host, port, true, [backlog](int fd, const addrinfo& ai) {
+    return bind_first_address(host, port, SOCK_STREAM, true, [backlog](int fd, const addrinfo& ai) {
         return ::bind(fd, ai.ai_addr, ai.ai_addrlen) == 0 && ::listen(fd, backlog) == 0 ? 0 : errno;
     });
 }
@@ -111,6 +124,68 @@ result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, 
         fds.push_back(fd.value());
     }
     return fds;
+}
+
+namespace {
+
+/// Whether sendmsg takes UDP_SEGMENT (Linux 4.18), once per process: setting a default
+/// segment size on a throwaway socket is refused (ENOPROTOOPT) where it is missing.
+bool gso_supported() noexcept {
+    static const bool supported = [] {
+        for (int family : {AF_INET, AF_INET6}) {
+            int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                continue;
+            }
+            int size = 1200;
+            bool ok = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, sizeof(size)) == 0;
+            ::close(fd);
+            return ok;
+        }
+        return false;
+    }();
+    return supported;
+}
+
+} // namespace
+
+result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
+                                             const datagram_options& options) noexcept {
+    datagram_socket sock;
+    result<int> fd = bind_first_address(host, port, SOCK_DGRAM, options.reuseport, [&](int fd, const addrinfo& ai) {
+        if (::bind(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
+            return errno;
+        }
+        sock.family = ai.ai_family;
+        return 0;
+    });
+    if (!fd.ok()) {
+        return {fd.error(), fd.sys_errno()};
+    }
+    sock.fd = fd.value();
+    sock.port = local_port(sock.fd);
+    int one = 1;
+    // Where each datagram was sent (a wildcard bind answers from that address) and its
+    // ECN bits. An IPv6 socket's IPv4 peers (v4-mapped) report their TOS with IP_RECVTOS
+    // and their address with IPV6_PKTINFO.
+    if (sock.family == AF_INET6) {
+        setsockopt(sock.fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+        setsockopt(sock.fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
+    } else {
+        setsockopt(sock.fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    }
+    setsockopt(sock.fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
+    sock.gro = options.gro && setsockopt(sock.fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0; // Linux 5.0
+    sock.gso = gso_supported();
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true)) {
+        log(log_level::info, "UDP datagram sockets: GRO %s, GSO %s",
+            sock.gro      ? "yes"
+            : options.gro ? "no"
+                          : "not asked",
+            sock.gso ? "yes" : "no");
+    }
+    return sock;
 }
 
 std::string describe_listen_failure(const std::string& host, uint16_t port, int sys_errno) {

@@ -1,9 +1,11 @@
 // Listening sockets: one per reactor, all bound to the same address with SO_REUSEPORT
 // so the kernel spreads connections across cores. The one implementation: the
 // supervisor binds its workers' listeners through it too (ringbolt._native.bind_listeners).
+// Datagram (UDP) sockets are opened here too, with what the kernel offers for them.
 #pragma once
 
 #include "core/result.hpp"
+#include "uring/datagram.hpp"
 
 #include <cstdint>
 #include <string>
@@ -28,6 +30,22 @@ result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, 
 
 /// "cannot listen on host:port: <why>" for an open_listeners failure's errno.
 std::string describe_listen_failure(const std::string& host, uint16_t port, int sys_errno);
+
+/// What open_datagram_socket asks of the kernel.
+struct datagram_options {
+    bool reuseport = false; ///< SO_REUSEPORT: several sockets (one per reactor) share the port
+    /// UDP_GRO: the kernel may hand over a run of datagrams from one peer as one batch
+    /// (datagram::segment_size). Needs receive buffers of datagram_buffers::gro_size.
+    bool gro = true;
+};
+
+/// A non-blocking UDP socket bound to host:port (port 0: a free one; IPv4 or IPv6 as the
+/// host resolves) that reports each datagram's local address (IP_PKTINFO /
+/// IPV6_RECVPKTINFO) and ECN bits (IP_RECVTOS, and IPV6_RECVTCLASS on IPv6), with UDP_GRO
+/// when asked and accepted, and `gso` when UDP_SEGMENT works (probed once per process).
+/// The first call logs what the kernel offered (GRO, GSO); what it refuses is left off.
+result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
+                                             const datagram_options& options = {}) noexcept;
 
 /// The port a bound socket got (0 for a socket that is not TCP/IP, e.g. AF_UNIX).
 uint16_t local_port(int fd) noexcept;

@@ -14,6 +14,7 @@
 namespace ringbolt::uring {
 
 uring_backend::~uring_backend() {
+    _dgram_buffers.destroy();
     _buffers.destroy();
     if (_ring_ok) {
         io_uring_queue_exit(&_ring);
@@ -140,6 +141,7 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     io_uring_cq_advance(&_ring, seen);
     counters->cqes_reaped.add(seen);
     _buffers.publish();
+    _dgram_buffers.publish();
     return true;
 }
 
@@ -198,6 +200,12 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
         arm_wake();
         break;
     case op::cancel:
+        break;
+    case op::dgram_recv:
+        on_dgram_recv(cqe, events);
+        break;
+    case op::dgram_send:
+        on_dgram_send(cqe, events);
         break;
     }
 }

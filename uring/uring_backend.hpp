@@ -1,7 +1,8 @@
 // The io_uring backend: one ring (SINGLE_ISSUER|DEFER_TASKRUN where offered, COOP_TASKRUN
 // when its event loop hosts the reactor and a standby thread may take the ring over),
 // multishot accept, multishot recv into a provided buffer ring, sends, and one
-// submit-and-wait per loop turn.
+// submit-and-wait per loop turn. Datagram sockets: multishot recvmsg into a buffer ring
+// of their own, sendmsg with UDP GSO (uring_datagrams.cpp).
 #pragma once
 
 #include "uring/backend.hpp"
@@ -28,6 +29,10 @@ class uring_backend final : public io_backend {
     bool submit() noexcept override;
     int poll_fd() const noexcept override { return _ring.ring_fd; }
     const char* name() const noexcept override { return "io_uring"; }
+    result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;
+    void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;
+    void cancel_datagram(uint32_t id) noexcept override;
+    void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;
 
     /// Operations prepared while the kernel refused to take the SQ, waiting for wait().
     size_t unsubmitted() const noexcept { return _unsubmitted.size(); }
@@ -40,6 +45,16 @@ class uring_backend final : public io_backend {
     void arm_wake() noexcept;
     void dispatch(const io_uring_cqe* cqe, io_events& events) noexcept;
 
+    struct dgram_state {
+        datagram_socket sock;
+        uint16_t gen = 0;
+        bool armed = false;
+        bool cancelling = false;
+    };
+    void arm_dgram_recv(uint32_t id) noexcept;
+    void on_dgram_recv(const io_uring_cqe* cqe, io_events& events) noexcept;
+    void on_dgram_send(const io_uring_cqe* cqe, io_events& events) noexcept;
+
     io_uring _ring{};
     bool _ring_ok = false;
     buffer_ring _buffers;
@@ -47,6 +62,9 @@ class uring_backend final : public io_backend {
     int _wake_fd = -1;
     uint64_t _wake_buf = 0;
     std::vector<io_uring_sqe> _unsubmitted; ///< prepared, not yet in the ring (oldest first)
+    buffer_ring _dgram_buffers;             ///< group 2: datagram sockets only
+    msghdr _dgram_msg{};                    ///< the layout multishot recvmsg writes (name, control room)
+    std::vector<dgram_state> _dgrams;       ///< by datagram socket id
 };
 
 } // namespace ringbolt::uring
