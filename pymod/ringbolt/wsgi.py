@@ -267,6 +267,8 @@ class WSGIHandler:
     what it does not take natively comes back to ``_run``/``_finish``/``_failed``."""
 
     def __init__(self, app: WSGIApp, *, root_path: str = "", scheme: str = "http") -> None:
+        from . import __version__  # the package is imported whole by the time an app is wrapped
+
         self.app = app
         self.root_path = root_path
         # Every environ is a copy of this dict: made with room for a request's variables and
@@ -274,6 +276,9 @@ class WSGIHandler:
         self.base: dict[str, Any] = _native.environ_base({
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000",
+            # CGI's server name/version (RFC 3875 §4.1.17), which apps key behaviour off
+            # (httpbin reads chunked bodies only from servers it knows by this name).
+            "SERVER_SOFTWARE": f"ringbolt/{__version__}",
             "SCRIPT_NAME": root_path,
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": scheme,

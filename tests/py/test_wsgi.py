@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+import ringbolt
 from conftest import LoggedServer, Reader, Response, ServerProcess, metric_totals
 from gate import WAIT, Gate
 
@@ -152,6 +153,7 @@ def test_environ_fields(raw):
     assert env["QUERY_STRING"] == "x=1&y=%20&x=2"
     assert env["SCRIPT_NAME"] == ""
     assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["SERVER_SOFTWARE"] == f"ringbolt/{ringbolt.__version__}"  # CGI (RFC 3875 §4.1.17)
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(raw.port))
     assert env["REMOTE_ADDR"] == "127.0.0.1"
     assert env["CONTENT_TYPE"] == "text/x-test"
@@ -209,6 +211,22 @@ def test_chunked_request_body_streams_to_wsgi_input(raw):
         s.sendall(raw_req)
         resp = read_response(Reader(s))
     assert resp.status == 200 and resp.body == payload
+
+
+@pytest.mark.parametrize("size", [19, 3 << 20])  # one chunk; 48 chunks, past the 256 KiB read window
+def test_chunked_body_reaches_an_app_that_checks_server_software(raw, size):
+    # httpbin refuses a chunked body unless SERVER_SOFTWARE names a server it trusts
+    # (apps/wsgi_app.py server_gated_echo); without SERVER_SOFTWARE it answered 501.
+    payload = bytes(i % 251 for i in range(size))
+    chunks = b"".join(b"%x\r\n" % len(payload[i:i + 65536]) + payload[i:i + 65536] + b"\r\n"
+                      for i in range(0, size, 65536))
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"POST /server-gated-echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + chunks + b"0\r\n\r\n")
+        resp = read_response(Reader(s))
+    assert resp.status == 200, resp
+    # (a chunked body always streams: wsgi.input is a BodyInput)
+    assert resp.json() == {"server": f"ringbolt/{ringbolt.__version__}", "bytes": size, "input": "BodyInput"}
 
 
 def test_write_callable_then_iterable(raw):
