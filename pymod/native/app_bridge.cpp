@@ -38,6 +38,7 @@ PyObject* str_detail = nullptr;
 PyObject* str_content = nullptr;
 PyObject* str_path = nullptr;
 PyObject* str_problem = nullptr;
+PyObject* str_last_modified = nullptr;
 
 void intern_names() {
     if (str_status == nullptr) {
@@ -49,6 +50,7 @@ void intern_names() {
         str_content = PyUnicode_InternFromString("content");
         str_path = PyUnicode_InternFromString("path");
         str_problem = PyUnicode_InternFromString("problem");
+        str_last_modified = PyUnicode_InternFromString("last_modified");
     }
 }
 
@@ -234,6 +236,18 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
         } else if (ok) {
             out.source = response_parts::body_source::file;
             ok = as_utf8(source, out.path, "path");
+            // False for an adapter's file (ASGI pathsend, wsgi.file_wrapper): the app's
+            // headers go out as written (RFC 9111 §4.2.2: a Last-Modified the app did not
+            // send would make its answer heuristically cacheable).
+            PyObject* stamp = ok ? PyObject_GetAttr(result, str_last_modified) : nullptr;
+            if (stamp == nullptr && ok && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear(); // a subclass made without __init__: the default
+            } else if (stamp == nullptr) {
+                ok = false;
+            } else {
+                out.last_modified = PyObject_IsTrue(stamp) == 1;
+                Py_DECREF(stamp);
+            }
         }
         Py_XDECREF(status);
         Py_XDECREF(headers);
@@ -467,7 +481,7 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
     bool has_modified = std::any_of(parts.headers.begin(), parts.headers.end(), [](const auto& h) {
         return h.first.size() == 13 && strncasecmp(h.first.data(), "last-modified", 13) == 0;
     });
-    if (!has_modified) { // the app's own (an ASGI FileResponse sets one) wins
+    if (parts.last_modified && !has_modified) { // the app's own wins
         char modified[32];
         format_imf_fixdate(st.st_mtime, modified);
         resp.start.fields.append("Last-Modified: ");

@@ -283,7 +283,8 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
         headers = _encode_headers(result.headers)
         if result.content_type is not None:  # None only in FileResponses the ASGI/WSGI adapters build
             headers.append((b"content-type", result.content_type.encode()))
-        headers.append((b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()))
+        if result.last_modified and not any(name == b"last-modified" for name, _ in headers):
+            headers.append((b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()))
         headers.append((b"content-length", str(st.st_size).encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": headers})
         if head:

@@ -299,11 +299,7 @@ class _Cycle(_native.ASGICycle):
             path = message.get("path")
             if not isinstance(path, str):
                 raise ASGIProtocolError(f"'http.response.pathsend' needs a str 'path', got {path!r:.100}")
-            file = FileResponse.__new__(FileResponse)
-            file.path = path
-            file.status = self.status
-            file.headers = self.headers
-            file.content_type = None
+            file = FileResponse._as_sent(path, self.status, self.headers)
             self._finish()
             complete(self.loop, self.pending, file, None)
             return

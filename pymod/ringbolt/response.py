@@ -220,14 +220,17 @@ class FileResponse:
 
     ``Content-Length`` and ``Last-Modified`` come from the file; ``Content-Type`` from
     ``media_type`` or the extension; ``filename`` adds ``Content-Disposition:
-    attachment``.
+    attachment``. ``last_modified=False`` sends no ``Last-Modified`` (a response with
+    one and no Cache-Control may be cached heuristically, RFC 9111 §4.2.2); a
+    ``Last-Modified`` in ``headers`` is sent instead of the file's.
     """
 
-    __slots__ = ("path", "status", "headers", "content_type")
+    __slots__ = ("path", "status", "headers", "content_type", "last_modified")
     path: str
     status: int
     headers: list[tuple[str, str]]
     content_type: str | None
+    last_modified: bool
 
     def __init__(
         self,
@@ -236,6 +239,8 @@ class FileResponse:
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         media_type: str | None = None,
         filename: str | None = None,
+        *,
+        last_modified: bool = True,
     ) -> None:
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ValueError(f"invalid HTTP status {status!r}")
@@ -254,6 +259,21 @@ class FileResponse:
         self.status = status
         self.headers = pairs
         self.content_type = media_type
+        self.last_modified = bool(last_modified)
+
+    @classmethod
+    def _as_sent(cls, path: str, status: int, headers: Any) -> "FileResponse":
+        """The file of an ASGI ``http.response.pathsend`` or a WSGI ``wsgi.file_wrapper``:
+        the app's status and headers exactly as it wrote them (no Content-Type or
+        Last-Modified of the server's; ``headers`` are not checked here, the server
+        checks them as it converts them)."""
+        file = cls.__new__(cls)
+        file.path = path
+        file.status = status
+        file.headers = headers
+        file.content_type = None
+        file.last_modified = False
+        return file
 
     def __repr__(self) -> str:
         return f"FileResponse({self.path!r}, status={self.status})"

@@ -358,11 +358,7 @@ class WSGIHandler:
         if rtype is FileWrapper and start.headers is not None and not start.written and start.status == 200:
             native = result.native_path()
             if native is not None and _declared_length(start.headers) in (None, native[1]):
-                file = FileResponse.__new__(FileResponse)
-                file.path = native[0]
-                file.status = 200
-                file.headers = start.headers
-                file.content_type = None
+                file = FileResponse._as_sent(native[0], 200, start.headers)
                 result.close()  # the server opens the file itself, by its path
                 start.sent = True
                 return file

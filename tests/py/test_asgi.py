@@ -374,6 +374,9 @@ def test_pathsend_serves_the_file(srv, tmp_path):
         assert resp.status == 200, resp
         assert resp.header("content-type") == "application/x-test" and resp.header("x-sent-by") == "pathsend", resp
         assert resp.header("content-length") == str(len(data)) and not is_chunked(resp), resp
+        # the app's headers as written: no Last-Modified added (RFC 9111 §4.2.2)
+        assert sorted(n.lower() for n, _ in resp.headers) == [
+            "connection", "content-length", "content-type", "date", "server", "x-sent-by"], resp
         assert take(rd, len(data), time.monotonic() + WAIT_S) == data
 
 
