@@ -160,11 +160,12 @@ bool convert_headers(PyObject* headers, response_parts& out) {
     if (headers == Py_None) {
         return true;
     }
-    // A list or tuple is walked as it is (nothing below runs Python code while it walks:
-    // it cannot change); anything else is copied into a list first.
-    PyObject* items = PyList_CheckExact(headers) || PyTuple_CheckExact(headers) ? Py_NewRef(headers)
-                      : PyDict_Check(headers)                                   ? PyDict_Items(headers)
-                                                                                : PySequence_List(headers);
+    // A list (a Response's ResponseHeaders is a list subclass) or tuple is walked as it is
+    // (nothing below runs Python code while it walks: it cannot change); anything else is
+    // copied into a list first.
+    PyObject* items = PyList_Check(headers) || PyTuple_CheckExact(headers) ? Py_NewRef(headers)
+                      : PyDict_Check(headers)                              ? PyDict_Items(headers)
+                                                                           : PySequence_List(headers);
     if (items == nullptr) {
         return false;
     }

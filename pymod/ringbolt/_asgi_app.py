@@ -299,7 +299,8 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
                     if not chunk:
                         break
         return
-    status, extra, ctype_override = 200, [], None
+    extra: list[tuple[str, str]] = []
+    status, ctype_override = 200, None
     body = result
     if isinstance(result, Response):
         status, extra, body, ctype_override = result.status, result.headers, result.body, result.content_type

@@ -19,6 +19,7 @@ import re
 import traceback
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar, Union
 
+from .datastructures import ResponseHeaders
 from .errors import HTTPError, problem, problem_response
 from .response import FileResponse, Response, StreamingResponse
 
@@ -257,12 +258,13 @@ def _as_response(result: Any) -> Any:
     resp = _new_response(Response)
     resp.body = result
     resp.status = 200
-    resp.headers = []
+    resp.headers = _new_list(ResponseHeaders)  # empty, without a call to __init__
     resp.content_type = None
     return resp
 
 
 _new_response = object.__new__  # Response without __init__'s checks: nothing to check here
+_new_list = list.__new__
 
 
 class ErrorPolicy:
