@@ -514,6 +514,10 @@ PyObject* end_batch_noargs(PyObject*, PyObject*) {
 }
 
 void init_runtime(pb::module_& m) {
+    // The body of the native 500 (http/problem.hpp), for the 500s the ASGI and WSGI
+    // adapters build themselves: one error format, byte for byte.
+    m.attr("PROBLEM_INTERNAL_ERROR") =
+        pb::bytes(ringbolt::http::problem_internal_error.data(), ringbolt::http::problem_internal_error.size());
     m.def("_set_types", [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
                            pb::object query_params, pb::object log_exception, pb::object streaming_response,
                            pb::object file_response, pb::object start_stream, pb::object client_disconnect,

@@ -21,6 +21,9 @@ from gate import WAIT, Gate
 
 WAIT_S = 10.0
 FILE_SIZE = 200_000
+# The server's own 500 (RFC 9457): a WSGI app's failure answers the one error format.
+PROBLEM_500 = {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+               "detail": "The server failed to answer this request."}
 
 
 # ---- wire helpers ----
@@ -296,10 +299,10 @@ def read_response_body_chunked(reader: Reader) -> bytes:
 @pytest.mark.parametrize("path", ["/raises", "/first-chunk-fails", "/second-start", "/bad-status", "/str-body"])
 def test_app_errors_before_the_head_are_500(raw, path):
     resp = get(raw, path)
-    assert resp.status == 500 and resp.body == b"Internal Server Error", resp
+    assert resp.status == 500 and resp.json() == PROBLEM_500, resp
     # the WSGI app raised before its head: the connection stays usable (an ASGI protocol
     # break closes it; both come from asgi._error_500)
-    assert resp.header("connection") is None and resp.header("content-type") == "text/plain; charset=utf-8", resp
+    assert resp.header("connection") is None and resp.header("content-type") == "application/problem+json", resp
 
 
 def test_iterable_closed_when_its_first_chunk_fails(raw):
