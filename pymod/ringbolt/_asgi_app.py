@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Unpack
 from urllib.parse import unquote
 
 from ._native import json_dumps, json_loads
+from ._error_log import log_failure
 from .cookies import CookieOptions, DeleteCookieOptions
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, HTTPError, problem
@@ -374,7 +375,7 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
         headers = [_PROBLEM] + _encode_headers((exc.headers or {}).items())
         await _send_whole(send, exc.status, headers, json_dumps(exc.problem()), head)
     except Exception as exc:  # noqa: BLE001 - a bug in the handler: 500, traceback to the log
-        logger.error("Exception in handler for %s %s", method, scope["path"], exc_info=(type(exc), exc, exc.__traceback__))
+        log_failure(exc, "Exception in handler for %s %s", method, scope["path"])
         await _send_whole(send, 500, [_PROBLEM], _INTERNAL, head)
 
 

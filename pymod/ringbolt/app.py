@@ -13,6 +13,8 @@ import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from . import _native
+from ._error_log import errors as error_log
+from ._error_log import log_failure
 from .features import ResponseFeatures
 from .options import check_run_options
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
@@ -583,6 +585,7 @@ class App(RouteGroup):
                 if self._runner is not None:
                     self._runner.stop()
                     self._runner = None
+            error_log.report()  # failures counted since the last count line
             logger.info("stopped")
 
     def stop(self) -> None:
@@ -609,4 +612,4 @@ class App(RouteGroup):
 
 
 def _log_exception(exc: BaseException, method: str, target: str) -> None:
-    logger.error("Exception in handler for %s %s", method, target, exc_info=(type(exc), exc, exc.__traceback__))
+    log_failure(exc, "Exception in handler for %s %s", method, target)  # the first of its kind in full

@@ -22,6 +22,7 @@ import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from . import _native
+from ._error_log import log_failure
 from .errors import ClientDisconnect
 from ._tasks import _keep, complete, new_task
 from .response import FileResponse, Response, StreamingResponse
@@ -342,8 +343,8 @@ class _Cycle(_native.ASGICycle):
         if isinstance(exc, ASGIProtocolError):
             _log_protocol_error(self.req, exc)
             return
-        logger.error("Exception in ASGI application after the response for %s %s started",
-                     self.req.method, self.req.target, exc_info=(type(exc), exc, exc.__traceback__))
+        log_failure(exc, "Exception in ASGI application after the response for %s %s started", self.req.method,
+                    self.req.target)
 
     def returned(self) -> None:
         state = self.state
@@ -561,9 +562,10 @@ class _WebSocketCycle:
             complete(self.loop, self.pending, None, exc)
             self.pending = None
             return
-        if not isinstance(exc, (asyncio.CancelledError, ClientDisconnected)):
-            logger.error("ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc,
-                         exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            logger.error("ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc)
+        elif not isinstance(exc, (asyncio.CancelledError, ClientDisconnected)):
+            log_failure(exc, "ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc)
         if self.native is not None and not self.native.closed:
 
             _close(self.loop, self.native, 1011, "")

@@ -19,6 +19,7 @@ import re
 import traceback
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar, Union
 
+from ._error_log import log_failure
 from .datastructures import ResponseHeaders
 from .errors import HTTPError, problem, problem_response
 from .response import FileResponse, Response, StreamingResponse
@@ -286,8 +287,7 @@ class ErrorPolicy:
     def internal(self, req: Any, exc: BaseException) -> Any:
         if not self.debug:
             raise exc
-        logger.error("Exception in handler for %s %s", getattr(req, "method", "?"), getattr(req, "target", "?"),
-                     exc_info=(type(exc), exc, exc.__traceback__))
+        log_failure(exc, "Exception in handler for %s %s", getattr(req, "method", "?"), getattr(req, "target", "?"))
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return problem_response(500, problem(500, f"{type(exc).__name__}: {exc}", traceback=tb))
 

@@ -26,6 +26,7 @@ import sys
 from typing import Any, Callable, Iterable, Iterator, cast
 
 from . import _native
+from ._error_log import log_failure
 from .asgi import _error_500, _raw_response
 from .errors import HTTPError
 from .response import FileResponse, StreamingResponse
@@ -433,8 +434,8 @@ def _join(written: list[bytes], chunks: Iterable[Any]) -> bytes:
 
 def _log(environ: dict[str, Any], exc: BaseException, when: str) -> None:
     target = environ.get("RAW_URI", environ.get("PATH_INFO", ""))
-    logger.error("Exception in WSGI application%s for %s %s", f" ({when})" if when else "",
-                 environ.get("REQUEST_METHOD", "?"), target, exc_info=(type(exc), exc, exc.__traceback__))
+    log_failure(exc, "Exception in WSGI application%s for %s %s", f" ({when})" if when else "",
+                environ.get("REQUEST_METHOD", "?"), target)
 
 
 def is_wsgi_app(app: Any) -> bool:
