@@ -241,6 +241,10 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 emit_error(r.error, env);
                 return buf.size();
             }
+            if (!env.http1) [[unlikely]] {
+                refuse_http1(head, env); // (the preface failed the parse above and went to HTTP/2)
+                return buf.size();
+            }
             std::string_view head_bytes = rest.substr(0, r.consumed);
             if (head.body == body_kind::none) [[likely]] {
                 pos += r.consumed;
@@ -364,6 +368,20 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
     _closing = true;
     _deadline = 0;
     return true;
+}
+
+// An HTTP/2-only listener (--http 2) serves the HTTP/2 preface only (RFC 9113 §3.3, h2c
+// by prior knowledge; Upgrade: h2c is an HTTP/1.1 request too). An HTTP/1.x request is
+// answered 505 (RFC 9110 §15.6.6: the major version is refused), so its client learns why
+// rather than seeing the connection dropped; then the connection closes (what followed
+// the request is read and discarded while it lingers).
+[[gnu::noinline, gnu::cold]] void http1_connection::refuse_http1(const request_head& head, protocol_env& env) {
+    uint64_t seq = _next_seq;
+    request_context ctx{head.version_minor, head.method_id == method_head, false};
+    env.counters.requests.add();
+    ++_next_seq;
+    _closing = true;
+    respond(seq, ctx, 505, problem_content_type, problem_http2_only, env);
 }
 
 namespace {

@@ -85,6 +85,8 @@ class http1_connection final : public protocol {
     void emit_error(http_error err, protocol_env& env);
     /// The input is the HTTP/2 client preface: hand the connection over (the successor).
     bool hand_to_h2(std::string_view rest, protocol_env& env);
+    /// An HTTP/1.x request on an HTTP/2-only listener: answered 505, then the close.
+    void refuse_http1(const request_head& head, protocol_env& env);
     /// CONNECT (501) and Upgrade: h2c requests; true when answered here.
     bool special_request(const request_head& head, std::string_view head_bytes, std::string_view body,
                          protocol_env& env, bool body_follows);

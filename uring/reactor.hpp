@@ -74,7 +74,10 @@ struct server_config {
     http::server_fields fields;         ///< Server/Date/extra fields added to every response
     /// Makes each connection's transport (TLS); null: plain TCP.
     std::shared_ptr<transport_factory> transports;
-    bool http2 = true; ///< HTTP/2: h2c by prior knowledge and Upgrade, h2 by ALPN
+    /// --http: HTTP/1.1 and HTTP/2 (h2c by prior knowledge and Upgrade, h2 by ALPN), one
+    /// of them only. Consulted where a connection's protocol is chosen (the HTTP/2
+    /// starter, protocol_env::http1); TLS's ALPN offer follows it (tls::options::alpn).
+    http::http_versions http = http::http_versions::both;
     /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
     /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).
     std::function<std::unique_ptr<io_backend>(std::unique_ptr<io_backend>)> wrap_backend;

@@ -415,7 +415,9 @@ class App(RouteGroup):
         ``ssl_ciphers``, ``ssl_min_version`` ("TLSv1.2"/"TLSv1.3"), ``ssl_sni`` ([(name,
         certfile, keyfile), ...]), ``ssl_handshake_timeout`` (seconds); SIGHUP reloads the
         certificates for new connections.
-        HTTP/2 (docs/http.md): ``http2`` (default True; False: HTTP/1.1 only, no h2 in ALPN).
+        HTTP versions (docs/http.md): ``http`` ("auto" (default): HTTP/1.1 and HTTP/2; "1":
+        HTTP/1.1 only, no h2 in ALPN; "2": HTTP/2 only, h2c by prior knowledge and h2 by
+        ALPN, an HTTP/1.1 request answered 505); ``http2=False`` is ``http="1"``.
         """
         check_run_options(options, "App.run")
         _ensure_logging(log_level)
