@@ -167,16 +167,9 @@ void reactor::request_stop() noexcept {
 }
 
 http::protocol_env reactor::env() noexcept {
-    return http::protocol_env{_config.limits,
-                              _date.value(),
-                              _now_s,
-                              _draining,
-                              _counters,
-                              _dispatcher,
-                              _config.output_high_water,
-                              &_config.fields,
-                              _h2.get(),
-                              _config.http != http::http_versions::http2};
+    return http::protocol_env{
+        _config.limits,  _date.value(), _now_s, _draining, _counters, _dispatcher, _config.output_high_water,
+        &_config.fields, _h2.get(),     _http1};
 }
 
 void reactor::run() noexcept {

@@ -322,6 +322,8 @@ class reactor final : private io_events, private body_stream_factory, public res
     std::unique_ptr<latency_histogram[]> _route_latency;
     request_dispatcher _dispatcher;              ///< after _route_latency: built from it
     std::unique_ptr<http::protocol_upgrade> _h2; ///< makes HTTP/2 connections (null: HTTP/2 off)
+    // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
+    bool _http1 = _config.http != http::http_versions::http2;
 
     // A hosted reactor (server_config::host_loop). Turns run under _turn_mutex: the loop's
     // (hosted_turn), or the stand-in's while the loop has not turned for standin_after_ns.

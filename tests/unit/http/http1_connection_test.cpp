@@ -105,11 +105,8 @@ struct fake_reactor {
     }
 
     bool http1 = true; ///< false: an HTTP/2-only listener (--http 2)
-
     protocol_env env() {
-        protocol_env e{limits, date, now, draining, counters, dispatcher};
-        e.http1 = http1;
-        return e;
+        return protocol_env{limits, date, now, draining, counters, dispatcher, SIZE_MAX, nullptr, nullptr, http1};
     }
 
     /// Feed bytes, then answer every batched request at once ("app:<path>:<body>").
@@ -493,29 +490,22 @@ TEST(Http1Connection, ConnectIsRefusedAndWhatFollowsIsNotParsed) {
 }
 
 TEST(Http1Connection, Http2OnlyListenerRefusesHttp1WithA505ThenCloses) {
-    // --http 2: whatever HTTP/1.x request comes first is answered 505 (the problem naming
-    // the cause) and nothing reaches the app; what follows it is not parsed.
-    const char* requests[] = {
-        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-        "GET /py HTTP/1.0\r\n\r\n",
-        "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
-        "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n", // would stream to the app
-        "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-        "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
-    };
-    for (const char* raw : requests) {
+    // --http 2: the first HTTP/1.x request (Upgrade: h2c too) is answered 505 with the
+    // problem naming the cause, nothing reaches the app, what follows is not parsed.
+    for (const char* raw : {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET /py HTTP/1.0\r\n\r\n",
+                            "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+                            "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n", // would stream
+                            "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                            "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"}) {
         fake_reactor f;
         f.http1 = false;
-        std::string pipelined = std::string(raw) + "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-        f.feed(pipelined);
+        f.feed(std::string(raw) + "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         EXPECT_EQ(f.bodies(), std::vector<std::string>{"505 " + std::string(problem_http2_only)}) << raw;
         EXPECT_NE(f.wire.find("Content-Type: application/problem+json\r\n"), std::string::npos) << raw;
         EXPECT_NE(f.wire.find("Connection: close"), std::string::npos) << raw;
-        EXPECT_TRUE(f.conn.close_after_flush()) << raw;
-        EXPECT_TRUE(f.batch.empty()) << raw;
-        EXPECT_EQ(f.counters.requests.get(), 1u) << raw;
+        EXPECT_TRUE(f.conn.close_after_flush() && f.batch.empty() && f.counters.requests.get() == 1) << raw;
     }
-    fake_reactor both; // the same requests on a listener that serves both are answered
+    fake_reactor both; // a listener that serves both answers the same request
     both.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_EQ(both.bodies(), std::vector<std::string>{"200 native"});
 }

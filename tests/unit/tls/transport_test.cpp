@@ -140,7 +140,7 @@ TEST(TlsTransport, AlpnOfferFollowsTheHttpVersions) {
         {alpn_offer::http1, std::string_view("\x02h2", 3), "", true},
         {alpn_offer::h2, std::string_view("\x02h2\x08http/1.1", 12), "h2", true},
         {alpn_offer::h2, std::string_view("\x08http/1.1", 9), "", false}, // no_application_protocol
-        {alpn_offer::h2, "", "", true}, // no ALPN at all: the first bytes decide
+        {alpn_offer::h2, "", "", true},                                   // no ALPN at all: the first bytes decide
     };
     for (const auto& c : cases) {
         options o;
