@@ -1,5 +1,6 @@
 // HTTP/1.1 connection: framing of requests (RFC 9112 §6), keep-alive (§9.3), pipelining
-// in order, streamed and whole responses through the response framer, deadlines.
+// in order, streamed and whole responses through the response framer, deadlines. How a
+// connection leaves HTTP/1.1 (HTTP/2, CONNECT, an HTTP/2-only listener): http1_upgrade.cpp.
 #include "http/http1_connection.hpp"
 
 #include "http/response_features.hpp"
@@ -19,13 +20,6 @@ namespace {
 thread_local request_head tl_head;
 
 constexpr size_t keep_capacity = 4096; // buffers larger than this are freed when empty
-
-// The client preface of HTTP/2 (RFC 9113 §3.4), or as much of it as has arrived.
-bool starts_h2_preface(std::string_view bytes) noexcept {
-    constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    size_t n = bytes.size() < preface.size() ? bytes.size() : preface.size();
-    return n >= 3 && bytes.substr(0, n) == preface.substr(0, n);
-}
 
 void shrink_if_large(std::string& s) {
     if (s.empty() && s.capacity() > keep_capacity) {
@@ -241,6 +235,10 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 emit_error(r.error, env);
                 return buf.size();
             }
+            if (!env.http1) [[unlikely]] {
+                refuse_http1(head, env); // (the preface failed the parse above and went to HTTP/2)
+                return buf.size();
+            }
             std::string_view head_bytes = rest.substr(0, r.consumed);
             if (head.body == body_kind::none) [[likely]] {
                 pos += r.consumed;
@@ -331,123 +329,6 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
         finish_request(head, head_bytes, body, env);
     }
     return pos;
-}
-
-// CONNECT and Upgrade requests, out of line: the common request does not carry them.
-// True when answered here.
-[[gnu::noinline, gnu::cold]] bool http1_connection::special_request(const request_head& head,
-                                                                    std::string_view head_bytes, std::string_view body,
-                                                                    protocol_env& env, bool body_follows) {
-    if (head.method_id == method_connect) {
-        // No tunnels. What a client sends after CONNECT is meant for the tunnel (RFC 9110
-        // §9.3.6), not requests: answer 501 and close rather than parse it as HTTP.
-        uint64_t seq = _next_seq;
-        request_context ctx{head.version_minor, false, false};
-        env.counters.requests.add();
-        ++_next_seq;
-        _closing = true;
-        respond(seq, ctx, 501, problem_content_type, problem_of(http_error::method_not_implemented), env);
-        return true;
-    }
-    return !body_follows && upgrade_to_h2c(head, head_bytes, body, env);
-}
-
-// RFC 9113 §3.3: HTTP/2 with prior knowledge. The preface (it fails the HTTP/1.1 parse:
-// its version is 2.0) and what follows go to the HTTP/2 protocol, which takes the
-// connection over. Out of line: the parse's hot path does not carry it.
-[[gnu::noinline, gnu::cold]] bool http1_connection::hand_to_h2(std::string_view rest, protocol_env& env) {
-    if (_next_seq != 0 || env.h2 == nullptr || !starts_h2_preface(rest)) {
-        return false;
-    }
-    _successor = env.h2->make(_slot, _gen, _peer, rest, env);
-    _phase = phase::closed;
-    _closing = true;
-    _deadline = 0;
-    return true;
-}
-
-namespace {
-
-// Whether a comma-separated field value lists `token` (case-insensitively).
-bool lists_token(std::string_view value, std::string_view token) noexcept {
-    while (!value.empty()) {
-        size_t comma = value.find(',');
-        std::string_view item = value.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-            item.remove_prefix(1);
-        }
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-            item.remove_suffix(1);
-        }
-        if (item.size() == token.size()) {
-            bool same = true;
-            for (size_t i = 0; i < item.size() && same; ++i) {
-                same = (item[i] | 0x20) == (token[i] | 0x20);
-            }
-            if (same) {
-                return true;
-            }
-        }
-        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    }
-    return false;
-}
-
-bool name_is(std::string_view name, std::string_view lower) noexcept {
-    if (name.size() != lower.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < name.size(); ++i) {
-        if ((name[i] | 0x20) != lower[i] && name[i] != lower[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-} // namespace
-
-[[gnu::noinline, gnu::cold]] bool http1_connection::upgrade_to_h2c(const request_head& head,
-                                                                   std::string_view head_bytes, std::string_view body,
-                                                                   protocol_env& env) {
-    // Only in cleartext, only when nothing is owed before it (the 101 must be the next
-    // bytes on the wire), and only with exactly one HTTP2-Settings (RFC 7540 §3.2.1).
-    if (env.h2 == nullptr || _peer.secure || !_owed.empty() || _next_seq != _next_write || _draining || env.draining) {
-        return false;
-    }
-    bool h2c = false;
-    int settings_count = 0;
-    std::string_view settings;
-    for (uint16_t i = 0; i < head.num_headers; ++i) {
-        const header_field& f = head.headers[i];
-        if (name_is(f.name, "upgrade")) {
-            h2c = h2c || lists_token(f.value, "h2c");
-        } else if (name_is(f.name, "http2-settings")) {
-            ++settings_count;
-            settings = f.value;
-        }
-    }
-    if (!h2c || settings_count != 1) {
-        return false;
-    }
-    std::unique_ptr<protocol> next = env.h2->make_upgraded(_slot, _gen, _peer, settings, head_bytes, body, env);
-    if (!next) {
-        return false; // a bad HTTP2-Settings: the request is answered as HTTP/1.1
-    }
-    env.counters.requests.add();
-    env.counters.count_status(101);
-    ++_next_seq;
-    ++_next_write;
-    // The 101 first, then the server's SETTINGS and stream 1's answer the new protocol
-    // queued already.
-    _out.append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
-    _out.splice(next->output());
-    next->output().splice(_out);
-    _phase = phase::closed;
-    _closing = true;
-    _deadline = 0;
-    _successor = std::move(next);
-    return true;
 }
 
 void http1_connection::expect_continue(const request_head& head, protocol_env& env) {

@@ -50,6 +50,11 @@ inline constexpr std::string_view problem_precondition_failed =
 inline constexpr std::string_view problem_range_not_satisfiable = RINGBOLT_PROBLEM(
     "Range Not Satisfiable", 416, "No range of the Range header overlaps the file; Content-Range gives its length.");
 
+// An HTTP/1.x request on an HTTP/2-only listener (--http 2; http1_connection::refuse_http1).
+inline constexpr std::string_view problem_http2_only = RINGBOLT_PROBLEM(
+    "HTTP Version Not Supported", 505,
+    "This port serves HTTP/2 only: send the HTTP/2 connection preface (h2c with prior knowledge, or h2 by TLS ALPN).");
+
 // WebSocket handshakes refused before the application (ws/opening.cpp, the dispatcher).
 inline constexpr std::string_view problem_websocket_only =
     RINGBOLT_PROBLEM("Upgrade Required", 426, "This is a WebSocket endpoint: send an Upgrade: websocket handshake.");

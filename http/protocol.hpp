@@ -30,6 +30,11 @@ struct connection_limits {
 class protocol;
 struct protocol_env;
 
+/// The HTTP versions a listener speaks (`--http`): both (HTTP/1.1, and HTTP/2 by prior
+/// knowledge, `Upgrade: h2c` or ALPN), HTTP/1.1 only, or HTTP/2 only (an HTTP/1.1 request
+/// is refused with a 505, the connection then closed).
+enum class http_versions : uint8_t { both, http1, http2 };
+
 /// Builds the protocol that takes a connection over after a 101 Switching Protocols
 /// (RFC 9110 §15.2.2). The application's 101 answer carries one; the HTTP/1.1 protocol
 /// frames the 101, then calls make() and hands the connection on (see
@@ -103,6 +108,9 @@ struct protocol_env {
     /// Makes the HTTP/2 protocol (h2/) for a connection that starts with the client
     /// preface (h2c by prior knowledge); null: HTTP/2 is off.
     protocol_upgrade* h2 = nullptr;
+    /// False on an HTTP/2-only listener: an HTTP/1.x request is answered 505 (then the
+    /// connection closes); only the client preface goes on, to `h2`.
+    bool http1 = true;
 };
 
 /// Pipelined requests handed to the application per connection before parsing pauses.

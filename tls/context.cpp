@@ -22,9 +22,23 @@ namespace ringbolt::tls {
 namespace {
 
 // ALPN: what the server speaks, in preference order: h2 first (RFC 9113 §3.2), then
-// HTTP/1.1; without HTTP/2 (--no-http2) only the latter.
+// HTTP/1.1; with --http 1 only the latter, with --http 2 only the former.
 constexpr unsigned char alpn_with_h2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char alpn_h2[] = {2, 'h', '2'};
+
+/// The ALPN callback's argument: the list it chooses from, and whether a client that
+/// offers none of it is refused.
+struct alpn_choice {
+    const unsigned char* ours;
+    unsigned int ours_len;
+    bool required;
+};
+constexpr alpn_choice alpn_choices[] = {
+    {alpn_with_h2, sizeof(alpn_with_h2), false}, // alpn_offer::h2_and_http1
+    {alpn_http11, sizeof(alpn_http11), false},   // alpn_offer::http1
+    {alpn_h2, sizeof(alpn_h2), true},            // alpn_offer::h2
+};
 constexpr unsigned char session_id_context[] = "ringbolt";
 
 std::string openssl_reason() {
@@ -40,16 +54,16 @@ std::string openssl_reason() {
 
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
                 void* arg) {
+    const auto* choice = static_cast<const alpn_choice*>(arg);
     unsigned char* chosen = nullptr;
-    bool h2 = arg != nullptr;
-    const unsigned char* ours = h2 ? alpn_with_h2 : alpn_http11;
-    unsigned int ours_len = h2 ? sizeof(alpn_with_h2) : sizeof(alpn_http11);
-    if (SSL_select_next_proto(&chosen, outlen, ours, ours_len, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+    if (SSL_select_next_proto(&chosen, outlen, choice->ours, choice->ours_len, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
         *out = chosen;
         return SSL_TLSEXT_ERR_OK;
     }
-    // Nothing we speak was offered (say only h2): go on without ALPN, HTTP/1.1 follows.
-    return SSL_TLSEXT_ERR_NOACK;
+    // Nothing we speak was offered. An HTTP/2-only server refuses (RFC 7301 §3.2: the
+    // no_application_protocol alert), as Granian's --http 2 does; otherwise go on without
+    // ALPN (say only h2 was offered to an HTTP/1.1 server): HTTP/1.1 follows.
+    return choice->required ? SSL_TLSEXT_ERR_ALERT_FATAL : SSL_TLSEXT_ERR_NOACK;
 }
 
 // SNI: switch the connection to the certificate for the name; an unknown name keeps
@@ -97,8 +111,7 @@ SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::stri
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
     // An idle keep-alive connection keeps no 16 KiB read/write buffers (as nginx does).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    // The callback's argument only says whether h2 is offered (non-null: yes).
-    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, o.http2 ? const_cast<unsigned char*>(alpn_with_h2) : nullptr);
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, const_cast<alpn_choice*>(&alpn_choices[static_cast<size_t>(o.alpn)]));
     if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()) != 1) {
         return give_up("--ssl-ciphers '" + o.ciphers + "': no cipher matched (" + openssl_reason() + ")");
     }

@@ -30,6 +30,12 @@ struct sni_entry {
     std::string keyfile;
 };
 
+/// What ALPN offers (RFC 7301), by the server's HTTP versions (--http): h2 then http/1.1
+/// (a client offering neither goes on without ALPN), http/1.1 only, or h2 only (a client
+/// that offers ALPN without h2 gets the fatal no_application_protocol alert, RFC 7301
+/// §3.2; one that offers no ALPN goes on, and its first bytes decide).
+enum class alpn_offer : uint8_t { h2_and_http1, http1, h2 };
+
 struct options {
     std::string certfile; ///< PEM chain (leaf first); the default certificate
     std::string keyfile;  ///< PEM key (may be encrypted: `password`)
@@ -40,7 +46,7 @@ struct options {
     int min_version = 0x0303; ///< TLS1_2_VERSION or TLS1_3_VERSION
     std::vector<sni_entry> sni;
     uint32_t handshake_timeout_s = 10;
-    bool http2 = true; ///< offer h2 in ALPN (the server speaks HTTP/2)
+    alpn_offer alpn = alpn_offer::h2_and_http1;
 };
 
 /// "1.2", "TLSv1.2", "1.3", "TLSv1.3" -> the OpenSSL version number; 0 otherwise.

@@ -102,7 +102,7 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
         _backend = config.wrap_backend(std::move(_backend));
     }
     _backend->counters = &_counters;
-    if (config.http2) {
+    if (config.http != http::http_versions::http1) {
         _h2 = std::make_unique<h2::starter>();
     }
 }
@@ -169,7 +169,7 @@ void reactor::request_stop() noexcept {
 http::protocol_env reactor::env() noexcept {
     return http::protocol_env{
         _config.limits,  _date.value(), _now_s, _draining, _counters, _dispatcher, _config.output_high_water,
-        &_config.fields, _h2.get()};
+        &_config.fields, _h2.get(),     _http1};
 }
 
 void reactor::run() noexcept {

@@ -74,7 +74,10 @@ struct server_config {
     http::server_fields fields;         ///< Server/Date/extra fields added to every response
     /// Makes each connection's transport (TLS); null: plain TCP.
     std::shared_ptr<transport_factory> transports;
-    bool http2 = true; ///< HTTP/2: h2c by prior knowledge and Upgrade, h2 by ALPN
+    /// --http: HTTP/1.1 and HTTP/2 (h2c by prior knowledge and Upgrade, h2 by ALPN), one
+    /// of them only. Consulted where a connection's protocol is chosen (the HTTP/2
+    /// starter, protocol_env::http1); TLS's ALPN offer follows it (tls::options::alpn).
+    http::http_versions http = http::http_versions::both;
     /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
     /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).
     std::function<std::unique_ptr<io_backend>(std::unique_ptr<io_backend>)> wrap_backend;
@@ -319,6 +322,8 @@ class reactor final : private io_events, private body_stream_factory, public res
     std::unique_ptr<latency_histogram[]> _route_latency;
     request_dispatcher _dispatcher;              ///< after _route_latency: built from it
     std::unique_ptr<http::protocol_upgrade> _h2; ///< makes HTTP/2 connections (null: HTTP/2 off)
+    // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
+    bool _http1 = _config.http != http::http_versions::http2;
 
     // A hosted reactor (server_config::host_loop). Turns run under _turn_mutex: the loop's
     // (hosted_turn), or the stand-in's while the loop has not turned for standin_after_ns.

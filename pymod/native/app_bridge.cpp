@@ -38,6 +38,7 @@ PyObject* str_detail = nullptr;
 PyObject* str_content = nullptr;
 PyObject* str_path = nullptr;
 PyObject* str_problem = nullptr;
+PyObject* str_last_modified = nullptr;
 
 void intern_names() {
     if (str_status == nullptr) {
@@ -49,6 +50,7 @@ void intern_names() {
         str_content = PyUnicode_InternFromString("content");
         str_path = PyUnicode_InternFromString("path");
         str_problem = PyUnicode_InternFromString("problem");
+        str_last_modified = PyUnicode_InternFromString("last_modified");
     }
 }
 
@@ -158,11 +160,12 @@ bool convert_headers(PyObject* headers, response_parts& out) {
     if (headers == Py_None) {
         return true;
     }
-    // A list or tuple is walked as it is (nothing below runs Python code while it walks:
-    // it cannot change); anything else is copied into a list first.
-    PyObject* items = PyList_CheckExact(headers) || PyTuple_CheckExact(headers) ? Py_NewRef(headers)
-                      : PyDict_Check(headers)                                   ? PyDict_Items(headers)
-                                                                                : PySequence_List(headers);
+    // A list (a Response's ResponseHeaders is a list subclass) or tuple is walked as it is
+    // (nothing below runs Python code while it walks: it cannot change); anything else is
+    // copied into a list first.
+    PyObject* items = PyList_Check(headers) || PyTuple_CheckExact(headers) ? Py_NewRef(headers)
+                      : PyDict_Check(headers)                              ? PyDict_Items(headers)
+                                                                           : PySequence_List(headers);
     if (items == nullptr) {
         return false;
     }
@@ -234,6 +237,18 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
         } else if (ok) {
             out.source = response_parts::body_source::file;
             ok = as_utf8(source, out.path, "path");
+            // False for an adapter's file (ASGI pathsend, wsgi.file_wrapper): the app's
+            // headers go out as written (RFC 9111 §4.2.2: a Last-Modified the app did not
+            // send would make its answer heuristically cacheable).
+            PyObject* stamp = ok ? PyObject_GetAttr(result, str_last_modified) : nullptr;
+            if (stamp == nullptr && ok && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear(); // a subclass made without __init__: the default
+            } else if (stamp == nullptr) {
+                ok = false;
+            } else {
+                out.last_modified = PyObject_IsTrue(stamp) == 1;
+                Py_DECREF(stamp);
+            }
         }
         Py_XDECREF(status);
         Py_XDECREF(headers);
@@ -432,54 +447,6 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
         return;
     }
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
-}
-
-// A file response is decided here, when the handler returned it: a path that cannot be
-// opened is a 404 (403 when permission is denied), never an error later on the wire.
-bool app_bridge::file_message(const response_parts& parts, http::app_response& resp) {
-    int fd = ::open(parts.path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-        ::close(fd);
-        fd = -1;
-        errno = ENOENT;
-    }
-    if (fd < 0) {
-        bool denied = errno == EACCES;
-        problem_answer(resp, denied ? 403 : 404, denied ? http::problem_forbidden : http::problem_file_not_found);
-        return true;
-    }
-    response_parts sized;
-    sized.status = parts.status;
-    sized.content_type = parts.content_type;
-    sized.known_type = parts.known_type;
-    sized.source = response_parts::body_source::file;
-    for (const auto& h : parts.headers) {
-        sized.headers.push_back(h);
-    }
-    if (!build_head(sized, resp.start)) {
-        ::close(fd);
-        return false;
-    }
-    if (resp.start.fields.empty()) {
-        resp.start.fields.assign(resp.start.static_fields); // more lines follow
-    }
-    bool has_modified = std::any_of(parts.headers.begin(), parts.headers.end(), [](const auto& h) {
-        return h.first.size() == 13 && strncasecmp(h.first.data(), "last-modified", 13) == 0;
-    });
-    if (!has_modified) { // the app's own (an ASGI FileResponse sets one) wins
-        char modified[32];
-        format_imf_fixdate(st.st_mtime, modified);
-        resp.start.fields.append("Last-Modified: ");
-        resp.start.fields.append(modified, 29);
-        resp.start.fields.append("\r\n");
-    }
-    resp.start.content_length = static_cast<int64_t>(st.st_size);
-    resp.file = std::make_shared<http::file_handle>(fd);
-    resp.file_offset = 0;
-    resp.file_length = static_cast<uint64_t>(st.st_size);
-    resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
-    return true;
 }
 
 void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, http::app_response& resp,

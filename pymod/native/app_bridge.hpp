@@ -50,6 +50,7 @@ struct response_parts {
     body_source source = body_source::bytes;
     PyObject* content = nullptr; ///< stream: the iterable (new reference)
     std::string path;            ///< file: the path to send
+    bool last_modified = true;   ///< file: add the file's Last-Modified unless the headers carry one
     response_parts() = default;
     response_parts(const response_parts&) = delete;
     response_parts& operator=(const response_parts&) = delete;

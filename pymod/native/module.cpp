@@ -104,6 +104,30 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
     f.server = !server_line.empty() ? server_line : server_header ? std::string("Server: ringbolt\r\n") : std::string();
 }
 
+/// `http` ("auto", "1", "2"; 1 and 2 as ints too) and the older `http2` switch (False:
+/// HTTP/1.1 only): which HTTP versions the listeners speak. ValueError for another
+/// value, or for `http="2"` with `http2=False`.
+http::http_versions read_http_versions(const pb::dict& c) {
+    std::string http = "auto";
+    if (c.contains("http") && !c["http"].is_none()) {
+        http = pb::str(c["http"]).cast<std::string>();
+    }
+    bool http2 = get_opt<bool>(c, "http2", true);
+    if (http == "auto") {
+        return http2 ? http::http_versions::both : http::http_versions::http1;
+    }
+    if (http == "1") {
+        return http::http_versions::http1;
+    }
+    if (http == "2") {
+        if (!http2) {
+            throw pb::value_error("http='2' (HTTP/2 only) contradicts http2=False (--no-http2: HTTP/1.1 only)");
+        }
+        return http::http_versions::http2;
+    }
+    throw pb::value_error("http must be 'auto', '1' or '2', not '" + http + "'");
+}
+
 class native_server {
   public:
     explicit native_server(const pb::dict& c) {
@@ -159,10 +183,12 @@ class native_server {
             }
         }
         read_server_fields(c, cfg.fields);
-        cfg.http2 = get_opt<bool>(c, "http2", true);
+        cfg.http = read_http_versions(c);
         if (tls_py::configured(c)) {
             _tls_options = tls_py::read_options(c); // ValueError naming the option
-            _tls_options.http2 = cfg.http2;
+            _tls_options.alpn = cfg.http == http::http_versions::both    ? tls::alpn_offer::h2_and_http1
+                                : cfg.http == http::http_versions::http1 ? tls::alpn_offer::http1
+                                                                         : tls::alpn_offer::h2;
             _tls = tls_py::make_factory(_tls_options);
             cfg.transports = _tls;
         }
@@ -514,6 +540,10 @@ PyObject* end_batch_noargs(PyObject*, PyObject*) {
 }
 
 void init_runtime(pb::module_& m) {
+    // The body of the native 500 (http/problem.hpp), for the 500s the ASGI and WSGI
+    // adapters build themselves: one error format, byte for byte.
+    m.attr("PROBLEM_INTERNAL_ERROR") =
+        pb::bytes(ringbolt::http::problem_internal_error.data(), ringbolt::http::problem_internal_error.size());
     m.def("_set_types", [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
                            pb::object query_params, pb::object log_exception, pb::object streaming_response,
                            pb::object file_response, pb::object start_stream, pb::object client_disconnect,

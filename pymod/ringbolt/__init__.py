@@ -13,7 +13,7 @@
 from . import _native
 from ._native import Request, TLSInfo
 from .app import App, _log_exception
-from .datastructures import Headers, QueryParams
+from .datastructures import Headers, QueryParams, ResponseHeaders
 from .errors import BadRequest, ClientDisconnect, HTTPError, ValidationError
 from ._stream import request_read as _request_read
 from ._stream import request_stream as _request_stream
@@ -39,6 +39,7 @@ __all__ = [
     "Router",
     "Headers",
     "QueryParams",
+    "ResponseHeaders",
     "BackgroundTasks",
     "FormData",
     "UploadFile",

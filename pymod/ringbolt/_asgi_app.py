@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Unpack
 from urllib.parse import unquote
 
 from ._native import json_dumps, json_loads
+from ._error_log import log_failure
 from .cookies import CookieOptions, DeleteCookieOptions
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, HTTPError, problem
@@ -283,7 +284,8 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
         headers = _encode_headers(result.headers)
         if result.content_type is not None:  # None only in FileResponses the ASGI/WSGI adapters build
             headers.append((b"content-type", result.content_type.encode()))
-        headers.append((b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()))
+        if result.last_modified and not any(name == b"last-modified" for name, _ in headers):
+            headers.append((b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()))
         headers.append((b"content-length", str(st.st_size).encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": headers})
         if head:
@@ -298,7 +300,8 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
                     if not chunk:
                         break
         return
-    status, extra, ctype_override = 200, [], None
+    extra: list[tuple[str, str]] = []
+    status, ctype_override = 200, None
     body = result
     if isinstance(result, Response):
         status, extra, body, ctype_override = result.status, result.headers, result.body, result.content_type
@@ -372,7 +375,7 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
         headers = [_PROBLEM] + _encode_headers((exc.headers or {}).items())
         await _send_whole(send, exc.status, headers, json_dumps(exc.problem()), head)
     except Exception as exc:  # noqa: BLE001 - a bug in the handler: 500, traceback to the log
-        logger.error("Exception in handler for %s %s", method, scope["path"], exc_info=(type(exc), exc, exc.__traceback__))
+        log_failure(exc, "Exception in handler for %s %s", method, scope["path"])
         await _send_whole(send, 500, [_PROBLEM], _INTERNAL, head)
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Iterator, Unpack
+from typing import Any, AsyncIterator, Iterator, Mapping, Unpack
 
 from .background import BackgroundTasks
 from .cookies import Cookie, CookieOptions, DeleteCookieOptions, deletion
+from .datastructures import ResponseHeaders
 from .forms import request_form as _request_form
 from .response import FileResponse, Response, StreamingResponse
 
@@ -61,7 +62,9 @@ def _copy(result: Response | StreamingResponse | FileResponse) -> Any:
                  "content" if isinstance(result, StreamingResponse) else "body")
     for slot in slots:
         setattr(new, slot, getattr(result, slot, None))
-    new.headers = list(result.headers)
+    headers = result.headers  # a ResponseHeaders, unless the handler put something else there
+    new.headers = list.__new__(ResponseHeaders)  # copied as they are (checked when they were added)
+    list.extend(new.headers, headers.items() if isinstance(headers, Mapping) else headers or ())
     return new
 
 

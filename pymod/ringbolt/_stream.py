@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable
 
 from . import _native
+from ._error_log import log_failure
 from .asgi import _Body as _AsgiBody
 from .asgi import _start_body_stream as _start_asgi_body
 
@@ -61,10 +62,7 @@ def start_stream(handle: Any, content: Any) -> None:
 
 
 def _log_failure(exc: BaseException) -> None:
-    logger.error(
-        "Exception while streaming a response (the response is cut short)",
-        exc_info=(type(exc), exc, exc.__traceback__),
-    )
+    log_failure(exc, "Exception while streaming a response (the response is cut short)")
 
 
 def _pump_sync(handle: Any, content: Any) -> None:

@@ -13,6 +13,8 @@ import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from . import _native
+from ._error_log import errors as error_log
+from ._error_log import log_failure
 from .features import ResponseFeatures
 from .options import check_run_options
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
@@ -413,7 +415,9 @@ class App(RouteGroup):
         ``ssl_ciphers``, ``ssl_min_version`` ("TLSv1.2"/"TLSv1.3"), ``ssl_sni`` ([(name,
         certfile, keyfile), ...]), ``ssl_handshake_timeout`` (seconds); SIGHUP reloads the
         certificates for new connections.
-        HTTP/2 (docs/http.md): ``http2`` (default True; False: HTTP/1.1 only, no h2 in ALPN).
+        HTTP versions (docs/http.md): ``http`` ("auto" (default): HTTP/1.1 and HTTP/2; "1":
+        HTTP/1.1 only, no h2 in ALPN; "2": HTTP/2 only, h2c by prior knowledge and h2 by
+        ALPN, an HTTP/1.1 request answered 505); ``http2=False`` is ``http="1"``.
         """
         check_run_options(options, "App.run")
         _ensure_logging(log_level)
@@ -595,6 +599,7 @@ class App(RouteGroup):
                 if self._runner is not None:
                     self._runner.stop()
                     self._runner = None
+            error_log.report()  # failures counted since the last count line
             logger.info("stopped")
 
     def stop(self) -> None:
@@ -621,4 +626,4 @@ class App(RouteGroup):
 
 
 def _log_exception(exc: BaseException, method: str, target: str) -> None:
-    logger.error("Exception in handler for %s %s", method, target, exc_info=(type(exc), exc, exc.__traceback__))
+    log_failure(exc, "Exception in handler for %s %s", method, target)  # the first of its kind in full

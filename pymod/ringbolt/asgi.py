@@ -22,6 +22,7 @@ import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from . import _native
+from ._error_log import log_failure
 from .errors import ClientDisconnect
 from ._tasks import _keep, complete, new_task
 from .response import FileResponse, Response, StreamingResponse
@@ -36,9 +37,10 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 
 _DISCONNECT = {"type": "http.disconnect"}
-# The adapters' own 500 (_error_500): for an ASGI app that broke the protocol the
-# connection is closed after it; a WSGI app that raised leaves it usable.
-_ERROR_TYPE = (b"content-type", b"text/plain; charset=utf-8")
+# The adapters' own 500 (_error_500): the problem body of the native 500 (RFC 9457, the
+# one error format); for an ASGI app that broke the protocol the connection is closed
+# after it; a WSGI app that raised leaves it usable.
+_ERROR_TYPE = (b"content-type", b"application/problem+json")
 _ERROR_HEADERS = [_ERROR_TYPE, (b"connection", b"close")]
 _ERROR_HEADERS_KEEP = [_ERROR_TYPE]
 
@@ -65,13 +67,13 @@ def _raw_response(body: Any, status: int, headers: Any) -> Response:
     return r
 
 
-def _error_500(body: bytes = b"Internal Server Error", close: bool = True) -> Response:
-    """The one 500 the ASGI and WSGI adapters build themselves: for an ASGI app that broke
-    the protocol or returned without answering (an app that raised gets the native 500
-    through ``complete(..., exc)``), the connection closes after it; for a WSGI app that
-    raised before its head (wsgi.py), ``close=False``. An empty body only releases a
-    request whose client has left."""
-    return _raw_response(body, 500, _ERROR_HEADERS if close else _ERROR_HEADERS_KEEP)
+def _error_500(close: bool = True) -> Response:
+    """The one 500 the ASGI and WSGI adapters build themselves, with the native 500's
+    problem body: for an ASGI app that broke the protocol or returned without answering
+    (an app that raised gets the native 500 through ``complete(..., exc)``), the
+    connection closes after it; for a WSGI app that raised before its head (wsgi.py),
+    ``close=False``. (Also what releases a request whose client has left: nobody reads it.)"""
+    return _raw_response(_native.PROBLEM_INTERNAL_ERROR, 500, _ERROR_HEADERS if close else _ERROR_HEADERS_KEEP)
 
 
 class _Body:
@@ -299,11 +301,7 @@ class _Cycle(_native.ASGICycle):
             path = message.get("path")
             if not isinstance(path, str):
                 raise ASGIProtocolError(f"'http.response.pathsend' needs a str 'path', got {path!r:.100}")
-            file = FileResponse.__new__(FileResponse)
-            file.path = path
-            file.status = self.status
-            file.headers = self.headers
-            file.content_type = None
+            file = FileResponse._as_sent(path, self.status, self.headers)
             self._finish()
             complete(self.loop, self.pending, file, None)
             return
@@ -323,7 +321,7 @@ class _Cycle(_native.ASGICycle):
             if state == _STREAMING:
                 self.body.abort()
             elif state != _DONE:
-                complete(self.loop, self.pending, _error_500(b""), None)
+                complete(self.loop, self.pending, _error_500(), None)
             logger.debug("ASGI application for %s %s raised %s after the client disconnected", self.req.method,
                          self.req.target, type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__))
             return
@@ -345,8 +343,8 @@ class _Cycle(_native.ASGICycle):
         if isinstance(exc, ASGIProtocolError):
             _log_protocol_error(self.req, exc)
             return
-        logger.error("Exception in ASGI application after the response for %s %s started",
-                     self.req.method, self.req.target, exc_info=(type(exc), exc, exc.__traceback__))
+        log_failure(exc, "Exception in ASGI application after the response for %s %s started", self.req.method,
+                    self.req.target)
 
     def returned(self) -> None:
         state = self.state
@@ -356,7 +354,7 @@ class _Cycle(_native.ASGICycle):
         if self.disconnected and state != _STREAMING:
             # It saw http.disconnect and gave up: normal, nothing to log; the answer only
             # releases the request (nobody is there to read it).
-            complete(self.loop, self.pending, _error_500(b""), None)
+            complete(self.loop, self.pending, _error_500(), None)
             return
         if state == _STREAMING:
             logger.error("ASGI application returned before finishing the response body for %s %s "
@@ -564,9 +562,10 @@ class _WebSocketCycle:
             complete(self.loop, self.pending, None, exc)
             self.pending = None
             return
-        if not isinstance(exc, (asyncio.CancelledError, ClientDisconnected)):
-            logger.error("ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc,
-                         exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            logger.error("ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc)
+        elif not isinstance(exc, (asyncio.CancelledError, ClientDisconnected)):
+            log_failure(exc, "ASGI application failed on WebSocket %s: %r: closing with 1011", self.req.path, exc)
         if self.native is not None and not self.native.closed:
 
             _close(self.loop, self.native, 1011, "")

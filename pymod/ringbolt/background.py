@@ -12,6 +12,8 @@ import inspect
 import logging
 from typing import Any, Callable
 
+from ._error_log import log_failure
+
 logger = logging.getLogger("ringbolt")
 
 
@@ -47,8 +49,8 @@ class BackgroundTasks:
                     result = await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
                     if inspect.isawaitable(result):
                         await result
-            except Exception:  # noqa: BLE001 - logged; the response is long gone
-                logger.exception("background task %s failed", name)
+            except Exception as exc:  # noqa: BLE001 - logged; the response is long gone
+                log_failure(exc, "background task %s failed", name)
 
 
 def as_tasks(background: Any) -> BackgroundTasks:

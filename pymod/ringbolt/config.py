@@ -231,8 +231,11 @@ OPTIONS: tuple[Option, ...] = (
            "Forwarded or X-Forwarded-For/Proto/Host (default off)", type=parse_bool, kind="bool"),
     Option("--forwarded-allow-ips", "http", "comma-separated IPs or CIDR networks whose forwarding headers are "
            "trusted, or * (default 127.0.0.1)", type=parse_ips, metavar="IPS"),
-    Option("--http2", "http", "serve HTTP/2: h2c with prior knowledge or Upgrade: h2c, h2 by ALPN over TLS "
-           "(default on)", type=parse_bool, kind="bool"),
+    Option("--http", "http", "HTTP versions served (Granian's flag): auto (HTTP/1.1 and HTTP/2), 1 (HTTP/1.1 only: "
+           "no h2c, no h2 in ALPN) or 2 (HTTP/2 only: h2c with prior knowledge, ALPN offers only h2; an HTTP/1.1 "
+           "request is answered 505) (default auto)", choices=("auto", "1", "2")),
+    Option("--http2", "http", "serve HTTP/2 next to HTTP/1.1: h2c with prior knowledge or Upgrade: h2c, h2 by ALPN "
+           "over TLS (default on; --no-http2 is --http 1)", type=parse_bool, kind="bool"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # WebSocket (uvicorn's flag names)

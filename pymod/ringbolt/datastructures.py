@@ -1,8 +1,10 @@
-"""Read-only request mappings: case-insensitive headers and multi-valued query params."""
+"""Read-only request mappings (case-insensitive headers, multi-valued query params) and
+a response's headers (ResponseHeaders: a case-insensitive multi-map that keeps order)."""
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping, TypeVar
+import re
+from typing import Any, Iterable, Iterator, Mapping, SupportsIndex, TypeVar, Union, cast, overload
 
 _T = TypeVar("_T")
 
@@ -72,3 +74,176 @@ class QueryParams(_MultiDict):
     """Query-string parameters: ``q[name]`` is the first value, ``q.getlist(name)`` all."""
 
     __slots__ = ()
+
+
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token
+
+
+# Names that passed the check (an app uses a handful, again and again): a set lookup
+# instead of the pattern. Bounded, so names made per request cannot grow it.
+_names_seen: set[str] = set()
+
+
+def check_header(name: str, value: str) -> None:
+    """TypeError unless both are str; ValueError for a name that is not a token or a value
+    with CR, LF or NUL (which would split the response head)."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise TypeError(f"header names and values must be str, got {name!r}: {value!r}")
+    if name not in _names_seen:
+        if _FIELD_NAME.fullmatch(name) is None:
+            raise ValueError(f"invalid header name {name!r}")
+        if len(_names_seen) < 1024:
+            _names_seen.add(name)
+    if "\r" in value or "\n" in value or "\0" in value:
+        raise ValueError(f"header {name!r}: value contains CR, LF or NUL")
+
+
+HeaderPairs = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
+
+
+class ResponseHeaders(list[tuple[str, str]]):
+    """A response's header fields: (name, value) pairs in the order they go out, names as
+    written, repeats kept (Set-Cookie), looked up case-insensitively by name.
+
+    ``h[name]`` is the first value (KeyError if none); ``h[name] = value`` replaces every
+    field of that name (the first keeps its place) or appends one; ``del h[name]``
+    removes them all (KeyError if none); ``get``, ``getlist``, ``append(name, value)``,
+    ``setdefault``, ``update``, ``name in h``. ``len``, iteration and ``items()`` are over
+    the pairs. It is a list of pairs too (``h[0]``, ``h.append((name, value))``,
+    ``extend``, ``==`` a list), which is what the server reads as it is. Names and values
+    are checked as they are added: str, a token, no CR/LF/NUL."""
+
+    __slots__ = ()
+
+    def __init__(self, headers: HeaderPairs = None) -> None:
+        kind = type(headers)
+        if kind is list or kind is tuple or headers is None:
+            super().__init__(cast("Iterable[tuple[str, str]]", headers or ()))  # (the Mapping ABC's check is slow)
+        elif kind is dict:
+            super().__init__(headers.items())  # type: ignore[union-attr]
+        else:
+            super().__init__(headers.items() if isinstance(headers, Mapping) else headers)
+        for name, value in self:
+            # check_header's test inline, its call only for a name not seen yet or a
+            # value to refuse (here and below: headers are added on every request)
+            if (type(name) is not str or name not in _names_seen or type(value) is not str
+                or "\r" in value or "\n" in value or "\0" in value):
+                check_header(name, value)
+
+    @overload
+    def __getitem__(self, key: SupportsIndex) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[tuple[str, str]]: ...
+    @overload
+    def __getitem__(self, key: str) -> str: ...
+
+    def __getitem__(self, key: SupportsIndex | slice | str) -> Any:
+        if isinstance(key, str):
+            low = key.lower()
+            for name, value in self:
+                if name.lower() == low:
+                    return value
+            raise KeyError(key)
+        return list.__getitem__(self, key)
+
+    @overload
+    def __setitem__(self, key: SupportsIndex, value: tuple[str, str]) -> None: ...
+    @overload
+    def __setitem__(self, key: slice, value: Iterable[tuple[str, str]]) -> None: ...
+    @overload
+    def __setitem__(self, key: str, value: str) -> None: ...
+
+    def __setitem__(self, key: SupportsIndex | slice | str, value: Any) -> None:
+        if not isinstance(key, str):
+            list.__setitem__(self, key, value)
+            return
+        if (type(key) is not str or key not in _names_seen or type(value) is not str
+                or "\r" in value or "\n" in value or "\0" in value):
+            check_header(key, value)
+        low = key.lower()
+        for at, (name, _) in enumerate(self):
+            if name.lower() == low:
+                break
+        else:
+            list.append(self, (key, value))
+            return
+        list.__setitem__(self, at, (key, value))
+        later = list.__getitem__(self, slice(at + 1, None))
+        kept = [pair for pair in later if pair[0].lower() != low]
+        if len(kept) != len(later):
+            list.__setitem__(self, slice(at + 1, None), kept)
+
+    def __delitem__(self, key: SupportsIndex | slice | str) -> None:
+        if not isinstance(key, str):
+            list.__delitem__(self, key)
+            return
+        low = key.lower()
+        kept = [pair for pair in self if pair[0].lower() != low]
+        if len(kept) == len(self):
+            raise KeyError(key)
+        list.__setitem__(self, slice(None), kept)
+
+    def __contains__(self, key: object) -> bool:
+        """``name in h`` (any case); a (name, value) pair is looked for as it is."""
+        if isinstance(key, str):
+            low = key.lower()
+            return any(name.lower() == low for name, _ in self)
+        return list.__contains__(self, key)
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: _T) -> str | _T: ...
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The first value of ``name``, or ``default``."""
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of ``name``, in order."""
+        low = name.lower()
+        return [value for n, value in self if n.lower() == low]
+
+    def append(self, name: str | tuple[str, str], value: str | None = None) -> None:
+        """Add a field after the others, keeping those of the same name:
+        ``append(name, value)`` or, as on a list, ``append((name, value))``."""
+        field: Any = name
+        if value is None:
+            if not isinstance(name, (tuple, list)) or len(name) != 2:
+                raise TypeError(f"append takes (name, value) or one (name, value) pair, not {name!r}")
+            field, value = name
+        if (type(field) is not str or field not in _names_seen or type(value) is not str
+                or "\r" in value or "\n" in value or "\0" in value):
+            check_header(field, value)
+        list.append(self, (field, value))
+
+    def extend(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Append every (name, value) pair of ``pairs``."""
+        for name, value in pairs:
+            if (type(name) is not str or name not in _names_seen or type(value) is not str
+                or "\r" in value or "\n" in value or "\0" in value):
+                check_header(name, value)
+            list.append(self, (name, value))
+
+    def setdefault(self, name: str, value: str) -> str:
+        """The first value of ``name``; when there is none, ``value``, appended."""
+        try:
+            return self[name]
+        except KeyError:
+            self.append(name, value)
+            return value
+
+    def update(self, headers: HeaderPairs = None, /) -> None:
+        """``h[name] = value`` for each of a mapping's or pairs' items."""
+        for name, value in headers.items() if isinstance(headers, Mapping) else headers or ():
+            self[name] = value
+
+    def items(self) -> list[tuple[str, str]]:
+        """All (name, value) pairs in order, repeats included."""
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"ResponseHeaders({list.__repr__(self)})"

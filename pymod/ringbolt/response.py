@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from typing import Any, AsyncIterable, Iterable, Mapping, Sequence, Unpack
+from typing import Any, AsyncIterable, Iterable, Unpack
 from urllib.parse import quote
 
 from ._native import json_dumps
 from .background import BackgroundTasks, as_tasks
+from .datastructures import HeaderPairs, ResponseHeaders, check_header
 from .cookies import Cookie, CookieOptions, DeleteCookieOptions, deletion
 
 _BAD = ("\r", "\n", "\0")
-
-
-def _check_header(name: str, value: str) -> None:
-    if not isinstance(name, str) or not isinstance(value, str):
-        raise TypeError(f"header names and values must be str, got {name!r}: {value!r}")
-    if not name or any(c in name for c in ' \t:"(),/;<=>?@[\\]{}') or any(c in name for c in _BAD):
-        raise ValueError(f"invalid header name {name!r}")
-    if any(c in value for c in _BAD):
-        raise ValueError(f"header {name!r}: value contains CR, LF or NUL")
+_check_header = check_header
+_no_headers = list.__new__  # _no_headers(ResponseHeaders): an empty one, without a call to __init__
 
 
 class _Extras:
@@ -67,7 +61,9 @@ class Response(_Extras):
 
     ``body``: bytes, str (text/plain), dict or list (JSON), or None.
     ``headers``: a mapping or a list of (name, value) pairs; validated here, so a
-    CR/LF/NUL in a header raises ValueError instead of reaching the wire.
+    CR/LF/NUL in a header raises ValueError instead of reaching the wire. The
+    ``headers`` attribute is a ``ResponseHeaders``: a case-insensitive multi-map that
+    keeps order and repeats (``resp.headers["x-a"] = "1"`` replaces, ``append`` adds).
     ``background``: a callable or BackgroundTasks run after the response is sent.
     """
 
@@ -77,46 +73,43 @@ class Response(_Extras):
         self,
         body: Any = b"",
         status: int = 200,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        headers: HeaderPairs = None,
         content_type: str | None = None,
         background: Any = None,
     ) -> None:
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ValueError(f"invalid HTTP status {status!r}")
-        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
-        for name, value in pairs:
-            _check_header(name, value)
         if content_type is not None:
             _check_header("content-type", content_type)
         self.body = body
         self.status = status
-        self.headers = pairs
+        self.headers: ResponseHeaders = _no_headers(ResponseHeaders) if headers is None else ResponseHeaders(headers)
         self.content_type = content_type
         self._init_extras(background)
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | None = None,
+    def json(cls, obj: Any, status: int = 200, headers: HeaderPairs = None,
              background: Any = None) -> "Response":
         """A JSON response written by ringbolt's native JSON writer."""
         return cls(json_dumps(obj), status=status, headers=headers, content_type="application/json",
                    background=background)
 
     @classmethod
-    def text(cls, text: str, status: int = 200, headers: Mapping[str, str] | None = None,
+    def text(cls, text: str, status: int = 200, headers: HeaderPairs = None,
              background: Any = None) -> "Response":
         """A ``text/plain; charset=utf-8`` response."""
         return cls(text, status=status, headers=headers, content_type="text/plain; charset=utf-8",
                    background=background)
 
     @classmethod
-    def html(cls, html: str, status: int = 200, headers: Mapping[str, str] | None = None,
+    def html(cls, html: str, status: int = 200, headers: HeaderPairs = None,
              background: Any = None) -> "Response":
         """A ``text/html; charset=utf-8`` response."""
         return cls(html, status=status, headers=headers, content_type="text/html; charset=utf-8",
                    background=background)
 
     @classmethod
-    def redirect(cls, url: str, status: int = 307, headers: Mapping[str, str] | None = None) -> "Response":
+    def redirect(cls, url: str, status: int = 307, headers: HeaderPairs = None) -> "Response":
         """A redirect to ``url`` (307 keeps the method; 301/302/303/308 as given). The URL
         goes in ``Location`` as it is (non-ASCII is percent-encoded, CR/LF refused)."""
         if status not in (300, 301, 302, 303, 307, 308):
@@ -132,7 +125,7 @@ class Response(_Extras):
 
     @staticmethod
     def sse(content: Any, *, ping: float | None = 15.0, status: int = 200,
-            headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+            headers: HeaderPairs = None,
             background: Any = None) -> "StreamingResponse":
         """Server-Sent Events (``text/event-stream``) from a sync or async iterable of
         events: str (data), dict/list (JSON data), bytes, or ``SSEEvent``. A comment line
@@ -153,11 +146,8 @@ class Response(_Extras):
         return f"Response(status={self.status}, content_type={self.content_type!r})"
 
 
-def _header_pairs(headers: Mapping[str, str] | Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
-    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
-    for name, value in pairs:
-        _check_header(name, value)
-    return pairs
+def _header_pairs(headers: HeaderPairs) -> ResponseHeaders:
+    return _no_headers(ResponseHeaders) if headers is None else ResponseHeaders(headers)
 
 
 class StreamingResponse(_Extras):
@@ -175,14 +165,14 @@ class StreamingResponse(_Extras):
     __slots__ = ("content", "status", "headers", "content_type")
     content: Iterable[bytes | str] | AsyncIterable[bytes | str]
     status: int
-    headers: list[tuple[str, str]]
+    headers: ResponseHeaders
     content_type: str | None
 
     def __init__(
         self,
         content: Iterable[bytes | str] | AsyncIterable[bytes | str],
         status: int = 200,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        headers: HeaderPairs = None,
         media_type: str | None = None,
         background: Any = None,
     ) -> None:
@@ -220,22 +210,27 @@ class FileResponse:
 
     ``Content-Length`` and ``Last-Modified`` come from the file; ``Content-Type`` from
     ``media_type`` or the extension; ``filename`` adds ``Content-Disposition:
-    attachment``.
+    attachment``. ``last_modified=False`` sends no ``Last-Modified`` (a response with
+    one and no Cache-Control may be cached heuristically, RFC 9111 §4.2.2); a
+    ``Last-Modified`` in ``headers`` is sent instead of the file's.
     """
 
-    __slots__ = ("path", "status", "headers", "content_type")
+    __slots__ = ("path", "status", "headers", "content_type", "last_modified")
     path: str
     status: int
-    headers: list[tuple[str, str]]
+    headers: ResponseHeaders
     content_type: str | None
+    last_modified: bool
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         status: int = 200,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        headers: HeaderPairs = None,
         media_type: str | None = None,
         filename: str | None = None,
+        *,
+        last_modified: bool = True,
     ) -> None:
         if not isinstance(status, int) or not 100 <= status <= 999:
             raise ValueError(f"invalid HTTP status {status!r}")
@@ -254,6 +249,21 @@ class FileResponse:
         self.status = status
         self.headers = pairs
         self.content_type = media_type
+        self.last_modified = bool(last_modified)
+
+    @classmethod
+    def _as_sent(cls, path: str, status: int, headers: Any) -> "FileResponse":
+        """The file of an ASGI ``http.response.pathsend`` or a WSGI ``wsgi.file_wrapper``:
+        the app's status and headers exactly as it wrote them (no Content-Type or
+        Last-Modified of the server's; ``headers`` are not checked here, the server
+        checks them as it converts them)."""
+        file = cls.__new__(cls)
+        file.path = path
+        file.status = status
+        file.headers = headers
+        file.content_type = None
+        file.last_modified = False
+        return file
 
     def __repr__(self) -> str:
         return f"FileResponse({self.path!r}, status={self.status})"

@@ -19,6 +19,8 @@ import re
 import traceback
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar, Union
 
+from ._error_log import log_failure
+from .datastructures import ResponseHeaders
 from .errors import HTTPError, problem, problem_response
 from .response import FileResponse, Response, StreamingResponse
 
@@ -257,12 +259,13 @@ def _as_response(result: Any) -> Any:
     resp = _new_response(Response)
     resp.body = result
     resp.status = 200
-    resp.headers = []
+    resp.headers = _new_list(ResponseHeaders)  # empty, without a call to __init__
     resp.content_type = None
     return resp
 
 
 _new_response = object.__new__  # Response without __init__'s checks: nothing to check here
+_new_list = list.__new__
 
 
 class ErrorPolicy:
@@ -284,8 +287,7 @@ class ErrorPolicy:
     def internal(self, req: Any, exc: BaseException) -> Any:
         if not self.debug:
             raise exc
-        logger.error("Exception in handler for %s %s", getattr(req, "method", "?"), getattr(req, "target", "?"),
-                     exc_info=(type(exc), exc, exc.__traceback__))
+        log_failure(exc, "Exception in handler for %s %s", getattr(req, "method", "?"), getattr(req, "target", "?"))
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return problem_response(500, problem(500, f"{type(exc).__name__}: {exc}", traceback=tb))
 

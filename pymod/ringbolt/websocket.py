@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from . import _native
+from ._error_log import log_failure
 from ._tasks import complete
 
 logger = logging.getLogger("ringbolt")
@@ -366,8 +367,10 @@ async def run_handler(ws: WebSocket, handler: Callable[[WebSocket], Any], path: 
         if not ws._accepted and not ws._refused:
             raise  # the caller answers the handshake with 500
         if ws._accepted:
-            logger.error("WebSocket handler for %s failed: %r: closing with 1011", path, exc,
-                         exc_info=not isinstance(exc, (SystemExit, KeyboardInterrupt)))
+            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                logger.error("WebSocket handler for %s failed: %r: closing with 1011", path, exc)
+            else:
+                log_failure(exc, "WebSocket handler for %s failed: %r: closing with 1011", path, exc)
             if not ws._closed_raw():
                 await ws._close_raw(1011, "")
         if isinstance(exc, asyncio.CancelledError):

@@ -26,6 +26,7 @@ import sys
 from typing import Any, Callable, Iterable, Iterator, cast
 
 from . import _native
+from ._error_log import log_failure
 from .asgi import _error_500, _raw_response
 from .errors import HTTPError
 from .response import FileResponse, StreamingResponse
@@ -267,6 +268,8 @@ class WSGIHandler:
     what it does not take natively comes back to ``_run``/``_finish``/``_failed``."""
 
     def __init__(self, app: WSGIApp, *, root_path: str = "", scheme: str = "http") -> None:
+        from . import __version__  # the package is imported whole by the time an app is wrapped
+
         self.app = app
         self.root_path = root_path
         # Every environ is a copy of this dict: made with room for a request's variables and
@@ -274,6 +277,9 @@ class WSGIHandler:
         self.base: dict[str, Any] = _native.environ_base({
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000",
+            # CGI's server name/version (RFC 3875 §4.1.17), which apps key behaviour off
+            # (httpbin reads chunked bodies only from servers it knows by this name).
+            "SERVER_SOFTWARE": f"ringbolt/{__version__}",
             "SCRIPT_NAME": root_path,
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": scheme,
@@ -353,11 +359,7 @@ class WSGIHandler:
         if rtype is FileWrapper and start.headers is not None and not start.written and start.status == 200:
             native = result.native_path()
             if native is not None and _declared_length(start.headers) in (None, native[1]):
-                file = FileResponse.__new__(FileResponse)
-                file.path = native[0]
-                file.status = 200
-                file.headers = start.headers
-                file.content_type = None
+                file = FileResponse._as_sent(native[0], 200, start.headers)
                 result.close()  # the server opens the file itself, by its path
                 start.sent = True
                 return file
@@ -432,8 +434,8 @@ def _join(written: list[bytes], chunks: Iterable[Any]) -> bytes:
 
 def _log(environ: dict[str, Any], exc: BaseException, when: str) -> None:
     target = environ.get("RAW_URI", environ.get("PATH_INFO", ""))
-    logger.error("Exception in WSGI application%s for %s %s", f" ({when})" if when else "",
-                 environ.get("REQUEST_METHOD", "?"), target, exc_info=(type(exc), exc, exc.__traceback__))
+    log_failure(exc, "Exception in WSGI application%s for %s %s", f" ({when})" if when else "",
+                environ.get("REQUEST_METHOD", "?"), target)
 
 
 def is_wsgi_app(app: Any) -> bool:

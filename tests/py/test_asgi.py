@@ -374,6 +374,9 @@ def test_pathsend_serves_the_file(srv, tmp_path):
         assert resp.status == 200, resp
         assert resp.header("content-type") == "application/x-test" and resp.header("x-sent-by") == "pathsend", resp
         assert resp.header("content-length") == str(len(data)) and not is_chunked(resp), resp
+        # the app's headers as written: no Last-Modified added (RFC 9111 §4.2.2)
+        assert sorted(n.lower() for n, _ in resp.headers) == [
+            "connection", "content-length", "content-type", "date", "server", "x-sent-by"], resp
         assert take(rd, len(data), time.monotonic() + WAIT_S) == data
 
 
@@ -389,41 +392,63 @@ def fault_srv(tmp_path_factory):
     assert s.stop() == 0, s.log.read_text()
 
 
-# path -> what the log must say about it (each answered 500, the connection closed after)
-FAULTS_500 = {
-    "/raise-before": "ValueError: raised before the response started",
+PROBLEM_500 = {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+               "detail": "The server failed to answer this request."}
+
+# Every kind of fault, one row each: (path, what the log must say, whether the connection
+# closes after the answer). Each is answered 500 with the problem body every error of
+# ringbolt has (RFC 9457, application/problem+json, as the README promises), never a
+# text/plain one: an exception is an ordinary 500 (the connection goes on), a protocol
+# violation closes the connection after it.
+FAULTS_500 = [
+    ("/raise-before", "ValueError: raised before the response started", False),
     # Nothing was on the wire yet (start is held until the first body message), so a
     # clean 500 is still possible.
-    "/raise-after-start": "ValueError: raised after http.response.start",
-    "/body-before-start": "'http.response.body' before 'http.response.start'",
-    "/start-twice": "'http.response.start' sent twice",
-    "/status-str": "needs an int 'status', got '200'",
-    "/body-str": "needs bytes for 'body', got str",
-    "/unknown-type": "unknown ASGI message type 'http.response.bogus'",
-    "/returns-silently": "returned without sending a response for GET /returns-silently",
-    "/system-exit": "raised SystemExit for GET /system-exit",
-    "/keyboard-interrupt": "raised KeyboardInterrupt for GET /keyboard-interrupt",
-}
+    ("/raise-after-start", "ValueError: raised after http.response.start", False),
+    ("/body-before-start", "'http.response.body' before 'http.response.start'", True),
+    ("/start-twice", "'http.response.start' sent twice", True),
+    ("/status-str", "needs an int 'status', got '200'", True),
+    ("/status-out-of-range", "invalid HTTP status 1000", False),
+    ("/bad-header", "value contains CR, LF or NUL", False),
+    ("/header-not-a-pair", "headers must be a dict or a list of (name, value) pairs", False),
+    ("/length-mismatch", "Content-Length", False),
+    ("/body-str", "needs bytes for 'body', got str", True),
+    ("/unknown-type", "unknown ASGI message type 'http.response.bogus'", True),
+    ("/returns-silently", "returned without sending a response for GET /returns-silently", True),
+    ("/system-exit", "raised SystemExit for GET /system-exit", False),
+    ("/keyboard-interrupt", "raised KeyboardInterrupt for GET /keyboard-interrupt", False),
+]
 
 
-@pytest.mark.parametrize("path", list(FAULTS_500))
-def test_fault_is_a_500_and_logged(fault_srv, path):
+@pytest.mark.parametrize("path, log, closes", FAULTS_500, ids=[f[0] for f in FAULTS_500])
+def test_fault_is_a_problem_500_and_logged(fault_srv, path, log, closes):
     s, rd = send(fault_srv, get_req(path) + get_req("/method"))
     with s:
         resp = read_head(rd)
         assert resp.status == 500, resp
-        take(rd, int(resp.header("content-length")), time.monotonic() + WAIT_S)
-        if path in ("/raise-before", "/raise-after-start", "/system-exit", "/keyboard-interrupt"):
-            # An exception is an ordinary 500: the pipelined request is still answered.
-            resp2 = read_head(rd)
-            assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
-        else:
-            # A protocol violation closes the connection after the 500.
+        assert resp.header("content-type") == "application/problem+json", resp
+        body = take(rd, int(resp.header("content-length")), time.monotonic() + WAIT_S)
+        assert json.loads(body) == PROBLEM_500, body
+        if closes:
             assert (resp.header("connection") or "").lower() == "close", resp
             assert rd.closed(WAIT_S), "the connection stayed open after a protocol violation"
-    fault_srv.wait_log(FAULTS_500[path])
+        else:
+            # The pipelined request is still answered.
+            resp2 = read_head(rd)
+            assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+    fault_srv.wait_log(log)
     # The server keeps serving.
     assert json_get(fault_srv, "/scope")["method"] == "GET"
+
+
+def test_body_after_the_end_leaves_the_complete_response_and_is_logged(fault_srv):
+    s, rd = send(fault_srv, get_req("/body-after-end") + get_req("/method"))
+    with s:
+        resp = read_head(rd)
+        assert resp.status == 200 and take(rd, 8, time.monotonic() + WAIT_S) == b"complete", resp
+        resp2 = read_head(rd)
+        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+    fault_srv.wait_log("'http.response.body' after the response was complete")
 
 
 def test_returning_after_http_disconnect_is_not_an_error(fault_srv):

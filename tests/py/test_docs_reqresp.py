@@ -27,8 +27,8 @@ def serve(tmp_path):
         assert srv.stop() == 0, srv.output()
 
 
-def test_five_blocks():
-    assert len(BLOCKS) == 5
+def test_six_blocks():
+    assert len(BLOCKS) == 6
 
 
 def test_whoami(serve):
@@ -49,8 +49,20 @@ def test_profile_form(serve, tmp_path):
     assert r.status == 400 and "invalid percent-encoding" in r.json()["detail"]
 
 
-def test_login_logout(serve):
+def test_response_headers_by_name(serve):
     srv = serve(2)
+    r = get(srv, "/page")
+    assert r.status == 200 and r.body == b"<p>hi</p>"
+    assert [(n, v) for n, v in r.headers if n.lower() in ("cache-control", "set-cookie", "x-content-type-options")] == [
+        ("Cache-Control", "max-age=60"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
+        ("X-Content-Type-Options", "nosniff")]
+    r = get(srv, "/data")
+    assert r.json() == {"ok": True}
+    assert r.header("x-content-type-options") == "nosniff" and r.header("cache-control") == "no-store"
+
+
+def test_login_logout(serve):
+    srv = serve(3)
     r = request(srv, b"POST /login HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
     assert r.header("set-cookie") == "sid=8f2a1c; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"
     r = request(srv, b"POST /logout HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
@@ -59,14 +71,14 @@ def test_login_logout(serve):
 
 
 def test_events(serve):
-    srv = serve(3)
+    srv = serve(4)
     with srv.connect(timeout=WAIT_S) as s:
         s.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 5\r\n\r\n")
         assert b'event: tick\nid: 6\ndata: {"n":6}\n\n' in read_until(s, b"id: 6\n")
 
 
 def test_background(serve):
-    srv = serve(4)
+    srv = serve(5)
     r = post(srv, "/signup", b"email=a%40b.example", "application/x-www-form-urlencoded")
     assert r.status == 200 and r.json() == {"ok": True}
     assert get(srv, "/report").body == b"done"

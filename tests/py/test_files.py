@@ -169,6 +169,17 @@ def test_last_modified_is_an_imf_fixdate_of_the_mtime(srv, files):
     assert email.utils.parsedate_to_datetime(MTIME_HTTP).timestamp() == MTIME
 
 
+@pytest.mark.parametrize("query, sent", [
+    ("", [MTIME_HTTP]),                                           # the file's
+    ("?last_modified=0", []),                                     # none (RFC 9111 §4.2.2)
+    ("?own_modified=Mon,%2001%20Jan%202024%2000:00:00%20GMT", ["Mon, 01 Jan 2024 00:00:00 GMT"]),  # the handler's
+])
+def test_last_modified_is_the_files_the_handlers_or_none(srv, query, sent):
+    resp, body = fetch(srv, f"/files/small.txt{query}")
+    assert resp.status == 200 and body == b"hello, files\n", resp
+    assert [v for n, v in resp.headers if n.lower() == "last-modified"] == sent, resp
+
+
 def test_empty_file_then_keep_alive(srv):
     with srv.connect(timeout=WAIT_S) as s:
         s.sendall(get_req("/files/empty.txt"))

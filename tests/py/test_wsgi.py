@@ -15,11 +15,15 @@ from urllib.parse import urlencode
 
 import pytest
 
+import ringbolt
 from conftest import LoggedServer, Reader, Response, ServerProcess, metric_totals
 from gate import WAIT, Gate
 
 WAIT_S = 10.0
 FILE_SIZE = 200_000
+# The server's own 500 (RFC 9457): a WSGI app's failure answers the one error format.
+PROBLEM_500 = {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+               "detail": "The server failed to answer this request."}
 
 
 # ---- wire helpers ----
@@ -152,6 +156,7 @@ def test_environ_fields(raw):
     assert env["QUERY_STRING"] == "x=1&y=%20&x=2"
     assert env["SCRIPT_NAME"] == ""
     assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["SERVER_SOFTWARE"] == f"ringbolt/{ringbolt.__version__}"  # CGI (RFC 3875 §4.1.17)
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", str(raw.port))
     assert env["REMOTE_ADDR"] == "127.0.0.1"
     assert env["CONTENT_TYPE"] == "text/x-test"
@@ -209,6 +214,22 @@ def test_chunked_request_body_streams_to_wsgi_input(raw):
         s.sendall(raw_req)
         resp = read_response(Reader(s))
     assert resp.status == 200 and resp.body == payload
+
+
+@pytest.mark.parametrize("size", [19, 3 << 20])  # one chunk; 48 chunks, past the 256 KiB read window
+def test_chunked_body_reaches_an_app_that_checks_server_software(raw, size):
+    # httpbin refuses a chunked body unless SERVER_SOFTWARE names a server it trusts
+    # (apps/wsgi_app.py server_gated_echo); without SERVER_SOFTWARE it answered 501.
+    payload = bytes(i % 251 for i in range(size))
+    chunks = b"".join(b"%x\r\n" % len(payload[i:i + 65536]) + payload[i:i + 65536] + b"\r\n"
+                      for i in range(0, size, 65536))
+    with raw.connect(timeout=WAIT_S) as s:
+        s.sendall(b"POST /server-gated-echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + chunks + b"0\r\n\r\n")
+        resp = read_response(Reader(s))
+    assert resp.status == 200, resp
+    # (a chunked body always streams: wsgi.input is a BodyInput)
+    assert resp.json() == {"server": f"ringbolt/{ringbolt.__version__}", "bytes": size, "input": "BodyInput"}
 
 
 def test_write_callable_then_iterable(raw):
@@ -278,10 +299,10 @@ def read_response_body_chunked(reader: Reader) -> bytes:
 @pytest.mark.parametrize("path", ["/raises", "/first-chunk-fails", "/second-start", "/bad-status", "/str-body"])
 def test_app_errors_before_the_head_are_500(raw, path):
     resp = get(raw, path)
-    assert resp.status == 500 and resp.body == b"Internal Server Error", resp
+    assert resp.status == 500 and resp.json() == PROBLEM_500, resp
     # the WSGI app raised before its head: the connection stays usable (an ASGI protocol
     # break closes it; both come from asgi._error_500)
-    assert resp.header("connection") is None and resp.header("content-type") == "text/plain; charset=utf-8", resp
+    assert resp.header("connection") is None and resp.header("content-type") == "application/problem+json", resp
 
 
 def test_iterable_closed_when_its_first_chunk_fails(raw):
@@ -312,7 +333,10 @@ def test_file_wrapper_served_natively(raw, data_file):
     resp = get(raw, "/file")
     assert resp.status == 200 and resp.body == data_file.read_bytes()
     assert resp.header("content-length") == str(FILE_SIZE)
-    assert resp.header("last-modified") is not None  # set by the native file response only
+    # The app's headers as it wrote them, plus the framing and the server's own fields:
+    # no Last-Modified the app did not send, which would make the answer heuristically
+    # cacheable (RFC 9111 §4.2.2).
+    assert sorted(name.lower() for name, _ in resp.headers) == ["content-length", "content-type", "date", "server"]
 
 
 def test_file_wrapper_not_at_offset_zero_is_iterated(raw, data_file):
@@ -660,4 +684,4 @@ def test_django_error_is_500(django_srv):
 def test_django_file_response_is_native(django_srv, data_file):
     resp = get(django_srv, "/file/")
     assert resp.status == 200 and resp.body == data_file.read_bytes()
-    assert resp.header("last-modified") is not None  # Django sets none: the native file response did
+    assert resp.header("last-modified") is None  # Django sets none, and the server adds none

@@ -56,7 +56,8 @@ def get(srv: LoggedServer, path: str) -> Response:
 
 
 def assert_500_logged(srv: LoggedServer, resp: Response, path: str, cause: str) -> None:
-    assert resp.status == 500 and resp.body == b"Internal Server Error", resp
+    assert resp.status == 500 and resp.header("content-type") == "application/problem+json", resp
+    assert json.loads(resp.body)["status"] == 500, resp
     assert resp.header("connection") is None, resp  # the connection stays usable
     wait_logged(srv, f"Exception in WSGI application for GET {path}", cause)
 

@@ -315,6 +315,31 @@ async def returns_silently(scope, receive, send):
     return None
 
 
+async def status_out_of_range(scope, receive, send):
+    await send({"type": "http.response.start", "status": 1000, "headers": []})
+    await send({"type": "http.response.body", "body": b"never sent"})
+
+
+async def bad_header(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-split", b"a\r\nx-injected: 1")]})
+    await send({"type": "http.response.body", "body": b"never sent"})
+
+
+async def header_not_a_pair(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-one",)]})
+    await send({"type": "http.response.body", "body": b"never sent"})
+
+
+async def length_mismatch(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+    await send({"type": "http.response.body", "body": b"ten bytes!"})
+
+
+async def body_after_end(scope, receive, send):
+    await _text_response(send, b"complete")
+    await send({"type": "http.response.body", "body": b"after the end"})
+
+
 async def system_exit(scope, receive, send):
     await asyncio.sleep(0)
     raise SystemExit(3)
@@ -387,6 +412,8 @@ ROUTES = {
     "/raise-after-start": raise_after_start, "/raise-mid-body": raise_mid_body,
     "/body-before-start": body_before_start, "/start-twice": start_twice, "/status-str": status_str,
     "/body-str": body_str, "/unknown-type": unknown_type, "/returns-silently": returns_silently,
+    "/status-out-of-range": status_out_of_range, "/bad-header": bad_header, "/header-not-a-pair": header_not_a_pair,
+    "/length-mismatch": length_mismatch, "/body-after-end": body_after_end,
     "/system-exit": system_exit, "/keyboard-interrupt": keyboard_interrupt, "/method": method_echo,
     "/task": task_identity, "/cancel-self": cancel_self, "/send-as-task": send_as_task,
 }

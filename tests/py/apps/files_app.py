@@ -18,7 +18,10 @@ def json_route(req):
 
 @app.get("/files/{name}")
 def files(req):
-    return FileResponse(os.path.join(ROOT, req.params["name"]), media_type=req.query.get("media_type"))
+    own = req.query.get("own_modified")  # a Last-Modified of the handler's
+    return FileResponse(os.path.join(ROOT, req.params["name"]), media_type=req.query.get("media_type"),
+                        headers=[("Last-Modified", own)] if own else None,
+                        last_modified=req.query.get("last_modified") != "0")
 
 
 @app.get("/afiles/{name}")

@@ -26,7 +26,7 @@ def _json(start_response, obj, status="200 OK"):
 def environ_view(environ, start_response):
     keys = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI", "SERVER_PROTOCOL",
             "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "CONTENT_TYPE", "CONTENT_LENGTH", "wsgi.url_scheme",
-            "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once", "wsgi.input_terminated")
+            "SERVER_SOFTWARE", "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once", "wsgi.input_terminated")
     out = {k: environ.get(k) for k in keys}
     out["wsgi.version"] = list(environ["wsgi.version"])
     out["http"] = {k: v for k, v in environ.items() if k.startswith("HTTP_")}
@@ -45,6 +45,20 @@ def echo(environ, start_response):
         body = b""
     start_response("200 OK", [("Content-Type", "application/octet-stream"), ("X-Got", str(len(body)))])
     return [body]
+
+
+def server_gated_echo(environ, start_response):
+    """httpbin's before_request check, unchanged but for the server it trusts: a chunked
+    body is read only when SERVER_SOFTWARE names a server known to end wsgi.input at the
+    body's end; any other server (or none) gets httpbin's 501."""
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        server = environ.get("SERVER_SOFTWARE", "")
+        if not server.lower().startswith("ringbolt/"):
+            start_response("501 Not Implemented", [("Content-Type", "text/plain")])
+            return [f"Chunked requests are not supported for server {server}".encode()]
+    body = environ["wsgi.input"].read()
+    return _json(start_response, {"server": environ["SERVER_SOFTWARE"], "bytes": len(body),
+                                  "input": type(environ["wsgi.input"]).__name__})
 
 
 def lines(environ, start_response):
@@ -218,7 +232,7 @@ def events_view(environ, start_response):
 
 
 ROUTES = {
-    "/environ": environ_view, "/echo": echo, "/lines": lines, "/write": write_callable, "/generator": generator, "/forever": forever,
+    "/environ": environ_view, "/echo": echo, "/server-gated-echo": server_gated_echo, "/lines": lines, "/write": write_callable, "/generator": generator, "/forever": forever,
     "/generator-fails": generator_fails, "/first-chunk-fails": first_chunk_fails, "/lazy": lazy_start,
     "/exc-info-before": exc_info_before, "/exc-info-after": exc_info_after, "/second-start": second_start,
     "/raises": raises, "/bad-status": bad_status, "/str-body": str_body, "/latin1": latin1_header,

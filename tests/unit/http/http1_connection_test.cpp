@@ -104,7 +104,10 @@ struct fake_reactor {
         routes.targets.push_back(t);
     }
 
-    protocol_env env() { return protocol_env{limits, date, now, draining, counters, dispatcher}; }
+    bool http1 = true; ///< false: an HTTP/2-only listener (--http 2)
+    protocol_env env() {
+        return protocol_env{limits, date, now, draining, counters, dispatcher, SIZE_MAX, nullptr, nullptr, http1};
+    }
 
     /// Feed bytes, then answer every batched request at once ("app:<path>:<body>").
     bool feed(std::string_view bytes, bool answer = true) {
@@ -484,6 +487,27 @@ TEST(Http1Connection, ConnectIsRefusedAndWhatFollowsIsNotParsed) {
     EXPECT_NE(f.wire.find("Connection: close"), std::string::npos);
     EXPECT_TRUE(f.conn.close_after_flush());
     EXPECT_TRUE(f.batch.empty());
+}
+
+TEST(Http1Connection, Http2OnlyListenerRefusesHttp1WithA505ThenCloses) {
+    // --http 2: the first HTTP/1.x request (Upgrade: h2c too) is answered 505 with the
+    // problem naming the cause, nothing reaches the app, what follows is not parsed.
+    for (const char* raw : {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET /py HTTP/1.0\r\n\r\n",
+                            "POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+                            "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n", // would stream
+                            "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                            "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"}) {
+        fake_reactor f;
+        f.http1 = false;
+        f.feed(std::string(raw) + "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_EQ(f.bodies(), std::vector<std::string>{"505 " + std::string(problem_http2_only)}) << raw;
+        EXPECT_NE(f.wire.find("Content-Type: application/problem+json\r\n"), std::string::npos) << raw;
+        EXPECT_NE(f.wire.find("Connection: close"), std::string::npos) << raw;
+        EXPECT_TRUE(f.conn.close_after_flush() && f.batch.empty() && f.counters.requests.get() == 1) << raw;
+    }
+    fake_reactor both; // a listener that serves both answers the same request
+    both.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(both.bodies(), std::vector<std::string>{"200 native"});
 }
 
 TEST(Http1Connection, DrainGivesIdleConnectionsAGraceThenClosesThem) {

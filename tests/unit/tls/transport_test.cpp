@@ -124,10 +124,43 @@ struct pair {
     }
 };
 
+TEST(TlsTransport, AlpnOfferFollowsTheHttpVersions) {
+    // (server offer, client's ALPN list ("" none), ALPN chosen, handshake completes)
+    struct alpn_case {
+        alpn_offer offer;
+        std::string_view client;
+        std::string_view chosen;
+        bool ok;
+    };
+    const alpn_case cases[] = {
+        {alpn_offer::h2_and_http1, std::string_view("\x02h2\x08http/1.1", 12), "h2", true},
+        {alpn_offer::h2_and_http1, std::string_view("\x08http/1.1", 9), "http/1.1", true},
+        {alpn_offer::h2_and_http1, std::string_view("\x08spdy/3.1", 9), "", true}, // nothing in common: no ALPN
+        {alpn_offer::http1, std::string_view("\x02h2\x08http/1.1", 12), "http/1.1", true},
+        {alpn_offer::http1, std::string_view("\x02h2", 3), "", true},
+        {alpn_offer::h2, std::string_view("\x02h2\x08http/1.1", 12), "h2", true},
+        {alpn_offer::h2, std::string_view("\x08http/1.1", 9), "", false}, // no_application_protocol
+        {alpn_offer::h2, "", "", true},                                   // no ALPN at all: the first bytes decide
+    };
+    for (const auto& c : cases) {
+        options o;
+        o.alpn = c.offer;
+        pair p(make_context(o));
+        SSL_set_alpn_protos(p.client, reinterpret_cast<const unsigned char*>(c.client.data()),
+                            static_cast<unsigned int>(c.client.size()));
+        EXPECT_EQ(p.handshake(), c.ok) << static_cast<int>(c.offer) << " " << c.client << ": " << p.last_error;
+        if (c.ok) {
+            EXPECT_EQ(p.server.alpn(), c.chosen) << static_cast<int>(c.offer) << " " << c.client;
+        } else {
+            EXPECT_NE(p.last_error.find("no application protocol"), std::string::npos) << p.last_error;
+        }
+    }
+}
+
 TEST(TlsTransport, HandshakeThenRequestAndResponse) {
     {
         options no_h2;
-        no_h2.http2 = false; // --no-http2: only http/1.1 is offered
+        no_h2.alpn = alpn_offer::http1; // --http 1: only http/1.1 is offered
         pair q(make_context(no_h2));
         ASSERT_TRUE(q.handshake()) << q.last_error;
         EXPECT_EQ(q.server.alpn(), "http/1.1");
