@@ -19,10 +19,12 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <thread>
@@ -753,7 +755,8 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
             return;
         }
     }
-    s.send_since = _now_s;
+    s.send_since = _now_s; // the previous send (if any) ended: progress
+    s.unacked_seen = -1;
     if (s.batch.is_file()) {
         send_file(s, slot);
         return;
@@ -1155,6 +1158,25 @@ void reactor::catch_up_clock() noexcept {
     }
 }
 
+// The write timeout counts time without progress, as nginx's send_timeout, not the age
+// of a send. A send waits while the socket's buffer is full, and the kernel takes more
+// (ending the send) only once a third of that buffer has drained (sk_stream_wspace): with
+// a buffer grown to MiBs and a slow reader, many seconds, though every ACK shows the
+// client reading. So each second the sweep reads a waiting send's unacknowledged bytes
+// (SIOCOUTQ: the kernel took nothing new meanwhile, or the send would have ended):
+// fewer than at the last look is progress. It looks only at sends still in flight at a
+// sweep, i.e. slow clients, one ioctl a second each.
+bool reactor::write_stalled(conn_slot& s) noexcept {
+    int unacked = 0;
+    if (::ioctl(s.fd, SIOCOUTQ, &unacked) == 0) {
+        if (s.unacked_seen >= 0 && unacked < s.unacked_seen) {
+            s.send_since = _now_s; // the client took bytes since the last look
+        }
+        s.unacked_seen = unacked;
+    }
+    return deadline_passed(_now_s, s.send_since + _config.write_timeout_s);
+}
+
 // The sweep, as each second begins. A timer measures the client (its silence, its pace),
 // never the reactor: a read timer does not fire while the kernel holds input that this
 // reactor has not read yet (input_unread). That happens when a handler held the thread
@@ -1199,7 +1221,7 @@ void reactor::tick() noexcept {
             }
         }
         if (s.send != send_state::idle) {
-            if (deadline_passed(_now_s, s.send_since + _config.write_timeout_s)) {
+            if (write_stalled(s)) {
                 _counters.timeouts.add();
                 close_conn(s, slot, false); // the client stopped reading
             }

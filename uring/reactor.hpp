@@ -36,7 +36,7 @@ struct server_config {
     unsigned threads = 0; ///< 0: one per CPU available to the process
     http::connection_limits limits;
     uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
-    uint32_t write_timeout_s = 30;    ///< a send may stay in flight this long
+    uint32_t write_timeout_s = 30;    ///< output may wait this long without progress (reactor::write_stalled)
     /// After a final response the connection lingers, reading and discarding what the
     /// client still sends (a refused upload), until the client's FIN, `linger_s` without
     /// a byte, or `linger_max_s` in all (2 s while draining), as nginx's lingering_timeout
@@ -210,7 +210,8 @@ class reactor final : private io_events, private body_stream_factory, public res
         bool peer_eof = false;      ///< the client finished sending (or the socket failed)
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
         bool alpn_seen = false;     ///< TLS: the first plaintext came (ALPN was looked at)
-        uint32_t send_since = 0;    ///< second the in-flight send (or wait for room) started
+        uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
+        int32_t unacked_seen = -1;  ///< the socket's unacknowledged bytes at write_stalled's last look (-1: none yet)
         uint32_t linger_until = 0;  ///< lingering ends once this second has passed (moved on by bytes)
         uint32_t linger_limit = 0;  ///< and once this one has, at the latest
         uint32_t last_in = 0;       ///< coarse second of the last input (or recv armed)
@@ -272,6 +273,8 @@ class reactor final : private io_events, private body_stream_factory, public res
     void read_clock() noexcept;
     void catch_up_clock() noexcept;
     void tick() noexcept;
+    /// The write timeout: a send in flight has made no progress for write_timeout_s.
+    bool write_stalled(conn_slot& s) noexcept;
     void begin_drain() noexcept;
     void update_accepting() noexcept;
     void sweep_accept_queue() noexcept;

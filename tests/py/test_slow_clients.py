@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ServerProcess, request
+from conftest import ServerProcess, get, metric_totals, request
 
 SLOW = 500
 INTERVAL = 0.5
@@ -199,3 +199,70 @@ def test_header_timeout_fires_at_or_after_its_setting():
         assert got.startswith(b"HTTP/1.1 408 "), got[:100]
         assert setting <= elapsed < setting + 2.5, f"408 after {elapsed:.2f} s for a {setting} s setting"
 
+
+WRITE_TIMEOUT = 2
+BIG = 65536  # pressure:app's /big body
+BIG_COUNT = 100  # pipelined: 6.5 MB of answers, more than the server's socket buffer takes
+READ_CHUNK = 4096
+READ_GAP = 0.1
+
+
+def timeouts(srv: ServerProcess) -> int:
+    return metric_totals(get(srv, "/metrics").body.decode()).get("timeouts", 0)
+
+
+# A slow reader (a 4 KiB receive buffer, 4 KiB every 0.1 s: ~40 KB/s) of pipelined
+# answers. The server's send waits while its socket buffer (grown to MiBs) is full, and
+# the kernel wakes it only once a third of that buffer has drained: many seconds at this
+# rate, though every ACK shows the client reading. The write timeout counts time without
+# progress (nginx's send_timeout), so a reader that keeps reading for 3x the timeout is
+# never cut and gets every answer; one that stops reading is cut at the timeout.
+READERS = [
+    pytest.param(None, id="steady-reader"),
+    pytest.param(1.0, id="reader-that-stops"),
+]
+
+
+@pytest.mark.parametrize("stop_after", READERS)
+def test_write_timeout_counts_time_without_progress(stop_after):
+    srv = ServerProcess("pressure:app", "--threads", "1", "--metrics", "--write-timeout", str(WRITE_TIMEOUT))
+    try:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, READ_CHUNK)
+        s.connect(("127.0.0.1", srv.port))
+        s.settimeout(10)
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * BIG_COUNT)
+        got = bytearray()
+        start = time.monotonic()
+        slow_for = 3 * WRITE_TIMEOUT if stop_after is None else stop_after
+        while time.monotonic() - start < slow_for:
+            chunk = s.recv(READ_CHUNK)
+            last_read = time.monotonic()
+            assert chunk, f"the server closed after {last_read - start:.1f} s of steady reading"
+            got += chunk
+            time.sleep(READ_GAP)
+        if stop_after is None:
+            assert timeouts(srv) == 0, "a reader that kept reading was cut by the write timeout"
+            # The rest at full speed: every answer, whole (their heads have one length).
+            s.settimeout(30)
+            expected = BIG_COUNT * (got.index(b"\r\n\r\n") + 4 + BIG)
+            while len(got) < expected:
+                chunk = s.recv(1 << 20)
+                assert chunk, f"the server closed after {len(got)} of {expected} bytes"
+                got += chunk
+            assert len(got) == expected and got.count(b"HTTP/1.1 200 ") == BIG_COUNT
+            assert timeouts(srv) == 0
+        else:
+            # No more reads after the last one: the client's window closes at once. The
+            # sweep sees progress once a second; so the cut comes between the timeout
+            # and 2 s after it (less the milliseconds a sweep takes to look; plus
+            # scheduling slack on a busy machine).
+            deadline = last_read + WRITE_TIMEOUT + 10
+            while timeouts(srv) == 0:
+                assert time.monotonic() < deadline, "a reader that stopped was never cut"
+                time.sleep(0.05)
+            cut = time.monotonic() - last_read
+            assert WRITE_TIMEOUT - TURN_SLACK <= cut < WRITE_TIMEOUT + 3, f"cut {cut:.2f} s after the last read"
+        s.close()
+    finally:
+        assert srv.stop() == 0, srv.output()
