@@ -438,7 +438,8 @@ void reactor::on_accept_end(int res) noexcept {
         uint64_t held_back = 0;
         log_throttle& throttle = transient ? _accept_transient_log : _accept_backoff_log;
         if (throttle.admit(_now_s, held_back)) {
-            const char* action = transient ? "re-arming" : "pausing accept, retrying every second";
+            const char* action =
+                transient ? "re-arming" : "pausing accept, retrying when a connection closes and every second";
             if (held_back == 0) {
                 log(log_level::warning, "reactor %u: accept: %s (%s)", _index, std::strerror(-res), action);
             } else {
@@ -1009,6 +1010,14 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     --_live;
     _counters.connections_closed.add();
     _counters.connections_open.set(_live);
+    if (_accept_hold.backing_off) [[unlikely]] {
+        // Out of descriptors (EMFILE/ENFILE), this close just freed one: accept again now
+        // rather than on the next tick, up to a second away. Connections queued meanwhile
+        // are taken as far as descriptors allow; if the limit is still hit the accept ends
+        // at once and backs off again, so it costs a failed accept per close, not a spin.
+        _accept_hold.backing_off = false;
+        _counters.accept_resumes_on_close.add();
+    }
     update_accepting();
 }
 

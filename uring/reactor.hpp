@@ -307,7 +307,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     /// the reasons are independent: accepting resumes when neither holds.
     struct accept_holds {
         bool at_connection_cap = false; ///< --limit-connections reached: resumes below it
-        bool backing_off = false;       ///< accept failed (EMFILE, ENFILE, ...): retried on the tick
+        bool backing_off = false;       ///< accept failed (EMFILE, ENFILE, ...): retried on a close and on the tick
         bool any() const noexcept { return at_connection_cap || backing_off; }
     };
     accept_holds _accept_hold;
