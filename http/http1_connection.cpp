@@ -919,10 +919,9 @@ bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
     // connection gets `grace_s`: a request in that time is answered with Connection:
     // close; one still idle after it (the sweep checks for bytes in the kernel) is closed.
     // A connection accepted just before the drain gets the same time for its first one.
-    // The clock counts whole seconds and the sweep runs when one starts, so `now_s +
-    // grace_s` could come a millisecond after the drain began: one more second makes
-    // `grace_s` the shortest grace, not the longest.
-    uint32_t until = now_s + grace_s + 1;
+    // On the whole-second clock the sweep fires this once the clock has passed it: at
+    // least `grace_s` (core/clock.hpp deadline_passed).
+    uint32_t until = now_s + grace_s;
     if (_deadline == 0 || _deadline > until || _deadline <= now_s) {
         _deadline = until;
     }

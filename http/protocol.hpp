@@ -99,7 +99,7 @@ class dispatcher {
 struct protocol_env {
     const connection_limits& limits;
     std::string_view date; ///< cached Date header value
-    uint32_t now_s;        ///< coarse monotonic seconds
+    uint32_t now_s;        ///< whole monotonic seconds, read as the turn's wait ended (core/clock.hpp)
     bool draining;         ///< server is shutting down: answer with Connection: close
     core_counters& counters;
     dispatcher& dispatch;
@@ -171,7 +171,8 @@ class protocol {
     virtual bool nothing_owed() const noexcept = 0;
     /// Requests handed to the application and not fully answered yet.
     virtual size_t outstanding() const noexcept = 0;
-    /// Coarse second when on_timeout is due (0: none).
+    /// Whole second `now_s + timeout` (0: none): on_timeout is due once the clock has
+    /// passed it (core/clock.hpp deadline_passed), so a timeout is never short.
     virtual uint32_t deadline() const noexcept = 0;
     /// Requests fully parsed so far (0: the client has not sent one yet).
     virtual uint64_t requests_seen() const noexcept = 0;

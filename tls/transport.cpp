@@ -20,9 +20,9 @@ constexpr size_t take_iov = 16;
 
 tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s)
     : _ctx(std::move(ctx)), _counters(counters), _reporter(rep), _info(new http::tls_info()), _info_ref(_info) {
-    // Whole seconds, swept when one begins: + 1 makes the timeout the shortest wait, not
-    // the longest (now_s + 1 could come a millisecond after the accept).
-    _deadline = now_s + _ctx->handshake_timeout_s() + 1;
+    // Whole seconds: the sweep fires it once the clock has passed it, so the handshake
+    // gets at least the whole timeout (core/clock.hpp deadline_passed).
+    _deadline = now_s + _ctx->handshake_timeout_s();
     _ssl = SSL_new(_ctx->default_ctx());
     if (_ssl == nullptr) {
         ERR_clear_error();

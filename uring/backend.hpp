@@ -30,6 +30,10 @@ enum class recv_end : uint8_t {
 class io_events {
   public:
     virtual ~io_events() = default;
+    /// The wait returned; the completions follow. The reactor reads its clock here, so
+    /// that what they arm (a new connection's first deadline) counts from now, not from
+    /// before the wait.
+    virtual void on_wait_end() noexcept {}
     virtual void on_accept(int fd) noexcept = 0;
     /// The accept request ended (cancelled or failed); `res` is a negative errno.
     virtual void on_accept_end(int res) noexcept = 0;

@@ -154,6 +154,7 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         log(log_level::error, "epoll_wait failed: %s", std::strerror(errno));
         return false;
     }
+    events.on_wait_end();
     std::vector<pending> done;
     done.swap(_pending);
     for (const pending& p : done) {

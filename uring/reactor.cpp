@@ -19,10 +19,12 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <thread>
@@ -154,7 +156,7 @@ result<void> reactor::setup() noexcept {
         return {errc::system, errno};
     }
     RB_TRY(_backend->setup(_config, _wake_fd));
-    _now_s = monotonic_seconds();
+    read_clock();
     _last_tick = _now_s;
     return {};
 }
@@ -210,16 +212,16 @@ bool reactor::turn(unsigned wait_ms) noexcept {
             wait_ms = 0;
         }
     }
-    bool waited = _backend->wait(wait_ms, *this);
+    // The sweep runs as a second begins (deadlines pass at whole seconds): a wait ends
+    // then at the latest, so a timeout fires within milliseconds of passing.
+    bool waited = _backend->wait(std::min(wait_ms, _next_second_ms), *this);
     if (!_config.host_loop) {
         _awake.store(true, std::memory_order_seq_cst);
     }
     if (!waited) [[unlikely]] {
         return false;
     }
-    _date.refresh();
-    _now_s = monotonic_seconds();
-    drain_inbox();
+    drain_inbox(); // (the clock was read as the wait ended: on_wait_end)
     if (!_dispatcher.batch().empty()) {
         run_app();
     }
@@ -273,7 +275,8 @@ bool reactor::deliver_here(std::vector<http::app_response>& responses) noexcept 
     if (!lock.owns_lock() || _done) {
         return false; // the stand-in serves the connections: through the inbox
     }
-    drain_inbox(); // what came before (another thread's, or the stand-in's time) goes first
+    catch_up_clock(); // the loop may have run (or been blocked) for a while since its last turn
+    drain_inbox();    // what came before (another thread's, or the stand-in's time) goes first
     deliver_responses(responses);
     responses.clear();
     flush_dirty();
@@ -435,7 +438,8 @@ void reactor::on_accept_end(int res) noexcept {
         uint64_t held_back = 0;
         log_throttle& throttle = transient ? _accept_transient_log : _accept_backoff_log;
         if (throttle.admit(_now_s, held_back)) {
-            const char* action = transient ? "re-arming" : "pausing accept, retrying every second";
+            const char* action =
+                transient ? "re-arming" : "pausing accept, retrying when a connection closes and every second";
             if (held_back == 0) {
                 log(log_level::warning, "reactor %u: accept: %s (%s)", _index, std::strerror(-res), action);
             } else {
@@ -629,7 +633,7 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     s.probe_at = 0;
     if (s.state == slot_state::lingering) {
         // After the final response: read and discard, while bytes keep coming.
-        s.linger_until = std::min(_now_s + _config.linger_s + 1, s.linger_limit);
+        s.linger_until = std::min(_now_s + _config.linger_s, s.linger_limit);
         return;
     }
     if (s.paused) {
@@ -752,7 +756,8 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
             return;
         }
     }
-    s.send_since = _now_s;
+    s.send_since = _now_s; // the previous send (if any) ended: progress
+    s.unacked_seen = -1;
     if (s.batch.is_file()) {
         send_file(s, slot);
         return;
@@ -966,9 +971,8 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
         }
         ::shutdown(s.fd, SHUT_WR);
         s.state = slot_state::lingering;
-        // Coarse seconds, maybe a turn old: + 1 makes each bound at least what it says.
-        s.linger_until = _now_s + _config.linger_s + 1;
-        s.linger_limit = _draining ? s.linger_until : _now_s + std::max(_config.linger_max_s, _config.linger_s) + 1;
+        s.linger_until = _now_s + _config.linger_s; // deadlines: passed a second after (core/clock.hpp)
+        s.linger_limit = _draining ? s.linger_until : _now_s + std::max(_config.linger_max_s, _config.linger_s);
         return;
     }
     s.state = slot_state::closing;
@@ -1006,6 +1010,14 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     --_live;
     _counters.connections_closed.add();
     _counters.connections_open.set(_live);
+    if (_accept_hold.backing_off) [[unlikely]] {
+        // Out of descriptors (EMFILE/ENFILE), this close just freed one: accept again now
+        // rather than on the next tick, up to a second away. Connections queued meanwhile
+        // are taken as far as descriptors allow; if the limit is still hit the accept ends
+        // at once and backs off again, so it costs a failed accept per close, not a spin.
+        _accept_hold.backing_off = false;
+        _counters.accept_resumes_on_close.add();
+    }
     update_accepting();
 }
 
@@ -1021,6 +1033,10 @@ void reactor::run_app() noexcept {
     }
     _counters.gil_wait_ns.add(_app.handle_batch(_app_slot, batch, _responses, *this));
     batch.clear();
+    // A sync handler may have held this thread for seconds: the deadlines its answers
+    // arm (keep-alive) count from now. (Timers that ran meanwhile are the sweep's
+    // business: it does not fire one whose input the kernel holds unread.)
+    catch_up_clock();
     deliver_responses(_responses);
     _responses.clear();
 }
@@ -1129,6 +1145,55 @@ bool reactor::bytes_waiting(const conn_slot& s) const noexcept {
     return ::recv(s.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
+void reactor::read_clock() noexcept {
+    second_reading now = read_seconds();
+    _now_s = now.second;
+    _next_second_ms = now.ms_left;
+    _date.refresh();
+}
+
+// After the application ran on this thread, in every turn that ran it: the coarse clock
+// (no TSC read: cheaper) says whether a second began since read_clock; only then is the
+// exact one read. It lags by at most a scheduler tick, so a handler that ends within a
+// tick after a second began arms from the second before, as any work late in a turn
+// does (the clock is read once a turn). (_next_second_ms stays as the wait's end set it:
+// after a handler that took part of a second, the next sweep may come up to a wait
+// (0.25 s) late.)
+void reactor::catch_up_clock() noexcept {
+    timespec coarse;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse);
+    if (static_cast<uint32_t>(coarse.tv_sec) + 1 != _now_s) {
+        read_clock();
+    }
+}
+
+// The write timeout counts time without progress, as nginx's send_timeout, not the age
+// of a send. A send waits while the socket's buffer is full, and the kernel takes more
+// (ending the send) only once a third of that buffer has drained (sk_stream_wspace): with
+// a buffer grown to MiBs and a slow reader, many seconds, though every ACK shows the
+// client reading. So each second the sweep reads a waiting send's unacknowledged bytes
+// (SIOCOUTQ: the kernel took nothing new meanwhile, or the send would have ended):
+// fewer than at the last look is progress. It looks only at sends still in flight at a
+// sweep, i.e. slow clients, one ioctl a second each.
+bool reactor::write_stalled(conn_slot& s) noexcept {
+    int unacked = 0;
+    if (::ioctl(s.fd, SIOCOUTQ, &unacked) == 0) {
+        if (s.unacked_seen >= 0 && unacked < s.unacked_seen) {
+            s.send_since = _now_s; // the client took bytes since the last look
+        }
+        s.unacked_seen = unacked;
+    }
+    return deadline_passed(_now_s, s.send_since + _config.write_timeout_s);
+}
+
+// The sweep, as each second begins. A timer measures the client (its silence, its pace),
+// never the reactor: a read timer does not fire while the kernel holds input that this
+// reactor has not read yet (input_unread). That happens when a handler held the thread
+// for longer than the timeout (the input came meanwhile; a connection accepted in the
+// turn after it has its recv armed only at the next wait) and, rarely, when bytes arrive
+// between the wait and the sweep. Such a connection is looked at again the next second,
+// by which time its recv has delivered what was there (or probe_recv has found why not).
+// The peek is a syscall per timer that would fire, not per connection.
 void reactor::tick() noexcept {
     _last_tick = _now_s;
     if (_released_bytes >= trim_after_bytes) {
@@ -1144,7 +1209,10 @@ void reactor::tick() noexcept {
             continue;
         }
         if (s.state == slot_state::lingering) {
-            if (_now_s >= s.linger_until) {
+            // (Unread bytes at close() would reset the connection: what the client sent
+            // while the reactor was away is read first.)
+            if (deadline_passed(_now_s, s.linger_until) &&
+                (deadline_passed(_now_s, s.linger_limit) || !input_unread(s))) {
                 close_conn(s, slot, false);
             }
             continue;
@@ -1154,7 +1222,7 @@ void reactor::tick() noexcept {
         }
         if (s.own_tp) [[unlikely]] {
             if (uint32_t hd = s.tp->handshake_deadline(); hd != 0) {
-                if (_now_s >= hd) {
+                if (deadline_passed(_now_s, hd) && !input_unread(s)) {
                     s.tp->on_handshake_timeout();
                     close_conn(s, slot, false);
                 }
@@ -1162,18 +1230,19 @@ void reactor::tick() noexcept {
             }
         }
         if (s.send != send_state::idle) {
-            if (_now_s - s.send_since >= _config.write_timeout_s) {
+            if (write_stalled(s)) {
                 _counters.timeouts.add();
                 close_conn(s, slot, false); // the client stopped reading
             }
             continue;
         }
         uint32_t deadline = s.proto->deadline();
-        if (deadline == 0 || _now_s < deadline) {
+        if (deadline == 0 || !deadline_passed(_now_s, deadline)) {
             continue;
         }
-        if (_draining && s.proto->idle() && !s.peer_eof && _now_s < _drain_deadline && bytes_waiting(s)) {
-            s.proto->begin_drain(_now_s, fresh_grace_s); // its request is on its way to on_recv
+        if (input_unread(s)) {
+            // Its input is on its way to on_recv (an idle connection in a drain: its
+            // request, answered with Connection: close).
             continue;
         }
         s.proto->on_timeout(e);
@@ -1194,7 +1263,7 @@ void reactor::tick() noexcept {
                 static_cast<unsigned long long>(n));
         }
     }
-    if (_draining && _now_s >= _drain_deadline) {
+    if (_draining && deadline_passed(_now_s, _drain_deadline)) {
         for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
             conn_slot& s = _slots[slot];
             if (s.state == slot_state::open || s.state == slot_state::lingering) {
@@ -1219,7 +1288,7 @@ void reactor::begin_drain() noexcept {
         conn_slot& s = _slots[slot];
         if (s.state == slot_state::lingering) {
             // A drain does not wait for a long upload nobody will read.
-            s.linger_limit = std::min(s.linger_limit, _now_s + _config.linger_s + 1);
+            s.linger_limit = std::min(s.linger_limit, _now_s + _config.linger_s);
             s.linger_until = std::min(s.linger_until, s.linger_limit);
             continue;
         }

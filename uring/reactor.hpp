@@ -36,7 +36,7 @@ struct server_config {
     unsigned threads = 0; ///< 0: one per CPU available to the process
     http::connection_limits limits;
     uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
-    uint32_t write_timeout_s = 30;    ///< a send may stay in flight this long
+    uint32_t write_timeout_s = 30;    ///< output may wait this long without progress (reactor::write_stalled)
     /// After a final response the connection lingers, reading and discarding what the
     /// client still sends (a refused upload), until the client's FIN, `linger_s` without
     /// a byte, or `linger_max_s` in all (2 s while draining), as nginx's lingering_timeout
@@ -213,9 +213,10 @@ class reactor final : private io_events, private body_stream_factory, public res
         bool peer_eof = false;      ///< the client finished sending (or the socket failed)
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
         bool alpn_seen = false;     ///< TLS: the first plaintext came (ALPN was looked at)
-        uint32_t send_since = 0;    ///< coarse second the in-flight send (or wait for room) started
-        uint32_t linger_until = 0;  ///< lingering ends at this coarse second (moved on by bytes)
-        uint32_t linger_limit = 0;  ///< and at this one at the latest
+        uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
+        int32_t unacked_seen = -1;  ///< the socket's unacknowledged bytes at write_stalled's last look (-1: none yet)
+        uint32_t linger_until = 0;  ///< lingering ends once this second has passed (moved on by bytes)
+        uint32_t linger_limit = 0;  ///< and once this one has, at the latest
         uint32_t last_in = 0;       ///< coarse second of the last input (or recv armed)
         uint32_t probe_at = 0;      ///< probe_recv looks at this coarse second (0: from last_in)
         bool probe_suspect = false; ///< the last probe found input the recv had not delivered
@@ -236,6 +237,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     }
 
     // io_events
+    void on_wait_end() noexcept override { read_clock(); }
     void on_accept(int fd) noexcept override;
     void on_accept_end(int res) noexcept override;
     void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
@@ -269,12 +271,21 @@ class reactor final : private io_events, private body_stream_factory, public res
     void deliver_responses(std::vector<http::app_response>& responses) noexcept;
     void drain_inbox() noexcept;
     void flush_dirty() noexcept;
+    /// _now_s, _next_second_ms and the Date: after each wait, and (catch_up_clock) after
+    /// the application ran on this thread (it may have blocked it for seconds).
+    void read_clock() noexcept;
+    void catch_up_clock() noexcept;
     void tick() noexcept;
+    /// The write timeout: a send in flight has made no progress for write_timeout_s.
+    bool write_stalled(conn_slot& s) noexcept;
     void begin_drain() noexcept;
     void update_accepting() noexcept;
     void sweep_accept_queue() noexcept;
     void resume_reading(conn_slot& s, uint32_t slot) noexcept;
     bool bytes_waiting(const conn_slot& s) const noexcept;
+    /// The kernel holds input for a connection this reactor reads but has not delivered
+    /// it yet (see tick): a read timer must not fire.
+    bool input_unread(const conn_slot& s) const noexcept { return !s.paused && !s.peer_eof && bytes_waiting(s); }
     /// Nothing in flight and nothing queued, the transport's own output included.
     bool output_idle(const conn_slot& s) const noexcept {
         return s.send == send_state::idle && s.batch.empty() && !(s.own_tp && s.tp->has_output());
@@ -299,7 +310,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     /// the reasons are independent: accepting resumes when neither holds.
     struct accept_holds {
         bool at_connection_cap = false; ///< --limit-connections reached: resumes below it
-        bool backing_off = false;       ///< accept failed (EMFILE, ENFILE, ...): retried on the tick
+        bool backing_off = false;       ///< accept failed (EMFILE, ENFILE, ...): retried on a close and on the tick
         bool any() const noexcept { return at_connection_cap || backing_off; }
     };
     accept_holds _accept_hold;
@@ -311,7 +322,8 @@ class reactor final : private io_events, private body_stream_factory, public res
     std::vector<http::app_response> _responses;
 
     date_cache _date;
-    uint32_t _now_s = 0;
+    uint32_t _now_s = 0;             ///< whole seconds (core/clock.hpp), read by read_clock
+    unsigned _next_second_ms = 1000; ///< from that reading to the next second, rounded up
     uint32_t _last_tick = 0;
     std::atomic<bool> _stop{false};
     bool _draining = false;

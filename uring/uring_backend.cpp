@@ -132,6 +132,7 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
             return false;
         }
     }
+    events.on_wait_end();
     unsigned head;
     unsigned seen = 0;
     io_uring_for_each_cqe(&_ring, head, cqe) {

@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from types import CodeType
+from typing import Any, Iterable
 
 from . import _native
 from ._tasks import start_batch
@@ -149,6 +150,11 @@ class AsyncRunner:
         and shutdown hooks, ASGI lifespan: what they create belongs to this loop)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def name_handlers(self, names: dict[CodeType, str]) -> None:
+        """How the stall warning names the handler whose frame it finds on the loop's
+        thread (``handler_names``)."""
+        self._watchdog.names = names
+
     def stop(self) -> None:
         self._stopping = True  # also when the loop is lent: it comes back to close
         self._watchdog.stop()
@@ -157,11 +163,49 @@ class AsyncRunner:
             self._thread.join(30)
 
 
+def _codes(fn: Any) -> Iterable[CodeType]:
+    """The code objects a call of handler `fn` runs as its own frames: the function (or
+    method, or an object's ``__call__``) and those it wraps (``functools.wraps``)."""
+    for _ in range(16):
+        if fn is None:
+            return
+        target = getattr(fn, "__func__", fn)  # a bound method
+        code = getattr(target, "__code__", None)
+        if code is None:  # an object with __call__
+            code = getattr(getattr(type(fn), "__call__", None), "__code__", None)
+        if isinstance(code, CodeType):
+            yield code
+        fn = getattr(fn, "__wrapped__", None)
+
+
+def handler_names(defs: Iterable[Any]) -> dict[CodeType, str]:
+    """The code of each route's handler -> how the stall warning names it: "the sync
+    handler of GET /users/{id}", "the async handler of ...", "the WebSocket handler of
+    ...". Built once at start: a stall costs a walk of the loop thread's frames, a
+    request nothing. (`defs`: the app's ``RouteDef`` list; const routes never run.)"""
+    from .routing import _is_async
+
+    names: dict[CodeType, str] = {}
+    for d in defs:
+        if d.const:
+            continue
+        if d.websocket:
+            name = f"the WebSocket handler of {d.path}"
+        else:
+            kind = "async" if _is_async(d.handler) else "sync"
+            name = f"the {kind} handler of {'|'.join(d.methods)} {d.path}"
+        for code in _codes(d.handler):
+            names[code] = f"{names[code]} (or {name})" if code in names and name not in names[code] else name
+    return names
+
+
 class _Watchdog(threading.Thread):
     """Reports a stalled event loop: an ``async def`` handler (or an ASGI app) that
     blocks, say in ``time.sleep`` or a CPU loop, holds up every other async request of
-    the worker. Sync routes run on the reactors and go on; this makes the stall visible:
-    one warning with the loop thread's stack while it lasts, one line when it ends."""
+    the worker; so does a sync handler that blocks when, with one reactor, the loop runs
+    on the reactor's thread (``AsyncRunner.host``). This makes the stall visible: one
+    warning naming the route whose handler it finds on the loop thread's stack, with that
+    stack, while it lasts; one line when it ends."""
 
     def __init__(self, runner: "AsyncRunner", stall_after: float) -> None:
         super().__init__(name="ringbolt-loop-watchdog", daemon=True)
@@ -169,6 +213,21 @@ class _Watchdog(threading.Thread):
         self._stall_after = stall_after
         self._beat = time.monotonic()
         self._done = threading.Event()
+        self.names: dict[CodeType, str] = {}  # AsyncRunner.name_handlers
+
+    def _blame(self, frame: Any) -> str:
+        """What blocks the loop: the innermost handler frame on its thread's stack."""
+        while frame is not None:
+            name = self.names.get(frame.f_code)
+            if name is not None:
+                if name.startswith("the sync handler"):
+                    return (f"{name} blocks it (with one reactor the event loop runs on the reactor's thread, "
+                            "where sync handlers run: every request of this worker waits; give handlers that "
+                            "block --handler-threads)")
+                return f"{name} blocks it (every async request of this worker waits; use await, or a sync handler)"
+            frame = frame.f_back
+        return ("a task or callback on it blocks it (an async handler, middleware, a hook or the ASGI app: every "
+                "async request of this worker waits; use await, or a sync handler)")
 
     def _heartbeat(self) -> None:
         self._beat = time.monotonic()
@@ -185,9 +244,8 @@ class _Watchdog(threading.Thread):
                 ident = self._runner.thread_ident
                 frame = sys._current_frames().get(ident) if ident is not None else None
                 where = "".join(traceback.format_stack(frame)[-6:]) if frame is not None else "(no stack)\n"
-                logger.warning("the event loop has not run for %.1f s: an async handler blocks it (every async "
-                               "request of this worker waits; use await, or a sync handler). It is at:\n%s",
-                               stalled, where.rstrip())
+                logger.warning("the event loop has not run for %.1f s: %s. It is at:\n%s", stalled,
+                               self._blame(frame), where.rstrip())
             elif reported and stalled < self._stall_after:
                 reported = False
                 logger.warning("the event loop runs again")

@@ -503,9 +503,10 @@ class App(RouteGroup):
         self._runner = None
         routes = self._resolved_routes()  # a middleware misuse fails here, before any hook runs
         if self._needs_loop(routes):
-            from ._aio import AsyncRunner
+            from ._aio import AsyncRunner, handler_names
 
             self._runner = AsyncRunner(loop=loop_kind)  # one loop per worker: hooks, lifespan and handlers share it
+            self._runner.name_handlers(handler_names(self._defs))  # the stall warning names the route
         try:
             for fn in self._startup:
                 try:

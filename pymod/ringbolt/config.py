@@ -274,7 +274,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--body-timeout", "timeouts", "seconds between body reads (default 30)", type=_int, metavar="S"),
     Option("--min-body-rate", "timeouts", "bytes/s a request body must average once it has taken longer than "
            "--body-timeout; below it: 408 (default 1024, 0 = no floor)", type=_int, metavar="BYTES"),
-    Option("--write-timeout", "timeouts", "seconds a response write may stay pending (default 30)",
+    Option("--write-timeout", "timeouts", "seconds output may wait without the client taking a byte of it (default 30)",
            type=_int, metavar="S"),
     # logging
     Option("--log-level", "logging", "log level (trace shows what debug does)", default="info",

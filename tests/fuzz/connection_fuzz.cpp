@@ -22,6 +22,7 @@
 //      wire is the complete answers to every request before it and the 101's head, last,
 //      with no framing; HTTP/1.1 keeps nothing queued; and the new protocol is given
 //      exactly the bytes the client sent after the handshake's head.
+#include "core/clock.hpp"
 #include "http/http1_connection.hpp"
 
 #include "tests/fuzz/wire_responses.hpp"
@@ -985,7 +986,7 @@ void connection_run::pass_time(uint8_t seconds) {
         return;
     }
     uint32_t d = _conn.deadline();
-    if (d == 0 || _now < d) {
+    if (d == 0 || !deadline_passed(_now, d)) {
         return;
     }
     if (_draining && _conn.idle() && !_peer_eof && !_client.empty()) {

@@ -1,11 +1,14 @@
 """An async handler that never yields: sync routes are still answered, the stall is
-logged with where the loop is stuck, and the other async requests are answered once it
-ends."""
+logged with the route and where the loop is stuck, and the other async requests are
+answered once it ends. A sync handler that blocks the reactor's thread: a connection
+made meanwhile is answered once it returns, and the stall log names that handler."""
 
 from __future__ import annotations
 
 import threading
 import time
+
+import pytest
 
 from conftest import Reader, ServerProcess
 
@@ -37,5 +40,41 @@ def test_a_blocked_loop_does_not_stop_sync_routes_and_is_logged():
         srv.stop()
     out = srv.output()
     assert "the event loop has not run for" in out, out
+    assert "the async handler of GET /block blocks it" in out, out
     assert "time.sleep" in out, out  # the stack names where it is stuck
     assert "the event loop runs again" in out, out
+
+
+# A sync handler runs inline on the reactor's thread. While it blocks for longer than the
+# keep-alive timeout, a client connects and sends a whole request: once the handler
+# returns, that request must be read and answered. Its connection's idle clock must not
+# count the time the reactor was away (it was armed from the loop's time before the
+# block and fired on the first sweep after it: closed, no answer). With an async route
+# the reactor's thread also runs the event loop (hosted), whose watchdog then names the
+# sync handler that blocks it.
+BLOCKED_REACTORS = [
+    pytest.param("slow:app", "/slow?s=7", None, id="sync-app"),
+    pytest.param("stall_app:app", "/sync-block/7", "the sync handler of GET /sync-block/{s} blocks it", id="hosted-loop"),
+]
+
+
+@pytest.mark.parametrize("app,blocker,logged", BLOCKED_REACTORS)
+def test_a_connection_made_while_a_sync_handler_blocks_the_reactor_is_answered(app, blocker, logged):
+    srv = ServerProcess(app, "--threads", "1", "--keep-alive-timeout", "5")
+    try:
+        results: dict[str, object] = {}
+        blocked = threading.Thread(target=lambda: results.setdefault("block", get(srv, blocker, timeout=30)))
+        blocked.start()
+        time.sleep(1.0)  # the reactor is inside the handler's 7 s sleep
+        with srv.connect(timeout=30) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")  # whole, and keep-alive
+            r = Reader(s).read()
+        assert r.status == 200, r
+        blocked.join(30)
+        assert results["block"].status == 200, results
+    finally:
+        srv.stop()
+    out = srv.output()
+    if logged is not None:
+        assert logged in out, out
+        assert "the async handler of" not in out and "an async handler blocks it" not in out, out

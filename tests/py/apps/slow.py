@@ -7,6 +7,11 @@ from ringbolt import App
 app = App()
 
 
+@app.get("/")
+def index(req):
+    return "ok"
+
+
 @app.get("/slow")
 def slow(req):
     time.sleep(float(req.query.get("s", "1")))

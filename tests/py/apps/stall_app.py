@@ -1,4 +1,5 @@
-"""An async handler that blocks the event loop, beside a sync route."""
+"""An async handler that blocks the event loop, beside sync routes (one of which blocks
+the reactor's thread, which with one reactor is also the loop's)."""
 import time
 
 from ringbolt import App
@@ -17,9 +18,20 @@ async def fine(req):
     return "async"
 
 
+@app.get("/")
+def index(req):
+    return "ok"
+
+
 @app.get("/sync")
 def sync(req):
     return "sync"
+
+
+@app.get("/sync-block/{s}")
+def sync_block(req):
+    time.sleep(float(req.params["s"]))  # wrong on purpose: blocks the reactor (and the loop it hosts)
+    return "unblocked"
 
 
 @app.get("/spin")

@@ -132,6 +132,7 @@ class fault_backend final : public io_backend {
       public:
         explicit shim(fault_backend& owner) : _owner(owner) {}
         io_events* target = nullptr;
+        void on_wait_end() noexcept override { target->on_wait_end(); }
         void on_accept(int fd) noexcept override { target->on_accept(fd); }
         void on_accept_end(int res) noexcept override { target->on_accept_end(res); }
         void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override {

@@ -451,6 +451,47 @@ TEST(RecvStall, ALostEofIsFoundByTheProbe) {
     }
 }
 
+// An inline handler holds the reactor's thread for longer than the keep-alive timeout
+// (1 s): meanwhile one client connects and sends a whole request, and another, connected
+// before, sends one on its idle keep-alive connection. Once the handler returns, both
+// must be answered. The idle clock of the new connection was armed from the loop's time
+// before the block and fired on the first sweep after it (closed, no answer); and no
+// clock may fire for a connection whose input the kernel holds unread.
+TEST(ReactorAway, ConnectionsWithInputAreAnsweredAfterAHandlerBlockedTheReactor) {
+    for (const char* io : {"io_uring", "epoll"}) {
+        SCOPED_TRACE(io);
+        test_app app(false);
+        server_config cfg = one_reactor(io);
+        cfg.limits.keep_alive_timeout_s = 1;
+        server srv(cfg, make_routes(), app);
+        ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+        int idle = connect_to(srv.port());
+        std::string get = "GET /native HTTP/1.1\r\nHost: t\r\n\r\n";
+        ASSERT_EQ(send_retrying(idle, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+        ASSERT_EQ(read_bodies(idle, 1), std::vector<std::string>{"native"});
+        int held = connect_to(srv.port());
+        std::string hold = "GET /app/held HTTP/1.1\r\nHost: t\r\n\r\n";
+        ASSERT_EQ(send_retrying(held, hold.data(), hold.size()), static_cast<ssize_t>(hold.size()));
+        ASSERT_TRUE(app.held().wait_entered(10000));
+        // The reactor's thread is inside the handler.
+        int fresh = connect_to(srv.port());
+        ASSERT_EQ(send_retrying(fresh, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+        ASSERT_EQ(send_retrying(idle, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(3000)); // the keep-alive timeout, and more
+        app.held().release();
+        EXPECT_EQ(read_bodies(held, 1), std::vector<std::string>{"app:/app/held:"});
+        EXPECT_EQ(read_bodies(fresh, 1), std::vector<std::string>{"native"}) << "the new connection was not answered";
+        EXPECT_EQ(read_bodies(idle, 1), std::vector<std::string>{"native"}) << "the idle connection was not answered";
+        for (int fd : {idle, held, fresh}) {
+            ::close(fd);
+        }
+        srv.stop();
+        ASSERT_TRUE(srv.wait_exit(10000));
+        srv.join();
+        app.stop();
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
                          ::testing::Values(mode{"io_uring", false}, mode{"io_uring", true}, mode{"epoll", false},
                                            mode{"epoll", true}),
