@@ -129,16 +129,21 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     nghttp2_option* opt = nullptr;
     nghttp2_option_new(&opt);
     nghttp2_option_set_max_continuations(opt, _cfg.max_continuations);
-    // Request bodies: the window is given back as bytes are buffered or taken by the app
-    // (connection::consume), so an app that does not read stops the client.
+    // Request bodies: a stream's window is given back as its bytes are buffered whole or
+    // taken by the app (connection::consume), so an app that does not read stops that
+    // stream's client; the connection's window as DATA arrives (on_data_chunk).
     nghttp2_option_set_no_auto_window_update(opt, 1);
     // Our own caps come first (they are counted); nghttp2's built-in ones stay behind them.
     nghttp2_option_set_stream_reset_rate_limit(opt, uint64_t{_cfg.reset_burst} * 4, uint64_t{_cfg.reset_rate} * 4);
     nghttp2_session_server_new2(&_session, callbacks(), this, opt);
     nghttp2_option_del(opt);
+    // A stream's window holds at least what the app's credit rule lets wait untaken
+    // (http::body_credit_due): a full window then always ends in a credit.
+    uint32_t stream_window =
+        static_cast<uint32_t>(std::clamp<uint64_t>(lim.body_window, _cfg.initial_window, NGHTTP2_MAX_WINDOW_SIZE));
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, _cfg.max_concurrent_streams},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, _cfg.initial_window},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(lim.parser.max_head_bytes)},
     };
     nghttp2_submit_settings(_session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
@@ -388,8 +393,16 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
 }
 
 int connection::on_data_chunk(int32_t id, std::string_view data) {
+    // The connection's window is given back as DATA arrives, whatever becomes of it: a
+    // stream whose app has not read yet holds its own window (at most), never the one all
+    // streams share, so the others go on (else a few unread streams take the whole
+    // connection window and every upload stops, issue 25). What a reset or refused stream
+    // carried is the connection's again at once (RFC 9113 §6.9; nghttp2 credits DATA it
+    // drops itself). Memory: each stream buffers at most its window.
+    nghttp2_session_consume_connection(_session, data.size());
     auto it = _streams.find(id);
     if (it == _streams.end()) {
+        nghttp2_session_consume_stream(_session, id, data.size());
         return 0;
     }
     stream& st = *it->second;
@@ -421,6 +434,10 @@ int connection::on_data_chunk(int32_t id, std::string_view data) {
     return 0;
 }
 
+int32_t connection::receive_window() const noexcept {
+    return _session != nullptr ? nghttp2_session_get_local_window_size(_session) : 0;
+}
+
 void connection::consume(stream& st) {
     uint64_t upto = st.received;
     if (st.body_stream && !st.body_failed) {
@@ -428,7 +445,7 @@ void connection::consume(stream& st) {
         upto = left < st.received ? st.received - left : 0;
     }
     if (upto > st.consumed && _session != nullptr) {
-        nghttp2_session_consume(_session, st.id, static_cast<size_t>(upto - st.consumed));
+        nghttp2_session_consume_stream(_session, st.id, static_cast<size_t>(upto - st.consumed));
         st.consumed = upto;
     }
 }

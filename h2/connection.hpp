@@ -97,6 +97,9 @@ class connection final : public http::protocol {
     size_t outstanding() const noexcept override { return _app_streams; }
     uint32_t deadline() const noexcept override { return _deadline; }
     uint64_t requests_seen() const noexcept override { return _requests_seen; }
+    /// What the client may still send on the connection before it needs a WINDOW_UPDATE
+    /// (for tests: never held by bodies that wait for their app).
+    int32_t receive_window() const noexcept;
 
     /// Report the request of stream `id` now (after an h2c upgrade: the HTTP/1.1 request
     /// becomes stream 1). `head_bytes` is an HTTP/1.1 head.

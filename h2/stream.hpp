@@ -24,11 +24,13 @@ struct connection::stream {
     size_t header_bytes = 0;
     size_t header_count = 0;
     int64_t content_length = -1; ///< the request's content-length field (-1: none)
-    // A body streamed to the app: pushed as DATA arrives; the client's window is given
-    // back only as the app takes it (WINDOW_UPDATE follows the app's reads).
+    // A body streamed to the app: pushed as DATA arrives; the stream's window is given
+    // back only as the app takes it (WINDOW_UPDATE follows the app's reads), so a stream
+    // buffers at most its window. The connection's window is not held: DATA is credited
+    // to it as it arrives (connection::on_data_chunk).
     std::shared_ptr<http::body_stream> body_stream;
     uint64_t received = 0; ///< DATA payload bytes of this stream
-    uint64_t consumed = 0; ///< of which given back to the flow-control window
+    uint64_t consumed = 0; ///< of which given back to the stream's flow-control window
     bool body_failed = false;
     bool headers_over = false; ///< over the header list limits: answered 431
     bool headers_done = false;

@@ -67,6 +67,17 @@ class body_stream {
     virtual uint64_t unconsumed() const noexcept = 0;
 };
 
+/// When the application sends credit (app_response::part_read_more) for a streamed body:
+/// at its first read (it wants the body: 100 Continue), and whenever what it has not taken
+/// falls from `window / 2` or more to below it. `window` (connection_limits::body_window)
+/// is what a protocol lets wait untaken before the client must stop: HTTP/1.1 pauses
+/// reading there, and an HTTP/2 stream's window is at least that, so a full window always
+/// ends in a credit and the client goes on.
+inline bool body_credit_due(bool first_read, uint64_t untaken_before, uint64_t untaken_after,
+                            uint64_t window) noexcept {
+    return first_read || (untaken_before >= window / 2 && untaken_after < window / 2);
+}
+
 struct app_request {
     // Where the response goes.
     uint32_t conn_slot = 0;

@@ -473,13 +473,12 @@ PyObject* request_body::take(const python_types& types) {
         failed = _failed;
     }
     // Credit: the first read (the app wants the body: 100 Continue), and whenever what
-    // is unconsumed falls below half the window the reactor pauses at.
-    constexpr uint64_t half_window = http::connection_limits{}.body_window / 2;
+    // is unconsumed falls below half the window the protocol lets wait (body_credit_due).
     uint64_t before = unconsumed();
     if (have) {
         _taken.fetch_add(chunk.size(), std::memory_order_release);
     }
-    if (!_asked || (before >= half_window && unconsumed() < half_window)) {
+    if (http::body_credit_due(!_asked, before, unconsumed(), http::connection_limits{}.body_window)) {
         _asked = true;
         if (!finished && !failed) {
             send_credit();

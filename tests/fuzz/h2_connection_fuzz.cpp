@@ -5,6 +5,7 @@
 //
 // Script: one config byte, then operations (a byte each, `% num_ops`, then operands).
 // The client's bytes follow the preface (fed first, so the fuzzer explores frames).
+// Config bit 7 makes the receive windows small (16 KiB a stream, 64 KiB the connection).
 // Config bits 5-6 turn response compression on (off, gzip, br, zstd; min size 0, so
 // every body the client's Accept-Encoding allows is coded): whole answers, streamed
 // pieces (h2::connection::code_piece) and file pieces inside a coded stream (refused:
@@ -14,16 +15,22 @@
 //      SETTINGS, every frame within the default maximum size (16384);
 //  (b) stream ids of the server's frames are never even (the server pushes nothing);
 //  (c) a request the dispatcher saw is never answered twice (on_request once per seq);
-//  (d) once released, the connection queues nothing more.
+//  (d) once released, the connection queues nothing more;
+//  (e) after client bytes, while the connection is open, the client may send more than
+//      half the connection window: DATA is credited to the connection as it arrives,
+//      never held by bodies no app has read (issue 25);
+//  (f) a streamed body never holds more untaken bytes than the stream window.
 #include "h2/connection.hpp"
 #include "http/response_features.hpp"
 
 #include "tests/fuzz/script_reader.hpp"
 #include "tests/support/protocol_harness.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -47,6 +54,8 @@ void check(bool ok, const char* what) {
 struct fuzz_dispatcher final : http::dispatcher {
     std::vector<uint64_t> pending;
     std::set<uint64_t> seen;
+    struct fuzz_body;
+    std::map<uint64_t, std::shared_ptr<fuzz_body>> bodies; ///< streamed bodies by seq
     bool stream_bodies = false;
     const http::response_features* features = nullptr; ///< compression on: as the server's dispatcher does
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
@@ -60,7 +69,9 @@ struct fuzz_dispatcher final : http::dispatcher {
             if (!stream_bodies) {
                 return verdict::buffer;
             }
-            stream = std::make_shared<fuzz_body>();
+            auto body = std::make_shared<fuzz_body>();
+            bodies[ev.seq] = body;
+            stream = body;
             check(seen.insert(ev.seq).second, "(c) a request reported twice");
             pending.push_back(ev.seq);
             return verdict::streaming;
@@ -71,7 +82,11 @@ struct fuzz_dispatcher final : http::dispatcher {
     struct fuzz_body final : http::body_stream {
         uint64_t pushed = 0;
         uint64_t taken = 0;
-        void push(std::string_view b) noexcept override { pushed += b.size(); }
+        uint64_t most_untaken = 0;
+        void push(std::string_view b) noexcept override {
+            pushed += b.size();
+            most_untaken = std::max(most_untaken, pushed - taken);
+        }
         void finish() noexcept override {}
         void fail(http::body_error) noexcept override {}
         uint64_t unconsumed() const noexcept override { return pushed - taken; }
@@ -157,6 +172,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         cfg.control_burst = 3;
         cfg.max_concurrent_streams = 2;
     }
+    if (config & 128) {
+        // Small windows: a few DATA frames fill a stream's window and the connection's.
+        cfg.initial_window = 16384;
+        cfg.connection_window = 65535;
+        limits.body_window = 16384;
+    }
     h2::connection conn(cfg);
     conn.open(1, 1, {}, now, limits);
     std::string wire;
@@ -179,6 +200,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 2: { // client bytes
             size_t len = 1 + in.byte() * (op == 2 ? 8 : 1);
             conn.on_data(in.bytes(len), e);
+            check(conn.closing() || conn.receive_window() > static_cast<int32_t>(cfg.connection_window / 2),
+                  "(e) the connection window is held");
             break;
         }
         case 3: { // the app answers the oldest pending request whole
@@ -234,6 +257,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         case 5: // the app took streamed body bytes
             if (!dispatch.pending.empty()) {
+                if (auto it = dispatch.bodies.find(dispatch.pending.front()); it != dispatch.bodies.end()) {
+                    it->second->taken = it->second->pushed;
+                }
                 http::app_response m;
                 m.seq = dispatch.pending.front();
                 m.parts = http::app_response::part_read_more;
@@ -271,6 +297,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     test_support::drain_output(conn.output(), wire);
     check_frames(wire);
+    // Until the client acknowledges the server's SETTINGS, a stream's window is the
+    // protocol's initial 65,535 bytes (RFC 9113 §6.9.2).
+    uint64_t stream_window = std::max<uint64_t>({cfg.initial_window, limits.body_window, 65535});
+    for (auto& [seq, body] : dispatch.bodies) {
+        check(body->most_untaken <= stream_window, "(f) a streamed body past its window");
+    }
     conn.release();
     return 0;
 }

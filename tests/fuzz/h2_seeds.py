@@ -41,6 +41,12 @@ SEEDS = {
     + bytes([ANSWER, 50, 3, SEND]),
     "post_streamed": bytes([6]) + feed(SETTINGS + frame(1, 4, 1, headers("/a", "POST")) + frame(0, 0, 1, b"y" * 200))
     + bytes([READ_MORE, STREAM, 1, 5, SEND]) + feed(frame(0, 1, 1, b"z" * 50)) + bytes([STREAM, 0, 2, SEND]),
+    # Issue 25: four uploads (no Content-Length: streamed) whose DATA interleaves past the
+    # connection window, small windows (config bit 7), the app reading one now and then.
+    "parallel_uploads": bytes([4 | 128]) + feed(SETTINGS + frame(4, 1, 0) + b"".join(frame(1, 4, s, headers("/a", "POST"))
+                                                                    for s in (1, 3, 5, 7)))
+    + b"".join(feed(frame(0, 0, s, b"u" * 4000)) + bytes([READ_MORE, SEND]) for _ in range(6) for s in (1, 3, 5, 7))
+    + feed(b"".join(frame(0, 1, s, b"") for s in (1, 3, 5, 7))) + bytes([STREAM, 1 | 64, 1, SEND]),
     "streamed_answer_trailers": bytes([0]) + feed(SETTINGS + frame(1, 5, 1, headers("/a")))
     + bytes([STREAM, 1, 40, SEND, STREAM, 2, 40, STREAM, 8, 0, SEND]),
     "control_frames": bytes([0]) + feed(SETTINGS + frame(6, 0, 0, b"12345678") + frame(8, 0, 0, struct.pack(">I", 1000))
