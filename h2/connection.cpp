@@ -122,6 +122,7 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     _app_streams = 0;
     _requests_seen = 0;
     _stall_since = 0;
+    _body_check = 0;
     _successor.reset();
     clear_output();
     _resets.reset(_cfg.reset_burst, _cfg.reset_rate, now_s);
@@ -156,6 +157,7 @@ bool connection::open_upgraded(std::string_view settings_payload, bool head_requ
     auto st = std::make_unique<stream>();
     st->id = 1;
     st->headers_done = true;
+    st->request_ended = true; // the HTTP/1.1 request came whole, its body with it
     stream* p = st.get();
     _streams.emplace(1, std::move(st));
     int rv = nghttp2_session_upgrade2(_session, reinterpret_cast<const uint8_t*>(settings_payload.data()),
@@ -250,6 +252,10 @@ int connection::on_begin_headers(int32_t id) {
     }
     auto st = std::make_unique<stream>();
     st->id = id;
+    st->body_at = _now_s;
+    if (_body_check == 0) {
+        _body_check = _now_s + _limits.body_timeout_s;
+    }
     _streams[id] = std::move(st);
     ++_requests_seen;
     if (_env != nullptr) {
@@ -337,6 +343,9 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
                 return 0;
             }
         }
+        if (flags & NGHTTP2_FLAG_END_STREAM) {
+            st.request_ended = true;
+        }
         if ((flags & NGHTTP2_FLAG_END_STREAM) && !st.reported) {
             dispatch(st);
         } else if (!st.reported && !st.body_stream &&
@@ -354,6 +363,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
                 return 0;
             }
             stream& st = *it->second;
+            st.request_ended = true;
             if (st.body_stream) {
                 if (!st.body_failed) {
                     st.body_stream->finish();
@@ -407,6 +417,7 @@ int connection::on_data_chunk(int32_t id, std::string_view data) {
     }
     stream& st = *it->second;
     st.received += data.size();
+    st.body_at = _now_s;
     if (st.body_stream) {
         if (st.body_failed) {
             consume(st);
@@ -447,6 +458,7 @@ void connection::consume(stream& st) {
     if (upto > st.consumed && _session != nullptr) {
         nghttp2_session_consume_stream(_session, st.id, static_cast<size_t>(upto - st.consumed));
         st.consumed = upto;
+        st.body_at = _now_s; // the window opens again: the body timeout counts from now
     }
 }
 
@@ -592,7 +604,9 @@ void connection::fatal(uint32_t error_code) {
 
 // Deadlines: idle (no stream open) closes after keep_alive_timeout; a response that
 // waits for the client's flow-control window (a zero window the client never opens)
-// closes after body_timeout.
+// closes the connection after body_timeout; a request whose body has not moved for
+// body_timeout is reset (reset_stalled_requests, checked at _body_check). Streams whose
+// requests are complete wait for the app, without a deadline.
 void connection::update_deadline() {
     if (_session == nullptr || _failed) {
         _deadline = 0;
@@ -603,6 +617,7 @@ void connection::update_deadline() {
             _deadline = _now_s + _limits.keep_alive_timeout_s;
         }
         _stall_since = 0;
+        _body_check = 0;
         return;
     }
     bool stalled = false;
@@ -616,13 +631,46 @@ void connection::update_deadline() {
     }
     if (!stalled) {
         _stall_since = 0;
-        _deadline = 0; // streams are open: the app or the client is working on them
+        _deadline = _body_check;
         return;
     }
     if (_stall_since == 0) {
         _stall_since = _now_s;
     }
-    _deadline = _stall_since + _limits.body_timeout_s;
+    uint32_t window_deadline = _stall_since + _limits.body_timeout_s;
+    _deadline = _body_check == 0 ? window_deadline : std::min(window_deadline, _body_check);
+}
+
+// Requests whose body has not moved for body_timeout while the client could send: the
+// stream is reset (CANCEL: the server no longer wants it) and the app's read fails (408),
+// as HTTP/1.1 ends a stalled body. A stream whose window the app holds shut (it has not
+// read) waits for the app, not the client: its clock starts again when credit goes out.
+// Sets _body_check to the next time a request may have stalled.
+void connection::reset_stalled_requests() {
+    _body_check = 0;
+    for (auto& [id, st] : _streams) {
+        if (st->request_ended) {
+            continue;
+        }
+        if (_now_s >= st->body_at + _limits.body_timeout_s) {
+            if (nghttp2_session_get_stream_local_window_size(_session, id) <= 0) {
+                st->body_at = _now_s;
+            } else {
+                if (_env != nullptr) {
+                    _env->counters.timeouts.add();
+                }
+                if (st->body_stream && !st->body_failed) {
+                    st->body_failed = true;
+                    st->body_stream->fail(http::body_error::timeout);
+                }
+                st->request_ended = true;
+                reset_stream(*st, NGHTTP2_CANCEL);
+                continue;
+            }
+        }
+        uint32_t at = st->body_at + _limits.body_timeout_s;
+        _body_check = _body_check == 0 ? at : std::min(_body_check, at);
+    }
 }
 
 void connection::on_peer_eof(http::protocol_env& env) {
@@ -647,15 +695,19 @@ void connection::on_timeout(http::protocol_env& env) {
     }
     _env = &env;
     _now_s = env.now_s;
-    env.counters.timeouts.add();
-    if (_stall_since != 0) {
+    if (_stall_since != 0 && _now_s >= _stall_since + _limits.body_timeout_s) {
+        env.counters.timeouts.add();
         env.counters.h2_window_stalls.add(); // the client keeps its window shut: give up
         fatal(NGHTTP2_NO_ERROR);
     } else if (_streams.empty()) {
+        env.counters.timeouts.add();
         fatal(NGHTTP2_NO_ERROR); // idle: GOAWAY, then close
+    } else {
+        reset_stalled_requests();
     }
     flush();
     _env = nullptr;
+    update_deadline();
 }
 
 bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {

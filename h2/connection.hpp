@@ -140,6 +140,7 @@ class connection final : public http::protocol {
     void flush();
     void fatal(uint32_t error_code); ///< GOAWAY with `error_code`, close after it is sent
     void update_deadline();
+    void reset_stalled_requests();
     void close_stream_state(stream& st) noexcept;
 
     /// Told (through a send credit on a DATA frame header) when the output queue has
@@ -163,8 +164,11 @@ class connection final : public http::protocol {
     uint32_t _now_s = 0;
     uint32_t _deadline = 0;
     uint32_t _stall_since = 0; ///< coarse second a response began waiting for window (0: none)
-    bool _closing = false;     ///< GOAWAY sent or the client is gone: no new streams
-    bool _failed = false;      ///< the session failed: close after the output
+    /// When a request body may have stalled (0: no request open): the earliest
+    /// body_at + body_timeout, or earlier (body_at only grows; on_timeout rescans).
+    uint32_t _body_check = 0;
+    bool _closing = false; ///< GOAWAY sent or the client is gone: no new streams
+    bool _failed = false;  ///< the session failed: close after the output
     bool _draining = false;
     size_t _app_streams = 0; ///< streams whose answer the app owes (or still produces)
     uint64_t _requests_seen = 0;

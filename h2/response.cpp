@@ -240,6 +240,7 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         if (_session != nullptr) {
             // The app took streamed body bytes: WINDOW_UPDATE for what it took.
             if (stream* sp = find(m.seq); sp != nullptr && sp->body_stream) {
+                _now_s = env.now_s;
                 consume(*sp);
                 flush();
             }

@@ -29,8 +29,10 @@ struct connection::stream {
     // buffers at most its window. The connection's window is not held: DATA is credited
     // to it as it arrives (connection::on_data_chunk).
     std::shared_ptr<http::body_stream> body_stream;
-    uint64_t received = 0; ///< DATA payload bytes of this stream
-    uint64_t consumed = 0; ///< of which given back to the stream's flow-control window
+    uint64_t received = 0;      ///< DATA payload bytes of this stream
+    uint64_t consumed = 0;      ///< of which given back to the stream's flow-control window
+    uint32_t body_at = 0;       ///< coarse second the request last moved (headers, DATA, or credit given)
+    bool request_ended = false; ///< END_STREAM came from the client (or the stream was reset)
     bool body_failed = false;
     bool headers_over = false; ///< over the header list limits: answered 431
     bool headers_done = false;

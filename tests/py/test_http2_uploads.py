@@ -1,7 +1,7 @@
 """HTTP/2 request bodies that several streams upload at once on one connection (issue 25,
 item 1), over h2c and TLS, on both io backends: curl's parallel uploads, the Python `h2`
 library driving DATA frames in a chosen order (round-robin and greedy), streams reset
-with their data in flight. Every stream must complete
+with their data in flight, and a body that stops half-way. Every stream must complete
 while the app reads its body; the connection window must never be held by data that
 no app reads yet."""
 
@@ -179,6 +179,40 @@ def test_reset_uploads_give_their_window_back(transport: str, io: str, certs: Pa
         r = c.get("/upload", method="POST", body=b"x" * 100, timeout=30)
         assert received(r) == 100
         assert sent == 8 * STREAM_WINDOW, held
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("case", ["streamed", "buffered", "held-by-the-app"])
+def test_stalled_body_gets_rst_stream(transport: str, io: str, case: str, certs: Path) -> None:  # noqa: F811
+    # The client sends half a body, then nothing: after the body timeout the stream is
+    # reset (CANCEL) and, when an app reads it, the app's read raises (408). A client that
+    # waits because the app has not read (its window is shut) is not the one stalling.
+    with server("native", transport, io, certs, "--body-timeout", "2") as s, connect(s, transport) as c:
+        before = counters(s, transport).get("timeouts", 0)
+        if case == "held-by-the-app":
+            sid = open_uploads(c, "/lazy?s=4", 1)[0]
+            c.send_body(sid, b"h" * (STREAM_WINDOW + 100000))  # waits for the app's reads
+            c.wait(sid, timeout=60)
+            assert received(c.responses[sid]) == STREAM_WINDOW + 100000
+            assert counters(s, transport).get("timeouts", 0) == before
+            return
+        headers = [] if case == "streamed" else [("content-length", "1000")]
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "POST"), (":path", "/noted"), (":scheme", "http"),
+                                  (":authority", "localhost"), *headers])
+        c.conn.send_data(sid, b"s" * 500)
+        c.responses[sid] = {"headers": None, "body": b"", "ended": False, "reset": None}
+        c.flush()
+        start = time.monotonic()
+        c.wait(sid, timeout=60)
+        assert c.responses[sid]["reset"] == CANCEL, c.responses[sid]
+        assert time.monotonic() - start >= 0.9  # not before the timeout (2 s, on a coarse clock)
+        assert counters(s, transport).get("timeouts", 0) == before + 1
+        if case == "streamed":  # the app's read raised (it runs after the reset went out)
+            assert wait_for(lambda: json.loads(c.get("/notes")["body"])["notes"] == ["HTTPError 408"])
+        else:  # buffered whole: no app saw it
+            assert json.loads(c.get("/notes")["body"])["notes"] == []
 
 
 # ---- curl, the client of the issue ----

@@ -3,7 +3,8 @@
 // http::body_credit_due); a libnghttp2 client sends DATA in orders a seeded random
 // script picks (deferring and resuming streams, WINDOW_UPDATEs, resets). Properties: the
 // connection window is never held by buffered bytes, a stream buffers no more than its
-// window, and every stream the client did not reset is answered with its byte count.
+// window, every stream the client did not reset is answered with its byte count, and a
+// body that stops half-way is reset after the body timeout.
 #include "h2/connection.hpp"
 
 #include "tests/support/protocol_harness.hpp"
@@ -428,6 +429,86 @@ TEST(H2FlowControl, ResetStreamsGiveTheConnectionWindowBack) {
         h.settle();
     }
     EXPECT_EQ(h.cl.streams[last].body, std::to_string(3 * connection_window));
+}
+
+// A body that stops half-way with the client free to send: RST_STREAM (CANCEL) after the
+// body timeout and the app's read fails (408); one whose window the app holds shut (it
+// has not read) is the app's wait, not the client's, and is not timed out.
+TEST(H2FlowControl, StalledBodyIsResetAfterTheBodyTimeout) {
+    struct stall_case {
+        const char* name;
+        bool app_holds_window; ///< the client stopped because the app did not read
+        bool with_length;      ///< buffered by the server (no app reads it yet)
+    };
+    for (const stall_case& c : {stall_case{"streamed", false, false}, stall_case{"buffered", false, true},
+                                stall_case{"held by the app", true, false}}) {
+        SCOPED_TRACE(c.name);
+        upload_harness h(5);
+        int32_t id = h.cl.post(c.app_holds_window ? 4 * stream_window : 1000, c.with_length);
+        if (!c.app_holds_window) {
+            h.cl.let_send(id, true, 500); // half the body, then nothing
+        }
+        for (int i = 0; i < 6; ++i) {
+            h.settle_wire();
+        }
+        ASSERT_NE(h.conn.deadline(), 0u) << "no deadline for an open request body";
+        EXPECT_GE(h.conn.deadline(), h.now + h.limits.body_timeout_s);
+        h.now += h.limits.body_timeout_s;
+        auto e = h.env();
+        h.conn.on_timeout(e);
+        h.to_client();
+        auto& u = h.cl.streams[id];
+        if (c.app_holds_window) {
+            EXPECT_EQ(u.reset_by_server, 0xffffffffu);
+            EXPECT_EQ(h.counters.timeouts.get(), 0u);
+            EXPECT_EQ(h.cl.goaway, 0xffffffffu);
+            for (int i = 0; i < 50 && !u.answered; ++i) {
+                h.settle(); // the app reads: the upload completes
+            }
+            EXPECT_EQ(u.body, std::to_string(4 * stream_window));
+            continue;
+        }
+        EXPECT_EQ(u.reset_by_server, static_cast<uint32_t>(NGHTTP2_CANCEL));
+        EXPECT_EQ(h.counters.timeouts.get(), 1u);
+        if (!c.with_length) {
+            ASSERT_EQ(h.dispatch.bodies.size(), 1u);
+            EXPECT_TRUE(h.dispatch.bodies.begin()->second->failed);
+            EXPECT_EQ(h.dispatch.bodies.begin()->second->why, http::body_error::timeout);
+        }
+        EXPECT_EQ(h.conn.outstanding(), 0u);
+        int32_t next = h.cl.post(10, true); // the connection serves on
+        for (int i = 0; i < 5 && !h.cl.streams[next].answered; ++i) {
+            h.settle();
+        }
+        EXPECT_EQ(h.cl.streams[next].body, "10");
+    }
+}
+
+// A body that trickles (1000 bytes every 3 s, body timeout 5 s) while the app reads:
+// the connection's deadline comes round (it may come early: the streams are then looked
+// at again) and the stream is never reset.
+TEST(H2FlowControl, MovingBodyIsNeverTimedOut) {
+    upload_harness h(5);
+    int32_t id = h.cl.post(10000, false);
+    h.cl.let_send(id, true, 0);
+    int timeouts_run = 0;
+    for (int t = 1; t <= 60 && !h.cl.streams[id].answered; ++t) {
+        h.now += 1;
+        if (t % 3 == 0) {
+            h.cl.let_send(id, true, h.cl.streams[id].sent + 1000);
+        }
+        h.settle();
+        if (h.conn.deadline() != 0 && h.now >= h.conn.deadline()) {
+            auto e = h.env();
+            h.conn.on_timeout(e);
+            ++timeouts_run;
+            h.to_client();
+        }
+    }
+    EXPECT_GT(timeouts_run, 0); // the check ran while the body was moving
+    EXPECT_EQ(h.cl.streams[id].body, "10000");
+    EXPECT_EQ(h.cl.streams[id].reset_by_server, 0xffffffffu);
+    EXPECT_EQ(h.counters.timeouts.get(), 0u);
 }
 
 } // namespace
