@@ -696,9 +696,11 @@ void connection::on_timeout(http::protocol_env& env) {
     _env = &env;
     _now_s = env.now_s;
     if (_stall_since != 0 && _now_s >= _stall_since + _limits.body_timeout_s) {
+        // The client keeps its window shut on a response: give up on the connection. An
+        // abuse (a slow-read attack), not a graceful end: ENHANCE_YOUR_CALM, as the floods.
         env.counters.timeouts.add();
-        env.counters.h2_window_stalls.add(); // the client keeps its window shut: give up
-        fatal(NGHTTP2_NO_ERROR);
+        env.counters.h2_window_stalls.add();
+        fatal(NGHTTP2_ENHANCE_YOUR_CALM);
     } else if (_streams.empty()) {
         env.counters.timeouts.add();
         fatal(NGHTTP2_NO_ERROR); // idle: GOAWAY, then close

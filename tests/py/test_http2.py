@@ -544,7 +544,7 @@ def test_zero_window_stall_is_closed(io: str) -> None:
         start = time.monotonic()
         frames = read_frames(sock, timeout=30, until_goaway=False)  # until EOF
         assert time.monotonic() - start < 25
-        assert goaway_code(frames) is not None
+        assert goaway_code(frames) == ENHANCE_YOUR_CALM  # an abuse, as the floods (not NO_ERROR)
         assert not any(t == DATA and sid == 1 and p for t, _, sid, p in frames)
         sock.close()
         assert wait_for(lambda: counters(s).get("h2_window_stalls", 0) >= 1)

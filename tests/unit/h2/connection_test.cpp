@@ -292,6 +292,27 @@ TEST(H2Connection, IdleTimeoutSendsGoawayAndCloses) {
     EXPECT_TRUE(h.conn.close_after_flush());
 }
 
+TEST(H2Connection, ZeroWindowStallGetsEnhanceYourCalm) {
+    // A client that keeps its window at 0 (SETTINGS_INITIAL_WINDOW_SIZE 0) holds a
+    // response forever: after the body timeout the connection goes, as for the other
+    // abuses (GOAWAY ENHANCE_YOUR_CALM, not NO_ERROR: the client is not done, it stalls).
+    harness h;
+    nghttp2_settings_entry zero{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
+    nghttp2_submit_settings(h.cl.session, NGHTTP2_FLAG_NONE, &zero, 1);
+    int32_t id = h.cl.get("/native");
+    h.exchange();
+    EXPECT_EQ(h.cl.answers[id].headers[":status"], "200");
+    EXPECT_TRUE(h.cl.answers[id].body.empty());
+    ASSERT_EQ(h.conn.deadline(), h.now + h.limits.body_timeout_s);
+    h.now = h.conn.deadline();
+    auto e = h.env();
+    h.conn.on_timeout(e);
+    h.cl.receive(h.take_output());
+    EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+    EXPECT_EQ(h.counters.h2_window_stalls.get(), 1u);
+    EXPECT_TRUE(h.conn.close_after_flush());
+}
+
 TEST(H2Connection, ReleaseTellsProducers) {
     harness h;
     int32_t id = h.cl.get("/a");
