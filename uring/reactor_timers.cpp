@@ -1,0 +1,196 @@
+// The reactor's clock and its sweep as each second begins: the deadlines (keep-alive,
+// header, body, TLS handshake, linger, drain), the write timeout, and the probe of recvs
+// that stay silent. Split from reactor.cpp by concern; the same class.
+#include "uring/reactor.hpp"
+
+#include "core/log.hpp"
+
+#include <algorithm>
+#include <linux/sockios.h>
+#include <malloc.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+namespace ringbolt::uring {
+
+namespace {
+constexpr uint64_t trim_after_bytes = 64u << 20; ///< output freed before the tick returns memory
+} // namespace
+
+// Whether the kernel holds input for the connection (MSG_PEEK: nothing is consumed).
+bool reactor::bytes_waiting(const conn_slot& s) const noexcept {
+    char c;
+    return ::recv(s.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+void reactor::read_clock() noexcept {
+    second_reading now = read_seconds();
+    _now_s = now.second;
+    _next_second_ms = now.ms_left;
+    _date.refresh();
+}
+
+// After the application ran on this thread, in every turn that ran it: the coarse clock
+// (no TSC read: cheaper) says whether a second began since read_clock; only then is the
+// exact one read. It lags by at most a scheduler tick, so a handler that ends within a
+// tick after a second began arms from the second before, as any work late in a turn
+// does (the clock is read once a turn). (_next_second_ms stays as the wait's end set it:
+// after a handler that took part of a second, the next sweep may come up to a wait
+// (0.25 s) late.)
+void reactor::catch_up_clock() noexcept {
+    timespec coarse;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse);
+    if (static_cast<uint32_t>(coarse.tv_sec) + 1 != _now_s) {
+        read_clock();
+    }
+}
+
+// The write timeout counts time without progress, as nginx's send_timeout, not the age
+// of a send. A send waits while the socket's buffer is full, and the kernel takes more
+// (ending the send) only once a third of that buffer has drained (sk_stream_wspace): with
+// a buffer grown to MiBs and a slow reader, many seconds, though every ACK shows the
+// client reading. So each second the sweep reads a waiting send's unacknowledged bytes
+// (SIOCOUTQ: the kernel took nothing new meanwhile, or the send would have ended):
+// fewer than at the last look is progress. It looks only at sends still in flight at a
+// sweep, i.e. slow clients, one ioctl a second each.
+bool reactor::write_stalled(conn_slot& s) noexcept {
+    int unacked = 0;
+    if (::ioctl(s.fd, SIOCOUTQ, &unacked) == 0) {
+        if (s.unacked_seen >= 0 && unacked < s.unacked_seen) {
+            s.send_since = _now_s; // the client took bytes since the last look
+        }
+        s.unacked_seen = unacked;
+    }
+    return deadline_passed(_now_s, s.send_since + _config.write_timeout_s);
+}
+
+// The sweep, as each second begins. A timer measures the client (its silence, its pace),
+// never the reactor: a read timer does not fire while the kernel holds input that this
+// reactor has not read yet (input_unread). That happens when a handler held the thread
+// for longer than the timeout (the input came meanwhile; a connection accepted in the
+// turn after it has its recv armed only at the next wait) and, rarely, when bytes arrive
+// between the wait and the sweep. Such a connection is looked at again the next second,
+// by which time its recv has delivered what was there (or probe_recv has found why not).
+// The peek is a syscall per timer that would fire, not per connection.
+void reactor::tick() noexcept {
+    _last_tick = _now_s;
+    if (_released_bytes >= trim_after_bytes) {
+        // Give freed output memory back to the system: after a burst of slow readers
+        // (or large responses) the process must not stay at its peak.
+        _released_bytes = 0;
+        malloc_trim(0);
+    }
+    auto e = env();
+    for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
+        conn_slot& s = _slots[slot];
+        if (s.state == slot_state::free || s.state == slot_state::closing) {
+            continue;
+        }
+        if (s.state == slot_state::lingering) {
+            // (Unread bytes at close() would reset the connection: what the client sent
+            // while the reactor was away is read first.)
+            if (deadline_passed(_now_s, s.linger_until) &&
+                (deadline_passed(_now_s, s.linger_limit) || !input_unread(s))) {
+                close_conn(s, slot, false);
+            }
+            continue;
+        }
+        if (s.recv == recv_state::armed && !s.paused && !s.peer_eof) {
+            probe_recv(s, slot);
+        }
+        if (s.own_tp) [[unlikely]] {
+            if (uint32_t hd = s.tp->handshake_deadline(); hd != 0) {
+                if (deadline_passed(_now_s, hd) && !input_unread(s)) {
+                    s.tp->on_handshake_timeout();
+                    close_conn(s, slot, false);
+                }
+                continue; // the protocol's deadlines wait for the handshake
+            }
+        }
+        if (s.send != send_state::idle) {
+            if (write_stalled(s)) {
+                _counters.timeouts.add();
+                close_conn(s, slot, false); // the client stopped reading
+            }
+            continue;
+        }
+        uint32_t deadline = s.proto->deadline();
+        if (deadline == 0 || !deadline_passed(_now_s, deadline)) {
+            continue;
+        }
+        if (input_unread(s)) {
+            // Its input is on its way to on_recv (an idle connection in a drain: its
+            // request, answered with Connection: close).
+            continue;
+        }
+        s.proto->on_timeout(e);
+        if (s.proto->has_output()) {
+            after_output(s, slot);
+        } else if (s.proto->close_after_flush()) {
+            close_conn(s, slot, false);
+        }
+        // Otherwise responses are still owed by the application: they go out, then the close.
+    }
+    if (_accept_hold.backing_off) {
+        _accept_hold.backing_off = false; // retry; still exhausted, the accept ends again at once
+        update_accepting();
+    }
+    for (log_throttle* throttle : {&_accept_backoff_log, &_accept_transient_log}) {
+        if (uint64_t n = throttle->take_overdue(_now_s)) {
+            log(log_level::warning, "reactor %u: accept: %llu more accept error(s) since the last report", _index,
+                static_cast<unsigned long long>(n));
+        }
+    }
+    if (_draining && deadline_passed(_now_s, _drain_deadline)) {
+        for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
+            conn_slot& s = _slots[slot];
+            if (s.state == slot_state::open || s.state == slot_state::lingering) {
+                close_conn(s, slot, false);
+            }
+        }
+    }
+}
+
+// The kernel's multishot recv can miss what arrives together with a connection's end: on
+// 6.18 a request cut off by a reset once stayed open, its recv armed and silent, until the
+// test gave up (the AF_UNIX form of the race is liburing issue 1549, fixed in 2026). Here,
+// on the tick, a connection whose armed recv has been silent for stall_probe_s is polled,
+// which consumes nothing. Readable (bytes, EOF or an error) at two looks a second apart
+// means the recv missed it: it is cancelled, and its end reads what the kernel holds
+// synchronously (rearm_after_pause), as after a pause. Nothing found: the next look comes
+// after twice the silence so far, so an idle connection is polled a handful of times.
+void reactor::probe_recv(conn_slot& s, uint32_t slot) noexcept {
+    if (s.probe_at == 0) { // input came (or the recv was armed) since the last look
+        s.probe_at = s.last_in + stall_probe_s;
+        s.probe_suspect = false;
+    }
+    if (_now_s < s.probe_at) {
+        return;
+    }
+    pollfd p{s.fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0 || p.revents == 0) {
+        s.probe_suspect = false;
+        s.probe_at = _now_s + std::max(stall_probe_s, _now_s - s.last_in);
+        return;
+    }
+    if (!s.probe_suspect) {
+        s.probe_suspect = true; // its completion may be on its way: look again next second
+        s.probe_at = _now_s + 1;
+        return;
+    }
+    _counters.recv_stalls.add();
+    if (!_recv_stall_logged) {
+        _recv_stall_logged = true;
+        log(log_level::warning,
+            "reactor %u: a connection's recv missed input for %u s (a kernel multishot recv race); reading it "
+            "directly (counter recv_stalls counts each time)",
+            _index, _now_s - s.last_in);
+    }
+    s.probe_suspect = false;
+    s.probe_at = 0;
+    _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+    s.recv = recv_state::cancelling; // its end (not paused) goes to rearm_after_pause
+}
+
+} // namespace ringbolt::uring
