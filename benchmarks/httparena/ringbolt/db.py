@@ -41,8 +41,11 @@ _SQL = {
 
 
 def _item(row: Sequence[Any]) -> dict[str, Any]:
+    tags = row[6]
+    if isinstance(tags, str):  # asyncpg hands jsonb over as text; psycopg decodes it
+        tags = json.loads(tags)
     return {"id": row[0], "name": row[1], "category": row[2], "price": row[3], "quantity": row[4],
-            "active": row[5], "tags": row[6], "rating": {"score": row[7], "count": row[8]}}
+            "active": row[5], "tags": tags, "rating": {"score": row[7], "count": row[8]}}
 
 
 class _Asyncpg:
@@ -52,10 +55,9 @@ class _Asyncpg:
         self.pool: Any = None
 
     async def open(self) -> None:
-        async def init(conn: Any) -> None:  # jsonb as Python values, as psycopg gives them
-            await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-        self.pool = await self._asyncpg.create_pool(DATABASE_URL, min_size=1, max_size=POOL_SIZE, init=init)
+        # No jsonb codec (set_type_codec): it costs a type introspection query on every
+        # new connection; tags are decoded in _item instead.
+        self.pool = await self._asyncpg.create_pool(DATABASE_URL, min_size=1, max_size=POOL_SIZE)
 
     async def fetch(self, name: str, *args: Any) -> list[Any]:
         return list(await self.pool.fetch(_SQL[name], *args))
