@@ -205,13 +205,13 @@ class Run:
             measured = loadgen.adjust(argv, profile.tool, duration=self.settings.duration)
             row["command"] = " ".join(measured)
             if not proc.alive():
-                raise RuntimeError(f"the server exited during the warm-up: {proc.log_tail()}")
+                raise RuntimeError(f"the server exited during the warm-up ({_status(proc)}): {proc.log_tail()}")
             cpu0, t0 = procs.cpu_ticks(proc.pid), time.monotonic()
             result = loadgen.run(measured, profile.tool, cpus=self.settings.load_cpus, log_dir=self.logs,
                                  label=label, timeout=timeout)
             cpu1, t1 = procs.cpu_ticks(proc.pid), time.monotonic()
             if not proc.alive():
-                raise RuntimeError(f"the server exited during the run: {proc.log_tail()}")
+                raise RuntimeError(f"the server exited during the run ({_status(proc)}): {proc.log_tail()}")
             cpu_s = (cpu1 - cpu0) / procs.TICKS
             row.update(result.as_dict())
             row["cpu_seconds"] = cpu_s
@@ -237,8 +237,7 @@ class Run:
         deadline = time.monotonic() + self.settings.ready_timeout
         while time.monotonic() < deadline:
             if not proc.alive():
-                raise RuntimeError(f"the server exited while starting (status {proc.popen.returncode}): "
-                                   f"{proc.log_tail()}")
+                raise RuntimeError(f"the server exited while starting ({_status(proc)}): {proc.log_tail()}")
             probe = subprocess.run(["curl", "-sk", "-o", "/dev/null", "--max-time", "2", *flags, url],
                                    capture_output=True, stdin=subprocess.DEVNULL)
             if probe.returncode == 0:
@@ -283,6 +282,13 @@ class Run:
         }
         report.write_json(self.settings.results, data)
         return data
+
+
+def _status(proc: procs.Proc) -> str:
+    code = proc.popen.returncode
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -3,6 +3,7 @@
     run deps  [--systems ...]             install what the systems and profiles need
     run bench [--profiles ...] [...]      validate, load, measure; print, write JSON (+ plot)
     run list                              the profiles and systems, and what runs here
+    run report RESULTS.json               the tables of a run again
 """
 
 from __future__ import annotations
@@ -78,7 +79,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     b.add_argument("--gcannon", default=None, help="the gcannon binary (default: the cache's, then PATH)")
     ls = sub.add_parser("list", help="profiles and systems")
     _common(ls)
+    again = sub.add_parser("report", help="print the tables of a run's JSON again")
+    again.add_argument("json")
     args = ap.parse_args(argv)
+    if args.command == "report":
+        return args
     # absolute, not resolved: a virtualenv's python is a symlink to the base interpreter
     rp = args.ringbolt_python
     args.ringbolt_python = os.path.abspath(rp) if os.sep in rp else (shutil.which(rp) or rp)
@@ -120,6 +125,17 @@ def need_tools(profiles: list[str], checkout: Checkout, found: dict[str, str]) -
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.command == "report":
+        import json
+        from . import report
+        with open(args.json) as f:
+            data = json.load(f)
+        print(f"{data['date']}, HttpArena {data['arena']['commit'][:12]}, {data['machine']}, load average "
+              f"{data['load_average']}\n{data['command']}")
+        print(report.table(data["summary"], data["validation"]))
+        print("\nserver CPU µs per request (req/s), medians; ✗: failed HttpArena's validation\n")
+        print(report.matrix(data["summary"], data["validation"]))
+        return 0
     if args.command == "deps":
         deps.main(args.arena_dir, args.cache, args.ringbolt_python, args.systems, args.github_mirror, args.no_apt)
         return 0
@@ -153,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     from . import report
     print(report.table(data["summary"], data["validation"]))
+    print("\nserver CPU µs per request (req/s), medians; ✗: failed HttpArena's validation\n")
+    print(report.matrix(data["summary"], data["validation"]))
     for note in data["notes"]:
         print(f"note: {note}")
     if args.plot:

@@ -72,6 +72,34 @@ def table(summary: list[dict[str, Any]], validation: dict[str, dict[str, Any]]) 
     return "\n".join(lines)
 
 
+def matrix(summary: list[dict[str, Any]], validation: dict[str, dict[str, Any]]) -> str:
+    """One Markdown table for the whole run: a row per (profile, connections), a column per
+    system, each cell "CPU µs/req (req/s)"; a system that failed validation is marked ✗."""
+    systems: list[str] = []
+    keys: list[tuple[str, int]] = []
+    cells: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for r in summary:
+        if r["system"] not in systems:
+            systems.append(r["system"])
+        if (r["profile"], r["connections"]) not in keys:
+            keys.append((r["profile"], r["connections"]))
+        cells[(r["profile"], r["connections"], r["system"])] = r
+    lines = ["| profile | conns | " + " | ".join(systems) + " |", "|---|---:|" + "---:|" * len(systems)]
+    for profile, conns in keys:
+        row = []
+        for s in systems:
+            r = cells.get((profile, conns, s))
+            if r is None:
+                row.append("")
+            elif r["cpu_us_per_req"] is None:
+                row.append("failed")
+            else:
+                bad = "" if validation.get(s, {}).get(profile, {}).get("ok", True) else " ✗"
+                row.append(f"{r['cpu_us_per_req']:.1f} ({r['rps'] / 1000:.1f}k){bad}")
+        lines.append(f"| {profile} | {conns} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def write_json(path: str, data: dict[str, Any]) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path + ".tmp", "w") as f:

@@ -191,9 +191,11 @@ def _ringbolt_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launc
     return Launch([ctx.ringbolt_python, os.path.join(ENTRY_DIR, "launcher.py")], ENTRY_DIR, _ringbolt_env(ctx, ports))
 
 
-def _ringbolt_tests(ctx: Context) -> list[str]:
-    with open(os.path.join(ENTRY_DIR, "meta.json")) as f:
-        return list(json.load(f)["tests"])
+def _entry_tests(folder: str) -> Callable[[Context], list[str]]:
+    def tests(ctx: Context) -> list[str]:
+        with open(os.path.join(os.path.dirname(ENTRY_DIR), folder, "meta.json")) as f:
+            return list(json.load(f)["tests"])
+    return tests
 
 
 def _h2c_unsupported(ctx: Context) -> dict[str, str]:
@@ -303,9 +305,9 @@ def _ringzero_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launc
 
 SYSTEMS: dict[str, System] = {s.name: s for s in [
     System("ringbolt", "ringbolt", None, "this repository's entry: native App API, asyncpg, Redis for crud",
-           _ringbolt_launch, _ringbolt_tests, _h2c_unsupported),
+           _ringbolt_launch, _entry_tests("ringbolt"), _h2c_unsupported),
     System("ringbolt-fastapi", "ringbolt", "fastapi", "HttpArena's FastAPI entry, unchanged, on `ringbolt serve "
-           "--interface asgi`", _ringbolt_fastapi_launch, _meta_tests("fastapi")),
+           "--interface asgi`", _ringbolt_fastapi_launch, _entry_tests("ringbolt-fastapi")),
     System("fastpysgi-wsgi", "peer", "fastpysgi-wsgi", "HttpArena's fastpysgi-wsgi entry",
            _peer_launch("fastpysgi-wsgi"), _meta_tests("fastpysgi-wsgi")),
     System("fastpysgi-asgi", "peer", "fastpysgi-asgi", "HttpArena's fastpysgi-asgi entry",
