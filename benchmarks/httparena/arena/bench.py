@@ -18,6 +18,7 @@ from .checkout import PINNED_COMMIT, Profile
 from .systems import SYSTEMS, Context, System
 
 DB_PROFILES = ("async-db", "crud", "api-4", "api-16")
+DB_WARMUP_MAX = 60  # seconds of warm-up at most for a database profile (bench.warm_pools)
 
 # framework_wait_ready's probes (scripts/lib/framework.sh), ported: (port, scheme, path,
 # curl flags) per endpoint.
@@ -51,6 +52,7 @@ class Settings:
     results: str
     plot: bool
     command: str
+    server_env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 60.0
 
 
@@ -181,6 +183,8 @@ class Run:
             launch = system.launch(self.ctx, ports, sdir)
             self.substitutions.setdefault(system.name, launch.substitutions)
             env = {**launch.env, **self.env_for(profile)}
+            if system.kind == "ringbolt":
+                env.update(self.settings.server_env)
             proc = self.registry.start(system.name, launch.argv, cwd=launch.cwd, env=env,
                                        cpus=self.settings.server_cpus,
                                        log_path=os.path.join(self.logs, f"{label}.server.log"))
@@ -196,10 +200,11 @@ class Run:
                     self.notes.append(n)
             argv = self.ctx.checkout.tool_args(profile, conns=conns, duration="5s", requests_dir=requests_dir,
                                                ports=ports, tools=self.ctx.tools)
-            timeout = max(self.settings.duration, self.settings.db_warmup) + 60
-            warmup = self.settings.db_warmup if profile.name in DB_PROFILES else self.settings.warmup
-            if warmup > 0:
-                warm = loadgen.adjust(argv, profile.tool, duration=warmup)
+            timeout = max(self.settings.duration, DB_WARMUP_MAX) + 60
+            if profile.name in DB_PROFILES:
+                row["warmup"] = self.warm_pools(argv, profile, label, timeout)
+            elif self.settings.warmup > 0:
+                warm = loadgen.adjust(argv, profile.tool, duration=self.settings.warmup)
                 loadgen.run(warm, profile.tool, cpus=self.settings.load_cpus, log_dir=self.logs,
                             label=label + ".warmup", timeout=timeout)
             measured = loadgen.adjust(argv, profile.tool, duration=self.settings.duration)
@@ -230,6 +235,25 @@ class Run:
             if proc is not None:
                 self.registry.stop(proc)
         return row
+
+    def warm_pools(self, argv: list[str], profile: Profile, label: str, timeout: float) -> list[float]:
+        """Load a database profile until the server's pools have opened their connections:
+        warm-ups of --db-warmup seconds until two in a row agree within 25% on req/s (a
+        warm-up that ends while connections are being opened cancels them, and a SCRAM
+        connect costs tens of ms of the server's CPU), at most DB_WARMUP_MAX seconds in all.
+        Returns the warm-ups' req/s."""
+        seen: list[float] = []
+        spent = 0
+        while spent < DB_WARMUP_MAX:
+            d = min(self.settings.db_warmup * (2 if seen and seen[-1] == 0 else 1), DB_WARMUP_MAX - spent)
+            warm = loadgen.adjust(argv, profile.tool, duration=max(1, d))
+            r = loadgen.run(warm, profile.tool, cpus=self.settings.load_cpus, log_dir=self.logs,
+                            label=f"{label}.warmup{len(seen) + 1}", timeout=timeout)
+            spent += max(1, d)
+            seen.append(r.rps)
+            if len(seen) >= 2 and seen[-1] > 0 and abs(seen[-1] - seen[-2]) <= 0.25 * seen[-1]:
+                break
+        return seen
 
     def wait_ready(self, proc: procs.Proc, profile: Profile, ports: dict[str, int]) -> None:
         port, scheme, path, flags = _PROBES.get(profile.endpoint, _DEFAULT_PROBE)

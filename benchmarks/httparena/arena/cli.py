@@ -65,8 +65,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     b.add_argument("--duration", type=int, default=5, help="measured seconds per run (default 5, HttpArena's)")
     b.add_argument("--warmup", type=int, default=1, help="seconds of load before each measurement (default 1)")
     b.add_argument("--db-warmup", type=int, default=5,
-                   help="the warm-up of the database profiles, long enough for the pools to open their "
-                        "connections (SCRAM authentication costs ~70 ms of CPU each here; default 5)")
+                   help="database profiles: warm-ups of this many seconds until two in a row agree within "
+                        "25%% (the pools have opened their connections; at most 60 s; default 5)")
     b.add_argument("--server-cpus", default="0", help="taskset list for the server (default 0)")
     b.add_argument("--load-cpus", default="1", help="taskset list for the load generator (default 1)")
     b.add_argument("--db-cpus", default=None, help="taskset list for PostgreSQL and Redis (default: --load-cpus)")
@@ -77,6 +77,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     b.add_argument("--out", default=None, help="the JSON (default: benchmarks/httparena/results/arena-<time>.json)")
     b.add_argument("--plot", action="store_true", help="also a PNG next to the JSON (needs matplotlib)")
     b.add_argument("--gcannon", default=None, help="the gcannon binary (default: the cache's, then PATH)")
+    b.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="an environment variable for ringbolt's entries (repeatable; e.g. RINGBOLT_HOST_LOOP=0 "
+                        "for an A/B run: the runner does not pass its own RINGBOLT_* variables on)")
     ls = sub.add_parser("list", help="profiles and systems")
     _common(ls)
     again = sub.add_parser("report", help="print the tables of a run's JSON again")
@@ -159,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                         server_cpus=args.server_cpus, load_cpus=args.load_cpus,
                         db_cpus=args.db_cpus or args.load_cpus, pg_driver=args.pg_driver,
                         measure_invalid=args.measure_invalid, results=os.path.abspath(results), plot=args.plot,
+                        server_env=dict(kv.split("=", 1) for kv in args.server_env),
                         command=" ".join(shlex.quote(a) for a in ["benchmarks/httparena/run", *sys.argv[1:]]))
     run = Run(_ctx(args, checkout, found), settings, run_dir)
     print(f"[arena] HttpArena {checkout.commit[:12]} at {checkout.path}; results: {results}", flush=True)
