@@ -158,7 +158,13 @@ def stop_tree(pid: int, timeout: float = 8.0, popen: subprocess.Popen[bytes] | N
             break
         time.sleep(0.05)
     else:
-        _signal_all(tree(pid) + pids, pgid, signal.SIGKILL)
+        pids = tree(pid) + pids
+        _signal_all(pids, pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 10  # SIGKILL is delivered when each gets the CPU
+        while any(_exists(p) for p in pids) and time.monotonic() < deadline:
+            if popen is not None:
+                popen.poll()
+            time.sleep(0.02)
     if popen is not None:
         try:
             popen.wait(timeout=5)
