@@ -15,9 +15,9 @@ from typing import Any
 
 from . import loadgen, procs, report, services, validate
 from .checkout import PINNED_COMMIT, Profile
-from .systems import SYSTEMS, Context, System
+from .systems import DB_TESTS, SYSTEMS, Context, System
 
-DB_PROFILES = ("async-db", "crud", "api-4", "api-16")
+DB_PROFILES = DB_TESTS
 DB_WARMUP_MAX = 60  # seconds of warm-up at most for a database profile (bench.warm_pools)
 
 # framework_wait_ready's probes (scripts/lib/framework.sh), ported: (port, scheme, path,
@@ -183,6 +183,7 @@ class Run:
             launch = system.launch(self.ctx, ports, sdir)
             self.substitutions.setdefault(system.name, launch.substitutions)
             env = {**launch.env, **self.env_for(profile)}
+            env.update(system.env)
             if system.kind == "ringbolt":
                 env.update(self.settings.server_env)
             proc = self.registry.start(system.name, launch.argv, cwd=launch.cwd, env=env,

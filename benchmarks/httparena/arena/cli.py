@@ -21,7 +21,7 @@ from .checkout import Checkout
 from .systems import SYSTEMS, Context, cpu_list
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_SYSTEMS = ["ringbolt", "ringbolt-fastapi", "fastpysgi-wsgi", "fastpysgi-asgi", "uvicorn", "fastapi",
+DEFAULT_SYSTEMS = ["ringbolt", "ringbolt-psycopg", "ringbolt-fastapi", "fastpysgi-wsgi", "fastpysgi-asgi", "uvicorn", "fastapi",
                    "robyn", "granian", "ringzero"]
 
 
@@ -71,7 +71,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     b.add_argument("--load-cpus", default="1", help="taskset list for the load generator (default 1)")
     b.add_argument("--db-cpus", default=None, help="taskset list for PostgreSQL and Redis (default: --load-cpus)")
     b.add_argument("--pg-driver", choices=("asyncpg", "psycopg"), default="asyncpg",
-                   help="the driver ringbolt's entry uses (PG_DRIVER; default asyncpg)")
+                   help="the driver of the `ringbolt` system (PG_DRIVER; default asyncpg; the system "
+                        "ringbolt-psycopg always uses psycopg)")
     b.add_argument("--measure-invalid", action="store_true",
                    help="also measure a system that failed HttpArena's validation (flagged in the table)")
     b.add_argument("--out", default=None, help="the JSON (default: benchmarks/httparena/results/arena-<time>.json)")

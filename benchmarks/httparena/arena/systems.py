@@ -48,6 +48,7 @@ PORT_MAPS: dict[str, list[tuple[str, str, str]]] = {
 }
 # The worker count HttpArena's Python entries compute: at least 4 processes, whatever
 # the CPUs. On the one CPU the runner gives a server, that is 4 processes sharing it.
+DB_TESTS = ("async-db", "crud", "api-4", "api-16")
 WORKERS_MAP = ("WRK_COUNT = max(WRK_COUNT, 4)", "WRK_COUNT = max(WRK_COUNT, {cpus})")
 
 
@@ -93,6 +94,7 @@ class System:
     launch: Callable[[Context, dict[str, int], str], Launch]
     tests: Callable[[Context], list[str]]
     unsupported: Callable[[Context], dict[str, str]] = lambda ctx: {}
+    env: dict[str, str] = field(default_factory=dict)  # over the profile's (PG_DRIVER...)
 
 
 # ---- copying an entry with its container paths and ports mapped ----
@@ -306,6 +308,9 @@ def _ringzero_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launc
 SYSTEMS: dict[str, System] = {s.name: s for s in [
     System("ringbolt", "ringbolt", None, "this repository's entry: native App API, asyncpg, Redis for crud",
            _ringbolt_launch, _entry_tests("ringbolt"), _h2c_unsupported),
+    System("ringbolt-psycopg", "ringbolt", None, "ringbolt's entry with psycopg 3 (psycopg_pool) instead of asyncpg",
+           _ringbolt_launch, lambda ctx: [t for t in _entry_tests("ringbolt")(ctx) if t in DB_TESTS],
+           env={"PG_DRIVER": "psycopg"}),
     System("ringbolt-fastapi", "ringbolt", "fastapi", "HttpArena's FastAPI entry, unchanged, on `ringbolt serve "
            "--interface asgi`", _ringbolt_fastapi_launch, _entry_tests("ringbolt-fastapi")),
     System("fastpysgi-wsgi", "peer", "fastpysgi-wsgi", "HttpArena's fastpysgi-wsgi entry",
