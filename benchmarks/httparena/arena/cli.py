@@ -149,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             serving = [s for s in args.systems if name in SYSTEMS[s].tests(_ctx(args, checkout, {}))]
             print(f"{name:18} {p.tool:9} conns {','.join(map(str, p.connections)):16} {' '.join(serving)}")
         return 0
+    # As HttpArena's common.sh does (ulimit -n $HARD_NOFILE): thousands of connections
+    # need as many descriptors, in the servers and the load generators (inherited).
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     found = tools(args.cache, args.gcannon)
     profiles = [p for p in args.profiles.split(",") if p]
     need_tools(profiles, checkout, found)
