@@ -32,7 +32,7 @@ PIP_WERROR = -Csetup-args=-Dwerror=$(WERROR)
 # key unless told not to (debug info then names the first build's directory: harmless).
 export CCACHE_NOHASHDIR = true
 
-.PHONY: deps install wheel test-wheel dev run test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn
+.PHONY: deps install wheel test-wheel dev run test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke
 
 deps:
 	PYTHON="$(PYTHON)" VENV_FROM="$(VENV_FROM)" ./tools/install-deps.sh
@@ -182,6 +182,18 @@ bench: deps
 	test -f build/bench/build.ninja || meson setup build/bench -Dtests=disabled -Dbuildtype=debugoptimized -Db_ndebug=true
 	ninja -C build/bench
 	for b in build/bench/benchmarks/micro/*_bench; do $$b --benchmark_repetitions=5 --benchmark_report_aggregates_only=true; done
+
+# HttpArena's local runner (benchmarks/httparena): its own tests and a wiring smoke that
+# runs the baseline and async-db profiles for 2 s against ringbolt's entry with a real
+# PostgreSQL (about 30 s). `run deps` installs what it needs (apt: postgresql, redis-server,
+# wrk, nghttp2-client; pip into $(PYTHON): the entry's requirements; gcannon and liburing
+# 2.9 built in ~/.cache/ringbolt-arena) and clones HttpArena at the pinned commit into
+# ARENA_DIR. ringbolt must already be installed in $(PYTHON) (make install, or
+# PYTHON=build/venv311/bin/python after make venv-py311).
+ARENA_DIR ?= build/httparena-src
+arena-smoke:
+	$(PYTHON) benchmarks/httparena/run deps --arena-dir $(ARENA_DIR) --systems ringbolt --ringbolt-python $(PYTHON)
+	ARENA_DIR=$(abspath $(ARENA_DIR)) RINGBOLT_PYTHON=$(PYTHON) $(PYTHON) -m pytest -q benchmarks/httparena/tests
 
 # perf profile of the example app under wrk load, with a flame graph (build/profile/flame.svg).
 profile: install

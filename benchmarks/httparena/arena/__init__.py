@@ -1,0 +1,1 @@
+"""The local HttpArena runner (benchmarks/httparena/run)."""

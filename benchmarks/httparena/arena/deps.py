@@ -1,0 +1,163 @@
+"""`run deps`: what a fresh Debian 12 machine needs for the runner, installed once.
+
+- apt: PostgreSQL, redis-server, wrk, h2load (nghttp2-client), curl, a C toolchain, git;
+- pip, into the Python that serves ringbolt's entries (--ringbolt-python): the entry's
+  requirements.txt (not ringbolt itself, which that Python must already have) and the
+  FastAPI entry's (for ringbolt-fastapi);
+- the cache (~/.cache/ringbolt-arena): liburing 2.9 and gcannon built from source
+  (gcannon needs a newer liburing than Debian's 2.3), a virtualenv per peer made from
+  its HttpArena entry's pinned requirements with its Dockerfile's Python version, and
+  the HttpArena checkout itself when --arena-dir does not exist yet.
+
+Sources come from GitHub. Offline, --github-mirror DIR serves https://github.com/O/N
+from DIR/O/N (a git repository), for git and for pip's git+https requirements alike.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from .checkout import ARENA_URL, PINNED_COMMIT, Checkout
+from .systems import EXTRA_PACKAGES, SYSTEMS, dockerfile, python_for
+
+APT_PACKAGES = ["postgresql", "redis-server", "wrk", "nghttp2-client", "curl", "gcc", "make", "git"]
+LIBURING_TAG = "liburing-2.9"  # what HttpArena's gcannon and ringzero Dockerfiles build
+GCANNON_COMMIT = "43b30bc24c8cc6aab37dd7d718b47ffb985e6558"  # gcannon 0.5.3, 2026-04-25
+ENTRY_REQUIREMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ringbolt",
+                                  "requirements.txt")
+
+
+def git_env(mirror: str | None) -> dict[str, str]:
+    """The environment for git (and pip's git) with https://github.com/ served from ``mirror``."""
+    env = dict(os.environ)
+    if mirror:
+        pairs = [(f"url.file://{os.path.abspath(mirror)}/.insteadOf", "https://github.com/"),
+                 ("protocol.file.allow", "always")]
+        base = int(env.get("GIT_CONFIG_COUNT", "0"))
+        for i, (k, v) in enumerate(pairs, base):
+            env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = k, v
+        env["GIT_CONFIG_COUNT"] = str(base + len(pairs))
+    return env
+
+
+def _say(msg: str) -> None:
+    print(f"[arena deps] {msg}", flush=True)
+
+
+def _run(cmd: list[str], **kw: object) -> None:
+    subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
+
+
+def apt() -> None:
+    missing = [p for p in APT_PACKAGES if subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True).stdout.find("install ok installed") < 0]
+    if not missing:
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    _say(f"apt-get install {' '.join(missing)}")
+    _run([*sudo, "apt-get", "update", "-qq"])
+    _run([*sudo, "apt-get", "install", "-y", "-qq", *missing], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def clone(url: str, ref: str, dest: str, mirror: str | None) -> None:
+    if os.path.isdir(os.path.join(dest, ".git")):
+        return
+    env = git_env(mirror)
+    _run(["git", "clone", "-q", "--no-checkout", url, dest], env=env)
+    _run(["git", "-C", dest, "checkout", "-q", ref], env=env)
+
+
+def build_liburing(cache: str, mirror: str | None) -> str:
+    prefix = os.path.join(cache, "liburing")
+    if os.path.exists(os.path.join(prefix, "lib", "liburing.so.2.9")):
+        return prefix
+    src = os.path.join(cache, "src", "liburing")
+    clone("https://github.com/axboe/liburing", LIBURING_TAG, src, mirror)
+    _say(f"building {LIBURING_TAG} into {prefix}")
+    _run(["./configure", f"--prefix={prefix}"], cwd=src, stdout=subprocess.DEVNULL)
+    _run(["make", "-s", "-j2", "-C", "src"], cwd=src, stdout=subprocess.DEVNULL)
+    _run(["make", "-s", "-C", "src", "install"], cwd=src, stdout=subprocess.DEVNULL)
+    return prefix
+
+
+def build_gcannon(cache: str, mirror: str | None) -> str:
+    binary = os.path.join(cache, "bin", "gcannon")
+    if os.path.exists(binary):
+        return binary
+    prefix = build_liburing(cache, mirror)
+    src = os.path.join(cache, "src", "gcannon")
+    clone("https://github.com/MDA2AV/gcannon", GCANNON_COMMIT, src, mirror)
+    _say(f"building gcannon {GCANNON_COMMIT[:12]}")
+    _run(["make", "-s", "-j2",
+          f"CFLAGS=-O2 -Wall -march=native -Iinclude -DUSE_PICO -Iexternal/picohttpparser -I{prefix}/include",
+          f"LDFLAGS=-L{prefix}/lib -Wl,-rpath,{prefix}/lib -luring -lpthread"], cwd=src)
+    os.makedirs(os.path.dirname(binary), exist_ok=True)
+    shutil.copy2(os.path.join(src, "gcannon"), binary)
+    return binary
+
+
+def pip_ringbolt(python: str) -> None:
+    """The entries' packages into the Python that runs ringbolt."""
+    check = subprocess.run([python, "-c", "import ringbolt"], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise SystemExit(f"{python} cannot import ringbolt: install it there first (`make venv-py311`, "
+                         f"`pip install .` in a checkout, or the wheel), or pass --ringbolt-python")
+    reqs = [line.split("#")[0].strip() for line in open(ENTRY_REQUIREMENTS)]
+    reqs = [r for r in reqs if r and r != "ringbolt"]
+    _say(f"pip install into {python}: {' '.join(reqs)}")
+    _run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs])
+
+
+def pip_fastapi(python: str, checkout: Checkout) -> None:
+    reqs = checkout.file("frameworks", "fastapi", "requirements.txt")
+    _say(f"pip install into {python}: HttpArena's frameworks/fastapi/requirements.txt")
+    _run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", reqs])
+
+
+def peer_venv(name: str, checkout: Checkout, cache: str, mirror: str | None) -> str:
+    system = SYSTEMS[name]
+    entry = system.entry or name
+    venv = os.path.join(cache, "venvs", name)
+    py = os.path.join(venv, "bin", "python")
+    if os.path.exists(os.path.join(venv, ".arena-ok")):
+        return venv
+    _, _, version = dockerfile(checkout, entry)
+    base = python_for(version)
+    _say(f"{name}: virtualenv {venv} (Python {version or 'this one'}: {base})")
+    shutil.rmtree(venv, ignore_errors=True)
+    _run([base, "-m", "venv", venv])
+    _run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--upgrade", "pip"])
+    reqs = checkout.file("frameworks", entry, "requirements.txt")
+    _run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", reqs, *EXTRA_PACKAGES.get(name, [])],
+         env=git_env(mirror))
+    open(os.path.join(venv, ".arena-ok"), "w").close()
+    return venv
+
+
+def ensure_checkout(path: str, mirror: str | None) -> Checkout:
+    if not os.path.exists(path):
+        _say(f"cloning {ARENA_URL} at {PINNED_COMMIT[:12]} into {path}")
+        clone(ARENA_URL, PINNED_COMMIT, path, mirror)
+    return Checkout(path)
+
+
+def main(checkout_dir: str, cache: str, ringbolt_python: str, systems: list[str], mirror: str | None,
+         skip_apt: bool = False) -> None:
+    if not skip_apt:
+        apt()
+    checkout = ensure_checkout(checkout_dir, mirror)
+    os.makedirs(cache, exist_ok=True)
+    build_gcannon(cache, mirror)
+    for name in systems:
+        kind = SYSTEMS[name].kind
+        if name == "ringbolt":
+            pip_ringbolt(ringbolt_python)
+        elif name == "ringbolt-fastapi":
+            pip_fastapi(ringbolt_python, checkout)
+        elif kind == "peer":
+            peer_venv(name, checkout, cache, mirror)
+        elif name == "ringzero":
+            build_liburing(cache, mirror)
+    _say("done")

@@ -1,0 +1,164 @@
+"""Running a profile's load generator and reading its results.
+
+The command line is HttpArena's (Checkout.tool_args); the runner changes only what a
+one-machine run must: the thread count (-t: one load CPU), the duration (-d/-D; the
+database profiles hard-code 10 s and 15 s there), `localhost` for 127.0.0.1 (the servers
+listen on IPv4 loopback), and it asks each tool for what it would otherwise not print:
+gcannon `--json`, wrk `--latency` (for p99), h2load `--log-file` (per-request latency,
+for p99). Requests per second are counted as HttpArena's parsers count them: 2xx
+responses (received WebSocket frames for echo-ws) divided by the measured time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Result:
+    tool: str
+    ok: int  # 2xx responses (frames for echo-ws)
+    seconds: float
+    p99_ms: float | None
+    non_2xx: int = 0
+    errors: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rps"] = self.rps
+        return d
+
+
+def adjust(argv: list[str], tool: str, *, duration: int, threads: int = 1) -> list[str]:
+    """HttpArena's argv with the thread count, the duration (whole seconds: wrk and h2load
+    take no fractions) and the host changed."""
+    out = list(argv)
+    dur = f"{int(duration)}s"
+    for i, a in enumerate(out[:-1]):
+        if a == "-t":
+            out[i + 1] = str(threads)
+        elif a in ("-d", "-D") and not (tool == "h2load" and a == "-d"):  # h2load -d is a data file
+            out[i + 1] = dur
+    out = [a.replace("//localhost:", "//127.0.0.1:") for a in out]
+    if tool == "gcannon":
+        out.append("--json")
+    elif tool == "wrk":
+        out.insert(1, "--latency")
+    return out
+
+
+def run(argv: list[str], tool: str, *, cpus: str | None, log_dir: str, label: str, timeout: float) -> Result:
+    """Run the tool (pinned to ``cpus``) and parse its output; the raw output is kept in
+    ``log_dir``."""
+    cmd = list(argv)
+    latency_log = None
+    if tool == "h2load":
+        latency_log = os.path.join(log_dir, f"{label}.h2load-latency.tsv")
+        cmd.insert(1, f"--log-file={latency_log}")
+    if cpus:
+        cmd = ["taskset", "-c", cpus, *cmd]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        text = out.stdout + out.stderr
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"{tool} did not finish within {timeout:.0f} s") from exc
+    with open(os.path.join(log_dir, f"{label}.{tool}.txt"), "w") as f:
+        f.write(" ".join(cmd) + "\n\n" + text)
+    if tool == "gcannon":
+        return parse_gcannon(text)
+    if tool == "wrk":
+        return parse_wrk(text)
+    if tool == "h2load":
+        result = parse_h2load(text)
+        if latency_log and os.path.exists(latency_log):
+            result.p99_ms = h2load_p99_ms(latency_log)
+            os.unlink(latency_log)  # large; the percentile is what is kept
+        return result
+    raise ValueError(f"unknown load generator {tool}")
+
+
+def parse_gcannon(text: str) -> Result:
+    """gcannon --json: {"elapsed_sec", "status": {"2xx"...}, "latency_us": {"p99"}, ...};
+    in --ws mode ("mode": "websocket") the echoed frames count (gcannon_parse's ws-echo rule)."""
+    start = text.find("{")
+    if start < 0:
+        raise ValueError(f"gcannon printed no JSON: {text.strip()[-300:]}")
+    data = json.loads(text[start:text.rfind("}") + 1])
+    status = data.get("status", {})
+    if data.get("mode") == "websocket":
+        ok = int(data.get("ws_frames", data.get("responses", 0)))
+    else:
+        ok = int(status.get("2xx", 0))
+    non_2xx = sum(int(status.get(k, 0)) for k in ("3xx", "4xx", "5xx", "other"))
+    errors = sum(int(v) for v in data.get("errors", {}).values())
+    p99 = data.get("latency_us", {}).get("p99")
+    return Result("gcannon", ok, float(data.get("elapsed_sec") or data.get("duration_sec") or 0),
+                  p99 / 1000 if p99 is not None else None, non_2xx, errors,
+                  {"reconnects": data.get("reconnects", 0), "responses": data.get("responses"),
+                   "per_template": data.get("per_template")})
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not m:
+        raise ValueError(f"not a wrk duration: {value!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(text: str) -> Result:
+    """wrk --latency: "N requests in 5.00s", "Non-2xx or 3xx responses: K", the 99%
+    line of the latency distribution, "Socket errors: connect a, read b, write c, timeout d"."""
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", text)
+    if not m:
+        raise ValueError(f"wrk printed no request count: {text.strip()[-300:]}")
+    total = int(m.group(1))
+    seconds = _ms(m.group(2) + m.group(3)) / 1000
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    non_2xx = int(bad.group(1)) if bad else 0
+    p99 = re.search(r"^\s*99%\s+(\S+)", text, re.M)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = sum(int(x) for x in errs.groups()) if errs else 0
+    return Result("wrk", total - non_2xx, seconds, _ms(p99.group(1)) if p99 else None, non_2xx, errors)
+
+
+def parse_h2load(text: str) -> Result:
+    """h2load: "finished in 5.00s, ...", "status codes: a 2xx, b 3xx, c 4xx, d 5xx",
+    "requests: ... e failed, f errored, g timeout"."""
+    m = re.search(r"finished in ([\d.]+)(ms|s|m),", text)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if not m or not codes:
+        raise ValueError(f"h2load printed no summary: {text.strip()[-300:]}")
+    req = re.search(r"requests: .*?(\d+) failed, (\d+) errored, (\d+) timeout", text)
+    errors = sum(int(x) for x in req.groups()) if req else 0
+    ok, c3, c4, c5 = (int(x) for x in codes.groups())
+    return Result("h2load", ok, _ms(m.group(1) + m.group(2)) / 1000, None, c3 + c4 + c5, errors)
+
+
+def h2load_p99_ms(path: str) -> float | None:
+    """The 99th percentile of h2load's per-request log (third column: microseconds)."""
+    lat = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                try:
+                    lat.append(int(parts[2]))
+                except ValueError:
+                    pass
+    if not lat:
+        return None
+    lat.sort()
+    return lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1000
