@@ -17,14 +17,16 @@ import re
 import uuid
 from email.utils import formatdate
 from typing import Any, Callable, Iterable, Unpack
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
-from ._native import json_dumps, json_loads
 from ._error_log import log_failure
-from .cookies import CookieOptions, DeleteCookieOptions
+from ._native import json_dumps, json_loads
+from ._reqresp import finish_result, request_background, request_delete_cookie, request_form, request_set_cookie
+from .cookies import CookieOptions, DeleteCookieOptions, parse_cookie_header
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, HTTPError, problem
 from .response import FileResponse, Response, StreamingResponse
+from .websocket import WebSocket, WebSocketSettings, run_handler
 
 logger = logging.getLogger("ringbolt")
 
@@ -125,8 +127,6 @@ class ASGIRequest:
     @property
     def query(self) -> QueryParams:
         if self._query is None:
-            from urllib.parse import parse_qsl
-
             self._query = QueryParams(parse_qsl(self.query_string, keep_blank_values=True, errors="surrogateescape"))
         return self._query
 
@@ -151,8 +151,6 @@ class ASGIRequest:
 
     @property
     def cookies(self) -> dict[str, str]:
-        from .cookies import parse_cookie_header
-
         return parse_cookie_header(self.headers.getlist("cookie"))
 
     @property
@@ -161,23 +159,15 @@ class ASGIRequest:
 
     @property
     def background(self) -> Any:
-        from ._reqresp import request_background
-
         return request_background(self)
 
     def form(self, **options: Any) -> Any:
-        from ._reqresp import request_form
-
         return request_form(self, **options)
 
     def set_cookie(self, name: str, value: str = "", **options: Unpack[CookieOptions]) -> None:
-        from ._reqresp import request_set_cookie
-
         request_set_cookie(self, name, value, **options)
 
     def delete_cookie(self, name: str, **options: Unpack[DeleteCookieOptions]) -> None:
-        from ._reqresp import request_delete_cookie
-
         request_delete_cookie(self, name, **options)
 
     async def read(self) -> bytes:
@@ -365,8 +355,6 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
                 result = await asyncio.get_running_loop().run_in_executor(None, route.handler, req)
             if req.__dict__.get("_rb_cookies") or "_rb_background" in req.__dict__ or "_rb_form" in req.__dict__ \
                     or getattr(result, "_after", None) is not None:
-                from ._reqresp import finish_result
-
                 result = finish_result(req, result, after)
         await _answer(result, send, head, scope)
         for run in after:
@@ -473,8 +461,6 @@ _socket_class: Any = None
 
 
 async def serve_websocket(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    from .websocket import WebSocket, WebSocketSettings, run_handler
-
     routes = app.__dict__.get("_asgi_ws_routes")
     if routes is None:
         routes = app._asgi_ws_routes = sorted((_Route(p, ["GET"], fn, False)

@@ -25,6 +25,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ._listen import CliError, listen_socket
+from .app import _ensure_logging
+from .supervisor import bind_listeners
+
 logger = logging.getLogger("ringbolt")
 
 POLL = 0.1  # seconds between looks at signals, changes and the child
@@ -40,11 +44,8 @@ class Reloader:
         self.stop_watching = threading.Event()
 
     def run(self) -> int:
-        from .app import _ensure_logging
-        from .cli import CliError
-
         try:
-            import watchfiles
+            import watchfiles  # optional: only --reload needs it
         except ImportError:
             raise CliError("--reload needs watchfiles (pip install watchfiles)") from None
         _ensure_logging(self.args.log_level)
@@ -95,10 +96,7 @@ class Reloader:
         return code
 
     def _bind(self) -> socket.socket:
-        from .cli import CliError, _listen_socket
-        from .supervisor import bind_listeners
-
-        sock = _listen_socket(self.args)
+        sock = listen_socket(self.args)
         if sock is not None:
             return sock
         try:
