@@ -5,7 +5,7 @@
 The server runs on one CPU and h2load on another (taskset); servers are measured in
 interleaved rounds and the median req/s of each is reported, with the ratios to the
 first system's. A run with any failed or errored request is reported as such. The
-servers are started by pymod/ringbolt/bench/servers.py (shared with tls_bench.py).
+servers are started by pymod/ringbolt_bench/servers.py (shared with tls_bench.py).
 Usage (Granian from its own venv):
 
     python benchmarks/load/h2_bench.py --granian build/venv-granian/bin/granian \\
@@ -29,9 +29,9 @@ APPS = HERE / "apps"
 
 
 def load_servers():
-    """pymod/ringbolt/bench/servers.py by path: this interpreter need not have ringbolt."""
+    """pymod/ringbolt_bench/servers.py by path: this interpreter need not have ringbolt."""
     spec = importlib.util.spec_from_file_location("ringbolt_bench_servers",
-                                                  HERE.parents[1] / "pymod" / "ringbolt" / "bench" / "servers.py")
+                                                  HERE.parents[1] / "pymod" / "ringbolt_bench" / "servers.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# setup_peers.sh - prepare the peer servers for benchmarks/load/harness.py.
+# setup_peers.sh - prepare the peer servers for pymod/ringbolt_bench/harness.py.
 #
 # Idempotent. Creates benchmarks/load/.venv-peers (gitignored) with the Python peers,
 # installs nginx from Debian if missing, and builds the C io_uring ceiling server into

@@ -4,7 +4,7 @@ with the same certificate. Self-contained and bounded: a P-256 certificate made 
 each server with one worker (ringbolt --threads 1; Granian --workers 1 --runtime-threads 1
 --http 1, RSGI and ASGI; nginx worker_processes 1) pinned to --server-cpu, the load
 generator to --load-cpu, rounds interleaved (A B C A B C...). The servers are started by
-pymod/ringbolt/bench/servers.py (shared with h2_bench.py). Prints a Markdown table.
+pymod/ringbolt_bench/servers.py (shared with h2_bench.py). Prints a Markdown table.
 
     python3 benchmarks/load/tls_bench.py --python build/venv311/bin/python \
         --granian build/venv-granian/bin/granian --rounds 3
@@ -41,9 +41,9 @@ APPS = Path(__file__).resolve().parent / "apps"
 
 
 def load_servers():
-    """pymod/ringbolt/bench/servers.py by path: this interpreter need not have ringbolt."""
+    """pymod/ringbolt_bench/servers.py by path: this interpreter need not have ringbolt."""
     spec = importlib.util.spec_from_file_location("ringbolt_bench_servers",
-                                                  ROOT / "pymod" / "ringbolt" / "bench" / "servers.py")
+                                                  ROOT / "pymod" / "ringbolt_bench" / "servers.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

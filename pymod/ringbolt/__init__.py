@@ -15,16 +15,16 @@ from ._native import Request, TLSInfo
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams, ResponseHeaders
 from .errors import BadRequest, ClientDisconnect, HTTPError, ValidationError
-from ._stream import request_read as _request_read
-from ._stream import request_stream as _request_stream
+from ._request_body import request_read as _request_read
+from ._request_body import request_stream as _request_stream
 from ._stream import start_stream as _start_stream
+from ._version import __version__ as __version__
 from .response import FileResponse, Response, StreamingResponse
 from .background import BackgroundTasks
 from .forms import FormData, UploadFile
 from .sse import SSEEvent
 from .routing import Router
 
-__version__ = "0.1.0"
 __all__ = [
     "App",
     "Request",

@@ -17,14 +17,23 @@ import re
 import uuid
 from email.utils import formatdate
 from typing import Any, Callable, Iterable, Unpack
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
-from ._native import json_dumps, json_loads
 from ._error_log import log_failure
-from .cookies import CookieOptions, DeleteCookieOptions
+from ._native import PROBLEM_INTERNAL_ERROR, json_dumps, json_loads
+from ._reqresp import (
+    _as_response,
+    finish_result,
+    request_background,
+    request_delete_cookie,
+    request_form,
+    request_set_cookie,
+)
+from .cookies import CookieOptions, DeleteCookieOptions, parse_cookie_header
 from .datastructures import Headers, QueryParams
 from .errors import BadRequest, HTTPError, problem
 from .response import FileResponse, Response, StreamingResponse
+from .websocket import WebSocket, WebSocketSettings, run_handler
 
 logger = logging.getLogger("ringbolt")
 
@@ -35,7 +44,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _RANK = {"static": 0, "int": 1, "float": 2, "uuid": 3, "str": 4, "path": 5}
 _NOT_FOUND = json_dumps(problem(404, "No route matches this path."))
 _NOT_ALLOWED = json_dumps(problem(405, "The path does not take this method; the Allow header lists those it takes."))
-_INTERNAL = json_dumps(problem(500, "The server failed to answer this request."))
+_INTERNAL = PROBLEM_INTERNAL_ERROR  # the native 500's body (http/problem.hpp)
 # A FileResponse whose file is gone or unreadable: the native answers' bodies (http/problem.hpp).
 _FILE_NOT_FOUND = json_dumps(problem(404, "The file does not exist."))
 _FILE_FORBIDDEN = json_dumps(problem(403, "The file cannot be read."))
@@ -125,8 +134,6 @@ class ASGIRequest:
     @property
     def query(self) -> QueryParams:
         if self._query is None:
-            from urllib.parse import parse_qsl
-
             self._query = QueryParams(parse_qsl(self.query_string, keep_blank_values=True, errors="surrogateescape"))
         return self._query
 
@@ -151,8 +158,6 @@ class ASGIRequest:
 
     @property
     def cookies(self) -> dict[str, str]:
-        from .cookies import parse_cookie_header
-
         return parse_cookie_header(self.headers.getlist("cookie"))
 
     @property
@@ -161,23 +166,15 @@ class ASGIRequest:
 
     @property
     def background(self) -> Any:
-        from ._reqresp import request_background
-
         return request_background(self)
 
     def form(self, **options: Any) -> Any:
-        from ._reqresp import request_form
-
         return request_form(self, **options)
 
     def set_cookie(self, name: str, value: str = "", **options: Unpack[CookieOptions]) -> None:
-        from ._reqresp import request_set_cookie
-
         request_set_cookie(self, name, value, **options)
 
     def delete_cookie(self, name: str, **options: Unpack[DeleteCookieOptions]) -> None:
-        from ._reqresp import request_delete_cookie
-
         request_delete_cookie(self, name, **options)
 
     async def read(self) -> bytes:
@@ -300,23 +297,16 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
                     if not chunk:
                         break
         return
-    extra: list[tuple[str, str]] = []
-    status, ctype_override = 200, None
-    body = result
-    if isinstance(result, Response):
-        status, extra, body, ctype_override = result.status, result.headers, result.body, result.content_type
-    elif isinstance(result, tuple):
-        if len(result) not in (2, 3):
-            raise TypeError("a tuple return value must be (body, status) or (body, status, headers)")
-        body, status = result[0], result[1]
-        if len(result) == 3:
-            extra = list(result[2].items()) if isinstance(result[2], dict) else list(result[2])
-    elif result is None:
-        status = 204
-    data, ctype = _body_and_type(body)
-    if ctype_override is not None:
-        ctype = ctype_override or None
-    headers = _encode_headers(extra)
+    if isinstance(result, tuple) and len(result) not in (2, 3):
+        raise TypeError("a tuple return value must be (body, status) or (body, status, headers)")
+    # A tuple, None or a bare body as a Response: the rules finish_result applies too.
+    response = _as_response(result)
+    assert isinstance(response, Response)  # streamed and file answers were sent above
+    status = response.status
+    data, ctype = _body_and_type(response.body)
+    if response.content_type is not None:
+        ctype = response.content_type or None
+    headers = _encode_headers(response.headers)
     if ctype and status not in (204, 304) and not any(k == b"content-type" for k, _ in headers):
         headers.insert(0, (b"content-type", ctype.encode()))
     await _send_whole(send, status, headers, data, head)
@@ -365,8 +355,6 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
                 result = await asyncio.get_running_loop().run_in_executor(None, route.handler, req)
             if req.__dict__.get("_rb_cookies") or "_rb_background" in req.__dict__ or "_rb_form" in req.__dict__ \
                     or getattr(result, "_after", None) is not None:
-                from ._reqresp import finish_result
-
                 result = finish_result(req, result, after)
         await _answer(result, send, head, scope)
         for run in after:
@@ -473,8 +461,6 @@ _socket_class: Any = None
 
 
 async def serve_websocket(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    from .websocket import WebSocket, WebSocketSettings, run_handler
-
     routes = app.__dict__.get("_asgi_ws_routes")
     if routes is None:
         routes = app._asgi_ws_routes = sorted((_Route(p, ["GET"], fn, False)

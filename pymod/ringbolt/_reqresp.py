@@ -10,6 +10,8 @@ import asyncio
 import logging
 from typing import Any, AsyncIterator, Iterator, Mapping, Unpack
 
+from ._stream import _get_runner
+from ._tasks import _keep
 from .background import BackgroundTasks
 from .cookies import Cookie, CookieOptions, DeleteCookieOptions, deletion
 from .datastructures import ResponseHeaders
@@ -113,16 +115,12 @@ class _After:
         self.form = form
 
     def schedule(self) -> None:
-        from ._stream import _get_runner
-
         loop = _get_runner().loop
         # Two hops: the first callback runs in the loop iteration that also flushes the
         # answers staged so far (an async handler's), the second after that flush.
         loop.call_soon_threadsafe(loop.call_soon, self._start, loop)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        from ._tasks import _keep
-
         _keep(loop.create_task(self.run()))
 
     async def run(self) -> None:

@@ -10,12 +10,13 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 from . import _native
+from ._asgi_server import _Body as _AsgiBody
+from ._asgi_server import _start_body_stream as _start_asgi_body
 from ._error_log import log_failure
-from .asgi import _Body as _AsgiBody
-from .asgi import _start_body_stream as _start_asgi_body
+from ._tasks import _keep
 
 logger = logging.getLogger("ringbolt")
 
@@ -23,23 +24,28 @@ logger = logging.getLogger("ringbolt")
 MAX_STREAM_THREADS = 256
 _executor: ThreadPoolExecutor | None = None
 _runner: Any = None
+_make_runner: Callable[[], Any] | None = None
 _lock = threading.Lock()
 
 
-def set_runner(runner: Any) -> None:
-    """The app's asyncio runner (async producers run on its loop)."""
-    global _runner
+def set_runner(runner: Any, make: Callable[[], Any]) -> None:
+    """The app's asyncio runner (async producers and background tasks run on its loop),
+    or None, and how to make one on demand (a sync-only app whose response streams from
+    an async iterable): ``App`` passes ``_aio.AsyncRunner``, so this module does not
+    import the runner that imports it."""
+    global _runner, _make_runner
     with _lock:
         _runner = runner
+        _make_runner = make
 
 
 def _get_runner() -> Any:
     global _runner
     with _lock:
         if _runner is None:
-            from ._aio import AsyncRunner
-
-            _runner = AsyncRunner()
+            if _make_runner is None:
+                raise RuntimeError("no event loop: App._serve sets one before anything streams")
+            _runner = _make_runner()
         return _runner
 
 
@@ -87,8 +93,6 @@ def _pump_sync(handle: Any, content: Any) -> None:
 
 
 def _start_task(loop: asyncio.AbstractEventLoop, handle: Any, content: Any) -> None:
-    from ._tasks import _keep
-
     _keep(loop.create_task(_pump_async(loop, handle, content)))  # kept until done (the loop holds tasks weakly)
 
 
@@ -140,32 +144,3 @@ def _wake_waiters(ready: Callable[[], list[Any]] = _native._stream_ready) -> Non
     for fut in ready():
         if not fut.done():
             fut.set_result(None)
-
-
-async def request_stream(req: Any) -> AsyncIterator[bytes]:
-    """``req.stream()``: the body's chunks as they arrive (or the buffered body at once)."""
-    handle = req._body_stream
-    if handle is None:
-        body = req.body
-        if body:
-            yield body
-        return
-    loop = asyncio.get_running_loop()
-    while True:
-        chunk = handle.take()  # raises HTTPError 413/408/400 or ClientDisconnect
-        if chunk is None:
-            waiter = loop.create_future()
-            handle.set_waiter(waiter)
-            await waiter
-            continue
-        if not chunk:
-            return
-        yield chunk
-
-
-async def request_read(req: Any) -> bytes:
-    """``await req.read()``: the whole body (streamed bodies are gathered; the body
-    limit was enforced while they arrived)."""
-    if req._body_stream is None:
-        return req.body  # type: ignore[no-any-return]
-    return b"".join([chunk async for chunk in request_stream(req)])

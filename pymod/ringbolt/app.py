@@ -13,12 +13,20 @@ import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from . import _native
+from ._aio import AsyncRunner, handler_names
+from ._asgi_app import serve_http, serve_lifespan, serve_websocket
+from ._asgi_server import ASGIHandler, Lifespan, LifespanError
 from ._error_log import errors as error_log
 from ._error_log import log_failure
+from ._static import check_static
+from ._stream import set_runner
+from ._tls import reload_on_sighup
+from ._wsgi_server import WSGIHandler, default_threads
 from .features import ResponseFeatures
 from .options import check_run_options
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
+from .websocket import WebSocketRoute, WebSocketSettings
 
 logger = logging.getLogger("ringbolt")
 
@@ -177,8 +185,6 @@ class App(RouteGroup):
         """Serve the ASGI 3 application ``app`` for every request no ringbolt route
         takes (any path, any method). Its lifespan (``"auto"``, ``"on"`` or ``"off"``)
         runs on the worker's event loop, the one its requests run on."""
-        from .asgi import ASGIHandler, Lifespan
-
         if self._asgi is not None or self._wsgi is not None:
             raise ValueError("an ASGI or WSGI application is already mounted")
         if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
@@ -192,8 +198,6 @@ class App(RouteGroup):
         on a reactor thread: ``threads`` per worker (default: twice the CPUs available,
         4 to 32; see ``ringbolt.wsgi.default_threads``). The pool is shared with every
         sync route of this App. ``root_path`` is the environ's ``SCRIPT_NAME``."""
-        from .wsgi import WSGIHandler
-
         if self._asgi is not None or self._wsgi is not None:
             raise ValueError("an ASGI or WSGI application is already mounted")
         if threads is not None and threads < 1:
@@ -207,8 +211,6 @@ class App(RouteGroup):
         """The App as an ASGI 3 application: ``uvicorn main:app`` serves it too (a
         pure-Python path with the same routes, requests and answers; ringbolt's own
         server is the fast one)."""
-        from ._asgi_app import serve_http, serve_lifespan, serve_websocket
-
         kind = scope["type"]
         if kind == "http":
             await serve_http(self, scope, receive, send)
@@ -232,8 +234,6 @@ class App(RouteGroup):
         """Serve the files under ``directory`` at ``prefix`` (GET and HEAD), natively: no
         Python per request. See docs/static.md (validators, ranges, precompressed
         ``.zst``/``.br``/``.gz`` siblings, index files, what is refused)."""
-        from ._static import check_static
-
         mount = check_static(prefix, directory, index, cache_control, precompressed, dotfiles)
         if any(m[0] == mount[0] for m in self._statics):
             raise ValueError(f"a static directory is already mounted at {prefix!r}")
@@ -338,8 +338,6 @@ class App(RouteGroup):
             if self._wsgi_threads is not None:
                 config["handler_threads"] = self._wsgi_threads
             elif not config.get("handler_threads"):
-                from .wsgi import default_threads
-
                 config["handler_threads"] = default_threads()
             logger.info("WSGI application on %d handler threads per worker", config["handler_threads"])
         on_loop = self._runner is not None and not config.get("handler_threads")
@@ -353,8 +351,6 @@ class App(RouteGroup):
             # "Reactor scheduling"). With a handler pool (WSGI) batch measured no better;
             # a reactor that hosts the loop has no other thread to yield to.
             config["reactor_sched"] = "batch" if on_loop and not config["host_loop"] else "normal"
-        from .websocket import WebSocketRoute, WebSocketSettings
-
         ws_settings = WebSocketSettings.from_options(config)
         server = _native.Server(config)
         if self.json_default is not None:
@@ -364,9 +360,7 @@ class App(RouteGroup):
             server.add_metrics_route(self._metrics_path)
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
-        from ._stream import set_runner
-
-        set_runner(self._runner)  # async streamed bodies run on the handlers' loop (or one made on demand)
+        set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
         for path, methods, fn, const, is_async, websocket in routes:
             if websocket:
                 server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
@@ -507,8 +501,6 @@ class App(RouteGroup):
         self._runner = None
         routes = self._resolved_routes()  # a middleware misuse fails here, before any hook runs
         if self._needs_loop(routes):
-            from ._aio import AsyncRunner, handler_names
-
             self._runner = AsyncRunner(loop=loop_kind)  # one loop per worker: hooks, lifespan and handlers share it
             self._runner.name_handlers(handler_names(self._defs))  # the stall warning names the route
         try:
@@ -520,8 +512,6 @@ class App(RouteGroup):
                         raise
                     raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
             if self._lifespan is not None:
-                from .asgi import LifespanError
-
                 self._asgi.set_server(host, port)
                 try:
                     self._runner.run(self._lifespan.startup())
@@ -549,8 +539,6 @@ class App(RouteGroup):
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     previous[sig] = signal.signal(sig, on_signal)
                 if server.tls and _ready is None:  # a supervised worker is replaced on SIGHUP instead
-                    from ._tls import reload_on_sighup
-
                     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload_on_sighup(server))
             info = server.start()
             started.append(True)

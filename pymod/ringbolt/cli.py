@@ -8,8 +8,11 @@ import argparse
 import errno
 import importlib
 import importlib.util
+import json
 import logging
 import os
+import platform
+import resource
 import socket
 import stat
 import sys
@@ -17,21 +20,16 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import config
+from . import _native, config
+from ._listen import EXIT_USAGE, CliError, listen_socket
+from ._version import __version__
+from .app import App, _ensure_logging
+from .asgi import asgi_app, is_asgi_app
 from .options import run_options
+from .reloader import Reloader
+from .wsgi import wsgi_app
 
 COMMANDS = ("serve", "bench", "doctor", "version")
-EXIT_USAGE = 2  # bad arguments, an app that cannot be imported (as argparse)
-
-
-class CliError(Exception):
-    """Printed as one line ``ringbolt: error: ...``; exits ``code``."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class _Parser(argparse.ArgumentParser):
     """Errors are one line, like every other ``ringbolt: error:``."""
 
@@ -40,10 +38,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version_text() -> str:
-    import platform
-
-    from . import __version__
-
     return f"ringbolt {__version__} with {platform.python_implementation()} {platform.python_version()} on Linux"
 
 
@@ -109,9 +103,6 @@ def load_app(spec: str, app_dir: str = ".", *, show_traceback: bool = False) -> 
 
 def _kind(obj: Any) -> str:
     """What ``--interface auto`` sees: native, asgi, wsgi, or "" (not an app)."""
-    from .app import App
-    from .asgi import is_asgi_app
-
     if isinstance(obj, App):
         return "native"
     if is_asgi_app(obj):
@@ -144,14 +135,7 @@ def _as_app(obj: Any, spec: str, args: argparse.Namespace) -> Any:
                                                   "whose routes do not use it", spec)
         return obj
     if interface == "asgi":
-        from .asgi import asgi_app
-
         return asgi_app(obj, lifespan=args.lifespan, root_path=args.root_path.rstrip("/"))
-    try:
-        from .wsgi import wsgi_app
-    except ImportError:
-        raise CliError(f"{spec} is a WSGI callable, and WSGI mode is not available in this ringbolt "
-                       f"(ringbolt.wsgi.wsgi_app is missing)") from None
     return wsgi_app(obj, **_wsgi_options(args))
 
 
@@ -173,17 +157,15 @@ def _configure_logging(args: argparse.Namespace) -> None:
     if not args.log_config:
         return
     path = args.log_config
-    import logging.config
+    import logging.config  # only --log-config needs it: 5.7 ms (with logging.handlers) of a 130 ms start
 
     try:
         if path.endswith(".json"):
-            import json
-
             with open(path, encoding="utf-8") as f:
                 logging.config.dictConfig(json.load(f))
         elif path.endswith((".yaml", ".yml")):
             try:
-                import yaml  # type: ignore[import-untyped]
+                import yaml  # type: ignore[import-untyped]  # optional: only --log-config *.yaml needs it
             except ImportError:
                 raise CliError(f"--log-config {path}: YAML needs PyYAML (pip install pyyaml)") from None
             with open(path, encoding="utf-8") as f:
@@ -196,57 +178,6 @@ def _configure_logging(args: argparse.Namespace) -> None:
         raise CliError(f"--log-config {path}: {type(exc).__name__}: {exc}") from None
 
 
-def _listen_socket(args: argparse.Namespace) -> socket.socket | None:
-    """The socket for --uds / --fd (and the reloader's), or None: the server binds host:port."""
-    if args.reload_child_fd is not None:
-        return socket.socket(fileno=args.reload_child_fd)
-    if args.fd is not None:
-        if args.uds:
-            raise CliError("--fd and --uds exclude each other")
-        return inherited_socket(args.fd)
-    if args.uds:
-        return bind_unix(args.uds, args.backlog or 4096)
-    return None
-
-
-def inherited_socket(fd: int) -> socket.socket:
-    """The listening stream socket ``fd`` (inherited from systemd or a supervisor)."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError as exc:
-        raise CliError(f"--fd {fd}: not a socket ({exc.strerror or exc})") from None
-    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-        sock.detach()
-        raise CliError(f"--fd {fd}: not a listening stream socket")
-    return sock
-
-
-def bind_unix(path: str, backlog: int) -> socket.socket:
-    """A listening unix socket at ``path`` (mode 0666, like uvicorn). A socket file left
-    by a server that is gone is replaced; one a live server accepts on is refused, as a
-    TCP port in use is."""
-    if os.path.lexists(path):
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            raise CliError(f"--uds {path}: exists and is not a socket", code=1)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(path)
-            except (ConnectionRefusedError, FileNotFoundError):
-                os.unlink(path)  # stale: nobody accepts on it
-            else:
-                raise CliError(f"cannot listen on unix:{path}: Address already in use (another process serves it)",
-                               code=1)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        os.chmod(path, 0o666)
-        sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        raise CliError(f"cannot listen on unix:{path}: {exc.strerror or exc}", code=1) from None
-    return sock
-
-
 def _run_options(args: argparse.Namespace) -> dict[str, Any]:
     """``App.run`` keyword options from the parsed flags (None: the server's default)."""
     return run_options(args)
@@ -254,8 +185,6 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check_tls(options: dict[str, Any]) -> None:
     """Bad TLS files, keys or passwords: one line and exit 2 before anything listens."""
-    from . import _native
-
     try:
         _native.tls_check(options)
     except ValueError as exc:
@@ -264,12 +193,8 @@ def _check_tls(options: dict[str, Any]) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     if args.reload and args.reload_child_fd is None:
-        from .reloader import Reloader
-
         return Reloader(args).run()
     _configure_logging(args)
-    from .app import _ensure_logging
-
     _ensure_logging(args.log_level)
     debug = args.log_level in ("debug", "trace")
     obj = load_app(args.app, args.app_dir, show_traceback=debug)
@@ -285,7 +210,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = _as_app(obj, args.app, args)
     options = _run_options(args)
     _check_tls(options)
-    listener = _listen_socket(args)
+    listener = listen_socket(args)
     if listener is not None:
         options["bind_name"] = _bind_name(listener)
         # Handed over: the server (or the supervisor) closes it, so that no descriptor of
@@ -327,10 +252,6 @@ def _unlink_socket(path: str) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    import resource
-
-    from . import _native
-
     probe = _native.probe_io_uring()
     print(f"kernel:            {os.uname().release}")
     print(f"io_uring:          {'available' if probe['available'] else 'unavailable'}")
@@ -369,37 +290,22 @@ def _doctor_backend(probe: dict[str, Any], io: str) -> tuple[str, int]:
     return f"epoll (fallback: {probe['error']})", 0
 
 
-def _find_harness() -> Path:
-    """The harness that ships in the package (RINGBOLT_HARNESS: another one, by path)."""
-    env = os.environ.get("RINGBOLT_HARNESS")
-    return Path(env) if env else Path(__file__).resolve().parent / "bench" / "harness.py"
+# `ringbolt bench`: the load harness is the top-level package ringbolt_bench of the same
+# wheel, beside this package and never imported by it: its arguments are handed to it by
+# module name, so the runtime package's imports do not reach the harness.
+BENCH_MODULE = "ringbolt_bench.cli"
 
 
-def _bench(args: argparse.Namespace) -> int:
-    import subprocess
-
-    from .bench import peers
-
-    harness = _find_harness()
-    venv = peers.cache_dir()
-    names = [item.partition("=")[0].strip() for item in args.compare.split(",") if item.strip()]
+def _bench(argv: list[str]) -> int:
     try:
-        peers.ensure(names, venv, charts=args.charts)
-    except peers.PeerError as exc:
-        print(f"ringbolt: error: {exc}", file=sys.stderr)
+        bench = importlib.import_module(BENCH_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("ringbolt_bench", BENCH_MODULE):
+            raise
+        print("ringbolt: error: ringbolt bench needs the ringbolt_bench package, which ships in "
+              "ringbolt's wheel (reinstall ringbolt)", file=sys.stderr)
         return 1
-    venv_python = venv / "bin" / "python"  # matplotlib, when installed there, draws the charts
-    python = str(venv_python) if venv_python.exists() else sys.executable
-    out = Path(args.out).absolute()
-    cmd = [python, str(harness), "--app", args.app, "--path", args.path, "--method", args.method,
-           "--duration", args.duration, "--connections", args.connections, "--rounds", args.rounds,
-           "--server-cpus", args.server_cpus, "--load-cpus", args.load_cpus, "--generator", args.generator,
-           "--out", str(out), "--peers-venv", str(venv),
-           "--results", args.results or str(out.parent / f"{out.stem}-results")]
-    if args.compare:
-        cmd += ["--compare", args.compare]
-    env = {**os.environ, "RINGBOLT_PYTHON": sys.executable}
-    return subprocess.call(cmd, env=env)
+    return int(bench.main(argv))
 
 
 def _add_serve(sub: Any) -> None:
@@ -417,25 +323,9 @@ def _add_serve(sub: Any) -> None:
 
 
 def _add_bench(sub: Any) -> None:
-    b = sub.add_parser("bench", help="load-test an app, optionally against uvicorn/Granian/fastpysgi",
-                       description="Serve APP pinned to one CPU, load it with wrk pinned to another, "
-                                   "interleave with --compare peers, report medians (ringbolt/bench/harness.py). "
-                                   "Peers are installed on first use into ~/.cache/ringbolt/bench-peers "
-                                   "(RINGBOLT_BENCH_PEERS: another virtualenv).")
-    b.add_argument("app", help="module:attr or path/to/file.py:attr")
-    b.add_argument("--path", default="/")
-    b.add_argument("--method", default="GET")
-    b.add_argument("--compare", default="", help="peers serving an ASGI version of the app: "
-                   "uvicorn=module:asgi_app,granian=module:asgi_app (also fastpysgi)")
-    b.add_argument("--duration", default="10")
-    b.add_argument("--connections", default="64")
-    b.add_argument("--rounds", default="3")
-    b.add_argument("--server-cpus", default="0")
-    b.add_argument("--load-cpus", default="1")
-    b.add_argument("--generator", default="wrk")
-    b.add_argument("--out", default="ringbolt-bench.md", help="the Markdown report")
-    b.add_argument("--results", help="per-round logs, raw JSON and charts (default: OUT's name + -results/)")
-    b.add_argument("--charts", action="store_true", help="draw charts (installs matplotlib into the peers' venv)")
+    # Listed here for `ringbolt --help`; main() hands `ringbolt bench ...` over before
+    # parsing, and ringbolt_bench's own parser reads the rest (`ringbolt bench --help`).
+    sub.add_parser("bench", help="load-test an app, optionally against uvicorn/Granian/fastpysgi")
 
 
 def _implicit_serve(argv: list[str]) -> list[str]:
@@ -470,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_bench(sub)
     sub.add_parser("doctor", help="show what the kernel offers and what ringbolt will use")
     sub.add_parser("version", help="print the version")
+    if args_in[:1] == ["bench"]:
+        return _bench(args_in[1:])
     try:
         if args_in[:1] == ["serve"]:
             _load_env_file(args_in[1:])
@@ -487,7 +379,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc, CliError) else EXIT_USAGE
     if args.command == "doctor":
         return _doctor(args)
-    if args.command == "bench":
-        return _bench(args)
     print(_version_text())
     return 0

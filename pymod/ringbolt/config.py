@@ -11,6 +11,7 @@ it counts as well (a variable already in the environment is not overridden).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -107,8 +108,6 @@ def parse_bool(text: str) -> bool:
 
 def parse_ips(text: str) -> str:
     """``--forwarded-allow-ips``: IPs or CIDR networks, comma-separated, or ``*``."""
-    import ipaddress
-
     for item in (i.strip() for i in text.split(",")):
         if item and item != "*":
             try:
@@ -375,7 +374,7 @@ def load_env_file(path: str, environ: os._Environ[str] | dict[str, str] | None =
     if not os.path.isfile(path):
         raise ConfigError(f"--env-file {path}: no such file")
     try:
-        from dotenv import dotenv_values
+        from dotenv import dotenv_values  # optional: python-dotenv, when installed
     except ImportError:
         values = _parse_env_file(path)
     else:

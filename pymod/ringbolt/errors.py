@@ -4,10 +4,11 @@ with ``type``, ``title``, ``status`` and ``detail``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from http import HTTPStatus
+from typing import Any, Mapping
 
-if TYPE_CHECKING:
-    from .response import Response
+from ._native import json_dumps
+from .response import Response
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -77,8 +78,6 @@ class ValidationError(HTTPError, ValueError):
 
 
 def _default_detail(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -100,9 +99,6 @@ def problem(status: int, detail: Any = None, *, type: str = "about:blank", title
 
 def problem_response(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> "Response":
     """A ``Response`` carrying the problem object ``body`` as ``application/problem+json``."""
-    from ._native import json_dumps
-    from .response import Response
-
     return Response(json_dumps(body), status=status, headers=headers, content_type=PROBLEM_JSON)
 
 

@@ -13,6 +13,7 @@ import tempfile
 from typing import IO, Any, Generator, Iterator, Mapping, Sequence, TypeVar, Union
 
 from . import _native
+from ._request_body import request_stream
 from .datastructures import Headers
 from .errors import HTTPError
 
@@ -239,8 +240,6 @@ def _parse_buffered(req: Any, limits: dict[str, Any]) -> FormData:
 
 
 async def _parse_streamed(req: Any, limits: dict[str, Any]) -> FormData:
-    from ._stream import request_stream
-
     media, ctype = _media(req)
     if media == "application/x-www-form-urlencoded":
         body = b"".join([chunk async for chunk in request_stream(req)])

@@ -25,6 +25,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ._listen import CliError, listen_socket
+from .app import _ensure_logging
+from .supervisor import bind_listeners, refuse_new_connections
+
 logger = logging.getLogger("ringbolt")
 
 POLL = 0.1  # seconds between looks at signals, changes and the child
@@ -41,11 +45,8 @@ class Reloader:
         self.stop_watching = threading.Event()
 
     def run(self) -> int:
-        from .app import _ensure_logging
-        from .cli import CliError
-
         try:
-            import watchfiles
+            import watchfiles  # optional: only --reload needs it
         except ImportError:
             raise CliError("--reload needs watchfiles (pip install watchfiles)") from None
         _ensure_logging(self.args.log_level)
@@ -64,8 +65,6 @@ class Reloader:
             while True:
                 if self.signals:
                     if self.bound:  # a stop of the socket we bound (not of one handed to us: --fd)
-                        from .supervisor import refuse_new_connections
-
                         refuse_new_connections([sock.fileno()])  # nothing new is accepted; the child sweeps the queue
                     sock.close()  # first: the child's reactors then close the socket as they drain
                     code = self._stop(child)
@@ -100,10 +99,7 @@ class Reloader:
         return code
 
     def _bind(self) -> socket.socket:
-        from .cli import CliError, _listen_socket
-        from .supervisor import bind_listeners
-
-        sock = _listen_socket(self.args)
+        sock = listen_socket(self.args)
         self.bound = self.args.fd is None  # host:port or --uds: bound here
         if sock is not None:
             return sock

@@ -12,6 +12,7 @@ from ._native import json_dumps
 from .background import BackgroundTasks, as_tasks
 from .datastructures import HeaderPairs, ResponseHeaders, check_header
 from .cookies import Cookie, CookieOptions, DeleteCookieOptions, deletion
+from .sse import event_stream
 
 _BAD = ("\r", "\n", "\0")
 _check_header = check_header
@@ -131,8 +132,6 @@ class Response(_Extras):
         events: str (data), dict/list (JSON data), bytes, or ``SSEEvent``. A comment line
         goes out every ``ping`` seconds while the source is idle; a client that leaves
         closes (cancels) the source. See ``ringbolt.sse``."""
-        from .sse import event_stream
-
         pairs = _header_pairs(headers)
         names = {k.lower() for k, _ in pairs}
         if "cache-control" not in names:

@@ -17,15 +17,13 @@ import inspect
 import logging
 import re
 import traceback
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar, Union
+from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 
 from ._error_log import log_failure
+from ._native import Request
 from .datastructures import ResponseHeaders
 from .errors import HTTPError, problem, problem_response
 from .response import FileResponse, Response, StreamingResponse
-
-if TYPE_CHECKING:
-    from ._native import Request
 
 logger = logging.getLogger("ringbolt")
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 from . import _native
 from ._error_log import log_failure
 from ._tasks import complete
+from .response import Response
 
 logger = logging.getLogger("ringbolt")
 
@@ -211,8 +212,6 @@ class WebSocket:
 
     async def _deny_raw(self, status: int) -> None:
         if self._pending is not None:
-            from .response import Response
-
             complete(self._loop, self._pending, Response(b"", status=status), None)
             self._pending = None
 

@@ -71,9 +71,12 @@ def test_wheel_is_manylinux_and_bundles_the_libraries() -> None:
     # libssl/libcrypto are not on the manylinux allow-list either: OpenSSL 3 ships inside.
     for lib in BUNDLED:
         assert any(b.startswith(lib + "-") for b in bundled), f"{lib} not bundled: {bundled}"
-    # the reactor, the CLI and the load harness all ship
-    for module in ("ringbolt/cli.py", "ringbolt/bench/harness.py", "ringbolt/bench/report.lua"):
+    # the reactor, the CLI and the load harness all ship; the harness beside the runtime
+    # package (ringbolt_bench), not inside it
+    for module in ("ringbolt/cli.py", "ringbolt_bench/cli.py", "ringbolt_bench/harness.py",
+                   "ringbolt_bench/report.lua"):
         assert module in names, f"{module} missing from {wheel.name}"
+    assert not [n for n in names if n.startswith("ringbolt/bench/")], names
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +207,7 @@ def test_bench_from_the_installed_wheel_installs_its_peer(venv: Path, tmp_path: 
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"installing uvicorn[standard] into {tmp_path / 'peers'}" in res.stderr, res.stderr
     report = (tmp_path / "report.md").read_text()
-    assert "site-packages/ringbolt/bench/harness.py" in report  # the harness from the wheel ran
+    assert "site-packages/ringbolt_bench/harness.py" in report  # the harness from the wheel ran
     for system in ("app", "uvicorn"):
         row = next((line for line in report.splitlines() if line.startswith(f"| {system} |")), None)
         assert row is not None, report

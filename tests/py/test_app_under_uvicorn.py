@@ -32,6 +32,8 @@ REQUESTS = [
     ("GET", "/response-json", b""),
     ("GET", "/response-status", b""),
     ("GET", "/boom", b""),
+    ("GET", "/bad-header-raw", b""),  # a tuple's headers are checked as a Response's: the native 500
+    ("GET", "/bad-return", b""),
     ("GET", "/http-error", b""),
     ("GET", "/const", b""),
     ("GET", "/async", b""),

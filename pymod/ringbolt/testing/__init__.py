@@ -345,7 +345,7 @@ def client_fixture(
         def test_index(client):
             assert client.get("/").status_code == 200
     """
-    import pytest
+    import pytest  # optional: only this fixture needs pytest, which the package does not require
 
     def fixture() -> Iterator[TestClient]:
         target = app if isinstance(app, App) else app()

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _harness() -> Any:
-    """harness.py beside this file, loaded once under the name its shim uses."""
+    """harness.py beside this file, loaded by path once (a script may run without ringbolt installed)."""
     name = "ringbolt_bench_harness"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, HERE / "harness.py")

@@ -9,9 +9,10 @@ peak RSS. The report holds the medians over rounds and ratios to a baseline syst
 
 Standard library only, and runnable by path (no package imports): `ringbolt bench` runs
 it with the peers' interpreter, where matplotlib draws the charts when it is importable.
-It ships in the ringbolt package (ringbolt/bench/, with the wrk scripts and the nginx
-template); benchmarks/load/harness.py in a source checkout is a shim over it.
-Usage: see benchmarks/load/README.md, or `python harness.py --help`.
+It ships in ringbolt's wheel as the top-level package ringbolt_bench (with the wrk
+scripts and the nginx template), beside the ringbolt package and never imported by it;
+in a source checkout it is pymod/ringbolt_bench/harness.py, the one copy.
+Usage: see benchmarks/load/README.md, or `python pymod/ringbolt_bench/harness.py --help`.
 
 Adding a system is one entry in SYSTEMS; adding a scenario is one entry in SCENARIOS.
 """
@@ -38,13 +39,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 HERE = Path(__file__).resolve().parent  # the wrk scripts and the nginx template
-PROG = Path(__file__)  # what the report's command line names (the checkout's shim sets it)
+PROG = Path(__file__)  # what the report's command line names
 
 
 def peers_cache() -> Path:
     """The virtualenv `ringbolt bench` installs the peers into on first use:
     $RINGBOLT_BENCH_PEERS, else $XDG_CACHE_HOME/ringbolt/bench-peers (~/.cache/...).
-    As ringbolt.bench.peers.cache_dir(): this file imports nothing from the package."""
+    As ringbolt_bench.peers.cache_dir(): this file is run by path and imports nothing."""
     env = os.environ.get("RINGBOLT_BENCH_PEERS")
     if env:
         return Path(env)
@@ -53,10 +54,10 @@ def peers_cache() -> Path:
 
 
 # Where the reference apps, the peers, the C server and the results are. In a source
-# checkout (this file at pymod/ringbolt/bench/): benchmarks/load (its apps/, .venv-peers
+# checkout (this file at pymod/ringbolt_bench/): benchmarks/load (its apps/, .venv-peers
 # and .bin from setup_peers.sh, results/). Installed: the peers' cache venv, and results
 # under the current directory; the reference systems then report themselves unavailable.
-_CHECKOUT = (HERE.parents[2] if len(HERE.parents) > 2 else HERE) / "benchmarks" / "load"
+_CHECKOUT = (HERE.parents[1] if len(HERE.parents) > 1 else HERE) / "benchmarks" / "load"
 if (_CHECKOUT / "apps").is_dir():
     ROOT = _CHECKOUT.parent.parent  # repository root
     APPS = _CHECKOUT / "apps"

@@ -6,7 +6,7 @@
 -- Depth comes from the first script argument, else $PIPELINE, else 16. The path,
 -- method, body and headers come from wrk's own options (-H, the URL), so the same
 -- script works for every scenario. done() prints a machine-readable summary line
--- that benchmarks/load/harness.py parses (latency is per write of N requests).
+-- that harness.py (beside this file) parses (latency is per write of N requests).
 
 local depth = 16
 local req = nil

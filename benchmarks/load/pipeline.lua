@@ -1,1 +1,0 @@
-../../pymod/ringbolt/bench/pipeline.lua

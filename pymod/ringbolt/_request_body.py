@@ -1,0 +1,38 @@
+"""The app's side of a request body: ``req.stream()`` and ``await req.read()`` (the
+native Request calls these through ``_native._set_types``), and ``req.form()``'s reads.
+A streamed body's chunks come from its native handle (ringbolt._native.RequestBody),
+which applies the body limit and says when the client is gone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+
+async def request_stream(req: Any) -> AsyncIterator[bytes]:
+    """``req.stream()``: the body's chunks as they arrive (or the buffered body at once)."""
+    handle = req._body_stream
+    if handle is None:
+        body = req.body
+        if body:
+            yield body
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        chunk = handle.take()  # raises HTTPError 413/408/400 or ClientDisconnect
+        if chunk is None:
+            waiter = loop.create_future()
+            handle.set_waiter(waiter)
+            await waiter
+            continue
+        if not chunk:
+            return
+        yield chunk
+
+
+async def request_read(req: Any) -> bytes:
+    """``await req.read()``: the whole body (streamed bodies are gathered; the body
+    limit was enforced while they arrived)."""
+    if req._body_stream is None:
+        return req.body  # type: ignore[no-any-return]
+    return b"".join([chunk async for chunk in request_stream(req)])
