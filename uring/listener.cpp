@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -192,6 +194,44 @@ std::string describe_listen_failure(const std::string& host, uint16_t port, int 
     return "cannot listen on " + host + ":" + std::to_string(port) + ": " +
            (sys_errno == EADDRINUSE ? std::string("Address already in use (another process serves it)")
                                     : std::string(std::strerror(sys_errno)));
+}
+
+result<void> refuse_new_connections(int fd) noexcept {
+    int type = 0;
+    int domain = 0;
+    int listening = 0;
+    socklen_t len = sizeof(int);
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+        return {errc::system, errno};
+    }
+    len = sizeof(int);
+    ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+    len = sizeof(int);
+    ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+    if (type != SOCK_STREAM || !listening) {
+        return {errc::invalid_argument, EINVAL};
+    }
+    if (domain == AF_UNIX) {
+        // A unix listener shut for reading refuses connect() at once (ECONNREFUSED) and
+        // still hands out what it queued.
+        if (::shutdown(fd, SHUT_RD) != 0) {
+            return {errc::system, errno};
+        }
+        return {};
+    }
+    // TCP (shutdown would reset the queue): a socket filter on a TCP socket sees the
+    // segment from its TCP header, whose byte 13 holds the flags. Drop SYN without ACK (a
+    // new client); keep the rest (the ACK that completes a handshake under way).
+    sock_filter program[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),          BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12), // SYN | ACK
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1), BPF_STMT(BPF_RET | BPF_K, 0), // a SYN alone: dropped
+        BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFF),                                         // everything else, whole
+    };
+    sock_fprog fprog{static_cast<unsigned short>(std::size(program)), program};
+    if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) != 0) {
+        return {errc::system, errno};
+    }
+    return {};
 }
 
 uint16_t local_port(int fd) noexcept {

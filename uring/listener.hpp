@@ -28,6 +28,15 @@ result<void> probe_address_free(const std::string& host, uint16_t port) noexcept
 /// port) and the others on its port. On failure none stays open.
 result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, unsigned count, int backlog) noexcept;
 
+/// A stop's first step on a listener whose last descriptor is about to close: new
+/// clients are turned away while what is already under way still reaches the accept
+/// queue, which the owner then sweeps. TCP: a socket filter drops SYN without ACK (the
+/// client retries and is refused once the listener is closed, before it wrote anything;
+/// handshakes under way complete). Unix: shut for reading, connect() is refused at once.
+/// Closing without it resets every connection that completes between the last sweep and
+/// the close, after its client wrote a request. EINVAL: not a listening stream socket.
+result<void> refuse_new_connections(int fd) noexcept;
+
 /// "cannot listen on host:port: <why>" for an open_listeners failure's errno.
 std::string describe_listen_failure(const std::string& host, uint16_t port, int sys_errno);
 

@@ -9,6 +9,7 @@
 #include "core/probes.hpp"
 #include "h2/connection.hpp"
 #include "uring/epoll_backend.hpp"
+#include "uring/listener.hpp"
 #include "uring/uring_backend.hpp"
 #include "uring/user_data.hpp"
 
@@ -1096,6 +1097,13 @@ void reactor::switch_protocol(conn_slot& s) noexcept {
 void reactor::begin_drain() noexcept {
     _draining = true;
     _drain_deadline = _now_s + _config.graceful_timeout_s;
+    if (_listen_fd >= 0 && _config.listen_fds.empty()) {
+        // This server bound the listener, so the drain is a stop: new clients' SYNs go
+        // unanswered from here (they retry and are refused once it is closed) while the
+        // handshakes under way complete into the queue that the sweep below takes. A
+        // listener handed over (workers, --fd, the reloader) is gated by its owner.
+        (void)refuse_new_connections(_listen_fd);
+    }
     if (_accept_armed) {
         _backend->cancel_accept(_listen_fd); // on_accept_end sweeps the queue, then closes
     } else if (_listen_fd >= 0) {

@@ -638,6 +638,22 @@ void init_runtime(pb::module_& m) {
         pb::arg("host"), pb::arg("port"), pb::arg("count"), pb::arg("backlog"),
         "`count` listening sockets (fds) on host:port with SO_REUSEPORT, after the probe that "
         "refuses a port another process serves (the server's own binding, uring/listener.cpp).");
+    m.def(
+        "refuse_new_connections",
+        [](int fd) {
+            result<void> r = uring::refuse_new_connections(fd);
+            if (!r.ok()) {
+                int err = r.sys_errno();
+                std::string why = r.error() == errc::invalid_argument
+                                      ? "not a listening stream socket"
+                                      : std::string("cannot refuse new connections: ") + std::strerror(err);
+                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
+                throw pb::error_already_set();
+            }
+        },
+        pb::arg("fd"),
+        "A stop's first step on a listener (uring/listener.cpp): new clients are turned away "
+        "while connections under way still reach the accept queue.");
     m.def("probe_io_uring", [] {
         pb::dict d;
         result<uring::ring_features> r = uring::probe_io_uring();

@@ -495,6 +495,10 @@ class App(RouteGroup):
         """
         handed = list(options.get("listen_fds") or [])
         bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
+        # With workers the supervisor gates a listener the CLI bound (--uds) before they
+        # drain; a single process's reactors sweep it as they drain, and only a listener
+        # the native server bound itself (host:port) is gated by it (uring/reactor.cpp).
+        options.pop("owns_listeners", None)
         loop_kind = options.pop("loop", None) or "auto"  # --loop
         config = dict(options, host=host, port=port, threads=threads or 0)
         previous: dict[signal.Signals, Any] = {}

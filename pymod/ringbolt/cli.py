@@ -291,6 +291,9 @@ def _serve(args: argparse.Namespace) -> int:
         # Handed over: the server (or the supervisor) closes it, so that no descriptor of
         # it here outlives the reactors' drain (see App._serve).
         options["listen_fds"] = [listener.detach()]
+        # bound here (--uds): a stop of this process is the socket's stop (the supervisor
+        # turns new clients away before its workers drain); --fd's and the reloader's are not
+        options["owns_listeners"] = args.uds is not None and args.reload_child_fd is None
     try:
         app.run(host=args.host, port=args.port, threads=args.threads, log_level=args.log_level,
                 workers=args.workers, limit_max_requests=args.limit_max_requests, **options)

@@ -53,7 +53,7 @@ RUN_OPTIONS = frozenset(
 ) | RUN_ONLY
 
 #: Passed by ringbolt's own CLI and supervisor (inherited listeners), not documented for apps.
-_INTERNAL = frozenset({"listen_fds", "bind_name"})
+_INTERNAL = frozenset({"listen_fds", "bind_name", "owns_listeners"})
 
 
 def _check_table() -> None:

@@ -35,6 +35,7 @@ class Reloader:
         self.args = args
         self.dirs = [str(Path(d).resolve()) for d in (args.reload_dir or [args.app_dir or "."])]
         self.signals: list[int] = []
+        self.bound = False  # whether _bind bound the socket (not --fd): its stop is ours
         self.changed: list[str] = []
         self.lock = threading.Lock()
         self.stop_watching = threading.Event()
@@ -62,6 +63,10 @@ class Reloader:
         try:
             while True:
                 if self.signals:
+                    if self.bound:  # a stop of the socket we bound (not of one handed to us: --fd)
+                        from .supervisor import refuse_new_connections
+
+                        refuse_new_connections([sock.fileno()])  # nothing new is accepted; the child sweeps the queue
                     sock.close()  # first: the child's reactors then close the socket as they drain
                     code = self._stop(child)
                     break
@@ -99,6 +104,7 @@ class Reloader:
         from .supervisor import bind_listeners
 
         sock = _listen_socket(self.args)
+        self.bound = self.args.fd is None  # host:port or --uds: bound here
         if sock is not None:
             return sock
         try:

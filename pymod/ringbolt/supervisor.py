@@ -138,6 +138,22 @@ def steer_connections(sock: socket.socket, live: list[int], total: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
 
 
+def refuse_new_connections(fds: list[int]) -> None:
+    """A stop's first step on the listeners this process bound, before the processes that
+    accept from them drain (``_native.refuse_new_connections``): new clients are turned
+    away (TCP: their SYNs go unanswered, and they are refused once every descriptor is
+    closed; unix: refused at once) while connections under way still reach the queues
+    that the reactors sweep as they begin to drain. Closing without it reset a connection
+    that completed between a reactor's last sweep and its close, after the client had
+    written its request. Not for a listener handed to this process (``--fd``, the
+    reloader's): whoever holds it for the next server decides when it stops."""
+    for fd in fds:
+        try:
+            _native.refuse_new_connections(fd)
+        except OSError as exc:
+            logger.warning("new connections may be reset during this stop (%s)", exc.strerror or exc)
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]  # struct sock_fprog
 
@@ -177,6 +193,8 @@ class Supervisor:
         self.limit_max_requests = limit_max_requests
         self.options = dict(options or {})
         self.given_fds: list[int] = list(self.options.pop("listen_fds", None) or [])
+        # the CLI bound them (--uds), so their stop is this one; not --fd, not the reloader's
+        self.owns_given = bool(self.options.pop("owns_listeners", False))
         self.bind_name: str | None = self.options.get("bind_name")
         for key in ("cpu_offset", "threads", "host", "port"):
             self.options.pop(key, None)
@@ -537,6 +555,7 @@ class Supervisor:
         none is, the kernel refuses them (ECONNREFUSED: nothing was sent, a client
         retries)."""
         self.stopping = True
+        refuse_new_connections([s.fileno() for s in self.listeners] + (self.given_fds if self.owns_given else []))
         self._close_listeners()
         for w in self.workers.values():
             w.retiring = "shutdown"

@@ -253,3 +253,72 @@ def test_no_request_written_during_a_drain_or_replacement_is_lost(name: str, tmp
         assert not refused, f"{summary}: a replacement refused connections"
     # The path ran: clients opened connections while the server drained or replaced.
     assert during, summary
+
+
+def test_a_stopping_listener_takes_no_new_connection_and_keeps_its_queue() -> None:
+    """What a stop does to each TCP listener before its last descriptor closes
+    (``_native.refuse_new_connections``): a new client's SYN goes unanswered (it retries and
+    is refused once the listener is closed), while a connection the kernel completed before
+    is still in the accept queue and served. Without it, a handshake that completes between
+    a reactor's last sweep of its queue and the close is reset after the client wrote."""
+    from ringbolt import _native
+
+    lst = socket.create_server(("127.0.0.1", 0), backlog=8)
+    port = lst.getsockname()[1]
+    early = socket.create_connection(("127.0.0.1", port), timeout=2)
+    _native.refuse_new_connections(lst.fileno())
+    late = socket.socket()
+    late.settimeout(0.3)
+    try:
+        with pytest.raises(socket.timeout):  # no SYN-ACK: the handshake never started
+            late.connect(("127.0.0.1", port))
+        conn, _ = lst.accept()  # the connection queued before the gate is still there
+        with conn:
+            early.sendall(b"ping")
+            conn.settimeout(2)
+            assert conn.recv(4) == b"ping"
+            conn.sendall(b"pong")
+            early.settimeout(2)
+            assert early.recv(4) == b"pong"
+        lst.close()  # now nothing listens: a client is refused at once, nothing written
+        again = socket.socket()
+        try:
+            again.settimeout(2)
+            with pytest.raises(ConnectionRefusedError):
+                again.connect(("127.0.0.1", port))
+        finally:
+            again.close()
+    finally:
+        late.close()
+        early.close()
+        lst.close()
+
+
+def test_a_stopping_unix_listener_refuses_at_once_and_keeps_its_queue(tmp_path: Path) -> None:
+    from ringbolt import _native
+
+    path = str(tmp_path / "s.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as lst:
+        lst.bind(path)
+        lst.listen(8)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as early:
+            early.connect(path)
+            early.sendall(b"ping")
+            _native.refuse_new_connections(lst.fileno())
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as late:
+                with pytest.raises(ConnectionRefusedError):
+                    late.connect(path)
+            conn, _ = lst.accept()
+            with conn:
+                conn.settimeout(2)
+                assert conn.recv(4) == b"ping"
+
+
+def test_refusing_new_connections_on_a_socket_that_does_not_listen_says_why() -> None:
+    from ringbolt import _native
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as idle, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        for sock in (idle, udp):
+            with pytest.raises(OSError, match="not a listening stream socket"):
+                _native.refuse_new_connections(sock.fileno())
