@@ -1,17 +1,101 @@
-// The in-memory backend's datagram half: injected datagrams wait in a per-socket queue
-// until a wait() finds the socket armed; sends are planned as the real backends plan
-// them and captured one wire datagram at a time.
+// The backend without a ring: injected datagrams wait in a per-socket queue until a
+// wait() finds the socket armed, sends are planned as the real backends plan them and
+// captured one wire datagram at a time; stream recvs read real descriptors, a buffer of a
+// ring of set size each, and end when it runs dry.
 #include "uring/fake_backend.hpp"
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
+#include <string>
+#include <sys/socket.h>
 
 namespace ringbolt::uring {
 
-void fake_backend::not_emulated(const char* what) noexcept {
-    std::fprintf(stderr, "fake_backend: %s: stream sockets are not emulated\n", what);
-    std::abort();
+void fake_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
+    if (slot >= _streams.size()) {
+        _streams.resize(slot + 1);
+    }
+    _streams[slot] = {fd, gen, true, _waits};
+}
+
+void fake_backend::cancel_recv(int, uint32_t slot, uint16_t gen) noexcept {
+    if (slot < _streams.size() && _streams[slot].gen == gen) {
+        _streams[slot].armed = false;
+    }
+    _stream_events.push_back({stream_event::recv_cancelled, slot, gen, -ECANCELED});
+}
+
+void fake_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept {
+    ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    _stream_events.push_back({stream_event::sent, slot, gen, n < 0 ? -errno : static_cast<int>(n)});
+}
+
+// The streams' part of a wait: accepts, completions, then the bytes of armed recvs, a
+// buffer each while the ring lasts (see accept_stream).
+void fake_backend::wait_streams(io_events& events) noexcept {
+    std::vector<int> accepts;
+    accepts.swap(_accepts);
+    for (int fd : accepts) {
+        events.on_accept(fd);
+    }
+    std::vector<stream_event> done;
+    done.swap(_stream_events);
+    for (const stream_event& e : done) {
+        switch (e.kind) {
+        case stream_event::sent:
+            events.on_send(e.slot, e.gen, e.res);
+            break;
+        case stream_event::recv_cancelled:
+            events.on_recv_end(e.slot, e.gen, recv_end::cancelled);
+            break;
+        case stream_event::writable:
+            events.on_writable(e.slot, e.gen, e.res);
+            break;
+        case stream_event::accept_end:
+            events.on_accept_end(e.res);
+            break;
+        }
+    }
+    std::vector<readable_stream> readable;
+    for (uint32_t slot = 0; slot < _streams.size(); ++slot) {
+        const stream_state& st = _streams[slot];
+        char probe;
+        if (st.armed && ::recv(st.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) { // bytes, or EOF
+            readable.push_back({slot, st.fd, st.armed_wait});
+        }
+    }
+    if (order_streams) {
+        order_streams(readable);
+    } else {
+        std::stable_sort(readable.begin(), readable.end(), [](const readable_stream& a, const readable_stream& b) {
+            return a.armed_wait < b.armed_wait;
+        });
+    }
+    ++_waits;
+    uint32_t buffers = stream_buffers;
+    std::string buf(stream_buffer_size, '\0');
+    for (const readable_stream& r : readable) {
+        stream_state& st = _streams[r.slot];
+        if (!st.armed || st.fd != r.fd) {
+            continue; // cancelled (or closed) by what an earlier delivery did
+        }
+        uint16_t gen = st.gen;
+        if (stream_buffers != 0 && buffers == 0) {
+            st.armed = false;
+            ++recvs_ran_dry;
+            events.on_recv_end(r.slot, gen, recv_end::rearm);
+            continue;
+        }
+        ssize_t n = ::recv(st.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            --buffers;
+            ++recvs_delivered;
+            events.on_recv(r.slot, gen, buf.data(), static_cast<size_t>(n));
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            st.armed = false;
+            events.on_recv_end(r.slot, gen, n == 0 ? recv_end::eof : recv_end::error);
+        }
+    }
 }
 
 fake_backend::socket_state& fake_backend::state(uint32_t id) {
@@ -79,7 +163,7 @@ void fake_backend::send_datagrams(uint32_t id, datagram_send& batch) noexcept {
 }
 
 bool fake_backend::due() const noexcept {
-    if (!_done.empty() || !_ends.empty()) {
+    if (!_done.empty() || !_ends.empty() || !_accepts.empty() || !_stream_events.empty()) {
         return true;
     }
     for (const socket_state& st : _sockets) {
@@ -91,6 +175,8 @@ bool fake_backend::due() const noexcept {
 }
 
 bool fake_backend::wait(unsigned, io_events& events) noexcept {
+    events.on_wait_end();
+    wait_streams(events);
     std::vector<datagram_send*> done;
     done.swap(_done);
     for (datagram_send* b : done) {

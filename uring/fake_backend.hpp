@@ -1,14 +1,17 @@
-// A backend without a kernel, for tests and fuzz targets: datagrams are handed in by the
+// A backend without a ring, for tests and fuzz targets: datagrams are handed in by the
 // driver (inject) and what the code under test sends is captured datagram by datagram,
 // laid out by the same wire plan as the real backends (GSO runs are split as the kernel
-// would split them). Stream sockets (accept, recv, send) are not emulated yet: calling
-// them aborts, so nothing can mistake this for a reactor's backend.
+// would split them). Stream sockets are real descriptors (a socketpair's end stands for
+// an accepted connection) served from a provided-buffer ring of a set size, so a test
+// decides which recvs get a buffer in a turn and which run dry (accept_stream).
 #pragma once
 
 #include "uring/backend.hpp"
 
+#include <cerrno>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,19 +45,46 @@ class fake_backend final : public io_backend {
     }
     /// Everything sent so far, in order; the driver may clear it.
     std::vector<sent_datagram> sent;
+
+    /// A recv armed on a stream whose descriptor holds bytes, as the next wait sees it.
+    struct readable_stream {
+        uint32_t slot;
+        int fd;
+        uint64_t armed_wait; ///< the wait during (or before) which it was armed
+    };
+    /// Stream sockets: `fd` (connected, non-blocking) is accepted at the next wait. A recv
+    /// armed on it is multishot: each wait hands one buffer of `stream_buffers` (the ring,
+    /// refilled at every wait, as the reactor recycles buffers as soon as it has parsed
+    /// them) to each armed recv whose descriptor holds bytes, reading them from it, in the
+    /// order `order_streams` leaves (by default recvs armed earlier first: the kernel's
+    /// multishot recvs still running take buffers as bytes come, before recvs armed again
+    /// are submitted). A recv that finds the ring dry ends (recv_end::rearm), as a
+    /// multishot recv ends on ENOBUFS. Sends are written to the descriptor at once and
+    /// complete at the next wait.
+    void accept_stream(int fd) { _accepts.push_back(fd); }
+    uint32_t stream_buffers = 0; ///< 0: a buffer for every readable recv
+    uint32_t stream_buffer_size = 4096;
+    std::function<void(std::vector<readable_stream>&)> order_streams;
+    uint64_t recvs_delivered = 0; ///< buffers handed out
+    uint64_t recvs_ran_dry = 0;   ///< recvs ended for want of a buffer
     /// Datagrams queued for `id` and not delivered yet.
     size_t queued(uint32_t id) const noexcept;
 
     result<void> setup(const server_config&, int) noexcept override { return {}; }
-    void arm_accept(int) noexcept override { not_emulated("arm_accept"); }
-    void cancel_accept(int) noexcept override { not_emulated("cancel_accept"); }
-    void arm_recv(int, uint32_t, uint16_t) noexcept override { not_emulated("arm_recv"); }
-    void cancel_recv(int, uint32_t, uint16_t) noexcept override { not_emulated("cancel_recv"); }
-    void send(int, uint32_t, uint16_t, const msghdr*) noexcept override { not_emulated("send"); }
-    void poll_writable(int, uint32_t, uint16_t) noexcept override { not_emulated("poll_writable"); }
+    void arm_accept(int) noexcept override {}
+    void cancel_accept(int) noexcept override {
+        _stream_events.push_back({stream_event::accept_end, 0, 0, -ECANCELED});
+    }
+    void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
+    void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
+    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;
+    void poll_writable(int, uint32_t slot, uint16_t gen) noexcept override {
+        _stream_events.push_back({stream_event::writable, slot, gen, 0});
+    }
     void forget(int) noexcept override {}
-    /// Never blocks: delivers what is due (completed sends, ends, queued datagrams of armed
-    /// sockets), in that order, and returns.
+    /// Never blocks: delivers what is due (accepted streams, stream completions, stream
+    /// bytes, completed datagram sends, ends, queued datagrams of armed sockets), in that
+    /// order, and returns.
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     bool submit() noexcept override { return due(); }
     int poll_fd() const noexcept override { return -1; }
@@ -78,9 +108,26 @@ class fake_backend final : public io_backend {
         bool armed = false;
         std::deque<queued_datagram> queue;
     };
-    [[noreturn]] static void not_emulated(const char* what) noexcept;
+    struct stream_state {
+        int fd = -1;
+        uint16_t gen = 0;
+        bool armed = false;
+        uint64_t armed_wait = 0;
+    };
+    struct stream_event {
+        enum kind_t : uint8_t { sent, recv_cancelled, writable, accept_end } kind;
+        uint32_t slot;
+        uint16_t gen;
+        int res;
+    };
     socket_state& state(uint32_t id);
     bool due() const noexcept;
+    void wait_streams(io_events& events) noexcept;
+
+    std::vector<stream_state> _streams; ///< by the reactor's slot
+    std::vector<int> _accepts;
+    std::vector<stream_event> _stream_events;
+    uint64_t _waits = 0;
 
     uint32_t _payload_room = 0; ///< what a real receive buffer holds after its headers
     std::vector<socket_state> _sockets;

@@ -519,14 +519,14 @@ void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
     s.probe_at = 0;
 }
 
-// Reading starts again after a pause cancelled the recv. What the kernel received in the
-// meantime is read here first, synchronously, up to EAGAIN (or until the protocol pauses
-// again), and only then is a recv armed. A multishot recv armed on a socket that already
-// holds bytes and a reset was seen to never complete (io_uring, kernel 6.18): the
-// connection then hung, with its reset unnoticed, until the body timeout. Read here, the
-// reset is an ECONNRESET and the EOF a 0 like any other. Once per resume, not per request.
-// A connection that began lingering while the cancel was in flight only needs its recv
-// back: it discards what comes, and the linger deadline bounds it.
+// Reading starts again after a pause cancelled the recv, or after the buffer ring ran
+// dry and ended it (on_recv_end). What the kernel received in the meantime is read here first, synchronously, up to
+// EAGAIN (or until the protocol pauses again), and only then is a recv armed. A multishot recv armed on a socket that
+// already holds bytes and a reset was seen to never complete (io_uring, kernel 6.18): the connection then hung, with
+// its reset unnoticed, until the body timeout. Read here, the reset is an ECONNRESET and the EOF a 0 like any other.
+// Once per resume or dry end, not per request (a ring runs dry only with more readable connections than buffers). A
+// connection that began lingering while the cancel was in flight only needs its recv back: it discards what comes, and
+// the linger deadline bounds it.
 void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
     if (s.state == slot_state::lingering) {
         arm_recv(s, slot);
@@ -637,7 +637,6 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         return;
     }
     conn_slot& s = *sp;
-    const bool was_cancelling = s.recv == recv_state::cancelling;
     s.recv = recv_state::idle;
     if (s.state == slot_state::closing) {
         maybe_finalize(s, slot);
@@ -649,12 +648,14 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         // instead. If reading resumed (or the connection began lingering) while the cancel
         // was in flight, reading starts again here. A reset that arrives while the cancel
         // is in flight ends the recv with an error instead (below): the connection is over.
+        // A dry ring is read at once too, not re-armed to wait for a buffer: a recv armed
+        // again is issued at the next submit, after the multishot recvs still armed took
+        // the buffers as their bytes came, so under load (more readable connections than
+        // buffers, a hosted loop's long turns) the same connections lost that race turn
+        // after turn and waited seconds. Read here, they are served in this turn, in the
+        // order the kernel ended their recvs (docs/architecture.md, "Fairness").
         if (!s.paused && !s.peer_eof) {
-            if (was_cancelling) {
-                rearm_after_pause(s, slot);
-            } else {
-                arm_recv(s, slot);
-            }
+            rearm_after_pause(s, slot);
         }
         return;
     }

@@ -1,6 +1,7 @@
 // The in-memory backend a QUIC fuzz target will run on: injected datagrams reach an armed
 // socket (GRO batches included), wait while it is not armed, stop at its end; sends are
-// captured datagram by datagram with the wire plan's segment sizes, failures included.
+// captured datagram by datagram with the wire plan's segment sizes, failures included;
+// stream recvs over socketpairs share a ring of set size and run dry.
 #include "uring/fake_backend.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,9 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace ringbolt::uring {
@@ -28,11 +32,13 @@ uint16_t port_of(const datagram_address& a) {
 }
 
 struct recorder final : io_events {
-    void on_accept(int) noexcept override {}
+    void on_accept(int fd) noexcept override { accepted.push_back(fd); }
     void on_accept_end(int) noexcept override {}
-    void on_recv(uint32_t, uint16_t, const char*, size_t) noexcept override {}
-    void on_recv_end(uint32_t, uint16_t, recv_end) noexcept override {}
-    void on_send(uint32_t, uint16_t, int) noexcept override {}
+    void on_recv(uint32_t slot, uint16_t, const char* p, size_t n) noexcept override {
+        stream_in.emplace_back(slot, std::string(p, n));
+    }
+    void on_recv_end(uint32_t slot, uint16_t, recv_end how) noexcept override { recv_ends.emplace_back(slot, how); }
+    void on_send(uint32_t slot, uint16_t, int res) noexcept override { sends.emplace_back(slot, res); }
     void on_writable(uint32_t, uint16_t, int) noexcept override {}
     void on_datagram(uint32_t id, const datagram& d) noexcept override {
         for_each_segment(d, [&](const char* p, size_t n) {
@@ -53,6 +59,10 @@ struct recorder final : io_events {
     std::vector<got> received;
     std::vector<std::pair<uint32_t, int>> ends;
     std::vector<std::pair<uint32_t, datagram_send*>> completed;
+    std::vector<int> accepted;
+    std::vector<std::pair<uint32_t, std::string>> stream_in;
+    std::vector<std::pair<uint32_t, recv_end>> recv_ends;
+    std::vector<std::pair<uint32_t, int>> sends;
 };
 
 class FakeBackend : public ::testing::Test {
@@ -155,8 +165,44 @@ TEST_F(FakeBackend, SendsAreCapturedAsTheWireCarriesThem) {
     EXPECT_EQ(_fake.sent[0].payload, "d");
 }
 
-TEST_F(FakeBackend, StreamSocketsAreNotEmulated) {
-    EXPECT_DEATH(_fake.arm_recv(5, 0, 0), "stream sockets are not emulated");
+// Streams over socketpairs, a ring of one buffer: the recv armed first takes it, the
+// other runs dry (its bytes stay in the socket); sends reach the peer at once and
+// complete at the next wait.
+TEST_F(FakeBackend, StreamRecvsShareTheRingAndRunDry) {
+    int a[2], b[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+    _fake.stream_buffers = 1;
+    _fake.accept_stream(a[0]);
+    _fake.wait(0, _events);
+    EXPECT_EQ(_events.accepted, std::vector<int>{a[0]});
+    _fake.arm_recv(a[0], 0, 0);
+    _fake.wait(0, _events);
+    _fake.arm_recv(b[0], 1, 0); // armed a wait later
+    ASSERT_EQ(::send(b[1], "second", 6, 0), 6);
+    ASSERT_EQ(::send(a[1], "first", 5, 0), 5);
+    _fake.wait(0, _events);
+    ASSERT_EQ(_events.stream_in.size(), 1u);
+    EXPECT_EQ(_events.stream_in[0], std::make_pair(0u, std::string("first")));
+    ASSERT_EQ(_events.recv_ends.size(), 1u);
+    EXPECT_EQ(_events.recv_ends[0], std::make_pair(1u, recv_end::rearm));
+    char buf[16];
+    EXPECT_EQ(::recv(b[0], buf, sizeof(buf), 0), 6); // still in the socket
+    EXPECT_EQ(_fake.recvs_delivered, 1u);
+    EXPECT_EQ(_fake.recvs_ran_dry, 1u);
+
+    iovec iov{const_cast<char*>("answer"), 6};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    _fake.send(a[0], 0, 0, &msg);
+    EXPECT_EQ(::recv(a[1], buf, sizeof(buf), 0), 6);
+    EXPECT_TRUE(_events.sends.empty());
+    _fake.wait(0, _events);
+    EXPECT_EQ(_events.sends, (std::vector<std::pair<uint32_t, int>>{{0u, 6}}));
+    for (int fd : {a[0], a[1], b[0], b[1]}) {
+        ::close(fd);
+    }
 }
 
 } // namespace
