@@ -1,0 +1,31 @@
+"""A FastAPI app whose plain ``def`` endpoints run on FastAPI's thread pool (Starlette's
+``run_in_threadpool``, anyio's worker threads), for tests/py/test_fastapi_threadpool.py:
+each answer says which thread ran the endpoint and which thread runs the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from fastapi import FastAPI
+
+app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@app.get("/sync/{n}")
+def sync_(n: int) -> dict[str, object]:
+    t = threading.current_thread()
+    return {"n": n, "tid": threading.get_native_id(), "thread": t.name}
+
+
+@app.get("/slow/{ms}")
+def slow(ms: int) -> dict[str, int]:
+    time.sleep(ms / 1000)  # blocks its worker thread, not the loop
+    return {"slept": ms}
+
+
+@app.get("/loop")
+async def loop_() -> dict[str, object]:
+    asyncio.get_running_loop()
+    return {"tid": threading.get_native_id()}
