@@ -155,13 +155,18 @@ class AsyncRunner:
         loop = self.loop
         done: asyncio.Future[None] = loop.create_future()
         self._root_done = done
-        task = loop.create_task(_await(done), name="ringbolt-loop-root")
         try:
-            loop.run_until_complete(task)
-        except RuntimeError:
-            if task.done():
-                raise
-            task.cancel()  # loop.stop() ended the run first: the task ends when the loop next runs
+            while not done.done():
+                task = loop.create_task(_await(done), name="ringbolt-loop-root")
+                try:
+                    loop.run_until_complete(task)
+                except asyncio.CancelledError:
+                    continue  # an app cancelled every task, this one too: the loop runs on under a new root
+                except RuntimeError:
+                    if task.done():
+                        raise
+                    task.cancel()  # loop.stop() ended the run first: the task ends when the loop next runs
+                    return
         finally:
             if self._root_done is done:
                 self._root_done = None
@@ -200,7 +205,7 @@ class AsyncRunner:
 
 
 async def _await(done: asyncio.Future[None]) -> None:
-    await done
+    await asyncio.shield(done)  # the root's end is _end_root's to say, not a cancellation's
 
 
 def _codes(fn: Any) -> Iterable[CodeType]:

@@ -114,3 +114,12 @@ def test_a_completion_wakes_the_loop_at_once(srv):
             took.append(time.monotonic() - t0)
     assert statistics.median(took) < 0.05, took
     assert sorted(took)[-3] < 0.2, took  # at most two slow outliers on a shared machine
+
+
+def test_the_loop_runs_on_when_an_app_cancels_every_task(srv):
+    with httpx.Client(base_url=base(srv), timeout=10) as c:
+        assert c.get("/sync/1").json()["n"] == 1
+        assert c.post("/cancel-every-other-task").json()["cancelled"] >= 1  # the root at least
+        for i in range(20):  # served on, and still on a reused pool
+            assert c.get(f"/sync/{i}").json()["n"] == i
+        assert c.get("/loop").status_code == 200

@@ -29,3 +29,13 @@ def slow(ms: int) -> dict[str, int]:
 async def loop_() -> dict[str, object]:
     asyncio.get_running_loop()
     return {"tid": threading.get_native_id()}
+
+
+@app.post("/cancel-every-other-task")
+async def cancel_every_other_task() -> dict[str, int]:
+    # What some shutdown code does; the loop's root task is among them.
+    me = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not me]
+    for t in others:
+        t.cancel()
+    return {"cancelled": len(others)}
