@@ -5,7 +5,14 @@ start right after it, and answers leave from that thread. With several, reactors
 each turn's async requests natively and wake the loop's thread once, at the end of the
 turn, through the notify eventfd it watches (``_stream.watch_streams``). Each handler runs
 in a task whose coroutine is native (``_native.answer``: it awaits the handler and answers
-the request); answers go back staged, delivered once per loop iteration."""
+the request); answers go back staged, delivered once per loop iteration.
+
+The loop always runs inside a root task (``AsyncRunner._run_rooted``), as under
+``asyncio.run``: libraries tie long-lived helpers to it. anyio (FastAPI's and Starlette's
+thread pool for plain ``def`` endpoints and dependencies) keeps its worker threads as long
+as the task that ``run_until_complete`` runs; with the loop under ``run_forever`` it fell
+back to each request's own task and stopped the worker when the request ended: a thread
+started and stopped per request."""
 
 from __future__ import annotations
 
@@ -49,6 +56,7 @@ class AsyncRunner:
         self._ready = threading.Event()
         self._lent: threading.Event | None = None  # host(): set when the loop comes back
         self._borrowed = threading.Event()  # host(): the runner's thread has let go of the loop
+        self._root_done: asyncio.Future[None] | None = None  # ends the current _run_rooted (loop thread)
         self._stopping = False
         self._thread = threading.Thread(target=self._main, name="ringbolt-asyncio", daemon=True)
         self._thread.start()
@@ -65,7 +73,7 @@ class AsyncRunner:
         self.loop.call_soon(self._ready.set)
         try:
             while True:
-                self.loop.run_forever()
+                self._run_rooted()
                 if self._lent is None:
                     break
                 # Lent to a reactor's thread (host): wait until it gives the loop back.
@@ -102,7 +110,7 @@ class AsyncRunner:
         back = threading.Event()
         self._borrowed.clear()
         self._lent = back
-        loop.call_soon_threadsafe(loop.stop)
+        loop.call_soon_threadsafe(self._end_root)
         self._borrowed.wait()
         self.thread_ident = threading.get_ident()
         from ._stream import _wake_waiters
@@ -122,7 +130,7 @@ class AsyncRunner:
             elif state == 0:
                 loop.remove_reader(fd)
                 timer[0].cancel()
-                loop.stop()
+                self._end_root()
 
         def tick() -> None:
             timer[0] = loop.call_later(0.25, tick)
@@ -131,11 +139,44 @@ class AsyncRunner:
         try:
             loop.add_reader(fd, on_ready)
             timer.append(loop.call_soon(tick))
-            loop.run_forever()
+            self._run_rooted()
         finally:
             loop.remove_reader(fd)
             timer[0].cancel()
             back.set()  # the runner's thread takes the loop again
+
+    def _run_rooted(self) -> None:
+        """Run the loop on the calling thread until ``_end_root`` (or ``loop.stop()``),
+        inside a root task, as ``asyncio.run`` runs an app's code: anyio finds the task
+        that ``run_until_complete`` runs (its ``find_root_task``) and keeps the worker
+        threads of ``to_thread.run_sync`` for as long as that task lives. Without one it
+        takes the calling request's task instead and stops the worker when the request
+        ends: FastAPI's ``def`` endpoints then started a thread per request."""
+        loop = self.loop
+        done: asyncio.Future[None] = loop.create_future()
+        self._root_done = done
+        try:
+            while not done.done():
+                task = loop.create_task(_await(done), name="ringbolt-loop-root")
+                try:
+                    loop.run_until_complete(task)
+                except asyncio.CancelledError:
+                    continue  # an app cancelled every task, this one too: the loop runs on under a new root
+                except RuntimeError:
+                    if task.done():
+                        raise
+                    task.cancel()  # loop.stop() ended the run first: the task ends when the loop next runs
+                    return
+        finally:
+            if self._root_done is done:
+                self._root_done = None
+
+    def _end_root(self) -> None:
+        """End the current ``_run_rooted`` (on the loop's thread: ``call_soon_threadsafe``
+        from another)."""
+        done = self._root_done
+        if done is not None and not done.done():
+            done.set_result(None)
 
     def _start_staged(self) -> None:
         """The notify eventfd fired (after ``_stream.watch_streams`` read it): start the
@@ -159,8 +200,12 @@ class AsyncRunner:
         self._stopping = True  # also when the loop is lent: it comes back to close
         self._watchdog.stop()
         if self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.loop.call_soon_threadsafe(self._end_root)
             self._thread.join(30)
+
+
+async def _await(done: asyncio.Future[None]) -> None:
+    await asyncio.shield(done)  # the root's end is _end_root's to say, not a cancellation's
 
 
 def _codes(fn: Any) -> Iterable[CodeType]:
