@@ -144,11 +144,10 @@ def test_large_bodies_round_trip(srv, coding, path):
         assert json.loads(plain) == records(2000)
 
 
-# Body sizes around the automatic levels: under 4 KiB ringbolt's own one-pass encoders
-# (each codec's cheapest mode); then zstd 3, br 2, gzip 1 (zlib's small-body stream up to 16 KiB); from
-# 64 KiB zstd 3, br 4, gzip 6.
+# Body sizes around the automatic levels: under 32 KiB ringbolt's own one-pass encoders
+# (each codec's cheapest mode); then zstd 3, br 1, gzip 1; from 64 KiB zstd 3, br 4, gzip 6.
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
-@pytest.mark.parametrize("size", [1024, 2048, 2055, 4095, 4096, 16384, 16385, 65535, 65536])
+@pytest.mark.parametrize("size", [1024, 2048, 2055, 4095, 4096, 16384, 16385, 32767, 32768, 65535, 65536])
 def test_bodies_around_the_level_thresholds_round_trip(srv, coding, size):
     resp = exchange(srv, "GET", f"/text/{size}", {"Accept-Encoding": coding})
     assert resp.status == 200
@@ -157,12 +156,12 @@ def test_bodies_around_the_level_thresholds_round_trip(srv, coding, size):
     assert decode(coding, resp.body) == b"x" * size
 
 
-# Bodies under 4 KiB go through ringbolt's one-pass encoders (http/tiny_zstd, tiny_br,
+# Bodies under 32 KiB go through ringbolt's one-pass encoders (http/tiny_zstd, tiny_br,
 # tiny_gzip), or through libzstd / libbrotli / zlib when those would save under a
 # quarter (UTF-8 letters in random order, random bytes).
 @pytest.mark.parametrize("coding", ["br", "gzip", "zstd"])
 @pytest.mark.parametrize("kind", ["json", "utf8", "random", "runs"])
-@pytest.mark.parametrize("size", [1024, 1500, 2055, 3000, 4095, 4096])
+@pytest.mark.parametrize("size", [1024, 1500, 2055, 3000, 4095, 4096, 8397, 20000, 32767, 32768])
 def test_tiny_bodies_of_every_shape_round_trip(srv, coding, kind, size):
     plain = exchange(srv, "GET", f"/mixed/{kind}/{size}")
     assert plain.status == 200 and plain.header("content-encoding") is None
