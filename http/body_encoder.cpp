@@ -381,7 +381,7 @@ int fast_level(content_coding c, uint64_t size) noexcept {
     case content_coding::zstd:
         return tiny ? tiny_zstd_level : 3; // zstd 1 costs the same as 3 on small bodies
     case content_coding::br:
-        return tiny ? tiny_br_level : 2;
+        return tiny ? tiny_br_level : 1;
     case content_coding::gzip:
         return tiny ? tiny_gzip_level : 1;
     case content_coding::identity:

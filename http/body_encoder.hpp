@@ -18,11 +18,33 @@ namespace ringbolt::http {
 int default_level(content_coding c) noexcept;
 /// Whole bodies below this size are tiny: with an automatic level they get each codec's
 /// cheapest mode, ringbolt's own one-pass encoders (tiny_zstd_level, tiny_br_level,
-/// tiny_gzip_level, below). A tiny body compresses to under 1 KB whatever the mode, one
-/// TCP segment either way, so the extra bytes of the fast modes cost no extra packet
-/// while the per-body CPU of the codec is most of what compression adds to such a
-/// response (benchmarks/micro/small_body_codecs.cpp).
-inline constexpr uint64_t tiny_body = 4096;
+/// tiny_gzip_level, below), which take inputs up to 32 KiB (tiny_*_max_input). The rule
+/// (docs/middleware-native.md, "Compression"): the mode with the least CPU per byte saved, unless a
+/// costlier one saves each extra byte for under 8 ns (a byte's time on a 1 Gbit/s link).
+/// On HttpArena's json-comp bodies (4.2-8.4 KB; benchmarks/micro/content_coding_bench)
+/// the tiny gzip mode costs 1.5-1.6 ns per input byte for a ratio of 0.26-0.30, zlib
+/// level 1 4.9-8.5 ns for 0.23-0.27 (each extra byte saved: 21-97 ns), libbrotli quality
+/// 2 5.1-6.6 ns for 0.18-0.23 (37-46 ns), libzstd level 1 2.5-3.2 ns for 0.19-0.23
+/// (about 21 ns): none is worth it below 32 KiB.
+inline constexpr uint64_t tiny_body = 32 * 1024;
+
+/// Among codings a client weighs equally, the order for tiny whole bodies with automatic
+/// levels (lower first): the tiny gzip mode is the cheapest per byte saved and also the
+/// smallest output (json-comp bodies: 1.5-1.6 ns per byte, ratio 0.26-0.30; tiny br
+/// 1.6-2.3 ns, 0.29-0.33; tiny zstd 2.1-2.3 ns, 0.28-0.32).
+constexpr int small_body_rank(content_coding c) noexcept {
+    switch (c) {
+    case content_coding::gzip:
+        return 0;
+    case content_coding::br:
+        return 1;
+    case content_coding::zstd:
+        return 2;
+    case content_coding::identity:
+        break;
+    }
+    return 3;
+}
 
 /// gzip's automatic tiny-body mode, given as its level: ringbolt's one-pass encoder with
 /// fixed Huffman codes (http/tiny_gzip.hpp), 1.9 us on a 2 KB JSON body against zlib
@@ -44,8 +66,9 @@ inline constexpr int tiny_br_level = -1;
 
 /// The level for a body of `size` bytes below the large-body threshold when none was
 /// chosen (0: a streamed piece): under tiny_body zstd tiny_zstd_level, br tiny_br_level,
-/// gzip tiny_gzip_level;
-/// otherwise zstd 3, br 2, gzip 1.
+/// gzip tiny_gzip_level; otherwise zstd 3, br 1, gzip 1 (on a 48 KB JSON body br 1
+/// costs 2.9 ns per byte for a ratio of 0.114, br 2 8.6 ns for 0.104: each extra byte
+/// saved would cost about 580 ns).
 int fast_level(content_coding c, uint64_t size) noexcept;
 /// Levels a caller may choose: zstd 1..19, br 0..11, gzip 1..9 (the automatic tiny-body
 /// levels, tiny_zstd_level, tiny_br_level and tiny_gzip_level, are not among them).

@@ -7,6 +7,7 @@
 #include "http/response_framer.hpp"
 #include "http/response_writer.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <strings.h>
 #include <sys/random.h>
@@ -253,6 +254,7 @@ preflight decorate_request(const response_features& f, const request_head& head,
     }
     if (f.compression.enabled && ae_ok && ae.present) {
         ctx.coding = choose_coding(ae, {f.compression.offered, f.compression.offered_count});
+        ctx.small_coding = choose_coding(ae, {f.compression.small_offered, f.compression.offered_count});
     }
     if (f.request_id.enabled) {
         if (valid_request_id(client_id)) {
@@ -409,6 +411,10 @@ compression_plan plan_compression(const response_features& f, const request_cont
     return p;
 }
 
+content_coding whole_body_coding(const request_context& ctx, content_coding planned, uint64_t size) noexcept {
+    return planned != content_coding::identity && size < tiny_body ? ctx.small_coding : planned;
+}
+
 int compression_level(const compression_settings& s, content_coding c, uint64_t size) noexcept {
     size_t i = static_cast<size_t>(c);
     if (!s.auto_level[i] || size >= small_body) {
@@ -426,6 +432,7 @@ bool compress_answer(const request_context& ctx, uint16_t status, std::string_vi
     if (!p.vary) {
         return false;
     }
+    p.coding = whole_body_coding(ctx, p.coding, body.size());
     if (p.coding != content_coding::identity &&
         !compress_whole(p.coding, compression_level(ctx.features->compression, p.coding, body.size()), body,
                         body_out)) {
@@ -452,6 +459,7 @@ compression_plan compress_head(const request_context& ctx, uint16_t status, int6
     }
     if (p.coding != content_coding::identity) {
         if (whole) {
+            p.coding = whole_body_coding(ctx, p.coding, body.size());
             if (length >= 0 && static_cast<uint64_t>(length) != body.size()) {
                 p.coding = content_coding::identity; // a wrong declared length: the framing refuses it as usual
             } else if (!compress_whole(p.coding, compression_level(s, p.coding, body.size()), body, body_out)) {
@@ -535,6 +543,18 @@ bool valid_origin(std::string_view o) noexcept {
 
 } // namespace
 
+void set_small_offered(compression_settings& s) noexcept {
+    std::copy_n(s.offered, s.offered_count, s.small_offered);
+    bool all_auto = true;
+    for (uint8_t i = 0; i < s.offered_count; ++i) {
+        all_auto = all_auto && s.auto_level[static_cast<size_t>(s.offered[i])];
+    }
+    if (all_auto) {
+        std::stable_sort(s.small_offered, s.small_offered + s.offered_count,
+                         [](content_coding a, content_coding b) { return small_body_rank(a) < small_body_rank(b); });
+    }
+}
+
 std::string configure_compression(response_features& f, uint64_t min_size, const std::vector<std::string>& algorithms,
                                   const std::vector<int>& levels, const std::vector<std::string>& exclude_types) {
     compression_settings s;
@@ -565,6 +585,7 @@ std::string configure_compression(response_features& f, uint64_t min_size, const
         s.offered[s.offered_count++] = c;
         s.level[static_cast<size_t>(c)] = level;
     }
+    set_small_offered(s);
     for (const std::string& t : exclude_types) {
         size_t slash = t.find('/');
         if (slash == std::string::npos || slash == 0 || slash + 1 == t.size() || t.find(';') != std::string::npos) {

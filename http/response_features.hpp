@@ -27,9 +27,14 @@ struct compression_settings {
     uint8_t offered_count = 0;            ///< `offered[0..count)`: the server's preference order
     int level[content_coding_count] = {}; ///< by content_coding
     /// The level was not given: bodies below `small_body` (and streamed pieces) use the
-    /// fast levels (under 4 KiB ringbolt's own encoders, http/tiny_*; else zstd 3, br 2,
-    /// gzip 1), larger ones the defaults (zstd 3, br 4, gzip 6).
+    /// fast levels (whole bodies under tiny_body, 32 KiB, ringbolt's own encoders,
+    /// http/tiny_*; else zstd 3, br 1, gzip 1), larger ones the defaults (zstd 3, br 4,
+    /// gzip 6).
     bool auto_level[content_coding_count] = {};
+    /// `offered` in the order used for whole bodies under tiny_body: when every offered
+    /// coding has an automatic level, by small_body_rank (gzip, br, zstd: the tiny
+    /// encoders' measured cost per byte saved); otherwise `offered` as given.
+    content_coding small_offered[content_coding_count] = {};
     /// Extra media types never compressed ("type/subtype", or "type/*"), lower case,
     /// beyond the built-in list (images but SVG, audio, video, archives, octet-stream).
     std::vector<std::string> exclude_types;
@@ -112,6 +117,14 @@ inline constexpr uint64_t small_body = 64 * 1024;
 
 /// The level for a body of `size` bytes (0: a streamed piece).
 int compression_level(const compression_settings& s, content_coding c, uint64_t size) noexcept;
+
+/// Fill `s.small_offered` from `s.offered` and `s.auto_level` (configure_compression does).
+void set_small_offered(compression_settings& s) noexcept;
+
+/// The coding for a whole body of `size` bytes that plan_compression planned as
+/// `planned`: under tiny_body, ctx.small_coding (the client's weights first, then
+/// small_offered's order); otherwise `planned`.
+content_coding whole_body_coding(const request_context& ctx, content_coding planned, uint64_t size) noexcept;
 
 /// What compression does to one response.
 struct compression_plan {

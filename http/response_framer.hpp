@@ -26,7 +26,11 @@ struct request_context {
     /// headers); null when it enables none (then nothing below is used).
     const response_features* features = nullptr;
     content_coding coding = content_coding::identity; ///< what Accept-Encoding lets us use
-    std::string extra_fields;                         ///< per-request lines (CORS, request id) the framer adds
+    /// The same choice for a whole body under tiny_body (http/body_encoder.hpp): the
+    /// settings' small-body order (compression_settings::small_offered) among the codings
+    /// the client weighs equally; identity exactly when `coding` is.
+    content_coding small_coding = content_coding::identity;
+    std::string extra_fields; ///< per-request lines (CORS, request id) the framer adds
 };
 
 /// A response's start, as the application (or a native route) gives it.

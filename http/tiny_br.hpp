@@ -1,4 +1,4 @@
-// A brotli encoder for tiny whole bodies (under http::tiny_body, 4 KiB): the greedy
+// A brotli encoder for tiny whole bodies (under http::tiny_body, 32 KiB): the greedy
 // LZ77 of http/tiny_gzip, written as one brotli meta-block (RFC 7932) whose three prefix
 // codes are uniform (every literal 8 bits, every insert-and-copy command 9 bits, every
 // distance symbol 6 bits), so no histogram is counted and no tree is built per body;

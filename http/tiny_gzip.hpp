@@ -1,4 +1,4 @@
-// A gzip encoder for tiny whole bodies (under http::tiny_body, 4 KiB): greedy LZ77 with
+// A gzip encoder for tiny whole bodies (under http::tiny_body, 32 KiB): greedy LZ77 with
 // one hash probe per position and deflate's fixed Huffman codes (RFC 1951 §3.2.6), in
 // one pass, with no per-call table setup beyond a hash table sized to the body.
 //

@@ -1,4 +1,4 @@
-// A zstd encoder for tiny whole bodies (under http::tiny_body, 4 KiB): the greedy LZ77
+// A zstd encoder for tiny whole bodies (under http::tiny_body, 32 KiB): the greedy LZ77
 // of http/tiny_lz.hpp written as one zstd frame (RFC 8878) with a single compressed
 // block whose literals are stored raw and whose sequences use the predefined FSE
 // distributions, so nothing is counted, normalized or described per body.

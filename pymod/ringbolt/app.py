@@ -258,8 +258,10 @@ class App(RouteGroup):
         """Compress response bodies of ``min_size`` bytes or more with the best coding
         the client's ``Accept-Encoding`` allows (``algorithms`` in the server's order of
         preference among equal q-values). ``level``: one int for every algorithm, a dict
-        per algorithm, or None: automatic (bodies under 64 KiB and streamed pieces zstd 3,
-        br 2, gzip 1; larger bodies zstd 3, br 4, gzip 6). Streamed
+        per algorithm, or None: automatic, by CPU per byte saved (whole bodies under 32
+        KiB ringbolt's fast modes, gzip first among equal q; up to 64 KiB and streamed
+        pieces zstd 3, br 1, gzip 1; larger bodies zstd 3, br 4, gzip 6; see
+        docs/middleware-native.md). Streamed
         responses are compressed piece by piece, each flushed. Never compressed: images
         (but SVG), audio, video, archives, ``application/octet-stream``, the media types
         in ``exclude_types``, file responses, HEAD/204/304/206, and bodies the handler

@@ -36,7 +36,8 @@ def records(n: int) -> list[dict[str, object]]:
             for i in range(n)]
 
 
-# (Accept-Encoding, the coding the default server order zstd > br > gzip must pick)
+# (Accept-Encoding, the coding the default server order zstd > br > gzip must pick), on
+# /json/600 (about 42 KB: a whole body from 32 KiB on keeps the server's order)
 NEGOTIATION = [
     ("gzip", "gzip"),
     ("br", "br"),
@@ -71,13 +72,46 @@ NEGOTIATION = [
 
 @pytest.mark.parametrize("accept, expected", NEGOTIATION)
 def test_negotiation(srv, accept, expected):
-    resp = exchange(srv, "GET", "/json/100", {"Accept-Encoding": accept})
+    resp = exchange(srv, "GET", "/json/600", {"Accept-Encoding": accept})
     assert resp.status == 200
+    assert 32 * 1024 < len(decode(expected, resp.body)) < 64 * 1024
     assert resp.header("content-encoding") == expected
     assert resp.header("vary") == "Accept-Encoding"
-    assert json.loads(decode(expected, resp.body)) == records(100)
+    assert json.loads(decode(expected, resp.body)) == records(600)
     if expected:
-        assert len(resp.body) < len(json.dumps(records(100))) / 3
+        assert len(resp.body) < len(json.dumps(records(600))) / 3
+
+
+# Whole bodies under 32 KiB with automatic levels: among codings of equal q, gzip (its fast
+# mode), then br, then zstd, the measured order of cost per byte saved
+# (docs/middleware-native.md, "Compression"); the client's q-values still come first.
+SMALL_NEGOTIATION = [
+    ("gzip, br", "gzip"),  # HttpArena's json-comp client
+    ("gzip, deflate, br, zstd", "gzip"),
+    ("*", "gzip"),
+    ("zstd, br", "br"),
+    ("br, zstd", "br"),
+    ("zstd", "zstd"),
+    ("br", "br"),
+    ("*, gzip;q=0", "br"),
+    ("gzip;q=0.5, br", "br"),
+    ("zstd;q=0.5, gzip;q=0.4, br;q=0.1", "zstd"),
+    ("gzip;q=0.5, identity", None),
+]
+
+
+@pytest.mark.parametrize("accept, expected", SMALL_NEGOTIATION)
+def test_negotiation_small_whole_bodies(srv, accept, expected):
+    resp = exchange(srv, "GET", "/json/100", {"Accept-Encoding": accept})
+    assert resp.status == 200
+    assert 4096 < len(decode(expected, resp.body)) < 32 * 1024
+    assert resp.header("content-encoding") == expected
+    assert json.loads(decode(expected, resp.body)) == records(100)
+    if expected == "gzip":
+        # ringbolt's fast gzip mode: one deflate block with the fixed Huffman codes
+        # (BTYPE 01), where zlib's level 1 would write dynamic ones (10) for this text.
+        assert resp.body[:3] == b"\x1f\x8b\x08"
+        assert (resp.body[10] >> 1) & 3 == 1
 
 
 def test_no_accept_encoding_is_identity_with_vary(srv):
@@ -110,11 +144,10 @@ def test_large_bodies_round_trip(srv, coding, path):
         assert json.loads(plain) == records(2000)
 
 
-# Body sizes around the automatic levels: under 4 KiB ringbolt's own one-pass encoders
-# (each codec's cheapest mode); then zstd 3, br 2, gzip 1 (zlib's small-body stream up to 16 KiB); from
-# 64 KiB zstd 3, br 4, gzip 6.
+# Body sizes around the automatic levels: under 32 KiB ringbolt's own one-pass encoders
+# (each codec's cheapest mode); then zstd 3, br 1, gzip 1; from 64 KiB zstd 3, br 4, gzip 6.
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
-@pytest.mark.parametrize("size", [1024, 2048, 2055, 4095, 4096, 16384, 16385, 65535, 65536])
+@pytest.mark.parametrize("size", [1024, 2048, 2055, 4095, 4096, 16384, 16385, 32767, 32768, 65535, 65536])
 def test_bodies_around_the_level_thresholds_round_trip(srv, coding, size):
     resp = exchange(srv, "GET", f"/text/{size}", {"Accept-Encoding": coding})
     assert resp.status == 200
@@ -123,12 +156,12 @@ def test_bodies_around_the_level_thresholds_round_trip(srv, coding, size):
     assert decode(coding, resp.body) == b"x" * size
 
 
-# Bodies under 4 KiB go through ringbolt's one-pass encoders (http/tiny_zstd, tiny_br,
+# Bodies under 32 KiB go through ringbolt's one-pass encoders (http/tiny_zstd, tiny_br,
 # tiny_gzip), or through libzstd / libbrotli / zlib when those would save under a
 # quarter (UTF-8 letters in random order, random bytes).
 @pytest.mark.parametrize("coding", ["br", "gzip", "zstd"])
 @pytest.mark.parametrize("kind", ["json", "utf8", "random", "runs"])
-@pytest.mark.parametrize("size", [1024, 1500, 2055, 3000, 4095, 4096])
+@pytest.mark.parametrize("size", [1024, 1500, 2055, 3000, 4095, 4096, 8397, 20000, 32767, 32768])
 def test_tiny_bodies_of_every_shape_round_trip(srv, coding, kind, size):
     plain = exchange(srv, "GET", f"/mixed/{kind}/{size}")
     assert plain.status == 200 and plain.header("content-encoding") is None

@@ -71,7 +71,8 @@ class Checkout:
         if not os.path.isfile(os.path.join(self.path, "scripts", "lib", "profiles.sh")):
             raise FileNotFoundError(
                 f"{self.path} is not an HttpArena checkout (no scripts/lib/profiles.sh): give --arena-dir "
-                f"or ARENA_DIR, or run `benchmarks/httparena/run deps --arena-dir DIR` to clone {ARENA_URL}")
+                f"or ARENA_DIR, or run `benchmarks/httparena/run deps --arena-dir DIR --arena-git GITDIR` to export "
+                f"it from a local clone or mirror of {ARENA_URL} (without --arena-git, deps clones it)")
         self._profiles: dict[str, Profile] | None = None
 
     def file(self, *parts: str) -> str:
@@ -79,10 +80,17 @@ class Checkout:
 
     @property
     def commit(self) -> str:
+        """The checkout's commit: git's HEAD, else the ``.arena-commit`` file that
+        `run deps --arena-git` writes when it exports a tree."""
         try:
             return subprocess.run(["git", "-C", self.path, "rev-parse", "HEAD"], capture_output=True,
                                   text=True, check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
+            pass
+        try:
+            with open(self.file(".arena-commit"), encoding="utf-8") as f:
+                return f.read().strip()
+        except OSError:
             return "unknown (not a git checkout)"
 
     def bash(self, script: str, env: dict[str, str] | None = None) -> str:

@@ -55,6 +55,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     d = sub.add_parser("deps", help="install what the runner needs (apt, pip, builds, peer virtualenvs)")
     _common(d)
     d.add_argument("--no-apt", action="store_true", help="do not run apt-get")
+    d.add_argument("--arena-git", default=None, metavar="GITDIR",
+                   help="when --arena-dir does not exist: export the pinned HttpArena commit into it from this git "
+                        "directory (a clone or bare mirror; files whose blobs it lacks are left out) instead of "
+                        "cloning from GitHub")
     b = sub.add_parser("bench", help="validate and measure")
     _common(b)
     b.add_argument("--profiles", default=",".join(ringbolt_profiles()),
@@ -141,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.matrix(data["summary"], data["validation"]))
         return 0
     if args.command == "deps":
-        deps.main(args.arena_dir, args.cache, args.ringbolt_python, args.systems, args.github_mirror, args.no_apt)
+        deps.main(args.arena_dir, args.cache, args.ringbolt_python, args.systems, args.github_mirror, args.no_apt,
+                  args.arena_git)
         return 0
     checkout = Checkout(args.arena_dir)
     if args.command == "list":

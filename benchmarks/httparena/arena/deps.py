@@ -6,8 +6,10 @@
   FastAPI entry's (for ringbolt-fastapi);
 - the cache (~/.cache/ringbolt-arena): liburing 2.9 and gcannon built from source
   (gcannon needs a newer liburing than Debian's 2.3), a virtualenv per peer made from
-  its HttpArena entry's pinned requirements with its Dockerfile's Python version, and
-  the HttpArena checkout itself when --arena-dir does not exist yet.
+  its HttpArena entry's pinned requirements with its Dockerfile's Python version;
+- the HttpArena checkout itself when --arena-dir does not exist yet: exported at the
+  pinned commit from --arena-git (a local clone or mirror) or from the --github-mirror's
+  MDA2AV/HttpArena, without network; cloned from GitHub only when neither is given.
 
 Sources come from GitHub. Offline, --github-mirror DIR serves https://github.com/O/N
 from DIR/O/N (a git repository), for git and for pip's git+https requirements alike.
@@ -136,18 +138,86 @@ def peer_venv(name: str, checkout: Checkout, cache: str, mirror: str | None) -> 
     return venv
 
 
-def ensure_checkout(path: str, mirror: str | None) -> Checkout:
-    if not os.path.exists(path):
-        _say(f"cloning {ARENA_URL} at {PINNED_COMMIT[:12]} into {path}")
+def export_tree(git_dir: str, commit: str, dest: str) -> list[str]:
+    """Write the files of ``commit`` from the git directory ``git_dir`` (a bare mirror,
+    possibly without its largest blobs) into ``dest``, with ``.arena-commit`` naming the
+    commit. Returns the paths whose blobs the mirror lacks (left out)."""
+    listing = subprocess.run(["git", "--git-dir", git_dir, "ls-tree", "-r", "-z", commit], capture_output=True,
+                             check=True).stdout
+    entries = []
+    for item in listing.split(b"\0"):
+        if not item:
+            continue
+        meta, path = item.split(b"\t", 1)
+        mode, kind, sha = meta.split()
+        if kind == b"blob":
+            entries.append((mode, sha.decode(), path.decode()))
+    tmp = dest + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    missing = []
+    with subprocess.Popen(["git", "--git-dir", git_dir, "cat-file", "--batch"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE) as cat:
+        assert cat.stdin is not None and cat.stdout is not None
+        for mode, sha, path in entries:
+            cat.stdin.write(sha.encode() + b"\n")
+            cat.stdin.flush()
+            head = cat.stdout.readline().split()
+            if len(head) < 2 or head[1] == b"missing":
+                missing.append(path)
+                continue
+            data = cat.stdout.read(int(head[2]))
+            cat.stdout.read(1)  # the newline after each object
+            out = os.path.join(tmp, path)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            if mode == b"120000":
+                os.symlink(data.decode(), out)
+                continue
+            with open(out, "wb") as f:
+                f.write(data)
+            if mode == b"100755":
+                os.chmod(out, 0o755)
+        cat.stdin.close()
+    with open(os.path.join(tmp, ".arena-commit"), "w", encoding="utf-8") as f:
+        f.write(commit + "\n")
+    os.replace(tmp, dest)
+    return missing
+
+
+def ensure_checkout(path: str, mirror: str | None, arena_git: str | None = None) -> Checkout:
+    """The HttpArena checkout at ``path``: used as it is when it exists; else exported at
+    the pinned commit from ``arena_git`` (or the mirror's MDA2AV/HttpArena), else cloned."""
+    if os.path.exists(path):
+        return Checkout(path)
+    if not arena_git and mirror and os.path.isdir(os.path.join(mirror, "MDA2AV", "HttpArena")):
+        arena_git = os.path.join(mirror, "MDA2AV", "HttpArena")
+    if arena_git:
+        _say(f"exporting HttpArena {PINNED_COMMIT[:12]} from {arena_git} into {path}")
+        try:
+            missing = export_tree(arena_git, PINNED_COMMIT, path)
+        except subprocess.CalledProcessError as e:
+            raise SystemExit(f"{arena_git} has no HttpArena commit {PINNED_COMMIT} (git: {e.stderr!r}): fetch it "
+                             f"there, or give --arena-dir an existing checkout of that commit") from None
+        if missing:
+            _say(f"the mirror lacks {len(missing)} files (the runner makes stand-ins for the ones it needs): "
+                 + ", ".join(missing))
+        return Checkout(path)
+    _say(f"cloning {ARENA_URL} at {PINNED_COMMIT[:12]} into {path}")
+    try:
         clone(ARENA_URL, PINNED_COMMIT, path, mirror)
+    except subprocess.CalledProcessError:
+        shutil.rmtree(path, ignore_errors=True)
+        raise SystemExit(f"could not clone {ARENA_URL} into {path}. Give --arena-dir an existing HttpArena "
+                         f"checkout at commit {PINNED_COMMIT}, or --arena-git GITDIR (a clone or mirror holding "
+                         f"that commit, exported without network), or --github-mirror DIR holding "
+                         f"DIR/MDA2AV/HttpArena") from None
     return Checkout(path)
 
 
 def main(checkout_dir: str, cache: str, ringbolt_python: str, systems: list[str], mirror: str | None,
-         skip_apt: bool = False) -> None:
+         skip_apt: bool = False, arena_git: str | None = None) -> None:
     if not skip_apt:
         apt()
-    checkout = ensure_checkout(checkout_dir, mirror)
+    checkout = ensure_checkout(checkout_dir, mirror, arena_git)
     os.makedirs(cache, exist_ok=True)
     build_gcannon(cache, mirror)
     for name in systems:

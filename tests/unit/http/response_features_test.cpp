@@ -236,14 +236,15 @@ TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
     EXPECT_EQ(compression_level(s, content_coding::gzip, 0), 1); // a streamed piece
     EXPECT_EQ(compression_level(s, content_coding::gzip, small_body), 6);
     EXPECT_EQ(compression_level(s, content_coding::zstd, 2048), tiny_zstd_level); // tiny
-    EXPECT_EQ(compression_level(s, content_coding::zstd, 8192), 3);
+    EXPECT_EQ(compression_level(s, content_coding::zstd, 8192), tiny_zstd_level); // tiny up to 32 KiB
+    EXPECT_EQ(compression_level(s, content_coding::zstd, 40000), 3);
     EXPECT_EQ(compression_level(s, content_coding::br, 2048), 9); // given: always used
     EXPECT_EQ(compression_level(s, content_coding::br, 1 << 20), 9);
 }
 
 TEST(Compression, AutomaticLevelsBySize) {
-    // Under tiny_body each codec's own one-pass encoder (tiny_zstd_level, tiny_br_level, tiny_gzip_level); up to
-    // small_body and for streamed pieces zstd 3, br 2, gzip 1; from small_body on zstd 3, br 4, gzip 6.
+    // Under tiny_body (32 KiB) each codec's own one-pass encoder (tiny_zstd_level, tiny_br_level, tiny_gzip_level);
+    // up to small_body and for streamed pieces zstd 3, br 1, gzip 1; from small_body on zstd 3, br 4, gzip 6.
     response_features f;
     ASSERT_EQ(configure_compression(f, 0, {"zstd", "br", "gzip"}, {-1, -1, -1}, {}), "");
     const compression_settings& s = f.compression;
@@ -253,14 +254,104 @@ TEST(Compression, AutomaticLevelsBySize) {
     struct {
         uint64_t size;
         int zstd, br, gzip;
-    } cases[] = {{1, tz, tb, tg},      {1024, tz, tb, tg}, {2055, tz, tb, tg},        {tiny_body - 1, tz, tb, tg},
-                 {tiny_body, 3, 2, 1}, {32768, 3, 2, 1},   {small_body - 1, 3, 2, 1}, {small_body, 3, 4, 6},
-                 {1 << 30, 3, 4, 6},   {0, 3, 2, 1}};
+    } cases[] = {{1, tz, tb, tg},           {1024, tz, tb, tg},          {2055, tz, tb, tg},   {4096, tz, tb, tg},
+                 {8397, tz, tb, tg},        {tiny_body - 1, tz, tb, tg}, {tiny_body, 3, 1, 1}, {48000, 3, 1, 1},
+                 {small_body - 1, 3, 1, 1}, {small_body, 3, 4, 6},       {1 << 30, 3, 4, 6},   {0, 3, 1, 1}};
+    static_assert(tiny_body == 32 * 1024);
     for (auto c : cases) {
         EXPECT_EQ(compression_level(s, content_coding::zstd, c.size), c.zstd) << c.size;
         EXPECT_EQ(compression_level(s, content_coding::br, c.size), c.br) << c.size;
         EXPECT_EQ(compression_level(s, content_coding::gzip, c.size), c.gzip) << c.size;
     }
+}
+
+// A whole body through compress_answer: the Content-Encoding chosen, and whether the
+// coded bytes are exactly compress_whole's at `level` (the level that was used).
+struct coded {
+    std::string encoding;
+    std::string body;
+};
+
+coded answer(const response_features& f, const std::string& accept, size_t size) {
+    parsed p("GET /json HTTP/1.1\r\nHost: a\r\nAccept-Encoding: " + accept + "\r\n\r\n");
+    request_context ctx;
+    std::string id, reason;
+    (void)decorate_request(f, p.head, ctx, id, reason);
+    std::string json = R"({"items":[)";
+    for (size_t i = 0; json.size() < size; ++i) {
+        json += R"({"id":)" + std::to_string(i) + R"(,"name":"Alpha Widget","category":"electronics","price":)" +
+                std::to_string(i * 37 % 500) + R"(,"quantity":)" + std::to_string(i % 20) +
+                R"(,"active":true,"tags":["sale","popular"],"rating":{"score":48,"count":)" +
+                std::to_string(i * 13 % 90) + "}},";
+    }
+    json.resize(size);
+    std::string_view fields = "Content-Type: application/json\r\n", body = json;
+    std::string fields_out, body_out;
+    EXPECT_TRUE(compress_answer(ctx, 200, fields, body, fields_out, body_out));
+    coded c;
+    size_t at = fields.find("Content-Encoding: ");
+    if (at != std::string_view::npos) {
+        c.encoding = std::string(fields.substr(at + 18, fields.find('\r', at) - at - 18));
+    }
+    c.body.assign(body);
+    return c;
+}
+
+bool coded_at(const coded& c, content_coding coding, int level, size_t size, const response_features& f) {
+    coded plain = answer(f, "identity", size);
+    std::string expect;
+    return compress_whole(coding, level, plain.body, expect) && expect == c.body;
+}
+
+TEST(Compression, WholeBodyCodingAndLevelByAcceptEncodingAndSize) {
+    // The automatic choice (docs/middleware-native.md, "Compression"): under tiny_body the codings the
+    // client weighs equally go gzip, br, zstd (the tiny encoders' cost per byte saved);
+    // from tiny_body on, the server's order (zstd, br, gzip) at the fast levels (zstd 3,
+    // br 1, gzip 1), from small_body on the defaults.
+    response_features f;
+    ASSERT_EQ(configure_compression(f, 1024, {"zstd", "br", "gzip"}, {-1, -1, -1}, {}), "");
+    const content_coding gz = content_coding::gzip, br = content_coding::br, zs = content_coding::zstd;
+    struct {
+        const char* accept;
+        size_t size;
+        const char* encoding;
+        content_coding coding;
+        int level;
+    } cases[] = {
+        // HttpArena's json-comp client and its body sizes (4.2-8.4 KB).
+        {"gzip, br", 4190, "gzip", gz, tiny_gzip_level},
+        {"gzip, br", 8397, "gzip", gz, tiny_gzip_level},
+        {"gzip, br", 2048, "gzip", gz, tiny_gzip_level},
+        {"gzip, br", tiny_body - 1, "gzip", gz, tiny_gzip_level},
+        {"gzip, br", tiny_body, "br", br, 1},
+        {"gzip, br", 48000, "br", br, 1},
+        {"gzip, br", small_body, "br", br, 4},
+        {"gzip, deflate, br, zstd", 8397, "gzip", gz, tiny_gzip_level},
+        {"gzip, deflate, br, zstd", 48000, "zstd", zs, 3},
+        {"br", 8397, "br", br, tiny_br_level},
+        {"br", 48000, "br", br, 1},
+        {"zstd, br", 8397, "br", br, tiny_br_level},
+        {"zstd", 8397, "zstd", zs, tiny_zstd_level},
+        {"gzip", 48000, "gzip", gz, 1},
+        {"gzip", small_body, "gzip", gz, 6},
+        // The client's weights come first.
+        {"gzip;q=0.5, br", 8397, "br", br, tiny_br_level},
+        {"gzip, zstd;q=0.9", 48000, "gzip", gz, 1},
+    };
+    for (const auto& c : cases) {
+        coded got = answer(f, c.accept, c.size);
+        EXPECT_EQ(got.encoding, c.encoding) << c.accept << " " << c.size;
+        EXPECT_TRUE(coded_at(got, c.coding, c.level, c.size, f)) << c.accept << " " << c.size << " level " << c.level;
+    }
+    // Nothing acceptable: identity, whatever the size.
+    EXPECT_EQ(answer(f, "deflate", 8397).encoding, "");
+
+    // A level given for any coding keeps the server's order for every size.
+    response_features given;
+    ASSERT_EQ(configure_compression(given, 1024, {"zstd", "br", "gzip"}, {-1, 2, -1}, {}), "");
+    coded g = answer(given, "gzip, br", 8397);
+    EXPECT_EQ(g.encoding, "br");
+    EXPECT_TRUE(coded_at(g, br, 2, 8397, given));
 }
 
 TEST(Compression, ConfigurationErrors) {
