@@ -1,12 +1,11 @@
-// What crosses from a reactor to the application (Python) and back: a request copied
-// out of the receive buffers into one owned string with offsets into it, and the
-// response as messages (head, body pieces, end) that the reactor frames. Copying here is what lets receive buffers go
-// back to the ring as soon as they are parsed.
+// What the dispatcher hands to the application (Python): a request copied out of the
+// receive buffers into one owned string with offsets into it. Copying here is what
+// lets receive buffers go back to the ring as soon as they are parsed. What comes back
+// (app_response messages) is http/app_message.hpp, which the protocols frame.
 #pragma once
 
-#include "http/output_queue.hpp"
-#include "http/response_framer.hpp"
-#include "http/router.hpp"
+#include "dispatch/router.hpp"
+#include "http/app_message.hpp"
 #include "http/tls_info.hpp"
 
 #include <cstdint>
@@ -16,8 +15,6 @@
 #include <vector>
 
 namespace ringbolt::http {
-
-class protocol_upgrade; // http/protocol.hpp
 
 /// Spare capacity after app_request::data so a JSON parser (simdjson) can read the
 /// body in place, without copying it into a padded buffer.
@@ -34,49 +31,6 @@ struct app_param {
     span32 raw;
     int64_t int_value;
 };
-
-struct peer_address {
-    uint8_t family = 0; ///< AF_INET / AF_INET6 (0: unknown)
-    uint16_t port = 0;  ///< host byte order
-    uint8_t addr[16] = {};
-    bool secure = false; ///< the connection is TLS (the request's scheme is https)
-    /// The connection's TLS facts (owned by its transport, alive while the connection
-    /// is; null for plain TCP). A request takes a reference in app_request::tls.
-    const tls_info* tls = nullptr;
-};
-
-/// Why a streamed request body did not complete.
-enum class body_error : uint8_t {
-    too_large,  ///< over the body limit while streaming (413)
-    timeout,    ///< the client stopped sending, or sent below the minimum rate (408)
-    malformed,  ///< bad chunked framing (400)
-    disconnect, ///< the connection is gone
-};
-
-/// A request body handed to the application as it arrives. The protocol pushes decoded
-/// bytes on the reactor thread; the application takes them on its own thread and
-/// sends credit back (app_response::part_read_more), so an app that does not read
-/// stops the socket being read.
-class body_stream {
-  public:
-    virtual ~body_stream() = default;
-    virtual void push(std::string_view bytes) noexcept = 0;
-    virtual void finish() noexcept = 0;
-    virtual void fail(body_error why) noexcept = 0;
-    /// Bytes pushed that the application has not taken yet.
-    virtual uint64_t unconsumed() const noexcept = 0;
-};
-
-/// When the application sends credit (app_response::part_read_more) for a streamed body:
-/// at its first read (it wants the body: 100 Continue), and whenever what it has not taken
-/// falls from `window / 2` or more to below it. `window` (connection_limits::body_window)
-/// is what a protocol lets wait untaken before the client must stop: HTTP/1.1 pauses
-/// reading there, and an HTTP/2 stream's window is at least that, so a full window always
-/// ends in a credit and the client goes on.
-inline bool body_credit_due(bool first_read, uint64_t untaken_before, uint64_t untaken_after,
-                            uint64_t window) noexcept {
-    return first_read || (untaken_before >= window / 2 && untaken_after < window / 2);
-}
 
 struct app_request {
     // Where the response goes.
@@ -105,47 +59,6 @@ struct app_request {
     span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
     /// The connection's TLS facts, shared by its requests (null: plain TCP).
     tls_ref tls;
-};
-
-/// Told when a streamed response's connection goes away, and (as a send_credit) how
-/// many of its body bytes reached the kernel. Implemented by the producer's side.
-class stream_control : public send_credit {
-  public:
-    /// The connection closed (client gone, error, drain deadline) before the response
-    /// ended: stop producing. Called at most once, on the reactor thread.
-    virtual void on_closed() noexcept = 0;
-};
-
-/// One message from the application about the response to request `seq`: any of its
-/// head, a body piece and its end, in that order over the messages of one response.
-/// The common case is all three in one message (a whole response).
-struct app_response {
-    enum part : uint8_t {
-        part_head = 1,       ///< `start` is set: the response begins
-        part_body = 2,       ///< `body` (or `borrowed`, or `file`) carries body bytes
-        part_end = 4,        ///< the response is complete (`trailers` optional)
-        part_abort = 8,      ///< the producer failed mid-response: close so the client can tell
-        part_read_more = 16, ///< the app took streamed body bytes (and wants the body: 100 Continue)
-        part_message = 32,   ///< after an upgrade: `body` is one message of the new protocol (`opcode`)
-    };
-    uint32_t conn_slot = 0;
-    uint32_t conn_gen = 0;
-    uint64_t seq = 0;
-    uint32_t route_id = 0;
-    uint64_t start_ns = 0;
-    uint8_t parts = part_head | part_body | part_end;
-    response_head start;
-    std::string body;          ///< owned body bytes
-    std::string_view borrowed; ///< or borrowed bytes kept alive by `keep`
-    std::shared_ptr<const void> keep;
-    std::shared_ptr<file_handle> file; ///< or a file range
-    uint64_t file_offset = 0;
-    uint64_t file_length = 0;
-    std::string trailers;                   ///< with end, chunked only
-    std::shared_ptr<stream_control> stream; ///< with head of a streamed response
-    /// With a 101 head: builds the protocol that takes the connection over.
-    std::shared_ptr<protocol_upgrade> upgrade;
-    uint8_t opcode = 0; ///< part_message: the new protocol's message kind (WebSocket opcode)
 };
 
 } // namespace ringbolt::http

@@ -9,11 +9,11 @@
 #include "core/date_cache.hpp"
 #include "core/log_throttle.hpp"
 #include "core/result.hpp"
-#include "http/app_request.hpp"
-#include "http/app_routes.hpp"
+#include "dispatch/app_request.hpp"
+#include "dispatch/app_routes.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "http/http1_connection.hpp"
 #include "uring/backend.hpp"
-#include "uring/dispatcher.hpp"
 #include "uring/ring.hpp"
 #include "uring/transport.hpp"
 
@@ -149,7 +149,7 @@ class app_handler {
     }
 };
 
-class reactor final : private io_events, private body_stream_factory, public response_sink {
+class reactor final : private io_events, private dispatch::body_stream_factory, public response_sink {
   public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
             int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
@@ -332,7 +332,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<latency_histogram[]> _route_latency;
-    request_dispatcher _dispatcher;              ///< after _route_latency: built from it
+    dispatch::request_dispatcher _dispatcher;    ///< after _route_latency: built from it
     std::unique_ptr<http::protocol_upgrade> _h2; ///< makes HTTP/2 connections (null: HTTP/2 off)
     // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
     bool _http1 = _config.http != http::http_versions::http2;

@@ -5,7 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "core/log.hpp"
-#include "http/access_log.hpp"
+#include "dispatch/access_log.hpp"
 #include "http/char_classes.hpp"
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
