@@ -2,7 +2,7 @@
 // queued and dispatches every completion), then the application runs on the turn's
 // batch, then one send is queued per connection with output (its queued segments as
 // one iovec send, or a file range with sendfile()).
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include "core/cpu.hpp"
 #include "core/log.hpp"
@@ -151,7 +151,7 @@ result<void> reactor::setup() noexcept {
     if (_wake_fd < 0) {
         return {errc::system, errno};
     }
-    RB_TRY(_backend->setup(_config, _wake_fd));
+    RB_TRY(_backend->setup(backend_config_of(_config), _wake_fd));
     read_clock();
     _last_tick = _now_s;
     return {};

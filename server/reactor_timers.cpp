@@ -1,7 +1,7 @@
 // The reactor's clock and its sweep as each second begins: the deadlines (keep-alive,
 // header, body, TLS handshake, linger, drain), the write timeout, and the probe of recvs
 // that stay silent. Split from reactor.cpp by concern; the same class.
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include "core/log.hpp"
 

@@ -16,7 +16,14 @@
 
 namespace ringbolt::uring {
 
-struct server_config;
+/// What a backend is set up with (the server's config has these among its own).
+struct backend_config {
+    unsigned ring_entries = 1024;
+    unsigned buffer_count = 1024; ///< receive buffers, a power of two
+    unsigned buffer_size = 4096;
+    /// Another thread may use the ring too (a hosted loop's stand-in): no SINGLE_ISSUER.
+    bool shared_ring = false;
+};
 
 /// How a connection's receive stream ended.
 enum class recv_end : uint8_t {
@@ -62,7 +69,7 @@ class io_backend {
   public:
     virtual ~io_backend() = default;
     /// Create the kernel objects on the calling (reactor) thread.
-    virtual result<void> setup(const server_config& config, int wake_fd) noexcept = 0;
+    virtual result<void> setup(const backend_config& config, int wake_fd) noexcept = 0;
     virtual void arm_accept(int listen_fd) noexcept = 0;
     virtual void cancel_accept(int listen_fd) noexcept = 0;
     virtual void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;

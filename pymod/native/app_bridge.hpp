@@ -11,7 +11,7 @@
 #include "core/ring_fifo.hpp"
 #include "dispatch/app_routes.hpp"
 #include "http/problem.hpp"
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include <condition_variable>
 #include <mutex>

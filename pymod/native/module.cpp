@@ -19,9 +19,9 @@
 #include "pymod/native/tls_py.hpp"
 #include "pymod/native/websocket.hpp"
 #include "pymod/native/wsgi_call.hpp"
+#include "server/server.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
-#include "uring/server.hpp"
 
 #include <algorithm>
 #include <cerrno>

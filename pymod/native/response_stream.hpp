@@ -9,7 +9,7 @@
 #include <Python.h>
 
 #include "dispatch/app_request.hpp"
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include <atomic>
 #include <condition_variable>
