@@ -19,10 +19,8 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -396,20 +394,7 @@ void reactor::update_accepting() noexcept {
 // exclusive, so no other worker was woken for them) are taken and served with
 // Connection: close instead of being stranded or reset.
 void reactor::sweep_accept_queue() noexcept {
-    int flags = fcntl(_listen_fd, F_GETFL);
-    if (flags >= 0 && !(flags & O_NONBLOCK)) {
-        fcntl(_listen_fd, F_SETFL, flags | O_NONBLOCK);
-    }
-    for (int k = 0; k < 4096; ++k) {
-        int fd = accept4(_listen_fd, nullptr, nullptr, io_backend::accepted_socket_flags);
-        if (fd < 0) {
-            break;
-        }
-        on_accept(fd);
-    }
-    if (flags >= 0 && !(flags & O_NONBLOCK)) {
-        fcntl(_listen_fd, F_SETFL, flags); // the listener may be shared with other workers
-    }
+    _backend->accept_queued(_listen_fd, 4096, *this);
 }
 
 void reactor::on_accept_end(int res) noexcept {
@@ -536,7 +521,7 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
     buf.resize(rearm_read_chunk);
     const uint16_t gen = s.gen;
     for (size_t total = 0; total < rearm_read_limit;) {
-        ssize_t n = ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        long n = _backend->recv_now(s.fd, buf.data(), buf.size(), 0);
         if (n > 0) {
             total += static_cast<size_t>(n);
             on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
@@ -546,10 +531,10 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
             }
             continue;
         }
-        if (n < 0 && errno == EINTR) {
+        if (n == -EINTR) {
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
             break;
         }
         on_recv_end(slot, gen, n == 0 ? recv_end::eof : recv_end::error);
@@ -733,17 +718,17 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
     size_t budget = file_bytes_per_turn;
     while (s.batch.is_file() && budget > 0) {
         const http::segment& f = s.batch.front();
-        off_t off = static_cast<off_t>(f.file_offset + f.done);
+        int64_t off = static_cast<int64_t>(f.file_offset + f.done);
         uint64_t left = f.length - f.done;
         size_t want = left < budget ? static_cast<size_t>(left) : budget;
-        ssize_t n = ::sendfile(s.fd, f.file->fd, &off, want);
+        long n = _backend->send_file(s.fd, f.file->fd, &off, want);
         if (n > 0) {
             _counters.bytes_out.add(static_cast<uint64_t>(n));
             s.batch.consume(static_cast<uint64_t>(n));
             budget -= static_cast<size_t>(n);
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
             break; // socket full: wait for room
         }
         // The peer is gone (EPIPE, ECONNRESET) or the file shrank under us (0 bytes
@@ -925,7 +910,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
         if (s.recv == recv_state::idle) {
             arm_recv(s, slot);
         }
-        ::shutdown(s.fd, SHUT_WR);
+        _backend->shutdown_socket(s.fd, SHUT_WR);
         s.state = slot_state::lingering;
         s.linger_until = _now_s + _config.linger_s; // deadlines: passed a second after (core/clock.hpp)
         s.linger_limit = _draining ? s.linger_until : _now_s + std::max(_config.linger_max_s, _config.linger_s);
@@ -936,7 +921,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     if (s.recv != recv_state::idle || s.send != send_state::idle) {
         // Wakes both a pending recv (EOF) and a stuck send or poll (EPIPE/HUP); the
         // cancel makes sure of the recv.
-        ::shutdown(s.fd, SHUT_RDWR);
+        _backend->shutdown_socket(s.fd, SHUT_RDWR);
         if (s.recv == recv_state::armed) {
             _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
             s.recv = recv_state::cancelling;
