@@ -32,6 +32,9 @@
 
 namespace ringbolt::uring {
 
+/// The client's address (and TLS facts) of connection `fd`, as the protocols see it.
+http::peer_address peer_of(int fd, const transport* tls) noexcept;
+
 class reactor final : private io_events, private dispatch::body_stream_factory, public response_sink {
   public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
@@ -77,6 +80,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     enum class send_state : uint8_t { idle, sending, waiting_room };
 
     static constexpr size_t max_iov = 8;
+    static constexpr uint32_t fresh_grace_s = 1; ///< drain: time for a new connection's first request
     /// rearm_after_pause reads what came during a pause in chunks of this size, and at
     /// most this much before it arms a recv for the rest (one resume cannot hog the loop).
     static constexpr size_t rearm_read_chunk = 64 * 1024;
