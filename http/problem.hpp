@@ -36,7 +36,7 @@ inline constexpr std::string_view problem_forbidden =
 inline constexpr std::string_view problem_file_not_found =
     R"({"type":"about:blank","title":"Not Found","status":404,"detail":"The file does not exist."})";
 
-// Static files (http/static_files.cpp): what a mount answers besides the file.
+// Static files (dispatch/static_files.cpp): what a mount answers besides the file.
 inline constexpr std::string_view problem_static_method =
     RINGBOLT_PROBLEM("Method Not Allowed", 405, "Static files answer GET and HEAD only.");
 inline constexpr std::string_view problem_static_bad_path =

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/counters.hpp"
-#include "http/app_request.hpp"
+#include "http/app_message.hpp"
 #include "http/output_queue.hpp"
 #include "http/parser.hpp"
 #include "http/response_framer.hpp"

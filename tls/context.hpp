@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/log_throttle.hpp"
-#include "uring/transport.hpp"
+#include "transport/transport.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -8,7 +8,7 @@
 
 #include "http/output_queue.hpp"
 #include "tls/context.hpp"
-#include "uring/transport.hpp"
+#include "transport/transport.hpp"
 
 #include <memory>
 #include <string>

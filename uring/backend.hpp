@@ -16,7 +16,14 @@
 
 namespace ringbolt::uring {
 
-struct server_config;
+/// What a backend is set up with (the server's config has these among its own).
+struct backend_config {
+    unsigned ring_entries = 1024;
+    unsigned buffer_count = 1024; ///< receive buffers, a power of two
+    unsigned buffer_size = 4096;
+    /// Another thread may use the ring too (a hosted loop's stand-in): no SINGLE_ISSUER.
+    bool shared_ring = false;
+};
 
 /// How a connection's receive stream ended.
 enum class recv_end : uint8_t {
@@ -62,7 +69,7 @@ class io_backend {
   public:
     virtual ~io_backend() = default;
     /// Create the kernel objects on the calling (reactor) thread.
-    virtual result<void> setup(const server_config& config, int wake_fd) noexcept = 0;
+    virtual result<void> setup(const backend_config& config, int wake_fd) noexcept = 0;
     virtual void arm_accept(int listen_fd) noexcept = 0;
     virtual void cancel_accept(int listen_fd) noexcept = 0;
     virtual void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
@@ -105,6 +112,26 @@ class io_backend {
     /// io_uring a message that met a full socket may leave after a later one (UDP allows it).
     virtual void send_datagrams(uint32_t /*id*/, datagram_send& /*batch*/) noexcept {}
     datagram_stats dgram_stats;
+
+    // Socket calls the loop makes outside the completion queue (a resume's reads, a
+    // probe, a file range, a close, the accept queue's sweep): through the backend, so a
+    // backend without a kernel (fake_backend) can answer them too. The defaults make the
+    // system calls (socket_calls.cpp); io_uring and epoll share them. Each returns what
+    // the system call does, with -errno in place of -1.
+    /// recv(2) with MSG_DONTWAIT | `flags`: bytes read, 0 at the peer's end, or -errno.
+    virtual long recv_now(int fd, void* buf, size_t len, int flags) noexcept;
+    /// poll(2) of one socket without waiting: the events that hold (0: none, or an error).
+    virtual short poll_now(int fd, short events) noexcept;
+    /// sendfile(2) of up to `len` bytes of `file_fd` from `*offset` (moved on): bytes sent or -errno.
+    virtual long send_file(int fd, int file_fd, int64_t* offset, size_t len) noexcept;
+    /// shutdown(2) (SHUT_WR, SHUT_RDWR).
+    virtual void shutdown_socket(int fd, int how) noexcept;
+    /// Bytes sent and not acknowledged by the peer yet (SIOCOUTQ), -1 when unknown.
+    virtual int unacked_bytes(int fd) noexcept;
+    /// Accept what waits on `listen_fd` (at most `max`), without blocking even on a
+    /// blocking listener (one shared with other workers: its flags are put back), and
+    /// report each with events.on_accept.
+    virtual void accept_queued(int listen_fd, unsigned max, io_events& events) noexcept;
 
     /// accept4() flags for served sockets: non-blocking on both backends (io_uring still
     /// poll-arms its recvs and sends; sendfile() needs it).

@@ -3,7 +3,6 @@
 #include "uring/epoll_backend.hpp"
 
 #include "core/log.hpp"
-#include "uring/reactor.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -25,7 +24,7 @@ epoll_backend::~epoll_backend() {
     }
 }
 
-result<void> epoll_backend::setup(const server_config& config, int wake_fd) noexcept {
+result<void> epoll_backend::setup(const backend_config& config, int wake_fd) noexcept {
     _epfd = epoll_create1(EPOLL_CLOEXEC);
     if (_epfd < 0) {
         return {errc::system, errno};

@@ -16,7 +16,7 @@ namespace ringbolt::uring {
 class epoll_backend final : public io_backend {
   public:
     ~epoll_backend() override;
-    result<void> setup(const server_config& config, int wake_fd) noexcept override;
+    result<void> setup(const backend_config& config, int wake_fd) noexcept override;
     void arm_accept(int listen_fd) noexcept override;
     void cancel_accept(int listen_fd) noexcept override;
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;

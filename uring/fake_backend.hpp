@@ -70,7 +70,7 @@ class fake_backend final : public io_backend {
     /// Datagrams queued for `id` and not delivered yet.
     size_t queued(uint32_t id) const noexcept;
 
-    result<void> setup(const server_config&, int) noexcept override { return {}; }
+    result<void> setup(const backend_config&, int) noexcept override { return {}; }
     void arm_accept(int) noexcept override {}
     void cancel_accept(int) noexcept override {
         _stream_events.push_back({stream_event::accept_end, 0, 0, -ECANCELED});

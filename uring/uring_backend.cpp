@@ -3,7 +3,6 @@
 #include "uring/uring_backend.hpp"
 
 #include "core/log.hpp"
-#include "uring/reactor.hpp"
 #include "uring/user_data.hpp"
 
 #include <cerrno>
@@ -21,8 +20,8 @@ uring_backend::~uring_backend() {
     }
 }
 
-result<void> uring_backend::setup(const server_config& config, int wake_fd) noexcept {
-    RB_TRY(setup_ring(_ring, config.ring_entries, _features, 0, config.host_loop));
+result<void> uring_backend::setup(const backend_config& config, int wake_fd) noexcept {
+    RB_TRY(setup_ring(_ring, config.ring_entries, _features, 0, config.shared_ring));
     _ring_ok = true;
     RB_TRY(_buffers.init(_ring, 1, config.buffer_count, config.buffer_size));
     _wake_fd = wake_fd;

@@ -109,4 +109,23 @@ opening_check check_opening(const http::request_head& head) noexcept {
     return out;
 }
 
+opening_refusal refusal_of(const opening_check& check, bool websocket_only) noexcept {
+    static constexpr std::string_view bad_version_fields =
+        "Content-Type: application/problem+json\r\nSec-WebSocket-Version: 13\r\n";
+    static constexpr std::string_view upgrade_fields =
+        "Content-Type: application/problem+json\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+    static_assert(bad_version_fields.starts_with(http::problem_content_type) &&
+                  upgrade_fields.starts_with(http::problem_content_type));
+    if (check.status == opening_status::bad_version) {
+        return {426, bad_version_fields, check.problem};
+    }
+    if (check.status == opening_status::bad_request) {
+        return {400, http::problem_content_type, check.problem};
+    }
+    if (websocket_only) {
+        return {426, upgrade_fields, http::problem_websocket_only};
+    }
+    return {};
+}
+
 } // namespace ringbolt::ws

@@ -24,4 +24,18 @@ struct opening_check {
 
 opening_check check_opening(const http::request_head& head) noexcept;
 
+/// How a request to a route that takes WebSockets is refused: the status, its header
+/// lines (the problem type first) and the RFC 9457 problem body; status 0: not refused.
+struct opening_refusal {
+    uint16_t status = 0;
+    std::string_view fields;
+    std::string_view body;
+};
+
+/// The answer `check` calls for: a bad version is 426 naming version 13 (§4.4), a bad
+/// handshake 400 (§4.2.1); anything else, on a route that takes only WebSockets, 426
+/// asking for the handshake (RFC 9110 §15.5.22). The protocol validates; the dispatcher
+/// decides whether the route takes WebSockets at all and sends what this returns.
+opening_refusal refusal_of(const opening_check& check, bool websocket_only) noexcept;
+
 } // namespace ringbolt::ws

@@ -12,11 +12,11 @@
 // Google Benchmark by default; `connection_bench --instr CASE [N]` runs CASE N times
 // without the framework, for instruction counts under callgrind
 // (tools/instr-compare-connection), which repeat exactly on a noisy machine.
+#include "dispatch/app_request.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "h2/connection.hpp"
-#include "http/app_request.hpp"
 #include "http/http1_connection.hpp"
 #include "http/method_names.hpp"
-#include "uring/dispatcher.hpp"
 
 #include <benchmark/benchmark.h>
 #include <nghttp2/nghttp2.h>
@@ -75,7 +75,7 @@ struct bench_connection {
     connection_limits limits;
     core_counters counters;
     std::atomic<uint32_t> app_pending{0};
-    uring::request_dispatcher dispatcher{routes(), nullptr, &app_pending, 0, nullptr, nullptr};
+    dispatch::request_dispatcher dispatcher{routes(), nullptr, &app_pending, 0, nullptr, nullptr};
     http1_connection conn;
     send_batch batch;
     uint32_t now = 1000;

@@ -1,7 +1,7 @@
 // What release_request's unconditional detach costs per request: moving an app_request
 // (a typical GET) into a Request object's storage and destroying it there, and the
 // larger object allocation (PyObject_Malloc of the old and the new request_object size).
-#include "http/app_request.hpp"
+#include "dispatch/app_request.hpp"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -1,7 +1,7 @@
-// Micro-benchmarks for http/router: lookups in a 100-route table (static, one-param,
+// Micro-benchmarks for dispatch/router: lookups in a 100-route table (static, one-param,
 // two-param, 404, 405, percent-encoded path), and the float/uuid/path converters.
+#include "dispatch/router.hpp"
 #include "http/parser.hpp"
-#include "http/router.hpp"
 
 #include <benchmark/benchmark.h>
 

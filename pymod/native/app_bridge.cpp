@@ -10,7 +10,7 @@
 #include "core/date_cache.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
-#include "http/access_log.hpp"
+#include "dispatch/access_log.hpp"
 #include "http/response_writer.hpp"
 #include "pymod/native/json_py.hpp"
 #include "pymod/native/request_object.hpp"

@@ -9,9 +9,9 @@
 #include <Python.h>
 
 #include "core/ring_fifo.hpp"
-#include "http/app_routes.hpp"
+#include "dispatch/app_routes.hpp"
 #include "http/problem.hpp"
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include <condition_variable>
 #include <mutex>

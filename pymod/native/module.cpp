@@ -5,7 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "core/log.hpp"
-#include "http/access_log.hpp"
+#include "dispatch/access_log.hpp"
 #include "http/char_classes.hpp"
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
@@ -19,9 +19,9 @@
 #include "pymod/native/tls_py.hpp"
 #include "pymod/native/websocket.hpp"
 #include "pymod/native/wsgi_call.hpp"
+#include "server/server.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
-#include "uring/server.hpp"
 
 #include <algorithm>
 #include <cerrno>

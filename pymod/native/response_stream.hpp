@@ -8,8 +8,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "http/app_request.hpp"
-#include "uring/reactor.hpp"
+#include "dispatch/app_request.hpp"
+#include "server/reactor.hpp"
 
 #include <atomic>
 #include <condition_variable>

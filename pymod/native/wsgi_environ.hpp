@@ -5,7 +5,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "http/app_request.hpp"
+#include "dispatch/app_request.hpp"
 
 namespace ringbolt::py {
 

@@ -25,8 +25,8 @@
 #include "core/clock.hpp"
 #include "http/http1_connection.hpp"
 
+#include "dispatch/dispatcher.hpp"
 #include "tests/fuzz/wire_responses.hpp"
-#include "uring/dispatcher.hpp"
 
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -311,7 +311,7 @@ struct fuzz_body final : body_stream {
     uint64_t unconsumed() const noexcept override { return pushed - taken; }
 };
 
-struct fuzz_bodies final : uring::body_stream_factory {
+struct fuzz_bodies final : dispatch::body_stream_factory {
     std::vector<std::shared_ptr<fuzz_body>> made;
     std::shared_ptr<body_stream> make_body_stream(uint32_t, uint32_t, uint64_t seq) override {
         auto b = std::make_shared<fuzz_body>();
@@ -325,7 +325,8 @@ struct fuzz_bodies final : uring::body_stream_factory {
 /// which responses answer HEAD or HTTP/1.0 requests, and which went to the app).
 class recording_dispatcher final : public dispatcher {
   public:
-    recording_dispatcher(uring::request_dispatcher& real, std::vector<seq_record>& seqs) : _real(real), _seqs(seqs) {}
+    recording_dispatcher(dispatch::request_dispatcher& real, std::vector<seq_record>& seqs)
+        : _real(real), _seqs(seqs) {}
     verdict on_request(protocol& conn, const request_event& ev, protocol_env& env,
                        std::shared_ptr<body_stream>& stream) override {
         if (_seqs.size() <= ev.seq) {
@@ -346,7 +347,7 @@ class recording_dispatcher final : public dispatcher {
     }
 
   private:
-    uring::request_dispatcher& _real;
+    dispatch::request_dispatcher& _real;
     std::vector<seq_record>& _seqs;
 };
 
@@ -431,7 +432,7 @@ class connection_run {
     std::string _fed;     ///< every byte given to the connection, in order
     std::string _pending; ///< what the new protocol was given at the switch
     fuzz_bodies _bodies;
-    uring::request_dispatcher _dispatcher{routes(), nullptr, &_app_pending, _app_limit, nullptr, &_bodies};
+    dispatch::request_dispatcher _dispatcher{routes(), nullptr, &_app_pending, _app_limit, nullptr, &_bodies};
     std::vector<seq_record> _seqs;
     recording_dispatcher _recorder{_dispatcher, _seqs};
     http1_connection _conn;

@@ -1,9 +1,9 @@
-// libFuzzer target for http/router and http/query: looks the input up as a path in a
+// libFuzzer target for dispatch/router and http/query: looks the input up as a path in a
 // fixed table of ~20 routes with several methods and checks the match invariants, then
 // runs the query splitter and both percent decoders over the same bytes.
+#include "dispatch/router.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
-#include "http/router.hpp"
 
 #include <cmath>
 #include <cstddef>

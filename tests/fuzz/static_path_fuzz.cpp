@@ -1,10 +1,10 @@
 // libFuzzer target for the static file server's parsers of untrusted input:
-// http/static_path (the traversal wall), http/byte_range, http/accept_encoding and
+// dispatch/static_path (the traversal wall), http/byte_range, http/accept_encoding and
 // http/http_date. Checks the invariants that make traversal impossible.
+#include "dispatch/static_path.hpp"
 #include "http/accept_encoding.hpp"
 #include "http/byte_range.hpp"
 #include "http/http_date.hpp"
-#include "http/static_path.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -4,7 +4,7 @@
 #include "http/http1_connection.hpp"
 #include "http/problem.hpp"
 
-#include "uring/dispatcher.hpp"
+#include "dispatch/dispatcher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -61,7 +61,7 @@ struct recording_body final : body_stream {
     uint64_t unconsumed() const noexcept override { return got.size() - taken; }
 };
 
-struct fake_streams final : uring::body_stream_factory {
+struct fake_streams final : dispatch::body_stream_factory {
     std::shared_ptr<recording_body> last;
     std::shared_ptr<body_stream> make_body_stream(uint32_t, uint32_t, uint64_t) override {
         last = std::make_shared<recording_body>();
@@ -74,7 +74,7 @@ struct fake_reactor {
     fake_streams streams;
     connection_limits limits;
     core_counters counters;
-    uring::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, &streams};
+    dispatch::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, &streams};
     std::vector<app_request>& batch = dispatcher.batch();
     http1_connection conn;
     uint32_t now = 100;

@@ -6,7 +6,6 @@
 // it was reached at.
 #include "uring/epoll_backend.hpp"
 #include "uring/listener.hpp"
-#include "uring/reactor.hpp"
 #include "uring/uring_backend.hpp"
 
 #include <gtest/gtest.h>
@@ -316,7 +315,7 @@ class DatagramTest : public ::testing::TestWithParam<backend_case> {
             _backend = std::make_unique<epoll_backend>();
         }
         _backend->counters = &_counters;
-        server_config cfg;
+        backend_config cfg;
         cfg.ring_entries = 256;
         cfg.buffer_count = 16;
         cfg.buffer_size = 4096;

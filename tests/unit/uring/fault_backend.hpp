@@ -51,11 +51,23 @@ class fault_backend final : public io_backend {
         : _inner(std::move(inner)), _control(std::move(control)),
           _rng(_control->seed * 1000003u + static_cast<uint64_t>(_control->backends.fetch_add(1))), _shim(*this) {}
 
-    result<void> setup(const server_config& config, int wake_fd) noexcept override {
+    result<void> setup(const backend_config& config, int wake_fd) noexcept override {
         _inner->counters = counters;
         return _inner->setup(config, wake_fd);
     }
     void arm_accept(int listen_fd) noexcept override { _inner->arm_accept(listen_fd); }
+    long recv_now(int fd, void* buf, size_t len, int flags) noexcept override {
+        return _inner->recv_now(fd, buf, len, flags);
+    }
+    short poll_now(int fd, short events) noexcept override { return _inner->poll_now(fd, events); }
+    long send_file(int fd, int file_fd, int64_t* offset, size_t len) noexcept override {
+        return _inner->send_file(fd, file_fd, offset, len);
+    }
+    void shutdown_socket(int fd, int how) noexcept override { _inner->shutdown_socket(fd, how); }
+    int unacked_bytes(int fd) noexcept override { return _inner->unacked_bytes(fd); }
+    void accept_queued(int listen_fd, unsigned max, io_events& events) noexcept override {
+        _inner->accept_queued(listen_fd, max, events);
+    }
     void cancel_accept(int listen_fd) noexcept override { _inner->cancel_accept(listen_fd); }
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override { _inner->arm_recv(fd, slot, gen); }
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override {

@@ -2,7 +2,6 @@
 // queued in one turn than the SQ holds, and a ring that refuses submissions (a submit
 // from a thread other than the SINGLE_ISSUER owner gets EEXIST), where operations must
 // wait in order for the next wait() instead of crashing on a null SQE.
-#include "uring/reactor.hpp"
 #include "uring/ring.hpp"
 #include "uring/uring_backend.hpp"
 
@@ -53,7 +52,7 @@ class BackendTest : public ::testing::Test {
     void SetUp() override {
         _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         ASSERT_GE(_wake_fd, 0);
-        server_config cfg;
+        backend_config cfg;
         cfg.ring_entries = ring_entries;
         cfg.buffer_count = 16;
         cfg.buffer_size = 4096;

@@ -4,8 +4,8 @@
 // close handshake, failures with their codes, pings, drain and read backpressure.
 #include "ws/connection.hpp"
 
+#include "dispatch/dispatcher.hpp"
 #include "http/http1_connection.hpp"
-#include "uring/dispatcher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -135,7 +135,7 @@ struct fake_reactor {
     http::app_routes routes;
     http::connection_limits limits;
     core_counters counters;
-    uring::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, nullptr};
+    dispatch::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, nullptr};
     std::unique_ptr<http::protocol> conn = std::make_unique<http::http1_connection>();
     std::shared_ptr<recording_channel> chan = std::make_shared<recording_channel>();
     uint32_t now = 100;

@@ -1,6 +1,6 @@
 // Access-log formatting: the format is compiled once into literal runs and atoms; a
 // line is built on the caller's stack and handed to the log queue.
-#include "http/access_log.hpp"
+#include "dispatch/access_log.hpp"
 
 #include "core/clock.hpp"
 #include "core/log.hpp"

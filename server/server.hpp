@@ -4,7 +4,7 @@
 #pragma once
 
 #include "core/result.hpp"
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include <atomic>
 #include <condition_variable>

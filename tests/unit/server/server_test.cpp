@@ -2,8 +2,8 @@
 // 127.0.0.1, native routes, and a C++ application that answers inline or from another
 // thread (the handler-threads path). Under `make tsan` this is what checks the inbox,
 // the wake-ups and the drain for data races.
+#include "server/server.hpp"
 #include "test_server.hpp"
-#include "uring/server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Static path sanitizing: percent-decoding per segment and the refusal rules.
-#include "http/static_path.hpp"
+#include "dispatch/static_path.hpp"
 
 #include "http/char_classes.hpp"
 

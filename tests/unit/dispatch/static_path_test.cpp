@@ -1,10 +1,10 @@
-// Tests for http/static_path (the traversal wall), http/byte_range (Range), http/
+// Tests for dispatch/static_path (the traversal wall), http/byte_range (Range), http/
 // accept_encoding (q-values), http/http_date and http/mime_types: tables of cases.
+#include "dispatch/static_path.hpp"
 #include "http/accept_encoding.hpp"
 #include "http/byte_range.hpp"
 #include "http/http_date.hpp"
 #include "http/mime_types.hpp"
-#include "http/static_path.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>

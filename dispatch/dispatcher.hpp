@@ -6,15 +6,15 @@
 
 #include "core/counters.hpp"
 #include "core/histogram.hpp"
-#include "http/app_request.hpp"
-#include "http/app_routes.hpp"
+#include "dispatch/app_request.hpp"
+#include "dispatch/app_routes.hpp"
 #include "http/protocol.hpp"
 
 #include <atomic>
 #include <memory>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::dispatch {
 
 /// Makes the application's receiving end of a streamed request body.
 class body_stream_factory {
@@ -60,4 +60,4 @@ class request_dispatcher final : public http::dispatcher {
     std::unique_ptr<http::response_features> _stored_features;
 };
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::dispatch

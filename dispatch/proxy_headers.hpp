@@ -4,7 +4,7 @@
 // are ignored: a client cannot claim an address by sending the header itself.
 #pragma once
 
-#include "http/app_request.hpp"
+#include "dispatch/app_request.hpp"
 #include "http/parser.hpp"
 
 #include <cstdint>

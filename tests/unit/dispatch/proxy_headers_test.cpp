@@ -1,5 +1,5 @@
 // Proxy headers: which peers are trusted, and what their forwarding headers say.
-#include "http/proxy_headers.hpp"
+#include "dispatch/proxy_headers.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,15 +1,13 @@
 // The reactor's clock and its sweep as each second begins: the deadlines (keep-alive,
 // header, body, TLS handshake, linger, drain), the write timeout, and the probe of recvs
 // that stay silent. Split from reactor.cpp by concern; the same class.
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include "core/log.hpp"
 
 #include <algorithm>
-#include <linux/sockios.h>
 #include <malloc.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 namespace ringbolt::uring {
@@ -21,7 +19,7 @@ constexpr uint64_t trim_after_bytes = 64u << 20; ///< output freed before the ti
 // Whether the kernel holds input for the connection (MSG_PEEK: nothing is consumed).
 bool reactor::bytes_waiting(const conn_slot& s) const noexcept {
     char c;
-    return ::recv(s.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return _backend->recv_now(s.fd, &c, 1, MSG_PEEK) > 0;
 }
 
 void reactor::read_clock() noexcept {
@@ -55,8 +53,7 @@ void reactor::catch_up_clock() noexcept {
 // fewer than at the last look is progress. It looks only at sends still in flight at a
 // sweep, i.e. slow clients, one ioctl a second each.
 bool reactor::write_stalled(conn_slot& s) noexcept {
-    int unacked = 0;
-    if (::ioctl(s.fd, SIOCOUTQ, &unacked) == 0) {
+    if (int unacked = _backend->unacked_bytes(s.fd); unacked >= 0) {
         if (s.unacked_seen >= 0 && unacked < s.unacked_seen) {
             s.send_since = _now_s; // the client took bytes since the last look
         }
@@ -168,8 +165,7 @@ void reactor::probe_recv(conn_slot& s, uint32_t slot) noexcept {
     if (_now_s < s.probe_at) {
         return;
     }
-    pollfd p{s.fd, POLLIN | POLLRDHUP, 0};
-    if (::poll(&p, 1, 0) <= 0 || p.revents == 0) {
+    if (_backend->poll_now(s.fd, POLLIN | POLLRDHUP) == 0) {
         s.probe_suspect = false;
         s.probe_at = _now_s + std::max(stall_probe_s, _now_s - s.last_in);
         return;

@@ -3,7 +3,7 @@
 // thread). Process-wide: configured once before the server starts.
 #pragma once
 
-#include "http/app_request.hpp"
+#include "dispatch/app_request.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -1,15 +1,15 @@
 // Static file answers: open beneath the root, stat, validators, conditionals (RFC 9110
 // §13), ranges (§14), precompressed siblings, and the answer's head fields.
-#include "http/static_files.hpp"
+#include "dispatch/static_files.hpp"
 
 #include "core/date_cache.hpp"
 #include "core/log.hpp"
+#include "dispatch/static_path.hpp"
 #include "http/accept_encoding.hpp"
 #include "http/byte_range.hpp"
 #include "http/http_date.hpp"
 #include "http/mime_types.hpp"
 #include "http/problem.hpp"
-#include "http/static_path.hpp"
 
 #include <algorithm>
 #include <atomic>

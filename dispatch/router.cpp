@@ -12,7 +12,7 @@
 // its segment on, slashes included, when that is not empty and its escapes are well formed.
 // Path segments are percent-decoded before comparison; static pattern segments are not
 // (they are written decoded: "/café", not "/caf%C3%A9").
-#include "http/router.hpp"
+#include "dispatch/router.hpp"
 
 #include "http/method_names.hpp"
 #include "http/parser.hpp"

@@ -3,10 +3,10 @@
 // whatever the number of connections and the order the requests arrive in. The reactor
 // runs hosted turns (what the event loop calls) on the fake backend, whose buffer ring
 // serves recvs still armed before recvs armed again, as the kernel's does.
+#include "server/reactor.hpp"
+#include "server/server.hpp"
 #include "test_server.hpp"
 #include "uring/fake_backend.hpp"
-#include "uring/reactor.hpp"
-#include "uring/server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "http/proxy_headers.hpp"
+#include "dispatch/proxy_headers.hpp"
 
 #include <arpa/inet.h>
 #include <charconv>

@@ -3,10 +3,10 @@
 // Built once before the reactors start; read-only (shared) afterwards.
 #pragma once
 
-#include "http/proxy_headers.hpp"
+#include "dispatch/proxy_headers.hpp"
+#include "dispatch/router.hpp"
+#include "dispatch/static_files.hpp"
 #include "http/response_features.hpp"
-#include "http/router.hpp"
-#include "http/static_files.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -3,9 +3,9 @@
 // client that reads Content-Length-framed responses.
 #pragma once
 
-#include "fault_backend.hpp"
 #include "http/response_writer.hpp"
-#include "uring/server.hpp"
+#include "server/server.hpp"
+#include "tests/unit/uring/fault_backend.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,39 +1,21 @@
-// What crosses from a reactor to the application (Python) and back: a request copied
-// out of the receive buffers into one owned string with offsets into it, and the
-// response as messages (head, body pieces, end) that the reactor frames. Copying here is what lets receive buffers go
-// back to the ring as soon as they are parsed.
+// What crosses between a protocol and the application, both ways, as the protocols
+// see it: the client's address, a streamed request body's receiving end, and the
+// response as messages (head, body pieces, end) that the protocol frames. The request
+// record the dispatcher builds for the application is dispatch/app_request.hpp.
 #pragma once
 
 #include "http/output_queue.hpp"
 #include "http/response_framer.hpp"
-#include "http/router.hpp"
 #include "http/tls_info.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ringbolt::http {
 
 class protocol_upgrade; // http/protocol.hpp
-
-/// Spare capacity after app_request::data so a JSON parser (simdjson) can read the
-/// body in place, without copying it into a padded buffer.
-inline constexpr size_t app_request_padding = 64;
-
-struct span32 {
-    uint32_t off = 0;
-    uint32_t len = 0;
-    std::string_view in(const std::string& s) const noexcept { return {s.data() + off, len}; }
-};
-
-struct app_param {
-    param_type type;
-    span32 raw;
-    int64_t int_value;
-};
 
 struct peer_address {
     uint8_t family = 0; ///< AF_INET / AF_INET6 (0: unknown)
@@ -77,35 +59,6 @@ inline bool body_credit_due(bool first_read, uint64_t untaken_before, uint64_t u
                             uint64_t window) noexcept {
     return first_read || (untaken_before >= window / 2 && untaken_after < window / 2);
 }
-
-struct app_request {
-    // Where the response goes.
-    uint32_t conn_slot = 0;
-    uint32_t conn_gen = 0;
-    uint64_t seq = 0;
-    uint32_t handler = 0;  ///< index of the application's handler
-    uint32_t route_id = 0; ///< router id (metrics label)
-    uint64_t start_ns = 0; ///< when the request was complete (0: not timed)
-
-    std::string data; ///< request head bytes, then the (decoded) body
-    span32 method, target, path, query, body;
-    uint16_t method_id = 0;
-    uint8_t version_minor = 1;
-    bool keep_alive = true;
-    bool head_request = false;
-    bool websocket = false;      ///< a valid WebSocket opening handshake (RFC 6455 §4.2.1) for a route that takes them
-    std::vector<span32> headers; ///< name, value, name, value, ...
-    std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
-    std::shared_ptr<body_stream> watch;         ///< fails (disconnect) when the client leaves first; else null
-    uint8_t num_params = 0;
-    app_param params[max_route_params];
-    peer_address peer;     ///< the client: the connection's peer, or what a trusted proxy says
-    bool https = false;    ///< a trusted proxy says the original request was https
-    span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
-    span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
-    /// The connection's TLS facts, shared by its requests (null: plain TCP).
-    tls_ref tls;
-};
 
 /// Told when a streamed response's connection goes away, and (as a send_credit) how
 /// many of its body bytes reached the kernel. Implemented by the producer's side.

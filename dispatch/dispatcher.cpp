@@ -1,9 +1,9 @@
 // Routing and native answers for one request; the hand-off copies head and body into
 // one owned app_request so receive buffers go back to the ring at once.
-#include "uring/dispatcher.hpp"
+#include "dispatch/dispatcher.hpp"
 
 #include "core/clock.hpp"
-#include "http/access_log.hpp"
+#include "dispatch/access_log.hpp"
 #include "http/method_names.hpp"
 #include "http/problem.hpp"
 #include "http/response_features.hpp"
@@ -13,7 +13,7 @@
 #include <string>
 #include <strings.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::dispatch {
 
 namespace {
 
@@ -142,21 +142,9 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         ws::opening_check hs = ws::check_opening(head);
         if (hs.status == ws::opening_status::valid && !ev.body_follows && ev.body.empty()) {
             websocket = true;
-        } else if (hs.status == ws::opening_status::bad_version) {
-            std::string fields(http::problem_content_type);
-            fields.append("Sec-WebSocket-Version: 13\r\n");
-            conn.respond(ev.seq, ev.ctx, 426, fields, hs.problem, env);
-            log_answer(ev, 426, hs.problem.size(), request_id);
-            return verdict::answered;
-        } else if (hs.status == ws::opening_status::bad_request) {
-            conn.respond(ev.seq, ev.ctx, 400, http::problem_content_type, hs.problem, env);
-            log_answer(ev, 400, hs.problem.size(), request_id);
-            return verdict::answered;
-        } else if (target.websocket_only) {
-            std::string fields(http::problem_content_type);
-            fields.append("Upgrade: websocket\r\nConnection: Upgrade\r\n");
-            conn.respond(ev.seq, ev.ctx, 426, fields, http::problem_websocket_only, env);
-            log_answer(ev, 426, http::problem_websocket_only.size(), request_id);
+        } else if (ws::opening_refusal r = ws::refusal_of(hs, target.websocket_only); r.status != 0) {
+            conn.respond(ev.seq, ev.ctx, r.status, r.fields, r.body, env);
+            log_answer(ev, r.status, r.body.size(), request_id);
             return verdict::answered;
         }
     }
@@ -264,4 +252,4 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     return verdict::to_app;
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::dispatch

@@ -1,5 +1,5 @@
 // Reactor threads, their listeners, start-up and shutdown.
-#include "uring/server.hpp"
+#include "server/server.hpp"
 
 #include <malloc.h>
 

@@ -9,13 +9,15 @@
 #include "core/date_cache.hpp"
 #include "core/log_throttle.hpp"
 #include "core/result.hpp"
-#include "http/app_request.hpp"
-#include "http/app_routes.hpp"
+#include "dispatch/app_request.hpp"
+#include "dispatch/app_routes.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "http/http1_connection.hpp"
+#include "server/app_handler.hpp"
+#include "server/server_config.hpp"
+#include "transport/transport.hpp"
 #include "uring/backend.hpp"
-#include "uring/dispatcher.hpp"
 #include "uring/ring.hpp"
-#include "uring/transport.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -30,126 +32,10 @@
 
 namespace ringbolt::uring {
 
-struct server_config {
-    std::string host = "127.0.0.1";
-    uint16_t port = 8000;
-    unsigned threads = 0; ///< 0: one per CPU available to the process
-    http::connection_limits limits;
-    uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
-    uint32_t write_timeout_s = 30;    ///< output may wait this long without progress (reactor::write_stalled)
-    /// After a final response the connection lingers, reading and discarding what the
-    /// client still sends (a refused upload), until the client's FIN, `linger_s` without
-    /// a byte, or `linger_max_s` in all (2 s while draining), as nginx's lingering_timeout
-    /// and lingering_time: a client that sends its whole body before reading (most do)
-    /// gets to read the answer instead of a reset.
-    uint32_t linger_s = 2;
-    uint32_t linger_max_s = 30;
-    unsigned ring_entries = 1024;
-    unsigned buffer_count = 1024; ///< per core, power of two
-    unsigned buffer_size = 4096;
-    int backlog = 4096;
-    bool pin_threads = true;
-    /// Reactor threads under SCHED_BATCH: a reactor's wake-up (a request arrived, an
-    /// answer is ready) does not preempt the thread on its CPU, typically the asyncio
-    /// loop thread holding the GIL the reactor would wait for; it runs when that thread
-    /// blocks or its slice ends, and handles what arrived meanwhile in one turn. Python's
-    /// options resolve "auto" (App._build, docs/cli.md).
-    bool batch_scheduling = false;
-    uint32_t max_connections = 1u << 20; ///< per core
-    /// The application's event loop runs on the reactor's own thread (app_handler::
-    /// host_loop): no hand-off between threads for async handlers. Only with one reactor
-    /// (the server turns it off otherwise). The ring is then shared with a stand-in thread
-    /// that serves the connections while the loop is blocked (an async handler that does
-    /// not yield), so it is set up without SINGLE_ISSUER (setup_ring's `shared`).
-    bool host_loop = false;
-    /// Inherited listening sockets (a supervisor bound them; several worker processes
-    /// share them, so a worker that exits never closes a listener). Reactor i uses
-    /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
-    std::vector<int> listen_fds;
-    int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
-    std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
-    uint32_t limit_connections = 0;     ///< per reactor (its _live), 0 = none: accepting pauses at the cap
-    uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
-    size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
-    http::server_fields fields;         ///< Server/Date/extra fields added to every response
-    /// Makes each connection's transport (TLS); null: plain TCP.
-    std::shared_ptr<transport_factory> transports;
-    /// --http: HTTP/1.1 and HTTP/2 (h2c by prior knowledge and Upgrade, h2 by ALPN), one
-    /// of them only. Consulted where a connection's protocol is chosen (the HTTP/2
-    /// starter, protocol_env::http1); TLS's ALPN offer follows it (tls::options::alpn).
-    http::http_versions http = http::http_versions::both;
-    /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
-    /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).
-    std::function<std::unique_ptr<io_backend>(std::unique_ptr<io_backend>)> wrap_backend;
-};
+/// The client's address (and TLS facts) of connection `fd`, as the protocols see it.
+http::peer_address peer_of(int fd, const transport* tls) noexcept;
 
-/// Where an offloading application delivers response messages (thread-safe). An
-/// application must stop calling deliver() (join its threads) before the server is
-/// destroyed; it may keep calling it after the reactors have exited (messages are then
-/// dropped, and streams told they are closed).
-class response_sink {
-  public:
-    virtual ~response_sink() = default;
-    virtual void deliver(std::vector<http::app_response>& responses) noexcept = 0;
-    /// deliver(), from the thread that hosts the event loop of this sink's reactor
-    /// (server_config::host_loop), outside its turns: the messages go out at once, with no
-    /// wake-up. False (nothing taken) where that cannot be done: use deliver().
-    virtual bool deliver_here(std::vector<http::app_response>& responses) noexcept {
-        (void)responses;
-        return false;
-    }
-};
-
-/// The application side of a reactor (Python lives behind this).
-class app_handler {
-  public:
-    virtual ~app_handler() = default;
-    /// True: requests go to submit() and answers come back later through the sink
-    /// (handlers run on other threads and may block). False: handle_batch() inline.
-    virtual bool offloads() const noexcept { return false; }
-    /// Take the requests of one loop turn (moved out of `batch`); answer via `sink`.
-    virtual void submit(unsigned reactor_index, std::vector<http::app_request>& batch, response_sink& sink) noexcept {
-        (void)reactor_index;
-        (void)batch;
-        (void)sink;
-    }
-    /// Run the application on the requests gathered in one loop turn; append the
-    /// response messages it has at once (a whole response per request in the common
-    /// case), and send the rest later through `later` (async handlers, streamed bodies).
-    /// Called on reactor thread `reactor_index`. Returns the nanoseconds spent waiting
-    /// for the application's lock (the GIL).
-    virtual uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
-                                  std::vector<http::app_response>& responses, response_sink& later) noexcept = 0;
-    /// The receiving end of a request body streamed to the application (requests of
-    /// routes with streams_body); messages about it (credit) go through `sink`.
-    virtual std::shared_ptr<http::body_stream> make_body_stream(response_sink& sink, uint32_t slot, uint32_t gen,
-                                                                uint64_t seq) noexcept {
-        (void)sink;
-        (void)slot;
-        (void)gen;
-        (void)seq;
-        return nullptr;
-    }
-    /// The reactor thread starts its loop (once, before the first turn): from now on
-    /// wake-ups it owes other threads wait for end_of_turn.
-    virtual void begin_turns() noexcept {}
-    /// The reactor finished a turn and is about to wait for the kernel: wake-ups it
-    /// owes other threads go out now, once for the whole turn.
-    virtual void end_of_turn() noexcept {}
-    /// The reactor thread is about to exit: release per-thread state.
-    virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
-    /// server_config::host_loop: run the application's event loop on this (the
-    /// reactor's) thread, calling `r.hosted_turn()` whenever `r.poll_fd()` is readable and
-    /// at least 4 times a second, until it returns 0. False: not hosted (no event loop),
-    /// the reactor runs its own turns. While a hosted reactor's stand-in serves it (the loop
-    /// is blocked) its handle_batch calls come from that thread, as `reactor_index + 1`.
-    virtual bool host_loop(class reactor& r) noexcept {
-        (void)r;
-        return false;
-    }
-};
-
-class reactor final : private io_events, private body_stream_factory, public response_sink {
+class reactor final : private io_events, private dispatch::body_stream_factory, public response_sink {
   public:
     reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
             int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
@@ -194,6 +80,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     enum class send_state : uint8_t { idle, sending, waiting_room };
 
     static constexpr size_t max_iov = 8;
+    static constexpr uint32_t fresh_grace_s = 1; ///< drain: time for a new connection's first request
     /// rearm_after_pause reads what came during a pause in chunks of this size, and at
     /// most this much before it arms a recv for the rest (one resume cannot hog the loop).
     static constexpr size_t rearm_read_chunk = 64 * 1024;
@@ -332,7 +219,7 @@ class reactor final : private io_events, private body_stream_factory, public res
     core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<latency_histogram[]> _route_latency;
-    request_dispatcher _dispatcher;              ///< after _route_latency: built from it
+    dispatch::request_dispatcher _dispatcher;    ///< after _route_latency: built from it
     std::unique_ptr<http::protocol_upgrade> _h2; ///< makes HTTP/2 connections (null: HTTP/2 off)
     // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
     bool _http1 = _config.http != http::http_versions::http2;

@@ -2,7 +2,7 @@
 // queued and dispatches every completion), then the application runs on the turn's
 // batch, then one send is queued per connection with output (its queued segments as
 // one iovec send, or a file range with sendfile()).
-#include "uring/reactor.hpp"
+#include "server/reactor.hpp"
 
 #include "core/cpu.hpp"
 #include "core/log.hpp"
@@ -19,10 +19,8 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -32,32 +30,8 @@ namespace ringbolt::uring {
 namespace {
 constexpr size_t max_send_bytes = 4u << 20;      ///< per send: large queues go out in pieces
 constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection before yielding
-constexpr uint32_t fresh_grace_s = 1;            ///< drain: time for a new connection's first request
 
-// accept(2) errors that the next queued connection is not expected to repeat: the
-// failed one was taken off the queue (aborted, or a network error passed on, as the
-// man page lists for TCP). Anything else, above all EMFILE/ENFILE/ENOMEM/ENOBUFS, would
-// fail again at once while connections are queued.
-bool accept_error_is_transient(int err) noexcept {
-    switch (err) {
-    case ECONNABORTED:
-    case EINTR:
-    case EAGAIN:
-    case EPERM: // a firewall rule refused this connection
-    case EPROTO:
-    case ENOPROTOOPT:
-    case ENETDOWN:
-    case ENETUNREACH:
-    case EHOSTDOWN:
-    case EHOSTUNREACH:
-    case ENONET:
-    case EOPNOTSUPP:
-    case ETIMEDOUT:
-        return true;
-    default:
-        return false;
-    }
-}
+} // namespace
 
 http::peer_address peer_of(int fd, const transport* tls) noexcept {
     http::peer_address peer;
@@ -82,8 +56,6 @@ http::peer_address peer_of(int fd, const transport* tls) noexcept {
     }
     return peer;
 }
-
-} // namespace
 
 reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
                  int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
@@ -151,7 +123,7 @@ result<void> reactor::setup() noexcept {
     if (_wake_fd < 0) {
         return {errc::system, errno};
     }
-    RB_TRY(_backend->setup(_config, _wake_fd));
+    RB_TRY(_backend->setup(backend_config_of(_config), _wake_fd));
     read_clock();
     _last_tick = _now_s;
     return {};
@@ -237,270 +209,6 @@ bool reactor::turn(unsigned wait_ms) noexcept {
     return true;
 }
 
-int reactor::hosted_turn() noexcept {
-    _loop_beat_ns.store(monotonic_ns(), std::memory_order_relaxed);
-    std::unique_lock<std::mutex> lock(_turn_mutex, std::try_to_lock);
-    if (!lock.owns_lock()) {
-        // The stand-in serves the connections (the loop was blocked): it hands back at the
-        // end of its current wait, which this cuts short.
-        _ring_wanted.store(true, std::memory_order_release);
-        wake();
-        lock.lock();
-        _ring_wanted.store(false, std::memory_order_relaxed);
-    }
-    if (_done) {
-        return 0;
-    }
-    _host_in_turn = true;
-    bool more = turn(0);
-    _host_in_turn = false;
-    if (!more) {
-        _done = true;
-        return 0;
-    }
-    flush_dirty(); // the loop waits next: what this turn queued goes to the kernel now
-    _app.end_of_turn();
-    return _backend->submit() ? 2 : 1;
-}
-
-bool reactor::deliver_here(std::vector<http::app_response>& responses) noexcept {
-    if (!_config.host_loop || !pthread_equal(pthread_self(), _host_thread) || _host_in_turn) {
-        return false;
-    }
-    std::unique_lock<std::mutex> lock(_turn_mutex, std::try_to_lock);
-    if (!lock.owns_lock() || _done) {
-        return false; // the stand-in serves the connections: through the inbox
-    }
-    catch_up_clock(); // the loop may have run (or been blocked) for a while since its last turn
-    drain_inbox();    // what came before (another thread's, or the stand-in's time) goes first
-    deliver_responses(responses);
-    responses.clear();
-    flush_dirty();
-    _app.end_of_turn();
-    if (_backend->submit()) {
-        wake(); // completions known already (epoll's sends): the loop turns for them next
-    }
-    return true;
-}
-
-void reactor::stop_standin() noexcept {
-    {
-        std::lock_guard<std::mutex> lock(_standin_mutex);
-        _standin_exit = true;
-    }
-    _standin_cv.notify_all();
-    if (_wake_fd >= 0) {
-        wake(); // a stand-in serving the connections returns from its wait
-    }
-    if (_standin.joinable()) {
-        _standin.join();
-    }
-}
-
-void reactor::wake() noexcept {
-    uint64_t one = 1;
-    ssize_t ignored = ::write(_wake_fd, &one, sizeof(one));
-    (void)ignored;
-}
-
-// The stand-in of a hosted reactor: it looks 10 times a second whether the loop still
-// turns, and serves the connections while it does not (an async handler blocks it), so
-// that sync routes are answered and async requests are read and queued for the loop.
-void reactor::standin_main() noexcept {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    name_current_thread("rb-standin-", _index);
-    bool began = false;
-    std::unique_lock<std::mutex> lock(_standin_mutex);
-    while (!_standin_exit) {
-        _standin_cv.wait_for(lock, std::chrono::milliseconds(100));
-        if (_standin_exit) {
-            break;
-        }
-        if (!_hosting.load(std::memory_order_acquire) ||
-            monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns) {
-            continue;
-        }
-        lock.unlock();
-        if (!began) {
-            _app.begin_turns();
-            began = true;
-        }
-        serve_while_loop_blocked();
-        lock.lock();
-    }
-    lock.unlock();
-    if (began) {
-        _app.on_reactor_exit(_index + 1);
-    }
-}
-
-void reactor::serve_while_loop_blocked() noexcept {
-    std::unique_lock<std::mutex> turns(_turn_mutex, std::try_to_lock);
-    uint64_t since = _loop_beat_ns.load(std::memory_order_relaxed);
-    // Held: a turn is running, so the loop is not what blocks (a sync handler may: it
-    // holds its reactor whoever runs it).
-    if (!turns.owns_lock() || _done || monotonic_ns() - since < standin_after_ns) {
-        return;
-    }
-    _counters.loop_stalls.add();
-    log(log_level::warning,
-        "reactor %u: the event loop has not turned for %.1f s; a stand-in thread serves its connections until it "
-        "does",
-        _index, static_cast<double>(monotonic_ns() - since) / 1e9);
-    _app_slot = _index + 1;
-    while (!_ring_wanted.load(std::memory_order_acquire)) {
-        {
-            std::lock_guard<std::mutex> lock(_standin_mutex);
-            if (_standin_exit) {
-                break;
-            }
-        }
-        if (!turn(100)) {
-            _done = true;
-            break;
-        }
-    }
-    flush_dirty();
-    _app.end_of_turn();
-    _backend->submit();
-    _app_slot = _index;
-    if (_ring_wanted.load(std::memory_order_relaxed)) {
-        log(log_level::info, "reactor %u: the event loop turns again and serves its connections", _index);
-    }
-}
-
-void reactor::update_accepting() noexcept {
-    if (_draining) {
-        return; // the drain owns the listener: begin_drain / on_accept_end sweep and close it
-    }
-    bool was_held = _accept_hold.any();
-    if (_config.limit_connections != 0) {
-        // Backpressure: at the connection cap stop accepting (the kernel's backlog holds
-        // new clients); resume once below it.
-        _accept_hold.at_connection_cap = _live >= _config.limit_connections;
-    }
-    if (_accept_hold.any()) {
-        if (!was_held && _accept_armed) {
-            _backend->cancel_accept(_listen_fd); // its on_accept_end comes back here
-        }
-    } else if (!_accept_armed) {
-        _backend->arm_accept(_listen_fd);
-        _accept_armed = true;
-    }
-}
-
-// Draining: the accept request is gone. Connections already queued on the listener
-// (possibly after a wake-up that the cancelled request consumed: accept polls are
-// exclusive, so no other worker was woken for them) are taken and served with
-// Connection: close instead of being stranded or reset.
-void reactor::sweep_accept_queue() noexcept {
-    int flags = fcntl(_listen_fd, F_GETFL);
-    if (flags >= 0 && !(flags & O_NONBLOCK)) {
-        fcntl(_listen_fd, F_SETFL, flags | O_NONBLOCK);
-    }
-    for (int k = 0; k < 4096; ++k) {
-        int fd = accept4(_listen_fd, nullptr, nullptr, io_backend::accepted_socket_flags);
-        if (fd < 0) {
-            break;
-        }
-        on_accept(fd);
-    }
-    if (flags >= 0 && !(flags & O_NONBLOCK)) {
-        fcntl(_listen_fd, F_SETFL, flags); // the listener may be shared with other workers
-    }
-}
-
-void reactor::on_accept_end(int res) noexcept {
-    _accept_armed = false;
-    if (_draining) {
-        if (_listen_fd >= 0) {
-            sweep_accept_queue();
-            _backend->forget(_listen_fd);
-            ::close(_listen_fd);
-            _listen_fd = -1;
-        }
-        return;
-    }
-    if (res != -ECANCELED) {
-        // Out of descriptors or memory the failed connection stays queued, so arming again
-        // at once fails again at once: a spin, and a log line each time. Back off until
-        // the tick; a transient error (the connection is gone) re-arms now.
-        bool transient = accept_error_is_transient(-res);
-        if (!transient) {
-            _accept_hold.backing_off = true;
-        }
-        uint64_t held_back = 0;
-        log_throttle& throttle = transient ? _accept_transient_log : _accept_backoff_log;
-        if (throttle.admit(_now_s, held_back)) {
-            const char* action =
-                transient ? "re-arming" : "pausing accept, retrying when a connection closes and every second";
-            if (held_back == 0) {
-                log(log_level::warning, "reactor %u: accept: %s (%s)", _index, std::strerror(-res), action);
-            } else {
-                log(log_level::warning, "reactor %u: accept: %s (%s; %llu more accept error(s) since the last report)",
-                    _index, std::strerror(-res), action, static_cast<unsigned long long>(held_back));
-            }
-        }
-    }
-    update_accepting();
-}
-
-void reactor::on_accept(int fd) noexcept {
-    if (_live >= _config.max_connections) [[unlikely]] {
-        ::close(fd);
-        return;
-    }
-    std::unique_ptr<transport> own_tp;
-    if (_config.transports) [[unlikely]] {
-        own_tp = _config.transports->make(_counters, _now_s);
-        if (!own_tp) {
-            ::close(fd); // out of memory for the TLS state
-            return;
-        }
-    }
-    uint32_t slot;
-    if (!_free_slots.empty()) {
-        slot = _free_slots.back();
-        _free_slots.pop_back();
-    } else {
-        slot = static_cast<uint32_t>(_slots.size());
-        if (slot >= max_slots) {
-            ::close(fd);
-            return;
-        }
-        _slots.emplace_back();
-    }
-    conn_slot& s = _slots[slot];
-    s.fd = fd;
-    s.state = slot_state::open;
-    s.recv = recv_state::idle;
-    s.send = send_state::idle;
-    s.paused = false;
-    s.peer_eof = false;
-    s.dirty = false;
-    s.own_tp = std::move(own_tp);
-    s.tp = s.own_tp ? s.own_tp.get() : &plain_transport::instance();
-    s.alpn_seen = false;
-    if (s.parked_http1) {
-        s.proto = std::move(s.parked_http1); // the last connection switched protocols
-    } else if (!s.proto) {
-        s.proto = std::make_unique<http::http1_connection>(); // kept with the slot, reused
-    }
-    http::peer_address peer = peer_of(fd, s.own_tp.get());
-    s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
-    ++_live;
-    _counters.connections_accepted.add();
-    _counters.connections_open.set(_live);
-    RB_PROBE2(accept, slot, fd);
-    if (_draining) [[unlikely]] {
-        s.proto->begin_drain(_now_s, fresh_grace_s); // its first request is answered with Connection: close
-    }
-    arm_recv(s, slot);
-    update_accepting();
-}
-
 reactor::conn_slot* reactor::live_slot(uint32_t slot, uint16_t gen) noexcept {
     if (slot >= _slots.size()) [[unlikely]] {
         return nullptr;
@@ -536,7 +244,7 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
     buf.resize(rearm_read_chunk);
     const uint16_t gen = s.gen;
     for (size_t total = 0; total < rearm_read_limit;) {
-        ssize_t n = ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        long n = _backend->recv_now(s.fd, buf.data(), buf.size(), 0);
         if (n > 0) {
             total += static_cast<size_t>(n);
             on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
@@ -546,10 +254,10 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
             }
             continue;
         }
-        if (n < 0 && errno == EINTR) {
+        if (n == -EINTR) {
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
             break;
         }
         on_recv_end(slot, gen, n == 0 ? recv_end::eof : recv_end::error);
@@ -733,17 +441,17 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
     size_t budget = file_bytes_per_turn;
     while (s.batch.is_file() && budget > 0) {
         const http::segment& f = s.batch.front();
-        off_t off = static_cast<off_t>(f.file_offset + f.done);
+        int64_t off = static_cast<int64_t>(f.file_offset + f.done);
         uint64_t left = f.length - f.done;
         size_t want = left < budget ? static_cast<size_t>(left) : budget;
-        ssize_t n = ::sendfile(s.fd, f.file->fd, &off, want);
+        long n = _backend->send_file(s.fd, f.file->fd, &off, want);
         if (n > 0) {
             _counters.bytes_out.add(static_cast<uint64_t>(n));
             s.batch.consume(static_cast<uint64_t>(n));
             budget -= static_cast<size_t>(n);
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
             break; // socket full: wait for room
         }
         // The peer is gone (EPIPE, ECONNRESET) or the file shrank under us (0 bytes
@@ -925,7 +633,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
         if (s.recv == recv_state::idle) {
             arm_recv(s, slot);
         }
-        ::shutdown(s.fd, SHUT_WR);
+        _backend->shutdown_socket(s.fd, SHUT_WR);
         s.state = slot_state::lingering;
         s.linger_until = _now_s + _config.linger_s; // deadlines: passed a second after (core/clock.hpp)
         s.linger_limit = _draining ? s.linger_until : _now_s + std::max(_config.linger_max_s, _config.linger_s);
@@ -936,7 +644,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     if (s.recv != recv_state::idle || s.send != send_state::idle) {
         // Wakes both a pending recv (EOF) and a stuck send or poll (EPIPE/HUP); the
         // cancel makes sure of the recv.
-        ::shutdown(s.fd, SHUT_RDWR);
+        _backend->shutdown_socket(s.fd, SHUT_RDWR);
         if (s.recv == recv_state::armed) {
             _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
             s.recv = recv_state::cancelling;

@@ -1,8 +1,8 @@
-// Tests for http/router: pattern forms and errors, static > int > float > uuid > str > path
+// Tests for dispatch/router: pattern forms and errors, static > int > float > uuid > str > path
 // priority with backtracking, int/float/uuid parsing limits, path parameters,
 // percent-decoded segments, HEAD -> GET, 405 masks.
+#include "dispatch/router.hpp"
 #include "http/parser.hpp"
-#include "http/router.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,64 @@
+// What the dispatcher hands to the application (Python): a request copied out of the
+// receive buffers into one owned string with offsets into it. Copying here is what
+// lets receive buffers go back to the ring as soon as they are parsed. What comes back
+// (app_response messages) is http/app_message.hpp, which the protocols frame.
+#pragma once
+
+#include "dispatch/router.hpp"
+#include "http/app_message.hpp"
+#include "http/tls_info.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringbolt::http {
+
+/// Spare capacity after app_request::data so a JSON parser (simdjson) can read the
+/// body in place, without copying it into a padded buffer.
+inline constexpr size_t app_request_padding = 64;
+
+struct span32 {
+    uint32_t off = 0;
+    uint32_t len = 0;
+    std::string_view in(const std::string& s) const noexcept { return {s.data() + off, len}; }
+};
+
+struct app_param {
+    param_type type;
+    span32 raw;
+    int64_t int_value;
+};
+
+struct app_request {
+    // Where the response goes.
+    uint32_t conn_slot = 0;
+    uint32_t conn_gen = 0;
+    uint64_t seq = 0;
+    uint32_t handler = 0;  ///< index of the application's handler
+    uint32_t route_id = 0; ///< router id (metrics label)
+    uint64_t start_ns = 0; ///< when the request was complete (0: not timed)
+
+    std::string data; ///< request head bytes, then the (decoded) body
+    span32 method, target, path, query, body;
+    uint16_t method_id = 0;
+    uint8_t version_minor = 1;
+    bool keep_alive = true;
+    bool head_request = false;
+    bool websocket = false;      ///< a valid WebSocket opening handshake (RFC 6455 §4.2.1) for a route that takes them
+    std::vector<span32> headers; ///< name, value, name, value, ...
+    std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
+    std::shared_ptr<body_stream> watch;         ///< fails (disconnect) when the client leaves first; else null
+    uint8_t num_params = 0;
+    app_param params[max_route_params];
+    peer_address peer;     ///< the client: the connection's peer, or what a trusted proxy says
+    bool https = false;    ///< a trusted proxy says the original request was https
+    span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
+    span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
+    /// The connection's TLS facts, shared by its requests (null: plain TCP).
+    tls_ref tls;
+};
+
+} // namespace ringbolt::http

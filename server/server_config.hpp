@@ -1,0 +1,76 @@
+// What a server is told at start-up: addresses, threads, limits, timeouts, the kernel
+// backend's sizes, the transports and HTTP versions. The composition root (server.cpp)
+// hands it to each reactor; read-only once the reactors run.
+#pragma once
+
+#include "http/protocol.hpp"
+#include "transport/transport.hpp"
+#include "uring/backend.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ringbolt::uring {
+
+struct server_config {
+    std::string host = "127.0.0.1";
+    uint16_t port = 8000;
+    unsigned threads = 0; ///< 0: one per CPU available to the process
+    http::connection_limits limits;
+    uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
+    uint32_t write_timeout_s = 30;    ///< output may wait this long without progress (reactor::write_stalled)
+    /// After a final response the connection lingers, reading and discarding what the
+    /// client still sends (a refused upload), until the client's FIN, `linger_s` without
+    /// a byte, or `linger_max_s` in all (2 s while draining), as nginx's lingering_timeout
+    /// and lingering_time: a client that sends its whole body before reading (most do)
+    /// gets to read the answer instead of a reset.
+    uint32_t linger_s = 2;
+    uint32_t linger_max_s = 30;
+    unsigned ring_entries = 1024;
+    unsigned buffer_count = 1024; ///< per core, power of two
+    unsigned buffer_size = 4096;
+    int backlog = 4096;
+    bool pin_threads = true;
+    /// Reactor threads under SCHED_BATCH: a reactor's wake-up (a request arrived, an
+    /// answer is ready) does not preempt the thread on its CPU, typically the asyncio
+    /// loop thread holding the GIL the reactor would wait for; it runs when that thread
+    /// blocks or its slice ends, and handles what arrived meanwhile in one turn. Python's
+    /// options resolve "auto" (App._build, docs/cli.md).
+    bool batch_scheduling = false;
+    uint32_t max_connections = 1u << 20; ///< per core
+    /// The application's event loop runs on the reactor's own thread (app_handler::
+    /// host_loop): no hand-off between threads for async handlers. Only with one reactor
+    /// (the server turns it off otherwise). The ring is then shared with a stand-in thread
+    /// that serves the connections while the loop is blocked (an async handler that does
+    /// not yield), so it is set up without SINGLE_ISSUER (setup_ring's `shared`).
+    bool host_loop = false;
+    /// Inherited listening sockets (a supervisor bound them; several worker processes
+    /// share them, so a worker that exits never closes a listener). Reactor i uses
+    /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
+    std::vector<int> listen_fds;
+    int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
+    std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
+    uint32_t limit_connections = 0;     ///< per reactor (its _live), 0 = none: accepting pauses at the cap
+    uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
+    size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
+    http::server_fields fields;         ///< Server/Date/extra fields added to every response
+    /// Makes each connection's transport (TLS); null: plain TCP.
+    std::shared_ptr<transport_factory> transports;
+    /// --http: HTTP/1.1 and HTTP/2 (h2c by prior knowledge and Upgrade, h2 by ALPN), one
+    /// of them only. Consulted where a connection's protocol is chosen (the HTTP/2
+    /// starter, protocol_env::http1); TLS's ALPN offer follows it (tls::options::alpn).
+    http::http_versions http = http::http_versions::both;
+    /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
+    /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).
+    std::function<std::unique_ptr<io_backend>(std::unique_ptr<io_backend>)> wrap_backend;
+};
+
+/// What the kernel backend is set up with (io_backend::setup).
+inline backend_config backend_config_of(const server_config& c) noexcept {
+    return {c.ring_entries, c.buffer_count, c.buffer_size, c.host_loop};
+}
+
+} // namespace ringbolt::uring

@@ -1,0 +1,61 @@
+// The socket calls the loop makes outside the completion queue, as io_backend's
+// defaults: plain system calls, shared by the io_uring and epoll backends.
+#include "uring/backend.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+namespace ringbolt::uring {
+
+long io_backend::recv_now(int fd, void* buf, size_t len, int flags) noexcept {
+    ssize_t n = ::recv(fd, buf, len, flags | MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}
+
+short io_backend::poll_now(int fd, short events) noexcept {
+    pollfd p{fd, events, 0};
+    if (::poll(&p, 1, 0) <= 0) {
+        return 0;
+    }
+    return p.revents;
+}
+
+long io_backend::send_file(int fd, int file_fd, int64_t* offset, size_t len) noexcept {
+    off_t off = static_cast<off_t>(*offset);
+    ssize_t n = ::sendfile(fd, file_fd, &off, len);
+    *offset = static_cast<int64_t>(off);
+    return n < 0 ? -errno : n;
+}
+
+void io_backend::shutdown_socket(int fd, int how) noexcept {
+    ::shutdown(fd, how);
+}
+
+int io_backend::unacked_bytes(int fd) noexcept {
+    int unacked = 0;
+    return ::ioctl(fd, SIOCOUTQ, &unacked) == 0 ? unacked : -1;
+}
+
+void io_backend::accept_queued(int listen_fd, unsigned max, io_events& events) noexcept {
+    int flags = ::fcntl(listen_fd, F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK)) {
+        ::fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
+    }
+    for (unsigned k = 0; k < max; ++k) {
+        int fd = ::accept4(listen_fd, nullptr, nullptr, accepted_socket_flags);
+        if (fd < 0) {
+            break;
+        }
+        events.on_accept(fd);
+    }
+    if (flags >= 0 && !(flags & O_NONBLOCK)) {
+        ::fcntl(listen_fd, F_SETFL, flags); // the listener may be shared with other workers
+    }
+}
+
+} // namespace ringbolt::uring
