@@ -3,6 +3,7 @@
 #include "dispatch/dispatcher.hpp"
 
 #include "core/clock.hpp"
+#include "core/strings.hpp"
 #include "dispatch/access_log.hpp"
 #include "http/method_names.hpp"
 #include "http/problem.hpp"
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <string>
-#include <strings.h>
 
 namespace ringbolt::dispatch {
 
@@ -222,8 +222,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             req.peer = fwd.client;
         }
         if (!fwd.proto.empty()) {
-            req.https = (fwd.proto.size() == 5 && strncasecmp(fwd.proto.data(), "https", 5) == 0) ||
-                        (fwd.proto.size() == 3 && strncasecmp(fwd.proto.data(), "wss", 3) == 0);
+            req.https = iequals(fwd.proto, "https") || iequals(fwd.proto, "wss");
         }
         if (!fwd.host.empty()) {
             req.forwarded_host = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(fwd.host.size())};

@@ -1,27 +1,14 @@
 #include "dispatch/proxy_headers.hpp"
 
+#include "core/strings.hpp"
+
 #include <arpa/inet.h>
 #include <charconv>
 #include <cstring>
-#include <strings.h>
 
 namespace ringbolt::http {
 
 namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool parse_ip(std::string_view text, uint8_t& family, uint8_t* addr) noexcept {
     char buf[INET6_ADDRSTRLEN + 1];
@@ -46,9 +33,7 @@ std::string_view pick_client(std::string_view list, const trusted_proxies& trust
     std::string_view first;
     std::string_view chosen;
     while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string_view item = trim(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        std::string_view item = pop_list_element(list);
         if (item.empty()) {
             continue;
         }
@@ -75,9 +60,7 @@ void read_rfc7239(std::string_view value, const trusted_proxies& trusted, forwar
     std::string_view hops[16];
     size_t n = 0;
     while (!value.empty() && n < std::size(hops)) {
-        size_t comma = value.find(',');
-        hops[n++] = trim(value.substr(0, comma));
-        value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+        hops[n++] = pop_list_element(value);
     }
     bool picked = false;
     for (size_t i = n; i-- > 0;) {
@@ -85,14 +68,14 @@ void read_rfc7239(std::string_view value, const trusted_proxies& trusted, forwar
         std::string_view for_value, proto, host;
         while (!hop.empty()) {
             size_t semi = hop.find(';');
-            std::string_view pair = trim(hop.substr(0, semi));
+            std::string_view pair = trim_ows(hop.substr(0, semi));
             hop = semi == std::string_view::npos ? std::string_view{} : hop.substr(semi + 1);
             size_t eq = pair.find('=');
             if (eq == std::string_view::npos) {
                 continue;
             }
-            std::string_view key = trim(pair.substr(0, eq));
-            std::string_view val = unquote(trim(pair.substr(eq + 1)));
+            std::string_view key = trim_ows(pair.substr(0, eq));
+            std::string_view val = unquote(trim_ows(pair.substr(eq + 1)));
             if (iequals(key, "for")) {
                 for_value = val;
             } else if (iequals(key, "proto")) {
@@ -126,7 +109,7 @@ void read_rfc7239(std::string_view value, const trusted_proxies& trusted, forwar
 } // namespace
 
 bool parse_address(std::string_view text, peer_address& out) noexcept {
-    text = trim(text);
+    text = trim_ows(text);
     uint16_t port = 0;
     std::string_view host = text;
     if (!text.empty() && text.front() == '[') {
@@ -166,9 +149,7 @@ std::string trusted_proxies::parse(std::string_view list) {
     _all = false;
     _nets.clear();
     while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string_view item = trim(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        std::string_view item = pop_list_element(list);
         if (item.empty()) {
             continue;
         }
@@ -268,10 +249,10 @@ forwarded_info read_forwarded(const request_head& head, const trusted_proxies& t
         }
     }
     if (!xfp.empty()) {
-        out.proto = trim(xfp.substr(0, xfp.find(','))); // the first hop's scheme
+        out.proto = trim_ows(xfp.substr(0, xfp.find(','))); // the first hop's scheme
     }
     if (!xfh.empty()) {
-        out.host = trim(xfh.substr(0, xfh.find(',')));
+        out.host = trim_ows(xfh.substr(0, xfh.find(',')));
     }
     return out;
 }

@@ -4,6 +4,7 @@
 
 #include "core/date_cache.hpp"
 #include "core/log.hpp"
+#include "core/strings.hpp"
 #include "dispatch/static_path.hpp"
 #include "http/accept_encoding.hpp"
 #include "http/byte_range.hpp"
@@ -77,22 +78,6 @@ void probe_openat2(int root) noexcept {
     } else {
         log(log_level::info, "static files: opened with openat + a realpath check beneath the root%s", why);
     }
-}
-
-char lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view lower_b) noexcept {
-    if (a.size() != lower_b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower_b[i]) {
-            return false;
-        }
-    }
-    return true;
 }
 
 // The request fields a static answer depends on (one pass over the head).

@@ -4,6 +4,7 @@
 // client's windows and by the output queue (the drain hook).
 #include "h2/stream.hpp"
 
+#include "core/strings.hpp"
 #include "http/body_encoder.hpp"
 #include "http/response_features.hpp"
 #include "http/response_writer.hpp"
@@ -24,22 +25,6 @@ connection& self(void* user_data) noexcept {
     return *static_cast<connection*>(user_data);
 }
 
-char lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // RFC 9113 §8.2.2: connection-specific fields never appear in HTTP/2.
 bool connection_specific(std::string_view name) noexcept {
     return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "proxy-connection") ||
@@ -54,7 +39,7 @@ class field_list {
     void add(std::string_view name, std::string_view value) {
         size_t at = _store.size();
         for (char c : name) {
-            _store.push_back(lower(c));
+            _store.push_back(ascii_lower(c));
         }
         _store.append(value);
         _spans.push_back({at, name.size(), value.size()});
@@ -69,13 +54,7 @@ class field_list {
                 continue;
             }
             std::string_view name = line.substr(0, colon);
-            std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-                value.remove_prefix(1);
-            }
-            while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
-                value.remove_suffix(1);
-            }
+            std::string_view value = trim_ows(line.substr(colon + 1));
             if (connection_specific(name)) {
                 continue;
             }

@@ -1,47 +1,12 @@
 // Accept-Encoding parsing and coding choice (RFC 9110 §12.5.3, §12.4.2 for q-values).
 #include "http/accept_encoding.hpp"
 
-#include <strings.h>
+#include "core/strings.hpp"
+#include "http/char_classes.hpp"
 
 namespace ringbolt::http {
 
 namespace {
-
-bool is_tchar(char c) noexcept {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-        return true;
-    }
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool ieq(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-void skip_ows(std::string_view v, size_t& i) noexcept {
-    while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) {
-        ++i;
-    }
-}
 
 // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 9110 §12.4.2)
 bool parse_qvalue(std::string_view v, size_t& i, int16_t& q) noexcept {
@@ -87,13 +52,13 @@ std::string_view coding_name(content_coding c) noexcept {
 }
 
 bool coding_from_name(std::string_view name, content_coding& out) noexcept {
-    if (ieq(name, "gzip") || ieq(name, "x-gzip")) {
+    if (iequals(name, "gzip") || iequals(name, "x-gzip")) {
         out = content_coding::gzip;
-    } else if (ieq(name, "br")) {
+    } else if (iequals(name, "br")) {
         out = content_coding::br;
-    } else if (ieq(name, "zstd")) {
+    } else if (iequals(name, "zstd")) {
         out = content_coding::zstd;
-    } else if (ieq(name, "identity")) {
+    } else if (iequals(name, "identity")) {
         out = content_coding::identity;
     } else {
         return false;
@@ -126,7 +91,7 @@ bool parse_accept_encoding(std::string_view v, accept_encoding& out) noexcept {
             return true;
         }
         size_t start = i;
-        while (i < v.size() && is_tchar(v[i])) {
+        while (i < v.size() && chars::tchar[static_cast<unsigned char>(v[i])]) {
             ++i;
         }
         if (i == start) {

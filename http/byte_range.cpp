@@ -1,23 +1,11 @@
 // Range: bytes=... parsing (RFC 9110 §14.1.1 ranges-specifier grammar).
 #include "http/byte_range.hpp"
 
+#include "core/strings.hpp"
+
 namespace ringbolt::http {
 
 namespace {
-
-bool is_ows(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_ows(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 // 1*DIGIT; false on anything else or on overflow (a position past 2^64 is malformed).
 bool parse_pos(std::string_view s, uint64_t& out) noexcept {
@@ -39,10 +27,9 @@ bool parse_pos(std::string_view s, uint64_t& out) noexcept {
 
 byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
     byte_range out;
-    value = trim(value);
+    value = trim_ows(value);
     // range-unit "=" range-set; units are case-insensitive (§14.1).
-    if (value.size() < 6 || (value[0] | 0x20) != 'b' || (value[1] | 0x20) != 'y' || (value[2] | 0x20) != 't' ||
-        (value[3] | 0x20) != 'e' || (value[4] | 0x20) != 's' || value[5] != '=') {
+    if (!istarts_with(value, "bytes=")) {
         return out; // another unit or malformed: ignored
     }
     std::string_view set = value.substr(6);
@@ -52,7 +39,7 @@ byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
     uint64_t last = 0;
     while (true) {
         size_t comma = set.find(',');
-        std::string_view spec = trim(set.substr(0, comma));
+        std::string_view spec = trim_ows(set.substr(0, comma));
         if (!spec.empty()) { // §5.6.1: empty list elements are allowed and ignored
             size_t dash = spec.find('-');
             if (dash == std::string_view::npos) {

@@ -3,6 +3,7 @@
 // and trailer fields are validated, then discarded.
 #include "http/chunked.hpp"
 
+#include "core/strings.hpp"
 #include "http/char_classes.hpp"
 
 #include <array>
@@ -41,10 +42,6 @@ constexpr const chars::char_table& tchar_table = chars::tchar;
 constexpr const chars::char_table& qdtext_table = chars::qdtext;
 constexpr const chars::char_table& vchar_ws_table = chars::field_value;
 using chars::hex_value;
-
-inline bool is_ws(unsigned char c) noexcept {
-    return c == ' ' || c == '\t';
-}
 
 constexpr uint64_t max_chunk_size = static_cast<uint64_t>(INT64_MAX);
 
@@ -127,7 +124,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = size_lf;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (is_ws(c)) {
+            } else if (is_ows(static_cast<char>(c))) {
                 st = size_ws;
             } else {
                 return fail(http_error::bad_chunk);
@@ -138,14 +135,14 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
         case size_ws:
             if (c == ';') {
                 st = ext_name_start;
-            } else if (!is_ws(c)) {
+            } else if (!is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk); // BWS only precedes ';'
             }
             break;
         case ext_name_start:
             if (tchar_table[c]) {
                 st = ext_name;
-            } else if (!is_ws(c)) {
+            } else if (!is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;
@@ -159,7 +156,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = ext_name_start;
             } else if (c == '=') {
                 st = ext_val_start;
-            } else if (is_ws(c)) {
+            } else if (is_ows(static_cast<char>(c))) {
                 st = ext_after_name;
             } else {
                 return fail(http_error::bad_chunk);
@@ -170,7 +167,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = ext_val_start;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (!is_ws(c)) {
+            } else if (!is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;
@@ -179,7 +176,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = ext_qstring;
             } else if (tchar_table[c]) {
                 st = ext_token;
-            } else if (!is_ws(c)) {
+            } else if (!is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;
@@ -191,7 +188,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = size_lf;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (is_ws(c)) {
+            } else if (is_ows(static_cast<char>(c))) {
                 st = ext_after_val;
             } else {
                 return fail(http_error::bad_chunk);
@@ -217,7 +214,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = size_lf;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (!is_ws(c)) {
+            } else if (!is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;

@@ -4,6 +4,7 @@
 // listener refuses HTTP/1.x.
 #include "http/http1_connection.hpp"
 
+#include "core/strings.hpp"
 #include "http/problem.hpp"
 
 namespace ringbolt::http {
@@ -66,47 +67,6 @@ bool starts_h2_preface(std::string_view bytes) noexcept {
     respond(seq, ctx, 505, problem_content_type, problem_http2_only, env);
 }
 
-namespace {
-
-// Whether a comma-separated field value lists `token` (case-insensitively).
-bool lists_token(std::string_view value, std::string_view token) noexcept {
-    while (!value.empty()) {
-        size_t comma = value.find(',');
-        std::string_view item = value.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-            item.remove_prefix(1);
-        }
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-            item.remove_suffix(1);
-        }
-        if (item.size() == token.size()) {
-            bool same = true;
-            for (size_t i = 0; i < item.size() && same; ++i) {
-                same = (item[i] | 0x20) == (token[i] | 0x20);
-            }
-            if (same) {
-                return true;
-            }
-        }
-        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    }
-    return false;
-}
-
-bool name_is(std::string_view name, std::string_view lower) noexcept {
-    if (name.size() != lower.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < name.size(); ++i) {
-        if ((name[i] | 0x20) != lower[i] && name[i] != lower[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-} // namespace
-
 [[gnu::noinline, gnu::cold]] bool http1_connection::upgrade_to_h2c(const request_head& head,
                                                                    std::string_view head_bytes, std::string_view body,
                                                                    protocol_env& env) {
@@ -120,9 +80,9 @@ bool name_is(std::string_view name, std::string_view lower) noexcept {
     std::string_view settings;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         const header_field& f = head.headers[i];
-        if (name_is(f.name, "upgrade")) {
+        if (iequals(f.name, "upgrade")) {
             h2c = h2c || lists_token(f.value, "h2c");
-        } else if (name_is(f.name, "http2-settings")) {
+        } else if (iequals(f.name, "http2-settings")) {
             ++settings_count;
             settings = f.value;
         }

@@ -1,6 +1,8 @@
 // The extension table (sorted, binary-searched) behind content_type_for.
 #include "http/mime_types.hpp"
 
+#include "core/strings.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -96,8 +98,7 @@ std::string_view content_type_for(std::string_view file_name) noexcept {
     char lower[16];
     std::string_view ext = base.substr(dot + 1);
     for (size_t i = 0; i < ext.size(); ++i) {
-        char c = ext[i];
-        lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+        lower[i] = ascii_lower(ext[i]);
     }
     std::string_view key(lower, ext.size());
     auto it = std::lower_bound(table.begin(), table.end(), key,

@@ -4,11 +4,11 @@
 // quoted-string, RFC 8187 filename*).
 #include "http/multipart.hpp"
 
+#include "core/strings.hpp"
 #include "http/char_classes.hpp"
 #include "http/query.hpp"
 
 #include <cstring>
-#include <strings.h>
 
 namespace ringbolt::http {
 
@@ -21,26 +21,6 @@ constexpr chars::char_table bchar_table = chars::make_table(
 
 constexpr chars::char_table token_table = chars::make_table(
     [](unsigned char c) { return chars::is_alpha(c) || chars::is_digit(c) || chars::in_set(c, "!#$%&'*+-.^_`|~"); });
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && (a.empty() || strncasecmp(a.data(), b.data(), a.size()) == 0);
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-void skip_ows(std::string_view s, size_t& pos) noexcept {
-    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) {
-        ++pos;
-    }
-}
 
 // A parameter value: a quoted-string (backslash escapes a character, RFC 9110 §5.6.4)
 // or a token-ish run up to ';' or whitespace. False when a quote is not closed.

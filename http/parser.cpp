@@ -3,6 +3,7 @@
 // every view points into the caller's buffer, and any split of the input agrees.
 #include "http/parser.hpp"
 
+#include "core/strings.hpp"
 #include "http/char_classes.hpp"
 #include "http/method_names.hpp"
 
@@ -35,51 +36,6 @@ constexpr parse_outcome fail(http_error e) noexcept {
 }
 constexpr parse_outcome need_more() noexcept {
     return {parse_status::incomplete, http_error::none, 0};
-}
-
-inline bool is_ows(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
-
-/// Case-insensitive compare of a token against a lower-case literal of the same length.
-/// OR-ing 0x20 is exact here: the literals hold only letters, digits and '-', and no
-/// other tchar maps onto those under | 0x20.
-inline bool token_ieq(const char* s, const char* lower, size_t n) noexcept {
-    for (size_t i = 0; i < n; ++i) {
-        if ((static_cast<unsigned char>(s[i]) | 0x20) != static_cast<unsigned char>(lower[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-inline bool sv_ieq(std::string_view s, std::string_view lower) noexcept {
-    return s.size() == lower.size() && token_ieq(s.data(), lower.data(), s.size());
-}
-
-inline std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_ows(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-/// Calls fn(element) for each OWS-trimmed element of a comma-separated list (RFC 9110
-/// §5.6.1), empty elements included; stops early when fn returns false.
-template <typename Fn> inline bool for_each_element(std::string_view list, Fn&& fn) noexcept {
-    for (;;) {
-        const size_t comma = list.find(',');
-        if (!fn(trim_ows(list.substr(0, comma)))) {
-            return false;
-        }
-        if (comma == std::string_view::npos) {
-            return true;
-        }
-        list.remove_prefix(comma + 1);
-    }
 }
 
 /// 8 bytes at once: true when none is a CTL (< 0x20, HTAB included) or DEL.
@@ -198,9 +154,9 @@ bool parse_target(std::string_view target, uint16_t method_id, request_head& out
     }
     // absolute-form (§3.2.2): "http://" or "https://", scheme case-insensitive.
     size_t scheme_len = 0;
-    if (target.size() >= 7 && token_ieq(target.data(), "http://", 7)) {
+    if (target.size() >= 7 && iequals_lower(target.substr(0, 7), "http://")) {
         scheme_len = 7;
-    } else if (target.size() >= 8 && token_ieq(target.data(), "https://", 8)) {
+    } else if (target.size() >= 8 && iequals_lower(target.substr(0, 8), "https://")) {
         scheme_len = 8;
     } else {
         return false;
@@ -228,7 +184,7 @@ bool parse_target(std::string_view target, uint16_t method_id, request_head& out
 /// value, as §8.6 allows; anything else, empty members included, is rejected. Values
 /// above 2^63-1 overflow and are rejected.
 bool parse_content_length(std::string_view v, uint64_t& value, bool& seen) noexcept {
-    return for_each_element(v, [&](std::string_view e) {
+    return for_each_list_element(v, [&](std::string_view e) {
         if (e.empty() || e.size() > 19) {
             return false; // 19 digits cover 2^63-1; more can only overflow (or be zeros: reject too)
         }
@@ -273,12 +229,12 @@ struct field_facts {
 /// Transfer-Encoding = #transfer-coding (RFC 9112 §6.1), combined across fields in order.
 void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
     f.te_seen = true;
-    for_each_element(v, [&](std::string_view c) {
+    for_each_list_element(v, [&](std::string_view c) {
         if (c.empty()) {
             return true; // empty list elements are allowed and ignored (RFC 9110 §5.6.1)
         }
         f.te_last_chunked = false;
-        if (sv_ieq(c, "chunked")) {
+        if (iequals_lower(c, "chunked")) {
             if (f.te_chunked < 2) {
                 ++f.te_chunked; // saturate: 256 "chunked" must not wrap back to one
             }
@@ -295,8 +251,8 @@ void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
                 return true;
             }
         }
-        if (!(sv_ieq(c, "gzip") || sv_ieq(c, "x-gzip") || sv_ieq(c, "deflate") || sv_ieq(c, "compress") ||
-              sv_ieq(c, "identity"))) {
+        if (!(iequals_lower(c, "gzip") || iequals_lower(c, "x-gzip") || iequals_lower(c, "deflate") ||
+              iequals_lower(c, "compress") || iequals_lower(c, "identity"))) {
             f.te_error = http_error::not_implemented; // RFC 9112 §6.1: unknown coding -> 501
         }
         return true;
@@ -305,12 +261,12 @@ void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
 
 /// Connection = #connection-option (RFC 9110 §7.6.1).
 void note_connection(std::string_view v, field_facts& f) noexcept {
-    for_each_element(v, [&](std::string_view t) {
-        if (sv_ieq(t, "close")) {
+    for_each_list_element(v, [&](std::string_view t) {
+        if (iequals_lower(t, "close")) {
             f.conn_close = true;
-        } else if (sv_ieq(t, "keep-alive")) {
+        } else if (iequals_lower(t, "keep-alive")) {
             f.conn_keep_alive = true;
-        } else if (sv_ieq(t, "upgrade")) {
+        } else if (iequals_lower(t, "upgrade")) {
             f.conn_upgrade = true;
         }
         return true;
@@ -323,7 +279,7 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
     const char* s = name.data();
     switch (name.size()) {
     case 4:
-        if (token_ieq(s, "host", 4)) {
+        if (iequals_lower({s, 4}, "host")) {
             if (f.host_count < 2) {
                 ++f.host_count;
             }
@@ -331,9 +287,9 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
         }
         break;
     case 6:
-        if (token_ieq(s, "expect", 6)) {
+        if (iequals_lower({s, 6}, "expect")) {
             // RFC 9110 §10.1.1: the only expectation defined is 100-continue.
-            if (sv_ieq(value, "100-continue")) {
+            if (iequals_lower(value, "100-continue")) {
                 f.expect_continue = true;
             } else {
                 f.expect_bad = true;
@@ -341,24 +297,24 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
         }
         break;
     case 7:
-        if (token_ieq(s, "upgrade", 7)) {
+        if (iequals_lower({s, 7}, "upgrade")) {
             f.upgrade_seen = true;
         }
         break;
     case 10:
-        if (token_ieq(s, "connection", 10)) {
+        if (iequals_lower({s, 10}, "connection")) {
             note_connection(value, f);
         }
         break;
     case 14:
-        if (token_ieq(s, "content-length", 14)) {
+        if (iequals_lower({s, 14}, "content-length")) {
             if (!parse_content_length(value, f.content_length, f.cl_seen)) {
                 f.cl_bad = true;
             }
         }
         break;
     case 17:
-        if (token_ieq(s, "transfer-encoding", 17)) {
+        if (iequals_lower({s, 17}, "transfer-encoding")) {
             note_transfer_encoding(value, f);
         }
         break;

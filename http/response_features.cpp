@@ -2,6 +2,7 @@
 // per-response decisions of the native response features.
 #include "http/response_features.hpp"
 
+#include "core/strings.hpp"
 #include "http/body_encoder.hpp"
 #include "http/char_classes.hpp"
 #include "http/response_framer.hpp"
@@ -9,30 +10,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <strings.h>
 #include <sys/random.h>
 
 namespace ringbolt::http {
 
 namespace {
-
-bool ieq(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool istarts(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
-}
-
-std::string_view trim(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-        v.remove_prefix(1);
-    }
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-        v.remove_suffix(1);
-    }
-    return v;
-}
 
 // The value of field `name` among checked "Name: value\r\n" lines ("" and false if absent).
 bool find_field(std::string_view fields, std::string_view name, std::string_view& value) noexcept {
@@ -44,8 +26,8 @@ bool find_field(std::string_view fields, std::string_view name, std::string_view
         }
         std::string_view line = fields.substr(i, eol - i);
         size_t colon = line.find(':');
-        if (colon != std::string_view::npos && ieq(line.substr(0, colon), name)) {
-            value = trim(line.substr(colon + 1));
+        if (colon != std::string_view::npos && iequals(line.substr(0, colon), name)) {
+            value = trim_ows(line.substr(colon + 1));
             return true;
         }
         i = eol + 2;
@@ -62,8 +44,8 @@ bool wildcard_match(std::string_view pattern, std::string_view origin) noexcept 
     }
     std::string_view scheme = pattern.substr(0, star + 3); // "https://"
     std::string_view suffix = pattern.substr(star + 4);    // ".example.com[:port]"
-    if (origin.size() <= scheme.size() + suffix.size() || !istarts(origin, scheme) ||
-        !ieq(origin.substr(origin.size() - suffix.size()), suffix)) {
+    if (origin.size() <= scheme.size() + suffix.size() || !istarts_with(origin, scheme) ||
+        !iends_with(origin, suffix)) {
         return false;
     }
     std::string_view label = origin.substr(scheme.size(), origin.size() - scheme.size() - suffix.size());
@@ -86,7 +68,7 @@ bool origin_allowed(const cors_settings& c, std::string_view origin) noexcept {
         return !c.credentials || valid_origin(origin);
     }
     for (const std::string& o : c.origins) {
-        if (ieq(o, origin)) {
+        if (iequals(o, origin)) {
             return true;
         }
     }
@@ -100,8 +82,8 @@ bool origin_allowed(const cors_settings& c, std::string_view origin) noexcept {
 
 // Fetch standard: these request headers never need to be allowed in a preflight.
 bool safelisted_header(std::string_view name) noexcept {
-    return ieq(name, "accept") || ieq(name, "accept-language") || ieq(name, "content-language") ||
-           ieq(name, "content-type");
+    return iequals(name, "accept") || iequals(name, "accept-language") || iequals(name, "content-language") ||
+           iequals(name, "content-type");
 }
 
 bool is_token(std::string_view v) noexcept {
@@ -121,14 +103,8 @@ bool is_token(std::string_view v) noexcept {
 // Access-Control-Request-Headers: a comma list of header names. False with `reason`
 // set when one is not allowed (or the list is malformed).
 bool headers_allowed(const cors_settings& c, std::string_view list, std::string& reason) {
-    size_t i = 0;
-    while (i <= list.size()) {
-        size_t comma = list.find(',', i);
-        if (comma == std::string_view::npos) {
-            comma = list.size();
-        }
-        std::string_view name = trim(list.substr(i, comma - i));
-        i = comma + 1;
+    while (!list.empty()) {
+        std::string_view name = pop_list_element(list);
         if (name.empty()) {
             continue;
         }
@@ -141,7 +117,7 @@ bool headers_allowed(const cors_settings& c, std::string_view list, std::string&
         }
         bool found = false;
         for (const std::string& h : c.headers) {
-            if (ieq(h, name)) {
+            if (iequals(h, name)) {
                 found = true;
                 break;
             }
@@ -238,17 +214,17 @@ preflight decorate_request(const response_features& f, const request_head& head,
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         std::string_view name = head.headers[i].name;
         std::string_view value = head.headers[i].value;
-        if (f.compression.enabled && ieq(name, "accept-encoding")) {
+        if (f.compression.enabled && iequals(name, "accept-encoding")) {
             ae_ok = ae_ok && parse_accept_encoding(value, ae);
-        } else if (f.cors.enabled && ieq(name, "origin")) {
+        } else if (f.cors.enabled && iequals(name, "origin")) {
             origin = value;
             has_origin = true;
-        } else if (f.cors.enabled && ieq(name, "access-control-request-method")) {
+        } else if (f.cors.enabled && iequals(name, "access-control-request-method")) {
             acr_method = value;
             has_acr_method = true;
-        } else if (f.cors.enabled && ieq(name, "access-control-request-headers")) {
+        } else if (f.cors.enabled && iequals(name, "access-control-request-headers")) {
             acr_headers = value; // several fields: the last one (browsers send one)
-        } else if (f.request_id.enabled && ieq(name, f.request_id.header)) {
+        } else if (f.request_id.enabled && iequals(name, f.request_id.header)) {
             client_id = value;
         }
     }
@@ -319,7 +295,7 @@ preflight decorate_request(const response_features& f, const request_head& head,
     // The requested method and headers were checked: echoing them is always right
     // (with credentials a "*" would not count as a wildcard).
     x.append("Access-Control-Allow-Methods: ").append(acr_method).append("\r\n");
-    std::string_view hdrs = trim(acr_headers);
+    std::string_view hdrs = trim_ows(acr_headers);
     if (!hdrs.empty()) {
         x.append("Access-Control-Allow-Headers: ").append(hdrs).append("\r\n");
     }
@@ -339,14 +315,15 @@ std::string preflight_problem(std::string_view reason) {
 
 bool compressible_type(std::string_view ct, const compression_settings& s) noexcept {
     size_t semi = ct.find(';');
-    std::string_view type = trim(semi == std::string_view::npos ? ct : ct.substr(0, semi));
+    std::string_view type = trim_ows(semi == std::string_view::npos ? ct : ct.substr(0, semi));
     if (type.empty()) {
         return false;
     }
-    if (istarts(type, "image/")) {
-        return ieq(type, "image/svg+xml") || ieq(type, "image/x-icon") || ieq(type, "image/bmp");
+    if (istarts_with(type, "image/")) {
+        return iequals(type, "image/svg+xml") || iequals(type, "image/x-icon") || iequals(type, "image/bmp");
     }
-    if (istarts(type, "video/") || istarts(type, "audio/") || ieq(type, "font/woff") || ieq(type, "font/woff2")) {
+    if (istarts_with(type, "video/") || istarts_with(type, "audio/") || iequals(type, "font/woff") ||
+        iequals(type, "font/woff2")) {
         return false;
     }
     static constexpr std::string_view packed[] = {
@@ -366,16 +343,16 @@ bool compressible_type(std::string_view ct, const compression_settings& s) noexc
         "application/vnd.rar",
     };
     for (std::string_view p : packed) {
-        if (ieq(type, p)) {
+        if (iequals(type, p)) {
             return false;
         }
     }
     for (const std::string& e : s.exclude_types) {
         if (e.size() >= 2 && e.ends_with("/*")) {
-            if (istarts(type, std::string_view(e).substr(0, e.size() - 1))) {
+            if (istarts_with(type, std::string_view(e).substr(0, e.size() - 1))) {
                 return false;
             }
-        } else if (ieq(type, e)) {
+        } else if (iequals(type, e)) {
             return false;
         }
     }
@@ -517,16 +494,6 @@ void append_feature_fields(const request_context& ctx, std::string_view app_fiel
 
 namespace {
 
-std::string lower(std::string_view v) {
-    std::string out(v);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
-
 bool valid_origin(std::string_view o) noexcept {
     size_t sep = o.find("://");
     if (sep == std::string_view::npos || sep == 0 || sep + 3 >= o.size()) {
@@ -591,7 +558,7 @@ std::string configure_compression(response_features& f, uint64_t min_size, const
         if (slash == std::string::npos || slash == 0 || slash + 1 == t.size() || t.find(';') != std::string::npos) {
             return "exclude_types: '" + t + "' is not a media type ('type/subtype' or 'type/*')";
         }
-        s.exclude_types.push_back(lower(t));
+        s.exclude_types.push_back(ascii_lower(t));
     }
     f.compression = std::move(s);
     return {};
@@ -612,7 +579,7 @@ std::string configure_cors(response_features& f, const std::vector<std::string>&
             c.any_origin = true;
         } else if (o.find("://*.") != std::string::npos && valid_origin(o) &&
                    o.find('*', o.find("://*.") + 4) == std::string::npos) {
-            c.origin_wildcards.push_back(lower(o));
+            c.origin_wildcards.push_back(ascii_lower(o));
         } else if (valid_origin(o) && o.find('*') == std::string::npos) {
             c.origins.push_back(o);
         } else {
@@ -632,7 +599,7 @@ std::string configure_cors(response_features& f, const std::vector<std::string>&
         if (h == "*") {
             c.any_header = true;
         } else if (valid_field_name(h)) {
-            c.headers.push_back(lower(h));
+            c.headers.push_back(ascii_lower(h));
         } else {
             return "allow_headers: '" + h + "' is not a header name";
         }
@@ -671,7 +638,7 @@ std::string configure_security_headers(response_features& f,
             return "security header '" + name + "' has an invalid value (CR, LF or NUL)";
         }
         lines.append(name).append(": ").append(value).append("\r\n");
-        names.push_back(lower(name));
+        names.push_back(ascii_lower(name));
     }
     f.security_fields = std::move(lines);
     f.security_names = std::move(names);

@@ -1,6 +1,7 @@
 // Response framing: head serialization and body framing per RFC 9112 §6-7.
 #include "http/response_framer.hpp"
 
+#include "core/strings.hpp"
 #include "http/char_classes.hpp"
 #include "http/response_features.hpp"
 #include "http/response_writer.hpp"
@@ -11,42 +12,6 @@
 namespace ringbolt::http {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        char y = b[i];
-        if (x >= 'A' && x <= 'Z') {
-            x = static_cast<char>(x - 'A' + 'a');
-        }
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
-
-// A Connection value lists tokens (RFC 9110 §7.6.1): "close" anywhere means close.
-bool lists_close(std::string_view v) noexcept {
-    size_t i = 0;
-    while (i < v.size()) {
-        while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
-            ++i;
-        }
-        size_t j = i;
-        while (j < v.size() && v[j] != ',' && v[j] != ' ' && v[j] != '\t') {
-            ++j;
-        }
-        if (iequals(v.substr(i, j - i), "close")) {
-            return true;
-        }
-        i = j;
-    }
-    return false;
-}
 
 void append_hex(std::string& out, uint64_t v) {
     char buf[20];
@@ -72,7 +37,7 @@ field_action check_app_field(std::string_view name, std::string_view value, resp
         return field_action::keep;
     case 10:
         if (iequals(name, "connection")) {
-            if (lists_close(value)) {
+            if (lists_token(value, "close")) { // RFC 9110 §7.6.1
                 head.close = true;
             }
             return field_action::drop; // persistence is the server's decision

@@ -4,6 +4,9 @@
 // inflate that never writes past the caller's limit.
 #include "ws/deflate.hpp"
 
+#include "core/strings.hpp"
+#include "http/char_classes.hpp"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -15,27 +18,6 @@ namespace ringbolt::ws {
 namespace {
 
 // ---- Negotiation -------------------------------------------------------------------
-
-constexpr bool is_tchar(char c) noexcept {
-    // RFC 9110 §5.6.2 token characters.
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-        return true;
-    }
-    return c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? char(a[i] + 32) : a[i];
-        if (x != b[i]) { // b is always lower case here
-            return false;
-        }
-    }
-    return true;
-}
 
 /// Walks a Sec-WebSocket-Extensions value (RFC 6455 §9.1, RFC 9110 §5.6.1 lists).
 class extension_scanner {
@@ -57,7 +39,7 @@ class extension_scanner {
     }
     std::string_view token() noexcept {
         size_t start = _pos;
-        while (_pos < _s.size() && is_tchar(_s[_pos])) {
+        while (_pos < _s.size() && http::chars::tchar[static_cast<unsigned char>(_s[_pos])]) {
             ++_pos;
         }
         return _s.substr(start, _pos - start);

@@ -1,42 +1,22 @@
 // The opening handshake check (RFC 6455 §4.2.1): which fields must be there and hold what.
 #include "ws/opening.hpp"
 
+#include "core/strings.hpp"
 #include "http/problem.hpp"
 #include "ws/handshake.hpp"
-
-#include <strings.h>
 
 namespace ringbolt::ws {
 
 namespace {
 
-bool ieq(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trim(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-        v.remove_prefix(1);
-    }
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-        v.remove_suffix(1);
-    }
-    return v;
-}
-
-/// A comma-separated list field (RFC 9110 §5.6.1) names `token` (case-insensitive).
-bool lists_token(std::string_view value, std::string_view token) noexcept {
+/// An Upgrade value (RFC 9110 §7.8) lists `protocol` (case-insensitive), with or without
+/// a "/version" ("websocket" has none in practice).
+bool lists_protocol(std::string_view value, std::string_view protocol) noexcept {
     while (!value.empty()) {
-        size_t comma = value.find(',');
-        std::string_view item = trim(value.substr(0, comma));
-        // Upgrade allows protocol/version ("websocket" has none in practice).
-        if (ieq(item.substr(0, item.find('/')), token)) {
+        std::string_view item = pop_list_element(value);
+        if (iequals(item.substr(0, item.find('/')), protocol)) {
             return true;
         }
-        if (comma == std::string_view::npos) {
-            break;
-        }
-        value.remove_prefix(comma + 1);
     }
     return false;
 }
@@ -69,13 +49,13 @@ opening_check check_opening(const http::request_head& head) noexcept {
     bool websocket = false;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         const http::header_field& f = head.headers[i];
-        if (ieq(f.name, "upgrade")) {
-            websocket = websocket || lists_token(f.value, "websocket");
-        } else if (ieq(f.name, "sec-websocket-key")) {
-            key = trim(f.value);
+        if (iequals(f.name, "upgrade")) {
+            websocket = websocket || lists_protocol(f.value, "websocket");
+        } else if (iequals(f.name, "sec-websocket-key")) {
+            key = trim_ows(f.value);
             ++keys;
-        } else if (ieq(f.name, "sec-websocket-version")) {
-            version = trim(f.value);
+        } else if (iequals(f.name, "sec-websocket-version")) {
+            version = trim_ows(f.value);
             ++versions;
         }
     }

@@ -5,11 +5,11 @@
 #include "pymod/native/app_bridge.hpp"
 
 #include "core/date_cache.hpp"
+#include "core/strings.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,9 +45,8 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
     if (resp.start.fields.empty()) {
         resp.start.fields.assign(resp.start.static_fields); // more lines follow
     }
-    bool has_modified = std::any_of(parts.headers.begin(), parts.headers.end(), [](const auto& h) {
-        return h.first.size() == 13 && strncasecmp(h.first.data(), "last-modified", 13) == 0;
-    });
+    bool has_modified = std::any_of(parts.headers.begin(), parts.headers.end(),
+                                    [](const auto& h) { return iequals(h.first, "last-modified"); });
     if (parts.last_modified && !has_modified) { // the app's own wins
         char modified[32];
         format_imf_fixdate(st.st_mtime, modified);

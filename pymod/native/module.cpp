@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "core/log.hpp"
+#include "core/strings.hpp"
 #include "dispatch/access_log.hpp"
 #include "http/char_classes.hpp"
 #include "http/method_names.hpp"
@@ -97,8 +98,7 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
             throw pb::value_error("invalid value for header '" + name + "' (CR, LF or NUL)");
         }
         std::string line = name + ": " + value + "\r\n";
-        bool is_server = name.size() == 6 &&
-                         std::equal(name.begin(), name.end(), "server", [](char a, char b) { return (a | 0x20) == b; });
+        bool is_server = iequals(name, "server");
         (is_server ? server_line : f.extra) += line;
     }
     f.server = !server_line.empty() ? server_line : server_header ? std::string("Server: ringbolt\r\n") : std::string();

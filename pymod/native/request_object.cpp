@@ -2,6 +2,7 @@
 // builds the Python object on first use and caches it.
 #include "pymod/native/request_object.hpp"
 
+#include "core/strings.hpp"
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
@@ -14,7 +15,6 @@
 #include <arpa/inet.h>
 #include <charconv>
 #include <memory>
-#include <strings.h>
 #include <structmember.h>
 
 namespace ringbolt::py {
@@ -175,9 +175,7 @@ PyObject* get_headers(PyObject* self, void*) {
         std::string_view name = r.headers[2 * i].in(r.data);
         lower.assign(name);
         for (char& c : lower) {
-            if (c >= 'A' && c <= 'Z') {
-                c = static_cast<char>(c + 32);
-            }
+            c = ascii_lower(c);
         }
         PyObject* k = PyUnicode_DecodeLatin1(lower.data(), static_cast<Py_ssize_t>(lower.size()), nullptr);
         PyObject* v = latin1_text(r.headers[2 * i + 1].in(r.data));
@@ -326,7 +324,7 @@ std::string_view host_of(const http::app_request& r) {
     }
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
         std::string_view name = r.headers[i].in(r.data);
-        if (name.size() == 4 && strncasecmp(name.data(), "host", 4) == 0) {
+        if (iequals(name, "host")) {
             return r.headers[i + 1].in(r.data);
         }
     }
@@ -423,16 +421,6 @@ PyObject* method_text(PyObject* self, PyObject*) {
 
 // ---- cookies, Last-Event-ID, and the Python-side request helpers (ringbolt._reqresp) ----
 
-std::string_view trim_cookie_ws(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 // RFC 6265 §4.2.1 / §5.4: Cookie: name=value; name2=value2. Pairs without '=' or with
 // an empty name are skipped; a DQUOTE-wrapped value loses its quotes; the first of a
 // repeated name wins (user agents send the most specific path first). Values are not
@@ -450,7 +438,7 @@ PyObject* get_cookies(PyObject* self, void*) {
     }
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
         std::string_view name = r.headers[i].in(r.data);
-        if (name.size() != 6 || strncasecmp(name.data(), "cookie", 6) != 0) {
+        if (!iequals(name, "cookie")) {
             continue;
         }
         std::string_view rest = r.headers[i + 1].in(r.data);
@@ -462,8 +450,8 @@ PyObject* get_cookies(PyObject* self, void*) {
             if (eq == std::string_view::npos) {
                 continue;
             }
-            std::string_view k = trim_cookie_ws(pair.substr(0, eq));
-            std::string_view v = trim_cookie_ws(pair.substr(eq + 1));
+            std::string_view k = trim_ows(pair.substr(0, eq));
+            std::string_view v = trim_ows(pair.substr(eq + 1));
             if (k.empty()) {
                 continue;
             }
@@ -494,7 +482,7 @@ PyObject* get_last_event_id(PyObject* self, void*) {
     const auto& r = R(self);
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
         std::string_view name = r.headers[i].in(r.data);
-        if (name.size() == 13 && strncasecmp(name.data(), "last-event-id", 13) == 0) {
+        if (iequals(name, "last-event-id")) {
             return decode_text(r.headers[i + 1].in(r.data));
         }
     }
@@ -576,12 +564,11 @@ PyObject* asgi_headers(const http::app_request& r) {
         if (k != nullptr) {
             char* out = PyBytes_AS_STRING(k);
             for (size_t j = 0; j < name.size(); ++j) {
-                char c = name[j];
-                out[j] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+                out[j] = ascii_lower(name[j]);
             }
         }
         std::string_view value = r.headers[2 * i + 1].in(r.data);
-        if (r.forwarded_host.len != 0 && name.size() == 4 && strncasecmp(name.data(), "host", 4) == 0) {
+        if (r.forwarded_host.len != 0 && iequals(name, "host")) {
             value = r.forwarded_host.in(r.data); // what a trusted proxy says the client asked for
         }
         PyObject* v = k != nullptr ? bytes_of(value) : nullptr;

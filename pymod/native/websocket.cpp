@@ -4,6 +4,7 @@
 // and counts what the application sent until the kernel has it (send waits above a mark).
 #include "pymod/native/websocket.hpp"
 
+#include "core/strings.hpp"
 #include "pymod/native/app_bridge.hpp"
 #include "pymod/native/request_object.hpp"
 #include "pymod/native/response_stream.hpp"
@@ -17,7 +18,6 @@
 #include <deque>
 #include <mutex>
 #include <string>
-#include <strings.h>
 
 namespace ringbolt::py {
 
@@ -389,10 +389,6 @@ PyTypeObject websocket_type = [] {
     return t;
 }();
 
-bool ieq(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 bool valid_field_name(std::string_view n) noexcept {
     if (n.empty()) {
         return false;
@@ -460,9 +456,9 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
     for (size_t i = 0; i + 1 < req.headers.size(); i += 2) {
         std::string_view name = req.headers[i].in(req.data);
         std::string_view value = req.headers[i + 1].in(req.data);
-        if (ieq(name, "sec-websocket-key")) {
+        if (iequals(name, "sec-websocket-key")) {
             key.assign(value);
-        } else if (ieq(name, "sec-websocket-extensions")) {
+        } else if (iequals(name, "sec-websocket-extensions")) {
             if (!offers.empty()) {
                 offers.append(", ");
             }
@@ -519,13 +515,13 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
         // The handshake's own fields and framing are the server's.
         for (std::string_view own : {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions",
                                      "content-length", "transfer-encoding"}) {
-            if (ieq(name, own)) {
+            if (iequals(name, own)) {
                 PyErr_Format(PyExc_ValueError, "the server sets %s in a WebSocket accept", name.c_str());
                 Py_DECREF(iter);
                 return nullptr;
             }
         }
-        if (subprotocol != Py_None && ieq(name, "sec-websocket-protocol")) {
+        if (subprotocol != Py_None && iequals(name, "sec-websocket-protocol")) {
             continue; // given as the subprotocol already
         }
         fields.append(name).append(": ").append(value).append("\r\n");

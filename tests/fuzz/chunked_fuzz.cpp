@@ -2,6 +2,7 @@
 // the rest is the chunked body. Decoding in one piece, one byte at a time and in random
 // pieces must give the same status, error, consumed count and body.
 #include "http/chunked.hpp"
+#include "tests/fuzz/piece_sizes.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -89,14 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const decode_result bytewise = decode(in, limits, [] { return size_t{1}; });
     check(same(one_shot, bytewise));
 
-    // Random piece sizes (0 included: an empty feed must be harmless).
-    uint32_t seed = 0x9e3779b9u ^ (static_cast<uint32_t>(mode) * 0x01000193u);
-    auto next = [&] {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        return static_cast<size_t>(seed % ((mode >> 1) + 2));
-    };
+    auto next = ringbolt::fuzz::random_piece_sizes(mode);
     const decode_result random_split = decode(in, limits, next);
     check(same(one_shot, random_split));
     return 0;

@@ -3,6 +3,7 @@
 // Parsing in one piece, one byte at a time and in random pieces must give the same
 // status, error and parts; part data never exceeds the part size limit.
 #include "http/multipart.hpp"
+#include "tests/fuzz/piece_sizes.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -105,13 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const result whole = run(boundary, body, limits, [&] { return body.size(); });
     const result bytewise = run(boundary, body, limits, [] { return size_t{1}; });
     check(same(whole, bytewise));
-    uint32_t seed = 0x9e3779b9u ^ (static_cast<uint32_t>(mode) * 0x01000193u);
-    auto next = [&] {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        return static_cast<size_t>(seed % ((mode >> 1) + 2));
-    };
+    auto next = ringbolt::fuzz::random_piece_sizes(mode);
     check(same(whole, run(boundary, body, limits, next)));
     return 0;
 }

@@ -3,6 +3,8 @@
 // connection fuzzer's view of the wire. Violations go to fail(), which the includer defines.
 #pragma once
 
+#include "core/strings.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -37,20 +39,6 @@ struct wire_summary {
     int64_t cut_seq = -1;       ///< the final response cut short, when !last_complete
     std::vector<bool> complete; ///< per final response
 };
-
-inline bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-        char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /// Reads the wire front to back; `line()` is false when the wire ends first.
 class wire_reader {

@@ -59,6 +59,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(server: Any, timeout: float = 15) -> None:
+    """Returns once `server.connect(0.2)` succeeds; stops the server and raises, with its
+    output, when its process exits first or `timeout` s pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server exited with {server.proc.returncode}: {server.output()}")
+        try:
+            server.connect(0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"server did not start: {server.output()}")
+
+
 class ServerProcess:
     def __init__(self, app: str, *args: str, env: dict[str, str] | None = None, **popen: Any) -> None:
         """`popen` overrides Popen arguments (e.g. preexec_fn, or stdout/stderr elsewhere)."""
@@ -72,17 +88,7 @@ class ServerProcess:
             cwd=str(REPO),
         )
         self._output = b""
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
-            try:
-                socket.create_connection((self.host, self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not start: {self.output()}")
+        wait_until_serving(self)
 
     def connect(self, timeout: float = 5.0) -> socket.socket:
         s = socket.create_connection((self.host, self.port), timeout=timeout)
@@ -103,6 +109,21 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+class UvicornProcess(ServerProcess):
+    """An app of tests/py/apps served by uvicorn instead, for differential tests; returned
+    once it accepts. `args` go to uvicorn."""
+
+    def __init__(self, app: str, *args: str) -> None:
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", app, "--app-dir", str(APPS), "--port", str(self.port),
+             "--log-level", "warning", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(REPO))
+        self._output = b""
+        wait_until_serving(self)
 
 
 class LoggedServer(ServerProcess):

@@ -5,13 +5,10 @@ content type and the headers the handlers set)."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import APPS, Reader, ServerProcess, free_port
+from conftest import Reader, ServerProcess, UvicornProcess
 
 pytest.importorskip("uvicorn", reason="uvicorn is a test dependency (tools/install-deps.sh)")
 
@@ -54,31 +51,14 @@ def ask(port: int, method: str, path: str, body: bytes):
 @pytest.fixture(scope="module")
 def servers():
     ringbolt = ServerProcess("basic:app", "--threads", "1")
-    port = free_port()
-    uvicorn = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "basic:app", "--app-dir", str(APPS), "--port", str(port),
-         "--log-level", "warning", "--lifespan", "on"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if uvicorn.poll() is not None or time.monotonic() > deadline:
-                out = uvicorn.stdout.read().decode() if uvicorn.stdout else ""
-                ringbolt.stop()
-                uvicorn.kill()
-                pytest.fail(f"uvicorn did not start: {out}")
-            time.sleep(0.05)
-    yield ringbolt.port, port
-    ringbolt.stop()
-    uvicorn.terminate()
     try:
-        uvicorn.wait(10)
-    except subprocess.TimeoutExpired:
-        uvicorn.kill()
+        uvicorn = UvicornProcess("basic:app", "--lifespan", "on")
+    except BaseException:
+        ringbolt.stop()
+        raise
+    yield ringbolt.port, uvicorn.port
+    ringbolt.stop()
+    uvicorn.stop()
 
 
 @pytest.mark.parametrize("method, path, body", REQUESTS, ids=[f"{m} {p}" for m, p, _ in REQUESTS])

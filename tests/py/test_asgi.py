@@ -13,30 +13,17 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import APPS, REPO, LoggedServer, Reader, ServerProcess, free_port
-from test_streaming import Chunked, Truncated, is_chunked, read_head, read_json, read_to_eof, send, take
+from test_streaming import (Chunked, Truncated, get_req, is_chunked, json_get, read_head, read_json, read_to_eof, send,
+                            take, token)
 
 APP = "asgi_app:app"
 MIB = 1 << 20
 WAIT_S = 10.0  # bound for what should take well under a second: only catches hangs
-
-
-def get_req(path: str, extra: str = "", version: str = "1.1", method: str = "GET") -> bytes:
-    host = "Host: t\r\n" if version == "1.1" else ""
-    return f"{method} {path} HTTP/{version}\r\n{host}{extra}\r\n".encode()
-
-
-def json_get(srv: ServerProcess, path: str):
-    s, rd = send(srv, get_req(path, "Connection: close\r\n"))
-    with s:
-        resp, obj = read_json(rd)
-    assert resp.status == 200, resp
-    return obj
 
 
 def wait_record(srv: ServerProcess, tok: str, ready, what: str):
@@ -50,8 +37,24 @@ def wait_record(srv: ServerProcess, tok: str, ready, what: str):
         time.sleep(0.02)
 
 
-def token() -> str:
-    return uuid.uuid4().hex
+def assert_method_answer_follows(rd: Reader) -> None:
+    """The `GET /method` pipelined behind a request is answered: the connection kept step."""
+    resp2 = read_head(rd)
+    assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+
+
+def leave_mid_upload(srv: ServerProcess, sent: int) -> str:
+    """Starts a 4 MiB upload to /upload-record, closes the connection once the app has
+    `sent` bytes; the record's token."""
+    tok = token()
+    s = srv.connect()
+    try:
+        s.sendall(f"POST /upload-record?token={tok} HTTP/1.1\r\nHost: t\r\nContent-Length: {4 * MIB}\r\n\r\n"
+                  .encode() + b"u" * sent)
+        wait_record(srv, tok, lambda r: r.get("bytes") == sent, "the first part of the body never arrived")
+    finally:
+        s.close()
+    return tok
 
 
 @pytest.fixture(scope="module")
@@ -178,14 +181,7 @@ def test_large_body_arrives_in_several_messages(srv, framing):
 def test_client_leaving_mid_upload_is_http_disconnect(srv):
     """A body over 1 MiB (stream_body_above) reaches the app as it arrives; the client
     leaves after 100 kB: the app's next receive() is http.disconnect."""
-    tok = token()
-    s = srv.connect()
-    try:
-        s.sendall(f"POST /upload-record?token={tok} HTTP/1.1\r\nHost: t\r\nContent-Length: {4 * MIB}\r\n\r\n"
-                  .encode() + b"u" * 100_000)
-        wait_record(srv, tok, lambda r: r.get("bytes") == 100_000, "the first part of the body never arrived")
-    finally:
-        s.close()
+    tok = leave_mid_upload(srv, 100_000)
     rec = wait_record(srv, tok, lambda r: r.get("last") != "http.request", "receive() never said the client left")
     assert rec == {"bytes": 100_000, "last": "http.disconnect"}, rec
 
@@ -346,8 +342,7 @@ def test_head_keeps_the_length_get_would_send(srv, path, length):
     with s:
         resp = read_head(rd)
         assert resp.status == 200 and resp.header("content-length") == length, resp
-        resp2 = read_head(rd)
-        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+        assert_method_answer_follows(rd)
 
 
 def test_head_on_a_stream_lets_the_app_finish(srv):
@@ -358,8 +353,7 @@ def test_head_on_a_stream_lets_the_app_finish(srv):
     with s:
         resp = read_head(rd)
         assert resp.status == 200 and resp.header("content-length") is None and not is_chunked(resp), resp
-        resp2 = read_head(rd)
-        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+        assert_method_answer_follows(rd)
     rec = wait_record(srv, tok, lambda r: r["done"], "the app never finished a streamed answer to HEAD")
     assert rec["produced"] == MIB and rec["error"] is None, rec
 
@@ -434,8 +428,7 @@ def test_fault_is_a_problem_500_and_logged(fault_srv, path, log, closes):
             assert rd.closed(WAIT_S), "the connection stayed open after a protocol violation"
         else:
             # The pipelined request is still answered.
-            resp2 = read_head(rd)
-            assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+            assert_method_answer_follows(rd)
     fault_srv.wait_log(log)
     # The server keeps serving.
     assert json_get(fault_srv, "/scope")["method"] == "GET"
@@ -446,20 +439,12 @@ def test_body_after_the_end_leaves_the_complete_response_and_is_logged(fault_srv
     with s:
         resp = read_head(rd)
         assert resp.status == 200 and take(rd, 8, time.monotonic() + WAIT_S) == b"complete", resp
-        resp2 = read_head(rd)
-        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+        assert_method_answer_follows(rd)
     fault_srv.wait_log("'http.response.body' after the response was complete")
 
 
 def test_returning_after_http_disconnect_is_not_an_error(fault_srv):
-    tok = token()
-    s = fault_srv.connect()
-    try:
-        s.sendall(f"POST /upload-record?token={tok} HTTP/1.1\r\nHost: t\r\nContent-Length: {4 * MIB}\r\n\r\n"
-                  .encode() + b"u" * 1000)
-        wait_record(fault_srv, tok, lambda r: r.get("bytes") == 1000, "the body never arrived")
-    finally:
-        s.close()
+    tok = leave_mid_upload(fault_srv, 1000)
     wait_record(fault_srv, tok, lambda r: r.get("last") == "http.disconnect", "no http.disconnect")
     # A later fault's log line is the sync point: the app returned long before it.
     send(fault_srv, get_req(f"/returns-silently?after={tok}", "Connection: close\r\n"))[0].close()
@@ -516,8 +501,7 @@ def test_an_app_that_cancels_its_own_task_is_a_500(srv, when):
         resp = read_head(rd)
         assert resp.status == 500, resp
         take(rd, int(resp.header("content-length")), time.monotonic() + WAIT_S)
-        resp2 = read_head(rd)  # the connection goes on
-        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+        assert_method_answer_follows(rd)
 
 
 def test_cancelling_its_task_after_the_answer_keeps_the_answer(srv):
@@ -525,8 +509,7 @@ def test_cancelling_its_task_after_the_answer_keeps_the_answer(srv):
     with s:
         resp = read_head(rd)
         assert resp.status == 200 and take(rd, 8, time.monotonic() + WAIT_S) == b"answered", resp
-        resp2 = read_head(rd)
-        assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
+        assert_method_answer_follows(rd)
 
 
 @pytest.mark.parametrize("how", ["ensure_future", "create_task", "wait_for", "gather", "shield"])

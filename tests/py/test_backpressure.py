@@ -21,6 +21,23 @@ def _rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def _hold(srv: ServerProcess, gate: Gate, name: str, count: int) -> list[socket.socket]:
+    """`count` fresh connections, each sending a request that the gate app holds."""
+    socks = [srv.connect(timeout=WAIT) for _ in range(count)]
+    for i, s in enumerate(socks):
+        s.sendall(f"GET {gate.path('/hold', f'{name}{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    return socks
+
+
+def _release_held(gate: Gate, held: list[socket.socket]) -> None:
+    """Opens the gate: each held request is answered in full."""
+    gate.release()
+    for i, s in enumerate(held):
+        r = Reader(s).read()
+        assert r.status == 200 and r.json() == {"released": f"held{i}"}, r
+        s.close()
+
+
 def test_concurrency_cap_answers_503_while_the_cap_is_full():
     """Two handlers are held inside the app (the cap of 2 is full, and stays full until the
     gate opens): every further request is answered 503 + Retry-After before the gate
@@ -30,23 +47,15 @@ def test_concurrency_cap_answers_503_while_the_cap_is_full():
     srv = ServerProcess("gate_app:app", "--threads", "1", "--handler-threads", "2", "--limit-concurrency", "2")
     try:
         with Gate() as gate:
-            held = [srv.connect(timeout=WAIT) for _ in range(2)]
-            for i, s in enumerate(held):
-                s.sendall(f"GET {gate.path('/hold', f'held{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            held = _hold(srv, gate, "held", 2)
             assert len(gate.wait_entered(2)) == 2, "the two requests under the cap did not reach the app"
-            extra = [srv.connect(timeout=WAIT) for _ in range(6)]
-            for i, s in enumerate(extra):
-                s.sendall(f"GET {gate.path('/hold', f'extra{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            extra = _hold(srv, gate, "extra", 6)
             for s in extra:
                 r = Reader(s).read()
                 assert (r.status, r.header("retry-after")) == (503, "1"), r
                 s.close()
             assert gate.held() == 2, "the refused requests must not have run"
-            gate.release()
-            for i, s in enumerate(held):
-                r = Reader(s).read()
-                assert r.status == 200 and r.json() == {"released": f"held{i}"}, r
-                s.close()
+            _release_held(gate, held)
             assert sorted(gate.entered()) == ["held0", "held1"]
         assert get(srv, "/fast/1").status == 200  # serving again once the load is gone
     finally:
@@ -198,13 +207,9 @@ def test_concurrency_cap_is_one_count_for_all_reactors_of_a_worker():
     srv = ServerProcess("gate_app:app", "--threads", "2", "--handler-threads", "4", "--limit-concurrency", "2")
     try:
         with Gate() as gate:
-            held = [srv.connect(timeout=WAIT) for _ in range(2)]
-            for i, s in enumerate(held):
-                s.sendall(f"GET {gate.path('/hold', f'held{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            held = _hold(srv, gate, "held", 2)
             assert len(gate.wait_entered(2)) == 2, "the two requests under the cap did not reach the app"
-            extra = [srv.connect(timeout=WAIT) for _ in range(12)]
-            for i, s in enumerate(extra):
-                s.sendall(f"GET {gate.path('/hold', f'extra{i}')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            extra = _hold(srv, gate, "extra", 12)
             for i, s in enumerate(extra):
                 try:
                     r = Reader(s).read()
@@ -213,11 +218,7 @@ def test_concurrency_cap_is_one_count_for_all_reactors_of_a_worker():
                 assert (r.status, r.header("retry-after")) == (503, "1"), r
                 s.close()
             assert gate.held() == 2, f"refused requests ran: {gate.entered()}"
-            gate.release()
-            for i, s in enumerate(held):
-                r = Reader(s).read()
-                assert r.status == 200 and r.json() == {"released": f"held{i}"}, r
-                s.close()
+            _release_held(gate, held)
         assert get(srv, "/fast/2").status == 200
     finally:
         assert srv.stop() == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, REPO, free_port
+from conftest import APPS, REPO, free_port, wait_until_serving
 from gate import WAIT, Gate, wait_refused
 
 RINGBOLT = [sys.executable, "-m", "ringbolt"]
@@ -42,17 +42,7 @@ class Server:
         self.uds = uds
         self.proc = subprocess.Popen([*RINGBOLT, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      cwd=str(REPO), env=env or clean_env(), **popen)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
-            try:
-                self.connect(0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not start: {self.output()}")
+        wait_until_serving(self)
 
     def connect(self, timeout: float = 5.0) -> socket.socket:
         if self.uds is not None:

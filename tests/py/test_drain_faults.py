@@ -224,6 +224,17 @@ class KeepAliveClient(threading.Thread):
                 sock.close()
 
 
+def assert_every_request_answered(clients: list[KeepAliveClient], what: str) -> None:
+    """Every request the keep-alive clients sent got a 200; none was lost."""
+    lost = [f"client {i}: {x}" for i, c in enumerate(clients) for x in c.lost + c.connect_errors]
+    bad = [x for c in clients for x in c.bad]
+    summary = (f"{what}: {sum(c.sent for c in clients)} sent, "
+               f"{sum(c.answered for c in clients)} answered, "
+               f"{sum(c.closed_cleanly for c in clients)} connections ended by Connection: close")
+    assert not bad, f"{summary}; non-200: {bad[:5]}"
+    assert not lost, f"{summary}; {len(lost)} lost:\n" + "\n".join(lost[:10])
+
+
 TERM_TRIALS = 5
 TERM_CLIENTS = 8
 
@@ -247,14 +258,8 @@ def test_sigterm_drain_loses_no_keep_alive_request():
             for c in clients:
                 c.halt.set()
             srv.stop()
-        lost = [f"client {i}: {x}" for i, c in enumerate(clients) for x in c.lost + c.connect_errors]
-        bad = [x for c in clients for x in c.bad]
-        summary = (f"trial {trial + 1}/{TERM_TRIALS}: {sum(c.sent for c in clients)} sent, "
-                   f"{sum(c.answered for c in clients)} answered, "
-                   f"{sum(c.closed_cleanly for c in clients)} connections ended by Connection: close")
         assert code == 0, srv.output()
-        assert not bad, f"{summary}; non-200: {bad[:5]}"
-        assert not lost, f"{summary}; {len(lost)} lost:\n" + "\n".join(lost[:10])
+        assert_every_request_answered(clients, f"trial {trial + 1}/{TERM_TRIALS}")
 
 
 HUP_RELOADS = 5
@@ -303,14 +308,8 @@ def test_sighup_reload_loses_no_keep_alive_request():
         for c in clients:
             c.join(10)
         code = srv.stop()
-    lost = [f"client {i}: {x}" for i, c in enumerate(clients) for x in c.lost + c.connect_errors]
-    bad = [x for c in clients for x in c.bad]
-    summary = (f"{reload + 1} reload(s): {sum(c.sent for c in clients)} sent, "
-               f"{sum(c.answered for c in clients)} answered, "
-               f"{sum(c.closed_cleanly for c in clients)} connections ended by Connection: close")
     assert code == 0, srv.output()
-    assert not bad, f"{summary}; non-200: {bad[:5]}"
-    assert not lost, f"{summary}; {len(lost)} lost:\n" + "\n".join(lost[:10])
+    assert_every_request_answered(clients, f"{reload + 1} reload(s)")
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Callable
 import pytest
 
 from conftest import RSS_SLACK_MIB, Reader, Response, ServerProcess
+from test_streaming import read_head
 
 
 MIB = 1 << 20
@@ -70,14 +71,6 @@ def srv(files: Files):
 
 
 # ---- wire helpers (Content-Length bodies, read in pieces: never 64 MiB of `bytes +=`) ----
-
-
-def read_head(reader: Reader, timeout: float = WAIT_S) -> Response:
-    reader.sock.settimeout(timeout)
-    try:
-        return reader.read(head_request=True)
-    except socket.timeout:
-        raise AssertionError("timed out waiting for a response head") from None
 
 
 def read_body(reader: Reader, resp: Response, sink: Callable[[bytes], None] | None = None,

@@ -3,52 +3,18 @@ app (ringbolt/_asgi_app.py): answers compared with ringbolt's own server."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-
 import pytest
 
-from conftest import APPS, ServerProcess, free_port, get
+from conftest import ServerProcess, UvicornProcess, get
 from reqresp_helpers import APP, multipart, post, wait_for
 
 pytest.importorskip("uvicorn", reason="uvicorn is a test dependency (tools/install-deps.sh)")
 
 
-class _Uvicorn:
-    def __init__(self) -> None:
-        self.host = "127.0.0.1"
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", APP, "--app-dir", str(APPS), "--port", str(self.port),
-             "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection((self.host, self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.proc.kill()
-                    raise RuntimeError("uvicorn did not start")
-                time.sleep(0.05)
-
-    def connect(self, timeout: float = 5.0) -> socket.socket:
-        return socket.create_connection((self.host, self.port), timeout=timeout)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture(scope="module")
 def both():
     native = ServerProcess(APP, "--threads", "1")
-    uv = _Uvicorn()
+    uv = UvicornProcess(APP)
     yield native, uv
     native.stop()
     uv.stop()

@@ -4,7 +4,6 @@ client does. Runs on both io backends (make test-py runs the suite twice)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -15,9 +14,10 @@ import time
 
 import pytest
 import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from conftest import SANITIZER, ServerProcess, get
+from ws_helpers import fails_1011_then_echoes, refused, run, url
 
 KEY = base64.b64encode(b"0123456789abcdef").decode()
 
@@ -28,14 +28,6 @@ def srv():
     yield s
     code = s.stop()
     assert code == 0, s.output()
-
-
-def url(s: ServerProcess, path: str) -> str:
-    return f"ws://127.0.0.1:{s.port}{path}"
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
 
 
 def metric(s: ServerProcess, name: str) -> int:
@@ -195,27 +187,11 @@ def test_server_close_code_and_reason(srv):
 
 
 def test_refused_handshake_is_403(srv):
-    async def main():
-        with pytest.raises(InvalidStatus) as info:
-            async with websockets.connect(url(srv, "/deny")):
-                pass
-        assert info.value.response.status_code == 403
-
-    run(main())
+    assert run(refused(url(srv, "/deny"))).status_code == 403
 
 
 def test_handler_failure_closes_1011_and_others_go_on(srv):
-    async def main():
-        async with websockets.connect(url(srv, "/boom")) as ws:
-            await ws.send("trigger")
-            with pytest.raises(ConnectionClosed) as info:
-                await ws.recv()
-            assert info.value.rcvd.code == 1011
-        async with websockets.connect(url(srv, "/echo")) as ws:
-            await ws.send("still here")
-            assert await ws.recv() == "still here"
-
-    run(main())
+    run(fails_1011_then_echoes(srv, "trigger"))
     assert "handler failed on purpose" in srv.output() or srv.proc.poll() is None
 
 

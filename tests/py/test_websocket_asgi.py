@@ -4,15 +4,14 @@ the websocket.http.response denial), app failures, and FastAPI/Starlette unchang
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import pytest
 import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import ServerProcess, get
+from ws_helpers import fails_1011_then_echoes, refused, run, url
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +19,6 @@ def raw_srv():
     s = ServerProcess("ws_asgi_app:app", "--threads", "1")
     yield s
     assert s.stop() == 0, s.output()
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-def url(s: ServerProcess, path: str) -> str:
-    return f"ws://127.0.0.1:{s.port}{path}"
 
 
 def test_asgi_echo_subprotocol_and_headers(raw_srv):
@@ -78,50 +69,22 @@ def test_asgi_scope(raw_srv):
 
 
 def test_asgi_close_before_accept_is_403(raw_srv):
-    async def main():
-        with pytest.raises(InvalidStatus) as info:
-            async with websockets.connect(url(raw_srv, "/close403")):
-                pass
-        assert info.value.response.status_code == 403
-
-    run(main())
+    assert run(refused(url(raw_srv, "/close403"))).status_code == 403
 
 
 def test_asgi_denial_response(raw_srv):
-    async def main():
-        with pytest.raises(InvalidStatus) as info:
-            async with websockets.connect(url(raw_srv, "/deny")):
-                pass
-        r = info.value.response
-        assert r.status_code == 401
-        assert r.headers["www-authenticate"] == "Bearer"
-        assert r.body == b"no token"
-
-    run(main())
+    r = run(refused(url(raw_srv, "/deny")))
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert r.body == b"no token"
 
 
 def test_asgi_send_before_accept_is_a_500(raw_srv):
-    async def main():
-        with pytest.raises(InvalidStatus) as info:
-            async with websockets.connect(url(raw_srv, "/badorder")):
-                pass
-        assert info.value.response.status_code == 500
-
-    run(main())
+    assert run(refused(url(raw_srv, "/badorder"))).status_code == 500
 
 
 def test_asgi_app_failure_closes_1011(raw_srv):
-    async def main():
-        async with websockets.connect(url(raw_srv, "/boom")) as ws:
-            await ws.send("go")
-            with pytest.raises(ConnectionClosed) as info:
-                await ws.recv()
-            assert info.value.rcvd.code == 1011
-        async with websockets.connect(url(raw_srv, "/echo")) as ws:  # others are unharmed
-            await ws.send("ok")
-            assert await ws.recv() == "ok"
-
-    run(main())
+    run(fails_1011_then_echoes(raw_srv, "go"))  # others are unharmed
 
 
 def test_starlette_websocket_unchanged():
@@ -145,10 +108,8 @@ def test_fastapi_websocket_unchanged():
                 await ws.send(json.dumps({"n": 1}))
                 assert json.loads(await ws.recv()) == {"item_id": 7, "q": "find", "data": {"n": 1}}
                 await ws.close(1000)
-            with pytest.raises(InvalidStatus) as info:  # a path parameter that does not convert
-                async with websockets.connect(url(s, "/items/abc/ws")):
-                    pass
-            assert info.value.response.status_code == 403
+            # a path parameter that does not convert
+            assert (await refused(url(s, "/items/abc/ws"))).status_code == 403
 
         run(main())
         assert wait_log(s, "/log", "fastapi disconnect 1000")

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import APPS, ServerProcess, free_port
+from conftest import ServerProcess, UvicornProcess
 
 
 async def script(port: int) -> list:
@@ -50,26 +46,13 @@ async def script(port: int) -> list:
 
 def test_same_answers_under_uvicorn_and_ringbolt():
     ringbolt = ServerProcess("ws_app:app", "--threads", "1")
-    port = free_port()
-    uvicorn = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ws_app:app", "--app-dir", str(APPS), "--port", str(port),
-         "--log-level", "warning", "--ws", "websockets"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    uvicorn = UvicornProcess("ws_app:app", "--ws", "websockets")
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert uvicorn.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.05)
         native = asyncio.run(asyncio.wait_for(script(ringbolt.port), 60))
-        under_uvicorn = asyncio.run(asyncio.wait_for(script(port), 60))
+        under_uvicorn = asyncio.run(asyncio.wait_for(script(uvicorn.port), 60))
         assert native == under_uvicorn
         assert native[3][0]["room"] == "r1" and native[4] == ("refused", 403)
         assert native[5] == ("closed", 4001, "bye now") and native[6] == ("closed", 1011)
     finally:
-        uvicorn.terminate()
-        uvicorn.wait(10)
+        uvicorn.stop()
         assert ringbolt.stop() == 0, ringbolt.output()

@@ -1,6 +1,7 @@
 // Owns: the response framing state machine declared in response_parser.hpp.
 #include "response_parser.hpp"
 
+#include "core/strings.hpp"
 #include "http/char_classes.hpp"
 
 #include <cstring>
@@ -11,45 +12,6 @@ namespace ringbolt_load {
 namespace {
 
 constexpr size_t max_head_bytes = 64 * 1024;
-
-char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != b[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-// Does the comma-separated header value contain token (lowercase), case-insensitively?
-bool has_token(std::string_view value, std::string_view token) noexcept {
-    size_t i = 0;
-    while (i < value.size()) {
-        size_t end = value.find(',', i);
-        if (end == std::string_view::npos) {
-            end = value.size();
-        }
-        std::string_view item = value.substr(i, end - i);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-            item.remove_prefix(1);
-        }
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-            item.remove_suffix(1);
-        }
-        if (iequals(item, token)) {
-            return true;
-        }
-        i = end + 1;
-    }
-    return false;
-}
 
 } // namespace
 
@@ -111,7 +73,7 @@ response_parser::result response_parser::parse_head(const char* b, size_t n) {
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
             value.remove_suffix(1);
         }
-        if (name.size() == 14 && iequals(name, "content-length")) {
+        if (ringbolt::iequals(name, "content-length")) {
             if (value.empty()) {
                 return fail("empty Content-Length");
             }
@@ -127,11 +89,11 @@ response_parser::result response_parser::parse_head(const char* b, size_t n) {
             }
             has_length = true;
             length = v;
-        } else if (name.size() == 17 && iequals(name, "transfer-encoding")) {
-            chunked = has_token(value, "chunked");
-        } else if (name.size() == 10 && iequals(name, "connection")) {
-            close = close || has_token(value, "close");
-            keep_alive = keep_alive || has_token(value, "keep-alive");
+        } else if (ringbolt::iequals(name, "transfer-encoding")) {
+            chunked = ringbolt::lists_token(value, "chunked");
+        } else if (ringbolt::iequals(name, "connection")) {
+            close = close || ringbolt::lists_token(value, "close");
+            keep_alive = keep_alive || ringbolt::lists_token(value, "keep-alive");
         }
     }
     _status = status;

@@ -3,11 +3,11 @@
 #include "ws_handshake.hpp"
 
 #include "core/sha1.hpp"
+#include "core/strings.hpp"
 
 #include <array>
 #include <cstring>
 #include <string_view>
-#include <strings.h>
 
 namespace ringbolt_load {
 
@@ -15,36 +15,6 @@ namespace {
 
 constexpr size_t max_head = 16 * 1024;
 constexpr const char* ws_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; // RFC 6455 §1.3
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-// Does the comma-separated list hold token (case-insensitive)? Connection: keep-alive, Upgrade
-bool has_token(std::string_view list, std::string_view token) {
-    while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string_view item = trim(list.substr(0, comma));
-        if (iequals(item, token)) {
-            return true;
-        }
-        if (comma == std::string_view::npos) {
-            break;
-        }
-        list.remove_prefix(comma + 1);
-    }
-    return false;
-}
 
 } // namespace
 
@@ -104,14 +74,14 @@ ws_handshake_result ws_check_response(const char* data, size_t len, const std::s
             return ws_handshake_result::bad_header;
         }
         std::string_view name = line.substr(0, colon);
-        std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "upgrade")) {
-            upgrade = iequals(value, "websocket");
-        } else if (iequals(name, "connection")) {
-            connection = connection || has_token(value, "upgrade");
-        } else if (iequals(name, "sec-websocket-accept")) {
+        std::string_view value = ringbolt::trim_ows(line.substr(colon + 1));
+        if (ringbolt::iequals(name, "upgrade")) {
+            upgrade = ringbolt::iequals(value, "websocket");
+        } else if (ringbolt::iequals(name, "connection")) {
+            connection = connection || ringbolt::lists_token(value, "upgrade");
+        } else if (ringbolt::iequals(name, "sec-websocket-accept")) {
             accept = value == expected_accept;
-        } else if (iequals(name, "sec-websocket-extensions") && !value.empty()) {
+        } else if (ringbolt::iequals(name, "sec-websocket-extensions") && !value.empty()) {
             return ws_handshake_result::bad_header; // §4.1: an extension the client did not ask for
         }
     }

@@ -134,6 +134,18 @@ async def after(scope: dict[str, Any], receive: Any, send: Any) -> None:
     rec["waited"] = time.monotonic() - t0
 
 
+async def _record_next_message(rec: dict[str, Any], receive: Any, wait: float) -> None:
+    """Waits up to `wait` seconds in receive(): the record tells it is waiting, then what
+    came (a message type, or the exception that ended the wait)."""
+    rec["waiting"] = True
+    try:
+        message = await asyncio.wait_for(receive(), wait)
+        rec["after"] = message["type"]
+    except BaseException as exc:
+        rec["after"] = type(exc).__name__
+        raise
+
+
 async def wait_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Reads the body, then waits in receive() without answering: the record says what
     came once the client left."""
@@ -141,13 +153,7 @@ async def wait_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> Non
     rec = RECORDS.setdefault(q["token"], {})
     while (await receive()).get("more_body"):
         pass
-    rec["waiting"] = True
-    try:
-        message = await asyncio.wait_for(receive(), float(q["wait"]))
-        rec["after"] = message["type"]
-    except BaseException as exc:
-        rec["after"] = type(exc).__name__
-        raise
+    await _record_next_message(rec, receive, float(q["wait"]))
 
 
 async def upload_record(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -179,13 +185,7 @@ async def stream_listen(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await receive()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"first", "more_body": True})
-    rec["waiting"] = True
-    try:
-        message = await asyncio.wait_for(receive(), float(q["wait"]))
-        rec["after"] = message["type"]
-    except BaseException as exc:
-        rec["after"] = type(exc).__name__
-        raise
+    await _record_next_message(rec, receive, float(q["wait"]))
 
 
 async def poll_disconnect(scope: dict[str, Any], receive: Any, send: Any) -> None:

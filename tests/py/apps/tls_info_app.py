@@ -6,6 +6,8 @@ import json
 
 from ringbolt import App
 
+from plain_lifespan import lifespan
+
 app = App()
 
 FIELDS = ("version", "version_code", "cipher", "cipher_suite", "alpn", "resumed", "server_cert", "client_cert",
@@ -47,13 +49,7 @@ async def ws_tls(ws):
 
 async def asgi(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        return await lifespan(receive, send)
     extensions = scope.get("extensions") or {}
     seen = {"tls": extensions.get("tls"), "has_tls": "tls" in extensions, "scheme": scope["scheme"],
             "extensions": sorted(extensions)}

@@ -6,6 +6,8 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from plain_lifespan import lifespan
+
 log: list[str] = []
 
 
@@ -13,13 +15,7 @@ async def app(scope, receive, send):
     """Raw ASGI: /echo echoes; /deny refuses with a custom 401 body; /close403 closes
     before accepting; /scope answers its scope; /boom fails after accepting; /log tells."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        return await lifespan(receive, send)
     if scope["type"] == "http":
         body = "\n".join(log).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})

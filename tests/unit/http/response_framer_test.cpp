@@ -394,6 +394,7 @@ TEST(ResponseFramer, CheckAppField) {
         {"Connection", "Keep-Alive, close", -1, drop, -1, true, false, false},
         {"Connection", "upgrade,close", -1, drop, -1, true, false, false},
         {"Connection", "closed", -1, drop, -1, false, false, false},
+        {"Connection", "\tclose\t", -1, drop, -1, true, false, false},
         {"Date", "Mon, 01 Jan 2024 00:00:00 GMT", -1, keep, -1, false, true, false},
         {"date", "x", -1, keep, -1, false, true, false},
         {"Server", "mine", -1, keep, -1, false, false, true},
