@@ -37,17 +37,35 @@ def _ephemeral_low() -> int:
 _EPHEMERAL_LOW = _ephemeral_low()
 
 
+def _port_slice() -> tuple[int, int]:
+    """This suite's own share of the ports below the ephemeral range. CI runs up to four
+    suites at once (Python 3.11 on io_uring, then epoll; 3.12; 3.13; 3.11 under ASan):
+    two that picked the same free port within a server's start-up both started a server
+    there, the later one failed to bind while still importing its app, and its test, which
+    waits until the port accepts, talked to the other suite's server (a CI rehearsal:
+    a FastAPI answer without its field, then the server killed by SIGTERM mid-start). Each
+    (Python minor version, sanitizer, io backend) takes a slice of its own."""
+    low, high = 10000, _EPHEMERAL_LOW
+    index = ((sys.version_info.minor - 11) % 4) * 4
+    index += 2 if os.environ.get("RINGBOLT_TEST_SANITIZER") else 0
+    index += 1 if os.environ.get("RINGBOLT_IO") == "epoll" else 0
+    width = (high - low) // 16
+    return low + index * width, low + (index + 1) * width
+
+
 def free_port() -> int:
     """A port to start a server on, chosen below the kernel's ephemeral range: a port from
     bind(("127.0.0.1", 0)) is one the kernel also hands to outgoing connections, so under
     parallel suites a client's connect() could take it between this check and the
-    server's bind ("Address already in use", seen in a CI rehearsal). Random, then checked
-    free; bind(0) only where the range leaves no room below it."""
+    server's bind ("Address already in use", seen in a CI rehearsal). Random within this
+    suite's slice (``_port_slice``), then checked free; bind(0) only where the range leaves
+    no room below it."""
     rng = random.Random()
+    low, high = _port_slice()
     for _ in range(200):
-        if _EPHEMERAL_LOW <= 11000:
+        if _EPHEMERAL_LOW <= 11000 or high - low < 100:
             break
-        port = rng.randrange(10000, _EPHEMERAL_LOW)
+        port = rng.randrange(low, high)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
