@@ -26,8 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from proc_util import cpu, free_port
+from proc_util import cpu, free_port, wait_for_200
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -49,15 +48,7 @@ def one(args, py, label, extra=()):
                             "--threads", "1", "--log-level", "warning", *extra], cwd=ROOT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}{args.path}"
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{label}: server did not answer {url}")
+        wait_for_200(url, label, 200)
         wrk(args, url, args.warmup)
         c0 = cpu(srv.pid)
         out = wrk(args, url, args.duration)

@@ -23,9 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 
-from proc_util import cpu, free_port, tree
+from proc_util import cpu, free_port, tree, wait_for_200
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -76,15 +75,7 @@ def one(args: argparse.Namespace, system: str, variant: str, path: str) -> dict[
                            stdout=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}{path}"
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{system}: no answer at {url}")
+        wait_for_200(url, system, 300)
         wrk(args, url, args.warmup)
         c0, s0 = cpu(srv.pid), switches(srv.pid)
         out = wrk(args, url, args.duration)

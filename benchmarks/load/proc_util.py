@@ -1,9 +1,11 @@
 """What the load scripts read of a server from /proc (its process tree, CPU time) and a
-free loopback port. Shared by ab_ringbolt.py, stream_bench.py and instr_per_request.py."""
+free loopback port, and the wait for a server's first answer. Shared by ab_ringbolt.py, stream_bench.py and instr_per_request.py."""
 from __future__ import annotations
 
 import os
 import socket
+import time
+import urllib.request
 
 TCK = os.sysconf("SC_CLK_TCK")
 
@@ -43,3 +45,15 @@ def free_port() -> int:
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def wait_for_200(url: str, label: str, tries: int = 300) -> None:
+    """Until ``url`` answers 200 (tries 50 ms apart); RuntimeError naming ``label`` if not."""
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{label}: no answer at {url}")
