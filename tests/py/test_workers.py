@@ -90,7 +90,7 @@ class Client(threading.Thread):
         self.port = port
         self.keep_alive = keep_alive
         self.gate = gate or threading.Lock()
-        self.results: list[tuple[float, int | None, str, int | None]] = []  # (sent at, status, error, pid)
+        self.results: list[tuple[float, int | None, str, int | None]] = []  # (request written at, or a connect's failure seen at; status, error, pid)
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -103,6 +103,7 @@ class Client(threading.Thread):
                     if sock is None:
                         sock = socket.create_connection(("127.0.0.1", self.port), timeout=3)
                         reader = Reader(sock)
+                        sent = time.monotonic()
                     close = "" if self.keep_alive else "Connection: close\r\n"
                     sock.sendall(f"GET /pid HTTP/1.1\r\nHost: t\r\n{close}\r\n".encode())
                     assert reader is not None
@@ -113,7 +114,10 @@ class Client(threading.Thread):
                         sock.close()
                         sock = None
                 except (OSError, ConnectionError, ValueError) as exc:
-                    self.results.append((sent, None, f"{type(exc).__name__}: {exc}", None))
+                    # A connect that failed wrote nothing: it counts from when the failure
+                    # came (a SYN sent after a drain began is dropped, retried and refused
+                    # a second later, however early this thread last read the clock).
+                    self.results.append((time.monotonic() if sock is None else sent, None, f"{type(exc).__name__}: {exc}", None))
                     if sock is not None:
                         sock.close()
                     sock = None
