@@ -150,6 +150,23 @@ bool parse_target(const std::string& url, const char* scheme, const char* tool, 
     return resolve_address(tool, t);
 }
 
+std::vector<option> long_options(std::initializer_list<option> own) {
+    std::vector<option> table{
+        {"connections", required_argument, nullptr, 'c'},
+        {"threads", required_argument, nullptr, 't'},
+        {"duration", required_argument, nullptr, 'd'},
+        {"pipeline", required_argument, nullptr, 'p'},
+        {"warmup", required_argument, nullptr, opt_warmup},
+        {"timeout", required_argument, nullptr, opt_timeout},
+        {"json", no_argument, nullptr, opt_json},
+        {"cpus", required_argument, nullptr, opt_cpus},
+        {"help", no_argument, nullptr, 'h'},
+    };
+    table.insert(table.end(), own);
+    table.push_back({nullptr, 0, nullptr, 0});
+    return table;
+}
+
 option_result parse_common_option(int c, const char* arg, const char* tool, common_options* o) {
     uint64_t v = 0;
     switch (c) {

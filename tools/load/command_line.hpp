@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <getopt.h>
+#include <initializer_list>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -42,6 +43,10 @@ struct common_options {
 // getopt values of the shared long-only options; a tool numbers its own from
 // first_tool_option on.
 enum common_long_option : int { opt_cpus = 1000, opt_warmup, opt_timeout, opt_json, first_tool_option };
+
+// A tool's getopt table: the shared options (-c -t -d -p --warmup --timeout --json --cpus
+// --help), then the tool's own, then the terminator.
+std::vector<option> long_options(std::initializer_list<option> own);
 
 // A tool's command line: its name (prefixes every error), usage text, getopt tables
 // (which list the shared options too) and URL scheme ("http://", "ws://").

@@ -34,25 +34,15 @@ const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n
 
 bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
     enum { opt_body_file = first_tool_option };
-    static const option long_opts[] = {
-        {"connections", required_argument, nullptr, 'c'},
-        {"threads", required_argument, nullptr, 't'},
-        {"duration", required_argument, nullptr, 'd'},
+    static const std::vector<option> long_opts = long_options({
         {"requests", required_argument, nullptr, 'n'},
-        {"pipeline", required_argument, nullptr, 'p'},
         {"rate", required_argument, nullptr, 'R'},
         {"method", required_argument, nullptr, 'm'},
         {"header", required_argument, nullptr, 'H'},
         {"body", required_argument, nullptr, 'b'},
         {"body-file", required_argument, nullptr, opt_body_file},
-        {"warmup", required_argument, nullptr, opt_warmup},
-        {"timeout", required_argument, nullptr, opt_timeout},
-        {"json", no_argument, nullptr, opt_json},
-        {"cpus", required_argument, nullptr, opt_cpus},
-        {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
-    static const command_line cl = {"ringbolt-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts, "http://"};
+    });
+    static const command_line cl = {"ringbolt-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(), "http://"};
     return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
         case 'n':

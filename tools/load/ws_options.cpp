@@ -45,22 +45,12 @@ bool parse_size(const char* text, uint64_t* out) {
 
 bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
     enum { opt_text = first_tool_option };
-    static const option long_opts[] = {
-        {"connections", required_argument, nullptr, 'c'},
-        {"threads", required_argument, nullptr, 't'},
-        {"duration", required_argument, nullptr, 'd'},
+    static const std::vector<option> long_opts = long_options({
         {"messages", required_argument, nullptr, 'n'},
-        {"pipeline", required_argument, nullptr, 'p'},
         {"size", required_argument, nullptr, 's'},
         {"text", no_argument, nullptr, opt_text},
-        {"warmup", required_argument, nullptr, opt_warmup},
-        {"timeout", required_argument, nullptr, opt_timeout},
-        {"json", no_argument, nullptr, opt_json},
-        {"cpus", required_argument, nullptr, opt_cpus},
-        {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
-    static const command_line cl = {"ringbolt-ws-load", usage_text, "c:t:d:n:p:s:h", long_opts, "ws://"};
+    });
+    static const command_line cl = {"ringbolt-ws-load", usage_text, "c:t:d:n:p:s:h", long_opts.data(), "ws://"};
     return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
         case 'n':

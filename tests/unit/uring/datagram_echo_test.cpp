@@ -4,6 +4,7 @@
 // both ways; GRO batches split correctly whether the kernel coalesces or not; a tiny
 // buffer ring that runs dry keeps delivering; a wildcard socket answers from the address
 // it was reached at.
+#include "tests/unit/uring/addresses.hpp"
 #include "uring/epoll_backend.hpp"
 #include "uring/listener.hpp"
 #include "uring/uring_backend.hpp"
@@ -29,6 +30,10 @@
 namespace ringbolt::uring {
 namespace {
 
+using test::bound_address;
+using test::ip_address;
+using test::port_of;
+
 std::string address_text(const datagram_address& a) {
     char host[INET6_ADDRSTRLEN] = "?";
     uint16_t port = 0;
@@ -46,31 +51,6 @@ std::string address_text(const datagram_address& a) {
 
 bool same_address(const datagram_address& a, const datagram_address& b) {
     return a.len != 0 && b.len != 0 && address_text(a) == address_text(b);
-}
-
-datagram_address sock_address(int fd) {
-    datagram_address a;
-    a.len = sizeof(a.addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a.addr), &a.len);
-    return a;
-}
-
-datagram_address make_address(int family, const char* host, uint16_t port) {
-    datagram_address a{};
-    if (family == AF_INET) {
-        auto* in = reinterpret_cast<sockaddr_in*>(&a.addr);
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
-        inet_pton(AF_INET, host, &in->sin_addr);
-        a.len = sizeof(sockaddr_in);
-    } else {
-        auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-        inet_pton(AF_INET6, host, &in6->sin6_addr);
-        a.len = sizeof(sockaddr_in6);
-    }
-    return a;
 }
 
 /// A datagram's bytes, distinct per sequence number where the size allows.
@@ -95,7 +75,7 @@ class udp_client {
 
     udp_client(int family, const char* host) : _family(family) {
         _fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        datagram_address self = make_address(family, host, 0);
+        datagram_address self = ip_address(host, 0);
         if (_fd < 0 || ::bind(_fd, reinterpret_cast<sockaddr*>(&self.addr), self.len) != 0) {
             return;
         }
@@ -104,7 +84,7 @@ class udp_client {
         setsockopt(_fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
         setsockopt(_fd, family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, family == AF_INET ? IP_RECVTOS : IPV6_RECVTCLASS,
                    &one, sizeof(one));
-        self_address = sock_address(_fd);
+        self_address = bound_address(_fd);
     }
     ~udp_client() {
         if (_fd >= 0) {
@@ -296,7 +276,7 @@ class DatagramTest : public ::testing::TestWithParam<backend_case> {
         int family = GetParam().family;
         if (family == AF_INET6) {
             int probe = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-            datagram_address a = make_address(AF_INET6, "::1", 0);
+            datagram_address a = ip_address("::1", 0);
             bool have_v6 = probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&a.addr), a.len) == 0;
             int why = errno;
             if (probe >= 0) {
@@ -334,7 +314,7 @@ class DatagramTest : public ::testing::TestWithParam<backend_case> {
         }
         int big = 4 << 20;
         setsockopt(_sock.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-        _server_address = make_address(family, loopback(family), _sock.port);
+        _server_address = ip_address(loopback(family), _sock.port);
     }
 
     void TearDown() override {
@@ -606,9 +586,9 @@ TEST_P(DatagramTest, AWildcardSocketAnswersFromTheAddressItWasReachedAt) {
     udp_client client(AF_INET, "127.0.0.1");
     ASSERT_TRUE(client.ok());
     uint16_t client_port = ntohs(reinterpret_cast<const sockaddr_in*>(&client.self_address.addr)->sin_port);
-    datagram_address second = make_address(AF_INET, "127.0.0.2", _sock.port);
-    echo_server server(*_backend, v6 ? make_address(AF_INET6, "::ffff:127.0.0.1", client_port) : client.self_address,
-                       v6 ? make_address(AF_INET6, "::ffff:127.0.0.2", _sock.port) : second);
+    datagram_address second = ip_address("127.0.0.2", _sock.port);
+    echo_server server(*_backend, v6 ? ip_address("::ffff:127.0.0.1", client_port) : client.self_address,
+                       v6 ? ip_address("::ffff:127.0.0.2", _sock.port) : second);
     _backend->arm_datagram(7, _sock);
     for (bool from_local : {true, false}) {
         server.answer_from_local = from_local;

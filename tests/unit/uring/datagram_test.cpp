@@ -1,6 +1,7 @@
 // The pure halves of the datagram seam (uring/datagram.cpp): how a batch is laid out as
 // messages (GSO runs, their limits, the control messages each carries) and how a received
 // datagram's control messages are read, malformed ones included.
+#include "tests/unit/uring/addresses.hpp"
 #include "uring/datagram.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,10 @@
 
 namespace ringbolt::uring {
 namespace {
+
+using test::bound_address;
+using test::ip_address;
+using test::port_of;
 
 struct expected_message {
     uint32_t first;
@@ -50,26 +55,6 @@ const std::vector<plan_case>& plan_cases() {
     return cases;
 }
 
-datagram_address v4(const char* host, uint16_t port) {
-    datagram_address a{};
-    auto* in = reinterpret_cast<sockaddr_in*>(&a.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    inet_pton(AF_INET, host, &in->sin_addr);
-    a.len = sizeof(sockaddr_in);
-    return a;
-}
-
-datagram_address v6(const char* host, uint16_t port) {
-    datagram_address a{};
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    inet_pton(AF_INET6, host, &in6->sin6_addr);
-    a.len = sizeof(sockaddr_in6);
-    return a;
-}
-
 TEST(DatagramPlan, RunsFollowTheSizesAndTheKernelsLimits) {
     datagram_socket sock;
     sock.family = AF_INET;
@@ -77,7 +62,7 @@ TEST(DatagramPlan, RunsFollowTheSizesAndTheKernelsLimits) {
         SCOPED_TRACE(c.name);
         std::vector<std::string> bytes;
         datagram_send batch;
-        batch.peer = v4("127.0.0.1", 4433);
+        batch.peer = ip_address("127.0.0.1", 4433);
         for (size_t size : c.sizes) {
             bytes.emplace_back(size, 'x');
         }
@@ -153,14 +138,14 @@ TEST(DatagramPlan, SourceAddressAndEcnFollowTheFamilyOfThePath) {
         int tos_type;
     };
     const family_case cases[] = {
-        {"IPv4 socket", AF_INET, v4("192.0.2.1", 5000), v4("127.0.0.2", 443), IPPROTO_IP, IP_PKTINFO, IPPROTO_IP,
-         IP_TOS},
-        {"IPv6 socket, IPv6 peer", AF_INET6, v6("2001:db8::1", 5000), v6("::1", 443), IPPROTO_IPV6, IPV6_PKTINFO,
-         IPPROTO_IPV6, IPV6_TCLASS},
+        {"IPv4 socket", AF_INET, ip_address("192.0.2.1", 5000), ip_address("127.0.0.2", 443), IPPROTO_IP, IP_PKTINFO,
+         IPPROTO_IP, IP_TOS},
+        {"IPv6 socket, IPv6 peer", AF_INET6, ip_address("2001:db8::1", 5000), ip_address("::1", 443), IPPROTO_IPV6,
+         IPV6_PKTINFO, IPPROTO_IPV6, IPV6_TCLASS},
         // The kernel sends to a v4-mapped peer on its IPv4 path: TOS, and IPV6_PKTINFO
         // holding a mapped address.
-        {"IPv6 socket, v4-mapped peer", AF_INET6, v6("::ffff:192.0.2.1", 5000), v6("::ffff:127.0.0.2", 443),
-         IPPROTO_IPV6, IPV6_PKTINFO, IPPROTO_IP, IP_TOS},
+        {"IPv6 socket, v4-mapped peer", AF_INET6, ip_address("::ffff:192.0.2.1", 5000),
+         ip_address("::ffff:127.0.0.2", 443), IPPROTO_IPV6, IPV6_PKTINFO, IPPROTO_IP, IP_TOS},
     };
     for (const family_case& c : cases) {
         SCOPED_TRACE(c.name);

@@ -2,6 +2,7 @@
 // socket (GRO batches included), wait while it is not armed, stop at its end; sends are
 // captured datagram by datagram with the wire plan's segment sizes, failures included;
 // stream recvs over socketpairs share a ring of set size and run dry.
+#include "tests/unit/uring/addresses.hpp"
 #include "uring/fake_backend.hpp"
 
 #include <gtest/gtest.h>
@@ -17,19 +18,9 @@
 namespace ringbolt::uring {
 namespace {
 
-datagram_address v4(const char* host, uint16_t port) {
-    datagram_address a{};
-    auto* in = reinterpret_cast<sockaddr_in*>(&a.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    inet_pton(AF_INET, host, &in->sin_addr);
-    a.len = sizeof(sockaddr_in);
-    return a;
-}
-
-uint16_t port_of(const datagram_address& a) {
-    return ntohs(reinterpret_cast<const sockaddr_in*>(&a.addr)->sin_port);
-}
+using test::bound_address;
+using test::ip_address;
+using test::port_of;
 
 struct recorder final : io_events {
     void on_accept(int fd) noexcept override { accepted.push_back(fd); }
@@ -80,8 +71,8 @@ class FakeBackend : public ::testing::Test {
 };
 
 TEST_F(FakeBackend, InjectedDatagramsReachAnArmedSocketOnly) {
-    datagram_address peer = v4("192.0.2.1", 5000);
-    datagram_address local = v4("127.0.0.1", 443);
+    datagram_address peer = ip_address("192.0.2.1", 5000);
+    datagram_address local = ip_address("127.0.0.1", 443);
     _fake.inject(3, peer, local, "early", 0, 2);
     _fake.wait(0, _events);
     EXPECT_TRUE(_events.received.empty()) << "not armed: the datagram waits, as in a socket";
@@ -105,7 +96,7 @@ TEST_F(FakeBackend, InjectedDatagramsReachAnArmedSocketOnly) {
 }
 
 TEST_F(FakeBackend, AnEndStopsDeliveryUntilArmedAgain) {
-    datagram_address peer = v4("192.0.2.1", 5000);
+    datagram_address peer = ip_address("192.0.2.1", 5000);
     _fake.arm_datagram(0, _sock);
     _fake.cancel_datagram(0);
     _fake.inject(0, peer, {}, "after the cancel");
@@ -127,8 +118,8 @@ TEST_F(FakeBackend, SendsAreCapturedAsTheWireCarriesThem) {
     _fake.arm_datagram(1, _sock);
     std::vector<std::string> bytes = {std::string(1200, 'a'), std::string(1200, 'b'), std::string(300, 'c'), "d"};
     datagram_send batch;
-    batch.peer = v4("192.0.2.9", 6000);
-    batch.local = v4("127.0.0.2", 443);
+    batch.peer = ip_address("192.0.2.9", 6000);
+    batch.local = ip_address("127.0.0.2", 443);
     batch.ecn = 1;
     for (std::string& b : bytes) {
         batch.payloads.push_back({b.data(), b.size()});
