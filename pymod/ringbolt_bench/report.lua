@@ -1,6 +1,6 @@
 -- report.lua: wrk script for non-pipelined runs: optional method/body from the
 -- environment (WRK_METHOD, WRK_BODY_FILE, WRK_CONTENT_TYPE) and the same
--- machine-readable done() summary line as pipeline.lua, parsed by harness.py.
+-- machine-readable done() summary line parsed by harness.py (pipeline.lua uses both).
 
 function init(args)
    local method = os.getenv("WRK_METHOD")
