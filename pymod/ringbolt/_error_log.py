@@ -3,19 +3,34 @@ limits its own repeated conditions (core/log_throttle.hpp): the first failure of
 (the exception's type and the line that raised it) is logged in full, with its
 traceback; the next ones of that kind are counted, and a line every ``INTERVAL_S`` says
 how many there were and the last request that failed so (the rest is written when the
-server stops). A kind that has not failed for ``FORGET_S`` is new again. A handler that
+server stops; ``RINGBOLT_ERROR_LOG_INTERVAL`` sets the interval). A kind that has not failed for ``FORGET_S`` is new again. A handler that
 fails on 5% of a busy server's requests wrote about 1,100 traceback lines a second; now
 it writes one traceback and a line per 10 s."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from types import TracebackType
 from typing import Any, Callable
 
-INTERVAL_S = 10.0  # at most one count line per kind this often
+def _interval_from_env() -> float:
+    """``RINGBOLT_ERROR_LOG_INTERVAL`` (seconds, > 0) or 10."""
+    text = os.environ.get("RINGBOLT_ERROR_LOG_INTERVAL", "")
+    try:
+        value = float(text) if text else 10.0
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        logging.getLogger("ringbolt").warning(
+            "RINGBOLT_ERROR_LOG_INTERVAL=%r is not a number of seconds above 0: using 10", text)
+        return 10.0
+    return value
+
+
+INTERVAL_S = _interval_from_env()  # at most one count line per kind this often
 FORGET_S = 300.0  # a kind quiet this long is logged in full again
 MAX_KINDS = 1024  # kinds remembered; beyond, the oldest are reported and forgotten
 

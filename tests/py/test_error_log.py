@@ -45,6 +45,23 @@ def test_one_traceback_per_kind_and_a_count(tmp_path: Path, app: str, path: str,
     assert "boom/last" in out.split("more ZeroDivisionError")[-1], out  # the count names the last request
 
 
+@pytest.mark.parametrize("setting, interval", [("0.3", 0.3), ("often", 10.0), ("0", 10.0)])
+def test_the_interval_is_set_in_the_servers_environment(tmp_path: Path, setting: str, interval: float) -> None:
+    srv = LoggedServer("error_log_apps:app", tmp_path / "server.log", "--threads", "1",
+                       env={"RINGBOLT_ERROR_LOG_INTERVAL": setting})
+    try:
+        for i in range(3):
+            assert get(srv, f"/boom/{i}").status == 500
+        if interval < 1:  # the count line comes long before the default 10 s
+            srv.wait_log("2 more ZeroDivisionError (", timeout=5)
+        else:
+            srv.wait_log(f"RINGBOLT_ERROR_LOG_INTERVAL='{setting}' is not a number of seconds above 0: using 10",
+                         timeout=10)
+            assert "more ZeroDivisionError" not in srv.output()  # not before the 10 s
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
 class FakeTime:
     def __init__(self) -> None:
         self.now = 1000.0

@@ -33,7 +33,9 @@ IDS = ["hosted-loop-uring", "hosted-loop-epoll", "loop-thread-uring", "loop-thre
 ANYIO_DEFAULT_TOKENS = 40  # anyio's default thread limiter: at most this many workers
 
 
-@pytest.fixture(params=SETUPS, ids=IDS)
+# One server per setup for the module (a FastAPI app takes seconds to start on a loaded
+# machine); the last test leaves it serving, which it asserts.
+@pytest.fixture(scope="module", params=SETUPS, ids=IDS)
 def srv(request):
     args, env = request.param
     s = ServerProcess("fastapi_threadpool_app:app", *args, env=env)
