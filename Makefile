@@ -113,6 +113,19 @@ venv-py3%:
 test-py3%: venv-py3%
 	build/venv3$*/bin/python -m pytest -q $(PYTEST_ARGS) tests/py
 
+# The suite without the files that exercise only the C++ transports and protocols and the
+# process management (HTTP/2, TLS, conformance, timeouts, drain, workers, fd limits), whose
+# code no interpreter version changes: what CI runs on 3.12, between the two ends (3.11,
+# 3.13) that run the whole suite. Every test of the Python API, the ASGI/WSGI bridges, the
+# hosted loop and the frameworks runs.
+PY_API_ONLY = $(addprefix --ignore=tests/py/,test_http2.py test_http2_tls.py test_http2_uploads.py test_tls.py \
+  test_tls_client_info.py test_conformance.py test_rejections.py test_refusals.py test_http_versions.py \
+  test_slow_clients.py test_drain_faults.py test_drain_listeners.py test_workers.py test_fd_exhaustion.py \
+  test_many_connections.py test_reactor_sched.py test_cli.py test_static.py test_static_features.py test_split_input.py)
+
+test-api-py3%: venv-py3%
+	build/venv3$*/bin/python -m pytest -q $(PY_API_ONLY) $(PYTEST_ARGS) tests/py
+
 # mypy --strict over the Python package (config: [tool.mypy] in pyproject.toml). mypy is
 # pinned: a new release may find new errors, which should come with an upgrade, not a CI run.
 MYPY_VERSION ?= 2.4.1
