@@ -4,7 +4,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/wsgi_input.hpp"
+#include "pymod/native/wsgi/wsgi_input.hpp"
 
 #include <cstring>
 

@@ -1,9 +1,9 @@
 // Streamed responses: message delivery, flow control and disconnect notification
 // between a Python producer and the reactor that owns the connection.
-#include "pymod/native/response_stream.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
 
 #include "http/protocol.hpp"
-#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
 
 #include "core/log.hpp"
 

@@ -1,8 +1,8 @@
 // ringbolt._native.TLSInfo, the ASGI TLS extension and the WSGI SSL_* variables (see
 // tls_info_py.hpp). Nothing here runs for plain TCP connections: callers check first.
-#include "pymod/native/tls_info_py.hpp"
+#include "pymod/native/tls/tls_info_py.hpp"
 
-#include "pymod/native/request_object.hpp"
+#include "pymod/native/bridge/request_object.hpp"
 
 #include <new>
 #include <string>

@@ -8,13 +8,13 @@
 
 #include "pymod/native/py_exception.hpp"
 #include "pymod/native/py_names.hpp"
-#include "pymod/native/wsgi_call.hpp"
+#include "pymod/native/wsgi/wsgi_call.hpp"
 
-#include "pymod/native/request_object.hpp"
-#include "pymod/native/response_stream.hpp"
-#include "pymod/native/wsgi_answer.hpp"
-#include "pymod/native/wsgi_environ.hpp"
-#include "pymod/native/wsgi_input.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/wsgi/wsgi_answer.hpp"
+#include "pymod/native/wsgi/wsgi_environ.hpp"
+#include "pymod/native/wsgi/wsgi_input.hpp"
 
 #include <cstddef>
 #include <cstring>

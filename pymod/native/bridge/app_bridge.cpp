@@ -2,7 +2,7 @@
 // reactor's own PyThreadState; each handler is called with vectorcall; its result is
 // turned into a response message (framed by the reactor); exceptions become 500 (logged
 // with their traceback) or the status of an HTTPError, and never unwind into the loop.
-#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
 #include "pymod/native/py_exception.hpp"
 
 #include "core/clock.hpp"
@@ -12,10 +12,10 @@
 #include "core/probes.hpp"
 #include "dispatch/access_log.hpp"
 #include "http/response_writer.hpp"
-#include "pymod/native/json_py.hpp"
-#include "pymod/native/request_object.hpp"
-#include "pymod/native/response_stream.hpp"
-#include "pymod/native/wsgi_call.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/json/json_py.hpp"
+#include "pymod/native/wsgi/wsgi_call.hpp"
 
 #include <algorithm>
 #include <cerrno>

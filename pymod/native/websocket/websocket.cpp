@@ -2,12 +2,12 @@
 // 101 whose upgrade makes the reactor's ws::connection; the channel between them holds
 // received messages until the application takes them (reading pauses above a window)
 // and counts what the application sent until the kernel has it (send waits above a mark).
-#include "pymod/native/websocket.hpp"
+#include "pymod/native/websocket/websocket.hpp"
 
 #include "core/strings.hpp"
-#include "pymod/native/app_bridge.hpp"
-#include "pymod/native/request_object.hpp"
-#include "pymod/native/response_stream.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
 #include "ws/connection.hpp"
 #include "ws/deflate.hpp"
 #include "ws/frame.hpp"

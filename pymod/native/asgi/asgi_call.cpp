@@ -12,10 +12,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/app_bridge.hpp"
-#include "pymod/native/asgi_cycle.hpp"
+#include "pymod/native/asgi/asgi_cycle.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/py_names.hpp"
-#include "pymod/native/request_object.hpp"
 
 #include <cstddef>
 

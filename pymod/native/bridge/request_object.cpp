@@ -1,16 +1,16 @@
 // The Request type, written with the C API: attribute access is a getset slot that
 // builds the Python object on first use and caches it.
-#include "pymod/native/request_object.hpp"
+#include "pymod/native/bridge/request_object.hpp"
 
 #include "core/strings.hpp"
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
-#include "pymod/native/app_bridge.hpp"
-#include "pymod/native/json_py.hpp"
-#include "pymod/native/response_stream.hpp"
-#include "pymod/native/tls_info_py.hpp"
-#include "pymod/native/wsgi_environ.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/json/json_py.hpp"
+#include "pymod/native/tls/tls_info_py.hpp"
+#include "pymod/native/wsgi/wsgi_environ.hpp"
 
 #include <arpa/inet.h>
 #include <charconv>
