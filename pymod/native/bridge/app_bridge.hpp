@@ -89,6 +89,15 @@ inline void internal_error_answer(http::app_response& resp) {
 /// `head_request`: an empty body may keep a declared Content-Length (what GET would send).
 bool build_head(const response_parts& parts, http::response_head& head, bool head_request = false);
 
+/// Address `resp` to the request it answers (connection, generation, order, route, start).
+inline void address_response(const http::app_request& req, http::app_response& resp) noexcept {
+    resp.conn_slot = req.conn_slot;
+    resp.conn_gen = req.conn_gen;
+    resp.seq = req.seq;
+    resp.route_id = req.route_id;
+    resp.start_ns = req.start_ns;
+}
+
 /// Answer an async request: `result` when `exc` is None, else the exception. GIL held.
 /// The answer is staged: True when it is the first staged since the last
 /// flush_completions(), which the caller then schedules (once per loop iteration).
@@ -202,6 +211,9 @@ class app_bridge final : public uring::app_handler {
     void run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
                    uring::response_sink& later);
     void run_one(http::app_request& req, std::vector<http::app_response>& answers, uring::response_sink& later);
+    /// answer(), inlined into finish() (answer.cpp).
+    bool answer_inline(response_parts* parts, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                       uring::response_sink& sink);
     void error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp);
     bool file_message(const response_parts& parts, http::app_response& resp);
     void start_stream(response_parts& parts, const answer_meta& meta, http::app_response& resp,
