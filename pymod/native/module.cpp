@@ -702,11 +702,9 @@ void init_runtime(pb::module_& m) {
 
 PYBIND11_MODULE(_native, m) {
     m.doc() = "ringbolt's native core: io_uring reactors, HTTP/1.1, JSON.";
-    if (ringbolt::py::init_request_type() < 0) {
+    if (ringbolt::py::init_request_type(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
-    Py_INCREF(&ringbolt::py::request_type);
-    m.add_object("Request", pb::handle(reinterpret_cast<PyObject*>(&ringbolt::py::request_type)));
     if (ringbolt::py::init_tls_info_type(m.ptr()) < 0) {
         throw pb::error_already_set();
     }

@@ -9,6 +9,7 @@
 #include "pymod/native/bridge/app_bridge.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/json/json_py.hpp"
+#include "pymod/native/py_type.hpp"
 #include "pymod/native/tls/tls_info_py.hpp"
 #include "pymod/native/wsgi/wsgi_environ.hpp"
 
@@ -755,7 +756,21 @@ PyObject* method_text(const http::app_request& r) {
     return method_of(r);
 }
 
-PyTypeObject request_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject request_type = native_type({
+    .name = "ringbolt._native.Request",
+    .basicsize = sizeof(request_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .doc = "An HTTP request (a view created by the server; not constructible).",
+    .dealloc = dealloc,
+    .repr = repr,
+    .getattro = PyObject_GenericGetAttr,
+    .setattro = PyObject_GenericSetAttr,
+    .traverse = traverse,
+    .clear = clear,
+    .methods = methods,
+    .getset = getset,
+    .dictoffset = offsetof(request_object, dict),
+});
 
 PyObject* asgi_scope(PyObject* req, PyObject* base) {
     return method_asgi_scope(req, base);
@@ -765,20 +780,7 @@ bool is_websocket_request(PyObject* req) {
     return R(req).websocket;
 }
 
-int init_request_type() {
-    request_type.tp_name = "ringbolt._native.Request";
-    request_type.tp_basicsize = sizeof(request_object);
-    request_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
-    request_type.tp_doc = "An HTTP request (a view created by the server; not constructible).";
-    request_type.tp_dealloc = dealloc;
-    request_type.tp_traverse = traverse;
-    request_type.tp_clear = clear;
-    request_type.tp_getset = getset;
-    request_type.tp_methods = methods;
-    request_type.tp_repr = repr;
-    request_type.tp_dictoffset = offsetof(request_object, dict);
-    request_type.tp_getattro = PyObject_GenericGetAttr;
-    request_type.tp_setattro = PyObject_GenericSetAttr;
+int init_request_type(PyObject* module) {
     for (size_t i = 0; i < std::size(http::method_bit_names); ++i) {
         const std::string_view name = http::method_bit_names[i];
         interned_methods[i] = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
@@ -787,7 +789,7 @@ int init_request_type() {
     interned_http_versions[0] = PyUnicode_InternFromString("1.0");
     interned_http_versions[1] = PyUnicode_InternFromString("1.1");
     interned_http_versions[2] = PyUnicode_InternFromString("2");
-    return PyType_Ready(&request_type);
+    return ready_native_type(request_type, module, "Request") ? 0 : -1;
 }
 
 request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types) {
