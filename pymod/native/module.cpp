@@ -45,7 +45,7 @@ using ringbolt::py::response_parts;
 
 void init_forms(pb::module_& m); // form_parser.cpp
 
-python_types g_types; // set once by ringbolt/__init__.py via _set_types
+python_types g_types; // set once by ringbolt/__init__.py via _set_types and _set_request_methods
 
 /// The router's mask for `methods`; names outside the parser's set (any RFC 9110 token:
 /// PROPFIND, REPORT, PURGE, QUERY...) become method_other and are listed in `other`.
@@ -560,6 +560,16 @@ void init_runtime(pb::module_& m) {
         g_types.headers = headers.release().ptr();
         g_types.query_params = query_params.release().ptr();
         g_types.log_exception = log_exception.release().ptr();
+    });
+    // The Request's methods written in Python, registered by the package as it is
+    // imported: the native module imports nothing of the package.
+    m.def("_set_request_methods", [](pb::object form, pb::object set_cookie, pb::object delete_cookie,
+                                     pb::object background, pb::object finish_result) {
+        g_types.request_form = form.release().ptr();
+        g_types.request_set_cookie = set_cookie.release().ptr();
+        g_types.request_delete_cookie = delete_cookie.release().ptr();
+        g_types.request_background = background.release().ptr();
+        g_types.finish_result = finish_result.release().ptr();
     });
     // Plain C functions, not pybind11 ones: called for every async request, where
     // pybind11's dispatcher costs more than the functions themselves.

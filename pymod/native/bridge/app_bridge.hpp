@@ -35,6 +35,15 @@ struct python_types {
     PyObject* client_disconnect = nullptr;  ///< ringbolt.ClientDisconnect
     PyObject* request_stream = nullptr;     ///< callable(request) -> async iterator over the body
     PyObject* request_read = nullptr;       ///< callable(request) -> awaitable of the whole body
+    // The Request's methods written in Python (ringbolt._reqresp), each called with the
+    // request first: req.form(**options), req.set_cookie(name, value, **options),
+    // req.delete_cookie(name, **options), req.background, and finish_result(req, result)
+    // (cookies, background tasks and forms applied to a handler's answer).
+    PyObject* request_form = nullptr;
+    PyObject* request_set_cookie = nullptr;
+    PyObject* request_delete_cookie = nullptr;
+    PyObject* request_background = nullptr;
+    PyObject* finish_result = nullptr;
 };
 
 /// A handler's return value reduced to what the wire needs.

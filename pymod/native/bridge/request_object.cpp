@@ -490,22 +490,23 @@ PyObject* get_last_event_id(PyObject* self, void*) {
     Py_RETURN_NONE;
 }
 
-// ringbolt._reqresp.<name>, looked up once (the module is pure Python: forms, cookies
-// to set, background tasks; nothing on the hot path calls it).
-PyObject* reqresp_function(const char* name) {
-    static PyObject* module = nullptr;
-    if (module == nullptr) {
-        module = PyImport_ImportModule("ringbolt._reqresp");
-        if (module == nullptr) {
-            return nullptr;
-        }
+// A Request method written in Python (ringbolt._reqresp: forms, cookies to set,
+// background tasks; nothing on the hot path calls one), as the package registered it at
+// import (_native._set_request_methods): `fn` is that callable, or null before then.
+bool registered(PyObject* fn) {
+    if (fn == nullptr) [[unlikely]] {
+        PyErr_SetString(PyExc_RuntimeError, "the Request's Python methods are not registered (import ringbolt)");
+        return false;
     }
-    return PyObject_GetAttrString(module, name);
+    return true;
 }
 
-PyObject* call_reqresp(const char* name, PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    PyObject* fn = reqresp_function(name);
-    if (fn == nullptr) {
+const python_types& types_of(PyObject* self) {
+    return *reinterpret_cast<request_object*>(self)->types;
+}
+
+PyObject* call_reqresp(PyObject* fn, PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (!registered(fn)) {
         return nullptr;
     }
     Py_ssize_t n = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
@@ -514,25 +515,23 @@ PyObject* call_reqresp(const char* name, PyObject* self, PyObject* const* args, 
     for (Py_ssize_t i = 0; i < n; ++i) {
         all[static_cast<size_t>(i) + 1] = args[i];
     }
-    PyObject* rv = PyObject_Vectorcall(fn, all.data(), static_cast<size_t>(nargs) + 1, kwnames);
-    Py_DECREF(fn);
-    return rv;
+    return PyObject_Vectorcall(fn, all.data(), static_cast<size_t>(nargs) + 1, kwnames);
 }
 
 PyObject* method_form(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    return call_reqresp("request_form", self, args, nargs, kwnames);
+    return call_reqresp(types_of(self).request_form, self, args, nargs, kwnames);
 }
 
 PyObject* method_set_cookie(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    return call_reqresp("request_set_cookie", self, args, nargs, kwnames);
+    return call_reqresp(types_of(self).request_set_cookie, self, args, nargs, kwnames);
 }
 
 PyObject* method_delete_cookie(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    return call_reqresp("request_delete_cookie", self, args, nargs, kwnames);
+    return call_reqresp(types_of(self).request_delete_cookie, self, args, nargs, kwnames);
 }
 
 PyObject* get_background(PyObject* self, void*) {
-    return call_reqresp("request_background", self, nullptr, 0, nullptr);
+    return call_reqresp(types_of(self).request_background, self, nullptr, 0, nullptr);
 }
 
 PyObject* method_finish(PyObject* self, PyObject* result) {
@@ -837,13 +836,11 @@ PyObject* finish_result(request_object* obj, PyObject* result) {
         Py_INCREF(result);
         return result;
     }
-    PyObject* fn = reqresp_function("finish_result");
-    if (fn == nullptr) {
+    PyObject* fn = obj->types->finish_result;
+    if (!registered(fn)) {
         return nullptr;
     }
-    PyObject* rv = PyObject_CallFunctionObjArgs(fn, reinterpret_cast<PyObject*>(obj), result, nullptr);
-    Py_DECREF(fn);
-    return rv;
+    return PyObject_CallFunctionObjArgs(fn, reinterpret_cast<PyObject*>(obj), result, nullptr);
 }
 
 void detach_request(request_object* obj) {
