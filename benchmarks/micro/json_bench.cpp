@@ -3,7 +3,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/json_py.hpp"
+#include "pymod/native/json/json_py.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -11,15 +11,15 @@
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
-#include "pymod/native/app_bridge.hpp"
-#include "pymod/native/asgi_cycle.hpp"
-#include "pymod/native/json_py.hpp"
-#include "pymod/native/request_object.hpp"
-#include "pymod/native/response_stream.hpp"
-#include "pymod/native/tls_info_py.hpp"
-#include "pymod/native/tls_py.hpp"
-#include "pymod/native/websocket.hpp"
-#include "pymod/native/wsgi_call.hpp"
+#include "pymod/native/asgi/asgi_cycle.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/json/json_py.hpp"
+#include "pymod/native/tls/tls_info_py.hpp"
+#include "pymod/native/tls/tls_py.hpp"
+#include "pymod/native/websocket/websocket.hpp"
+#include "pymod/native/wsgi/wsgi_call.hpp"
 #include "server/server.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
@@ -45,7 +45,7 @@ using ringbolt::py::response_parts;
 
 void init_forms(pb::module_& m); // form_parser.cpp
 
-python_types g_types; // set once by ringbolt/__init__.py via _set_types
+python_types g_types; // set once by ringbolt/__init__.py via _set_types and _set_request_methods
 
 /// The router's mask for `methods`; names outside the parser's set (any RFC 9110 token:
 /// PROPFIND, REPORT, PURGE, QUERY...) become method_other and are listed in `other`.
@@ -561,6 +561,16 @@ void init_runtime(pb::module_& m) {
         g_types.query_params = query_params.release().ptr();
         g_types.log_exception = log_exception.release().ptr();
     });
+    // The Request's methods written in Python, registered by the package as it is
+    // imported: the native module imports nothing of the package.
+    m.def("_set_request_methods", [](pb::object form, pb::object set_cookie, pb::object delete_cookie,
+                                     pb::object background, pb::object finish_result) {
+        g_types.request_form = form.release().ptr();
+        g_types.request_set_cookie = set_cookie.release().ptr();
+        g_types.request_delete_cookie = delete_cookie.release().ptr();
+        g_types.request_background = background.release().ptr();
+        g_types.finish_result = finish_result.release().ptr();
+    });
     // Plain C functions, not pybind11 ones: called for every async request, where
     // pybind11's dispatcher costs more than the functions themselves.
     static PyMethodDef loop_defs[] = {
@@ -702,11 +712,9 @@ void init_runtime(pb::module_& m) {
 
 PYBIND11_MODULE(_native, m) {
     m.doc() = "ringbolt's native core: io_uring reactors, HTTP/1.1, JSON.";
-    if (ringbolt::py::init_request_type() < 0) {
+    if (ringbolt::py::init_request_type(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
-    Py_INCREF(&ringbolt::py::request_type);
-    m.add_object("Request", pb::handle(reinterpret_cast<PyObject*>(&ringbolt::py::request_type)));
     if (ringbolt::py::init_tls_info_type(m.ptr()) < 0) {
         throw pb::error_already_set();
     }

@@ -26,4 +26,11 @@ inline PyObject* take_exception() noexcept {
 #endif
 }
 
+/// The exception now set, as one object: taken as take_exception() does, None when none
+/// is set (a new reference either way).
+inline PyObject* fetch_exception() noexcept {
+    PyObject* value = take_exception();
+    return value != nullptr ? value : Py_NewRef(Py_None);
+}
+
 } // namespace ringbolt::py

@@ -10,7 +10,7 @@
     app.run()
 """
 
-from . import _native
+from . import _native, _reqresp
 from ._native import Request, TLSInfo
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams, ResponseHeaders
@@ -59,4 +59,11 @@ _native._set_types(
     ClientDisconnect,
     _request_stream,
     _request_read,
+)
+_native._set_request_methods(
+    _reqresp.request_form,
+    _reqresp.request_set_cookie,
+    _reqresp.request_delete_cookie,
+    _reqresp.request_background,
+    _reqresp.finish_result,
 )

@@ -65,7 +65,7 @@ else:
     def new_task(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
         # Python 3.11 has no eager_start: _native.eager_task starts the task the same way
         # (a real Task, current_task() in its first step, which runs before this returns;
-        # see pymod/native/eager_task.cpp), and keeps it as _keep does.
+        # see pymod/native/bridge/eager_task.cpp), and keeps it as _keep does.
         return _eager_task(asyncio.Task, loop, coro, _running)
 
     _native_start_batch = _native.start_batch

@@ -1,4 +1,4 @@
-"""_native.eager_task (pymod/native/eager_task.cpp): asyncio.Task(coro, loop=loop) whose
+"""_native.eager_task (pymod/native/bridge/eager_task.cpp): asyncio.Task(coro, loop=loop) whose
 first step has run when the call returns (Python 3.12's eager_start, for 3.11, where
 ringbolt._tasks.new_task uses it). In process, on asyncio's loop and on uvloop: the
 task is a real Task, current in its first step and the same one after a suspension;

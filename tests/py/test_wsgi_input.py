@@ -1,4 +1,4 @@
-"""ringbolt._native.WSGIInput (pymod/native/wsgi_input.cpp), wsgi.input for a body in
+"""ringbolt._native.WSGIInput (pymod/native/wsgi/wsgi_input.cpp), wsgi.input for a body in
 memory: every reading method checked against io.BytesIO over the same bytes, one table of
 call sequences, results and exceptions compared step by step."""
 

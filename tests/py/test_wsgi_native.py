@@ -1,4 +1,4 @@
-"""WSGI's native call path (pymod/native/wsgi_call.cpp): every branch of the common case
+"""WSGI's native call path (pymod/native/wsgi/wsgi_call.cpp): every branch of the common case
 (a list or tuple of bytes, write(), start_response's checks and exc_info, the fresh
 context, wsgi.input, root_path) and every hand-over to ringbolt/wsgi.py (non-bytes
 items, no start_response, close(), errors), served by a real ``ringbolt serve`` and

@@ -1,5 +1,5 @@
 """A raw WSGI app whose routes each take one branch of the native call path
-(pymod/native/wsgi_call.cpp) or one of its hand-overs to ringbolt/wsgi.py: bodies as a
+(pymod/native/wsgi/wsgi_call.cpp) or one of its hand-overs to ringbolt/wsgi.py: bodies as a
 list or tuple, write(), start_response's checks and exc_info, bad results, close()."""
 
 from __future__ import annotations

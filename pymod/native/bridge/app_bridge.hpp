@@ -35,6 +35,15 @@ struct python_types {
     PyObject* client_disconnect = nullptr;  ///< ringbolt.ClientDisconnect
     PyObject* request_stream = nullptr;     ///< callable(request) -> async iterator over the body
     PyObject* request_read = nullptr;       ///< callable(request) -> awaitable of the whole body
+    // The Request's methods written in Python (ringbolt._reqresp), each called with the
+    // request first: req.form(**options), req.set_cookie(name, value, **options),
+    // req.delete_cookie(name, **options), req.background, and finish_result(req, result)
+    // (cookies, background tasks and forms applied to a handler's answer).
+    PyObject* request_form = nullptr;
+    PyObject* request_set_cookie = nullptr;
+    PyObject* request_delete_cookie = nullptr;
+    PyObject* request_background = nullptr;
+    PyObject* finish_result = nullptr;
 };
 
 /// A handler's return value reduced to what the wire needs.
@@ -88,6 +97,15 @@ inline void internal_error_answer(http::app_response& resp) {
 /// False with a Python exception (ValueError naming the conflict) set.
 /// `head_request`: an empty body may keep a declared Content-Length (what GET would send).
 bool build_head(const response_parts& parts, http::response_head& head, bool head_request = false);
+
+/// Address `resp` to the request it answers (connection, generation, order, route, start).
+inline void address_response(const http::app_request& req, http::app_response& resp) noexcept {
+    resp.conn_slot = req.conn_slot;
+    resp.conn_gen = req.conn_gen;
+    resp.seq = req.seq;
+    resp.route_id = req.route_id;
+    resp.start_ns = req.start_ns;
+}
 
 /// Answer an async request: `result` when `exc` is None, else the exception. GIL held.
 /// The answer is staged: True when it is the first staged since the last
@@ -202,6 +220,9 @@ class app_bridge final : public uring::app_handler {
     void run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
                    uring::response_sink& later);
     void run_one(http::app_request& req, std::vector<http::app_response>& answers, uring::response_sink& later);
+    /// answer(), inlined into finish() (answer.cpp).
+    bool answer_inline(response_parts* parts, PyObject* exc, const answer_meta& meta, http::app_response& resp,
+                       uring::response_sink& sink);
     void error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp);
     bool file_message(const response_parts& parts, http::app_response& resp);
     void start_stream(response_parts& parts, const answer_meta& meta, http::app_response& resp,

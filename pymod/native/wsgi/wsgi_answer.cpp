@@ -1,7 +1,7 @@
 // The head of a WSGI app's whole answer: its header list checked as the bridge checks a
 // Response's headers, written once, and a block of fields that recurs sent from a copy
 // kept for the process's lifetime instead of a new string per response.
-#include "pymod/native/wsgi_answer.hpp"
+#include "pymod/native/wsgi/wsgi_answer.hpp"
 
 #include "http/response_writer.hpp"
 

@@ -8,13 +8,14 @@
 
 #include "pymod/native/py_exception.hpp"
 #include "pymod/native/py_names.hpp"
-#include "pymod/native/wsgi_call.hpp"
+#include "pymod/native/py_type.hpp"
+#include "pymod/native/wsgi/wsgi_call.hpp"
 
-#include "pymod/native/request_object.hpp"
-#include "pymod/native/response_stream.hpp"
-#include "pymod/native/wsgi_answer.hpp"
-#include "pymod/native/wsgi_environ.hpp"
-#include "pymod/native/wsgi_input.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/wsgi/wsgi_answer.hpp"
+#include "pymod/native/wsgi/wsgi_environ.hpp"
+#include "pymod/native/wsgi/wsgi_input.hpp"
 
 #include <cstddef>
 #include <cstring>
@@ -130,7 +131,15 @@ void write_dealloc(PyObject* self) {
     spare_writes.give(w);
 }
 
-PyTypeObject write_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject write_type = native_type({
+    .name = "ringbolt._native.StartResponseWrite",
+    .basicsize = sizeof(write_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .doc = "write(data): body bytes before the iterable's (PEP 3333), what start_response returns.",
+    .dealloc = write_dealloc,
+    .vectorcall_offset = offsetof(write_object, vectorcall),
+    .call = PyVectorcall_Call,
+});
 
 /// "NNN reason" with NNN >= 100, ASCII (PEP 3333): the code, or 0 when not.
 int status_code(PyObject* status) {
@@ -701,11 +710,35 @@ void call_dealloc(PyObject* self_obj) {
     Py_TYPE(self_obj)->tp_free(self_obj);
 }
 
-PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject call_type = native_type({
+    .name = "ringbolt._native.WSGICall",
+    .basicsize = sizeof(call_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
+    .doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
+           "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).",
+    .dealloc = call_dealloc,
+    .vectorcall_offset = offsetof(call_object, vectorcall),
+    .call = PyVectorcall_Call,
+    .traverse = call_traverse,
+    .clear = call_clear,
+    .new_object = call_new,
+});
 
 } // namespace
 
-PyTypeObject wsgi_start_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject wsgi_start_type = native_type({
+    .name = "ringbolt._native.StartResponse",
+    .basicsize = sizeof(start_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
+           "for one WSGI request; returns write.",
+    .dealloc = start_dealloc,
+    .vectorcall_offset = offsetof(start_object, vectorcall),
+    .call = PyVectorcall_Call,
+    .methods = start_methods,
+    .getset = start_getset,
+    .new_object = start_new,
+});
 
 bool is_wsgi_call(PyObject* handler) noexcept {
     return Py_IS_TYPE(handler, &call_type);
@@ -745,52 +778,10 @@ int init_wsgi_call(PyObject* module) {
     if (!intern_all() || init_wsgi_input(module) < 0 || init_wsgi_environ(module) < 0) {
         return -1;
     }
-    wsgi_start_type.tp_name = "ringbolt._native.StartResponse";
-    wsgi_start_type.tp_doc =
-        "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
-        "for one WSGI request; returns write.";
-    wsgi_start_type.tp_basicsize = sizeof(start_object);
-    wsgi_start_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
-    wsgi_start_type.tp_vectorcall_offset = offsetof(start_object, vectorcall);
-    wsgi_start_type.tp_call = PyVectorcall_Call;
-    wsgi_start_type.tp_dealloc = start_dealloc;
-    wsgi_start_type.tp_new = start_new;
-    wsgi_start_type.tp_methods = start_methods;
-    wsgi_start_type.tp_getset = start_getset;
-
-    write_type.tp_name = "ringbolt._native.StartResponseWrite";
-    write_type.tp_doc = "write(data): body bytes before the iterable's (PEP 3333), what start_response returns.";
-    write_type.tp_basicsize = sizeof(write_object);
-    write_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
-    write_type.tp_vectorcall_offset = offsetof(write_object, vectorcall);
-    write_type.tp_call = PyVectorcall_Call;
-    write_type.tp_dealloc = write_dealloc;
-
-    call_type.tp_name = "ringbolt._native.WSGICall";
-    call_type.tp_doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
-                       "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).";
-    call_type.tp_basicsize = sizeof(call_object);
-    call_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC;
-    call_type.tp_vectorcall_offset = offsetof(call_object, vectorcall);
-    call_type.tp_call = PyVectorcall_Call;
-    call_type.tp_new = call_new;
-    call_type.tp_traverse = call_traverse;
-    call_type.tp_clear = call_clear;
-    call_type.tp_dealloc = call_dealloc;
-    if (PyType_Ready(&wsgi_start_type) < 0 || PyType_Ready(&write_type) < 0 || PyType_Ready(&call_type) < 0) {
-        return -1;
-    }
-    Py_INCREF(&wsgi_start_type);
-    if (PyModule_AddObject(module, "StartResponse", reinterpret_cast<PyObject*>(&wsgi_start_type)) < 0) {
-        Py_DECREF(&wsgi_start_type);
-        return -1;
-    }
-    Py_INCREF(&call_type);
-    if (PyModule_AddObject(module, "WSGICall", reinterpret_cast<PyObject*>(&call_type)) < 0) {
-        Py_DECREF(&call_type);
-        return -1;
-    }
-    return 0;
+    return ready_native_type(wsgi_start_type, module, "StartResponse") && ready_native_type(write_type) &&
+                   ready_native_type(call_type, module, "WSGICall")
+               ? 0
+               : -1;
 }
 
 } // namespace ringbolt::py

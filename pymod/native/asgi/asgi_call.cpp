@@ -12,10 +12,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/app_bridge.hpp"
-#include "pymod/native/asgi_cycle.hpp"
+#include "pymod/native/asgi/asgi_cycle.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/py_names.hpp"
-#include "pymod/native/request_object.hpp"
+#include "pymod/native/py_type.hpp"
 
 #include <cstddef>
 
@@ -439,7 +440,19 @@ PyMethodDef serve_methods[] = {
 
 PyAsyncMethods serve_async = {serve_await, nullptr, nullptr, serve_am_send};
 
-PyTypeObject serve_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject serve_type = native_type({
+    .name = "ringbolt._native.ASGIServe",
+    .basicsize = sizeof(serve_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .doc = "The coroutine of one ASGI request's task: the app's coroutine, and what its end does.",
+    .dealloc = serve_dealloc,
+    .as_async = &serve_async,
+    .traverse = serve_traverse,
+    .clear = serve_clear,
+    .iter = PyObject_SelfIter,
+    .iternext = serve_iternext,
+    .methods = serve_methods,
+});
 
 /// The coroutine for one request (steals nothing).
 PyObject* new_serve(PyObject* scope, PyObject* cycle, PyObject* call) {
@@ -617,7 +630,19 @@ void call_dealloc(PyObject* o) {
     Py_TYPE(o)->tp_free(o);
 }
 
-PyTypeObject call_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject call_type = native_type({
+    .name = "ringbolt._native.ASGICall",
+    .basicsize = sizeof(call_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
+    .doc = "ASGICall(handler, app, base, state, cycle_type, asgi_path, cancelled): the per-request "
+           "entry of an ASGI app (ringbolt.asgi.ASGIHandler.run).",
+    .dealloc = call_dealloc,
+    .vectorcall_offset = offsetof(call_object, vectorcall),
+    .call = PyVectorcall_Call,
+    .traverse = call_traverse,
+    .clear = call_clear,
+    .new_object = call_new,
+});
 
 } // namespace
 
@@ -640,38 +665,7 @@ int init_asgi_call(PyObject* module) {
     if (PyModule_AddFunctions(module, answer_defs) < 0) {
         return -1;
     }
-    serve_type.tp_name = "ringbolt._native.ASGIServe";
-    serve_type.tp_doc = "The coroutine of one ASGI request's task: the app's coroutine, and what its end does.";
-    serve_type.tp_basicsize = sizeof(serve_object);
-    serve_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
-    serve_type.tp_dealloc = serve_dealloc;
-    serve_type.tp_traverse = serve_traverse;
-    serve_type.tp_clear = serve_clear;
-    serve_type.tp_as_async = &serve_async;
-    serve_type.tp_iter = PyObject_SelfIter;
-    serve_type.tp_iternext = serve_iternext;
-    serve_type.tp_methods = serve_methods;
-
-    call_type.tp_name = "ringbolt._native.ASGICall";
-    call_type.tp_doc = "ASGICall(handler, app, base, state, cycle_type, asgi_path, cancelled): the per-request "
-                       "entry of an ASGI app (ringbolt.asgi.ASGIHandler.run).";
-    call_type.tp_basicsize = sizeof(call_object);
-    call_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC;
-    call_type.tp_vectorcall_offset = offsetof(call_object, vectorcall);
-    call_type.tp_call = PyVectorcall_Call;
-    call_type.tp_new = call_new;
-    call_type.tp_traverse = call_traverse;
-    call_type.tp_clear = call_clear;
-    call_type.tp_dealloc = call_dealloc;
-    if (PyType_Ready(&serve_type) < 0 || PyType_Ready(&call_type) < 0) {
-        return -1;
-    }
-    Py_INCREF(&call_type);
-    if (PyModule_AddObject(module, "ASGICall", reinterpret_cast<PyObject*>(&call_type)) < 0) {
-        Py_DECREF(&call_type);
-        return -1;
-    }
-    return 0;
+    return ready_native_type(serve_type) && ready_native_type(call_type, module, "ASGICall") ? 0 : -1;
 }
 
 } // namespace ringbolt::py

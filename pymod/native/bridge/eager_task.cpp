@@ -14,7 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
 #include "pymod/native/py_names.hpp"
 
 #include <charconv>

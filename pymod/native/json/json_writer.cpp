@@ -1,7 +1,7 @@
 // ringbolt's JSON writer: Python objects straight to JSON text (no json module), with
 // json.dumps semantics (ensure_ascii=False, compact separators, allow_nan=False) plus
 // datetime/date/time, UUID, Enum, Decimal and dataclasses, and an optional `default`.
-#include "pymod/native/json_py.hpp"
+#include "pymod/native/json/json_py.hpp"
 
 #include "http/char_classes.hpp"
 

@@ -84,7 +84,7 @@ PyObject* asgi_scope(PyObject* req, PyObject* base);
 bool is_websocket_request(PyObject* req);
 
 /// Ready the type (once, at module init).
-int init_request_type();
+int init_request_type(PyObject* module);
 
 /// New request view over `req`.
 request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types);

@@ -4,12 +4,12 @@
 // here costs no key string, no hash and no key deallocation). Values that repeat from
 // request to request (the peer's address, Host, Accept, User-Agent...) are kept and
 // handed out again while they repeat.
-#include "pymod/native/wsgi_environ.hpp"
+#include "pymod/native/wsgi/wsgi_environ.hpp"
 
 #include "http/parser.hpp"
 #include "http/query.hpp"
-#include "pymod/native/request_object.hpp"
-#include "pymod/native/tls_info_py.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/tls/tls_info_py.hpp"
 
 #include <arpa/inet.h>
 #include <charconv>

@@ -1,6 +1,6 @@
 // The JSON reader: simdjson's DOM parser, one per thread, building Python objects from
 // it (the writer is json_writer.cpp).
-#include "pymod/native/json_py.hpp"
+#include "pymod/native/json/json_py.hpp"
 
 #include <simdjson.h>
 

@@ -4,7 +4,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/wsgi_input.hpp"
+#include "pymod/native/wsgi/wsgi_input.hpp"
+
+#include "pymod/native/py_type.hpp"
 
 #include <cstring>
 
@@ -314,7 +316,18 @@ PyGetSetDef input_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject input_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject input_type = native_type({
+    .name = "ringbolt._native.WSGIInput",
+    .basicsize = sizeof(input_object),
+    .doc = "WSGIInput(body=b''): wsgi.input over a body in memory: read, read1, readinto, readline, "
+           "readlines, iteration, seek/tell (io.BytesIO's behaviour, read-only).",
+    .dealloc = input_dealloc,
+    .iter = input_iter,
+    .iternext = input_next,
+    .methods = input_methods,
+    .getset = input_getset,
+    .new_object = input_new,
+});
 
 } // namespace
 
@@ -348,26 +361,7 @@ int init_wsgi_input(PyObject* module) {
     if (unsupported == nullptr) {
         return -1;
     }
-    input_type.tp_name = "ringbolt._native.WSGIInput";
-    input_type.tp_doc = "WSGIInput(body=b''): wsgi.input over a body in memory: read, read1, readinto, readline, "
-                        "readlines, iteration, seek/tell (io.BytesIO's behaviour, read-only).";
-    input_type.tp_basicsize = sizeof(input_object);
-    input_type.tp_flags = Py_TPFLAGS_DEFAULT;
-    input_type.tp_new = input_new;
-    input_type.tp_dealloc = input_dealloc;
-    input_type.tp_iter = input_iter;
-    input_type.tp_iternext = input_next;
-    input_type.tp_methods = input_methods;
-    input_type.tp_getset = input_getset;
-    if (PyType_Ready(&input_type) < 0) {
-        return -1;
-    }
-    Py_INCREF(&input_type);
-    if (PyModule_AddObject(module, "WSGIInput", reinterpret_cast<PyObject*>(&input_type)) < 0) {
-        Py_DECREF(&input_type);
-        return -1;
-    }
-    return 0;
+    return ready_native_type(input_type, module, "WSGIInput") ? 0 : -1;
 }
 
 } // namespace ringbolt::py

@@ -6,10 +6,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "pymod/native/asgi_cycle.hpp"
+#include "pymod/native/asgi/asgi_cycle.hpp"
 
-#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
 #include "pymod/native/py_names.hpp"
+#include "pymod/native/py_type.hpp"
 
 #include <structmember.h>
 
@@ -175,7 +176,16 @@ PyMethodDef ready_methods[] = {
 
 PyAsyncMethods ready_async = {ready_await, nullptr, nullptr, ready_am_send};
 
-PyTypeObject ready_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject ready_type = native_type({
+    .name = "ringbolt._native.Ready",
+    .basicsize = sizeof(ready_object),
+    .doc = "An awaitable that is already complete (ASGICycle.send and receive).",
+    .dealloc = ready_dealloc,
+    .as_async = &ready_async,
+    .iter = PyObject_SelfIter,
+    .iternext = ready_iternext,
+    .methods = ready_methods,
+});
 
 // ---------------------------------------------------------------------------------------
 // ASGICycle
@@ -374,7 +384,21 @@ PyMemberDef cycle_members[] = {
     {nullptr, 0, 0, 0, nullptr},
 };
 
-PyTypeObject cycle_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject cycle_type = native_type({
+    .name = "ringbolt._native.ASGICycle",
+    .basicsize = sizeof(cycle_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .doc = "ASGICycle(req, pending, loop): one ASGI http request and its response; subclassed by "
+           "ringbolt.asgi._Cycle, whose _send and _receive take what the native send and receive "
+           "do not.",
+    .dealloc = cycle_dealloc,
+    .traverse = cycle_traverse,
+    .clear = cycle_clear,
+    .methods = cycle_methods,
+    .members = cycle_members,
+    .init = cycle_init,
+    .new_object = PyType_GenericNew,
+});
 
 } // namespace
 
@@ -407,30 +431,7 @@ int init_asgi_cycle(PyObject* module, PyObject* flush) {
         return -1;
     }
     flush_fn = Py_NewRef(flush);
-    ready_type.tp_name = "ringbolt._native.Ready";
-    ready_type.tp_doc = "An awaitable that is already complete (ASGICycle.send and receive).";
-    ready_type.tp_basicsize = sizeof(ready_object);
-    ready_type.tp_flags = Py_TPFLAGS_DEFAULT;
-    ready_type.tp_dealloc = ready_dealloc;
-    ready_type.tp_as_async = &ready_async;
-    ready_type.tp_iter = PyObject_SelfIter;
-    ready_type.tp_iternext = ready_iternext;
-    ready_type.tp_methods = ready_methods;
-
-    cycle_type.tp_name = "ringbolt._native.ASGICycle";
-    cycle_type.tp_doc = "ASGICycle(req, pending, loop): one ASGI http request and its response; subclassed by "
-                        "ringbolt.asgi._Cycle, whose _send and _receive take what the native send and receive "
-                        "do not.";
-    cycle_type.tp_basicsize = sizeof(cycle_object);
-    cycle_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC;
-    cycle_type.tp_new = PyType_GenericNew;
-    cycle_type.tp_init = cycle_init;
-    cycle_type.tp_traverse = cycle_traverse;
-    cycle_type.tp_clear = cycle_clear;
-    cycle_type.tp_dealloc = cycle_dealloc;
-    cycle_type.tp_methods = cycle_methods;
-    cycle_type.tp_members = cycle_members;
-    if (PyType_Ready(&ready_type) < 0 || PyType_Ready(&cycle_type) < 0) {
+    if (!ready_native_type(ready_type) || !ready_native_type(cycle_type)) {
         return -1;
     }
     ready_none = PyObject_New(ready_object, &ready_type);
@@ -438,12 +439,7 @@ int init_asgi_cycle(PyObject* module, PyObject* flush) {
         return -1;
     }
     ready_none->value = nullptr;
-    Py_INCREF(&cycle_type);
-    if (PyModule_AddObject(module, "ASGICycle", reinterpret_cast<PyObject*>(&cycle_type)) < 0) {
-        Py_DECREF(&cycle_type);
-        return -1;
-    }
-    return 0;
+    return PyModule_AddObjectRef(module, "ASGICycle", reinterpret_cast<PyObject*>(&cycle_type));
 }
 
 } // namespace ringbolt::py

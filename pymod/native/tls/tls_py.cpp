@@ -1,5 +1,5 @@
 // TLS options from Python (see tls_py.hpp).
-#include "pymod/native/tls_py.hpp"
+#include "pymod/native/tls/tls_py.hpp"
 
 #include <pybind11/stl.h>
 

@@ -1,16 +1,17 @@
 // The Request type, written with the C API: attribute access is a getset slot that
 // builds the Python object on first use and caches it.
-#include "pymod/native/request_object.hpp"
+#include "pymod/native/bridge/request_object.hpp"
 
 #include "core/strings.hpp"
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
-#include "pymod/native/app_bridge.hpp"
-#include "pymod/native/json_py.hpp"
-#include "pymod/native/response_stream.hpp"
-#include "pymod/native/tls_info_py.hpp"
-#include "pymod/native/wsgi_environ.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/json/json_py.hpp"
+#include "pymod/native/py_type.hpp"
+#include "pymod/native/tls/tls_info_py.hpp"
+#include "pymod/native/wsgi/wsgi_environ.hpp"
 
 #include <arpa/inet.h>
 #include <charconv>
@@ -489,22 +490,23 @@ PyObject* get_last_event_id(PyObject* self, void*) {
     Py_RETURN_NONE;
 }
 
-// ringbolt._reqresp.<name>, looked up once (the module is pure Python: forms, cookies
-// to set, background tasks; nothing on the hot path calls it).
-PyObject* reqresp_function(const char* name) {
-    static PyObject* module = nullptr;
-    if (module == nullptr) {
-        module = PyImport_ImportModule("ringbolt._reqresp");
-        if (module == nullptr) {
-            return nullptr;
-        }
+// A Request method written in Python (ringbolt._reqresp: forms, cookies to set,
+// background tasks; nothing on the hot path calls one), as the package registered it at
+// import (_native._set_request_methods): `fn` is that callable, or null before then.
+bool registered(PyObject* fn) {
+    if (fn == nullptr) [[unlikely]] {
+        PyErr_SetString(PyExc_RuntimeError, "the Request's Python methods are not registered (import ringbolt)");
+        return false;
     }
-    return PyObject_GetAttrString(module, name);
+    return true;
 }
 
-PyObject* call_reqresp(const char* name, PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    PyObject* fn = reqresp_function(name);
-    if (fn == nullptr) {
+const python_types& types_of(PyObject* self) {
+    return *reinterpret_cast<request_object*>(self)->types;
+}
+
+PyObject* call_reqresp(PyObject* fn, PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (!registered(fn)) {
         return nullptr;
     }
     Py_ssize_t n = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
@@ -513,25 +515,23 @@ PyObject* call_reqresp(const char* name, PyObject* self, PyObject* const* args, 
     for (Py_ssize_t i = 0; i < n; ++i) {
         all[static_cast<size_t>(i) + 1] = args[i];
     }
-    PyObject* rv = PyObject_Vectorcall(fn, all.data(), static_cast<size_t>(nargs) + 1, kwnames);
-    Py_DECREF(fn);
-    return rv;
+    return PyObject_Vectorcall(fn, all.data(), static_cast<size_t>(nargs) + 1, kwnames);
 }
 
 PyObject* method_form(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    return call_reqresp("request_form", self, args, nargs, kwnames);
+    return call_reqresp(types_of(self).request_form, self, args, nargs, kwnames);
 }
 
 PyObject* method_set_cookie(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    return call_reqresp("request_set_cookie", self, args, nargs, kwnames);
+    return call_reqresp(types_of(self).request_set_cookie, self, args, nargs, kwnames);
 }
 
 PyObject* method_delete_cookie(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    return call_reqresp("request_delete_cookie", self, args, nargs, kwnames);
+    return call_reqresp(types_of(self).request_delete_cookie, self, args, nargs, kwnames);
 }
 
 PyObject* get_background(PyObject* self, void*) {
-    return call_reqresp("request_background", self, nullptr, 0, nullptr);
+    return call_reqresp(types_of(self).request_background, self, nullptr, 0, nullptr);
 }
 
 PyObject* method_finish(PyObject* self, PyObject* result) {
@@ -755,7 +755,21 @@ PyObject* method_text(const http::app_request& r) {
     return method_of(r);
 }
 
-PyTypeObject request_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject request_type = native_type({
+    .name = "ringbolt._native.Request",
+    .basicsize = sizeof(request_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .doc = "An HTTP request (a view created by the server; not constructible).",
+    .dealloc = dealloc,
+    .repr = repr,
+    .getattro = PyObject_GenericGetAttr,
+    .setattro = PyObject_GenericSetAttr,
+    .traverse = traverse,
+    .clear = clear,
+    .methods = methods,
+    .getset = getset,
+    .dictoffset = offsetof(request_object, dict),
+});
 
 PyObject* asgi_scope(PyObject* req, PyObject* base) {
     return method_asgi_scope(req, base);
@@ -765,20 +779,7 @@ bool is_websocket_request(PyObject* req) {
     return R(req).websocket;
 }
 
-int init_request_type() {
-    request_type.tp_name = "ringbolt._native.Request";
-    request_type.tp_basicsize = sizeof(request_object);
-    request_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
-    request_type.tp_doc = "An HTTP request (a view created by the server; not constructible).";
-    request_type.tp_dealloc = dealloc;
-    request_type.tp_traverse = traverse;
-    request_type.tp_clear = clear;
-    request_type.tp_getset = getset;
-    request_type.tp_methods = methods;
-    request_type.tp_repr = repr;
-    request_type.tp_dictoffset = offsetof(request_object, dict);
-    request_type.tp_getattro = PyObject_GenericGetAttr;
-    request_type.tp_setattro = PyObject_GenericSetAttr;
+int init_request_type(PyObject* module) {
     for (size_t i = 0; i < std::size(http::method_bit_names); ++i) {
         const std::string_view name = http::method_bit_names[i];
         interned_methods[i] = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
@@ -787,7 +788,7 @@ int init_request_type() {
     interned_http_versions[0] = PyUnicode_InternFromString("1.0");
     interned_http_versions[1] = PyUnicode_InternFromString("1.1");
     interned_http_versions[2] = PyUnicode_InternFromString("2");
-    return PyType_Ready(&request_type);
+    return ready_native_type(request_type, module, "Request") ? 0 : -1;
 }
 
 request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types) {
@@ -835,13 +836,11 @@ PyObject* finish_result(request_object* obj, PyObject* result) {
         Py_INCREF(result);
         return result;
     }
-    PyObject* fn = reqresp_function("finish_result");
-    if (fn == nullptr) {
+    PyObject* fn = obj->types->finish_result;
+    if (!registered(fn)) {
         return nullptr;
     }
-    PyObject* rv = PyObject_CallFunctionObjArgs(fn, reinterpret_cast<PyObject*>(obj), result, nullptr);
-    Py_DECREF(fn);
-    return rv;
+    return PyObject_CallFunctionObjArgs(fn, reinterpret_cast<PyObject*>(obj), result, nullptr);
 }
 
 void detach_request(request_object* obj) {

@@ -2,7 +2,7 @@
 // into its message: the file opened and checked when the handler returned, the head
 // built from the handler's headers (plus the file's Last-Modified where it asks for
 // one), the body a file range sent with sendfile().
-#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
 
 #include "core/date_cache.hpp"
 #include "core/strings.hpp"

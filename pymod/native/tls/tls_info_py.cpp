@@ -1,8 +1,9 @@
 // ringbolt._native.TLSInfo, the ASGI TLS extension and the WSGI SSL_* variables (see
 // tls_info_py.hpp). Nothing here runs for plain TCP connections: callers check first.
-#include "pymod/native/tls_info_py.hpp"
+#include "pymod/native/tls/tls_info_py.hpp"
 
-#include "pymod/native/request_object.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/py_type.hpp"
 
 #include <new>
 #include <string>
@@ -148,27 +149,19 @@ PyGetSetDef getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject tls_info_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject tls_info_type = native_type({
+    .name = "ringbolt._native.TLSInfo",
+    .basicsize = sizeof(tls_info_object),
+    .doc = "The TLS facts of a request's connection (req.tls): version, cipher, certificates.",
+    .dealloc = dealloc,
+    .repr = repr,
+    .getset = getset,
+});
 
 } // namespace
 
 int init_tls_info_type(PyObject* module) {
-    tls_info_type.tp_name = "ringbolt._native.TLSInfo";
-    tls_info_type.tp_doc = "The TLS facts of a request's connection (req.tls): version, cipher, certificates.";
-    tls_info_type.tp_basicsize = sizeof(tls_info_object);
-    tls_info_type.tp_flags = Py_TPFLAGS_DEFAULT;
-    tls_info_type.tp_dealloc = dealloc;
-    tls_info_type.tp_getset = getset;
-    tls_info_type.tp_repr = repr;
-    if (PyType_Ready(&tls_info_type) < 0) {
-        return -1;
-    }
-    Py_INCREF(&tls_info_type);
-    if (PyModule_AddObject(module, "TLSInfo", reinterpret_cast<PyObject*>(&tls_info_type)) < 0) {
-        Py_DECREF(&tls_info_type);
-        return -1;
-    }
-    return 0;
+    return ready_native_type(tls_info_type, module, "TLSInfo") ? 0 : -1;
 }
 
 PyObject* new_tls_info(const http::tls_ref& info) {

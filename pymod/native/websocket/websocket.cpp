@@ -2,12 +2,13 @@
 // 101 whose upgrade makes the reactor's ws::connection; the channel between them holds
 // received messages until the application takes them (reading pauses above a window)
 // and counts what the application sent until the kernel has it (send waits above a mark).
-#include "pymod/native/websocket.hpp"
+#include "pymod/native/websocket/websocket.hpp"
 
 #include "core/strings.hpp"
-#include "pymod/native/app_bridge.hpp"
-#include "pymod/native/request_object.hpp"
-#include "pymod/native/response_stream.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/py_type.hpp"
 #include "ws/connection.hpp"
 #include "ws/deflate.hpp"
 #include "ws/frame.hpp"
@@ -377,17 +378,14 @@ PyGetSetDef ws_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject websocket_type = [] {
-    PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};
-    t.tp_name = "ringbolt._native.WebSocket";
-    t.tp_basicsize = sizeof(websocket_object);
-    t.tp_flags = Py_TPFLAGS_DEFAULT;
-    t.tp_doc = "An accepted WebSocket (created by ws_accept).";
-    t.tp_dealloc = ws_dealloc;
-    t.tp_methods = ws_methods;
-    t.tp_getset = ws_getset;
-    return t;
-}();
+PyTypeObject websocket_type = native_type({
+    .name = "ringbolt._native.WebSocket",
+    .basicsize = sizeof(websocket_object),
+    .doc = "An accepted WebSocket (created by ws_accept).",
+    .dealloc = ws_dealloc,
+    .methods = ws_methods,
+    .getset = ws_getset,
+});
 
 bool valid_field_name(std::string_view n) noexcept {
     if (n.empty()) {
@@ -574,11 +572,7 @@ PyMethodDef module_functions[] = {
 } // namespace
 
 bool init_websocket(PyObject* module) {
-    if (PyType_Ready(&websocket_type) < 0) {
-        return false;
-    }
-    Py_INCREF(&websocket_type);
-    if (PyModule_AddObject(module, "WebSocket", reinterpret_cast<PyObject*>(&websocket_type)) < 0) {
+    if (!ready_native_type(websocket_type, module, "WebSocket")) {
         return false;
     }
     return PyModule_AddFunctions(module, module_functions) == 0;

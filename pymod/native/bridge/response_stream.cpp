@@ -1,9 +1,10 @@
 // Streamed responses: message delivery, flow control and disconnect notification
 // between a Python producer and the reactor that owns the connection.
-#include "pymod/native/response_stream.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
 
 #include "http/protocol.hpp"
-#include "pymod/native/app_bridge.hpp"
+#include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/py_type.hpp"
 
 #include "core/log.hpp"
 
@@ -609,17 +610,14 @@ PyGetSetDef handle_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-PyTypeObject handle_type = [] {
-    PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};
-    t.tp_name = "ringbolt._native.ResponseStream";
-    t.tp_basicsize = sizeof(stream_handle_object);
-    t.tp_flags = Py_TPFLAGS_DEFAULT;
-    t.tp_doc = "The producer side of a streamed response (created by the server).";
-    t.tp_dealloc = handle_dealloc;
-    t.tp_methods = handle_methods;
-    t.tp_getset = handle_getset;
-    return t;
-}();
+PyTypeObject handle_type = native_type({
+    .name = "ringbolt._native.ResponseStream",
+    .basicsize = sizeof(stream_handle_object),
+    .doc = "The producer side of a streamed response (created by the server).",
+    .dealloc = handle_dealloc,
+    .methods = handle_methods,
+    .getset = handle_getset,
+});
 
 struct body_handle_object {
     PyObject_HEAD std::shared_ptr<request_body>* body;
@@ -656,27 +654,19 @@ PyMethodDef body_methods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyTypeObject body_type = [] {
-    PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};
-    t.tp_name = "ringbolt._native.RequestBody";
-    t.tp_basicsize = sizeof(body_handle_object);
-    t.tp_flags = Py_TPFLAGS_DEFAULT;
-    t.tp_doc = "A request body streamed to the application as it arrives (created by the server).";
-    t.tp_dealloc = body_dealloc;
-    t.tp_methods = body_methods;
-    return t;
-}();
+PyTypeObject body_type = native_type({
+    .name = "ringbolt._native.RequestBody",
+    .basicsize = sizeof(body_handle_object),
+    .doc = "A request body streamed to the application as it arrives (created by the server).",
+    .dealloc = body_dealloc,
+    .methods = body_methods,
+});
 
 } // namespace
 
 bool init_stream_type(PyObject* module) {
-    if (PyType_Ready(&handle_type) < 0 || PyType_Ready(&body_type) < 0) {
-        return false;
-    }
-    Py_INCREF(&handle_type);
-    Py_INCREF(&body_type);
-    return PyModule_AddObject(module, "ResponseStream", reinterpret_cast<PyObject*>(&handle_type)) == 0 &&
-           PyModule_AddObject(module, "RequestBody", reinterpret_cast<PyObject*>(&body_type)) == 0;
+    return ready_native_type(handle_type, module, "ResponseStream") &&
+           ready_native_type(body_type, module, "RequestBody");
 }
 
 PyObject* new_body_handle(std::shared_ptr<request_body> body, const python_types* types) {

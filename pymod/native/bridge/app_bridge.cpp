@@ -1,0 +1,221 @@
+// Runs a reactor's batch: the GIL is taken once per batch with the reactor's own
+// PyThreadState; each sync handler is called with vectorcall and its result answered
+// (answer.cpp); each async one is staged for the event loop (async_staging.cpp). The
+// rest of app_bridge is in result_conversion.cpp, answer.cpp, async_staging.cpp,
+// hosted_loop.cpp and handler_pool.cpp.
+#include "pymod/native/bridge/app_bridge.hpp"
+
+#include "core/clock.hpp"
+#include "core/probes.hpp"
+#include "pymod/native/bridge/async_staging.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/wsgi/wsgi_call.hpp"
+
+namespace ringbolt::py {
+
+app_bridge::~app_bridge() {
+    Py_XDECREF(_json_default);
+    Py_XDECREF(_runner);
+    for (auto& h : _handlers) {
+        Py_XDECREF(h.callable);
+        Py_XDECREF(h.param_names);
+    }
+}
+
+uint32_t app_bridge::add_handler(PyObject* callable, PyObject* param_names, bool is_coroutine) {
+    Py_INCREF(callable);
+    Py_INCREF(param_names);
+    _handlers.push_back({callable, param_names, is_coroutine, is_wsgi_call(callable)});
+    return static_cast<uint32_t>(_handlers.size() - 1);
+}
+
+void app_bridge::prepare(unsigned reactors) {
+    _interp = PyThreadState_Get()->interp;
+    _thread_states.assign(reactors + 1, nullptr);
+}
+
+void app_bridge::set_json_default(PyObject* fn) {
+    Py_XINCREF(fn);
+    Py_XDECREF(_json_default);
+    _json_default = fn;
+}
+
+void app_bridge::set_async_runner(PyObject* runner) {
+    _async_runner = runner != nullptr && runner != Py_None;
+    Py_XSETREF(_runner, _async_runner ? Py_NewRef(runner) : nullptr);
+}
+
+namespace {
+app_bridge::answer_meta meta_of(const http::app_request& req) {
+    return {req.method.in(req.data),    req.target.in(req.data),
+            req.head_request,           &req.peer,
+            req.version_minor,          req.start_ns,
+            req.request_id.in(req.data)};
+}
+} // namespace
+
+void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>& answers,
+                         uring::response_sink& later) {
+    // The answer is built in place (no move of the message into the vector); nothing
+    // else appends to `answers` while the handler runs (it is this thread's).
+    http::app_response& resp = answers.emplace_back();
+    address_response(req, resp);
+    const handler_entry& h = _handlers[req.handler];
+    if (h.wsgi) {
+        // A mounted WSGI app (wsgi_call.cpp): it reads the request natively; no Request
+        // view, and no cookies or background tasks to apply to its answer.
+        RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
+        PyObject* result = run_wsgi_call(h.callable, req, h.param_names, &_types);
+        if (!finish_wsgi(result, meta_of(req), resp, later)) [[unlikely]] {
+            answers.pop_back(); // a stream: its head went to `later` on its own
+        }
+        Py_XDECREF(result);
+        return;
+    }
+    request_object* obj = new_request(&req, h.param_names, &_types);
+    if (obj == nullptr) {
+        PyErr_Clear();
+        internal_error_answer(resp);
+        return;
+    }
+    PyObject* arg = reinterpret_cast<PyObject*>(obj);
+    RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
+    PyObject* result = PyObject_Vectorcall(h.callable, &arg, 1, nullptr);
+    if (result != nullptr) {
+        PyObject* final = finish_result(obj, result); // cookies/background/forms: usually `result` itself
+        Py_DECREF(result);
+        result = final;
+    }
+    if (!finish(result, nullptr, meta_of(req), resp, later)) [[unlikely]] {
+        answers.pop_back(); // a stream: its head went to `later` on its own
+    }
+    Py_XDECREF(result);
+    release_request(obj);
+}
+
+namespace {
+// On a reactor thread that hosts the event loop, sync handlers run with no running loop
+// there (as on any other reactor): one may call asyncio.run, or check for a loop as
+// Django's async-unsafe guard does. Set aside before the batch's first sync handler and
+// put back after its last, only in batches that have one (asyncio's setter is not free).
+class running_loop_aside {
+  public:
+    ~running_loop_aside() {
+        if (_aside) {
+            PyObject* r = PyObject_CallOneArg(_set, _loop);
+            Py_XDECREF(r);
+            if (r == nullptr) {
+                PyErr_WriteUnraisable(_set);
+            }
+            Py_DECREF(_loop);
+        }
+    }
+    /// Before a sync handler: the first time in a batch of a hosted turn, set aside.
+    void before_sync_handler() {
+        if (_checked) {
+            return;
+        }
+        _checked = true;
+        if (!in_hosted_turn() || !load()) {
+            return;
+        }
+        PyObject* loop = PyObject_CallNoArgs(_get);
+        PyObject* r = loop != nullptr && loop != Py_None ? PyObject_CallOneArg(_set, Py_None) : nullptr;
+        if (r == nullptr) {
+            if (PyErr_Occurred()) {
+                PyErr_WriteUnraisable(_set);
+            }
+            Py_XDECREF(loop);
+            return;
+        }
+        Py_DECREF(r);
+        _loop = loop;
+        _aside = true;
+    }
+
+  private:
+    static bool load() {
+        if (_set == nullptr) {
+            PyObject* mod = PyImport_ImportModule("_asyncio");
+            _get = mod != nullptr ? PyObject_GetAttrString(mod, "_get_running_loop") : nullptr;
+            _set = _get != nullptr ? PyObject_GetAttrString(mod, "_set_running_loop") : nullptr;
+            Py_XDECREF(mod);
+            if (_set == nullptr) {
+                PyErr_WriteUnraisable(nullptr);
+                Py_CLEAR(_get);
+                return false;
+            }
+        }
+        return true;
+    }
+    static inline PyObject* _get = nullptr; // process-wide, never released (module functions)
+    static inline PyObject* _set = nullptr;
+    PyObject* _loop = nullptr;
+    bool _aside = false;
+    bool _checked = false;
+};
+} // namespace
+
+void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
+                           uring::response_sink& later) {
+    release_sent_objects();
+    PyObject* async_items = nullptr;
+    running_loop_aside aside;
+    for (http::app_request& req : batch) {
+        const handler_entry& h = _handlers[req.handler];
+        if (!h.is_coroutine || !_async_runner) [[likely]] {
+            aside.before_sync_handler();
+            run_one(req, answers, later);
+            continue;
+        }
+        // async def: hand (handler, request, pending) over to the asyncio runner.
+        PyObject* capsule = new_pending(*this, req, later);
+        request_object* obj = capsule != nullptr ? new_request(&req, h.param_names, &_types) : nullptr;
+        if (obj != nullptr) {
+            detach_request(obj); // it outlives this batch
+        }
+        if (async_items == nullptr) {
+            async_items = PyList_New(0);
+        }
+        PyObject* item =
+            obj != nullptr ? PyTuple_Pack(3, h.callable, reinterpret_cast<PyObject*>(obj), capsule) : nullptr;
+        if (item == nullptr || async_items == nullptr || PyList_Append(async_items, item) < 0) {
+            PyErr_Clear(); // the capsule's destructor answers 500
+        }
+        Py_XDECREF(item);
+        Py_XDECREF(reinterpret_cast<PyObject*>(obj));
+        if (capsule == nullptr) {
+            PyErr_Clear();
+            http::app_response& resp = answers.emplace_back();
+            address_response(req, resp);
+            internal_error_answer(resp);
+        } else {
+            Py_DECREF(capsule);
+        }
+    }
+    if (async_items != nullptr) {
+        stage_for_loop(async_items); // one hand-over per batch
+    }
+}
+
+uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+                                  std::vector<http::app_response>& responses, uring::response_sink& later) noexcept {
+    PyThreadState*& ts = _thread_states[reactor_index];
+    if (ts == nullptr) {
+        ts = PyThreadState_New(_interp);
+    }
+    uint64_t t0 = monotonic_ns();
+    PyEval_RestoreThread(ts);
+    uint64_t waited = monotonic_ns() - t0;
+    run_batch(batch, responses, later);
+    PyEval_SaveThread();
+    return waited;
+}
+
+std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
+                                                                uint64_t seq) noexcept {
+    return std::make_shared<request_body>(sink, slot, gen, seq);
+}
+
+} // namespace ringbolt::py

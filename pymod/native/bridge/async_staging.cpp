@@ -1,0 +1,232 @@
+// Async requests and their answers between the reactors and the event loop: each
+// request's pending answer (a capsule), the requests staged for the loop (taken when its
+// notify eventfd fires), and the answers staged on the loop and delivered once per loop
+// iteration, one deliver per reactor. Everything here runs with the GIL held.
+#include "pymod/native/bridge/async_staging.hpp"
+
+#include "pymod/native/bridge/response_stream.hpp"
+#include "pymod/native/bridge/result_conversion.hpp"
+
+namespace ringbolt::py {
+
+namespace {
+void address_response_from(const http::app_response& from, http::app_response& to) {
+    to.conn_slot = from.conn_slot;
+    to.conn_gen = from.conn_gen;
+    to.seq = from.seq;
+    to.route_id = from.route_id;
+    to.start_ns = from.start_ns;
+}
+
+// An async request in flight on the asyncio runner: everything needed to answer it.
+struct pending_answer {
+    app_bridge* bridge;
+    uring::response_sink* sink;
+    http::app_response address; ///< addressing fields only
+    std::string method, target;
+    bool head_request;
+    http::peer_address peer;
+    uint8_t version_minor;
+    std::string request_id; ///< for the access log
+    bool done = false;
+};
+
+constexpr const char* pending_name = "ringbolt.pending";
+
+// Async requests handed to the event loop: the (handler, request, pending) items of the
+// reactors' batches (or the handler threads'), staged here under the GIL and taken by the
+// loop when the notify eventfd fires (take_async_requests). The first staging since the
+// last take asks for the wake-up; on a reactor thread it is written at the end of its
+// turn, so the loop is not woken in the middle of a turn that still holds the GIL.
+PyObject* g_async_staged = nullptr; // a list, or null: nothing staged
+} // namespace
+
+/// Stage `items` (a list; stolen) for the loop.
+void stage_for_loop(PyObject* items) {
+    if (g_async_staged == nullptr) {
+        g_async_staged = items;
+        if (!in_hosted_turn()) { // a hosting loop takes them after the turn, unwoken
+            request_loop_wake();
+        }
+        return;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(g_async_staged);
+    if (PyList_SetSlice(g_async_staged, n, n, items) < 0) {
+        PyErr_Print(); // out of memory: the items' pending destructors answer 500
+    }
+    Py_DECREF(items);
+}
+
+namespace {
+// Answers completed on the event loop, delivered once per loop iteration
+// (flush_completions): a reactor is woken once for all of them, not once per answer.
+// Guarded by the GIL.
+std::vector<std::pair<uring::response_sink*, http::app_response>> g_staged;
+
+// Nonzero while the event loop starts a reactor's batch (begin_batch): the batch ends
+// with a flush of its own, so staging schedules none.
+unsigned g_in_batch = 0;
+
+// The answer of `p`: `result` converted, or `exc`; or, with `parts` (result and exc
+// null), what an ASGI app sent, converted already (null parts and exc: the conversion
+// failed with an exception set).
+void deliver_pending(pending_answer& p, PyObject* result, PyObject* exc, bool stage = false,
+                     response_parts* parts = nullptr) {
+    http::app_response resp;
+    address_response_from(p.address, resp);
+    app_bridge::answer_meta meta{p.method,        p.target,           p.head_request, &p.peer,
+                                 p.version_minor, p.address.start_ns, p.request_id};
+    p.done = true;
+    bool whole = result != nullptr || exc != nullptr ? p.bridge->finish(result, exc, meta, resp, *p.sink)
+                                                     : p.bridge->answer(parts, nullptr, meta, resp, *p.sink);
+    if (whole) {
+        if (stage) {
+            g_staged.emplace_back(p.sink, std::move(resp));
+        } else {
+            deliver_now(*p.sink, std::move(resp));
+        }
+    }
+}
+
+void pending_destructor(PyObject* capsule) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        PyErr_Clear();
+        return;
+    }
+    if (!p->done) {
+        // Never completed (the runner dropped it): the client still gets an answer.
+        PyObject* err = PyObject_CallFunction(PyExc_RuntimeError, "s", "async handler was never completed");
+        deliver_pending(*p, nullptr, err);
+        Py_XDECREF(err);
+    }
+    delete p;
+}
+} // namespace
+
+PyObject* new_pending(app_bridge& bridge, const http::app_request& req, uring::response_sink& sink) {
+    auto* p = new pending_answer{&bridge,
+                                 &sink,
+                                 {},
+                                 std::string(req.method.in(req.data)),
+                                 std::string(req.target.in(req.data)),
+                                 req.head_request,
+                                 req.peer,
+                                 req.version_minor,
+                                 std::string(req.request_id.in(req.data))};
+    address_response(req, p->address);
+    PyObject* capsule = PyCapsule_New(p, pending_name, pending_destructor);
+    if (capsule == nullptr) {
+        delete p;
+    }
+    return capsule;
+}
+
+PyObject* complete_async(PyObject* capsule, PyObject* result, PyObject* exc) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        return nullptr;
+    }
+    if (p->done) {
+        PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
+        return nullptr;
+    }
+    bool first = g_staged.empty();
+    deliver_pending(*p, exc == Py_None ? result : nullptr, exc == Py_None ? nullptr : exc, true);
+    // The caller schedules flush_completions.
+    return PyBool_FromLong(first && !g_staged.empty() && g_in_batch == 0);
+}
+
+int complete_asgi(PyObject* capsule, PyObject* status, PyObject* headers, PyObject* body) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        return -1;
+    }
+    if (p->done) {
+        PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
+        return -1;
+    }
+    // What convert_result does with Response(body, status, headers, content_type=""), in
+    // the same order (so the same error is the one reported): no default Content-Type.
+    response_parts parts;
+    bool ok = convert_status(status, parts) && convert_body(body, parts, false) && convert_headers(headers, parts);
+    bool first = g_staged.empty();
+    deliver_pending(*p, nullptr, nullptr, true, ok ? &parts : nullptr);
+    return first && !g_staged.empty() && g_in_batch == 0 ? 1 : 0;
+}
+
+void begin_batch() noexcept {
+    ++g_in_batch;
+}
+
+PyObject* end_batch() {
+    if (g_in_batch > 0) {
+        --g_in_batch;
+    }
+    return flush_completions();
+}
+
+bool claim_pending(PyObject* capsule, uring::response_sink*& sink, http::app_response& address) {
+    auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
+    if (p == nullptr) {
+        return false;
+    }
+    if (p->done) {
+        PyErr_SetString(PyExc_RuntimeError, "this request was already answered");
+        return false;
+    }
+    p->done = true;
+    sink = p->sink;
+    address_response_from(p->address, address);
+    return true;
+}
+
+void deliver_now(uring::response_sink& sink, http::app_response&& m) {
+    std::vector<http::app_response> one;
+    one.push_back(std::move(m));
+    Py_BEGIN_ALLOW_THREADS sink.deliver(one);
+    Py_END_ALLOW_THREADS
+}
+
+bool stage_message(uring::response_sink& sink, http::app_response&& m) {
+    bool first = g_staged.empty();
+    g_staged.emplace_back(&sink, std::move(m));
+    return first && g_in_batch == 0;
+}
+
+PyObject* flush_completions() {
+    if (g_staged.empty()) {
+        Py_RETURN_NONE;
+    }
+    std::vector<std::pair<uring::response_sink*, http::app_response>> staged;
+    staged.swap(g_staged);
+    Py_BEGIN_ALLOW_THREADS;
+    // One deliver (one lock, at most one wake-up) per reactor, answers in their order.
+    std::vector<http::app_response> batch;
+    for (size_t i = 0; i < staged.size(); ++i) {
+        uring::response_sink* sink = staged[i].first;
+        if (sink == nullptr) {
+            continue;
+        }
+        batch.clear();
+        for (size_t j = i; j < staged.size(); ++j) {
+            if (staged[j].first == sink) {
+                batch.push_back(std::move(staged[j].second));
+                staged[j].first = nullptr;
+            }
+        }
+        if (!sink->deliver_here(batch)) { // sent from here on the thread that hosts the loop
+            sink->deliver(batch);
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    Py_RETURN_NONE;
+}
+
+PyObject* take_async_requests() {
+    PyObject* items = g_async_staged;
+    g_async_staged = nullptr;
+    return items != nullptr ? items : Py_NewRef(Py_None);
+}
+
+} // namespace ringbolt::py
