@@ -172,14 +172,6 @@ def _base_env(ctx: Context) -> dict[str, str]:
 
 # ---- ringbolt's entries ----
 
-def ringbolt_has_http_option(ctx: Context) -> bool:
-    out = subprocess.run([ctx.ringbolt_python, "-m", "ringbolt", "serve", "--help"], capture_output=True,
-                         text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"{ctx.ringbolt_python} -m ringbolt serve --help failed: {out.stderr.strip()[-500:]}")
-    return "--http {" in out.stdout
-
-
 def _ringbolt_env(ctx: Context, ports: dict[str, int]) -> dict[str, str]:
     env = _base_env(ctx)
     env.update({"ARENA_HOST": "127.0.0.1", "ARENA_PORT": str(ports["plain"]),
@@ -198,13 +190,6 @@ def _entry_tests(folder: str) -> Callable[[Context], list[str]]:
         with open(os.path.join(os.path.dirname(ENTRY_DIR), folder, "meta.json")) as f:
             return list(json.load(f)["tests"])
     return tests
-
-
-def _h2c_unsupported(ctx: Context) -> dict[str, str]:
-    if ringbolt_has_http_option(ctx):
-        return {}
-    why = "this ringbolt has no `--http {auto,1,2}` (an h2c-only port): the launcher opens no port 8082"
-    return {"baseline-h2c": why, "json-h2c": why}
 
 
 def _ringbolt_fastapi_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launch:
@@ -307,7 +292,7 @@ def _ringzero_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launc
 
 SYSTEMS: dict[str, System] = {s.name: s for s in [
     System("ringbolt", "ringbolt", None, "this repository's entry: native App API, asyncpg, Redis for crud",
-           _ringbolt_launch, _entry_tests("ringbolt"), _h2c_unsupported),
+           _ringbolt_launch, _entry_tests("ringbolt")),
     System("ringbolt-psycopg", "ringbolt", None, "ringbolt's entry with psycopg 3 (psycopg_pool) instead of asyncpg",
            _ringbolt_launch, lambda ctx: [t for t in _entry_tests("ringbolt")(ctx) if t in DB_TESTS],
            env={"PG_DRIVER": "psycopg"}),
