@@ -241,14 +241,26 @@ def _granian_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launch
             "--runtime-threads", "1", "--runtime-mode", "st", "--loop", "uvloop", "--log-level", "error", "app:app"]
     tls = ["--ssl-certificate", ctx.checkout.file("certs", "server.crt"),
            "--ssl-keyfile", ctx.checkout.file("certs", "server.key")]
-    # Two listeners, as uvicorn's launcher.py makes (plain, and TLS on the next port).
-    script = ("set -e\n"
-              f"{_sh(base + ['--port', str(ports['plain'])])} &\n"
-              f"{_sh(base + ['--port', str(ports['tls_h1'])] + tls)} &\n"
-              "wait -n\n")
+    # The two listeners uvicorn's launcher.py makes (plain, and TLS on the next port), and
+    # the HTTP/2 ones Granian can add for the h2 profiles: TLS with h2 in ALPN (8443) and
+    # h2c only (8082, `--http 2`), as ringbolt's launcher opens them.
+    listeners = [base + ["--port", str(ports["plain"])],
+                 base + ["--port", str(ports["tls_h1"])] + tls,
+                 base + ["--http", "auto", "--port", str(ports["tls_h2"])] + tls,
+                 base + ["--http", "2", "--port", str(ports["h2c"])]]
+    script = "set -e\n" + "".join(f"{_sh(argv)} &\n" for argv in listeners) + "wait -n\n"
     env = _base_env(ctx)
     env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env.get("PATH", "")
     return Launch(["bash", "-c", script], dest, env, subs)
+
+
+# The h2 profiles Granian serves with the uvicorn entry's app, which answers their
+# endpoints (/baseline2, /json/{n}, /static/...) though uvicorn itself has no HTTP/2.
+GRANIAN_H2_TESTS = ["baseline-h2", "static-h2", "baseline-h2c", "json-h2c"]
+
+
+def _granian_tests(ctx: Context) -> list[str]:
+    return list(ctx.checkout.meta("uvicorn")["tests"]) + GRANIAN_H2_TESTS
 
 
 def _sh(argv: list[str]) -> str:
@@ -308,7 +320,7 @@ SYSTEMS: dict[str, System] = {s.name: s for s in [
            _meta_tests("fastapi")),
     System("robyn", "peer", "robyn", "HttpArena's Robyn entry", _peer_launch("robyn"), _meta_tests("robyn")),
     System("granian", "peer", "uvicorn", "Granian (ASGI, one worker, single-threaded runtime) serving the "
-           "uvicorn entry's app", _granian_launch, _meta_tests("uvicorn")),
+           "uvicorn entry's app, also over h2 (TLS) and h2c for the h2 profiles", _granian_launch, _granian_tests),
     System("ringzero", "engine", "ringzero", "HttpArena's ringzero entry (C, io_uring), built from source",
            _ringzero_launch, _meta_tests("ringzero")),
 ]}
