@@ -237,23 +237,33 @@ class Run:
                 self.registry.stop(proc)
         return row
 
-    def warm_pools(self, argv: list[str], profile: Profile, label: str, timeout: float) -> list[float]:
+    def warm_pools(self, argv: list[str], profile: Profile, label: str, timeout: float) -> list[dict[str, float]]:
         """Load a database profile until the server's pools have opened their connections:
-        warm-ups of --db-warmup seconds until two in a row agree within 25% on req/s (a
-        warm-up that ends while connections are being opened cancels them, and a SCRAM
-        connect costs tens of ms of the server's CPU), at most DB_WARMUP_MAX seconds in all.
-        Returns the warm-ups' req/s."""
-        seen: list[float] = []
+        warm-ups until one during which PostgreSQL received no connection (not even one
+        dropped before it authenticated), at most DB_WARMUP_MAX seconds in all. The first
+        lasts --db-warmup seconds, and each after one that opened connections twice as
+        long: a SCRAM-authenticated connect costs tens of ms of the server's CPU (asyncpg's
+        runs on the event loop), the end of a warm-up cancels the connects still under
+        way, and a pool that opens slowly can hold every connection of the load generator
+        at its first database request for warm-up after warm-up, at the same low rate, so
+        a steady req/s alone proves nothing. Returns each warm-up's seconds, req/s and
+        the connections PostgreSQL received during it."""
+        seen: list[dict[str, float]] = []
         spent = 0
+        d = self.settings.db_warmup
         while spent < DB_WARMUP_MAX:
-            d = min(self.settings.db_warmup * (2 if seen and seen[-1] == 0 else 1), DB_WARMUP_MAX - spent)
-            warm = loadgen.adjust(argv, profile.tool, duration=max(1, d))
+            d = max(1, min(d, DB_WARMUP_MAX - spent))
+            warm = loadgen.adjust(argv, profile.tool, duration=d)
+            before = self.pg.connects() if self.pg else 0
             r = loadgen.run(warm, profile.tool, cpus=self.settings.load_cpus, log_dir=self.logs,
                             label=f"{label}.warmup{len(seen) + 1}", timeout=timeout)
-            spent += max(1, d)
-            seen.append(r.rps)
-            if len(seen) >= 2 and seen[-1] > 0 and abs(seen[-1] - seen[-2]) <= 0.25 * seen[-1]:
+            spent += d
+            opened = (self.pg.connects() if self.pg else 0) - before
+            seen.append({"seconds": d, "rps": r.rps, "connects": opened})
+            if r.rps > 0 and opened == 0:
                 break
+            if opened or r.rps == 0:
+                d *= 2
         return seen
 
     def wait_ready(self, proc: procs.Proc, profile: Profile, ports: dict[str, int]) -> None:

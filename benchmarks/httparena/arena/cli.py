@@ -69,8 +69,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     b.add_argument("--duration", type=int, default=5, help="measured seconds per run (default 5, HttpArena's)")
     b.add_argument("--warmup", type=int, default=1, help="seconds of load before each measurement (default 1)")
     b.add_argument("--db-warmup", type=int, default=5,
-                   help="database profiles: warm-ups of this many seconds until two in a row agree within "
-                        "25%% (the pools have opened their connections; at most 60 s; default 5)")
+                   help="database profiles: warm-ups until one during which PostgreSQL receives no "
+                        "connection (the pools have opened theirs), the first of this many seconds, each after one "
+                        "that opened connections twice as long, at most 60 s in all (default 5)")
     b.add_argument("--server-cpus", default="0", help="taskset list for the server (default 0)")
     b.add_argument("--load-cpus", default="1", help="taskset list for the load generator (default 1)")
     b.add_argument("--db-cpus", default=None, help="taskset list for PostgreSQL and Redis (default: --load-cpus)")

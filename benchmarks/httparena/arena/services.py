@@ -88,7 +88,7 @@ class Postgres:
         self._run(os.path.join(self.bindir, "initdb"), "-D", data, "-U", "bench", "--pwfile", pwfile,
                   "--auth=scram-sha-256", "-E", "UTF8", "--locale=C")
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c max_connections=256 "
-                   f"-c unix_socket_directories={self.dir} -c shared_buffers=128MB")
+                   f"-c unix_socket_directories={self.dir} -c shared_buffers=128MB -c log_connections=on")
         if not self.in_ram:  # on disk, fsync would measure the disk; in RAM it costs nothing
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         result = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", data, "-o", options, "-l", self.log_path,
@@ -101,6 +101,15 @@ class Postgres:
         if not rows.isdigit() or int(rows) == 0:
             raise RuntimeError(f"the seed {self.seed_sql} left no rows in items ({rows!r})")
         self.rows = int(rows)
+
+    def connects(self) -> int:
+        """Connections PostgreSQL has received so far (log_connections: one line each, also
+        for the ones dropped before they authenticated, and for cancel requests)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().count(b"connection received:")
+        except OSError:
+            return 0
 
     def _log_tail(self) -> str:
         try:

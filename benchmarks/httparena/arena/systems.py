@@ -172,14 +172,6 @@ def _base_env(ctx: Context) -> dict[str, str]:
 
 # ---- ringbolt's entries ----
 
-def ringbolt_has_http_option(ctx: Context) -> bool:
-    out = subprocess.run([ctx.ringbolt_python, "-m", "ringbolt", "serve", "--help"], capture_output=True,
-                         text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"{ctx.ringbolt_python} -m ringbolt serve --help failed: {out.stderr.strip()[-500:]}")
-    return "--http {" in out.stdout
-
-
 def _ringbolt_env(ctx: Context, ports: dict[str, int]) -> dict[str, str]:
     env = _base_env(ctx)
     env.update({"ARENA_HOST": "127.0.0.1", "ARENA_PORT": str(ports["plain"]),
@@ -198,13 +190,6 @@ def _entry_tests(folder: str) -> Callable[[Context], list[str]]:
         with open(os.path.join(os.path.dirname(ENTRY_DIR), folder, "meta.json")) as f:
             return list(json.load(f)["tests"])
     return tests
-
-
-def _h2c_unsupported(ctx: Context) -> dict[str, str]:
-    if ringbolt_has_http_option(ctx):
-        return {}
-    why = "this ringbolt has no `--http {auto,1,2}` (an h2c-only port): the launcher opens no port 8082"
-    return {"baseline-h2c": why, "json-h2c": why}
 
 
 def _ringbolt_fastapi_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launch:
@@ -256,14 +241,26 @@ def _granian_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launch
             "--runtime-threads", "1", "--runtime-mode", "st", "--loop", "uvloop", "--log-level", "error", "app:app"]
     tls = ["--ssl-certificate", ctx.checkout.file("certs", "server.crt"),
            "--ssl-keyfile", ctx.checkout.file("certs", "server.key")]
-    # Two listeners, as uvicorn's launcher.py makes (plain, and TLS on the next port).
-    script = ("set -e\n"
-              f"{_sh(base + ['--port', str(ports['plain'])])} &\n"
-              f"{_sh(base + ['--port', str(ports['tls_h1'])] + tls)} &\n"
-              "wait -n\n")
+    # The two listeners uvicorn's launcher.py makes (plain, and TLS on the next port), and
+    # the HTTP/2 ones Granian can add for the h2 profiles: TLS with h2 in ALPN (8443) and
+    # h2c only (8082, `--http 2`), as ringbolt's launcher opens them.
+    listeners = [base + ["--port", str(ports["plain"])],
+                 base + ["--port", str(ports["tls_h1"])] + tls,
+                 base + ["--http", "auto", "--port", str(ports["tls_h2"])] + tls,
+                 base + ["--http", "2", "--port", str(ports["h2c"])]]
+    script = "set -e\n" + "".join(f"{_sh(argv)} &\n" for argv in listeners) + "wait -n\n"
     env = _base_env(ctx)
     env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env.get("PATH", "")
     return Launch(["bash", "-c", script], dest, env, subs)
+
+
+# The h2 profiles Granian serves with the uvicorn entry's app, which answers their
+# endpoints (/baseline2, /json/{n}, /static/...) though uvicorn itself has no HTTP/2.
+GRANIAN_H2_TESTS = ["baseline-h2", "static-h2", "baseline-h2c", "json-h2c"]
+
+
+def _granian_tests(ctx: Context) -> list[str]:
+    return list(ctx.checkout.meta("uvicorn")["tests"]) + GRANIAN_H2_TESTS
 
 
 def _sh(argv: list[str]) -> str:
@@ -307,7 +304,7 @@ def _ringzero_launch(ctx: Context, ports: dict[str, int], run_dir: str) -> Launc
 
 SYSTEMS: dict[str, System] = {s.name: s for s in [
     System("ringbolt", "ringbolt", None, "this repository's entry: native App API, asyncpg, Redis for crud",
-           _ringbolt_launch, _entry_tests("ringbolt"), _h2c_unsupported),
+           _ringbolt_launch, _entry_tests("ringbolt")),
     System("ringbolt-psycopg", "ringbolt", None, "ringbolt's entry with psycopg 3 (psycopg_pool) instead of asyncpg",
            _ringbolt_launch, lambda ctx: [t for t in _entry_tests("ringbolt")(ctx) if t in DB_TESTS],
            env={"PG_DRIVER": "psycopg"}),
@@ -323,7 +320,7 @@ SYSTEMS: dict[str, System] = {s.name: s for s in [
            _meta_tests("fastapi")),
     System("robyn", "peer", "robyn", "HttpArena's Robyn entry", _peer_launch("robyn"), _meta_tests("robyn")),
     System("granian", "peer", "uvicorn", "Granian (ASGI, one worker, single-threaded runtime) serving the "
-           "uvicorn entry's app", _granian_launch, _meta_tests("uvicorn")),
+           "uvicorn entry's app, also over h2 (TLS) and h2c for the h2 profiles", _granian_launch, _granian_tests),
     System("ringzero", "engine", "ringzero", "HttpArena's ringzero entry (C, io_uring), built from source",
            _ringzero_launch, _meta_tests("ringzero")),
 ]}

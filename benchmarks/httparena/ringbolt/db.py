@@ -56,8 +56,12 @@ class _Asyncpg:
 
     async def open(self) -> None:
         # No jsonb codec (set_type_codec): it costs a type introspection query on every
-        # new connection; tags are decoded in _item instead.
-        self.pool = await self._asyncpg.create_pool(DATABASE_URL, min_size=1, max_size=POOL_SIZE)
+        # new connection; tags are decoded in _item instead. reset: these statements leave
+        # no session state (no transaction, cursor, LISTEN, SET or lock), so a connection
+        # goes back to the pool as it is, without asyncpg's default reset query (a round
+        # trip to the server on every release).
+        self.pool = await self._asyncpg.create_pool(DATABASE_URL, min_size=1, max_size=POOL_SIZE,
+                                                    reset=_keep_session)
 
     async def fetch(self, name: str, *args: Any) -> list[Any]:
         return list(await self.pool.fetch(_SQL[name], *args))
@@ -68,6 +72,10 @@ class _Asyncpg:
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+async def _keep_session(conn: Any) -> None:
+    """asyncpg's pool reset hook: nothing to undo (see _Asyncpg.open)."""
 
 
 class _Psycopg:

@@ -1,14 +1,15 @@
 """Serve an app on HttpArena's ports with `ringbolt serve`, one process per port:
 
     8080  HTTP/1.1 (and h2c for clients that ask)            every plain profile, /ws
-    8081  HTTPS, ALPN http/1.1 only (--no-http2)            json-tls
+    8081  HTTPS, ALPN http/1.1 only (--http 1)              json-tls
     8443  HTTPS, ALPN h2 and http/1.1                       baseline-h2, static-h2
-    8082  h2c only (--http 2): HTTP/1.1 refused             baseline-h2c, json-h2c
+    8082  h2c only (--http 2): HTTP/1.1 answered 505        baseline-h2c, json-h2c
 
     python launcher.py [APP [ringbolt serve options...]]    (APP defaults to app:app)
 
 The TLS ports open when the certificate exists (TLS_CERT, TLS_KEY; HttpArena mounts
-/certs), 8082 when this ringbolt has `--http {auto,1,2}`. Each process runs
+/certs). `--http {auto,1,2}` is `ringbolt serve`'s option for the HTTP versions a port
+serves (docs/http.md). Each process runs
 WEB_CONCURRENCY workers (default: the CPUs this process may use, one reactor thread
 each, as docs/deployment.md recommends for Python handlers). The ports, the host and
 the log level can be moved with ARENA_PORT, ARENA_TLS_PORT, ARENA_H2_PORT,
@@ -37,25 +38,17 @@ def _port(name: str, default: int) -> str:
     return os.environ.get(name, str(default))
 
 
-def _has_http_option(ringbolt: list[str]) -> bool:
-    """Whether `ringbolt serve` has --http {auto,1,2} (a port that serves HTTP/2 only)."""
-    out = subprocess.run([*ringbolt, "serve", "--help"], capture_output=True, text=True, check=True).stdout
-    return "--http {" in out
-
-
 def listeners(app: str, extra: list[str], ringbolt: list[str]) -> dict[str, list[str]]:
     base = [*ringbolt, "serve", app, "--host", HOST, "--threads", "1", "--max-body-size", MAX_BODY,
             "--log-level", os.environ.get("ARENA_LOG_LEVEL", "warning"), *extra]
     tls = ["--ssl-certfile", CERT, "--ssl-keyfile", KEY]
     out = {"plain": [*base, "--port", _port("ARENA_PORT", 8080)]}
     if os.path.exists(CERT) and os.path.exists(KEY):
-        out["tls-h1"] = [*base, "--port", _port("ARENA_TLS_PORT", 8081), *tls, "--no-http2"]
+        out["tls-h1"] = [*base, "--port", _port("ARENA_TLS_PORT", 8081), *tls, "--http", "1"]
         out["tls-h2"] = [*base, "--port", _port("ARENA_H2_PORT", 8443), *tls]
-    if _has_http_option(ringbolt):
-        out["h2c"] = [*base, "--port", _port("ARENA_H2C_PORT", 8082), "--http", "2"]
-    else:
-        print("launcher: this ringbolt has no --http option: no h2c-only port "
-              f"{_port('ARENA_H2C_PORT', 8082)} (baseline-h2c, json-h2c)", file=sys.stderr, flush=True)
+    # baseline-h2c and json-h2c: a port that speaks HTTP/2 with prior knowledge only (an
+    # HTTP/1.1 request gets 505), so the profile cannot measure HTTP/1.1 by mistake.
+    out["h2c"] = [*base, "--port", _port("ARENA_H2C_PORT", 8082), "--http", "2"]
     return out
 
 

@@ -72,6 +72,9 @@ def test_baseline_and_async_db_wiring(tmp_path) -> None:  # type: ignore[no-unty
         assert row["cpu_us_per_req"] > 0 and 0 < row["cpu_busy"] <= 1.5, row
         assert row["tool"] == "gcannon" and "--raw" in row["command"], row
         assert all(_refused(p) for p in row["ports"].values()), f"{profile}: a server port still answers"
+    # the database warm-up ran until a warm-up during which PostgreSQL received no connection
+    warm = rows["async-db"]["warmup"]
+    assert warm and warm[-1]["connects"] == 0 and warm[-1]["rps"] > 0, warm
     assert "/async-db?" in open(os.path.join(arena, "requests", "async-db-5.raw")).read()
     assert any("PostgreSQL" in n and "100000 rows" in n for n in data["notes"]), data["notes"]
     pg = data["services"]["postgres"]
