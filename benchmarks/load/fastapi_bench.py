@@ -9,7 +9,9 @@ request: server CPU µs (utime+stime, every thread, /proc) and context switches
     bash benchmarks/load/setup_peers.sh          # uvicorn, uvloop, httptools, granian, fastapi
     build/venv311/bin/python benchmarks/load/fastapi_bench.py --rounds 3
 
-RINGBOLT_PYTHON (default: this interpreter) runs ringbolt; PEERS_PYTHON (default:
+--systems may add ringbolt-nofreeze: ringbolt with RINGBOLT_GC_FREEZE=0 (docs/architecture.md,
+"The heap the app was loaded with"), for an A/B in the same run. RINGBOLT_PYTHON (default:
+this interpreter) runs ringbolt; PEERS_PYTHON (default:
 benchmarks/load/.venv-peers/bin/python) runs uvicorn and Granian. Prints a Markdown table
 of medians and each system's ratio to uvicorn.
 """
@@ -33,7 +35,7 @@ MODULES = {"async": "fastapi_app", "sync": "fastapi_sync_app"}
 
 
 def command(system: str, module: str, port: int, rb_py: str, peers_py: str) -> list[str]:
-    if system == "ringbolt":
+    if system in ("ringbolt", "ringbolt-nofreeze"):
         return [rb_py, "-m", "ringbolt", "serve", f"{module}:app", "--host", "127.0.0.1", "--port", str(port),
                 "--threads", "1", "--workers", "1", "--log-level", "warning"]
     if system == "uvicorn":
@@ -70,6 +72,8 @@ def wrk(args: argparse.Namespace, url: str, seconds: int) -> str:
 def one(args: argparse.Namespace, system: str, variant: str, path: str) -> dict[str, float]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=APPS)
+    if system == "ringbolt-nofreeze":  # A/B: the heap the app was loaded with not frozen
+        env["RINGBOLT_GC_FREEZE"] = "0"
     cmd = command(system, MODULES[variant], port, args.ringbolt_python, args.peers_python)
     srv = subprocess.Popen(["taskset", "-c", args.server_cpu, *cmd], cwd=APPS, env=env, start_new_session=True,
                            stdout=subprocess.DEVNULL)
