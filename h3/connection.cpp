@@ -202,6 +202,16 @@ void connection::read(int64_t id, std::span<const uint8_t> data, bool fin) noexc
         }
         bool last = off + take == data.size();
         int64_t rv = _session->read_stream(id, data.subspan(off, take), fin && last);
+        if (rv < 0 && st != nullptr && session::is_message_error(rv)) [[unlikely]] {
+            // RFC 9114 §4.1.2: a malformed request (its DATA disagrees with its
+            // content-length) is a stream error; the session would end the connection.
+            env().counters.parse_errors.add();
+            refuse(*st, error::message_error);
+            if (_host != nullptr) {
+                _host->consumed(id, data.size() - off); // none of the rest is read
+            }
+            return;
+        }
         if (rv < 0) [[unlikely]] {
             fail(rv); // a frame error on any stream, a closed critical stream, QPACK failure
             return;
@@ -581,8 +591,18 @@ int connection::on_want_stop_sending(int64_t id, uint64_t app_error) noexcept {
         _host->stop_sending(id, app_error);
     }
     if (stream* st = find(id); st != nullptr) {
-        st->refused = true; // the session drops its input (a malformed request, a stream after GOAWAY)
+        // The session drops the stream's input (a malformed request, a stream after
+        // GOAWAY): an app reading its body hears it was malformed.
+        st->refused = true;
         st->request_ended = true;
+        if (st->body_stream && !st->body_failed) {
+            st->body_failed = true;
+            st->body_stream->fail(http::body_error::malformed);
+        }
+        if (st->watch) {
+            st->watch->fail(http::body_error::disconnect);
+            st->watch.reset();
+        }
     }
     return 0;
 }
@@ -630,7 +650,7 @@ void connection::refuse(stream& st, uint64_t code) noexcept {
     st.request_ended = true;
     if (st.body_stream && !st.body_failed) {
         st.body_failed = true;
-        st.body_stream->fail(http::body_error::disconnect);
+        st.body_stream->fail(code == error::message_error ? http::body_error::malformed : http::body_error::disconnect);
     }
     if (_host != nullptr) {
         _host->stop_sending(st.id, code);

@@ -207,6 +207,10 @@ uint64_t session::error_code(int64_t liberr) noexcept {
     return nghttp3_err_infer_quic_app_error_code(static_cast<int>(liberr));
 }
 
+bool session::is_message_error(int64_t liberr) noexcept {
+    return liberr == NGHTTP3_ERR_MALFORMED_HTTP_MESSAGING;
+}
+
 const char* session::error_text(int64_t liberr) noexcept {
     return nghttp3_strerror(static_cast<int>(liberr));
 }

@@ -129,6 +129,9 @@ class session {
     /// The HTTP/3 error code a negative library result maps to (RFC 9114 §8.1).
     static uint64_t error_code(int64_t liberr) noexcept;
     static const char* error_text(int64_t liberr) noexcept;
+    /// The error is about one request's HTTP semantics (a body longer or shorter than its
+    /// content-length), not the connection's framing.
+    static bool is_message_error(int64_t liberr) noexcept;
     /// "major.minor.patch" of the library loaded at run time.
     static const char* library_version() noexcept;
 

@@ -43,7 +43,7 @@ struct fake_dispatcher final : http::dispatcher {
         EXPECT_EQ(ev.head.version_minor, http::version_http3);
         EXPECT_EQ(ev.ctx.version_minor, http::version_http3);
         if (ev.body_follows) {
-            if (ev.head.path == "/stream") {
+            if (ev.head.path == "/stream" || ev.head.path == "/upload-stream") {
                 auto b = std::make_shared<test_body>();
                 streamed[ev.seq] = b;
                 stream = b;
@@ -88,6 +88,12 @@ struct harness {
         conn.on_connected(net);
     }
     http::protocol_env& env() { return envs.e; }
+    /// Open again with the limits changed (before the client sent anything).
+    void reopen() {
+        conn.open(1, 1, {}, 1000, limits);
+        net.uni_limit = 3;
+        conn.on_connected(net);
+    }
     void answer(int64_t id, uint16_t status, std::string body, std::string trailers = {}) {
         http::app_response m;
         m.seq = static_cast<uint64_t>(id);
@@ -364,6 +370,24 @@ TEST(H3Connection, MalformedRequestIsResetWithMessageError) {
     EXPECT_EQ(h.cl.answers[fine].body, "native");
     EXPECT_TRUE(h.dispatch.heads.size() == 1u);
     EXPECT_FALSE(h.net.closed_conn);
+}
+
+TEST(H3Connection, BodyLongerThanContentLengthIsAStreamError) {
+    harness h;
+    h.limits.stream_body_above = 0; // reported at its head: the app reads the body
+    h.reopen();
+    std::string body(100, 'b');
+    int64_t bad = h.cl.request("/upload-stream", {{"content-length", "10"}}, "POST", &body, 50);
+    int64_t fine = h.cl.request("/native");
+    h.net.pump();
+    EXPECT_EQ(h.net.server_resets[bad], h3::error::message_error);
+    EXPECT_EQ(h.net.server_stops[bad], h3::error::message_error);
+    ASSERT_EQ(h.dispatch.streamed.size(), 1u);
+    EXPECT_EQ(h.dispatch.streamed.begin()->second->failed, static_cast<int>(http::body_error::malformed));
+    EXPECT_EQ(h.net.credit[bad], h.net.sent[bad]);
+    EXPECT_EQ(h.cl.answers[fine].body, "native");
+    EXPECT_FALSE(h.net.closed_conn);
+    EXPECT_EQ(h.conn.outstanding(), 0u); // the app's answer is no longer owed
 }
 
 // The server alone, fed raw bytes: a frame not allowed on the control stream closes the
