@@ -227,12 +227,19 @@ void connection::read(int64_t id, std::span<const uint8_t> data, bool fin) noexc
 }
 
 void connection::on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept {
-    (void)app_error;
     if (_session == nullptr || _failed || _refused.contains(stream_id)) {
         return;
     }
+    if ((stream_id & 3) == 2) {
+        // One of the client's unidirectional streams ends here: its control or a QPACK
+        // stream is critical (RFC 9114 §6.2.1, RFC 9204 §4.2), an unknown one is not.
+        if (int rv = _session->close_stream(stream_id, app_error); rv < 0) {
+            fail(rv);
+        }
+        return;
+    }
     if (int rv = _session->shutdown_read(stream_id); rv < 0) {
-        fail(rv); // the client reset a critical stream (RFC 9114 §6.2.1)
+        fail(rv);
         return;
     }
     stream* st = find(stream_id);

@@ -417,6 +417,30 @@ TEST(H3Connection, MalformedControlFrameClosesTheConnection) {
     }
 }
 
+TEST(H3Connection, ClosingACriticalStreamClosesTheConnection) {
+    // RFC 9114 §6.2.1: the client's control stream (2) and QPACK streams (6, 10) must stay.
+    for (int64_t critical : {int64_t{2}, int64_t{6}, int64_t{10}}) {
+        for (bool reset : {true, false}) {
+            harness h;
+            int64_t id = h.cl.request("/native");
+            h.net.pump();
+            EXPECT_EQ(h.cl.answers[id].body, "native");
+            if (reset) {
+                h.conn.on_stream_reset(critical, h3::error::no_error);
+            } else {
+                h.conn.on_stream_closed(critical, h3::error::no_error);
+            }
+            EXPECT_TRUE(h.net.closed_conn) << critical << " " << reset;
+            EXPECT_EQ(h.net.close_code, h3::error::closed_critical_stream) << critical << " " << reset;
+        }
+    }
+    // Our own control stream: the client may not stop it either.
+    harness h;
+    h.net.pump();
+    h.conn.on_stop_sending(3, h3::error::no_error);
+    EXPECT_EQ(h.net.close_code, h3::error::closed_critical_stream);
+}
+
 TEST(H3Connection, DrainSendsGoawayThenIdleAfterInFlight) {
     harness h;
     int64_t first = h.cl.request("/app");
