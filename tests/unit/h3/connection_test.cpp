@@ -133,6 +133,11 @@ TEST(H3Connection, GetAnsweredNatively) {
     EXPECT_TRUE(h.conn.idle());
     EXPECT_EQ(h.conn.requests_seen(), 1u);
     EXPECT_FALSE(h.net.closed_conn);
+    // The byte-stream face of http::protocol does not apply: bytes come per stream, and
+    // nothing ever goes through the output queue.
+    EXPECT_FALSE(h.conn.on_data("GET / HTTP/1.1\r\n\r\n", h.env()));
+    EXPECT_FALSE(h.conn.has_output());
+    EXPECT_EQ(h.conn.requests_seen(), 1u);
 }
 
 TEST(H3Connection, AppAnswerWithTrailersAndFileRange) {
