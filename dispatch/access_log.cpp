@@ -111,6 +111,7 @@ void write_access_log(const access_entry& e) noexcept {
     }
     std::string_view protocol = e.version_minor == 0               ? "HTTP/1.0"
                                 : e.version_minor == version_http2 ? "HTTP/2.0"
+                                : e.version_minor == version_http3 ? "HTTP/3"
                                                                    : "HTTP/1.1";
     uint64_t elapsed_us = e.start_ns != 0 ? (monotonic_ns() - e.start_ns) / 1000 : 0;
     for (const piece& p : g_pieces) {

@@ -69,6 +69,8 @@ struct request_head {
 /// request_head::version_minor of a request that came over HTTP/2 (the h2 protocol
 /// synthesizes an HTTP/1.1 head for the dispatcher and marks it with this).
 inline constexpr uint8_t version_http2 = 20;
+/// request_head::version_minor of a request that came over HTTP/3 (h3/, the same way).
+inline constexpr uint8_t version_http3 = 30;
 
 enum class parse_status : uint8_t { complete, incomplete, error };
 

@@ -1,0 +1,745 @@
+// HTTP/3 glue, the request side: the transport's stream events into the session, requests
+// out of HEADERS and DATA frames into the dispatcher, request-body flow control, the
+// stream and field-section caps, stream ends, and drain. Responses are in h3/response.cpp.
+#include "h3/stream.hpp"
+
+#include "http/parser.hpp"
+
+#include <algorithm>
+
+namespace ringbolt::h3 {
+
+namespace {
+
+// One scratch head per reactor thread (a request_head is 4 KB).
+thread_local http::request_head tl_head;
+
+// RFC 9000 §2.1: the low two bits of a stream id.
+bool client_bidi(int64_t id) noexcept {
+    return (id & 3) == 0;
+}
+bool server_uni(int64_t id) noexcept {
+    return (id & 3) == 3;
+}
+
+} // namespace
+
+connection::connection(env_source& envs, const settings& cfg) : _envs(envs), _cfg(cfg) {}
+
+connection::~connection() {
+    release();
+}
+
+void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
+                      const http::connection_limits& lim) {
+    (void)now_s;
+    release();
+    _slot = slot;
+    _gen = gen;
+    _peer = peer;
+    _limits = lim;
+    _closing = false;
+    _failed = false;
+    _close_code = 0;
+    _app_streams = 0;
+    _requests_seen = 0;
+    _field_limit = _cfg.max_field_section_size != 0 ? _cfg.max_field_section_size : lim.parser.max_head_bytes;
+    session_limits sl;
+    sl.max_field_section_size = _field_limit;
+    sl.qpack_max_dtable_capacity = _cfg.qpack_max_dtable_capacity;
+    sl.qpack_blocked_streams = _cfg.qpack_blocked_streams;
+    sl.max_client_streams_bidi = _cfg.max_concurrent_streams;
+    _session = std::make_unique<session>(static_cast<session_events&>(*this), sl);
+    if (!_session->ok()) {
+        _session.reset();
+        _failed = true;
+    }
+}
+
+bool connection::on_data(std::string_view data, http::protocol_env& env) {
+    (void)data;
+    (void)env;
+    return false; // HTTP/3 bytes arrive per stream (on_stream_data), never as one byte stream
+}
+
+void connection::release() noexcept {
+    _host = nullptr; // the transport is gone or going: nothing is credited or sent any more
+    for (auto& [id, st] : _streams) {
+        forget(*st);
+    }
+    _streams.clear();
+    _refused.clear();
+    _session.reset();
+    _closing = true;
+    _app_streams = 0;
+}
+
+void connection::on_peer_eof(http::protocol_env& env) {
+    (void)env;
+    _closing = true;
+    for (auto& [id, st] : _streams) {
+        if (st->watch) {
+            st->watch->fail(http::body_error::disconnect);
+            st->watch.reset();
+        }
+        if (st->body_stream && !st->body_failed) {
+            st->body_failed = true;
+            st->body_stream->fail(http::body_error::disconnect);
+        }
+    }
+}
+
+void connection::on_timeout(http::protocol_env& env) {
+    (void)env; // no deadline: the transport owns the idle and handshake timeouts
+}
+
+bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
+    (void)now_s;
+    (void)grace_s;
+    begin_drain();
+    return _failed || _session == nullptr || idle();
+}
+
+void connection::begin_drain() noexcept {
+    if (_session == nullptr || _failed || _draining_sent) {
+        _closing = true;
+        return;
+    }
+    _closing = true;
+    if (_host != nullptr) {
+        // RFC 9114 §5.2: GOAWAY names the first request stream not processed; the
+        // session refuses later ones itself (H3_REQUEST_REJECTED: the client may retry).
+        _draining_sent = true;
+        if (int rv = _session->shutdown(); rv != 0) {
+            fail(rv);
+            return;
+        }
+        _host->want_write();
+    }
+}
+
+// ---- the transport's side ----
+
+void connection::on_connected(quic::stream_host& host) noexcept {
+    _host = &host;
+    if (_session == nullptr || _failed) {
+        close(error::internal_error, "HTTP/3 session not available");
+        return;
+    }
+    int64_t control = host.open_uni_stream();
+    int64_t encoder = host.open_uni_stream();
+    int64_t decoder = host.open_uni_stream();
+    if (control < 0 || encoder < 0 || decoder < 0) {
+        // RFC 9114 §6.2: a client must let the server open its control stream, and QPACK's
+        // two (RFC 9204 §4.2).
+        close(error::stream_creation_error, "the client allows too few unidirectional streams");
+        return;
+    }
+    if (int rv = _session->bind_streams(control, encoder, decoder); rv != 0) {
+        fail(rv);
+        return;
+    }
+    if (_closing && !_draining_sent) {
+        begin_drain(); // the server began draining before the handshake completed
+    }
+    host.want_write();
+}
+
+void connection::on_stream_data(int64_t stream_id, std::span<const uint8_t> data, bool fin) noexcept {
+    if (_session == nullptr || _failed || _host == nullptr) {
+        return;
+    }
+    if (client_bidi(stream_id)) {
+        if (_refused.contains(stream_id)) {
+            _host->consumed(stream_id, data.size());
+            return;
+        }
+        if (_streams.find(stream_id) == _streams.end()) {
+            if (_streams.size() >= _cfg.max_concurrent_streams) [[unlikely]] {
+                // More request streams than we serve at once: refused before any of it is
+                // decoded (RFC 9114 §4.1.1: H3_REQUEST_REJECTED, nothing was processed).
+                _refused.insert(stream_id);
+                _host->stop_sending(stream_id, error::request_rejected);
+                _host->reset_stream(stream_id, error::request_rejected);
+                _host->consumed(stream_id, data.size());
+                return;
+            }
+            auto st = std::make_unique<stream>();
+            st->id = stream_id;
+            _streams.emplace(stream_id, std::move(st));
+        }
+    }
+    read(stream_id, data, fin);
+    if (_host != nullptr && !_failed) {
+        _host->want_write(); // QPACK instructions, answers made during the read
+    }
+}
+
+void connection::read(int64_t id, std::span<const uint8_t> data, bool fin) noexcept {
+    // An encoded header block bigger than twice the field section limit is not decoded at
+    // all (its fields would be refused anyway, and QPACK would hold a huge literal in
+    // memory meanwhile): the stream is reset with H3_EXCESSIVE_LOAD.
+    const uint64_t head_cap = 2 * _field_limit + 4096;
+    size_t off = 0;
+    do {
+        size_t take = data.size() - off;
+        stream* st = client_bidi(id) ? find(id) : nullptr;
+        if (st != nullptr && st->refused) {
+            _host->consumed(id, take); // its input is dropped
+            return;
+        }
+        if (st != nullptr && !st->headers_done) {
+            if (st->head_wire >= head_cap && take > 0) [[unlikely]] {
+                env().counters.parse_errors.add();
+                refuse(*st, error::excessive_load);
+                if (_host != nullptr) {
+                    _host->consumed(id, take);
+                }
+                return;
+            }
+            take = static_cast<size_t>(std::min<uint64_t>(take, head_cap - st->head_wire));
+            st->head_wire += take;
+        }
+        bool last = off + take == data.size();
+        int64_t rv = _session->read_stream(id, data.subspan(off, take), fin && last);
+        if (rv < 0 && st != nullptr && session::is_message_error(rv)) [[unlikely]] {
+            // RFC 9114 §4.1.2: a malformed request (its DATA disagrees with its
+            // content-length) is a stream error; the session would end the connection.
+            env().counters.parse_errors.add();
+            refuse(*st, error::message_error);
+            if (_host != nullptr) {
+                _host->consumed(id, data.size() - off); // none of the rest is read
+            }
+            return;
+        }
+        if (rv < 0) [[unlikely]] {
+            fail(rv); // a frame error on any stream, a closed critical stream, QPACK failure
+            return;
+        }
+        if (rv > 0 && _host != nullptr) {
+            _host->consumed(id, static_cast<uint64_t>(rv));
+        }
+        off += take;
+        if (_session == nullptr || _failed) {
+            return;
+        }
+    } while (off < data.size());
+}
+
+void connection::on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept {
+    if (_session == nullptr || _failed || _refused.contains(stream_id)) {
+        return;
+    }
+    if ((stream_id & 3) == 2) {
+        // One of the client's unidirectional streams ends here: its control or a QPACK
+        // stream is critical (RFC 9114 §6.2.1, RFC 9204 §4.2), an unknown one is not.
+        if (int rv = _session->close_stream(stream_id, app_error); rv < 0) {
+            fail(rv);
+        }
+        return;
+    }
+    if (int rv = _session->shutdown_read(stream_id); rv < 0) {
+        fail(rv);
+        return;
+    }
+    stream* st = find(stream_id);
+    if (st == nullptr) {
+        return;
+    }
+    // The client gave up on the request before its end (a reset after its FIN is not
+    // possible): the app's body read fails, what the stream carried is credited back, and
+    // our answer, if any, is dropped.
+    if (!st->request_ended) {
+        st->request_ended = true;
+        if (st->body_stream && !st->body_failed) {
+            st->body_failed = true;
+            st->body_stream->fail(http::body_error::disconnect);
+        }
+        if (st->watch) {
+            st->watch->fail(http::body_error::disconnect);
+            st->watch.reset();
+        }
+        st->refused = true;
+        abort_response(*st, error::request_cancelled);
+    }
+    consume(*st);
+}
+
+void connection::on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept {
+    if (_session == nullptr || _failed) {
+        return;
+    }
+    if (server_uni(stream_id)) {
+        close(error::closed_critical_stream, "STOP_SENDING on a critical stream"); // RFC 9114 §6.2.1
+        return;
+    }
+    stream* st = find(stream_id);
+    if (st == nullptr) {
+        return;
+    }
+    if (st->watch) {
+        st->watch->fail(http::body_error::disconnect);
+        st->watch.reset();
+    }
+    abort_response(*st, app_error); // RFC 9000 §3.5: the reset carries the peer's code
+}
+
+void connection::on_stream_closed(int64_t stream_id, uint64_t app_error) noexcept {
+    if (_refused.erase(stream_id) > 0) {
+        return;
+    }
+    if (_session != nullptr && !_failed) {
+        if (int rv = _session->close_stream(stream_id, app_error); rv < 0) {
+            fail(rv); // a critical stream closed
+            return;
+        }
+    }
+    // The session forgot it (on_stream_close); a stream it never saw goes here.
+    if (auto it = _streams.find(stream_id); it != _streams.end()) {
+        forget(*it->second);
+        _streams.erase(it);
+    }
+}
+
+int connection::on_stream_close(int64_t id, uint64_t app_error) noexcept {
+    (void)app_error;
+    if (auto it = _streams.find(id); it != _streams.end()) {
+        forget(*it->second);
+        _streams.erase(it);
+    }
+    return 0;
+}
+
+void connection::forget(stream& st) noexcept {
+    if (st.control && !st.ended) {
+        st.control->on_closed(); // the producer stops
+    }
+    st.control.reset();
+    if (st.watch) {
+        st.watch->fail(http::body_error::disconnect);
+        st.watch.reset();
+    }
+    if (st.body_stream) {
+        if (!st.body_failed) {
+            st.body_stream->fail(http::body_error::disconnect);
+        }
+        st.body_stream.reset();
+        st.body_failed = true;
+    }
+    if (st.from_app) {
+        st.from_app = false;
+        --_app_streams; // its later messages find no stream and are dropped
+    }
+    consume(st); // whatever the app never read is the client's again
+}
+
+void connection::on_acked(int64_t stream_id, uint64_t n) noexcept {
+    if (_session == nullptr || _failed) {
+        return;
+    }
+    if (int rv = _session->add_ack_offset(stream_id, n); rv < 0) {
+        fail(rv);
+    }
+}
+
+void connection::on_stream_writable(int64_t stream_id) noexcept {
+    if (_session == nullptr || _failed) {
+        return;
+    }
+    if (int rv = _session->unblock_stream(stream_id); rv < 0) {
+        fail(rv);
+        return;
+    }
+    if (_host != nullptr) {
+        _host->want_write();
+    }
+}
+
+void connection::next_output(quic::stream_output& out) noexcept {
+    out.stream_id = -1;
+    out.fin = false;
+    out.count = 0;
+    if (_session == nullptr || _failed) {
+        return;
+    }
+    int64_t id = -1;
+    bool fin = false;
+    long n = _session->write_stream(id, fin, out.pieces, quic::stream_output::max_pieces);
+    if (n < 0) [[unlikely]] {
+        fail(n);
+        return;
+    }
+    if (id < 0) {
+        return;
+    }
+    out.stream_id = id;
+    out.fin = fin;
+    out.count = static_cast<size_t>(n);
+}
+
+void connection::wrote(int64_t stream_id, size_t n) noexcept {
+    if (_session == nullptr || _failed) {
+        return;
+    }
+    if (int rv = _session->add_write_offset(stream_id, n); rv < 0) {
+        fail(rv);
+    }
+}
+
+void connection::blocked(int64_t stream_id) noexcept {
+    if (_session != nullptr && !_failed) {
+        _session->block_stream(stream_id);
+    }
+}
+
+void connection::fail(int64_t liberr) noexcept {
+    close(session::error_code(liberr), session::error_text(liberr));
+}
+
+void connection::close(uint64_t code, std::string_view reason) noexcept {
+    if (_failed) {
+        return;
+    }
+    _failed = true;
+    _closing = true;
+    _close_code = code;
+    if (_host != nullptr) {
+        _host->close(code, reason);
+    }
+}
+
+uint64_t connection::unacked_bytes() const noexcept {
+    uint64_t n = 0;
+    for (const auto& [id, st] : _streams) {
+        n += st->inflight_bytes;
+    }
+    return n;
+}
+
+uint64_t connection::uncredited_bytes() const noexcept {
+    uint64_t n = 0;
+    for (const auto& [id, st] : _streams) {
+        n += st->received - st->credited;
+    }
+    return n;
+}
+
+// ---- the request side (the session's events) ----
+
+connection::stream* connection::find(int64_t id) noexcept {
+    auto it = _streams.find(id);
+    return it == _streams.end() ? nullptr : it->second.get();
+}
+
+int connection::on_begin_headers(int64_t id) noexcept {
+    stream* st = find(id);
+    if (st == nullptr || st->headers_done) {
+        return 0;
+    }
+    ++_requests_seen;
+    return 0;
+}
+
+int connection::on_header(int64_t id, std::string_view name, std::string_view value, bool trailer) noexcept {
+    stream* sp = find(id);
+    if (sp == nullptr || trailer) {
+        return 0; // request trailers are not passed on (as on HTTP/2)
+    }
+    stream& st = *sp;
+    if (st.headers_done) {
+        return 0;
+    }
+    // RFC 9114 §4.2.2: the field section size counts 32 bytes a field. Past the limit
+    // nothing more is kept and the request is answered 431.
+    st.field_bytes += name.size() + value.size() + 32;
+    if (++st.field_count > _limits.parser.max_headers || st.field_bytes > _field_limit) {
+        st.headers_over = true;
+        return 0;
+    }
+    if (st.headers_over) {
+        return 0;
+    }
+    // The session checked the pseudo-header rules (RFC 9114 §4.3.1: :method, :scheme and
+    // :path, no connection-specific fields, no pseudo-header after a field) and resets a
+    // malformed request with H3_MESSAGE_ERROR.
+    if (!name.empty() && name[0] == ':') {
+        if (name == ":method") {
+            st.method.assign(value);
+        } else if (name == ":path") {
+            st.path.assign(value);
+        } else if (name == ":authority") {
+            st.authority.assign(value);
+        }
+        return 0; // :scheme: the connection knows (QUIC is always TLS)
+    }
+    if (name == "cookie") {
+        if (!st.cookie.empty()) {
+            st.cookie.append("; ");
+        }
+        st.cookie.append(value);
+        return 0;
+    }
+    if (name == "content-length") {
+        int64_t v = 0;
+        for (char c : value) {
+            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
+            if (v < 0) {
+                break;
+            }
+        }
+        st.content_length = value.empty() ? -1 : v; // the session checks it against the DATA
+    }
+    if (name == "host" && !st.authority.empty()) {
+        return 0; // :authority wins (RFC 9114 §4.3.1)
+    }
+    st.fields.append(name).append(": ").append(value).append("\r\n");
+    return 0;
+}
+
+int connection::on_end_headers(int64_t id, bool fin, bool trailer) noexcept {
+    stream* sp = find(id);
+    if (sp == nullptr || trailer || sp->refused) {
+        return 0;
+    }
+    stream& st = *sp;
+    if (st.headers_done) {
+        return 0;
+    }
+    st.headers_done = true;
+    if (st.headers_over) {
+        answer_error(st, 431, "request header fields too large");
+        return 0;
+    }
+    if (st.method == "CONNECT") {
+        answer_error(st, 501, "CONNECT is not supported");
+        return 0;
+    }
+    if (fin) {
+        st.request_ended = true;
+        dispatch(st);
+    } else if (st.content_length < 0 || static_cast<uint64_t>(st.content_length) > _limits.stream_body_above) {
+        // A large body, or one of unknown length: a route that streams bodies gets the
+        // request now and the body as it arrives (else the dispatcher says buffer).
+        dispatch(st, true);
+    }
+    return 0;
+}
+
+int connection::on_body(int64_t id, std::span<const uint8_t> data) noexcept {
+    stream* sp = find(id);
+    if (sp == nullptr) {
+        if (_host != nullptr) {
+            _host->consumed(id, data.size());
+        }
+        return 0;
+    }
+    stream& st = *sp;
+    std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
+    st.received += data.size();
+    if (st.refused) {
+        consume(st);
+        return 0;
+    }
+    if (st.body_stream) {
+        if (st.body_failed) {
+            consume(st);
+        } else if (st.received > _limits.max_body) {
+            st.body_failed = true; // the app's read raises (413) and it answers
+            st.body_stream->fail(http::body_error::too_large);
+            consume(st);
+        } else {
+            st.body_stream->push(bytes);
+            consume(st); // what the app already took
+        }
+        return 0;
+    }
+    if (st.reported) {
+        consume(st); // answered already (413, 431): the rest is dropped
+        return 0;
+    }
+    if (st.body.size() + data.size() > _limits.max_body) {
+        answer_error(st, 413, "request body too large");
+        consume(st);
+        return 0;
+    }
+    st.body.append(bytes);
+    consume(st); // buffered whole (bounded by max_body): credited at once
+    return 0;
+}
+
+int connection::on_end_stream(int64_t id) noexcept {
+    stream* sp = find(id);
+    if (sp == nullptr || sp->refused) {
+        return 0;
+    }
+    stream& st = *sp;
+    st.request_ended = true;
+    if (st.body_stream) {
+        if (!st.body_failed) {
+            st.body_stream->finish();
+        }
+        st.body_stream.reset();
+        st.body_failed = true;
+    } else if (!st.reported && st.headers_done) {
+        dispatch(st);
+    }
+    return 0;
+}
+
+int connection::on_deferred_consume(int64_t id, size_t n) noexcept {
+    if (_host != nullptr) {
+        _host->consumed(id, n);
+    }
+    return 0;
+}
+
+int connection::on_want_stop_sending(int64_t id, uint64_t app_error) noexcept {
+    if (_host != nullptr) {
+        _host->stop_sending(id, app_error);
+    }
+    if (stream* st = find(id); st != nullptr) {
+        // The session drops the stream's input (a malformed request, a stream after
+        // GOAWAY): an app reading its body hears it was malformed.
+        st->refused = true;
+        st->request_ended = true;
+        if (st->body_stream && !st->body_failed) {
+            st->body_failed = true;
+            st->body_stream->fail(http::body_error::malformed);
+        }
+        if (st->watch) {
+            st->watch->fail(http::body_error::disconnect);
+            st->watch.reset();
+        }
+    }
+    return 0;
+}
+
+int connection::on_want_reset(int64_t id, uint64_t app_error) noexcept {
+    stream* st = find(id);
+    if (st == nullptr) {
+        if (_host != nullptr) {
+            _host->reset_stream(id, app_error);
+        }
+        return 0;
+    }
+    if (!st->write_closed) {
+        st->write_closed = true;
+        if (_host != nullptr) {
+            _host->reset_stream(id, app_error);
+        }
+    }
+    abort_response(*st, app_error);
+    return 0;
+}
+
+int connection::on_peer_goaway(int64_t id) noexcept {
+    (void)id;
+    _closing = true; // the client goes: what it opened is answered, nothing new comes
+    return 0;
+}
+
+void connection::consume(stream& st) noexcept {
+    uint64_t upto = st.received;
+    if (st.body_stream && !st.body_failed) {
+        uint64_t left = st.body_stream->unconsumed();
+        upto = left < st.received ? st.received - left : 0;
+    }
+    if (upto > st.credited) {
+        if (_host != nullptr) {
+            _host->consumed(st.id, upto - st.credited);
+        }
+        st.credited = upto;
+    }
+}
+
+void connection::refuse(stream& st, uint64_t code) noexcept {
+    st.refused = true;
+    st.request_ended = true;
+    if (st.body_stream && !st.body_failed) {
+        st.body_failed = true;
+        st.body_stream->fail(code == error::message_error ? http::body_error::malformed : http::body_error::disconnect);
+    }
+    if (_host != nullptr) {
+        _host->stop_sending(st.id, code);
+    }
+    if (_session != nullptr) {
+        (void)_session->shutdown_read(st.id); // a request stream: never a critical one
+    }
+    abort_response(st, code);
+    consume(st);
+}
+
+void connection::answer_error(stream& st, uint16_t status, std::string_view why) {
+    st.reported = true;
+    st.ctx = http::request_context{};
+    st.ctx.version_minor = http::version_http3;
+    respond(static_cast<uint64_t>(st.id), st.ctx, status, "Content-Type: text/plain; charset=utf-8\r\n", why, env());
+}
+
+void connection::dispatch(stream& st, bool body_follows) {
+    st.reported = true;
+    http::protocol_env& e = env();
+    if (st.head.empty()) {
+        st.head.reserve(st.method.size() + st.path.size() + st.authority.size() + st.fields.size() + st.cookie.size() +
+                        48);
+        st.head.append(st.method).append(" ").append(st.path).append(" HTTP/1.1\r\n");
+        if (!st.authority.empty()) {
+            st.head.append("host: ").append(st.authority).append("\r\n");
+        }
+        st.head.append(st.fields);
+        if (!st.cookie.empty()) {
+            st.head.append("cookie: ").append(st.cookie).append("\r\n");
+        }
+        st.head.append("\r\n");
+        std::string().swap(st.fields);
+        std::string().swap(st.cookie);
+    }
+    http::request_head& head = tl_head;
+    http::parse_outcome r = http::parse_request_head(st.head, head, _limits.parser);
+    if (r.status != http::parse_status::complete || r.consumed != st.head.size()) [[unlikely]] {
+        // What QPACK allowed but HTTP does not (a bad method token or target, a field value
+        // the HTTP/1.1 rules refuse): the same answer HTTP/1.1 and HTTP/2 give.
+        e.counters.parse_errors.add();
+        http::http_error err = r.status == http::parse_status::error ? r.error : http::http_error::bad_request;
+        answer_error(st, http::status_of(err), http::reason_of(err));
+        return;
+    }
+    head.version_minor = http::version_http3;
+    st.ctx = http::request_context{http::version_http3, head.method_id == http::method_head, true};
+    http::request_event ev{head,   st.head, st.body, body_follows, static_cast<uint64_t>(st.id),
+                           st.ctx, _slot,   _gen,    _peer};
+    std::shared_ptr<http::body_stream> watch;
+    http::dispatcher::verdict v = e.dispatch.on_request(*this, ev, e, watch);
+    if (v == http::dispatcher::verdict::buffer) {
+        st.reported = false; // read the whole body, then report it again
+        return;
+    }
+    e.counters.requests.add();
+    if (v == http::dispatcher::verdict::answered) {
+        return;
+    }
+    if (v == http::dispatcher::verdict::streaming) {
+        st.from_app = true;
+        ++_app_streams;
+        st.body_stream = std::move(watch);
+        if (!st.body.empty()) {
+            st.body_stream->push(st.body); // DATA that came with the head
+            std::string().swap(st.body);
+        }
+        if (st.request_ended) {
+            st.body_stream->finish();
+            st.body_stream.reset();
+            st.body_failed = true;
+        }
+        return;
+    }
+    if (v == http::dispatcher::verdict::to_app || v == http::dispatcher::verdict::upgrade) {
+        st.from_app = true;
+        ++_app_streams;
+        st.watch = std::move(watch);
+        return;
+    }
+    answer_error(st, 500, "unexpected dispatch verdict");
+}
+
+} // namespace ringbolt::h3

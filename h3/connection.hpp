@@ -1,0 +1,165 @@
+// HTTP/3 (RFC 9114) over the QUIC transport's streams: libnghttp3 (behind h3/nghttp3_api)
+// does the framing, QPACK and the stream state; this file is the glue, as h2/connection is
+// for HTTP/2. Each request stream is reported to the dispatcher with seq = stream id and
+// http_version 3; the answers (native or the app's messages) go out as HEADERS and DATA
+// frames the transport pulls with next_output. Request bodies are credited to the
+// transport's flow control only as the app takes them.
+//
+// How it relates to http::protocol: the dispatcher and the app's messages answer through
+// http::protocol (respond, respond_file, on_app_message) and the reactor keeps a
+// connection's requests, timeouts and drain through it too, so h3::connection is one. What
+// http::protocol has for a byte stream does not apply: input comes per stream through
+// quic::stream_user (on_data ignores bytes and says so by returning false; pump and
+// has_pending_input are inert) and output leaves through next_output, never through the
+// output queue (it stays empty, so has_output() is always false). One object rather than
+// an adapter pair: both faces share every stream's state, and the reactor's
+// bookkeeping (idle, outstanding, release) means the same thing on both.
+#pragma once
+
+#include "h3/nghttp3_api.hpp"
+#include "http/protocol.hpp"
+#include "quic/streams.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace ringbolt::h3 {
+
+/// Fixed protocol limits (what the server announces and how much abuse it takes).
+struct settings {
+    /// Request streams open at once; a client stream beyond is refused (H3_REQUEST_REJECTED).
+    /// The transport's MAX_STREAMS (bidirectional) should announce the same number.
+    uint32_t max_concurrent_streams = 100;
+    /// SETTINGS_MAX_FIELD_SECTION_SIZE (0: the parser's max_head_bytes). Fields beyond it
+    /// (RFC 9114 §4.2.2 counts 32 bytes a field) get a 431; a header block whose encoded
+    /// bytes pass twice the limit is not decoded at all: the stream is reset with
+    /// H3_EXCESSIVE_LOAD.
+    uint64_t max_field_section_size = 0;
+    size_t qpack_max_dtable_capacity = 4096; ///< the QPACK decoder's dynamic table
+    size_t qpack_blocked_streams = 16;       ///< streams that may wait on QPACK encoder instructions
+    size_t file_chunk = 64 * 1024;           ///< file bytes read into memory per DATA piece
+};
+
+/// Where the stream_user calls (which carry no env) find the reactor's per-turn env.
+class env_source {
+  public:
+    virtual ~env_source() = default;
+    virtual http::protocol_env& env() noexcept = 0;
+};
+
+class connection final : public http::protocol, public quic::stream_user, private session_events {
+  public:
+    explicit connection(env_source& envs, const settings& cfg = {});
+    ~connection() override;
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // ---- http::protocol: the dispatcher's answers, the app's messages, the lifecycle ----
+    void open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
+              const http::connection_limits& lim) override;
+    bool on_data(std::string_view data, http::protocol_env& env) override; ///< false: bytes come per stream
+    void pump(http::protocol_env& env) override { (void)env; }
+    bool has_pending_input() const noexcept override { return false; }
+    void on_app_message(http::app_response&& m, http::protocol_env& env) override;
+    void respond(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
+                 std::string_view body, http::protocol_env& env) override;
+    void respond_file(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
+                      std::shared_ptr<http::file_handle> file, uint64_t offset, uint64_t length,
+                      http::protocol_env& env) override;
+    void on_peer_eof(http::protocol_env& env) override;
+    void on_timeout(http::protocol_env& env) override;
+    bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
+    void release() noexcept override;
+    bool closing() const noexcept override { return _closing; }
+    bool close_after_flush() const noexcept override { return _failed || (_closing && idle()); }
+    /// No request stream is open (both faces: the reactor's and the transport's).
+    bool idle() const noexcept override { return _streams.empty(); }
+    bool nothing_owed() const noexcept override { return _app_streams == 0; }
+    size_t outstanding() const noexcept override { return _app_streams; }
+    uint32_t deadline() const noexcept override { return 0; } // idle and handshake timeouts are the transport's
+    uint64_t requests_seen() const noexcept override { return _requests_seen; }
+
+    // ---- quic::stream_user: the transport's side ----
+    void on_connected(quic::stream_host& host) noexcept override;
+    void on_stream_data(int64_t stream_id, std::span<const uint8_t> data, bool fin) noexcept override;
+    void on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept override;
+    void on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept override;
+    void on_stream_closed(int64_t stream_id, uint64_t app_error) noexcept override;
+    void on_acked(int64_t stream_id, uint64_t n) noexcept override;
+    void on_stream_writable(int64_t stream_id) noexcept override;
+    void next_output(quic::stream_output& out) noexcept override;
+    void wrote(int64_t stream_id, size_t n) noexcept override;
+    void blocked(int64_t stream_id) noexcept override;
+    void begin_drain() noexcept override;
+
+    /// For tests: response bytes held for retransmission (given to the transport, not
+    /// acknowledged yet) and body bytes received but not credited back, over all streams.
+    uint64_t unacked_bytes() const noexcept;
+    uint64_t uncredited_bytes() const noexcept;
+    /// The transport's connection close, once made (0: none).
+    uint64_t close_code() const noexcept { return _close_code; }
+
+    struct stream;
+
+  private:
+    // session_events
+    int on_begin_headers(int64_t id) noexcept override;
+    int on_header(int64_t id, std::string_view name, std::string_view value, bool trailer) noexcept override;
+    int on_end_headers(int64_t id, bool fin, bool trailer) noexcept override;
+    int on_body(int64_t id, std::span<const uint8_t> data) noexcept override;
+    int on_end_stream(int64_t id) noexcept override;
+    int on_deferred_consume(int64_t id, size_t n) noexcept override;
+    int on_body_acked(int64_t id, uint64_t n) noexcept override;
+    int on_stream_close(int64_t id, uint64_t app_error) noexcept override;
+    int on_want_stop_sending(int64_t id, uint64_t app_error) noexcept override;
+    int on_want_reset(int64_t id, uint64_t app_error) noexcept override;
+    int on_peer_goaway(int64_t id) noexcept override;
+    long on_read_body(int64_t id, quic::out_piece* vec, size_t max, body_flags& flags) noexcept override;
+
+    stream* find(int64_t id) noexcept;
+    http::protocol_env& env() noexcept { return _env != nullptr ? *_env : _envs.env(); }
+    /// Feed bytes of a stream to the session (request head bytes bounded first).
+    void read(int64_t id, std::span<const uint8_t> data, bool fin) noexcept;
+    void dispatch(stream& st, bool body_follows = false);
+    void consume(stream& st) noexcept; ///< credit the body bytes the app took (or we dropped)
+    void answer_error(stream& st, uint16_t status, std::string_view why);
+    void start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,
+                        bool has_server, bool body_follows);
+    template <class Body>
+    void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
+                        uint64_t length, bool body_follows, http::protocol_env& env, Body&& body);
+    bool code_piece(stream& st, http::app_response& m, bool has_body, bool end);
+    /// Refuse a stream: STOP_SENDING and RESET_STREAM with `code`, its input dropped.
+    void refuse(stream& st, uint64_t code) noexcept;
+    /// Abort our response (RESET_STREAM): the producer stops, nothing more is offered.
+    void abort_response(stream& st, uint64_t code) noexcept;
+    void resume(stream& st) noexcept;
+    void fail(int64_t liberr) noexcept; ///< a connection error from the session: close with its H3 code
+    void close(uint64_t code, std::string_view reason) noexcept;
+    void forget(stream& st) noexcept; ///< the stream is gone: tell producers and the app, credit its input
+
+    env_source& _envs;
+    settings _cfg;
+    std::unique_ptr<session> _session;
+    quic::stream_host* _host = nullptr;
+    http::protocol_env* _env = nullptr; ///< during a call that brought one
+    http::connection_limits _limits;
+    uint32_t _slot = 0;
+    uint32_t _gen = 0;
+    http::peer_address _peer;
+    uint64_t _field_limit = 0;
+    bool _closing = false;       ///< GOAWAY sent or received: no new requests
+    bool _failed = false;        ///< the connection was closed with an error
+    bool _draining_sent = false; ///< our GOAWAY is queued
+    uint64_t _close_code = 0;
+    size_t _app_streams = 0;
+    uint64_t _requests_seen = 0;
+    int64_t _last_offer = -1;                                      ///< the stream of the offer next_output made last
+    std::unordered_map<int64_t, std::unique_ptr<stream>> _streams; ///< request streams
+    std::unordered_set<int64_t> _refused;                          ///< streams refused before the session saw them
+};
+
+} // namespace ringbolt::h3
