@@ -10,13 +10,13 @@
 namespace ringbolt::quic {
 
 struct transport_config {
-    uint64_t max_streams_bidi = 100;      ///< concurrent request streams a client may open
-    uint64_t max_streams_uni = 3;         ///< HTTP/3 needs 3 (control, QPACK encoder, decoder)
-    uint64_t idle_timeout_ms = 30'000;    ///< silent connections close after this
+    uint64_t max_streams_bidi = 100;   ///< concurrent request streams a client may open
+    uint64_t max_streams_uni = 3;      ///< HTTP/3 needs 3 (control, QPACK encoder, decoder)
+    uint64_t idle_timeout_ms = 30'000; ///< silent connections close after this
     uint64_t handshake_timeout_ms = 10'000;
-    uint64_t stream_window = 256 * 1024;     ///< initial flow-control window of each stream
-    uint64_t connection_window = 1 << 20;    ///< initial flow-control window of a connection
-    uint64_t max_stream_window = 1 << 20;    ///< auto-tuning may grow a stream's window to this
+    uint64_t stream_window = 256 * 1024;  ///< initial flow-control window of each stream
+    uint64_t connection_window = 1 << 20; ///< initial flow-control window of a connection
+    uint64_t max_stream_window = 1 << 20; ///< auto-tuning may grow a stream's window to this
     /// Auto-tuning may grow the connection's window to this: the most bytes a client can
     /// make the server hold for one connection (received, not yet read by the protocol).
     uint64_t max_buffered_bytes = 4 << 20;

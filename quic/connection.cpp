@@ -17,8 +17,12 @@ constexpr size_t max_packets_per_write = 256;
 constexpr size_t packets_per_batch = 32;
 constexpr size_t max_packet = NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE;
 
-bool is_bidi(int64_t id) { return (id & 0x2) == 0; }
-bool client_initiated(int64_t id) { return (id & 0x1) == 0; }
+bool is_bidi(int64_t id) {
+    return (id & 0x2) == 0;
+}
+bool client_initiated(int64_t id) {
+    return (id & 0x1) == 0;
+}
 
 ngtcp2_addr addr_of(uring::datagram_address& a) {
     return ngtcp2_addr{reinterpret_cast<ngtcp2_sockaddr*>(&a.addr), a.len};
@@ -26,8 +30,7 @@ ngtcp2_addr addr_of(uring::datagram_address& a) {
 
 } // namespace
 
-connection::connection(const transport_config& cfg, std::unique_ptr<stream_user> user,
-                       connection_owner& owner) noexcept
+connection::connection(const transport_config& cfg, std::unique_ptr<stream_user> user, connection_owner& owner) noexcept
     : _cfg(cfg), _user(std::move(user)), _owner(owner) {}
 
 std::unique_ptr<connection> connection::accept(const accept_info& info, const transport_config& cfg,
@@ -172,7 +175,9 @@ void connection::start_close(int liberr, uint64_t now, close_reason why) noexcep
     enter_end(phase::closing, now, why);
 }
 
-bool connection::drain_done() const noexcept { return _draining && _open_bidi == 0 && _user->idle(); }
+bool connection::drain_done() const noexcept {
+    return _draining && _open_bidi == 0 && _user->idle();
+}
 
 void connection::flush_packets(datagram_sink& sink, size_t count, const size_t* sizes, const uint8_t* ecn) noexcept {
     iovec iov[packets_per_batch];
@@ -409,7 +414,9 @@ void connection::stop_sending(int64_t stream_id, uint64_t app_error) noexcept {
     _owner.want_write(*this);
 }
 
-void connection::want_write() noexcept { _owner.want_write(*this); }
+void connection::want_write() noexcept {
+    _owner.want_write(*this);
+}
 
 void connection::close(uint64_t app_error, std::string_view reason) noexcept {
     if (_app_close || !delivering()) {
@@ -471,8 +478,12 @@ int connection::on_stream_close(int64_t stream_id, uint64_t app_error) noexcept 
         credit_rest(it->second);
         _unacked -= it->second.unacked;
         _streams.erase(it);
-        if (is_bidi(stream_id) && client_initiated(stream_id) && _open_bidi > 0) {
-            --_open_bidi;
+        // ngtcp2 gives the client no new stream credit by itself: one closed, one more.
+        if (client_initiated(stream_id) && is_bidi(stream_id)) {
+            _open_bidi -= _open_bidi > 0 ? 1 : 0;
+            ngtcp2_conn_extend_max_streams_bidi(_conn, 1);
+        } else if (client_initiated(stream_id)) {
+            ngtcp2_conn_extend_max_streams_uni(_conn, 1);
         }
     }
     if (delivering()) {

@@ -128,9 +128,9 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     connection(const transport_config& cfg, std::unique_ptr<stream_user> user, connection_owner& owner) noexcept;
 
     struct stream_state {
-        uint64_t delivered = 0; ///< bytes handed to the protocol
-        uint64_t consumed = 0;  ///< of which it reported done
-        uint64_t unacked = 0;   ///< bytes written, not yet acknowledged
+        uint64_t delivered = 0;  ///< bytes handed to the protocol
+        uint64_t consumed = 0;   ///< of which it reported done
+        uint64_t unacked = 0;    ///< bytes written, not yet acknowledged
         bool input_done = false; ///< reset or stopped: the rest was credited back
     };
 

@@ -181,9 +181,9 @@ void endpoint::send_retry(const ngtcp2_pkt_hd& hd, const uring::datagram& d, uin
     ngtcp2_cid scid;
     new_cid(scid, cid_len);
     uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
-    ngtcp2_ssize tlen = ngtcp2_crypto_generate_retry_token(
-        token, _cfg.secret.data(), _cfg.secret.size(), hd.version, reinterpret_cast<const ngtcp2_sockaddr*>(&d.peer.addr),
-        d.peer.len, &scid, &hd.dcid, now);
+    ngtcp2_ssize tlen = ngtcp2_crypto_generate_retry_token(token, _cfg.secret.data(), _cfg.secret.size(), hd.version,
+                                                           reinterpret_cast<const ngtcp2_sockaddr*>(&d.peer.addr),
+                                                           d.peer.len, &scid, &hd.dcid, now);
     if (tlen < 0) {
         return;
     }
@@ -278,7 +278,9 @@ bool endpoint::issue_cid(connection& c, ngtcp2_cid& cid, uint8_t* token, size_t 
     return true;
 }
 
-void endpoint::retire_cid(const ngtcp2_cid& cid) noexcept { _by_cid.erase(key_of(cid.data, cid.datalen)); }
+void endpoint::retire_cid(const ngtcp2_cid& cid) noexcept {
+    _by_cid.erase(key_of(cid.data, cid.datalen));
+}
 
 void endpoint::want_write(connection& c) noexcept {
     if (!c.write_queued) {

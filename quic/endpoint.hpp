@@ -99,7 +99,7 @@ class endpoint final : private connection_owner {
     std::vector<connection*> _dirty; ///< connections to write at flush
     endpoint_stats _stats;
     bool _draining = false;
-    uint64_t _second = 0;          ///< the second the rate counters count in
+    uint64_t _second = 0; ///< the second the rate counters count in
     uint32_t _replies_this_second = 0;
     uint32_t _initials_this_second = 0;
     uint8_t _buf[NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE]{};

@@ -7,7 +7,9 @@ namespace ringbolt::quic::ngtcp2_api {
 
 namespace {
 
-conn_events* events_of(void* user_data) { return static_cast<conn_events*>(user_data); }
+conn_events* events_of(void* user_data) {
+    return static_cast<conn_events*>(user_data);
+}
 
 void fill_random(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) {
     while (len > 0) {
@@ -20,11 +22,17 @@ void fill_random(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) {
     }
 }
 
-int fail_if(int rc) { return rc == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE; }
+int fail_if(int rc) {
+    return rc == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+}
 
-int handshake_completed(ngtcp2_conn*, void* ud) { return fail_if(events_of(ud)->on_handshake_completed()); }
+int handshake_completed(ngtcp2_conn*, void* ud) {
+    return fail_if(events_of(ud)->on_handshake_completed());
+}
 
-int stream_open(ngtcp2_conn*, int64_t id, void* ud) { return fail_if(events_of(ud)->on_stream_open(id)); }
+int stream_open(ngtcp2_conn*, int64_t id, void* ud) {
+    return fail_if(events_of(ud)->on_stream_open(id));
+}
 
 int recv_stream_data(ngtcp2_conn*, uint32_t flags, int64_t id, uint64_t, const uint8_t* data, size_t len, void* ud,
                      void*) {
@@ -90,9 +98,13 @@ ngtcp2_callbacks server_callbacks() {
 
 } // namespace
 
-void default_settings(ngtcp2_settings& s) noexcept { ngtcp2_settings_default(&s); }
+void default_settings(ngtcp2_settings& s) noexcept {
+    ngtcp2_settings_default(&s);
+}
 
-void default_params(ngtcp2_transport_params& p) noexcept { ngtcp2_transport_params_default(&p); }
+void default_params(ngtcp2_transport_params& p) noexcept {
+    ngtcp2_transport_params_default(&p);
+}
 
 int server_new(ngtcp2_conn** out, const ngtcp2_cid& client_scid, const ngtcp2_cid& our_scid, const ngtcp2_path& path,
                uint32_t version, const ngtcp2_settings& settings, const ngtcp2_transport_params& params,
@@ -140,6 +152,8 @@ ngtcp2_ssize write_close_app(ngtcp2_conn* conn, uint8_t* dest, size_t destlen, u
     return ngtcp2_conn_write_connection_close(conn, nullptr, &pi, dest, destlen, &ccerr, now);
 }
 
-size_t max_udp_payload(ngtcp2_conn* conn) noexcept { return ngtcp2_conn_get_path_max_tx_udp_payload_size(conn); }
+size_t max_udp_payload(ngtcp2_conn* conn) noexcept {
+    return ngtcp2_conn_get_path_max_tx_udp_payload_size(conn);
+}
 
 } // namespace ringbolt::quic::ngtcp2_api

@@ -47,7 +47,8 @@ gnutls_session_t tls_credentials::new_server_session(ngtcp2_crypto_conn_ref* ref
     }
     gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn_h3)),
                         static_cast<unsigned>(std::strlen(alpn_h3))};
-    if (gnutls_priority_set_direct(s, priority, nullptr) != 0 || ngtcp2_crypto_gnutls_configure_server_session(s) != 0 ||
+    if (gnutls_priority_set_direct(s, priority, nullptr) != 0 ||
+        ngtcp2_crypto_gnutls_configure_server_session(s) != 0 ||
         gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, _cred) != 0 ||
         gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
         gnutls_deinit(s);
