@@ -91,6 +91,10 @@ void endpoint::reply(const uring::datagram& d, const uint8_t* data, size_t len) 
 
 void endpoint::on_packet(const uint8_t* data, size_t len, const uring::datagram& d, uint64_t now) noexcept {
     roll(now);
+    if (len == 0) [[unlikely]] {
+        ++_stats.dropped; // an empty datagram: ngtcp2 asserts on it (Debian builds keep asserts)
+        return;
+    }
     ngtcp2_version_cid vc;
     int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, cid_len);
     if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {

@@ -161,6 +161,7 @@ TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
     for (size_t cut : {size_t{1}, size_t{5}, size_t{30}, size_t{600}, size_t{1199}}) {
         f.to_server(stray, initial.substr(0, cut));
     }
+    f.to_server(stray, ""); // an empty datagram (ngtcp2 asserts on one)
     // Random datagrams of many sizes, short and long header alike.
     std::mt19937 rng(7);
     for (int i = 0; i < 300; ++i) {
@@ -175,7 +176,7 @@ TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
     f.to_server(stray, forged);
     f.ep->flush(f.now);
     f.sink.take();
-    EXPECT_GE(f.ep->stats().dropped, 5u);
+    EXPECT_GE(f.ep->stats().dropped, 6u);
 
     // A real client is served all the same.
     auto c = f.new_client();
@@ -279,7 +280,8 @@ TEST(QuicEndpoint, ConnectionCapRefusesTheNext) {
     auto a = f.new_client(40020);
     ASSERT_TRUE(handshake(f, *a));
     auto b = f.new_client(40021);
-    f.pump({a.get(), b.get()}, [&] { return b->got_close; }, 50);
+    f.pump(
+        {a.get(), b.get()}, [&] { return b->got_close; }, 50);
     EXPECT_FALSE(b->handshake_done);
     EXPECT_GE(f.ep->stats().refused, 1u);
     EXPECT_EQ(f.ep->connection_count(), 1u);
@@ -321,7 +323,8 @@ TEST(QuicEndpoint, DrainClosesAfterStreamsFinish) {
     EXPECT_TRUE(f.users[0]->draining);
     // A new client is refused while the endpoint drains.
     auto late = f.new_client(40030);
-    f.pump({c.get(), late.get()}, [&] { return late->got_close; }, 50);
+    f.pump(
+        {c.get(), late.get()}, [&] { return late->got_close; }, 50);
     EXPECT_FALSE(late->handshake_done);
     EXPECT_GE(f.ep->stats().refused, 1u);
     // The open stream keeps the connection.

@@ -140,9 +140,9 @@ struct echo_user final : stream_user {
                 size_t left = s.out.size() - s.written;
                 out.count = 0;
                 for (size_t off = 0; off < left && out.count < 4; off += 4096) {
-                    out.pieces[out.count++] = out_piece{reinterpret_cast<const uint8_t*>(s.out.data()) + s.written +
-                                                            off,
-                                                        std::min<size_t>(4096, left - off)};
+                    out.pieces[out.count++] =
+                        out_piece{reinterpret_cast<const uint8_t*>(s.out.data()) + s.written + off,
+                                  std::min<size_t>(4096, left - off)};
                 }
                 out.fin = s.written + std::min<size_t>(left, 4 * 4096) == s.out.size();
                 last_offer = it->first;
@@ -232,8 +232,8 @@ class client {
             static_cast<client*>(ud)->handshake_done = true;
             return 0;
         };
-        cb.recv_stream_data = [](ngtcp2_conn* c, uint32_t flags, int64_t id, uint64_t, const uint8_t* data,
-                                 size_t len, void* ud, void*) {
+        cb.recv_stream_data = [](ngtcp2_conn* c, uint32_t flags, int64_t id, uint64_t, const uint8_t* data, size_t len,
+                                 void* ud, void*) {
             stream& s = static_cast<client*>(ud)->streams[id];
             s.in.append(reinterpret_cast<const char*>(data), len);
             s.in_fin = s.in_fin || (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
@@ -308,8 +308,8 @@ class client {
                          {reinterpret_cast<ngtcp2_sockaddr*>(&server.addr), server.len},
                          nullptr};
         ngtcp2_pkt_info pi{};
-        int rv = ngtcp2_conn_read_pkt(_conn, &path, &pi, reinterpret_cast<const uint8_t*>(bytes.data()),
-                                      bytes.size(), now);
+        int rv =
+            ngtcp2_conn_read_pkt(_conn, &path, &pi, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), now);
         if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
             got_close = true;
         }
