@@ -98,7 +98,7 @@ void endpoint::on_packet(const uint8_t* data, size_t len, const uring::datagram&
     ngtcp2_version_cid vc;
     int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, cid_len);
     if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
-        send_version_negotiation(vc, d);
+        send_version_negotiation(vc, len, d);
         return;
     }
     if (rv != 0) {
@@ -122,10 +122,10 @@ void endpoint::on_packet(const uint8_t* data, size_t len, const uring::datagram&
     accept_initial(data, len, d, now);
 }
 
-void endpoint::send_version_negotiation(const ngtcp2_version_cid& vc, const uring::datagram& d) noexcept {
+void endpoint::send_version_negotiation(const ngtcp2_version_cid& vc, size_t len, const uring::datagram& d) noexcept {
     // RFC 9000 §6: only to a datagram that could carry a first Initial (1200 bytes, §14.1),
     // and never to a Version Negotiation packet (version 0).
-    if (d.segment_size == 0 ? d.len < NGTCP2_MAX_UDP_PAYLOAD_SIZE : d.segment_size < NGTCP2_MAX_UDP_PAYLOAD_SIZE) {
+    if (len < NGTCP2_MAX_UDP_PAYLOAD_SIZE) {
         ++_stats.dropped;
         return;
     }

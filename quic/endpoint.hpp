@@ -82,7 +82,7 @@ class endpoint final : private connection_owner {
     void send_retry(const ngtcp2_pkt_hd& hd, const uring::datagram& d, uint64_t now) noexcept;
     void refuse(const ngtcp2_pkt_hd& hd, const uring::datagram& d) noexcept;
     void send_stateless_reset(const uint8_t* dcid, size_t len, const uring::datagram& d) noexcept;
-    void send_version_negotiation(const ngtcp2_version_cid& vc, const uring::datagram& d) noexcept;
+    void send_version_negotiation(const ngtcp2_version_cid& vc, size_t len, const uring::datagram& d) noexcept;
     void roll(uint64_t now) noexcept;
     bool reply_allowed() noexcept;
     void new_cid(ngtcp2_cid& cid, size_t len) noexcept;

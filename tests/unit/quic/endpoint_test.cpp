@@ -2,8 +2,8 @@
 // datagrams passed by value on a virtual clock: the handshake (ALPN h3), echoed streams
 // byte-exact, many streams at once and past the stream limit, a client reset crediting
 // unread bytes back, garbage and truncated Initials, version negotiation, stateless
-// reset and its rate limit, Retry, the connection cap, the idle timeout, drain, and a
-// close by the protocol.
+// reset and its rate limit, Retry, the connection cap, the idle and handshake timeouts,
+// drain, and a close by the protocol.
 #include "tests/unit/quic/quic_pair.hpp"
 
 #include <gtest/gtest.h>
@@ -307,6 +307,28 @@ TEST(QuicEndpoint, IdleTimeoutClosesSilently) {
     ASSERT_TRUE(gone);
     EXPECT_GE(f.now - start, 2'000'000'000u);
     EXPECT_LT(f.now - start, 8'000'000'000u);
+    EXPECT_EQ(f.ep->stats().idle_closed, 1u);
+}
+
+TEST(QuicEndpoint, HandshakeTimeoutEndsAHalfOpenConnection) {
+    endpoint_config cfg;
+    cfg.transport.handshake_timeout_ms = 1500;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    for (const std::string& d : c->write(f.now)) {
+        f.to_server(*c, d); // the client's first flight, then silence
+    }
+    f.ep->flush(f.now);
+    ASSERT_EQ(f.ep->connection_count(), 1u);
+    uint64_t start = f.now;
+    for (int i = 0; i < 1000 && f.ep->connection_count() > 0; ++i) {
+        f.now = std::max(f.now + 1, f.ep->next_expiry());
+        f.ep->on_timer(f.now);
+        f.sink.take();
+    }
+    EXPECT_EQ(f.ep->connection_count(), 0u);
+    EXPECT_GE(f.now - start, 1'500'000'000u);
+    EXPECT_LT(f.now - start, 3'000'000'000u);
     EXPECT_EQ(f.ep->stats().idle_closed, 1u);
 }
 
