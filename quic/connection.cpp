@@ -17,6 +17,13 @@ constexpr size_t max_packets_per_write = 256;
 constexpr size_t packets_per_batch = 32;
 constexpr size_t max_packet = NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE;
 
+/// Where write() builds packets: one per thread (the reactor's), not one per connection,
+/// since the sink copies them before write() returns.
+uint8_t* tx_buffer() {
+    thread_local std::vector<uint8_t> buf(packets_per_batch * max_packet);
+    return buf.data();
+}
+
 bool is_bidi(int64_t id) {
     return (id & 0x2) == 0;
 }
@@ -86,7 +93,6 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     ngtcp2_conn_set_tls_native_handle(c->_conn, c->_tls);
     c->_cids.push_back(info.our_scid);
     c->_cids.push_back(info.initial_dcid);
-    c->_tx.resize(packets_per_batch * max_packet);
     return c;
 }
 
@@ -190,7 +196,7 @@ void connection::flush_packets(datagram_sink& sink, size_t count, const size_t* 
             n = 0;
             first = i;
         }
-        iov[n++] = iovec{_tx.data() + off, sizes[i]};
+        iov[n++] = iovec{tx_buffer() + off, sizes[i]};
         off += max_packet;
     }
     if (n > 0) {
@@ -247,7 +253,7 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
             flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
         }
         ngtcp2_ssize taken = -1;
-        uint8_t* dest = _tx.data() + count * max_packet;
+        uint8_t* dest = tx_buffer() + count * max_packet;
         ngtcp2_ssize n = ngtcp2_api::write_stream(_conn, dest, udp, &ecns[count], &taken, flags,
                                                   offered ? out.stream_id : -1, vec, pieces, now);
         if (offered) {

@@ -181,7 +181,6 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     std::vector<uint8_t> _close_packet;
     uint32_t _packets_in_closing = 0;
     bool _send_close = false;
-    std::vector<uint8_t> _tx; ///< packets being written, back to back
 };
 
 } // namespace ringbolt::quic
