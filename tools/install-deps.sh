@@ -6,6 +6,8 @@ set -euo pipefail
 APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-dev zlib1g-dev libbrotli-dev libssl-dev
               libnghttp2-dev nghttp2-client libgtest-dev libbenchmark-dev wrk clang-14 libclang-rt-14-dev libfuzzer-14-dev
               systemtap-sdt-dev clang-format
+              libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev libgnutls28-dev  # QUIC and HTTP/3 (quic/, h3/)
+              ngtcp2-client  # an independent QUIC client for the HTTP/3 interop tests
               ccache)  # meson compiles through it when found: the matrix builds share their C++ core objects
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
@@ -13,7 +15,8 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               websockets  # the WebSocket client of tests/py/test_websocket*.py
               zstandard brotli  # decode compressed responses (tests/py/test_compression.py)
               hypothesis  # property tests (tests/py/test_json_types.py)
-              h2 "httpx[http2]")  # HTTP/2 frame-level and client tests (tests/py/test_http2*.py)
+              h2 "httpx[http2]"  # HTTP/2 frame-level and client tests (tests/py/test_http2*.py)
+              aioquic)  # the HTTP/3 client of the end-to-end QUIC tests
 
 PYTHON=${PYTHON:-python3}
 # VENV_FROM (set by make for an interpreter that refuses pip installs, PEP 668): create

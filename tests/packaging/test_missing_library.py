@@ -29,6 +29,9 @@ def pkg_config_dirs() -> list[Path]:
     ("libzstd", "libzstd-dev"),
     ("libbrotlienc", "libbrotli-dev"),
     ("libnghttp2", "libnghttp2-dev"),
+    ("libngtcp2", "libngtcp2-dev"),
+    ("libngtcp2_crypto_gnutls", "libngtcp2-crypto-gnutls-dev"),
+    ("gnutls", "libgnutls28-dev"),
 ])
 def test_pip_install_names_the_missing_package(tmp_path: Path, pc_name: str, debian_package: str) -> None:
     libdir = tmp_path / "pkgconfig"

@@ -1,0 +1,544 @@
+// One server-side QUIC connection over ngtcp2 (see connection.hpp): packets in, the
+// protocol's stream bytes out, flow-control credit as the protocol reports bytes done.
+#include "quic/connection.hpp"
+
+#include <gnutls/gnutls.h>
+
+#include <algorithm>
+
+namespace ringbolt::quic {
+
+namespace {
+
+constexpr uint64_t ms = 1'000'000; // ngtcp2 timestamps are nanoseconds
+/// Packets written per write() before the connection yields the turn (and asks again).
+constexpr size_t max_packets_per_write = 256;
+/// Packets handed to the sink at once: one GSO burst at most.
+constexpr size_t packets_per_batch = 32;
+constexpr size_t max_packet = NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE;
+
+/// Where write() builds packets: one per thread (the reactor's), not one per connection,
+/// since the sink copies them before write() returns.
+uint8_t* tx_buffer() {
+    thread_local std::vector<uint8_t> buf(packets_per_batch * max_packet);
+    return buf.data();
+}
+
+bool is_bidi(int64_t id) {
+    return (id & 0x2) == 0;
+}
+bool client_initiated(int64_t id) {
+    return (id & 0x1) == 0;
+}
+
+ngtcp2_addr addr_of(uring::datagram_address& a) {
+    return ngtcp2_addr{reinterpret_cast<ngtcp2_sockaddr*>(&a.addr), a.len};
+}
+
+} // namespace
+
+connection::connection(const transport_config& cfg, std::unique_ptr<stream_user> user, connection_owner& owner) noexcept
+    : _cfg(cfg), _user(std::move(user)), _owner(owner) {}
+
+std::unique_ptr<connection> connection::accept(const accept_info& info, const transport_config& cfg,
+                                               const tls_credentials& creds, std::unique_ptr<stream_user> user,
+                                               connection_owner& owner, uint64_t now) noexcept {
+    std::unique_ptr<connection> c(new (std::nothrow) connection(cfg, std::move(user), owner));
+    if (c == nullptr) {
+        return nullptr;
+    }
+    c->_peer = info.peer;
+    c->_local = info.local;
+    c->_path.local = addr_of(c->_local);
+    c->_path.remote = addr_of(c->_peer);
+
+    ngtcp2_settings s;
+    ngtcp2_api::default_settings(s);
+    s.initial_ts = now;
+    s.token = info.token;
+    s.handshake_timeout = cfg.handshake_timeout_ms * ms;
+    s.max_window = std::max(cfg.max_buffered_bytes, cfg.connection_window);
+    s.max_stream_window = std::max(cfg.max_stream_window, cfg.stream_window);
+
+    ngtcp2_transport_params p;
+    ngtcp2_api::default_params(p);
+    p.initial_max_streams_bidi = cfg.max_streams_bidi;
+    p.initial_max_streams_uni = cfg.max_streams_uni;
+    p.initial_max_stream_data_bidi_remote = cfg.stream_window;
+    p.initial_max_stream_data_bidi_local = cfg.stream_window;
+    p.initial_max_stream_data_uni = cfg.stream_window;
+    p.initial_max_data = cfg.connection_window;
+    p.max_idle_timeout = cfg.idle_timeout_ms * ms;
+    p.disable_active_migration = 1; // connection migration is off (RFC 9000 §9)
+    p.active_connection_id_limit = 4;
+    p.original_dcid = info.original_dcid;
+    if (info.retried) {
+        p.retry_scid = info.retry_scid;
+        p.retry_scid_present = 1;
+    }
+    p.stateless_reset_token_present = 1;
+    std::copy(std::begin(info.reset_token), std::end(info.reset_token), p.stateless_reset_token);
+
+    if (ngtcp2_api::server_new(&c->_conn, info.client_scid, info.our_scid, c->_path, info.version, s, p, c.get()) !=
+        0) {
+        c->_conn = nullptr;
+        return nullptr;
+    }
+    c->_ref.get_conn = [](ngtcp2_crypto_conn_ref* ref) { return static_cast<connection*>(ref->user_data)->_conn; };
+    c->_ref.user_data = c.get();
+    c->_tls = creds.new_server_session(&c->_ref);
+    if (c->_tls == nullptr) {
+        return nullptr;
+    }
+    ngtcp2_conn_set_tls_native_handle(c->_conn, c->_tls);
+    c->_cids.push_back(info.our_scid);
+    c->_cids.push_back(info.initial_dcid);
+    return c;
+}
+
+connection::~connection() {
+    if (_conn != nullptr) {
+        ngtcp2_conn_del(_conn);
+    }
+    if (_tls != nullptr) {
+        gnutls_deinit(_tls);
+    }
+}
+
+bool connection::delivering() const noexcept {
+    return !_app_close && (_phase == phase::handshake || _phase == phase::open);
+}
+
+uint64_t connection::unconsumed_bytes() const noexcept {
+    uint64_t n = 0;
+    for (const auto& [id, s] : _streams) {
+        n += s.input_done ? 0 : s.delivered - s.consumed;
+    }
+    return n;
+}
+
+void connection::on_packet(const uint8_t* data, size_t len, uint8_t ecn, uint64_t now) noexcept {
+    if (_phase == phase::closing) {
+        // RFC 9000 §10.2.1: answer with the close again, less often as packets keep coming.
+        ++_packets_in_closing;
+        if ((_packets_in_closing & (_packets_in_closing - 1)) == 0) {
+            _send_close = true;
+            _owner.want_write(*this);
+        }
+        return;
+    }
+    if (_phase != phase::handshake && _phase != phase::open) {
+        return;
+    }
+    int rv = ngtcp2_api::read_packet(_conn, _path, ecn, data, len, now);
+    if (rv == 0) {
+        _owner.want_write(*this);
+        return;
+    }
+    switch (rv) {
+    case NGTCP2_ERR_DRAINING:
+        enter_end(phase::draining, now, close_reason::peer_closed);
+        return;
+    case NGTCP2_ERR_DROP_CONN:
+    case NGTCP2_ERR_RETRY:
+        enter_end(phase::dead, now, close_reason::dropped);
+        return;
+    default:
+        start_close(rv, now, _app_close ? close_reason::app_closed : close_reason::local_error);
+        _owner.want_write(*this);
+        return;
+    }
+}
+
+void connection::enter_end(phase p, uint64_t now, close_reason why) noexcept {
+    _phase = p;
+    if (_why == close_reason::none) {
+        _why = why;
+    }
+    // RFC 9000 §10.2: the closing and draining periods last three PTO.
+    _end_at = p == phase::dead ? now : now + 3 * ngtcp2_conn_get_pto(_conn);
+}
+
+void connection::start_close(int liberr, uint64_t now, close_reason why) noexcept {
+    if (_phase == phase::closing || _phase == phase::draining || _phase == phase::dead) {
+        return;
+    }
+    _close_packet.resize(max_packet);
+    ngtcp2_ssize n;
+    if (_app_close) {
+        n = ngtcp2_api::write_close_app(_conn, _close_packet.data(), _close_packet.size(), _app_error,
+                                        reinterpret_cast<const uint8_t*>(_app_reason.data()), _app_reason.size(), now);
+    } else {
+        n = ngtcp2_api::write_close_liberr(_conn, _close_packet.data(), _close_packet.size(), liberr, now);
+    }
+    if (n <= 0) {
+        _close_packet.clear();
+        enter_end(phase::dead, now, why);
+        return;
+    }
+    _close_packet.resize(static_cast<size_t>(n));
+    _send_close = true;
+    enter_end(phase::closing, now, why);
+}
+
+bool connection::drain_done() const noexcept {
+    return _draining && _open_bidi == 0 && _user->idle();
+}
+
+void connection::flush_packets(datagram_sink& sink, size_t count, const size_t* sizes, const uint8_t* ecn) noexcept {
+    iovec iov[packets_per_batch];
+    size_t first = 0;
+    size_t off = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < count; ++i) {
+        if (n > 0 && ecn[i] != ecn[first]) {
+            sink.send(_peer, _local, ecn[first], std::span<const iovec>(iov, n));
+            n = 0;
+            first = i;
+        }
+        iov[n++] = iovec{tx_buffer() + off, sizes[i]};
+        off += max_packet;
+    }
+    if (n > 0) {
+        sink.send(_peer, _local, ecn[first], std::span<const iovec>(iov, n));
+    }
+}
+
+void connection::write(uint64_t now, datagram_sink& sink) noexcept {
+    if (_phase == phase::dead || _phase == phase::draining) {
+        return;
+    }
+    if (_phase != phase::closing && (_app_close || (_draining && (drain_done() || now >= _drain_deadline)))) {
+        start_close(0, now, _app_close ? close_reason::app_closed : close_reason::drained);
+    }
+    if (_phase == phase::closing) {
+        if (_send_close && !_close_packet.empty()) {
+            _send_close = false;
+            iovec iov{_close_packet.data(), _close_packet.size()};
+            sink.send(_peer, _local, 0, std::span<const iovec>(&iov, 1));
+        }
+        return;
+    }
+    if (!_fin_retry.empty()) {
+        std::vector<int64_t> retry;
+        retry.swap(_fin_retry);
+        for (int64_t id : retry) {
+            _user->on_stream_writable(id);
+        }
+    }
+    size_t udp = std::min(ngtcp2_api::max_udp_payload(_conn), max_packet);
+    size_t sizes[packets_per_batch];
+    uint8_t ecns[packets_per_batch];
+    size_t count = 0;
+    size_t total = 0;
+    bool more = false;
+    // Each turn of the loop resolves one offer (wrote or blocked) or writes one packet;
+    // the bound keeps a protocol that keeps offering what ngtcp2 refuses from spinning.
+    for (size_t turns = 0; turns < 4 * max_packets_per_write + 1024; ++turns) {
+        stream_output out;
+        bool offered = false;
+        if (_phase == phase::open && !_app_close && _unacked < _cfg.max_unacked_bytes) {
+            _user->next_output(out);
+            offered = out.stream_id >= 0;
+        }
+        ngtcp2_vec vec[stream_output::max_pieces];
+        size_t pieces = offered ? std::min(out.count, stream_output::max_pieces) : 0;
+        size_t bytes = 0;
+        for (size_t i = 0; i < pieces; ++i) {
+            vec[i] = ngtcp2_vec{const_cast<uint8_t*>(out.pieces[i].data), out.pieces[i].len};
+            bytes += out.pieces[i].len;
+        }
+        uint32_t flags = offered ? NGTCP2_WRITE_STREAM_FLAG_MORE : 0;
+        if (offered && out.fin) {
+            flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+        }
+        ngtcp2_ssize taken = -1;
+        uint8_t* dest = tx_buffer() + count * max_packet;
+        ngtcp2_ssize n = ngtcp2_api::write_stream(_conn, dest, udp, &ecns[count], &taken, flags,
+                                                  offered ? out.stream_id : -1, vec, pieces, now);
+        if (offered) {
+            if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
+                n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+                _user->blocked(out.stream_id);
+                continue;
+            }
+            if (taken >= 0) {
+                auto it = _streams.find(out.stream_id);
+                if (it != _streams.end()) {
+                    it->second.unacked += static_cast<uint64_t>(taken);
+                    _unacked += static_cast<uint64_t>(taken);
+                }
+                _user->wrote(out.stream_id, static_cast<size_t>(taken));
+            } else if (bytes == 0 && out.fin) {
+                // A fin alone that found no room: telling `wrote` would say the fin went.
+                _user->blocked(out.stream_id);
+                _fin_retry.push_back(out.stream_id);
+            } else {
+                _user->wrote(out.stream_id, 0);
+            }
+            if (n == NGTCP2_ERR_WRITE_MORE) {
+                continue; // the packet has room for another stream's data
+            }
+        }
+        if (n < 0) {
+            start_close(static_cast<int>(n), now, close_reason::local_error);
+            if (count > 0) {
+                flush_packets(sink, count, sizes, ecns);
+            }
+            write(now, sink); // sends the close
+            return;
+        }
+        if (n == 0) {
+            break; // nothing more now (or congestion control, pacing)
+        }
+        sizes[count++] = static_cast<size_t>(n);
+        if (count == packets_per_batch) {
+            flush_packets(sink, count, sizes, ecns);
+            total += count;
+            count = 0;
+            if (total >= max_packets_per_write) {
+                more = true;
+                break;
+            }
+        }
+    }
+    if (count > 0) {
+        flush_packets(sink, count, sizes, ecns);
+    }
+    if (more) {
+        _owner.want_write(*this);
+    }
+}
+
+uint64_t connection::expiry() const noexcept {
+    switch (_phase) {
+    case phase::dead:
+        return 0;
+    case phase::closing:
+    case phase::draining:
+        return _end_at;
+    default:
+        return std::min(ngtcp2_conn_get_expiry(_conn), _drain_deadline);
+    }
+}
+
+void connection::on_expiry(uint64_t now) noexcept {
+    if (_phase == phase::closing || _phase == phase::draining) {
+        if (now >= _end_at) {
+            _phase = phase::dead;
+        }
+        return;
+    }
+    if (_phase == phase::dead) {
+        return;
+    }
+    if (_draining && now >= _drain_deadline) {
+        _owner.want_write(*this); // write() closes it
+        return;
+    }
+    if (ngtcp2_conn_get_expiry(_conn) > now) {
+        return;
+    }
+    int rv = ngtcp2_conn_handle_expiry(_conn, now);
+    if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+        enter_end(phase::dead, now, close_reason::idle); // silently (RFC 9000 §10.1)
+        return;
+    }
+    if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+        enter_end(phase::dead, now, close_reason::handshake_timeout);
+        return;
+    }
+    if (rv != 0) {
+        start_close(rv, now, close_reason::local_error);
+    }
+    _owner.want_write(*this);
+}
+
+void connection::begin_drain(uint64_t now) noexcept {
+    if (_draining || (_phase != phase::handshake && _phase != phase::open)) {
+        return;
+    }
+    _draining = true;
+    _drain_deadline = now + _cfg.drain_timeout_ms * ms;
+    if (_phase == phase::open) {
+        _user->begin_drain();
+    }
+    _owner.want_write(*this);
+}
+
+// --- stream_host ---
+
+int64_t connection::open_uni_stream() noexcept {
+    if (!delivering() || _phase != phase::open) {
+        return -1;
+    }
+    int64_t id = -1;
+    if (ngtcp2_conn_open_uni_stream(_conn, &id, nullptr) != 0) {
+        return -1;
+    }
+    _streams.emplace(id, stream_state{});
+    return id;
+}
+
+void connection::credit_rest(stream_state& s) noexcept {
+    if (!s.input_done && s.delivered > s.consumed) {
+        ngtcp2_conn_extend_max_offset(_conn, s.delivered - s.consumed);
+        s.consumed = s.delivered;
+    }
+    s.input_done = true;
+}
+
+void connection::consumed(int64_t stream_id, uint64_t n) noexcept {
+    auto it = _streams.find(stream_id);
+    if (it == _streams.end() || it->second.input_done || n == 0 || _phase != phase::open) {
+        return; // closed, reset or stopped: its bytes were credited back already
+    }
+    stream_state& s = it->second;
+    n = std::min(n, s.delivered - s.consumed);
+    s.consumed += n;
+    ngtcp2_conn_extend_max_stream_offset(_conn, stream_id, n);
+    ngtcp2_conn_extend_max_offset(_conn, n);
+    _owner.want_write(*this);
+}
+
+void connection::reset_stream(int64_t stream_id, uint64_t app_error) noexcept {
+    if (_phase != phase::open || _app_close) {
+        return;
+    }
+    ngtcp2_conn_shutdown_stream_write(_conn, stream_id, app_error);
+    _owner.want_write(*this);
+}
+
+void connection::stop_sending(int64_t stream_id, uint64_t app_error) noexcept {
+    if (_phase != phase::open || _app_close) {
+        return;
+    }
+    ngtcp2_conn_shutdown_stream_read(_conn, stream_id, app_error);
+    if (auto it = _streams.find(stream_id); it != _streams.end()) {
+        credit_rest(it->second);
+    }
+    _owner.want_write(*this);
+}
+
+void connection::want_write() noexcept {
+    _owner.want_write(*this);
+}
+
+void connection::close(uint64_t app_error, std::string_view reason) noexcept {
+    if (_app_close || !delivering()) {
+        return;
+    }
+    _app_close = true;
+    _app_error = app_error;
+    _app_reason.assign(reason.substr(0, 256));
+    _owner.want_write(*this);
+}
+
+// --- ngtcp2's events ---
+
+int connection::on_handshake_completed() noexcept {
+    _phase = phase::open;
+    if (!_app_close) {
+        _user->on_connected(*this);
+        if (_draining) {
+            _user->begin_drain();
+        }
+    }
+    return 0;
+}
+
+int connection::on_stream_open(int64_t stream_id) noexcept {
+    _streams.emplace(stream_id, stream_state{});
+    if (is_bidi(stream_id) && client_initiated(stream_id)) {
+        ++_open_bidi;
+    }
+    return 0;
+}
+
+int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t len, bool fin) noexcept {
+    auto it = _streams.try_emplace(stream_id).first;
+    if (it->second.input_done) {
+        return 0; // reset or stopped: ngtcp2 credits what still arrives itself
+    }
+    it->second.delivered += len;
+    if (delivering()) {
+        _user->on_stream_data(stream_id, std::span<const uint8_t>(data, len), fin);
+    }
+    return 0;
+}
+
+int connection::on_acked(int64_t stream_id, uint64_t n) noexcept {
+    if (auto it = _streams.find(stream_id); it != _streams.end()) {
+        uint64_t k = std::min(n, it->second.unacked);
+        it->second.unacked -= k;
+        _unacked -= k;
+    }
+    if (delivering()) {
+        _user->on_acked(stream_id, n);
+    }
+    return 0;
+}
+
+int connection::on_stream_close(int64_t stream_id, uint64_t app_error) noexcept {
+    if (auto it = _streams.find(stream_id); it != _streams.end()) {
+        credit_rest(it->second);
+        _unacked -= it->second.unacked;
+        _streams.erase(it);
+        // ngtcp2 gives the client no new stream credit by itself: one closed, one more.
+        if (client_initiated(stream_id) && is_bidi(stream_id)) {
+            _open_bidi -= _open_bidi > 0 ? 1 : 0;
+            ngtcp2_conn_extend_max_streams_bidi(_conn, 1);
+        } else if (client_initiated(stream_id)) {
+            ngtcp2_conn_extend_max_streams_uni(_conn, 1);
+        }
+    }
+    if (delivering()) {
+        _user->on_stream_closed(stream_id, app_error);
+    }
+    return 0;
+}
+
+int connection::on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept {
+    if (delivering()) {
+        _user->on_stream_reset(stream_id, app_error);
+    }
+    if (auto it = _streams.find(stream_id); it != _streams.end()) {
+        credit_rest(it->second);
+    }
+    return 0;
+}
+
+int connection::on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept {
+    if (delivering()) {
+        _user->on_stop_sending(stream_id, app_error);
+    }
+    return 0;
+}
+
+int connection::on_stream_writable(int64_t stream_id) noexcept {
+    if (delivering()) {
+        _user->on_stream_writable(stream_id);
+    }
+    return 0;
+}
+
+int connection::new_connection_id(ngtcp2_cid* cid, uint8_t* token, size_t cidlen) noexcept {
+    if (!_owner.issue_cid(*this, *cid, token, cidlen)) {
+        return -1;
+    }
+    _cids.push_back(*cid);
+    return 0;
+}
+
+int connection::retire_connection_id(const ngtcp2_cid* cid) noexcept {
+    auto same = [cid](const ngtcp2_cid& c) {
+        return c.datalen == cid->datalen && std::equal(c.data, c.data + c.datalen, cid->data);
+    };
+    if (auto it = std::find_if(_cids.begin(), _cids.end(), same); it != _cids.end()) {
+        _owner.retire_cid(*it);
+        _cids.erase(it);
+    }
+    return 0;
+}
+
+} // namespace ringbolt::quic

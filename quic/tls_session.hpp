@@ -1,0 +1,37 @@
+// TLS 1.3 for QUIC over GnuTLS (ngtcp2's GnuTLS crypto backend: OpenSSL 3.0 has no QUIC
+// API): the server's certificate and key, loaded once from the same PEM files as
+// --ssl-certfile/--ssl-keyfile and shared read-only, and one session per connection
+// offering ALPN "h3" only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+using gnutls_certificate_credentials_t = struct gnutls_certificate_credentials_st*;
+using gnutls_session_t = struct gnutls_session_int*;
+struct ngtcp2_crypto_conn_ref;
+
+namespace ringbolt::quic {
+
+class tls_credentials {
+  public:
+    /// nullptr with `error` set when the files do not load (path and GnuTLS's reason).
+    static std::shared_ptr<const tls_credentials> load(const std::string& certfile, const std::string& keyfile,
+                                                       std::string& error);
+    ~tls_credentials();
+    tls_credentials(const tls_credentials&) = delete;
+    tls_credentials& operator=(const tls_credentials&) = delete;
+
+    /// A server session for one connection (TLS 1.3 only, ALPN "h3" required), bound to
+    /// the connection through `ref`; nullptr when GnuTLS refuses (out of memory).
+    gnutls_session_t new_server_session(ngtcp2_crypto_conn_ref* ref) const noexcept;
+
+  private:
+    tls_credentials() = default;
+    gnutls_certificate_credentials_t _cred = nullptr;
+};
+
+/// The ALPN protocol QUIC connections offer and require.
+inline constexpr const char* alpn_h3 = "h3";
+
+} // namespace ringbolt::quic

@@ -1,0 +1,378 @@
+// quic::endpoint and quic::connection against an in-process ngtcp2 client (GnuTLS), the
+// datagrams passed by value on a virtual clock: the handshake (ALPN h3), echoed streams
+// byte-exact, many streams at once and past the stream limit, a client reset crediting
+// unread bytes back, garbage and truncated Initials, version negotiation, stateless
+// reset and its rate limit, Retry, the connection cap, the idle and handshake timeouts,
+// drain, and a close by the protocol.
+#include "tests/unit/quic/quic_pair.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace ringbolt::quic::testing {
+namespace {
+
+std::string pattern(size_t n, uint32_t seed) {
+    std::string s(n, '\0');
+    std::mt19937 rng(seed);
+    for (char& c : s) {
+        c = static_cast<char>(rng());
+    }
+    return s;
+}
+
+bool handshake(pair_fixture& f, client& c) {
+    return f.pump({&c}, [&] { return c.handshake_done && f.users.size() > 0 && f.users.back()->connected; });
+}
+
+TEST(QuicEndpoint, HandshakeCompletesWithAlpnH3) {
+    pair_fixture f;
+    auto c = f.new_client();
+    ASSERT_TRUE(c->ok());
+    ASSERT_TRUE(handshake(f, *c));
+    EXPECT_EQ(c->selected_alpn(), "h3");
+    EXPECT_EQ(f.ep->connection_count(), 1u);
+    EXPECT_EQ(f.ep->stats().accepted, 1u);
+    // The protocol opened its own unidirectional stream (server-initiated uni: id 3).
+    EXPECT_EQ(f.users[0]->uni_id, 3);
+    // Every connection ID of ours starts with the reactor's index (0 here).
+    for (const ngtcp2_cid& cid : f.ep->connections()[0]->routed_cids()) {
+        if (cid.datalen == endpoint::cid_len) {
+            EXPECT_EQ(cid.data[0], 0);
+        }
+    }
+}
+
+TEST(QuicEndpoint, ConnectionIdsCarryTheReactorIndex) {
+    endpoint_config cfg;
+    cfg.reactor_index = 7;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    const ngtcp2_cid* dcid = ngtcp2_conn_get_dcid(c->conn()); // what the client sends to: ours
+    ASSERT_EQ(dcid->datalen, endpoint::cid_len);
+    EXPECT_EQ(dcid->data[0], 7);
+}
+
+TEST(QuicEndpoint, EchoesOneMebibyteByteExact) {
+    pair_fixture f;
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    std::string body = pattern(1 << 20, 1);
+    int64_t id = c->open_bidi();
+    ASSERT_EQ(id, 0);
+    c->send(id, body, true);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[id].in_fin; }));
+    EXPECT_EQ(c->streams[id].in.size(), body.size());
+    EXPECT_TRUE(c->streams[id].in == body);
+    // Everything the protocol was handed it reported consumed, and all output was acknowledged.
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return f.ep->connections()[0]->unacked_bytes() == 0; }));
+    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 0u);
+}
+
+struct many_streams_case {
+    const char* name;
+    uint64_t max_streams_bidi;
+    size_t streams;
+};
+
+class QuicManyStreams : public ::testing::TestWithParam<many_streams_case> {};
+
+TEST_P(QuicManyStreams, EachEchoedByteExact) {
+    endpoint_config cfg;
+    cfg.transport.max_streams_bidi = GetParam().max_streams_bidi;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    std::map<int64_t, std::string> sent;
+    size_t opened = 0;
+    auto open_more = [&] {
+        while (opened < GetParam().streams) {
+            int64_t id = c->open_bidi();
+            if (id < 0) {
+                return; // the server's stream limit: more when streams close
+            }
+            sent[id] = pattern(10'000 + opened * 7, static_cast<uint32_t>(opened));
+            c->send(id, sent[id], true);
+            ++opened;
+        }
+    };
+    auto all_done = [&] {
+        open_more();
+        if (opened < GetParam().streams) {
+            return false;
+        }
+        return std::all_of(sent.begin(), sent.end(), [&](const auto& kv) { return c->streams[kv.first].in_fin; });
+    };
+    ASSERT_TRUE(f.pump({c.get()}, all_done));
+    for (const auto& [id, body] : sent) {
+        EXPECT_TRUE(c->streams[id].in == body) << "stream " << id;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Streams, QuicManyStreams,
+                         ::testing::Values(many_streams_case{"sixty_four_at_once", 100, 64},
+                                           many_streams_case{"past_the_stream_limit", 4, 24}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(QuicEndpoint, ClientResetClosesStreamAndCreditsUnreadBytesBack) {
+    // A window of 64 KiB and no auto-tuning past it: 60 KiB held unread on a reset stream
+    // would leave 4 KiB for the next stream unless the transport gives them back.
+    endpoint_config cfg;
+    cfg.transport.connection_window = 64 * 1024;
+    cfg.transport.max_buffered_bytes = 64 * 1024;
+    cfg.transport.stream_window = 64 * 1024;
+    cfg.transport.max_stream_window = 64 * 1024;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    echo_user& u = *f.users[0];
+    int64_t a = c->open_bidi();
+    u.hold.insert(a);
+    c->send(a, pattern(60 * 1024, 3), false);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return u.streams[a].in.size() == 60 * 1024; }));
+    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 60u * 1024);
+
+    c->reset(a, 0x10c); // H3_REQUEST_CANCELLED
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return u.streams[a].closed; }));
+    EXPECT_TRUE(u.streams[a].reset);
+    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 0u);
+
+    int64_t b = c->open_bidi();
+    std::string body = pattern(60 * 1024, 4);
+    c->send(b, body, true);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[b].in_fin; }));
+    EXPECT_TRUE(c->streams[b].in == body);
+}
+
+TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
+    endpoint_config cfg;
+    cfg.transport.handshake_timeout_ms = 2000;
+    pair_fixture f(cfg);
+    // A real first Initial, then cut short: below 1200 bytes no connection may be made.
+    std::string initial;
+    {
+        auto probe = f.new_client(40001);
+        initial = probe->write(f.now).at(0);
+    }
+    ASSERT_GE(initial.size(), 1200u);
+    client stray(v4("127.0.0.1", 40001), f.server_addr, f.now);
+    for (size_t cut : {size_t{1}, size_t{5}, size_t{30}, size_t{600}, size_t{1199}}) {
+        f.to_server(stray, initial.substr(0, cut));
+    }
+    f.to_server(stray, ""); // an empty datagram (ngtcp2 asserts on one)
+    // Random datagrams of many sizes, short and long header alike.
+    std::mt19937 rng(7);
+    for (int i = 0; i < 300; ++i) {
+        std::string junk = pattern(rng() % 1500, rng());
+        f.to_server(stray, junk);
+    }
+    // A long header that passes the header checks but whose payload is noise.
+    std::string forged = initial;
+    for (size_t i = 60; i < forged.size(); ++i) {
+        forged[i] = static_cast<char>(rng());
+    }
+    f.to_server(stray, forged);
+    f.ep->flush(f.now);
+    f.sink.take();
+    EXPECT_GE(f.ep->stats().dropped, 6u);
+
+    // A real client is served all the same.
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    int64_t id = c->open_bidi();
+    c->send(id, "after the garbage", true);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[id].in_fin; }));
+    EXPECT_EQ(c->streams[id].in, "after the garbage");
+    // Whatever state the forged Initial made is gone by the handshake timeout.
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return f.ep->connection_count() == 1; }));
+}
+
+TEST(QuicEndpoint, UnknownVersionGetsVersionNegotiation) {
+    pair_fixture f;
+    client stray(v4("127.0.0.1", 40002), f.server_addr, f.now);
+    std::string pkt(1200, '\0');
+    pkt[0] = static_cast<char>(0xc0);
+    pkt[1] = 0x1a, pkt[2] = 0x2a, pkt[3] = 0x3a, pkt[4] = 0x4a; // a reserved version
+    pkt[5] = 8;                                                 // DCID
+    pkt[14] = 8;                                                // SCID
+    f.to_server(stray, pkt);
+    f.to_server(stray, pkt.substr(0, 1000)); // too small to be answered
+    f.ep->flush(f.now);
+    auto out = f.sink.take();
+    ASSERT_EQ(out.size(), 1u);
+    const std::string& vn = out[0].bytes;
+    ASSERT_GE(vn.size(), 7u + 8 + 8 + 4);
+    EXPECT_EQ(vn.substr(1, 4), std::string(4, '\0')); // version 0: Version Negotiation
+    EXPECT_NE(vn.find(std::string("\x00\x00\x00\x01", 4), 1 + 4 + 1 + 8 + 1 + 8), std::string::npos);
+    EXPECT_EQ(f.ep->stats().version_negotiations, 1u);
+    EXPECT_EQ(f.ep->connection_count(), 0u);
+}
+
+TEST(QuicEndpoint, UnknownShortHeaderGetsRateLimitedStatelessReset) {
+    endpoint_config cfg;
+    cfg.stateless_resets_per_second = 10;
+    pair_fixture f(cfg);
+    client stray(v4("127.0.0.1", 40003), f.server_addr, f.now);
+    std::string pkt = pattern(100, 9);
+    pkt[0] = 0x40; // short header, fixed bit
+    for (int i = 0; i < 50; ++i) {
+        f.to_server(stray, pkt);
+    }
+    f.ep->flush(f.now);
+    auto out = f.sink.take();
+    ASSERT_EQ(out.size(), 10u);
+    EXPECT_LT(out[0].bytes.size(), pkt.size()); // smaller than what caused it: no reset loops
+    EXPECT_EQ(f.ep->stats().stateless_resets, 10u);
+    EXPECT_EQ(f.ep->stats().replies_limited, 40u);
+    // The token is the one the endpoint would have given for that connection ID.
+    f.now += 1'000'000'000;
+    f.to_server(stray, pkt);
+    EXPECT_EQ(f.sink.take().size(), 1u);
+    // Too short to be answered with something smaller: dropped.
+    f.to_server(stray, pkt.substr(0, 30));
+    EXPECT_TRUE(f.sink.take().empty());
+}
+
+TEST(QuicEndpoint, RetryProvesTheAddressBeforeAConnectionIsMade) {
+    endpoint_config cfg;
+    cfg.retry_above_initials_per_second = 0; // always
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    EXPECT_TRUE(c->retried);
+    EXPECT_EQ(f.ep->stats().retries, 1u);
+    EXPECT_EQ(f.ep->stats().accepted, 1u);
+    int64_t id = c->open_bidi();
+    c->send(id, "validated", true);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[id].in_fin; }));
+    EXPECT_EQ(c->streams[id].in, "validated");
+}
+
+TEST(QuicEndpoint, ForgedRetryTokenMakesNoConnection) {
+    endpoint_config cfg;
+    cfg.retry_above_initials_per_second = 0;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    // The same client Initial from another address: the token names the first address.
+    pair_fixture g(cfg);
+    auto d = g.new_client(40010);
+    std::string first = d->write(g.now).at(0);
+    g.to_server(*d, first);
+    g.ep->flush(g.now);
+    auto retry = g.sink.take();
+    ASSERT_EQ(retry.size(), 1u);
+    d->read(retry[0].bytes, g.now);
+    std::string second = d->write(g.now).at(0); // carries the token
+    client other(v4("127.0.0.9", 40010), g.server_addr, g.now);
+    g.to_server(other, second);
+    g.ep->flush(g.now);
+    EXPECT_EQ(g.ep->stats().bad_tokens, 1u);
+    EXPECT_EQ(g.ep->connection_count(), 0u);
+}
+
+TEST(QuicEndpoint, ConnectionCapRefusesTheNext) {
+    endpoint_config cfg;
+    cfg.max_connections = 1;
+    pair_fixture f(cfg);
+    auto a = f.new_client(40020);
+    ASSERT_TRUE(handshake(f, *a));
+    auto b = f.new_client(40021);
+    f.pump(
+        {a.get(), b.get()}, [&] { return b->got_close; }, 50);
+    EXPECT_FALSE(b->handshake_done);
+    EXPECT_GE(f.ep->stats().refused, 1u);
+    EXPECT_EQ(f.ep->connection_count(), 1u);
+}
+
+TEST(QuicEndpoint, IdleTimeoutClosesSilently) {
+    endpoint_config cfg;
+    cfg.transport.idle_timeout_ms = 2000;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    uint64_t start = f.now;
+    // The client stays silent: only timers run.
+    bool gone = false;
+    for (int i = 0; i < 1000 && !gone; ++i) {
+        uint64_t t = f.ep->next_expiry();
+        ASSERT_NE(t, UINT64_MAX);
+        f.now = std::max(f.now + 1, t);
+        f.ep->on_timer(f.now);
+        f.sink.take(); // probes and acks the client never sees
+        gone = f.ep->connection_count() == 0;
+    }
+    ASSERT_TRUE(gone);
+    EXPECT_GE(f.now - start, 2'000'000'000u);
+    EXPECT_LT(f.now - start, 8'000'000'000u);
+    EXPECT_EQ(f.ep->stats().idle_closed, 1u);
+}
+
+TEST(QuicEndpoint, HandshakeTimeoutEndsAHalfOpenConnection) {
+    endpoint_config cfg;
+    cfg.transport.handshake_timeout_ms = 1500;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    for (const std::string& d : c->write(f.now)) {
+        f.to_server(*c, d); // the client's first flight, then silence
+    }
+    f.ep->flush(f.now);
+    ASSERT_EQ(f.ep->connection_count(), 1u);
+    uint64_t start = f.now;
+    for (int i = 0; i < 1000 && f.ep->connection_count() > 0; ++i) {
+        f.now = std::max(f.now + 1, f.ep->next_expiry());
+        f.ep->on_timer(f.now);
+        f.sink.take();
+    }
+    EXPECT_EQ(f.ep->connection_count(), 0u);
+    EXPECT_GE(f.now - start, 1'500'000'000u);
+    EXPECT_LT(f.now - start, 3'000'000'000u);
+    EXPECT_EQ(f.ep->stats().idle_closed, 1u);
+}
+
+TEST(QuicEndpoint, DrainClosesAfterStreamsFinish) {
+    pair_fixture f;
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    int64_t id = c->open_bidi();
+    c->send(id, "first half, ", false);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return f.users[0]->streams[id].in.size() == 12; }));
+
+    f.ep->begin_drain(f.now);
+    f.ep->flush(f.now);
+    EXPECT_TRUE(f.users[0]->draining);
+    // A new client is refused while the endpoint drains.
+    auto late = f.new_client(40030);
+    f.pump(
+        {c.get(), late.get()}, [&] { return late->got_close; }, 50);
+    EXPECT_FALSE(late->handshake_done);
+    EXPECT_GE(f.ep->stats().refused, 1u);
+    // The open stream keeps the connection.
+    EXPECT_EQ(f.ep->connection_count(), 1u);
+    EXPECT_FALSE(c->got_close);
+
+    c->send(id, "second half", true);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->got_close; }));
+    EXPECT_EQ(c->streams[id].in, "first half, second half");
+    ngtcp2_connection_close_error e = c->close_error();
+    EXPECT_EQ(e.type, NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT);
+    EXPECT_EQ(e.error_code, NGTCP2_NO_ERROR);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return f.ep->connection_count() == 0; }));
+}
+
+TEST(QuicEndpoint, ProtocolCloseSendsItsApplicationError) {
+    pair_fixture f;
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    f.users[0]->host->close(0x101, "frame error"); // H3_GENERAL_PROTOCOL_ERROR
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->got_close; }));
+    ngtcp2_connection_close_error e = c->close_error();
+    EXPECT_EQ(e.type, NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION);
+    EXPECT_EQ(e.error_code, 0x101u);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return f.ep->connection_count() == 0; }));
+}
+
+} // namespace
+} // namespace ringbolt::quic::testing
