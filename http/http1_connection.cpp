@@ -229,7 +229,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 break;
             }
             if (r.status == parse_status::error) [[unlikely]] {
-                if (pos == 0 && hand_to_h2(rest, env)) {
+                if (pos == 0 && hand_by_preface(rest, env)) {
                     return buf.size();
                 }
                 env.counters.parse_errors.add();
