@@ -130,7 +130,6 @@ class http1_connection final : public protocol {
     peer_address _peer;
     phase _phase = phase::head;
     bool _closing = false;    ///< no further request is read; close once owed responses are sent
-    bool _draining = false;   ///< the server drains: the last response owed says close
     bool _held_back = false;  ///< parsing stopped by backpressure, requests wait in _tail
     uint32_t _deadline = 0;   ///< coarse seconds; 0 = none
     uint64_t _next_seq = 0;   ///< seq of the next parsed request

@@ -72,8 +72,7 @@ namespace ringbolt::http {
                                                                      protocol_env& env) {
     // Only in cleartext (RFC 9113 §3.2: h2c; a TLS connection chose by ALPN), only when
     // nothing is owed before it (the 101 must be the next bytes on the wire).
-    if (env.protocols == nullptr || _peer.secure || !_owed.empty() || _next_seq != _next_write || _draining ||
-        env.draining) {
+    if (env.protocols == nullptr || _peer.secure || !_owed.empty() || _next_seq != _next_write || env.draining) {
         return false;
     }
     protocol_upgrade* make = nullptr;

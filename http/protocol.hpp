@@ -148,7 +148,9 @@ class protocol {
     virtual void on_peer_eof(protocol_env& env) = 0;
     /// The deadline passed (the reactor sweeps once a second).
     virtual void on_timeout(protocol_env& env) = 0;
-    /// The server drains. True when the connection can be closed at once. HTTP/1.1 never
+    /// The server drains: protocol_env::draining, the reactor's one fact, says so from now
+    /// on (HTTP/1.1 reads it there and keeps no copy; h2 keeps only that its GOAWAY went).
+    /// True when the connection can be closed at once. HTTP/1.1 never
     /// closes at once: an idle connection gets `grace_s` for a request to arrive, which
     /// is answered with Connection: close (the reactor's sweep peeks for bytes in the
     /// kernel before it closes one that stayed idle).
