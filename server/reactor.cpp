@@ -33,11 +33,10 @@ constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection 
 
 } // namespace
 
-http::peer_address peer_of(int fd, const transport* tls) noexcept {
+http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcept {
     http::peer_address peer;
     sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (io.peer_name(fd, ss)) {
         if (ss.ss_family == AF_INET) {
             auto* in = reinterpret_cast<sockaddr_in*>(&ss);
             peer.family = AF_INET;
@@ -82,15 +81,15 @@ reactor::~reactor() {
             if (s.proto) {
                 s.proto->release(); // producers still streaming are told the connection is gone
             }
-            ::close(s.fd);
+            _backend->close_socket(s.fd);
         }
     }
-    _backend.reset(); // before the fds it may still reference
-    if (_wake_fd >= 0) {
-        ::close(_wake_fd);
-    }
     if (_listen_fd >= 0) {
-        ::close(_listen_fd);
+        _backend->close_socket(_listen_fd);
+    }
+    _backend.reset(); // before the wake-up fd it may still reference
+    if (_wake_fd >= 0) {
+        ::close(_wake_fd); // an eventfd, not a socket
     }
 }
 
@@ -658,7 +657,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     }
     RB_PROBE2(close, slot, s.fd);
     _backend->forget(s.fd);
-    ::close(s.fd);
+    _backend->close_socket(s.fd);
     s.fd = -1;
     s.state = slot_state::free;
     s.paused = false;
@@ -777,7 +776,7 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
 void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade& chosen,
                             std::string_view plain) noexcept {
     auto e = env();
-    std::unique_ptr<http::protocol> next = chosen.make(slot, s.gen, peer_of(s.fd, s.own_tp.get()), plain, e);
+    std::unique_ptr<http::protocol> next = chosen.make(slot, s.gen, peer_of(*_backend, s.fd, s.own_tp.get()), plain, e);
     s.proto->release();
     if (!s.parked_http1) {
         s.parked_http1 = std::move(s.proto);
@@ -810,14 +809,14 @@ void reactor::begin_drain() noexcept {
         // unanswered from here (they retry and are refused once it is closed) while the
         // handshakes under way complete into the queue that the sweep below takes. A
         // listener handed over (workers, --fd, the reloader) is gated by its owner.
-        (void)refuse_new_connections(_listen_fd);
+        (void)_backend->refuse_connections(_listen_fd);
     }
     if (_accept_armed) {
         _backend->cancel_accept(_listen_fd); // on_accept_end sweeps the queue, then closes
     } else if (_listen_fd >= 0) {
         sweep_accept_queue();
         _backend->forget(_listen_fd);
-        ::close(_listen_fd);
+        _backend->close_socket(_listen_fd);
         _listen_fd = -1;
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {

@@ -34,7 +34,7 @@
 namespace ringbolt::uring {
 
 /// The client's address (and TLS facts) of connection `fd`, as the protocols see it.
-http::peer_address peer_of(int fd, const transport* tls) noexcept;
+http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcept;
 
 class reactor final : private io_events, private dispatch::body_stream_factory, public response_sink {
   public:
