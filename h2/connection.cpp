@@ -3,6 +3,7 @@
 // attack limits, deadlines and drain. Responses are in h2/response.cpp.
 #include "h2/stream.hpp"
 
+#include "core/strings.hpp"
 #include "http/body_encoder.hpp"
 #include "http/parser.hpp"
 #include "http/response_features.hpp"
@@ -794,13 +795,22 @@ bool base64url_decode(std::string_view in, std::string& out) {
 } // namespace
 
 std::unique_ptr<http::protocol> starter::make_upgraded(uint32_t slot, uint32_t gen, const http::peer_address& peer,
-                                                       std::string_view http2_settings, std::string_view head_bytes,
+                                                       const http::request_head& head, std::string_view head_bytes,
                                                        std::string_view body, http::protocol_env& env) {
+    // RFC 7540 §3.2.1: exactly one HTTP2-Settings, base64url of a SETTINGS payload.
+    int settings_count = 0;
+    std::string_view http2_settings;
+    for (uint16_t i = 0; i < head.num_headers; ++i) {
+        if (iequals(head.headers[i].name, "http2-settings")) {
+            ++settings_count;
+            http2_settings = head.headers[i].value;
+        }
+    }
     std::string payload;
-    if (!base64url_decode(http2_settings, payload) || payload.size() % 6 != 0) {
+    if (settings_count != 1 || !base64url_decode(http2_settings, payload) || payload.size() % 6 != 0) {
         return nullptr; // not a SETTINGS payload: the request is answered as HTTP/1.1
     }
-    bool head_request = head_bytes.size() >= 5 && head_bytes.substr(0, 5) == "HEAD ";
+    bool head_request = head.method_id == http::method_head;
     auto conn = std::make_unique<connection>(_cfg);
     conn->open(slot, gen, peer, env.now_s, env.limits);
     if (!conn->open_upgraded(payload, head_request)) {

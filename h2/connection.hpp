@@ -7,6 +7,7 @@
 #pragma once
 
 #include "http/protocol.hpp"
+#include "http/protocol_registry.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -178,18 +179,24 @@ class connection final : public http::protocol {
 };
 
 /// Makes the HTTP/2 protocol of a connection (prior knowledge, or ALPN "h2"): fed
-/// `pending` (the preface and what followed it) at once.
+/// `pending` (the preface and what followed it) at once; or, after `Upgrade: h2c`, the
+/// one that answers the upgrading request as stream 1.
 class starter final : public http::protocol_upgrade {
   public:
     explicit starter(const settings& cfg = {}) : _cfg(cfg) {}
     std::unique_ptr<http::protocol> make(uint32_t slot, uint32_t gen, const http::peer_address& peer,
                                          std::string_view pending, http::protocol_env& env) override;
     std::unique_ptr<http::protocol> make_upgraded(uint32_t slot, uint32_t gen, const http::peer_address& peer,
-                                                  std::string_view http2_settings, std::string_view head_bytes,
+                                                  const http::request_head& head, std::string_view head_bytes,
                                                   std::string_view body, http::protocol_env& env) override;
 
   private:
     settings _cfg;
 };
+
+/// How HTTP/2 is chosen (server/protocols.cpp registers a starter with it): ALPN "h2"
+/// (RFC 9113 §3.2), the client preface with prior knowledge (§3.3), `Upgrade: h2c` in
+/// cleartext (RFC 7540 §3.2).
+inline constexpr http::protocol_choice choice{"h2", "h2", client_preface, "h2c"};
 
 } // namespace ringbolt::h2

@@ -37,7 +37,6 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
     _peer = peer;
     _phase = phase::head;
     _closing = false;
-    _draining = false;
     _held_back = false;
     _next_seq = 0;
     _next_write = 0;
@@ -229,7 +228,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 break;
             }
             if (r.status == parse_status::error) [[unlikely]] {
-                if (pos == 0 && hand_to_h2(rest, env)) {
+                if (pos == 0 && hand_by_preface(rest, env)) {
                     return buf.size();
                 }
                 env.counters.parse_errors.add();
@@ -350,7 +349,7 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
         }
     }
     uint64_t seq = _next_seq;
-    bool keep = head.keep_alive && !env.draining && !_draining;
+    bool keep = head.keep_alive && !env.draining;
     request_context ctx{head.version_minor, head.method_id == method_head, keep};
     request_event ev{head, head_bytes, body, body_follows, seq, ctx, _slot, _gen, _peer};
     std::shared_ptr<body_stream> stream;
@@ -539,7 +538,8 @@ void http1_connection::on_timeout(protocol_env& env) {
 }
 
 bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
-    _draining = true;
+    // The drain itself is the reactor's fact (protocol_env::draining, true from now on):
+    // the last response owed says close. What is the connection's own is its grace.
     if (!idle()) {
         return false;
     }

@@ -85,17 +85,18 @@ class http1_connection final : public protocol {
     void emit_error(http_error err, protocol_env& env);
     // Leaving HTTP/1.1 (http1_upgrade.cpp). Cold on the declarations too: the callers'
     // hot path keeps the calls out of its way (without it, 5 instructions a request).
-    /// The input is the HTTP/2 client preface: hand the connection over (the successor).
-    [[gnu::cold]] bool hand_to_h2(std::string_view rest, protocol_env& env);
+    /// The input starts a registered preface (HTTP/2's): hand the connection over (the successor).
+    [[gnu::cold]] bool hand_by_preface(std::string_view rest, protocol_env& env);
     /// An HTTP/1.x request on an HTTP/2-only listener: answered 505, then the close.
     [[gnu::cold]] void refuse_http1(const request_head& head, protocol_env& env);
-    /// CONNECT (501) and Upgrade: h2c requests; true when answered here.
+    /// CONNECT (501) and Upgrade requests with a registered token (h2c); true when answered here.
     [[gnu::cold]] bool special_request(const request_head& head, std::string_view head_bytes, std::string_view body,
                                        protocol_env& env, bool body_follows);
-    /// `Upgrade: h2c` (RFC 7540 §3.2): answer 101 and hand the connection to HTTP/2,
-    /// which answers this request as stream 1. False: not such a request (or not now).
-    [[gnu::cold]] bool upgrade_to_h2c(const request_head& head, std::string_view head_bytes, std::string_view body,
-                                      protocol_env& env);
+    /// An `Upgrade` token the protocol_registry knows (h2c, RFC 7540 §3.2): answer 101 and
+    /// hand the connection to its protocol, which answers this request (HTTP/2: as stream
+    /// 1). False: not such a request (or not now).
+    [[gnu::cold]] bool upgrade_by_token(const request_head& head, std::string_view head_bytes, std::string_view body,
+                                        protocol_env& env);
     void set_idle_deadline(const protocol_env& env);
     void set_read_deadline(bool had_tail, const protocol_env& env);
     bool body_too_slow(uint64_t received, const protocol_env& env) const noexcept;
@@ -129,7 +130,6 @@ class http1_connection final : public protocol {
     peer_address _peer;
     phase _phase = phase::head;
     bool _closing = false;    ///< no further request is read; close once owed responses are sent
-    bool _draining = false;   ///< the server drains: the last response owed says close
     bool _held_back = false;  ///< parsing stopped by backpressure, requests wait in _tail
     uint32_t _deadline = 0;   ///< coarse seconds; 0 = none
     uint64_t _next_seq = 0;   ///< seq of the next parsed request

@@ -32,7 +32,7 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
                                       bool has_date, bool has_server, protocol_env& env) {
     // During a drain the last response owed says close (earlier pipelined ones do not:
     // their followers still need the connection).
-    bool drain_close = (env.draining || _draining) && o.seq + 1 == _next_seq;
+    bool drain_close = env.draining && o.seq + 1 == _next_seq;
     o.framer.start(queue_of(o), o.ctx, status, fields, length, app_close, env.date, drain_close, has_date, has_server,
                    env.fields);
     o.started = true;
@@ -54,7 +54,7 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
     if (_owed.empty() && seq == _next_write) [[likely]] {
         // Nothing owed before it: head and body framed straight into the output in one
         // write (the hot path; respond_native does the same in two).
-        bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
+        bool drain_close = env.draining && seq + 1 == _next_seq;
         response_framer f;
         f.whole(_out, ctx, status, fields, body, false, env.date, drain_close, false, false, env.fields);
         env.counters.count_status(status);
@@ -72,7 +72,7 @@ void http1_connection::respond_native(uint64_t seq, const request_context& ctx, 
                                       std::string_view fields, int64_t length, protocol_env& env, Body&& body) {
     if (_owed.empty() && seq == _next_write) [[likely]] {
         // Nothing owed before it: frame straight into the output (the hot path).
-        bool drain_close = (env.draining || _draining) && seq + 1 == _next_seq;
+        bool drain_close = env.draining && seq + 1 == _next_seq;
         response_framer f;
         f.start(_out, ctx, status, fields, length, false, env.date, drain_close, false, false, env.fields);
         body(f, _out);
@@ -184,7 +184,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             // one write, as respond() does.
             std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
             if (h.content_length == static_cast<int64_t>(body.size()) && body.size() < output_queue::coalesce_below) {
-                bool drain_close = (env.draining || _draining) && o->seq + 1 == _next_seq;
+                bool drain_close = env.draining && o->seq + 1 == _next_seq;
                 o->framer.whole(queue_of(*o), o->ctx, h.status, fields, body, h.close, env.date, drain_close,
                                 h.has_date, h.has_server, env.fields);
                 o->started = true;

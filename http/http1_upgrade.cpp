@@ -1,24 +1,15 @@
 // How an HTTP/1.1 connection leaves HTTP/1.1, out of line from the parse (the common
-// request carries none of it): the HTTP/2 preface (h2c by prior knowledge) and
-// Upgrade: h2c hand the connection to HTTP/2, CONNECT is refused, and an HTTP/2-only
-// listener refuses HTTP/1.x.
+// request carries none of it): a registered preface (HTTP/2's, h2c by prior knowledge)
+// and a registered Upgrade token (h2c) hand the connection to the protocol the
+// protocol_registry names, CONNECT is refused, and an HTTP/2-only listener refuses
+// HTTP/1.x.
 #include "http/http1_connection.hpp"
 
 #include "core/strings.hpp"
 #include "http/problem.hpp"
+#include "http/protocol_registry.hpp"
 
 namespace ringbolt::http {
-
-namespace {
-
-// The client preface of HTTP/2 (RFC 9113 §3.4), or as much of it as has arrived.
-bool starts_h2_preface(std::string_view bytes) noexcept {
-    constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    size_t n = bytes.size() < preface.size() ? bytes.size() : preface.size();
-    return n >= 3 && bytes.substr(0, n) == preface.substr(0, n);
-}
-
-} // namespace
 
 // CONNECT and Upgrade requests, out of line: the common request does not carry them.
 // True when answered here.
@@ -36,17 +27,22 @@ bool starts_h2_preface(std::string_view bytes) noexcept {
         respond(seq, ctx, 501, problem_content_type, problem_of(http_error::method_not_implemented), env);
         return true;
     }
-    return !body_follows && upgrade_to_h2c(head, head_bytes, body, env);
+    return !body_follows && upgrade_by_token(head, head_bytes, body, env);
 }
 
-// RFC 9113 §3.3: HTTP/2 with prior knowledge. The preface (it fails the HTTP/1.1 parse:
-// its version is 2.0) and what follows go to the HTTP/2 protocol, which takes the
-// connection over. Out of line: the parse's hot path does not carry it.
-[[gnu::noinline, gnu::cold]] bool http1_connection::hand_to_h2(std::string_view rest, protocol_env& env) {
-    if (_next_seq != 0 || env.h2 == nullptr || !starts_h2_preface(rest)) {
+// A protocol spoken with prior knowledge (RFC 9113 §3.3 for HTTP/2): its preface fails
+// the HTTP/1.1 parse (HTTP/2's version is 2.0), so a connection whose first bytes fail
+// it and start a registered preface goes, with what follows, to that protocol, which
+// takes the connection over. Out of line: the parse's hot path does not carry it.
+[[gnu::noinline, gnu::cold]] bool http1_connection::hand_by_preface(std::string_view rest, protocol_env& env) {
+    if (_next_seq != 0 || env.protocols == nullptr) {
         return false;
     }
-    _successor = env.h2->make(_slot, _gen, _peer, rest, env);
+    protocol_upgrade* next = env.protocols->by_preface(rest);
+    if (next == nullptr) {
+        return false;
+    }
+    _successor = next->make(_slot, _gen, _peer, rest, env);
     _phase = phase::closed;
     _closing = true;
     _deadline = 0;
@@ -67,40 +63,42 @@ bool starts_h2_preface(std::string_view bytes) noexcept {
     respond(seq, ctx, 505, problem_content_type, problem_http2_only, env);
 }
 
-[[gnu::noinline, gnu::cold]] bool http1_connection::upgrade_to_h2c(const request_head& head,
-                                                                   std::string_view head_bytes, std::string_view body,
-                                                                   protocol_env& env) {
-    // Only in cleartext, only when nothing is owed before it (the 101 must be the next
-    // bytes on the wire), and only with exactly one HTTP2-Settings (RFC 7540 §3.2.1).
-    if (env.h2 == nullptr || _peer.secure || !_owed.empty() || _next_seq != _next_write || _draining || env.draining) {
+// An Upgrade the server answers itself (RFC 9110 §7.8; h2c, RFC 7540 §3.2): the first
+// registered token the request's Upgrade lists names the protocol, which decides from
+// the head whether it takes the request (HTTP/2 wants exactly one HTTP2-Settings) and
+// answers it. Upgrade tokens nobody registered (websocket) go to the dispatcher.
+[[gnu::noinline, gnu::cold]] bool http1_connection::upgrade_by_token(const request_head& head,
+                                                                     std::string_view head_bytes, std::string_view body,
+                                                                     protocol_env& env) {
+    // Only in cleartext (RFC 9113 §3.2: h2c; a TLS connection chose by ALPN), only when
+    // nothing is owed before it (the 101 must be the next bytes on the wire).
+    if (env.protocols == nullptr || _peer.secure || !_owed.empty() || _next_seq != _next_write || env.draining) {
         return false;
     }
-    bool h2c = false;
-    int settings_count = 0;
-    std::string_view settings;
-    for (uint16_t i = 0; i < head.num_headers; ++i) {
+    protocol_upgrade* make = nullptr;
+    std::string_view token;
+    for (uint16_t i = 0; i < head.num_headers && make == nullptr; ++i) {
         const header_field& f = head.headers[i];
         if (iequals(f.name, "upgrade")) {
-            h2c = h2c || lists_token(f.value, "h2c");
-        } else if (iequals(f.name, "http2-settings")) {
-            ++settings_count;
-            settings = f.value;
+            make = env.protocols->by_upgrade(f.value, token);
         }
     }
-    if (!h2c || settings_count != 1) {
+    if (make == nullptr) {
         return false;
     }
-    std::unique_ptr<protocol> next = env.h2->make_upgraded(_slot, _gen, _peer, settings, head_bytes, body, env);
+    std::unique_ptr<protocol> next = make->make_upgraded(_slot, _gen, _peer, head, head_bytes, body, env);
     if (!next) {
-        return false; // a bad HTTP2-Settings: the request is answered as HTTP/1.1
+        return false; // the protocol refused the request (a bad HTTP2-Settings): answered as HTTP/1.1
     }
     env.counters.requests.add();
     env.counters.count_status(101);
     ++_next_seq;
     ++_next_write;
-    // The 101 first, then the server's SETTINGS and stream 1's answer the new protocol
-    // queued already.
-    _out.append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    // The 101 first, then what the new protocol queued already (HTTP/2: the server's
+    // SETTINGS and stream 1's answer).
+    std::string switching = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ";
+    switching.append(token).append("\r\n\r\n");
+    _out.append(switching);
     _out.splice(next->output());
     next->output().splice(_out);
     _phase = phase::closed;

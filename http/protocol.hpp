@@ -1,7 +1,6 @@
-// What a reactor sees of a connection's protocol (HTTP/1.1 today; WebSocket after a
-// 101 and HTTP/2 later plug in here), and what a protocol sees of the runtime: the
-// dispatcher it reports requests to. Protocols are pure over bytes and events: they
-// never touch a socket; their output goes to an output_queue the reactor sends.
+// What a reactor sees of a connection's protocol (HTTP/1.1, HTTP/2, WebSocket after a
+// 101), and what a protocol sees of the runtime: the dispatcher it reports requests to. Protocols are pure over bytes
+// and events: they never touch a socket; their output goes to an output_queue the reactor sends.
 #pragma once
 
 #include "core/counters.hpp"
@@ -28,6 +27,7 @@ struct connection_limits {
 };
 
 class protocol;
+class protocol_registry;
 struct protocol_env;
 
 /// The HTTP versions a listener speaks (`--http`): both (HTTP/1.1, and HTTP/2 by prior
@@ -35,27 +35,30 @@ struct protocol_env;
 /// is refused with a 505, the connection then closed).
 enum class http_versions : uint8_t { both, http1, http2 };
 
-/// Builds the protocol that takes a connection over after a 101 Switching Protocols
-/// (RFC 9110 §15.2.2). The application's 101 answer carries one; the HTTP/1.1 protocol
-/// frames the 101, then calls make() and hands the connection on (see
-/// protocol::take_successor).
+/// Builds a protocol that takes a connection over from HTTP/1.1: after an application's
+/// 101 Switching Protocols (RFC 9110 §15.2.2, a WebSocket: the answer carries one, the
+/// HTTP/1.1 protocol frames the 101, calls make() and hands the connection on, see
+/// protocol::take_successor), or as the protocol_registry chose it (ALPN, a preface, an
+/// `Upgrade` token the server answers itself).
 class protocol_upgrade {
   public:
     virtual ~protocol_upgrade() = default;
-    /// `pending`: what the client sent after the upgrade request, already meant for the
-    /// new protocol (it is fed to it before anything else).
+    /// `pending`: what the client sent that is already meant for the new protocol (the
+    /// bytes after the upgrade request, or the preface and what followed it): it is fed
+    /// to it before anything else.
     virtual std::unique_ptr<protocol> make(uint32_t slot, uint32_t gen, const peer_address& peer,
                                            std::string_view pending, protocol_env& env) = 0;
-    /// HTTP/2 only (`Upgrade: h2c`, RFC 7540 §3.2): the protocol that answers the
-    /// upgrading request (`head_bytes`, `body`) as its stream 1, with the client's
-    /// HTTP2-Settings (base64url, as sent). Null: no upgrade (the request stays HTTP/1.1).
+    /// Chosen by an `Upgrade` token (registered in the protocol_registry; HTTP/2's h2c,
+    /// RFC 7540 §3.2): the protocol that answers the upgrading request (`head`, as
+    /// received in `head_bytes`, with its `body`) itself, once HTTP/1.1 has queued the
+    /// 101. Null: no upgrade (the request is answered as HTTP/1.1).
     virtual std::unique_ptr<protocol> make_upgraded(uint32_t slot, uint32_t gen, const peer_address& peer,
-                                                    std::string_view http2_settings, std::string_view head_bytes,
+                                                    const request_head& head, std::string_view head_bytes,
                                                     std::string_view body, protocol_env& env) {
         (void)slot;
         (void)gen;
         (void)peer;
-        (void)http2_settings;
+        (void)head;
         (void)head_bytes;
         (void)body;
         (void)env;
@@ -105,11 +108,11 @@ struct protocol_env {
     dispatcher& dispatch;
     size_t output_limit = SIZE_MAX;        ///< stop parsing while this much output is unsent (backpressure)
     const server_fields* fields = nullptr; ///< what the server adds to every response (nullptr: the defaults)
-    /// Makes the HTTP/2 protocol (h2/) for a connection that starts with the client
-    /// preface (h2c by prior knowledge); null: HTTP/2 is off.
-    protocol_upgrade* h2 = nullptr;
+    /// The protocols HTTP/1.1 may hand a connection to (a preface, an `Upgrade` token);
+    /// null: none (HTTP/1.1 only).
+    const protocol_registry* protocols = nullptr;
     /// False on an HTTP/2-only listener: an HTTP/1.x request is answered 505 (then the
-    /// connection closes); only the client preface goes on, to `h2`.
+    /// connection closes); only a registered preface goes on, to its protocol.
     bool http1 = true;
 };
 
@@ -145,7 +148,9 @@ class protocol {
     virtual void on_peer_eof(protocol_env& env) = 0;
     /// The deadline passed (the reactor sweeps once a second).
     virtual void on_timeout(protocol_env& env) = 0;
-    /// The server drains. True when the connection can be closed at once. HTTP/1.1 never
+    /// The server drains: protocol_env::draining, the reactor's one fact, says so from now
+    /// on (HTTP/1.1 reads it there and keeps no copy; h2 keeps only that its GOAWAY went).
+    /// True when the connection can be closed at once. HTTP/1.1 never
     /// closes at once: an idle connection gets `grace_s` for a request to arrive, which
     /// is answered with Connection: close (the reactor's sweep peeks for bytes in the
     /// kernel before it closes one that stayed idle).

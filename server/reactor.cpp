@@ -7,7 +7,7 @@
 #include "core/cpu.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
-#include "h2/connection.hpp"
+#include "server/protocols.hpp"
 #include "uring/epoll_backend.hpp"
 #include "uring/listener.hpp"
 #include "uring/uring_backend.hpp"
@@ -33,11 +33,10 @@ constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection 
 
 } // namespace
 
-http::peer_address peer_of(int fd, const transport* tls) noexcept {
+http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcept {
     http::peer_address peer;
     sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (io.peer_name(fd, ss)) {
         if (ss.ss_family == AF_INET) {
             auto* in = reinterpret_cast<sockaddr_in*>(&ss);
             peer.family = AF_INET;
@@ -62,7 +61,8 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
                  const http::metrics_source* metrics)
     : _index(index), _config(config), _app(app), _listen_fd(listen_fd), _cpu(cpu), _app_pending(app_pending),
       _route_latency(metrics != nullptr ? std::make_unique<latency_histogram[]>(routes.targets.size()) : nullptr),
-      _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get(), this) {
+      _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get(), this),
+      _protocols(protocols_for(config)) {
     if (use_epoll) {
         _backend = std::make_unique<epoll_backend>();
     } else {
@@ -72,9 +72,6 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
         _backend = config.wrap_backend(std::move(_backend));
     }
     _backend->counters = &_counters;
-    if (config.http != http::http_versions::http1) {
-        _h2 = std::make_unique<h2::starter>();
-    }
 }
 
 reactor::~reactor() {
@@ -84,15 +81,15 @@ reactor::~reactor() {
             if (s.proto) {
                 s.proto->release(); // producers still streaming are told the connection is gone
             }
-            ::close(s.fd);
+            _backend->close_socket(s.fd);
         }
     }
-    _backend.reset(); // before the fds it may still reference
-    if (_wake_fd >= 0) {
-        ::close(_wake_fd);
-    }
     if (_listen_fd >= 0) {
-        ::close(_listen_fd);
+        _backend->close_socket(_listen_fd);
+    }
+    _backend.reset(); // before the wake-up fd it may still reference
+    if (_wake_fd >= 0) {
+        ::close(_wake_fd); // an eventfd, not a socket
     }
 }
 
@@ -139,7 +136,7 @@ void reactor::request_stop() noexcept {
 http::protocol_env reactor::env() noexcept {
     return http::protocol_env{
         _config.limits,  _date.value(), _now_s, _draining, _counters, _dispatcher, _config.output_high_water,
-        &_config.fields, _h2.get(),     _http1};
+        &_config.fields, &_protocols,   _http1};
 }
 
 void reactor::run() noexcept {
@@ -308,10 +305,11 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         std::string_view plain = s.tp->on_wire_data({data, len});
         if (!plain.empty()) {
             if (!s.alpn_seen) {
-                // The handshake is done: ALPN "h2" (RFC 9113 §3.2) starts HTTP/2 at once.
+                // The handshake is done: a protocol ALPN chose (HTTP/2's "h2", RFC 9113
+                // §3.2) serves the connection from its first byte.
                 s.alpn_seen = true;
-                if (_h2 && s.tp->alpn() == "h2") {
-                    start_h2(s, slot, plain);
+                if (http::protocol_upgrade* chosen = _protocols.by_alpn(s.tp->alpn())) {
+                    start_by_alpn(s, slot, *chosen, plain);
                     on_transport_input(s, slot);
                     return;
                 }
@@ -659,7 +657,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     }
     RB_PROBE2(close, slot, s.fd);
     _backend->forget(s.fd);
-    ::close(s.fd);
+    _backend->close_socket(s.fd);
     s.fd = -1;
     s.state = slot_state::free;
     s.paused = false;
@@ -773,11 +771,12 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
     }
 }
 
-// ALPN chose h2: the slot's HTTP/1.1 protocol (which has seen nothing) is parked and
-// HTTP/2 serves the connection from its first plaintext byte.
-void reactor::start_h2(conn_slot& s, uint32_t slot, std::string_view plain) noexcept {
+// ALPN chose a registered protocol (h2): the slot's HTTP/1.1 protocol (which has seen
+// nothing) is parked and the chosen one serves the connection from its first plaintext byte.
+void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade& chosen,
+                            std::string_view plain) noexcept {
     auto e = env();
-    std::unique_ptr<http::protocol> next = _h2->make(slot, s.gen, peer_of(s.fd, s.own_tp.get()), plain, e);
+    std::unique_ptr<http::protocol> next = chosen.make(slot, s.gen, peer_of(*_backend, s.fd, s.own_tp.get()), plain, e);
     s.proto->release();
     if (!s.parked_http1) {
         s.parked_http1 = std::move(s.proto);
@@ -810,14 +809,14 @@ void reactor::begin_drain() noexcept {
         // unanswered from here (they retry and are refused once it is closed) while the
         // handshakes under way complete into the queue that the sweep below takes. A
         // listener handed over (workers, --fd, the reloader) is gated by its owner.
-        (void)refuse_new_connections(_listen_fd);
+        (void)_backend->refuse_connections(_listen_fd);
     }
     if (_accept_armed) {
         _backend->cancel_accept(_listen_fd); // on_accept_end sweeps the queue, then closes
     } else if (_listen_fd >= 0) {
         sweep_accept_queue();
         _backend->forget(_listen_fd);
-        ::close(_listen_fd);
+        _backend->close_socket(_listen_fd);
         _listen_fd = -1;
     }
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {

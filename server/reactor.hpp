@@ -13,6 +13,7 @@
 #include "dispatch/app_routes.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "http/http1_connection.hpp"
+#include "http/protocol_registry.hpp"
 #include "server/app_handler.hpp"
 #include "server/server_config.hpp"
 #include "transport/transport.hpp"
@@ -33,7 +34,7 @@
 namespace ringbolt::uring {
 
 /// The client's address (and TLS facts) of connection `fd`, as the protocols see it.
-http::peer_address peer_of(int fd, const transport* tls) noexcept;
+http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcept;
 
 class reactor final : private io_events, private dispatch::body_stream_factory, public response_sink {
   public:
@@ -99,7 +100,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         bool paused = false;        ///< reading stopped by backpressure (output over the mark, input held)
         bool peer_eof = false;      ///< the client finished sending (or the socket failed)
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
-        bool alpn_seen = false;     ///< TLS: the first plaintext came (ALPN was looked at)
+        bool alpn_seen = false;     ///< TLS: the first plaintext came (the registry was asked about ALPN)
         uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
         int32_t unacked_seen = -1;  ///< the socket's unacknowledged bytes at write_stalled's last look (-1: none yet)
         uint32_t linger_until = 0;  ///< lingering ends once this second has passed (moved on by bytes)
@@ -143,7 +144,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void after_output(conn_slot& s, uint32_t slot) noexcept;
     void mark_dirty(conn_slot& s, uint32_t slot) noexcept;
     void switch_protocol(conn_slot& s) noexcept;
-    void start_h2(conn_slot& s, uint32_t slot, std::string_view plain) noexcept;
+    void start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade& chosen, std::string_view plain) noexcept;
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
     void run_app() noexcept;
@@ -219,8 +220,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<latency_histogram[]> _route_latency;
-    dispatch::request_dispatcher _dispatcher;    ///< after _route_latency: built from it
-    std::unique_ptr<http::protocol_upgrade> _h2; ///< makes HTTP/2 connections (null: HTTP/2 off)
+    dispatch::request_dispatcher _dispatcher; ///< after _route_latency: built from it
+    http::protocol_registry _protocols;       ///< what a connection may leave HTTP/1.1 for (server/protocols.cpp)
     // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
     bool _http1 = _config.http != http::http_versions::http2;
 

@@ -76,7 +76,7 @@ void reactor::on_accept_end(int res) noexcept {
         if (_listen_fd >= 0) {
             sweep_accept_queue();
             _backend->forget(_listen_fd);
-            ::close(_listen_fd);
+            _backend->close_socket(_listen_fd);
             _listen_fd = -1;
         }
         return;
@@ -107,14 +107,14 @@ void reactor::on_accept_end(int res) noexcept {
 
 void reactor::on_accept(int fd) noexcept {
     if (_live >= _config.max_connections) [[unlikely]] {
-        ::close(fd);
+        _backend->close_socket(fd);
         return;
     }
     std::unique_ptr<transport> own_tp;
     if (_config.transports) [[unlikely]] {
         own_tp = _config.transports->make(_counters, _now_s);
         if (!own_tp) {
-            ::close(fd); // out of memory for the TLS state
+            _backend->close_socket(fd); // out of memory for the TLS state
             return;
         }
     }
@@ -125,7 +125,7 @@ void reactor::on_accept(int fd) noexcept {
     } else {
         slot = static_cast<uint32_t>(_slots.size());
         if (slot >= max_slots) {
-            ::close(fd);
+            _backend->close_socket(fd);
             return;
         }
         _slots.emplace_back();
@@ -146,7 +146,7 @@ void reactor::on_accept(int fd) noexcept {
     } else if (!s.proto) {
         s.proto = std::make_unique<http::http1_connection>(); // kept with the slot, reused
     }
-    http::peer_address peer = peer_of(fd, s.own_tp.get());
+    http::peer_address peer = peer_of(*_backend, fd, s.own_tp.get());
     s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
     ++_live;
     _counters.connections_accepted.add();

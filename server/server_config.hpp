@@ -60,8 +60,9 @@ struct server_config {
     /// Makes each connection's transport (TLS); null: plain TCP.
     std::shared_ptr<transport_factory> transports;
     /// --http: HTTP/1.1 and HTTP/2 (h2c by prior knowledge and Upgrade, h2 by ALPN), one
-    /// of them only. Consulted where a connection's protocol is chosen (the HTTP/2
-    /// starter, protocol_env::http1); TLS's ALPN offer follows it (tls::options::alpn).
+    /// of them only. Consulted where a connection's protocol is chosen (protocols_for in
+    /// server/protocols.cpp, protocol_env::http1); TLS's ALPN offer follows it
+    /// (tls::options::alpn).
     http::http_versions http = http::http_versions::both;
     /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
     /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).

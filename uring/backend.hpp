@@ -132,6 +132,14 @@ class io_backend {
     /// blocking listener (one shared with other workers: its flags are put back), and
     /// report each with events.on_accept.
     virtual void accept_queued(int listen_fd, unsigned max, io_events& events) noexcept;
+    /// close(2) of a socket the loop is done with: a connection, one refused at accept,
+    /// the listener at a drain.
+    virtual void close_socket(int fd) noexcept;
+    /// getpeername(2) into `out`: false when the socket has no peer (any more).
+    virtual bool peer_name(int fd, sockaddr_storage& out) noexcept;
+    /// A drain of a listener this process bound: new clients' SYNs go unanswered while
+    /// handshakes under way complete (refuse_new_connections in listener.hpp).
+    virtual result<void> refuse_connections(int listen_fd) noexcept;
 
     /// accept4() flags for served sockets: non-blocking on both backends (io_uring still
     /// poll-arms its recvs and sends; sendfile() needs it).

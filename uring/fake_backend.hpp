@@ -69,6 +69,11 @@ class fake_backend final : public io_backend {
     uint64_t recvs_ran_dry = 0;   ///< recvs ended for want of a buffer
     /// Datagrams queued for `id` and not delivered yet.
     size_t queued(uint32_t id) const noexcept;
+    /// The loop's socket calls outside the queue, as it made them (then made on the real
+    /// descriptors, as the defaults do): what it closed, refused and asked a peer of.
+    std::vector<int> closed;
+    std::vector<int> refused;
+    std::vector<int> peer_names;
 
     result<void> setup(const backend_config&, int) noexcept override { return {}; }
     void arm_accept(int) noexcept override {}
@@ -94,6 +99,19 @@ class fake_backend final : public io_backend {
     void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;
     void cancel_datagram(uint32_t id) noexcept override;
     void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;
+
+    void close_socket(int fd) noexcept override {
+        closed.push_back(fd);
+        io_backend::close_socket(fd);
+    }
+    bool peer_name(int fd, sockaddr_storage& out) noexcept override {
+        peer_names.push_back(fd);
+        return io_backend::peer_name(fd, out);
+    }
+    result<void> refuse_connections(int listen_fd) noexcept override {
+        refused.push_back(listen_fd);
+        return io_backend::refuse_connections(listen_fd);
+    }
 
   private:
     struct queued_datagram {

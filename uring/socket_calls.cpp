@@ -2,6 +2,8 @@
 // defaults: plain system calls, shared by the io_uring and epoll backends.
 #include "uring/backend.hpp"
 
+#include "uring/listener.hpp"
+
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -9,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace ringbolt::uring {
 
@@ -56,6 +59,19 @@ void io_backend::accept_queued(int listen_fd, unsigned max, io_events& events) n
     if (flags >= 0 && !(flags & O_NONBLOCK)) {
         ::fcntl(listen_fd, F_SETFL, flags); // the listener may be shared with other workers
     }
+}
+
+void io_backend::close_socket(int fd) noexcept {
+    ::close(fd);
+}
+
+bool io_backend::peer_name(int fd, sockaddr_storage& out) noexcept {
+    socklen_t len = sizeof(out);
+    return ::getpeername(fd, reinterpret_cast<sockaddr*>(&out), &len) == 0;
+}
+
+result<void> io_backend::refuse_connections(int listen_fd) noexcept {
+    return refuse_new_connections(listen_fd);
 }
 
 } // namespace ringbolt::uring

@@ -523,6 +523,7 @@ TEST(Http1Connection, DrainGivesIdleConnectionsAGraceThenClosesThem) {
         if (served_one) {
             g.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         }
+        g.draining = true; // the reactor's fact, then each connection's grace
         g.conn.begin_drain(g.now, 1);
         g.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         EXPECT_NE(g.wire.find("Connection: close"), std::string::npos);

@@ -1,0 +1,17 @@
+// Each protocol a connection may be handed to, and how it is chosen (ALPN id, preface,
+// Upgrade token: the protocol's `choice`). One line a protocol.
+#include "server/protocols.hpp"
+
+#include "h2/connection.hpp"
+
+namespace ringbolt::uring {
+
+http::protocol_registry protocols_for(const server_config& config) {
+    http::protocol_registry r;
+    if (config.http != http::http_versions::http1) {
+        r.add(h2::choice, std::make_unique<h2::starter>());
+    }
+    return r;
+}
+
+} // namespace ringbolt::uring
