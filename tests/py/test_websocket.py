@@ -337,12 +337,13 @@ def test_tcp_close_without_close_frame_tells_the_app_1006(srv):
 
 def test_app_that_does_not_receive_stops_the_socket_being_read(srv):
     before = metric(srv, "websocket_reads_paused")
-    raw = Raw(srv, "/lazy?sleep=3")
+    raw = Raw(srv, "/lazy?sleep=until-woken")
     sent = 0
     chunk = b"y" * 65536
     raw.sock.settimeout(0.5)
-    # 8 MiB while the handler sleeps: the 1 MiB read window fills, reading pauses, the
-    # kernel buffers fill and the client cannot send more until the handler receives.
+    # 8 MiB while the handler waits (for GET /lazy-wake, however slow a loaded machine
+    # makes this client): the 1 MiB read window fills, reading pauses, the kernel buffers
+    # fill and the client cannot send more until the handler receives.
     try:
         while sent < 128:
             raw.send_frame(2, chunk)
@@ -351,6 +352,7 @@ def test_app_that_does_not_receive_stops_the_socket_being_read(srv):
         pass
     assert sent < 128, "the server kept reading although the app took nothing"
     assert metric(srv, "websocket_reads_paused") > before
+    assert get(srv, "/lazy-wake").status == 200
     raw.sock.settimeout(30)
     while sent < 128:  # the handler wakes and takes everything: the rest goes through
         raw.send_frame(2, chunk)

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import threading
 
 from ringbolt import App
 from ringbolt.websocket import WebSocketDisconnect
@@ -64,12 +65,27 @@ async def boom(ws):
     raise RuntimeError("handler failed on purpose")
 
 
+lazy_wake = threading.Event()  # set by GET /lazy-wake (any reactor's thread)
+
+
+@app.get("/lazy-wake")
+def wake_lazy(req):
+    lazy_wake.set()
+    return {"woken": True}
+
+
 @app.websocket("/lazy")
 async def lazy(ws):
-    # Accepts and then does not receive for a while: the client's messages pile up
-    # until the read window is full and the server stops reading the socket.
+    # Accepts and then does not receive for a while (`sleep` seconds, or until GET
+    # /lazy-wake with sleep=until-woken): the client's messages pile up until the read
+    # window is full and the server stops reading the socket.
     await ws.accept()
-    await asyncio.sleep(float(ws.query.get("sleep") or "2"))
+    if ws.query.get("sleep") == "until-woken":
+        while not lazy_wake.is_set():
+            await asyncio.sleep(0.02)
+        lazy_wake.clear()
+    else:
+        await asyncio.sleep(float(ws.query.get("sleep") or "2"))
     total = 0
     try:
         while True:
