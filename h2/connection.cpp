@@ -119,7 +119,6 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     _limits = lim;
     _closing = false;
     _failed = false;
-    _draining = false;
     _app_streams = 0;
     _requests_seen = 0;
     _stall_since = 0;
@@ -716,7 +715,6 @@ void connection::on_timeout(http::protocol_env& env) {
 bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
     (void)grace_s;
     _now_s = now_s;
-    _draining = true;
     if (_session == nullptr || _failed) {
         return true;
     }

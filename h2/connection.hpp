@@ -168,9 +168,8 @@ class connection final : public http::protocol {
     /// When a request body may have stalled (0: no request open): the earliest
     /// body_at + body_timeout, or earlier (body_at only grows; on_timeout rescans).
     uint32_t _body_check = 0;
-    bool _closing = false; ///< GOAWAY sent or the client is gone: no new streams
-    bool _failed = false;  ///< the session failed: close after the output
-    bool _draining = false;
+    bool _closing = false;   ///< GOAWAY sent or the client is gone: no new streams
+    bool _failed = false;    ///< the session failed: close after the output
     size_t _app_streams = 0; ///< streams whose answer the app owes (or still produces)
     uint64_t _requests_seen = 0;
     frame_budget _resets;
