@@ -69,6 +69,9 @@ void print_http_text(const http_report_info& o, const thread_stats& t, double se
            static_cast<unsigned long long>(t.errors.connect), static_cast<unsigned long long>(t.errors.read),
            static_cast<unsigned long long>(t.errors.write), static_cast<unsigned long long>(t.errors.timeout),
            static_cast<unsigned long long>(t.errors.parse), static_cast<unsigned long long>(t.reconnects));
+    if (!t.first_error.empty()) {
+        printf("  first error   %s\n", t.first_error.c_str());
+    }
     if (t.unfinished > 0) {
         printf("  unanswered    %llu measured request(s) in flight or overdue at the end\n",
                static_cast<unsigned long long>(t.unfinished));
@@ -124,6 +127,9 @@ void print_http_json(const http_report_info& o, const thread_stats& t, double se
            static_cast<unsigned long long>(t.errors.connect), static_cast<unsigned long long>(t.errors.read),
            static_cast<unsigned long long>(t.errors.write), static_cast<unsigned long long>(t.errors.timeout),
            static_cast<unsigned long long>(t.errors.parse), static_cast<unsigned long long>(t.errors.total()));
+    if (!t.first_error.empty()) {
+        printf("\"first_error\":\"%s\",", json_escape(t.first_error).c_str());
+    }
     printf("\"reconnects\":%llu,\"unfinished\":%llu,\"non_2xx_3xx\":%llu,\"status\":{",
            static_cast<unsigned long long>(t.reconnects), static_cast<unsigned long long>(t.unfinished),
            static_cast<unsigned long long>(non_2xx_3xx));

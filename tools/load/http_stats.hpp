@@ -31,6 +31,7 @@ struct thread_stats {
     histogram latency; // microseconds
     int64_t last_response_ns = 0;
     bool cannot_connect = false;
+    std::string first_error; // why the first connection failed (ringbolt-h3-load), for the report
     std::string setup_error;
 
     void merge(const thread_stats& s) {
@@ -49,6 +50,9 @@ struct thread_stats {
         latency.merge(s.latency);
         last_response_ns = std::max(last_response_ns, s.last_response_ns);
         cannot_connect = cannot_connect || s.cannot_connect;
+        if (first_error.empty()) {
+            first_error = s.first_error;
+        }
     }
 };
 
