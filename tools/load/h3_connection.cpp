@@ -13,6 +13,9 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/random.h>
@@ -41,6 +44,14 @@ void fill_random(uint8_t* p, size_t n) {
             n -= static_cast<size_t>(k);
         }
     }
+}
+
+void log_line(void*, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -325,6 +336,9 @@ bool h3_connection::open(int64_t now) {
     ngtcp2_settings s;
     ngtcp2_settings_default(&s);
     s.initial_ts = static_cast<ngtcp2_tstamp>(now);
+    if (getenv("RINGBOLT_H3_LOAD_LOG") != nullptr) { // ngtcp2's own packet log on stderr, to debug a handshake
+        s.log_printf = log_line;
+    }
     ngtcp2_transport_params p;
     ngtcp2_transport_params_default(&p);
     p.initial_max_streams_uni = 8; // the server's control and QPACK streams (and a spare)
@@ -460,6 +474,7 @@ bool h3_connection::write_packets(int64_t now) {
     size_t max = std::min(max_packet, ngtcp2_conn_get_path_max_tx_udp_payload_size(_quic));
     size_t queued = 0;
     size_t total = 0;
+    _more = false;
     for (;;) {
         int64_t id = -1;
         int fin = 0;
@@ -509,7 +524,8 @@ bool h3_connection::write_packets(int64_t now) {
             }
             queued = 0;
             if (total >= flush_packet_cap) {
-                break; // the rest after the other connections' turn (the expiry says when)
+                _more = true; // the rest after the other connections' turn
+                break;
             }
         }
     }

@@ -92,6 +92,8 @@ class h3_connection {
     int64_t expiry() const noexcept;
     size_t in_flight() const noexcept { return _requests.size(); }
     bool got_goaway() const noexcept { return _goaway; }
+    // The last flush stopped at its packet cap with more to send.
+    bool wants_flush() const noexcept { return _more; }
     const std::string& error() const noexcept { return _error; }
 
   private:
@@ -125,6 +127,7 @@ class h3_connection {
     std::unique_ptr<conn_ref_holder> _ref;
     int64_t _opened_ns = 0;
     bool _goaway = false;
+    bool _more = false;
     std::string _error;
     std::unordered_map<int64_t, stream_state> _requests;
     std::vector<uint8_t> _out; // packets of one sendmmsg batch

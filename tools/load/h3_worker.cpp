@@ -207,10 +207,11 @@ void h3_thread::run(uint32_t conn_count) {
         for (size_t i = 0; i < _slots.size(); ++i) {
             slot& s = _slots[i];
             if (s.dirty && s.conn->state() != h3_connection::phase::closed) {
-                s.dirty = false;
                 if (!s.conn->flush(now)) {
                     drop(i, h3_failure::read, now);
+                    continue;
                 }
+                s.dirty = s.conn->wants_flush();
             }
         }
         // wait for a datagram, the earliest timer, housekeeping, the start or the end
@@ -220,6 +221,12 @@ void h3_thread::run(uint32_t conn_count) {
         }
         for (const slot& s : _slots) {
             wake = std::min(wake, s.conn->expiry());
+        }
+        for (const slot& s : _slots) {
+            if (s.dirty && s.conn->state() != h3_connection::phase::closed) {
+                wake = now; // a flush stopped at its cap: only poll
+                break;
+            }
         }
         int64_t wait_ns = std::max<int64_t>(0, wake - now);
         timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
