@@ -94,6 +94,7 @@ class h3_thread final : public h3_request_events {
         }
         return now >= _plan.end_ns;
     }
+    int wait_events(std::vector<epoll_event>& events, int64_t wait_ns);
     void open(size_t i, int64_t now);
     void drop(size_t i, h3_failure why, int64_t now);
     void housekeeping(int64_t now);
@@ -108,7 +109,21 @@ class h3_thread final : public h3_request_events {
     std::vector<slot> _slots;
     uint64_t _attempts = 0;
     bool _any_ready = false;
+    bool _pwait2 = true; // epoll_pwait2 (Linux 5.11) waits to the nanosecond; else epoll_wait in ms
 };
+
+int h3_thread::wait_events(std::vector<epoll_event>& events, int64_t wait_ns) {
+    if (_pwait2) {
+        timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
+        int n = epoll_pwait2(_epoll, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+        if (n >= 0 || errno != ENOSYS) {
+            return n;
+        }
+        _pwait2 = false; // an older kernel, or valgrind
+    }
+    int ms = static_cast<int>(std::min<int64_t>((wait_ns + 999'999) / 1'000'000, 1000));
+    return epoll_wait(_epoll, events.data(), static_cast<int>(events.size()), ms);
+}
 
 void h3_thread::open(size_t i, int64_t now) {
     slot& s = _slots[i];
@@ -229,10 +244,9 @@ void h3_thread::run(uint32_t conn_count) {
             }
         }
         int64_t wait_ns = std::max<int64_t>(0, wake - now);
-        timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
-        int n = epoll_pwait2(_epoll, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+        int n = wait_events(events, wait_ns);
         if (n < 0 && errno != EINTR) {
-            _st->setup_error = std::string("epoll_pwait2: ") + strerror(errno);
+            _st->setup_error = std::string("epoll wait: ") + strerror(errno);
             break;
         }
         now = monotonic_ns();
