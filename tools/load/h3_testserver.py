@@ -14,6 +14,7 @@ Routes (HTTP/3):
   /echo           200, the request body echoed back (any method)
   /hold           never answered (the client's timeout must fire)
   /reset          the request stream is reset (H3_REQUEST_REJECTED) instead of answered
+  /goaway         200 "Hello, World!", then GOAWAY (RFC 9114 §5.2): no stream after this one
 Stats (HTTP/1.1 on the TCP port): /__stats -> {"requests", "connections", "paths",
 "body_bytes", "cancelled" (held requests the client reset or stopped)}; /__reset clears them.
 """
@@ -28,7 +29,8 @@ import tempfile
 from pathlib import Path
 
 from aioquic.asyncio import QuicConnectionProtocol, serve
-from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.buffer import encode_uint_var
+from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ProtocolNegotiated, StopSendingReceived, StreamReset
@@ -111,7 +113,7 @@ class Http3Server(QuicConnectionProtocol):
             body = bytes(req["body"])
         elif path.startswith("/status/"):
             status, body = int(path[len("/status/"):]), b""
-        elif path != "/":
+        elif path not in ("/", "/goaway"):
             status, body = 404, b""
         assert self._http is not None
         self._http.send_headers(stream_id, [(b":status", str(status).encode()),
@@ -119,6 +121,10 @@ class Http3Server(QuicConnectionProtocol):
                                 end_stream=not body)
         if body:
             self._http.send_data(stream_id, body, end_stream=True)
+        if path == "/goaway":
+            # the first stream id the server will not process: the next client bidi stream
+            control = self._http._local_control_stream_id
+            self._quic.send_stream_data(control, encode_frame(FrameType.GOAWAY, encode_uint_var(stream_id + 4)))
         self.transmit()
 
 

@@ -159,6 +159,15 @@ def test_reset_streams_are_read_errors(binary, server):
     assert r["reconnects"] == 0  # a reset stream does not cost the connection
 
 
+def test_goaway_moves_to_a_new_connection(binary, server):
+    server.reset()
+    r = load(binary, server.url + "/goaway", "-c", "1", "-p", "1", "-n", "5")
+    assert r["status"] == {"200": 5} and r["errors"]["total"] == 0
+    # each response came with GOAWAY: the next request went on a new connection
+    assert r["reconnects"] == 4
+    assert server.stats()["connections"] == 5
+
+
 def test_refused_port_exits_quickly(binary):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
