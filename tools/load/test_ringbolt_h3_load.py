@@ -102,6 +102,13 @@ def test_many_streams_on_one_connection(binary, server):
     assert server.stats()["connections"] == 1
 
 
+def test_more_streams_than_the_server_allows(binary, server):
+    # aioquic allows 128 concurrent bidirectional streams: the rest wait for MAX_STREAMS
+    r = load(binary, server.url + "/", "-c", "1", "-p", "300", "-n", "1500")
+    assert r["status"] == {"200": 1500} and r["errors"]["total"] == 0
+    assert r["reconnects"] == 0
+
+
 def test_two_threads(binary, server):
     server.reset()
     r = load(binary, server.url + "/", "-t", "2", "-c", "4", "-p", "2", "-n", "200")
