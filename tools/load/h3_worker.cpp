@@ -90,12 +90,13 @@ class h3_thread final : public h3_request_events {
             return true;
         }
         if (_share > 0) {
-            return _settled >= _share;
+            return _settled >= _share || _server_gone;
         }
         return now >= _plan.end_ns;
     }
     int wait_events(std::vector<epoll_event>& events, int64_t wait_ns);
     void open(size_t i, int64_t now);
+    void note_ready(slot& s);
     void drop(size_t i, h3_failure why, int64_t now);
     void housekeeping(int64_t now);
 
@@ -108,8 +109,10 @@ class h3_thread final : public h3_request_events {
     gnutls_certificate_credentials_t _cred = nullptr;
     std::vector<slot> _slots;
     uint64_t _attempts = 0;
+    uint64_t _failed_in_a_row = 0; // handshakes that failed since one last succeeded
     bool _any_ready = false;
-    bool _pwait2 = true; // epoll_pwait2 (Linux 5.11) waits to the nanosecond; else epoll_wait in ms
+    bool _server_gone = false; // -n: the server answered, then stopped: end instead of retrying forever
+    bool _pwait2 = true;       // epoll_pwait2 (Linux 5.11) waits to the nanosecond; else epoll_wait in ms
 };
 
 int h3_thread::wait_events(std::vector<epoll_event>& events, int64_t wait_ns) {
@@ -130,6 +133,7 @@ void h3_thread::open(size_t i, int64_t now) {
     ++_attempts;
     if (!s.conn->open(now)) {
         ++_st->errors.connect;
+        ++_failed_in_a_row;
         s.reopen_at = now + reconnect_delay_ns;
         return;
     }
@@ -149,6 +153,7 @@ void h3_thread::drop(size_t i, h3_failure why, int64_t now) {
         }
     } else {
         ++_st->errors.connect; // never got to HTTP/3
+        ++_failed_in_a_row;
         if (_st->first_error.empty()) {
             _st->first_error = s.conn->error();
         }
@@ -176,10 +181,7 @@ void h3_thread::housekeeping(int64_t now) {
             }
             break;
         case h3_connection::phase::ready:
-            if (!s.ever_ready) {
-                s.ever_ready = true;
-                _any_ready = true;
-            }
+            note_ready(s);
             s.conn->expire_requests(now, timeout_ns);
             s.dirty = true;
             if (s.conn->got_goaway() && s.conn->in_flight() == 0) {
@@ -190,9 +192,22 @@ void h3_thread::housekeeping(int64_t now) {
             break;
         }
     }
-    if (!_any_ready && _attempts >= 3 * _slots.size() + 3) {
+    const uint64_t limit = 3 * _slots.size() + 3;
+    if (!_any_ready && _attempts >= limit) {
         _st->cannot_connect = true; // nothing answers: do not retry for the whole run
+        _plan.stop.store(true);
+    } else if (_any_ready && _share > 0 && _failed_in_a_row >= limit) {
+        _server_gone = true; // -n could otherwise never be reached
+        _st->first_error = "the server stopped answering (" + _st->first_error + ")";
     }
+}
+
+void h3_thread::note_ready(slot& s) {
+    if (!s.ever_ready) {
+        s.ever_ready = true;
+        _any_ready = true;
+    }
+    _failed_in_a_row = 0;
 }
 
 void h3_thread::run(uint32_t conn_count) {
@@ -259,6 +274,9 @@ void h3_thread::run(uint32_t conn_count) {
             if (!s.conn->on_readable(now)) {
                 drop(i, h3_failure::read, now);
                 continue;
+            }
+            if (s.conn->state() == h3_connection::phase::ready) {
+                note_ready(s);
             }
             s.dirty = true;
         }

@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -173,6 +174,31 @@ def test_goaway_moves_to_a_new_connection(binary, server):
     # each response came with GOAWAY: the next request went on a new connection
     assert r["reconnects"] == 4
     assert server.stats()["connections"] == 5
+
+
+def test_server_gone_ends_a_counted_run(binary):
+    # a server that answered and then went away must not keep a -n run alive
+    srv = subprocess.Popen([sys.executable, str(HERE / "h3_testserver.py"), "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(srv.stdout.readline().split()[1])
+        gen = subprocess.Popen([str(binary), "--json", "-c", "2", "-p", "2", "-n", "100000000", "--timeout", "300",
+                                f"https://127.0.0.1:{port}/"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        time.sleep(1.5)
+    finally:
+        srv.terminate()  # only the server this test started, by its Popen handle
+        srv.wait(timeout=5)
+    try:
+        out, err = gen.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        gen.kill()  # the generator this test started, by its Popen handle
+        gen.communicate()
+        pytest.fail("ringbolt-h3-load kept retrying a server that is gone")
+    assert gen.returncode == 0, err
+    r = json.loads(out)
+    assert r["requests"] > 0
+    assert r["errors"]["connect"] >= 3 * 2 + 3
+    assert "the server stopped answering" in r["first_error"]
 
 
 def test_refused_port_exits_quickly(binary):
