@@ -405,12 +405,9 @@ bool h3_connection::start_request(int64_t now) {
     if (ngtcp2_conn_open_bidi_stream(_quic, &id, nullptr) != 0) {
         return false;
     }
-    nghttp3_nv nva[64];
+    nghttp3_nv nva[h3_request::max_fields];
     size_t n = 0;
     for (const auto& [name, value] : _request.fields) {
-        if (n == 64) {
-            break;
-        }
         nva[n++] = nghttp3_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                               reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
                               NGHTTP3_NV_FLAG_NO_COPY_NAME | NGHTTP3_NV_FLAG_NO_COPY_VALUE};

@@ -46,6 +46,9 @@ class h3_request_events {
 // The request every stream sends, built once per run: pseudo-headers, user headers
 // (names lower-cased, RFC 9114 §4.2) and the body.
 struct h3_request {
+    // pseudo-headers (4), content-length and the user's -H fields (h3_options caps them)
+    static constexpr size_t max_user_fields = 64;
+    static constexpr size_t max_fields = max_user_fields + 5;
     std::vector<std::pair<std::string, std::string>> fields;
     std::string body;
     bool has_body = false;

@@ -1,6 +1,8 @@
 // Owns: command-line parsing for ringbolt-h3-load (see h3_options.hpp).
 #include "h3_options.hpp"
 
+#include "h3_connection.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -76,6 +78,10 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
             const char* colon = strchr(arg, ':');
             if (colon == nullptr || colon == arg) {
                 fprintf(stderr, "ringbolt-h3-load: header must be 'Name: value': %s\n", arg);
+                return option_result::bad;
+            }
+            if (o->headers.size() == h3_request::max_user_fields) {
+                fprintf(stderr, "ringbolt-h3-load: at most %zu -H headers\n", h3_request::max_user_fields);
                 return option_result::bad;
             }
             o->headers.emplace_back(arg);

@@ -229,6 +229,7 @@ def test_silent_server_is_a_handshake_timeout(binary):
     (["--body-size", "1g", "https://127.0.0.1:1/"], "bad body size"),
     (["-H", "nocolon", "https://127.0.0.1:1/"], "Name: value"),
     (["-p", "0", "https://127.0.0.1:1/"], "bad pipeline depth"),
+    (["-H", "X-Many: 1"] * 65 + ["https://127.0.0.1:1/"], "at most 64 -H headers"),
 ])
 def test_usage_errors(binary, args, message):
     out = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=10)
