@@ -11,6 +11,7 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <ngtcp2/version.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdarg>
@@ -400,7 +401,7 @@ bool h3_connection::setup_http3() {
     return true;
 }
 
-bool h3_connection::start_request(int64_t now) {
+bool h3_connection::start_request(int64_t due, int64_t now) {
     int64_t id = -1;
     if (ngtcp2_conn_open_bidi_stream(_quic, &id, nullptr) != 0) {
         return false;
@@ -418,7 +419,7 @@ bool h3_connection::start_request(int64_t now) {
         _error = std::string("nghttp3_conn_submit_request: ") + nghttp3_strerror(rv);
         return false;
     }
-    _requests.emplace(id, stream_state{now});
+    _requests.emplace(id, stream_state{due, now});
     return true;
 }
 
@@ -427,16 +428,35 @@ bool h3_connection::flush(int64_t now) {
     if (_phase == phase::closed) {
         return false;
     }
-    if (_phase == phase::ready && !_goaway) {
-        while (_requests.size() < _streams && ngtcp2_conn_get_streams_bidi_left(_quic) > 0 &&
-               _events.claim_request(now)) {
-            if (!start_request(now)) {
+    if (_interval == 0) {
+        while (may_open_stream() && _events.claim_request(now)) {
+            if (!start_request(now, now)) {
                 _events.request_failed(now, h3_failure::read, now); // the claim is settled
+                return false;
+            }
+        }
+    } else {
+        // due requests, oldest first; those that found no free stream are a backlog, each
+        // charged its whole wait (no coordinated omission)
+        while (_next_due <= now && may_open_stream() && _events.claim_request(_next_due)) {
+            int64_t due = _next_due;
+            _next_due += _interval;
+            if (!start_request(due, now)) {
+                _events.request_failed(due, h3_failure::read, now);
                 return false;
             }
         }
     }
     return write_packets(now);
+}
+
+bool h3_connection::may_open_stream() const noexcept {
+    return _phase == phase::ready && !_goaway && _requests.size() < _streams &&
+           ngtcp2_conn_get_streams_bidi_left(_quic) > 0;
+}
+
+int64_t h3_connection::next_due() const noexcept {
+    return _interval > 0 && may_open_stream() ? _next_due : INT64_MAX;
 }
 
 bool h3_connection::send_batch(size_t count) {
@@ -616,7 +636,7 @@ int64_t h3_connection::expiry() const noexcept {
 void h3_connection::expire_requests(int64_t now, int64_t timeout_ns) {
     _now = now;
     for (auto it = _requests.begin(); it != _requests.end();) {
-        if (now - it->second.start_ns < timeout_ns) {
+        if (now - it->second.sent_ns < timeout_ns) {
             ++it;
             continue;
         }
@@ -641,10 +661,16 @@ void h3_connection::abandon(h3_failure why, int64_t now) {
     }
 }
 
-uint64_t h3_connection::close_gracefully(int64_t now, int64_t since) {
+uint64_t h3_connection::close_gracefully(int64_t now, int64_t since, int64_t until) {
     uint64_t unfinished = 0;
     for (const auto& [id, s] : _requests) {
         unfinished += s.start_ns >= since ? 1 : 0;
+    }
+    int64_t last = std::min(now, until - 1);
+    if (_interval > 0 && _next_due <= last) { // the backlog: due k = kmin..kmax, never sent
+        int64_t kmax = (last - _next_due) / _interval;
+        int64_t kmin = since <= _next_due ? 0 : (since - _next_due + _interval - 1) / _interval;
+        unfinished += kmax >= kmin ? static_cast<uint64_t>(kmax - kmin + 1) : 0;
     }
     if (_quic != nullptr && !ngtcp2_conn_is_in_closing_period(_quic) && !ngtcp2_conn_is_in_draining_period(_quic)) {
         if (_phase == phase::ready) {

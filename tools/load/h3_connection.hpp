@@ -76,9 +76,18 @@ class h3_connection {
     // Reports every request in flight as failed(why) and forgets the connection (no
     // packet sent: the peer is gone or broke the protocol).
     void abandon(h3_failure why, int64_t now);
+    // Constant-rate mode: this connection's requests are due at first_due_ns + k*interval_ns
+    // (and latency counts from then); without it, a request starts as soon as a stream is free.
+    void schedule(int64_t first_due_ns, int64_t interval_ns) noexcept {
+        _next_due = first_due_ns;
+        _interval = interval_ns;
+    }
+    // When the next due request could start (INT64_MAX: closed loop, or no free stream now).
+    int64_t next_due() const noexcept;
     // End of the run: CONNECTION_CLOSE (H3_NO_ERROR) sent, requests in flight dropped
-    // without a report; returns how many there were whose start was at or after `since`.
-    uint64_t close_gracefully(int64_t now, int64_t since);
+    // without a report; returns how many requests due in [since, until) got no answer: in
+    // flight, or (constant rate) due by now but not sent.
+    uint64_t close_gracefully(int64_t now, int64_t since, int64_t until);
 
     // The socket is readable: read every datagram waiting. False: the connection died.
     bool on_readable(int64_t now);
@@ -101,13 +110,15 @@ class h3_connection {
 
   private:
     struct stream_state {
-        int64_t start_ns;
+        int64_t start_ns; // when it was due (constant rate) or sent (closed loop): latency from here
+        int64_t sent_ns;  // when it was sent: the timeout runs from here
         int status = 0;
     };
 
     friend struct h3_callbacks;
 
-    bool start_request(int64_t now);
+    bool start_request(int64_t due, int64_t now);
+    bool may_open_stream() const noexcept;
     bool write_packets(int64_t now);
     bool send_batch(size_t count);
     bool setup_http3();
@@ -130,6 +141,8 @@ class h3_connection {
     std::unique_ptr<conn_ref_holder> _ref;
     int64_t _opened_ns = 0;
     bool _goaway = false;
+    int64_t _next_due = INT64_MAX; // constant rate: the intended time of the next request
+    int64_t _interval = 0;         // constant rate: between this connection's requests; 0 = closed loop
     bool _more = false;
     std::string _error;
     std::unordered_map<int64_t, stream_state> _requests;

@@ -4,6 +4,7 @@
 #include "h3_connection.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -20,6 +21,8 @@ const char* usage_text = "usage: ringbolt-h3-load [options] https://HOST:PORT/pa
                          "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
                          "  -n, --requests N      stop after N measured requests instead of a duration\n"
                          "  -p, --streams N       request streams in flight per connection (default 1)\n"
+                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
+                         "                        intended send time (no coordinated omission)\n"
                          "  -m, --method M        request method (default GET)\n"
                          "  -H, --header 'N: v'   extra request header (repeatable)\n"
                          "  -b, --body TEXT       request body\n"
@@ -55,13 +58,15 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
     static const std::vector<option> long_opts = long_options({
         {"requests", required_argument, nullptr, 'n'},
         {"streams", required_argument, nullptr, 'p'},
+        {"rate", required_argument, nullptr, 'R'},
         {"method", required_argument, nullptr, 'm'},
         {"header", required_argument, nullptr, 'H'},
         {"body", required_argument, nullptr, 'b'},
         {"body-file", required_argument, nullptr, opt_body_file},
         {"body-size", required_argument, nullptr, opt_body_size},
     });
-    static const command_line cl = {"ringbolt-h3-load", usage_text, "c:t:d:n:p:m:H:b:h", long_opts.data(), "https://"};
+    static const command_line cl = {"ringbolt-h3-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(),
+                                    "https://"};
     o->target.port = 443; // the default of https:// URLs
     bool ok = parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
@@ -71,6 +76,15 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
                 return option_result::bad;
             }
             return option_result::ok;
+        case 'R': {
+            char* end = nullptr;
+            o->rate = strtod(arg, &end);
+            if (end == arg || *end != '\0' || !(o->rate > 0)) {
+                fprintf(stderr, "ringbolt-h3-load: bad rate %s\n", arg);
+                return option_result::bad;
+            }
+            return option_result::ok;
+        }
         case 'm':
             o->method = arg;
             return option_result::ok;

@@ -12,6 +12,7 @@ namespace ringbolt_load {
 
 struct h3_options : common_options {
     uint64_t requests = 0; // -n: stop after this many measured responses (or failures)
+    double rate = 0.0;     // -R: total requests/s over all connections; 0 = closed loop
     std::string method = "GET";
     std::vector<std::string> headers; // "Name: value" as given
     std::string body;

@@ -75,7 +75,7 @@ class h3_thread final : public h3_request_events {
         }
     }
 
-    void run(uint32_t conn_count);
+    void run(uint32_t first_conn, uint32_t conn_count);
 
   private:
     struct slot {
@@ -185,7 +185,7 @@ void h3_thread::housekeeping(int64_t now) {
             s.conn->expire_requests(now, timeout_ns);
             s.dirty = true;
             if (s.conn->got_goaway() && s.conn->in_flight() == 0) {
-                s.conn->close_gracefully(now, now); // the server is shutting down: a new connection
+                s.conn->close_gracefully(now, INT64_MAX, INT64_MAX); // the server is shutting down: a new connection
                 s.reopen_at = now;
                 ++_st->reconnects;
             }
@@ -210,7 +210,7 @@ void h3_thread::note_ready(slot& s) {
     _failed_in_a_row = 0;
 }
 
-void h3_thread::run(uint32_t conn_count) {
+void h3_thread::run(uint32_t first_conn, uint32_t conn_count) {
     _epoll = epoll_create1(EPOLL_CLOEXEC);
     if (_epoll < 0 || gnutls_certificate_allocate_credentials(&_cred) != 0) {
         _st->setup_error = std::string("epoll/GnuTLS set-up failed: ") + strerror(errno);
@@ -219,6 +219,13 @@ void h3_thread::run(uint32_t conn_count) {
     for (uint32_t i = 0; i < conn_count; ++i) {
         _slots.push_back(slot{
             std::make_unique<h3_connection>(_plan.request, _plan.opts->target, _plan.opts->pipeline, _cred, *this)});
+        if (_plan.opts->rate > 0) {
+            // connection g of C: due at start + g/RPS + k*C/RPS, so together they tick at RPS
+            double g = first_conn + i;
+            _slots.back().conn->schedule(
+                _plan.start_ns + static_cast<int64_t>(g * 1e9 / _plan.opts->rate),
+                std::max<int64_t>(1, static_cast<int64_t>(_plan.opts->connections * 1e9 / _plan.opts->rate)));
+        }
     }
     int64_t now = monotonic_ns();
     for (size_t i = 0; i < _slots.size(); ++i) {
@@ -236,6 +243,7 @@ void h3_thread::run(uint32_t conn_count) {
         }
         for (size_t i = 0; i < _slots.size(); ++i) {
             slot& s = _slots[i];
+            s.dirty = s.dirty || s.conn->next_due() <= now; // constant rate: a request is due
             if (s.dirty && s.conn->state() != h3_connection::phase::closed) {
                 if (!s.conn->flush(now)) {
                     drop(i, h3_failure::read, now);
@@ -250,7 +258,7 @@ void h3_thread::run(uint32_t conn_count) {
             wake = std::min(wake, _plan.start_ns);
         }
         for (const slot& s : _slots) {
-            wake = std::min(wake, s.conn->expiry());
+            wake = std::min({wake, s.conn->expiry(), s.conn->next_due()});
         }
         for (const slot& s : _slots) {
             if (s.dirty && s.conn->state() != h3_connection::phase::closed) {
@@ -297,7 +305,7 @@ void h3_thread::run(uint32_t conn_count) {
     }
     now = monotonic_ns();
     for (slot& s : _slots) {
-        _st->unfinished += s.conn->close_gracefully(now, _plan.measure_ns);
+        _st->unfinished += s.conn->close_gracefully(now, _plan.measure_ns, _plan.end_ns);
     }
     _slots.clear();
     gnutls_certificate_free_credentials(_cred);
@@ -306,15 +314,15 @@ void h3_thread::run(uint32_t conn_count) {
 
 } // namespace
 
-void run_h3_worker(h3_plan& plan, uint32_t thread_index, uint32_t conn_count, uint64_t request_share,
-                   thread_stats* out) {
+void run_h3_worker(h3_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count,
+                   uint64_t request_share, thread_stats* out) {
     const h3_options& o = *plan.opts;
     if (!o.cpus.empty()) {
         ringbolt::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
     }
     prctl(PR_SET_TIMERSLACK, 1UL); // timed wake-ups (loss timers) on time
     h3_thread t(plan, request_share, out);
-    t.run(conn_count);
+    t.run(first_conn, conn_count);
 }
 
 } // namespace ringbolt_load

@@ -18,9 +18,9 @@ struct h3_plan : run_window {
     h3_request request;
 };
 
-// Runs one thread's connections until the plan ends, stop is set, or its share of -n
-// (0 = unlimited) has been answered or has failed.
-void run_h3_worker(h3_plan& plan, uint32_t thread_index, uint32_t conn_count, uint64_t request_share,
-                   thread_stats* out);
+// Runs one thread's connections [first_conn, first_conn + conn_count) until the plan ends, stop is set, or its share of
+// -n (0 = unlimited) has been answered or has failed.
+void run_h3_worker(h3_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count,
+                   uint64_t request_share, thread_stats* out);
 
 } // namespace ringbolt_load

@@ -34,16 +34,16 @@ int main(int argc, char** argv) {
 
     thread_stats total;
     int64_t stopped_ns = 0;
-    auto run_thread = [&plan](uint32_t t, uint32_t, uint32_t conns, uint64_t share, thread_stats* out) {
-        run_h3_worker(plan, t, conns, share, out);
+    auto run_thread = [&plan](uint32_t t, uint32_t first_conn, uint32_t conns, uint64_t share, thread_stats* out) {
+        run_h3_worker(plan, t, first_conn, conns, share, out);
     };
     if (!run_threads("ringbolt-h3-load", opts.threads, opts.connections, opts.requests, run_thread, &stopped_ns,
                      &total)) {
         return 1;
     }
     double seconds = measured_seconds(plan, stopped_ns, opts.requests > 0, total.last_response_ns);
-    http_report_info info{"ringbolt-h3-load", opts.url, opts.threads,  opts.connections, opts.pipeline,
-                          "streams",          0.0,      opts.warmup_s, opts.requests > 0};
+    http_report_info info{"ringbolt-h3-load", opts.url,  opts.threads,  opts.connections, opts.pipeline,
+                          "streams",          opts.rate, opts.warmup_s, opts.requests > 0};
     if (opts.json) {
         print_http_json(info, total, seconds);
     } else {
