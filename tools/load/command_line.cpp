@@ -101,7 +101,8 @@ bool resolve_address(const char* tool, load_target* t) {
 bool parse_target(const std::string& url, const char* scheme, const char* tool, load_target* t) {
     size_t scheme_len = strlen(scheme);
     if (url.compare(0, scheme_len, scheme) != 0) {
-        fprintf(stderr, "%s: only %s URLs are supported (no TLS): %s\n", tool, scheme, url.c_str());
+        fprintf(stderr, "%s: only %s URLs are supported%s: %s\n", tool, scheme,
+                strcmp(scheme, "https://") == 0 ? "" : " (no TLS)", url.c_str());
         return false;
     }
     size_t path_start = url.find('/', scheme_len);

@@ -25,7 +25,7 @@ BINARY = HERE / "ringbolt-load"
 def binary() -> Path:
     sources = list(HERE.glob("*.cpp")) + list(HERE.glob("*.hpp"))
     if not BINARY.exists() or BINARY.stat().st_mtime < max(p.stat().st_mtime for p in sources):
-        subprocess.run(["make", "-C", str(HERE)], check=True, capture_output=True)
+        subprocess.run(["make", "-C", str(HERE), "ringbolt-load"], check=True, capture_output=True)
     return BINARY
 
 

@@ -1,0 +1,26 @@
+// Owns: ringbolt-h3-load's command line — the HTTP/3 request options on top of the shared
+// ones (command_line.hpp): request count, streams per connection, method, headers, body.
+#pragma once
+
+#include "command_line.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringbolt_load {
+
+struct h3_options : common_options {
+    uint64_t requests = 0; // -n: stop after this many measured responses (or failures)
+    double rate = 0.0;     // -R: total requests/s over all connections; 0 = closed loop
+    std::string method = "GET";
+    std::vector<std::string> headers; // "Name: value" as given
+    std::string body;
+    bool has_body = false;
+};
+
+// Parses argv into opts (-p and --streams are the same: request streams in flight per
+// connection); on a usage error prints why and returns false. Sets *exit_now for --help.
+bool parse_h3_options(int argc, char** argv, h3_options* opts, bool* exit_now);
+
+} // namespace ringbolt_load
