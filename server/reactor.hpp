@@ -152,7 +152,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// After a wait: the QUIC timers that are due.
     void quic_after_wait() noexcept;
     void quic_begin_drain() noexcept;
-    /// No QUIC connection left (or none served).
+    /// No QUIC connection left that may still carry a stream (or none served).
     bool quic_drained() const noexcept;
 
     conn_slot* live_slot(uint32_t slot, uint16_t gen) noexcept;
