@@ -15,6 +15,7 @@
 #include "http/http1_connection.hpp"
 #include "http/protocol_registry.hpp"
 #include "server/app_handler.hpp"
+#include "server/quic_counters.hpp"
 #include "server/server_config.hpp"
 #include "transport/transport.hpp"
 #include "uring/backend.hpp"
@@ -75,6 +76,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     const char* backend_name() const noexcept { return _backend->name(); }
     /// Per-route latency histograms (indexed by router id); null when metrics are off.
     const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
+    /// HTTP/3's tallies (any thread); null when the reactor serves no HTTP/3.
+    const quic_counters* quic_stats() const noexcept { return _quic ? &_quic_counters : nullptr; }
 
   private:
     /// A connection slot's life: free, serving, lingering after the final response
@@ -152,6 +155,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// After a wait: the QUIC timers that are due.
     void quic_after_wait() noexcept;
     void quic_begin_drain() noexcept;
+    void publish_quic_counters() noexcept;
     /// No QUIC connection left that may still carry a stream (or none served).
     bool quic_drained() const noexcept;
 
@@ -244,6 +248,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::unique_ptr<latency_histogram[]> _route_latency;
     dispatch::request_dispatcher _dispatcher; ///< after _route_latency: built from it
     http::protocol_registry _protocols;       ///< what a connection may leave HTTP/1.1 for (server/protocols.cpp)
+    quic_counters _quic_counters;
     std::unique_ptr<quic_side, quic_side_deleter> _quic; ///< --http3: the UDP socket, its endpoint and send pool
     // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
     bool _http1 = _config.http != http::http_versions::http2;

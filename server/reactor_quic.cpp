@@ -243,6 +243,7 @@ unsigned reactor::quic_before_wait(unsigned wait_ms) noexcept {
     uint64_t now = monotonic_ns();
     _quic->refresh_env();
     _quic->ep->flush(now);
+    publish_quic_counters();
     uint64_t due = _quic->ep->next_expiry();
     if (due == UINT64_MAX) {
         return wait_ms;
@@ -252,6 +253,32 @@ unsigned reactor::quic_before_wait(unsigned wait_ms) noexcept {
     }
     uint64_t ms = (due - now + 999'999) / 1'000'000; // a timer never fires early
     return ms < wait_ms ? static_cast<unsigned>(ms) : wait_ms;
+}
+
+// A score of relaxed stores a turn, on reactors that serve HTTP/3 only.
+void reactor::publish_quic_counters() noexcept {
+    const quic::endpoint_stats& e = _quic->ep->stats();
+    const datagram_stats& d = _backend->dgram_stats;
+    quic_counters& c = _quic_counters;
+    c.quic_packets.set(e.packets);
+    c.quic_dropped.set(e.dropped);
+    c.quic_connections_accepted.set(e.accepted);
+    c.quic_connections_refused.set(e.refused);
+    c.quic_connections_closed.set(e.closed);
+    c.quic_idle_closed.set(e.idle_closed);
+    c.quic_version_negotiations.set(e.version_negotiations);
+    c.quic_stateless_resets.set(e.stateless_resets);
+    c.quic_replies_limited.set(e.replies_limited);
+    c.quic_retries.set(e.retries);
+    c.quic_bad_tokens.set(e.bad_tokens);
+    c.udp_received.set(d.received);
+    c.udp_gro_batches.set(d.gro_batches);
+    c.udp_truncated.set(d.truncated);
+    c.udp_sent.set(d.sent);
+    c.udp_send_messages.set(d.send_messages);
+    c.udp_gso_messages.set(d.gso_messages);
+    c.udp_send_errors.set(d.send_errors);
+    c.udp_send_dropped.set(_quic->pool.dropped());
 }
 
 void reactor::quic_after_wait() noexcept {

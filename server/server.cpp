@@ -259,6 +259,21 @@ void server::render(std::string& out) const {
     }
     RINGBOLT_CORE_COUNTERS(RINGBOLT_RENDER)
 #undef RINGBOLT_RENDER
+    if (_config.http3.enabled) {
+#define RINGBOLT_RENDER_QUIC(name)                                                                                     \
+    {                                                                                                                  \
+        out += "# TYPE ringbolt_" #name "_total counter\n";                                                            \
+        for (const auto& r : _reactors) {                                                                              \
+            if (const quic_counters* q = r->quic_stats()) {                                                            \
+                std::snprintf(buf, sizeof(buf), "ringbolt_%s_total{core=\"%u\"} %llu\n", #name, r->index(),            \
+                              static_cast<unsigned long long>(q->name.get()));                                         \
+                out += buf;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+        RINGBOLT_QUIC_COUNTERS(RINGBOLT_RENDER_QUIC)
+#undef RINGBOLT_RENDER_QUIC
+    }
     std::snprintf(buf, sizeof(buf),
                   "# TYPE ringbolt_log_lines_dropped_total counter\nringbolt_log_lines_dropped_total %llu\n",
                   static_cast<unsigned long long>(log_dropped()));

@@ -30,6 +30,7 @@ from h2_tls_helpers import (  # noqa: F401  (certs is a fixture)
     env_io,
     running,
     tls_args,
+    tls_counters,
     tls_get,
 )
 from h2_tls_helpers import Client as H2Client
@@ -52,7 +53,7 @@ def h3_args(certs: Path, *extra: str) -> list[str]:  # noqa: F811
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def srv(request: pytest.FixtureRequest, certs: Path) -> Any:  # noqa: F811
-    s = ServerProcess("h2_app:app", *h3_args(certs), env=env_io(request.param))
+    s = ServerProcess("h2_app:app", *h3_args(certs, "--metrics"), env=env_io(request.param))
     yield s
     assert s.stop() == 0, s.output()
 
@@ -138,6 +139,7 @@ def test_alt_svc_on_tcp_answers(srv: ServerProcess) -> None:
 
 def test_garbage_and_truncated_datagrams_then_normal_service(srv: ServerProcess) -> None:
     rng = __import__("random").Random(27)
+    before = tls_counters(srv)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         for size in (0, 1, 5, 20, 21, 50, 64, 100, 1199, 1200, 1350, 1500):
             u.sendto(bytes(rng.randrange(256) for _ in range(size)), ("127.0.0.1", srv.port))
@@ -153,6 +155,15 @@ def test_garbage_and_truncated_datagrams_then_normal_service(srv: ServerProcess)
     assert r.status == 200
     assert json.loads(r.body) == {"message": "Hello, World!"}
     assert srv.proc.poll() is None
+    after = tls_counters(srv)
+    # Each of the 22 datagrams, none a QUIC packet of a known connection, was dropped
+    # and counted (or answered statelessly), and the GET made one more connection.
+    assert after["udp_received"] - before["udp_received"] >= 22
+    dropped = after["quic_dropped"] - before["quic_dropped"]
+    answered = sum(after[k] - before[k] for k in ("quic_stateless_resets", "quic_version_negotiations",
+                                                  "quic_replies_limited"))
+    assert dropped >= 15 and dropped + answered >= 22, (before, after)
+    assert after["quic_connections_accepted"] - before["quic_connections_accepted"] == 1
 
 
 @pytest.mark.parametrize("io", BACKENDS)
