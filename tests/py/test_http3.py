@@ -123,6 +123,23 @@ def test_8_concurrent_3mib_uploads_on_one_connection(srv: ServerProcess) -> None
         assert bytes(r.body) == b
 
 
+@pytest.mark.parametrize("io", BACKENDS)
+def test_uploads_no_app_reads_yet_do_not_block_the_one_it_reads(certs: Path, io: str) -> None:  # noqa: F811
+    """A WSGI app on one thread reads one body at a time: the 7 bodies waiting for it must
+    not hold the connection's flow-control window the body it reads needs (the HTTP/2
+    upload deadlock of issue 25's first item, on HTTP/3)."""
+    bodies = [pattern(3 * MIB, 10 + i) for i in range(8)]
+
+    async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+        return await asyncio.gather(*(c.request("POST", "/echo", body=b) for b in bodies))
+
+    with running("wsgi_app:app", "--interface", "wsgi", "--wsgi-threads", "1", *h3_args(certs), io=io) as s:
+        answers = h3_client.run(s.port, session, timeout=60)
+    assert [r.status for r in answers] == [200] * 8
+    for r, b in zip(answers, bodies):
+        assert bytes(r.body) == b
+
+
 def test_alt_svc_on_tcp_answers(srv: ServerProcess) -> None:
     want = f'h3=":{srv.port}"; ma=86400'
     status, headers, _ = tls_get(srv, "/")  # HTTPS/1.1
