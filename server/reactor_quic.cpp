@@ -236,10 +236,7 @@ void reactor::on_datagrams_sent(uint32_t id, datagram_send& batch) noexcept {
     _quic->pool.on_sent(batch);
 }
 
-unsigned reactor::quic_before_wait(unsigned wait_ms) noexcept {
-    if (!_quic) {
-        return wait_ms;
-    }
+unsigned reactor::quic_flush(unsigned wait_ms) noexcept {
     uint64_t now = monotonic_ns();
     _quic->refresh_env();
     _quic->ep->flush(now);
@@ -281,10 +278,7 @@ void reactor::publish_quic_counters() noexcept {
     c.udp_send_dropped.set(_quic->pool.dropped());
 }
 
-void reactor::quic_after_wait() noexcept {
-    if (!_quic) {
-        return;
-    }
+void reactor::quic_timers() noexcept {
     uint64_t now = monotonic_ns();
     if (_quic->ep->next_expiry() <= now) {
         _quic->refresh_env();
