@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import h3_client
-from conftest import APPS, REPO, ServerProcess
+from conftest import APPS, REPO, LoggedServer, ServerProcess
 from h2_tls_helpers import (  # noqa: F401  (certs is a fixture)
     BACKENDS,
     CLIENT_ENV,
@@ -226,6 +226,30 @@ def test_drain_completes_a_stream_in_flight(certs: Path, io: str) -> None:  # no
         assert s.proc.poll() == 0, s.output()
     finally:
         s.stop()
+
+
+def test_access_log_says_http3(certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    log = tmp_path / "server.log"
+    s = LoggedServer("h2_app:app", log, *h3_args(certs, "--access-log"))
+    try:
+        assert h3_client.get(s.port, "/inspect?q=1").status == 200  # the app's answer
+        assert h3_client.get(s.port, "/const").status == 200  # a native one
+        out = s.wait_log('"GET /const HTTP/3" 200')
+        assert '"GET /inspect?q=1 HTTP/3" 200' in out, out
+        assert "127.0.0.1" in out
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_two_workers_share_the_udp_port(certs: Path, io: str) -> None:  # noqa: F811
+    """With --workers each worker's reactors open their own UDP socket on the port (the
+    kernel spreads clients by address): every client is served, whichever worker it meets."""
+    with running("h2_app:app", *tls_args(certs), "--http3", "--workers", "2", "--threads", "1", io=io) as s:
+        for _ in range(6):
+            r = h3_client.get(s.port, "/inspect")
+            assert r.status == 200
+            assert json.loads(r.body)["http_version"] == "3"
 
 
 def test_http3_without_a_certificate_is_refused() -> None:
