@@ -150,6 +150,14 @@ result<void> server::start() {
         port = local_port(fds.front());
     }
     _port = port;
+    if (_config.http3.enabled && port == 0) {
+        for (int f : fds) {
+            ::close(f);
+        }
+        _error = "HTTP/3 needs a TCP listener (host and port): QUIC serves the UDP port of its number, and a unix "
+                 "socket has none";
+        return {errc::bind_failed, EINVAL};
+    }
     if (_config.http3.enabled) {
         // RFC 7838: TCP answers name the UDP port of the same number, where each reactor
         // serves QUIC (reactor_quic.cpp).

@@ -260,6 +260,15 @@ def test_http3_without_a_certificate_is_refused() -> None:
     assert "http3" in err and "ssl_certfile" in err, err
 
 
+def test_http3_on_a_unix_socket_is_refused(certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--app-dir", str(APPS),
+                          "--uds", str(tmp_path / "s.sock"), *tls_args(certs), "--http3"],
+                         capture_output=True, cwd=str(REPO), timeout=60)
+    assert out.returncode != 0
+    err = (out.stdout + out.stderr).decode()
+    assert "HTTP/3 needs a TCP listener" in err, err
+
+
 def test_gtlsclient_fetches_a_page(certs: Path, tmp_path: Path) -> None:  # noqa: F811
     if shutil.which("gtlsclient") is None:
         pytest.fail("gtlsclient is needed (apt-get install ngtcp2-client)")
