@@ -252,6 +252,18 @@ def test_two_workers_share_the_udp_port(certs: Path, io: str) -> None:  # noqa: 
             assert json.loads(r.body)["http_version"] == "3"
 
 
+@pytest.mark.parametrize("io", BACKENDS)
+def test_two_reactors_each_serve_their_clients(certs: Path, io: str) -> None:  # noqa: F811
+    """--threads 2: one UDP socket per reactor on the port; each connection lives on the
+    reactor whose socket the kernel chose for its address, and is served there whole."""
+    with running("h2_app:app", *tls_args(certs), "--http3", "--threads", "2", "--metrics", io=io) as s:
+        for i in range(10):
+            r = h3_client.get(s.port, f"/big/{5000 + i}")
+            assert r.status == 200
+            assert bytes(r.body) == big(5000 + i)
+        assert tls_counters(s)["quic_connections_accepted"] == 10
+
+
 def test_http3_without_a_certificate_is_refused() -> None:
     out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--app-dir", str(APPS),
                           "--port", "0", "--http3"], capture_output=True, cwd=str(REPO), timeout=60)
