@@ -585,11 +585,12 @@ class App(RouteGroup):
         with self._lock:
             self._server = server
         logger.info(
-            "serving on %s (io: %s, threads: %d)",
+            "serving on %s (io: %s, threads: %d%s)",
             bind_name or "%s://%s:%d" % ("https" if server.tls else "http", host if ":" not in host else f"[{host}]",
                                          info["port"]),
             info["io"],
             info["threads"],
+            ", HTTP/3 on UDP port %d" % info["port"] if config.get("http3") else "",
         )
         watcher = None
         if limit_max_requests is not None:

@@ -235,6 +235,8 @@ def test_access_log_says_http3(certs: Path, tmp_path: Path) -> None:  # noqa: F8
         assert h3_client.get(s.port, "/inspect?q=1").status == 200  # the app's answer
         assert h3_client.get(s.port, "/const").status == 200  # a native one
         out = s.wait_log('"GET /const HTTP/3" 200')
+        assert f"serving on https://127.0.0.1:{s.port} (io: " in out, out
+        assert f"threads: 1, HTTP/3 on UDP port {s.port})" in out, out
         assert '"GET /inspect?q=1 HTTP/3" 200' in out, out
         assert "127.0.0.1" in out
     finally:
