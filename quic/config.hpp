@@ -17,8 +17,9 @@ struct transport_config {
     uint64_t stream_window = 256 * 1024;  ///< initial flow-control window of each stream
     uint64_t connection_window = 1 << 20; ///< initial flow-control window of a connection
     uint64_t max_stream_window = 1 << 20; ///< auto-tuning may grow a stream's window to this
-    /// Auto-tuning may grow the connection's window to this: the most bytes a client can
-    /// make the server hold for one connection (received, not yet read by the protocol).
+    /// Auto-tuning may grow the connection's window to this: the most bytes in flight on a
+    /// connection. (The connection window is credited as bytes arrive: what a client can
+    /// make the server hold unread is bounded by max_streams_bidi x max_stream_window.)
     uint64_t max_buffered_bytes = 4 << 20;
     /// The most stream bytes sent and not yet acknowledged on a connection: past it the
     /// transport takes no more output from the protocol until acknowledgements come.

@@ -380,11 +380,10 @@ int64_t connection::open_uni_stream() noexcept {
     return id;
 }
 
+// The connection window had these bytes back as they arrived (on_stream_data); the
+// stream's window no longer matters.
 void connection::credit_rest(stream_state& s) noexcept {
-    if (!s.input_done && s.delivered > s.consumed) {
-        ngtcp2_conn_extend_max_offset(_conn, s.delivered - s.consumed);
-        s.consumed = s.delivered;
-    }
+    s.consumed = s.delivered;
     s.input_done = true;
 }
 
@@ -396,8 +395,7 @@ void connection::consumed(int64_t stream_id, uint64_t n) noexcept {
     stream_state& s = it->second;
     n = std::min(n, s.delivered - s.consumed);
     s.consumed += n;
-    ngtcp2_conn_extend_max_stream_offset(_conn, stream_id, n);
-    ngtcp2_conn_extend_max_offset(_conn, n);
+    ngtcp2_conn_extend_max_stream_offset(_conn, stream_id, n); // (the connection's: on arrival)
     _owner.want_write(*this);
 }
 
@@ -461,6 +459,12 @@ int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t le
         return 0; // reset or stopped: ngtcp2 credits what still arrives itself
     }
     it->second.delivered += len;
+    // The connection window is given back as bytes arrive, the stream's only as the
+    // protocol reports them consumed (as HTTP/2 does, h2/): bodies no app reads yet hold
+    // their streams' windows, never the connection's, so they cannot starve the body the
+    // app reads (one WSGI thread, eight uploads on one connection). What a client can make
+    // the server hold is bounded by its open streams' windows.
+    ngtcp2_conn_extend_max_offset(_conn, len);
     if (delivering()) {
         _user->on_stream_data(stream_id, std::span<const uint8_t>(data, len), fin);
     }

@@ -147,7 +147,7 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     int retire_connection_id(const ngtcp2_cid* cid) noexcept override;
 
     bool delivering() const noexcept;
-    /// Give the connection window back for bytes the protocol will never report.
+    /// The stream gives up its held input (reset, stopped, closed): nothing more to credit.
     void credit_rest(stream_state& s) noexcept;
     /// Write CONNECTION_CLOSE (liberr, or the protocol's error when _app_close is set) and
     /// enter the closing period.

@@ -42,9 +42,10 @@ class stream_host {
     /// its id, or -1 while the peer's stream limit forbids it.
     virtual int64_t open_uni_stream() noexcept = 0;
     /// The protocol is done with `n` more bytes of `stream_id`'s input: the peer gets that
-    /// much flow-control credit back, on the stream and on the connection. Bytes the
-    /// protocol still holds (a body no app has read yet) are reported only once read, so
-    /// the flow-control windows bound what a peer can make the server buffer.
+    /// much stream flow-control credit back (the connection's came back as the bytes
+    /// arrived, so held bodies never block other streams). Bytes the protocol still holds
+    /// (a body no app has read yet) are reported only once read, so the stream windows
+    /// bound what a peer can make the server buffer.
     virtual void consumed(int64_t stream_id, uint64_t n) noexcept = 0;
     /// Abort our sending side of the stream (RESET_STREAM).
     virtual void reset_stream(int64_t stream_id, uint64_t app_error) noexcept = 0;

@@ -76,6 +76,7 @@ reactor::reactor(unsigned index, const server_config& config, const http::app_ro
 
 reactor::~reactor() {
     stop_standin(); // run() did, unless it never ran (a failed start)
+    _quic.reset();  // its connections free their slots; its sends are the backend's until then
     for (auto& s : _slots) {
         if (s.state != slot_state::free && s.fd >= 0) {
             if (s.proto) {
@@ -121,6 +122,7 @@ result<void> reactor::setup() noexcept {
         return {errc::system, errno};
     }
     RB_TRY(_backend->setup(backend_config_of(_config), _wake_fd));
+    RB_TRY(setup_quic());
     read_clock();
     _last_tick = _now_s;
     return {};
@@ -165,6 +167,7 @@ void reactor::run() noexcept {
 bool reactor::turn(unsigned wait_ms) noexcept {
     flush_dirty();
     _app.end_of_turn();
+    wait_ms = quic_before_wait(wait_ms);
     // Answers delivered while this thread works need no eventfd write (deliver()): it says
     // it is about to block, then looks at the inbox once more, and does not block when
     // something came. The store and the load are sequentially consistent, as are the
@@ -190,13 +193,14 @@ bool reactor::turn(unsigned wait_ms) noexcept {
     if (!_dispatcher.batch().empty()) {
         run_app();
     }
+    quic_after_wait();
     if (_now_s != _last_tick) {
         tick();
     }
     if (!_draining && _stop.load(std::memory_order_acquire)) [[unlikely]] {
         begin_drain();
     }
-    if (_draining && _live == 0 && !_accept_armed) {
+    if (_draining && _live == 0 && !_accept_armed && quic_drained()) {
         return false;
     }
     if (_draining && _now_s > _drain_deadline + 2) {
@@ -804,6 +808,7 @@ void reactor::switch_protocol(conn_slot& s) noexcept {
 void reactor::begin_drain() noexcept {
     _draining = true;
     _drain_deadline = _now_s + _config.graceful_timeout_s;
+    quic_begin_drain();
     if (_listen_fd >= 0 && _config.listen_fds.empty()) {
         // This server bound the listener, so the drain is a stop: new clients' SYNs go
         // unanswered from here (they retry and are refused once it is closed) while the

@@ -15,6 +15,7 @@
 #include "http/http1_connection.hpp"
 #include "http/protocol_registry.hpp"
 #include "server/app_handler.hpp"
+#include "server/quic_counters.hpp"
 #include "server/server_config.hpp"
 #include "transport/transport.hpp"
 #include "uring/backend.hpp"
@@ -32,6 +33,12 @@
 #include <vector>
 
 namespace ringbolt::uring {
+
+struct quic_side;
+/// Deletes a reactor's QUIC side where its type is complete (reactor_quic.cpp).
+struct quic_side_deleter {
+    void operator()(quic_side* q) const noexcept;
+};
 
 /// The client's address (and TLS facts) of connection `fd`, as the protocols see it.
 http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcept;
@@ -69,11 +76,15 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     const char* backend_name() const noexcept { return _backend->name(); }
     /// Per-route latency histograms (indexed by router id); null when metrics are off.
     const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
+    /// HTTP/3's tallies (any thread); null when the reactor serves no HTTP/3.
+    const quic_counters* quic_stats() const noexcept { return _quic ? &_quic_counters : nullptr; }
 
   private:
     /// A connection slot's life: free, serving, lingering after the final response
-    /// (FIN sent, reading and discarding), or closing (waiting for ops in flight).
-    enum class slot_state : uint8_t { free, open, lingering, closing };
+    /// (FIN sent, reading and discarding), or closing (waiting for ops in flight); or a
+    /// QUIC connection's (no fd: its h3::connection answers the app by slot and gen, the
+    /// reactor's QUIC endpoint owns the connection and frees the slot: reactor_quic.cpp).
+    enum class slot_state : uint8_t { free, open, lingering, closing, quic };
     /// The multishot recv: not armed (paused, ended, or not yet), armed, or a cancel
     /// is in flight (its end is expected, not an error).
     enum class recv_state : uint8_t { idle, armed, cancelling };
@@ -132,6 +143,28 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept override;
     void on_send(uint32_t slot, uint16_t gen, int res) noexcept override;
     void on_writable(uint32_t slot, uint16_t gen, int res) noexcept override;
+    void on_datagram(uint32_t id, const datagram& d) noexcept override;
+    void on_datagram_end(uint32_t id, int res) noexcept override;
+    void on_datagrams_sent(uint32_t id, datagram_send& batch) noexcept override;
+
+    // HTTP/3 (reactor_quic.cpp; all inert without --http3).
+    friend struct quic_side;
+    result<void> setup_quic() noexcept;
+    /// Before a wait: the QUIC output goes out; the wait ends by the next QUIC timer.
+    /// (Inline: without --http3 a turn pays a test of _quic, not a call.)
+    unsigned quic_before_wait(unsigned wait_ms) noexcept { return _quic ? quic_flush(wait_ms) : wait_ms; }
+    unsigned quic_flush(unsigned wait_ms) noexcept;
+    /// After a wait: the QUIC timers that are due.
+    void quic_after_wait() noexcept {
+        if (_quic) {
+            quic_timers();
+        }
+    }
+    void quic_timers() noexcept;
+    void quic_begin_drain() noexcept;
+    void publish_quic_counters() noexcept;
+    /// No QUIC connection left that may still carry a stream (or none served).
+    bool quic_drained() const noexcept;
 
     conn_slot* live_slot(uint32_t slot, uint16_t gen) noexcept;
     void arm_recv(conn_slot& s, uint32_t slot) noexcept;
@@ -222,6 +255,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::unique_ptr<latency_histogram[]> _route_latency;
     dispatch::request_dispatcher _dispatcher; ///< after _route_latency: built from it
     http::protocol_registry _protocols;       ///< what a connection may leave HTTP/1.1 for (server/protocols.cpp)
+    quic_counters _quic_counters;
+    std::unique_ptr<quic_side, quic_side_deleter> _quic; ///< --http3: the UDP socket, its endpoint and send pool
     // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
     bool _http1 = _config.http != http::http_versions::http2;
 

@@ -81,8 +81,8 @@ void reactor::tick() noexcept {
     auto e = env();
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
-        if (s.state == slot_state::free || s.state == slot_state::closing) {
-            continue;
+        if (s.state == slot_state::free || s.state == slot_state::closing || s.state == slot_state::quic) {
+            continue; // (a QUIC connection's timers are its endpoint's)
         }
         if (s.state == slot_state::lingering) {
             // (Unread bytes at close() would reset the connection: what the client sent

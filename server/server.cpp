@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <future>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -79,6 +80,21 @@ result<void> server::start() {
     std::vector<int> cpus = allowed_cpus();
     unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
     _config.host_loop = _config.host_loop && n == 1; // several reactors hand over to one loop thread
+    if (_config.http3.enabled) {
+        if (!_config.http3.credentials) {
+            _error = "HTTP/3 needs a certificate and key (--ssl-certfile, --ssl-keyfile)";
+            return {errc::bind_failed, EINVAL};
+        }
+        // A hosted loop's turns do not wait in the reactor, so QUIC's timers (loss
+        // recovery, acknowledgements) would wait for the next event: the reactor keeps
+        // its own loop and hands async work to the loop's thread instead.
+        _config.host_loop = false;
+        // Shared by the reactors: a Retry token or stateless reset made by one is good on another.
+        while (getrandom(_config.http3.secret.data(), _config.http3.secret.size(), 0) !=
+               static_cast<ssize_t>(_config.http3.secret.size())) {
+        }
+        _config.http3.settings.max_concurrent_streams = static_cast<uint32_t>(_config.http3.transport.max_streams_bidi);
+    }
 
     // Probe once, in this thread: pick the backend and say why.
     bool use_epoll = _config.io == "epoll";
@@ -134,6 +150,19 @@ result<void> server::start() {
         port = local_port(fds.front());
     }
     _port = port;
+    if (_config.http3.enabled && port == 0) {
+        for (int f : fds) {
+            ::close(f);
+        }
+        _error = "HTTP/3 needs a TCP listener (host and port): QUIC serves the UDP port of its number, and a unix "
+                 "socket has none";
+        return {errc::bind_failed, EINVAL};
+    }
+    if (_config.http3.enabled) {
+        // RFC 7838: TCP answers name the UDP port of the same number, where each reactor
+        // serves QUIC (reactor_quic.cpp).
+        _config.fields.extra += "Alt-Svc: h3=\":" + std::to_string(port) + "\"; ma=86400\r\n";
+    }
 
     for (const auto& t : _routes->targets) {
         _metrics_on = _metrics_on || t.kind == http::target_kind::metrics;
@@ -238,6 +267,21 @@ void server::render(std::string& out) const {
     }
     RINGBOLT_CORE_COUNTERS(RINGBOLT_RENDER)
 #undef RINGBOLT_RENDER
+    if (_config.http3.enabled) {
+#define RINGBOLT_RENDER_QUIC(name)                                                                                     \
+    {                                                                                                                  \
+        out += "# TYPE ringbolt_" #name "_total counter\n";                                                            \
+        for (const auto& r : _reactors) {                                                                              \
+            if (const quic_counters* q = r->quic_stats()) {                                                            \
+                std::snprintf(buf, sizeof(buf), "ringbolt_%s_total{core=\"%u\"} %llu\n", #name, r->index(),            \
+                              static_cast<unsigned long long>(q->name.get()));                                         \
+                out += buf;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+        RINGBOLT_QUIC_COUNTERS(RINGBOLT_RENDER_QUIC)
+#undef RINGBOLT_RENDER_QUIC
+    }
     std::snprintf(buf, sizeof(buf),
                   "# TYPE ringbolt_log_lines_dropped_total counter\nringbolt_log_lines_dropped_total %llu\n",
                   static_cast<unsigned long long>(log_dropped()));

@@ -3,7 +3,10 @@
 // hands it to each reactor; read-only once the reactors run.
 #pragma once
 
+#include "h3/connection.hpp"
 #include "http/protocol.hpp"
+#include "quic/config.hpp"
+#include "quic/tls_session.hpp"
 #include "transport/transport.hpp"
 #include "uring/backend.hpp"
 
@@ -14,6 +17,21 @@
 #include <vector>
 
 namespace ringbolt::uring {
+
+/// HTTP/3 over QUIC next to the HTTPS listener (--http3): each reactor opens a UDP socket
+/// on the same host and port (SO_REUSEPORT) and serves it with its own quic::endpoint
+/// (server/reactor_quic.cpp). TCP answers then advertise it with Alt-Svc.
+struct http3_config {
+    bool enabled = false;
+    quic::transport_config transport;
+    h3::settings settings; ///< max_concurrent_streams = transport.max_streams_bidi (the server sets it)
+    /// The certificate and key of the TLS listener, loaded once for GnuTLS (QUIC's TLS).
+    std::shared_ptr<const quic::tls_credentials> credentials;
+    /// Keys stateless resets and Retry tokens: shared by the server's reactors, random per
+    /// start (server::start fills it).
+    std::array<uint8_t, 32> secret{};
+    size_t max_connections = 10'000; ///< per reactor
+};
 
 struct server_config {
     std::string host = "127.0.0.1";
@@ -64,6 +82,7 @@ struct server_config {
     /// server/protocols.cpp, protocol_env::http1); TLS's ALPN offer follows it
     /// (tls::options::alpn).
     http::http_versions http = http::http_versions::both;
+    http3_config http3; ///< --http3 (needs `transports`: the same certificate and key)
     /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
     /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).
     std::function<std::unique_ptr<io_backend>(std::unique_ptr<io_backend>)> wrap_backend;

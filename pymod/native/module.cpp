@@ -20,6 +20,7 @@
 #include "pymod/native/tls/tls_py.hpp"
 #include "pymod/native/websocket/websocket.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
+#include "quic/tls_session.hpp"
 #include "server/server.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
@@ -102,6 +103,48 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
         (is_server ? server_line : f.extra) += line;
     }
     f.server = !server_line.empty() ? server_line : server_header ? std::string("Server: ringbolt\r\n") : std::string();
+}
+
+/// `http3` and its limits (`http3_max_streams`, `http3_idle_timeout` in seconds,
+/// `http3_stream_window`, `http3_connection_window` in bytes): QUIC on the UDP port of the
+/// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
+void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, uring::http3_config& h3) {
+    if (!get_opt<bool>(c, "http3", false)) {
+        return;
+    }
+    if (!tls_on) {
+        throw pb::value_error("http3 needs ssl_certfile and ssl_keyfile (--ssl-certfile, --ssl-keyfile): "
+                              "HTTP/3 runs over QUIC, which is always TLS");
+    }
+    if (!tls_options.password.empty()) {
+        throw pb::value_error("http3: an encrypted ssl_keyfile (ssl_keyfile_password) is not supported for "
+                              "HTTP/3 yet; use an unencrypted key");
+    }
+    quic::transport_config& t = h3.transport;
+    uint64_t streams = get_opt<uint64_t>(c, "http3_max_streams", t.max_streams_bidi);
+    if (streams == 0 || streams > 10'000) {
+        throw pb::value_error("http3_max_streams must be 1..10000, not " + std::to_string(streams));
+    }
+    t.max_streams_bidi = streams;
+    double idle = get_opt<double>(c, "http3_idle_timeout", static_cast<double>(t.idle_timeout_ms) / 1000.0);
+    if (!(idle >= 1.0 && idle <= 3600.0)) {
+        throw pb::value_error("http3_idle_timeout must be 1..3600 seconds");
+    }
+    t.idle_timeout_ms = static_cast<uint64_t>(idle * 1000.0);
+    t.stream_window = get_opt<uint64_t>(c, "http3_stream_window", t.stream_window);
+    t.connection_window = get_opt<uint64_t>(c, "http3_connection_window", t.connection_window);
+    if (t.stream_window < 1024 || t.connection_window < t.stream_window) {
+        throw pb::value_error("http3_stream_window must be at least 1024 bytes and http3_connection_window at "
+                              "least http3_stream_window");
+    }
+    t.max_stream_window = std::max(t.max_stream_window, t.stream_window);
+    t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
+    std::string error;
+    h3.credentials = quic::tls_credentials::load(tls_options.certfile, tls_options.keyfile, error);
+    if (!h3.credentials) {
+        throw pb::value_error("http3: " + error);
+    }
+    h3.enabled = true;
 }
 
 /// `http` ("auto", "1", "2"; 1 and 2 as ints too) and the older `http2` switch (False:
@@ -192,6 +235,7 @@ class native_server {
             _tls = tls_py::make_factory(_tls_options);
             cfg.transports = _tls;
         }
+        read_http3(c, tls_py::configured(c), _tls_options, cfg.http3);
         if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
             throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
         }

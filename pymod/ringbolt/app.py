@@ -365,7 +365,9 @@ class App(RouteGroup):
         # One reactor: the event loop runs on its thread (no hand-off between threads;
         # docs/architecture.md, "The event loop on the reactor's thread").
         reactors = config.get("threads") or len(os.sched_getaffinity(0))
-        config["host_loop"] = on_loop and reactors == 1 and os.environ.get("RINGBOLT_HOST_LOOP", "1") != "0"
+        # (Not with HTTP/3: QUIC's timers need the reactor's own waits; the server says so too.)
+        config["host_loop"] = (on_loop and reactors == 1 and not config.get("http3")
+                               and os.environ.get("RINGBOLT_HOST_LOOP", "1") != "0")
         if config.get("reactor_sched") in (None, "auto"):
             # The asyncio loop thread holds the GIL a reactor would wait for: a reactor that
             # preempts it on every arrival only switches back and forth (docs/cli.md,
@@ -583,11 +585,12 @@ class App(RouteGroup):
         with self._lock:
             self._server = server
         logger.info(
-            "serving on %s (io: %s, threads: %d)",
+            "serving on %s (io: %s, threads: %d%s)",
             bind_name or "%s://%s:%d" % ("https" if server.tls else "http", host if ":" not in host else f"[{host}]",
                                          info["port"]),
             info["io"],
             info["threads"],
+            ", HTTP/3 on UDP port %d" % info["port"] if config.get("http3") else "",
         )
         watcher = None
         if limit_max_requests is not None:

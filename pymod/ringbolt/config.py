@@ -235,6 +235,17 @@ OPTIONS: tuple[Option, ...] = (
            "request is answered 505) (default auto)", choices=("auto", "1", "2")),
     Option("--http2", "http", "serve HTTP/2 next to HTTP/1.1: h2c with prior knowledge or Upgrade: h2c, h2 by ALPN "
            "over TLS (default on; --no-http2 is --http 1)", type=parse_bool, kind="bool"),
+    Option("--http3", "http", "serve HTTP/3 over QUIC on the UDP port of the HTTPS listener's number (needs "
+           "--ssl-certfile and --ssl-keyfile); TCP answers advertise it with Alt-Svc (default off)",
+           type=parse_bool, kind="bool"),
+    Option("--http3-max-streams", "http", "request streams an HTTP/3 client may have open at once (QUIC "
+           "MAX_STREAMS; default 100)", type=_positive, metavar="N"),
+    Option("--http3-idle-timeout", "http", "seconds an HTTP/3 connection may stay silent before it closes "
+           "(default 30)", type=parse_handshake_timeout, metavar="S"),
+    Option("--http3-stream-window", "http", "HTTP/3 request body bytes a client may send ahead per stream "
+           "(QUIC flow control; default 262144)", type=_positive, metavar="BYTES"),
+    Option("--http3-connection-window", "http", "HTTP/3 request body bytes a client may send ahead on a "
+           "connection, all streams together (default 1048576)", type=_positive, metavar="BYTES"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # WebSocket (uvicorn's flag names)

@@ -143,7 +143,10 @@ PyObject* get_query_string(PyObject* self, void*) {
 
 PyObject* get_http_version(PyObject* self, void*) {
     uint8_t v = R(self).version_minor;
-    return PyUnicode_FromString(v == 0 ? "1.0" : v == http::version_http2 ? "2" : "1.1");
+    return PyUnicode_FromString(v == 0                     ? "1.0"
+                                : v == http::version_http2 ? "2"
+                                : v == http::version_http3 ? "3"
+                                                           : "1.1");
 }
 
 PyObject* get_keep_alive(PyObject* self, void*) {
@@ -596,7 +599,7 @@ bool add_asgi_tls(PyObject* d, const http::tls_info& info) {
     return ok ? set_item(d, "extensions", ext) : (Py_DECREF(ext), false);
 }
 
-PyObject* interned_http_versions[3] = {}; ///< "1.0", "1.1", "2" (ASGI http_version)
+PyObject* interned_http_versions[4] = {}; ///< "1.0", "1.1", "2", "3" (ASGI http_version)
 
 // The per-request dict starts as a copy of the server's base dict.
 PyObject* copy_base(PyObject* base, const char* what) {
@@ -659,6 +662,7 @@ PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
     std::string_view raw_path = r.path.in(r.data);
     PyObject* version = interned_http_versions[r.version_minor == 0                     ? 0
                                                : r.version_minor == http::version_http2 ? 2
+                                               : r.version_minor == http::version_http3 ? 3
                                                                                         : 1];
     bool ok = set_key(d, names.method, get_method(self, nullptr)) &&
               PyDict_SetItem(d, names.http_version, version) == 0 && set_key(d, names.path, get_path(self, nullptr)) &&
@@ -698,7 +702,7 @@ PyGetSetDef getset[] = {
      "A RequestBody that raises ClientDisconnect once the client left (or None).", nullptr},
     {"_websocket", get_websocket, nullptr, "A valid WebSocket handshake for a route that takes them.", nullptr},
     {"client", get_client, nullptr, "(host, port) of the peer.", nullptr},
-    {"http_version", get_http_version, nullptr, "'1.0' or '1.1'.", nullptr},
+    {"http_version", get_http_version, nullptr, "'1.0', '1.1', '2' or '3'.", nullptr},
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},
     {"tls", get_tls, nullptr,
      "The connection's TLS facts (TLSInfo: version, cipher, client_cert...), or None on plain HTTP.", nullptr},
@@ -788,6 +792,7 @@ int init_request_type(PyObject* module) {
     interned_http_versions[0] = PyUnicode_InternFromString("1.0");
     interned_http_versions[1] = PyUnicode_InternFromString("1.1");
     interned_http_versions[2] = PyUnicode_InternFromString("2");
+    interned_http_versions[3] = PyUnicode_InternFromString("3");
     return ready_native_type(request_type, module, "Request") ? 0 : -1;
 }
 

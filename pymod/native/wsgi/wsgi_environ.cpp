@@ -200,7 +200,7 @@ struct environ_names {
     PyObject* https = nullptr;
     PyObject* https_value = nullptr; // "https"
     PyObject* on = nullptr;          // "on"
-    PyObject* protocols[3] = {};     // HTTP/1.0, HTTP/1.1, HTTP/2
+    PyObject* protocols[4] = {};     // HTTP/1.0, HTTP/1.1, HTTP/2, HTTP/3
     PyObject* known_keys[known_count] = {};
     bool ok = false;
 
@@ -220,6 +220,7 @@ struct environ_names {
             {&protocols[0], "HTTP/1.0"},
             {&protocols[1], "HTTP/1.1"},
             {&protocols[2], "HTTP/2"},
+            {&protocols[3], "HTTP/3"},
         };
         for (const auto& [slot, text] : fixed) {
             if ((*slot = PyUnicode_InternFromString(text)) == nullptr) {
@@ -384,7 +385,10 @@ PyObject* wsgi_environ(const http::app_request& r, PyObject* base) {
     if (http::needs_decoding(raw, false) && http::percent_decode(raw, decoded, false)) {
         path = decoded;
     }
-    PyObject* protocol = names.protocols[r.version_minor == 0 ? 0 : r.version_minor == http::version_http2 ? 2 : 1];
+    PyObject* protocol = names.protocols[r.version_minor == 0                     ? 0
+                                         : r.version_minor == http::version_http2 ? 2
+                                         : r.version_minor == http::version_http3 ? 3
+                                                                                  : 1];
     PyObject* path_info = latin1_text(path);
     // RAW_URI is the target as sent: the same text as PATH_INFO when it has no query and
     // no escapes (the common case), then the same object.

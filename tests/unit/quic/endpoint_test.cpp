@@ -146,6 +146,33 @@ TEST(QuicEndpoint, ClientResetClosesStreamAndCreditsUnreadBytesBack) {
     EXPECT_TRUE(c->streams[b].in == body);
 }
 
+TEST(QuicEndpoint, BytesHeldUnreadOnOneStreamDoNotStarveAnother) {
+    // Windows of 64 KiB and no auto-tuning: 60 KiB held unread on stream a (a body no app
+    // has read yet) must not take the connection window stream b needs for its 60 KiB
+    // (the connection's credit comes back as bytes arrive, the stream's as they are read).
+    endpoint_config cfg;
+    cfg.transport.connection_window = 64 * 1024;
+    cfg.transport.max_buffered_bytes = 64 * 1024;
+    cfg.transport.stream_window = 64 * 1024;
+    cfg.transport.max_stream_window = 64 * 1024;
+    pair_fixture f(cfg);
+    auto c = f.new_client();
+    ASSERT_TRUE(handshake(f, *c));
+    echo_user& u = *f.users[0];
+    int64_t a = c->open_bidi();
+    u.hold.insert(a);
+    c->send(a, pattern(60 * 1024, 5), false);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return u.streams[a].in.size() == 60 * 1024; }));
+    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 60u * 1024);
+
+    int64_t b = c->open_bidi();
+    std::string body = pattern(60 * 1024, 6);
+    c->send(b, body, true);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[b].in_fin; }));
+    EXPECT_TRUE(c->streams[b].in == body);
+    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 60u * 1024); // a's bytes: still held
+}
+
 TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
     endpoint_config cfg;
     cfg.transport.handshake_timeout_ms = 2000;

@@ -1,0 +1,121 @@
+"""An HTTP/3 client for the end-to-end tests (tests/py/test_http3.py): aioquic's QUIC
+connection and its H3Connection over a real UDP socket on 127.0.0.1, independent of
+ringbolt's own libraries (ngtcp2, nghttp3). One connection carries any number of
+concurrent requests; each answer is collected whole (status, fields, body, trailers), or
+its stream reset is reported."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, TypeVar
+
+from aioquic.asyncio.client import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.events import DataReceived, HeadersReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
+
+T = TypeVar("T")
+
+
+@dataclass
+class H3Response:
+    status: int = 0
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+    reset: int | None = None  # the server's RESET_STREAM code, when it reset the stream
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name.lower():
+                return v
+        return None
+
+
+class H3Client(QuicConnectionProtocol):
+    """aioquic's protocol with HTTP/3 on top (create_protocol for aioquic's connect)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = H3Connection(self._quic)
+        self._open: dict[int, tuple[H3Response, asyncio.Future[H3Response]]] = {}
+        self.closed: ConnectionTerminated | None = None
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, StreamReset) and event.stream_id in self._open:
+            resp, fut = self._open.pop(event.stream_id)
+            resp.reset = event.error_code
+            if not fut.done():
+                fut.set_result(resp)
+        if isinstance(event, ConnectionTerminated):
+            self.closed = event
+            for resp, fut in self._open.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError(f"connection closed: {event.error_code} {event.reason_phrase}"))
+            self._open.clear()
+        for ev in self._http.handle_event(event):
+            entry = self._open.get(ev.stream_id) if hasattr(ev, "stream_id") else None
+            if entry is None:
+                continue
+            resp, fut = entry
+            if isinstance(ev, HeadersReceived):
+                fields = [(k.decode(), v.decode()) for k, v in ev.headers]
+                if resp.status == 0:
+                    resp.status = int(dict(fields)[":status"])
+                    resp.headers = [(k, v) for k, v in fields if not k.startswith(":")]
+                else:
+                    resp.trailers = fields
+            elif isinstance(ev, DataReceived):
+                resp.body += ev.data
+            if getattr(ev, "stream_ended", False):
+                self._open.pop(ev.stream_id, None)
+                if not fut.done():
+                    fut.set_result(resp)
+
+    async def request(self, method: str, path: str, body: bytes = b"",
+                      headers: list[tuple[str, str]] | None = None, authority: str = "localhost") -> H3Response:
+        """Send one request (the body in one go: aioquic paces it by flow control) and
+        wait for its whole answer."""
+        stream_id = self._quic.get_next_available_stream_id()
+        fut: asyncio.Future[H3Response] = asyncio.get_running_loop().create_future()
+        self._open[stream_id] = (H3Response(), fut)
+        fields = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", authority.encode()),
+                  (b":path", path.encode())]
+        fields += [(k.lower().encode(), v.encode()) for k, v in (headers or [])]
+        self._http.send_headers(stream_id, fields, end_stream=not body)
+        if body:
+            self._http.send_data(stream_id, body, end_stream=True)
+        self.transmit()
+        return await fut
+
+
+def configuration() -> QuicConfiguration:
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name="localhost")
+    cfg.verify_mode = ssl.CERT_NONE  # the test certificate is self-made
+    cfg.max_data = 16 << 20
+    cfg.max_stream_data = 4 << 20
+    cfg.idle_timeout = 20.0
+    return cfg
+
+
+def run(port: int, session: Callable[[H3Client], Awaitable[T]], host: str = "127.0.0.1",
+        timeout: float = 60.0) -> T:
+    """Connect to host:port over QUIC, run `session` with the client, close; bounded by
+    `timeout` (a hang is a failure, not a stuck test)."""
+
+    async def main() -> T:
+        async with connect(host, port, configuration=configuration(), create_protocol=H3Client,
+                           wait_connected=True) as client:
+            assert isinstance(client, H3Client)
+            return await session(client)
+
+    return asyncio.run(asyncio.wait_for(main(), timeout))
+
+
+def get(port: int, path: str, **kw: Any) -> H3Response:
+    """One GET on a connection of its own."""
+    return run(port, lambda c: c.request("GET", path, **kw))

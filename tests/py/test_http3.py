@@ -1,0 +1,295 @@
+"""HTTP/3 end to end (--http3): aioquic's HTTP/3 client (tests/py/h3_client.py) over real
+UDP on 127.0.0.1 against a ringbolt server, on both io backends: requests and bodies both
+ways, many streams on one connection, the version as each interface reports it, Alt-Svc
+on the TCP answers, garbage datagrams, the drain; and Debian's gtlsclient (ngtcp2's own
+client) for interop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import h3_client
+from conftest import APPS, REPO, LoggedServer, ServerProcess
+from h2_tls_helpers import (  # noqa: F401  (certs is a fixture)
+    BACKENDS,
+    CLIENT_ENV,
+    certs,
+    client_ctx,
+    env_io,
+    running,
+    tls_args,
+    tls_counters,
+    tls_get,
+)
+from h2_tls_helpers import Client as H2Client
+
+sys.path.insert(0, str(APPS))  # the bodies the app's routes make (apps/transfer_routes.py)
+from transfer_routes import big, stream_piece  # noqa: E402
+
+MIB = 1 << 20
+
+
+def pattern(n: int, seed: int) -> bytes:
+    """n bytes that differ per seed and per position (a misplaced piece shows)."""
+    block = bytes((i * 7 + seed * 13) % 256 for i in range(4096))
+    return (block * (n // len(block) + 1))[:n]
+
+
+def h3_args(certs: Path, *extra: str) -> list[str]:  # noqa: F811
+    return [*tls_args(certs), "--http3", "--threads", "1", *extra]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def srv(request: pytest.FixtureRequest, certs: Path) -> Any:  # noqa: F811
+    s = ServerProcess("h2_app:app", *h3_args(certs, "--metrics"), env=env_io(request.param))
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def test_get(srv: ServerProcess) -> None:
+    r = h3_client.get(srv.port, "/")
+    assert r.reset is None
+    assert r.status == 200
+    assert json.loads(r.body) == {"message": "Hello, World!"}
+    assert r.header("content-type") == "application/json"
+
+
+def test_native_request_sees_http_version_3(srv: ServerProcess) -> None:
+    r = h3_client.get(srv.port, "/inspect?x=1", headers=[("x-test", "yes")])
+    assert r.status == 200
+    info = json.loads(r.body)
+    assert info["http_version"] == "3"
+    assert info["scheme"] == "https"
+    assert info["query"] == {"x": "1"}
+    assert dict(info["headers"])["x-test"] == "yes"
+
+
+def test_post_3mib_echoed(srv: ServerProcess) -> None:
+    body = pattern(3 * MIB, 1)
+    r = h3_client.run(srv.port, lambda c: c.request("POST", "/echo", body=body,
+                                                    headers=[("content-type", "application/octet-stream")]))
+    assert r.status == 200
+    assert len(r.body) == len(body)
+    assert bytes(r.body) == body
+
+
+def test_streamed_20mib_response(srv: ServerProcess) -> None:
+    n = 20 * MIB // 6000 + 1  # pieces of 6000 bytes
+    r = h3_client.run(srv.port, lambda c: c.request("GET", f"/stream/{n}"), timeout=120)
+    assert r.status == 200
+    assert len(r.body) == n * 6000
+    assert bytes(r.body[:6000]) == stream_piece(0)
+    assert bytes(r.body[-6000:]) == stream_piece(n - 1)
+    assert bytes(r.body) == b"".join(stream_piece(i) for i in range(n))
+
+
+def test_64_concurrent_streams_on_one_connection(srv: ServerProcess) -> None:
+    async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+        return await asyncio.gather(*(c.request("GET", f"/big/{1000 + i}") for i in range(64)))
+
+    answers = h3_client.run(srv.port, session)
+    assert [r.status for r in answers] == [200] * 64
+    for i, r in enumerate(answers):
+        assert bytes(r.body) == big(1000 + i)
+
+
+def test_8_concurrent_3mib_uploads_on_one_connection(srv: ServerProcess) -> None:
+    """The h2 upload deadlock's twin: bodies of streams the app has not read yet must not
+    take the connection's flow-control window from the others."""
+    bodies = [pattern(3 * MIB, i) for i in range(8)]
+
+    async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+        uploads = [c.request("POST", "/upload", body=b) for b in bodies[:4]]
+        echoes = [c.request("POST", "/echo", body=b) for b in bodies[4:]]
+        return await asyncio.gather(*uploads, *echoes)
+
+    answers = h3_client.run(srv.port, session, timeout=120)
+    assert [r.status for r in answers] == [200] * 8
+    for r in answers[:4]:
+        assert json.loads(r.body) == {"received": 3 * MIB}
+    for r, b in zip(answers[4:], bodies[4:]):
+        assert bytes(r.body) == b
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_uploads_no_app_reads_yet_do_not_block_the_one_it_reads(certs: Path, io: str) -> None:  # noqa: F811
+    """A WSGI app on one thread reads one body at a time: the 7 bodies waiting for it must
+    not hold the connection's flow-control window the body it reads needs (the HTTP/2
+    upload deadlock of issue 25's first item, on HTTP/3)."""
+    bodies = [pattern(3 * MIB, 10 + i) for i in range(8)]
+
+    async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+        return await asyncio.gather(*(c.request("POST", "/echo", body=b) for b in bodies))
+
+    with running("wsgi_app:app", "--interface", "wsgi", "--wsgi-threads", "1", *h3_args(certs), io=io) as s:
+        answers = h3_client.run(s.port, session, timeout=60)
+    assert [r.status for r in answers] == [200] * 8
+    for r, b in zip(answers, bodies):
+        assert bytes(r.body) == b
+
+
+def test_alt_svc_on_tcp_answers(srv: ServerProcess) -> None:
+    want = f'h3=":{srv.port}"; ma=86400'
+    status, headers, _ = tls_get(srv, "/")  # HTTPS/1.1
+    assert status == 200
+    assert headers.get("alt-svc") == want, headers
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock = client_ctx(alpn=["h2"]).wrap_socket(raw, server_hostname="localhost")
+    assert sock.selected_alpn_protocol() == "h2"
+    with H2Client(srv, sock=sock) as c:
+        r = c.get("/")
+        assert r["headers"][":status"] == "200"
+        assert r["headers"]["alt-svc"] == want
+
+
+def test_garbage_and_truncated_datagrams_then_normal_service(srv: ServerProcess) -> None:
+    rng = __import__("random").Random(27)
+    before = tls_counters(srv)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        for size in (0, 1, 5, 20, 21, 50, 64, 100, 1199, 1200, 1350, 1500):
+            u.sendto(bytes(rng.randrange(256) for _ in range(size)), ("127.0.0.1", srv.port))
+        # Long headers of QUIC v1 cut short, and an Initial-looking datagram of random bytes.
+        for cut in (1, 5, 6, 7, 10, 30, 200):
+            head = bytes([0xC3, 0, 0, 0, 1, 8]) + bytes(rng.randrange(256) for _ in range(1400))
+            u.sendto(head[:cut], ("127.0.0.1", srv.port))
+        u.sendto(bytes([0xC3, 0, 0, 0, 1, 8]) + os.urandom(1300), ("127.0.0.1", srv.port))
+        # A short header naming no connection (stateless reset territory) and an unknown version.
+        u.sendto(bytes([0x43]) + os.urandom(60), ("127.0.0.1", srv.port))
+        u.sendto(bytes([0xC0, 0x1A, 0x2A, 0x3A, 0x4A, 8]) + os.urandom(1300), ("127.0.0.1", srv.port))
+    r = h3_client.get(srv.port, "/")
+    assert r.status == 200
+    assert json.loads(r.body) == {"message": "Hello, World!"}
+    assert srv.proc.poll() is None
+    after = tls_counters(srv)
+    # Each of the 22 datagrams, none a QUIC packet of a known connection, was dropped
+    # and counted (or answered statelessly), and the GET made one more connection.
+    assert after["udp_received"] - before["udp_received"] >= 22
+    dropped = after["quic_dropped"] - before["quic_dropped"]
+    answered = sum(after[k] - before[k] for k in ("quic_stateless_resets", "quic_version_negotiations",
+                                                  "quic_replies_limited"))
+    assert dropped >= 15 and dropped + answered >= 22, (before, after)
+    assert after["quic_connections_accepted"] - before["quic_connections_accepted"] == 1
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_asgi_scope_http_version_3(certs: Path, io: str) -> None:  # noqa: F811
+    with running("h2_asgi_app:app", "--interface", "asgi", *h3_args(certs), io=io) as s:
+        body = pattern(100_000, 3)
+        r = h3_client.run(s.port, lambda c: c.request("POST", "/scope", body=body))
+        assert r.status == 200
+        head, _, rest = bytes(r.body).partition(b"\n")
+        assert json.loads(head) == {"http_version": "3", "path": "/scope", "body_len": len(body)}
+        assert rest == body
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_wsgi_server_protocol_http3(certs: Path, io: str) -> None:  # noqa: F811
+    with running("wsgi_app:app", "--interface", "wsgi", *h3_args(certs), io=io) as s:
+        r = h3_client.get(s.port, "/environ")
+        assert r.status == 200
+        env = json.loads(r.body)
+        assert env["SERVER_PROTOCOL"] == "HTTP/3"
+        assert env["wsgi.url_scheme"] == "https"
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_drain_completes_a_stream_in_flight(certs: Path, io: str) -> None:  # noqa: F811
+    s = ServerProcess("h2_app:app", *h3_args(certs), env=env_io(io))
+    try:
+        async def session(c: h3_client.H3Client) -> h3_client.H3Response:
+            pending = asyncio.ensure_future(c.request("GET", "/slow?s=1.5"))
+            await asyncio.sleep(0.5)  # the request reached the handler, which sleeps
+            s.proc.send_signal(signal.SIGTERM)
+            answer = await pending
+            # The server closes the drained connection itself and exits, without waiting
+            # for the client to close (nor out its closing period).
+            deadline = time.monotonic() + 5
+            while s.proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            return answer
+
+        r = h3_client.run(s.port, session)
+        assert r.status == 200
+        assert json.loads(r.body) == {"slept": True}
+        assert s.proc.poll() == 0, s.output()
+    finally:
+        s.stop()
+
+
+def test_access_log_says_http3(certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    log = tmp_path / "server.log"
+    s = LoggedServer("h2_app:app", log, *h3_args(certs, "--access-log"))
+    try:
+        assert h3_client.get(s.port, "/inspect?q=1").status == 200  # the app's answer
+        assert h3_client.get(s.port, "/const").status == 200  # a native one
+        out = s.wait_log('"GET /const HTTP/3" 200')
+        assert f"serving on https://127.0.0.1:{s.port} (io: " in out, out
+        assert f"threads: 1, HTTP/3 on UDP port {s.port})" in out, out
+        assert '"GET /inspect?q=1 HTTP/3" 200' in out, out
+        assert "127.0.0.1" in out
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_two_workers_share_the_udp_port(certs: Path, io: str) -> None:  # noqa: F811
+    """With --workers each worker's reactors open their own UDP socket on the port (the
+    kernel spreads clients by address): every client is served, whichever worker it meets."""
+    with running("h2_app:app", *tls_args(certs), "--http3", "--workers", "2", "--threads", "1", io=io) as s:
+        for _ in range(6):
+            r = h3_client.get(s.port, "/inspect")
+            assert r.status == 200
+            assert json.loads(r.body)["http_version"] == "3"
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_two_reactors_each_serve_their_clients(certs: Path, io: str) -> None:  # noqa: F811
+    """--threads 2: one UDP socket per reactor on the port; each connection lives on the
+    reactor whose socket the kernel chose for its address, and is served there whole."""
+    with running("h2_app:app", *tls_args(certs), "--http3", "--threads", "2", "--metrics", io=io) as s:
+        for i in range(10):
+            r = h3_client.get(s.port, f"/big/{5000 + i}")
+            assert r.status == 200
+            assert bytes(r.body) == big(5000 + i)
+        assert tls_counters(s)["quic_connections_accepted"] == 10
+
+
+def test_http3_without_a_certificate_is_refused() -> None:
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--app-dir", str(APPS),
+                          "--port", "0", "--http3"], capture_output=True, cwd=str(REPO), timeout=60)
+    assert out.returncode != 0
+    err = (out.stdout + out.stderr).decode()
+    assert "http3" in err and "ssl_certfile" in err, err
+
+
+def test_http3_on_a_unix_socket_is_refused(certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--app-dir", str(APPS),
+                          "--uds", str(tmp_path / "s.sock"), *tls_args(certs), "--http3"],
+                         capture_output=True, cwd=str(REPO), timeout=60)
+    assert out.returncode != 0
+    err = (out.stdout + out.stderr).decode()
+    assert "HTTP/3 needs a TCP listener" in err, err
+
+
+def test_gtlsclient_fetches_a_page(certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    if shutil.which("gtlsclient") is None:
+        pytest.fail("gtlsclient is needed (apt-get install ngtcp2-client)")
+    with running("h2_app:app", *h3_args(certs)) as s:
+        out = subprocess.run(["gtlsclient", "--quiet", "--exit-on-all-streams-close", "--download", str(tmp_path),
+                              "--timeout=10s", "127.0.0.1", str(s.port),
+                              f"https://127.0.0.1:{s.port}/big/100000"],
+                             capture_output=True, env=CLIENT_ENV, timeout=60)
+        assert out.returncode == 0, out.stderr.decode() + out.stdout.decode()
+        assert (tmp_path / "100000").read_bytes() == big(100000)
