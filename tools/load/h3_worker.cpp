@@ -186,8 +186,10 @@ void h3_thread::housekeeping(int64_t now) {
             s.dirty = true;
             if (s.conn->got_goaway() && s.conn->in_flight() == 0) {
                 s.conn->close_gracefully(now, INT64_MAX, INT64_MAX); // the server is shutting down: a new connection
-                s.reopen_at = now;
-                ++_st->reconnects;
+                // unless a counted run has claimed all its requests: nothing would go on it
+                bool more = _share == 0 || _claimed < _share;
+                s.reopen_at = more ? now : INT64_MAX;
+                _st->reconnects += more ? 1 : 0;
             }
             break;
         }
