@@ -124,12 +124,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fake = f.get();
         return std::unique_ptr<io_backend>(std::move(f));
     };
-    result<std::vector<int>> l = open_listeners("127.0.0.1", 0, 1, 16);
-    check(l.ok());
-    int lfd = l.value().front();
-    datagram_address server_addr = v4("127.0.0.1", local_port(lfd));
-    auto r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
-    check(r->setup().ok());
+    // The TCP listener takes a free port; HTTP/3 binds UDP on the same number, which another
+    // process may hold: take another port then (the reactor closes the listener it was given).
+    std::unique_ptr<reactor> r;
+    datagram_address server_addr;
+    for (int attempt = 0; attempt < 20 && !r; ++attempt) {
+        result<std::vector<int>> l = open_listeners("127.0.0.1", 0, 1, 16);
+        check(l.ok());
+        int lfd = l.value().front();
+        server_addr = v4("127.0.0.1", local_port(lfd));
+        r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
+        if (!r->setup().ok()) {
+            r.reset();
+        }
+    }
+    check(r != nullptr);
     client c(v4("127.0.0.1", 40000), server_addr, monotonic_ns());
     check(c.ok());
     datagram_address stray = v4("127.0.0.2", 40001);

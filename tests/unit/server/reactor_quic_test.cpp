@@ -68,13 +68,20 @@ struct quic_reactor_fixture {
             fake = f.get();
             return std::unique_ptr<io_backend>(std::move(f));
         };
-        result<std::vector<int>> l = open_listeners("127.0.0.1", 0, 1, 16);
-        EXPECT_TRUE(l.ok());
-        lfd = l.value().front();
-        port = local_port(lfd);
-        server_addr = v4("127.0.0.1", port);
-        r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
-        EXPECT_TRUE(r->setup().ok());
+        // The TCP listener takes a free port; HTTP/3 binds UDP on the same number, which
+        // another process may hold: take another port then (the reactor closes the listener).
+        for (int attempt = 0; attempt < 20 && !r; ++attempt) {
+            result<std::vector<int>> l = open_listeners("127.0.0.1", 0, 1, 16);
+            EXPECT_TRUE(l.ok());
+            lfd = l.value().front();
+            port = local_port(lfd);
+            server_addr = v4("127.0.0.1", port);
+            r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
+            if (!r->setup().ok()) {
+                r.reset();
+            }
+        }
+        EXPECT_TRUE(r != nullptr);
     }
 
     /// One turn each way: the client's datagrams into the fake socket, a reactor turn, and
