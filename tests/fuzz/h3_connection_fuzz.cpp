@@ -42,37 +42,7 @@ void check(bool ok, const char* what) {
     }
 }
 
-struct fuzz_body final : http::body_stream {
-    uint64_t pushed = 0;
-    uint64_t taken = 0;
-    void push(std::string_view b) noexcept override { pushed += b.size(); }
-    void finish() noexcept override {}
-    void fail(http::body_error) noexcept override {}
-    uint64_t unconsumed() const noexcept override { return pushed - taken; }
-};
-
-struct fuzz_dispatcher final : http::dispatcher {
-    std::vector<uint64_t> pending;
-    std::set<uint64_t> seen;
-    std::map<uint64_t, std::shared_ptr<fuzz_body>> bodies;
-    bool stream_bodies = false;
-    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
-                       std::shared_ptr<http::body_stream>& stream) override {
-        if (ev.body_follows) {
-            if (!stream_bodies) {
-                return verdict::buffer;
-            }
-            auto body = std::make_shared<fuzz_body>();
-            bodies[ev.seq] = body;
-            stream = body;
-            check(seen.insert(ev.seq).second, "(c) a request reported twice");
-            pending.push_back(ev.seq);
-            return verdict::streaming;
-        }
-        check(seen.insert(ev.seq).second, "(c) a request reported twice");
-        return test_support::answer_or_keep(conn, ev, env, pending);
-    }
-};
+using fuzz_dispatcher = test_support::keeping_dispatcher; // /n natively, the rest to the script's app
 
 struct fuzz_control final : http::stream_control {
     void on_sent(size_t) noexcept override {}
@@ -134,7 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     limits.stream_body_above = (config & 2) ? 10 : limits.stream_body_above;
     core_counters counters;
-    fuzz_dispatcher dispatch;
+    fuzz_dispatcher dispatch(check);
     dispatch.stream_bodies = (config & 2) != 0;
     env_holder envs(test_support::make_env(limits, 1000, counters, dispatch));
     h3::settings cfg;

@@ -6,9 +6,14 @@
 #include "core/counters.hpp"
 #include "http/output_queue.hpp"
 #include "http/protocol.hpp"
+#include "http/response_features.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,5 +45,36 @@ inline constexpr std::string_view native_body = "native";
 /// script) to answer with app_response messages.
 http::dispatcher::verdict answer_or_keep(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                                          std::vector<uint64_t>& to_app);
+
+/// A streamed request body the script's app reads: what was pushed, what the app took,
+/// and the most ever left untaken.
+struct counted_body final : http::body_stream {
+    uint64_t pushed = 0;
+    uint64_t taken = 0;
+    uint64_t most_untaken = 0;
+    void push(std::string_view b) noexcept override {
+        pushed += b.size();
+        most_untaken = std::max(most_untaken, pushed - taken);
+    }
+    void finish() noexcept override {}
+    void fail(http::body_error) noexcept override {}
+    uint64_t unconsumed() const noexcept override { return pushed - taken; }
+};
+
+/// The fuzz targets' dispatcher: complete requests go through answer_or_keep; a body
+/// that follows is read whole, or (`stream_bodies`) streamed into a counted_body kept in
+/// `bodies`. `features` (compression on): requests are decorated as the server's
+/// dispatcher does. `check(false, why)` aborts the target: a request reported twice.
+struct keeping_dispatcher final : http::dispatcher {
+    explicit keeping_dispatcher(void (*check_fn)(bool, const char*)) : check(check_fn) {}
+    void (*check)(bool, const char*);
+    std::vector<uint64_t> pending;
+    std::set<uint64_t> seen;
+    std::map<uint64_t, std::shared_ptr<counted_body>> bodies; ///< streamed bodies by seq
+    bool stream_bodies = false;
+    const http::response_features* features = nullptr;
+    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
+                       std::shared_ptr<http::body_stream>& stream) override;
+};
 
 } // namespace ringbolt::test_support
