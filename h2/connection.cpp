@@ -112,15 +112,8 @@ void connection::clear_output() noexcept {
 void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
                       const http::connection_limits& lim) {
     release();
-    _slot = slot;
-    _gen = gen;
-    _peer = peer;
+    start_over(slot, gen, peer, lim);
     _now_s = now_s;
-    _limits = lim;
-    _closing = false;
-    _failed = false;
-    _app_streams = 0;
-    _requests_seen = 0;
     _stall_since = 0;
     _body_check = 0;
     _successor.reset();
@@ -276,51 +269,12 @@ int connection::on_header(int32_t id, uint8_t frame_type, std::string_view name,
     if (st.headers_done) {
         return 0; // trailers: not passed on (the request is reported at its end without them)
     }
-    // The header list limit (SETTINGS_MAX_HEADER_LIST_SIZE, RFC 9113 §6.5.2 counts 32
-    // bytes per field) also bounds what an HPACK bomb expands to: past it nothing more
-    // is kept, and the stream is answered 431.
-    st.header_bytes += name.size() + value.size() + 32;
-    if (++st.header_count > _limits.parser.max_headers || st.header_bytes > _limits.parser.max_head_bytes) {
-        if (!st.headers_over && _env != nullptr) {
-            _env->counters.h2_header_overflows.add();
-        }
-        st.headers_over = true;
-        return 0;
+    // The header list limit is SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2).
+    bool was_over = st.headers_over;
+    st.take_field(name, value, _limits.parser.max_headers, _limits.parser.max_head_bytes);
+    if (st.headers_over && !was_over && _env != nullptr) {
+        _env->counters.h2_header_overflows.add();
     }
-    if (st.headers_over) {
-        return 0;
-    }
-    if (!name.empty() && name[0] == ':') {
-        if (name == ":method") {
-            st.method.assign(value);
-        } else if (name == ":path") {
-            st.path.assign(value);
-        } else if (name == ":authority") {
-            st.authority.assign(value);
-        }
-        return 0; // :scheme: the connection knows (peer.secure); nghttp2 checked it is there
-    }
-    if (name == "cookie") {
-        if (!st.cookie.empty()) {
-            st.cookie.append("; ");
-        }
-        st.cookie.append(value);
-        return 0;
-    }
-    if (name == "content-length") {
-        int64_t v = 0;
-        for (char c : value) {
-            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
-            if (v < 0) {
-                break;
-            }
-        }
-        st.content_length = value.empty() ? -1 : v; // nghttp2 checks it against the DATA
-    }
-    if (name == "host" && !st.authority.empty()) {
-        return 0; // RFC 9113 §8.3.1: :authority wins
-    }
-    st.fields.append(name).append(": ").append(value).append("\r\n");
     return 0;
 }
 
@@ -603,11 +557,9 @@ void connection::reset_stalled_requests() {
     }
 }
 
-void connection::on_peer_eof(http::protocol_env& env) {
-    (void)env;
-    _closing = true;
+void connection::each_stream(void (*fn)(http::stream_exchange&)) {
     for (auto& [id, st] : _streams) {
-        st->client_gone();
+        fn(*st);
     }
 }
 

@@ -81,7 +81,6 @@ class connection final : public http::stream_protocol {
     bool on_data(std::string_view data, http::protocol_env& env) override;
     void pump(http::protocol_env& env) override;
     void on_app_message(http::app_response&& m, http::protocol_env& env) override;
-    void on_peer_eof(http::protocol_env& env) override;
     void on_timeout(http::protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
@@ -123,6 +122,7 @@ class connection final : public http::stream_protocol {
     void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
                         uint64_t length, bool body_follows, http::protocol_env& env, std::string_view bytes,
                         std::shared_ptr<http::file_handle> file, uint64_t offset) override;
+    void each_stream(void (*fn)(http::stream_exchange&)) override;
     void reset_stream(stream& st, uint32_t error_code);
     void resume(stream& st);
     void flush();
@@ -145,17 +145,12 @@ class connection final : public http::stream_protocol {
     bool _hook_armed = false;        ///< the hook is in the queue, not sent yet
     void clear_output() noexcept;
     http::protocol_env* _env = nullptr; ///< during a call from the reactor
-    http::connection_limits _limits;
-    uint32_t _slot = 0;
-    uint32_t _gen = 0;
-    http::peer_address _peer;
     uint32_t _now_s = 0;
     uint32_t _deadline = 0;
     uint32_t _stall_since = 0; ///< coarse second a response began waiting for window (0: none)
     /// When a request body may have stalled (0: no request open): the earliest
     /// body_at + body_timeout, or earlier (body_at only grows; on_timeout rescans).
     uint32_t _body_check = 0;
-    bool _failed = false; ///< the session failed: close after the output
     frame_budget _resets;
     frame_budget _control;
     std::unordered_map<int32_t, std::unique_ptr<stream>> _streams;

@@ -11,8 +11,6 @@ namespace ringbolt::h2 {
 /// One stream: its request as it arrives, then its response as it is produced.
 struct connection::stream : http::stream_exchange {
     int32_t id = 0;
-    size_t header_bytes = 0;
-    size_t header_count = 0;
     // A streamed request body: the stream's window is given back only as the app takes
     // it (WINDOW_UPDATE follows the app's reads). The connection's window is not held:
     // DATA is credited to it as it arrives (connection::on_data_chunk).

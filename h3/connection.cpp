@@ -34,15 +34,8 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
                       const http::connection_limits& lim) {
     (void)now_s;
     release();
-    _slot = slot;
-    _gen = gen;
-    _peer = peer;
-    _limits = lim;
-    _closing = false;
-    _failed = false;
+    start_over(slot, gen, peer, lim);
     _close_code = 0;
-    _app_streams = 0;
-    _requests_seen = 0;
     _field_limit = _cfg.max_field_section_size != 0 ? _cfg.max_field_section_size : lim.parser.max_head_bytes;
     session_limits sl;
     sl.max_field_section_size = _field_limit;
@@ -74,11 +67,9 @@ void connection::release() noexcept {
     _app_streams = 0;
 }
 
-void connection::on_peer_eof(http::protocol_env& env) {
-    (void)env;
-    _closing = true;
+void connection::each_stream(void (*fn)(http::stream_exchange&)) {
     for (auto& [id, st] : _streams) {
-        st->client_gone();
+        fn(*st);
     }
 }
 
@@ -442,50 +433,10 @@ int connection::on_header(int64_t id, std::string_view name, std::string_view va
     if (st.headers_done) {
         return 0;
     }
-    // RFC 9114 §4.2.2: the field section size counts 32 bytes a field. Past the limit
-    // nothing more is kept and the request is answered 431.
-    st.field_bytes += name.size() + value.size() + 32;
-    if (++st.field_count > _limits.parser.max_headers || st.field_bytes > _field_limit) {
-        st.headers_over = true;
-        return 0;
-    }
-    if (st.headers_over) {
-        return 0;
-    }
     // The session checked the pseudo-header rules (RFC 9114 §4.3.1: :method, :scheme and
     // :path, no connection-specific fields, no pseudo-header after a field) and resets a
     // malformed request with H3_MESSAGE_ERROR.
-    if (!name.empty() && name[0] == ':') {
-        if (name == ":method") {
-            st.method.assign(value);
-        } else if (name == ":path") {
-            st.path.assign(value);
-        } else if (name == ":authority") {
-            st.authority.assign(value);
-        }
-        return 0; // :scheme: the connection knows (QUIC is always TLS)
-    }
-    if (name == "cookie") {
-        if (!st.cookie.empty()) {
-            st.cookie.append("; ");
-        }
-        st.cookie.append(value);
-        return 0;
-    }
-    if (name == "content-length") {
-        int64_t v = 0;
-        for (char c : value) {
-            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
-            if (v < 0) {
-                break;
-            }
-        }
-        st.content_length = value.empty() ? -1 : v; // the session checks it against the DATA
-    }
-    if (name == "host" && !st.authority.empty()) {
-        return 0; // :authority wins (RFC 9114 §4.3.1)
-    }
-    st.fields.append(name).append(": ").append(value).append("\r\n");
+    st.take_field(name, value, _limits.parser.max_headers, _field_limit);
     return 0;
 }
 

@@ -64,7 +64,6 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     bool on_data(std::string_view data, http::protocol_env& env) override; ///< false: bytes come per stream
     void pump(http::protocol_env& env) override { (void)env; }
     void on_app_message(http::app_response&& m, http::protocol_env& env) override;
-    void on_peer_eof(http::protocol_env& env) override;
     void on_timeout(http::protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
@@ -123,6 +122,7 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
                         uint64_t length, bool body_follows, http::protocol_env& env, std::string_view bytes,
                         std::shared_ptr<http::file_handle> file, uint64_t offset) override;
+    void each_stream(void (*fn)(http::stream_exchange&)) override;
     /// Refuse a stream: STOP_SENDING and RESET_STREAM with `code`, its input dropped.
     void refuse(stream& st, uint64_t code) noexcept;
     /// Abort our response (RESET_STREAM): the producer stops, nothing more is offered.
@@ -137,12 +137,7 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     std::unique_ptr<session> _session;
     quic::stream_host* _host = nullptr;
     http::protocol_env* _env = nullptr; ///< during a call that brought one
-    http::connection_limits _limits;
-    uint32_t _slot = 0;
-    uint32_t _gen = 0;
-    http::peer_address _peer;
     uint64_t _field_limit = 0;
-    bool _failed = false;        ///< the connection was closed with an error
     bool _draining_sent = false; ///< our GOAWAY is queued
     uint64_t _close_code = 0;
     int64_t _last_offer = -1;                                      ///< the stream of the offer next_output made last

@@ -13,8 +13,6 @@ namespace ringbolt::h3 {
 struct connection::stream : http::stream_exchange {
     int64_t id = 0;
     uint64_t head_wire = 0; ///< stream bytes fed before the head ended (the encoded block, bounded)
-    uint64_t field_bytes = 0;
-    size_t field_count = 0;
     // A streamed request body is credited to the transport only as the app takes it, so
     // a stream buffers at most the transport's stream window.
     uint64_t credited = 0;                   ///< of `received`, reported to stream_host::consumed

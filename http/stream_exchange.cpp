@@ -65,6 +65,48 @@ bool read_file_piece(const stream_piece& p, size_t take, std::string& buf) {
     return got == take;
 }
 
+void stream_exchange::take_field(std::string_view name, std::string_view value, size_t max_fields, uint64_t max_bytes) {
+    field_bytes += name.size() + value.size() + 32;
+    if (++field_count > max_fields || field_bytes > max_bytes) {
+        headers_over = true;
+        return;
+    }
+    if (headers_over) {
+        return;
+    }
+    if (!name.empty() && name[0] == ':') {
+        if (name == ":method") {
+            method.assign(value);
+        } else if (name == ":path") {
+            path.assign(value);
+        } else if (name == ":authority") {
+            authority.assign(value);
+        }
+        return; // :scheme: the connection knows (peer.secure; QUIC is always TLS)
+    }
+    if (name == "cookie") {
+        if (!cookie.empty()) {
+            cookie.append("; ");
+        }
+        cookie.append(value);
+        return;
+    }
+    if (name == "content-length") {
+        int64_t v = 0;
+        for (char c : value) {
+            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
+            if (v < 0) {
+                break;
+            }
+        }
+        content_length = value.empty() ? -1 : v; // the library checks it against the DATA
+    }
+    if (name == "host" && !authority.empty()) {
+        return; // :authority wins
+    }
+    fields.append(name).append(": ").append(value).append("\r\n");
+}
+
 report_result stream_exchange::report(protocol& conn, uint64_t id, uint8_t version, bool body_follows, uint32_t slot,
                                       uint32_t gen, const peer_address& peer, const parser_limits& limits,
                                       protocol_env& env, request_head& out) {
@@ -361,6 +403,12 @@ bool stream_exchange::drop_body() noexcept {
     body_failed = true;
     body_stream->fail(body_error::disconnect);
     return true;
+}
+
+void stream_protocol::on_peer_eof(protocol_env& env) {
+    (void)env;
+    _closing = true;
+    each_stream([](stream_exchange& st) { st.client_gone(); });
 }
 
 void stream_protocol::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,

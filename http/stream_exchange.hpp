@@ -111,6 +111,8 @@ struct stream_exchange {
     std::string head;   ///< the synthesized head (built when the headers end)
     std::string body;
     int64_t content_length = -1; ///< the request's content-length field (-1: none)
+    uint64_t field_bytes = 0;    ///< the field section's size as the limit counts it
+    size_t field_count = 0;
     /// A body streamed to the app: pushed as DATA arrives; credit goes back to the client
     /// only as the app takes it, so a stream buffers at most its window.
     std::shared_ptr<http::body_stream> body_stream;
@@ -136,6 +138,13 @@ struct stream_exchange {
     std::unique_ptr<body_encoder> encoder;
     std::shared_ptr<http::body_stream> watch; ///< told when the client goes before the answer ends
 
+    /// A request field, after the library's checks (pseudo-header rules, connection-
+    /// specific fields): a pseudo-header kept, cookie crumbs joined, content-length
+    /// read, host dropped when :authority is there (RFC 9113 §8.3.1, RFC 9114 §4.3.1),
+    /// the rest kept as a line. The section counts 32 bytes a field (RFC 9113 §6.5.2,
+    /// RFC 9114 §4.2.2): past `max_fields` or `max_bytes` nothing more is kept (it also
+    /// bounds what an HPACK or QPACK bomb expands to) and headers_over says answer 431.
+    void take_field(std::string_view name, std::string_view value, size_t max_fields, uint64_t max_bytes);
     /// Synthesize `head` (once), parse it into `out` and report the request (stream `id`,
     /// HTTP `version`) to the dispatcher. A streamed body gets `body_stream`, fed what came
     /// with the head; an answer the app owes makes the stream `from_app`.
@@ -198,6 +207,8 @@ class stream_protocol : public protocol {
                  std::string_view body, protocol_env& env) final;
     void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                       std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env) final;
+    /// The client is gone: no new streams, and every stream's app hears it.
+    void on_peer_eof(protocol_env& env) final;
     /// Input comes as frames per stream, taken as it arrives: none is ever held back.
     bool has_pending_input() const noexcept final { return false; }
     bool closing() const noexcept final { return _closing; }
@@ -205,7 +216,26 @@ class stream_protocol : public protocol {
     uint64_t requests_seen() const noexcept final { return _requests_seen; }
 
   protected:
+    /// `fn` on each open stream.
+    virtual void each_stream(void (*fn)(stream_exchange&)) = 0;
+    /// A new connection (open): who it is, its limits, nothing seen or owed yet.
+    void start_over(uint32_t slot, uint32_t gen, const peer_address& peer, const connection_limits& lim) noexcept {
+        _slot = slot;
+        _gen = gen;
+        _peer = peer;
+        _limits = lim;
+        _closing = false;
+        _failed = false;
+        _app_streams = 0;
+        _requests_seen = 0;
+    }
+
+    uint32_t _slot = 0;
+    uint32_t _gen = 0;
+    peer_address _peer;
+    connection_limits _limits;
     bool _closing = false;       ///< GOAWAY sent (or received, or the client is gone): no new streams
+    bool _failed = false;        ///< the session failed (or the connection was closed with an error)
     size_t _app_streams = 0;     ///< streams whose answer the app owes (or still produces)
     uint64_t _requests_seen = 0; ///< streams the client opened
 
