@@ -52,12 +52,7 @@ void check(bool ok, const char* what) {
 
 using fuzz_dispatcher = test_support::keeping_dispatcher; // /n natively, the rest to the script's app
 
-struct fuzz_control final : http::stream_control {
-    int closed = 0;
-    uint64_t sent = 0;
-    void on_sent(size_t n) noexcept override { sent += n; }
-    void on_closed() noexcept override { ++closed; }
-};
+using fuzz_control = test_support::counting_control;
 
 // (a), (b): the wire so far parses as whole frames.
 void check_frames(const std::string& wire) {

@@ -44,10 +44,7 @@ void check(bool ok, const char* what) {
 
 using fuzz_dispatcher = test_support::keeping_dispatcher; // /n natively, the rest to the script's app
 
-struct fuzz_control final : http::stream_control {
-    void on_sent(size_t) noexcept override {}
-    void on_closed() noexcept override {}
-};
+using fuzz_control = test_support::counting_control;
 
 struct env_holder final : h3::env_source {
     http::protocol_env e;

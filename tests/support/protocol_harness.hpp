@@ -46,6 +46,14 @@ inline constexpr std::string_view native_body = "native";
 http::dispatcher::verdict answer_or_keep(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                                          std::vector<uint64_t>& to_app);
 
+/// A producer's stream_control that counts what it hears: bytes sent, closes.
+struct counting_control final : http::stream_control {
+    uint64_t sent = 0;
+    int closed = 0;
+    void on_sent(size_t n) noexcept override { sent += n; }
+    void on_closed() noexcept override { ++closed; }
+};
+
 /// A streamed request body the script's app reads: what was pushed, what the app took,
 /// and the most ever left untaken.
 struct counted_body final : http::body_stream {
