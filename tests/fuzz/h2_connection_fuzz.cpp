@@ -102,13 +102,7 @@ constexpr std::string_view borrowed_text = "borrowed bytes, as a Python bytes ob
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::script_reader in{data, size};
     uint8_t config = in.byte();
-    http::connection_limits limits;
-    if (config & 1) {
-        limits.max_body = 100;
-        limits.parser.max_head_bytes = 300;
-        limits.parser.max_headers = 4;
-    }
-    limits.stream_body_above = (config & 2) ? 10 : limits.stream_body_above;
+    http::connection_limits limits = test_support::script_limits(config);
     core_counters counters;
     fuzz_dispatcher dispatch(check);
     dispatch.stream_bodies = (config & 4) != 0;

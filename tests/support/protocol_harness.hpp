@@ -46,6 +46,21 @@ inline constexpr std::string_view native_body = "native";
 http::dispatcher::verdict answer_or_keep(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                                          std::vector<uint64_t>& to_app);
 
+/// The limits a protocol fuzz script's config byte picks: bit 0 small ones (a body of
+/// 100 bytes, a head of 300 bytes and 4 fields), bit 1 bodies over 10 bytes streamed.
+inline http::connection_limits script_limits(uint8_t config) {
+    http::connection_limits limits;
+    if (config & 1) {
+        limits.max_body = 100;
+        limits.parser.max_head_bytes = 300;
+        limits.parser.max_headers = 4;
+    }
+    if (config & 2) {
+        limits.stream_body_above = 10;
+    }
+    return limits;
+}
+
 /// A producer's stream_control that counts what it hears: bytes sent, closes.
 struct counting_control final : http::stream_control {
     uint64_t sent = 0;
