@@ -117,11 +117,8 @@ class connection final : public http::stream_protocol {
     void consume(stream& st);
     void answer_error(stream& st, uint16_t status, std::string_view why);
     /// Submit the response headers of `st` (`body_follows`: DATA frames come).
-    void start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,
-                        bool has_server, bool body_follows);
-    void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                        uint64_t length, bool body_follows, http::protocol_env& env, std::string_view bytes,
-                        std::shared_ptr<http::file_handle> file, uint64_t offset) override;
+    void start_response(stream& st, const http::response_start& h);
+    void respond_native(http::native_answer&& a, http::protocol_env& env) override;
     void each_stream(void (*fn)(http::stream_exchange&)) override;
     void reset_stream(stream& st, uint32_t error_code);
     void resume(stream& st);

@@ -61,12 +61,11 @@ void connection::on_output_drained() {
     flush();
 }
 
-void connection::start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,
-                                bool has_server, bool body_follows) {
+void connection::start_response(stream& st, const http::response_start& h) {
     http::header_list list;
-    st.start(list, status, fields, length, has_date, has_server, _env);
+    st.start(list, h.status, h.fields, h.length, h.has_date, h.has_server, _env);
     std::vector<nghttp2_nv> nva = pairs(list);
-    if (body_follows && !st.no_body) {
+    if (h.body_follows && !st.no_body) {
         nghttp2_data_provider prd;
         prd.source.ptr = nullptr;
         prd.read_callback = cb_read;
@@ -77,20 +76,14 @@ void connection::start_response(stream& st, uint16_t status, std::string_view fi
     }
 }
 
-void connection::respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status,
-                                std::string_view fields, uint64_t length, bool body_follows, http::protocol_env& env,
-                                std::string_view bytes, std::shared_ptr<http::file_handle> file, uint64_t offset) {
-    stream* st = find(seq);
+void connection::respond_native(http::native_answer&& a, http::protocol_env& env) {
+    stream* st = find(a.seq);
     if (st == nullptr || st->phase != http::response_phase::owed || _session == nullptr) {
         return;
     }
     http::protocol_env* saved = _env;
     _env = &env;
-    if (&st->ctx != &ctx) {
-        st->ctx = ctx;
-    }
-    start_response(*st, status, fields, static_cast<int64_t>(length), false, false, body_follows);
-    st->answer_native(length, bytes, std::move(file), offset);
+    st->answer_native(a, [this, st](const http::response_start& h) { start_response(*st, h); });
     if (saved == nullptr) {
         flush(); // outside a receive (an app message path): send now
     }
@@ -132,8 +125,8 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     _env = &env;
     _now_s = env.now_s;
     _output_limit = env.output_limit;
-    http::message_outcome out = st.on_message(m, [this, &st](const http::head_plan& h) {
-        start_response(st, h.status, h.fields, h.length, h.has_date, h.has_server, h.body_follows);
+    http::message_outcome out = st.on_message(m, [this, &st](const http::response_start& h) {
+        start_response(st, h);
         return true;
     });
     if (out == http::message_outcome::refused) [[unlikely]] {

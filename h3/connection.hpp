@@ -117,11 +117,8 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     void dispatch(stream& st, bool body_follows = false);
     void consume(stream& st) noexcept; ///< credit the body bytes the app took (or we dropped)
     void answer_error(stream& st, uint16_t status, std::string_view why);
-    void start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,
-                        bool has_server, bool body_follows);
-    void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                        uint64_t length, bool body_follows, http::protocol_env& env, std::string_view bytes,
-                        std::shared_ptr<http::file_handle> file, uint64_t offset) override;
+    void start_response(stream& st, const http::response_start& h);
+    void respond_native(http::native_answer&& a, http::protocol_env& env) override;
     void each_stream(void (*fn)(http::stream_exchange&)) override;
     /// Refuse a stream: STOP_SENDING and RESET_STREAM with `code`, its input dropped.
     void refuse(stream& st, uint64_t code) noexcept;

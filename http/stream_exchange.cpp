@@ -221,18 +221,18 @@ void stream_exchange::start(header_list& list, uint16_t status, std::string_view
     }
 }
 
-void stream_exchange::answer_native(uint64_t length, std::string_view bytes, std::shared_ptr<file_handle> file,
-                                    uint64_t offset) {
+void stream_exchange::queue_native(native_answer& a) {
     if (phase != response_phase::started) [[unlikely]] {
         return; // the head could not be submitted: the stream was reset
     }
     if (!no_body) {
+        auto length = static_cast<uint64_t>(a.start.length);
         stream_piece& p = pending.emplace_back();
-        if (file) {
-            p.file = std::move(file);
-            p.offset = offset;
+        if (a.file) {
+            p.file = std::move(a.file);
+            p.offset = a.offset;
         } else {
-            p.bytes.assign(bytes);
+            p.bytes.assign(a.bytes);
         }
         p.left = length;
         pending_bytes += length;
@@ -416,7 +416,9 @@ void stream_protocol::respond(uint64_t seq, const request_context& ctx, uint16_t
     std::string fields_out;
     std::string body_out;
     compress_answer(ctx, status, fields, body, fields_out, body_out);
-    respond_native(seq, ctx, status, fields, body.size(), !body.empty(), env, body, nullptr, 0);
+    respond_native(
+        {seq, ctx, {status, fields, static_cast<int64_t>(body.size()), false, false, !body.empty()}, body, nullptr, 0},
+        env);
 }
 
 void stream_protocol::respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
@@ -425,7 +427,13 @@ void stream_protocol::respond_file(uint64_t seq, const request_context& ctx, uin
     // A null file (a HEAD request: only the length is announced) or an empty range: no
     // DATA follows.
     bool body_follows = file != nullptr && length > 0;
-    respond_native(seq, ctx, status, fields, length, body_follows, env, {}, std::move(file), offset);
+    respond_native({seq,
+                    ctx,
+                    {status, fields, static_cast<int64_t>(length), false, false, body_follows},
+                    {},
+                    std::move(file),
+                    offset},
+                   env);
 }
 
 } // namespace ringbolt::http

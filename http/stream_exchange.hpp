@@ -76,20 +76,35 @@ enum class message_outcome : uint8_t {
     gone,    ///< the head could not be submitted (the protocol reset the stream itself)
 };
 
-/// The head of an app answer as it is to be submitted (after compression, when it applies).
-struct head_plan {
+/// A response head as a protocol submits it (stream_exchange::start builds its fields).
+struct response_start {
     uint16_t status = 200;
     std::string_view fields;
-    int64_t length = -1;
+    int64_t length = -1; ///< the body's length (-1: unknown)
     bool has_date = false;
     bool has_server = false;
-    bool body_follows = false;
+    bool body_follows = false; ///< DATA frames come
+};
+
+/// The head of an app answer as it is to be submitted (after compression, when it applies).
+struct head_plan : response_start {
     // What the message carries (has_body is cleared once an encoder took the piece).
     bool has_body = false;
     bool end = false;
     bool abort = false;
     std::string fields_store; ///< compressed: the fields with Content-Encoding, Vary
     std::string coded;        ///< compressed whole: the coded body
+};
+
+/// A native answer (the dispatcher's respond, respond_file): its head, and its body as
+/// `bytes` or `file` from `offset` (`start.length` bytes).
+struct native_answer {
+    uint64_t seq;
+    const request_context& ctx;
+    response_start start;
+    std::string_view bytes;
+    std::shared_ptr<file_handle> file;
+    uint64_t offset = 0;
 };
 
 /// What became of a request reported to the dispatcher (stream_exchange::report).
@@ -160,10 +175,17 @@ struct stream_exchange {
     /// The phase becomes started; no_body and declared are set; the status is counted.
     void start(header_list& list, uint16_t status, std::string_view fields, int64_t length, bool has_date,
                bool has_server, protocol_env* env);
-    /// A native answer's body after its head: one pending piece (`bytes`, or `file` from
-    /// `offset`) of `length` bytes unless the response has none; the answer is then whole.
-    void answer_native(uint64_t length, std::string_view bytes, std::shared_ptr<file_handle> file, uint64_t offset);
-    /// An app message: `start(const head_plan&)` submits the head (false: it could not,
+    /// A native answer: the request's context taken, the head submitted by
+    /// `start(const response_start&)`, then the body as one pending piece unless the
+    /// response has none; the answer is then whole.
+    template <class Start> void answer_native(native_answer& a, Start&& start) {
+        if (&ctx != &a.ctx) {
+            ctx = a.ctx;
+        }
+        start(static_cast<const response_start&>(a.start));
+        queue_native(a);
+    }
+    /// An app message: `start(const response_start&)` submits the head (false: it could not,
     /// the stream is reset); then the body piece and the end are taken.
     template <class Start> message_outcome on_message(app_response& m, Start&& start) {
         head_plan plan;
@@ -171,7 +193,7 @@ struct stream_exchange {
         if (out != message_outcome::going) [[unlikely]] {
             return out;
         }
-        if ((m.parts & app_response::part_head) && !start(static_cast<const head_plan&>(plan))) [[unlikely]] {
+        if ((m.parts & app_response::part_head) && !start(static_cast<const response_start&>(plan))) [[unlikely]] {
             return message_outcome::gone;
         }
         return take_body(m, plan);
@@ -193,6 +215,7 @@ struct stream_exchange {
     bool drop_body() noexcept;
 
   private:
+    void queue_native(native_answer& a);
     message_outcome take_head(app_response& m, head_plan& plan);
     message_outcome take_body(app_response& m, head_plan& plan);
     /// One piece of a compressed streamed answer (see the .cpp); false: it cannot go on.
@@ -239,12 +262,10 @@ class stream_protocol : public protocol {
     size_t _app_streams = 0;     ///< streams whose answer the app owes (or still produces)
     uint64_t _requests_seen = 0; ///< streams the client opened
 
-    /// A native answer of `length` body bytes to stream `seq`: nothing when the stream is
-    /// gone or answered; else the head now and, unless the response has no body (HEAD,
-    /// 204, 304, `body_follows` false), one pending piece (`bytes`, or `file` from `offset`).
-    virtual void respond_native(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
-                                uint64_t length, bool body_follows, protocol_env& env, std::string_view bytes,
-                                std::shared_ptr<file_handle> file, uint64_t offset) = 0;
+    /// A native answer to stream `a.seq`: nothing when the stream is gone or answered;
+    /// else the head now and, unless the response has no body (HEAD, 204, 304,
+    /// `body_follows` false), one pending piece.
+    virtual void respond_native(native_answer&& a, protocol_env& env) = 0;
 };
 
 } // namespace ringbolt::http
