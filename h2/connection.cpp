@@ -112,15 +112,8 @@ void connection::clear_output() noexcept {
 void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
                       const http::connection_limits& lim) {
     release();
-    _slot = slot;
-    _gen = gen;
-    _peer = peer;
+    start_over(slot, gen, peer, lim);
     _now_s = now_s;
-    _limits = lim;
-    _closing = false;
-    _failed = false;
-    _app_streams = 0;
-    _requests_seen = 0;
     _stall_since = 0;
     _body_check = 0;
     _successor.reset();
@@ -171,7 +164,7 @@ bool connection::open_upgraded(std::string_view settings_payload, bool head_requ
 
 void connection::release() noexcept {
     for (auto& [id, st] : _streams) {
-        if (st->control && !st->ended) {
+        if (st->control && !http::over(st->phase)) {
             st->control->on_closed();
         }
         if (st->watch) {
@@ -276,51 +269,12 @@ int connection::on_header(int32_t id, uint8_t frame_type, std::string_view name,
     if (st.headers_done) {
         return 0; // trailers: not passed on (the request is reported at its end without them)
     }
-    // The header list limit (SETTINGS_MAX_HEADER_LIST_SIZE, RFC 9113 §6.5.2 counts 32
-    // bytes per field) also bounds what an HPACK bomb expands to: past it nothing more
-    // is kept, and the stream is answered 431.
-    st.header_bytes += name.size() + value.size() + 32;
-    if (++st.header_count > _limits.parser.max_headers || st.header_bytes > _limits.parser.max_head_bytes) {
-        if (!st.headers_over && _env != nullptr) {
-            _env->counters.h2_header_overflows.add();
-        }
-        st.headers_over = true;
-        return 0;
+    // The header list limit is SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2).
+    bool was_over = st.headers_over;
+    st.take_field(name, value, _limits.parser.max_headers, _limits.parser.max_head_bytes);
+    if (st.headers_over && !was_over && _env != nullptr) {
+        _env->counters.h2_header_overflows.add();
     }
-    if (st.headers_over) {
-        return 0;
-    }
-    if (!name.empty() && name[0] == ':') {
-        if (name == ":method") {
-            st.method.assign(value);
-        } else if (name == ":path") {
-            st.path.assign(value);
-        } else if (name == ":authority") {
-            st.authority.assign(value);
-        }
-        return 0; // :scheme: the connection knows (peer.secure); nghttp2 checked it is there
-    }
-    if (name == "cookie") {
-        if (!st.cookie.empty()) {
-            st.cookie.append("; ");
-        }
-        st.cookie.append(value);
-        return 0;
-    }
-    if (name == "content-length") {
-        int64_t v = 0;
-        for (char c : value) {
-            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
-            if (v < 0) {
-                break;
-            }
-        }
-        st.content_length = value.empty() ? -1 : v; // nghttp2 checks it against the DATA
-    }
-    if (name == "host" && !st.authority.empty()) {
-        return 0; // RFC 9113 §8.3.1: :authority wins
-    }
-    st.fields.append(name).append(": ").append(value).append("\r\n");
     return 0;
 }
 
@@ -418,30 +372,10 @@ int connection::on_data_chunk(int32_t id, std::string_view data) {
     stream& st = *it->second;
     st.received += data.size();
     st.body_at = _now_s;
-    if (st.body_stream) {
-        if (st.body_failed) {
-            consume(st);
-        } else if (st.received > _limits.max_body) {
-            st.body_failed = true; // the app's read raises (413) and it answers
-            st.body_stream->fail(http::body_error::too_large);
-            consume(st);
-        } else {
-            st.body_stream->push(data);
-            consume(st); // what the app already took
-        }
-        return 0;
-    }
-    if (st.reported) {
-        consume(st); // answered already (413, 431): the rest is dropped
-        return 0;
-    }
-    if (st.body.size() + data.size() > _limits.max_body) {
+    if (!st.take_data(data, _limits.max_body)) [[unlikely]] {
         answer_error(st, 413, "request body too large");
-        consume(st);
-        return 0;
     }
-    st.body.append(data);
-    consume(st); // buffered whole (bounded by max_body): the window opens at once
+    consume(st); // what the app took, what was dropped, or what is buffered whole (bounded by max_body)
     return 0;
 }
 
@@ -476,63 +410,13 @@ void connection::dispatch(stream& st, bool body_follows) {
         return;
     }
     http::protocol_env& env = *_env;
-    if (st.head.empty()) {
-        st.head.reserve(st.method.size() + st.path.size() + st.authority.size() + st.fields.size() + st.cookie.size() +
-                        48);
-        st.head.append(st.method).append(" ").append(st.path).append(" HTTP/1.1\r\n");
-        if (!st.authority.empty()) {
-            st.head.append("host: ").append(st.authority).append("\r\n");
-        }
-        st.head.append(st.fields);
-        if (!st.cookie.empty()) {
-            st.head.append("cookie: ").append(st.cookie).append("\r\n");
-        }
-        st.head.append("\r\n");
-        std::string().swap(st.fields);
-        std::string().swap(st.cookie);
-    }
-    http::request_head& head = tl_head;
-    http::parse_outcome r = http::parse_request_head(st.head, head, _limits.parser);
-    if (r.status != http::parse_status::complete || r.consumed != st.head.size()) [[unlikely]] {
-        // What HPACK allowed but HTTP does not (a bad method token or target, a field
-        // value the HTTP/1.1 rules refuse): the same answer HTTP/1.1 gives.
-        env.counters.parse_errors.add();
-        http::http_error err = r.status == http::parse_status::error ? r.error : http::http_error::bad_request;
-        answer_error(st, http::status_of(err), http::reason_of(err));
-        return;
-    }
-    head.version_minor = http::version_http2;
-    st.ctx = http::request_context{http::version_http2, head.method_id == http::method_head, true};
-    http::request_event ev{head,   st.head, st.body, body_follows, static_cast<uint64_t>(st.id),
-                           st.ctx, _slot,   _gen,    _peer};
-    std::shared_ptr<http::body_stream> watch;
-    http::dispatcher::verdict v = env.dispatch.on_request(*this, ev, env, watch);
-    if (v == http::dispatcher::verdict::buffer) {
-        st.reported = false; // read the whole body, then report it again
-        return;
-    }
-    env.counters.requests.add();
-    if (v == http::dispatcher::verdict::answered) {
-        return;
-    }
-    if (v == http::dispatcher::verdict::streaming) {
-        st.from_app = true;
+    http::report_result r = st.report(*this, static_cast<uint64_t>(st.id), http::version_http2, body_follows, _slot,
+                                      _gen, _peer, _limits.parser, env, tl_head);
+    if (r.to_app) {
         ++_app_streams;
-        st.body_stream = std::move(watch);
-        if (st.received > 0) {
-            st.body_stream->push(st.body); // DATA that came with the head
-            std::string().swap(st.body);
-        }
-        return;
+    } else if (r.error != 0) [[unlikely]] {
+        answer_error(st, r.error, r.why);
     }
-    if (v == http::dispatcher::verdict::to_app || v == http::dispatcher::verdict::upgrade) {
-        st.from_app = true;
-        ++_app_streams;
-        st.watch = std::move(watch);
-        return;
-    }
-    // buffer / streaming are only asked for bodies that follow: never here.
-    answer_error(st, 500, "unexpected dispatch verdict");
 }
 
 // ---- the response side ----
@@ -549,7 +433,7 @@ int connection::on_stream_close(int32_t id, uint32_t error_code) {
         return 0;
     }
     stream& st = *it->second;
-    if (st.control && !st.ended) {
+    if (st.control && !http::over(st.phase)) {
         st.control->on_closed(); // reset by the client: the producer stops
     }
     if (st.watch) {
@@ -673,18 +557,9 @@ void connection::reset_stalled_requests() {
     }
 }
 
-void connection::on_peer_eof(http::protocol_env& env) {
-    (void)env;
-    _closing = true;
+void connection::each_stream(void (*fn)(http::stream_exchange&)) {
     for (auto& [id, st] : _streams) {
-        if (st->watch) {
-            st->watch->fail(http::body_error::disconnect);
-            st->watch.reset();
-        }
-        if (st->body_stream && !st->body_failed) {
-            st->body_failed = true;
-            st->body_stream->fail(http::body_error::disconnect);
-        }
+        fn(*st);
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include "http/protocol.hpp"
 #include "http/protocol_registry.hpp"
+#include "http/stream_exchange.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -65,7 +66,7 @@ class frame_budget {
     uint32_t _at = 0;
 };
 
-class connection final : public http::protocol {
+class connection final : public http::stream_protocol {
   public:
     explicit connection(const settings& cfg = {});
     ~connection() override;
@@ -79,25 +80,15 @@ class connection final : public http::protocol {
     bool open_upgraded(std::string_view settings_payload, bool head_request);
     bool on_data(std::string_view data, http::protocol_env& env) override;
     void pump(http::protocol_env& env) override;
-    bool has_pending_input() const noexcept override { return false; }
     void on_app_message(http::app_response&& m, http::protocol_env& env) override;
-    void respond(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                 std::string_view body, http::protocol_env& env) override;
-    void respond_file(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                      std::shared_ptr<http::file_handle> file, uint64_t offset, uint64_t length,
-                      http::protocol_env& env) override;
-    void on_peer_eof(http::protocol_env& env) override;
     void on_timeout(http::protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
 
-    bool closing() const noexcept override { return _closing; }
     bool close_after_flush() const noexcept override;
     bool idle() const noexcept override { return _streams.empty() && _out.empty(); }
     bool nothing_owed() const noexcept override { return _app_streams == 0 && _out.empty(); }
-    size_t outstanding() const noexcept override { return _app_streams; }
     uint32_t deadline() const noexcept override { return _deadline; }
-    uint64_t requests_seen() const noexcept override { return _requests_seen; }
     /// What the client may still send on the connection before it needs a WINDOW_UPDATE
     /// (for tests: never held by bodies that wait for their app).
     int32_t receive_window() const noexcept;
@@ -126,17 +117,10 @@ class connection final : public http::protocol {
     void consume(stream& st);
     void answer_error(stream& st, uint16_t status, std::string_view why);
     /// Submit the response headers of `st` (`body_follows`: DATA frames come).
-    void start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,
-                        bool has_server, bool body_follows);
-    /// A native answer (respond, respond_file) of `length` body bytes to stream `seq`:
-    /// nothing when the stream is gone or answered; else HEADERS now and, unless the
-    /// response has no body (HEAD, 204, 304, `body_follows` false), one pending piece that
-    /// `body(piece&)` fills (bytes or a file). Sent at once outside a receive.
-    template <class Body>
-    void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                        uint64_t length, bool body_follows, http::protocol_env& env, Body&& body);
+    void start_response(stream& st, const http::response_start& h);
+    void respond_native(http::native_answer&& a, http::protocol_env& env) override;
+    void each_stream(void (*fn)(http::stream_exchange&)) override;
     void reset_stream(stream& st, uint32_t error_code);
-    bool code_piece(stream& st, http::app_response& m, bool has_body, bool end);
     void resume(stream& st);
     void flush();
     void fatal(uint32_t error_code); ///< GOAWAY with `error_code`, close after it is sent
@@ -158,20 +142,12 @@ class connection final : public http::protocol {
     bool _hook_armed = false;        ///< the hook is in the queue, not sent yet
     void clear_output() noexcept;
     http::protocol_env* _env = nullptr; ///< during a call from the reactor
-    http::connection_limits _limits;
-    uint32_t _slot = 0;
-    uint32_t _gen = 0;
-    http::peer_address _peer;
     uint32_t _now_s = 0;
     uint32_t _deadline = 0;
     uint32_t _stall_since = 0; ///< coarse second a response began waiting for window (0: none)
     /// When a request body may have stalled (0: no request open): the earliest
     /// body_at + body_timeout, or earlier (body_at only grows; on_timeout rescans).
     uint32_t _body_check = 0;
-    bool _closing = false;   ///< GOAWAY sent or the client is gone: no new streams
-    bool _failed = false;    ///< the session failed: close after the output
-    size_t _app_streams = 0; ///< streams whose answer the app owes (or still produces)
-    uint64_t _requests_seen = 0;
     frame_budget _resets;
     frame_budget _control;
     std::unordered_map<int32_t, std::unique_ptr<stream>> _streams;

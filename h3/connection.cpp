@@ -34,15 +34,8 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
                       const http::connection_limits& lim) {
     (void)now_s;
     release();
-    _slot = slot;
-    _gen = gen;
-    _peer = peer;
-    _limits = lim;
-    _closing = false;
-    _failed = false;
+    start_over(slot, gen, peer, lim);
     _close_code = 0;
-    _app_streams = 0;
-    _requests_seen = 0;
     _field_limit = _cfg.max_field_section_size != 0 ? _cfg.max_field_section_size : lim.parser.max_head_bytes;
     session_limits sl;
     sl.max_field_section_size = _field_limit;
@@ -74,18 +67,9 @@ void connection::release() noexcept {
     _app_streams = 0;
 }
 
-void connection::on_peer_eof(http::protocol_env& env) {
-    (void)env;
-    _closing = true;
+void connection::each_stream(void (*fn)(http::stream_exchange&)) {
     for (auto& [id, st] : _streams) {
-        if (st->watch) {
-            st->watch->fail(http::body_error::disconnect);
-            st->watch.reset();
-        }
-        if (st->body_stream && !st->body_failed) {
-            st->body_failed = true;
-            st->body_stream->fail(http::body_error::disconnect);
-        }
+        fn(*st);
     }
 }
 
@@ -311,7 +295,7 @@ int connection::on_stream_close(int64_t id, uint64_t app_error) noexcept {
 }
 
 void connection::forget(stream& st) noexcept {
-    if (st.control && !st.ended) {
+    if (st.control && !http::over(st.phase)) {
         st.control->on_closed(); // the producer stops
     }
     st.control.reset();
@@ -449,50 +433,10 @@ int connection::on_header(int64_t id, std::string_view name, std::string_view va
     if (st.headers_done) {
         return 0;
     }
-    // RFC 9114 §4.2.2: the field section size counts 32 bytes a field. Past the limit
-    // nothing more is kept and the request is answered 431.
-    st.field_bytes += name.size() + value.size() + 32;
-    if (++st.field_count > _limits.parser.max_headers || st.field_bytes > _field_limit) {
-        st.headers_over = true;
-        return 0;
-    }
-    if (st.headers_over) {
-        return 0;
-    }
     // The session checked the pseudo-header rules (RFC 9114 §4.3.1: :method, :scheme and
     // :path, no connection-specific fields, no pseudo-header after a field) and resets a
     // malformed request with H3_MESSAGE_ERROR.
-    if (!name.empty() && name[0] == ':') {
-        if (name == ":method") {
-            st.method.assign(value);
-        } else if (name == ":path") {
-            st.path.assign(value);
-        } else if (name == ":authority") {
-            st.authority.assign(value);
-        }
-        return 0; // :scheme: the connection knows (QUIC is always TLS)
-    }
-    if (name == "cookie") {
-        if (!st.cookie.empty()) {
-            st.cookie.append("; ");
-        }
-        st.cookie.append(value);
-        return 0;
-    }
-    if (name == "content-length") {
-        int64_t v = 0;
-        for (char c : value) {
-            v = c >= '0' && c <= '9' && v < (int64_t{1} << 50) ? v * 10 + (c - '0') : -1;
-            if (v < 0) {
-                break;
-            }
-        }
-        st.content_length = value.empty() ? -1 : v; // the session checks it against the DATA
-    }
-    if (name == "host" && !st.authority.empty()) {
-        return 0; // :authority wins (RFC 9114 §4.3.1)
-    }
-    st.fields.append(name).append(": ").append(value).append("\r\n");
+    st.take_field(name, value, _limits.parser.max_headers, _field_limit);
     return 0;
 }
 
@@ -540,30 +484,10 @@ int connection::on_body(int64_t id, std::span<const uint8_t> data) noexcept {
         consume(st);
         return 0;
     }
-    if (st.body_stream) {
-        if (st.body_failed) {
-            consume(st);
-        } else if (st.received > _limits.max_body) {
-            st.body_failed = true; // the app's read raises (413) and it answers
-            st.body_stream->fail(http::body_error::too_large);
-            consume(st);
-        } else {
-            st.body_stream->push(bytes);
-            consume(st); // what the app already took
-        }
-        return 0;
-    }
-    if (st.reported) {
-        consume(st); // answered already (413, 431): the rest is dropped
-        return 0;
-    }
-    if (st.body.size() + data.size() > _limits.max_body) {
+    if (!st.take_data(bytes, _limits.max_body)) [[unlikely]] {
         answer_error(st, 413, "request body too large");
-        consume(st);
-        return 0;
     }
-    st.body.append(bytes);
-    consume(st); // buffered whole (bounded by max_body): credited at once
+    consume(st); // what the app took, what was dropped, or what is buffered whole (bounded by max_body)
     return 0;
 }
 
@@ -679,67 +603,18 @@ void connection::answer_error(stream& st, uint16_t status, std::string_view why)
 void connection::dispatch(stream& st, bool body_follows) {
     st.reported = true;
     http::protocol_env& e = env();
-    if (st.head.empty()) {
-        st.head.reserve(st.method.size() + st.path.size() + st.authority.size() + st.fields.size() + st.cookie.size() +
-                        48);
-        st.head.append(st.method).append(" ").append(st.path).append(" HTTP/1.1\r\n");
-        if (!st.authority.empty()) {
-            st.head.append("host: ").append(st.authority).append("\r\n");
-        }
-        st.head.append(st.fields);
-        if (!st.cookie.empty()) {
-            st.head.append("cookie: ").append(st.cookie).append("\r\n");
-        }
-        st.head.append("\r\n");
-        std::string().swap(st.fields);
-        std::string().swap(st.cookie);
-    }
-    http::request_head& head = tl_head;
-    http::parse_outcome r = http::parse_request_head(st.head, head, _limits.parser);
-    if (r.status != http::parse_status::complete || r.consumed != st.head.size()) [[unlikely]] {
-        // What QPACK allowed but HTTP does not (a bad method token or target, a field value
-        // the HTTP/1.1 rules refuse): the same answer HTTP/1.1 and HTTP/2 give.
-        e.counters.parse_errors.add();
-        http::http_error err = r.status == http::parse_status::error ? r.error : http::http_error::bad_request;
-        answer_error(st, http::status_of(err), http::reason_of(err));
-        return;
-    }
-    head.version_minor = http::version_http3;
-    st.ctx = http::request_context{http::version_http3, head.method_id == http::method_head, true};
-    http::request_event ev{head,   st.head, st.body, body_follows, static_cast<uint64_t>(st.id),
-                           st.ctx, _slot,   _gen,    _peer};
-    std::shared_ptr<http::body_stream> watch;
-    http::dispatcher::verdict v = e.dispatch.on_request(*this, ev, e, watch);
-    if (v == http::dispatcher::verdict::buffer) {
-        st.reported = false; // read the whole body, then report it again
-        return;
-    }
-    e.counters.requests.add();
-    if (v == http::dispatcher::verdict::answered) {
-        return;
-    }
-    if (v == http::dispatcher::verdict::streaming) {
-        st.from_app = true;
+    http::report_result r = st.report(*this, static_cast<uint64_t>(st.id), http::version_http3, body_follows, _slot,
+                                      _gen, _peer, _limits.parser, e, tl_head);
+    if (r.to_app) {
         ++_app_streams;
-        st.body_stream = std::move(watch);
-        if (!st.body.empty()) {
-            st.body_stream->push(st.body); // DATA that came with the head
-            std::string().swap(st.body);
-        }
-        if (st.request_ended) {
-            st.body_stream->finish();
-            st.body_stream.reset();
-            st.body_failed = true;
-        }
-        return;
+    } else if (r.error != 0) [[unlikely]] {
+        answer_error(st, r.error, r.why);
     }
-    if (v == http::dispatcher::verdict::to_app || v == http::dispatcher::verdict::upgrade) {
-        st.from_app = true;
-        ++_app_streams;
-        st.watch = std::move(watch);
-        return;
+    if (r.to_app && st.body_stream && st.request_ended) {
+        st.body_stream->finish(); // the whole body came with the head
+        st.body_stream.reset();
+        st.body_failed = true;
     }
-    answer_error(st, 500, "unexpected dispatch verdict");
 }
 
 } // namespace ringbolt::h3

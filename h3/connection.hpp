@@ -18,6 +18,7 @@
 
 #include "h3/nghttp3_api.hpp"
 #include "http/protocol.hpp"
+#include "http/stream_exchange.hpp"
 #include "quic/streams.hpp"
 
 #include <cstdint>
@@ -50,7 +51,7 @@ class env_source {
     virtual http::protocol_env& env() noexcept = 0;
 };
 
-class connection final : public http::protocol, public quic::stream_user, private session_events {
+class connection final : public http::stream_protocol, public quic::stream_user, private session_events {
   public:
     explicit connection(env_source& envs, const settings& cfg = {});
     ~connection() override;
@@ -62,25 +63,15 @@ class connection final : public http::protocol, public quic::stream_user, privat
               const http::connection_limits& lim) override;
     bool on_data(std::string_view data, http::protocol_env& env) override; ///< false: bytes come per stream
     void pump(http::protocol_env& env) override { (void)env; }
-    bool has_pending_input() const noexcept override { return false; }
     void on_app_message(http::app_response&& m, http::protocol_env& env) override;
-    void respond(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                 std::string_view body, http::protocol_env& env) override;
-    void respond_file(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                      std::shared_ptr<http::file_handle> file, uint64_t offset, uint64_t length,
-                      http::protocol_env& env) override;
-    void on_peer_eof(http::protocol_env& env) override;
     void on_timeout(http::protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
-    bool closing() const noexcept override { return _closing; }
     bool close_after_flush() const noexcept override { return _failed || (_closing && idle()); }
     /// No request stream is open (both faces: the reactor's and the transport's).
     bool idle() const noexcept override { return _streams.empty(); }
     bool nothing_owed() const noexcept override { return _app_streams == 0; }
-    size_t outstanding() const noexcept override { return _app_streams; }
     uint32_t deadline() const noexcept override { return 0; } // idle and handshake timeouts are the transport's
-    uint64_t requests_seen() const noexcept override { return _requests_seen; }
 
     // ---- quic::stream_user: the transport's side ----
     void on_connected(quic::stream_host& host) noexcept override;
@@ -126,12 +117,9 @@ class connection final : public http::protocol, public quic::stream_user, privat
     void dispatch(stream& st, bool body_follows = false);
     void consume(stream& st) noexcept; ///< credit the body bytes the app took (or we dropped)
     void answer_error(stream& st, uint16_t status, std::string_view why);
-    void start_response(stream& st, uint16_t status, std::string_view fields, int64_t length, bool has_date,
-                        bool has_server, bool body_follows);
-    template <class Body>
-    void respond_native(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
-                        uint64_t length, bool body_follows, http::protocol_env& env, Body&& body);
-    bool code_piece(stream& st, http::app_response& m, bool has_body, bool end);
+    void start_response(stream& st, const http::response_start& h);
+    void respond_native(http::native_answer&& a, http::protocol_env& env) override;
+    void each_stream(void (*fn)(http::stream_exchange&)) override;
     /// Refuse a stream: STOP_SENDING and RESET_STREAM with `code`, its input dropped.
     void refuse(stream& st, uint64_t code) noexcept;
     /// Abort our response (RESET_STREAM): the producer stops, nothing more is offered.
@@ -146,17 +134,9 @@ class connection final : public http::protocol, public quic::stream_user, privat
     std::unique_ptr<session> _session;
     quic::stream_host* _host = nullptr;
     http::protocol_env* _env = nullptr; ///< during a call that brought one
-    http::connection_limits _limits;
-    uint32_t _slot = 0;
-    uint32_t _gen = 0;
-    http::peer_address _peer;
     uint64_t _field_limit = 0;
-    bool _closing = false;       ///< GOAWAY sent or received: no new requests
-    bool _failed = false;        ///< the connection was closed with an error
     bool _draining_sent = false; ///< our GOAWAY is queued
     uint64_t _close_code = 0;
-    size_t _app_streams = 0;
-    uint64_t _requests_seen = 0;
     int64_t _last_offer = -1;                                      ///< the stream of the offer next_output made last
     std::unordered_map<int64_t, std::unique_ptr<stream>> _streams; ///< request streams
     std::unordered_set<int64_t> _refused;                          ///< streams refused before the session saw them

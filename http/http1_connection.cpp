@@ -69,7 +69,7 @@ void http1_connection::release() noexcept {
     }
     tell_watchers();
     for (owed& o : _owed) {
-        if (o.stream && !o.ended) {
+        if (o.stream && !over(o.phase)) {
             o.stream->on_closed(); // the producer stops; its later messages are dropped
         }
     }
@@ -496,7 +496,7 @@ void http1_connection::on_peer_eof(protocol_env& env) {
 void http1_connection::tell_watchers() {
     for (owed& o : _owed) {
         if (o.watch) {
-            if (!o.ended) {
+            if (!over(o.phase)) {
                 o.watch->fail(body_error::disconnect);
             }
             o.watch.reset();

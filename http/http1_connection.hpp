@@ -7,6 +7,7 @@
 #include "http/body_encoder.hpp"
 #include "http/chunked.hpp"
 #include "http/protocol.hpp"
+#include "http/response_phase.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -65,9 +66,9 @@ class http1_connection final : public protocol {
         std::shared_ptr<body_stream> watch;    ///< told when the client goes before the answer ends
         std::unique_ptr<body_encoder> encoder; ///< a streamed body compressed piece by piece (else null)
         bool from_app = false;                 ///< counted in _outstanding until it ends
-        bool started = false;                  ///< head framed
-        bool ended = false;                    ///< end (or failure) framed: nothing more comes
-        bool failed = false;                   ///< cannot be completed: the connection closes after it
+        /// started: head framed; ended: end framed, nothing more comes; failed: cannot be
+        /// completed, the connection closes after it.
+        response_phase phase = response_phase::owed;
     };
 
     size_t process(std::string_view buf, protocol_env& env);

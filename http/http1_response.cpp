@@ -35,7 +35,7 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
     bool drain_close = env.draining && o.seq + 1 == _next_seq;
     o.framer.start(queue_of(o), o.ctx, status, fields, length, app_close, env.date, drain_close, has_date, has_server,
                    env.fields);
-    o.started = true;
+    o.phase = response_phase::started;
     env.counters.count_status(status);
     if (o.framer.closes()) {
         _closing = true; // read nothing more; what is owed before this still goes out
@@ -120,7 +120,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         // The app took body bytes: the first read answers Expect: 100-continue (RFC 9110
         // §10.1.1: only once it can go out in order); the caller resumes reading.
         if (_phase == phase::body_stream && m.seq == _stream_seq && _stream_continue && !_owed.empty() &&
-            _owed.front().seq == m.seq && !_owed.front().started) {
+            _owed.front().seq == m.seq && _owed.front().phase == response_phase::owed) {
             _out.append("HTTP/1.1 100 Continue\r\n\r\n");
             env.counters.responses_1xx.add();
             _stream_continue = false;
@@ -132,14 +132,14 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         return;
     }
     owed* o = find_owed(m.seq);
-    if (o == nullptr || o->ended) [[unlikely]] {
+    if (o == nullptr || over(o->phase)) [[unlikely]] {
         if (m.stream) {
             m.stream->on_closed(); // nothing of this response can go out any more
         }
         return;
     }
     if (m.parts & app_response::part_head) {
-        if (o->started) [[unlikely]] {
+        if (o->phase != response_phase::owed) [[unlikely]] {
             // A second start: a producer bug; the response is broken and its producer stops.
             if (m.stream) {
                 m.stream->on_closed();
@@ -187,7 +187,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
                 bool drain_close = env.draining && o->seq + 1 == _next_seq;
                 o->framer.whole(queue_of(*o), o->ctx, h.status, fields, body, h.close, env.date, drain_close,
                                 h.has_date, h.has_server, env.fields);
-                o->started = true;
+                o->phase = response_phase::started;
                 env.counters.count_status(h.status);
                 if (o->framer.closes()) {
                     _closing = true;
@@ -202,7 +202,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         } else {
             start_response(*o, h.status, fields, h.content_length, h.close, h.has_date, h.has_server, env);
         }
-    } else if (!o->started) [[unlikely]] {
+    } else if (o->phase == response_phase::owed) [[unlikely]] {
         end_response(*o, false); // body before head
         return;
     }
@@ -300,7 +300,8 @@ bool http1_connection::body_coded(owed& o, std::string_view piece, bool finish) 
 bool http1_connection::switch_protocols(owed& o, app_response& m, protocol_env& env) {
     // Only the oldest owed response can switch (nothing may be pipelined before it) and
     // not while the connection closes (a drain, or Connection: close on the request).
-    if (&o != &_owed.front() || o.started || _closing || _phase != phase::head || m.start.status != 101) {
+    if (&o != &_owed.front() || o.phase != response_phase::owed || _closing || _phase != phase::head ||
+        m.start.status != 101) {
         return false;
     }
     std::unique_ptr<protocol> next = m.upgrade->make(_slot, _gen, _peer, _tail, env);
@@ -328,8 +329,7 @@ bool http1_connection::switch_protocols(owed& o, app_response& m, protocol_env& 
 }
 
 void http1_connection::end_response(owed& o, bool ok) {
-    o.ended = true;
-    o.failed = !ok;
+    o.phase = ok ? response_phase::ended : response_phase::failed;
     if (o.watch) {
         o.watch->finish(); // answered: the client did not leave first
         o.watch.reset();
@@ -358,9 +358,9 @@ void http1_connection::end_response(owed& o, bool ok) {
 }
 
 void http1_connection::advance() {
-    while (!_owed.empty() && _owed.front().ended) {
+    while (!_owed.empty() && over(_owed.front().phase)) {
         owed& front = _owed.front();
-        bool stop = front.failed || front.framer.closes();
+        bool stop = front.phase == response_phase::failed || front.framer.closes();
         _owed.erase(_owed.begin());
         ++_next_write;
         if (stop) {
@@ -368,10 +368,10 @@ void http1_connection::advance() {
             _closing = true;
             tell_watchers(); // their answers can never go out: for the app, the client is gone
             for (owed& o : _owed) {
-                if (o.stream && !o.ended) {
+                if (o.stream && !over(o.phase)) {
                     o.stream->on_closed();
                 }
-                if (o.from_app && !o.ended && _outstanding > 0) {
+                if (o.from_app && !over(o.phase) && _outstanding > 0) {
                     --_outstanding;
                 }
             }

@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from proc_util import cpu, free_port, wait_for_200
+from proc_util import cpu, free_port, stop, wait_for_200
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -59,12 +59,7 @@ def one(args, py, label, extra=()):
         return {"rps": rps, "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total,
                 "user_us": (c1[0] - c0[0]) * 1e6 / total, "sys_us": (c1[1] - c0[1]) * 1e6 / total, "errors": errors}
     finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(15)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        stop(srv, 15)
 
 
 def main():

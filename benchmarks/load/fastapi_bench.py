@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from proc_util import cpu, free_port, tree, wait_for_200
+from proc_util import cpu, free_port, stop, tree, wait_for_200
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -92,12 +92,7 @@ def one(args: argparse.Namespace, system: str, variant: str, path: str) -> dict[
                 "sys_us": (c1[1] - c0[1]) * 1e6 / total, "cs": (s1 - s0) / total}
     finally:
         # The whole session: Granian's worker is a child process that outlives its parent.
-        os.killpg(srv.pid, signal.SIGTERM)
-        try:
-            srv.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(srv.pid, signal.SIGKILL)
-            srv.wait()
+        stop(srv, 15, group=True)
         time.sleep(0.2)
         try:
             os.killpg(srv.pid, signal.SIGKILL)  # whatever is left of the group

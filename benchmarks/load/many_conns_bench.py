@@ -26,7 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from proc_util import free_port  # noqa: E402
+from proc_util import free_port, stop  # noqa: E402
 
 
 def systems(py: str, peers: str, c_floor: str) -> dict[str, list[str]]:
@@ -140,12 +140,7 @@ def run_one(name: str, cmd: list[str], conns: int, duration: float, load: str) -
                              capture_output=True, text=True, timeout=duration + 120)
         t1 = cpu_ticks(srv.pid)
     finally:
-        srv.terminate()
-        try:
-            srv.wait(10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        stop(srv, 10)
     if out.returncode != 0 or not out.stdout.strip():
         raise RuntimeError(f"{name}, {conns} connections: the load generator failed: {out.stderr[-2000:]}")
     d = json.loads(out.stdout)

@@ -3,7 +3,9 @@ free loopback port, and the wait for a server's first answer. Shared by ab_ringb
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -57,3 +59,19 @@ def wait_for_200(url: str, label: str, tries: int = 300) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{label}: no answer at {url}")
+
+
+def stop(proc: subprocess.Popen, timeout: float, group: bool = False) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` has not exited within ``timeout`` seconds; ``group``:
+    to its whole process group (a server whose workers outlive their parent)."""
+    def send(sig: int) -> None:
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+    send(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        proc.wait()

@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from proc_util import free_port
+from proc_util import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 TCK = os.sysconf("SC_CLK_TCK")
@@ -174,12 +174,7 @@ def main() -> int:
                 print(top_pyspy(raw, args.top))
     finally:
         if server.poll() is None:
-            os.kill(server.pid, signal.SIGTERM)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(server.pid, signal.SIGKILL)
-                server.wait()
+            stop(server, 10)
     return 0
 
 

@@ -73,4 +73,30 @@ inline bool ready_native_type(PyTypeObject& type, PyObject* module = nullptr, co
     return module == nullptr || PyModule_AddObjectRef(module, attr, reinterpret_cast<PyObject*>(&type)) == 0;
 }
 
+/// The GC slots of a type whose references are the PyObject* members `Refs` of `T`,
+/// named once: traverse visits them, clear clears them, dealloc untracks, clears and
+/// frees (tp_free). A type's own dealloc may still use traverse and clear.
+template <class T, PyObject* T::*... Refs> struct gc_refs {
+    static int traverse(PyObject* o, visitproc visit, void* arg) {
+        T* self = reinterpret_cast<T*>(o);
+        for (PyObject* ref : {self->*Refs...}) {
+            Py_VISIT(ref);
+        }
+        return 0;
+    }
+    static int clear(PyObject* o) {
+        T* self = reinterpret_cast<T*>(o);
+        (clear_ref(self->*Refs), ...);
+        return 0;
+    }
+    static void dealloc(PyObject* o) {
+        PyObject_GC_UnTrack(o);
+        clear(o);
+        Py_TYPE(o)->tp_free(o);
+    }
+
+  private:
+    static void clear_ref(PyObject*& ref) noexcept { Py_CLEAR(ref); }
+};
+
 } // namespace ringbolt::py

@@ -27,6 +27,7 @@
 
 #include "dispatch/dispatcher.hpp"
 #include "tests/fuzz/wire_responses.hpp"
+#include "tests/support/inert_protocol.hpp"
 
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -233,26 +234,9 @@ struct probe_stream final : stream_control {
 
 /// The protocol after a 101: it only keeps what it was given (the WebSocket protocol
 /// itself is driven by ws_connection_fuzz).
-class probe_protocol final : public protocol {
+class probe_protocol final : public test_support::inert_protocol {
   public:
-    void open(uint32_t, uint32_t, const peer_address&, uint32_t, const connection_limits&) override {}
-    bool on_data(std::string_view, protocol_env&) override { return true; }
-    void pump(protocol_env&) override {}
-    bool has_pending_input() const noexcept override { return false; }
-    void on_app_message(app_response&&, protocol_env&) override {}
-    void respond(uint64_t, const request_context&, uint16_t, std::string_view, std::string_view,
-                 protocol_env&) override {}
-    void on_peer_eof(protocol_env&) override {}
-    void on_timeout(protocol_env&) override {}
-    bool begin_drain(uint32_t, uint32_t) override { return true; }
     void release() noexcept override { _out.clear(); }
-    bool closing() const noexcept override { return false; }
-    bool close_after_flush() const noexcept override { return false; }
-    bool idle() const noexcept override { return true; }
-    bool nothing_owed() const noexcept override { return true; }
-    size_t outstanding() const noexcept override { return 0; }
-    uint32_t deadline() const noexcept override { return 0; }
-    uint64_t requests_seen() const noexcept override { return 0; }
 };
 
 struct probe_upgrade final : protocol_upgrade {

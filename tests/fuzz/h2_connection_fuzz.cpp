@@ -8,7 +8,7 @@
 // Config bit 7 makes the receive windows small (16 KiB a stream, 64 KiB the connection).
 // Config bits 5-6 turn response compression on (off, gzip, br, zstd; min size 0, so
 // every body the client's Accept-Encoding allows is coded): whole answers, streamed
-// pieces (h2::connection::code_piece) and file pieces inside a coded stream (refused:
+// pieces (http::stream_exchange::code_piece) and file pieces inside a coded stream (refused:
 // the stream is reset).
 // Invariants, checked with abort():
 //  (a) the output is a sequence of whole HTTP/2 frames that starts with the server's
@@ -50,55 +50,9 @@ void check(bool ok, const char* what) {
     }
 }
 
-// Answers paths starting with /n natively, hands the rest to the "app" (the script).
-struct fuzz_dispatcher final : http::dispatcher {
-    std::vector<uint64_t> pending;
-    std::set<uint64_t> seen;
-    struct fuzz_body;
-    std::map<uint64_t, std::shared_ptr<fuzz_body>> bodies; ///< streamed bodies by seq
-    bool stream_bodies = false;
-    const http::response_features* features = nullptr; ///< compression on: as the server's dispatcher does
-    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
-                       std::shared_ptr<http::body_stream>& stream) override {
-        if (features != nullptr) {
-            std::string request_id;
-            std::string reason;
-            http::decorate_request(*features, ev.head, ev.ctx, request_id, reason); // Accept-Encoding -> ctx.coding
-        }
-        if (ev.body_follows) {
-            if (!stream_bodies) {
-                return verdict::buffer;
-            }
-            auto body = std::make_shared<fuzz_body>();
-            bodies[ev.seq] = body;
-            stream = body;
-            check(seen.insert(ev.seq).second, "(c) a request reported twice");
-            pending.push_back(ev.seq);
-            return verdict::streaming;
-        }
-        check(seen.insert(ev.seq).second, "(c) a request reported twice");
-        return test_support::answer_or_keep(conn, ev, env, pending);
-    }
-    struct fuzz_body final : http::body_stream {
-        uint64_t pushed = 0;
-        uint64_t taken = 0;
-        uint64_t most_untaken = 0;
-        void push(std::string_view b) noexcept override {
-            pushed += b.size();
-            most_untaken = std::max(most_untaken, pushed - taken);
-        }
-        void finish() noexcept override {}
-        void fail(http::body_error) noexcept override {}
-        uint64_t unconsumed() const noexcept override { return pushed - taken; }
-    };
-};
+using fuzz_dispatcher = test_support::keeping_dispatcher; // /n natively, the rest to the script's app
 
-struct fuzz_control final : http::stream_control {
-    int closed = 0;
-    uint64_t sent = 0;
-    void on_sent(size_t n) noexcept override { sent += n; }
-    void on_closed() noexcept override { ++closed; }
-};
+using fuzz_control = test_support::counting_control;
 
 // (a), (b): the wire so far parses as whole frames.
 void check_frames(const std::string& wire) {
@@ -148,15 +102,9 @@ constexpr std::string_view borrowed_text = "borrowed bytes, as a Python bytes ob
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::script_reader in{data, size};
     uint8_t config = in.byte();
-    http::connection_limits limits;
-    if (config & 1) {
-        limits.max_body = 100;
-        limits.parser.max_head_bytes = 300;
-        limits.parser.max_headers = 4;
-    }
-    limits.stream_body_above = (config & 2) ? 10 : limits.stream_body_above;
+    http::connection_limits limits = test_support::script_limits(config);
     core_counters counters;
-    fuzz_dispatcher dispatch;
+    fuzz_dispatcher dispatch(check);
     dispatch.stream_bodies = (config & 4) != 0;
     http::response_features features;
     static const char* const codings[] = {"gzip", "br", "zstd"};

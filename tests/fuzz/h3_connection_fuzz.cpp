@@ -42,42 +42,9 @@ void check(bool ok, const char* what) {
     }
 }
 
-struct fuzz_body final : http::body_stream {
-    uint64_t pushed = 0;
-    uint64_t taken = 0;
-    void push(std::string_view b) noexcept override { pushed += b.size(); }
-    void finish() noexcept override {}
-    void fail(http::body_error) noexcept override {}
-    uint64_t unconsumed() const noexcept override { return pushed - taken; }
-};
+using fuzz_dispatcher = test_support::keeping_dispatcher; // /n natively, the rest to the script's app
 
-struct fuzz_dispatcher final : http::dispatcher {
-    std::vector<uint64_t> pending;
-    std::set<uint64_t> seen;
-    std::map<uint64_t, std::shared_ptr<fuzz_body>> bodies;
-    bool stream_bodies = false;
-    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
-                       std::shared_ptr<http::body_stream>& stream) override {
-        if (ev.body_follows) {
-            if (!stream_bodies) {
-                return verdict::buffer;
-            }
-            auto body = std::make_shared<fuzz_body>();
-            bodies[ev.seq] = body;
-            stream = body;
-            check(seen.insert(ev.seq).second, "(c) a request reported twice");
-            pending.push_back(ev.seq);
-            return verdict::streaming;
-        }
-        check(seen.insert(ev.seq).second, "(c) a request reported twice");
-        return test_support::answer_or_keep(conn, ev, env, pending);
-    }
-};
-
-struct fuzz_control final : http::stream_control {
-    void on_sent(size_t) noexcept override {}
-    void on_closed() noexcept override {}
-};
+using fuzz_control = test_support::counting_control;
 
 struct env_holder final : h3::env_source {
     http::protocol_env e;
@@ -126,15 +93,9 @@ struct written {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::script_reader in{data, size};
     uint8_t config = in.byte();
-    http::connection_limits limits;
-    if (config & 1) {
-        limits.max_body = 100;
-        limits.parser.max_head_bytes = 300;
-        limits.parser.max_headers = 4;
-    }
-    limits.stream_body_above = (config & 2) ? 10 : limits.stream_body_above;
+    http::connection_limits limits = test_support::script_limits(config);
     core_counters counters;
-    fuzz_dispatcher dispatch;
+    fuzz_dispatcher dispatch(check);
     dispatch.stream_bodies = (config & 2) != 0;
     env_holder envs(test_support::make_env(limits, 1000, counters, dispatch));
     h3::settings cfg;

@@ -172,12 +172,18 @@ class LoggedServer(ServerProcess):
         return code
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = ServerProcess("basic:app", "--threads", "2")
+def served(app: str, *args: str):
+    """A module fixture's body: ``app`` served for the module's tests, then stopped; it
+    must exit 0."""
+    srv = ServerProcess(app, *args)
     yield srv
     code = srv.stop()
     assert code == 0, srv.output()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from served("basic:app", "--threads", "2")
 
 
 class Response:

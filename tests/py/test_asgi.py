@@ -43,6 +43,16 @@ def assert_method_answer_follows(rd: Reader) -> None:
     assert resp2.status == 200 and take(rd, 3, time.monotonic() + WAIT_S) == b"GET", resp2
 
 
+def assert_answer_then_method(srv, path: str, body: bytes) -> None:
+    """``path`` is answered 200 with ``body`` whole, and a request pipelined after it is
+    answered too (the connection goes on)."""
+    s, rd = send(srv, get_req(path) + get_req("/method"))
+    with s:
+        resp = read_head(rd)
+        assert resp.status == 200 and take(rd, len(body), time.monotonic() + WAIT_S) == body, resp
+        assert_method_answer_follows(rd)
+
+
 def leave_mid_upload(srv: ServerProcess, sent: int) -> str:
     """Starts a 4 MiB upload to /upload-record, closes the connection once the app has
     `sent` bytes; the record's token."""
@@ -435,11 +445,7 @@ def test_fault_is_a_problem_500_and_logged(fault_srv, path, log, closes):
 
 
 def test_body_after_the_end_leaves_the_complete_response_and_is_logged(fault_srv):
-    s, rd = send(fault_srv, get_req("/body-after-end") + get_req("/method"))
-    with s:
-        resp = read_head(rd)
-        assert resp.status == 200 and take(rd, 8, time.monotonic() + WAIT_S) == b"complete", resp
-        assert_method_answer_follows(rd)
+    assert_answer_then_method(fault_srv, "/body-after-end", b"complete")
     fault_srv.wait_log("'http.response.body' after the response was complete")
 
 
@@ -505,11 +511,7 @@ def test_an_app_that_cancels_its_own_task_is_a_500(srv, when):
 
 
 def test_cancelling_its_task_after_the_answer_keeps_the_answer(srv):
-    s, rd = send(srv, get_req("/cancel-self?when=answered") + get_req("/method"))
-    with s:
-        resp = read_head(rd)
-        assert resp.status == 200 and take(rd, 8, time.monotonic() + WAIT_S) == b"answered", resp
-        assert_method_answer_follows(rd)
+    assert_answer_then_method(srv, "/cancel-self?when=answered", b"answered")
 
 
 @pytest.mark.parametrize("how", ["ensure_future", "create_task", "wait_for", "gather", "shield"])

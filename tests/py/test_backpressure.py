@@ -29,6 +29,13 @@ def _hold(srv: ServerProcess, gate: Gate, name: str, count: int) -> list[socket.
     return socks
 
 
+def _fill_cap_of_two(srv: ServerProcess, gate: Gate) -> list[socket.socket]:
+    """Two requests held inside the app: a cap of 2 is full until the gate opens."""
+    held = _hold(srv, gate, "held", 2)
+    assert len(gate.wait_entered(2)) == 2, "the two requests under the cap did not reach the app"
+    return held
+
+
 def _release_held(gate: Gate, held: list[socket.socket]) -> None:
     """Opens the gate: each held request is answered in full."""
     gate.release()
@@ -47,8 +54,7 @@ def test_concurrency_cap_answers_503_while_the_cap_is_full():
     srv = ServerProcess("gate_app:app", "--threads", "1", "--handler-threads", "2", "--limit-concurrency", "2")
     try:
         with Gate() as gate:
-            held = _hold(srv, gate, "held", 2)
-            assert len(gate.wait_entered(2)) == 2, "the two requests under the cap did not reach the app"
+            held = _fill_cap_of_two(srv, gate)
             extra = _hold(srv, gate, "extra", 6)
             for s in extra:
                 r = Reader(s).read()
@@ -207,8 +213,7 @@ def test_concurrency_cap_is_one_count_for_all_reactors_of_a_worker():
     srv = ServerProcess("gate_app:app", "--threads", "2", "--handler-threads", "4", "--limit-concurrency", "2")
     try:
         with Gate() as gate:
-            held = _hold(srv, gate, "held", 2)
-            assert len(gate.wait_entered(2)) == 2, "the two requests under the cap did not reach the app"
+            held = _fill_cap_of_two(srv, gate)
             extra = _hold(srv, gate, "extra", 12)
             for i, s in enumerate(extra):
                 try:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import mimetypes
 import os
-import socket
 import time
 import urllib.parse
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Callable
 import pytest
 
 from conftest import RSS_SLACK_MIB, Reader, Response, ServerProcess
-from test_streaming import read_head
+from test_streaming import Truncated, read_head, take
 
 
 MIB = 1 << 20
@@ -78,25 +77,10 @@ def read_body(reader: Reader, resp: Response, sink: Callable[[bytes], None] | No
     """The Content-Length body after ``resp``'s head (to ``sink`` when given)."""
     length = resp.header("content-length")
     assert length is not None, f"no Content-Length: {resp}"
-    left = int(length)
-    parts: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while left > 0:
-        if not reader.buf:
-            reader.sock.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                reader.buf = reader.sock.recv(min(left, 1 << 18))
-            except socket.timeout:
-                raise AssertionError(f"timed out with {left} body bytes to go") from None
-            if not reader.buf:
-                raise AssertionError(f"connection closed with {left} body bytes to go")
-        piece, reader.buf = reader.buf[:left], reader.buf[left:]
-        left -= len(piece)
-        if sink is not None:
-            sink(piece)
-        else:
-            parts.append(piece)
-    return b"".join(parts)
+    try:
+        return take(reader, int(length), time.monotonic() + timeout, sink)
+    except Truncated:
+        raise AssertionError(f"connection closed inside a {length}-byte body") from None
 
 
 def get_req(path: str, method: str = "GET", extra: str = "") -> bytes:

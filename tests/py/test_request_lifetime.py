@@ -8,15 +8,12 @@ import time
 
 import pytest
 
-from conftest import Reader, ServerProcess, get
+from conftest import Reader, ServerProcess, get, served
 
 
 @pytest.fixture(scope="module")
 def server():
-    srv = ServerProcess("kept_requests:app", "--threads", "1")
-    yield srv
-    code = srv.stop()
-    assert code == 0, srv.output()
+    yield from served("kept_requests:app", "--threads", "1")
 
 
 def post(server, path: str, body: bytes, tag: str):

@@ -5,6 +5,7 @@ reactor thread each, drives it with real clients and sends real signals."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -140,6 +141,24 @@ class Client(threading.Thread):
         assert not self.is_alive()
 
 
+class LoadRun:
+    output = ""  # the server's output, once it exited 0
+
+
+@contextlib.contextmanager
+def under_load(srv, client):
+    """``client``'s load on ``srv`` for the block; after it, whatever happened, the client
+    halts and the server stops; it must have exited 0 (its output in the LoadRun)."""
+    run = LoadRun()
+    try:
+        yield run
+    finally:
+        client.halt.set()
+        code = srv.stop()
+    run.output = srv.output()
+    assert code == 0, run.output
+
+
 def test_two_workers_serve_and_run_their_startup_hooks(tmp_path: Path):
     hooks = tmp_path / "hooks"
     srv = start(env={"RINGBOLT_TEST_HOOK_LOG": str(hooks)})
@@ -159,7 +178,7 @@ def test_killed_worker_is_replaced_and_port_keeps_answering():
     srv = start()
     gate = threading.Lock()
     client = Client(srv.port, gate=gate)
-    try:
+    with under_load(srv, client) as run:
         before = wait_for_pids(srv.port, 2)
         client.start()
         time.sleep(0.3)
@@ -178,12 +197,7 @@ def test_killed_worker_is_replaced_and_port_keeps_answering():
         client.stop()
         assert len(client.results) > 20
         check_no_failures(client.failures())
-    finally:
-        client.halt.set()
-        code = srv.stop()
-    out = srv.output()
-    assert code == 0, out
-    assert f"(pid {victim}) died (signal SIGKILL)" in out
+    assert f"(pid {victim}) died (signal SIGKILL)" in run.output
 
 
 def test_sigterm_drains_under_load():
@@ -223,7 +237,7 @@ def test_sigterm_drains_under_load():
 def test_sighup_replaces_all_workers_without_refusing_connections():
     srv = start()
     client = Client(srv.port)
-    try:
+    with under_load(srv, client) as run:
         before = wait_for_pids(srv.port, 2)
         client.start()
         time.sleep(0.3)
@@ -245,32 +259,22 @@ def test_sighup_replaces_all_workers_without_refusing_connections():
         client.stop()
         assert len(client.pids_since(sent_at) - before) == 2 and after and not (after & before), (before, after)
         check_no_failures(client.failures())
-    finally:
-        client.halt.set()
-        code = srv.stop()
-    out = srv.output()
-    assert code == 0, out
-    assert "SIGHUP received" in out and "reload complete" in out
+    assert "SIGHUP received" in run.output and "reload complete" in run.output
 
 
 def test_limit_max_requests_recycles_workers():
     srv = start("--limit-max-requests", "50")
     client = Client(srv.port)
-    try:
+    with under_load(srv, client) as run:
         first = wait_for_pids(srv.port, 2)
         client.start()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and (len(client.results) < 300 or not (client.pids() - first)):
             time.sleep(0.05)
         client.stop()
-    finally:
-        client.halt.set()
-        code = srv.stop()
-    out = srv.output()
-    assert code == 0, out
     assert len(client.results) >= 300
     assert len(client.pids() - first) >= 1, (first, client.pids())
-    assert "reached its request limit" in out and "died" not in out and "die quickly" not in out
+    assert "reached its request limit" in run.output and "died" not in run.output and "die quickly" not in run.output
     check_no_failures(client.failures())
 
 

@@ -60,4 +60,27 @@ http::dispatcher::verdict answer_or_keep(http::protocol& conn, const http::reque
     return http::dispatcher::verdict::to_app;
 }
 
+http::dispatcher::verdict keeping_dispatcher::on_request(http::protocol& conn, const http::request_event& ev,
+                                                         http::protocol_env& env,
+                                                         std::shared_ptr<http::body_stream>& stream) {
+    if (features != nullptr) {
+        std::string request_id;
+        std::string reason;
+        http::decorate_request(*features, ev.head, ev.ctx, request_id, reason); // Accept-Encoding -> ctx.coding
+    }
+    check(seen.insert(ev.seq).second, "(c) a request reported twice");
+    if (ev.body_follows) {
+        if (!stream_bodies) {
+            seen.erase(ev.seq); // reported again when the whole body is in
+            return verdict::buffer;
+        }
+        auto body = std::make_shared<counted_body>();
+        bodies[ev.seq] = body;
+        stream = body;
+        pending.push_back(ev.seq);
+        return verdict::streaming;
+    }
+    return answer_or_keep(conn, ev, env, pending);
+}
+
 } // namespace ringbolt::test_support

@@ -6,9 +6,14 @@
 #include "core/counters.hpp"
 #include "http/output_queue.hpp"
 #include "http/protocol.hpp"
+#include "http/response_features.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,5 +45,59 @@ inline constexpr std::string_view native_body = "native";
 /// script) to answer with app_response messages.
 http::dispatcher::verdict answer_or_keep(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                                          std::vector<uint64_t>& to_app);
+
+/// The limits a protocol fuzz script's config byte picks: bit 0 small ones (a body of
+/// 100 bytes, a head of 300 bytes and 4 fields), bit 1 bodies over 10 bytes streamed.
+inline http::connection_limits script_limits(uint8_t config) {
+    http::connection_limits limits;
+    if (config & 1) {
+        limits.max_body = 100;
+        limits.parser.max_head_bytes = 300;
+        limits.parser.max_headers = 4;
+    }
+    if (config & 2) {
+        limits.stream_body_above = 10;
+    }
+    return limits;
+}
+
+/// A producer's stream_control that counts what it hears: bytes sent, closes.
+struct counting_control final : http::stream_control {
+    uint64_t sent = 0;
+    int closed = 0;
+    void on_sent(size_t n) noexcept override { sent += n; }
+    void on_closed() noexcept override { ++closed; }
+};
+
+/// A streamed request body the script's app reads: what was pushed, what the app took,
+/// and the most ever left untaken.
+struct counted_body final : http::body_stream {
+    uint64_t pushed = 0;
+    uint64_t taken = 0;
+    uint64_t most_untaken = 0;
+    void push(std::string_view b) noexcept override {
+        pushed += b.size();
+        most_untaken = std::max(most_untaken, pushed - taken);
+    }
+    void finish() noexcept override {}
+    void fail(http::body_error) noexcept override {}
+    uint64_t unconsumed() const noexcept override { return pushed - taken; }
+};
+
+/// The fuzz targets' dispatcher: complete requests go through answer_or_keep; a body
+/// that follows is read whole, or (`stream_bodies`) streamed into a counted_body kept in
+/// `bodies`. `features` (compression on): requests are decorated as the server's
+/// dispatcher does. `check(false, why)` aborts the target: a request reported twice.
+struct keeping_dispatcher final : http::dispatcher {
+    explicit keeping_dispatcher(void (*check_fn)(bool, const char*)) : check(check_fn) {}
+    void (*check)(bool, const char*);
+    std::vector<uint64_t> pending;
+    std::set<uint64_t> seen;
+    std::map<uint64_t, std::shared_ptr<counted_body>> bodies; ///< streamed bodies by seq
+    bool stream_bodies = false;
+    const http::response_features* features = nullptr;
+    verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
+                       std::shared_ptr<http::body_stream>& stream) override;
+};
 
 } // namespace ringbolt::test_support

@@ -26,12 +26,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ws_buf.h"
 #include "ws_handshake.h"
-
-struct buf {
-    unsigned char* data;
-    size_t len, cap;
-};
 
 struct conn {
     int fd;
@@ -40,33 +36,6 @@ struct conn {
     int want_out;
     struct buf in, out;
 };
-
-static void reserve(struct buf* b, size_t more) {
-    if (b->len + more <= b->cap) {
-        return;
-    }
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + more) {
-        cap *= 2;
-    }
-    b->data = realloc(b->data, cap);
-    if (b->data == NULL) {
-        perror("realloc");
-        exit(1);
-    }
-    b->cap = cap;
-}
-
-static void append(struct buf* b, const void* p, size_t n) {
-    reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-static void consume(struct buf* b, size_t n) {
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
 
 static void end_conn(int ep, struct conn* c) {
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);

@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ws_buf.h"
 #include "ws_handshake.h"
 
 // Newer than liburing 2.3's header; values from the kernel's include/uapi/linux/io_uring.h.
@@ -74,11 +75,6 @@ enum phase {
     PH_OPEN,      // echoing frames
     PH_CLOSING,   // a close frame was answered: end once the output is sent
     PH_DEAD,      // shut down: freed once no operation of it is in flight
-};
-
-struct buf {
-    unsigned char* data;
-    size_t len, cap;
 };
 
 // One reply waiting to be sent: bytes in a provided buffer (bid >= 0) or on the heap.
@@ -141,32 +137,6 @@ static void unref(int bid) {
     if (--refs[bid] == 0) {
         give_back(bid);
     }
-}
-
-static void reserve(struct buf* b, size_t more) {
-    if (b->len + more <= b->cap) {
-        return;
-    }
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + more) {
-        cap *= 2;
-    }
-    b->data = realloc(b->data, cap);
-    if (b->data == NULL) {
-        die("realloc", ENOMEM);
-    }
-    b->cap = cap;
-}
-
-static void append(struct buf* b, const void* p, size_t n) {
-    reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-static void consume(struct buf* b, size_t n) {
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
 }
 
 static void arm_accept(void) {

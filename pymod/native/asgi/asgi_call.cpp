@@ -404,29 +404,12 @@ PyObject* serve_await(PyObject* o) {
     return Py_NewRef(o);
 }
 
-int serve_traverse(PyObject* o, visitproc visit, void* arg) {
-    serve_object* s = serve_of(o);
-    Py_VISIT(s->inner);
-    Py_VISIT(s->scope);
-    Py_VISIT(s->cycle);
-    Py_VISIT(s->call);
-    Py_VISIT(s->loop);
-    return 0;
-}
-
-int serve_clear(PyObject* o) {
-    serve_object* s = serve_of(o);
-    Py_CLEAR(s->inner);
-    Py_CLEAR(s->scope);
-    Py_CLEAR(s->cycle);
-    Py_CLEAR(s->call);
-    Py_CLEAR(s->loop);
-    return 0;
-}
+using serve_refs = gc_refs<serve_object, &serve_object::inner, &serve_object::scope, &serve_object::cycle,
+                           &serve_object::call, &serve_object::loop>;
 
 void serve_dealloc(PyObject* o) {
     PyObject_GC_UnTrack(o);
-    serve_clear(o);
+    serve_refs::clear(o);
     PyObject_GC_Del(o);
 }
 
@@ -447,8 +430,8 @@ PyTypeObject serve_type = native_type({
     .doc = "The coroutine of one ASGI request's task: the app's coroutine, and what its end does.",
     .dealloc = serve_dealloc,
     .as_async = &serve_async,
-    .traverse = serve_traverse,
-    .clear = serve_clear,
+    .traverse = serve_refs::traverse,
+    .clear = serve_refs::clear,
     .iter = PyObject_SelfIter,
     .iternext = serve_iternext,
     .methods = serve_methods,
@@ -598,37 +581,9 @@ PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     return reinterpret_cast<PyObject*>(self);
 }
 
-int call_traverse(PyObject* o, visitproc visit, void* arg) {
-    auto* self = reinterpret_cast<call_object*>(o);
-    Py_VISIT(self->app);
-    Py_VISIT(self->base);
-    Py_VISIT(self->state);
-    Py_VISIT(self->cycle_type);
-    Py_VISIT(self->run);
-    Py_VISIT(self->failed);
-    Py_VISIT(self->asgi_path);
-    Py_VISIT(self->cancelled);
-    return 0;
-}
-
-int call_clear(PyObject* o) {
-    auto* self = reinterpret_cast<call_object*>(o);
-    Py_CLEAR(self->app);
-    Py_CLEAR(self->base);
-    Py_CLEAR(self->state);
-    Py_CLEAR(self->cycle_type);
-    Py_CLEAR(self->run);
-    Py_CLEAR(self->failed);
-    Py_CLEAR(self->asgi_path);
-    Py_CLEAR(self->cancelled);
-    return 0;
-}
-
-void call_dealloc(PyObject* o) {
-    PyObject_GC_UnTrack(o);
-    call_clear(o);
-    Py_TYPE(o)->tp_free(o);
-}
+using call_refs =
+    gc_refs<call_object, &call_object::app, &call_object::base, &call_object::state, &call_object::cycle_type,
+            &call_object::run, &call_object::failed, &call_object::asgi_path, &call_object::cancelled>;
 
 PyTypeObject call_type = native_type({
     .name = "ringbolt._native.ASGICall",
@@ -636,11 +591,11 @@ PyTypeObject call_type = native_type({
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
     .doc = "ASGICall(handler, app, base, state, cycle_type, asgi_path, cancelled): the per-request "
            "entry of an ASGI app (ringbolt.asgi.ASGIHandler.run).",
-    .dealloc = call_dealloc,
+    .dealloc = call_refs::dealloc,
     .vectorcall_offset = offsetof(call_object, vectorcall),
     .call = PyVectorcall_Call,
-    .traverse = call_traverse,
-    .clear = call_clear,
+    .traverse = call_refs::traverse,
+    .clear = call_refs::clear,
     .new_object = call_new,
 });
 

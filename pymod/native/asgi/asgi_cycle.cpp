@@ -329,38 +329,11 @@ int cycle_init(PyObject* self, PyObject* args, PyObject* kwds) {
     return set_fields(self, req, pending, loop);
 }
 
-int cycle_traverse(PyObject* self, visitproc visit, void* arg) {
-    cycle_object* c = cycle_of(self);
-    // Not Py_VISIT(Py_TYPE(self)): the Python subclass's subtype_traverse visits its type.
-    Py_VISIT(c->req);
-    Py_VISIT(c->pending);
-    Py_VISIT(c->loop);
-    Py_VISIT(c->status);
-    Py_VISIT(c->headers);
-    Py_VISIT(c->body);
-    Py_VISIT(c->finished);
-    return 0;
-}
-
-int cycle_clear(PyObject* self) {
-    cycle_object* c = cycle_of(self);
-    Py_CLEAR(c->req);
-    Py_CLEAR(c->pending);
-    Py_CLEAR(c->loop);
-    Py_CLEAR(c->status);
-    Py_CLEAR(c->headers);
-    Py_CLEAR(c->body);
-    Py_CLEAR(c->finished);
-    return 0;
-}
-
-// The Python subclass's subtype_dealloc calls this, and drops its reference to the
-// (heap) subclass itself afterwards.
-void cycle_dealloc(PyObject* self) {
-    PyObject_GC_UnTrack(self);
-    cycle_clear(self);
-    Py_TYPE(self)->tp_free(self);
-}
+// Not Py_VISIT(Py_TYPE(self)) in traverse: the Python subclass's subtype_traverse visits
+// its type. Its subtype_dealloc calls dealloc, and drops its reference to the (heap)
+// subclass itself afterwards.
+using cycle_refs = gc_refs<cycle_object, &cycle_object::req, &cycle_object::pending, &cycle_object::loop,
+                           &cycle_object::status, &cycle_object::headers, &cycle_object::body, &cycle_object::finished>;
 
 PyMethodDef cycle_methods[] = {
     {"send", cycle_send, METH_O,
@@ -391,9 +364,9 @@ PyTypeObject cycle_type = native_type({
     .doc = "ASGICycle(req, pending, loop): one ASGI http request and its response; subclassed by "
            "ringbolt.asgi._Cycle, whose _send and _receive take what the native send and receive "
            "do not.",
-    .dealloc = cycle_dealloc,
-    .traverse = cycle_traverse,
-    .clear = cycle_clear,
+    .dealloc = cycle_refs::dealloc,
+    .traverse = cycle_refs::traverse,
+    .clear = cycle_refs::clear,
     .methods = cycle_methods,
     .members = cycle_members,
     .init = cycle_init,

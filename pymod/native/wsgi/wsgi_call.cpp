@@ -678,37 +678,9 @@ PyObject* call_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
     return reinterpret_cast<PyObject*>(self);
 }
 
-int call_traverse(PyObject* self_obj, visitproc visit, void* arg) {
-    auto* self = reinterpret_cast<call_object*>(self_obj);
-    Py_VISIT(self->app);
-    Py_VISIT(self->base);
-    Py_VISIT(self->root_path);
-    Py_VISIT(self->run);
-    Py_VISIT(self->finish);
-    Py_VISIT(self->failed);
-    Py_VISIT(self->parse_status);
-    Py_VISIT(self->check_headers);
-    return 0;
-}
-
-int call_clear(PyObject* self_obj) {
-    auto* self = reinterpret_cast<call_object*>(self_obj);
-    Py_CLEAR(self->app);
-    Py_CLEAR(self->base);
-    Py_CLEAR(self->root_path);
-    Py_CLEAR(self->run);
-    Py_CLEAR(self->finish);
-    Py_CLEAR(self->failed);
-    Py_CLEAR(self->parse_status);
-    Py_CLEAR(self->check_headers);
-    return 0;
-}
-
-void call_dealloc(PyObject* self_obj) {
-    PyObject_GC_UnTrack(self_obj);
-    call_clear(self_obj);
-    Py_TYPE(self_obj)->tp_free(self_obj);
-}
+using call_refs =
+    gc_refs<call_object, &call_object::app, &call_object::base, &call_object::root_path, &call_object::run,
+            &call_object::finish, &call_object::failed, &call_object::parse_status, &call_object::check_headers>;
 
 PyTypeObject call_type = native_type({
     .name = "ringbolt._native.WSGICall",
@@ -716,11 +688,11 @@ PyTypeObject call_type = native_type({
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
     .doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
            "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).",
-    .dealloc = call_dealloc,
+    .dealloc = call_refs::dealloc,
     .vectorcall_offset = offsetof(call_object, vectorcall),
     .call = PyVectorcall_Call,
-    .traverse = call_traverse,
-    .clear = call_clear,
+    .traverse = call_refs::traverse,
+    .clear = call_refs::clear,
     .new_object = call_new,
 });
 

@@ -53,12 +53,7 @@ struct fake_dispatcher final : http::dispatcher {
     }
 };
 
-struct credit final : http::stream_control {
-    size_t sent = 0;
-    int closed = 0;
-    void on_sent(size_t n) noexcept override { sent += n; }
-    void on_closed() noexcept override { ++closed; }
-};
+using credit = test_support::counting_control; // what a producer hears: bytes sent, closes
 
 // A client session: submit requests, feed it the server's bytes, read the answers.
 struct client {
@@ -160,6 +155,13 @@ struct harness {
         cl.receive(take_output());
     }
     std::string take_output() { return test_support::take_output(conn.output()); }
+    /// The clock reaches the connection's deadline: on_timeout, its output to the client.
+    void reach_deadline() {
+        now = conn.deadline();
+        auto e = env();
+        conn.on_timeout(e);
+        cl.receive(take_output());
+    }
     bool sent_preface = false;
 };
 
@@ -284,10 +286,7 @@ TEST(H2Connection, IdleTimeoutSendsGoawayAndCloses) {
     h.exchange();
     EXPECT_EQ(h.cl.answers[id].headers[":status"], "200");
     ASSERT_NE(h.conn.deadline(), 0u);
-    h.now = h.conn.deadline();
-    auto e = h.env();
-    h.conn.on_timeout(e);
-    h.cl.receive(h.take_output());
+    h.reach_deadline();
     EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
     EXPECT_TRUE(h.conn.close_after_flush());
 }
@@ -304,10 +303,7 @@ TEST(H2Connection, ZeroWindowStallGetsEnhanceYourCalm) {
     EXPECT_EQ(h.cl.answers[id].headers[":status"], "200");
     EXPECT_TRUE(h.cl.answers[id].body.empty());
     ASSERT_EQ(h.conn.deadline(), h.now + h.limits.body_timeout_s);
-    h.now = h.conn.deadline();
-    auto e = h.env();
-    h.conn.on_timeout(e);
-    h.cl.receive(h.take_output());
+    h.reach_deadline();
     EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
     EXPECT_EQ(h.counters.h2_window_stalls.get(), 1u);
     EXPECT_TRUE(h.conn.close_after_flush());

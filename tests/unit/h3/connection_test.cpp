@@ -63,12 +63,7 @@ struct fake_dispatcher final : http::dispatcher {
     }
 };
 
-struct credit final : http::stream_control {
-    uint64_t sent = 0;
-    int closed = 0;
-    void on_sent(size_t n) noexcept override { sent += n; }
-    void on_closed() noexcept override { ++closed; }
-};
+using credit = test_support::counting_control; // what a producer hears: bytes sent, closes
 
 struct harness {
     http::connection_limits limits;

@@ -6,6 +6,7 @@
 #include "h2/connection.hpp"
 #include "http/http1_connection.hpp"
 #include "server/protocols.hpp"
+#include "tests/support/inert_protocol.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,30 +17,13 @@ namespace ringbolt::http {
 namespace {
 
 /// A protocol that records what it was fed.
-struct recording_protocol final : protocol {
+struct recording_protocol final : test_support::inert_protocol {
     std::string fed;
     std::string upgraded_head; ///< make_upgraded: the head it answers
-    void open(uint32_t, uint32_t, const peer_address&, uint32_t, const connection_limits&) override {}
     bool on_data(std::string_view data, protocol_env&) override {
         fed.append(data);
         return true;
     }
-    void pump(protocol_env&) override {}
-    bool has_pending_input() const noexcept override { return false; }
-    void on_app_message(app_response&&, protocol_env&) override {}
-    void respond(uint64_t, const request_context&, uint16_t, std::string_view, std::string_view,
-                 protocol_env&) override {}
-    void on_peer_eof(protocol_env&) override {}
-    void on_timeout(protocol_env&) override {}
-    bool begin_drain(uint32_t, uint32_t) override { return true; }
-    void release() noexcept override {}
-    bool closing() const noexcept override { return false; }
-    bool close_after_flush() const noexcept override { return false; }
-    bool idle() const noexcept override { return true; }
-    bool nothing_owed() const noexcept override { return true; }
-    size_t outstanding() const noexcept override { return 0; }
-    uint32_t deadline() const noexcept override { return 0; }
-    uint64_t requests_seen() const noexcept override { return 0; }
 };
 
 /// Makes recording_protocols; counts what it made and how.
