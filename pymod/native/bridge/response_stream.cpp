@@ -8,6 +8,7 @@
 
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -394,7 +395,7 @@ void request_body::push(std::string_view bytes) noexcept {
         // Counted with the chunk, under the lock: take() must never count a chunk taken
         // before it is counted pushed (unconsumed() would wrap and the credit be lost).
         std::lock_guard<std::mutex> lock(_mutex);
-        _chunks.emplace_back(bytes);
+        _in.append(bytes);
         _pushed.fetch_add(bytes.size(), std::memory_order_release);
     }
     notify();
@@ -425,7 +426,7 @@ uint64_t request_body::unconsumed() const noexcept {
 }
 
 bool request_body::ready_now() const noexcept {
-    return !_chunks.empty() || _finished || _failed;
+    return !_in.empty() || _finished || _failed; // (take() says None only once _out is drained)
 }
 
 void request_body::send_credit() {
@@ -453,31 +454,30 @@ bool request_body::wait_ready(double timeout_s) {
 
 PyObject* request_body::take(const python_types& types) {
     release_sent_objects();
-    std::string chunk;
-    bool have = false;
     bool finished;
     bool failed;
+    if (_out_pos == _out.size()) {
+        _out.clear();
+        _out_pos = 0;
+    }
     {
         std::lock_guard<std::mutex> lock(_mutex);
-        // Everything that arrived, in one bytes object (a recv's worth per Python
-        // iteration would cost more than the data), up to 1 MiB.
-        if (!_chunks.empty()) {
-            chunk = std::move(_chunks.front());
-            _chunks.pop_front();
-            while (!_chunks.empty() && chunk.size() + _chunks.front().size() <= (1u << 20)) {
-                chunk.append(_chunks.front());
-                _chunks.pop_front();
-            }
-            have = true;
+        // Everything that arrived since the last swap, in as few bytes objects as
+        // max_chunk allows (a recv's worth per Python iteration would cost more than the
+        // data). _out's room goes to _in for what comes next.
+        if (_out.empty() && !_in.empty()) {
+            _out.swap(_in);
         }
         finished = _finished;
         failed = _failed;
     }
+    size_t n = std::min(_out.size() - _out_pos, max_chunk);
+    bool have = n > 0;
     // Credit: the first read (the app wants the body: 100 Continue), and whenever what
     // is unconsumed falls below half the window the protocol lets wait (body_credit_due).
     uint64_t before = unconsumed();
     if (have) {
-        _taken.fetch_add(chunk.size(), std::memory_order_release);
+        _taken.fetch_add(n, std::memory_order_release);
     }
     if (http::body_credit_due(!_asked, before, unconsumed(), http::connection_limits{}.body_window)) {
         _asked = true;
@@ -486,7 +486,9 @@ PyObject* request_body::take(const python_types& types) {
         }
     }
     if (have) {
-        return PyBytes_FromStringAndSize(chunk.data(), static_cast<Py_ssize_t>(chunk.size()));
+        PyObject* chunk = PyBytes_FromStringAndSize(_out.data() + _out_pos, static_cast<Py_ssize_t>(n));
+        _out_pos += n;
+        return chunk;
     }
     if (failed) {
         int status = 400;

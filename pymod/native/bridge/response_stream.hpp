@@ -14,7 +14,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -101,6 +100,9 @@ class response_stream final : public http::stream_control, public loop_waitable 
 /// the reactor reads on (and the first take answers Expect: 100-continue).
 class request_body final : public http::body_stream, public loop_waitable {
   public:
+    /// The most bytes one take() hands over (one bytes object).
+    static constexpr size_t max_chunk = size_t{64} * 1024;
+
     request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
         : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
 
@@ -125,7 +127,13 @@ class request_body final : public http::body_stream, public loop_waitable {
     uring::response_sink& _sink;
     uint32_t _slot, _gen;
     uint64_t _seq;
-    std::deque<std::string> _chunks; ///< under _mutex
+    // Two buffers that swap roles, so the body's bytes are copied once on each side
+    // (receive buffer -> _in, _out -> the bytes object) and nothing is allocated per
+    // chunk once they have grown: the reactor appends to _in; take() swaps a drained
+    // _out with _in and hands _out over in pieces of at most max_chunk.
+    std::string _in;     ///< under _mutex
+    std::string _out;    ///< take()'s side only (GIL held)
+    size_t _out_pos = 0; ///< how much of _out was handed over
     std::atomic<uint64_t> _pushed{0};
     std::atomic<uint64_t> _taken{0};
     bool _finished = false; ///< under _mutex
