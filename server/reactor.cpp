@@ -297,6 +297,9 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         return;
     }
     if (s.paused) {
+        if (s.stash.empty() && s.stash.capacity() < _stash_spare.capacity()) {
+            s.stash.swap(_stash_spare); // (_stash_spare is kept cleared)
+        }
         s.stash.append(data, len); // in flight before the pause took effect; parsed on resume
         return;
     }
@@ -540,6 +543,10 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         std::string bytes;
         bytes.swap(s.stash);
         s.proto->on_data(s.tp->on_wire_data(bytes), e);
+        if (bytes.capacity() > _stash_spare.capacity() && bytes.capacity() <= stash_spare_max) {
+            bytes.clear();
+            _stash_spare.swap(bytes);
+        }
         if (s.proto->has_successor()) [[unlikely]] {
             switch_protocol(s);
         }

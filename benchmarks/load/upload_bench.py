@@ -14,7 +14,7 @@ processes over the measured run; µs/req = that / n. Rounds interleave the syste
         --ringbolt old=build/venv-old/bin/python --granian build/venv-granian/bin/granian \
         --size 10000000 --n 60 --rounds 3
 
---perf DIR: each system's first round also runs under `perf stat` (task-clock, context
+--perf DIR: each system's first round also runs under `perf stat` (task-clock, page faults, context
 switches, syscalls) attached to the server; the outputs go to DIR/<label>.perf.txt.
 """
 import argparse
@@ -79,7 +79,7 @@ def one(kind, label, exe, args, body_file, perf_dir):
         pids = tree(p.pid)
         if perf_dir:
             out = os.path.join(perf_dir, f"{label}.perf.txt")
-            perf = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches,raw_syscalls:sys_enter",
+            perf = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches,page-faults,raw_syscalls:sys_enter",
                                      "-p", ",".join(map(str, pids)), "-o", out])
             time.sleep(0.3)
         c0 = server_cpu(p.pid)

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <vector>
@@ -387,16 +388,78 @@ void response_stream::on_closed() noexcept {
 
 // ---- request_body ----
 
+namespace {
+
+// Blocks of finished request bodies, kept for the next ones (at most block_pool_max:
+// 4 MiB), so a server that takes uploads one after the other allocates none.
+constexpr size_t block_pool_max = 64;
+std::mutex block_pool_mutex;
+std::vector<std::string> block_pool; // under block_pool_mutex
+
+} // namespace
+
+request_body::request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
+    : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
+
+request_body::~request_body() {
+    std::lock_guard<std::mutex> lock(block_pool_mutex);
+    try {
+        for (std::string& b : _spare) {
+            if (block_pool.size() >= block_pool_max) {
+                return;
+            }
+            block_pool.push_back(std::move(b));
+        }
+        for (std::string& b : _blocks) { // a body the app did not read to its end
+            if (block_pool.size() >= block_pool_max) {
+                return;
+            }
+            b.clear();
+            block_pool.push_back(std::move(b));
+        }
+    } catch (const std::bad_alloc&) {
+        // not kept
+    }
+}
+
+std::string request_body::new_block() {
+    if (!_spare.empty()) {
+        std::string b = std::move(_spare.back());
+        _spare.pop_back();
+        return b;
+    }
+    {
+        std::lock_guard<std::mutex> lock(block_pool_mutex);
+        if (!block_pool.empty()) {
+            std::string b = std::move(block_pool.back());
+            block_pool.pop_back();
+            return b;
+        }
+    }
+    std::string b;
+    b.reserve(max_chunk);
+    return b;
+}
+
 void request_body::push(std::string_view bytes) noexcept {
     if (bytes.empty()) {
         return;
     }
+    const size_t total = bytes.size();
     {
-        // Counted with the chunk, under the lock: take() must never count a chunk taken
-        // before it is counted pushed (unconsumed() would wrap and the credit be lost).
+        // Counted with the bytes, under the lock: take() must never count bytes taken
+        // before they are counted pushed (unconsumed() would wrap and the credit be lost).
         std::lock_guard<std::mutex> lock(_mutex);
-        _in.append(bytes);
-        _pushed.fetch_add(bytes.size(), std::memory_order_release);
+        while (!bytes.empty()) {
+            if (_blocks.empty() || _blocks.back().size() >= max_chunk) {
+                _blocks.push_back(new_block());
+            }
+            std::string& b = _blocks.back();
+            size_t n = std::min(bytes.size(), max_chunk - b.size());
+            b.append(bytes.data(), n);
+            bytes.remove_prefix(n);
+        }
+        _pushed.fetch_add(total, std::memory_order_release);
     }
     notify();
 }
@@ -426,7 +489,7 @@ uint64_t request_body::unconsumed() const noexcept {
 }
 
 bool request_body::ready_now() const noexcept {
-    return !_in.empty() || _finished || _failed; // (take() says None only once _out is drained)
+    return !_blocks.empty() || _finished || _failed;
 }
 
 void request_body::send_credit() {
@@ -454,24 +517,21 @@ bool request_body::wait_ready(double timeout_s) {
 
 PyObject* request_body::take(const python_types& types) {
     release_sent_objects();
+    std::string block;
     bool finished;
     bool failed;
-    if (_out_pos == _out.size()) {
-        _out.clear();
-        _out_pos = 0;
-    }
     {
         std::lock_guard<std::mutex> lock(_mutex);
-        // Everything that arrived since the last swap, in as few bytes objects as
-        // max_chunk allows (a recv's worth per Python iteration would cost more than the
-        // data). _out's room goes to _in for what comes next.
-        if (_out.empty() && !_in.empty()) {
-            _out.swap(_in);
+        // The first block: what has arrived, up to max_chunk bytes (a recv's worth per
+        // Python iteration would cost more than the data).
+        if (!_blocks.empty()) {
+            block = std::move(_blocks.front());
+            _blocks.pop_front();
         }
         finished = _finished;
         failed = _failed;
     }
-    size_t n = std::min(_out.size() - _out_pos, max_chunk);
+    size_t n = block.size();
     bool have = n > 0;
     // Credit: the first read (the app wants the body: 100 Continue), and whenever what
     // is unconsumed falls below half the window the protocol lets wait (body_credit_due).
@@ -486,8 +546,10 @@ PyObject* request_body::take(const python_types& types) {
         }
     }
     if (have) {
-        PyObject* chunk = PyBytes_FromStringAndSize(_out.data() + _out_pos, static_cast<Py_ssize_t>(n));
-        _out_pos += n;
+        PyObject* chunk = PyBytes_FromStringAndSize(block.data(), static_cast<Py_ssize_t>(n));
+        block.clear();
+        std::lock_guard<std::mutex> lock(_mutex);
+        _spare.push_back(std::move(block)); // refilled by the next push
         return chunk;
     }
     if (failed) {

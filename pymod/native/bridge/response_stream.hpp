@@ -14,9 +14,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace ringbolt::py {
 
@@ -100,11 +102,11 @@ class response_stream final : public http::stream_control, public loop_waitable 
 /// the reactor reads on (and the first take answers Expect: 100-continue).
 class request_body final : public http::body_stream, public loop_waitable {
   public:
-    /// The most bytes one take() hands over (one bytes object).
+    /// The most bytes one take() hands over (one bytes object): the block size.
     static constexpr size_t max_chunk = size_t{64} * 1024;
 
-    request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
-        : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
+    request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq);
+    ~request_body() override;
 
     // Reactor side.
     void push(std::string_view bytes) noexcept override;
@@ -127,13 +129,15 @@ class request_body final : public http::body_stream, public loop_waitable {
     uring::response_sink& _sink;
     uint32_t _slot, _gen;
     uint64_t _seq;
-    // Two buffers that swap roles, so the body's bytes are copied once on each side
-    // (receive buffer -> _in, _out -> the bytes object) and nothing is allocated per
-    // chunk once they have grown: the reactor appends to _in; take() swaps a drained
-    // _out with _in and hands _out over in pieces of at most max_chunk.
-    std::string _in;     ///< under _mutex
-    std::string _out;    ///< take()'s side only (GIL held)
-    size_t _out_pos = 0; ///< how much of _out was handed over
+    std::string new_block(); ///< under _mutex
+
+    // The body is kept in blocks of max_chunk bytes: the reactor fills them in order, a
+    // read hands the first one over as one bytes object and keeps it for refilling. Each
+    // byte is copied once on each side (receive buffer -> block -> bytes object), no
+    // block is above glibc's mmap threshold (128 KiB), and none is allocated per chunk
+    // once the body is under way.
+    std::deque<std::string> _blocks; ///< under _mutex: filled in order (the last may have room)
+    std::vector<std::string> _spare; ///< under _mutex: empty blocks, capacity max_chunk
     std::atomic<uint64_t> _pushed{0};
     std::atomic<uint64_t> _taken{0};
     bool _finished = false; ///< under _mutex
