@@ -299,11 +299,15 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             continue;
         }
         if (_phase == phase::body_stream) {
-            if (_stream && _stream->unconsumed() >= env.limits.body_window) {
-                _held_back = true; // the app has not taken enough yet: stop reading
+            // Over the window the app has not taken: stop reading. What this read brought
+            // still goes to the app (it is in memory either way, and waiting in _tail
+            // would cost two more copies); what follows the body waits in _tail.
+            bool over = _stream && _stream->unconsumed() >= env.limits.body_window;
+            pos += stream_body(rest, env);
+            if (over && _phase == phase::body_stream) {
+                _held_back = true;
                 break;
             }
-            pos += stream_body(rest, env);
             continue;
         }
         // phase::body_chunked
