@@ -456,6 +456,34 @@ size_t http1_connection::stream_body(std::string_view rest, protocol_env& env) {
     return c.consumed;
 }
 
+// A body with a Content-Length streaming to the app, nothing parsed waiting: the next
+// read may go straight into the body stream's buffer (reactor::rearm_after_pause).
+std::span<char> http1_connection::direct_input() noexcept {
+    if (_phase != phase::body_stream || _stream_chunked || !_stream || _held_back || !_tail.empty() ||
+        _stream_left == 0) {
+        return {};
+    }
+    return _stream->write_space(_stream_left);
+}
+
+void http1_connection::on_direct_input(size_t n, protocol_env& env) {
+    _stream->commit(n);
+    _stream_left -= n;
+    _body_received += n;
+    if (_stream_left == 0) {
+        end_body_stream(true, body_error::disconnect);
+    } else if (_stream->unconsumed() >= env.limits.body_window) {
+        _held_back = true; // as in process(): the next reads wait for the app
+    } else if (body_too_slow(_body_received, env)) [[unlikely]] {
+        env.counters.timeouts.add();
+        end_body_stream(false, body_error::timeout);
+        return;
+    }
+    if (!_closing) {
+        set_read_deadline(false, env);
+    }
+}
+
 // The streamed body ended: complete, or failed (the app learns why from its read and
 // answers; the connection closes after that answer, the rest of the input is unusable).
 void http1_connection::end_body_stream(bool ok, body_error why) {

@@ -137,6 +137,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void arm_recv(conn_slot& s, uint32_t slot) noexcept;
     void pause_reading(conn_slot& s, uint32_t slot) noexcept;
     void rearm_after_pause(conn_slot& s, uint32_t slot) noexcept;
+    void on_direct_recv(conn_slot& s, uint32_t slot, size_t len) noexcept;
+    /// After plaintext input was parsed: pause on backpressure, send or close.
+    void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
     void send_file(conn_slot& s, uint32_t slot) noexcept;

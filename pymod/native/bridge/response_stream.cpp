@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <new>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -394,7 +395,13 @@ namespace {
 // 4 MiB), so a server that takes uploads one after the other allocates none.
 constexpr size_t block_pool_max = 64;
 std::mutex block_pool_mutex;
-std::vector<std::string> block_pool; // under block_pool_mutex
+std::vector<std::unique_ptr<char[]>> block_pool; // under block_pool_mutex
+
+void pool_block(std::unique_ptr<char[]>& data) {
+    if (data && block_pool.size() < block_pool_max) {
+        block_pool.push_back(std::move(data));
+    }
+}
 
 } // namespace
 
@@ -404,40 +411,34 @@ request_body::request_body(uring::response_sink& sink, uint32_t slot, uint32_t g
 request_body::~request_body() {
     std::lock_guard<std::mutex> lock(block_pool_mutex);
     try {
-        for (std::string& b : _spare) {
-            if (block_pool.size() >= block_pool_max) {
-                return;
-            }
-            block_pool.push_back(std::move(b));
+        for (block& b : _spare) {
+            pool_block(b.data);
         }
-        for (std::string& b : _blocks) { // a body the app did not read to its end
-            if (block_pool.size() >= block_pool_max) {
-                return;
-            }
-            b.clear();
-            block_pool.push_back(std::move(b));
+        for (block& b : _blocks) { // a body the app did not read to its end
+            pool_block(b.data);
         }
+        pool_block(_writing.data);
     } catch (const std::bad_alloc&) {
         // not kept
     }
 }
 
-std::string request_body::new_block() {
+request_body::block request_body::new_block() {
+    block b;
     if (!_spare.empty()) {
-        std::string b = std::move(_spare.back());
+        b.data = std::move(_spare.back().data);
         _spare.pop_back();
         return b;
     }
     {
         std::lock_guard<std::mutex> lock(block_pool_mutex);
         if (!block_pool.empty()) {
-            std::string b = std::move(block_pool.back());
+            b.data = std::move(block_pool.back());
             block_pool.pop_back();
             return b;
         }
     }
-    std::string b;
-    b.reserve(max_chunk);
+    b.data.reset(new char[max_chunk]); // (uninitialized)
     return b;
 }
 
@@ -451,15 +452,38 @@ void request_body::push(std::string_view bytes) noexcept {
         // before they are counted pushed (unconsumed() would wrap and the credit be lost).
         std::lock_guard<std::mutex> lock(_mutex);
         while (!bytes.empty()) {
-            if (_blocks.empty() || _blocks.back().size() >= max_chunk) {
+            if (_blocks.empty() || _blocks.back().size >= max_chunk) {
                 _blocks.push_back(new_block());
             }
-            std::string& b = _blocks.back();
-            size_t n = std::min(bytes.size(), max_chunk - b.size());
-            b.append(bytes.data(), n);
+            block& b = _blocks.back();
+            size_t n = std::min(bytes.size(), max_chunk - b.size);
+            std::memcpy(b.data.get() + b.size, bytes.data(), n);
+            b.size += n;
             bytes.remove_prefix(n);
         }
         _pushed.fetch_add(total, std::memory_order_release);
+    }
+    notify();
+}
+
+std::span<char> request_body::write_space(uint64_t max) noexcept {
+    if (!_writing.data) {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _writing = new_block();
+    }
+    return {_writing.data.get(), static_cast<size_t>(std::min<uint64_t>(max, max_chunk))};
+}
+
+void request_body::commit(size_t n) noexcept {
+    if (n == 0) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _writing.size = n;
+        _blocks.push_back(std::move(_writing));
+        _writing = block{};
+        _pushed.fetch_add(n, std::memory_order_release);
     }
     notify();
 }
@@ -517,7 +541,7 @@ bool request_body::wait_ready(double timeout_s) {
 
 PyObject* request_body::take(const python_types& types) {
     release_sent_objects();
-    std::string block;
+    block b;
     bool finished;
     bool failed;
     {
@@ -525,13 +549,13 @@ PyObject* request_body::take(const python_types& types) {
         // The first block: what has arrived, up to max_chunk bytes (a recv's worth per
         // Python iteration would cost more than the data).
         if (!_blocks.empty()) {
-            block = std::move(_blocks.front());
+            b = std::move(_blocks.front());
             _blocks.pop_front();
         }
         finished = _finished;
         failed = _failed;
     }
-    size_t n = block.size();
+    size_t n = b.size;
     bool have = n > 0;
     // Credit: the first read (the app wants the body: 100 Continue), and whenever what
     // is unconsumed falls below half the window the protocol lets wait (body_credit_due).
@@ -546,10 +570,10 @@ PyObject* request_body::take(const python_types& types) {
         }
     }
     if (have) {
-        PyObject* chunk = PyBytes_FromStringAndSize(block.data(), static_cast<Py_ssize_t>(n));
-        block.clear();
+        PyObject* chunk = PyBytes_FromStringAndSize(b.data.get(), static_cast<Py_ssize_t>(n));
+        b.size = 0;
         std::lock_guard<std::mutex> lock(_mutex);
-        _spare.push_back(std::move(block)); // refilled by the next push
+        _spare.push_back(std::move(b)); // refilled by the next push
         return chunk;
     }
     if (failed) {

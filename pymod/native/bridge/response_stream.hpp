@@ -17,6 +17,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,8 @@ class request_body final : public http::body_stream, public loop_waitable {
     void finish() noexcept override;
     void fail(http::body_error why) noexcept override;
     uint64_t unconsumed() const noexcept override;
+    std::span<char> write_space(uint64_t max) noexcept override;
+    void commit(size_t n) noexcept override;
 
     /// Application side (GIL held): the next chunk (new bytes), b"" at the end, None when
     /// nothing has arrived yet (await a waiter), or NULL with an exception (HTTPError 413,
@@ -129,15 +132,22 @@ class request_body final : public http::body_stream, public loop_waitable {
     uring::response_sink& _sink;
     uint32_t _slot, _gen;
     uint64_t _seq;
-    std::string new_block(); ///< under _mutex
+    /// A block: max_chunk bytes of storage (uninitialized: a direct read fills it) and
+    /// how many of them hold body bytes.
+    struct block {
+        std::unique_ptr<char[]> data;
+        size_t size = 0;
+    };
+    block new_block(); ///< under _mutex
 
     // The body is kept in blocks of max_chunk bytes: the reactor fills them in order, a
     // read hands the first one over as one bytes object and keeps it for refilling. Each
     // byte is copied once on each side (receive buffer -> block -> bytes object), no
     // block is above glibc's mmap threshold (128 KiB), and none is allocated per chunk
     // once the body is under way.
-    std::deque<std::string> _blocks; ///< under _mutex: filled in order (the last may have room)
-    std::vector<std::string> _spare; ///< under _mutex: empty blocks, capacity max_chunk
+    std::deque<block> _blocks; ///< under _mutex: filled in order (the last may have room)
+    std::vector<block> _spare; ///< under _mutex: empty blocks
+    block _writing;            ///< reactor side: the block write_space() lent, until commit()
     std::atomic<uint64_t> _pushed{0};
     std::atomic<uint64_t> _taken{0};
     bool _finished = false; ///< under _mutex

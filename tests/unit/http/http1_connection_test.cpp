@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <span>
+
 #include <string>
 #include <vector>
 
@@ -59,6 +62,15 @@ struct recording_body final : body_stream {
         why = w;
     }
     uint64_t unconsumed() const noexcept override { return got.size() - taken; }
+    // Room for direct reads when `room` is set (a test writes into it, then commits).
+    bool room = false;
+    char space[32];
+    uint64_t asked = 0;
+    std::span<char> write_space(uint64_t max) noexcept override {
+        asked = max;
+        return room ? std::span<char>(space, std::min<uint64_t>(max, sizeof space)) : std::span<char>{};
+    }
+    void commit(size_t n) noexcept override { got.append(space, n); }
 };
 
 struct fake_streams final : dispatch::body_stream_factory {
@@ -765,6 +777,56 @@ TEST(Http1Connection, LargeBodyStreamsToAStreamingRouteWithFlowControl) {
     f.take_output();
     EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 app:/upload:"});
     EXPECT_TRUE(f.conn.idle());
+}
+
+TEST(Http1Connection, DirectInputGoesStraightIntoTheStreamedBody) {
+    fake_reactor f;
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n" + std::string(10, 'a'), false);
+    auto rb = f.streams.last;
+    ASSERT_TRUE(rb);
+    EXPECT_TRUE(f.conn.direct_input().empty()) << "a stream without room: reads go through on_data";
+    rb->room = true;
+    std::span<char> room = f.conn.direct_input();
+    ASSERT_EQ(room.size(), 32u);
+    EXPECT_EQ(rb->asked, 290u) << "never more than the body has left";
+    auto e = f.env();
+    std::memset(room.data(), 'b', 32);
+    f.conn.on_direct_input(32, e);
+    EXPECT_EQ(rb->got, std::string(10, 'a') + std::string(32, 'b'));
+    EXPECT_FALSE(f.conn.has_pending_input()) << "42 untaken, under the window (64)";
+    room = f.conn.direct_input();
+    ASSERT_EQ(room.size(), 32u);
+    std::memset(room.data(), 'c', 32);
+    f.conn.on_direct_input(32, e);
+    EXPECT_TRUE(f.conn.has_pending_input()) << "74 untaken: the reads after this one wait";
+    EXPECT_TRUE(f.conn.direct_input().empty());
+    rb->taken = rb->got.size();
+    f.send(fake_reactor::message(f.batch[0], app_response::part_read_more));
+    f.conn.pump(e);
+    EXPECT_FALSE(f.conn.has_pending_input());
+    for (int i = 0; i < 7; ++i) { // 224 of the 226 left, the app keeping up
+        rb->taken = rb->got.size();
+        room = f.conn.direct_input();
+        ASSERT_EQ(room.size(), 32u) << i;
+        std::memset(room.data(), 'd', 32);
+        f.conn.on_direct_input(32, e);
+    }
+    EXPECT_EQ(rb->finished, 0);
+    room = f.conn.direct_input();
+    ASSERT_EQ(room.size(), 2u) << "the body's last 2 bytes";
+    std::memset(room.data(), 'd', 2);
+    f.conn.on_direct_input(2, e);
+    EXPECT_EQ(rb->got, std::string(10, 'a') + std::string(32, 'b') + std::string(32, 'c') + std::string(226, 'd'));
+    EXPECT_EQ(rb->finished, 1);
+    EXPECT_TRUE(f.conn.direct_input().empty()) << "after the body: parsed as requests again";
+    f.answer_all();
+    f.take_output();
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 app:/upload:"});
+    fake_reactor g; // a chunked body is decoded: never read directly
+    g.feed("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", false);
+    ASSERT_TRUE(g.streams.last);
+    g.streams.last->room = true;
+    EXPECT_TRUE(g.conn.direct_input().empty());
 }
 
 TEST(Http1Connection, ExpectContinueOnTheAppsFirstRead) {
