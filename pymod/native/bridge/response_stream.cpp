@@ -394,8 +394,10 @@ namespace {
 // Blocks of finished request bodies, kept for the next ones (at most block_pool_max:
 // 4 MiB), so a server that takes uploads one after the other allocates none.
 constexpr size_t block_pool_max = 64;
-std::mutex block_pool_mutex;
-std::vector<std::unique_ptr<char[]>> block_pool; // under block_pool_mutex
+std::mutex& block_pool_mutex = *new std::mutex;
+// Under block_pool_mutex. Never destroyed: a body may end after static destructors ran
+// (a thread still going at exit).
+std::vector<std::unique_ptr<char[]>>& block_pool = *new std::vector<std::unique_ptr<char[]>>;
 
 void pool_block(std::unique_ptr<char[]>& data) {
     if (data && block_pool.size() < block_pool_max) {
