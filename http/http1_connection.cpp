@@ -10,6 +10,7 @@
 #include "http/problem.hpp"
 #include "http/response_writer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ringbolt::http {
@@ -20,7 +21,8 @@ namespace {
 // every connection.
 thread_local request_head tl_head;
 
-constexpr size_t keep_capacity = 4096; // buffers larger than this are freed when empty
+constexpr size_t keep_capacity = 4096;                   // buffers larger than this are freed when empty
+constexpr uint64_t reserve_body_max = uint64_t{1} << 20; // a body read whole: room reserved at once
 
 void shrink_if_large(std::string& s) {
     if (s.empty() && s.capacity() > keep_capacity) {
@@ -113,6 +115,12 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
         } else {
             consume_tail(env);
         }
+    }
+    if (_phase == phase::body_length && _tail.capacity() < _body_need && _tail.capacity() < reserve_body_max) {
+        // The rest of a body read whole: room for all of it at once (up to 1 MiB), instead
+        // of a tail that doubles its way there (each step a copy, and above malloc's mmap
+        // threshold fresh pages to fault in). Address space only until the bytes arrive.
+        _tail.reserve(std::min<uint64_t>(_body_need, reserve_body_max));
     }
     if (_closing) {
         return true;
