@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,15 @@ class body_stream {
     virtual void fail(body_error why) noexcept = 0;
     /// Bytes pushed that the application has not taken yet.
     virtual uint64_t unconsumed() const noexcept = 0;
+    /// Room for up to `max` of the body's next bytes, written in place (a read straight
+    /// from the socket, which saves push()'s copy), then reported with commit(n) before
+    /// any other call; empty when the stream has no such room (push() only).
+    virtual std::span<char> write_space(uint64_t max) noexcept {
+        (void)max;
+        return {};
+    }
+    /// `n` bytes were written at the start of write_space()'s room: they follow what was pushed.
+    virtual void commit(size_t n) noexcept { (void)n; }
 };
 
 /// When the application sends credit (app_response::part_read_more) for a streamed body:

@@ -10,6 +10,7 @@
 #include "http/problem.hpp"
 #include "http/response_writer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ringbolt::http {
@@ -20,7 +21,8 @@ namespace {
 // every connection.
 thread_local request_head tl_head;
 
-constexpr size_t keep_capacity = 4096; // buffers larger than this are freed when empty
+constexpr size_t keep_capacity = 4096;                   // buffers larger than this are freed when empty
+constexpr uint64_t reserve_body_max = uint64_t{1} << 20; // a body read whole: room reserved at once
 
 void shrink_if_large(std::string& s) {
     if (s.empty() && s.capacity() > keep_capacity) {
@@ -113,6 +115,12 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
         } else {
             consume_tail(env);
         }
+    }
+    if (_phase == phase::body_length && _tail.capacity() < _body_need && _tail.capacity() < reserve_body_max) {
+        // The rest of a body read whole: room for all of it at once (up to 1 MiB), instead
+        // of a tail that doubles its way there (each step a copy, and above malloc's mmap
+        // threshold fresh pages to fault in). Address space only until the bytes arrive.
+        _tail.reserve(std::min<uint64_t>(_body_need, reserve_body_max));
     }
     if (_closing) {
         return true;
@@ -299,11 +307,15 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             continue;
         }
         if (_phase == phase::body_stream) {
-            if (_stream && _stream->unconsumed() >= env.limits.body_window) {
-                _held_back = true; // the app has not taken enough yet: stop reading
+            // Over the window the app has not taken: stop reading. What this read brought
+            // still goes to the app (it is in memory either way, and waiting in _tail
+            // would cost two more copies); what follows the body waits in _tail.
+            bool over = _stream && _stream->unconsumed() >= env.limits.body_window;
+            pos += stream_body(rest, env);
+            if (over && _phase == phase::body_stream) {
+                _held_back = true;
                 break;
             }
-            pos += stream_body(rest, env);
             continue;
         }
         // phase::body_chunked
@@ -450,6 +462,34 @@ size_t http1_connection::stream_body(std::string_view rest, protocol_env& env) {
     }
     end_body_stream(true, body_error::disconnect);
     return c.consumed;
+}
+
+// A body with a Content-Length streaming to the app, nothing parsed waiting: the next
+// read may go straight into the body stream's buffer (reactor::rearm_after_pause).
+std::span<char> http1_connection::direct_input() noexcept {
+    if (_phase != phase::body_stream || _stream_chunked || !_stream || _held_back || !_tail.empty() ||
+        _stream_left == 0) {
+        return {};
+    }
+    return _stream->write_space(_stream_left);
+}
+
+void http1_connection::on_direct_input(size_t n, protocol_env& env) {
+    _stream->commit(n);
+    _stream_left -= n;
+    _body_received += n;
+    if (_stream_left == 0) {
+        end_body_stream(true, body_error::disconnect);
+    } else if (_stream->unconsumed() >= env.limits.body_window) {
+        _held_back = true; // as in process(): the next reads wait for the app
+    } else if (body_too_slow(_body_received, env)) [[unlikely]] {
+        env.counters.timeouts.add();
+        end_body_stream(false, body_error::timeout);
+        return;
+    }
+    if (!_closing) {
+        set_read_deadline(false, env);
+    }
 }
 
 // The streamed body ended: complete, or failed (the app learns why from its read and

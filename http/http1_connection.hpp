@@ -25,6 +25,8 @@ class http1_connection final : public protocol {
     bool on_data(std::string_view data, protocol_env& env) override;
     void pump(protocol_env& env) override;
     bool has_pending_input() const noexcept override { return _held_back && !_closing; }
+    std::span<char> direct_input() noexcept override;
+    void on_direct_input(size_t n, protocol_env& env) override;
     void on_app_message(app_response&& m, protocol_env& env) override;
     void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                  std::string_view body, protocol_env& env) override;

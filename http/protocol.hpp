@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 
 namespace ringbolt::http {
@@ -133,6 +134,15 @@ class protocol {
     virtual void pump(protocol_env& env) = 0;
     /// Bytes were received but are not parsed yet (backpressure).
     virtual bool has_pending_input() const noexcept = 0;
+    /// Where the next bytes read from the socket may go directly (a streamed request
+    /// body's own buffer: the reactor's synchronous reads then skip a copy); empty: read
+    /// into the reactor's buffer and call on_data. Plaintext connections only.
+    virtual std::span<char> direct_input() noexcept { return {}; }
+    /// `n` bytes were read into direct_input()'s room (n > 0).
+    virtual void on_direct_input(size_t n, protocol_env& env) {
+        (void)n;
+        (void)env;
+    }
     /// A message from the application about one of this connection's requests.
     virtual void on_app_message(app_response&& m, protocol_env& env) = 0;
     /// Answer request `seq` natively (views valid for the call only).

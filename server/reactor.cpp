@@ -245,10 +245,17 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
     buf.resize(rearm_read_chunk);
     const uint16_t gen = s.gen;
     for (size_t total = 0; total < rearm_read_limit;) {
-        long n = _backend->recv_now(s.fd, buf.data(), buf.size(), 0);
+        // A streamed body takes the bytes into its own buffer (one copy fewer).
+        std::span<char> direct = s.own_tp ? std::span<char>{} : s.proto->direct_input();
+        long n = direct.empty() ? _backend->recv_now(s.fd, buf.data(), buf.size(), 0)
+                                : _backend->recv_now(s.fd, direct.data(), direct.size(), 0);
         if (n > 0) {
             total += static_cast<size_t>(n);
-            on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
+            if (direct.empty()) {
+                on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
+            } else {
+                on_direct_recv(s, slot, static_cast<size_t>(n));
+            }
             conn_slot* sp = live_slot(slot, gen);
             if (sp == nullptr || sp->state != slot_state::open || sp->paused || sp->peer_eof) {
                 return; // closed, lingering (close_conn armed its recv), or paused again (resumes later)
@@ -301,6 +308,9 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         return;
     }
     if (s.paused) {
+        if (s.stash.empty() && s.stash.capacity() < _stash_spare.capacity()) {
+            s.stash.swap(_stash_spare); // (_stash_spare is kept cleared)
+        }
         s.stash.append(data, len); // in flight before the pause took effect; parsed on resume
         return;
     }
@@ -330,6 +340,20 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     if (s.proto->has_successor()) [[unlikely]] {
         switch_protocol(s); // the HTTP/2 preface (h2c with prior knowledge)
     }
+    after_plain_input(s, slot);
+}
+
+// A synchronous read went straight into the protocol's buffer (protocol::direct_input).
+void reactor::on_direct_recv(conn_slot& s, uint32_t slot, size_t len) noexcept {
+    _counters.bytes_in.add(len);
+    s.last_in = _now_s;
+    s.probe_at = 0;
+    auto e = env();
+    s.proto->on_direct_input(len, e);
+    after_plain_input(s, slot);
+}
+
+void reactor::after_plain_input(conn_slot& s, uint32_t slot) noexcept {
     // Backpressure: a client that does not read its responses stops being read.
     if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
         pause_reading(s, slot);
@@ -544,6 +568,10 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         std::string bytes;
         bytes.swap(s.stash);
         s.proto->on_data(s.tp->on_wire_data(bytes), e);
+        if (bytes.capacity() > _stash_spare.capacity() && bytes.capacity() <= stash_spare_max) {
+            bytes.clear();
+            _stash_spare.swap(bytes);
+        }
         if (s.proto->has_successor()) [[unlikely]] {
             switch_protocol(s);
         }

@@ -548,6 +548,50 @@ def test_upload_is_streamed_into_the_handler(inline_srv, upload_data, framing):
     assert obj["types"] == ["bytes"] and obj["chunks"] >= 2, obj
 
 
+# The most bytes one chunk of req.stream() holds (docs/http.md, request bodies).
+STREAM_CHUNK_MAX = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def hosted_srv():
+    """One reactor: the event loop runs on the reactor's thread (the upload benchmark's setup)."""
+    srv = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY))
+    yield srv
+    assert srv.stop() == 0, srv.output()
+
+
+@pytest.mark.parametrize("server", ["inline_srv", "hosted_srv"])
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_upload_arrives_whole_in_order_in_bounded_chunks(request, server, framing, seed):
+    """Random split points on the wire (and random chunk sizes with chunked framing): the
+    handler gets every byte once and in order, never more than STREAM_CHUNK_MAX bytes in
+    one chunk, and as more than one chunk (it streams)."""
+    import random
+    rng = random.Random(seed)
+    srv = request.getfixturevalue(server)
+    data = rng.randbytes(12 * MIB + rng.randrange(1, 65536))
+    if framing == "content-length":
+        wire = f"POST /upload/sha HTTP/1.1\r\nHost: t\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
+    else:
+        sizes = [rng.choice([1, 7, 4096, 65535, 65537, 300_000, 2 * MIB + 3]) for _ in range(16)]
+        wire = (b"POST /upload/sha HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b"".join(chunked_encode(data, sizes)))
+    s = srv.connect(timeout=60)
+    with s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pos = 0
+        while pos < len(wire):
+            n = rng.choice([1, 13, 4095, 65537, 262_144, MIB + 1])
+            s.sendall(wire[pos:pos + n])
+            pos += n
+        resp, obj = read_json(Reader(s))
+    assert resp.status == 200, resp
+    assert obj["bytes"] == len(data) and obj["sha256"] == hashlib.sha256(data).hexdigest(), obj
+    assert obj["types"] == ["bytes"] and obj["chunks"] >= len(data) // STREAM_CHUNK_MAX, obj
+    assert 0 < obj["largest"] <= STREAM_CHUNK_MAX, obj
+
+
 @pytest.mark.parametrize("request_line, extra", [
     ("POST /upload/sha HTTP/1.1", "Connection: close\r\n"),
     ("POST /upload/sha HTTP/1.0", ""),

@@ -8,7 +8,10 @@
 
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <new>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <vector>
@@ -386,16 +389,103 @@ void response_stream::on_closed() noexcept {
 
 // ---- request_body ----
 
+namespace {
+
+// Blocks of finished request bodies, kept for the next ones (at most block_pool_max:
+// 4 MiB), so a server that takes uploads one after the other allocates none.
+constexpr size_t block_pool_max = 64;
+std::mutex& block_pool_mutex = *new std::mutex;
+// Under block_pool_mutex. Never destroyed: a body may end after static destructors ran
+// (a thread still going at exit).
+std::vector<std::unique_ptr<char[]>>& block_pool = *new std::vector<std::unique_ptr<char[]>>;
+
+void pool_block(std::unique_ptr<char[]>& data) {
+    if (data && block_pool.size() < block_pool_max) {
+        block_pool.push_back(std::move(data));
+    }
+}
+
+} // namespace
+
+request_body::request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
+    : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
+
+request_body::~request_body() {
+    std::lock_guard<std::mutex> lock(block_pool_mutex);
+    try {
+        for (block& b : _spare) {
+            pool_block(b.data);
+        }
+        for (block& b : _blocks) { // a body the app did not read to its end
+            pool_block(b.data);
+        }
+        pool_block(_writing.data);
+    } catch (const std::bad_alloc&) {
+        // not kept
+    }
+}
+
+request_body::block request_body::new_block() {
+    block b;
+    if (!_spare.empty()) {
+        b.data = std::move(_spare.back().data);
+        _spare.pop_back();
+        return b;
+    }
+    {
+        std::lock_guard<std::mutex> lock(block_pool_mutex);
+        if (!block_pool.empty()) {
+            b.data = std::move(block_pool.back());
+            block_pool.pop_back();
+            return b;
+        }
+    }
+    b.data.reset(new char[max_chunk]); // (uninitialized)
+    return b;
+}
+
 void request_body::push(std::string_view bytes) noexcept {
     if (bytes.empty()) {
         return;
     }
+    const size_t total = bytes.size();
     {
-        // Counted with the chunk, under the lock: take() must never count a chunk taken
-        // before it is counted pushed (unconsumed() would wrap and the credit be lost).
+        // Counted with the bytes, under the lock: take() must never count bytes taken
+        // before they are counted pushed (unconsumed() would wrap and the credit be lost).
         std::lock_guard<std::mutex> lock(_mutex);
-        _chunks.emplace_back(bytes);
-        _pushed.fetch_add(bytes.size(), std::memory_order_release);
+        while (!bytes.empty()) {
+            if (_blocks.empty() || _blocks.back().size >= max_chunk) {
+                _blocks.push_back(new_block());
+            }
+            block& b = _blocks.back();
+            size_t n = std::min(bytes.size(), max_chunk - b.size);
+            std::memcpy(b.data.get() + b.size, bytes.data(), n);
+            b.size += n;
+            bytes.remove_prefix(n);
+        }
+        _pushed.fetch_add(total, std::memory_order_release);
+    }
+    notify();
+}
+
+std::span<char> request_body::write_space(uint64_t max) noexcept {
+    if (!_writing.data) {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _writing = new_block();
+    }
+    return {_writing.data.get(), static_cast<size_t>(std::min<uint64_t>(max, max_chunk))};
+}
+
+void request_body::commit(size_t n) noexcept {
+    if (n == 0) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _writing.size = n;
+        _blocks.push_back(std::move(_writing));
+        _writing = block{};
+        _pushed.fetch_add(n, std::memory_order_release);
     }
     notify();
 }
@@ -425,7 +515,7 @@ uint64_t request_body::unconsumed() const noexcept {
 }
 
 bool request_body::ready_now() const noexcept {
-    return !_chunks.empty() || _finished || _failed;
+    return !_blocks.empty() || _finished || _failed;
 }
 
 void request_body::send_credit() {
@@ -453,31 +543,27 @@ bool request_body::wait_ready(double timeout_s) {
 
 PyObject* request_body::take(const python_types& types) {
     release_sent_objects();
-    std::string chunk;
-    bool have = false;
+    block b;
     bool finished;
     bool failed;
     {
         std::lock_guard<std::mutex> lock(_mutex);
-        // Everything that arrived, in one bytes object (a recv's worth per Python
-        // iteration would cost more than the data), up to 1 MiB.
-        if (!_chunks.empty()) {
-            chunk = std::move(_chunks.front());
-            _chunks.pop_front();
-            while (!_chunks.empty() && chunk.size() + _chunks.front().size() <= (1u << 20)) {
-                chunk.append(_chunks.front());
-                _chunks.pop_front();
-            }
-            have = true;
+        // The first block: what has arrived, up to max_chunk bytes (a recv's worth per
+        // Python iteration would cost more than the data).
+        if (!_blocks.empty()) {
+            b = std::move(_blocks.front());
+            _blocks.pop_front();
         }
         finished = _finished;
         failed = _failed;
     }
+    size_t n = b.size;
+    bool have = n > 0;
     // Credit: the first read (the app wants the body: 100 Continue), and whenever what
     // is unconsumed falls below half the window the protocol lets wait (body_credit_due).
     uint64_t before = unconsumed();
     if (have) {
-        _taken.fetch_add(chunk.size(), std::memory_order_release);
+        _taken.fetch_add(n, std::memory_order_release);
     }
     if (http::body_credit_due(!_asked, before, unconsumed(), http::connection_limits{}.body_window)) {
         _asked = true;
@@ -486,7 +572,11 @@ PyObject* request_body::take(const python_types& types) {
         }
     }
     if (have) {
-        return PyBytes_FromStringAndSize(chunk.data(), static_cast<Py_ssize_t>(chunk.size()));
+        PyObject* chunk = PyBytes_FromStringAndSize(b.data.get(), static_cast<Py_ssize_t>(n));
+        b.size = 0;
+        std::lock_guard<std::mutex> lock(_mutex);
+        _spare.push_back(std::move(b)); // refilled by the next push
+        return chunk;
     }
     if (failed) {
         int status = 400;

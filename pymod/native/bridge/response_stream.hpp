@@ -17,7 +17,9 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace ringbolt::py {
 
@@ -101,14 +103,19 @@ class response_stream final : public http::stream_control, public loop_waitable 
 /// the reactor reads on (and the first take answers Expect: 100-continue).
 class request_body final : public http::body_stream, public loop_waitable {
   public:
-    request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
-        : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
+    /// The most bytes one take() hands over (one bytes object): the block size.
+    static constexpr size_t max_chunk = size_t{64} * 1024;
+
+    request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq);
+    ~request_body() override;
 
     // Reactor side.
     void push(std::string_view bytes) noexcept override;
     void finish() noexcept override;
     void fail(http::body_error why) noexcept override;
     uint64_t unconsumed() const noexcept override;
+    std::span<char> write_space(uint64_t max) noexcept override;
+    void commit(size_t n) noexcept override;
 
     /// Application side (GIL held): the next chunk (new bytes), b"" at the end, None when
     /// nothing has arrived yet (await a waiter), or NULL with an exception (HTTPError 413,
@@ -125,7 +132,22 @@ class request_body final : public http::body_stream, public loop_waitable {
     uring::response_sink& _sink;
     uint32_t _slot, _gen;
     uint64_t _seq;
-    std::deque<std::string> _chunks; ///< under _mutex
+    /// A block: max_chunk bytes of storage (uninitialized: a direct read fills it) and
+    /// how many of them hold body bytes.
+    struct block {
+        std::unique_ptr<char[]> data;
+        size_t size = 0;
+    };
+    block new_block(); ///< under _mutex
+
+    // The body is kept in blocks of max_chunk bytes: the reactor fills them in order, a
+    // read hands the first one over as one bytes object and keeps it for refilling. Each
+    // byte is copied once on each side (receive buffer -> block -> bytes object), no
+    // block is above glibc's mmap threshold (128 KiB), and none is allocated per chunk
+    // once the body is under way.
+    std::deque<block> _blocks; ///< under _mutex: filled in order (the last may have room)
+    std::vector<block> _spare; ///< under _mutex: empty blocks
+    block _writing;            ///< reactor side: the block write_space() lent, until commit()
     std::atomic<uint64_t> _pushed{0};
     std::atomic<uint64_t> _taken{0};
     bool _finished = false; ///< under _mutex

@@ -221,14 +221,15 @@ async def boom_async(req):
 @app.post("/upload/sha")
 async def upload_sha(req):
     h = hashlib.sha256()
-    n = chunks = 0
+    n = chunks = largest = 0
     types = set()
     async for chunk in req.stream():
         types.add(type(chunk).__name__)
         h.update(chunk)
         n += len(chunk)
         chunks += 1
-    return {"sha256": h.hexdigest(), "bytes": n, "chunks": chunks, "types": sorted(types)}
+        largest = max(largest, len(chunk))
+    return {"sha256": h.hexdigest(), "bytes": n, "chunks": chunks, "types": sorted(types), "largest": largest}
 
 
 @app.post("/upload/progress")

@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <span>
+
 #include <string>
 #include <vector>
 
@@ -59,6 +62,15 @@ struct recording_body final : body_stream {
         why = w;
     }
     uint64_t unconsumed() const noexcept override { return got.size() - taken; }
+    // Room for direct reads when `room` is set (a test writes into it, then commits).
+    bool room = false;
+    char space[32];
+    uint64_t asked = 0;
+    std::span<char> write_space(uint64_t max) noexcept override {
+        asked = max;
+        return room ? std::span<char>(space, std::min<uint64_t>(max, sizeof space)) : std::span<char>{};
+    }
+    void commit(size_t n) noexcept override { got.append(space, n); }
 };
 
 struct fake_streams final : dispatch::body_stream_factory {
@@ -738,21 +750,26 @@ TEST(Http1Connection, SlowBodyBelowTheMinimumRateIs408) {
 
 TEST(Http1Connection, LargeBodyStreamsToAStreamingRouteWithFlowControl) {
     fake_reactor f;
-    std::string body(300, 'b');
-    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n" + body.substr(0, 100), false);
+    std::string body(400, 'b');
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 400\r\n\r\n" + body.substr(0, 100), false);
     ASSERT_EQ(f.batch.size(), 1u) << "reported at head time";
     ASSERT_TRUE(f.streams.last);
     EXPECT_TRUE(f.batch[0].streamed_body);
     auto rb = f.streams.last;
     EXPECT_EQ(rb->got.size(), 64u + 36u) << "the window (64) is not a cap on one push; 100 bytes arrived";
     auto e = f.env();
-    f.conn.on_data(body.substr(100), e); // 200 more, but 100 are untaken (>= window): held back
+    // 200 more while 100 are untaken (>= window): this read still reaches the app (no
+    // copy waits in the connection), and reading stops until the app takes some.
+    f.conn.on_data(body.substr(100, 200), e);
     EXPECT_TRUE(f.conn.has_pending_input());
-    EXPECT_EQ(rb->got.size(), 100u);
-    rb->taken = 100; // the app took them and says so
+    EXPECT_EQ(rb->got, body.substr(0, 300));
+    EXPECT_EQ(f.conn.deadline(), 0u) << "held back by the app: no read clock";
+    rb->taken = 300; // the app took them and says so
     app_response credit = fake_reactor::message(f.batch[0], app_response::part_read_more);
     f.send(std::move(credit));
     f.conn.pump(e);
+    EXPECT_FALSE(f.conn.has_pending_input());
+    f.conn.on_data(body.substr(300), e);
     EXPECT_EQ(rb->got, body);
     EXPECT_EQ(rb->finished, 1);
     EXPECT_FALSE(f.conn.has_pending_input());
@@ -760,6 +777,56 @@ TEST(Http1Connection, LargeBodyStreamsToAStreamingRouteWithFlowControl) {
     f.take_output();
     EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 app:/upload:"});
     EXPECT_TRUE(f.conn.idle());
+}
+
+TEST(Http1Connection, DirectInputGoesStraightIntoTheStreamedBody) {
+    fake_reactor f;
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n" + std::string(10, 'a'), false);
+    auto rb = f.streams.last;
+    ASSERT_TRUE(rb);
+    EXPECT_TRUE(f.conn.direct_input().empty()) << "a stream without room: reads go through on_data";
+    rb->room = true;
+    std::span<char> room = f.conn.direct_input();
+    ASSERT_EQ(room.size(), 32u);
+    EXPECT_EQ(rb->asked, 290u) << "never more than the body has left";
+    auto e = f.env();
+    std::memset(room.data(), 'b', 32);
+    f.conn.on_direct_input(32, e);
+    EXPECT_EQ(rb->got, std::string(10, 'a') + std::string(32, 'b'));
+    EXPECT_FALSE(f.conn.has_pending_input()) << "42 untaken, under the window (64)";
+    room = f.conn.direct_input();
+    ASSERT_EQ(room.size(), 32u);
+    std::memset(room.data(), 'c', 32);
+    f.conn.on_direct_input(32, e);
+    EXPECT_TRUE(f.conn.has_pending_input()) << "74 untaken: the reads after this one wait";
+    EXPECT_TRUE(f.conn.direct_input().empty());
+    rb->taken = rb->got.size();
+    f.send(fake_reactor::message(f.batch[0], app_response::part_read_more));
+    f.conn.pump(e);
+    EXPECT_FALSE(f.conn.has_pending_input());
+    for (int i = 0; i < 7; ++i) { // 224 of the 226 left, the app keeping up
+        rb->taken = rb->got.size();
+        room = f.conn.direct_input();
+        ASSERT_EQ(room.size(), 32u) << i;
+        std::memset(room.data(), 'd', 32);
+        f.conn.on_direct_input(32, e);
+    }
+    EXPECT_EQ(rb->finished, 0);
+    room = f.conn.direct_input();
+    ASSERT_EQ(room.size(), 2u) << "the body's last 2 bytes";
+    std::memset(room.data(), 'd', 2);
+    f.conn.on_direct_input(2, e);
+    EXPECT_EQ(rb->got, std::string(10, 'a') + std::string(32, 'b') + std::string(32, 'c') + std::string(226, 'd'));
+    EXPECT_EQ(rb->finished, 1);
+    EXPECT_TRUE(f.conn.direct_input().empty()) << "after the body: parsed as requests again";
+    f.answer_all();
+    f.take_output();
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 app:/upload:"});
+    fake_reactor g; // a chunked body is decoded: never read directly
+    g.feed("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", false);
+    ASSERT_TRUE(g.streams.last);
+    g.streams.last->room = true;
+    EXPECT_TRUE(g.conn.direct_input().empty());
 }
 
 TEST(Http1Connection, ExpectContinueOnTheAppsFirstRead) {
@@ -877,21 +944,35 @@ TEST(Http1Connection, EofMidStreamedBodyFailsItAsADisconnect) {
     EXPECT_EQ(rb->why, body_error::disconnect) << "not a 408 after the body timeout";
 }
 
-TEST(Http1Connection, EofAfterAWholeHeldBackBodyStillDeliversIt) {
-    fake_reactor f; // the client sent all 300 bytes, then half-closed; the window held 200 back
+TEST(Http1Connection, EofAfterAWholeBodyReadOverTheWindowStillDeliversIt) {
+    fake_reactor f; // the client sent all 300 bytes, then half-closed; 100 were untaken
     std::string body(300, 'h');
     f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n" + body.substr(0, 100), false);
-    f.feed(body.substr(100), false); // 100 untaken >= the window (64): held back
+    f.feed(body.substr(100), false); // 100 untaken >= the window (64): the read still arrives
+    auto rb = f.streams.last;
+    auto e = f.env();
+    f.conn.on_peer_eof(e);
+    EXPECT_EQ(rb->failed, 0) << "its bytes are all here";
+    EXPECT_EQ(rb->got, body);
+    EXPECT_EQ(rb->finished, 1);
+}
+
+TEST(Http1Connection, EofWhileHeldBackMidBodyFailsItOnceTheAppCatchesUp) {
+    fake_reactor f; // 300 of 500 bytes, held back over the window, then the client half-closes
+    std::string body(300, 'k');
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n" + body.substr(0, 100), false);
+    f.feed(body.substr(100), false);
     auto rb = f.streams.last;
     ASSERT_TRUE(f.conn.has_pending_input());
     auto e = f.env();
     f.conn.on_peer_eof(e);
-    EXPECT_EQ(rb->failed, 0) << "its bytes are all here";
+    EXPECT_EQ(rb->failed, 0) << "the app reads what came first";
     rb->taken = rb->got.size();
     f.send(fake_reactor::message(f.batch[0], app_response::part_read_more));
     f.conn.pump(e);
     EXPECT_EQ(rb->got, body);
-    EXPECT_EQ(rb->finished, 1);
+    EXPECT_EQ(rb->failed, 1);
+    EXPECT_EQ(rb->why, body_error::disconnect);
 }
 
 } // namespace
