@@ -246,7 +246,7 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
             total += static_cast<size_t>(n);
             on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
             conn_slot* sp = live_slot(slot, gen);
-            if (sp == nullptr || sp->state != slot_state::open || sp->paused || sp->peer_eof) {
+            if (sp == nullptr || sp->state != slot_state::open || sp->paused || peer_eof(*sp)) {
                 return; // closed, lingering (close_conn armed its recv), or paused again (resumes later)
             }
             continue;
@@ -360,12 +360,11 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         // buffers, a hosted loop's long turns) the same connections lost that race turn
         // after turn and waited seconds. Read here, they are served in this turn, in the
         // order the kernel ended their recvs (docs/architecture.md, "Fairness").
-        if (!s.paused && !s.peer_eof) {
+        if (!s.paused && !peer_eof(s)) {
             rearm_after_pause(s, slot);
         }
         return;
     }
-    s.peer_eof = true;
     if (how == recv_end::error) {
         close_conn(s, slot, false);
         return;
@@ -375,11 +374,17 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
     if (s.own_tp) [[unlikely]] {
         s.tp->on_eof(); // counts a handshake or record cut off
     }
-    if (s.state != slot_state::lingering && s.stash.empty()) {
+    if (s.state == slot_state::lingering) {
+        close_conn(s, slot, false);
+        return;
+    }
+    if (s.stash.empty()) {
         auto e = env();
-        s.proto->on_peer_eof(e);
-    } // else bytes that came during a pause come first: resume_reading tells the EOF after them
-    if (s.state == slot_state::lingering || (s.proto->nothing_owed() && s.stash.empty() && output_idle(s))) {
+        s.proto->end_input(e);
+    } else {
+        s.eof_stashed = true; // bytes that came during a pause come first: resume_reading tells the EOF after them
+    }
+    if (s.proto->nothing_owed() && s.stash.empty() && output_idle(s)) {
         close_conn(s, slot, false);
     }
 }
@@ -393,16 +398,15 @@ void reactor::on_transport_input(conn_slot& s, uint32_t slot) noexcept {
         mark_dirty(s, slot); // after_output sends the alert, then closes
         return;
     }
-    if (s.tp->peer_closed() && !s.peer_eof) {
-        s.peer_eof = true;
+    if (s.tp->peer_closed() && !peer_eof(s)) {
         auto e = env();
-        s.proto->on_peer_eof(e);
+        s.proto->end_input(e);
     }
-    if (!s.peer_eof && (s.proto->has_pending_input() || unsent(s) > _config.output_high_water)) {
+    if (!peer_eof(s) && (s.proto->has_pending_input() || unsent(s) > _config.output_high_water)) {
         pause_reading(s, slot);
     }
     if (s.proto->has_output() || s.tp->has_output() || s.proto->close_after_flush() ||
-        (s.peer_eof && s.proto->nothing_owed() && s.stash.empty())) {
+        (peer_eof(s) && s.proto->nothing_owed() && s.stash.empty())) {
         mark_dirty(s, slot); // after_output sends, or closes (after close_notify)
     }
 }
@@ -458,7 +462,6 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
             log(log_level::warning, "file response: file is shorter than its announced length; closing");
         }
         s.batch.reset();
-        s.peer_eof = true;
         close_conn(s, slot, false);
         return;
     }
@@ -487,7 +490,6 @@ void reactor::on_writable(uint32_t slot, uint16_t gen, int res) noexcept {
         if (s.state == slot_state::closing) {
             maybe_finalize(s, slot);
         } else {
-            s.peer_eof = true;
             close_conn(s, slot, false);
         }
         return;
@@ -504,7 +506,6 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
     s.send = send_state::idle;
     if (res < 0) {
         s.batch.reset();
-        s.peer_eof = true;
         if (s.state == slot_state::closing) {
             maybe_finalize(s, slot);
         } else {
@@ -543,11 +544,12 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         if (s.proto->has_successor()) [[unlikely]] {
             switch_protocol(s);
         }
-        if (s.peer_eof && s.state != slot_state::lingering) {
+        if (s.eof_stashed) {
             // The EOF came while these bytes waited (on_recv_end held it back): the
             // protocol learns it now, so a body that can no longer complete fails at once
             // instead of waiting for its timeout.
-            s.proto->on_peer_eof(e);
+            s.eof_stashed = false;
+            s.proto->end_input(e);
         }
         if (s.own_tp && (s.tp->failed() || s.tp->peer_closed())) [[unlikely]] {
             s.paused = false;
@@ -562,7 +564,7 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         return; // still over: stay paused until the next send completes
     }
     s.paused = false;
-    if (s.recv == recv_state::idle && !s.peer_eof && !s.proto->closing()) {
+    if (s.recv == recv_state::idle && !peer_eof(s) && !s.proto->closing()) {
         rearm_after_pause(s, slot);
     }
 }
@@ -586,8 +588,8 @@ void reactor::after_output(conn_slot& s, uint32_t slot) noexcept {
     }
     bool graceful;
     if (s.proto->close_after_flush()) {
-        graceful = !s.peer_eof;
-    } else if (s.peer_eof && s.proto->nothing_owed() && s.stash.empty()) {
+        graceful = !peer_eof(s);
+    } else if (peer_eof(s) && s.proto->nothing_owed() && s.stash.empty()) {
         graceful = false;
     } else if (_draining && s.proto->idle() && s.proto->begin_drain(_now_s, fresh_grace_s)) {
         graceful = false;
@@ -622,7 +624,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     // running for that, whatever state reading was in: paused (a body nobody reads filled
     // the window), idle (mid-resume, in rearm_after_pause), or a pause's cancel still in
     // flight (its end re-arms it: rearm_after_pause sees the slot lingering).
-    const bool can_read = !s.peer_eof || s.recv == recv_state::armed;
+    const bool can_read = !peer_eof(s) || s.recv == recv_state::armed;
     if (graceful && can_read && s.state != slot_state::lingering) {
         if (s.paused) {
             s.paused = false;
@@ -661,6 +663,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     s.fd = -1;
     s.state = slot_state::free;
     s.paused = false;
+    s.eof_stashed = false;
     ++s.gen;
     _released_bytes += unsent(s);
     s.batch.reset();

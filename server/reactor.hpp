@@ -98,7 +98,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         recv_state recv = recv_state::idle;
         send_state send = send_state::idle;
         bool paused = false;        ///< reading stopped by backpressure (output over the mark, input held)
-        bool peer_eof = false;      ///< the client finished sending (or the socket failed)
+        bool eof_stashed = false;   ///< the socket's EOF came behind the stash: the protocol hears it after those bytes
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
         bool alpn_seen = false;     ///< TLS: the first plaintext came (the registry was asked about ALPN)
         uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
@@ -173,7 +173,10 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     bool bytes_waiting(const conn_slot& s) const noexcept;
     /// The kernel holds input for a connection this reactor reads but has not delivered
     /// it yet (see tick): a read timer must not fire.
-    bool input_unread(const conn_slot& s) const noexcept { return !s.paused && !s.peer_eof && bytes_waiting(s); }
+    bool input_unread(const conn_slot& s) const noexcept { return !s.paused && !peer_eof(s) && bytes_waiting(s); }
+    /// The client finished sending: the protocol's input ended (it owns that fact), or the
+    /// socket's EOF waits behind stashed bytes to be told to it.
+    static bool peer_eof(const conn_slot& s) noexcept { return s.eof_stashed || s.proto->input_ended(); }
     /// Nothing in flight and nothing queued, the transport's own output included.
     bool output_idle(const conn_slot& s) const noexcept {
         return s.send == send_state::idle && s.batch.empty() && !(s.own_tp && s.tp->has_output());

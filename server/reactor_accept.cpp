@@ -136,7 +136,7 @@ void reactor::on_accept(int fd) noexcept {
     s.recv = recv_state::idle;
     s.send = send_state::idle;
     s.paused = false;
-    s.peer_eof = false;
+    s.eof_stashed = false;
     s.dirty = false;
     s.own_tp = std::move(own_tp);
     s.tp = s.own_tp ? s.own_tp.get() : &plain_transport::instance();

@@ -93,7 +93,7 @@ void reactor::tick() noexcept {
             }
             continue;
         }
-        if (s.recv == recv_state::armed && !s.paused && !s.peer_eof) {
+        if (s.recv == recv_state::armed && !s.paused && !peer_eof(s)) {
             probe_recv(s, slot);
         }
         if (s.own_tp) [[unlikely]] {
