@@ -17,6 +17,9 @@
 
 namespace ringbolt::http {
 
+/// HTTP/1.1's ALPN protocol id (RFC 7301 §6).
+inline constexpr std::string_view http1_alpn = "http/1.1";
+
 class http1_connection final : public protocol {
   public:
     void open(uint32_t slot, uint32_t gen, const peer_address& peer, uint32_t now_s,

@@ -40,6 +40,10 @@ class protocol_registry {
     /// registration order, or null; `token` is set to the token the 101 names.
     protocol_upgrade* by_upgrade(std::string_view upgrade_value, std::string_view& token) const noexcept;
 
+    /// The ALPN ids of the registered protocols, in registration order (the server's
+    /// preference: what TLS offers first).
+    std::vector<std::string_view> alpn_ids() const;
+
     bool empty() const noexcept { return _entries.empty(); }
     const protocol_choice* find(std::string_view name) const noexcept;
 

@@ -202,5 +202,41 @@ TEST(ProtocolRegistry, TheServerRegistersHttp2UnlessTheListenerIsHttp1Only) {
     }
 }
 
+// TLS offers what the registry holds, in its order: a protocol registered with an ALPN id
+// is offered with no edit anywhere else; one without an id is not.
+TEST(ProtocolRegistry, AlpnIdsFollowTheRegistrationsInOrder) {
+    protocol_registry reg;
+    EXPECT_TRUE(reg.alpn_ids().empty());
+    reg.add(protocol_choice{"demo", "x-demo", "", ""}, std::make_unique<recording_factory>());
+    reg.add(protocol_choice{"nameless", "", "PRI-DEMO", ""}, std::make_unique<recording_factory>());
+    reg.add(h2::choice, std::make_unique<h2::starter>());
+    EXPECT_EQ(reg.alpn_ids(), (std::vector<std::string_view>{"x-demo", "h2"}));
+}
+
+TEST(ProtocolRegistry, TheTlsAlpnOfferFollowsTheRegistryAndTheHttpVersions) {
+    struct offer_case {
+        http_versions http;
+        std::vector<std::string> ids;
+        bool required;
+    };
+    const offer_case cases[] = {
+        {http_versions::both, {"h2", "http/1.1"}, false},
+        {http_versions::http1, {"http/1.1"}, false},
+        {http_versions::http2, {"h2"}, true}, // nothing but h2 serves: a client without it is refused
+    };
+    for (const auto& c : cases) {
+        uring::server_config cfg;
+        cfg.http = c.http;
+        uring::alpn_choice offer = uring::alpn_offer_for(cfg);
+        EXPECT_EQ(offer.ids, c.ids) << static_cast<int>(c.http);
+        EXPECT_EQ(offer.required, c.required) << static_cast<int>(c.http);
+        // Every id offered is one the reactor can serve: the registry's, or HTTP/1.1's.
+        protocol_registry reg = uring::protocols_for(cfg);
+        for (const std::string& id : offer.ids) {
+            EXPECT_TRUE(id == http1_alpn || reg.by_alpn(id) != nullptr) << id;
+        }
+    }
+}
+
 } // namespace
 } // namespace ringbolt::http
