@@ -9,6 +9,7 @@ namespace ringbolt::uring {
 
 http::protocol_registry protocols_for(const server_config& config) {
     http::protocol_registry r;
+    r.set_first([]() -> std::unique_ptr<http::protocol> { return std::make_unique<http::http1_connection>(); });
     if (config.http != http::http_versions::http1) {
         r.add(h2::choice, std::make_unique<h2::starter>());
     }

@@ -781,8 +781,8 @@ void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade&
     auto e = env();
     std::unique_ptr<http::protocol> next = chosen.make(slot, s.gen, peer_of(*_backend, s.fd, s.own_tp.get()), plain, e);
     s.proto->release();
-    if (!s.parked_http1) {
-        s.parked_http1 = std::move(s.proto);
+    if (!s.parked_first) {
+        s.parked_first = std::move(s.proto);
     }
     s.proto = std::move(next);
     if (_draining) {
@@ -795,8 +795,8 @@ void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade&
 void reactor::switch_protocol(conn_slot& s) noexcept {
     std::unique_ptr<http::protocol> next = s.proto->take_successor();
     s.proto->release();
-    if (!s.parked_http1) {
-        s.parked_http1 = std::move(s.proto);
+    if (!s.parked_first) {
+        s.parked_first = std::move(s.proto);
     }
     s.proto = std::move(next);
     if (_draining) {

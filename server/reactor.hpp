@@ -12,7 +12,6 @@
 #include "dispatch/app_request.hpp"
 #include "dispatch/app_routes.hpp"
 #include "dispatch/dispatcher.hpp"
-#include "http/http1_connection.hpp"
 #include "http/protocol_registry.hpp"
 #include "server/app_handler.hpp"
 #include "server/server_config.hpp"
@@ -115,9 +114,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         transport* tp = &plain_transport::instance();
         std::unique_ptr<transport> own_tp; ///< a transport with state (TLS): tp points at it
         std::unique_ptr<http::protocol> proto;
-        /// The slot's HTTP/1.1 protocol while another one (WebSocket after a 101) serves
-        /// the connection: reused for the slot's next connection.
-        std::unique_ptr<http::protocol> parked_http1;
+        /// The slot's first protocol (HTTP/1.1) while another one (WebSocket after a 101,
+        /// h2) serves the connection: reused for the slot's next connection.
+        std::unique_ptr<http::protocol> parked_first;
     };
 
     std::shared_ptr<http::body_stream> make_body_stream(uint32_t slot, uint32_t gen, uint64_t seq) override {
@@ -224,7 +223,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<latency_histogram[]> _route_latency;
     dispatch::request_dispatcher _dispatcher; ///< after _route_latency: built from it
-    http::protocol_registry _protocols;       ///< what a connection may leave HTTP/1.1 for (server/protocols.cpp)
+    http::protocol_registry
+        _protocols; ///< the first protocol and what a connection may leave it for (server/protocols.cpp)
     // protocol_env::http1: false on an HTTP/2-only listener (--http 2).
     bool _http1 = _config.http != http::http_versions::http2;
 

@@ -202,6 +202,25 @@ TEST(ProtocolRegistry, TheServerRegistersHttp2UnlessTheListenerIsHttp1Only) {
     }
 }
 
+// The reactor makes a connection's first protocol from the registry (it names none
+// itself): the server's is HTTP/1.1 on every listener; a registry may say another.
+TEST(ProtocolRegistry, ConnectionsStartWithTheFirstProtocolTheRegistryMakes) {
+    protocol_registry none;
+    EXPECT_EQ(none.make_first(), nullptr);
+    protocol_registry demo;
+    demo.set_first([]() -> std::unique_ptr<protocol> { return std::make_unique<recording_protocol>(); });
+    std::unique_ptr<protocol> a = demo.make_first();
+    std::unique_ptr<protocol> b = demo.make_first();
+    EXPECT_NE(dynamic_cast<recording_protocol*>(a.get()), nullptr);
+    EXPECT_NE(a.get(), b.get()) << "one per slot";
+    for (auto v : {http_versions::both, http_versions::http1, http_versions::http2}) {
+        uring::server_config cfg;
+        cfg.http = v;
+        std::unique_ptr<protocol> first = uring::protocols_for(cfg).make_first();
+        EXPECT_NE(dynamic_cast<http1_connection*>(first.get()), nullptr) << static_cast<int>(v);
+    }
+}
+
 // TLS offers what the registry holds, in its order: a protocol registered with an ALPN id
 // is offered with no edit anywhere else; one without an id is not.
 TEST(ProtocolRegistry, AlpnIdsFollowTheRegistrationsInOrder) {
