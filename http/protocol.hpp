@@ -4,8 +4,8 @@
 #pragma once
 
 #include "core/counters.hpp"
+#include "core/output_queue.hpp"
 #include "http/app_message.hpp"
-#include "http/output_queue.hpp"
 #include "http/parser.hpp"
 #include "http/response_framer.hpp"
 
