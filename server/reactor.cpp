@@ -246,7 +246,7 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
             total += static_cast<size_t>(n);
             on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
             conn_slot* sp = live_slot(slot, gen);
-            if (sp == nullptr || sp->state != slot_state::open || sp->paused || peer_eof(*sp)) {
+            if (sp == nullptr || sp->state != slot_state::open || paused(*sp) || peer_eof(*sp)) {
                 return; // closed, lingering (close_conn armed its recv), or paused again (resumes later)
             }
             continue;
@@ -264,10 +264,13 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
 }
 
 void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {
-    s.paused = true;
     if (s.recv == recv_state::armed) {
         _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
-        s.recv = recv_state::cancelling;
+        s.recv = recv_state::stopping;
+    } else if (s.recv == recv_state::cancelling) {
+        s.recv = recv_state::stopping; // the stall probe's cancel: its end stops
+    } else if (s.recv == recv_state::idle) {
+        s.recv = recv_state::stopped;
     }
 }
 
@@ -296,7 +299,7 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         s.linger_until = std::min(_now_s + _config.linger_s, s.linger_limit);
         return;
     }
-    if (s.paused) {
+    if (paused(s)) {
         s.stash.append(data, len); // in flight before the pause took effect; parsed on resume
         return;
     }
@@ -343,7 +346,7 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         return;
     }
     conn_slot& s = *sp;
-    s.recv = recv_state::idle;
+    s.recv = s.recv == recv_state::stopping ? recv_state::stopped : recv_state::idle;
     if (s.state == slot_state::closing) {
         maybe_finalize(s, slot);
         return;
@@ -360,7 +363,7 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         // buffers, a hosted loop's long turns) the same connections lost that race turn
         // after turn and waited seconds. Read here, they are served in this turn, in the
         // order the kernel ended their recvs (docs/architecture.md, "Fairness").
-        if (!s.paused && !peer_eof(s)) {
+        if (s.recv == recv_state::idle && !peer_eof(s)) {
             rearm_after_pause(s, slot);
         }
         return;
@@ -472,7 +475,7 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
     }
     // The file range is done (memory segments are never batched with it).
     s.batch.reset();
-    if (s.paused && unsent(s) < _config.output_high_water / 2) {
+    if (paused(s) && unsent(s) < _config.output_high_water / 2) {
         resume_reading(s, slot);
     }
     mark_dirty(s, slot);
@@ -528,7 +531,7 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
     RB_PROBE2(response_sent, slot, res);
     s.proto->output().recycle_from(s.batch);
     s.batch.reset();
-    if (s.paused && unsent(s) < _config.output_high_water / 2 && !s.proto->close_after_flush()) {
+    if (paused(s) && unsent(s) < _config.output_high_water / 2 && !s.proto->close_after_flush()) {
         resume_reading(s, slot); // below the low-water mark
     }
     after_output(s, slot);
@@ -552,7 +555,7 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
             s.proto->end_input(e);
         }
         if (s.own_tp && (s.tp->failed() || s.tp->peer_closed())) [[unlikely]] {
-            s.paused = false;
+            unpause(s);
             on_transport_input(s, slot);
             return;
         }
@@ -563,7 +566,7 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
     if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
         return; // still over: stay paused until the next send completes
     }
-    s.paused = false;
+    unpause(s);
     if (s.recv == recv_state::idle && !peer_eof(s) && !s.proto->closing()) {
         rearm_after_pause(s, slot);
     }
@@ -626,8 +629,8 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     // flight (its end re-arms it: rearm_after_pause sees the slot lingering).
     const bool can_read = !peer_eof(s) || s.recv == recv_state::armed;
     if (graceful && can_read && s.state != slot_state::lingering) {
-        if (s.paused) {
-            s.paused = false;
+        if (paused(s)) {
+            unpause(s);
             s.stash.clear();
         }
         if (s.recv == recv_state::idle) {
@@ -641,7 +644,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     }
     s.state = slot_state::closing;
     s.proto->release(); // streaming producers learn the client is gone
-    if (s.recv != recv_state::idle || s.send != send_state::idle) {
+    if (recv_in_flight(s) || s.send != send_state::idle) {
         // Wakes both a pending recv (EOF) and a stuck send or poll (EPIPE/HUP); the
         // cancel makes sure of the recv.
         _backend->shutdown_socket(s.fd, SHUT_RDWR);
@@ -654,7 +657,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
 }
 
 void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
-    if (s.recv != recv_state::idle || s.send != send_state::idle) {
+    if (recv_in_flight(s) || s.send != send_state::idle) {
         return;
     }
     RB_PROBE2(close, slot, s.fd);
@@ -662,7 +665,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     _backend->close_socket(s.fd);
     s.fd = -1;
     s.state = slot_state::free;
-    s.paused = false;
+    s.recv = recv_state::idle;
     s.eof_stashed = false;
     ++s.gen;
     _released_bytes += unsent(s);
@@ -768,7 +771,7 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
             switch_protocol(*s);
         }
         mark_dirty(*s, slot);
-        if (s->paused && s->send == send_state::idle) {
+        if (paused(*s) && s->send == send_state::idle) {
             resume_reading(*s, slot); // an answer or body credit may let held input go on
         }
     }

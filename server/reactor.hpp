@@ -73,9 +73,16 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// A connection slot's life: free, serving, lingering after the final response
     /// (FIN sent, reading and discarding), or closing (waiting for ops in flight).
     enum class slot_state : uint8_t { free, open, lingering, closing };
-    /// The multishot recv: not armed (paused, ended, or not yet), armed, or a cancel
-    /// is in flight (its end is expected, not an error).
-    enum class recv_state : uint8_t { idle, armed, cancelling };
+    /// The socket's multishot recv, the one reading fact the reactor keeps (the input's
+    /// own state is the protocol's: http::input_state). Not armed (ended, mid-resume, or
+    /// not yet), armed, or a cancel in flight (its end is expected, not an error); stopped
+    /// for backpressure (the protocol held its input back, or the output went over the
+    /// high-water mark: resume_reading restarts it once neither holds), or stopping (a
+    /// pause's cancel in flight). Its moves: arm_recv idle → armed; pause_reading armed →
+    /// stopping (with the cancel), cancelling → stopping, idle → stopped; the recv's end
+    /// stopping → stopped, else → idle; unpause stopped → idle, stopping → cancelling (its
+    /// end reads on); the stall probe and close_conn armed → cancelling; maybe_finalize → idle.
+    enum class recv_state : uint8_t { idle, armed, cancelling, stopped, stopping };
     /// Output: nothing in flight, a send in flight, or a file range waiting for room.
     enum class send_state : uint8_t { idle, sending, waiting_room };
 
@@ -96,7 +103,6 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         slot_state state = slot_state::free;
         recv_state recv = recv_state::idle;
         send_state send = send_state::idle;
-        bool paused = false;        ///< reading stopped by backpressure (output over the mark, input held)
         bool eof_stashed = false;   ///< the socket's EOF came behind the stash: the protocol hears it after those bytes
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
         bool alpn_seen = false;     ///< TLS: the first plaintext came (the registry was asked about ALPN)
@@ -172,7 +178,23 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     bool bytes_waiting(const conn_slot& s) const noexcept;
     /// The kernel holds input for a connection this reactor reads but has not delivered
     /// it yet (see tick): a read timer must not fire.
-    bool input_unread(const conn_slot& s) const noexcept { return !s.paused && !peer_eof(s) && bytes_waiting(s); }
+    bool input_unread(const conn_slot& s) const noexcept { return !paused(s) && !peer_eof(s) && bytes_waiting(s); }
+    /// Reading stopped for backpressure (recv_state stopped or stopping).
+    static bool paused(const conn_slot& s) noexcept {
+        return s.recv == recv_state::stopped || s.recv == recv_state::stopping;
+    }
+    /// A recv operation is in the kernel (its end is still to come).
+    static bool recv_in_flight(const conn_slot& s) noexcept {
+        return s.recv == recv_state::armed || s.recv == recv_state::cancelling || s.recv == recv_state::stopping;
+    }
+    /// Reading may resume: stopped becomes idle, stopping a plain cancel whose end reads on.
+    static void unpause(conn_slot& s) noexcept {
+        if (s.recv == recv_state::stopped) {
+            s.recv = recv_state::idle;
+        } else if (s.recv == recv_state::stopping) {
+            s.recv = recv_state::cancelling;
+        }
+    }
     /// The client finished sending: the protocol's input ended (it owns that fact), or the
     /// socket's EOF waits behind stashed bytes to be told to it.
     static bool peer_eof(const conn_slot& s) noexcept { return s.eof_stashed || s.proto->input_ended(); }

@@ -135,7 +135,6 @@ void reactor::on_accept(int fd) noexcept {
     s.state = slot_state::open;
     s.recv = recv_state::idle;
     s.send = send_state::idle;
-    s.paused = false;
     s.eof_stashed = false;
     s.dirty = false;
     s.own_tp = std::move(own_tp);
