@@ -86,7 +86,6 @@ class connection final : public http::protocol {
     void respond_file(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
                       std::shared_ptr<http::file_handle> file, uint64_t offset, uint64_t length,
                       http::protocol_env& env) override;
-    void on_peer_eof(http::protocol_env& env) override;
     void on_timeout(http::protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
@@ -117,6 +116,10 @@ class connection final : public http::protocol {
     long read_body(int32_t id, size_t length, uint32_t* flags);
     int send_data(int32_t id, const uint8_t* framehd, size_t length);
     void append_out(const uint8_t* data, size_t len) { _out.append({reinterpret_cast<const char*>(data), len}); }
+
+  protected:
+    /// The client finished sending (end_input): no stream's body can complete.
+    void on_peer_eof(http::protocol_env& env) override;
 
   private:
     stream* find(uint64_t seq) noexcept;
