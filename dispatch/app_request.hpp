@@ -4,9 +4,9 @@
 // (app_response messages) is http/app_message.hpp, which the protocols frame.
 #pragma once
 
+#include "core/tls_info.hpp"
 #include "dispatch/router.hpp"
 #include "http/app_message.hpp"
-#include "http/tls_info.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -6,7 +6,7 @@
 // where openat2 is missing), after static_path refused traversal tricks.
 #pragma once
 
-#include "http/output_queue.hpp"
+#include "core/output_queue.hpp"
 #include "http/parser.hpp"
 
 #include <cstdint>

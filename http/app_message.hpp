@@ -4,9 +4,9 @@
 // record the dispatcher builds for the application is dispatch/app_request.hpp.
 #pragma once
 
-#include "http/output_queue.hpp"
+#include "core/output_queue.hpp"
+#include "core/tls_info.hpp"
 #include "http/response_framer.hpp"
-#include "http/tls_info.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -4,8 +4,8 @@
 // a client can decode each piece as soon as it arrives.
 #pragma once
 
+#include "core/output_queue.hpp"
 #include "http/accept_encoding.hpp"
-#include "http/output_queue.hpp"
 
 #include <memory>
 #include <string>

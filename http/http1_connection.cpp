@@ -39,7 +39,7 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
     _peer = peer;
     _phase = phase::head;
     _closing = false;
-    _held_back = false;
+    reset_input();
     _next_seq = 0;
     _next_write = 0;
     _outstanding = 0;
@@ -55,7 +55,6 @@ void http1_connection::open(uint32_t slot, uint32_t gen, const peer_address& pee
     _stream_chunked = false;
     _stream_continue = false;
     _close_after_body = false;
-    _input_ended = false;
     _awaiting_upgrade = false;
     _successor.reset();
     _head_copy.clear();
@@ -109,7 +108,7 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
         // the whole head limit is reached.
         bool line_over = _tail.size() > env.limits.parser.max_request_line && _tail.find('\n') == std::string::npos;
         // (A tail starting with CR may be empty lines, which process() consumes.)
-        if (_phase == phase::head && !_held_back && _tail.size() <= env.limits.parser.max_head_bytes && !line_over &&
+        if (_phase == phase::head && !input_held() && _tail.size() <= env.limits.parser.max_head_bytes && !line_over &&
             _tail[0] != '\r' && !has_head_end(_tail, _scanned)) {
             _scanned = _tail.size();
         } else {
@@ -134,7 +133,7 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
             emit_error(http_error::request_timeout, env);
             return true;
         }
-    } else if (_phase == phase::body_stream && !_held_back && body_too_slow(_body_received, env)) [[unlikely]] {
+    } else if (_phase == phase::body_stream && !input_held() && body_too_slow(_body_received, env)) [[unlikely]] {
         env.counters.timeouts.add();
         end_body_stream(false, body_error::timeout); // the app answers (408 from its read); then close
         return true;
@@ -153,7 +152,7 @@ bool http1_connection::body_too_slow(uint64_t received, const protocol_env& env)
 
 // Deadlines (enforced by the reactor's once-a-second sweep).
 void http1_connection::set_read_deadline(bool had_tail, const protocol_env& env) {
-    if (_held_back) {
+    if (input_held()) {
         // Input waits because of us (the app has not answered, or taken the body, or the
         // client's unread output is over the mark, which the write timeout covers): no
         // read clock; it starts again when parsing resumes.
@@ -200,7 +199,7 @@ void http1_connection::set_idle_deadline(const protocol_env& env) {
 
 size_t http1_connection::process(std::string_view buf, protocol_env& env) {
     size_t pos = 0;
-    _held_back = false;
+    release_input();
     request_head& head = tl_head;
     // A closing connection reads nothing more, except the rest of a body streaming to the
     // app (its request is still being answered).
@@ -214,7 +213,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             // may belong to another protocol: they wait until the app has answered.
             if (_outstanding >= max_outstanding_per_connection || queued_bytes() >= env.output_limit ||
                 _awaiting_upgrade) [[unlikely]] {
-                _held_back = true;
+                hold_input();
                 break;
             }
             // RFC 9112 §2.2: empty lines before a request line are ignored. Consume them
@@ -313,7 +312,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             bool over = _stream && _stream->unconsumed() >= env.limits.body_window;
             pos += stream_body(rest, env);
             if (over && _phase == phase::body_stream) {
-                _held_back = true;
+                hold_input(); // the app has not taken enough yet: stop reading
                 break;
             }
             continue;
@@ -394,7 +393,7 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
         o.from_app = true;
         if (v == dispatcher::verdict::to_app && stream) {
             o.watch = std::move(stream); // the app listens for the client leaving (ASGI http.disconnect)
-            if (_input_ended) {
+            if (input_ended()) {
                 tell_watchers();
             }
         }
@@ -467,7 +466,7 @@ size_t http1_connection::stream_body(std::string_view rest, protocol_env& env) {
 // A body with a Content-Length streaming to the app, nothing parsed waiting: the next
 // read may go straight into the body stream's buffer (reactor::rearm_after_pause).
 std::span<char> http1_connection::direct_input() noexcept {
-    if (_phase != phase::body_stream || _stream_chunked || !_stream || _held_back || !_tail.empty() ||
+    if (_phase != phase::body_stream || _stream_chunked || !_stream || input_held() || !_tail.empty() ||
         _stream_left == 0) {
         return {};
     }
@@ -481,7 +480,7 @@ void http1_connection::on_direct_input(size_t n, protocol_env& env) {
     if (_stream_left == 0) {
         end_body_stream(true, body_error::disconnect);
     } else if (_stream->unconsumed() >= env.limits.body_window) {
-        _held_back = true; // as in process(): the next reads wait for the app
+        hold_input(); // as in process(): the next reads wait for the app
     } else if (body_too_slow(_body_received, env)) [[unlikely]] {
         env.counters.timeouts.add();
         end_body_stream(false, body_error::timeout);
@@ -528,7 +527,6 @@ void http1_connection::emit_error(http_error err, protocol_env& env) {
 
 void http1_connection::on_peer_eof(protocol_env& env) {
     (void)env;
-    _input_ended = true;
     fail_unfinishable_body();
     tell_watchers(); // as uvicorn: a client that ends its side is gone for the app
 }
@@ -548,7 +546,7 @@ void http1_connection::tell_watchers() {
 // read raises ClientDisconnect now, not a 408 after the body timeout. (Bytes held back
 // for the window are parsed first: a client may send its whole body, then half-close.)
 void http1_connection::fail_unfinishable_body() {
-    if (_input_ended && _phase == phase::body_stream && !_held_back) {
+    if (input_ended() && _phase == phase::body_stream && !input_held()) {
         end_body_stream(false, body_error::disconnect);
     }
 }

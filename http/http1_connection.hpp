@@ -18,13 +18,16 @@
 
 namespace ringbolt::http {
 
+/// HTTP/1.1's ALPN protocol id (RFC 7301 §6).
+inline constexpr std::string_view http1_alpn = "http/1.1";
+
 class http1_connection final : public protocol {
   public:
     void open(uint32_t slot, uint32_t gen, const peer_address& peer, uint32_t now_s,
               const connection_limits& lim) override;
     bool on_data(std::string_view data, protocol_env& env) override;
     void pump(protocol_env& env) override;
-    bool has_pending_input() const noexcept override { return _held_back && !_closing; }
+    bool has_pending_input() const noexcept override { return input_held() && !_closing; }
     std::span<char> direct_input() noexcept override;
     void on_direct_input(size_t n, protocol_env& env) override;
     void on_app_message(app_response&& m, protocol_env& env) override;
@@ -32,7 +35,6 @@ class http1_connection final : public protocol {
                  std::string_view body, protocol_env& env) override;
     void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                       std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env) override;
-    void on_peer_eof(protocol_env& env) override;
     void on_timeout(protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
@@ -42,10 +44,14 @@ class http1_connection final : public protocol {
     bool idle() const noexcept override {
         return _tail.empty() && _owed.empty() && _out.empty() && _phase == phase::head;
     }
-    bool nothing_owed() const noexcept override { return _owed.empty() && _out.empty() && !_held_back; }
+    bool nothing_owed() const noexcept override { return _owed.empty() && _out.empty() && !input_held(); }
     size_t outstanding() const noexcept override { return _outstanding; }
     uint32_t deadline() const noexcept override { return _deadline; }
     uint64_t requests_seen() const noexcept override { return _next_seq; }
+
+  protected:
+    /// A body that can no longer complete fails; the app's disconnect watchers hear it.
+    void on_peer_eof(protocol_env& env) override;
 
   private:
     /// Where the connection is in its input.
@@ -133,7 +139,6 @@ class http1_connection final : public protocol {
     peer_address _peer;
     phase _phase = phase::head;
     bool _closing = false;    ///< no further request is read; close once owed responses are sent
-    bool _held_back = false;  ///< parsing stopped by backpressure, requests wait in _tail
     uint32_t _deadline = 0;   ///< coarse seconds; 0 = none
     uint64_t _next_seq = 0;   ///< seq of the next parsed request
     uint64_t _next_write = 0; ///< seq whose response goes out next (== _owed.front().seq)
@@ -158,7 +163,6 @@ class http1_connection final : public protocol {
     bool _stream_chunked = false;
     bool _stream_continue = false;  ///< Expect: 100-continue, not answered yet
     bool _close_after_body = false; ///< a request without persistence whose body still streams
-    bool _input_ended = false;      ///< the client sent EOF
     bool _awaiting_upgrade = false; ///< an upgrade request is with the app: hold what follows it
     uint64_t _upgrade_seq = 0;      ///< that request
 };

@@ -125,7 +125,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             env.counters.responses_1xx.add();
             _stream_continue = false;
         }
-        if (_held_back && _phase == phase::body_stream) {
+        if (input_held() && _phase == phase::body_stream) {
             _body_started = env.now_s; // the minimum rate is measured from here again
             _body_received = 0;
         }

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "core/counters.hpp"
+#include "core/output_queue.hpp"
 #include "http/app_message.hpp"
-#include "http/output_queue.hpp"
 #include "http/parser.hpp"
 #include "http/response_framer.hpp"
 
@@ -120,6 +120,19 @@ struct protocol_env {
 /// Pipelined requests handed to the application per connection before parsing pauses.
 inline constexpr size_t max_outstanding_per_connection = 64;
 
+/// A connection's input, as its protocol owns it (the reactor keeps no copy: it asks).
+/// Held back: parsing stopped for backpressure (the application has not answered, or not
+/// taken a body or its messages), what came waits in the protocol and the reactor stops
+/// reading. Ended: the client finished sending (EOF, a TLS close_notify). The client may
+/// finish while input is held back: that input is still parsed (pump), then it has ended.
+///
+///   open ──hold──▶ held_back ──end──▶ held_back_ended
+///    ▲  ◀─release──┘                    │ ▲
+///    │                            release │ │ hold
+///    └──────end──────▶ ended ◀────────────┘ │
+///                        └──────────────────┘
+enum class input_state : uint8_t { open, held_back, ended, held_back_ended };
+
 class protocol {
   public:
     virtual ~protocol() = default;
@@ -132,7 +145,7 @@ class protocol {
     virtual bool on_data(std::string_view data, protocol_env& env) = 0;
     /// Parse what backpressure held back, if it may go on now.
     virtual void pump(protocol_env& env) = 0;
-    /// Bytes were received but are not parsed yet (backpressure).
+    /// Bytes were received but are not parsed yet (backpressure), and may be once it ends.
     virtual bool has_pending_input() const noexcept = 0;
     /// Where the next bytes read from the socket may go directly (a streamed request
     /// body's own buffer: the reactor's synchronous reads then skip a copy); empty: read
@@ -142,6 +155,22 @@ class protocol {
     virtual void on_direct_input(size_t n, protocol_env& env) {
         (void)n;
         (void)env;
+    }
+    input_state input() const noexcept { return _input; }
+    /// Parsing stopped for backpressure (held_back, held_back_ended).
+    bool input_held() const noexcept {
+        return _input == input_state::held_back || _input == input_state::held_back_ended;
+    }
+    /// The client finished sending (ended, held_back_ended).
+    bool input_ended() const noexcept { return _input >= input_state::ended; }
+    /// The client finished sending (EOF, close_notify): the input ends, once, and the
+    /// protocol hears it (on_peer_eof). What it sent is still answered.
+    void end_input(protocol_env& env) {
+        if (input_ended()) {
+            return;
+        }
+        _input = _input == input_state::held_back ? input_state::held_back_ended : input_state::ended;
+        on_peer_eof(env);
     }
     /// A message from the application about one of this connection's requests.
     virtual void on_app_message(app_response&& m, protocol_env& env) = 0;
@@ -154,8 +183,6 @@ class protocol {
     /// into memory and calls respond(); HTTP/1.1 queues the range itself.
     virtual void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                               std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env);
-    /// The client finished sending (EOF). What it sent is still answered.
-    virtual void on_peer_eof(protocol_env& env) = 0;
     /// The deadline passed (the reactor sweeps once a second).
     virtual void on_timeout(protocol_env& env) = 0;
     /// The server drains: protocol_env::draining, the reactor's one fact, says so from now
@@ -170,7 +197,13 @@ class protocol {
 
     /// After a 101, the protocol that replaces this one (with everything queued here
     /// moved into it), once; else null. The reactor asks after every application message.
-    std::unique_ptr<protocol> take_successor() noexcept { return std::move(_successor); }
+    /// Input that had ended stays ended (the successor is not told again).
+    std::unique_ptr<protocol> take_successor() noexcept {
+        if (_successor && input_ended()) [[unlikely]] {
+            _successor->_input = _successor->input_held() ? input_state::held_back_ended : input_state::ended;
+        }
+        return std::move(_successor);
+    }
     bool has_successor() const noexcept { return _successor != nullptr; }
 
     output_queue& output() noexcept { return _out; }
@@ -193,8 +226,28 @@ class protocol {
     virtual uint64_t requests_seen() const noexcept = 0;
 
   protected:
+    /// The client finished sending (end_input, once). What it sent is still answered.
+    virtual void on_peer_eof(protocol_env& env) = 0;
+    /// The input's transitions (input_state): all of them are here.
+    void reset_input() noexcept { _input = input_state::open; }
+    void hold_input() noexcept {
+        if (_input == input_state::open) {
+            _input = input_state::held_back;
+        } else if (_input == input_state::ended) {
+            _input = input_state::held_back_ended;
+        }
+    }
+    void release_input() noexcept {
+        if (_input == input_state::held_back) {
+            _input = input_state::open;
+        } else if (_input == input_state::held_back_ended) {
+            _input = input_state::ended;
+        }
+    }
+
     output_queue _out;
     std::unique_ptr<protocol> _successor;
+    input_state _input = input_state::open;
 };
 
 } // namespace ringbolt::http

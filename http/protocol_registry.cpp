@@ -48,6 +48,16 @@ protocol_upgrade* protocol_registry::by_upgrade(std::string_view upgrade_value,
     return nullptr;
 }
 
+std::vector<std::string_view> protocol_registry::alpn_ids() const {
+    std::vector<std::string_view> ids;
+    for (const entry& e : _entries) {
+        if (!e.how.alpn.empty()) {
+            ids.push_back(e.how.alpn);
+        }
+    }
+    return ids;
+}
+
 const protocol_choice* protocol_registry::find(std::string_view name) const noexcept {
     for (const entry& e : _entries) {
         if (e.how.name == name) {

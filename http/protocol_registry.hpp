@@ -1,8 +1,9 @@
-// The protocols a connection can leave HTTP/1.1 for, and how each is chosen: TLS's ALPN
-// id, a connection preface sent with prior knowledge, or an HTTP/1.1 `Upgrade` token the
-// server answers itself. Filled by the composition root (server/protocols.cpp, one line
-// a protocol); the reactor asks it at a TLS connection's first plaintext, HTTP/1.1 when
-// its first bytes fail to parse or a request carries `Upgrade`. Read-only once filled.
+// The protocol every connection starts with, those it can leave HTTP/1.1 for, and how
+// each is chosen: TLS's ALPN id, a connection preface sent with prior knowledge, or an
+// HTTP/1.1 `Upgrade` token the server answers itself. Filled by the composition root
+// (server/protocols.cpp, one line a protocol); the reactor asks it at accept and at a TLS
+// connection's first plaintext, HTTP/1.1 when its first bytes fail to parse or a request
+// carries `Upgrade`. Read-only once filled.
 #pragma once
 
 #include "http/protocol.hpp"
@@ -28,6 +29,13 @@ class protocol_registry {
     /// possibly before the whole preface has arrived.
     static constexpr size_t preface_prefix_min = 3;
 
+    /// Builds the protocol every connection starts with (HTTP/1.1: the composition root
+    /// says so, server/protocols.cpp); a slot makes one and reuses it.
+    using first_factory = std::unique_ptr<protocol> (*)();
+    void set_first(first_factory make) noexcept { _first = make; }
+    /// A new first protocol (null when none was set).
+    std::unique_ptr<protocol> make_first() const { return _first != nullptr ? _first() : nullptr; }
+
     /// Register `make` (which builds the protocol) to be chosen as `how` says.
     void add(const protocol_choice& how, std::unique_ptr<protocol_upgrade> make);
 
@@ -40,6 +48,10 @@ class protocol_registry {
     /// registration order, or null; `token` is set to the token the 101 names.
     protocol_upgrade* by_upgrade(std::string_view upgrade_value, std::string_view& token) const noexcept;
 
+    /// The ALPN ids of the registered protocols, in registration order (the server's
+    /// preference: what TLS offers first).
+    std::vector<std::string_view> alpn_ids() const;
+
     bool empty() const noexcept { return _entries.empty(); }
     const protocol_choice* find(std::string_view name) const noexcept;
 
@@ -49,6 +61,7 @@ class protocol_registry {
         std::unique_ptr<protocol_upgrade> make;
     };
     std::vector<entry> _entries;
+    first_factory _first = nullptr;
 };
 
 } // namespace ringbolt::http

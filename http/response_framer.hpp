@@ -5,8 +5,8 @@
 // reach it already checked (check_app_field), so framing is never said twice.
 #pragma once
 
+#include "core/output_queue.hpp"
 #include "http/accept_encoding.hpp"
-#include "http/output_queue.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -230,8 +230,6 @@ class stream_protocol : public protocol {
                  std::string_view body, protocol_env& env) final;
     void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                       std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env) final;
-    /// The client is gone: no new streams, and every stream's app hears it.
-    void on_peer_eof(protocol_env& env) final;
     /// Input comes as frames per stream, taken as it arrives: none is ever held back.
     bool has_pending_input() const noexcept final { return false; }
     bool closing() const noexcept final { return _closing; }
@@ -239,6 +237,9 @@ class stream_protocol : public protocol {
     uint64_t requests_seen() const noexcept final { return _requests_seen; }
 
   protected:
+    /// The client finished sending (end_input): no new streams, and every stream's app
+    /// hears it.
+    void on_peer_eof(protocol_env& env) final;
     /// `fn` on each open stream.
     virtual void each_stream(void (*fn)(stream_exchange&)) = 0;
     /// A new connection (open): who it is, its limits, nothing seen or owed yet.

@@ -3,15 +3,30 @@
 #include "server/protocols.hpp"
 
 #include "h2/connection.hpp"
+#include "http/http1_connection.hpp"
 
 namespace ringbolt::uring {
 
 http::protocol_registry protocols_for(const server_config& config) {
     http::protocol_registry r;
+    r.set_first([]() -> std::unique_ptr<http::protocol> { return std::make_unique<http::http1_connection>(); });
     if (config.http != http::http_versions::http1) {
         r.add(h2::choice, std::make_unique<h2::starter>());
     }
     return r;
+}
+
+alpn_choice alpn_offer_for(const server_config& config) {
+    alpn_choice offer;
+    for (std::string_view id : protocols_for(config).alpn_ids()) {
+        offer.ids.emplace_back(id);
+    }
+    if (config.http != http::http_versions::http2) {
+        offer.ids.emplace_back(http::http1_alpn);
+    } else {
+        offer.required = true;
+    }
+    return offer;
 }
 
 } // namespace ringbolt::uring

@@ -6,10 +6,23 @@
 #include "http/protocol_registry.hpp"
 #include "server/server_config.hpp"
 
+#include <string>
+#include <vector>
+
 namespace ringbolt::uring {
 
 /// The registry a reactor serves `config`'s listener with (`--http` leaves HTTP/2 out
 /// of an HTTP/1.1-only listener).
 http::protocol_registry protocols_for(const server_config& config);
+
+/// What TLS's ALPN offers on `config`'s listener (RFC 7301), from the registry: its
+/// protocols' ids in registration order, then HTTP/1.1's unless the listener is
+/// HTTP/2-only. `required`: HTTP/1.1 is not served, so a client whose ALPN list shares
+/// none of `ids` is refused (no_application_protocol) rather than served without ALPN.
+struct alpn_choice {
+    std::vector<std::string> ids;
+    bool required = false;
+};
+alpn_choice alpn_offer_for(const server_config& config);
 
 } // namespace ringbolt::uring

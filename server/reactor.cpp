@@ -257,7 +257,7 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
                 on_direct_recv(s, slot, static_cast<size_t>(n));
             }
             conn_slot* sp = live_slot(slot, gen);
-            if (sp == nullptr || sp->state != slot_state::open || sp->paused || sp->peer_eof) {
+            if (sp == nullptr || sp->state != slot_state::open || paused(*sp) || peer_eof(*sp)) {
                 return; // closed, lingering (close_conn armed its recv), or paused again (resumes later)
             }
             continue;
@@ -275,10 +275,13 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
 }
 
 void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {
-    s.paused = true;
     if (s.recv == recv_state::armed) {
         _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
-        s.recv = recv_state::cancelling;
+        s.recv = recv_state::stopping;
+    } else if (s.recv == recv_state::cancelling) {
+        s.recv = recv_state::stopping; // the stall probe's cancel: its end stops
+    } else if (s.recv == recv_state::idle) {
+        s.recv = recv_state::stopped;
     }
 }
 
@@ -307,7 +310,7 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         s.linger_until = std::min(_now_s + _config.linger_s, s.linger_limit);
         return;
     }
-    if (s.paused) {
+    if (paused(s)) {
         if (s.stash.empty() && s.stash.capacity() < _stash_spare.capacity()) {
             s.stash.swap(_stash_spare); // (_stash_spare is kept cleared)
         }
@@ -371,7 +374,7 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         return;
     }
     conn_slot& s = *sp;
-    s.recv = recv_state::idle;
+    s.recv = s.recv == recv_state::stopping ? recv_state::stopped : recv_state::idle;
     if (s.state == slot_state::closing) {
         maybe_finalize(s, slot);
         return;
@@ -388,12 +391,11 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         // buffers, a hosted loop's long turns) the same connections lost that race turn
         // after turn and waited seconds. Read here, they are served in this turn, in the
         // order the kernel ended their recvs (docs/architecture.md, "Fairness").
-        if (!s.paused && !s.peer_eof) {
+        if (s.recv == recv_state::idle && !peer_eof(s)) {
             rearm_after_pause(s, slot);
         }
         return;
     }
-    s.peer_eof = true;
     if (how == recv_end::error) {
         close_conn(s, slot, false);
         return;
@@ -403,11 +405,17 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
     if (s.own_tp) [[unlikely]] {
         s.tp->on_eof(); // counts a handshake or record cut off
     }
-    if (s.state != slot_state::lingering && s.stash.empty()) {
+    if (s.state == slot_state::lingering) {
+        close_conn(s, slot, false);
+        return;
+    }
+    if (s.stash.empty()) {
         auto e = env();
-        s.proto->on_peer_eof(e);
-    } // else bytes that came during a pause come first: resume_reading tells the EOF after them
-    if (s.state == slot_state::lingering || (s.proto->nothing_owed() && s.stash.empty() && output_idle(s))) {
+        s.proto->end_input(e);
+    } else {
+        s.eof_stashed = true; // bytes that came during a pause come first: resume_reading tells the EOF after them
+    }
+    if (s.proto->nothing_owed() && s.stash.empty() && output_idle(s)) {
         close_conn(s, slot, false);
     }
 }
@@ -421,16 +429,15 @@ void reactor::on_transport_input(conn_slot& s, uint32_t slot) noexcept {
         mark_dirty(s, slot); // after_output sends the alert, then closes
         return;
     }
-    if (s.tp->peer_closed() && !s.peer_eof) {
-        s.peer_eof = true;
+    if (s.tp->peer_closed() && !peer_eof(s)) {
         auto e = env();
-        s.proto->on_peer_eof(e);
+        s.proto->end_input(e);
     }
-    if (!s.peer_eof && (s.proto->has_pending_input() || unsent(s) > _config.output_high_water)) {
+    if (!peer_eof(s) && (s.proto->has_pending_input() || unsent(s) > _config.output_high_water)) {
         pause_reading(s, slot);
     }
     if (s.proto->has_output() || s.tp->has_output() || s.proto->close_after_flush() ||
-        (s.peer_eof && s.proto->nothing_owed() && s.stash.empty())) {
+        (peer_eof(s) && s.proto->nothing_owed() && s.stash.empty())) {
         mark_dirty(s, slot); // after_output sends, or closes (after close_notify)
     }
 }
@@ -486,7 +493,6 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
             log(log_level::warning, "file response: file is shorter than its announced length; closing");
         }
         s.batch.reset();
-        s.peer_eof = true;
         close_conn(s, slot, false);
         return;
     }
@@ -497,7 +503,7 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
     }
     // The file range is done (memory segments are never batched with it).
     s.batch.reset();
-    if (s.paused && unsent(s) < _config.output_high_water / 2) {
+    if (paused(s) && unsent(s) < _config.output_high_water / 2) {
         resume_reading(s, slot);
     }
     mark_dirty(s, slot);
@@ -515,7 +521,6 @@ void reactor::on_writable(uint32_t slot, uint16_t gen, int res) noexcept {
         if (s.state == slot_state::closing) {
             maybe_finalize(s, slot);
         } else {
-            s.peer_eof = true;
             close_conn(s, slot, false);
         }
         return;
@@ -532,7 +537,6 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
     s.send = send_state::idle;
     if (res < 0) {
         s.batch.reset();
-        s.peer_eof = true;
         if (s.state == slot_state::closing) {
             maybe_finalize(s, slot);
         } else {
@@ -555,7 +559,7 @@ void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
     RB_PROBE2(response_sent, slot, res);
     s.proto->output().recycle_from(s.batch);
     s.batch.reset();
-    if (s.paused && unsent(s) < _config.output_high_water / 2 && !s.proto->close_after_flush()) {
+    if (paused(s) && unsent(s) < _config.output_high_water / 2 && !s.proto->close_after_flush()) {
         resume_reading(s, slot); // below the low-water mark
     }
     after_output(s, slot);
@@ -575,14 +579,15 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         if (s.proto->has_successor()) [[unlikely]] {
             switch_protocol(s);
         }
-        if (s.peer_eof && s.state != slot_state::lingering) {
+        if (s.eof_stashed) {
             // The EOF came while these bytes waited (on_recv_end held it back): the
             // protocol learns it now, so a body that can no longer complete fails at once
             // instead of waiting for its timeout.
-            s.proto->on_peer_eof(e);
+            s.eof_stashed = false;
+            s.proto->end_input(e);
         }
         if (s.own_tp && (s.tp->failed() || s.tp->peer_closed())) [[unlikely]] {
-            s.paused = false;
+            unpause(s);
             on_transport_input(s, slot);
             return;
         }
@@ -593,8 +598,8 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
     if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
         return; // still over: stay paused until the next send completes
     }
-    s.paused = false;
-    if (s.recv == recv_state::idle && !s.peer_eof && !s.proto->closing()) {
+    unpause(s);
+    if (s.recv == recv_state::idle && !peer_eof(s) && !s.proto->closing()) {
         rearm_after_pause(s, slot);
     }
 }
@@ -618,8 +623,8 @@ void reactor::after_output(conn_slot& s, uint32_t slot) noexcept {
     }
     bool graceful;
     if (s.proto->close_after_flush()) {
-        graceful = !s.peer_eof;
-    } else if (s.peer_eof && s.proto->nothing_owed() && s.stash.empty()) {
+        graceful = !peer_eof(s);
+    } else if (peer_eof(s) && s.proto->nothing_owed() && s.stash.empty()) {
         graceful = false;
     } else if (_draining && s.proto->idle() && s.proto->begin_drain(_now_s, fresh_grace_s)) {
         graceful = false;
@@ -654,10 +659,10 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     // running for that, whatever state reading was in: paused (a body nobody reads filled
     // the window), idle (mid-resume, in rearm_after_pause), or a pause's cancel still in
     // flight (its end re-arms it: rearm_after_pause sees the slot lingering).
-    const bool can_read = !s.peer_eof || s.recv == recv_state::armed;
+    const bool can_read = !peer_eof(s) || s.recv == recv_state::armed;
     if (graceful && can_read && s.state != slot_state::lingering) {
-        if (s.paused) {
-            s.paused = false;
+        if (paused(s)) {
+            unpause(s);
             s.stash.clear();
         }
         if (s.recv == recv_state::idle) {
@@ -671,7 +676,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
     }
     s.state = slot_state::closing;
     s.proto->release(); // streaming producers learn the client is gone
-    if (s.recv != recv_state::idle || s.send != send_state::idle) {
+    if (recv_in_flight(s) || s.send != send_state::idle) {
         // Wakes both a pending recv (EOF) and a stuck send or poll (EPIPE/HUP); the
         // cancel makes sure of the recv.
         _backend->shutdown_socket(s.fd, SHUT_RDWR);
@@ -684,7 +689,7 @@ void reactor::close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept {
 }
 
 void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
-    if (s.recv != recv_state::idle || s.send != send_state::idle) {
+    if (recv_in_flight(s) || s.send != send_state::idle) {
         return;
     }
     RB_PROBE2(close, slot, s.fd);
@@ -692,7 +697,8 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     _backend->close_socket(s.fd);
     s.fd = -1;
     s.state = slot_state::free;
-    s.paused = false;
+    s.recv = recv_state::idle;
+    s.eof_stashed = false;
     ++s.gen;
     _released_bytes += unsent(s);
     s.batch.reset();
@@ -797,7 +803,7 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
             switch_protocol(*s);
         }
         mark_dirty(*s, slot);
-        if (s->paused && s->send == send_state::idle) {
+        if (paused(*s) && s->send == send_state::idle) {
             resume_reading(*s, slot); // an answer or body credit may let held input go on
         }
     }
@@ -810,8 +816,8 @@ void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade&
     auto e = env();
     std::unique_ptr<http::protocol> next = chosen.make(slot, s.gen, peer_of(*_backend, s.fd, s.own_tp.get()), plain, e);
     s.proto->release();
-    if (!s.parked_http1) {
-        s.parked_http1 = std::move(s.proto);
+    if (!s.parked_first) {
+        s.parked_first = std::move(s.proto);
     }
     s.proto = std::move(next);
     if (_draining) {
@@ -824,8 +830,8 @@ void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade&
 void reactor::switch_protocol(conn_slot& s) noexcept {
     std::unique_ptr<http::protocol> next = s.proto->take_successor();
     s.proto->release();
-    if (!s.parked_http1) {
-        s.parked_http1 = std::move(s.proto);
+    if (!s.parked_first) {
+        s.parked_first = std::move(s.proto);
     }
     s.proto = std::move(next);
     if (_draining) {

@@ -12,7 +12,6 @@
 #include "dispatch/app_request.hpp"
 #include "dispatch/app_routes.hpp"
 #include "dispatch/dispatcher.hpp"
-#include "http/http1_connection.hpp"
 #include "http/protocol_registry.hpp"
 #include "server/app_handler.hpp"
 #include "server/quic_counters.hpp"
@@ -85,9 +84,16 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// QUIC connection's (no fd: its h3::connection answers the app by slot and gen, the
     /// reactor's QUIC endpoint owns the connection and frees the slot: reactor_quic.cpp).
     enum class slot_state : uint8_t { free, open, lingering, closing, quic };
-    /// The multishot recv: not armed (paused, ended, or not yet), armed, or a cancel
-    /// is in flight (its end is expected, not an error).
-    enum class recv_state : uint8_t { idle, armed, cancelling };
+    /// The socket's multishot recv, the one reading fact the reactor keeps (the input's
+    /// own state is the protocol's: http::input_state). Not armed (ended, mid-resume, or
+    /// not yet), armed, or a cancel in flight (its end is expected, not an error); stopped
+    /// for backpressure (the protocol held its input back, or the output went over the
+    /// high-water mark: resume_reading restarts it once neither holds), or stopping (a
+    /// pause's cancel in flight). Its moves: arm_recv idle → armed; pause_reading armed →
+    /// stopping (with the cancel), cancelling → stopping, idle → stopped; the recv's end
+    /// stopping → stopped, else → idle; unpause stopped → idle, stopping → cancelling (its
+    /// end reads on); the stall probe and close_conn armed → cancelling; maybe_finalize → idle.
+    enum class recv_state : uint8_t { idle, armed, cancelling, stopped, stopping };
     /// Output: nothing in flight, a send in flight, or a file range waiting for room.
     enum class send_state : uint8_t { idle, sending, waiting_room };
 
@@ -108,8 +114,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         slot_state state = slot_state::free;
         recv_state recv = recv_state::idle;
         send_state send = send_state::idle;
-        bool paused = false;        ///< reading stopped by backpressure (output over the mark, input held)
-        bool peer_eof = false;      ///< the client finished sending (or the socket failed)
+        bool eof_stashed = false;   ///< the socket's EOF came behind the stash: the protocol hears it after those bytes
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
         bool alpn_seen = false;     ///< TLS: the first plaintext came (the registry was asked about ALPN)
         uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
@@ -126,9 +131,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         transport* tp = &plain_transport::instance();
         std::unique_ptr<transport> own_tp; ///< a transport with state (TLS): tp points at it
         std::unique_ptr<http::protocol> proto;
-        /// The slot's HTTP/1.1 protocol while another one (WebSocket after a 101) serves
-        /// the connection: reused for the slot's next connection.
-        std::unique_ptr<http::protocol> parked_http1;
+        /// The slot's first protocol (HTTP/1.1) while another one (WebSocket after a 101,
+        /// h2) serves the connection: reused for the slot's next connection.
+        std::unique_ptr<http::protocol> parked_first;
     };
 
     std::shared_ptr<http::body_stream> make_body_stream(uint32_t slot, uint32_t gen, uint64_t seq) override {
@@ -209,7 +214,26 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     bool bytes_waiting(const conn_slot& s) const noexcept;
     /// The kernel holds input for a connection this reactor reads but has not delivered
     /// it yet (see tick): a read timer must not fire.
-    bool input_unread(const conn_slot& s) const noexcept { return !s.paused && !s.peer_eof && bytes_waiting(s); }
+    bool input_unread(const conn_slot& s) const noexcept { return !paused(s) && !peer_eof(s) && bytes_waiting(s); }
+    /// Reading stopped for backpressure (recv_state stopped or stopping).
+    static bool paused(const conn_slot& s) noexcept {
+        return s.recv == recv_state::stopped || s.recv == recv_state::stopping;
+    }
+    /// A recv operation is in the kernel (its end is still to come).
+    static bool recv_in_flight(const conn_slot& s) noexcept {
+        return s.recv == recv_state::armed || s.recv == recv_state::cancelling || s.recv == recv_state::stopping;
+    }
+    /// Reading may resume: stopped becomes idle, stopping a plain cancel whose end reads on.
+    static void unpause(conn_slot& s) noexcept {
+        if (s.recv == recv_state::stopped) {
+            s.recv = recv_state::idle;
+        } else if (s.recv == recv_state::stopping) {
+            s.recv = recv_state::cancelling;
+        }
+    }
+    /// The client finished sending: the protocol's input ended (it owns that fact), or the
+    /// socket's EOF waits behind stashed bytes to be told to it.
+    static bool peer_eof(const conn_slot& s) noexcept { return s.eof_stashed || s.proto->input_ended(); }
     /// Nothing in flight and nothing queued, the transport's own output included.
     bool output_idle(const conn_slot& s) const noexcept {
         return s.send == send_state::idle && s.batch.empty() && !(s.own_tp && s.tp->has_output());
@@ -262,7 +286,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<latency_histogram[]> _route_latency;
     dispatch::request_dispatcher _dispatcher; ///< after _route_latency: built from it
-    http::protocol_registry _protocols;       ///< what a connection may leave HTTP/1.1 for (server/protocols.cpp)
+    http::protocol_registry
+        _protocols; ///< the first protocol and what a connection may leave it for (server/protocols.cpp)
     quic_counters _quic_counters;
     std::unique_ptr<quic_side, quic_side_deleter> _quic; ///< --http3: the UDP socket, its endpoint and send pool
     // protocol_env::http1: false on an HTTP/2-only listener (--http 2).

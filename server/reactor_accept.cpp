@@ -135,16 +135,15 @@ void reactor::on_accept(int fd) noexcept {
     s.state = slot_state::open;
     s.recv = recv_state::idle;
     s.send = send_state::idle;
-    s.paused = false;
-    s.peer_eof = false;
+    s.eof_stashed = false;
     s.dirty = false;
     s.own_tp = std::move(own_tp);
     s.tp = s.own_tp ? s.own_tp.get() : &plain_transport::instance();
     s.alpn_seen = false;
-    if (s.parked_http1) {
-        s.proto = std::move(s.parked_http1); // the last connection switched protocols
+    if (s.parked_first) {
+        s.proto = std::move(s.parked_first); // the last connection switched protocols
     } else if (!s.proto) {
-        s.proto = std::make_unique<http::http1_connection>(); // kept with the slot, reused
+        s.proto = _protocols.make_first(); // HTTP/1.1 (server/protocols.cpp), kept with the slot, reused
     }
     http::peer_address peer = peer_of(*_backend, fd, s.own_tp.get());
     s.proto->open(slot, s.gen, peer, _now_s, _config.limits);

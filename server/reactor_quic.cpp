@@ -139,12 +139,11 @@ std::unique_ptr<quic::stream_user> quic_side::make_user(const datagram_address& 
     s.state = reactor::slot_state::quic;
     s.recv = reactor::recv_state::idle;
     s.send = reactor::send_state::idle;
-    s.paused = false;
-    s.peer_eof = false;
+    s.eof_stashed = false;
     s.dirty = false;
-    // The slot's HTTP/1.1 protocol waits for its next TCP connection (reactor::on_accept).
-    if (s.proto && !s.parked_http1) {
-        s.parked_http1 = std::move(s.proto);
+    // The slot's first protocol waits for its next TCP connection (reactor::on_accept).
+    if (s.proto && !s.parked_first) {
+        s.parked_first = std::move(s.proto);
     }
     auto conn = std::make_unique<h3::connection>(*this, r._config.http3.settings);
     conn->open(slot, s.gen, peer_of_datagram(peer), r._now_s, r._config.limits);

@@ -93,7 +93,7 @@ void reactor::tick() noexcept {
             }
             continue;
         }
-        if (s.recv == recv_state::armed && !s.paused && !s.peer_eof) {
+        if (s.recv == recv_state::armed && !peer_eof(s)) {
             probe_recv(s, slot);
         }
         if (s.own_tp) [[unlikely]] {
@@ -186,7 +186,7 @@ void reactor::probe_recv(conn_slot& s, uint32_t slot) noexcept {
     s.probe_suspect = false;
     s.probe_at = 0;
     _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
-    s.recv = recv_state::cancelling; // its end (not paused) goes to rearm_after_pause
+    s.recv = recv_state::cancelling; // its end (not stopping) goes to rearm_after_pause
 }
 
 } // namespace ringbolt::uring

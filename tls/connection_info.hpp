@@ -3,7 +3,7 @@
 // certificate and the client's chain as PEM, the client's subject (RFC 4514).
 #pragma once
 
-#include "http/tls_info.hpp"
+#include "core/tls_info.hpp"
 
 #include <string>
 

@@ -21,24 +21,6 @@ namespace ringbolt::tls {
 
 namespace {
 
-// ALPN: what the server speaks, in preference order: h2 first (RFC 9113 §3.2), then
-// HTTP/1.1; with --http 1 only the latter, with --http 2 only the former.
-constexpr unsigned char alpn_with_h2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-constexpr unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-constexpr unsigned char alpn_h2[] = {2, 'h', '2'};
-
-/// The ALPN callback's argument: the list it chooses from, and whether a client that
-/// offers none of it is refused.
-struct alpn_choice {
-    const unsigned char* ours;
-    unsigned int ours_len;
-    bool required;
-};
-constexpr alpn_choice alpn_choices[] = {
-    {alpn_with_h2, sizeof(alpn_with_h2), false}, // alpn_offer::h2_and_http1
-    {alpn_http11, sizeof(alpn_http11), false},   // alpn_offer::http1
-    {alpn_h2, sizeof(alpn_h2), true},            // alpn_offer::h2
-};
 constexpr unsigned char session_id_context[] = "ringbolt";
 
 std::string openssl_reason() {
@@ -52,18 +34,23 @@ std::string openssl_reason() {
     return out;
 }
 
+// ALPN: the first id of the server's offer (its preference order: the protocol registry's)
+// that the client also offers.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
                 void* arg) {
-    const auto* choice = static_cast<const alpn_choice*>(arg);
+    const auto* ctx = static_cast<const context*>(arg);
+    std::string_view ours = ctx->alpn_wire();
     unsigned char* chosen = nullptr;
-    if (SSL_select_next_proto(&chosen, outlen, choice->ours, choice->ours_len, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+    if (!ours.empty() &&
+        SSL_select_next_proto(&chosen, outlen, reinterpret_cast<const unsigned char*>(ours.data()),
+                              static_cast<unsigned int>(ours.size()), in, inlen) == OPENSSL_NPN_NEGOTIATED) {
         *out = chosen;
         return SSL_TLSEXT_ERR_OK;
     }
     // Nothing we speak was offered. An HTTP/2-only server refuses (RFC 7301 §3.2: the
     // no_application_protocol alert), as Granian's --http 2 does; otherwise go on without
     // ALPN (say only h2 was offered to an HTTP/1.1 server): HTTP/1.1 follows.
-    return choice->required ? SSL_TLSEXT_ERR_ALERT_FATAL : SSL_TLSEXT_ERR_NOACK;
+    return ctx->alpn_required() ? SSL_TLSEXT_ERR_ALERT_FATAL : SSL_TLSEXT_ERR_NOACK;
 }
 
 // SNI: switch the connection to the certificate for the name; an unknown name keeps
@@ -95,7 +82,8 @@ bool file_mentions(const std::string& path, std::string_view word) {
     return text.find(word) != std::string::npos;
 }
 
-SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::string& keyfile, std::string& error) {
+SSL_CTX* make_ctx(const context& owner, const options& o, const std::string& certfile, const std::string& keyfile,
+                  std::string& error) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == nullptr) {
         error = "TLS: cannot create a context: " + openssl_reason();
@@ -111,7 +99,7 @@ SSL_CTX* make_ctx(const options& o, const std::string& certfile, const std::stri
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
     // An idle keep-alive connection keeps no 16 KiB read/write buffers (as nginx does).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, const_cast<alpn_choice*>(&alpn_choices[static_cast<size_t>(o.alpn)]));
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, const_cast<context*>(&owner));
     if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()) != 1) {
         return give_up("--ssl-ciphers '" + o.ciphers + "': no cipher matched (" + openssl_reason() + ")");
     }
@@ -198,7 +186,16 @@ std::shared_ptr<const context> context::build(const options& o, std::string& err
     }
     std::shared_ptr<context> c(new context());
     c->_handshake_timeout_s = o.handshake_timeout_s;
-    c->_default = make_ctx(o, o.certfile, o.keyfile, error);
+    for (const std::string& id : o.alpn.ids) {
+        if (id.empty() || id.size() > 255) {
+            error = "TLS: an ALPN protocol id must be 1 to 255 bytes long ('" + id + "')";
+            return nullptr;
+        }
+        c->_alpn_wire += static_cast<char>(id.size());
+        c->_alpn_wire += id;
+    }
+    c->_alpn_required = o.alpn.required;
+    c->_default = make_ctx(*c, o, o.certfile, o.keyfile, error);
     if (c->_default == nullptr) {
         return nullptr;
     }
@@ -210,7 +207,7 @@ std::shared_ptr<const context> context::build(const options& o, std::string& err
                 return nullptr;
             }
         }
-        SSL_CTX* ctx = make_ctx(o, e.certfile, e.keyfile, error);
+        SSL_CTX* ctx = make_ctx(*c, o, e.certfile, e.keyfile, error);
         if (ctx == nullptr) {
             error = "--ssl-sni " + e.name + ": " + error;
             return nullptr;

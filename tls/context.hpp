@@ -30,11 +30,16 @@ struct sni_entry {
     std::string keyfile;
 };
 
-/// What ALPN offers (RFC 7301), by the server's HTTP versions (--http): h2 then http/1.1
-/// (a client offering neither goes on without ALPN), http/1.1 only, or h2 only (a client
-/// that offers ALPN without h2 gets the fatal no_application_protocol alert, RFC 7301
-/// §3.2; one that offers no ALPN goes on, and its first bytes decide).
-enum class alpn_offer : uint8_t { h2_and_http1, http1, h2 };
+/// What ALPN offers (RFC 7301): protocol ids in the server's order of preference, as the
+/// composition root takes them from the protocol registry (server/protocols.cpp,
+/// alpn_offer_for): TLS names no protocol. A client whose list has none of them goes on
+/// without ALPN (its first bytes decide), unless `required` (an HTTP/2-only server): it
+/// gets the fatal no_application_protocol alert (RFC 7301 §3.2). A client that offers no
+/// ALPN at all always goes on. Empty `ids`: no ALPN.
+struct alpn_offer {
+    std::vector<std::string> ids;
+    bool required = false;
+};
 
 struct options {
     std::string certfile; ///< PEM chain (leaf first); the default certificate
@@ -46,7 +51,7 @@ struct options {
     int min_version = 0x0303; ///< TLS1_2_VERSION or TLS1_3_VERSION
     std::vector<sni_entry> sni;
     uint32_t handshake_timeout_s = 10;
-    alpn_offer alpn = alpn_offer::h2_and_http1;
+    alpn_offer alpn;
 };
 
 /// "1.2", "TLSv1.2", "1.3", "TLSv1.3" -> the OpenSSL version number; 0 otherwise.
@@ -65,6 +70,10 @@ class context {
     /// The context serving `name` (an SNI host name), or null: the default serves it.
     SSL_CTX* for_name(std::string_view name) const noexcept;
     uint32_t handshake_timeout_s() const noexcept { return _handshake_timeout_s; }
+    /// The ALPN offer in its wire form (each id after its length byte), and whether a
+    /// client that shares none of it is refused (alpn_offer).
+    std::string_view alpn_wire() const noexcept { return _alpn_wire; }
+    bool alpn_required() const noexcept { return _alpn_required; }
     /// PEM of the certificate `ctx` (one of this context's) serves; null if unknown.
     std::shared_ptr<const std::string> server_cert_pem(SSL_CTX* ctx) const noexcept;
 
@@ -74,6 +83,8 @@ class context {
     SSL_CTX* _default = nullptr;
     std::vector<std::pair<std::string, SSL_CTX*>> _by_name;
     uint32_t _handshake_timeout_s = 10;
+    std::string _alpn_wire;
+    bool _alpn_required = false;
     /// Each SSL_CTX's certificate as PEM, made once here: connections share the text.
     std::vector<std::pair<SSL_CTX*, std::shared_ptr<const std::string>>> _server_pems;
 };

@@ -6,7 +6,7 @@
 // never touches the socket.
 #pragma once
 
-#include "http/output_queue.hpp"
+#include "core/output_queue.hpp"
 #include "tls/context.hpp"
 #include "transport/transport.hpp"
 

@@ -5,8 +5,8 @@
 #pragma once
 
 #include "core/counters.hpp"
-#include "http/output_queue.hpp"
-#include "http/tls_info.hpp"
+#include "core/output_queue.hpp"
+#include "core/tls_info.hpp"
 
 #include <cstdint>
 #include <memory>

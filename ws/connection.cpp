@@ -59,7 +59,9 @@ void connection::start(std::string_view pending, uint32_t now_s, core_counters& 
     _counters = &counters;
     _counters->websockets_opened.add();
     _tail.assign(pending);
-    _held_back = !_tail.empty(); // parsed at the reactor's next pump
+    if (!_tail.empty()) {
+        hold_input(); // parsed at the reactor's next pump
+    }
     set_idle_deadline(now_s);
 }
 
@@ -84,7 +86,7 @@ bool connection::on_data(std::string_view data, http::protocol_env& env) {
     if (_state == state::done) [[unlikely]] {
         return false;
     }
-    if (_tail.empty() && !_held_back) [[likely]] {
+    if (_tail.empty() && !input_held()) [[likely]] {
         size_t used = process(data);
         if (used < data.size() && _state != state::done) {
             _tail.assign(data.substr(used));
@@ -118,8 +120,8 @@ void connection::pump(http::protocol_env&) {
 
 size_t connection::process(std::string_view buf) {
     size_t pos = 0;
-    bool was_held = _held_back;
-    _held_back = false;
+    bool was_held = input_held();
+    release_input();
     while (pos < buf.size() && _state != state::done) {
         if (!_in_frame) {
             // Backpressure at message boundaries' frames: an application that does not
@@ -128,7 +130,7 @@ size_t connection::process(std::string_view buf) {
                 if (!was_held) {
                     _counters->websocket_reads_paused.add();
                 }
-                _held_back = true;
+                hold_input();
                 break;
             }
             frame_header h;

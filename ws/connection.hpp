@@ -77,13 +77,12 @@ class connection final : public http::protocol {
               const http::connection_limits& lim) override;
     bool on_data(std::string_view data, http::protocol_env& env) override;
     void pump(http::protocol_env& env) override;
-    bool has_pending_input() const noexcept override { return _held_back && _state != state::done; }
+    bool has_pending_input() const noexcept override { return input_held() && _state != state::done; }
     /// The application's messages: part_message (text, binary, close with a code and
     /// reason), part_read_more (it took messages: reading may go on), part_abort.
     void on_app_message(http::app_response&& m, http::protocol_env& env) override;
     void respond(uint64_t seq, const http::request_context& ctx, uint16_t status, std::string_view fields,
                  std::string_view body, http::protocol_env& env) override;
-    void on_peer_eof(http::protocol_env& env) override;
     void on_timeout(http::protocol_env& env) override;
     /// Sends close 1001 and gives the client `close_timeout_s` to answer; never closes at once.
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
@@ -96,6 +95,10 @@ class connection final : public http::protocol {
     size_t outstanding() const noexcept override { return 0; }
     uint32_t deadline() const noexcept override { return _deadline; }
     uint64_t requests_seen() const noexcept override { return 1; }
+
+  protected:
+    /// A TCP close without a close frame: the application hears 1006.
+    void on_peer_eof(http::protocol_env& env) override;
 
   private:
     enum class state : uint8_t {
@@ -124,11 +127,10 @@ class connection final : public http::protocol {
     std::unique_ptr<deflate_codec> _deflate;
     core_counters* _counters = nullptr; ///< the reactor's (set by start)
     state _state = state::open;
-    bool _told = false;      ///< the channel heard on_closed
-    bool _held_back = false; ///< the app has not taken enough: input waits in _tail
-    bool _ping_out = false;  ///< a ping is unanswered (its timeout runs)
-    uint32_t _deadline = 0;  ///< coarse seconds; 0: none
-    std::string _tail;       ///< unparsed bytes (a partial frame header, or held-back input)
+    bool _told = false;     ///< the channel heard on_closed
+    bool _ping_out = false; ///< a ping is unanswered (its timeout runs)
+    uint32_t _deadline = 0; ///< coarse seconds; 0: none
+    std::string _tail;      ///< unparsed bytes (a partial frame header, or held-back input)
 
     // The frame being read.
     bool _in_frame = false;

@@ -5,7 +5,11 @@
 #include "http/parser.hpp"
 #include "http/response_writer.hpp"
 #if __has_include("http/response_framer.hpp") // the connection core of 0a4370a and later
+#if __has_include("core/output_queue.hpp")    // moved down from http/ (the transports take it)
+#include "core/output_queue.hpp"
+#else
 #include "http/output_queue.hpp"
+#endif
 #include "http/response_framer.hpp"
 #define HAVE_FRAMER 1
 #endif

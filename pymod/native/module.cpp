@@ -21,6 +21,7 @@
 #include "pymod/native/websocket/websocket.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
 #include "quic/tls_session.hpp"
+#include "server/protocols.hpp"
 #include "server/server.hpp"
 #include "uring/listener.hpp"
 #include "uring/ring.hpp"
@@ -228,10 +229,10 @@ class native_server {
         read_server_fields(c, cfg.fields);
         cfg.http = read_http_versions(c);
         if (tls_py::configured(c)) {
-            _tls_options = tls_py::read_options(c); // ValueError naming the option
-            _tls_options.alpn = cfg.http == http::http_versions::both    ? tls::alpn_offer::h2_and_http1
-                                : cfg.http == http::http_versions::http1 ? tls::alpn_offer::http1
-                                                                         : tls::alpn_offer::h2;
+            _tls_options = tls_py::read_options(c);                // ValueError naming the option
+            uring::alpn_choice offer = uring::alpn_offer_for(cfg); // the protocol registry's ids
+            _tls_options.alpn.ids = std::move(offer.ids);
+            _tls_options.alpn.required = offer.required;
             _tls = tls_py::make_factory(_tls_options);
             cfg.transports = _tls;
         }

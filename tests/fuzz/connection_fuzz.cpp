@@ -510,7 +510,7 @@ void connection_run::step(script& s) {
         _client.clear();
         if (!_released && _stash.empty()) {
             auto e = env(); // as the reactor: once its stash is parsed
-            _conn.on_peer_eof(e);
+            _conn.end_input(e);
         }
         if (!_released && _conn.nothing_owed() && _stash.empty() && _batch.empty()) {
             close();
@@ -1050,7 +1050,7 @@ void connection_run::turn() {
             bytes.swap(_stash);
             feed(bytes, e);
             if (_peer_eof) {
-                _conn.on_peer_eof(e);
+                _conn.end_input(e);
             }
         }
     }

@@ -229,7 +229,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case 9:
             if (in.byte() & 1) {
-                conn.on_peer_eof(e);
+                conn.end_input(e);
             } else {
                 conn.release();
                 released = true;

@@ -272,7 +272,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (in.byte() & 1) {
                 conn->begin_drain();
             } else {
-                conn->on_peer_eof(e);
+                conn->end_input(e);
             }
             break;
         default:

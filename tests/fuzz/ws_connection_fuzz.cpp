@@ -268,7 +268,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             break;
         case op_eof:
-            conn->on_peer_eof(e);
+            conn->end_input(e);
             break;
         case op_drain:
             conn->begin_drain(now, 1);

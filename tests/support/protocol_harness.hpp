@@ -4,7 +4,7 @@
 #pragma once
 
 #include "core/counters.hpp"
-#include "http/output_queue.hpp"
+#include "core/output_queue.hpp"
 #include "http/protocol.hpp"
 #include "http/response_features.hpp"
 

@@ -7,7 +7,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "http/tls_info.hpp"
+#include "core/tls_info.hpp"
 
 #include <memory>
 

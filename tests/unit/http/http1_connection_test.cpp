@@ -939,7 +939,7 @@ TEST(Http1Connection, EofMidStreamedBodyFailsItAsADisconnect) {
     f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\nxx", false);
     auto rb = f.streams.last;
     auto e = f.env();
-    f.conn.on_peer_eof(e);
+    f.conn.end_input(e);
     EXPECT_EQ(rb->failed, 1);
     EXPECT_EQ(rb->why, body_error::disconnect) << "not a 408 after the body timeout";
 }
@@ -951,7 +951,9 @@ TEST(Http1Connection, EofAfterAWholeBodyReadOverTheWindowStillDeliversIt) {
     f.feed(body.substr(100), false); // 100 untaken >= the window (64): the read still arrives
     auto rb = f.streams.last;
     auto e = f.env();
-    f.conn.on_peer_eof(e);
+    f.conn.end_input(e);
+    EXPECT_EQ(f.conn.input(), input_state::ended) << "nothing was held: the read over the window arrived";
+    EXPECT_FALSE(f.conn.nothing_owed()) << "the reactor must not close on the EOF yet";
     EXPECT_EQ(rb->failed, 0) << "its bytes are all here";
     EXPECT_EQ(rb->got, body);
     EXPECT_EQ(rb->finished, 1);
@@ -965,7 +967,8 @@ TEST(Http1Connection, EofWhileHeldBackMidBodyFailsItOnceTheAppCatchesUp) {
     auto rb = f.streams.last;
     ASSERT_TRUE(f.conn.has_pending_input());
     auto e = f.env();
-    f.conn.on_peer_eof(e);
+    f.conn.end_input(e);
+    EXPECT_EQ(f.conn.input(), input_state::held_back_ended) << "held bytes are still parsed after the EOF";
     EXPECT_EQ(rb->failed, 0) << "the app reads what came first";
     rb->taken = rb->got.size();
     f.send(fake_reactor::message(f.batch[0], app_response::part_read_more));
@@ -973,6 +976,34 @@ TEST(Http1Connection, EofWhileHeldBackMidBodyFailsItOnceTheAppCatchesUp) {
     EXPECT_EQ(rb->got, body);
     EXPECT_EQ(rb->failed, 1);
     EXPECT_EQ(rb->why, body_error::disconnect);
+}
+
+// The input state is the protocol's (the reactor asks it): open, held back by the
+// pipelining cap, released by a pump once answers went out, ended once, and open again
+// for the slot's next connection.
+TEST(Http1Connection, InputStateMovesOpenHeldReleasedEndedAndResetsOnOpen) {
+    fake_reactor f;
+    EXPECT_EQ(f.conn.input(), input_state::open);
+    std::string many;
+    for (size_t i = 0; i < max_outstanding_per_connection + 3; ++i) {
+        many += "GET /py HTTP/1.1\r\nHost: a\r\n\r\n";
+    }
+    f.feed(many, false);
+    EXPECT_EQ(f.batch.size(), max_outstanding_per_connection);
+    EXPECT_EQ(f.conn.input(), input_state::held_back);
+    EXPECT_TRUE(f.conn.input_held());
+    EXPECT_FALSE(f.conn.input_ended());
+    f.answer_all();
+    auto e = f.env();
+    f.conn.pump(e);
+    EXPECT_EQ(f.conn.input(), input_state::open) << "the three held requests were parsed";
+    EXPECT_EQ(f.batch.size(), 3u);
+    f.conn.end_input(e);
+    EXPECT_EQ(f.conn.input(), input_state::ended);
+    f.conn.end_input(e); // once: a second EOF report changes nothing
+    EXPECT_EQ(f.conn.input(), input_state::ended);
+    f.conn.open(0, 1, peer_address{}, 0, f.limits);
+    EXPECT_EQ(f.conn.input(), input_state::open) << "the slot's next connection reads again";
 }
 
 } // namespace

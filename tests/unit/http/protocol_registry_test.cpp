@@ -186,5 +186,60 @@ TEST(ProtocolRegistry, TheServerRegistersHttp2UnlessTheListenerIsHttp1Only) {
     }
 }
 
+// The reactor makes a connection's first protocol from the registry (it names none
+// itself): the server's is HTTP/1.1 on every listener; a registry may say another.
+TEST(ProtocolRegistry, ConnectionsStartWithTheFirstProtocolTheRegistryMakes) {
+    protocol_registry none;
+    EXPECT_EQ(none.make_first(), nullptr);
+    protocol_registry demo;
+    demo.set_first([]() -> std::unique_ptr<protocol> { return std::make_unique<recording_protocol>(); });
+    std::unique_ptr<protocol> a = demo.make_first();
+    std::unique_ptr<protocol> b = demo.make_first();
+    EXPECT_NE(dynamic_cast<recording_protocol*>(a.get()), nullptr);
+    EXPECT_NE(a.get(), b.get()) << "one per slot";
+    for (auto v : {http_versions::both, http_versions::http1, http_versions::http2}) {
+        uring::server_config cfg;
+        cfg.http = v;
+        std::unique_ptr<protocol> first = uring::protocols_for(cfg).make_first();
+        EXPECT_NE(dynamic_cast<http1_connection*>(first.get()), nullptr) << static_cast<int>(v);
+    }
+}
+
+// TLS offers what the registry holds, in its order: a protocol registered with an ALPN id
+// is offered with no edit anywhere else; one without an id is not.
+TEST(ProtocolRegistry, AlpnIdsFollowTheRegistrationsInOrder) {
+    protocol_registry reg;
+    EXPECT_TRUE(reg.alpn_ids().empty());
+    reg.add(protocol_choice{"demo", "x-demo", "", ""}, std::make_unique<recording_factory>());
+    reg.add(protocol_choice{"nameless", "", "PRI-DEMO", ""}, std::make_unique<recording_factory>());
+    reg.add(h2::choice, std::make_unique<h2::starter>());
+    EXPECT_EQ(reg.alpn_ids(), (std::vector<std::string_view>{"x-demo", "h2"}));
+}
+
+TEST(ProtocolRegistry, TheTlsAlpnOfferFollowsTheRegistryAndTheHttpVersions) {
+    struct offer_case {
+        http_versions http;
+        std::vector<std::string> ids;
+        bool required;
+    };
+    const offer_case cases[] = {
+        {http_versions::both, {"h2", "http/1.1"}, false},
+        {http_versions::http1, {"http/1.1"}, false},
+        {http_versions::http2, {"h2"}, true}, // nothing but h2 serves: a client without it is refused
+    };
+    for (const auto& c : cases) {
+        uring::server_config cfg;
+        cfg.http = c.http;
+        uring::alpn_choice offer = uring::alpn_offer_for(cfg);
+        EXPECT_EQ(offer.ids, c.ids) << static_cast<int>(c.http);
+        EXPECT_EQ(offer.required, c.required) << static_cast<int>(c.http);
+        // Every id offered is one the reactor can serve: the registry's, or HTTP/1.1's.
+        protocol_registry reg = uring::protocols_for(cfg);
+        for (const std::string& id : offer.ids) {
+            EXPECT_TRUE(id == http1_alpn || reg.by_alpn(id) != nullptr) << id;
+        }
+    }
+}
+
 } // namespace
 } // namespace ringbolt::http

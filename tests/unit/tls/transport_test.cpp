@@ -21,7 +21,14 @@ const testing::cert_files& default_cert() {
     return f;
 }
 
-std::shared_ptr<const context> make_context(options o = {}) {
+/// Options with what a server with both HTTP versions offers (server/protocols.cpp).
+options served() {
+    options o;
+    o.alpn = alpn_offer{{"h2", "http/1.1"}, false};
+    return o;
+}
+
+std::shared_ptr<const context> make_context(options o = served()) {
     o.certfile = default_cert().cert;
     o.keyfile = default_cert().key;
     std::string error;
@@ -132,23 +139,29 @@ struct pair {
     }
 };
 
-TEST(TlsTransport, AlpnOfferFollowsTheHttpVersions) {
-    // (server offer, client's ALPN list ("" none), ALPN chosen, handshake completes)
+TEST(TlsTransport, AlpnOfferIsTheListGivenInItsOrder) {
+    // (server offer, refused when nothing is shared, client's ALPN list ("" none), ALPN
+    // chosen, handshake completes)
     struct alpn_case {
         alpn_offer offer;
         std::string_view client;
         std::string_view chosen;
         bool ok;
     };
+    const alpn_offer both{{"h2", "http/1.1"}, false};
+    const alpn_offer http1{{"http/1.1"}, false};
+    const alpn_offer h2_only{{"h2"}, true};
     const alpn_case cases[] = {
-        {alpn_offer::h2_and_http1, std::string_view("\x02h2\x08http/1.1", 12), "h2", true},
-        {alpn_offer::h2_and_http1, std::string_view("\x08http/1.1", 9), "http/1.1", true},
-        {alpn_offer::h2_and_http1, std::string_view("\x08spdy/3.1", 9), "", true}, // nothing in common: no ALPN
-        {alpn_offer::http1, std::string_view("\x02h2\x08http/1.1", 12), "http/1.1", true},
-        {alpn_offer::http1, std::string_view("\x02h2", 3), "", true},
-        {alpn_offer::h2, std::string_view("\x02h2\x08http/1.1", 12), "h2", true},
-        {alpn_offer::h2, std::string_view("\x08http/1.1", 9), "", false}, // no_application_protocol
-        {alpn_offer::h2, "", "", true},                                   // no ALPN at all: the first bytes decide
+        {both, std::string_view("\x02h2\x08http/1.1", 12), "h2", true},
+        {both, std::string_view("\x08http/1.1", 9), "http/1.1", true},
+        {both, std::string_view("\x08spdy/3.1", 9), "", true}, // nothing in common: no ALPN
+        {http1, std::string_view("\x02h2\x08http/1.1", 12), "http/1.1", true},
+        {http1, std::string_view("\x02h2", 3), "", true},
+        {h2_only, std::string_view("\x02h2\x08http/1.1", 12), "h2", true},
+        {h2_only, std::string_view("\x08http/1.1", 9), "", false}, // no_application_protocol
+        {h2_only, "", "", true},                                   // no ALPN at all: the first bytes decide
+        {alpn_offer{{"x-demo", "http/1.1"}, false}, std::string_view("\x02h2\x06x-demo", 10), "x-demo", true},
+        {alpn_offer{}, std::string_view("\x02h2\x08http/1.1", 12), "", true}, // no offer: no ALPN
     };
     for (const auto& c : cases) {
         options o;
@@ -156,19 +169,31 @@ TEST(TlsTransport, AlpnOfferFollowsTheHttpVersions) {
         pair p(make_context(o));
         SSL_set_alpn_protos(p.client, reinterpret_cast<const unsigned char*>(c.client.data()),
                             static_cast<unsigned int>(c.client.size()));
-        EXPECT_EQ(p.handshake(), c.ok) << static_cast<int>(c.offer) << " " << c.client << ": " << p.last_error;
+        EXPECT_EQ(p.handshake(), c.ok) << c.offer.ids.size() << " " << c.client << ": " << p.last_error;
         if (c.ok) {
-            EXPECT_EQ(p.server.alpn(), c.chosen) << static_cast<int>(c.offer) << " " << c.client;
+            EXPECT_EQ(p.server.alpn(), c.chosen) << c.offer.ids.size() << " " << c.client;
         } else {
             EXPECT_NE(p.last_error.find("no application protocol"), std::string::npos) << p.last_error;
         }
     }
 }
 
+TEST(TlsTransport, AnAlpnIdOfNoOrTooManyBytesIsRefusedByName) {
+    for (const std::string& bad : {std::string(), std::string(256, 'x')}) {
+        options o;
+        o.certfile = default_cert().cert;
+        o.keyfile = default_cert().key;
+        o.alpn = alpn_offer{{"h2", bad}, false};
+        std::string error;
+        EXPECT_FALSE(context::build(o, error)) << bad.size();
+        EXPECT_NE(error.find("ALPN protocol id must be 1 to 255 bytes"), std::string::npos) << error;
+    }
+}
+
 TEST(TlsTransport, HandshakeThenRequestAndResponse) {
     {
         options no_h2;
-        no_h2.alpn = alpn_offer::http1; // --http 1: only http/1.1 is offered
+        no_h2.alpn = alpn_offer{{"http/1.1"}, false}; // --http 1: only http/1.1 is offered
         pair q(make_context(no_h2));
         ASSERT_TRUE(q.handshake()) << q.last_error;
         EXPECT_EQ(q.server.alpn(), "http/1.1");
@@ -247,7 +272,7 @@ TEST(TlsTransport, Tls12AndMinVersion13) {
         ASSERT_TRUE(p.handshake());
         EXPECT_EQ(SSL_version(p.client), TLS1_2_VERSION);
     }
-    options o;
+    options o = served();
     o.min_version = TLS1_3_VERSION;
     pair p(make_context(o), TLS1_2_VERSION);
     EXPECT_FALSE(p.handshake());
@@ -321,7 +346,7 @@ std::string peer_cn(SSL* client) {
 TEST(TlsTransport, SniSelectsTheCertificate) {
     testing::cert_files a = testing::make_cert("a.example");
     testing::cert_files w = testing::make_cert("wild.example");
-    options o;
+    options o = served();
     o.sni.push_back({"a.example", a.cert, a.key});
     o.sni.push_back({"*.example.org", w.cert, w.key});
     auto ctx = make_context(o);
@@ -375,7 +400,7 @@ std::string file_text(const std::string& path) {
 // completes, then the version, cipher, ALPN, SNI name and the certificate served.
 TEST(TlsConnectionInfo, FilledWhenTheHandshakeCompletes) {
     testing::cert_files a = testing::make_cert("info-a.example");
-    options o;
+    options o = served();
     o.sni.push_back({"info-a.example", a.cert, a.key});
     auto ctx = make_context(o);
     {
@@ -415,7 +440,7 @@ TEST(TlsConnectionInfo, FilledWhenTheHandshakeCompletes) {
 
 TEST(TlsConnectionInfo, ClientCertificateSubjectAndChain) {
     testing::cert_files client = testing::make_cert("info-client.test"); // self-signed: its own CA
-    options o;
+    options o = served();
     o.ca_certs = client.cert;
     o.cert_reqs = client_certs::required;
     auto ctx = make_context(o);

@@ -477,7 +477,7 @@ TEST(WsConnection, PeerEofIs1006) {
     fake_reactor r;
     r.open();
     auto e = r.env();
-    r.conn->on_peer_eof(e);
+    r.conn->end_input(e);
     EXPECT_EQ(r.chan->code, close_code::abnormal);
     EXPECT_TRUE(r.conn->nothing_owed());
 }

@@ -1,7 +1,7 @@
 // Output queue and in-flight send batch. Small pieces coalesce into the tail owned
 // segment so that a keep-alive response (head + small body) is one iovec; large bodies
 // stay separate segments (moved or borrowed, never copied).
-#include "http/output_queue.hpp"
+#include "core/output_queue.hpp"
 
 #include <unistd.h>
 

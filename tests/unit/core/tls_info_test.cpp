@@ -1,7 +1,7 @@
 // http::tls_ref: the counted reference every request (and Python TLSInfo) of a TLS
 // connection holds to its tls_info; the last one deletes the record (under `make asan`
 // LeakSanitizer fails a record never deleted, ASan one deleted twice or too early).
-#include "http/tls_info.hpp"
+#include "core/tls_info.hpp"
 
 #include <gtest/gtest.h>
 

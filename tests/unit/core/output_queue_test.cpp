@@ -1,6 +1,6 @@
 // The output queue and its in-flight batches: coalescing, batch limits, partial sends,
 // credits, and when borrowed bytes and files are let go.
-#include "http/output_queue.hpp"
+#include "core/output_queue.hpp"
 
 #include <gtest/gtest.h>
 
