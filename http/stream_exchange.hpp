@@ -5,9 +5,9 @@
 // (nghttp2, nghttp3), flow control and stream resets stay in h2/ and h3/.
 #pragma once
 
+#include "core/output_queue.hpp"
 #include "http/app_message.hpp"
 #include "http/body_encoder.hpp"
-#include "http/output_queue.hpp"
 #include "http/parser.hpp"
 #include "http/protocol.hpp"
 #include "http/response_framer.hpp"
