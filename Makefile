@@ -165,9 +165,14 @@ asan-py: asan-py-build
 $(MESON_TSAN)/build.ninja:
 	CXX=clang++-14 meson setup $(MESON_TSAN) -Dpython=false -Dwerror=$(WERROR) -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled
 
+# TSan builds and runs the tests that run threads (tests/meson.build, suite 'threads':
+# reactors on real threads, the hosted loop's stand-in, handler threads, the log queue);
+# every test runs under ASan.
+TSAN_TESTS = $$(meson introspect --tests $(MESON_TSAN) | $(PYTHON) -c 'import json, sys; \
+  print(" ".join(sorted({t["cmd"][0] for t in json.load(sys.stdin) if any(s.split(":")[-1] == "threads" for s in t["suite"])})))')
 tsan: deps $(MESON_TSAN)/build.ninja
-	ninja -C $(MESON_TSAN)
-	meson test -C $(MESON_TSAN) --print-errorlogs
+	cd $(MESON_TSAN) && ninja $$(for t in $(TSAN_TESTS); do realpath --relative-to=. $$t; done)
+	meson test -C $(MESON_TSAN) --no-rebuild --suite threads --print-errorlogs
 
 # Each libFuzzer target for FUZZ_SECONDS, starting from the committed corpus and the
 # regressions (so each past finding runs again under ASan), FUZZ_JOBS targets at a time
