@@ -220,12 +220,12 @@ def callgrind_count(args: argparse.Namespace, app: str, proto: str, tls: tuple[P
         srv.kill()
         srv.wait()
     total = 0
-    for f in tmp.glob(out.name + "*"):
+    for f in tmp.glob(out.name + "*"):  # the dump (.1); the file of the killed process is empty
         for line in f.read_text(errors="replace").splitlines():
-            if line.startswith(("summary:", "totals:")):
-                total = max(total, int(line.split()[1]))
-        if args.keep:
-            shutil.copy(f, Path(args.keep) / f"{app}-{proto}.out")
+            if line.startswith(("summary:", "totals:")) and int(line.split()[1]) > total:
+                total = int(line.split()[1])
+                if args.keep:
+                    shutil.copy(f, Path(args.keep) / f"{app}-{proto}.out")
     if errors:
         print(f"{app} {proto}: {errors} requests failed under valgrind", file=sys.stderr)
     return total / args.callgrind
