@@ -76,6 +76,33 @@ def test_native_request_sees_http_version_3(srv: ServerProcess) -> None:
     assert dict(info["headers"])["x-test"] == "yes"
 
 
+def test_reused_request_streams_carry_nothing_over(srv: ServerProcess) -> None:
+    # 40 requests one after another on one connection, every other one with a body, a cookie
+    # and extra fields: each sees only its own (a guard for any reuse of a closed stream's state).
+    async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+        out = []
+        for i in range(40):
+            if i % 2 == 0:
+                out.append(await c.request("POST", f"/inspect?n={i}", body=b"x" * (100 + i),
+                                           headers=[("cookie", f"a={i}"), ("cookie", "b=2"), (f"x-only-{i}", "1")]))
+            else:
+                out.append(await c.request("GET", f"/inspect?n={i}"))
+        return out
+
+    for i, r in enumerate(h3_client.run(srv.port, session)):
+        assert r.status == 200, (i, r.status)
+        info = json.loads(r.body)
+        headers = dict(info["headers"])
+        assert info["query"] == {"n": str(i)}
+        if i % 2 == 0:
+            assert (info["method"], info["body_len"]) == ("POST", 100 + i)
+            assert headers["cookie"] == f"a={i}; b=2"
+            assert headers[f"x-only-{i}"] == "1"
+        else:
+            assert (info["method"], info["body_len"]) == ("GET", 0)
+            assert "cookie" not in headers and not any(k.startswith("x-only") for k in headers), headers
+
+
 def test_post_3mib_echoed(srv: ServerProcess) -> None:
     body = pattern(3 * MIB, 1)
     r = h3_client.run(srv.port, lambda c: c.request("POST", "/echo", body=body,
