@@ -11,6 +11,7 @@
 //   6 code          the client resets its newest stream
 // Invariants: no crash, no leak, no datagram over the largest QUIC packet, no more
 // connections than the cap.
+#include "tests/fuzz/script_reader.hpp"
 #include "tests/unit/quic/quic_pair.hpp"
 
 #include <cstddef>
@@ -27,19 +28,6 @@ void check(bool ok) {
         std::abort();
     }
 }
-
-struct reader {
-    const uint8_t* p;
-    size_t n;
-    bool has(size_t k) const { return n >= k; }
-    uint8_t byte() {
-        uint8_t b = *p;
-        ++p;
-        --n;
-        return b;
-    }
-    uint16_t u16() { return static_cast<uint16_t>(byte() << 8 | byte()); }
-};
 
 void check_sent(pair_fixture& f, std::vector<wire_datagram>& out) {
     for (const wire_datagram& d : out) {
@@ -61,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(c.ok());
     client stray(v4("127.0.0.2", 40001), f.server_addr, f.now);
     int64_t newest = -1;
-    reader in{data, size};
+    fuzz::script_reader in{data, size};
     int ops = 0;
     while (in.has(1) && ops++ < 2000) {
         switch (in.byte() % 7) {
@@ -69,10 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!in.has(2)) {
                 return 0;
             }
-            size_t len = std::min<size_t>(in.u16(), in.n);
-            f.to_server(stray, std::string(reinterpret_cast<const char*>(in.p), len));
-            in.p += len;
-            in.n -= len;
+            f.to_server(stray, std::string(in.bytes(in.u16())));
             break;
         }
         case 1: {
