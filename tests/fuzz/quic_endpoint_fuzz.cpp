@@ -48,7 +48,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     client c(v4("127.0.0.1", 40000), f.server_addr, f.now);
     check(c.ok());
     client stray(v4("127.0.0.2", 40001), f.server_addr, f.now);
-    int64_t newest = -1;
     fuzz::script_reader in{data, size};
     int ops = 0;
     while (in.has(1) && ops++ < 2000) {
@@ -66,12 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             uint8_t idx = in.byte();
             uint8_t flip = in.byte();
-            std::vector<std::string> out = c.write(f.now);
-            for (size_t i = 0; i < out.size(); ++i) {
-                if (i == idx && !out[i].empty()) {
-                    out[i][static_cast<size_t>(flip) % out[i].size()] ^= static_cast<char>(flip | 1);
-                }
-                f.to_server(c, out[i]);
+            for (const std::string& d : c.write_flipped(f.now, idx, flip)) {
+                f.to_server(c, d);
             }
             break;
         }
@@ -100,11 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 return 0;
             }
             size_t len = in.u16();
-            int64_t id = c.open_bidi();
-            if (id >= 0) {
-                c.send(id, std::string(len, 'q'), true);
-                newest = id;
-            }
+            c.send_request(std::string(len, 'q'));
             break;
         }
         case 5:
@@ -114,8 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!in.has(1)) {
                 return 0;
             }
-            if (newest >= 0) {
-                c.reset(newest, in.byte());
+            if (c.newest >= 0) {
+                c.reset(c.newest, in.byte());
             }
             break;
         }

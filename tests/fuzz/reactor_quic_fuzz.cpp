@@ -123,7 +123,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     client c(v4("127.0.0.1", 40000), server_addr, monotonic_ns());
     check(c.ok());
     datagram_address stray = v4("127.0.0.2", 40001);
-    int64_t newest = -1;
     bool done = false;
     fuzz::script_reader in{data, size};
     for (int ops = 0; in.has(1) && ops < 500 && !done; ++ops) {
@@ -140,12 +139,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             uint8_t idx = in.byte();
             uint8_t flip = in.byte();
-            std::vector<std::string> out = c.write(monotonic_ns());
-            for (size_t i = 0; i < out.size(); ++i) {
-                if (i == idx && !out[i].empty()) {
-                    out[i][static_cast<size_t>(flip) % out[i].size()] ^= static_cast<char>(flip | 1);
-                }
-                fake->inject(0, c.addr, server_addr, out[i]);
+            for (const std::string& d : c.write_flipped(monotonic_ns(), idx, flip)) {
+                fake->inject(0, c.addr, server_addr, d);
             }
             break;
         }
@@ -165,10 +160,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 return 0;
             }
             static const char* const paths[] = {"/native", "/app/x", "/nowhere"};
-            int64_t id = c.open_bidi();
-            if (id >= 0) {
+            if (int64_t id = c.open_bidi(); id >= 0) { // the path byte is read only then
                 c.send(id, get_request(paths[in.byte() % 3]), true);
-                newest = id;
+                c.newest = id;
             }
             break;
         }
@@ -177,11 +171,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 return 0;
             }
             std::string bytes(in.bytes(in.u16()));
-            int64_t id = c.open_bidi();
-            if (id >= 0) {
-                c.send(id, std::move(bytes), true);
-                newest = id;
-            }
+            c.send_request(std::move(bytes));
             break;
         }
         case 5:
@@ -191,8 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!in.has(1)) {
                 return 0;
             }
-            if (newest >= 0) {
-                c.reset(newest, in.byte());
+            if (c.newest >= 0) {
+                c.reset(c.newest, in.byte());
             }
             break;
         }
