@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <netdb.h>
 #include <sstream>
 
@@ -235,6 +237,45 @@ bool finish_command_line(int argc, char** argv, const command_line& cl, common_o
         o->threads = o->connections; // a thread without a connection would only idle
     }
     return parse_target(o->url, cl.scheme, cl.tool, &o->target);
+}
+
+option_result parse_request_option(int c, const char* arg, const char* tool, request_options* o) {
+    switch (c) {
+    case 'n':
+        if (!parse_uint(arg, 1, UINT64_MAX / 2, &o->requests)) {
+            fprintf(stderr, "%s: bad request count %s\n", tool, arg);
+            return option_result::bad;
+        }
+        return option_result::ok;
+    case 'R': {
+        char* end = nullptr;
+        o->rate = strtod(arg, &end);
+        if (end == arg || *end != '\0' || !(o->rate > 0)) {
+            fprintf(stderr, "%s: bad rate %s\n", tool, arg);
+            return option_result::bad;
+        }
+        return option_result::ok;
+    }
+    case 'm':
+        o->method = arg;
+        return option_result::ok;
+    case 'b':
+        o->body = arg;
+        o->has_body = true;
+        return option_result::ok;
+    case opt_body_file: {
+        std::ifstream f(arg, std::ios::binary);
+        if (!f) {
+            fprintf(stderr, "%s: cannot read body file %s\n", tool, arg);
+            return option_result::bad;
+        }
+        o->body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        o->has_body = true;
+        return option_result::ok;
+    }
+    default:
+        return option_result::unknown;
+    }
 }
 
 } // namespace ringbolt_load

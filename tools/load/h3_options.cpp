@@ -6,8 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 namespace ringbolt_load {
 
@@ -54,7 +52,7 @@ bool parse_size(const char* text, uint64_t* out) {
 } // namespace
 
 bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
-    enum { opt_body_file = first_tool_option, opt_body_size };
+    enum { opt_body_size = first_request_option };
     static const std::vector<option> long_opts = long_options({
         {"requests", required_argument, nullptr, 'n'},
         {"streams", required_argument, nullptr, 'p'},
@@ -70,24 +68,6 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
     o->target.port = 443; // the default of https:// URLs
     bool ok = parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
-        case 'n':
-            if (!parse_uint(arg, 1, UINT64_MAX / 2, &o->requests)) {
-                fprintf(stderr, "ringbolt-h3-load: bad request count %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        case 'R': {
-            char* end = nullptr;
-            o->rate = strtod(arg, &end);
-            if (end == arg || *end != '\0' || !(o->rate > 0)) {
-                fprintf(stderr, "ringbolt-h3-load: bad rate %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        }
-        case 'm':
-            o->method = arg;
-            return option_result::ok;
         case 'H': {
             const char* colon = strchr(arg, ':');
             if (colon == nullptr || colon == arg) {
@@ -101,20 +81,6 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
             o->headers.emplace_back(arg);
             return option_result::ok;
         }
-        case 'b':
-            o->body = arg;
-            o->has_body = true;
-            return option_result::ok;
-        case opt_body_file: {
-            std::ifstream f(arg, std::ios::binary);
-            if (!f) {
-                fprintf(stderr, "ringbolt-h3-load: cannot read body file %s\n", arg);
-                return option_result::bad;
-            }
-            o->body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-            o->has_body = true;
-            return option_result::ok;
-        }
         case opt_body_size: {
             uint64_t n = 0;
             if (!parse_size(arg, &n)) {
@@ -126,7 +92,7 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
             return option_result::ok;
         }
         default:
-            return option_result::unknown;
+            return parse_request_option(c, arg, "ringbolt-h3-load", o);
         }
     });
     if (ok && !*exit_now && o->target.port == 443) {

@@ -4,8 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <strings.h>
 
 namespace ringbolt_load {
@@ -33,7 +31,6 @@ const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n
 } // namespace
 
 bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
-    enum { opt_body_file = first_tool_option };
     static const std::vector<option> long_opts = long_options({
         {"requests", required_argument, nullptr, 'n'},
         {"rate", required_argument, nullptr, 'R'},
@@ -45,24 +42,6 @@ bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
     static const command_line cl = {"ringbolt-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(), "http://"};
     return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
-        case 'n':
-            if (!parse_uint(arg, 1, UINT64_MAX / 2, &o->requests)) {
-                fprintf(stderr, "ringbolt-load: bad request count %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        case 'R': {
-            char* end = nullptr;
-            o->rate = strtod(arg, &end);
-            if (end == arg || *end != '\0' || !(o->rate > 0)) {
-                fprintf(stderr, "ringbolt-load: bad rate %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        }
-        case 'm':
-            o->method = arg;
-            return option_result::ok;
         case 'H':
             if (strchr(arg, ':') == nullptr) {
                 fprintf(stderr, "ringbolt-load: header must be 'Name: value': %s\n", arg);
@@ -70,22 +49,8 @@ bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
             }
             o->headers.emplace_back(arg);
             return option_result::ok;
-        case 'b':
-            o->body = arg;
-            o->has_body = true;
-            return option_result::ok;
-        case opt_body_file: {
-            std::ifstream f(arg, std::ios::binary);
-            if (!f) {
-                fprintf(stderr, "ringbolt-load: cannot read body file %s\n", arg);
-                return option_result::bad;
-            }
-            o->body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-            o->has_body = true;
-            return option_result::ok;
-        }
         default:
-            return option_result::unknown;
+            return parse_request_option(c, arg, "ringbolt-load", o);
         }
     });
 }
