@@ -170,6 +170,37 @@ std::vector<option> long_options(std::initializer_list<option> own) {
     return table;
 }
 
+bool parse_size(const char* text, uint64_t max, uint64_t* out) {
+    std::string s(text);
+    uint64_t mult = 1;
+    if (!s.empty() && (s.back() == 'k' || s.back() == 'K')) {
+        mult = 1024;
+        s.pop_back();
+    } else if (!s.empty() && (s.back() == 'm' || s.back() == 'M')) {
+        mult = 1024 * 1024;
+        s.pop_back();
+    }
+    uint64_t v = 0;
+    if (!parse_uint(s.c_str(), 0, max, &v) || v * mult > max) {
+        return false;
+    }
+    *out = v * mult;
+    return true;
+}
+
+std::vector<option> request_long_options(std::initializer_list<option> own) {
+    std::vector<option> table = long_options({
+        {"requests", required_argument, nullptr, 'n'},
+        {"rate", required_argument, nullptr, 'R'},
+        {"method", required_argument, nullptr, 'm'},
+        {"header", required_argument, nullptr, 'H'},
+        {"body", required_argument, nullptr, 'b'},
+        {"body-file", required_argument, nullptr, opt_body_file},
+    });
+    table.insert(table.end() - 1, own); // before the terminator
+    return table;
+}
+
 option_result parse_common_option(int c, const char* arg, const char* tool, common_options* o) {
     uint64_t v = 0;
     switch (c) {

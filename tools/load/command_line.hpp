@@ -60,6 +60,8 @@ enum request_long_option : int { opt_body_file = first_tool_option, first_reques
 // A tool's getopt table: the shared options (-c -t -d -p --warmup --timeout --json --cpus
 // --help), then the tool's own, then the terminator.
 std::vector<option> long_options(std::initializer_list<option> own);
+// An HTTP tool's: the shared options, the request options, then the tool's own.
+std::vector<option> request_long_options(std::initializer_list<option> own);
 
 // A tool's command line: its name (prefixes every error), usage text, getopt tables
 // (which list the shared options too) and URL scheme ("http://", "ws://").
@@ -88,6 +90,8 @@ bool parse_command_line(int argc, char** argv, const command_line& cl, common_op
 // "0-3"; a URL with the given scheme, whose errors are printed prefixed with `tool`.
 bool parse_seconds(const char* text, double* out);
 bool parse_uint(const char* text, uint64_t min, uint64_t max, uint64_t* out);
+// A byte count up to `max`: "512", "16k", "3m" (K and M too).
+bool parse_size(const char* text, uint64_t max, uint64_t* out);
 bool parse_cpus(const char* text, std::vector<int>* out);
 bool parse_target(const std::string& url, const char* scheme, const char* tool, load_target* out);
 

@@ -31,36 +31,12 @@ const char* usage_text = "usage: ringbolt-h3-load [options] https://HOST:PORT/pa
                          "      --json            print the result as one JSON object\n"
                          "  -h, --help            this text\n";
 
-bool parse_size(const char* text, uint64_t* out) {
-    std::string s(text);
-    uint64_t mult = 1;
-    if (!s.empty() && (s.back() == 'k' || s.back() == 'K')) {
-        mult = 1024;
-        s.pop_back();
-    } else if (!s.empty() && (s.back() == 'm' || s.back() == 'M')) {
-        mult = 1024 * 1024;
-        s.pop_back();
-    }
-    uint64_t v = 0;
-    if (!parse_uint(s.c_str(), 0, uint64_t{256} << 20, &v) || v * mult > (uint64_t{256} << 20)) {
-        return false;
-    }
-    *out = v * mult;
-    return true;
-}
-
 } // namespace
 
 bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
     enum { opt_body_size = first_request_option };
-    static const std::vector<option> long_opts = long_options({
-        {"requests", required_argument, nullptr, 'n'},
+    static const std::vector<option> long_opts = request_long_options({
         {"streams", required_argument, nullptr, 'p'},
-        {"rate", required_argument, nullptr, 'R'},
-        {"method", required_argument, nullptr, 'm'},
-        {"header", required_argument, nullptr, 'H'},
-        {"body", required_argument, nullptr, 'b'},
-        {"body-file", required_argument, nullptr, opt_body_file},
         {"body-size", required_argument, nullptr, opt_body_size},
     });
     static const command_line cl = {"ringbolt-h3-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(),
@@ -83,7 +59,7 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
         }
         case opt_body_size: {
             uint64_t n = 0;
-            if (!parse_size(arg, &n)) {
+            if (!parse_size(arg, uint64_t{256} << 20, &n)) {
                 fprintf(stderr, "ringbolt-h3-load: bad body size %s (0 to 256m)\n", arg);
                 return option_result::bad;
             }

@@ -31,14 +31,7 @@ const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n
 } // namespace
 
 bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
-    static const std::vector<option> long_opts = long_options({
-        {"requests", required_argument, nullptr, 'n'},
-        {"rate", required_argument, nullptr, 'R'},
-        {"method", required_argument, nullptr, 'm'},
-        {"header", required_argument, nullptr, 'H'},
-        {"body", required_argument, nullptr, 'b'},
-        {"body-file", required_argument, nullptr, opt_body_file},
-    });
+    static const std::vector<option> long_opts = request_long_options({});
     static const command_line cl = {"ringbolt-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(), "http://"};
     return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
