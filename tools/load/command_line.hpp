@@ -54,6 +54,14 @@ struct request_options : common_options {
     std::string body;
     bool has_body = false;
 };
+// Their lines of an HTTP tool's usage text (a literal, to concatenate with the tool's).
+#define REQUEST_OPTIONS_USAGE                                                                                          \
+    "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"                           \
+    "                        intended send time (no coordinated omission)\n"                                           \
+    "  -m, --method M        request method (default GET)\n"                                                           \
+    "  -H, --header 'N: v'   extra request header (repeatable)\n"                                                      \
+    "  -b, --body TEXT       request body\n"                                                                           \
+    "      --body-file F     request body from a file\n"
 // --body-file's getopt value; an HTTP tool numbers its own from first_request_option on.
 enum request_long_option : int { opt_body_file = first_tool_option, first_request_option };
 

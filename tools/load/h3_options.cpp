@@ -11,25 +11,20 @@ namespace ringbolt_load {
 
 namespace {
 
-const char* usage_text = "usage: ringbolt-h3-load [options] https://HOST:PORT/path\n"
-                         "  HTTP/3 load over QUIC (UDP); the server's certificate is not verified.\n"
-                         "  -c, --connections N   QUIC connections (default 10), shared among threads\n"
-                         "  -t, --threads N       threads (default 1)\n"
-                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
-                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
-                         "  -n, --requests N      stop after N measured requests instead of a duration\n"
-                         "  -p, --streams N       request streams in flight per connection (default 1)\n"
-                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
-                         "                        intended send time (no coordinated omission)\n"
-                         "  -m, --method M        request method (default GET)\n"
-                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
-                         "  -b, --body TEXT       request body\n"
-                         "      --body-file F     request body from a file\n"
-                         "      --body-size N     request body of N bytes ('x'; 16k, 3m accepted)\n"
-                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
-                         "      --timeout MS      per-request and handshake timeout in milliseconds (default 2000)\n"
-                         "      --json            print the result as one JSON object\n"
-                         "  -h, --help            this text\n";
+const char* usage_text =
+    "usage: ringbolt-h3-load [options] https://HOST:PORT/path\n"
+    "  HTTP/3 load over QUIC (UDP); the server's certificate is not verified.\n"
+    "  -c, --connections N   QUIC connections (default 10), shared among threads\n"
+    "  -t, --threads N       threads (default 1)\n"
+    "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
+    "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
+    "  -n, --requests N      stop after N measured requests instead of a duration\n"
+    "  -p, --streams N       request streams in flight per connection (default 1)\n" REQUEST_OPTIONS_USAGE
+    "      --body-size N     request body of N bytes ('x'; 16k, 3m accepted)\n"
+    "      --warmup T        unmeasured time before the measurement (default 0)\n"
+    "      --timeout MS      per-request and handshake timeout in milliseconds (default 2000)\n"
+    "      --json            print the result as one JSON object\n"
+    "  -h, --help            this text\n";
 
 } // namespace
 

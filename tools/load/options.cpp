@@ -10,23 +10,18 @@ namespace ringbolt_load {
 
 namespace {
 
-const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n"
-                         "  -c, --connections N   open connections (default 10), shared among threads\n"
-                         "  -t, --threads N       threads, one io_uring each (default 1)\n"
-                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
-                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
-                         "  -n, --requests N      stop after N measured responses instead of a duration\n"
-                         "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n"
-                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
-                         "                        intended send time (no coordinated omission)\n"
-                         "  -m, --method M        request method (default GET)\n"
-                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
-                         "  -b, --body TEXT       request body\n"
-                         "      --body-file F     request body from a file\n"
-                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
-                         "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
-                         "      --json            print the result as one JSON object\n"
-                         "  -h, --help            this text\n";
+const char* usage_text =
+    "usage: ringbolt-load [options] http://HOST:PORT/path\n"
+    "  -c, --connections N   open connections (default 10), shared among threads\n"
+    "  -t, --threads N       threads, one io_uring each (default 1)\n"
+    "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
+    "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
+    "  -n, --requests N      stop after N measured responses instead of a duration\n"
+    "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n" REQUEST_OPTIONS_USAGE
+    "      --warmup T        unmeasured time before the measurement (default 0)\n"
+    "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
+    "      --json            print the result as one JSON object\n"
+    "  -h, --help            this text\n";
 
 } // namespace
 
