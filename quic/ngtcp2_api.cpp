@@ -1,6 +1,8 @@
 // ngtcp2 0.12's callback table and versioned calls behind quic/ngtcp2_api.hpp.
 #include "quic/ngtcp2_api.hpp"
 
+#include "quic/crypto_callbacks.hpp"
+
 #include <sys/random.h>
 
 namespace ringbolt::quic::ngtcp2_api {
@@ -72,16 +74,8 @@ int remove_connection_id(ngtcp2_conn*, const ngtcp2_cid* cid, void* ud) {
 
 ngtcp2_callbacks server_callbacks() {
     ngtcp2_callbacks cb{};
+    set_crypto_callbacks(cb);
     cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
-    cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-    cb.encrypt = ngtcp2_crypto_encrypt_cb;
-    cb.decrypt = ngtcp2_crypto_decrypt_cb;
-    cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-    cb.update_key = ngtcp2_crypto_update_key_cb;
-    cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-    cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-    cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-    cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
     cb.rand = fill_random;
     cb.handshake_completed = handshake_completed;
     cb.stream_open = stream_open;

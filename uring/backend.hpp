@@ -65,6 +65,32 @@ class io_events {
     virtual void on_datagrams_sent(uint32_t /*id*/, datagram_send& /*batch*/) noexcept {}
 };
 
+/// A stream completion a backend queued to report at its next wait (the epoll and fake
+/// backends complete sends, cancels and accept ends synchronously, then report them in order).
+struct deferred_completion {
+    enum kind_t : uint8_t { sent, recv_cancelled, writable, accept_end } kind;
+    uint32_t slot;
+    uint16_t gen;
+    int res;
+
+    void report(io_events& events) const noexcept {
+        switch (kind) {
+        case sent:
+            events.on_send(slot, gen, res);
+            break;
+        case recv_cancelled:
+            events.on_recv_end(slot, gen, recv_end::cancelled);
+            break;
+        case writable:
+            events.on_writable(slot, gen, res);
+            break;
+        case accept_end:
+            events.on_accept_end(res); // cancelled, or failed in the previous turn
+            break;
+        }
+    }
+};
+
 class io_backend {
   public:
     virtual ~io_backend() = default;
@@ -146,5 +172,21 @@ class io_backend {
     static constexpr int accepted_socket_flags = SOCK_CLOEXEC | SOCK_NONBLOCK;
     core_counters* counters = nullptr;
 };
+
+/// The overrides every kernel backend defines out of line (io_uring, epoll): declared
+/// once here, so the two class definitions list only what differs between them.
+#define RINGBOLT_KERNEL_BACKEND_OVERRIDES                                                                              \
+    result<void> setup(const backend_config& config, int wake_fd) noexcept override;                                   \
+    void arm_accept(int listen_fd) noexcept override;                                                                  \
+    void cancel_accept(int listen_fd) noexcept override;                                                               \
+    void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;                                              \
+    void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;                                           \
+    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;                               \
+    void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;                                         \
+    bool wait(unsigned timeout_ms, io_events& events) noexcept override;                                               \
+    result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;                                   \
+    void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;                                     \
+    void cancel_datagram(uint32_t id) noexcept override;                                                               \
+    void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;
 
 } // namespace ringbolt::uring

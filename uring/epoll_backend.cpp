@@ -82,7 +82,7 @@ void epoll_backend::cancel_accept(int) noexcept {
 void epoll_backend::end_accept(int res) noexcept {
     epoll_ctl(_epfd, EPOLL_CTL_DEL, _listen_fd, nullptr);
     _listen_fd = -1;
-    _pending.push_back({pending::accept_ended, 0, 0, res});
+    _pending.push_back({deferred_completion::accept_end, 0, 0, res});
 }
 
 void epoll_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
@@ -99,7 +99,7 @@ void epoll_backend::cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     if (st.reading) {
         st.reading = false;
         update(fd, st);
-        _pending.push_back({pending::recv_cancelled, slot, gen, -ECANCELED});
+        _pending.push_back({deferred_completion::recv_cancelled, slot, gen, -ECANCELED});
     }
 }
 
@@ -110,7 +110,7 @@ void epoll_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg)
     counters->sqes_submitted.add();
     ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-        _pending.push_back({pending::send_done, slot, gen, n >= 0 ? static_cast<int>(n) : -errno});
+        _pending.push_back({deferred_completion::sent, slot, gen, n >= 0 ? static_cast<int>(n) : -errno});
         return;
     }
     st.send_msg = msg; // socket full: finish when writable
@@ -132,7 +132,7 @@ void epoll_backend::try_send(int fd, fd_state& st) noexcept {
     }
     st.send_msg = nullptr;
     update(fd, st);
-    _pending.push_back({pending::send_done, st.slot, st.gen, n >= 0 ? static_cast<int>(n) : -errno});
+    _pending.push_back({deferred_completion::sent, st.slot, st.gen, n >= 0 ? static_cast<int>(n) : -errno});
 }
 
 void epoll_backend::forget(int fd) noexcept {
@@ -154,18 +154,10 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         return false;
     }
     events.on_wait_end();
-    std::vector<pending> done;
+    std::vector<deferred_completion> done;
     done.swap(_pending);
-    for (const pending& p : done) {
-        if (p.kind == pending::send_done) {
-            events.on_send(p.slot, p.gen, p.res);
-        } else if (p.kind == pending::writable) {
-            events.on_writable(p.slot, p.gen, p.res);
-        } else if (p.kind == pending::recv_cancelled) {
-            events.on_recv_end(p.slot, p.gen, recv_end::cancelled);
-        } else {
-            events.on_accept_end(p.res); // cancelled, or failed in the previous turn
-        }
+    for (const deferred_completion& p : done) {
+        p.report(events);
     }
     report_datagram_completions(events);
     for (int i = 0; i < n; ++i) {

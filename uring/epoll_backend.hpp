@@ -16,22 +16,11 @@ namespace ringbolt::uring {
 class epoll_backend final : public io_backend {
   public:
     ~epoll_backend() override;
-    result<void> setup(const backend_config& config, int wake_fd) noexcept override;
-    void arm_accept(int listen_fd) noexcept override;
-    void cancel_accept(int listen_fd) noexcept override;
-    void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
-    void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
-    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;
-    void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;
+    RINGBOLT_KERNEL_BACKEND_OVERRIDES
     void forget(int fd) noexcept override;
-    bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     bool submit() noexcept override { return !_pending.empty() || dgram_completions_due(); }
     int poll_fd() const noexcept override { return _epfd; }
     const char* name() const noexcept override { return "epoll"; }
-    result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;
-    void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;
-    void cancel_datagram(uint32_t id) noexcept override;
-    void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;
 
   private:
     struct fd_state {
@@ -41,12 +30,6 @@ class epoll_backend final : public io_backend {
         bool reading = false;
         bool want_writable = false;       ///< poll_writable: report EPOLLOUT
         const msghdr* send_msg = nullptr; ///< pending send (waiting for EPOLLOUT)
-    };
-    struct pending {
-        enum kind_t : uint8_t { send_done, recv_cancelled, accept_ended, writable } kind;
-        uint32_t slot;
-        uint16_t gen;
-        int res;
     };
     fd_state& state(int fd);
     void update(int fd, fd_state& st) noexcept;
@@ -78,12 +61,12 @@ class epoll_backend final : public io_backend {
     int _epfd = -1;
     int _wake_fd = -1;
     int _listen_fd = -1;
-    std::vector<fd_state> _fds;               ///< indexed by fd
-    std::vector<pending> _pending;            ///< completions known before the wait (sends done, cancels)
-    std::vector<char> _scratch;               ///< one receive buffer: bytes are consumed inside on_recv
-    std::vector<dgram_state> _dgrams;         ///< by datagram socket id
-    std::vector<datagram_send*> _dgrams_sent; ///< batches done, reported in the next wait
-    std::vector<uint32_t> _dgram_ends;        ///< cancelled receives, reported in the next wait
+    std::vector<fd_state> _fds;                ///< indexed by fd
+    std::vector<deferred_completion> _pending; ///< completions known before the wait (sends done, cancels)
+    std::vector<char> _scratch;                ///< one receive buffer: bytes are consumed inside on_recv
+    std::vector<dgram_state> _dgrams;          ///< by datagram socket id
+    std::vector<datagram_send*> _dgrams_sent;  ///< batches done, reported in the next wait
+    std::vector<uint32_t> _dgram_ends;         ///< cancelled receives, reported in the next wait
     std::vector<datagram_send*> _dgrams_sent_now;
     std::vector<uint32_t> _dgram_ends_now;
     std::vector<char> _dgram_buf; ///< recvmmsg payload buffers, back to back

@@ -22,12 +22,12 @@ void fake_backend::cancel_recv(int, uint32_t slot, uint16_t gen) noexcept {
     if (slot < _streams.size() && _streams[slot].gen == gen) {
         _streams[slot].armed = false;
     }
-    _stream_events.push_back({stream_event::recv_cancelled, slot, gen, -ECANCELED});
+    _stream_events.push_back({deferred_completion::recv_cancelled, slot, gen, -ECANCELED});
 }
 
 void fake_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept {
     ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    _stream_events.push_back({stream_event::sent, slot, gen, n < 0 ? -errno : static_cast<int>(n)});
+    _stream_events.push_back({deferred_completion::sent, slot, gen, n < 0 ? -errno : static_cast<int>(n)});
 }
 
 // The streams' part of a wait: accepts, completions, then the bytes of armed recvs, a
@@ -38,23 +38,10 @@ void fake_backend::wait_streams(io_events& events) noexcept {
     for (int fd : accepts) {
         events.on_accept(fd);
     }
-    std::vector<stream_event> done;
+    std::vector<deferred_completion> done;
     done.swap(_stream_events);
-    for (const stream_event& e : done) {
-        switch (e.kind) {
-        case stream_event::sent:
-            events.on_send(e.slot, e.gen, e.res);
-            break;
-        case stream_event::recv_cancelled:
-            events.on_recv_end(e.slot, e.gen, recv_end::cancelled);
-            break;
-        case stream_event::writable:
-            events.on_writable(e.slot, e.gen, e.res);
-            break;
-        case stream_event::accept_end:
-            events.on_accept_end(e.res);
-            break;
-        }
+    for (const deferred_completion& e : done) {
+        e.report(events);
     }
     std::vector<readable_stream> readable;
     for (uint32_t slot = 0; slot < _streams.size(); ++slot) {

@@ -78,13 +78,13 @@ class fake_backend final : public io_backend {
     result<void> setup(const backend_config&, int) noexcept override { return {}; }
     void arm_accept(int) noexcept override {}
     void cancel_accept(int) noexcept override {
-        _stream_events.push_back({stream_event::accept_end, 0, 0, -ECANCELED});
+        _stream_events.push_back({deferred_completion::accept_end, 0, 0, -ECANCELED});
     }
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;
     void poll_writable(int, uint32_t slot, uint16_t gen) noexcept override {
-        _stream_events.push_back({stream_event::writable, slot, gen, 0});
+        _stream_events.push_back({deferred_completion::writable, slot, gen, 0});
     }
     void forget(int) noexcept override {}
     /// Never blocks: delivers what is due (accepted streams, stream completions, stream
@@ -132,19 +132,13 @@ class fake_backend final : public io_backend {
         bool armed = false;
         uint64_t armed_wait = 0;
     };
-    struct stream_event {
-        enum kind_t : uint8_t { sent, recv_cancelled, writable, accept_end } kind;
-        uint32_t slot;
-        uint16_t gen;
-        int res;
-    };
     socket_state& state(uint32_t id);
     bool due() const noexcept;
     void wait_streams(io_events& events) noexcept;
 
     std::vector<stream_state> _streams; ///< by the reactor's slot
     std::vector<int> _accepts;
-    std::vector<stream_event> _stream_events;
+    std::vector<deferred_completion> _stream_events;
     uint64_t _waits = 0;
 
     uint32_t _payload_room = 0; ///< what a real receive buffer holds after its headers

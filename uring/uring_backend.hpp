@@ -17,22 +17,11 @@ namespace ringbolt::uring {
 class uring_backend final : public io_backend {
   public:
     ~uring_backend() override;
-    result<void> setup(const backend_config& config, int wake_fd) noexcept override;
-    void arm_accept(int listen_fd) noexcept override;
-    void cancel_accept(int listen_fd) noexcept override;
-    void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
-    void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
-    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;
-    void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;
+    RINGBOLT_KERNEL_BACKEND_OVERRIDES
     void forget(int) noexcept override {}
-    bool wait(unsigned timeout_ms, io_events& events) noexcept override;
     bool submit() noexcept override;
     int poll_fd() const noexcept override { return _ring.ring_fd; }
     const char* name() const noexcept override { return "io_uring"; }
-    result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;
-    void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;
-    void cancel_datagram(uint32_t id) noexcept override;
-    void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;
 
     /// Operations prepared while the kernel refused to take the SQ, waiting for wait().
     size_t unsubmitted() const noexcept { return _unsubmitted.size(); }

@@ -44,15 +44,8 @@ namespace {
 using namespace ringbolt;
 
 void check(bool ok, const char* what) {
-    if (!ok) {
-        std::fprintf(stderr, "h2_connection_fuzz: invariant violated: %s\n", what);
-        std::abort();
-    }
+    fuzz::invariant("h2_connection_fuzz", ok, what);
 }
-
-using fuzz_dispatcher = test_support::keeping_dispatcher; // /n natively, the rest to the script's app
-
-using fuzz_control = test_support::counting_control;
 
 // (a), (b): the wire so far parses as whole frames.
 void check_frames(const std::string& wire) {
@@ -101,11 +94,8 @@ constexpr std::string_view borrowed_text = "borrowed bytes, as a Python bytes ob
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::script_reader in{data, size};
-    uint8_t config = in.byte();
-    http::connection_limits limits = test_support::script_limits(config);
-    core_counters counters;
-    fuzz_dispatcher dispatch(check);
-    dispatch.stream_bodies = (config & 4) != 0;
+    test_support::script_start start(in, check, 4);
+    auto& [config, limits, counters, dispatch] = start;
     http::response_features features;
     static const char* const codings[] = {"gzip", "br", "zstd"};
     if (uint8_t pick = (config >> 5) & 3; pick != 0) {
@@ -130,13 +120,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     conn.open(1, 1, {}, now, limits);
     std::string wire;
     auto env = [&]() {
-        return test_support::make_env(limits, now, counters, dispatch, (config & 16) ? size_t{20000} : size_t{1} << 20);
+        // start's members by name: clang before 16 refuses structured bindings in a lambda
+        return test_support::make_env(start.limits, now, start.counters, start.dispatch,
+                                      (start.config & 16) ? size_t{20000} : size_t{1} << 20);
     };
     {
         auto e = env();
         conn.on_data(h2::client_preface, e);
     }
-    std::vector<std::shared_ptr<fuzz_control>> controls;
+    std::vector<std::shared_ptr<test_support::counting_control>> controls;
     bool released = false;
     constexpr int num_ops = 10;
     while (in.n > 0) {
@@ -152,40 +144,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   "(e) the connection window is held");
             break;
         }
-        case 3: { // the app answers the oldest pending request whole
-            if (!dispatch.pending.empty()) {
-                http::app_response m;
-                m.seq = dispatch.pending.front();
-                dispatch.pending.erase(dispatch.pending.begin());
-                m.start.status = static_cast<uint16_t>(100 + in.byte() * 2);
-                m.start.static_fields = "Content-Type: text/plain\r\n";
-                m.body.assign(in.byte(), 'b');
+        case 3: // the app answers the oldest pending request whole
+            if (http::app_response m; dispatch.answer_oldest(in, 1, m)) {
                 conn.on_app_message(std::move(m), e);
             }
             break;
-        }
         case 4: { // a streamed answer: head and a piece, later pieces and the end
-            if (!dispatch.pending.empty()) {
-                http::app_response m;
-                m.seq = dispatch.pending.back();
-                uint8_t how = in.byte();
+            http::app_response m;
+            uint8_t how = 0;
+            if (dispatch.stream_part(in, m, how)) {
                 if (how & 1) {
                     // how & 32: no Content-Type (never compressed); how & 64: the end too.
-                    m.parts = http::app_response::part_head | http::app_response::part_body;
                     if (how & 64) {
                         m.parts |= http::app_response::part_end;
                         dispatch.pending.pop_back();
                     }
                     m.start.static_fields = (how & 32) ? "" : "Content-Type: text/plain\r\n";
-                    auto c = std::make_shared<fuzz_control>();
+                    auto c = std::make_shared<test_support::counting_control>();
                     controls.push_back(c);
                     m.stream = c;
-                } else if (how & 2) {
-                    m.parts = http::app_response::part_body;
-                } else {
-                    m.parts = (how & 4) ? http::app_response::part_abort : http::app_response::part_end;
-                    m.trailers = (how & 8) ? "X-Trailer: 1\r\n" : "";
-                    dispatch.pending.pop_back();
                 }
                 size_t len = static_cast<size_t>(in.byte()) * 97;
                 if ((how & 16) && (m.parts & http::app_response::part_body)) {
@@ -204,13 +181,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         }
         case 5: // the app took streamed body bytes
-            if (!dispatch.pending.empty()) {
-                if (auto it = dispatch.bodies.find(dispatch.pending.front()); it != dispatch.bodies.end()) {
-                    it->second->taken = it->second->pushed;
-                }
-                http::app_response m;
-                m.seq = dispatch.pending.front();
-                m.parts = http::app_response::part_read_more;
+            if (http::app_response m; dispatch.took_body(m)) {
                 conn.on_app_message(std::move(m), e);
             }
             break;

@@ -36,15 +36,8 @@ namespace {
 using namespace ringbolt;
 
 void check(bool ok, const char* what) {
-    if (!ok) {
-        std::fprintf(stderr, "h3_connection_fuzz: invariant violated: %s\n", what);
-        std::abort();
-    }
+    fuzz::invariant("h3_connection_fuzz", ok, what);
 }
-
-using fuzz_dispatcher = test_support::keeping_dispatcher; // /n natively, the rest to the script's app
-
-using fuzz_control = test_support::counting_control;
 
 struct env_holder final : h3::env_source {
     http::protocol_env e;
@@ -92,11 +85,8 @@ struct written {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::script_reader in{data, size};
-    uint8_t config = in.byte();
-    http::connection_limits limits = test_support::script_limits(config);
-    core_counters counters;
-    fuzz_dispatcher dispatch(check);
-    dispatch.stream_bodies = (config & 2) != 0;
+    test_support::script_start start(in, check, 2);
+    auto& [config, limits, counters, dispatch] = start;
     env_holder envs(test_support::make_env(limits, 1000, counters, dispatch));
     h3::settings cfg;
     if (config & 4) {
@@ -133,35 +123,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             conn->on_stream_data(id, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, (how & 1) != 0);
             break;
         }
-        case 3: { // the app answers the oldest pending request whole
-            if (!dispatch.pending.empty()) {
-                http::app_response m;
-                m.seq = dispatch.pending.front();
-                dispatch.pending.erase(dispatch.pending.begin());
-                m.start.status = static_cast<uint16_t>(100 + in.byte() * 2);
-                m.start.static_fields = "Content-Type: text/plain\r\n";
-                m.body.assign(in.byte() * 7u, 'b');
-                uint8_t t = in.byte();
-                m.trailers = (t & 1) ? "X-Trailer: 1\r\n" : "";
+        case 3: // the app answers the oldest pending request whole, trailers or not
+            if (http::app_response m; dispatch.answer_oldest(in, 7, m)) {
+                m.trailers = (in.byte() & 1) ? "X-Trailer: 1\r\n" : "";
                 conn->on_app_message(std::move(m), e);
             }
             break;
-        }
         case 4: { // a streamed answer: head, pieces, end or abort
-            if (!dispatch.pending.empty()) {
-                http::app_response m;
-                m.seq = dispatch.pending.back();
-                uint8_t how = in.byte();
+            http::app_response m;
+            uint8_t how = 0;
+            if (dispatch.stream_part(in, m, how)) {
                 if (how & 1) {
-                    m.parts = http::app_response::part_head | http::app_response::part_body;
                     m.start.status = 200;
-                    m.stream = std::make_shared<fuzz_control>();
-                } else if (how & 2) {
-                    m.parts = http::app_response::part_body;
-                } else {
-                    m.parts = (how & 4) ? http::app_response::part_abort : http::app_response::part_end;
-                    m.trailers = (how & 8) ? "X-Trailer: 1\r\n" : "";
-                    dispatch.pending.pop_back();
+                    m.stream = std::make_shared<test_support::counting_control>();
                 }
                 m.body.assign(in.byte() * 97u, 's');
                 conn->on_app_message(std::move(m), e);
@@ -169,13 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         }
         case 5: // the app took streamed body bytes
-            if (!dispatch.pending.empty()) {
-                if (auto it = dispatch.bodies.find(dispatch.pending.front()); it != dispatch.bodies.end()) {
-                    it->second->taken = it->second->pushed;
-                }
-                http::app_response m;
-                m.seq = dispatch.pending.front();
-                m.parts = http::app_response::part_read_more;
+            if (http::app_response m; dispatch.took_body(m)) {
                 conn->on_app_message(std::move(m), e);
             }
             break;

@@ -11,6 +11,7 @@
 //   6 code          the client resets its newest stream
 // Invariants: no crash, no leak, no datagram over the largest QUIC packet, no more
 // connections than the cap.
+#include "tests/fuzz/script_reader.hpp"
 #include "tests/unit/quic/quic_pair.hpp"
 
 #include <cstddef>
@@ -27,19 +28,6 @@ void check(bool ok) {
         std::abort();
     }
 }
-
-struct reader {
-    const uint8_t* p;
-    size_t n;
-    bool has(size_t k) const { return n >= k; }
-    uint8_t byte() {
-        uint8_t b = *p;
-        ++p;
-        --n;
-        return b;
-    }
-    uint16_t u16() { return static_cast<uint16_t>(byte() << 8 | byte()); }
-};
 
 void check_sent(pair_fixture& f, std::vector<wire_datagram>& out) {
     for (const wire_datagram& d : out) {
@@ -60,8 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     client c(v4("127.0.0.1", 40000), f.server_addr, f.now);
     check(c.ok());
     client stray(v4("127.0.0.2", 40001), f.server_addr, f.now);
-    int64_t newest = -1;
-    reader in{data, size};
+    fuzz::script_reader in{data, size};
     int ops = 0;
     while (in.has(1) && ops++ < 2000) {
         switch (in.byte() % 7) {
@@ -69,10 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!in.has(2)) {
                 return 0;
             }
-            size_t len = std::min<size_t>(in.u16(), in.n);
-            f.to_server(stray, std::string(reinterpret_cast<const char*>(in.p), len));
-            in.p += len;
-            in.n -= len;
+            f.to_server(stray, std::string(in.bytes(in.u16())));
             break;
         }
         case 1: {
@@ -81,12 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             uint8_t idx = in.byte();
             uint8_t flip = in.byte();
-            std::vector<std::string> out = c.write(f.now);
-            for (size_t i = 0; i < out.size(); ++i) {
-                if (i == idx && !out[i].empty()) {
-                    out[i][static_cast<size_t>(flip) % out[i].size()] ^= static_cast<char>(flip | 1);
-                }
-                f.to_server(c, out[i]);
+            for (const std::string& d : c.write_flipped(f.now, idx, flip)) {
+                f.to_server(c, d);
             }
             break;
         }
@@ -115,11 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 return 0;
             }
             size_t len = in.u16();
-            int64_t id = c.open_bidi();
-            if (id >= 0) {
-                c.send(id, std::string(len, 'q'), true);
-                newest = id;
-            }
+            c.send_request(std::string(len, 'q'));
             break;
         }
         case 5:
@@ -129,8 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!in.has(1)) {
                 return 0;
             }
-            if (newest >= 0) {
-                c.reset(newest, in.byte());
+            if (c.newest >= 0) {
+                c.reset(c.newest, in.byte());
             }
             break;
         }

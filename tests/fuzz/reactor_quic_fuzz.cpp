@@ -14,6 +14,7 @@
 // Invariants: no crash, no leak, nothing sent but on the reactor's socket and within the
 // largest QUIC packet; the reactor is then destroyed with whatever is still open.
 #include "server/reactor.hpp"
+#include "tests/fuzz/script_reader.hpp"
 #include "tests/unit/quic/quic_pair.hpp"
 #include "uring/fake_backend.hpp"
 #include "uring/listener.hpp"
@@ -34,26 +35,6 @@ void check(bool ok) {
         std::abort();
     }
 }
-
-struct reader {
-    const uint8_t* p;
-    size_t n;
-    bool has(size_t k) const { return n >= k; }
-    uint8_t byte() {
-        uint8_t b = *p;
-        ++p;
-        --n;
-        return b;
-    }
-    uint16_t u16() { return static_cast<uint16_t>(byte() << 8 | byte()); }
-    std::string take(size_t len) {
-        len = std::min(len, n);
-        std::string s(reinterpret_cast<const char*>(p), len);
-        p += len;
-        n -= len;
-        return s;
-    }
-};
 
 /// Answers every request inline with "app:<path>" (no gtest here: a libFuzzer binary).
 class echo_path_app final : public app_handler {
@@ -142,16 +123,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     client c(v4("127.0.0.1", 40000), server_addr, monotonic_ns());
     check(c.ok());
     datagram_address stray = v4("127.0.0.2", 40001);
-    int64_t newest = -1;
     bool done = false;
-    reader in{data, size};
+    fuzz::script_reader in{data, size};
     for (int ops = 0; in.has(1) && ops < 500 && !done; ++ops) {
         switch (in.byte() % 7) {
         case 0:
             if (!in.has(2)) {
                 return 0;
             }
-            fake->inject(0, stray, server_addr, in.take(in.u16()));
+            fake->inject(0, stray, server_addr, in.bytes(in.u16()));
             break;
         case 1: {
             if (!in.has(2)) {
@@ -159,12 +139,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             uint8_t idx = in.byte();
             uint8_t flip = in.byte();
-            std::vector<std::string> out = c.write(monotonic_ns());
-            for (size_t i = 0; i < out.size(); ++i) {
-                if (i == idx && !out[i].empty()) {
-                    out[i][static_cast<size_t>(flip) % out[i].size()] ^= static_cast<char>(flip | 1);
-                }
-                fake->inject(0, c.addr, server_addr, out[i]);
+            for (const std::string& d : c.write_flipped(monotonic_ns(), idx, flip)) {
+                fake->inject(0, c.addr, server_addr, d);
             }
             break;
         }
@@ -184,10 +160,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 return 0;
             }
             static const char* const paths[] = {"/native", "/app/x", "/nowhere"};
-            int64_t id = c.open_bidi();
-            if (id >= 0) {
+            if (int64_t id = c.open_bidi(); id >= 0) { // the path byte is read only then
                 c.send(id, get_request(paths[in.byte() % 3]), true);
-                newest = id;
+                c.newest = id;
             }
             break;
         }
@@ -195,12 +170,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!in.has(2)) {
                 return 0;
             }
-            std::string bytes = in.take(in.u16());
-            int64_t id = c.open_bidi();
-            if (id >= 0) {
-                c.send(id, std::move(bytes), true);
-                newest = id;
-            }
+            std::string bytes(in.bytes(in.u16()));
+            c.send_request(std::move(bytes));
             break;
         }
         case 5:
@@ -210,8 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!in.has(1)) {
                 return 0;
             }
-            if (newest >= 0) {
-                c.reset(newest, in.byte());
+            if (c.newest >= 0) {
+                c.reset(c.newest, in.byte());
             }
             break;
         }

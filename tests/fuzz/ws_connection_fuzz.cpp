@@ -33,10 +33,7 @@ using namespace ringbolt;
 using namespace ringbolt::ws;
 
 void check(bool ok, const char* what) {
-    if (!ok) {
-        std::fprintf(stderr, "ws_connection_fuzz: invariant violated: %s\n", what);
-        std::abort();
-    }
+    fuzz::invariant("ws_connection_fuzz", ok, what);
 }
 
 struct fuzz_channel final : app_channel {

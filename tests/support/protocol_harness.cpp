@@ -83,4 +83,16 @@ http::dispatcher::verdict keeping_dispatcher::on_request(http::protocol& conn, c
     return answer_or_keep(conn, ev, env, pending);
 }
 
+bool keeping_dispatcher::took_body(http::app_response& m) {
+    if (pending.empty()) {
+        return false;
+    }
+    if (auto it = bodies.find(pending.front()); it != bodies.end()) {
+        it->second->taken = it->second->pushed;
+    }
+    m.seq = pending.front();
+    m.parts = http::app_response::part_read_more;
+    return true;
+}
+
 } // namespace ringbolt::test_support

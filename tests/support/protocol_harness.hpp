@@ -98,6 +98,58 @@ struct keeping_dispatcher final : http::dispatcher {
     const http::response_features* features = nullptr;
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>& stream) override;
+    /// The app answers the oldest pending request whole: status 100 + 2 * the script's next
+    /// byte, text/plain, `body_unit` 'b's per unit of the byte after. False (nothing read,
+    /// m untouched) when no request is pending.
+    template <class Script> bool answer_oldest(Script& in, size_t body_unit, http::app_response& m) {
+        if (pending.empty()) {
+            return false;
+        }
+        m.seq = pending.front();
+        pending.erase(pending.begin());
+        m.start.status = static_cast<uint16_t>(100 + in.byte() * 2);
+        m.start.static_fields = "Content-Type: text/plain\r\n";
+        m.body.assign(in.byte() * body_unit, 'b');
+        return true;
+    }
+    /// A part of a streamed answer to the newest pending request, as the script's next byte
+    /// (`how`) says: how & 1, the head with a piece (the caller completes the head); how &
+    /// 2, a piece; otherwise the end (how & 4: an abort instead; how & 8: trailers), and
+    /// the request is no longer pending. False (nothing read) when no request is pending.
+    template <class Script> bool stream_part(Script& in, http::app_response& m, uint8_t& how) {
+        if (pending.empty()) {
+            return false;
+        }
+        m.seq = pending.back();
+        how = in.byte();
+        if (how & 1) {
+            m.parts = http::app_response::part_head | http::app_response::part_body;
+        } else if (how & 2) {
+            m.parts = http::app_response::part_body;
+        } else {
+            m.parts = (how & 4) ? http::app_response::part_abort : http::app_response::part_end;
+            m.trailers = (how & 8) ? "X-Trailer: 1\r\n" : "";
+            pending.pop_back();
+        }
+        return true;
+    }
+    /// The app took every byte streamed so far of the oldest pending request's body: `m`
+    /// becomes its part_read_more. False (m untouched) when no request is pending.
+    bool took_body(http::app_response& m);
+};
+
+/// What a scripted connection target starts from: the script's config byte, the limits
+/// it picks, counters, and the dispatcher (streaming bodies when `config & stream_bit`).
+struct script_start {
+    template <class Script>
+    script_start(Script& in, void (*check)(bool, const char*), uint8_t stream_bit)
+        : config(in.byte()), limits(script_limits(config)), dispatch(check) {
+        dispatch.stream_bodies = (config & stream_bit) != 0;
+    }
+    uint8_t config;
+    http::connection_limits limits;
+    core_counters counters;
+    keeping_dispatcher dispatch;
 };
 
 } // namespace ringbolt::test_support

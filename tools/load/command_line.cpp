@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <netdb.h>
 #include <sstream>
 
@@ -168,6 +170,37 @@ std::vector<option> long_options(std::initializer_list<option> own) {
     return table;
 }
 
+bool parse_size(const char* text, uint64_t max, uint64_t* out) {
+    std::string s(text);
+    uint64_t mult = 1;
+    if (!s.empty() && (s.back() == 'k' || s.back() == 'K')) {
+        mult = 1024;
+        s.pop_back();
+    } else if (!s.empty() && (s.back() == 'm' || s.back() == 'M')) {
+        mult = 1024 * 1024;
+        s.pop_back();
+    }
+    uint64_t v = 0;
+    if (!parse_uint(s.c_str(), 0, max, &v) || v * mult > max) {
+        return false;
+    }
+    *out = v * mult;
+    return true;
+}
+
+std::vector<option> request_long_options(std::initializer_list<option> own) {
+    std::vector<option> table = long_options({
+        {"requests", required_argument, nullptr, 'n'},
+        {"rate", required_argument, nullptr, 'R'},
+        {"method", required_argument, nullptr, 'm'},
+        {"header", required_argument, nullptr, 'H'},
+        {"body", required_argument, nullptr, 'b'},
+        {"body-file", required_argument, nullptr, opt_body_file},
+    });
+    table.insert(table.end() - 1, own); // before the terminator
+    return table;
+}
+
 option_result parse_common_option(int c, const char* arg, const char* tool, common_options* o) {
     uint64_t v = 0;
     switch (c) {
@@ -235,6 +268,45 @@ bool finish_command_line(int argc, char** argv, const command_line& cl, common_o
         o->threads = o->connections; // a thread without a connection would only idle
     }
     return parse_target(o->url, cl.scheme, cl.tool, &o->target);
+}
+
+option_result parse_request_option(int c, const char* arg, const char* tool, request_options* o) {
+    switch (c) {
+    case 'n':
+        if (!parse_uint(arg, 1, UINT64_MAX / 2, &o->requests)) {
+            fprintf(stderr, "%s: bad request count %s\n", tool, arg);
+            return option_result::bad;
+        }
+        return option_result::ok;
+    case 'R': {
+        char* end = nullptr;
+        o->rate = strtod(arg, &end);
+        if (end == arg || *end != '\0' || !(o->rate > 0)) {
+            fprintf(stderr, "%s: bad rate %s\n", tool, arg);
+            return option_result::bad;
+        }
+        return option_result::ok;
+    }
+    case 'm':
+        o->method = arg;
+        return option_result::ok;
+    case 'b':
+        o->body = arg;
+        o->has_body = true;
+        return option_result::ok;
+    case opt_body_file: {
+        std::ifstream f(arg, std::ios::binary);
+        if (!f) {
+            fprintf(stderr, "%s: cannot read body file %s\n", tool, arg);
+            return option_result::bad;
+        }
+        o->body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        o->has_body = true;
+        return option_result::ok;
+    }
+    default:
+        return option_result::unknown;
+    }
 }
 
 } // namespace ringbolt_load

@@ -44,9 +44,32 @@ struct common_options {
 // first_tool_option on.
 enum common_long_option : int { opt_cpus = 1000, opt_warmup, opt_timeout, opt_json, first_tool_option };
 
+// The request options of the HTTP tools (ringbolt-load, ringbolt-h3-load): -n -R -m -H -b
+// --body-file. Each tool checks -H itself (what a header may be differs).
+struct request_options : common_options {
+    uint64_t requests = 0; // -n: stop after this many measured responses (or failures)
+    double rate = 0.0;     // -R: total requests/s over all connections; 0 = closed loop
+    std::string method = "GET";
+    std::vector<std::string> headers; // "Name: value" as given
+    std::string body;
+    bool has_body = false;
+};
+// Their lines of an HTTP tool's usage text (a literal, to concatenate with the tool's).
+#define REQUEST_OPTIONS_USAGE                                                                                          \
+    "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"                           \
+    "                        intended send time (no coordinated omission)\n"                                           \
+    "  -m, --method M        request method (default GET)\n"                                                           \
+    "  -H, --header 'N: v'   extra request header (repeatable)\n"                                                      \
+    "  -b, --body TEXT       request body\n"                                                                           \
+    "      --body-file F     request body from a file\n"
+// --body-file's getopt value; an HTTP tool numbers its own from first_request_option on.
+enum request_long_option : int { opt_body_file = first_tool_option, first_request_option };
+
 // A tool's getopt table: the shared options (-c -t -d -p --warmup --timeout --json --cpus
 // --help), then the tool's own, then the terminator.
 std::vector<option> long_options(std::initializer_list<option> own);
+// An HTTP tool's: the shared options, the request options, then the tool's own.
+std::vector<option> request_long_options(std::initializer_list<option> own);
 
 // A tool's command line: its name (prefixes every error), usage text, getopt tables
 // (which list the shared options too) and URL scheme ("http://", "ws://").
@@ -75,9 +98,14 @@ bool parse_command_line(int argc, char** argv, const command_line& cl, common_op
 // "0-3"; a URL with the given scheme, whose errors are printed prefixed with `tool`.
 bool parse_seconds(const char* text, double* out);
 bool parse_uint(const char* text, uint64_t min, uint64_t max, uint64_t* out);
+// A byte count up to `max`: "512", "16k", "3m" (K and M too).
+bool parse_size(const char* text, uint64_t max, uint64_t* out);
 bool parse_cpus(const char* text, std::vector<int>* out);
 bool parse_target(const std::string& url, const char* scheme, const char* tool, load_target* out);
 
+// One request option other than -H (a getopt value); option_result::unknown if it is
+// not one.
+option_result parse_request_option(int c, const char* arg, const char* tool, request_options* o);
 // One shared option (a getopt value); option_result::unknown if it is not shared.
 option_result parse_common_option(int c, const char* arg, const char* tool, common_options* o);
 // After the options: the URL operand, the thread count capped by the connections, the

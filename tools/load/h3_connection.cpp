@@ -3,6 +3,8 @@
 // socket (recvmmsg in, sendmmsg out), request streams and their timeouts.
 #include "h3_connection.hpp"
 
+#include "quic/crypto_callbacks.hpp"
+
 #include <gnutls/gnutls.h>
 #include <nghttp3/nghttp3.h>
 #include <nghttp3/version.h>
@@ -307,17 +309,7 @@ bool h3_connection::open(int64_t now) {
     gnutls_session_set_ptr(_tls, &_ref->ref);
 
     ngtcp2_callbacks cb{};
-    cb.client_initial = ngtcp2_crypto_client_initial_cb;
-    cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-    cb.encrypt = ngtcp2_crypto_encrypt_cb;
-    cb.decrypt = ngtcp2_crypto_decrypt_cb;
-    cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-    cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
-    cb.update_key = ngtcp2_crypto_update_key_cb;
-    cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-    cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-    cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-    cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    ringbolt::quic::set_client_crypto_callbacks(cb);
     cb.rand = h3_callbacks::rand;
     cb.get_new_connection_id = h3_callbacks::get_new_connection_id;
     cb.handshake_completed = h3_callbacks::handshake_completed;

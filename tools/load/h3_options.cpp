@@ -6,63 +6,32 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 namespace ringbolt_load {
 
 namespace {
 
-const char* usage_text = "usage: ringbolt-h3-load [options] https://HOST:PORT/path\n"
-                         "  HTTP/3 load over QUIC (UDP); the server's certificate is not verified.\n"
-                         "  -c, --connections N   QUIC connections (default 10), shared among threads\n"
-                         "  -t, --threads N       threads (default 1)\n"
-                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
-                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
-                         "  -n, --requests N      stop after N measured requests instead of a duration\n"
-                         "  -p, --streams N       request streams in flight per connection (default 1)\n"
-                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
-                         "                        intended send time (no coordinated omission)\n"
-                         "  -m, --method M        request method (default GET)\n"
-                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
-                         "  -b, --body TEXT       request body\n"
-                         "      --body-file F     request body from a file\n"
-                         "      --body-size N     request body of N bytes ('x'; 16k, 3m accepted)\n"
-                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
-                         "      --timeout MS      per-request and handshake timeout in milliseconds (default 2000)\n"
-                         "      --json            print the result as one JSON object\n"
-                         "  -h, --help            this text\n";
-
-bool parse_size(const char* text, uint64_t* out) {
-    std::string s(text);
-    uint64_t mult = 1;
-    if (!s.empty() && (s.back() == 'k' || s.back() == 'K')) {
-        mult = 1024;
-        s.pop_back();
-    } else if (!s.empty() && (s.back() == 'm' || s.back() == 'M')) {
-        mult = 1024 * 1024;
-        s.pop_back();
-    }
-    uint64_t v = 0;
-    if (!parse_uint(s.c_str(), 0, uint64_t{256} << 20, &v) || v * mult > (uint64_t{256} << 20)) {
-        return false;
-    }
-    *out = v * mult;
-    return true;
-}
+const char* usage_text =
+    "usage: ringbolt-h3-load [options] https://HOST:PORT/path\n"
+    "  HTTP/3 load over QUIC (UDP); the server's certificate is not verified.\n"
+    "  -c, --connections N   QUIC connections (default 10), shared among threads\n"
+    "  -t, --threads N       threads (default 1)\n"
+    "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
+    "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
+    "  -n, --requests N      stop after N measured requests instead of a duration\n"
+    "  -p, --streams N       request streams in flight per connection (default 1)\n" REQUEST_OPTIONS_USAGE
+    "      --body-size N     request body of N bytes ('x'; 16k, 3m accepted)\n"
+    "      --warmup T        unmeasured time before the measurement (default 0)\n"
+    "      --timeout MS      per-request and handshake timeout in milliseconds (default 2000)\n"
+    "      --json            print the result as one JSON object\n"
+    "  -h, --help            this text\n";
 
 } // namespace
 
 bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
-    enum { opt_body_file = first_tool_option, opt_body_size };
-    static const std::vector<option> long_opts = long_options({
-        {"requests", required_argument, nullptr, 'n'},
+    enum { opt_body_size = first_request_option };
+    static const std::vector<option> long_opts = request_long_options({
         {"streams", required_argument, nullptr, 'p'},
-        {"rate", required_argument, nullptr, 'R'},
-        {"method", required_argument, nullptr, 'm'},
-        {"header", required_argument, nullptr, 'H'},
-        {"body", required_argument, nullptr, 'b'},
-        {"body-file", required_argument, nullptr, opt_body_file},
         {"body-size", required_argument, nullptr, opt_body_size},
     });
     static const command_line cl = {"ringbolt-h3-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(),
@@ -70,24 +39,6 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
     o->target.port = 443; // the default of https:// URLs
     bool ok = parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
-        case 'n':
-            if (!parse_uint(arg, 1, UINT64_MAX / 2, &o->requests)) {
-                fprintf(stderr, "ringbolt-h3-load: bad request count %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        case 'R': {
-            char* end = nullptr;
-            o->rate = strtod(arg, &end);
-            if (end == arg || *end != '\0' || !(o->rate > 0)) {
-                fprintf(stderr, "ringbolt-h3-load: bad rate %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        }
-        case 'm':
-            o->method = arg;
-            return option_result::ok;
         case 'H': {
             const char* colon = strchr(arg, ':');
             if (colon == nullptr || colon == arg) {
@@ -101,23 +52,9 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
             o->headers.emplace_back(arg);
             return option_result::ok;
         }
-        case 'b':
-            o->body = arg;
-            o->has_body = true;
-            return option_result::ok;
-        case opt_body_file: {
-            std::ifstream f(arg, std::ios::binary);
-            if (!f) {
-                fprintf(stderr, "ringbolt-h3-load: cannot read body file %s\n", arg);
-                return option_result::bad;
-            }
-            o->body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-            o->has_body = true;
-            return option_result::ok;
-        }
         case opt_body_size: {
             uint64_t n = 0;
-            if (!parse_size(arg, &n)) {
+            if (!parse_size(arg, uint64_t{256} << 20, &n)) {
                 fprintf(stderr, "ringbolt-h3-load: bad body size %s (0 to 256m)\n", arg);
                 return option_result::bad;
             }
@@ -126,7 +63,7 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
             return option_result::ok;
         }
         default:
-            return option_result::unknown;
+            return parse_request_option(c, arg, "ringbolt-h3-load", o);
         }
     });
     if (ok && !*exit_now && o->target.port == 443) {

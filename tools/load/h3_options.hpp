@@ -10,14 +10,7 @@
 
 namespace ringbolt_load {
 
-struct h3_options : common_options {
-    uint64_t requests = 0; // -n: stop after this many measured responses (or failures)
-    double rate = 0.0;     // -R: total requests/s over all connections; 0 = closed loop
-    std::string method = "GET";
-    std::vector<std::string> headers; // "Name: value" as given
-    std::string body;
-    bool has_body = false;
-};
+struct h3_options : request_options {};
 
 // Parses argv into opts (-p and --streams are the same: request streams in flight per
 // connection); on a usage error prints why and returns false. Sets *exit_now for --help.

@@ -4,65 +4,32 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <strings.h>
 
 namespace ringbolt_load {
 
 namespace {
 
-const char* usage_text = "usage: ringbolt-load [options] http://HOST:PORT/path\n"
-                         "  -c, --connections N   open connections (default 10), shared among threads\n"
-                         "  -t, --threads N       threads, one io_uring each (default 1)\n"
-                         "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
-                         "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
-                         "  -n, --requests N      stop after N measured responses instead of a duration\n"
-                         "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n"
-                         "  -R, --rate RPS        constant rate over all connections; latency counted from the\n"
-                         "                        intended send time (no coordinated omission)\n"
-                         "  -m, --method M        request method (default GET)\n"
-                         "  -H, --header 'N: v'   extra request header (repeatable)\n"
-                         "  -b, --body TEXT       request body\n"
-                         "      --body-file F     request body from a file\n"
-                         "      --warmup T        unmeasured time before the measurement (default 0)\n"
-                         "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
-                         "      --json            print the result as one JSON object\n"
-                         "  -h, --help            this text\n";
+const char* usage_text =
+    "usage: ringbolt-load [options] http://HOST:PORT/path\n"
+    "  -c, --connections N   open connections (default 10), shared among threads\n"
+    "  -t, --threads N       threads, one io_uring each (default 1)\n"
+    "      --cpus LIST       pin thread i to the i-th CPU of LIST (e.g. 1,2)\n"
+    "  -d, --duration T      measured time: 10, 10s, 500ms, 1m (default 10s)\n"
+    "  -n, --requests N      stop after N measured responses instead of a duration\n"
+    "  -p, --pipeline D      requests in flight per connection, written in one send (default 1)\n" REQUEST_OPTIONS_USAGE
+    "      --warmup T        unmeasured time before the measurement (default 0)\n"
+    "      --timeout MS      per-request timeout in milliseconds (default 2000)\n"
+    "      --json            print the result as one JSON object\n"
+    "  -h, --help            this text\n";
 
 } // namespace
 
 bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
-    enum { opt_body_file = first_tool_option };
-    static const std::vector<option> long_opts = long_options({
-        {"requests", required_argument, nullptr, 'n'},
-        {"rate", required_argument, nullptr, 'R'},
-        {"method", required_argument, nullptr, 'm'},
-        {"header", required_argument, nullptr, 'H'},
-        {"body", required_argument, nullptr, 'b'},
-        {"body-file", required_argument, nullptr, opt_body_file},
-    });
+    static const std::vector<option> long_opts = request_long_options({});
     static const command_line cl = {"ringbolt-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(), "http://"};
     return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
-        case 'n':
-            if (!parse_uint(arg, 1, UINT64_MAX / 2, &o->requests)) {
-                fprintf(stderr, "ringbolt-load: bad request count %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        case 'R': {
-            char* end = nullptr;
-            o->rate = strtod(arg, &end);
-            if (end == arg || *end != '\0' || !(o->rate > 0)) {
-                fprintf(stderr, "ringbolt-load: bad rate %s\n", arg);
-                return option_result::bad;
-            }
-            return option_result::ok;
-        }
-        case 'm':
-            o->method = arg;
-            return option_result::ok;
         case 'H':
             if (strchr(arg, ':') == nullptr) {
                 fprintf(stderr, "ringbolt-load: header must be 'Name: value': %s\n", arg);
@@ -70,22 +37,8 @@ bool parse_options(int argc, char** argv, options* o, bool* exit_now) {
             }
             o->headers.emplace_back(arg);
             return option_result::ok;
-        case 'b':
-            o->body = arg;
-            o->has_body = true;
-            return option_result::ok;
-        case opt_body_file: {
-            std::ifstream f(arg, std::ios::binary);
-            if (!f) {
-                fprintf(stderr, "ringbolt-load: cannot read body file %s\n", arg);
-                return option_result::bad;
-            }
-            o->body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-            o->has_body = true;
-            return option_result::ok;
-        }
         default:
-            return option_result::unknown;
+            return parse_request_option(c, arg, "ringbolt-load", o);
         }
     });
 }

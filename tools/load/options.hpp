@@ -10,14 +10,7 @@
 
 namespace ringbolt_load {
 
-struct options : common_options {
-    uint64_t requests = 0; // -n: stop after this many measured responses
-    double rate = 0.0;     // -R: total requests/s over all connections; 0 = closed loop
-    std::string method = "GET";
-    std::vector<std::string> headers;
-    std::string body;
-    bool has_body = false;
-};
+struct options : request_options {};
 
 // Parses argv into opts; on a usage error prints why and returns false. Sets
 // *exit_now for --help.

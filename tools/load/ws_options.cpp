@@ -23,24 +23,6 @@ const char* usage_text = "usage: ringbolt-ws-load [options] ws://HOST:PORT/path\
                          "      --json            print the result as one JSON object\n"
                          "  -h, --help            this text\n";
 
-bool parse_size(const char* text, uint64_t* out) {
-    std::string s(text);
-    uint64_t mult = 1;
-    if (!s.empty() && (s.back() == 'k' || s.back() == 'K')) {
-        mult = 1024;
-        s.pop_back();
-    } else if (!s.empty() && (s.back() == 'm' || s.back() == 'M')) {
-        mult = 1024 * 1024;
-        s.pop_back();
-    }
-    uint64_t v = 0;
-    if (!parse_uint(s.c_str(), 0, uint64_t{64} << 20, &v) || v * mult > (uint64_t{64} << 20)) {
-        return false;
-    }
-    *out = v * mult;
-    return true;
-}
-
 } // namespace
 
 bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
@@ -60,7 +42,7 @@ bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
             }
             return option_result::ok;
         case 's':
-            if (!parse_size(arg, &o->size)) {
+            if (!parse_size(arg, uint64_t{64} << 20, &o->size)) {
                 fprintf(stderr, "ringbolt-ws-load: bad message size %s (0 to 64m)\n", arg);
                 return option_result::bad;
             }

@@ -26,6 +26,37 @@ bool handshake(pair_fixture& f, client& c) {
     return f.pump({&c}, [&] { return c.handshake_done && f.users.size() > 0 && f.users.back()->connected; });
 }
 
+/// Windows of 64 KiB and no auto-tuning past them (connection, stream, buffered bytes).
+endpoint_config windows_of_64k() {
+    endpoint_config cfg;
+    cfg.transport.connection_window = 64 * 1024;
+    cfg.transport.max_buffered_bytes = 64 * 1024;
+    cfg.transport.stream_window = 64 * 1024;
+    cfg.transport.max_stream_window = 64 * 1024;
+    return cfg;
+}
+
+/// 60 KiB (pattern `seed`) sent on a new stream `id` that the server's user holds unread;
+/// returns once they all arrived, held by the connection.
+void send_held(pair_fixture& f, client& c, uint32_t seed, int64_t& id) {
+    echo_user& u = *f.users[0];
+    int64_t a = c.open_bidi();
+    id = a;
+    u.hold.insert(a);
+    c.send(a, pattern(60 * 1024, seed), false);
+    ASSERT_TRUE(f.pump({&c}, [&] { return u.streams[a].in.size() == 60 * 1024; }));
+    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 60u * 1024);
+}
+
+/// 60 KiB (pattern `seed`) on a new stream come back whole.
+void expect_echoed(pair_fixture& f, client& c, uint32_t seed) {
+    int64_t b = c.open_bidi();
+    std::string body = pattern(60 * 1024, seed);
+    c.send(b, body, true);
+    ASSERT_TRUE(f.pump({&c}, [&] { return c.streams[b].in_fin; }));
+    EXPECT_TRUE(c.streams[b].in == body);
+}
+
 TEST(QuicEndpoint, HandshakeCompletesWithAlpnH3) {
     pair_fixture f;
     auto c = f.new_client();
@@ -119,57 +150,32 @@ INSTANTIATE_TEST_SUITE_P(Streams, QuicManyStreams,
 TEST(QuicEndpoint, ClientResetClosesStreamAndCreditsUnreadBytesBack) {
     // A window of 64 KiB and no auto-tuning past it: 60 KiB held unread on a reset stream
     // would leave 4 KiB for the next stream unless the transport gives them back.
-    endpoint_config cfg;
-    cfg.transport.connection_window = 64 * 1024;
-    cfg.transport.max_buffered_bytes = 64 * 1024;
-    cfg.transport.stream_window = 64 * 1024;
-    cfg.transport.max_stream_window = 64 * 1024;
-    pair_fixture f(cfg);
+    pair_fixture f(windows_of_64k());
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
     echo_user& u = *f.users[0];
-    int64_t a = c->open_bidi();
-    u.hold.insert(a);
-    c->send(a, pattern(60 * 1024, 3), false);
-    ASSERT_TRUE(f.pump({c.get()}, [&] { return u.streams[a].in.size() == 60 * 1024; }));
-    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 60u * 1024);
+    int64_t a = -1;
+    ASSERT_NO_FATAL_FAILURE(send_held(f, *c, 3, a));
 
     c->reset(a, 0x10c); // H3_REQUEST_CANCELLED
     ASSERT_TRUE(f.pump({c.get()}, [&] { return u.streams[a].closed; }));
     EXPECT_TRUE(u.streams[a].reset);
     EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 0u);
 
-    int64_t b = c->open_bidi();
-    std::string body = pattern(60 * 1024, 4);
-    c->send(b, body, true);
-    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[b].in_fin; }));
-    EXPECT_TRUE(c->streams[b].in == body);
+    ASSERT_NO_FATAL_FAILURE(expect_echoed(f, *c, 4));
 }
 
 TEST(QuicEndpoint, BytesHeldUnreadOnOneStreamDoNotStarveAnother) {
     // Windows of 64 KiB and no auto-tuning: 60 KiB held unread on stream a (a body no app
     // has read yet) must not take the connection window stream b needs for its 60 KiB
     // (the connection's credit comes back as bytes arrive, the stream's as they are read).
-    endpoint_config cfg;
-    cfg.transport.connection_window = 64 * 1024;
-    cfg.transport.max_buffered_bytes = 64 * 1024;
-    cfg.transport.stream_window = 64 * 1024;
-    cfg.transport.max_stream_window = 64 * 1024;
-    pair_fixture f(cfg);
+    pair_fixture f(windows_of_64k());
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
-    echo_user& u = *f.users[0];
-    int64_t a = c->open_bidi();
-    u.hold.insert(a);
-    c->send(a, pattern(60 * 1024, 5), false);
-    ASSERT_TRUE(f.pump({c.get()}, [&] { return u.streams[a].in.size() == 60 * 1024; }));
-    EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 60u * 1024);
+    int64_t a = -1;
+    ASSERT_NO_FATAL_FAILURE(send_held(f, *c, 5, a));
 
-    int64_t b = c->open_bidi();
-    std::string body = pattern(60 * 1024, 6);
-    c->send(b, body, true);
-    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[b].in_fin; }));
-    EXPECT_TRUE(c->streams[b].in == body);
+    ASSERT_NO_FATAL_FAILURE(expect_echoed(f, *c, 6));
     EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 60u * 1024); // a's bytes: still held
 }
 

@@ -5,6 +5,7 @@
 // Written against ngtcp2 0.12 like quic/ngtcp2_api.*.
 #pragma once
 
+#include "quic/crypto_callbacks.hpp"
 #include "quic/endpoint.hpp"
 #include "tests/unit/tls/test_cert.hpp"
 
@@ -207,20 +208,11 @@ class client {
         gnutls_session_set_ptr(_tls, &_ref);
 
         ngtcp2_callbacks cb{};
-        cb.client_initial = ngtcp2_crypto_client_initial_cb;
-        cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-        cb.encrypt = ngtcp2_crypto_encrypt_cb;
-        cb.decrypt = ngtcp2_crypto_decrypt_cb;
-        cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
+        set_client_crypto_callbacks(cb); // recv_retry: our own, below
         cb.recv_retry = [](ngtcp2_conn* c, const ngtcp2_pkt_hd* hd, void* ud) {
             static_cast<client*>(ud)->retried = true;
             return ngtcp2_crypto_recv_retry_cb(c, hd, ud);
         };
-        cb.update_key = ngtcp2_crypto_update_key_cb;
-        cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-        cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-        cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-        cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
         cb.rand = [](uint8_t* d, size_t n, const ngtcp2_rand_ctx*) { random_fill(d, n); };
         cb.get_new_connection_id = [](ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*) {
             random_fill(cid->data, len);
@@ -301,6 +293,16 @@ class client {
         s.fin = fin;
     }
     void reset(int64_t id, uint64_t code) { ngtcp2_conn_shutdown_stream_write(_conn, id, code); }
+    /// A request on a new bidirectional stream: `body` with FIN; the stream becomes `newest`
+    /// (nothing is sent when no stream may be opened).
+    void send_request(std::string body) {
+        int64_t id = open_bidi();
+        if (id >= 0) {
+            send(id, std::move(body), true);
+            newest = id;
+        }
+    }
+    int64_t newest = -1; ///< the last stream send_request opened
 
     /// Feed one datagram from the server; returns ngtcp2's result.
     int read(const std::string& bytes, uint64_t now) {
@@ -317,6 +319,15 @@ class client {
     }
 
     /// The datagrams the client has to send now.
+    /// What write() gives, datagram `idx` (if there is one) with a byte flipped: the byte
+    /// at `flip` % its size, xor'ed with flip | 1 (the fuzz targets' corruption).
+    std::vector<std::string> write_flipped(uint64_t now, uint8_t idx, uint8_t flip) {
+        std::vector<std::string> out = write(now);
+        if (idx < out.size() && !out[idx].empty()) {
+            out[idx][static_cast<size_t>(flip) % out[idx].size()] ^= static_cast<char>(flip | 1);
+        }
+        return out;
+    }
     std::vector<std::string> write(uint64_t now) {
         std::vector<std::string> out;
         if (ngtcp2_conn_is_in_closing_period(_conn) || ngtcp2_conn_is_in_draining_period(_conn)) {
