@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -328,3 +329,82 @@ def test_gtlsclient_fetches_a_page(certs: Path, tmp_path: Path) -> None:  # noqa
                              capture_output=True, env=CLIENT_ENV, timeout=60)
         assert out.returncode == 0, out.stderr.decode() + out.stdout.decode()
         assert (tmp_path / "100000").read_bytes() == big(100000)
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_initial_flood_is_answered_with_retry_then_normal_service(certs: Path, io: str) -> None:  # noqa: F811
+    """Real client Initials (aioquic's, from fresh connections) sent from a raw UDP socket far
+    above --http3-retry-above: past the first N a second the server makes no state but
+    answers a Retry (RFC 9000 §8.1.2), and real clients arriving during the flood still
+    connect (aioquic follows the Retry with its token) and are served."""
+    with running("h2_app:app", *h3_args(certs, "--metrics", "--http3-retry-above", "20"), io=io) as s:
+        flood = h3_client.initial_datagrams(s.port, 300)
+        assert len(flood) == 300 and all(len(d) >= 1200 and d[0] & 0xF0 == 0xC0 for d in flood)
+        before = tls_counters(s)
+        stop = threading.Event()
+        seen = {"sent": 0, "retries": 0}
+
+        def flooder() -> None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.setblocking(False)
+                i = 0
+                while not stop.is_set():
+                    for _ in range(20):  # about 2000 Initials a second
+                        u.sendto(flood[i % len(flood)], ("127.0.0.1", s.port))
+                        i += 1
+                    seen["sent"] = i
+                    try:
+                        while True:
+                            reply = u.recv(2048)
+                            if reply[0] & 0xF0 == 0xF0:  # a long header of type Retry (QUIC v1)
+                                seen["retries"] += 1
+                    except BlockingIOError:
+                        pass
+                    time.sleep(0.01)
+
+        t = threading.Thread(target=flooder, daemon=True)
+        t.start()
+        try:
+            time.sleep(0.5)
+            clients = []
+
+            async def session(c: h3_client.H3Client) -> tuple[h3_client.H3Response, bool]:
+                return await c.request("GET", "/big/100000"), c.retried
+
+            for _ in range(3):
+                r, retried = h3_client.run(s.port, session, timeout=30)
+                assert r.status == 200
+                assert bytes(r.body) == big(100000)
+                clients.append(retried)
+        finally:
+            stop.set()
+            t.join(10)
+        after = tls_counters(s)
+        assert s.proc.poll() is None
+        retries = after["quic_retries"] - before["quic_retries"]
+        accepted = after["quic_connections_accepted"] - before["quic_connections_accepted"]
+        # Far more Initials than were let through; the Retries the server counts reached the flooder.
+        assert seen["sent"] > 1000, seen
+        assert retries > seen["sent"] // 2 and seen["retries"] > seen["sent"] // 2, (seen, retries)
+        assert accepted <= seen["sent"] // 4, (seen, accepted)
+        assert any(clients), clients  # at least one client came through a Retry (the flood never pauses long)
+        # After the flood, a client is served at once (no Retry needed below the rate).
+        time.sleep(1.1)
+        r, retried = h3_client.run(s.port, session)
+        assert r.status == 200 and not retried
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_retry_always_with_zero(certs: Path, io: str) -> None:  # noqa: F811
+    """--http3-retry-above 0: every client first proves its address; one Retry per client."""
+    with running("h2_app:app", *h3_args(certs, "--metrics", "--http3-retry-above", "0"), io=io) as s:
+        async def session(c: h3_client.H3Client) -> tuple[h3_client.H3Response, bool]:
+            return await c.request("GET", "/"), c.retried
+
+        for _ in range(2):
+            r, retried = h3_client.run(s.port, session)
+            assert r.status == 200 and retried
+        counters = tls_counters(s)
+        assert counters["quic_retries"] == 2 and counters["quic_connections_accepted"] == 2, counters
+        assert counters["quic_bad_tokens"] == 0
+
