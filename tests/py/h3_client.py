@@ -145,3 +145,25 @@ def initial_datagrams(port: int, n: int, host: str = "127.0.0.1") -> list[bytes]
         out += [data for data, _ in conn.datagrams_to_send(now=now)]
     return out
 
+
+async def vanish_during(port: int, path: str, after_bytes: int, window: int = 64 << 20,
+                        host: str = "127.0.0.1") -> H3Response:
+    """Open a connection, GET `path`, and once `after_bytes` of its body came, go silent:
+    close the UDP socket without a CONNECTION_CLOSE (a peer that stops acknowledging).
+    `window`: the flow-control credit given, so that it is not what holds the server back.
+    The answer as far as it came."""
+    loop = asyncio.get_running_loop()
+    quic = QuicConnection(configuration=configuration(window))
+    transport, client = await loop.create_datagram_endpoint(lambda: H3Client(quic), remote_addr=(host, port))
+    assert isinstance(client, H3Client)
+    client.connect((host, port))
+    await client.wait_connected()
+    resp, fut = client.start("GET", path)
+    while len(resp.body) < after_bytes and not fut.done():
+        await asyncio.sleep(0.001)
+    transport.abort()  # the socket goes, and with it every acknowledgement
+    client.transmit = lambda: None  # type: ignore[method-assign]  (nothing more: no close, no probe)
+    if client._timer is not None:
+        client._timer.cancel()
+        client._timer = None
+    return resp

@@ -408,3 +408,44 @@ def test_retry_always_with_zero(certs: Path, io: str) -> None:  # noqa: F811
         assert counters["quic_retries"] == 2 and counters["quic_connections_accepted"] == 2, counters
         assert counters["quic_bad_tokens"] == 0
 
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_peer_that_stops_acknowledging_is_freed_at_the_idle_timeout(certs: Path, io: str) -> None:  # noqa: F811
+    """A client asks for 20 MB, takes 1 MiB of it, and goes silent: its socket closes with no
+    CONNECTION_CLOSE, so nothing is acknowledged again. It gave 64 MiB of flow-control
+    credit, so only the server's own caps (congestion window, max_unacked_bytes 4 MiB) hold
+    its sending back: it sends a bounded amount more, frees the connection once
+    --http3-idle-timeout (2 s) passed, and serves another client meanwhile."""
+    with running("h2_app:app", *h3_args(certs, "--metrics", "--http3-idle-timeout", "2"), io=io) as s:
+        before = tls_counters(s)
+        size = 20_000_000
+        got = asyncio.run(asyncio.wait_for(h3_client.vanish_during(s.port, f"/big/{size}", 1 << 20), 30))
+        gone = time.monotonic()
+        assert got.status == 200 and (1 << 20) <= len(got.body) < size
+        assert bytes(got.body) == big(size)[:len(got.body)]
+        # Another client is served while the silent connection is still held.
+        r = h3_client.get(s.port, "/big/100000")
+        assert r.status == 200 and bytes(r.body) == big(100000)
+        during = tls_counters(s)
+        assert during["quic_idle_closed"] == before["quic_idle_closed"], during
+        while True:
+            now = tls_counters(s)
+            if now["quic_idle_closed"] > before["quic_idle_closed"]:
+                break
+            assert time.monotonic() - gone < 8, now  # 2 s, and a margin for a loaded machine
+            time.sleep(0.1)
+        freed_after = time.monotonic() - gone
+        assert freed_after > 1.0, freed_after  # not before the idle timeout could run out
+        assert now["quic_idle_closed"] - before["quic_idle_closed"] == 1
+        # Every connection of this test is closed: the silent one (idle) and the other client's.
+        assert now["quic_connections_closed"] - before["quic_connections_closed"] == 2, (before, now)
+        assert now["quic_connections_accepted"] - before["quic_connections_accepted"] == 2
+        # Bounded: what the server sent in all (the 1 MiB taken, the other client's 100 kB,
+        # handshakes) and at most about 4 MiB unacknowledged, in datagrams of 1200 bytes or
+        # more; the 20 MB answer alone would take over 13,500 of 1452 bytes.
+        sent = now["udp_sent"] - before["udp_sent"]
+        assert sent < (int(1.2 * (1 << 20)) + (4 << 20) + (1 << 20)) // 1200, sent
+        assert s.proc.poll() is None
+        # And the server is still whole.
+        assert h3_client.get(s.port, "/").status == 200
+
