@@ -449,3 +449,46 @@ def test_peer_that_stops_acknowledging_is_freed_at_the_idle_timeout(certs: Path,
         # And the server is still whole.
         assert h3_client.get(s.port, "/").status == 200
 
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_streams_beyond_the_limit_wait_for_max_streams(certs: Path, io: str) -> None:  # noqa: F811
+    """--http3-max-streams 4 and 16 requests at once on one connection: QUIC lets the client
+    open 4; each one that ends gives a stream back (MAX_STREAMS), so all 16 complete, never
+    more than 4 in the app at once, in at least 4 rounds of the handler's sleep."""
+    with running("h2_app:app", *h3_args(certs, "--http3-max-streams", "4"), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+            return await asyncio.gather(*(c.request("GET", "/inflight?s=0.3") for _ in range(16)))
+
+        t0 = time.monotonic()
+        answers = h3_client.run(s.port, session, timeout=60)
+        took = time.monotonic() - t0
+        assert [r.status for r in answers] == [200] * 16
+        assert [r.reset for r in answers] == [None] * 16
+        peaks = [json.loads(r.body)["peak"] for r in answers]
+        assert max(peaks) == 4, peaks  # the limit was reached, and never passed
+        assert took >= 4 * 0.3 - 0.05, took
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_oversized_header_blocks_then_the_connection_keeps_serving(certs: Path, io: str) -> None:  # noqa: F811
+    """A field section over the limit (16 KiB, SETTINGS_MAX_FIELD_SECTION_SIZE) gets a 431;
+    one whose encoded block passes twice the limit is not decoded at all: its stream is reset
+    with H3_EXCESSIVE_LOAD. The same connection serves the requests before and after."""
+    with running("h2_app:app", *h3_args(certs, "--metrics"), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+            out = [await c.request("GET", "/inspect?n=1")]
+            out.append(await c.request("GET", "/inspect?n=2", headers=[("x-big", "a" * 20_000)]))
+            out.append(await c.request("GET", "/inspect?n=3", headers=[(f"x-huge-{i}", "b" * 12_000) for i in range(6)]))
+            out.append(await c.request("GET", "/inspect?n=4", headers=[("x-ok", "c" * 1000)]))
+            out.append(await c.request("GET", "/big/200000"))
+            return out
+
+        first, big_431, huge, after, body = h3_client.run(s.port, session)
+        assert first.status == 200 and json.loads(first.body)["query"] == {"n": "1"}
+        assert big_431.status == 431 and big_431.reset is None
+        assert huge.reset == 0x107, (huge.status, huge.reset)  # H3_EXCESSIVE_LOAD
+        assert after.status == 200 and dict(json.loads(after.body)["headers"])["x-ok"] == "c" * 1000
+        assert body.status == 200 and bytes(body.body) == big(200000)
+        counters = tls_counters(s)
+        assert counters["quic_connections_accepted"] == 1  # all on the one connection
+        assert s.proc.poll() is None
