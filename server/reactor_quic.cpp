@@ -193,6 +193,7 @@ result<void> reactor::setup_quic() noexcept {
     cfg.reactor_index = static_cast<uint8_t>(_index);
     cfg.max_connections = h3.max_connections;
     cfg.secret = h3.secret;
+    cfg.retry_above_initials_per_second = h3.retry_above_initials_per_second;
     quic_side* q = _quic.get();
     q->ep.emplace(
         cfg, h3.credentials, [q](const datagram_address& peer) { return q->make_user(peer); }, q->pool);

@@ -31,6 +31,9 @@ struct http3_config {
     /// start (server::start fills it).
     std::array<uint8_t, 32> secret{};
     size_t max_connections = 10'000; ///< per reactor
+    /// Initials per second (per reactor) past which clients must prove their address with
+    /// a Retry round trip; 0: always (--http3-retry-above).
+    uint32_t retry_above_initials_per_second = 1000;
 };
 
 struct server_config {

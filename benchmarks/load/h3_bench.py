@@ -35,6 +35,16 @@ profile is dumped: user-space instructions per request, every thread of the serv
 work (the syscalls, UDP and TCP) is not in it.
 
     build/venv311/bin/python benchmarks/load/h3_bench.py --callgrind 20000 --apps const --protocols h3,h2
+
+--download-mib M times one download of an M MiB static file instead (app.static,
+benchmarks/load/apps/ringbolt_static.py, a file of random-looking bytes in a temporary
+directory), one connection, one stream, in turn over each protocol on the same server:
+ringbolt-h3-load -c 1 -p 1 -n 1, h2load -c 1 -m 1 -n 1, curl --http1.1 over HTTPS, the
+client on --load-cpu. Throughput is the file's bytes over the client's wall time (handshake
+included); server CPU is the process's user+system time over the download, as seconds and
+as ns per byte (the UDP tallies for h3 as above).
+
+    build/venv311/bin/python benchmarks/load/h3_bench.py --download-mib 1024 --rounds 3
 """
 from __future__ import annotations
 
@@ -59,7 +69,7 @@ APPS = HERE / "apps"
 sys.path.insert(0, str(HERE))
 from proc_util import cpu, free_port  # noqa: E402
 
-APP_MODULES = {"const": "ringbolt_const:app", "python": "ringbolt_app:app"}
+APP_MODULES = {"const": "ringbolt_const:app", "python": "ringbolt_app:app", "static": "ringbolt_static:app"}
 QUIC_TALLIES = ("udp_received", "udp_gro_batches", "udp_sent", "udp_send_messages", "udp_gso_messages",
                 "udp_send_dropped", "quic_packets")
 
@@ -75,7 +85,8 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
 class Server:
     """One ringbolt process serving `app` over HTTPS and HTTP/3 on one reactor."""
 
-    def __init__(self, args: argparse.Namespace, app: str, tls: tuple[Path, Path], log: Path) -> None:
+    def __init__(self, args: argparse.Namespace, app: str, tls: tuple[Path, Path], log: Path,
+                 env: dict[str, str] | None = None, probe: str = "/plaintext") -> None:
         self.port = free_port()
         cmd = ["taskset", "-c", args.server_cpu, args.python, "-m", "ringbolt", "serve", APP_MODULES[app],
                "--app-dir", str(APPS), "--port", str(self.port), "--workers", "1", "--threads", "1", "--no-pin",
@@ -83,7 +94,7 @@ class Server:
                str(tls[1]), "--http3", "--metrics", "/metrics"]
         self.log = log
         self.proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=str(ROOT),
-                                     start_new_session=True)
+                                     start_new_session=True, env={**os.environ, **(env or {})})
         self._ctx = ssl.create_default_context()
         self._ctx.check_hostname = False
         self._ctx.verify_mode = ssl.CERT_NONE
@@ -92,7 +103,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
             try:
-                self.get("/plaintext")
+                self.get(probe)
                 return
             except OSError:
                 if time.monotonic() > deadline:
@@ -288,6 +299,87 @@ def callgrind_main(args: argparse.Namespace, apps: list[str], protos: list[str])
     return 0
 
 
+def download_once(args: argparse.Namespace, proto: str, url: str, size: int) -> float:
+    """One download of `url` (size bytes) over proto; the client's wall time in seconds."""
+    pin = ["taskset", "-c", args.load_cpu]
+    t0 = time.monotonic()
+    if proto == "h3":
+        out = subprocess.run([*pin, str(args.h3_load), "-c", "1", "-p", "1", "-n", "1", "--timeout", "600000",
+                              "--json", url], capture_output=True, text=True, timeout=900)
+        took = time.monotonic() - t0
+        j = json.loads(out.stdout)
+        ok = int(j["requests"]) == 1 and int(j["errors"]["total"]) == 0 and int(j["bytes"]) >= size
+    elif proto == "h2":
+        out = subprocess.run([*pin, "h2load", "-c", "1", "-m", "1", "-t", "1", "-n", "1", url], capture_output=True,
+                             text=True, timeout=900)
+        took = time.monotonic() - t0
+        ok = (re.search(r"requests: 1 total, 1 started, 1 done, 1 succeeded", out.stdout) is not None
+              and re.search(r"Application protocol: h2\b", out.stdout) is not None)
+    else:
+        out = subprocess.run([*pin, "curl", "-sk", "--http1.1", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                              url], capture_output=True, text=True, timeout=900)
+        took = time.monotonic() - t0
+        ok = out.stdout.split() == ["200", str(size)]
+    if not ok:
+        raise RuntimeError(f"{proto} download failed: {out.stdout[-1500:]} {out.stderr[-1500:]}")
+    return took
+
+
+def download_main(args: argparse.Namespace, protos: list[str]) -> int:
+    size = args.download_mib << 20
+    results: dict[str, list[dict[str, float]]] = {pr: [] for pr in protos}
+    print(f"load average before: {open('/proc/loadavg').read().strip()}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="rb-h3-dl-") as tmp:
+        tls = make_cert(Path(tmp))
+        files = Path(tmp) / "files"
+        files.mkdir()
+        block = os.urandom(1 << 20)
+        with (files / "big.bin").open("wb") as f:
+            for _ in range(args.download_mib):
+                f.write(block)
+        for r in range(args.rounds):
+            srv = Server(args, "static", tls, Path(tmp) / f"server-dl-{r}.log",
+                         env={"RINGBOLT_BENCH_STATIC": str(files)}, probe="/metrics")
+            try:
+                url = f"https://127.0.0.1:{srv.port}/big.bin"
+                for proto in protos:
+                    before_t = srv.tallies() if proto == "h3" else {}
+                    cpu0 = srv.cpu_seconds()
+                    took = download_once(args, proto, url, size)
+                    res = {"seconds": took, "mib_s": args.download_mib / took, "cpu_s": srv.cpu_seconds() - cpu0}
+                    res["ns_per_byte"] = 1e9 * res["cpu_s"] / size
+                    extra = ""
+                    if proto == "h3":
+                        after_t = srv.tallies()
+                        for k in QUIC_TALLIES:
+                            res[k] = after_t.get(k, 0.0) - before_t.get(k, 0.0)
+                        extra = (f"; UDP out {res['udp_sent']:.0f} datagrams in {res['udp_send_messages']:.0f} "
+                                 f"messages ({res['udp_gso_messages']:.0f} GSO), in {res['udp_received']:.0f} in "
+                                 f"{res['udp_gro_batches']:.0f} GRO batches")
+                    results[proto].append(res)
+                    print(f"round {r + 1} {proto:6s} {res['mib_s']:8.1f} MiB/s {res['cpu_s']:6.2f} s server CPU "
+                          f"({res['ns_per_byte']:.2f} ns/byte){extra}", file=sys.stderr, flush=True)
+            finally:
+                srv.stop()
+    print(f"load average after: {open('/proc/loadavg').read().strip()}", file=sys.stderr)
+    print(f"| protocol | {args.download_mib} MiB download, MiB/s median | server CPU s median | ns/byte | "
+          "runs (MiB/s; CPU s) | UDP datagrams per sendmsg out | GSO messages |")
+    print("|---|---|---|---|---|---|---|")
+    for proto in protos:
+        runs = results[proto]
+        msgs = gso = "-"
+        if proto == "h3":
+            tx = sum(x["udp_sent"] for x in runs)
+            m = sum(x["udp_send_messages"] for x in runs)
+            msgs = f"{tx / m:.2f}" if m else "-"
+            gso = f"{sum(x['udp_gso_messages'] for x in runs):.0f} of {m:.0f}"
+        print(f"| {proto} | {statistics.median(x['mib_s'] for x in runs):.1f} | "
+              f"{statistics.median(x['cpu_s'] for x in runs):.2f} | "
+              f"{statistics.median(x['ns_per_byte'] for x in runs):.2f} | "
+              f"{'; '.join('%.0f, %.2f' % (x['mib_s'], x['cpu_s']) for x in runs)} | {msgs} | {gso} |")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--python", default=sys.executable, help="the Python with ringbolt installed")
@@ -304,16 +396,21 @@ def main() -> int:
                    help="count instructions per request over N requests instead (see above)")
     p.add_argument("--callgrind-warm", type=int, default=2000)
     p.add_argument("--keep", help="--callgrind: copy the profiles here (APP-PROTO.out)")
+    p.add_argument("--download-mib", type=int, default=0, metavar="M",
+                   help="time one download of an M MiB static file per protocol instead (see above)")
     args = p.parse_args()
     apps = args.apps.split(",")
     protos = args.protocols.split(",")
-    for tool in (["h2load"] if "h2" in protos else []) + (["wrk"] if "https1" in protos else []):
+    https1_tool = "curl" if args.download_mib else "wrk"
+    for tool in (["h2load"] if "h2" in protos else []) + ([https1_tool] if "https1" in protos else []):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed")
     if "h3" in protos and not os.access(args.h3_load, os.X_OK):
         sys.exit(f"{args.h3_load} is missing: make -C tools/load ringbolt-h3-load")
     if args.callgrind:
         return callgrind_main(args, apps, protos)
+    if args.download_mib:
+        return download_main(args, protos)
     results: dict[tuple[str, str], list[dict[str, float]]] = {(a, pr): [] for a in apps for pr in protos}
     print(f"load average before: {open('/proc/loadavg').read().strip()}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="rb-h3-bench-") as tmp:

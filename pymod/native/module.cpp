@@ -107,7 +107,8 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
 }
 
 /// `http3` and its limits (`http3_max_streams`, `http3_idle_timeout` in seconds,
-/// `http3_stream_window`, `http3_connection_window` in bytes): QUIC on the UDP port of the
+/// `http3_stream_window`, `http3_connection_window` in bytes, `http3_retry_above` Initials
+/// a second, 0: always Retry): QUIC on the UDP port of the
 /// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
 void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, uring::http3_config& h3) {
     if (!get_opt<bool>(c, "http3", false)) {
@@ -138,6 +139,11 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
         throw pb::value_error("http3_stream_window must be at least 1024 bytes and http3_connection_window at "
                               "least http3_stream_window");
     }
+    uint64_t retry_above = get_opt<uint64_t>(c, "http3_retry_above", h3.retry_above_initials_per_second);
+    if (retry_above > 10'000'000) {
+        throw pb::value_error("http3_retry_above must be 0..10000000, not " + std::to_string(retry_above));
+    }
+    h3.retry_above_initials_per_second = static_cast<uint32_t>(retry_above);
     t.max_stream_window = std::max(t.max_stream_window, t.stream_window);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
     std::string error;

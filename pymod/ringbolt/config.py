@@ -246,6 +246,9 @@ OPTIONS: tuple[Option, ...] = (
            "(QUIC flow control; default 262144)", type=_positive, metavar="BYTES"),
     Option("--http3-connection-window", "http", "HTTP/3 request body bytes a client may send ahead on a "
            "connection, all streams together (default 1048576)", type=_positive, metavar="BYTES"),
+    Option("--http3-retry-above", "http", "new HTTP/3 connections a second (per thread) past which a client must "
+           "first prove its address with a QUIC Retry round trip (default 1000; 0: always)", type=_non_negative,
+           metavar="N"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # WebSocket (uvicorn's flag names)

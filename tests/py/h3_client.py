@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -16,6 +17,7 @@ from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
 
 T = TypeVar("T")
@@ -76,13 +78,19 @@ class H3Client(QuicConnectionProtocol):
                 if not fut.done():
                     fut.set_result(resp)
 
-    async def request(self, method: str, path: str, body: bytes = b"",
-                      headers: list[tuple[str, str]] | None = None, authority: str = "localhost") -> H3Response:
-        """Send one request (the body in one go: aioquic paces it by flow control) and
-        wait for its whole answer."""
+    @property
+    def retried(self) -> bool:
+        """Whether the server made this client prove its address with a Retry first."""
+        return self._quic._retry_count > 0
+
+    def start(self, method: str, path: str, body: bytes = b"", headers: list[tuple[str, str]] | None = None,
+              authority: str = "localhost") -> tuple[H3Response, asyncio.Future[H3Response]]:
+        """Send one request (the body in one go: aioquic paces it by flow control); the
+        answer as it fills, and the future done when it is whole."""
         stream_id = self._quic.get_next_available_stream_id()
+        resp = H3Response()
         fut: asyncio.Future[H3Response] = asyncio.get_running_loop().create_future()
-        self._open[stream_id] = (H3Response(), fut)
+        self._open[stream_id] = (resp, fut)
         fields = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", authority.encode()),
                   (b":path", path.encode())]
         fields += [(k.lower().encode(), v.encode()) for k, v in (headers or [])]
@@ -90,14 +98,19 @@ class H3Client(QuicConnectionProtocol):
         if body:
             self._http.send_data(stream_id, body, end_stream=True)
         self.transmit()
-        return await fut
+        return resp, fut
+
+    async def request(self, method: str, path: str, body: bytes = b"",
+                      headers: list[tuple[str, str]] | None = None, authority: str = "localhost") -> H3Response:
+        """Send one request and wait for its whole answer."""
+        return await self.start(method, path, body, headers, authority)[1]
 
 
-def configuration() -> QuicConfiguration:
+def configuration(window: int = 4 << 20) -> QuicConfiguration:
     cfg = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name="localhost")
     cfg.verify_mode = ssl.CERT_NONE  # the test certificate is self-made
-    cfg.max_data = 16 << 20
-    cfg.max_stream_data = 4 << 20
+    cfg.max_data = max(16 << 20, window)
+    cfg.max_stream_data = window
     cfg.idle_timeout = 20.0
     return cfg
 
@@ -119,3 +132,38 @@ def run(port: int, session: Callable[[H3Client], Awaitable[T]], host: str = "127
 def get(port: int, path: str, **kw: Any) -> H3Response:
     """One GET on a connection of its own."""
     return run(port, lambda c: c.request("GET", path, **kw))
+
+
+def initial_datagrams(port: int, n: int, host: str = "127.0.0.1") -> list[bytes]:
+    """The first datagram of n fresh aioquic client connections: real QUIC v1 Initials
+    (a ClientHello each, padded to 1200 bytes), for a flood from a raw UDP socket."""
+    out = []
+    for _ in range(n):
+        conn = QuicConnection(configuration=configuration())
+        now = time.time()
+        conn.connect((host, port), now=now)
+        out += [data for data, _ in conn.datagrams_to_send(now=now)]
+    return out
+
+
+async def vanish_during(port: int, path: str, after_bytes: int, window: int = 64 << 20,
+                        host: str = "127.0.0.1") -> H3Response:
+    """Open a connection, GET `path`, and once `after_bytes` of its body came, go silent:
+    close the UDP socket without a CONNECTION_CLOSE (a peer that stops acknowledging).
+    `window`: the flow-control credit given, so that it is not what holds the server back.
+    The answer as far as it came."""
+    loop = asyncio.get_running_loop()
+    quic = QuicConnection(configuration=configuration(window))
+    transport, client = await loop.create_datagram_endpoint(lambda: H3Client(quic), remote_addr=(host, port))
+    assert isinstance(client, H3Client)
+    client.connect((host, port))
+    await client.wait_connected()
+    resp, fut = client.start("GET", path)
+    while len(resp.body) < after_bytes and not fut.done():
+        await asyncio.sleep(0.001)
+    transport.abort()  # the socket goes, and with it every acknowledgement
+    client.transmit = lambda: None  # type: ignore[method-assign]  (nothing more: no close, no probe)
+    if client._timer is not None:
+        client._timer.cancel()
+        client._timer = None
+    return resp

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -328,3 +329,171 @@ def test_gtlsclient_fetches_a_page(certs: Path, tmp_path: Path) -> None:  # noqa
                              capture_output=True, env=CLIENT_ENV, timeout=60)
         assert out.returncode == 0, out.stderr.decode() + out.stdout.decode()
         assert (tmp_path / "100000").read_bytes() == big(100000)
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_initial_flood_is_answered_with_retry_then_normal_service(certs: Path, io: str) -> None:  # noqa: F811
+    """Real client Initials (500, aioquic's, from fresh connections) sent from a raw UDP socket far
+    above --http3-retry-above: past the first N a second the server makes no state but
+    answers a Retry (RFC 9000 §8.1.2), and real clients arriving during the flood still
+    connect (aioquic follows the Retry with its token) and are served."""
+    with running("h2_app:app", *h3_args(certs, "--metrics", "--http3-retry-above", "20"), io=io) as s:
+        flood = h3_client.initial_datagrams(s.port, 500)
+        assert len(flood) == 500 and all(len(d) >= 1200 and d[0] & 0xF0 == 0xC0 for d in flood)
+        before = tls_counters(s)
+        stop = threading.Event()
+        seen = {"sent": 0, "retries": 0}
+
+        def flooder() -> None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.setblocking(False)
+                i = 0
+                while not stop.is_set():
+                    for _ in range(20):  # about 2000 Initials a second
+                        u.sendto(flood[i % len(flood)], ("127.0.0.1", s.port))
+                        i += 1
+                    seen["sent"] = i
+                    try:
+                        while True:
+                            reply = u.recv(2048)
+                            if reply[0] & 0xF0 == 0xF0:  # a long header of type Retry (QUIC v1)
+                                seen["retries"] += 1
+                    except BlockingIOError:
+                        pass
+                    time.sleep(0.01)
+
+        t = threading.Thread(target=flooder, daemon=True)
+        t.start()
+        try:
+            time.sleep(0.5)
+            clients = []
+
+            async def session(c: h3_client.H3Client) -> tuple[h3_client.H3Response, bool]:
+                return await c.request("GET", "/big/100000"), c.retried
+
+            for _ in range(3):
+                r, retried = h3_client.run(s.port, session, timeout=30)
+                assert r.status == 200
+                assert bytes(r.body) == big(100000)
+                clients.append(retried)
+            deadline = time.monotonic() + 10  # a flood of at least 1500, however slow the machine
+            while seen["sent"] < 1500 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            t.join(10)
+        after = tls_counters(s)
+        assert s.proc.poll() is None
+        retries = after["quic_retries"] - before["quic_retries"]
+        accepted = after["quic_connections_accepted"] - before["quic_connections_accepted"]
+        # Far more Initials than were let through; the Retries the server counts reached the flooder.
+        assert seen["sent"] >= 1500, seen
+        assert retries > seen["sent"] // 2 and seen["retries"] > seen["sent"] // 2, (seen, retries)
+        assert accepted <= seen["sent"] // 4, (seen, accepted)
+        assert any(clients), clients  # at least one client came through a Retry (the flood never pauses long)
+        # After the flood, a client is served at once (no Retry needed below the rate).
+        time.sleep(1.1)
+        r, retried = h3_client.run(s.port, session)
+        assert r.status == 200 and not retried
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_retry_always_with_zero(certs: Path, io: str) -> None:  # noqa: F811
+    """--http3-retry-above 0: every client first proves its address; one Retry per client."""
+    with running("h2_app:app", *h3_args(certs, "--metrics", "--http3-retry-above", "0"), io=io) as s:
+        async def session(c: h3_client.H3Client) -> tuple[h3_client.H3Response, bool]:
+            return await c.request("GET", "/"), c.retried
+
+        for _ in range(2):
+            r, retried = h3_client.run(s.port, session)
+            assert r.status == 200 and retried
+        counters = tls_counters(s)
+        assert counters["quic_retries"] == 2 and counters["quic_connections_accepted"] == 2, counters
+        assert counters["quic_bad_tokens"] == 0
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_peer_that_stops_acknowledging_is_freed_at_the_idle_timeout(certs: Path, io: str) -> None:  # noqa: F811
+    """A client asks for a streamed 20 MB, takes 1 MiB of it, and goes silent: its socket closes with no
+    CONNECTION_CLOSE, so nothing is acknowledged again. It gave 64 MiB of flow-control
+    credit, so only the server's own caps (congestion window, max_unacked_bytes 4 MiB) hold
+    its sending back: it sends a bounded amount more, frees the connection once
+    --http3-idle-timeout (2 s) passed, and serves another client meanwhile."""
+    with running("h2_app:app", *h3_args(certs, "--metrics", "--http3-idle-timeout", "2"), io=io) as s:
+        before = tls_counters(s)
+        pieces = 3400  # a streamed 20.4 MB answer (made as it is sent: no second of making it first)
+        size = pieces * 6000
+        got = asyncio.run(asyncio.wait_for(h3_client.vanish_during(s.port, f"/stream/{pieces}", 1 << 20), 30))
+        gone = time.monotonic()
+        assert got.status == 200 and (1 << 20) <= len(got.body) < size
+        whole = len(got.body) // 6000
+        assert bytes(got.body[:whole * 6000]) == b"".join(stream_piece(i) for i in range(whole))
+        # Another client is served while the silent connection is still held.
+        r = h3_client.get(s.port, "/big/100000")
+        assert r.status == 200 and bytes(r.body) == big(100000)
+        during = tls_counters(s)
+        assert during["quic_idle_closed"] == before["quic_idle_closed"], during
+        while True:
+            now = tls_counters(s)
+            if now["quic_idle_closed"] > before["quic_idle_closed"]:
+                break
+            assert time.monotonic() - gone < 8, now  # 2 s, and a margin for a loaded machine
+            time.sleep(0.1)
+        freed_after = time.monotonic() - gone
+        assert freed_after > 1.0, freed_after  # not before the idle timeout could run out
+        assert now["quic_idle_closed"] - before["quic_idle_closed"] == 1
+        # Every connection of this test is closed: the silent one (idle) and the other client's.
+        assert now["quic_connections_closed"] - before["quic_connections_closed"] == 2, (before, now)
+        assert now["quic_connections_accepted"] - before["quic_connections_accepted"] == 2
+        # Bounded: what the server sent in all (the 1 MiB taken, the other client's 100 kB,
+        # handshakes) and at most about 4 MiB unacknowledged, in datagrams of 1200 bytes or
+        # more; the 20.4 MB answer alone would take over 14,000 of 1452 bytes.
+        sent = now["udp_sent"] - before["udp_sent"]
+        assert sent < (int(1.2 * (1 << 20)) + (4 << 20) + (1 << 20)) // 1200, sent
+        assert s.proc.poll() is None
+        # And the server is still whole.
+        assert h3_client.get(s.port, "/").status == 200
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_streams_beyond_the_limit_wait_for_max_streams(certs: Path, io: str) -> None:  # noqa: F811
+    """--http3-max-streams 4 and 16 requests at once on one connection: QUIC lets the client
+    open 4; each one that ends gives a stream back (MAX_STREAMS), so all 16 complete, never
+    more than 4 in the app at once, in at least 4 rounds of the handler's sleep."""
+    with running("h2_app:app", *h3_args(certs, "--http3-max-streams", "4"), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+            return await asyncio.gather(*(c.request("GET", "/inflight?s=0.3") for _ in range(16)))
+
+        t0 = time.monotonic()
+        answers = h3_client.run(s.port, session, timeout=60)
+        took = time.monotonic() - t0
+        assert [r.status for r in answers] == [200] * 16
+        assert [r.reset for r in answers] == [None] * 16
+        peaks = [json.loads(r.body)["peak"] for r in answers]
+        assert max(peaks) == 4, peaks  # the limit was reached, and never passed
+        assert took >= 4 * 0.3 - 0.05, took
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_oversized_header_blocks_then_the_connection_keeps_serving(certs: Path, io: str) -> None:  # noqa: F811
+    """A field section over the limit (16 KiB, SETTINGS_MAX_FIELD_SECTION_SIZE) gets a 431;
+    one whose encoded block passes twice the limit is not decoded at all: its stream is reset
+    with H3_EXCESSIVE_LOAD. The same connection serves the requests before and after."""
+    with running("h2_app:app", *h3_args(certs, "--metrics"), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[h3_client.H3Response]:
+            out = [await c.request("GET", "/inspect?n=1")]
+            out.append(await c.request("GET", "/inspect?n=2", headers=[("x-big", "a" * 20_000)]))
+            out.append(await c.request("GET", "/inspect?n=3", headers=[(f"x-huge-{i}", "b" * 12_000) for i in range(6)]))
+            out.append(await c.request("GET", "/inspect?n=4", headers=[("x-ok", "c" * 1000)]))
+            out.append(await c.request("GET", "/big/200000"))
+            return out
+
+        first, big_431, huge, after, body = h3_client.run(s.port, session)
+        assert first.status == 200 and json.loads(first.body)["query"] == {"n": "1"}
+        assert big_431.status == 431 and big_431.reset is None
+        assert huge.reset == 0x107, (huge.status, huge.reset)  # H3_EXCESSIVE_LOAD
+        assert after.status == 200 and dict(json.loads(after.body)["headers"])["x-ok"] == "c" * 1000
+        assert body.status == 200 and bytes(body.body) == big(200000)
+        counters = tls_counters(s)
+        assert counters["quic_connections_accepted"] == 1  # all on the one connection
+        assert s.proc.poll() is None

@@ -41,6 +41,21 @@ async def aslow(req):
     return {"slept": True}
 
 
+_in_flight = {"now": 0, "peak": 0}
+
+
+@app.get("/inflight")
+async def inflight(req):
+    """Sleeps s seconds; answers how many of these were in the app at once, this one included."""
+    _in_flight["now"] += 1
+    _in_flight["peak"] = max(_in_flight["peak"], _in_flight["now"])
+    try:
+        await asyncio.sleep(float(req.query.get("s", "0.3")))
+        return {"peak": _in_flight["peak"]}
+    finally:
+        _in_flight["now"] -= 1
+
+
 @app.get("/astream/{n:int}")
 async def astream(req):
     n = req.params["n"]
