@@ -7,6 +7,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <cstddef>
+
 namespace ringbolt::py {
 
 /// What a native type sets; the rest stays as PyType_Ready fills it. Members follow
@@ -93,6 +95,22 @@ template <class T, PyObject* T::*... Refs> struct gc_refs {
         PyObject_GC_UnTrack(o);
         clear(o);
         Py_TYPE(o)->tp_free(o);
+    }
+    /// The PyTypeObject of a GC type called by vectorcall (`T` has `vectorcallfunc
+    /// vectorcall` after its head) whose only state is `Refs`, made by `new_object`.
+    static PyTypeObject callable_type(const char* name, const char* doc, newfunc new_object) noexcept {
+        return native_type({
+            .name = name,
+            .basicsize = sizeof(T),
+            .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
+            .doc = doc,
+            .dealloc = dealloc,
+            .vectorcall_offset = offsetof(T, vectorcall),
+            .call = PyVectorcall_Call,
+            .traverse = traverse,
+            .clear = clear,
+            .new_object = new_object,
+        });
     }
 
   private:

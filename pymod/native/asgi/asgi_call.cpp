@@ -585,19 +585,11 @@ using call_refs =
     gc_refs<call_object, &call_object::app, &call_object::base, &call_object::state, &call_object::cycle_type,
             &call_object::run, &call_object::failed, &call_object::asgi_path, &call_object::cancelled>;
 
-PyTypeObject call_type = native_type({
-    .name = "ringbolt._native.ASGICall",
-    .basicsize = sizeof(call_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
-    .doc = "ASGICall(handler, app, base, state, cycle_type, asgi_path, cancelled): the per-request "
-           "entry of an ASGI app (ringbolt.asgi.ASGIHandler.run).",
-    .dealloc = call_refs::dealloc,
-    .vectorcall_offset = offsetof(call_object, vectorcall),
-    .call = PyVectorcall_Call,
-    .traverse = call_refs::traverse,
-    .clear = call_refs::clear,
-    .new_object = call_new,
-});
+PyTypeObject call_type =
+    call_refs::callable_type("ringbolt._native.ASGICall",
+                             "ASGICall(handler, app, base, state, cycle_type, asgi_path, cancelled): the per-request "
+                             "entry of an ASGI app (ringbolt.asgi.ASGIHandler.run).",
+                             call_new);
 
 } // namespace
 

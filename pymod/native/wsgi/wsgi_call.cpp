@@ -682,19 +682,11 @@ using call_refs =
     gc_refs<call_object, &call_object::app, &call_object::base, &call_object::root_path, &call_object::run,
             &call_object::finish, &call_object::failed, &call_object::parse_status, &call_object::check_headers>;
 
-PyTypeObject call_type = native_type({
-    .name = "ringbolt._native.WSGICall",
-    .basicsize = sizeof(call_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
-    .doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
-           "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).",
-    .dealloc = call_refs::dealloc,
-    .vectorcall_offset = offsetof(call_object, vectorcall),
-    .call = PyVectorcall_Call,
-    .traverse = call_refs::traverse,
-    .clear = call_refs::clear,
-    .new_object = call_new,
-});
+PyTypeObject call_type =
+    call_refs::callable_type("ringbolt._native.WSGICall",
+                             "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
+                             "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).",
+                             call_new);
 
 } // namespace
 
