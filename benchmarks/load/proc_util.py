@@ -83,10 +83,11 @@ def nginx_conf(tmp: str, port: int, server: str, *, connections: int, http: str 
     """An nginx.conf for one worker in the foreground whose files all go under ``tmp``: no
     access log, sendfile, long keep-alive, ``http`` lines added to the http block, a server
     on 127.0.0.1:``port`` (``listen``: its options) whose block holds ``server``."""
+    user = "user root;\n" if user_root else ""
+    http = http + "\n" if http else ""
     return f"""worker_processes 1;
 daemon off;
-{"user root;" if user_root else ""}
-pid {tmp}/nginx.pid;
+{user}pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections {connections}; }}
 http {{
@@ -94,8 +95,7 @@ http {{
     server_tokens off;
     sendfile on;
     keepalive_requests 10000000;
-{http}
-    client_body_temp_path {tmp}/client_body;
+{http}    client_body_temp_path {tmp}/client_body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
