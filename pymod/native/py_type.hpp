@@ -75,6 +75,14 @@ inline bool ready_native_type(PyTypeObject& type, PyObject* module = nullptr, co
     return module == nullptr || PyModule_AddObjectRef(module, attr, reinterpret_cast<PyObject*>(&type)) == 0;
 }
 
+/// The PyTypeObject of `d` called by vectorcall: `T` holds its `vectorcallfunc vectorcall`.
+template <class T> PyTypeObject vectorcall_type(type_def d) noexcept {
+    d.flags |= Py_TPFLAGS_HAVE_VECTORCALL;
+    d.vectorcall_offset = offsetof(T, vectorcall);
+    d.call = PyVectorcall_Call;
+    return native_type(d);
+}
+
 /// The GC slots of a type whose references are the PyObject* members `Refs` of `T`,
 /// named once: traverse visits them, clear clears them, dealloc untracks, clears and
 /// frees (tp_free). A type's own dealloc may still use traverse and clear.
@@ -96,21 +104,13 @@ template <class T, PyObject* T::*... Refs> struct gc_refs {
         clear(o);
         Py_TYPE(o)->tp_free(o);
     }
-    /// The PyTypeObject of a GC type called by vectorcall (`T` has `vectorcallfunc
-    /// vectorcall` after its head) whose only state is `Refs`, made by `new_object`.
-    static PyTypeObject callable_type(const char* name, const char* doc, newfunc new_object) noexcept {
-        return native_type({
-            .name = name,
-            .basicsize = sizeof(T),
-            .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
-            .doc = doc,
-            .dealloc = dealloc,
-            .vectorcall_offset = offsetof(T, vectorcall),
-            .call = PyVectorcall_Call,
-            .traverse = traverse,
-            .clear = clear,
-            .new_object = new_object,
-        });
+    /// `d` made a GC type with these slots: traverse, clear, and dealloc unless `d` has its own.
+    static type_def def(type_def d) noexcept {
+        d.flags |= Py_TPFLAGS_HAVE_GC;
+        d.dealloc = d.dealloc != nullptr ? d.dealloc : dealloc;
+        d.traverse = traverse;
+        d.clear = clear;
+        return d;
     }
 
   private:
