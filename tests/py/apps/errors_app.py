@@ -63,4 +63,4 @@ def key_error(req):
     raise KeyError("k")
 
 
-add_shared_routes(app, Unhandled, {"x-why": "gone"})
+add_shared_routes(app, Unhandled, http_error_headers={"x-why": "gone"})

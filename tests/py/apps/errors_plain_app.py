@@ -1,6 +1,6 @@
 """No exception handler, no middleware: errors answered natively (problem+json). Its
-shared routes (add_shared_routes) are errors_app's too: test_errors.py runs the same
-tests on both."""
+shared routes (add_shared_routes) are errors_app's and errors_debug_app's too:
+test_errors.py runs the same tests on the first two."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Mapping
 from ringbolt import App, HTTPError
 
 
-def add_shared_routes(app: App, crash: type[Exception] = RuntimeError,
+def add_shared_routes(app: App, crash: type[Exception] = RuntimeError, message: str = "secret internals",
                       http_error_headers: Mapping[str, str] | None = None) -> App:
     """/ok, /json (echoes the JSON body), /http-error (404 HTTPError with
-    `http_error_headers`), /crash and /async-crash (raise `crash`)."""
+    `http_error_headers`), /crash and /async-crash (raise `crash` with `message`, and
+    " (async)" after it from the async handler)."""
 
     @app.get("/ok")
     def ok(req):
@@ -28,11 +29,11 @@ def add_shared_routes(app: App, crash: type[Exception] = RuntimeError,
 
     @app.get("/crash")
     def crash_route(req):
-        raise crash("secret internals")
+        raise crash(message)
 
     @app.get("/async-crash")
     async def async_crash(req):
-        raise crash("secret internals")
+        raise crash(f"{message} (async)")
 
     return app
 
