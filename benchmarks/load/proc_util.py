@@ -1,8 +1,9 @@
 """What the load scripts read of a server from /proc (its process tree, CPU time) and a
-free loopback port, the wait for a server's first answer, and the nginx.conf of a peer run.
+free loopback port, the --server-cpu/--load-cpu options, the wait for a server's first answer, and the nginx.conf of a peer run.
 Shared by ab_ringbolt.py, static_bench.py, stream_bench.py and instr_per_request.py."""
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -40,6 +41,13 @@ def cpu(pid: int) -> tuple[float, float]:
         except OSError:
             pass
     return user / TCK, system / TCK
+
+
+def add_pinning(parser: argparse.ArgumentParser) -> None:
+    """--server-cpu and --load-cpu: the CPU lists (taskset -c) the server and the load
+    generator run on, 0 and 1 by default, so they never share a core."""
+    parser.add_argument("--server-cpu", default="0", help="taskset -c list for the server (default 0)")
+    parser.add_argument("--load-cpu", default="1", help="taskset -c list for the load generator (default 1)")
 
 
 def free_port() -> int:

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from proc_util import cpu, free_port, nginx_conf
+from proc_util import add_pinning, cpu, free_port, nginx_conf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -90,8 +90,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--load-cpu", default="1")
+    add_pinning(ap)
     ap.add_argument("--cases", default="4k,1m,304")
     ap.add_argument("--systems", default="ringbolt,nginx")
     args = ap.parse_args()

@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from proc_util import TCK, cpu, free_port, nginx_conf, tree
+from proc_util import TCK, add_pinning, cpu, free_port, nginx_conf, tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -494,8 +494,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cases", default="raw,sync,async,file,nginx,upload,upload-chunked,slow-sync,slow-async")
     ap.add_argument("--client", choices=["curl", "py"], default="curl", help="downloads: curl or a Python reader")
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--load-cpu", default="1")
+    add_pinning(ap)
     ap.add_argument("--file", default="/tmp/ringbolt-stream-bench.bin", help="created (zeros) if missing or of another size")
     ap.add_argument("--slow-rate", type=float, default=1e6)
     ap.add_argument("--slow-seconds", type=float, default=20)
