@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from proc_util import cpu, free_port, stop, wait_for_200
+from proc_util import add_pinning, cpu, free_port, stop, wait_for_200
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -71,8 +71,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--load-cpu", default="1")
+    add_pinning(ap)
     args = ap.parse_args()
     py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}
     extra = {v: shlex.split(os.environ.get(f"{v.upper()}_ARGS", "")) for v in py}

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from proc_util import cpu, free_port, stop, tree, wait_for_200
+from proc_util import add_pinning, cpu, free_port, stop, tree, wait_for_200
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -109,8 +109,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=5, help="measured seconds per run")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--connections", type=int, default=100)
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--load-cpu", default="1")
+    add_pinning(ap)
     ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
     ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
     args = ap.parse_args()

@@ -67,7 +67,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 APPS = HERE / "apps"
 sys.path.insert(0, str(HERE))
-from proc_util import cpu, free_port  # noqa: E402
+from proc_util import add_pinning, cpu, free_port  # noqa: E402
 
 APP_MODULES = {"const": "ringbolt_const:app", "python": "ringbolt_app:app", "static": "ringbolt_static:app"}
 QUIC_TALLIES = ("udp_received", "udp_gro_batches", "udp_sent", "udp_send_messages", "udp_gso_messages",
@@ -390,8 +390,7 @@ def main() -> int:
     p.add_argument("--duration", type=int, default=5)
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--streams", type=int, default=8, help="streams in flight per connection (h3 -p, h2load -m)")
-    p.add_argument("--server-cpu", default="0")
-    p.add_argument("--load-cpu", default="1")
+    add_pinning(p)
     p.add_argument("--callgrind", type=int, default=0, metavar="N",
                    help="count instructions per request over N requests instead (see above)")
     p.add_argument("--callgrind-warm", type=int, default=2000)

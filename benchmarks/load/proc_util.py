@@ -1,7 +1,9 @@
 """What the load scripts read of a server from /proc (its process tree, CPU time) and a
-free loopback port, and the wait for a server's first answer. Shared by ab_ringbolt.py, stream_bench.py and instr_per_request.py."""
+free loopback port, the --server-cpu/--load-cpu options, the wait for a server's first answer, and the nginx.conf of a peer run.
+Shared by ab_ringbolt.py, static_bench.py, stream_bench.py and instr_per_request.py."""
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -41,6 +43,13 @@ def cpu(pid: int) -> tuple[float, float]:
     return user / TCK, system / TCK
 
 
+def add_pinning(parser: argparse.ArgumentParser) -> None:
+    """--server-cpu and --load-cpu: the CPU lists (taskset -c) the server and the load
+    generator run on, 0 and 1 by default, so they never share a core."""
+    parser.add_argument("--server-cpu", default="0", help="taskset -c list for the server (default 0)")
+    parser.add_argument("--load-cpu", default="1", help="taskset -c list for the load generator (default 1)")
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -75,3 +84,33 @@ def stop(proc: subprocess.Popen, timeout: float, group: bool = False) -> None:
     except subprocess.TimeoutExpired:
         send(signal.SIGKILL)
         proc.wait()
+
+
+def nginx_conf(tmp: str, port: int, server: str, *, connections: int, http: str = "",
+               listen: str = "", user_root: bool = False) -> str:
+    """An nginx.conf for one worker in the foreground whose files all go under ``tmp``: no
+    access log, sendfile, long keep-alive, ``http`` lines added to the http block, a server
+    on 127.0.0.1:``port`` (``listen``: its options) whose block holds ``server``."""
+    user = "user root;\n" if user_root else ""
+    http = http + "\n" if http else ""
+    return f"""worker_processes 1;
+daemon off;
+{user}pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    keepalive_requests 10000000;
+{http}    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port}{listen};
+{server}
+    }}
+}}
+"""

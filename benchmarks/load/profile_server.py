@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from proc_util import free_port, stop
+from proc_util import add_pinning, free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 TCK = os.sysconf("SC_CLK_TCK")
@@ -104,8 +104,7 @@ def main() -> int:
     p.add_argument("--python", default=os.environ.get("RINGBOLT_PYTHON", "python3"))
     p.add_argument("--app", default="benchmarks.load.apps.uvicorn_asgi:app")
     p.add_argument("--path", default="/plaintext")
-    p.add_argument("--server-cpu", default="0")
-    p.add_argument("--load-cpu", default="1")
+    add_pinning(p)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--py-spy", dest="py_spy", help="py-spy executable (window 3 is skipped without it)")

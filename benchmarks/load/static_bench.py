@@ -30,34 +30,13 @@ import sys
 import tempfile
 import time
 
-from proc_util import cpu, free_port
+from proc_util import add_pinning, cpu, free_port, nginx_conf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 
-NGINX_CONF = """worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    server_tokens off;
-    sendfile on;
-    keepalive_requests 10000000;
-    keepalive_timeout 65;
-    types {{ text/plain txt; application/octet-stream bin; }}
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        root {root};
-    }}
-}}
-"""
+NGINX_HTTP = """    keepalive_timeout 65;
+    types { text/plain txt; application/octet-stream bin; }"""
 
 CASES = {"4k": "/file4k.txt", "1m": "/file1m.bin", "304": "/file4k.txt"}
 
@@ -111,8 +90,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--load-cpu", default="1")
+    add_pinning(ap)
     ap.add_argument("--cases", default="4k,1m,304")
     ap.add_argument("--systems", default="ringbolt,nginx")
     args = ap.parse_args()
@@ -144,7 +122,8 @@ def main() -> int:
             for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
                 os.makedirs(os.path.join(tmp, d), exist_ok=True)
             with open(os.path.join(tmp, "nginx.conf"), "w") as f:
-                f.write(NGINX_CONF.format(tmp=tmp, port=ports["nginx"], root=root))
+                f.write(nginx_conf(tmp, ports["nginx"], f"        root {root};", connections=4096, http=NGINX_HTTP,
+                                   listen=" backlog=4096"))
             procs["nginx"] = subprocess.Popen(
                 ["taskset", "-c", args.server_cpu, args.nginx, "-p", tmp, "-c", os.path.join(tmp, "nginx.conf"),
                  "-e", os.path.join(tmp, "error.log")],

@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from proc_util import TCK, cpu, free_port, tree
+from proc_util import TCK, add_pinning, cpu, free_port, nginx_conf, tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -55,31 +55,10 @@ APP = "benchmarks.load.apps.ringbolt_stream:app"
 CHUNK = 65536
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-NGINX_CONF = """worker_processes 1;
-daemon off;
-user root;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    server_tokens off;
-    sendfile on;
-    keepalive_requests 10000000;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location = /file {{
+NGINX_SERVER = """        location = /file {{
             default_type application/octet-stream;
             alias {file};
-        }}
-    }}
-}}
-"""
+        }}"""
 
 
 # ---------------------------------------------------------------- clients (own process)
@@ -347,7 +326,7 @@ def start_raw(args, port: int, log) -> subprocess.Popen:
 
 def start_nginx(args, port: int, tmp: str, log) -> subprocess.Popen:
     with open(os.path.join(tmp, "nginx.conf"), "w") as f:
-        f.write(NGINX_CONF.format(tmp=tmp, port=port, file=args.file))
+        f.write(nginx_conf(tmp, port, NGINX_SERVER.format(file=args.file), connections=1024, user_root=True))
     cmd = ["taskset", "-c", args.server_cpu, args.nginx, "-p", tmp, "-c", os.path.join(tmp, "nginx.conf")]
     p = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
     wait_port(port, p)
@@ -515,8 +494,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cases", default="raw,sync,async,file,nginx,upload,upload-chunked,slow-sync,slow-async")
     ap.add_argument("--client", choices=["curl", "py"], default="curl", help="downloads: curl or a Python reader")
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--load-cpu", default="1")
+    add_pinning(ap)
     ap.add_argument("--file", default="/tmp/ringbolt-stream-bench.bin", help="created (zeros) if missing or of another size")
     ap.add_argument("--slow-rate", type=float, default=1e6)
     ap.add_argument("--slow-seconds", type=float, default=20)

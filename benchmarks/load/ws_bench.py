@@ -58,7 +58,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proc_util import cpu, free_port
+from proc_util import add_pinning, cpu, free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -331,8 +331,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10, help="measured seconds per run")
     ap.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load before each run")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--load-cpu", default="1")
+    add_pinning(ap)
     ap.add_argument("--venv", type=Path, default=Path(os.environ.get("WS_PEERS_VENV", DEFAULT_VENV)),
                     help="venv with the peers (default benchmarks/load/.venv-peers or $WS_PEERS_VENV)")
     ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))

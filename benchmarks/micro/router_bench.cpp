@@ -43,47 +43,6 @@ const route_table& hundred_routes() {
     return t;
 }
 
-void run_lookup(benchmark::State& state, uint16_t method, const char* path, route_status expect) {
-    const route_table& t = hundred_routes();
-    const std::string p = path;
-    route_match m;
-    uint16_t allowed = 0;
-    if (t.lookup(method, p, m, allowed) != expect) {
-        state.SkipWithError("unexpected lookup result");
-        return;
-    }
-    for (auto _ : state) {
-        route_status s = t.lookup(method, p, m, allowed);
-        benchmark::DoNotOptimize(s);
-        benchmark::DoNotOptimize(m);
-    }
-}
-
-void bm_static_root(benchmark::State& s) {
-    run_lookup(s, method_get, "/", route_status::found);
-}
-void bm_static_plaintext(benchmark::State& s) {
-    run_lookup(s, method_get, "/plaintext", route_status::found);
-}
-void bm_one_param(benchmark::State& s) {
-    run_lookup(s, method_get, "/api/v1/res17/12345", route_status::found);
-}
-void bm_two_params(benchmark::State& s) {
-    run_lookup(s, method_get, "/api/v1/res17/12345/items/678", route_status::found);
-}
-void bm_str_param(benchmark::State& s) {
-    run_lookup(s, method_get, "/users/alice", route_status::found);
-}
-void bm_not_found(benchmark::State& s) {
-    run_lookup(s, method_get, "/api/v1/nope/1", route_status::not_found);
-}
-void bm_method_not_allowed(benchmark::State& s) {
-    run_lookup(s, method_post, "/api/v1/res3/9", route_status::method_not_allowed);
-}
-void bm_percent_encoded(benchmark::State& s) {
-    run_lookup(s, method_get, "/users/caf%C3%A9%20au%20lait", route_status::found);
-}
-
 // The converters, in a table that also has int and str routes at the same positions.
 const route_table& converter_routes() {
     static const route_table t = [] {
@@ -101,44 +60,53 @@ const route_table& converter_routes() {
     return t;
 }
 
-void run_converter(benchmark::State& state, const char* path) {
-    const route_table& t = converter_routes();
-    const std::string p = path;
+/// One benchmark: a lookup of `path` by `method` in `table`, which must give `expect`.
+struct lookup_case {
+    const char* name;
+    const route_table& (*table)();
+    uint16_t method;
+    const char* path;
+    route_status expect;
+};
+
+const lookup_case cases[] = {
+    {"bm_float_param", converter_routes, method_get, "/n/1234.5678", route_status::found},
+    {"bm_uuid_param", converter_routes, method_get, "/u/123e4567-e89b-12d3-a456-426614174000", route_status::found},
+    {"bm_path_param", converter_routes, method_get, "/files/static/css/site/main.css", route_status::found},
+    {"bm_static_root", hundred_routes, method_get, "/", route_status::found},
+    {"bm_static_plaintext", hundred_routes, method_get, "/plaintext", route_status::found},
+    {"bm_one_param", hundred_routes, method_get, "/api/v1/res17/12345", route_status::found},
+    {"bm_two_params", hundred_routes, method_get, "/api/v1/res17/12345/items/678", route_status::found},
+    {"bm_str_param", hundred_routes, method_get, "/users/alice", route_status::found},
+    {"bm_not_found", hundred_routes, method_get, "/api/v1/nope/1", route_status::not_found},
+    {"bm_method_not_allowed", hundred_routes, method_post, "/api/v1/res3/9", route_status::method_not_allowed},
+    {"bm_percent_encoded", hundred_routes, method_get, "/users/caf%C3%A9%20au%20lait", route_status::found},
+};
+
+void run_lookup(benchmark::State& state, const lookup_case* c) {
+    const route_table& t = c->table();
+    const std::string p = c->path;
     route_match m;
     uint16_t allowed = 0;
-    if (t.lookup(method_get, p, m, allowed) != route_status::found) {
+    if (t.lookup(c->method, p, m, allowed) != c->expect) {
         state.SkipWithError("unexpected lookup result");
         return;
     }
     for (auto _ : state) {
-        route_status s = t.lookup(method_get, p, m, allowed);
+        route_status s = t.lookup(c->method, p, m, allowed);
         benchmark::DoNotOptimize(s);
         benchmark::DoNotOptimize(m);
     }
 }
 
-void bm_float_param(benchmark::State& s) {
-    run_converter(s, "/n/1234.5678");
-}
-void bm_uuid_param(benchmark::State& s) {
-    run_converter(s, "/u/123e4567-e89b-12d3-a456-426614174000");
-}
-void bm_path_param(benchmark::State& s) {
-    run_converter(s, "/files/static/css/site/main.css");
-}
-
-BENCHMARK(bm_float_param);
-BENCHMARK(bm_uuid_param);
-BENCHMARK(bm_path_param);
-BENCHMARK(bm_static_root);
-BENCHMARK(bm_static_plaintext);
-BENCHMARK(bm_one_param);
-BENCHMARK(bm_two_params);
-BENCHMARK(bm_str_param);
-BENCHMARK(bm_not_found);
-BENCHMARK(bm_method_not_allowed);
-BENCHMARK(bm_percent_encoded);
-
 } // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    for (const lookup_case& c : cases) {
+        benchmark::RegisterBenchmark(c.name, run_lookup, &c);
+    }
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,6 +1,7 @@
 // Micro-benchmarks for the WebSocket pieces: unmasking (32 B and 16 KB), UTF-8
 // validation (16 KB ASCII and mixed text), frame header parsing, and permessage-deflate
 // compression and decompression of a 16 KB JSON-like message.
+#include "tests/support/json_like.hpp"
 #include "ws/deflate.hpp"
 #include "ws/frame.hpp"
 #include "ws/utf8.hpp"
@@ -13,20 +14,9 @@
 namespace {
 
 using namespace ringbolt::ws;
+using ringbolt::test_data::json_like;
 
 const uint8_t mask[4] = {0x37, 0xFA, 0x21, 0x3D};
-
-std::string json_like(size_t size) {
-    std::mt19937 rng(42);
-    std::string s = "[";
-    for (int i = 0; s.size() < size; ++i) {
-        s += "{\"id\":" + std::to_string(rng() % 100000) + ",\"name\":\"user" + std::to_string(i) +
-             "\",\"active\":" + (rng() % 2 ? "true" : "false") + ",\"score\":" + std::to_string(rng() % 1000) +
-             ".5,\"tags\":[\"alpha\",\"beta\"]},";
-    }
-    s.resize(size);
-    return s;
-}
 
 /// About 1/4 of the bytes in 2-4 byte characters, in short runs (chat-like text).
 std::string mixed_text(size_t size) {
@@ -95,7 +85,7 @@ BENCHMARK(BM_assemble_append_then_unmask)->Arg(32)->Arg(16384);
 BENCHMARK(BM_assemble_unmask_copy)->Arg(32)->Arg(16384);
 
 void BM_utf8_ascii(benchmark::State& state) {
-    const std::string text = json_like(16384);
+    const std::string text = json_like(16384, 42);
     for (auto _ : state) {
         utf8_validator v;
         benchmark::DoNotOptimize(v.feed(text));
@@ -138,7 +128,7 @@ void BM_parse_frame(benchmark::State& state) {
 BENCHMARK(BM_parse_frame);
 
 void BM_deflate_compress(benchmark::State& state) {
-    const std::string msg = json_like(16384);
+    const std::string msg = json_like(16384, 42);
     deflate_params p;
     p.server_no_context_takeover = state.range(0) != 0;
     deflate_codec codec(p, deflate_config{});
@@ -154,7 +144,7 @@ BENCHMARK(BM_deflate_compress)->ArgName("no_takeover")->Arg(0)->Arg(1);
 
 void BM_deflate_decompress(benchmark::State& state) {
     // Each message compressed on its own (no context takeover), so each inflates alone.
-    const std::string msg = json_like(16384);
+    const std::string msg = json_like(16384, 42);
     deflate_params p;
     p.server_no_context_takeover = true;
     p.client_no_context_takeover = state.range(0) != 0;

@@ -365,13 +365,12 @@ class native_server {
     void add_static(const std::string& prefix, const std::string& directory, const std::string& index,
                     const std::string& cache_control, bool precompressed, bool dotfiles) {
         check_not_started();
-        http::static_config cfg;
-        cfg.prefix = prefix;
-        cfg.directory = directory;
-        cfg.index = index;
-        cfg.cache_control = cache_control;
-        cfg.precompressed = precompressed;
-        cfg.dotfiles = dotfiles;
+        http::static_config cfg{.prefix = prefix,
+                                .directory = directory,
+                                .index = index,
+                                .cache_control = cache_control,
+                                .precompressed = precompressed,
+                                .dotfiles = dotfiles};
         std::string err;
         std::unique_ptr<http::static_mount> m = http::static_mount::open(std::move(cfg), err);
         if (!m) {

@@ -7,6 +7,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <cstddef>
+
 namespace ringbolt::py {
 
 /// What a native type sets; the rest stays as PyType_Ready fills it. Members follow
@@ -73,6 +75,14 @@ inline bool ready_native_type(PyTypeObject& type, PyObject* module = nullptr, co
     return module == nullptr || PyModule_AddObjectRef(module, attr, reinterpret_cast<PyObject*>(&type)) == 0;
 }
 
+/// The PyTypeObject of `d` called by vectorcall: `T` holds its `vectorcallfunc vectorcall`.
+template <class T> PyTypeObject vectorcall_type(type_def d) noexcept {
+    d.flags |= Py_TPFLAGS_HAVE_VECTORCALL;
+    d.vectorcall_offset = offsetof(T, vectorcall);
+    d.call = PyVectorcall_Call;
+    return native_type(d);
+}
+
 /// The GC slots of a type whose references are the PyObject* members `Refs` of `T`,
 /// named once: traverse visits them, clear clears them, dealloc untracks, clears and
 /// frees (tp_free). A type's own dealloc may still use traverse and clear.
@@ -93,6 +103,14 @@ template <class T, PyObject* T::*... Refs> struct gc_refs {
         PyObject_GC_UnTrack(o);
         clear(o);
         Py_TYPE(o)->tp_free(o);
+    }
+    /// `d` made a GC type with these slots: traverse, clear, and dealloc unless `d` has its own.
+    static type_def def(type_def d) noexcept {
+        d.flags |= Py_TPFLAGS_HAVE_GC;
+        d.dealloc = d.dealloc != nullptr ? d.dealloc : dealloc;
+        d.traverse = traverse;
+        d.clear = clear;
+        return d;
     }
 
   private:

@@ -260,22 +260,22 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"  {key + ':':17}{probe[key]}")
     else:
         print(f"  reason:          {probe['error']}")
-    try:
-        disabled = Path("/proc/sys/kernel/io_uring_disabled").read_text().strip()
-    except OSError:
-        disabled = "n/a"
-    print(f"io_uring_disabled: {disabled}")
+    print(f"io_uring_disabled: {_sysctl('kernel/io_uring_disabled')}")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     print(f"RLIMIT_NOFILE:     {soft} (hard {hard})")
-    try:
-        somax = Path("/proc/sys/net/core/somaxconn").read_text().strip()
-    except OSError:
-        somax = "n/a"
-    print(f"somaxconn:         {somax}")
+    print(f"somaxconn:         {_sysctl('net/core/somaxconn')}")
     print(f"CPUs available:    {len(os.sched_getaffinity(0))}")
     will_use, code = _doctor_backend(probe, os.environ.get("RINGBOLT_IO", "").strip() or "auto")
     print(f"will use:          {will_use}")
     return code
+
+
+def _sysctl(name: str) -> str:
+    """/proc/sys/`name` as the kernel reports it, or "n/a" where it has none."""
+    try:
+        return Path("/proc/sys", name).read_text().strip()
+    except OSError:
+        return "n/a"
 
 
 def _doctor_backend(probe: dict[str, Any], io: str) -> tuple[str, int]:

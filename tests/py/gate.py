@@ -6,8 +6,14 @@ its name and blocks until released; the test waits for the names it expects."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import threading
+
+import pytest
+
+from conftest import Reader, Response, ServerProcess
 
 WAIT = 30  # seconds: for something that must happen (a hang bound, not a speed bound)
 
@@ -107,3 +113,27 @@ def wait_refused(port: int, timeout: float = WAIT) -> bool:
             pass
         time.sleep(0.05)
     return False
+
+
+def drain_while_held(route: str, name: str, *, listener_closes: bool) -> tuple[int, Response]:
+    """gate_app with one request held on the gate (`route`, as `name`) when SIGTERM comes:
+    the process does not exit while the request is held (`listener_closes`: the drain
+    has closed the listener by then); released, the request is answered in full (200,
+    {"released": name}) and the process exits 0. The server's port and that answer."""
+    srv = ServerProcess("gate_app:app", "--threads", "1")
+    try:
+        with Gate() as gate, srv.connect(timeout=WAIT) as s:
+            s.sendall(f"GET {gate.path(route, name)} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            assert gate.wait_entered(1) == [name]
+            srv.proc.send_signal(signal.SIGTERM)
+            if listener_closes:
+                assert wait_refused(srv.port), "the drain did not begin"
+            with pytest.raises(subprocess.TimeoutExpired):
+                srv.proc.wait(1)  # never exits while the request is held
+            gate.release()
+            r = Reader(s).read()
+            assert r.status == 200 and r.json() == {"released": name}, r
+        assert srv.proc.wait(WAIT) == 0, srv.output()
+    finally:
+        srv.stop()
+    return srv.port, r

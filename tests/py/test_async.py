@@ -3,13 +3,11 @@ ordering among pipelined sync/async/native requests, in both handler modes."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 
 import pytest
 
 from conftest import LoggedServer, Reader, ServerProcess, get, request
-from gate import WAIT, Gate, wait_refused
+from gate import WAIT, Gate, drain_while_held
 
 
 @pytest.fixture(scope="module", params=[[], ["--handler-threads", "4"]], ids=["inline", "handler-threads"])
@@ -88,21 +86,7 @@ def test_drain_waits_for_suspended_handler():
     """SIGTERM while an async handler is suspended (held on the gate): the drain begins
     (the listener closes), the process does not exit while the handler is held, and it
     answers it in full once released, then exits 0."""
-    srv = ServerProcess("gate_app:app", "--threads", "1")
-    try:
-        with Gate() as gate, srv.connect(timeout=WAIT) as c:
-            c.sendall(f"GET {gate.path('/ahold', 'suspended')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-            assert gate.wait_entered(1) == ["suspended"]
-            srv.proc.send_signal(signal.SIGTERM)
-            assert wait_refused(srv.port), "the drain did not begin"
-            with pytest.raises(subprocess.TimeoutExpired):
-                srv.proc.wait(1)  # never exits while the handler is held
-            gate.release()
-            r = Reader(c).read()
-            assert r.status == 200 and r.json() == {"released": "suspended"}, r
-        assert srv.proc.wait(WAIT) == 0, srv.output()
-    finally:
-        srv.stop()
+    drain_while_held("/ahold", "suspended", listener_closes=True)
 
 
 @pytest.mark.parametrize("mode", [[], ["--handler-threads", "4"]], ids=["inline", "handler-threads"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import APPS, REPO, Reader, ServerProcess, free_port, get
-from gate import WAIT, Gate
+from gate import drain_while_held
 
 
 def test_startup_line_names_address_backend_threads():
@@ -61,24 +61,11 @@ def test_drain_finishes_in_flight_request():
     while the request is held; once released, the request is answered in full, the process
     exits 0 and the port is closed. (The handler runs on the reactor here, so the listener
     only closes once it returns.)"""
-    srv = ServerProcess("gate_app:app", "--threads", "1")
-    try:
-        with Gate() as gate, srv.connect(timeout=WAIT) as s:
-            s.sendall(f"GET {gate.path('/hold', 'in-flight')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-            assert gate.wait_entered(1) == ["in-flight"]
-            srv.proc.send_signal(signal.SIGTERM)
-            with pytest.raises(subprocess.TimeoutExpired):
-                srv.proc.wait(1)  # never exits while the request is held
-            gate.release()
-            r = Reader(s).read()
-            assert r.status == 200 and r.json() == {"released": "in-flight"}, r
-            assert r.header("connection") == "close", r  # answered during the drain
-        assert srv.proc.wait(WAIT) == 0, srv.output()
-    finally:
-        srv.stop()
+    port, r = drain_while_held("/hold", "in-flight", listener_closes=False)
+    assert r.header("connection") == "close", r  # answered during the drain
     # after the drain, new connections are refused
     with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 def test_port_in_use_is_a_clear_error():

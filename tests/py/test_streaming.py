@@ -276,33 +276,34 @@ def test_a_blocking_sync_generator_does_not_hold_its_reactor(small_srv):
     gated_first_chunk(small_srv, "sync")
 
 
-def test_stream_is_chunked_and_exact(mode):
-    srv, kind = mode
-    s, rd = send(srv, get_req(f"/chunks/{kind}?n=10&size=1000"))
+def get_chunked(srv: ServerProcess, path: str) -> tuple[Response, bytes]:
+    """GET ``path`` on a connection of its own: the head (asserted 200 and chunked) and the
+    whole body, unchunked."""
+    s, rd = send(srv, get_req(path))
     with s:
         resp = read_head(rd)
         assert resp.status == 200 and is_chunked(resp), resp
-        assert resp.header("content-length") is None, resp
-        assert resp.header("content-type") is None, resp  # media_type=None: no Content-Type
-        assert Chunked(rd).rest(time.monotonic() + WAIT_S) == expected(10, 1000)
+        return resp, Chunked(rd).rest(time.monotonic() + WAIT_S)
+
+
+def test_stream_is_chunked_and_exact(mode):
+    srv, kind = mode
+    resp, body = get_chunked(srv, f"/chunks/{kind}?n=10&size=1000")
+    assert resp.header("content-length") is None, resp
+    assert resp.header("content-type") is None, resp  # media_type=None: no Content-Type
+    assert body == expected(10, 1000)
 
 
 def test_media_type_sets_content_type(mode):
     srv, kind = mode
-    s, rd = send(srv, get_req(f"/chunks/{kind}?n=2&size=3&media_type=application/x-ndjson"))
-    with s:
-        resp = read_head(rd)
-        assert headers_named(resp, "content-type") == ["application/x-ndjson"], resp
-        assert Chunked(rd).rest(time.monotonic() + WAIT_S) == expected(2, 3)
+    resp, body = get_chunked(srv, f"/chunks/{kind}?n=2&size=3&media_type=application/x-ndjson")
+    assert headers_named(resp, "content-type") == ["application/x-ndjson"], resp
+    assert body == expected(2, 3)
 
 
 def test_str_chunks_are_utf8(mode):
     srv, kind = mode
-    s, rd = send(srv, get_req(f"/text/{kind}"))
-    with s:
-        resp = read_head(rd)
-        assert resp.status == 200 and is_chunked(resp), resp
-        assert Chunked(rd).rest(time.monotonic() + WAIT_S) == "héllo wörld ✓ 日本".encode()
+    assert get_chunked(srv, f"/text/{kind}")[1] == "héllo wörld ✓ 日本".encode()
 
 
 def test_content_length_from_the_handler_replaces_chunking(mode):

@@ -115,7 +115,11 @@ def optional(pki: Path) -> list[str]:
     return ["--ssl-ca-certs", str(pki / "ca.crt"), "--ssl-cert-reqs", "optional"]
 
 
-def assert_chained_client(seen_chain: list[str], pki: Path) -> None:
+def assert_chained_client(tls: dict, pki: Path) -> None:
+    """`tls` (TLSInfo's or the ASGI extension's facts) names the chained client and holds
+    its chain, leaf first, as PEM."""
+    assert tls["client_cert_name"] == CHAINED_NAME
+    seen_chain = tls["client_cert_chain"]
     assert [der(p) for p in seen_chain] == [der_of(pki / "chained.crt"), der_of(pki / "inter.crt")]
     assert all(p.startswith("-----BEGIN CERTIFICATE-----\n") and p.endswith("-----END CERTIFICATE-----\n")
                for p in seen_chain)
@@ -130,9 +134,8 @@ def test_ringbolt_handler_sees_the_client_chain(pki: Path, io: str) -> None:
         for body in bodies:  # every request of the connection sees the same facts
             tls = body["tls"]
             assert body["scheme"] == "https"
-            assert tls["client_cert_name"] == CHAINED_NAME
             assert tls["client_cert_issuer"] == "CN=ringbolt test intermediate"
-            assert_chained_client(tls["client_cert_chain"], pki)
+            assert_chained_client(tls, pki)
             assert tls["client_cert"] == tls["client_cert_chain"][0]
             assert tls["client_cert_error"] is None
             assert tls["version"] == "TLSv1.3" and tls["version_code"] == 0x0304
@@ -156,8 +159,7 @@ def test_ringbolt_handler_sees_the_client_chain(pki: Path, io: str) -> None:
         assert https_json(srv, "/tls", mtls_ctx(pki, "chained"))[0][0]["tls"]["client_cert_name"] == CHAINED_NAME
         # ws.tls over wss.
         msg = wss_message(srv, mtls_ctx(pki, "chained"), "/ws")
-        assert msg["tls"]["client_cert_name"] == CHAINED_NAME
-        assert_chained_client(msg["tls"]["client_cert_chain"], pki)
+        assert_chained_client(msg["tls"], pki)
 
 
 @pytest.mark.parametrize("io", BACKENDS)
@@ -169,8 +171,7 @@ def test_asgi_tls_extension_over_http11_h2_and_wss(pki: Path, io: str) -> None:
         tls = body["tls"]
         assert set(tls) == {"server_cert", "client_cert_chain", "client_cert_name", "client_cert_error",
                             "tls_version", "cipher_suite"}
-        assert tls["client_cert_name"] == CHAINED_NAME
-        assert_chained_client(tls["client_cert_chain"], pki)
+        assert_chained_client(tls, pki)
         assert tls["client_cert_error"] is None
         assert tls["tls_version"] == 0x0304 and tls["cipher_suite"] == SUITES[cipher]
         assert der(tls["server_cert"]) == der_of(pki / "server.crt")
@@ -183,16 +184,14 @@ def test_asgi_tls_extension_over_http11_h2_and_wss(pki: Path, io: str) -> None:
                 assert r.status_code == 200 and r.http_version == "HTTP/2"
                 h2 = r.json()
                 assert h2["http_version"] == "2" and h2["has_tls"]
-                assert h2["tls"]["client_cert_name"] == CHAINED_NAME
-                assert_chained_client(h2["tls"]["client_cert_chain"], pki)
+                assert_chained_client(h2["tls"], pki)
                 assert h2["tls"]["tls_version"] == 0x0304
 
         # wss: the websocket scope has it too (next to websocket.http.response).
         msg = wss_message(srv, mtls_ctx(pki, "chained"), "/ws")
         assert msg["scheme"] == "wss" and msg["has_tls"]
         assert sorted(msg["extensions"]) == ["tls", "websocket.http.response"]
-        assert msg["tls"]["client_cert_name"] == CHAINED_NAME
-        assert_chained_client(msg["tls"]["client_cert_chain"], pki)
+        assert_chained_client(msg["tls"], pki)
 
 
 @pytest.mark.parametrize("io", BACKENDS)
@@ -330,5 +329,4 @@ def test_tls_info_outlives_its_connection(pki: Path, io: str) -> None:
         (seen,), _ = https_json(srv, "/kept", mtls_ctx(pki, "client"))
         assert len(seen["tls"]) == 3
         for tls in seen["tls"]:
-            assert tls["client_cert_name"] == CHAINED_NAME
-            assert_chained_client(tls["client_cert_chain"], pki)
+            assert_chained_client(tls, pki)

@@ -423,19 +423,16 @@ PyMethodDef serve_methods[] = {
 
 PyAsyncMethods serve_async = {serve_await, nullptr, nullptr, serve_am_send};
 
-PyTypeObject serve_type = native_type({
+PyTypeObject serve_type = native_type(serve_refs::def({
     .name = "ringbolt._native.ASGIServe",
     .basicsize = sizeof(serve_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .doc = "The coroutine of one ASGI request's task: the app's coroutine, and what its end does.",
     .dealloc = serve_dealloc,
     .as_async = &serve_async,
-    .traverse = serve_refs::traverse,
-    .clear = serve_refs::clear,
     .iter = PyObject_SelfIter,
     .iternext = serve_iternext,
     .methods = serve_methods,
-});
+}));
 
 /// The coroutine for one request (steals nothing).
 PyObject* new_serve(PyObject* scope, PyObject* cycle, PyObject* call) {
@@ -585,19 +582,13 @@ using call_refs =
     gc_refs<call_object, &call_object::app, &call_object::base, &call_object::state, &call_object::cycle_type,
             &call_object::run, &call_object::failed, &call_object::asgi_path, &call_object::cancelled>;
 
-PyTypeObject call_type = native_type({
+PyTypeObject call_type = vectorcall_type<call_object>(call_refs::def({
     .name = "ringbolt._native.ASGICall",
     .basicsize = sizeof(call_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
     .doc = "ASGICall(handler, app, base, state, cycle_type, asgi_path, cancelled): the per-request "
            "entry of an ASGI app (ringbolt.asgi.ASGIHandler.run).",
-    .dealloc = call_refs::dealloc,
-    .vectorcall_offset = offsetof(call_object, vectorcall),
-    .call = PyVectorcall_Call,
-    .traverse = call_refs::traverse,
-    .clear = call_refs::clear,
     .new_object = call_new,
-});
+}));
 
 } // namespace
 

@@ -357,21 +357,18 @@ PyMemberDef cycle_members[] = {
     {nullptr, 0, 0, 0, nullptr},
 };
 
-PyTypeObject cycle_type = native_type({
+PyTypeObject cycle_type = native_type(cycle_refs::def({
     .name = "ringbolt._native.ASGICycle",
     .basicsize = sizeof(cycle_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .doc = "ASGICycle(req, pending, loop): one ASGI http request and its response; subclassed by "
            "ringbolt.asgi._Cycle, whose _send and _receive take what the native send and receive "
            "do not.",
-    .dealloc = cycle_refs::dealloc,
-    .traverse = cycle_refs::traverse,
-    .clear = cycle_refs::clear,
     .methods = cycle_methods,
     .members = cycle_members,
     .init = cycle_init,
     .new_object = PyType_GenericNew,
-});
+}));
 
 } // namespace
 

@@ -131,14 +131,11 @@ void write_dealloc(PyObject* self) {
     spare_writes.give(w);
 }
 
-PyTypeObject write_type = native_type({
+PyTypeObject write_type = vectorcall_type<write_object>({
     .name = "ringbolt._native.StartResponseWrite",
     .basicsize = sizeof(write_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .doc = "write(data): body bytes before the iterable's (PEP 3333), what start_response returns.",
     .dealloc = write_dealloc,
-    .vectorcall_offset = offsetof(write_object, vectorcall),
-    .call = PyVectorcall_Call,
 });
 
 /// "NNN reason" with NNN >= 100, ASCII (PEP 3333): the code, or 0 when not.
@@ -682,31 +679,22 @@ using call_refs =
     gc_refs<call_object, &call_object::app, &call_object::base, &call_object::root_path, &call_object::run,
             &call_object::finish, &call_object::failed, &call_object::parse_status, &call_object::check_headers>;
 
-PyTypeObject call_type = native_type({
+PyTypeObject call_type = vectorcall_type<call_object>(call_refs::def({
     .name = "ringbolt._native.WSGICall",
     .basicsize = sizeof(call_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
     .doc = "WSGICall(handler, app, base, root_path, parse_status, check_headers): "
            "the server's per-request entry for a WSGI app (ringbolt.wsgi.WSGIHandler.entry).",
-    .dealloc = call_refs::dealloc,
-    .vectorcall_offset = offsetof(call_object, vectorcall),
-    .call = PyVectorcall_Call,
-    .traverse = call_refs::traverse,
-    .clear = call_refs::clear,
     .new_object = call_new,
-});
+}));
 
 } // namespace
 
-PyTypeObject wsgi_start_type = native_type({
+PyTypeObject wsgi_start_type = vectorcall_type<start_object>({
     .name = "ringbolt._native.StartResponse",
     .basicsize = sizeof(start_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .doc = "StartResponse(parse_status, check_headers): start_response(status, headers, exc_info=None) "
            "for one WSGI request; returns write.",
     .dealloc = start_dealloc,
-    .vectorcall_offset = offsetof(start_object, vectorcall),
-    .call = PyVectorcall_Call,
     .methods = start_methods,
     .getset = start_getset,
     .new_object = start_new,

@@ -1,6 +1,7 @@
 """The one error format: problem+json everywhere, exception handlers, debug; for
 tests/py/test_errors.py."""
 
+from errors_plain_app import add_shared_routes
 from ringbolt import App, HTTPError, Response, ValidationError
 
 app = App()
@@ -33,16 +34,6 @@ def broken_handler(req, exc):
     raise RuntimeError("the exception handler itself fails")
 
 
-@app.post("/json")
-def json_route(req):
-    return {"got": req.json()}
-
-
-@app.get("/http-error")
-def http_error(req):
-    raise HTTPError(404, "no such item", headers={"x-why": "gone"})
-
-
 @app.get("/typed-error")
 def typed_error(req):
     raise HTTPError(409, "version conflict", type="https://example.com/probs/conflict", title="Conflict!",
@@ -72,16 +63,4 @@ def key_error(req):
     raise KeyError("k")
 
 
-@app.get("/crash")
-def crash(req):
-    raise Unhandled("secret internals")
-
-
-@app.get("/async-crash")
-async def async_crash(req):
-    raise Unhandled("secret internals")
-
-
-@app.get("/ok")
-def ok(req):
-    return {"ok": True}
+add_shared_routes(app, Unhandled, http_error_headers={"x-why": "gone"})

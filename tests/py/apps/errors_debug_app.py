@@ -1,15 +1,7 @@
-"""App(debug=True): the traceback in the 500 problem."""
+"""App(debug=True): the traceback in the 500 problem (/crash: "visible in debug",
+/async-crash: "visible in debug (async)")."""
 
+from errors_plain_app import add_shared_routes
 from ringbolt import App
 
-app = App(debug=True)
-
-
-@app.get("/crash")
-def crash(req):
-    raise RuntimeError("visible in debug")
-
-
-@app.get("/async-crash")
-async def async_crash(req):
-    raise RuntimeError("visible in debug (async)")
+app = add_shared_routes(App(debug=True), message="visible in debug")

@@ -143,20 +143,31 @@ async def text_async(req):
 # ---- a large stream that counts what it produced and records how it ended ----
 
 
-@app.get("/big/sync")
-def big_sync(req):
+def big_stream(req):
+    """/big/*?token=&total=&size=: the token's state, and `total` bytes of the pattern,
+    `size` at a time, each chunk counted in that state as produced just before it goes."""
     token, total, size = req.query["token"], int(req.query["total"]), int(req.query["size"])
     st = state(token)
 
+    def chunks():
+        done = i = 0
+        while done < total:
+            chunk = pattern(i, min(size, total - done))
+            produced(st, len(chunk))
+            yield chunk
+            done += len(chunk)
+            i += 1
+
+    return st, chunks()
+
+
+@app.get("/big/sync")
+def big_sync(req):
+    st, chunks = big_stream(req)
+
     def gen():
         try:
-            done = i = 0
-            while done < total:
-                chunk = pattern(i, min(size, total - done))
-                produced(st, len(chunk))
-                yield chunk
-                done += len(chunk)
-                i += 1
+            yield from chunks
         except GeneratorExit:
             st["exit"] = "GeneratorExit"
             raise
@@ -168,18 +179,12 @@ def big_sync(req):
 
 @app.get("/big/async")
 async def big_async(req):
-    token, total, size = req.query["token"], int(req.query["total"]), int(req.query["size"])
-    st = state(token)
+    st, chunks = big_stream(req)
 
     async def gen():
         try:
-            done = i = 0
-            while done < total:
-                chunk = pattern(i, min(size, total - done))
-                produced(st, len(chunk))
+            for chunk in chunks:
                 yield chunk
-                done += len(chunk)
-                i += 1
         except (GeneratorExit, asyncio.CancelledError) as exc:
             st["exit"] = type(exc).__name__
             raise
@@ -195,11 +200,14 @@ BOOM_CHUNKS = 64
 BOOM_SIZE = 65536
 
 
+def boom_chunks():
+    return (pattern(i, BOOM_SIZE) for i in range(BOOM_CHUNKS))
+
+
 @app.get("/boom/sync")
 def boom_sync(req):
     def gen():
-        for i in range(BOOM_CHUNKS):
-            yield pattern(i, BOOM_SIZE)
+        yield from boom_chunks()
         raise RuntimeError("stream-boom-marker-sync")
 
     return StreamingResponse(gen())
@@ -208,8 +216,8 @@ def boom_sync(req):
 @app.get("/boom/async")
 async def boom_async(req):
     async def gen():
-        for i in range(BOOM_CHUNKS):
-            yield pattern(i, BOOM_SIZE)
+        for chunk in boom_chunks():
+            yield chunk
         raise RuntimeError("stream-boom-marker-async")
 
     return StreamingResponse(gen())

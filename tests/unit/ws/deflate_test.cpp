@@ -3,6 +3,8 @@
 // streams, memory accounting, and a deflate bomb held to its output limit.
 #include "ws/deflate.hpp"
 
+#include "tests/support/json_like.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -92,6 +94,8 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept {
 
 namespace ringbolt::ws {
 namespace {
+
+using test_data::json_like;
 
 std::string bytes(std::initializer_list<uint8_t> b) {
     return std::string(b.begin(), b.end());
@@ -213,18 +217,6 @@ deflate_params mirrored(const deflate_params& server) {
     client.client_max_window_bits = server.server_max_window_bits;
     client.client_no_context_takeover = server.server_no_context_takeover;
     return client;
-}
-
-std::string json_like(size_t size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::string s = "[";
-    for (int i = 0; s.size() < size; ++i) {
-        s += "{\"id\":" + std::to_string(rng() % 100000) + ",\"name\":\"user" + std::to_string(i) +
-             "\",\"active\":" + (rng() % 2 ? "true" : "false") + ",\"score\":" + std::to_string(rng() % 1000) +
-             ".5,\"tags\":[\"alpha\",\"beta\"]},";
-    }
-    s.resize(size);
-    return s;
 }
 
 TEST(DeflateCodec, Rfc7692Examples) {
