@@ -310,6 +310,23 @@ def test_http3_without_a_certificate_is_refused() -> None:
     assert "http3" in err and "ssl_certfile" in err, err
 
 
+@pytest.mark.parametrize("flag, value, message", [
+    ("--http3-max-streams", "0", "must be at least 1, not 0"),
+    ("--http3-stream-window", "-5", "must be at least 1, not -5"),
+    ("--http3-connection-window", "x", "expected an integer, not 'x'"),
+    ("--http3-idle-timeout", "0", "must be at least 1 second"),
+    ("--http3-retry-above", "-1", "must not be negative, not -1"),
+])
+def test_bad_http3_limits_are_refused_naming_the_option(certs: Path, flag: str, value: str,  # noqa: F811
+                                                        message: str) -> None:
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--app-dir", str(APPS),
+                          "--port", "0", *tls_args(certs), "--http3", flag, value],
+                         capture_output=True, cwd=str(REPO), timeout=60)
+    assert out.returncode == 2
+    err = out.stderr.decode()
+    assert f"argument {flag}: {message}" in err, err
+
+
 def test_http3_on_a_unix_socket_is_refused(certs: Path, tmp_path: Path) -> None:  # noqa: F811
     out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--app-dir", str(APPS),
                           "--uds", str(tmp_path / "s.sock"), *tls_args(certs), "--http3"],
