@@ -509,47 +509,51 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
     mark_dirty(s, slot);
 }
 
-void reactor::on_writable(uint32_t slot, uint16_t gen, int res) noexcept {
+reactor::conn_slot* reactor::send_completed(uint32_t slot, uint16_t gen, send_state awaited) noexcept {
     conn_slot* sp = live_slot(slot, gen);
-    if (sp == nullptr || sp->send != send_state::waiting_room) {
+    if (sp == nullptr || sp->send != awaited) {
+        return nullptr;
+    }
+    sp->send = send_state::idle;
+    return sp;
+}
+
+void reactor::drop_output(conn_slot& s, uint32_t slot) noexcept {
+    s.batch.reset();
+    if (s.state == slot_state::closing) {
+        maybe_finalize(s, slot);
+    } else {
+        close_conn(s, slot, false);
+    }
+}
+
+void reactor::on_writable(uint32_t slot, uint16_t gen, int res) noexcept {
+    conn_slot* sp = send_completed(slot, gen, send_state::waiting_room);
+    if (sp == nullptr) {
         return;
     }
-    conn_slot& s = *sp;
-    s.send = send_state::idle;
-    if (s.state == slot_state::closing || res < 0) {
-        s.batch.reset();
-        if (s.state == slot_state::closing) {
-            maybe_finalize(s, slot);
-        } else {
-            close_conn(s, slot, false);
-        }
+    if (sp->state == slot_state::closing || res < 0) {
+        drop_output(*sp, slot);
         return;
     }
-    start_send(s, slot); // the batch still holds the file range
+    start_send(*sp, slot); // the batch still holds the file range
 }
 
 void reactor::on_send(uint32_t slot, uint16_t gen, int res) noexcept {
-    conn_slot* sp = live_slot(slot, gen);
-    if (sp == nullptr || sp->send != send_state::sending) {
+    conn_slot* sp = send_completed(slot, gen, send_state::sending);
+    if (sp == nullptr) {
         return;
     }
     conn_slot& s = *sp;
-    s.send = send_state::idle;
     if (res < 0) {
-        s.batch.reset();
-        if (s.state == slot_state::closing) {
-            maybe_finalize(s, slot);
-        } else {
-            close_conn(s, slot, false);
-        }
+        drop_output(s, slot);
         return;
     }
     _counters.bytes_out.add(static_cast<uint64_t>(res));
     _released_bytes += static_cast<uint64_t>(res);
     s.batch.consume(static_cast<uint64_t>(res));
     if (s.state == slot_state::closing) {
-        s.batch.reset();
-        maybe_finalize(s, slot);
+        drop_output(s, slot); // a closing connection finalizes
         return;
     }
     if (!s.batch.empty()) {
@@ -814,21 +818,16 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
 void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade& chosen,
                             std::string_view plain) noexcept {
     auto e = env();
-    std::unique_ptr<http::protocol> next = chosen.make(slot, s.gen, peer_of(*_backend, s.fd, s.own_tp.get()), plain, e);
-    s.proto->release();
-    if (!s.parked_first) {
-        s.parked_first = std::move(s.proto);
-    }
-    s.proto = std::move(next);
-    if (_draining) {
-        s.proto->begin_drain(_now_s, fresh_grace_s);
-    }
+    hand_over(s, chosen.make(slot, s.gen, peer_of(*_backend, s.fd, s.own_tp.get()), plain, e));
 }
 
 // After a 101 the new protocol takes the connection over (its output, the 101 included,
 // was moved into it); the HTTP/1.1 object is parked for the slot's next connection.
 void reactor::switch_protocol(conn_slot& s) noexcept {
-    std::unique_ptr<http::protocol> next = s.proto->take_successor();
+    hand_over(s, s.proto->take_successor());
+}
+
+void reactor::hand_over(conn_slot& s, std::unique_ptr<http::protocol> next) noexcept {
     s.proto->release();
     if (!s.parked_first) {
         s.parked_first = std::move(s.proto);

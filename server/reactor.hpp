@@ -180,11 +180,20 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
+    /// The live slot a send or writable completion is for, its send state back to idle;
+    /// nullptr when the slot was reused or was not `awaited` (a late completion).
+    conn_slot* send_completed(uint32_t slot, uint16_t gen, send_state awaited) noexcept;
+    /// Output that cannot go on (a failed send, a closing connection): the batch is
+    /// dropped, then a closing connection finalizes and another one closes.
+    void drop_output(conn_slot& s, uint32_t slot) noexcept;
     void send_file(conn_slot& s, uint32_t slot) noexcept;
     uint64_t unsent(const conn_slot& s) const noexcept;
     void after_output(conn_slot& s, uint32_t slot) noexcept;
     void mark_dirty(conn_slot& s, uint32_t slot) noexcept;
     void switch_protocol(conn_slot& s) noexcept;
+    /// `next` serves the connection from now on: the protocol it replaces is released and,
+    /// the first time, parked for the slot's next connection; a draining reactor drains it.
+    void hand_over(conn_slot& s, std::unique_ptr<http::protocol> next) noexcept;
     void start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade& chosen, std::string_view plain) noexcept;
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;

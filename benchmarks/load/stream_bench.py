@@ -47,6 +47,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+
 from proc_util import TCK, add_pinning, cpu, free_port, nginx_conf, tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,10 +128,7 @@ def client_upload(port: int, size: int, chunked: bool) -> None:
     if chunked:
         s.sendall(b"0\r\n\r\n")
     resp = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
+    for d in _received(s):
         resp += d
         i = resp.find(b"\r\n\r\n")
         if i >= 0:
@@ -157,10 +156,8 @@ def raw_server(port: int) -> None:
     while True:
         c, _ = ls.accept()
         buf = b""
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
+        closing = False
+        for d in _received(c):
             buf += d
             while b"\r\n\r\n" in buf:
                 head, buf = buf.split(b"\r\n\r\n", 1)
@@ -172,11 +169,17 @@ def raw_server(port: int) -> None:
                     c.sendall(chunk)
                 c.sendall(chunk[:rest])
                 if b"connection: close" in head.lower():
-                    d = b""
+                    closing = True
                     break
-            if not d:
+            if closing:
                 break
         c.close()
+
+
+def _received(sock: socket.socket) -> Iterator[bytes]:
+    """What ``sock`` receives, piece by piece, until the peer closes."""
+    while d := sock.recv(65536):
+        yield d
 
 
 # ---------------------------------------------------------------- /proc helpers

@@ -7,9 +7,11 @@ connection's backpressure and says when the client is gone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any, Callable
 
 from . import _native
@@ -71,6 +73,30 @@ def _log_failure(exc: BaseException) -> None:
     log_failure(exc, "Exception while streaming a response (the response is cut short)")
 
 
+@contextlib.contextmanager
+def _logged() -> Iterator[None]:
+    """A failure inside is logged, not raised: closing a producer that already ended
+    the response (or cut it short) has no one else to tell."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001
+        _log_failure(exc)
+
+
+def _close(iterator: Any) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        with _logged():
+            close()  # GeneratorExit in the generator: its finally blocks run
+
+
+async def _aclose(iterator: Any) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with _logged():
+            await aclose()
+
+
 def _pump_sync(handle: Any, content: Any) -> None:
     iterator = None
     try:
@@ -84,12 +110,7 @@ def _pump_sync(handle: Any, content: Any) -> None:
         _log_failure(exc)
         handle.abort()
     finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            try:
-                close()  # GeneratorExit in the generator: its finally blocks run
-            except Exception as exc:  # noqa: BLE001
-                _log_failure(exc)
+        _close(iterator)
 
 
 def _start_task(loop: asyncio.AbstractEventLoop, handle: Any, content: Any) -> None:
@@ -119,12 +140,7 @@ async def _pump_async(loop: asyncio.AbstractEventLoop, handle: Any, content: Any
         _log_failure(exc)
         handle.abort()
     finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception as exc:  # noqa: BLE001
-                _log_failure(exc)
+        await _aclose(iterator)
 
 
 def watch_streams(loop: asyncio.AbstractEventLoop, then: Callable[[], None]) -> None:

@@ -354,6 +354,24 @@ class script {
     size_t _pos = 0;
 };
 
+/// What an answer or a streamed head takes from the script, in this order: which request
+/// it is for, its flags, its body size (a byte times `unit`) and its status.
+struct answer_bytes {
+    uint8_t which;
+    uint8_t flags;
+    uint64_t size;
+    uint16_t status;
+};
+
+answer_bytes read_answer(script& s, uint64_t unit) {
+    answer_bytes a{};
+    a.which = s.byte();
+    a.flags = s.byte();
+    a.size = uint64_t{s.byte()} * unit;
+    a.status = app_statuses[s.byte() % std::size(app_statuses)];
+    return a;
+}
+
 class connection_run {
   public:
     explicit connection_run(uint8_t config) : _app_limit((config & 4) ? 3 : 0), _websocket((config & 0x10) != 0) {
@@ -684,10 +702,7 @@ void connection_run::deliver(app_response&& m) {
 }
 
 void connection_run::answer(script& s) {
-    uint8_t which = s.byte();
-    uint8_t flags = s.byte();
-    uint64_t size = uint64_t{s.byte()} * 13;
-    uint16_t status = app_statuses[s.byte() % std::size(app_statuses)];
+    auto [which, flags, size, status] = read_answer(s, 13);
     seq_record* r = pick(which, false);
     if (r == nullptr || _produced_total > (1u << 20)) {
         return;
@@ -820,10 +835,7 @@ void connection_run::check_switch(uint64_t seq) {
 }
 
 void connection_run::stream_head(script& s) {
-    uint8_t which = s.byte();
-    uint8_t flags = s.byte();
-    uint64_t size = uint64_t{s.byte()} * 16;
-    uint16_t status = app_statuses[s.byte() % std::size(app_statuses)];
+    auto [which, flags, size, status] = read_answer(s, 16);
     seq_record* r = pick(which, false);
     if (r == nullptr) {
         return;

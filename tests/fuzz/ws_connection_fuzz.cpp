@@ -17,6 +17,7 @@
 #include "ws/connection.hpp"
 
 #include "tests/fuzz/script_reader.hpp"
+#include "tests/support/counting_ws_channel.hpp"
 #include "ws/utf8.hpp"
 
 #include <cstdint>
@@ -36,13 +37,8 @@ void check(bool ok, const char* what) {
     fuzz::invariant("ws_connection_fuzz", ok, what);
 }
 
-struct fuzz_channel final : app_channel {
+struct fuzz_channel final : test_support::counting_ws_channel {
     uint64_t max_message = 0;
-    uint64_t delivered = 0;
-    uint64_t taken = 0;
-    int closed = 0;
-    uint64_t framed_wire = 0;
-    uint64_t sent = 0;
     void on_message(opcode op, std::string&& p) noexcept override {
         check(closed == 0, "(a) a message after the close");
         check(p.size() <= max_message, "(c) a message over max_message");
@@ -54,10 +50,8 @@ struct fuzz_channel final : app_channel {
         ++closed;
         check(closed == 1, "(a) on_closed twice");
     }
-    uint64_t unconsumed() const noexcept override { return delivered - taken; }
-    void on_framed(uint64_t, uint64_t wire) noexcept override { framed_wire += wire; }
     void on_sent(size_t n) noexcept override {
-        sent += n;
+        counting_ws_channel::on_sent(n);
         check(sent <= framed_wire, "(d) more credit than bytes framed");
     }
 };

@@ -76,13 +76,11 @@ void finish_message(message& m, deflate_codec& inflater, uint64_t max_out, split
         }
         body = out.substr(3);
         // What inflated compresses back and inflates to the same bytes, under a small window.
-        deflate_params p;
-        p.server_max_window_bits = 9;
-        p.client_max_window_bits = 9;
-        p.server_no_context_takeover = true;
-        p.client_no_context_takeover = true;
-        deflate_config cfg;
-        cfg.mem_level = 1;
+        const deflate_params p{.server_no_context_takeover = true,
+                               .client_no_context_takeover = true,
+                               .server_max_window_bits = 9,
+                               .client_max_window_bits = 9};
+        const deflate_config cfg{.mem_level = 1};
         deflate_codec a(p, cfg), b(p, cfg);
         std::string wire, back;
         check(a.compress(body, wire));

@@ -125,6 +125,14 @@ def assert_chained_client(tls: dict, pki: Path) -> None:
                for p in seen_chain)
 
 
+def chained_wss_message(srv: ServerProcess, pki: Path) -> Any:
+    """The first message of /ws over wss with the chained client certificate, whose TLS
+    facts name that client (assert_chained_client)."""
+    msg = wss_message(srv, mtls_ctx(pki, "chained"), "/ws")
+    assert_chained_client(msg["tls"], pki)
+    return msg
+
+
 # ---- mTLS with a required client certificate ----
 
 @pytest.mark.parametrize("io", BACKENDS)
@@ -158,8 +166,7 @@ def test_ringbolt_handler_sees_the_client_chain(pki: Path, io: str) -> None:
             https_json(srv, "/tls", mtls_ctx(pki, None))
         assert https_json(srv, "/tls", mtls_ctx(pki, "chained"))[0][0]["tls"]["client_cert_name"] == CHAINED_NAME
         # ws.tls over wss.
-        msg = wss_message(srv, mtls_ctx(pki, "chained"), "/ws")
-        assert_chained_client(msg["tls"], pki)
+        chained_wss_message(srv, pki)
 
 
 @pytest.mark.parametrize("io", BACKENDS)
@@ -188,10 +195,9 @@ def test_asgi_tls_extension_over_http11_h2_and_wss(pki: Path, io: str) -> None:
                 assert h2["tls"]["tls_version"] == 0x0304
 
         # wss: the websocket scope has it too (next to websocket.http.response).
-        msg = wss_message(srv, mtls_ctx(pki, "chained"), "/ws")
+        msg = chained_wss_message(srv, pki)
         assert msg["scheme"] == "wss" and msg["has_tls"]
         assert sorted(msg["extensions"]) == ["tls", "websocket.http.response"]
-        assert_chained_client(msg["tls"], pki)
 
 
 @pytest.mark.parametrize("io", BACKENDS)

@@ -5,8 +5,10 @@ import asyncio
 import threading
 
 from ringbolt import App
+from ws_echo import add_ws_echo
 
 app = App()
+add_ws_echo(app, "/echo")
 
 
 def running_loop() -> bool:
@@ -45,13 +47,6 @@ def sync_runs_asyncio(req):
 async def slow(req):
     await asyncio.sleep(float(req.query.get("s", "1")))
     return "slow done"
-
-
-@app.websocket("/echo")
-async def echo(ws):
-    await ws.accept()
-    async for message in ws:
-        await ws.send(message)
 
 
 @app.get("/loop-wakes")

@@ -1,16 +1,8 @@
 """An app for backpressure and metrics tests."""
 
-import time
-
 from ringbolt import App
 
 app = App()
-
-
-@app.get("/slow")
-def slow(req):
-    time.sleep(float(req.query.get("s", "0.5")))
-    return {"slept": True}
 
 
 @app.get("/fast/{n:int}")

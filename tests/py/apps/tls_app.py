@@ -1,13 +1,15 @@
 """Routes for tests/py/test_tls.py: served over TLS (and plain for the comparisons); the
-routes it shares with h2_app.py are in transfer_routes.py."""
+routes it shares with h2_app.py are in transfer_routes.py, its WebSocket echo in ws_echo.py."""
 
 import os
 
 from ringbolt import App, FileResponse
 from transfer_routes import add_transfer_routes
+from ws_echo import add_ws_echo
 
 app = App()
 add_transfer_routes(app)
+add_ws_echo(app, "/ws")
 FILE = os.environ.get("TLS_TEST_FILE", "")
 
 
@@ -19,13 +21,6 @@ def scheme(req):
 @app.get("/file")
 def file(req):
     return FileResponse(FILE)
-
-
-@app.websocket("/ws")
-async def ws_echo(ws):
-    await ws.accept()
-    async for message in ws:
-        await ws.send(message)
 
 
 @app.websocket("/ws-url")

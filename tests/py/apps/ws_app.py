@@ -6,8 +6,10 @@ import threading
 
 from ringbolt import App
 from ringbolt.websocket import WebSocketDisconnect
+from ws_echo import add_ws_echo
 
 app = App()
+add_ws_echo(app, "/echo")
 events: list[str] = []  # what handlers saw, read back through /events
 
 
@@ -19,13 +21,6 @@ def index(req):
 @app.get("/events")
 def get_events(req):
     return {"events": events}
-
-
-@app.websocket("/echo")
-async def echo(ws):
-    await ws.accept()
-    async for message in ws:
-        await ws.send(message)
 
 
 @app.websocket("/room/{name}")

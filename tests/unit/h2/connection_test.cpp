@@ -162,6 +162,22 @@ struct harness {
         conn.on_timeout(e);
         cl.receive(take_output());
     }
+    /// GET `path` sent and answered: the stream's id, its 200 checked.
+    int32_t get_ok(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {}) {
+        int32_t id = cl.get(path, std::move(extra));
+        exchange();
+        EXPECT_EQ(cl.answers[id].headers[":status"], "200") << path;
+        return id;
+    }
+    /// The client got a GOAWAY with `code`, the connection closes once that is sent, and
+    /// the counter of its `cause` (an abuse) counted it once.
+    void expect_goaway(uint32_t code, const counter* cause = nullptr) const {
+        EXPECT_EQ(cl.goaway, code);
+        EXPECT_TRUE(conn.close_after_flush());
+        if (cause != nullptr) {
+            EXPECT_EQ(cause->get(), 1u);
+        }
+    }
     bool sent_preface = false;
 };
 
@@ -275,20 +291,15 @@ TEST(H2Connection, RapidResetGetsEnhanceYourCalm) {
         h.cl.flush();
     }
     h.exchange();
-    EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
-    EXPECT_EQ(h.counters.h2_floods.get(), 1u);
-    EXPECT_TRUE(h.conn.close_after_flush());
+    h.expect_goaway(NGHTTP2_ENHANCE_YOUR_CALM, &h.counters.h2_floods);
 }
 
 TEST(H2Connection, IdleTimeoutSendsGoawayAndCloses) {
     harness h;
-    int32_t id = h.cl.get("/native");
-    h.exchange();
-    EXPECT_EQ(h.cl.answers[id].headers[":status"], "200");
+    h.get_ok("/native");
     ASSERT_NE(h.conn.deadline(), 0u);
     h.reach_deadline();
-    EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
-    EXPECT_TRUE(h.conn.close_after_flush());
+    h.expect_goaway(NGHTTP2_NO_ERROR);
 }
 
 TEST(H2Connection, ZeroWindowStallGetsEnhanceYourCalm) {
@@ -298,15 +309,11 @@ TEST(H2Connection, ZeroWindowStallGetsEnhanceYourCalm) {
     harness h;
     nghttp2_settings_entry zero{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
     nghttp2_submit_settings(h.cl.session, NGHTTP2_FLAG_NONE, &zero, 1);
-    int32_t id = h.cl.get("/native");
-    h.exchange();
-    EXPECT_EQ(h.cl.answers[id].headers[":status"], "200");
+    int32_t id = h.get_ok("/native");
     EXPECT_TRUE(h.cl.answers[id].body.empty());
     ASSERT_EQ(h.conn.deadline(), h.now + h.limits.body_timeout_s);
     h.reach_deadline();
-    EXPECT_EQ(h.cl.goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
-    EXPECT_EQ(h.counters.h2_window_stalls.get(), 1u);
-    EXPECT_TRUE(h.conn.close_after_flush());
+    h.expect_goaway(NGHTTP2_ENHANCE_YOUR_CALM, &h.counters.h2_window_stalls);
 }
 
 TEST(H2Connection, ReleaseTellsProducers) {
@@ -441,9 +448,7 @@ TEST(H2Connection, FilePieceInACodedStreamResetsThatStreamOnly) {
     EXPECT_FALSE(r.ended);
     EXPECT_EQ(c->closed, 1);
     EXPECT_EQ(h.conn.outstanding(), 0u);
-    int32_t b = h.cl.get("/native", {{"accept-encoding", "gzip"}});
-    h.exchange();
-    EXPECT_EQ(h.cl.answers[b].headers[":status"], "200");
+    int32_t b = h.get_ok("/native", {{"accept-encoding", "gzip"}});
     EXPECT_EQ(gunzip_prefix(h.cl.answers[b].body), test_support::native_body);
     EXPECT_TRUE(h.cl.answers[b].ended);
     EXPECT_EQ(h.cl.goaway, 0xffffffffu); // no GOAWAY: the connection serves on

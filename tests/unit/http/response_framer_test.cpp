@@ -48,10 +48,7 @@ TEST(ResponseFramer, HeadAndFramingPerCase) {
         body_framing framing;
         bool closes;
     };
-    const body_framing none = body_framing::none;
-    const body_framing length = body_framing::length;
-    const body_framing chunked = body_framing::chunked;
-    const body_framing until_close = body_framing::until_close;
+    using enum body_framing;
     const framing_case cases[] = {
         {"1.1 known length", 200, 1, false, true, 5, false, false, "", "Content-Length: 5", length, false},
         {"1.1 zero length", 404, 1, false, true, 0, false, false, "", "Content-Length: 0", length, false},
@@ -368,24 +365,21 @@ TEST(ResponseFramer, CheckAppField) {
         bool has_date;
         bool has_server;
     };
-    const field_action keep = field_action::keep;
-    const field_action drop = field_action::drop;
-    const field_action length = field_action::content_length;
-    const field_action bad = field_action::bad_length;
+    using enum field_action;
     const field_case cases[] = {
-        {"Content-Length", "10", -1, length, 10, false, false, false},
-        {"content-length", "0", -1, length, 0, false, false, false},
-        {"CONTENT-LENGTH", "9223372036854775807", -1, length, INT64_MAX, false, false, false},
-        {"Content-Length", "10", 10, length, 10, false, false, false}, // the same length twice
-        {"Content-Length", "11", 10, bad, 10, false, false, false},    // two different lengths
-        {"Content-Length", "", -1, bad, -1, false, false, false},
-        {"Content-Length", "-1", -1, bad, -1, false, false, false},
-        {"Content-Length", "+1", -1, bad, -1, false, false, false},
-        {"Content-Length", "1x", -1, bad, -1, false, false, false},
-        {"Content-Length", " 1", -1, bad, -1, false, false, false},
-        {"Content-Length", "1,1", -1, bad, -1, false, false, false},
-        {"Content-Length", "9223372036854775808", -1, bad, -1, false, false, false},
-        {"Content-Length", "99999999999999999999", -1, bad, -1, false, false, false},
+        {"Content-Length", "10", -1, content_length, 10, false, false, false},
+        {"content-length", "0", -1, content_length, 0, false, false, false},
+        {"CONTENT-LENGTH", "9223372036854775807", -1, content_length, INT64_MAX, false, false, false},
+        {"Content-Length", "10", 10, content_length, 10, false, false, false}, // the same length twice
+        {"Content-Length", "11", 10, bad_length, 10, false, false, false},     // two different lengths
+        {"Content-Length", "", -1, bad_length, -1, false, false, false},
+        {"Content-Length", "-1", -1, bad_length, -1, false, false, false},
+        {"Content-Length", "+1", -1, bad_length, -1, false, false, false},
+        {"Content-Length", "1x", -1, bad_length, -1, false, false, false},
+        {"Content-Length", " 1", -1, bad_length, -1, false, false, false},
+        {"Content-Length", "1,1", -1, bad_length, -1, false, false, false},
+        {"Content-Length", "9223372036854775808", -1, bad_length, -1, false, false, false},
+        {"Content-Length", "99999999999999999999", -1, bad_length, -1, false, false, false},
         {"Transfer-Encoding", "chunked", -1, drop, -1, false, false, false},
         {"transfer-encoding", "gzip, chunked", -1, drop, -1, false, false, false},
         {"Connection", "close", -1, drop, -1, true, false, false},

@@ -76,9 +76,7 @@ TEST(QuicEndpoint, HandshakeCompletesWithAlpnH3) {
 }
 
 TEST(QuicEndpoint, ConnectionIdsCarryTheReactorIndex) {
-    endpoint_config cfg;
-    cfg.reactor_index = 7;
-    pair_fixture f(cfg);
+    pair_fixture f({.reactor_index = 7});
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
     const ngtcp2_cid* dcid = ngtcp2_conn_get_dcid(c->conn()); // what the client sends to: ours
@@ -111,9 +109,7 @@ struct many_streams_case {
 class QuicManyStreams : public ::testing::TestWithParam<many_streams_case> {};
 
 TEST_P(QuicManyStreams, EachEchoedByteExact) {
-    endpoint_config cfg;
-    cfg.transport.max_streams_bidi = GetParam().max_streams_bidi;
-    pair_fixture f(cfg);
+    pair_fixture f({.transport = {.max_streams_bidi = GetParam().max_streams_bidi}});
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
     std::map<int64_t, std::string> sent;
@@ -180,9 +176,7 @@ TEST(QuicEndpoint, BytesHeldUnreadOnOneStreamDoNotStarveAnother) {
 }
 
 TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
-    endpoint_config cfg;
-    cfg.transport.handshake_timeout_ms = 2000;
-    pair_fixture f(cfg);
+    pair_fixture f({.transport = {.handshake_timeout_ms = 2000}});
     // A real first Initial, then cut short: below 1200 bytes no connection may be made.
     std::string initial;
     {
@@ -207,8 +201,7 @@ TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
         forged[i] = static_cast<char>(rng());
     }
     f.to_server(stray, forged);
-    f.ep->flush(f.now);
-    f.sink.take();
+    f.flushed();
     EXPECT_GE(f.ep->stats().dropped, 6u);
 
     // A real client is served all the same.
@@ -232,8 +225,7 @@ TEST(QuicEndpoint, UnknownVersionGetsVersionNegotiation) {
     pkt[14] = 8;                                                // SCID
     f.to_server(stray, pkt);
     f.to_server(stray, pkt.substr(0, 1000)); // too small to be answered
-    f.ep->flush(f.now);
-    auto out = f.sink.take();
+    auto out = f.flushed();
     ASSERT_EQ(out.size(), 1u);
     const std::string& vn = out[0].bytes;
     ASSERT_GE(vn.size(), 7u + 8 + 8 + 4);
@@ -244,17 +236,14 @@ TEST(QuicEndpoint, UnknownVersionGetsVersionNegotiation) {
 }
 
 TEST(QuicEndpoint, UnknownShortHeaderGetsRateLimitedStatelessReset) {
-    endpoint_config cfg;
-    cfg.stateless_resets_per_second = 10;
-    pair_fixture f(cfg);
+    pair_fixture f({.stateless_resets_per_second = 10});
     client stray(v4("127.0.0.1", 40003), f.server_addr, f.now);
     std::string pkt = pattern(100, 9);
     pkt[0] = 0x40; // short header, fixed bit
     for (int i = 0; i < 50; ++i) {
         f.to_server(stray, pkt);
     }
-    f.ep->flush(f.now);
-    auto out = f.sink.take();
+    auto out = f.flushed();
     ASSERT_EQ(out.size(), 10u);
     EXPECT_LT(out[0].bytes.size(), pkt.size()); // smaller than what caused it: no reset loops
     EXPECT_EQ(f.ep->stats().stateless_resets, 10u);
@@ -269,9 +258,7 @@ TEST(QuicEndpoint, UnknownShortHeaderGetsRateLimitedStatelessReset) {
 }
 
 TEST(QuicEndpoint, RetryProvesTheAddressBeforeAConnectionIsMade) {
-    endpoint_config cfg;
-    cfg.retry_above_initials_per_second = 0; // always
-    pair_fixture f(cfg);
+    pair_fixture f({.retry_above_initials_per_second = 0}); // always
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
     EXPECT_TRUE(c->retried);
@@ -284,8 +271,7 @@ TEST(QuicEndpoint, RetryProvesTheAddressBeforeAConnectionIsMade) {
 }
 
 TEST(QuicEndpoint, ForgedRetryTokenMakesNoConnection) {
-    endpoint_config cfg;
-    cfg.retry_above_initials_per_second = 0;
+    const endpoint_config cfg{.retry_above_initials_per_second = 0};
     pair_fixture f(cfg);
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
@@ -294,8 +280,7 @@ TEST(QuicEndpoint, ForgedRetryTokenMakesNoConnection) {
     auto d = g.new_client(40010);
     std::string first = d->write(g.now).at(0);
     g.to_server(*d, first);
-    g.ep->flush(g.now);
-    auto retry = g.sink.take();
+    auto retry = g.flushed();
     ASSERT_EQ(retry.size(), 1u);
     d->read(retry[0].bytes, g.now);
     std::string second = d->write(g.now).at(0); // carries the token
@@ -307,9 +292,7 @@ TEST(QuicEndpoint, ForgedRetryTokenMakesNoConnection) {
 }
 
 TEST(QuicEndpoint, ConnectionCapRefusesTheNext) {
-    endpoint_config cfg;
-    cfg.max_connections = 1;
-    pair_fixture f(cfg);
+    pair_fixture f({.max_connections = 1});
     auto a = f.new_client(40020);
     ASSERT_TRUE(handshake(f, *a));
     auto b = f.new_client(40021);
@@ -321,20 +304,15 @@ TEST(QuicEndpoint, ConnectionCapRefusesTheNext) {
 }
 
 TEST(QuicEndpoint, IdleTimeoutClosesSilently) {
-    endpoint_config cfg;
-    cfg.transport.idle_timeout_ms = 2000;
-    pair_fixture f(cfg);
+    pair_fixture f({.transport = {.idle_timeout_ms = 2000}});
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
     uint64_t start = f.now;
     // The client stays silent: only timers run.
     bool gone = false;
     for (int i = 0; i < 1000 && !gone; ++i) {
-        uint64_t t = f.ep->next_expiry();
-        ASSERT_NE(t, UINT64_MAX);
-        f.now = std::max(f.now + 1, t);
-        f.ep->on_timer(f.now);
-        f.sink.take(); // probes and acks the client never sees
+        ASSERT_NE(f.ep->next_expiry(), UINT64_MAX);
+        f.run_next_timer(); // probes and acks the client never sees
         gone = f.ep->connection_count() == 0;
     }
     ASSERT_TRUE(gone);
@@ -344,9 +322,7 @@ TEST(QuicEndpoint, IdleTimeoutClosesSilently) {
 }
 
 TEST(QuicEndpoint, HandshakeTimeoutEndsAHalfOpenConnection) {
-    endpoint_config cfg;
-    cfg.transport.handshake_timeout_ms = 1500;
-    pair_fixture f(cfg);
+    pair_fixture f({.transport = {.handshake_timeout_ms = 1500}});
     auto c = f.new_client();
     for (const std::string& d : c->write(f.now)) {
         f.to_server(*c, d); // the client's first flight, then silence
@@ -355,9 +331,7 @@ TEST(QuicEndpoint, HandshakeTimeoutEndsAHalfOpenConnection) {
     ASSERT_EQ(f.ep->connection_count(), 1u);
     uint64_t start = f.now;
     for (int i = 0; i < 1000 && f.ep->connection_count() > 0; ++i) {
-        f.now = std::max(f.now + 1, f.ep->next_expiry());
-        f.ep->on_timer(f.now);
-        f.sink.take();
+        f.run_next_timer();
     }
     EXPECT_EQ(f.ep->connection_count(), 0u);
     EXPECT_GE(f.now - start, 1'500'000'000u);

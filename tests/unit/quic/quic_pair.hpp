@@ -463,6 +463,20 @@ struct pair_fixture {
         ep->on_datagram(d, now);
     }
 
+    /// What the endpoint sends now: its queued datagrams, flushed.
+    std::vector<wire_datagram> flushed() {
+        ep->flush(now);
+        return sink.take();
+    }
+
+    /// The clock jumps to the endpoint's next timer, which runs; what that sends is
+    /// dropped (a silent peer never sees it).
+    void run_next_timer() {
+        now = std::max(now + 1, ep->next_expiry());
+        ep->on_timer(now);
+        sink.take();
+    }
+
     /// Pass datagrams both ways until `done` holds or the wire falls silent with no timer
     /// left; when silent, the clock jumps to the next timer. Each busy round takes 1 ms of
     /// virtual time (the round-trip time the congestion controller sees).

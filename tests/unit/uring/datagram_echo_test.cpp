@@ -161,8 +161,9 @@ class udp_client {
 /// (the backend sends equal-size runs with GSO), after the turn (flush()).
 class echo_server final : public io_events {
   public:
-    echo_server(io_backend& backend, datagram_address expected_peer, datagram_address expected_local)
-        : _backend(backend), _expected_peer(expected_peer), _expected_local(expected_local) {}
+    echo_server(io_backend& backend, datagram_address expected_peer, datagram_address expected_local,
+                bool echo_back = true)
+        : echo(echo_back), _backend(backend), _expected_peer(expected_peer), _expected_local(expected_local) {}
 
     ~echo_server() override {
         EXPECT_EQ(_in_flight.size(), 0u) << "batches must outlive their sends (on_datagrams_sent)";
@@ -364,6 +365,24 @@ class DatagramTest : public ::testing::TestWithParam<backend_case> {
         return true;
     }
 
+    /// A client on the loopback address of the case's family.
+    udp_client loopback_client() const {
+        int family = GetParam().family;
+        return udp_client(family, loopback(family));
+    }
+
+    /// A server that keeps what `client` sends (no echo), its receive armed.
+    echo_server collector(const udp_client& client) {
+        _backend->arm_datagram(7, _sock);
+        return echo_server(*_backend, client.self_address, _server_address, false);
+    }
+
+    /// Turn the loop until `server` has kept `n` datagrams (a collector).
+    bool collect(echo_server& server, size_t n) {
+        return pump(
+            server, [&] { return server.segments.size() >= n; }, [] {});
+    }
+
     core_counters _counters;
     std::unique_ptr<io_backend> _backend;
     datagram_socket _sock;
@@ -395,8 +414,7 @@ TEST_P(DatagramTest, EchoIsByteExactWithAddressesAndEcn) {
     if (IsSkipped() || HasFatalFailure()) {
         return;
     }
-    int family = GetParam().family;
-    udp_client client(family, loopback(family));
+    udp_client client = loopback_client();
     ASSERT_TRUE(client.ok());
     echo_server server(*_backend, client.self_address, _server_address);
     _backend->arm_datagram(7, _sock);
@@ -479,12 +497,9 @@ TEST_P(DatagramTest, GroBatchesSplitIntoTheDatagramsSent) {
         if (IsSkipped() || HasFatalFailure()) {
             return;
         }
-        int family = GetParam().family;
-        udp_client client(family, loopback(family));
+        udp_client client = loopback_client();
         ASSERT_TRUE(client.ok());
-        echo_server server(*_backend, client.self_address, _server_address);
-        server.echo = false;
-        _backend->arm_datagram(7, _sock);
+        echo_server server = collector(client);
         std::vector<std::string> sent;
         uint32_t seq = 1000;
         for (int burst = 0; burst < 6; ++burst) {
@@ -495,8 +510,7 @@ TEST_P(DatagramTest, GroBatchesSplitIntoTheDatagramsSent) {
             }
             ASSERT_TRUE(client.send(_server_address, bytes, 0, 1200)) << std::strerror(errno);
         }
-        ASSERT_TRUE(pump(
-            server, [&] { return server.segments.size() >= sent.size(); }, [] {}));
+        ASSERT_TRUE(collect(server, sent.size()));
         EXPECT_EQ(server.segments, sent);
         EXPECT_EQ(server.wrong_peer, 0u);
         if (!gro) {
@@ -516,22 +530,22 @@ TEST_P(DatagramTest, ATinyBufferRingRunsDryAndKeepsDelivering) {
     if (IsSkipped() || HasFatalFailure()) {
         return;
     }
-    int family = GetParam().family;
-    udp_client client(family, loopback(family));
+    udp_client client = loopback_client();
     ASSERT_TRUE(client.ok());
-    echo_server server(*_backend, client.self_address, _server_address);
-    server.echo = false;
-    _backend->arm_datagram(7, _sock);
+    echo_server server = collector(client);
     ASSERT_TRUE(_backend->wait(0, server)); // the receive is armed before the burst
-    std::vector<std::string> first;
-    for (uint32_t seq = 0; seq < 64; ++seq) {
-        first.push_back(payload_for(seq, 1000));
-        ASSERT_TRUE(client.send(_server_address, first.back(), 0));
-    }
+    // Datagrams [from, to) of `size` bytes, sent one by one.
+    auto send_each = [&](uint32_t from, uint32_t to, size_t size) {
+        std::vector<std::string> sent;
+        for (uint32_t seq = from; seq < to; ++seq) {
+            sent.push_back(payload_for(seq, size));
+            EXPECT_TRUE(client.send(_server_address, sent.back(), 0)) << std::strerror(errno);
+        }
+        return sent;
+    };
+    std::vector<std::string> first = send_each(0, 64, 1000);
     // UDP may drop under a burst, but not here: the datagrams wait in the socket (4 MiB).
-    ASSERT_TRUE(pump(
-        server, [&] { return server.segments.size() >= first.size(); }, [] {}))
-        << server.segments.size() << " of 64 arrived";
+    ASSERT_TRUE(collect(server, first.size())) << server.segments.size() << " of 64 arrived";
     EXPECT_EQ(server.segments, first);
     if (GetParam().io == std::string("io_uring")) {
         EXPECT_GT(_backend->dgram_stats.enobufs, 0u) << "two buffers should have run dry under 64 datagrams";
@@ -540,20 +554,14 @@ TEST_P(DatagramTest, ATinyBufferRingRunsDryAndKeepsDelivering) {
         EXPECT_GE(_backend->dgram_stats.recv_calls, 32u) << "recvmmsg reads at most two at a time";
     }
     server.segments.clear();
-    std::vector<std::string> second;
-    for (uint32_t seq = 100; seq < 116; ++seq) {
-        second.push_back(payload_for(seq, 1400));
-        ASSERT_TRUE(client.send(_server_address, second.back(), 0));
-    }
-    ASSERT_TRUE(pump(
-        server, [&] { return server.segments.size() >= second.size(); }, [] {}));
+    std::vector<std::string> second = send_each(100, 116, 1400);
+    ASSERT_TRUE(collect(server, second.size()));
     EXPECT_EQ(server.segments, second);
     // Larger than a buffer's payload room (2048 - header_room): dropped and counted, the
     // receive goes on.
     ASSERT_TRUE(client.send(_server_address, payload_for(200, 1900), 0));
     ASSERT_TRUE(client.send(_server_address, payload_for(201, 10), 0));
-    ASSERT_TRUE(pump(
-        server, [&] { return server.segments.size() >= second.size() + 1; }, [] {}));
+    ASSERT_TRUE(collect(server, second.size() + 1));
     EXPECT_EQ(server.segments.back(), payload_for(201, 10));
     EXPECT_EQ(_backend->dgram_stats.truncated, 1u);
     EXPECT_FALSE(server.end.has_value());

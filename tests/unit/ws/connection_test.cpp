@@ -6,6 +6,7 @@
 
 #include "dispatch/dispatcher.hpp"
 #include "http/http1_connection.hpp"
+#include "tests/support/counting_ws_channel.hpp"
 
 #include <gtest/gtest.h>
 
@@ -104,16 +105,10 @@ std::vector<server_frame> parse_server(std::string_view wire) {
     return out;
 }
 
-struct recording_channel final : app_channel {
+struct recording_channel final : test_support::counting_ws_channel {
     std::vector<std::pair<opcode, std::string>> messages;
-    int closed = 0;
     uint16_t code = 0;
     std::string reason;
-    uint64_t taken = 0;
-    uint64_t delivered = 0;
-    uint64_t framed_payload = 0;
-    uint64_t framed_wire = 0;
-    uint64_t sent = 0;
     void on_message(opcode op, std::string&& p) noexcept override {
         delivered += p.size();
         messages.emplace_back(op, std::move(p));
@@ -123,12 +118,6 @@ struct recording_channel final : app_channel {
         code = c;
         reason.assign(r);
     }
-    uint64_t unconsumed() const noexcept override { return delivered - taken; }
-    void on_framed(uint64_t payload, uint64_t wire) noexcept override {
-        framed_payload += payload;
-        framed_wire += wire;
-    }
-    void on_sent(size_t n) noexcept override { sent += n; }
 };
 
 struct fake_reactor {
