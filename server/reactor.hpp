@@ -60,8 +60,12 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// A hosted reactor's turn, on the event loop's thread (app_handler::host_loop): what
     /// the kernel has is dispatched and the output submitted, without waiting. 0: drained,
     /// stop calling; 1: call again once poll_fd() is readable; 2: call again at once.
+    /// With --http3, plus `8 | ms << 4` when a QUIC timer falls due within the loop's tick
+    /// (hosted_tick_ms): call again in ms milliseconds at the latest.
     /// While the stand-in serves the connections it waits for the stand-in to hand back.
     int hosted_turn() noexcept;
+    /// How often a hosted loop calls hosted_turn() at the least (AsyncRunner.host's tick).
+    static constexpr unsigned hosted_tick_ms = 250;
     /// Readable when a hosted reactor has something for hosted_turn().
     int poll_fd() const noexcept { return _backend->poll_fd(); }
     /// Ask the loop to drain and exit (any thread).
@@ -166,6 +170,12 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         }
     }
     void quic_timers() noexcept;
+    /// A hosted reactor's QUIC output sent and its next timer told: hosted_turn's `8 | ms
+    /// << 4` (or 2 when one is due now, 0 when none is due within the tick).
+    int hosted_quic_state() noexcept;
+    /// The same after answers delivered on the loop's thread: the loop is woken when a
+    /// timer now falls due before the one it was last told of.
+    void hosted_quic_after_delivery() noexcept;
     void quic_begin_drain() noexcept;
     void publish_quic_counters() noexcept;
     /// No QUIC connection left that may still carry a stream (or none served).
@@ -312,6 +322,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::atomic<bool> _ring_wanted{false};  ///< the loop turns again: the stand-in hands back
     pthread_t _host_thread{};               ///< the thread that hosts the loop (run() sets it)
     bool _host_in_turn = false;             ///< that thread is inside hosted_turn (its own)
+    /// --http3: a hosted turn runs by then at the latest (the QUIC timer or the tick last
+    /// told to the loop; the loop's thread only).
+    uint64_t _hosted_due_ns = 0;
     std::mutex _standin_mutex;
     std::condition_variable _standin_cv;
     bool _standin_exit = false;        ///< under _standin_mutex

@@ -35,7 +35,9 @@ int reactor::hosted_turn() noexcept {
     }
     flush_dirty(); // the loop waits next: what this turn queued goes to the kernel now
     _app.end_of_turn();
-    return _backend->submit() ? 2 : 1;
+    int quic = _quic ? hosted_quic_state() : 0; // before submit: its datagrams go with the rest
+    int state = _backend->submit() ? 2 : 1;
+    return quic == 2 ? 2 : state | quic;
 }
 
 bool reactor::deliver_here(std::vector<http::app_response>& responses) noexcept {
@@ -52,6 +54,9 @@ bool reactor::deliver_here(std::vector<http::app_response>& responses) noexcept 
     responses.clear();
     flush_dirty();
     _app.end_of_turn();
+    if (_quic) {
+        hosted_quic_after_delivery();
+    }
     if (_backend->submit()) {
         wake(); // completions known already (epoll's sends): the loop turns for them next
     }

@@ -278,6 +278,31 @@ void reactor::publish_quic_counters() noexcept {
     c.udp_send_dropped.set(_quic->pool.dropped());
 }
 
+// A hosted reactor's turns do not wait in the reactor (the loop waits, for poll_fd() and
+// its tick): the loop is told when the next QUIC timer (loss recovery, acknowledgements,
+// idle) falls due, and calls again by then.
+int reactor::hosted_quic_state() noexcept {
+    unsigned ms = quic_flush(hosted_tick_ms);
+    uint64_t now = monotonic_ns();
+    if (ms >= hosted_tick_ms) {
+        _hosted_due_ns = now + uint64_t{hosted_tick_ms} * 1'000'000; // the tick comes by then
+        return 0;
+    }
+    if (ms == 0) {
+        _hosted_due_ns = now;
+        return 2;
+    }
+    _hosted_due_ns = now + uint64_t{ms} * 1'000'000;
+    return 8 | static_cast<int>(ms << 4);
+}
+
+void reactor::hosted_quic_after_delivery() noexcept {
+    unsigned ms = quic_flush(hosted_tick_ms);
+    if (ms < hosted_tick_ms && monotonic_ns() + uint64_t{ms} * 1'000'000 < _hosted_due_ns) {
+        wake(); // the loop turns next and hears of the earlier timer
+    }
+}
+
 void reactor::quic_timers() noexcept {
     uint64_t now = monotonic_ns();
     if (_quic->ep->next_expiry() <= now) {

@@ -85,10 +85,6 @@ result<void> server::start() {
             _error = "HTTP/3 needs a certificate and key (--ssl-certfile, --ssl-keyfile)";
             return {errc::bind_failed, EINVAL};
         }
-        // A hosted loop's turns do not wait in the reactor, so QUIC's timers (loss
-        // recovery, acknowledgements) would wait for the next event: the reactor keeps
-        // its own loop and hands async work to the loop's thread instead.
-        _config.host_loop = false;
         // Shared by the reactors: a Retry token or stateless reset made by one is good on another.
         while (getrandom(_config.http3.secret.data(), _config.http3.secret.size(), 0) !=
                static_cast<ssize_t>(_config.http3.secret.size())) {

@@ -103,9 +103,10 @@ class AsyncRunner:
 
         ``turn()`` returns 0 once the reactor has drained, 1 to wait for ``fd``, 2 to be
         called again at once, plus 4 when async producers may go on (readiness the turn
-        found: woken here, with no eventfd write). Sync handlers run inside it, as on any
-        reactor, with no running loop on the thread (the bridge sets it aside: they may
-        call ``asyncio.run``)."""
+        found: woken here, with no eventfd write), plus ``8 | ms << 4`` when a QUIC timer
+        falls due in ms milliseconds (--http3: it is called again by then). Sync handlers
+        run inside it, as on any reactor, with no running loop on the thread (the bridge
+        sets it aside: they may call ``asyncio.run``)."""
         loop = self.loop
         back = threading.Event()
         self._borrowed.clear()
@@ -118,11 +119,24 @@ class AsyncRunner:
         start_staged = self._start_staged
         ready_here = _native._stream_ready_here
         timer: list[asyncio.Handle] = []
+        quic_timer: list[asyncio.TimerHandle | None] = [None]
+
+        def on_quic_timer() -> None:
+            quic_timer[0] = None
+            on_ready()
 
         def on_ready() -> None:
             state = turn()
-            if state & 4:  # producers the turn made ready (no eventfd was written for them)
-                _wake_waiters(ready_here)
+            if state > 3:  # (one test in the common case: 0, 1 or 2)
+                if state & 4:  # producers the turn made ready (no eventfd was written for them)
+                    _wake_waiters(ready_here)
+                if state & 8:  # a QUIC timer falls due in (state >> 4) ms: turn again by then
+                    due = loop.time() + (state >> 4) / 1000
+                    armed = quic_timer[0]
+                    if armed is None or due < armed.when():
+                        if armed is not None:
+                            armed.cancel()
+                        quic_timer[0] = loop.call_at(due, on_quic_timer)
                 state &= 3
             start_staged()
             if state == 2:
@@ -130,6 +144,8 @@ class AsyncRunner:
             elif state == 0:
                 loop.remove_reader(fd)
                 timer[0].cancel()
+                if quic_timer[0] is not None:
+                    quic_timer[0].cancel()
                 self._end_root()
 
         def tick() -> None:
@@ -143,6 +159,8 @@ class AsyncRunner:
         finally:
             loop.remove_reader(fd)
             timer[0].cancel()
+            if quic_timer[0] is not None:
+                quic_timer[0].cancel()
             back.set()  # the runner's thread takes the loop again
 
     def _run_rooted(self) -> None:

@@ -365,9 +365,8 @@ class App(RouteGroup):
         # One reactor: the event loop runs on its thread (no hand-off between threads;
         # docs/architecture.md, "The event loop on the reactor's thread").
         reactors = config.get("threads") or len(os.sched_getaffinity(0))
-        # (Not with HTTP/3: QUIC's timers need the reactor's own waits; the server says so too.)
-        config["host_loop"] = (on_loop and reactors == 1 and not config.get("http3")
-                               and os.environ.get("RINGBOLT_HOST_LOOP", "1") != "0")
+        # (With HTTP/3 too: each turn tells the loop when QUIC's next timer falls due.)
+        config["host_loop"] = on_loop and reactors == 1 and os.environ.get("RINGBOLT_HOST_LOOP", "1") != "0"
         if config.get("reactor_sched") in (None, "auto"):
             # The asyncio loop thread holds the GIL a reactor would wait for: a reactor that
             # preempts it on every arrival only switches back and forth (docs/cli.md,

@@ -158,3 +158,27 @@ def test_loop_uvloop_without_uvloop_fails_at_start_up_naming_it(tmp_path: Path):
         assert get(srv, "/async").json()["loop_module"] == "asyncio"
     finally:
         assert srv.stop() == 0, srv.output()
+
+
+def test_a_quic_timer_brings_the_next_turn_before_the_tick():
+    """With --http3 a hosted turn says when QUIC's next timer (loss recovery, an ACK owed)
+    falls due, as `8 | ms << 4`: the loop turns again by then, though its fd stays quiet
+    and its tick is 0.25 s away."""
+    from ringbolt._aio import AsyncRunner
+
+    runner = AsyncRunner()
+    quiet, other_end = os.pipe()
+    calls: list[float] = []
+
+    def turn() -> int:
+        calls.append(time.monotonic())
+        return 1 | 8 | (20 << 4) if len(calls) == 1 else 0  # a timer in 20 ms; then drained
+
+    try:
+        runner.host(turn, quiet)
+    finally:
+        runner.stop()
+        os.close(quiet)
+        os.close(other_end)
+    assert len(calls) == 2, calls
+    assert 0.019 <= calls[1] - calls[0] < 0.2, calls[1] - calls[0]

@@ -272,6 +272,24 @@ def test_access_log_says_http3(certs: Path, tmp_path: Path) -> None:  # noqa: F8
 
 
 @pytest.mark.parametrize("io", BACKENDS)
+def test_async_handlers_run_on_the_reactor_thread_with_http3(certs: Path, io: str, tmp_path: Path) -> None:  # noqa: F811
+    """One reactor hosts the app's event loop with --http3 as without it: an async handler
+    answers over HTTP/3 from the reactor's own thread, and so does a sync one."""
+    s = LoggedServer("hosted_app:app", tmp_path / "server.log", *h3_args(certs), env=env_io(io))
+    try:
+        on_loop = [json.loads(h3_client.get(s.port, "/async").body) for _ in range(3)]
+        sync = json.loads(h3_client.get(s.port, "/sync").body)
+        reactors = {int(t.name) for t in Path(f"/proc/{s.proc.pid}/task").iterdir()
+                    if (t / "comm").read_text().strip().startswith("rb-reactor-")}
+        assert "event loop on the reactor thread" in s.output(), s.output()
+    finally:
+        assert s.stop() == 0, s.output()
+    assert len(reactors) == 1
+    assert {r["tid"] for r in on_loop} == reactors and all(r["loop"] for r in on_loop), (on_loop, reactors)
+    assert sync["tid"] in reactors and sync["loop"] is False
+
+
+@pytest.mark.parametrize("io", BACKENDS)
 def test_two_workers_share_the_udp_port(certs: Path, io: str, tmp_path: Path) -> None:  # noqa: F811
     """With --workers each worker's reactors open their own UDP socket on the port (the
     kernel spreads clients by address): every client is served, whichever worker it meets."""

@@ -140,6 +140,42 @@ TEST(ReactorQuic, ServesHttp3RequestsThroughTheSlotTable) {
     EXPECT_EQ(f.r->counters().connections_accepted.get(), 1u);
 }
 
+// A hosted reactor's turn does not wait: it tells the loop when QUIC's next timer falls
+// due (8 | ms << 4), and a turn by then runs it. Here the answer goes unacknowledged (the
+// client's ACKs are withheld), so the loss timer is due within the loop's tick, and the
+// turn at that time sends a probe with nothing received.
+TEST(ReactorQuic, HostedTurnSaysWhenTheNextQuicTimerFallsDue) {
+    quic_reactor_fixture f;
+    client c(v4("127.0.0.1", 40102), f.server_addr, monotonic_ns());
+    ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
+    int64_t id = c.open_bidi();
+    c.send(id, get_request("/native"), true);
+    for (const std::string& d : c.write(monotonic_ns())) {
+        f.fake->inject(0, c.addr, f.server_addr, d);
+    }
+    int state = f.r->hosted_turn();
+    ASSERT_FALSE(f.fake->sent.empty()) << "the answer went out";
+    f.fake->sent.clear();             // and never reaches the client: no ACK comes back
+    ASSERT_NE(state & 3, 0) << state; // (2 on the fake backend: its sends complete at once)
+    ASSERT_TRUE(state & 8) << "a timer within the tick: " << state;
+    unsigned ms = static_cast<unsigned>(state) >> 4;
+    EXPECT_GT(ms, 0u);
+    EXPECT_LT(ms, reactor::hosted_tick_ms);
+    // Turns before then find nothing to do; the turn at that time sends the probe.
+    bool probed = false;
+    uint64_t until = monotonic_ns() + uint64_t{ms} * 1'000'000 + 200'000'000;
+    while (!probed && monotonic_ns() < until) {
+        state = f.r->hosted_turn();
+        probed = !f.fake->sent.empty();
+        if (!probed && (state & 8)) {
+            ::usleep((static_cast<unsigned>(state) >> 4) * 1000);
+        } else if (!probed) {
+            ::usleep(1000);
+        }
+    }
+    EXPECT_TRUE(probed) << "no probe within " << ms << " ms + 200 ms";
+}
+
 TEST(ReactorQuic, GarbageDatagramsThenServiceThenDrain) {
     quic_reactor_fixture f;
     // Garbage first: nothing answers it with a connection, nothing breaks.
