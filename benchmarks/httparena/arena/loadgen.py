@@ -12,7 +12,8 @@ The HTTP/3 profiles name h2load built with ngtcp2 (h2load-h3); Debian's h2load h
 HTTP/3, so the runner gives the same request mix to the project's ringbolt-h3-load
 (tools/load: ngtcp2 + nghttp3, closed loop) with its options for h2load's: -c
 connections, -m streams in flight per connection (its -p), -t, -D (its -d), -H, -i (a URI
-list each connection takes in turn, as h2load does). It is a different client from
+list each connection takes in turn, as h2load does), and --timeout 45000 (h2load has no
+request timeout; the tool's default is 2 s). It is a different client from
 HttpArena's: its own costs and pacing, not h2load's (the README says how).
 """
 
@@ -66,12 +67,19 @@ def adjust(argv: list[str], tool: str, *, duration: int, threads: int = 1) -> li
     return out
 
 
+# ringbolt-h3-load cancels a request unanswered after --timeout (2 s by default) and
+# bounds each handshake by it; h2load has no request timeout (HttpArena's h2load_h3_run
+# only stops the whole run after 45 s), and with 4,096 streams in flight an answer can
+# take more than 2 s on a busy machine: wait as long as that run could last.
+H3_TIMEOUT_MS = 45_000
+
+
 def h3_equivalent(argv: list[str]) -> list[str]:
     """h2load-h3's argv (HttpArena's h2load_h3_build_args, whose binary is already
     ringbolt-h3-load) as ringbolt-h3-load's, with --json. Without a URL (-i), the list's
     first URI gives the host and port, as h2load takes them. An option with no
     equivalent is an error, not dropped."""
-    out = [argv[0], "--json"]
+    out = [argv[0], "--json", "--timeout", str(H3_TIMEOUT_MS)]
     url = None
     uri_file = None
     i = 1

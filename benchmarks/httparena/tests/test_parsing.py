@@ -94,11 +94,11 @@ def test_adjust(tool: str, argv: list[str], want: list[str]) -> None:
 @pytest.mark.parametrize("argv, want", [
     (["h3l", "--alpn-list=h3", "https://localhost:8443/baseline2?a=1&b=1", "-c", "64", "-m", "64", "-t", "64", "-D",
       "5s"],
-     ["h3l", "--json", "-c", "64", "-p", "64", "-t", "1", "-d", "3s", "https://127.0.0.1:8443/baseline2?a=1&b=1"]),
+     ["h3l", "--json", "--timeout", "45000", "-c", "64", "-p", "64", "-t", "1", "-d", "3s", "https://127.0.0.1:8443/baseline2?a=1&b=1"]),
     # -i without a URL: the list's first URI gives host and port, as h2load takes them
     (["h3l", "--alpn-list=h3", "-i", "{uris}", "-H", "Accept-Encoding: br;q=1, gzip;q=0.8", "-c", "64", "-m", "64",
       "-t", "64", "-D", "5s"],
-     ["h3l", "--json", "-i", "{uris}", "-H", "Accept-Encoding: br;q=1, gzip;q=0.8", "-c", "64", "-p", "64", "-t", "1",
+     ["h3l", "--json", "--timeout", "45000", "-i", "{uris}", "-H", "Accept-Encoding: br;q=1, gzip;q=0.8", "-c", "64", "-p", "64", "-t", "1",
       "-d", "3s", "https://127.0.0.1:9443/static/reset.css"]),
 ])
 def test_adjust_h3(tmp_path, argv: list[str], want: list[str]) -> None:  # type: ignore[no-untyped-def]
