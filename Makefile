@@ -203,10 +203,11 @@ bench: deps
 	for b in build/bench/benchmarks/micro/*_bench; do $$b --benchmark_repetitions=5 --benchmark_report_aggregates_only=true; done
 
 # HttpArena's local runner (benchmarks/httparena): its own tests and a wiring smoke that
-# runs the baseline and async-db profiles for 2 s against ringbolt's entry with a real
-# PostgreSQL (about 30 s). `run deps` installs what it needs (apt: postgresql, redis-server,
-# wrk, nghttp2-client; pip into $(PYTHON): the entry's requirements; gcannon and liburing
-# 2.9 built in ~/.cache/ringbolt-arena) and clones HttpArena at the pinned commit into
+# runs the baseline, async-db and baseline-h3 profiles for 2 s against ringbolt's entry with
+# a real PostgreSQL (about a minute). `run deps` installs what it needs (apt: postgresql,
+# redis-server, wrk, nghttp2-client, ngtcp2/nghttp3 headers; pip into $(PYTHON): the entry's
+# requirements and aioquic; gcannon and liburing 2.9 built in ~/.cache/ringbolt-arena,
+# tools/load/ringbolt-h3-load) and clones HttpArena at the pinned commit into
 # ARENA_DIR. ringbolt must already be installed in $(PYTHON) (make install, or
 # PYTHON=build/venv311/bin/python after make venv-py311).
 ARENA_DIR ?= build/httparena-src

@@ -405,11 +405,19 @@ bool h3_connection::start_request(int64_t due, int64_t now) {
                               reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
                               NGHTTP3_NV_FLAG_NO_COPY_NAME | NGHTTP3_NV_FLAG_NO_COPY_VALUE};
     }
+    if (!_request.paths.empty()) {
+        const std::string& path = _request.paths[_next_path];
+        nva[h3_request::path_field].value = reinterpret_cast<uint8_t*>(const_cast<char*>(path.data()));
+        nva[h3_request::path_field].valuelen = path.size();
+    }
     nghttp3_data_reader dr{h3_callbacks::read_body};
     int rv = nghttp3_conn_submit_request(_h3, id, nva, n, _request.has_body ? &dr : nullptr, nullptr);
     if (rv != 0) {
         _error = std::string("nghttp3_conn_submit_request: ") + nghttp3_strerror(rv);
         return false;
+    }
+    if (!_request.paths.empty()) {
+        _next_path = (_next_path + 1) % _request.paths.size();
     }
     _requests.emplace(id, stream_state{due, now});
     return true;

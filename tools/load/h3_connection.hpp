@@ -44,12 +44,16 @@ class h3_request_events {
 };
 
 // The request every stream sends, built once per run: pseudo-headers, user headers
-// (names lower-cased, RFC 9114 §4.2) and the body.
+// (names lower-cased, RFC 9114 §4.2) and the body; only the path may change per request.
 struct h3_request {
     // pseudo-headers (4), content-length and the user's -H fields (h3_options caps them)
     static constexpr size_t max_user_fields = 64;
     static constexpr size_t max_fields = max_user_fields + 5;
+    static constexpr size_t path_field = 3; // fields[path_field] is :path
     std::vector<std::pair<std::string, std::string>> fields;
+    // -i: the paths each connection sends in turn, from the first, in place of
+    // fields[path_field]'s (h2load's rotation); empty: that one path on every request.
+    std::vector<std::string> paths;
     std::string body;
     bool has_body = false;
     static h3_request build(const std::string& method, const load_target& target,
@@ -150,6 +154,7 @@ class h3_connection {
     std::vector<uint8_t> _in;  // datagrams of one recvmmsg batch
     size_t _pkt_len[32] = {};  // the lengths of _out's packets
     int64_t _now = 0;          // the time of the call in progress (for callbacks)
+    size_t _next_path = 0;     // -i: the index in _request.paths of the next request's path
 };
 
 } // namespace ringbolt_load

@@ -3,9 +3,11 @@
 
 #include "h3_connection.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 namespace ringbolt_load {
 
@@ -21,6 +23,9 @@ const char* usage_text =
     "  -n, --requests N      stop after N measured requests instead of a duration\n"
     "  -p, --streams N       request streams in flight per connection (default 1)\n" REQUEST_OPTIONS_USAGE
     "      --body-size N     request body of N bytes ('x'; 16k, 3m accepted)\n"
+    "  -i, --input-file F    request paths from F, one URI a line (https://h:p/path or /path;\n"
+    "                        the URL's host and port are used), each connection taking them\n"
+    "                        in turn from the first, as h2load's -i\n"
     "      --warmup T        unmeasured time before the measurement (default 0)\n"
     "      --timeout MS      per-request and handshake timeout in milliseconds (default 2000)\n"
     "      --json            print the result as one JSON object\n"
@@ -28,13 +33,55 @@ const char* usage_text =
 
 } // namespace
 
+bool read_uri_paths(const char* file, std::vector<std::string>* out) {
+    std::ifstream f(file);
+    if (!f) {
+        fprintf(stderr, "ringbolt-h3-load: cannot read URI list %s: %s\n", file, strerror(errno));
+        return false;
+    }
+    std::string line;
+    for (size_t number = 1; std::getline(f, line); ++number) {
+        size_t first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos) {
+            continue; // a blank line
+        }
+        size_t last = line.find_last_not_of(" \t\r");
+        std::string uri = line.substr(first, last - first + 1);
+        std::string path;
+        if (uri.front() == '/') {
+            path = uri;
+        } else if (size_t scheme = uri.find("://"); scheme != std::string::npos && scheme > 0) {
+            size_t slash = uri.find('/', scheme + 3);
+            path = slash == std::string::npos ? "/" : uri.substr(slash);
+        } else {
+            fprintf(stderr, "ringbolt-h3-load: %s line %zu: not a URI (https://host:port/path or /path): %s\n", file,
+                    number, uri.c_str());
+            return false;
+        }
+        for (char c : path) {
+            if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+                fprintf(stderr, "ringbolt-h3-load: %s line %zu: a space or control character in the path\n", file,
+                        number);
+                return false;
+            }
+        }
+        out->push_back(std::move(path));
+    }
+    if (out->empty()) {
+        fprintf(stderr, "ringbolt-h3-load: %s holds no URI\n", file);
+        return false;
+    }
+    return true;
+}
+
 bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
     enum { opt_body_size = first_request_option };
     static const std::vector<option> long_opts = request_long_options({
         {"streams", required_argument, nullptr, 'p'},
         {"body-size", required_argument, nullptr, opt_body_size},
+        {"input-file", required_argument, nullptr, 'i'},
     });
-    static const command_line cl = {"ringbolt-h3-load", usage_text, "c:t:d:n:p:R:m:H:b:h", long_opts.data(),
+    static const command_line cl = {"ringbolt-h3-load", usage_text, "c:t:d:n:p:R:m:H:b:i:h", long_opts.data(),
                                     "https://"};
     o->target.port = 443; // the default of https:// URLs
     bool ok = parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
@@ -62,6 +109,9 @@ bool parse_h3_options(int argc, char** argv, h3_options* o, bool* exit_now) {
             o->has_body = true;
             return option_result::ok;
         }
+        case 'i':
+            o->paths.clear();
+            return read_uri_paths(arg, &o->paths) ? option_result::ok : option_result::bad;
         default:
             return parse_request_option(c, arg, "ringbolt-h3-load", o);
         }

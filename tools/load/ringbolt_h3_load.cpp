@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     h3_plan plan;
     plan.opts = &opts;
     plan.request = h3_request::build(opts.method, opts.target, opts.headers, opts.body, opts.has_body);
+    plan.request.paths = opts.paths; // -i
     // handshakes (two round trips and a TLS key exchange each) before the common start
     plan.schedule(50'000'000, opts.warmup_s, opts.duration_s, opts.requests > 0);
     stop_on_signals(&plan);

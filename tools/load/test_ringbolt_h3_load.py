@@ -1,7 +1,7 @@
 """Owns: end-to-end tests of ringbolt-h3-load against tools/load/h3_testserver.py (aioquic's
 HTTP/3 server, independent of ringbolt's) over real UDP on 127.0.0.1 — exact request
 counts with -n, a one-second run, many streams on one connection, status codes, request
-and response bodies, stream timeouts and resets, refused and silent servers, --json
+and response bodies, URI lists (-i), stream timeouts and resets, refused and silent servers, --json
 shape and usage errors.
 
 Run: python3 -m pytest tools/load/test_ringbolt_h3_load.py   (builds the binary via make
@@ -246,6 +246,37 @@ def test_server_gone_ends_a_counted_run(binary):
     assert "the server stopped answering" in r["first_error"]
 
 
+def test_uri_list_rotates_per_request(binary, server, tmp_path):
+    # h2load's -i format: full URIs (their host and port ignored: the URL operand's count),
+    # a bare path, blank lines and CRLF; one connection takes them in turn from the first
+    uris = tmp_path / "uris.txt"
+    uris.write_text("https://localhost:8443/\r\n\n  https://example.invalid:1/big?x=1  \n/status/204\n")
+    server.reset()
+    r = load(binary, server.url + "/nowhere", "-i", str(uris), "-c", "1", "-p", "8", "-n", "300")
+    assert r["errors"]["total"] == 0
+    assert r["status"] == {"200": 200, "204": 100}
+    assert server.stats()["paths"] == {"/": 100, "/big": 100, "/status/204": 100}
+    # in order: with one stream the server sees /, /big, /status/204, / ...
+    server.reset()
+    r = load(binary, server.url + "/", "--input-file", str(uris), "-c", "1", "-p", "1", "-n", "4")
+    assert r["status"] == {"200": 3, "204": 1}
+    assert server.stats()["paths"] == {"/": 2, "/big": 1, "/status/204": 1}
+
+
+def test_uri_list_on_many_connections(binary, server, tmp_path):
+    uris = tmp_path / "uris.txt"
+    uris.write_text("".join(f"/status/{200 + i}\n" for i in range(5)))
+    server.reset()
+    r = load(binary, server.url + "/", "-i", str(uris), "-c", "4", "-p", "4", "-n", "400")
+    assert r["requests"] == 400 and r["errors"]["total"] == 0
+    paths = server.stats()["paths"]
+    # each connection rotates on its own: every path served, evenly up to one turn per connection
+    assert set(paths) == {f"/status/{200 + i}" for i in range(5)}
+    assert sum(paths.values()) == 400
+    assert max(paths.values()) - min(paths.values()) <= 4
+    assert r["status"] == {str(200 + i): paths[f"/status/{200 + i}"] for i in range(5)}
+
+
 def test_refused_port_exits_quickly(binary):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -276,9 +307,25 @@ def test_silent_server_is_a_handshake_timeout(binary):
     (["-p", "0", "https://127.0.0.1:1/"], "bad pipeline depth"),
     (["-R", "0", "https://127.0.0.1:1/"], "bad rate"),
     (["-H", "X-Many: 1"] * 65 + ["https://127.0.0.1:1/"], "at most 64 -H headers"),
+    (["-i", "/nonexistent/uris.txt", "https://127.0.0.1:1/"], "cannot read URI list /nonexistent/uris.txt"),
 ])
 def test_usage_errors(binary, args, message):
     out = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2
+    assert message in out.stderr
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "holds no URI"),
+    ("\n  \r\n", "holds no URI"),
+    ("/ok\nstatic/reset.css\n", "line 2: not a URI"),
+    ("/a b\n", "line 1: a space or control character"),
+])
+def test_bad_uri_lists(binary, tmp_path, text, message):
+    uris = tmp_path / "uris.txt"
+    uris.write_text(text)
+    out = subprocess.run([str(binary), "-i", str(uris), "https://127.0.0.1:1/"], capture_output=True, text=True,
+                         timeout=10)
     assert out.returncode == 2
     assert message in out.stderr
 

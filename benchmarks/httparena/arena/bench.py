@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import loadgen, procs, report, services, validate
-from .checkout import PINNED_COMMIT, Profile
+from .checkout import PINNED_COMMIT, RUNNABLE_TOOLS, Profile
 from .systems import DB_TESTS, SYSTEMS, Context, System
 
 DB_PROFILES = DB_TESTS
@@ -31,6 +31,10 @@ _PROBES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "json": ("plain", "http", "/json/1", ()),
     "json-tls": ("tls_h1", "https", "/json/1?m=1", ()),
     "ws-echo": ("plain", "http", "/ws", ()),
+    # validate.sh's fallback for h3 entries: their TLS listener answers h2 on the same
+    # port number (framework.sh probes h3 profiles the same way)
+    "h3": ("tls_h2", "https", "/baseline2?a=1&b=1", ()),
+    "static-h3": ("tls_h2", "https", "/static/reset.css", ()),
 }
 _DEFAULT_PROBE = ("plain", "http", "/baseline11?a=1&b=1", ())
 
@@ -118,7 +122,7 @@ class Run:
                     print(f"[arena] {name}: {sname} not run: {why}", flush=True)
                     continue
                 serving.append(system)
-            if profiles[name].tool not in ("gcannon", "wrk", "h2load"):
+            if profiles[name].tool not in RUNNABLE_TOOLS:
                 self.notes.append(f"{name}: needs {profiles[name].tool}, which this runner does not drive")
                 continue
             if serving:
@@ -282,9 +286,15 @@ class Run:
                            f"{proc.log_tail()}")
 
     def validate(self, system: System, profile: Profile, ports: dict[str, int], sdir: str) -> None:
-        print(f"[arena] validating {system.name} for {profile.name} (scripts/validate.sh)", flush=True)
-        verdict = validate.run(self.ctx.checkout, system.name, profile.name, ports, os.path.join(sdir, "validate"),
-                               self.pg.port if self.pg else None, self.pg.bindir if self.pg else None)
+        twin = validate.H3_TWINS.get(profile.name)
+        print(f"[arena] validating {system.name} for {profile.name} (scripts/validate.sh"
+              + (f" for {twin}, and its checks over HTTP/3)" if twin else ")"), flush=True)
+        verdict = validate.run(self.ctx.checkout, system.name, twin or profile.name, ports,
+                               os.path.join(sdir, "validate"), self.pg.port if self.pg else None,
+                               self.pg.bindir if self.pg else None)
+        if twin:
+            verdict = validate.merge(verdict, validate.run_h3(self.ctx.ringbolt_python, profile.name,
+                                                              ports["tls_h2"], os.path.join(sdir, "validate")))
         self.validation.setdefault(system.name, {})[profile.name] = {
             "ok": verdict.ok, "passed": verdict.passed, "failed": verdict.failed,
             "failures": verdict.failures, "skipped": verdict.skipped}
@@ -356,6 +366,9 @@ def versions(ctx: Context, systems: list[str]) -> dict[str, Any]:
                                  text=True).stdout.strip()
             out[name] = {"python": ver, "packages": freeze}
     for tool, path in ctx.tools.items():
+        if tool == "h2load-h3":  # ringbolt-h3-load, built from this tree
+            out[tool] = f"ringbolt-h3-load ({path}, standing for h2load-h3)"
+            continue
         flag = "--version" if tool == "h2load" else "-v"
         try:
             r = subprocess.run([path, flag], capture_output=True, text=True, timeout=10)

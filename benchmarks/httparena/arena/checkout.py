@@ -43,6 +43,12 @@ class Profile:
         return endpoint_tool(self.endpoint)
 
 
+# The load generators whose command lines the runner takes from HttpArena. h2load-h3
+# (h2load built with ngtcp2) stands for the project's ringbolt-h3-load, which runs the
+# same request mix (loadgen.h3_equivalent).
+RUNNABLE_TOOLS = ("gcannon", "wrk", "h2load", "h2load-h3")
+
+
 def endpoint_tool(endpoint: str) -> str:
     """profiles.sh's endpoint_tool(), ported (a case statement)."""
     if endpoint in ("static", "json-tls"):
@@ -125,20 +131,22 @@ class Checkout:
                   ports: dict[str, int], tools: dict[str, str], threads: int = 1) -> list[str]:
         """The load generator's argv for ``profile``, from HttpArena's own
         ``<tool>_build_args`` (scripts/lib/tools/<tool>.sh) with the runner's ports,
-        requests directory, tool binaries and thread count."""
+        requests directory, tool binaries and thread count (for h2load-h3, the binary
+        ``tools["h2load-h3"]``: loadgen.adjust makes the argv ringbolt-h3-load's)."""
         tool = profile.tool
-        if tool not in ("gcannon", "wrk", "h2load"):
+        if tool not in RUNNABLE_TOOLS:
             raise ValueError(f"profile {profile.name}: load generator {tool} is not supported by this runner")
-        env = {"THREADS": str(threads), "H2THREADS": str(threads)}
+        env = {"THREADS": str(threads), "H2THREADS": str(threads), "H3THREADS": str(threads)}
         overrides = "\n".join([
             f"PORT={ports['plain']}", f"H2PORT={ports['tls_h2']}", f"H1TLS_PORT={ports['tls_h1']}",
             f"H2C_PORT={ports['h2c']}", f"REQUESTS_DIR={shlex.quote(requests_dir)}",
             f"GCANNON={shlex.quote(tools.get('gcannon', 'gcannon'))}",
             f"H2LOAD={shlex.quote(tools.get('h2load', 'h2load'))}",
             f"WRK={shlex.quote(tools.get('wrk', 'wrk'))}", "H2LOAD_CMD=", "WRK_CMD=",
+            f"H2LOAD_H3={shlex.quote(tools.get('h2load-h3', 'h2load-h3'))}", "H2LOAD_H3_CMD=",
         ])
         script = (f"{overrides}\nsource \"{self.file('scripts', 'lib', 'tools', tool + '.sh')}\"\n"
-                  f"{tool}_build_args {shlex.quote(profile.endpoint)} {conns} {profile.pipeline} "
+                  f"{tool.replace('-', '_')}_build_args {shlex.quote(profile.endpoint)} {conns} {profile.pipeline} "
                   f"{shlex.quote(duration)} {profile.req_per_conn}")
         args = self.bash(script, env).splitlines()
         # gcannon_build_args leaves out the binary (gcannon_run adds it); wrk's and

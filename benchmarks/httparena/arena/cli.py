@@ -17,10 +17,11 @@ import time
 
 from . import deps
 from .bench import Run, Settings
-from .checkout import Checkout
+from .checkout import RUNNABLE_TOOLS, Checkout
 from .systems import SYSTEMS, Context, cpu_list
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+H3_LOAD = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "load", "ringbolt-h3-load")
 DEFAULT_SYSTEMS = ["ringbolt", "ringbolt-psycopg", "ringbolt-fastapi", "fastpysgi-wsgi", "fastpysgi-asgi", "uvicorn", "fastapi",
                    "robyn", "granian", "ringzero"]
 
@@ -83,6 +84,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     b.add_argument("--out", default=None, help="the JSON (default: benchmarks/httparena/results/arena-<time>.json)")
     b.add_argument("--plot", action="store_true", help="also a PNG next to the JSON (needs matplotlib)")
     b.add_argument("--gcannon", default=None, help="the gcannon binary (default: the cache's, then PATH)")
+    b.add_argument("--h3-load", default=None,
+                   help="the HTTP/3 load generator standing for h2load-h3: ringbolt-h3-load (default: "
+                        "tools/load/ringbolt-h3-load, then PATH)")
     b.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="an environment variable for ringbolt's entries (repeatable; e.g. RINGBOLT_HOST_LOOP=0 "
                         "for an A/B run: the runner does not pass its own RINGBOLT_* variables on)")
@@ -105,7 +109,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def tools(cache: str, gcannon: str | None) -> dict[str, str]:
+def tools(cache: str, gcannon: str | None, h3load: str | None = None) -> dict[str, str]:
     found = {}
     g = gcannon or (os.path.join(cache, "bin", "gcannon") if os.path.exists(os.path.join(cache, "bin", "gcannon"))
                     else shutil.which("gcannon"))
@@ -115,6 +119,11 @@ def tools(cache: str, gcannon: str | None) -> dict[str, str]:
         path = shutil.which(t)
         if path:
             found[t] = path
+    # HTTP/3: the project's load generator stands for h2load built with ngtcp2
+    # (loadgen.h3_equivalent); `run deps` builds it
+    h3 = h3load or (H3_LOAD if os.access(H3_LOAD, os.X_OK) else shutil.which("ringbolt-h3-load"))
+    if h3:
+        found["h2load-h3"] = h3
     return found
 
 
@@ -123,11 +132,13 @@ def need_tools(profiles: list[str], checkout: Checkout, found: dict[str, str]) -
     missing = {}
     for p in profiles:
         tool = checkout.profiles[p].tool if p in checkout.profiles else None
-        if tool in ("gcannon", "wrk", "h2load") and tool not in found:
+        if tool in RUNNABLE_TOOLS and tool not in found:
             missing.setdefault(tool, []).append(p)
     if missing:
         hints = {"gcannon": "`run deps` builds it into the cache (or give --gcannon)",
-                 "wrk": "apt-get install wrk", "h2load": "apt-get install nghttp2-client"}
+                 "wrk": "apt-get install wrk", "h2load": "apt-get install nghttp2-client",
+                 "h2load-h3": "ringbolt-h3-load stands for it: `run deps` builds it (make -C tools/load "
+                              "ringbolt-h3-load), or give --h3-load"}
         raise SystemExit("missing load generators: " + "; ".join(
             f"{t} for {', '.join(ps)} ({hints[t]})" for t, ps in missing.items()))
 
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    found = tools(args.cache, args.gcannon)
+    found = tools(args.cache, args.gcannon, args.h3_load)
     profiles = [p for p in args.profiles.split(",") if p]
     need_tools(profiles, checkout, found)
     if len(cpu_list(args.server_cpus)) < 1 or set(cpu_list(args.server_cpus)) & set(cpu_list(args.load_cpus)):

@@ -1,9 +1,11 @@
 """`run deps`: what a fresh Debian 12 machine needs for the runner, installed once.
 
-- apt: PostgreSQL, redis-server, wrk, h2load (nghttp2-client), curl, a C toolchain, git;
+- apt: PostgreSQL, redis-server, wrk, h2load (nghttp2-client), curl, a C and C++
+  toolchain, git, and ngtcp2, nghttp3 and GnuTLS's headers for ringbolt-h3-load;
 - pip, into the Python that serves ringbolt's entries (--ringbolt-python): the entry's
-  requirements.txt (not ringbolt itself, which that Python must already have) and the
-  FastAPI entry's (for ringbolt-fastapi);
+  requirements.txt (not ringbolt itself, which that Python must already have), the
+  FastAPI entry's (for ringbolt-fastapi) and aioquic (the HTTP/3 checks, h3check.py);
+- tools/load/ringbolt-h3-load (make), which stands for h2load-h3 in the HTTP/3 profiles;
 - the cache (~/.cache/ringbolt-arena): liburing 2.9 and gcannon built from source
   (gcannon needs a newer liburing than Debian's 2.3), a virtualenv per peer made from
   its HttpArena entry's pinned requirements with its Dockerfile's Python version;
@@ -24,7 +26,11 @@ import subprocess
 from .checkout import ARENA_URL, PINNED_COMMIT, Checkout
 from .systems import EXTRA_PACKAGES, SYSTEMS, dockerfile, python_for
 
-APT_PACKAGES = ["postgresql", "redis-server", "wrk", "nghttp2-client", "curl", "gcc", "make", "git"]
+APT_PACKAGES = ["postgresql", "redis-server", "wrk", "nghttp2-client", "curl", "gcc", "g++", "make", "git",
+                "pkg-config", "libngtcp2-crypto-gnutls-dev", "libnghttp3-dev", "libgnutls28-dev"]
+TOOLS_LOAD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))), "tools", "load")
+AIOQUIC = "aioquic"  # the HTTP/3 client of h3check.py (the tree's tests use it too)
 LIBURING_TAG = "liburing-2.9"  # what HttpArena's gcannon and ringzero Dockerfiles build
 GCANNON_COMMIT = "43b30bc24c8cc6aab37dd7d718b47ffb985e6558"  # gcannon 0.5.3, 2026-04-25
 ENTRY_REQUIREMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ringbolt",
@@ -108,8 +114,16 @@ def pip_ringbolt(python: str) -> None:
                          f"`pip install .` in a checkout, or the wheel), or pass --ringbolt-python")
     reqs = [line.split("#")[0].strip() for line in open(ENTRY_REQUIREMENTS)]
     reqs = [r for r in reqs if r and r != "ringbolt"]
+    reqs.append(AIOQUIC)
     _say(f"pip install into {python}: {' '.join(reqs)}")
     _run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs])
+
+
+def build_h3_load() -> str:
+    """tools/load/ringbolt-h3-load, the HTTP/3 load generator (one compiler call)."""
+    _say("make -C tools/load ringbolt-h3-load")
+    _run(["make", "-C", TOOLS_LOAD, "ringbolt-h3-load"])
+    return os.path.join(TOOLS_LOAD, "ringbolt-h3-load")
 
 
 def pip_fastapi(python: str, checkout: Checkout) -> None:
@@ -220,6 +234,7 @@ def main(checkout_dir: str, cache: str, ringbolt_python: str, systems: list[str]
     checkout = ensure_checkout(checkout_dir, mirror, arena_git)
     os.makedirs(cache, exist_ok=True)
     build_gcannon(cache, mirror)
+    build_h3_load()
     for name in systems:
         kind = SYSTEMS[name].kind
         if name == "ringbolt":

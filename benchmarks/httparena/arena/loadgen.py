@@ -7,6 +7,14 @@ listen on IPv4 loopback), and it asks each tool for what it would otherwise not 
 gcannon `--json`, wrk `--latency` (for p99), h2load `--log-file` (per-request latency,
 for p99). Requests per second are counted as HttpArena's parsers count them: 2xx
 responses (received WebSocket frames for echo-ws) divided by the measured time.
+
+The HTTP/3 profiles name h2load built with ngtcp2 (h2load-h3); Debian's h2load has no
+HTTP/3, so the runner gives the same request mix to the project's ringbolt-h3-load
+(tools/load: ngtcp2 + nghttp3, closed loop) with its options for h2load's: -c
+connections, -m streams in flight per connection (its -p), -t, -D (its -d), -H, -i (a URI
+list each connection takes in turn, as h2load does), and --timeout 45000 (h2load has no
+request timeout; the tool's default is 2 s). It is a different client from
+HttpArena's: its own costs and pacing, not h2load's (the README says how).
 """
 
 from __future__ import annotations
@@ -50,11 +58,56 @@ def adjust(argv: list[str], tool: str, *, duration: int, threads: int = 1) -> li
         elif a in ("-d", "-D") and not (tool == "h2load" and a == "-d"):  # h2load -d is a data file
             out[i + 1] = dur
     out = [a.replace("//localhost:", "//127.0.0.1:") for a in out]
+    if tool == "h2load-h3":
+        return h3_equivalent(out)
     if tool == "gcannon":
         out.append("--json")
     elif tool == "wrk":
         out.insert(1, "--latency")
     return out
+
+
+# ringbolt-h3-load cancels a request unanswered after --timeout (2 s by default) and
+# bounds each handshake by it; h2load has no request timeout (HttpArena's h2load_h3_run
+# only stops the whole run after 45 s), and with 4,096 streams in flight an answer can
+# take more than 2 s on a busy machine: wait as long as that run could last.
+H3_TIMEOUT_MS = 45_000
+
+
+def h3_equivalent(argv: list[str]) -> list[str]:
+    """h2load-h3's argv (HttpArena's h2load_h3_build_args, whose binary is already
+    ringbolt-h3-load) as ringbolt-h3-load's, with --json. Without a URL (-i), the list's
+    first URI gives the host and port, as h2load takes them. An option with no
+    equivalent is an error, not dropped."""
+    out = [argv[0], "--json", "--timeout", str(H3_TIMEOUT_MS)]
+    url = None
+    uri_file = None
+    i = 1
+    same = {"-c": "-c", "-t": "-t", "-m": "-p", "-D": "-d", "-H": "-H", "-i": "-i"}
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--alpn-list="):
+            if a != "--alpn-list=h3":
+                raise ValueError(f"h2load-h3: ALPN {a} (ringbolt-h3-load speaks h3 only)")
+            i += 1
+        elif a in same and i + 1 < len(argv):
+            out += [same[a], argv[i + 1]]
+            if a == "-i":
+                uri_file = argv[i + 1]
+            i += 2
+        elif a.startswith("-"):
+            raise ValueError(f"h2load-h3 option {a} has no ringbolt-h3-load equivalent (arena/loadgen.py)")
+        else:
+            url = a
+            i += 1
+    if url is None:
+        if uri_file is None:
+            raise ValueError(f"h2load-h3 without a URL or -i: {' '.join(argv)}")
+        with open(uri_file, encoding="utf-8") as f:
+            url = next((line.strip() for line in f if line.strip()), None)
+        if url is None:
+            raise ValueError(f"{uri_file} holds no URI")
+    return [*out, url]
 
 
 def run(argv: list[str], tool: str, *, cpus: str | None, log_dir: str, label: str, timeout: float) -> Result:
@@ -78,6 +131,8 @@ def run(argv: list[str], tool: str, *, cpus: str | None, log_dir: str, label: st
         return parse_gcannon(text)
     if tool == "wrk":
         return parse_wrk(text)
+    if tool == "h2load-h3":
+        return parse_h3load(out.stdout, text)
     if tool == "h2load":
         result = parse_h2load(text)
         if latency_log and os.path.exists(latency_log):
@@ -145,6 +200,24 @@ def parse_h2load(text: str) -> Result:
     errors = sum(int(x) for x in req.groups()) if req else 0
     ok, c3, c4, c5 = (int(x) for x in codes.groups())
     return Result("h2load", ok, _ms(m.group(1) + m.group(2)) / 1000, None, c3 + c4 + c5, errors)
+
+
+def parse_h3load(stdout: str, text: str = "") -> Result:
+    """ringbolt-h3-load --json: {"duration_s", "status": {"200": n...}, "errors": {"total"},
+    "latency_us": {"count", "p99"}, "reconnects", "unfinished", "first_error"}; 2xx count
+    as ok."""
+    start = stdout.find("{")
+    if start < 0:
+        raise ValueError(f"ringbolt-h3-load printed no JSON: {(text or stdout).strip()[-300:]}")
+    data = json.loads(stdout[start:stdout.rfind("}") + 1])
+    status = {int(k): int(v) for k, v in data.get("status", {}).items()}
+    ok = sum(n for code, n in status.items() if 200 <= code < 300)
+    lat = data.get("latency_us", {})
+    p99 = lat.get("p99") if lat.get("count") else None
+    return Result("ringbolt-h3-load", ok, float(data["duration_s"]), p99 / 1000 if p99 is not None else None,
+                  sum(status.values()) - ok, int(data.get("errors", {}).get("total", 0)),
+                  {"reconnects": data.get("reconnects", 0), "unfinished": data.get("unfinished", 0),
+                   "first_error": data.get("first_error")})
 
 
 def h2load_p99_ms(path: str) -> float | None:

@@ -8,6 +8,11 @@ paths and the meta.json it reads change (the copy's meta.json lists the one prof
 validated), with a `docker` first on PATH that does nothing except `docker exec <pg>
 pg_isready|psql ...`, which it runs against the runner's PostgreSQL. Every check is
 theirs, with their requests and their verdicts.
+
+HttpArena has no HTTP/3 check (its baseline-h3 and static-h3 validation pages rely on
+the h2 checks of the same endpoints on port 8443). An HTTP/3 profile is validated with
+validate.sh's checks of its h2 twin (H3_TWINS) and the same checks made over HTTP/3 by
+h3check.py (aioquic: Debian 12's curl has no HTTP/3); both must pass.
 """
 
 from __future__ import annotations
@@ -42,6 +47,11 @@ if [ "$1" = exec ]; then
 fi
 exit 0
 """
+
+
+# An HTTP/3 profile and the h2 profile whose validate.sh checks cover its endpoints.
+H3_TWINS = {"baseline-h3": "baseline-h2", "static-h3": "static-h2"}
+H3CHECK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "h3check.py")
 
 
 @dataclass
@@ -134,3 +144,30 @@ def run(checkout: Checkout, name: str, profile: str, ports: dict[str, int], work
     with open(log, errors="replace") as f:
         output = f.read() + late
     return parse_output(output)
+
+
+def run_h3(python: str, profile: str, port: int, work_dir: str, timeout: float = 120) -> Verdict:
+    """h3check.py's checks of ``profile`` over HTTP/3 on UDP ``port``, with ``python``
+    (which must have aioquic)."""
+    os.makedirs(work_dir, exist_ok=True)
+    try:
+        out = subprocess.run([python, H3CHECK, profile, str(port)], capture_output=True, text=True, timeout=timeout,
+                             stdin=subprocess.DEVNULL)
+        output = out.stdout + out.stderr
+    except subprocess.TimeoutExpired as exc:
+        output = f"{exc.stdout or ''}\nFAIL [HTTP/3 checks]: h3check.py did not finish within {timeout:.0f} s"
+    with open(os.path.join(work_dir, "h3check.log"), "w") as f:
+        f.write(output)
+    return parse_output(output)
+
+
+def merge(*verdicts: Verdict) -> Verdict:
+    """One verdict of several runs of checks: every check counted, every failure kept."""
+    out = Verdict()
+    for v in verdicts:
+        out.passed += v.passed
+        out.failed += v.failed
+        out.failures += v.failures
+        out.skipped += v.skipped
+        out.output += v.output
+    return out

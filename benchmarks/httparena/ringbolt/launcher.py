@@ -3,13 +3,15 @@
     8080  HTTP/1.1 (and h2c for clients that ask)            every plain profile, /ws
     8081  HTTPS, ALPN http/1.1 only (--http 1)              json-tls
     8443  HTTPS, ALPN h2 and http/1.1                       baseline-h2, static-h2
+          and HTTP/3 on UDP 8443 (--http3)                   baseline-h3, static-h3
     8082  h2c only (--http 2): HTTP/1.1 answered 505        baseline-h2c, json-h2c
 
     python launcher.py [APP [ringbolt serve options...]]    (APP defaults to app:app)
 
 The TLS ports open when the certificate exists (TLS_CERT, TLS_KEY; HttpArena mounts
 /certs). `--http {auto,1,2}` is `ringbolt serve`'s option for the HTTP versions a port
-serves (docs/http.md). Each process runs
+serves (docs/http.md); `--http3` adds HTTP/3 over QUIC on the UDP port of the same
+number (docs/http3.md), with its default settings. Each process runs
 WEB_CONCURRENCY workers (default: the CPUs this process may use, one reactor thread
 each, as docs/deployment.md recommends for Python handlers). The ports, the host and
 the log level can be moved with ARENA_PORT, ARENA_TLS_PORT, ARENA_H2_PORT,
@@ -45,7 +47,9 @@ def listeners(app: str, extra: list[str], ringbolt: list[str]) -> dict[str, list
     out = {"plain": [*base, "--port", _port("ARENA_PORT", 8080)]}
     if os.path.exists(CERT) and os.path.exists(KEY):
         out["tls-h1"] = [*base, "--port", _port("ARENA_TLS_PORT", 8081), *tls, "--http", "1"]
-        out["tls-h2"] = [*base, "--port", _port("ARENA_H2_PORT", 8443), *tls]
+        # baseline-h3 and static-h3 use the same port number over UDP, as HttpArena's
+        # profiles say; TCP answers there carry Alt-Svc naming it.
+        out["tls-h2"] = [*base, "--port", _port("ARENA_H2_PORT", 8443), *tls, "--http3"]
     # baseline-h2c and json-h2c: a port that speaks HTTP/2 with prior knowledge only (an
     # HTTP/1.1 request gets 505), so the profile cannot measure HTTP/1.1 by mistake.
     out["h2c"] = [*base, "--port", _port("ARENA_H2C_PORT", 8082), "--http", "2"]

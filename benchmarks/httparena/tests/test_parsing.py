@@ -90,6 +90,61 @@ def test_adjust(tool: str, argv: list[str], want: list[str]) -> None:
     assert loadgen.adjust(argv, tool, duration=3) == want
 
 
+# HttpArena's h2load-h3 command lines (h2load_h3_build_args) as ringbolt-h3-load's
+@pytest.mark.parametrize("argv, want", [
+    (["h3l", "--alpn-list=h3", "https://localhost:8443/baseline2?a=1&b=1", "-c", "64", "-m", "64", "-t", "64", "-D",
+      "5s"],
+     ["h3l", "--json", "--timeout", "45000", "-c", "64", "-p", "64", "-t", "1", "-d", "3s", "https://127.0.0.1:8443/baseline2?a=1&b=1"]),
+    # -i without a URL: the list's first URI gives host and port, as h2load takes them
+    (["h3l", "--alpn-list=h3", "-i", "{uris}", "-H", "Accept-Encoding: br;q=1, gzip;q=0.8", "-c", "64", "-m", "64",
+      "-t", "64", "-D", "5s"],
+     ["h3l", "--json", "--timeout", "45000", "-i", "{uris}", "-H", "Accept-Encoding: br;q=1, gzip;q=0.8", "-c", "64", "-p", "64", "-t", "1",
+      "-d", "3s", "https://127.0.0.1:9443/static/reset.css"]),
+])
+def test_adjust_h3(tmp_path, argv: list[str], want: list[str]) -> None:  # type: ignore[no-untyped-def]
+    uris = tmp_path / "uris.txt"
+    uris.write_text("\nhttps://127.0.0.1:9443/static/reset.css\nhttps://127.0.0.1:9443/static/app.js\n")
+    fill = [a.replace("{uris}", str(uris)) for a in argv]
+    assert loadgen.adjust(fill, "h2load-h3", duration=3) == [a.replace("{uris}", str(uris)) for a in want]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["h3l", "--alpn-list=h2", "https://x:1/"], "ALPN"),
+    (["h3l", "--alpn-list=h3", "--npn-list=h3", "https://x:1/"], "no ringbolt-h3-load equivalent"),
+    (["h3l", "--alpn-list=h3", "-c", "1"], "without a URL"),
+])
+def test_adjust_h3_refuses_what_it_cannot_map(argv: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        loadgen.adjust(argv, "h2load-h3", duration=3)
+
+
+H3LOAD = (
+    '{"url":"https://127.0.0.1:1/","threads":1,"connections":64,"pipeline":64,"duration_s":2.000000,'
+    '"requests":7803,"errors":{"connect":0,"read":2,"write":0,"timeout":1,"parse":0,"total":3},"reconnects":1,'
+    '"unfinished":4080,"non_2xx_3xx":5,"status":{"200":7700,"204":98,"404":5},'
+    '"latency_us":{"count":7803,"p50":397311,"p99":1702064,"max":1702064},"histogram_us":[[1,2,3]]}\n')
+
+
+def test_h3load() -> None:
+    r = loadgen.parse_h3load(H3LOAD)
+    assert (r.tool, r.ok, r.seconds, r.p99_ms, r.non_2xx, r.errors) == ("ringbolt-h3-load", 7798, 2.0, 1702.064, 5, 3)
+    assert r.extra == {"reconnects": 1, "unfinished": 4080, "first_error": None}
+    assert r.rps == pytest.approx(3899)
+    none = loadgen.parse_h3load(H3LOAD.replace('"count":7803', '"count":0'))
+    assert none.p99_ms is None  # no latency sample: no p99, not 0
+    with pytest.raises(ValueError, match="printed no JSON"):
+        loadgen.parse_h3load("", "ringbolt-h3-load: cannot open an HTTP/3 connection")
+
+
+def test_h3_validation_merges_the_twin_and_the_h3_checks() -> None:
+    twin = validate.parse_output("  PASS [a]\n  PASS [b]\n=== Results: 2 passed, 0 failed ===\n")
+    h3 = validate.parse_output("  PASS [c]\n  FAIL [d]: no answer\n=== Results: 1 passed, 1 failed ===\n")
+    both = validate.merge(twin, h3)
+    assert (both.ok, both.passed, both.failed, both.failures) == (False, 3, 1, ["FAIL [d]: no answer"])
+    assert validate.merge(twin, validate.parse_output("=== Results: 1 passed, 0 failed ===\n")).ok
+    assert validate.H3_TWINS == {"baseline-h3": "baseline-h2", "static-h3": "static-h2"}
+
+
 @pytest.mark.parametrize("name, spec, want", [
     ("baseline", "1|0|0-31,64-95|512,4096|", checkout.Profile("baseline", 1, 0, "0-31,64-95", (512, 4096), "")),
     ("pipelined", "16|0|0-3|512|pipeline", checkout.Profile("pipelined", 16, 0, "0-3", (512,), "pipeline")),
