@@ -73,6 +73,7 @@ struct datagram_socket {
     uint16_t port = 0;      ///< the bound port
     bool gro = false;       ///< UDP_GRO accepted: datagrams may arrive coalesced
     bool gso = false;       ///< UDP_SEGMENT accepted: sends coalesce equal-size runs
+    int receive_buffer = 0; ///< SO_RCVBUF as getsockopt reports it (twice the bytes a set asked)
 };
 
 /// Ordinary UDP limits on one sendmsg with UDP_SEGMENT: at most 64 segments (the kernel's

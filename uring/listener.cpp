@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <string>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -149,6 +150,21 @@ bool gso_supported() noexcept {
     return supported;
 }
 
+/// SO_RCVBUF of `bytes` (0: left as it is), or SO_RCVBUFFORCE where rmem_max caps it and
+/// the process may pass it; what the socket has then (as getsockopt reports it).
+int set_receive_buffer(int fd, int bytes) noexcept {
+    int have = 0;
+    socklen_t len = sizeof(have);
+    if (bytes > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+        if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 < bytes) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)); // refused: EPERM
+        }
+    }
+    len = sizeof(have);
+    return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 ? have : 0;
+}
+
 } // namespace
 
 result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
@@ -179,13 +195,19 @@ result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t p
     setsockopt(sock.fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
     sock.gro = options.gro && setsockopt(sock.fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0; // Linux 5.0
     sock.gso = gso_supported();
+    sock.receive_buffer = set_receive_buffer(sock.fd, options.receive_buffer);
     static std::atomic<bool> told{false};
     if (!told.exchange(true)) {
-        log(log_level::info, "UDP datagram sockets: GRO %s, GSO %s",
+        // (The kernel reports twice what was asked: half of it is bookkeeping.)
+        bool short_of = options.receive_buffer > 0 && sock.receive_buffer / 2 < options.receive_buffer;
+        log(short_of ? log_level::warning : log_level::info,
+            "UDP datagram sockets: GRO %s, GSO %s, receive buffer %d KiB%s%s",
             sock.gro      ? "yes"
             : options.gro ? "no"
                           : "not asked",
-            sock.gso ? "yes" : "no");
+            sock.gso ? "yes" : "no", sock.receive_buffer / 2 / 1024,
+            short_of ? " (net.core.rmem_max caps it; a burst may drop datagrams: raise it to " : "",
+            short_of ? (std::to_string(options.receive_buffer) + ")").c_str() : "");
     }
     return sock;
 }

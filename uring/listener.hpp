@@ -46,13 +46,18 @@ struct datagram_options {
     /// UDP_GRO: the kernel may hand over a run of datagrams from one peer as one batch
     /// (datagram::segment_size). Needs receive buffers of datagram_buffers::gro_size.
     bool gro = true;
+    /// SO_RCVBUF asked for (0: the kernel's default). Where net.core.rmem_max caps it,
+    /// SO_RCVBUFFORCE is tried (CAP_NET_ADMIN); datagram_socket::receive_buffer says what
+    /// the socket got. A full buffer drops datagrams (a burst of many QUIC connections).
+    int receive_buffer = 0;
 };
 
 /// A non-blocking UDP socket bound to host:port (port 0: a free one; IPv4 or IPv6 as the
 /// host resolves) that reports each datagram's local address (IP_PKTINFO /
 /// IPV6_RECVPKTINFO) and ECN bits (IP_RECVTOS, and IPV6_RECVTCLASS on IPv6), with UDP_GRO
-/// when asked and accepted, and `gso` when UDP_SEGMENT works (probed once per process).
-/// The first call logs what the kernel offered (GRO, GSO); what it refuses is left off.
+/// when asked and accepted, `gso` when UDP_SEGMENT works (probed once per process), and
+/// the receive buffer asked for. The first call logs what the kernel offered (GRO, GSO,
+/// the receive buffer, and the sysctl to raise when it got less); what it refuses is left off.
 result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
                                              const datagram_options& options = {}) noexcept;
 

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -82,6 +84,42 @@ TEST(DatagramSocket, SharesItsPortOnlyWithReuseport) {
         }
         ::close(s.fd);
     }
+}
+
+long sysctl_value(const char* path) {
+    std::FILE* f = std::fopen(path, "r");
+    long v = -1;
+    if (f != nullptr) {
+        if (std::fscanf(f, "%ld", &v) != 1) {
+            v = -1;
+        }
+        std::fclose(f);
+    }
+    return v;
+}
+
+// A receive buffer as asked: past net.core.rmem_max too where the process may force it
+// (root here; elsewhere capped at rmem_max); none asked: the kernel's default.
+TEST(DatagramSocket, ReceiveBufferAsAsked) {
+    long rmem_max = sysctl_value("/proc/sys/net/core/rmem_max");
+    long rmem_default = sysctl_value("/proc/sys/net/core/rmem_default");
+    ASSERT_GT(rmem_max, 0);
+    datagram_options opts;
+    opts.receive_buffer = 4 << 20;
+    result<datagram_socket> s = open_datagram_socket("127.0.0.1", 0, opts);
+    ASSERT_TRUE(s.ok());
+    int have = 0;
+    socklen_t len = sizeof(have);
+    ASSERT_EQ(getsockopt(s.value().fd, SOL_SOCKET, SO_RCVBUF, &have, &len), 0);
+    EXPECT_EQ(s.value().receive_buffer, have);
+    long want = geteuid() == 0 ? long{4 << 20} : std::min<long>(4 << 20, rmem_max);
+    EXPECT_GE(have / 2, want) << "rmem_max " << rmem_max;
+    ::close(s.value().fd);
+
+    result<datagram_socket> plain = open_datagram_socket("127.0.0.1", 0, datagram_options{});
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain.value().receive_buffer, rmem_default); // (reported as is: not doubled)
+    ::close(plain.value().fd);
 }
 
 TEST(DatagramSocket, GroOnlyWhenAsked) {
