@@ -7,6 +7,7 @@
 #include "core/tls_info.hpp"
 #include "dispatch/router.hpp"
 #include "http/app_message.hpp"
+#include "http/body_buffers.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -18,7 +19,7 @@ namespace ringbolt::http {
 
 /// Spare capacity after app_request::data so a JSON parser (simdjson) can read the
 /// body in place, without copying it into a padded buffer.
-inline constexpr size_t app_request_padding = 64;
+inline constexpr size_t app_request_padding = request_body_padding;
 
 struct span32 {
     uint32_t off = 0;
@@ -33,6 +34,14 @@ struct app_param {
 };
 
 struct app_request {
+    app_request() = default;
+    app_request(app_request&&) noexcept = default;
+    app_request& operator=(app_request&&) noexcept = default;
+    app_request(const app_request&) = default;
+    app_request& operator=(const app_request&) = default;
+    /// A large body's buffer is kept for the next one (http/body_buffers.hpp).
+    ~app_request() { give_body_buffer(std::move(data)); }
+
     // Where the response goes.
     uint32_t conn_slot = 0;
     uint32_t conn_gen = 0;

@@ -187,9 +187,18 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     req.seq = ev.seq;
     req.handler = target.handler;
     std::string_view head_bytes = ev.head_bytes;
-    req.data.reserve(head_bytes.size() + ev.body.size() + http::app_request_padding);
-    req.data.append(head_bytes);
-    req.data.append(ev.body);
+    if (ev.buffer != nullptr && ev.buffer->data() == head_bytes.data() &&
+        ev.buffer->size() == head_bytes.size() + ev.body.size()) {
+        // The protocol's buffer holds exactly this request: it becomes the request's (no
+        // copy of a body read whole; the views below keep their offsets).
+        req.data = std::move(*ev.buffer);
+        ev.buffer->clear();
+    } else {
+        // (A large body's copy goes into a kept buffer: http/body_buffers.hpp.)
+        req.data = http::take_body_buffer(head_bytes.size() + ev.body.size() + http::app_request_padding);
+        req.data.append(head_bytes);
+        req.data.append(ev.body);
+    }
     const char* base = head_bytes.data();
     req.method = span_of(head.method, base);
     req.target = span_of(head.target, base);

@@ -16,6 +16,10 @@
 
 namespace ringbolt::http {
 
+/// Room a protocol leaves after a body it reads whole into a buffer it may hand over
+/// (request_event::buffer): what a JSON parser reading in place needs (simdjson).
+inline constexpr size_t request_body_padding = 64;
+
 class protocol_upgrade; // http/protocol.hpp
 
 struct peer_address {

@@ -4,6 +4,8 @@
 // listener): http1_upgrade.cpp.
 #include "http/http1_connection.hpp"
 
+#include "http/body_buffers.hpp"
+
 #include "http/response_features.hpp"
 
 #include "core/probes.hpp"
@@ -75,7 +77,7 @@ void http1_connection::release() noexcept {
         }
     }
     std::vector<owed>().swap(_owed);
-    std::string().swap(_tail);
+    give_body_buffer(std::move(_tail)); // (freed unless it is a large body's, kept for the next)
     _out.clear();
     std::string().swap(_head_copy);
     std::string().swap(_body);
@@ -115,11 +117,17 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
             consume_tail(env);
         }
     }
-    if (_phase == phase::body_length && _tail.capacity() < _body_need && _tail.capacity() < reserve_body_max) {
+    if (_phase == phase::body_length && _tail.capacity() < _body_need + request_body_padding &&
+        _tail.capacity() < reserve_body_max) {
         // The rest of a body read whole: room for all of it at once (up to 1 MiB), instead
         // of a tail that doubles its way there (each step a copy, and above malloc's mmap
         // threshold fresh pages to fault in). Address space only until the bytes arrive.
-        _tail.reserve(std::min<uint64_t>(_body_need, reserve_body_max));
+        // With room after it to hand the tail to the request whole (request_event::buffer).
+        // A large one is a kept buffer whose pages are there already (http/body_buffers.hpp).
+        std::string room = take_body_buffer(std::min<uint64_t>(_body_need, reserve_body_max) + request_body_padding);
+        room.append(_tail);
+        _tail.swap(room);
+        give_body_buffer(std::move(room));
     }
     if (_closing) {
         return true;
@@ -302,7 +310,11 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             std::string_view body = rest.substr(r.consumed, _body_need - r.consumed);
             _phase = phase::head;
             pos += _body_need;
-            finish_request(head, rest.substr(0, r.consumed), body, env);
+            // The tail holding this request and nothing else may go to the request as it
+            // is (request_event::buffer); then nothing of `buf` is read after this.
+            bool whole = pos == buf.size() && buf.data() == _tail.data() && buf.size() == _tail.size() &&
+                         _tail.capacity() - _tail.size() >= request_body_padding;
+            finish_request(head, rest.substr(0, r.consumed), body, env, false, whole ? &_tail : nullptr);
             continue;
         }
         if (_phase == phase::body_stream) {
@@ -353,7 +365,8 @@ void http1_connection::expect_continue(const request_head& head, protocol_env& e
 }
 
 dispatcher::verdict http1_connection::finish_request(const request_head& head, std::string_view head_bytes,
-                                                     std::string_view body, protocol_env& env, bool body_follows) {
+                                                     std::string_view body, protocol_env& env, bool body_follows,
+                                                     std::string* buffer) {
     if (head.method_id == method_connect || head.upgrade) [[unlikely]] {
         if (special_request(head, head_bytes, body, env, body_follows)) {
             return dispatcher::verdict::answered;
@@ -362,7 +375,7 @@ dispatcher::verdict http1_connection::finish_request(const request_head& head, s
     uint64_t seq = _next_seq;
     bool keep = head.keep_alive && !env.draining;
     request_context ctx{head.version_minor, head.method_id == method_head, keep};
-    request_event ev{head, head_bytes, body, body_follows, seq, ctx, _slot, _gen, _peer};
+    request_event ev{head, head_bytes, body, body_follows, seq, ctx, _slot, _gen, _peer, buffer};
     std::shared_ptr<body_stream> stream;
     // The seq is taken before the call: a native answer during it is framed for it.
     ++_next_seq;

@@ -82,7 +82,7 @@ class http1_connection final : public protocol {
     size_t process(std::string_view buf, protocol_env& env);
     void consume_tail(protocol_env& env); ///< process the tail, drop what was used
     dispatcher::verdict finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
-                                       protocol_env& env, bool body_follows = false);
+                                       protocol_env& env, bool body_follows = false, std::string* buffer = nullptr);
     /// A body the app may take as a stream: report the head now. True when the body is
     /// then streamed (or discarded after a native answer); false: read it whole.
     bool start_body_stream(const request_head& head, std::string_view head_bytes, bool chunked, protocol_env& env);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace ringbolt::http {
@@ -78,6 +79,10 @@ struct request_event {
     uint32_t slot;
     uint32_t gen;
     const peer_address& peer;
+    /// The protocol's buffer when it holds exactly head_bytes then body (a body read whole
+    /// in HTTP/1.1's tail), with request_body_padding bytes of room after it: the
+    /// dispatcher may move it into the request instead of copying both (null: copy).
+    std::string* buffer = nullptr;
 };
 
 struct protocol_env;

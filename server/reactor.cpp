@@ -7,6 +7,7 @@
 #include "core/cpu.hpp"
 #include "core/log.hpp"
 #include "core/probes.hpp"
+#include "http/body_buffers.hpp"
 #include "server/protocols.hpp"
 #include "uring/epoll_backend.hpp"
 #include "uring/listener.hpp"
@@ -311,8 +312,10 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         return;
     }
     if (paused(s)) {
-        if (s.stash.empty() && s.stash.capacity() < _stash_spare.capacity()) {
-            s.stash.swap(_stash_spare); // (_stash_spare is kept cleared)
+        if (s.stash.empty() && s.stash.capacity() < http::body_buffer_min) {
+            // A kept buffer (an upload that outruns its app pauses every few hundred KiB;
+            // a new buffer each time, grown by doubling, faulted in every page).
+            s.stash = http::take_body_buffer(http::body_buffer_min);
         }
         s.stash.append(data, len); // in flight before the pause took effect; parsed on resume
         return;
@@ -576,10 +579,7 @@ void reactor::resume_reading(conn_slot& s, uint32_t slot) noexcept {
         std::string bytes;
         bytes.swap(s.stash);
         s.proto->on_data(s.tp->on_wire_data(bytes), e);
-        if (bytes.capacity() > _stash_spare.capacity() && bytes.capacity() <= stash_spare_max) {
-            bytes.clear();
-            _stash_spare.swap(bytes);
-        }
+        http::give_body_buffer(std::move(bytes)); // kept for the next pause (or a body read whole)
         if (s.proto->has_successor()) [[unlikely]] {
             switch_protocol(s);
         }
@@ -706,7 +706,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     ++s.gen;
     _released_bytes += unsent(s);
     s.batch.reset();
-    std::string().swap(s.stash);
+    http::give_body_buffer(std::move(s.stash));
     s.proto->release();
     s.tp = &plain_transport::instance();
     s.own_tp.reset();

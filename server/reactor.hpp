@@ -271,11 +271,6 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::deque<conn_slot> _slots; ///< deque: addresses stay stable while sends are in flight
     std::vector<uint32_t> _free_slots;
     std::vector<uint32_t> _dirty;
-    /// A stash's buffer kept after its bytes were fed on resume, for the next pause of any
-    /// connection (an upload that outruns its app pauses every few hundred KiB; a new
-    /// buffer each time faulted in every page). At most stash_spare_max bytes are kept.
-    std::string _stash_spare;
-    static constexpr size_t stash_spare_max = 4u << 20;
     size_t _live = 0;
     bool _accept_armed = false; ///< an accept request is in the kernel (its end not yet seen)
     /// Why accepting is held while not draining (the drain owns the listener itself);

@@ -13,6 +13,9 @@ the loop thread never runs (the script stops with that message after ANSWER_TIME
     OLD_PYTHON=build/venv-old/bin/python NEW_PYTHON=build/venv-new/bin/python \
         python3 benchmarks/load/instr_per_request.py --app benchmarks.load.apps.ringbolt_const:app --path /json
 
+--body-size N sends POSTs with an N-byte body instead (uploads: e.g. --app
+benchmarks.load.apps.ringbolt_stream:app --path /upload --body-size 500000).
+
 --peer 'LABEL=COMMAND' (repeatable) counts another server the same way, in a third row:
 COMMAND is split like a shell line, `{port}` in it is the port to serve, and it runs from
 the repository root. Only processes the command runs directly are counted (a server that
@@ -44,11 +47,14 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 ANSWER_TIMEOUT = 120  # seconds for one answer under valgrind (a few are normal; minutes are a hang)
 
 
-def send_requests(port, path, n, headers=()):
+def send_requests(port, path, n, headers=(), body=None):
     s = socket.create_connection(("127.0.0.1", port))
     s.settimeout(ANSWER_TIMEOUT)
     extra = "".join(f"{h}\r\n" for h in headers)
-    req = f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}\r\n".encode()
+    if body is None:
+        req = f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}\r\n".encode()
+    else:
+        req = f"POST {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
     buf = b""
     for _ in range(n):
         s.sendall(req)
@@ -86,7 +92,8 @@ def count(py, args, n, tmp, peer_cmd=None):
     if peer_cmd is not None:
         server = [part.replace("{port}", str(port)) for part in shlex.split(peer_cmd)]
     else:
-        server = [py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1", "--log-level", "warning"]
+        server = [py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1", "--log-level", "warning",
+                  "--max-body-size", str(1 << 30)]
     cmd = ["taskset", "-c", args.server_cpu, "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
            "--instr-atstart=no", *per_thread, *server]
     srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -100,11 +107,11 @@ def count(py, args, n, tmp, peer_cmd=None):
                 if srv.poll() is not None:
                     raise RuntimeError("server exited")
                 time.sleep(0.5)
-        send_requests(port, args.path, args.warm, args.header)
+        send_requests(port, args.path, args.warm, args.header, args.body)
         ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
                                         timeout=120, check=True)
         ctl("-i", "on")
-        send_requests(port, args.path, n, args.header)
+        send_requests(port, args.path, n, args.header, args.body)
         ctl("-d")
         time.sleep(1)
     finally:
@@ -156,7 +163,9 @@ def main():
                                    "are callgrind's; the profile names its thread's first function)")
     ap.add_argument("--peer", action="append", default=[], metavar="LABEL=COMMAND",
                     help="also count another server serving the same app: COMMAND with {port} (see above)")
+    ap.add_argument("--body-size", type=int, help="POST a body of this many random bytes (Content-Length) instead of a GET")
     args = ap.parse_args()
+    args.body = os.urandom(args.body_size) if args.body_size else None
     peers = {}
     for spec in args.peer:
         label, sep, command = spec.partition("=")
@@ -191,7 +200,8 @@ def main():
             print(f"{v}: {a:,} instructions for {args.n} requests: {res[v]:,.0f} per request", file=sys.stderr, flush=True)
         print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/instr_per_request.py "
               f"{' '.join(sys.argv[1:])}`\n")
-        print(f"| {args.app} `GET {args.path}` | user-space instructions per request |")
+        what = f"POST {args.path}` ({args.body_size:,} B body)" if args.body else f"GET {args.path}`"
+        print(f"| {args.app} `{what} | user-space instructions per request |")
         print("|---|---:|")
         for v in ("old", "new"):
             print(f"| {v} | {res[v]:,.0f} |")

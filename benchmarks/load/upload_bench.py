@@ -14,6 +14,13 @@ processes over the measured run; µs/req = that / n. Rounds interleave the syste
         --ringbolt old=build/venv-old/bin/python --granian build/venv-granian/bin/granian \
         --size 10000000 --n 60 --rounds 3
 
+--floor BIN[:BUF_SIZE[:BUF_COUNT]] (repeatable) adds benchmarks/load/c_uring_drain.c built
+as BIN (cc -O2 -o BIN benchmarks/load/c_uring_drain.c -luring): a C io_uring server that
+drains the body without looking at it and answers its length, so the kernel's cost of
+receiving N bytes on loopback shows beside the servers (BUF_SIZE: its receive buffers;
+4096 by default, ringbolt's). --size takes a comma-separated list: each size is its own
+set of interleaved rounds, in one run.
+
 --perf DIR: each system's first round also runs under `perf stat` (task-clock, page faults, context
 switches, syscalls) attached to the server; the outputs go to DIR/<label>.perf.txt.
 """
@@ -39,6 +46,9 @@ def start(kind, exe, port, cpu_id, env_extra):
     if kind == "ringbolt":
         argv = [exe, "-m", "ringbolt", "serve", "benchmarks.load.apps.ringbolt_stream:app", "--host", "127.0.0.1",
                 "--port", str(port), "--threads", "1", "--max-body-size", str(1 << 30), "--log-level", "warning"]
+    elif kind == "floor":
+        binary, *bufs = exe.split(":")
+        argv = [os.path.abspath(binary), str(port)] + bufs
     else:
         argv = [exe, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
                 "--runtime-threads", "1", "--runtime-mode", "st", "--loop", "uvloop", "--log-level", "error",
@@ -78,7 +88,7 @@ def one(kind, label, exe, args, body_file, perf_dir):
         perf = None
         pids = tree(p.pid)
         if perf_dir:
-            out = os.path.join(perf_dir, f"{label}.perf.txt")
+            out = os.path.join(perf_dir, f"{label.replace(' ', '_')}-{args.size_now}.perf.txt")
             perf = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches,page-faults,raw_syscalls:sys_enter",
                                      "-p", ",".join(map(str, pids)), "-o", out])
             time.sleep(0.3)
@@ -107,8 +117,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ringbolt", action="append", default=[], help="LABEL=PYTHON (repeatable)")
     ap.add_argument("--granian", help="the granian executable")
-    ap.add_argument("--size", type=int, default=10_000_000)
-    ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--floor", action="append", default=[], help="BIN[:BUF_SIZE[:BUF_COUNT]] (repeatable)")
+    ap.add_argument("--size", default="10000000", help="body bytes; a comma-separated list runs each in turn")
+    ap.add_argument("--n", type=int, help="uploads per round (default: 1 GB worth, at least 40)")
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--server-cpu", type=int, default=0)
@@ -118,8 +129,23 @@ def main():
     systems = [("ringbolt", *spec.split("=", 1)) for spec in args.ringbolt]
     if args.granian:
         systems.append(("granian", "granian", args.granian))
+    for spec in args.floor:
+        bufs = spec.split(":")[1:]
+        systems.append(("floor", f"C floor {int(bufs[0]) // 1024 if bufs else 4}K", spec))
+    sizes = [int(x) for x in args.size.split(",")]
+    n_given = args.n
+    tables = []
+    for size in sizes:
+        args.size_now = size
+        args.n = n_given or max(40, 1_000_000_000 // size)
+        tables.append(run_size(args, systems, size))
+    for t in tables:
+        print(t)
+
+
+def run_size(args, systems, size):
     with tempfile.NamedTemporaryFile(prefix="upload-body-", delete=False) as f:
-        f.write(os.urandom(1 << 20) * (args.size >> 20) + os.urandom(args.size & ((1 << 20) - 1)))
+        f.write(os.urandom(1 << 20) * (size >> 20) + os.urandom(size & ((1 << 20) - 1)))
         body_file = f.name
     results = {label: [] for _, label, _ in systems}
     loads = []
@@ -129,18 +155,18 @@ def main():
                 loads.append(open("/proc/loadavg").read().split()[0])
                 us, wall, rep = one(kind, label, exe, args, body_file, args.perf if rnd == 0 else None)
                 results[label].append(us)
-                print(f"round {rnd + 1} {label:10s} {us:9.0f} us/req  wall {wall:5.2f}s  "
+                print(f"size {size} round {rnd + 1} {label:10s} {us:9.0f} us/req  wall {wall:5.2f}s  "
                       f"status {rep['status']} errors {rep['errors']['total']}  load {loads[-1]}", flush=True)
     finally:
         os.unlink(body_file)
-    print(f"\nsize {args.size} B, n {args.n}, conns {args.conns}, load average 1 min during the run: "
-          f"{min(loads)}-{max(loads)}")
-    print("| system | server CPU µs/req (median) | rounds |")
-    print("|---|---:|---|")
+    lines = [f"\nsize {size} B, n {args.n}, conns {args.conns}, load average 1 min during the run: "
+             f"{min(loads)}-{max(loads)}",
+             "| system | server CPU µs/req (median) | rounds |",
+             "|---|---:|---|"]
     for _, label, _ in systems:
         v = results[label]
-        print(f"| {label} | {statistics.median(v):,.0f} | {', '.join(f'{x:,.0f}' for x in v)} |")
-
+        lines.append(f"| {label} | {statistics.median(v):,.0f} | {', '.join(f'{x:,.0f}' for x in v)} |")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()

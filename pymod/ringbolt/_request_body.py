@@ -10,13 +10,17 @@ from typing import Any, AsyncIterator
 
 
 async def request_stream(req: Any) -> AsyncIterator[bytes]:
-    """``req.stream()``: the body's chunks as they arrive (or the buffered body at once)."""
+    """``req.stream()``: the body's chunks as they arrive; a body read whole comes in
+    pieces of at most 64 KiB too (or at once when ``req.body`` was read: no new copy)."""
     handle = req._body_stream
     if handle is None:
-        body = req.body
-        if body:
-            yield body
-        return
+        offset = 0
+        while True:
+            piece = req._body_piece(offset)
+            if not piece:
+                return
+            yield piece
+            offset += len(piece)
     loop = asyncio.get_running_loop()
     while True:
         chunk = handle.take()  # raises HTTPError 413/408/400 or ClientDisconnect

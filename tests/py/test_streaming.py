@@ -593,6 +593,83 @@ def test_upload_arrives_whole_in_order_in_bounded_chunks(request, server, framin
     assert 0 < obj["largest"] <= STREAM_CHUNK_MAX, obj
 
 
+@pytest.mark.parametrize("server", ["inline_srv", "hosted_srv"])
+@pytest.mark.parametrize("size", [1, STREAM_CHUNK_MAX, STREAM_CHUNK_MAX + 1, 300_000, MIB])
+def test_a_body_read_whole_streams_in_bounded_pieces(request, server, size):
+    """A body up to 1 MiB is read whole before the handler runs; req.stream() still hands
+    it over in pieces of at most STREAM_CHUNK_MAX bytes, in order, every byte once. A
+    request pipelined behind it (same reads) is answered too."""
+    import random
+    rng = random.Random(size)
+    srv = request.getfixturevalue(server)
+    data = rng.randbytes(size)
+    wire = (f"POST /upload/sha HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode() + data
+            + b"POST /upload/sha HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+    s = srv.connect(timeout=60)
+    with s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pos = 0
+        while pos < len(wire):
+            n = rng.choice([1, 13, 4095, 65537, 262_144])
+            s.sendall(wire[pos:pos + n])
+            pos += n
+        reader = Reader(s)
+        resp, obj = read_json(reader)
+        resp2, obj2 = read_json(reader)
+    assert resp.status == 200, resp
+    assert obj["bytes"] == size and obj["sha256"] == hashlib.sha256(data).hexdigest(), obj
+    assert obj["chunks"] == -(-size // STREAM_CHUNK_MAX) and obj["largest"] == min(size, STREAM_CHUNK_MAX), obj
+    assert obj["types"] == ["bytes"], obj
+    assert resp2.status == 200 and obj2["bytes"] == 3 and obj2["sha256"] == hashlib.sha256(b"abc").hexdigest(), obj2
+
+
+def test_stream_after_req_body_gives_that_body_once(inline_srv):
+    data = os.urandom(300_000)
+    s, reader = send(inline_srv, b"POST /upload/body-then-stream HTTP/1.1\r\nHost: t\r\nContent-Length: 300000\r\n\r\n"
+                     + data)
+    with s:
+        resp, obj = read_json(reader)
+    assert resp.status == 200 and obj == {"same": True, "bytes": 300_000}, (resp, obj)
+
+
+@pytest.mark.parametrize("server", ["inline_srv", "hosted_srv", "threads_srv"])
+def test_large_bodies_read_whole_reach_a_sync_handler_intact(request, server):
+    """Bodies read whole (up to 1 MiB and beyond, sync handler) one after another on one
+    connection, each in small reads: the buffer a body lands in goes to the request as it
+    is and is kept for the next body; every request sees its own head and body, nothing
+    of an earlier one. One JSON body is parsed in place; one request carries a pipelined
+    successor in its last read."""
+    import random
+    rng = random.Random(7)
+    srv = request.getfixturevalue(server)
+    s = srv.connect(timeout=60)
+    with s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = Reader(s)
+        for i, size in enumerate([900_000, 500_000, 2 * MIB + 5, 200_000, 700_000]):
+            if i == 3:
+                body = json.dumps({"items": list(range(size // 8))}).encode()
+                ctype = "application/json"
+            else:
+                body = rng.randbytes(size)
+                ctype = "application/octet-stream"
+            head = (f"POST /upload/whole?n={i} HTTP/1.1\r\nHost: t\r\nX-Tag: t{i}\r\nContent-Type: {ctype}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            wire = head + body
+            if i == 1:
+                wire += b"POST /upload/whole?n=x HTTP/1.1\r\nHost: t\r\nX-Tag: tx\r\nContent-Length: 2\r\n\r\nhi"
+            for pos in range(0, len(wire), 16_384):
+                s.sendall(wire[pos:pos + 16_384])
+            resp, obj = read_json(reader)
+            assert resp.status == 200, (i, resp)
+            assert obj["sha256"] == hashlib.sha256(body).hexdigest() and obj["bytes"] == len(body), (i, obj)
+            assert obj["tag"] == f"t{i}" and obj["path"] == "/upload/whole" and obj["query"] == f"n={i}", (i, obj)
+            assert obj["items"] == (size // 8 if i == 3 else None), (i, obj)
+            if i == 1:
+                resp, obj = read_json(reader)
+                assert resp.status == 200 and obj["tag"] == "tx" and obj["bytes"] == 2, obj
+
+
 @pytest.mark.parametrize("request_line, extra", [
     ("POST /upload/sha HTTP/1.1", "Connection: close\r\n"),
     ("POST /upload/sha HTTP/1.0", ""),

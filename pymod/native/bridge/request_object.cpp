@@ -391,6 +391,24 @@ PyObject* method_stream(PyObject* self, PyObject*) {
     return PyObject_CallOneArg(O(self)->types->request_stream, self);
 }
 
+// req.stream() over a body read whole: the piece at `offset`, at most request_body::max_chunk
+// bytes, b"" past the end; the whole body when req.body made it already. Pieces stay
+// under malloc's mmap threshold, so none is mapped, faulted in and unmapped.
+PyObject* method_body_piece(PyObject* self, PyObject* arg) {
+    Py_ssize_t off = PyLong_AsSsize_t(arg);
+    const auto& r = R(self);
+    if ((off < 0 && PyErr_Occurred()) || refuse_streamed(self)) {
+        return nullptr;
+    }
+    std::string_view b = r.body.in(r.data);
+    if (off == 0 && O(self)->cache_body != nullptr) {
+        return Py_NewRef(O(self)->cache_body);
+    }
+    size_t at = std::min(static_cast<size_t>(std::max<Py_ssize_t>(off, 0)), b.size());
+    size_t n = std::min(b.size() - at, request_body::max_chunk);
+    return PyBytes_FromStringAndSize(b.data() + at, static_cast<Py_ssize_t>(n));
+}
+
 PyObject* method_read(PyObject* self, PyObject*) {
     return PyObject_CallOneArg(O(self)->types->request_read, self);
 }
@@ -723,6 +741,7 @@ PyMethodDef methods[] = {
     {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
     {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
     {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
+    {"_body_piece", method_body_piece, METH_O, "req.stream() of a body read whole: the piece at an offset."},
     {"form", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(method_form)), METH_FASTCALL | METH_KEYWORDS,
      "The form (FormData): urlencoded or multipart; awaitable too (needed for a streamed body)."},
     {"set_cookie", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(method_set_cookie)),

@@ -252,6 +252,23 @@ async def upload_progress(req):
     return {"sha256": h.hexdigest(), "bytes": st["received"]}
 
 
+@app.post("/upload/body-then-stream")
+async def upload_body_then_stream(req):
+    """req.body first, then req.stream(): the stream gives that same bytes object, once."""
+    body = req.body
+    chunks = [chunk async for chunk in req.stream()]
+    return {"same": len(chunks) == 1 and chunks[0] is body, "bytes": sum(len(c) for c in chunks)}
+
+
+@app.post("/upload/whole")
+def upload_whole(req):
+    """A sync handler (the body read whole, up to 1 MiB and more): what it saw of the request."""
+    body = req.body
+    items = len(req.json()["items"]) if req.headers.get("content-type") == "application/json" else None
+    return {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body), "tag": req.headers.get("x-tag"),
+            "path": req.path, "query": req.query_string, "items": items}
+
+
 @app.post("/upload/ignore")
 async def upload_ignore(req):
     """Answers without reading the body."""
