@@ -3,6 +3,7 @@
 // stay separate segments (moved or borrowed, never copied).
 #include "core/output_queue.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 namespace ringbolt::http {
@@ -40,6 +41,28 @@ void output_queue::append(std::string_view bytes) {
     std::string& tail = tail_buffer();
     tail.append(bytes);
     _segs.back().length += bytes.size();
+    _bytes += bytes.size();
+}
+
+void output_queue::append_chunked(std::string_view bytes, size_t chunk) {
+    if (bytes.empty()) {
+        return;
+    }
+    bool tail_fits = _head < _segs.size() && _segs.back().type == segment::kind::owned && !_segs.back().credit &&
+                     _segs.back().owned.size() + bytes.size() <= _segs.back().owned.capacity();
+    if (!tail_fits) {
+        if (_head < _segs.size() && _segs.back().type == segment::kind::owned && !_segs.back().credit &&
+            _segs.back().owned.empty()) {
+            _segs.back().owned.reserve(std::max(chunk, bytes.size())); // an emptied tail: nothing to copy
+        } else {
+            segment& s = _segs.emplace_back();
+            s.type = segment::kind::owned;
+            s.owned.reserve(std::max(chunk, bytes.size()));
+        }
+    }
+    segment& s = _segs.back();
+    s.owned.append(bytes);
+    s.length += bytes.size();
     _bytes += bytes.size();
 }
 

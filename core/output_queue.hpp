@@ -64,6 +64,11 @@ class output_queue {
         _segs.back().length += added;
         _bytes += added;
     }
+    /// Copy `bytes` to the tail, bulk output made in pieces (TLS records): the tail owned
+    /// segment takes them while its buffer has room; else a new segment with a buffer of
+    /// at least `chunk` bytes. A buffer never grows, so nothing already written is copied
+    /// again (as std::string's doubling would, piece after piece).
+    void append_chunked(std::string_view bytes, size_t chunk);
     void append_owned(std::string&& bytes, std::shared_ptr<send_credit> credit = nullptr);
     void append_borrowed(std::string_view bytes, std::shared_ptr<const void> keep,
                          std::shared_ptr<send_credit> credit = nullptr);

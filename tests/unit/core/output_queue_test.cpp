@@ -62,6 +62,35 @@ TEST(OutputQueue, SmallPiecesCoalesceIntoOneSegment) {
     EXPECT_TRUE(q.empty());
 }
 
+// Bulk output in pieces (TLS records): a buffer takes pieces while it has room and is
+// never grown (a pointer into it stays put); a piece that does not fit opens a new
+// buffer of at least the chunk size.
+TEST(OutputQueue, ChunkedPiecesFillBuffersThatNeverGrow) {
+    output_queue q;
+    q.append_chunked(std::string(40, 'a'), 100);
+    q.append_chunked(std::string(40, 'b'), 100);
+    q.append_chunked(std::string(20, 'c'), 100);  // 100 bytes: still fits
+    q.append_chunked("dddd", 100);                // a new buffer
+    q.append_chunked(std::string(250, 'e'), 100); // larger than the chunk: a buffer its size
+    EXPECT_EQ(q.bytes(), 354u);
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 16, 1 << 20));
+    ASSERT_EQ(b.segments().size(), 3u);
+    EXPECT_EQ(b.segments()[0].owned, std::string(40, 'a') + std::string(40, 'b') + std::string(20, 'c'));
+    EXPECT_EQ(b.segments()[0].owned.capacity(), 100u);
+    EXPECT_EQ(b.segments()[1].owned, "dddd");
+    EXPECT_EQ(b.segments()[1].owned.capacity(), 100u);
+    EXPECT_EQ(b.segments()[2].owned, std::string(250, 'e'));
+    // After a response head (an owned tail with room), pieces join it only while they fit.
+    output_queue r;
+    r.append("HTTP/1.1 200 OK\r\n\r\n");
+    r.append_chunked(std::string(4000, 'x'), 4000);
+    std::vector<std::vector<std::string>> got = batches(r, 16, 1 << 20);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].size(), 2u);
+    EXPECT_EQ(got[0][1], std::string(4000, 'x'));
+}
+
 TEST(OutputQueue, LargeOwnedAndBorrowedStaySeparate) {
     output_queue q;
     std::string big(output_queue::coalesce_below, 'x');
