@@ -102,7 +102,8 @@ class output_queue {
     bool take_front(class send_batch& out, size_t max_iov, size_t max_bytes);
 
   private:
-    std::string& tail_buffer();
+    /// The owned segment to append `adding` bytes to (0: not known, a response head).
+    std::string& tail_buffer(size_t adding = 0);
 
     std::vector<segment> _segs; ///< from _head onwards
     std::string _spare;         ///< a sent buffer kept for the next response

@@ -91,6 +91,29 @@ TEST(OutputQueue, ChunkedPiecesFillBuffersThatNeverGrow) {
     EXPECT_EQ(got[0][1], std::string(4000, 'x'));
 }
 
+// A body moved in (its buffer exactly full) is never grown for a few more bytes: the
+// next frame header or response head starts a new segment, so the body is not copied.
+TEST(OutputQueue, SmallAppendAfterAMovedBodyDoesNotCopyIt) {
+    output_queue q;
+    std::string body(20000, 'b');
+    body.shrink_to_fit();
+    const char* where = body.data();
+    q.append_owned(std::move(body));
+    q.append("next frame header");
+    q.write_tail([](std::string& tail) { tail.append("and a head"); });
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 16, 1 << 20));
+    ASSERT_EQ(b.segments().size(), 2u);
+    EXPECT_EQ(b.segments()[0].owned.data(), where);
+    EXPECT_EQ(b.segments()[0].owned.size(), 20000u);
+    EXPECT_EQ(b.segments()[1].owned, "next frame headerand a head");
+    // A small owned tail still takes what follows (one iovec for a head and a small body).
+    output_queue r;
+    r.append("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+    r.append_owned(std::string(100, 'y'));
+    EXPECT_EQ(batches(r, 16, 1 << 20).front().size(), 1u);
+}
+
 TEST(OutputQueue, LargeOwnedAndBorrowedStaySeparate) {
     output_queue q;
     std::string big(output_queue::coalesce_below, 'x');
