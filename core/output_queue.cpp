@@ -3,6 +3,7 @@
 // stay separate segments (moved or borrowed, never copied).
 #include "core/output_queue.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 namespace ringbolt::http {
@@ -20,8 +21,13 @@ constexpr size_t fresh_capacity = 512;           ///< a head and a small body in
 constexpr size_t spare_max_capacity = 16 * 1024; ///< larger sent buffers are freed, not kept
 } // namespace
 
-std::string& output_queue::tail_buffer() {
-    if (_head == _segs.size() || _segs.back().type != segment::kind::owned || _segs.back().credit) {
+std::string& output_queue::tail_buffer(size_t adding) {
+    // A large owned segment (a moved-in body) takes more bytes only where its buffer has
+    // room: growing it would copy the whole body for a few bytes (the next frame header
+    // or response head), so they start a new segment instead.
+    if (_head == _segs.size() || _segs.back().type != segment::kind::owned || _segs.back().credit ||
+        (_segs.back().owned.size() >= coalesce_below &&
+         _segs.back().owned.capacity() - _segs.back().owned.size() < (adding == 0 ? fresh_capacity : adding))) {
         segment& s = _segs.emplace_back();
         s.type = segment::kind::owned;
         if (_spare.capacity() >= fresh_capacity) {
@@ -37,9 +43,31 @@ void output_queue::append(std::string_view bytes) {
     if (bytes.empty()) {
         return;
     }
-    std::string& tail = tail_buffer();
+    std::string& tail = tail_buffer(bytes.size());
     tail.append(bytes);
     _segs.back().length += bytes.size();
+    _bytes += bytes.size();
+}
+
+void output_queue::append_chunked(std::string_view bytes, size_t chunk) {
+    if (bytes.empty()) {
+        return;
+    }
+    bool tail_fits = _head < _segs.size() && _segs.back().type == segment::kind::owned && !_segs.back().credit &&
+                     _segs.back().owned.size() + bytes.size() <= _segs.back().owned.capacity();
+    if (!tail_fits) {
+        if (_head < _segs.size() && _segs.back().type == segment::kind::owned && !_segs.back().credit &&
+            _segs.back().owned.empty()) {
+            _segs.back().owned.reserve(std::max(chunk, bytes.size())); // an emptied tail: nothing to copy
+        } else {
+            segment& s = _segs.emplace_back();
+            s.type = segment::kind::owned;
+            s.owned.reserve(std::max(chunk, bytes.size()));
+        }
+    }
+    segment& s = _segs.back();
+    s.owned.append(bytes);
+    s.length += bytes.size();
     _bytes += bytes.size();
 }
 

@@ -64,6 +64,11 @@ class output_queue {
         _segs.back().length += added;
         _bytes += added;
     }
+    /// Copy `bytes` to the tail, bulk output made in pieces (TLS records): the tail owned
+    /// segment takes them while its buffer has room; else a new segment with a buffer of
+    /// at least `chunk` bytes. A buffer never grows, so nothing already written is copied
+    /// again (as std::string's doubling would, piece after piece).
+    void append_chunked(std::string_view bytes, size_t chunk);
     void append_owned(std::string&& bytes, std::shared_ptr<send_credit> credit = nullptr);
     void append_borrowed(std::string_view bytes, std::shared_ptr<const void> keep,
                          std::shared_ptr<send_credit> credit = nullptr);
@@ -97,7 +102,8 @@ class output_queue {
     bool take_front(class send_batch& out, size_t max_iov, size_t max_bytes);
 
   private:
-    std::string& tail_buffer();
+    /// The owned segment to append `adding` bytes to (0: not known, a response head).
+    std::string& tail_buffer(size_t adding = 0);
 
     std::vector<segment> _segs; ///< from _head onwards
     std::string _spare;         ///< a sent buffer kept for the next response

@@ -225,6 +225,23 @@ int connection::send_data(int32_t id, const uint8_t* framehd, size_t length) {
                 _out.append_owned(std::move(buf));
             }
             p.offset += take;
+        } else if (!p.credit && !st->control && (p.keep || p.bytes.size() >= http::output_queue::coalesce_below)) {
+            // Bytes the queue can hold without a copy (a native answer's body, an app's
+            // borrowed bytes): the stream's own buffer is moved to the queue when one frame
+            // takes it whole, else shared, each frame a view of it (no copy per frame).
+            if (!p.bytes.empty() && take == p.left && p.offset == 0) {
+                _out.append_owned(std::move(p.bytes));
+                p.bytes.clear();
+            } else {
+                if (!p.bytes.empty()) {
+                    auto keep = std::make_shared<const std::string>(std::move(p.bytes));
+                    p.bytes.clear();
+                    p.view = *keep;
+                    p.keep = std::move(keep);
+                }
+                _out.append_borrowed(p.view.substr(static_cast<size_t>(p.offset), take), p.keep);
+            }
+            p.offset += take;
         } else {
             std::string_view part = p.data().substr(static_cast<size_t>(p.offset), take);
             if (p.credit) [[unlikely]] {

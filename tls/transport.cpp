@@ -4,6 +4,7 @@
 #include "tls/connection_info.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <openssl/err.h>
@@ -13,9 +14,52 @@
 namespace ringbolt::tls {
 
 namespace {
-constexpr size_t record_plain = 16 * 1024; ///< plaintext per SSL_write: one full record
-constexpr size_t take_bytes = 64 * 1024;   ///< plaintext taken from the protocol's queue at once
+constexpr size_t record_plain = 16 * 1024;        ///< plaintext of a full record (RFC 8446 §5.1)
+constexpr size_t gather_bytes = 4 * record_plain; ///< plaintext gathered for one SSL_write
+constexpr size_t take_bytes = 64 * 1024;          ///< plaintext taken from the protocol's queue at once
 constexpr size_t take_iov = 16;
+/// A record's bytes beyond its plaintext, at most: header 5, TLS 1.3 content type 1,
+/// AEAD tag 16 (TLS 1.2 GCM: an explicit nonce 8 instead of the type), rounded up.
+constexpr size_t record_overhead = 32;
+constexpr size_t wire_chunk_min = 4096; ///< a wire buffer for what comes outside an SSL_write
+
+// The write BIO: OpenSSL's records go straight into the transport's wire queue. (A
+// memory BIO holds them in a buffer of its own, grown by reallocation, to be copied out
+// again: two copies of every response byte and an allocation churn, measured in
+// benchmarks/journal/2026-11-25.md.)
+long wire_ctrl(BIO*, int cmd, long, void*) {
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing is buffered; no kTLS, no pending count
+}
+
+int wire_create(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+} // namespace
+
+int tls_transport::on_wire_write(BIO* b, const char* data, int len) noexcept {
+    if (len <= 0) {
+        return 0;
+    }
+    auto* t = static_cast<tls_transport*>(BIO_get_data(b));
+    t->_wire.append_chunked({data, static_cast<size_t>(len)}, std::max(t->_wire_hint, wire_chunk_min));
+    return len;
+}
+
+namespace {
+BIO_METHOD* wire_method() {
+    static BIO_METHOD* m = [] {
+        BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringbolt wire queue");
+        if (bm != nullptr) {
+            BIO_meth_set_write(bm, &tls_transport::on_wire_write);
+            BIO_meth_set_ctrl(bm, wire_ctrl);
+            BIO_meth_set_create(bm, wire_create);
+        }
+        return bm;
+    }();
+    return m;
+}
 } // namespace
 
 tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s)
@@ -29,7 +73,8 @@ tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& 
         return;
     }
     _rbio = BIO_new(BIO_s_mem());
-    _wbio = BIO_new(BIO_s_mem());
+    BIO_METHOD* wm = wire_method();
+    _wbio = wm != nullptr ? BIO_new(wm) : nullptr;
     if (_rbio == nullptr || _wbio == nullptr) {
         BIO_free(_rbio);
         BIO_free(_wbio);
@@ -40,6 +85,7 @@ tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& 
     }
     // An empty read BIO says "retry", not end of file.
     BIO_set_mem_eof_return(_rbio, -1);
+    BIO_set_data(_wbio, this);
     SSL_set_bio(_ssl, _rbio, _wbio);
     SSL_set_app_data(_ssl, this);
     SSL_set_accept_state(_ssl);
@@ -77,21 +123,8 @@ void tls_transport::fail(reporter::kind k, const char* what, int ssl_error) noex
     }
 }
 
-void tls_transport::drain_wbio() noexcept {
-    size_t n = BIO_ctrl_pending(_wbio);
-    if (n == 0) {
-        return;
-    }
-    _wire.write_tail([&](std::string& tail) {
-        size_t before = tail.size();
-        tail.resize(before + n);
-        int got = BIO_read(_wbio, tail.data() + before, static_cast<int>(n));
-        tail.resize(before + static_cast<size_t>(std::max(got, 0)));
-    });
-}
-
 std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
-    _plain.clear();
+    _plain_len = 0;
     if (_failed || _ssl == nullptr) {
         return {}; // after a fatal error: read and discard until the close
     }
@@ -125,20 +158,20 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
     if (_established && !_failed) {
         read_plain();
     }
-    drain_wbio(); // handshake messages, session tickets, alerts
-    return _plain;
+    // (Handshake messages, session tickets and alerts went into _wire as OpenSSL wrote them.)
+    return {_plain.data(), _plain_len};
 }
 
 void tls_transport::read_plain() noexcept {
     while (true) {
-        size_t before = _plain.size();
-        _plain.resize(before + record_plain);
-        int n = SSL_read(_ssl, _plain.data() + before, static_cast<int>(record_plain));
+        if (_plain.size() < _plain_len + record_plain) {
+            _plain.resize(_plain_len + record_plain); // grows (zero-filled) once, then reused
+        }
+        int n = SSL_read(_ssl, _plain.data() + _plain_len, static_cast<int>(record_plain));
         if (n > 0) {
-            _plain.resize(before + static_cast<size_t>(n));
+            _plain_len += static_cast<size_t>(n);
             continue;
         }
-        _plain.resize(before);
         int err = SSL_get_error(_ssl, n);
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
             return;
@@ -155,10 +188,12 @@ void tls_transport::read_plain() noexcept {
 }
 
 bool tls_transport::write_plain(const char* data, size_t len) noexcept {
+    // The records' size, so the wire queue makes one buffer for them all.
+    _wire_hint = len + (len + record_plain - 1) / record_plain * record_overhead;
     while (len > 0) {
-        size_t n = std::min(len, record_plain);
-        int r = SSL_write(_ssl, data, static_cast<int>(n));
+        int r = SSL_write(_ssl, data, static_cast<int>(len)); // whole records of 16 KiB, then the rest
         if (r <= 0) {
+            _wire_hint = 0;
             _counters.tls_record_errors.add();
             fail(reporter::record, "encrypting a response", SSL_get_error(_ssl, r));
             return false;
@@ -166,26 +201,35 @@ bool tls_transport::write_plain(const char* data, size_t len) noexcept {
         data += r;
         len -= static_cast<size_t>(r);
     }
+    _wire_hint = 0;
     return true;
 }
 
 // Take plaintext from the protocol's queue and encrypt it until wire_budget bytes of
 // records wait: a large (or file) response is encrypted as it goes out, not at once.
-// Small pieces are gathered into full records.
+// Records are full (16 KiB) wherever the bytes allow, as nginx's ssl_buffer_size 16k
+// makes them: small pieces (a response's head, an HTTP/2 frame header) are gathered
+// with what follows, file ranges are read straight into the gather buffer, and whole
+// records of a large memory piece are encrypted from it without a copy. Only the end of
+// what the protocol has queued makes a short record.
 void tls_transport::encrypt(http::output_queue& plain) noexcept {
-    char buf[record_plain];
-    while (_wire.bytes() < wire_budget && !_failed) {
+    char buf[gather_bytes];
+    size_t used = 0;
+    while (!_failed && _wire.bytes() < wire_budget) {
         if (_in.empty()) {
             _in.reset();
             if (!plain.take_front(_in, take_iov, take_bytes)) {
-                return;
+                break;
             }
         }
         ERR_clear_error();
         if (_in.is_file()) {
             const http::segment& f = _in.front();
-            size_t want = static_cast<size_t>(std::min<uint64_t>(f.length - f.done, sizeof(buf)));
-            ssize_t n = ::pread(f.file->fd, buf, want, static_cast<off_t>(f.file_offset + f.done));
+            size_t want = static_cast<size_t>(std::min<uint64_t>(f.length - f.done, gather_bytes - used));
+            ssize_t n = ::pread(f.file->fd, buf + used, want, static_cast<off_t>(f.file_offset + f.done));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
             if (n <= 0) {
                 _failed = true;
                 if (_reporter != nullptr) {
@@ -195,26 +239,18 @@ void tls_transport::encrypt(http::output_queue& plain) noexcept {
                 }
                 return;
             }
-            if (!write_plain(buf, static_cast<size_t>(n))) {
-                return;
-            }
+            used += static_cast<size_t>(n);
             _in.consume(static_cast<uint64_t>(n));
         } else {
             iovec iov[take_iov];
             size_t k = _in.iovecs(iov, take_iov);
-            size_t used = 0;
             size_t done = 0;
-            for (size_t i = 0; i < k; ++i) {
+            for (size_t i = 0; i < k && used < gather_bytes; ++i) {
                 const char* p = static_cast<const char*>(iov[i].iov_base);
                 size_t len = iov[i].iov_len;
-                if (len >= sizeof(buf) - used) {
-                    // A large piece: straight from its segment (after what was gathered),
-                    // at most a budget's worth per turn.
-                    if (used > 0 && !write_plain(buf, used)) {
-                        return;
-                    }
-                    used = 0;
-                    size_t part = std::min<size_t>(len, wire_budget);
+                if (used == 0 && len >= record_plain) {
+                    // Whole records straight from the segment; its tail joins what follows.
+                    size_t part = std::min(len - len % record_plain, gather_bytes);
                     if (!write_plain(p, part)) {
                         return;
                     }
@@ -224,20 +260,26 @@ void tls_transport::encrypt(http::output_queue& plain) noexcept {
                     }
                     continue;
                 }
-                std::memcpy(buf + used, p, len);
-                used += len;
-                done += len;
-            }
-            if (used > 0 && !write_plain(buf, used)) {
-                return;
+                size_t part = std::min(len, gather_bytes - used);
+                std::memcpy(buf + used, p, part);
+                used += part;
+                done += part;
             }
             _in.consume(done);
+        }
+        if (used == gather_bytes) {
+            if (!write_plain(buf, used)) {
+                return;
+            }
+            used = 0;
         }
         if (_in.empty()) {
             plain.recycle(_in.take_buffer());
             _in.reset();
         }
-        drain_wbio();
+    }
+    if (used > 0) {
+        write_plain(buf, used); // the end of what is queued (or of this turn's budget)
     }
 }
 
@@ -254,9 +296,8 @@ bool tls_transport::shut_output() noexcept {
     }
     _shut = true;
     ERR_clear_error();
-    SSL_shutdown(_ssl); // queues close_notify (the peer's is not waited for)
+    SSL_shutdown(_ssl); // queues close_notify in _wire (the peer's is not waited for)
     ERR_clear_error();
-    drain_wbio();
     return !_wire.empty();
 }
 

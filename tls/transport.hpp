@@ -1,9 +1,10 @@
-// A connection's TLS in user space: OpenSSL over two memory BIOs, driven by the reactor.
-// Ciphertext from the ring goes into the read BIO; the handshake and SSL_read turn it
-// into plaintext for the protocol. The protocol's plaintext queue is encrypted a
-// bounded amount at a time (file ranges are read and encrypted: no sendfile) into the
-// transport's own queue of records, which the reactor sends like any output. OpenSSL
-// never touches the socket.
+// A connection's TLS in user space: OpenSSL over two BIOs, driven by the reactor.
+// Ciphertext from the ring goes into the read BIO (memory); the handshake and SSL_read
+// turn it into plaintext for the protocol. The protocol's plaintext queue is encrypted a
+// bounded amount at a time into full 16 KiB records where the bytes allow (pieces of
+// several segments are gathered; file ranges are read straight into the gather buffer:
+// no sendfile), and the write BIO puts OpenSSL's records straight into the transport's
+// own queue, which the reactor sends like any output. OpenSSL never touches the socket.
 #pragma once
 
 #include "core/output_queue.hpp"
@@ -50,10 +51,11 @@ class tls_transport final : public uring::transport {
     void set_sni_unknown() noexcept { _sni_unknown = true; }
     const context& ctx() const noexcept { return *_ctx; }
     const http::tls_info* tls_info() const noexcept override { return _info; }
+    /// The write BIO's callback: OpenSSL's records into the wire queue.
+    static int on_wire_write(BIO* b, const char* data, int len) noexcept;
 
   private:
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
-    void drain_wbio() noexcept;
     void read_plain() noexcept;
     void encrypt(http::output_queue& plain) noexcept;
     bool write_plain(const char* data, size_t len) noexcept;
@@ -63,8 +65,14 @@ class tls_transport final : public uring::transport {
     reporter* _reporter;
     SSL* _ssl = nullptr;
     BIO* _rbio = nullptr; ///< ciphertext in (owned by _ssl)
-    BIO* _wbio = nullptr; ///< ciphertext out (owned by _ssl)
-    std::string _plain;   ///< decrypted bytes of the last on_wire_data
+    BIO* _wbio = nullptr; ///< ciphertext out, into _wire (owned by _ssl)
+    /// Decrypted bytes of the last on_wire_data: the first _plain_len bytes. The buffer
+    /// keeps its size (SSL_read writes into it), so it is not zero-filled per read.
+    std::string _plain;
+    size_t _plain_len = 0;
+    /// Ciphertext bytes the SSL_write under way makes, about (the wire queue's next
+    /// buffer is made that large: one allocation, never grown); 0 outside one.
+    size_t _wire_hint = 0;
     /// What the application sees of the connection, filled when the handshake completes;
     /// requests keep it alive after the connection (`_info_ref`: the transport's reference).
     http::tls_info* _info;

@@ -62,6 +62,58 @@ TEST(OutputQueue, SmallPiecesCoalesceIntoOneSegment) {
     EXPECT_TRUE(q.empty());
 }
 
+// Bulk output in pieces (TLS records): a buffer takes pieces while it has room and is
+// never grown (a pointer into it stays put); a piece that does not fit opens a new
+// buffer of at least the chunk size.
+TEST(OutputQueue, ChunkedPiecesFillBuffersThatNeverGrow) {
+    output_queue q;
+    q.append_chunked(std::string(40, 'a'), 100);
+    q.append_chunked(std::string(40, 'b'), 100);
+    q.append_chunked(std::string(20, 'c'), 100);  // 100 bytes: still fits
+    q.append_chunked("dddd", 100);                // a new buffer
+    q.append_chunked(std::string(250, 'e'), 100); // larger than the chunk: a buffer its size
+    EXPECT_EQ(q.bytes(), 354u);
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 16, 1 << 20));
+    ASSERT_EQ(b.segments().size(), 3u);
+    EXPECT_EQ(b.segments()[0].owned, std::string(40, 'a') + std::string(40, 'b') + std::string(20, 'c'));
+    EXPECT_EQ(b.segments()[0].owned.capacity(), 100u);
+    EXPECT_EQ(b.segments()[1].owned, "dddd");
+    EXPECT_EQ(b.segments()[1].owned.capacity(), 100u);
+    EXPECT_EQ(b.segments()[2].owned, std::string(250, 'e'));
+    // After a response head (an owned tail with room), pieces join it only while they fit.
+    output_queue r;
+    r.append("HTTP/1.1 200 OK\r\n\r\n");
+    r.append_chunked(std::string(4000, 'x'), 4000);
+    std::vector<std::vector<std::string>> got = batches(r, 16, 1 << 20);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].size(), 2u);
+    EXPECT_EQ(got[0][1], std::string(4000, 'x'));
+}
+
+// A body moved in (its buffer exactly full) is never grown for a few more bytes: the
+// next frame header or response head starts a new segment, so the body is not copied.
+TEST(OutputQueue, SmallAppendAfterAMovedBodyDoesNotCopyIt) {
+    output_queue q;
+    std::string body(20000, 'b');
+    body.shrink_to_fit();
+    const char* where = body.data();
+    q.append_owned(std::move(body));
+    q.append("next frame header");
+    q.write_tail([](std::string& tail) { tail.append("and a head"); });
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 16, 1 << 20));
+    ASSERT_EQ(b.segments().size(), 2u);
+    EXPECT_EQ(b.segments()[0].owned.data(), where);
+    EXPECT_EQ(b.segments()[0].owned.size(), 20000u);
+    EXPECT_EQ(b.segments()[1].owned, "next frame headerand a head");
+    // A small owned tail still takes what follows (one iovec for a head and a small body).
+    output_queue r;
+    r.append("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+    r.append_owned(std::string(100, 'y'));
+    EXPECT_EQ(batches(r, 16, 1 << 20).front().size(), 1u);
+}
+
 TEST(OutputQueue, LargeOwnedAndBorrowedStaySeparate) {
     output_queue q;
     std::string big(output_queue::coalesce_below, 'x');

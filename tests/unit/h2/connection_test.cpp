@@ -29,6 +29,7 @@ struct fake_dispatcher final : http::dispatcher {
     std::shared_ptr<http::file_handle> file;
     uint64_t file_offset = 0;
     uint64_t file_length = 0;
+    std::string bytes_body; ///< "/bytes": answered with these bytes
     /// Response features (compression) applied to every request, as the server's dispatcher does.
     const http::response_features* features = nullptr;
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
@@ -44,6 +45,10 @@ struct fake_dispatcher final : http::dispatcher {
         heads.emplace_back(ev.head_bytes);
         bodies.emplace_back(ev.body);
         EXPECT_EQ(ev.head.version_minor, http::version_http2);
+        if (ev.head.path == "/bytes") { // a native answer with a body in memory (a small static file)
+            conn.respond(ev.seq, ev.ctx, 200, "Content-Type: application/octet-stream\r\n", bytes_body, env);
+            return verdict::answered;
+        }
         if (ev.head.path == "/file") {
             conn.respond_file(ev.seq, ev.ctx, 200, "Content-Type: application/octet-stream\r\n",
                               ev.ctx.head_request ? nullptr : file, file_offset, file_length, env);
@@ -193,6 +198,51 @@ TEST(H2Connection, NativeAnswerAtEverySplit) {
         ASSERT_EQ(h.dispatch.heads.size(), 1u);
         EXPECT_NE(h.dispatch.heads[0].find("cookie: a=1; b=2\r\n"), std::string::npos) << h.dispatch.heads[0];
         EXPECT_NE(h.dispatch.heads[0].find("host: x\r\n"), std::string::npos);
+    }
+}
+
+// A native answer's body in memory goes into the output queue without a copy per DATA
+// frame: moved when one frame takes it whole, else one buffer that every frame views.
+TEST(H2Connection, NativeBodyIsNotCopiedFrameByFrame) {
+    for (size_t size : {size_t{3000}, size_t{40000}}) {
+        harness h;
+        h.dispatch.bytes_body.clear();
+        for (size_t i = 0; i < size; ++i) {
+            h.dispatch.bytes_body.push_back(static_cast<char>('a' + i % 23));
+        }
+        int32_t id = h.cl.get("/bytes");
+        std::string bytes = h.cl.out;
+        h.cl.out.clear();
+        auto e = h.env();
+        h.conn.on_data(bytes, e);
+        http::send_batch b;
+        std::string wire;
+        std::vector<const char*> views; // where each large body segment's bytes are
+        std::vector<size_t> view_sizes;
+        while (h.conn.output().take_front(b, 64, 1 << 20)) {
+            for (const http::segment& s : b.segments()) {
+                std::string_view v = s.bytes();
+                wire.append(v.substr(static_cast<size_t>(s.done)));
+                if (v.size() >= 1024) {
+                    views.push_back(v.data());
+                    view_sizes.push_back(v.size());
+                }
+            }
+            b.consume(b.remaining());
+            b.reset();
+        }
+        h.cl.receive(wire);
+        EXPECT_EQ(h.cl.answers[id].body, h.dispatch.bytes_body) << size;
+        EXPECT_TRUE(h.cl.answers[id].ended);
+        if (size <= 16384) {
+            ASSERT_EQ(views.size(), 1u); // the whole body, its own segment
+            EXPECT_EQ(view_sizes[0], size);
+        } else {
+            // DATA frames of 16384, 16384 and 7232 bytes: three views into one buffer.
+            ASSERT_EQ(views.size(), 3u);
+            EXPECT_EQ(views[1], views[0] + 16384);
+            EXPECT_EQ(views[2], views[1] + 16384);
+        }
     }
 }
 

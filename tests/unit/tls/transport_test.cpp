@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ringbolt::tls {
 namespace {
@@ -88,6 +89,8 @@ struct pair {
             received.append(server.on_wire_data({buf, static_cast<size_t>(n)}));
         }
     }
+    std::string wire; ///< every byte the server sent, when `keep_wire`
+    bool keep_wire = false;
     /// Server records to the client (as the reactor's sends would).
     void to_client() {
         http::send_batch b;
@@ -96,6 +99,9 @@ struct pair {
             size_t k = b.iovecs(iov, 8);
             for (size_t i = 0; i < k; ++i) {
                 BIO_write(crd, iov[i].iov_base, static_cast<int>(iov[i].iov_len));
+                if (keep_wire) {
+                    wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+                }
             }
             b.consume(b.remaining());
             b.reset();
@@ -245,6 +251,95 @@ TEST(TlsTransport, LargeAndFileResponsesAreEncryptedInBoundedSteps) {
     got += p.client_read();
     EXPECT_EQ(got.size(), big.size() + file_bytes.size() - 100);
     EXPECT_TRUE(got == big + file_bytes.substr(100));
+}
+
+/// The plaintext size of each application-data record in `wire` (TLS 1.3: the record's
+/// length less the content type byte and the 16-byte AEAD tag, RFC 8446 §5.2).
+std::vector<size_t> record_plaintexts(const std::string& wire) {
+    std::vector<size_t> out;
+    size_t at = 0;
+    while (at + 5 <= wire.size()) {
+        auto len = static_cast<size_t>((static_cast<unsigned char>(wire[at + 3]) << 8) |
+                                       static_cast<unsigned char>(wire[at + 4]));
+        if (wire[at] == 23) { // application_data
+            out.push_back(len - 17);
+        }
+        at += 5 + len;
+    }
+    EXPECT_EQ(at, wire.size()) << "the wire ends inside a record";
+    return out;
+}
+
+std::string temp_file(const std::string& name, const std::string& bytes) {
+    std::string path = testing::temp_dir() + "/" + name;
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    return path;
+}
+
+// Small pieces (a response head, HTTP/2 frame headers) are gathered with what follows
+// into full 16 KiB records, across memory and file segments: a 9-byte frame header is
+// never a record of its own, and only the end of the queued output is a short record.
+TEST(TlsTransport, RecordsAreFullAcrossSegmentsAndFiles) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    p.keep_wire = true;
+    std::string file_bytes(3 * 16384 + 100, 'x');
+    for (size_t i = 0; i < file_bytes.size(); i += 7) {
+        file_bytes[i] = static_cast<char>('a' + i % 26);
+    }
+    int fd = ::open(temp_file("records.bin", file_bytes).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    auto file = std::make_shared<http::file_handle>(fd);
+    std::string expect;
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 49252\r\n\r\n";
+    p.plain.append(head); // a head, then a file (HTTP/1.1)
+    p.plain.append_file(file, 0, file_bytes.size());
+    expect += head + file_bytes;
+    for (size_t off = 0; off < file_bytes.size(); off += 16384) { // frame header + 16 KiB (HTTP/2)
+        size_t n = std::min<size_t>(16384, file_bytes.size() - off);
+        std::string frame_head(9, '\0');
+        frame_head[2] = static_cast<char>(n & 0xff);
+        p.plain.append(frame_head);
+        expect += frame_head;
+        if (off % 32768 == 0) {
+            p.plain.append_owned(file_bytes.substr(off, n)); // a read-in piece
+        } else {
+            p.plain.append_file(file, off, n);
+        }
+        expect += file_bytes.substr(off, n);
+    }
+    p.to_client();
+    EXPECT_EQ(p.client_read(), expect);
+    std::vector<size_t> records = record_plaintexts(p.wire);
+    ASSERT_FALSE(records.empty());
+    size_t total = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+        total += records[i];
+        if (i + 1 < records.size()) {
+            EXPECT_EQ(records[i], 16384u) << "record " << i << " of " << records.size();
+        }
+    }
+    EXPECT_EQ(total, expect.size());
+    EXPECT_EQ(records.size(), (expect.size() + 16383) / 16384);
+}
+
+// A small response is one record, its bytes written by OpenSSL straight into the wire
+// queue; a large one is encrypted from its own buffer, whole records without a copy.
+TEST(TlsTransport, SmallResponseIsOneRecordAndLargeOnesWholeRecords) {
+    pair p(make_context());
+    ASSERT_TRUE(p.handshake());
+    p.keep_wire = true;
+    p.plain.append("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    p.to_client();
+    EXPECT_EQ(record_plaintexts(p.wire), std::vector<size_t>{40});
+    p.wire.clear();
+    std::string big(5 * 16384 + 5, 'b');
+    p.plain.append_owned(std::string(big));
+    p.to_client();
+    EXPECT_EQ(p.client_read(), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" + big);
+    EXPECT_EQ(record_plaintexts(p.wire), (std::vector<size_t>{16384, 16384, 16384, 16384, 16384, 5}));
 }
 
 TEST(TlsTransport, GarbageInsteadOfClientHelloFails) {
