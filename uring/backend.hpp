@@ -16,6 +16,14 @@
 
 namespace ringbolt::uring {
 
+/// Completions one wait() dispatches at most; the rest stay queued, in order, for the
+/// next turn, which is due at once (the next wait does not block, and poll_fd() stays
+/// readable for a hosting event loop). A turn's requests, their Python objects and
+/// their answers are all alive until the turn's batch is answered: at thousands of
+/// connections an unbounded turn (up to the whole CQ) outgrew the core's L2 cache and
+/// every request of the turn paid for misses (docs/architecture.md, "How much one turn takes").
+constexpr unsigned max_completions_per_wait = 256;
+
 /// What a backend is set up with (the server's config has these among its own).
 struct backend_config {
     unsigned ring_entries = 1024;
@@ -110,7 +118,8 @@ class io_backend {
     /// The fd is about to be closed.
     virtual void forget(int fd) noexcept = 0;
     /// Submit what was queued, wait up to `timeout_ms` for at least one event (or a
-    /// wake-up), dispatch every event. Returns false on a fatal error.
+    /// wake-up), dispatch up to max_completions_per_wait events (the oldest first).
+    /// Returns false on a fatal error.
     virtual bool wait(unsigned timeout_ms, io_events& events) noexcept = 0;
     /// A reactor whose event loop waits for it (server_config::host_loop): submit what
     /// the turn queued, without waiting. True when a turn is due at once: completions

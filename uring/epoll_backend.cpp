@@ -146,8 +146,8 @@ void epoll_backend::forget(int fd) noexcept {
 bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     // Completions already known (sends that went through at once, cancels) do not wait.
     int timeout = _pending.empty() && !dgram_completions_due() ? static_cast<int>(timeout_ms) : 0;
-    epoll_event evs[256];
-    int n = epoll_wait(_epfd, evs, 256, timeout);
+    epoll_event evs[max_completions_per_wait];
+    int n = epoll_wait(_epfd, evs, max_completions_per_wait, timeout);
     counters->submit_calls.add();
     if (n < 0 && errno != EINTR) {
         log(log_level::error, "epoll_wait failed: %s", std::strerror(errno));

@@ -136,7 +136,9 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     unsigned seen = 0;
     io_uring_for_each_cqe(&_ring, head, cqe) {
         dispatch(cqe, events);
-        ++seen;
+        if (++seen == max_completions_per_wait) {
+            break; // the rest in the next turn: the ring's fd stays readable while they wait
+        }
     }
     io_uring_cq_advance(&_ring, seen);
     counters->cqes_reaped.add(seen);

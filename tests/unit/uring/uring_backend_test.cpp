@@ -11,6 +11,7 @@
 #include <chrono>
 #include <netinet/in.h>
 #include <optional>
+#include <poll.h>
 #include <string>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -307,6 +308,87 @@ TEST_F(RecvEndTest, ACancelThatCatchesTheRecvIsCancelled) {
 // signal was sent: the C++ test clients saw exactly that (they retry since 40c6e9b). Run
 // in the calling thread, this test saw one EINTR in every run; with the probe on a
 // thread of its own, none.
+// A wait takes at most max_completions_per_wait completions: at thousands of connections
+// a turn that took the whole CQ held every request of it (and its Python objects, and
+// its answer) alive at once, beyond the core's cache. The rest wait, none lost, and the
+// ring's fd stays readable for an event loop that hosts the reactor.
+TEST(UringBackendTurnSize, AWaitTakesAtMostItsShareAndTheRestNext) {
+    constexpr uint32_t conns = max_completions_per_wait + max_completions_per_wait / 2;
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(wake_fd, 0);
+    uring_backend backend;
+    core_counters counters;
+    backend.counters = &counters;
+    backend_config cfg;
+    cfg.ring_entries = 512;
+    cfg.buffer_count = 1024; // a buffer for each: no recv runs dry
+    // The ring of a hosted loop (COOP_TASKRUN): completions are posted as the data comes,
+    // all of them before the wait. (A DEFER_TASKRUN ring posts them at the wait, which
+    // recent kernels bound themselves, 20 a run.)
+    cfg.shared_ring = true;
+    result<void> r = backend.setup(cfg, wake_fd);
+    if (!r.ok()) {
+        ::close(wake_fd);
+        GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+    }
+    std::vector<int> ours, peers;
+    for (uint32_t i = 0; i < conns; ++i) {
+        int sv[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        ours.push_back(sv[0]);
+        peers.push_back(sv[1]);
+        backend.arm_recv(sv[0], i, 0);
+    }
+    recorder sink(conns);
+    ASSERT_TRUE(backend.wait(0, sink)); // the recvs armed; nothing to read yet
+    for (uint32_t i = 0; i < conns; ++i) {
+        std::string m = "request " + std::to_string(i);
+        ASSERT_EQ(::send(peers[i], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+    }
+    auto got = [&] {
+        uint32_t n = 0;
+        for (const std::string& s : sink.received) {
+            n += !s.empty();
+        }
+        return n;
+    };
+    // The kernel may post the completions over more than one wait; none takes more than
+    // its share, and while some are left the fd says so.
+    unsigned waits = 0;
+    for (; got() < conns && waits < 50; ++waits) {
+        uint32_t before = got();
+        ASSERT_TRUE(backend.wait(waits == 0 ? 1000 : 10, sink));
+        EXPECT_LE(got() - before, max_completions_per_wait) << "wait " << waits;
+        if (got() - before == max_completions_per_wait) {
+            pollfd p{backend.poll_fd(), POLLIN, 0};
+            EXPECT_EQ(::poll(&p, 1, 0), 1) << "completions left, but the ring's fd is not readable";
+        }
+    }
+    EXPECT_GE(waits, 2u);
+    for (uint32_t i = 0; i < conns; ++i) {
+        EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
+    }
+    EXPECT_EQ(counters.cqes_reaped.get(), conns);
+    for (int fd : ours) {
+        ::shutdown(fd, SHUT_RDWR);
+    }
+    for (int turn = 0; turn < 50; ++turn) {
+        bool all = true;
+        for (uint32_t i = 0; i < conns; ++i) {
+            all = all && sink.recv_ended[i];
+        }
+        if (all) {
+            break;
+        }
+        backend.wait(10, sink);
+    }
+    for (uint32_t i = 0; i < conns; ++i) {
+        ::close(ours[i]);
+        ::close(peers[i]);
+    }
+    ::close(wake_fd);
+}
+
 TEST(RingProbe, LeavesNoSpuriousEintrInTheCallingThread) {
     // A fresh thread: the rings of the tests before this one were torn down in the main
     // thread and may have left their own notification there.
