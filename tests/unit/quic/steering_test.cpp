@@ -1,0 +1,168 @@
+// The QUIC steering program, run by the kernel: a group of UDP sockets on 127.0.0.1 with
+// the program attached, datagrams whose destination connection ID's first byte names a
+// position, each received on the socket at that position (short and long headers, bytes
+// past the group's size wrapping around); datagrams the program cannot read still arrive.
+#include "quic/steering.hpp"
+#include "uring/listener.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+namespace ringbolt::quic {
+namespace {
+
+constexpr unsigned group_size = 4;
+
+struct steered_group {
+    std::vector<uring::datagram_socket> socks;
+    int client = -1;
+    sockaddr_in to{};
+
+    steered_group() {
+        uring::datagram_options opts;
+        opts.gro = false; // one datagram per receive
+        result<std::vector<uring::datagram_socket>> g = uring::open_datagram_group("127.0.0.1", 0, group_size, opts);
+        EXPECT_TRUE(g.ok()) << g.sys_errno();
+        if (g.ok()) {
+            socks = g.value();
+        }
+        client = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        to.sin_family = AF_INET;
+        to.sin_port = htons(socks.empty() ? 0 : socks.front().port);
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    ~steered_group() {
+        for (const auto& s : socks) {
+            ::close(s.fd);
+        }
+        ::close(client);
+    }
+    steered_group(const steered_group&) = delete;
+    steered_group& operator=(const steered_group&) = delete;
+
+    void send(const std::string& d) const {
+        ASSERT_EQ(::sendto(client, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)),
+                  static_cast<ssize_t>(d.size()));
+    }
+
+    /// The position of the socket that received `d` (waits up to a second), -1: none did.
+    int receiver_of(const std::string& d) const {
+        std::vector<pollfd> fds;
+        for (const auto& s : socks) {
+            fds.push_back({s.fd, POLLIN, 0});
+        }
+        if (::poll(fds.data(), fds.size(), 1000) <= 0) {
+            return -1;
+        }
+        int who = -1;
+        for (size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].revents & POLLIN) {
+                char buf[2048];
+                ssize_t n = ::recv(fds[i].fd, buf, sizeof buf, 0);
+                EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), d);
+                EXPECT_EQ(who, -1) << "one datagram, one receiver";
+                who = static_cast<int>(i);
+            }
+        }
+        return who;
+    }
+};
+
+std::string short_header(uint8_t dcid0) {
+    std::string d(40, '\x5a');
+    d[0] = '\x41'; // fixed bit, short header
+    d[1] = static_cast<char>(dcid0);
+    return d;
+}
+
+std::string long_header(uint8_t dcid0, uint8_t dcid_len = 8) {
+    std::string d("\xc0\x00\x00\x00\x01", 5); // Initial, QUIC v1
+    d += static_cast<char>(dcid_len);
+    d += std::string(dcid_len, '\x33');
+    if (dcid_len > 0) {
+        d[6] = static_cast<char>(dcid0);
+    }
+    d += std::string(1200 - d.size(), '\0');
+    return d;
+}
+
+TEST(QuicSteering, ShortHeaderReachesTheSocketItsConnectionIdNames) {
+    steered_group g;
+    ASSERT_EQ(g.socks.size(), group_size);
+    ASSERT_TRUE(attach_steering(g.socks.front().fd, group_size).ok());
+    // Each position several times over (the kernel's hash would have spread one 4-tuple's
+    // datagrams to one socket only), and bytes past the group wrap around.
+    for (int round = 0; round < 3; ++round) {
+        for (unsigned byte = 0; byte < 2 * group_size; ++byte) {
+            std::string d = short_header(static_cast<uint8_t>(byte));
+            g.send(d);
+            EXPECT_EQ(g.receiver_of(d), static_cast<int>(byte % group_size)) << "dcid[0] " << byte;
+        }
+    }
+}
+
+TEST(QuicSteering, LongHeaderReachesTheSocketItsConnectionIdNames) {
+    steered_group g;
+    ASSERT_EQ(g.socks.size(), group_size);
+    ASSERT_TRUE(attach_steering(g.socks.front().fd, group_size).ok());
+    for (unsigned byte : {0u, 1u, 2u, 3u, 7u, 254u, 255u}) {
+        std::string d = long_header(static_cast<uint8_t>(byte));
+        g.send(d);
+        EXPECT_EQ(g.receiver_of(d), static_cast<int>(byte % group_size)) << "dcid[0] " << byte;
+    }
+    // The DCID's first byte decides, not its length or the rest (a 20-byte ID).
+    std::string d = long_header(2, 20);
+    g.send(d);
+    EXPECT_EQ(g.receiver_of(d), 2);
+}
+
+TEST(QuicSteering, DatagramsWithoutAConnectionIdStillArrive) {
+    steered_group g;
+    ASSERT_EQ(g.socks.size(), group_size);
+    ASSERT_TRUE(attach_steering(g.socks.front().fd, group_size).ok());
+    // Too short for a short header's DCID, too short for a long header's, a long header
+    // with an empty DCID, and an empty datagram: the kernel's hash picks, somewhere.
+    const std::string cases[] = {std::string(1, '\x41'), std::string("\xc0\x00\x00\x00\x01\x08", 6), long_header(0, 0),
+                                 std::string()};
+    for (const std::string& d : cases) {
+        g.send(d);
+        int who = g.receiver_of(d);
+        EXPECT_GE(who, 0) << "a " << d.size() << "-byte datagram was lost";
+    }
+}
+
+TEST(QuicSteering, AGroupSizeOutOfRangeIsRefused) {
+    steered_group g;
+    ASSERT_FALSE(g.socks.empty());
+    EXPECT_EQ(attach_steering(g.socks.front().fd, 0).sys_errno(), EINVAL);
+    EXPECT_EQ(attach_steering(g.socks.front().fd, max_steered_sockets + 1).sys_errno(), EINVAL);
+    EXPECT_TRUE(attach_steering(g.socks.front().fd, max_steered_sockets).ok());
+}
+
+TEST(QuicSteering, ProgramReadsLengthsBeforeBytes) {
+    // Every byte load (BPF_LD|BPF_B|BPF_ABS k) comes after a length check that covers k:
+    // a load past the packet would end the program with 0, socket 0, not "no choice".
+    std::vector<sock_filter> p = steering_program(3);
+    uint32_t covered = 0;
+    for (const sock_filter& ins : p) {
+        if (ins.code == (BPF_JMP | BPF_JGE | BPF_K)) {
+            covered = ins.k;
+        }
+        if (ins.code == (BPF_LD | BPF_B | BPF_ABS)) {
+            EXPECT_LT(ins.k, covered) << "byte " << ins.k << " read before the length covers it";
+        }
+    }
+    EXPECT_EQ(p.back().code, BPF_RET | BPF_K);
+    EXPECT_EQ(p.back().k, steer_no_choice);
+}
+
+} // namespace
+} // namespace ringbolt::quic
