@@ -266,7 +266,7 @@ void endpoint::new_cid(ngtcp2_cid& cid, size_t len) noexcept {
     len = std::clamp<size_t>(len, 1, NGTCP2_MAX_CIDLEN);
     do {
         random_bytes(cid.data, len);
-        cid.data[0] = _cfg.reactor_index;
+        cid.data[0] = _cfg.group_position;
         cid.datalen = len;
     } while (_by_cid.count(key_of(cid.data, len)) != 0);
 }

@@ -25,6 +25,14 @@ The supervisor (the process that called ``App.run``):
 - restarts a worker that dies, with an exponential backoff (0.1 s doubling to 5 s)
   while workers die within a second of starting; if a worker of the first start
   fails, stops everything and raises (the CLI exits 1);
+- with ``http3``, binds the UDP sockets the same way (``threads`` per worker, in group
+  order, held across restarts) and steers each datagram to the socket whose position the
+  first byte of its QUIC connection ID names (``steer_quic``, the native server's program,
+  quic/steering.hpp); worker ``w`` serves sockets ``w * threads + i`` (native config
+  ``quic_fds``, ``quic_position``) and every worker keys its stateless resets with one
+  secret (``quic_secret``). A worker that dies leaves its sockets in the group, so no
+  other worker's connections move; its successor answers what queued for it with
+  stateless resets, which the clients accept;
 - or serves listeners it is given (``listen_fds``: ``--uds``, ``--fd``, the reloader's
   socket): every worker's reactors accept from those, so the workers that are up take
   every connection and nothing needs steering;
@@ -138,6 +146,19 @@ def steer_connections(sock: socket.socket, live: list[int], total: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
 
 
+def bind_quic_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` UDP sockets on host:port with SO_REUSEPORT, in group order, for HTTP/3
+    (the native server's own binding, ``uring/listener.cpp``). ``OSError`` naming the port."""
+    return [socket.socket(fileno=fd) for fd in _native.bind_quic_sockets(host, port, count)]
+
+
+def steer_quic(sock: socket.socket, total: int) -> None:
+    """Attach the QUIC steering program to the group ``sock`` belongs to: a datagram goes
+    to the socket at position ``dcid[0] % total`` (its connection ID's first byte, which
+    names the socket of the reactor that made it). ``OSError`` where the kernel refuses it."""
+    _native.steer_quic(sock.fileno(), total)
+
+
 def refuse_new_connections(fds: list[int]) -> None:
     """A stop's first step on the listeners this process bound, before the processes that
     accept from them drain (``_native.refuse_new_connections``): new clients are turned
@@ -201,6 +222,7 @@ class Supervisor:
         self.graceful_timeout = float(self.options.get("graceful_timeout", 30))
         self.backlog = int(self.options.get("backlog", 4096))
         self.listeners: list[socket.socket] = []
+        self.quic_sockets: list[socket.socket] = []  # --http3: UDP, threads per worker, in group order
         self.workers: dict[int, Worker] = {}
         self.generation = 0
         self.signals: list[int] = []
@@ -239,9 +261,19 @@ class Supervisor:
         try:
             if self.given_fds:
                 where = self.bind_name or f"inherited socket {self.given_fds[0]}"
+                if self.options.get("http3"):  # QUIC on the UDP port of the listener handed over (--fd)
+                    probe = socket.socket(fileno=os.dup(self.given_fds[0]))
+                    try:
+                        address = probe.getsockname()
+                    finally:
+                        probe.close()
+                    if isinstance(address, tuple):  # (a unix socket: the server refuses http3 itself)
+                        self._bind_quic(address[0], address[1])
             else:
                 self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
                 port = self.listeners[0].getsockname()[1]
+                if self.options.get("http3"):
+                    self._bind_quic(self.host, port)
                 scheme = "https" if self.options.get("ssl_certfile") else "http"
                 where = "%s://%s:%d" % (scheme, self.host if ":" not in self.host else f"[{self.host}]", port)
             self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
@@ -260,6 +292,19 @@ class Supervisor:
         if self.forced:
             raise SystemExit(EXIT_FORCED)
         self.log(logging.INFO, "stopped")
+
+    def _bind_quic(self, host: str, port: int) -> None:
+        """The workers' UDP sockets on the HTTPS port, steered by connection ID, and the
+        secret their stateless resets share."""
+        total = self.count * self.threads
+        self.quic_sockets = bind_quic_sockets(host, port, total)
+        try:
+            steer_quic(self.quic_sockets[0], total)
+        except OSError as exc:
+            self.log(logging.WARNING, "HTTP/3: cannot steer datagrams by connection ID (%s): the kernel spreads "
+                     "them by address, and a worker's restart may move other workers' connections",
+                     exc.strerror or exc)
+        self.options["quic_secret"] = os.urandom(32)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.signals.append(signum)
@@ -492,6 +537,13 @@ class Supervisor:
         for sock in self.listeners:
             sock.close()  # the others (and ours, detached: a no-op)
         self.listeners = []
+        quic: dict[str, Any] = {}
+        if self.quic_sockets:  # the same for the UDP sockets: a worker holds only its slot's
+            own_udp = self.quic_sockets[index * self.threads:(index + 1) * self.threads]
+            quic = {"quic_fds": [sock.detach() for sock in own_udp], "quic_position": index * self.threads}
+            for sock in self.quic_sockets:
+                sock.close()
+            self.quic_sockets = []
         self.given_fds = []
         logger.addFilter(_PidPrefix(f"[worker {pid}] "))
 
@@ -511,6 +563,7 @@ class Supervisor:
                 on_limit=lambda: report(event="limit"),
                 listen_fds=listen_fds,
                 cpu_offset=index * self.threads,
+                **quic,
                 **self.options,
             )
         except StartupHookError as exc:
@@ -534,9 +587,10 @@ class Supervisor:
         """Drop the supervisor's descriptors of the listening sockets (those it bound and
         those the CLI handed over). The workers hold their own: each socket closes when
         the last reactor accepting from it has drained its accept queue."""
-        for sock in self.listeners:
+        for sock in self.listeners + self.quic_sockets:
             sock.close()
         self.listeners = []
+        self.quic_sockets = []
         for fd in self.given_fds:
             os.close(fd)
         self.given_fds = []

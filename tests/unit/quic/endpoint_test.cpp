@@ -67,7 +67,7 @@ TEST(QuicEndpoint, HandshakeCompletesWithAlpnH3) {
     EXPECT_EQ(f.ep->stats().accepted, 1u);
     // The protocol opened its own unidirectional stream (server-initiated uni: id 3).
     EXPECT_EQ(f.users[0]->uni_id, 3);
-    // Every connection ID of ours starts with the reactor's index (0 here).
+    // Every connection ID of ours starts with the socket's group position (0 here).
     for (const ngtcp2_cid& cid : f.ep->connections()[0]->routed_cids()) {
         if (cid.datalen == endpoint::cid_len) {
             EXPECT_EQ(cid.data[0], 0);
@@ -75,9 +75,9 @@ TEST(QuicEndpoint, HandshakeCompletesWithAlpnH3) {
     }
 }
 
-TEST(QuicEndpoint, ConnectionIdsCarryTheReactorIndex) {
+TEST(QuicEndpoint, ConnectionIdsCarryTheGroupPosition) {
     endpoint_config cfg;
-    cfg.reactor_index = 7;
+    cfg.group_position = 7;
     pair_fixture f(cfg);
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
