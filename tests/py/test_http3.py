@@ -300,6 +300,26 @@ def test_two_reactors_each_serve_their_clients(certs: Path, io: str) -> None:  #
         assert tls_counters(s)["quic_connections_accepted"] == 10
 
 
+@pytest.mark.parametrize("io", BACKENDS)
+def test_threads_steer_each_connection_to_the_reactor_its_id_names(certs: Path, io: str) -> None:  # noqa: F811
+    """--threads 2 in one process: the server binds both UDP sockets in order with the
+    steering program, so a client Initial whose DCID starts with byte p reaches reactor p
+    (the hash alone would place each new client port at random), and that reactor's
+    connection IDs start with p."""
+
+    async def session(port: int) -> None:
+        for _ in range(3):
+            for pos in (0, 1, 2, 3):  # bytes past the group wrap around
+                c = await h3_client.connect_at(port, pos)
+                assert h3_client.server_cid(c)[0] == pos % 2
+                r = await c.request("GET", "/inspect")
+                assert r.status == 200 and json.loads(r.body)["http_version"] == "3"
+                await h3_client.close_client(c)
+
+    with running("h2_app:app", *tls_args(certs), "--http3", "--threads", "2", io=io) as s:
+        asyncio.run(asyncio.wait_for(session(s.port), 60))
+
+
 def test_http3_without_a_certificate_is_refused() -> None:
     out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--app-dir", str(APPS),
                           "--port", "0", "--http3"], capture_output=True, cwd=str(REPO), timeout=60)
