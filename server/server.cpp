@@ -98,13 +98,15 @@ std::string open_quic_sockets(const std::string& host, uint16_t port, unsigned n
     }
     h3.sockets = std::move(group.value());
     h3.first_position = 0;
-    // Also with one socket, where it picks that one: the same path for every server (and
-    // what the benchmarks measure). Some ten classic BPF instructions per datagram.
-    if (result<void> rc = quic::attach_steering(h3.sockets.front().fd, n); !rc.ok()) {
-        log(log_level::warning,
-            "HTTP/3: the kernel refused the steering program (%s): the kernel spreads UDP packets over the "
-            "reactors by address hash",
-            std::strerror(rc.sys_errno()));
+    // One socket has nothing to steer, and the program costs the kernel some 30 ns a
+    // datagram (benchmarks/load/quic_steer_cost.py).
+    if (n > 1) {
+        if (result<void> rc = quic::attach_steering(h3.sockets.front().fd, n); !rc.ok()) {
+            log(log_level::warning,
+                "HTTP/3: the kernel refused the steering program (%s): the kernel spreads UDP packets over the "
+                "reactors by address hash",
+                std::strerror(rc.sys_errno()));
+        }
     }
     return {};
 }
