@@ -1,6 +1,7 @@
 // The per-reactor QUIC endpoint (see endpoint.hpp): routing by connection ID, accepting
 // Initials, and the stateless answers (version negotiation, stateless reset, Retry).
 #include "quic/endpoint.hpp"
+#include "quic/steering.hpp"
 
 #include <sys/random.h>
 
@@ -261,6 +262,9 @@ void endpoint::accept_initial(const uint8_t* data, size_t len, const uring::data
     raw->on_packet(data, len, d.ecn, now);
     want_write(*raw);
 }
+
+// The steering program tells our IDs from a client's own by their length.
+static_assert(endpoint::cid_len == steered_cid_len);
 
 void endpoint::new_cid(ngtcp2_cid& cid, size_t len) noexcept {
     len = std::clamp<size_t>(len, 1, NGTCP2_MAX_CIDLEN);

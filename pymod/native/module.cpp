@@ -734,8 +734,8 @@ void init_runtime(pb::module_& m) {
         "port's group (uring/listener.cpp's open_datagram_group: the server's own binding).");
     m.def(
         "steer_quic",
-        [](int fd, unsigned total) {
-            result<void> r = quic::attach_steering(fd, total);
+        [](int fd, unsigned total, const std::vector<unsigned>& live) {
+            result<void> r = quic::attach_steering(fd, total, live);
             if (!r.ok()) {
                 int err = r.sys_errno();
                 std::string why =
@@ -746,10 +746,11 @@ void init_runtime(pb::module_& m) {
                 throw pb::error_already_set();
             }
         },
-        pb::arg("fd"), pb::arg("total"),
+        pb::arg("fd"), pb::arg("total"), pb::arg("live") = std::vector<unsigned>{},
         "Attach the QUIC steering program (quic/steering.hpp) to the SO_REUSEPORT group of UDP "
-        "socket `fd`, of `total` sockets: each packet goes to the socket at position "
-        "dcid[0] % total.");
+        "socket `fd`, of `total` sockets: a packet with one of our connection IDs goes to the "
+        "socket at position dcid[0] % total, a new client's Initial to one of the `live` "
+        "positions (empty: any).");
     m.def(
         "refuse_new_connections",
         [](int fd) {

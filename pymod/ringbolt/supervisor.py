@@ -32,7 +32,9 @@ The supervisor (the process that called ``App.run``):
   ``quic_fds``, ``quic_position``) and every worker keys its stateless resets with one
   secret (``quic_secret``). A worker that dies leaves its sockets in the group, so no
   other worker's connections move; its successor answers what queued for it with
-  stateless resets, which the clients accept;
+  stateless resets, which the clients accept. New clients' Initials (a connection ID of
+  their own choosing) go only to the sockets of the ready workers, as new TCP
+  connections do;
 - or serves listeners it is given (``listen_fds``: ``--uds``, ``--fd``, the reloader's
   socket): every worker's reactors accept from those, so the workers that are up take
   every connection and nothing needs steering;
@@ -152,11 +154,13 @@ def bind_quic_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return [socket.socket(fileno=fd) for fd in _native.bind_quic_sockets(host, port, count)]
 
 
-def steer_quic(sock: socket.socket, total: int) -> None:
-    """Attach the QUIC steering program to the group ``sock`` belongs to: a datagram goes
-    to the socket at position ``dcid[0] % total`` (its connection ID's first byte, which
-    names the socket of the reactor that made it). ``OSError`` where the kernel refuses it."""
-    _native.steer_quic(sock.fileno(), total)
+def steer_quic(sock: socket.socket, total: int, live: list[int] | None = None) -> None:
+    """Attach the QUIC steering program to the group ``sock`` belongs to (replacing the
+    last one): a datagram with one of our connection IDs goes to the socket at position
+    ``dcid[0] % total`` (the first byte names the socket of the reactor that made it); a
+    new client's Initial to one of the ``live`` positions (none given, or all: any).
+    ``OSError`` where the kernel refuses it."""
+    _native.steer_quic(sock.fileno(), total, live or [])
 
 
 def refuse_new_connections(fds: list[int]) -> None:
@@ -237,6 +241,7 @@ class Supervisor:
         self.reloading = False
         self.forced = False  # a second SIGINT cut the drain short
         self.steered: list[int] | None = None  # the listener positions new connections go to
+        self.quic_steered: list[int] | None = None  # the UDP positions new QUIC clients go to
 
     @property
     def booting(self) -> bool:
@@ -430,10 +435,11 @@ class Supervisor:
     def _steer(self) -> None:
         """New connections go to the listeners of the ready workers that are not going
         away (a slot being replaced keeps its share while its old worker still serves)."""
-        if not self.listeners:
-            return  # given listeners are shared by every worker
         ready = {w.index for w in self.workers.values() if w.ready and w.retiring is None}
         live = [i * self.threads + t for i in sorted(ready) for t in range(self.threads)]
+        self._steer_quic(live)
+        if not self.listeners:
+            return  # given listeners are shared by every worker
         if live == self.steered:
             return
         try:
@@ -446,6 +452,18 @@ class Supervisor:
         if self.steered is not None or len(live) < len(self.listeners):
             self.log(logging.DEBUG, "new connections go to the listeners of workers %s", sorted(ready))
         self.steered = live
+
+    def _steer_quic(self, live: list[int]) -> None:
+        """New QUIC clients go to the UDP sockets of the ready workers too; packets of a
+        connection always go to the socket its ID names (``steer_quic``)."""
+        if not self.quic_sockets or live == self.quic_steered:
+            return
+        try:
+            steer_quic(self.quic_sockets[0], len(self.quic_sockets), live)
+        except OSError as exc:
+            self.log(logging.WARNING, "HTTP/3: cannot steer new clients to the ready workers (%s)",
+                     exc.strerror or exc)
+        self.quic_steered = live
 
     def _active(self) -> list[Worker]:
         return [w for w in self.workers.values() if w.retiring is None]

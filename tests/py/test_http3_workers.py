@@ -48,8 +48,11 @@ def run(coro: object, timeout: float = 120.0) -> object:
 @pytest.mark.parametrize("io", BACKENDS)
 def test_a_killed_worker_leaves_the_other_workers_connections_alone(certs: Path, io: str,  # noqa: F811
                                                                      tmp_path: Path) -> None:
+    # Every start but the first waits 3 s: the killed worker's successor too, which leaves
+    # a window with one worker serving.
+    env = {**env_io(io), "RINGBOLT_TEST_SLOW_AFTER_FIRST": f"{tmp_path / 'first'}:3"}
     s = LoggedServer("workers_app:app", tmp_path / "server.log", *tls_args(certs), "--http3", "--workers", "2",
-                     "--threads", "1", env=env_io(io))
+                     "--threads", "1", env=env)
 
     async def session() -> None:
         await wait_log(s, r"all 2 workers ready")
@@ -76,6 +79,14 @@ def test_a_killed_worker_leaves_the_other_workers_connections_alone(certs: Path,
         # worker 1 is down and after its successor has joined.
         for c in conns[0]:
             assert await pid_of(c) == pids[0]
+        # Meanwhile a new client whose Initial names the dead worker's socket is sent to the
+        # live one (once the supervisor has noticed: it steers as it reaps).
+        await asyncio.sleep(0.3)
+        assert not re.search(r"worker %s \(pid (?!%d\))\d+\) ready" % (m.group(1), pids[1]), s.output())
+        c = await asyncio.wait_for(h3_client.connect_at(s.port, 1), 5)
+        assert h3_client.server_cid(c)[0] == 0
+        assert await pid_of(c) == pids[0]
+        await h3_client.close_client(c)
         new = await wait_log(s, r"worker %s \(pid (?!%d\))(\d+)\) ready" % (m.group(1), pids[1]))
         successor = int(new.group(1))
         for _ in range(3):
@@ -111,8 +122,9 @@ def test_a_killed_worker_leaves_the_other_workers_connections_alone(certs: Path,
 def test_connections_made_before_a_worker_joins_keep_working(certs: Path, io: str,  # noqa: F811
                                                              tmp_path: Path) -> None:
     """The start-up order: while only the first worker serves, connections to it are made
-    (and one to the other worker's socket waits in its queue); once the second worker has
-    joined, every one of them is served on the connection it began with."""
+    (also one whose Initial names the other worker's socket: new clients go to the ready
+    worker); once the second worker has joined, every one of them is served on the
+    connection it began with, and clients naming the second worker's socket reach it."""
     env = {**env_io(io), "RINGBOLT_TEST_SLOW_AFTER_FIRST": f"{tmp_path / 'first'}:4"}
     s = LoggedServer("workers_app:app", tmp_path / "server.log", *tls_args(certs), "--http3", "--workers", "2",
                      "--threads", "1", env=env)
@@ -126,14 +138,19 @@ def test_connections_made_before_a_worker_joins_keep_working(certs: Path, io: st
         for c in early:
             assert h3_client.server_cid(c)[0] == fast
             assert await pid_of(c) == fast_pid
-        # A client of the slow worker's socket: its Initial (and retransmits) wait for it.
-        waiting = asyncio.ensure_future(h3_client.connect_at(s.port, slow))
-        await asyncio.sleep(0.5)
-        assert not waiting.done() and "all 2 workers ready" not in s.output()
+        # A new client whose Initial names the slow worker's socket: the supervisor steers
+        # new clients to the ready worker's sockets only, so the fast worker takes it.
+        other = await asyncio.wait_for(h3_client.connect_at(s.port, slow), 5)
+        assert h3_client.server_cid(other)[0] == fast
+        assert await pid_of(other) == fast_pid
+        early.append(other)
+        assert "all 2 workers ready" not in s.output()
         joined = await wait_log(s, r"worker %d \(pid (\d+)\) ready" % slow)
         slow_pid = int(joined.group(1))
         await wait_log(s, r"all 2 workers ready")
-        late = await asyncio.wait_for(waiting, 20)
+        await asyncio.sleep(0.3)  # (the supervisor steers as it reads the report)
+        # Now the second worker's socket takes the clients that name it.
+        late = await asyncio.wait_for(h3_client.connect_at(s.port, slow), 10)
         assert h3_client.server_cid(late)[0] == slow
         assert await pid_of(late) == slow_pid
         for _ in range(3):

@@ -1,7 +1,8 @@
 // The QUIC steering program, run by the kernel: a group of UDP sockets on 127.0.0.1 with
 // the program attached, datagrams whose destination connection ID's first byte names a
 // position, each received on the socket at that position (short and long headers, bytes
-// past the group's size wrapping around); datagrams the program cannot read still arrive.
+// past the group's size wrapping around), a new client's Initial on a live socket only;
+// datagrams the program cannot read still arrive.
 #include "quic/steering.hpp"
 #include "uring/listener.hpp"
 
@@ -124,6 +125,34 @@ TEST(QuicSteering, LongHeaderReachesTheSocketItsConnectionIdNames) {
     EXPECT_EQ(g.receiver_of(d), 2);
 }
 
+TEST(QuicSteering, NewClientsGoToLiveSocketsOnlyAndOurIdsStillWin) {
+    steered_group g;
+    ASSERT_EQ(g.socks.size(), group_size);
+    const std::vector<unsigned> live = {1, 3}; // the sockets of workers that serve
+    ASSERT_TRUE(attach_steering(g.socks.front().fd, group_size, live).ok());
+    for (unsigned byte = 0; byte < 8; ++byte) {
+        SCOPED_TRACE("dcid[0] " + std::to_string(byte));
+        // A client's own DCID (8 bytes, as clients choose): one of the live sockets, the
+        // same one for the same first byte.
+        std::string initial = long_header(static_cast<uint8_t>(byte), 8);
+        g.send(initial);
+        EXPECT_EQ(g.receiver_of(initial), static_cast<int>(live[byte % live.size()]));
+        // Our IDs (16 bytes) name their socket, live or not: a long header (a client's
+        // Initial or Handshake after ours) and a short one.
+        std::string handshake = long_header(static_cast<uint8_t>(byte), steered_cid_len);
+        g.send(handshake);
+        EXPECT_EQ(g.receiver_of(handshake), static_cast<int>(byte % group_size));
+        std::string shorter = short_header(static_cast<uint8_t>(byte));
+        g.send(shorter);
+        EXPECT_EQ(g.receiver_of(shorter), static_cast<int>(byte % group_size));
+    }
+    // Every socket live: the byte rule for everyone.
+    ASSERT_TRUE(attach_steering(g.socks.front().fd, group_size, {0, 1, 2, 3}).ok());
+    std::string initial = long_header(2, 8);
+    g.send(initial);
+    EXPECT_EQ(g.receiver_of(initial), 2);
+}
+
 TEST(QuicSteering, DatagramsWithoutAConnectionIdStillArrive) {
     steered_group g;
     ASSERT_EQ(g.socks.size(), group_size);
@@ -150,18 +179,22 @@ TEST(QuicSteering, AGroupSizeOutOfRangeIsRefused) {
 TEST(QuicSteering, ProgramReadsLengthsBeforeBytes) {
     // Every byte load (BPF_LD|BPF_B|BPF_ABS k) comes after a length check that covers k:
     // a load past the packet would end the program with 0, socket 0, not "no choice".
-    std::vector<sock_filter> p = steering_program(3);
-    uint32_t covered = 0;
-    for (const sock_filter& ins : p) {
-        if (ins.code == (BPF_JMP | BPF_JGE | BPF_K)) {
-            covered = ins.k;
+    for (const std::vector<unsigned>& live : {std::vector<unsigned>{}, std::vector<unsigned>{0, 2}}) {
+        std::vector<sock_filter> p = steering_program(3, live);
+        uint32_t covered = 0;
+        bool no_choice = false;
+        for (const sock_filter& ins : p) {
+            if (ins.code == (BPF_JMP | BPF_JGE | BPF_K)) {
+                covered = ins.k;
+            }
+            if (ins.code == (BPF_LD | BPF_B | BPF_ABS)) {
+                EXPECT_LT(ins.k, covered) << "byte " << ins.k << " read before the length covers it";
+            }
+            no_choice = no_choice || (ins.code == (BPF_RET | BPF_K) && ins.k == steer_no_choice);
         }
-        if (ins.code == (BPF_LD | BPF_B | BPF_ABS)) {
-            EXPECT_LT(ins.k, covered) << "byte " << ins.k << " read before the length covers it";
-        }
+        EXPECT_TRUE(no_choice);
+        EXPECT_EQ(p.back().code & BPF_CLASS(0xff), BPF_RET) << "no way falls off the end";
     }
-    EXPECT_EQ(p.back().code, BPF_RET | BPF_K);
-    EXPECT_EQ(p.back().k, steer_no_choice);
 }
 
 } // namespace
