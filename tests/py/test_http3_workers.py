@@ -13,12 +13,15 @@ import json
 import os
 import re
 import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import h3_client
-from conftest import LoggedServer
+from conftest import APPS, REPO, LoggedServer
 from h2_tls_helpers import BACKENDS, certs, env_io, tls_args  # noqa: F401  (certs is a fixture)
 
 
@@ -164,3 +167,46 @@ def test_connections_made_before_a_worker_joins_keep_working(certs: Path, io: st
         run(session())
     finally:
         assert s.stop() == 0, s.output()
+
+
+def test_workers_on_a_handed_listener_get_steered_udp_sockets_on_its_port(certs: Path,  # noqa: F811
+                                                                         tmp_path: Path) -> None:
+    """--fd (a listener bound by whoever started the server) with --workers 2 --http3: the
+    supervisor binds the workers' UDP sockets on that listener's port and steers them, so
+    each worker's socket serves the clients whose Initial names it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ringbolt", "serve", "workers_app:app", "--app-dir", str(APPS),
+                                 "--fd", str(listener.fileno()), "--workers", "2", "--threads", "1", "--http3",
+                                 *tls_args(certs)], stdout=out, stderr=subprocess.STDOUT, cwd=str(REPO),
+                                pass_fds=(listener.fileno(),))
+    listener.close()
+
+    async def session() -> None:
+        deadline = asyncio.get_running_loop().time() + 30
+        while "all 2 workers ready" not in log.read_text(errors="replace"):
+            assert proc.poll() is None and asyncio.get_running_loop().time() < deadline, log.read_text()
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # (the supervisor steers as it reads the reports)
+        pids = []
+        for pos in (0, 1):
+            c = await asyncio.wait_for(h3_client.connect_at(port, pos), 10)
+            assert h3_client.server_cid(c)[0] == pos
+            pids.append(await pid_of(c))
+            await h3_client.close_client(c)
+        assert pids[0] != pids[1]
+
+    try:
+        run(session())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        assert code == 0, log.read_text()
