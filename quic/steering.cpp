@@ -27,24 +27,29 @@ sock_filter jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) {
 std::vector<sock_filter> steering_program(unsigned total, const std::vector<unsigned>& live) {
     // A load past the end of the packet would end a classic program with 0 (socket 0):
     // lengths are checked first, so a short datagram gets "no choice" instead. Jumps go
-    // forward only, by at most 255: "no choice" (14) sits before the table of live sockets.
+    // forward only, by at most 255: "no choice" (19) sits before the table of live sockets.
     std::vector<sock_filter> p = {
         /* 0 */ stmt(BPF_LD | BPF_W | BPF_LEN, 0),
-        /* 1 */ jump(BPF_JMP | BPF_JGE | BPF_K, 2, 0, 12), // < 2 bytes: no choice (14)
+        /* 1 */ jump(BPF_JMP | BPF_JGE | BPF_K, 2, 0, 17), // < 2 bytes: no choice (19)
         /* 2 */ stmt(BPF_LD | BPF_B | BPF_ABS, 0),
         /* 3 */ jump(BPF_JMP | BPF_JSET | BPF_K, 0x80, 2, 0), // a long header: 6
         /* 4 */ stmt(BPF_LD | BPF_B | BPF_ABS, 1),            // short: dcid[0], always one of ours
-        /* 5 */ stmt(BPF_JMP | BPF_JA, 6),                    // 12
+        /* 5 */ stmt(BPF_JMP | BPF_JA, 11),                   // 17
         /* 6 */ stmt(BPF_LD | BPF_W | BPF_LEN, 0),
-        /* 7 */ jump(BPF_JMP | BPF_JGE | BPF_K, 7, 0, 6),                // < 7 bytes: no choice (14)
+        /* 7 */ jump(BPF_JMP | BPF_JGE | BPF_K, 8, 0, 11),               // < 8 bytes: no choice (19)
         /* 8 */ stmt(BPF_LD | BPF_B | BPF_ABS, 5),                       // the DCID's length
-        /* 9 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, 0),                // none: no choice (14)
-        /* 10 */ jump(BPF_JMP | BPF_JEQ | BPF_K, steered_cid_len, 0, 4), // not ours: 15
-        /* 11 */ stmt(BPF_LD | BPF_B | BPF_ABS, 6),                      // ours: dcid[0]
-        /* 12 */ stmt(BPF_ALU | BPF_MOD | BPF_K, total),
-        /* 13 */ stmt(BPF_RET | BPF_A, 0),
-        /* 14 */ stmt(BPF_RET | BPF_K, steer_no_choice),
-        /* 15 */ stmt(BPF_LD | BPF_B | BPF_ABS, 6), // a client's own DCID (Initial, 0-RTT): dcid[0]
+        /* 9 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 9, 0),                // none: no choice (19)
+        /* 10 */ jump(BPF_JMP | BPF_JEQ | BPF_K, steered_cid_len, 0, 9), // not ours: 20
+        /* 11 */ stmt(BPF_LD | BPF_B | BPF_ABS, 7),                      // dcid[1]
+        /* 12 */ stmt(BPF_ALU | BPF_XOR | BPF_K, steered_cid_mark),
+        /* 13 */ stmt(BPF_MISC | BPF_TAX, 0),
+        /* 14 */ stmt(BPF_LD | BPF_B | BPF_ABS, 6),        // dcid[0]
+        /* 15 */ jump(BPF_JMP | BPF_JEQ | BPF_X, 0, 1, 0), // marked: ours, 17
+        /* 16 */ stmt(BPF_JMP | BPF_JA, 3),                // a client's: 20
+        /* 17 */ stmt(BPF_ALU | BPF_MOD | BPF_K, total),
+        /* 18 */ stmt(BPF_RET | BPF_A, 0),
+        /* 19 */ stmt(BPF_RET | BPF_K, steer_no_choice),
+        /* 20 */ stmt(BPF_LD | BPF_B | BPF_ABS, 6), // a client's own DCID (Initial, 0-RTT): dcid[0]
     };
     std::vector<unsigned> up;
     for (unsigned pos : live) {

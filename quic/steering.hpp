@@ -19,17 +19,20 @@ constexpr unsigned max_steered_sockets = 256;
 /// no connection ID): an index past the group, so the kernel picks by its 4-tuple hash.
 constexpr uint32_t steer_no_choice = 0xFFFFFFFF;
 
-/// The length of the connection IDs we issue (quic::endpoint::cid_len): a long header
-/// whose DCID has another length carries a client's own choice (Initial, 0-RTT).
+/// The length of the connection IDs we issue (quic::endpoint::cid_len), and their second
+/// byte: the first (the position) xor this mark. A long header whose DCID has another
+/// length, or a 16-byte one without the mark (quiche's clients choose 16 random bytes; 1 in
+/// 256 of those pass for ours), carries a client's own choice (Initial, 0-RTT).
 constexpr unsigned steered_cid_len = 16;
+constexpr uint8_t steered_cid_mark = 0xA5;
 
 /// The program for a group of `total` sockets (1..max_steered_sockets), in the order they
 /// joined the group. For UDP the kernel runs it on the UDP payload (offset 0 is the QUIC
 /// packet's first byte). RFC 9000 §17.2-17.3: a short header (first bit 0) has the
 /// destination connection ID at byte 1; a long header its length at byte 5 and the ID from
 /// byte 6. Our IDs name their socket: dcid[0] % total. A client's own DCID (a long header
-/// whose DCID is not steered_cid_len long: a new client's Initial, its retransmits, 0-RTT)
-/// goes to live[dcid[0] % live.size()], so new clients reach only the sockets of workers
+/// whose DCID is not one of ours by length and mark: a new client's Initial, its
+/// retransmits, 0-RTT) goes to live[dcid[0] % live.size()], so new clients reach only the sockets of workers
 /// that serve; with `live` empty or naming every socket, to dcid[0] % total. Either way a
 /// client's Initials meet on one socket while `live` stays the same.
 std::vector<sock_filter> steering_program(unsigned total, const std::vector<unsigned>& live = {});

@@ -4,6 +4,7 @@
 // unread bytes back, garbage and truncated Initials, version negotiation, stateless
 // reset and its rate limit, Retry, the connection cap, the idle and handshake timeouts,
 // drain, and a close by the protocol.
+#include "quic/steering.hpp"
 #include "tests/unit/quic/quic_pair.hpp"
 
 #include <gtest/gtest.h>
@@ -84,6 +85,7 @@ TEST(QuicEndpoint, ConnectionIdsCarryTheGroupPosition) {
     const ngtcp2_cid* dcid = ngtcp2_conn_get_dcid(c->conn()); // what the client sends to: ours
     ASSERT_EQ(dcid->datalen, endpoint::cid_len);
     EXPECT_EQ(dcid->data[0], 7);
+    EXPECT_EQ(dcid->data[1], 7 ^ steered_cid_mark) << "the mark the steering program knows ours by";
 }
 
 TEST(QuicEndpoint, EchoesOneMebibyteByteExact) {

@@ -95,6 +95,13 @@ std::string long_header(uint8_t dcid0, uint8_t dcid_len = 8) {
     return d;
 }
 
+/// A long header to one of our connection IDs: 16 bytes, the second the first xor the mark.
+std::string long_header_to_ours(uint8_t dcid0) {
+    std::string d = long_header(dcid0, steered_cid_len);
+    d[7] = static_cast<char>(dcid0 ^ steered_cid_mark);
+    return d;
+}
+
 TEST(QuicSteering, ShortHeaderReachesTheSocketItsConnectionIdNames) {
     steered_group g;
     ASSERT_EQ(g.socks.size(), group_size);
@@ -119,10 +126,11 @@ TEST(QuicSteering, LongHeaderReachesTheSocketItsConnectionIdNames) {
         g.send(d);
         EXPECT_EQ(g.receiver_of(d), static_cast<int>(byte % group_size)) << "dcid[0] " << byte;
     }
-    // The DCID's first byte decides, not its length or the rest (a 20-byte ID).
-    std::string d = long_header(2, 20);
-    g.send(d);
-    EXPECT_EQ(g.receiver_of(d), 2);
+    // The DCID's first byte decides, not its length or the rest (a 20-byte ID, ours).
+    for (const std::string& d : {long_header(2, 20), long_header_to_ours(2), long_header(2, steered_cid_len)}) {
+        g.send(d);
+        EXPECT_EQ(g.receiver_of(d), 2);
+    }
 }
 
 TEST(QuicSteering, NewClientsGoToLiveSocketsOnlyAndOurIdsStillWin) {
@@ -137,11 +145,15 @@ TEST(QuicSteering, NewClientsGoToLiveSocketsOnlyAndOurIdsStillWin) {
         std::string initial = long_header(static_cast<uint8_t>(byte), 8);
         g.send(initial);
         EXPECT_EQ(g.receiver_of(initial), static_cast<int>(live[byte % live.size()]));
-        // Our IDs (16 bytes) name their socket, live or not: a long header (a client's
-        // Initial or Handshake after ours) and a short one.
-        std::string handshake = long_header(static_cast<uint8_t>(byte), steered_cid_len);
+        // Our IDs (16 bytes, marked) name their socket, live or not: a long header (a
+        // client's Initial or Handshake after ours) and a short one.
+        std::string handshake = long_header_to_ours(static_cast<uint8_t>(byte));
         g.send(handshake);
         EXPECT_EQ(g.receiver_of(handshake), static_cast<int>(byte % group_size));
+        // A client's own 16-byte DCID (quiche's length) without the mark: a live socket.
+        std::string sixteen = long_header(static_cast<uint8_t>(byte), steered_cid_len);
+        g.send(sixteen);
+        EXPECT_EQ(g.receiver_of(sixteen), static_cast<int>(live[byte % live.size()]));
         std::string shorter = short_header(static_cast<uint8_t>(byte));
         g.send(shorter);
         EXPECT_EQ(g.receiver_of(shorter), static_cast<int>(byte % group_size));
@@ -159,8 +171,8 @@ TEST(QuicSteering, DatagramsWithoutAConnectionIdStillArrive) {
     ASSERT_TRUE(attach_steering(g.socks.front().fd, group_size).ok());
     // Too short for a short header's DCID, too short for a long header's, a long header
     // with an empty DCID, and an empty datagram: the kernel's hash picks, somewhere.
-    const std::string cases[] = {std::string(1, '\x41'), std::string("\xc0\x00\x00\x00\x01\x08", 6), long_header(0, 0),
-                                 std::string()};
+    const std::string cases[] = {std::string(1, '\x41'), std::string("\xc0\x00\x00\x00\x01\x08", 6),
+                                 std::string("\xc0\x00\x00\x00\x01\x10\x00", 7), long_header(0, 0), std::string()};
     for (const std::string& d : cases) {
         g.send(d);
         int who = g.receiver_of(d);
