@@ -307,7 +307,7 @@ class Supervisor:
             steer_quic(self.quic_sockets[0], total)
         except OSError as exc:
             self.log(logging.WARNING, "HTTP/3: cannot steer datagrams by connection ID (%s): the kernel spreads "
-                     "them by address, and a worker's restart may move other workers' connections",
+                     "them by address, and new clients may wait for a worker that is down",
                      exc.strerror or exc)
         self.options["quic_secret"] = os.urandom(32)
 
