@@ -26,11 +26,13 @@ The supervisor (the process that called ``App.run``):
   while workers die within a second of starting; if a worker of the first start
   fails, stops everything and raises (the CLI exits 1);
 - with ``http3``, binds the UDP sockets the same way (``threads`` per worker, in group
-  order, held across restarts) and steers each datagram to the socket whose position the
-  first byte of its QUIC connection ID names (``steer_quic``, the native server's program,
-  quic/steering.hpp); worker ``w`` serves sockets ``w * threads + i`` (native config
-  ``quic_fds``, ``quic_position``) and every worker keys its stateless resets with one
-  secret (``quic_secret``). A worker that dies leaves its sockets in the group, so no
+  order, held across restarts; two banks of them where the 256 positions allow: a new
+  worker started beside a predecessor that still drains serves the other bank) and
+  steers each datagram to the socket whose position the first byte of its QUIC
+  connection ID names (``steer_quic``, the native server's program, quic/steering.hpp);
+  worker ``w`` of bank ``b`` serves sockets ``(b * workers + w) * threads + i`` (native
+  config ``quic_fds``, ``quic_position``) and every worker keys its stateless resets
+  with one secret (``quic_secret``). A worker that dies leaves its sockets in the group, so no
   other worker's connections move; its successor answers what queued for it with
   stateless resets, which the clients accept. New clients' Initials (a connection ID of
   their own choosing) go only to the sockets of the ready workers, as new TCP
@@ -124,6 +126,7 @@ SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>, Linux 4.5
 _SKF_AD_RANDOM = (-0x1000 + 56) & 0xFFFFFFFF  # ancillary load: a random u32
 _BPF_LD_W_ABS, _BPF_MOD_K, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x94, 0x15, 0x06
 _NO_CHOICE = 0xFFFFFFFF  # an index past the group: the kernel picks by its usual hash
+_MAX_QUIC_SOCKETS = 256  # a QUIC connection ID's first byte names the socket (quic/steering.hpp)
 
 
 def steering_program(live: list[int], total: int) -> list[tuple[int, int, int, int]]:
@@ -184,9 +187,10 @@ class _SockFprog(ctypes.Structure):
 
 
 class Worker:
-    def __init__(self, pid: int, index: int, generation: int, pipe: int) -> None:
+    def __init__(self, pid: int, index: int, generation: int, pipe: int, bank: int = 0) -> None:
         self.pid = pid
         self.index = index  # its slot: its listeners and CPUs (from index * threads on)
+        self.bank = bank  # --http3: which of its slot's two sets of UDP sockets it serves
         self.generation = generation
         self.pipe = pipe  # read end of the report pipe (-1 once closed)
         self.buf = b""
@@ -227,6 +231,8 @@ class Supervisor:
         self.backlog = int(self.options.get("backlog", 4096))
         self.listeners: list[socket.socket] = []
         self.quic_sockets: list[socket.socket] = []  # --http3: UDP, threads per worker, in group order
+        self.quic_banks = 1  # sets of workers x threads UDP sockets (_bind_quic)
+        self.slot_bank: dict[int, int] = {}  # the bank each slot's newest worker serves
         self.workers: dict[int, Worker] = {}
         self.generation = 0
         self.signals: list[int] = []
@@ -301,7 +307,10 @@ class Supervisor:
     def _bind_quic(self, host: str, port: int) -> None:
         """The workers' UDP sockets on the HTTPS port, steered by connection ID, and the
         secret their stateless resets share."""
-        total = self.count * self.threads
+        # Two banks of workers x threads sockets where positions allow: a slot's new worker
+        # serves the bank its draining predecessor does not (a reload, a request limit).
+        self.quic_banks = 2 if 2 * self.count * self.threads <= _MAX_QUIC_SOCKETS else 1
+        total = self.quic_banks * self.count * self.threads
         self.quic_sockets = bind_quic_sockets(host, port, total)
         try:
             steer_quic(self.quic_sockets[0], total)
@@ -437,7 +446,11 @@ class Supervisor:
         away (a slot being replaced keeps its share while its old worker still serves)."""
         ready = {w.index for w in self.workers.values() if w.ready and w.retiring is None}
         live = [i * self.threads + t for i in sorted(ready) for t in range(self.threads)]
-        self._steer_quic(live)
+        # New QUIC clients: the ready workers' sockets; before any is ready, those of the
+        # workers starting (not the other bank's, which nobody reads).
+        serving = [w for w in self.workers.values() if w.retiring is None]
+        chosen = [w for w in serving if w.ready] or serving
+        self._steer_quic(sorted(self._quic_first(w.bank, w.index) + t for w in chosen for t in range(self.threads)))
         if not self.listeners:
             return  # given listeners are shared by every worker
         if live == self.steered:
@@ -452,6 +465,10 @@ class Supervisor:
         if self.steered is not None or len(live) < len(self.listeners):
             self.log(logging.DEBUG, "new connections go to the listeners of workers %s", sorted(ready))
         self.steered = live
+
+    def _quic_first(self, bank: int, index: int) -> int:
+        """The group position of the first UDP socket of slot ``index`` in ``bank``."""
+        return (bank * self.count + index) * self.threads
 
     def _steer_quic(self, live: list[int]) -> None:
         """New QUIC clients go to the UDP sockets of the ready workers too; packets of a
@@ -498,6 +515,13 @@ class Supervisor:
 
     # ---- workers ----
     def _spawn(self, index: int) -> Worker:
+        # A worker replacing one that died serves its bank (and answers what queued there);
+        # one starting beside a predecessor that still drains (a reload, a request limit)
+        # the other bank, so no packet of the old worker's connections reaches it.
+        bank = self.slot_bank.get(index, 0)
+        if self.quic_banks == 2 and any(o.index == index and o.bank == bank for o in self.workers.values()):
+            bank = 1 - bank
+        self.slot_bank[index] = bank
         r, w = os.pipe()
         # The signals stay blocked across the fork until the worker has reset their
         # handlers: a SIGTERM sent (by _stop_all) to a worker still in that window would
@@ -507,19 +531,19 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:  # the worker; never returns
             os.close(r)
-            self._worker_main(index, w, mask)
+            self._worker_main(index, bank, w, mask)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(w)
         os.set_blocking(r, False)
-        worker = Worker(pid, index, self.generation, r)
+        worker = Worker(pid, index, self.generation, r, bank)
         self.workers[pid] = worker
         self.log(logging.INFO, "started worker %d (pid %d)", index, pid)
         return worker
 
-    def _worker_main(self, index: int, report_fd: int, mask: set[int | signal.Signals]) -> None:
+    def _worker_main(self, index: int, bank: int, report_fd: int, mask: set[int | signal.Signals]) -> None:
         code = EXIT_ERROR
         try:
-            code = self._worker_body(index, report_fd, mask)
+            code = self._worker_body(index, bank, report_fd, mask)
         except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's stack
             try:
                 traceback.print_exc()
@@ -532,7 +556,7 @@ class Supervisor:
             finally:
                 os._exit(code)
 
-    def _worker_body(self, index: int, report_fd: int, mask: set[int | signal.Signals]) -> int:
+    def _worker_body(self, index: int, bank: int, report_fd: int, mask: set[int | signal.Signals]) -> int:
         pid = os.getpid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
@@ -557,8 +581,9 @@ class Supervisor:
         self.listeners = []
         quic: dict[str, Any] = {}
         if self.quic_sockets:  # the same for the UDP sockets: a worker holds only its slot's
-            own_udp = self.quic_sockets[index * self.threads:(index + 1) * self.threads]
-            quic = {"quic_fds": [sock.detach() for sock in own_udp], "quic_position": index * self.threads}
+            first = self._quic_first(bank, index)
+            own_udp = self.quic_sockets[first:first + self.threads]
+            quic = {"quic_fds": [sock.detach() for sock in own_udp], "quic_position": first}
             for sock in self.quic_sockets:
                 sock.close()
             self.quic_sockets = []

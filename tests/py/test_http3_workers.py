@@ -210,3 +210,53 @@ def test_workers_on_a_handed_listener_get_steered_udp_sockets_on_its_port(certs:
             proc.kill()
             code = proc.wait()
         assert code == 0, log.read_text()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_reload_does_not_reset_the_old_workers_connections(certs: Path, io: str,  # noqa: F811
+                                                            tmp_path: Path) -> None:
+    """SIGHUP: each slot's new worker starts while the old one drains. The old worker's
+    clients keep sending (requests, acknowledgements) through the drain; none of their
+    packets may reach the new worker, which would answer with a stateless reset (the
+    token the old worker gave: every worker shares the secret)."""
+    s = LoggedServer("workers_app:app", tmp_path / "server.log", *tls_args(certs), "--http3", "--workers", "2",
+                     "--threads", "1", env=env_io(io))
+
+    async def session() -> None:
+        await wait_log(s, r"all 2 workers ready")
+        conns = [await h3_client.connect_at(s.port, pos) for pos in (0, 0, 1, 1)]
+        received: list[bytes] = []
+        for c in conns:
+            c.datagram_received = lambda data, addr, c=c: (received.append(bytes(data)),  # type: ignore
+                                                           h3_client.H3Client.datagram_received(c, data, addr))
+        old = {await pid_of(c) for c in conns}
+        assert len(old) == 2
+        tokens = {bytes(c._quic._peer_cid.stateless_reset_token) for c in conns}
+        os.kill(s.proc.pid, signal.SIGHUP)
+        deadline = asyncio.get_running_loop().time() + 40
+        answered = 0
+        while "reload complete" not in s.output():
+            assert asyncio.get_running_loop().time() < deadline, s.output()
+            for c in conns:
+                if c.closed is None:
+                    try:
+                        if await pid_of(c, timeout=2.0) in old:
+                            answered += 1
+                    except (AssertionError, ConnectionError, asyncio.TimeoutError):
+                        pass  # refused after GOAWAY, or closed by the drain: both fine
+            await asyncio.sleep(0.01)
+        assert answered > 0
+        resets = [d for d in received if len(d) >= 21 and d[-16:] in tokens]
+        assert not resets, f"{len(resets)} stateless resets reached the old worker's clients"
+        # New clients are served by the new workers on every socket they name.
+        new = set()
+        for pos in (0, 1, 2, 3):
+            c = await asyncio.wait_for(h3_client.connect_at(s.port, pos), 10)
+            new.add(await pid_of(c))
+            await h3_client.close_client(c)
+        assert len(new) == 2 and not new & old
+
+    try:
+        run(session())
+    finally:
+        assert s.stop() == 0, s.output()
