@@ -29,9 +29,10 @@ struct transport_config {
 
 struct endpoint_config {
     transport_config transport;
-    /// Encoded in the first byte of every connection ID we issue, so packets of a
-    /// connection can be steered (or forwarded) to the reactor that owns it.
-    uint8_t reactor_index = 0;
+    /// The position of the endpoint's UDP socket in its SO_REUSEPORT group, in the first
+    /// byte of every connection ID we issue: the steering program (steering.hpp) sends a
+    /// connection's packets to that socket, whichever worker or reactor joined when.
+    uint8_t group_position = 0;
     size_t max_connections = 10'000;
     /// Keys stateless reset tokens and Retry tokens; all zero: random per endpoint. The
     /// reactors of one server share it so a reset or token from one is good on another.

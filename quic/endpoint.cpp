@@ -1,6 +1,7 @@
 // The per-reactor QUIC endpoint (see endpoint.hpp): routing by connection ID, accepting
 // Initials, and the stateless answers (version negotiation, stateless reset, Retry).
 #include "quic/endpoint.hpp"
+#include "quic/steering.hpp"
 
 #include <sys/random.h>
 
@@ -262,11 +263,17 @@ void endpoint::accept_initial(const uint8_t* data, size_t len, const uring::data
     want_write(*raw);
 }
 
+// The steering program tells our IDs from a client's own by their length and mark.
+static_assert(endpoint::cid_len == steered_cid_len);
+
 void endpoint::new_cid(ngtcp2_cid& cid, size_t len) noexcept {
     len = std::clamp<size_t>(len, 1, NGTCP2_MAX_CIDLEN);
     do {
         random_bytes(cid.data, len);
-        cid.data[0] = _cfg.reactor_index;
+        cid.data[0] = _cfg.group_position;
+        if (len == steered_cid_len) {
+            cid.data[1] = static_cast<uint8_t>(_cfg.group_position ^ steered_cid_mark); // ours, says the program
+        }
         cid.datalen = len;
     } while (_by_cid.count(key_of(cid.data, len)) != 0);
 }

@@ -1,8 +1,9 @@
-// A reactor's QUIC endpoint: its connections keyed by connection ID (ours encode the
-// reactor's index in their first byte), new connections from client Initials, and the
-// stateless answers: version negotiation, stateless reset (rate limited), Retry under an
-// Initial flood, CONNECTION_REFUSED past the connection cap. Garbage is dropped and
-// counted, never logged per packet. One per reactor, used by that reactor's thread only.
+// A reactor's QUIC endpoint: its connections keyed by connection ID (ours carry the
+// position of the reactor's UDP socket in its SO_REUSEPORT group in their first byte), new
+// connections from client Initials, and the stateless answers: version negotiation,
+// stateless reset (rate limited), Retry under an Initial flood, CONNECTION_REFUSED past
+// the connection cap. Garbage is dropped and counted, never logged per packet. One per
+// reactor, used by that reactor's thread only.
 #pragma once
 
 #include "quic/config.hpp"

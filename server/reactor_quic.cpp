@@ -1,6 +1,6 @@
 // HTTP/3 on a reactor (--http3): its own UDP socket on the HTTPS listener's host and port
-// (SO_REUSEPORT: the kernel's 4-tuple hash keeps a client's packets on one reactor while
-// migration is off), a send pool onto the backend, and a quic::endpoint whose connections
+// (SO_REUSEPORT; the server binds the group in order and steers each packet to the socket
+// its connection ID names, quic/steering.hpp), a send pool onto the backend, and a quic::endpoint whose connections
 // each hold a slot of the reactor's table (slot_state::quic, no fd), so the dispatcher and
 // the application's answers reach the connection's h3::connection by slot and generation
 // as they reach a TCP connection's protocol. Split from reactor.cpp; the same class.
@@ -171,19 +171,22 @@ result<void> reactor::setup_quic() noexcept {
     if (!h3.enabled) {
         return {};
     }
-    datagram_options opts;
-    opts.reuseport = true;
-    opts.gro = true;
-    // The default (208 KiB) overflowed at the end of a 64-connection x 64-stream load: the
-    // clients' CONNECTION_CLOSE datagrams were dropped, and a drain waited for those
-    // connections until its deadline. quic-go and quiche ask for about as much.
-    opts.receive_buffer = 4 << 20;
-    const uint16_t port = local_port(_listen_fd); // the HTTPS listener's: Alt-Svc names it
-    result<datagram_socket> sock = open_datagram_socket(_config.host, port, opts);
-    if (!sock.ok()) {
-        log(log_level::error, "reactor %u: HTTP/3: cannot open UDP %s:%u: %s", _index, _config.host.c_str(), port,
-            std::strerror(sock.sys_errno()));
-        return {sock.error(), sock.sys_errno()};
+    result<datagram_socket> sock{datagram_socket{}};
+    if (_index < h3.sockets.size()) {
+        sock = h3.sockets[_index]; // bound in order by the server (or its supervisor): ours now
+    } else {
+        // A reactor made on its own (tests): its own socket, at position _index.
+        datagram_options opts;
+        opts.reuseport = true;
+        opts.gro = true;
+        opts.receive_buffer = quic_receive_buffer;
+        const uint16_t port = local_port(_listen_fd); // the HTTPS listener's: Alt-Svc names it
+        sock = open_datagram_socket(_config.host, port, opts);
+        if (!sock.ok()) {
+            log(log_level::error, "reactor %u: HTTP/3: cannot open UDP %s:%u: %s", _index, _config.host.c_str(), port,
+                std::strerror(sock.sys_errno()));
+            return {sock.error(), sock.sys_errno()};
+        }
     }
     datagram_buffers buffers; // 32 buffers of a GRO batch each: 2 MiB a reactor
     if (result<void> rc = _backend->setup_datagrams(buffers); !rc.ok()) {
@@ -194,7 +197,7 @@ result<void> reactor::setup_quic() noexcept {
     _quic.reset(new quic_side(*this, sock.value()));
     quic::endpoint_config cfg;
     cfg.transport = h3.transport;
-    cfg.reactor_index = static_cast<uint8_t>(_index);
+    cfg.group_position = static_cast<uint8_t>(h3.first_position + _index); // (< 256: server::start checks)
     cfg.max_connections = h3.max_connections;
     cfg.secret = h3.secret;
     cfg.retry_above_initials_per_second = h3.retry_above_initials_per_second;

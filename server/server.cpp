@@ -5,8 +5,10 @@
 
 #include "core/cpu.hpp"
 #include "core/log.hpp"
+#include "quic/steering.hpp"
 #include "uring/listener.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -61,6 +63,55 @@ void raise_nofile_limit() noexcept {
         static_cast<unsigned long long>(want));
 }
 
+/// The reactors' UDP sockets for --http3, reactor i's at h3.sockets[i]: the supervisor's
+/// (inherited_fds, duplicated: a worker that exits never closes its slot's sockets), or
+/// `n` bound here in reactor order with the steering program on the group, so a
+/// connection's packets reach the reactor whose position its connection ID carries. Where
+/// the kernel refuses the program, the kernel's 4-tuple hash spreads them (said once). An
+/// error message, or empty.
+std::string open_quic_sockets(const std::string& host, uint16_t port, unsigned n, http3_config& h3) {
+    datagram_options opts;
+    opts.reuseport = true;
+    opts.gro = true;
+    opts.receive_buffer = quic_receive_buffer;
+    if (!h3.inherited_fds.empty()) {
+        if (h3.inherited_fds.size() != n) {
+            return "HTTP/3: " + std::to_string(h3.inherited_fds.size()) + " inherited UDP sockets for " +
+                   std::to_string(n) + " reactors";
+        }
+        for (int inherited : h3.inherited_fds) {
+            int fd = ::fcntl(inherited, F_DUPFD_CLOEXEC, 0);
+            result<datagram_socket> s =
+                fd >= 0 ? adopt_datagram_socket(fd, opts) : result<datagram_socket>(errc::system, errno);
+            if (!s.ok()) {
+                if (fd >= 0) {
+                    ::close(fd);
+                }
+                return std::string("HTTP/3: inherited UDP socket: ") + std::strerror(s.sys_errno());
+            }
+            h3.sockets.push_back(s.value());
+        }
+        return {};
+    }
+    result<std::vector<datagram_socket>> group = open_datagram_group(host, port, n, opts);
+    if (!group.ok()) {
+        return "HTTP/3: cannot open UDP " + host + ":" + std::to_string(port) + ": " + std::strerror(group.sys_errno());
+    }
+    h3.sockets = std::move(group.value());
+    h3.first_position = 0;
+    // One socket has nothing to steer, and the program costs the kernel some 30 ns a
+    // datagram (benchmarks/load/quic_steer_cost.py).
+    if (n > 1) {
+        if (result<void> rc = quic::attach_steering(h3.sockets.front().fd, n); !rc.ok()) {
+            log(log_level::warning,
+                "HTTP/3: the kernel refused the steering program (%s): the kernel spreads UDP packets over the "
+                "reactors by address hash",
+                std::strerror(rc.sys_errno()));
+        }
+    }
+    return {};
+}
+
 } // namespace
 
 server::server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app)
@@ -85,9 +136,16 @@ result<void> server::start() {
             _error = "HTTP/3 needs a certificate and key (--ssl-certfile, --ssl-keyfile)";
             return {errc::bind_failed, EINVAL};
         }
-        // Shared by the reactors: a Retry token or stateless reset made by one is good on another.
-        while (getrandom(_config.http3.secret.data(), _config.http3.secret.size(), 0) !=
-               static_cast<ssize_t>(_config.http3.secret.size())) {
+        // Shared by the reactors: a Retry token or stateless reset made by one is good on
+        // another (a supervisor gives its workers one secret).
+        const auto& secret = _config.http3.secret;
+        while (std::all_of(secret.begin(), secret.end(), [](uint8_t b) { return b == 0; }) &&
+               getrandom(_config.http3.secret.data(), secret.size(), 0) != static_cast<ssize_t>(secret.size())) {
+        }
+        if (_config.http3.first_position + n > quic::max_steered_sockets) {
+            _error = "HTTP/3: at most " + std::to_string(quic::max_steered_sockets) +
+                     " reactors in all (workers x threads): a connection ID's first byte names each";
+            return {errc::invalid_argument, EINVAL};
         }
         _config.http3.settings.max_concurrent_streams = static_cast<uint32_t>(_config.http3.transport.max_streams_bidi);
     }
@@ -155,6 +213,17 @@ result<void> server::start() {
         return {errc::bind_failed, EINVAL};
     }
     if (_config.http3.enabled) {
+        if (std::string why = open_quic_sockets(_config.host, port, n, _config.http3); !why.empty()) {
+            for (int f : fds) {
+                ::close(f);
+            }
+            for (const datagram_socket& d : _config.http3.sockets) {
+                ::close(d.fd);
+            }
+            _config.http3.sockets.clear();
+            _error = why;
+            return {errc::bind_failed, EADDRINUSE};
+        }
         // RFC 7838: TCP answers name the UDP port of the same number, where each reactor
         // serves QUIC (reactor_quic.cpp).
         _config.fields.extra += "Alt-Svc: h3=\":" + std::to_string(port) + "\"; ma=86400\r\n";

@@ -18,18 +18,36 @@
 
 namespace ringbolt::uring {
 
-/// HTTP/3 over QUIC next to the HTTPS listener (--http3): each reactor opens a UDP socket
-/// on the same host and port (SO_REUSEPORT) and serves it with its own quic::endpoint
-/// (server/reactor_quic.cpp). TCP answers then advertise it with Alt-Svc.
+/// HTTP/3 over QUIC next to the HTTPS listener (--http3): each reactor serves a UDP socket
+/// on the same host and port (SO_REUSEPORT) with its own quic::endpoint
+/// (server/reactor_quic.cpp). TCP answers then advertise it with Alt-Svc. The sockets form
+/// one group, steered by connection ID (quic/steering.hpp): the server binds them in
+/// reactor order, or a supervisor binds every worker's and hands each its slot's.
+/// SO_RCVBUF each HTTP/3 UDP socket asks for: the kernel's default (208 KiB) overflowed at
+/// the end of a 64-connection x 64-stream load, dropping the clients' CONNECTION_CLOSE
+/// datagrams, and a drain then waited for those connections until its deadline (quic-go
+/// and quiche ask for about as much).
+inline constexpr int quic_receive_buffer = 4 << 20;
+
 struct http3_config {
     bool enabled = false;
     quic::transport_config transport;
     h3::settings settings; ///< max_concurrent_streams = transport.max_streams_bidi (the server sets it)
     /// The certificate and key of the TLS listener, loaded once for GnuTLS (QUIC's TLS).
     std::shared_ptr<const quic::tls_credentials> credentials;
-    /// Keys stateless resets and Retry tokens: shared by the server's reactors, random per
-    /// start (server::start fills it).
+    /// Keys stateless resets and Retry tokens: shared by the server's reactors; all zero:
+    /// random per start (server::start fills it). A supervisor gives its workers one, so
+    /// a worker's successor resets its predecessor's connections in a way clients accept.
     std::array<uint8_t, 32> secret{};
+    /// UDP sockets a supervisor bound (one per reactor, in order): reactor i serves
+    /// inherited_fds[i] (server::start dups them). Empty: the server binds its own.
+    std::vector<int> inherited_fds;
+    /// The group position of reactor 0's socket (a worker's slot times its threads);
+    /// reactor i's is first_position + i, in its connection IDs' first byte.
+    unsigned first_position = 0;
+    /// Filled by server::start: reactor i's socket at [i], which the reactor then owns.
+    /// Empty (a reactor made without a server, in tests): each reactor opens its own.
+    std::vector<datagram_socket> sockets;
     size_t max_connections = 10'000; ///< per reactor
     /// Initials per second (per reactor) past which clients must prove their address with
     /// a Retry round trip; 0: always (--http3-retry-above).

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <iterator>
 #include <linux/filter.h>
 #include <netdb.h>
@@ -167,20 +168,10 @@ int set_receive_buffer(int fd, int bytes) noexcept {
 
 } // namespace
 
-result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
-                                             const datagram_options& options) noexcept {
-    datagram_socket sock;
-    result<int> fd = bind_first_address(host, port, SOCK_DGRAM, options.reuseport, [&](int fd, const addrinfo& ai) {
-        if (::bind(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
-            return errno;
-        }
-        sock.family = ai.ai_family;
-        return 0;
-    });
-    if (!fd.ok()) {
-        return {fd.error(), fd.sys_errno()};
-    }
-    sock.fd = fd.value();
+namespace {
+
+/// What a bound datagram socket reports and offers (open_datagram_socket, adopt_datagram_socket).
+void configure_datagram_socket(datagram_socket& sock, const datagram_options& options) noexcept {
     sock.port = local_port(sock.fd);
     int one = 1;
     // Where each datagram was sent (a wildcard bind answers from that address) and its
@@ -209,6 +200,68 @@ result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t p
             short_of ? " (net.core.rmem_max caps it; a burst may drop datagrams: raise it to " : "",
             short_of ? (std::to_string(options.receive_buffer) + ")").c_str() : "");
     }
+}
+
+} // namespace
+
+result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
+                                             const datagram_options& options) noexcept {
+    datagram_socket sock;
+    result<int> fd = bind_first_address(host, port, SOCK_DGRAM, options.reuseport, [&](int fd, const addrinfo& ai) {
+        if (::bind(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
+            return errno;
+        }
+        sock.family = ai.ai_family;
+        return 0;
+    });
+    if (!fd.ok()) {
+        return {fd.error(), fd.sys_errno()};
+    }
+    sock.fd = fd.value();
+    configure_datagram_socket(sock, options);
+    return sock;
+}
+
+result<std::vector<datagram_socket>> open_datagram_group(const std::string& host, uint16_t port, unsigned count,
+                                                         const datagram_options& options) noexcept {
+    datagram_options opts = options;
+    opts.reuseport = true;
+    std::vector<datagram_socket> socks;
+    for (unsigned i = 0; i < count; ++i) {
+        result<datagram_socket> s = open_datagram_socket(host, port, opts);
+        if (!s.ok()) {
+            for (const datagram_socket& o : socks) {
+                ::close(o.fd);
+            }
+            return {s.error(), s.sys_errno()};
+        }
+        if (port == 0) {
+            port = s.value().port; // the others join the port the first one got
+        }
+        socks.push_back(s.value());
+    }
+    return socks;
+}
+
+result<datagram_socket> adopt_datagram_socket(int fd, const datagram_options& options) noexcept {
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+        return {errc::system, errno};
+    }
+    sockaddr_storage ss{};
+    socklen_t sslen = sizeof(ss);
+    if (type != SOCK_DGRAM || ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        return {errc::invalid_argument, EINVAL};
+    }
+    if (int flags = ::fcntl(fd, F_GETFL); flags >= 0 && !(flags & O_NONBLOCK)) {
+        ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    }
+    datagram_socket sock;
+    sock.fd = fd;
+    sock.family = ss.ss_family;
+    configure_datagram_socket(sock, options);
     return sock;
 }
 

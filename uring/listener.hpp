@@ -61,6 +61,18 @@ struct datagram_options {
 result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
                                              const datagram_options& options = {}) noexcept;
 
+/// `count` datagram sockets on host:port with SO_REUSEPORT (whatever `options` says), in
+/// the order they join the port's group: the order a steering program counts in
+/// (quic/steering.hpp). Port 0: the first picks a free port, the others join it. On
+/// failure none stays open.
+result<std::vector<datagram_socket>> open_datagram_group(const std::string& host, uint16_t port, unsigned count,
+                                                         const datagram_options& options = {}) noexcept;
+
+/// A bound datagram socket another process opened (a supervisor's, inherited): made
+/// non-blocking, set up as open_datagram_socket sets its own, and described. EINVAL: not
+/// a bound UDP socket. `fd` stays the caller's (closed by whoever owns the result).
+result<datagram_socket> adopt_datagram_socket(int fd, const datagram_options& options = {}) noexcept;
+
 /// The port a bound socket got (0 for a socket that is not TCP/IP, e.g. AF_UNIX).
 uint16_t local_port(int fd) noexcept;
 

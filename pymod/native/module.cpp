@@ -20,6 +20,7 @@
 #include "pymod/native/tls/tls_py.hpp"
 #include "pymod/native/websocket/websocket.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
+#include "quic/steering.hpp"
 #include "quic/tls_session.hpp"
 #include "server/protocols.hpp"
 #include "server/server.hpp"
@@ -150,6 +151,17 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
     h3.credentials = quic::tls_credentials::load(tls_options.certfile, tls_options.keyfile, error);
     if (!h3.credentials) {
         throw pb::value_error("http3: " + error);
+    }
+    // A supervisor's: the UDP sockets of this worker's slot, their group position, and
+    // the secret every worker keys its stateless resets and Retry tokens with.
+    h3.inherited_fds = get_opt<std::vector<int>>(c, "quic_fds", {});
+    h3.first_position = get_opt<unsigned>(c, "quic_position", 0);
+    std::string secret = get_opt<std::string>(c, "quic_secret", {});
+    if (!secret.empty()) {
+        if (secret.size() != h3.secret.size()) {
+            throw pb::value_error("quic_secret must be " + std::to_string(h3.secret.size()) + " bytes");
+        }
+        std::memcpy(h3.secret.data(), secret.data(), secret.size());
     }
     h3.enabled = true;
 }
@@ -698,6 +710,48 @@ void init_runtime(pb::module_& m) {
         pb::arg("host"), pb::arg("port"), pb::arg("count"), pb::arg("backlog"),
         "`count` listening sockets (fds) on host:port with SO_REUSEPORT, after the probe that "
         "refuses a port another process serves (the server's own binding, uring/listener.cpp).");
+    m.def(
+        "bind_quic_sockets",
+        [](const std::string& host, uint16_t port, unsigned count) {
+            uring::datagram_options opts;
+            opts.gro = true;
+            opts.receive_buffer = uring::quic_receive_buffer;
+            result<std::vector<uring::datagram_socket>> socks = uring::open_datagram_group(host, port, count, opts);
+            if (!socks.ok()) {
+                int err = socks.sys_errno();
+                std::string why =
+                    "cannot open UDP " + host + ":" + std::to_string(port) + " for HTTP/3: " + std::strerror(err);
+                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
+                throw pb::error_already_set();
+            }
+            std::vector<int> fds;
+            for (const uring::datagram_socket& d : socks.value()) {
+                fds.push_back(d.fd);
+            }
+            return fds;
+        },
+        pb::arg("host"), pb::arg("port"), pb::arg("count"),
+        "`count` UDP sockets (fds) on host:port with SO_REUSEPORT, in the order they join the "
+        "port's group (uring/listener.cpp's open_datagram_group: the server's own binding).");
+    m.def(
+        "steer_quic",
+        [](int fd, unsigned total, const std::vector<unsigned>& live) {
+            result<void> r = quic::attach_steering(fd, total, live);
+            if (!r.ok()) {
+                int err = r.sys_errno();
+                std::string why =
+                    r.error() == errc::invalid_argument
+                        ? "a group of 1.." + std::to_string(quic::max_steered_sockets) + " sockets"
+                        : std::string("the kernel refused the QUIC steering program: ") + std::strerror(err);
+                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
+                throw pb::error_already_set();
+            }
+        },
+        pb::arg("fd"), pb::arg("total"), pb::arg("live") = std::vector<unsigned>{},
+        "Attach the QUIC steering program (quic/steering.hpp) to the SO_REUSEPORT group of UDP "
+        "socket `fd`, of `total` sockets: a packet with one of our connection IDs goes to the "
+        "socket at position dcid[0] % total, a new client's Initial to one of the `live` "
+        "positions (empty: any).");
     m.def(
         "refuse_new_connections",
         [](int fd) {

@@ -509,7 +509,7 @@ class App(RouteGroup):
         keeps it in the port's accept path with nobody accepting, and the connections the
         kernel queues there are reset when that descriptor closes at last.
         """
-        handed = list(options.get("listen_fds") or [])
+        handed = list(options.get("listen_fds") or []) + list(options.get("quic_fds") or [])
         bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
         # With workers the supervisor gates a listener the CLI bound (--uds) before they
         # drain; a single process's reactors sweep it as they drain, and only a listener

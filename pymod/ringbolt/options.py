@@ -52,8 +52,9 @@ RUN_OPTIONS = frozenset(
     RENAMED.get(o.dest, o.dest) for o in OPTIONS if o.dest not in CLI_ONLY and o.dest not in RUN_PARAMETERS
 ) | RUN_ONLY
 
-#: Passed by ringbolt's own CLI and supervisor (inherited listeners), not documented for apps.
-_INTERNAL = frozenset({"listen_fds", "bind_name", "owns_listeners"})
+#: Passed by ringbolt's own CLI and supervisor (inherited listeners and UDP sockets), not
+#: documented for apps.
+_INTERNAL = frozenset({"listen_fds", "bind_name", "owns_listeners", "quic_fds", "quic_position", "quic_secret"})
 
 
 def _check_table() -> None:

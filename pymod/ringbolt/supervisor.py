@@ -25,6 +25,18 @@ The supervisor (the process that called ``App.run``):
 - restarts a worker that dies, with an exponential backoff (0.1 s doubling to 5 s)
   while workers die within a second of starting; if a worker of the first start
   fails, stops everything and raises (the CLI exits 1);
+- with ``http3``, binds the UDP sockets the same way (``threads`` per worker, in group
+  order, held across restarts; two banks of them where the 256 positions allow: a new
+  worker started beside a predecessor that still drains serves the other bank) and
+  steers each datagram to the socket whose position the first byte of its QUIC
+  connection ID names (``steer_quic``, the native server's program, quic/steering.hpp);
+  worker ``w`` of bank ``b`` serves sockets ``(b * workers + w) * threads + i`` (native
+  config ``quic_fds``, ``quic_position``) and every worker keys its stateless resets
+  with one secret (``quic_secret``). A worker that dies leaves its sockets in the group, so no
+  other worker's connections move; its successor answers what queued for it with
+  stateless resets, which the clients accept. New clients' Initials (a connection ID of
+  their own choosing) go only to the sockets of the ready workers, as new TCP
+  connections do;
 - or serves listeners it is given (``listen_fds``: ``--uds``, ``--fd``, the reloader's
   socket): every worker's reactors accept from those, so the workers that are up take
   every connection and nothing needs steering;
@@ -114,6 +126,7 @@ SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>, Linux 4.5
 _SKF_AD_RANDOM = (-0x1000 + 56) & 0xFFFFFFFF  # ancillary load: a random u32
 _BPF_LD_W_ABS, _BPF_MOD_K, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x94, 0x15, 0x06
 _NO_CHOICE = 0xFFFFFFFF  # an index past the group: the kernel picks by its usual hash
+_MAX_QUIC_SOCKETS = 256  # a QUIC connection ID's first byte names the socket (quic/steering.hpp)
 
 
 def steering_program(live: list[int], total: int) -> list[tuple[int, int, int, int]]:
@@ -138,6 +151,21 @@ def steer_connections(sock: socket.socket, live: list[int], total: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
 
 
+def bind_quic_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` UDP sockets on host:port with SO_REUSEPORT, in group order, for HTTP/3
+    (the native server's own binding, ``uring/listener.cpp``). ``OSError`` naming the port."""
+    return [socket.socket(fileno=fd) for fd in _native.bind_quic_sockets(host, port, count)]
+
+
+def steer_quic(sock: socket.socket, total: int, live: list[int] | None = None) -> None:
+    """Attach the QUIC steering program to the group ``sock`` belongs to (replacing the
+    last one): a datagram with one of our connection IDs goes to the socket at position
+    ``dcid[0] % total`` (the first byte names the socket of the reactor that made it); a
+    new client's Initial to one of the ``live`` positions (none given, or all: any).
+    ``OSError`` where the kernel refuses it."""
+    _native.steer_quic(sock.fileno(), total, live or [])
+
+
 def refuse_new_connections(fds: list[int]) -> None:
     """A stop's first step on the listeners this process bound, before the processes that
     accept from them drain (``_native.refuse_new_connections``): new clients are turned
@@ -159,9 +187,10 @@ class _SockFprog(ctypes.Structure):
 
 
 class Worker:
-    def __init__(self, pid: int, index: int, generation: int, pipe: int) -> None:
+    def __init__(self, pid: int, index: int, generation: int, pipe: int, bank: int = 0) -> None:
         self.pid = pid
         self.index = index  # its slot: its listeners and CPUs (from index * threads on)
+        self.bank = bank  # --http3: which of its slot's two sets of UDP sockets it serves
         self.generation = generation
         self.pipe = pipe  # read end of the report pipe (-1 once closed)
         self.buf = b""
@@ -201,6 +230,9 @@ class Supervisor:
         self.graceful_timeout = float(self.options.get("graceful_timeout", 30))
         self.backlog = int(self.options.get("backlog", 4096))
         self.listeners: list[socket.socket] = []
+        self.quic_sockets: list[socket.socket] = []  # --http3: UDP, threads per worker, in group order
+        self.quic_banks = 1  # sets of workers x threads UDP sockets (_bind_quic)
+        self.slot_bank: dict[int, int] = {}  # the bank each slot's newest worker serves
         self.workers: dict[int, Worker] = {}
         self.generation = 0
         self.signals: list[int] = []
@@ -215,6 +247,7 @@ class Supervisor:
         self.reloading = False
         self.forced = False  # a second SIGINT cut the drain short
         self.steered: list[int] | None = None  # the listener positions new connections go to
+        self.quic_steered: list[int] | None = None  # the UDP positions new QUIC clients go to
 
     @property
     def booting(self) -> bool:
@@ -239,9 +272,19 @@ class Supervisor:
         try:
             if self.given_fds:
                 where = self.bind_name or f"inherited socket {self.given_fds[0]}"
+                if self.options.get("http3"):  # QUIC on the UDP port of the listener handed over (--fd)
+                    probe = socket.socket(fileno=os.dup(self.given_fds[0]))
+                    try:
+                        address = probe.getsockname()
+                    finally:
+                        probe.close()
+                    if isinstance(address, tuple):  # (a unix socket: the server refuses http3 itself)
+                        self._bind_quic(address[0], address[1])
             else:
                 self.listeners = bind_listeners(self.host, self.port, self.count * self.threads, self.backlog)
                 port = self.listeners[0].getsockname()[1]
+                if self.options.get("http3"):
+                    self._bind_quic(self.host, port)
                 scheme = "https" if self.options.get("ssl_certfile") else "http"
                 where = "%s://%s:%d" % (scheme, self.host if ":" not in self.host else f"[{self.host}]", port)
             self.log(logging.INFO, "pid %d listening on %s (workers: %d, threads per worker: %d)",
@@ -260,6 +303,22 @@ class Supervisor:
         if self.forced:
             raise SystemExit(EXIT_FORCED)
         self.log(logging.INFO, "stopped")
+
+    def _bind_quic(self, host: str, port: int) -> None:
+        """The workers' UDP sockets on the HTTPS port, steered by connection ID, and the
+        secret their stateless resets share."""
+        # Two banks of workers x threads sockets where positions allow: a slot's new worker
+        # serves the bank its draining predecessor does not (a reload, a request limit).
+        self.quic_banks = 2 if 2 * self.count * self.threads <= _MAX_QUIC_SOCKETS else 1
+        total = self.quic_banks * self.count * self.threads
+        self.quic_sockets = bind_quic_sockets(host, port, total)
+        try:
+            steer_quic(self.quic_sockets[0], total)
+        except OSError as exc:
+            self.log(logging.WARNING, "HTTP/3: cannot steer datagrams by connection ID (%s): the kernel spreads "
+                     "them by address, and new clients may wait for a worker that is down",
+                     exc.strerror or exc)
+        self.options["quic_secret"] = os.urandom(32)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.signals.append(signum)
@@ -385,10 +444,15 @@ class Supervisor:
     def _steer(self) -> None:
         """New connections go to the listeners of the ready workers that are not going
         away (a slot being replaced keeps its share while its old worker still serves)."""
-        if not self.listeners:
-            return  # given listeners are shared by every worker
         ready = {w.index for w in self.workers.values() if w.ready and w.retiring is None}
         live = [i * self.threads + t for i in sorted(ready) for t in range(self.threads)]
+        # New QUIC clients: the ready workers' sockets; before any is ready, those of the
+        # workers starting (not the other bank's, which nobody reads).
+        serving = [w for w in self.workers.values() if w.retiring is None]
+        chosen = [w for w in serving if w.ready] or serving
+        self._steer_quic(sorted(self._quic_first(w.bank, w.index) + t for w in chosen for t in range(self.threads)))
+        if not self.listeners:
+            return  # given listeners are shared by every worker
         if live == self.steered:
             return
         try:
@@ -401,6 +465,22 @@ class Supervisor:
         if self.steered is not None or len(live) < len(self.listeners):
             self.log(logging.DEBUG, "new connections go to the listeners of workers %s", sorted(ready))
         self.steered = live
+
+    def _quic_first(self, bank: int, index: int) -> int:
+        """The group position of the first UDP socket of slot ``index`` in ``bank``."""
+        return (bank * self.count + index) * self.threads
+
+    def _steer_quic(self, live: list[int]) -> None:
+        """New QUIC clients go to the UDP sockets of the ready workers too; packets of a
+        connection always go to the socket its ID names (``steer_quic``)."""
+        if not self.quic_sockets or live == self.quic_steered:
+            return
+        try:
+            steer_quic(self.quic_sockets[0], len(self.quic_sockets), live)
+        except OSError as exc:
+            self.log(logging.WARNING, "HTTP/3: cannot steer new clients to the ready workers (%s)",
+                     exc.strerror or exc)
+        self.quic_steered = live
 
     def _active(self) -> list[Worker]:
         return [w for w in self.workers.values() if w.retiring is None]
@@ -435,6 +515,13 @@ class Supervisor:
 
     # ---- workers ----
     def _spawn(self, index: int) -> Worker:
+        # A worker replacing one that died serves its bank (and answers what queued there);
+        # one starting beside a predecessor that still drains (a reload, a request limit)
+        # the other bank, so no packet of the old worker's connections reaches it.
+        bank = self.slot_bank.get(index, 0)
+        if self.quic_banks == 2 and any(o.index == index and o.bank == bank for o in self.workers.values()):
+            bank = 1 - bank
+        self.slot_bank[index] = bank
         r, w = os.pipe()
         # The signals stay blocked across the fork until the worker has reset their
         # handlers: a SIGTERM sent (by _stop_all) to a worker still in that window would
@@ -444,19 +531,19 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:  # the worker; never returns
             os.close(r)
-            self._worker_main(index, w, mask)
+            self._worker_main(index, bank, w, mask)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(w)
         os.set_blocking(r, False)
-        worker = Worker(pid, index, self.generation, r)
+        worker = Worker(pid, index, self.generation, r, bank)
         self.workers[pid] = worker
         self.log(logging.INFO, "started worker %d (pid %d)", index, pid)
         return worker
 
-    def _worker_main(self, index: int, report_fd: int, mask: set[int | signal.Signals]) -> None:
+    def _worker_main(self, index: int, bank: int, report_fd: int, mask: set[int | signal.Signals]) -> None:
         code = EXIT_ERROR
         try:
-            code = self._worker_body(index, report_fd, mask)
+            code = self._worker_body(index, bank, report_fd, mask)
         except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's stack
             try:
                 traceback.print_exc()
@@ -469,7 +556,7 @@ class Supervisor:
             finally:
                 os._exit(code)
 
-    def _worker_body(self, index: int, report_fd: int, mask: set[int | signal.Signals]) -> int:
+    def _worker_body(self, index: int, bank: int, report_fd: int, mask: set[int | signal.Signals]) -> int:
         pid = os.getpid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
@@ -492,6 +579,14 @@ class Supervisor:
         for sock in self.listeners:
             sock.close()  # the others (and ours, detached: a no-op)
         self.listeners = []
+        quic: dict[str, Any] = {}
+        if self.quic_sockets:  # the same for the UDP sockets: a worker holds only its slot's
+            first = self._quic_first(bank, index)
+            own_udp = self.quic_sockets[first:first + self.threads]
+            quic = {"quic_fds": [sock.detach() for sock in own_udp], "quic_position": first}
+            for sock in self.quic_sockets:
+                sock.close()
+            self.quic_sockets = []
         self.given_fds = []
         logger.addFilter(_PidPrefix(f"[worker {pid}] "))
 
@@ -511,6 +606,7 @@ class Supervisor:
                 on_limit=lambda: report(event="limit"),
                 listen_fds=listen_fds,
                 cpu_offset=index * self.threads,
+                **quic,
                 **self.options,
             )
         except StartupHookError as exc:
@@ -534,9 +630,10 @@ class Supervisor:
         """Drop the supervisor's descriptors of the listening sockets (those it bound and
         those the CLI handed over). The workers hold their own: each socket closes when
         the last reactor accepting from it has drained its accept queue."""
-        for sock in self.listeners:
+        for sock in self.listeners + self.quic_sockets:
             sock.close()
         self.listeners = []
+        self.quic_sockets = []
         for fd in self.given_fds:
             os.close(fd)
         self.given_fds = []

@@ -7,6 +7,7 @@ its stream reset is reported."""
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -167,3 +168,30 @@ async def vanish_during(port: int, path: str, after_bytes: int, window: int = 64
         client._timer.cancel()
         client._timer = None
     return resp
+
+
+async def connect_at(port: int, first_byte: int, host: str = "127.0.0.1") -> H3Client:
+    """A connection (handshake done) whose client Initial carries a destination connection
+    ID starting with `first_byte` (aioquic picks it at random otherwise): the server's
+    steering program sends it to the socket at that position of the port's group. Close it
+    with `close_client`."""
+    loop = asyncio.get_running_loop()
+    quic = QuicConnection(configuration=configuration())
+    dcid = bytes([first_byte]) + os.urandom(7)
+    quic._peer_cid.cid = dcid  # (aioquic's attributes: its Initial DCID, and what the
+    quic._original_destination_connection_id = dcid  # transport parameters check against)
+    _, client = await loop.create_datagram_endpoint(lambda: H3Client(quic), remote_addr=(host, port))
+    assert isinstance(client, H3Client)
+    client.connect((host, port))
+    await client.wait_connected()
+    return client
+
+
+def server_cid(client: H3Client) -> bytes:
+    """The connection ID the server gave this client (what its packets are sent to)."""
+    return bytes(client._quic._peer_cid.cid)
+
+
+async def close_client(client: H3Client) -> None:
+    client.close()
+    await client.wait_closed()

@@ -291,15 +291,13 @@ def test_async_handlers_run_on_the_reactor_thread_with_http3(certs: Path, io: st
 
 @pytest.mark.parametrize("io", BACKENDS)
 def test_two_workers_share_the_udp_port(certs: Path, io: str, tmp_path: Path) -> None:  # noqa: F811
-    """With --workers each worker's reactors open their own UDP socket on the port (the
-    kernel spreads clients by address): every client is served, whichever worker it meets."""
+    """With --workers the supervisor binds each worker's UDP socket on the port and steers
+    datagrams by connection ID: every client is served, whichever worker it meets, from
+    the moment the port answers (no wait for every worker: a client of a worker that is
+    still starting waits in its socket's queue; test_http3_workers.py has the details)."""
     s = LoggedServer("h2_app:app", tmp_path / "server.log", *tls_args(certs), "--http3", "--workers", "2",
                      "--threads", "1", env=env_io(io))
     try:
-        # The TCP listener answers as soon as the first worker runs; each worker opens its UDP
-        # socket as it starts, and a socket joining re-spreads clients over the sockets, moving
-        # a connection made before it (docs/http3.md, "Limits"): wait for every worker.
-        s.wait_log("all 2 workers ready", timeout=30)
         for _ in range(6):
             r = h3_client.get(s.port, "/inspect")
             assert r.status == 200
@@ -318,6 +316,26 @@ def test_two_reactors_each_serve_their_clients(certs: Path, io: str) -> None:  #
             assert r.status == 200
             assert bytes(r.body) == big(5000 + i)
         assert tls_counters(s)["quic_connections_accepted"] == 10
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_threads_steer_each_connection_to_the_reactor_its_id_names(certs: Path, io: str) -> None:  # noqa: F811
+    """--threads 2 in one process: the server binds both UDP sockets in order with the
+    steering program, so a client Initial whose DCID starts with byte p reaches reactor p
+    (the hash alone would place each new client port at random), and that reactor's
+    connection IDs start with p."""
+
+    async def session(port: int) -> None:
+        for _ in range(3):
+            for pos in (0, 1, 2, 3):  # bytes past the group wrap around
+                c = await h3_client.connect_at(port, pos)
+                assert h3_client.server_cid(c)[0] == pos % 2
+                r = await c.request("GET", "/inspect")
+                assert r.status == 200 and json.loads(r.body)["http_version"] == "3"
+                await h3_client.close_client(c)
+
+    with running("h2_app:app", *tls_args(certs), "--http3", "--threads", "2", io=io) as s:
+        asyncio.run(asyncio.wait_for(session(s.port), 60))
 
 
 def test_http3_without_a_certificate_is_refused() -> None:

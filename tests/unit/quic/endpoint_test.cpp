@@ -4,6 +4,7 @@
 // unread bytes back, garbage and truncated Initials, version negotiation, stateless
 // reset and its rate limit, Retry, the connection cap, the idle and handshake timeouts,
 // drain, and a close by the protocol.
+#include "quic/steering.hpp"
 #include "tests/unit/quic/quic_pair.hpp"
 
 #include <gtest/gtest.h>
@@ -67,7 +68,7 @@ TEST(QuicEndpoint, HandshakeCompletesWithAlpnH3) {
     EXPECT_EQ(f.ep->stats().accepted, 1u);
     // The protocol opened its own unidirectional stream (server-initiated uni: id 3).
     EXPECT_EQ(f.users[0]->uni_id, 3);
-    // Every connection ID of ours starts with the reactor's index (0 here).
+    // Every connection ID of ours starts with the socket's group position (0 here).
     for (const ngtcp2_cid& cid : f.ep->connections()[0]->routed_cids()) {
         if (cid.datalen == endpoint::cid_len) {
             EXPECT_EQ(cid.data[0], 0);
@@ -75,13 +76,14 @@ TEST(QuicEndpoint, HandshakeCompletesWithAlpnH3) {
     }
 }
 
-TEST(QuicEndpoint, ConnectionIdsCarryTheReactorIndex) {
-    pair_fixture f({.reactor_index = 7});
+TEST(QuicEndpoint, ConnectionIdsCarryTheGroupPosition) {
+    pair_fixture f({.group_position = 7});
     auto c = f.new_client();
     ASSERT_TRUE(handshake(f, *c));
     const ngtcp2_cid* dcid = ngtcp2_conn_get_dcid(c->conn()); // what the client sends to: ours
     ASSERT_EQ(dcid->datalen, endpoint::cid_len);
     EXPECT_EQ(dcid->data[0], 7);
+    EXPECT_EQ(dcid->data[1], 7 ^ steered_cid_mark) << "the mark the steering program knows ours by";
 }
 
 TEST(QuicEndpoint, EchoesOneMebibyteByteExact) {
