@@ -180,6 +180,14 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     }
     // Hand the request to the application: one owned copy of head and body.
     http::app_request& req = _batch.emplace_back();
+    if (!_spare_data.empty()) [[likely]] {
+        req.data = std::move(_spare_data.back());
+        _spare_data.pop_back();
+    }
+    if (!_spare_headers.empty()) [[likely]] {
+        req.headers = std::move(_spare_headers.back());
+        _spare_headers.pop_back();
+    }
     req.route_id = m.handler_id;
     req.start_ns = _route_latency != nullptr || http::access_log_enabled() ? monotonic_ns() : 0;
     req.conn_slot = ev.slot;
@@ -258,6 +266,22 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         req.watch = stream;
     }
     return verdict::to_app;
+}
+
+void request_dispatcher::recycle_batch() noexcept {
+    for (http::app_request& r : _batch) {
+        if (_spare_data.size() < spare_limit && r.data.capacity() <= spare_capacity &&
+            r.data.capacity() > std::string().capacity()) {
+            r.data.clear();
+            _spare_data.push_back(std::move(r.data));
+        }
+        if (_spare_headers.size() < spare_limit && r.headers.capacity() != 0 &&
+            r.headers.capacity() * sizeof(http::span32) <= spare_capacity) {
+            r.headers.clear();
+            _spare_headers.push_back(std::move(r.headers));
+        }
+    }
+    _batch.clear();
 }
 
 } // namespace ringbolt::dispatch

@@ -30,6 +30,8 @@ class request_dispatcher final : public http::dispatcher {
                        body_stream_factory* streams = nullptr)
         : _routes(routes), _metrics(metrics), _app_pending(app_pending), _app_limit(app_limit),
           _route_latency(route_latency), _streams(streams) {
+        _spare_data.reserve(spare_limit); // recycle_batch never allocates
+        _spare_headers.reserve(spare_limit);
         if (routes.features != nullptr && routes.features->compression.enabled && !routes.statics.empty()) {
             // Static files go as stored: the same features, compression off (see serve_static).
             _stored_features = std::make_unique<http::response_features>(*routes.features);
@@ -43,6 +45,13 @@ class request_dispatcher final : public http::dispatcher {
     /// Requests for the application gathered this loop turn.
     std::vector<http::app_request>& batch() noexcept { return _batch; }
 
+    /// Empty the batch once its requests are answered, keeping their buffers (the
+    /// head-and-body bytes, the header spans) for the next requests: a request handed
+    /// to the application then costs no allocation once the first turns have run. A
+    /// request the application kept was moved out already (nothing to keep); at most
+    /// spare_limit buffers of at most spare_capacity bytes are kept.
+    void recycle_batch() noexcept;
+
   private:
     void serve_static(const http::static_mount& mount, http::protocol& conn, const http::request_event& ev,
                       http::protocol_env& env, std::string_view request_id);
@@ -54,7 +63,11 @@ class request_dispatcher final : public http::dispatcher {
     latency_histogram* _route_latency;   ///< per route id, when metrics are on
     body_stream_factory* _streams;       ///< null: bodies are always read whole
     std::vector<http::app_request> _batch;
-    http::static_answer _static; ///< reused: a static answer allocates nothing once warm
+    static constexpr size_t spare_limit = 256;
+    static constexpr size_t spare_capacity = 4096;
+    std::vector<std::string> _spare_data;                  ///< app_request::data buffers, cleared
+    std::vector<std::vector<http::span32>> _spare_headers; ///< app_request::headers buffers, cleared
+    http::static_answer _static;                           ///< reused: a static answer allocates nothing once warm
     /// The app's response features without compression (null when it compresses nothing
     /// or serves no static files): what a static answer goes out with.
     std::unique_ptr<http::response_features> _stored_features;

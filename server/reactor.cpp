@@ -736,7 +736,7 @@ void reactor::run_app() noexcept {
         return;
     }
     _counters.gil_wait_ns.add(_app.handle_batch(_app_slot, batch, _responses, *this));
-    batch.clear();
+    _dispatcher.recycle_batch(); // empties it, keeping the buffers of what the handlers let go
     // A sync handler may have held this thread for seconds: the deadlines its answers
     // arm (keep-alive) count from now. (Timers that ran meanwhile are the sweep's
     // business: it does not fire one whose input the kernel holds unread.)

@@ -621,6 +621,7 @@ void init_runtime(pb::module_& m) {
         g_types.bad_request = bad_request.release().ptr();
         g_types.headers = headers.release().ptr();
         g_types.query_params = query_params.release().ptr();
+        g_types.query_items_offset = py::query_items_offset(g_types.query_params);
         g_types.log_exception = log_exception.release().ptr();
     });
     // The Request's methods written in Python, registered by the package as it is

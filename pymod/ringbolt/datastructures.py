@@ -70,10 +70,64 @@ class Headers(_MultiDict):
         return list(self._items)
 
 
-class QueryParams(_MultiDict):
-    """Query-string parameters: ``q[name]`` is the first value, ``q.getlist(name)`` all."""
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError(f"'{type(self).__name__}' object is read-only")
 
-    __slots__ = ()
+
+class QueryParams(dict[str, str]):
+    """Query-string parameters: ``q[name]`` is the first value, ``q.getlist(name)`` all.
+
+    A read-only dict of each name's first value (lookups, ``in``, ``len``, iteration,
+    ``keys``/``values``/``items`` are the dict's own, in C: a handler reads them on every
+    request), with every (name, value) pair in order behind ``getlist`` and
+    ``multi_items``. ``_items`` holds those pairs, or None when no name repeats (then the
+    dict's items are the pairs: the server's Request builds it so, in C++, with no list)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__()
+        pairs = list(items)
+        for k, v in pairs:
+            dict.setdefault(self, k, v)
+        self._items: list[tuple[str, str]] | None = pairs if len(pairs) != len(self) else None
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        return list(self._items) if self._items is not None else list(dict.items(self))
+
+    def getlist(self, name: str) -> list[str]:
+        if self._items is None:
+            return [dict.__getitem__(self, name)] if dict.__contains__(self, name) else []
+        return [v for k, v in self._items if k == name]
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return self._pairs()
+
+    def __repr__(self) -> str:
+        return f"QueryParams({self._pairs()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, QueryParams):
+            return self._pairs() == other._pairs()
+        if isinstance(other, Mapping):
+            return dict(self) == dict(other.items())
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return (QueryParams, (self._pairs(),))
+
+    def copy(self) -> dict[str, str]:  # type: ignore[override]
+        return dict(self)
+
+    # Read-only, as a request's query is: the dict's mutators refuse.
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
 
 
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token

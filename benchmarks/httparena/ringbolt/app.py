@@ -41,10 +41,13 @@ def _int(value: str | None, default: int) -> int:
 
 
 def _query_sum(req: Request) -> int:
-    """The sum of the integer query parameters (a=13&b=42 -> 55)."""
+    """The sum of the integer query parameters (a=13&b=42 -> 55); others count 0."""
     total = 0
-    for name in req.query:
-        total += _int(req.query[name], 0)
+    for value in req.query.values():
+        try:
+            total += int(value)
+        except ValueError:
+            pass
     return total
 
 
@@ -59,7 +62,11 @@ def pipeline(req: Request) -> str:
 def baseline11(req: Request) -> str:
     total = _query_sum(req)
     if req.method == "POST":
-        total += _int(req.text().strip() or None, 0)
+        body = req.text()  # a body that is not UTF-8 is a 400 (BadRequest)
+        try:
+            total += int(body)  # int() takes surrounding whitespace; "" counts 0
+        except ValueError:
+            pass
     return str(total)
 
 

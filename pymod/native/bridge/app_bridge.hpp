@@ -23,11 +23,14 @@ namespace ringbolt::py {
 
 /// Python classes defined in the ringbolt package that native code creates or checks.
 struct python_types {
-    PyObject* response = nullptr;           ///< ringbolt.Response
-    PyObject* http_error = nullptr;         ///< ringbolt.HTTPError
-    PyObject* bad_request = nullptr;        ///< ringbolt.BadRequest
-    PyObject* headers = nullptr;            ///< ringbolt.Headers(list of (name, value))
-    PyObject* query_params = nullptr;       ///< ringbolt.QueryParams(list of (name, value))
+    PyObject* response = nullptr;     ///< ringbolt.Response
+    PyObject* http_error = nullptr;   ///< ringbolt.HTTPError
+    PyObject* bad_request = nullptr;  ///< ringbolt.BadRequest
+    PyObject* headers = nullptr;      ///< ringbolt.Headers(list of (name, value))
+    PyObject* query_params = nullptr; ///< ringbolt.QueryParams(list of (name, value))
+    /// Where a QueryParams keeps its `_items` slot (a dict subclass: the request's query
+    /// is built straight into it, no __init__ call); -1 when it is not that class.
+    Py_ssize_t query_items_offset = -1;
     PyObject* log_exception = nullptr;      ///< callable(exc, method, path)
     PyObject* streaming_response = nullptr; ///< ringbolt.StreamingResponse
     PyObject* file_response = nullptr;      ///< ringbolt.FileResponse

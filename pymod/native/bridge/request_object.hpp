@@ -83,6 +83,10 @@ PyObject* asgi_scope(PyObject* req, PyObject* base);
 /// The Request (exact type) is a WebSocket handshake for a route that takes them.
 bool is_websocket_request(PyObject* req);
 
+/// Where `cls` (ringbolt.QueryParams) keeps its `_items` slot, when it is a dict subclass
+/// with that slot (then a request's query is built straight into one); else -1.
+Py_ssize_t query_items_offset(PyObject* cls);
+
 /// Ready the type (once, at module init).
 int init_request_type(PyObject* module);
 

@@ -32,6 +32,11 @@ def keep(req):
     return {"kept": req.params["name"]}
 
 
+@app.post("/facts/{name}/{n:int}")
+def own_facts(req):
+    return facts(req)
+
+
 @app.get("/kept/{name}")
 def read_kept(req):
     old = kept.get(req.params["name"])

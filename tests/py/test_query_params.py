@@ -1,0 +1,116 @@
+"""req.query over a real socket: the QueryParams the server builds in C++ (a read-only
+dict of first values, every pair behind getlist/multi_items) against the one Python
+builds from the same pairs (the ASGI adapter's), for a table of query strings, in a
+sync-only app and in one whose event loop is hosted on the reactor's thread."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from ringbolt import App, QueryParams
+from ringbolt.testing import TestClient
+
+QUERIES = [
+    "",
+    "a=13&b=42",
+    "a=1&b=2&a=3",
+    "b=1&b=2&c=3",
+    "x=%C3%A9&y&a=1&a=&a=2",
+    "flag&e=%zz&sp=two%20words&plus=a+b",
+    "a=1&a=1&a=1",
+    "k=%FF%FE",  # not UTF-8: kept as surrogate escapes, as a path is
+]
+
+
+def describe(q: Any) -> dict[str, Any]:
+    return {
+        "type": type(q).__name__,
+        "first": dict(q),
+        "keys": list(q),
+        "values": list(q.values()),
+        "len": len(q),
+        "pairs": [list(p) for p in q.multi_items()],
+        "getlist": {k: q.getlist(k) for k in q},
+        "missing": q.getlist("missing"),
+        "get": q.get("a", "default"),
+        "in": ["a" in q, "missing" in q, 1 in q],
+        "repr": repr(q).encode("utf-8", "surrogateescape").decode("latin-1"),
+        "equal_to_python": q == QueryParams(q.multi_items()),
+        "pickled": pickle.loads(pickle.dumps(q)) == q,
+    }
+
+
+def make_app(hosted: bool) -> App:
+    app = App()
+
+    @app.get("/q")
+    def query(req: Any) -> dict[str, Any]:
+        return describe(req.query)
+
+    @app.get("/refused")
+    def refused(req: Any) -> dict[str, Any]:
+        q = req.query
+        out = {}
+        for name, attempt in [("setitem", lambda: q.__setitem__("a", "x")), ("delitem", lambda: q.__delitem__("a")),
+                              ("update", lambda: q.update(a="x")), ("pop", lambda: q.pop("a")),
+                              ("setdefault", lambda: q.setdefault("z", "1")), ("clear", q.clear)]:
+            try:
+                attempt()
+                out[name] = "allowed"
+            except TypeError as exc:
+                out[name] = str(exc)
+        out["after"] = dict(q)
+        return out
+
+    if hosted:
+
+        @app.get("/async")
+        async def never_called(req: Any) -> str:
+            return "async"
+
+    return app
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["sync-only", "hosted-loop"])
+def client(request: pytest.FixtureRequest) -> Any:
+    with TestClient(make_app(request.param)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("qs", QUERIES)
+def test_query_matches_python_built(client: Any, qs: str) -> None:
+    r = client.get("/q?" + qs if qs else "/q")
+    assert r.status_code == 200, r.text
+    got = r.json()
+    pairs = parse_qsl(qs, keep_blank_values=True, errors="surrogateescape")
+    expected = describe(QueryParams(pairs))
+    assert got == expected
+    assert got["type"] == "QueryParams"
+    assert got["pairs"] == [list(p) for p in pairs]
+    assert got["equal_to_python"] and got["pickled"]
+
+
+def test_query_is_read_only(client: Any) -> None:
+    r = client.get("/refused?a=1&a=2")
+    assert r.status_code == 200, r.text
+    got = r.json()
+    for name in ("setitem", "delitem", "update", "pop", "setdefault", "clear"):
+        assert got[name] == "'QueryParams' object is read-only", name
+    assert got["after"] == {"a": "1"}
+
+
+def test_python_built_query_params() -> None:
+    q = QueryParams([("a", "1"), ("b", "2"), ("a", "3")])
+    assert isinstance(q, dict) and q["a"] == "1" and q.getlist("a") == ["1", "3"]
+    assert q.multi_items() == [("a", "1"), ("b", "2"), ("a", "3")]
+    assert repr(q) == "QueryParams([('a', '1'), ('b', '2'), ('a', '3')])"
+    assert q != QueryParams([("a", "1"), ("b", "2")]) and q == {"a": "1", "b": "2"}
+    assert QueryParams() == {} and QueryParams().getlist("a") == []
+    with pytest.raises(KeyError):
+        q["missing"]
+    with pytest.raises(TypeError):
+        q |= {"c": "4"}
