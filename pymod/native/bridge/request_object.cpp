@@ -20,14 +20,14 @@
 
 namespace ringbolt::py {
 
-namespace {
-
-PyObject* interned_methods[10] = {};
-
 PyObject* decode_text(std::string_view s) {
     // Paths, headers and queries may carry any bytes; keep them round-trippable.
     return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
 }
+
+namespace {
+
+PyObject* interned_methods[10] = {};
 
 PyObject* get_cached(PyObject*& slot, PyObject* value) {
     if (value == nullptr) {
@@ -195,62 +195,6 @@ PyObject* get_headers(PyObject* self, void*) {
     return get_cached(o->cache_headers, pairs_to(o->types->headers, list));
 }
 
-// req.query built in place: a QueryParams (a dict subclass) filled with each name's first
-// value, its `_items` slot the (name, value) pairs only when a name repeats (None
-// otherwise: the dict's items are the pairs). No Python __init__, no list of tuples for
-// the usual query. New reference.
-PyObject* query_in_place(const python_types& types, std::string_view query) {
-    auto* cls = reinterpret_cast<PyTypeObject*>(types.query_params);
-    PyObject* no_args = PyTuple_New(0);
-    PyObject* q = no_args != nullptr ? cls->tp_new(cls, no_args, nullptr) : nullptr;
-    Py_XDECREF(no_args);
-    if (q == nullptr) {
-        return nullptr;
-    }
-    PyObject* pairs = nullptr; // made at the first repeated name
-    Py_ssize_t seen = 0;
-    bool failed = false;
-    http::for_each_query_param(query, [&](std::string_view k, std::string_view v) {
-        if (failed) {
-            return;
-        }
-        PyObject* pk = decode_text(k);
-        PyObject* pv = pk != nullptr ? decode_text(v) : nullptr;
-        if (pv == nullptr || PyDict_SetDefault(q, pk, pv) == nullptr) {
-            failed = true;
-        } else if (pairs == nullptr && PyDict_GET_SIZE(q) == seen) { // a repeat: keep every pair from now on
-            pairs = PyList_New(0);
-            PyObject *ik, *iv;
-            Py_ssize_t pos = 0;
-            while (pairs != nullptr && PyDict_Next(q, &pos, &ik, &iv)) {
-                PyObject* t = PyTuple_Pack(2, ik, iv);
-                if (t == nullptr || PyList_Append(pairs, t) < 0) {
-                    Py_CLEAR(pairs);
-                }
-                Py_XDECREF(t);
-            }
-            failed = pairs == nullptr;
-        }
-        if (!failed && pairs != nullptr) {
-            PyObject* t = PyTuple_Pack(2, pk, pv);
-            failed = t == nullptr || PyList_Append(pairs, t) < 0;
-            Py_XDECREF(t);
-        }
-        seen = PyDict_GET_SIZE(q);
-        Py_XDECREF(pk);
-        Py_XDECREF(pv);
-    });
-    if (failed) {
-        Py_XDECREF(pairs);
-        Py_DECREF(q);
-        return nullptr;
-    }
-    // The slot is empty in a new object: it takes the list, or None.
-    *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(q) + types.query_items_offset) =
-        pairs != nullptr ? pairs : Py_NewRef(Py_None);
-    return q;
-}
-
 PyObject* get_query(PyObject* self, void*) {
     request_object* o = O(self);
     if (o->cache_query != nullptr) {
@@ -258,33 +202,7 @@ PyObject* get_query(PyObject* self, void*) {
         return o->cache_query;
     }
     const auto& r = R(self);
-    if (o->types->query_items_offset >= 0) [[likely]] {
-        return get_cached(o->cache_query, query_in_place(*o->types, r.query.in(r.data)));
-    }
-    PyObject* list = PyList_New(0);
-    if (list == nullptr) {
-        return nullptr;
-    }
-    bool failed = false;
-    http::for_each_query_param(r.query.in(r.data), [&](std::string_view k, std::string_view v) {
-        if (failed) {
-            return;
-        }
-        PyObject* pk = decode_text(k);
-        PyObject* pv = decode_text(v);
-        PyObject* t = (pk != nullptr && pv != nullptr) ? PyTuple_Pack(2, pk, pv) : nullptr;
-        Py_XDECREF(pk);
-        Py_XDECREF(pv);
-        if (t == nullptr || PyList_Append(list, t) < 0) {
-            failed = true;
-        }
-        Py_XDECREF(t);
-    });
-    if (failed) {
-        Py_DECREF(list);
-        return nullptr;
-    }
-    return get_cached(o->cache_query, pairs_to(o->types->query_params, list));
+    return get_cached(o->cache_query, new_query_params(*o->types, r.query.in(r.data)));
 }
 
 // uuid.UUID, imported on the first uuid parameter (kept for the process's life).
@@ -859,24 +777,6 @@ PyObject* asgi_scope(PyObject* req, PyObject* base) {
 
 bool is_websocket_request(PyObject* req) {
     return R(req).websocket;
-}
-
-Py_ssize_t query_items_offset(PyObject* cls) {
-    if (!PyType_Check(cls) || !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls), &PyDict_Type) ||
-        reinterpret_cast<PyTypeObject*>(cls)->tp_new != PyDict_Type.tp_new) {
-        return -1;
-    }
-    PyObject* descr = PyObject_GetAttrString(cls, "_items");
-    Py_ssize_t offset = -1;
-    if (descr != nullptr && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-        PyMemberDef* m = reinterpret_cast<PyMemberDescrObject*>(descr)->d_member;
-        if (m->type == T_OBJECT_EX) {
-            offset = m->offset;
-        }
-    }
-    Py_XDECREF(descr);
-    PyErr_Clear();
-    return offset;
 }
 
 int init_request_type(PyObject* module) {

@@ -83,6 +83,14 @@ PyObject* asgi_scope(PyObject* req, PyObject* base);
 /// The Request (exact type) is a WebSocket handshake for a route that takes them.
 bool is_websocket_request(PyObject* req);
 
+/// Text as a client sent it (UTF-8, other bytes kept with surrogateescape): new reference.
+PyObject* decode_text(std::string_view s);
+
+/// A request's query as a QueryParams (query_params.cpp): each name's first value, the
+/// pairs in `_items` when a name repeats (built in place where types.query_items_offset
+/// allows, else through the class's __init__). New reference.
+PyObject* new_query_params(const python_types& types, std::string_view query);
+
 /// Where `cls` (ringbolt.QueryParams) keeps its `_items` slot, when it is a dict subclass
 /// with that slot (then a request's query is built straight into one); else -1.
 Py_ssize_t query_items_offset(PyObject* cls);
