@@ -117,12 +117,12 @@ class QueryParams(dict[str, str]):
         eq = self.__eq__(other)
         return eq if eq is NotImplemented else not eq
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __reduce__(self) -> Any:
         return (QueryParams, (self._pairs(),))
 
-    def copy(self) -> dict[str, str]:  # type: ignore[override]
+    def copy(self) -> dict[str, str]:
         return dict(self)
 
     # Read-only, as a request's query is: the dict's mutators refuse.
