@@ -1,5 +1,6 @@
 /*
- * c_uring_hello.c - the "ceiling" server of ringbolt's load comparisons.
+ * c_uring_hello.c - the "ceiling" server of ringbolt's load comparisons, and (--drain)
+ * the floor of its upload comparisons.
  *
  * Owns: nothing of ringbolt. It is a standalone, minimal HTTP/1.1 hello-world server
  * on io_uring (liburing >= 2.3) that tells how fast this machine can answer a trivial
@@ -19,8 +20,22 @@
  *     issued after each batch of completions, with short sends resumed;
  *   - the Date header is rebuilt at most once per second.
  *
+ * Drain mode (--drain) tells what this machine's kernel charges to receive N bytes on
+ * loopback when a server does nothing with them (benchmarks/load/upload_bench.py runs
+ * it beside ringbolt and Granian): it reads each request's head, then drains
+ * Content-Length bytes of body and answers the count ("200 OK", text/plain, the number
+ * of body bytes received). A body byte is looked at by nobody: only the head is copied
+ * (into the connection's 8 KiB head buffer), the body's bytes are counted and the buffer
+ * given back to the kernel at once. It knows only Content-Length bodies (no chunked
+ * encoding) and closes a connection whose head does not fit in 8 KiB. BUF_SIZE and
+ * BUF_COUNT size the buffer ring (the receive size is what the floor depends on).
+ * Hello mode's path is the one it had before drain mode joined: one never-taken branch
+ * per received chunk and per flush, the buffer size and count read from two statics.
+ *
  * Build: cc -O2 -o c_uring_hello c_uring_hello.c -luring
  * Usage: c_uring_hello PORT [ADDR]      (ADDR defaults to 127.0.0.1)
+ *        c_uring_hello --drain PORT [BUF_SIZE [BUF_COUNT]]   (4096 and 1024 by default:
+ *        ringbolt's; on 127.0.0.1)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -29,9 +44,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +62,9 @@
 #ifndef BUF_SIZE
 #define BUF_SIZE 4096 /* bytes per receive buffer */
 #endif
-#define OUT_CAP 32768 /* per-connection send buffer */
+#define OUT_CAP 32768  /* per-connection send buffer */
+#define HEAD_CAP 8192  /* drain mode: the longest request head */
+#define QUEUE_CAP 4096 /* drain mode: answers queued while a send is in flight */
 #define MAX_FDS 65536
 
 /* user_data: operation in the top byte, fd in the low 32 bits. */
@@ -61,6 +80,18 @@ struct conn {
     unsigned owed;       /* responses owed but not yet copied into out */
     unsigned char match; /* how much of "\r\n\r\n" the last chunk ended with */
     unsigned char open, recv_armed, sending, dead, dirty;
+    struct drain* drain; /* drain mode's state, allocated on accept; NULL in hello mode */
+};
+
+/* Drain mode: the request being read, and the answers not yet sent. */
+struct drain {
+    unsigned head_len;   /* bytes of head held */
+    int in_body;         /* reading the body (else a head) */
+    uint64_t body_left;  /* body bytes still to drain */
+    uint64_t body_seen;  /* body bytes drained of the current request */
+    unsigned queued_len; /* bytes of answers in queued (c->owed counts them) */
+    char head[HEAD_CAP];
+    char queued[QUEUE_CAP];
 };
 
 static struct io_uring ring;
@@ -70,6 +101,8 @@ static struct conn conns[MAX_FDS];
 static int dirty[MAX_FDS], n_dirty; /* connections with responses to flush */
 static int n_recycled;              /* buffers re-added but not yet made visible */
 static int listen_fd;
+static int drain_mode;
+static unsigned buf_size = BUF_SIZE, buf_count = BUF_COUNT;
 
 /* The fixed response; the 29-byte Date value is patched in place once per second. */
 static char resp[] = "HTTP/1.1 200 OK\r\n"
@@ -135,6 +168,7 @@ static void maybe_close(int fd) {
         return;
     close(fd);
     free(c->out);
+    free(c->drain);
     memset(c, 0, sizeof *c);
 }
 
@@ -154,6 +188,15 @@ static void flush(int fd) {
     struct conn* c = &conns[fd];
     if (c->dead || c->sending || c->owed == 0)
         return;
+    if (c->drain) {
+        memcpy(c->out, c->drain->queued, c->drain->queued_len);
+        c->out_len = c->drain->queued_len;
+        c->drain->queued_len = 0;
+        c->owed = 0;
+        c->out_off = 0;
+        arm_send(fd);
+        return;
+    }
     unsigned n = c->owed, fit = OUT_CAP / RESP_LEN;
     if (n > fit)
         n = fit;
@@ -204,6 +247,84 @@ static unsigned count_requests(const char* p, size_t n, unsigned char* match) {
     return count;
 }
 
+/* Drain mode: queue the answer to one request, the count of its body bytes. */
+static int answer(int fd) {
+    struct conn* c = &conns[fd];
+    struct drain* d = c->drain;
+    char num[24];
+    int nl = snprintf(num, sizeof num, "%llu", (unsigned long long)d->body_seen);
+    char text[160];
+    int tl = snprintf(text, sizeof text, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
+                      nl, num);
+    if (d->queued_len + (unsigned)tl > QUEUE_CAP)
+        return -1; /* a client that pipelines more than a page of answers: not this tool's case */
+    memcpy(d->queued + d->queued_len, text, tl);
+    d->queued_len += tl;
+    c->owed++;
+    mark_dirty(fd);
+    return 0;
+}
+
+/* Drain mode: the value of Content-Length in a complete head (0 when there is none). */
+static uint64_t content_length(const char* head, unsigned len) {
+    static const char name[] = "\ncontent-length:";
+    const unsigned nlen = sizeof name - 1;
+    for (unsigned i = 0; i + nlen <= len; i++) {
+        if (head[i] == '\n' && strncasecmp(head + i, name, nlen) == 0) {
+            const char* p = head + i + nlen;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            return strtoull(p, NULL, 10);
+        }
+    }
+    return 0;
+}
+
+/* Drain mode: feed received bytes to a connection; heads are copied, bodies only
+ * counted. Returns -1 when the connection must close. */
+static int drain_feed(int fd, const char* p, size_t n) {
+    struct drain* d = conns[fd].drain;
+    while (n > 0) {
+        if (d->in_body) {
+            size_t take = n < d->body_left ? n : (size_t)d->body_left;
+            d->body_left -= take;
+            d->body_seen += take;
+            p += take;
+            n -= take;
+            if (d->body_left == 0) {
+                d->in_body = 0;
+                if (answer(fd))
+                    return -1;
+            }
+            continue;
+        }
+        /* A head: copy what fits and look for its end from a little before the new bytes. */
+        size_t room = HEAD_CAP - d->head_len, take = n < room ? n : room;
+        unsigned from = d->head_len > 3 ? d->head_len - 3 : 0;
+        memcpy(d->head + d->head_len, p, take);
+        unsigned have = d->head_len + (unsigned)take;
+        char* end = memmem(d->head + from, have - from, "\r\n\r\n", 4);
+        if (!end) {
+            if (have == HEAD_CAP)
+                return -1;
+            d->head_len = have;
+            return 0;
+        }
+        unsigned head_end = (unsigned)(end - d->head) + 4;
+        size_t used = head_end - d->head_len; /* bytes of p that were head */
+        d->body_left = content_length(d->head, head_end);
+        d->body_seen = 0;
+        d->head_len = 0;
+        p += used;
+        n -= used;
+        if (d->body_left)
+            d->in_body = 1;
+        else if (answer(fd))
+            return -1;
+    }
+    return 0;
+}
+
 static void on_accept(struct io_uring_cqe* cqe) {
     if (!(cqe->flags & IORING_CQE_F_MORE))
         arm_accept(); /* the multishot accept ended: re-arm it */
@@ -219,7 +340,10 @@ static void on_accept(struct io_uring_cqe* cqe) {
     struct conn* c = &conns[fd];
     memset(c, 0, sizeof *c);
     c->out = malloc(OUT_CAP);
-    if (!c->out) {
+    if (drain_mode && c->out)
+        c->drain = calloc(1, sizeof *c->drain);
+    if (!c->out || (drain_mode && !c->drain)) {
+        free(c->out);
         close(fd);
         return;
     }
@@ -237,13 +361,18 @@ static void on_recv(struct io_uring_cqe* cqe) {
         c->recv_armed = 0;
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        char* buf = buf_base + (size_t)bid * BUF_SIZE;
-        if (cqe->res > 0 && !c->dead) {
+        char* buf = buf_base + (size_t)bid * buf_size;
+        if (cqe->res > 0 && !c->dead && c->drain) {
+            if (drain_feed(fd, buf, (size_t)cqe->res)) {
+                c->dead = 1; /* closed below, or by the recv's last completion */
+                shutdown(fd, SHUT_RDWR);
+            }
+        } else if (cqe->res > 0 && !c->dead) {
             c->owed += count_requests(buf, cqe->res, &c->match);
             if (c->owed)
                 mark_dirty(fd);
         }
-        io_uring_buf_ring_add(br, buf, BUF_SIZE, bid, io_uring_buf_ring_mask(BUF_COUNT), n_recycled++);
+        io_uring_buf_ring_add(br, buf, buf_size, bid, io_uring_buf_ring_mask(buf_count), n_recycled++);
     }
     if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS)) {
         c->dead = 1; /* EOF or error */
@@ -301,26 +430,28 @@ static int setup_ring(void) {
 
 static int setup_buffers(void) {
     /* The ring of buffer descriptors must be page aligned; we own its memory. */
-    if (posix_memalign((void**)&br, 4096, BUF_COUNT * sizeof(struct io_uring_buf)))
+    if (posix_memalign((void**)&br, 4096, buf_count * sizeof(struct io_uring_buf)))
         return -1;
-    memset(br, 0, BUF_COUNT * sizeof(struct io_uring_buf));
+    memset(br, 0, buf_count * sizeof(struct io_uring_buf));
     struct io_uring_buf_reg reg;
     memset(&reg, 0, sizeof reg);
     reg.ring_addr = (unsigned long)br;
-    reg.ring_entries = BUF_COUNT;
+    reg.ring_entries = buf_count;
     reg.bgid = BGID;
     int ret = io_uring_register_buf_ring(&ring, &reg, 0);
     if (ret) {
         fprintf(stderr, "io_uring_register_buf_ring: %s\n", strerror(-ret));
         return -1;
     }
-    buf_base = malloc((size_t)BUF_COUNT * BUF_SIZE);
+    buf_base = malloc((size_t)buf_count * buf_size);
     if (!buf_base)
         return -1;
+    if (drain_mode)
+        memset(buf_base, 0, (size_t)buf_count * buf_size); /* fault the buffers in before the run */
     io_uring_buf_ring_init(br);
-    for (int i = 0; i < BUF_COUNT; i++)
-        io_uring_buf_ring_add(br, buf_base + (size_t)i * BUF_SIZE, BUF_SIZE, i, io_uring_buf_ring_mask(BUF_COUNT), i);
-    io_uring_buf_ring_advance(br, BUF_COUNT);
+    for (unsigned i = 0; i < buf_count; i++)
+        io_uring_buf_ring_add(br, buf_base + (size_t)i * buf_size, buf_size, i, io_uring_buf_ring_mask(buf_count), i);
+    io_uring_buf_ring_advance(br, buf_count);
     return 0;
 }
 
@@ -346,12 +477,23 @@ static int setup_listener(int port, const char* addr) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PORT [ADDR]\n", argv[0]);
+    drain_mode = argc > 1 && strcmp(argv[1], "--drain") == 0;
+    if (drain_mode) {
+        argc--;
+        argv++;
+        if (argc > 2)
+            buf_size = (unsigned)atoi(argv[2]);
+        if (argc > 3)
+            buf_count = (unsigned)atoi(argv[3]);
+    }
+    if (argc < 2 || buf_size < 512 || buf_count == 0 || buf_count > 32768 || (buf_count & (buf_count - 1))) {
+        fprintf(stderr, "usage: c_uring_hello PORT [ADDR]\n"
+                        "       c_uring_hello --drain PORT [BUF_SIZE [BUF_COUNT]]\n"
+                        "       (BUF_SIZE >= 512, BUF_COUNT a power of two up to 32768)\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    listen_fd = setup_listener(atoi(argv[1]), argc > 2 ? argv[2] : "127.0.0.1");
+    listen_fd = setup_listener(atoi(argv[1]), argc > 2 && !drain_mode ? argv[2] : "127.0.0.1");
     if (listen_fd < 0 || setup_ring() || setup_buffers())
         return 1;
     update_date();

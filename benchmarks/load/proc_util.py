@@ -8,25 +8,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
+# The process tree and the /proc/<pid>/stat fields are the HttpArena runner's (one copy).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "httparena"))
+from arena.procs import parse_stat, tree  # noqa: E402,F401  (tree: re-exported to the load scripts)
+
 TCK = os.sysconf("SC_CLK_TCK")
-
-
-def tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (a supervisor's workers, for example)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
 
 
 def cpu(pid: int) -> tuple[float, float]:
@@ -35,9 +25,9 @@ def cpu(pid: int) -> tuple[float, float]:
     for p in tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
-                fl = f.read().rsplit(")", 1)[1].split()
-            user += int(fl[11])
-            system += int(fl[12])
+                utime, stime, _, _ = parse_stat(f.read())
+            user += utime
+            system += stime
         except OSError:
             pass
     return user / TCK, system / TCK

@@ -14,9 +14,9 @@ processes over the measured run; µs/req = that / n. Rounds interleave the syste
         --ringbolt old=build/venv-old/bin/python --granian build/venv-granian/bin/granian \
         --size 10000000 --n 60 --rounds 3
 
---floor BIN[:BUF_SIZE[:BUF_COUNT]] (repeatable) adds benchmarks/load/c_uring_drain.c built
-as BIN (cc -O2 -o BIN benchmarks/load/c_uring_drain.c -luring): a C io_uring server that
-drains the body without looking at it and answers its length, so the kernel's cost of
+--floor BIN[:BUF_SIZE[:BUF_COUNT]] (repeatable) adds benchmarks/load/c_uring_hello.c built
+as BIN (cc -O2 -o BIN benchmarks/load/c_uring_hello.c -luring), run in its drain mode
+(`BIN --drain PORT [BUF_SIZE [BUF_COUNT]]`): a C io_uring server that drains the body without looking at it and answers its length, so the kernel's cost of
 receiving N bytes on loopback shows beside the servers (BUF_SIZE: its receive buffers;
 4096 by default, ringbolt's). --size takes a comma-separated list: each size is its own
 set of interleaved rounds, in one run.
@@ -48,7 +48,7 @@ def start(kind, exe, port, cpu_id, env_extra):
                 "--port", str(port), "--threads", "1", "--max-body-size", str(1 << 30), "--log-level", "warning"]
     elif kind == "floor":
         binary, *bufs = exe.split(":")
-        argv = [os.path.abspath(binary), str(port)] + bufs
+        argv = [os.path.abspath(binary), "--drain", str(port)] + bufs
     else:
         argv = [exe, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
                 "--runtime-threads", "1", "--runtime-mode", "st", "--loop", "uvloop", "--log-level", "error",
