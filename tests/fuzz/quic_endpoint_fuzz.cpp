@@ -60,12 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         }
         case 1: {
-            if (!in.has(2)) {
+            std::vector<std::string> out;
+            if (!c.write_flipped_from(in, f.now, out)) {
                 return 0;
             }
-            uint8_t idx = in.byte();
-            uint8_t flip = in.byte();
-            for (const std::string& d : c.write_flipped(f.now, idx, flip)) {
+            for (const std::string& d : out) {
                 f.to_server(c, d);
             }
             break;
@@ -102,11 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             f.ep->begin_drain(f.now);
             break;
         case 6:
-            if (!in.has(1)) {
+            if (!c.reset_newest(in)) {
                 return 0;
-            }
-            if (c.newest >= 0) {
-                c.reset(c.newest, in.byte());
             }
             break;
         }

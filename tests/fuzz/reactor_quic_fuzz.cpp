@@ -134,12 +134,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             fake->inject(0, stray, server_addr, in.bytes(in.u16()));
             break;
         case 1: {
-            if (!in.has(2)) {
+            std::vector<std::string> out;
+            if (!c.write_flipped_from(in, monotonic_ns(), out)) {
                 return 0;
             }
-            uint8_t idx = in.byte();
-            uint8_t flip = in.byte();
-            for (const std::string& d : c.write_flipped(monotonic_ns(), idx, flip)) {
+            for (const std::string& d : out) {
                 fake->inject(0, c.addr, server_addr, d);
             }
             break;
@@ -178,11 +177,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             r->request_stop();
             break;
         case 6:
-            if (!in.has(1)) {
+            if (!c.reset_newest(in)) {
                 return 0;
-            }
-            if (c.newest >= 0) {
-                c.reset(c.newest, in.byte());
             }
             break;
         }

@@ -303,6 +303,29 @@ class client {
         }
     }
     int64_t newest = -1; ///< the last stream send_request opened
+    /// The fuzz targets' "send with a byte flipped" op, its datagram index and flip from
+    /// `in` (a script_reader): what write_flipped gives, or false when `in` has fewer than
+    /// two bytes left.
+    template <class Reader> bool write_flipped_from(Reader& in, uint64_t now, std::vector<std::string>& out) {
+        if (!in.has(2)) {
+            return false;
+        }
+        uint8_t idx = in.byte();
+        uint8_t flip = in.byte();
+        out = write_flipped(now, idx, flip);
+        return true;
+    }
+    /// The fuzz targets' "reset the newest stream" op, its code from `in` (a script_reader):
+    /// false when `in` has no byte left; the byte is read only when there is a stream.
+    template <class Reader> bool reset_newest(Reader& in) {
+        if (!in.has(1)) {
+            return false;
+        }
+        if (newest >= 0) {
+            reset(newest, in.byte());
+        }
+        return true;
+    }
 
     /// Feed one datagram from the server; returns ngtcp2's result.
     int read(const std::string& bytes, uint64_t now) {
