@@ -42,7 +42,8 @@ install: deps
 	$(PYTHON) -m pip install -q --no-build-isolation --disable-pip-version-check -Cbuild-dir=build/py $(PIP_WERROR) .
 
 # A manylinux wheel in build/wheelhouse/ (and the sdist in build/dist/): `python -m build`,
-# then `auditwheel repair` copies liburing, simdjson, zstd, brotli, OpenSSL, nghttp2 (any
+# then `auditwheel repair` copies liburing, simdjson, zstd, brotli, OpenSSL, nghttp2, ngtcp2,
+# nghttp3, GnuTLS (any
 # library outside the manylinux allow-list) into the wheel and tags it with the oldest
 # manylinux its symbols allow. Shares build/py with `install`; symbols stripped (the
 # wheel of 9581928 is 3.6 MB, half of it OpenSSL's libcrypto).

@@ -29,7 +29,7 @@ SYSTEM_LIBS = ("linux-vdso", "ld-linux", "libc.so", "libm.so", "libstdc++.so", "
 # Libraries the extension links that must ship inside the wheel (issue 13: liburing,
 # simdjson and the compression libraries; OpenSSL and nghttp2 since TLS and HTTP/2).
 BUNDLED = ("liburing", "libsimdjson", "libzstd", "libbrotlienc", "libbrotlicommon", "libssl", "libcrypto",
-           "libnghttp2")
+           "libnghttp2", "libngtcp2", "libngtcp2_crypto_gnutls", "libnghttp3", "libgnutls")  # QUIC, HTTP/3
 BUILD_TOOLS = ("cc", "gcc", "c++", "g++", "clang", "meson", "ninja", "pkg-config")
 
 APP = '''
