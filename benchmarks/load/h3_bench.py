@@ -13,7 +13,8 @@ and loads it in turn, on --load-cpu, with:
 
 (--protocols picks them). Server CPU µs/req is the user+system CPU time of the server
 process (/proc, every thread) over the load window, divided by the requests answered in
-it; the generator's own warm-up (1 s) is outside the window. The apps are
+it; the generator's own warm-up (1 s) is outside the window. p99 latency is each generator's
+own (ringbolt-h3-load's histogram, h2load's --log-file, wrk --latency), median of the rounds. The apps are
 benchmarks/load/apps/ringbolt_const.py (a native const route: no Python per request) and
 ringbolt_app.py (a sync Python handler); both answer GET /plaintext with "Hello, World!".
 
@@ -137,7 +138,7 @@ class Server:
                 self.proc.wait()
 
 
-def run_h3(args: argparse.Namespace, port: int) -> tuple[int, int]:
+def run_h3(args: argparse.Namespace, port: int) -> tuple[int, int, float]:
     cmd = ["taskset", "-c", args.load_cpu, str(args.h3_load), "-c", str(args.connections), "-p", str(args.streams),
            "-d", str(args.duration), "--warmup", "1", "--json", f"https://127.0.0.1:{port}/plaintext"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
@@ -145,22 +146,34 @@ def run_h3(args: argparse.Namespace, port: int) -> tuple[int, int]:
         j = json.loads(out.stdout)
     except json.JSONDecodeError:
         raise RuntimeError(f"ringbolt-h3-load: {out.stdout[-1000:]} {out.stderr[-1000:]}") from None
-    return int(j["requests"]), int(j["errors"]["total"]) + int(j["non_2xx_3xx"])
+    return int(j["requests"]), int(j["errors"]["total"]) + int(j["non_2xx_3xx"]), j["latency_us"]["p99"] / 1000
 
 
-def run_h2(args: argparse.Namespace, port: int) -> tuple[int, int]:
+def p99_of_h2load_log(path: str) -> float:
+    """p99 in ms of the request times h2load --log-file wrote (start µs, status, µs)."""
+    times = sorted(int(line.split()[2]) for line in open(path) if len(line.split()) == 3)
+    return times[min(len(times) - 1, int(len(times) * 0.99))] / 1000 if times else float("nan")
+
+
+def run_h2(args: argparse.Namespace, port: int) -> tuple[int, int, float]:
+    log = tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".log", delete=False)
+    log.close()
     cmd = ["taskset", "-c", args.load_cpu, "h2load", "-c", str(args.connections), "-m", str(args.streams), "-t", "1",
-           "-D", str(args.duration), "--warm-up-time", "1", f"https://127.0.0.1:{port}/plaintext"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60).stdout
+           "-D", str(args.duration), "--warm-up-time", "1", f"--log-file={log.name}", f"https://127.0.0.1:{port}/plaintext"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60).stdout
+        p99 = p99_of_h2load_log(log.name)
+    finally:
+        os.unlink(log.name)
     done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
     proto = re.search(r"Application protocol: (\S+)", out)
     if done is None or proto is None or proto.group(1) != "h2":
         raise RuntimeError(f"h2load: {out[-1500:]}")
-    return int(done.group(2)), int(done.group(3)) + int(done.group(4))
+    return int(done.group(2)), int(done.group(3)) + int(done.group(4)), p99
 
 
-def run_https1(args: argparse.Namespace, port: int) -> tuple[int, int]:
-    cmd = ["taskset", "-c", args.load_cpu, "wrk", "-t1", f"-c{args.connections * args.streams}",
+def run_https1(args: argparse.Namespace, port: int) -> tuple[int, int, float]:
+    cmd = ["taskset", "-c", args.load_cpu, "wrk", "-t1", "--latency", f"-c{args.connections * args.streams}",
            f"-d{args.duration}s", f"https://127.0.0.1:{port}/plaintext"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60).stdout
     m = re.search(r"(\d+) requests in", out)
@@ -169,7 +182,9 @@ def run_https1(args: argparse.Namespace, port: int) -> tuple[int, int]:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     n_err = (sum(int(x) for x in errors.groups()) if errors else 0) + (int(non2xx.group(1)) if non2xx else 0)
-    return int(m.group(1)), n_err
+    p = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    p99 = float(p.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p.group(2)] if p else float("nan")
+    return int(m.group(1)), n_err, p99
 
 
 RUNNERS = {"h3": run_h3, "h2": run_h2, "https1": run_https1}
@@ -259,7 +274,7 @@ def measure(args: argparse.Namespace, srv: Server, proto: str) -> dict[str, floa
 
     th = threading.Thread(target=sample)
     th.start()
-    requests, errors = RUNNERS[proto](args, srv.port)
+    requests, errors, p99 = RUNNERS[proto](args, srv.port)
     cpu1 = (srv.cpu_seconds(), time.monotonic())
     th.join()
     assert cpu0 is not None
@@ -269,6 +284,7 @@ def measure(args: argparse.Namespace, srv: Server, proto: str) -> dict[str, floa
     # window is the same span give or take the generator's start and report (< 50 ms).
     result["cpu_us"] = 1e6 * (cpu1[0] - cpu0[0]) / requests if requests else float("nan")
     result["errors"] = errors
+    result["p99_ms"] = p99
     result["window_s"] = window
     result["elapsed_s"] = time.monotonic() - t0
     if proto == "h3":
@@ -427,14 +443,15 @@ def main() -> int:
                                      f" GRO batches, out {res['udp_sent']:.0f} datagrams in "
                                      f"{res['udp_send_messages']:.0f} messages ({res['udp_gso_messages']:.0f} GSO)")
                         print(f"round {r + 1} {app:6s} {proto:6s} {res['rps']:9.0f} req/s "
-                              f"{res['cpu_us']:6.2f} server CPU us/req, {res['errors']:.0f} errors{extra}",
+                              f"{res['cpu_us']:6.2f} server CPU us/req, p99 {res['p99_ms']:.2f} ms, "
+                              f"{res['errors']:.0f} errors{extra}",
                               file=sys.stderr, flush=True)
                 finally:
                     srv.stop()
     print(f"load average after: {open('/proc/loadavg').read().strip()}", file=sys.stderr)
-    print("| app | protocol | req/s median | server CPU µs/req median | runs (µs/req) | x h2 | errors |"
+    print("| app | protocol | req/s median | server CPU µs/req median | runs (µs/req) | x h2 | p99 ms median | errors |"
           " UDP datagrams per GRO batch in | datagrams per sendmsg out | GSO messages |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for app in apps:
         h2_med = statistics.median(x["cpu_us"] for x in results[(app, "h2")]) if "h2" in protos else None
         for proto in protos:
@@ -453,7 +470,8 @@ def main() -> int:
                 msgs = f"{tx / m:.2f}" if m else "-"
                 gso = f"{sum(x['udp_gso_messages'] for x in runs):.0f} of {m:.0f}"
             print(f"| {app} | {proto} | {med_rps:.0f} | {med_cpu:.2f} | "
-                  f"{', '.join('%.2f' % x['cpu_us'] for x in runs)} | {ratio} | {errs:.0f} | {gro} | {msgs} | {gso} |")
+                  f"{', '.join('%.2f' % x['cpu_us'] for x in runs)} | {ratio} | "
+                  f"{statistics.median(x['p99_ms'] for x in runs):.2f} | {errs:.0f} | {gro} | {msgs} | {gso} |")
     return 0
 
 
