@@ -188,7 +188,7 @@ void configure_datagram_socket(datagram_socket& sock, const datagram_options& op
     sock.gso = gso_supported();
     sock.receive_buffer = set_receive_buffer(sock.fd, options.receive_buffer);
     static std::atomic<bool> told{false};
-    if (!told.exchange(true)) {
+    if (options.announce && !told.exchange(true)) {
         // (The kernel reports twice what was asked: half of it is bookkeeping.)
         bool short_of = options.receive_buffer > 0 && sock.receive_buffer / 2 < options.receive_buffer;
         log(short_of ? log_level::warning : log_level::info,

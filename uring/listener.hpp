@@ -50,6 +50,10 @@ struct datagram_options {
     /// SO_RCVBUFFORCE is tried (CAP_NET_ADMIN); datagram_socket::receive_buffer says what
     /// the socket got. A full buffer drops datagrams (a burst of many QUIC connections).
     int receive_buffer = 0;
+    /// The first socket of a process logs what the kernel offered. Off for the supervisor's
+    /// binding: a process that forks workers starts no thread before it forks (the log's
+    /// writer thread), and each worker says it for the sockets it adopts.
+    bool announce = true;
 };
 
 /// A non-blocking UDP socket bound to host:port (port 0: a free one; IPv4 or IPv6 as the

@@ -717,6 +717,7 @@ void init_runtime(pb::module_& m) {
             uring::datagram_options opts;
             opts.gro = true;
             opts.receive_buffer = uring::quic_receive_buffer;
+            opts.announce = false; // the supervisor: no log line, so no log thread, before it forks
             result<std::vector<uring::datagram_socket>> socks = uring::open_datagram_group(host, port, count, opts);
             if (!socks.ok()) {
                 int err = socks.sys_errno();
