@@ -18,17 +18,16 @@
 
 namespace ringbolt::uring {
 
+/// SO_RCVBUF each HTTP/3 UDP socket asks for: the kernel's default (208 KiB) overflowed at
+/// the end of a 64-connection x 64-stream load, dropping the clients' CONNECTION_CLOSE
+/// datagrams, and a drain then waited for those connections until its deadline.
+inline constexpr int quic_receive_buffer = 4 << 20;
+
 /// HTTP/3 over QUIC next to the HTTPS listener (--http3): each reactor serves a UDP socket
 /// on the same host and port (SO_REUSEPORT) with its own quic::endpoint
 /// (server/reactor_quic.cpp). TCP answers then advertise it with Alt-Svc. The sockets form
 /// one group, steered by connection ID (quic/steering.hpp): the server binds them in
 /// reactor order, or a supervisor binds every worker's and hands each its slot's.
-/// SO_RCVBUF each HTTP/3 UDP socket asks for: the kernel's default (208 KiB) overflowed at
-/// the end of a 64-connection x 64-stream load, dropping the clients' CONNECTION_CLOSE
-/// datagrams, and a drain then waited for those connections until its deadline (quic-go
-/// and quiche ask for about as much).
-inline constexpr int quic_receive_buffer = 4 << 20;
-
 struct http3_config {
     bool enabled = false;
     quic::transport_config transport;
