@@ -258,8 +258,14 @@ void endpoint::accept_initial(const uint8_t* data, size_t len, const uring::data
         _by_cid[key_of(cid.data, cid.datalen)] = raw;
     }
     _conns.push_back(std::move(c));
-    ++_stats.accepted;
     raw->on_packet(data, len, d.ecn, now);
+    if (raw->dead()) {
+        // Header checks passed but the packet did not decrypt: noise shaped like an
+        // Initial. It is reaped with the other dead connections, and counted as dropped.
+        ++_stats.dropped;
+        return;
+    }
+    ++_stats.accepted;
     want_write(*raw);
 }
 

@@ -202,9 +202,13 @@ TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
     for (size_t i = 60; i < forged.size(); ++i) {
         forged[i] = static_cast<char>(rng());
     }
+    uint64_t dropped_before_forged = f.ep->stats().dropped;
     f.to_server(stray, forged);
     f.flushed();
     EXPECT_GE(f.ep->stats().dropped, 6u);
+    // It made no connection anyone counts: it is dropped, not accepted.
+    EXPECT_EQ(f.ep->stats().dropped, dropped_before_forged + 1);
+    EXPECT_EQ(f.ep->stats().accepted, 0u);
 
     // A real client is served all the same.
     auto c = f.new_client();
