@@ -41,8 +41,9 @@ connection::connection(const transport_config& cfg, std::unique_ptr<stream_user>
     : _cfg(cfg), _user(std::move(user)), _owner(owner) {}
 
 std::unique_ptr<connection> connection::accept(const accept_info& info, const transport_config& cfg,
-                                               const tls_credentials& creds, std::unique_ptr<stream_user> user,
-                                               connection_owner& owner, uint64_t now) noexcept {
+                                               std::shared_ptr<const tls_credentials> creds,
+                                               std::unique_ptr<stream_user> user, connection_owner& owner,
+                                               uint64_t now) noexcept {
     std::unique_ptr<connection> c(new (std::nothrow) connection(cfg, std::move(user), owner));
     if (c == nullptr) {
         return nullptr;
@@ -86,7 +87,8 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     }
     c->_ref.get_conn = [](ngtcp2_crypto_conn_ref* ref) { return static_cast<connection*>(ref->user_data)->_conn; };
     c->_ref.user_data = c.get();
-    c->_tls = creds.new_server_session(&c->_ref);
+    c->_creds = std::move(creds);
+    c->_tls = c->_creds->new_server_session(&c->_ref);
     if (c->_tls == nullptr) {
         return nullptr;
     }

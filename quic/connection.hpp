@@ -82,9 +82,11 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     };
 
     /// nullptr when ngtcp2 or GnuTLS refuses (out of memory): the endpoint drops the Initial.
+    /// It keeps `creds` (its TLS session uses them) while a reload gives others to new ones.
     static std::unique_ptr<connection> accept(const accept_info& info, const transport_config& cfg,
-                                              const tls_credentials& creds, std::unique_ptr<stream_user> user,
-                                              connection_owner& owner, uint64_t now) noexcept;
+                                              std::shared_ptr<const tls_credentials> creds,
+                                              std::unique_ptr<stream_user> user, connection_owner& owner,
+                                              uint64_t now) noexcept;
     ~connection() override;
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -160,6 +162,7 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     std::unique_ptr<stream_user> _user;
     connection_owner& _owner;
     ngtcp2_conn* _conn = nullptr;
+    std::shared_ptr<const tls_credentials> _creds; ///< what _tls uses (freed before them)
     gnutls_session_t _tls = nullptr;
     ngtcp2_crypto_conn_ref _ref{};
     uring::datagram_address _peer;

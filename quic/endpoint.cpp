@@ -48,7 +48,7 @@ endpoint::cid_key endpoint::key_of(const uint8_t* data, size_t len) noexcept {
     return k;
 }
 
-endpoint::endpoint(const endpoint_config& cfg, std::shared_ptr<const tls_credentials> creds,
+endpoint::endpoint(const endpoint_config& cfg, std::shared_ptr<const credentials_holder> creds,
                    stream_user_factory factory, datagram_sink& sink)
     : _cfg(cfg), _creds(std::move(creds)), _factory(std::move(factory)), _sink(sink) {
     if (std::all_of(_cfg.secret.begin(), _cfg.secret.end(), [](uint8_t b) { return b == 0; })) {
@@ -248,7 +248,8 @@ void endpoint::accept_initial(const uint8_t* data, size_t len, const uring::data
         ++_stats.dropped;
         return;
     }
-    std::unique_ptr<connection> c = connection::accept(info, _cfg.transport, *_creds, std::move(user), *this, now);
+    std::unique_ptr<connection> c =
+        connection::accept(info, _cfg.transport, _creds->current(), std::move(user), *this, now);
     if (c == nullptr) {
         ++_stats.dropped;
         return;

@@ -39,7 +39,7 @@ class endpoint final : private connection_owner {
     /// Our connection IDs' length (RFC 9000 allows up to 20).
     static constexpr size_t cid_len = 16;
 
-    endpoint(const endpoint_config& cfg, std::shared_ptr<const tls_credentials> creds, stream_user_factory factory,
+    endpoint(const endpoint_config& cfg, std::shared_ptr<const credentials_holder> creds, stream_user_factory factory,
              datagram_sink& sink);
     ~endpoint() override;
     endpoint(const endpoint&) = delete;
@@ -92,7 +92,7 @@ class endpoint final : private connection_owner {
     void remove_dead(uint64_t now) noexcept;
 
     endpoint_config _cfg;
-    std::shared_ptr<const tls_credentials> _creds;
+    std::shared_ptr<const credentials_holder> _creds; ///< read as each connection is made
     stream_user_factory _factory;
     datagram_sink& _sink;
     std::unordered_map<cid_key, connection*, cid_hash> _by_cid;

@@ -1,10 +1,12 @@
 // TLS 1.3 for QUIC over GnuTLS (ngtcp2's GnuTLS crypto backend: OpenSSL 3.0 has no QUIC
-// API): the server's certificate and key, loaded once from the same PEM files as
+// API): the server's certificate and key, loaded from the same PEM files as
 // --ssl-certfile/--ssl-keyfile and shared read-only, and one session per connection
-// offering ALPN "h3" only.
+// offering ALPN "h3" only. A reload (SIGHUP) gives new connections new credentials; a
+// connection keeps the ones it was made with.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 using gnutls_certificate_credentials_t = struct gnutls_certificate_credentials_st*;
@@ -29,6 +31,25 @@ class tls_credentials {
   private:
     tls_credentials() = default;
     gnutls_certificate_credentials_t _cred = nullptr;
+};
+
+/// The credentials new connections get, shared by every reactor's endpoint. `replace`
+/// (any thread) changes them for the connections made after it.
+class credentials_holder {
+  public:
+    explicit credentials_holder(std::shared_ptr<const tls_credentials> c) : _current(std::move(c)) {}
+    std::shared_ptr<const tls_credentials> current() const noexcept {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _current;
+    }
+    void replace(std::shared_ptr<const tls_credentials> c) noexcept {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _current.swap(c); // (the old ones go when their last connection does)
+    }
+
+  private:
+    mutable std::mutex _mutex;
+    std::shared_ptr<const tls_credentials> _current;
 };
 
 /// The ALPN protocol QUIC connections offer and require.

@@ -32,8 +32,9 @@ struct http3_config {
     bool enabled = false;
     quic::transport_config transport;
     h3::settings settings; ///< max_concurrent_streams = transport.max_streams_bidi (the server sets it)
-    /// The certificate and key of the TLS listener, loaded once for GnuTLS (QUIC's TLS).
-    std::shared_ptr<const quic::tls_credentials> credentials;
+    /// The certificate and key of the TLS listener, loaded for GnuTLS (QUIC's TLS); a
+    /// reload replaces what it holds (new connections only).
+    std::shared_ptr<quic::credentials_holder> credentials;
     /// Keys stateless resets and Retry tokens: shared by the server's reactors; all zero:
     /// random per start (server::start fills it). A supervisor gives its workers one, so
     /// a worker's successor resets its predecessor's connections in a way clients accept.

@@ -107,6 +107,17 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
     f.server = !server_line.empty() ? server_line : server_header ? std::string("Server: ringbolt\r\n") : std::string();
 }
 
+/// QUIC's GnuTLS credentials from the TLS listener's files; ValueError naming them.
+std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options) {
+    std::string error;
+    std::shared_ptr<const quic::tls_credentials> c =
+        quic::tls_credentials::load(tls_options.certfile, tls_options.keyfile, error);
+    if (!c) {
+        throw pb::value_error("http3: " + error);
+    }
+    return c;
+}
+
 /// `http3` and its limits (`http3_max_streams`, `http3_idle_timeout` in seconds,
 /// `http3_stream_window`, `http3_connection_window` in bytes, `http3_retry_above` Initials
 /// a second, 0: always Retry): QUIC on the UDP port of the
@@ -147,11 +158,7 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
     h3.retry_above_initials_per_second = static_cast<uint32_t>(retry_above);
     t.max_stream_window = std::max(t.max_stream_window, t.stream_window);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
-    std::string error;
-    h3.credentials = quic::tls_credentials::load(tls_options.certfile, tls_options.keyfile, error);
-    if (!h3.credentials) {
-        throw pb::value_error("http3: " + error);
-    }
+    h3.credentials = std::make_shared<quic::credentials_holder>(load_quic_credentials(tls_options));
     // A supervisor's: the UDP sockets of this worker's slot, their group position, and
     // the secret every worker keys its stateless resets and Retry tokens with.
     h3.inherited_fds = get_opt<std::vector<int>>(c, "quic_fds", {});
@@ -494,13 +501,21 @@ class native_server {
         return _server ? _server->port() : 0;
     }
 
-    /// SIGHUP: new certificates and keys for new connections (open ones keep theirs).
-    /// ValueError (the old ones stay) when the files are bad.
+    /// SIGHUP: new certificates and keys for new connections (open ones keep theirs), on
+    /// TCP and, with --http3, on QUIC. ValueError (the old ones stay, on both) when the
+    /// files are bad.
     void reload_tls() {
         if (!_tls) {
             throw pb::value_error("the server does not serve TLS");
         }
+        std::shared_ptr<const quic::tls_credentials> quic_creds;
+        if (_config.http3.credentials) {
+            quic_creds = load_quic_credentials(_tls_options); // first: a bad file changes nothing
+        }
         tls_py::reload(*_tls, _tls_options);
+        if (quic_creds) {
+            _config.http3.credentials->replace(std::move(quic_creds));
+        }
     }
 
     bool tls() const {

@@ -20,6 +20,7 @@ from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
+from cryptography.x509.oid import NameOID
 
 T = TypeVar("T")
 
@@ -175,16 +176,30 @@ async def connect_at(port: int, first_byte: int, host: str = "127.0.0.1") -> H3C
     ID starting with `first_byte` (aioquic picks it at random otherwise): the server's
     steering program sends it to the socket at that position of the port's group. Close it
     with `close_client`."""
+    return await open_client(port, host, first_byte)
+
+
+async def open_client(port: int, host: str = "127.0.0.1", first_byte: int | None = None) -> H3Client:
+    """A connection whose handshake is done, on the running loop (see `connect_at` for
+    `first_byte`). Close it with `close_client`."""
     loop = asyncio.get_running_loop()
     quic = QuicConnection(configuration=configuration())
-    dcid = bytes([first_byte]) + os.urandom(7)
-    quic._peer_cid.cid = dcid  # (aioquic's attributes: its Initial DCID, and what the
-    quic._original_destination_connection_id = dcid  # transport parameters check against)
+    if first_byte is not None:
+        dcid = bytes([first_byte]) + os.urandom(7)
+        quic._peer_cid.cid = dcid  # (aioquic's attributes: its Initial DCID, and what the
+        quic._original_destination_connection_id = dcid  # transport parameters check against)
     _, client = await loop.create_datagram_endpoint(lambda: H3Client(quic), remote_addr=(host, port))
     assert isinstance(client, H3Client)
     client.connect((host, port))
     await client.wait_connected()
     return client
+
+
+def peer_cn(client: H3Client) -> str:
+    """The common name of the certificate the server gave this connection."""
+    cert = client._quic.tls._peer_certificate
+    assert cert is not None
+    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
 
 def server_cid(client: H3Client) -> bytes:

@@ -260,6 +260,49 @@ def test_drain_completes_a_stream_in_flight(certs: Path, io: str) -> None:  # no
         s.stop()
 
 
+@pytest.mark.parametrize("io", BACKENDS)
+def test_sighup_reloads_the_quic_certificate(certs: Path, tmp_path: Path, io: str) -> None:  # noqa: F811
+    """One process, no supervisor: SIGHUP gives new QUIC connections the renewed
+    certificate (as it does TCP's), an open QUIC connection goes on with its own, and a
+    bad key file changes nothing, on either transport."""
+    crt, key = tmp_path / "live.crt", tmp_path / "live.key"
+    shutil.copy(certs / "server.crt", crt)
+    shutil.copy(certs / "server.key", key)
+    s = LoggedServer("h2_app:app", tmp_path / "server.log", "--ssl-certfile", str(crt), "--ssl-keyfile", str(key),
+                     "--http3", "--threads", "1", env=env_io(io))
+
+    async def session() -> None:
+        old = await h3_client.open_client(s.port)
+        assert h3_client.peer_cn(old) == "localhost"
+        shutil.copy(certs / "renewed.crt", crt)
+        shutil.copy(certs / "renewed.key", key)
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while True:
+            new = await h3_client.open_client(s.port)
+            cn = h3_client.peer_cn(new)
+            await h3_client.close_client(new)
+            if cn == "renewed.localhost":
+                break
+            assert time.monotonic() < deadline, cn
+            await asyncio.sleep(0.1)
+        r = await old.request("GET", "/")  # the open connection goes on
+        assert r.status == 200 and json.loads(r.body) == {"message": "Hello, World!"}
+        await h3_client.close_client(old)
+        key.write_text("broken\n")  # a bad reload keeps the renewed certificate
+        s.proc.send_signal(signal.SIGHUP)
+        s.wait_log("TLS reload failed")
+        after = await h3_client.open_client(s.port)
+        assert h3_client.peer_cn(after) == "renewed.localhost"
+        assert (await after.request("GET", "/")).status == 200
+        await h3_client.close_client(after)
+
+    try:
+        asyncio.run(asyncio.wait_for(session(), 60))
+    finally:
+        assert s.stop() == 0, s.output()
+
+
 def test_access_log_says_http3(certs: Path, tmp_path: Path) -> None:  # noqa: F811
     log = tmp_path / "server.log"
     s = LoggedServer("h2_app:app", log, *h3_args(certs, "--access-log"))

@@ -3,7 +3,7 @@
 // byte-exact, many streams at once and past the stream limit, a client reset crediting
 // unread bytes back, garbage and truncated Initials, version negotiation, stateless
 // reset and its rate limit, Retry, the connection cap, the idle and handshake timeouts,
-// drain, and a close by the protocol.
+// drain, a close by the protocol, and a credentials reload.
 #include "quic/steering.hpp"
 #include "tests/unit/quic/quic_pair.hpp"
 
@@ -219,6 +219,26 @@ TEST(QuicEndpoint, GarbageAndTruncatedInitialsAreDroppedAndServiceGoesOn) {
     EXPECT_EQ(c->streams[id].in, "after the garbage");
     // Whatever state the forged Initial made is gone by the handshake timeout.
     ASSERT_TRUE(f.pump({c.get()}, [&] { return f.ep->connection_count() == 1; }));
+}
+
+TEST(QuicEndpoint, ReloadedCredentialsServeNewConnectionsOnly) {
+    pair_fixture f;
+    auto old_client = f.new_client(40011);
+    ASSERT_TRUE(handshake(f, *old_client));
+    std::string old_cert = old_client->peer_cert_der();
+    ASSERT_FALSE(old_cert.empty());
+
+    f.holder->replace(pair_fixture::loaded("renewed.localhost"));
+    auto new_client = f.new_client(40012);
+    ASSERT_TRUE(handshake(f, *new_client));
+    std::string new_cert = new_client->peer_cert_der();
+    ASSERT_FALSE(new_cert.empty());
+    EXPECT_NE(new_cert, old_cert); // the new connection got the new certificate
+    // The open connection goes on with the credentials it was made with.
+    int64_t id = old_client->open_bidi();
+    old_client->send(id, "still here", true);
+    ASSERT_TRUE(f.pump({old_client.get()}, [&] { return old_client->streams[id].in_fin; }));
+    EXPECT_EQ(old_client->streams[id].in, "still here");
 }
 
 TEST(QuicEndpoint, UnknownVersionGetsVersionNegotiation) {

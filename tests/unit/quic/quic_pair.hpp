@@ -430,6 +430,12 @@ class client {
         }
         return std::string(reinterpret_cast<const char*>(p.data), p.size);
     }
+    /// The server's certificate (DER) as the handshake gave it; empty before.
+    std::string peer_cert_der() {
+        unsigned n = 0;
+        const gnutls_datum_t* certs = gnutls_certificate_get_peers(_tls, &n);
+        return n == 0 ? std::string() : std::string(reinterpret_cast<const char*>(certs[0].data), certs[0].size);
+    }
     /// The error of the CONNECTION_CLOSE the server sent, when it sent one.
     ngtcp2_connection_close_error close_error() {
         ngtcp2_connection_close_error e;
@@ -447,16 +453,22 @@ class client {
 
 /// An endpoint on 127.0.0.1:4433 with echo users, and the virtual wire to its clients.
 struct pair_fixture {
-    static std::shared_ptr<const tls_credentials> creds() {
-        static std::shared_ptr<const tls_credentials> c = [] {
-            tls::testing::cert_files f = tls::testing::make_cert("localhost");
+    /// Credentials of a self-signed certificate for `cn`, made once per name.
+    static std::shared_ptr<const tls_credentials> loaded(const std::string& cn = "localhost") {
+        static std::map<std::string, std::shared_ptr<const tls_credentials>> made;
+        auto& c = made[cn];
+        if (!c) {
+            tls::testing::cert_files f = tls::testing::make_cert(cn);
             std::string error;
-            return tls_credentials::load(f.cert, f.key, error);
-        }();
+            c = tls_credentials::load(f.cert, f.key, error);
+        }
         return c;
     }
+    /// A holder (what a server's endpoints share) of the "localhost" credentials.
+    static std::shared_ptr<credentials_holder> creds() { return std::make_shared<credentials_holder>(loaded()); }
 
     uring::datagram_address server_addr = v4("127.0.0.1", 4433);
+    std::shared_ptr<credentials_holder> holder = creds(); ///< what a reload replaces
     capture_sink sink;
     std::vector<echo_user*> users; ///< owned by their connections; valid while those live
     std::unique_ptr<endpoint> ep;
@@ -464,7 +476,7 @@ struct pair_fixture {
 
     explicit pair_fixture(endpoint_config cfg = {}) {
         ep = std::make_unique<endpoint>(
-            cfg, creds(),
+            cfg, holder,
             [this](const uring::datagram_address&) {
                 auto u = std::make_unique<echo_user>();
                 users.push_back(u.get());
