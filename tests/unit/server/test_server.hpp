@@ -81,7 +81,7 @@ class test_app final : public app_handler {
     }
     bool offloads() const noexcept override { return _offload; }
 
-    uint64_t handle_batch(unsigned, std::vector<http::app_request>& batch, std::vector<http::app_response>& out,
+    uint64_t handle_batch(unsigned, std::span<http::app_request> batch, std::vector<http::app_response>& out,
                           response_sink&) noexcept override {
         for (auto& req : batch) {
             out.push_back(answer(req));
