@@ -12,11 +12,11 @@
 
 namespace ringbolt::uring {
 
-// The turn's requests go to the application a slice at a time (server_config::app_slice),
-// and each slice's answers are framed and submitted before the next slice runs: with the
-// whole batch at once (45 of 64 connections in a turn, HttpArena's json mix) the first
-// answer left about 900 µs after its request was read, and clients that had nothing to
-// read sent nothing, so server and clients took turns instead of overlapping. The submit
+// The turn's requests go to the application a slice at a time (server_config::app_slice;
+// by default one slice, the whole batch), and each slice's answers are framed and
+// submitted before the next slice runs: with the whole batch at once (45 of 64
+// connections in a turn, HttpArena's json mix) the first answer leaves about 900 µs after
+// its request was read, while clients that have nothing to read send nothing. The submit
 // is the backend's (no wait); the sends' completions come with the turn's wait.
 void reactor::run_app() noexcept {
     std::vector<http::app_request>& batch = _dispatcher.batch();
