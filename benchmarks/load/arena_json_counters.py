@@ -4,7 +4,7 @@ counters: the entry served by `ringbolt serve` (one worker, one reactor, metrics
 pinned to --server-cpu, gcannon (the arena runner's build) on --load-cpu with HttpArena's
 json requests, 64 connections, `-r 25`, as `benchmarks/httparena/run bench --profiles json`
 runs it; /metrics is read before and after the measured seconds. One line per run: req/s,
-p99, server CPU µs per request and busy share (every thread, /proc), requests per
+p50, p99, server CPU µs per request and busy share (every thread, /proc), requests per
 `handle_batch` call (`python_requests / python_batches`), submits per request, and the
 load average. Several --python give interleaved rounds (A, B, A, B, ...):
 
@@ -75,7 +75,8 @@ def one_run(args: argparse.Namespace, python: str, env_extra: dict[str, str]) ->
     ok = res["status"]["2xx"]
     d = {k: m1.get(k, 0) - m0.get(k, 0) for k in m1}
     cpu_s = c1 - c0
-    return {"rps": ok / res["elapsed_sec"], "p99_ms": res["latency_us"]["p99"] / 1000,
+    return {"rps": ok / res["elapsed_sec"], "p50_ms": res["latency_us"]["p50"] / 1000,
+            "p99_ms": res["latency_us"]["p99"] / 1000,
             "cpu_us": cpu_s * 1e6 / ok, "busy": cpu_s / (t1 - t0) * 100,
             "per_batch": d["python_requests"] / max(1, d["python_batches"]),
             "submits": d["submit_calls"] / max(1, d["python_requests"]), "load": loadavg}
@@ -105,17 +106,17 @@ def main() -> None:
         for label, python, env in builds:
             row = one_run(args, python, env)
             rows[label].append(row)
-            print(f"{label} round {r}: {row['rps']:,.0f} req/s, p99 {row['p99_ms']:.2f} ms, "
+            print(f"{label} round {r}: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, "
                   f"{row['cpu_us']:.1f} CPU µs/req, {row['busy']:.0f}% busy, {row['per_batch']:.1f} requests per "
                   f"handle_batch, {row['submits']:.3f} submits/request, load {row['load']:.2f}", flush=True)
     print(f"\ncommand: `python3 benchmarks/load/arena_json_counters.py {' '.join(sys.argv[1:])}`, medians of "
           f"{args.rounds} rounds\n")
-    print("| build | req/s | p99 ms | server CPU µs/req | server busy | requests / handle_batch | submits / request "
+    print("| build | req/s | p50 ms | p99 ms | server CPU µs/req | server busy | requests / handle_batch | submits / request "
           "| load average |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, runs in rows.items():
         med = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
-        print(f"| {label} | {med['rps']:,.0f} | {med['p99_ms']:.2f} | {med['cpu_us']:.1f} | {med['busy']:.0f}% | "
+        print(f"| {label} | {med['rps']:,.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | {med['cpu_us']:.1f} | {med['busy']:.0f}% | "
               f"{med['per_batch']:.1f} | {med['submits']:.3f} | {med['load']:.1f} |")
 
 
