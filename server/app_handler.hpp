@@ -6,6 +6,7 @@
 #include "http/app_message.hpp"
 
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace ringbolt::uring {
@@ -42,12 +43,13 @@ class app_handler {
         (void)batch;
         (void)sink;
     }
-    /// Run the application on the requests gathered in one loop turn; append the
-    /// response messages it has at once (a whole response per request in the common
-    /// case), and send the rest later through `later` (async handlers, streamed bodies).
-    /// Called on reactor thread `reactor_index`. Returns the nanoseconds spent waiting
-    /// for the application's lock (the GIL).
-    virtual uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+    /// Run the application on requests gathered in one loop turn (a slice of the turn's
+    /// batch: server_config::app_slice); append the response messages it has at once (a
+    /// whole response per request in the common case), and send the rest later through
+    /// `later` (async handlers, streamed bodies). Called on reactor thread
+    /// `reactor_index`. Returns the nanoseconds spent waiting for the application's lock
+    /// (the GIL).
+    virtual uint64_t handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
                                   std::vector<http::app_response>& responses, response_sink& later) noexcept = 0;
     /// The receiving end of a request body streamed to the application (requests of
     /// routes with streams_body); messages about it (credit) go through `sink`.

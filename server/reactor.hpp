@@ -208,6 +208,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void close_conn(conn_slot& s, uint32_t slot, bool graceful) noexcept;
     void maybe_finalize(conn_slot& s, uint32_t slot) noexcept;
     void run_app() noexcept;
+    void count_app_requests(size_t n) noexcept;
     /// One turn: submit and wait up to `wait_ms`, then dispatch, run the application,
     /// tick. False once drained (or on a fatal backend error).
     bool turn(unsigned wait_ms) noexcept;

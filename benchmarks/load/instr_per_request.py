@@ -3,7 +3,8 @@
 counted by callgrind (repeatable on a noisy machine, unlike timings). Each build serves
 the app under `valgrind --tool=callgrind --instr-atstart=no`; one keep-alive connection
 sends --warm requests, then instrumentation is switched on (callgrind_control -i on),
---n requests follow one at a time (each request is one reactor turn, no batching), and
+--n requests follow one at a time (each request is one reactor turn, no batching; with
+--connections N they go over N connections at once, so a turn holds up to N), and
 the profile is dumped (callgrind_control -d): instructions / n, every thread of the
 server (reactor, Python). Kernel work (the syscalls themselves) is not counted. An app
 with an asyncio loop thread (ASGI, async handlers) needs RINGBOLT_IO=epoll here: on
@@ -30,6 +31,7 @@ import glob
 import os
 import re
 import shlex
+import selectors
 import shutil
 import signal
 import socket
@@ -47,27 +49,78 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 ANSWER_TIMEOUT = 120  # seconds for one answer under valgrind (a few are normal; minutes are a hang)
 
 
-def send_requests(port, path, n, headers=(), body=None):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(ANSWER_TIMEOUT)
+def _answer_end(buf):
+    """Where the first whole answer in `buf` ends (0: not whole yet); raises on a non-200."""
+    i = buf.find(b"\r\n\r\n")
+    if i < 0:
+        return 0
+    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", buf[:i])
+    end = i + 4 + (int(m.group(1)) if m else 0)
+    if len(buf) < end:
+        return 0
+    if not buf.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(buf[:200])
+    return end
+
+
+def _request_bytes(path, headers, body):
     extra = "".join(f"{h}\r\n" for h in headers)
     if body is None:
-        req = f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}\r\n".encode()
-    else:
-        req = f"POST {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        return f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}\r\n".encode()
+    return f"POST {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def send_concurrently(port, req, n, connections):
+    """n requests over `connections` keep-alive connections, each sending its next request
+    once its answer came (as gcannon -p 1 does): the server's turns then hold up to
+    `connections` requests, the batches its app hand-over acts on."""
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+    sel = selectors.DefaultSelector()
+    left = {s: n // connections + (1 if k < n % connections else 0) for k, s in enumerate(socks)}
+    bufs = {s: b"" for s in socks}
+    for s in socks:
+        s.setblocking(False)
+        if left[s]:
+            s.sendall(req)
+            sel.register(s, selectors.EVENT_READ)
+    deadline = time.monotonic() + ANSWER_TIMEOUT
+    while sel.get_map():
+        events = sel.select(timeout=5)
+        if not events and time.monotonic() > deadline:
+            raise RuntimeError(f"no answer in {ANSWER_TIMEOUT} s")
+        for key, _ in events:
+            s = key.fileobj
+            d = s.recv(65536)
+            if not d:
+                raise RuntimeError("connection closed")
+            deadline = time.monotonic() + ANSWER_TIMEOUT
+            bufs[s] += d
+            while (end := _answer_end(bufs[s])) > 0:
+                bufs[s] = bufs[s][end:]
+                left[s] -= 1
+                if left[s] > 0:
+                    s.sendall(req)  # small: the socket's buffer takes it at once
+                else:
+                    sel.unregister(s)
+    for s in socks:
+        s.close()
+
+
+def send_requests(port, path, n, headers=(), body=None, connections=1):
+    req = _request_bytes(path, headers, body)
+    if connections > 1:
+        send_concurrently(port, req, n, connections)
+        return
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(ANSWER_TIMEOUT)
     buf = b""
     for _ in range(n):
         s.sendall(req)
         while True:
-            i = buf.find(b"\r\n\r\n")
-            if i >= 0:
-                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", buf[:i])
-                end = i + 4 + (int(m.group(1)) if m else 0)
-                if len(buf) >= end:
-                    if not buf.startswith(b"HTTP/1.1 200"):
-                        raise RuntimeError(buf[:200])
-                    buf = buf[end:]
-                    break
+            end = _answer_end(buf)
+            if end > 0:
+                buf = buf[end:]
+                break
             try:
                 d = s.recv(65536)
             except socket.timeout:
@@ -93,7 +146,7 @@ def count(py, args, n, tmp, peer_cmd=None):
         server = [part.replace("{port}", str(port)) for part in shlex.split(peer_cmd)]
     else:
         server = [py, "-m", "ringbolt", "serve", args.app, "--port", str(port), "--threads", "1", "--log-level", "warning",
-                  "--max-body-size", str(1 << 30)]
+                  "--max-body-size", str(1 << 30), *(["--app-dir", args.app_dir] if args.app_dir else [])]
     cmd = ["taskset", "-c", args.server_cpu, "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
            "--instr-atstart=no", *per_thread, *server]
     srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -107,11 +160,11 @@ def count(py, args, n, tmp, peer_cmd=None):
                 if srv.poll() is not None:
                     raise RuntimeError("server exited")
                 time.sleep(0.5)
-        send_requests(port, args.path, args.warm, args.header, args.body)
+        send_requests(port, args.path, args.warm, args.header, args.body, args.connections)
         ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
                                         timeout=120, check=True)
         ctl("-i", "on")
-        send_requests(port, args.path, n, args.header, args.body)
+        send_requests(port, args.path, n, args.header, args.body, args.connections)
         ctl("-d")
         time.sleep(1)
     finally:
@@ -164,6 +217,11 @@ def main():
     ap.add_argument("--peer", action="append", default=[], metavar="LABEL=COMMAND",
                     help="also count another server serving the same app: COMMAND with {port} (see above)")
     ap.add_argument("--body-size", type=int, help="POST a body of this many random bytes (Content-Length) instead of a GET")
+    ap.add_argument("--connections", type=int, default=1,
+                    help="spread the requests over this many keep-alive connections, each sending its next "
+                         "request once its answer came: turns then hold up to this many requests (default 1: "
+                         "one request per turn)")
+    ap.add_argument("--app-dir", help="`ringbolt serve --app-dir` (an app beside modules of its own)")
     args = ap.parse_args()
     args.body = os.urandom(args.body_size) if args.body_size else None
     peers = {}

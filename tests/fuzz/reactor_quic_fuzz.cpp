@@ -39,7 +39,7 @@ void check(bool ok) {
 /// Answers every request inline with "app:<path>" (no gtest here: a libFuzzer binary).
 class echo_path_app final : public app_handler {
   public:
-    uint64_t handle_batch(unsigned, std::vector<http::app_request>& batch, std::vector<http::app_response>& out,
+    uint64_t handle_batch(unsigned, std::span<http::app_request> batch, std::vector<http::app_response>& out,
                           response_sink&) noexcept override {
         for (auto& req : batch) {
             http::app_response r;

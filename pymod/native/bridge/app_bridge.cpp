@@ -157,7 +157,7 @@ class running_loop_aside {
 };
 } // namespace
 
-void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
+void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http::app_response>& answers,
                            uring::response_sink& later) {
     release_sent_objects();
     PyObject* async_items = nullptr;
@@ -199,7 +199,7 @@ void app_bridge::run_batch(std::vector<http::app_request>& batch, std::vector<ht
     }
 }
 
-uint64_t app_bridge::handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
                                   std::vector<http::app_response>& responses, uring::response_sink& later) noexcept {
     PyThreadState*& ts = _thread_states[reactor_index];
     if (ts == nullptr) {

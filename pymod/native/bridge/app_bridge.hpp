@@ -15,6 +15,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -161,7 +162,7 @@ class app_bridge final : public uring::app_handler {
     /// hosted reactor's stand-in (`reactors`).
     void prepare(unsigned reactors);
 
-    uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+    uint64_t handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
                           std::vector<http::app_response>& responses, uring::response_sink& later) noexcept override;
     void begin_turns() noexcept override;
     void end_of_turn() noexcept override;
@@ -220,7 +221,7 @@ class app_bridge final : public uring::app_handler {
   private:
     /// Run the requests of `batch` (GIL held): sync handlers into `answers`, async ones
     /// handed to the asyncio runner in one call.
-    void run_batch(std::vector<http::app_request>& batch, std::vector<http::app_response>& answers,
+    void run_batch(std::span<http::app_request> batch, std::vector<http::app_response>& answers,
                    uring::response_sink& later);
     void run_one(http::app_request& req, std::vector<http::app_response>& answers, uring::response_sink& later);
     /// answer(), inlined into finish() (answer.cpp).

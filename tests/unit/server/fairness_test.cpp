@@ -189,7 +189,7 @@ class hosting_app final : public app_handler {
   public:
     // Every request is "async": staged by the turn, answered by the loop right after it
     // (deliver_here, which sends at once), as ringbolt's loop answers an ASGI app.
-    uint64_t handle_batch(unsigned, std::vector<http::app_request>& batch, std::vector<http::app_response>&,
+    uint64_t handle_batch(unsigned, std::span<http::app_request> batch, std::vector<http::app_response>&,
                           response_sink& sink) noexcept override {
         for (auto& req : batch) {
             _staged.push_back({&sink, req.conn_slot, req.conn_gen, req.seq});

@@ -507,7 +507,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
 // handler that never yields; every other /app/ path is answered inline ("sync").
 class hosting_app final : public app_handler {
   public:
-    uint64_t handle_batch(unsigned reactor_index, std::vector<http::app_request>& batch,
+    uint64_t handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
                           std::vector<http::app_response>& out, response_sink& sink) noexcept override {
         for (auto& req : batch) {
             std::string path(req.path.in(req.data));

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -81,13 +82,18 @@ class test_app final : public app_handler {
     }
     bool offloads() const noexcept override { return _offload; }
 
-    uint64_t handle_batch(unsigned, std::vector<http::app_request>& batch, std::vector<http::app_response>& out,
+    uint64_t handle_batch(unsigned, std::span<http::app_request> batch, std::vector<http::app_response>& out,
                           response_sink&) noexcept override {
+        if (batch.size() > _largest_call.load(std::memory_order_relaxed)) {
+            _largest_call.store(batch.size(), std::memory_order_relaxed);
+        }
         for (auto& req : batch) {
             out.push_back(answer(req));
         }
         return 0;
     }
+    /// The most requests one handle_batch call was given (server_config::app_slice bounds it).
+    size_t largest_call() const noexcept { return _largest_call.load(std::memory_order_relaxed); }
 
     gate& held() noexcept { return _gate; }
 
@@ -166,6 +172,7 @@ class test_app final : public app_handler {
     }
 
     bool _offload;
+    std::atomic<size_t> _largest_call{0};
     gate _gate;
     std::mutex _mutex;
     std::condition_variable _cv;
