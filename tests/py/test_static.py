@@ -32,6 +32,7 @@ def tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("static")
     pub = root / "public"
     (pub / "sub").mkdir(parents=True)
+    (pub / "dirjs.js").mkdir()
     (root / "outside").mkdir()
     (root / "secret.txt").write_bytes(SECRET)
     (root / "outside" / "secret2.txt").write_bytes(SECRET)
@@ -44,6 +45,8 @@ def tree(tmp_path_factory) -> Path:
         "app.js.gz": b"GZIP-BYTES",
         "app.js.br": b"BROTLI-BYTES",
         "app.js.zst": b"ZSTD-BYTES",
+        "gone.js.br": b"BROTLI-OF-A-DELETED-ORIGINAL",
+        "dirjs.js.gz": b"GZIP-BESIDE-A-DIRECTORY",
         "data.json": b'{"a": 1}\n',
         "image.png": b"\x89PNG\r\n\x1a\nfake",
         "image.png.gz": b"never chosen: png is not compressible",
@@ -361,6 +364,27 @@ def test_precompressed_choice(srv, accept, path, body, coding):
         assert r.header("content-type") == (
             "text/javascript; charset=utf-8" if path.endswith(".js") else "text/css; charset=utf-8"
         )
+
+
+def test_sibling_is_looked_for_first_and_served_without_its_original(srv):
+    # The sibling is opened first and the original is not opened when one is served (one
+    # file per request): a sibling whose original was deleted still answers the clients
+    # that accept its coding, as nginx's gzip_static does; the others get the 404.
+    r = get(srv, "/assets/gone.js", {"Accept-Encoding": "br"})
+    assert (r.status, r.body, r.header("content-encoding")) == (200, b"BROTLI-OF-A-DELETED-ORIGINAL", "br")
+    assert r.header("content-type") == "text/javascript; charset=utf-8"
+    assert r.header("vary") == "Accept-Encoding"
+    for accept in ["gzip", "identity", None]:
+        r = get(srv, "/assets/gone.js", {"Accept-Encoding": accept} if accept else None)
+        assert r.status == 404, (accept, r)
+    # A name that is a directory on disk: its sibling file is served the same way; without
+    # an acceptable sibling the directory answers as every directory does (301).
+    r = get(srv, "/assets/dirjs.js", {"Accept-Encoding": "gzip"})
+    assert (r.status, r.body, r.header("content-encoding")) == (200, b"GZIP-BESIDE-A-DIRECTORY", "gzip")
+    r = get(srv, "/assets/dirjs.js", {"Accept-Encoding": "br"})
+    assert (r.status, r.header("location")) == (301, "/assets/dirjs.js/")
+    # A URL with a trailing slash never names a sibling ("app.js/" is no file).
+    assert get(srv, "/assets/app.js/", {"Accept-Encoding": "br"}).status == 404
 
 
 def test_precompressed_validators_and_ranges_are_of_the_sibling(srv):
