@@ -25,6 +25,7 @@ MTIME = 1614834367  # 2021-03-04 05:06:07 UTC
 MTIME_HTTP = "Thu, 04 Mar 2021 05:06:07 GMT"
 SECRET = b"TOP-SECRET-NEVER-SERVED"
 BIG = 8 * MIB
+MID = 40 * 1024  # above the size read into the response: sent with sendfile, below one loopback packet
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,7 @@ def tree(tmp_path_factory) -> Path:
         for i in range(BIG // MIB):
             f.write(bytes([65 + i]) + digits[1:])
     os.utime(pub / "big.bin", (MTIME, MTIME))
+    (pub / "mid.bin").write_bytes(bytes(range(256)) * (MID // 256))
     os.symlink("hello.txt", pub / "link_in")
     os.symlink("../secret.txt", pub / "link_out")
     os.symlink("../outside", pub / "dirlink_out")
@@ -276,6 +278,32 @@ def test_if_range(srv):
         r = get(srv, "/assets/hello.txt", {"Range": "bytes=0-4", "If-Range": value})
         assert r.status == status, (value, r)
         assert r.body == (HELLO[:5] if status == 206 else HELLO)
+
+
+def data_segments_in(sock: socket.socket) -> int:
+    """tcp_info.tcpi_data_segs_in (Linux 4.6+): the TCP segments with data this socket got."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 160)
+    return int.from_bytes(info[152:156], "little")
+
+
+def test_file_answer_head_and_body_leave_in_one_packet(srv, tree):
+    # A file body goes out with sendfile() after its head's send: the head is sent with
+    # MSG_MORE, so it waits for the body's first packet instead of leaving alone. Over
+    # loopback (MTU 64 KiB) a 40 KiB answer then arrives as one data segment, not two
+    # (without MSG_MORE: the head's 250 bytes, then the body). The connection's first
+    # answer is not counted: TCP's first segments are cut at a smaller MSS estimate.
+    data = pub(tree, "mid.bin")
+    request = b"GET /assets/mid.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+    with srv.connect(timeout=WAIT_S) as s:
+        rd = Reader(s)
+        s.sendall(request)
+        assert rd.read().body == data
+        for _ in range(3):
+            before = data_segments_in(s)
+            s.sendall(request)
+            r = rd.read()
+            assert (r.status, r.body) == (200, data)
+            assert data_segments_in(s) - before == 1
 
 
 def test_large_file_whole_and_ranges(srv, tree):
