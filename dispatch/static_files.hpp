@@ -40,8 +40,11 @@ struct static_answer {
 };
 
 /// Files up to this size are read into the response (one send for head and body);
-/// larger ones go out with sendfile().
-inline constexpr uint64_t static_inline_max = 32 * 1024;
+/// larger ones go out with sendfile() (the head sent with MSG_MORE: still one packet).
+/// Where the two cost the same, measured per file on loopback: copying a body into the
+/// response and then into the socket costs more than sendfile's page references from
+/// about 4 KiB on (benchmarks/journal/2026-11-26.md, "static: where the µs go").
+inline constexpr uint64_t static_inline_max = 4 * 1024;
 
 class static_mount {
   public:
