@@ -290,9 +290,9 @@ int static_mount::open_beneath(const std::string& rel) const noexcept {
     return fd;
 }
 
-int static_mount::open_sibling(const std::string& rel, const accept_encoding& accept, struct stat& st,
-                               content_coding& coding) const {
-    if (!_cfg.precompressed || !accept.present || !compressible(content_type_for(rel))) {
+int static_mount::open_sibling(const std::string& rel, std::string_view type, const accept_encoding& accept,
+                               struct stat& st, content_coding& coding) const {
+    if (!_cfg.precompressed || !accept.present || !compressible(type)) {
         return -1;
     }
     thread_local std::string sibling;
@@ -351,7 +351,8 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     // never opened (one openat2, fstat, read and close per request).
     const accept_encoding no_accept; // an Accept-Encoding that did not parse: identity only
     const accept_encoding& accept = c.accept_bad ? no_accept : c.accept;
-    int fd = sp.trailing_slash ? -1 : open_sibling(rel, accept, st, coding);
+    std::string_view type = content_type_for(rel); // a view into the static table
+    int fd = sp.trailing_slash ? -1 : open_sibling(rel, type, accept, st, coding);
     if (fd < 0) {
         fd = open_beneath(rel);
         if (fd < 0) [[unlikely]] {
@@ -392,7 +393,8 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
             rel.push_back('/');
         }
         rel.append(_cfg.index);
-        fd = open_sibling(rel, accept, st, coding);
+        type = content_type_for(rel);
+        fd = open_sibling(rel, type, accept, st, coding);
         if (fd < 0) {
             fd = open_beneath(rel);
             if (fd < 0 || ::fstat(fd, &st) != 0) {
@@ -410,7 +412,6 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
         problem(out, 404, problem_file_not_found);
         return;
     }
-    std::string_view type = content_type_for(rel);
     bool varies = _cfg.precompressed && compressible(type);
 
     // Validators of the representation served (the sibling's own when precompressed).

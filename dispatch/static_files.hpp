@@ -67,10 +67,11 @@ class static_mount {
   private:
     explicit static_mount(static_config cfg) : _cfg(std::move(cfg)) {}
     int open_beneath(const std::string& rel) const noexcept; ///< fd or -1 (errno set)
-    /// The precompressed sibling of `rel` to serve for `accept` (.zst/.br/.gz, the client's
-    /// choice among those that exist as regular files): its fd, `st` and `coding` set; -1
-    /// when none (not precompressed, not a compressible type, none acceptable or present).
-    int open_sibling(const std::string& rel, const accept_encoding& accept, struct stat& st,
+    /// The precompressed sibling of `rel` (whose Content-Type is `type`) to serve for
+    /// `accept` (.zst/.br/.gz, the client's choice among those that exist as regular
+    /// files): its fd, `st` and `coding` set; -1 when none (not precompressed, not a
+    /// compressible type, none acceptable or present).
+    int open_sibling(const std::string& rel, std::string_view type, const accept_encoding& accept, struct stat& st,
                      content_coding& coding) const;
 
     static_config _cfg;
