@@ -82,6 +82,16 @@ class output_queue {
     void splice(output_queue& other);
 
     uint64_t bytes() const noexcept { return _bytes; }
+    /// The next segment take_front would give is a file range (a response's file body
+    /// right after its head: the head's send says MSG_MORE).
+    bool front_is_file() const noexcept {
+        for (size_t i = _head; i < _segs.size(); ++i) {
+            if (_segs[i].length != _segs[i].done) {
+                return _segs[i].type == segment::kind::file;
+            }
+        }
+        return false;
+    }
     bool empty() const noexcept { return _bytes == 0; }
     /// Drop everything (the connection is gone) and free the memory.
     void clear() noexcept;

@@ -290,6 +290,36 @@ int static_mount::open_beneath(const std::string& rel) const noexcept {
     return fd;
 }
 
+int static_mount::open_sibling(const std::string& rel, std::string_view type, const accept_encoding& accept,
+                               struct stat& st, content_coding& coding) const {
+    if (!_cfg.precompressed || !accept.present || !compressible(type)) {
+        return -1;
+    }
+    thread_local std::string sibling;
+    // The server's preference among siblings; one that does not exist (or is not a
+    // regular file) is dropped and the choice made again among the rest.
+    content_coding offered[] = {content_coding::zstd, content_coding::br, content_coding::gzip};
+    size_t n_offered = std::size(offered);
+    while (n_offered > 0) {
+        content_coding pick = choose_coding(accept, std::span<const content_coding>(offered, n_offered));
+        if (pick == content_coding::identity) {
+            break;
+        }
+        sibling.assign(rel).append(sibling_suffix(pick));
+        int fd = open_beneath(sibling);
+        if (fd >= 0) {
+            if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                coding = pick;
+                return fd;
+            }
+            ::close(fd);
+        }
+        std::remove(offered, offered + n_offered, pick);
+        --n_offered;
+    }
+    return -1;
+}
+
 void static_mount::serve(const request_head& head, bool head_request, static_answer& out) const {
     out.status = 404;
     out.fields.clear();
@@ -313,21 +343,32 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
         }
         return;
     }
-    int fd = open_beneath(rel);
-    if (fd < 0) [[unlikely]] {
-        if (errno == EMFILE || errno == ENFILE) {
-            problem(out, 503, problem_static_no_fds);
-            out.fields.append("Retry-After: 1\r\n");
-        } else {
-            problem(out, 404, problem_file_not_found);
-        }
-        return;
-    }
+    conditions c;
+    read_conditions(head, c);
     struct stat st;
-    if (::fstat(fd, &st) != 0) [[unlikely]] {
-        ::close(fd);
-        problem(out, 404, problem_file_not_found);
-        return;
+    content_coding coding = content_coding::identity;
+    // A precompressed sibling is looked for first: when one is served, the original is
+    // never opened (one openat2, fstat, read and close per request).
+    const accept_encoding no_accept; // an Accept-Encoding that did not parse: identity only
+    const accept_encoding& accept = c.accept_bad ? no_accept : c.accept;
+    std::string_view type = content_type_for(rel); // a view into the static table
+    int fd = sp.trailing_slash ? -1 : open_sibling(rel, type, accept, st, coding);
+    if (fd < 0) {
+        fd = open_beneath(rel);
+        if (fd < 0) [[unlikely]] {
+            if (errno == EMFILE || errno == ENFILE) {
+                problem(out, 503, problem_static_no_fds);
+                out.fields.append("Retry-After: 1\r\n");
+            } else {
+                problem(out, 404, problem_file_not_found);
+            }
+            return;
+        }
+        if (::fstat(fd, &st) != 0) [[unlikely]] {
+            ::close(fd);
+            problem(out, 404, problem_file_not_found);
+            return;
+        }
     }
     if (S_ISDIR(st.st_mode)) {
         ::close(fd);
@@ -352,13 +393,17 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
             rel.push_back('/');
         }
         rel.append(_cfg.index);
-        fd = open_beneath(rel);
-        if (fd < 0 || ::fstat(fd, &st) != 0) {
-            if (fd >= 0) {
-                ::close(fd);
+        type = content_type_for(rel);
+        fd = open_sibling(rel, type, accept, st, coding);
+        if (fd < 0) {
+            fd = open_beneath(rel);
+            if (fd < 0 || ::fstat(fd, &st) != 0) {
+                if (fd >= 0) {
+                    ::close(fd);
+                }
+                problem(out, 404, problem_file_not_found);
+                return;
             }
-            problem(out, 404, problem_file_not_found);
-            return;
         }
         sp.trailing_slash = false;
     }
@@ -367,40 +412,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
         problem(out, 404, problem_file_not_found);
         return;
     }
-    std::string_view type = content_type_for(rel);
     bool varies = _cfg.precompressed && compressible(type);
-
-    conditions c;
-    read_conditions(head, c);
-    content_coding coding = content_coding::identity;
-    if (varies && c.accept.present && !c.accept_bad) {
-        thread_local std::string sibling;
-        // The server's preference among siblings; one that does not exist is dropped and
-        // the choice made again among the rest.
-        content_coding offered[] = {content_coding::zstd, content_coding::br, content_coding::gzip};
-        size_t n_offered = std::size(offered);
-        while (n_offered > 0) {
-            content_coding pick = choose_coding(c.accept, std::span<const content_coding>(offered, n_offered));
-            if (pick == content_coding::identity) {
-                break;
-            }
-            sibling.assign(rel).append(sibling_suffix(pick));
-            int sfd = open_beneath(sibling);
-            struct stat sst;
-            if (sfd >= 0 && ::fstat(sfd, &sst) == 0 && S_ISREG(sst.st_mode)) {
-                ::close(fd);
-                fd = sfd;
-                st = sst;
-                coding = pick;
-                break;
-            }
-            if (sfd >= 0) {
-                ::close(sfd);
-            }
-            std::remove(offered, offered + n_offered, pick);
-            --n_offered;
-        }
-    }
 
     // Validators of the representation served (the sibling's own when precompressed).
     // The ETag is strong: size, modification time in ns and inode identify the bytes

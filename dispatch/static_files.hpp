@@ -7,12 +7,14 @@
 #pragma once
 
 #include "core/output_queue.hpp"
+#include "http/accept_encoding.hpp"
 #include "http/parser.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 
 namespace ringbolt::http {
 
@@ -38,8 +40,11 @@ struct static_answer {
 };
 
 /// Files up to this size are read into the response (one send for head and body);
-/// larger ones go out with sendfile().
-inline constexpr uint64_t static_inline_max = 32 * 1024;
+/// larger ones go out with sendfile() (the head sent with MSG_MORE: still one packet).
+/// Where the two cost the same, measured per file on loopback: copying a body into the
+/// response and then into the socket costs more than sendfile's page references from
+/// about 4 KiB on (benchmarks/journal/2026-11-26.md, "static: where the µs go").
+inline constexpr uint64_t static_inline_max = 4 * 1024;
 
 class static_mount {
   public:
@@ -62,6 +67,12 @@ class static_mount {
   private:
     explicit static_mount(static_config cfg) : _cfg(std::move(cfg)) {}
     int open_beneath(const std::string& rel) const noexcept; ///< fd or -1 (errno set)
+    /// The precompressed sibling of `rel` (whose Content-Type is `type`) to serve for
+    /// `accept` (.zst/.br/.gz, the client's choice among those that exist as regular
+    /// files): its fd, `st` and `coding` set; -1 when none (not precompressed, not a
+    /// compressible type, none acceptable or present).
+    int open_sibling(const std::string& rel, std::string_view type, const accept_encoding& accept, struct stat& st,
+                     content_coding& coding) const;
 
     static_config _cfg;
     int _root = -1;

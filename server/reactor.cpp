@@ -449,12 +449,16 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
     if (s.send != send_state::idle) {
         return;
     }
+    bool more = false;
     if (s.batch.empty()) {
         s.batch.reset();
         http::output_queue& out = s.tp->wire_output(s.proto->output());
         if (!out.take_front(s.batch, max_iov, max_send_bytes)) {
             return;
         }
+        // A head whose file body follows: TCP keeps it for sendfile's first packet
+        // instead of sending a packet of its own (one packet less per file answer).
+        more = out.front_is_file();
     }
     s.send_since = _now_s; // the previous send (if any) ended: progress
     s.unacked_seen = -1;
@@ -466,7 +470,7 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
     s.msg.msg_iov = s.iov;
     s.msg.msg_iovlen = n;
     s.send = send_state::sending;
-    _backend->send(s.fd, slot, static_cast<uint16_t>(s.gen), &s.msg);
+    _backend->send(s.fd, slot, static_cast<uint16_t>(s.gen), &s.msg, more);
 }
 
 // A file range goes out with sendfile() on the non-blocking socket: no copy through

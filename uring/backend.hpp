@@ -110,8 +110,10 @@ class io_backend {
     /// Stop receiving; an on_recv_end(error) follows.
     virtual void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
     /// Send the iovecs of `msg` (msg, its iovecs and their bytes kept alive by the caller
-    /// until on_send). One send in flight per connection.
-    virtual void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept = 0;
+    /// until on_send). One send in flight per connection. `more`: the caller sends more at
+    /// once after it (a response head before its file body): MSG_MORE, so TCP holds the
+    /// bytes for the next send's instead of putting them in a packet of their own.
+    virtual void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept = 0;
     /// Report on_writable once the socket has room (the reactor writes file ranges with
     /// sendfile() itself and waits here when the socket is full).
     virtual void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
@@ -190,7 +192,7 @@ class io_backend {
     void cancel_accept(int listen_fd) noexcept override;                                                               \
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;                                              \
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;                                           \
-    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;                               \
+    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept override;                    \
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;                                         \
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;                                               \
     result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;                                   \

@@ -103,12 +103,13 @@ void epoll_backend::cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     }
 }
 
-void epoll_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept {
+void epoll_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept {
     fd_state& st = state(fd);
     st.slot = slot;
     st.gen = gen;
+    st.send_more = more;
     counters->sqes_submitted.add();
-    ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
         _pending.push_back({deferred_completion::sent, slot, gen, n >= 0 ? static_cast<int>(n) : -errno});
         return;
@@ -126,7 +127,7 @@ void epoll_backend::poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept 
 }
 
 void epoll_backend::try_send(int fd, fd_state& st) noexcept {
-    ssize_t n = ::sendmsg(fd, st.send_msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::sendmsg(fd, st.send_msg, MSG_NOSIGNAL | MSG_DONTWAIT | (st.send_more ? MSG_MORE : 0));
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return;
     }

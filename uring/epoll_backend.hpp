@@ -30,6 +30,7 @@ class epoll_backend final : public io_backend {
         bool reading = false;
         bool want_writable = false;       ///< poll_writable: report EPOLLOUT
         const msghdr* send_msg = nullptr; ///< pending send (waiting for EPOLLOUT)
+        bool send_more = false;           ///< that send's MSG_MORE
     };
     fd_state& state(int fd);
     void update(int fd, fd_state& st) noexcept;

@@ -25,8 +25,8 @@ void fake_backend::cancel_recv(int, uint32_t slot, uint16_t gen) noexcept {
     _stream_events.push_back({deferred_completion::recv_cancelled, slot, gen, -ECANCELED});
 }
 
-void fake_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept {
-    ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+void fake_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept {
+    ssize_t n = ::sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
     _stream_events.push_back({deferred_completion::sent, slot, gen, n < 0 ? -errno : static_cast<int>(n)});
 }
 

@@ -82,7 +82,7 @@ class fake_backend final : public io_backend {
     }
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;
-    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override;
+    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept override;
     void poll_writable(int, uint32_t slot, uint16_t gen) noexcept override {
         _stream_events.push_back({deferred_completion::writable, slot, gen, 0});
     }

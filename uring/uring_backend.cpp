@@ -97,12 +97,13 @@ void uring_backend::cancel_recv(int, uint32_t slot, uint16_t gen) noexcept {
     io_uring_sqe_set_data64(sqe, encode_user_data(op::cancel));
 }
 
-void uring_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept {
+void uring_backend::send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept {
     io_uring_sqe* sqe = get_sqe();
+    int flags = more ? MSG_NOSIGNAL | MSG_MORE : MSG_NOSIGNAL;
     if (msg->msg_iovlen == 1) [[likely]] {
-        io_uring_prep_send(sqe, fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, flags);
     } else {
-        io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+        io_uring_prep_sendmsg(sqe, fd, msg, static_cast<unsigned>(flags));
     }
     io_uring_sqe_set_data64(sqe, encode_user_data(op::send, slot, gen));
 }

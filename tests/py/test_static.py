@@ -25,6 +25,7 @@ MTIME = 1614834367  # 2021-03-04 05:06:07 UTC
 MTIME_HTTP = "Thu, 04 Mar 2021 05:06:07 GMT"
 SECRET = b"TOP-SECRET-NEVER-SERVED"
 BIG = 8 * MIB
+MID = 40 * 1024  # above the size read into the response: sent with sendfile, below one loopback packet
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,7 @@ def tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("static")
     pub = root / "public"
     (pub / "sub").mkdir(parents=True)
+    (pub / "dirjs.js").mkdir()
     (root / "outside").mkdir()
     (root / "secret.txt").write_bytes(SECRET)
     (root / "outside" / "secret2.txt").write_bytes(SECRET)
@@ -44,6 +46,8 @@ def tree(tmp_path_factory) -> Path:
         "app.js.gz": b"GZIP-BYTES",
         "app.js.br": b"BROTLI-BYTES",
         "app.js.zst": b"ZSTD-BYTES",
+        "gone.js.br": b"BROTLI-OF-A-DELETED-ORIGINAL",
+        "dirjs.js.gz": b"GZIP-BESIDE-A-DIRECTORY",
         "data.json": b'{"a": 1}\n',
         "image.png": b"\x89PNG\r\n\x1a\nfake",
         "image.png.gz": b"never chosen: png is not compressible",
@@ -67,6 +71,7 @@ def tree(tmp_path_factory) -> Path:
         for i in range(BIG // MIB):
             f.write(bytes([65 + i]) + digits[1:])
     os.utime(pub / "big.bin", (MTIME, MTIME))
+    (pub / "mid.bin").write_bytes(bytes(range(256)) * (MID // 256))
     os.symlink("hello.txt", pub / "link_in")
     os.symlink("../secret.txt", pub / "link_out")
     os.symlink("../outside", pub / "dirlink_out")
@@ -275,6 +280,32 @@ def test_if_range(srv):
         assert r.body == (HELLO[:5] if status == 206 else HELLO)
 
 
+def data_segments_in(sock: socket.socket) -> int:
+    """tcp_info.tcpi_data_segs_in (Linux 4.6+): the TCP segments with data this socket got."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 160)
+    return int.from_bytes(info[152:156], "little")
+
+
+def test_file_answer_head_and_body_leave_in_one_packet(srv, tree):
+    # A file body goes out with sendfile() after its head's send: the head is sent with
+    # MSG_MORE, so it waits for the body's first packet instead of leaving alone. Over
+    # loopback (MTU 64 KiB) a 40 KiB answer then arrives as one data segment, not two
+    # (without MSG_MORE: the head's 250 bytes, then the body). The connection's first
+    # answer is not counted: TCP's first segments are cut at a smaller MSS estimate.
+    data = pub(tree, "mid.bin")
+    request = b"GET /assets/mid.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+    with srv.connect(timeout=WAIT_S) as s:
+        rd = Reader(s)
+        s.sendall(request)
+        assert rd.read().body == data
+        for _ in range(3):
+            before = data_segments_in(s)
+            s.sendall(request)
+            r = rd.read()
+            assert (r.status, r.body) == (200, data)
+            assert data_segments_in(s) - before == 1
+
+
 def test_large_file_whole_and_ranges(srv, tree):
     data = pub(tree, "big.bin")
     with srv.connect(timeout=WAIT_S) as s:
@@ -361,6 +392,27 @@ def test_precompressed_choice(srv, accept, path, body, coding):
         assert r.header("content-type") == (
             "text/javascript; charset=utf-8" if path.endswith(".js") else "text/css; charset=utf-8"
         )
+
+
+def test_sibling_is_looked_for_first_and_served_without_its_original(srv):
+    # The sibling is opened first and the original is not opened when one is served (one
+    # file per request): a sibling whose original was deleted still answers the clients
+    # that accept its coding, as nginx's gzip_static does; the others get the 404.
+    r = get(srv, "/assets/gone.js", {"Accept-Encoding": "br"})
+    assert (r.status, r.body, r.header("content-encoding")) == (200, b"BROTLI-OF-A-DELETED-ORIGINAL", "br")
+    assert r.header("content-type") == "text/javascript; charset=utf-8"
+    assert r.header("vary") == "Accept-Encoding"
+    for accept in ["gzip", "identity", None]:
+        r = get(srv, "/assets/gone.js", {"Accept-Encoding": accept} if accept else None)
+        assert r.status == 404, (accept, r)
+    # A name that is a directory on disk: its sibling file is served the same way; without
+    # an acceptable sibling the directory answers as every directory does (301).
+    r = get(srv, "/assets/dirjs.js", {"Accept-Encoding": "gzip"})
+    assert (r.status, r.body, r.header("content-encoding")) == (200, b"GZIP-BESIDE-A-DIRECTORY", "gzip")
+    r = get(srv, "/assets/dirjs.js", {"Accept-Encoding": "br"})
+    assert (r.status, r.header("location")) == (301, "/assets/dirjs.js/")
+    # A URL with a trailing slash never names a sibling ("app.js/" is no file).
+    assert get(srv, "/assets/app.js/", {"Accept-Encoding": "br"}).status == 404
 
 
 def test_precompressed_validators_and_ranges_are_of_the_sibling(srv):

@@ -147,6 +147,26 @@ TEST(OutputQueue, FileRangesGoOutAlone) {
               (std::vector<std::vector<std::string>>{{"head"}, {"[file 10+100]"}, {"[file 0+5]"}, {"tail"}}));
 }
 
+// The reactor sends a head with MSG_MORE when its file body is next (one packet for both).
+TEST(OutputQueue, FrontIsFileSaysWhatTheNextBatchIs) {
+    output_queue q;
+    EXPECT_FALSE(q.front_is_file());
+    q.append("head");
+    q.append_file(no_file(), 10, 100);
+    q.append("next head");
+    EXPECT_FALSE(q.front_is_file());
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)); // the head
+    EXPECT_TRUE(q.front_is_file());
+    b.reset();
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)); // the file
+    EXPECT_FALSE(q.front_is_file());
+    b.reset();
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+    EXPECT_FALSE(q.front_is_file());
+    EXPECT_FALSE(q.take_front(b, 8, SIZE_MAX));
+}
+
 TEST(OutputQueue, TakeFrontLimits) {
     struct limit_case {
         const char* name;

@@ -186,7 +186,7 @@ TEST_F(FakeBackend, StreamRecvsShareTheRingAndRunDry) {
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    _fake.send(a[0], 0, 0, &msg);
+    _fake.send(a[0], 0, 0, &msg, false);
     EXPECT_EQ(::recv(a[1], buf, sizeof(buf), 0), 6);
     EXPECT_TRUE(_events.sends.empty());
     _fake.wait(0, _events);

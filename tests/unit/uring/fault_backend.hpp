@@ -79,8 +79,8 @@ class fault_backend final : public io_backend {
         _cancelling.push_back({slot, gen, recv_end::cancelled, 0});
         _inner->cancel_recv(fd, slot, gen);
     }
-    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg) noexcept override {
-        _inner->send(fd, slot, gen, msg);
+    void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept override {
+        _inner->send(fd, slot, gen, msg, more);
     }
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override { _inner->poll_writable(fd, slot, gen); }
     void forget(int fd) noexcept override { _inner->forget(fd); }

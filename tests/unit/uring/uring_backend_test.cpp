@@ -152,7 +152,7 @@ class UringBackendTest : public BackendTest {
             _msg[i] = msghdr{};
             _msg[i].msg_iov = &_iov[i];
             _msg[i].msg_iovlen = 1;
-            _backend.send(_ours[i], i, 0, &_msg[i]);
+            _backend.send(_ours[i], i, 0, &_msg[i], false);
         }
     }
 
