@@ -112,7 +112,13 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// almost nothing), and after one more second when the first look found input.
     static constexpr uint32_t stall_probe_s = 2;
 
-    struct conn_slot {
+    /// A connection's state, hot fields first: what every request touches (live_slot,
+    /// on_recv, start_send, on_send: the states, the transport and protocol, the send in
+    /// flight and its iovecs) lies in the first three cache lines of a line-aligned slot,
+    /// so a request on one of thousands of connections, whose slot has left the cache
+    /// since its last request, misses on three lines, not four to six (issue 29:
+    /// benchmarks/journal/2026-11-26.md, "conn_slot's hot lines").
+    struct alignas(64) conn_slot {
         int fd = -1;
         uint32_t gen = 0;
         slot_state state = slot_state::free;
@@ -121,20 +127,21 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         bool eof_stashed = false;   ///< the socket's EOF came behind the stash: the protocol hears it after those bytes
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
         bool alpn_seen = false;     ///< TLS: the first plaintext came (the registry was asked about ALPN)
-        uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
-        int32_t unacked_seen = -1;  ///< the socket's unacknowledged bytes at write_stalled's last look (-1: none yet)
-        uint32_t linger_until = 0;  ///< lingering ends once this second has passed (moved on by bytes)
-        uint32_t linger_limit = 0;  ///< and once this one has, at the latest
+        bool probe_suspect = false; ///< the last probe found input the recv had not delivered
         uint32_t last_in = 0;       ///< coarse second of the last input (or recv armed)
         uint32_t probe_at = 0;      ///< probe_recv looks at this coarse second (0: from last_in)
-        bool probe_suspect = false; ///< the last probe found input the recv had not delivered
-        http::send_batch batch;     ///< what the send in flight covers (frozen until consumed)
+        uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
+        int32_t unacked_seen = -1;  ///< the socket's unacknowledged bytes at write_stalled's last look (-1: none yet)
+        transport* tp = &plain_transport::instance();
+        std::unique_ptr<transport> own_tp;     ///< a transport with state (TLS): tp points at it
+        std::unique_ptr<http::protocol> proto; ///< after own_tp: destroyed before the transport it may look at
+        uint32_t linger_until = 0;             ///< lingering ends once this second has passed (moved on by bytes)
+        uint32_t linger_limit = 0;             ///< and once this one has, at the latest
+        http::send_batch batch;                ///< what the send in flight covers (frozen until consumed)
         msghdr msg{};
         iovec iov[max_iov];
+        // Cold: a pause's bytes, the parked first protocol.
         std::string stash; ///< bytes that arrived after reading was paused
-        transport* tp = &plain_transport::instance();
-        std::unique_ptr<transport> own_tp; ///< a transport with state (TLS): tp points at it
-        std::unique_ptr<http::protocol> proto;
         /// The slot's first protocol (HTTP/1.1) while another one (WebSocket after a 101,
         /// h2) serves the connection: reused for the slot's next connection.
         std::unique_ptr<http::protocol> parked_first;

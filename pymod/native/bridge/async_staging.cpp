@@ -194,15 +194,33 @@ bool stage_message(uring::response_sink& sink, http::app_response&& m) {
     return first && g_in_batch == 0;
 }
 
+namespace {
+// The vectors a flush moves the answers through, kept from one flush to the next on each
+// thread (the GIL is released while they are used): a loop iteration's answers (up to a
+// turn's, 256) land in memory the last flush used, not in vectors grown from nothing,
+// each reallocation moving every answer again into memory nothing had touched (at 4096
+// connections, raw ASGI: 29 last-level misses a request in app_response's constructor,
+// benchmarks/journal/2026-11-26.md). g_staged takes the kept vector's storage in the swap.
+struct flush_vectors {
+    std::vector<std::pair<uring::response_sink*, http::app_response>> staged;
+    std::vector<http::app_response> batch;
+    bool in_use = false; ///< a flush runs on this thread (a nested one uses vectors of its own)
+};
+thread_local flush_vectors tl_flush;
+} // namespace
+
 PyObject* flush_completions() {
     if (g_staged.empty()) {
         Py_RETURN_NONE;
     }
-    std::vector<std::pair<uring::response_sink*, http::app_response>> staged;
-    staged.swap(g_staged);
+    flush_vectors own;
+    flush_vectors& v = tl_flush.in_use ? own : tl_flush;
+    v.in_use = true;
+    std::vector<std::pair<uring::response_sink*, http::app_response>>& staged = v.staged;
+    staged.swap(g_staged); // (staged was empty: g_staged keeps its capacity for the next answers)
     Py_BEGIN_ALLOW_THREADS;
     // One deliver (one lock, at most one wake-up) per reactor, answers in their order.
-    std::vector<http::app_response> batch;
+    std::vector<http::app_response>& batch = v.batch;
     for (size_t i = 0; i < staged.size(); ++i) {
         uring::response_sink* sink = staged[i].first;
         if (sink == nullptr) {
@@ -219,6 +237,9 @@ PyObject* flush_completions() {
             sink->deliver(batch);
         }
     }
+    batch.clear();
+    staged.clear(); // the answers were moved out: their shells go, the storage stays
+    v.in_use = false;
     Py_END_ALLOW_THREADS;
     Py_RETURN_NONE;
 }

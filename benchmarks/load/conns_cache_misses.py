@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""User-space instructions and last-level cache misses per request of a ringbolt server
+holding N busy keep-alive connections, counted by callgrind's cache model (this VM has no
+hardware counters: `perf stat -e cache-misses` says <not supported>). The server runs
+under `valgrind --tool=callgrind --cache-sim=yes` (L1d 48 KiB, LL 2 MiB: this CPU's L2)
+on CPU 0 with `--threads 1`; this script, on CPU 1, opens N connections, keeps one request
+in flight on each (closed loop), and after 2N answers switches instrumentation on for
+--requests answers. The once-a-second sweep (`reactor::tick`, inclusive) is left out:
+under valgrind a run lasts seconds, so its share depends on the run's length, not on
+the requests. Kernel work is not counted.
+
+    python3 benchmarks/load/conns_cache_misses.py --conns 512,4096 ringbolt_many_conns:mixed_app
+    PYTHONPATH=<a directory holding an old build's ringbolt package> python3 ...   (A/B: the
+        server imports ringbolt from there before its venv's)
+
+An ASGI app (`--serve-arg=--interface --serve-arg=asgi asgi_hello:app`) needs
+RINGBOLT_IO=epoll: under valgrind its hosted loop on io_uring hangs (the reactor never
+turns). Run-to-run spread at 4096 connections is about ±1 miss per request (the turns' sizes
+vary with how the two processes are scheduled): compare medians of several runs.
+"""
+import argparse
+import os
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+from proc_util import free_port  # noqa: E402
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def pump(sel: selectors.BaseSelector, pending: dict, count: int) -> None:
+    """Read answers (Content-Length framed) and send the next request on each, until
+    `count` answers came."""
+    got = 0
+    while got < count:
+        for key, _ in sel.select(60):
+            s = key.fileobj
+            data = s.recv(65536)
+            if not data:
+                raise SystemExit("the server closed a connection")
+            b = pending[s] + data
+            while (end := b.find(b"\r\n\r\n")) >= 0:
+                m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", b[:end + 2])
+                size = end + 4 + (int(m.group(1)) if m else 0)
+                if len(b) < size:
+                    break
+                b = b[size:]
+                got += 1
+                s.send(REQUEST)
+            pending[s] = b
+
+
+def totals(profile: str) -> tuple[list[int], list[int]]:
+    """(Ir, DLmr, DLmw, ILmr) of the whole profile and of reactor::tick inclusive."""
+    def row(text: str, pred) -> list[int]:
+        for line in text.splitlines():
+            if pred(line):
+                nums = re.findall(r"([\d,]+|\.)(?: \([^)]*\))?", line.split("/")[0].split("[")[0])
+                vals = [int(n.replace(",", "")) if n != "." else 0 for n in nums]
+                if len(vals) >= 9:
+                    return [vals[0], vals[7], vals[8], vals[6]]
+        return [0, 0, 0, 0]
+    flat = subprocess.run(["callgrind_annotate", "--auto=no", profile], capture_output=True, text=True).stdout
+    incl = subprocess.run(["callgrind_annotate", "--auto=no", "--inclusive=yes", profile], capture_output=True,
+                          text=True).stdout
+    return (row(flat, lambda l: "PROGRAM TOTALS" in l),
+            row(incl, lambda l: "reactor_timers.cpp:ringbolt::uring::reactor::tick()" in l and "=>" not in l))
+
+
+def run(app: str, conns: int, requests: int, python: str, extra: list[str]) -> tuple[float, float]:
+    port = free_port()
+    out = os.path.join(tempfile.mkdtemp(prefix="conns-cg-"), "callgrind.out")
+    path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p] + [os.path.join(HERE, "apps")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    srv = subprocess.Popen(["taskset", "-c", "0", "valgrind", "--tool=callgrind", "--cache-sim=yes",
+                            "--D1=49152,12,64", "--LL=2097152,16,64", "--instr-atstart=no",
+                            f"--callgrind-out-file={out}", python, "-m", "ringbolt", "serve", app, *extra,
+                            "--threads", "1", "--host", "127.0.0.1", "--port", str(port)],
+                           cwd=os.path.join(HERE, "apps"), env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if srv.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the server did not start (exit {srv.poll()})") from None
+                time.sleep(0.5)
+        sel = selectors.DefaultSelector()
+        pending = {}
+        for _ in range(conns):
+            s = socket.create_connection(("127.0.0.1", port), timeout=60)
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+            pending[s] = b""
+        for s in pending:
+            s.send(REQUEST)
+        pump(sel, pending, 2 * conns)
+        subprocess.run(["callgrind_control", "-i", "on", str(srv.pid)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        pump(sel, pending, requests)
+        subprocess.run(["callgrind_control", "-d", str(srv.pid)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        for s in pending:
+            s.close()
+    finally:
+        srv.terminate()
+        srv.wait(120)
+    whole, tick = totals(out + ".1")
+    ir = (whole[0] - tick[0]) / requests
+    misses = (sum(whole[1:]) - sum(tick[1:])) / requests
+    return ir, misses
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("app", help="module:attr in benchmarks/load/apps (e.g. ringbolt_many_conns:mixed_app)")
+    ap.add_argument("--conns", default="512,4096")
+    ap.add_argument("--requests", type=int, default=32768, help="answers counted (default 32768)")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--python", default=os.path.join(ROOT, "build/venv311/bin/python"))
+    ap.add_argument("--serve-arg", action="append", default=[], help="extra argument to `ringbolt serve`")
+    a = ap.parse_args()
+    os.sched_setaffinity(0, {1})
+    print("| app | conns | run | instructions per request | LL misses per request |")
+    print("|---|---:|---:|---:|---:|")
+    for conns in [int(c) for c in a.conns.split(",")]:
+        for i in range(a.runs):
+            ir, misses = run(a.app, conns, a.requests, a.python, a.serve_arg)
+            print(f"| {a.app} | {conns} | {i + 1} | {ir:,.0f} | {misses:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
