@@ -166,6 +166,10 @@ class protocol {
         (void)n;
         (void)env;
     }
+    /// Bytes received after this protocol held its input back may be given to it at once
+    /// (on_data) instead of waiting in the reactor's stash: a streamed body over its window,
+    /// whose bytes go to the app's blocks either way (one copy instead of two).
+    virtual bool takes_input_while_held() const noexcept { return false; }
     input_state input() const noexcept { return _input; }
     /// Parsing stopped for backpressure (held_back, held_back_ended).
     bool input_held() const noexcept {

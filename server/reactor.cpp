@@ -248,6 +248,14 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         return;
     }
     if (paused(s)) {
+        if (s.stash.empty() && !s.own_tp && s.proto->takes_input_while_held()) {
+            // A streamed body over its window: its bytes go to the body's blocks now
+            // rather than through the stash (one copy instead of two; in memory either way).
+            auto e = env();
+            s.proto->on_data({data, len}, e);
+            after_plain_input(s, slot);
+            return;
+        }
         if (s.stash.empty() && s.stash.capacity() < http::body_buffer_min) {
             // A kept buffer (an upload that outruns its app pauses every few hundred KiB;
             // a new buffer each time, grown by doubling, faulted in every page).
