@@ -405,6 +405,19 @@ void pool_block(std::unique_ptr<char[]>& data) {
     }
 }
 
+// The same for bytes-object blocks a body made and did not hand over (its spares, or what
+// an app that stopped reading left): kept with their one reference, no Python code has
+// seen them, so no GIL is needed to keep them. Freed instead, each body's spares went
+// back to glibc, which trims the heap's top, and the next body faulted them in again.
+std::vector<PyObject*>& object_pool = *new std::vector<PyObject*>; // under block_pool_mutex
+
+void pool_object(PyObject*& obj) {
+    if (obj != nullptr && object_pool.size() < block_pool_max) {
+        object_pool.push_back(obj);
+        obj = nullptr;
+    }
+}
+
 } // namespace
 
 request_body::request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
@@ -416,10 +429,15 @@ request_body::~request_body() {
         for (block& b : _spare) {
             pool_block(b.data);
         }
+        for (block& b : _object_spare) {
+            pool_object(b.obj);
+        }
         for (block& b : _blocks) { // a body the app did not read to its end
             pool_block(b.data);
+            pool_object(b.obj);
         }
         pool_block(_writing.data);
+        pool_object(_writing.obj);
     } catch (const std::bad_alloc&) {
         // not kept
     }
@@ -450,7 +468,17 @@ PyObject* request_body::block::take_object() noexcept {
 
 void request_body::make_object_blocks() {
     while (_object_blocks < object_blocks_target) {
-        PyObject* o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(max_chunk));
+        PyObject* o = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(block_pool_mutex);
+            if (!object_pool.empty()) {
+                o = object_pool.back();
+                object_pool.pop_back();
+            }
+        }
+        if (o == nullptr) {
+            o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(max_chunk));
+        }
         if (o == nullptr) {
             PyErr_Clear(); // plain blocks serve (one copy more)
             return;
