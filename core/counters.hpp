@@ -39,6 +39,7 @@ class counter {
     X(cqes_reaped)                                                                                                     \
     X(enobufs)                                                                                                         \
     X(recv_stalls)                                                                                                     \
+    X(recvs_into_body)                                                                                                 \
     X(accept_resumes_on_close)                                                                                         \
     X(loop_stalls)                                                                                                     \
     X(answer_wakes)                                                                                                    \

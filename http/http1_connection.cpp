@@ -477,7 +477,7 @@ size_t http1_connection::stream_body(std::string_view rest, protocol_env& env) {
 }
 
 // A body with a Content-Length streaming to the app, nothing parsed waiting: the next
-// read may go straight into the body stream's buffer (reactor::rearm_after_pause).
+// read may go straight into the body stream's buffer (reactor::arm_recv, rearm_after_pause).
 std::span<char> http1_connection::direct_input() noexcept {
     if (_phase != phase::body_stream || _stream_chunked || !_stream || input_held() || !_tail.empty() ||
         _stream_left == 0) {
@@ -487,6 +487,9 @@ std::span<char> http1_connection::direct_input() noexcept {
 }
 
 void http1_connection::on_direct_input(size_t n, protocol_env& env) {
+    if (_phase != phase::body_stream || !_stream) [[unlikely]] {
+        return; // the body failed (timed out) while the receive was in the kernel: the connection closes
+    }
     _stream->commit(n);
     _stream_left -= n;
     _body_received += n;

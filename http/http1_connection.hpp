@@ -29,6 +29,10 @@ class http1_connection final : public protocol {
     void pump(protocol_env& env) override;
     bool has_pending_input() const noexcept override { return input_held() && !_closing; }
     std::span<char> direct_input() noexcept override;
+    std::shared_ptr<void> direct_input_owner() const noexcept override { return _stream; }
+    bool takes_input_while_held() const noexcept override {
+        return _phase == phase::body_stream && _stream && !_stream_chunked && _tail.empty();
+    }
     void on_direct_input(size_t n, protocol_env& env) override;
     void on_app_message(app_response&& m, protocol_env& env) override;
     void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,

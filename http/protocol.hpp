@@ -153,14 +153,23 @@ class protocol {
     /// Bytes were received but are not parsed yet (backpressure), and may be once it ends.
     virtual bool has_pending_input() const noexcept = 0;
     /// Where the next bytes read from the socket may go directly (a streamed request
-    /// body's own buffer: the reactor's synchronous reads then skip a copy); empty: read
-    /// into the reactor's buffer and call on_data. Plaintext connections only.
+    /// body's own buffer: the reactor then reads the socket straight into it, skipping a
+    /// copy, in pieces as large as the room); empty: read into the reactor's buffer and
+    /// call on_data. Plaintext connections only.
     virtual std::span<char> direct_input() noexcept { return {}; }
-    /// `n` bytes were read into direct_input()'s room (n > 0).
+    /// What keeps direct_input()'s room alive while a receive into it is in the kernel
+    /// (the body stream: the request may end, and its owner let go, before the receive does).
+    virtual std::shared_ptr<void> direct_input_owner() const noexcept { return {}; }
+    /// `n` bytes were read into direct_input()'s room (n > 0). A receive that was in the
+    /// kernel while the body failed (a timeout) ends here too: its bytes are dropped.
     virtual void on_direct_input(size_t n, protocol_env& env) {
         (void)n;
         (void)env;
     }
+    /// Bytes received after this protocol held its input back may be given to it at once
+    /// (on_data) instead of waiting in the reactor's stash: a streamed body over its window,
+    /// whose bytes go to the app's blocks either way (one copy instead of two).
+    virtual bool takes_input_while_held() const noexcept { return false; }
     input_state input() const noexcept { return _input; }
     /// Parsing stopped for backpressure (held_back, held_back_ended).
     bool input_held() const noexcept {

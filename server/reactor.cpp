@@ -222,70 +222,6 @@ reactor::conn_slot* reactor::live_slot(uint32_t slot, uint16_t gen) noexcept {
     return &s;
 }
 
-void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
-    _backend->arm_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
-    s.recv = recv_state::armed;
-    s.last_in = _now_s;
-    s.probe_at = 0;
-}
-
-// Reading starts again after a pause cancelled the recv, or after the buffer ring ran
-// dry and ended it (on_recv_end). What the kernel received in the meantime is read here first, synchronously, up to
-// EAGAIN (or until the protocol pauses again), and only then is a recv armed. A multishot recv armed on a socket that
-// already holds bytes and a reset was seen to never complete (io_uring, kernel 6.18): the connection then hung, with
-// its reset unnoticed, until the body timeout. Read here, the reset is an ECONNRESET and the EOF a 0 like any other.
-// Once per resume or dry end, not per request (a ring runs dry only with more readable connections than buffers). A
-// connection that began lingering while the cancel was in flight only needs its recv back: it discards what comes, and
-// the linger deadline bounds it.
-void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
-    if (s.state == slot_state::lingering) {
-        arm_recv(s, slot);
-        return;
-    }
-    thread_local std::string buf;
-    buf.resize(rearm_read_chunk);
-    const uint16_t gen = s.gen;
-    for (size_t total = 0; total < rearm_read_limit;) {
-        // A streamed body takes the bytes into its own buffer (one copy fewer).
-        std::span<char> direct = s.own_tp ? std::span<char>{} : s.proto->direct_input();
-        long n = direct.empty() ? _backend->recv_now(s.fd, buf.data(), buf.size(), 0)
-                                : _backend->recv_now(s.fd, direct.data(), direct.size(), 0);
-        if (n > 0) {
-            total += static_cast<size_t>(n);
-            if (direct.empty()) {
-                on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
-            } else {
-                on_direct_recv(s, slot, static_cast<size_t>(n));
-            }
-            conn_slot* sp = live_slot(slot, gen);
-            if (sp == nullptr || sp->state != slot_state::open || paused(*sp) || peer_eof(*sp)) {
-                return; // closed, lingering (close_conn armed its recv), or paused again (resumes later)
-            }
-            continue;
-        }
-        if (n == -EINTR) {
-            continue;
-        }
-        if (n == -EAGAIN || n == -EWOULDBLOCK) {
-            break;
-        }
-        on_recv_end(slot, gen, n == 0 ? recv_end::eof : recv_end::error);
-        return;
-    }
-    arm_recv(s, slot);
-}
-
-void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {
-    if (s.recv == recv_state::armed) {
-        _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
-        s.recv = recv_state::stopping;
-    } else if (s.recv == recv_state::cancelling) {
-        s.recv = recv_state::stopping; // the stall probe's cancel: its end stops
-    } else if (s.recv == recv_state::idle) {
-        s.recv = recv_state::stopped;
-    }
-}
-
 void reactor::mark_dirty(conn_slot& s, uint32_t slot) noexcept {
     if (!s.dirty) {
         s.dirty = true;
@@ -312,6 +248,14 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         return;
     }
     if (paused(s)) {
+        if (s.stash.empty() && !s.own_tp && s.proto->takes_input_while_held()) {
+            // A streamed body over its window: its bytes go to the body's blocks now
+            // rather than through the stash (one copy instead of two; in memory either way).
+            auto e = env();
+            s.proto->on_data({data, len}, e);
+            after_plain_input(s, slot);
+            return;
+        }
         if (s.stash.empty() && s.stash.capacity() < http::body_buffer_min) {
             // A kept buffer (an upload that outruns its app pauses every few hundred KiB;
             // a new buffer each time, grown by doubling, faulted in every page).
@@ -349,20 +293,12 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     after_plain_input(s, slot);
 }
 
-// A synchronous read went straight into the protocol's buffer (protocol::direct_input).
-void reactor::on_direct_recv(conn_slot& s, uint32_t slot, size_t len) noexcept {
-    _counters.bytes_in.add(len);
-    s.last_in = _now_s;
-    s.probe_at = 0;
-    auto e = env();
-    s.proto->on_direct_input(len, e);
-    after_plain_input(s, slot);
-}
-
 void reactor::after_plain_input(conn_slot& s, uint32_t slot) noexcept {
     // Backpressure: a client that does not read its responses stops being read.
     if (s.proto->has_pending_input() || unsent(s) > _config.output_high_water) {
         pause_reading(s, slot);
+    } else if (s.recv == recv_state::armed && !s.own_tp) {
+        switch_to_body_reads(s, slot); // (a body began to stream)
     }
     if (s.proto->has_output()) {
         mark_dirty(s, slot);
@@ -378,6 +314,7 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
     }
     conn_slot& s = *sp;
     s.recv = s.recv == recv_state::stopping ? recv_state::stopped : recv_state::idle;
+    s.rx_owner.reset(); // a receive into a body ended without bytes
     if (s.state == slot_state::closing) {
         maybe_finalize(s, slot);
         return;
@@ -711,6 +648,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     _released_bytes += unsent(s);
     s.batch.reset();
     http::give_body_buffer(std::move(s.stash));
+    s.rx_owner.reset();
     s.proto->release();
     s.tp = &plain_transport::instance();
     s.own_tp.reset();

@@ -142,6 +142,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         iovec iov[max_iov];
         // Cold: a pause's bytes, the parked first protocol.
         std::string stash; ///< bytes that arrived after reading was paused
+        /// A receive into a streamed body's memory is in the kernel (arm_recv_into): what
+        /// keeps that memory alive until it ends (protocol::direct_input_owner).
+        std::shared_ptr<void> rx_owner;
         /// The slot's first protocol (HTTP/1.1) while another one (WebSocket after a 101,
         /// h2) serves the connection: reused for the slot's next connection.
         std::unique_ptr<http::protocol> parked_first;
@@ -156,6 +159,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void on_accept(int fd) noexcept override;
     void on_accept_end(int res) noexcept override;
     void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
+    void on_recv_into(uint32_t slot, uint16_t gen, size_t len) noexcept override;
     void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept override;
     void on_send(uint32_t slot, uint16_t gen, int res) noexcept override;
     void on_writable(uint32_t slot, uint16_t gen, int res) noexcept override;
@@ -193,6 +197,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void pause_reading(conn_slot& s, uint32_t slot) noexcept;
     void rearm_after_pause(conn_slot& s, uint32_t slot) noexcept;
     void on_direct_recv(conn_slot& s, uint32_t slot, size_t len) noexcept;
+    /// A body began to stream while the multishot recv runs: cancel it, so that the body's
+    /// next bytes are received into its own memory (reactor_recv.cpp).
+    void switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept;
     /// After plaintext input was parsed: pause on backpressure, send or close.
     void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <sys/socket.h>
 
@@ -54,6 +55,13 @@ class io_events {
     virtual void on_accept_end(int res) noexcept = 0;
     /// Bytes received; `data` is valid only during the call.
     virtual void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept = 0;
+    /// A receive armed with arm_recv_into put `len` (> 0) bytes at the start of its room
+    /// and ended: no on_recv_end follows (its EOF, error or cancel is an on_recv_end instead).
+    virtual void on_recv_into(uint32_t slot, uint16_t gen, size_t len) noexcept {
+        (void)slot;
+        (void)gen;
+        (void)len;
+    }
     virtual void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept = 0;
     /// A send finished: bytes sent (maybe fewer than asked) or a negative errno.
     virtual void on_send(uint32_t slot, uint16_t gen, int res) noexcept = 0;
@@ -107,6 +115,21 @@ class io_backend {
     virtual void arm_accept(int listen_fd) noexcept = 0;
     virtual void cancel_accept(int listen_fd) noexcept = 0;
     virtual void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
+    /// One receive of up to `room.size()` bytes straight into `room` (the caller keeps it
+    /// alive until the receive ends): on_recv_into with the bytes, or on_recv_end (EOF,
+    /// error, cancel). A streamed request body is read this way into its own memory, in
+    /// pieces as large as its room, instead of through the provided buffers (whose 4 KiB
+    /// pieces are then copied). cancel_recv stops it like a multishot recv. False when the
+    /// backend has no such receive (arm_recv then).
+    virtual bool arm_recv_into(int fd, uint32_t slot, uint16_t gen, std::span<char> room) noexcept {
+        (void)fd;
+        (void)slot;
+        (void)gen;
+        (void)room;
+        return false;
+    }
+    /// arm_recv_into works (both kernel backends; a fake backend may lack it).
+    virtual bool can_recv_into() const noexcept { return false; }
     /// Stop receiving; an on_recv_end(error) follows.
     virtual void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
     /// Send the iovecs of `msg` (msg, its iovecs and their bytes kept alive by the caller
@@ -192,6 +215,10 @@ class io_backend {
     void cancel_accept(int listen_fd) noexcept override;                                                               \
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;                                              \
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;                                           \
+    bool arm_recv_into(int fd, uint32_t slot, uint16_t gen, std::span<char> room) noexcept override;                   \
+    bool can_recv_into() const noexcept override {                                                                     \
+        return true;                                                                                                   \
+    }                                                                                                                  \
     void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept override;                    \
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;                                         \
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;                                               \

@@ -48,6 +48,9 @@ epoll_backend::fd_state& epoll_backend::state(int fd) {
 void epoll_backend::update(int fd, fd_state& st) noexcept {
     uint32_t want =
         (st.reading ? EPOLLIN | EPOLLRDHUP : 0u) | (st.send_msg != nullptr || st.want_writable ? EPOLLOUT : 0u);
+    if (st.registered && want == st.events) {
+        return; // (a receive into a body armed again right after the last one ended)
+    }
     epoll_event ev{};
     ev.events = want;
     ev.data.u64 = static_cast<uint64_t>(fd);
@@ -60,6 +63,7 @@ void epoll_backend::update(int fd, fd_state& st) noexcept {
     } else {
         epoll_ctl(_epfd, EPOLL_CTL_MOD, fd, &ev);
     }
+    st.events = want;
 }
 
 void epoll_backend::arm_accept(int listen_fd) noexcept {
@@ -88,16 +92,26 @@ void epoll_backend::end_accept(int res) noexcept {
 void epoll_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     fd_state& st = state(fd);
     if (st.slot != slot || st.gen != gen) {
-        st = fd_state{slot, gen, st.registered, false, false, nullptr};
+        st = fd_state{slot, gen, st.registered, false, false, nullptr, st.events};
     }
     st.reading = true;
+    st.room = nullptr;
     update(fd, st);
+}
+
+bool epoll_backend::arm_recv_into(int fd, uint32_t slot, uint16_t gen, std::span<char> room) noexcept {
+    arm_recv(fd, slot, gen);
+    fd_state& st = state(fd);
+    st.room = room.data();
+    st.room_len = room.size();
+    return true;
 }
 
 void epoll_backend::cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     fd_state& st = state(fd);
     if (st.reading) {
         st.reading = false;
+        st.room = nullptr;
         update(fd, st);
         _pending.push_back({deferred_completion::recv_cancelled, slot, gen, -ECANCELED});
     }
@@ -201,7 +215,22 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
             update(fd, st);
             events.on_writable(st.slot, st.gen, (evs[i].events & EPOLLOUT) ? 0 : -EPIPE);
         }
-        if ((evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && st.reading) {
+        if ((evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && st.reading && st.room != nullptr) {
+            // arm_recv_into: one read into the caller's room, then reading is off until armed
+            // again (usually at once, from on_recv_into: the epoll set is changed only if not).
+            ssize_t r = ::recv(fd, st.room, st.room_len, MSG_DONTWAIT);
+            if (r > 0) {
+                st.reading = false;
+                st.room = nullptr;
+                _reads_done.push_back(fd);
+                events.on_recv_into(st.slot, st.gen, static_cast<size_t>(r));
+            } else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                st.reading = false;
+                st.room = nullptr;
+                update(fd, st);
+                events.on_recv_end(st.slot, st.gen, r == 0 ? recv_end::eof : recv_end::error);
+            }
+        } else if ((evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && st.reading) {
             ssize_t r = ::recv(fd, _scratch.data(), _scratch.size(), MSG_DONTWAIT);
             if (r > 0) {
                 events.on_recv(st.slot, st.gen, _scratch.data(), static_cast<size_t>(r));
@@ -212,6 +241,13 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
             }
         }
     }
+    for (int fd : _reads_done) {
+        fd_state& st = state(fd);
+        if (!st.reading) {
+            update(fd, st); // not armed again (paused, closing): EPOLLIN off
+        }
+    }
+    _reads_done.clear();
     // Sends queued while dispatching complete in the next turn (zero timeout then).
     return true;
 }

@@ -31,6 +31,9 @@ class epoll_backend final : public io_backend {
         bool want_writable = false;       ///< poll_writable: report EPOLLOUT
         const msghdr* send_msg = nullptr; ///< pending send (waiting for EPOLLOUT)
         bool send_more = false;           ///< that send's MSG_MORE
+        uint32_t events = 0;              ///< what the epoll set has for it (update() skips no-op changes)
+        char* room = nullptr;             ///< arm_recv_into: read into this (`room_len` bytes), once
+        size_t room_len = 0;
     };
     fd_state& state(int fd);
     void update(int fd, fd_state& st) noexcept;
@@ -65,9 +68,10 @@ class epoll_backend final : public io_backend {
     std::vector<fd_state> _fds;                ///< indexed by fd
     std::vector<deferred_completion> _pending; ///< completions known before the wait (sends done, cancels)
     std::vector<char> _scratch;                ///< one receive buffer: bytes are consumed inside on_recv
-    std::vector<dgram_state> _dgrams;          ///< by datagram socket id
-    std::vector<datagram_send*> _dgrams_sent;  ///< batches done, reported in the next wait
-    std::vector<uint32_t> _dgram_ends;         ///< cancelled receives, reported in the next wait
+    std::vector<int> _reads_done;     ///< fds whose arm_recv_into ended in this wait (EPOLLIN off unless re-armed)
+    std::vector<dgram_state> _dgrams; ///< by datagram socket id
+    std::vector<datagram_send*> _dgrams_sent; ///< batches done, reported in the next wait
+    std::vector<uint32_t> _dgram_ends;        ///< cancelled receives, reported in the next wait
     std::vector<datagram_send*> _dgrams_sent_now;
     std::vector<uint32_t> _dgram_ends_now;
     std::vector<char> _dgram_buf; ///< recvmmsg payload buffers, back to back

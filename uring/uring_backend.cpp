@@ -91,6 +91,15 @@ void uring_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     io_uring_sqe_set_data64(sqe, encode_user_data(op::recv, slot, gen));
 }
 
+// The same user_data as the multishot recv (one recv per connection at a time, so
+// cancel_recv stops either); its completion is told apart by carrying no buffer.
+bool uring_backend::arm_recv_into(int fd, uint32_t slot, uint16_t gen, std::span<char> room) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_recv(sqe, fd, room.data(), room.size(), 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(op::recv, slot, gen));
+    return true;
+}
+
 void uring_backend::cancel_recv(int, uint32_t slot, uint16_t gen) noexcept {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, encode_user_data(op::recv, slot, gen), 0);
@@ -163,6 +172,11 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
     case op::recv: {
         bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
         uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        if (res > 0 && !has_buffer) {
+            // arm_recv_into's receive (a multishot recv's bytes always come in a buffer).
+            events.on_recv_into(ud.slot, ud.gen, static_cast<size_t>(res));
+            break;
+        }
         if (res > 0) [[likely]] {
             events.on_recv(ud.slot, ud.gen, _buffers.data(bid), static_cast<size_t>(res));
         }

@@ -10,7 +10,7 @@ namespace ringbolt::uring {
 
 enum class op : uint8_t {
     accept = 1,     ///< multishot accept on the listener
-    recv = 2,       ///< multishot recv on a connection (buffer select)
+    recv = 2,       ///< multishot recv on a connection (buffer select), or one recv into its body (arm_recv_into)
     send = 3,       ///< send of a connection's output
     wake = 4,       ///< read of the reactor's eventfd
     cancel = 5,     ///< async cancel (its own completion is ignored)

@@ -405,6 +405,19 @@ void pool_block(std::unique_ptr<char[]>& data) {
     }
 }
 
+// The same for bytes-object blocks a body made and did not hand over (its spares, or what
+// an app that stopped reading left): kept with their one reference, no Python code has
+// seen them, so no GIL is needed to keep them. Freed instead, each body's spares went
+// back to glibc, which trims the heap's top, and the next body faulted them in again.
+std::vector<PyObject*>& object_pool = *new std::vector<PyObject*>; // under block_pool_mutex
+
+void pool_object(PyObject*& obj) {
+    if (obj != nullptr && object_pool.size() < block_pool_max) {
+        object_pool.push_back(obj);
+        obj = nullptr;
+    }
+}
+
 } // namespace
 
 request_body::request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
@@ -416,17 +429,75 @@ request_body::~request_body() {
         for (block& b : _spare) {
             pool_block(b.data);
         }
+        for (block& b : _object_spare) {
+            pool_object(b.obj);
+        }
         for (block& b : _blocks) { // a body the app did not read to its end
             pool_block(b.data);
+            pool_object(b.obj);
         }
         pool_block(_writing.data);
+        pool_object(_writing.obj);
     } catch (const std::bad_alloc&) {
         // not kept
     }
 }
 
+void request_body::block::drop_object() noexcept {
+    if (obj != nullptr) {
+        std::lock_guard<std::mutex> lock(g_release_mutex);
+        try {
+            g_release.push_back(obj);
+            g_release_pending.store(true, std::memory_order_release);
+        } catch (const std::bad_alloc&) {
+            // leaked rather than released without the GIL
+        }
+        obj = nullptr;
+    }
+}
+
+PyObject* request_body::block::take_object() noexcept {
+    PyObject* o = std::exchange(obj, nullptr);
+    // Never seen by Python: one reference, so it may shrink in place (a heap block: no copy).
+    if (static_cast<size_t>(PyBytes_GET_SIZE(o)) != size && _PyBytes_Resize(&o, static_cast<Py_ssize_t>(size)) < 0) {
+        return nullptr;
+    }
+    size = 0;
+    return o;
+}
+
+void request_body::make_object_blocks() {
+    while (_object_blocks < object_blocks_target) {
+        PyObject* o = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(block_pool_mutex);
+            if (!object_pool.empty()) {
+                o = object_pool.back();
+                object_pool.pop_back();
+            }
+        }
+        if (o == nullptr) {
+            o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(max_chunk));
+        }
+        if (o == nullptr) {
+            PyErr_Clear(); // plain blocks serve (one copy more)
+            return;
+        }
+        block b;
+        b.obj = o;
+        ++_object_blocks;
+        std::lock_guard<std::mutex> lock(_mutex);
+        _object_spare.push_back(std::move(b));
+    }
+}
+
 request_body::block request_body::new_block() {
     block b;
+    if (!_object_spare.empty()) {
+        b = std::move(_object_spare.back());
+        _object_spare.pop_back();
+        return b;
+    }
     if (!_spare.empty()) {
         b.data = std::move(_spare.back().data);
         _spare.pop_back();
@@ -459,7 +530,7 @@ void request_body::push(std::string_view bytes) noexcept {
             }
             block& b = _blocks.back();
             size_t n = std::min(bytes.size(), max_chunk - b.size);
-            std::memcpy(b.data.get() + b.size, bytes.data(), n);
+            std::memcpy(b.bytes() + b.size, bytes.data(), n);
             b.size += n;
             bytes.remove_prefix(n);
         }
@@ -473,7 +544,7 @@ std::span<char> request_body::write_space(uint64_t max) noexcept {
         std::lock_guard<std::mutex> lock(_mutex);
         _writing = new_block();
     }
-    return {_writing.data.get(), static_cast<size_t>(std::min<uint64_t>(max, max_chunk))};
+    return {_writing.bytes(), static_cast<size_t>(std::min<uint64_t>(max, max_chunk))};
 }
 
 void request_body::commit(size_t n) noexcept {
@@ -572,10 +643,19 @@ PyObject* request_body::take(const python_types& types) {
         }
     }
     if (have) {
-        PyObject* chunk = PyBytes_FromStringAndSize(b.data.get(), static_cast<Py_ssize_t>(n));
-        b.size = 0;
-        std::lock_guard<std::mutex> lock(_mutex);
-        _spare.push_back(std::move(b)); // refilled by the next push
+        PyObject* chunk;
+        if (b.obj != nullptr) {
+            chunk = b.take_object(); // the reactor filled this object: handed over as it is
+            --_object_blocks;
+        } else {
+            chunk = PyBytes_FromStringAndSize(b.data.get(), static_cast<Py_ssize_t>(n));
+            b.size = 0;
+            std::lock_guard<std::mutex> lock(_mutex);
+            _spare.push_back(std::move(b)); // refilled by the next push
+        }
+        if (chunk != nullptr && !finished && !failed) {
+            make_object_blocks(); // for the blocks to come
+        }
         return chunk;
     }
     if (failed) {

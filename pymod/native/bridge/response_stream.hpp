@@ -19,6 +19,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ringbolt::py {
@@ -133,21 +134,54 @@ class request_body final : public http::body_stream, public loop_waitable {
     uint32_t _slot, _gen;
     uint64_t _seq;
     /// A block: max_chunk bytes of storage (uninitialized: a direct read fills it) and
-    /// how many of them hold body bytes.
-    struct block {
+    /// how many of them hold body bytes. The storage is a bytes object's (`obj`, made
+    /// under the GIL by take(): a read hands the object itself over, no copy) or plain
+    /// memory (`data`: copied into a bytes object by the read; the first blocks of a body,
+    /// before the app has read, and any when no bytes object could be made).
+    class block {
+      public:
+        block() = default;
+        block(block&& o) noexcept : data(std::move(o.data)), obj(std::exchange(o.obj, nullptr)), size(o.size) {}
+        block& operator=(block&& o) noexcept {
+            if (this != &o) {
+                drop_object();
+                data = std::move(o.data);
+                obj = std::exchange(o.obj, nullptr);
+                size = o.size;
+            }
+            return *this;
+        }
+        ~block() { drop_object(); }
+        char* bytes() const noexcept { return obj != nullptr ? PyBytes_AS_STRING(obj) : data.get(); }
+        /// The bytes object, its size cut to `size` (GIL held; null with a Python error set).
+        PyObject* take_object() noexcept;
+
         std::unique_ptr<char[]> data;
+        PyObject* obj = nullptr; ///< one reference, ours; no Python code sees it before take_object
         size_t size = 0;
+
+      private:
+        /// Any thread: the reference is dropped later, under the GIL (release_sent_objects).
+        void drop_object() noexcept;
     };
     block new_block(); ///< under _mutex
+    /// GIL held, not under _mutex: bytes-object blocks for the reactor to fill, up to
+    /// object_blocks_target of them alive in this body.
+    void make_object_blocks();
+    /// Bytes-object blocks one body keeps alive (filled, being filled, or spare): what the
+    /// body window lets the reactor fill ahead of the app, one receive and one spare.
+    static constexpr size_t object_blocks_target = 6;
 
     // The body is kept in blocks of max_chunk bytes: the reactor fills them in order, a
     // read hands the first one over as one bytes object and keeps it for refilling. Each
     // byte is copied once on each side (receive buffer -> block -> bytes object), no
     // block is above glibc's mmap threshold (128 KiB), and none is allocated per chunk
     // once the body is under way.
-    std::deque<block> _blocks; ///< under _mutex: filled in order (the last may have room)
-    std::vector<block> _spare; ///< under _mutex: empty blocks
-    block _writing;            ///< reactor side: the block write_space() lent, until commit()
+    std::deque<block> _blocks;        ///< under _mutex: filled in order (the last may have room)
+    std::vector<block> _spare;        ///< under _mutex: empty blocks
+    std::vector<block> _object_spare; ///< under _mutex: empty bytes-object blocks (taken first)
+    size_t _object_blocks = 0;        ///< app side (GIL): bytes-object blocks made and not yet handed over
+    block _writing;                   ///< reactor side: the block write_space() lent, until commit()
     std::atomic<uint64_t> _pushed{0};
     std::atomic<uint64_t> _taken{0};
     bool _finished = false; ///< under _mutex

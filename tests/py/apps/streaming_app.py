@@ -252,6 +252,18 @@ async def upload_progress(req):
     return {"sha256": h.hexdigest(), "bytes": st["received"]}
 
 
+@app.post("/upload/late")
+async def upload_late(req):
+    """Reads nothing for `delay` seconds (a handler busy elsewhere), then the whole body."""
+    await asyncio.sleep(float(req.query["delay"]))
+    h = hashlib.sha256()
+    n = 0
+    async for chunk in req.stream():
+        h.update(chunk)
+        n += len(chunk)
+    return {"sha256": h.hexdigest(), "bytes": n}
+
+
 @app.post("/upload/body-then-stream")
 async def upload_body_then_stream(req):
     """req.body first, then req.stream(): the stream gives that same bytes object, once."""

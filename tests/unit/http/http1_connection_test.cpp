@@ -829,6 +829,31 @@ TEST(Http1Connection, DirectInputGoesStraightIntoTheStreamedBody) {
     EXPECT_TRUE(g.conn.direct_input().empty());
 }
 
+// Bytes the reactor received after the window held the input back (a multishot recv's
+// completions already on their way) go to the body at once, not through the stash; the
+// input is held again after them, and a later request waits for the body's end.
+TEST(Http1Connection, AHeldStreamedBodyTakesBytesThatWereAlreadyReceived) {
+    fake_reactor f;
+    EXPECT_FALSE(f.conn.takes_input_while_held()) << "no body streams";
+    f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n" + std::string(70, 'a'), false);
+    auto rb = f.streams.last;
+    ASSERT_TRUE(rb);
+    auto e = f.env();
+    f.conn.on_data(std::string(10, 'b'), e);
+    ASSERT_TRUE(f.conn.has_pending_input()) << "70 untaken, over the window (64)";
+    EXPECT_TRUE(f.conn.takes_input_while_held());
+    f.conn.on_data(std::string(20, 'c'), e);
+    EXPECT_EQ(rb->got, std::string(70, 'a') + std::string(10, 'b') + std::string(20, 'c'));
+    EXPECT_TRUE(f.conn.has_pending_input()) << "held again";
+    f.conn.on_data(std::string(200, 'd') + "GET /py HTTP/1.1\r\nHost: a\r\n\r\n", e);
+    EXPECT_EQ(rb->finished, 1) << "the body's end came in those bytes";
+    EXPECT_EQ(rb->got.size(), 300u);
+    EXPECT_FALSE(f.conn.takes_input_while_held()) << "after the body: the next request is parsed as ever";
+    fake_reactor g; // a chunked body is decoded from the reactor's bytes in order: the stash keeps them
+    g.feed("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", false);
+    EXPECT_FALSE(g.conn.takes_input_while_held());
+}
+
 TEST(Http1Connection, ExpectContinueOnTheAppsFirstRead) {
     fake_reactor f;
     f.feed("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n", false);

@@ -70,6 +70,10 @@ class fault_backend final : public io_backend {
     }
     void cancel_accept(int listen_fd) noexcept override { _inner->cancel_accept(listen_fd); }
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override { _inner->arm_recv(fd, slot, gen); }
+    bool arm_recv_into(int fd, uint32_t slot, uint16_t gen, std::span<char> room) noexcept override {
+        return _inner->arm_recv_into(fd, slot, gen, room);
+    }
+    bool can_recv_into() const noexcept override { return _inner->can_recv_into(); }
     void cancel_recv(int fd, uint32_t slot, uint16_t gen) noexcept override {
         if (take(_lost, slot, gen)) { // the inner recv is over already
             _control->lost_recvs_cancelled.fetch_add(1);
@@ -162,6 +166,11 @@ class fault_backend final : public io_backend {
                 return;
             }
             target->on_recv(slot, gen, data, len);
+        }
+        void on_recv_into(uint32_t slot, uint16_t gen, size_t len) noexcept override {
+            // A receive into a body ends with its bytes (no recv end follows), cancelled or not.
+            (void)_owner.cancelled_recv_ended(slot, gen);
+            target->on_recv_into(slot, gen, len);
         }
         void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept override {
             if (_owner.cancelled_recv_ended(slot, gen)) {

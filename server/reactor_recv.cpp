@@ -1,0 +1,141 @@
+// How a connection's socket is read: the multishot recv into the core's buffer ring, or,
+// while a request body streams, one receive at a time straight into the body's own
+// memory; the synchronous reads after a pause; and where reading stops for backpressure.
+#include "server/reactor.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ringbolt::uring {
+
+// A streamed body's bytes (a Content-Length body going to the app as it arrives, on a
+// plaintext connection) are received straight into the body's next block, up to 64 KiB
+// a receive (protocol::direct_input, body_stream::write_space): no copy out of 4 KiB ring
+// buffers and a sixteenth of the completions. The body stream is held (rx_owner) while the
+// receive is in the kernel: the request may end, and the app let go of it, before the
+// receive does. Everything else goes through the multishot recv.
+void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
+    std::span<char> room;
+    if (s.state == slot_state::open && !s.own_tp && _backend->can_recv_into()) {
+        room = s.proto->direct_input();
+    }
+    if (!room.empty()) {
+        s.rx_owner = s.proto->direct_input_owner();
+        _backend->arm_recv_into(s.fd, slot, static_cast<uint16_t>(s.gen), room);
+    } else {
+        _backend->arm_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+    }
+    s.recv = recv_state::armed;
+    s.last_in = _now_s;
+    s.probe_at = 0;
+}
+
+void reactor::on_recv_into(uint32_t slot, uint16_t gen, size_t len) noexcept {
+    conn_slot* sp = live_slot(slot, gen);
+    if (sp == nullptr) {
+        return;
+    }
+    conn_slot& s = *sp;
+    s.recv = s.recv == recv_state::stopping ? recv_state::stopped : recv_state::idle;
+    std::shared_ptr<void> owner = std::move(s.rx_owner); // the room lives until its bytes are committed
+    if (s.state == slot_state::closing) {
+        maybe_finalize(s, slot);
+        return;
+    }
+    _counters.recvs_into_body.add();
+    if (s.state == slot_state::lingering) {
+        // After the final response: discarded, and the recv goes on (arm_recv: multishot).
+        _counters.bytes_in.add(len);
+        s.linger_until = std::min(_now_s + _config.linger_s, s.linger_limit);
+        arm_recv(s, slot);
+        return;
+    }
+    on_direct_recv(s, slot, len);
+    // Reading goes on unless the body's window filled (paused), the connection closes or
+    // the peer's end came: the next receive goes into the body's next block, or, once
+    // the body is complete, is the multishot recv again.
+    conn_slot* again = live_slot(slot, gen);
+    if (again != nullptr && again->state == slot_state::open && again->recv == recv_state::idle && !peer_eof(*again) &&
+        !again->proto->closing()) {
+        arm_recv(*again, slot);
+    }
+}
+
+// The multishot recv is armed while a body starts to stream (it read the head): it is
+// cancelled, so that the rest of the body is received into the body's memory. Its end
+// reads on (on_recv_end -> rearm_after_pause), straight into the body.
+void reactor::switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept {
+    if (!s.rx_owner && !s.proto->direct_input().empty() && _backend->can_recv_into()) {
+        _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+        s.recv = recv_state::cancelling;
+    }
+}
+
+// Reading starts again after a pause cancelled the recv, or after the buffer ring ran
+// dry and ended it (on_recv_end). What the kernel received in the meantime is read here first, synchronously, up to
+// EAGAIN (or until the protocol pauses again), and only then is a recv armed. A multishot recv armed on a socket that
+// already holds bytes and a reset was seen to never complete (io_uring, kernel 6.18): the connection then hung, with
+// its reset unnoticed, until the body timeout. Read here, the reset is an ECONNRESET and the EOF a 0 like any other.
+// Once per resume or dry end, not per request (a ring runs dry only with more readable connections than buffers). A
+// connection that began lingering while the cancel was in flight only needs its recv back: it discards what comes, and
+// the linger deadline bounds it.
+void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
+    if (s.state == slot_state::lingering) {
+        arm_recv(s, slot);
+        return;
+    }
+    thread_local std::string buf;
+    buf.resize(rearm_read_chunk);
+    const uint16_t gen = s.gen;
+    for (size_t total = 0; total < rearm_read_limit;) {
+        // A streamed body takes the bytes into its own buffer (one copy fewer).
+        std::span<char> direct = s.own_tp ? std::span<char>{} : s.proto->direct_input();
+        long n = direct.empty() ? _backend->recv_now(s.fd, buf.data(), buf.size(), 0)
+                                : _backend->recv_now(s.fd, direct.data(), direct.size(), 0);
+        if (n > 0) {
+            total += static_cast<size_t>(n);
+            if (direct.empty()) {
+                on_recv(slot, gen, buf.data(), static_cast<size_t>(n));
+            } else {
+                on_direct_recv(s, slot, static_cast<size_t>(n));
+            }
+            conn_slot* sp = live_slot(slot, gen);
+            if (sp == nullptr || sp->state != slot_state::open || paused(*sp) || peer_eof(*sp)) {
+                return; // closed, lingering (close_conn armed its recv), or paused again (resumes later)
+            }
+            continue;
+        }
+        if (n == -EINTR) {
+            continue;
+        }
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
+            break;
+        }
+        on_recv_end(slot, gen, n == 0 ? recv_end::eof : recv_end::error);
+        return;
+    }
+    arm_recv(s, slot);
+}
+
+void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {
+    if (s.recv == recv_state::armed) {
+        _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+        s.recv = recv_state::stopping;
+    } else if (s.recv == recv_state::cancelling) {
+        s.recv = recv_state::stopping; // the stall probe's cancel: its end stops
+    } else if (s.recv == recv_state::idle) {
+        s.recv = recv_state::stopped;
+    }
+}
+
+// A synchronous read went straight into the protocol's buffer (protocol::direct_input).
+void reactor::on_direct_recv(conn_slot& s, uint32_t slot, size_t len) noexcept {
+    _counters.bytes_in.add(len);
+    s.last_in = _now_s;
+    s.probe_at = 0;
+    auto e = env();
+    s.proto->on_direct_input(len, e);
+    after_plain_input(s, slot);
+}
+
+} // namespace ringbolt::uring

@@ -1,0 +1,206 @@
+"""Uploads read straight into the body: while a request body with a Content-Length streams
+to an async handler, the reactor receives it into the body's own blocks, up to 64 KiB a
+receive, instead of through the buffer ring's 4 KiB pieces (docs/architecture.md,
+"Request bodies"). Every body size around the block and streaming limits, both framings,
+both io backends; what follows an upload on the same connection; a client that stops
+mid-body; a handler that does not read (the body window still holds the client back).
+Real sockets on 127.0.0.1; the `recvs_into_body` counter says the path ran."""
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+
+import pytest
+from conftest import RSS_SLACK_MIB, Reader, ServerProcess, get, metric_totals
+
+APP = "streaming_app:app"
+KIB = 1024
+MIB = 1 << 20
+MAX_BODY = 64 * MIB
+RING = 4096 * 4096  # the core's receive buffer ring (server_config: buffer_count x buffer_size)
+BACKENDS = ["io_uring", "epoll"]
+
+
+def env_for(io: str) -> dict[str, str]:
+    return {"RINGBOLT_IO": "epoll"} if io == "epoll" else {}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def srv(request):
+    """One reactor hosting the event loop (the upload benchmark's set-up)."""
+    s = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY), "--metrics",
+                      "--body-timeout", "2", "--min-body-rate", "0", env=env_for(request.param))
+    s.io = request.param
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def metrics(s: ServerProcess) -> dict[str, int]:
+    r = get(s, "/metrics")
+    assert r.status == 200, r
+    return metric_totals(r.body.decode())
+
+
+def body_of(size: int, seed: int = 7) -> bytes:
+    # Not one repeated byte: a piece put in the wrong place changes the hash.
+    block = hashlib.sha256(b"%d" % seed).digest() * 2048  # 64 KiB
+    return (block * (size // len(block) + 1))[:size]
+
+
+def chunked(data: bytes, size: int = 100_003) -> bytes:
+    out = [b"%x\r\n%s\r\n" % (len(data[p:p + size]), data[p:p + size]) for p in range(0, len(data), size)]
+    return b"".join(out) + b"0\r\n\r\n"
+
+
+def upload_wire(path: str, data: bytes, framing: str, extra: str = "") -> bytes:
+    if framing == "content-length":
+        return f"POST {path} HTTP/1.1\r\nHost: t\r\n{extra}Content-Length: {len(data)}\r\n\r\n".encode() + data
+    return f"POST {path} HTTP/1.1\r\nHost: t\r\n{extra}Transfer-Encoding: chunked\r\n\r\n".encode() + chunked(data)
+
+
+def send_in_thread(s: socket.socket, wire: bytes) -> threading.Thread:
+    """sendall from a thread, so the test can read (a server that answers early, or one
+    that holds the client back, must not deadlock the test)."""
+    def run() -> None:
+        try:
+            s.sendall(wire)
+        except OSError:
+            pass  # the server closed (a refusal): the reader below says what it got
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+SIZES = [0, 1, 64 * KIB - 1, 64 * KIB, 64 * KIB + 1, 2_000_000, 10_000_000, 20_000_000]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize("size", SIZES)
+def test_a_body_of_any_size_arrives_whole(srv, size, framing):
+    data = body_of(size)
+    before = metrics(srv)
+    with srv.connect(timeout=60) as s:
+        t = send_in_thread(s, upload_wire("/upload/sha", data, framing))
+        r = Reader(s).read()
+        t.join(30)
+    assert r.status == 200, r
+    got = json.loads(r.body)
+    assert got["bytes"] == size and got["sha256"] == hashlib.sha256(data).hexdigest(), got
+    assert got["largest"] <= 64 * KIB, got
+    if framing == "chunked":
+        into = metrics(srv)["recvs_into_body"] - before["recvs_into_body"]
+        assert into == 0, "a chunked body is decoded from the ring's buffers"
+
+
+def test_a_body_that_comes_in_pieces_is_received_into_its_blocks(srv):
+    """The client sends 2.5 MB in 50 pieces, 10 ms apart: the reactor, waiting for each,
+    has a receive into the body armed (not the multishot recv into the ring), and each
+    piece lands in the body's blocks (recvs_into_body counts those receives)."""
+    data = body_of(50 * 50_000, seed=5)
+    before = metrics(srv)["recvs_into_body"]
+    with srv.connect(timeout=30) as s:
+        s.sendall(f"POST /upload/sha HTTP/1.1\r\nHost: t\r\nContent-Length: {len(data)}\r\n\r\n".encode())
+        for pos in range(0, len(data), 50_000):
+            s.sendall(data[pos:pos + 50_000])
+            time.sleep(0.01)
+        r = Reader(s).read()
+    assert r.status == 200, r
+    got = json.loads(r.body)
+    assert got["bytes"] == len(data) and got["sha256"] == hashlib.sha256(data).hexdigest(), got
+    into = metrics(srv)["recvs_into_body"] - before
+    assert into >= 25, f"{into} receives into the body for 50 pieces ({srv.io})"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_requests_pipelined_behind_an_upload_are_answered_in_order(srv, framing):
+    data = body_of(3 * MIB + 5)
+    wire = (upload_wire("/upload/sha", data, framing) + b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n"
+            + upload_wire("/upload/sha", data[:70_000], framing) + b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+    with srv.connect(timeout=60) as s:
+        t = send_in_thread(s, wire)
+        rd = Reader(s)
+        first, second, third, fourth = rd.read(), rd.read(), rd.read(), rd.read()
+        t.join(30)
+    assert first.status == 200 and json.loads(first.body)["sha256"] == hashlib.sha256(data).hexdigest(), first
+    assert second.status == 200 and json.loads(second.body)["ok"] is True, second
+    assert third.status == 200 and json.loads(third.body)["bytes"] == 70_000, third
+    assert fourth.status == 200 and json.loads(fourth.body)["ok"] is True, fourth
+
+
+def test_a_client_that_stops_mid_body_gets_408_and_others_are_served(srv):
+    """--body-timeout 2: the body stops after 3 MB of 10 MB; the handler's read raises
+    408 (its answer), then the connection closes. Meanwhile other clients are served."""
+    data = body_of(3_000_000)
+    with srv.connect(timeout=30) as s:
+        s.sendall(f"POST /upload/sha HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n".encode() + data)
+        start = time.monotonic()
+        # Another client meanwhile: answered at once.
+        r = get(srv, "/json")
+        assert r.status == 200 and time.monotonic() - start < 1.5, r
+        rd = Reader(s)
+        resp = rd.read()
+        waited = time.monotonic() - start
+        assert resp.status == 408, resp
+        assert 1.0 <= waited < 10, waited
+        assert rd.closed(5), "the connection closes after a body that timed out"
+    assert get(srv, "/json").status == 200
+
+
+def test_a_client_that_leaves_mid_body_frees_its_connection(srv):
+    before = metrics(srv)
+    s = srv.connect(timeout=30)
+    s.sendall(b"POST /upload/sha HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n" + body_of(2_500_000))
+    time.sleep(0.2)
+    s.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = metrics(srv)
+        if m["connections_open"] <= 1:  # the /metrics request's own connection
+            break
+        time.sleep(0.1)
+    assert m["connections_open"] <= 1, m
+    assert m["bytes_in"] - before["bytes_in"] >= 2_500_000
+    data = body_of(2 * MIB + 3)
+    with srv.connect(timeout=30) as c:
+        c.sendall(upload_wire("/upload/sha", data, "content-length"))
+        r = Reader(c).read()
+    assert r.status == 200 and json.loads(r.body)["bytes"] == len(data), r
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_handler_that_does_not_read_holds_the_client_back(srv):
+    """The handler reads nothing for 2 s while the client pushes 60 MiB: the server stops
+    reading (the rest waits in the kernel's socket buffers and at the client), its memory
+    does not grow with the body, and then every byte arrives once. What it reads
+    meanwhile is the body window, plus what the multishot recv that read the head had
+    already taken into the core's buffer ring before the pause took effect (up to the
+    ring's 16 MiB with a client this fast on loopback; kept in the connection's stash)."""
+    size = 60 * MIB
+    data = body_of(size, seed=3)
+    pid = srv.proc.pid
+    base = rss_mib(pid)
+    before = metrics(srv)["bytes_in"]
+    with srv.connect(timeout=60) as s:
+        t = send_in_thread(s, upload_wire("/upload/late?delay=2", data, "content-length"))
+        time.sleep(1.5)
+        read_meanwhile = metrics(srv)["bytes_in"] - before
+        peak = rss_mib(pid)
+        assert read_meanwhile < RING + 4 * MIB, f"read {read_meanwhile} bytes of an upload nobody took"
+        r = Reader(s).read()
+        t.join(30)
+        peak = max(peak, rss_mib(pid))
+    assert r.status == 200, r
+    got = json.loads(r.body)
+    assert got["bytes"] == size and got["sha256"] == hashlib.sha256(data).hexdigest(), got
+    assert peak - base < 40 + RSS_SLACK_MIB, f"server RSS grew {peak - base:.0f} MiB for a {size >> 20} MiB body"
+    print(f"read while the handler slept: {read_meanwhile >> 10} KiB; RSS growth {peak - base:.1f} MiB")
