@@ -324,6 +324,60 @@ TEST(Http1Connection, SplitAtEveryOffset) {
     EXPECT_EQ(one_by_one.bodies(), expected);
 }
 
+// A head is parsed once, whatever the read boundaries: a body (chunked or with a
+// Content-Length) arriving over later reads is joined to the head parsed when it came,
+// not to a second parse. A head cut by a read costs one try that stops where the bytes
+// do (incomplete), then the parse once its end is there. http1_head_parses counts the
+// parser's runs.
+TEST(Http1Connection, AHeadIsParsedOnceWhateverTheReadBoundaries) {
+    const std::string chunked_head = "POST http://a/py?x=1 HTTP/1.1\r\nHost: a\r\nX-One: 1\r\n"
+                                     "Transfer-Encoding: chunked\r\nX-Two: two\r\n\r\n";
+    const std::string length_head =
+        "POST /py?y=2 HTTP/1.1\r\nHost: a\r\nX-One: 1\r\nContent-Length: 5\r\nX-Two: two\r\n\r\n";
+    struct split_case {
+        std::string request;
+        size_t head_size;
+        std::string path, query, body;
+    };
+    const split_case cases[] = {
+        {chunked_head + "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", chunked_head.size(), "/py", "x=1", "abcde"},
+        {length_head + "hello", length_head.size(), "/py", "y=2", "hello"},
+    };
+    for (const split_case& c : cases) {
+        for (size_t cut = 1; cut < c.request.size(); ++cut) {
+            fake_reactor f;
+            f.feed(std::string_view(c.request).substr(0, cut), false);
+            f.feed(std::string_view(c.request).substr(cut), false);
+            ASSERT_EQ(f.batch.size(), 1u) << c.request << " cut at " << cut;
+            const app_request& r = f.batch[0];
+            EXPECT_EQ(r.path.in(r.data), c.path) << "cut at " << cut;
+            EXPECT_EQ(r.query.in(r.data), c.query) << "cut at " << cut;
+            EXPECT_EQ(r.body.in(r.data), c.body) << "cut at " << cut;
+            ASSERT_EQ(r.headers.size(), 8u) << "cut at " << cut;
+            EXPECT_EQ(r.headers[6].in(r.data), "X-Two") << "cut at " << cut;
+            EXPECT_EQ(r.headers[7].in(r.data), "two") << "cut at " << cut;
+            // A cut inside the head: one incomplete try, then the one parse.
+            EXPECT_EQ(f.counters.http1_head_parses.get(), cut < c.head_size ? 2u : 1u)
+                << c.request << " cut at " << cut;
+            EXPECT_EQ(f.counters.requests.get(), 1u);
+        }
+        fake_reactor whole; // in one read, as HttpArena's clients write it: one parse
+        whole.feed(c.request + c.request, false);
+        ASSERT_EQ(whole.batch.size(), 2u);
+        EXPECT_EQ(whole.batch[1].body.in(whole.batch[1].data), c.body);
+        EXPECT_EQ(whole.counters.http1_head_parses.get(), 2u);
+        fake_reactor bytewise; // a byte at a time: still one try and one parse a request
+        for (int i = 0; i < 2; ++i) {
+            for (char b : c.request) {
+                bytewise.feed(std::string_view(&b, 1));
+            }
+        }
+        EXPECT_EQ(bytewise.bodies(),
+                  (std::vector<std::string>{"200 app:" + c.path + ":" + c.body, "200 app:" + c.path + ":" + c.body}));
+        EXPECT_EQ(bytewise.counters.http1_head_parses.get(), 4u);
+    }
+}
+
 TEST(Http1Connection, ErrorsAnswerOnceThenIgnoreInput) {
     struct error_case {
         const char* raw;
