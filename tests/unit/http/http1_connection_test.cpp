@@ -230,6 +230,28 @@ TEST(Http1Connection, AppRequestCarriesEverything) {
     EXPECT_EQ(f.conn.deadline(), 0u); // no read deadline while the app works
 }
 
+// An answered batch's request buffers are reused by the next requests (recycle_batch):
+// the next request's bytes go into the same buffer, with no allocation. A request whose
+// bytes do not fit gets a larger buffer, the spare one notwithstanding.
+TEST(Http1Connection, AnsweredBatchBuffersAreReusedByTheNextRequests) {
+    fake_reactor f;
+    f.feed("POST /py?a=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n20", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    const char* first = f.batch[0].data.data();
+    f.dispatcher.recycle_batch();
+    f.feed("POST /py?a=2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n30\r\n0\r\n\r\n", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    EXPECT_EQ(f.batch[0].data.data(), first);
+    EXPECT_EQ(f.batch[0].query.in(f.batch[0].data), "a=2");
+    EXPECT_EQ(f.batch[0].body.in(f.batch[0].data), "30");
+    f.dispatcher.recycle_batch();
+    std::string big(900, 'x');
+    f.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\n" + big, false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    EXPECT_EQ(f.batch[0].body.in(f.batch[0].data), big);
+    EXPECT_GE(f.batch[0].data.capacity() - f.batch[0].data.size(), app_request_padding);
+}
+
 TEST(Http1Connection, TypedParams) {
     fake_reactor f;
     f.feed("GET /users/-42 HTTP/1.1\r\nHost: a\r\n\r\n", false);
