@@ -44,12 +44,13 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
 
 void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                                std::string_view body, protocol_env& env) {
+    // Compression (an app with enable_compression: every answer carries the features):
+    // `fields` and `body` may then point into the thread's scratch, which the framing
+    // below copies out of before it is released.
+    answer_scratch* scratch = nullptr;
     if (ctx.features != nullptr && ctx.features->compression.enabled) [[unlikely]] {
-        answer_scratch& scratch = thread_answer_scratch();
-        compress_answer(ctx, status, fields, body, scratch.fields, scratch.body);
-        respond_framed(seq, ctx, status, fields, body, env); // copies both out of the scratch
-        scratch.release();
-        return;
+        scratch = &thread_answer_scratch();
+        compress_answer(ctx, status, fields, body, scratch->fields, scratch->body);
     }
     if (_owed.empty() && seq == _next_write) [[likely]] {
         // Nothing owed before it: head and body framed straight into the output in one
@@ -62,9 +63,12 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
         if (f.closes()) {
             _closing = true;
         }
-        return;
+    } else {
+        respond_framed(seq, ctx, status, fields, body, env);
     }
-    respond_framed(seq, ctx, status, fields, body, env);
+    if (scratch != nullptr) [[unlikely]] {
+        scratch->release();
+    }
 }
 
 template <class Body>
