@@ -46,9 +46,11 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
                                std::string_view body, protocol_env& env) {
     // Compression (an app with enable_compression: every answer carries the features):
     // `fields` and `body` may then point into the thread's scratch, which the framing
-    // below copies out of before it is released.
+    // below copies out of before it is released. A body under the minimum size is never
+    // compressed (plan_compression), so it needs neither the plan nor the scratch.
     answer_scratch* scratch = nullptr;
-    if (ctx.features != nullptr && ctx.features->compression.enabled) [[unlikely]] {
+    if (ctx.features != nullptr && ctx.features->compression.enabled &&
+        body.size() >= ctx.features->compression.min_size) [[unlikely]] {
         scratch = &thread_answer_scratch();
         compress_answer(ctx, status, fields, body, scratch->fields, scratch->body);
     }
