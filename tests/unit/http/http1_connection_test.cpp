@@ -3,6 +3,7 @@
 // checked. No sockets: this is the layer the fuzzers and split-input tests reach.
 #include "http/http1_connection.hpp"
 #include "http/problem.hpp"
+#include "http/response_features.hpp"
 
 #include "dispatch/dispatcher.hpp"
 
@@ -250,6 +251,47 @@ TEST(Http1Connection, AnsweredBatchBuffersAreReusedByTheNextRequests) {
     ASSERT_EQ(f.batch.size(), 1u);
     EXPECT_EQ(f.batch[0].body.in(f.batch[0].data), big);
     EXPECT_GE(f.batch[0].data.capacity() - f.batch[0].data.size(), app_request_padding);
+}
+
+// With compression on, answers under its minimum size take the plain way (framed whole,
+// no plan): the same bytes as before, no coding and no Vary; at the minimum size and over
+// they are compressed as before. Native answers and the app's, on both sides.
+TEST(Http1Connection, CompressionLeavesAnswersUnderItsMinimumAlone) {
+    fake_reactor f;
+    f.routes.features = std::make_unique<response_features>();
+    ASSERT_EQ(configure_compression(*f.routes.features, 64, {"gzip"}, {-1}, {}), "");
+    f.add("/small", method_get, true, "ok");
+    f.add("/large", method_get, true, "");
+    f.routes.targets.back().response.body = std::string(200, 'n');
+    const std::string gzip = "Host: a\r\nAccept-Encoding: gzip\r\n\r\n";
+    f.feed("GET /small HTTP/1.1\r\n" + gzip, false);
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 ok"});
+    EXPECT_EQ(f.wire.find("Content-Encoding"), std::string::npos);
+    EXPECT_EQ(f.wire.find("Vary"), std::string::npos);
+    f.wire.clear();
+    f.feed("GET /large HTTP/1.1\r\n" + gzip, false);
+    EXPECT_NE(f.wire.find("Content-Encoding: gzip\r\n"), std::string::npos) << f.wire;
+    EXPECT_NE(f.wire.find("Vary: Accept-Encoding\r\n"), std::string::npos) << f.wire;
+    f.wire.clear();
+    for (size_t size : {size_t{2}, size_t{63}, size_t{64}, size_t{300}}) {
+        f.feed("GET /py HTTP/1.1\r\n" + gzip, false);
+        ASSERT_EQ(f.batch.size(), 1u);
+        app_response m = fake_reactor::message(f.batch[0], app_response::part_head | app_response::part_body |
+                                                               app_response::part_end);
+        m.body = std::string(size, 'a');
+        m.start.fields = "Content-Type: text/plain; charset=utf-8\r\n";
+        m.start.content_length = static_cast<int64_t>(size);
+        f.batch.clear();
+        f.send(std::move(m));
+        f.take_output();
+        bool coded = size >= 64;
+        EXPECT_EQ(f.wire.find("Content-Encoding: gzip\r\n") != std::string::npos, coded) << size << f.wire;
+        EXPECT_EQ(f.wire.find("Vary: Accept-Encoding\r\n") != std::string::npos, coded) << size;
+        if (!coded) {
+            EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 " + std::string(size, 'a')});
+        }
+        f.wire.clear();
+    }
 }
 
 TEST(Http1Connection, TypedParams) {
