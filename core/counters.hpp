@@ -50,6 +50,7 @@ class counter {
     X(gil_wait_ns)                                                                                                     \
     X(app_queue_depth)                                                                                                 \
     X(parse_errors)                                                                                                    \
+    X(http1_head_parses)                                                                                               \
     X(websockets_opened)                                                                                               \
     X(websocket_messages_in)                                                                                           \
     X(websocket_messages_out)                                                                                          \

@@ -198,12 +198,19 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     if (ev.buffer != nullptr && ev.buffer->data() == head_bytes.data() &&
         ev.buffer->size() == head_bytes.size() + ev.body.size()) {
         // The protocol's buffer holds exactly this request: it becomes the request's (no
-        // copy of a body read whole; the views below keep their offsets).
-        req.data = std::move(*ev.buffer);
+        // copy of a body read whole; the views below keep their offsets), and the
+        // protocol takes the spare one in exchange (cleared: nothing is freed).
+        req.data.swap(*ev.buffer);
         ev.buffer->clear();
     } else {
-        // (A large body's copy goes into a kept buffer: http/body_buffers.hpp.)
-        req.data = http::take_body_buffer(head_bytes.size() + ev.body.size() + http::app_request_padding);
+        // Into the reused buffer when it has room (the usual request: no allocation);
+        // else a new one, of at least fresh_data_min bytes so that as a spare it fits the
+        // next requests of other sizes (a large body's copy goes into a kept buffer:
+        // http/body_buffers.hpp).
+        size_t need = head_bytes.size() + ev.body.size() + http::app_request_padding;
+        if (req.data.capacity() < need) {
+            req.data = http::take_body_buffer(std::max(need, fresh_data_min));
+        }
         req.data.append(head_bytes);
         req.data.append(ev.body);
     }

@@ -65,6 +65,9 @@ class request_dispatcher final : public http::dispatcher {
     std::vector<http::app_request> _batch;
     static constexpr size_t spare_limit = 256;
     static constexpr size_t spare_capacity = 4096;
+    /// A new app_request::data buffer is at least this large (a head of a few hundred
+    /// bytes and a small body), so a spare one fits the next requests of other sizes.
+    static constexpr size_t fresh_data_min = 1024;
     std::vector<std::string> _spare_data;                  ///< app_request::data buffers, cleared
     std::vector<std::vector<http::span32>> _spare_headers; ///< app_request::headers buffers, cleared
     http::static_answer _static;                           ///< reused: a static answer allocates nothing once warm

@@ -264,6 +264,63 @@ struct route_table::impl {
     std::vector<rare_children> rare;
     std::string keys; // bytes of all static segments
     std::unordered_map<uint32_t, std::vector<std::string>> names_by_handler;
+    /// Patterns without parameters or '%', as written, to their leaf node: a path equal
+    /// to one is found without the walk (static segments win over parameters at every
+    /// level, so the walk would end at that leaf too); a method that leaf lacks takes
+    /// the walk (a parameter route may take it, or it is a 405). Open addressing with
+    /// FNV-1a: std::unordered_map's find compares a string key with every element while
+    /// it holds 20 or fewer (libstdc++'s small-size path), more than this costs.
+    struct exact_table {
+        struct slot {
+            std::string key;
+            uint32_t node = no_node;
+        };
+        std::vector<slot> slots;
+        size_t count = 0;
+
+        static uint64_t hash(std::string_view s) noexcept {
+            uint64_t h = 14695981039346656037ull;
+            for (unsigned char c : s) {
+                h = (h ^ c) * 1099511628211ull;
+            }
+            return h;
+        }
+        uint32_t find(std::string_view k) const noexcept {
+            if (count == 0) {
+                return no_node;
+            }
+            const size_t mask = slots.size() - 1;
+            for (size_t i = hash(k) & mask; slots[i].node != no_node; i = (i + 1) & mask) {
+                if (slots[i].key == k) {
+                    return slots[i].node;
+                }
+            }
+            return no_node;
+        }
+        void insert(std::string_view k, uint32_t node) {
+            if (find(k) != no_node) {
+                return; // the same pattern for more methods: the same leaf
+            }
+            if ((count + 1) * 2 > slots.size()) {
+                std::vector<slot> old = std::move(slots);
+                slots.assign(std::max<size_t>(16, old.size() * 2), slot{});
+                count = 0;
+                for (slot& s : old) {
+                    if (s.node != no_node) {
+                        insert(s.key, s.node);
+                    }
+                }
+            }
+            const size_t mask = slots.size() - 1;
+            size_t i = hash(k) & mask;
+            while (slots[i].node != no_node) {
+                i = (i + 1) & mask;
+            }
+            slots[i] = slot{std::string(k), node};
+            ++count;
+        }
+    };
+    exact_table exact;
 
     bool edge_matches(const static_edge& e, std::string_view seg, const seg_words& w) const noexcept {
         if (e.key_len != seg.size() || !(e.words == w)) {
@@ -619,6 +676,9 @@ std::string route_table::add(std::string_view pattern, uint16_t method_mask, uin
             leaf.handlers[i] = handler_id;
         }
     }
+    if (names.empty() && pattern.find('%') == std::string_view::npos) {
+        _impl->exact.insert(pattern, n);
+    }
     _impl->names_by_handler.emplace(handler_id, std::move(names));
     return {};
 }
@@ -629,6 +689,12 @@ route_status route_table::lookup(uint16_t method_id, std::string_view path, rout
     out.num_params = 0;
     if (path.empty() || path.front() != '/') [[unlikely]] {
         return route_status::not_found;
+    }
+    if (const uint32_t leaf = _impl->exact.find(path); leaf != no_node) {
+        impl::walk_state exact{path, method_id, 0, &out};
+        if (_impl->check_leaf(leaf, 0, exact)) [[likely]] {
+            return route_status::found;
+        }
     }
     impl::walk_state st{path, method_id, 0, &out};
     if (_impl->walk(0, 1, 0, st)) [[likely]] {

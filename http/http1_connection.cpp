@@ -81,6 +81,7 @@ void http1_connection::release() noexcept {
     _out.clear();
     std::string().swap(_head_copy);
     std::string().swap(_body);
+    _kept.release();
     _phase = phase::closed;
     _closing = true;
     _outstanding = 0;
@@ -239,6 +240,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 }
             }
             parse_outcome r = parse_request_head(rest, head, env.limits.parser);
+            env.counters.http1_head_parses.add();
             if (r.status == parse_status::incomplete) {
                 break;
             }
@@ -281,40 +283,70 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                     pos += r.consumed;
                     continue;
                 }
-                // Keep head + partial body in the tail until the body is complete.
+                // Keep head + partial body in the tail until the body is complete, and the
+                // parsed head beside it (the tail moves as it grows).
+                _kept.keep(head, head_bytes);
                 _phase = phase::body_length;
                 _body_need = need;
                 expect_continue(head, env);
                 break;
             }
-            if (start_body_stream(head, head_bytes, true, env)) {
-                pos += r.consumed;
-                continue;
-            }
-            // Chunked: keep a copy of the head, decode the body as it arrives.
-            _head_copy.assign(head_bytes);
+            // Chunked: decode what this read brought of the body first. Complete (a client
+            // that writes its request at once), the request is reported once, body and
+            // all. Else a route may take the body as a stream, from what is decoded so far;
+            // or the head is kept (a copy of its bytes, the parsed head beside it) while
+            // the body arrives, and the request is reported when it is complete.
+            pos += r.consumed;
+            bool body_here = pos < buf.size();
             _body.clear();
             _chunked.reset();
-            _phase = phase::body_chunked;
-            pos += r.consumed;
-            if (pos == buf.size()) {
+            if (body_here) {
+                chunked_outcome c = _chunked.feed(buf.substr(pos), _body);
+                if (c.status == chunked_status::error) [[unlikely]] {
+                    env.counters.parse_errors.add();
+                    emit_error(c.error, env);
+                    return buf.size();
+                }
+                if (c.status == chunked_status::complete) {
+                    pos += c.consumed;
+                    finish_request(head, head_bytes, _body, env);
+                    _body.clear();
+                    shrink_if_large(_body);
+                    continue;
+                }
+                pos = buf.size(); // the decoder took it all
+            }
+            if (start_body_stream(head, head_bytes, true, env)) {
+                if (_stream && !_body.empty()) {
+                    _stream->push(_body);
+                    _body_received += _body.size();
+                }
+                _body.clear();
+                continue;
+            }
+            if (!body_here) {
                 expect_continue(head, env);
             }
-            continue;
+            _head_copy.assign(head_bytes);
+            _kept.keep(head, head_bytes);
+            _phase = phase::body_chunked;
+            break;
         }
         if (_phase == phase::body_length) {
             if (rest.size() < _body_need) {
                 break;
             }
-            parse_outcome r = parse_request_head(rest, head, env.limits.parser);
-            std::string_view body = rest.substr(r.consumed, _body_need - r.consumed);
+            // The head is where it was parsed, at the start of the tail (which has moved).
+            _kept.restore(rest, head);
+            size_t head_size = _kept.head_bytes();
+            std::string_view body = rest.substr(head_size, _body_need - head_size);
             _phase = phase::head;
             pos += _body_need;
             // The tail holding this request and nothing else may go to the request as it
             // is (request_event::buffer); then nothing of `buf` is read after this.
             bool whole = pos == buf.size() && buf.data() == _tail.data() && buf.size() == _tail.size() &&
                          _tail.capacity() - _tail.size() >= request_body_padding;
-            finish_request(head, rest.substr(0, r.consumed), body, env, false, whole ? &_tail : nullptr);
+            finish_request(head, rest.substr(0, head_size), body, env, false, whole ? &_tail : nullptr);
             continue;
         }
         if (_phase == phase::body_stream) {
@@ -342,14 +374,13 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
         }
         pos += c.consumed;
         _phase = phase::head;
-        std::string head_bytes = std::move(_head_copy);
-        std::string body = std::move(_body);
+        // The head as parsed when it came, its views over the copy of its bytes.
+        _kept.restore(_head_copy, head);
+        finish_request(head, _head_copy, _body, env);
         _head_copy.clear();
         _body.clear();
-        // `head` views point into head_bytes, which stays alive for the call.
-        parse_outcome again = parse_request_head(head_bytes, head, env.limits.parser);
-        (void)again;
-        finish_request(head, head_bytes, body, env);
+        shrink_if_large(_head_copy);
+        shrink_if_large(_body);
     }
     return pos;
 }
@@ -437,10 +468,7 @@ bool http1_connection::start_body_stream(const request_head& head, std::string_v
     _stream_left = chunked ? 0 : head.content_length;
     _stream_continue = v == dispatcher::verdict::streaming && head.expect_continue && head.version_minor >= 1;
     _body_started = env.now_s;
-    _body_received = 0;
-    if (chunked) {
-        _chunked.reset();
-    }
+    _body_received = 0; // (a chunked body's decoder runs on: the caller fed it this read's bytes)
     return true;
 }
 

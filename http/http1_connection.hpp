@@ -6,6 +6,7 @@
 
 #include "http/body_encoder.hpp"
 #include "http/chunked.hpp"
+#include "http/kept_head.hpp"
 #include "http/protocol.hpp"
 #include "http/response_phase.hpp"
 
@@ -88,7 +89,8 @@ class http1_connection final : public protocol {
     dispatcher::verdict finish_request(const request_head& head, std::string_view head_bytes, std::string_view body,
                                        protocol_env& env, bool body_follows = false, std::string* buffer = nullptr);
     /// A body the app may take as a stream: report the head now. True when the body is
-    /// then streamed (or discarded after a native answer); false: read it whole.
+    /// then streamed (or discarded after a native answer); false: read it whole. A chunked
+    /// body's decoder is left as the caller fed it (the bytes of the head's read).
     bool start_body_stream(const request_head& head, std::string_view head_bytes, bool chunked, protocol_env& env);
     size_t stream_body(std::string_view rest, protocol_env& env); ///< bytes used
     void end_body_stream(bool ok, body_error why);
@@ -151,9 +153,11 @@ class http1_connection final : public protocol {
     std::string _tail;        ///< unparsed bytes kept between reads (partial request)
     std::vector<owed> _owed;  ///< responses owed, in request order (empty on the fast path)
 
-    // The request whose body is being read. The head is parsed again when the body is
-    // complete (a few hundred ns, only for bodies spanning reads) rather than keeping a
-    // 4 KB request_head per connection: idle connections must stay small.
+    // The request whose body is being read over later reads. Its head is parsed once: it
+    // is kept as offsets (kept_head: a few bytes a field, not a 4 KB request_head per
+    // connection, so idle connections stay small) and laid over its bytes again when the
+    // body is complete (body_length: the tail's start; body_chunked: _head_copy).
+    kept_head _kept;
     uint64_t _body_need = 0;     ///< body_length: head + body bytes needed in the tail
     uint32_t _body_started = 0;  ///< coarse second the body began (minimum data rate)
     uint64_t _body_received = 0; ///< bytes of the body since _body_started (minimum rate)

@@ -44,12 +44,15 @@ void http1_connection::start_response(owed& o, uint16_t status, std::string_view
 
 void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                                std::string_view body, protocol_env& env) {
-    if (ctx.features != nullptr && ctx.features->compression.enabled) [[unlikely]] {
-        answer_scratch& scratch = thread_answer_scratch();
-        compress_answer(ctx, status, fields, body, scratch.fields, scratch.body);
-        respond_framed(seq, ctx, status, fields, body, env); // copies both out of the scratch
-        scratch.release();
-        return;
+    // Compression (an app with enable_compression: every answer carries the features):
+    // `fields` and `body` may then point into the thread's scratch, which the framing
+    // below copies out of before it is released. A body under the minimum size is never
+    // compressed (plan_compression), so it needs neither the plan nor the scratch.
+    answer_scratch* scratch = nullptr;
+    if (ctx.features != nullptr && ctx.features->compression.enabled &&
+        body.size() >= ctx.features->compression.min_size) [[unlikely]] {
+        scratch = &thread_answer_scratch();
+        compress_answer(ctx, status, fields, body, scratch->fields, scratch->body);
     }
     if (_owed.empty() && seq == _next_write) [[likely]] {
         // Nothing owed before it: head and body framed straight into the output in one
@@ -62,9 +65,12 @@ void http1_connection::respond(uint64_t seq, const request_context& ctx, uint16_
         if (f.closes()) {
             _closing = true;
         }
-        return;
+    } else {
+        respond_framed(seq, ctx, status, fields, body, env);
     }
-    respond_framed(seq, ctx, status, fields, body, env);
+    if (scratch != nullptr) [[unlikely]] {
+        scratch->release();
+    }
 }
 
 template <class Body>
@@ -174,15 +180,20 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         o->stream = std::move(m.stream);
         const response_head& h = m.start;
         std::string_view fields = h.fields.empty() ? h.static_fields : std::string_view(h.fields);
-        if (o->ctx.features != nullptr && o->ctx.features->compression.enabled) [[unlikely]] {
+        bool one_message = m.parts == (app_response::part_head | app_response::part_body | app_response::part_end) &&
+                           m.file == nullptr;
+        std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
+        // Compression plans a whole answer by its declared length, else its size; under the
+        // minimum size it is never compressed (plan_compression), so it takes the plain way.
+        if (o->ctx.features != nullptr && o->ctx.features->compression.enabled &&
+            !(one_message && (h.content_length >= 0 ? static_cast<uint64_t>(h.content_length) : body.size()) <
+                                 o->ctx.features->compression.min_size)) [[unlikely]] {
             if (start_coded(*o, m, fields, env)) {
                 return;
             }
-        } else if (m.parts == (app_response::part_head | app_response::part_body | app_response::part_end) &&
-                   m.file == nullptr && o->stream == nullptr && m.trailers.empty()) [[likely]] {
+        } else if (one_message && o->stream == nullptr && m.trailers.empty()) [[likely]] {
             // A whole answer in one message (a handler's return value): head and body in
             // one write, as respond() does.
-            std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
             if (h.content_length == static_cast<int64_t>(body.size()) && body.size() < output_queue::coalesce_below) {
                 bool drain_close = env.draining && o->seq + 1 == _next_seq;
                 o->framer.whole(queue_of(*o), o->ctx, h.status, fields, body, h.close, env.date, drain_close,

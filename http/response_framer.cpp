@@ -175,7 +175,10 @@ void response_framer::frame(output_queue& out, const request_context& req, uint1
             p = put(p, added.extra);
         }
         p = put(p, fields);
-        if (req.features != nullptr) [[unlikely]] {
+        // The features' lines (CORS, request id, security headers), when they add any:
+        // an app that only compresses has its features on every answer and adds none.
+        if (req.features != nullptr && (!req.extra_fields.empty() || !req.features->security_fields.empty()))
+            [[unlikely]] {
             close_tail(s, p);
             append_feature_fields(req, fields, s);
             p = open_tail(s, framing_max + with_head.size());

@@ -15,7 +15,9 @@ the loop thread never runs (the script stops with that message after ANSWER_TIME
         python3 benchmarks/load/instr_per_request.py --app benchmarks.load.apps.ringbolt_const:app --path /json
 
 --body-size N sends POSTs with an N-byte body instead (uploads: e.g. --app
-benchmarks.load.apps.ringbolt_stream:app --path /upload --body-size 500000).
+benchmarks.load.apps.ringbolt_stream:app --path /upload --body-size 500000). --raw FILE sends
+a request as written in a file (HttpArena's requests/post_chunked.raw: a chunked body), and
+--pipeline N writes N requests at once (HttpArena's pipelined profile: 16).
 
 --peer 'LABEL=COMMAND' (repeatable) counts another server the same way, in a third row:
 COMMAND is split like a shell line, `{port}` in it is the port to serve, and it runs from
@@ -63,7 +65,8 @@ def _answer_end(buf):
     return end
 
 
-def _request_bytes(path, headers, body):
+def build_request(path, headers=(), body=None):
+    """One request's bytes: a GET, or a POST with a Content-Length body."""
     extra = "".join(f"{h}\r\n" for h in headers)
     if body is None:
         return f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\n{extra}\r\n".encode()
@@ -106,21 +109,25 @@ def send_concurrently(port, req, n, connections):
         s.close()
 
 
-def send_requests(port, path, n, headers=(), body=None, connections=1):
-    req = _request_bytes(path, headers, body)
+def send_requests(port, req, n, pipeline=1, connections=1):
+    """n requests: over `connections` connections at once (send_concurrently), or on one
+    keep-alive connection, `pipeline` of them per write (n is rounded up to a whole number
+    of writes), each write's answers read before the next write."""
     if connections > 1:
         send_concurrently(port, req, n, connections)
         return
     s = socket.create_connection(("127.0.0.1", port))
     s.settimeout(ANSWER_TIMEOUT)
     buf = b""
-    for _ in range(n):
-        s.sendall(req)
-        while True:
+    for _ in range(-(-n // pipeline)):
+        s.sendall(req * pipeline)
+        answered = 0
+        while answered < pipeline:
             end = _answer_end(buf)
             if end > 0:
                 buf = buf[end:]
-                break
+                answered += 1
+                continue
             try:
                 d = s.recv(65536)
             except socket.timeout:
@@ -160,11 +167,11 @@ def count(py, args, n, tmp, peer_cmd=None):
                 if srv.poll() is not None:
                     raise RuntimeError("server exited")
                 time.sleep(0.5)
-        send_requests(port, args.path, args.warm, args.header, args.body, args.connections)
+        send_requests(port, args.request, args.warm, args.pipeline, args.connections)
         ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
                                         timeout=120, check=True)
         ctl("-i", "on")
-        send_requests(port, args.path, n, args.header, args.body, args.connections)
+        send_requests(port, args.request, n, args.pipeline, args.connections)
         ctl("-d")
         time.sleep(1)
     finally:
@@ -222,8 +229,23 @@ def main():
                          "request once its answer came: turns then hold up to this many requests (default 1: "
                          "one request per turn)")
     ap.add_argument("--app-dir", help="`ringbolt serve --app-dir` (an app beside modules of its own)")
+    ap.add_argument("--raw", help="send this file's bytes as the request instead (one whole request, e.g. HttpArena's "
+                                  "requests/post_chunked.raw); --path, --header and --body-size are then not used")
+    ap.add_argument("--pipeline", type=int, default=1,
+                    help="requests per write (HttpArena's pipelined profile: 16); the answers of one write are "
+                         "read before the next, and --n and --warm are rounded up to whole writes")
     args = ap.parse_args()
     args.body = os.urandom(args.body_size) if args.body_size else None
+    if args.pipeline < 1:
+        ap.error("--pipeline wants at least 1")
+    if args.pipeline > 1 and args.connections > 1:
+        ap.error("--pipeline and --connections do not go together (one connection pipelines)")
+    if args.raw:
+        with open(args.raw, "rb") as f:
+            args.request = f.read()
+    else:
+        args.request = build_request(args.path, args.header, args.body)
+    args.n = -(-args.n // args.pipeline) * args.pipeline
     peers = {}
     for spec in args.peer:
         label, sep, command = spec.partition("=")
@@ -259,6 +281,10 @@ def main():
         print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/instr_per_request.py "
               f"{' '.join(sys.argv[1:])}`\n")
         what = f"POST {args.path}` ({args.body_size:,} B body)" if args.body else f"GET {args.path}`"
+        if args.raw:
+            what = f"{args.request.split(b' HTTP/')[0].decode(errors='replace')}` ({os.path.basename(args.raw)})"
+        if args.pipeline > 1:
+            what += f", {args.pipeline} per write"
         print(f"| {args.app} `{what} | user-space instructions per request |")
         print("|---|---:|")
         for v in ("old", "new"):

@@ -219,15 +219,29 @@ def test_wsgi_input_with_a_body_in_memory(srv):
 
 
 def test_chunked_body_is_read_as_it_arrives(srv):
-    # A chunked body streams: WSGICall hands the request to WSGIHandler._run (BodyInput,
-    # with the same native StartResponse).
+    # A chunked body still arriving after its head streams: WSGICall hands the request to
+    # WSGIHandler._run (BodyInput, with the same native StartResponse).
+    with srv.connect(timeout=WAIT_S) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b"POST /input HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab\nc\r\n")
+        time.sleep(0.05)  # the rest in a later read
+        s.sendall(b"2\r\nde\r\n0\r\n\r\n")
+        resp = Reader(s).read()
+    assert resp.status == 200, resp
+    body = resp.json()
+    assert body == {"first": "ab\n", "rest": "cde", "length": None, "type": "BodyInput"}
+
+
+def test_chunked_body_that_came_whole_is_read_from_memory(srv):
+    # The same body whole in the head's read is decoded before the request is reported:
+    # buffered like a Content-Length body (WSGIInput), its length known.
     with srv.connect(timeout=WAIT_S) as s:
         s.sendall(b"POST /input HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                   b"4\r\nab\nc\r\n2\r\nde\r\n0\r\n\r\n")
         resp = Reader(s).read()
     assert resp.status == 200, resp
     body = resp.json()
-    assert body == {"first": "ab\n", "rest": "cde", "length": None, "type": "BodyInput"}
+    assert body == {"first": "ab\n", "rest": "cde", "length": "6", "type": "WSGIInput"}
 
 
 def test_root_path_is_stripped(tmp_path):

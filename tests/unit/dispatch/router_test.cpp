@@ -54,6 +54,7 @@ const std::vector<route_def> routes = {
     {"/mixed/{v:int}", POST, 21},
     {"/mixed/{v}", PUT, 22},
     {"/d/{a}/{b}/{c:int}", GET, 23},
+    {"/pct%41", GET, 24}, // a literal '%': matched by what decodes to it, never by itself
 };
 
 struct param_expect {
@@ -112,8 +113,13 @@ const std::vector<lookup_case> lookup_cases = {
     {GET, "/users/-", nf},
     {GET, "/users/1a", nf},
     {GET, "/users/9223372036854775808/posts", found, 9, {{S, "9223372036854775808"}}},
-    // Static beats int beats str.
+    // Static beats int beats str (a path equal to a static pattern is found without the
+    // walk; a method its route lacks takes the walk).
     {GET, "/users/me", found, 8},
+    {HEAD, "/users/me", found, 8},
+    {PUT, "/users/me", mna, 0, {}, GET | HEAD},
+    {GET, "/pct%41", nf},
+    {GET, "/pct%2541", found, 24},
     {GET, "/users/bob/posts", found, 9, {{S, "bob"}}},
     {GET, "/users/12/posts", found, 9, {{S, "12"}}}, // int branch has /posts/{pid} only
     {GET, "/users/12/posts/34", found, 10, {{I, "12", 12}, {I, "34", 34}}},

@@ -3,6 +3,7 @@
 // checked. No sockets: this is the layer the fuzzers and split-input tests reach.
 #include "http/http1_connection.hpp"
 #include "http/problem.hpp"
+#include "http/response_features.hpp"
 
 #include "dispatch/dispatcher.hpp"
 
@@ -230,6 +231,69 @@ TEST(Http1Connection, AppRequestCarriesEverything) {
     EXPECT_EQ(f.conn.deadline(), 0u); // no read deadline while the app works
 }
 
+// An answered batch's request buffers are reused by the next requests (recycle_batch):
+// the next request's bytes go into the same buffer, with no allocation. A request whose
+// bytes do not fit gets a larger buffer, the spare one notwithstanding.
+TEST(Http1Connection, AnsweredBatchBuffersAreReusedByTheNextRequests) {
+    fake_reactor f;
+    f.feed("POST /py?a=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n20", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    const char* first = f.batch[0].data.data();
+    f.dispatcher.recycle_batch();
+    f.feed("POST /py?a=2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n30\r\n0\r\n\r\n", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    EXPECT_EQ(f.batch[0].data.data(), first);
+    EXPECT_EQ(f.batch[0].query.in(f.batch[0].data), "a=2");
+    EXPECT_EQ(f.batch[0].body.in(f.batch[0].data), "30");
+    f.dispatcher.recycle_batch();
+    std::string big(900, 'x');
+    f.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\n" + big, false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    EXPECT_EQ(f.batch[0].body.in(f.batch[0].data), big);
+    EXPECT_GE(f.batch[0].data.capacity() - f.batch[0].data.size(), app_request_padding);
+}
+
+// With compression on, answers under its minimum size take the plain way (framed whole,
+// no plan): the same bytes as before, no coding and no Vary; at the minimum size and over
+// they are compressed as before. Native answers and the app's, on both sides.
+TEST(Http1Connection, CompressionLeavesAnswersUnderItsMinimumAlone) {
+    fake_reactor f;
+    f.routes.features = std::make_unique<response_features>();
+    ASSERT_EQ(configure_compression(*f.routes.features, 64, {"gzip"}, {-1}, {}), "");
+    f.add("/small", method_get, true, "ok");
+    f.add("/large", method_get, true, "");
+    f.routes.targets.back().response.body = std::string(200, 'n');
+    const std::string gzip = "Host: a\r\nAccept-Encoding: gzip\r\n\r\n";
+    f.feed("GET /small HTTP/1.1\r\n" + gzip, false);
+    EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 ok"});
+    EXPECT_EQ(f.wire.find("Content-Encoding"), std::string::npos);
+    EXPECT_EQ(f.wire.find("Vary"), std::string::npos);
+    f.wire.clear();
+    f.feed("GET /large HTTP/1.1\r\n" + gzip, false);
+    EXPECT_NE(f.wire.find("Content-Encoding: gzip\r\n"), std::string::npos) << f.wire;
+    EXPECT_NE(f.wire.find("Vary: Accept-Encoding\r\n"), std::string::npos) << f.wire;
+    f.wire.clear();
+    for (size_t size : {size_t{2}, size_t{63}, size_t{64}, size_t{300}}) {
+        f.feed("GET /py HTTP/1.1\r\n" + gzip, false);
+        ASSERT_EQ(f.batch.size(), 1u);
+        app_response m = fake_reactor::message(f.batch[0], app_response::part_head | app_response::part_body |
+                                                               app_response::part_end);
+        m.body = std::string(size, 'a');
+        m.start.fields = "Content-Type: text/plain; charset=utf-8\r\n";
+        m.start.content_length = static_cast<int64_t>(size);
+        f.batch.clear();
+        f.send(std::move(m));
+        f.take_output();
+        bool coded = size >= 64;
+        EXPECT_EQ(f.wire.find("Content-Encoding: gzip\r\n") != std::string::npos, coded) << size << f.wire;
+        EXPECT_EQ(f.wire.find("Vary: Accept-Encoding\r\n") != std::string::npos, coded) << size;
+        if (!coded) {
+            EXPECT_EQ(f.bodies(), std::vector<std::string>{"200 " + std::string(size, 'a')});
+        }
+        f.wire.clear();
+    }
+}
+
 TEST(Http1Connection, TypedParams) {
     fake_reactor f;
     f.feed("GET /users/-42 HTTP/1.1\r\nHost: a\r\n\r\n", false);
@@ -322,6 +386,60 @@ TEST(Http1Connection, SplitAtEveryOffset) {
         one_by_one.feed(std::string_view(&c, 1));
     }
     EXPECT_EQ(one_by_one.bodies(), expected);
+}
+
+// A head is parsed once, whatever the read boundaries: a body (chunked or with a
+// Content-Length) arriving over later reads is joined to the head parsed when it came,
+// not to a second parse. A head cut by a read costs one try that stops where the bytes
+// do (incomplete), then the parse once its end is there. http1_head_parses counts the
+// parser's runs.
+TEST(Http1Connection, AHeadIsParsedOnceWhateverTheReadBoundaries) {
+    const std::string chunked_head = "POST http://a/py?x=1 HTTP/1.1\r\nHost: a\r\nX-One: 1\r\n"
+                                     "Transfer-Encoding: chunked\r\nX-Two: two\r\n\r\n";
+    const std::string length_head =
+        "POST /py?y=2 HTTP/1.1\r\nHost: a\r\nX-One: 1\r\nContent-Length: 5\r\nX-Two: two\r\n\r\n";
+    struct split_case {
+        std::string request;
+        size_t head_size;
+        std::string path, query, body;
+    };
+    const split_case cases[] = {
+        {chunked_head + "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", chunked_head.size(), "/py", "x=1", "abcde"},
+        {length_head + "hello", length_head.size(), "/py", "y=2", "hello"},
+    };
+    for (const split_case& c : cases) {
+        for (size_t cut = 1; cut < c.request.size(); ++cut) {
+            fake_reactor f;
+            f.feed(std::string_view(c.request).substr(0, cut), false);
+            f.feed(std::string_view(c.request).substr(cut), false);
+            ASSERT_EQ(f.batch.size(), 1u) << c.request << " cut at " << cut;
+            const app_request& r = f.batch[0];
+            EXPECT_EQ(r.path.in(r.data), c.path) << "cut at " << cut;
+            EXPECT_EQ(r.query.in(r.data), c.query) << "cut at " << cut;
+            EXPECT_EQ(r.body.in(r.data), c.body) << "cut at " << cut;
+            ASSERT_EQ(r.headers.size(), 8u) << "cut at " << cut;
+            EXPECT_EQ(r.headers[6].in(r.data), "X-Two") << "cut at " << cut;
+            EXPECT_EQ(r.headers[7].in(r.data), "two") << "cut at " << cut;
+            // A cut inside the head: one incomplete try, then the one parse.
+            EXPECT_EQ(f.counters.http1_head_parses.get(), cut < c.head_size ? 2u : 1u)
+                << c.request << " cut at " << cut;
+            EXPECT_EQ(f.counters.requests.get(), 1u);
+        }
+        fake_reactor whole; // in one read, as HttpArena's clients write it: one parse
+        whole.feed(c.request + c.request, false);
+        ASSERT_EQ(whole.batch.size(), 2u);
+        EXPECT_EQ(whole.batch[1].body.in(whole.batch[1].data), c.body);
+        EXPECT_EQ(whole.counters.http1_head_parses.get(), 2u);
+        fake_reactor bytewise; // a byte at a time: still one try and one parse a request
+        for (int i = 0; i < 2; ++i) {
+            for (char b : c.request) {
+                bytewise.feed(std::string_view(&b, 1));
+            }
+        }
+        EXPECT_EQ(bytewise.bodies(),
+                  (std::vector<std::string>{"200 app:" + c.path + ":" + c.body, "200 app:" + c.path + ":" + c.body}));
+        EXPECT_EQ(bytewise.counters.http1_head_parses.get(), 4u);
+    }
 }
 
 TEST(Http1Connection, ErrorsAnswerOnceThenIgnoreInput) {
