@@ -78,7 +78,9 @@ bool valid_host_port(std::string_view s, bool require_port) noexcept {
     } else {
         // One table look-up a byte (every Host field of every request passes here); a
         // '%' stops the run and is checked on its own.
-        const auto plain = [&s](size_t i) { return regname_plain[static_cast<unsigned char>(s[i])]; };
+        const auto plain = [&s](size_t i) {
+            return static_cast<unsigned>(regname_plain[static_cast<unsigned char>(s[i])]);
+        };
         for (;;) {
             while (p + 4 <= n && (plain(p) & plain(p + 1) & plain(p + 2) & plain(p + 3))) {
                 p += 4; // four at a time: a host name is mostly such runs
@@ -125,7 +127,9 @@ inline void split_path_query(std::string_view rest, request_head& out) noexcept 
     // The path runs to the first '?' or '#' (one table look-up a byte, four at a time
     // where it can: every request's path passes here); a query after '?' runs to a '#'.
     const size_t n = rest.size();
-    const auto ends = [&rest](size_t i) { return path_end[static_cast<unsigned char>(rest[i])]; };
+    const auto ends = [&rest](size_t i) {
+        return static_cast<unsigned>(path_end[static_cast<unsigned char>(rest[i])]);
+    };
     size_t i = 0;
     while (i + 4 <= n && !(ends(i) | ends(i + 1) | ends(i + 2) | ends(i + 3))) {
         i += 4;

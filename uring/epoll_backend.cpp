@@ -92,7 +92,7 @@ void epoll_backend::end_accept(int res) noexcept {
 void epoll_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     fd_state& st = state(fd);
     if (st.slot != slot || st.gen != gen) {
-        st = fd_state{slot, gen, st.registered, false, false, nullptr, st.events};
+        st = fd_state{.slot = slot, .gen = gen, .registered = st.registered, .events = st.events};
     }
     st.reading = true;
     st.room = nullptr;
