@@ -2,6 +2,7 @@
 // the caller's room in pieces larger than the buffer ring's (no copy through it), each
 // receive ends once (on_recv_into, or on_recv_end at EOF, a reset or a cancel), and a
 // receive armed again at once goes on where the last one stopped.
+#include "tests/unit/uring/tcp_pair.hpp"
 #include "uring/epoll_backend.hpp"
 #include "uring/uring_backend.hpp"
 
@@ -90,20 +91,7 @@ class RecvIntoTest : public ::testing::TestWithParam<const char*> {
             GTEST_SKIP() << GetParam() << " unavailable: " << errc_name(r.error());
         }
         ASSERT_TRUE(_backend->can_recv_into());
-        int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ASSERT_GE(lfd, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(a);
-        ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-        ASSERT_EQ(::listen(lfd, 1), 0);
-        ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-        _peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ASSERT_EQ(::connect(_peer, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-        _ours = ::accept4(lfd, nullptr, nullptr, io_backend::accepted_socket_flags);
-        ::close(lfd);
-        ASSERT_GE(_ours, 0);
+        testing::make_tcp_pair(_ours, _peer, io_backend::accepted_socket_flags);
     }
     void TearDown() override {
         if (_peer >= 0) {

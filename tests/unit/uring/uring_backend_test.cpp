@@ -2,6 +2,7 @@
 // queued in one turn than the SQ holds, and a ring that refuses submissions (a submit
 // from a thread other than the SINGLE_ISSUER owner gets EEXIST), where operations must
 // wait in order for the next wait() instead of crashing on a null SQE.
+#include "tests/unit/uring/tcp_pair.hpp"
 #include "uring/ring.hpp"
 #include "uring/uring_backend.hpp"
 
@@ -222,20 +223,7 @@ class RecvEndTest : public BackendTest {
             return;
         }
         // A loopback TCP pair (a reset needs TCP).
-        int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ASSERT_GE(lfd, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(a);
-        ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-        ASSERT_EQ(::listen(lfd, 1), 0);
-        ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-        _peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ASSERT_EQ(::connect(_peer, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-        _ours = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-        ::close(lfd);
-        ASSERT_GE(_ours, 0);
+        testing::make_tcp_pair(_ours, _peer, SOCK_CLOEXEC);
     }
     void TearDown() override {
         if (_peer >= 0) {
