@@ -5,6 +5,8 @@
 #include "core/log.hpp"
 #include "uring/user_data.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -20,8 +22,26 @@ uring_backend::~uring_backend() {
     }
 }
 
+namespace {
+
+constexpr unsigned max_cq_entries = 65536; // the kernel's IORING_MAX_CQ_ENTRIES
+
+// The CQ has room for a completion per receive buffer (a multishot recv's bytes wait
+// there until a turn takes them, max_completions_per_wait at a time) and three times as
+// many for sends, accepts and the rest. Without room the kernel ends each multishot recv
+// that has bytes (no F_MORE; counter recv_restarts), and each end costs the reactor a
+// synchronous read, its EAGAIN and a new recv: with 4x the SQ (4,096) at 4,096
+// connections, one SQE more a request and 26% fewer requests a second. 16,384 entries
+// for the default 4,096 buffers: 256 KiB a core.
+unsigned cq_entries_for(const backend_config& c) noexcept {
+    unsigned want = std::max(c.ring_entries, c.buffer_count) * 4;
+    return std::min(std::bit_ceil(want), max_cq_entries);
+}
+
+} // namespace
+
 result<void> uring_backend::setup(const backend_config& config, int wake_fd) noexcept {
-    RB_TRY(setup_ring(_ring, config.ring_entries, _features, 0, config.shared_ring));
+    RB_TRY(setup_ring(_ring, config.ring_entries, _features, cq_entries_for(config), config.shared_ring));
     _ring_ok = true;
     RB_TRY(_buffers.init(_ring, 1, config.buffer_count, config.buffer_size));
     _wake_fd = wake_fd;
@@ -194,6 +214,8 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
                                                           : recv_end::error;
             if (res == -ENOBUFS) {
                 counters->enobufs.add();
+            } else if (res > 0) {
+                counters->recv_restarts.add(); // bytes but no F_MORE: the CQ had no room for more
             }
             events.on_recv_end(ud.slot, ud.gen, how);
         }

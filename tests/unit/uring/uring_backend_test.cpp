@@ -377,6 +377,81 @@ TEST(UringBackendTurnSize, AWaitTakesAtMostItsShareAndTheRestNext) {
     ::close(wake_fd);
 }
 
+// Every connection with bytes at once (a hosted loop's ring, completions posted as the data
+// comes, and a turn takes only its share of them): the completion queue must hold a recv
+// completion for each receive buffer, or the kernel, with no room to post one more with
+// F_MORE, ends the multishot recvs that have bytes. Each such end costs the reactor a
+// synchronous read, its EAGAIN and a new recv: at 4096 connections it was one more SQE per
+// request, and a quarter of the requests a second (benchmarks/journal/2026-11-26.md).
+TEST(UringBackendCqSize, EveryRecvStaysArmedWhenEachBufferHoldsACompletion) {
+    constexpr uint32_t conns = 256;
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(wake_fd, 0);
+    uring_backend backend;
+    core_counters counters;
+    backend.counters = &counters;
+    backend_config cfg;
+    cfg.ring_entries = 8; // a small SQ: the CQ must not be sized from it alone
+    cfg.buffer_count = conns;
+    cfg.shared_ring = true;
+    result<void> r = backend.setup(cfg, wake_fd);
+    if (!r.ok()) {
+        ::close(wake_fd);
+        GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+    }
+    recorder sink(conns);
+    std::vector<int> ours, peers;
+    for (uint32_t i = 0; i < conns; ++i) {
+        int sv[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        ours.push_back(sv[0]);
+        peers.push_back(sv[1]);
+        backend.arm_recv(sv[0], i, 0);
+        if (i % cfg.ring_entries == cfg.ring_entries - 1) {
+            ASSERT_TRUE(backend.wait(0, sink)); // submitted a ring's worth at a time
+        }
+    }
+    ASSERT_TRUE(backend.wait(0, sink)); // the last recvs armed; nothing to read yet
+    for (uint32_t i = 0; i < conns; ++i) {
+        std::string m = "request " + std::to_string(i);
+        ASSERT_EQ(::send(peers[i], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+    }
+    auto got = [&] {
+        uint32_t n = 0;
+        for (const std::string& s : sink.received) {
+            n += !s.empty();
+        }
+        return n;
+    };
+    for (unsigned waits = 0; got() < conns && waits < 50; ++waits) {
+        ASSERT_TRUE(backend.wait(waits == 0 ? 1000 : 10, sink));
+    }
+    for (uint32_t i = 0; i < conns; ++i) {
+        EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
+        EXPECT_FALSE(sink.recv_ended[i]) << "connection " << i << "'s multishot recv ended";
+    }
+    EXPECT_EQ(counters.recv_restarts.get(), 0u);
+    EXPECT_EQ(counters.enobufs.get(), 0u);
+    for (int fd : ours) {
+        ::shutdown(fd, SHUT_RDWR);
+    }
+    for (int turn = 0; turn < 50; ++turn) {
+        bool all = true;
+        for (uint32_t i = 0; i < conns; ++i) {
+            all = all && sink.recv_ended[i];
+        }
+        if (all) {
+            break;
+        }
+        backend.wait(10, sink);
+    }
+    for (uint32_t i = 0; i < conns; ++i) {
+        ::close(ours[i]);
+        ::close(peers[i]);
+    }
+    ::close(wake_fd);
+}
+
 TEST(RingProbe, LeavesNoSpuriousEintrInTheCallingThread) {
     // A fresh thread: the rings of the tests before this one were torn down in the main
     // thread and may have left their own notification there.
