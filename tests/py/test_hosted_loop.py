@@ -249,3 +249,22 @@ def test_call_soon_threadsafe_from_a_thread_wakes_the_hosted_loop(loop: str):
         assert srv.stop() == 0, srv.output()
     assert all(0.045 <= w < 0.2 for w in waited), waited
     assert sorted(waited)[3] < 0.1, waited
+
+
+def test_a_hosted_turn_runs_its_batch_under_the_loops_gil_hold():
+    # The loop's callback holds the GIL when it calls the turn; the turn keeps it for its
+    # batch (app_bridge::set_turn_holds_gil), so the batch never waits for the GIL, even
+    # while another thread wants it all the time (gil_wait_ns counts the waits).
+    from conftest import metric_totals
+
+    srv = ServerProcess("hosted_app:app", "--threads", "1", env={"RINGBOLT_METRICS": "/metrics"})
+    try:
+        assert get(srv, "/busy-thread").status == 200
+        before = metric_totals(get(srv, "/metrics").body.decode())
+        answers = [get(srv, "/sync").status for _ in range(20)]
+        after = metric_totals(get(srv, "/metrics").body.decode())
+    finally:
+        assert srv.stop() == 0, srv.output()
+    assert answers == [200] * 20
+    assert after["python_requests"] - before["python_requests"] >= 20, (before, after)
+    assert after.get("gil_wait_ns", 0) - before.get("gil_wait_ns", 0) == 0, (before, after)

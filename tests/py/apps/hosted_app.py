@@ -105,3 +105,15 @@ async def thread_wakes(req):
     threading.Timer(0.05, loop.call_soon_threadsafe, args=(fut.set_result, None)).start()
     await fut
     return {"waited": time.monotonic() - t0}
+
+
+@app.get("/busy-thread")
+def busy_thread(req):
+    # A thread that wants the GIL all the time (pure Python, no I/O): whoever takes the
+    # GIL after it waits up to the switch interval.
+    def spin() -> None:
+        while True:
+            sum(range(1000))
+
+    threading.Thread(target=spin, daemon=True).start()
+    return "spinning"
