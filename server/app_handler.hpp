@@ -78,6 +78,12 @@ class app_handler {
         (void)r;
         return false;
     }
+    /// A hosted turn of reactor `reactor_index` must wait for the turn lock (its stand-in
+    /// serves the connections and takes the application's lock for its batches): the
+    /// application lets go of that lock if the turn holds it, and takes it back in
+    /// after_turn_lock_wait, once the turn lock is held (the turn lock before the GIL).
+    virtual void before_turn_lock_wait(unsigned reactor_index) noexcept { (void)reactor_index; }
+    virtual void after_turn_lock_wait(unsigned reactor_index) noexcept { (void)reactor_index; }
 };
 
 } // namespace ringbolt::uring

@@ -20,7 +20,9 @@ int reactor::hosted_turn() noexcept {
         // end of its current wait, which this cuts short.
         _ring_wanted.store(true, std::memory_order_release);
         wake();
+        _app.before_turn_lock_wait(_index); // the stand-in's batches take the GIL this turn may hold
         lock.lock();
+        _app.after_turn_lock_wait(_index);
         _ring_wanted.store(false, std::memory_order_relaxed);
     }
     if (_done) {

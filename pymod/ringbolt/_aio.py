@@ -94,7 +94,7 @@ class AsyncRunner:
             finally:
                 self.loop.close()
 
-    def host(self, turn: Any, fd: int) -> None:
+    def host(self, turn: Any, fd: int, step: Any = None) -> None:
         """Run the loop on the calling thread, a reactor's (``_native``'s host_loop calls
         this on it), until the reactor has drained: ``turn()`` runs one of its turns
         whenever ``fd`` is readable, and at least 4 times a second. The loop leaves its
@@ -106,7 +106,12 @@ class AsyncRunner:
         found: woken here, with no eventfd write), plus ``8 | ms << 4`` when a QUIC timer
         falls due in ms milliseconds (--http3: it is called again by then). Sync handlers
         run inside it, as on any reactor, with no running loop on the thread (the bridge
-        sets it aside: they may call ``asyncio.run``)."""
+        sets it aside: they may call ``asyncio.run``).
+
+        ``step(start, after)``, the native one's (``_native``'s host_loop gives it), is what
+        the loop runs: a turn, then for state 1 the staged requests handed to
+        ``start(items)`` when there are any, with no Python frame in the common case;
+        other states go to ``after(state)``. Without it, ``after(turn())``."""
         loop = self.loop
         back = threading.Event()
         self._borrowed.clear()
@@ -121,12 +126,19 @@ class AsyncRunner:
         timer: list[asyncio.Handle] = []
         quic_timer: list[asyncio.TimerHandle | None] = [None]
 
+        def turn_then(_start: Any, then: Any) -> None:
+            then(turn())
+
+        run_step = step if step is not None else turn_then
+
+        def start(items: Any) -> None:
+            start_batch(loop, items, _answer)
+
         def on_quic_timer() -> None:
             quic_timer[0] = None
-            on_ready()
+            run_step(start, after)
 
-        def on_ready() -> None:
-            state = turn()
+        def after(state: int) -> None:
             if state > 3:  # (one test in the common case: 0, 1 or 2)
                 if state & 4:  # producers the turn made ready (no eventfd was written for them)
                     _wake_waiters(ready_here)
@@ -140,7 +152,7 @@ class AsyncRunner:
                 state &= 3
             start_staged()
             if state == 2:
-                loop.call_soon(on_ready)
+                loop.call_soon(run_step, start, after)
             elif state == 0:
                 loop.remove_reader(fd)
                 timer[0].cancel()
@@ -150,10 +162,10 @@ class AsyncRunner:
 
         def tick() -> None:
             timer[0] = loop.call_later(0.25, tick)
-            on_ready()
+            run_step(start, after)
 
         try:
-            loop.add_reader(fd, on_ready)
+            loop.add_reader(fd, run_step, start, after)
             timer.append(loop.call_soon(tick))
             self._run_rooted()
         finally:

@@ -182,3 +182,89 @@ def test_a_quic_timer_brings_the_next_turn_before_the_tick():
         os.close(other_end)
     assert len(calls) == 2, calls
     assert 0.019 <= calls[1] - calls[0] < 0.2, calls[1] - calls[0]
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_callbacks_a_sync_handler_schedules_on_the_hosted_loop_run(loop: str):
+    # A sync handler runs inside the loop's turn for the reactor: what it gives the loop
+    # (call_soon, call_later) runs once the turn is over, the timer on time, with no
+    # other request coming to turn the loop again.
+    srv = ServerProcess("hosted_app:app", "--threads", "1", "--loop", loop)
+    try:
+        assert get(srv, "/sync-schedules").json()["tid"] in reactor_tids(srv.proc.pid)
+        deadline = time.monotonic() + 3
+        marks: dict[str, float] = {}
+        while time.monotonic() < deadline and len(marks) < 2:
+            time.sleep(0.1)
+            marks = get(srv, "/marks").json()
+    finally:
+        assert srv.stop() == 0, srv.output()
+    assert set(marks) == {"soon", "later"}, marks
+    assert marks["soon"] < 0.05, marks
+    assert 0.045 <= marks["later"] < 0.2, marks
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_timers_fire_on_time_while_the_hosted_loop_serves_a_load(loop: str):
+    srv = ServerProcess("hosted_app:app", "--threads", "1", "--loop", loop)
+    stop = threading.Event()
+    served = [0]
+
+    def hammer() -> None:  # keeps the reactor's turns coming, back to back
+        with srv.connect(timeout=10) as s:
+            req = b"GET /sync HTTP/1.1\r\nHost: t\r\n\r\n" * 8
+            while not stop.is_set():
+                s.sendall(req)
+                data = b""
+                while data.count(b"HTTP/1.1 200 OK") < 8:
+                    chunk = s.recv(65536)
+                    assert chunk
+                    data += chunk
+                served[0] += 8
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        slept = [get(srv, "/sleep-timed?s=0.05").json()["slept"] for _ in range(10)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+        assert srv.stop() == 0, srv.output()
+    assert served[0] > 100
+    assert all(0.045 <= s < 0.2 for s in slept), slept  # (uvloop rounds timers to ms)
+    assert sorted(slept)[5] < 0.1, slept
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_call_soon_threadsafe_from_a_thread_wakes_the_hosted_loop(loop: str):
+    # Nothing else comes: the loop's own wake-up (its self-pipe or uvloop's async handle)
+    # must bring the answer, not the reactor's 0.25 s tick.
+    srv = ServerProcess("hosted_app:app", "--threads", "1", "--loop", loop)
+    try:
+        waited = [get(srv, "/thread-wakes").json()["waited"] for _ in range(6)]
+    finally:
+        assert srv.stop() == 0, srv.output()
+    assert all(0.045 <= w < 0.2 for w in waited), waited
+    assert sorted(waited)[3] < 0.1, waited
+
+
+def test_a_hosted_turn_runs_its_batch_under_the_loops_gil_hold():
+    # The loop's callback holds the GIL when it calls the turn; the turn keeps it for its
+    # batch (app_bridge::set_turn_holds_gil), so the batch never waits for the GIL, even
+    # while another thread wants it all the time (gil_wait_ns counts the waits).
+    from conftest import metric_totals
+
+    srv = ServerProcess("hosted_app:app", "--threads", "1", env={"RINGBOLT_METRICS": "/metrics"})
+    try:
+        assert get(srv, "/busy-thread").status == 200
+        before = metric_totals(get(srv, "/metrics").body.decode())
+        answers = [get(srv, "/sync").status for _ in range(20)]
+        after = metric_totals(get(srv, "/metrics").body.decode())
+    finally:
+        assert srv.stop() == 0, srv.output()
+    assert answers == [200] * 20
+    assert after["python_requests"] - before["python_requests"] >= 20, (before, after)
+    assert after.get("gil_wait_ns", 0) - before.get("gil_wait_ns", 0) == 0, (before, after)

@@ -33,6 +33,7 @@ uint32_t app_bridge::add_handler(PyObject* callable, PyObject* param_names, bool
 void app_bridge::prepare(unsigned reactors) {
     _interp = PyThreadState_Get()->interp;
     _thread_states.assign(reactors + 1, nullptr);
+    _turn_holds_gil.assign(reactors + 1, 0);
 }
 
 void app_bridge::set_json_default(PyObject* fn) {
@@ -201,6 +202,10 @@ void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http:
 
 uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
                                   std::vector<http::app_response>& responses, uring::response_sink& later) noexcept {
+    if (_turn_holds_gil[reactor_index] != 0) {
+        run_batch(batch, responses, later); // a hosted turn: the GIL is this thread's already
+        return 0;
+    }
     PyThreadState*& ts = _thread_states[reactor_index];
     if (ts == nullptr) {
         ts = PyThreadState_New(_interp);

@@ -170,6 +170,13 @@ class app_bridge final : public uring::app_handler {
     /// Runs the asyncio runner's loop on the reactor's thread (AsyncRunner.host), with a
     /// callable that runs the reactor's turns. False without a runner.
     bool host_loop(uring::reactor& r) noexcept override;
+    /// A hosted turn holds the GIL (hosted_loop.cpp): it lets go while it waits for the
+    /// stand-in to hand the ring back, and takes it again once it has the turn lock.
+    void before_turn_lock_wait(unsigned reactor_index) noexcept override;
+    void after_turn_lock_wait(unsigned reactor_index) noexcept override;
+    /// Thread slot `i`'s hosted turn runs with the GIL held (`held`) or is over: its
+    /// handle_batch calls take no GIL meanwhile. Only that thread reads or writes the slot.
+    void set_turn_holds_gil(unsigned i, bool held) noexcept { _turn_holds_gil[i] = held ? 1 : 0; }
     std::shared_ptr<http::body_stream> make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
                                                         uint64_t seq) noexcept override;
 
@@ -263,6 +270,7 @@ class app_bridge final : public uring::app_handler {
     std::vector<std::thread> _pool;
     std::vector<handler_entry> _handlers;
     std::vector<PyThreadState*> _thread_states;
+    std::vector<uint8_t> _turn_holds_gil; ///< per thread slot: its hosted turn holds the GIL (set_turn_holds_gil)
     PyInterpreterState* _interp = nullptr;
 };
 

@@ -3,6 +3,7 @@ native id of the thread it ran on and whether an event loop was running there.""
 
 import asyncio
 import threading
+import time
 
 from ringbolt import App
 from ws_echo import add_ws_echo
@@ -52,3 +53,67 @@ async def slow(req):
 @app.get("/loop-wakes")
 def loop_wakes(req):
     return app.stats()["loop_wakes"]
+
+
+# What the loop must still do promptly while it turns for the reactor
+# (test_hosted_loop.py: callbacks a sync handler schedules, timers under load, a thread's
+# call_soon_threadsafe).
+LOOP: list[asyncio.AbstractEventLoop] = []
+MARKS: dict[str, float] = {}
+
+
+@app.on_startup
+async def keep_loop() -> None:
+    LOOP.append(asyncio.get_running_loop())
+
+
+def _mark(name: str) -> None:
+    MARKS[name] = time.monotonic()
+
+
+@app.get("/sync-schedules")
+def sync_schedules(req):
+    # The loop is this thread's (hosted), though none runs here for the handler: it may
+    # still be given callbacks, as any code on the loop's thread may.
+    MARKS.clear()
+    MARKS["at"] = time.monotonic()
+    LOOP[0].call_soon(_mark, "soon")
+    LOOP[0].call_later(0.05, _mark, "later")
+    return {"tid": threading.get_native_id()}
+
+
+@app.get("/marks")
+def marks(req):
+    at = MARKS.get("at", 0.0)
+    return {k: v - at for k, v in MARKS.items() if k != "at"}
+
+
+@app.get("/sleep-timed")
+async def sleep_timed(req):
+    t0 = time.monotonic()
+    await asyncio.sleep(float(req.query.get("s", "0.05")))
+    return {"slept": time.monotonic() - t0}
+
+
+@app.get("/thread-wakes")
+async def thread_wakes(req):
+    # A thread completes the future in 50 ms: its call_soon_threadsafe must wake the loop
+    # (and so the reactor's thread it runs on) rather than wait for the next tick.
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    t0 = time.monotonic()
+    threading.Timer(0.05, loop.call_soon_threadsafe, args=(fut.set_result, None)).start()
+    await fut
+    return {"waited": time.monotonic() - t0}
+
+
+@app.get("/busy-thread")
+def busy_thread(req):
+    # A thread that wants the GIL all the time (pure Python, no I/O): whoever takes the
+    # GIL after it waits up to the switch interval.
+    def spin() -> None:
+        while True:
+            sum(range(1000))
+
+    threading.Thread(target=spin, daemon=True).start()
+    return "spinning"
