@@ -88,6 +88,9 @@ void uring_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = _buffers.group_id();
+    if (_recv_limit) {
+        sqe->file_index = multishot_recv_limit; // the kernel's `optlen` (same field; liburing 2.3 lacks the name)
+    }
     io_uring_sqe_set_data64(sqe, encode_user_data(op::recv, slot, gen));
 }
 
@@ -184,8 +187,9 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
             _buffers.recycle(bid); // parsed or copied by now: back to the ring
         }
         if (!more) {
-            // A multishot recv ends on EOF, error, cancel, or when the buffer ring ran
-            // dry (ENOBUFS: buffers are republished before the next submit, so re-arm).
+            // A multishot recv ends on EOF, error, cancel, when it took its byte limit
+            // (multishot_recv_limit), or when the buffer ring ran dry (ENOBUFS: buffers
+            // are republished before the next submit): re-armed after the last two.
             // A reset that ends it while our cancel is in flight is an error, not the
             // cancel: the socket reports it once, and a recv armed again would wait forever.
             recv_end how = res == 0                       ? recv_end::eof
@@ -194,6 +198,12 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
                                                           : recv_end::error;
             if (res == -ENOBUFS) {
                 counters->enobufs.add();
+            } else if (res == -EINVAL && _recv_limit) [[unlikely]] {
+                // A kernel before 6.17 refuses the byte limit: this recv is armed again,
+                // now and from now on without one.
+                _recv_limit = false;
+                how = recv_end::rearm;
+                log(log_level::info, "io_uring: multishot recv without a byte limit (kernel before 6.17)");
             }
             events.on_recv_end(ud.slot, ud.gen, how);
         }

@@ -290,6 +290,63 @@ TEST_F(RecvEndTest, ACancelThatCatchesTheRecvIsCancelled) {
     EXPECT_EQ(sink.last_end, recv_end::cancelled);
 }
 
+// A multishot recv takes at most multishot_recv_limit bytes, then ends with its last bytes
+// and is armed again (recv_end::rearm), where the kernel offers the limit (the probe says):
+// a client that sends a large body at once no longer fills the buffer ring with it before
+// the reactor has seen the head. The ring here holds 1 MiB, so the end is the limit's, not
+// a dry ring's (ENOBUFS is counted). Without the limit the recv takes all and goes on.
+TEST(RecvLimit, AMultishotRecvEndsAfterItsByteLimit) {
+    result<ring_features> probe = probe_io_uring();
+    ASSERT_TRUE(probe.ok());
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(wake_fd, 0);
+    uring_backend backend;
+    core_counters counters;
+    backend.counters = &counters;
+    backend_config cfg;
+    cfg.buffer_count = 256;
+    ASSERT_TRUE(backend.setup(cfg, wake_fd).ok());
+    int ours = -1;
+    int peer = -1;
+    testing::make_tcp_pair(ours, peer, SOCK_CLOEXEC);
+    constexpr size_t total = size_t{1} << 20;
+    std::thread sender([peer] {
+        std::string chunk(total, 'b');
+        size_t off = 0;
+        while (off < chunk.size()) {
+            ssize_t n = ::send(peer, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
+            if (n <= 0) {
+                return; // the test ended first
+            }
+            off += static_cast<size_t>(n);
+        }
+    });
+    recorder sink(1);
+    backend.arm_recv(ours, 0, 1);
+    for (int turn = 0; turn < 500 && !sink.recv_ended[0] && sink.received[0].size() < total; ++turn) {
+        backend.wait(10, sink);
+    }
+    size_t got = sink.received[0].size();
+    if (probe.value().recv_limit) {
+        ASSERT_TRUE(sink.recv_ended[0]) << got << " bytes and no end";
+        EXPECT_EQ(sink.last_end, recv_end::rearm);
+        EXPECT_GE(got, multishot_recv_limit);
+        EXPECT_LT(got, multishot_recv_limit + cfg.buffer_size) << "one buffer past the limit at most";
+        EXPECT_EQ(counters.enobufs.get(), 0u) << "the end is the limit's, not a dry ring's";
+    } else {
+        EXPECT_EQ(got, total);
+        EXPECT_FALSE(sink.recv_ended[0]);
+    }
+    ::shutdown(ours, SHUT_RDWR); // the sender's send fails; the recv (if armed) ends
+    sender.join();
+    for (int turn = 0; turn < 20; ++turn) {
+        backend.wait(5, sink);
+    }
+    ::close(ours);
+    ::close(peer);
+    ::close(wake_fd);
+}
+
 // The probe's throwaway ring must not reach back into the thread that asked for it. Torn
 // down there, its exit work notified that thread with task work some milliseconds later,
 // and the thread's next blocking recv with SO_RCVTIMEO failed with EINTR although no
