@@ -393,7 +393,7 @@ namespace {
 
 // Blocks of finished request bodies, kept for the next ones (at most block_pool_max:
 // 4 MiB), so a server that takes uploads one after the other allocates none.
-constexpr size_t block_pool_max = 64;
+constexpr size_t block_pool_max = (size_t{4} << 20) / request_body::max_chunk;
 std::mutex& block_pool_mutex = *new std::mutex;
 // Under block_pool_mutex. Never destroyed: a body may end after static destructors ran
 // (a thread still going at exit).
