@@ -38,7 +38,7 @@ class counter {
     X(submit_calls)                                                                                                    \
     X(cqes_reaped)                                                                                                     \
     X(enobufs)                                                                                                         \
-    X(recv_restarts)                                                                                                   \
+    X(cq_overflows)                                                                                                    \
     X(recv_stalls)                                                                                                     \
     X(recvs_into_body)                                                                                                 \
     X(accept_resumes_on_close)                                                                                         \

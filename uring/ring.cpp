@@ -69,6 +69,48 @@ bool self_test_multishot_recv(io_uring& ring) noexcept {
     return ok;
 }
 
+// A multishot recv with a total byte limit (multishot_recv_limit; kernel 6.17+): with a
+// limit of 4, "ping" ends it (no IORING_CQE_F_MORE); a kernel without refuses it (EINVAL).
+bool self_test_recv_limit(io_uring& ring) noexcept {
+    buffer_ring br;
+    if (!br.init(ring, 0x7ff1, 2, 64).ok()) {
+        return false;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        return false;
+    }
+    bool ok = false;
+    bool ended = false;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe != nullptr) {
+        io_uring_prep_recv_multishot(sqe, sv[0], nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = br.group_id();
+        sqe->file_index = 4; // the kernel's `optlen`
+        io_uring_sqe_set_data64(sqe, 1);
+        if (::write(sv[1], "ping", 4) == 4) {
+            io_uring_cqe* cqe = nullptr;
+            __kernel_timespec ts{1, 0};
+            if (io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
+                ended = !(cqe->flags & IORING_CQE_F_MORE);
+                ok = cqe->res == 4 && ended;
+                io_uring_cqe_seen(&ring, cqe);
+            }
+        }
+    }
+    ::close(sv[1]);
+    ::close(sv[0]);
+    // A recv still armed (the limit ignored) ends at the close: reap it before the ring goes.
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec ts{0, 100'000'000};
+    while (!ended && io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
+        ended = !(cqe->flags & IORING_CQE_F_MORE);
+        io_uring_cqe_seen(&ring, cqe);
+    }
+    return ok;
+}
+
 } // namespace
 
 std::string describe_setup_failure(int sys_errno) {
@@ -140,12 +182,14 @@ result<ring_features> probe_on_this_thread(bool shared) noexcept {
     f.multishot_accept = opcodes_ok && kernel_at_least(5, 19);
     f.buf_ring = kernel_at_least(5, 19);
     f.multishot_recv = opcodes_ok && f.buf_ring && self_test_multishot_recv(ring);
+    f.recv_limit = f.multishot_recv && self_test_recv_limit(ring);
     io_uring_queue_exit(&ring);
 
     f.tier = f.defer_taskrun  ? "io_uring (single-issuer, defer-taskrun"
              : f.coop_taskrun ? "io_uring (coop-taskrun"
                               : "io_uring (basic";
-    f.tier += f.multishot_accept && f.multishot_recv ? ", multishot accept+recv, buffer ring)" : ", NO multishot)";
+    f.tier += f.multishot_accept && f.multishot_recv ? ", multishot accept+recv, buffer ring" : ", NO multishot";
+    f.tier += f.recv_limit ? ", recv byte limit)" : ")";
     if (!f.multishot_accept || !f.multishot_recv) {
         return {errc::io_uring_setup, ENOTSUP};
     }

@@ -16,6 +16,7 @@ struct ring_features {
     bool multishot_accept = false; ///< 5.19
     bool multishot_recv = false;   ///< 6.0
     bool buf_ring = false;         ///< 5.19
+    bool recv_limit = false;       ///< 6.17: a multishot recv ends after a byte limit (multishot_recv_limit)
     std::string tier;              ///< human-readable summary for the start-up log line
 };
 

@@ -28,8 +28,8 @@ constexpr unsigned max_cq_entries = 65536; // the kernel's IORING_MAX_CQ_ENTRIES
 
 // The CQ has room for a completion per receive buffer (a multishot recv's bytes wait
 // there until a turn takes them, max_completions_per_wait at a time) and three times as
-// many for sends, accepts and the rest. Without room the kernel ends each multishot recv
-// that has bytes (no F_MORE; counter recv_restarts), and each end costs the reactor a
+// many for sends, accepts and the rest. Without room (counter cq_overflows) the kernel ends
+// each multishot recv that has bytes (no F_MORE), and each end costs the reactor a
 // synchronous read, its EAGAIN and a new recv: with 4x the SQ (4,096) at 4,096
 // connections, one SQE more a request and 26% fewer requests a second. 16,384 entries
 // for the default 4,096 buffers: 256 KiB a core.
@@ -108,6 +108,9 @@ void uring_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = _buffers.group_id();
+    if (_recv_limit) {
+        sqe->file_index = multishot_recv_limit; // the kernel's `optlen` (same field; liburing 2.3 lacks the name)
+    }
     io_uring_sqe_set_data64(sqe, encode_user_data(op::recv, slot, gen));
 }
 
@@ -162,6 +165,9 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         }
     }
     events.on_wait_end();
+    if (IO_URING_READ_ONCE(*_ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW) [[unlikely]] {
+        counters->cq_overflows.add(); // completions waited in the kernel's overflow list
+    }
     unsigned head;
     unsigned seen = 0;
     io_uring_for_each_cqe(&_ring, head, cqe) {
@@ -204,8 +210,9 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
             _buffers.recycle(bid); // parsed or copied by now: back to the ring
         }
         if (!more) {
-            // A multishot recv ends on EOF, error, cancel, or when the buffer ring ran
-            // dry (ENOBUFS: buffers are republished before the next submit, so re-arm).
+            // A multishot recv ends on EOF, error, cancel, when it took its byte limit
+            // (multishot_recv_limit), or when the buffer ring ran dry (ENOBUFS: buffers
+            // are republished before the next submit): re-armed after the last two.
             // A reset that ends it while our cancel is in flight is an error, not the
             // cancel: the socket reports it once, and a recv armed again would wait forever.
             recv_end how = res == 0                       ? recv_end::eof
@@ -214,8 +221,12 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
                                                           : recv_end::error;
             if (res == -ENOBUFS) {
                 counters->enobufs.add();
-            } else if (res > 0) {
-                counters->recv_restarts.add(); // bytes but no F_MORE: the CQ had no room for more
+            } else if (res == -EINVAL && _recv_limit) [[unlikely]] {
+                // A kernel before 6.17 refuses the byte limit: this recv is armed again,
+                // now and from now on without one.
+                _recv_limit = false;
+                how = recv_end::rearm;
+                log(log_level::info, "io_uring: multishot recv without a byte limit (kernel before 6.17)");
             }
             events.on_recv_end(ud.slot, ud.gen, how);
         }

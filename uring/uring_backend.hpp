@@ -14,6 +14,16 @@
 
 namespace ringbolt::uring {
 
+/// The most bytes one multishot recv of a connection takes before it ends and is armed
+/// again (the kernel's total limit, IORING_OP_RECV's `optlen`, 6.17+; ring_features::
+/// recv_limit; where the kernel refuses it the recv goes on without). Unbounded, the recv
+/// that read a request's head went on taking the body behind it into the 4 KiB ring
+/// buffers while the reactor was busy elsewhere, megabytes of a fast upload before the head
+/// was parsed and the body could be received straight into its own blocks; those pieces
+/// were then copied there. Bounded, at most this much of a body comes through the ring. A
+/// re-arm per 64 KiB of ordinary requests costs one read that finds the socket empty.
+constexpr unsigned multishot_recv_limit = 64 * 1024;
+
 class uring_backend final : public io_backend {
   public:
     ~uring_backend() override;
@@ -54,6 +64,8 @@ class uring_backend final : public io_backend {
     buffer_ring _dgram_buffers;             ///< group 2: datagram sockets only
     msghdr _dgram_msg{};                    ///< the layout multishot recvmsg writes (name, control room)
     std::vector<dgram_state> _dgrams;       ///< by datagram socket id
+    /// Multishot recvs carry multishot_recv_limit; cleared when the kernel refuses it.
+    bool _recv_limit = true;
 };
 
 } // namespace ringbolt::uring

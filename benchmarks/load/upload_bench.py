@@ -23,6 +23,10 @@ set of interleaved rounds, in one run.
 
 --perf DIR: each system's first round also runs under `perf stat` (task-clock, page faults, context
 switches, syscalls) attached to the server; the outputs go to DIR/<label>.perf.txt.
+--record DIR: each system's first round also runs under `perf record -g` (DIR/<label>-<size>.perf.data,
+read with `perf report -i FILE --no-children --sort sym`).
+--metrics: ringbolt serves its counters (`--metrics`); each round prints their change per upload
+(completions, receives into the body, bytes read: where the body's bytes went).
 """
 import argparse
 import json
@@ -33,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from proc_util import cpu, free_port, tree  # noqa: E402
@@ -46,6 +51,8 @@ def start(kind, exe, port, cpu_id, env_extra):
     if kind == "ringbolt":
         argv = [exe, "-m", "ringbolt", "serve", "benchmarks.load.apps.ringbolt_stream:app", "--host", "127.0.0.1",
                 "--port", str(port), "--threads", "1", "--max-body-size", str(1 << 30), "--log-level", "warning"]
+        if env_extra.pop("_metrics", None):
+            argv.append("--metrics")
     elif kind == "floor":
         binary, *bufs = exe.split(":")
         argv = [os.path.abspath(binary), "--drain", str(port)] + bufs
@@ -77,9 +84,25 @@ def server_cpu(pid):
     return sum(cpu(pid))
 
 
+COUNTERS = ["cqes_reaped", "submit_calls", "sqes_submitted", "recvs_into_body", "bytes_in",
+            "enobufs", "python_batches"]
+
+
+def counters(port):
+    """ringbolt's counters (summed over cores) from its /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out = {}
+    for line in text.splitlines():
+        for name in COUNTERS:
+            if line.startswith(f"ringbolt_{name}_total{{") or line.startswith(f"ringbolt_{name}{{"):
+                out[name] = out.get(name, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return out
+
+
 def one(kind, label, exe, args, body_file, perf_dir):
     port = free_port()
-    p = start(kind, exe, port, args.server_cpu, {})
+    metrics = args.metrics and kind == "ringbolt"
+    p = start(kind, exe, port, args.server_cpu, {"_metrics": "1"} if metrics else {})
     try:
         wait_ready(port, body_file, args.load_cpu)
         warm = ["taskset", "-c", str(args.load_cpu), LOAD, "-c", str(args.conns), "-n", str(2 * args.conns),
@@ -92,6 +115,13 @@ def one(kind, label, exe, args, body_file, perf_dir):
             perf = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches,page-faults,raw_syscalls:sys_enter",
                                      "-p", ",".join(map(str, pids)), "-o", out])
             time.sleep(0.3)
+        record = None
+        if args.record and perf_dir is not None:
+            data = os.path.join(args.record, f"{label.replace(' ', '_')}-{args.size_now}.perf.data")
+            record = subprocess.Popen(["perf", "record", "-g", "-F", "1999", "-o", data, "-p", ",".join(map(str, pids))],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+        m0 = counters(port) if metrics else None
         c0 = server_cpu(p.pid)
         t0 = time.monotonic()
         r = subprocess.run(["taskset", "-c", str(args.load_cpu), LOAD, "-c", str(args.conns), "-n", str(args.n),
@@ -99,9 +129,14 @@ def one(kind, label, exe, args, body_file, perf_dir):
                             f"http://127.0.0.1:{port}/upload"], capture_output=True, text=True, check=True)
         wall = time.monotonic() - t0
         c1 = server_cpu(p.pid)
-        if perf:
-            perf.send_signal(signal.SIGINT)
-            perf.wait(10)
+        for watcher in (perf, record):
+            if watcher:
+                watcher.send_signal(signal.SIGINT)
+                watcher.wait(30)
+        if m0 is not None:
+            m1 = counters(port)
+            print("    per upload: " + ", ".join(f"{k} {(m1.get(k, 0) - m0.get(k, 0)) / args.n:,.1f}" for k in COUNTERS),
+                  flush=True)
         rep = json.loads(r.stdout)
         return (c1 - c0) * 1e6 / args.n, wall, rep
     finally:
@@ -125,6 +160,8 @@ def main():
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--load-cpu", type=int, default=1)
     ap.add_argument("--perf", help="a directory for perf stat outputs (first round)")
+    ap.add_argument("--record", help="a directory for perf record -g outputs (first round; needs --perf)")
+    ap.add_argument("--metrics", action="store_true", help="ringbolt's counters per upload, each round")
     args = ap.parse_args()
     systems = [("ringbolt", *spec.split("=", 1)) for spec in args.ringbolt]
     if args.granian:

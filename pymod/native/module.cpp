@@ -802,6 +802,7 @@ void init_runtime(pb::module_& m) {
             d["multishot_accept"] = f.multishot_accept;
             d["multishot_recv"] = f.multishot_recv;
             d["buf_ring"] = f.buf_ring;
+            d["recv_limit"] = f.recv_limit;
         } else {
             d["error"] = uring::describe_setup_failure(r.sys_errno()); // the words serve logs
         }

@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator
 
 async def request_stream(req: Any) -> AsyncIterator[bytes]:
     """``req.stream()``: the body's chunks as they arrive; a body read whole comes in
-    pieces of at most 64 KiB too (or at once when ``req.body`` was read: no new copy)."""
+    pieces of at most 128 KiB too (or at once when ``req.body`` was read: no new copy)."""
     handle = req._body_stream
     if handle is None:
         offset = 0

@@ -550,7 +550,7 @@ def test_upload_is_streamed_into_the_handler(inline_srv, upload_data, framing):
 
 
 # The most bytes one chunk of req.stream() holds (docs/http.md, request bodies).
-STREAM_CHUNK_MAX = 64 * 1024
+STREAM_CHUNK_MAX = 128 * 1024
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Uploads read straight into the body: while a request body with a Content-Length streams
-to an async handler, the reactor receives it into the body's own blocks, up to 64 KiB a
+to an async handler, the reactor receives it into the body's own blocks, up to 128 KiB a
 receive, instead of through the buffer ring's 4 KiB pieces (docs/architecture.md,
 "Request bodies"). Every body size around the block and streaming limits, both framings,
 both io backends; what follows an upload on the same connection; a client that stops
@@ -22,6 +22,17 @@ MIB = 1 << 20
 MAX_BODY = 64 * MIB
 RING = 4096 * 4096  # the core's receive buffer ring (server_config: buffer_count x buffer_size)
 BACKENDS = ["io_uring", "epoll"]
+WINDOW = 256 * KIB  # connection_limits::body_window
+RECV_LIMIT = 64 * KIB  # uring::multishot_recv_limit
+CHUNK = 128 * KIB  # request_body::max_chunk: a block, a receive into it, a chunk of req.stream()
+
+
+def recv_limited(io: str) -> bool:
+    """Whether the recv that reads a head takes at most RECV_LIMIT bytes of what follows:
+    epoll reads what one readiness brings; io_uring's multishot recv ends at its byte limit
+    where the kernel offers one (6.17+, the start-up probe says), else it takes what comes."""
+    from ringbolt import _native
+    return io == "epoll" or bool(_native.probe_io_uring().get("recv_limit"))
 
 
 def env_for(io: str) -> dict[str, str]:
@@ -74,7 +85,7 @@ def send_in_thread(s: socket.socket, wire: bytes) -> threading.Thread:
     return t
 
 
-SIZES = [0, 1, 64 * KIB - 1, 64 * KIB, 64 * KIB + 1, 2_000_000, 10_000_000, 20_000_000]
+SIZES = [0, 1, 64 * KIB - 1, 64 * KIB, 64 * KIB + 1, CHUNK - 1, CHUNK, CHUNK + 1, 2_000_000, 10_000_000, 20_000_000]
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
@@ -89,7 +100,7 @@ def test_a_body_of_any_size_arrives_whole(srv, size, framing):
     assert r.status == 200, r
     got = json.loads(r.body)
     assert got["bytes"] == size and got["sha256"] == hashlib.sha256(data).hexdigest(), got
-    assert got["largest"] <= 64 * KIB, got
+    assert got["largest"] <= CHUNK, got
     if framing == "chunked":
         into = metrics(srv)["recvs_into_body"] - before["recvs_into_body"]
         assert into == 0, "a chunked body is decoded from the ring's buffers"
@@ -98,7 +109,10 @@ def test_a_body_of_any_size_arrives_whole(srv, size, framing):
 def test_a_body_that_comes_in_pieces_is_received_into_its_blocks(srv):
     """The client sends 2.5 MB in 50 pieces, 10 ms apart: the reactor, waiting for each,
     has a receive into the body armed (not the multishot recv into the ring), and each
-    piece lands in the body's blocks (recvs_into_body counts those receives)."""
+    piece lands in the body's blocks (recvs_into_body counts those receives): about 50 on
+    a quiet machine. A server descheduled for longer than a piece's gap (a loaded shared
+    machine) takes several pieces in one receive of up to CHUNK, or in the reads after a
+    pause (not counted): a tenth of the pieces is what is asserted."""
     data = body_of(50 * 50_000, seed=5)
     before = metrics(srv)["recvs_into_body"]
     with srv.connect(timeout=30) as s:
@@ -111,7 +125,7 @@ def test_a_body_that_comes_in_pieces_is_received_into_its_blocks(srv):
     got = json.loads(r.body)
     assert got["bytes"] == len(data) and got["sha256"] == hashlib.sha256(data).hexdigest(), got
     into = metrics(srv)["recvs_into_body"] - before
-    assert into >= 25, f"{into} receives into the body for 50 pieces ({srv.io})"
+    assert into >= 5, f"{into} receives into the body for 50 pieces ({srv.io})"
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
@@ -182,9 +196,9 @@ def test_a_handler_that_does_not_read_holds_the_client_back(srv):
     """The handler reads nothing for 2 s while the client pushes 60 MiB: the server stops
     reading (the rest waits in the kernel's socket buffers and at the client), its memory
     does not grow with the body, and then every byte arrives once. What it reads
-    meanwhile is the body window, plus what the multishot recv that read the head had
-    already taken into the core's buffer ring before the pause took effect (up to the
-    ring's 16 MiB with a client this fast on loopback; kept in the connection's stash)."""
+    meanwhile is the body window and one read past it, plus what the recv that read the
+    head took of the body behind it: at most its byte limit (RECV_LIMIT), or, on io_uring
+    without one, up to the core's 16 MiB buffer ring with a client this fast on loopback."""
     size = 60 * MIB
     data = body_of(size, seed=3)
     pid = srv.proc.pid
@@ -195,7 +209,8 @@ def test_a_handler_that_does_not_read_holds_the_client_back(srv):
         time.sleep(1.5)
         read_meanwhile = metrics(srv)["bytes_in"] - before
         peak = rss_mib(pid)
-        assert read_meanwhile < RING + 4 * MIB, f"read {read_meanwhile} bytes of an upload nobody took"
+        bound = RECV_LIMIT + WINDOW + 2 * CHUNK if recv_limited(srv.io) else RING + 4 * MIB
+        assert read_meanwhile < bound, f"read {read_meanwhile} bytes of an upload nobody took ({srv.io})"
         r = Reader(s).read()
         t.join(30)
         peak = max(peak, rss_mib(pid))

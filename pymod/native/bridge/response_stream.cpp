@@ -393,7 +393,7 @@ namespace {
 
 // Blocks of finished request bodies, kept for the next ones (at most block_pool_max:
 // 4 MiB), so a server that takes uploads one after the other allocates none.
-constexpr size_t block_pool_max = 64;
+constexpr size_t block_pool_max = (size_t{4} << 20) / request_body::max_chunk;
 std::mutex& block_pool_mutex = *new std::mutex;
 // Under block_pool_mutex. Never destroyed: a body may end after static destructors ran
 // (a thread still going at exit).
@@ -540,7 +540,10 @@ void request_body::push(std::string_view bytes) noexcept {
 }
 
 std::span<char> request_body::write_space(uint64_t max) noexcept {
-    if (!_writing.data) {
+    // Lent again until commit (a read that found the socket empty, then the receive armed
+    // after it): the same block, whichever kind it is. Taken anew for a bytes-object block
+    // (no `data`), the object was let go unfilled and the body fell back to plain blocks.
+    if (!_writing.data && _writing.obj == nullptr) {
         std::lock_guard<std::mutex> lock(_mutex);
         _writing = new_block();
     }

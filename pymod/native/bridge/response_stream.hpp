@@ -104,8 +104,14 @@ class response_stream final : public http::stream_control, public loop_waitable 
 /// the reactor reads on (and the first take answers Expect: 100-continue).
 class request_body final : public http::body_stream, public loop_waitable {
   public:
-    /// The most bytes one take() hands over (one bytes object): the block size.
-    static constexpr size_t max_chunk = size_t{64} * 1024;
+    /// The most bytes one take() hands over (one bytes object): the block size, and so the
+    /// size of a receive straight into the body. 128 KiB: the kernel charges per receive
+    /// (each one's window update makes a loopback client send in the receiver's softirq),
+    /// and receiving a 10 MB body on one core with 64 connections cost 18% less in 128 KiB
+    /// receives than in 64 KiB ones (a C io_uring drain, benchmarks/journal/2026-11-26.md),
+    /// 256 KiB no less again; still under the mmap threshold (256 KiB, server.cpp), so
+    /// blocks come from malloc's heap, not from fresh mappings.
+    static constexpr size_t max_chunk = size_t{128} * 1024;
 
     request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq);
     ~request_body() override;
@@ -170,13 +176,13 @@ class request_body final : public http::body_stream, public loop_waitable {
     void make_object_blocks();
     /// Bytes-object blocks one body keeps alive (filled, being filled, or spare): what the
     /// body window lets the reactor fill ahead of the app, one receive and one spare.
-    static constexpr size_t object_blocks_target = 6;
+    static constexpr size_t object_blocks_target = http::connection_limits{}.body_window / max_chunk + 2;
 
     // The body is kept in blocks of max_chunk bytes: the reactor fills them in order, a
     // read hands the first one over as one bytes object and keeps it for refilling. Each
     // byte is copied once on each side (receive buffer -> block -> bytes object), no
-    // block is above glibc's mmap threshold (128 KiB), and none is allocated per chunk
-    // once the body is under way.
+    // block is above the mmap threshold (256 KiB, server.cpp), and none is allocated per
+    // chunk once the body is under way.
     std::deque<block> _blocks;        ///< under _mutex: filled in order (the last may have room)
     std::vector<block> _spare;        ///< under _mutex: empty blocks
     std::vector<block> _object_spare; ///< under _mutex: empty bytes-object blocks (taken first)

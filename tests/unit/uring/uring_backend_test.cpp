@@ -290,6 +290,63 @@ TEST_F(RecvEndTest, ACancelThatCatchesTheRecvIsCancelled) {
     EXPECT_EQ(sink.last_end, recv_end::cancelled);
 }
 
+// A multishot recv takes at most multishot_recv_limit bytes, then ends with its last bytes
+// and is armed again (recv_end::rearm), where the kernel offers the limit (the probe says):
+// a client that sends a large body at once no longer fills the buffer ring with it before
+// the reactor has seen the head. The ring here holds 1 MiB, so the end is the limit's, not
+// a dry ring's (ENOBUFS is counted). Without the limit the recv takes all and goes on.
+TEST(RecvLimit, AMultishotRecvEndsAfterItsByteLimit) {
+    result<ring_features> probe = probe_io_uring();
+    ASSERT_TRUE(probe.ok());
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(wake_fd, 0);
+    uring_backend backend;
+    core_counters counters;
+    backend.counters = &counters;
+    backend_config cfg;
+    cfg.buffer_count = 256;
+    ASSERT_TRUE(backend.setup(cfg, wake_fd).ok());
+    int ours = -1;
+    int peer = -1;
+    testing::make_tcp_pair(ours, peer, SOCK_CLOEXEC);
+    constexpr size_t total = size_t{1} << 20;
+    std::thread sender([peer] {
+        std::string chunk(total, 'b');
+        size_t off = 0;
+        while (off < chunk.size()) {
+            ssize_t n = ::send(peer, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
+            if (n <= 0) {
+                return; // the test ended first
+            }
+            off += static_cast<size_t>(n);
+        }
+    });
+    recorder sink(1);
+    backend.arm_recv(ours, 0, 1);
+    for (int turn = 0; turn < 500 && !sink.recv_ended[0] && sink.received[0].size() < total; ++turn) {
+        backend.wait(10, sink);
+    }
+    size_t got = sink.received[0].size();
+    if (probe.value().recv_limit) {
+        ASSERT_TRUE(sink.recv_ended[0]) << got << " bytes and no end";
+        EXPECT_EQ(sink.last_end, recv_end::rearm);
+        EXPECT_GE(got, multishot_recv_limit);
+        EXPECT_LT(got, multishot_recv_limit + cfg.buffer_size) << "one buffer past the limit at most";
+        EXPECT_EQ(counters.enobufs.get(), 0u) << "the end is the limit's, not a dry ring's";
+    } else {
+        EXPECT_EQ(got, total);
+        EXPECT_FALSE(sink.recv_ended[0]);
+    }
+    ::shutdown(ours, SHUT_RDWR); // the sender's send fails; the recv (if armed) ends
+    sender.join();
+    for (int turn = 0; turn < 20; ++turn) {
+        backend.wait(5, sink);
+    }
+    ::close(ours);
+    ::close(peer);
+    ::close(wake_fd);
+}
+
 // The probe's throwaway ring must not reach back into the thread that asked for it. Torn
 // down there, its exit work notified that thread with task work some milliseconds later,
 // and the thread's next blocking recv with SO_RCVTIMEO failed with EINTR although no
@@ -430,7 +487,7 @@ TEST(UringBackendCqSize, EveryRecvStaysArmedWhenEachBufferHoldsACompletion) {
         EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
         EXPECT_FALSE(sink.recv_ended[i]) << "connection " << i << "'s multishot recv ended";
     }
-    EXPECT_EQ(counters.recv_restarts.get(), 0u);
+    EXPECT_EQ(counters.cq_overflows.get(), 0u);
     EXPECT_EQ(counters.enobufs.get(), 0u);
     for (int fd : ours) {
         ::shutdown(fd, SHUT_RDWR);
@@ -445,6 +502,62 @@ TEST(UringBackendCqSize, EveryRecvStaysArmedWhenEachBufferHoldsACompletion) {
         }
         backend.wait(10, sink);
     }
+    for (uint32_t i = 0; i < conns; ++i) {
+        ::close(ours[i]);
+        ::close(peers[i]);
+    }
+    ::close(wake_fd);
+}
+
+// More completions than the queue holds (sends, 4x the buffers' queue): the kernel keeps
+// the rest in its overflow list, the wait counts it (cq_overflows), and none is lost.
+TEST(UringBackendCqSize, AnOverflowIsCountedAndLosesNoCompletion) {
+    constexpr uint32_t conns = 200; // 16 buffers: a queue of 64
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(wake_fd, 0);
+    uring_backend backend;
+    core_counters counters;
+    backend.counters = &counters;
+    backend_config cfg;
+    cfg.ring_entries = 8;
+    cfg.buffer_count = 16;
+    cfg.shared_ring = true;
+    result<void> r = backend.setup(cfg, wake_fd);
+    if (!r.ok()) {
+        ::close(wake_fd);
+        GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+    }
+    recorder sink(conns);
+    std::vector<int> ours, peers;
+    std::string msg = "answer";
+    iovec iov{msg.data(), msg.size()};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    for (uint32_t i = 0; i < conns; ++i) {
+        int sv[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        ours.push_back(sv[0]);
+        peers.push_back(sv[1]);
+        backend.send(sv[0], i, 0, &mh, false); // an SQ of 8: submitted as it fills
+    }
+    backend.submit();
+    for (unsigned waits = 0; waits < 100; ++waits) {
+        bool all = true;
+        for (uint32_t i = 0; i < conns; ++i) {
+            all = all && sink.sent[i] >= 0;
+        }
+        if (all) {
+            break;
+        }
+        ASSERT_TRUE(backend.wait(10, sink));
+    }
+    for (uint32_t i = 0; i < conns; ++i) {
+        EXPECT_EQ(sink.sent[i], static_cast<int>(msg.size())) << "connection " << i;
+        char buf[16];
+        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(msg.size()));
+    }
+    EXPECT_GE(counters.cq_overflows.get(), 1u) << "200 sends on a queue of 64 never overflowed it";
     for (uint32_t i = 0; i < conns; ++i) {
         ::close(ours[i]);
         ::close(peers[i]);
