@@ -43,12 +43,11 @@ class app_handler {
         (void)batch;
         (void)sink;
     }
-    /// Run the application on requests gathered in one loop turn (a slice of the turn's
-    /// batch: server_config::app_slice); append the response messages it has at once (a
-    /// whole response per request in the common case), and send the rest later through
-    /// `later` (async handlers, streamed bodies). Called on reactor thread
-    /// `reactor_index`. Returns the nanoseconds spent waiting for the application's lock
-    /// (the GIL).
+    /// Run the application on requests gathered in one loop turn; append the response
+    /// messages it has at once (a whole response per request in the common case), and
+    /// send the rest later through `later` (async handlers, streamed bodies). Called on
+    /// reactor thread `reactor_index`. Returns the nanoseconds spent waiting for the
+    /// application's lock (the GIL).
     virtual uint64_t handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
                                   std::vector<http::app_response>& responses, response_sink& later) noexcept = 0;
     /// The receiving end of a request body streamed to the application (requests of

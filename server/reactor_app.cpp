@@ -1,23 +1,17 @@
-// The reactor class's side of the application: a turn's batch handed over a slice at a
-// time with each slice's answers sent before the next (run_app), the inbox of answers
-// other threads deliver, and answers framed by their connections' protocols; split from
-// reactor.cpp, one header.
+// The reactor class's side of the application: a turn's batch handed over (run_app), the
+// inbox of answers other threads deliver, and answers framed by their connections'
+// protocols; split from reactor.cpp, one header.
 #include "server/reactor.hpp"
 
 #include "core/clock.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <span>
 
 namespace ringbolt::uring {
 
-// The turn's requests go to the application a slice at a time (server_config::app_slice;
-// by default one slice, the whole batch), and each slice's answers are framed and
-// submitted before the next slice runs: with the whole batch at once (45 of 64
-// connections in a turn, HttpArena's json mix) the first answer leaves about 900 µs after
-// its request was read, while clients that have nothing to read send nothing. The submit
-// is the backend's (no wait); the sends' completions come with the turn's wait.
+// The turn's requests go to the application in one call; their answers are framed here
+// and sent with the turn's output.
 void reactor::run_app() noexcept {
     std::vector<http::app_request>& batch = _dispatcher.batch();
     if (_app.offloads()) {
@@ -26,11 +20,10 @@ void reactor::run_app() noexcept {
         batch.clear();
         return;
     }
-    const size_t slice = _config.app_slice != 0 ? _config.app_slice : SIZE_MAX;
-    // Indices, not a span kept across slices: delivering answers can resume a paused
+    // Indices, not a span kept across calls: delivering answers can resume a paused
     // connection, whose held requests join the batch (and may move it); they run here too.
     for (size_t done = 0; done < batch.size();) {
-        size_t n = std::min(slice, batch.size() - done);
+        size_t n = batch.size() - done;
         count_app_requests(n);
         _counters.gil_wait_ns.add(
             _app.handle_batch(_app_slot, std::span<http::app_request>(batch).subspan(done, n), _responses, *this));
@@ -41,10 +34,6 @@ void reactor::run_app() noexcept {
         catch_up_clock();
         deliver_responses(_responses);
         _responses.clear();
-        if (done < batch.size()) {
-            flush_dirty(); // this slice's answers to the kernel before the next slice runs
-            _backend->submit();
-        }
     }
     _dispatcher.recycle_batch(); // empties it, keeping the buffers of what the handlers let go
 }

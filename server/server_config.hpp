@@ -94,17 +94,10 @@ struct server_config {
     /// share them, so a worker that exits never closes a listener). Reactor i uses
     /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
     std::vector<int> listen_fds;
-    int cpu_offset = 0;             ///< first CPU index (into the allowed set) for reactor 0
-    std::string io = "auto";        ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
-    uint32_t limit_connections = 0; ///< per reactor (its _live), 0 = none: accepting pauses at the cap
-    uint32_t limit_concurrency = 0; ///< requests waiting for Python, process-wide, 0 = none: 503 above
-    /// Requests a turn hands to the application at a time (app_handler::handle_batch):
-    /// each slice's answers are framed and submitted to the kernel before the next slice
-    /// runs, so the first clients read while the rest of the turn's handlers run
-    /// (reactor::run_app). 0: the whole turn's batch at once, the default: slices of 8
-    /// and 16 measured no gain in HttpArena's json mix on a shared machine, and 4% more
-    /// CPU per request for 8 (benchmarks/journal/2026-11-26.md); RINGBOLT_APP_SLICE sets it.
-    uint32_t app_slice = 0;
+    int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
+    std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
+    uint32_t limit_connections = 0;     ///< per reactor (its _live), 0 = none: accepting pauses at the cap
+    uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
     http::server_fields fields;         ///< Server/Date/extra fields added to every response
     /// Makes each connection's transport (TLS); null: plain TCP.

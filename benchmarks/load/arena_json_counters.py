@@ -10,7 +10,7 @@ load average. Several --python give interleaved rounds (A, B, A, B, ...):
 
     python3 benchmarks/load/arena_json_counters.py --arena-dir /work/httparena \
         --python old=build/venv-old/bin/python --python new=build/venv311/bin/python \
-        --python new16=build/venv311/bin/python,RINGBOLT_APP_SLICE=16 --rounds 3
+        --python new-epoll=build/venv311/bin/python,RINGBOLT_IO=epoll --rounds 3
 """
 from __future__ import annotations
 

@@ -237,10 +237,6 @@ class native_server {
         }
         cfg.limit_connections = get_opt<uint32_t>(c, "limit_connections", 0);
         cfg.limit_concurrency = get_opt<uint32_t>(c, "limit_concurrency", 0);
-        cfg.app_slice = get_opt<uint32_t>(c, "app_slice", cfg.app_slice);
-        if (const char* env = std::getenv("RINGBOLT_APP_SLICE"); env != nullptr && *env != '\0') {
-            cfg.app_slice = static_cast<uint32_t>(std::strtoul(env, nullptr, 10)); // 0: a turn's batch at once
-        }
         cfg.output_high_water = get_opt<size_t>(c, "output_high_water", cfg.output_high_water);
         _handler_threads = get_opt<unsigned>(c, "handler_threads", 0);
         std::string access_error = http::configure_access_log(

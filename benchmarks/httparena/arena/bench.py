@@ -15,6 +15,7 @@ from typing import Any
 
 from . import loadgen, procs, report, services, validate
 from .checkout import PINNED_COMMIT, RUNNABLE_TOOLS, Profile
+from .deps import gcannon_fixes
 from .systems import DB_TESTS, SYSTEMS, Context, System
 
 DB_PROFILES = DB_TESTS
@@ -373,6 +374,8 @@ def versions(ctx: Context, systems: list[str]) -> dict[str, Any]:
         try:
             r = subprocess.run([path, flag], capture_output=True, text=True, timeout=10)
             out[tool] = (r.stdout + r.stderr).strip().splitlines()[0] if (r.stdout + r.stderr).strip() else path
+            if tool == "gcannon":
+                out[tool] += f" (fixes: {gcannon_fixes(path) or 'none recorded'})"
         except (OSError, subprocess.TimeoutExpired):
             out[tool] = path
     return out

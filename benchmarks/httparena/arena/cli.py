@@ -115,6 +115,11 @@ def tools(cache: str, gcannon: str | None, h3load: str | None = None) -> dict[st
                     else shutil.which("gcannon"))
     if g:
         found["gcannon"] = g
+        if deps.gcannon_fixes(g) != deps.gcannon_fixes_line().strip():
+            print(f"[arena] warning: {g} was not built with the gcannon fixes `run deps` applies "
+                  f"({', '.join(name for name, _, _, _ in deps.GCANNON_FIXES)}; its {g}.fixes names them): "
+                  "without buffer-ring-offset, connections stall for good under load and req/s, p99 and the "
+                  "server's idle share are wrong; `run deps` builds a fixed one into the cache", file=sys.stderr)
     for t in ("wrk", "h2load"):
         path = shutil.which(t)
         if path:

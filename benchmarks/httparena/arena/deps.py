@@ -7,7 +7,8 @@
   FastAPI entry's (for ringbolt-fastapi) and aioquic (the HTTP/3 checks, h3check.py);
 - tools/load/ringbolt-h3-load (make), which stands for h2load-h3 in the HTTP/3 profiles;
 - the cache (~/.cache/ringbolt-arena): liburing 2.9 and gcannon built from source
-  (gcannon needs a newer liburing than Debian's 2.3), a virtualenv per peer made from
+  (gcannon needs a newer liburing than Debian's 2.3; its source gets GCANNON_FIXES
+  first, and a binary built without them is built again), a virtualenv per peer made from
   its HttpArena entry's pinned requirements with its Dockerfile's Python version;
 - the HttpArena checkout itself when --arena-dir does not exist yet: exported at the
   pinned commit from --arena-git (a local clone or mirror) or from the --github-mirror's
@@ -90,19 +91,84 @@ def build_liburing(cache: str, mirror: str | None) -> str:
     return prefix
 
 
+# Fixes applied to gcannon's source before it is built: (name, file, text at the pinned
+# commit, replacement). Each names the bug it removes; `bin/gcannon.fixes` lists those a
+# built binary has, and `run bench` warns about a gcannon built without them.
+GCANNON_FIXES = [
+    # return_buffer() gives a receive buffer back at an offset from the buffer ring's tail
+    # of w->buf_index++, a count that only grows, while each io_uring_buf_ring_advance(1)
+    # moves the tail by one: from the second buffer given back on, the entry lands in the
+    # wrong slot (tail + buf_index, not tail) and the slot the tail passes over keeps a
+    # stale buffer id. The kernel then hands out buffers still being parsed, and one
+    # connection's response bytes are read as another's: its parser loses the response
+    # boundary and the connection waits for ever for an answer it already received. In
+    # HttpArena's json mix (64 connections, -r 25) only 7 to 55 of the 64 connections had
+    # a request out on average over a 5 s run (Little's law), fewer the faster the server,
+    # so the server idled while the load generator waited
+    # (benchmarks/journal/2026-11-26.md, "The json profile: the load generator's stalls").
+    ("buffer-ring-offset", "src/worker.c",
+     "    io_uring_buf_ring_add(w->buf_ring, addr, w->recv_buf_size,\n"
+     "                          bid, w->buf_mask, w->buf_index++);\n"
+     "    io_uring_buf_ring_advance(w->buf_ring, 1);\n",
+     "    io_uring_buf_ring_add(w->buf_ring, addr, w->recv_buf_size,\n"
+     "                          bid, w->buf_mask, 0); /* offset from the tail, which advance() moves */\n"
+     "    io_uring_buf_ring_advance(w->buf_ring, 1);\n"),
+]
+
+
+def gcannon_fixes_line() -> str:
+    """What `bin/gcannon.fixes` holds for a gcannon built with every fix of GCANNON_FIXES."""
+    return f"{GCANNON_COMMIT} " + " ".join(name for name, _, _, _ in GCANNON_FIXES) + "\n"
+
+
+def gcannon_fixes(binary: str) -> str | None:
+    """The fixes a gcannon binary was built with, as its `.fixes` file names them (None
+    without one: a binary built before the fixes, or elsewhere)."""
+    try:
+        with open(binary + ".fixes") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def patch_gcannon(src: str) -> None:
+    """Apply GCANNON_FIXES to a gcannon source tree at GCANNON_COMMIT (again: a no-op).
+    SystemExit when a fix's text is not found exactly once (another commit)."""
+    for name, rel, old, new in GCANNON_FIXES:
+        path = os.path.join(src, rel)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if text.count(new) == 1 and old not in text:
+            continue
+        if text.count(old) != 1:
+            raise SystemExit(f"gcannon fix {name}: {rel} does not read as at {GCANNON_COMMIT[:12]}")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text.replace(old, new))
+
+
+def make_gcannon(src: str, prefix: str) -> str:
+    """Build gcannon in ``src`` against the liburing installed at ``prefix``; its path."""
+    _run(["make", "-s", "-j2",
+          f"CFLAGS=-O2 -Wall -march=native -Iinclude -DUSE_PICO -Iexternal/picohttpparser -I{prefix}/include",
+          f"LDFLAGS=-L{prefix}/lib -Wl,-rpath,{prefix}/lib -luring -lpthread"], cwd=src)
+    return os.path.join(src, "gcannon")
+
+
 def build_gcannon(cache: str, mirror: str | None) -> str:
     binary = os.path.join(cache, "bin", "gcannon")
-    if os.path.exists(binary):
+    stamp = binary + ".fixes"
+    if os.path.exists(binary) and gcannon_fixes(binary) == gcannon_fixes_line().strip():
         return binary
     prefix = build_liburing(cache, mirror)
     src = os.path.join(cache, "src", "gcannon")
     clone("https://github.com/MDA2AV/gcannon", GCANNON_COMMIT, src, mirror)
-    _say(f"building gcannon {GCANNON_COMMIT[:12]}")
-    _run(["make", "-s", "-j2",
-          f"CFLAGS=-O2 -Wall -march=native -Iinclude -DUSE_PICO -Iexternal/picohttpparser -I{prefix}/include",
-          f"LDFLAGS=-L{prefix}/lib -Wl,-rpath,{prefix}/lib -luring -lpthread"], cwd=src)
+    patch_gcannon(src)
+    _say(f"building gcannon {GCANNON_COMMIT[:12]} with {', '.join(n for n, _, _, _ in GCANNON_FIXES)}")
+    built = make_gcannon(src, prefix)
     os.makedirs(os.path.dirname(binary), exist_ok=True)
-    shutil.copy2(os.path.join(src, "gcannon"), binary)
+    shutil.copy2(built, binary)
+    with open(stamp, "w") as f:
+        f.write(gcannon_fixes_line())
     return binary
 
 

@@ -92,7 +92,7 @@ class test_app final : public app_handler {
         }
         return 0;
     }
-    /// The most requests one handle_batch call was given (server_config::app_slice bounds it).
+    /// The most requests one handle_batch call was given.
     size_t largest_call() const noexcept { return _largest_call.load(std::memory_order_relaxed); }
 
     gate& held() noexcept { return _gate; }
