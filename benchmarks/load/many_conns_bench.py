@@ -21,6 +21,7 @@ import selectors
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,15 +61,49 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_ticks(pid: int) -> int:
-    t = 0
+def cpu_ticks(pid: int) -> tuple[int, int]:
+    """User and system clock ticks of the process tree."""
+    user = system = 0
     for p in tree(pid):
         try:
             f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-            t += int(f[11]) + int(f[12])
+            user += int(f[11])
+            system += int(f[12])
         except OSError:
             pass
-    return t
+    return user, system
+
+
+def cq_depths(pid: int) -> list[int]:
+    """The completions waiting in each io_uring of the process (fdinfo's `CQEs:`)."""
+    out = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[io_uring]":
+                continue
+            for line in open(f"/proc/{pid}/fdinfo/{fd}"):
+                if line.startswith("CQEs:"):
+                    out.append(int(line.split()[1]))
+                    break
+        except OSError:
+            pass
+    return out
+
+
+class sampler(threading.Thread):
+    """Samples the server's CQ depths every 50 ms while the load runs."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.halt = pid, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.05):
+            self.samples += cq_depths(self.pid)
 
 
 def rss_kib(pid: int) -> int:
@@ -114,7 +149,8 @@ def idle_rss(port: int, pid: int, n: int) -> int:
             s.close()
 
 
-def run_one(name: str, cmd: list[str], conns: int, duration: float, load: str) -> dict:
+def run_one(name: str, cmd: list[str], conns: int, duration: float, load: str, perf: str | None = None,
+            cq: bool = False) -> dict:
     port = free_port()
     argv = [c.replace("{port}", str(port)) for c in cmd]
     env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "apps"))
@@ -135,19 +171,43 @@ def run_one(name: str, cmd: list[str], conns: int, duration: float, load: str) -
         # One load thread drives up to 4096 connections (its ring's limit); more threads
         # share CPU 1 with it.
         threads = str(max(1, (conns + 4095) // 4096))
-        out = subprocess.run(["taskset", "-c", "1", load, "-c", str(conns), "-t", threads, "-d", f"{duration}s",
-                              "--timeout", "20000", "--json", f"http://127.0.0.1:{port}/"],
-                             capture_output=True, text=True, timeout=duration + 120)
+        gen = subprocess.Popen(["taskset", "-c", "1", load, "-c", str(conns), "-t", threads, "-d", f"{duration}s",
+                                "--timeout", "20000", "--json", f"http://127.0.0.1:{port}/"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        depth = sampler(srv.pid) if cq else None
+        rec = None
+        if perf:
+            # The middle of the run: 1 s in, for half of it (perf's own CPU is on CPU 1's side
+            # only in part; its figures are shares, not µs).
+            time.sleep(1.0)
+            data = os.path.join(perf, f"{name.replace(' ', '_')}-{conns}.data")
+            rec = subprocess.Popen(["taskset", "-c", "1", "perf", "record", "-g", "-F", "2000", "-o", data,
+                                    "-p", str(srv.pid), "--", "sleep", f"{duration / 2:g}"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if depth:
+            depth.start()
+        try:
+            stdout, stderr = gen.communicate(timeout=duration + 120)
+        finally:
+            if depth:
+                depth.halt.set()
+            if rec:
+                rec.wait(timeout=60)
         t1 = cpu_ticks(srv.pid)
     finally:
         stop(srv, 10)
-    if out.returncode != 0 or not out.stdout.strip():
-        raise RuntimeError(f"{name}, {conns} connections: the load generator failed: {out.stderr[-2000:]}")
-    d = json.loads(out.stdout)
+    if gen.returncode != 0 or not stdout.strip():
+        raise RuntimeError(f"{name}, {conns} connections: the load generator failed: {stderr[-2000:]}")
+    d = json.loads(stdout)
     lat = d["latency_us"]
     hz = os.sysconf("SC_CLK_TCK")
+    per_req = 1e6 / hz / max(d["requests"], 1)
+    user, system = (t1[0] - t0[0]) * per_req, (t1[1] - t0[1]) * per_req
+    depths = sorted(depth.samples) if depth and depth.samples else []
     return {"system": name, "conns": conns, "rps": d["requests_per_s"], "requests": d["requests"],
-            "cpu_us_per_req": (t1 - t0) * 1e6 / hz / max(d["requests"], 1),
+            "cpu_us_per_req": user + system, "user_us_per_req": user, "sys_us_per_req": system,
+            "cq_depth_p50": depths[len(depths) // 2] if depths else None,
+            "cq_depth_max": depths[-1] if depths else None,
             "mean_ms": lat["mean"] / 1e3, "p50_ms": lat["p50"] / 1e3, "p99_ms": lat["p99"] / 1e3,
             "p999_ms": lat["p99_9"] / 1e3, "max_ms": lat["max"] / 1e3, "errors": d["errors"]["total"],
             "idle_rss_mib": rss / 1024 if rss >= 0 else None}
@@ -163,27 +223,37 @@ def main() -> None:
     ap.add_argument("--systems", default="", help="comma-separated names (default: all)")
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--json", help="append each run as a JSON line to this file")
+    ap.add_argument("--perf", metavar="DIR", help="perf record -g the server in each run's middle, into DIR")
+    ap.add_argument("--cq", action="store_true",
+                    help="sample the server's CQ depths (fdinfo) every 50 ms: a user/system column and p50/max")
     a = ap.parse_args()
+    if a.perf:
+        os.makedirs(a.perf, exist_ok=True)
+    if a.perf or a.cq:
+        os.sched_setaffinity(0, {1})  # the sampler and perf stay off the server's CPU
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
     table = systems(os.path.abspath(a.python), os.path.abspath(a.peers), os.path.abspath(a.c_floor))
     a.load = os.path.abspath(a.load)
     names = [s for s in a.systems.split(",") if s] or list(table)
-    print("| system | conns | req/s | CPU µs/req | mean | p50 | p99 | p99.9 | max | p99.9/mean | idle RSS |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| system | conns | req/s | CPU µs/req (user + sys) | mean | p50 | p99 | p99.9 | max | p99.9/mean "
+          "| idle RSS |" + (" CQ depth p50 / max |" if a.cq else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if a.cq else ""))
     for conns in [int(c) for c in a.conns.split(",")]:
         if 2 * conns + 100 > hard:
             print(f"skipping {conns} connections: the descriptor limit is {hard}", file=sys.stderr)
             continue
         for name in names:
-            r = run_one(name, table[name], conns, a.duration, a.load)
+            r = run_one(name, table[name], conns, a.duration, a.load, a.perf, a.cq)
             if a.json:
                 with open(a.json, "a") as f:
                     f.write(json.dumps(r) + "\n")
-            print(f"| {name} | {conns} | {r['rps']:,.0f} | {r['cpu_us_per_req']:.1f} | {r['mean_ms']:.0f} ms "
+            print(f"| {name} | {conns} | {r['rps']:,.0f} | {r['cpu_us_per_req']:.1f} ({r['user_us_per_req']:.1f} + "
+                  f"{r['sys_us_per_req']:.1f}) | {r['mean_ms']:.0f} ms "
                   f"| {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['p999_ms']:.0f} | {r['max_ms']:.0f} "
                   f"| {r['p999_ms'] / max(r['mean_ms'], 1e-9):.1f} | """
                   + (f"{r['idle_rss_mib']:.0f} MiB |" if r["idle_rss_mib"] is not None else "not all accepted |")
+                  + (f" {r['cq_depth_p50']} / {r['cq_depth_max']} |" if a.cq else "")
                   + (f" errors {r['errors']}" if r["errors"] else ""), flush=True)
 
 
