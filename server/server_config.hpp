@@ -75,6 +75,9 @@ struct server_config {
     /// (reactor::rearm_after_pause); with 1024, 1.8 recv calls per request at 4096 connections.
     unsigned buffer_count = 4096;
     unsigned buffer_size = 4096;
+    /// Multishot recvs bounded by the kernel's byte limit where it has one (uring_backend.hpp,
+    /// multishot_recv_limit); tests set false to run as on a kernel before 6.17.
+    bool recv_byte_limit = true;
     int backlog = 4096;
     bool pin_threads = true;
     /// Reactor threads under SCHED_BATCH: a reactor's wake-up (a request arrived, an
@@ -115,7 +118,7 @@ struct server_config {
 
 /// What the kernel backend is set up with (io_backend::setup).
 inline backend_config backend_config_of(const server_config& c) noexcept {
-    return {c.ring_entries, c.buffer_count, c.buffer_size, c.host_loop};
+    return {c.ring_entries, c.buffer_count, c.buffer_size, c.host_loop, c.recv_byte_limit};
 }
 
 } // namespace ringbolt::uring

@@ -32,6 +32,9 @@ struct backend_config {
     unsigned buffer_size = 4096;
     /// Another thread may use the ring too (a hosted loop's stand-in): no SINGLE_ISSUER.
     bool shared_ring = false;
+    /// io_uring: multishot recvs carry the kernel's byte limit where it has one (6.17+);
+    /// false runs them unbounded, as on older kernels (tests of that behaviour).
+    bool recv_byte_limit = true;
 };
 
 /// How a connection's receive stream ended.

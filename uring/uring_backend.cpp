@@ -43,6 +43,7 @@ unsigned cq_entries_for(const backend_config& c) noexcept {
 result<void> uring_backend::setup(const backend_config& config, int wake_fd) noexcept {
     RB_TRY(setup_ring(_ring, config.ring_entries, _features, cq_entries_for(config), config.shared_ring));
     _ring_ok = true;
+    _recv_limit = config.recv_byte_limit;
     RB_TRY(_buffers.init(_ring, 1, config.buffer_count, config.buffer_size));
     _wake_fd = wake_fd;
     arm_wake();
