@@ -22,8 +22,8 @@ const uint8_t mask[4] = {0x37, 0xFA, 0x21, 0x3D};
 std::string mixed_text(size_t size) {
     const char* pieces[] = {"hello ",
                             "caf\xC3\xA9 ",
-                            "\xE2\x82\xAC"
-                            "5 ",
+                            ("\xE2\x82\xAC"
+                             "5 "), // one piece: split only to end the hex escape
                             "\xF0\x9F\x98\x80",
                             "world, ",
                             "\xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 "};

@@ -672,7 +672,8 @@ void init_runtime(pb::module_& m) {
         m.add_object(def.ml_name, pb::reinterpret_steal<pb::object>(fn));
     }
     if (ringbolt::py::init_asgi_cycle(m.ptr(), m.attr("_flush_completions").ptr()) < 0 ||
-        ringbolt::py::init_asgi_call(m.ptr()) < 0 || ringbolt::py::init_eager_task(m.ptr()) < 0) {
+        ringbolt::py::init_asgi_call(m.ptr()) < 0 || ringbolt::py::init_eager_task(m.ptr()) < 0 ||
+        ringbolt::py::init_raw_json(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
     m.def(

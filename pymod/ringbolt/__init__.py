@@ -11,7 +11,7 @@
 """
 
 from . import _native, _reqresp
-from ._native import Request, TLSInfo
+from ._native import RawJSON, Request, TLSInfo
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams, ResponseHeaders
 from .errors import BadRequest, ClientDisconnect, HTTPError, ValidationError
@@ -30,6 +30,7 @@ __all__ = [
     "Request",
     "TLSInfo",
     "Response",
+    "RawJSON",
     "StreamingResponse",
     "FileResponse",
     "HTTPError",

@@ -41,7 +41,8 @@ def commented_output(block: str, marker: str) -> bytes:
     return "".join(s.strip() for s in lines).encode()
 
 
-@pytest.mark.parametrize("index, path, marker", [(0, "/me", "# GET /me ->"), (1, "/price", "# ->")])
+@pytest.mark.parametrize("index, path, marker", [(0, "/me", "# GET /me ->"), (1, "/price", "# ->"),
+                                                 (2, "/items", "# GET /items ->")])
 def test_json_page_outputs(index, path, marker):
     block = blocks("json.md")[index]
     with TestClient(run_block("json.md", index)["app"]) as c:

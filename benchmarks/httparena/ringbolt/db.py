@@ -10,11 +10,12 @@ the worker processes (WEB_CONCURRENCY), a tenth kept free for other clients.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
 from typing import Any, Sequence
+
+from ringbolt import RawJSON
 
 log = logging.getLogger("arena.db")
 
@@ -42,8 +43,8 @@ _SQL = {
 
 def _item(row: Sequence[Any]) -> dict[str, Any]:
     tags = row[6]
-    if isinstance(tags, str):  # asyncpg hands jsonb over as text; psycopg decodes it
-        tags = json.loads(tags)
+    if isinstance(tags, str):  # asyncpg hands jsonb over as text (psycopg decodes it):
+        tags = RawJSON(tags)  # written into the answer as it is, not parsed and written again
     return {"id": row[0], "name": row[1], "category": row[2], "price": row[3], "quantity": row[4],
             "active": row[5], "tags": tags, "rating": {"score": row[7], "count": row[8]}}
 

@@ -8,6 +8,7 @@
 #include <Python.h>
 
 #include <string>
+#include <string_view>
 
 namespace ringbolt::py {
 
@@ -35,6 +36,11 @@ class json_default_scope {
   private:
     PyObject* _previous;
 };
+
+/// The text of a ringbolt.RawJSON (raw_json.cpp): true and `text` when `obj` is one.
+bool raw_json_view(PyObject* obj, std::string_view& text) noexcept;
+/// Ready the RawJSON type and add it to `module` (once, at module init); -1 on error.
+int init_raw_json(PyObject* module);
 
 /// ringbolt._native.json_dumps(obj, default=None) -> bytes (METH_FASTCALL | METH_KEYWORDS).
 PyObject* json_dumps(PyObject* module, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);

@@ -1091,6 +1091,10 @@ class json_writer {
     // Everything that is not exactly a JSON type: the standard library types the
     // writer knows, subclasses of the JSON types, dataclasses, then `default`.
     [[gnu::noinline]] bool other(PyObject* obj, int depth) {
+        if (std::string_view raw; raw_json_view(obj, raw)) { // JSON text already (checked when made)
+            _out.append(raw.data(), raw.size());
+            return true;
+        }
         if (!load_stdlib_types()) {
             return false;
         }
