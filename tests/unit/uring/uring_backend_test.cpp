@@ -353,85 +353,119 @@ TEST(RecvLimit, AMultishotRecvEndsAfterItsByteLimit) {
 // signal was sent: the C++ test clients saw exactly that (they retry since 40c6e9b). Run
 // in the calling thread, this test saw one EINTR in every run; with the probe on a
 // thread of its own, none.
-// A wait takes at most max_completions_per_wait completions: at thousands of connections
-// a turn that took the whole CQ held every request of it (and its Python objects, and
-// its answer) alive at once, beyond the core's cache. The rest wait, none lost, and the
-// ring's fd stays readable for an event loop that hosts the reactor.
-TEST(UringBackendTurnSize, AWaitTakesAtMostItsShareAndTheRestNext) {
-    constexpr uint32_t conns = max_completions_per_wait + max_completions_per_wait / 2;
-    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    ASSERT_GE(wake_fd, 0);
-    uring_backend backend;
-    core_counters counters;
-    backend.counters = &counters;
-    backend_config cfg;
-    cfg.ring_entries = 512;
-    cfg.buffer_count = 1024; // a buffer for each: no recv runs dry
-    // The ring of a hosted loop (COOP_TASKRUN): completions are posted as the data comes,
-    // all of them before the wait. (A DEFER_TASKRUN ring posts them at the wait, which
-    // recent kernels bound themselves, 20 a run.)
-    cfg.shared_ring = true;
-    result<void> r = backend.setup(cfg, wake_fd);
-    if (!r.ok()) {
-        ::close(wake_fd);
-        GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+// A backend on a hosted loop's ring (shared: COOP_TASKRUN, so completions are posted as
+// the data comes, all of them before the wait; a DEFER_TASKRUN ring posts them at the
+// wait, which recent kernels bound themselves, 20 a run) and `n` socketpairs, ours[i]
+// connection slot i. Closes all it opened.
+class SharedRingTest : public ::testing::Test {
+  protected:
+    void TearDown() override {
+        for (size_t i = 0; i < ours.size(); ++i) {
+            ::close(ours[i]);
+            ::close(peers[i]);
+        }
+        if (wake_fd >= 0) {
+            ::close(wake_fd);
+        }
     }
-    std::vector<int> ours, peers;
-    for (uint32_t i = 0; i < conns; ++i) {
-        int sv[2];
-        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-        ours.push_back(sv[0]);
-        peers.push_back(sv[1]);
-        backend.arm_recv(sv[0], i, 0);
+    /// Sets the backend up (false: io_uring is unavailable, `why` says so) and opens the pairs.
+    bool start(unsigned ring_entries, unsigned buffer_count, uint32_t n) {
+        wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        EXPECT_GE(wake_fd, 0);
+        backend.counters = &counters;
+        backend_config cfg;
+        cfg.ring_entries = ring_entries;
+        cfg.buffer_count = buffer_count;
+        cfg.shared_ring = true;
+        result<void> r = backend.setup(cfg, wake_fd);
+        if (!r.ok()) {
+            why = errc_name(r.error());
+            return false;
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+            int sv[2];
+            EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+            ours.push_back(sv[0]);
+            peers.push_back(sv[1]);
+        }
+        return true;
     }
-    recorder sink(conns);
-    ASSERT_TRUE(backend.wait(0, sink)); // the recvs armed; nothing to read yet
-    for (uint32_t i = 0; i < conns; ++i) {
-        std::string m = "request " + std::to_string(i);
-        ASSERT_EQ(::send(peers[i], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+    /// "request i" written to each peer.
+    void send_requests() {
+        for (uint32_t i = 0; i < peers.size(); ++i) {
+            std::string m = "request " + std::to_string(i);
+            ASSERT_EQ(::send(peers[i], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+        }
     }
-    auto got = [&] {
+    /// Connections whose bytes came.
+    static uint32_t received(const recorder& sink) {
         uint32_t n = 0;
         for (const std::string& s : sink.received) {
             n += !s.empty();
         }
         return n;
-    };
+    }
+    /// Each connection got "request i".
+    void expect_requests(const recorder& sink) {
+        for (uint32_t i = 0; i < ours.size(); ++i) {
+            EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
+        }
+    }
+    /// Our ends shut: waits (bounded) until every recv has ended, so none is left armed.
+    void end_recvs(recorder& sink) {
+        for (int fd : ours) {
+            ::shutdown(fd, SHUT_RDWR);
+        }
+        for (int turn = 0; turn < 50; ++turn) {
+            bool all = true;
+            for (uint32_t i = 0; i < ours.size(); ++i) {
+                all = all && sink.recv_ended[i];
+            }
+            if (all) {
+                break;
+            }
+            backend.wait(10, sink);
+        }
+    }
+
+    int wake_fd = -1;
+    uring_backend backend;
+    core_counters counters;
+    std::vector<int> ours, peers;
+    const char* why = "";
+};
+
+// A wait takes at most max_completions_per_wait completions: at thousands of connections
+// a turn that took the whole CQ held every request of it (and its Python objects, and
+// its answer) alive at once, beyond the core's cache. The rest wait, none lost, and the
+// ring's fd stays readable for an event loop that hosts the reactor.
+TEST_F(SharedRingTest, AWaitTakesAtMostItsShareAndTheRestNext) {
+    constexpr uint32_t conns = max_completions_per_wait + max_completions_per_wait / 2;
+    if (!start(512, 1024, conns)) { // a buffer for each: no recv runs dry
+        GTEST_SKIP() << "io_uring unavailable: " << why;
+    }
+    for (uint32_t i = 0; i < conns; ++i) {
+        backend.arm_recv(ours[i], i, 0);
+    }
+    recorder sink(conns);
+    ASSERT_TRUE(backend.wait(0, sink)); // the recvs armed; nothing to read yet
+    send_requests();
     // The kernel may post the completions over more than one wait; none takes more than
     // its share, and while some are left the fd says so.
     unsigned waits = 0;
-    for (; got() < conns && waits < 50; ++waits) {
-        uint32_t before = got();
+    for (; received(sink) < conns && waits < 50; ++waits) {
+        uint32_t before = received(sink);
         ASSERT_TRUE(backend.wait(waits == 0 ? 1000 : 10, sink));
-        EXPECT_LE(got() - before, max_completions_per_wait) << "wait " << waits;
-        if (got() - before == max_completions_per_wait) {
+        EXPECT_LE(received(sink) - before, max_completions_per_wait) << "wait " << waits;
+        if (received(sink) - before == max_completions_per_wait) {
             pollfd p{backend.poll_fd(), POLLIN, 0};
             EXPECT_EQ(::poll(&p, 1, 0), 1) << "completions left, but the ring's fd is not readable";
         }
     }
     EXPECT_GE(waits, 2u);
-    for (uint32_t i = 0; i < conns; ++i) {
-        EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
-    }
+    expect_requests(sink);
     EXPECT_EQ(counters.cqes_reaped.get(), conns);
-    for (int fd : ours) {
-        ::shutdown(fd, SHUT_RDWR);
-    }
-    for (int turn = 0; turn < 50; ++turn) {
-        bool all = true;
-        for (uint32_t i = 0; i < conns; ++i) {
-            all = all && sink.recv_ended[i];
-        }
-        if (all) {
-            break;
-        }
-        backend.wait(10, sink);
-    }
-    for (uint32_t i = 0; i < conns; ++i) {
-        ::close(ours[i]);
-        ::close(peers[i]);
-    }
-    ::close(wake_fd);
+    end_recvs(sink);
 }
 
 // Every connection with bytes at once (a hosted loop's ring, completions posted as the data
@@ -440,106 +474,48 @@ TEST(UringBackendTurnSize, AWaitTakesAtMostItsShareAndTheRestNext) {
 // F_MORE, ends the multishot recvs that have bytes. Each such end costs the reactor a
 // synchronous read, its EAGAIN and a new recv: at 4096 connections it was one more SQE per
 // request, and a quarter of the requests a second (benchmarks/journal/2026-11-26.md).
-TEST(UringBackendCqSize, EveryRecvStaysArmedWhenEachBufferHoldsACompletion) {
+TEST_F(SharedRingTest, EveryRecvStaysArmedWhenEachBufferHoldsACompletion) {
     constexpr uint32_t conns = 256;
-    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    ASSERT_GE(wake_fd, 0);
-    uring_backend backend;
-    core_counters counters;
-    backend.counters = &counters;
-    backend_config cfg;
-    cfg.ring_entries = 8; // a small SQ: the CQ must not be sized from it alone
-    cfg.buffer_count = conns;
-    cfg.shared_ring = true;
-    result<void> r = backend.setup(cfg, wake_fd);
-    if (!r.ok()) {
-        ::close(wake_fd);
-        GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+    constexpr unsigned ring_entries = 8; // a small SQ: the CQ must not be sized from it alone
+    if (!start(ring_entries, conns, conns)) {
+        GTEST_SKIP() << "io_uring unavailable: " << why;
     }
     recorder sink(conns);
-    std::vector<int> ours, peers;
     for (uint32_t i = 0; i < conns; ++i) {
-        int sv[2];
-        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-        ours.push_back(sv[0]);
-        peers.push_back(sv[1]);
-        backend.arm_recv(sv[0], i, 0);
-        if (i % cfg.ring_entries == cfg.ring_entries - 1) {
+        backend.arm_recv(ours[i], i, 0);
+        if (i % ring_entries == ring_entries - 1) {
             ASSERT_TRUE(backend.wait(0, sink)); // submitted a ring's worth at a time
         }
     }
     ASSERT_TRUE(backend.wait(0, sink)); // the last recvs armed; nothing to read yet
-    for (uint32_t i = 0; i < conns; ++i) {
-        std::string m = "request " + std::to_string(i);
-        ASSERT_EQ(::send(peers[i], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
-    }
-    auto got = [&] {
-        uint32_t n = 0;
-        for (const std::string& s : sink.received) {
-            n += !s.empty();
-        }
-        return n;
-    };
-    for (unsigned waits = 0; got() < conns && waits < 50; ++waits) {
+    send_requests();
+    for (unsigned waits = 0; received(sink) < conns && waits < 50; ++waits) {
         ASSERT_TRUE(backend.wait(waits == 0 ? 1000 : 10, sink));
     }
+    expect_requests(sink);
     for (uint32_t i = 0; i < conns; ++i) {
-        EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
         EXPECT_FALSE(sink.recv_ended[i]) << "connection " << i << "'s multishot recv ended";
     }
     EXPECT_EQ(counters.cq_overflows.get(), 0u);
     EXPECT_EQ(counters.enobufs.get(), 0u);
-    for (int fd : ours) {
-        ::shutdown(fd, SHUT_RDWR);
-    }
-    for (int turn = 0; turn < 50; ++turn) {
-        bool all = true;
-        for (uint32_t i = 0; i < conns; ++i) {
-            all = all && sink.recv_ended[i];
-        }
-        if (all) {
-            break;
-        }
-        backend.wait(10, sink);
-    }
-    for (uint32_t i = 0; i < conns; ++i) {
-        ::close(ours[i]);
-        ::close(peers[i]);
-    }
-    ::close(wake_fd);
+    end_recvs(sink);
 }
 
 // More completions than the queue holds (sends, 4x the buffers' queue): the kernel keeps
 // the rest in its overflow list, the wait counts it (cq_overflows), and none is lost.
-TEST(UringBackendCqSize, AnOverflowIsCountedAndLosesNoCompletion) {
-    constexpr uint32_t conns = 200; // 16 buffers: a queue of 64
-    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    ASSERT_GE(wake_fd, 0);
-    uring_backend backend;
-    core_counters counters;
-    backend.counters = &counters;
-    backend_config cfg;
-    cfg.ring_entries = 8;
-    cfg.buffer_count = 16;
-    cfg.shared_ring = true;
-    result<void> r = backend.setup(cfg, wake_fd);
-    if (!r.ok()) {
-        ::close(wake_fd);
-        GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+TEST_F(SharedRingTest, AnOverflowIsCountedAndLosesNoCompletion) {
+    constexpr uint32_t conns = 200;
+    if (!start(8, 16, conns)) { // 16 buffers: a queue of 64
+        GTEST_SKIP() << "io_uring unavailable: " << why;
     }
     recorder sink(conns);
-    std::vector<int> ours, peers;
     std::string msg = "answer";
     iovec iov{msg.data(), msg.size()};
     msghdr mh{};
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     for (uint32_t i = 0; i < conns; ++i) {
-        int sv[2];
-        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-        ours.push_back(sv[0]);
-        peers.push_back(sv[1]);
-        backend.send(sv[0], i, 0, &mh, false); // an SQ of 8: submitted as it fills
+        backend.send(ours[i], i, 0, &mh, false); // an SQ of 8: submitted as it fills
     }
     backend.submit();
     for (unsigned waits = 0; waits < 100; ++waits) {
@@ -558,11 +534,6 @@ TEST(UringBackendCqSize, AnOverflowIsCountedAndLosesNoCompletion) {
         EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(msg.size()));
     }
     EXPECT_GE(counters.cq_overflows.get(), 1u) << "200 sends on a queue of 64 never overflowed it";
-    for (uint32_t i = 0; i < conns; ++i) {
-        ::close(ours[i]);
-        ::close(peers[i]);
-    }
-    ::close(wake_fd);
 }
 
 TEST(RingProbe, LeavesNoSpuriousEintrInTheCallingThread) {
