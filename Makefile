@@ -193,8 +193,8 @@ fuzz: deps $(MESON_FUZZ)/build.ninja
 	  then echo "fuzz {}: $$(tail -n 1 build/fuzz-logs/{}.log)"; \
 	  else cat build/fuzz-logs/{}.log; echo "fuzz {}: FAILED"; exit 255; fi'
 
-# Each libFuzzer target for 15 s, two at a time (CI runs it once the end-to-end lanes
-# are done, so both cores are free): a quick check that the targets build and run clean.
+# Each libFuzzer target for 15 s, two at a time (CI runs it in the ASan build directory
+# once `make asan` is done): a quick check that the targets build and run clean.
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=15 FUZZ_JOBS=2
 
