@@ -217,21 +217,20 @@ class Run:
             row["command"] = " ".join(measured)
             if not proc.alive():
                 raise RuntimeError(f"the server exited during the warm-up ({_status(proc)}): {proc.log_tail()}")
-            cpu0, t0 = procs.cpu_ticks(proc.pid), time.monotonic()
+            (user0, sys0), t0 = procs.cpu_ticks_split(proc.pid), time.monotonic()
             result = loadgen.run(measured, profile.tool, cpus=self.settings.load_cpus, log_dir=self.logs,
                                  label=label, timeout=timeout)
-            cpu1, t1 = procs.cpu_ticks(proc.pid), time.monotonic()
+            (user1, sys1), t1 = procs.cpu_ticks_split(proc.pid), time.monotonic()
             if not proc.alive():
                 raise RuntimeError(f"the server exited during the run ({_status(proc)}): {proc.log_tail()}")
-            cpu_s = (cpu1 - cpu0) / procs.TICKS
             row.update(result.as_dict())
-            row["cpu_seconds"] = cpu_s
-            row["cpu_busy"] = cpu_s / (t1 - t0) if t1 > t0 else None
-            row["cpu_us_per_req"] = cpu_s * 1e6 / result.ok if result.ok else None
+            row.update(cpu_figures(user1 - user0, sys1 - sys0, t1 - t0, result))
             if result.ok == 0:
                 row["error"] = f"no successful responses ({result.non_2xx} non-2xx, {result.errors} errors)"
             print(f"[arena] {label}: {row['rps']:,.0f} req/s, p99 {row.get('p99_ms')} ms, "
-                  f"{row['cpu_us_per_req'] or 0:.1f} CPU µs/req, server CPU {(row['cpu_busy'] or 0) * 100:.0f}% busy"
+                  f"{row['cpu_us_per_req'] or 0:.1f} CPU µs/req ({row['cpu_user_us_per_req'] or 0:.2f} user), "
+                  f"server CPU {(row['cpu_busy'] or 0) * 100:.0f}% busy, load {(row['load_busy'] or 0) * 100:.0f}% "
+                  f"busy, {row['load_sleeps_per_1k'] or 0:.1f} load sleeps/1k"
                   + (f", {result.non_2xx} non-2xx" if result.non_2xx else "")
                   + (f", {result.errors} errors" if result.errors else ""), flush=True)
         except (RuntimeError, ValueError, OSError, subprocess.CalledProcessError) as exc:
@@ -328,6 +327,27 @@ class Run:
         }
         report.write_json(self.settings.results, data)
         return data
+
+
+def cpu_figures(user_ticks: int, sys_ticks: int, seconds: float, result: loadgen.Result) -> dict[str, Any]:
+    """The server's CPU per request (user and system apart too) and how busy it was; the
+    load generator's busy share and its sleeps (voluntary context switches) per 1,000
+    responses. A load generator that sleeps often is waiting for the server: each of its
+    wake-ups is a cross-CPU wake the server's kernel pays in its send path."""
+    cpu_s = (user_ticks + sys_ticks) / procs.TICKS
+    per_req = 1e6 / result.ok if result.ok else None
+    out: dict[str, Any] = {
+        "cpu_seconds": cpu_s,
+        "cpu_busy": cpu_s / seconds if seconds > 0 else None,
+        "cpu_us_per_req": cpu_s * per_req if per_req else None,
+        "cpu_user_us_per_req": user_ticks / procs.TICKS * per_req if per_req else None,
+        "cpu_sys_us_per_req": sys_ticks / procs.TICKS * per_req if per_req else None,
+        "load_busy": None, "load_sleeps_per_1k": None}
+    if result.load_user_s is not None and result.load_sys_s is not None and seconds > 0:
+        out["load_busy"] = (result.load_user_s + result.load_sys_s) / seconds
+    if result.load_sleeps is not None and result.ok:
+        out["load_sleeps_per_1k"] = result.load_sleeps * 1000 / result.ok
+    return out
 
 
 def _status(proc: procs.Proc) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import re
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,11 @@ class Result:
     non_2xx: int = 0
     errors: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # the load generator's own resource use over the run (its process and threads): CPU
+    # seconds and voluntary context switches (each one a sleep: it had nothing to do)
+    load_user_s: float | None = None
+    load_sys_s: float | None = None
+    load_sleeps: int | None = None
 
     @property
     def rps(self) -> float:
@@ -120,19 +126,31 @@ def run(argv: list[str], tool: str, *, cpus: str | None, log_dir: str, label: st
         cmd.insert(1, f"--log-file={latency_log}")
     if cpus:
         cmd = ["taskset", "-c", cpus, *cmd]
+    # The tool is the only child reaped during the run (taskset execs it): what the
+    # children's usage grows by is the tool's.
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         text = out.stdout + out.stderr
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"{tool} did not finish within {timeout:.0f} s") from exc
+    usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.path.join(log_dir, f"{label}.{tool}.txt"), "w") as f:
         f.write(" ".join(cmd) + "\n\n" + text)
+    result = _parse(tool, text, out.stdout, latency_log)
+    result.load_user_s = usage1.ru_utime - usage0.ru_utime
+    result.load_sys_s = usage1.ru_stime - usage0.ru_stime
+    result.load_sleeps = usage1.ru_nvcsw - usage0.ru_nvcsw
+    return result
+
+
+def _parse(tool: str, text: str, stdout: str, latency_log: str | None) -> Result:
     if tool == "gcannon":
         return parse_gcannon(text)
     if tool == "wrk":
         return parse_wrk(text)
     if tool == "h2load-h3":
-        return parse_h3load(out.stdout, text)
+        return parse_h3load(stdout, text)
     if tool == "h2load":
         result = parse_h2load(text)
         if latency_log and os.path.exists(latency_log):

@@ -47,19 +47,25 @@ def parse_stat(text: str) -> tuple[int, int, int, int]:
     return int(rest[11]), int(rest[12]), int(rest[13]), int(rest[14])
 
 
-def cpu_ticks(pid: int) -> int:
-    """CPU time of ``pid``'s tree in clock ticks: user + system of every live process
-    (all its threads), plus what the ones that ended left in their parents' cutime and
-    cstime (a process's time moves there when its parent reaps it)."""
-    total = 0
+def cpu_ticks_split(pid: int) -> tuple[int, int]:
+    """CPU time of ``pid``'s tree in clock ticks, (user, system): every live process (all
+    its threads), plus what the ones that ended left in their parents' cutime and cstime
+    (a process's time moves there when its parent reaps it)."""
+    user = system = 0
     for p in tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 utime, stime, cutime, cstime = parse_stat(f.read())
         except (OSError, IndexError, ValueError):
             continue  # ended between the listing and the read
-        total += utime + stime + cutime + cstime
-    return total
+        user += utime + cutime
+        system += stime + cstime
+    return user, system
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of ``pid``'s tree in clock ticks (cpu_ticks_split)."""
+    return sum(cpu_ticks_split(pid))
 
 
 def cpu_seconds(pid: int) -> float:

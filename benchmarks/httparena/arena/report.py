@@ -7,7 +7,8 @@ import os
 import statistics
 from typing import Any, Iterable
 
-FIELDS = ("rps", "p99_ms", "cpu_us_per_req", "cpu_busy")
+FIELDS = ("rps", "p99_ms", "cpu_us_per_req", "cpu_user_us_per_req", "cpu_sys_us_per_req", "cpu_busy",
+          "load_busy", "load_sleeps_per_1k")
 
 
 def median(values: Iterable[float | None]) -> float | None:
@@ -58,16 +59,21 @@ def table(summary: list[dict[str, Any]], validation: dict[str, dict[str, Any]]) 
     for profile, conns in seen:
         rows = [r for r in summary if r["profile"] == profile and r["connections"] == conns]
         lines += ["", f"### {profile}, {conns} connections", "",
-                  "| system | req/s | p99 ms | CPU µs/req | server CPU busy | validation | rounds |",
-                  "|---|---:|---:|---:|---:|---|---:|"]
+                  "| system | req/s | p99 ms | CPU µs/req (user + sys) | server CPU busy | load busy, "
+                  "sleeps/1k req | validation | rounds |",
+                  "|---|---:|---:|---:|---:|---:|---|---:|"]
         for r in rows:
             v = validation.get(r["system"], {}).get(profile, {})
             verdict = ("pass" if v.get("ok") else f"FAIL ({v.get('failed', '?')})") if v else "—"
             busy = None if r["cpu_busy"] is None else r["cpu_busy"] * 100
             note = f" ({r['failure']})" if r.get("failure") and not r["rounds_ok"] else ""
             bad = f", {r['non_2xx']} non-2xx" if r["non_2xx"] else ""
+            split = (f" ({_fmt(r.get('cpu_user_us_per_req'), '.2f')} + {_fmt(r.get('cpu_sys_us_per_req'), '.2f')})"
+                     if r.get("cpu_user_us_per_req") is not None else "")
+            load_busy = None if r.get("load_busy") is None else r["load_busy"] * 100
             lines.append(f"| {r['system']} | {_fmt(r['rps'], ',.0f')} | {_fmt(r['p99_ms'], '.2f')} | "
-                         f"{_fmt(r['cpu_us_per_req'], '.1f')} | {_fmt(busy, '.0f')}% | {verdict}{bad} | "
+                         f"{_fmt(r['cpu_us_per_req'], '.1f')}{split} | {_fmt(busy, '.0f')}% | "
+                         f"{_fmt(load_busy, '.0f')}%, {_fmt(r.get('load_sleeps_per_1k'), '.1f')} | {verdict}{bad} | "
                          f"{r['rounds_ok']}/{r['rounds']}{note} |")
     return "\n".join(lines)
 

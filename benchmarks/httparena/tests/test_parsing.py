@@ -208,3 +208,31 @@ def test_summary_takes_medians_of_good_rounds() -> None:
 @pytest.mark.parametrize("spec, cpus", [("0", [0]), ("0,2", [0, 2]), ("1-3", [1, 2, 3]), ("0,4-5", [0, 4, 5])])
 def test_cpu_list(spec: str, cpus: list[int]) -> None:
     assert systems.cpu_list(spec) == cpus
+
+
+def test_a_load_generators_own_cpu_and_sleeps_are_counted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A real process stands for the tool: it burns 0.3 s of CPU, sleeps 20 times, then
+    prints wrk's report. run() keeps what the process used: its CPU and its sleeps."""
+    import sys
+    tool = tmp_path / "tool.py"
+    tool.write_text("import sys, time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+                    "for _ in range(20): time.sleep(0.005)\n"
+                    f"sys.stdout.write({WRK!r})\n")
+    r = loadgen.run([sys.executable, str(tool)], "wrk", cpus=None, log_dir=str(tmp_path), label="t", timeout=60)
+    assert r.ok == 119980
+    assert r.load_user_s is not None and r.load_sys_s is not None and r.load_sleeps is not None
+    assert 0.25 <= r.load_user_s + r.load_sys_s <= 3.0, (r.load_user_s, r.load_sys_s)
+    assert 20 <= r.load_sleeps <= 2000, r.load_sleeps
+
+
+def test_cpu_figures_split_the_server_and_read_the_load_generator() -> None:
+    from arena import bench, procs
+    r = loadgen.Result("gcannon", ok=100_000, seconds=2.0, p99_ms=1.0, load_user_s=1.2, load_sys_s=0.4,
+                       load_sleeps=2_500)
+    f = bench.cpu_figures(user_ticks=procs.TICKS * 1, sys_ticks=procs.TICKS * 3, seconds=4.0, result=r)
+    assert f["cpu_seconds"] == pytest.approx(4.0) and f["cpu_busy"] == pytest.approx(1.0)
+    assert (f["cpu_us_per_req"], f["cpu_user_us_per_req"], f["cpu_sys_us_per_req"]) == \
+        (pytest.approx(40.0), pytest.approx(10.0), pytest.approx(30.0))
+    assert f["load_busy"] == pytest.approx(0.4) and f["load_sleeps_per_1k"] == pytest.approx(25.0)
+    none = bench.cpu_figures(0, 0, 4.0, loadgen.Result("gcannon", ok=0, seconds=2.0, p99_ms=None))
+    assert none["cpu_us_per_req"] is None and none["load_sleeps_per_1k"] is None and none["load_busy"] is None

@@ -120,3 +120,22 @@ def test_kill_group_ends_the_leftovers_of_a_session() -> None:
     while procs._exists(sleeper) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not procs._exists(sleeper)
+
+
+def test_cpu_split_puts_a_busy_loop_in_user_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A process burning 0.4 s in a Python loop: its user time grows by about that, its
+    system time far less."""
+    done = tmp_path / "done"
+    # the clock read only every 100,000 additions: reading it is a system call
+    burn = ("import time\ndef burn(s):\n    end = time.process_time() + s\n"
+            "    while time.process_time() < end: sum(range(100_000))\n")
+    proc = procs.start("burn", [sys.executable, "-c", f"{burn}time.sleep(0.2)\nburn(0.4)\n"
+                                f"open({str(done)!r}, 'w').close()\ntime.sleep(60)\n"])
+    try:
+        user0, sys0 = procs.cpu_ticks_split(proc.pid)
+        _wait_for(str(done))
+        user1, sys1 = procs.cpu_ticks_split(proc.pid)
+        assert 0.3 <= (user1 - user0) / procs.TICKS <= 2.0, (user0, user1)
+        assert (sys1 - sys0) / procs.TICKS < 0.2, (sys0, sys1)
+    finally:
+        proc.stop()

@@ -72,6 +72,8 @@ def test_baseline_and_async_db_wiring(tmp_path) -> None:  # type: ignore[no-unty
         assert row["ok"] > 0 and row["rps"] > 0 and row["non_2xx"] == 0, row
         assert row["p99_ms"] is not None and row["p99_ms"] > 0, row
         assert row["cpu_us_per_req"] > 0 and 0 < row["cpu_busy"] <= 1.5, row
+        assert row["cpu_user_us_per_req"] + row["cpu_sys_us_per_req"] == pytest.approx(row["cpu_us_per_req"]), row
+        assert 0 < row["load_busy"] <= 1.5 and row["load_sleeps_per_1k"] >= 0, row  # gcannon's own use
         assert row["tool"] == "gcannon" and "--raw" in row["command"], row
         assert all(_refused(p) for p in row["ports"].values()), f"{profile}: a server port still answers"
     # the database warm-up ran until a warm-up during which PostgreSQL received no connection
