@@ -30,6 +30,49 @@ void log_answer(const http::request_event& ev, uint16_t status, size_t body_byte
     }
 }
 
+// The buffers of requests the application kept past their batch, given back when they
+// die (return_request_buffers), one list per thread. `t_returned_gone` (trivially
+// destructible, so readable after the lists' destruction) keeps a request that dies on a
+// thread being torn down from touching them.
+struct returned_buffers {
+    std::vector<std::string> data;
+    std::vector<std::vector<http::span32>> headers;
+    ~returned_buffers();
+};
+thread_local bool t_returned_gone = false;
+thread_local returned_buffers t_returned;
+returned_buffers::~returned_buffers() {
+    t_returned_gone = true;
+}
+constexpr size_t returned_limit = 256;
+constexpr size_t returned_capacity = 4096; // bytes, as request_dispatcher::spare_capacity
+
+std::vector<std::string>& returned_data() noexcept {
+    return t_returned.data;
+}
+std::vector<std::vector<http::span32>>& returned_headers() noexcept {
+    return t_returned.headers;
+}
+
+template <class T> void take_returned(std::vector<T>& from, T& to) noexcept {
+    if (!from.empty() && !t_returned_gone) {
+        to = std::move(from.back());
+        from.pop_back();
+    }
+}
+
+template <class T> void give_returned(std::vector<T>& to, T& buffer, size_t bytes) noexcept {
+    if (bytes == 0 || bytes > returned_capacity || to.size() >= returned_limit) {
+        return;
+    }
+    try {
+        buffer.clear();
+        to.push_back(std::move(buffer));
+    } catch (...) {
+        // no room to keep it: freed with its request
+    }
+}
+
 } // namespace
 
 void request_dispatcher::serve_static(const http::static_mount& mount, http::protocol& conn,
@@ -183,10 +226,14 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     if (!_spare_data.empty()) [[likely]] {
         req.data = std::move(_spare_data.back());
         _spare_data.pop_back();
+    } else {
+        take_returned(returned_data(), req.data);
     }
     if (!_spare_headers.empty()) [[likely]] {
         req.headers = std::move(_spare_headers.back());
         _spare_headers.pop_back();
+    } else {
+        take_returned(returned_headers(), req.headers);
     }
     req.route_id = m.handler_id;
     req.start_ns = _route_latency != nullptr || http::access_log_enabled() ? monotonic_ns() : 0;
@@ -289,6 +336,16 @@ void request_dispatcher::recycle_batch() noexcept {
         }
     }
     _batch.clear();
+}
+
+void return_request_buffers(http::app_request& r) noexcept {
+    if (t_returned_gone) [[unlikely]] {
+        return;
+    }
+    if (r.data.capacity() > std::string().capacity()) {
+        give_returned(t_returned.data, r.data, r.data.capacity());
+    }
+    give_returned(t_returned.headers, r.headers, r.headers.capacity() * sizeof(http::span32));
 }
 
 } // namespace ringbolt::dispatch

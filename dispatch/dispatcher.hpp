@@ -76,4 +76,12 @@ class request_dispatcher final : public http::dispatcher {
     std::unique_ptr<http::response_features> _stored_features;
 };
 
+/// A request the application kept past its batch (every async handler's and ASGI app's:
+/// app_bridge detaches it for the loop) gives its buffers back when it dies, into a list
+/// of the thread it dies on; a dispatcher whose own spares (recycle_batch) ran out takes
+/// from its thread's list. With the hosted loop both are the reactor's thread, so such a
+/// request allocates nothing for its copy once warm. A loop on a thread of its own fills
+/// its list up to the bound and keeps it (at most 256 buffers of each kind, 4 KiB each).
+void return_request_buffers(http::app_request& r) noexcept;
+
 } // namespace ringbolt::dispatch

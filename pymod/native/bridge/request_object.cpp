@@ -3,6 +3,7 @@
 #include "pymod/native/bridge/request_object.hpp"
 
 #include "core/strings.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
@@ -51,6 +52,7 @@ void dealloc(PyObject* self) {
     Py_CLEAR(r->dict);
     Py_CLEAR(r->param_names);
     if (r->detached) {
+        dispatch::return_request_buffers(*r->req); // for the next requests' copies
         delete r->req;
     }
     Py_TYPE(self)->tp_free(self);

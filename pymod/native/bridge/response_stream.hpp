@@ -14,7 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -183,7 +183,11 @@ class request_body final : public http::body_stream, public loop_waitable {
     // byte is copied once on each side (receive buffer -> block -> bytes object), no
     // block is above the mmap threshold (256 KiB, server.cpp), and none is allocated per
     // chunk once the body is under way.
-    std::deque<block> _blocks;        ///< under _mutex: filled in order (the last may have room)
+    // A list, not a deque: a deque allocates its map and a first node when constructed,
+    // and every ASGI request makes one of these only to hear a disconnect (its watch:
+    // dispatcher.cpp), never holding a block; a list allocates nothing until a block
+    // comes, then a node per 128 KiB block.
+    std::list<block> _blocks;         ///< under _mutex: filled in order (the last may have room)
     std::vector<block> _spare;        ///< under _mutex: empty blocks
     std::vector<block> _object_spare; ///< under _mutex: empty bytes-object blocks (taken first)
     size_t _object_blocks = 0;        ///< app side (GIL): bytes-object blocks made and not yet handed over

@@ -253,6 +253,41 @@ TEST(Http1Connection, AnsweredBatchBuffersAreReusedByTheNextRequests) {
     EXPECT_GE(f.batch[0].data.capacity() - f.batch[0].data.size(), app_request_padding);
 }
 
+// A request the application keeps past its batch (an async handler's, an ASGI app's: the
+// bridge moves it out, so recycle_batch finds nothing to keep) gives its buffers back when
+// it dies (return_request_buffers), and the next request's copy goes into them on this
+// thread, though the dispatcher's own spares are empty. A large body's buffer is not
+// taken (it goes to the body buffers' pool as before).
+TEST(Http1Connection, AKeptRequestsBuffersServeTheNextRequests) {
+    fake_reactor f;
+    f.feed("POST /py?a=1 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n20", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    app_request kept = std::move(f.batch[0]); // what the bridge's detach does
+    f.dispatcher.recycle_batch();             // nothing left in the batch entry to keep
+    const char* data = kept.data.data();
+    const span32* spans = kept.headers.data();
+    dispatch::return_request_buffers(kept); // the Request died
+    EXPECT_TRUE(kept.data.empty());
+    f.feed("GET /py?a=2 HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    EXPECT_EQ(f.batch[0].data.data(), data);
+    EXPECT_EQ(f.batch[0].headers.data(), spans);
+    EXPECT_EQ(f.batch[0].query.in(f.batch[0].data), "a=2");
+    ASSERT_EQ(f.batch[0].headers.size(), 2u);
+    EXPECT_EQ(f.batch[0].headers[1].in(f.batch[0].data), "a");
+    f.dispatcher.recycle_batch();
+
+    // The dispatcher's own spares come first; a large body's buffer is not kept here.
+    f.feed("GET /py?a=3 HTTP/1.1\r\nHost: a\r\n\r\n", false);
+    ASSERT_EQ(f.batch.size(), 1u);
+    EXPECT_EQ(f.batch[0].data.data(), data); // the dispatcher's spare, recycled above
+    app_request big = std::move(f.batch[0]);
+    f.dispatcher.recycle_batch();
+    big.data.reserve(size_t{256} * 1024);
+    dispatch::return_request_buffers(big);
+    EXPECT_GE(big.data.capacity(), size_t{256} * 1024); // not taken
+}
+
 // With compression on, answers under its minimum size take the plain way (framed whole,
 // no plan): the same bytes as before, no coding and no Vary; at the minimum size and over
 // they are compressed as before. Native answers and the app's, on both sides.
