@@ -69,9 +69,10 @@ class json_sink {
     bool _scratch;
 };
 
-// The same for eight ASCII bytes (each under 0x80), in fewer steps: adding to a byte
-// under 0x80 never carries into the next, so "b + 0x7F has its high bit" means b != 0
-// and "b + 0x60 has it" means b >= 0x20.
+// Eight ASCII bytes (each under 0x80) at a time: true when none needs an escape (no
+// control byte, '"' or '\\'), in fewer steps than word_is_plain (json_writer_encode.cpp)
+// takes for any bytes: adding to a byte under 0x80 never carries into the next, so
+// "b + 0x7F has its high bit" means b != 0 and "b + 0x60 has it" means b >= 0x20.
 inline bool ascii_word_is_plain(uint64_t w) {
     constexpr uint64_t ones = 0x0101010101010101ULL;
     constexpr uint64_t highs = 0x8080808080808080ULL;
