@@ -224,8 +224,8 @@ class json_writer {
         if (PyObject_TypeCheck(obj, g_std.decimal)) {
             return write_decimal(obj, _out);
         }
-        if (PyObject_TypeCheck(obj, g_std.date) ||
-            PyObject_TypeCheck(obj, g_std.time)) { // subclasses: their own isoformat()
+        // Subclasses of date and time format themselves: their own isoformat().
+        if (PyObject_TypeCheck(obj, g_std.date) || PyObject_TypeCheck(obj, g_std.time)) {
             PyObject* s = PyObject_CallMethodNoArgs(obj, g_std.name_isoformat);
             bool ok =
                 s != nullptr &&
