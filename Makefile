@@ -84,9 +84,9 @@ test-py-uring:
 test-py-epoll:
 	RINGBOLT_IO=epoll $(E2E)
 
-# The load generator's own tests (tools/load).
+# The load generator's own tests (tools/load) and the load scripts' (benchmarks/load/tests).
 test-tools: deps
-	$(PYTHON) -m pytest -q tools/load
+	$(PYTHON) -m pytest -q tools/load benchmarks/load/tests
 
 # The whole suite: C++ unit tests + fuzz-corpus replays, end to end on io_uring and on
 # epoll, and the load generator's tests.

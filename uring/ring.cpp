@@ -28,87 +28,70 @@ bool kernel_at_least(int major, int minor) noexcept {
     return ma > major || (ma == major && mi >= minor);
 }
 
-// Multishot recv into a buffer ring over a socketpair: the features the hot path needs.
-bool self_test_multishot_recv(io_uring& ring) noexcept {
-    buffer_ring br;
-    if (!br.init(ring, 0x7ff0, 2, 64).ok()) {
-        return false;
-    }
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        return false;
-    }
-    bool ok = false;
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    if (sqe != nullptr) {
-        io_uring_prep_recv_multishot(sqe, sv[0], nullptr, 0, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = br.group_id();
-        io_uring_sqe_set_data64(sqe, 1);
-        if (::write(sv[1], "ping", 4) == 4) {
-            io_uring_cqe* cqe = nullptr;
-            __kernel_timespec ts{1, 0};
-            if (io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
-                ok = cqe->res == 4 && (cqe->flags & IORING_CQE_F_BUFFER) && (cqe->flags & IORING_CQE_F_MORE);
-                io_uring_cqe_seen(&ring, cqe);
-            }
-        }
-    }
-    ::close(sv[1]);
-    ::close(sv[0]);
-    // Reap the final (EOF/cancel) completion of the recv before the buffer ring goes.
-    io_uring_cqe* cqe = nullptr;
-    __kernel_timespec ts{0, 100'000'000};
-    while (io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
-        bool more = cqe->flags & IORING_CQE_F_MORE;
-        io_uring_cqe_seen(&ring, cqe);
-        if (!more) {
-            break;
-        }
-    }
-    return ok;
-}
+// What one multishot recv into a buffer ring did with "ping" sent over a socketpair.
+struct recv_seen {
+    bool completed = false; ///< a completion came within a second
+    int res = 0;            ///< its result: 4, or -errno (EINVAL: an unknown flag or limit)
+    bool buffer = false;    ///< IORING_CQE_F_BUFFER: the bytes went to a provided buffer
+    bool more = false;      ///< IORING_CQE_F_MORE: the recv stays armed
+};
 
-// A multishot recv with a total byte limit (multishot_recv_limit; kernel 6.17+): with a
-// limit of 4, "ping" ends it (no IORING_CQE_F_MORE); a kernel without refuses it (EINVAL).
-bool self_test_recv_limit(io_uring& ring) noexcept {
+// Arm a multishot recv into a buffer ring (group `group`) with a total byte limit `limit`
+// (0: none; kernel 6.17+, multishot_recv_limit), send "ping", report the first completion.
+recv_seen self_test_recv(io_uring& ring, uint16_t group, unsigned limit) noexcept {
+    recv_seen seen;
     buffer_ring br;
-    if (!br.init(ring, 0x7ff1, 2, 64).ok()) {
-        return false;
+    if (!br.init(ring, group, 2, 64).ok()) {
+        return seen;
     }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        return false;
+        return seen;
     }
-    bool ok = false;
-    bool ended = false;
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     if (sqe != nullptr) {
         io_uring_prep_recv_multishot(sqe, sv[0], nullptr, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = br.group_id();
-        sqe->file_index = 4; // the kernel's `optlen`
+        sqe->file_index = limit; // the kernel's `optlen` (same field; liburing 2.3 lacks the name)
         io_uring_sqe_set_data64(sqe, 1);
         if (::write(sv[1], "ping", 4) == 4) {
             io_uring_cqe* cqe = nullptr;
             __kernel_timespec ts{1, 0};
             if (io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
-                ended = !(cqe->flags & IORING_CQE_F_MORE);
-                ok = cqe->res == 4 && ended;
+                seen.completed = true;
+                seen.res = cqe->res;
+                seen.buffer = cqe->flags & IORING_CQE_F_BUFFER;
+                seen.more = cqe->flags & IORING_CQE_F_MORE;
                 io_uring_cqe_seen(&ring, cqe);
             }
         }
     }
     ::close(sv[1]);
     ::close(sv[0]);
-    // A recv still armed (the limit ignored) ends at the close: reap it before the ring goes.
+    // A recv still armed ends at the close (EOF/cancel): reap it before the buffer ring goes.
+    bool ended = seen.completed && !seen.more;
     io_uring_cqe* cqe = nullptr;
     __kernel_timespec ts{0, 100'000'000};
     while (!ended && io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) >= 0 && cqe != nullptr) {
         ended = !(cqe->flags & IORING_CQE_F_MORE);
         io_uring_cqe_seen(&ring, cqe);
     }
-    return ok;
+    return seen;
+}
+
+// Multishot recv into a buffer ring: the features the hot path needs ("ping" lands in a
+// provided buffer and the recv stays armed).
+bool self_test_multishot_recv(io_uring& ring) noexcept {
+    recv_seen seen = self_test_recv(ring, 0x7ff0, 0);
+    return seen.completed && seen.res == 4 && seen.buffer && seen.more;
+}
+
+// A multishot recv with a total byte limit (multishot_recv_limit; kernel 6.17+): with a
+// limit of 4, "ping" ends it (no IORING_CQE_F_MORE); a kernel without refuses it (EINVAL).
+bool self_test_recv_limit(io_uring& ring) noexcept {
+    recv_seen seen = self_test_recv(ring, 0x7ff1, 4);
+    return seen.completed && seen.res == 4 && !seen.more;
 }
 
 } // namespace

@@ -26,12 +26,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from proc_util import free_port  # noqa: E402
+from proc_util import free_port, wait_listening  # noqa: E402
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -87,15 +86,10 @@ def run(app: str, conns: int, requests: int, python: str, extra: list[str]) -> t
                            cwd=os.path.join(HERE, "apps"), env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if srv.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not start (exit {srv.poll()})") from None
-                time.sleep(0.5)
+        try:
+            wait_listening("127.0.0.1", port, 180, srv)
+        except RuntimeError as e:
+            raise SystemExit(f"the server did not start: {e}") from None
         sel = selectors.DefaultSelector()
         pending = {}
         for _ in range(conns):

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks" / "load"))
+from proc_util import wait_listening  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:
@@ -42,12 +44,7 @@ def main() -> int:
         cwd=ROOT,
     )
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", args.port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening("127.0.0.1", args.port, 30, server)
         time.sleep(0.5)
         before = rss_kib(server.pid)
         socks = []

@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from proc_util import free_port
+from proc_util import free_port, wait_listening
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -158,15 +158,7 @@ def count(py, args, n, tmp, peer_cmd=None):
            "--instr-atstart=no", *per_thread, *server]
     srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        end = time.time() + 300
-        while time.time() < end:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if srv.poll() is not None:
-                    raise RuntimeError("server exited")
-                time.sleep(0.5)
+        wait_listening("127.0.0.1", port, 300, srv)
         send_requests(port, args.request, args.warm, args.pipeline, args.connections)
         ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
                                         timeout=120, check=True)

@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from proc_util import free_port, stop  # noqa: E402
+from proc_util import free_port, stop, wait_listening  # noqa: E402
 
 
 def systems(py: str, peers: str, c_floor: str) -> dict[str, list[str]]:
@@ -157,15 +157,10 @@ def run_one(name: str, cmd: list[str], conns: int, duration: float, load: str, p
     srv = subprocess.Popen(["taskset", "-c", "0"] + argv, env=env, cwd=os.path.join(HERE, "apps"),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if srv.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start: {srv.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.05)
+        try:
+            wait_listening("127.0.0.1", port, 60, srv)
+        except RuntimeError as e:
+            raise RuntimeError(f"{name} did not start: {e}") from None
         rss = idle_rss(port, srv.pid, conns)
         t0 = cpu_ticks(srv.pid)
         # One load thread drives up to 4096 connections (its ring's limit); more threads

@@ -1,6 +1,8 @@
 """What the load scripts read of a server from /proc (its process tree, CPU time) and a
-free loopback port, the --server-cpu/--load-cpu options, the wait for a server's first answer, and the nginx.conf of a peer run.
-Shared by ab_ringbolt.py, static_bench.py, stream_bench.py and instr_per_request.py."""
+free loopback port, the --server-cpu/--load-cpu options, the waits for a server's listening
+socket and first answer, and the nginx.conf of a peer run. Shared by the load scripts
+(ab_ringbolt.py, static_bench.py, stream_bench.py, instr_per_request.py, many_conns_bench.py...)
+and the HttpArena runner's tests."""
 from __future__ import annotations
 
 import argparse
@@ -46,6 +48,40 @@ def free_port() -> int:
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def _stderr_tail(proc: subprocess.Popen, limit: int = 2000) -> str:
+    """What a dead process left in its stderr pipe (the last ``limit`` characters), read
+    without blocking: a child of it may still hold the pipe open."""
+    if proc.stderr is None:
+        return ""
+    try:
+        os.set_blocking(proc.stderr.fileno(), False)
+        data = proc.stderr.read()
+    except (OSError, ValueError):
+        return ""
+    if not data:
+        return ""
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    return ": " + text[-limit:].strip()
+
+
+def wait_listening(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Until something accepts a TCP connection at ``host``:``port`` (tries 50 ms apart).
+    RuntimeError after ``timeout`` seconds, or as soon as ``proc`` (the server, if given)
+    has exited, naming its exit status and the end of its stderr when that is a pipe."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode} before listening on "
+                               f"{host}:{port}{_stderr_tail(proc)}")
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:g} s") from None
+            time.sleep(0.05)
 
 
 def wait_for_200(url: str, label: str, tries: int = 300) -> None:

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from proc_util import add_pinning, cpu, free_port, nginx_conf
+from proc_util import add_pinning, cpu, free_port, nginx_conf, wait_listening
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -39,17 +39,6 @@ NGINX_HTTP = """    keepalive_timeout 65;
     types { text/plain txt; application/octet-stream bin; }"""
 
 CASES = {"4k": "/file4k.txt", "1m": "/file1m.bin", "304": "/file4k.txt"}
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def etag_of(port: int, path: str) -> str:
@@ -130,10 +119,10 @@ def main() -> int:
                 stdout=open(os.path.join(tmp, "nginx.log"), "w"), stderr=subprocess.STDOUT)
         for name in systems:
             try:
-                wait_port(ports[name], 60.0)
-            except RuntimeError:
+                wait_listening("127.0.0.1", ports[name], 60.0, procs[name])
+            except RuntimeError as e:
                 with open(os.path.join(tmp, f"{name}.log")) as f:
-                    raise RuntimeError(f"{name} did not start: {f.read()[-2000:]}") from None
+                    raise RuntimeError(f"{name} did not start ({e}): {f.read()[-2000:]}") from None
         etags = {name: etag_of(ports[name], CASES["304"]) for name in systems}
         results: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
         load_before = os.getloadavg()

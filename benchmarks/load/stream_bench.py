@@ -49,7 +49,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from proc_util import TCK, add_pinning, cpu, free_port, nginx_conf, tree
+from proc_util import TCK, add_pinning, cpu, free_port, nginx_conf, tree, wait_listening
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -288,19 +288,6 @@ class Sampler(threading.Thread):
 
 
 
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not listen in time")
-
-
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -316,14 +303,14 @@ def start_ringbolt(args, port: int, log) -> subprocess.Popen:
     cmd = ["taskset", "-c", args.server_cpu, args.python, "-m", "ringbolt", "serve", APP, "--port", str(port),
            "--threads", "1", "--log-level", "warning", "--max-body-size", str(2 * args.size + (1 << 20))]
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-    wait_port(port, p)
+    wait_listening("127.0.0.1", port, 20, p)
     return p
 
 
 def start_raw(args, port: int, log) -> subprocess.Popen:
     cmd = ["taskset", "-c", args.server_cpu, sys.executable, os.path.abspath(__file__), "--_rawserver", str(port)]
     p = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
-    wait_port(port, p)
+    wait_listening("127.0.0.1", port, 20, p)
     return p
 
 
@@ -332,7 +319,7 @@ def start_nginx(args, port: int, tmp: str, log) -> subprocess.Popen:
         f.write(nginx_conf(tmp, port, NGINX_SERVER.format(file=args.file), connections=1024, user_root=True))
     cmd = ["taskset", "-c", args.server_cpu, args.nginx, "-p", tmp, "-c", os.path.join(tmp, "nginx.conf")]
     p = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
-    wait_port(port, p)
+    wait_listening("127.0.0.1", port, 20, p)
     return p
 
 

@@ -363,7 +363,7 @@ def test_decimals_read_back(value: decimal.Decimal) -> None:
     assert json.loads(out, parse_float=decimal.Decimal, parse_int=decimal.Decimal) == value
 
 
-# ---- the writer's fast paths (json_writer.cpp): each compared with json.dumps / repr ----
+# ---- the writer's fast paths (json_writer_encode.*): each compared with json.dumps / repr ----
 
 def _stdlib(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

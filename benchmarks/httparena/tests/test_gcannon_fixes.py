@@ -17,10 +17,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -30,6 +28,8 @@ pytestmark = pytest.mark.timeout(300)
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENTRY = os.path.join(HERE, "ringbolt")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "load"))
+from proc_util import free_port, wait_listening  # noqa: E402
 COUNTS = (1, 5, 10, 15, 25, 40, 50)  # HttpArena's json-<n>.raw requests
 
 
@@ -77,12 +77,6 @@ def _serve(arena: str, port: int) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_every_connection_of_the_json_mix_stays_busy(tmp_path) -> None:  # type: ignore[no-untyped-def]
     arena = os.environ.get("ARENA_DIR")
     if not arena or not os.path.isdir(os.path.join(arena, "requests")):
@@ -94,18 +88,13 @@ def test_every_connection_of_the_json_mix_stays_busy(tmp_path) -> None:  # type:
     deps.patch_gcannon(src)
     gcannon = deps.make_gcannon(src, prefix)
 
-    port = _free_port()
+    port = free_port()
     srv = _serve(arena, port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if srv.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the entry did not start: {srv.stderr.read().decode()[-2000:] if srv.stderr else ''}")
-                time.sleep(0.05)
+        try:
+            wait_listening("127.0.0.1", port, 30, srv)
+        except RuntimeError as e:
+            pytest.fail(f"the entry did not start: {e}")
         raws = ",".join(os.path.join(arena, "requests", f"json-{n}.raw") for n in COUNTS)
         cpus = sorted(os.sched_getaffinity(0))
         pin = ["taskset", "-c", str(cpus[-1])] if len(cpus) > 1 and shutil.which("taskset") else []
