@@ -813,7 +813,7 @@ bool needs_finish(request_object* obj, PyObject* result) noexcept {
     if (obj->dict != nullptr) [[unlikely]] {
         return true; // the handler set attributes, maybe cookies, background tasks, a parsed form
     }
-    if (PyDict_CheckExact(result) || obj->types->response == nullptr) [[likely]] {
+    if (PyDict_CheckExact(result) || PyUnicode_CheckExact(result) || obj->types->response == nullptr) [[likely]] {
         return false;
     }
     // A Response/StreamingResponse with cookies to resolve or background tasks.
