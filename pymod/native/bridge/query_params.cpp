@@ -5,7 +5,6 @@
 #include "http/query.hpp"
 #include "pymod/native/bridge/app_bridge.hpp"
 
-#include <cstring>
 #include <structmember.h>
 
 namespace ringbolt::py {
@@ -16,19 +15,8 @@ namespace {
 // into a new str, no UTF-8 decoder; one byte or none is the interpreter's shared str;
 // anything else decoded as UTF-8 with surrogate escapes (decode_text), as a path is.
 PyObject* query_text(std::string_view s) {
-    const size_t n = s.size();
-    if (n > 1) [[likely]] {
-        unsigned char high = 0;
-        for (char c : s) {
-            high |= static_cast<unsigned char>(c);
-        }
-        if ((high & 0x80) == 0) [[likely]] {
-            PyObject* u = PyUnicode_New(static_cast<Py_ssize_t>(n), 127);
-            if (u != nullptr) {
-                std::memcpy(PyUnicode_1BYTE_DATA(u), s.data(), n);
-            }
-            return u;
-        }
+    if (s.size() > 1 && is_ascii(s)) [[likely]] {
+        return ascii_str(s);
     }
     return decode_text(s);
 }

@@ -426,6 +426,9 @@ PyObject* method_text(PyObject* self, PyObject*) {
     }
     const auto& r = R(self);
     std::string_view b = r.body.in(r.data);
+    if (b.size() > 1 && is_ascii(b)) [[likely]] {
+        return ascii_str(b); // valid UTF-8 as it is: a copy, no decoder
+    }
     PyObject* s = PyUnicode_DecodeUTF8(b.data(), static_cast<Py_ssize_t>(b.size()), "strict");
     if (s == nullptr && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
         PyErr_Clear();
