@@ -8,6 +8,7 @@
 #include "http/method_names.hpp"
 
 #include <array>
+#include <bit>
 #include <cstring>
 
 namespace ringbolt::http {
@@ -24,7 +25,6 @@ constexpr const chars::char_table& target_table = chars::target;
 constexpr const chars::char_table& value_table = chars::field_value;
 constexpr const chars::char_table& regname_table = chars::regname;
 /// Where a request-target's path ends: '?' (a query follows) or '#' (a fragment).
-constexpr chars::char_table path_end = chars::make_table([](unsigned char c) { return c == '?' || c == '#'; });
 /// reg-name's bytes but '%' (a pct-encoded triple is checked apart).
 constexpr chars::char_table regname_plain =
     chars::make_table([](unsigned char c) { return c != '%' && chars::regname[c]; });
@@ -53,6 +53,54 @@ inline bool swar_value_clean(const char* p) noexcept {
     const uint64_t del = x ^ (ones * 0x7f);
     const uint64_t has_del = (del - ones) & ~del & highs;
     return (below_space | has_del) == 0;
+}
+
+/// 8 bytes at once: true when all are request-target bytes (VCHAR, 0x21-0x7e: no SP,
+/// CTL, DEL or byte >= 0x80), as chars::target says one at a time.
+inline bool swar_target_clean(const char* p) noexcept {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    constexpr uint64_t highs = 0x8080808080808080ull;
+    const uint64_t below_bang = (x - ones * 0x21) & ~x & highs;
+    const uint64_t del = x ^ (ones * 0x7f);
+    const uint64_t has_del = (del - ones) & ~del & highs;
+    return (below_bang | has_del | (x & highs)) == 0;
+}
+
+/// Where the first byte equal to A or B is among the 8 bytes at p (0-7), or 8 when none
+/// is. The lowest flagged byte of the zero-byte test is exact (a false flag only follows
+/// a true one), so the bytes are read lowest first in memory order.
+template <char A, char B> unsigned swar_first_of(const char* p) noexcept {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    if constexpr (std::endian::native == std::endian::big) {
+        x = __builtin_bswap64(x);
+    }
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    constexpr uint64_t highs = 0x8080808080808080ull;
+    const uint64_t a = x ^ (ones * static_cast<unsigned char>(A));
+    const uint64_t b = x ^ (ones * static_cast<unsigned char>(B));
+    const uint64_t m = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
+    return m == 0 ? 8 : static_cast<unsigned>(__builtin_ctzll(m)) / 8;
+}
+
+/// The index of the first A or B in s from `from` on, or s.size(): eight bytes at a time,
+/// then one by one (short strings: no call to memchr).
+template <char A, char B> size_t find_first_of(std::string_view s, size_t from) noexcept {
+    const size_t n = s.size();
+    size_t i = from;
+    while (i + 8 <= n) {
+        const unsigned k = swar_first_of<A, B>(s.data() + i);
+        if (k < 8) {
+            return i + k;
+        }
+        i += 8;
+    }
+    while (i < n && s[i] != A && s[i] != B) {
+        ++i;
+    }
+    return i;
 }
 
 /// uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3). Rejects userinfo ('@'),
@@ -124,26 +172,17 @@ bool valid_host_port(std::string_view s, bool require_port) noexcept {
 /// and query. A fragment ("#...") is not part of request-target (RFC 9112 §3.2), but
 /// clients do send it; it is tolerated and dropped from path and query.
 inline void split_path_query(std::string_view rest, request_head& out) noexcept {
-    // The path runs to the first '?' or '#' (one table look-up a byte, four at a time
-    // where it can: every request's path passes here); a query after '?' runs to a '#'.
+    // The path runs to the first '?' or '#', a query after '?' to a '#' (eight bytes at a
+    // time: every request's target passes here).
     const size_t n = rest.size();
-    const auto ends = [&rest](size_t i) {
-        return static_cast<unsigned>(path_end[static_cast<unsigned char>(rest[i])]);
-    };
-    size_t i = 0;
-    while (i + 4 <= n && !(ends(i) | ends(i + 1) | ends(i + 2) | ends(i + 3))) {
-        i += 4;
-    }
-    while (i < n && !ends(i)) {
-        ++i;
-    }
+    const size_t i = find_first_of<'?', '#'>(rest, 0);
     out.path = rest.substr(0, i);
     if (i == n || rest[i] == '#') {
         out.query = {};
         return;
     }
-    size_t end = rest.find('#', i + 1);
-    out.query = rest.substr(i + 1, (end == std::string_view::npos ? n : end) - i - 1);
+    const size_t end = find_first_of<'#', '#'>(rest, i + 1);
+    out.query = rest.substr(i + 1, end - i - 1);
 }
 
 /// Classifies the request-target (RFC 9112 §3.2) and fills path/query.
@@ -437,6 +476,9 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
     }
     out.method = std::string_view(b + line_start, i - line_start);
     const size_t target_start = ++i;
+    while (i + 8 <= rl_end && swar_target_clean(b + i)) {
+        i += 8;
+    }
     while (i < rl_end && target_table[static_cast<unsigned char>(b[i])])
         [[likely]] {
             ++i;
