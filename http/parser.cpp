@@ -43,46 +43,51 @@ constexpr parse_outcome need_more() noexcept {
     return {parse_status::incomplete, http_error::none, 0};
 }
 
-/// 8 bytes at once: true when none is a CTL (< 0x20, HTAB included) or DEL.
-inline bool swar_value_clean(const char* p) noexcept {
-    uint64_t x;
-    std::memcpy(&x, p, 8);
-    constexpr uint64_t ones = 0x0101010101010101ull;
-    constexpr uint64_t highs = 0x8080808080808080ull;
-    const uint64_t below_space = (x - ones * 0x20) & ~x & highs;
-    const uint64_t del = x ^ (ones * 0x7f);
-    const uint64_t has_del = (del - ones) & ~del & highs;
-    return (below_space | has_del) == 0;
+/// The lowest flagged byte (0-7) of an 8-byte test's mask, or 8 when none is. The tests
+/// below are exact at their lowest flagged byte (a false flag only follows a true one,
+/// the borrow running upward), so the bytes are read lowest first in memory order.
+inline unsigned first_flagged(uint64_t m) noexcept {
+    return m == 0 ? 8 : static_cast<unsigned>(__builtin_ctzll(m)) / 8;
 }
 
-/// 8 bytes at once: true when all are request-target bytes (VCHAR, 0x21-0x7e: no SP,
-/// CTL, DEL or byte >= 0x80), as chars::target says one at a time.
-inline bool swar_target_clean(const char* p) noexcept {
-    uint64_t x;
-    std::memcpy(&x, p, 8);
-    constexpr uint64_t ones = 0x0101010101010101ull;
-    constexpr uint64_t highs = 0x8080808080808080ull;
-    const uint64_t below_bang = (x - ones * 0x21) & ~x & highs;
-    const uint64_t del = x ^ (ones * 0x7f);
-    const uint64_t has_del = (del - ones) & ~del & highs;
-    return (below_bang | has_del | (x & highs)) == 0;
-}
-
-/// Where the first byte equal to A or B is among the 8 bytes at p (0-7), or 8 when none
-/// is. The lowest flagged byte of the zero-byte test is exact (a false flag only follows
-/// a true one), so the bytes are read lowest first in memory order.
-template <char A, char B> unsigned swar_first_of(const char* p) noexcept {
+inline uint64_t load8(const char* p) noexcept {
     uint64_t x;
     std::memcpy(&x, p, 8);
     if constexpr (std::endian::native == std::endian::big) {
         x = __builtin_bswap64(x);
     }
-    constexpr uint64_t ones = 0x0101010101010101ull;
-    constexpr uint64_t highs = 0x8080808080808080ull;
-    const uint64_t a = x ^ (ones * static_cast<unsigned char>(A));
-    const uint64_t b = x ^ (ones * static_cast<unsigned char>(B));
-    const uint64_t m = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
-    return m == 0 ? 8 : static_cast<unsigned>(__builtin_ctzll(m)) / 8;
+    return x;
+}
+
+constexpr uint64_t ones8 = 0x0101010101010101ull;
+constexpr uint64_t highs8 = 0x8080808080808080ull;
+
+/// How many of the 8 bytes at p, from the first, are field-value bytes that need no second
+/// look: none a CTL (< 0x20, HTAB included) or DEL.
+inline unsigned swar_value_run(const char* p) noexcept {
+    const uint64_t x = load8(p);
+    const uint64_t below_space = (x - ones8 * 0x20) & ~x & highs8;
+    const uint64_t del = x ^ (ones8 * 0x7f);
+    const uint64_t has_del = (del - ones8) & ~del & highs8;
+    return first_flagged(below_space | has_del);
+}
+
+/// How many of the 8 bytes at p, from the first, are request-target bytes (VCHAR,
+/// 0x21-0x7e: no SP, CTL, DEL or byte >= 0x80), as chars::target says one at a time.
+inline unsigned swar_target_run(const char* p) noexcept {
+    const uint64_t x = load8(p);
+    const uint64_t below_bang = (x - ones8 * 0x21) & ~x & highs8;
+    const uint64_t del = x ^ (ones8 * 0x7f);
+    const uint64_t has_del = (del - ones8) & ~del & highs8;
+    return first_flagged(below_bang | has_del | (x & highs8));
+}
+
+/// Where the first byte equal to A or B is among the 8 bytes at p (0-7), or 8.
+template <char A, char B> unsigned swar_first_of(const char* p) noexcept {
+    const uint64_t x = load8(p);
+    const uint64_t a = x ^ (ones8 * static_cast<unsigned char>(A));
+    const uint64_t b = x ^ (ones8 * static_cast<unsigned char>(B));
+    return first_flagged((((a - ones8) & ~a) | ((b - ones8) & ~b)) & highs8);
 }
 
 /// The index of the first A or B in s from `from` on, or s.size(): eight bytes at a time,
@@ -476,8 +481,12 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
     }
     out.method = std::string_view(b + line_start, i - line_start);
     const size_t target_start = ++i;
-    while (i + 8 <= rl_end && swar_target_clean(b + i)) {
-        i += 8;
+    while (i + 8 <= rl_end) { // eight at a time, to the first byte that ends it; then the tail
+        const unsigned k = swar_target_run(b + i);
+        i += k;
+        if (k < 8) {
+            break;
+        }
     }
     while (i < rl_end && target_table[static_cast<unsigned char>(b[i])])
         [[likely]] {
@@ -579,10 +588,13 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
         }
         const size_t value_start = i;
         for (;;) {
-            while (i + 8 <= w && swar_value_clean(b + i))
-                [[likely]] {
-                    i += 8;
+            while (i + 8 <= w) { // eight at a time, to the first CTL or DEL; then one by one
+                const unsigned k = swar_value_run(b + i);
+                i += k;
+                if (k < 8) {
+                    break;
                 }
+            }
             while (i < w && value_table[static_cast<unsigned char>(b[i])] && b[i] != '\t') {
                 ++i;
             }

@@ -617,6 +617,39 @@ TEST(parser_target_scan, split_and_checked_at_every_length_and_place) {
     }
 }
 
+// A field value is checked eight bytes at a time to its first CTL or DEL: every value
+// length up to 40 with an HTAB, an 8-bit byte, a CTL or DEL at every place.
+TEST(parser_value_scan, checked_at_every_length_and_place) {
+    for (size_t len = 1; len <= 40; ++len) {
+        std::string value(len, 'v');
+        for (size_t k = 0; k < len; ++k) {
+            value[k] = static_cast<char>('a' + k % 26);
+        }
+        for (size_t at = 1; at + 1 < len; ++at) { // inside: kept as sent
+            for (unsigned char ok : {0x09, 0x20, 0x80, 0xc3, 0xff, 0x7e}) {
+                std::string v = value;
+                v[at] = static_cast<char>(ok);
+                const std::string in = "GET / HTTP/1.1\r\nHost: x\r\nX-V: " + v + "\r\n\r\n";
+                request_head r;
+                ASSERT_EQ(parse(in, r).status, parse_status::complete) << len << " " << at << " " << unsigned{ok};
+                ASSERT_EQ(r.num_headers, 2);
+                EXPECT_EQ(r.headers[1].value, v) << len << " " << at << " " << unsigned{ok};
+            }
+        }
+        for (size_t at = 0; at < len; ++at) {
+            for (unsigned char bad : {0x00, 0x01, 0x0b, 0x1f, 0x7f}) {
+                std::string v = value;
+                v[at] = static_cast<char>(bad);
+                const std::string in = "GET / HTTP/1.1\r\nHost: x\r\nX-V: " + v + "\r\n\r\n";
+                request_head r;
+                const auto out = parse(in, r);
+                EXPECT_EQ(out.status, parse_status::error) << len << " " << at << " " << unsigned{bad};
+                EXPECT_EQ(out.error, http_error::bad_request) << len << " " << at << " " << unsigned{bad};
+            }
+        }
+    }
+}
+
 struct head_end_case {
     std::string buf;
     size_t from;
