@@ -8,6 +8,7 @@
 #include "http/method_names.hpp"
 
 #include <array>
+#include <bit>
 #include <cstring>
 
 namespace ringbolt::http {
@@ -24,7 +25,6 @@ constexpr const chars::char_table& target_table = chars::target;
 constexpr const chars::char_table& value_table = chars::field_value;
 constexpr const chars::char_table& regname_table = chars::regname;
 /// Where a request-target's path ends: '?' (a query follows) or '#' (a fragment).
-constexpr chars::char_table path_end = chars::make_table([](unsigned char c) { return c == '?' || c == '#'; });
 /// reg-name's bytes but '%' (a pct-encoded triple is checked apart).
 constexpr chars::char_table regname_plain =
     chars::make_table([](unsigned char c) { return c != '%' && chars::regname[c]; });
@@ -43,16 +43,69 @@ constexpr parse_outcome need_more() noexcept {
     return {parse_status::incomplete, http_error::none, 0};
 }
 
-/// 8 bytes at once: true when none is a CTL (< 0x20, HTAB included) or DEL.
-inline bool swar_value_clean(const char* p) noexcept {
+/// The lowest flagged byte (0-7) of an 8-byte test's mask, or 8 when none is. The tests
+/// below are exact at their lowest flagged byte (a false flag only follows a true one,
+/// the borrow running upward), so the bytes are read lowest first in memory order.
+inline unsigned first_flagged(uint64_t m) noexcept {
+    return m == 0 ? 8 : static_cast<unsigned>(__builtin_ctzll(m)) / 8;
+}
+
+inline uint64_t load8(const char* p) noexcept {
     uint64_t x;
     std::memcpy(&x, p, 8);
-    constexpr uint64_t ones = 0x0101010101010101ull;
-    constexpr uint64_t highs = 0x8080808080808080ull;
-    const uint64_t below_space = (x - ones * 0x20) & ~x & highs;
-    const uint64_t del = x ^ (ones * 0x7f);
-    const uint64_t has_del = (del - ones) & ~del & highs;
-    return (below_space | has_del) == 0;
+    if constexpr (std::endian::native == std::endian::big) {
+        x = __builtin_bswap64(x);
+    }
+    return x;
+}
+
+constexpr uint64_t ones8 = 0x0101010101010101ull;
+constexpr uint64_t highs8 = 0x8080808080808080ull;
+
+/// How many of the 8 bytes at p, from the first, are field-value bytes that need no second
+/// look: none a CTL (< 0x20, HTAB included) or DEL.
+inline unsigned swar_value_run(const char* p) noexcept {
+    const uint64_t x = load8(p);
+    const uint64_t below_space = (x - ones8 * 0x20) & ~x & highs8;
+    const uint64_t del = x ^ (ones8 * 0x7f);
+    const uint64_t has_del = (del - ones8) & ~del & highs8;
+    return first_flagged(below_space | has_del);
+}
+
+/// How many of the 8 bytes at p, from the first, are request-target bytes (VCHAR,
+/// 0x21-0x7e: no SP, CTL, DEL or byte >= 0x80), as chars::target says one at a time.
+inline unsigned swar_target_run(const char* p) noexcept {
+    const uint64_t x = load8(p);
+    const uint64_t below_bang = (x - ones8 * 0x21) & ~x & highs8;
+    const uint64_t del = x ^ (ones8 * 0x7f);
+    const uint64_t has_del = (del - ones8) & ~del & highs8;
+    return first_flagged(below_bang | has_del | (x & highs8));
+}
+
+/// Where the first byte equal to A or B is among the 8 bytes at p (0-7), or 8.
+template <char A, char B> unsigned swar_first_of(const char* p) noexcept {
+    const uint64_t x = load8(p);
+    const uint64_t a = x ^ (ones8 * static_cast<unsigned char>(A));
+    const uint64_t b = x ^ (ones8 * static_cast<unsigned char>(B));
+    return first_flagged((((a - ones8) & ~a) | ((b - ones8) & ~b)) & highs8);
+}
+
+/// The index of the first A or B in s from `from` on, or s.size(): eight bytes at a time,
+/// then one by one (short strings: no call to memchr).
+template <char A, char B> size_t find_first_of(std::string_view s, size_t from) noexcept {
+    const size_t n = s.size();
+    size_t i = from;
+    while (i + 8 <= n) {
+        const unsigned k = swar_first_of<A, B>(s.data() + i);
+        if (k < 8) {
+            return i + k;
+        }
+        i += 8;
+    }
+    while (i < n && s[i] != A && s[i] != B) {
+        ++i;
+    }
+    return i;
 }
 
 /// uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3). Rejects userinfo ('@'),
@@ -124,26 +177,17 @@ bool valid_host_port(std::string_view s, bool require_port) noexcept {
 /// and query. A fragment ("#...") is not part of request-target (RFC 9112 §3.2), but
 /// clients do send it; it is tolerated and dropped from path and query.
 inline void split_path_query(std::string_view rest, request_head& out) noexcept {
-    // The path runs to the first '?' or '#' (one table look-up a byte, four at a time
-    // where it can: every request's path passes here); a query after '?' runs to a '#'.
+    // The path runs to the first '?' or '#', a query after '?' to a '#' (eight bytes at a
+    // time: every request's target passes here).
     const size_t n = rest.size();
-    const auto ends = [&rest](size_t i) {
-        return static_cast<unsigned>(path_end[static_cast<unsigned char>(rest[i])]);
-    };
-    size_t i = 0;
-    while (i + 4 <= n && !(ends(i) | ends(i + 1) | ends(i + 2) | ends(i + 3))) {
-        i += 4;
-    }
-    while (i < n && !ends(i)) {
-        ++i;
-    }
+    const size_t i = find_first_of<'?', '#'>(rest, 0);
     out.path = rest.substr(0, i);
     if (i == n || rest[i] == '#') {
         out.query = {};
         return;
     }
-    size_t end = rest.find('#', i + 1);
-    out.query = rest.substr(i + 1, (end == std::string_view::npos ? n : end) - i - 1);
+    const size_t end = find_first_of<'#', '#'>(rest, i + 1);
+    out.query = rest.substr(i + 1, end - i - 1);
 }
 
 /// Classifies the request-target (RFC 9112 §3.2) and fills path/query.
@@ -437,6 +481,13 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
     }
     out.method = std::string_view(b + line_start, i - line_start);
     const size_t target_start = ++i;
+    while (i + 8 <= rl_end) { // eight at a time, to the first byte that ends it; then the tail
+        const unsigned k = swar_target_run(b + i);
+        i += k;
+        if (k < 8) {
+            break;
+        }
+    }
     while (i < rl_end && target_table[static_cast<unsigned char>(b[i])])
         [[likely]] {
             ++i;
@@ -537,10 +588,13 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
         }
         const size_t value_start = i;
         for (;;) {
-            while (i + 8 <= w && swar_value_clean(b + i))
-                [[likely]] {
-                    i += 8;
+            while (i + 8 <= w) { // eight at a time, to the first CTL or DEL; then one by one
+                const unsigned k = swar_value_run(b + i);
+                i += k;
+                if (k < 8) {
+                    break;
                 }
+            }
             while (i < w && value_table[static_cast<unsigned char>(b[i])] && b[i] != '\t') {
                 ++i;
             }

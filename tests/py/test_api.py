@@ -103,6 +103,8 @@ def test_invalid_json_is_400(server, data):
     [
         ("/text", 200, "text/plain; charset=utf-8", "h\u00e9llo".encode()),
         ("/bytes", 200, "application/octet-stream", b"\x00\x01binary"),
+        ("/text-subclass", 200, "text/plain; charset=utf-8", "sub\u00e9".encode()),
+        ("/bytes-subclass", 200, "application/octet-stream", b"\x00sub"),
         ("/response-status", 418, "text/plain; charset=utf-8", b"teapot"),
         ("/const", 200, "application/json", b'{"const":true}'),
     ],

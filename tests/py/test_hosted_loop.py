@@ -63,6 +63,57 @@ def test_a_sync_handler_beside_a_hosted_loop_can_run_asyncio():
         assert srv.stop() == 0, srv.output()
 
 
+def read_answers(sock, n: int) -> list[tuple[int, bytes]]:
+    """n answers with a Content-Length each, read in order from one connection."""
+    data, out = b"", []
+    while len(out) < n:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode("latin-1")
+            length = int(next(v for k, _, v in (line.partition(":") for line in head.split("\r\n")[1:])
+                              if k.strip().lower() == "content-length"))
+            if len(data) >= head_end + 4 + length:
+                out.append((int(head.split(" ", 2)[1]), data[head_end + 4:head_end + 4 + length]))
+                data = data[head_end + 4 + length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, (out, data)
+        data += chunk
+    return out
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_sync_handlers_in_one_batch_see_no_loop_and_the_loop_runs_after(loop: str):
+    # One write, so one turn's batch: sync handlers (one of them runs asyncio.run, which
+    # sets a loop of its own on the thread and clears it) between async ones. Each sync
+    # one sees no running loop, however it asks; each async one, after the batch, sees the
+    # hosted loop running again. Twice over, so a second batch finds it as the first did.
+    import json
+
+    srv = ServerProcess("hosted_app:app", "--threads", "1", "--loop", loop)
+    paths = ["/sync-loop-state", "/async", "/sync-runs-asyncio", "/sync-loop-state", "/sync", "/async",
+             "/sync-loop-state"]
+    try:
+        with srv.connect(timeout=10) as s:
+            for _ in range(2):
+                s.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for p in paths))
+                answers = read_answers(s, len(paths))
+                assert [st for st, _ in answers] == [200] * len(paths), (answers, srv.output())
+                got = [json.loads(body) for _, body in answers]
+                for p, g in zip(paths, got):
+                    if p == "/sync-loop-state":
+                        assert g == {"loop": False, "private": True, "events": True}, got
+                    elif p == "/async":
+                        assert g["loop"] is True and g["loop_module"] == loop, got
+                    elif p == "/sync":
+                        assert g["loop"] is False, got
+                    else:
+                        assert g == {"sum": 45}, got
+        assert get(srv, "/async").json()["loop"] is True
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
 def test_many_concurrent_async_and_sync_requests_on_a_hosted_loop():
     srv = ServerProcess("hosted_app:app", "--threads", "1")
     failures: list[object] = []

@@ -23,6 +23,10 @@ QUERIES = [
     "flag&e=%zz&sp=two%20words&plus=a+b",
     "a=1&a=1&a=1",
     "k=%FF%FE",  # not UTF-8: kept as surrogate escapes, as a path is
+    "name=alice&page=10&sort=-created_at&q=",  # ASCII names and values of every length
+    "%61=1&a=2&b=%62&ab=c%3Dd&=v&=",  # an escaped name repeats a plain one; empty names
+    "long=" + "x" * 600 + "&long2=" + "%41" * 300,  # longer than the decoder's stack room
+    "u=%E2%82%AC&v=%E2%82&w=caf%C3%A9",  # a 3-byte character, a cut one, a 2-byte one
 ]
 
 

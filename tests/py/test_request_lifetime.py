@@ -140,3 +140,32 @@ def test_requests_nobody_keeps_on_one_connection(server):
             assert rd.read().json() == {"n": i, "tag": f"n{i}", "q": f"v{i}"}
     finally:
         s.close()
+
+
+def test_a_request_object_used_again_carries_nothing_over(server):
+    # Request objects of finished requests serve later ones (request_object.cpp's free
+    # list): attributes set by a handler, cached query, headers and params, pipelined and
+    # one by one, with objects the GC freed from a cycle among them.
+    s = server.connect(timeout=30)
+    try:
+        rd = Reader(s)
+        for rnd in range(3):
+            reqs = []
+            for k in range(12):
+                i = rnd * 100 + k
+                tag = f"X-Tag: m{i}\r\n" if k % 3 else ""
+                query = f"?q=v{i}&r={k}" if k % 2 else ""
+                reqs.append((i, tag, query))
+            s.sendall(b"".join(f"GET /mark/{i}{query} HTTP/1.1\r\nHost: kept.test\r\n{tag}\r\n".encode()
+                               for i, tag, query in reqs))
+            for i, tag, query in reqs:
+                want = {"had_mark": False, "n": i, "q": {"q": f"v{i}", "r": str(i % 100)} if query else {},
+                        "tag": f"m{i}" if tag else None, "path": f"/mark/{i}"}
+                assert rd.read().json() == want
+            for _ in range(3):
+                s.sendall(b"GET /cycle HTTP/1.1\r\nHost: kept.test\r\n\r\n")
+                assert rd.read().json() == {"cycle": True}
+            s.sendall(b"GET /collect HTTP/1.1\r\nHost: kept.test\r\n\r\n")
+            assert rd.read().json() == {"collected": True, "path": "/collect"}
+    finally:
+        s.close()

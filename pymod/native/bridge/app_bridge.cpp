@@ -12,6 +12,8 @@
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
 
+#include <string_view>
+
 namespace ringbolt::py {
 
 app_bridge::~app_bridge() {
@@ -96,21 +98,77 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
 }
 
 namespace {
+#if PY_VERSION_HEX < 0x030C0000
+// CPython 3.11's _asyncio keeps the running loop in a holder object in the thread state's
+// dict (Modules/_asynciomodule.c: PyRunningLoopHolder) and caches that holder: its setter
+// makes a new holder and calls getpid() for it, its getter calls getpid() too, a system
+// call each (three a batch). The loop is set aside in the holder itself instead: its loop
+// swapped for None and back, which the getter's cache and its dict look-up both see. The
+// type is checked by name and size first; anything else takes the calls. (3.12+ keep the
+// loop itself in the dict, no getpid: they take the calls.)
+struct running_loop_holder {
+    PyObject_HEAD PyObject* rl_loop;
+    pid_t rl_pid;
+};
+
+/// The thread's running-loop holder (borrowed), null when there is none or it is not the
+/// expected type (an error is cleared: the calls are the fallback).
+running_loop_holder* thread_loop_holder() {
+    static PyObject* key = PyUnicode_InternFromString("__asyncio_running_event_loop__");
+    static PyTypeObject* holder_type = nullptr; // checked once
+    PyObject* dict = key != nullptr ? PyThreadState_GetDict() : nullptr;
+    PyObject* h = dict != nullptr ? PyDict_GetItemWithError(dict, key) : nullptr;
+    if (h == nullptr) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    if (Py_TYPE(h) != holder_type) [[unlikely]] {
+        if (holder_type != nullptr || Py_TYPE(h)->tp_basicsize != sizeof(running_loop_holder) ||
+            std::string_view(Py_TYPE(h)->tp_name) != "_RunningLoopHolder") {
+            return nullptr;
+        }
+        holder_type = Py_TYPE(h);
+    }
+    return reinterpret_cast<running_loop_holder*>(h);
+}
+#endif
+
 // On a reactor thread that hosts the event loop, sync handlers run with no running loop
 // there (as on any other reactor): one may call asyncio.run, or check for a loop as
 // Django's async-unsafe guard does. Set aside before the batch's first sync handler and
-// put back after its last, only in batches that have one (asyncio's setter is not free).
+// put back after its last, only in batches that have one.
 class running_loop_aside {
   public:
     ~running_loop_aside() {
-        if (_aside) {
-            PyObject* r = PyObject_CallOneArg(_set, _loop);
-            Py_XDECREF(r);
-            if (r == nullptr) {
-                PyErr_WriteUnraisable(_set);
-            }
-            Py_DECREF(_loop);
+        if (!_aside) {
+            return;
         }
+#if PY_VERSION_HEX < 0x030C0000
+        if (_holder != nullptr) {
+            running_loop_holder* h = thread_loop_holder();
+            bool same = h == _holder && h->rl_loop == Py_None;
+            if (same) {
+                h->rl_loop = _loop; // its reference goes back to the holder
+                Py_DECREF(Py_None);
+            }
+            Py_DECREF(reinterpret_cast<PyObject*>(_holder));
+            if (same) {
+                return;
+            }
+            // A handler set a loop of its own (asyncio.run) and cleared it: a new holder
+            // is there now; the loop is set again the usual way.
+            if (!load()) {
+                Py_DECREF(_loop);
+                return;
+            }
+        }
+#endif
+        PyObject* r = PyObject_CallOneArg(_set, _loop);
+        Py_XDECREF(r);
+        if (r == nullptr) {
+            PyErr_WriteUnraisable(_set);
+        }
+        Py_DECREF(_loop);
     }
     /// Before a sync handler: the first time in a batch of a hosted turn, set aside.
     void before_sync_handler() {
@@ -118,7 +176,22 @@ class running_loop_aside {
             return;
         }
         _checked = true;
-        if (!in_hosted_turn() || !load()) {
+        if (!in_hosted_turn()) {
+            return;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        if (running_loop_holder* h = thread_loop_holder(); h != nullptr) {
+            if (h->rl_loop != Py_None) {
+                _holder = h;
+                Py_INCREF(reinterpret_cast<PyObject*>(h)); // kept even if a handler replaces it
+                _loop = h->rl_loop;                        // the holder's reference, now ours
+                h->rl_loop = Py_NewRef(Py_None);
+                _aside = true;
+            }
+            return;
+        }
+#endif
+        if (!load()) {
             return;
         }
         PyObject* loop = PyObject_CallNoArgs(_get);
@@ -153,6 +226,9 @@ class running_loop_aside {
     static inline PyObject* _get = nullptr; // process-wide, never released (module functions)
     static inline PyObject* _set = nullptr;
     PyObject* _loop = nullptr;
+#if PY_VERSION_HEX < 0x030C0000
+    running_loop_holder* _holder = nullptr; ///< set aside in this holder (a reference)
+#endif
     bool _aside = false;
     bool _checked = false;
 };

@@ -11,6 +11,16 @@ namespace ringbolt::py {
 
 namespace {
 
+// A query's name or value as str: ASCII (the usual query: names, numbers, words) copied
+// into a new str, no UTF-8 decoder; one byte or none is the interpreter's shared str;
+// anything else decoded as UTF-8 with surrogate escapes (decode_text), as a path is.
+PyObject* query_text(std::string_view s) {
+    if (s.size() > 1 && is_ascii(s)) [[likely]] {
+        return ascii_str(s);
+    }
+    return decode_text(s);
+}
+
 // Built in place: a QueryParams (a dict subclass) filled with each name's first value, its
 // `_items` slot the (name, value) pairs only when a name repeats (None otherwise: the
 // dict's items are the pairs). No Python __init__, no list of tuples for the usual query.
@@ -29,8 +39,8 @@ PyObject* query_in_place(const python_types& types, std::string_view query) {
         if (failed) {
             return;
         }
-        PyObject* pk = decode_text(k);
-        PyObject* pv = pk != nullptr ? decode_text(v) : nullptr;
+        PyObject* pk = query_text(k);
+        PyObject* pv = pk != nullptr ? query_text(v) : nullptr;
         if (pv == nullptr || PyDict_SetDefault(q, pk, pv) == nullptr) {
             failed = true;
         } else if (pairs == nullptr && PyDict_GET_SIZE(q) == seen) { // a repeat: keep every pair from now on
@@ -78,8 +88,8 @@ PyObject* query_from_pairs(const python_types& types, std::string_view query) {
         if (failed) {
             return;
         }
-        PyObject* pk = decode_text(k);
-        PyObject* pv = decode_text(v);
+        PyObject* pk = query_text(k);
+        PyObject* pv = query_text(v);
         PyObject* t = (pk != nullptr && pv != nullptr) ? PyTuple_Pack(2, pk, pv) : nullptr;
         Py_XDECREF(pk);
         Py_XDECREF(pv);

@@ -58,6 +58,24 @@ inline PyObject* latin1_text(std::string_view s) {
 /// The peer's address as text, printed into `buf`: an IPv4 address by hand (inet_ntop's
 /// sprintf costs about 1,700 instructions per request), anything else by inet_ntop. The
 /// ASGI scope's client and the WSGI environ's REMOTE_ADDR.
+/// True when every byte of `s` is ASCII.
+inline bool is_ascii(std::string_view s) noexcept {
+    unsigned char high = 0;
+    for (char c : s) {
+        high |= static_cast<unsigned char>(c);
+    }
+    return (high & 0x80) == 0;
+}
+
+/// A new str of `s`, which is ASCII (is_ascii): a copy, no decoder.
+inline PyObject* ascii_str(std::string_view s) {
+    PyObject* u = PyUnicode_New(static_cast<Py_ssize_t>(s.size()), 127);
+    if (u != nullptr && !s.empty()) {
+        std::memcpy(PyUnicode_1BYTE_DATA(u), s.data(), s.size());
+    }
+    return u;
+}
+
 std::string_view print_peer(const http::peer_address& peer, char (&buf)[INET6_ADDRSTRLEN]);
 
 struct request_object {

@@ -196,6 +196,9 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
         out.status = 204;
         return true;
     }
+    if (PyUnicode_CheckExact(result) || PyBytes_CheckExact(result)) [[likely]] {
+        return convert_body(result, out, true); // no Response class to test it against
+    }
     bool stream = is_instance(result, types.streaming_response);
     if (stream || is_instance(result, types.file_response)) {
         PyObject* status = PyObject_GetAttr(result, str_status);

@@ -60,6 +60,24 @@ def text(req):
     return "h\u00e9llo"
 
 
+class Text(str):
+    pass
+
+
+class Blob(bytes):
+    pass
+
+
+@app.get("/text-subclass")
+def text_subclass(req):
+    return Text("sub\u00e9")
+
+
+@app.get("/bytes-subclass")
+def bytes_subclass(req):
+    return Blob(b"\x00sub")
+
+
 @app.get("/bytes")
 def raw_bytes(req):
     return b"\x00\x01binary"

@@ -44,6 +44,14 @@ def sync_runs_asyncio(req):
     return {"sum": asyncio.run(_sum(10))}
 
 
+@app.get("/sync-loop-state")
+def sync_loop_state(req):
+    # What a sync handler sees of asyncio on the loop's thread: no running loop by any of
+    # the ways a library asks (the private getter is what asyncio's own code calls).
+    return {"loop": running_loop(), "private": asyncio._get_running_loop() is None,
+            "events": asyncio.events._get_running_loop() is None}
+
+
 @app.get("/slow")
 async def slow(req):
     await asyncio.sleep(float(req.query.get("s", "1")))

@@ -73,6 +73,16 @@ def seen(req):
     return seen_by_thread.get(req.params["name"], {"missing": req.params["name"]})
 
 
+@app.get("/mark/{n:int}")
+def mark(req):
+    # What a request object shows before the handler touches it, then marks it: a request
+    # object used again for a later request must show none of this one's state.
+    seen = {"had_mark": hasattr(req, "mark"), "n": req.params["n"], "q": dict(req.query),
+            "tag": req.headers.get("x-tag"), "path": req.path}
+    req.mark = req.params["n"]
+    return seen
+
+
 @app.get("/plain/{n:int}")
 def plain(req):
     return {"n": req.params["n"], "tag": req.headers.get("x-tag"), "q": req.query.get("q")}

@@ -561,6 +561,95 @@ TEST(parser_reuse, head_is_reset_between_requests) {
     EXPECT_EQ(r.num_headers, 1);
 }
 
+// The target is checked and split eight bytes at a time where it can: every target length
+// up to 40 with a '?' or '#' at every place, and each byte a target may not hold at every
+// place, against what a byte-by-byte reading says.
+TEST(parser_target_scan, split_and_checked_at_every_length_and_place) {
+    for (size_t len = 1; len <= 40; ++len) {
+        std::string target(len, 'a');
+        target[0] = '/';
+        for (size_t k = 1; k < len; ++k) {
+            target[k] = static_cast<char>('a' + k % 26);
+        }
+        for (size_t at = 0; at <= len; ++at) {
+            for (char mark : {'?', '#'}) {
+                std::string t = target;
+                if (at < len && at > 0) {
+                    t[at] = mark;
+                }
+                const std::string in = "GET " + t + " HTTP/1.1\r\nHost: x\r\n\r\n"; // the views point into it
+                request_head r;
+                ASSERT_EQ(parse(in, r).status, parse_status::complete) << t;
+                const size_t end = t.find_first_of("?#");
+                EXPECT_EQ(r.target, t);
+                EXPECT_EQ(r.path, t.substr(0, end)) << t;
+                const std::string want_query =
+                    end == std::string::npos || t[end] == '#' ? "" : t.substr(end + 1, t.find('#', end + 1) - end - 1);
+                EXPECT_EQ(r.query, want_query) << t;
+            }
+        }
+        for (size_t q = 1; q < len; ++q) { // a '?' and a later '#': the query stops at the '#'
+            for (size_t h = q + 1; h < len; ++h) {
+                std::string t = target;
+                t[q] = '?';
+                t[h] = '#';
+                const std::string in = "GET " + t + " HTTP/1.1\r\nHost: x\r\n\r\n";
+                request_head r;
+                ASSERT_EQ(parse(in, r).status, parse_status::complete) << t;
+                EXPECT_EQ(r.path, t.substr(0, q)) << t;
+                EXPECT_EQ(r.query, t.substr(q + 1, h - q - 1)) << t;
+            }
+        }
+        for (size_t at = 1; at < len; ++at) {
+            for (unsigned char bad : {0x00, 0x01, 0x09, 0x1f, 0x7f, 0x80, 0xc3, 0xff}) {
+                std::string t = target;
+                t[at] = static_cast<char>(bad);
+                request_head r;
+                const auto out = parse("GET " + t + " HTTP/1.1\r\nHost: x\r\n\r\n", r);
+                EXPECT_EQ(out.status, parse_status::error) << len << " " << at << " " << unsigned{bad};
+                EXPECT_EQ(out.error, http_error::bad_request) << len << " " << at << " " << unsigned{bad};
+            }
+            std::string t = target; // a second SP inside: the target ends there, the version is wrong
+            t[at] = ' ';
+            request_head r;
+            EXPECT_EQ(parse("GET " + t + " HTTP/1.1\r\nHost: x\r\n\r\n", r).status, parse_status::error) << t;
+        }
+    }
+}
+
+// A field value is checked eight bytes at a time to its first CTL or DEL: every value
+// length up to 40 with an HTAB, an 8-bit byte, a CTL or DEL at every place.
+TEST(parser_value_scan, checked_at_every_length_and_place) {
+    for (size_t len = 1; len <= 40; ++len) {
+        std::string value(len, 'v');
+        for (size_t k = 0; k < len; ++k) {
+            value[k] = static_cast<char>('a' + k % 26);
+        }
+        for (size_t at = 1; at + 1 < len; ++at) { // inside: kept as sent
+            for (unsigned char ok : {0x09, 0x20, 0x80, 0xc3, 0xff, 0x7e}) {
+                std::string v = value;
+                v[at] = static_cast<char>(ok);
+                const std::string in = "GET / HTTP/1.1\r\nHost: x\r\nX-V: " + v + "\r\n\r\n";
+                request_head r;
+                ASSERT_EQ(parse(in, r).status, parse_status::complete) << len << " " << at << " " << unsigned{ok};
+                ASSERT_EQ(r.num_headers, 2);
+                EXPECT_EQ(r.headers[1].value, v) << len << " " << at << " " << unsigned{ok};
+            }
+        }
+        for (size_t at = 0; at < len; ++at) {
+            for (unsigned char bad : {0x00, 0x01, 0x0b, 0x1f, 0x7f}) {
+                std::string v = value;
+                v[at] = static_cast<char>(bad);
+                const std::string in = "GET / HTTP/1.1\r\nHost: x\r\nX-V: " + v + "\r\n\r\n";
+                request_head r;
+                const auto out = parse(in, r);
+                EXPECT_EQ(out.status, parse_status::error) << len << " " << at << " " << unsigned{bad};
+                EXPECT_EQ(out.error, http_error::bad_request) << len << " " << at << " " << unsigned{bad};
+            }
+        }
+    }
+}
+
 struct head_end_case {
     std::string buf;
     size_t from;
