@@ -17,8 +17,9 @@
 
 namespace ringbolt::uring {
 
-/// Completions one wait() dispatches at most; the rest stay queued, in order, for the
-/// next turn, which is due at once (the next wait does not block, and poll_fd() stays
+/// Completions one wait() dispatches at most, sends' not counted (they bring no request:
+/// the bound is one of requests, as epoll's events are); the rest stay queued, in order,
+/// for the next turn, which is due at once (the next wait does not block, and poll_fd() stays
 /// readable for a hosting event loop). A turn's requests, their Python objects and
 /// their answers are all alive until the turn's batch is answered: at thousands of
 /// connections an unbounded turn (up to the whole CQ) outgrew the core's L2 cache and
@@ -146,7 +147,8 @@ class io_backend {
     /// The fd is about to be closed.
     virtual void forget(int fd) noexcept = 0;
     /// Submit what was queued, wait up to `timeout_ms` for at least one event (or a
-    /// wake-up), dispatch up to max_completions_per_wait events (the oldest first).
+    /// wake-up), dispatch up to max_completions_per_wait events besides the sends' (the
+    /// oldest first).
     /// Returns false on a fatal error.
     virtual bool wait(unsigned timeout_ms, io_events& events) noexcept = 0;
     /// A reactor whose event loop waits for it (server_config::host_loop): submit what

@@ -171,9 +171,15 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     }
     unsigned head;
     unsigned seen = 0;
+    unsigned counted = 0;
     io_uring_for_each_cqe(&_ring, head, cqe) {
+        // A send's completion brings no request: only the others count toward the share
+        // (a recv and a send complete for each request; counted alike, a turn at
+        // thousands of connections held half the requests the bound allows).
+        bool counts = decode_user_data(io_uring_cqe_get_data64(cqe)).kind != op::send;
         dispatch(cqe, events);
-        if (++seen == max_completions_per_wait) {
+        ++seen;
+        if (counts && ++counted == max_completions_per_wait) {
             break; // the rest in the next turn: the ring's fd stays readable while they wait
         }
     }

@@ -468,6 +468,48 @@ TEST_F(SharedRingTest, AWaitTakesAtMostItsShareAndTheRestNext) {
     end_recvs(sink);
 }
 
+// A send's completion brings no request (no bytes to parse, nothing for the application):
+// it does not count toward a wait's share. With a response sent on every connection and
+// their next requests come, one wait takes the sends' completions and a full share of
+// requests; counted alike, the sends took the whole share and a turn of 4096 busy
+// connections held half the requests it may (a recv and a send completion a request).
+TEST_F(SharedRingTest, SendCompletionsDoNotCountTowardAWaitsShare) {
+    constexpr uint32_t conns = max_completions_per_wait;
+    if (!start(2 * conns, 2 * conns, conns)) {
+        GTEST_SKIP() << "io_uring unavailable: " << why;
+    }
+    for (uint32_t i = 0; i < conns; ++i) {
+        backend.arm_recv(ours[i], i, 0);
+    }
+    recorder sink(conns);
+    ASSERT_TRUE(backend.wait(0, sink)); // the recvs armed; nothing to read yet
+    std::string msg = "answer";
+    iovec iov{msg.data(), msg.size()};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    for (uint32_t i = 0; i < conns; ++i) {
+        backend.send(ours[i], i, 0, &mh, false);
+    }
+    backend.submit(); // each send finds room: it completes as it is issued
+    send_requests();  // (their completions are posted as the bytes come)
+    uint64_t before = counters.cqes_reaped.get();
+    ASSERT_TRUE(backend.wait(1000, sink));
+    uint32_t sends = 0;
+    for (uint32_t i = 0; i < conns; ++i) {
+        sends += sink.sent[i] == static_cast<int>(msg.size());
+    }
+    EXPECT_EQ(sends, conns);
+    EXPECT_EQ(received(sink), conns) << "the sends' completions took part of the requests' share";
+    EXPECT_EQ(counters.cqes_reaped.get() - before, 2u * conns);
+    expect_requests(sink);
+    for (uint32_t i = 0; i < conns; ++i) {
+        char buf[16];
+        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(msg.size()));
+    }
+    end_recvs(sink);
+}
+
 // Every connection with bytes at once (a hosted loop's ring, completions posted as the data
 // comes, and a turn takes only its share of them): the completion queue must hold a recv
 // completion for each receive buffer, or the kernel, with no room to post one more with
