@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -219,3 +220,84 @@ def test_a_handler_that_does_not_read_holds_the_client_back(srv):
     assert got["bytes"] == size and got["sha256"] == hashlib.sha256(data).hexdigest(), got
     assert peak - base < 40 + RSS_SLACK_MIB, f"server RSS grew {peak - base:.0f} MiB for a {size >> 20} MiB body"
     print(f"read while the handler slept: {read_meanwhile >> 10} KiB; RSS growth {peak - base:.1f} MiB")
+
+
+BODY_RCVBUF = 4 * MIB  # server_config::body_receive_buffer
+
+
+def kernel_grants(nbytes: int) -> bool:
+    """What the server's start-up probe finds (reactor::receive_buffer_option): whether a
+    socket can have `nbytes` of receive buffer, by SO_RCVBUF or SO_RCVBUFFORCE."""
+    with socket.socket() as t:
+        for opt in (socket.SO_RCVBUF, 33):  # 33: SO_RCVBUFFORCE (needs CAP_NET_ADMIN)
+            try:
+                t.setsockopt(socket.SOL_SOCKET, opt, nbytes)
+            except OSError:
+                continue
+            if t.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2 >= nbytes:
+                return True
+    return False
+
+
+def server_rcvbuf(srv: ServerProcess, client: socket.socket) -> int:
+    """SO_RCVBUF of the server's end of `client`'s connection: each socket of the server
+    process is duplicated into this one (pidfd_getfd, Linux 5.6) and the one whose peer is
+    the client's own address is asked."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    want = client.getsockname()
+    pidfd = os.pidfd_open(srv.proc.pid)
+    try:
+        for name in os.listdir(f"/proc/{srv.proc.pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{srv.proc.pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+            if fd < 0:
+                continue
+            with socket.socket(fileno=fd) as dup:
+                try:
+                    if dup.type == socket.SOCK_STREAM and dup.getpeername() == want:
+                        return dup.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+                except OSError:
+                    pass
+    finally:
+        os.close(pidfd)
+    raise AssertionError(f"no server socket with peer {want}")
+
+
+def test_a_streamed_body_widens_the_sockets_receive_buffer(srv):
+    """The first body that streams into its blocks on a connection raises the socket's
+    receive buffer to BODY_RCVBUF (the kernel reports twice that), where the kernel grants
+    it; a connection that only sent GETs, or a chunked body (decoded from the ring, not
+    received into blocks), keeps the kernel's own. The upload after it is read whole."""
+    granted = kernel_grants(BODY_RCVBUF)
+    with srv.connect(timeout=30) as plain, srv.connect(timeout=30) as chunk, srv.connect(timeout=30) as up:
+        for s in (plain, up):
+            s.sendall(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert Reader(s).read().status == 200
+        default = server_rcvbuf(srv, up)
+        assert default < 2 * BODY_RCVBUF, default
+        data = body_of(2_000_000, seed=9)
+        for s, framing in ((up, "content-length"), (chunk, "chunked")):
+            t = send_in_thread(s, upload_wire("/upload/sha", data, framing))
+            r = Reader(s).read()
+            t.join(30)
+            assert r.status == 200, r
+            got = json.loads(r.body)
+            assert got["bytes"] == len(data) and got["sha256"] == hashlib.sha256(data).hexdigest(), got
+        assert server_rcvbuf(srv, plain) < 2 * BODY_RCVBUF
+        assert server_rcvbuf(srv, chunk) < 2 * BODY_RCVBUF
+        if granted:
+            assert server_rcvbuf(srv, up) == 2 * BODY_RCVBUF, (srv.io, default)
+        else:
+            assert server_rcvbuf(srv, up) < 2 * BODY_RCVBUF
+        # Keep-alive after the widening: the next upload and a GET on the same connection.
+        t = send_in_thread(up, upload_wire("/upload/sha", data[:300_001], "content-length"))
+        r = Reader(up).read()
+        t.join(30)
+        assert r.status == 200 and json.loads(r.body)["bytes"] == 300_001, r
+        up.sendall(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert Reader(up).read().status == 200
