@@ -202,8 +202,15 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// next bytes are received into its own memory (reactor_recv.cpp).
     void switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept;
     void widen_receive_buffer(conn_slot& s) noexcept;
-    /// The option that grants body_receive_buffer (SO_RCVBUF, SO_RCVBUFFORCE), 0: neither.
-    static int receive_buffer_option(int bytes) noexcept;
+    /// What widen_receive_buffer asks for: the most of `bytes` the kernel grants and the
+    /// option that does (SO_RCVBUF, else SO_RCVBUFFORCE); none under 2 MiB (no gain over
+    /// the kernel's autotuning, which the set would end).
+    struct receive_buffer_grant {
+        int option = 0;
+        int bytes = 0;
+    };
+    static constexpr int body_receive_buffer_floor = 2 << 20;
+    static receive_buffer_grant probe_receive_buffer(int bytes) noexcept;
     /// After plaintext input was parsed: pause on backpressure, send or close.
     void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;
@@ -286,7 +293,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     int _cpu;
     int _wake_fd = -1;
     std::unique_ptr<io_backend> _backend;
-    int _body_rcvbuf_opt = 0; ///< receive_buffer_option(_config.body_receive_buffer), from setup
+    receive_buffer_grant _body_rcvbuf; ///< probe_receive_buffer(_config.body_receive_buffer), from setup
 
     std::deque<conn_slot> _slots; ///< deque: addresses stay stable while sends are in flight
     std::vector<uint32_t> _free_slots;

@@ -75,48 +75,51 @@ void reactor::switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept {
 }
 
 // While a body streams, the reactor reads it as the app takes it and the socket holds the
-// rest. With the kernel's autotuned buffer (about 1.8 MiB on loopback behind a busy core:
-// full, the client held by the window) the server's system time per upload was a quarter
-// higher than with a fixed 4 MiB (8 MiB as the kernel counts it): HttpArena's upload mix,
-// 64 connections, about 3,300 against 2,600 µs; perf put the difference in the softirq work
-// run at interrupt exit (15% of the samples against 3%) and in the copy to user space
-// (benchmarks/journal/2026-11-26.md, "Upload: a wider receive buffer while a body
+// rest. Behind a busy core the kernel's autotuning stops at about 1.8 MiB of buffer on
+// loopback (full: the client held by the window), and HttpArena's upload mix (64
+// connections) cost the server per upload, user + system: autotuned about 3,700 µs,
+// SO_RCVBUF 1 or 2 MiB about 3,500, 4 MiB 3,000-3,150, 8 MiB 2,600-2,700, 16 MiB 2,600
+// (the kernel counts twice these); the load generator slept 3-5 times less often, and
+// perf put the saving in the softirq work run at interrupt exit and in the copy to user
+// space (benchmarks/journal/2026-11-26.md, "Upload: a wider receive buffer while a body
 // streams"). Once per connection, at its first streamed body; only raised (a buffer
-// autotuned past it stays); nothing where the kernel would grant less than asked (a small
-// net.core.rmem_max would lock the buffer below what autotuning reaches).
+// autotuned past it stays); nothing where the kernel grants under 2 MiB (a stock
+// net.core.rmem_max of 208 KiB would lock the buffer below what autotuning reaches).
 void reactor::widen_receive_buffer(conn_slot& s) noexcept {
-    if (s.rcvbuf_wide || _body_rcvbuf_opt == 0) {
+    if (s.rcvbuf_wide || _body_rcvbuf.option == 0) {
         return;
     }
     s.rcvbuf_wide = true;
-    int want = _config.body_receive_buffer;
+    int want = _body_rcvbuf.bytes;
     int have = 0;
     socklen_t len = sizeof(have);
     if (getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 < want) {
-        setsockopt(s.fd, SOL_SOCKET, _body_rcvbuf_opt, &want, sizeof(want));
+        setsockopt(s.fd, SOL_SOCKET, _body_rcvbuf.option, &want, sizeof(want));
     }
 }
 
-int reactor::receive_buffer_option(int bytes) noexcept {
+reactor::receive_buffer_grant reactor::probe_receive_buffer(int bytes) noexcept {
+    receive_buffer_grant best;
     if (bytes <= 0) {
-        return 0;
+        return best;
     }
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        return 0;
+        return best;
     }
-    int granted = 0;
     for (int opt : {SO_RCVBUF, SO_RCVBUFFORCE}) {
         int have = 0;
         socklen_t len = sizeof(have);
         if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) == 0 &&
-            getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 >= bytes) {
-            granted = opt;
-            break;
+            getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 > best.bytes) {
+            best = {opt, std::min(have / 2, bytes)};
+            if (best.bytes >= bytes) {
+                break;
+            }
         }
     }
     ::close(fd);
-    return granted;
+    return best.bytes >= body_receive_buffer_floor ? best : receive_buffer_grant{};
 }
 
 // Reading starts again after a pause cancelled the recv, or after the buffer ring ran

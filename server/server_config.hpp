@@ -103,9 +103,10 @@ struct server_config {
     uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
     /// SO_RCVBUF a plaintext connection gets once a request body streams on it (0: the
-    /// kernel's autotuning throughout; reactor::widen_receive_buffer). Only raised, and only
-    /// where the kernel grants all of it (net.core.rmem_max, or SO_RCVBUFFORCE).
-    int body_receive_buffer = 4 << 20;
+    /// kernel's autotuning throughout; reactor::widen_receive_buffer): as much of it as the
+    /// kernel grants (net.core.rmem_max, or SO_RCVBUFFORCE with CAP_NET_ADMIN), nothing
+    /// if that is under 2 MiB. Only raised.
+    int body_receive_buffer = 8 << 20;
     http::server_fields fields; ///< Server/Date/extra fields added to every response
     /// Makes each connection's transport (TLS); null: plain TCP.
     std::shared_ptr<transport_factory> transports;
