@@ -303,3 +303,46 @@ def test_a_streamed_body_widens_the_sockets_receive_buffer(srv):
         assert r.status == 200 and json.loads(r.body)["bytes"] == 300_001, r
         up.sendall(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
         assert Reader(up).read().status == 200
+
+
+def test_without_cap_net_admin_the_buffer_is_what_rmem_max_grants():
+    """A server without CAP_NET_ADMIN (dropped before exec): SO_RCVBUFFORCE is refused, so the
+    widening gets net.core.rmem_max's worth of BODY_RCVBUF where that is at least the floor
+    (HttpArena's hosts set 7,500,000), and leaves autotuning alone under it (a stock 208 KiB)."""
+    with open("/proc/sys/net/core/rmem_max") as f:
+        rmem_max = int(f.read())
+    expect = min(rmem_max, BODY_RCVBUF)
+
+    import ctypes
+    libcap = ctypes.CDLL("libcap.so.2", use_errno=True)
+    libcap.cap_get_proc.restype = ctypes.c_void_p
+
+    def without_net_admin() -> None:  # in the child, before exec: bounding, permitted, effective
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(24, 12, 0, 0, 0) != 0:  # PR_CAPBSET_DROP, CAP_NET_ADMIN
+            raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP")
+        caps = libcap.cap_get_proc()
+        value = (ctypes.c_int * 1)(12)
+        for flag in (0, 1, 2):  # CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE
+            libcap.cap_set_flag(ctypes.c_void_p(caps), flag, 1, value, 0)  # CAP_CLEAR
+        if libcap.cap_set_proc(ctypes.c_void_p(caps)) != 0:
+            raise OSError(ctypes.get_errno(), "cap_set_proc")
+
+    s = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY), preexec_fn=without_net_admin)
+    try:
+        with s.connect(timeout=30) as up:
+            data = body_of(2_000_000, seed=11)
+            t = send_in_thread(up, upload_wire("/upload/sha", data, "content-length"))
+            r = Reader(up).read()
+            t.join(30)
+            assert r.status == 200 and json.loads(r.body)["sha256"] == hashlib.sha256(data).hexdigest(), r
+            have = server_rcvbuf(s, up)
+        with open(f"/proc/{s.proc.pid}/status") as f:
+            eff = int(next(x for x in f if x.startswith("CapEff:")).split()[1], 16)
+        assert not eff & (1 << 12), "the server still has CAP_NET_ADMIN"
+        if expect >= BODY_RCVBUF_FLOOR:
+            assert have == 2 * expect, (have, rmem_max)
+        else:
+            assert have < 2 * BODY_RCVBUF_FLOOR, (have, rmem_max)
+    finally:
+        assert s.stop() == 0, s.output()
