@@ -90,12 +90,7 @@ void reactor::widen_receive_buffer(conn_slot& s) noexcept {
         return;
     }
     s.rcvbuf_wide = true;
-    int want = _body_rcvbuf.bytes;
-    int have = 0;
-    socklen_t len = sizeof(have);
-    if (getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 < want) {
-        setsockopt(s.fd, SOL_SOCKET, _body_rcvbuf.option, &want, sizeof(want));
-    }
+    _backend->raise_receive_buffer(s.fd, _body_rcvbuf.option, _body_rcvbuf.bytes);
 }
 
 reactor::receive_buffer_grant reactor::probe_receive_buffer(int bytes) noexcept {
