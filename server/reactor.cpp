@@ -123,6 +123,7 @@ result<void> reactor::setup() noexcept {
         return {errc::system, errno};
     }
     RB_TRY(_backend->setup(backend_config_of(_config), _wake_fd));
+    _body_rcvbuf = probe_receive_buffer(_config.body_receive_buffer);
     RB_TRY(setup_quic());
     read_clock();
     _last_tick = _now_s;

@@ -128,6 +128,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         bool dirty = false;         ///< in _dirty: output to look at before the next wait
         bool alpn_seen = false;     ///< TLS: the first plaintext came (the registry was asked about ALPN)
         bool probe_suspect = false; ///< the last probe found input the recv had not delivered
+        bool rcvbuf_wide = false;   ///< a body streamed: the socket has body_receive_buffer (widen_receive_buffer)
         uint32_t last_in = 0;       ///< coarse second of the last input (or recv armed)
         uint32_t probe_at = 0;      ///< probe_recv looks at this coarse second (0: from last_in)
         uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
@@ -200,6 +201,16 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// A body began to stream while the multishot recv runs: cancel it, so that the body's
     /// next bytes are received into its own memory (reactor_recv.cpp).
     void switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept;
+    void widen_receive_buffer(conn_slot& s) noexcept;
+    /// What widen_receive_buffer asks for: the most of `bytes` the kernel grants and the
+    /// option that does (SO_RCVBUF, else SO_RCVBUFFORCE); none under 2 MiB (no gain over
+    /// the kernel's autotuning, which the set would end).
+    struct receive_buffer_grant {
+        int option = 0;
+        int bytes = 0;
+    };
+    static constexpr int body_receive_buffer_floor = 2 << 20;
+    static receive_buffer_grant probe_receive_buffer(int bytes) noexcept;
     /// After plaintext input was parsed: pause on backpressure, send or close.
     void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;
@@ -282,6 +293,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     int _cpu;
     int _wake_fd = -1;
     std::unique_ptr<io_backend> _backend;
+    receive_buffer_grant _body_rcvbuf; ///< probe_receive_buffer(_config.body_receive_buffer), from setup
 
     std::deque<conn_slot> _slots; ///< deque: addresses stay stable while sends are in flight
     std::vector<uint32_t> _free_slots;

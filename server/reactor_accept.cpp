@@ -137,6 +137,7 @@ void reactor::on_accept(int fd) noexcept {
     s.send = send_state::idle;
     s.eof_stashed = false;
     s.dirty = false;
+    s.rcvbuf_wide = false;
     s.own_tp = std::move(own_tp);
     s.tp = s.own_tp ? s.own_tp.get() : &plain_transport::instance();
     s.alpn_seen = false;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace ringbolt::uring {
 
@@ -20,6 +22,7 @@ void reactor::arm_recv(conn_slot& s, uint32_t slot) noexcept {
         room = s.proto->direct_input();
     }
     if (!room.empty()) {
+        widen_receive_buffer(s);
         s.rx_owner = s.proto->direct_input_owner();
         _backend->arm_recv_into(s.fd, slot, static_cast<uint16_t>(s.gen), room);
     } else {
@@ -71,6 +74,49 @@ void reactor::switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept {
     }
 }
 
+// While a body streams, the reactor reads it as the app takes it and the socket holds the
+// rest. Behind a busy core the kernel's autotuning stops at about 1.8 MiB of buffer on
+// loopback (full: the client held by the window), and HttpArena's upload mix (64
+// connections) cost the server per upload, user + system: autotuned about 3,700 µs,
+// SO_RCVBUF 1 or 2 MiB about 3,500, 4 MiB 3,000-3,150, 8 MiB 2,600-2,700, 16 MiB 2,600
+// (the kernel counts twice these); the load generator slept 3-5 times less often, and
+// perf put the saving in the softirq work run at interrupt exit and in the copy to user
+// space (benchmarks/journal/2026-11-26.md, "Upload: a wider receive buffer while a body
+// streams"). Once per connection, at its first streamed body; only raised (a buffer
+// autotuned past it stays); nothing where the kernel grants under 2 MiB (a stock
+// net.core.rmem_max of 208 KiB would lock the buffer below what autotuning reaches).
+void reactor::widen_receive_buffer(conn_slot& s) noexcept {
+    if (s.rcvbuf_wide || _body_rcvbuf.option == 0) {
+        return;
+    }
+    s.rcvbuf_wide = true;
+    _backend->raise_receive_buffer(s.fd, _body_rcvbuf.option, _body_rcvbuf.bytes);
+}
+
+reactor::receive_buffer_grant reactor::probe_receive_buffer(int bytes) noexcept {
+    receive_buffer_grant best;
+    if (bytes <= 0) {
+        return best;
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return best;
+    }
+    for (int opt : {SO_RCVBUF, SO_RCVBUFFORCE}) {
+        int have = 0;
+        socklen_t len = sizeof(have);
+        if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 > best.bytes) {
+            best = {opt, std::min(have / 2, bytes)};
+            if (best.bytes >= bytes) {
+                break;
+            }
+        }
+    }
+    ::close(fd);
+    return best.bytes >= body_receive_buffer_floor ? best : receive_buffer_grant{};
+}
+
 // Reading starts again after a pause cancelled the recv, or after the buffer ring ran
 // dry and ended it (on_recv_end). What the kernel received in the meantime is read here first, synchronously, up to
 // EAGAIN (or until the protocol pauses again), and only then is a recv armed. A multishot recv armed on a socket that
@@ -90,6 +136,9 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
     for (size_t total = 0; total < rearm_read_limit;) {
         // A streamed body takes the bytes into its own buffer (one copy fewer).
         std::span<char> direct = s.own_tp ? std::span<char>{} : s.proto->direct_input();
+        if (!direct.empty()) {
+            widen_receive_buffer(s);
+        }
         long n = direct.empty() ? _backend->recv_now(s.fd, buf.data(), buf.size(), 0)
                                 : _backend->recv_now(s.fd, direct.data(), direct.size(), 0);
         if (n > 0) {

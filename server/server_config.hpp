@@ -102,7 +102,12 @@ struct server_config {
     uint32_t limit_connections = 0;     ///< per reactor (its _live), 0 = none: accepting pauses at the cap
     uint32_t limit_concurrency = 0;     ///< requests waiting for Python, process-wide, 0 = none: 503 above
     size_t output_high_water = 1 << 20; ///< stop reading a connection whose unsent output passes this
-    http::server_fields fields;         ///< Server/Date/extra fields added to every response
+    /// SO_RCVBUF a plaintext connection gets once a request body streams on it (0: the
+    /// kernel's autotuning throughout; reactor::widen_receive_buffer): as much of it as the
+    /// kernel grants (net.core.rmem_max, or SO_RCVBUFFORCE with CAP_NET_ADMIN), nothing
+    /// if that is under 2 MiB. Only raised.
+    int body_receive_buffer = 8 << 20;
+    http::server_fields fields; ///< Server/Date/extra fields added to every response
     /// Makes each connection's transport (TLS); null: plain TCP.
     std::shared_ptr<transport_factory> transports;
     /// --http: HTTP/1.1 and HTTP/2 (h2c by prior knowledge and Upgrade, h2 by ALPN), one

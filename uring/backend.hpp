@@ -193,6 +193,9 @@ class io_backend {
     virtual void shutdown_socket(int fd, int how) noexcept;
     /// Bytes sent and not acknowledged by the peer yet (SIOCOUTQ), -1 when unknown.
     virtual int unacked_bytes(int fd) noexcept;
+    /// The receive buffer raised to `bytes` by `option` (SO_RCVBUF, SO_RCVBUFFORCE) unless
+    /// it already holds that much (getsockopt first: a set ends the kernel's autotuning).
+    virtual void raise_receive_buffer(int fd, int option, int bytes) noexcept;
     /// Accept what waits on `listen_fd` (at most `max`), without blocking even on a
     /// blocking listener (one shared with other workers: its flags are put back), and
     /// report each with events.on_accept.

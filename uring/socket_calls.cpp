@@ -39,6 +39,14 @@ void io_backend::shutdown_socket(int fd, int how) noexcept {
     ::shutdown(fd, how);
 }
 
+void io_backend::raise_receive_buffer(int fd, int option, int bytes) noexcept {
+    int have = 0;
+    socklen_t len = sizeof(have);
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 < bytes) {
+        ::setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof(bytes));
+    }
+}
+
 int io_backend::unacked_bytes(int fd) noexcept {
     int unacked = 0;
     return ::ioctl(fd, SIOCOUTQ, &unacked) == 0 ? unacked : -1;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -219,3 +220,129 @@ def test_a_handler_that_does_not_read_holds_the_client_back(srv):
     assert got["bytes"] == size and got["sha256"] == hashlib.sha256(data).hexdigest(), got
     assert peak - base < 40 + RSS_SLACK_MIB, f"server RSS grew {peak - base:.0f} MiB for a {size >> 20} MiB body"
     print(f"read while the handler slept: {read_meanwhile >> 10} KiB; RSS growth {peak - base:.1f} MiB")
+
+
+BODY_RCVBUF = 8 * MIB  # server_config::body_receive_buffer
+BODY_RCVBUF_FLOOR = 2 * MIB  # reactor::body_receive_buffer_floor
+
+
+def kernel_grants(nbytes: int) -> int:
+    """What the server's start-up probe finds (reactor::probe_receive_buffer): the most of
+    `nbytes` of receive buffer a socket can have, by SO_RCVBUF or SO_RCVBUFFORCE; 0 under
+    the floor."""
+    best = 0
+    with socket.socket() as t:
+        for opt in (socket.SO_RCVBUF, 33):  # 33: SO_RCVBUFFORCE (needs CAP_NET_ADMIN)
+            try:
+                t.setsockopt(socket.SOL_SOCKET, opt, nbytes)
+            except OSError:
+                continue
+            best = max(best, min(t.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2, nbytes))
+    return best if best >= BODY_RCVBUF_FLOOR else 0
+
+
+def server_rcvbuf(srv: ServerProcess, client: socket.socket) -> int:
+    """SO_RCVBUF of the server's end of `client`'s connection: each socket of the server
+    process is duplicated into this one (pidfd_getfd, Linux 5.6) and the one whose peer is
+    the client's own address is asked."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    want = client.getsockname()
+    pidfd = os.pidfd_open(srv.proc.pid)
+    try:
+        for name in os.listdir(f"/proc/{srv.proc.pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{srv.proc.pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+            if fd < 0:
+                continue
+            with socket.socket(fileno=fd) as dup:
+                try:
+                    if dup.type == socket.SOCK_STREAM and dup.getpeername() == want:
+                        return dup.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+                except OSError:
+                    pass
+    finally:
+        os.close(pidfd)
+    raise AssertionError(f"no server socket with peer {want}")
+
+
+def test_a_streamed_body_widens_the_sockets_receive_buffer(srv):
+    """The first body that streams into its blocks on a connection raises the socket's
+    receive buffer to BODY_RCVBUF, or the most of it the kernel grants (the kernel reports
+    twice that); a connection that only sent GETs, or a chunked body (decoded from the ring, not
+    received into blocks), keeps the kernel's own. The upload after it is read whole."""
+    granted = kernel_grants(BODY_RCVBUF)
+    with srv.connect(timeout=30) as plain, srv.connect(timeout=30) as chunk, srv.connect(timeout=30) as up:
+        for s in (plain, up):
+            s.sendall(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert Reader(s).read().status == 200
+        default = server_rcvbuf(srv, up)
+        assert default < 2 * BODY_RCVBUF, default
+        data = body_of(2_000_000, seed=9)
+        for s, framing in ((up, "content-length"), (chunk, "chunked")):
+            t = send_in_thread(s, upload_wire("/upload/sha", data, framing))
+            r = Reader(s).read()
+            t.join(30)
+            assert r.status == 200, r
+            got = json.loads(r.body)
+            assert got["bytes"] == len(data) and got["sha256"] == hashlib.sha256(data).hexdigest(), got
+        assert server_rcvbuf(srv, plain) < 2 * BODY_RCVBUF
+        assert server_rcvbuf(srv, chunk) < 2 * BODY_RCVBUF
+        if granted:
+            assert server_rcvbuf(srv, up) == 2 * granted, (srv.io, default, granted)
+        else:
+            assert server_rcvbuf(srv, up) < 2 * BODY_RCVBUF_FLOOR
+        # Keep-alive after the widening: the next upload and a GET on the same connection.
+        t = send_in_thread(up, upload_wire("/upload/sha", data[:300_001], "content-length"))
+        r = Reader(up).read()
+        t.join(30)
+        assert r.status == 200 and json.loads(r.body)["bytes"] == 300_001, r
+        up.sendall(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert Reader(up).read().status == 200
+
+
+def test_without_cap_net_admin_the_buffer_is_what_rmem_max_grants():
+    """A server without CAP_NET_ADMIN (dropped before exec): SO_RCVBUFFORCE is refused, so the
+    widening gets net.core.rmem_max's worth of BODY_RCVBUF where that is at least the floor
+    (HttpArena's hosts set 7,500,000), and leaves autotuning alone under it (a stock 208 KiB)."""
+    with open("/proc/sys/net/core/rmem_max") as f:
+        rmem_max = int(f.read())
+    expect = min(rmem_max, BODY_RCVBUF)
+
+    import ctypes
+    libcap = ctypes.CDLL("libcap.so.2", use_errno=True)
+    libcap.cap_get_proc.restype = ctypes.c_void_p
+
+    def without_net_admin() -> None:  # in the child, before exec: bounding, permitted, effective
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(24, 12, 0, 0, 0) != 0:  # PR_CAPBSET_DROP, CAP_NET_ADMIN
+            raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP")
+        caps = libcap.cap_get_proc()
+        value = (ctypes.c_int * 1)(12)
+        for flag in (0, 1, 2):  # CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE
+            libcap.cap_set_flag(ctypes.c_void_p(caps), flag, 1, value, 0)  # CAP_CLEAR
+        if libcap.cap_set_proc(ctypes.c_void_p(caps)) != 0:
+            raise OSError(ctypes.get_errno(), "cap_set_proc")
+
+    s = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY), preexec_fn=without_net_admin)
+    try:
+        with s.connect(timeout=30) as up:
+            data = body_of(2_000_000, seed=11)
+            t = send_in_thread(up, upload_wire("/upload/sha", data, "content-length"))
+            r = Reader(up).read()
+            t.join(30)
+            assert r.status == 200 and json.loads(r.body)["sha256"] == hashlib.sha256(data).hexdigest(), r
+            have = server_rcvbuf(s, up)
+        with open(f"/proc/{s.proc.pid}/status") as f:
+            eff = int(next(x for x in f if x.startswith("CapEff:")).split()[1], 16)
+        assert not eff & (1 << 12), "the server still has CAP_NET_ADMIN"
+        if expect >= BODY_RCVBUF_FLOOR:
+            assert have == 2 * expect, (have, rmem_max)
+        else:
+            assert have < 2 * BODY_RCVBUF_FLOOR, (have, rmem_max)
+    finally:
+        assert s.stop() == 0, s.output()

@@ -65,6 +65,9 @@ class fault_backend final : public io_backend {
     }
     void shutdown_socket(int fd, int how) noexcept override { _inner->shutdown_socket(fd, how); }
     int unacked_bytes(int fd) noexcept override { return _inner->unacked_bytes(fd); }
+    void raise_receive_buffer(int fd, int option, int bytes) noexcept override {
+        _inner->raise_receive_buffer(fd, option, bytes);
+    }
     void accept_queued(int listen_fd, unsigned max, io_events& events) noexcept override {
         _inner->accept_queued(listen_fd, max, events);
     }
