@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-dev zlib1g-dev libbrotli-dev libssl-dev
               libnghttp2-dev nghttp2-client libgtest-dev libbenchmark-dev wrk clang-14 libclang-rt-14-dev libfuzzer-14-dev
-              systemtap-sdt-dev clang-format
+              systemtap-sdt-dev clang-format libcap2
               libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev libgnutls28-dev  # QUIC and HTTP/3 (quic/, h3/)
               ngtcp2-client  # an independent QUIC client for the HTTP/3 interop tests
               chromium  # a real browser over HTTP/3 (tests/py/test_http3_browser.py)

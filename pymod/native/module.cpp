@@ -207,6 +207,12 @@ class native_server {
         cfg.port = get_opt<uint16_t>(c, "port", 8000);
         cfg.threads = get_opt<unsigned>(c, "threads", 0);
         cfg.limits.max_body = get_opt<uint64_t>(c, "max_body_size", cfg.limits.max_body);
+        uint64_t rcvbuf = get_opt<uint64_t>(c, "body_receive_buffer", static_cast<uint64_t>(cfg.body_receive_buffer));
+        if (rcvbuf > (1U << 30)) {
+            throw pb::value_error("body_receive_buffer must be at most 1 GiB (1073741824 bytes), not " +
+                                  std::to_string(rcvbuf));
+        }
+        cfg.body_receive_buffer = static_cast<int>(rcvbuf);
         cfg.limits.parser.max_request_line = get_opt<size_t>(c, "max_request_line", cfg.limits.parser.max_request_line);
         cfg.limits.parser.max_head_bytes = get_opt<size_t>(c, "max_header_size", cfg.limits.parser.max_head_bytes);
         cfg.limits.parser.max_headers = get_opt<size_t>(c, "max_headers", cfg.limits.parser.max_headers);

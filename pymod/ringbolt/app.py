@@ -422,7 +422,8 @@ class App(RouteGroup):
         (default: the CPUs available divided by ``workers``, at least 1).
         ``limit_max_requests``: a worker drains and exits after that many requests (plus
         a random jitter of up to 10%); under a supervisor it is replaced.
-        ``options``: ``max_body_size``, ``max_request_line``, ``max_header_size``,
+        ``options``: ``max_body_size``, ``body_receive_buffer`` (bytes; 0: the kernel's
+        autotuning), ``max_request_line``, ``max_header_size``,
         ``max_headers``, ``header_timeout``, ``body_timeout``, ``min_body_rate`` (bytes/s
         after ``body_timeout``; 0: no floor), ``keep_alive_timeout``,
         ``write_timeout``, ``graceful_timeout`` (seconds), ``backlog``, ``pin_threads``.

@@ -219,6 +219,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--limit-connections", "http", "connections per reactor thread; accepting pauses at the cap",
            type=_int, metavar="N"),
     Option("--max-body-size", "http", "request body bytes (default 16 MiB) -> 413", type=_int, metavar="BYTES"),
+    Option("--body-receive-buffer", "http", "socket receive buffer (SO_RCVBUF) a plaintext connection gets once a "
+           "request body streams on it: as much as the kernel grants (net.core.rmem_max, or any with CAP_NET_ADMIN), "
+           "none under 2 MiB; 0 leaves the kernel's autotuning (default 8 MiB)", type=_non_negative, metavar="BYTES"),
     Option("--max-request-line", "http", "request line bytes (default 8192) -> 414", type=_int, metavar="BYTES"),
     Option("--max-header-size", "http", "request head bytes (default 16384) -> 431", type=_int, metavar="BYTES"),
     Option("--max-headers", "http", "request header fields (default 100) -> 431", type=_int, metavar="N"),

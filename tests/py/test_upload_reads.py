@@ -346,3 +346,51 @@ def test_without_cap_net_admin_the_buffer_is_what_rmem_max_grants():
             assert have < 2 * BODY_RCVBUF_FLOOR, (have, rmem_max)
     finally:
         assert s.stop() == 0, s.output()
+
+
+def _rcvbuf_after_upload(*args: str) -> int:
+    """SO_RCVBUF of the server's end of a connection that sent a streamed 2 MB body, on a
+    server started with `args`."""
+    s = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY), *args)
+    try:
+        with s.connect(timeout=30) as up:
+            data = body_of(2_000_000, seed=13)
+            t = send_in_thread(up, upload_wire("/upload/sha", data, "content-length"))
+            r = Reader(up).read()
+            t.join(30)
+            assert r.status == 200 and json.loads(r.body)["sha256"] == hashlib.sha256(data).hexdigest(), r
+            return server_rcvbuf(s, up)
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+def test_body_receive_buffer_zero_leaves_the_kernels_autotuning():
+    """--body-receive-buffer 0: the socket keeps what autotuning gave it (at most
+    tcp_rmem's maximum), never the widened size."""
+    with open("/proc/sys/net/ipv4/tcp_rmem") as f:
+        autotune_max = int(f.read().split()[2])
+    have = _rcvbuf_after_upload("--body-receive-buffer", "0")
+    assert have <= autotune_max, (have, autotune_max)
+    assert have != 2 * kernel_grants(BODY_RCVBUF), have
+
+
+def test_body_receive_buffer_sets_the_widened_size():
+    """--body-receive-buffer 3 MiB: the streamed body's socket gets 3 MiB (the kernel
+    reports twice that) where the kernel grants it, nothing under the floor."""
+    granted = kernel_grants(3 * MIB)
+    have = _rcvbuf_after_upload("--body-receive-buffer", str(3 * MIB))
+    if granted:
+        assert have == 2 * granted, (have, granted)
+    else:
+        assert have < 2 * BODY_RCVBUF_FLOOR, have
+
+
+def test_a_body_receive_buffer_over_one_gib_is_refused_by_name():
+    import subprocess
+    import sys
+    from conftest import APPS, REPO, free_port
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", APP, "--app-dir", str(APPS),
+                          "--port", str(free_port()), "--body-receive-buffer", str(2 << 30)],
+                         capture_output=True, text=True, timeout=60, cwd=str(REPO), stdin=subprocess.DEVNULL)
+    assert out.returncode != 0, out
+    assert "body_receive_buffer must be at most 1 GiB" in out.stdout + out.stderr, out
