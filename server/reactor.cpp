@@ -123,7 +123,10 @@ result<void> reactor::setup() noexcept {
         return {errc::system, errno};
     }
     RB_TRY(_backend->setup(backend_config_of(_config), _wake_fd));
-    _body_rcvbuf = probe_receive_buffer(_config.body_receive_buffer);
+    _body_rcvbuf = _backend->probe_receive_buffer(_config.body_receive_buffer);
+    if (_body_rcvbuf.bytes < body_receive_buffer_floor) {
+        _body_rcvbuf = {};
+    }
     RB_TRY(setup_quic());
     read_clock();
     _last_tick = _now_s;

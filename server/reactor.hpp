@@ -202,15 +202,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// next bytes are received into its own memory (reactor_recv.cpp).
     void switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept;
     void widen_receive_buffer(conn_slot& s) noexcept;
-    /// What widen_receive_buffer asks for: the most of `bytes` the kernel grants and the
-    /// option that does (SO_RCVBUF, else SO_RCVBUFFORCE); none under 2 MiB (no gain over
-    /// the kernel's autotuning, which the set would end).
-    struct receive_buffer_grant {
-        int option = 0;
-        int bytes = 0;
-    };
+    /// widen_receive_buffer sets nothing where the kernel grants less (no gain over its
+    /// autotuning, which a set would end).
     static constexpr int body_receive_buffer_floor = 2 << 20;
-    static receive_buffer_grant probe_receive_buffer(int bytes) noexcept;
     /// After plaintext input was parsed: pause on backpressure, send or close.
     void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;
@@ -293,7 +287,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     int _cpu;
     int _wake_fd = -1;
     std::unique_ptr<io_backend> _backend;
-    receive_buffer_grant _body_rcvbuf; ///< probe_receive_buffer(_config.body_receive_buffer), from setup
+    receive_buffer_grant _body_rcvbuf; ///< the backend's probe of _config.body_receive_buffer, from setup
 
     std::deque<conn_slot> _slots; ///< deque: addresses stay stable while sends are in flight
     std::vector<uint32_t> _free_slots;

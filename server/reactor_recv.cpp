@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace ringbolt::uring {
 
@@ -91,30 +89,6 @@ void reactor::widen_receive_buffer(conn_slot& s) noexcept {
     }
     s.rcvbuf_wide = true;
     _backend->raise_receive_buffer(s.fd, _body_rcvbuf.option, _body_rcvbuf.bytes);
-}
-
-reactor::receive_buffer_grant reactor::probe_receive_buffer(int bytes) noexcept {
-    receive_buffer_grant best;
-    if (bytes <= 0) {
-        return best;
-    }
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return best;
-    }
-    for (int opt : {SO_RCVBUF, SO_RCVBUFFORCE}) {
-        int have = 0;
-        socklen_t len = sizeof(have);
-        if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) == 0 &&
-            getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 > best.bytes) {
-            best = {opt, std::min(have / 2, bytes)};
-            if (best.bytes >= bytes) {
-                break;
-            }
-        }
-    }
-    ::close(fd);
-    return best.bytes >= body_receive_buffer_floor ? best : receive_buffer_grant{};
 }
 
 // Reading starts again after a pause cancelled the recv, or after the buffer ring ran

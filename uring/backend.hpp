@@ -111,6 +111,12 @@ struct deferred_completion {
     }
 };
 
+/// What probe_receive_buffer found: the option to set and the bytes it grants.
+struct receive_buffer_grant {
+    int option = 0;
+    int bytes = 0;
+};
+
 class io_backend {
   public:
     virtual ~io_backend() = default;
@@ -193,6 +199,11 @@ class io_backend {
     virtual void shutdown_socket(int fd, int how) noexcept;
     /// Bytes sent and not acknowledged by the peer yet (SIOCOUTQ), -1 when unknown.
     virtual int unacked_bytes(int fd) noexcept;
+    /// The most of `bytes` of receive buffer a new TCP socket is granted, and the option
+    /// that grants it: SO_RCVBUF (within net.core.rmem_max), else SO_RCVBUFFORCE (with
+    /// CAP_NET_ADMIN); {0, 0} when neither sets anything. Asked once, at set-up, on a
+    /// socket of its own.
+    virtual receive_buffer_grant probe_receive_buffer(int bytes) noexcept;
     /// The receive buffer raised to `bytes` by `option` (SO_RCVBUF, SO_RCVBUFFORCE) unless
     /// it already holds that much (getsockopt first: a set ends the kernel's autotuning).
     virtual void raise_receive_buffer(int fd, int option, int bytes) noexcept;

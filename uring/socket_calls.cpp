@@ -4,6 +4,7 @@
 
 #include "uring/listener.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -37,6 +38,30 @@ long io_backend::send_file(int fd, int file_fd, int64_t* offset, size_t len) noe
 
 void io_backend::shutdown_socket(int fd, int how) noexcept {
     ::shutdown(fd, how);
+}
+
+receive_buffer_grant io_backend::probe_receive_buffer(int bytes) noexcept {
+    receive_buffer_grant best;
+    if (bytes <= 0) {
+        return best;
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return best;
+    }
+    for (int opt : {SO_RCVBUF, SO_RCVBUFFORCE}) {
+        int have = 0;
+        socklen_t len = sizeof(have);
+        if (::setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) == 0 &&
+            ::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have / 2 > best.bytes) {
+            best = {opt, std::min(have / 2, bytes)}; // the kernel reports twice what it was asked
+            if (best.bytes >= bytes) {
+                break;
+            }
+        }
+    }
+    ::close(fd);
+    return best;
 }
 
 void io_backend::raise_receive_buffer(int fd, int option, int bytes) noexcept {

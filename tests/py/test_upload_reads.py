@@ -227,7 +227,7 @@ BODY_RCVBUF_FLOOR = 2 * MIB  # reactor::body_receive_buffer_floor
 
 
 def kernel_grants(nbytes: int) -> int:
-    """What the server's start-up probe finds (reactor::probe_receive_buffer): the most of
+    """What the server's start-up probe finds (io_backend::probe_receive_buffer): the most of
     `nbytes` of receive buffer a socket can have, by SO_RCVBUF or SO_RCVBUFFORCE; 0 under
     the floor."""
     best = 0
