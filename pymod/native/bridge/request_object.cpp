@@ -7,6 +7,7 @@
 #include "http/method_names.hpp"
 #include "http/parser.hpp"
 #include "http/query.hpp"
+#include "pymod/native/asgi/asgi_scope.hpp"
 #include "pymod/native/bridge/app_bridge.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/json/json_py.hpp"
@@ -567,135 +568,13 @@ PyObject* repr(PyObject* self) {
 
 // ---- server-mode views: an ASGI scope and a WSGI environ built in one pass ----
 
-PyObject* bytes_of(std::string_view s) {
-    return PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
-}
-
-PyObject* asgi_headers(const http::app_request& r) {
-    size_t n = r.headers.size() / 2;
-    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
-    if (list == nullptr) {
-        return nullptr;
-    }
-    for (size_t i = 0; i < n; ++i) {
-        std::string_view name = r.headers[2 * i].in(r.data);
-        PyObject* k = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(name.size()));
-        if (k != nullptr) {
-            char* out = PyBytes_AS_STRING(k);
-            for (size_t j = 0; j < name.size(); ++j) {
-                out[j] = ascii_lower(name[j]);
-            }
-        }
-        std::string_view value = r.headers[2 * i + 1].in(r.data);
-        if (r.forwarded_host.len != 0 && iequals(name, "host")) {
-            value = r.forwarded_host.in(r.data); // what a trusted proxy says the client asked for
-        }
-        PyObject* v = k != nullptr ? bytes_of(value) : nullptr;
-        PyObject* t = v != nullptr ? PyTuple_Pack(2, k, v) : nullptr;
-        Py_XDECREF(k);
-        Py_XDECREF(v);
-        if (t == nullptr) {
-            Py_DECREF(list);
-            return nullptr;
-        }
-        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), t);
-    }
-    return list;
-}
-
-// The ASGI TLS extension: scope["extensions"] becomes a copy of the base's (shared by
-// every request) with "tls" added.
-bool add_asgi_tls(PyObject* d, const http::tls_info& info) {
-    PyObject* base = PyDict_GetItemString(d, "extensions"); // borrowed
-    PyObject* ext = base != nullptr && PyDict_Check(base) ? PyDict_Copy(base) : PyDict_New();
-    if (ext == nullptr) {
-        return false;
-    }
-    bool ok = set_item(ext, "tls", asgi_tls_extension(info));
-    return ok ? set_item(d, "extensions", ext) : (Py_DECREF(ext), false);
-}
-
-PyObject* interned_http_versions[4] = {}; ///< "1.0", "1.1", "2", "3" (ASGI http_version)
-
-// The per-request dict starts as a copy of the server's base dict.
-PyObject* copy_base(PyObject* base, const char* what) {
-    if (!PyDict_Check(base)) {
-        PyErr_Format(PyExc_TypeError, "%s takes a dict", what);
-        return nullptr;
-    }
-    return PyDict_Copy(base);
-}
-
-/// ASGI's client host: the peer's address as text.
-PyObject* peer_text(const http::peer_address& peer) {
-    char buf[INET6_ADDRSTRLEN];
-    return latin1_text(print_peer(peer, buf));
-}
-
-/// ASGI's `client`: (host, port), or None when the peer is unknown.
-PyObject* client_pair(const http::peer_address& peer) {
-    if (peer.family == 0) {
-        Py_RETURN_NONE;
-    }
-    PyObject* host = peer_text(peer);
-    PyObject* port = host != nullptr ? PyLong_FromLong(peer.port) : nullptr;
-    PyObject* pair = port != nullptr ? PyTuple_Pack(2, host, port) : nullptr;
-    Py_XDECREF(host);
-    Py_XDECREF(port);
-    return pair;
-}
-
-// req._asgi_scope(base): a copy of `base` (type, asgi, scheme, server, root_path...) with
-// this request's method, http_version, path, raw_path, query_string, headers and client.
-// The keys are interned once: PyDict_SetItemString makes and interns each key again per
-// request.
-struct asgi_names {
-    PyObject* method = PyUnicode_InternFromString("method");
-    PyObject* http_version = PyUnicode_InternFromString("http_version");
-    PyObject* path = PyUnicode_InternFromString("path");
-    PyObject* raw_path = PyUnicode_InternFromString("raw_path");
-    PyObject* query_string = PyUnicode_InternFromString("query_string");
-    PyObject* headers = PyUnicode_InternFromString("headers");
-    PyObject* client = PyUnicode_InternFromString("client");
-    PyObject* scheme = PyUnicode_InternFromString("scheme");
-    PyObject* https = PyUnicode_InternFromString("https");
-    bool ok() const {
-        return method && http_version && path && raw_path && query_string && headers && client && scheme && https;
-    }
-};
-
 PyObject* method_asgi_scope(PyObject* self, PyObject* base) {
-    static const asgi_names names; // first call holds the GIL; never freed (module lifetime)
-    if (!names.ok()) {
-        PyErr_SetString(PyExc_MemoryError, "interning the ASGI scope's keys failed");
-        return nullptr;
-    }
-    PyObject* d = copy_base(base, "_asgi_scope");
-    if (d == nullptr) {
-        return nullptr;
-    }
-    const auto& r = R(self);
-    std::string_view raw_path = r.path.in(r.data);
-    PyObject* version = interned_http_versions[r.version_minor == 0                     ? 0
-                                               : r.version_minor == http::version_http2 ? 2
-                                               : r.version_minor == http::version_http3 ? 3
-                                                                                        : 1];
-    bool ok = set_key(d, names.method, get_method(self, nullptr)) &&
-              PyDict_SetItem(d, names.http_version, version) == 0 && set_key(d, names.path, get_path(self, nullptr)) &&
-              set_key(d, names.raw_path, bytes_of(raw_path)) &&
-              set_key(d, names.query_string, bytes_of(r.query.in(r.data))) &&
-              set_key(d, names.headers, asgi_headers(r)) && set_key(d, names.client, client_pair(r.peer));
-    if (ok && r.https) {
-        ok = PyDict_SetItem(d, names.scheme, names.https) == 0;
-    }
-    if (ok && r.tls) [[unlikely]] {
-        ok = add_asgi_tls(d, *r.tls);
-    }
-    if (!ok) {
-        Py_DECREF(d);
-        return nullptr;
-    }
-    return d;
+    PyObject* method = get_method(self, nullptr);
+    PyObject* path = method != nullptr ? get_path(self, nullptr) : nullptr;
+    PyObject* scope = path != nullptr ? asgi_scope_of(R(self), base, method, path) : nullptr; // asgi_scope.cpp
+    Py_XDECREF(method);
+    Py_XDECREF(path);
+    return scope;
 }
 
 PyObject* method_wsgi_environ(PyObject* self, PyObject* base) {
@@ -806,10 +685,6 @@ int init_request_type(PyObject* module) {
         interned_methods[i] = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
         PyUnicode_InternInPlace(&interned_methods[i]);
     }
-    interned_http_versions[0] = PyUnicode_InternFromString("1.0");
-    interned_http_versions[1] = PyUnicode_InternFromString("1.1");
-    interned_http_versions[2] = PyUnicode_InternFromString("2");
-    interned_http_versions[3] = PyUnicode_InternFromString("3");
     return ready_native_type(request_type, module, "Request") ? 0 : -1;
 }
 

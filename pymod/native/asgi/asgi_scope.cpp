@@ -1,0 +1,147 @@
+// The ASGI http scope of one request, built in one pass: a copy of the server's base dict
+// (type, asgi, scheme, server, root_path...) plus the request's own keys, interned once.
+#include "pymod/native/asgi/asgi_scope.hpp"
+
+#include "core/strings.hpp"
+#include "http/parser.hpp"
+#include "pymod/native/bridge/request_object.hpp"
+#include "pymod/native/tls/tls_info_py.hpp"
+
+#include <arpa/inet.h>
+#include <string_view>
+
+namespace ringbolt::py {
+
+namespace {
+
+PyObject* bytes_of(std::string_view s) {
+    return PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+}
+
+PyObject* asgi_headers(const http::app_request& r) {
+    size_t n = r.headers.size() / 2;
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
+    if (list == nullptr) {
+        return nullptr;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        std::string_view name = r.headers[2 * i].in(r.data);
+        PyObject* k = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(name.size()));
+        if (k != nullptr) {
+            char* out = PyBytes_AS_STRING(k);
+            for (size_t j = 0; j < name.size(); ++j) {
+                out[j] = ascii_lower(name[j]);
+            }
+        }
+        std::string_view value = r.headers[2 * i + 1].in(r.data);
+        if (r.forwarded_host.len != 0 && iequals(name, "host")) {
+            value = r.forwarded_host.in(r.data); // what a trusted proxy says the client asked for
+        }
+        PyObject* v = k != nullptr ? bytes_of(value) : nullptr;
+        PyObject* t = v != nullptr ? PyTuple_Pack(2, k, v) : nullptr;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (t == nullptr) {
+            Py_DECREF(list);
+            return nullptr;
+        }
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), t);
+    }
+    return list;
+}
+
+// The ASGI TLS extension: scope["extensions"] becomes a copy of the base's (shared by
+// every request) with "tls" added.
+bool add_asgi_tls(PyObject* d, const http::tls_info& info) {
+    PyObject* base = PyDict_GetItemString(d, "extensions"); // borrowed
+    PyObject* ext = base != nullptr && PyDict_Check(base) ? PyDict_Copy(base) : PyDict_New();
+    if (ext == nullptr) {
+        return false;
+    }
+    bool ok = set_item(ext, "tls", asgi_tls_extension(info));
+    return ok ? set_item(d, "extensions", ext) : (Py_DECREF(ext), false);
+}
+
+// The per-request dict starts as a copy of the server's base dict.
+PyObject* copy_base(PyObject* base, const char* what) {
+    if (!PyDict_Check(base)) {
+        PyErr_Format(PyExc_TypeError, "%s takes a dict", what);
+        return nullptr;
+    }
+    return PyDict_Copy(base);
+}
+
+/// ASGI's client host: the peer's address as text.
+PyObject* peer_text(const http::peer_address& peer) {
+    char buf[INET6_ADDRSTRLEN];
+    return latin1_text(print_peer(peer, buf));
+}
+
+/// ASGI's `client`: (host, port), or None when the peer is unknown.
+PyObject* client_pair(const http::peer_address& peer) {
+    if (peer.family == 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject* host = peer_text(peer);
+    PyObject* port = host != nullptr ? PyLong_FromLong(peer.port) : nullptr;
+    PyObject* pair = port != nullptr ? PyTuple_Pack(2, host, port) : nullptr;
+    Py_XDECREF(host);
+    Py_XDECREF(port);
+    return pair;
+}
+
+// The keys are interned once: PyDict_SetItemString makes and interns each key again per
+// request; so are http_version's values.
+struct asgi_names {
+    PyObject* method = PyUnicode_InternFromString("method");
+    PyObject* http_version = PyUnicode_InternFromString("http_version");
+    PyObject* path = PyUnicode_InternFromString("path");
+    PyObject* raw_path = PyUnicode_InternFromString("raw_path");
+    PyObject* query_string = PyUnicode_InternFromString("query_string");
+    PyObject* headers = PyUnicode_InternFromString("headers");
+    PyObject* client = PyUnicode_InternFromString("client");
+    PyObject* scheme = PyUnicode_InternFromString("scheme");
+    PyObject* https = PyUnicode_InternFromString("https");
+    PyObject* versions[4] = {PyUnicode_InternFromString("1.0"), PyUnicode_InternFromString("1.1"),
+                             PyUnicode_InternFromString("2"), PyUnicode_InternFromString("3")};
+    bool ok() const {
+        return method && http_version && path && raw_path && query_string && headers && client && scheme && https &&
+               versions[0] && versions[1] && versions[2] && versions[3];
+    }
+};
+
+} // namespace
+
+PyObject* asgi_scope_of(const http::app_request& r, PyObject* base, PyObject* method, PyObject* path) {
+    static const asgi_names names; // first call holds the GIL; never freed (module lifetime)
+    if (!names.ok()) {
+        PyErr_SetString(PyExc_MemoryError, "interning the ASGI scope's keys failed");
+        return nullptr;
+    }
+    PyObject* d = copy_base(base, "_asgi_scope");
+    if (d == nullptr) {
+        return nullptr;
+    }
+    std::string_view raw_path = r.path.in(r.data);
+    PyObject* version = names.versions[r.version_minor == 0                     ? 0
+                                       : r.version_minor == http::version_http2 ? 2
+                                       : r.version_minor == http::version_http3 ? 3
+                                                                                : 1];
+    bool ok = PyDict_SetItem(d, names.method, method) == 0 && PyDict_SetItem(d, names.http_version, version) == 0 &&
+              PyDict_SetItem(d, names.path, path) == 0 && set_key(d, names.raw_path, bytes_of(raw_path)) &&
+              set_key(d, names.query_string, bytes_of(r.query.in(r.data))) &&
+              set_key(d, names.headers, asgi_headers(r)) && set_key(d, names.client, client_pair(r.peer));
+    if (ok && r.https) {
+        ok = PyDict_SetItem(d, names.scheme, names.https) == 0;
+    }
+    if (ok && r.tls) [[unlikely]] {
+        ok = add_asgi_tls(d, *r.tls);
+    }
+    if (!ok) {
+        Py_DECREF(d);
+        return nullptr;
+    }
+    return d;
+}
+
+} // namespace ringbolt::py
