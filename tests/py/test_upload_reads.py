@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+from typing import Any, Callable
 
 import pytest
 from conftest import RSS_SLACK_MIB, Reader, ServerProcess, get, metric_totals
@@ -305,6 +306,27 @@ def test_a_streamed_body_widens_the_sockets_receive_buffer(srv):
         assert Reader(up).read().status == 200
 
 
+def _rcvbuf_after_upload(*args: str, while_serving: Callable[[ServerProcess], None] | None = None,
+                         **popen: Any) -> int:
+    """SO_RCVBUF of the server's end of a connection that sent a streamed 2 MB body, on a
+    server started with `args` (and Popen's `popen`); `while_serving` looks at the server
+    before it stops."""
+    s = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY), *args, **popen)
+    try:
+        with s.connect(timeout=30) as up:
+            data = body_of(2_000_000, seed=13)
+            t = send_in_thread(up, upload_wire("/upload/sha", data, "content-length"))
+            r = Reader(up).read()
+            t.join(30)
+            assert r.status == 200 and json.loads(r.body)["sha256"] == hashlib.sha256(data).hexdigest(), r
+            have = server_rcvbuf(s, up)
+        if while_serving is not None:
+            while_serving(s)
+        return have
+    finally:
+        assert s.stop() == 0, s.output()
+
+
 def test_without_cap_net_admin_the_buffer_is_what_rmem_max_grants():
     """A server without CAP_NET_ADMIN (dropped before exec): SO_RCVBUFFORCE is refused, so the
     widening gets net.core.rmem_max's worth of BODY_RCVBUF where that is at least the floor
@@ -328,40 +350,16 @@ def test_without_cap_net_admin_the_buffer_is_what_rmem_max_grants():
         if libcap.cap_set_proc(ctypes.c_void_p(caps)) != 0:
             raise OSError(ctypes.get_errno(), "cap_set_proc")
 
-    s = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY), preexec_fn=without_net_admin)
-    try:
-        with s.connect(timeout=30) as up:
-            data = body_of(2_000_000, seed=11)
-            t = send_in_thread(up, upload_wire("/upload/sha", data, "content-length"))
-            r = Reader(up).read()
-            t.join(30)
-            assert r.status == 200 and json.loads(r.body)["sha256"] == hashlib.sha256(data).hexdigest(), r
-            have = server_rcvbuf(s, up)
+    def has_no_net_admin(s: ServerProcess) -> None:
         with open(f"/proc/{s.proc.pid}/status") as f:
             eff = int(next(x for x in f if x.startswith("CapEff:")).split()[1], 16)
         assert not eff & (1 << 12), "the server still has CAP_NET_ADMIN"
-        if expect >= BODY_RCVBUF_FLOOR:
-            assert have == 2 * expect, (have, rmem_max)
-        else:
-            assert have < 2 * BODY_RCVBUF_FLOOR, (have, rmem_max)
-    finally:
-        assert s.stop() == 0, s.output()
 
-
-def _rcvbuf_after_upload(*args: str) -> int:
-    """SO_RCVBUF of the server's end of a connection that sent a streamed 2 MB body, on a
-    server started with `args`."""
-    s = ServerProcess(APP, "--threads", "1", "--max-body-size", str(MAX_BODY), *args)
-    try:
-        with s.connect(timeout=30) as up:
-            data = body_of(2_000_000, seed=13)
-            t = send_in_thread(up, upload_wire("/upload/sha", data, "content-length"))
-            r = Reader(up).read()
-            t.join(30)
-            assert r.status == 200 and json.loads(r.body)["sha256"] == hashlib.sha256(data).hexdigest(), r
-            return server_rcvbuf(s, up)
-    finally:
-        assert s.stop() == 0, s.output()
+    have = _rcvbuf_after_upload(preexec_fn=without_net_admin, while_serving=has_no_net_admin)
+    if expect >= BODY_RCVBUF_FLOOR:
+        assert have == 2 * expect, (have, rmem_max)
+    else:
+        assert have < 2 * BODY_RCVBUF_FLOOR, (have, rmem_max)
 
 
 def test_body_receive_buffer_zero_leaves_the_kernels_autotuning():
