@@ -390,6 +390,16 @@ class SharedRingTest : public ::testing::Test {
         }
         return true;
     }
+    /// "answer" queued as a send on each of our ends (slot i), not yet submitted.
+    void queue_answers() {
+        answer_iov = {answer.data(), answer.size()};
+        answer_mh = {};
+        answer_mh.msg_iov = &answer_iov;
+        answer_mh.msg_iovlen = 1;
+        for (uint32_t i = 0; i < ours.size(); ++i) {
+            backend.send(ours[i], i, 0, &answer_mh, false);
+        }
+    }
     /// "request i" written to each peer.
     void send_requests() {
         for (uint32_t i = 0; i < peers.size(); ++i) {
@@ -432,6 +442,9 @@ class SharedRingTest : public ::testing::Test {
     uring_backend backend;
     core_counters counters;
     std::vector<int> ours, peers;
+    std::string answer = "answer"; ///< what queue_answers sends
+    iovec answer_iov{};
+    msghdr answer_mh{};
     const char* why = "";
 };
 
@@ -483,21 +496,14 @@ TEST_F(SharedRingTest, SendCompletionsDoNotCountTowardAWaitsShare) {
     }
     recorder sink(conns);
     ASSERT_TRUE(backend.wait(0, sink)); // the recvs armed; nothing to read yet
-    std::string msg = "answer";
-    iovec iov{msg.data(), msg.size()};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    for (uint32_t i = 0; i < conns; ++i) {
-        backend.send(ours[i], i, 0, &mh, false);
-    }
+    queue_answers();
     backend.submit(); // each send finds room: it completes as it is issued
     send_requests();  // (their completions are posted as the bytes come)
     uint64_t before = counters.cqes_reaped.get();
     ASSERT_TRUE(backend.wait(1000, sink));
     uint32_t sends = 0;
     for (uint32_t i = 0; i < conns; ++i) {
-        sends += sink.sent[i] == static_cast<int>(msg.size());
+        sends += sink.sent[i] == static_cast<int>(answer.size());
     }
     EXPECT_EQ(sends, conns);
     EXPECT_EQ(received(sink), conns) << "the sends' completions took part of the requests' share";
@@ -505,7 +511,7 @@ TEST_F(SharedRingTest, SendCompletionsDoNotCountTowardAWaitsShare) {
     expect_requests(sink);
     for (uint32_t i = 0; i < conns; ++i) {
         char buf[16];
-        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(msg.size()));
+        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(answer.size()));
     }
     end_recvs(sink);
 }
@@ -551,14 +557,7 @@ TEST_F(SharedRingTest, AnOverflowIsCountedAndLosesNoCompletion) {
         GTEST_SKIP() << "io_uring unavailable: " << why;
     }
     recorder sink(conns);
-    std::string msg = "answer";
-    iovec iov{msg.data(), msg.size()};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    for (uint32_t i = 0; i < conns; ++i) {
-        backend.send(ours[i], i, 0, &mh, false); // an SQ of 8: submitted as it fills
-    }
+    queue_answers(); // an SQ of 8: submitted as it fills
     backend.submit();
     for (unsigned waits = 0; waits < 100; ++waits) {
         bool all = true;
@@ -571,9 +570,9 @@ TEST_F(SharedRingTest, AnOverflowIsCountedAndLosesNoCompletion) {
         ASSERT_TRUE(backend.wait(10, sink));
     }
     for (uint32_t i = 0; i < conns; ++i) {
-        EXPECT_EQ(sink.sent[i], static_cast<int>(msg.size())) << "connection " << i;
+        EXPECT_EQ(sink.sent[i], static_cast<int>(answer.size())) << "connection " << i;
         char buf[16];
-        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(msg.size()));
+        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(answer.size()));
     }
     EXPECT_GE(counters.cq_overflows.get(), 1u) << "200 sends on a queue of 64 never overflowed it";
 }
