@@ -77,6 +77,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def host_the_loop(app: Any) -> None:
+    """Give `app` an `async def` route that no test calls: its event loop is then hosted on
+    the reactor's thread (the hosted mode every app with an async handler runs in, as
+    HttpArena's entry does), and its sync handlers run in the hosted batches."""
+
+    @app.get("/async")
+    async def never_called(req: Any) -> str:
+        return "async"
+
+
 def wait_until_serving(server: Any, timeout: float = 15) -> None:
     """Returns once `server.connect(0.2)` succeeds; stops the server and raises, with its
     output, when its process exits first or `timeout` s pass."""

@@ -16,6 +16,8 @@ from typing import Any
 from ringbolt import App
 from ringbolt.testing import TestClient
 
+from conftest import host_the_loop
+
 CONNS = 2000
 
 
@@ -32,9 +34,7 @@ def make_app(started: threading.Event) -> App:
     def n(req: Any) -> str:
         return str(req.params["i"])
 
-    @app.get("/async")
-    async def never_called(req: Any) -> str:  # the event loop is hosted on the reactor's thread, as in the
-        return "async"  # HttpArena entry: completions run whenever that thread enters the kernel
+    host_the_loop(app)  # completions run whenever the reactor's thread enters the kernel
 
     return app
 

@@ -14,6 +14,8 @@ import pytest
 from ringbolt import App, QueryParams
 from ringbolt.testing import TestClient
 
+from conftest import host_the_loop
+
 QUERIES = [
     "",
     "a=13&b=42",
@@ -71,10 +73,7 @@ def make_app(hosted: bool) -> App:
         return out
 
     if hosted:
-
-        @app.get("/async")
-        async def never_called(req: Any) -> str:
-            return "async"
+        host_the_loop(app)
 
     return app
 

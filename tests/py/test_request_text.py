@@ -12,6 +12,8 @@ import pytest
 from ringbolt import App
 from ringbolt.testing import TestClient
 
+from conftest import host_the_loop
+
 BODIES = [
     b"",
     b"a",
@@ -40,10 +42,7 @@ def make_app(hosted: bool) -> App:
         return {"type": type(t).__name__, "text": t, "again": req.text() == t}
 
     if hosted:
-
-        @app.get("/async")
-        async def never_called(req: Any) -> str:
-            return "async"
+        host_the_loop(app)
 
     return app
 
