@@ -24,7 +24,7 @@ from ._stream import set_runner
 from ._tls import reload_on_sighup
 from ._wsgi_server import WSGIHandler, default_threads
 from .features import ResponseFeatures
-from .options import check_run_options
+from .options import check_run_options, check_run_values
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings
@@ -437,6 +437,7 @@ class App(RouteGroup):
         ALPN, an HTTP/1.1 request answered 505); ``http2=False`` is ``http="1"``.
         """
         check_run_options(options, "App.run")
+        check_run_values({"port": port, **options}, "App.run")
         _ensure_logging(log_level)
         workers = resolve_workers(workers)
         if threads is not None and threads < 1:

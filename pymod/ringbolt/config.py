@@ -73,6 +73,24 @@ def _int(text: str) -> int:
         raise BadValue(f"expected an integer, not {text!r}") from None
 
 
+_U32 = 2**32 - 1  # the server's counts and seconds (uint32_t)
+_U64 = 2**64 - 1  # the server's byte sizes (uint64_t, size_t)
+
+
+def _ranged(low: int, high: int) -> Callable[[str], int]:
+    """An integer from ``low`` to ``high``: the range of the server's field it fills, so a
+    value no field can hold is refused here by name, not by the native layer."""
+
+    def parse(text: str) -> int:
+        value = _int(text)
+        if not low <= value <= high:
+            raise BadValue(f"must be {low}..{high}, not {value}")
+        return value
+
+    parse.number = int  # type: ignore[attr-defined]
+    return parse
+
+
 def _positive(text: str) -> int:
     value = _int(text)
     if value < 1:
@@ -173,6 +191,11 @@ def parse_handshake_timeout(text: str) -> float:
     return value
 
 
+# What an App.run value of an option parsed by each of these must be (options.check_run_values).
+for _parse, _number in ((_int, int), (_positive, int), (_non_negative, int), (_non_negative_float, float),
+                        (parse_handshake_timeout, float)):
+    _parse.number = _number  # type: ignore[attr-defined]
+
 OPTIONS: tuple[Option, ...] = (
     # application
     Option("--interface", "app", "what the app is: auto (a ringbolt.App, else an ASGI 3 app, else a WSGI app), "
@@ -187,7 +210,7 @@ OPTIONS: tuple[Option, ...] = (
            "(variables already set win)", metavar="PATH"),
     # socket
     Option("--host", "socket", "address to listen on", default="127.0.0.1"),
-    Option("--port", "socket", "TCP port (0: any free port)", type=_int, default=8000),
+    Option("--port", "socket", "TCP port (0: any free port)", type=_ranged(0, 65535), default=8000),
     Option("--uds", "socket", "listen on this unix socket path instead of host:port", metavar="PATH"),
     Option("--fd", "socket", "serve the listening socket inherited as file descriptor N (systemd, a supervisor)",
            type=_non_negative, metavar="N"),
@@ -200,7 +223,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--threads", "workers", "reactor threads per worker (default: CPUs available // workers, at least 1)",
            type=_int, metavar="N"),
     Option("--handler-threads", "workers", "run handlers on N Python threads instead of inline on the reactors "
-           "(for handlers that block; default 0 = inline)", type=_int, metavar="N"),
+           "(for handlers that block; default 0 = inline)", type=_ranged(0, _U32), metavar="N"),
     Option("--limit-max-requests", "workers", "a worker drains and is replaced after this many requests "
            "(+ up to 10%% jitter)", type=_int, metavar="N"),
     Option("--no-pin", "workers", "do not pin reactor threads to CPUs", kind="switch"),
@@ -215,16 +238,16 @@ OPTIONS: tuple[Option, ...] = (
            "4 to 32)", type=_positive, metavar="N"),
     # HTTP and limits
     Option("--limit-concurrency", "http", "requests waiting for Python per worker (all its reactors together); above it answer 503 "
-           "with Retry-After", type=_int, metavar="N"),
+           "with Retry-After", type=_ranged(0, _U32), metavar="N"),
     Option("--limit-connections", "http", "connections per reactor thread; accepting pauses at the cap",
-           type=_int, metavar="N"),
-    Option("--max-body-size", "http", "request body bytes (default 16 MiB) -> 413", type=_int, metavar="BYTES"),
+           type=_ranged(0, _U32), metavar="N"),
+    Option("--max-body-size", "http", "request body bytes (default 16 MiB) -> 413", type=_ranged(0, _U64), metavar="BYTES"),
     Option("--body-receive-buffer", "http", "socket receive buffer (SO_RCVBUF) a plaintext connection gets once a "
            "request body streams on it: as much as the kernel grants (net.core.rmem_max, or any with CAP_NET_ADMIN), "
            "none under 2 MiB; 0 leaves the kernel's autotuning (default 8 MiB)", type=_non_negative, metavar="BYTES"),
-    Option("--max-request-line", "http", "request line bytes (default 8192) -> 414", type=_int, metavar="BYTES"),
-    Option("--max-header-size", "http", "request head bytes (default 16384) -> 431", type=_int, metavar="BYTES"),
-    Option("--max-headers", "http", "request header fields (default 100) -> 431", type=_int, metavar="N"),
+    Option("--max-request-line", "http", "request line bytes (default 8192) -> 414", type=_ranged(0, _U64), metavar="BYTES"),
+    Option("--max-header-size", "http", "request head bytes (default 16384) -> 431", type=_ranged(0, _U64), metavar="BYTES"),
+    Option("--max-headers", "http", "request header fields (default 100) -> 431", type=_ranged(0, _U64), metavar="N"),
     Option("--header", "http", "a field added to every response (repeatable; a Server here replaces ours; "
            "RINGBOLT_HEADER: one per line)", type=parse_header, kind="list", metavar="NAME:VALUE"),
     Option("--server-header", "http", "send Server: ringbolt (default on)", type=parse_bool, kind="bool"),
@@ -282,16 +305,16 @@ OPTIONS: tuple[Option, ...] = (
            type=parse_handshake_timeout, metavar="S"),
     # timeouts
     Option("--timeout-keep-alive", "timeouts", "seconds an idle keep-alive connection stays open (default 5)",
-           type=_int, aliases=("--keep-alive-timeout",), metavar="S"),
+           type=_ranged(0, _U32), aliases=("--keep-alive-timeout",), metavar="S"),
     Option("--timeout-graceful-shutdown", "timeouts", "drain deadline after SIGTERM/Ctrl-C, seconds (default 30)",
-           type=_int, metavar="S"),
+           type=_ranged(0, _U32), metavar="S"),
     Option("--header-timeout", "timeouts", "seconds to receive a request head (default 10) -> 408",
-           type=_int, metavar="S"),
-    Option("--body-timeout", "timeouts", "seconds between body reads (default 30)", type=_int, metavar="S"),
+           type=_ranged(0, _U32), metavar="S"),
+    Option("--body-timeout", "timeouts", "seconds between body reads (default 30)", type=_ranged(0, _U32), metavar="S"),
     Option("--min-body-rate", "timeouts", "bytes/s a request body must average once it has taken longer than "
-           "--body-timeout; below it: 408 (default 1024, 0 = no floor)", type=_int, metavar="BYTES"),
+           "--body-timeout; below it: 408 (default 1024, 0 = no floor)", type=_ranged(0, _U32), metavar="BYTES"),
     Option("--write-timeout", "timeouts", "seconds output may wait without the client taking a byte of it (default 30)",
-           type=_int, metavar="S"),
+           type=_ranged(0, _U32), metavar="S"),
     # logging
     Option("--log-level", "logging", "log level (trace shows what debug does)", default="info",
            choices=("critical", "error", "warning", "info", "debug", "trace")),

@@ -12,7 +12,7 @@ import argparse
 import difflib
 from typing import Any, Callable, Mapping
 
-from .config import BY_DEST, OPTIONS
+from .config import BY_DEST, OPTIONS, BadValue, Option
 
 #: Flags that are named parameters of ``App.run`` itself, not ``**options``.
 RUN_PARAMETERS = frozenset({"host", "port", "threads", "workers", "limit_max_requests", "log_level"})
@@ -96,3 +96,29 @@ def check_run_options(options: Mapping[str, Any], where: str) -> None:
         else:
             hint = f" (known options: {', '.join(known)})"
         raise TypeError(f"{where}() got an unknown option {name!r}{hint}")
+
+
+#: The table's option of each App.run name (a renamed switch, converted, has none here).
+_BY_RUN_NAME: Mapping[str, Option] = {
+    RENAMED.get(o.dest, o.dest): o for o in OPTIONS if o.dest not in CLI_ONLY and o.dest not in _CONVERT
+}
+
+
+def check_run_values(values: Mapping[str, Any], where: str) -> None:
+    """The numbers ``App.run`` is given pass the rule ``ringbolt serve`` applies to the
+    same flag: TypeError for a value that is not a number (a bool is not one), ValueError
+    naming the option and its range for one out of it, rather than the native layer's
+    cast failure or a value taken silently (a negative backlog)."""
+    for name, value in values.items():
+        option = _BY_RUN_NAME.get(name)
+        number = getattr(option.type, "number", None) if option is not None else None
+        if number is None or value is None:
+            continue
+        allowed = (int,) if number is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            kind = "an integer" if number is int else "a number"
+            raise TypeError(f"{where}(): {name} must be {kind}, not {type(value).__name__} {value!r}")
+        try:
+            option.type(str(value))
+        except BadValue as e:
+            raise ValueError(f"{where}(): {name} {e}") from None

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, free_port
+from conftest import APPS, REPO, free_port
 from ringbolt import App, config, options
 from ringbolt.cli import _run_options
 
@@ -98,3 +101,73 @@ def test_serve_passes_every_flag_under_its_run_name():
     args = parser.parse_args(["--reload", "--app-dir", "x", "--workers", "2"])
     config.resolve(args, environ={})
     assert _run_options(args) == {}
+
+
+def _numeric_run_options() -> list[tuple[str, config.Option]]:
+    got = []
+    for name in sorted(options.RUN_OPTIONS | {"port"}):
+        o = options._BY_RUN_NAME.get(name)
+        if o is not None and getattr(o.type, "number", None) is not None:
+            got.append((name, o))
+    return got
+
+
+NUMERIC = _numeric_run_options()
+
+
+def test_the_numeric_options_are_found():
+    names = {name for name, _ in NUMERIC}
+    assert {"port", "max_body_size", "backlog", "keep_alive_timeout", "limit_connections", "http3_idle_timeout",
+            "ws_ping_interval", "body_receive_buffer"} <= names, names
+
+
+@pytest.mark.parametrize("name, o", NUMERIC, ids=[n for n, _ in NUMERIC])
+def test_app_run_refuses_a_negative_number_by_name(name: str, o: config.Option):
+    # Every numeric option of the table is at least 0: -1 is out of range for each.
+    with pytest.raises(ValueError, match=rf"^App\.run\(\): {name} must "):
+        _app().run(**{"port": free_port(), "log_level": "warning", name: -1})
+
+
+@pytest.mark.parametrize("name, o", NUMERIC, ids=[n for n, _ in NUMERIC])
+def test_app_run_refuses_a_number_given_as_text_or_bool(name: str, o: config.Option):
+    for wrong in ("10", True):
+        with pytest.raises(TypeError, match=rf"^App\.run\(\): {name} must be (an integer|a number), not "):
+            _app().run(**{"port": free_port(), "log_level": "warning", name: wrong})
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("port", 65536, "port must be 0..65535, not 65536"),
+    ("max_body_size", 2**64, "max_body_size must be 0..18446744073709551615, not 18446744073709551616"),
+    ("keep_alive_timeout", 2**32, "keep_alive_timeout must be 0..4294967295, not 4294967296"),
+    ("backlog", 0, "backlog must be at least 1, not 0"),
+    ("limit_connections", 1.5, "limit_connections must be an integer, not float 1.5"),
+])
+def test_app_run_refuses_what_the_servers_field_cannot_hold(name, value, message):
+    # Before: pybind11's "Unable to cast Python instance of type <class 'int'> to C++ type
+    # '?'", naming neither the option nor the range; a negative backlog was taken silently.
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        _app().run(**{"port": free_port(), "log_level": "warning", name: value})
+
+
+@pytest.mark.parametrize("name, value, error, message", [
+    ("server_header", "yes", TypeError, "server_header has the wrong type: str 'yes'"),
+    ("headers", 5, TypeError, "headers has the wrong type: int 5"),
+    ("io", 1, TypeError, "io has the wrong type: int 1"),
+])
+def test_a_value_the_native_layer_cannot_read_is_named(name, value, error, message):
+    # Options the table gives no number rule reach the native server's reader, which names
+    # the option whose value it cannot convert.
+    with pytest.raises(error, match=re.escape(message)):
+        _app().run(**{"port": free_port(), "log_level": "warning", name: value})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--max-body-size", "-1"], "argument --max-body-size: must be 0..18446744073709551615, not -1"),
+    (["--port", "70000"], "argument --port: must be 0..65535, not 70000"),
+    (["--timeout-keep-alive", "-5"], "argument --timeout-keep-alive/--keep-alive-timeout: must be 0..4294967295"),
+])
+def test_serve_refuses_a_number_out_of_the_fields_range(args, message):
+    p = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "basic:app", "--app-dir", str(APPS),
+                        *args], capture_output=True, text=True, timeout=30, cwd=str(REPO))
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr, p.stderr

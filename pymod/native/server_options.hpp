@@ -1,0 +1,67 @@
+#pragma once
+// The server's options as App.run and `ringbolt serve` give them (a dict): each read
+// into its native field, a value the field cannot hold refused with an error naming the
+// option.
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "http/protocol.hpp"
+#include "http/response_framer.hpp"
+#include "quic/tls_session.hpp"
+#include "server/server_config.hpp"
+#include "tls/context.hpp"
+
+#include <limits>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+namespace ringbolt::py_module {
+
+namespace pb = pybind11;
+
+/// Option `key` of `d` as a T, `fallback` when absent or None. A value no T can hold is
+/// an error naming the option (TypeError: another type; ValueError: an integer out of
+/// T's range), not pybind's cast failure.
+template <class T> T get_opt(const pb::dict& d, const char* key, T fallback) {
+    if (!d.contains(key)) {
+        return fallback;
+    }
+    pb::object value = d[key];
+    if (value.is_none()) {
+        return fallback;
+    }
+    try {
+        return value.cast<T>();
+    } catch (const pb::cast_error&) {
+        std::string shown = pb::repr(value).cast<std::string>();
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+            if (PyLong_Check(value.ptr())) {
+                throw pb::value_error(std::string(key) + " must be " + std::to_string(std::numeric_limits<T>::min()) +
+                                      ".." + std::to_string(std::numeric_limits<T>::max()) + ", not " + shown);
+            }
+        }
+        throw pb::type_error(std::string(key) + " has the wrong type: " + Py_TYPE(value.ptr())->tp_name + " " + shown);
+    }
+}
+
+/// `server_header` (bool), `date_header` (bool) and `headers` ([(name, value), ...]):
+/// what the framer adds to every response. A `Server` among `headers` replaces ours.
+void read_server_fields(const pb::dict& c, http::server_fields& f);
+
+/// QUIC's GnuTLS credentials from the TLS listener's files; ValueError naming them.
+std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options);
+
+/// `http3` and its limits (`http3_max_streams`, `http3_idle_timeout` in seconds,
+/// `http3_stream_window`, `http3_connection_window` in bytes, `http3_retry_above` Initials
+/// a second, 0: always Retry): QUIC on the UDP port of the
+/// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
+void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, uring::http3_config& h3);
+
+/// `http` ("auto", "1", "2"; 1 and 2 as ints too) and the older `http2` switch (False:
+/// HTTP/1.1 only): which HTTP versions the listeners speak. ValueError for another
+/// value, or for `http="2"` with `http2=False`.
+http::http_versions read_http_versions(const pb::dict& c);
+
+} // namespace ringbolt::py_module
