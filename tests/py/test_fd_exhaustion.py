@@ -29,7 +29,8 @@ def backend(request) -> str:
     # `make test-py` runs the suite once per RINGBOLT_IO: then only that backend here.
     chosen = os.environ.get("RINGBOLT_IO")
     if chosen and chosen != "auto" and chosen != request.param:
-        pytest.skip(f"RINGBOLT_IO={chosen}")
+        pytest.skip(f"the {request.param} case runs in the suite's RINGBOLT_IO={request.param} pass; this pass is "
+                    f"RINGBOLT_IO={chosen}")
     return request.param
 
 
