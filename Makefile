@@ -208,12 +208,13 @@ bench: deps
 # a real PostgreSQL (about a minute). `run deps` installs what it needs (apt: postgresql,
 # redis-server, wrk, nghttp2-client, ngtcp2/nghttp3 headers; pip into $(PYTHON): the entry's
 # requirements and aioquic; gcannon and liburing 2.9 built in ~/.cache/ringbolt-arena,
-# tools/load/ringbolt-h3-load) and clones HttpArena at the pinned commit into
+# tools/load/ringbolt-h3-load; virtualenvs for the bjoern, bottle and Flask entries that
+# test_peers.py starts) and clones HttpArena at the pinned commit into
 # ARENA_DIR. ringbolt must already be installed in $(PYTHON) (make install, or
 # PYTHON=build/venv311/bin/python after make venv-py311).
 ARENA_DIR ?= build/httparena-src
 arena-smoke:
-	$(PYTHON) benchmarks/httparena/run deps --arena-dir $(ARENA_DIR) --systems ringbolt --ringbolt-python $(PYTHON)
+	$(PYTHON) benchmarks/httparena/run deps --arena-dir $(ARENA_DIR) --systems ringbolt,bjoern,bottle,flask --ringbolt-python $(PYTHON)
 	ARENA_DIR=$(abspath $(ARENA_DIR)) RINGBOLT_PYTHON=$(PYTHON) $(PYTHON) -m pytest -q benchmarks/httparena/tests
 
 # perf profile of the example app under wrk load, with a flame graph (build/profile/flame.svg).

@@ -16,7 +16,7 @@ from typing import Any
 from . import loadgen, procs, report, services, validate
 from .checkout import PINNED_COMMIT, RUNNABLE_TOOLS, Profile
 from .deps import gcannon_fixes
-from .systems import DB_TESTS, SYSTEMS, Context, System
+from .systems import DB_TESTS, NOT_MEASURED, SYSTEMS, Context, System
 
 DB_PROFILES = DB_TESTS
 DB_WARMUP_MAX = 60  # seconds of warm-up at most for a database profile (bench.warm_pools)
@@ -128,6 +128,7 @@ class Run:
                 continue
             if serving:
                 out.append((profiles[name], serving))
+        self.notes += not_measured_notes(self.ctx, self.settings.profiles)
         return out
 
     def connection_counts(self, profile: Profile) -> list[int]:
@@ -327,6 +328,19 @@ class Run:
         }
         report.write_json(self.settings.results, data)
         return data
+
+
+def not_measured_notes(ctx: Context, profiles: list[str]) -> list[str]:
+    """A note for each of HttpArena's Python entries the runner cannot start here
+    (systems.NOT_MEASURED) that serves some of ``profiles``: which, and why not."""
+    out = []
+    for entry, why in NOT_MEASURED.items():
+        if not os.path.exists(ctx.checkout.file("frameworks", entry, "meta.json")):
+            continue
+        served = [p for p in profiles if p in ctx.checkout.meta(entry).get("tests", [])]
+        if served:
+            out.append(f"HttpArena's {entry} entry serves {', '.join(served)} but is not measured: {why}")
+    return out
 
 
 def cpu_figures(user_ticks: int, sys_ticks: int, seconds: float, result: loadgen.Result) -> dict[str, Any]:

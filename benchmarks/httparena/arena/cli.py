@@ -18,12 +18,12 @@ import time
 from . import deps
 from .bench import Run, Settings
 from .checkout import RUNNABLE_TOOLS, Checkout
-from .systems import SYSTEMS, Context, cpu_list
+from .systems import NOT_MEASURED, SYSTEMS, Context, cpu_list
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 H3_LOAD = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "load", "ringbolt-h3-load")
 DEFAULT_SYSTEMS = ["ringbolt", "ringbolt-psycopg", "ringbolt-fastapi", "fastpysgi-wsgi", "fastpysgi-asgi", "uvicorn", "fastapi",
-                   "robyn", "granian", "ringzero"]
+                   "robyn", "granian", "bjoern", "bottle", "flask", "ringzero"]
 
 
 def default_cache() -> str:
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, p in checkout.profiles.items():
             serving = [s for s in args.systems if name in SYSTEMS[s].tests(_ctx(args, checkout, {}))]
             print(f"{name:18} {p.tool:9} conns {','.join(map(str, p.connections)):16} {' '.join(serving)}")
+        for entry, why in NOT_MEASURED.items():
+            print(f"not measured: HttpArena's {entry} entry: {why}")
         return 0
     # As HttpArena's common.sh does (ulimit -n $HARD_NOFILE): thousands of connections
     # need as many descriptors, in the servers and the load generators (inherited).

@@ -28,7 +28,8 @@ from .checkout import ARENA_URL, PINNED_COMMIT, Checkout
 from .systems import EXTRA_PACKAGES, SYSTEMS, dockerfile, python_for
 
 APT_PACKAGES = ["postgresql", "redis-server", "wrk", "nghttp2-client", "curl", "gcc", "g++", "make", "git",
-                "pkg-config", "libngtcp2-crypto-gnutls-dev", "libnghttp3-dev", "libgnutls28-dev"]
+                "pkg-config", "libngtcp2-crypto-gnutls-dev", "libnghttp3-dev", "libgnutls28-dev",
+                "libev-dev"]  # libev-dev: bjoern, an sdist built against it
 TOOLS_LOAD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))), "tools", "load")
 AIOQUIC = "aioquic"  # the HTTP/3 client of h3check.py (the tree's tests use it too)

@@ -45,7 +45,17 @@ PORT_MAPS: dict[str, list[tuple[str, str, str]]] = {
                        ("app.py", "add_bind('0.0.0.0', 8081,", "add_bind('127.0.0.1', {tls_h1},")],
     "robyn": [("app.py", 'app.start(host="0.0.0.0", port=8080)', 'app.start(host="127.0.0.1", port={plain})')],
     "ringzero": [("main.c", 'engine_listen(&g_eng, "0.0.0.0", 8080,', 'engine_listen(&g_eng, "127.0.0.1", {plain},')],
+    # bjoern's app.py binds in its __main__ and forks WRK_COUNT - 1 more processes (none at one CPU).
+    "bjoern": [("app.py", "host = '0.0.0.0'", "host = '127.0.0.1'"), ("app.py", "port = 8080", "port = {plain}")],
+    # bottle and flask: the Dockerfile's launcher.py starts gunicorn twice, with
+    # gunicorn_conf.py (plain) and gunicorn_conf_ssl.py (TLS), each with its own bind and
+    # worker count (sync workers: one connection at a time each).
+    "bottle": [("gunicorn_conf.py", 'bind = "0.0.0.0:8080"', 'bind = "127.0.0.1:{plain}"'),
+               ("gunicorn_conf.py", "_WRK_COUNT = max(_WRK_COUNT, 4)", "_WRK_COUNT = max(_WRK_COUNT, {cpus})"),
+               ("gunicorn_conf_ssl.py", 'bind = "0.0.0.0:8081"', 'bind = "127.0.0.1:{tls_h1}"'),
+               ("gunicorn_conf_ssl.py", "_WRK_COUNT = max(_WRK_COUNT, 4)", "_WRK_COUNT = max(_WRK_COUNT, {cpus})")],
 }
+PORT_MAPS["flask"] = PORT_MAPS["bottle"]
 # The worker count HttpArena's Python entries compute: at least 4 processes, whatever
 # the CPUs. On the one CPU the runner gives a server, that is 4 processes sharing it.
 DB_TESTS = ("async-db", "crud", "api-4", "api-16")
@@ -321,9 +331,27 @@ SYSTEMS: dict[str, System] = {s.name: s for s in [
     System("robyn", "peer", "robyn", "HttpArena's Robyn entry", _peer_launch("robyn"), _meta_tests("robyn")),
     System("granian", "peer", "uvicorn", "Granian (ASGI, one worker, single-threaded runtime) serving the "
            "uvicorn entry's app, also over h2 (TLS) and h2c for the h2 profiles", _granian_launch, _granian_tests),
+    System("bjoern", "peer", "bjoern", "HttpArena's bjoern entry (WSGI, C on libev)", _peer_launch("bjoern"),
+           _meta_tests("bjoern")),
+    System("bottle", "peer", "bottle", "HttpArena's bottle entry (gunicorn, sync workers)", _peer_launch("bottle"),
+           _meta_tests("bottle")),
+    System("flask", "peer", "flask", "HttpArena's Flask entry (gunicorn, sync workers)", _peer_launch("flask"),
+           _meta_tests("flask")),
     System("ringzero", "engine", "ringzero", "HttpArena's ringzero entry (C, io_uring), built from source",
            _ringzero_launch, _meta_tests("ringzero")),
 ]}
+
+# HttpArena's Python entries the runner cannot start here, and why (`run list` prints
+# them, every run's notes name them): the checkout's Python entries are either in
+# SYSTEMS (by entry) or here, as tests/test_systems.py checks.
+NOT_MEASURED = {
+    "pyronova": "a Rust extension (pyo3, hyper, tokio) its Dockerfile builds from its git tag with rustup's Rust "
+                "and maturin: there is no wheel or sdist on the package index the runner installs from, and the "
+                "build needs rustup and crates.io (Debian's rustc and cargo install, but without the crates its "
+                "Cargo.toml names they cannot build it, and the repository vendors none)",
+    "slimeweb": "a Rust extension (hyper) its Dockerfile installs as `slimeweb` from PyPI: there is no wheel or "
+                "sdist on the package index the runner installs from, and no crates to build one from source",
+}
 
 # Extra packages a peer's virtualenv gets besides its entry's requirements.txt.
 EXTRA_PACKAGES = {"granian": ["granian[uvloop]"]}
