@@ -237,7 +237,17 @@ class running_loop_aside {
 void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http::app_response>& answers,
                            uring::response_sink& later) {
     release_sent_objects();
+    // The async requests' list is made at its size: grown by appends, a batch's ~130
+    // items cost a chain of reallocs copying the list again each time (4096
+    // connections, raw ASGI: 1.3% of the server's samples, benchmarks/journal/2026-11-26.md).
+    Py_ssize_t async_count = 0;
+    if (_async_runner) {
+        for (const http::app_request& req : batch) {
+            async_count += _handlers[req.handler].is_coroutine ? 1 : 0;
+        }
+    }
     PyObject* async_items = nullptr;
+    Py_ssize_t async_filled = 0;
     running_loop_aside aside;
     for (http::app_request& req : batch) {
         const handler_entry& h = _handlers[req.handler];
@@ -253,14 +263,16 @@ void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http:
             detach_request(obj); // it outlives this batch
         }
         if (async_items == nullptr) {
-            async_items = PyList_New(0);
+            async_items = PyList_New(async_count); // slots filled in order below
         }
         PyObject* item =
             obj != nullptr ? PyTuple_Pack(3, h.callable, reinterpret_cast<PyObject*>(obj), capsule) : nullptr;
-        if (item == nullptr || async_items == nullptr || PyList_Append(async_items, item) < 0) {
+        if (item != nullptr && async_items != nullptr) {
+            PyList_SET_ITEM(async_items, async_filled++, item);
+        } else {
+            Py_XDECREF(item);
             PyErr_Clear(); // the capsule's destructor answers 500
         }
-        Py_XDECREF(item);
         Py_XDECREF(reinterpret_cast<PyObject*>(obj));
         if (capsule == nullptr) {
             PyErr_Clear();
@@ -272,7 +284,14 @@ void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http:
         }
     }
     if (async_items != nullptr) {
-        stage_for_loop(async_items); // one hand-over per batch
+        // Slots left unfilled (an item that could not be made) go before the loop sees the list.
+        if (async_filled < async_count && PyList_SetSlice(async_items, async_filled, async_count, nullptr) < 0) {
+            PyErr_Clear();
+            Py_CLEAR(async_items); // the items' pending destructors answer 500
+        }
+        if (async_items != nullptr) {
+            stage_for_loop(async_items); // one hand-over per batch
+        }
     }
 }
 

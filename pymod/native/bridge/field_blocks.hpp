@@ -90,7 +90,6 @@ class field_blocks {
     size_t _kept = 0;
 };
 
-
 /// The one table: WSGI's heads (wsgi_answer.cpp) and the bridge's (build_head).
 inline field_blocks kept_field_blocks;
 
