@@ -12,7 +12,10 @@
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
 
+#include <memory>
+#include <new>
 #include <string_view>
+#include <vector>
 
 namespace ringbolt::py {
 
@@ -313,9 +316,60 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_re
     return waited;
 }
 
+namespace {
+// The memory of request bodies (a request_body and its shared counts, one block), kept
+// per thread for the next ones: every ASGI request makes one as its disconnect watch
+// (dispatcher.cpp), a malloc on the reactor and a free where its last owner lets it go.
+// A block goes to the list of the thread that frees it; with the hosted loop that is the
+// reactor's, which makes the next ones. `t_body_blocks_gone` (trivially destructible, so
+// readable after the list's destructor) keeps a block freed while its thread is torn
+// down from touching the list.
+constexpr size_t body_blocks_kept_max = 256;
+struct body_blocks {
+    std::vector<void*> free;
+    ~body_blocks();
+};
+thread_local bool t_body_blocks_gone = false;
+thread_local body_blocks t_body_blocks;
+body_blocks::~body_blocks() {
+    t_body_blocks_gone = true;
+    for (void* b : free) {
+        ::operator delete(b);
+    }
+}
+
+// allocate_shared's allocator for request_body: its one block (n == 1) from the kept list.
+// All blocks in the list are of one size: the one type allocate_shared rebinds it to.
+template <class T> struct body_block_allocator {
+    using value_type = T;
+    body_block_allocator() noexcept = default;
+    template <class U> body_block_allocator(const body_block_allocator<U>&) noexcept {}
+    T* allocate(size_t n) {
+        if (n == 1 && !t_body_blocks_gone && !t_body_blocks.free.empty()) [[likely]] {
+            void* b = t_body_blocks.free.back();
+            t_body_blocks.free.pop_back();
+            return static_cast<T*>(b);
+        }
+        return static_cast<T*>(::operator new(n * sizeof(T)));
+    }
+    void deallocate(T* p, size_t n) noexcept {
+        if (n == 1 && !t_body_blocks_gone && t_body_blocks.free.size() < body_blocks_kept_max) [[likely]] {
+            try {
+                t_body_blocks.free.push_back(p);
+                return;
+            } catch (const std::bad_alloc&) {
+                // not kept: freed below
+            }
+        }
+        ::operator delete(p);
+    }
+    friend bool operator==(const body_block_allocator&, const body_block_allocator&) noexcept { return true; }
+};
+} // namespace
+
 std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
                                                                 uint64_t seq) noexcept {
-    return std::make_shared<request_body>(sink, slot, gen, seq);
+    return std::allocate_shared<request_body>(body_block_allocator<request_body>(), sink, slot, gen, seq);
 }
 
 } // namespace ringbolt::py
