@@ -36,10 +36,12 @@ struct pending_answer {
 // per async request otherwise (at 4096 connections a batch's ~130 of them overflow
 // malloc's per-size cache). Only under the GIL; a free-threaded build keeps none. The
 // strings keep their room unless it grew past what a usual request needs.
+#ifndef Py_GIL_DISABLED
 constexpr size_t pending_kept_max = 256;
 constexpr size_t pending_text_kept = 256;
 pending_answer* g_pending_kept = nullptr;
 size_t g_pending_kept_count = 0;
+#endif
 
 pending_answer* take_pending() {
 #ifndef Py_GIL_DISABLED
@@ -190,8 +192,10 @@ PyObject* complete_async(PyObject* capsule, PyObject* result, PyObject* exc) {
 namespace {
 // The vector an ASGI answer's header pairs are converted into, kept from one answer to
 // the next (GIL held; up to kept_headers_max pairs of room).
+#ifndef Py_GIL_DISABLED
 constexpr size_t kept_headers_max = 64;
 std::vector<std::pair<std::string, std::string>> g_kept_headers;
+#endif
 } // namespace
 
 int complete_asgi(PyObject* capsule, PyObject* status, PyObject* headers, PyObject* body) {
