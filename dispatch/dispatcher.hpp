@@ -48,8 +48,9 @@ class request_dispatcher final : public http::dispatcher {
     /// Empty the batch once its requests are answered, keeping their buffers (the
     /// head-and-body bytes, the header spans) for the next requests: a request handed
     /// to the application then costs no allocation once the first turns have run. A
-    /// request the application kept was moved out already (nothing to keep); at most
-    /// spare_limit buffers of at most spare_capacity bytes are kept.
+    /// request the application kept was moved out already, the buffers of an earlier kept
+    /// one left in its place (request_object.cpp's detach); at most spare_limit buffers of
+    /// at most spare_capacity bytes are kept.
     void recycle_batch() noexcept;
 
   private:
@@ -77,8 +78,9 @@ class request_dispatcher final : public http::dispatcher {
 };
 
 /// A request the application kept past its batch (every async handler's and ASGI app's:
-/// app_bridge detaches it for the loop) gives its buffers back when it dies, into a list
-/// of the thread it dies on; a dispatcher whose own spares (recycle_batch) ran out takes
+/// app_bridge detaches it for the loop) that dies when the bridge's own kept requests are
+/// at their bound (request_object.cpp) gives its buffers back, into a list of the thread it
+/// dies on; a dispatcher whose own spares (recycle_batch) ran out takes
 /// from its thread's list. With the hosted loop both are the reactor's thread, so such a
 /// request allocates nothing for its copy once warm. A loop on a thread of its own fills
 /// its list up to the bound and keeps it (at most 256 buffers of each kind, 4 KiB each).

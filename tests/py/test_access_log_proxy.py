@@ -52,6 +52,30 @@ def test_access_log_custom_format_and_off_by_default():
     assert "ACCESS" not in quiet.output()
 
 
+def test_async_answers_log_their_own_request_line():
+    # Each async request's pending answer (what its access-log line names: method, target,
+    # HEAD or not) serves a later request once answered (async_staging.cpp): pipelined
+    # requests of three methods and targets of every length (a line is cut at 1 KiB), each
+    # line its own request's.
+    srv = ServerProcess("asgi_app:app", "--threads", "1", "--access-log",
+                        "--access-log-format", "%(m)s|%(U)s|%(q)s|%(s)s")
+    reqs = [(["GET", "HEAD", "POST"][i % 3], "q=" + "x" * [0, 5, 300, 600][i % 4] + str(i)) for i in range(40)]
+    try:
+        with srv.connect() as s:
+            s.sendall(b"".join(f"{m} /method?{q} HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n".encode()
+                               for m, q in reqs))
+            rd = Reader(s)
+            for m, _ in reqs:
+                r = rd.read(head_request=m == "HEAD")
+                assert r.status == 200 and r.body == (b"" if m == "HEAD" else m.encode()), r
+    finally:
+        srv.stop()
+    logged = [line.split("ACCESS", 1)[1] for line in srv.output().splitlines() if "/method" in line]
+    assert len(logged) == len(reqs), logged
+    for (m, q), line in zip(reqs, logged):
+        assert line.endswith(f"{m}|/method|{q}|200"), (m, q, line)
+
+
 def test_bad_access_log_format_is_refused_natively_too():
     from ringbolt import App
 

@@ -389,6 +389,30 @@ def test_pathsend_serves_the_file(srv, tmp_path):
 # ---------------------------------------------------------------------------------------
 
 
+def test_recurring_and_varying_header_blocks(srv):
+    # A block of response header lines that recurs is sent from a copy the server keeps
+    # (seen twice, kept; field_blocks.hpp); blocks that differ by one value, carry a
+    # per-response cookie, or pass the kept size go as built. Each case three times,
+    # interleaved and pipelined, so kept and new blocks alternate on one connection.
+    cases = ["n=1", "n=2", "n=1&type=application/json", "n=3&cookie=a", "n=3&cookie=b", "n=4&long=100",
+             "n=4&long=600", "n=5&long=2000&cookie=c"]
+    for _ in range(3):
+        paths = [f"/header-block?{q}" for q in cases]
+        s, rd = send(srv, b"".join(get_req(p) for p in paths))
+        with s:
+            for q, path in zip(cases, paths):
+                resp = read_head(rd)
+                body = take(rd, int(resp.header("content-length")), time.monotonic() + WAIT_S)
+                fields = dict(p.split("=") for p in q.split("&"))
+                want = {"content-type": fields.get("type", "text/plain"), "x-n": fields["n"]}
+                if "cookie" in fields:
+                    want["set-cookie"] = f"id={fields['cookie']}"
+                if "long" in fields:
+                    want["x-long"] = "v" * int(fields["long"])
+                got = {k.lower(): v for k, v in resp.headers if k.lower() not in ("date", "server", "content-length")}
+                assert resp.status == 200 and got == want and body == path.split("?", 1)[1].encode(), (q, resp)
+
+
 @pytest.fixture(scope="module")
 def fault_srv(tmp_path_factory):
     s = LoggedServer(APP, tmp_path_factory.mktemp("asgi") / "faults.log", "--threads", "1")

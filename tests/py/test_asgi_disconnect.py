@@ -67,3 +67,30 @@ def test_a_request_pipelined_after_a_closing_answer_hears_disconnect(srv):
         assert kind == "http.disconnect"
     s.close()
     wait_for_event(srv, "/wait-slow")
+
+
+def test_a_watch_used_again_hears_only_its_own_client():
+    """The disconnect watches of finished requests leave their memory for later ones: after
+    a watch that failed (its client left) and many answered requests, a request that waits
+    hears nothing until its own client leaves."""
+    srv = ServerProcess("asgi_disconnect_app:app", "--threads", "1")
+    try:
+        for rnd in range(3):
+            left = f"/wait-left-{rnd}"
+            s = srv.connect()
+            s.sendall(f"GET {left} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            time.sleep(0.2)
+            s.close()
+            wait_for_event(srv, left)
+            for _ in range(20):
+                events(srv)  # answered: each one's watch goes, its memory kept
+            fresh = f"/wait-fresh-{rnd}"
+            s = srv.connect()
+            s.sendall(f"GET {fresh} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            time.sleep(0.4)
+            assert not [e for e in events(srv) if e[0] == fresh], "a reused watch failed before its client left"
+            s.close()
+            _, kind, waited = wait_for_event(srv, fresh)
+            assert kind == "http.disconnect" and waited >= 0.3
+    finally:
+        srv.stop()

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Reader, ServerProcess, get, served
+from conftest import Reader, ServerProcess, get, request, served
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +169,61 @@ def test_a_request_object_used_again_carries_nothing_over(server):
             assert rd.read().json() == {"collected": True, "path": "/collect"}
     finally:
         s.close()
+
+
+@pytest.fixture(scope="module")
+def async_server():
+    yield from served("kept_async_requests:app", "--threads", "1")
+
+
+def test_async_requests_kept_and_reused_carry_nothing_over(async_server):
+    # Async requests leave their batch for storage of their own, which serves later async
+    # requests once their views die. Requests of every size and header count, pipelined on
+    # a few connections, half of them kept by the handler and read back after all the
+    # others: each view, kept or answered at once, shows exactly its own request.
+    def one(i: int, path: str) -> tuple[bytes, dict]:
+        size = [0, 3, 5000, 1, 300, 70000][i % 6]
+        body = bytes(97 + (i + k) % 26 for k in range(size))
+        pad = "p" * (i % 5) * 700
+        extra = i % 7 * 4
+        head = (f"POST /{path}/n{i}/{i}?q={i}&pad={pad} HTTP/1.1\r\nHost: kept.test\r\nX-Tag: t{i}\r\n"
+                + "".join(f"X-Extra-{k}: {k}\r\n" for k in range(extra))
+                + f"Content-Length: {size}\r\n\r\n")
+        facts = {"method": "POST", "path": f"/{path}/n{i}/{i}", "target": f"/{path}/n{i}/{i}?q={i}&pad={pad}",
+                 "query": {"q": str(i), "pad": pad}, "params": {"name": f"n{i}", "n": i},
+                 "headers": {"x-tag": f"t{i}", "host": "kept.test", "x-extra-0": "0" if extra else None},
+                 "header_count": 3 + extra, "body": body.decode(), "client_host": "127.0.0.1",
+                 "http_version": "1.1"}
+        return head.encode() + body, facts
+
+    conns = [async_server.connect(timeout=30) for _ in range(3)]
+    kept = {}
+    try:
+        for rnd in range(4):
+            sent = []
+            for c, s in enumerate(conns):
+                reqs = []
+                for k in range(8):
+                    i = rnd * 100 + c * 10 + k
+                    raw, facts = one(i, "akeep" if k % 2 else "afacts")
+                    if k % 2:
+                        kept[f"n{i}"] = facts
+                        facts = {"kept": f"n{i}"}
+                    reqs.append((raw, facts))
+                s.sendall(b"".join(raw for raw, _ in reqs))
+                sent.append([want for _, want in reqs])
+            for s, wants in zip(conns, sent):
+                rd = Reader(s)
+                for want in wants:
+                    r = rd.read()
+                    assert r.status == 200 and r.json() == want
+    finally:
+        for s in conns:
+            s.close()
+    assert len(kept) == 48
+    for name, want in kept.items():
+        assert get(async_server, f"/akept/{name}").json() == want
+    # Every kept view is gone now: their storage serves these, which show only their own.
+    for i in range(12):
+        raw, want = one(1000 + i, "afacts")
+        assert request(async_server, raw).json() == want

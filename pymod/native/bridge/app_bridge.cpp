@@ -12,7 +12,10 @@
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
 
+#include <memory>
+#include <new>
 #include <string_view>
+#include <vector>
 
 namespace ringbolt::py {
 
@@ -237,7 +240,17 @@ class running_loop_aside {
 void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http::app_response>& answers,
                            uring::response_sink& later) {
     release_sent_objects();
+    // The async requests' list is made at its size: grown by appends, a batch's ~130
+    // items cost a chain of reallocs copying the list again each time (4096
+    // connections, raw ASGI: 1.3% of the server's samples, benchmarks/journal/2026-11-26.md).
+    Py_ssize_t async_count = 0;
+    if (_async_runner) {
+        for (const http::app_request& req : batch) {
+            async_count += _handlers[req.handler].is_coroutine ? 1 : 0;
+        }
+    }
     PyObject* async_items = nullptr;
+    Py_ssize_t async_filled = 0;
     running_loop_aside aside;
     for (http::app_request& req : batch) {
         const handler_entry& h = _handlers[req.handler];
@@ -253,14 +266,16 @@ void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http:
             detach_request(obj); // it outlives this batch
         }
         if (async_items == nullptr) {
-            async_items = PyList_New(0);
+            async_items = PyList_New(async_count); // slots filled in order below
         }
         PyObject* item =
             obj != nullptr ? PyTuple_Pack(3, h.callable, reinterpret_cast<PyObject*>(obj), capsule) : nullptr;
-        if (item == nullptr || async_items == nullptr || PyList_Append(async_items, item) < 0) {
+        if (item != nullptr && async_items != nullptr) {
+            PyList_SET_ITEM(async_items, async_filled++, item);
+        } else {
+            Py_XDECREF(item);
             PyErr_Clear(); // the capsule's destructor answers 500
         }
-        Py_XDECREF(item);
         Py_XDECREF(reinterpret_cast<PyObject*>(obj));
         if (capsule == nullptr) {
             PyErr_Clear();
@@ -272,7 +287,14 @@ void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http:
         }
     }
     if (async_items != nullptr) {
-        stage_for_loop(async_items); // one hand-over per batch
+        // Slots left unfilled (an item that could not be made) go before the loop sees the list.
+        if (async_filled < async_count && PyList_SetSlice(async_items, async_filled, async_count, nullptr) < 0) {
+            PyErr_Clear();
+            Py_CLEAR(async_items); // the items' pending destructors answer 500
+        }
+        if (async_items != nullptr) {
+            stage_for_loop(async_items); // one hand-over per batch
+        }
     }
 }
 
@@ -294,9 +316,60 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_re
     return waited;
 }
 
+namespace {
+// The memory of request bodies (a request_body and its shared counts, one block), kept
+// per thread for the next ones: every ASGI request makes one as its disconnect watch
+// (dispatcher.cpp), a malloc on the reactor and a free where its last owner lets it go.
+// A block goes to the list of the thread that frees it; with the hosted loop that is the
+// reactor's, which makes the next ones. `t_body_blocks_gone` (trivially destructible, so
+// readable after the list's destructor) keeps a block freed while its thread is torn
+// down from touching the list.
+constexpr size_t body_blocks_kept_max = 256;
+struct body_blocks {
+    std::vector<void*> free;
+    ~body_blocks();
+};
+thread_local bool t_body_blocks_gone = false;
+thread_local body_blocks t_body_blocks;
+body_blocks::~body_blocks() {
+    t_body_blocks_gone = true;
+    for (void* b : free) {
+        ::operator delete(b);
+    }
+}
+
+// allocate_shared's allocator for request_body: its one block (n == 1) from the kept list.
+// All blocks in the list are of one size: the one type allocate_shared rebinds it to.
+template <class T> struct body_block_allocator {
+    using value_type = T;
+    body_block_allocator() noexcept = default;
+    template <class U> body_block_allocator(const body_block_allocator<U>&) noexcept {}
+    T* allocate(size_t n) {
+        if (n == 1 && !t_body_blocks_gone && !t_body_blocks.free.empty()) [[likely]] {
+            void* b = t_body_blocks.free.back();
+            t_body_blocks.free.pop_back();
+            return static_cast<T*>(b);
+        }
+        return static_cast<T*>(::operator new(n * sizeof(T)));
+    }
+    void deallocate(T* p, size_t n) noexcept {
+        if (n == 1 && !t_body_blocks_gone && t_body_blocks.free.size() < body_blocks_kept_max) [[likely]] {
+            try {
+                t_body_blocks.free.push_back(p);
+                return;
+            } catch (const std::bad_alloc&) {
+                // not kept: freed below
+            }
+        }
+        ::operator delete(p);
+    }
+    friend bool operator==(const body_block_allocator&, const body_block_allocator&) noexcept { return true; }
+};
+} // namespace
+
 std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
                                                                 uint64_t seq) noexcept {
-    return std::make_shared<request_body>(sink, slot, gen, seq);
+    return std::allocate_shared<request_body>(body_block_allocator<request_body>(), sink, slot, gen, seq);
 }
 
 } // namespace ringbolt::py

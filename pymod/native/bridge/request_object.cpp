@@ -50,6 +50,49 @@ request_object* request_free[request_free_max];
 int request_free_count = 0;
 #endif
 
+// The storage of detached requests whose views died, kept for the next detach: a new
+// app_request per async request (and its delete) otherwise, a malloc and a free each
+// (detach_request). Each keeps its two buffers, cleared; the detach gives them to the batch
+// entry it empties, and the dispatcher keeps them as spares for the next requests' copies
+// (recycle_batch). Only under the GIL; a free-threaded build keeps none. Never destroyed:
+// a view may die after static destructors ran.
+#ifndef Py_GIL_DISABLED
+constexpr size_t detached_kept_max = 256;
+constexpr size_t detached_buffer_kept = 4096; // bytes, as the dispatcher's spares
+std::vector<http::app_request*>& detached_kept = *new std::vector<http::app_request*>;
+#endif
+
+void give_detached(http::app_request* req) noexcept {
+#ifndef Py_GIL_DISABLED
+    if (detached_kept.size() < detached_kept_max) [[likely]] {
+        try {
+            detached_kept.push_back(req);
+        } catch (const std::bad_alloc&) {
+            dispatch::return_request_buffers(*req);
+            delete req;
+            return;
+        }
+        // What the request shares (the disconnect watch, a streamed body, the connection's
+        // TLS facts) goes now, with its view, as when it was deleted.
+        req->streamed_body.reset();
+        req->watch.reset();
+        req->tls = http::tls_ref();
+        req->peer.tls = nullptr;
+        if (req->data.capacity() > detached_buffer_kept) {
+            http::give_body_buffer(std::move(req->data)); // a large body's: kept there, or freed
+        }
+        req->data.clear();
+        if (req->headers.capacity() * sizeof(http::span32) > detached_buffer_kept) {
+            std::vector<http::span32>().swap(req->headers);
+        }
+        req->headers.clear();
+        return;
+    }
+#endif
+    dispatch::return_request_buffers(*req); // for the next requests' copies
+    delete req;
+}
+
 void dealloc(PyObject* self) {
     auto* r = reinterpret_cast<request_object*>(self);
     PyObject_GC_UnTrack(self);
@@ -63,8 +106,7 @@ void dealloc(PyObject* self) {
     Py_CLEAR(r->dict);
     Py_CLEAR(r->param_names);
     if (r->detached) {
-        dispatch::return_request_buffers(*r->req); // for the next requests' copies
-        delete r->req;
+        give_detached(r->req);
     }
 #ifndef Py_GIL_DISABLED
     if (request_free_count < request_free_max) [[likely]] {
@@ -750,10 +792,27 @@ PyObject* finish_result(request_object* obj, PyObject* result) {
 }
 
 void detach_request(request_object* obj) {
-    if (!obj->detached) {
-        obj->req = new http::app_request(std::move(*obj->req));
-        obj->detached = true;
+    if (obj->detached) {
+        return;
     }
+    http::app_request& entry = *obj->req;
+#ifndef Py_GIL_DISABLED
+    if (!detached_kept.empty()) [[likely]] {
+        http::app_request* own = detached_kept.back();
+        detached_kept.pop_back();
+        // The request moves in; the entry gets the kept buffers (cleared) in exchange.
+        std::string data = std::move(own->data);
+        std::vector<http::span32> headers = std::move(own->headers);
+        *own = std::move(entry);
+        entry.data = std::move(data);
+        entry.headers = std::move(headers);
+        obj->req = own;
+        obj->detached = true;
+        return;
+    }
+#endif
+    obj->req = new http::app_request(std::move(entry));
+    obj->detached = true;
 }
 
 void release_request(request_object* obj) {

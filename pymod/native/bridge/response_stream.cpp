@@ -424,6 +424,10 @@ request_body::request_body(uring::response_sink& sink, uint32_t slot, uint32_t g
     : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
 
 request_body::~request_body() {
+    if (_blocks.empty() && _spare.empty() && _object_spare.empty() && !_writing.data && _writing.obj == nullptr)
+        [[likely]] {
+        return; // a watch (or a body that held no block): nothing for the pools, no lock
+    }
     std::lock_guard<std::mutex> lock(block_pool_mutex);
     try {
         for (block& b : _spare) {

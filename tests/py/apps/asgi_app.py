@@ -405,6 +405,19 @@ async def send_as_task(scope, receive, send):
     await wrap(send({"type": "http.response.body", "body": body}))
 
 
+async def header_block(scope, receive, send):
+    """Headers built from the query: ?n= (x-n), ?cookie= (set-cookie), ?long= (a value of
+    that many bytes), ?type= (content-type, default text/plain); the body names them."""
+    q = _query(scope)
+    headers = [(b"content-type", q.get("type", "text/plain").encode()), (b"x-n", q.get("n", "0").encode())]
+    if "cookie" in q:
+        headers.append((b"set-cookie", f"id={q['cookie']}".encode()))
+    if "long" in q:
+        headers.append((b"x-long", b"v" * int(q["long"])))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": scope["query_string"]})
+
+
 ROUTES = {
     "/scope": scope_view, "/echo": echo, "/after": after, "/stream": stream, "/big": big, "/state": state, "/stream-listen": stream_listen, "/upload-record": upload_record, "/sleep": sleepy, "/head-length": head_length,
     "/wait-disconnect": wait_disconnect, "/poll-disconnect": poll_disconnect,
@@ -415,7 +428,7 @@ ROUTES = {
     "/status-out-of-range": status_out_of_range, "/bad-header": bad_header, "/header-not-a-pair": header_not_a_pair,
     "/length-mismatch": length_mismatch, "/body-after-end": body_after_end,
     "/system-exit": system_exit, "/keyboard-interrupt": keyboard_interrupt, "/method": method_echo,
-    "/task": task_identity, "/cancel-self": cancel_self, "/send-as-task": send_as_task,
+    "/task": task_identity, "/header-block": header_block, "/cancel-self": cancel_self, "/send-as-task": send_as_task,
 }
 
 
