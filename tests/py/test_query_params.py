@@ -6,6 +6,8 @@ sync-only app and in one whose event loop is hosted on the reactor's thread."""
 from __future__ import annotations
 
 import pickle
+import random
+import sysconfig
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -72,6 +74,17 @@ def make_app(hosted: bool) -> App:
         out["after"] = dict(q)
         return out
 
+    @app.get("/pairs")
+    def pairs(req: Any) -> dict[str, Any]:
+        q = req.query
+        return {"pairs": [list(p) for p in q.multi_items()], "first": dict(q)}
+
+    @app.get("/same")
+    def same(req: Any) -> dict[str, Any]:
+        q = req.query
+        return {"short": q["x"] is q["y"], "sixteen": q["m"] is q["n"], "seventeen": q["s"] is q["t"],
+                "names": [type(k).__name__ for k in q]}
+
     if hosted:
         host_the_loop(app)
 
@@ -117,3 +130,41 @@ def test_python_built_query_params() -> None:
         q["missing"]
     with pytest.raises(TypeError):
         q |= {"c": "4"}
+
+
+GIL_BUILD = not sysconfig.get_config_var("Py_GIL_DISABLED")
+
+
+def test_equal_short_texts_are_one_str(client: Any) -> None:
+    """Short ASCII names and values (1-16 bytes) come from the recent ones on a GIL build:
+    two equal values in one query are one object; 17 bytes and longer are made each time."""
+    sixteen, seventeen = "v" * 16, "w" * 17
+    for _ in range(3):
+        r = client.get(f"/same?x=13&y=13&m={sixteen}&n={sixteen}&s={seventeen}&t={seventeen}")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"short": GIL_BUILD, "sixteen": GIL_BUILD, "seventeen": False,
+                            "names": ["str"] * 6}
+
+
+def test_recent_texts_replaced_stay_right(client: Any) -> None:
+    """Many more distinct short texts than the recent ones kept (slots replaced over and
+    over), texts that differ only in a last NUL, a case or a length, every length around
+    the 16-byte bound, non-ASCII beside ASCII: each request's pairs are its own."""
+    rng = random.Random(28)
+    alphabet = "abcXYZ019-_.~"
+    fixed = ["a", "a%00", "A", "aa", "a" * 15, "a" * 16, "a" * 17, "%00", "%C3%A9", "%FF", "a%C3%A9"]
+    for i in range(240):
+        parts = []
+        for _ in range(rng.randint(1, 5)):
+            name = rng.choice(fixed) if rng.random() < 0.3 else "".join(
+                rng.choice(alphabet) for _ in range(rng.randint(1, 18)))
+            value = rng.choice(fixed) if rng.random() < 0.3 else "".join(
+                rng.choice(alphabet) for _ in range(rng.randint(0, 18)))
+            parts.append(f"{name}={value}")
+        qs = "&".join(parts)
+        r = client.get("/pairs?" + qs)
+        assert r.status_code == 200, (i, qs, r.text)
+        pairs = parse_qsl(qs, keep_blank_values=True, errors="surrogateescape")
+        got = r.json()
+        assert got["pairs"] == [list(p) for p in pairs], (i, qs)
+        assert got["first"] == dict(QueryParams(pairs)), (i, qs)
