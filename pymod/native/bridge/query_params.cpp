@@ -79,16 +79,38 @@ PyObject* query_text(std::string_view s) {
     return decode_text(s);
 }
 
+#ifndef Py_GIL_DISABLED
+// QueryParams of finished requests that nobody kept, emptied (PyDict_Clear, `_items` slot
+// unset: as tp_new leaves one), for the next requests' queries: no allocation, GC
+// accounting or subtype deallocation per request. Still tracked by the GC (an empty dict
+// and an unset slot to visit). Guarded by the GIL, as the Request free list is.
+constexpr int query_free_max = 16;
+PyObject* query_free[query_free_max];
+int query_free_count = 0;
+#endif
+
+PyObject*& items_slot(const python_types& types, PyObject* q) noexcept {
+    return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(q) + types.query_items_offset);
+}
+
 // Built in place: a QueryParams (a dict subclass) filled with each name's first value, its
 // `_items` slot the (name, value) pairs only when a name repeats (None otherwise: the
 // dict's items are the pairs). No Python __init__, no list of tuples for the usual query.
 PyObject* query_in_place(const python_types& types, std::string_view query) {
     auto* cls = reinterpret_cast<PyTypeObject*>(types.query_params);
-    PyObject* no_args = PyTuple_New(0);
-    PyObject* q = no_args != nullptr ? cls->tp_new(cls, no_args, nullptr) : nullptr;
-    Py_XDECREF(no_args);
+    PyObject* q = nullptr;
+#ifndef Py_GIL_DISABLED
+    if (query_free_count > 0 && Py_TYPE(query_free[query_free_count - 1]) == cls) [[likely]] {
+        q = query_free[--query_free_count];
+    }
+#endif
     if (q == nullptr) {
-        return nullptr;
+        PyObject* no_args = PyTuple_New(0);
+        q = no_args != nullptr ? cls->tp_new(cls, no_args, nullptr) : nullptr;
+        Py_XDECREF(no_args);
+        if (q == nullptr) {
+            return nullptr;
+        }
     }
     PyObject* pairs = nullptr; // made at the first repeated name
     Py_ssize_t seen = 0;
@@ -128,9 +150,8 @@ PyObject* query_in_place(const python_types& types, std::string_view query) {
         Py_DECREF(q);
         return nullptr;
     }
-    // The slot is empty in a new object: it takes the list, or None.
-    *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(q) + types.query_items_offset) =
-        pairs != nullptr ? pairs : Py_NewRef(Py_None);
+    // The slot is empty in a new object (and in a kept one): it takes the list, or None.
+    items_slot(types, q) = pairs != nullptr ? pairs : Py_NewRef(Py_None);
     return q;
 }
 
@@ -172,6 +193,27 @@ PyObject* new_query_params(const python_types& types, std::string_view query) {
         return query_in_place(types, query);
     }
     return query_from_pairs(types, query);
+}
+
+void release_query_params(const python_types& types, PyObject*& query) {
+    PyObject* q = query;
+    if (q == nullptr) {
+        return;
+    }
+    query = nullptr;
+#ifndef Py_GIL_DISABLED
+    // Only this reference left (the GIL held: nobody can take another), of the exact class
+    // built in place: emptied and kept. Its values are str, its slot a list of tuples of
+    // str or None: clearing runs no Python code.
+    if (Py_REFCNT(q) == 1 && query_free_count < query_free_max && types.query_items_offset >= 0 &&
+        Py_TYPE(q) == reinterpret_cast<PyTypeObject*>(types.query_params)) [[likely]] {
+        PyDict_Clear(q);
+        Py_CLEAR(items_slot(types, q));
+        query_free[query_free_count++] = q;
+        return;
+    }
+#endif
+    Py_DECREF(q);
 }
 
 Py_ssize_t query_items_offset(PyObject* cls) {
