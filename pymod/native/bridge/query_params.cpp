@@ -195,7 +195,7 @@ PyObject* new_query_params(const python_types& types, std::string_view query) {
     return query_from_pairs(types, query);
 }
 
-void release_query_params(const python_types& types, PyObject*& query) {
+void release_query_params([[maybe_unused]] const python_types& types, PyObject*& query) {
     PyObject* q = query;
     if (q == nullptr) {
         return;
