@@ -259,7 +259,9 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             req.data = http::take_body_buffer(std::max(need, fresh_data_min));
         }
         req.data.append(head_bytes);
-        req.data.append(ev.body);
+        if (!ev.body.empty()) {
+            req.data.append(ev.body);
+        }
     }
     const char* base = head_bytes.data();
     req.method = span_of(head.method, base);

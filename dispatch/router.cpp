@@ -267,9 +267,10 @@ struct route_table::impl {
     /// Patterns without parameters or '%', as written, to their leaf node: a path equal
     /// to one is found without the walk (static segments win over parameters at every
     /// level, so the walk would end at that leaf too); a method that leaf lacks takes
-    /// the walk (a parameter route may take it, or it is a 405). Open addressing with
-    /// FNV-1a: std::unordered_map's find compares a string key with every element while
-    /// it holds 20 or fewer (libstdc++'s small-size path), more than this costs.
+    /// the walk (a parameter route may take it, or it is a 405). Open addressing with a
+    /// word-wise hash: std::unordered_map's find compares a string key with every
+    /// element while it holds 20 or fewer (libstdc++'s small-size path), more than this
+    /// costs.
     struct exact_table {
         struct slot {
             std::string key;
@@ -278,12 +279,28 @@ struct route_table::impl {
         std::vector<slot> slots;
         size_t count = 0;
 
+        // Eight bytes at a time (a multiply and a rotate a word); the last 1-7 bytes as the
+        // string's last eight (overlapping the word before), or one by one in a string
+        // shorter than a word: a fraction of FNV-1a's byte loop for a path of a dozen bytes.
         static uint64_t hash(std::string_view s) noexcept {
-            uint64_t h = 14695981039346656037ull;
-            for (unsigned char c : s) {
-                h = (h ^ c) * 1099511628211ull;
+            const char* p = s.data();
+            size_t n = s.size();
+            uint64_t h = n * 0x9e3779b97f4a7c15ull;
+            for (; n >= 8; p += 8, n -= 8) {
+                uint64_t w;
+                std::memcpy(&w, p, 8);
+                h = std::rotl((h ^ w) * 0xff51afd7ed558ccdull, 29);
             }
-            return h;
+            uint64_t tail = 0;
+            if (n != 0 && s.size() >= 8) {
+                std::memcpy(&tail, s.data() + s.size() - 8, 8);
+            } else {
+                for (size_t i = 0; i < n; ++i) {
+                    tail |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+                }
+            }
+            h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+            return h ^ (h >> 29) ^ (h >> 47);
         }
         uint32_t find(std::string_view k) const noexcept {
             if (count == 0) {

@@ -419,8 +419,18 @@ http_error finish_head(const field_facts& f, request_head& out) noexcept {
         if (out.version_minor == 1) [[unlikely]] {
             return http_error::missing_host;
         }
-    } else if (!out.host.empty() && !valid_host_port(out.host, false)) [[unlikely]] {
-        return http_error::bad_host;
+    } else if (!out.host.empty()) {
+        const std::string_view host = out.host;
+        if (host.size() != out.checked_host_len || std::memcmp(host.data(), out.checked_host, host.size()) != 0)
+            [[unlikely]] {
+            if (!valid_host_port(host, false)) [[unlikely]] {
+                return http_error::bad_host;
+            }
+            if (host.size() <= request_head::checked_host_max) {
+                std::memcpy(out.checked_host, host.data(), host.size());
+                out.checked_host_len = static_cast<uint8_t>(host.size());
+            }
+        }
     }
     if (f.expect_bad) [[unlikely]] {
         return http_error::expectation_failed; // RFC 9110 §10.1.1

@@ -64,6 +64,14 @@ struct request_head {
     bool upgrade = false;         ///< Connection: upgrade + Upgrade header present
     std::string_view host;        ///< Host field value (empty if absent)
     size_t head_bytes = 0;        ///< bytes of the head incl. the final CRLF (== parse_outcome::consumed)
+
+    /// The last Host value (up to 64 bytes) this object's parses found valid: the next
+    /// head parsed into it with the same bytes (a connection's requests, a reactor's
+    /// clients: most often) skips the uri-host[:port] check. Kept across parses; zero
+    /// bytes until a first valid Host.
+    static constexpr size_t checked_host_max = 64;
+    uint8_t checked_host_len = 0;
+    char checked_host[checked_host_max] = {};
 };
 
 /// request_head::version_minor of a request that came over HTTP/2 (the h2 protocol

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -24,6 +25,25 @@ inline bool form_needs_decoding(std::string_view in) noexcept {
         }
     }
     return false;
+}
+
+/// True when `in` has a '%' or '+' anywhere: eight bytes at a time (one pass over the
+/// whole query, so the usual query, with neither, asks no pair again), then one by one.
+inline bool form_has_escape(std::string_view in) noexcept {
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    constexpr uint64_t highs = 0x8080808080808080ull;
+    const char* p = in.data();
+    size_t n = in.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t x;
+        std::memcpy(&x, p, 8);
+        const uint64_t a = x ^ (ones * '%');
+        const uint64_t b = x ^ (ones * '+');
+        if ((((a - ones) & ~a) | ((b - ones) & ~b)) & highs) {
+            return true; // (exact for the word as a whole: some byte is one of the two)
+        }
+    }
+    return form_needs_decoding({p, n});
 }
 
 /// Decoded pieces of one pair live here. Small pairs use the stack; a pair longer than
@@ -48,6 +68,7 @@ class query_scratch {
 
 template <class Fn> void for_each_query_param(std::string_view query, Fn&& fn) {
     detail::query_scratch scratch;
+    const bool escapes = detail::form_has_escape(query);
     const char* p = query.data();
     const char* const end = p + query.size();
     while (p < end) {
@@ -60,8 +81,8 @@ template <class Fn> void for_each_query_param(std::string_view query, Fn&& fn) {
             const size_t eq = pair.find('=');
             std::string_view name = eq == std::string_view::npos ? pair : pair.substr(0, eq);
             std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-            const bool dec_name = detail::form_needs_decoding(name);
-            const bool dec_value = detail::form_needs_decoding(value);
+            const bool dec_name = escapes && detail::form_needs_decoding(name);
+            const bool dec_value = escapes && detail::form_needs_decoding(value);
             if (!dec_name && !dec_value) [[likely]] {
                 fn(name, value);
             } else {

@@ -5,7 +5,10 @@ sync-only app and in one whose event loop is hosted on the reactor's thread."""
 
 from __future__ import annotations
 
+import gc
 import pickle
+import random
+import sysconfig
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -72,6 +75,34 @@ def make_app(hosted: bool) -> App:
         out["after"] = dict(q)
         return out
 
+    @app.get("/pairs")
+    def pairs(req: Any) -> dict[str, Any]:
+        q = req.query
+        return {"pairs": [list(p) for p in q.multi_items()], "first": dict(q)}
+
+    @app.get("/same")
+    def same(req: Any) -> dict[str, Any]:
+        q = req.query
+        return {"short": q["x"] is q["y"], "sixteen": q["m"] is q["n"], "seventeen": q["s"] is q["t"],
+                "names": [type(k).__name__ for k in q]}
+
+    kept: list[Any] = []
+
+    @app.get("/keep")
+    def keep(req: Any) -> dict[str, int]:
+        kept.append(req.query)  # held past the request: never emptied for another
+        return {"kept": len(kept)}
+
+    @app.get("/kept")
+    def kept_queries(req: Any) -> list[Any]:
+        return [[type(q).__name__, [list(p) for p in q.multi_items()], q.getlist("a")] for q in kept]
+
+    @app.get("/allocated")
+    def allocated(req: Any) -> dict[str, int]:
+        before = gc.get_count()[0]
+        req.query  # noqa: B018 (what it costs the collector's count is the point)
+        return {"counted": gc.get_count()[0] - before}
+
     if hosted:
         host_the_loop(app)
 
@@ -117,3 +148,70 @@ def test_python_built_query_params() -> None:
         q["missing"]
     with pytest.raises(TypeError):
         q |= {"c": "4"}
+
+
+GIL_BUILD = not sysconfig.get_config_var("Py_GIL_DISABLED")
+
+
+def test_equal_short_texts_are_one_str(client: Any) -> None:
+    """Short ASCII names and values (1-16 bytes) come from the recent ones on a GIL build:
+    two equal values in one query are one object; 17 bytes and longer are made each time."""
+    sixteen, seventeen = "v" * 16, "w" * 17
+    for _ in range(3):
+        r = client.get(f"/same?x=13&y=13&m={sixteen}&n={sixteen}&s={seventeen}&t={seventeen}")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"short": GIL_BUILD, "sixteen": GIL_BUILD, "seventeen": False,
+                            "names": ["str"] * 6}
+
+
+def test_recent_texts_replaced_stay_right(client: Any) -> None:
+    """Many more distinct short texts than the recent ones kept (slots replaced over and
+    over), texts that differ only in a last NUL, a case or a length, every length around
+    the 16-byte bound, non-ASCII beside ASCII: each request's pairs are its own."""
+    rng = random.Random(28)
+    alphabet = "abcXYZ019-_.~"
+    fixed = ["a", "a%00", "A", "aa", "a" * 15, "a" * 16, "a" * 17, "%00", "%C3%A9", "%FF", "a%C3%A9"]
+    for i in range(240):
+        parts = []
+        for _ in range(rng.randint(1, 5)):
+            name = rng.choice(fixed) if rng.random() < 0.3 else "".join(
+                rng.choice(alphabet) for _ in range(rng.randint(1, 18)))
+            value = rng.choice(fixed) if rng.random() < 0.3 else "".join(
+                rng.choice(alphabet) for _ in range(rng.randint(0, 18)))
+            parts.append(f"{name}={value}")
+        qs = "&".join(parts)
+        r = client.get("/pairs?" + qs)
+        assert r.status_code == 200, (i, qs, r.text)
+        pairs = parse_qsl(qs, keep_blank_values=True, errors="surrogateescape")
+        got = r.json()
+        assert got["pairs"] == [list(p) for p in pairs], (i, qs)
+        assert got["first"] == dict(QueryParams(pairs)), (i, qs)
+
+
+def test_a_finished_query_is_used_again(client: Any) -> None:
+    """A QueryParams nobody kept goes back emptied for the next request (GIL builds): its
+    making then allocates no object the collector counts; one kept or made from a query
+    with a repeated name does not spoil the next ones."""
+    for qs in ["a=1&a=2", "a=1&b=2", "a=1&a=2&a=3", "x=1"]:
+        assert client.get("/pairs?" + qs).status_code == 200
+    counts = [client.get(f"/allocated?a={i}&b={i % 3}").json()["counted"] for i in range(20)]
+    assert counts == [0 if GIL_BUILD else 1] * 20
+    r = client.get("/pairs?b=7&c=8")
+    assert r.json() == {"pairs": [["b", "7"], ["c", "8"]], "first": {"b": "7", "c": "8"}}
+
+
+def test_a_kept_query_keeps_its_pairs(client: Any) -> None:
+    """A handler that keeps req.query keeps it whole, whatever the requests after it."""
+    client.get("/kept")  # the module's app keeps a list: start from its length
+    start = len(client.get("/kept").json())
+    sent = ["a=1&b=2", "a=1&a=2", "a=3", "z=%C3%A9&a=x&a=y"]
+    for qs in sent:
+        assert client.get("/keep?" + qs).status_code == 200
+        for i in range(5):  # other queries in between, built in the freed ones
+            assert client.get(f"/pairs?a={i}&q={qs[:1]}").status_code == 200
+    got = client.get("/kept").json()[start:]
+    expected = []
+    for qs in sent:
+        pairs = parse_qsl(qs, keep_blank_values=True)
+        expected.append(["QueryParams", [list(p) for p in pairs], [v for k, v in pairs if k == "a"]])
+    assert got == expected

@@ -7,18 +7,90 @@
 
 #include <structmember.h>
 
+#include <cstdint>
+
 namespace ringbolt::py {
 
 namespace {
 
+#ifndef Py_GIL_DISABLED
+// Recent short ASCII names and values as str objects, kept for the next queries: an app's
+// requests repeat their names (and often their values: page=1, a=13), and a hit costs a
+// compare instead of a new str, its deallocation and, for a name, its hash (a str keeps
+// the hash it computed once). The text, at most 16 bytes, is read once into two words
+// (zero-filled) that pick the slot and are compared with the slot's; a miss replaces the
+// slot's object. Guarded by the GIL, as the Request free list is; a free-threaded build
+// makes a str each time.
+constexpr size_t text_cache_longest = 16;
+constexpr unsigned text_cache_bits = 6; // 64 slots
+struct text_entry {
+    uint64_t lo, hi;
+    size_t size;
+    PyObject* str; // a strong reference, or null
+};
+text_entry text_cache[size_t{1} << text_cache_bits];
+
+// The str of `s` (1 to text_cache_longest bytes) from the recent ones or made now, or
+// nullptr without an exception when `s` is not ASCII.
+PyObject* short_ascii_str(std::string_view s) {
+    const size_t n = s.size();
+    uint64_t w[2] = {0, 0};
+    unsigned char high = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        high |= c;
+        w[i >> 3] |= uint64_t{c} << ((i & 7) * 8);
+    }
+    if ((high & 0x80) != 0) [[unlikely]] {
+        return nullptr;
+    }
+    const uint64_t h = (w[0] ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^ n) * 0x9e3779b97f4a7c15ull;
+    text_entry& e = text_cache[h >> (64 - text_cache_bits)];
+    if (e.lo == w[0] && e.hi == w[1] && e.size == n && e.str != nullptr) [[likely]] {
+        return Py_NewRef(e.str);
+    }
+    PyObject* made = ascii_str(s);
+    if (made != nullptr) {
+        Py_XSETREF(e.str, Py_NewRef(made));
+        e.lo = w[0];
+        e.hi = w[1];
+        e.size = n;
+    }
+    return made;
+}
+#endif
+
 // A query's name or value as str: ASCII (the usual query: names, numbers, words) copied
-// into a new str, no UTF-8 decoder; one byte or none is the interpreter's shared str;
-// anything else decoded as UTF-8 with surrogate escapes (decode_text), as a path is.
+// into a str, no UTF-8 decoder (a short one taken from the recent ones); none is the
+// interpreter's shared empty str; anything else decoded as UTF-8 with surrogate escapes
+// (decode_text), as a path is.
 PyObject* query_text(std::string_view s) {
-    if (s.size() > 1 && is_ascii(s)) [[likely]] {
+#ifndef Py_GIL_DISABLED
+    if (s.size() - 1 < text_cache_longest) [[likely]] { // 1 to 16 bytes
+        if (PyObject* u = short_ascii_str(s); u != nullptr || PyErr_Occurred() != nullptr) [[likely]] {
+            return u;
+        }
+        return decode_text(s);
+    }
+#endif
+    if (!s.empty() && is_ascii(s)) {
         return ascii_str(s);
     }
     return decode_text(s);
+}
+
+#ifndef Py_GIL_DISABLED
+// QueryParams of finished requests that nobody kept, emptied (PyDict_Clear, `_items` slot
+// unset: as tp_new leaves one), for the next requests' queries: no allocation, GC
+// accounting or subtype deallocation per request. Still tracked by the GC (an empty dict
+// and an unset slot to visit). Guarded by the GIL, as the Request free list is.
+constexpr int query_free_max = 16;
+PyObject* query_free[query_free_max];
+int query_free_count = 0;
+#endif
+
+PyObject*& items_slot(const python_types& types, PyObject* q) noexcept {
+    return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(q) + types.query_items_offset);
 }
 
 // Built in place: a QueryParams (a dict subclass) filled with each name's first value, its
@@ -26,11 +98,19 @@ PyObject* query_text(std::string_view s) {
 // dict's items are the pairs). No Python __init__, no list of tuples for the usual query.
 PyObject* query_in_place(const python_types& types, std::string_view query) {
     auto* cls = reinterpret_cast<PyTypeObject*>(types.query_params);
-    PyObject* no_args = PyTuple_New(0);
-    PyObject* q = no_args != nullptr ? cls->tp_new(cls, no_args, nullptr) : nullptr;
-    Py_XDECREF(no_args);
+    PyObject* q = nullptr;
+#ifndef Py_GIL_DISABLED
+    if (query_free_count > 0 && Py_TYPE(query_free[query_free_count - 1]) == cls) [[likely]] {
+        q = query_free[--query_free_count];
+    }
+#endif
     if (q == nullptr) {
-        return nullptr;
+        PyObject* no_args = PyTuple_New(0);
+        q = no_args != nullptr ? cls->tp_new(cls, no_args, nullptr) : nullptr;
+        Py_XDECREF(no_args);
+        if (q == nullptr) {
+            return nullptr;
+        }
     }
     PyObject* pairs = nullptr; // made at the first repeated name
     Py_ssize_t seen = 0;
@@ -70,9 +150,8 @@ PyObject* query_in_place(const python_types& types, std::string_view query) {
         Py_DECREF(q);
         return nullptr;
     }
-    // The slot is empty in a new object: it takes the list, or None.
-    *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(q) + types.query_items_offset) =
-        pairs != nullptr ? pairs : Py_NewRef(Py_None);
+    // The slot is empty in a new object (and in a kept one): it takes the list, or None.
+    items_slot(types, q) = pairs != nullptr ? pairs : Py_NewRef(Py_None);
     return q;
 }
 
@@ -114,6 +193,27 @@ PyObject* new_query_params(const python_types& types, std::string_view query) {
         return query_in_place(types, query);
     }
     return query_from_pairs(types, query);
+}
+
+void release_query_params([[maybe_unused]] const python_types& types, PyObject*& query) {
+    PyObject* q = query;
+    if (q == nullptr) {
+        return;
+    }
+    query = nullptr;
+#ifndef Py_GIL_DISABLED
+    // Only this reference left (the GIL held: nobody can take another), of the exact class
+    // built in place: emptied and kept. Its values are str, its slot a list of tuples of
+    // str or None: clearing runs no Python code.
+    if (Py_REFCNT(q) == 1 && query_free_count < query_free_max && types.query_items_offset >= 0 &&
+        Py_TYPE(q) == reinterpret_cast<PyTypeObject*>(types.query_params)) [[likely]] {
+        PyDict_Clear(q);
+        Py_CLEAR(items_slot(types, q));
+        query_free[query_free_count++] = q;
+        return;
+    }
+#endif
+    Py_DECREF(q);
 }
 
 Py_ssize_t query_items_offset(PyObject* cls) {

@@ -99,7 +99,7 @@ void dealloc(PyObject* self) {
     Py_CLEAR(r->cache_method);
     Py_CLEAR(r->cache_path);
     Py_CLEAR(r->cache_headers);
-    Py_CLEAR(r->cache_query);
+    release_query_params(*r->types, r->cache_query);
     Py_CLEAR(r->cache_params);
     Py_CLEAR(r->cache_body);
     Py_CLEAR(r->cache_cookies);

@@ -109,6 +109,10 @@ PyObject* decode_text(std::string_view s);
 /// allows, else through the class's __init__). New reference.
 PyObject* new_query_params(const python_types& types, std::string_view query);
 
+/// Drops a request's reference to its QueryParams (`query` left null): one nobody else
+/// holds is emptied and kept for the next request's query (GIL builds).
+void release_query_params(const python_types& types, PyObject*& query);
+
 /// Where `cls` (ringbolt.QueryParams) keeps its `_items` slot, when it is a dict subclass
 /// with that slot (then a request's query is built straight into one); else -1.
 Py_ssize_t query_items_offset(PyObject* cls);

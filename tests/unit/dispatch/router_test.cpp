@@ -489,4 +489,46 @@ TEST(router, hundred_routes) {
     EXPECT_EQ(allowed, GET | HEAD | POST);
 }
 
+// Static patterns of every length around the words the exact table hashes (1-40 bytes),
+// neighbours that differ in their last byte only or in one byte of the word before it:
+// each path finds its own route, a path one byte off finds none.
+TEST(router, static_paths_of_every_length) {
+    route_table t;
+    const auto path = [](size_t len, char last, char mid) {
+        std::string p = "/";
+        for (size_t i = 1; i + 1 < len; ++i) {
+            p.push_back(static_cast<char>('a' + i % 26));
+        }
+        if (len >= 10) {
+            p[len - 9] = mid; // in the word before the last eight bytes
+        }
+        if (len >= 2) {
+            p.push_back(last);
+        }
+        return p;
+    };
+    for (size_t len = 2; len <= 40; ++len) {
+        ASSERT_EQ(t.add(path(len, '1', 'q'), GET, static_cast<uint32_t>(len * 4)), "") << len;
+        ASSERT_EQ(t.add(path(len, '2', 'q'), GET, static_cast<uint32_t>(len * 4 + 1)), "") << len;
+        if (len >= 10) {
+            ASSERT_EQ(t.add(path(len, '1', 'r'), GET, static_cast<uint32_t>(len * 4 + 2)), "") << len;
+        }
+    }
+    route_match m;
+    uint16_t allowed;
+    for (size_t len = 2; len <= 40; ++len) {
+        ASSERT_EQ(t.lookup(GET, path(len, '1', 'q'), m, allowed), found) << len;
+        EXPECT_EQ(m.handler_id, len * 4) << len;
+        ASSERT_EQ(t.lookup(GET, path(len, '2', 'q'), m, allowed), found) << len;
+        EXPECT_EQ(m.handler_id, len * 4 + 1) << len;
+        ASSERT_EQ(t.lookup(GET, path(len, '1', 'r'), m, allowed), found) << len;
+        EXPECT_EQ(m.handler_id, len >= 10 ? len * 4 + 2 : len * 4) << len; // short: one pattern
+        EXPECT_EQ(t.lookup(GET, path(len, '3', 'q'), m, allowed), nf) << len;
+        EXPECT_EQ(t.lookup(GET, path(len, '1', 'q') + "1", m, allowed), nf) << len;
+        if (len >= 10) {
+            EXPECT_EQ(t.lookup(GET, path(len, '1', 's'), m, allowed), nf) << len;
+        }
+    }
+}
+
 } // namespace

@@ -672,5 +672,39 @@ TEST(parser_has_head_end, finds_terminator_from_offset_and_straddling) {
     }
 }
 
+// A head object remembers the last Host it found valid and skips the check for the same
+// bytes: every other value (one byte off, longer, shorter, past the 64 bytes kept) is
+// still checked, a bad one after a good one is still refused, and the good one after it
+// is still accepted.
+TEST(parser_host_memo, a_repeated_host_skips_the_check_and_nothing_else_does) {
+    const auto with_host = [](std::string_view host) {
+        return "GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n";
+    };
+    request_head r;
+    EXPECT_EQ(r.checked_host_len, 0);
+    ASSERT_EQ(parse(with_host("localhost:8080"), r, {}).status, parse_status::complete);
+    EXPECT_EQ(std::string_view(r.checked_host, r.checked_host_len), "localhost:8080"); // kept
+    ASSERT_EQ(parse(with_host("localhost:8080"), r, {}).status, parse_status::complete);
+    EXPECT_EQ(r.host, "localhost:8080");
+    const std::string_view bad[] = {"localhost:808x",  "localhost:8080/",  "localhost:8080 x", "localhost:8080@",
+                                    "localhos t:8080", "localhost:8080:1", "[localhost:8080"};
+    for (std::string_view h : bad) {
+        EXPECT_EQ(parse(with_host(h), r, {}).error, http_error::bad_host) << h;
+        EXPECT_EQ(std::string_view(r.checked_host, r.checked_host_len), "localhost:8080") << h; // unchanged
+        ASSERT_EQ(parse(with_host("localhost:8080"), r, {}).status, parse_status::complete) << h;
+    }
+    ASSERT_EQ(parse(with_host("localhost"), r, {}).status, parse_status::complete); // a prefix: checked, kept
+    EXPECT_EQ(std::string_view(r.checked_host, r.checked_host_len), "localhost");
+    const std::string long_host = std::string(70, 'a') + ".example";
+    ASSERT_EQ(parse(with_host(long_host), r, {}).status, parse_status::complete); // checked, not kept
+    EXPECT_EQ(std::string_view(r.checked_host, r.checked_host_len), "localhost");
+    EXPECT_EQ(parse(with_host(long_host + "/"), r, {}).error, http_error::bad_host);
+    EXPECT_EQ(parse(with_host(std::string(64, 'b') + "%zz"), r, {}).error, http_error::bad_host);
+    const std::string sixty_four = std::string(59, 'c') + ":8080";
+    ASSERT_EQ(parse(with_host(sixty_four), r, {}).status, parse_status::complete);
+    EXPECT_EQ(std::string_view(r.checked_host, r.checked_host_len), sixty_four);
+    EXPECT_EQ(parse(with_host(sixty_four + "x"), r, {}).error, http_error::bad_host);
+}
+
 } // namespace
 } // namespace ringbolt::http
