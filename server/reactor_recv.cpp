@@ -64,9 +64,11 @@ void reactor::on_recv_into(uint32_t slot, uint16_t gen, size_t len) noexcept {
 
 // The multishot recv is armed while a body starts to stream (it read the head): it is
 // cancelled, so that the rest of the body is received into the body's memory. Its end
-// reads on (on_recv_end -> rearm_after_pause), straight into the body.
+// reads on (on_recv_end -> rearm_after_pause), straight into the body. Runs after every
+// input: `rx_owner` sits in the slot's cold lines, so it is read last, only when a body
+// streams (read first, it was one last-level miss per request at 4,096 connections).
 void reactor::switch_to_body_reads(conn_slot& s, uint32_t slot) noexcept {
-    if (!s.rx_owner && !s.proto->direct_input().empty() && _backend->can_recv_into()) {
+    if (!s.proto->direct_input().empty() && !s.rx_owner && _backend->can_recv_into()) {
         _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
         s.recv = recv_state::cancelling;
     }
