@@ -73,6 +73,10 @@ def _int(text: str) -> int:
         raise BadValue(f"expected an integer, not {text!r}") from None
 
 
+#: The parsers whose flags take a number, and which (int or float): an App.run value of
+#: such a flag must be one (options.check_run_values).
+NUMBER_PARSERS: dict[Callable[[str], Any], type] = {}
+
 _U32 = 2**32 - 1  # the server's counts and seconds (uint32_t)
 _U64 = 2**64 - 1  # the server's byte sizes (uint64_t, size_t)
 
@@ -87,7 +91,7 @@ def _ranged(low: int, high: int) -> Callable[[str], int]:
             raise BadValue(f"must be {low}..{high}, not {value}")
         return value
 
-    parse.number = int  # type: ignore[attr-defined]
+    NUMBER_PARSERS[parse] = int
     return parse
 
 
@@ -191,10 +195,8 @@ def parse_handshake_timeout(text: str) -> float:
     return value
 
 
-# What an App.run value of an option parsed by each of these must be (options.check_run_values).
-for _parse, _number in ((_int, int), (_positive, int), (_non_negative, int), (_non_negative_float, float),
-                        (parse_handshake_timeout, float)):
-    _parse.number = _number  # type: ignore[attr-defined]
+NUMBER_PARSERS.update({_int: int, _positive: int, _non_negative: int, _non_negative_float: float,
+                       parse_handshake_timeout: float})
 
 OPTIONS: tuple[Option, ...] = (
     # application

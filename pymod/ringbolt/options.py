@@ -12,7 +12,7 @@ import argparse
 import difflib
 from typing import Any, Callable, Mapping
 
-from .config import BY_DEST, OPTIONS, BadValue, Option
+from .config import BY_DEST, NUMBER_PARSERS, OPTIONS, BadValue, Option
 
 #: Flags that are named parameters of ``App.run`` itself, not ``**options``.
 RUN_PARAMETERS = frozenset({"host", "port", "threads", "workers", "limit_max_requests", "log_level"})
@@ -111,9 +111,9 @@ def check_run_values(values: Mapping[str, Any], where: str) -> None:
     cast failure or a value taken silently (a negative backlog)."""
     for name, value in values.items():
         option = _BY_RUN_NAME.get(name)
-        number = getattr(option.type, "number", None) if option is not None else None
-        if number is None or value is None:
+        if option is None or value is None or option.type not in NUMBER_PARSERS:
             continue
+        number = NUMBER_PARSERS[option.type]
         allowed = (int,) if number is int else (int, float)
         if isinstance(value, bool) or not isinstance(value, allowed):
             kind = "an integer" if number is int else "a number"

@@ -107,7 +107,7 @@ def _numeric_run_options() -> list[tuple[str, config.Option]]:
     got = []
     for name in sorted(options.RUN_OPTIONS | {"port"}):
         o = options._BY_RUN_NAME.get(name)
-        if o is not None and getattr(o.type, "number", None) is not None:
+        if o is not None and o.type in config.NUMBER_PARSERS:
             got.append((name, o))
     return got
 
