@@ -175,3 +175,42 @@ def test_head_has_no_body(server):
 def test_large_response(server):
     r = get(server, "/big")
     assert r.status == 200 and r.body == b"x" * (1 << 20)
+
+
+def test_str_results_of_every_length_are_sent_whole():
+    # A str result is copied into the response's body: short ones (into the string's own
+    # room), long ones, empty, non-ASCII (UTF-8), one after another on one connection, and
+    # the same text as a Response body and as a (body, status) tuple.
+    from ringbolt import App, Response
+    from ringbolt.testing import TestClient
+
+    app = App()
+
+    @app.get("/s/{n:int}")
+    def text(req):
+        n = req.params["n"]
+        return ("é" * (n % 3) + "x" * n)[:n] if n % 2 else "y" * n
+
+    @app.get("/r/{n:int}")
+    def response(req):
+        return Response("z" * req.params["n"])
+
+    @app.get("/t/{n:int}")
+    def pair(req):
+        return ("w" * req.params["n"], 201)
+
+    def expected(n):
+        return ("é" * (n % 3) + "x" * n)[:n] if n % 2 else "y" * n
+
+    lengths = [0, 1, 2, 15, 16, 17, 3, 100, 0, 5000, 14, 31, 2, 70000, 1]
+    with TestClient(app) as c:
+        for n in lengths:
+            r = c.get(f"/s/{n}")
+            assert r.status_code == 200, r.text
+            assert r.text == expected(n), n
+            assert r.headers["content-length"] == str(len(expected(n).encode())), n
+            assert r.headers["content-type"] == "text/plain; charset=utf-8"
+            r = c.get(f"/r/{n}")
+            assert (r.status_code, r.text) == (200, "z" * n), n
+            r = c.get(f"/t/{n}")
+            assert (r.status_code, r.text) == (201, "w" * n), n

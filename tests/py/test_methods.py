@@ -46,3 +46,21 @@ def test_head_keeps_a_declared_length_without_a_body(srv):
         assert head.status == 200 and head.header("content-length") == "42" and head.body == b"", head
         get = rd.read()  # the same empty body with Content-Length: 42 on GET is the handler's bug
         assert get.status == 500, get
+
+
+def test_method_is_read_only_and_kept_with_a_kept_request(srv):
+    # Known (interned) and unknown methods alternate; each request keeps its own method
+    # after its response and the next requests, and `req.method` cannot be assigned.
+    order = ["PURGE", "GET", "PROPFIND", "PURGE", "GET", "GET", "PROPFIND"] * 3
+    before = None
+    with srv.connect() as s:
+        reader = Reader(s)
+        for method in order:
+            s.sendall(f"{method} /kept HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            r = reader.read()
+            assert r.status == 200, r
+            got = r.json()
+            assert got == {"method": method, "again": method, "before": got["before"], "writable": False}, got
+            if before is not None:
+                assert got["before"] == before, (method, got)
+            before = method

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import ServerProcess, free_port, get, request
+from conftest import Reader, ServerProcess, free_port, get, request
 from ringbolt import App, Router
 
 U = "123e4567-e89b-12d3-a456-426614174000"
@@ -225,3 +225,29 @@ def test_docs_examples_register_and_build(index):
     exec(compile(_doc_blocks()[index], f"docs/routing.md[{index}]", "exec"), namespace)
     app = namespace["app"]
     assert isinstance(app, App) and app._resolved_routes()
+
+
+def test_params_of_earlier_requests_do_not_carry_over(srv):
+    # Pipelined writes put many requests in one batch, and batches reuse the same entries:
+    # each request sees exactly its own route parameters (two, one, none, and back), never
+    # a previous request's, in any order and over many rounds.
+    shapes = [
+        (f"/u/{U}/items/7", {"route": "uuid-items", "id": ["UUID", U], "n": ["int", "7"]}),
+        ("/files/index", {"route": "static"}),
+        ("/n/-3", {"route": "int", "v": ["int", "-3"]}),
+        ("/files/x/y", {"route": "path", "rest": ["str", "x/y"]}),
+        ("/api/v1", {"v1": "GET"}),
+        ("/s/abc", {"route": "str-explicit", "name": ["str", "abc"]}),
+    ]
+    with srv.connect() as s:
+        reader = Reader(s)
+        for round_ in range(12):
+            order = shapes[round_ % len(shapes):] + shapes[: round_ % len(shapes)]
+            if round_ % 2:
+                order.reverse()
+            order = order * 3
+            s.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: test\r\n\r\n".encode() for p, _ in order))
+            for path, expected in order:
+                r = reader.read()
+                assert r.status == 200, (path, r)
+                assert r.json() == expected, (round_, path, r.body)

@@ -99,7 +99,10 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
         if (p == nullptr) {
             return false;
         }
-        out.body.assign(p, static_cast<size_t>(n));
+        // clear + append: no aliasing checks (assign's _M_replace), a copy into the
+        // string's own room for a short body.
+        out.body.clear();
+        out.body.append(p, static_cast<size_t>(n));
         if (set_type) {
             out.known_type = "text/plain; charset=utf-8";
         }

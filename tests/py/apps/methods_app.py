@@ -20,3 +20,19 @@ def sized(req):
     from ringbolt import Response
 
     return Response(b"", headers={"Content-Length": "42"})
+
+
+_kept = []
+
+
+@app.route("/kept", methods=["GET", "PURGE", "PROPFIND"])
+def kept(req):
+    """The previous request kept past its response: its method is still its own."""
+    try:
+        req.method = "X"
+        writable = True
+    except AttributeError:
+        writable = False
+    before = _kept[-1].method if _kept else None
+    _kept[:] = [req]
+    return {"method": req.method, "again": req.method, "before": before, "writable": writable}
