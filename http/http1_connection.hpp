@@ -87,6 +87,7 @@ class alignas(64) http1_connection final : public protocol {
         /// completed, the connection closes after it.
         response_phase phase = response_phase::owed;
     };
+    static_assert(sizeof(owed) <= 3 * 64, "an owed entry fills at most three cache lines");
 
     size_t process(std::string_view buf, protocol_env& env);
     void consume_tail(protocol_env& env); ///< process the tail, drop what was used
