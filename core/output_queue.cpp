@@ -4,9 +4,20 @@
 #include "core/output_queue.hpp"
 
 #include <algorithm>
+#include <cstddef>
+#include <type_traits>
 #include <unistd.h>
 
 namespace ringbolt::http {
+
+// The segment's first cache line holds what a keep-alive response touches (the header's
+// comment); the vector's blocks are line-aligned by the segment's alignment. (libstdc++'s
+// shared_ptr stores its pointer first: `if (credit)` reads offset 56 to 63.)
+static_assert(std::is_standard_layout_v<segment>);
+static_assert(alignof(segment) == 64 && sizeof(segment) == 128);
+static_assert(offsetof(segment, owned) + sizeof(std::string) <= 64 &&
+              offsetof(segment, done) + sizeof(uint64_t) <= 64 && offsetof(segment, type) < 64 &&
+              offsetof(segment, credit) + sizeof(void*) <= 64);
 
 file_handle::~file_handle() {
     if (fd >= 0) {

@@ -31,17 +31,28 @@ class send_credit {
     virtual void on_sent(size_t bytes) noexcept = 0;
 };
 
-struct segment {
+/// One piece of a connection's output. Line-aligned, with what a keep-alive response's
+/// one owned segment touches at every step (framing, take_front, iovecs, consume,
+/// recycle_from: the kind, the buffer, the lengths and the credit's pointer) in its first
+/// cache line: a vector of segments is swapped between a connection's queue and its send
+/// batch and comes back to each request cold on one of thousands of connections, where
+/// it cost two or three misses a request (issue 29: benchmarks/journal/2026-11-26.md,
+/// "The output's segment in one line").
+struct alignas(64) segment {
     enum class kind : uint8_t { owned, borrowed, file };
+    // Hot: the first cache line.
+    std::string owned;   ///< kind::owned
+    uint64_t length = 0; ///< bytes of the segment (all kinds)
+    uint64_t done = 0;   ///< bytes already sent from the front
     kind type = kind::owned;
-    std::string owned;     ///< kind::owned
+    /// Told when the segment's bytes are sent. Its stored pointer (what `if (credit)`
+    /// reads) ends the first line; its control block's only when there is a credit.
+    std::shared_ptr<send_credit> credit;
+    // Cold: borrowed bytes and file ranges.
     std::string_view view; ///< kind::borrowed: bytes kept alive by `keep`
     std::shared_ptr<const void> keep;
     std::shared_ptr<file_handle> file; ///< kind::file
     uint64_t file_offset = 0;
-    uint64_t length = 0;                 ///< bytes of the segment (all kinds)
-    uint64_t done = 0;                   ///< bytes already sent from the front
-    std::shared_ptr<send_credit> credit; ///< told when the segment's bytes are sent
 
     std::string_view bytes() const noexcept { return type == kind::owned ? std::string_view(owned) : view; }
 };
@@ -115,10 +126,12 @@ class output_queue {
     /// The owned segment to append `adding` bytes to (0: not known, a response head).
     std::string& tail_buffer(size_t adding = 0);
 
+    // What every response touches first (a connection's protocol holds the queue at the
+    // start of its first cache line), the spare buffer after it.
     std::vector<segment> _segs; ///< from _head onwards
-    std::string _spare;         ///< a sent buffer kept for the next response
     size_t _head = 0;
     uint64_t _bytes = 0;
+    std::string _spare; ///< a sent buffer kept for the next response
 };
 
 /// An in-flight batch taken by output_queue::take_front: iovecs over it, and

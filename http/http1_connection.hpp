@@ -22,7 +22,8 @@ namespace ringbolt::http {
 /// HTTP/1.1's ALPN protocol id (RFC 7301 §6).
 inline constexpr std::string_view http1_alpn = "http/1.1";
 
-class http1_connection final : public protocol {
+/// Line-aligned: its hot fields (below) in its first three cache lines.
+class alignas(64) http1_connection final : public protocol {
   public:
     void open(uint32_t slot, uint32_t gen, const peer_address& peer, uint32_t now_s,
               const connection_limits& lim) override;
@@ -69,12 +70,15 @@ class http1_connection final : public protocol {
     };
 
     /// A response owed to the client, in request order. The front one writes straight
-    /// to the output queue; later ones frame into `held` until they are at the front.
-    struct owed {
+    /// to the output queue; later ones frame into `held` (made when one first does) until
+    /// they are at the front. Line-aligned and small: every app request makes one in the
+    /// vector's kept block, and at thousands of connections each of its lines is a miss
+    /// (issue 29; a queue inline took two lines more).
+    struct alignas(64) owed {
         uint64_t seq = 0;
         request_context ctx;
         response_framer framer;
-        output_queue held;
+        std::unique_ptr<output_queue> held;
         std::shared_ptr<stream_control> stream;
         std::shared_ptr<body_stream> watch;    ///< told when the client goes before the answer ends
         std::unique_ptr<body_encoder> encoder; ///< a streamed body compressed piece by piece (else null)
@@ -83,6 +87,7 @@ class http1_connection final : public protocol {
         /// completed, the connection closes after it.
         response_phase phase = response_phase::owed;
     };
+    static_assert(sizeof(owed) <= 3 * 64, "an owed entry fills at most three cache lines");
 
     size_t process(std::string_view buf, protocol_env& env);
     void consume_tail(protocol_env& env); ///< process the tail, drop what was used
@@ -118,7 +123,15 @@ class http1_connection final : public protocol {
 
     owed* find_owed(uint64_t seq) noexcept;
     uint64_t queued_bytes() const noexcept; ///< output queued, including held responses
-    output_queue& queue_of(owed& o) noexcept { return &o == &_owed.front() ? _out : o.held; }
+    output_queue& queue_of(owed& o) {
+        if (&o == &_owed.front()) {
+            return _out;
+        }
+        if (!o.held) [[unlikely]] {
+            o.held = std::make_unique<output_queue>();
+        }
+        return *o.held;
+    }
     void start_response(owed& o, uint16_t status, std::string_view fields, int64_t length, bool app_close,
                         bool has_date, bool has_server, protocol_env& env);
     void end_response(owed& o, bool ok);
@@ -140,9 +153,14 @@ class http1_connection final : public protocol {
     /// connection to the protocol `up` makes. False when the connection cannot switch.
     bool switch_protocols(owed& o, app_response& m, protocol_env& env);
 
+    // Hot: what every request reads (on_data, process, finish_request, the reactor's
+    // close_after_flush and queued_bytes), next to the base's output queue and input
+    // state, so that with the class line-aligned they lie in its first three cache lines
+    // (issue 29: a request on one of thousands of connections finds them out of the cache
+    // and pays a miss per line: benchmarks/journal/2026-11-26.md, "The output's segment
+    // in one line"). The peer (read when the app asks for the client's address) after them.
     uint32_t _slot = 0;
     uint32_t _gen = 0;
-    peer_address _peer;
     phase _phase = phase::head;
     bool _closing = false;    ///< no further request is read; close once owed responses are sent
     uint32_t _deadline = 0;   ///< coarse seconds; 0 = none
@@ -150,8 +168,9 @@ class http1_connection final : public protocol {
     uint64_t _next_write = 0; ///< seq whose response goes out next (== _owed.front().seq)
     size_t _outstanding = 0;  ///< requests handed to the app, not fully answered yet
     size_t _scanned = 0;      ///< bytes of _tail already searched for a head end
-    std::string _tail;        ///< unparsed bytes kept between reads (partial request)
     std::vector<owed> _owed;  ///< responses owed, in request order (empty on the fast path)
+    std::string _tail;        ///< unparsed bytes kept between reads (partial request)
+    peer_address _peer;
 
     // The request whose body is being read over later reads. Its head is parsed once: it
     // is kept as offsets (kept_head: a few bytes a field, not a 4 KB request_head per

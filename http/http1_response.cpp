@@ -15,7 +15,7 @@ namespace ringbolt::http {
 uint64_t http1_connection::queued_bytes() const noexcept {
     uint64_t n = _out.bytes();
     for (const owed& o : _owed) {
-        n += o.held.bytes(); // framed responses waiting behind an earlier one count too
+        n += o.held ? o.held->bytes() : 0; // framed responses waiting behind an earlier one count too
     }
     return n;
 }
@@ -389,8 +389,8 @@ void http1_connection::advance() {
             _owed.clear();
             return;
         }
-        if (!_owed.empty()) {
-            _out.splice(_owed.front().held);
+        if (!_owed.empty() && _owed.front().held) {
+            _out.splice(*_owed.front().held);
         }
     }
 }
