@@ -28,6 +28,50 @@ def post(server, path: str, body: bytes, tag: str):
         s.close()
 
 
+def varied_request(i: int, path: str, *, every_field: bool = False) -> tuple[bytes, dict]:
+    """Request number ``i`` to /PATH/n{i}/{i} (bodies of 0 to 70,000 bytes, heads padded up
+    to 2,800 bytes, up to 24 extra fields: sizes that change from one request to the next)
+    and the facts its handler must see (request_facts.facts; ``every_field``: with the
+    x-extra-0 header and the header count, as kept_async_requests answers)."""
+    size = [0, 3, 5000, 1, 300, 70000][i % 6]
+    body = bytes(97 + (i + k) % 26 for k in range(size))
+    pad = "p" * (i % 5) * 700
+    extra = i % 7 * 4
+    head = (f"POST /{path}/n{i}/{i}?q={i}&pad={pad} HTTP/1.1\r\nHost: kept.test\r\nX-Tag: t{i}\r\n"
+            + "".join(f"X-Extra-{k}: {k}\r\n" for k in range(extra))
+            + f"Content-Length: {size}\r\n\r\n")
+    facts = {"method": "POST", "path": f"/{path}/n{i}/{i}", "target": f"/{path}/n{i}/{i}?q={i}&pad={pad}",
+             "query": {"q": str(i), "pad": pad}, "params": {"name": f"n{i}", "n": i},
+             "headers": {"x-tag": f"t{i}", "host": "kept.test"}, "body": body.decode(),
+             "client_host": "127.0.0.1", "http_version": "1.1"}
+    if every_field:
+        facts["headers"]["x-extra-0"] = "0" if extra else None
+        facts["header_count"] = 3 + extra
+    return head.encode() + body, facts
+
+
+def pipelined_rounds(server, make) -> None:
+    """Four rounds on three connections: eight requests ``make(i, k)`` (k: the place in the
+    write) pipelined in one write on each, then every answer read and compared with the
+    facts ``make`` gave."""
+    conns = [server.connect(timeout=30) for _ in range(3)]
+    try:
+        for rnd in range(4):
+            sent = []
+            for c, s in enumerate(conns):
+                reqs = [make(rnd * 100 + c * 10 + k, k) for k in range(8)]
+                s.sendall(b"".join(raw for raw, _ in reqs))
+                sent.append([want for _, want in reqs])
+            for s, wants in zip(conns, sent):
+                rd = Reader(s)
+                for want in wants:
+                    r = rd.read()
+                    assert r.status == 200 and r.json() == want
+    finally:
+        for s in conns:
+            s.close()
+
+
 def test_kept_request_reads_every_attribute_later(server):
     r = post(server, "/keep/a/7?q=1&z=2", b"first body", "tag-a")
     assert r.status == 200 and r.json() == {"kept": "a"}
@@ -74,35 +118,7 @@ def test_reused_request_buffers_carry_nothing_over(server):
     # every size, pipelined on a few connections (so batches hold several), each read
     # back whole. A long head or body followed by a short one would show stale bytes,
     # a request past the kept size takes a buffer of its own.
-    def one(i: int) -> tuple[bytes, dict]:
-        size = [0, 3, 5000, 1, 300, 70000][i % 6]
-        body = bytes(97 + (i + k) % 26 for k in range(size))
-        pad = "p" * (i % 5) * 700
-        head = (f"POST /facts/n{i}/{i}?q={i}&pad={pad} HTTP/1.1\r\nHost: kept.test\r\nX-Tag: t{i}\r\n"
-                + "".join(f"X-Extra-{k}: {k}\r\n" for k in range(i % 7 * 4))
-                + f"Content-Length: {size}\r\n\r\n")
-        expected = {"method": "POST", "path": f"/facts/n{i}/{i}", "target": f"/facts/n{i}/{i}?q={i}&pad={pad}",
-                    "query": {"q": str(i), "pad": pad}, "params": {"name": f"n{i}", "n": i},
-                    "headers": {"x-tag": f"t{i}", "host": "kept.test"}, "body": body.decode(),
-                    "client_host": "127.0.0.1", "http_version": "1.1"}
-        return head.encode() + body, expected
-
-    conns = [server.connect(timeout=30) for _ in range(3)]
-    try:
-        for rnd in range(4):
-            sent = []
-            for c, s in enumerate(conns):
-                reqs = [one(rnd * 100 + c * 10 + k) for k in range(8)]
-                s.sendall(b"".join(raw for raw, _ in reqs))
-                sent.append([want for _, want in reqs])
-            for s, wants in zip(conns, sent):
-                rd = Reader(s)
-                for want in wants:
-                    r = rd.read()
-                    assert r.status == 200 and r.json() == want
-    finally:
-        for s in conns:
-            s.close()
+    pipelined_rounds(server, lambda i, k: varied_request(i, "facts"))
 
 
 def test_request_in_a_reference_cycle_is_freed_by_gc(server):
@@ -181,49 +197,20 @@ def test_async_requests_kept_and_reused_carry_nothing_over(async_server):
     # requests once their views die. Requests of every size and header count, pipelined on
     # a few connections, half of them kept by the handler and read back after all the
     # others: each view, kept or answered at once, shows exactly its own request.
-    def one(i: int, path: str) -> tuple[bytes, dict]:
-        size = [0, 3, 5000, 1, 300, 70000][i % 6]
-        body = bytes(97 + (i + k) % 26 for k in range(size))
-        pad = "p" * (i % 5) * 700
-        extra = i % 7 * 4
-        head = (f"POST /{path}/n{i}/{i}?q={i}&pad={pad} HTTP/1.1\r\nHost: kept.test\r\nX-Tag: t{i}\r\n"
-                + "".join(f"X-Extra-{k}: {k}\r\n" for k in range(extra))
-                + f"Content-Length: {size}\r\n\r\n")
-        facts = {"method": "POST", "path": f"/{path}/n{i}/{i}", "target": f"/{path}/n{i}/{i}?q={i}&pad={pad}",
-                 "query": {"q": str(i), "pad": pad}, "params": {"name": f"n{i}", "n": i},
-                 "headers": {"x-tag": f"t{i}", "host": "kept.test", "x-extra-0": "0" if extra else None},
-                 "header_count": 3 + extra, "body": body.decode(), "client_host": "127.0.0.1",
-                 "http_version": "1.1"}
-        return head.encode() + body, facts
-
-    conns = [async_server.connect(timeout=30) for _ in range(3)]
     kept = {}
-    try:
-        for rnd in range(4):
-            sent = []
-            for c, s in enumerate(conns):
-                reqs = []
-                for k in range(8):
-                    i = rnd * 100 + c * 10 + k
-                    raw, facts = one(i, "akeep" if k % 2 else "afacts")
-                    if k % 2:
-                        kept[f"n{i}"] = facts
-                        facts = {"kept": f"n{i}"}
-                    reqs.append((raw, facts))
-                s.sendall(b"".join(raw for raw, _ in reqs))
-                sent.append([want for _, want in reqs])
-            for s, wants in zip(conns, sent):
-                rd = Reader(s)
-                for want in wants:
-                    r = rd.read()
-                    assert r.status == 200 and r.json() == want
-    finally:
-        for s in conns:
-            s.close()
+
+    def one(i: int, k: int) -> tuple[bytes, dict]:
+        raw, facts = varied_request(i, "akeep" if k % 2 else "afacts", every_field=True)
+        if k % 2:
+            kept[f"n{i}"] = facts
+            facts = {"kept": f"n{i}"}
+        return raw, facts
+
+    pipelined_rounds(async_server, one)
     assert len(kept) == 48
     for name, want in kept.items():
         assert get(async_server, f"/akept/{name}").json() == want
     # Every kept view is gone now: their storage serves these, which show only their own.
     for i in range(12):
-        raw, want = one(1000 + i, "afacts")
+        raw, want = varied_request(1000 + i, "afacts", every_field=True)
         assert request(async_server, raw).json() == want

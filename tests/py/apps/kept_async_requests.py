@@ -3,6 +3,7 @@ batch into storage of its own (request_object.cpp's detach), storage that serves
 requests once the view dies. A kept view must show its own request, a reused one nothing
 of the request it held before."""
 
+import request_facts
 from ringbolt import App
 
 app = App()
@@ -10,18 +11,7 @@ kept = {}
 
 
 def facts(req):
-    return {
-        "method": req.method,
-        "path": req.path,
-        "target": req.target,
-        "query": dict(req.query),
-        "params": dict(req.params),
-        "headers": {k: req.headers.get(k) for k in ("x-tag", "host", "x-extra-0")},
-        "header_count": len(req.headers),
-        "body": req.body.decode(),
-        "client_host": req.client[0],
-        "http_version": req.http_version,
-    }
+    return request_facts.facts(req, ("x-tag", "host", "x-extra-0"), header_count=True)
 
 
 @app.post("/afacts/{name}/{n:int}")

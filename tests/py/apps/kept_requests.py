@@ -4,26 +4,13 @@ thread): the view must stay valid; requests nobody keeps are released with the h
 import gc
 import threading
 
+from request_facts import facts
 from ringbolt import App
 
 app = App()
 kept = {}
 cycles = []
 seen_by_thread = {}
-
-
-def facts(req):
-    return {
-        "method": req.method,
-        "path": req.path,
-        "target": req.target,
-        "query": dict(req.query),
-        "params": dict(req.params),
-        "headers": {k: req.headers.get(k) for k in ("x-tag", "host")},
-        "body": req.body.decode(),
-        "client_host": req.client[0],
-        "http_version": req.http_version,
-    }
 
 
 @app.post("/keep/{name}/{n:int}")
