@@ -66,15 +66,28 @@ def free_port() -> int:
         if _EPHEMERAL_LOW <= 11000 or high - low < 100:
             break
         port = rng.randrange(low, high)
+        if _free_for_tcp_and_udp(port):
+            return port
+    for _ in range(200):
         with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if _free_for_tcp_and_udp(port):
+            return port
+    raise RuntimeError("no port free for both TCP and UDP on 127.0.0.1")
+
+
+def _free_for_tcp_and_udp(port: int) -> bool:
+    """Both protocols: an HTTP/3 server binds UDP on its TCP listener's number, and a
+    CI rehearsal once found that UDP port taken by another lane ("cannot open UDP ... for
+    HTTP/3: Address already in use")."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
-                continue
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+                return False
+    return True
 
 
 def host_the_loop(app: Any) -> None:
