@@ -39,8 +39,6 @@ template <typename T, size_t N> class kept_stack {
         }
     }
 
-    size_t size() const noexcept { return _count; }
-
   private:
     T* _items[N] = {};
     size_t _count = 0;
@@ -70,8 +68,8 @@ class kept_list_chain {
 
 /// A kept_stack guarded by the GIL, its items freed by `free_item` (a function of T*) at
 /// interpreter exit (kept_list_chain::release_all, registered by the module). A
-/// free-threaded build keeps nothing (take: nullptr, give: false): it would need a list
-/// per thread, as CPython's own free lists there are.
+/// free-threaded build keeps nothing (take: nullptr, give: false): there it would need a
+/// list per thread, as CPython's own free lists have there.
 template <typename T, size_t N, auto free_item> class kept_list : kept_list_chain {
   public:
     kept_list() noexcept
@@ -91,10 +89,6 @@ template <typename T, size_t N, auto free_item> class kept_list : kept_list_chai
 #else
         return _stack.give(item);
 #endif
-    }
-
-    size_t size() const noexcept {
-        return _stack.size();
     }
 
   private:
