@@ -13,6 +13,7 @@
 #include "http/response_writer.hpp"
 #include "pymod/native/asgi/asgi_cycle.hpp"
 #include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/kept_list.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/json/json_py.hpp"
@@ -731,6 +732,9 @@ PYBIND11_MODULE(_native, m) {
         throw pb::error_already_set();
     }
     if (ringbolt::py::init_wsgi_call(m.ptr()) < 0) {
+        throw pb::error_already_set();
+    }
+    if (ringbolt::py::release_kept_lists_at_exit(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
     ringbolt::py_module::init_json(m);

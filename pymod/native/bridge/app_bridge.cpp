@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/probes.hpp"
 #include "pymod/native/bridge/async_staging.hpp"
+#include "pymod/native/bridge/kept_list.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
@@ -318,25 +319,21 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_re
 
 namespace {
 // The memory of request bodies (a request_body and its shared counts, one block), kept
-// per thread for the next ones: every ASGI request makes one as its disconnect watch
-// (dispatcher.cpp), a malloc on the reactor and a free where its last owner lets it go.
-// A block goes to the list of the thread that frees it; with the hosted loop that is the
-// reactor's, which makes the next ones. `t_body_blocks_gone` (trivially destructible, so
-// readable after the list's destructor) keeps a block freed while its thread is torn
-// down from touching the list.
-constexpr size_t body_blocks_kept_max = 256;
-struct body_blocks {
-    std::vector<void*> free;
-    ~body_blocks();
-};
-thread_local bool t_body_blocks_gone = false;
-thread_local body_blocks t_body_blocks;
-body_blocks::~body_blocks() {
-    t_body_blocks_gone = true;
-    for (void* b : free) {
-        ::operator delete(b);
-    }
+// per thread for the next ones (kept_list.hpp's kept_stack, a thread's own, no GIL): every
+// ASGI request makes one as its disconnect watch (dispatcher.cpp), a malloc on the reactor
+// and a free where its last owner lets it go. A block goes to the list of the thread that
+// frees it; with the hosted loop that is the reactor's, which makes the next ones. The
+// list is released when its thread ends (body_blocks_release, armed by the first block
+// kept); a block freed later on that thread is freed at once.
+void free_body_block(void* b) noexcept {
+    ::operator delete(b);
 }
+thread_local kept_stack<void, 256> t_body_blocks;
+struct body_blocks_release {
+    bool armed = false;
+    ~body_blocks_release() { t_body_blocks.release(free_body_block); }
+};
+thread_local body_blocks_release t_body_blocks_release;
 
 // allocate_shared's allocator for request_body: its one block (n == 1) from the kept list.
 // All blocks in the list are of one size: the one type allocate_shared rebinds it to.
@@ -345,23 +342,19 @@ template <class T> struct body_block_allocator {
     body_block_allocator() noexcept = default;
     template <class U> body_block_allocator(const body_block_allocator<U>&) noexcept {}
     T* allocate(size_t n) {
-        if (n == 1 && !t_body_blocks_gone && !t_body_blocks.free.empty()) [[likely]] {
-            void* b = t_body_blocks.free.back();
-            t_body_blocks.free.pop_back();
-            return static_cast<T*>(b);
+        if (n == 1) [[likely]] {
+            if (void* b = t_body_blocks.take(); b != nullptr) [[likely]] {
+                return static_cast<T*>(b);
+            }
         }
         return static_cast<T*>(::operator new(n * sizeof(T)));
     }
     void deallocate(T* p, size_t n) noexcept {
-        if (n == 1 && !t_body_blocks_gone && t_body_blocks.free.size() < body_blocks_kept_max) [[likely]] {
-            try {
-                t_body_blocks.free.push_back(p);
-                return;
-            } catch (const std::bad_alloc&) {
-                // not kept: freed below
-            }
+        if (n == 1 && t_body_blocks.give(p)) [[likely]] {
+            t_body_blocks_release.armed = true; // its thread's end releases the list
+            return;
         }
-        ::operator delete(p);
+        free_body_block(p);
     }
     friend bool operator==(const body_block_allocator&, const body_block_allocator&) noexcept { return true; }
 };

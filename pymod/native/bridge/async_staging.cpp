@@ -4,6 +4,7 @@
 // iteration, one deliver per reactor. Everything here runs with the GIL held.
 #include "pymod/native/bridge/async_staging.hpp"
 
+#include "pymod/native/bridge/kept_list.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/bridge/result_conversion.hpp"
 
@@ -29,48 +30,36 @@ struct pending_answer {
     uint8_t version_minor;
     std::string request_id; ///< for the access log
     bool done = false;
-    pending_answer* next_kept = nullptr; ///< in the kept list
 };
 
-// Pending answers of finished requests, kept for the next ones: one malloc and one free
-// per async request otherwise (at 4096 connections a batch's ~130 of them overflow
-// malloc's per-size cache). Only under the GIL; a free-threaded build keeps none. The
-// strings keep their room unless it grew past what a usual request needs.
-#ifndef Py_GIL_DISABLED
-constexpr size_t pending_kept_max = 256;
+// Pending answers of finished requests, kept for the next ones (kept_list.hpp): one malloc
+// and one free per async request otherwise (at 4096 connections a batch's ~130 of them
+// overflow malloc's per-size cache). The strings keep their room unless it grew past what
+// a usual request needs.
+void free_pending(pending_answer* p) noexcept {
+    delete p;
+}
 constexpr size_t pending_text_kept = 256;
-pending_answer* g_pending_kept = nullptr;
-size_t g_pending_kept_count = 0;
-#endif
+kept_list<pending_answer, 256, free_pending> g_pending_kept;
 
 pending_answer* take_pending() {
-#ifndef Py_GIL_DISABLED
-    if (pending_answer* p = g_pending_kept; p != nullptr) [[likely]] {
-        g_pending_kept = p->next_kept;
-        --g_pending_kept_count;
-        p->next_kept = nullptr;
+    if (pending_answer* p = g_pending_kept.take(); p != nullptr) [[likely]] {
         p->done = false;
         return p;
     }
-#endif
     return new pending_answer{};
 }
 
 void give_pending(pending_answer* p) noexcept {
-#ifndef Py_GIL_DISABLED
-    if (g_pending_kept_count < pending_kept_max) [[likely]] {
+    if (g_pending_kept.give(p)) [[likely]] {
         for (std::string* s : {&p->method, &p->target, &p->request_id}) {
             if (s->capacity() > pending_text_kept) {
                 std::string().swap(*s);
             }
         }
-        p->next_kept = g_pending_kept;
-        g_pending_kept = p;
-        ++g_pending_kept_count;
         return;
     }
-#endif
-    delete p;
+    free_pending(p);
 }
 
 constexpr const char* pending_name = "ringbolt.pending";

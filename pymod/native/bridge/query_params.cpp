@@ -4,6 +4,7 @@
 
 #include "http/query.hpp"
 #include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/kept_list.hpp"
 
 #include <structmember.h>
 
@@ -79,15 +80,15 @@ PyObject* query_text(std::string_view s) {
     return decode_text(s);
 }
 
-#ifndef Py_GIL_DISABLED
 // QueryParams of finished requests that nobody kept, emptied (PyDict_Clear, `_items` slot
-// unset: as tp_new leaves one), for the next requests' queries: no allocation, GC
-// accounting or subtype deallocation per request. Still tracked by the GC (an empty dict
-// and an unset slot to visit). Guarded by the GIL, as the Request free list is.
-constexpr int query_free_max = 16;
-PyObject* query_free[query_free_max];
-int query_free_count = 0;
-#endif
+// unset: as tp_new leaves one), for the next requests' queries (kept_list.hpp): no
+// allocation, GC accounting or subtype deallocation per request. Live objects, still
+// tracked by the GC (an empty dict and an unset slot to visit): the list holds their one
+// reference, dropped when it is released.
+void drop_query(PyObject* q) noexcept {
+    Py_DECREF(q);
+}
+kept_list<PyObject, 16, drop_query> query_free;
 
 PyObject*& items_slot(const python_types& types, PyObject* q) noexcept {
     return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(q) + types.query_items_offset);
@@ -98,12 +99,11 @@ PyObject*& items_slot(const python_types& types, PyObject* q) noexcept {
 // dict's items are the pairs). No Python __init__, no list of tuples for the usual query.
 PyObject* query_in_place(const python_types& types, std::string_view query) {
     auto* cls = reinterpret_cast<PyTypeObject*>(types.query_params);
-    PyObject* q = nullptr;
-#ifndef Py_GIL_DISABLED
-    if (query_free_count > 0 && Py_TYPE(query_free[query_free_count - 1]) == cls) [[likely]] {
-        q = query_free[--query_free_count];
+    PyObject* q = query_free.take();
+    if (q != nullptr && Py_TYPE(q) != cls) [[unlikely]] {
+        query_free.give(q); // another app's class: left for its queries (it was just taken: room)
+        q = nullptr;
     }
-#endif
     if (q == nullptr) {
         PyObject* no_args = PyTuple_New(0);
         q = no_args != nullptr ? cls->tp_new(cls, no_args, nullptr) : nullptr;
@@ -201,18 +201,15 @@ void release_query_params([[maybe_unused]] const python_types& types, PyObject*&
         return;
     }
     query = nullptr;
-#ifndef Py_GIL_DISABLED
     // Only this reference left (the GIL held: nobody can take another), of the exact class
-    // built in place: emptied and kept. Its values are str, its slot a list of tuples of
+    // built in place: kept, and emptied. Its values are str, its slot a list of tuples of
     // str or None: clearing runs no Python code.
-    if (Py_REFCNT(q) == 1 && query_free_count < query_free_max && types.query_items_offset >= 0 &&
-        Py_TYPE(q) == reinterpret_cast<PyTypeObject*>(types.query_params)) [[likely]] {
+    if (Py_REFCNT(q) == 1 && types.query_items_offset >= 0 &&
+        Py_TYPE(q) == reinterpret_cast<PyTypeObject*>(types.query_params) && query_free.give(q)) [[likely]] {
         PyDict_Clear(q);
         Py_CLEAR(items_slot(types, q));
-        query_free[query_free_count++] = q;
         return;
     }
-#endif
     Py_DECREF(q);
 }
 

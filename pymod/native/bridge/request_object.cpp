@@ -9,6 +9,7 @@
 #include "http/query.hpp"
 #include "pymod/native/asgi/asgi_scope.hpp"
 #include "pymod/native/bridge/app_bridge.hpp"
+#include "pymod/native/bridge/kept_list.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/json/json_py.hpp"
 #include "pymod/native/py_type.hpp"
@@ -40,38 +41,26 @@ PyObject* get_cached(PyObject*& slot, PyObject* value) {
     return value;
 }
 
-// Request objects of finished requests, kept for the next ones as CPython keeps its own
-// free lists: a request then costs no allocation and no GC accounting (PyObject_GC_New
-// and PyObject_GC_Del, ~200 instructions). Guarded by the GIL; a free-threaded build
-// allocates each time.
-#ifndef Py_GIL_DISABLED
-constexpr int request_free_max = 64;
-request_object* request_free[request_free_max];
-int request_free_count = 0;
-#endif
+// Request objects of finished requests, kept for the next ones (kept_list.hpp): a request
+// then costs no allocation and no GC accounting (PyObject_GC_New and PyObject_GC_Del, ~200
+// instructions). Kept untracked, their count 0: PyObject_Init revives one.
+kept_list<request_object, 64, PyObject_GC_Del> request_free;
 
 // The storage of detached requests whose views died, kept for the next detach: a new
 // app_request per async request (and its delete) otherwise, a malloc and a free each
 // (detach_request). Each keeps its two buffers, cleared; the detach gives them to the batch
 // entry it empties, and the dispatcher keeps them as spares for the next requests' copies
-// (recycle_batch). Only under the GIL; a free-threaded build keeps none. Never destroyed:
-// a view may die after static destructors ran.
-#ifndef Py_GIL_DISABLED
-constexpr size_t detached_kept_max = 256;
+// (recycle_batch). Released at exit as every kept_list is; a view that dies after that
+// frees its storage (free_detached).
+void free_detached(http::app_request* req) noexcept {
+    dispatch::return_request_buffers(*req); // for the next requests' copies
+    delete req;
+}
 constexpr size_t detached_buffer_kept = 4096; // bytes, as the dispatcher's spares
-std::vector<http::app_request*>& detached_kept = *new std::vector<http::app_request*>;
-#endif
+kept_list<http::app_request, 256, free_detached> detached_kept;
 
 void give_detached(http::app_request* req) noexcept {
-#ifndef Py_GIL_DISABLED
-    if (detached_kept.size() < detached_kept_max) [[likely]] {
-        try {
-            detached_kept.push_back(req);
-        } catch (const std::bad_alloc&) {
-            dispatch::return_request_buffers(*req);
-            delete req;
-            return;
-        }
+    if (detached_kept.give(req)) [[likely]] {
         // What the request shares (the disconnect watch, a streamed body, the connection's
         // TLS facts) goes now, with its view, as when it was deleted.
         req->streamed_body.reset();
@@ -88,9 +77,7 @@ void give_detached(http::app_request* req) noexcept {
         req->headers.clear();
         return;
     }
-#endif
-    dispatch::return_request_buffers(*req); // for the next requests' copies
-    delete req;
+    free_detached(req);
 }
 
 void dealloc(PyObject* self) {
@@ -108,12 +95,9 @@ void dealloc(PyObject* self) {
     if (r->detached) {
         give_detached(r->req);
     }
-#ifndef Py_GIL_DISABLED
-    if (request_free_count < request_free_max) [[likely]] {
-        request_free[request_free_count++] = r; // untracked, its count 0: PyObject_Init revives it
-        return;
+    if (request_free.give(r)) [[likely]] {
+        return; // untracked, its count 0: PyObject_Init revives it
     }
-#endif
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -737,14 +721,10 @@ request_object* new_request(http::app_request* req, PyObject* param_names, const
     if (method == nullptr) [[unlikely]] {
         return nullptr;
     }
-    request_object* o = nullptr;
-#ifndef Py_GIL_DISABLED
-    if (request_free_count > 0) [[likely]] {
-        o = request_free[--request_free_count];
+    request_object* o = request_free.take();
+    if (o != nullptr) [[likely]] {
         PyObject_Init(reinterpret_cast<PyObject*>(o), &request_type); // its GC header is as GC_New left it
-    }
-#endif
-    if (o == nullptr) {
+    } else {
         o = PyObject_GC_New(request_object, &request_type);
         if (o == nullptr) {
             Py_DECREF(method);
@@ -804,10 +784,7 @@ void detach_request(request_object* obj) {
         return;
     }
     http::app_request& entry = *obj->req;
-#ifndef Py_GIL_DISABLED
-    if (!detached_kept.empty()) [[likely]] {
-        http::app_request* own = detached_kept.back();
-        detached_kept.pop_back();
+    if (http::app_request* own = detached_kept.take(); own != nullptr) [[likely]] {
         // The request moves in; the entry gets the kept buffers (cleared) in exchange.
         std::string data = std::move(own->data);
         std::vector<http::span32> headers = std::move(own->headers);
@@ -818,7 +795,6 @@ void detach_request(request_object* obj) {
         obj->detached = true;
         return;
     }
-#endif
     obj->req = new http::app_request(std::move(entry));
     obj->detached = true;
 }

@@ -11,6 +11,7 @@
 #include "pymod/native/py_type.hpp"
 #include "pymod/native/wsgi/wsgi_call.hpp"
 
+#include "pymod/native/bridge/kept_list.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/wsgi/wsgi_answer.hpp"
@@ -62,38 +63,9 @@ struct start_object {
 
 extern PyTypeObject write_type;
 
-/// A few objects of a kind kept for the next request instead of freed, as CPython's own
-/// free lists do (floats, tuples, frames): one StartResponse and one write callable a
-/// request, each an allocation and a free otherwise. Under the GIL only; a free-threaded
-/// build frees them.
-template <typename T, size_t N> class free_list {
-  public:
-    T* take(PyTypeObject* type) {
-#ifndef Py_GIL_DISABLED
-        if (_n > 0) {
-            T* o = _items[--_n];
-            PyObject_Init(reinterpret_cast<PyObject*>(o), type); // type and a reference count of 1
-            return o;
-        }
-#endif
-        return PyObject_New(T, type);
-    }
-    void give(T* o) {
-#ifndef Py_GIL_DISABLED
-        if (_n < N) {
-            _items[_n++] = o;
-            return;
-        }
-#endif
-        PyObject_Free(o);
-    }
-
-  private:
-    T* _items[N];
-    size_t _n = 0;
-};
-
-free_list<start_object, 4> spare_starts;
+/// One StartResponse and one write callable a request: a few kept for the next requests
+/// (kept_list.hpp), each an allocation and a free otherwise.
+kept_list<start_object, 4, PyObject_Free> spare_starts;
 
 /// The write callable start_response returns (PEP 3333): write(data) of its StartResponse.
 struct write_object {
@@ -101,7 +73,7 @@ struct write_object {
     PyObject* start;
 };
 
-free_list<write_object, 4> spare_writes;
+kept_list<write_object, 4, PyObject_Free> spare_writes;
 
 PyObject* start_write(PyObject* self_obj, PyObject* data);
 
@@ -116,9 +88,14 @@ PyObject* write_call(PyObject* self, PyObject* const* args, size_t nargsf, PyObj
 }
 
 PyObject* new_write(PyObject* start) {
-    write_object* w = spare_writes.take(&write_type);
-    if (w == nullptr) {
-        return nullptr;
+    write_object* w = spare_writes.take();
+    if (w != nullptr) {
+        PyObject_Init(reinterpret_cast<PyObject*>(w), &write_type); // type and a reference count of 1
+    } else {
+        w = PyObject_New(write_object, &write_type);
+        if (w == nullptr) {
+            return nullptr;
+        }
     }
     w->vectorcall = write_call;
     w->start = Py_NewRef(start);
@@ -128,7 +105,9 @@ PyObject* new_write(PyObject* start) {
 void write_dealloc(PyObject* self) {
     auto* w = reinterpret_cast<write_object*>(self);
     Py_DECREF(w->start);
-    spare_writes.give(w);
+    if (!spare_writes.give(w)) {
+        PyObject_Free(w);
+    }
 }
 
 PyTypeObject write_type = vectorcall_type<write_object>({
@@ -346,9 +325,14 @@ PyObject* get_written(PyObject* self_obj, void*) {
 }
 
 start_object* new_start(PyObject* parse_status, PyObject* check_headers) {
-    start_object* start = spare_starts.take(&wsgi_start_type);
-    if (start == nullptr) {
-        return nullptr;
+    start_object* start = spare_starts.take();
+    if (start != nullptr) {
+        PyObject_Init(reinterpret_cast<PyObject*>(start), &wsgi_start_type); // type and a reference count of 1
+    } else {
+        start = PyObject_New(start_object, &wsgi_start_type);
+        if (start == nullptr) {
+            return nullptr;
+        }
     }
     start->vectorcall = start_call;
     start->headers = nullptr;
@@ -378,7 +362,9 @@ void start_dealloc(PyObject* self_obj) {
     Py_XDECREF(self->headers);
     Py_XDECREF(self->written);
     Py_XDECREF(self->body);
-    spare_starts.give(self);
+    if (!spare_starts.give(self)) {
+        PyObject_Free(self);
+    }
 }
 
 PyMethodDef start_methods[] = {

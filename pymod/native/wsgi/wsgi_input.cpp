@@ -6,6 +6,7 @@
 
 #include "pymod/native/wsgi/wsgi_input.hpp"
 
+#include "pymod/native/bridge/kept_list.hpp"
 #include "pymod/native/py_type.hpp"
 
 #include <cstring>
@@ -24,11 +25,8 @@ extern PyTypeObject input_type;
 
 PyObject* unsupported = nullptr; // io.UnsupportedOperation
 
-/// A few inputs kept for the next request instead of freed (as CPython's own free lists
-/// do): one is made per request. Under the GIL only; a free-threaded build frees them.
-constexpr size_t spare_max = 4;
-input_object* spare[spare_max];
-size_t spare_count = 0;
+/// One input a request: a few kept for the next requests (kept_list.hpp).
+kept_list<input_object, 4, PyObject_Free> spare_inputs;
 
 input_object* I(PyObject* self) {
     return reinterpret_cast<input_object*>(self);
@@ -274,13 +272,9 @@ PyObject* input_new(PyTypeObject*, PyObject* args, PyObject* kwds) {
 
 void input_dealloc(PyObject* self) {
     Py_DECREF(I(self)->body);
-#ifndef Py_GIL_DISABLED
-    if (spare_count < spare_max) {
-        spare[spare_count++] = I(self);
-        return;
+    if (!spare_inputs.give(I(self))) {
+        PyObject_Free(self);
     }
-#endif
-    PyObject_Free(self);
 }
 
 template <typename F> PyCFunction fast(F f) {
@@ -332,18 +326,14 @@ PyTypeObject input_type = native_type({
 } // namespace
 
 PyObject* new_wsgi_input(PyObject* body) {
-    input_object* in = nullptr;
-#ifndef Py_GIL_DISABLED
-    if (spare_count > 0) {
-        in = spare[--spare_count];
+    input_object* in = spare_inputs.take();
+    if (in != nullptr) {
         PyObject_Init(reinterpret_cast<PyObject*>(in), &input_type); // type and a reference count of 1
-    }
-#endif
-    if (in == nullptr) {
+    } else {
         in = PyObject_New(input_object, &input_type);
-    }
-    if (in == nullptr) {
-        return nullptr;
+        if (in == nullptr) {
+            return nullptr;
+        }
     }
     in->body = Py_NewRef(body);
     in->pos = 0;

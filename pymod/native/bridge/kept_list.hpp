@@ -1,0 +1,122 @@
+// What the Python bridge keeps for the next request instead of freeing it: one bounded
+// LIFO for every such list (Request objects, wsgi.input, pending answers, request-body
+// blocks...), and the one rule for letting them go when their owner ends.
+#pragma once
+
+#include <Python.h>
+
+#include <cstddef>
+
+namespace ringbolt::py {
+
+/// Up to N items (T*) kept for reuse, last given first taken: the memory of a dead object
+/// or a C++ block goes to the next one of its kind, with no malloc and no free, as
+/// CPython's own free lists do (floats, tuples, frames). No lock: its owner guards it (the
+/// GIL for a kept_list, its thread for a thread_local one). release() lets the items go
+/// and makes the list keep nothing from then on: a later give answers false (the caller
+/// frees the item at once), a later take nullptr. Trivially destructible, so a list is
+/// still readable when its owner's teardown has run: an item freed after that is freed.
+template <typename T, size_t N> class kept_stack {
+  public:
+    /// A kept item, or nullptr: none is kept (make a new one).
+    T* take() noexcept { return _count > 0 ? _items[--_count] : nullptr; }
+
+    /// True: `item` is kept (the list's until taken). False (the list is full, or
+    /// released): the caller frees it.
+    bool give(T* item) noexcept {
+        if (_count < _limit) [[likely]] {
+            _items[_count++] = item;
+            return true;
+        }
+        return false;
+    }
+
+    /// Each kept item to `free_item`, and nothing kept from now on.
+    template <typename F> void release(F free_item) noexcept {
+        _limit = 0;
+        while (_count > 0) {
+            free_item(_items[--_count]);
+        }
+    }
+
+  private:
+    T* _items[N] = {};
+    size_t _count = 0;
+    size_t _limit = N; ///< N, 0 once released
+};
+
+/// Every kept_list of the process, released at once at interpreter exit (atexit, GIL held).
+class kept_list_chain {
+  public:
+    /// Lets every kept_list's items go (their free_item); later gives free at once.
+    static void release_all() noexcept {
+        for (kept_list_chain* l = s_first; l != nullptr; l = l->_next) {
+            l->_release(*l);
+        }
+    }
+
+  protected:
+    explicit kept_list_chain(void (*release)(kept_list_chain&)) noexcept : _next(s_first), _release(release) {
+        s_first = this;
+    }
+
+  private:
+    kept_list_chain* _next;
+    void (*_release)(kept_list_chain&);
+    static inline constinit kept_list_chain* s_first = nullptr; // constant: set before any list links in
+};
+
+/// A kept_stack guarded by the GIL, its items freed by `free_item` (a function of T*) at
+/// interpreter exit (kept_list_chain::release_all, registered by the module). A
+/// free-threaded build keeps nothing (take: nullptr, give: false): there it would need a
+/// list per thread, as CPython's own free lists have there.
+template <typename T, size_t N, auto free_item> class kept_list : kept_list_chain {
+  public:
+    kept_list() noexcept
+        : kept_list_chain([](kept_list_chain& l) { static_cast<kept_list&>(l)._stack.release(free_item); }) {}
+
+    T* take() noexcept {
+#ifdef Py_GIL_DISABLED
+        return nullptr;
+#else
+        return _stack.take();
+#endif
+    }
+
+    bool give([[maybe_unused]] T* item) noexcept {
+#ifdef Py_GIL_DISABLED
+        return false;
+#else
+        return _stack.give(item);
+#endif
+    }
+
+  private:
+    kept_stack<T, N> _stack;
+};
+
+/// Adds `_release_kept_lists()` to `module` (release_all: what runs at exit; tests call it)
+/// and registers it with atexit, which runs it once non-daemon threads are joined and
+/// before the interpreter is torn down. -1 with an exception set on failure.
+inline int release_kept_lists_at_exit(PyObject* module) {
+    static PyMethodDef def = {
+        "_release_kept_lists",
+        [](PyObject*, PyObject*) -> PyObject* {
+            kept_list_chain::release_all();
+            Py_RETURN_NONE;
+        },
+        METH_NOARGS, "Free what the bridge keeps for the next requests, and keep nothing from now on (run at exit)."};
+    PyObject* fn = PyCFunction_NewEx(&def, nullptr, nullptr);
+    if (fn == nullptr || PyModule_AddObjectRef(module, def.ml_name, fn) < 0) {
+        Py_XDECREF(fn);
+        return -1;
+    }
+    PyObject* atexit = PyImport_ImportModule("atexit");
+    PyObject* done = atexit != nullptr ? PyObject_CallMethod(atexit, "register", "O", fn) : nullptr;
+    Py_XDECREF(atexit);
+    Py_DECREF(fn);
+    Py_XDECREF(done);
+    return done != nullptr ? 0 : -1;
+}
+
+} // namespace ringbolt::py
