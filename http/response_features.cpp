@@ -200,9 +200,37 @@ void new_request_id(std::string& out) {
     }
 }
 
+namespace {
+
+// The codings the response may use, from the client's Accept-Encoding (none: identity).
+inline void choose_codings(const response_features& f, const accept_encoding& ae, request_context& ctx) {
+    ctx.coding = choose_coding(ae, {f.compression.offered, f.compression.offered_count});
+    ctx.small_coding = choose_coding(ae, {f.compression.small_offered, f.compression.offered_count});
+}
+
+} // namespace
+
 preflight decorate_request(const response_features& f, const request_head& head, request_context& ctx,
                            std::string& request_id, std::string& reason) {
     ctx.features = &f;
+    if (!f.cors.enabled && !f.request_id.enabled) [[likely]] {
+        // Compression alone (an app that enables it has its features on every request):
+        // one field to look for, nothing to add to the answer's head here.
+        if (f.compression.enabled) {
+            accept_encoding ae;
+            bool ae_ok = true;
+            for (uint16_t i = 0; i < head.num_headers; ++i) {
+                const std::string_view name = head.headers[i].name;
+                if (name.size() == 15 && iequals(name, "accept-encoding")) {
+                    ae_ok = ae_ok && parse_accept_encoding(head.headers[i].value, ae);
+                }
+            }
+            if (ae_ok && ae.present) {
+                choose_codings(f, ae, ctx);
+            }
+        }
+        return preflight::none;
+    }
     std::string_view origin;
     std::string_view acr_method;
     std::string_view acr_headers;
@@ -229,8 +257,7 @@ preflight decorate_request(const response_features& f, const request_head& head,
         }
     }
     if (f.compression.enabled && ae_ok && ae.present) {
-        ctx.coding = choose_coding(ae, {f.compression.offered, f.compression.offered_count});
-        ctx.small_coding = choose_coding(ae, {f.compression.small_offered, f.compression.offered_count});
+        choose_codings(f, ae, ctx);
     }
     if (f.request_id.enabled) {
         if (valid_request_id(client_id)) {

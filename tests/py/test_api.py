@@ -153,6 +153,21 @@ def test_handler_errors_are_500_and_server_keeps_serving(server, path):
     assert get(server, "/").status == 200
 
 
+@pytest.mark.parametrize("path", ["/bad-header-raw", "/unserializable", "/nan"])
+def test_a_result_that_fails_part_way_leaves_nothing_in_the_500(server, path):
+    """A body converted before the conversion fails ("x" before a bad header, a JSON
+    object cut at a value it cannot write) goes nowhere: the 500 is the one a handler's
+    exception gets, byte for byte, and the next answer is its own."""
+    boom = get(server, "/boom")
+    r = get(server, path)
+    assert r.status == 500, r
+    assert r.body == boom.body
+    assert r.header("content-length") == str(len(boom.body))
+    assert r.header("content-type") == boom.header("content-type")
+    ok = get(server, "/")
+    assert ok.status == 200 and ok.body == get(server, "/").body
+
+
 def test_kept_request_stays_valid(server):
     for i in range(3):
         r = get(server, f"/keep?i={i}")

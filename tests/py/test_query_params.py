@@ -188,6 +188,21 @@ def test_recent_texts_replaced_stay_right(client: Any) -> None:
         assert got["first"] == dict(QueryParams(pairs)), (i, qs)
 
 
+def test_texts_around_the_eighth_byte(client: Any) -> None:
+    """A short text is read as two words, bytes 1-8 and 9-16: texts that differ only past
+    the eighth byte, and a non-ASCII byte in either word (straddling them, or the
+    sixteenth), each come back as sent, the first time and from the recent ones after."""
+    texts = ["a" * 8, "a" * 8 + "b", "a" * 8 + "c", "a" * 9, "a" * 7 + "%C3%A9",
+             "a" * 8 + "%C3%A9", "a" * 15 + "%FF", "a" * 14 + "%C3%A9", "b" * 8 + "%00"]
+    for _ in range(3):
+        for i, t in enumerate(texts):
+            qs = f"{t}={texts[-1 - i]}&n{i}={t}"
+            r = client.get("/pairs?" + qs)
+            assert r.status_code == 200, (qs, r.text)
+            pairs = parse_qsl(qs, keep_blank_values=True, errors="surrogateescape")
+            assert r.json()["pairs"] == [list(p) for p in pairs], qs
+
+
 def test_a_finished_query_is_used_again(client: Any) -> None:
     """A QueryParams nobody kept goes back emptied for the next request (GIL builds): its
     making then allocates no object the collector counts; one kept or made from a query

@@ -126,7 +126,7 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
                 if (parts.body_ref != nullptr) {
                     resp.borrowed = parts.body_view;
                     resp.keep = hold_python_object(parts.body_ref);
-                } else {
+                } else if (parts.body_into == nullptr) {
                     resp.body = std::move(parts.body);
                 }
                 resp.parts =
@@ -177,6 +177,8 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
         json_default.emplace(_json_default);
     }
     response_parts parts;
+    resp.body.clear();
+    parts.body_into = &resp.body; // converted into the answer's own string
     bool converted = exc == nullptr && result != nullptr && convert_result(result, _types, parts);
     return answer_inline(converted ? &parts : nullptr, exc, meta, resp, sink);
 }

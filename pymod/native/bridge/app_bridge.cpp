@@ -89,7 +89,7 @@ void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>
     PyObject* arg = reinterpret_cast<PyObject*>(obj);
     RB_PROBE2(handler_dispatched, req.conn_slot, req.seq);
     PyObject* result = PyObject_Vectorcall(h.callable, &arg, 1, nullptr);
-    if (result != nullptr) {
+    if (result != nullptr && !result_is_final(obj, result)) {
         PyObject* final = finish_result(obj, result); // cookies/background/forms: usually `result` itself
         Py_DECREF(result);
         result = final;

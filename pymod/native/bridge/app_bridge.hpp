@@ -58,6 +58,9 @@ struct response_parts {
     std::string_view known_type; ///< or one of ringbolt's defaults (static text: no allocation)
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    /// Where a converted body is written instead of `body`: the answer's own string, set
+    /// by app_bridge::finish (a short body is not copied from one string to the other).
+    std::string* body_into = nullptr;
     PyObject* body_ref = nullptr; ///< bytes: a large bytes object sent from itself (new reference)
     std::string_view body_view;   ///< its bytes, when body_ref is set
     body_source source = body_source::bytes;
@@ -72,9 +75,13 @@ struct response_parts {
         Py_XDECREF(body_ref);
     }
     std::string_view type() const noexcept { return known_type.empty() ? std::string_view(content_type) : known_type; }
-    size_t body_size() const noexcept { return body_ref != nullptr ? body_view.size() : body.size(); }
+    /// The string a converted body goes to.
+    std::string& body_out() noexcept { return body_into != nullptr ? *body_into : body; }
+    size_t body_size() const noexcept {
+        return body_ref != nullptr ? body_view.size() : body_into != nullptr ? body_into->size() : body.size();
+    }
     /// The body as owned bytes (copies a borrowed one).
-    std::string take_body() { return body_ref != nullptr ? std::string(body_view) : std::move(body); }
+    std::string take_body() { return body_ref != nullptr ? std::string(body_view) : std::move(body_out()); }
 };
 
 /// Convert a handler's return value (dict/list -> JSON, str -> text, bytes, None -> 204,

@@ -31,53 +31,61 @@ struct text_entry {
 };
 text_entry text_cache[size_t{1} << text_cache_bits];
 
-// The str of `s` (1 to text_cache_longest bytes) from the recent ones or made now, or
-// nullptr without an exception when `s` is not ASCII.
-PyObject* short_ascii_str(std::string_view s) {
-    const size_t n = s.size();
-    uint64_t w[2] = {0, 0};
-    unsigned char high = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        high |= c;
-        w[i >> 3] |= uint64_t{c} << ((i & 7) * 8);
-    }
-    if ((high & 0x80) != 0) [[unlikely]] {
-        return nullptr;
-    }
-    const uint64_t h = (w[0] ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^ n) * 0x9e3779b97f4a7c15ull;
-    text_entry& e = text_cache[h >> (64 - text_cache_bits)];
-    if (e.lo == w[0] && e.hi == w[1] && e.size == n && e.str != nullptr) [[likely]] {
-        return Py_NewRef(e.str);
-    }
+// A miss of the recent strs: the str of `s` (ASCII, 1 to text_cache_longest bytes, read
+// into `lo` and `hi`) made now and kept in `e`. Out of line, as the texts that are not
+// short ASCII are: the hit below, inlined where a name or value is read, makes no call.
+[[gnu::noinline]] PyObject* short_ascii_miss(std::string_view s, text_entry& e, uint64_t lo, uint64_t hi) {
     PyObject* made = ascii_str(s);
     if (made != nullptr) {
         Py_XSETREF(e.str, Py_NewRef(made));
-        e.lo = w[0];
-        e.hi = w[1];
-        e.size = n;
+        e.lo = lo;
+        e.hi = hi;
+        e.size = s.size();
     }
     return made;
 }
 #endif
 
-// A query's name or value as str: ASCII (the usual query: names, numbers, words) copied
-// into a str, no UTF-8 decoder (a short one taken from the recent ones); none is the
-// interpreter's shared empty str; anything else decoded as UTF-8 with surrogate escapes
-// (decode_text), as a path is.
-PyObject* query_text(std::string_view s) {
-#ifndef Py_GIL_DISABLED
-    if (s.size() - 1 < text_cache_longest) [[likely]] { // 1 to 16 bytes
-        if (PyObject* u = short_ascii_str(s); u != nullptr || PyErr_Occurred() != nullptr) [[likely]] {
-            return u;
-        }
-        return decode_text(s);
-    }
-#endif
+// A query's name or value as str, when it is not a short ASCII text: ASCII copied into a
+// str, no UTF-8 decoder; none is the interpreter's shared empty str; anything else decoded
+// as UTF-8 with surrogate escapes (decode_text), as a path is.
+[[gnu::noinline]] PyObject* query_text_other(std::string_view s) {
     if (!s.empty() && is_ascii(s)) {
         return ascii_str(s);
     }
     return decode_text(s);
+}
+
+// A query's name or value as str: ASCII (the usual query: names, numbers, words) copied
+// into a str, a short one (1 to 16 bytes) taken from the recent ones; the rest as
+// query_text_other says. The text is read once into two zero-filled words (in registers)
+// that pick the slot and are compared with the slot's; a miss replaces the slot's object.
+[[gnu::always_inline]] inline PyObject* query_text(std::string_view s) {
+#ifndef Py_GIL_DISABLED
+    const size_t n = s.size();
+    if (n - 1 < text_cache_longest) [[likely]] { // 1 to 16 bytes
+        const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+        const size_t low = n < 8 ? n : 8;
+        uint64_t lo = 0;
+        uint64_t hi = 0;
+        for (size_t i = 0; i < low; ++i) {
+            lo |= uint64_t{b[i]} << (i * 8);
+        }
+        for (size_t i = 8; i < n; ++i) {
+            hi |= uint64_t{b[i]} << ((i - 8) * 8);
+        }
+        constexpr uint64_t highs = 0x8080808080808080ull;
+        if (((lo | hi) & highs) == 0) [[likely]] {
+            const uint64_t h = (lo ^ (hi * 0xc2b2ae3d27d4eb4full) ^ n) * 0x9e3779b97f4a7c15ull;
+            text_entry& e = text_cache[h >> (64 - text_cache_bits)];
+            if (e.lo == lo && e.hi == hi && e.size == n && e.str != nullptr) [[likely]] {
+                return Py_NewRef(e.str);
+            }
+            return short_ascii_miss(s, e, lo, hi);
+        }
+    }
+#endif
+    return query_text_other(s);
 }
 
 // QueryParams of finished requests that nobody kept, emptied (PyDict_Clear, `_items` slot

@@ -136,6 +136,12 @@ void release_request(request_object* obj);
 /// and schedules the tasks for after the response.
 PyObject* finish_result(request_object* obj, PyObject* result);
 
+/// `result` goes on the wire as it is, seen without a call: the handler set no attribute
+/// on the request and returned a dict or a str (finish_result's common answer).
+inline bool result_is_final(const request_object* obj, PyObject* result) noexcept {
+    return obj->dict == nullptr && (PyDict_CheckExact(result) || PyUnicode_CheckExact(result));
+}
+
 /// Give the view its own copy of the request now (it will outlive the batch: async).
 void detach_request(request_object* obj);
 

@@ -86,7 +86,7 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
             out.body_ref = body;
             out.body_view = std::string_view(PyBytes_AS_STRING(body), n);
         } else {
-            out.body.assign(PyBytes_AS_STRING(body), n);
+            out.body_out().assign(PyBytes_AS_STRING(body), n);
         }
         if (set_type) {
             out.known_type = "application/octet-stream";
@@ -101,15 +101,16 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
         }
         // clear + append: no aliasing checks (assign's _M_replace), a copy into the
         // string's own room for a short body.
-        out.body.clear();
-        out.body.append(p, static_cast<size_t>(n));
+        std::string& text = out.body_out();
+        text.clear();
+        text.append(p, static_cast<size_t>(n));
         if (set_type) {
             out.known_type = "text/plain; charset=utf-8";
         }
         return true;
     }
     if (PyDict_Check(body) || PyList_Check(body)) {
-        if (!write_json(body, out.body)) {
+        if (!write_json(body, out.body_out())) {
             return false;
         }
         if (set_type) {
@@ -122,7 +123,7 @@ bool convert_body(PyObject* body, response_parts& out, bool set_type) {
         if (PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0) {
             return false;
         }
-        out.body.assign(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+        out.body_out().assign(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
         PyBuffer_Release(&view);
         if (set_type) {
             out.known_type = "application/octet-stream";
@@ -194,7 +195,7 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
     intern_names();
     if (PyDict_CheckExact(result)) [[likely]] {
         out.known_type = "application/json";
-        return write_json(result, out.body);
+        return write_json(result, out.body_out());
     }
     if (result == Py_None) {
         out.status = 204;
@@ -277,7 +278,7 @@ bool convert_http_error(PyObject* exc, response_parts& parts, http::response_hea
     bool ok = false;
     if (body != nullptr && convert_status(status, parts)) {
         parts.content_type = "application/problem+json";
-        ok = write_json(body, parts.body) && convert_headers(headers, parts) && build_head(parts, head);
+        ok = write_json(body, parts.body_out()) && convert_headers(headers, parts) && build_head(parts, head);
     }
     Py_XDECREF(status);
     Py_XDECREF(headers);

@@ -617,6 +617,53 @@ TEST(parser_target_scan, split_and_checked_at_every_length_and_place) {
     }
 }
 
+// An origin-form target's first '?' and any '#' are found in the words that check it:
+// two marks of every kind at every pair of places (a '#' first, two '?', two '#'), each
+// followed by the byte one above it (a false flag of the word tests may follow a true
+// one), in targets of every length to 40; and the same over each method, CONNECT aside.
+TEST(parser_target_scan, two_marks_at_every_pair_of_places) {
+    const auto want = [](const std::string& t, std::string& path, std::string& query) {
+        const size_t end = t.find_first_of("?#");
+        path = t.substr(0, end);
+        query = end == std::string::npos || t[end] == '#' ? "" : t.substr(end + 1, t.find('#', end + 1) - end - 1);
+    };
+    for (size_t len = 2; len <= 40; ++len) {
+        std::string target(len, 'a');
+        target[0] = '/';
+        for (size_t k = 1; k < len; ++k) {
+            target[k] = static_cast<char>('a' + k % 26);
+        }
+        for (size_t p = 1; p < len; ++p) {
+            for (size_t q = p; q < len; ++q) {
+                for (const char* marks : {"#?", "??", "##", "?#", "?>", "#\"", "?@", "#$"}) {
+                    std::string t = target;
+                    t[p] = marks[0];
+                    if (q > p) {
+                        t[q] = marks[1];
+                    }
+                    const std::string in = "GET " + t + " HTTP/1.1\r\nHost: x\r\n\r\n";
+                    request_head r;
+                    ASSERT_EQ(parse(in, r).status, parse_status::complete) << t;
+                    std::string path, query;
+                    want(t, path, query);
+                    EXPECT_EQ(r.target, t);
+                    EXPECT_EQ(r.path, path) << t;
+                    EXPECT_EQ(r.query, query) << t;
+                }
+            }
+        }
+    }
+    for (const char* method : {"POST", "OPTIONS", "HEAD", "BREW"}) {
+        const std::string in = std::string(method) + " /a/b?x=1&y=%20 HTTP/1.1\r\nHost: x\r\n\r\n";
+        request_head r;
+        ASSERT_EQ(parse(in, r).status, parse_status::complete) << method;
+        EXPECT_EQ(r.path, "/a/b") << method;
+        EXPECT_EQ(r.query, "x=1&y=%20") << method;
+    }
+    request_head r;
+    EXPECT_EQ(parse("CONNECT /a?b HTTP/1.1\r\nHost: x\r\n\r\n", r).error, http_error::bad_request);
+}
+
 // A field value is checked eight bytes at a time to its first CTL or DEL: every value
 // length up to 40 with an HTAB, an 8-bit byte, a CTL or DEL at every place.
 TEST(parser_value_scan, checked_at_every_length_and_place) {

@@ -228,6 +228,38 @@ TEST(Compression, NegotiatedAndPlanned) {
     EXPECT_EQ(out, "Content-Encoding: br\r\nVary: Accept-Encoding\r\n");
 }
 
+// An app with compression alone takes a shorter look at the fields than one with CORS
+// or request ids beside it: both find the same codings, the field in any place and case,
+// two fields as one list, a bad one spoiling the whole, and add nothing to the head.
+TEST(Compression, CompressionAloneAndWithOtherFeaturesAgree) {
+    response_features alone;
+    ASSERT_EQ(configure_compression(alone, 1024, {"zstd", "br", "gzip"}, {-1, -1, -1}, {}), "");
+    response_features with_cors = cors({"https://app.example.com"}, false);
+    ASSERT_EQ(configure_compression(with_cors, 1024, {"zstd", "br", "gzip"}, {-1, -1, -1}, {}), "");
+    const struct {
+        const char* fields;
+        content_coding coding;
+    } cases[] = {
+        {"Host: a\r\n", content_coding::identity},
+        {"Host: a\r\nAccept-Encoding: gzip, br;q=0.9\r\n", content_coding::gzip},
+        {"aCCEPT-eNCODING: br\r\nHost: a\r\nX-Long-Field-Name: 1\r\n", content_coding::br},
+        {"Host: a\r\nAccept-Encoding: gzip;q=0.5\r\nAccept-Encodings: zstd\r\n", content_coding::gzip},
+        {"Host: a\r\nAccept-Encoding: gzip;q=0.6\r\nAccept-Encoding: zstd;q=0.5\r\n", content_coding::gzip},
+        {"Host: a\r\nAccept-Encoding: gzip\r\nAccept-Encoding: br;q=2\r\n", content_coding::identity},
+        {"Host: a\r\nAccept-Encoding: br;q=2\r\nAccept-Encoding: gzip\r\n", content_coding::identity},
+        {"Host: a\r\nAccept-Encoding:\r\n", content_coding::identity},
+    };
+    for (const auto& c : cases) {
+        const std::string req = std::string("GET / HTTP/1.1\r\n") + c.fields + "\r\n";
+        outcome a = run(alone, req);
+        EXPECT_EQ(a.coding, c.coding) << c.fields;
+        EXPECT_EQ(a.pf, preflight::none) << c.fields;
+        EXPECT_EQ(a.fields, "") << c.fields;
+        outcome b = run(with_cors, req);
+        EXPECT_EQ(b.coding, c.coding) << c.fields;
+    }
+}
+
 TEST(Compression, AutomaticLevelsAreFastForSmallBodies) {
     response_features f;
     ASSERT_EQ(configure_compression(f, 0, {"zstd", "br", "gzip"}, {-1, 9, -1}, {}), "");
