@@ -329,8 +329,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     bool _http1 = _config.http != http::http_versions::http2;
 
     // A hosted reactor (server_config::host_loop). Turns run under _turn_mutex: the loop's
-    // (hosted_turn), or the stand-in's while the loop has not turned for standin_after_ns.
-    static constexpr uint64_t standin_after_ns = 500'000'000;
+    // (hosted_turn), or the stand-in's while the loop has not turned for standin_after_ns().
+    uint64_t standin_after_ns() const noexcept { return uint64_t{_config.standin_after_ms} * 1'000'000; }
     std::mutex _turn_mutex;
     bool _done = false;                     ///< drained: no more turns (under _turn_mutex)
     unsigned _app_slot = 0;                 ///< handle_batch's thread slot (under _turn_mutex)

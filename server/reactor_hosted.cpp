@@ -101,7 +101,7 @@ void reactor::standin_main() noexcept {
             break;
         }
         if (!_hosting.load(std::memory_order_acquire) ||
-            monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns) {
+            monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns()) {
             continue;
         }
         lock.unlock();
@@ -123,7 +123,7 @@ void reactor::serve_while_loop_blocked() noexcept {
     uint64_t since = _loop_beat_ns.load(std::memory_order_relaxed);
     // Held: a turn is running, so the loop is not what blocks (a sync handler may: it
     // holds its reactor whoever runs it).
-    if (!turns.owns_lock() || _done || monotonic_ns() - since < standin_after_ns) {
+    if (!turns.owns_lock() || _done || monotonic_ns() - since < standin_after_ns()) {
         return;
     }
     _counters.loop_stalls.add();

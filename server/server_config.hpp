@@ -93,6 +93,10 @@ struct server_config {
     /// that serves the connections while the loop is blocked (an async handler that does
     /// not yield), so it is set up without SINGLE_ISSUER (setup_ring's `shared`).
     bool host_loop = false;
+    /// With host_loop: the stand-in takes the ring once the loop has not turned for this
+    /// long (RINGBOLT_STANDIN_AFTER_MS; raised under valgrind, where a loop turn of a few
+    /// hundred requests lasts longer than the default and the stand-in would serve instead).
+    uint32_t standin_after_ms = 500;
     /// Inherited listening sockets (a supervisor bound them; several worker processes
     /// share them, so a worker that exits never closes a listener). Reactor i uses
     /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.

@@ -31,10 +31,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string_view>
 
 namespace pb = pybind11;
 
@@ -113,6 +115,14 @@ class native_server {
         }
         cfg.batch_scheduling = sched == "batch";
         cfg.host_loop = get_opt<bool>(c, "host_loop", false);
+        if (const char* env = std::getenv("RINGBOLT_STANDIN_AFTER_MS"); env != nullptr && *env != '\0') {
+            std::string_view text(env);
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cfg.standin_after_ms);
+            if (ec != std::errc{} || end != text.data() + text.size() || cfg.standin_after_ms == 0) {
+                throw pb::value_error("RINGBOLT_STANDIN_AFTER_MS must be a number of milliseconds above 0, not '" +
+                                      std::string(text) + "'");
+            }
+        }
         cfg.backlog = get_opt<int>(c, "backlog", cfg.backlog);
         cfg.buffer_count = get_opt<unsigned>(c, "buffer_count", cfg.buffer_count);
         cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);

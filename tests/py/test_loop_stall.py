@@ -5,12 +5,15 @@ made meanwhile is answered once it returns, and the stall log names that handler
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from conftest import Reader, ServerProcess
+from conftest import APPS, Reader, ServerProcess
 
 
 def get(srv: ServerProcess, path: str, timeout: float = 15):
@@ -43,6 +46,35 @@ def test_a_blocked_loop_does_not_stop_sync_routes_and_is_logged():
     assert "the async handler of GET /block blocks it" in out, out
     assert "time.sleep" in out, out  # the stack names where it is stuck
     assert "the event loop runs again" in out, out
+
+
+def test_the_stand_in_waits_as_long_as_standin_after_ms_says():
+    # RINGBOLT_STANDIN_AFTER_MS=20000: a loop blocked for 2.5 s is not stood in for, so a
+    # sync route waits for it (under valgrind a loop turn lasts that long, and a stand-in
+    # would serve the connections instead of the path measured). 300: it takes over.
+    for after, stands_in in (("20000", False), ("300", True)):
+        srv = ServerProcess("stall_app:app", "--threads", "1", env={"RINGBOLT_STANDIN_AFTER_MS": after})
+        try:
+            results: dict[str, object] = {}
+            blocker = threading.Thread(target=lambda: results.setdefault("block", get(srv, "/block?s=2.5")))
+            blocker.start()
+            time.sleep(0.8)  # the loop is now inside time.sleep
+            r = get(srv, "/sync", timeout=10)
+            assert r.status == 200 and r.body == b"sync"
+            assert ("block" not in results) == stands_in, f"{after} ms: stand-in expected {stands_in}"
+            blocker.join(15)
+            assert results["block"].body == b"unblocked"
+        finally:
+            srv.stop()
+        assert ("a stand-in thread serves its connections" in srv.output()) == stands_in, srv.output()
+
+
+def test_a_bad_standin_after_ms_is_refused():
+    r = subprocess.run([sys.executable, "-m", "ringbolt", "serve", "stall_app:app", "--app-dir", str(APPS), "--threads",
+                        "1", "--port", "0"], env={**os.environ, "RINGBOLT_STANDIN_AFTER_MS": "0.5"},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "RINGBOLT_STANDIN_AFTER_MS must be a number of milliseconds above 0, not '0.5'" in r.stderr, r.stderr
 
 
 # A sync handler runs inline on the reactor's thread. While it blocks for longer than the
