@@ -193,10 +193,10 @@ fuzz: deps $(MESON_FUZZ)/build.ninja
 	  then echo "fuzz {}: $$(tail -n 1 build/fuzz-logs/{}.log)"; \
 	  else cat build/fuzz-logs/{}.log; echo "fuzz {}: FAILED"; exit 255; fi'
 
-# Each libFuzzer target for 15 s, two at a time (CI runs it in the ASan build directory
+# Each libFuzzer target for 10 s, two at a time (CI runs it in the ASan build directory
 # once `make asan` is done): a quick check that the targets build and run clean.
 fuzz-smoke:
-	$(MAKE) fuzz FUZZ_SECONDS=15 FUZZ_JOBS=2
+	$(MAKE) fuzz FUZZ_SECONDS=10 FUZZ_JOBS=2
 
 bench: deps
 	test -f build/bench/build.ninja || meson setup build/bench -Dtests=disabled -Dbuildtype=debugoptimized -Db_ndebug=true
