@@ -20,10 +20,26 @@ def srv():
     s.stop()
 
 
-def events(srv: ServerProcess) -> list:
+def listing(srv: ServerProcess, path: str) -> list:
     with srv.connect() as s:
-        s.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
         return ast.literal_eval(Reader(s).read().body.decode())
+
+
+def events(srv: ServerProcess) -> list:
+    return listing(srv, "/events")
+
+
+def wait_until_in_receive(srv: ServerProcess, path: str, timeout: float = 10.0) -> None:
+    """Until the app has `path`'s request and waits in its second receive(): the waits the
+    tests then time start there, not at the send (a loaded machine may take a while to
+    get the request to the app)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path in listing(srv, "/waiting"):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the app never waited in receive() for {path}")
 
 
 def wait_for_event(srv: ServerProcess, path: str, timeout: float = 10.0):
@@ -41,7 +57,8 @@ def test_receive_returns_disconnect_when_the_client_leaves(srv, how):
     path = f"/wait-{how}"
     s = srv.connect()
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    time.sleep(0.5)  # the app is waiting in receive() (nothing is answered to it)
+    wait_until_in_receive(srv, path)
+    time.sleep(0.5)  # the app waits in receive() (nothing is answered to it)
     assert not [e for e in events(srv) if e[0] == path], "the app saw a disconnect before the client left"
     if how == "reset":
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -56,7 +73,7 @@ def test_a_request_pipelined_after_a_closing_answer_hears_disconnect(srv):
     waiting in receive() must be told, not left waiting for ever."""
     s = srv.connect()
     s.sendall(b"GET /wait-slow HTTP/1.1\r\nHost: t\r\n\r\n")  # held by the app first
-    time.sleep(0.3)
+    wait_until_in_receive(srv, "/wait-slow")
     # Not pipelined behind /wait-slow on purpose: on a second connection, so this one's
     # close does not depend on the app; then a request pipelined after the closing one.
     with srv.connect() as c:
@@ -87,6 +104,7 @@ def test_a_watch_used_again_hears_only_its_own_client():
             fresh = f"/wait-fresh-{rnd}"
             s = srv.connect()
             s.sendall(f"GET {fresh} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            wait_until_in_receive(srv, fresh)
             time.sleep(0.4)
             assert not [e for e in events(srv) if e[0] == fresh], "a reused watch failed before its client left"
             s.close()

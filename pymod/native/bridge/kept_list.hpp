@@ -95,6 +95,17 @@ template <typename T, size_t N, auto free_item> class kept_list : kept_list_chai
     kept_stack<T, N> _stack;
 };
 
+/// An object of `type` (not GC-tracked) with the memory of one kept in `list`, or a new
+/// one: either way its type set and a reference count of 1; nullptr with an exception set.
+template <typename T, size_t N, auto free_item>
+T* take_object(kept_list<T, N, free_item>& list, PyTypeObject* type) noexcept {
+    if (T* obj = list.take(); obj != nullptr) {
+        PyObject_Init(reinterpret_cast<PyObject*>(obj), type);
+        return obj;
+    }
+    return PyObject_New(T, type);
+}
+
 /// Adds `_release_kept_lists()` to `module` (release_all: what runs at exit; tests call it)
 /// and registers it with atexit, which runs it once non-daemon threads are joined and
 /// before the interpreter is torn down. -1 with an exception set on failure.

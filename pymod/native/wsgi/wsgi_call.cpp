@@ -88,14 +88,9 @@ PyObject* write_call(PyObject* self, PyObject* const* args, size_t nargsf, PyObj
 }
 
 PyObject* new_write(PyObject* start) {
-    write_object* w = spare_writes.take();
-    if (w != nullptr) {
-        PyObject_Init(reinterpret_cast<PyObject*>(w), &write_type); // type and a reference count of 1
-    } else {
-        w = PyObject_New(write_object, &write_type);
-        if (w == nullptr) {
-            return nullptr;
-        }
+    write_object* w = take_object(spare_writes, &write_type);
+    if (w == nullptr) {
+        return nullptr;
     }
     w->vectorcall = write_call;
     w->start = Py_NewRef(start);
@@ -325,14 +320,9 @@ PyObject* get_written(PyObject* self_obj, void*) {
 }
 
 start_object* new_start(PyObject* parse_status, PyObject* check_headers) {
-    start_object* start = spare_starts.take();
-    if (start != nullptr) {
-        PyObject_Init(reinterpret_cast<PyObject*>(start), &wsgi_start_type); // type and a reference count of 1
-    } else {
-        start = PyObject_New(start_object, &wsgi_start_type);
-        if (start == nullptr) {
-            return nullptr;
-        }
+    start_object* start = take_object(spare_starts, &wsgi_start_type);
+    if (start == nullptr) {
+        return nullptr;
     }
     start->vectorcall = start_call;
     start->headers = nullptr;

@@ -326,14 +326,9 @@ PyTypeObject input_type = native_type({
 } // namespace
 
 PyObject* new_wsgi_input(PyObject* body) {
-    input_object* in = spare_inputs.take();
-    if (in != nullptr) {
-        PyObject_Init(reinterpret_cast<PyObject*>(in), &input_type); // type and a reference count of 1
-    } else {
-        in = PyObject_New(input_object, &input_type);
-        if (in == nullptr) {
-            return nullptr;
-        }
+    input_object* in = take_object(spare_inputs, &input_type);
+    if (in == nullptr) {
+        return nullptr;
     }
     in->body = Py_NewRef(body);
     in->pos = 0;

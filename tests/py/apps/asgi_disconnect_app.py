@@ -2,13 +2,14 @@
 import time
 
 events: list = []
+waiting: list = []  # the paths whose request is in (or past) its second receive()
 
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
-    if scope["path"] == "/events":
-        body = repr(events).encode()
+    if scope["path"] in ("/events", "/waiting"):
+        body = repr(events if scope["path"] == "/events" else waiting).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": body})
         return
@@ -19,5 +20,6 @@ async def app(scope, receive, send):
     first = await receive()
     assert first["type"] == "http.request"
     started = time.monotonic()
+    waiting.append(scope["path"])
     message = await receive()  # only the client leaving ends this wait
     events.append((scope["path"], message["type"], round(time.monotonic() - started, 1)))
