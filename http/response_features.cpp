@@ -202,10 +202,22 @@ void new_request_id(std::string& out) {
 
 namespace {
 
-// The codings the response may use, from the client's Accept-Encoding (none: identity).
-inline void choose_codings(const response_features& f, const accept_encoding& ae, request_context& ctx) {
-    ctx.coding = choose_coding(ae, {f.compression.offered, f.compression.offered_count});
-    ctx.small_coding = choose_coding(ae, {f.compression.small_offered, f.compression.offered_count});
+// The codings the response may use, from the client's Accept-Encoding fields (none, or one
+// that does not parse: identity). Its own pass over the fields: with compression alone (the
+// usual setup) it is the only field decorate_request looks for.
+void choose_codings(const response_features& f, const request_head& head, request_context& ctx) {
+    accept_encoding ae;
+    for (uint16_t i = 0; i < head.num_headers; ++i) {
+        const std::string_view name = head.headers[i].name;
+        if (name.size() == 15 && iequals(name, "accept-encoding") &&
+            !parse_accept_encoding(head.headers[i].value, ae)) {
+            return;
+        }
+    }
+    if (ae.present) {
+        ctx.coding = choose_coding(ae, {f.compression.offered, f.compression.offered_count});
+        ctx.small_coding = choose_coding(ae, {f.compression.small_offered, f.compression.offered_count});
+    }
 }
 
 } // namespace
@@ -213,23 +225,11 @@ inline void choose_codings(const response_features& f, const accept_encoding& ae
 preflight decorate_request(const response_features& f, const request_head& head, request_context& ctx,
                            std::string& request_id, std::string& reason) {
     ctx.features = &f;
+    if (f.compression.enabled) {
+        choose_codings(f, head, ctx);
+    }
     if (!f.cors.enabled && !f.request_id.enabled) [[likely]] {
-        // Compression alone (an app that enables it has its features on every request):
-        // one field to look for, nothing to add to the answer's head here.
-        if (f.compression.enabled) {
-            accept_encoding ae;
-            bool ae_ok = true;
-            for (uint16_t i = 0; i < head.num_headers; ++i) {
-                const std::string_view name = head.headers[i].name;
-                if (name.size() == 15 && iequals(name, "accept-encoding")) {
-                    ae_ok = ae_ok && parse_accept_encoding(head.headers[i].value, ae);
-                }
-            }
-            if (ae_ok && ae.present) {
-                choose_codings(f, ae, ctx);
-            }
-        }
-        return preflight::none;
+        return preflight::none; // compression alone: nothing to add to the answer's head here
     }
     std::string_view origin;
     std::string_view acr_method;
@@ -237,14 +237,10 @@ preflight decorate_request(const response_features& f, const request_head& head,
     bool has_origin = false;
     bool has_acr_method = false;
     std::string_view client_id;
-    accept_encoding ae;
-    bool ae_ok = true;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         std::string_view name = head.headers[i].name;
         std::string_view value = head.headers[i].value;
-        if (f.compression.enabled && iequals(name, "accept-encoding")) {
-            ae_ok = ae_ok && parse_accept_encoding(value, ae);
-        } else if (f.cors.enabled && iequals(name, "origin")) {
+        if (f.cors.enabled && iequals(name, "origin")) {
             origin = value;
             has_origin = true;
         } else if (f.cors.enabled && iequals(name, "access-control-request-method")) {
@@ -255,9 +251,6 @@ preflight decorate_request(const response_features& f, const request_head& head,
         } else if (f.request_id.enabled && iequals(name, f.request_id.header)) {
             client_id = value;
         }
-    }
-    if (f.compression.enabled && ae_ok && ae.present) {
-        choose_codings(f, ae, ctx);
     }
     if (f.request_id.enabled) {
         if (valid_request_id(client_id)) {
