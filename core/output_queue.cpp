@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <new>
 #include <type_traits>
 #include <unistd.h>
 
@@ -27,10 +28,82 @@ file_handle::~file_handle() {
 
 namespace {
 constexpr size_t keep_segments = 8; // vectors larger than this are freed when empty
+constexpr size_t fresh_capacity = output_queue::fresh_capacity;
 
-constexpr size_t fresh_capacity = 512;           ///< a head and a small body in one allocation
-constexpr size_t spare_max_capacity = 16 * 1024; ///< larger sent buffers are freed, not kept
+/// The thread's kept buffers (output_queue::kept_buffers_max of them at most), in place:
+/// moving a std::string in or out copies its pointer and lengths and never touches the
+/// bytes. Trivially destructible (constinit, no destructor registered), so it is still
+/// usable after the thread's destructors ran: `releaser` below frees what it keeps then,
+/// and sets `limit` to 0 so that a later give frees at once (kept_stack's rule, in
+/// pymod/native/bridge/kept_list.hpp, for values instead of pointers).
+struct kept_buffers_list {
+    alignas(std::string) unsigned char slots[output_queue::kept_buffers_max][sizeof(std::string)] = {};
+    size_t count = 0;
+    size_t limit = output_queue::kept_buffers_max;
+    bool armed = false; ///< the thread's releaser is registered
+
+    std::string* slot(size_t i) noexcept { return std::launder(reinterpret_cast<std::string*>(slots[i])); }
+
+    /// Free every kept buffer.
+    void free_all() noexcept {
+        while (count > 0) {
+            slot(--count)->~basic_string();
+        }
+    }
+};
+static_assert(std::is_trivially_destructible_v<kept_buffers_list>);
+
+constinit thread_local kept_buffers_list t_kept;
+
+struct kept_buffers_releaser {
+    kept_buffers_releaser() noexcept { t_kept.armed = true; }
+    ~kept_buffers_releaser() {
+        t_kept.limit = 0;
+        t_kept.free_all();
+    }
+};
+
+/// Keep `sent` (emptied) for the next response framed on this thread, or free it: over
+/// the bound, grown large, or smaller than a fresh buffer (not worth a slot).
+void give_buffer(std::string&& sent) noexcept {
+    size_t cap = sent.capacity();
+    if (cap < fresh_capacity || cap > output_queue::kept_capacity_max) [[unlikely]] {
+        std::string().swap(sent);
+        return;
+    }
+    kept_buffers_list& k = t_kept;
+    if (!k.armed) [[unlikely]] {
+        static thread_local kept_buffers_releaser releaser; // frees the list at the thread's exit
+        (void)releaser;
+    }
+    if (k.count >= k.limit) [[unlikely]] {
+        std::string().swap(sent);
+        return;
+    }
+    sent.clear();
+    new (k.slots[k.count++]) std::string(std::move(sent));
+}
+
+/// Into the empty `tail`: the buffer freed last on this thread, else a fresh one.
+void take_buffer_into(std::string& tail) {
+    kept_buffers_list& k = t_kept;
+    if (k.count > 0) [[likely]] {
+        std::string* kept = k.slot(--k.count);
+        tail = std::move(*kept);
+        kept->~basic_string();
+    } else {
+        tail.reserve(fresh_capacity);
+    }
+}
 } // namespace
+
+size_t output_queue::kept_buffers() noexcept {
+    return t_kept.count;
+}
+
+void output_queue::release_kept_buffers() noexcept {
+    t_kept.free_all();
+}
 
 std::string& output_queue::tail_buffer(size_t adding) {
     // A large owned segment (a moved-in body) takes more bytes only where its buffer has
@@ -41,13 +114,13 @@ std::string& output_queue::tail_buffer(size_t adding) {
          _segs.back().owned.capacity() - _segs.back().owned.size() < (adding == 0 ? fresh_capacity : adding))) {
         segment& s = _segs.emplace_back();
         s.type = segment::kind::owned;
-        if (_spare.capacity() >= fresh_capacity) {
-            s.owned = std::move(_spare); // the last sent buffer: no allocation per response
-        } else {
-            s.owned.reserve(fresh_capacity);
-        }
     }
-    return _segs.back().owned;
+    std::string& tail = _segs.back().owned;
+    if (tail.capacity() < fresh_capacity && tail.empty()) {
+        // A new segment, or the one recycle_from emptied: the warmest buffer there is.
+        take_buffer_into(tail);
+    }
+    return tail;
 }
 
 void output_queue::append(std::string_view bytes) {
@@ -164,23 +237,18 @@ void output_queue::splice(output_queue& other) {
 }
 
 void output_queue::recycle(std::string&& sent) noexcept {
-    // (An empty std::string has an inline capacity of 15: compare with real sizes.)
-    if (_spare.capacity() < fresh_capacity && sent.capacity() >= fresh_capacity &&
-        sent.capacity() <= spare_max_capacity) {
-        sent.clear();
-        _spare = std::move(sent); // (a move: cheaper than a swap)
-    }
+    give_buffer(std::move(sent));
 }
 
 void output_queue::recycle_from(send_batch& sent) noexcept {
     if (_segs.empty() && sent._segs.size() == 1) [[likely]] {
         // The common case: one buffer went out and nothing was queued since. The segment
-        // itself comes back, emptied, as the tail the next response is framed into (its
-        // buffer kept): no segment is destroyed here nor made again by tail_buffer().
+        // itself comes back, emptied, as the tail the next response is framed into (no
+        // segment is destroyed here nor made again by tail_buffer()); its buffer goes to
+        // the thread's kept buffers, and tail_buffer() takes the warmest one of those.
         segment& s = sent._segs[0];
-        if (s.type == segment::kind::owned && !s.credit && s.owned.capacity() >= fresh_capacity &&
-            s.owned.capacity() <= spare_max_capacity) {
-            s.owned.clear();
+        if (s.type == segment::kind::owned && !s.credit) {
+            give_buffer(std::move(s.owned));
             s.length = 0;
             s.done = 0;
             _segs.swap(sent._segs);
@@ -189,22 +257,14 @@ void output_queue::recycle_from(send_batch& sent) noexcept {
             return;
         }
     }
-    if (_spare.capacity() >= fresh_capacity) {
-        return; // one kept already: the batch's buffers go with its reset
-    }
     for (segment& s : sent._segs) {
         if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity) {
-            if (s.owned.capacity() <= spare_max_capacity) {
-                _spare = std::move(s.owned);
-                _spare.clear();
-            }
-            return;
+            give_buffer(std::move(s.owned));
         }
     }
 }
 
 void output_queue::clear() noexcept {
-    std::string().swap(_spare);
     _segs.clear();
     if (_segs.capacity() > keep_segments) {
         std::vector<segment>().swap(_segs);
@@ -296,7 +356,8 @@ void send_batch::consume(uint64_t n) noexcept {
 
 std::string send_batch::take_buffer() noexcept {
     for (segment& s : _segs) {
-        if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity) {
+        if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity &&
+            s.owned.capacity() <= output_queue::kept_capacity_max) {
             return std::move(s.owned);
         }
     }
