@@ -110,13 +110,16 @@ class output_queue {
     /// which the next response of any queue on this thread is framed.
     static void recycle(std::string&& sent) noexcept;
     /// After `sent` went out whole (the reactor's path): when nothing was queued since and
-    /// it is one owned segment, that segment itself comes back as the tail the next
-    /// response is framed into (no segment is made or destroyed per response), emptied:
-    /// its buffer goes to the thread's kept buffers, as do the batch's other owned
-    /// buffers otherwise. An emptied segment is never sent (take_front skips it).
+    /// it is one owned segment, the batch's vector with that segment emptied (its buffer
+    /// kept) goes to the thread's kept buffers, where the next response framed on this
+    /// thread takes it whole (no segment is made or destroyed per response); else the
+    /// batch's owned buffers go there alone. A buffer the list does not keep (full, grown
+    /// large) is freed, and the emptied segment comes back as this queue's tail: an
+    /// emptied segment is never sent (take_front skips it).
     void recycle_from(class send_batch& sent) noexcept;
 
-    /// The thread's kept buffers: sent buffers of its queues, last given first taken, so
+    /// The thread's kept buffers: sent buffers of its queues (with their segment vector,
+    /// in the common case of one segment: recycle_from), last given first taken, so
     /// that a response is framed into memory a send just read (still in cache) rather than
     /// into its own connection's buffer, last touched thousands of responses ago when
     /// thousands of connections take turns (issue 29: benchmarks/journal/2026-11-26.md,

@@ -431,9 +431,11 @@ TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
     }
 }
 
-// The emptied tail recycle_from leaves is never sent, whatever is appended after it
-// without going through the tail (a file range alone, a large owned or credited piece):
-// no zero-length iovec, and a file range still goes out alone.
+// The emptied tail recycle_from leaves (when the sent buffer grew too large to keep, or
+// the thread keeps enough) is never sent, whatever is appended after it without going
+// through the tail (a file range alone, a large owned or credited piece): no zero-length
+// iovec, and a file range still goes out alone. Nor is anything when the segment went to
+// the thread's kept buffers (a sent buffer of a fresh size).
 TEST(OutputQueue, EmptiedTailIsNeverSent) {
     struct after_case {
         const char* name;
@@ -447,28 +449,30 @@ TEST(OutputQueue, EmptiedTailIsNeverSent) {
         {"credited", "credited", {{"piece"}}},
         {"file then small", "file_small", {{"[file 3+9]"}, {"tail"}}},
     };
-    for (const auto& c : cases) {
-        output_queue q;
-        q.append(std::string(600, 'a'));
-        send_batch b;
-        ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name;
-        b.consume(b.remaining());
-        q.recycle_from(b); // q now holds an emptied owned segment
-        b.reset();
-        std::string kind = c.kind;
-        auto credit = std::make_shared<counting_credit>();
-        if (kind == "file" || kind == "file_small") {
-            q.append_file(no_file(), 3, 9);
-        } else if (kind == "owned") {
-            q.append_owned(std::string(big));
-        } else {
-            q.append_credited("piece", credit);
+    for (size_t first_size : {size_t{600}, output_queue::kept_capacity_max + 100}) {
+        for (const auto& c : cases) {
+            output_queue q;
+            q.append(std::string(first_size, 'a'));
+            send_batch b;
+            ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name << " after " << first_size;
+            b.consume(b.remaining());
+            q.recycle_from(b); // q now holds an emptied owned segment, or none
+            b.reset();
+            std::string kind = c.kind;
+            auto credit = std::make_shared<counting_credit>();
+            if (kind == "file" || kind == "file_small") {
+                q.append_file(no_file(), 3, 9);
+            } else if (kind == "owned") {
+                q.append_owned(std::string(big));
+            } else {
+                q.append_credited("piece", credit);
+            }
+            if (kind == "file_small") {
+                q.append("tail");
+            }
+            EXPECT_EQ(batches(q, 8, SIZE_MAX), c.expected) << c.name << " after " << first_size;
+            EXPECT_TRUE(q.empty()) << c.name << " after " << first_size;
         }
-        if (kind == "file_small") {
-            q.append("tail");
-        }
-        EXPECT_EQ(batches(q, 8, SIZE_MAX), c.expected) << c.name;
-        EXPECT_TRUE(q.empty()) << c.name;
     }
 }
 
@@ -500,8 +504,8 @@ TEST(OutputQueueKeptBuffers, SecondQueueFramesIntoTheBufferTheFirstReleased) {
     EXPECT_EQ(output_queue::kept_buffers(), 1u);
     output_queue::recycle(std::string()); // (an empty string is not kept)
     EXPECT_EQ(output_queue::kept_buffers(), 1u);
-    // The first connection's emptied tail segment waits for its next response; a third
-    // connection's head goes into the same memory all the same.
+    // The first two connections hold no output memory now; a third connection's head goes
+    // into the same memory again.
     third.append("HTTP/1.1 200 OK\r\n");
     send_batch b;
     ASSERT_TRUE(third.take_front(b, 8, SIZE_MAX));
