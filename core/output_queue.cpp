@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <new>
 #include <type_traits>
 #include <unistd.h>
 
@@ -27,12 +28,117 @@ file_handle::~file_handle() {
 
 namespace {
 constexpr size_t keep_segments = 8; // vectors larger than this are freed when empty
+constexpr size_t fresh_capacity = output_queue::fresh_capacity;
 
-constexpr size_t fresh_capacity = 512;           ///< a head and a small body in one allocation
-constexpr size_t spare_max_capacity = 16 * 1024; ///< larger sent buffers are freed, not kept
+/// Values of T kept in place, last given first taken: moving a std::string or a vector in
+/// or out copies its pointer and lengths and never touches what they point at.
+template <typename T> struct kept_values {
+    alignas(T) unsigned char slots[output_queue::kept_buffers_max][sizeof(T)] = {};
+    size_t count = 0;
+
+    T* slot(size_t i) noexcept { return std::launder(reinterpret_cast<T*>(slots[i])); }
+    void push(T&& v) noexcept { new (slots[count++]) T(std::move(v)); }
+    /// The last one pushed, swapped into `into` (which has no memory: nothing to free).
+    void pop_into(T& into) noexcept {
+        T* kept = slot(--count);
+        into.swap(*kept);
+        kept->~T();
+    }
+    void free_all() noexcept {
+        while (count > 0) {
+            slot(--count)->~T();
+        }
+    }
+};
+
+/// The thread's kept buffers (output_queue::kept_buffers_max of them at most, both lists
+/// together): sent segment vectors that hold one emptied segment with its buffer (the
+/// common case: a response's whole output, ready to be framed into again), and sent
+/// buffers alone. Trivially destructible (constinit, no destructor registered), so it is
+/// still usable after the thread's destructors ran: `kept_buffers_releaser` frees what it
+/// keeps then and sets `limit` to 0, so that a later give frees at once (kept_stack's rule,
+/// in pymod/native/bridge/kept_list.hpp, for values instead of pointers).
+struct kept_buffers_list {
+    kept_values<std::vector<segment>> tails;
+    kept_values<std::string> buffers;
+    size_t limit = output_queue::kept_buffers_max;
+    bool armed = false; ///< the thread's releaser is registered
+
+    void free_all() noexcept {
+        tails.free_all();
+        buffers.free_all();
+    }
+    /// Room for one more (the thread's releaser registered first).
+    bool room() noexcept {
+        if (!armed) [[unlikely]] {
+            arm();
+        }
+        return tails.count + buffers.count < limit;
+    }
+    static void arm() noexcept;
+};
+static_assert(std::is_trivially_destructible_v<kept_buffers_list>);
+
+constinit thread_local kept_buffers_list t_kept;
+
+struct kept_buffers_releaser {
+    kept_buffers_releaser() noexcept { t_kept.armed = true; }
+    ~kept_buffers_releaser() {
+        t_kept.limit = 0;
+        t_kept.free_all();
+    }
+};
+
+[[gnu::noinline, gnu::cold]] void kept_buffers_list::arm() noexcept {
+    static thread_local kept_buffers_releaser releaser; // frees the lists at the thread's exit
+    (void)releaser;
+}
+
+bool keepable(const std::string& buffer) noexcept {
+    // Not smaller than a fresh buffer (not worth a slot), not grown large.
+    return buffer.capacity() >= fresh_capacity && buffer.capacity() <= output_queue::kept_capacity_max;
+}
+
+/// Keep `sent` (emptied) for the next response framed on this thread, or free it: over
+/// the bound, grown large, or smaller than a fresh buffer.
+void give_buffer(std::string&& sent) noexcept {
+    kept_buffers_list& k = t_kept;
+    if (keepable(sent) && k.room()) [[likely]] {
+        sent.clear();
+        k.buffers.push(std::move(sent));
+    } else {
+        std::string().swap(sent);
+    }
+}
+
+/// Into the empty `tail`: the buffer freed last on this thread, else a fresh one.
+void take_buffer_into(std::string& tail) {
+    kept_buffers_list& k = t_kept;
+    if (k.buffers.count > 0) [[likely]] {
+        k.buffers.pop_into(tail);
+    } else {
+        tail.reserve(fresh_capacity);
+    }
+}
 } // namespace
 
+size_t output_queue::kept_buffers() noexcept {
+    return t_kept.tails.count + t_kept.buffers.count;
+}
+
+void output_queue::release_kept_buffers() noexcept {
+    t_kept.free_all();
+}
+
 std::string& output_queue::tail_buffer(size_t adding) {
+    kept_buffers_list& k = t_kept;
+    if (_segs.capacity() == 0 && k.tails.count > 0) [[likely]] {
+        // The common case (no segment since the last send): a segment with its buffer,
+        // the one sent last on this thread, still in cache (recycle_from).
+        k.tails.pop_into(_segs);
+        _head = 0;
+        return _segs.back().owned;
+    }
     // A large owned segment (a moved-in body) takes more bytes only where its buffer has
     // room: growing it would copy the whole body for a few bytes (the next frame header
     // or response head), so they start a new segment instead.
@@ -41,13 +147,13 @@ std::string& output_queue::tail_buffer(size_t adding) {
          _segs.back().owned.capacity() - _segs.back().owned.size() < (adding == 0 ? fresh_capacity : adding))) {
         segment& s = _segs.emplace_back();
         s.type = segment::kind::owned;
-        if (_spare.capacity() >= fresh_capacity) {
-            s.owned = std::move(_spare); // the last sent buffer: no allocation per response
-        } else {
-            s.owned.reserve(fresh_capacity);
-        }
     }
-    return _segs.back().owned;
+    std::string& tail = _segs.back().owned;
+    if (tail.capacity() < fresh_capacity && tail.empty()) {
+        // A new segment, or one recycle_from emptied: the warmest buffer there is.
+        take_buffer_into(tail);
+    }
+    return tail;
 }
 
 void output_queue::append(std::string_view bytes) {
@@ -164,47 +270,43 @@ void output_queue::splice(output_queue& other) {
 }
 
 void output_queue::recycle(std::string&& sent) noexcept {
-    // (An empty std::string has an inline capacity of 15: compare with real sizes.)
-    if (_spare.capacity() < fresh_capacity && sent.capacity() >= fresh_capacity &&
-        sent.capacity() <= spare_max_capacity) {
-        sent.clear();
-        _spare = std::move(sent); // (a move: cheaper than a swap)
-    }
+    give_buffer(std::move(sent));
 }
 
 void output_queue::recycle_from(send_batch& sent) noexcept {
     if (_segs.empty() && sent._segs.size() == 1) [[likely]] {
-        // The common case: one buffer went out and nothing was queued since. The segment
-        // itself comes back, emptied, as the tail the next response is framed into (its
-        // buffer kept): no segment is destroyed here nor made again by tail_buffer().
+        // The common case: one buffer went out and nothing was queued since. The batch's
+        // segment vector, its one segment emptied with its buffer, goes to the thread's
+        // kept buffers, where the next response framed on this thread takes it
+        // (tail_buffer): no segment is made or destroyed per response, and no memory of
+        // this connection's is touched again until it sends.
         segment& s = sent._segs[0];
-        if (s.type == segment::kind::owned && !s.credit && s.owned.capacity() >= fresh_capacity &&
-            s.owned.capacity() <= spare_max_capacity) {
-            s.owned.clear();
+        if (s.type == segment::kind::owned && !s.credit) {
             s.length = 0;
             s.done = 0;
-            _segs.swap(sent._segs);
+            kept_buffers_list& k = t_kept;
+            if (keepable(s.owned) && k.room()) [[likely]] {
+                s.owned.clear();
+                k.tails.push(std::move(sent._segs)); // (leaves the batch's vector without memory)
+            } else {
+                // Over the bound or grown large: the buffer is freed (give_buffer), the
+                // emptied segment comes back as this queue's tail.
+                give_buffer(std::move(s.owned));
+                _segs.swap(sent._segs);
+            }
             _head = 0;
             sent._index = 0;
             return;
         }
     }
-    if (_spare.capacity() >= fresh_capacity) {
-        return; // one kept already: the batch's buffers go with its reset
-    }
     for (segment& s : sent._segs) {
         if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity) {
-            if (s.owned.capacity() <= spare_max_capacity) {
-                _spare = std::move(s.owned);
-                _spare.clear();
-            }
-            return;
+            give_buffer(std::move(s.owned));
         }
     }
 }
 
 void output_queue::clear() noexcept {
-    std::string().swap(_spare);
     _segs.clear();
     if (_segs.capacity() > keep_segments) {
         std::vector<segment>().swap(_segs);
@@ -296,7 +398,8 @@ void send_batch::consume(uint64_t n) noexcept {
 
 std::string send_batch::take_buffer() noexcept {
     for (segment& s : _segs) {
-        if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity) {
+        if (s.type == segment::kind::owned && s.owned.capacity() >= fresh_capacity &&
+            s.owned.capacity() <= output_queue::kept_capacity_max) {
             return std::move(s.owned);
         }
     }

@@ -106,15 +106,33 @@ class output_queue {
     bool empty() const noexcept { return _bytes == 0; }
     /// Drop everything (the connection is gone) and free the memory.
     void clear() noexcept;
-    /// A buffer whose bytes were sent: kept (one per queue) to frame the next response
-    /// into, so a keep-alive connection allocates nothing per response.
-    void recycle(std::string&& sent) noexcept;
+    /// A buffer whose bytes were sent: given to the thread's kept buffers (below), from
+    /// which the next response of any queue on this thread is framed.
+    static void recycle(std::string&& sent) noexcept;
     /// After `sent` went out whole (the reactor's path): when nothing was queued since and
-    /// it is one owned segment, that segment itself comes back, emptied with its buffer
-    /// kept, as the tail the next response is framed into (nothing is made or destroyed
-    /// per response); else recycle() of its first owned buffer. An emptied segment is
-    /// never sent (take_front skips it).
+    /// it is one owned segment, the batch's vector with that segment emptied (its buffer
+    /// kept) goes to the thread's kept buffers, where the next response framed on this
+    /// thread takes it whole (no segment is made or destroyed per response); else the
+    /// batch's owned buffers go there alone. A buffer the list does not keep (full, grown
+    /// large) is freed, and the emptied segment comes back as this queue's tail: an
+    /// emptied segment is never sent (take_front skips it).
     void recycle_from(class send_batch& sent) noexcept;
+
+    /// The thread's kept buffers: sent buffers of its queues (with their segment vector,
+    /// in the common case of one segment: recycle_from), last given first taken, so
+    /// that a response is framed into memory a send just read (still in cache) rather than
+    /// into its own connection's buffer, last touched thousands of responses ago when
+    /// thousands of connections take turns (issue 29: benchmarks/journal/2026-11-26.md,
+    /// "Output buffers from the thread's warm list"). At most `kept_buffers_max`, each of
+    /// `fresh_capacity` to `kept_capacity_max` bytes; a buffer over either bound is freed.
+    static constexpr size_t fresh_capacity = 512;     ///< a head and a small body in one allocation
+    static constexpr size_t kept_capacity_max = 4096; ///< larger sent buffers are freed, not kept
+    static constexpr size_t kept_buffers_max = 256;
+    /// How many buffers this thread keeps now.
+    static size_t kept_buffers() noexcept;
+    /// Free this thread's kept buffers (a reactor's exit); later ones are kept again. At the
+    /// thread's exit they are freed, and from then on a sent buffer is freed at once.
+    static void release_kept_buffers() noexcept;
 
     /// Move front segments into `out` (which must be empty) for sending: memory segments
     /// up to `max_iov` and `max_bytes`, or a single file segment when one is at the
@@ -127,11 +145,10 @@ class output_queue {
     std::string& tail_buffer(size_t adding = 0);
 
     // What every response touches first (a connection's protocol holds the queue at the
-    // start of its first cache line), the spare buffer after it.
+    // start of its first cache line).
     std::vector<segment> _segs; ///< from _head onwards
     size_t _head = 0;
     uint64_t _bytes = 0;
-    std::string _spare; ///< a sent buffer kept for the next response
 };
 
 /// An in-flight batch taken by output_queue::take_front: iovecs over it, and
@@ -159,7 +176,8 @@ class send_batch {
         _segs.clear();
         _index = 0;
     }
-    /// The first owned buffer of the batch (once sent), for output_queue::recycle.
+    /// The first owned buffer of the batch that the thread's kept buffers would keep
+    /// (once sent), for output_queue::recycle.
     std::string take_buffer() noexcept;
 
   private:

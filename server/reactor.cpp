@@ -167,6 +167,7 @@ void reactor::run() noexcept {
     }
     _awake.store(false, std::memory_order_seq_cst); // late answers (none are expected) wake it
     _app.on_reactor_exit(_index);
+    http::output_queue::release_kept_buffers(); // the sent buffers this thread kept
 }
 
 bool reactor::turn(unsigned wait_ms) noexcept {

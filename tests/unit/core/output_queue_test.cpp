@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ringbolt::http {
@@ -349,9 +350,10 @@ TEST(OutputQueue, ClearFreesEverything) {
     EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"after"}});
 }
 
-// After a send, recycle_from() gives the queue its buffer back: the lone segment itself
-// when nothing was queued meanwhile (the next response is framed into the same memory),
-// else the buffer as the spare. Whatever follows still goes out whole and in order.
+// After a send, recycle_from() gives the queue its lone segment back, emptied, when nothing
+// was queued meanwhile, and the buffer to the thread's kept buffers (the next response is
+// framed into the same memory: the last one freed). Whatever follows still goes out whole
+// and in order.
 TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
     struct reuse_case {
         const char* name;
@@ -429,9 +431,11 @@ TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
     }
 }
 
-// The emptied tail recycle_from leaves is never sent, whatever is appended after it
-// without going through the tail (a file range alone, a large owned or credited piece):
-// no zero-length iovec, and a file range still goes out alone.
+// The emptied tail recycle_from leaves (when the sent buffer grew too large to keep, or
+// the thread keeps enough) is never sent, whatever is appended after it without going
+// through the tail (a file range alone, a large owned or credited piece): no zero-length
+// iovec, and a file range still goes out alone. Nor is anything when the segment went to
+// the thread's kept buffers (a sent buffer of a fresh size).
 TEST(OutputQueue, EmptiedTailIsNeverSent) {
     struct after_case {
         const char* name;
@@ -445,29 +449,152 @@ TEST(OutputQueue, EmptiedTailIsNeverSent) {
         {"credited", "credited", {{"piece"}}},
         {"file then small", "file_small", {{"[file 3+9]"}, {"tail"}}},
     };
-    for (const auto& c : cases) {
-        output_queue q;
-        q.append(std::string(600, 'a'));
-        send_batch b;
-        ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name;
-        b.consume(b.remaining());
-        q.recycle_from(b); // q now holds an emptied owned segment
-        b.reset();
-        std::string kind = c.kind;
-        auto credit = std::make_shared<counting_credit>();
-        if (kind == "file" || kind == "file_small") {
-            q.append_file(no_file(), 3, 9);
-        } else if (kind == "owned") {
-            q.append_owned(std::string(big));
-        } else {
-            q.append_credited("piece", credit);
+    for (size_t first_size : {size_t{600}, output_queue::kept_capacity_max + 100}) {
+        for (const auto& c : cases) {
+            output_queue q;
+            q.append(std::string(first_size, 'a'));
+            send_batch b;
+            ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name << " after " << first_size;
+            b.consume(b.remaining());
+            q.recycle_from(b); // q now holds an emptied owned segment, or none
+            b.reset();
+            std::string kind = c.kind;
+            auto credit = std::make_shared<counting_credit>();
+            if (kind == "file" || kind == "file_small") {
+                q.append_file(no_file(), 3, 9);
+            } else if (kind == "owned") {
+                q.append_owned(std::string(big));
+            } else {
+                q.append_credited("piece", credit);
+            }
+            if (kind == "file_small") {
+                q.append("tail");
+            }
+            EXPECT_EQ(batches(q, 8, SIZE_MAX), c.expected) << c.name << " after " << first_size;
+            EXPECT_TRUE(q.empty()) << c.name << " after " << first_size;
         }
-        if (kind == "file_small") {
-            q.append("tail");
-        }
-        EXPECT_EQ(batches(q, 8, SIZE_MAX), c.expected) << c.name;
-        EXPECT_TRUE(q.empty()) << c.name;
     }
+}
+
+/// One response of `size` bytes framed into `q` and sent whole, the reactor's way (take_front,
+/// consume, recycle_from). Returns where its bytes were.
+const char* send_one(output_queue& q, size_t size) {
+    q.append(std::string(size, 'r'));
+    send_batch b;
+    EXPECT_TRUE(q.take_front(b, 8, SIZE_MAX));
+    const char* memory = b.segments()[0].owned.data();
+    b.consume(b.remaining());
+    q.recycle_from(b);
+    b.reset();
+    return memory;
+}
+
+// A connection's sent buffer goes to the thread's kept buffers, and the next response of
+// another connection is framed into it (the memory the send just read), last freed first.
+TEST(OutputQueueKeptBuffers, SecondQueueFramesIntoTheBufferTheFirstReleased) {
+    output_queue::release_kept_buffers();
+    ASSERT_EQ(output_queue::kept_buffers(), 0u);
+    output_queue first;
+    output_queue second;
+    output_queue third;
+    const char* first_memory = send_one(first, 300);
+    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    const char* second_memory = send_one(second, 200);
+    EXPECT_EQ(second_memory, first_memory); // the second connection's response, in the first's buffer
+    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    output_queue::recycle(std::string()); // (an empty string is not kept)
+    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    // The first two connections hold no output memory now; a third connection's head goes
+    // into the same memory again.
+    third.append("HTTP/1.1 200 OK\r\n");
+    send_batch b;
+    ASSERT_TRUE(third.take_front(b, 8, SIZE_MAX));
+    EXPECT_EQ(b.segments()[0].owned.data(), first_memory);
+    EXPECT_EQ(describe(b.segments()[0]), "HTTP/1.1 200 OK\r\n");
+    EXPECT_EQ(output_queue::kept_buffers(), 0u);
+    // With the list empty, a new buffer of the fresh capacity.
+    first.append("next");
+    send_batch c;
+    ASSERT_TRUE(first.take_front(c, 8, SIZE_MAX));
+    EXPECT_GE(c.segments()[0].owned.capacity(), output_queue::fresh_capacity);
+    EXPECT_EQ(describe(c.segments()[0]), "next");
+    output_queue::release_kept_buffers();
+}
+
+// At most kept_buffers_max buffers are kept (the rest freed), in LIFO order; a later
+// response takes the most recently given one.
+TEST(OutputQueueKeptBuffers, BoundHolds) {
+    output_queue::release_kept_buffers();
+    const size_t n = output_queue::kept_buffers_max + 40;
+    std::vector<output_queue> queues(n);
+    std::vector<std::string> held(n); // the buffers, taken out of their queues first
+    std::vector<const char*> memory(n);
+    for (size_t i = 0; i < n; ++i) {
+        held[i].reserve(output_queue::fresh_capacity);
+        memory[i] = held[i].data();
+    }
+    for (size_t i = 0; i < n; ++i) {
+        output_queue::recycle(std::move(held[i]));
+        EXPECT_EQ(output_queue::kept_buffers(), std::min(i + 1, output_queue::kept_buffers_max)) << i;
+    }
+    // The first kept_buffers_max were kept; the next response takes the last of them.
+    for (size_t i = output_queue::kept_buffers_max; i-- > output_queue::kept_buffers_max - 3;) {
+        queues[i].append("x");
+        send_batch b;
+        ASSERT_TRUE(queues[i].take_front(b, 8, SIZE_MAX));
+        EXPECT_EQ(b.segments()[0].owned.data(), memory[i]) << i;
+        b.consume(b.remaining());
+        b.reset(); // (freed with the batch, not recycled)
+    }
+    EXPECT_EQ(output_queue::kept_buffers(), output_queue::kept_buffers_max - 3);
+    output_queue::release_kept_buffers();
+    EXPECT_EQ(output_queue::kept_buffers(), 0u);
+    send_one(queues[0], 100); // kept again after a release
+    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    output_queue::release_kept_buffers();
+}
+
+// A buffer that grew large (a big body appended to the head) is freed, not kept; one up to
+// kept_capacity_max is kept. So are a pipelined queue's buffers (the slow path), each.
+TEST(OutputQueueKeptBuffers, GrownBufferIsNotKept) {
+    output_queue::release_kept_buffers();
+    output_queue q;
+    send_one(q, output_queue::kept_capacity_max + 1000);
+    EXPECT_EQ(output_queue::kept_buffers(), 0u);
+    send_one(q, 1500);
+    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    std::string big;
+    big.reserve(output_queue::kept_capacity_max * 2);
+    output_queue::recycle(std::move(big));
+    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    // Something queued while the batch was in flight: the batch's buffer is kept all the same.
+    output_queue::release_kept_buffers();
+    q.append(std::string(700, 'a'));
+    send_batch b;
+    ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
+    q.append("pipelined");
+    b.consume(b.remaining());
+    q.recycle_from(b);
+    b.reset();
+    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"pipelined"}});
+    output_queue::release_kept_buffers();
+}
+
+// Each thread keeps its own list; a thread's list is freed at its exit (a sanitizer build
+// would report a leak otherwise), and a buffer sent there never shows up here.
+TEST(OutputQueueKeptBuffers, ListsArePerThread) {
+    output_queue::release_kept_buffers();
+    size_t other_kept = 0;
+    std::thread t([&] {
+        output_queue q;
+        send_one(q, 100);
+        send_one(q, 100);
+        other_kept = output_queue::kept_buffers();
+    });
+    t.join();
+    EXPECT_EQ(other_kept, 1u);
+    EXPECT_EQ(output_queue::kept_buffers(), 0u);
 }
 
 } // namespace
