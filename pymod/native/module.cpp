@@ -89,55 +89,7 @@ class native_server {
         _routes = std::make_shared<http::app_routes>();
         _bridge = std::make_unique<app_bridge>(g_types);
         auto& cfg = _config;
-        cfg.host = get_opt<std::string>(c, "host", "127.0.0.1");
-        cfg.port = get_opt<uint16_t>(c, "port", 8000);
-        cfg.threads = get_opt<unsigned>(c, "threads", 0);
-        cfg.limits.max_body = get_opt<uint64_t>(c, "max_body_size", cfg.limits.max_body);
-        uint64_t rcvbuf = get_opt<uint64_t>(c, "body_receive_buffer", static_cast<uint64_t>(cfg.body_receive_buffer));
-        if (rcvbuf > (1U << 30)) {
-            throw pb::value_error("body_receive_buffer must be at most 1 GiB (1073741824 bytes), not " +
-                                  std::to_string(rcvbuf));
-        }
-        cfg.body_receive_buffer = static_cast<int>(rcvbuf);
-        cfg.limits.parser.max_request_line = get_opt<size_t>(c, "max_request_line", cfg.limits.parser.max_request_line);
-        cfg.limits.parser.max_head_bytes = get_opt<size_t>(c, "max_header_size", cfg.limits.parser.max_head_bytes);
-        cfg.limits.parser.max_headers = get_opt<size_t>(c, "max_headers", cfg.limits.parser.max_headers);
-        cfg.limits.header_timeout_s = get_opt<uint32_t>(c, "header_timeout", cfg.limits.header_timeout_s);
-        cfg.limits.body_timeout_s = get_opt<uint32_t>(c, "body_timeout", cfg.limits.body_timeout_s);
-        cfg.limits.min_body_rate = get_opt<uint32_t>(c, "min_body_rate", cfg.limits.min_body_rate);
-        cfg.limits.keep_alive_timeout_s = get_opt<uint32_t>(c, "keep_alive_timeout", cfg.limits.keep_alive_timeout_s);
-        cfg.graceful_timeout_s = get_opt<uint32_t>(c, "graceful_timeout", cfg.graceful_timeout_s);
-        cfg.write_timeout_s = get_opt<uint32_t>(c, "write_timeout", cfg.write_timeout_s);
-        cfg.pin_threads = get_opt<bool>(c, "pin_threads", cfg.pin_threads);
-        std::string sched = get_opt<std::string>(c, "reactor_sched", "normal"); // App._build resolves "auto"
-        if (sched != "normal" && sched != "batch") {
-            throw pb::value_error("reactor_sched must be 'auto', 'batch' or 'normal', not '" + sched + "'");
-        }
-        cfg.batch_scheduling = sched == "batch";
-        cfg.host_loop = get_opt<bool>(c, "host_loop", false);
-        if (const char* env = std::getenv("RINGBOLT_STANDIN_AFTER_MS"); env != nullptr && *env != '\0') {
-            std::string_view text(env);
-            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cfg.standin_after_ms);
-            if (ec != std::errc{} || end != text.data() + text.size() || cfg.standin_after_ms == 0) {
-                throw pb::value_error("RINGBOLT_STANDIN_AFTER_MS must be a number of milliseconds above 0, not '" +
-                                      std::string(text) + "'");
-            }
-        }
-        cfg.backlog = get_opt<int>(c, "backlog", cfg.backlog);
-        cfg.buffer_count = get_opt<unsigned>(c, "buffer_count", cfg.buffer_count);
-        cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);
-        cfg.listen_fds = get_opt<std::vector<int>>(c, "listen_fds", {});
-        cfg.cpu_offset = get_opt<int>(c, "cpu_offset", 0);
-        cfg.io = get_opt<std::string>(c, "io", "auto");
-        if (const char* env = std::getenv("RINGBOLT_IO"); env != nullptr && *env != '\0' && cfg.io == "auto") {
-            cfg.io = env; // RINGBOLT_IO=epoll forces the fallback (tests, containers)
-        }
-        if (cfg.io != "auto" && cfg.io != "io_uring" && cfg.io != "epoll") {
-            throw pb::value_error("io must be 'auto', 'io_uring' or 'epoll', not '" + cfg.io + "'");
-        }
-        cfg.limit_connections = get_opt<uint32_t>(c, "limit_connections", 0);
-        cfg.limit_concurrency = get_opt<uint32_t>(c, "limit_concurrency", 0);
-        cfg.output_high_water = get_opt<size_t>(c, "output_high_water", cfg.output_high_water);
+        read_server_config(c, cfg); // the plain options; TLS, routes and the bridge below
         _handler_threads = get_opt<unsigned>(c, "handler_threads", 0);
         std::string access_error = http::configure_access_log(
             get_opt<bool>(c, "access_log", false),
@@ -162,13 +114,6 @@ class native_server {
             cfg.transports = _tls;
         }
         read_http3(c, tls_py::configured(c), _tls_options, cfg.http3);
-        if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
-            throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
-        }
-        if (cfg.limits.header_timeout_s == 0 || cfg.limits.keep_alive_timeout_s == 0 ||
-            cfg.limits.body_timeout_s == 0) {
-            throw pb::value_error("timeouts must be at least 1 second");
-        }
     }
 
     ~native_server() {

@@ -63,5 +63,9 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
 /// HTTP/1.1 only): which HTTP versions the listeners speak. ValueError for another
 /// value, or for `http="2"` with `http2=False`.
 http::http_versions read_http_versions(const pb::dict& c);
+/// The server's plain options (address, threads, limits, timeouts, scheduling, the
+/// backend, buffers, caps) into `cfg`, and the two environment settings
+/// (RINGBOLT_STANDIN_AFTER_MS, RINGBOLT_IO). Errors name the option or the variable.
+void read_server_config(const pb::dict& c, uring::server_config& cfg);
 
 } // namespace ringbolt::py_module
