@@ -37,14 +37,15 @@ struct request_context {
 };
 
 /// A response's start, as the application (or a native route) gives it.
+/// 64 bytes: the small fields last, together (app_response holds one).
 struct response_head {
-    uint16_t status = 200;
     std::string fields;             ///< checked "Name: value\r\n" lines, no framing or Connection fields
     std::string_view static_fields; ///< used when `fields` is empty: static text (a bare Content-Type line)
     int64_t content_length = -1;    ///< the body's length when known; -1: stream it
-    bool close = false;             ///< the application asked for Connection: close
-    bool has_date = false;          ///< the application set Date: do not add ours
-    bool has_server = false;        ///< the application set Server: do not add ours
+    uint16_t status = 200;
+    bool close = false;      ///< the application asked for Connection: close
+    bool has_date = false;   ///< the application set Date: do not add ours
+    bool has_server = false; ///< the application set Server: do not add ours
 };
 
 /// Fields the server adds to every response it frames (`ringbolt serve --header`,
