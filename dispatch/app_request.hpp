@@ -33,18 +33,12 @@ struct app_param {
     int64_t int_value;
 };
 
-struct app_request {
-    /// User-provided, so that `emplace_back()` does not zero the whole struct (value
-    /// initialisation of a defaulted constructor does: ~600 bytes, 16 route parameters
-    /// among them) before the members' initialisers run. Every member has one except
-    /// params[i].type and .int_value, which are read only below num_params.
-    app_request() noexcept {}
-    app_request(app_request&&) noexcept = default;
-    app_request& operator=(app_request&&) noexcept = default;
-    app_request(const app_request&) = default;
-    app_request& operator=(const app_request&) = default;
-    /// A large body's buffer is kept for the next one (http/body_buffers.hpp).
-    ~app_request() { give_body_buffer(std::move(data)); }
+/// Everything of an app_request but its route parameters, which follow it
+/// (app_request::params): a request without them touches only these lines.
+struct app_request_fields {
+    /// User-provided, so that `emplace_back()` does not zero the struct (value
+    /// initialisation of a defaulted constructor does) before the members' initialisers run.
+    app_request_fields() noexcept {}
 
     // Where the response goes.
     uint32_t conn_slot = 0;
@@ -61,17 +55,49 @@ struct app_request {
     bool keep_alive = true;
     bool head_request = false;
     bool websocket = false;      ///< a valid WebSocket opening handshake (RFC 6455 §4.2.1) for a route that takes them
+    bool https = false;          ///< a trusted proxy says the original request was https
+    uint8_t num_params = 0;      ///< app_request::params[0..num_params) are set
     std::vector<span32> headers; ///< name, value, name, value, ...
     std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
     std::shared_ptr<body_stream> watch;         ///< fails (disconnect) when the client leaves first; else null
-    uint8_t num_params = 0;
-    app_param params[max_route_params];
-    peer_address peer;     ///< the client: the connection's peer, or what a trusted proxy says
-    bool https = false;    ///< a trusted proxy says the original request was https
+    peer_address peer;                          ///< the client: the connection's peer, or what a trusted proxy says
     span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
     span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
     /// The connection's TLS facts, shared by its requests (null: plain TCP).
     tls_ref tls;
+};
+
+/// A request as the application gets it. Its route parameters come last and only the
+/// first `num_params` are written, moved or copied: the usual request (none) is written
+/// by the dispatcher and moved by a detach (pymod/native/bridge) in the lines of
+/// app_request_fields alone, not in the 384 bytes of the parameters' room (issue 29: at
+/// thousands of connections each line is a last-level miss).
+struct app_request : app_request_fields {
+    app_request() noexcept {}
+    app_request(app_request&& o) noexcept : app_request_fields(std::move(o)) { copy_params(o); }
+    app_request& operator=(app_request&& o) noexcept {
+        app_request_fields::operator=(std::move(o));
+        copy_params(o);
+        return *this;
+    }
+    app_request(const app_request& o) : app_request_fields(o) { copy_params(o); }
+    app_request& operator=(const app_request& o) {
+        app_request_fields::operator=(o);
+        copy_params(o);
+        return *this;
+    }
+    /// A large body's buffer is kept for the next one (http/body_buffers.hpp).
+    ~app_request() { give_body_buffer(std::move(data)); }
+
+    /// Route parameters: `type` and `int_value` are read only below num_params.
+    app_param params[max_route_params];
+
+  private:
+    void copy_params(const app_request& o) noexcept {
+        for (uint8_t i = 0; i < o.num_params; ++i) {
+            params[i] = o.params[i];
+        }
+    }
 };
 
 } // namespace ringbolt::http

@@ -83,36 +83,64 @@ class stream_control : public send_credit {
     virtual void on_closed() noexcept = 0;
 };
 
-/// One message from the application about the response to request `seq`: any of its
-/// head, a body piece and its end, in that order over the messages of one response.
-/// The common case is all three in one message (a whole response).
-struct app_response {
-    enum part : uint8_t {
-        part_head = 1,       ///< `start` is set: the response begins
-        part_body = 2,       ///< `body` (or `borrowed`, or `file`) carries body bytes
-        part_end = 4,        ///< the response is complete (`trailers` optional)
-        part_abort = 8,      ///< the producer failed mid-response: close so the client can tell
-        part_read_more = 16, ///< the app took streamed body bytes (and wants the body: 100 Continue)
-        part_message = 32,   ///< after an upgrade: `body` is one message of the new protocol (`opcode`)
-    };
-    uint32_t conn_slot = 0;
-    uint32_t conn_gen = 0;
-    uint64_t seq = 0;
-    uint32_t route_id = 0;
-    uint64_t start_ns = 0;
-    uint8_t parts = part_head | part_body | part_end;
-    response_head start;
-    std::string body;          ///< owned body bytes
-    std::string_view borrowed; ///< or borrowed bytes kept alive by `keep`
+/// What few answers carry: borrowed body bytes, a file range, trailers, a protocol
+/// switch. Out of line (app_response::more), so that the usual answer does not carry
+/// their room from vector to vector.
+struct app_response_more {
+    std::string_view borrowed; ///< body bytes kept alive by `keep` (instead of app_response::body)
     std::shared_ptr<const void> keep;
     std::shared_ptr<file_handle> file; ///< or a file range
     uint64_t file_offset = 0;
     uint64_t file_length = 0;
-    std::string trailers;                   ///< with end, chunked only
-    std::shared_ptr<stream_control> stream; ///< with head of a streamed response
+    std::string trailers; ///< with end, chunked only
     /// With a 101 head: builds the protocol that takes the connection over.
     std::shared_ptr<protocol_upgrade> upgrade;
-    uint8_t opcode = 0; ///< part_message: the new protocol's message kind (WebSocket opcode)
 };
+
+/// One message from the application about the response to request `seq`: any of its
+/// head, a body piece and its end, in that order over the messages of one response.
+/// The common case is all three in one message (a whole response). What every answer
+/// carries comes first, in 152 bytes; the rare parts are `more` (issue 29: an async
+/// answer is written into the staged vector and read back by its reactor, and at
+/// thousands of connections each of its lines there is a last-level miss; it was 320
+/// bytes, five lines, the rare parts' room among them).
+struct app_response {
+    enum part : uint8_t {
+        part_head = 1,       ///< `start` is set: the response begins
+        part_body = 2,       ///< `body` (or more->borrowed, or more->file) carries body bytes
+        part_end = 4,        ///< the response is complete (more->trailers optional)
+        part_abort = 8,      ///< the producer failed mid-response: close so the client can tell
+        part_read_more = 16, ///< the app took streamed body bytes (and wants the body: 100 Continue)
+        part_message = 32,   ///< after an upgrade: `body` is one message of the new protocol (`opcode`)
+    };
+    uint64_t seq = 0;
+    uint64_t start_ns = 0;
+    uint32_t conn_slot = 0;
+    uint32_t conn_gen = 0;
+    uint32_t route_id = 0;
+    uint8_t parts = part_head | part_body | part_end;
+    uint8_t opcode = 0; ///< part_message: the new protocol's message kind (WebSocket opcode)
+    response_head start;
+    std::string body;                        ///< owned body bytes
+    std::shared_ptr<stream_control> stream;  ///< with head of a streamed response
+    std::unique_ptr<app_response_more> more; ///< the rare parts (null: none)
+
+    /// The rare parts, made on first use (to set them).
+    app_response_more& rare() {
+        if (!more) {
+            more = std::make_unique<app_response_more>();
+        }
+        return *more;
+    }
+    std::string_view borrowed() const noexcept { return more ? more->borrowed : std::string_view(); }
+    /// The body's bytes: the borrowed ones when there are, else `body`.
+    std::string_view body_bytes() const noexcept {
+        return more && !more->borrowed.empty() ? more->borrowed : std::string_view(body);
+    }
+    bool has_file() const noexcept { return more && more->file; }
+    bool has_upgrade() const noexcept { return more && more->upgrade; }
+    std::string_view trailers() const noexcept { return more ? std::string_view(more->trailers) : std::string_view(); }
+};
+static_assert(sizeof(app_response) <= 152, "an answer's usual parts in 152 bytes; the rare ones in `more`");
 
 } // namespace ringbolt::http

@@ -158,7 +158,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         }
         if (_awaiting_upgrade && m.seq == _upgrade_seq) [[unlikely]] {
             _awaiting_upgrade = false; // answered: what follows is parsed again (as HTTP unless 101)
-            if (m.upgrade) {
+            if (m.has_upgrade()) {
                 if (!switch_protocols(*o, m, env)) {
                     if (m.stream) {
                         m.stream->on_closed();
@@ -168,7 +168,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
                 return;
             }
         }
-        if (m.upgrade || m.start.status < 200) [[unlikely]] {
+        if (m.has_upgrade() || m.start.status < 200) [[unlikely]] {
             // A 101 for a request that did not ask to upgrade (or any other interim
             // status as a final answer): the producer is broken; the client gets a cut.
             if (m.stream) {
@@ -180,9 +180,9 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         o->stream = std::move(m.stream);
         const response_head& h = m.start;
         std::string_view fields = h.fields.empty() ? h.static_fields : std::string_view(h.fields);
-        bool one_message = m.parts == (app_response::part_head | app_response::part_body | app_response::part_end) &&
-                           m.file == nullptr;
-        std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
+        bool one_message =
+            m.parts == (app_response::part_head | app_response::part_body | app_response::part_end) && !m.has_file();
+        std::string_view body = m.body_bytes();
         // Compression plans a whole answer by its declared length, else its size; under the
         // minimum size it is never compressed (plan_compression), so it takes the plain way.
         if (o->ctx.features != nullptr && o->ctx.features->compression.enabled &&
@@ -191,7 +191,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             if (start_coded(*o, m, fields, env)) {
                 return;
             }
-        } else if (one_message && o->stream == nullptr && m.trailers.empty()) [[likely]] {
+        } else if (one_message && o->stream == nullptr && m.trailers().empty()) [[likely]] {
             // A whole answer in one message (a handler's return value): head and body in
             // one write, as respond() does.
             if (h.content_length == static_cast<int64_t>(body.size()) && body.size() < output_queue::coalesce_below) {
@@ -222,10 +222,10 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         // A compressed stream: every piece is encoded and flushed; the end closes the
         // coded stream (its trailer is the last piece). A file cannot be compressed here.
         bool finish = (m.parts & app_response::part_end) && !(m.parts & app_response::part_abort);
-        if ((m.parts & app_response::part_body) && m.file) {
+        if ((m.parts & app_response::part_body) && m.has_file()) {
             ok = false;
         } else if ((m.parts & app_response::part_body) || finish) {
-            std::string_view piece = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
+            std::string_view piece = m.body_bytes();
             if (!(m.parts & app_response::part_body)) {
                 piece = {};
             }
@@ -233,10 +233,11 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         }
     } else if (m.parts & app_response::part_body) {
         output_queue& q = queue_of(*o);
-        if (m.file) {
-            ok = o->framer.body_file(q, std::move(m.file), m.file_offset, m.file_length, o->stream);
-        } else if (!m.borrowed.empty()) {
-            ok = o->framer.body_borrowed(q, m.borrowed, std::move(m.keep), o->stream);
+        if (m.has_file()) {
+            app_response_more& more = *m.more;
+            ok = o->framer.body_file(q, std::move(more.file), more.file_offset, more.file_length, o->stream);
+        } else if (!m.borrowed().empty()) {
+            ok = o->framer.body_borrowed(q, m.more->borrowed, std::move(m.more->keep), o->stream);
         } else if (o->stream) {
             ok = o->framer.body_owned(q, std::move(m.body), o->stream);
         } else {
@@ -251,7 +252,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         return;
     }
     if (m.parts & app_response::part_end) {
-        end_response(*o, o->framer.end(queue_of(*o), m.trailers));
+        end_response(*o, o->framer.end(queue_of(*o), m.trailers()));
         // The application's last answer hands the connection back to the client: its
         // clock runs again (set_idle_deadline gave none while the app had requests).
         if (_outstanding == 0 && _deadline == 0 && !_closing) {
@@ -263,13 +264,14 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
 bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fields, protocol_env& env) {
     const response_head& h = m.start;
     bool has_body = (m.parts & app_response::part_body) != 0;
-    bool whole = has_body && (m.parts & app_response::part_end) && !(m.parts & app_response::part_abort) && !m.file;
-    std::string_view body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
+    bool whole =
+        has_body && (m.parts & app_response::part_end) && !(m.parts & app_response::part_abort) && !m.has_file();
+    std::string_view body = m.body_bytes();
     answer_scratch& scratch = thread_answer_scratch();
     std::string& coded = scratch.body;
     std::string_view all = fields;
-    compression_plan p = compress_head(o.ctx, h.status, h.content_length, whole, has_body && m.file != nullptr, body,
-                                       all, scratch.fields, coded, o.encoder);
+    compression_plan p = compress_head(o.ctx, h.status, h.content_length, whole, has_body && m.has_file(), body, all,
+                                       scratch.fields, coded, o.encoder);
     if (p.coding == content_coding::identity) {
         start_response(o, h.status, all, h.content_length, h.close, h.has_date, h.has_server, env);
         scratch.release();
@@ -286,7 +288,7 @@ bool http1_connection::start_coded(owed& o, app_response& m, std::string_view fi
     }
     o.framer.body(queue_of(o), coded); // copied: the scratch is reused by the next response
     scratch.release();
-    end_response(o, o.framer.end(queue_of(o), m.trailers));
+    end_response(o, o.framer.end(queue_of(o), m.trailers()));
     if (_outstanding == 0 && _deadline == 0 && !_closing) {
         set_read_deadline(true, env);
     }
@@ -315,7 +317,7 @@ bool http1_connection::switch_protocols(owed& o, app_response& m, protocol_env& 
         m.start.status != 101) {
         return false;
     }
-    std::unique_ptr<protocol> next = m.upgrade->make(_slot, _gen, _peer, _tail, env);
+    std::unique_ptr<protocol> next = m.more->upgrade->make(_slot, _gen, _peer, _tail, env);
     if (!next) {
         return false;
     }

@@ -248,7 +248,7 @@ message_outcome stream_exchange::take_head(app_response& m, head_plan& plan) {
         // A body before the head: the producer is broken.
         return phase == response_phase::owed ? message_outcome::refused : message_outcome::going;
     }
-    if (phase != response_phase::owed || m.upgrade || m.start.status < 200) [[unlikely]] {
+    if (phase != response_phase::owed || m.has_upgrade() || m.start.status < 200) [[unlikely]] {
         // A second head, a 101 (no upgrades inside HTTP/2, RFC 9113 §8.6, nor HTTP/3) or
         // an interim status as the answer: the producer is broken.
         if (m.stream) {
@@ -259,10 +259,10 @@ message_outcome stream_exchange::take_head(app_response& m, head_plan& plan) {
     control = std::move(m.stream);
     const response_head& h = m.start;
     std::string_view head_fields = h.fields.empty() ? h.static_fields : std::string_view(h.fields);
-    std::string_view whole_body = !m.borrowed.empty() ? m.borrowed : std::string_view(m.body);
-    bool whole = plan.has_body && plan.end && !plan.abort && !m.file;
+    std::string_view whole_body = m.body_bytes();
+    bool whole = plan.has_body && plan.end && !plan.abort && !m.has_file();
     int64_t length = h.content_length;
-    if (ctx.features != nullptr && ctx.features->compression.enabled && !m.file && !plan.abort) [[unlikely]] {
+    if (ctx.features != nullptr && ctx.features->compression.enabled && !m.has_file() && !plan.abort) [[unlikely]] {
         // Compressed whole (the body coded here) or streamed (piece by piece, each
         // flushed, by the encoder), as on HTTP/1.1.
         compression_plan p = compress_head(ctx, h.status, length, whole, false, whole_body, head_fields,
@@ -273,8 +273,10 @@ message_outcome stream_exchange::take_head(app_response& m, head_plan& plan) {
                     control->on_sent(whole_body.size()); // the producer's bytes are consumed here
                 }
                 m.body = std::move(plan.coded);
-                m.borrowed = {};
-                m.keep.reset();
+                if (m.more) {
+                    m.more->borrowed = {};
+                    m.more->keep.reset();
+                }
                 length = static_cast<int64_t>(m.body.size());
             } else {
                 length = -1; // the coded length is known only at the end
@@ -282,7 +284,7 @@ message_outcome stream_exchange::take_head(app_response& m, head_plan& plan) {
         }
     }
     if (whole && length < 0) {
-        length = static_cast<int64_t>(!m.borrowed.empty() ? m.borrowed.size() : m.body.size());
+        length = static_cast<int64_t>(m.body_bytes().size());
     }
     plan.status = h.status;
     plan.fields = head_fields;
@@ -301,22 +303,22 @@ message_outcome stream_exchange::take_body(app_response& m, head_plan& plan) {
         has_body = false; // what the piece held went through the encoder
     }
     if (has_body && !abort) {
-        uint64_t n = m.file ? m.file_length : (!m.borrowed.empty() ? m.borrowed.size() : m.body.size());
+        uint64_t n = m.has_file() ? m.more->file_length : m.body_bytes().size();
         if (declared >= 0 && given + n > static_cast<uint64_t>(declared)) [[unlikely]] {
             abort = true; // more than the announced Content-Length
         } else if (no_body) {
-            if (control && !m.file) {
+            if (control && !m.has_file()) {
                 control->on_sent(n); // nothing goes out: the producer goes on
             }
         } else if (n > 0) {
             given += n;
             stream_piece& p = pending.emplace_back();
-            if (m.file) {
-                p.file = std::move(m.file);
-                p.offset = m.file_offset;
-            } else if (!m.borrowed.empty()) {
-                p.view = m.borrowed;
-                p.keep = std::move(m.keep);
+            if (m.has_file()) {
+                p.file = std::move(m.more->file);
+                p.offset = m.more->file_offset;
+            } else if (!m.borrowed().empty()) {
+                p.view = m.more->borrowed;
+                p.keep = std::move(m.more->keep);
             } else {
                 p.bytes = std::move(m.body);
             }
@@ -334,7 +336,11 @@ message_outcome stream_exchange::take_body(app_response& m, head_plan& plan) {
         return message_outcome::broken; // fewer bytes than announced
     }
     phase = response_phase::ended;
-    trailers = std::move(m.trailers);
+    if (m.more) {
+        trailers = std::move(m.more->trailers);
+    } else {
+        trailers.clear();
+    }
     if (watch) {
         watch->finish();
         watch.reset();
@@ -347,10 +353,10 @@ message_outcome stream_exchange::take_body(app_response& m, head_plan& plan) {
 // bytes sent onto the producer's bytes, so its flow control holds. False: the answer
 // cannot go on (a file piece, which cannot be compressed here, or a library error).
 bool stream_exchange::code_piece(app_response& m, bool has_body, bool end) {
-    if (has_body && m.file) {
+    if (has_body && m.has_file()) {
         return false;
     }
-    std::string_view in = has_body ? (!m.borrowed.empty() ? m.borrowed : std::string_view(m.body)) : std::string_view();
+    std::string_view in = has_body ? m.body_bytes() : std::string_view();
     std::string coded;
     if (!encoder->write(in, end, coded)) {
         return false;

@@ -399,7 +399,7 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     if (_state != state::open) {
         // Closing or closed: the application has been (or is about to be) told, and
         // what it sends now is dropped (§5.5.1: no data after a close frame).
-        _chan->on_framed(m.borrowed.empty() ? m.body.size() : m.borrowed.size(), 0);
+        _chan->on_framed(m.body_bytes().size(), 0);
         return;
     }
     auto op = static_cast<opcode>(m.opcode);
@@ -417,17 +417,18 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     }
     _counters->websocket_messages_out.add();
     op = op == opcode::binary ? opcode::binary : opcode::text;
-    if (!m.borrowed.empty() && !_deflate) {
+    std::string_view borrowed = m.borrowed();
+    if (!borrowed.empty() && !_deflate) {
         // A large message sent from the application's own buffer (kept alive by `keep`).
         std::string header;
-        append_server_header(header, true, op, false, m.borrowed.size());
-        _chan->on_framed(m.borrowed.size(), header.size() + m.borrowed.size());
+        append_server_header(header, true, op, false, borrowed.size());
+        _chan->on_framed(borrowed.size(), header.size() + borrowed.size());
         _out.append_credited(header, _chan);
-        _out.append_borrowed(m.borrowed, std::move(m.keep), _chan);
+        _out.append_borrowed(borrowed, std::move(m.more->keep), _chan);
         return;
     }
-    if (!m.borrowed.empty()) {
-        m.body.assign(m.borrowed); // compressed: deflate reads it, the copy is the compressed output
+    if (!borrowed.empty()) {
+        m.body.assign(borrowed); // compressed: deflate reads it, the copy is the compressed output
     }
     send_message(op, std::move(m.body));
 }

@@ -662,10 +662,11 @@ void connection_run::attach_body(app_response& m, seq_record& r, uint64_t size, 
         r.produced += bytes;
         int fd = dup(shared_file());
         check(fd >= 0, "dup");
-        m.file = std::make_shared<file_handle>(fd);
-        _files.push_back(m.file);
-        m.file_offset = offset;
-        m.file_length = size;
+        app_response_more& more = m.rare();
+        more.file = std::make_shared<file_handle>(fd);
+        _files.push_back(more.file);
+        more.file_offset = offset;
+        more.file_length = size;
         return;
     }
     std::string bytes(size, '\0');
@@ -675,8 +676,8 @@ void connection_run::attach_body(app_response& m, seq_record& r, uint64_t size, 
     r.produced += bytes;
     if (source == 1) {
         auto kept = std::make_shared<kept_bytes>(std::move(bytes));
-        m.borrowed = kept->data;
-        m.keep = kept;
+        m.rare().borrowed = kept->data;
+        m.more->keep = kept;
     } else {
         m.body = std::move(bytes);
     }
@@ -751,7 +752,7 @@ void connection_run::accept_upgrade(seq_record& r) {
         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
         "X-Seq: " +
         std::to_string(seq) + "\r\n";
-    m.upgrade = std::make_shared<probe_upgrade>(&_pending);
+    m.rare().upgrade = std::make_shared<probe_upgrade>(&_pending);
     auto told = std::make_shared<probe_stream>();
     m.stream = told;
     r.started = true;
@@ -891,7 +892,7 @@ void connection_run::stream_end(script& s) {
     m.seq = static_cast<uint64_t>(r - _seqs.data());
     m.parts = app_response::part_end;
     if (trailers) {
-        m.trailers = "X-Trailer: 1\r\n";
+        m.rare().trailers = "X-Trailer: 1\r\n";
     }
     r->finished = true;
     r->broken = r->broken || (r->declared >= 0 && r->produced.size() != static_cast<uint64_t>(r->declared));

@@ -167,12 +167,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 size_t len = static_cast<size_t>(in.byte()) * 97;
                 if ((how & 16) && (m.parts & http::app_response::part_body)) {
                     // A file piece: a range of the pattern file (refused inside a coded stream).
-                    m.file = std::make_shared<http::file_handle>(::dup(pattern_file()));
-                    m.file_offset = len % 4096;
-                    m.file_length = len;
+                    http::app_response_more& more = m.rare();
+                    more.file = std::make_shared<http::file_handle>(::dup(pattern_file()));
+                    more.file_offset = len % 4096;
+                    more.file_length = len;
                 } else if ((how & 128) && len > 0) {
-                    m.borrowed = borrowed_text.substr(0, len % borrowed_text.size() + 1);
-                    m.keep = std::make_shared<int>(0);
+                    m.rare().borrowed = borrowed_text.substr(0, len % borrowed_text.size() + 1);
+                    m.more->keep = std::make_shared<int>(0);
                 } else {
                     m.body.assign(len, 's');
                 }

@@ -128,7 +128,9 @@ struct keeping_dispatcher final : http::dispatcher {
             m.parts = http::app_response::part_body;
         } else {
             m.parts = (how & 4) ? http::app_response::part_abort : http::app_response::part_end;
-            m.trailers = (how & 8) ? "X-Trailer: 1\r\n" : "";
+            if (how & 8) {
+                m.rare().trailers = "X-Trailer: 1\r\n";
+            }
             pending.pop_back();
         }
         return true;

@@ -34,9 +34,7 @@ void text_answer(http::app_response& resp, uint16_t status, std::string_view tex
     resp.start.fields = text_plain;
     resp.start.content_length = static_cast<int64_t>(text.size());
     resp.body.assign(text);
-    resp.borrowed = {};
-    resp.keep.reset();
-    resp.file.reset();
+    resp.more.reset(); // no borrowed bytes, file, trailers or upgrade
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
 }
 
@@ -124,8 +122,9 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
                     log_access(meta, resp.start.status, static_cast<int64_t>(parts.body_size()));
                 }
                 if (parts.body_ref != nullptr) {
-                    resp.borrowed = parts.body_view;
-                    resp.keep = hold_python_object(parts.body_ref);
+                    http::app_response_more& more = resp.rare();
+                    more.borrowed = parts.body_view;
+                    more.keep = hold_python_object(parts.body_ref);
                 } else if (parts.body_into == nullptr) {
                     resp.body = std::move(parts.body);
                 }
@@ -136,7 +135,7 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
         } else if (parts.source == response_parts::body_source::file) {
             if (file_message(parts, resp)) {
                 if (logs) [[unlikely]] {
-                    log_access(meta, resp.start.status, static_cast<int64_t>(resp.file_length));
+                    log_access(meta, resp.start.status, static_cast<int64_t>(resp.more->file_length));
                 }
                 return true;
             }

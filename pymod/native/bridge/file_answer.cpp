@@ -55,9 +55,10 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
         resp.start.fields.append("\r\n");
     }
     resp.start.content_length = static_cast<int64_t>(st.st_size);
-    resp.file = std::make_shared<http::file_handle>(fd);
-    resp.file_offset = 0;
-    resp.file_length = static_cast<uint64_t>(st.st_size);
+    http::app_response_more& more = resp.rare();
+    more.file = std::make_shared<http::file_handle>(fd);
+    more.file_offset = 0;
+    more.file_length = static_cast<uint64_t>(st.st_size);
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
     return true;
 }

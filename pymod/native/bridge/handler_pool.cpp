@@ -188,7 +188,7 @@ void app_bridge::pool_main() noexcept {
                 if (!answers.empty()) {
                     auto box = std::find_if(_outbox.begin(), _outbox.end(), [&](auto& e) { return e.first == sink; });
                     if (box == _outbox.end()) {
-                        box = _outbox.insert(_outbox.end(), {sink, {}});
+                        box = _outbox.emplace(_outbox.end(), sink, std::vector<http::app_response>());
                     }
                     for (auto& a : answers) {
                         box->second.push_back(std::move(a));

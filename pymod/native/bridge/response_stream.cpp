@@ -295,8 +295,8 @@ int response_stream::deliver_chunk(PyObject* chunk) {
     if (data != nullptr) {
         if (static_cast<size_t>(n) >= borrow_at_least && PyBytes_Check(owner)) {
             // Large bytes are sent from the Python object itself (kept alive until sent).
-            m.borrowed = std::string_view(data, static_cast<size_t>(n));
-            m.keep = hold_python_object(owner);
+            m.rare().borrowed = std::string_view(data, static_cast<size_t>(n));
+            m.more->keep = hold_python_object(owner);
         } else {
             m.body.assign(data, static_cast<size_t>(n));
         }

@@ -272,16 +272,16 @@ PyObject* ws_send(PyObject* o, PyObject* data) {
         }
         m.opcode = static_cast<uint8_t>(ws::opcode::text);
         if (static_cast<size_t>(n) >= borrow_at_least) {
-            m.borrowed = std::string_view(p, static_cast<size_t>(n)); // the str's UTF-8, kept with it
-            m.keep = hold_python_object(data);
+            m.rare().borrowed = std::string_view(p, static_cast<size_t>(n)); // the str's UTF-8, kept with it
+            m.more->keep = hold_python_object(data);
         } else {
             m.body.assign(p, static_cast<size_t>(n));
         }
     } else if (PyBytes_Check(data) && static_cast<size_t>(PyBytes_GET_SIZE(data)) >= borrow_at_least) {
         // Large bytes are sent from the object itself (immutable; released once sent).
         m.opcode = static_cast<uint8_t>(ws::opcode::binary);
-        m.borrowed = std::string_view(PyBytes_AS_STRING(data), static_cast<size_t>(PyBytes_GET_SIZE(data)));
-        m.keep = hold_python_object(data);
+        m.rare().borrowed = std::string_view(PyBytes_AS_STRING(data), static_cast<size_t>(PyBytes_GET_SIZE(data)));
+        m.more->keep = hold_python_object(data);
     } else if (PyObject_CheckBuffer(data)) {
         Py_buffer view;
         if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
@@ -298,7 +298,7 @@ PyObject* ws_send(PyObject* o, PyObject* data) {
     if (w->close_sent || c.out->closed()) {
         return PyLong_FromLong(-1);
     }
-    c.out->produced(m.borrowed.empty() ? m.body.size() : m.borrowed.size());
+    c.out->produced(m.body_bytes().size());
     long flush = stage(w, std::move(m)) ? 2 : 0;
     return PyLong_FromLong(flush + (c.out->must_wait() ? 1 : 0));
 }
@@ -557,7 +557,7 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
     m.parts = http::app_response::part_head;
     m.start.status = 101;
     m.start.fields = std::move(fields);
-    m.upgrade = std::make_shared<ws::upgrade>(chan, cfg);
+    m.rare().upgrade = std::make_shared<ws::upgrade>(chan, cfg);
     m.stream = std::make_shared<upgrade_watch>(chan);
     deliver_now(*sink, std::move(m));
     return reinterpret_cast<PyObject*>(w);

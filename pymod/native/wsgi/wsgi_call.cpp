@@ -698,8 +698,9 @@ bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response
     bool ok = wsgi_answer_head(start->status, start->headers, n, head_request, resp.start);
     if (ok) {
         if (n >= borrow_body_at_least) {
-            resp.borrowed = std::string_view(PyBytes_AS_STRING(body), n);
-            resp.keep = hold_python_object(body);
+            http::app_response_more& more = resp.rare();
+            more.borrowed = std::string_view(PyBytes_AS_STRING(body), n);
+            more.keep = hold_python_object(body);
         } else {
             resp.body.assign(PyBytes_AS_STRING(body), n);
         }

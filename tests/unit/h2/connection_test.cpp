@@ -303,7 +303,7 @@ TEST(H2Connection, AppAnswersWholeAndStreamedWithCredit) {
     more.seq = static_cast<uint64_t>(b);
     more.parts = http::app_response::part_body | http::app_response::part_end;
     more.body = std::string(40000, 't');
-    more.trailers = "X-Done: yes\r\n";
+    more.rare().trailers = "X-Done: yes\r\n";
     h.conn.on_app_message(std::move(more), e);
     for (int i = 0; i < 5; ++i) {
         h.cl.receive(h.take_output());
@@ -482,8 +482,8 @@ TEST(H2Connection, FilePieceInACodedStreamResetsThatStreamOnly) {
     http::app_response piece;
     piece.seq = static_cast<uint64_t>(a);
     piece.parts = http::app_response::part_body;
-    piece.file = std::make_shared<http::file_handle>(fd);
-    piece.file_length = 10;
+    piece.rare().file = std::make_shared<http::file_handle>(fd);
+    piece.more->file_length = 10;
     h.conn.on_app_message(std::move(piece), e);
     http::app_response end; // the producer's end, if it sends one after all: nothing more happens
     end.seq = static_cast<uint64_t>(a);

@@ -95,7 +95,9 @@ struct harness {
         m.start.status = status;
         m.start.static_fields = "Content-Type: text/plain\r\n";
         m.body = std::move(body);
-        m.trailers = std::move(trailers);
+        if (!trailers.empty()) {
+            m.rare().trailers = std::move(trailers);
+        }
         conn.on_app_message(std::move(m), env());
     }
 };

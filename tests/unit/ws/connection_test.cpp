@@ -176,7 +176,7 @@ struct fake_reactor {
         m.parts = http::app_response::part_head;
         m.start.status = 101;
         m.start.fields = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n";
-        m.upgrade = std::make_shared<upgrade>(chan, cfg);
+        m.rare().upgrade = std::make_shared<upgrade>(chan, cfg);
         auto e = env();
         conn->on_app_message(std::move(m), e);
         ASSERT_TRUE(conn->has_successor());
