@@ -19,6 +19,12 @@ benchmarks.load.apps.ringbolt_stream:app --path /upload --body-size 500000). --r
 a request as written in a file (HttpArena's requests/post_chunked.raw: a chunked body), and
 --pipeline N writes N requests at once (HttpArena's pipelined profile: 16).
 
+--websocket SIZE counts per WebSocket message instead: one connection, upgraded on --path,
+echoes SIZE-byte binary messages one at a time (RINGBOLT_IO=epoll, the echo runs on the loop):
+
+    RINGBOLT_IO=epoll python3 benchmarks/load/instr_per_request.py --app-dir benchmarks/load/ws \
+        --app ringbolt_echo:app --path / --websocket 4096
+
 --peer 'LABEL=COMMAND' (repeatable) counts another server the same way, in a third row:
 COMMAND is split like a shell line, `{port}` in it is the port to serve, and it runs from
 the repository root. Only processes the command runs directly are counted (a server that
@@ -51,15 +57,37 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 ANSWER_TIMEOUT = 120  # seconds for one answer under valgrind (a few are normal; minutes are a hang)
 
 
+def _chunked_end(buf, at):
+    """Where a chunked body starting at `at` ends, its last chunk and (empty) trailer
+    included (0: not whole yet)."""
+    while True:
+        eol = buf.find(b"\r\n", at)
+        if eol < 0:
+            return 0
+        size = int(buf[at:eol].split(b";")[0], 16)
+        if size == 0:
+            end = buf.find(b"\r\n\r\n", eol)  # the trailer section, empty or not
+            return end + 4 if end >= 0 else 0
+        at = eol + 2 + size + 2
+        if len(buf) < at:
+            return 0
+
+
 def _answer_end(buf):
-    """Where the first whole answer in `buf` ends (0: not whole yet); raises on a non-200."""
+    """Where the first whole answer in `buf` ends (0: not whole yet); raises on a non-200.
+    The body is framed by Content-Length or chunked."""
     i = buf.find(b"\r\n\r\n")
     if i < 0:
         return 0
-    m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", buf[:i])
-    end = i + 4 + (int(m.group(1)) if m else 0)
-    if len(buf) < end:
-        return 0
+    if re.search(rb"(?i)\r\ntransfer-encoding:[^\r]*chunked", buf[:i]):
+        end = _chunked_end(buf, i + 4)
+        if end == 0:
+            return 0
+    else:
+        m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", buf[:i])
+        end = i + 4 + (int(m.group(1)) if m else 0)
+        if len(buf) < end:
+            return 0
     if not buf.startswith(b"HTTP/1.1 200"):
         raise RuntimeError(buf[:200])
     return end
@@ -141,6 +169,70 @@ def send_requests(port, req, n, pipeline=1, connections=1):
     s.close()
 
 
+class WebSocketEcho:
+    """One WebSocket connection to an echo route: `echo(n)` sends n masked binary messages
+    of `size` bytes, one at a time, each after the echo of the one before, and checks that
+    each came back whole and unchanged. Warm-up and measurement share the connection, so
+    the opening handshake is not counted."""
+
+    def __init__(self, port, path, size):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.settimeout(ANSWER_TIMEOUT)
+        self.payload = os.urandom(size)
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(self.payload))
+        if size < 126:
+            head = bytes([0x82, 0x80 | size])
+        elif size < 65536:
+            head = bytes([0x82, 0x80 | 126]) + size.to_bytes(2, "big")
+        else:
+            head = bytes([0x82, 0x80 | 127]) + size.to_bytes(8, "big")
+        self.frame = head + mask + masked
+        self.buf = b""
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost:8000\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                          .encode())
+        while b"\r\n\r\n" not in self.buf:
+            self._read()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(head[:200])
+
+    def _read(self):
+        d = self.sock.recv(65536)
+        if not d:
+            raise RuntimeError("connection closed")
+        self.buf += d
+
+    def _message(self):
+        """The payload of the next whole (unfragmented, unmasked) message from the server."""
+        while True:
+            b = self.buf
+            if len(b) >= 2:
+                n, at = b[1] & 0x7F, 2
+                if n == 126 and len(b) >= 4:
+                    n, at = int.from_bytes(b[2:4], "big"), 4
+                elif n == 127 and len(b) >= 10:
+                    n, at = int.from_bytes(b[2:10], "big"), 10
+                if n < 126 or at > 2:
+                    if len(b) >= at + n:
+                        if b[0] != 0x82:
+                            raise RuntimeError(f"expected one whole binary message, got first byte {b[0]:#x}")
+                        self.buf = b[at + n:]
+                        return b[at:at + n]
+            self._read()
+
+    def echo(self, n):
+        for _ in range(n):
+            self.sock.sendall(self.frame)
+            if self._message() != self.payload:
+                raise RuntimeError("the echo differs from the message sent")
+
+    def close(self):
+        self.sock.close()
+
+
 def count(py, args, n, tmp, peer_cmd=None):
     """Instructions the server executes for n requests: instrumentation is off at start,
     turned on after `--warm` requests (callgrind_control -i on), the profile is dumped
@@ -159,12 +251,20 @@ def count(py, args, n, tmp, peer_cmd=None):
     srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_listening("127.0.0.1", port, 300, srv)
-        send_requests(port, args.request, args.warm, args.pipeline, args.connections)
         ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
                                         timeout=120, check=True)
-        ctl("-i", "on")
-        send_requests(port, args.request, n, args.pipeline, args.connections)
-        ctl("-d")
+        if args.websocket is not None:
+            ws = WebSocketEcho(port, args.path, args.websocket)
+            ws.echo(args.warm)
+            ctl("-i", "on")
+            ws.echo(n)
+            ctl("-d")
+            ws.close()
+        else:
+            send_requests(port, args.request, args.warm, args.pipeline, args.connections)
+            ctl("-i", "on")
+            send_requests(port, args.request, n, args.pipeline, args.connections)
+            ctl("-d")
         time.sleep(1)
     finally:
         srv.kill()
@@ -226,7 +326,14 @@ def main():
     ap.add_argument("--pipeline", type=int, default=1,
                     help="requests per write (HttpArena's pipelined profile: 16); the answers of one write are "
                          "read before the next, and --n and --warm are rounded up to whole writes")
+    ap.add_argument("--websocket", type=int, metavar="SIZE",
+                    help="count per WebSocket message instead: --path is an echo route (e.g. --app-dir "
+                         "benchmarks/load/ws --app ringbolt_echo:app --path /), each message SIZE bytes, "
+                         "binary, sent after the echo of the one before; --n and --warm count messages")
     args = ap.parse_args()
+    if args.websocket is not None and (args.pipeline > 1 or args.connections > 1 or args.raw or args.body_size):
+        ap.error("--websocket sends messages one at a time on one connection: no --pipeline, --connections, "
+                 "--raw or --body-size")
     args.body = os.urandom(args.body_size) if args.body_size else None
     if args.pipeline < 1:
         ap.error("--pipeline wants at least 1")
@@ -269,15 +376,19 @@ def main():
             res[v] = a / args.n
             if args.threads_split:
                 split[v] = {role: c / args.n for role, c in args.split_result.items()}
-            print(f"{v}: {a:,} instructions for {args.n} requests: {res[v]:,.0f} per request", file=sys.stderr, flush=True)
+            print(f"{v}: {a:,} instructions for {args.n} {'messages' if args.websocket is not None else 'requests'}: "
+                  f"{res[v]:,.0f} each", file=sys.stderr, flush=True)
         print(f"command: `OLD_PYTHON={py['old']} NEW_PYTHON={py['new']} python3 benchmarks/load/instr_per_request.py "
               f"{' '.join(sys.argv[1:])}`\n")
         what = f"POST {args.path}` ({args.body_size:,} B body)" if args.body else f"GET {args.path}`"
+        unit = "request"
+        if args.websocket is not None:
+            what, unit = f"WebSocket {args.path}`, {args.websocket} B binary echoes", "message"
         if args.raw:
             what = f"{args.request.split(b' HTTP/')[0].decode(errors='replace')}` ({os.path.basename(args.raw)})"
         if args.pipeline > 1:
             what += f", {args.pipeline} per write"
-        print(f"| {args.app} `{what} | user-space instructions per request |")
+        print(f"| {args.app} `{what} | user-space instructions per {unit} |")
         print("|---|---:|")
         for v in ("old", "new"):
             print(f"| {v} | {res[v]:,.0f} |")
