@@ -3,6 +3,8 @@
 // stay separate segments (moved or borrowed, never copied).
 #include "core/output_queue.hpp"
 
+#include "core/kept_stack.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <new>
@@ -30,68 +32,38 @@ namespace {
 constexpr size_t keep_segments = 8; // vectors larger than this are freed when empty
 constexpr size_t fresh_capacity = output_queue::fresh_capacity;
 
-/// Values of T kept in place, last given first taken: moving a std::string or a vector in
-/// or out copies its pointer and lengths and never touches what they point at.
-template <typename T> struct kept_values {
-    alignas(T) unsigned char slots[output_queue::kept_buffers_max][sizeof(T)] = {};
-    size_t count = 0;
-
-    T* slot(size_t i) noexcept { return std::launder(reinterpret_cast<T*>(slots[i])); }
-    void push(T&& v) noexcept { new (slots[count++]) T(std::move(v)); }
-    /// The last one pushed, swapped into `into` (which has no memory: nothing to free).
-    void pop_into(T& into) noexcept {
-        T* kept = slot(--count);
-        into.swap(*kept);
-        kept->~T();
-    }
-    void free_all() noexcept {
-        while (count > 0) {
-            slot(--count)->~T();
-        }
-    }
-};
-
-/// The thread's kept buffers (output_queue::kept_buffers_max of them at most, both lists
+/// The thread's kept buffers (output_queue::kept_buffers_max of them at most, both stacks
 /// together): sent segment vectors that hold one emptied segment with its buffer (the
 /// common case: a response's whole output, ready to be framed into again), and sent
-/// buffers alone. Trivially destructible (constinit, no destructor registered), so it is
-/// still usable after the thread's destructors ran: `kept_buffers_releaser` frees what it
-/// keeps then and sets `limit` to 0, so that a later give frees at once (kept_stack's rule,
-/// in pymod/native/bridge/kept_list.hpp, for values instead of pointers).
+/// buffers alone. Constant-initialized and trivially destructible (kept_stack), so it is
+/// still usable after the thread's destructors ran: release_kept_buffers, at the thread's
+/// exit, makes a later give free at once.
 struct kept_buffers_list {
-    kept_values<std::vector<segment>> tails;
-    kept_values<std::string> buffers;
-    size_t limit = output_queue::kept_buffers_max;
-    bool armed = false; ///< the thread's releaser is registered
+    kept_stack<std::vector<segment>, output_queue::kept_buffers_max> tails;
+    kept_stack<std::string, output_queue::kept_buffers_max> buffers;
+    bool armed = false; ///< the thread's exit releases the stacks
 
-    void free_all() noexcept {
-        tails.free_all();
-        buffers.free_all();
-    }
-    /// Room for one more (the thread's releaser registered first).
+    /// Room for one more (the thread's release registered first).
     bool room() noexcept {
         if (!armed) [[unlikely]] {
             arm();
         }
-        return tails.count + buffers.count < limit;
+        return tails.size() + buffers.size() < output_queue::kept_buffers_max;
     }
-    static void arm() noexcept;
+    [[gnu::noinline, gnu::cold]] void arm() noexcept;
 };
 static_assert(std::is_trivially_destructible_v<kept_buffers_list>);
 
 constinit thread_local kept_buffers_list t_kept;
 
-struct kept_buffers_releaser {
-    kept_buffers_releaser() noexcept { t_kept.armed = true; }
-    ~kept_buffers_releaser() {
-        t_kept.limit = 0;
-        t_kept.free_all();
-    }
-};
+void release_kept_at_exit() noexcept {
+    t_kept.tails.release();
+    t_kept.buffers.release();
+}
 
-[[gnu::noinline, gnu::cold]] void kept_buffers_list::arm() noexcept {
-    static thread_local kept_buffers_releaser releaser; // frees the lists at the thread's exit
-    (void)releaser;
+void kept_buffers_list::arm() noexcept {
+    armed = true;
+    at_thread_exit<release_kept_at_exit>();
 }
 
 bool keepable(const std::string& buffer) noexcept {
@@ -105,37 +77,36 @@ void give_buffer(std::string&& sent) noexcept {
     kept_buffers_list& k = t_kept;
     if (keepable(sent) && k.room()) [[likely]] {
         sent.clear();
-        k.buffers.push(std::move(sent));
-    } else {
-        std::string().swap(sent);
+        if (k.buffers.give(sent)) [[likely]] {
+            return;
+        }
     }
+    std::string().swap(sent);
 }
 
 /// Into the empty `tail`: the buffer freed last on this thread, else a fresh one.
 void take_buffer_into(std::string& tail) {
     kept_buffers_list& k = t_kept;
-    if (k.buffers.count > 0) [[likely]] {
-        k.buffers.pop_into(tail);
-    } else {
+    if (!k.buffers.take(tail)) [[unlikely]] {
         tail.reserve(fresh_capacity);
     }
 }
 } // namespace
 
 size_t output_queue::kept_buffers() noexcept {
-    return t_kept.tails.count + t_kept.buffers.count;
+    return t_kept.tails.size() + t_kept.buffers.size();
 }
 
 void output_queue::release_kept_buffers() noexcept {
-    t_kept.free_all();
+    t_kept.tails.clear();
+    t_kept.buffers.clear();
 }
 
 std::string& output_queue::tail_buffer(size_t adding) {
     kept_buffers_list& k = t_kept;
-    if (_segs.capacity() == 0 && k.tails.count > 0) [[likely]] {
+    if (_segs.capacity() == 0 && k.tails.take(_segs)) [[likely]] {
         // The common case (no segment since the last send): a segment with its buffer,
         // the one sent last on this thread, still in cache (recycle_from).
-        k.tails.pop_into(_segs);
         _head = 0;
         return _segs.back().owned;
     }
@@ -285,12 +256,14 @@ void output_queue::recycle_from(send_batch& sent) noexcept {
             s.length = 0;
             s.done = 0;
             kept_buffers_list& k = t_kept;
+            bool kept = false;
             if (keepable(s.owned) && k.room()) [[likely]] {
                 s.owned.clear();
-                k.tails.push(std::move(sent._segs)); // (leaves the batch's vector without memory)
-            } else {
-                // Over the bound or grown large: the buffer is freed (give_buffer), the
-                // emptied segment comes back as this queue's tail.
+                kept = k.tails.give(sent._segs); // (leaves the batch's vector without memory)
+            }
+            if (!kept) [[unlikely]] {
+                // Over the bound, grown large, or the thread ending: the buffer is freed
+                // (give_buffer), the emptied segment comes back as this queue's tail.
                 give_buffer(std::move(s.owned));
                 _segs.swap(sent._segs);
             }

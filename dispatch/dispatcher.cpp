@@ -3,6 +3,7 @@
 #include "dispatch/dispatcher.hpp"
 
 #include "core/clock.hpp"
+#include "core/kept_stack.hpp"
 #include "core/strings.hpp"
 #include "dispatch/access_log.hpp"
 #include "http/method_names.hpp"
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 namespace ringbolt::dispatch {
 
@@ -31,46 +33,36 @@ void log_answer(const http::request_event& ev, uint16_t status, size_t body_byte
 }
 
 // The buffers of requests the application kept past their batch, given back when they
-// die (return_request_buffers), one list per thread. `t_returned_gone` (trivially
-// destructible, so readable after the lists' destruction) keeps a request that dies on a
-// thread being torn down from touching them.
-struct returned_buffers {
-    std::vector<std::string> data;
-    std::vector<std::vector<http::span32>> headers;
-    ~returned_buffers();
-};
-thread_local bool t_returned_gone = false;
-thread_local returned_buffers t_returned;
-returned_buffers::~returned_buffers() {
-    t_returned_gone = true;
-}
+// die (return_request_buffers), kept per thread (core/kept_stack.hpp) for the requests it
+// dispatches next. Released at the thread's exit: a request that dies on a thread being
+// torn down frees its buffers at once.
 constexpr size_t returned_limit = 256;
 constexpr size_t returned_capacity = 4096; // bytes, as request_dispatcher::spare_capacity
 
-std::vector<std::string>& returned_data() noexcept {
-    return t_returned.data;
-}
-std::vector<std::vector<http::span32>>& returned_headers() noexcept {
-    return t_returned.headers;
+struct returned_buffers {
+    kept_stack<std::string, returned_limit> data;
+    kept_stack<std::vector<http::span32>, returned_limit> headers;
+    bool armed = false; ///< the thread's exit releases the stacks
+};
+static_assert(std::is_trivially_destructible_v<returned_buffers>);
+constinit thread_local returned_buffers t_returned;
+
+void release_returned_at_exit() noexcept {
+    t_returned.data.release();
+    t_returned.headers.release();
 }
 
-template <class T> void take_returned(std::vector<T>& from, T& to) noexcept {
-    if (!from.empty() && !t_returned_gone) {
-        to = std::move(from.back());
-        from.pop_back();
-    }
-}
-
-template <class T> void give_returned(std::vector<T>& to, T& buffer, size_t bytes) noexcept {
-    if (bytes == 0 || bytes > returned_capacity || to.size() >= returned_limit) {
+/// Keeps `buffer` (emptied) if it holds 1 to returned_capacity bytes and there is room.
+template <class T> void give_returned(kept_stack<T, returned_limit>& to, T& buffer, size_t bytes) noexcept {
+    if (bytes == 0 || bytes > returned_capacity) {
         return;
     }
-    try {
-        buffer.clear();
-        to.push_back(std::move(buffer));
-    } catch (...) {
-        // no room to keep it: freed with its request
+    if (!t_returned.armed) [[unlikely]] {
+        t_returned.armed = true;
+        at_thread_exit<release_returned_at_exit>();
     }
+    buffer.clear();
+    to.give(buffer); // if full (or released): freed with its request
 }
 
 } // namespace
@@ -227,13 +219,13 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         req.data = std::move(_spare_data.back());
         _spare_data.pop_back();
     } else {
-        take_returned(returned_data(), req.data);
+        t_returned.data.take(req.data);
     }
     if (!_spare_headers.empty()) [[likely]] {
         req.headers = std::move(_spare_headers.back());
         _spare_headers.pop_back();
     } else {
-        take_returned(returned_headers(), req.headers);
+        t_returned.headers.take(req.headers);
     }
     req.route_id = m.handler_id;
     req.start_ns = _route_latency != nullptr || http::access_log_enabled() ? monotonic_ns() : 0;
@@ -341,9 +333,6 @@ void request_dispatcher::recycle_batch() noexcept {
 }
 
 void return_request_buffers(http::app_request& r) noexcept {
-    if (t_returned_gone) [[unlikely]] {
-        return;
-    }
     if (r.data.capacity() > std::string().capacity()) {
         give_returned(t_returned.data, r.data, r.data.capacity());
     }

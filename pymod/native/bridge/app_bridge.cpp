@@ -319,21 +319,23 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_re
 
 namespace {
 // The memory of request bodies (a request_body and its shared counts, one block), kept
-// per thread for the next ones (kept_list.hpp's kept_stack, a thread's own, no GIL): every
-// ASGI request makes one as its disconnect watch (dispatcher.cpp), a malloc on the reactor
-// and a free where its last owner lets it go. A block goes to the list of the thread that
+// per thread for the next ones (core/kept_stack.hpp, a thread's own, no GIL): every ASGI
+// request makes one as its disconnect watch (dispatcher.cpp), a malloc on the reactor and
+// a free where its last owner lets it go. A block goes to the list of the thread that
 // frees it; with the hosted loop that is the reactor's, which makes the next ones. The
-// list is released when its thread ends (body_blocks_release, armed by the first block
-// kept); a block freed later on that thread is freed at once.
+// list is released when its thread ends (armed by the first block kept); a block freed
+// later on that thread is freed at once.
 void free_body_block(void* b) noexcept {
     ::operator delete(b);
 }
-thread_local kept_stack<void, 256> t_body_blocks;
-struct body_blocks_release {
-    bool armed = false;
-    ~body_blocks_release() { t_body_blocks.release(free_body_block); }
+struct body_blocks {
+    kept_stack<void*, 256> kept;
+    bool armed = false; ///< the thread's exit releases `kept`
 };
-thread_local body_blocks_release t_body_blocks_release;
+constinit thread_local body_blocks t_body_blocks;
+void release_body_blocks_at_exit() noexcept {
+    t_body_blocks.kept.release(free_body_block);
+}
 
 // allocate_shared's allocator for request_body: its one block (n == 1) from the kept list.
 // All blocks in the list are of one size: the one type allocate_shared rebinds it to.
@@ -343,15 +345,18 @@ template <class T> struct body_block_allocator {
     template <class U> body_block_allocator(const body_block_allocator<U>&) noexcept {}
     T* allocate(size_t n) {
         if (n == 1) [[likely]] {
-            if (void* b = t_body_blocks.take(); b != nullptr) [[likely]] {
+            if (void* b = nullptr; t_body_blocks.kept.take(b)) [[likely]] {
                 return static_cast<T*>(b);
             }
         }
         return static_cast<T*>(::operator new(n * sizeof(T)));
     }
     void deallocate(T* p, size_t n) noexcept {
-        if (n == 1 && t_body_blocks.give(p)) [[likely]] {
-            t_body_blocks_release.armed = true; // its thread's end releases the list
+        if (void* b = p; n == 1 && t_body_blocks.kept.give(b)) [[likely]] {
+            if (!t_body_blocks.armed) [[unlikely]] {
+                t_body_blocks.armed = true;
+                at_thread_exit<release_body_blocks_at_exit>(); // its thread's end releases the list
+            }
             return;
         }
         free_body_block(p);

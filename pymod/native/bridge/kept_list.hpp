@@ -1,49 +1,15 @@
-// What the Python bridge keeps for the next request instead of freeing it: one bounded
-// LIFO for every such list (Request objects, wsgi.input, pending answers, request-body
-// blocks...), and the one rule for letting them go when their owner ends.
+// What the Python bridge keeps for the next request instead of freeing it (Request
+// objects, wsgi.input, pending answers...): core/kept_stack.hpp's bounded LIFO of
+// pointers, guarded by the GIL, and let go at the interpreter's exit.
 #pragma once
 
 #include <Python.h>
 
+#include "core/kept_stack.hpp"
+
 #include <cstddef>
 
 namespace ringbolt::py {
-
-/// Up to N items (T*) kept for reuse, last given first taken: the memory of a dead object
-/// or a C++ block goes to the next one of its kind, with no malloc and no free, as
-/// CPython's own free lists do (floats, tuples, frames). No lock: its owner guards it (the
-/// GIL for a kept_list, its thread for a thread_local one). release() lets the items go
-/// and makes the list keep nothing from then on: a later give answers false (the caller
-/// frees the item at once), a later take nullptr. Trivially destructible, so a list is
-/// still readable when its owner's teardown has run: an item freed after that is freed.
-template <typename T, size_t N> class kept_stack {
-  public:
-    /// A kept item, or nullptr: none is kept (make a new one).
-    T* take() noexcept { return _count > 0 ? _items[--_count] : nullptr; }
-
-    /// True: `item` is kept (the list's until taken). False (the list is full, or
-    /// released): the caller frees it.
-    bool give(T* item) noexcept {
-        if (_count < _limit) [[likely]] {
-            _items[_count++] = item;
-            return true;
-        }
-        return false;
-    }
-
-    /// Each kept item to `free_item`, and nothing kept from now on.
-    template <typename F> void release(F free_item) noexcept {
-        _limit = 0;
-        while (_count > 0) {
-            free_item(_items[--_count]);
-        }
-    }
-
-  private:
-    T* _items[N] = {};
-    size_t _count = 0;
-    size_t _limit = N; ///< N, 0 once released
-};
 
 /// Every kept_list of the process, released at once at interpreter exit (atexit, GIL held).
 class kept_list_chain {
@@ -75,14 +41,17 @@ template <typename T, size_t N, auto free_item> class kept_list : kept_list_chai
     kept_list() noexcept
         : kept_list_chain([](kept_list_chain& l) { static_cast<kept_list&>(l)._stack.release(free_item); }) {}
 
+    /// A kept item, or nullptr: none is kept (make a new one).
     T* take() noexcept {
-#ifdef Py_GIL_DISABLED
-        return nullptr;
-#else
-        return _stack.take();
+        T* item = nullptr;
+#ifndef Py_GIL_DISABLED
+        _stack.take(item);
 #endif
+        return item;
     }
 
+    /// True: `item` is kept (the list's until taken). False (the list is full, or
+    /// released): the caller frees it.
     bool give([[maybe_unused]] T* item) noexcept {
 #ifdef Py_GIL_DISABLED
         return false;
@@ -92,7 +61,7 @@ template <typename T, size_t N, auto free_item> class kept_list : kept_list_chai
     }
 
   private:
-    kept_stack<T, N> _stack;
+    ringbolt::kept_stack<T*, N> _stack;
 };
 
 /// An object of `type` (not GC-tracked) with the memory of one kept in `list`, or a new
