@@ -14,12 +14,12 @@ struct transport_config {
     uint64_t max_streams_uni = 3;      ///< HTTP/3 needs 3 (control, QPACK encoder, decoder)
     uint64_t idle_timeout_ms = 30'000; ///< silent connections close after this
     uint64_t handshake_timeout_ms = 10'000;
-    uint64_t stream_window = 256 * 1024;  ///< initial flow-control window of each stream
+    /// Flow-control window of each stream, fixed: not auto-tuned (connection.cpp says why).
+    uint64_t stream_window = 256 * 1024;
     uint64_t connection_window = 1 << 20; ///< initial flow-control window of a connection
-    uint64_t max_stream_window = 1 << 20; ///< auto-tuning may grow a stream's window to this
     /// Auto-tuning may grow the connection's window to this: the most bytes in flight on a
     /// connection. (The connection window is credited as bytes arrive: what a client can
-    /// make the server hold unread is bounded by max_streams_bidi x max_stream_window.)
+    /// make the server hold unread is bounded by max_streams_bidi x stream_window.)
     uint64_t max_buffered_bytes = 4 << 20;
     /// The most stream bytes sent and not yet acknowledged on a connection: past it the
     /// transport takes no more output from the protocol until acknowledgements come.

@@ -59,7 +59,14 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     s.token = info.token;
     s.handshake_timeout = cfg.handshake_timeout_ms * ms;
     s.max_window = std::max(cfg.max_buffered_bytes, cfg.connection_window);
-    s.max_stream_window = std::max(cfg.max_stream_window, cfg.stream_window);
+    // No auto-tuning of stream windows: ngtcp2 0.12 grows a stream's window inside a
+    // MAX_STREAM_DATA frame that, when its packet has no room for it, goes out in a later
+    // packet while the stream's own limit is left where it was (fixed in ngtcp2 0.19:
+    // "Update strm->rx.max_offset before writing a frame to packet"). The client then
+    // holds a larger limit than the one checked here; a body no app reads yet fills it
+    // and the connection ends in FLOW_CONTROL_ERROR with every request on it. The
+    // connection's window (MAX_DATA, recorded before it is written) is auto-tuned still.
+    s.max_stream_window = 0;
 
     ngtcp2_transport_params p;
     ngtcp2_api::default_params(p);

@@ -83,7 +83,6 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
         throw pb::value_error("http3_retry_above must be 0..10000000, not " + std::to_string(retry_above));
     }
     h3.retry_above_initials_per_second = static_cast<uint32_t>(retry_above);
-    t.max_stream_window = std::max(t.max_stream_window, t.stream_window);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
     h3.credentials = std::make_shared<quic::credentials_holder>(load_quic_credentials(tls_options));
     // A supervisor's: the UDP sockets of this worker's slot, their group position, and
