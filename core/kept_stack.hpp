@@ -59,19 +59,17 @@ template <typename T, size_t N> class kept_stack {
             kept->~T();
         }
     }
-    /// The same for values that free what they own themselves (strings, vectors).
-    void clear() noexcept {
-        clear([](T&) noexcept {});
-    }
-
     /// clear(), and nothing kept from now on (the owner ends).
     template <typename F> void release(F free_value) noexcept {
         _limit = 0;
         clear(free_value);
     }
+    /// The same two for values that free what they own themselves (strings, vectors).
+    void clear() noexcept {
+        clear([](T&) noexcept {});
+    }
     void release() noexcept {
-        _limit = 0;
-        clear();
+        release([](T&) noexcept {});
     }
 
   private:
@@ -83,15 +81,23 @@ template <typename T, size_t N> class kept_stack {
 };
 
 /// Calls `on_exit` (a function with no arguments) when the calling thread ends. The first
-/// call on a thread registers it; later calls cost a guard test, so a hot caller keeps a
-/// flag of its own and calls this once (a thread_local kept_stack is released so when the
-/// thread that filled it ends).
-template <auto on_exit> void at_thread_exit() noexcept {
+/// call on a thread registers it; a hot caller calls release_at_thread_exit instead.
+template <auto on_exit> [[gnu::cold, gnu::noinline]] void at_thread_exit() noexcept {
     struct runner {
         ~runner() { on_exit(); }
     };
     static thread_local runner r;
     (void)r;
+}
+
+/// at_thread_exit<on_exit>() once per thread, `armed` (the thread's own flag, next to its
+/// kept stacks) saying it was: how a thread_local kept_stack is released when the thread
+/// that filled it ends. On the hot path this is one flag test.
+template <auto on_exit> void release_at_thread_exit(bool& armed) noexcept {
+    if (!armed) [[unlikely]] {
+        armed = true;
+        at_thread_exit<on_exit>();
+    }
 }
 
 } // namespace ringbolt

@@ -44,13 +44,7 @@ struct kept_buffers_list {
     bool armed = false; ///< the thread's exit releases the stacks
 
     /// Room for one more (the thread's release registered first).
-    bool room() noexcept {
-        if (!armed) [[unlikely]] {
-            arm();
-        }
-        return tails.size() + buffers.size() < output_queue::kept_buffers_max;
-    }
-    [[gnu::noinline, gnu::cold]] void arm() noexcept;
+    bool room() noexcept;
 };
 static_assert(std::is_trivially_destructible_v<kept_buffers_list>);
 
@@ -61,9 +55,9 @@ void release_kept_at_exit() noexcept {
     t_kept.buffers.release();
 }
 
-void kept_buffers_list::arm() noexcept {
-    armed = true;
-    at_thread_exit<release_kept_at_exit>();
+bool kept_buffers_list::room() noexcept {
+    release_at_thread_exit<release_kept_at_exit>(armed);
+    return tails.size() + buffers.size() < output_queue::kept_buffers_max;
 }
 
 bool keepable(const std::string& buffer) noexcept {

@@ -57,10 +57,7 @@ template <class T> void give_returned(kept_stack<T, returned_limit>& to, T& buff
     if (bytes == 0 || bytes > returned_capacity) {
         return;
     }
-    if (!t_returned.armed) [[unlikely]] {
-        t_returned.armed = true;
-        at_thread_exit<release_returned_at_exit>();
-    }
+    release_at_thread_exit<release_returned_at_exit>(t_returned.armed);
     buffer.clear();
     to.give(buffer); // if full (or released): freed with its request
 }

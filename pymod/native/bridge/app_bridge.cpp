@@ -353,10 +353,7 @@ template <class T> struct body_block_allocator {
     }
     void deallocate(T* p, size_t n) noexcept {
         if (void* b = p; n == 1 && t_body_blocks.kept.give(b)) [[likely]] {
-            if (!t_body_blocks.armed) [[unlikely]] {
-                t_body_blocks.armed = true;
-                at_thread_exit<release_body_blocks_at_exit>(); // its thread's end releases the list
-            }
+            release_at_thread_exit<release_body_blocks_at_exit>(t_body_blocks.armed); // its end frees the list
             return;
         }
         free_body_block(p);
