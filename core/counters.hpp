@@ -73,7 +73,11 @@ class counter {
     X(h2_floods)                                                                                                       \
     X(h2_header_overflows)                                                                                             \
     X(h2_connection_errors)                                                                                            \
-    X(h2_window_stalls)
+    X(h2_window_stalls)                                                                                                \
+    X(h3_streams)                                                                                                      \
+    X(h3_refused_streams)                                                                                              \
+    X(h3_floods)                                                                                                       \
+    X(h3_connection_errors)
 
 struct core_counters {
 #define RINGBOLT_DECLARE_COUNTER(name) counter name;

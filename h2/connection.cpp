@@ -118,7 +118,7 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     _body_check = 0;
     _successor.reset();
     clear_output();
-    _resets.reset(_cfg.reset_burst, _cfg.reset_rate, now_s);
+    _resets.reset(_cfg.abuse.reset_burst, _cfg.abuse.reset_rate, now_s);
     _control.reset(_cfg.control_burst, _cfg.control_rate, now_s);
     nghttp2_option* opt = nullptr;
     nghttp2_option_new(&opt);
@@ -128,7 +128,8 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     // stream's client; the connection's window as DATA arrives (on_data_chunk).
     nghttp2_option_set_no_auto_window_update(opt, 1);
     // Our own caps come first (they are counted); nghttp2's built-in ones stay behind them.
-    nghttp2_option_set_stream_reset_rate_limit(opt, uint64_t{_cfg.reset_burst} * 4, uint64_t{_cfg.reset_rate} * 4);
+    nghttp2_option_set_stream_reset_rate_limit(opt, uint64_t{_cfg.abuse.reset_burst} * 4,
+                                               uint64_t{_cfg.abuse.reset_rate} * 4);
     nghttp2_session_server_new2(&_session, callbacks(), this, opt);
     nghttp2_option_del(opt);
     // A stream's window holds at least what the app's credit rule lets wait untaken

@@ -9,6 +9,7 @@
 #include "http/protocol.hpp"
 #include "http/protocol_registry.hpp"
 #include "http/stream_exchange.hpp"
+#include "http/stream_policy.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -29,41 +30,10 @@ struct settings {
     uint32_t max_concurrent_streams = 100; ///< SETTINGS_MAX_CONCURRENT_STREAMS; more are refused
     uint32_t initial_window = 256 * 1024;  ///< SETTINGS_INITIAL_WINDOW_SIZE (request bodies)
     uint32_t connection_window = 1u << 20; ///< the connection's receive window
-    uint32_t reset_burst = 200;            ///< client RST_STREAMs taken at once (CVE-2023-44487) ...
-    uint32_t reset_rate = 20;              ///< ... and per second after that; over: GOAWAY ENHANCE_YOUR_CALM
-    uint32_t control_burst = 200;          ///< SETTINGS + PING frames taken at once ...
-    uint32_t control_rate = 20;            ///< ... and per second after that
-    uint32_t max_continuations = 8;        ///< CONTINUATION frames after a HEADERS (CVE-2024-27316)
-};
-
-/// A token bucket over the coarse clock: `burst` at once, `rate` per second after.
-class frame_budget {
-  public:
-    void reset(uint32_t burst, uint32_t rate, uint32_t now_s) noexcept {
-        _burst = burst;
-        _rate = rate;
-        _tokens = burst;
-        _at = now_s;
-    }
-    /// Take one token; false when none is left (the peer floods).
-    bool take(uint32_t now_s) noexcept {
-        if (now_s != _at) {
-            uint64_t refill = static_cast<uint64_t>(now_s - _at) * _rate;
-            _tokens = static_cast<uint32_t>(refill + _tokens > _burst ? _burst : refill + _tokens);
-            _at = now_s;
-        }
-        if (_tokens == 0) {
-            return false;
-        }
-        --_tokens;
-        return true;
-    }
-
-  private:
-    uint32_t _burst = 0;
-    uint32_t _rate = 0;
-    uint32_t _tokens = 0;
-    uint32_t _at = 0;
+    http::abuse_limits abuse;       ///< client RST_STREAMs (http/stream_policy.hpp); over: GOAWAY ENHANCE_YOUR_CALM
+    uint32_t control_burst = 200;   ///< SETTINGS + PING frames taken at once ...
+    uint32_t control_rate = 20;     ///< ... and per second after that
+    uint32_t max_continuations = 8; ///< CONTINUATION frames after a HEADERS (CVE-2024-27316)
 };
 
 class connection final : public http::stream_protocol {
@@ -148,8 +118,8 @@ class connection final : public http::stream_protocol {
     /// When a request body may have stalled (0: no request open): the earliest
     /// body_at + body_timeout, or earlier (body_at only grows; on_timeout rescans).
     uint32_t _body_check = 0;
-    frame_budget _resets;
-    frame_budget _control;
+    http::frame_budget _resets;
+    http::frame_budget _control;
     std::unordered_map<int32_t, std::unique_ptr<stream>> _streams;
 };
 

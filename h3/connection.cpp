@@ -32,7 +32,6 @@ connection::~connection() {
 
 void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
                       const http::connection_limits& lim) {
-    (void)now_s;
     release();
     start_over(slot, gen, peer, lim);
     _close_code = 0;
@@ -41,7 +40,7 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     sl.max_field_section_size = _field_limit;
     sl.qpack_max_dtable_capacity = _cfg.qpack_max_dtable_capacity;
     sl.qpack_blocked_streams = _cfg.qpack_blocked_streams;
-    sl.max_client_streams_bidi = _cfg.max_concurrent_streams;
+    _resets.reset(_cfg.abuse.reset_burst, _cfg.abuse.reset_rate, now_s);
     _session = std::make_unique<session>(static_cast<session_events&>(*this), sl);
     if (!_session->ok()) {
         _session.reset();
@@ -123,6 +122,7 @@ void connection::on_connected(quic::stream_host& host) noexcept {
         fail(rv);
         return;
     }
+    _session->allow_client_streams(host.bidi_streams_allowed());
     if (_closing && !_draining_sent) {
         begin_drain(); // the server began draining before the handshake completed
     }
@@ -140,8 +140,10 @@ void connection::on_stream_data(int64_t stream_id, std::span<const uint8_t> data
         }
         if (_streams.find(stream_id) == _streams.end()) {
             if (_streams.size() >= _cfg.max_concurrent_streams) [[unlikely]] {
-                // More request streams than we serve at once: refused before any of it is
+                // More request streams than we serve at once (those whose app still works
+                // after the client reset them included): refused before any of it is
                 // decoded (RFC 9114 §4.1.1: H3_REQUEST_REJECTED, nothing was processed).
+                env().counters.h3_refused_streams.add();
                 _refused.insert(stream_id);
                 _host->stop_sending(stream_id, error::request_rejected);
                 _host->reset_stream(stream_id, error::request_rejected);
@@ -151,6 +153,7 @@ void connection::on_stream_data(int64_t stream_id, std::span<const uint8_t> data
             auto st = std::make_unique<stream>();
             st->id = stream_id;
             _streams.emplace(stream_id, std::move(st));
+            env().counters.h3_streams.add();
         }
     }
     read(stream_id, data, fin);
@@ -222,6 +225,9 @@ void connection::on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept
         }
         return;
     }
+    if (client_bidi(stream_id) && !count_cancel(find(stream_id))) [[unlikely]] {
+        return;
+    }
     if (int rv = _session->shutdown_read(stream_id); rv < 0) {
         fail(rv);
         return;
@@ -261,6 +267,9 @@ void connection::on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept
     if (st == nullptr) {
         return;
     }
+    if (!http::over(st->phase) && !count_cancel(st)) [[unlikely]] {
+        return;
+    }
     if (st->watch) {
         st->watch->fail(http::body_error::disconnect);
         st->watch.reset();
@@ -268,30 +277,85 @@ void connection::on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept
     abort_response(*st, app_error); // RFC 9000 §3.5: the reset carries the peer's code
 }
 
-void connection::on_stream_closed(int64_t stream_id, uint64_t app_error) noexcept {
-    if (_refused.erase(stream_id) > 0) {
-        return;
+// CVE-2023-44487 on HTTP/3: a client that opens request streams and cancels each at once
+// (RESET_STREAM, or STOP_SENDING before its answer ended) makes us do the work of each
+// without ever reading an answer. Each stream counts once, against the budget HTTP/2's
+// RST_STREAMs use (http/stream_policy.hpp); past it the connection ends.
+bool connection::count_cancel(stream* st) noexcept {
+    if (st != nullptr) {
+        if (st->cancel_counted) {
+            return true;
+        }
+        st->cancel_counted = true;
     }
+    if (_resets.take(env().now_s)) [[likely]] {
+        return true;
+    }
+    env().counters.h3_floods.add();
+    close(error::excessive_load, "too many request streams cancelled");
+    return false;
+}
+
+void connection::on_stream_closed(int64_t stream_id, uint64_t app_error) noexcept {
     if (_session != nullptr && !_failed) {
+        // (A stream nghttp3 never saw, or one refused before it did, is not found: 0. One
+        // a PRIORITY_UPDATE made it keep before its HEADERS came is forgotten here too.)
         if (int rv = _session->close_stream(stream_id, app_error); rv < 0) {
             fail(rv); // a critical stream closed
             return;
         }
     }
-    // The session forgot it (on_stream_close); a stream it never saw goes here.
-    if (auto it = _streams.find(stream_id); it != _streams.end()) {
-        forget(*it->second);
-        _streams.erase(it);
+    if (client_bidi(stream_id)) {
+        stream_closed(stream_id);
     }
 }
 
 int connection::on_stream_close(int64_t id, uint64_t app_error) noexcept {
+    // The session forgot a request stream: the transport's close (on_stream_closed), which
+    // called it or comes with it, does what is ours to do.
+    (void)id;
     (void)app_error;
-    if (auto it = _streams.find(id); it != _streams.end()) {
-        forget(*it->second);
-        _streams.erase(it);
-    }
     return 0;
+}
+
+void connection::stream_closed(int64_t id) noexcept {
+    if (_refused.erase(id) > 0) {
+        grant_stream();
+        return;
+    }
+    auto it = _streams.find(id);
+    if (it == _streams.end()) {
+        grant_stream(); // one the client opened and reset before we saw anything of it
+        return;
+    }
+    stream& st = *it->second;
+    if (st.gone) {
+        return;
+    }
+    forget(st);
+    if (st.app_working) {
+        st.gone = true; // given back when the app answers (work_done)
+        return;
+    }
+    _streams.erase(it);
+    grant_stream();
+}
+
+void connection::work_done(int64_t id) noexcept {
+    auto it = _streams.find(id);
+    if (it == _streams.end() || !it->second->gone) {
+        return;
+    }
+    _streams.erase(it);
+    grant_stream();
+}
+
+void connection::grant_stream() noexcept {
+    if (_host == nullptr || _session == nullptr || _failed) {
+        return;
+    }
+    _host->grant_bidi_stream();
+    _session->allow_client_streams(_host->bidi_streams_allowed());
 }
 
 void connection::forget(stream& st) noexcept {
@@ -412,7 +476,7 @@ uint64_t connection::uncredited_bytes() const noexcept {
 
 connection::stream* connection::find(int64_t id) noexcept {
     auto it = _streams.find(id);
-    return it == _streams.end() ? nullptr : it->second.get();
+    return it == _streams.end() || it->second->gone ? nullptr : it->second.get();
 }
 
 int connection::on_begin_headers(int64_t id) noexcept {
@@ -607,6 +671,7 @@ void connection::dispatch(stream& st, bool body_follows) {
                                       _gen, _peer, _limits.parser, e, tl_head);
     if (r.to_app) {
         ++_app_streams;
+        st.app_working = true;
     } else if (r.error != 0) [[unlikely]] {
         answer_error(st, r.error, r.why);
     }

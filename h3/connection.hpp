@@ -19,6 +19,7 @@
 #include "h3/nghttp3_api.hpp"
 #include "http/protocol.hpp"
 #include "http/stream_exchange.hpp"
+#include "http/stream_policy.hpp"
 #include "quic/streams.hpp"
 
 #include <cstdint>
@@ -42,6 +43,7 @@ struct settings {
     size_t qpack_max_dtable_capacity = 4096; ///< the QPACK decoder's dynamic table
     size_t qpack_blocked_streams = 16;       ///< streams that may wait on QPACK encoder instructions
     size_t file_chunk = 64 * 1024;           ///< file bytes read into memory per DATA piece
+    http::abuse_limits abuse;                ///< client RESET_STREAMs (http/stream_policy.hpp); over: H3_EXCESSIVE_LOAD
 };
 
 /// Where the stream_user calls (which carry no env) find the reactor's per-turn env.
@@ -110,7 +112,17 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     int on_peer_goaway(int64_t id) noexcept override;
     long on_read_body(int64_t id, quic::out_piece* vec, size_t max, body_flags& flags) noexcept override;
 
+    /// The open request stream `id` (null: none, or only its app's work is left).
     stream* find(int64_t id) noexcept;
+    /// The transport closed a request stream: it is given back to the client now, or once
+    /// its app has answered (a handler still at work counts against the cap).
+    void stream_closed(int64_t id) noexcept;
+    /// The app answered (or gave up on) a stream whose transport side is gone: given back.
+    void work_done(int64_t id) noexcept;
+    void grant_stream() noexcept;
+    /// The client cancelled a request stream (`st` null: one not seen yet): counted once
+    /// per stream; false when that was past the budget and the connection is closing.
+    bool count_cancel(stream* st) noexcept;
     http::protocol_env& env() noexcept { return _env != nullptr ? *_env : _envs.env(); }
     /// Feed bytes of a stream to the session (request head bytes bounded first).
     void read(int64_t id, std::span<const uint8_t> data, bool fin) noexcept;
@@ -140,6 +152,7 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     int64_t _last_offer = -1;                                      ///< the stream of the offer next_output made last
     std::unordered_map<int64_t, std::unique_ptr<stream>> _streams; ///< request streams
     std::unordered_set<int64_t> _refused;                          ///< streams refused before the session saw them
+    http::frame_budget _resets;                                    ///< the client's request-stream resets
 };
 
 } // namespace ringbolt::h3

@@ -126,7 +126,6 @@ session::session(session_events& events, const session_limits& limits) {
         _conn = nullptr;
         return;
     }
-    nghttp3_conn_set_max_client_streams_bidi(_conn, limits.max_client_streams_bidi);
 }
 
 session::~session() {
@@ -201,6 +200,10 @@ int session::submit_trailers(int64_t id, std::span<const field> fields) noexcept
 
 int session::shutdown() noexcept {
     return nghttp3_conn_shutdown(_conn);
+}
+
+void session::allow_client_streams(uint64_t n) noexcept {
+    nghttp3_conn_set_max_client_streams_bidi(_conn, n);
 }
 
 uint64_t session::error_code(int64_t liberr) noexcept {

@@ -40,7 +40,6 @@ struct session_limits {
     uint64_t max_field_section_size = 16 * 1024; ///< SETTINGS_MAX_FIELD_SECTION_SIZE
     size_t qpack_max_dtable_capacity = 4096;     ///< SETTINGS_QPACK_MAX_TABLE_CAPACITY (decoder memory)
     size_t qpack_blocked_streams = 16;           ///< SETTINGS_QPACK_BLOCKED_STREAMS
-    uint64_t max_client_streams_bidi = 100;      ///< what the transport lets the client open (GOAWAY ids)
 };
 
 /// One field of a response head or trailer section (lower-case name).
@@ -125,6 +124,9 @@ class session {
     int submit_trailers(int64_t id, std::span<const field> fields) noexcept;
     /// GOAWAY naming the first stream not processed (every stream seen so far is).
     int shutdown() noexcept;
+    /// The client may have opened `n` bidirectional streams in all (QUIC's MAX_STREAMS so
+    /// far): a frame naming a stream past it is H3_ID_ERROR (RFC 9218 §7.1). Only grows.
+    void allow_client_streams(uint64_t n) noexcept;
 
     /// The HTTP/3 error code a negative library result maps to (RFC 9114 §8.1).
     static uint64_t error_code(int64_t liberr) noexcept;

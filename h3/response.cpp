@@ -101,14 +101,24 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
         }
         return;
     }
+    constexpr uint8_t answers =
+        http::app_response::part_head | http::app_response::part_end | http::app_response::part_abort;
     stream* sp = find(static_cast<int64_t>(m.seq));
     if (sp == nullptr || http::over(sp->phase) || sp->write_closed) [[unlikely]] {
         if (m.stream) {
             m.stream->on_closed(); // the stream is gone (reset by the client, or answered)
         }
+        if (sp != nullptr && (m.parts & answers)) {
+            sp->app_working = false;
+        } else if (sp == nullptr && (m.parts & answers)) {
+            work_done(static_cast<int64_t>(m.seq)); // the handler of a closed stream is done
+        }
         return;
     }
     stream& st = *sp;
+    if (m.parts & answers) {
+        st.app_working = false;
+    }
     http::protocol_env* saved = _env;
     _env = &env;
     http::message_outcome out = st.on_message(m, [this, &st](const http::response_start& h) {

@@ -48,6 +48,7 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     if (c == nullptr) {
         return nullptr;
     }
+    c->_bidi_allowed = cfg.max_streams_bidi;
     c->_peer = info.peer;
     c->_local = info.local;
     c->_path.local = addr_of(c->_local);
@@ -431,6 +432,15 @@ void connection::want_write() noexcept {
     _owner.want_write(*this);
 }
 
+void connection::grant_bidi_stream() noexcept {
+    if (_phase != phase::open || _app_close) {
+        return;
+    }
+    ++_bidi_allowed;
+    ngtcp2_conn_extend_max_streams_bidi(_conn, 1);
+    _owner.want_write(*this);
+}
+
 void connection::close(uint64_t app_error, std::string_view reason) noexcept {
     if (_app_close || !delivering()) {
         return;
@@ -497,10 +507,11 @@ int connection::on_stream_close(int64_t stream_id, uint64_t app_error) noexcept 
         credit_rest(it->second);
         _unacked -= it->second.unacked;
         _streams.erase(it);
-        // ngtcp2 gives the client no new stream credit by itself: one closed, one more.
+        // ngtcp2 gives the client no new stream credit by itself. A unidirectional one
+        // closed, one more; a bidirectional one when the protocol is done with it
+        // (grant_bidi_stream), which may be later: its request's work still counts.
         if (client_initiated(stream_id) && is_bidi(stream_id)) {
             _open_bidi -= _open_bidi > 0 ? 1 : 0;
-            ngtcp2_conn_extend_max_streams_bidi(_conn, 1);
         } else if (client_initiated(stream_id)) {
             ngtcp2_conn_extend_max_streams_uni(_conn, 1);
         }

@@ -124,6 +124,8 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     void reset_stream(int64_t stream_id, uint64_t app_error) noexcept override;
     void stop_sending(int64_t stream_id, uint64_t app_error) noexcept override;
     void want_write() noexcept override;
+    void grant_bidi_stream() noexcept override;
+    uint64_t bidi_streams_allowed() const noexcept override { return _bidi_allowed; }
     void close(uint64_t app_error, std::string_view reason) noexcept override;
 
   private:
@@ -173,6 +175,7 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     std::vector<int64_t> _fin_retry; ///< fin-only offers that found no room: writable again at the next write
     uint64_t _unacked = 0;
     size_t _open_bidi = 0;
+    uint64_t _bidi_allowed = 0; ///< the peer's bidirectional streams allowed in all (MAX_STREAMS so far)
     phase _phase = phase::handshake;
     close_reason _why = close_reason::none;
     bool _draining = false;

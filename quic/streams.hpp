@@ -55,6 +55,15 @@ class stream_host {
     /// The protocol has output (next_output will offer it): the transport writes packets
     /// before the reactor's turn ends.
     virtual void want_write() noexcept = 0;
+    /// Let the peer open one more bidirectional stream (MAX_STREAMS, RFC 9000 §4.6). The
+    /// transport never does by itself: the protocol gives each of the peer's streams back
+    /// once its work is over (HTTP/3: the stream closed and the app done with its
+    /// request), so streams reset at once cannot make more requests run than its cap.
+    virtual void grant_bidi_stream() noexcept = 0;
+    /// The peer's bidirectional streams allowed so far, in all: the first MAX_STREAMS plus
+    /// every grant. A stream numbered past it cannot exist yet (HTTP/3's PRIORITY_UPDATE
+    /// names streams by number, RFC 9218 §7.1, and is checked against it).
+    virtual uint64_t bidi_streams_allowed() const noexcept = 0;
     /// End the connection with an application error (CONNECTION_CLOSE of type 0x1d),
     /// e.g. an HTTP/3 frame error. Nothing more is delivered to the protocol after it.
     virtual void close(uint64_t app_error, std::string_view reason) noexcept = 0;
@@ -76,7 +85,9 @@ class stream_user {
     virtual void on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept = 0;
     /// The peer asked us to stop sending (STOP_SENDING): the protocol resets its side.
     virtual void on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept = 0;
-    /// The stream is gone on both sides (the transport forgets it after this call).
+    /// The stream is gone on both sides (the transport forgets it after this call). A
+    /// bidirectional stream of the peer's is given back with stream_host::grant_bidi_stream,
+    /// once, now or when the protocol's work on it ends.
     virtual void on_stream_closed(int64_t stream_id, uint64_t app_error) noexcept = 0;
     /// The peer acknowledged `n` more bytes of the stream's output, in order: the
     /// protocol may free them.

@@ -106,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint32_t now = 1000;
     h2::settings cfg;
     if (config & 8) {
-        cfg.reset_burst = 3;
+        cfg.abuse.reset_burst = 3;
         cfg.control_burst = 3;
         cfg.max_concurrent_streams = 2;
     }

@@ -15,7 +15,8 @@
 //  (c) a request is reported to the dispatcher at most once;
 //  (d) once the connection closed itself, it offers nothing more;
 //  (e) bytes written and not yet acknowledged stay readable (ASan: "retransmit" reads them);
-//  (f) the transport is never asked to reset or stop a stream it did not deliver.
+//  (f) the transport is never asked to reset or stop a stream it did not deliver;
+//  (g) a request stream is given back (grant_bidi_stream) at most once, after it closed.
 #include "h3/connection.hpp"
 
 #include "tests/fuzz/script_reader.hpp"
@@ -68,7 +69,19 @@ struct fuzz_host final : quic::stream_host {
         check(delivered.contains(id), "(f) STOP_SENDING on a stream never delivered");
     }
     void want_write() noexcept override {}
+    void grant_bidi_stream() noexcept override {
+        ++allowed;
+        ++granted;
+        size_t bidi_closed = 0;
+        for (int64_t id : closed) {
+            bidi_closed += (id & 3) == 0 ? 1 : 0;
+        }
+        check(granted <= bidi_closed, "(g) a request stream given back twice, or before it closed");
+    }
+    uint64_t bidi_streams_allowed() const noexcept override { return allowed; }
     void close(uint64_t, std::string_view) noexcept override { conn_closed = true; }
+    uint64_t allowed = 100;
+    uint64_t granted = 0;
 };
 
 // Written, unacknowledged output of one stream: the pieces' memory, in order.
@@ -233,8 +246,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (!host.delivered.contains(id) || host.closed.contains(id) || host.conn_closed) {
                 break;
             }
-            conn->on_stream_closed(id, 0x100);
             host.closed.insert(id);
+            conn->on_stream_closed(id, 0x100);
             unacked.erase(id); // its pieces may go now
             break;
         }

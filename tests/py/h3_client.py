@@ -15,7 +15,8 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from aioquic.asyncio.client import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.buffer import encode_uint_var
+from aioquic.h3.connection import H3_ALPN, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
@@ -80,16 +81,66 @@ class H3Client(QuicConnectionProtocol):
                 if not fut.done():
                     fut.set_result(resp)
 
+    def priority_update(self, stream_id: int, value: str) -> None:
+        """Send a PRIORITY_UPDATE frame for request stream `stream_id` on this client's
+        control stream (RFC 9218 §7.1, type 0xF0700), as Chromium does with every request:
+        `value` is the Priority field's value, e.g. "u=3, i". aioquic itself sends none."""
+        frame = encode_frame(PRIORITY_UPDATE_REQUEST, encode_uint_var(stream_id) + value.encode())
+        control = self._http._local_control_stream_id
+        assert control is not None
+        self._quic.send_stream_data(control, frame)
+
+    def stream_limit(self) -> int:
+        """The bidirectional streams the server lets this client open in all (MAX_STREAMS)."""
+        return int(self._quic._remote_max_streams_bidi)
+
+    async def when_a_stream_may_open(self) -> None:
+        """Wait until the next request's stream is within MAX_STREAMS (as a browser holds a
+        request back rather than open a stream it may not)."""
+        while self._quic._local_next_stream_id_bidi // 4 >= self.stream_limit():
+            if self.closed is not None:
+                raise ConnectionError(f"connection closed: {self.closed.error_code} {self.closed.reason_phrase}")
+            await asyncio.sleep(0.001)
+
+    def cancel(self, stream_id: int, code: int = 0x10C, reset: bool = True) -> None:
+        """Give up on a request as a browser does: STOP_SENDING (no answer wanted) and, with
+        `reset`, RESET_STREAM (nothing more of the request comes); H3_REQUEST_CANCELLED."""
+        self._quic.stop_stream(stream_id, code)
+        if reset:
+            self._quic.reset_stream(stream_id, code)
+        entry = self._open.pop(stream_id, None)
+        if entry is not None and not entry[1].done():
+            entry[0].reset = code
+            entry[1].set_result(entry[0])
+        self.transmit()
+
+    def send_head(self, method: str, path: str, end_stream: bool, body: bytes = b"") -> int:
+        """A request's HEADERS (and `body`, unless empty) on a new stream, its end only with
+        `end_stream`; its answer is not collected. The stream id."""
+        stream_id = self._quic.get_next_available_stream_id()
+        fields = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", b"localhost"),
+                  (b":path", path.encode())]
+        self._http.send_headers(stream_id, fields, end_stream=end_stream and not body)
+        if body:
+            self._http.send_data(stream_id, body, end_stream=end_stream)
+        self.transmit()
+        return stream_id
+
     @property
     def retried(self) -> bool:
         """Whether the server made this client prove its address with a Retry first."""
         return self._quic._retry_count > 0
 
     def start(self, method: str, path: str, body: bytes = b"", headers: list[tuple[str, str]] | None = None,
-              authority: str = "localhost") -> tuple[H3Response, asyncio.Future[H3Response]]:
+              authority: str = "localhost",
+              priority: str | None = None) -> tuple[H3Response, asyncio.Future[H3Response]]:
         """Send one request (the body in one go: aioquic paces it by flow control); the
-        answer as it fills, and the future done when it is whole."""
+        answer as it fills, and the future done when it is whole. `priority`: a
+        PRIORITY_UPDATE for its stream goes first, on the control stream (so it may reach
+        the server before the request's HEADERS, as Chromium's do)."""
         stream_id = self._quic.get_next_available_stream_id()
+        if priority is not None:
+            self.priority_update(stream_id, priority)
         resp = H3Response()
         fut: asyncio.Future[H3Response] = asyncio.get_running_loop().create_future()
         self._open[stream_id] = (resp, fut)
@@ -103,9 +154,13 @@ class H3Client(QuicConnectionProtocol):
         return resp, fut
 
     async def request(self, method: str, path: str, body: bytes = b"",
-                      headers: list[tuple[str, str]] | None = None, authority: str = "localhost") -> H3Response:
+                      headers: list[tuple[str, str]] | None = None, authority: str = "localhost",
+                      priority: str | None = None) -> H3Response:
         """Send one request and wait for its whole answer."""
-        return await self.start(method, path, body, headers, authority)[1]
+        return await self.start(method, path, body, headers, authority, priority)[1]
+
+
+PRIORITY_UPDATE_REQUEST = 0xF0700  # RFC 9218 §7.1
 
 
 def configuration(window: int = 4 << 20) -> QuicConfiguration:

@@ -332,8 +332,8 @@ TEST(H2Connection, OversizedHeaderListIs431) {
 
 TEST(H2Connection, RapidResetGetsEnhanceYourCalm) {
     h2::settings cfg;
-    cfg.reset_burst = 5;
-    cfg.reset_rate = 1;
+    cfg.abuse.reset_burst = 5;
+    cfg.abuse.reset_rate = 1;
     harness h(cfg);
     for (int i = 0; i < 10; ++i) {
         int32_t id = h.cl.get("/a");

@@ -36,6 +36,7 @@ struct fake_dispatcher final : http::dispatcher {
     std::vector<std::string> heads;
     std::vector<std::string> bodies;
     std::map<uint64_t, std::shared_ptr<test_body>> streamed;
+    std::map<uint64_t, std::shared_ptr<test_body>> watches;
     std::shared_ptr<http::file_handle> file;
     uint64_t file_length = 0;
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
@@ -54,6 +55,14 @@ struct fake_dispatcher final : http::dispatcher {
         }
         heads.emplace_back(ev.head_bytes);
         bodies.emplace_back(ev.body);
+        if (ev.head.path == "/watch") {
+            // An app that listens for the client leaving (ASGI http.disconnect).
+            auto w = std::make_shared<test_body>();
+            watches[ev.seq] = w;
+            stream = w;
+            to_app.push_back(ev.seq);
+            return verdict::to_app;
+        }
         if (ev.head.path == "/file") {
             conn.respond_file(ev.seq, ev.ctx, 200, "Content-Type: application/octet-stream\r\n",
                               ev.ctx.head_request ? nullptr : file, 0, file_length, env);
@@ -79,6 +88,7 @@ struct harness {
         if (max_head != 0) {
             limits.parser.max_head_bytes = max_head;
         }
+        net.allowed = cfg.max_concurrent_streams; // as the server's transport announces
         conn.open(1, 1, {}, 1000, limits);
         conn.on_connected(net);
     }
@@ -288,6 +298,7 @@ TEST(H3Connection, StreamsBeyondTheCapAreRejected) {
     h3::settings cfg;
     cfg.max_concurrent_streams = 4;
     harness h(cfg);
+    h.net.allowed = 100; // a transport that lets the client open more than the protocol serves
     std::vector<int64_t> ids;
     for (int i = 0; i < 6; ++i) {
         ids.push_back(h.cl.request("/app"));
@@ -307,6 +318,75 @@ TEST(H3Connection, StreamsBeyondTheCapAreRejected) {
     h.net.pump();
     EXPECT_EQ(h.cl.answers[later].body, "native");
     EXPECT_FALSE(h.net.closed_conn);
+}
+
+// Chromium sends a PRIORITY_UPDATE (RFC 9218) on its control stream with every request,
+// sometimes before the request's HEADERS. nghttp3 checks the stream it names against the
+// streams the client may have opened in all (QUIC's MAX_STREAMS, which grows as streams
+// end), not against the first grant: a connection told only its first grant closed with
+// H3_ID_ERROR at the request after it (issue 40, finding 1).
+TEST(H3Connection, PriorityUpdatesPastTheFirstStreamGrantAreTaken) {
+    h3::settings cfg;
+    cfg.max_concurrent_streams = 4;
+    harness h(cfg);
+    nghttp3_pri pri{3, 1};
+    // One at a time: 1,000 requests, each announcing its priority. The client's control
+    // stream goes first, so an update sent with the request arrives before its HEADERS;
+    // one for a request the app holds is sent after them.
+    for (int i = 0; i < 1000; ++i) {
+        int64_t id = h.cl.request(i % 2 == 0 ? "/native" : "/app");
+        pri.urgency = static_cast<uint32_t>(i % 8);
+        if (i % 2 == 0) {
+            ASSERT_EQ(nghttp3_conn_set_stream_priority(h.cl.conn, id, &pri), 0);
+        }
+        h.net.pump();
+        if (i % 2 == 1) {
+            ASSERT_EQ(h.dispatch.to_app.back(), static_cast<uint64_t>(id));
+            ASSERT_EQ(nghttp3_conn_set_stream_priority(h.cl.conn, id, &pri), 0);
+            h.net.pump();
+            h.answer(id, 200, "app");
+            h.net.pump();
+        }
+        ASSERT_FALSE(h.net.closed_conn) << "request " << i << ": closed with " << std::hex << h.net.close_code;
+        ASSERT_EQ(h.cl.answers[id].headers[":status"], "200") << i;
+        ASSERT_TRUE(h.net.closed.contains(id)) << i;
+    }
+    EXPECT_EQ(h.conn.requests_seen(), 1000u);
+    EXPECT_TRUE(h.conn.idle());
+    EXPECT_EQ(h.net.grants, 1000u); // each stream given back once
+}
+
+// The same 200 at a time (Chromium's page of many resources), with the default cap of 100.
+// As a client does, each request (and its update) goes out once QUIC's MAX_STREAMS lets
+// its stream open; the rest wait for the server to grant more as streams end.
+TEST(H3Connection, TwoHundredAtATimeWithPriorityUpdates) {
+    harness h;
+    nghttp3_pri pri{1, 0};
+    uint64_t answered = 0;
+    for (int round = 0; round < 5; ++round) {
+        std::vector<int64_t> ids;
+        int queued = 200;
+        for (int steps = 0; steps < 10000 && (queued > 0 || h.net.step()); ++steps) {
+            while (queued > 0 && static_cast<uint64_t>(h.cl.next_id / 4) < h.net.allowed) {
+                ids.push_back(h.cl.request("/native"));
+                pri.urgency = static_cast<uint32_t>(queued % 8);
+                pri.inc = static_cast<uint32_t>(queued % 2);
+                ASSERT_EQ(nghttp3_conn_set_stream_priority(h.cl.conn, ids.back(), &pri), 0);
+                --queued;
+            }
+            if (queued > 0) {
+                h.net.step();
+            }
+        }
+        ASSERT_EQ(ids.size(), 200u);
+        for (int64_t id : ids) {
+            ASSERT_EQ(h.cl.answers[id].body, "native") << "round " << round << " stream " << id;
+            answered += h.net.closed.contains(id) ? 1 : 0;
+        }
+        ASSERT_FALSE(h.net.closed_conn) << std::hex << h.net.close_code;
+    }
+    EXPECT_EQ(answered, 1000u);
+    EXPECT_EQ(h.net.allowed, 100u + 1000u);
 }
 
 TEST(H3Connection, ClientResetMidBodyIsCreditedOthersUnaffected) {
@@ -345,6 +425,69 @@ TEST(H3Connection, ClientResetMidBodyIsCreditedOthersUnaffected) {
     EXPECT_TRUE(h.conn.idle());
     EXPECT_EQ(h.conn.outstanding(), 0u);
     EXPECT_FALSE(h.net.closed_conn);
+}
+
+// Rapid reset on HTTP/3 (the twin of CVE-2023-44487): a client opens request streams and
+// resets each at once. Each handler is told at once; one still at work keeps its stream
+// (and its credit) until it answers, so resets never make more handlers run than the cap;
+// and resets past the budget HTTP/2 also uses end the connection with H3_EXCESSIVE_LOAD.
+TEST(H3Connection, RapidResetIsBoundedAndEndsTheConnection) {
+    h3::settings cfg;
+    cfg.max_concurrent_streams = 4;
+    cfg.abuse.reset_burst = 10;
+    cfg.abuse.reset_rate = 1;
+    harness h(cfg);
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 4; ++i) {
+        // A GET whose answer the client stops (STOP_SENDING, as a browser cancels), or an
+        // upload it resets mid-body (RESET_STREAM, as an attacker does).
+        bool get = i % 2 == 0;
+        int64_t id = get ? h.cl.request("/watch") : h.cl.request("/stream", {}, "POST", nullptr, 0, true);
+        h.net.pump();
+        auto seq = static_cast<uint64_t>(id);
+        ASSERT_TRUE(get ? h.dispatch.watches.contains(seq) : h.dispatch.streamed.contains(seq));
+        if (get) {
+            h.conn.on_stop_sending(id, h3::error::request_cancelled);
+        } else {
+            h.net.client_reset(id, h3::error::request_cancelled);
+        }
+        h.net.pump();
+        EXPECT_EQ((get ? h.dispatch.watches[seq] : h.dispatch.streamed[seq])->failed,
+                  static_cast<int>(http::body_error::disconnect)); // told at once
+        EXPECT_TRUE(h.net.closed.contains(id)) << i;
+        ids.push_back(id);
+    }
+    // Four handlers at work for four reset streams: the client may open no fifth stream.
+    EXPECT_EQ(h.net.allowed, 4u);
+    EXPECT_EQ(h.net.grants, 0u);
+    EXPECT_FALSE(h.conn.idle());
+    int64_t waits = h.cl.request("/native");
+    h.net.pump();
+    EXPECT_TRUE(h.cl.answers[waits].body.empty());
+    EXPECT_TRUE(h.net.stream_limited.contains(waits));
+    // One handler answers (nobody reads it): its stream is given back, the waiting request goes.
+    h.answer(ids[0], 200, "late");
+    h.net.pump();
+    EXPECT_EQ(h.cl.answers[waits].body, "native");
+    EXPECT_EQ(h.net.grants, 2u); // that one, then the waiting one's once answered
+    EXPECT_TRUE(h.cl.answers[ids[0]].body.empty());
+    for (size_t i = 1; i < ids.size(); ++i) {
+        h.answer(ids[i], 200, "late");
+    }
+    h.net.pump();
+    EXPECT_EQ(h.net.grants, 5u);
+    EXPECT_TRUE(h.conn.idle());
+    EXPECT_EQ(h.counters.h3_floods.get(), 0u);
+    // Resets past the budget (10 at once; 4 taken so far) end the connection.
+    for (int i = 0; i < 20 && !h.net.closed_conn; ++i) {
+        int64_t id = h.cl.request("/native", {}, "POST", nullptr, 0, true);
+        h.net.pump();
+        h.net.client_reset(id, h3::error::request_cancelled);
+        h.net.pump();
+    }
+    EXPECT_TRUE(h.net.closed_conn);
+    EXPECT_EQ(h.net.close_code, h3::error::excessive_load);
+    EXPECT_EQ(h.counters.h3_floods.get(), 1u);
 }
 
 TEST(H3Connection, OversizedHeaderBlock) {

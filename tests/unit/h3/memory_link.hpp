@@ -152,6 +152,12 @@ struct link final : quic::stream_host {
     uint64_t client_window = 1 << 20; ///< server -> client, per stream
     int64_t next_uni = 3;
     int uni_limit = 3;
+    /// The client's bidirectional streams allowed in all (QUIC's MAX_STREAMS): a request
+    /// stream numbered past it waits (blocked) until the server grants more.
+    uint64_t allowed = 100;
+    uint64_t grants = 0;
+    std::set<int64_t> stream_limited; ///< client streams waiting for MAX_STREAMS
+    int64_t closing = -1;             ///< the stream on_stream_closed is being told of
     // client -> server
     std::map<int64_t, uint64_t> sent;   ///< bytes of the stream given to the server
     std::map<int64_t, uint64_t> credit; ///< what the server reported consumed
@@ -203,6 +209,12 @@ struct link final : quic::stream_host {
         }
     }
     void want_write() noexcept override { want = true; }
+    void grant_bidi_stream() noexcept override {
+        ++allowed;
+        ++grants;
+        EXPECT_LE(grants, closed.size() + (closing >= 0 ? 1 : 0)) << "a stream given back twice, or before it closed";
+    }
+    uint64_t bidi_streams_allowed() const noexcept override { return allowed; }
     void close(uint64_t code, std::string_view reason) noexcept override {
         closed_conn = true;
         close_code = code;
@@ -228,6 +240,11 @@ struct link final : quic::stream_host {
                 break;
             }
             uint64_t total = nghttp3_vec_len(vec, static_cast<size_t>(n));
+            if ((id & 3) == 0 && static_cast<uint64_t>(id / 4) >= this->allowed) {
+                nghttp3_conn_block_stream(cl.conn, id); // RFC 9000 §4.6: not open yet
+                stream_limited.insert(id);
+                continue;
+            }
             uint64_t allowed = total;
             if ((id & 3) == 0) {
                 uint64_t limit = credit[id] + window - sent[id];
@@ -254,6 +271,15 @@ struct link final : quic::stream_host {
             }
             nghttp3_conn_add_ack_offset(cl.conn, id, allowed);
             progress = true;
+        }
+        for (auto it = stream_limited.begin(); it != stream_limited.end();) {
+            if (static_cast<uint64_t>(*it / 4) < allowed) {
+                nghttp3_conn_unblock_stream(cl.conn, *it);
+                it = stream_limited.erase(it);
+                progress = true;
+            } else {
+                ++it;
+            }
         }
         for (auto it = client_blocked.begin(); it != client_blocked.end();) {
             if (credit[*it] + window > sent[*it]) {
@@ -352,7 +378,9 @@ struct link final : quic::stream_host {
             bool server_done =
                 server_resets.contains(id) || (server_fin.contains(id) && server_acked[id] == server_sent[id]);
             if (server_done && client_fin.contains(id)) {
+                closing = id;
                 server.on_stream_closed(id, 0x100); // (it may still credit the stream's input)
+                closing = -1;
                 closed.insert(id);
                 nghttp3_conn_close_stream(cl.conn, id, 0x100);
                 progress = true;

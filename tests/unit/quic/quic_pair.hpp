@@ -124,6 +124,9 @@ struct echo_user final : stream_user {
     void on_stream_closed(int64_t id, uint64_t) noexcept override {
         streams[id].closed = true;
         ++closes;
+        if ((id & 3) == 0) {
+            host->grant_bidi_stream(); // nothing of it is left here
+        }
     }
     void on_acked(int64_t id, uint64_t n) noexcept override { streams[id].acked += n; }
     void on_stream_writable(int64_t id) noexcept override { streams[id].blocked = false; }

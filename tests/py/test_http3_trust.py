@@ -1,0 +1,177 @@
+"""HTTP/3 against clients that behave as real browsers and hostile clients do (issue 40):
+aioquic's QUIC and HTTP/3 over real UDP on 127.0.0.1, with the frames Chromium adds
+(PRIORITY_UPDATE with every request) and the abuse a hostile client tries (streams reset
+at once, a second control stream, silence mid-request), on both io backends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+import h3_client
+from h2_tls_helpers import BACKENDS, certs, running, tls_args, tls_counters  # noqa: F401  (certs is a fixture)
+
+
+def h3_args(certs: Path, *extra: str) -> list[str]:  # noqa: F811
+    return [*tls_args(certs), "--http3", "--threads", "1", "--metrics", *extra]
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_priority_update_with_every_request_one_at_a_time(certs: Path, io: str) -> None:  # noqa: F811
+    """--http3-max-streams 4 and 1,000 requests one after another on one connection, each
+    announcing its priority on the control stream first (as Chromium does): nghttp3 checks
+    the stream an update names against the streams QUIC let the client open in all, so the
+    server must tell it each grant (it was told only the first 4: the 5th update closed the
+    connection with H3_ID_ERROR)."""
+    with running("h2_app:app", *h3_args(certs, "--http3-max-streams", "4"), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[int]:
+            statuses = []
+            for i in range(1000):
+                await c.when_a_stream_may_open()
+                r = await c.request("GET", "/", priority=f"u={i % 8}" + (", i" if i % 2 else ""))
+                statuses.append(r.status)
+            return statuses
+
+        assert h3_client.run(s.port, session, timeout=120) == [200] * 1000
+        counters = tls_counters(s)
+        assert counters["quic_connections_accepted"] == 1
+        assert counters["h3_streams"] == 1000
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_priority_update_with_every_request_200_at_a_time(certs: Path, io: str) -> None:  # noqa: F811
+    """Five rounds of 200 requests at once on one connection (a page of many resources),
+    each with its PRIORITY_UPDATE, the default stream cap of 100: the client opens what
+    MAX_STREAMS allows and the rest as streams are given back; all 1,000 are answered."""
+    with running("h2_app:app", *h3_args(certs), io=io) as s:
+        async def one(c: h3_client.H3Client, i: int) -> int:
+            await c.when_a_stream_may_open()
+            return (await c.request("GET", f"/inspect?i={i}", priority=f"u={i % 8}, i")).status
+
+        async def session(c: h3_client.H3Client) -> list[int]:
+            out: list[int] = []
+            for _ in range(5):
+                out += await asyncio.gather(*(one(c, i) for i in range(200)))
+            return out
+
+        assert h3_client.run(s.port, session, timeout=120) == [200] * 1000
+        assert tls_counters(s)["quic_connections_accepted"] == 1
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_priorities_order_the_answers_urgent_first(certs: Path, io: str) -> None:  # noqa: F811
+    """RFC 9218 is honoured, not only read: two large answers wait for the client's flow
+    control on one connection, the one asked for first at the lowest urgency (u=7), the one
+    asked for second at the highest (u=0). The urgent one finishes first."""
+    with running("h2_app:app", *h3_args(certs), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[str]:
+            done: list[str] = []
+
+            async def get(name: str, urgency: int) -> None:
+                r = await c.request("GET", "/big/4000000", priority=f"u={urgency}")
+                assert r.status == 200 and len(r.body) == 4_000_000
+                done.append(name)
+
+            await asyncio.gather(get("background", 7), get("urgent", 0))
+            return done
+
+        assert h3_client.run(s.port, session) == ["urgent", "background"]
+
+
+async def cancel_flood(c: h3_client.H3Client, path: str, upload: bool, seconds: float) -> int:
+    """Open request streams and cancel each at once (CVE-2023-44487's HTTP/3 twin) for up to
+    `seconds` or until the server closes the connection: GETs stopped and reset, or uploads
+    reset mid-body. The cancels sent."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    sent = 0
+    while loop.time() < end and c.closed is None:
+        try:
+            await asyncio.wait_for(c.when_a_stream_may_open(), max(0.01, end - loop.time()))
+        except (asyncio.TimeoutError, ConnectionError):
+            break
+        sid = c.send_head("POST" if upload else "GET", path, end_stream=not upload, body=b"x" * 1000 if upload else b"")
+        c.cancel(sid, reset=True)
+        sent += 1
+        if sent % 20 == 0:
+            await asyncio.sleep(0)  # let acknowledgements and MAX_STREAMS in
+    return sent
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+@pytest.mark.parametrize("upload", [False, True], ids=["get-stop-reset", "upload-reset"])
+def test_rapid_reset_is_bounded_then_ends_the_connection(certs: Path, io: str, upload: bool) -> None:  # noqa: F811
+    """A client opens request streams to a handler that works 0.5 s and cancels each at
+    once. Handlers of cancelled streams still count against the cap of 100 (no stream is
+    given back until its handler ends), so never more than 100 run at once; past 200
+    cancels at once (then 20 a second, HTTP/2's budget) the connection is closed with
+    H3_EXCESSIVE_LOAD and counted in h3_floods, while another client is served."""
+    with running("trust_apps:native", *h3_args(certs), io=io) as s:
+        async def session(c: h3_client.H3Client) -> tuple[int, int | None, list[int]]:
+            other = await h3_client.open_client(s.port)
+            try:
+                flood = asyncio.ensure_future(cancel_flood(c, "/upload" if upload else "/work?s=0.5", upload, 10))
+                served = []
+                while not flood.done():
+                    served.append((await other.request("GET", "/")).status)
+                    await asyncio.sleep(0.05)
+                sent = await flood
+                served.append((await other.request("GET", "/")).status)
+            finally:
+                await h3_client.close_client(other)
+            for _ in range(100):
+                if c.closed is not None:
+                    break
+                await asyncio.sleep(0.05)
+            return sent, c.closed.error_code if c.closed else None, served
+
+        sent, code, served = h3_client.run(s.port, session, timeout=60)
+        assert code == 0x107, (sent, code)  # H3_EXCESSIVE_LOAD
+        assert 200 <= sent <= 200 + 20 * 11 + 50, sent
+        assert served and set(served) == {200}, served
+        counters = tls_counters(s)
+        assert counters["h3_floods"] == 1
+        peak = json.loads(h3_client.get(s.port, "/peak").body)
+        assert peak["peak"] <= 100, peak
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_cancelled_stream_s_handler_is_told_at_once(certs: Path, io: str) -> None:  # noqa: F811
+    """An ASGI app waiting in receive() gets http.disconnect as soon as the client cancels
+    the request's stream (STOP_SENDING and RESET_STREAM), not at the connection's end."""
+    with running("trust_apps:asgi", *h3_args(certs), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list:
+            sid = c.send_head("GET", "/waits", end_stream=True)
+            await asyncio.sleep(0.5)
+            c.cancel(sid)
+            await asyncio.sleep(0.5)
+            return json.loads((await c.request("GET", "/events")).body)
+
+        events = h3_client.run(s.port, session)
+        assert len(events) == 1 and events[0][0] == "/waits", events
+        assert 0.4 <= events[0][1] < 0.9, events  # told within a few ms of the cancel
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+@pytest.mark.parametrize("app, note", [("trust_apps:native", "native ClientDisconnect"),
+                                       ("trust_apps:wsgi", "wsgi ")], ids=["native", "wsgi"])
+def test_a_reset_upload_fails_the_handler_s_read(certs: Path, io: str, app: str, note: str) -> None:  # noqa: F811
+    """An upload whose client resets its stream mid-body: the handler's read raises (the
+    native request's ClientDisconnect, WSGI's wsgi.input read) instead of waiting."""
+    with running(app, *h3_args(certs), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[str]:
+            sid = c.send_head("POST", "/upload", end_stream=False, body=b"x" * (2 << 20))
+            await asyncio.sleep(0.5)
+            c.cancel(sid)
+            for _ in range(40):
+                notes = json.loads((await c.request("GET", "/notes")).body)["notes"]
+                if notes:
+                    return notes
+                await asyncio.sleep(0.05)
+            return []
+
+        notes = h3_client.run(s.port, session)
+        assert len(notes) == 1 and notes[0].startswith(note), notes
