@@ -215,12 +215,14 @@ bool connection::on_data(std::string_view data, http::protocol_env& env) {
         if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
             env.counters.h2_floods.add();
         }
+        uint32_t code = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                            ? NGHTTP2_ENHANCE_YOUR_CALM
+                            : NGHTTP2_PROTOCOL_ERROR;
         if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-            nghttp2_session_terminate_session(_session,
-                                              rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
-                                                  ? NGHTTP2_ENHANCE_YOUR_CALM
-                                                  : NGHTTP2_PROTOCOL_ERROR);
+            nghttp2_session_terminate_session(_session, code);
         }
+        http::log_connection_error(_peer, "HTTP/2", nghttp2_http2_strerror(code), code,
+                                   nghttp2_strerror(static_cast<int>(rv)));
         flush();
         _failed = true;
         _closing = true;
@@ -337,7 +339,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
             if (_env != nullptr) {
                 _env->counters.h2_floods.add();
             }
-            fatal(NGHTTP2_ENHANCE_YOUR_CALM);
+            fatal(NGHTTP2_ENHANCE_YOUR_CALM, "too many streams reset (rapid reset)");
         }
         return 0;
     case NGHTTP2_PING:
@@ -346,7 +348,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
             if (_env != nullptr) {
                 _env->counters.h2_floods.add();
             }
-            fatal(NGHTTP2_ENHANCE_YOUR_CALM);
+            fatal(NGHTTP2_ENHANCE_YOUR_CALM, "too many SETTINGS and PING frames");
         }
         return 0;
     case NGHTTP2_GOAWAY:
@@ -478,9 +480,12 @@ void connection::flush() {
     }
 }
 
-void connection::fatal(uint32_t error_code) {
+void connection::fatal(uint32_t error_code, std::string_view why) {
     if (_session == nullptr) {
         return;
+    }
+    if (error_code != NGHTTP2_NO_ERROR && !_failed) {
+        http::log_connection_error(_peer, "HTTP/2", nghttp2_http2_strerror(error_code), error_code, why);
     }
     nghttp2_session_terminate_session(_session, error_code);
     _closing = true;
@@ -576,7 +581,7 @@ void connection::on_timeout(http::protocol_env& env) {
         // abuse (a slow-read attack), not a graceful end: ENHANCE_YOUR_CALM, as the floods.
         env.counters.timeouts.add();
         env.counters.h2_window_stalls.add();
-        fatal(NGHTTP2_ENHANCE_YOUR_CALM);
+        fatal(NGHTTP2_ENHANCE_YOUR_CALM, "a response waited for flow-control window too long");
     } else if (_streams.empty()) {
         env.counters.timeouts.add();
         fatal(NGHTTP2_NO_ERROR); // idle: GOAWAY, then close

@@ -93,7 +93,8 @@ class connection final : public http::stream_protocol {
     void reset_stream(stream& st, uint32_t error_code);
     void resume(stream& st);
     void flush();
-    void fatal(uint32_t error_code); ///< GOAWAY with `error_code`, close after it is sent
+    /// GOAWAY with `error_code`, close after it is sent (`why`: for the log, when an error).
+    void fatal(uint32_t error_code, std::string_view why = {});
     void update_deadline();
     void reset_stalled_requests();
     void close_stream_state(stream& st) noexcept;

@@ -451,6 +451,10 @@ void connection::close(uint64_t code, std::string_view reason) noexcept {
     _failed = true;
     _closing = true;
     _close_code = code;
+    if (code != error::no_error) {
+        env().counters.h3_connection_errors.add();
+        http::log_connection_error(_peer, "HTTP/3", error::name(code), code, reason);
+    }
     if (_host != nullptr) {
         _host->close(code, reason);
     }

@@ -33,6 +33,36 @@ inline constexpr uint64_t request_rejected = 0x010b;
 inline constexpr uint64_t request_cancelled = 0x010c;
 inline constexpr uint64_t request_incomplete = 0x010d;
 inline constexpr uint64_t message_error = 0x010e;
+
+/// The code's name as RFC 9114 §8.1 spells it ("H3_UNKNOWN" for another).
+constexpr std::string_view name(uint64_t code) noexcept {
+    constexpr std::string_view names[] = {
+        "H3_NO_ERROR",
+        "H3_GENERAL_PROTOCOL_ERROR",
+        "H3_INTERNAL_ERROR",
+        "H3_STREAM_CREATION_ERROR",
+        "H3_CLOSED_CRITICAL_STREAM",
+        "H3_FRAME_UNEXPECTED",
+        "H3_FRAME_ERROR",
+        "H3_EXCESSIVE_LOAD",
+        "H3_ID_ERROR",
+        "H3_SETTINGS_ERROR",
+        "H3_MISSING_SETTINGS",
+        "H3_REQUEST_REJECTED",
+        "H3_REQUEST_CANCELLED",
+        "H3_REQUEST_INCOMPLETE",
+        "H3_MESSAGE_ERROR",
+    };
+    if (code >= no_error && code <= message_error) {
+        return names[code - no_error];
+    }
+    constexpr std::string_view qpack[] = {"QPACK_DECOMPRESSION_FAILED", "QPACK_ENCODER_STREAM_ERROR",
+                                          "QPACK_DECODER_STREAM_ERROR"}; // RFC 9204 §6
+    if (code >= 0x0200 && code <= 0x0202) {
+        return qpack[code - 0x0200];
+    }
+    return "H3_UNKNOWN";
+}
 } // namespace error
 
 /// What the server announces in its SETTINGS and how its QPACK decoder is bounded.

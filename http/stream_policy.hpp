@@ -6,8 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace ringbolt::http {
+
+struct peer_address;
 
 /// A token bucket over the coarse clock: `burst` at once, `rate` per second after.
 class frame_budget {
@@ -48,5 +51,12 @@ struct abuse_limits {
     uint32_t reset_burst = 200;
     uint32_t reset_rate = 20;
 };
+
+/// A connection ends for the peer's error (a protocol violation, a flood): what the
+/// protocol sends says so on the wire (GOAWAY, CONNECTION_CLOSE with its code); this says
+/// it once in the log, at debug (a client's fault is not the server's problem, but its
+/// operator may want to see it): who, which protocol, the code's name and value, why.
+void log_connection_error(const peer_address& peer, std::string_view protocol, std::string_view code_name,
+                          uint64_t code, std::string_view reason) noexcept;
 
 } // namespace ringbolt::http

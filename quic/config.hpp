@@ -10,8 +10,12 @@
 namespace ringbolt::quic {
 
 struct transport_config {
-    uint64_t max_streams_bidi = 100;   ///< concurrent request streams a client may open
-    uint64_t max_streams_uni = 3;      ///< HTTP/3 needs 3 (control, QPACK encoder, decoder)
+    uint64_t max_streams_bidi = 100; ///< concurrent request streams a client may open
+    /// HTTP/3 needs 3 (control, QPACK encoder, decoder); RFC 9114 §6.2 lets a client open
+    /// more (extensions, reserved types to be ignored, §6.2.3). With exactly 3 a fourth
+    /// never opened: a client's second control stream waited for MAX_STREAMS, unseen, and
+    /// its error was never answered. One that closes is given back.
+    uint64_t max_streams_uni = 16;
     uint64_t idle_timeout_ms = 30'000; ///< silent connections close after this
     uint64_t handshake_timeout_ms = 10'000;
     /// Flow-control window of each stream, fixed: not auto-tuned (connection.cpp says why).

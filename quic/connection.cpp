@@ -2,7 +2,11 @@
 // protocol's stream bytes out, flow-control credit as the protocol reports bytes done.
 #include "quic/connection.hpp"
 
+#include "core/log.hpp"
+
+#include <arpa/inet.h>
 #include <gnutls/gnutls.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 
@@ -154,10 +158,35 @@ void connection::on_packet(const uint8_t* data, size_t len, uint8_t ecn, uint64_
         enter_end(phase::dead, now, close_reason::dropped);
         return;
     default:
+        if (!_app_close) {
+            log_transport_error(rv);
+        }
         start_close(rv, now, _app_close ? close_reason::app_closed : close_reason::local_error);
         _owner.want_write(*this);
         return;
     }
+}
+
+// The peer broke QUIC (a frame error, flow control, a stream limit, TLS): the
+// CONNECTION_CLOSE says so with its code; this says it once in the log, at debug.
+void connection::log_transport_error(int liberr) const noexcept {
+    if (!log_enabled(log_level::debug)) {
+        return;
+    }
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    const auto* sa = reinterpret_cast<const sockaddr*>(&_peer.addr);
+    if (sa->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    log(log_level::debug, "QUIC connection from %s port %u closed: %s (transport error 0x%llx)", host, port,
+        ngtcp2_strerror(liberr), static_cast<unsigned long long>(ngtcp2_err_infer_quic_transport_error_code(liberr)));
 }
 
 void connection::enter_end(phase p, uint64_t now, close_reason why) noexcept {

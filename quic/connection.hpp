@@ -157,6 +157,7 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     /// enter the closing period.
     void start_close(int liberr, uint64_t now, close_reason why) noexcept;
     void enter_end(phase p, uint64_t now, close_reason why) noexcept;
+    void log_transport_error(int liberr) const noexcept;
     void flush_packets(datagram_sink& sink, size_t count, const size_t* sizes, const uint8_t* ecn) noexcept;
     bool drain_done() const noexcept;
 

@@ -364,6 +364,8 @@ void endpoint::remove_dead(uint64_t) noexcept {
         ++_stats.closed;
         if (c->why_closed() == close_reason::idle || c->why_closed() == close_reason::handshake_timeout) {
             ++_stats.idle_closed;
+        } else if (c->why_closed() == close_reason::local_error) {
+            ++_stats.errors;
         }
         _conns[i] = std::move(_conns.back());
         _conns.pop_back();

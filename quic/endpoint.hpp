@@ -32,6 +32,7 @@ struct endpoint_stats {
     uint64_t bad_tokens = 0;           ///< Initials with a token that did not verify
     uint64_t closed = 0;               ///< connections gone (any reason)
     uint64_t idle_closed = 0;          ///< of which by the idle or handshake timeout
+    uint64_t errors = 0;               ///< of which closed by us for the peer's transport error
 };
 
 class endpoint final : private connection_owner {

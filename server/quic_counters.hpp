@@ -14,6 +14,7 @@ namespace ringbolt::uring {
     X(quic_connections_refused)                                                                                        \
     X(quic_connections_closed)                                                                                         \
     X(quic_idle_closed)                                                                                                \
+    X(quic_errors)                                                                                                     \
     X(quic_version_negotiations)                                                                                       \
     X(quic_stateless_resets)                                                                                           \
     X(quic_replies_limited)                                                                                            \

@@ -270,6 +270,7 @@ void reactor::publish_quic_counters() noexcept {
     c.quic_connections_refused.set(e.refused);
     c.quic_connections_closed.set(e.closed);
     c.quic_idle_closed.set(e.idle_closed);
+    c.quic_errors.set(e.errors);
     c.quic_version_negotiations.set(e.version_negotiations);
     c.quic_stateless_resets.set(e.stateless_resets);
     c.quic_replies_limited.set(e.replies_limited);

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from aioquic.h3.connection import H3Connection, encode_frame
+
 import h3_client
-from h2_tls_helpers import BACKENDS, certs, running, tls_args, tls_counters  # noqa: F401  (certs is a fixture)
+from conftest import LoggedServer
+from h2_tls_helpers import BACKENDS, certs, env_io, running, tls_args, tls_counters  # noqa: F401  (certs is a fixture)
 
 
 def h3_args(certs: Path, *extra: str) -> list[str]:  # noqa: F811
@@ -175,3 +178,75 @@ def test_a_reset_upload_fails_the_handler_s_read(certs: Path, io: str, app: str,
 
         notes = h3_client.run(s.port, session)
         assert len(notes) == 1 and notes[0].startswith(note), notes
+
+
+def _control(c: h3_client.H3Client) -> int:
+    sid = c._http._local_control_stream_id
+    assert sid is not None
+    return sid
+
+
+def _new_uni(c: h3_client.H3Client, payload: bytes) -> None:
+    c._quic.send_stream_data(c._quic.get_next_available_stream_id(is_unidirectional=True), payload)
+
+
+# Each class of HTTP/3 connection error a client can cause (RFC 9114 §8.1, RFC 9204 §6),
+# made on a connection that has served a request: what the client sends, and the code of
+# the CONNECTION_CLOSE it must get.
+CONNECTION_ERRORS = {
+    # a frame on a stream where it may not be (DATA on the control stream, §7.2.1)
+    "frame-on-the-wrong-stream": (lambda c: c._quic.send_stream_data(_control(c), encode_frame(0x0, b"x")), 0x105),
+    # a second control stream (§6.2.1)
+    "second-control-stream": (lambda c: _new_uni(c, b"\x00" + encode_frame(0x4, b"")), 0x103),
+    # a second QPACK encoder stream (RFC 9204 §4.2)
+    "second-qpack-stream": (lambda c: _new_uni(c, b"\x02"), 0x103),
+    # the client's control stream ends (§6.2.1: a critical stream)
+    "closed-critical-stream": (lambda c: c._quic.send_stream_data(_control(c), b"", end_stream=True), 0x104),
+    # a second SETTINGS frame (§7.2.4)
+    "second-settings": (lambda c: c._quic.send_stream_data(_control(c), encode_frame(0x4, b"")), 0x105),
+    # the client's SETTINGS name an HTTP/2 setting (§7.2.4.1: 0x02 is reserved,
+    # H3_SETTINGS_ERROR): sent with its first SETTINGS, so no request comes before
+    "bad-settings": (None, 0x109),
+    # a malformed frame: a GOAWAY whose payload is shorter than its own varint (§7.1)
+    "malformed-frame": (lambda c: c._quic.send_stream_data(_control(c), b"\x07\x01\x40"), 0x106),
+}
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+@pytest.mark.parametrize("case", CONNECTION_ERRORS, ids=list(CONNECTION_ERRORS))
+def test_a_connection_error_is_closed_with_its_code(certs: Path, io: str, case: str, tmp_path: Path,  # noqa: F811
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each class of connection error gets a CONNECTION_CLOSE carrying its H3 code within
+    a fraction of a second (it once went unanswered: the client's extra unidirectional
+    stream could never open, the server allowing exactly three), counted in
+    h3_connection_errors and logged once at debug; the server serves the next client."""
+    send, code = CONNECTION_ERRORS[case]
+    if send is None:
+        settings = H3Connection._get_local_settings
+        monkeypatch.setattr(H3Connection, "_get_local_settings", lambda self: {**settings(self), 0x2: 1})
+    s = LoggedServer("trust_apps:native", tmp_path / "server.log", *h3_args(certs, "--log-level", "debug"),
+                     env=env_io(io))
+    try:
+        async def session(c: h3_client.H3Client) -> tuple[int | None, float]:
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            if send is not None:
+                assert (await c.request("GET", "/")).status == 200
+                t0 = loop.time()
+                send(c)
+                c.transmit()
+            while c.closed is None and loop.time() - t0 < 3:
+                await asyncio.sleep(0.005)
+            return (c.closed.error_code if c.closed else None), loop.time() - t0
+
+        got, took = h3_client.run(s.port, session, timeout=20)
+        monkeypatch.undo()
+        assert got == code, (hex(got) if got is not None else None, hex(code))
+        assert took < 0.5, took
+        assert h3_client.get(s.port, "/").status == 200
+        counters = tls_counters(s)
+        assert counters["h3_connection_errors"] == 1
+        lines = [line for line in s.output().splitlines() if "HTTP/3 connection from 127.0.0.1" in line]
+        assert len(lines) == 1 and f"(0x{code:x})" in lines[0], lines
+    finally:
+        assert s.stop() == 0, s.output()

@@ -290,6 +290,14 @@ class client {
         streams[id];
         return id;
     }
+    int64_t open_uni() {
+        int64_t id = -1;
+        if (ngtcp2_conn_open_uni_stream(_conn, &id, nullptr) != 0) {
+            return -1;
+        }
+        streams[id];
+        return id;
+    }
     void send(int64_t id, std::string data, bool fin) {
         stream& s = streams[id];
         s.out += data;
@@ -363,7 +371,7 @@ class client {
         for (int turns = 0; turns < 20000; ++turns) {
             int64_t id = -1;
             for (auto& [sid, s] : streams) {
-                if ((sid & 0x3) == 0 && !s.blocked && !s.fin_sent && (s.sent < s.out.size() || s.fin)) {
+                if ((sid & 0x1) == 0 && !s.blocked && !s.fin_sent && (s.sent < s.out.size() || s.fin)) {
                     if (s.sent < s.out.size() || s.fin) {
                         id = sid;
                         break;

@@ -140,6 +140,31 @@ TEST(ReactorQuic, ServesHttp3RequestsThroughTheSlotTable) {
     EXPECT_EQ(f.r->counters().connections_accepted.get(), 1u);
 }
 
+// An HTTP/3 connection error (here RFC 9114 §6.2.1: a second control stream,
+// H3_STREAM_CREATION_ERROR) ends the connection with a CONNECTION_CLOSE carrying its code,
+// counted; the client does not wait for its own timeouts (issue 40, finding 4).
+TEST(ReactorQuic, AConnectionErrorIsSentAsConnectionClose) {
+    quic_reactor_fixture f;
+    client c(v4("127.0.0.1", 40102), f.server_addr, monotonic_ns());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
+    int64_t req = c.open_bidi();
+    c.send(req, get_request("/native"), true);
+    ASSERT_TRUE(f.pump(c, [&] { return c.streams[req].in_fin; }));
+    const std::string settings = std::string("\x00\x04\x00", 3); // stream type control, SETTINGS (empty)
+    int64_t control = c.open_uni();
+    c.send(control, settings, false);
+    ASSERT_TRUE(f.pump(c, [&] { return c.streams[control].sent == settings.size(); }));
+    EXPECT_FALSE(c.got_close);
+    int64_t second = c.open_uni();
+    c.send(second, settings, false);
+    ASSERT_TRUE(f.pump(c, [&] { return c.got_close; })) << "no CONNECTION_CLOSE";
+    ngtcp2_connection_close_error e = c.close_error();
+    EXPECT_EQ(e.type, NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION);
+    EXPECT_EQ(e.error_code, 0x103u); // H3_STREAM_CREATION_ERROR
+    EXPECT_EQ(f.r->counters().h3_connection_errors.get(), 1u);
+}
+
 // A hosted reactor's turn does not wait: it tells the loop when QUIC's next timer falls
 // due (8 | ms << 4), and a turn by then runs it. Here the answer goes unacknowledged (the
 // client's ACKs are withheld), so the loss timer is due within the loop's tick, and the
