@@ -196,13 +196,19 @@ bool reactor::turn(unsigned wait_ms) noexcept {
         return false;
     }
     drain_inbox(); // (the clock was read as the wait ended: on_wait_end)
+    // The sweep comes after the turn's completions and before the app runs: a sync handler
+    // may hold this thread for seconds, and what clients sent meanwhile must be read before
+    // a timer judges them. Its bytes may not wait in the socket, where the sweep's peek
+    // (input_unread) would see them: the kernel runs a multishot recv's task work at the
+    // thread's next system call (COOP_TASKRUN, with a hosted loop; the handler's own sleep
+    // is one), so they wait as completions for the next turn's wait, which comes first now.
+    if (_now_s != _last_tick) {
+        tick();
+    }
     if (!_dispatcher.batch().empty()) {
         run_app();
     }
     quic_after_wait();
-    if (_now_s != _last_tick) {
-        tick();
-    }
     if (!_draining && _stop.load(std::memory_order_acquire)) [[unlikely]] {
         begin_drain();
     }

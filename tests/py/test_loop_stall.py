@@ -119,3 +119,30 @@ def test_a_connection_made_while_a_sync_handler_blocks_the_reactor_is_answered(a
     if logged is not None:
         assert logged in out, out
         assert "the async handler of" not in out and "an async handler blocks it" not in out, out
+
+
+# The same for a connection already open and kept alive (issue 40, finding 8): its first
+# request answered before the block, its second sent while the reactor is blocked for
+# longer than the keep-alive timeout. That request must be answered once the handler
+# returns: the idle clock measures the client, and the client was not idle.
+@pytest.mark.parametrize("io", ["io_uring", "epoll"])
+@pytest.mark.parametrize("app,blocker,logged", BLOCKED_REACTORS)
+def test_a_request_sent_on_a_kept_alive_connection_while_the_reactor_blocks_is_answered(app, blocker, logged, io):
+    srv = ServerProcess(app, "--threads", "1", "--keep-alive-timeout", "5",
+                        env={"RINGBOLT_IO": "epoll"} if io == "epoll" else {})
+    try:
+        with srv.connect(timeout=30) as kept:
+            kept.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            reader = Reader(kept)
+            assert reader.read().status == 200
+            results: dict[str, object] = {}
+            blocked = threading.Thread(target=lambda: results.setdefault("block", get(srv, blocker, timeout=30)))
+            blocked.start()
+            time.sleep(1.0)  # the reactor is inside the handler's 7 s sleep
+            kept.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")  # the second request, on the kept connection
+            r = reader.read()
+            assert r.status == 200, r
+        blocked.join(30)
+        assert results["block"].status == 200, results
+    finally:
+        srv.stop()

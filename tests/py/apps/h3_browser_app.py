@@ -1,7 +1,9 @@
 """What tests/py/test_http3_browser.py serves to headless Chromium over HTTP/3: a page
 whose script fetches from the same origin (a request's version, a 3 MiB upload, a
 20 MiB streamed answer, 32 requests at once) and writes what it got into the page, and
-the routes those fetches reach (transfer_routes.py, /inspect)."""
+the routes those fetches reach (transfer_routes.py, /inspect); and /many, whose script
+fetches N resources (/res/{i}, a body of its own each), all at once or one after
+another, and writes how many came back right and over HTTP/3."""
 
 from transfer_routes import add_transfer_routes
 
@@ -42,3 +44,58 @@ def page(req):
 @app.route("/inspect", methods=["GET"])
 def inspect_(req):
     return {"http_version": req.http_version, "query": dict(req.query)}
+
+
+MANY_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>ringbolt: many resources over HTTP/3</title>
+<link rel="icon" href="data:,"></head>
+<body><pre id="out">pending</pre>
+<script>
+(async () => {
+  const n = COUNT, sequential = SEQUENTIAL;
+  performance.setResourceTimingBufferSize(n + 16);  // 250 by default
+  const want = (i) => "resource " + i + ": " + i * i + "\\n";
+  const one = async (i) => {
+    try {
+      const r = await fetch("/res/" + i);
+      const text = await r.text();
+      const right = r.status === 200 && text === want(i);
+      return right ? null : i + ": " + r.status + " " + JSON.stringify(text.slice(0, 60));
+    } catch (e) {
+      return i + ": " + e;
+    }
+  };
+  let results = [];
+  if (sequential) {
+    for (let i = 0; i < n; i++) results.push(await one(i));
+  } else {
+    results = await Promise.all([...Array(n).keys()].map(one));
+  }
+  const failed = results.filter((f) => f !== null);
+  const res = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.startsWith("/res/"));
+  const h3 = new Set(res.filter((e) => e.nextHopProtocol === "h3").map((e) => e.name)).size;
+  const page = performance.getEntriesByType("navigation")[0].nextHopProtocol;
+  const out = {ok: n - failed.length, h3, page, failed};
+  document.getElementById("out").textContent = "done " + JSON.stringify(out);
+})().catch((e) => { document.getElementById("out").textContent = "error " + e; });
+</script></body></html>
+"""
+
+
+def resource(i: int) -> str:
+    """The body of /res/{i} (the page checks each; a misplaced answer shows)."""
+    return f"resource {i}: {i * i}\n"
+
+
+@app.get("/many")
+def many(req):
+    """`n` resources fetched at once, or one after another with `mode=sequential`."""
+    n = min(int(req.query.get("n", "300")), 2000)
+    sequential = "true" if req.query.get("mode") == "sequential" else "false"
+    return Response(MANY_PAGE.replace("COUNT", str(n)).replace("SEQUENTIAL", sequential),
+                    content_type="text/html; charset=utf-8")
+
+
+@app.get("/res/{i:int}")
+def res(req):
+    return Response(resource(req.params["i"]), content_type="text/plain; charset=utf-8")
