@@ -114,8 +114,6 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     release();
     start_over(slot, gen, peer, lim);
     _now_s = now_s;
-    _stall_since = 0;
-    _body_check = 0;
     _successor.reset();
     clear_output();
     _resets.reset(_cfg.abuse.reset_burst, _cfg.abuse.reset_rate, now_s);
@@ -248,10 +246,7 @@ int connection::on_begin_headers(int32_t id) {
     }
     auto st = std::make_unique<stream>();
     st->id = id;
-    st->body_at = _now_s;
-    if (_body_check == 0) {
-        _body_check = _now_s + _limits.body_timeout_s;
-    }
+    st->clock.head_begins(_now_s);
     _streams[id] = std::move(st);
     ++_requests_seen;
     if (_env != nullptr) {
@@ -291,6 +286,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
         stream& st = *it->second;
         if (!st.headers_done) {
             st.headers_done = true;
+            st.clock.head_ends(_now_s, (flags & NGHTTP2_FLAG_END_STREAM) == 0);
             if (st.headers_over) {
                 answer_error(st, 431, "request header fields too large");
                 return 0;
@@ -302,6 +298,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
         }
         if (flags & NGHTTP2_FLAG_END_STREAM) {
             st.request_ended = true;
+            st.clock.body_ends(); // (trailers end it too)
         }
         if ((flags & NGHTTP2_FLAG_END_STREAM) && !st.reported) {
             dispatch(st);
@@ -321,6 +318,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
             }
             stream& st = *it->second;
             st.request_ended = true;
+            st.clock.body_ends();
             if (st.body_stream) {
                 if (!st.body_failed) {
                     st.body_stream->finish();
@@ -374,7 +372,7 @@ int connection::on_data_chunk(int32_t id, std::string_view data) {
     }
     stream& st = *it->second;
     st.received += data.size();
-    st.body_at = _now_s;
+    st.clock.body_moves(_now_s, data.size());
     if (!st.take_data(data, _limits.max_body)) [[unlikely]] {
         answer_error(st, 413, "request body too large");
     }
@@ -395,7 +393,7 @@ void connection::consume(stream& st) {
     if (upto > st.consumed && _session != nullptr) {
         nghttp2_session_consume_stream(_session, st.id, static_cast<size_t>(upto - st.consumed));
         st.consumed = upto;
-        st.body_at = _now_s; // the window opens again: the body timeout counts from now
+        st.clock.body_credited(_now_s); // the window opens again: the body timeout counts from now
     }
 }
 
@@ -492,11 +490,11 @@ void connection::fatal(uint32_t error_code, std::string_view why) {
     _failed = true;
 }
 
-// Deadlines: idle (no stream open) closes after keep_alive_timeout; a response that
-// waits for the client's flow-control window (a zero window the client never opens)
-// closes the connection after body_timeout; a request whose body has not moved for
-// body_timeout is reset (reset_stalled_requests, checked at _body_check). Streams whose
-// requests are complete wait for the app, without a deadline.
+// Deadlines: idle (no stream open) closes after keep_alive_timeout; each stream's clocks
+// (http/stream_policy.hpp) run while it waits for the client: its head, its body (not
+// while the app holds the body's window shut), its response while the client's window
+// holds it (a response that moves, however slowly, is never cut). Streams whose requests
+// are complete and whose answers do not wait for window wait for the app, without one.
 void connection::update_deadline() {
     if (_session == nullptr || _failed) {
         _deadline = 0;
@@ -506,60 +504,58 @@ void connection::update_deadline() {
         if (_deadline == 0) {
             _deadline = _now_s + _limits.keep_alive_timeout_s;
         }
-        _stall_since = 0;
-        _body_check = 0;
         return;
     }
-    bool stalled = false;
     int32_t conn_window = nghttp2_session_get_remote_window_size(_session);
+    uint32_t at = 0;
     for (auto& [id, st] : _streams) {
         if (st->pending_bytes > 0 &&
             (conn_window <= 0 || nghttp2_session_get_stream_remote_window_size(_session, id) <= 0)) {
-            stalled = true;
-            break;
+            st->clock.send_waits(_now_s); // (from when it last moved: send_data)
+        } else {
+            st->clock.send_done();
         }
+        uint32_t t = st->clock.next_check(_limits);
+        at = t != 0 && (at == 0 || t < at) ? t : at;
     }
-    if (!stalled) {
-        _stall_since = 0;
-        _deadline = _body_check;
-        return;
-    }
-    if (_stall_since == 0) {
-        _stall_since = _now_s;
-    }
-    uint32_t window_deadline = _stall_since + _limits.body_timeout_s;
-    _deadline = _body_check == 0 ? window_deadline : std::min(window_deadline, _body_check);
+    _deadline = at;
 }
 
-// Requests whose body has not moved for body_timeout while the client could send: the
-// stream is reset (CANCEL: the server no longer wants it) and the app's read fails (408),
-// as HTTP/1.1 ends a stalled body. A stream whose window the app holds shut (it has not
+// A request whose head or body stalled (--header-timeout, --body-timeout, --min-body-rate)
+// is reset (CANCEL: the server no longer wants it) and the app's read fails (408), as
+// HTTP/1.1 ends a stalled request. A body whose window the app holds shut (it has not
 // read) waits for the app, not the client: its clock starts again when credit goes out.
-// Sets _body_check to the next time a request may have stalled.
-void connection::reset_stalled_requests() {
-    _body_check = 0;
+// A response that waited for the client's window for --write-timeout without moving ends
+// the connection: a client that takes nothing holds it as long as it likes (a slow-read
+// attack), an abuse, so GOAWAY ENHANCE_YOUR_CALM as the floods.
+void connection::expire_streams() {
     for (auto& [id, st] : _streams) {
-        if (st->request_ended) {
+        bool held = st->clock.body_since != 0 && nghttp2_session_get_stream_local_window_size(_session, id) <= 0;
+        if (held) {
+            st->clock.body_credited(_now_s);
+        }
+        http::stream_stall stall = st->clock.check(_now_s, _limits, held);
+        if (stall == http::stream_stall::none) {
             continue;
         }
-        if (_now_s >= st->body_at + _limits.body_timeout_s) {
-            if (nghttp2_session_get_stream_local_window_size(_session, id) <= 0) {
-                st->body_at = _now_s;
-            } else {
-                if (_env != nullptr) {
-                    _env->counters.timeouts.add();
-                }
-                if (st->body_stream && !st->body_failed) {
-                    st->body_failed = true;
-                    st->body_stream->fail(http::body_error::timeout);
-                }
-                st->request_ended = true;
-                reset_stream(*st, NGHTTP2_CANCEL);
-                continue;
-            }
+        if (_env != nullptr) {
+            _env->counters.timeouts.add();
         }
-        uint32_t at = st->body_at + _limits.body_timeout_s;
-        _body_check = _body_check == 0 ? at : std::min(_body_check, at);
+        if (stall == http::stream_stall::send) {
+            if (_env != nullptr) {
+                _env->counters.h2_window_stalls.add();
+            }
+            fatal(NGHTTP2_ENHANCE_YOUR_CALM, "a response waited for the client's window too long");
+            return;
+        }
+        if (st->body_stream && !st->body_failed) {
+            st->body_failed = true;
+            st->body_stream->fail(http::body_error::timeout);
+        }
+        st->request_ended = true;
+        st->clock.head_since = 0;
+        st->clock.body_ends();
+        reset_stream(*st, NGHTTP2_CANCEL);
     }
 }
 
@@ -576,17 +572,11 @@ void connection::on_timeout(http::protocol_env& env) {
     }
     _env = &env;
     _now_s = env.now_s;
-    if (_stall_since != 0 && _now_s >= _stall_since + _limits.body_timeout_s) {
-        // The client keeps its window shut on a response: give up on the connection. An
-        // abuse (a slow-read attack), not a graceful end: ENHANCE_YOUR_CALM, as the floods.
-        env.counters.timeouts.add();
-        env.counters.h2_window_stalls.add();
-        fatal(NGHTTP2_ENHANCE_YOUR_CALM, "a response waited for flow-control window too long");
-    } else if (_streams.empty()) {
+    if (_streams.empty()) {
         env.counters.timeouts.add();
         fatal(NGHTTP2_NO_ERROR); // idle: GOAWAY, then close
     } else {
-        reset_stalled_requests();
+        expire_streams();
     }
     flush();
     _env = nullptr;

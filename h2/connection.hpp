@@ -96,7 +96,9 @@ class connection final : public http::stream_protocol {
     /// GOAWAY with `error_code`, close after it is sent (`why`: for the log, when an error).
     void fatal(uint32_t error_code, std::string_view why = {});
     void update_deadline();
-    void reset_stalled_requests();
+    /// The streams' clocks (http/stream_policy.hpp) at `_now_s`: a request whose head or
+    /// body stalled is reset; a response that waited for window too long ends the connection.
+    void expire_streams();
     void close_stream_state(stream& st) noexcept;
 
     /// Told (through a send credit on a DATA frame header) when the output queue has
@@ -115,10 +117,6 @@ class connection final : public http::stream_protocol {
     http::protocol_env* _env = nullptr; ///< during a call from the reactor
     uint32_t _now_s = 0;
     uint32_t _deadline = 0;
-    uint32_t _stall_since = 0; ///< coarse second a response began waiting for window (0: none)
-    /// When a request body may have stalled (0: no request open): the earliest
-    /// body_at + body_timeout, or earlier (body_at only grows; on_timeout rescans).
-    uint32_t _body_check = 0;
     http::frame_budget _resets;
     http::frame_budget _control;
     std::unordered_map<int32_t, std::unique_ptr<stream>> _streams;

@@ -14,8 +14,8 @@ struct connection::stream : http::stream_exchange {
     // A streamed request body: the stream's window is given back only as the app takes
     // it (WINDOW_UPDATE follows the app's reads). The connection's window is not held:
     // DATA is credited to it as it arrives (connection::on_data_chunk).
-    uint64_t consumed = 0; ///< of `received`, given back to the stream's flow-control window
-    uint32_t body_at = 0;  ///< coarse second the request last moved (headers, DATA, or credit given)
+    uint64_t consumed = 0;    ///< of `received`, given back to the stream's flow-control window
+    http::stream_clock clock; ///< its head, body and response clocks (http/stream_policy.hpp)
 };
 
 struct connection::drain_hook final : public http::send_credit {

@@ -11,6 +11,7 @@
 #include "core/probes.hpp"
 #include "http/problem.hpp"
 #include "http/response_writer.hpp"
+#include "http/stream_policy.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -151,12 +152,9 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
     return true;
 }
 
+// The rules of every protocol's request (http/stream_policy.hpp), on this one's fields.
 bool http1_connection::body_too_slow(uint64_t received, const protocol_env& env) const noexcept {
-    if (env.limits.min_body_rate == 0) {
-        return false;
-    }
-    uint32_t elapsed = env.now_s - _body_started;
-    return elapsed > env.limits.body_timeout_s && received < uint64_t{env.limits.min_body_rate} * elapsed;
+    return http::body_too_slow(_body_started, received, env.now_s, env.limits);
 }
 
 // Deadlines (enforced by the reactor's once-a-second sweep).
@@ -167,10 +165,10 @@ void http1_connection::set_read_deadline(bool had_tail, const protocol_env& env)
         // read clock; it starts again when parsing resumes.
         _deadline = 0;
     } else if (_phase == phase::body_length || _phase == phase::body_chunked || _phase == phase::body_stream) {
-        _deadline = env.now_s + env.limits.body_timeout_s;
+        _deadline = body_deadline(env.now_s, env.limits);
     } else if (!_tail.empty()) {
         if (!had_tail || _deadline == 0) {
-            _deadline = env.now_s + env.limits.header_timeout_s; // a new head started: its clock runs
+            _deadline = head_deadline(env.now_s, env.limits); // a new head started: its clock runs
         }
     } else {
         set_idle_deadline(env);

@@ -24,6 +24,7 @@ struct connection_limits {
     uint32_t body_timeout_s = 30;         ///< between two reads of a body
     uint32_t keep_alive_timeout_s = 5;    ///< idle between requests
     uint32_t min_body_rate = 1024;        ///< bytes/s a body must average after body_timeout_s (0: no floor)
+    uint32_t write_timeout_s = 30;        ///< a response waiting for the client may not move this long
     uint64_t stream_body_above = 1 << 20; ///< bodies larger (or chunked) go to streaming routes as they arrive
     uint64_t body_window = 256 * 1024;    ///< streamed body bytes not taken by the app before reading pauses
 };

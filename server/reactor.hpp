@@ -244,7 +244,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void read_clock() noexcept;
     void catch_up_clock() noexcept;
     void tick() noexcept;
-    /// The write timeout: a send in flight has made no progress for write_timeout_s.
+    /// The write timeout: a send in flight has made no progress for limits.write_timeout_s.
     bool write_stalled(conn_slot& s) noexcept;
     void begin_drain() noexcept;
     void update_accepting() noexcept;

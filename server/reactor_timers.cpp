@@ -4,6 +4,7 @@
 #include "server/reactor.hpp"
 
 #include "core/log.hpp"
+#include "http/stream_policy.hpp"
 
 #include <algorithm>
 #include <malloc.h>
@@ -59,7 +60,7 @@ bool reactor::write_stalled(conn_slot& s) noexcept {
         }
         s.unacked_seen = unacked;
     }
-    return deadline_passed(_now_s, s.send_since + _config.write_timeout_s);
+    return deadline_passed(_now_s, http::send_deadline(s.send_since, _config.limits));
 }
 
 // The sweep, as each second begins. A timer measures the client (its silence, its pace),

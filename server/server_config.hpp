@@ -60,7 +60,6 @@ struct server_config {
     unsigned threads = 0; ///< 0: one per CPU available to the process
     http::connection_limits limits;
     uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
-    uint32_t write_timeout_s = 30;    ///< output may wait this long without progress (reactor::write_stalled)
     /// After a final response the connection lingers, reading and discarding what the
     /// client still sends (a refused upload), until the client's FIN, `linger_s` without
     /// a byte, or `linger_max_s` in all (2 s while draining), as nginx's lingering_timeout

@@ -105,7 +105,7 @@ def test_chromium_loads_300_resources_on_one_http3_connection(io: str, mode: str
         assert got == {"ok": RESOURCES, "h3": RESOURCES, "page": "h3", "failed": []}
         counters = tls_counters(s)  # over HTTPS/1.1, once Chromium is gone
         assert counters["quic_connections_accepted"] == 1, counters
-        assert counters.get("h3_connection_errors", 0) == 0, counters
+        assert counters["h3_connection_errors"] == 0, counters
     finally:
         assert s.stop() == 0, s.output()
     access = [line for line in s.output().splitlines() if "ACCESS:" in line]

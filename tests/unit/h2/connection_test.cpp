@@ -162,7 +162,7 @@ struct harness {
     std::string take_output() { return test_support::take_output(conn.output()); }
     /// The clock reaches the connection's deadline: on_timeout, its output to the client.
     void reach_deadline() {
-        now = conn.deadline();
+        now = conn.deadline() + 1; // passed once the clock reads a later second (core/clock.hpp)
         auto e = env();
         conn.on_timeout(e);
         cl.receive(take_output());
@@ -361,7 +361,7 @@ TEST(H2Connection, ZeroWindowStallGetsEnhanceYourCalm) {
     nghttp2_submit_settings(h.cl.session, NGHTTP2_FLAG_NONE, &zero, 1);
     int32_t id = h.get_ok("/native");
     EXPECT_TRUE(h.cl.answers[id].body.empty());
-    ASSERT_EQ(h.conn.deadline(), h.now + h.limits.body_timeout_s);
+    ASSERT_EQ(h.conn.deadline(), h.now + h.limits.write_timeout_s); // (http/stream_policy.hpp send_deadline)
     h.reach_deadline();
     h.expect_goaway(NGHTTP2_ENHANCE_YOUR_CALM, &h.counters.h2_window_stalls);
 }
