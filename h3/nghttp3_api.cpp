@@ -139,8 +139,129 @@ int session::bind_streams(int64_t control, int64_t qpack_encoder, int64_t qpack_
     return rv != 0 ? rv : nghttp3_conn_bind_qpack_streams(_conn, qpack_encoder, qpack_decoder);
 }
 
+namespace {
+
+/// A QUIC variable-length integer at the front of `b` (RFC 9000 §16): its length, 0 when
+/// `b` does not hold all of it.
+size_t varint(std::string_view b, uint64_t& v) noexcept {
+    if (b.empty()) {
+        return 0;
+    }
+    size_t n = size_t{1} << (static_cast<uint8_t>(b[0]) >> 6);
+    if (b.size() < n) {
+        return 0;
+    }
+    v = static_cast<uint8_t>(b[0]) & 0x3f;
+    for (size_t i = 1; i < n; ++i) {
+        v = (v << 8) | static_cast<uint8_t>(b[i]);
+    }
+    return n;
+}
+
+/// Our own library error for a control frame over session::max_control_frame (closed with
+/// H3_EXCESSIVE_LOAD; nghttp3 0.8 has no error of that kind).
+constexpr int err_control_frame_too_large = -1'000'001;
+
+// RFC 9114 §6.2.1 and §7.2, RFC 9218 §7.1 (nghttp3 0.8 keeps these in a private header).
+constexpr uint64_t stream_type_control = 0x00;
+constexpr uint64_t frame_cancel_push = 0x03;
+constexpr uint64_t frame_settings = 0x04;
+constexpr uint64_t frame_goaway = 0x07;
+constexpr uint64_t frame_max_push_id = 0x0d;
+constexpr uint64_t frame_priority_update = 0xf0700;
+constexpr uint64_t frame_priority_update_push = 0xf0701;
+
+} // namespace
+
+size_t session::whole_control_frames(std::string_view b, uint64_t& pass, bool& too_large) noexcept {
+    size_t at = 0;
+    while (at < b.size()) {
+        if (pass > 0) {
+            size_t take = static_cast<size_t>(std::min<uint64_t>(pass, b.size() - at));
+            at += take;
+            pass -= take;
+            continue;
+        }
+        uint64_t type = 0;
+        uint64_t len = 0;
+        size_t t = varint(b.substr(at), type);
+        size_t l = t == 0 ? 0 : varint(b.substr(at + t), len);
+        if (l == 0) {
+            break; // the header is not whole
+        }
+        bool in_parts = type == frame_settings || type == frame_goaway || type == frame_max_push_id ||
+                        type == frame_cancel_push || type == frame_priority_update ||
+                        type == frame_priority_update_push;
+        if (!in_parts) {
+            at += t + l; // nghttp3 skips its payload as it comes, or refuses the type at once
+            pass = len;
+            continue;
+        }
+        if (len > max_control_frame) {
+            too_large = true;
+            break;
+        }
+        if (b.size() - at < t + l + len) {
+            break; // wait for the rest of the frame
+        }
+        at += t + l + static_cast<size_t>(len);
+    }
+    return at;
+}
+
+// nghttp3 0.8 aborts the process (nghttp3_conn.c:943, assert) when a PRIORITY_UPDATE
+// arrives cut right after its element id with its field value in a later read; upstream
+// fixed it in 1.10.0 (32caf8c). A client's control stream carries a few small frames, so
+// it is given to nghttp3 in whole frames and no read ends inside one (what is held back
+// is reported consumed when it goes). Other unidirectional streams are not touched once
+// their type is known.
 int64_t session::read_stream(int64_t id, std::span<const uint8_t> data, bool fin) noexcept {
-    return nghttp3_conn_read_stream(_conn, id, data.data(), data.size(), fin ? 1 : 0);
+    if ((id & 3) != 2) [[likely]] {
+        return nghttp3_conn_read_stream(_conn, id, data.data(), data.size(), fin ? 1 : 0);
+    }
+    uni_feed& f = _uni[id];
+    if (f.type == uni_feed::kind::other) {
+        return nghttp3_conn_read_stream(_conn, id, data.data(), data.size(), fin ? 1 : 0);
+    }
+    return feed_control(id, f, data, fin);
+}
+
+int64_t session::feed_control(int64_t id, uni_feed& f, std::span<const uint8_t> data, bool fin) noexcept {
+    f.held.append(reinterpret_cast<const char*>(data.data()), data.size());
+    size_t go = 0;
+    if (f.type == uni_feed::kind::untyped) {
+        uint64_t type = 0;
+        size_t n = varint(f.held, type);
+        if (n == 0 && !fin) {
+            return 0; // the stream's type is not whole yet
+        }
+        if (n == 0 || type != stream_type_control) {
+            // Not a control stream (or it ended before its type): nghttp3 reads the rest.
+            f.type = uni_feed::kind::other;
+            std::string held = std::move(f.held);
+            f.held = std::string();
+            return nghttp3_conn_read_stream(_conn, id, reinterpret_cast<const uint8_t*>(held.data()), held.size(),
+                                            fin ? 1 : 0);
+        }
+        f.type = uni_feed::kind::control;
+        go = n;
+    }
+    bool too_large = false;
+    go += whole_control_frames(std::string_view(f.held).substr(go), f.pass, too_large);
+    if (too_large) {
+        return err_control_frame_too_large;
+    }
+    if (fin) {
+        go = f.held.size(); // the stream ends: nghttp3 says what a cut frame on it means
+    }
+    if (go == 0) {
+        return 0;
+    }
+    int64_t rv = nghttp3_conn_read_stream(_conn, id, reinterpret_cast<const uint8_t*>(f.held.data()), go, fin ? 1 : 0);
+    if (rv >= 0) {
+        f.held.erase(0, go);
+    }
+    return rv;
 }
 
 long session::write_stream(int64_t& id, bool& fin, quic::out_piece* vec, size_t max) noexcept {
@@ -183,6 +304,7 @@ int session::shutdown_read(int64_t id) noexcept {
 }
 
 int session::close_stream(int64_t id, uint64_t app_error) noexcept {
+    _uni.erase(id);
     int rv = nghttp3_conn_close_stream(_conn, id, app_error);
     return rv == NGHTTP3_ERR_STREAM_NOT_FOUND ? 0 : rv;
 }
@@ -207,6 +329,9 @@ void session::allow_client_streams(uint64_t n) noexcept {
 }
 
 uint64_t session::error_code(int64_t liberr) noexcept {
+    if (liberr == err_control_frame_too_large) {
+        return NGHTTP3_H3_EXCESSIVE_LOAD;
+    }
     return nghttp3_err_infer_quic_app_error_code(static_cast<int>(liberr));
 }
 
@@ -215,6 +340,9 @@ bool session::is_message_error(int64_t liberr) noexcept {
 }
 
 const char* session::error_text(int64_t liberr) noexcept {
+    if (liberr == err_control_frame_too_large) {
+        return "a control frame over 16 KiB";
+    }
     return nghttp3_strerror(static_cast<int>(liberr));
 }
 

@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 struct nghttp3_conn;
 
@@ -129,8 +131,9 @@ class session {
     /// Our control stream and QPACK encoder/decoder streams (unidirectional, ours).
     int bind_streams(int64_t control, int64_t qpack_encoder, int64_t qpack_decoder) noexcept;
     /// Feed in-order bytes of a stream. Returns the bytes the session is done with (all
-    /// but DATA payload and what QPACK blocks), or a negative library error: the
-    /// connection must close with error_code(result).
+    /// but DATA payload and what QPACK blocks, and the start of a control frame that is not
+    /// whole yet: reported when it is), or a negative library error: the connection must
+    /// close with error_code(result).
     int64_t read_stream(int64_t id, std::span<const uint8_t> data, bool fin) noexcept;
     /// The next frames to send: up to `max` vectors of one stream. Returns their count
     /// (`id` -1: nothing), or a negative library error.
@@ -167,8 +170,26 @@ class session {
     /// "major.minor.patch" of the library loaded at run time.
     static const char* library_version() noexcept;
 
+    /// Of a client control stream's bytes `b` (after its type), how many may go to nghttp3
+    /// 0.8 now: whole frames of the types it reads in parts (SETTINGS, GOAWAY, MAX_PUSH_ID,
+    /// CANCEL_PUSH, PRIORITY_UPDATE); any other frame's header, its payload as it comes
+    /// (`pass`: payload bytes of such a frame still to come). `too_large`: a frame of those
+    /// types is over max_control_frame.
+    static size_t whole_control_frames(std::string_view b, uint64_t& pass, bool& too_large) noexcept;
+    static constexpr uint64_t max_control_frame = 16 * 1024;
+
   private:
+    /// A client unidirectional stream until its type is known; then, for its control
+    /// stream, the bytes of a frame not whole yet (see read_stream).
+    struct uni_feed {
+        enum class kind : uint8_t { untyped, control, other } type = kind::untyped;
+        std::string held;
+        uint64_t pass = 0;
+    };
+    int64_t feed_control(int64_t id, uni_feed& f, std::span<const uint8_t> data, bool fin) noexcept;
+
     nghttp3_conn* _conn = nullptr;
+    std::unordered_map<int64_t, uni_feed> _uni;
 };
 
 } // namespace ringbolt::h3

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import H3Connection, encode_frame
 
 import h3_client
@@ -250,3 +251,28 @@ def test_a_connection_error_is_closed_with_its_code(certs: Path, io: str, case: 
         assert len(lines) == 1 and f"(0x{code:x})" in lines[0], lines
     finally:
         assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_priority_update_cut_after_its_stream_id_does_not_kill_the_server(certs: Path, io: str) -> None:  # noqa: F811
+    """nghttp3 0.8 aborted the whole server process when a PRIORITY_UPDATE arrived cut
+    right after its element id, its field value in a later packet (a burst of Chromium's
+    updates made one now and then; any client could on purpose). The server hands nghttp3
+    the control stream in whole frames: it lives and serves on, on that connection too."""
+    with running("trust_apps:native", *h3_args(certs), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[int]:
+            out = [(await c.request("GET", "/")).status]
+            frame = encode_frame(h3_client.PRIORITY_UPDATE_REQUEST, encode_uint_var(4) + b"u=1, i")
+            cut = len(frame) - len(b"u=1, i")  # right after the element id
+            c._quic.send_stream_data(_control(c), frame[:cut])
+            c.transmit()
+            await asyncio.sleep(0.2)  # the two halves in separate packets
+            c._quic.send_stream_data(_control(c), frame[cut:])
+            c.transmit()
+            await asyncio.sleep(0.2)
+            out.append((await c.request("GET", "/")).status)
+            return out
+
+        assert h3_client.run(s.port, session, timeout=20) == [200, 200]
+        assert s.proc.poll() is None
+        assert h3_client.get(s.port, "/").status == 200
