@@ -74,6 +74,7 @@ class counter {
     X(h2_header_overflows)                                                                                             \
     X(h2_connection_errors)                                                                                            \
     X(h2_window_stalls)                                                                                                \
+    X(h3_window_stalls)                                                                                                \
     X(h3_streams)                                                                                                      \
     X(h3_refused_streams)                                                                                              \
     X(h3_floods)                                                                                                       \

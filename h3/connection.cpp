@@ -72,8 +72,56 @@ void connection::each_stream(void (*fn)(http::stream_exchange&)) {
     }
 }
 
+uint32_t connection::deadline() const noexcept {
+    uint32_t at = 0;
+    for (const auto& [id, st] : _streams) {
+        uint32_t t = st->gone ? 0 : st->clock.next_check(_limits);
+        at = t != 0 && (at == 0 || t < at) ? t : at;
+    }
+    return at;
+}
+
+// A request whose head or body stalled (--header-timeout, --body-timeout, --min-body-rate)
+// is refused (STOP_SENDING and RESET_STREAM H3_REQUEST_CANCELLED) and the app's body
+// read fails (408), as HTTP/2 resets it; a body whose window the app holds shut waits
+// for the app, its clock starts again from then. A response the client's window held for
+// --write-timeout without moving ends the connection: a client that takes nothing holds
+// it as long as it likes, an abuse (H3_EXCESSIVE_LOAD, as HTTP/2's ENHANCE_YOUR_CALM).
 void connection::on_timeout(http::protocol_env& env) {
-    (void)env; // no deadline: the transport owns the idle and handshake timeouts
+    if (_session == nullptr || _failed) {
+        return;
+    }
+    http::protocol_env* saved = _env;
+    _env = &env;
+    for (auto& [id, sp] : _streams) {
+        stream& st = *sp;
+        if (st.gone || st.refused) {
+            continue;
+        }
+        bool held = st.clock.body_since != 0 && st.body_stream && !st.body_failed &&
+                    st.body_stream->unconsumed() >= _cfg.stream_window;
+        if (held) {
+            st.clock.body_credited(env.now_s);
+        }
+        http::stream_stall stall = st.clock.check(env.now_s, _limits, held);
+        if (stall == http::stream_stall::none) {
+            continue;
+        }
+        env.counters.timeouts.add();
+        if (stall == http::stream_stall::send) {
+            env.counters.h3_window_stalls.add();
+            close(error::excessive_load, "a response waited for the client's flow control too long");
+            break;
+        }
+        if (st.body_stream && !st.body_failed) {
+            st.body_failed = true;
+            st.body_stream->fail(http::body_error::timeout);
+        }
+        st.clock.head_since = 0;
+        st.clock.body_ends();
+        refuse(st, error::request_cancelled);
+    }
+    _env = saved;
 }
 
 bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
@@ -152,6 +200,7 @@ void connection::on_stream_data(int64_t stream_id, std::span<const uint8_t> data
             }
             auto st = std::make_unique<stream>();
             st->id = stream_id;
+            st->clock.head_begins(env().now_s);
             _streams.emplace(stream_id, std::move(st));
             env().counters.h3_streams.add();
         }
@@ -429,6 +478,13 @@ void connection::wrote(int64_t stream_id, size_t n) noexcept {
     if (_session == nullptr || _failed) {
         return;
     }
+    if (stream* st = client_bidi(stream_id) ? find(stream_id) : nullptr; st != nullptr) {
+        if (n > 0) {
+            st->clock.send_moves(env().now_s, false);
+        } else if (st->pending_bytes > 0) {
+            st->clock.send_waits(env().now_s); // no room: the connection's window (or a full packet)
+        }
+    }
     if (int rv = _session->add_write_offset(stream_id, n); rv < 0) {
         fail(rv);
     }
@@ -437,6 +493,9 @@ void connection::wrote(int64_t stream_id, size_t n) noexcept {
 void connection::blocked(int64_t stream_id) noexcept {
     if (_session != nullptr && !_failed) {
         _session->block_stream(stream_id);
+        if (stream* st = client_bidi(stream_id) ? find(stream_id) : nullptr; st != nullptr) {
+            st->clock.send_waits(env().now_s); // the stream's window holds it
+        }
     }
 }
 
@@ -518,6 +577,7 @@ int connection::on_end_headers(int64_t id, bool fin, bool trailer) noexcept {
         return 0;
     }
     st.headers_done = true;
+    st.clock.head_ends(env().now_s, !fin);
     if (st.headers_over) {
         answer_error(st, 431, "request header fields too large");
         return 0;
@@ -548,6 +608,7 @@ int connection::on_body(int64_t id, std::span<const uint8_t> data) noexcept {
     stream& st = *sp;
     std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
     st.received += data.size();
+    st.clock.body_moves(env().now_s, data.size());
     if (st.refused) {
         consume(st);
         return 0;
@@ -566,6 +627,7 @@ int connection::on_end_stream(int64_t id) noexcept {
     }
     stream& st = *sp;
     st.request_ended = true;
+    st.clock.body_ends();
     if (st.body_stream) {
         if (!st.body_failed) {
             st.body_stream->finish();
@@ -641,6 +703,7 @@ void connection::consume(stream& st) noexcept {
             _host->consumed(st.id, upto - st.credited);
         }
         st.credited = upto;
+        st.clock.body_credited(env().now_s); // the client may send again: its clock counts from now
     }
 }
 

@@ -44,6 +44,9 @@ struct settings {
     size_t qpack_blocked_streams = 16;       ///< streams that may wait on QPACK encoder instructions
     size_t file_chunk = 64 * 1024;           ///< file bytes read into memory per DATA piece
     http::abuse_limits abuse;                ///< client RESET_STREAMs (http/stream_policy.hpp); over: H3_EXCESSIVE_LOAD
+    /// The transport's window per stream (what a client may send ahead): a streamed body
+    /// that much untaken by its app is the app's wait, not the client's (its clock stops).
+    uint64_t stream_window = 256 * 1024;
 };
 
 /// Where the stream_user calls (which carry no env) find the reactor's per-turn env.
@@ -66,6 +69,8 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     bool on_data(std::string_view data, http::protocol_env& env) override; ///< false: bytes come per stream
     void pump(http::protocol_env& env) override { (void)env; }
     void on_app_message(http::app_response&& m, http::protocol_env& env) override;
+    /// The streams' clocks (http/stream_policy.hpp): a stalled head or body resets its
+    /// stream, a response held by the client's window too long ends the connection.
     void on_timeout(http::protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
@@ -73,7 +78,8 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     /// No request stream is open (both faces: the reactor's and the transport's).
     bool idle() const noexcept override { return _streams.empty(); }
     bool nothing_owed() const noexcept override { return _app_streams == 0; }
-    uint32_t deadline() const noexcept override { return 0; } // idle and handshake timeouts are the transport's
+    /// The earliest of the streams' clocks (idle and handshake timeouts are the transport's).
+    uint32_t deadline() const noexcept override;
 
     // ---- quic::stream_user: the transport's side ----
     void on_connected(quic::stream_host& host) noexcept override;

@@ -254,7 +254,7 @@ int64_t session::feed_control(int64_t id, uni_feed& f, std::span<const uint8_t> 
     if (fin) {
         go = f.held.size(); // the stream ends: nghttp3 says what a cut frame on it means
     }
-    if (go == 0) {
+    if (go == 0 && !fin) {
         return 0;
     }
     int64_t rv = nghttp3_conn_read_stream(_conn, id, reinterpret_cast<const uint8_t*>(f.held.data()), go, fin ? 1 : 0);

@@ -82,8 +82,17 @@ void reactor::tick() noexcept {
     auto e = env();
     for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
         conn_slot& s = _slots[slot];
-        if (s.state == slot_state::free || s.state == slot_state::closing || s.state == slot_state::quic) {
-            continue; // (a QUIC connection's timers are its endpoint's)
+        if (s.state == slot_state::free || s.state == slot_state::closing) {
+            continue;
+        }
+        if (s.state == slot_state::quic) {
+            // The transport's timers (idle, handshake, loss) are its endpoint's; the
+            // streams' clocks are the protocol's, as on TCP. What it does goes out at the
+            // endpoint's flush before the next wait.
+            if (uint32_t deadline = s.proto->deadline(); deadline != 0 && deadline_passed(_now_s, deadline)) {
+                s.proto->on_timeout(e);
+            }
+            continue;
         }
         if (s.state == slot_state::lingering) {
             // (Unread bytes at close() would reset the connection: what the client sent

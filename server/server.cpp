@@ -148,6 +148,7 @@ result<void> server::start() {
             return {errc::invalid_argument, EINVAL};
         }
         _config.http3.settings.max_concurrent_streams = static_cast<uint32_t>(_config.http3.transport.max_streams_bidi);
+        _config.http3.settings.stream_window = _config.http3.transport.stream_window;
     }
 
     // Probe once, in this thread: pick the backend and say why.

@@ -415,6 +415,11 @@ TEST(H3Connection, AControlFrameSplitAnywhereIsTakenWhole) {
     EXPECT_EQ(h.cl.answers[next].body, "native");
     EXPECT_FALSE(h.net.closed_conn);
     EXPECT_EQ(h.net.credit[2], h.net.sent[2] + frame.size() * frame.size()); // every byte credited once
+    // The control stream's end, with a frame cut short or without: a critical stream closed.
+    h.conn.on_stream_data(2, {reinterpret_cast<const uint8_t*>(frame.data()), 3}, false);
+    h.conn.on_stream_data(2, {}, true);
+    EXPECT_TRUE(h.net.closed_conn);
+    EXPECT_EQ(h.net.close_code, h3::error::closed_critical_stream);
 }
 
 // What of a control stream may go to nghttp3 0.8 at once: whole frames of the kinds it
@@ -549,6 +554,90 @@ TEST(H3Connection, RapidResetIsBoundedAndEndsTheConnection) {
     EXPECT_TRUE(h.net.closed_conn);
     EXPECT_EQ(h.net.close_code, h3::error::excessive_load);
     EXPECT_EQ(h.counters.h3_floods.get(), 1u);
+}
+
+// The streams' clocks (http/stream_policy.hpp), as HTTP/1.1's and HTTP/2's: a head that
+// stops, a body that stops or trickles, each reset with H3_REQUEST_CANCELLED and counted; a
+// body the app holds back, or one that moves, never; a response the client's window holds
+// for the write timeout ends the connection (issue 40, finding 3).
+TEST(H3Connection, StreamClocksCutOnlyWhatDoesNotMove) {
+    struct clock_case {
+        const char* name;
+        int kind;               ///< 0 head stops, 1 body stops, 2 body trickles, 3 app holds the body, 4 body moves
+        bool cut;               ///< the stream is reset (H3_REQUEST_CANCELLED)
+        uint32_t check_after_s; ///< when the clocks are looked at
+    };
+    for (const clock_case& c :
+         {clock_case{"head stops", 0, true, 11}, clock_case{"body stops", 1, true, 31},
+          clock_case{"body trickles", 2, true, 40}, clock_case{"app holds the body", 3, false, 60},
+          clock_case{"body moves", 4, false, 60}}) {
+        SCOPED_TRACE(c.name);
+        harness h;
+        int64_t id = 0;
+        if (c.kind == 0) {
+            // HEADERS (type 1) announcing 64 bytes of which 3 come: the head never ends.
+            const std::string part = std::string("\x01\x40\x40\x00\x00\xd1", 6);
+            h.conn.on_stream_data(id, {reinterpret_cast<const uint8_t*>(part.data()), part.size()}, false);
+        } else {
+            id = h.cl.request("/stream", {}, "POST", nullptr, 16384, true);
+            h.cl.send_more(id, std::string(c.kind == 3 ? 512 * 1024 : 1000, 'x'), false);
+            h.net.pump();
+            ASSERT_TRUE(h.dispatch.streamed.contains(static_cast<uint64_t>(id)));
+        }
+        auto body = c.kind == 0 ? nullptr : h.dispatch.streamed[static_cast<uint64_t>(id)];
+        for (uint32_t t = 1; t <= c.check_after_s; ++t) {
+            h.env().now_s = 1000 + t;
+            if (body && c.kind != 3) {
+                body->taken = body->data.size(); // the app reads what comes
+                http::app_response m;
+                m.seq = static_cast<uint64_t>(id);
+                m.parts = http::app_response::part_read_more;
+                h.conn.on_app_message(std::move(m), h.env());
+            }
+            if ((c.kind == 2 && t % 10 == 0) || (c.kind == 4 && t % 3 == 0)) {
+                h.cl.send_more(id, std::string(c.kind == 2 ? 1000 : 4000, 'y'), false); // 100 or 1,333 bytes/s
+            }
+            h.net.pump();
+            if (h.conn.deadline() != 0 && h.env().now_s > h.conn.deadline()) {
+                h.conn.on_timeout(h.env());
+                h.net.pump();
+            }
+        }
+        EXPECT_EQ(h.net.server_resets.contains(id), c.cut);
+        if (c.cut) {
+            EXPECT_EQ(h.net.server_resets[id], h3::error::request_cancelled);
+            EXPECT_EQ(h.counters.timeouts.get(), 1u);
+            if (body) {
+                EXPECT_EQ(body->failed, static_cast<int>(http::body_error::timeout));
+            }
+        } else {
+            EXPECT_EQ(h.counters.timeouts.get(), 0u);
+            EXPECT_EQ(body->failed, -1);
+        }
+        EXPECT_FALSE(h.net.closed_conn);
+    }
+}
+
+TEST(H3Connection, AResponseTheClientsWindowHoldsEndsTheConnection) {
+    harness h;
+    h.net.client_window = 64 * 1024;
+    int64_t id = h.cl.request("/app");
+    h.net.pump();
+    h.net.hold_acks = true; // the client takes the first 64 KiB and grants nothing more
+    h.answer(id, 200, pattern(1u << 20, 9));
+    h.net.pump();
+    EXPECT_LT(h.cl.answers[id].body.size(), 64u * 1024);
+    for (uint32_t t = 1; t <= 31 && !h.net.closed_conn; ++t) {
+        h.env().now_s = 1000 + t;
+        h.net.pump();
+        EXPECT_TRUE(h.conn.deadline() != 0);
+        if (h.env().now_s > h.conn.deadline()) {
+            h.conn.on_timeout(h.env());
+        }
+        EXPECT_EQ(h.net.closed_conn, t == 31) << t;
+    }
+    EXPECT_EQ(h.net.close_code, h3::error::excessive_load);
+    EXPECT_EQ(h.counters.h3_window_stalls.get(), 1u);
 }
 
 TEST(H3Connection, OversizedHeaderBlock) {

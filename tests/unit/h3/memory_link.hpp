@@ -158,6 +158,7 @@ struct link final : quic::stream_host {
     uint64_t grants = 0;
     std::set<int64_t> stream_limited; ///< client streams waiting for MAX_STREAMS
     int64_t closing = -1;             ///< the stream on_stream_closed is being told of
+    bool hold_acks = false;           ///< the client acknowledges nothing (its windows stay where they are)
     // client -> server
     std::map<int64_t, uint64_t> sent;   ///< bytes of the stream given to the server
     std::map<int64_t, uint64_t> credit; ///< what the server reported consumed
@@ -342,9 +343,11 @@ struct link final : quic::stream_host {
     }
 
     bool acks_and_events() {
-        bool progress = !unacked.empty() || !pending_stops.empty();
-        auto acks = std::move(unacked);
-        unacked.clear();
+        bool progress = (!unacked.empty() && !hold_acks) || !pending_stops.empty();
+        auto acks = hold_acks ? decltype(unacked)() : std::move(unacked);
+        if (!hold_acks) {
+            unacked.clear();
+        }
         for (auto [id, n] : acks) {
             if (closed.contains(id)) {
                 continue;
