@@ -114,17 +114,26 @@ class H3Client(QuicConnectionProtocol):
             entry[1].set_result(entry[0])
         self.transmit()
 
-    def send_head(self, method: str, path: str, end_stream: bool, body: bytes = b"") -> int:
+    def send_head(self, method: str, path: str, end_stream: bool, body: bytes = b"",
+                  headers: list[tuple[str, str]] | None = None) -> int:
         """A request's HEADERS (and `body`, unless empty) on a new stream, its end only with
-        `end_stream`; its answer is not collected. The stream id."""
+        `end_stream`; its answer is not collected (see `track`). The stream id."""
         stream_id = self._quic.get_next_available_stream_id()
         fields = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", b"localhost"),
                   (b":path", path.encode())]
+        fields += [(k.lower().encode(), v.encode()) for k, v in (headers or [])]
         self._http.send_headers(stream_id, fields, end_stream=end_stream and not body)
         if body:
             self._http.send_data(stream_id, body, end_stream=end_stream)
         self.transmit()
         return stream_id
+
+    def track(self, stream_id: int) -> asyncio.Future[H3Response]:
+        """Collect the answer on a stream opened by hand (send_head, raw stream data)."""
+        resp = H3Response()
+        fut: asyncio.Future[H3Response] = asyncio.get_running_loop().create_future()
+        self._open[stream_id] = (resp, fut)
+        return fut
 
     @property
     def retried(self) -> bool:
@@ -234,11 +243,15 @@ async def connect_at(port: int, first_byte: int, host: str = "127.0.0.1") -> H3C
     return await open_client(port, host, first_byte)
 
 
-async def open_client(port: int, host: str = "127.0.0.1", first_byte: int | None = None) -> H3Client:
+async def open_client(port: int, host: str = "127.0.0.1", first_byte: int | None = None,
+                      configuration: QuicConfiguration | None = None, stream_window: int | None = None) -> H3Client:
     """A connection whose handshake is done, on the running loop (see `connect_at` for
-    `first_byte`). Close it with `close_client`."""
+    `first_byte`). `stream_window`: what the server may send ahead on each request stream
+    the client opens (0: nothing). Close it with `close_client`."""
     loop = asyncio.get_running_loop()
-    quic = QuicConnection(configuration=configuration())
+    quic = QuicConnection(configuration=configuration or globals()["configuration"]())
+    if stream_window is not None:
+        quic._local_max_stream_data_bidi_local = stream_window  # (aioquic's one knob sets all three)
     if first_byte is not None:
         dcid = bytes([first_byte]) + os.urandom(7)
         quic._peer_cid.cid = dcid  # (aioquic's attributes: its Initial DCID, and what the
@@ -265,3 +278,23 @@ def server_cid(client: H3Client) -> bytes:
 async def close_client(client: H3Client) -> None:
     client.close()
     await client.wait_closed()
+
+
+async def cancel_flood(c: H3Client, path: str, upload: bool, seconds: float) -> int:
+    """Open request streams and cancel each at once (CVE-2023-44487's HTTP/3 twin) for up to
+    `seconds` or until the server closes the connection: GETs stopped and reset, or uploads
+    reset mid-body. The cancels sent."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    sent = 0
+    while loop.time() < end and c.closed is None:
+        try:
+            await asyncio.wait_for(c.when_a_stream_may_open(), max(0.01, end - loop.time()))
+        except (asyncio.TimeoutError, ConnectionError):
+            break
+        sid = c.send_head("POST" if upload else "GET", path, end_stream=not upload, body=b"x" * 1000 if upload else b"")
+        c.cancel(sid, reset=True)
+        sent += 1
+        if sent % 20 == 0:
+            await asyncio.sleep(0)  # let acknowledgements and MAX_STREAMS in
+    return sent

@@ -85,26 +85,6 @@ def test_priorities_order_the_answers_urgent_first(certs: Path, io: str) -> None
         assert h3_client.run(s.port, session) == ["urgent", "background"]
 
 
-async def cancel_flood(c: h3_client.H3Client, path: str, upload: bool, seconds: float) -> int:
-    """Open request streams and cancel each at once (CVE-2023-44487's HTTP/3 twin) for up to
-    `seconds` or until the server closes the connection: GETs stopped and reset, or uploads
-    reset mid-body. The cancels sent."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    sent = 0
-    while loop.time() < end and c.closed is None:
-        try:
-            await asyncio.wait_for(c.when_a_stream_may_open(), max(0.01, end - loop.time()))
-        except (asyncio.TimeoutError, ConnectionError):
-            break
-        sid = c.send_head("POST" if upload else "GET", path, end_stream=not upload, body=b"x" * 1000 if upload else b"")
-        c.cancel(sid, reset=True)
-        sent += 1
-        if sent % 20 == 0:
-            await asyncio.sleep(0)  # let acknowledgements and MAX_STREAMS in
-    return sent
-
-
 @pytest.mark.parametrize("io", BACKENDS)
 @pytest.mark.parametrize("upload", [False, True], ids=["get-stop-reset", "upload-reset"])
 def test_rapid_reset_is_bounded_then_ends_the_connection(certs: Path, io: str, upload: bool) -> None:  # noqa: F811
@@ -117,7 +97,7 @@ def test_rapid_reset_is_bounded_then_ends_the_connection(certs: Path, io: str, u
         async def session(c: h3_client.H3Client) -> tuple[int, int | None, list[int]]:
             other = await h3_client.open_client(s.port)
             try:
-                flood = asyncio.ensure_future(cancel_flood(c, "/upload" if upload else "/work?s=0.5", upload, 10))
+                flood = asyncio.ensure_future(h3_client.cancel_flood(c, "/upload" if upload else "/work?s=0.5", upload, 10))
                 served = []
                 while not flood.done():
                     served.append((await other.request("GET", "/")).status)

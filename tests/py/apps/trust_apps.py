@@ -2,7 +2,8 @@
 what each handler was told when its client went away, and how many ran at once.
 
 `native` (a ringbolt.App): /work?s= (an async handler that sleeps, counted while it runs:
-/peak says the most at once), /upload (reads req.stream(), records what the read raised),
+/peak says the most at once, ?reset=1 starts over), /block?s= (a sync handler that holds
+the reactor's thread), /upload (reads req.stream(), records what the read raised),
 /notes, /big/{n}; `asgi`: records when http.disconnect came (/events); `wsgi`: reads
 wsgi.input in pieces and records what the read raised (/notes)."""
 
@@ -36,7 +37,16 @@ async def work(req):
 
 @native.get("/peak")
 def peak(req):
-    return running
+    out = dict(running)
+    if req.query.get("reset"):
+        running["peak"] = running["now"]
+    return out
+
+
+@native.get("/block")
+def block(req):
+    time.sleep(float(req.query.get("s", "4")))  # wrong on purpose: holds the reactor's thread
+    return "unblocked"
 
 
 @native.route("/upload", methods=["POST"])
