@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace ringbolt::quic {
 
@@ -39,6 +40,15 @@ ngtcp2_addr addr_of(uring::datagram_address& a) {
     return ngtcp2_addr{reinterpret_cast<ngtcp2_sockaddr*>(&a.addr), a.len};
 }
 
+bool same_address(const ngtcp2_addr& a, const uring::datagram_address& b) noexcept {
+    return a.addrlen == b.len && std::memcmp(a.addr, &b.addr, a.addrlen) == 0;
+}
+
+void copy_address(uring::datagram_address& to, const ngtcp2_addr& a) noexcept {
+    std::memcpy(&to.addr, a.addr, std::min<size_t>(a.addrlen, sizeof(to.addr)));
+    to.len = a.addrlen;
+}
+
 } // namespace
 
 connection::connection(const transport_config& cfg, std::unique_ptr<stream_user> user, connection_owner& owner) noexcept
@@ -55,8 +65,7 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     c->_bidi_allowed = cfg.max_streams_bidi;
     c->_peer = info.peer;
     c->_local = info.local;
-    c->_path.local = addr_of(c->_local);
-    c->_path.remote = addr_of(c->_peer);
+    ngtcp2_path path{addr_of(c->_local), addr_of(c->_peer), nullptr};
 
     ngtcp2_settings s;
     ngtcp2_api::default_settings(s);
@@ -82,7 +91,14 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     p.initial_max_stream_data_uni = cfg.stream_window;
     p.initial_max_data = cfg.connection_window;
     p.max_idle_timeout = cfg.idle_timeout_ms * ms;
-    p.disable_active_migration = 1; // connection migration is off (RFC 9000 §9)
+    // Migration is on (RFC 9000 §9): a client's address may change, by a NAT rebinding (a
+    // new port, or a new address from a carrier NAT's pool) or by its own choice (a phone
+    // that leaves Wi-Fi). ngtcp2 validates each new path (PATH_CHALLENGE, the 3x
+    // anti-amplification limit until then, the old path kept to fall back to) and
+    // write() sends where it says. Packets reach this reactor by connection ID, whatever
+    // their source (quic/steering.hpp). With migration off, ngtcp2 dropped every packet
+    // from a new address.
+    p.disable_active_migration = 0;
     p.active_connection_id_limit = 4;
     p.original_dcid = info.original_dcid;
     if (info.retried) {
@@ -92,8 +108,7 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     p.stateless_reset_token_present = 1;
     std::copy(std::begin(info.reset_token), std::end(info.reset_token), p.stateless_reset_token);
 
-    if (ngtcp2_api::server_new(&c->_conn, info.client_scid, info.our_scid, c->_path, info.version, s, p, c.get()) !=
-        0) {
+    if (ngtcp2_api::server_new(&c->_conn, info.client_scid, info.our_scid, path, info.version, s, p, c.get()) != 0) {
         c->_conn = nullptr;
         return nullptr;
     }
@@ -131,7 +146,8 @@ uint64_t connection::unconsumed_bytes() const noexcept {
     return n;
 }
 
-void connection::on_packet(const uint8_t* data, size_t len, uint8_t ecn, uint64_t now) noexcept {
+void connection::on_packet(const uint8_t* data, size_t len, const uring::datagram_address& peer,
+                           const uring::datagram_address& local, uint8_t ecn, uint64_t now) noexcept {
     if (_phase == phase::closing) {
         // RFC 9000 §10.2.1: answer with the close again, less often as packets keep coming.
         ++_packets_in_closing;
@@ -144,8 +160,12 @@ void connection::on_packet(const uint8_t* data, size_t len, uint8_t ecn, uint64_
     if (_phase != phase::handshake && _phase != phase::open) {
         return;
     }
-    int rv = ngtcp2_api::read_packet(_conn, _path, ecn, data, len, now);
+    uring::datagram_address from = peer;
+    uring::datagram_address to = local;
+    ngtcp2_path path{addr_of(to), addr_of(from), nullptr};
+    int rv = ngtcp2_api::read_packet(_conn, path, ecn, data, len, now);
     if (rv == 0) {
+        follow_path();
         _owner.want_write(*this);
         return;
     }
@@ -224,22 +244,31 @@ bool connection::drain_done() const noexcept {
     return _draining && _open_bidi == 0 && _user->idle();
 }
 
-void connection::flush_packets(datagram_sink& sink, size_t count, const size_t* sizes, const uint8_t* ecn) noexcept {
+void connection::flush_packets(datagram_sink& sink, size_t first, size_t count, const size_t* sizes, const uint8_t* ecn,
+                               const uring::datagram_address& to, const uring::datagram_address& from) noexcept {
     iovec iov[packets_per_batch];
-    size_t first = 0;
-    size_t off = 0;
+    size_t run = first;
     size_t n = 0;
-    for (size_t i = 0; i < count; ++i) {
-        if (n > 0 && ecn[i] != ecn[first]) {
-            sink.send(_peer, _local, ecn[first], std::span<const iovec>(iov, n));
+    for (size_t i = first; i < first + count; ++i) {
+        if (n > 0 && ecn[i] != ecn[run]) {
+            sink.send(to, from, ecn[run], std::span<const iovec>(iov, n));
             n = 0;
-            first = i;
+            run = i;
         }
-        iov[n++] = iovec{tx_buffer() + off, sizes[i]};
-        off += max_packet;
+        iov[n++] = iovec{tx_buffer() + i * max_packet, sizes[i]};
     }
     if (n > 0) {
-        sink.send(_peer, _local, ecn[first], std::span<const iovec>(iov, n));
+        sink.send(to, from, ecn[run], std::span<const iovec>(iov, n));
+    }
+}
+
+void connection::follow_path() noexcept {
+    const ngtcp2_path* p = ngtcp2_conn_get_path(_conn);
+    if (!same_address(p->remote, _peer)) {
+        copy_address(_peer, p->remote);
+    }
+    if (!same_address(p->local, _local)) {
+        copy_address(_local, p->local);
     }
 }
 
@@ -269,6 +298,14 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
     size_t sizes[packets_per_batch];
     uint8_t ecns[packets_per_batch];
     size_t count = 0;
+    // The batch's path: packets go where ngtcp2 says (the current path; a new one it
+    // validates, a probe of the old). A packet on another path than the batch's starts a
+    // batch of its own.
+    ngtcp2_path_storage ps;
+    ngtcp2_path_storage_zero(&ps);
+    uring::datagram_address to = _peer;
+    uring::datagram_address from = _local;
+    size_t batch = 0; ///< the batch's first slot
     size_t total = 0;
     bool more = false;
     // Each turn of the loop resolves one offer (wrote or blocked) or writes one packet;
@@ -293,7 +330,7 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
         }
         ngtcp2_ssize taken = -1;
         uint8_t* dest = tx_buffer() + count * max_packet;
-        ngtcp2_ssize n = ngtcp2_api::write_stream(_conn, dest, udp, &ecns[count], &taken, flags,
+        ngtcp2_ssize n = ngtcp2_api::write_stream(_conn, &ps.path, dest, udp, &ecns[count], &taken, flags,
                                                   offered ? out.stream_id : -1, vec, pieces, now);
         if (offered) {
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
@@ -321,8 +358,8 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
         }
         if (n < 0) {
             start_close(static_cast<int>(n), now, close_reason::local_error);
-            if (count > 0) {
-                flush_packets(sink, count, sizes, ecns);
+            if (count > batch) {
+                flush_packets(sink, batch, count - batch, sizes, ecns, to, from);
             }
             write(now, sink); // sends the close
             return;
@@ -330,19 +367,28 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
         if (n == 0) {
             break; // nothing more now (or congestion control, pacing)
         }
+        if (!same_address(ps.path.remote, to) || !same_address(ps.path.local, from)) [[unlikely]] {
+            if (count > batch) {
+                flush_packets(sink, batch, count - batch, sizes, ecns, to, from);
+            }
+            batch = count;
+            copy_address(to, ps.path.remote);
+            copy_address(from, ps.path.local);
+        }
         sizes[count++] = static_cast<size_t>(n);
         if (count == packets_per_batch) {
-            flush_packets(sink, count, sizes, ecns);
+            flush_packets(sink, batch, count - batch, sizes, ecns, to, from);
             total += count;
             count = 0;
+            batch = 0;
             if (total >= max_packets_per_write) {
                 more = true;
                 break;
             }
         }
     }
-    if (count > 0) {
-        flush_packets(sink, count, sizes, ecns);
+    if (count > batch) {
+        flush_packets(sink, batch, count - batch, sizes, ecns, to, from);
     }
     if (more) {
         _owner.want_write(*this);

@@ -91,8 +91,11 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    /// One QUIC packet (or coalesced packets) of one datagram.
-    void on_packet(const uint8_t* data, size_t len, uint8_t ecn, uint64_t now) noexcept;
+    /// One QUIC packet (or coalesced packets) of one datagram, from `peer` to `local`: the
+    /// path it came on, which may be new (a NAT rebinding, a migrating client: ngtcp2
+    /// validates it, and the answers follow it).
+    void on_packet(const uint8_t* data, size_t len, const uring::datagram_address& peer,
+                   const uring::datagram_address& local, uint8_t ecn, uint64_t now) noexcept;
     /// Write what is owed into packets and hand them to `sink`.
     void write(uint64_t now, datagram_sink& sink) noexcept;
     /// When on_expiry must run next (nanoseconds, the same clock as `now`); UINT64_MAX: never.
@@ -158,7 +161,12 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     void start_close(int liberr, uint64_t now, close_reason why) noexcept;
     void enter_end(phase p, uint64_t now, close_reason why) noexcept;
     void log_transport_error(int liberr) const noexcept;
-    void flush_packets(datagram_sink& sink, size_t count, const size_t* sizes, const uint8_t* ecn) noexcept;
+    /// Hand packets `first` to `first + count` of the thread's tx buffer to `sink`, to `to`
+    /// from `from` (runs of one ECN codepoint).
+    void flush_packets(datagram_sink& sink, size_t first, size_t count, const size_t* sizes, const uint8_t* ecn,
+                       const uring::datagram_address& to, const uring::datagram_address& from) noexcept;
+    /// The current path (after a packet that may have moved it): `_peer`, `_local`.
+    void follow_path() noexcept;
     bool drain_done() const noexcept;
 
     transport_config _cfg;
@@ -168,9 +176,8 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     std::shared_ptr<const tls_credentials> _creds; ///< what _tls uses (freed before them)
     gnutls_session_t _tls = nullptr;
     ngtcp2_crypto_conn_ref _ref{};
-    uring::datagram_address _peer;
-    uring::datagram_address _local;
-    ngtcp2_path _path{};
+    uring::datagram_address _peer;  ///< the current path's client address (ngtcp2's, after each packet)
+    uring::datagram_address _local; ///< ... and ours
     std::vector<ngtcp2_cid> _cids;
     std::unordered_map<int64_t, stream_state> _streams;
     std::vector<int64_t> _fin_retry; ///< fin-only offers that found no room: writable again at the next write

@@ -108,7 +108,7 @@ void endpoint::on_packet(const uint8_t* data, size_t len, const uring::datagram&
     }
     if (auto it = _by_cid.find(key_of(vc.dcid, vc.dcidlen)); it != _by_cid.end()) {
         connection* c = it->second;
-        c->on_packet(data, len, d.ecn, now);
+        c->on_packet(data, len, d.peer, d.local, d.ecn, now);
         if (!c->dead()) {
             want_write(*c);
         }
@@ -259,7 +259,7 @@ void endpoint::accept_initial(const uint8_t* data, size_t len, const uring::data
         _by_cid[key_of(cid.data, cid.datalen)] = raw;
     }
     _conns.push_back(std::move(c));
-    raw->on_packet(data, len, d.ecn, now);
+    raw->on_packet(data, len, d.peer, d.local, d.ecn, now);
     if (raw->dead()) {
         // Header checks passed but the packet did not decrypt: noise shaped like an
         // Initial. It is reaped with the other dead connections, and counted as dropped.

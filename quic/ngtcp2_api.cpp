@@ -115,12 +115,12 @@ int read_packet(ngtcp2_conn* conn, const ngtcp2_path& path, uint8_t ecn, const u
     return ngtcp2_conn_read_pkt(conn, &path, &pi, pkt, len, now);
 }
 
-ngtcp2_ssize write_stream(ngtcp2_conn* conn, uint8_t* dest, size_t destlen, uint8_t* ecn, ngtcp2_ssize* consumed,
-                          uint32_t flags, int64_t stream_id, const ngtcp2_vec* vec, size_t count,
-                          uint64_t now) noexcept {
+ngtcp2_ssize write_stream(ngtcp2_conn* conn, ngtcp2_path* path, uint8_t* dest, size_t destlen, uint8_t* ecn,
+                          ngtcp2_ssize* consumed, uint32_t flags, int64_t stream_id, const ngtcp2_vec* vec,
+                          size_t count, uint64_t now) noexcept {
     ngtcp2_pkt_info pi{};
     ngtcp2_ssize n =
-        ngtcp2_conn_writev_stream(conn, nullptr, &pi, dest, destlen, consumed, flags, stream_id, vec, count, now);
+        ngtcp2_conn_writev_stream(conn, path, &pi, dest, destlen, consumed, flags, stream_id, vec, count, now);
     *ecn = pi.ecn;
     return n;
 }

@@ -51,9 +51,11 @@ int read_packet(ngtcp2_conn* conn, const ngtcp2_path& path, uint8_t ecn, const u
 /// One packet: stream data of `stream_id` (-1: none) and whatever the connection owes.
 /// Returns its size (0: nothing to send now) or an NGTCP2_ERR_*; *consumed is the stream
 /// bytes taken (-1: none).
-ngtcp2_ssize write_stream(ngtcp2_conn* conn, uint8_t* dest, size_t destlen, uint8_t* ecn, ngtcp2_ssize* consumed,
-                          uint32_t flags, int64_t stream_id, const ngtcp2_vec* vec, size_t count,
-                          uint64_t now) noexcept;
+/// `path` (null: not wanted) is set to the path the packet goes on (the current one, or
+/// one being validated).
+ngtcp2_ssize write_stream(ngtcp2_conn* conn, ngtcp2_path* path, uint8_t* dest, size_t destlen, uint8_t* ecn,
+                          ngtcp2_ssize* consumed, uint32_t flags, int64_t stream_id, const ngtcp2_vec* vec,
+                          size_t count, uint64_t now) noexcept;
 
 /// CONNECTION_CLOSE with a transport error from a library error (0: NO_ERROR), a TLS
 /// alert (when `liberr` is NGTCP2_ERR_CRYPTO) or an application error.

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -256,3 +258,41 @@ def test_a_priority_update_cut_after_its_stream_id_does_not_kill_the_server(cert
         assert h3_client.run(s.port, session, timeout=20) == [200, 200]
         assert s.proc.poll() is None
         assert h3_client.get(s.port, "/").status == 200
+
+
+async def rebind(c: h3_client.H3Client, host: str) -> int:
+    """The client's packets leave from a new socket on `host` (a new port), as after a NAT
+    rebinding: its QUIC connection does not know, the server sees a new address. The new
+    port."""
+    loop = asyncio.get_running_loop()
+    old = c._transport
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)  # as aioquic's own: dual stack
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::ffff:" + host, 0))
+    transport, _ = await loop.create_datagram_endpoint(lambda: c, sock=sock)  # connection_made: c sends from it
+    old.close()
+    return int(transport.get_extra_info("sockname")[1])
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_connection_survives_its_clients_port_and_address_changing(certs: Path, io: str,  # noqa: F811
+                                                                    workers: int) -> None:
+    """Mid-connection the client's packets start coming from a new port, then from a new
+    address (127.0.0.2), as a NAT rebinding does (RFC 9000 §9.3): the server validates the
+    new path and answers there, a 2 MB download included, on one QUIC connection. It once
+    kept sending to the old address and the client's requests timed out."""
+    extra = ["--workers", str(workers)] if workers > 1 else []
+    with running("trust_apps:native", *h3_args(certs, *extra), io=io) as s:
+        async def session(c: h3_client.H3Client) -> list[Any]:
+            out: list[Any] = [(await c.request("GET", "/")).status]
+            await rebind(c, "127.0.0.1")
+            out.append((await asyncio.wait_for(c.request("GET", "/"), 10)).status)
+            await rebind(c, "127.0.0.2")
+            out.append((await asyncio.wait_for(c.request("GET", "/"), 10)).status)
+            r = await asyncio.wait_for(c.request("GET", "/big/2000000"), 20)
+            out.append((r.status, len(r.body)))
+            out.append(c.closed)
+            return out
+
+        assert h3_client.run(s.port, session, timeout=60) == [200, 200, 200, (200, 2000000), None]

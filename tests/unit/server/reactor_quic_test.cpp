@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <cstring>
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
@@ -163,6 +164,50 @@ TEST(ReactorQuic, AConnectionErrorIsSentAsConnectionClose) {
     EXPECT_EQ(e.type, NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION);
     EXPECT_EQ(e.error_code, 0x103u); // H3_STREAM_CREATION_ERROR
     EXPECT_EQ(f.r->counters().h3_connection_errors.get(), 1u);
+}
+
+// A NAT rebinding (RFC 9000 §9.3): the client's packets come from a new port, then from a
+// new address, mid-connection, its QUIC unaware. The server validates the new path and
+// answers there (issue 40, finding 5: it kept sending to the old address, where nothing
+// listens, and the client's requests timed out).
+TEST(ReactorQuic, AConnectionSurvivesItsClientsAddressChanging) {
+    quic_reactor_fixture f;
+    client c(v4("127.0.0.1", 40104), f.server_addr, monotonic_ns());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
+    int64_t first = c.open_bidi();
+    c.send(first, get_request("/native"), true);
+    ASSERT_TRUE(f.pump(c, [&] { return c.streams[first].in_fin; }));
+    for (const datagram_address& moved : {v4("127.0.0.1", 40105), v4("127.0.0.2", 40106)}) {
+        // What the server sees as the source from now on; the client's QUIC does not know.
+        std::vector<datagram_address> sent_to;
+        int64_t next = c.open_bidi();
+        c.send(next, get_request("/native"), true);
+        bool answered = false;
+        for (int i = 0; i < 2000 && !answered; ++i) {
+            uint64_t now = monotonic_ns();
+            c.retry_blocked();
+            for (const std::string& d : c.write(now)) {
+                f.fake->inject(0, moved, f.server_addr, d);
+            }
+            f.r->hosted_turn();
+            for (const fake_backend::sent_datagram& d : f.fake->sent) {
+                sent_to.push_back(d.peer);
+                if (d.peer.len == moved.len && std::memcmp(&d.peer.addr, &moved.addr, moved.len) == 0) {
+                    c.read(d.payload, monotonic_ns()); // only what reaches the new address arrives
+                }
+            }
+            f.fake->sent.clear();
+            answered = c.streams[next].in_fin;
+            if (i > 50) {
+                ::usleep(1000);
+            }
+        }
+        EXPECT_TRUE(answered) << "no answer at the new address";
+        ASSERT_FALSE(sent_to.empty());
+        EXPECT_EQ(std::memcmp(&sent_to.back().addr, &moved.addr, moved.len), 0) << "the last datagram went elsewhere";
+    }
+    EXPECT_EQ(f.r->counters().connections_accepted.get(), 1u);
 }
 
 // A hosted reactor's turn does not wait: it tells the loop when QUIC's next timer falls
