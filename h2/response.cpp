@@ -25,10 +25,19 @@ connection& self(void* user_data) noexcept {
     return *static_cast<connection*>(user_data);
 }
 
-// The list's pairs as nghttp2 takes them (pointing into the list's store).
-std::vector<nghttp2_nv> pairs(const http::header_list& list) {
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(list.size());
+// The thread's header list, cleared for each answer and its room kept (no allocation once
+// warm): nghttp2 copies the pairs when the frame is submitted.
+http::header_list& scratch_list() {
+    thread_local http::header_list list;
+    list.clear();
+    return list;
+}
+
+// The list's pairs as nghttp2 takes them (pointing into the list's store), in the thread's
+// scratch vector: nghttp2 copies them when a frame is submitted, so one serves every answer.
+std::vector<nghttp2_nv>& pairs(const http::header_list& list) {
+    thread_local std::vector<nghttp2_nv> nva;
+    nva.clear();
     for (size_t i = 0; i < list.size(); ++i) {
         std::string_view name = list.name(i);
         std::string_view value = list.value(i);
@@ -62,9 +71,9 @@ void connection::on_output_drained() {
 }
 
 void connection::start_response(stream& st, const http::response_start& h) {
-    http::header_list list;
+    http::header_list& list = scratch_list();
     st.start(list, h.status, h.fields, h.length, h.has_date, h.has_server, _env);
-    std::vector<nghttp2_nv> nva = pairs(list);
+    std::vector<nghttp2_nv>& nva = pairs(list);
     if (h.body_follows && !st.no_body) {
         nghttp2_data_provider prd;
         prd.source.ptr = nullptr;

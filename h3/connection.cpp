@@ -198,7 +198,13 @@ void connection::on_stream_data(int64_t stream_id, std::span<const uint8_t> data
                 _host->consumed(stream_id, data.size());
                 return;
             }
-            auto st = std::make_unique<stream>();
+            std::unique_ptr<stream> st;
+            if (!_spare.empty()) {
+                st = std::move(_spare.back());
+                _spare.pop_back();
+            } else {
+                st = std::make_unique<stream>();
+            }
             st->id = stream_id;
             st->clock.head_begins(env().now_s);
             _streams.emplace(stream_id, std::move(st));
@@ -386,7 +392,7 @@ void connection::stream_closed(int64_t id) noexcept {
         st.gone = true; // given back when the app answers (work_done)
         return;
     }
-    _streams.erase(it);
+    drop_stream(it);
     grant_stream();
 }
 
@@ -395,8 +401,33 @@ void connection::work_done(int64_t id) noexcept {
     if (it == _streams.end() || !it->second->gone) {
         return;
     }
-    _streams.erase(it);
+    drop_stream(it);
     grant_stream();
+}
+
+void connection::stream::reuse() noexcept {
+    static_assert(sizeof(stream) == 664, "a field was added to h3's stream: reset it in reuse()");
+    http::stream_exchange::reuse();
+    id = 0;
+    head_wire = 0;
+    credited = 0;
+    refused = false;
+    write_closed = false;
+    inflight.clear();
+    inflight_bytes = 0;
+    app_working = false;
+    gone = false;
+    cancel_counted = false;
+    clock = http::stream_clock{};
+}
+
+void connection::drop_stream(std::unordered_map<int64_t, std::unique_ptr<stream>>::iterator it) noexcept {
+    std::unique_ptr<stream> st = std::move(it->second);
+    _streams.erase(it);
+    if (_spare.size() < max_spare_streams) {
+        st->reuse();
+        _spare.push_back(std::move(st));
+    }
 }
 
 void connection::grant_stream() noexcept {

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace ringbolt::h3 {
 
@@ -159,6 +160,12 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     std::unordered_map<int64_t, std::unique_ptr<stream>> _streams; ///< request streams
     std::unordered_set<int64_t> _refused;                          ///< streams refused before the session saw them
     http::frame_budget _resets;                                    ///< the client's request-stream resets
+    /// Streams of requests that ended, kept for the next ones (at most max_spare_streams): a
+    /// stream's exchange, deques and buffers are a dozen allocations made once.
+    std::vector<std::unique_ptr<stream>> _spare;
+    static constexpr size_t max_spare_streams = 16;
+    /// Erase a request stream from the table, keeping it as a spare.
+    void drop_stream(std::unordered_map<int64_t, std::unique_ptr<stream>>::iterator it) noexcept;
 };
 
 } // namespace ringbolt::h3

@@ -103,9 +103,11 @@ const nghttp3_callbacks callbacks = {
     cb_stop_sending, cb_end_stream,  cb_reset_stream,   cb_shutdown,
 };
 
-std::vector<nghttp3_nv> nva(std::span<const field> fields) {
-    std::vector<nghttp3_nv> out;
-    out.reserve(fields.size());
+// The fields as nghttp3's pairs, in the thread's scratch vector: nghttp3 copies them when
+// a frame is submitted.
+std::vector<nghttp3_nv>& nva(std::span<const field> fields) {
+    thread_local std::vector<nghttp3_nv> out;
+    out.clear();
     for (const field& f : fields) {
         out.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
                        reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(), f.value.size(),
@@ -310,13 +312,13 @@ int session::close_stream(int64_t id, uint64_t app_error) noexcept {
 }
 
 int session::submit_response(int64_t id, std::span<const field> fields, bool body) noexcept {
-    std::vector<nghttp3_nv> list = nva(fields);
+    std::vector<nghttp3_nv>& list = nva(fields);
     nghttp3_data_reader reader{cb_read_data};
     return nghttp3_conn_submit_response(_conn, id, list.data(), list.size(), body ? &reader : nullptr);
 }
 
 int session::submit_trailers(int64_t id, std::span<const field> fields) noexcept {
-    std::vector<nghttp3_nv> list = nva(fields);
+    std::vector<nghttp3_nv>& list = nva(fields);
     return nghttp3_conn_submit_trailers(_conn, id, list.data(), list.size());
 }
 

@@ -20,10 +20,11 @@ namespace ringbolt::h3 {
 
 namespace {
 
-// The list's pairs as the session takes them (views into the list's store).
-std::vector<field> pairs(const http::header_list& list) {
-    std::vector<field> out;
-    out.reserve(list.size());
+// The list's pairs as the session takes them (views into the list's store), in the
+// thread's scratch vector: nghttp3 copies them when the frame is submitted.
+std::vector<field>& pairs(const http::header_list& list) {
+    thread_local std::vector<field> out;
+    out.clear();
     for (size_t i = 0; i < list.size(); ++i) {
         out.push_back({list.name(i), list.value(i)});
     }
@@ -33,7 +34,8 @@ std::vector<field> pairs(const http::header_list& list) {
 } // namespace
 
 void connection::start_response(stream& st, const http::response_start& h) {
-    http::header_list list;
+    thread_local http::header_list list; // cleared for each answer, its room kept
+    list.clear();
     st.start(list, h.status, h.fields, h.length, h.has_date, h.has_server, &env());
     bool with_body = h.body_follows && !st.no_body;
     if (!with_body) {

@@ -11,6 +11,8 @@
 namespace ringbolt::h3 {
 
 struct connection::stream : http::stream_exchange {
+    /// As new, for the connection's next stream (see stream_exchange::reuse).
+    void reuse() noexcept;
     int64_t id = 0;
     uint64_t head_wire = 0; ///< stream bytes fed before the head ended (the encoded block, bounded)
     // A streamed request body is credited to the transport only as the app takes it, so

@@ -9,6 +9,7 @@
 #include "http/response_writer.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <unistd.h>
 
@@ -186,6 +187,50 @@ bool stream_exchange::take_data(std::string_view data, uint64_t max_body) {
     return true;
 }
 
+namespace {
+
+// A buffer emptied for the next stream: its room kept unless it grew large.
+void empty_keeping_room(std::string& s) noexcept {
+    if (s.capacity() > 64 * 1024) {
+        std::string().swap(s);
+    } else {
+        s.clear();
+    }
+}
+
+} // namespace
+
+void stream_exchange::reuse() noexcept {
+    // Every field, in the order declared: one added to the struct is reset here too (the
+    // size check below fails until it is).
+    static_assert(sizeof(stream_exchange) == 512, "a field was added to stream_exchange: reset it in reuse()");
+    for (std::string* s : {&method, &path, &authority, &fields, &cookie, &head, &body, &trailers}) {
+        empty_keeping_room(*s);
+    }
+    content_length = -1;
+    field_bytes = 0;
+    field_count = 0;
+    body_stream.reset();
+    received = 0;
+    request_ended = false;
+    body_failed = false;
+    headers_over = false;
+    headers_done = false;
+    reported = false;
+    ctx = request_context{};
+    phase = response_phase::owed;
+    from_app = false;
+    no_body = false;
+    deferred = false;
+    declared = -1;
+    given = 0;
+    pending.clear();
+    pending_bytes = 0;
+    control.reset();
+    encoder.reset();
+    watch.reset();
+}
+
 void stream_exchange::start(header_list& list, uint16_t status, std::string_view fields_in, int64_t length,
                             bool has_date, bool has_server, protocol_env* env) {
     static const server_fields defaults;
@@ -213,8 +258,8 @@ void stream_exchange::start(header_list& list, uint16_t status, std::string_view
     list.add_lines(feature_fields);
     char len[24];
     if (!forbids && length >= 0) {
-        int n = std::snprintf(len, sizeof(len), "%lld", static_cast<long long>(length));
-        list.add("content-length", {len, static_cast<size_t>(n)});
+        auto end = std::to_chars(len, len + sizeof(len), length).ptr;
+        list.add("content-length", {len, static_cast<size_t>(end - len)});
     }
     if (env != nullptr) {
         env->counters.count_status(status);

@@ -26,7 +26,15 @@ namespace ringbolt::http {
 /// store reserved up front; each protocol turns the pairs into its library's type.
 class header_list {
   public:
-    void reserve(size_t bytes) { _store.reserve(bytes + 64); }
+    void reserve(size_t bytes) {
+        _store.reserve(bytes + 64);
+        _spans.reserve(16);
+    }
+    /// Empty, its room kept (a protocol keeps one per thread for every answer it frames).
+    void clear() noexcept {
+        _store.clear();
+        _spans.clear();
+    }
     void add(std::string_view name, std::string_view value);
     /// "Name: value\r\n" lines. Connection-specific fields never appear in HTTP/2 (RFC 9113
     /// §8.2.2) nor HTTP/3 (RFC 9114 §4.2): they are left out.
@@ -201,6 +209,9 @@ struct stream_exchange {
     /// The client is gone (its input ended with the connection): the app hears it, from
     /// the answer's watch and from a body it still reads.
     void client_gone() noexcept;
+    /// As new, for the connection's next stream, its buffers' room kept (up to 64 KiB each:
+    /// a protocol keeps a few spare streams, so a request allocates no stream once warm).
+    void reuse() noexcept;
     /// The response cannot go on: its producer stops, nothing pending goes out.
     void stop() noexcept;
     /// The app no longer owes this answer; true when it was counted (the caller uncounts it).

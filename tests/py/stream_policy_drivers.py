@@ -213,6 +213,18 @@ def h2_frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
     return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
 
 
+def recv_before(s: socket.socket, end: float) -> bytes | None:
+    """What the socket has for us by monotonic time `end`: b"" at EOF or an error, None
+    when nothing came yet."""
+    s.settimeout(max(0.05, end - time.monotonic()))
+    try:
+        return s.recv(65536)
+    except (socket.timeout, ssl.SSLError):
+        return None
+    except OSError:
+        return b""
+
+
 def read_h2_frames(s: socket.socket, until: Callable[[tuple[int, int, int, bytes]], bool],
                    timeout: float = VERDICT_S) -> list[tuple[int, int, int, bytes]]:
     """Raw frames (type, flags, stream, payload) until one satisfies `until`, EOF or `timeout`."""
@@ -227,13 +239,9 @@ def read_h2_frames(s: socket.socket, until: Callable[[tuple[int, int, int, bytes
             frames.append(f)
             if until(f):
                 return frames
-        s.settimeout(max(0.05, end - time.monotonic()))
-        try:
-            data = s.recv(65536)
-        except (socket.timeout, ssl.SSLError):
+        data = recv_before(s, end)
+        if data is None:
             continue
-        except OSError:
-            break
         if not data:
             break
         buf += data
@@ -270,13 +278,9 @@ class H2:
         out: list[Any] = []
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            s.settimeout(max(0.05, end - time.monotonic()))
-            try:
-                data = s.recv(65536)
-            except (socket.timeout, ssl.SSLError):
+            data = recv_before(s, end)
+            if data is None:
                 continue
-            except OSError:
-                break
             if not data:
                 break
             for ev in c.receive_data(data):
