@@ -10,7 +10,17 @@
 
 #include <gtest/gtest.h>
 #include <malloc.h>
+
+// Under ASan the heap is the sanitizer's, which glibc's mallinfo2 does not see (gcc says
+// so with __SANITIZE_ADDRESS__, clang with __has_feature).
 #if defined(__SANITIZE_ADDRESS__)
+#define RINGBOLT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RINGBOLT_TEST_ASAN 1
+#endif
+#endif
+#if defined(RINGBOLT_TEST_ASAN)
 #include <sanitizer/allocator_interface.h>
 #endif
 
@@ -431,7 +441,7 @@ TEST(QuicEndpoint, HalfOpenConnectionsThatEndAnyWayLeaveTheCount) {
 
 /// Bytes the heap holds for the program (the sanitizer's allocator under ASan).
 size_t heap_in_use() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(RINGBOLT_TEST_ASAN)
     return __sanitizer_get_current_allocated_bytes();
 #else
     return mallinfo2().uordblks;
