@@ -43,6 +43,7 @@ class counter {
     X(recvs_into_body)                                                                                                 \
     X(accept_resumes_on_close)                                                                                         \
     X(loop_stalls)                                                                                                     \
+    X(memory_trims)                                                                                                    \
     X(answer_wakes)                                                                                                    \
     X(answer_wakes_skipped)                                                                                            \
     X(timeouts)                                                                                                        \

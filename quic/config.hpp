@@ -31,6 +31,15 @@ struct transport_config {
     uint64_t drain_timeout_ms = 30'000; ///< a draining connection closes at the latest after this
 };
 
+/// What one connection holds while its handshake is in progress (its first Initial
+/// answered, the client's Finished not yet in), counted per half-open connection. Measured
+/// on ngtcp2 0.12, GnuTLS 3.7, nghttp3 0.8 (issue 40; heaptrack over 1,500 of them from an
+/// Initial flood, and endpoint_test's AHalfOpenConnectionHoldsAboutItsEstimate): ngtcp2's
+/// connection ~83 KB (its own blocks for packet numbers, acknowledgements, the crypto
+/// streams and the server's first flight kept for retransmission), the GnuTLS session
+/// ~25 KB, nghttp3's session ~4 KB, ours ~1 KB: ~113 KB, rounded up.
+inline constexpr size_t half_open_connection_bytes = 128 * 1024;
+
 struct endpoint_config {
     transport_config transport;
     /// The position of the endpoint's UDP socket in its SO_REUSEPORT group, in the first
@@ -44,6 +53,16 @@ struct endpoint_config {
     /// Initials per second after which a client must prove its address with a Retry
     /// round trip (RFC 9000 §8.1.2); 0: always.
     uint32_t retry_above_initials_per_second = 1000;
+    /// Connections in their handshake (half-open) past which a new client must prove its
+    /// address with a Retry round trip first; one that comes back with the token is served
+    /// while under max_connections, whatever this count. The rate above alone let 1,000
+    /// new connections a second in, each held up to the 10 s handshake timeout: an Initial
+    /// flood from spoofed addresses kept some 10,000 half-open connections, over 1 GB
+    /// (issue 40). 256 x half_open_connection_bytes = 32 MiB a reactor is the most such a
+    /// flood makes it hold; 256 handshakes at once is some 2,500 new clients a second per
+    /// reactor at a 100 ms round trip before they are asked for a Retry (one more round
+    /// trip, not a refusal).
+    size_t max_half_open = 256;
     uint64_t retry_token_lifetime_ms = 10'000;
     uint32_t stateless_resets_per_second = 100; ///< more unknown short-header packets are dropped
 };

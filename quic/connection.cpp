@@ -530,6 +530,7 @@ void connection::close(uint64_t app_error, std::string_view reason) noexcept {
 
 int connection::on_handshake_completed() noexcept {
     _phase = phase::open;
+    _owner.handshake_completed(*this);
     if (!_app_close) {
         _user->on_connected(*this);
         if (_draining) {

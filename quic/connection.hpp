@@ -42,6 +42,8 @@ class connection_owner {
     virtual void retire_cid(const ngtcp2_cid& cid) noexcept = 0;
     /// `c` has packets to write before the reactor's turn ends.
     virtual void want_write(connection& c) noexcept = 0;
+    /// `c`'s handshake completed (before its protocol hears of it): it is half-open no more.
+    virtual void handshake_completed(connection& c) noexcept = 0;
 };
 
 /// How a new connection came: the client's Initial as the endpoint accepted it.
@@ -120,6 +122,9 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     stream_user& user() noexcept { return *_user; }
     /// The endpoint's mark: already in its list of connections to write.
     bool write_queued = false;
+    /// The endpoint's mark: counted among its half-open connections (from its first
+    /// Initial until its handshake completes or it is deleted).
+    bool half_open = false;
 
     // stream_host
     int64_t open_uni_stream() noexcept override;

@@ -240,6 +240,13 @@ void endpoint::accept_initial(const uint8_t* data, size_t len, const uring::data
                _initials_this_second > _cfg.retry_above_initials_per_second) {
         send_retry(hd, d, now);
         return;
+    } else if (_half_open >= _cfg.max_half_open) {
+        // Each half-open connection holds ~half_open_connection_bytes for up to the
+        // handshake timeout: past the bound a client proves its address first, so what
+        // Initials from spoofed addresses can make us hold stays bounded, at any rate.
+        ++_stats.half_open_retries;
+        send_retry(hd, d, now);
+        return;
     }
     new_cid(info.our_scid, cid_len);
     reset_token(info.reset_token, info.our_scid);
@@ -255,6 +262,8 @@ void endpoint::accept_initial(const uint8_t* data, size_t len, const uring::data
         return;
     }
     connection* raw = c.get();
+    raw->half_open = true;
+    ++_half_open;
     for (const ngtcp2_cid& cid : raw->routed_cids()) {
         _by_cid[key_of(cid.data, cid.datalen)] = raw;
     }
@@ -304,6 +313,13 @@ void endpoint::want_write(connection& c) noexcept {
     if (!c.write_queued) {
         c.write_queued = true;
         _dirty.push_back(&c);
+    }
+}
+
+void endpoint::handshake_completed(connection& c) noexcept {
+    if (c.half_open) {
+        c.half_open = false;
+        --_half_open;
     }
 }
 
@@ -360,6 +376,9 @@ void endpoint::remove_dead(uint64_t) noexcept {
         }
         if (c->write_queued) {
             _dirty.erase(std::remove(_dirty.begin(), _dirty.end(), c), _dirty.end());
+        }
+        if (c->half_open) {
+            --_half_open;
         }
         ++_stats.closed;
         if (c->why_closed() == close_reason::idle || c->why_closed() == close_reason::handshake_timeout) {

@@ -1,9 +1,10 @@
 // A reactor's QUIC endpoint: its connections keyed by connection ID (ours carry the
 // position of the reactor's UDP socket in its SO_REUSEPORT group in their first byte), new
 // connections from client Initials, and the stateless answers: version negotiation,
-// stateless reset (rate limited), Retry under an Initial flood, CONNECTION_REFUSED past
-// the connection cap. Garbage is dropped and counted, never logged per packet. One per
-// reactor, used by that reactor's thread only.
+// stateless reset (rate limited), Retry under an Initial flood (past a rate of Initials or
+// a count of half-open connections), CONNECTION_REFUSED past the connection cap. Garbage
+// is dropped and counted, never logged per packet. One per reactor, used by that
+// reactor's thread only.
 #pragma once
 
 #include "quic/config.hpp"
@@ -29,6 +30,7 @@ struct endpoint_stats {
     uint64_t stateless_resets = 0;     ///< Stateless Resets sent
     uint64_t replies_limited = 0;      ///< stateless answers not sent: over the rate limit
     uint64_t retries = 0;              ///< Retry packets sent
+    uint64_t half_open_retries = 0;    ///< of which for the count of half-open connections (max_half_open)
     uint64_t bad_tokens = 0;           ///< Initials with a token that did not verify
     uint64_t closed = 0;               ///< connections gone (any reason)
     uint64_t idle_closed = 0;          ///< of which by the idle or handshake timeout
@@ -58,6 +60,9 @@ class endpoint final : private connection_owner {
     void begin_drain(uint64_t now) noexcept;
 
     size_t connection_count() const noexcept { return _conns.size(); }
+    /// Connections whose handshake has not completed (a client's address not proven unless
+    /// it came back with a Retry token), each holding about half_open_connection_bytes.
+    size_t half_open() const noexcept { return _half_open; }
     const endpoint_stats& stats() const noexcept { return _stats; }
     /// The connections, for tests.
     const std::vector<std::unique_ptr<connection>>& connections() const noexcept { return _conns; }
@@ -78,6 +83,7 @@ class endpoint final : private connection_owner {
     bool issue_cid(connection& c, ngtcp2_cid& cid, uint8_t* token, size_t cidlen) noexcept override;
     void retire_cid(const ngtcp2_cid& cid) noexcept override;
     void want_write(connection& c) noexcept override;
+    void handshake_completed(connection& c) noexcept override;
 
     void on_packet(const uint8_t* data, size_t len, const uring::datagram& d, uint64_t now) noexcept;
     void accept_initial(const uint8_t* data, size_t len, const uring::datagram& d, uint64_t now) noexcept;
@@ -100,6 +106,7 @@ class endpoint final : private connection_owner {
     std::vector<std::unique_ptr<connection>> _conns;
     std::vector<connection*> _dirty; ///< connections to write at flush
     endpoint_stats _stats;
+    size_t _half_open = 0; ///< connections with the half_open mark
     bool _draining = false;
     uint64_t _second = 0; ///< the second the rate counters count in
     uint32_t _replies_this_second = 0;

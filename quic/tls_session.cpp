@@ -26,6 +26,10 @@ std::shared_ptr<const tls_credentials> tls_credentials::load(const std::string& 
         error = std::string("QUIC TLS: ") + gnutls_strerror(rv);
         return nullptr;
     }
+    if (int rv = gnutls_priority_init(&c->_priority, priority, nullptr); rv != 0) {
+        error = std::string("QUIC TLS: ") + gnutls_strerror(rv);
+        return nullptr;
+    }
     int rv = gnutls_certificate_set_x509_key_file(c->_cred, certfile.c_str(), keyfile.c_str(), GNUTLS_X509_FMT_PEM);
     if (rv != 0) {
         error = "QUIC TLS: cannot load " + certfile + " / " + keyfile + ": " + gnutls_strerror(rv);
@@ -35,6 +39,9 @@ std::shared_ptr<const tls_credentials> tls_credentials::load(const std::string& 
 }
 
 tls_credentials::~tls_credentials() {
+    if (_priority != nullptr) {
+        gnutls_priority_deinit(_priority);
+    }
     if (_cred != nullptr) {
         gnutls_certificate_free_credentials(_cred);
     }
@@ -47,8 +54,7 @@ gnutls_session_t tls_credentials::new_server_session(ngtcp2_crypto_conn_ref* ref
     }
     gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn_h3)),
                         static_cast<unsigned>(std::strlen(alpn_h3))};
-    if (gnutls_priority_set_direct(s, priority, nullptr) != 0 ||
-        ngtcp2_crypto_gnutls_configure_server_session(s) != 0 ||
+    if (gnutls_priority_set(s, _priority) != 0 || ngtcp2_crypto_gnutls_configure_server_session(s) != 0 ||
         gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, _cred) != 0 ||
         gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
         gnutls_deinit(s);

@@ -10,6 +10,7 @@
 #include <string>
 
 using gnutls_certificate_credentials_t = struct gnutls_certificate_credentials_st*;
+using gnutls_priority_t = struct gnutls_priority_st*;
 using gnutls_session_t = struct gnutls_session_int*;
 struct ngtcp2_crypto_conn_ref;
 
@@ -31,6 +32,9 @@ class tls_credentials {
   private:
     tls_credentials() = default;
     gnutls_certificate_credentials_t _cred = nullptr;
+    /// Parsed once: a session given its own copy of the string (gnutls_priority_set_direct)
+    /// parsed it again and held ~8 KB more for its whole handshake (issue 40).
+    gnutls_priority_t _priority = nullptr;
 };
 
 /// The credentials new connections get, shared by every reactor's endpoint. `replace`

@@ -1,6 +1,7 @@
 // A reactor's HTTP/3 tallies for the metrics text: its QUIC endpoint's (quic::endpoint_stats)
 // and its UDP socket's (uring::datagram_stats, quic::send_pool), copied from those plain
-// counters before each wait (reactor_quic.cpp) so another thread may read them.
+// counters before each wait (reactor_quic.cpp) so another thread may read them. All count
+// up but quic_half_open, a gauge (the connections in their handshake now).
 #pragma once
 
 #include "core/counters.hpp"
@@ -19,6 +20,8 @@ namespace ringbolt::uring {
     X(quic_stateless_resets)                                                                                           \
     X(quic_replies_limited)                                                                                            \
     X(quic_retries)                                                                                                    \
+    X(quic_half_open_retries)                                                                                          \
+    X(quic_half_open)                                                                                                  \
     X(quic_bad_tokens)                                                                                                 \
     X(udp_received)                                                                                                    \
     X(udp_gro_batches)                                                                                                 \

@@ -316,7 +316,10 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::atomic<bool> _stop{false};
     bool _draining = false;
     uint32_t _drain_deadline = 0;
-    uint64_t _released_bytes = 0; ///< output bytes freed (sent or dropped) since the last malloc_trim
+    /// Bytes freed since the last malloc_trim: output sent or dropped, and QUIC connections
+    /// deleted (quic::half_open_connection_bytes each); the tick trims (reactor_timers.cpp).
+    uint64_t _released_bytes = 0;
+    uint32_t _last_trim_s = 0; ///< the second of the last malloc_trim
     core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<latency_histogram[]> _route_latency;

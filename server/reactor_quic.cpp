@@ -87,6 +87,7 @@ struct quic_side final : h3::env_source {
     std::optional<http::protocol_env> turn_env;
     bool receiving = false;
     bool end_logged = false;
+    uint64_t closed_seen = 0; ///< the endpoint's closed connections already counted as released memory
 
     quic_side(reactor& owner, const datagram_socket& s) noexcept
         : r(owner), sock(s), pool(*owner._backend, quic_socket_id) {}
@@ -201,6 +202,7 @@ result<void> reactor::setup_quic() noexcept {
     cfg.max_connections = h3.max_connections;
     cfg.secret = h3.secret;
     cfg.retry_above_initials_per_second = h3.retry_above_initials_per_second;
+    cfg.max_half_open = h3.max_half_open;
     quic_side* q = _quic.get();
     q->ep.emplace(
         cfg, h3.credentials, [q](const datagram_address& peer) { return q->make_user(peer); }, q->pool);
@@ -247,6 +249,13 @@ unsigned reactor::quic_flush(unsigned wait_ms) noexcept {
     uint64_t now = monotonic_ns();
     _quic->refresh_env();
     _quic->ep->flush(now);
+    // The connections the endpoint freed (in this flush, or at its timers) count toward the
+    // tick's malloc_trim as freed output does, each at least what a half-open one held: a
+    // flood's thousands of connections, freed, would otherwise stay in the process's RSS.
+    if (uint64_t closed = _quic->ep->stats().closed; closed != _quic->closed_seen) {
+        _released_bytes += (closed - _quic->closed_seen) * quic::half_open_connection_bytes;
+        _quic->closed_seen = closed;
+    }
     publish_quic_counters();
     uint64_t due = _quic->ep->next_expiry();
     if (due == UINT64_MAX) {
@@ -275,6 +284,8 @@ void reactor::publish_quic_counters() noexcept {
     c.quic_stateless_resets.set(e.stateless_resets);
     c.quic_replies_limited.set(e.replies_limited);
     c.quic_retries.set(e.retries);
+    c.quic_half_open_retries.set(e.half_open_retries);
+    c.quic_half_open.set(_quic->ep->half_open());
     c.quic_bad_tokens.set(e.bad_tokens);
     c.udp_received.set(d.received);
     c.udp_gro_batches.set(d.gro_batches);

@@ -336,11 +336,13 @@ void server::render(std::string& out) const {
     if (_config.http3.enabled) {
 #define RINGBOLT_RENDER_QUIC(name)                                                                                     \
     {                                                                                                                  \
-        out += "# TYPE ringbolt_" #name "_total counter\n";                                                            \
+        bool gauge = std::string_view(#name) == "quic_half_open";                                                      \
+        out += "# TYPE ringbolt_" #name;                                                                               \
+        out += gauge ? " gauge\n" : "_total counter\n";                                                                \
         for (const auto& r : _reactors) {                                                                              \
             if (const quic_counters* q = r->quic_stats()) {                                                            \
-                std::snprintf(buf, sizeof(buf), "ringbolt_%s_total{core=\"%u\"} %llu\n", #name, r->index(),            \
-                              static_cast<unsigned long long>(q->name.get()));                                         \
+                std::snprintf(buf, sizeof(buf), "ringbolt_%s%s{core=\"%u\"} %llu\n", #name, gauge ? "" : "_total",     \
+                              r->index(), static_cast<unsigned long long>(q->name.get()));                             \
                 out += buf;                                                                                            \
             }                                                                                                          \
         }                                                                                                              \

@@ -52,6 +52,9 @@ struct http3_config {
     /// Initials per second (per reactor) past which clients must prove their address with
     /// a Retry round trip; 0: always (--http3-retry-above).
     uint32_t retry_above_initials_per_second = 1000;
+    /// Connections in their handshake (per reactor) past which new clients must prove their
+    /// address with a Retry round trip (--http3-max-half-open; quic/config.hpp says why 256).
+    size_t max_half_open = quic::endpoint_config{}.max_half_open;
 };
 
 struct server_config {

@@ -47,7 +47,8 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
 
 /// `http3` and its limits (`http3_max_streams`, `http3_idle_timeout` in seconds,
 /// `http3_stream_window`, `http3_connection_window` in bytes, `http3_retry_above` Initials
-/// a second, 0: always Retry): QUIC on the UDP port of the
+/// a second, 0: always Retry, `http3_max_half_open` connections in their handshake past
+/// which new clients are sent a Retry): QUIC on the UDP port of the
 /// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
 void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, uring::http3_config& h3) {
     if (!get_opt<bool>(c, "http3", false)) {
@@ -83,6 +84,11 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
         throw pb::value_error("http3_retry_above must be 0..10000000, not " + std::to_string(retry_above));
     }
     h3.retry_above_initials_per_second = static_cast<uint32_t>(retry_above);
+    uint64_t half_open = get_opt<uint64_t>(c, "http3_max_half_open", h3.max_half_open);
+    if (half_open > 10'000'000) {
+        throw pb::value_error("http3_max_half_open must be 0..10000000, not " + std::to_string(half_open));
+    }
+    h3.max_half_open = static_cast<size_t>(half_open);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
     h3.credentials = std::make_shared<quic::credentials_holder>(load_quic_credentials(tls_options));
     // A supervisor's: the UDP sockets of this worker's slot, their group position, and

@@ -55,7 +55,8 @@ std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::op
 
 /// `http3` and its limits (`http3_max_streams`, `http3_idle_timeout` in seconds,
 /// `http3_stream_window`, `http3_connection_window` in bytes, `http3_retry_above` Initials
-/// a second, 0: always Retry): QUIC on the UDP port of the
+/// a second, 0: always Retry, `http3_max_half_open` connections in their handshake past
+/// which new clients are sent a Retry): QUIC on the UDP port of the
 /// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
 void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, uring::http3_config& h3);
 

@@ -277,6 +277,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--http3-retry-above", "http", "new HTTP/3 connections a second (per thread) past which a client must "
            "first prove its address with a QUIC Retry round trip (default 1000; 0: always)", type=_non_negative,
            metavar="N"),
+    Option("--http3-max-half-open", "http", "HTTP/3 connections in their handshake (per thread) past which a new "
+           "client must first prove its address with a QUIC Retry round trip: bounds what an Initial flood makes "
+           "the server hold, some 128 KiB each (default 256)", type=_non_negative, metavar="N"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # WebSocket (uvicorn's flag names)

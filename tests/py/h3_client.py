@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -15,12 +16,14 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from aioquic.asyncio.client import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.buffer import encode_uint_var
+from aioquic.buffer import Buffer, encode_uint_var
 from aioquic.h3.connection import H3_ALPN, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
+from aioquic.quic.crypto import CryptoPair
 from aioquic.quic.events import ConnectionTerminated, QuicEvent, StreamReset
+from aioquic.quic.packet import QuicPacketType, pull_quic_header
 from cryptography.x509.oid import NameOID
 
 T = TypeVar("T")
@@ -210,6 +213,77 @@ def initial_datagrams(port: int, n: int, host: str = "127.0.0.1") -> list[bytes]
         conn.connect((host, port), now=now)
         out += [data for data, _ in conn.datagrams_to_send(now=now)]
     return out
+
+
+def flood_initials(port: int, n: int, host: str = "127.0.0.1") -> list[bytes]:
+    """n real client Initials, each of a connection of its own: aioquic's first datagram
+    re-sealed under n random destination connection IDs (the Initial keys derive from the
+    DCID, RFC 9001 §5.2). The same ClientHello in each, which the server cannot tell; some
+    50 µs each where a fresh aioquic connection takes 1 ms, so a flood of 30,000 is made in
+    about a second and a half."""
+    first = initial_datagrams(port, 1, host)[0]
+    buf = Buffer(data=first)
+    hdr = pull_quic_header(buf, host_cid_length=8)
+    assert hdr.packet_type == QuicPacketType.INITIAL and hdr.packet_length is not None
+    rx = CryptoPair()
+    rx.setup_initial(hdr.destination_cid, is_client=False, version=hdr.version)
+    plain_header, payload, pn = rx.decrypt_packet(first[:hdr.packet_length], buf.tell(), 0)
+    padding = first[hdr.packet_length:]  # (zeros after the packet, to 1200 bytes)
+    at, size = 6, len(hdr.destination_cid)  # the DCID's place: first byte, version, its length
+    out = []
+    for _ in range(n):
+        dcid = os.urandom(size)
+        tx = CryptoPair()
+        tx.setup_initial(dcid, is_client=True, version=hdr.version)
+        out.append(tx.encrypt_packet(plain_header[:at] + dcid + plain_header[at + size:], payload, pn) + padding)
+    return out
+
+
+def initial_flood(port: int, rate: int, seconds: float, sockets: int = 128,
+                  host: str = "127.0.0.1") -> dict[str, float]:
+    """Send rate x seconds Initials (flood_initials: each a new connection) at `rate` a
+    second, round robin from `sockets` UDP sockets (as many source ports), reading what
+    comes back as it goes. Stops once all are sent, or at `seconds` + 5 whatever was sent.
+    Returns sent, the seconds it took, and the server's answers: `retries` (Retry packets:
+    no state made) and `initials` (datagrams opening with a server Initial: a connection's
+    first flight or its retransmission)."""
+    packets = flood_initials(port, int(rate * seconds), host)
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(sockets)]
+    seen = {"sent": 0, "retries": 0, "initials": 0}
+    try:
+        for u in socks:
+            u.setblocking(False)
+        start = time.monotonic()
+        stop_at = start + seconds + 5
+        i = 0
+        while i < len(packets) and time.monotonic() < stop_at:
+            due = min(len(packets), int((time.monotonic() - start) * rate))
+            used = set()
+            while i < due:
+                u = socks[i % sockets]
+                try:
+                    u.sendto(packets[i], (host, port))
+                except BlockingIOError:
+                    pass  # (counted as sent: the flood does not wait)
+                used.add(u)
+                i += 1
+            for u in used:
+                try:
+                    while True:
+                        answer = u.recv(2048)
+                        if answer[0] & 0xF0 == 0xF0:  # long header, type 3: Retry (QUIC v1)
+                            seen["retries"] += 1
+                        elif answer[0] & 0xF0 == 0xC0:  # long header, type 0: Initial
+                            seen["initials"] += 1
+                except BlockingIOError:
+                    pass
+            time.sleep(0.002)
+        seen["sent"] = i
+        seen["seconds"] = time.monotonic() - start
+    finally:
+        for u in socks:
+            u.close()
+    return seen
 
 
 async def vanish_during(port: int, path: str, after_bytes: int, window: int = 64 << 20,

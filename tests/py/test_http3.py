@@ -399,6 +399,7 @@ def test_http3_without_a_certificate_is_refused() -> None:
     ("--http3-connection-window", "x", "expected an integer, not 'x'"),
     ("--http3-idle-timeout", "0", "must be at least 1 second"),
     ("--http3-retry-above", "-1", "must not be negative, not -1"),
+    ("--http3-max-half-open", "-2", "must not be negative, not -2"),
 ])
 def test_bad_http3_limits_are_refused_naming_the_option(certs: Path, flag: str, value: str,  # noqa: F811
                                                         message: str) -> None:
@@ -497,10 +498,13 @@ def test_initial_flood_is_answered_with_retry_then_normal_service(certs: Path, i
         assert r.status == 200 and not retried
 
 
+@pytest.mark.parametrize("flag, half_open_retries", [("--http3-retry-above", 0), ("--http3-max-half-open", 2)])
 @pytest.mark.parametrize("io", BACKENDS)
-def test_retry_always_with_zero(certs: Path, io: str) -> None:  # noqa: F811
-    """--http3-retry-above 0: every client first proves its address; one Retry per client."""
-    with running("h2_app:app", *h3_args(certs, "--metrics", "--http3-retry-above", "0"), io=io) as s:
+def test_retry_always_with_zero(certs: Path, io: str, flag: str, half_open_retries: int) -> None:  # noqa: F811
+    """--http3-retry-above 0 (no Initial a second without a Retry) or --http3-max-half-open 0
+    (no connection in its handshake without one): every client first proves its address;
+    one Retry per client, counted by its cause."""
+    with running("h2_app:app", *h3_args(certs, "--metrics", flag, "0"), io=io) as s:
         async def session(c: h3_client.H3Client) -> tuple[h3_client.H3Response, bool]:
             return await c.request("GET", "/"), c.retried
 
@@ -509,7 +513,8 @@ def test_retry_always_with_zero(certs: Path, io: str) -> None:  # noqa: F811
             assert r.status == 200 and retried
         counters = tls_counters(s)
         assert counters["quic_retries"] == 2 and counters["quic_connections_accepted"] == 2, counters
-        assert counters["quic_bad_tokens"] == 0
+        assert counters["quic_half_open_retries"] == half_open_retries, counters
+        assert counters["quic_half_open"] == 0 and counters["quic_bad_tokens"] == 0, counters
 
 
 @pytest.mark.parametrize("io", BACKENDS)

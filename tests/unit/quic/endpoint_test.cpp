@@ -2,13 +2,29 @@
 // datagrams passed by value on a virtual clock: the handshake (ALPN h3), echoed streams
 // byte-exact, many streams at once and past the stream limit, a client reset crediting
 // unread bytes back, garbage and truncated Initials, version negotiation, stateless
-// reset and its rate limit, Retry, the connection cap, the idle and handshake timeouts,
-// drain, a close by the protocol, and a credentials reload.
+// reset and its rate limit, Retry (and past the bound of half-open connections), what a
+// half-open connection holds, the connection cap, the idle and handshake timeouts, drain, a
+// close by the protocol, and a credentials reload.
 #include "quic/steering.hpp"
 #include "tests/unit/quic/quic_pair.hpp"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
+// Under ASan the heap is the sanitizer's, which glibc's mallinfo2 does not see (gcc says
+// so with __SANITIZE_ADDRESS__, clang with __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define RINGBOLT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RINGBOLT_TEST_ASAN 1
+#endif
+#endif
+#if defined(RINGBOLT_TEST_ASAN)
+#include <sanitizer/allocator_interface.h>
+#endif
+
+#include <cstdio>
 #include <random>
 
 namespace ringbolt::quic::testing {
@@ -339,6 +355,129 @@ TEST(QuicEndpoint, ForgedRetryTokenMakesNoConnection) {
     g.ep->flush(g.now);
     EXPECT_EQ(g.ep->stats().bad_tokens, 1u);
     EXPECT_EQ(g.ep->connection_count(), 0u);
+}
+
+/// `n` clients (ports from `port`) that send their first flight and fall silent: half-open
+/// connections, as an Initial flood makes them.
+std::vector<std::unique_ptr<client>> silent_clients(pair_fixture& f, size_t n, uint16_t port) {
+    std::vector<std::unique_ptr<client>> out;
+    for (size_t i = 0; i < n; ++i) {
+        out.push_back(f.new_client(static_cast<uint16_t>(port + i)));
+        for (const std::string& d : out.back()->write(f.now)) {
+            f.to_server(*out.back(), d);
+        }
+    }
+    f.flushed();
+    return out;
+}
+
+TEST(QuicEndpoint, InitialsPastTheHalfOpenBoundGetARetryAndMakeNoState) {
+    pair_fixture f({.max_half_open = 4}); // (the rate of Initials stays far below its bound)
+    auto silent = silent_clients(f, 4, 41000);
+    EXPECT_EQ(f.ep->connection_count(), 4u);
+    EXPECT_EQ(f.ep->half_open(), 4u);
+    EXPECT_EQ(f.ep->stats().retries, 0u);
+
+    // The fifth gets a Retry and nothing is kept for it.
+    auto c = f.new_client(41010);
+    f.to_server(*c, c->write(f.now).at(0));
+    std::vector<wire_datagram> answer = f.flushed();
+    ASSERT_EQ(answer.size(), 1u);
+    EXPECT_EQ(f.ep->connection_count(), 4u);
+    EXPECT_EQ(f.ep->half_open(), 4u);
+    EXPECT_EQ(f.ep->stats().retries, 1u);
+    EXPECT_EQ(f.ep->stats().half_open_retries, 1u);
+
+    // Back with the token it proved its address: a connection past the bound, half-open
+    // until its handshake completes, then served.
+    c->read(answer[0].bytes, f.now);
+    f.to_server(*c, c->write(f.now).at(0));
+    f.flushed();
+    EXPECT_EQ(f.ep->connection_count(), 5u);
+    EXPECT_EQ(f.ep->half_open(), 5u);
+    ASSERT_TRUE(handshake(f, *c));
+    EXPECT_TRUE(c->retried);
+    EXPECT_EQ(f.ep->half_open(), 4u);
+    EXPECT_EQ(f.ep->stats().accepted, 5u);
+    int64_t id = c->open_bidi();
+    c->send(id, "proved", true);
+    ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[id].in_fin; }));
+    EXPECT_EQ(c->streams[id].in, "proved");
+
+    // The silent four end at the handshake timeout: freed, they lower the count, and the
+    // next new client is given a connection at once.
+    for (int i = 0; i < 1000 && f.ep->half_open() > 0; ++i) {
+        f.run_next_timer();
+    }
+    EXPECT_EQ(f.ep->half_open(), 0u);
+    EXPECT_EQ(f.ep->connection_count(), 1u);
+    auto d = f.new_client(41020);
+    ASSERT_TRUE(handshake(f, *d));
+    EXPECT_FALSE(d->retried);
+    EXPECT_EQ(f.ep->stats().retries, 1u);
+    EXPECT_EQ(f.ep->half_open(), 0u);
+}
+
+TEST(QuicEndpoint, HalfOpenConnectionsThatEndAnyWayLeaveTheCount) {
+    // Freed at the handshake timeout, or dead on their first packet (noise shaped like an
+    // Initial), or closed by a drain: the count is what is held, never more.
+    pair_fixture f({.transport = {.handshake_timeout_ms = 1500}});
+    auto silent = silent_clients(f, 3, 41100);
+    EXPECT_EQ(f.ep->half_open(), 3u);
+    std::string forged = f.new_client(41110)->write(f.now).at(0);
+    for (size_t i = 60; i < forged.size(); ++i) {
+        forged[i] = static_cast<char>(i);
+    }
+    f.to_server(*silent[0], forged);
+    f.flushed();
+    EXPECT_EQ(f.ep->half_open(), 3u);
+    f.ep->begin_drain(f.now);
+    for (int i = 0; i < 1000 && f.ep->connection_count() > 0; ++i) {
+        f.run_next_timer();
+    }
+    EXPECT_EQ(f.ep->connection_count(), 0u);
+    EXPECT_EQ(f.ep->half_open(), 0u);
+}
+
+/// Bytes the heap holds for the program (the sanitizer's allocator under ASan).
+size_t heap_in_use() {
+#if defined(RINGBOLT_TEST_ASAN)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
+}
+
+TEST(QuicEndpoint, AHalfOpenConnectionHoldsAboutItsEstimate) {
+    // The estimate chooses max_half_open's default and counts freed connections for the
+    // reactor's malloc_trim: a library release that makes a half-open connection larger
+    // (or much smaller) shows here. (No HTTP/3 session here: nghttp3's ~4 KB is in the
+    // estimate's margin.)
+    constexpr size_t n = 64;
+    pair_fixture f({.max_half_open = n});
+    std::vector<std::unique_ptr<client>> clients;
+    std::vector<std::vector<std::string>> flights;
+    for (size_t i = 0; i < n; ++i) {
+        clients.push_back(f.new_client(static_cast<uint16_t>(42000 + i)));
+        flights.push_back(clients.back()->write(f.now));
+    }
+    f.users.reserve(n);
+    f.sink.sent.reserve(8 * n);
+    const size_t before = heap_in_use();
+    for (size_t i = 0; i < n; ++i) {
+        for (const std::string& d : flights[i]) {
+            f.to_server(*clients[i], d);
+        }
+    }
+    f.ep->flush(f.now);
+    f.sink.sent.clear(); // (the server's flights, copied by the test's sink)
+    const size_t after = heap_in_use();
+    ASSERT_EQ(f.ep->half_open(), n);
+    ASSERT_EQ(f.ep->stats().retries, 0u);
+    const size_t each = (after - before) / n;
+    std::printf("a half-open connection holds %zu bytes (estimate %zu)\n", each, half_open_connection_bytes);
+    EXPECT_LE(each, half_open_connection_bytes);
+    EXPECT_GE(each, half_open_connection_bytes / 2);
 }
 
 TEST(QuicEndpoint, ConnectionCapRefusesTheNext) {
