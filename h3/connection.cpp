@@ -35,13 +35,14 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     release();
     start_over(slot, gen, peer, lim);
     _close_code = 0;
+    _spare.reserve(max_spare_streams); // (giving one back never allocates)
     _field_limit = _cfg.max_field_section_size != 0 ? _cfg.max_field_section_size : lim.parser.max_head_bytes;
     session_limits sl;
     sl.max_field_section_size = _field_limit;
     sl.qpack_max_dtable_capacity = _cfg.qpack_max_dtable_capacity;
     sl.qpack_blocked_streams = _cfg.qpack_blocked_streams;
     _resets.reset(_cfg.abuse.reset_burst, _cfg.abuse.reset_rate, now_s);
-    _session = std::make_unique<session>(static_cast<session_events&>(*this), sl);
+    _session = std::make_unique<session>(static_cast<session_events&>(*this), sl, _cfg.blocks);
     if (!_session->ok()) {
         _session.reset();
         _failed = true;
@@ -198,16 +199,19 @@ void connection::on_stream_data(int64_t stream_id, std::span<const uint8_t> data
                 _host->consumed(stream_id, data.size());
                 return;
             }
-            std::unique_ptr<stream> st;
             if (!_spare.empty()) {
-                st = std::move(_spare.back());
+                stream_table::node_type node = std::move(_spare.back());
                 _spare.pop_back();
+                node.key() = stream_id;
+                node.mapped()->id = stream_id;
+                node.mapped()->clock.head_begins(env().now_s);
+                _streams.insert(std::move(node));
             } else {
-                st = std::make_unique<stream>();
+                auto st = std::make_unique<stream>();
+                st->id = stream_id;
+                st->clock.head_begins(env().now_s);
+                _streams.emplace(stream_id, std::move(st));
             }
-            st->id = stream_id;
-            st->clock.head_begins(env().now_s);
-            _streams.emplace(stream_id, std::move(st));
             env().counters.h3_streams.add();
         }
     }
@@ -421,13 +425,14 @@ void connection::stream::reuse() noexcept {
     clock = http::stream_clock{};
 }
 
-void connection::drop_stream(std::unordered_map<int64_t, std::unique_ptr<stream>>::iterator it) noexcept {
-    std::unique_ptr<stream> st = std::move(it->second);
-    _streams.erase(it);
-    if (_spare.size() < max_spare_streams) {
-        st->reuse();
-        _spare.push_back(std::move(st));
+void connection::drop_stream(stream_table::iterator it) noexcept {
+    if (_spare.size() >= max_spare_streams) {
+        _streams.erase(it);
+        return;
     }
+    stream_table::node_type node = _streams.extract(it);
+    node.mapped()->reuse();
+    _spare.push_back(std::move(node));
 }
 
 void connection::grant_stream() noexcept {

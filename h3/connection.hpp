@@ -48,6 +48,8 @@ struct settings {
     /// The transport's window per stream (what a client may send ahead): a streamed body
     /// that much untaken by its app is the app's wait, not the client's (its clock stops).
     uint64_t stream_window = 256 * 1024;
+    /// Where nghttp3's blocks come from (the reactor's; null: malloc). Outlives the connection.
+    block_pool* blocks = nullptr;
 };
 
 /// Where the stream_user calls (which carry no env) find the reactor's per-turn env.
@@ -160,12 +162,14 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     std::unordered_map<int64_t, std::unique_ptr<stream>> _streams; ///< request streams
     std::unordered_set<int64_t> _refused;                          ///< streams refused before the session saw them
     http::frame_budget _resets;                                    ///< the client's request-stream resets
-    /// Streams of requests that ended, kept for the next ones (at most max_spare_streams): a
-    /// stream's exchange, deques and buffers are a dozen allocations made once.
-    std::vector<std::unique_ptr<stream>> _spare;
+    /// Streams of requests that ended, kept for the next ones (at most max_spare_streams),
+    /// each in its table node: a stream's exchange, deques, buffers and node are a dozen
+    /// allocations made once.
+    using stream_table = std::unordered_map<int64_t, std::unique_ptr<stream>>;
+    std::vector<stream_table::node_type> _spare;
     static constexpr size_t max_spare_streams = 16;
     /// Erase a request stream from the table, keeping it as a spare.
-    void drop_stream(std::unordered_map<int64_t, std::unique_ptr<stream>>::iterator it) noexcept;
+    void drop_stream(stream_table::iterator it) noexcept;
 };
 
 } // namespace ringbolt::h3

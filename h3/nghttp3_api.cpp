@@ -118,13 +118,27 @@ std::vector<nghttp3_nv>& nva(std::span<const field> fields) {
 
 } // namespace
 
-session::session(session_events& events, const session_limits& limits) {
+// nghttp3 allocates some eight blocks a request (its stream, frames, QPACK's fields): they
+// come from the reactor's block_pool (core/small_blocks.hpp) given as user data.
+struct session::allocator {
+    nghttp3_mem mem;
+    explicit allocator(block_pool* pool) noexcept
+        : mem{pool, [](size_t n, void* ud) { return static_cast<block_pool*>(ud)->alloc(n); },
+              [](void* p, void* ud) { static_cast<block_pool*>(ud)->release(p); },
+              [](size_t count, size_t size, void* ud) { return static_cast<block_pool*>(ud)->zeroed(count, size); },
+              [](void* p, size_t n, void* ud) { return static_cast<block_pool*>(ud)->resize(p, n); }} {}
+};
+
+session::session(session_events& events, const session_limits& limits, block_pool* blocks) {
     nghttp3_settings s;
     nghttp3_settings_default(&s);
     s.max_field_section_size = limits.max_field_section_size;
     s.qpack_max_dtable_capacity = limits.qpack_max_dtable_capacity;
     s.qpack_blocked_streams = limits.qpack_blocked_streams;
-    if (nghttp3_conn_server_new(&_conn, &callbacks, &s, nullptr, &events) != 0) {
+    if (blocks != nullptr) {
+        _mem = std::make_unique<allocator>(blocks);
+    }
+    if (nghttp3_conn_server_new(&_conn, &callbacks, &s, _mem ? &_mem->mem : nullptr, &events) != 0) {
         _conn = nullptr;
         return;
     }

@@ -5,10 +5,12 @@
 // built and tested); another release is ported here and nowhere else.
 #pragma once
 
+#include "core/small_blocks.hpp"
 #include "quic/streams.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -121,7 +123,8 @@ class session {
   public:
     static constexpr long would_block = -1000000;
 
-    session(session_events& events, const session_limits& limits);
+    /// `blocks`: where nghttp3's blocks come from (null: malloc); it outlives the session.
+    session(session_events& events, const session_limits& limits, block_pool* blocks = nullptr);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -189,6 +192,8 @@ class session {
     int64_t feed_control(int64_t id, uni_feed& f, std::span<const uint8_t> data, bool fin) noexcept;
 
     nghttp3_conn* _conn = nullptr;
+    struct allocator; ///< nghttp3's allocator over a block_pool (nghttp3 keeps a pointer to it)
+    std::unique_ptr<allocator> _mem;
     std::unordered_map<int64_t, uni_feed> _uni;
 };
 

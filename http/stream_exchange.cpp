@@ -26,8 +26,9 @@ bool connection_specific(std::string_view name) noexcept {
 
 void header_list::add(std::string_view name, std::string_view value) {
     size_t at = _store.size();
-    for (char c : name) {
-        _store.push_back(ascii_lower(c));
+    _store.append(name);
+    for (char *p = _store.data() + at, *end = p + name.size(); p < end; ++p) {
+        *p = ascii_lower(*p); // in place: no growth check a byte
     }
     _store.append(value);
     _spans.push_back({at, name.size(), value.size()});

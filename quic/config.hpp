@@ -3,6 +3,8 @@
 // that protect the server, and the endpoint's identity in the connection-ID space.
 #pragma once
 
+#include "core/small_blocks.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +31,9 @@ struct transport_config {
     /// transport takes no more output from the protocol until acknowledgements come.
     uint64_t max_unacked_bytes = 4 << 20;
     uint64_t drain_timeout_ms = 30'000; ///< a draining connection closes at the latest after this
+    /// Where ngtcp2's blocks come from (the reactor's, core/small_blocks.hpp; null: malloc).
+    /// It outlives every connection.
+    block_pool* blocks = nullptr;
 };
 
 /// What one connection holds while its handshake is in progress (its first Initial

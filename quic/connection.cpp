@@ -63,6 +63,7 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
         return nullptr;
     }
     c->_bidi_allowed = cfg.max_streams_bidi;
+    c->_spare_nodes.reserve(max_spare_nodes); // (giving one back never allocates)
     c->_peer = info.peer;
     c->_local = info.local;
     ngtcp2_path path{addr_of(c->_local), addr_of(c->_peer), nullptr};
@@ -108,7 +109,13 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     p.stateless_reset_token_present = 1;
     std::copy(std::begin(info.reset_token), std::end(info.reset_token), p.stateless_reset_token);
 
-    if (ngtcp2_api::server_new(&c->_conn, info.client_scid, info.our_scid, path, info.version, s, p, c.get()) != 0) {
+    const ngtcp2_mem* mem = nullptr;
+    if (cfg.blocks != nullptr) {
+        ngtcp2_api::block_allocator(c->_mem, cfg.blocks);
+        mem = &c->_mem;
+    }
+    if (ngtcp2_api::server_new(&c->_conn, info.client_scid, info.our_scid, path, info.version, s, p, mem, c.get()) !=
+        0) {
         c->_conn = nullptr;
         return nullptr;
     }
@@ -461,7 +468,7 @@ int64_t connection::open_uni_stream() noexcept {
     if (ngtcp2_conn_open_uni_stream(_conn, &id, nullptr) != 0) {
         return -1;
     }
-    _streams.emplace(id, stream_state{});
+    add_stream(id);
     return id;
 }
 
@@ -540,8 +547,20 @@ int connection::on_handshake_completed() noexcept {
     return 0;
 }
 
+void connection::add_stream(int64_t stream_id) noexcept {
+    if (_spare_nodes.empty()) {
+        _streams.emplace(stream_id, stream_state{});
+        return;
+    }
+    stream_table::node_type node = std::move(_spare_nodes.back());
+    _spare_nodes.pop_back();
+    node.key() = stream_id;
+    node.mapped() = stream_state{};
+    _streams.insert(std::move(node)); // (a stream id is new: it takes the node)
+}
+
 int connection::on_stream_open(int64_t stream_id) noexcept {
-    _streams.emplace(stream_id, stream_state{});
+    add_stream(stream_id);
     if (is_bidi(stream_id) && client_initiated(stream_id)) {
         ++_open_bidi;
     }
@@ -582,7 +601,11 @@ int connection::on_stream_close(int64_t stream_id, uint64_t app_error) noexcept 
     if (auto it = _streams.find(stream_id); it != _streams.end()) {
         credit_rest(it->second);
         _unacked -= it->second.unacked;
-        _streams.erase(it);
+        if (_spare_nodes.size() < max_spare_nodes) {
+            _spare_nodes.push_back(_streams.extract(it));
+        } else {
+            _streams.erase(it);
+        }
         // ngtcp2 gives the client no new stream credit by itself. A unidirectional one
         // closed, one more; a bidirectional one when the protocol is done with it
         // (grant_bidi_stream), which may be later: its request's work still counts.

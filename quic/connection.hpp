@@ -177,6 +177,7 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     transport_config _cfg;
     std::unique_ptr<stream_user> _user;
     connection_owner& _owner;
+    ngtcp2_mem _mem{}; ///< ngtcp2's allocator over _cfg.blocks (ngtcp2 keeps a pointer to it)
     ngtcp2_conn* _conn = nullptr;
     std::shared_ptr<const tls_credentials> _creds; ///< what _tls uses (freed before them)
     gnutls_session_t _tls = nullptr;
@@ -184,7 +185,12 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     uring::datagram_address _peer;  ///< the current path's client address (ngtcp2's, after each packet)
     uring::datagram_address _local; ///< ... and ours
     std::vector<ngtcp2_cid> _cids;
-    std::unordered_map<int64_t, stream_state> _streams;
+    using stream_table = std::unordered_map<int64_t, stream_state>;
+    stream_table _streams;
+    /// Table nodes of closed streams, kept for the next ones (a node a request otherwise).
+    std::vector<stream_table::node_type> _spare_nodes;
+    static constexpr size_t max_spare_nodes = 32;
+    void add_stream(int64_t stream_id) noexcept;
     std::vector<int64_t> _fin_retry; ///< fin-only offers that found no room: writable again at the next write
     uint64_t _unacked = 0;
     size_t _open_bidi = 0;

@@ -100,12 +100,19 @@ void default_params(ngtcp2_transport_params& p) noexcept {
     ngtcp2_transport_params_default(&p);
 }
 
+void block_allocator(ngtcp2_mem& mem, block_pool* pool) noexcept {
+    mem.user_data = pool;
+    mem.malloc = [](size_t n, void* ud) { return static_cast<block_pool*>(ud)->alloc(n); };
+    mem.free = [](void* p, void* ud) { static_cast<block_pool*>(ud)->release(p); };
+    mem.calloc = [](size_t count, size_t size, void* ud) { return static_cast<block_pool*>(ud)->zeroed(count, size); };
+    mem.realloc = [](void* p, size_t n, void* ud) { return static_cast<block_pool*>(ud)->resize(p, n); };
+}
+
 int server_new(ngtcp2_conn** out, const ngtcp2_cid& client_scid, const ngtcp2_cid& our_scid, const ngtcp2_path& path,
                uint32_t version, const ngtcp2_settings& settings, const ngtcp2_transport_params& params,
-               conn_events* events) noexcept {
+               const ngtcp2_mem* mem, conn_events* events) noexcept {
     static const ngtcp2_callbacks cb = server_callbacks();
-    return ngtcp2_conn_server_new(out, &client_scid, &our_scid, &path, version, &cb, &settings, &params, nullptr,
-                                  events);
+    return ngtcp2_conn_server_new(out, &client_scid, &our_scid, &path, version, &cb, &settings, &params, mem, events);
 }
 
 int read_packet(ngtcp2_conn* conn, const ngtcp2_path& path, uint8_t ecn, const uint8_t* pkt, size_t len,

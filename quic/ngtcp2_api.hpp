@@ -5,6 +5,8 @@
 // below; a port to another release edits this header and ngtcp2_api.cpp.
 #pragma once
 
+#include "core/small_blocks.hpp"
+
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/version.h>
@@ -40,10 +42,14 @@ class conn_events {
 void default_settings(ngtcp2_settings& s) noexcept;
 void default_params(ngtcp2_transport_params& p) noexcept;
 
-/// A server connection whose callbacks go to `events` (and the GnuTLS crypto backend).
+/// An allocator over `pool` (core/small_blocks.hpp): ngtcp2 keeps a pointer to `mem`.
+void block_allocator(ngtcp2_mem& mem, block_pool* pool) noexcept;
+
+/// A server connection whose callbacks go to `events` (and the GnuTLS crypto backend), its
+/// blocks from `mem` (null: malloc).
 int server_new(ngtcp2_conn** out, const ngtcp2_cid& client_scid, const ngtcp2_cid& our_scid, const ngtcp2_path& path,
                uint32_t version, const ngtcp2_settings& settings, const ngtcp2_transport_params& params,
-               conn_events* events) noexcept;
+               const ngtcp2_mem* mem, conn_events* events) noexcept;
 
 int read_packet(ngtcp2_conn* conn, const ngtcp2_path& path, uint8_t ecn, const uint8_t* pkt, size_t len,
                 uint64_t now) noexcept;

@@ -81,6 +81,8 @@ class quic_slot_user final : public quic::stream_user {
 /// their slots as they go).
 struct quic_side final : h3::env_source {
     reactor& r;
+    block_pool blocks;        ///< ngtcp2's and nghttp3's small blocks (declared first: it outlives `ep`'s connections)
+    h3::settings h3_settings; ///< the server's, with this reactor's `blocks`
     datagram_socket sock;
     quic::send_pool pool;
     std::optional<quic::endpoint> ep;
@@ -146,7 +148,7 @@ std::unique_ptr<quic::stream_user> quic_side::make_user(const datagram_address& 
     if (s.proto && !s.parked_first) {
         s.parked_first = std::move(s.proto);
     }
-    auto conn = std::make_unique<h3::connection>(*this, r._config.http3.settings);
+    auto conn = std::make_unique<h3::connection>(*this, h3_settings);
     conn->open(slot, s.gen, peer_of_datagram(peer), r._now_s, r._config.limits);
     h3::connection& raw = *conn;
     s.proto = std::move(conn);
@@ -198,6 +200,9 @@ result<void> reactor::setup_quic() noexcept {
     _quic.reset(new quic_side(*this, sock.value()));
     quic::endpoint_config cfg;
     cfg.transport = h3.transport;
+    cfg.transport.blocks = &_quic->blocks;
+    _quic->h3_settings = h3.settings;
+    _quic->h3_settings.blocks = &_quic->blocks;
     cfg.group_position = static_cast<uint8_t>(h3.first_position + _index); // (< 256: server::start checks)
     cfg.max_connections = h3.max_connections;
     cfg.secret = h3.secret;
