@@ -66,10 +66,15 @@ block_pool::block_pool() {
 }
 
 block_pool::~block_pool() {
+    clear();
+}
+
+void block_pool::clear() noexcept {
     for (auto& k : _kept) {
         for (void* p : k) {
             std::free(p);
         }
+        k.clear(); // (its room stays: giving back still never allocates)
     }
 }
 

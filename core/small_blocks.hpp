@@ -26,6 +26,9 @@ class block_pool {
     void release(void* p) noexcept;
     void* zeroed(size_t count, size_t size) noexcept;
     void* resize(void* p, size_t n) noexcept;
+    /// Free every kept block (before memory is given back to the system: kept blocks strewn
+    /// over the heap would keep its pages resident).
+    void clear() noexcept;
     /// Blocks kept now (for tests).
     size_t kept() const noexcept;
 

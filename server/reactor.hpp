@@ -174,6 +174,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// Before a wait: the QUIC output goes out; the wait ends by the next QUIC timer.
     /// (Inline: without --http3 a turn pays a test of _quic, not a call.)
     unsigned quic_before_wait(unsigned wait_ms) noexcept { return _quic ? quic_flush(wait_ms) : wait_ms; }
+    /// The QUIC side's kept small blocks freed (before the tick gives memory back).
+    void quic_release_blocks() noexcept;
     unsigned quic_flush(unsigned wait_ms) noexcept;
     /// After a wait: the QUIC timers that are due.
     void quic_after_wait() noexcept {

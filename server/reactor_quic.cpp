@@ -169,6 +169,10 @@ void quic_side::free_slot(uint32_t slot) noexcept {
     r._counters.connections_closed.add();
 }
 
+void reactor::quic_release_blocks() noexcept {
+    _quic->blocks.clear();
+}
+
 result<void> reactor::setup_quic() noexcept {
     const http3_config& h3 = _config.http3;
     if (!h3.enabled) {

@@ -88,6 +88,9 @@ void reactor::tick() noexcept {
         // connections had gone, 7 MB of it in use; 48 MB after malloc_trim).
         _released_bytes = 0;
         _last_trim_s = _now_s;
+        if (_quic) {
+            quic_release_blocks(); // kept blocks strewn over the heap would pin its pages (issue 40)
+        }
         malloc_trim(0);
         _counters.memory_trims.add();
     }
