@@ -6,17 +6,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RINGBOLT_SMALL_BLOCKS_POOLED 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define RINGBOLT_SMALL_BLOCKS_POOLED 0
-#endif
-#endif
-#ifndef RINGBOLT_SMALL_BLOCKS_POOLED
-#define RINGBOLT_SMALL_BLOCKS_POOLED 1
-#endif
-
 namespace ringbolt {
 
 namespace {

@@ -10,6 +10,17 @@
 
 namespace ringbolt {
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RINGBOLT_SMALL_BLOCKS_POOLED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define RINGBOLT_SMALL_BLOCKS_POOLED 0
+#endif
+#endif
+#ifndef RINGBOLT_SMALL_BLOCKS_POOLED
+#define RINGBOLT_SMALL_BLOCKS_POOLED 1
+#endif
+
 /// Blocks of 32 bytes to 4 KiB kept by size class for their next use (up to 256 KiB of
 /// each class, 2 MiB at most), larger ones from malloc. malloc's contract otherwise: 16-byte alignment,
 /// null on failure. Not thread-safe: its owner's thread only. Under AddressSanitizer every
@@ -33,6 +44,8 @@ class block_pool {
     size_t kept() const noexcept;
 
     static constexpr size_t classes = 8; ///< 32, 64, ..., 4096 bytes
+    /// False under a sanitizer that checks memory: every block from malloc, none kept.
+    static constexpr bool pooled = RINGBOLT_SMALL_BLOCKS_POOLED != 0;
     /// Bytes kept of each class: a turn of 128 requests takes and gives back some hundreds
     /// of blocks of one class at once (a bound of 128 blocks made it free and malloc four
     /// blocks a request in turn).
