@@ -123,7 +123,8 @@ PY_API_ONLY = $(addprefix --ignore=tests/py/,test_http2.py test_http2_tls.py tes
   test_tls_client_info.py test_conformance.py test_rejections.py test_refusals.py test_http_versions.py \
   test_slow_clients.py test_drain_faults.py test_drain_listeners.py test_workers.py test_fd_exhaustion.py \
   test_many_connections.py test_reactor_sched.py test_cli.py test_static.py test_static_features.py test_split_input.py \
-  test_http3.py test_http3_browser.py test_http3_trust.py test_http2_slow_transfer.py test_stream_policy.py test_http3_flood.py)
+  test_http3.py test_http3_browser.py test_http3_trust.py test_http2_slow_transfer.py test_stream_policy.py test_http3_flood.py \
+  test_proxy_protocol.py)
 
 test-api-py3%: venv-py3%
 	build/venv3$*/bin/python -m pytest -q $(PY_API_ONLY) $(PYTEST_ARGS) tests/py
@@ -181,7 +182,7 @@ tsan: deps $(MESON_TSAN)/build.ninja
 # (each one process: its log goes to build/fuzz-logs/, printed whole when it finds
 # something, its last line otherwise).
 FUZZ_TARGETS = parser chunked multipart router response_features static_path connection ws_frame ws_connection \
-	tls_transport h2_connection h3_connection tiny_gzip tiny_br tiny_zstd quic_endpoint reactor_quic
+	tls_transport h2_connection h3_connection tiny_gzip tiny_br tiny_zstd quic_endpoint reactor_quic proxy_header
 FUZZ_JOBS ?= 1
 fuzz: deps $(MESON_FUZZ)/build.ninja
 	ninja -C $(MESON_FUZZ)

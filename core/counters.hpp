@@ -79,7 +79,9 @@ class counter {
     X(h3_streams)                                                                                                      \
     X(h3_refused_streams)                                                                                              \
     X(h3_floods)                                                                                                       \
-    X(h3_connection_errors)
+    X(h3_connection_errors)                                                                                            \
+    X(proxy_headers)                                                                                                   \
+    X(proxy_refused)
 
 struct core_counters {
 #define RINGBOLT_DECLARE_COUNTER(name) counter name;

@@ -51,7 +51,7 @@ http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcep
         }
     }
     if (tls != nullptr) {
-        peer.secure = true;
+        peer.secure = tls->secure();
         peer.tls = tls->tls_info();
     }
     return peer;
@@ -278,6 +278,9 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     auto e = env();
     if (s.own_tp) [[unlikely]] {
         std::string_view plain = s.tp->on_wire_data({data, len});
+        if (proxied_client client; s.tp->take_proxied_client(client)) [[unlikely]] {
+            serve_proxied_client(s, slot, client); // before the protocol sees a byte
+        }
         if (!plain.empty()) {
             if (!s.alpn_seen) {
                 // The handshake is done: a protocol ALPN chose (HTTP/2's "h2", RFC 9113
@@ -302,6 +305,22 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
         switch_protocol(s); // the HTTP/2 preface (h2c with prior knowledge)
     }
     after_plain_input(s, slot);
+}
+
+// A load balancer's PROXY header named the client (transport/proxy_transport.hpp): the
+// connection serves that client from its first request on. The protocol has seen nothing
+// yet, so it starts over with the client's address (and https when the client spoke TLS
+// to the balancer).
+void reactor::serve_proxied_client(conn_slot& s, uint32_t slot, const proxied_client& client) noexcept {
+    http::peer_address peer = peer_of(*_backend, s.fd, s.own_tp.get());
+    peer.family = client.family;
+    peer.port = client.port;
+    std::memcpy(peer.addr, client.addr, sizeof(peer.addr));
+    peer.secure = peer.secure || client.tls;
+    s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
+    if (_draining) [[unlikely]] {
+        s.proto->begin_drain(_now_s, fresh_grace_s);
+    }
 }
 
 void reactor::after_plain_input(conn_slot& s, uint32_t slot) noexcept {

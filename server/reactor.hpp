@@ -209,6 +209,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     static constexpr int body_receive_buffer_floor = 2 << 20;
     /// After plaintext input was parsed: pause on backpressure, send or close.
     void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
+    void serve_proxied_client(conn_slot& s, uint32_t slot, const proxied_client& client) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
     /// The live slot a send or writable completion is for, its send state back to idle;

@@ -118,6 +118,21 @@ void reactor::on_accept(int fd) noexcept {
             return;
         }
     }
+    if (_config.proxy.policy.versions != 0) [[unlikely]] {
+        // Behind a load balancer: its PROXY header comes first, before TLS (a balancer's
+        // header is required, anyone else's refused: transport/proxy_transport.hpp).
+        http::peer_address from = peer_of(*_backend, fd, nullptr);
+        if (from.family == 0) {
+            // Gone before it could be looked at (getpeername: ENOTCONN; a balancer's health
+            // check that connects and closes at once): who sent its bytes is unknown, so
+            // none of them is read.
+            _backend->close_socket(fd);
+            return;
+        }
+        bool balancer = _config.proxy.balancers.contains(from);
+        own_tp = std::make_unique<ringbolt::transport::proxy_transport>(std::move(own_tp), _config.proxy.policy,
+                                                                        balancer, _counters, _now_s);
+    }
     uint32_t slot;
     if (!_free_slots.empty()) {
         slot = _free_slots.back();

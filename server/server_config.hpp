@@ -3,10 +3,12 @@
 // hands it to each reactor; read-only once the reactors run.
 #pragma once
 
+#include "dispatch/proxy_headers.hpp"
 #include "h3/connection.hpp"
 #include "http/protocol.hpp"
 #include "quic/config.hpp"
 #include "quic/tls_session.hpp"
+#include "transport/proxy_transport.hpp"
 #include "transport/transport.hpp"
 #include "uring/backend.hpp"
 
@@ -57,11 +59,18 @@ struct http3_config {
     size_t max_half_open = quic::endpoint_config{}.max_half_open;
 };
 
+/// --proxy-protocol: the PROXY header a load balancer sends before each connection.
+struct proxy_protocol_config {
+    ringbolt::transport::proxy_policy policy; ///< versions 0: off
+    http::trusted_proxies balancers;          ///< --forwarded-allow-ips: whose header is believed (and required)
+};
+
 struct server_config {
     std::string host = "127.0.0.1";
     uint16_t port = 8000;
     unsigned threads = 0; ///< 0: one per CPU available to the process
     http::connection_limits limits;
+    proxy_protocol_config proxy;
     uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
     /// After a final response the connection lingers, reading and discarding what the
     /// client still sends (a refused upload), until the client's FIN, `linger_s` without

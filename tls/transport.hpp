@@ -51,6 +51,7 @@ class tls_transport final : public uring::transport {
     void set_sni_unknown() noexcept { _sni_unknown = true; }
     const context& ctx() const noexcept { return *_ctx; }
     const http::tls_info* tls_info() const noexcept override { return _info; }
+    bool secure() const noexcept override { return true; }
     /// The write BIO's callback: OpenSSL's records into the wire queue.
     static int on_wire_write(BIO* b, const char* data, int len) noexcept;
 

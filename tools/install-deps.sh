@@ -9,6 +9,7 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev libgnutls28-dev  # QUIC and HTTP/3 (quic/, h3/)
               ngtcp2-client  # an independent QUIC client for the HTTP/3 interop tests
               chromium  # a real browser over HTTP/3 (tests/py/test_http3_browser.py)
+              haproxy  # a load balancer sending the PROXY protocol (tests/py/test_proxy_protocol.py)
               ccache)  # meson compiles through it when found: the matrix builds share their C++ core objects
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)

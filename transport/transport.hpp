@@ -15,6 +15,14 @@
 
 namespace ringbolt::uring {
 
+/// The client a load balancer's PROXY header named (transport/proxy_transport.hpp).
+struct proxied_client {
+    uint8_t family = 0; ///< AF_INET / AF_INET6
+    uint8_t addr[16] = {};
+    uint16_t port = 0; ///< host byte order
+    bool tls = false;  ///< the client spoke TLS to the balancer (version 2's PP2_TYPE_SSL)
+};
+
 class transport {
   public:
     virtual ~transport() = default;
@@ -57,6 +65,15 @@ class transport {
     /// The connection's TLS facts for the application, filled when the handshake
     /// completes (null for plain TCP); asked once when the connection opens.
     virtual const http::tls_info* tls_info() const noexcept { return nullptr; }
+    /// The connection is TLS (a request's scheme is https).
+    virtual bool secure() const noexcept { return false; }
+    /// A load balancer's PROXY header named the client this connection serves: true once,
+    /// as soon as the header is read, with the client in `out` (the reactor asks after
+    /// each input while the protocol has seen nothing yet).
+    virtual bool take_proxied_client(proxied_client& out) noexcept {
+        (void)out;
+        return false;
+    }
 };
 
 /// Makes the transport of each accepted connection (TLS); shared by every reactor, so

@@ -129,6 +129,8 @@ http::http_versions read_http_versions(const pb::dict& c) {
     throw pb::value_error("http must be 'auto', '1' or '2', not '" + http + "'");
 }
 
+void read_proxy_protocol(const pb::dict& c, uring::server_config& cfg);
+
 void read_server_config(const pb::dict& c, uring::server_config& cfg) {
     cfg.host = get_opt<std::string>(c, "host", "127.0.0.1");
     cfg.port = get_opt<uint16_t>(c, "port", 8000);
@@ -186,6 +188,29 @@ void read_server_config(const pb::dict& c, uring::server_config& cfg) {
     }
     if (cfg.limits.header_timeout_s == 0 || cfg.limits.keep_alive_timeout_s == 0 || cfg.limits.body_timeout_s == 0) {
         throw pb::value_error("timeouts must be at least 1 second");
+    }
+    read_proxy_protocol(c, cfg);
+}
+
+// --proxy-protocol: which header versions, believed from --forwarded-allow-ips peers.
+void read_proxy_protocol(const pb::dict& c, uring::server_config& cfg) {
+    std::string mode = get_opt<std::string>(c, "proxy_protocol", "off");
+    if (mode == "off") {
+        return;
+    }
+    if (mode == "v1") {
+        cfg.proxy.policy.versions = transport::proxy_v1;
+    } else if (mode == "v2") {
+        cfg.proxy.policy.versions = transport::proxy_v2;
+    } else if (mode == "any") {
+        cfg.proxy.policy.versions = transport::proxy_any;
+    } else {
+        throw pb::value_error("proxy_protocol must be 'off', 'v1', 'v2' or 'any', not '" + mode + "'");
+    }
+    cfg.proxy.policy.timeout_s = cfg.limits.header_timeout_s;
+    std::string err = cfg.proxy.balancers.parse(get_opt<std::string>(c, "forwarded_allow_ips", "127.0.0.1"));
+    if (!err.empty()) {
+        throw pb::value_error("forwarded_allow_ips: " + err);
     }
 }
 

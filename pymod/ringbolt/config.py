@@ -258,6 +258,9 @@ OPTIONS: tuple[Option, ...] = (
            "Forwarded or X-Forwarded-For/Proto/Host (default off)", type=parse_bool, kind="bool"),
     Option("--forwarded-allow-ips", "http", "comma-separated IPs or CIDR networks whose forwarding headers are "
            "trusted, or * (default 127.0.0.1)", type=parse_ips, metavar="IPS"),
+    Option("--proxy-protocol", "http", "read HAProxy's PROXY protocol header (v1 text, v2 binary, any: both) a load "
+           "balancer sends before each connection, before TLS; required from --forwarded-allow-ips peers, refused "
+           "from others (default off)", choices=("off", "v1", "v2", "any")),
     Option("--http", "http", "HTTP versions served (Granian's flag): auto (HTTP/1.1 and HTTP/2), 1 (HTTP/1.1 only: "
            "no h2c, no h2 in ALPN) or 2 (HTTP/2 only: h2c with prior knowledge, ALPN offers only h2; an HTTP/1.1 "
            "request is answered 505) (default auto)", choices=("auto", "1", "2")),

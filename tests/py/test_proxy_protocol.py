@@ -1,0 +1,246 @@
+"""Behind a load balancer that speaks HAProxy's PROXY protocol (--proxy-protocol, issue 43):
+version 1 and 2 headers sent by a test balancer over real sockets and by HAProxy itself
+(send-proxy, send-proxy-v2, send-proxy-v2-ssl in front of a TLS listener). The client the
+header names is what every interface shows (the native request, ASGI, WSGI, the access
+log); a balancer's health check (LOCAL) is served as the balancer; bad input closes the
+connection before anything is read as HTTP, counted, while others are served; a peer that
+is no balancer is served as itself and may not claim another address."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import LoggedServer, Reader, free_port, metric_totals
+from h2_tls_helpers import BACKENDS, certs, client_ctx, env_io, running, tls_args  # noqa: F401  (certs: a fixture)
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v1(src: str, sport: int, dport: int = 443) -> bytes:
+    family, dst = ("TCP6", "::1") if ":" in src else ("TCP4", "127.0.0.1")
+    return f"PROXY {family} {src} {dst} {sport} {dport}\r\n".encode()
+
+
+def tlv(kind: int, value: bytes) -> bytes:
+    return bytes([kind]) + struct.pack(">H", len(value)) + value
+
+
+def v2(src: str, sport: int, tlvs: bytes = b"", command: int = 0x21) -> bytes:
+    body = socket.inet_aton(src) + socket.inet_aton("127.0.0.1") + struct.pack(">HH", sport, 443) + tlvs
+    return V2_SIGNATURE + bytes([command, 0x11]) + struct.pack(">H", len(body)) + body
+
+
+def ask(port: int, preface: bytes, path: str = "/who", pieces: int = 0) -> Any:
+    """A connection from this process (127.0.0.1, a balancer by default): `preface`, then
+    a request; its JSON answer, or the status and text of whatever else came."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        wire = preface + f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        if pieces:
+            for i in range(0, len(wire), pieces):
+                s.sendall(wire[i:i + pieces])
+                time.sleep(0.002)
+        else:
+            s.sendall(wire)
+        r = Reader(s).read()
+        return json.loads(r.body) if r.status == 200 else (r.status, r.body)
+
+
+def closed_without_answer(port: int, preface: bytes, then_eof: bool = False) -> bool:
+    """True when the server closes the connection having sent nothing at all."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(preface)
+        if then_eof:
+            s.shutdown(socket.SHUT_WR)
+        else:
+            s.sendall(b"GET /who HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.settimeout(10)
+        got = b""
+        try:
+            while chunk := s.recv(4096):
+                got += chunk
+        except ConnectionResetError:
+            pass
+        return got == b""
+
+
+def counters(port: int) -> dict[str, int]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(v2("127.0.0.1", 1, command=0x20) + b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return metric_totals(Reader(s).read().body.decode())
+
+
+@pytest.fixture(params=BACKENDS)
+def proxied(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LoggedServer]:
+    s = LoggedServer("proxied_apps:native", tmp_path / "server.log", "--proxy-protocol", "any", "--threads", "1",
+                     "--metrics", "--access-log", "--header-timeout", "2", env=env_io(request.param))
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("preface, client", [
+    (v1("192.0.2.7", 51000), ["192.0.2.7", 51000]),
+    (v1("2001:db8::7", 51001), ["2001:db8::7", 51001]),
+    (v2("198.51.100.9", 51002), ["198.51.100.9", 51002]),
+], ids=["v1-tcp4", "v1-tcp6", "v2-tcp4"])
+def test_the_client_the_header_names_is_the_requests(proxied: LoggedServer, preface: bytes, client: list) -> None:
+    for pieces in (0, 1):  # in one write, and a byte at a time
+        got = ask(proxied.port, preface, pieces=pieces)
+        assert got == {"client": client, "scheme": "http"}, got
+    proxied.wait_log(f'ACCESS: {client[0]}:{client[1]} - "GET /who')  # the access log says who, too
+
+
+def test_a_balancers_tls_tlv_makes_the_scheme_https(proxied: LoggedServer) -> None:
+    ssl_tlv = tlv(0x20, b"\x01\x00\x00\x00\x00" + tlv(0x21, b"TLSv1.3"))
+    got = ask(proxied.port, v2("192.0.2.8", 40000, tlv(0x01, b"http/1.1") + tlv(0x02, b"example.com") + ssl_tlv))
+    assert got == {"client": ["192.0.2.8", 40000], "scheme": "https"}, got
+
+
+def test_a_health_checks_local_header_is_the_balancers_own(proxied: LoggedServer) -> None:
+    for preface in (b"PROXY UNKNOWN\r\n", v2("0.0.0.0", 0, command=0x20)):
+        got = ask(proxied.port, preface)
+        assert got["client"][0] == "127.0.0.1" and got["client"][1] > 0, got
+
+
+@pytest.mark.parametrize("preface, eof", [
+    (b"", False),  # no header from a balancer: the request itself is refused
+    (b"GARBAGE " + v1("192.0.2.7", 1), False),
+    (v1("192.0.2.7", 1)[:20], True),  # cut, then the connection ends
+    (v1("192.0.2.777", 1), False),
+    (b"PROXY TCP4 192.0.2.7 127.0.0.1 1 443\n", False),  # LF without CR
+    (V2_SIGNATURE + b"\x21\x11\x20\x00" + b"\x00" * 100, False),  # announces 8 KiB, past the limit
+    (V2_SIGNATURE + b"\x21\x11\x00\x04" + b"\x00" * 4, False),  # too short for its addresses
+], ids=["missing", "garbage-before", "truncated", "bad-address", "bare-lf", "v2-too-long", "v2-short"])
+def test_a_bad_header_closes_the_connection_and_others_are_served(proxied: LoggedServer, preface: bytes,
+                                                                   eof: bool) -> None:
+    before = counters(proxied.port)["proxy_refused"]
+    assert closed_without_answer(proxied.port, preface, then_eof=eof)
+    assert ask(proxied.port, v1("192.0.2.9", 2)) == {"client": ["192.0.2.9", 2], "scheme": "http"}
+    assert counters(proxied.port)["proxy_refused"] == before + 1
+    proxied.wait_log("the counter proxy_refused counts every such connection")  # said once
+
+
+def test_a_header_that_never_ends_is_cut_at_the_header_timeout(proxied: LoggedServer) -> None:
+    with socket.create_connection(("127.0.0.1", proxied.port), timeout=10) as s:
+        s.sendall(b"PROXY TCP4 192.0.2.7")
+        t0 = time.monotonic()
+        s.settimeout(10)
+        assert s.recv(4096) == b""
+        assert 1.5 < time.monotonic() - t0 < 5  # --header-timeout 2
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_peer_that_is_no_balancer_is_served_as_itself_and_may_not_claim_another(io: str) -> None:
+    with running("proxied_apps:native", "--proxy-protocol", "any", "--forwarded-allow-ips", "10.0.0.1", io=io) as s:
+        got = ask(s.port, b"")
+        assert got["client"][0] == "127.0.0.1", got  # a direct client: its own address
+        assert closed_without_answer(s.port, v1("192.0.2.7", 51000))  # it may not say it is someone else
+        assert ask(s.port, b"")["client"][0] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("app", ["proxied_apps:asgi", "proxied_apps:wsgi"])
+def test_asgi_and_wsgi_see_the_proxied_client(app: str) -> None:
+    with running(app, "--proxy-protocol", "v2") as s:
+        assert ask(s.port, v2("192.0.2.10", 41000)) == {"client": ["192.0.2.10", 41000], "scheme": "http"}
+
+
+def test_the_header_comes_before_tls(certs: Path) -> None:  # noqa: F811
+    with running("proxied_apps:native", "--proxy-protocol", "v1", *tls_args(certs)) as s:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
+            raw.sendall(v1("192.0.2.11", 42000))
+            with client_ctx().wrap_socket(raw, server_hostname="localhost") as t:
+                t.sendall(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                got = json.loads(Reader(t).read().body)
+        assert got == {"client": ["192.0.2.11", 42000], "scheme": "https"}, got
+
+
+# ---- HAProxy in front (Debian's haproxy) ----
+
+@contextmanager
+def logged(app: str, log: Path, *args: str, io: str) -> Iterator[LoggedServer]:
+    s = LoggedServer(app, log, *args, env=env_io(io))
+    try:
+        yield s
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+def haproxy() -> str:
+    path = shutil.which("haproxy")
+    if path is None:
+        pytest.fail("haproxy is needed (apt-get install haproxy; make deps does)")
+    return path
+
+
+def start_haproxy(tmp_path: Path, backend: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(f"""
+global
+    log stderr format raw local0 warning
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend front
+    bind 127.0.0.1:{port}
+    default_backend back
+backend back
+    {backend}
+""")
+    proc = subprocess.Popen([haproxy(), "-db", "-f", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"haproxy did not listen: {proc.communicate()[0].decode(errors='replace')}")
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+@pytest.mark.parametrize("mode", ["send-proxy", "send-proxy-v2", "send-proxy-v2-ssl"])
+def test_behind_haproxy_the_app_sees_the_client(certs: Path, tmp_path: Path, io: str, mode: str) -> None:  # noqa: F811
+    tls = mode == "send-proxy-v2-ssl"
+    extra = tls_args(certs) if tls else []
+    log = tmp_path / "server.log"
+    with logged("proxied_apps:native", log, "--proxy-protocol", "any", "--metrics", *extra, io=io) as s:
+        # TCP passthrough to ringbolt; with the TLS listener HAProxy speaks TLS to it as well
+        # (ssl verify none) and says so in the header (send-proxy-v2-ssl).
+        server = f"server r 127.0.0.1:{s.port} {mode}" + (" ssl verify none" if tls else "") + " check inter 200"
+        proc, port = start_haproxy(tmp_path, server)
+        try:
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                    mine = c.getsockname()
+                    c.sendall(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    got = json.loads(Reader(c).read().body)
+                assert got["client"] == [mine[0], mine[1]], (got, mine)  # the client's own address and port
+                assert got["scheme"] == ("https" if tls else "http")
+            time.sleep(0.5)  # a couple of health checks (every 200 ms)
+            assert proc.poll() is None
+        finally:
+            proc.terminate()
+            out = proc.communicate(timeout=10)[0].decode(errors="replace")
+        assert "DOWN" not in out, out  # the health checks passed
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as m:
+            m.sendall(v2("127.0.0.1", 1, command=0x20))  # (the header before TLS, as a balancer's)
+            if tls:
+                m = client_ctx().wrap_socket(m, server_hostname="localhost")
+            m.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            totals = metric_totals(Reader(m).read().body.decode())
+        assert totals["proxy_refused"] == 0 and totals["proxy_headers"] >= 4, (totals, s.output())
