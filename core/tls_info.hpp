@@ -5,11 +5,12 @@
 // HTTP/2 stream) of the connection shares it, on any thread. Plain TCP has none.
 #pragma once
 
+#include "core/counted_ref.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace ringbolt::http {
@@ -30,40 +31,8 @@ struct tls_info {
     mutable std::atomic<uint32_t> refs{0}; ///< tls_ref holders (the transport, requests, Python objects)
 };
 
-/// An owning reference to a tls_info: one pointer with an intrusive count, so a request
-/// that has none (plain TCP: the common case) moves and dies as cheaply as a raw pointer
-/// (a shared_ptr is two words to move and null). The last reference deletes the record.
-class tls_ref {
-  public:
-    tls_ref() noexcept = default;
-    explicit tls_ref(const tls_info* p) noexcept : _p(p) {
-        if (_p != nullptr) {
-            _p->refs.fetch_add(1, std::memory_order_relaxed);
-        }
-    }
-    tls_ref(const tls_ref& o) noexcept : tls_ref(o._p) {}
-    tls_ref(tls_ref&& o) noexcept : _p(std::exchange(o._p, nullptr)) {}
-    tls_ref& operator=(tls_ref o) noexcept {
-        std::swap(_p, o._p);
-        return *this;
-    }
-    ~tls_ref() {
-        if (_p != nullptr) [[unlikely]] {
-            release(_p);
-        }
-    }
-    const tls_info* get() const noexcept { return _p; }
-    const tls_info& operator*() const noexcept { return *_p; }
-    const tls_info* operator->() const noexcept { return _p; }
-    explicit operator bool() const noexcept { return _p != nullptr; }
-
-  private:
-    static void release(const tls_info* p) noexcept {
-        if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            delete p;
-        }
-    }
-    const tls_info* _p = nullptr;
-};
+/// An owning reference to a tls_info (core/counted_ref.hpp): one pointer, so a request
+/// that has none (plain TCP: the common case) moves and dies as cheaply as a raw pointer.
+using tls_ref = counted_ref<tls_info>;
 
 } // namespace ringbolt::http

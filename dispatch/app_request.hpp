@@ -4,6 +4,7 @@
 // (app_response messages) is http/app_message.hpp, which the protocols frame.
 #pragma once
 
+#include "core/proxy_info.hpp"
 #include "core/tls_info.hpp"
 #include "dispatch/router.hpp"
 #include "http/app_message.hpp"
@@ -65,6 +66,8 @@ struct app_request_fields {
     span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
     /// The connection's TLS facts, shared by its requests (null: plain TCP).
     tls_ref tls;
+    /// What the connection's load balancer said in its PROXY header (null: none).
+    proxy_ref proxy;
 };
 
 /// A request as the application gets it. Its route parameters come last and only the

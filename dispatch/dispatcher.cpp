@@ -278,6 +278,9 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     if (ev.peer.tls != nullptr) [[unlikely]] {
         req.tls = http::tls_ref(ev.peer.tls); // one per connection, shared by its requests
     }
+    if (ev.peer.proxy != nullptr) [[unlikely]] {
+        req.proxy = http::proxy_ref(ev.peer.proxy);
+    }
     if (!_routes.proxies.empty() && _routes.proxies.contains(ev.peer)) [[unlikely]] {
         http::forwarded_info fwd = http::read_forwarded(head, _routes.proxies);
         if (fwd.has_client) {

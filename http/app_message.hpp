@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/output_queue.hpp"
+#include "core/proxy_info.hpp"
 #include "core/tls_info.hpp"
 #include "http/response_framer.hpp"
 
@@ -30,6 +31,9 @@ struct peer_address {
     /// The connection's TLS facts (owned by its transport, alive while the connection
     /// is; null for plain TCP). A request takes a reference in app_request::tls.
     const tls_info* tls = nullptr;
+    /// What a load balancer's PROXY header said (owned by the transport, alive while the
+    /// connection is; null without one). A request takes a reference in app_request::proxy.
+    const proxy_info* proxy = nullptr;
 };
 
 /// Why a streamed request body did not complete.

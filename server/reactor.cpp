@@ -313,6 +313,11 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
 // to the balancer).
 void reactor::serve_proxied_client(conn_slot& s, uint32_t slot, const proxied_client& client) noexcept {
     http::peer_address peer = peer_of(*_backend, s.fd, s.own_tp.get());
+    if (client.info != nullptr) {
+        client.info->balancer = {peer.family, {}, peer.port};
+        std::memcpy(client.info->balancer.addr, peer.addr, sizeof(peer.addr));
+        peer.proxy = client.info;
+    }
     peer.family = client.family;
     peer.port = client.port;
     std::memcpy(peer.addr, client.addr, sizeof(peer.addr));

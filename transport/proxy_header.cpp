@@ -122,7 +122,11 @@ bool parse_ssl(std::string_view v, proxy_header& out) {
     if (v.size() < 5) {
         return false;
     }
-    out.ssl = (static_cast<unsigned char>(v[0]) & 0x01) != 0; // PP2_CLIENT_SSL
+    auto flags = static_cast<unsigned char>(v[0]);
+    out.ssl = (flags & 0x01) != 0; // PP2_CLIENT_SSL
+    const auto* verify = reinterpret_cast<const unsigned char*>(v.data()) + 1;
+    // PP2_CLIENT_CERT_CONN or _SESS: a certificate came; verify 0: the balancer checked it.
+    out.ssl_verified = (flags & 0x06) != 0 && (verify[0] | verify[1] | verify[2] | verify[3]) == 0;
     v.remove_prefix(5);
     while (!v.empty()) {
         if (v.size() < 3) {

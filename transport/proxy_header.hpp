@@ -26,10 +26,11 @@ struct proxy_header {
     uint16_t source_port = 0; ///< host byte order
     uint16_t destination_port = 0;
     // Version 2's TLVs an application may read (proxy-protocol.txt §2.2).
-    std::string alpn;      ///< PP2_TYPE_ALPN: what the client negotiated with the balancer
-    std::string authority; ///< PP2_TYPE_AUTHORITY: the host name the client asked for (SNI)
-    std::string unique_id; ///< PP2_TYPE_UNIQUE_ID
-    bool ssl = false;      ///< PP2_TYPE_SSL with PP2_CLIENT_SSL: the client spoke TLS to the balancer
+    std::string alpn;          ///< PP2_TYPE_ALPN: what the client negotiated with the balancer
+    std::string authority;     ///< PP2_TYPE_AUTHORITY: the host name the client asked for (SNI)
+    std::string unique_id;     ///< PP2_TYPE_UNIQUE_ID
+    bool ssl = false;          ///< PP2_TYPE_SSL with PP2_CLIENT_SSL: the client spoke TLS to the balancer
+    bool ssl_verified = false; ///< a client certificate came, and the balancer verified it
     std::string ssl_version, ssl_cipher, ssl_cn; ///< its PP2_SUBTYPE_SSL_VERSION, _CIPHER, _CN
 };
 

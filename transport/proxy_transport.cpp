@@ -181,6 +181,22 @@ bool proxy_transport::take_proxied_client(uring::proxied_client& out) noexcept {
     std::memcpy(out.addr, _header.source, sizeof(out.addr));
     out.port = _header.source_port;
     out.tls = _header.ssl;
+    // What else the header said, for the application: shared by the connection's requests.
+    auto* info = new http::proxy_info();
+    info->version = _header.version;
+    info->destination.family = _header.family;
+    std::memcpy(info->destination.addr, _header.destination, sizeof(info->destination.addr));
+    info->destination.port = _header.destination_port;
+    info->alpn = _header.alpn;
+    info->authority = _header.authority;
+    info->unique_id = _header.unique_id;
+    info->ssl = _header.ssl;
+    info->ssl_verified = _header.ssl_verified;
+    info->ssl_version = _header.ssl_version;
+    info->ssl_cipher = _header.ssl_cipher;
+    info->ssl_cn = _header.ssl_cn;
+    _info = http::proxy_ref(info);
+    out.info = info;
     return true;
 }
 

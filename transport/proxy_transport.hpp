@@ -4,6 +4,7 @@
 // TLS). The client it names is what the connection serves (the reactor takes it once).
 #pragma once
 
+#include "core/proxy_info.hpp"
 #include "transport/proxy_header.hpp"
 #include "transport/transport.hpp"
 
@@ -64,6 +65,7 @@ class proxy_transport final : public uring::transport {
     std::string _rest; ///< what came with it, given on
     proxy_header _header;
     bool _client_taken = true; ///< set false when a header names a client
+    http::proxy_ref _info;     ///< what the header said, once the client is taken
 };
 
 } // namespace ringbolt::transport

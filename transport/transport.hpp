@@ -6,11 +6,11 @@
 
 #include "core/counters.hpp"
 #include "core/output_queue.hpp"
+#include "core/proxy_info.hpp"
 #include "core/tls_info.hpp"
 
 #include <cstdint>
 #include <memory>
-
 #include <string_view>
 
 namespace ringbolt::uring {
@@ -21,6 +21,9 @@ struct proxied_client {
     uint8_t addr[16] = {};
     uint16_t port = 0; ///< host byte order
     bool tls = false;  ///< the client spoke TLS to the balancer (version 2's PP2_TYPE_SSL)
+    /// The rest of what the header said, owned by the transport (alive while the
+    /// connection is); the reactor adds the balancer's address before a request exists.
+    http::proxy_info* info = nullptr;
 };
 
 class transport {

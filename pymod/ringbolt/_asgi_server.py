@@ -434,10 +434,9 @@ class ASGIHandler:
         scope.pop("method", None)
         offered = b",".join(v for k, v in scope["headers"] if k == b"sec-websocket-protocol")
         scope["subprotocols"] = [p.strip().decode("latin-1") for p in offered.split(b",") if p.strip()]
-        tls = scope["extensions"].get("tls")
-        scope["extensions"] = {"websocket.http.response": {}}
-        if tls is not None:
-            scope["extensions"]["tls"] = tls  # wss: the connection's TLS facts (asgiref TLS extension)
+        connection_facts = {k: v for k, v in scope["extensions"].items() if k in ("tls", "proxy_protocol")}
+        # wss: the connection's TLS facts (asgiref TLS extension); a balancer's PROXY header
+        scope["extensions"] = {"websocket.http.response": {}, **connection_facts}
         if self.state:
             scope["state"] = self.state.copy()
         settings = getattr(self, "ws_settings", None) or WebSocketSettings()

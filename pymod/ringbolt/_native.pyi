@@ -26,6 +26,8 @@ class Request:
     scheme: str
     #: the connection's TLS facts, or None on plain HTTP
     tls: TLSInfo | None
+    #: what a load balancer's PROXY protocol header said (--proxy-protocol), or None
+    proxy_protocol: dict[str, Any] | None
     host: str
     url: str
     request_id: str | None

@@ -165,6 +165,91 @@ def test_the_header_comes_before_tls(certs: Path) -> None:  # noqa: F811
         assert got == {"client": ["192.0.2.11", 42000], "scheme": "https"}, got
 
 
+def facts_over(port: int, preface: bytes) -> Any:
+    return ask(port, preface, path="/facts")["proxy_protocol"]
+
+
+SSL_TLV = tlv(0x20, b"\x03\x00\x00\x00\x00"  # PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN, verified (0)
+              + tlv(0x21, b"TLSv1.3") + tlv(0x22, b"client.example") + tlv(0x23, b"TLS_AES_128_GCM_SHA256"))
+ALL_TLVS = tlv(0x01, b"h2") + tlv(0x02, b"example.com") + tlv(0x05, bytes(range(16))) + SSL_TLV
+
+
+@pytest.mark.parametrize("app", ["proxied_apps:native", "proxied_apps:asgi", "proxied_apps:wsgi"])
+def test_what_the_header_said_reaches_every_interface(app: str) -> None:
+    with running(app, "--proxy-protocol", "any") as s:
+        got = facts_over(s.port, v2("192.0.2.12", 43000, ALL_TLVS))
+        balancer = got.pop("balancer")
+        assert balancer[0] == "127.0.0.1" and balancer[1] > 0, balancer  # the socket's peer: this test
+        assert got == {
+            "version": 2, "destination": ["127.0.0.1", 443], "alpn": "h2", "authority": "example.com",
+            "unique_id": bytes(range(16)).hex(),
+            "ssl": {"version": "TLSv1.3", "cipher": "TLS_AES_128_GCM_SHA256", "cn": "client.example",
+                    "verified": True},
+        }, got
+        # Version 1 says addresses only; an unverified certificate is not called verified.
+        got = facts_over(s.port, v1("192.0.2.13", 43001))
+        assert (got["version"], got["destination"], got["alpn"], got["ssl"]) == (1, ["127.0.0.1", 443], None, None)
+        unverified = tlv(0x20, b"\x03\x00\x00\x00\x01" + tlv(0x21, b"TLSv1.2"))
+        assert facts_over(s.port, v2("192.0.2.14", 43002, unverified))["ssl"] == {
+            "version": "TLSv1.2", "cipher": None, "cn": None, "verified": False}
+        # A health check (LOCAL) names no client: nothing to tell.
+        assert facts_over(s.port, v2("0.0.0.0", 0, command=0x20)) is None
+
+
+def test_a_direct_clients_requests_have_no_header_facts() -> None:
+    with running("proxied_apps:native", "--proxy-protocol", "any", "--forwarded-allow-ips", "10.0.0.1") as s:
+        assert facts_over(s.port, b"") is None
+
+
+def test_every_http2_stream_of_a_proxied_connection_serves_its_client() -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    with running("proxied_apps:native", "--proxy-protocol", "v2") as s:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(v2("192.0.2.15", 44000, tlv(0x02, b"h2.example")))
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            streams = {}
+            for path in ("/who", "/facts", "/who"):
+                sid = conn.get_next_available_stream_id()
+                conn.send_headers(sid, [(":method", "GET"), (":path", path), (":scheme", "http"),
+                                        (":authority", "x")], end_stream=True)
+                streams[sid] = b""
+            c.sendall(conn.data_to_send())
+            done: set[int] = set()
+            while len(done) < len(streams):
+                data = c.recv(65536)
+                assert data, "the connection closed before every stream ended"
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.DataReceived):
+                        streams[ev.stream_id] += ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        done.add(ev.stream_id)
+                c.sendall(conn.data_to_send())
+        answers = [json.loads(streams[sid]) for sid in sorted(streams)]
+        assert answers[0] == answers[2] == {"client": ["192.0.2.15", 44000], "scheme": "http"}, answers
+        assert answers[1]["proxy_protocol"]["authority"] == "h2.example", answers
+
+
+def test_forwarding_headers_are_believed_only_from_a_trusted_client_the_header_names() -> None:
+    """--proxy-headers on top: the header names who wrote the HTTP request; its forwarding
+    headers count only when that client is itself a trusted proxy (an HTTP proxy behind
+    the TCP balancer), never because the balancer is trusted."""
+    with running("proxied_apps:native", "--proxy-protocol", "v1", "--proxy-headers",
+                 "--forwarded-allow-ips", "127.0.0.1,10.0.0.0/8") as s:
+        def who(client: str) -> Any:
+            with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+                c.sendall(v1(client, 45000) + b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                          b"X-Forwarded-For: 203.0.113.1\r\nX-Forwarded-Proto: https\r\n\r\n")
+                return json.loads(Reader(c).read().body)
+
+        assert who("192.0.2.16") == {"client": ["192.0.2.16", 45000], "scheme": "http"}  # a client's own claim
+        assert who("10.1.2.3") == {"client": ["203.0.113.1", 0], "scheme": "https"}  # an HTTP proxy in 10/8
+
+
 # ---- HAProxy in front (Debian's haproxy) ----
 
 @contextmanager

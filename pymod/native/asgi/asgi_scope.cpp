@@ -4,6 +4,7 @@
 
 #include "core/strings.hpp"
 #include "http/parser.hpp"
+#include "pymod/native/bridge/proxy_info_py.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/tls/tls_info_py.hpp"
 
@@ -50,15 +51,17 @@ PyObject* asgi_headers(const http::app_request& r) {
     return list;
 }
 
-// The ASGI TLS extension: scope["extensions"] becomes a copy of the base's (shared by
-// every request) with "tls" added.
-bool add_asgi_tls(PyObject* d, const http::tls_info& info) {
+// A connection's facts as an extension: scope["extensions"] becomes a copy of the base's
+// (shared by every request) with `name` added (stealing `value`): "tls", asgiref's TLS
+// extension; "proxy_protocol", what a load balancer's PROXY header said.
+bool add_asgi_extension(PyObject* d, const char* name, PyObject* value) {
     PyObject* base = PyDict_GetItemString(d, "extensions"); // borrowed
     PyObject* ext = base != nullptr && PyDict_Check(base) ? PyDict_Copy(base) : PyDict_New();
     if (ext == nullptr) {
+        Py_XDECREF(value);
         return false;
     }
-    bool ok = set_item(ext, "tls", asgi_tls_extension(info));
+    bool ok = set_item(ext, name, value);
     return ok ? set_item(d, "extensions", ext) : (Py_DECREF(ext), false);
 }
 
@@ -135,7 +138,10 @@ PyObject* asgi_scope_of(const http::app_request& r, PyObject* base, PyObject* me
         ok = PyDict_SetItem(d, names.scheme, names.https) == 0;
     }
     if (ok && r.tls) [[unlikely]] {
-        ok = add_asgi_tls(d, *r.tls);
+        ok = add_asgi_extension(d, "tls", asgi_tls_extension(*r.tls));
+    }
+    if (ok && r.proxy) [[unlikely]] {
+        ok = add_asgi_extension(d, "proxy_protocol", proxy_info_dict(*r.proxy));
     }
     if (!ok) {
         Py_DECREF(d);

@@ -10,6 +10,7 @@
 #include "pymod/native/asgi/asgi_scope.hpp"
 #include "pymod/native/bridge/app_bridge.hpp"
 #include "pymod/native/bridge/kept_list.hpp"
+#include "pymod/native/bridge/proxy_info_py.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/json/json_py.hpp"
 #include "pymod/native/py_type.hpp"
@@ -67,6 +68,8 @@ void give_detached(http::app_request* req) noexcept {
         req->watch.reset();
         req->tls = http::tls_ref();
         req->peer.tls = nullptr;
+        req->proxy = http::proxy_ref();
+        req->peer.proxy = nullptr;
         if (req->data.capacity() > detached_buffer_kept) {
             http::give_body_buffer(std::move(req->data)); // a large body's: kept there, or freed
         }
@@ -357,6 +360,14 @@ PyObject* get_tls(PyObject* self, void*) {
     return new_tls_info(r.tls);
 }
 
+PyObject* get_proxy_protocol(PyObject* self, void*) {
+    const auto& r = R(self);
+    if (!r.proxy) {
+        Py_RETURN_NONE;
+    }
+    return proxy_info_dict(*r.proxy);
+}
+
 PyObject* get_scheme(PyObject* self, void*) {
     return PyUnicode_FromString(R(self).https ? "https" : "http");
 }
@@ -627,6 +638,10 @@ PyGetSetDef getset[] = {
     {"keep_alive", get_keep_alive, nullptr, "Whether the connection stays open after the response.", nullptr},
     {"tls", get_tls, nullptr,
      "The connection's TLS facts (TLSInfo: version, cipher, client_cert...), or None on plain HTTP.", nullptr},
+    {"proxy_protocol", get_proxy_protocol, nullptr,
+     "What a load balancer's PROXY protocol header said (dict: version, balancer, destination, alpn, authority, "
+     "unique_id, ssl), or None without one.",
+     nullptr},
     {"scheme", get_scheme, nullptr, "'http' or 'https' (from a trusted proxy's headers).", nullptr},
     {"host", get_host, nullptr, "The requested host (Host, or a trusted proxy's forwarded host).", nullptr},
     {"url", get_url, nullptr, "scheme://host/target as the client asked for it.", nullptr},

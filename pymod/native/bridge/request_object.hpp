@@ -76,6 +76,20 @@ inline PyObject* ascii_str(std::string_view s) {
     return u;
 }
 
+/// A str of UTF-8 text that should be valid (a certificate's subject, a balancer's TLV),
+/// bad bytes replaced rather than refused. New reference.
+inline PyObject* utf8_text(std::string_view s) {
+    return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+}
+
+/// utf8_text, or None for an empty (absent) field. New reference.
+inline PyObject* utf8_text_or_none(std::string_view s) {
+    if (s.empty()) {
+        Py_RETURN_NONE;
+    }
+    return utf8_text(s);
+}
+
 std::string_view print_peer(const http::peer_address& peer, char (&buf)[INET6_ADDRSTRLEN]);
 
 struct request_object {

@@ -21,23 +21,11 @@ const http::tls_info& I(PyObject* self) {
     return *reinterpret_cast<tls_info_object*>(self)->info;
 }
 
-PyObject* text(std::string_view s) {
-    // Names and PEM are ASCII; a subject may hold UTF-8 (RFC 4514 keeps it as text).
-    return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
-}
-
-PyObject* text_or_none(std::string_view s) {
-    if (s.empty()) {
-        Py_RETURN_NONE;
-    }
-    return text(s);
-}
-
 PyObject* server_cert(const http::tls_info& i) {
     if (!i.server_cert_pem) {
         Py_RETURN_NONE;
     }
-    return text(*i.server_cert_pem);
+    return utf8_text(*i.server_cert_pem);
 }
 
 PyObject* chain_list(const http::tls_info& i) {
@@ -46,7 +34,7 @@ PyObject* chain_list(const http::tls_info& i) {
         return nullptr;
     }
     for (size_t k = 0; k < i.client_chain_pem.size(); ++k) {
-        PyObject* s = text(i.client_chain_pem[k]);
+        PyObject* s = utf8_text(i.client_chain_pem[k]);
         if (s == nullptr) {
             Py_DECREF(list);
             return nullptr;
@@ -62,22 +50,22 @@ void dealloc(PyObject* self) {
 }
 
 PyObject* get_version(PyObject* self, void*) {
-    return text(I(self).version_name);
+    return utf8_text(I(self).version_name);
 }
 PyObject* get_version_code(PyObject* self, void*) {
     return PyLong_FromLong(I(self).version);
 }
 PyObject* get_cipher(PyObject* self, void*) {
-    return text(I(self).cipher_name);
+    return utf8_text(I(self).cipher_name);
 }
 PyObject* get_cipher_suite(PyObject* self, void*) {
     return PyLong_FromLong(I(self).cipher_suite);
 }
 PyObject* get_alpn(PyObject* self, void*) {
-    return text_or_none(I(self).alpn);
+    return utf8_text_or_none(I(self).alpn);
 }
 PyObject* get_server_name(PyObject* self, void*) {
-    return text_or_none(I(self).server_name);
+    return utf8_text_or_none(I(self).server_name);
 }
 PyObject* get_resumed(PyObject* self, void*) {
     return PyBool_FromLong(I(self).resumed ? 1 : 0);
@@ -90,7 +78,7 @@ PyObject* get_client_cert(PyObject* self, void*) {
     if (i.client_chain_pem.empty()) {
         Py_RETURN_NONE;
     }
-    return text(i.client_chain_pem.front());
+    return utf8_text(i.client_chain_pem.front());
 }
 PyObject* get_client_cert_chain(PyObject* self, void*) {
     return chain_list(I(self));
@@ -100,17 +88,17 @@ PyObject* get_client_cert_name(PyObject* self, void*) {
     if (i.client_chain_pem.empty()) {
         Py_RETURN_NONE;
     }
-    return text(i.client_subject); // "" for a certificate with an empty subject
+    return utf8_text(i.client_subject); // "" for a certificate with an empty subject
 }
 PyObject* get_client_cert_issuer(PyObject* self, void*) {
     const auto& i = I(self);
     if (i.client_chain_pem.empty()) {
         Py_RETURN_NONE;
     }
-    return text(i.client_issuer);
+    return utf8_text(i.client_issuer);
 }
 PyObject* get_client_cert_error(PyObject* self, void*) {
-    return text_or_none(I(self).client_verify_error);
+    return utf8_text_or_none(I(self).client_verify_error);
 }
 
 PyObject* repr(PyObject* self) {
@@ -123,7 +111,7 @@ PyObject* repr(PyObject* self) {
         s += " client=" + i.client_subject;
     }
     s += ">";
-    return text(s);
+    return utf8_text(s);
 }
 
 PyGetSetDef getset[] = {
@@ -179,10 +167,10 @@ PyObject* asgi_tls_extension(const http::tls_info& i) {
         return nullptr;
     }
     bool has_cert = !i.client_chain_pem.empty();
-    PyObject* name = has_cert ? text(i.client_subject) : (Py_INCREF(Py_None), Py_None);
+    PyObject* name = has_cert ? utf8_text(i.client_subject) : (Py_INCREF(Py_None), Py_None);
     bool ok = set_item(d, "server_cert", server_cert(i)) && set_item(d, "client_cert_chain", chain_list(i)) &&
               set_item(d, "client_cert_name", name) &&
-              set_item(d, "client_cert_error", text_or_none(i.client_verify_error)) &&
+              set_item(d, "client_cert_error", utf8_text_or_none(i.client_verify_error)) &&
               set_item(d, "tls_version", PyLong_FromLong(i.version)) &&
               set_item(d, "cipher_suite", PyLong_FromLong(i.cipher_suite));
     if (!ok) {
@@ -201,23 +189,24 @@ bool add_wsgi_tls_vars(PyObject* env, const http::tls_info& i) {
                                                          : "FAILED:" + i.client_verify_error;
     // HTTPS=on is set with wsgi.url_scheme (the request's scheme, which a trusted proxy may
     // override); these describe the connection itself.
-    bool ok = set_item(env, "SSL_PROTOCOL", text(i.version_name)) && set_item(env, "SSL_CIPHER", text(i.cipher_name)) &&
+    bool ok = set_item(env, "SSL_PROTOCOL", utf8_text(i.version_name)) &&
+              set_item(env, "SSL_CIPHER", utf8_text(i.cipher_name)) &&
               set_item(env, "SSL_SESSION_RESUMED", PyUnicode_FromString(i.resumed ? "Resumed" : "Initial")) &&
-              set_item(env, "SSL_CLIENT_VERIFY", text(verify));
+              set_item(env, "SSL_CLIENT_VERIFY", utf8_text(verify));
     if (ok && i.server_cert_pem) {
-        ok = set_item(env, "SSL_SERVER_CERT", text(*i.server_cert_pem));
+        ok = set_item(env, "SSL_SERVER_CERT", utf8_text(*i.server_cert_pem));
     }
     if (ok && !i.server_name.empty()) {
-        ok = set_item(env, "SSL_TLS_SNI", text(i.server_name));
+        ok = set_item(env, "SSL_TLS_SNI", utf8_text(i.server_name));
     }
     if (ok && has_cert) {
-        ok = set_item(env, "SSL_CLIENT_CERT", text(i.client_chain_pem.front())) &&
-             set_item(env, "SSL_CLIENT_S_DN", text(i.client_subject)) &&
-             set_item(env, "SSL_CLIENT_I_DN", text(i.client_issuer));
+        ok = set_item(env, "SSL_CLIENT_CERT", utf8_text(i.client_chain_pem.front())) &&
+             set_item(env, "SSL_CLIENT_S_DN", utf8_text(i.client_subject)) &&
+             set_item(env, "SSL_CLIENT_I_DN", utf8_text(i.client_issuer));
         // SSL_CLIENT_CERT_CHAIN_n: the certificates after the leaf, from 0.
         for (size_t k = 1; ok && k < i.client_chain_pem.size(); ++k) {
             std::string key = "SSL_CLIENT_CERT_CHAIN_" + std::to_string(k - 1);
-            ok = set_item(env, key.c_str(), text(i.client_chain_pem[k]));
+            ok = set_item(env, key.c_str(), utf8_text(i.client_chain_pem[k]));
         }
     }
     return ok;

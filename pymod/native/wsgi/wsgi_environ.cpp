@@ -8,6 +8,7 @@
 
 #include "http/parser.hpp"
 #include "http/query.hpp"
+#include "pymod/native/bridge/proxy_info_py.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/tls/tls_info_py.hpp"
 
@@ -407,6 +408,9 @@ PyObject* wsgi_environ(const http::app_request& r, PyObject* base) {
     }
     if (ok && r.tls) [[unlikely]] {
         ok = add_wsgi_tls_vars(d, *r.tls);
+    }
+    if (ok && r.proxy) [[unlikely]] {
+        ok = set_item(d, "ringbolt.proxy_protocol", proxy_info_dict(*r.proxy));
     }
     if (ok && r.peer.family != 0) {
         ok = set_key(d, names.remote_addr, peer_text(r.peer)) && set_key(d, names.remote_port, port_text(r.peer.port));

@@ -103,6 +103,7 @@ TEST(ProxyHeader, GoodHeadersWholeAndCutAtEveryByte) {
             EXPECT_EQ(h.ssl_version, "TLSv1.3");
             EXPECT_EQ(h.ssl_cipher, "TLS_AES_128_GCM_SHA256");
             EXPECT_EQ(h.ssl_cn, "client.example");
+            EXPECT_FALSE(h.ssl_verified); // (no client certificate came)
         }
     }
 }

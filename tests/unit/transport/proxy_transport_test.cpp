@@ -54,6 +54,14 @@ TEST(ProxyTransport, ABalancersHeaderThenTheConnectionsBytes) {
         inet_ntop(AF_INET, c.addr, host, sizeof(host));
         EXPECT_STREQ(host, "192.0.2.7");
         EXPECT_EQ(c.port, 51000);
+        ASSERT_NE(c.info, nullptr); // the rest of the header, for the requests to share
+        EXPECT_EQ(c.info->version, 1);
+        EXPECT_EQ(c.info->destination.port, 443);
+        inet_ntop(AF_INET, c.info->destination.addr, host, sizeof(host));
+        EXPECT_STREQ(host, "198.51.100.9");
+        EXPECT_EQ(c.info->refs.load(), 1u); // the transport's own reference
+        http::proxy_ref request_ref(c.info);
+        EXPECT_EQ(c.info->refs.load(), 2u);
         EXPECT_FALSE(f.t->secure());
         EXPECT_EQ(f.counters.proxy_headers.get(), 1u);
         EXPECT_FALSE(f.t->failed());
