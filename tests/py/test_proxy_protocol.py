@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -21,8 +22,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import LoggedServer, Reader, free_port, metric_totals
+from conftest import LoggedServer, Reader, ServerProcess, free_port, metric_totals
 from h2_tls_helpers import BACKENDS, certs, client_ctx, env_io, running, tls_args  # noqa: F401  (certs: a fixture)
+from keepalive_clients import KeepAliveClient, assert_every_request_answered
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -269,6 +271,8 @@ def haproxy() -> str:
 
 
 def start_haproxy(tmp_path: Path, backend: str) -> tuple[subprocess.Popen[bytes], int]:
+    """HAProxy in TCP mode on a free port, its backend section's lines as given; a backend
+    server that refuses a connection is not retried but another chosen (redispatch)."""
     port = free_port()
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(f"""
@@ -276,6 +280,8 @@ global
     log stderr format raw local0 warning
 defaults
     mode tcp
+    option redispatch
+    retries 3
     timeout connect 5s
     timeout client 30s
     timeout server 30s
@@ -329,3 +335,45 @@ def test_behind_haproxy_the_app_sees_the_client(certs: Path, tmp_path: Path, io:
             m.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             totals = metric_totals(Reader(m).read().body.decode())
         assert totals["proxy_refused"] == 0 and totals["proxy_headers"] >= 4, (totals, s.output())
+
+
+def test_a_backend_drained_behind_haproxy_under_load_loses_nothing(tmp_path: Path) -> None:
+    """Two ringbolt backends behind HAProxy (send-proxy-v2, health checks every 100 ms),
+    keep-alive clients through it; one backend is stopped (SIGTERM: a drain). Every request
+    a client sent is answered 200: the draining backend ends its connections after an
+    answer with Connection: close, HAProxy sends new connections to the other (redispatch
+    while its check has not yet seen the first go), and each client's reconnections go on."""
+    backends = [ServerProcess("drain_app:app", "--proxy-protocol", "v2", "--threads", "1") for _ in range(2)]
+    proc = None
+    clients: list[KeepAliveClient] = []
+    try:
+        pids = [b.proc.pid for b in backends]
+        servers = "\n    ".join(f"server b{i} 127.0.0.1:{b.port} send-proxy-v2 check inter 100 fall 1 rise 2"
+                                  for i, b in enumerate(backends))
+        proc, port = start_haproxy(tmp_path, "balance roundrobin\n    " + servers)
+        clients = [KeepAliveClient(port, reconnect=True, run_for=5) for _ in range(6)]
+        for c in clients:
+            c.start()
+        time.sleep(1.0)
+        served_by = {pid for c in clients for _, pid in c.pids}
+        assert served_by == set(pids), f"before the drain both backends serve: {served_by} vs {pids}"
+        stopped_at = time.monotonic()
+        backends[0].proc.send_signal(signal.SIGTERM)
+        assert backends[0].proc.wait(15) == 0, backends[0].output()
+        exited_at = time.monotonic()
+        for c in clients:
+            c.join(15)
+        assert not any(c.is_alive() for c in clients), "a client still runs 15 s after its end"
+        assert_every_request_answered(clients, "a backend drained behind HAProxy")
+        after = {pid for c in clients for t, pid in c.pids if t > exited_at}
+        assert after == {pids[1]}, f"after the drain only the other backend serves: {after}"
+        assert sum(1 for c in clients for t, _ in c.pids if t > exited_at) > 100, "the load went on"
+        assert exited_at - stopped_at < 10
+    finally:
+        for c in clients:
+            c.halt.set()
+        if proc is not None:
+            proc.terminate()
+            proc.communicate(timeout=10)
+        for b in backends:
+            b.stop()
