@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <ctime>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 inline uint64_t monotonic_ns() noexcept {
     timespec ts;
@@ -44,4 +44,4 @@ inline bool deadline_passed(uint32_t now_s, uint32_t deadline) noexcept {
     return now_s > deadline;
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

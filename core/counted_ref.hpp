@@ -8,7 +8,7 @@
 #include <atomic>
 #include <utility>
 
-namespace ringbolt::http {
+namespace ringbolt::core {
 
 template <typename Record> class counted_ref {
   public:
@@ -43,4 +43,4 @@ template <typename Record> class counted_ref {
     const Record* _p = nullptr;
 };
 
-} // namespace ringbolt::http
+} // namespace ringbolt::core

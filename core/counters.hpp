@@ -7,7 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 class counter {
   public:
@@ -109,4 +109,4 @@ struct core_counters {
     }
 };
 
-} // namespace ringbolt
+} // namespace ringbolt::core

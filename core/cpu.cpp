@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 std::vector<int> allowed_cpus() {
     std::vector<int> cpus;
@@ -43,4 +43,4 @@ void name_current_thread(const char* prefix, unsigned index) noexcept {
     pthread_setname_np(pthread_self(), name);
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

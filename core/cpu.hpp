@@ -3,7 +3,7 @@
 
 #include <vector>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 /// CPUs in this process's affinity mask, ascending.
 std::vector<int> allowed_cpus();
@@ -20,4 +20,4 @@ int batch_schedule_current_thread() noexcept;
 /// ps -L, top and perf show it.
 void name_current_thread(const char* prefix, unsigned index) noexcept;
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 namespace {
 constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -69,4 +69,4 @@ void date_cache::refresh(std::time_t now) noexcept {
     format_imf_fixdate(now, _buf);
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

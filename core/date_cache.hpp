@@ -6,7 +6,7 @@
 #include <ctime>
 #include <string_view>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 class date_cache {
   public:
@@ -27,4 +27,4 @@ class date_cache {
 /// Format `t` as IMF-fixdate into out[0..29). Exposed for tests.
 void format_imf_fixdate(std::time_t t, char* out) noexcept;
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 /// Upper bounds in microseconds of the finite buckets.
 inline constexpr std::array<uint64_t, 14> latency_bucket_us = {100,   250,   500,    1000,   2500,   5000,    10000,
@@ -30,4 +30,4 @@ struct latency_histogram {
     }
 };
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 /// Up to N values of T kept for reuse, last given first taken: the memory of a dead object
 /// or a sent buffer goes to the next one of its kind, with no malloc and no free, as
@@ -100,4 +100,4 @@ template <auto on_exit> void release_at_thread_exit(bool& armed) noexcept {
     }
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

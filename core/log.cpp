@@ -14,7 +14,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(log_level::info)};
@@ -114,4 +114,4 @@ uint64_t log_dropped() noexcept {
     return q == nullptr ? 0 : q->dropped();
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

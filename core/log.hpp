@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 enum class log_level : int { debug = 10, info = 20, warning = 30, error = 40 };
 
@@ -22,4 +22,4 @@ bool log_flush(int timeout_ms) noexcept;
 /// Lines this process dropped because the queue was full (stderr not keeping up).
 uint64_t log_dropped() noexcept;
 
-} // namespace ringbolt
+} // namespace ringbolt::core

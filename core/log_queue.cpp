@@ -15,7 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 log_queue::log_queue(int fd, size_t slots) : _fd(fd), _capacity(slots), _slots(new slot[slots]) {}
 
@@ -194,4 +194,4 @@ void log_queue::after_fork_child() noexcept {
     _stop = false;
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <string_view>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 class log_queue {
   public:
@@ -76,4 +76,4 @@ class log_queue {
     std::atomic<uint64_t> _dropped{0};
 };
 
-} // namespace ringbolt
+} // namespace ringbolt::core

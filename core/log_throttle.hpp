@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 /// Single-threaded (one per reactor); times are coarse seconds, 0 never used as a time.
 class log_throttle {
@@ -43,4 +43,4 @@ class log_throttle {
     uint64_t _held_back = 0;
 };
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <unistd.h>
 
-namespace ringbolt::http {
+namespace ringbolt::core {
 
 // The segment's first cache line holds what a keep-alive response touches (the header's
 // comment); the vector's blocks are line-aligned by the segment's alignment. (libstdc++'s
@@ -373,4 +373,4 @@ std::string send_batch::take_buffer() noexcept {
     return {};
 }
 
-} // namespace ringbolt::http
+} // namespace ringbolt::core

@@ -12,7 +12,7 @@
 #include <sys/uio.h>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::core {
 
 /// An open file whose ranges are sent (closed when the last segment using it is gone).
 struct file_handle {
@@ -186,4 +186,4 @@ class send_batch {
     size_t _index = 0;
 };
 
-} // namespace ringbolt::http
+} // namespace ringbolt::core

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-namespace ringbolt::http {
+namespace ringbolt::core {
 
 /// An address as a header or socket gives it: family AF_INET / AF_INET6 (0: none).
 struct endpoint_address {
@@ -36,4 +36,4 @@ struct proxy_info {
 
 using proxy_ref = counted_ref<proxy_info>;
 
-} // namespace ringbolt::http
+} // namespace ringbolt::core

@@ -1,7 +1,7 @@
 // Names of runtime errors, for logs.
 #include "core/result.hpp"
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 const char* errc_name(errc e) noexcept {
     switch (e) {
@@ -25,4 +25,4 @@ const char* errc_name(errc e) noexcept {
     return "unknown";
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

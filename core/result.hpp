@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 /// Errors of the runtime (not HTTP statuses: those live in http/http_error.hpp).
 enum class errc : uint8_t {
@@ -51,7 +51,7 @@ template <> class [[nodiscard]] result<void> {
     int _errno = 0;
 };
 
-} // namespace ringbolt
+} // namespace ringbolt::core
 
 /// Propagate an error from an expression returning result<...>.
 #define RB_TRY(expr)                                                                                                   \

@@ -1,7 +1,7 @@
 // A first-in first-out queue over one growable ring of slots: elements are moved in and
 // out, and nothing is allocated per element once the ring has grown to the queue's
 // high-water mark (std::deque allocates a node per element for elements over 512 bytes,
-// which an http::app_request is: the handler pool's queue paid a malloc and a free per
+// which an dispatch::app_request is: the handler pool's queue paid a malloc and a free per
 // request).
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <new>
 #include <utility>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 template <typename T> class ring_fifo {
   public:
@@ -74,4 +74,4 @@ template <typename T> class ring_fifo {
     size_t _size = 0;
 };
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-namespace ringbolt {
+namespace ringbolt::core {
 namespace {
 
 constexpr uint32_t rotl(uint32_t x, int n) noexcept {
@@ -141,4 +141,4 @@ long base64_decoded_length(std::string_view text) noexcept {
     return long(text.size() / 4 * 3 - pad);
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 std::array<uint8_t, 20> sha1(std::string_view data) noexcept;
 
@@ -17,4 +17,4 @@ std::string base64_encode(const uint8_t* data, size_t len);
 /// Decoded length of a padded standard base64 string, or -1 when it is not one.
 long base64_decoded_length(std::string_view text) noexcept;
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 namespace {
 
@@ -138,4 +138,4 @@ size_t block_pool::kept() const noexcept {
     return n;
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RINGBOLT_SMALL_BLOCKS_POOLED 0
@@ -55,4 +55,4 @@ class block_pool {
     std::vector<void*> _kept[classes]; ///< the raw blocks (headers), last given first taken
 };
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringbolt {
+namespace ringbolt::core {
 
 /// `c` lower-cased when it is an ASCII capital; any other byte unchanged.
 constexpr char ascii_lower(char c) noexcept {
@@ -123,4 +123,4 @@ constexpr bool lists_token(std::string_view list, std::string_view token) noexce
     return false;
 }
 
-} // namespace ringbolt
+} // namespace ringbolt::core

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::core {
 
 struct tls_info {
     uint16_t version = 0;      ///< TLS protocol version number (0x0303 TLS 1.2, 0x0304 TLS 1.3)
@@ -35,4 +35,4 @@ struct tls_info {
 /// that has none (plain TCP: the common case) moves and dies as cheaply as a raw pointer.
 using tls_ref = counted_ref<tls_info>;
 
-} // namespace ringbolt::http
+} // namespace ringbolt::core

@@ -17,7 +17,7 @@
 #include <ctime>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 std::atomic<bool> access_log_on{false};
 
@@ -51,7 +51,7 @@ void add_printable(line_buffer& out, std::string_view s) noexcept {
     for (char c : s) {
         unsigned char u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7f) {
-            char esc[4] = {'\\', 'x', chars::hex_digits[u >> 4], chars::hex_digits[u & 15]};
+            char esc[4] = {'\\', 'x', http::chars::hex_digits[u >> 4], http::chars::hex_digits[u & 15]};
             out.add({esc, 4});
         } else {
             out.add({&c, 1});
@@ -109,11 +109,11 @@ void write_access_log(const access_entry& e) noexcept {
         query = path.substr(q + 1);
         path = path.substr(0, q);
     }
-    std::string_view protocol = e.version_minor == 0               ? "HTTP/1.0"
-                                : e.version_minor == version_http2 ? "HTTP/2.0"
-                                : e.version_minor == version_http3 ? "HTTP/3"
-                                                                   : "HTTP/1.1";
-    uint64_t elapsed_us = e.start_ns != 0 ? (monotonic_ns() - e.start_ns) / 1000 : 0;
+    std::string_view protocol = e.version_minor == 0                     ? "HTTP/1.0"
+                                : e.version_minor == http::version_http2 ? "HTTP/2.0"
+                                : e.version_minor == http::version_http3 ? "HTTP/3"
+                                                                         : "HTTP/1.1";
+    uint64_t elapsed_us = e.start_ns != 0 ? (core::monotonic_ns() - e.start_ns) / 1000 : 0;
     for (const piece& p : g_pieces) {
         switch (p.atom) {
         case 0:
@@ -158,7 +158,7 @@ void write_access_log(const access_entry& e) noexcept {
             out.add_int(e.status);
             break;
         case 'S':
-            out.add(reason_phrase(e.status));
+            out.add(http::reason_phrase(e.status));
             break;
         case 'b':
             if (e.body_bytes >= 0) {
@@ -199,7 +199,7 @@ void write_access_log(const access_entry& e) noexcept {
             break;
         }
     }
-    log_line(log_level::info, {out.data, out.len});
+    core::log_line(core::log_level::info, {out.data, out.len});
 }
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -10,11 +10,11 @@
 #include <string>
 #include <string_view>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 /// One answered request.
 struct access_entry {
-    const peer_address* peer = nullptr;
+    const http::peer_address* peer = nullptr;
     std::string_view method;
     std::string_view target;
     uint8_t version_minor = 1;
@@ -46,4 +46,4 @@ inline bool access_log_enabled() noexcept {
 /// Queue the line for `e` (call only when access_log_enabled()).
 void write_access_log(const access_entry& e) noexcept;
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -16,11 +16,11 @@
 #include <string_view>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 /// Spare capacity after app_request::data so a JSON parser (simdjson) can read the
 /// body in place, without copying it into a padded buffer.
-inline constexpr size_t app_request_padding = request_body_padding;
+inline constexpr size_t app_request_padding = http::request_body_padding;
 
 struct span32 {
     uint32_t off = 0;
@@ -59,15 +59,15 @@ struct app_request_fields {
     bool https = false;          ///< a trusted proxy says the original request was https
     uint8_t num_params = 0;      ///< app_request::params[0..num_params) are set
     std::vector<span32> headers; ///< name, value, name, value, ...
-    std::shared_ptr<body_stream> streamed_body; ///< set when the body arrives after the request
-    std::shared_ptr<body_stream> watch;         ///< fails (disconnect) when the client leaves first; else null
-    peer_address peer;                          ///< the client: the connection's peer, or what a trusted proxy says
-    span32 forwarded_host; ///< a trusted proxy's original Host (len 0: none), in `data` after the body
-    span32 request_id;     ///< enable_request_id: the request's id (len 0: off), in `data` after the body
+    std::shared_ptr<http::body_stream> streamed_body; ///< set when the body arrives after the request
+    std::shared_ptr<http::body_stream> watch;         ///< fails (disconnect) when the client leaves first; else null
+    http::peer_address peer; ///< the client: the connection's peer, or what a trusted proxy says
+    span32 forwarded_host;   ///< a trusted proxy's original Host (len 0: none), in `data` after the body
+    span32 request_id;       ///< enable_request_id: the request's id (len 0: off), in `data` after the body
     /// The connection's TLS facts, shared by its requests (null: plain TCP).
-    tls_ref tls;
+    core::tls_ref tls;
     /// What the connection's load balancer said in its PROXY header (null: none).
-    proxy_ref proxy;
+    core::proxy_ref proxy;
 };
 
 /// A request as the application gets it. Its route parameters come last and only the
@@ -90,7 +90,7 @@ struct app_request : app_request_fields {
         return *this;
     }
     /// A large body's buffer is kept for the next one (http/body_buffers.hpp).
-    ~app_request() { give_body_buffer(std::move(data)); }
+    ~app_request() { http::give_body_buffer(std::move(data)); }
 
     /// Route parameters: `type` and `int_value` are read only below num_params.
     app_param params[max_route_params];
@@ -103,4 +103,4 @@ struct app_request : app_request_fields {
     }
 };
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

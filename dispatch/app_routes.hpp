@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 struct native_response {
     uint16_t status = 200;
@@ -61,10 +61,10 @@ struct app_routes {
     trusted_proxies proxies;
     /// Compression, CORS, request ids, security headers (null: the app enables none,
     /// and the dispatcher does nothing more per request).
-    std::unique_ptr<response_features> features;
+    std::unique_ptr<http::response_features> features;
     /// Static file mounts (app.static), in registration order: a path no route matches
     /// goes to the first mount whose prefix covers it, before the fallback.
     std::vector<std::unique_ptr<static_mount>> statics;
 };
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -19,16 +19,16 @@ namespace ringbolt::dispatch {
 
 namespace {
 
-http::span32 span_of(std::string_view part, const char* base) noexcept {
+span32 span_of(std::string_view part, const char* base) noexcept {
     return {static_cast<uint32_t>(part.data() - base), static_cast<uint32_t>(part.size())};
 }
 
 // The access-log line of an answer the runtime gave itself.
 void log_answer(const http::request_event& ev, uint16_t status, size_t body_bytes,
                 std::string_view request_id = {}) noexcept {
-    if (http::access_log_enabled()) [[unlikely]] {
-        http::write_access_log({&ev.peer, ev.head.method, ev.head.target, ev.head.version_minor, status,
-                                static_cast<int64_t>(body_bytes), 0, request_id});
+    if (access_log_enabled()) [[unlikely]] {
+        write_access_log({&ev.peer, ev.head.method, ev.head.target, ev.head.version_minor, status,
+                          static_cast<int64_t>(body_bytes), 0, request_id});
     }
 }
 
@@ -40,8 +40,8 @@ constexpr size_t returned_limit = 256;
 constexpr size_t returned_capacity = 4096; // bytes, as request_dispatcher::spare_capacity
 
 struct returned_buffers {
-    kept_stack<std::string, returned_limit> data;
-    kept_stack<std::vector<http::span32>, returned_limit> headers;
+    core::kept_stack<std::string, returned_limit> data;
+    core::kept_stack<std::vector<span32>, returned_limit> headers;
     bool armed = false; ///< the thread's exit releases the stacks
 };
 static_assert(std::is_trivially_destructible_v<returned_buffers>);
@@ -53,21 +53,20 @@ void release_returned_at_exit() noexcept {
 }
 
 /// Keeps `buffer` (emptied) if it holds 1 to returned_capacity bytes and there is room.
-template <class T> void give_returned(kept_stack<T, returned_limit>& to, T& buffer, size_t bytes) noexcept {
+template <class T> void give_returned(core::kept_stack<T, returned_limit>& to, T& buffer, size_t bytes) noexcept {
     if (bytes == 0 || bytes > returned_capacity) {
         return;
     }
-    release_at_thread_exit<release_returned_at_exit>(t_returned.armed);
+    core::release_at_thread_exit<release_returned_at_exit>(t_returned.armed);
     buffer.clear();
     to.give(buffer); // if full (or released): freed with its request
 }
 
 } // namespace
 
-void request_dispatcher::serve_static(const http::static_mount& mount, http::protocol& conn,
-                                      const http::request_event& ev, http::protocol_env& env,
-                                      std::string_view request_id) {
-    http::static_answer& a = _static;
+void request_dispatcher::serve_static(const static_mount& mount, http::protocol& conn, const http::request_event& ev,
+                                      http::protocol_env& env, std::string_view request_id) {
+    static_answer& a = _static;
     mount.serve(ev.head, ev.ctx.head_request, a);
     // The response features (CORS, request id, security headers) are in ev.ctx like any
     // answer's; compression is not: a file goes as stored or as its precompressed sibling,
@@ -108,20 +107,20 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             return verdict::answered;
         }
     }
-    http::route_match m;
+    route_match m;
     uint16_t allowed = 0;
     const std::vector<std::string>* other_names = nullptr; // named methods for Allow
-    http::route_status st = _routes.table.lookup(head.method_id, head.path, m, allowed);
-    if (st == http::route_status::found && head.method_id == http::method_other) [[unlikely]] {
+    route_status st = _routes.table.lookup(head.method_id, head.path, m, allowed);
+    if (st == route_status::found && head.method_id == http::method_other) [[unlikely]] {
         // The table matched "some other method": the route must list this one by name.
         const auto& names = _routes.targets[m.handler_id].other_methods;
         if (std::find(names.begin(), names.end(), head.method) == names.end()) {
             other_names = &names;
-            http::route_match unused;
+            route_match unused;
             st = _routes.table.lookup(0, head.path, unused, allowed); // no method: every allowed one
         }
     }
-    if (st == http::route_status::not_found && !_routes.statics.empty()) [[unlikely]] {
+    if (st == route_status::not_found && !_routes.statics.empty()) [[unlikely]] {
         // Static mounts: after the routes (a route under a mount's prefix wins), before
         // the fallback. A body is read whole first (verdict::buffer below), then ignored.
         for (const auto& mount : _routes.statics) {
@@ -134,23 +133,23 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             }
         }
     }
-    if (st != http::route_status::found && _routes.fallback != http::no_fallback) {
+    if (st != route_status::found && _routes.fallback != no_fallback) {
         m.handler_id = _routes.fallback; // the application takes everything else
         m.num_params = 0;
-        st = http::route_status::found;
+        st = route_status::found;
     }
     if (ev.body_follows) {
         // Only a route that takes its body as a stream gets the request before the body;
         // everything else (native routes, 404/405, sync handlers) reads it whole first.
-        bool streams = st == http::route_status::found && _streams != nullptr &&
-                       _routes.targets[m.handler_id].kind == http::target_kind::python &&
+        bool streams = st == route_status::found && _streams != nullptr &&
+                       _routes.targets[m.handler_id].kind == target_kind::python &&
                        _routes.targets[m.handler_id].streams_body;
         if (!streams) {
             return verdict::buffer;
         }
     }
-    if (st != http::route_status::found) [[unlikely]] {
-        if (st == http::route_status::method_not_allowed) {
+    if (st != route_status::found) [[unlikely]] {
+        if (st == route_status::method_not_allowed) {
             std::string fields(http::problem_content_type);
             fields.append("Allow: ");
             http::append_method_names(fields, allowed);
@@ -168,7 +167,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         }
         return verdict::answered;
     }
-    const http::route_target& target = _routes.targets[m.handler_id];
+    const route_target& target = _routes.targets[m.handler_id];
     bool websocket = false;
     if (target.websocket) [[unlikely]] {
         ws::opening_check hs = ws::check_opening(head);
@@ -180,11 +179,11 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             return verdict::answered;
         }
     }
-    if (target.kind != http::target_kind::python) {
+    if (target.kind != target_kind::python) {
         if (_route_latency != nullptr) {
             _route_latency[m.handler_id].record(0);
         }
-        if (target.kind == http::target_kind::metrics) [[unlikely]] {
+        if (target.kind == target_kind::metrics) [[unlikely]] {
             std::string text;
             if (_metrics != nullptr) {
                 _metrics->render(text);
@@ -193,7 +192,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             log_answer(ev, 200, text.size(), request_id);
             return verdict::answered;
         }
-        const http::native_response& nr = target.response;
+        const native_response& nr = target.response;
         conn.respond(ev.seq, ev.ctx, nr.status, nr.headers, nr.body, env);
         log_answer(ev, nr.status, nr.body.size(), request_id);
         return verdict::answered;
@@ -211,7 +210,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         _app_pending->fetch_add(1, std::memory_order_relaxed);
     }
     // Hand the request to the application: one owned copy of head and body.
-    http::app_request& req = _batch.emplace_back();
+    app_request& req = _batch.emplace_back();
     if (!_spare_data.empty()) [[likely]] {
         req.data = std::move(_spare_data.back());
         _spare_data.pop_back();
@@ -225,7 +224,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         t_returned.headers.take(req.headers);
     }
     req.route_id = m.handler_id;
-    req.start_ns = _route_latency != nullptr || http::access_log_enabled() ? monotonic_ns() : 0;
+    req.start_ns = _route_latency != nullptr || access_log_enabled() ? core::monotonic_ns() : 0;
     req.conn_slot = ev.slot;
     req.conn_gen = ev.gen;
     req.seq = ev.seq;
@@ -243,7 +242,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         // else a new one, of at least fresh_data_min bytes so that as a spare it fits the
         // next requests of other sizes (a large body's copy goes into a kept buffer:
         // http/body_buffers.hpp).
-        size_t need = head_bytes.size() + ev.body.size() + http::app_request_padding;
+        size_t need = head_bytes.size() + ev.body.size() + app_request_padding;
         if (req.data.capacity() < need) {
             req.data = http::take_body_buffer(std::max(need, fresh_data_min));
         }
@@ -276,18 +275,18 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     req.peer = ev.peer;
     req.https = ev.peer.secure;
     if (ev.peer.tls != nullptr) [[unlikely]] {
-        req.tls = http::tls_ref(ev.peer.tls); // one per connection, shared by its requests
+        req.tls = core::tls_ref(ev.peer.tls); // one per connection, shared by its requests
     }
     if (ev.peer.proxy != nullptr) [[unlikely]] {
-        req.proxy = http::proxy_ref(ev.peer.proxy);
+        req.proxy = core::proxy_ref(ev.peer.proxy);
     }
     if (!_routes.proxies.empty() && _routes.proxies.contains(ev.peer)) [[unlikely]] {
-        http::forwarded_info fwd = http::read_forwarded(head, _routes.proxies);
+        forwarded_info fwd = read_forwarded(head, _routes.proxies);
         if (fwd.has_client) {
             req.peer = fwd.client;
         }
         if (!fwd.proto.empty()) {
-            req.https = iequals(fwd.proto, "https") || iequals(fwd.proto, "wss");
+            req.https = core::iequals(fwd.proto, "https") || core::iequals(fwd.proto, "wss");
         }
         if (!fwd.host.empty()) {
             req.forwarded_host = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(fwd.host.size())};
@@ -317,14 +316,14 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
 }
 
 void request_dispatcher::recycle_batch() noexcept {
-    for (http::app_request& r : _batch) {
+    for (app_request& r : _batch) {
         if (_spare_data.size() < spare_limit && r.data.capacity() <= spare_capacity &&
             r.data.capacity() > std::string().capacity()) {
             r.data.clear();
             _spare_data.push_back(std::move(r.data));
         }
         if (_spare_headers.size() < spare_limit && r.headers.capacity() != 0 &&
-            r.headers.capacity() * sizeof(http::span32) <= spare_capacity) {
+            r.headers.capacity() * sizeof(span32) <= spare_capacity) {
             r.headers.clear();
             _spare_headers.push_back(std::move(r.headers));
         }
@@ -332,11 +331,11 @@ void request_dispatcher::recycle_batch() noexcept {
     _batch.clear();
 }
 
-void return_request_buffers(http::app_request& r) noexcept {
+void return_request_buffers(app_request& r) noexcept {
     if (r.data.capacity() > std::string().capacity()) {
         give_returned(t_returned.data, r.data, r.data.capacity());
     }
-    give_returned(t_returned.headers, r.headers, r.headers.capacity() * sizeof(http::span32));
+    give_returned(t_returned.headers, r.headers, r.headers.capacity() * sizeof(span32));
 }
 
 } // namespace ringbolt::dispatch

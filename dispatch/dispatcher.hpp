@@ -25,8 +25,8 @@ class body_stream_factory {
 
 class request_dispatcher final : public http::dispatcher {
   public:
-    request_dispatcher(const http::app_routes& routes, const http::metrics_source* metrics,
-                       std::atomic<uint32_t>* app_pending, uint32_t app_limit, latency_histogram* route_latency,
+    request_dispatcher(const app_routes& routes, const metrics_source* metrics, std::atomic<uint32_t>* app_pending,
+                       uint32_t app_limit, core::latency_histogram* route_latency,
                        body_stream_factory* streams = nullptr)
         : _routes(routes), _metrics(metrics), _app_pending(app_pending), _app_limit(app_limit),
           _route_latency(route_latency), _streams(streams) {
@@ -43,7 +43,7 @@ class request_dispatcher final : public http::dispatcher {
                        std::shared_ptr<http::body_stream>& stream) override;
 
     /// Requests for the application gathered this loop turn.
-    std::vector<http::app_request>& batch() noexcept { return _batch; }
+    std::vector<app_request>& batch() noexcept { return _batch; }
 
     /// Empty the batch once its requests are answered, keeping their buffers (the
     /// head-and-body bytes, the header spans) for the next requests: a request handed
@@ -54,24 +54,24 @@ class request_dispatcher final : public http::dispatcher {
     void recycle_batch() noexcept;
 
   private:
-    void serve_static(const http::static_mount& mount, http::protocol& conn, const http::request_event& ev,
+    void serve_static(const static_mount& mount, http::protocol& conn, const http::request_event& ev,
                       http::protocol_env& env, std::string_view request_id);
 
-    const http::app_routes& _routes;
-    const http::metrics_source* _metrics;
-    std::atomic<uint32_t>* _app_pending; ///< requests handed to the app, process-wide
-    uint32_t _app_limit;                 ///< above this many pending: 503 (0 = no limit)
-    latency_histogram* _route_latency;   ///< per route id, when metrics are on
-    body_stream_factory* _streams;       ///< null: bodies are always read whole
-    std::vector<http::app_request> _batch;
+    const app_routes& _routes;
+    const metrics_source* _metrics;
+    std::atomic<uint32_t>* _app_pending;     ///< requests handed to the app, process-wide
+    uint32_t _app_limit;                     ///< above this many pending: 503 (0 = no limit)
+    core::latency_histogram* _route_latency; ///< per route id, when metrics are on
+    body_stream_factory* _streams;           ///< null: bodies are always read whole
+    std::vector<app_request> _batch;
     static constexpr size_t spare_limit = 256;
     static constexpr size_t spare_capacity = 4096;
     /// A new app_request::data buffer is at least this large (a head of a few hundred
     /// bytes and a small body), so a spare one fits the next requests of other sizes.
     static constexpr size_t fresh_data_min = 1024;
-    std::vector<std::string> _spare_data;                  ///< app_request::data buffers, cleared
-    std::vector<std::vector<http::span32>> _spare_headers; ///< app_request::headers buffers, cleared
-    http::static_answer _static;                           ///< reused: a static answer allocates nothing once warm
+    std::vector<std::string> _spare_data;            ///< app_request::data buffers, cleared
+    std::vector<std::vector<span32>> _spare_headers; ///< app_request::headers buffers, cleared
+    static_answer _static;                           ///< reused: a static answer allocates nothing once warm
     /// The app's response features without compression (null when it compresses nothing
     /// or serves no static files): what a static answer goes out with.
     std::unique_ptr<http::response_features> _stored_features;
@@ -84,6 +84,6 @@ class request_dispatcher final : public http::dispatcher {
 /// from its thread's list. With the hosted loop both are the reactor's thread, so such a
 /// request allocates nothing for its copy once warm. A loop on a thread of its own fills
 /// its list up to the bound and keeps it (at most 256 buffers of each kind, 4 KiB each).
-void return_request_buffers(http::app_request& r) noexcept;
+void return_request_buffers(app_request& r) noexcept;
 
 } // namespace ringbolt::dispatch

@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 namespace {
 
@@ -33,7 +33,7 @@ std::string_view pick_client(std::string_view list, const trusted_proxies& trust
     std::string_view first;
     std::string_view chosen;
     while (!list.empty()) {
-        std::string_view item = pop_list_element(list);
+        std::string_view item = core::pop_list_element(list);
         if (item.empty()) {
             continue;
         }
@@ -60,7 +60,7 @@ void read_rfc7239(std::string_view value, const trusted_proxies& trusted, forwar
     std::string_view hops[16];
     size_t n = 0;
     while (!value.empty() && n < std::size(hops)) {
-        hops[n++] = pop_list_element(value);
+        hops[n++] = core::pop_list_element(value);
     }
     bool picked = false;
     for (size_t i = n; i-- > 0;) {
@@ -68,19 +68,19 @@ void read_rfc7239(std::string_view value, const trusted_proxies& trusted, forwar
         std::string_view for_value, proto, host;
         while (!hop.empty()) {
             size_t semi = hop.find(';');
-            std::string_view pair = trim_ows(hop.substr(0, semi));
+            std::string_view pair = core::trim_ows(hop.substr(0, semi));
             hop = semi == std::string_view::npos ? std::string_view{} : hop.substr(semi + 1);
             size_t eq = pair.find('=');
             if (eq == std::string_view::npos) {
                 continue;
             }
-            std::string_view key = trim_ows(pair.substr(0, eq));
-            std::string_view val = unquote(trim_ows(pair.substr(eq + 1)));
-            if (iequals(key, "for")) {
+            std::string_view key = core::trim_ows(pair.substr(0, eq));
+            std::string_view val = unquote(core::trim_ows(pair.substr(eq + 1)));
+            if (core::iequals(key, "for")) {
                 for_value = val;
-            } else if (iequals(key, "proto")) {
+            } else if (core::iequals(key, "proto")) {
                 proto = val;
-            } else if (iequals(key, "host")) {
+            } else if (core::iequals(key, "host")) {
                 host = val;
             }
         }
@@ -91,7 +91,7 @@ void read_rfc7239(std::string_view value, const trusted_proxies& trusted, forwar
             out.host = host;
         }
         if (!for_value.empty() && !picked) {
-            peer_address p;
+            http::peer_address p;
             if (parse_address(for_value, p)) {
                 out.client = p;
                 out.has_client = true;
@@ -108,8 +108,8 @@ void read_rfc7239(std::string_view value, const trusted_proxies& trusted, forwar
 
 } // namespace
 
-bool parse_address(std::string_view text, peer_address& out) noexcept {
-    text = trim_ows(text);
+bool parse_address(std::string_view text, http::peer_address& out) noexcept {
+    text = core::trim_ows(text);
     uint16_t port = 0;
     std::string_view host = text;
     if (!text.empty() && text.front() == '[') {
@@ -136,7 +136,7 @@ bool parse_address(std::string_view text, peer_address& out) noexcept {
             return false;
         }
     }
-    peer_address p;
+    http::peer_address p;
     if (!parse_ip(host, p.family, p.addr)) {
         return false;
     }
@@ -149,7 +149,7 @@ std::string trusted_proxies::parse(std::string_view list) {
     _all = false;
     _nets.clear();
     while (!list.empty()) {
-        std::string_view item = pop_list_element(list);
+        std::string_view item = core::pop_list_element(list);
         if (item.empty()) {
             continue;
         }
@@ -182,7 +182,7 @@ std::string trusted_proxies::parse(std::string_view list) {
     return {};
 }
 
-bool trusted_proxies::contains(const peer_address& peer) const noexcept {
+bool trusted_proxies::contains(const http::peer_address& peer) const noexcept {
     if (_all) {
         return true;
     }
@@ -217,23 +217,23 @@ bool trusted_proxies::contains(const peer_address& peer) const noexcept {
 }
 
 bool trusted_proxies::contains(std::string_view address) const noexcept {
-    peer_address p;
+    http::peer_address p;
     return parse_address(address, p) && contains(p);
 }
 
-forwarded_info read_forwarded(const request_head& head, const trusted_proxies& trusted) noexcept {
+forwarded_info read_forwarded(const http::request_head& head, const trusted_proxies& trusted) noexcept {
     forwarded_info out;
     std::string_view xff, xfp, xfh, fwd;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         std::string_view name = head.headers[i].name;
         std::string_view value = head.headers[i].value;
-        if (iequals(name, "forwarded")) {
+        if (core::iequals(name, "forwarded")) {
             fwd = value;
-        } else if (iequals(name, "x-forwarded-for")) {
+        } else if (core::iequals(name, "x-forwarded-for")) {
             xff = value;
-        } else if (iequals(name, "x-forwarded-proto")) {
+        } else if (core::iequals(name, "x-forwarded-proto")) {
             xfp = value;
-        } else if (iequals(name, "x-forwarded-host")) {
+        } else if (core::iequals(name, "x-forwarded-host")) {
             xfh = value;
         }
     }
@@ -242,19 +242,19 @@ forwarded_info read_forwarded(const request_head& head, const trusted_proxies& t
         return out;
     }
     if (!xff.empty()) {
-        peer_address p;
+        http::peer_address p;
         if (parse_address(pick_client(xff, trusted), p)) {
             out.client = p;
             out.has_client = true;
         }
     }
     if (!xfp.empty()) {
-        out.proto = trim_ows(xfp.substr(0, xfp.find(','))); // the first hop's scheme
+        out.proto = core::trim_ows(xfp.substr(0, xfp.find(','))); // the first hop's scheme
     }
     if (!xfh.empty()) {
-        out.host = trim_ows(xfh.substr(0, xfh.find(',')));
+        out.host = core::trim_ows(xfh.substr(0, xfh.find(',')));
     }
     return out;
 }
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 /// The peers whose forwarding headers are believed (--forwarded-allow-ips).
 class trusted_proxies {
@@ -20,7 +20,7 @@ class trusted_proxies {
     /// "127.0.0.1", "10.0.0.0/8,::1", "*" (everyone). Returns an error message naming
     /// the bad entry, else "".
     std::string parse(std::string_view list);
-    bool contains(const peer_address& peer) const noexcept;
+    bool contains(const http::peer_address& peer) const noexcept;
     bool contains(std::string_view address) const noexcept; ///< a textual address
     bool empty() const noexcept { return !_all && _nets.empty(); }
 
@@ -36,7 +36,7 @@ class trusted_proxies {
 
 /// What the trusted proxy says about the original request.
 struct forwarded_info {
-    peer_address client; ///< valid when has_client (port 0 unless the proxy gave one)
+    http::peer_address client; ///< valid when has_client (port 0 unless the proxy gave one)
     bool has_client = false;
     std::string_view proto; ///< "https", "http" (empty: not given)
     std::string_view host;  ///< the original Host (empty: not given)
@@ -46,9 +46,9 @@ struct forwarded_info {
 /// X-Forwarded-For's list the client is the rightmost address that is not itself a
 /// trusted proxy (the leftmost when all are), as uvicorn does; `Forwarded` wins over
 /// the X- headers when present. Unparseable addresses are ignored (the peer stays).
-forwarded_info read_forwarded(const request_head& head, const trusted_proxies& trusted) noexcept;
+forwarded_info read_forwarded(const http::request_head& head, const trusted_proxies& trusted) noexcept;
 
 /// Parse "1.2.3.4", "::1", "[::1]", "1.2.3.4:80", "[::1]:80" into `out`.
-bool parse_address(std::string_view text, peer_address& out) noexcept;
+bool parse_address(std::string_view text, http::peer_address& out) noexcept;
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

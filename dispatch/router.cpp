@@ -25,7 +25,7 @@
 #include <cstring>
 #include <unordered_map>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 namespace {
 
@@ -249,8 +249,8 @@ inline const char* segment_end(const char* p, const char* e, bool& has_escape) n
 
 std::string method_list(uint16_t mask) {
     std::string s;
-    append_method_names(s, mask);
-    if (mask & method_other) {
+    http::append_method_names(s, mask);
+    if (mask & http::method_other) {
         s.append(s.empty() ? "" : ", ").append("another method");
     }
     return s;
@@ -453,12 +453,12 @@ struct route_table::impl {
         const route_leaf& leaf = routes[r];
         uint16_t m = st.method;
         if (!(leaf.mask & m)) [[unlikely]] {
-            if (m == method_head && (leaf.mask & method_get)) {
-                m = method_get; // HEAD is GET without the body (RFC 9110 §9.3.2)
+            if (m == http::method_head && (leaf.mask & http::method_get)) {
+                m = http::method_get; // HEAD is GET without the body (RFC 9110 §9.3.2)
             } else {
                 st.allowed |= leaf.mask;
-                if (leaf.mask & method_get) {
-                    st.allowed |= method_head;
+                if (leaf.mask & http::method_get) {
+                    st.allowed |= http::method_head;
                 }
                 return false;
             }
@@ -492,7 +492,7 @@ struct route_table::impl {
         if (has_escape) [[unlikely]] {
             thread_local std::string decoded; // grows to the longest segment seen, then no allocation
             decoded.clear();
-            if (!percent_decode(raw, decoded, false)) {
+            if (!http::percent_decode(raw, decoded, false)) {
                 return false; // a malformed escape: this segment matches nothing
             }
             seg = decoded; // a decoded "%2F" stays inside the segment
@@ -730,4 +730,4 @@ const std::vector<std::string>& route_table::param_names(uint32_t handler_id) co
     return it != _impl->names_by_handler.end() ? it->second : none;
 }
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 /// A parameter's converter. A segment that does not convert does not match (the lookup
 /// backtracks to other routes, else not_found).
@@ -88,4 +88,4 @@ class route_table {
     std::unique_ptr<impl> _impl;
 };
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

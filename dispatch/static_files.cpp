@@ -28,20 +28,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 namespace {
 
 /// The file a precompressed representation is stored in, beside the original.
-std::string_view sibling_suffix(content_coding c) noexcept {
+std::string_view sibling_suffix(http::content_coding c) noexcept {
     switch (c) {
-    case content_coding::zstd:
+    case http::content_coding::zstd:
         return ".zst";
-    case content_coding::br:
+    case http::content_coding::br:
         return ".br";
-    case content_coding::gzip:
+    case http::content_coding::gzip:
         return ".gz";
-    case content_coding::identity:
+    case http::content_coding::identity:
         break;
     }
     return "";
@@ -74,9 +74,9 @@ void probe_openat2(int root) noexcept {
     }
     g_method.store(static_cast<int>(m), std::memory_order_relaxed);
     if (m == open_method::openat2) {
-        log(log_level::info, "static files: opened with openat2(RESOLVE_BENEATH)");
+        core::log(core::log_level::info, "static files: opened with openat2(RESOLVE_BENEATH)");
     } else {
-        log(log_level::info, "static files: opened with openat + a realpath check beneath the root%s", why);
+        core::log(core::log_level::info, "static files: opened with openat + a realpath check beneath the root%s", why);
     }
 }
 
@@ -92,49 +92,49 @@ struct conditions {
     bool has_im = false;
     bool has_range = false;
     bool has_if_range = false;
-    accept_encoding accept;
+    http::accept_encoding accept;
     bool accept_bad = false; ///< an Accept-Encoding field did not parse: identity only
 };
 
-void read_conditions(const request_head& head, conditions& c) noexcept {
+void read_conditions(const http::request_head& head, conditions& c) noexcept {
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         std::string_view n = head.headers[i].name;
         std::string_view v = head.headers[i].value;
         switch (n.size()) {
         case 5:
-            if (iequals(n, "range")) {
+            if (core::iequals(n, "range")) {
                 // Two Range fields are not a list (§14.2 has no list syntax for them): ignore both.
                 c.range = c.has_range ? std::string_view("x") : v;
                 c.has_range = true;
             }
             break;
         case 8:
-            if (iequals(n, "if-match")) {
+            if (core::iequals(n, "if-match")) {
                 c.if_match = v;
                 c.has_im = true;
-            } else if (iequals(n, "if-range")) {
+            } else if (core::iequals(n, "if-range")) {
                 c.if_range = v;
                 c.has_if_range = true;
             }
             break;
         case 13:
-            if (iequals(n, "if-none-match")) {
+            if (core::iequals(n, "if-none-match")) {
                 c.if_none_match = v; // several fields: the last one (clients send one)
                 c.has_inm = true;
             }
             break;
         case 15:
-            if (iequals(n, "accept-encoding") && !parse_accept_encoding(v, c.accept)) {
+            if (core::iequals(n, "accept-encoding") && !http::parse_accept_encoding(v, c.accept)) {
                 c.accept_bad = true;
             }
             break;
         case 17:
-            if (iequals(n, "if-modified-since")) {
+            if (core::iequals(n, "if-modified-since")) {
                 c.if_modified_since = v;
             }
             break;
         case 19:
-            if (iequals(n, "if-unmodified-since")) {
+            if (core::iequals(n, "if-unmodified-since")) {
                 c.if_unmodified_since = v;
             }
             break;
@@ -213,7 +213,7 @@ bool compressible(std::string_view type) noexcept {
 // body; `out` is reused, so no allocation once warm).
 void problem(static_answer& out, uint16_t status, std::string_view body) {
     out.status = status;
-    out.fields.assign(problem_content_type);
+    out.fields.assign(http::problem_content_type);
     out.body.assign(body);
 }
 
@@ -290,19 +290,19 @@ int static_mount::open_beneath(const std::string& rel) const noexcept {
     return fd;
 }
 
-int static_mount::open_sibling(const std::string& rel, std::string_view type, const accept_encoding& accept,
-                               struct stat& st, content_coding& coding) const {
+int static_mount::open_sibling(const std::string& rel, std::string_view type, const http::accept_encoding& accept,
+                               struct stat& st, http::content_coding& coding) const {
     if (!_cfg.precompressed || !accept.present || !compressible(type)) {
         return -1;
     }
     thread_local std::string sibling;
     // The server's preference among siblings; one that does not exist (or is not a
     // regular file) is dropped and the choice made again among the rest.
-    content_coding offered[] = {content_coding::zstd, content_coding::br, content_coding::gzip};
+    http::content_coding offered[] = {http::content_coding::zstd, http::content_coding::br, http::content_coding::gzip};
     size_t n_offered = std::size(offered);
     while (n_offered > 0) {
-        content_coding pick = choose_coding(accept, std::span<const content_coding>(offered, n_offered));
-        if (pick == content_coding::identity) {
+        http::content_coding pick = choose_coding(accept, std::span<const http::content_coding>(offered, n_offered));
+        if (pick == http::content_coding::identity) {
             break;
         }
         sibling.assign(rel).append(sibling_suffix(pick));
@@ -320,7 +320,7 @@ int static_mount::open_sibling(const std::string& rel, std::string_view type, co
     return -1;
 }
 
-void static_mount::serve(const request_head& head, bool head_request, static_answer& out) const {
+void static_mount::serve(const http::request_head& head, bool head_request, static_answer& out) const {
     out.status = 404;
     out.fields.clear();
     out.body.clear();
@@ -328,8 +328,8 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     out.file.reset();
     out.offset = 0;
     out.length = 0;
-    if (head.method_id != method_get && head.method_id != method_head) {
-        problem(out, 405, problem_static_method);
+    if (head.method_id != http::method_get && head.method_id != http::method_head) {
+        problem(out, 405, http::problem_static_method);
         out.fields.append("Allow: GET, HEAD\r\n");
         return;
     }
@@ -337,43 +337,43 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     static_path sp = sanitize_static_path(head.path.substr(_cfg.prefix.size()), _cfg.dotfiles, rel);
     if (sp.status != static_path_status::ok) [[unlikely]] {
         if (sp.status == static_path_status::bad_request) {
-            problem(out, 400, problem_static_bad_path);
+            problem(out, 400, http::problem_static_bad_path);
         } else {
-            problem(out, 404, problem_file_not_found);
+            problem(out, 404, http::problem_file_not_found);
         }
         return;
     }
     conditions c;
     read_conditions(head, c);
     struct stat st;
-    content_coding coding = content_coding::identity;
+    http::content_coding coding = http::content_coding::identity;
     // A precompressed sibling is looked for first: when one is served, the original is
     // never opened (one openat2, fstat, read and close per request).
-    const accept_encoding no_accept; // an Accept-Encoding that did not parse: identity only
-    const accept_encoding& accept = c.accept_bad ? no_accept : c.accept;
-    std::string_view type = content_type_for(rel); // a view into the static table
+    const http::accept_encoding no_accept; // an Accept-Encoding that did not parse: identity only
+    const http::accept_encoding& accept = c.accept_bad ? no_accept : c.accept;
+    std::string_view type = http::content_type_for(rel); // a view into the static table
     int fd = sp.trailing_slash ? -1 : open_sibling(rel, type, accept, st, coding);
     if (fd < 0) {
         fd = open_beneath(rel);
         if (fd < 0) [[unlikely]] {
             if (errno == EMFILE || errno == ENFILE) {
-                problem(out, 503, problem_static_no_fds);
+                problem(out, 503, http::problem_static_no_fds);
                 out.fields.append("Retry-After: 1\r\n");
             } else {
-                problem(out, 404, problem_file_not_found);
+                problem(out, 404, http::problem_file_not_found);
             }
             return;
         }
         if (::fstat(fd, &st) != 0) [[unlikely]] {
             ::close(fd);
-            problem(out, 404, problem_file_not_found);
+            problem(out, 404, http::problem_file_not_found);
             return;
         }
     }
     if (S_ISDIR(st.st_mode)) {
         ::close(fd);
         if (_cfg.index.empty()) {
-            problem(out, 404, problem_file_not_found); // no listings, ever
+            problem(out, 404, http::problem_file_not_found); // no listings, ever
             return;
         }
         if (!sp.trailing_slash) {
@@ -393,7 +393,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
             rel.push_back('/');
         }
         rel.append(_cfg.index);
-        type = content_type_for(rel);
+        type = http::content_type_for(rel);
         fd = open_sibling(rel, type, accept, st, coding);
         if (fd < 0) {
             fd = open_beneath(rel);
@@ -401,7 +401,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
                 if (fd >= 0) {
                     ::close(fd);
                 }
-                problem(out, 404, problem_file_not_found);
+                problem(out, 404, http::problem_file_not_found);
                 return;
             }
         }
@@ -409,7 +409,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     }
     if (!S_ISREG(st.st_mode) || sp.trailing_slash) {
         ::close(fd); // devices, FIFOs, sockets, a file asked for as a directory ("a.txt/")
-        problem(out, 404, problem_file_not_found);
+        problem(out, 404, http::problem_file_not_found);
         return;
     }
     bool varies = _cfg.precompressed && compressible(type);
@@ -434,7 +434,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     std::string_view etag(tag, tag_len);
     std::time_t mtime = st.st_mtim.tv_sec;
     char last_modified[32];
-    format_imf_fixdate(mtime, last_modified);
+    core::format_imf_fixdate(mtime, last_modified);
     uint64_t size = static_cast<uint64_t>(st.st_size);
 
     auto validators = [&](std::string& f) {
@@ -453,12 +453,12 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     if (c.has_im) {
         failed = !etag_list_matches(c.if_match, etag, true);
     } else if (!c.if_unmodified_since.empty()) {
-        std::time_t t = parse_http_date(c.if_unmodified_since);
+        std::time_t t = http::parse_http_date(c.if_unmodified_since);
         failed = t >= 0 && mtime > t;
     }
     if (failed) {
         ::close(fd);
-        problem(out, 412, problem_precondition_failed);
+        problem(out, 412, http::problem_precondition_failed);
         validators(out.fields);
         return;
     }
@@ -466,7 +466,7 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     if (c.has_inm) {
         not_modified = etag_list_matches(c.if_none_match, etag, false);
     } else if (!c.if_modified_since.empty()) {
-        std::time_t t = parse_http_date(c.if_modified_since);
+        std::time_t t = http::parse_http_date(c.if_modified_since);
         not_modified = t >= 0 && mtime <= t;
     }
     if (not_modified) {
@@ -480,12 +480,12 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
     uint64_t length = size;
     out.status = 200;
     out.fields.append("Content-Type: ").append(type).append("\r\n");
-    if (coding != content_coding::identity) {
-        out.fields.append("Content-Encoding: ").append(coding_name(coding)).append("\r\n");
+    if (coding != http::content_coding::identity) {
+        out.fields.append("Content-Encoding: ").append(http::coding_name(coding)).append("\r\n");
     }
     validators(out.fields);
     out.fields.append("Accept-Ranges: bytes\r\n");
-    if (c.has_range && head.method_id == method_get) { // §14.2: Range is for GET only
+    if (c.has_range && head.method_id == http::method_get) { // §14.2: Range is for GET only
         bool range_applies = true;
         if (c.has_if_range) {
             std::string_view v = c.if_range;
@@ -494,22 +494,22 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
                 range_applies = v.front() == '"' && v.size() == etag.size() + 2 && v.back() == '"' &&
                                 v.substr(1, etag.size()) == etag;
             } else {
-                range_applies = parse_http_date(v) == mtime; // a date must be the exact Last-Modified
+                range_applies = http::parse_http_date(v) == mtime; // a date must be the exact Last-Modified
             }
         }
         if (range_applies) {
-            byte_range r = parse_byte_range(c.range, size);
-            if (r.kind == range_kind::unsatisfiable) {
+            http::byte_range r = http::parse_byte_range(c.range, size);
+            if (r.kind == http::range_kind::unsatisfiable) {
                 ::close(fd);
                 out.status = 416;
-                out.fields.assign(problem_content_type).append("Content-Range: bytes */");
+                out.fields.assign(http::problem_content_type).append("Content-Range: bytes */");
                 append_dec(out.fields, size);
                 out.fields.append("\r\n");
                 validators(out.fields);
-                out.body.assign(problem_range_not_satisfiable);
+                out.body.assign(http::problem_range_not_satisfiable);
                 return;
             }
-            if (r.kind == range_kind::single) {
+            if (r.kind == http::range_kind::single) {
                 first = r.first;
                 length = r.length;
                 out.status = 206;
@@ -546,15 +546,15 @@ void static_mount::serve(const request_head& head, bool head_request, static_ans
         if (got != length) [[unlikely]] {
             // The file shrank between fstat and read: what we have no longer matches the
             // validators we computed; the client may simply retry.
-            problem(out, 503, problem_static_changed);
+            problem(out, 503, http::problem_static_changed);
             out.fields.append("Retry-After: 0\r\n");
         }
         return;
     }
     out.use_file = true;
-    out.file = std::make_shared<file_handle>(fd);
+    out.file = std::make_shared<core::file_handle>(fd);
     out.offset = first;
     out.length = length;
 }
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

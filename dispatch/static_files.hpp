@@ -16,7 +16,7 @@
 #include <string_view>
 #include <sys/stat.h>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 struct static_config {
     std::string prefix;               ///< URL prefix: "/assets" (no trailing '/'); "" mounts at "/"
@@ -31,10 +31,10 @@ struct static_config {
 /// (small files, error texts) or as a file range (sent with sendfile).
 struct static_answer {
     uint16_t status = 404;
-    std::string fields;                ///< "Name: value\r\n" lines
-    std::string body;                  ///< when !use_file
-    bool use_file = false;             ///< the body is `file` from `offset`, `length` bytes
-    std::shared_ptr<file_handle> file; ///< null for HEAD (only the length is announced)
+    std::string fields;                      ///< "Name: value\r\n" lines
+    std::string body;                        ///< when !use_file
+    bool use_file = false;                   ///< the body is `file` from `offset`, `length` bytes
+    std::shared_ptr<core::file_handle> file; ///< null for HEAD (only the length is announced)
     uint64_t offset = 0;
     uint64_t length = 0;
 };
@@ -62,7 +62,7 @@ class static_mount {
                (path.size() == p.size() || path[p.size()] == '/');
     }
     /// Answer `head` (whose path this mount covers). `head_request`: a HEAD (no body read).
-    void serve(const request_head& head, bool head_request, static_answer& out) const;
+    void serve(const http::request_head& head, bool head_request, static_answer& out) const;
 
   private:
     explicit static_mount(static_config cfg) : _cfg(std::move(cfg)) {}
@@ -71,8 +71,8 @@ class static_mount {
     /// `accept` (.zst/.br/.gz, the client's choice among those that exist as regular
     /// files): its fd, `st` and `coding` set; -1 when none (not precompressed, not a
     /// compressible type, none acceptable or present).
-    int open_sibling(const std::string& rel, std::string_view type, const accept_encoding& accept, struct stat& st,
-                     content_coding& coding) const;
+    int open_sibling(const std::string& rel, std::string_view type, const http::accept_encoding& accept,
+                     struct stat& st, http::content_coding& coding) const;
 
     static_config _cfg;
     int _root = -1;
@@ -83,4 +83,4 @@ class static_mount {
 /// Probed once (the first mount opened); logged once.
 std::string_view static_open_method() noexcept;
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -3,7 +3,7 @@
 
 #include "http/char_classes.hpp"
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 namespace {
 
@@ -48,8 +48,8 @@ static_path sanitize_static_path(std::string_view rest, bool dotfiles, std::stri
                     r.status = static_path_status::bad_request; // '%' needs two hex digits
                     return r;
                 }
-                int h = chars::hex_value(static_cast<unsigned char>(seg[i + 1]));
-                int l = chars::hex_value(static_cast<unsigned char>(seg[i + 2]));
+                int h = http::chars::hex_value(static_cast<unsigned char>(seg[i + 1]));
+                int l = http::chars::hex_value(static_cast<unsigned char>(seg[i + 2]));
                 if (h < 0 || l < 0) {
                     r.status = static_path_status::bad_request;
                     return r;
@@ -78,4 +78,4 @@ static_path sanitize_static_path(std::string_view rest, bool dotfiles, std::stri
     return r;
 }
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringbolt::http {
+namespace ringbolt::dispatch {
 
 enum class static_path_status : unsigned char {
     ok,          ///< `out` is a relative file name ("a/b.css"; "" for the mount's root)
@@ -32,4 +32,4 @@ inline constexpr size_t max_static_path = 1024;
 /// `out` receives the decoded segments joined by '/', without leading or trailing '/'.
 static_path sanitize_static_path(std::string_view rest, bool dotfiles, std::string& out);
 
-} // namespace ringbolt::http
+} // namespace ringbolt::dispatch

@@ -670,7 +670,7 @@ std::unique_ptr<http::protocol> starter::make_upgraded(uint32_t slot, uint32_t g
     int settings_count = 0;
     std::string_view http2_settings;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
-        if (iequals(head.headers[i].name, "http2-settings")) {
+        if (core::iequals(head.headers[i].name, "http2-settings")) {
             ++settings_count;
             http2_settings = head.headers[i].value;
         }

@@ -235,7 +235,7 @@ int connection::send_data(int32_t id, const uint8_t* framehd, size_t length) {
                 _out.append_owned(std::move(buf));
             }
             p.offset += take;
-        } else if (!p.credit && !st->control && (p.keep || p.bytes.size() >= http::output_queue::coalesce_below)) {
+        } else if (!p.credit && !st->control && (p.keep || p.bytes.size() >= core::output_queue::coalesce_below)) {
             // Bytes the queue can hold without a copy (a native answer's body, an app's
             // borrowed bytes): the stream's own buffer is moved to the queue when one frame
             // takes it whole, else shared, each frame a view of it (no copy per frame).

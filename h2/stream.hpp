@@ -18,7 +18,7 @@ struct connection::stream : http::stream_exchange {
     http::stream_clock clock; ///< its head, body and response clocks (http/stream_policy.hpp)
 };
 
-struct connection::drain_hook final : public http::send_credit {
+struct connection::drain_hook final : public core::send_credit {
     connection* conn;
     explicit drain_hook(connection* c) : conn(c) {}
     void on_sent(size_t) noexcept override {

@@ -49,7 +49,7 @@ struct settings {
     /// that much untaken by its app is the app's wait, not the client's (its clock stops).
     uint64_t stream_window = 256 * 1024;
     /// Where nghttp3's blocks come from (the reactor's; null: malloc). Outlives the connection.
-    block_pool* blocks = nullptr;
+    core::block_pool* blocks = nullptr;
 };
 
 /// Where the stream_user calls (which carry no env) find the reactor's per-turn env.

@@ -122,14 +122,16 @@ std::vector<nghttp3_nv>& nva(std::span<const field> fields) {
 // come from the reactor's block_pool (core/small_blocks.hpp) given as user data.
 struct session::allocator {
     nghttp3_mem mem;
-    explicit allocator(block_pool* pool) noexcept
-        : mem{pool, [](size_t n, void* ud) { return static_cast<block_pool*>(ud)->alloc(n); },
-              [](void* p, void* ud) { static_cast<block_pool*>(ud)->release(p); },
-              [](size_t count, size_t size, void* ud) { return static_cast<block_pool*>(ud)->zeroed(count, size); },
-              [](void* p, size_t n, void* ud) { return static_cast<block_pool*>(ud)->resize(p, n); }} {}
+    explicit allocator(core::block_pool* pool) noexcept
+        : mem{pool, [](size_t n, void* ud) { return static_cast<core::block_pool*>(ud)->alloc(n); },
+              [](void* p, void* ud) { static_cast<core::block_pool*>(ud)->release(p); },
+              [](size_t count, size_t size, void* ud) {
+                  return static_cast<core::block_pool*>(ud)->zeroed(count, size);
+              },
+              [](void* p, size_t n, void* ud) { return static_cast<core::block_pool*>(ud)->resize(p, n); }} {}
 };
 
-session::session(session_events& events, const session_limits& limits, block_pool* blocks) {
+session::session(session_events& events, const session_limits& limits, core::block_pool* blocks) {
     nghttp3_settings s;
     nghttp3_settings_default(&s);
     s.max_field_section_size = limits.max_field_section_size;

@@ -124,7 +124,7 @@ class session {
     static constexpr long would_block = -1000000;
 
     /// `blocks`: where nghttp3's blocks come from (null: malloc); it outlives the session.
-    session(session_events& events, const session_limits& limits, block_pool* blocks = nullptr);
+    session(session_events& events, const session_limits& limits, core::block_pool* blocks = nullptr);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;

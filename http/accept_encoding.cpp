@@ -52,13 +52,13 @@ std::string_view coding_name(content_coding c) noexcept {
 }
 
 bool coding_from_name(std::string_view name, content_coding& out) noexcept {
-    if (iequals(name, "gzip") || iequals(name, "x-gzip")) {
+    if (core::iequals(name, "gzip") || core::iequals(name, "x-gzip")) {
         out = content_coding::gzip;
-    } else if (iequals(name, "br")) {
+    } else if (core::iequals(name, "br")) {
         out = content_coding::br;
-    } else if (iequals(name, "zstd")) {
+    } else if (core::iequals(name, "zstd")) {
         out = content_coding::zstd;
-    } else if (iequals(name, "identity")) {
+    } else if (core::iequals(name, "identity")) {
         out = content_coding::identity;
     } else {
         return false;
@@ -82,10 +82,10 @@ bool parse_accept_encoding(std::string_view v, accept_encoding& out) noexcept {
     size_t i = 0;
     while (true) {
         // #element: empty list elements (",,") are allowed (RFC 9110 §5.6.1)
-        skip_ows(v, i);
+        core::skip_ows(v, i);
         while (i < v.size() && v[i] == ',') {
             ++i;
-            skip_ows(v, i);
+            core::skip_ows(v, i);
         }
         if (i >= v.size()) {
             return true;
@@ -99,10 +99,10 @@ bool parse_accept_encoding(std::string_view v, accept_encoding& out) noexcept {
         }
         std::string_view name = v.substr(start, i - start);
         int16_t q = 1000;
-        skip_ows(v, i);
+        core::skip_ows(v, i);
         if (i < v.size() && v[i] == ';') {
             ++i;
-            skip_ows(v, i);
+            core::skip_ows(v, i);
             if (i + 2 > v.size() || (v[i] != 'q' && v[i] != 'Q') || v[i + 1] != '=') {
                 return false; // the only parameter Accept-Encoding has is the weight
             }
@@ -110,7 +110,7 @@ bool parse_accept_encoding(std::string_view v, accept_encoding& out) noexcept {
             if (!parse_qvalue(v, i, q)) {
                 return false;
             }
-            skip_ows(v, i);
+            core::skip_ows(v, i);
         }
         if (i < v.size() && v[i] != ',') {
             return false;

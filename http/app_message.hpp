@@ -30,10 +30,10 @@ struct peer_address {
     bool secure = false; ///< the connection is TLS (the request's scheme is https)
     /// The connection's TLS facts (owned by its transport, alive while the connection
     /// is; null for plain TCP). A request takes a reference in app_request::tls.
-    const tls_info* tls = nullptr;
+    const core::tls_info* tls = nullptr;
     /// What a load balancer's PROXY header said (owned by the transport, alive while the
     /// connection is; null without one). A request takes a reference in app_request::proxy.
-    const proxy_info* proxy = nullptr;
+    const core::proxy_info* proxy = nullptr;
 };
 
 /// Why a streamed request body did not complete.
@@ -80,7 +80,7 @@ inline bool body_credit_due(bool first_read, uint64_t untaken_before, uint64_t u
 
 /// Told when a streamed response's connection goes away, and (as a send_credit) how
 /// many of its body bytes reached the kernel. Implemented by the producer's side.
-class stream_control : public send_credit {
+class stream_control : public core::send_credit {
   public:
     /// The connection closed (client gone, error, drain deadline) before the response
     /// ended: stop producing. Called at most once, on the reactor thread.
@@ -93,7 +93,7 @@ class stream_control : public send_credit {
 struct app_response_more {
     std::string_view borrowed; ///< body bytes kept alive by `keep` (instead of app_response::body)
     std::shared_ptr<const void> keep;
-    std::shared_ptr<file_handle> file; ///< or a file range
+    std::shared_ptr<core::file_handle> file; ///< or a file range
     uint64_t file_offset = 0;
     uint64_t file_length = 0;
     std::string trailers; ///< with end, chunked only

@@ -95,9 +95,9 @@ std::unique_ptr<body_encoder> make_body_encoder(content_coding c, int level);
 
 // A compressed piece's send credit: the producer counts the bytes it gave, the queue
 // the (fewer) coded bytes it sent; this maps one onto the other so flow control holds.
-class coded_credit final : public send_credit {
+class coded_credit final : public core::send_credit {
   public:
-    coded_credit(std::shared_ptr<send_credit> inner, size_t in, size_t out) noexcept
+    coded_credit(std::shared_ptr<core::send_credit> inner, size_t in, size_t out) noexcept
         : _inner(std::move(inner)), _in(in), _out(out) {}
     void on_sent(size_t bytes) noexcept override {
         _sent += bytes;
@@ -109,7 +109,7 @@ class coded_credit final : public send_credit {
     }
 
   private:
-    std::shared_ptr<send_credit> _inner;
+    std::shared_ptr<core::send_credit> _inner;
     size_t _in;
     size_t _out;
     size_t _sent = 0;

@@ -27,9 +27,9 @@ bool parse_pos(std::string_view s, uint64_t& out) noexcept {
 
 byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
     byte_range out;
-    value = trim_ows(value);
+    value = core::trim_ows(value);
     // range-unit "=" range-set; units are case-insensitive (§14.1).
-    if (!istarts_with(value, "bytes=")) {
+    if (!core::istarts_with(value, "bytes=")) {
         return out; // another unit or malformed: ignored
     }
     std::string_view set = value.substr(6);
@@ -39,7 +39,7 @@ byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
     uint64_t last = 0;
     while (true) {
         size_t comma = set.find(',');
-        std::string_view spec = trim_ows(set.substr(0, comma));
+        std::string_view spec = core::trim_ows(set.substr(0, comma));
         if (!spec.empty()) { // §5.6.1: empty list elements are allowed and ignored
             size_t dash = spec.find('-');
             if (dash == std::string_view::npos) {

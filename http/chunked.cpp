@@ -124,7 +124,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = size_lf;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (is_ows(static_cast<char>(c))) {
+            } else if (core::is_ows(static_cast<char>(c))) {
                 st = size_ws;
             } else {
                 return fail(http_error::bad_chunk);
@@ -135,14 +135,14 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
         case size_ws:
             if (c == ';') {
                 st = ext_name_start;
-            } else if (!is_ows(static_cast<char>(c))) {
+            } else if (!core::is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk); // BWS only precedes ';'
             }
             break;
         case ext_name_start:
             if (tchar_table[c]) {
                 st = ext_name;
-            } else if (!is_ows(static_cast<char>(c))) {
+            } else if (!core::is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;
@@ -156,7 +156,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = ext_name_start;
             } else if (c == '=') {
                 st = ext_val_start;
-            } else if (is_ows(static_cast<char>(c))) {
+            } else if (core::is_ows(static_cast<char>(c))) {
                 st = ext_after_name;
             } else {
                 return fail(http_error::bad_chunk);
@@ -167,7 +167,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = ext_val_start;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (!is_ows(static_cast<char>(c))) {
+            } else if (!core::is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;
@@ -176,7 +176,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = ext_qstring;
             } else if (tchar_table[c]) {
                 st = ext_token;
-            } else if (!is_ows(static_cast<char>(c))) {
+            } else if (!core::is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;
@@ -188,7 +188,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = size_lf;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (is_ows(static_cast<char>(c))) {
+            } else if (core::is_ows(static_cast<char>(c))) {
                 st = ext_after_val;
             } else {
                 return fail(http_error::bad_chunk);
@@ -214,7 +214,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 st = size_lf;
             } else if (c == ';') {
                 st = ext_name_start;
-            } else if (!is_ows(static_cast<char>(c))) {
+            } else if (!core::is_ows(static_cast<char>(c))) {
                 return fail(http_error::bad_chunk);
             }
             break;

@@ -40,7 +40,8 @@ class alignas(64) http1_connection final : public protocol {
     void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                  std::string_view body, protocol_env& env) override;
     void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
-                      std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env) override;
+                      std::shared_ptr<core::file_handle> file, uint64_t offset, uint64_t length,
+                      protocol_env& env) override;
     void on_timeout(protocol_env& env) override;
     bool begin_drain(uint32_t now_s, uint32_t grace_s) override;
     void release() noexcept override;
@@ -78,7 +79,7 @@ class alignas(64) http1_connection final : public protocol {
         uint64_t seq = 0;
         request_context ctx;
         response_framer framer;
-        std::unique_ptr<output_queue> held;
+        std::unique_ptr<core::output_queue> held;
         std::shared_ptr<stream_control> stream;
         std::shared_ptr<body_stream> watch;    ///< told when the client goes before the answer ends
         std::unique_ptr<body_encoder> encoder; ///< a streamed body compressed piece by piece (else null)
@@ -123,12 +124,12 @@ class alignas(64) http1_connection final : public protocol {
 
     owed* find_owed(uint64_t seq) noexcept;
     uint64_t queued_bytes() const noexcept; ///< output queued, including held responses
-    output_queue& queue_of(owed& o) {
+    core::output_queue& queue_of(owed& o) {
         if (&o == &_owed.front()) {
             return _out;
         }
         if (!o.held) [[unlikely]] {
-            o.held = std::make_unique<output_queue>();
+            o.held = std::make_unique<core::output_queue>();
         }
         return *o.held;
     }

@@ -103,17 +103,17 @@ void http1_connection::respond_native(uint64_t seq, const request_context& ctx, 
 void http1_connection::respond_framed(uint64_t seq, const request_context& ctx, uint16_t status,
                                       std::string_view fields, std::string_view body, protocol_env& env) {
     respond_native(seq, ctx, status, fields, static_cast<int64_t>(body.size()), env,
-                   [body](response_framer& f, output_queue& q) {
+                   [body](response_framer& f, core::output_queue& q) {
                        f.body(q, body);
                        return true;
                    });
 }
 
 void http1_connection::respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
-                                    std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
+                                    std::shared_ptr<core::file_handle> file, uint64_t offset, uint64_t length,
                                     protocol_env& env) {
     respond_native(seq, ctx, status, fields, static_cast<int64_t>(length), env,
-                   [&file, offset, length](response_framer& f, output_queue& q) {
+                   [&file, offset, length](response_framer& f, core::output_queue& q) {
                        // A null file is only given for HEAD (no body framed); anything else
                        // cannot complete.
                        return file ? f.body_file(q, std::move(file), offset, length)
@@ -194,7 +194,8 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
         } else if (one_message && o->stream == nullptr && m.trailers().empty()) [[likely]] {
             // A whole answer in one message (a handler's return value): head and body in
             // one write, as respond() does.
-            if (h.content_length == static_cast<int64_t>(body.size()) && body.size() < output_queue::coalesce_below) {
+            if (h.content_length == static_cast<int64_t>(body.size()) &&
+                body.size() < core::output_queue::coalesce_below) {
                 bool drain_close = env.draining && o->seq + 1 == _next_seq;
                 o->framer.whole(queue_of(*o), o->ctx, h.status, fields, body, h.close, env.date, drain_close,
                                 h.has_date, h.has_server, env.fields);
@@ -232,7 +233,7 @@ void http1_connection::on_app_message(app_response&& m, protocol_env& env) {
             ok = body_coded(*o, piece, finish);
         }
     } else if (m.parts & app_response::part_body) {
-        output_queue& q = queue_of(*o);
+        core::output_queue& q = queue_of(*o);
         if (m.has_file()) {
             app_response_more& more = *m.more;
             ok = o->framer.body_file(q, std::move(more.file), more.file_offset, more.file_length, o->stream);

@@ -79,7 +79,7 @@ namespace ringbolt::http {
     std::string_view token;
     for (uint16_t i = 0; i < head.num_headers && make == nullptr; ++i) {
         const header_field& f = head.headers[i];
-        if (iequals(f.name, "upgrade")) {
+        if (core::iequals(f.name, "upgrade")) {
             make = env.protocols->by_upgrade(f.value, token);
         }
     }

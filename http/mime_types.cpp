@@ -98,7 +98,7 @@ std::string_view content_type_for(std::string_view file_name) noexcept {
     char lower[16];
     std::string_view ext = base.substr(dot + 1);
     for (size_t i = 0; i < ext.size(); ++i) {
-        lower[i] = ascii_lower(ext[i]);
+        lower[i] = core::ascii_lower(ext[i]);
     }
     std::string_view key(lower, ext.size());
     auto it = std::lower_bound(table.begin(), table.end(), key,

@@ -61,11 +61,11 @@ bool decode_ext_value(std::string_view v, std::string& out) {
         return false;
     }
     out.clear();
-    if (iequals(charset, "utf-8")) {
+    if (core::iequals(charset, "utf-8")) {
         out = std::move(raw);
         return true;
     }
-    if (iequals(charset, "iso-8859-1")) {
+    if (core::iequals(charset, "iso-8859-1")) {
         for (unsigned char c : raw) {
             if (c < 0x80) {
                 out.push_back(static_cast<char>(c));
@@ -85,14 +85,14 @@ bool parse_disposition(std::string_view v, multipart_part& part) {
     while (pos < v.size() && token_table[static_cast<unsigned char>(v[pos])]) {
         ++pos;
     }
-    if (!iequals(v.substr(0, pos), "form-data")) {
+    if (!core::iequals(v.substr(0, pos), "form-data")) {
         return false; // RFC 7578 §4.2: the disposition type is "form-data"
     }
     bool has_name = false;
     bool has_ext = false;
     std::string value;
     while (true) {
-        skip_ows(v, pos);
+        core::skip_ows(v, pos);
         if (pos == v.size()) {
             break;
         }
@@ -100,7 +100,7 @@ bool parse_disposition(std::string_view v, multipart_part& part) {
             return false;
         }
         ++pos;
-        skip_ows(v, pos);
+        core::skip_ows(v, pos);
         if (pos == v.size()) {
             break; // a trailing ';'
         }
@@ -109,27 +109,27 @@ bool parse_disposition(std::string_view v, multipart_part& part) {
             ++pos;
         }
         std::string_view key = v.substr(start, pos - start);
-        skip_ows(v, pos);
+        core::skip_ows(v, pos);
         if (key.empty() || pos == v.size() || v[pos] != '=') {
             return false;
         }
         ++pos;
-        skip_ows(v, pos);
+        core::skip_ows(v, pos);
         if (!param_value(v, pos, value)) {
             return false;
         }
-        if (iequals(key, "name")) {
+        if (core::iequals(key, "name")) {
             if (has_name) {
                 return false; // two names: which field is it?
             }
             has_name = true;
             part.name = value;
-        } else if (iequals(key, "filename")) {
+        } else if (core::iequals(key, "filename")) {
             part.has_filename = true;
             if (!has_ext) {
                 part.filename = value;
             }
-        } else if (iequals(key, "filename*")) {
+        } else if (core::iequals(key, "filename*")) {
             std::string decoded;
             if (decode_ext_value(value, decoded)) {
                 part.has_filename = true;
@@ -192,19 +192,19 @@ std::string boundary_of(std::string_view content_type) {
     size_t pos = content_type.find(';');
     while (pos != std::string_view::npos && pos < content_type.size()) {
         ++pos;
-        skip_ows(content_type, pos);
+        core::skip_ows(content_type, pos);
         size_t eq = content_type.find('=', pos);
         if (eq == std::string_view::npos) {
             return {};
         }
-        std::string_view key = trim_ows(content_type.substr(pos, eq - pos));
+        std::string_view key = core::trim_ows(content_type.substr(pos, eq - pos));
         pos = eq + 1;
-        skip_ows(content_type, pos);
+        core::skip_ows(content_type, pos);
         std::string value;
         if (!param_value(content_type, pos, value)) {
             return {};
         }
-        if (iequals(key, "boundary")) {
+        if (core::iequals(key, "boundary")) {
             return value;
         }
         pos = content_type.find(';', pos);
@@ -277,15 +277,15 @@ bool multipart_parser::end_of_headers(multipart_sink& sink) {
         std::string_view line = hdr.substr(start, end - start);
         size_t colon = line.find(':');
         std::string_view name = line.substr(0, colon);
-        std::string_view value = trim_ows(line.substr(colon + 1));
+        std::string_view value = core::trim_ows(line.substr(colon + 1));
         _part.headers.emplace_back(name, value);
-        if (iequals(name, "content-disposition")) {
+        if (core::iequals(name, "content-disposition")) {
             if (has_disposition || !parse_disposition(value, _part)) {
                 fail(multipart_error::bad_disposition);
                 return false;
             }
             has_disposition = true;
-        } else if (iequals(name, "content-type")) {
+        } else if (core::iequals(name, "content-type")) {
             _part.content_type = value;
         }
     }

@@ -217,9 +217,9 @@ bool parse_target(std::string_view target, uint16_t method_id, request_head& out
     }
     // absolute-form (§3.2.2): "http://" or "https://", scheme case-insensitive.
     size_t scheme_len = 0;
-    if (target.size() >= 7 && iequals_lower(target.substr(0, 7), "http://")) {
+    if (target.size() >= 7 && core::iequals_lower(target.substr(0, 7), "http://")) {
         scheme_len = 7;
-    } else if (target.size() >= 8 && iequals_lower(target.substr(0, 8), "https://")) {
+    } else if (target.size() >= 8 && core::iequals_lower(target.substr(0, 8), "https://")) {
         scheme_len = 8;
     } else {
         return false;
@@ -247,7 +247,7 @@ bool parse_target(std::string_view target, uint16_t method_id, request_head& out
 /// value, as §8.6 allows; anything else, empty members included, is rejected. Values
 /// above 2^63-1 overflow and are rejected.
 bool parse_content_length(std::string_view v, uint64_t& value, bool& seen) noexcept {
-    return for_each_list_element(v, [&](std::string_view e) {
+    return core::for_each_list_element(v, [&](std::string_view e) {
         if (e.empty() || e.size() > 19) {
             return false; // 19 digits cover 2^63-1; more can only overflow (or be zeros: reject too)
         }
@@ -292,12 +292,12 @@ struct field_facts {
 /// Transfer-Encoding = #transfer-coding (RFC 9112 §6.1), combined across fields in order.
 void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
     f.te_seen = true;
-    for_each_list_element(v, [&](std::string_view c) {
+    core::for_each_list_element(v, [&](std::string_view c) {
         if (c.empty()) {
             return true; // empty list elements are allowed and ignored (RFC 9110 §5.6.1)
         }
         f.te_last_chunked = false;
-        if (iequals_lower(c, "chunked")) {
+        if (core::iequals_lower(c, "chunked")) {
             if (f.te_chunked < 2) {
                 ++f.te_chunked; // saturate: 256 "chunked" must not wrap back to one
             }
@@ -314,8 +314,8 @@ void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
                 return true;
             }
         }
-        if (!(iequals_lower(c, "gzip") || iequals_lower(c, "x-gzip") || iequals_lower(c, "deflate") ||
-              iequals_lower(c, "compress") || iequals_lower(c, "identity"))) {
+        if (!(core::iequals_lower(c, "gzip") || core::iequals_lower(c, "x-gzip") || core::iequals_lower(c, "deflate") ||
+              core::iequals_lower(c, "compress") || core::iequals_lower(c, "identity"))) {
             f.te_error = http_error::not_implemented; // RFC 9112 §6.1: unknown coding -> 501
         }
         return true;
@@ -324,12 +324,12 @@ void note_transfer_encoding(std::string_view v, field_facts& f) noexcept {
 
 /// Connection = #connection-option (RFC 9110 §7.6.1).
 void note_connection(std::string_view v, field_facts& f) noexcept {
-    for_each_list_element(v, [&](std::string_view t) {
-        if (iequals_lower(t, "close")) {
+    core::for_each_list_element(v, [&](std::string_view t) {
+        if (core::iequals_lower(t, "close")) {
             f.conn_close = true;
-        } else if (iequals_lower(t, "keep-alive")) {
+        } else if (core::iequals_lower(t, "keep-alive")) {
             f.conn_keep_alive = true;
-        } else if (iequals_lower(t, "upgrade")) {
+        } else if (core::iequals_lower(t, "upgrade")) {
             f.conn_upgrade = true;
         }
         return true;
@@ -342,7 +342,7 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
     const char* s = name.data();
     switch (name.size()) {
     case 4:
-        if (iequals_lower({s, 4}, "host")) {
+        if (core::iequals_lower({s, 4}, "host")) {
             if (f.host_count < 2) {
                 ++f.host_count;
             }
@@ -350,9 +350,9 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
         }
         break;
     case 6:
-        if (iequals_lower({s, 6}, "expect")) {
+        if (core::iequals_lower({s, 6}, "expect")) {
             // RFC 9110 §10.1.1: the only expectation defined is 100-continue.
-            if (iequals_lower(value, "100-continue")) {
+            if (core::iequals_lower(value, "100-continue")) {
                 f.expect_continue = true;
             } else {
                 f.expect_bad = true;
@@ -360,24 +360,24 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
         }
         break;
     case 7:
-        if (iequals_lower({s, 7}, "upgrade")) {
+        if (core::iequals_lower({s, 7}, "upgrade")) {
             f.upgrade_seen = true;
         }
         break;
     case 10:
-        if (iequals_lower({s, 10}, "connection")) {
+        if (core::iequals_lower({s, 10}, "connection")) {
             note_connection(value, f);
         }
         break;
     case 14:
-        if (iequals_lower({s, 14}, "content-length")) {
+        if (core::iequals_lower({s, 14}, "content-length")) {
             if (!parse_content_length(value, f.content_length, f.cl_seen)) {
                 f.cl_bad = true;
             }
         }
         break;
     case 17:
-        if (iequals_lower({s, 17}, "transfer-encoding")) {
+        if (core::iequals_lower({s, 17}, "transfer-encoding")) {
             note_transfer_encoding(value, f);
         }
         break;
@@ -593,7 +593,7 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
         }
         const size_t name_end = i;
         ++i;
-        while (i < w && is_ows(b[i])) {
+        while (i < w && core::is_ows(b[i])) {
             ++i;
         }
         const size_t value_start = i;
@@ -627,7 +627,7 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
             return fail(http_error::bad_request);
         }
         size_t value_end = i;
-        while (value_end > value_start && is_ows(b[value_end - 1])) {
+        while (value_end > value_start && core::is_ows(b[value_end - 1])) {
             --value_end;
         }
         header_field& h = out.headers[nh++];

@@ -7,7 +7,8 @@
 namespace ringbolt::http {
 
 void protocol::respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
-                            std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env) {
+                            std::shared_ptr<core::file_handle> file, uint64_t offset, uint64_t length,
+                            protocol_env& env) {
     // A protocol with no file segments of its own: read the range and answer with bytes.
     std::string body;
     if (file) {

@@ -111,7 +111,7 @@ struct protocol_env {
     std::string_view date; ///< cached Date header value
     uint32_t now_s;        ///< whole monotonic seconds, read as the turn's wait ended (core/clock.hpp)
     bool draining;         ///< server is shutting down: answer with Connection: close
-    core_counters& counters;
+    core::core_counters& counters;
     dispatcher& dispatch;
     size_t output_limit = SIZE_MAX;        ///< stop parsing while this much output is unsent (backpressure)
     const server_fields* fields = nullptr; ///< what the server adds to every response (nullptr: the defaults)
@@ -197,7 +197,8 @@ class protocol {
     /// for a HEAD request (only the length is announced). The default reads the range
     /// into memory and calls respond(); HTTP/1.1 queues the range itself.
     virtual void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
-                              std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env);
+                              std::shared_ptr<core::file_handle> file, uint64_t offset, uint64_t length,
+                              protocol_env& env);
     /// The deadline passed (the reactor sweeps once a second).
     virtual void on_timeout(protocol_env& env) = 0;
     /// The server drains: protocol_env::draining, the reactor's one fact, says so from now
@@ -221,7 +222,7 @@ class protocol {
     }
     bool has_successor() const noexcept { return _successor != nullptr; }
 
-    output_queue& output() noexcept { return _out; }
+    core::output_queue& output() noexcept { return _out; }
     bool has_output() const noexcept { return !_out.empty(); }
 
     /// No more requests will be read: close once every owed response is queued and sent.
@@ -260,7 +261,7 @@ class protocol {
         }
     }
 
-    output_queue _out;
+    core::output_queue _out;
     std::unique_ptr<protocol> _successor;
     input_state _input = input_state::open;
 };

@@ -40,7 +40,7 @@ protocol_upgrade* protocol_registry::by_preface(std::string_view first_bytes) co
 protocol_upgrade* protocol_registry::by_upgrade(std::string_view upgrade_value,
                                                 std::string_view& token) const noexcept {
     for (const entry& e : _entries) {
-        if (!e.how.upgrade.empty() && lists_token(upgrade_value, e.how.upgrade)) {
+        if (!e.how.upgrade.empty() && core::lists_token(upgrade_value, e.how.upgrade)) {
             token = e.how.upgrade;
             return e.make.get();
         }

@@ -26,8 +26,8 @@ bool find_field(std::string_view fields, std::string_view name, std::string_view
         }
         std::string_view line = fields.substr(i, eol - i);
         size_t colon = line.find(':');
-        if (colon != std::string_view::npos && iequals(line.substr(0, colon), name)) {
-            value = trim_ows(line.substr(colon + 1));
+        if (colon != std::string_view::npos && core::iequals(line.substr(0, colon), name)) {
+            value = core::trim_ows(line.substr(colon + 1));
             return true;
         }
         i = eol + 2;
@@ -44,8 +44,8 @@ bool wildcard_match(std::string_view pattern, std::string_view origin) noexcept 
     }
     std::string_view scheme = pattern.substr(0, star + 3); // "https://"
     std::string_view suffix = pattern.substr(star + 4);    // ".example.com[:port]"
-    if (origin.size() <= scheme.size() + suffix.size() || !istarts_with(origin, scheme) ||
-        !iends_with(origin, suffix)) {
+    if (origin.size() <= scheme.size() + suffix.size() || !core::istarts_with(origin, scheme) ||
+        !core::iends_with(origin, suffix)) {
         return false;
     }
     std::string_view label = origin.substr(scheme.size(), origin.size() - scheme.size() - suffix.size());
@@ -68,7 +68,7 @@ bool origin_allowed(const cors_settings& c, std::string_view origin) noexcept {
         return !c.credentials || valid_origin(origin);
     }
     for (const std::string& o : c.origins) {
-        if (iequals(o, origin)) {
+        if (core::iequals(o, origin)) {
             return true;
         }
     }
@@ -82,8 +82,8 @@ bool origin_allowed(const cors_settings& c, std::string_view origin) noexcept {
 
 // Fetch standard: these request headers never need to be allowed in a preflight.
 bool safelisted_header(std::string_view name) noexcept {
-    return iequals(name, "accept") || iequals(name, "accept-language") || iequals(name, "content-language") ||
-           iequals(name, "content-type");
+    return core::iequals(name, "accept") || core::iequals(name, "accept-language") ||
+           core::iequals(name, "content-language") || core::iequals(name, "content-type");
 }
 
 bool is_token(std::string_view v) noexcept {
@@ -104,7 +104,7 @@ bool is_token(std::string_view v) noexcept {
 // set when one is not allowed (or the list is malformed).
 bool headers_allowed(const cors_settings& c, std::string_view list, std::string& reason) {
     while (!list.empty()) {
-        std::string_view name = pop_list_element(list);
+        std::string_view name = core::pop_list_element(list);
         if (name.empty()) {
             continue;
         }
@@ -117,7 +117,7 @@ bool headers_allowed(const cors_settings& c, std::string_view list, std::string&
         }
         bool found = false;
         for (const std::string& h : c.headers) {
-            if (iequals(h, name)) {
+            if (core::iequals(h, name)) {
                 found = true;
                 break;
             }
@@ -209,7 +209,7 @@ void choose_codings(const response_features& f, const request_head& head, reques
     accept_encoding ae;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         const std::string_view name = head.headers[i].name;
-        if (name.size() == 15 && iequals(name, "accept-encoding") &&
+        if (name.size() == 15 && core::iequals(name, "accept-encoding") &&
             !parse_accept_encoding(head.headers[i].value, ae)) {
             return;
         }
@@ -240,15 +240,15 @@ preflight decorate_request(const response_features& f, const request_head& head,
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         std::string_view name = head.headers[i].name;
         std::string_view value = head.headers[i].value;
-        if (f.cors.enabled && iequals(name, "origin")) {
+        if (f.cors.enabled && core::iequals(name, "origin")) {
             origin = value;
             has_origin = true;
-        } else if (f.cors.enabled && iequals(name, "access-control-request-method")) {
+        } else if (f.cors.enabled && core::iequals(name, "access-control-request-method")) {
             acr_method = value;
             has_acr_method = true;
-        } else if (f.cors.enabled && iequals(name, "access-control-request-headers")) {
+        } else if (f.cors.enabled && core::iequals(name, "access-control-request-headers")) {
             acr_headers = value; // several fields: the last one (browsers send one)
-        } else if (f.request_id.enabled && iequals(name, f.request_id.header)) {
+        } else if (f.request_id.enabled && core::iequals(name, f.request_id.header)) {
             client_id = value;
         }
     }
@@ -315,7 +315,7 @@ preflight decorate_request(const response_features& f, const request_head& head,
     // The requested method and headers were checked: echoing them is always right
     // (with credentials a "*" would not count as a wildcard).
     x.append("Access-Control-Allow-Methods: ").append(acr_method).append("\r\n");
-    std::string_view hdrs = trim_ows(acr_headers);
+    std::string_view hdrs = core::trim_ows(acr_headers);
     if (!hdrs.empty()) {
         x.append("Access-Control-Allow-Headers: ").append(hdrs).append("\r\n");
     }
@@ -335,15 +335,16 @@ std::string preflight_problem(std::string_view reason) {
 
 bool compressible_type(std::string_view ct, const compression_settings& s) noexcept {
     size_t semi = ct.find(';');
-    std::string_view type = trim_ows(semi == std::string_view::npos ? ct : ct.substr(0, semi));
+    std::string_view type = core::trim_ows(semi == std::string_view::npos ? ct : ct.substr(0, semi));
     if (type.empty()) {
         return false;
     }
-    if (istarts_with(type, "image/")) {
-        return iequals(type, "image/svg+xml") || iequals(type, "image/x-icon") || iequals(type, "image/bmp");
+    if (core::istarts_with(type, "image/")) {
+        return core::iequals(type, "image/svg+xml") || core::iequals(type, "image/x-icon") ||
+               core::iequals(type, "image/bmp");
     }
-    if (istarts_with(type, "video/") || istarts_with(type, "audio/") || iequals(type, "font/woff") ||
-        iequals(type, "font/woff2")) {
+    if (core::istarts_with(type, "video/") || core::istarts_with(type, "audio/") || core::iequals(type, "font/woff") ||
+        core::iequals(type, "font/woff2")) {
         return false;
     }
     static constexpr std::string_view packed[] = {
@@ -363,16 +364,16 @@ bool compressible_type(std::string_view ct, const compression_settings& s) noexc
         "application/vnd.rar",
     };
     for (std::string_view p : packed) {
-        if (iequals(type, p)) {
+        if (core::iequals(type, p)) {
             return false;
         }
     }
     for (const std::string& e : s.exclude_types) {
         if (e.size() >= 2 && e.ends_with("/*")) {
-            if (istarts_with(type, std::string_view(e).substr(0, e.size() - 1))) {
+            if (core::istarts_with(type, std::string_view(e).substr(0, e.size() - 1))) {
                 return false;
             }
-        } else if (iequals(type, e)) {
+        } else if (core::iequals(type, e)) {
             return false;
         }
     }
@@ -578,7 +579,7 @@ std::string configure_compression(response_features& f, uint64_t min_size, const
         if (slash == std::string::npos || slash == 0 || slash + 1 == t.size() || t.find(';') != std::string::npos) {
             return "exclude_types: '" + t + "' is not a media type ('type/subtype' or 'type/*')";
         }
-        s.exclude_types.push_back(ascii_lower(t));
+        s.exclude_types.push_back(core::ascii_lower(t));
     }
     f.compression = std::move(s);
     return {};
@@ -599,7 +600,7 @@ std::string configure_cors(response_features& f, const std::vector<std::string>&
             c.any_origin = true;
         } else if (o.find("://*.") != std::string::npos && valid_origin(o) &&
                    o.find('*', o.find("://*.") + 4) == std::string::npos) {
-            c.origin_wildcards.push_back(ascii_lower(o));
+            c.origin_wildcards.push_back(core::ascii_lower(o));
         } else if (valid_origin(o) && o.find('*') == std::string::npos) {
             c.origins.push_back(o);
         } else {
@@ -619,7 +620,7 @@ std::string configure_cors(response_features& f, const std::vector<std::string>&
         if (h == "*") {
             c.any_header = true;
         } else if (valid_field_name(h)) {
-            c.headers.push_back(ascii_lower(h));
+            c.headers.push_back(core::ascii_lower(h));
         } else {
             return "allow_headers: '" + h + "' is not a header name";
         }
@@ -658,7 +659,7 @@ std::string configure_security_headers(response_features& f,
             return "security header '" + name + "' has an invalid value (CR, LF or NUL)";
         }
         lines.append(name).append(": ").append(value).append("\r\n");
-        names.push_back(ascii_lower(name));
+        names.push_back(core::ascii_lower(name));
     }
     f.security_fields = std::move(lines);
     f.security_names = std::move(names);

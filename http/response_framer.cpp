@@ -26,25 +26,25 @@ field_action check_app_field(std::string_view name, std::string_view value, resp
                              int64_t& declared) noexcept {
     switch (name.size()) {
     case 4:
-        if (iequals(name, "date")) {
+        if (core::iequals(name, "date")) {
             head.has_date = true;
         }
         return field_action::keep;
     case 6:
-        if (iequals(name, "server")) {
+        if (core::iequals(name, "server")) {
             head.has_server = true;
         }
         return field_action::keep;
     case 10:
-        if (iequals(name, "connection")) {
-            if (lists_token(value, "close")) { // RFC 9110 §7.6.1
+        if (core::iequals(name, "connection")) {
+            if (core::lists_token(value, "close")) { // RFC 9110 §7.6.1
                 head.close = true;
             }
             return field_action::drop; // persistence is the server's decision
         }
         return field_action::keep;
     case 14:
-        if (iequals(name, "content-length")) {
+        if (core::iequals(name, "content-length")) {
             // RFC 9110 §8.6: 1*DIGIT. Leading/trailing whitespace was already trimmed
             // by a well-behaved caller; anything else is refused.
             uint64_t v = 0;
@@ -61,7 +61,7 @@ field_action check_app_field(std::string_view name, std::string_view value, resp
         }
         return field_action::keep;
     case 17:
-        if (iequals(name, "transfer-encoding")) {
+        if (core::iequals(name, "transfer-encoding")) {
             return field_action::drop; // the server chooses chunked or a length
         }
         return field_action::keep;
@@ -107,9 +107,10 @@ inline void close_tail(std::string& s, const char* end) {
 
 } // namespace
 
-void response_framer::frame(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
-                            int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date,
-                            bool has_server, const server_fields* server, std::string_view body) {
+void response_framer::frame(core::output_queue& out, const request_context& req, uint16_t status,
+                            std::string_view fields, int64_t content_length, bool app_close, std::string_view date,
+                            bool draining, bool has_date, bool has_server, const server_fields* server,
+                            std::string_view body) {
     static const server_fields defaults;
     const server_fields& added = server != nullptr ? *server : defaults;
     _status = status;
@@ -132,7 +133,7 @@ void response_framer::frame(output_queue& out, const request_context& req, uint1
     _remaining -= body.size();
     // A small body joins the head's write; a larger one is appended after it (the resize
     // below zero-fills what it grows, a cost worth paying only for small bodies).
-    std::string_view with_head = body.size() < output_queue::coalesce_below ? body : std::string_view();
+    std::string_view with_head = body.size() < core::output_queue::coalesce_below ? body : std::string_view();
     const bool add_server = !has_server;
     const bool add_date = !has_date && added.date;
     out.write_tail([&](std::string& s) {
@@ -212,14 +213,14 @@ bool response_framer::admit(uint64_t n) noexcept {
     return true;
 }
 
-void response_framer::chunk_head(output_queue& out, uint64_t n) {
+void response_framer::chunk_head(core::output_queue& out, uint64_t n) {
     out.write_tail([&](std::string& s) {
         append_hex(s, n);
         s.append("\r\n", 2);
     });
 }
 
-bool response_framer::body(output_queue& out, std::string_view bytes) {
+bool response_framer::body(core::output_queue& out, std::string_view bytes) {
     if (bytes.empty() || _framing == body_framing::none) {
         return true;
     }
@@ -239,7 +240,8 @@ bool response_framer::body(output_queue& out, std::string_view bytes) {
     return true;
 }
 
-bool response_framer::body_owned(output_queue& out, std::string&& bytes, std::shared_ptr<send_credit> credit) {
+bool response_framer::body_owned(core::output_queue& out, std::string&& bytes,
+                                 std::shared_ptr<core::send_credit> credit) {
     if (bytes.empty() || _framing == body_framing::none) {
         if (credit) {
             credit->on_sent(bytes.size()); // never sent: give the producer its credit back
@@ -259,8 +261,8 @@ bool response_framer::body_owned(output_queue& out, std::string&& bytes, std::sh
     return true;
 }
 
-bool response_framer::body_borrowed(output_queue& out, std::string_view bytes, std::shared_ptr<const void> keep,
-                                    std::shared_ptr<send_credit> credit) {
+bool response_framer::body_borrowed(core::output_queue& out, std::string_view bytes, std::shared_ptr<const void> keep,
+                                    std::shared_ptr<core::send_credit> credit) {
     if (bytes.empty() || _framing == body_framing::none) {
         if (credit) {
             credit->on_sent(bytes.size());
@@ -280,8 +282,8 @@ bool response_framer::body_borrowed(output_queue& out, std::string_view bytes, s
     return true;
 }
 
-bool response_framer::body_file(output_queue& out, std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
-                                std::shared_ptr<send_credit> credit) {
+bool response_framer::body_file(core::output_queue& out, std::shared_ptr<core::file_handle> file, uint64_t offset,
+                                uint64_t length, std::shared_ptr<core::send_credit> credit) {
     if (length == 0 || _framing == body_framing::none) {
         if (credit) {
             credit->on_sent(length);
@@ -301,7 +303,7 @@ bool response_framer::body_file(output_queue& out, std::shared_ptr<file_handle> 
     return true;
 }
 
-bool response_framer::end(output_queue& out, std::string_view trailers) {
+bool response_framer::end(core::output_queue& out, std::string_view trailers) {
     if (_framing == body_framing::chunked) {
         out.write_tail([&](std::string& s) {
             s.append("0\r\n", 3);

@@ -82,12 +82,12 @@ class response_framer {
     /// Serialize the head into `out` and decide the framing. `draining`: the server is
     /// shutting down, so the connection closes after this response (and says so).
     /// `server`: the fields the server adds (nullptr: Server: ringbolt and Date).
-    void start(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
+    void start(core::output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date = false,
                bool has_server = false, const server_fields* server = nullptr) {
         frame(out, req, status, fields, content_length, app_close, date, draining, has_date, has_server, server, {});
     }
-    void start(output_queue& out, const request_context& req, const response_head& h, std::string_view date,
+    void start(core::output_queue& out, const request_context& req, const response_head& h, std::string_view date,
                bool draining, const server_fields* server = nullptr) {
         start(out, req, h.status, h.fields, h.content_length, h.close, date, draining, h.has_date, h.has_server,
               server);
@@ -95,7 +95,7 @@ class response_framer {
     /// start() with Content-Length `body.size()` and body(body) in one: the body is copied
     /// into the same write as the head (a native answer, or an app's whole answer). end()
     /// follows as usual.
-    void whole(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
+    void whole(core::output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                std::string_view body, bool app_close, std::string_view date, bool draining, bool has_date = false,
                bool has_server = false, const server_fields* server = nullptr) {
         frame(out, req, status, fields, static_cast<int64_t>(body.size()), app_close, date, draining, has_date,
@@ -104,16 +104,16 @@ class response_framer {
 
     /// Body bytes. False when they exceed the declared Content-Length (nothing written:
     /// the response cannot be completed correctly; the connection must close).
-    bool body(output_queue& out, std::string_view bytes);
-    bool body_owned(output_queue& out, std::string&& bytes, std::shared_ptr<send_credit> credit = nullptr);
-    bool body_borrowed(output_queue& out, std::string_view bytes, std::shared_ptr<const void> keep,
-                       std::shared_ptr<send_credit> credit = nullptr);
-    bool body_file(output_queue& out, std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
-                   std::shared_ptr<send_credit> credit = nullptr);
+    bool body(core::output_queue& out, std::string_view bytes);
+    bool body_owned(core::output_queue& out, std::string&& bytes, std::shared_ptr<core::send_credit> credit = nullptr);
+    bool body_borrowed(core::output_queue& out, std::string_view bytes, std::shared_ptr<const void> keep,
+                       std::shared_ptr<core::send_credit> credit = nullptr);
+    bool body_file(core::output_queue& out, std::shared_ptr<core::file_handle> file, uint64_t offset, uint64_t length,
+                   std::shared_ptr<core::send_credit> credit = nullptr);
 
     /// End of the body (`trailers`: "Name: value\r\n" lines, chunked only). False when
     /// fewer bytes than the declared length were given (the connection must close).
-    bool end(output_queue& out, std::string_view trailers = {});
+    bool end(core::output_queue& out, std::string_view trailers = {});
 
     body_framing framing() const noexcept { return _framing; }
     /// The connection closes after this response.
@@ -121,11 +121,11 @@ class response_framer {
     uint16_t status() const noexcept { return _status; }
 
   private:
-    void frame(output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
+    void frame(core::output_queue& out, const request_context& req, uint16_t status, std::string_view fields,
                int64_t content_length, bool app_close, std::string_view date, bool draining, bool has_date,
                bool has_server, const server_fields* server, std::string_view body);
     bool admit(uint64_t n) noexcept; ///< length accounting; false when over
-    void chunk_head(output_queue& out, uint64_t n);
+    void chunk_head(core::output_queue& out, uint64_t n);
 
     body_framing _framing = body_framing::none;
     bool _close = false;

@@ -18,8 +18,9 @@ namespace ringbolt::http {
 namespace {
 
 bool connection_specific(std::string_view name) noexcept {
-    return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "proxy-connection") ||
-           iequals(name, "transfer-encoding") || iequals(name, "upgrade");
+    return core::iequals(name, "connection") || core::iequals(name, "keep-alive") ||
+           core::iequals(name, "proxy-connection") || core::iequals(name, "transfer-encoding") ||
+           core::iequals(name, "upgrade");
 }
 
 } // namespace
@@ -28,7 +29,7 @@ void header_list::add(std::string_view name, std::string_view value) {
     size_t at = _store.size();
     _store.append(name);
     for (char *p = _store.data() + at, *end = p + name.size(); p < end; ++p) {
-        *p = ascii_lower(*p); // in place: no growth check a byte
+        *p = core::ascii_lower(*p); // in place: no growth check a byte
     }
     _store.append(value);
     _spans.push_back({at, name.size(), value.size()});
@@ -47,7 +48,7 @@ void header_list::add_lines(std::string_view lines) {
         if (connection_specific(name)) {
             continue;
         }
-        add(name, trim_ows(line.substr(colon + 1)));
+        add(name, core::trim_ows(line.substr(colon + 1)));
     }
 }
 
@@ -474,7 +475,7 @@ void stream_protocol::respond(uint64_t seq, const request_context& ctx, uint16_t
 }
 
 void stream_protocol::respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
-                                   std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length,
+                                   std::shared_ptr<core::file_handle> file, uint64_t offset, uint64_t length,
                                    protocol_env& env) {
     // A null file (a HEAD request: only the length is announced) or an empty range: no
     // DATA follows.

@@ -60,14 +60,14 @@ struct stream_piece {
     std::string bytes;
     std::string_view view; ///< borrowed (kept alive by keep) when bytes is empty
     std::shared_ptr<const void> keep;
-    std::shared_ptr<file_handle> file;
+    std::shared_ptr<core::file_handle> file;
     uint64_t offset = 0; ///< file: where the rest starts; memory (HTTP/2): bytes already framed
     uint64_t left = 0;   ///< bytes not handed on yet
     uint64_t length = 0; ///< HTTP/3: bytes of the piece as handed to the session
     uint64_t acked = 0;  ///< HTTP/3: of which acknowledged
     /// Told as the bytes go (compressed bytes: their credit to the producer, its bytes
     /// rather than the coded ones); null: the stream's control is credited directly.
-    std::shared_ptr<send_credit> credit;
+    std::shared_ptr<core::send_credit> credit;
     std::string_view data() const noexcept { return bytes.empty() ? view : std::string_view(bytes); }
 };
 
@@ -111,7 +111,7 @@ struct native_answer {
     const request_context& ctx;
     response_start start;
     std::string_view bytes;
-    std::shared_ptr<file_handle> file;
+    std::shared_ptr<core::file_handle> file;
     uint64_t offset = 0;
 };
 
@@ -240,7 +240,8 @@ class stream_protocol : public protocol {
     void respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
                  std::string_view body, protocol_env& env) final;
     void respond_file(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,
-                      std::shared_ptr<file_handle> file, uint64_t offset, uint64_t length, protocol_env& env) final;
+                      std::shared_ptr<core::file_handle> file, uint64_t offset, uint64_t length,
+                      protocol_env& env) final;
     /// Input comes as frames per stream, taken as it arrives: none is ever held back.
     bool has_pending_input() const noexcept final { return false; }
     bool closing() const noexcept final { return _closing; }

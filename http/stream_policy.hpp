@@ -92,18 +92,18 @@ struct stream_clock {
     /// Which rule the stream broke by `now`. `held_by_app`: the client cannot send because
     /// the app has not taken what it sent (its window is shut by us): the body's clocks wait.
     stream_stall check(uint32_t now, const connection_limits& l, bool held_by_app) const noexcept {
-        if (head_since != 0 && deadline_passed(now, head_deadline(head_since, l))) {
+        if (head_since != 0 && core::deadline_passed(now, head_deadline(head_since, l))) {
             return stream_stall::head;
         }
         if (body_since != 0 && !held_by_app) {
-            if (deadline_passed(now, body_deadline(body_moved, l))) {
+            if (core::deadline_passed(now, body_deadline(body_moved, l))) {
                 return stream_stall::body;
             }
             if (body_too_slow(body_since, body_bytes, now, l)) {
                 return stream_stall::body_rate;
             }
         }
-        if (send_moved != 0 && deadline_passed(now, send_deadline(send_moved, l))) {
+        if (send_moved != 0 && core::deadline_passed(now, send_deadline(send_moved, l))) {
             return stream_stall::send;
         }
         return stream_stall::none;

@@ -33,7 +33,7 @@ struct transport_config {
     uint64_t drain_timeout_ms = 30'000; ///< a draining connection closes at the latest after this
     /// Where ngtcp2's blocks come from (the reactor's, core/small_blocks.hpp; null: malloc).
     /// It outlives every connection.
-    block_pool* blocks = nullptr;
+    core::block_pool* blocks = nullptr;
 };
 
 /// What one connection holds while its handshake is in progress (its first Initial

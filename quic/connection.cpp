@@ -197,7 +197,7 @@ void connection::on_packet(const uint8_t* data, size_t len, const uring::datagra
 // The peer broke QUIC (a frame error, flow control, a stream limit, TLS): the
 // CONNECTION_CLOSE says so with its code; this says it once in the log, at debug.
 void connection::log_transport_error(int liberr) const noexcept {
-    if (!log_enabled(log_level::debug)) {
+    if (!core::log_enabled(core::log_level::debug)) {
         return;
     }
     char host[INET6_ADDRSTRLEN] = "?";
@@ -212,8 +212,9 @@ void connection::log_transport_error(int liberr) const noexcept {
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         port = ntohs(in6->sin6_port);
     }
-    log(log_level::debug, "QUIC connection from %s port %u closed: %s (transport error 0x%llx)", host, port,
-        ngtcp2_strerror(liberr), static_cast<unsigned long long>(ngtcp2_err_infer_quic_transport_error_code(liberr)));
+    core::log(core::log_level::debug, "QUIC connection from %s port %u closed: %s (transport error 0x%llx)", host, port,
+              ngtcp2_strerror(liberr),
+              static_cast<unsigned long long>(ngtcp2_err_infer_quic_transport_error_code(liberr)));
 }
 
 void connection::enter_end(phase p, uint64_t now, close_reason why) noexcept {

@@ -100,12 +100,14 @@ void default_params(ngtcp2_transport_params& p) noexcept {
     ngtcp2_transport_params_default(&p);
 }
 
-void block_allocator(ngtcp2_mem& mem, block_pool* pool) noexcept {
+void block_allocator(ngtcp2_mem& mem, core::block_pool* pool) noexcept {
     mem.user_data = pool;
-    mem.malloc = [](size_t n, void* ud) { return static_cast<block_pool*>(ud)->alloc(n); };
-    mem.free = [](void* p, void* ud) { static_cast<block_pool*>(ud)->release(p); };
-    mem.calloc = [](size_t count, size_t size, void* ud) { return static_cast<block_pool*>(ud)->zeroed(count, size); };
-    mem.realloc = [](void* p, size_t n, void* ud) { return static_cast<block_pool*>(ud)->resize(p, n); };
+    mem.malloc = [](size_t n, void* ud) { return static_cast<core::block_pool*>(ud)->alloc(n); };
+    mem.free = [](void* p, void* ud) { static_cast<core::block_pool*>(ud)->release(p); };
+    mem.calloc = [](size_t count, size_t size, void* ud) {
+        return static_cast<core::block_pool*>(ud)->zeroed(count, size);
+    };
+    mem.realloc = [](void* p, size_t n, void* ud) { return static_cast<core::block_pool*>(ud)->resize(p, n); };
 }
 
 int server_new(ngtcp2_conn** out, const ngtcp2_cid& client_scid, const ngtcp2_cid& our_scid, const ngtcp2_path& path,

@@ -43,7 +43,7 @@ void default_settings(ngtcp2_settings& s) noexcept;
 void default_params(ngtcp2_transport_params& p) noexcept;
 
 /// An allocator over `pool` (core/small_blocks.hpp): ngtcp2 keeps a pointer to `mem`.
-void block_allocator(ngtcp2_mem& mem, block_pool* pool) noexcept;
+void block_allocator(ngtcp2_mem& mem, core::block_pool* pool) noexcept;
 
 /// A server connection whose callbacks go to `events` (and the GnuTLS crypto backend), its
 /// blocks from `mem` (null: malloc).

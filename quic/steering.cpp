@@ -72,19 +72,19 @@ std::vector<sock_filter> steering_program(unsigned total, const std::vector<unsi
     return p;
 }
 
-result<void> attach_steering(int fd, unsigned total, const std::vector<unsigned>& live) noexcept {
+core::result<void> attach_steering(int fd, unsigned total, const std::vector<unsigned>& live) noexcept {
     if (total == 0 || total > max_steered_sockets) {
-        return {errc::invalid_argument, EINVAL};
+        return {core::errc::invalid_argument, EINVAL};
     }
     std::vector<sock_filter> program;
     try {
         program = steering_program(total, live);
     } catch (...) {
-        return {errc::system, ENOMEM};
+        return {core::errc::system, ENOMEM};
     }
     sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
     if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog, sizeof(fprog)) != 0) {
-        return {errc::system, errno};
+        return {core::errc::system, errno};
     }
     return {};
 }

@@ -40,6 +40,6 @@ std::vector<sock_filter> steering_program(unsigned total, const std::vector<unsi
 /// Attaches steering_program(total, live) to the SO_REUSEPORT group `fd` belongs to
 /// (SO_ATTACH_REUSEPORT_CBPF, Linux 4.5), replacing any program there. EINVAL for a
 /// `total` out of range; the kernel's errno where it refuses the program.
-result<void> attach_steering(int fd, unsigned total, const std::vector<unsigned>& live = {}) noexcept;
+core::result<void> attach_steering(int fd, unsigned total, const std::vector<unsigned>& live = {}) noexcept;
 
 } // namespace ringbolt::quic

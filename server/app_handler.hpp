@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 class reactor;
 
@@ -38,7 +38,8 @@ class app_handler {
     /// (handlers run on other threads and may block). False: handle_batch() inline.
     virtual bool offloads() const noexcept { return false; }
     /// Take the requests of one loop turn (moved out of `batch`); answer via `sink`.
-    virtual void submit(unsigned reactor_index, std::vector<http::app_request>& batch, response_sink& sink) noexcept {
+    virtual void submit(unsigned reactor_index, std::vector<dispatch::app_request>& batch,
+                        response_sink& sink) noexcept {
         (void)reactor_index;
         (void)batch;
         (void)sink;
@@ -48,7 +49,7 @@ class app_handler {
     /// send the rest later through `later` (async handlers, streamed bodies). Called on
     /// reactor thread `reactor_index`. Returns the nanoseconds spent waiting for the
     /// application's lock (the GIL).
-    virtual uint64_t handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
+    virtual uint64_t handle_batch(unsigned reactor_index, std::span<dispatch::app_request> batch,
                                   std::vector<http::app_response>& responses, response_sink& later) noexcept = 0;
     /// The receiving end of a request body streamed to the application (requests of
     /// routes with streams_body); messages about it (credit) go through `sink`.
@@ -85,4 +86,4 @@ class app_handler {
     virtual void after_turn_lock_wait(unsigned reactor_index) noexcept { (void)reactor_index; }
 };
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

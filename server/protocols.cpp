@@ -5,7 +5,7 @@
 #include "h2/connection.hpp"
 #include "http/http1_connection.hpp"
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 http::protocol_registry protocols_for(const server_config& config) {
     http::protocol_registry r;
@@ -29,4 +29,4 @@ alpn_choice alpn_offer_for(const server_config& config) {
     return offer;
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 /// The registry a reactor serves `config`'s listener with (`--http` leaves HTTP/2 out
 /// of an HTTP/1.1-only listener).
@@ -25,4 +25,4 @@ struct alpn_choice {
 };
 alpn_choice alpn_offer_for(const server_config& config);
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -6,7 +6,7 @@
 
 #include "core/counters.hpp"
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 #define RINGBOLT_QUIC_COUNTERS(X)                                                                                      \
     X(quic_packets)                                                                                                    \
@@ -33,9 +33,9 @@ namespace ringbolt::uring {
     X(udp_send_dropped)
 
 struct quic_counters {
-#define RINGBOLT_DECLARE_QUIC_COUNTER(name) counter name;
+#define RINGBOLT_DECLARE_QUIC_COUNTER(name) core::counter name;
     RINGBOLT_QUIC_COUNTERS(RINGBOLT_DECLARE_QUIC_COUNTER)
 #undef RINGBOLT_DECLARE_QUIC_COUNTER
 };
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -26,7 +26,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 namespace {
 constexpr size_t max_send_bytes = 4u << 20;      ///< per send: large queues go out in pieces
@@ -34,7 +34,7 @@ constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection 
 
 } // namespace
 
-http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcept {
+http::peer_address peer_of(uring::io_backend& io, int fd, const transport::transport* tls) noexcept {
     http::peer_address peer;
     sockaddr_storage ss{};
     if (io.peer_name(fd, ss)) {
@@ -57,17 +57,17 @@ http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcep
     return peer;
 }
 
-reactor::reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
+reactor::reactor(unsigned index, const server_config& config, const dispatch::app_routes& routes, app_handler& app,
                  int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
-                 const http::metrics_source* metrics)
+                 const dispatch::metrics_source* metrics)
     : _index(index), _config(config), _app(app), _listen_fd(listen_fd), _cpu(cpu), _app_pending(app_pending),
-      _route_latency(metrics != nullptr ? std::make_unique<latency_histogram[]>(routes.targets.size()) : nullptr),
+      _route_latency(metrics != nullptr ? std::make_unique<core::latency_histogram[]>(routes.targets.size()) : nullptr),
       _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get(), this),
       _protocols(protocols_for(config)) {
     if (use_epoll) {
-        _backend = std::make_unique<epoll_backend>();
+        _backend = std::make_unique<uring::epoll_backend>();
     } else {
-        _backend = std::make_unique<uring_backend>();
+        _backend = std::make_unique<uring::uring_backend>();
     }
     if (config.wrap_backend) {
         _backend = config.wrap_backend(std::move(_backend));
@@ -95,7 +95,7 @@ reactor::~reactor() {
     }
 }
 
-result<void> reactor::setup() noexcept {
+core::result<void> reactor::setup() noexcept {
     // Signals go to the main thread, which turns them into a drain.
     sigset_t all;
     sigfillset(&all);
@@ -106,21 +106,21 @@ result<void> reactor::setup() noexcept {
         // mislead whoever looks threads up by name; the stand-in may run on any CPU.
         _standin = std::thread([this] { standin_main(); });
     }
-    if (_config.pin_threads && _cpu >= 0 && !pin_current_thread(_cpu)) {
-        log(log_level::warning, "reactor %u: could not pin to CPU %d", _index, _cpu);
+    if (_config.pin_threads && _cpu >= 0 && !core::pin_current_thread(_cpu)) {
+        core::log(core::log_level::warning, "reactor %u: could not pin to CPU %d", _index, _cpu);
     }
     if (_config.batch_scheduling) {
-        int err = batch_schedule_current_thread();
+        int err = core::batch_schedule_current_thread();
         if (err != 0 && _index == 0) { // said once, by reactor 0: the others fail alike
-            log(log_level::warning, "reactor threads: SCHED_BATCH refused (%s); they keep the normal policy",
-                std::strerror(err));
+            core::log(core::log_level::warning,
+                      "reactor threads: SCHED_BATCH refused (%s); they keep the normal policy", std::strerror(err));
         }
     }
     // Named once its policy is set, so whoever finds it by name sees the final policy.
-    name_current_thread("rb-reactor-", _index);
+    core::name_current_thread("rb-reactor-", _index);
     _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (_wake_fd < 0) {
-        return {errc::system, errno};
+        return {core::errc::system, errno};
     }
     RB_TRY(_backend->setup(backend_config_of(_config), _wake_fd));
     _body_rcvbuf = _backend->probe_receive_buffer(_config.body_receive_buffer);
@@ -157,7 +157,7 @@ void reactor::run() noexcept {
         // The application's loop runs here and calls hosted_turn(); the stand-in watches
         // that it keeps turning. Should the loop stop before the drain ended, this
         // thread finishes it with turns of its own.
-        _loop_beat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+        _loop_beat_ns.store(core::monotonic_ns(), std::memory_order_relaxed);
         _host_thread = pthread_self();
         _hosting.store(true, std::memory_order_release);
         _app.host_loop(*this);
@@ -167,7 +167,7 @@ void reactor::run() noexcept {
     }
     _awake.store(false, std::memory_order_seq_cst); // late answers (none are expected) wake it
     _app.on_reactor_exit(_index);
-    http::output_queue::release_kept_buffers(); // the sent buffers this thread kept
+    core::output_queue::release_kept_buffers(); // the sent buffers this thread kept
 }
 
 bool reactor::turn(unsigned wait_ms) noexcept {
@@ -216,7 +216,7 @@ bool reactor::turn(unsigned wait_ms) noexcept {
         return false;
     }
     if (_draining && _now_s > _drain_deadline + 2) {
-        log(log_level::warning, "reactor %u: exiting with %zu connection(s) still closing", _index, _live);
+        core::log(core::log_level::warning, "reactor %u: exiting with %zu connection(s) still closing", _index, _live);
         return false;
     }
     return true;
@@ -278,7 +278,7 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
     auto e = env();
     if (s.own_tp) [[unlikely]] {
         std::string_view plain = s.tp->on_wire_data({data, len});
-        if (proxied_client client; s.tp->take_proxied_client(client)) [[unlikely]] {
+        if (transport::proxied_client client; s.tp->take_proxied_client(client)) [[unlikely]] {
             serve_proxied_client(s, slot, client); // before the protocol sees a byte
         }
         if (!plain.empty()) {
@@ -311,7 +311,7 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
 // connection serves that client from its first request on. The protocol has seen nothing
 // yet, so it starts over with the client's address (and https when the client spoke TLS
 // to the balancer).
-void reactor::serve_proxied_client(conn_slot& s, uint32_t slot, const proxied_client& client) noexcept {
+void reactor::serve_proxied_client(conn_slot& s, uint32_t slot, const transport::proxied_client& client) noexcept {
     http::peer_address peer = peer_of(*_backend, s.fd, s.own_tp.get());
     if (client.info != nullptr) {
         client.info->balancer = {peer.family, {}, peer.port};
@@ -342,7 +342,7 @@ void reactor::after_plain_input(conn_slot& s, uint32_t slot) noexcept {
     }
 }
 
-void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
+void reactor::on_recv_end(uint32_t slot, uint16_t gen, uring::recv_end how) noexcept {
     conn_slot* sp = live_slot(slot, gen);
     if (sp == nullptr) {
         return;
@@ -354,7 +354,7 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         maybe_finalize(s, slot);
         return;
     }
-    if (how == recv_end::rearm || how == recv_end::cancelled) {
+    if (how == uring::recv_end::rearm || how == uring::recv_end::cancelled) {
         // The buffer ring ran dry (rearm), or this is the end of a pause's cancel: as
         // `cancelled`, or as `rearm` when the kernel ended the multishot with its last data
         // instead. If reading resumed (or the connection began lingering) while the cancel
@@ -371,7 +371,7 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept {
         }
         return;
     }
-    if (how == recv_end::error) {
+    if (how == uring::recv_end::error) {
         close_conn(s, slot, false);
         return;
     }
@@ -424,7 +424,7 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
     bool more = false;
     if (s.batch.empty()) {
         s.batch.reset();
-        http::output_queue& out = s.tp->wire_output(s.proto->output());
+        core::output_queue& out = s.tp->wire_output(s.proto->output());
         if (!out.take_front(s.batch, max_iov, max_send_bytes)) {
             return;
         }
@@ -452,7 +452,7 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
 void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
     size_t budget = file_bytes_per_turn;
     while (s.batch.is_file() && budget > 0) {
-        const http::segment& f = s.batch.front();
+        const core::segment& f = s.batch.front();
         int64_t off = static_cast<int64_t>(f.file_offset + f.done);
         uint64_t left = f.length - f.done;
         size_t want = left < budget ? static_cast<size_t>(left) : budget;
@@ -469,7 +469,7 @@ void reactor::send_file(conn_slot& s, uint32_t slot) noexcept {
         // The peer is gone (EPIPE, ECONNRESET) or the file shrank under us (0 bytes
         // before the promised length): the response cannot be completed.
         if (n == 0) {
-            log(log_level::warning, "file response: file is shorter than its announced length; closing");
+            core::log(core::log_level::warning, "file response: file is shorter than its announced length; closing");
         }
         s.batch.reset();
         close_conn(s, slot, false);
@@ -685,7 +685,7 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
     http::give_body_buffer(std::move(s.stash));
     s.rx_owner.reset();
     s.proto->release();
-    s.tp = &plain_transport::instance();
+    s.tp = &transport::plain_transport::instance();
     s.own_tp.reset();
     _free_slots.push_back(slot);
     --_live;
@@ -765,4 +765,4 @@ void reactor::begin_drain() noexcept {
     }
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -31,7 +31,7 @@
 #include <thread>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 struct quic_side;
 /// Deletes a reactor's QUIC side where its type is complete (reactor_quic.cpp).
@@ -40,20 +40,20 @@ struct quic_side_deleter {
 };
 
 /// The client's address (and TLS facts) of connection `fd`, as the protocols see it.
-http::peer_address peer_of(io_backend& io, int fd, const transport* tls) noexcept;
+http::peer_address peer_of(uring::io_backend& io, int fd, const transport::transport* tls) noexcept;
 
-class reactor final : private io_events, private dispatch::body_stream_factory, public response_sink {
+class reactor final : private uring::io_events, private dispatch::body_stream_factory, public response_sink {
   public:
-    reactor(unsigned index, const server_config& config, const http::app_routes& routes, app_handler& app,
+    reactor(unsigned index, const server_config& config, const dispatch::app_routes& routes, app_handler& app,
             int listen_fd, int cpu, bool use_epoll, std::atomic<uint32_t>* app_pending,
-            const http::metrics_source* metrics);
+            const dispatch::metrics_source* metrics);
     ~reactor() override;
     reactor(const reactor&) = delete;
     reactor& operator=(const reactor&) = delete;
 
     /// Create the backend's kernel objects. Must run on the reactor's own thread
     /// (io_uring SINGLE_ISSUER).
-    result<void> setup() noexcept;
+    core::result<void> setup() noexcept;
     /// Serve until stopped and drained (hosting the application's event loop when
     /// server_config::host_loop says so).
     void run() noexcept;
@@ -71,14 +71,14 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// Ask the loop to drain and exit (any thread).
     void request_stop() noexcept;
 
-    core_counters& counters() noexcept { return _counters; }
+    core::core_counters& counters() noexcept { return _counters; }
     unsigned index() const noexcept { return _index; }
     /// Responses from an offloading application (any thread): queued, loop woken.
     void deliver(std::vector<http::app_response>& responses) noexcept override;
     bool deliver_here(std::vector<http::app_response>& responses) noexcept override;
     const char* backend_name() const noexcept { return _backend->name(); }
     /// Per-route latency histograms (indexed by router id); null when metrics are off.
-    const latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
+    const core::latency_histogram* route_latency() const noexcept { return _route_latency.get(); }
     /// HTTP/3's tallies (any thread); null when the reactor serves no HTTP/3.
     const quic_counters* quic_stats() const noexcept { return _quic ? &_quic_counters : nullptr; }
 
@@ -133,12 +133,12 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
         uint32_t probe_at = 0;      ///< probe_recv looks at this coarse second (0: from last_in)
         uint32_t send_since = 0;    ///< second of the output's last progress (write_stalled)
         int32_t unacked_seen = -1;  ///< the socket's unacknowledged bytes at write_stalled's last look (-1: none yet)
-        transport* tp = &plain_transport::instance();
-        std::unique_ptr<transport> own_tp;     ///< a transport with state (TLS): tp points at it
-        std::unique_ptr<http::protocol> proto; ///< after own_tp: destroyed before the transport it may look at
-        uint32_t linger_until = 0;             ///< lingering ends once this second has passed (moved on by bytes)
-        uint32_t linger_limit = 0;             ///< and once this one has, at the latest
-        http::send_batch batch;                ///< what the send in flight covers (frozen until consumed)
+        transport::transport* tp = &transport::plain_transport::instance();
+        std::unique_ptr<transport::transport> own_tp; ///< a transport with state (TLS): tp points at it
+        std::unique_ptr<http::protocol> proto;        ///< after own_tp: destroyed before the transport it may look at
+        uint32_t linger_until = 0; ///< lingering ends once this second has passed (moved on by bytes)
+        uint32_t linger_limit = 0; ///< and once this one has, at the latest
+        core::send_batch batch;    ///< what the send in flight covers (frozen until consumed)
         msghdr msg{};
         iovec iov[max_iov];
         // Cold: a pause's bytes, the parked first protocol.
@@ -161,16 +161,16 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     void on_accept_end(int res) noexcept override;
     void on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len) noexcept override;
     void on_recv_into(uint32_t slot, uint16_t gen, size_t len) noexcept override;
-    void on_recv_end(uint32_t slot, uint16_t gen, recv_end how) noexcept override;
+    void on_recv_end(uint32_t slot, uint16_t gen, uring::recv_end how) noexcept override;
     void on_send(uint32_t slot, uint16_t gen, int res) noexcept override;
     void on_writable(uint32_t slot, uint16_t gen, int res) noexcept override;
-    void on_datagram(uint32_t id, const datagram& d) noexcept override;
+    void on_datagram(uint32_t id, const uring::datagram& d) noexcept override;
     void on_datagram_end(uint32_t id, int res) noexcept override;
-    void on_datagrams_sent(uint32_t id, datagram_send& batch) noexcept override;
+    void on_datagrams_sent(uint32_t id, uring::datagram_send& batch) noexcept override;
 
     // HTTP/3 (reactor_quic.cpp; all inert without --http3).
     friend struct quic_side;
-    result<void> setup_quic() noexcept;
+    core::result<void> setup_quic() noexcept;
     /// Before a wait: the QUIC output goes out; the wait ends by the next QUIC timer.
     /// (Inline: without --http3 a turn pays a test of _quic, not a call.)
     unsigned quic_before_wait(unsigned wait_ms) noexcept { return _quic ? quic_flush(wait_ms) : wait_ms; }
@@ -209,7 +209,7 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     static constexpr int body_receive_buffer_floor = 2 << 20;
     /// After plaintext input was parsed: pause on backpressure, send or close.
     void after_plain_input(conn_slot& s, uint32_t slot) noexcept;
-    void serve_proxied_client(conn_slot& s, uint32_t slot, const proxied_client& client) noexcept;
+    void serve_proxied_client(conn_slot& s, uint32_t slot, const transport::proxied_client& client) noexcept;
     void probe_recv(conn_slot& s, uint32_t slot) noexcept;
     void start_send(conn_slot& s, uint32_t slot) noexcept;
     /// The live slot a send or writable completion is for, its send state back to idle;
@@ -289,8 +289,8 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     int _listen_fd;
     int _cpu;
     int _wake_fd = -1;
-    std::unique_ptr<io_backend> _backend;
-    receive_buffer_grant _body_rcvbuf; ///< the backend's probe of _config.body_receive_buffer, from setup
+    std::unique_ptr<uring::io_backend> _backend;
+    uring::receive_buffer_grant _body_rcvbuf; ///< the backend's probe of _config.body_receive_buffer, from setup
 
     std::deque<conn_slot> _slots; ///< deque: addresses stay stable while sends are in flight
     std::vector<uint32_t> _free_slots;
@@ -306,13 +306,13 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     };
     accept_holds _accept_hold;
     /// One line per 10 s at most for each kind, so transient errors cannot hide a backoff.
-    log_throttle _accept_backoff_log{10};
-    log_throttle _accept_transient_log{10};
+    core::log_throttle _accept_backoff_log{10};
+    core::log_throttle _accept_transient_log{10};
     bool _recv_stall_logged = false; ///< probe_recv says it once per reactor; recv_stalls counts
 
     std::vector<http::app_response> _responses;
 
-    date_cache _date;
+    core::date_cache _date;
     uint32_t _now_s = 0;             ///< whole seconds (core/clock.hpp), read by read_clock
     unsigned _next_second_ms = 1000; ///< from that reading to the next second, rounded up
     uint32_t _last_tick = 0;
@@ -323,9 +323,9 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     /// deleted (quic::half_open_connection_bytes each); the tick trims (reactor_timers.cpp).
     uint64_t _released_bytes = 0;
     uint32_t _last_trim_s = 0; ///< the second of the last malloc_trim
-    core_counters _counters;
+    core::core_counters _counters;
     std::atomic<uint32_t>* _app_pending;
-    std::unique_ptr<latency_histogram[]> _route_latency;
+    std::unique_ptr<core::latency_histogram[]> _route_latency;
     dispatch::request_dispatcher _dispatcher; ///< after _route_latency: built from it
     http::protocol_registry
         _protocols; ///< the first protocol and what a connection may leave it for (server/protocols.cpp)
@@ -363,4 +363,4 @@ class reactor final : private io_events, private dispatch::body_stream_factory, 
     std::atomic<bool> _awake{false};
 };
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

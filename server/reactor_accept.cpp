@@ -11,7 +11,7 @@
 #include <cstring>
 #include <unistd.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 namespace {
 
@@ -90,15 +90,16 @@ void reactor::on_accept_end(int res) noexcept {
             _accept_hold.backing_off = true;
         }
         uint64_t held_back = 0;
-        log_throttle& throttle = transient ? _accept_transient_log : _accept_backoff_log;
+        core::log_throttle& throttle = transient ? _accept_transient_log : _accept_backoff_log;
         if (throttle.admit(_now_s, held_back)) {
             const char* action =
                 transient ? "re-arming" : "pausing accept, retrying when a connection closes and every second";
             if (held_back == 0) {
-                log(log_level::warning, "reactor %u: accept: %s (%s)", _index, std::strerror(-res), action);
+                core::log(core::log_level::warning, "reactor %u: accept: %s (%s)", _index, std::strerror(-res), action);
             } else {
-                log(log_level::warning, "reactor %u: accept: %s (%s; %llu more accept error(s) since the last report)",
-                    _index, std::strerror(-res), action, static_cast<unsigned long long>(held_back));
+                core::log(core::log_level::warning,
+                          "reactor %u: accept: %s (%s; %llu more accept error(s) since the last report)", _index,
+                          std::strerror(-res), action, static_cast<unsigned long long>(held_back));
             }
         }
     }
@@ -110,7 +111,7 @@ void reactor::on_accept(int fd) noexcept {
         _backend->close_socket(fd);
         return;
     }
-    std::unique_ptr<transport> own_tp;
+    std::unique_ptr<transport::transport> own_tp;
     if (_config.transports) [[unlikely]] {
         own_tp = _config.transports->make(_counters, _now_s);
         if (!own_tp) {
@@ -139,7 +140,7 @@ void reactor::on_accept(int fd) noexcept {
         _free_slots.pop_back();
     } else {
         slot = static_cast<uint32_t>(_slots.size());
-        if (slot >= max_slots) {
+        if (slot >= uring::max_slots) {
             _backend->close_socket(fd);
             return;
         }
@@ -154,7 +155,7 @@ void reactor::on_accept(int fd) noexcept {
     s.dirty = false;
     s.rcvbuf_wide = false;
     s.own_tp = std::move(own_tp);
-    s.tp = s.own_tp ? s.own_tp.get() : &plain_transport::instance();
+    s.tp = s.own_tp ? s.own_tp.get() : &transport::plain_transport::instance();
     s.alpn_seen = false;
     if (s.parked_first) {
         s.proto = std::move(s.parked_first); // the last connection switched protocols
@@ -174,4 +175,4 @@ void reactor::on_accept(int fd) noexcept {
     update_accepting();
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <span>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 // The turn's requests go to the application in one call; their answers are framed here
 // and sent with the turn's output.
 void reactor::run_app() noexcept {
-    std::vector<http::app_request>& batch = _dispatcher.batch();
+    std::vector<dispatch::app_request>& batch = _dispatcher.batch();
     if (_app.offloads()) {
         count_app_requests(batch.size());
         _app.submit(_index, batch, *this); // answers arrive through deliver()
@@ -26,7 +26,7 @@ void reactor::run_app() noexcept {
         size_t n = batch.size() - done;
         count_app_requests(n);
         _counters.gil_wait_ns.add(
-            _app.handle_batch(_app_slot, std::span<http::app_request>(batch).subspan(done, n), _responses, *this));
+            _app.handle_batch(_app_slot, std::span<dispatch::app_request>(batch).subspan(done, n), _responses, *this));
         done += n;
         // A sync handler may have held this thread for seconds: the deadlines its answers
         // arm (keep-alive) count from now. (Timers that ran meanwhile are the sweep's
@@ -80,7 +80,7 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
     if (!_draining && _stop.load(std::memory_order_acquire)) [[unlikely]] {
         begin_drain(); // answers finished after the signal say Connection: close
     }
-    uint64_t now = _route_latency ? monotonic_ns() : 0;
+    uint64_t now = _route_latency ? core::monotonic_ns() : 0;
     auto e = env();
     for (http::app_response& r : responses) {
         if (r.parts & http::app_response::part_head) {
@@ -112,4 +112,4 @@ void reactor::deliver_responses(std::vector<http::app_response>& responses) noex
     }
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -10,10 +10,10 @@
 
 #include <unistd.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 int reactor::hosted_turn() noexcept {
-    _loop_beat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+    _loop_beat_ns.store(core::monotonic_ns(), std::memory_order_relaxed);
     std::unique_lock<std::mutex> lock(_turn_mutex, std::try_to_lock);
     if (!lock.owns_lock()) {
         // The stand-in serves the connections (the loop was blocked): it hands back at the
@@ -92,7 +92,7 @@ void reactor::standin_main() noexcept {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    name_current_thread("rb-standin-", _index);
+    core::name_current_thread("rb-standin-", _index);
     bool began = false;
     std::unique_lock<std::mutex> lock(_standin_mutex);
     while (!_standin_exit) {
@@ -101,7 +101,7 @@ void reactor::standin_main() noexcept {
             break;
         }
         if (!_hosting.load(std::memory_order_acquire) ||
-            monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns()) {
+            core::monotonic_ns() - _loop_beat_ns.load(std::memory_order_relaxed) < standin_after_ns()) {
             continue;
         }
         lock.unlock();
@@ -123,14 +123,14 @@ void reactor::serve_while_loop_blocked() noexcept {
     uint64_t since = _loop_beat_ns.load(std::memory_order_relaxed);
     // Held: a turn is running, so the loop is not what blocks (a sync handler may: it
     // holds its reactor whoever runs it).
-    if (!turns.owns_lock() || _done || monotonic_ns() - since < standin_after_ns()) {
+    if (!turns.owns_lock() || _done || core::monotonic_ns() - since < standin_after_ns()) {
         return;
     }
     _counters.loop_stalls.add();
-    log(log_level::warning,
-        "reactor %u: the event loop has not turned for %.1f s; a stand-in thread serves its connections until it "
-        "does",
-        _index, static_cast<double>(monotonic_ns() - since) / 1e9);
+    core::log(core::log_level::warning,
+              "reactor %u: the event loop has not turned for %.1f s; a stand-in thread serves its connections until it "
+              "does",
+              _index, static_cast<double>(core::monotonic_ns() - since) / 1e9);
     _app_slot = _index + 1;
     while (!_ring_wanted.load(std::memory_order_acquire)) {
         {
@@ -149,8 +149,8 @@ void reactor::serve_while_loop_blocked() noexcept {
     _backend->submit();
     _app_slot = _index;
     if (_ring_wanted.load(std::memory_order_relaxed)) {
-        log(log_level::info, "reactor %u: the event loop turns again and serves its connections", _index);
+        log(core::log_level::info, "reactor %u: the event loop turns again and serves its connections", _index);
     }
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

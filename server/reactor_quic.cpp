@@ -18,13 +18,13 @@
 #include <optional>
 #include <unistd.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 namespace {
 
 constexpr uint32_t quic_socket_id = 0; ///< the reactor's one datagram socket
 
-http::peer_address peer_of_datagram(const datagram_address& a) noexcept {
+http::peer_address peer_of_datagram(const uring::datagram_address& a) noexcept {
     http::peer_address peer;
     if (a.addr.ss_family == AF_INET) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(&a.addr);
@@ -81,9 +81,9 @@ class quic_slot_user final : public quic::stream_user {
 /// their slots as they go).
 struct quic_side final : h3::env_source {
     reactor& r;
-    block_pool blocks;        ///< ngtcp2's and nghttp3's small blocks (declared first: it outlives `ep`'s connections)
+    core::block_pool blocks;  ///< ngtcp2's and nghttp3's small blocks (declared first: it outlives `ep`'s connections)
     h3::settings h3_settings; ///< the server's, with this reactor's `blocks`
-    datagram_socket sock;
+    uring::datagram_socket sock;
     quic::send_pool pool;
     std::optional<quic::endpoint> ep;
     std::optional<http::protocol_env> turn_env;
@@ -91,7 +91,7 @@ struct quic_side final : h3::env_source {
     bool end_logged = false;
     uint64_t closed_seen = 0; ///< the endpoint's closed connections already counted as released memory
 
-    quic_side(reactor& owner, const datagram_socket& s) noexcept
+    quic_side(reactor& owner, const uring::datagram_socket& s) noexcept
         : r(owner), sock(s), pool(*owner._backend, quic_socket_id) {}
     ~quic_side() override {
         ep.reset(); // its connections free their slots
@@ -113,7 +113,7 @@ struct quic_side final : h3::env_source {
         return *turn_env;
     }
 
-    std::unique_ptr<quic::stream_user> make_user(const datagram_address& peer) noexcept;
+    std::unique_ptr<quic::stream_user> make_user(const uring::datagram_address& peer) noexcept;
     void free_slot(uint32_t slot) noexcept;
 };
 
@@ -125,14 +125,14 @@ quic_slot_user::~quic_slot_user() {
     _q.free_slot(_slot);
 }
 
-std::unique_ptr<quic::stream_user> quic_side::make_user(const datagram_address& peer) noexcept {
+std::unique_ptr<quic::stream_user> quic_side::make_user(const uring::datagram_address& peer) noexcept {
     uint32_t slot;
     if (!r._free_slots.empty()) {
         slot = r._free_slots.back();
         r._free_slots.pop_back();
     } else {
         slot = static_cast<uint32_t>(r._slots.size());
-        if (slot >= max_slots) {
+        if (slot >= uring::max_slots) {
             return nullptr; // the endpoint drops the Initial (counted)
         }
         r._slots.emplace_back();
@@ -173,32 +173,33 @@ void reactor::quic_release_blocks() noexcept {
     _quic->blocks.clear();
 }
 
-result<void> reactor::setup_quic() noexcept {
+core::result<void> reactor::setup_quic() noexcept {
     const http3_config& h3 = _config.http3;
     if (!h3.enabled) {
         return {};
     }
-    result<datagram_socket> sock{datagram_socket{}};
+    core::result<uring::datagram_socket> sock{uring::datagram_socket{}};
     if (_index < h3.sockets.size()) {
         sock = h3.sockets[_index]; // bound in order by the server (or its supervisor): ours now
     } else {
         // A reactor made on its own (tests): its own socket, at position _index.
-        datagram_options opts;
+        uring::datagram_options opts;
         opts.reuseport = true;
         opts.gro = true;
         opts.receive_buffer = quic_receive_buffer;
-        const uint16_t port = local_port(_listen_fd); // the HTTPS listener's: Alt-Svc names it
-        sock = open_datagram_socket(_config.host, port, opts);
+        const uint16_t port = uring::local_port(_listen_fd); // the HTTPS listener's: Alt-Svc names it
+        sock = uring::open_datagram_socket(_config.host, port, opts);
         if (!sock.ok()) {
-            log(log_level::error, "reactor %u: HTTP/3: cannot open UDP %s:%u: %s", _index, _config.host.c_str(), port,
-                std::strerror(sock.sys_errno()));
+            core::log(core::log_level::error, "reactor %u: HTTP/3: cannot open UDP %s:%u: %s", _index,
+                      _config.host.c_str(), port, std::strerror(sock.sys_errno()));
             return {sock.error(), sock.sys_errno()};
         }
     }
-    datagram_buffers buffers; // 32 buffers of a GRO batch each: 2 MiB a reactor
-    if (result<void> rc = _backend->setup_datagrams(buffers); !rc.ok()) {
+    uring::datagram_buffers buffers; // 32 buffers of a GRO batch each: 2 MiB a reactor
+    if (core::result<void> rc = _backend->setup_datagrams(buffers); !rc.ok()) {
         ::close(sock.value().fd);
-        log(log_level::error, "reactor %u: HTTP/3: datagram buffers: %s", _index, std::strerror(rc.sys_errno()));
+        core::log(core::log_level::error, "reactor %u: HTTP/3: datagram buffers: %s", _index,
+                  std::strerror(rc.sys_errno()));
         return rc;
     }
     _quic.reset(new quic_side(*this, sock.value()));
@@ -214,18 +215,18 @@ result<void> reactor::setup_quic() noexcept {
     cfg.max_half_open = h3.max_half_open;
     quic_side* q = _quic.get();
     q->ep.emplace(
-        cfg, h3.credentials, [q](const datagram_address& peer) { return q->make_user(peer); }, q->pool);
+        cfg, h3.credentials, [q](const uring::datagram_address& peer) { return q->make_user(peer); }, q->pool);
     _backend->arm_datagram(quic_socket_id, q->sock);
     q->receiving = true;
     return {};
 }
 
-void reactor::on_datagram(uint32_t id, const datagram& d) noexcept {
+void reactor::on_datagram(uint32_t id, const uring::datagram& d) noexcept {
     if (!_quic || id != quic_socket_id) [[unlikely]] {
         return;
     }
     _quic->refresh_env();
-    _quic->ep->on_datagram(d, monotonic_ns());
+    _quic->ep->on_datagram(d, core::monotonic_ns());
 }
 
 void reactor::on_datagram_end(uint32_t id, int res) noexcept {
@@ -240,14 +241,14 @@ void reactor::on_datagram_end(uint32_t id, int res) noexcept {
     // saying so once.
     if (!_quic->end_logged) {
         _quic->end_logged = true;
-        log(log_level::warning, "reactor %u: HTTP/3: UDP receive ended (%s); receiving again", _index,
-            std::strerror(-res));
+        core::log(core::log_level::warning, "reactor %u: HTTP/3: UDP receive ended (%s); receiving again", _index,
+                  std::strerror(-res));
     }
     _backend->arm_datagram(quic_socket_id, _quic->sock);
     _quic->receiving = true;
 }
 
-void reactor::on_datagrams_sent(uint32_t id, datagram_send& batch) noexcept {
+void reactor::on_datagrams_sent(uint32_t id, uring::datagram_send& batch) noexcept {
     if (!_quic || id != quic_socket_id) [[unlikely]] {
         return;
     }
@@ -255,7 +256,7 @@ void reactor::on_datagrams_sent(uint32_t id, datagram_send& batch) noexcept {
 }
 
 unsigned reactor::quic_flush(unsigned wait_ms) noexcept {
-    uint64_t now = monotonic_ns();
+    uint64_t now = core::monotonic_ns();
     _quic->refresh_env();
     _quic->ep->flush(now);
     // The connections the endpoint freed (in this flush, or at its timers) count toward the
@@ -280,7 +281,7 @@ unsigned reactor::quic_flush(unsigned wait_ms) noexcept {
 // A score of relaxed stores a turn, on reactors that serve HTTP/3 only.
 void reactor::publish_quic_counters() noexcept {
     const quic::endpoint_stats& e = _quic->ep->stats();
-    const datagram_stats& d = _backend->dgram_stats;
+    const uring::datagram_stats& d = _backend->dgram_stats;
     quic_counters& c = _quic_counters;
     c.quic_packets.set(e.packets);
     c.quic_dropped.set(e.dropped);
@@ -311,7 +312,7 @@ void reactor::publish_quic_counters() noexcept {
 // idle) falls due, and calls again by then.
 int reactor::hosted_quic_state() noexcept {
     unsigned ms = quic_flush(hosted_tick_ms);
-    uint64_t now = monotonic_ns();
+    uint64_t now = core::monotonic_ns();
     if (ms >= hosted_tick_ms) {
         _hosted_due_ns = now + uint64_t{hosted_tick_ms} * 1'000'000; // the tick comes by then
         return 0;
@@ -326,13 +327,13 @@ int reactor::hosted_quic_state() noexcept {
 
 void reactor::hosted_quic_after_delivery() noexcept {
     unsigned ms = quic_flush(hosted_tick_ms);
-    if (ms < hosted_tick_ms && monotonic_ns() + uint64_t{ms} * 1'000'000 < _hosted_due_ns) {
+    if (ms < hosted_tick_ms && core::monotonic_ns() + uint64_t{ms} * 1'000'000 < _hosted_due_ns) {
         wake(); // the loop turns next and hears of the earlier timer
     }
 }
 
 void reactor::quic_timers() noexcept {
-    uint64_t now = monotonic_ns();
+    uint64_t now = core::monotonic_ns();
     if (_quic->ep->next_expiry() <= now) {
         _quic->refresh_env();
         _quic->ep->on_timer(now);
@@ -344,7 +345,7 @@ void reactor::quic_begin_drain() noexcept {
         return;
     }
     _quic->refresh_env();
-    _quic->ep->begin_drain(monotonic_ns()); // new Initials are refused; streams in flight finish
+    _quic->ep->begin_drain(core::monotonic_ns()); // new Initials are refused; streams in flight finish
 }
 
 // A connection in its closing or draining period (RFC 9000 §10.2: three PTO, which an
@@ -362,4 +363,4 @@ bool reactor::quic_drained() const noexcept {
     return true;
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 // A streamed body's bytes (a Content-Length body going to the app as it arrives, on a
 // plaintext connection) are received straight into the body's next block, up to 64 KiB
@@ -136,7 +136,7 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
         if (n == -EAGAIN || n == -EWOULDBLOCK) {
             break;
         }
-        on_recv_end(slot, gen, n == 0 ? recv_end::eof : recv_end::error);
+        on_recv_end(slot, gen, n == 0 ? uring::recv_end::eof : uring::recv_end::error);
         return;
     }
     arm_recv(s, slot);
@@ -163,4 +163,4 @@ void reactor::on_direct_recv(conn_slot& s, uint32_t slot, size_t len) noexcept {
     after_plain_input(s, slot);
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -11,7 +11,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 namespace {
 /// Memory freed (output sent or dropped, QUIC connections deleted) after which the tick
@@ -30,7 +30,7 @@ bool reactor::bytes_waiting(const conn_slot& s) const noexcept {
 }
 
 void reactor::read_clock() noexcept {
-    second_reading now = read_seconds();
+    core::second_reading now = core::read_seconds();
     _now_s = now.second;
     _next_second_ms = now.ms_left;
     _date.refresh();
@@ -66,7 +66,7 @@ bool reactor::write_stalled(conn_slot& s) noexcept {
         }
         s.unacked_seen = unacked;
     }
-    return deadline_passed(_now_s, http::send_deadline(s.send_since, _config.limits));
+    return core::deadline_passed(_now_s, http::send_deadline(s.send_since, _config.limits));
 }
 
 // The sweep, as each second begins. A timer measures the client (its silence, its pace),
@@ -104,7 +104,7 @@ void reactor::tick() noexcept {
             // The transport's timers (idle, handshake, loss) are its endpoint's; the
             // streams' clocks are the protocol's, as on TCP. What it does goes out at the
             // endpoint's flush before the next wait.
-            if (uint32_t deadline = s.proto->deadline(); deadline != 0 && deadline_passed(_now_s, deadline)) {
+            if (uint32_t deadline = s.proto->deadline(); deadline != 0 && core::deadline_passed(_now_s, deadline)) {
                 s.proto->on_timeout(e);
             }
             continue;
@@ -112,8 +112,8 @@ void reactor::tick() noexcept {
         if (s.state == slot_state::lingering) {
             // (Unread bytes at close() would reset the connection: what the client sent
             // while the reactor was away is read first.)
-            if (deadline_passed(_now_s, s.linger_until) &&
-                (deadline_passed(_now_s, s.linger_limit) || !input_unread(s))) {
+            if (core::deadline_passed(_now_s, s.linger_until) &&
+                (core::deadline_passed(_now_s, s.linger_limit) || !input_unread(s))) {
                 close_conn(s, slot, false);
             }
             continue;
@@ -123,7 +123,7 @@ void reactor::tick() noexcept {
         }
         if (s.own_tp) [[unlikely]] {
             if (uint32_t hd = s.tp->handshake_deadline(); hd != 0) {
-                if (deadline_passed(_now_s, hd) && !input_unread(s)) {
+                if (core::deadline_passed(_now_s, hd) && !input_unread(s)) {
                     s.tp->on_handshake_timeout();
                     close_conn(s, slot, false);
                 }
@@ -138,7 +138,7 @@ void reactor::tick() noexcept {
             continue;
         }
         uint32_t deadline = s.proto->deadline();
-        if (deadline == 0 || !deadline_passed(_now_s, deadline)) {
+        if (deadline == 0 || !core::deadline_passed(_now_s, deadline)) {
             continue;
         }
         if (input_unread(s)) {
@@ -158,13 +158,13 @@ void reactor::tick() noexcept {
         _accept_hold.backing_off = false; // retry; still exhausted, the accept ends again at once
         update_accepting();
     }
-    for (log_throttle* throttle : {&_accept_backoff_log, &_accept_transient_log}) {
+    for (core::log_throttle* throttle : {&_accept_backoff_log, &_accept_transient_log}) {
         if (uint64_t n = throttle->take_overdue(_now_s)) {
-            log(log_level::warning, "reactor %u: accept: %llu more accept error(s) since the last report", _index,
-                static_cast<unsigned long long>(n));
+            core::log(core::log_level::warning, "reactor %u: accept: %llu more accept error(s) since the last report",
+                      _index, static_cast<unsigned long long>(n));
         }
     }
-    if (_draining && deadline_passed(_now_s, _drain_deadline)) {
+    if (_draining && core::deadline_passed(_now_s, _drain_deadline)) {
         for (uint32_t slot = 0; slot < _slots.size(); ++slot) {
             conn_slot& s = _slots[slot];
             if (s.state == slot_state::open || s.state == slot_state::lingering) {
@@ -203,10 +203,10 @@ void reactor::probe_recv(conn_slot& s, uint32_t slot) noexcept {
     _counters.recv_stalls.add();
     if (!_recv_stall_logged) {
         _recv_stall_logged = true;
-        log(log_level::warning,
-            "reactor %u: a connection's recv missed input for %u s (a kernel multishot recv race); reading it "
-            "directly (counter recv_stalls counts each time)",
-            _index, _now_s - s.last_in);
+        core::log(core::log_level::warning,
+                  "reactor %u: a connection's recv missed input for %u s (a kernel multishot recv race); reading it "
+                  "directly (counter recv_stalls counts each time)",
+                  _index, _now_s - s.last_in);
     }
     s.probe_suspect = false;
     s.probe_at = 0;
@@ -214,4 +214,4 @@ void reactor::probe_recv(conn_slot& s, uint32_t slot) noexcept {
     s.recv = recv_state::cancelling; // its end (not stopping) goes to rearm_after_pause
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

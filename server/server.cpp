@@ -19,7 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 namespace {
 
@@ -49,18 +49,18 @@ void raise_nofile_limit() noexcept {
     }
     rlim_t before = lim.rlim_cur;
     if (before >= want) {
-        log(log_level::debug, "RLIMIT_NOFILE soft limit %llu (already the hard limit)",
-            static_cast<unsigned long long>(before));
+        core::log(core::log_level::debug, "RLIMIT_NOFILE soft limit %llu (already the hard limit)",
+                  static_cast<unsigned long long>(before));
         return;
     }
     lim.rlim_cur = want;
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
-        log(log_level::debug, "RLIMIT_NOFILE soft limit stays %llu: raising it to %llu failed: %s",
-            static_cast<unsigned long long>(before), static_cast<unsigned long long>(want), std::strerror(errno));
+        core::log(core::log_level::debug, "RLIMIT_NOFILE soft limit stays %llu: raising it to %llu failed: %s",
+                  static_cast<unsigned long long>(before), static_cast<unsigned long long>(want), std::strerror(errno));
         return;
     }
-    log(log_level::debug, "RLIMIT_NOFILE soft limit raised from %llu to %llu", static_cast<unsigned long long>(before),
-        static_cast<unsigned long long>(want));
+    core::log(core::log_level::debug, "RLIMIT_NOFILE soft limit raised from %llu to %llu",
+              static_cast<unsigned long long>(before), static_cast<unsigned long long>(want));
 }
 
 /// The reactors' UDP sockets for --http3, reactor i's at h3.sockets[i]: the supervisor's
@@ -70,7 +70,7 @@ void raise_nofile_limit() noexcept {
 /// the kernel refuses the program, the kernel's 4-tuple hash spreads them (said once). An
 /// error message, or empty.
 std::string open_quic_sockets(const std::string& host, uint16_t port, unsigned n, http3_config& h3) {
-    datagram_options opts;
+    uring::datagram_options opts;
     opts.reuseport = true;
     opts.gro = true;
     opts.receive_buffer = quic_receive_buffer;
@@ -81,8 +81,9 @@ std::string open_quic_sockets(const std::string& host, uint16_t port, unsigned n
         }
         for (int inherited : h3.inherited_fds) {
             int fd = ::fcntl(inherited, F_DUPFD_CLOEXEC, 0);
-            result<datagram_socket> s =
-                fd >= 0 ? adopt_datagram_socket(fd, opts) : result<datagram_socket>(errc::system, errno);
+            core::result<uring::datagram_socket> s =
+                fd >= 0 ? uring::adopt_datagram_socket(fd, opts)
+                        : core::result<uring::datagram_socket>(core::errc::system, errno);
             if (!s.ok()) {
                 if (fd >= 0) {
                     ::close(fd);
@@ -93,7 +94,7 @@ std::string open_quic_sockets(const std::string& host, uint16_t port, unsigned n
         }
         return {};
     }
-    result<std::vector<datagram_socket>> group = open_datagram_group(host, port, n, opts);
+    core::result<std::vector<uring::datagram_socket>> group = uring::open_datagram_group(host, port, n, opts);
     if (!group.ok()) {
         return "HTTP/3: cannot open UDP " + host + ":" + std::to_string(port) + ": " + std::strerror(group.sys_errno());
     }
@@ -102,11 +103,11 @@ std::string open_quic_sockets(const std::string& host, uint16_t port, unsigned n
     // One socket has nothing to steer, and the program costs the kernel some 30 ns a
     // datagram (benchmarks/load/quic_steer_cost.py).
     if (n > 1) {
-        if (result<void> rc = quic::attach_steering(h3.sockets.front().fd, n); !rc.ok()) {
-            log(log_level::warning,
-                "HTTP/3: the kernel refused the steering program (%s): the kernel spreads UDP packets over the "
-                "reactors by address hash",
-                std::strerror(rc.sys_errno()));
+        if (core::result<void> rc = quic::attach_steering(h3.sockets.front().fd, n); !rc.ok()) {
+            core::log(core::log_level::warning,
+                      "HTTP/3: the kernel refused the steering program (%s): the kernel spreads UDP packets over the "
+                      "reactors by address hash",
+                      std::strerror(rc.sys_errno()));
         }
     }
     return {};
@@ -114,7 +115,7 @@ std::string open_quic_sockets(const std::string& host, uint16_t port, unsigned n
 
 } // namespace
 
-server::server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app)
+server::server(server_config config, std::shared_ptr<const dispatch::app_routes> routes, app_handler& app)
     : _config(std::move(config)), _routes(std::move(routes)), _app(app) {}
 
 server::~server() {
@@ -122,19 +123,19 @@ server::~server() {
     join();
 }
 
-result<void> server::start() {
+core::result<void> server::start() {
     // Large buffers (response bodies, output queues) are mmapped and go back to the
     // system when freed: glibc's default raises this threshold after the first large
     // free, after which freed bodies stay in the heap and RSS stays at its peak.
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     raise_nofile_limit();
-    std::vector<int> cpus = allowed_cpus();
+    std::vector<int> cpus = core::allowed_cpus();
     unsigned n = _config.threads != 0 ? _config.threads : static_cast<unsigned>(cpus.size());
     _config.host_loop = _config.host_loop && n == 1; // several reactors hand over to one loop thread
     if (_config.http3.enabled) {
         if (!_config.http3.credentials) {
             _error = "HTTP/3 needs a certificate and key (--ssl-certfile, --ssl-keyfile)";
-            return {errc::bind_failed, EINVAL};
+            return {core::errc::bind_failed, EINVAL};
         }
         // Shared by the reactors: a Retry token or stateless reset made by one is good on
         // another (a supervisor gives its workers one secret).
@@ -145,7 +146,7 @@ result<void> server::start() {
         if (_config.http3.first_position + n > quic::max_steered_sockets) {
             _error = "HTTP/3: at most " + std::to_string(quic::max_steered_sockets) +
                      " reactors in all (workers x threads): a connection ID's first byte names each";
-            return {errc::invalid_argument, EINVAL};
+            return {core::errc::invalid_argument, EINVAL};
         }
         _config.http3.settings.max_concurrent_streams = static_cast<uint32_t>(_config.http3.transport.max_streams_bidi);
         _config.http3.settings.stream_window = _config.http3.transport.stream_window;
@@ -156,16 +157,16 @@ result<void> server::start() {
     if (use_epoll) {
         _io_description = "epoll (requested)";
     } else {
-        result<ring_features> probe = probe_io_uring(_config.host_loop);
+        core::result<uring::ring_features> probe = uring::probe_io_uring(_config.host_loop);
         if (probe.ok()) {
             _io_description = probe.value().tier;
         } else {
-            std::string why = describe_setup_failure(probe.sys_errno());
+            std::string why = uring::describe_setup_failure(probe.sys_errno());
             if (_config.io == "io_uring") {
                 _error = why;
                 return {probe.error(), probe.sys_errno()};
             }
-            log(log_level::warning, "%s; falling back to epoll", why.c_str());
+            core::log(core::log_level::warning, "%s; falling back to epoll", why.c_str());
             _io_description = "epoll (fallback: " + why + ")";
             use_epoll = true;
         }
@@ -183,7 +184,7 @@ result<void> server::start() {
             for (int f : fds) {
                 ::close(f);
             }
-            return {errc::bind_failed, errno};
+            return {core::errc::bind_failed, errno};
         }
         // Non-blocking for good: the drain's sweep of the accept queue toggles O_NONBLOCK
         // otherwise, and that flag lives in the open file description that every dup (other
@@ -193,16 +194,16 @@ result<void> server::start() {
             ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
         }
         fds.push_back(fd);
-        port = local_port(fd);
+        port = uring::local_port(fd);
     }
     if (_config.listen_fds.empty()) {
-        result<std::vector<int>> opened = open_listeners(_config.host, port, n, _config.backlog);
+        core::result<std::vector<int>> opened = uring::open_listeners(_config.host, port, n, _config.backlog);
         if (!opened.ok()) {
-            _error = describe_listen_failure(_config.host, port, opened.sys_errno());
+            _error = uring::describe_listen_failure(_config.host, port, opened.sys_errno());
             return {opened.error(), opened.sys_errno()};
         }
         fds = std::move(opened.value());
-        port = local_port(fds.front());
+        port = uring::local_port(fds.front());
     }
     _port = port;
     if (_config.http3.enabled && port == 0) {
@@ -211,19 +212,19 @@ result<void> server::start() {
         }
         _error = "HTTP/3 needs a TCP listener (host and port): QUIC serves the UDP port of its number, and a unix "
                  "socket has none";
-        return {errc::bind_failed, EINVAL};
+        return {core::errc::bind_failed, EINVAL};
     }
     if (_config.http3.enabled) {
         if (std::string why = open_quic_sockets(_config.host, port, n, _config.http3); !why.empty()) {
             for (int f : fds) {
                 ::close(f);
             }
-            for (const datagram_socket& d : _config.http3.sockets) {
+            for (const uring::datagram_socket& d : _config.http3.sockets) {
                 ::close(d.fd);
             }
             _config.http3.sockets.clear();
             _error = why;
-            return {errc::bind_failed, EADDRINUSE};
+            return {core::errc::bind_failed, EADDRINUSE};
         }
         // RFC 7838: TCP answers name the UDP port of the same number, where each reactor
         // serves QUIC (reactor_quic.cpp).
@@ -231,7 +232,7 @@ result<void> server::start() {
     }
 
     for (const auto& t : _routes->targets) {
-        _metrics_on = _metrics_on || t.kind == http::target_kind::metrics;
+        _metrics_on = _metrics_on || t.kind == dispatch::target_kind::metrics;
     }
     std::vector<std::promise<std::string>> ready(n);
     for (unsigned i = 0; i < n; ++i) {
@@ -251,11 +252,11 @@ result<void> server::start() {
                     s->_exit_cv.notify_all();
                 }
             } notice{this};
-            result<void> rc = r->setup();
+            core::result<void> rc = r->setup();
             if (!rc.ok()) {
-                std::string why = rc.error() == errc::io_uring_blocked
-                                      ? describe_setup_failure(rc.sys_errno())
-                                      : std::string(errc_name(rc.error())) + ": " + std::strerror(rc.sys_errno());
+                std::string why = rc.error() == core::errc::io_uring_blocked
+                                      ? uring::describe_setup_failure(rc.sys_errno())
+                                      : std::string(core::errc_name(rc.error())) + ": " + std::strerror(rc.sys_errno());
                 p->set_value(why);
                 return;
             }
@@ -272,7 +273,7 @@ result<void> server::start() {
     if (!_error.empty()) {
         stop();
         join();
-        return {errc::io_uring_setup};
+        return {core::errc::io_uring_setup};
     }
     return {};
 }
@@ -297,12 +298,12 @@ void server::join() {
     _threads.clear();
     // The reactors' last lines reach stderr before the caller moves on (a worker process
     // leaves with _exit, which runs no atexit handler).
-    log_flush(2000);
+    core::log_flush(2000);
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 namespace {
 void append_label_value(std::string& out, std::string_view v) {
@@ -352,21 +353,21 @@ void server::render(std::string& out) const {
     }
     std::snprintf(buf, sizeof(buf),
                   "# TYPE ringbolt_log_lines_dropped_total counter\nringbolt_log_lines_dropped_total %llu\n",
-                  static_cast<unsigned long long>(log_dropped()));
+                  static_cast<unsigned long long>(core::log_dropped()));
     out += buf;
     out += "# TYPE ringbolt_request_duration_seconds histogram\n";
     for (size_t route = 0; route < _routes->targets.size(); ++route) {
         const auto& target = _routes->targets[route];
-        if (target.kind == http::target_kind::metrics) {
+        if (target.kind == dispatch::target_kind::metrics) {
             continue;
         }
         uint64_t cumulative = 0;
         uint64_t sum_ns = 0;
         uint64_t count = 0;
-        for (size_t b = 0; b <= latency_bucket_us.size(); ++b) {
+        for (size_t b = 0; b <= core::latency_bucket_us.size(); ++b) {
             uint64_t n = 0;
             for (const auto& r : _reactors) {
-                if (const latency_histogram* h = r->route_latency()) {
+                if (const core::latency_histogram* h = r->route_latency()) {
                     n += h[route].buckets[b].get();
                     if (b == 0) {
                         sum_ns += h[route].sum_ns.get();
@@ -377,8 +378,8 @@ void server::render(std::string& out) const {
             cumulative += n;
             out += "ringbolt_request_duration_seconds_bucket{route=\"";
             append_label_value(out, target.pattern);
-            if (b < latency_bucket_us.size()) {
-                std::snprintf(buf, sizeof(buf), "\",le=\"%g\"} %llu\n", latency_bucket_us[b] / 1e6,
+            if (b < core::latency_bucket_us.size()) {
+                std::snprintf(buf, sizeof(buf), "\",le=\"%g\"} %llu\n", core::latency_bucket_us[b] / 1e6,
                               static_cast<unsigned long long>(cumulative));
             } else {
                 std::snprintf(buf, sizeof(buf), "\",le=\"+Inf\"} %llu\n", static_cast<unsigned long long>(cumulative));
@@ -396,4 +397,4 @@ void server::render(std::string& out) const {
     }
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -14,18 +14,18 @@
 #include <thread>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
-class server final : public http::metrics_source {
+class server final : public dispatch::metrics_source {
   public:
-    server(server_config config, std::shared_ptr<const http::app_routes> routes, app_handler& app);
+    server(server_config config, std::shared_ptr<const dispatch::app_routes> routes, app_handler& app);
     ~server() override;
     /// Prometheus text exposition of every core's counters and the route histograms.
     void render(std::string& out) const override;
 
     /// Bind, start the reactors, and wait for their rings. On failure everything
     /// started is stopped again and `error_message()` says why.
-    result<void> start();
+    core::result<void> start();
     /// Drain and stop (any thread, idempotent).
     void stop() noexcept;
     /// Wait for the reactor threads to exit.
@@ -41,7 +41,7 @@ class server final : public http::metrics_source {
 
   private:
     server_config _config;
-    std::shared_ptr<const http::app_routes> _routes;
+    std::shared_ptr<const dispatch::app_routes> _routes;
     app_handler& _app;
     std::vector<std::unique_ptr<reactor>> _reactors;
     std::vector<std::thread> _threads;
@@ -55,4 +55,4 @@ class server final : public http::metrics_source {
     bool _metrics_on = false;
 };
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

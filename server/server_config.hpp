@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 
 /// SO_RCVBUF each HTTP/3 UDP socket asks for: the kernel's default (208 KiB) overflowed at
 /// the end of a 64-connection x 64-stream load, dropping the clients' CONNECTION_CLOSE
@@ -49,7 +49,7 @@ struct http3_config {
     unsigned first_position = 0;
     /// Filled by server::start: reactor i's socket at [i], which the reactor then owns.
     /// Empty (a reactor made without a server, in tests): each reactor opens its own.
-    std::vector<datagram_socket> sockets;
+    std::vector<uring::datagram_socket> sockets;
     size_t max_connections = 10'000; ///< per reactor
     /// Initials per second (per reactor) past which clients must prove their address with
     /// a Retry round trip; 0: always (--http3-retry-above).
@@ -62,7 +62,7 @@ struct http3_config {
 /// --proxy-protocol: the PROXY header a load balancer sends before each connection.
 struct proxy_protocol_config {
     ringbolt::transport::proxy_policy policy; ///< versions 0: off
-    http::trusted_proxies balancers;          ///< --forwarded-allow-ips: whose header is believed (and required)
+    dispatch::trusted_proxies balancers;      ///< --forwarded-allow-ips: whose header is believed (and required)
 };
 
 struct server_config {
@@ -124,7 +124,7 @@ struct server_config {
     int body_receive_buffer = 8 << 20;
     http::server_fields fields; ///< Server/Date/extra fields added to every response
     /// Makes each connection's transport (TLS); null: plain TCP.
-    std::shared_ptr<transport_factory> transports;
+    std::shared_ptr<transport::transport_factory> transports;
     /// --http: HTTP/1.1 and HTTP/2 (h2c by prior knowledge and Upgrade, h2 by ALPN), one
     /// of them only. Consulted where a connection's protocol is chosen (protocols_for in
     /// server/protocols.cpp, protocol_env::http1); TLS's ALPN offer follows it
@@ -133,12 +133,12 @@ struct server_config {
     http3_config http3; ///< --http3 (needs `transports`: the same certificate and key)
     /// Tests only (empty otherwise): wraps each reactor's kernel backend, so a test can
     /// hold completions back or reorder them (tests/unit/uring/fault_backend.hpp).
-    std::function<std::unique_ptr<io_backend>(std::unique_ptr<io_backend>)> wrap_backend;
+    std::function<std::unique_ptr<uring::io_backend>(std::unique_ptr<uring::io_backend>)> wrap_backend;
 };
 
 /// What the kernel backend is set up with (io_backend::setup).
-inline backend_config backend_config_of(const server_config& c) noexcept {
+inline uring::backend_config backend_config_of(const server_config& c) noexcept {
     return {c.ring_entries, c.buffer_count, c.buffer_size, c.host_loop, c.recv_byte_limit};
 }
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -50,7 +50,7 @@ std::string pem_of(X509* cert) {
     return out;
 }
 
-void read_connection_info(SSL* ssl, const context& ctx, http::tls_info& out) {
+void read_connection_info(SSL* ssl, const context& ctx, core::tls_info& out) {
     out.version = static_cast<uint16_t>(SSL_version(ssl));
     out.version_name = SSL_get_version(ssl);
     if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) {

@@ -18,6 +18,6 @@ class context;
 std::string pem_of(X509* cert);
 
 /// Fill `out` from the connection `ssl` whose handshake just completed.
-void read_connection_info(SSL* ssl, const context& ctx, http::tls_info& out);
+void read_connection_info(SSL* ssl, const context& ctx, core::tls_info& out);
 
 } // namespace ringbolt::tls

@@ -310,19 +310,19 @@ void reporter::report(kind k, const char* what, const char* detail) noexcept {
     uint64_t held_back = 0;
     {
         std::lock_guard<std::mutex> lock(_mutex);
-        if (!_throttles[k].admit(monotonic_seconds(), held_back)) {
+        if (!_throttles[k].admit(core::monotonic_seconds(), held_back)) {
             return;
         }
     }
     if (held_back == 0) {
-        log(log_level::warning, "TLS: %s: %s; connection closed", what, detail);
+        core::log(core::log_level::warning, "TLS: %s: %s; connection closed", what, detail);
     } else {
-        log(log_level::warning, "TLS: %s: %s; connection closed (%llu more like it since the last report)", what,
-            detail, static_cast<unsigned long long>(held_back));
+        core::log(core::log_level::warning, "TLS: %s: %s; connection closed (%llu more like it since the last report)",
+                  what, detail, static_cast<unsigned long long>(held_back));
     }
 }
 
-std::unique_ptr<uring::transport> factory::make(core_counters& counters, uint32_t now_s) noexcept {
+std::unique_ptr<transport::transport> factory::make(core::core_counters& counters, uint32_t now_s) noexcept {
     std::shared_ptr<const context> ctx = current();
     auto t = std::make_unique<tls_transport>(std::move(ctx), counters, &_reporter, now_s);
     if (!t->ok()) {

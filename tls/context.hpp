@@ -102,14 +102,14 @@ class reporter {
 
   private:
     std::mutex _mutex;
-    log_throttle _throttles[kinds] = {log_throttle{10}, log_throttle{10}, log_throttle{10}, log_throttle{10},
-                                      log_throttle{10}};
+    core::log_throttle _throttles[kinds] = {core::log_throttle{10}, core::log_throttle{10}, core::log_throttle{10},
+                                            core::log_throttle{10}, core::log_throttle{10}};
 };
 
-class factory final : public uring::transport_factory {
+class factory final : public transport::transport_factory {
   public:
     explicit factory(std::shared_ptr<const context> ctx) : _ctx(std::move(ctx)) {}
-    std::unique_ptr<uring::transport> make(core_counters& counters, uint32_t now_s) noexcept override;
+    std::unique_ptr<transport::transport> make(core::core_counters& counters, uint32_t now_s) noexcept override;
     /// New connections get `ctx` from now on (any thread).
     void replace(std::shared_ptr<const context> ctx) noexcept;
     std::shared_ptr<const context> current() const noexcept;

@@ -62,8 +62,9 @@ BIO_METHOD* wire_method() {
 }
 } // namespace
 
-tls_transport::tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s)
-    : _ctx(std::move(ctx)), _counters(counters), _reporter(rep), _info(new http::tls_info()), _info_ref(_info) {
+tls_transport::tls_transport(std::shared_ptr<const context> ctx, core::core_counters& counters, reporter* rep,
+                             uint32_t now_s)
+    : _ctx(std::move(ctx)), _counters(counters), _reporter(rep), _info(new core::tls_info()), _info_ref(_info) {
     // Whole seconds: the sweep fires it once the clock has passed it, so the handshake
     // gets at least the whole timeout (core/clock.hpp deadline_passed).
     _deadline = now_s + _ctx->handshake_timeout_s();
@@ -212,7 +213,7 @@ bool tls_transport::write_plain(const char* data, size_t len) noexcept {
 // with what follows, file ranges are read straight into the gather buffer, and whole
 // records of a large memory piece are encrypted from it without a copy. Only the end of
 // what the protocol has queued makes a short record.
-void tls_transport::encrypt(http::output_queue& plain) noexcept {
+void tls_transport::encrypt(core::output_queue& plain) noexcept {
     char buf[gather_bytes];
     size_t used = 0;
     while (!_failed && _wire.bytes() < wire_budget) {
@@ -224,7 +225,7 @@ void tls_transport::encrypt(http::output_queue& plain) noexcept {
         }
         ERR_clear_error();
         if (_in.is_file()) {
-            const http::segment& f = _in.front();
+            const core::segment& f = _in.front();
             size_t want = static_cast<size_t>(std::min<uint64_t>(f.length - f.done, gather_bytes - used));
             ssize_t n = ::pread(f.file->fd, buf + used, want, static_cast<off_t>(f.file_offset + f.done));
             if (n < 0 && errno == EINTR) {
@@ -283,7 +284,7 @@ void tls_transport::encrypt(http::output_queue& plain) noexcept {
     }
 }
 
-http::output_queue& tls_transport::wire_output(http::output_queue& plain) noexcept {
+core::output_queue& tls_transport::wire_output(core::output_queue& plain) noexcept {
     if (_established && !_failed && !_shut) {
         encrypt(plain); // before the handshake is done, plaintext waits in the protocol's queue
     }

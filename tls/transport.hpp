@@ -18,12 +18,12 @@ using BIO = struct bio_st;
 
 namespace ringbolt::tls {
 
-class tls_transport final : public uring::transport {
+class tls_transport final : public transport::transport {
   public:
     /// Encrypted records held before the transport stops taking plaintext.
     static constexpr uint64_t wire_budget = 256 * 1024;
 
-    tls_transport(std::shared_ptr<const context> ctx, core_counters& counters, reporter* rep, uint32_t now_s);
+    tls_transport(std::shared_ptr<const context> ctx, core::core_counters& counters, reporter* rep, uint32_t now_s);
     ~tls_transport() override;
     tls_transport(const tls_transport&) = delete;
     tls_transport& operator=(const tls_transport&) = delete;
@@ -31,7 +31,7 @@ class tls_transport final : public uring::transport {
     bool ok() const noexcept { return _ssl != nullptr; }
 
     std::string_view on_wire_data(std::string_view bytes) noexcept override;
-    http::output_queue& wire_output(http::output_queue& plain) noexcept override;
+    core::output_queue& wire_output(core::output_queue& plain) noexcept override;
     bool zero_copy_files() const noexcept override { return false; }
     bool has_output() const noexcept override;
     bool failed() const noexcept override { return _failed; }
@@ -50,7 +50,7 @@ class tls_transport final : public uring::transport {
     /// Called by the SNI callback.
     void set_sni_unknown() noexcept { _sni_unknown = true; }
     const context& ctx() const noexcept { return *_ctx; }
-    const http::tls_info* tls_info() const noexcept override { return _info; }
+    const core::tls_info* tls_info() const noexcept override { return _info; }
     bool secure() const noexcept override { return true; }
     /// The write BIO's callback: OpenSSL's records into the wire queue.
     static int on_wire_write(BIO* b, const char* data, int len) noexcept;
@@ -58,11 +58,11 @@ class tls_transport final : public uring::transport {
   private:
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
     void read_plain() noexcept;
-    void encrypt(http::output_queue& plain) noexcept;
+    void encrypt(core::output_queue& plain) noexcept;
     bool write_plain(const char* data, size_t len) noexcept;
 
     std::shared_ptr<const context> _ctx; ///< the SSL_CTXs outlive the SSL (a reload builds new ones)
-    core_counters& _counters;
+    core::core_counters& _counters;
     reporter* _reporter;
     SSL* _ssl = nullptr;
     BIO* _rbio = nullptr; ///< ciphertext in (owned by _ssl)
@@ -76,10 +76,10 @@ class tls_transport final : public uring::transport {
     size_t _wire_hint = 0;
     /// What the application sees of the connection, filled when the handshake completes;
     /// requests keep it alive after the connection (`_info_ref`: the transport's reference).
-    http::tls_info* _info;
-    http::tls_ref _info_ref;
-    http::output_queue _wire;
-    http::send_batch _in; ///< plaintext taken from the protocol's queue, not yet encrypted
+    core::tls_info* _info;
+    core::tls_ref _info_ref;
+    core::output_queue _wire;
+    core::send_batch _in; ///< plaintext taken from the protocol's queue, not yet encrypted
     uint32_t _deadline = 0;
     bool _established = false;
     bool _failed = false;

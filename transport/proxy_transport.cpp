@@ -10,22 +10,22 @@ namespace ringbolt::transport {
 
 namespace {
 
-uring::plain_transport& plain() noexcept {
-    return uring::plain_transport::instance();
+plain_transport& plain() noexcept {
+    return plain_transport::instance();
 }
 
 // Logged once a process (the counters count every one): a misconfigured balancer or a
 // scanner sends the same fault on every connection.
 std::atomic<bool> logged_refusal{false};
 
-uring::transport& inner_of(const std::unique_ptr<uring::transport>& p) noexcept {
+transport& inner_of(const std::unique_ptr<transport>& p) noexcept {
     return p ? *p : plain();
 }
 
 } // namespace
 
-proxy_transport::proxy_transport(std::unique_ptr<uring::transport> inner, const proxy_policy& policy, bool trusted,
-                                 core_counters& counters, uint32_t now_s) noexcept
+proxy_transport::proxy_transport(std::unique_ptr<transport> inner, const proxy_policy& policy, bool trusted,
+                                 core::core_counters& counters, uint32_t now_s) noexcept
     : _inner(std::move(inner)), _policy(policy), _trusted(trusted), _counters(counters),
       _deadline(now_s + policy.timeout_s) {}
 
@@ -104,13 +104,14 @@ void proxy_transport::refuse(const char* why) noexcept {
     _held.clear();
     _counters.proxy_refused.add();
     if (!logged_refusal.exchange(true, std::memory_order_relaxed)) {
-        log(log_level::warning,
+        core::log(
+            core::log_level::warning,
             "a connection was closed: %s (the counter proxy_refused counts every such connection; this is said once)",
             why);
     }
 }
 
-http::output_queue& proxy_transport::wire_output(http::output_queue& plain_queue) noexcept {
+core::output_queue& proxy_transport::wire_output(core::output_queue& plain_queue) noexcept {
     return inner_of(_inner).wire_output(plain_queue);
 }
 
@@ -164,7 +165,7 @@ std::string_view proxy_transport::alpn() const noexcept {
     return inner_of(_inner).alpn();
 }
 
-const http::tls_info* proxy_transport::tls_info() const noexcept {
+const core::tls_info* proxy_transport::tls_info() const noexcept {
     return inner_of(_inner).tls_info();
 }
 
@@ -172,7 +173,7 @@ bool proxy_transport::secure() const noexcept {
     return inner_of(_inner).secure() || (_phase == phase::through && _header.ssl);
 }
 
-bool proxy_transport::take_proxied_client(uring::proxied_client& out) noexcept {
+bool proxy_transport::take_proxied_client(proxied_client& out) noexcept {
     if (_client_taken || _phase != phase::through) {
         return false;
     }
@@ -182,7 +183,7 @@ bool proxy_transport::take_proxied_client(uring::proxied_client& out) noexcept {
     out.port = _header.source_port;
     out.tls = _header.ssl;
     // What else the header said, for the application: shared by the connection's requests.
-    auto* info = new http::proxy_info();
+    auto* info = new core::proxy_info();
     info->version = _header.version;
     info->destination.family = _header.family;
     std::memcpy(info->destination.addr, _header.destination, sizeof(info->destination.addr));
@@ -195,7 +196,7 @@ bool proxy_transport::take_proxied_client(uring::proxied_client& out) noexcept {
     info->ssl_version = _header.ssl_version;
     info->ssl_cipher = _header.ssl_cipher;
     info->ssl_cn = _header.ssl_cn;
-    _info = http::proxy_ref(info);
+    _info = core::proxy_ref(info);
     out.info = info;
     return true;
 }

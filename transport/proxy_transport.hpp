@@ -21,16 +21,16 @@ struct proxy_policy {
     uint32_t timeout_s = 10; ///< the whole header within this (--header-timeout)
 };
 
-class proxy_transport final : public uring::transport {
+class proxy_transport final : public transport {
   public:
     /// `inner`: the transport behind the header (null: plain TCP). `trusted`: the socket's
     /// peer is a balancer (--forwarded-allow-ips): its header is required; from any other
     /// peer a header is refused and the connection is served as the peer's own.
-    proxy_transport(std::unique_ptr<uring::transport> inner, const proxy_policy& policy, bool trusted,
-                    core_counters& counters, uint32_t now_s) noexcept;
+    proxy_transport(std::unique_ptr<transport> inner, const proxy_policy& policy, bool trusted,
+                    core::core_counters& counters, uint32_t now_s) noexcept;
 
     std::string_view on_wire_data(std::string_view bytes) noexcept override;
-    http::output_queue& wire_output(http::output_queue& plain) noexcept override;
+    core::output_queue& wire_output(core::output_queue& plain) noexcept override;
     bool zero_copy_files() const noexcept override;
     bool has_output() const noexcept override;
     bool failed() const noexcept override;
@@ -41,9 +41,9 @@ class proxy_transport final : public uring::transport {
     uint32_t handshake_deadline() const noexcept override;
     void on_handshake_timeout() noexcept override;
     std::string_view alpn() const noexcept override;
-    const http::tls_info* tls_info() const noexcept override;
+    const core::tls_info* tls_info() const noexcept override;
     bool secure() const noexcept override;
-    bool take_proxied_client(uring::proxied_client& out) noexcept override;
+    bool take_proxied_client(proxied_client& out) noexcept override;
 
     /// The header as read (for tests); valid once the header is done.
     const proxy_header& header() const noexcept { return _header; }
@@ -55,17 +55,17 @@ class proxy_transport final : public uring::transport {
     std::string_view pass_held(std::string&& held) noexcept;
     void refuse(const char* why) noexcept;
 
-    std::unique_ptr<uring::transport> _inner;
+    std::unique_ptr<transport> _inner;
     proxy_policy _policy;
     bool _trusted;
-    core_counters& _counters;
+    core::core_counters& _counters;
     uint32_t _deadline;
     phase _phase = phase::header;
     std::string _held; ///< the header's start, until it is whole
     std::string _rest; ///< what came with it, given on
     proxy_header _header;
     bool _client_taken = true; ///< set false when a header names a client
-    http::proxy_ref _info;     ///< what the header said, once the client is taken
+    core::proxy_ref _info;     ///< what the header said, once the client is taken
 };
 
 } // namespace ringbolt::transport

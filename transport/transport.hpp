@@ -13,7 +13,7 @@
 #include <memory>
 #include <string_view>
 
-namespace ringbolt::uring {
+namespace ringbolt::transport {
 
 /// The client a load balancer's PROXY header named (transport/proxy_transport.hpp).
 struct proxied_client {
@@ -23,7 +23,7 @@ struct proxied_client {
     bool tls = false;  ///< the client spoke TLS to the balancer (version 2's PP2_TYPE_SSL)
     /// The rest of what the header said, owned by the transport (alive while the
     /// connection is); the reactor adds the balancer's address before a request exists.
-    http::proxy_info* info = nullptr;
+    core::proxy_info* info = nullptr;
 };
 
 class transport {
@@ -34,7 +34,7 @@ class transport {
     virtual std::string_view on_wire_data(std::string_view bytes) noexcept = 0;
     /// The queue the reactor sends from, given the protocol's plaintext queue: the same
     /// queue for plain TCP; TLS moves records from `plain` into its own queue here.
-    virtual http::output_queue& wire_output(http::output_queue& plain) noexcept = 0;
+    virtual core::output_queue& wire_output(core::output_queue& plain) noexcept = 0;
     /// File ranges may go out with sendfile() (false for userspace TLS: they must be
     /// read and encrypted).
     virtual bool zero_copy_files() const noexcept = 0;
@@ -67,7 +67,7 @@ class transport {
     virtual std::string_view alpn() const noexcept { return {}; }
     /// The connection's TLS facts for the application, filled when the handshake
     /// completes (null for plain TCP); asked once when the connection opens.
-    virtual const http::tls_info* tls_info() const noexcept { return nullptr; }
+    virtual const core::tls_info* tls_info() const noexcept { return nullptr; }
     /// The connection is TLS (a request's scheme is https).
     virtual bool secure() const noexcept { return false; }
     /// A load balancer's PROXY header named the client this connection serves: true once,
@@ -85,14 +85,14 @@ class transport_factory {
   public:
     virtual ~transport_factory() = default;
     /// `counters` are the accepting reactor's (the transport counts into them).
-    virtual std::unique_ptr<transport> make(core_counters& counters, uint32_t now_s) noexcept = 0;
+    virtual std::unique_ptr<transport> make(core::core_counters& counters, uint32_t now_s) noexcept = 0;
 };
 
 /// Plain TCP: the identity. Stateless, so one instance serves every connection.
 class plain_transport final : public transport {
   public:
     std::string_view on_wire_data(std::string_view bytes) noexcept override { return bytes; }
-    http::output_queue& wire_output(http::output_queue& plain) noexcept override { return plain; }
+    core::output_queue& wire_output(core::output_queue& plain) noexcept override { return plain; }
     bool zero_copy_files() const noexcept override { return true; }
     static plain_transport& instance() noexcept {
         static plain_transport t;
@@ -100,4 +100,4 @@ class plain_transport final : public transport {
     }
 };
 
-} // namespace ringbolt::uring
+} // namespace ringbolt::transport

@@ -121,7 +121,7 @@ class io_backend {
   public:
     virtual ~io_backend() = default;
     /// Create the kernel objects on the calling (reactor) thread.
-    virtual result<void> setup(const backend_config& config, int wake_fd) noexcept = 0;
+    virtual core::result<void> setup(const backend_config& config, int wake_fd) noexcept = 0;
     virtual void arm_accept(int listen_fd) noexcept = 0;
     virtual void cancel_accept(int listen_fd) noexcept = 0;
     virtual void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept = 0;
@@ -169,8 +169,8 @@ class io_backend {
     // the socket in the io_events calls. The defaults are a backend without datagrams.
     static constexpr uint32_t max_datagram_sockets = 1024;
     /// Create the datagram receive buffers (once, before the first arm_datagram).
-    virtual result<void> setup_datagrams(const datagram_buffers& /*buffers*/) noexcept {
-        return {errc::system, EOPNOTSUPP};
+    virtual core::result<void> setup_datagrams(const datagram_buffers& /*buffers*/) noexcept {
+        return {core::errc::system, EOPNOTSUPP};
     }
     /// Start receiving on `sock` (open_datagram_socket): every datagram is reported with
     /// on_datagram until on_datagram_end. Re-arming an `id` after its end is allowed.
@@ -218,18 +218,18 @@ class io_backend {
     virtual bool peer_name(int fd, sockaddr_storage& out) noexcept;
     /// A drain of a listener this process bound: new clients' SYNs go unanswered while
     /// handshakes under way complete (refuse_new_connections in listener.hpp).
-    virtual result<void> refuse_connections(int listen_fd) noexcept;
+    virtual core::result<void> refuse_connections(int listen_fd) noexcept;
 
     /// accept4() flags for served sockets: non-blocking on both backends (io_uring still
     /// poll-arms its recvs and sends; sendfile() needs it).
     static constexpr int accepted_socket_flags = SOCK_CLOEXEC | SOCK_NONBLOCK;
-    core_counters* counters = nullptr;
+    core::core_counters* counters = nullptr;
 };
 
 /// The overrides every kernel backend defines out of line (io_uring, epoll): declared
 /// once here, so the two class definitions list only what differs between them.
 #define RINGBOLT_KERNEL_BACKEND_OVERRIDES                                                                              \
-    result<void> setup(const backend_config& config, int wake_fd) noexcept override;                                   \
+    core::result<void> setup(const backend_config& config, int wake_fd) noexcept override;                             \
     void arm_accept(int listen_fd) noexcept override;                                                                  \
     void cancel_accept(int listen_fd) noexcept override;                                                               \
     void arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept override;                                              \
@@ -241,7 +241,7 @@ class io_backend {
     void send(int fd, uint32_t slot, uint16_t gen, const msghdr* msg, bool more) noexcept override;                    \
     void poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept override;                                         \
     bool wait(unsigned timeout_ms, io_events& events) noexcept override;                                               \
-    result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;                                   \
+    core::result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;                             \
     void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;                                     \
     void cancel_datagram(uint32_t id) noexcept override;                                                               \
     void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;

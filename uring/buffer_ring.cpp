@@ -10,20 +10,20 @@ buffer_ring::~buffer_ring() {
     destroy();
 }
 
-result<void> buffer_ring::init(io_uring& ring, uint16_t group_id, uint32_t count, uint32_t buffer_size) noexcept {
+core::result<void> buffer_ring::init(io_uring& ring, uint16_t group_id, uint32_t count, uint32_t buffer_size) noexcept {
     if (count == 0 || (count & (count - 1)) != 0 || count > 32768) {
-        return {errc::invalid_argument};
+        return {core::errc::invalid_argument};
     }
     _ring_bytes = count * sizeof(io_uring_buf);
     void* mem = mmap(nullptr, _ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (mem == MAP_FAILED) {
-        return {errc::out_of_memory, errno};
+        return {core::errc::out_of_memory, errno};
     }
     _buffers_bytes = static_cast<size_t>(count) * buffer_size;
     void* bufs = mmap(nullptr, _buffers_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (bufs == MAP_FAILED) {
         munmap(mem, _ring_bytes);
-        return {errc::out_of_memory, errno};
+        return {core::errc::out_of_memory, errno};
     }
     _ring = static_cast<io_uring_buf_ring*>(mem);
     _buffers = static_cast<char*>(bufs);
@@ -43,7 +43,7 @@ result<void> buffer_ring::init(io_uring& ring, uint16_t group_id, uint32_t count
         munmap(_ring, _ring_bytes);
         _ring = nullptr;
         _buffers = nullptr;
-        return {errc::no_buffers, -rc};
+        return {core::errc::no_buffers, -rc};
     }
     _uring = &ring;
     for (uint32_t i = 0; i < count; ++i) {

@@ -20,7 +20,7 @@ class buffer_ring {
     ~buffer_ring();
 
     /// `count` must be a power of two (<= 32768).
-    result<void> init(io_uring& ring, uint16_t group_id, uint32_t count, uint32_t buffer_size) noexcept;
+    core::result<void> init(io_uring& ring, uint16_t group_id, uint32_t count, uint32_t buffer_size) noexcept;
     void destroy() noexcept;
 
     char* data(uint16_t bid) noexcept { return _buffers + static_cast<size_t>(bid) * _buffer_size; }

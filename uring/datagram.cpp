@@ -130,7 +130,8 @@ void gso_failed(datagram_socket& sock) noexcept {
     sock.gso = false;
     static std::atomic<bool> told{false};
     if (!told.exchange(true)) {
-        log(log_level::warning, "UDP GSO send failed with EIO (the device cannot segment): GSO off for the socket");
+        core::log(core::log_level::warning,
+                  "UDP GSO send failed with EIO (the device cannot segment): GSO off for the socket");
     }
 }
 

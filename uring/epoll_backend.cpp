@@ -24,10 +24,10 @@ epoll_backend::~epoll_backend() {
     }
 }
 
-result<void> epoll_backend::setup(const backend_config& config, int wake_fd) noexcept {
+core::result<void> epoll_backend::setup(const backend_config& config, int wake_fd) noexcept {
     _epfd = epoll_create1(EPOLL_CLOEXEC);
     if (_epfd < 0) {
-        return {errc::system, errno};
+        return {core::errc::system, errno};
     }
     _wake_fd = wake_fd;
     epoll_event ev{};
@@ -165,7 +165,7 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     int n = epoll_wait(_epfd, evs, max_completions_per_wait, timeout);
     counters->submit_calls.add();
     if (n < 0 && errno != EINTR) {
-        log(log_level::error, "epoll_wait failed: %s", std::strerror(errno));
+        core::log(core::log_level::error, "epoll_wait failed: %s", std::strerror(errno));
         return false;
     }
     events.on_wait_end();

@@ -16,10 +16,10 @@ constexpr size_t max_recv_batch = 32;    ///< datagrams per recvmmsg
 constexpr int recv_batches_per_turn = 4; ///< then the socket waits for the next turn
 } // namespace
 
-result<void> epoll_backend::setup_datagrams(const datagram_buffers& buffers) noexcept {
+core::result<void> epoll_backend::setup_datagrams(const datagram_buffers& buffers) noexcept {
     if (buffers.size % 8 != 0 || buffers.size <= datagram_buffers::header_room || !_dgram_hdrs.empty() ||
         buffers.count == 0 || (buffers.count & (buffers.count - 1)) != 0) {
-        return {errc::invalid_argument}; // as the io_uring backend's buffer ring
+        return {core::errc::invalid_argument}; // as the io_uring backend's buffer ring
     }
     // The same payload room as an io_uring buffer, so both backends drop the same datagrams.
     size_t payload = buffers.size - datagram_buffers::header_room;
@@ -59,7 +59,7 @@ void epoll_backend::update_dgram(uint32_t id) noexcept {
 
 void epoll_backend::arm_datagram(uint32_t id, const datagram_socket& sock) noexcept {
     if (id >= max_datagram_sockets || _dgram_hdrs.empty()) [[unlikely]] {
-        log(log_level::error, "arm_datagram(%u): id out of range or setup_datagrams not done", id);
+        core::log(core::log_level::error, "arm_datagram(%u): id out of range or setup_datagrams not done", id);
         return;
     }
     if (id >= _dgrams.size()) {
@@ -86,7 +86,7 @@ void epoll_backend::cancel_datagram(uint32_t id) noexcept {
 
 void epoll_backend::send_datagrams(uint32_t id, datagram_send& batch) noexcept {
     if (id >= _dgrams.size() || batch.payloads.empty()) [[unlikely]] {
-        log(log_level::error, "send_datagrams(%u): unknown socket or empty batch", id);
+        core::log(core::log_level::error, "send_datagrams(%u): unknown socket or empty batch", id);
         return;
     }
     dgram_state& st = _dgrams[id];

@@ -105,9 +105,9 @@ size_t fake_backend::queued(uint32_t id) const noexcept {
     return id < _sockets.size() ? _sockets[id].queue.size() : 0;
 }
 
-result<void> fake_backend::setup_datagrams(const datagram_buffers& buffers) noexcept {
+core::result<void> fake_backend::setup_datagrams(const datagram_buffers& buffers) noexcept {
     if (buffers.size % 8 != 0 || buffers.size <= datagram_buffers::header_room) {
-        return {errc::invalid_argument};
+        return {core::errc::invalid_argument};
     }
     _payload_room = buffers.size - datagram_buffers::header_room;
     return {};

@@ -75,7 +75,7 @@ class fake_backend final : public io_backend {
     std::vector<int> refused;
     std::vector<int> peer_names;
 
-    result<void> setup(const backend_config&, int) noexcept override { return {}; }
+    core::result<void> setup(const backend_config&, int) noexcept override { return {}; }
     void arm_accept(int) noexcept override {}
     void cancel_accept(int) noexcept override {
         _stream_events.push_back({deferred_completion::accept_end, 0, 0, -ECANCELED});
@@ -95,7 +95,7 @@ class fake_backend final : public io_backend {
     int poll_fd() const noexcept override { return -1; }
     const char* name() const noexcept override { return "fake"; }
 
-    result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;
+    core::result<void> setup_datagrams(const datagram_buffers& buffers) noexcept override;
     void arm_datagram(uint32_t id, const datagram_socket& sock) noexcept override;
     void cancel_datagram(uint32_t id) noexcept override;
     void send_datagrams(uint32_t id, datagram_send& batch) noexcept override;
@@ -108,7 +108,7 @@ class fake_backend final : public io_backend {
         peer_names.push_back(fd);
         return io_backend::peer_name(fd, out);
     }
-    result<void> refuse_connections(int listen_fd) noexcept override {
+    core::result<void> refuse_connections(int listen_fd) noexcept override {
         refused.push_back(listen_fd);
         return io_backend::refuse_connections(listen_fd);
     }

@@ -51,10 +51,10 @@ int resolve(const std::string& host, uint16_t port, int socktype, addrinfo_list&
 /// inherited by accepted sockets on Linux); a datagram socket is non-blocking and gets
 /// SO_REUSEPORT only when asked (SO_REUSEADDR would let a second socket take its traffic).
 template <typename Use>
-result<int> bind_first_address(const std::string& host, uint16_t port, int socktype, bool reuseport, Use use) {
+core::result<int> bind_first_address(const std::string& host, uint16_t port, int socktype, bool reuseport, Use use) {
     addrinfo_list res;
     if (resolve(host, port, socktype, res) != 0) {
-        return {errc::bind_failed, EADDRNOTAVAIL};
+        return {core::errc::bind_failed, EADDRNOTAVAIL};
     }
     bool stream = socktype == SOCK_STREAM;
     int last_errno = EADDRNOTAVAIL;
@@ -84,14 +84,14 @@ result<int> bind_first_address(const std::string& host, uint16_t port, int sockt
             break; // the probe: someone listens there
         }
     }
-    return {errc::bind_failed, last_errno};
+    return {core::errc::bind_failed, last_errno};
 }
 
 } // namespace
 
-result<void> probe_address_free(const std::string& host, uint16_t port) noexcept {
+core::result<void> probe_address_free(const std::string& host, uint16_t port) noexcept {
     // The first address that binds is the one open_listener will use.
-    result<int> probe = bind_first_address(host, port, SOCK_STREAM, false, [](int fd, const addrinfo& ai) {
+    core::result<int> probe = bind_first_address(host, port, SOCK_STREAM, false, [](int fd, const addrinfo& ai) {
         return ::bind(fd, ai.ai_addr, ai.ai_addrlen) == 0 ? 0 : errno;
     });
     if (!probe.ok()) {
@@ -101,21 +101,22 @@ result<void> probe_address_free(const std::string& host, uint16_t port) noexcept
     return {};
 }
 
-result<int> open_listener(const std::string& host, uint16_t port, int backlog) noexcept {
+core::result<int> open_listener(const std::string& host, uint16_t port, int backlog) noexcept {
     return bind_first_address(host, port, SOCK_STREAM, true, [backlog](int fd, const addrinfo& ai) {
         return ::bind(fd, ai.ai_addr, ai.ai_addrlen) == 0 && ::listen(fd, backlog) == 0 ? 0 : errno;
     });
 }
 
-result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, unsigned count, int backlog) noexcept {
+core::result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, unsigned count,
+                                              int backlog) noexcept {
     if (port != 0) {
-        if (result<void> free = probe_address_free(host, port); !free.ok()) {
+        if (core::result<void> free = probe_address_free(host, port); !free.ok()) {
             return {free.error(), free.sys_errno()};
         }
     }
     std::vector<int> fds;
     for (unsigned i = 0; i < count; ++i) {
-        result<int> fd = open_listener(host, port, backlog);
+        core::result<int> fd = open_listener(host, port, backlog);
         if (!fd.ok()) {
             for (int f : fds) {
                 ::close(f);
@@ -191,29 +192,30 @@ void configure_datagram_socket(datagram_socket& sock, const datagram_options& op
     if (options.announce && !told.exchange(true)) {
         // (The kernel reports twice what was asked: half of it is bookkeeping.)
         bool short_of = options.receive_buffer > 0 && sock.receive_buffer / 2 < options.receive_buffer;
-        log(short_of ? log_level::warning : log_level::info,
-            "UDP datagram sockets: GRO %s, GSO %s, receive buffer %d KiB%s%s",
-            sock.gro      ? "yes"
-            : options.gro ? "no"
-                          : "not asked",
-            sock.gso ? "yes" : "no", sock.receive_buffer / 2 / 1024,
-            short_of ? " (net.core.rmem_max caps it; a burst may drop datagrams: raise it to " : "",
-            short_of ? (std::to_string(options.receive_buffer) + ")").c_str() : "");
+        core::log(short_of ? core::log_level::warning : core::log_level::info,
+                  "UDP datagram sockets: GRO %s, GSO %s, receive buffer %d KiB%s%s",
+                  sock.gro      ? "yes"
+                  : options.gro ? "no"
+                                : "not asked",
+                  sock.gso ? "yes" : "no", sock.receive_buffer / 2 / 1024,
+                  short_of ? " (net.core.rmem_max caps it; a burst may drop datagrams: raise it to " : "",
+                  short_of ? (std::to_string(options.receive_buffer) + ")").c_str() : "");
     }
 }
 
 } // namespace
 
-result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
-                                             const datagram_options& options) noexcept {
+core::result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
+                                                   const datagram_options& options) noexcept {
     datagram_socket sock;
-    result<int> fd = bind_first_address(host, port, SOCK_DGRAM, options.reuseport, [&](int fd, const addrinfo& ai) {
-        if (::bind(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
-            return errno;
-        }
-        sock.family = ai.ai_family;
-        return 0;
-    });
+    core::result<int> fd =
+        bind_first_address(host, port, SOCK_DGRAM, options.reuseport, [&](int fd, const addrinfo& ai) {
+            if (::bind(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
+                return errno;
+            }
+            sock.family = ai.ai_family;
+            return 0;
+        });
     if (!fd.ok()) {
         return {fd.error(), fd.sys_errno()};
     }
@@ -222,13 +224,13 @@ result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t p
     return sock;
 }
 
-result<std::vector<datagram_socket>> open_datagram_group(const std::string& host, uint16_t port, unsigned count,
-                                                         const datagram_options& options) noexcept {
+core::result<std::vector<datagram_socket>> open_datagram_group(const std::string& host, uint16_t port, unsigned count,
+                                                               const datagram_options& options) noexcept {
     datagram_options opts = options;
     opts.reuseport = true;
     std::vector<datagram_socket> socks;
     for (unsigned i = 0; i < count; ++i) {
-        result<datagram_socket> s = open_datagram_socket(host, port, opts);
+        core::result<datagram_socket> s = open_datagram_socket(host, port, opts);
         if (!s.ok()) {
             for (const datagram_socket& o : socks) {
                 ::close(o.fd);
@@ -243,17 +245,17 @@ result<std::vector<datagram_socket>> open_datagram_group(const std::string& host
     return socks;
 }
 
-result<datagram_socket> adopt_datagram_socket(int fd, const datagram_options& options) noexcept {
+core::result<datagram_socket> adopt_datagram_socket(int fd, const datagram_options& options) noexcept {
     int type = 0;
     socklen_t len = sizeof(type);
     if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
-        return {errc::system, errno};
+        return {core::errc::system, errno};
     }
     sockaddr_storage ss{};
     socklen_t sslen = sizeof(ss);
     if (type != SOCK_DGRAM || ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0 ||
         (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-        return {errc::invalid_argument, EINVAL};
+        return {core::errc::invalid_argument, EINVAL};
     }
     if (int flags = ::fcntl(fd, F_GETFL); flags >= 0 && !(flags & O_NONBLOCK)) {
         ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
@@ -271,26 +273,26 @@ std::string describe_listen_failure(const std::string& host, uint16_t port, int 
                                     : std::string(std::strerror(sys_errno)));
 }
 
-result<void> refuse_new_connections(int fd) noexcept {
+core::result<void> refuse_new_connections(int fd) noexcept {
     int type = 0;
     int domain = 0;
     int listening = 0;
     socklen_t len = sizeof(int);
     if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
-        return {errc::system, errno};
+        return {core::errc::system, errno};
     }
     len = sizeof(int);
     ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
     len = sizeof(int);
     ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
     if (type != SOCK_STREAM || !listening) {
-        return {errc::invalid_argument, EINVAL};
+        return {core::errc::invalid_argument, EINVAL};
     }
     if (domain == AF_UNIX) {
         // A unix listener shut for reading refuses connect() at once (ECONNREFUSED) and
         // still hands out what it queued.
         if (::shutdown(fd, SHUT_RD) != 0) {
-            return {errc::system, errno};
+            return {core::errc::system, errno};
         }
         return {};
     }
@@ -304,7 +306,7 @@ result<void> refuse_new_connections(int fd) noexcept {
     };
     sock_fprog fprog{static_cast<unsigned short>(std::size(program)), program};
     if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) != 0) {
-        return {errc::system, errno};
+        return {core::errc::system, errno};
     }
     return {};
 }

@@ -14,19 +14,20 @@
 namespace ringbolt::uring {
 
 /// Create, bind and listen. `port` 0 picks a free port (read it with local_port()).
-result<int> open_listener(const std::string& host, uint16_t port, int backlog) noexcept;
+core::result<int> open_listener(const std::string& host, uint16_t port, int backlog) noexcept;
 
 /// Whether host:port is free for a new server: bind a probe socket there WITHOUT
 /// SO_REUSEPORT (with SO_REUSEADDR, so connections in TIME_WAIT do not count), then
 /// close it. The reuseport listeners would otherwise join another process's listeners
 /// on that port and the kernel would split the traffic between the two servers.
 /// Fails with EADDRINUSE when something listens there.
-result<void> probe_address_free(const std::string& host, uint16_t port) noexcept;
+core::result<void> probe_address_free(const std::string& host, uint16_t port) noexcept;
 
 /// `count` listeners on host:port, in the order they join the port's SO_REUSEPORT group:
 /// the probe above first (port != 0), then the first listener (port 0: it picks the
 /// port) and the others on its port. On failure none stays open.
-result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, unsigned count, int backlog) noexcept;
+core::result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, unsigned count,
+                                              int backlog) noexcept;
 
 /// A stop's first step on a listener whose last descriptor is about to close: new
 /// clients are turned away while what is already under way still reaches the accept
@@ -35,7 +36,7 @@ result<std::vector<int>> open_listeners(const std::string& host, uint16_t port, 
 /// handshakes under way complete). Unix: shut for reading, connect() is refused at once.
 /// Closing without it resets every connection that completes between the last sweep and
 /// the close, after its client wrote a request. EINVAL: not a listening stream socket.
-result<void> refuse_new_connections(int fd) noexcept;
+core::result<void> refuse_new_connections(int fd) noexcept;
 
 /// "cannot listen on host:port: <why>" for an open_listeners failure's errno.
 std::string describe_listen_failure(const std::string& host, uint16_t port, int sys_errno);
@@ -62,20 +63,20 @@ struct datagram_options {
 /// when asked and accepted, `gso` when UDP_SEGMENT works (probed once per process), and
 /// the receive buffer asked for. The first call logs what the kernel offered (GRO, GSO,
 /// the receive buffer, and the sysctl to raise when it got less); what it refuses is left off.
-result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
-                                             const datagram_options& options = {}) noexcept;
+core::result<datagram_socket> open_datagram_socket(const std::string& host, uint16_t port,
+                                                   const datagram_options& options = {}) noexcept;
 
 /// `count` datagram sockets on host:port with SO_REUSEPORT (whatever `options` says), in
 /// the order they join the port's group: the order a steering program counts in
 /// (quic/steering.hpp). Port 0: the first picks a free port, the others join it. On
 /// failure none stays open.
-result<std::vector<datagram_socket>> open_datagram_group(const std::string& host, uint16_t port, unsigned count,
-                                                         const datagram_options& options = {}) noexcept;
+core::result<std::vector<datagram_socket>> open_datagram_group(const std::string& host, uint16_t port, unsigned count,
+                                                               const datagram_options& options = {}) noexcept;
 
 /// A bound datagram socket another process opened (a supervisor's, inherited): made
 /// non-blocking, set up as open_datagram_socket sets its own, and described. EINVAL: not
 /// a bound UDP socket. `fd` stays the caller's (closed by whoever owns the result).
-result<datagram_socket> adopt_datagram_socket(int fd, const datagram_options& options = {}) noexcept;
+core::result<datagram_socket> adopt_datagram_socket(int fd, const datagram_options& options = {}) noexcept;
 
 /// The port a bound socket got (0 for a socket that is not TCP/IP, e.g. AF_UNIX).
 uint16_t local_port(int fd) noexcept;

@@ -110,7 +110,8 @@ std::string describe_setup_failure(int sys_errno) {
     return std::string("io_uring_setup failed: ") + std::strerror(sys_errno);
 }
 
-result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsigned cq_entries, bool shared) noexcept {
+core::result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsigned cq_entries,
+                              bool shared) noexcept {
     const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
@@ -135,21 +136,21 @@ result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f, unsi
         }
         last = -rc;
         if (last == EPERM || last == ENOSYS) {
-            return {errc::io_uring_blocked, last};
+            return {core::errc::io_uring_blocked, last};
         }
         if (last != EINVAL) {
             break;
         }
     }
-    return {errc::io_uring_setup, last};
+    return {core::errc::io_uring_setup, last};
 }
 
 namespace {
 
-result<ring_features> probe_on_this_thread(bool shared) noexcept {
+core::result<ring_features> probe_on_this_thread(bool shared) noexcept {
     io_uring ring;
     ring_features f;
-    result<void> r = setup_ring(ring, 8, f, 0, shared);
+    core::result<void> r = setup_ring(ring, 8, f, 0, shared);
     if (!r.ok()) {
         return {r.error(), r.sys_errno()};
     }
@@ -174,7 +175,7 @@ result<ring_features> probe_on_this_thread(bool shared) noexcept {
     f.tier += f.multishot_accept && f.multishot_recv ? ", multishot accept+recv, buffer ring" : ", NO multishot";
     f.tier += f.recv_limit ? ", recv byte limit)" : ")";
     if (!f.multishot_accept || !f.multishot_recv) {
-        return {errc::io_uring_setup, ENOTSUP};
+        return {core::errc::io_uring_setup, ENOTSUP};
     }
     return f;
 }
@@ -187,8 +188,8 @@ result<ring_features> probe_on_this_thread(bool shared) noexcept {
 // timeout (SO_RCVTIMEO/SO_SNDTIMEO, which the kernel does not restart) then fails with
 // EINTR although no signal was sent (tests/unit/uring/uring_backend_test.cpp, RingProbe). The caller
 // is the thread that starts the server: Python's main thread, or a test's client.
-result<ring_features> probe_io_uring(bool shared) noexcept {
-    result<ring_features> out{errc::io_uring_setup, ENOTSUP};
+core::result<ring_features> probe_io_uring(bool shared) noexcept {
+    core::result<ring_features> out{core::errc::io_uring_setup, ENOTSUP};
     try {
         std::thread probe([&out, shared] { out = probe_on_this_thread(shared); });
         probe.join();

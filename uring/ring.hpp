@@ -27,13 +27,13 @@ struct ring_features {
 /// `cq_entries` 0: four times `entries` (multishot ops post many CQEs per SQE).
 /// EPERM/ENOSYS (seccomp, kernel.io_uring_disabled) -> errc::io_uring_blocked.
 /// Also the load generator's (tools/load), so both sides of a benchmark run one set-up.
-result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features, unsigned cq_entries = 0,
-                        bool shared = false) noexcept;
+core::result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features, unsigned cq_entries = 0,
+                              bool shared = false) noexcept;
 
 /// Probe once, on a short-lived thread of its own (throwaway ring, set up as setup_ring does
 /// with `shared`): flags, opcodes, and a socketpair
 /// self-test of multishot recv with a provided buffer ring. Never throws.
-result<ring_features> probe_io_uring(bool shared = false) noexcept;
+core::result<ring_features> probe_io_uring(bool shared = false) noexcept;
 
 /// One line explaining why io_uring is unavailable, from the errno of a failed
 /// setup_ring or probe_io_uring (ENOTSUP: no multishot accept/recv with buffer rings).

@@ -103,7 +103,7 @@ bool io_backend::peer_name(int fd, sockaddr_storage& out) noexcept {
     return ::getpeername(fd, reinterpret_cast<sockaddr*>(&out), &len) == 0;
 }
 
-result<void> io_backend::refuse_connections(int listen_fd) noexcept {
+core::result<void> io_backend::refuse_connections(int listen_fd) noexcept {
     return refuse_new_connections(listen_fd);
 }
 

@@ -40,7 +40,7 @@ unsigned cq_entries_for(const backend_config& c) noexcept {
 
 } // namespace
 
-result<void> uring_backend::setup(const backend_config& config, int wake_fd) noexcept {
+core::result<void> uring_backend::setup(const backend_config& config, int wake_fd) noexcept {
     RB_TRY(setup_ring(_ring, config.ring_entries, _features, cq_entries_for(config), config.shared_ring));
     _ring_ok = true;
     _recv_limit = config.recv_byte_limit;
@@ -161,7 +161,7 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
         int rc = io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &ts, nullptr);
         counters->submit_calls.add();
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) [[unlikely]] {
-            log(log_level::error, "io_uring_enter failed: %s", std::strerror(-rc));
+            core::log(core::log_level::error, "io_uring_enter failed: %s", std::strerror(-rc));
             return false;
         }
     }
@@ -233,7 +233,7 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
                 // now and from now on without one.
                 _recv_limit = false;
                 how = recv_end::rearm;
-                log(log_level::info, "io_uring: multishot recv without a byte limit (kernel before 6.17)");
+                core::log(core::log_level::info, "io_uring: multishot recv without a byte limit (kernel before 6.17)");
             }
             events.on_recv_end(ud.slot, ud.gen, how);
         }

@@ -11,9 +11,9 @@
 
 namespace ringbolt::uring {
 
-result<void> uring_backend::setup_datagrams(const datagram_buffers& buffers) noexcept {
+core::result<void> uring_backend::setup_datagrams(const datagram_buffers& buffers) noexcept {
     if (buffers.size % 8 != 0 || buffers.size <= datagram_buffers::header_room || _dgram_buffers.buffer_size() != 0) {
-        return {errc::invalid_argument}; // headers 8-aligned; room for a payload; once
+        return {core::errc::invalid_argument}; // headers 8-aligned; room for a payload; once
     }
     RB_TRY(_dgram_buffers.init(_ring, 2, buffers.count, buffers.size));
     _dgram_msg.msg_namelen = datagram_buffers::name_room;
@@ -23,7 +23,7 @@ result<void> uring_backend::setup_datagrams(const datagram_buffers& buffers) noe
 
 void uring_backend::arm_datagram(uint32_t id, const datagram_socket& sock) noexcept {
     if (id >= max_datagram_sockets || _dgram_buffers.buffer_size() == 0) [[unlikely]] {
-        log(log_level::error, "arm_datagram(%u): id out of range or setup_datagrams not done", id);
+        core::log(core::log_level::error, "arm_datagram(%u): id out of range or setup_datagrams not done", id);
         return;
     }
     if (id >= _dgrams.size()) {
@@ -103,7 +103,7 @@ void uring_backend::on_dgram_recv(const io_uring_cqe* cqe, io_events& events) no
 
 void uring_backend::send_datagrams(uint32_t id, datagram_send& batch) noexcept {
     if (id >= _dgrams.size() || batch.payloads.empty()) [[unlikely]] {
-        log(log_level::error, "send_datagrams(%u): unknown socket or empty batch", id);
+        core::log(core::log_level::error, "send_datagrams(%u): unknown socket or empty batch", id);
         return;
     }
     plan_datagram_messages(batch, _dgrams[id].sock, _dgrams[id].sock.gso);

@@ -55,7 +55,7 @@ connection::~connection() {
     release();
 }
 
-void connection::start(std::string_view pending, uint32_t now_s, core_counters& counters) {
+void connection::start(std::string_view pending, uint32_t now_s, core::core_counters& counters) {
     _counters = &counters;
     _counters->websockets_opened.add();
     _tail.assign(pending);

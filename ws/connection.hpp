@@ -49,7 +49,7 @@ struct settings {
 /// The application's end of one WebSocket (implemented where the application lives).
 /// The connection calls it on the reactor thread; as a send_credit it learns how many
 /// bytes of the application's messages reached the kernel (its send flow control).
-class app_channel : public http::send_credit {
+class app_channel : public core::send_credit {
   public:
     /// A whole message: text (valid UTF-8) or binary.
     virtual void on_message(opcode op, std::string&& payload) noexcept = 0;
@@ -70,7 +70,7 @@ class connection final : public http::protocol {
     ~connection() override;
 
     /// Serve from now: `pending` arrived after the handshake and is parsed first.
-    void start(std::string_view pending, uint32_t now_s, core_counters& counters);
+    void start(std::string_view pending, uint32_t now_s, core::core_counters& counters);
 
     // http::protocol
     void open(uint32_t slot, uint32_t gen, const http::peer_address& peer, uint32_t now_s,
@@ -125,7 +125,7 @@ class connection final : public http::protocol {
     std::shared_ptr<app_channel> _chan;
     settings _cfg;
     std::unique_ptr<deflate_codec> _deflate;
-    core_counters* _counters = nullptr; ///< the reactor's (set by start)
+    core::core_counters* _counters = nullptr; ///< the reactor's (set by start)
     state _state = state::open;
     bool _told = false;     ///< the channel heard on_closed
     bool _ping_out = false; ///< a ping is unanswered (its timeout runs)

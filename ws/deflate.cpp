@@ -89,19 +89,19 @@ struct offer_state {
     int client_max_window_bits = 0; ///< 0: absent or without a value
 
     void apply(std::string_view name, bool has_value, std::string_view value) noexcept {
-        if (iequals(name, "server_no_context_takeover")) {
+        if (core::iequals(name, "server_no_context_takeover")) {
             // §7.1.1.1: no value; §7.1: a duplicate declines the offer.
             acceptable &= !has_value && !server_no_context_takeover;
             server_no_context_takeover = true;
-        } else if (iequals(name, "client_no_context_takeover")) {
+        } else if (core::iequals(name, "client_no_context_takeover")) {
             acceptable &= !has_value && !client_no_context_takeover; // §7.1.1.2
             client_no_context_takeover = true;
-        } else if (iequals(name, "server_max_window_bits")) {
+        } else if (core::iequals(name, "server_max_window_bits")) {
             // §7.1.2.1: a value is required.
             int bits = has_value ? parse_window_bits(value) : -1;
             acceptable &= bits > 0 && server_max_window_bits == 0;
             server_max_window_bits = bits > 0 ? bits : -1;
-        } else if (iequals(name, "client_max_window_bits")) {
+        } else if (core::iequals(name, "client_max_window_bits")) {
             // §7.1.2.2: the value is optional ("I can limit my window").
             int bits = has_value ? parse_window_bits(value) : 0;
             acceptable &= bits >= 0 && !client_max_window_bits_seen;
@@ -172,7 +172,7 @@ std::optional<deflate_params> negotiate_deflate(std::string_view offers, const d
             }
             offer.apply(param, has_value, value);
         }
-        if (!iequals(name, "permessage-deflate") || !offer.acceptable) {
+        if (!core::iequals(name, "permessage-deflate") || !offer.acceptable) {
             continue;
         }
         // zlib cannot compress raw deflate with an 8-bit window (deflateInit2 refuses -8),

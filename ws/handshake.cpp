@@ -9,7 +9,7 @@ namespace ringbolt::ws {
 bool valid_key(std::string_view key) noexcept {
     // §4.1 item 7 / §4.2.1 item 5: a base64-encoded 16-byte value, which is always 24
     // characters ending in "==".
-    return key.size() == 24 && base64_decoded_length(key) == 16;
+    return key.size() == 24 && core::base64_decoded_length(key) == 16;
 }
 
 std::string accept_value(std::string_view key) {
@@ -19,8 +19,8 @@ std::string accept_value(std::string_view key) {
     joined.reserve(key.size() + guid.size());
     joined.append(key);
     joined.append(guid);
-    auto digest = sha1(joined);
-    return base64_encode(digest.data(), digest.size());
+    auto digest = core::sha1(joined);
+    return core::base64_encode(digest.data(), digest.size());
 }
 
 } // namespace ringbolt::ws

@@ -13,8 +13,8 @@ namespace {
 /// a "/version" ("websocket" has none in practice).
 bool lists_protocol(std::string_view value, std::string_view protocol) noexcept {
     while (!value.empty()) {
-        std::string_view item = pop_list_element(value);
-        if (iequals(item.substr(0, item.find('/')), protocol)) {
+        std::string_view item = core::pop_list_element(value);
+        if (core::iequals(item.substr(0, item.find('/')), protocol)) {
             return true;
         }
     }
@@ -49,13 +49,13 @@ opening_check check_opening(const http::request_head& head) noexcept {
     bool websocket = false;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         const http::header_field& f = head.headers[i];
-        if (iequals(f.name, "upgrade")) {
+        if (core::iequals(f.name, "upgrade")) {
             websocket = websocket || lists_protocol(f.value, "websocket");
-        } else if (iequals(f.name, "sec-websocket-key")) {
-            key = trim_ows(f.value);
+        } else if (core::iequals(f.name, "sec-websocket-key")) {
+            key = core::trim_ows(f.value);
             ++keys;
-        } else if (iequals(f.name, "sec-websocket-version")) {
-            version = trim_ows(f.value);
+        } else if (core::iequals(f.name, "sec-websocket-version")) {
+            version = core::trim_ows(f.value);
             ++versions;
         }
     }

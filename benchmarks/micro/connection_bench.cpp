@@ -39,16 +39,16 @@ constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
 
 /// A small service's table: a native route, Python routes with and without
 /// parameters, so that routing does real work.
-const app_routes& routes() {
-    static const app_routes r = [] {
-        app_routes a;
-        auto add = [&](const char* pattern, uint16_t methods, target_kind kind) {
+const dispatch::app_routes& routes() {
+    static const dispatch::app_routes r = [] {
+        dispatch::app_routes a;
+        auto add = [&](const char* pattern, uint16_t methods, dispatch::target_kind kind) {
             uint32_t id = static_cast<uint32_t>(a.targets.size());
             if (!a.table.add(pattern, methods, id).empty()) {
                 std::fprintf(stderr, "connection_bench: route %s refused\n", pattern);
                 std::abort();
             }
-            route_target t;
+            dispatch::route_target t;
             t.kind = kind;
             t.handler = id;
             t.response.status = 200;
@@ -57,13 +57,13 @@ const app_routes& routes() {
             t.pattern = pattern;
             a.targets.push_back(std::move(t));
         };
-        add("/plaintext", method_get, target_kind::native);
-        add("/json", method_get, target_kind::python);
-        add("/users", method_get | method_post, target_kind::python);
-        add("/users/{id:int}", method_get | method_put | method_delete, target_kind::python);
-        add("/users/{id:int}/posts/{post}", method_get, target_kind::python);
-        add("/health", method_get, target_kind::native);
-        add("/ws", method_get, target_kind::python); // a WebSocket endpoint: a plain GET is refused (426)
+        add("/plaintext", method_get, dispatch::target_kind::native);
+        add("/json", method_get, dispatch::target_kind::python);
+        add("/users", method_get | method_post, dispatch::target_kind::python);
+        add("/users/{id:int}", method_get | method_put | method_delete, dispatch::target_kind::python);
+        add("/users/{id:int}/posts/{post}", method_get, dispatch::target_kind::python);
+        add("/health", method_get, dispatch::target_kind::native);
+        add("/ws", method_get, dispatch::target_kind::python); // a WebSocket endpoint: a plain GET is refused (426)
         a.targets.back().websocket = true;
         a.targets.back().websocket_only = true;
         return a;
@@ -73,11 +73,11 @@ const app_routes& routes() {
 
 struct bench_connection {
     connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     std::atomic<uint32_t> app_pending{0};
     dispatch::request_dispatcher dispatcher{routes(), nullptr, &app_pending, 0, nullptr, nullptr};
     http1_connection conn;
-    send_batch batch;
+    core::send_batch batch;
     uint32_t now = 1000;
     bool draining = false;
     size_t sent = 0;
@@ -106,7 +106,7 @@ struct bench_connection {
         auto e = env();
         conn.on_data(request, e);
         auto& pending = dispatcher.batch();
-        for (const app_request& r : pending) {
+        for (const dispatch::app_request& r : pending) {
             app_response m;
             m.conn_slot = r.conn_slot;
             m.conn_gen = r.conn_gen;
@@ -193,10 +193,10 @@ struct h2_uploads {
         }
     };
     connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     app dispatch;
     h2::connection conn;
-    send_batch batch;
+    core::send_batch batch;
     std::string frames[streams];
     uint32_t now = 1000;
     size_t sent = 0;

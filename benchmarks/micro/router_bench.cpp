@@ -9,6 +9,7 @@
 
 namespace {
 
+using namespace ringbolt::dispatch;
 using namespace ringbolt::http;
 
 // 100 routes in the shapes a typical API has: top-level static pages, resources with an

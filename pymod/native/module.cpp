@@ -45,7 +45,7 @@ int init_asgi_call(PyObject* module);  // asgi_call.cpp
 int init_eager_task(PyObject* module); // eager_task.cpp
 } // namespace ringbolt::py
 
-namespace ringbolt::py_module {
+namespace ringbolt::py {
 
 using ringbolt::py::app_bridge;
 using ringbolt::py::python_types;
@@ -86,14 +86,14 @@ uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::s
 class native_server {
   public:
     explicit native_server(const pb::dict& c) {
-        _routes = std::make_shared<http::app_routes>();
+        _routes = std::make_shared<dispatch::app_routes>();
         _bridge = std::make_unique<app_bridge>(g_types);
         auto& cfg = _config;
         read_server_config(c, cfg); // the plain options; TLS, routes and the bridge below
         _handler_threads = get_opt<unsigned>(c, "handler_threads", 0);
-        std::string access_error = http::configure_access_log(
+        std::string access_error = dispatch::configure_access_log(
             get_opt<bool>(c, "access_log", false),
-            get_opt<std::string>(c, "access_log_format", std::string(http::default_access_format)));
+            get_opt<std::string>(c, "access_log_format", std::string(dispatch::default_access_format)));
         if (!access_error.empty()) {
             throw pb::value_error(access_error);
         }
@@ -106,8 +106,8 @@ class native_server {
         read_server_fields(c, cfg.fields);
         cfg.http = read_http_versions(c);
         if (tls_py::configured(c)) {
-            _tls_options = tls_py::read_options(c);                // ValueError naming the option
-            uring::alpn_choice offer = uring::alpn_offer_for(cfg); // the protocol registry's ids
+            _tls_options = tls_py::read_options(c);                  // ValueError naming the option
+            server::alpn_choice offer = server::alpn_offer_for(cfg); // the protocol registry's ids
             _tls_options.alpn.ids = std::move(offer.ids);
             _tls_options.alpn.required = offer.required;
             _tls = tls_py::make_factory(_tls_options);
@@ -130,13 +130,13 @@ class native_server {
                    bool is_coroutine, bool websocket) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
-        http::route_target t;
+        dispatch::route_target t;
         std::string err = _routes->table.add(pattern, method_mask(methods, &t.other_methods), id);
         if (!err.empty()) {
             throw pb::value_error(err);
         }
         pb::tuple names = param_names(id);
-        t.kind = http::target_kind::python;
+        t.kind = dispatch::target_kind::python;
         t.pattern = pattern;
         t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
         t.streams_body = is_coroutine; // async handlers may take large bodies as they arrive
@@ -161,8 +161,8 @@ class native_server {
         if (!err.empty()) {
             throw pb::value_error(err);
         }
-        http::route_target t;
-        t.kind = http::target_kind::native;
+        dispatch::route_target t;
+        t.kind = dispatch::target_kind::native;
         t.pattern = pattern;
         t.response.status = head.status;
         // checked: no framing or Connection fields
@@ -174,11 +174,11 @@ class native_server {
     /// The handler for every request no route matches, any method (an ASGI or WSGI app).
     void set_fallback(pb::object handler, bool is_coroutine, bool streams_body, bool websocket) {
         check_not_started();
-        if (_routes->fallback != http::no_fallback) {
+        if (_routes->fallback != dispatch::no_fallback) {
             throw pb::value_error("the server already has a fallback handler");
         }
-        http::route_target t;
-        t.kind = http::target_kind::python;
+        dispatch::route_target t;
+        t.kind = dispatch::target_kind::python;
         t.pattern = "*";
         t.handler = _bridge->add_handler(handler.ptr(), pb::tuple().ptr(), is_coroutine);
         t.streams_body = streams_body;       // large/chunked bodies reach the app as they arrive
@@ -219,8 +219,8 @@ class native_server {
         if (!err.empty()) {
             throw pb::value_error(err);
         }
-        http::route_target t;
-        t.kind = http::target_kind::metrics;
+        dispatch::route_target t;
+        t.kind = dispatch::target_kind::metrics;
         t.pattern = pattern;
         _routes->targets.push_back(std::move(t));
     }
@@ -229,14 +229,14 @@ class native_server {
     void add_static(const std::string& prefix, const std::string& directory, const std::string& index,
                     const std::string& cache_control, bool precompressed, bool dotfiles) {
         check_not_started();
-        http::static_config cfg{.prefix = prefix,
-                                .directory = directory,
-                                .index = index,
-                                .cache_control = cache_control,
-                                .precompressed = precompressed,
-                                .dotfiles = dotfiles};
+        dispatch::static_config cfg{.prefix = prefix,
+                                    .directory = directory,
+                                    .index = index,
+                                    .cache_control = cache_control,
+                                    .precompressed = precompressed,
+                                    .dotfiles = dotfiles};
         std::string err;
-        std::unique_ptr<http::static_mount> m = http::static_mount::open(std::move(cfg), err);
+        std::unique_ptr<dispatch::static_mount> m = dispatch::static_mount::open(std::move(cfg), err);
         if (!m) {
             throw pb::value_error(err);
         }
@@ -253,7 +253,7 @@ class native_server {
 
     pb::dict start() {
         check_not_started();
-        _server = std::make_unique<uring::server>(_config, _routes, *_bridge);
+        _server = std::make_unique<server::server>(_config, _routes, *_bridge);
         unsigned n = _config.threads;
         if (n == 0) {
             cpu_set_t set;
@@ -263,7 +263,7 @@ class native_server {
         if (_handler_threads > 0) {
             _bridge->start_pool(_handler_threads);
         }
-        result<void> r;
+        core::result<void> r;
         {
             pb::gil_scoped_release unlocked;
             r = _server->start();
@@ -276,7 +276,7 @@ class native_server {
             std::string msg = _server->error_message();
             int err = r.sys_errno();
             _server.reset();
-            if (r.error() == errc::bind_failed) {
+            if (r.error() == core::errc::bind_failed) {
                 PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, msg).ptr());
                 throw pb::error_already_set();
             }
@@ -395,10 +395,10 @@ class native_server {
         return t;
     }
 
-    uring::server_config _config;
-    std::shared_ptr<http::app_routes> _routes;
+    server::server_config _config;
+    std::shared_ptr<dispatch::app_routes> _routes;
     std::unique_ptr<app_bridge> _bridge;
-    std::unique_ptr<uring::server> _server;
+    std::unique_ptr<server::server> _server;
     unsigned _handler_threads = 0;
     tls::options _tls_options;
     std::shared_ptr<tls::factory> _tls;
@@ -554,13 +554,13 @@ void init_runtime(pb::module_& m) {
     if (!ringbolt::py::init_stream_type(m.ptr()) || !ringbolt::py::init_websocket(m.ptr())) {
         throw pb::error_already_set();
     }
-    m.def("set_log_level", [](int level) { set_log_level(static_cast<log_level>(level)); });
+    m.def("set_log_level", [](int level) { core::set_log_level(static_cast<core::log_level>(level)); });
     m.def(
-        "log_dropped", [] { return log_dropped(); }, "Native log lines dropped because stderr did not keep up.");
+        "log_dropped", [] { return core::log_dropped(); }, "Native log lines dropped because stderr did not keep up.");
     m.def(
         "bind_listeners",
         [](const std::string& host, uint16_t port, unsigned count, int backlog) {
-            result<std::vector<int>> fds = uring::open_listeners(host, port, count, backlog);
+            core::result<std::vector<int>> fds = uring::open_listeners(host, port, count, backlog);
             if (!fds.ok()) {
                 int err = fds.sys_errno();
                 std::string why = uring::describe_listen_failure(host, port, err);
@@ -577,9 +577,10 @@ void init_runtime(pb::module_& m) {
         [](const std::string& host, uint16_t port, unsigned count) {
             uring::datagram_options opts;
             opts.gro = true;
-            opts.receive_buffer = uring::quic_receive_buffer;
+            opts.receive_buffer = server::quic_receive_buffer;
             opts.announce = false; // the supervisor: no log line, so no log thread, before it forks
-            result<std::vector<uring::datagram_socket>> socks = uring::open_datagram_group(host, port, count, opts);
+            core::result<std::vector<uring::datagram_socket>> socks =
+                uring::open_datagram_group(host, port, count, opts);
             if (!socks.ok()) {
                 int err = socks.sys_errno();
                 std::string why =
@@ -599,11 +600,11 @@ void init_runtime(pb::module_& m) {
     m.def(
         "steer_quic",
         [](int fd, unsigned total, const std::vector<unsigned>& live) {
-            result<void> r = quic::attach_steering(fd, total, live);
+            core::result<void> r = quic::attach_steering(fd, total, live);
             if (!r.ok()) {
                 int err = r.sys_errno();
                 std::string why =
-                    r.error() == errc::invalid_argument
+                    r.error() == core::errc::invalid_argument
                         ? "a group of 1.." + std::to_string(quic::max_steered_sockets) + " sockets"
                         : std::string("the kernel refused the QUIC steering program: ") + std::strerror(err);
                 PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
@@ -618,10 +619,10 @@ void init_runtime(pb::module_& m) {
     m.def(
         "refuse_new_connections",
         [](int fd) {
-            result<void> r = uring::refuse_new_connections(fd);
+            core::result<void> r = uring::refuse_new_connections(fd);
             if (!r.ok()) {
                 int err = r.sys_errno();
-                std::string why = r.error() == errc::invalid_argument
+                std::string why = r.error() == core::errc::invalid_argument
                                       ? "not a listening stream socket"
                                       : std::string("cannot refuse new connections: ") + std::strerror(err);
                 PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
@@ -633,7 +634,7 @@ void init_runtime(pb::module_& m) {
         "while connections under way still reach the accept queue.");
     m.def("probe_io_uring", [] {
         pb::dict d;
-        result<uring::ring_features> r = uring::probe_io_uring();
+        core::result<uring::ring_features> r = uring::probe_io_uring();
         d["available"] = r.ok();
         if (r.ok()) {
             const auto& f = r.value();
@@ -676,7 +677,7 @@ void init_runtime(pb::module_& m) {
     tls_py::init(m);
 }
 
-} // namespace ringbolt::py_module
+} // namespace ringbolt::py
 
 PYBIND11_MODULE(_native, m) {
     m.doc() = "ringbolt's native core: io_uring reactors, HTTP/1.1, JSON.";
@@ -692,7 +693,7 @@ PYBIND11_MODULE(_native, m) {
     if (ringbolt::py::release_kept_lists_at_exit(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
-    ringbolt::py_module::init_json(m);
-    ringbolt::py_module::init_runtime(m);
-    ringbolt::py_module::init_forms(m);
+    ringbolt::py::init_json(m);
+    ringbolt::py::init_runtime(m);
+    ringbolt::py::init_forms(m);
 }

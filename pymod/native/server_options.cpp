@@ -10,7 +10,7 @@
 #include <cstring>
 #include <memory>
 
-namespace ringbolt::py_module {
+namespace ringbolt::py {
 
 /// QUIC's GnuTLS credentials from the TLS listener's files; ValueError naming them.
 std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options) {
@@ -39,7 +39,7 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
             throw pb::value_error("invalid value for header '" + name + "' (CR, LF or NUL)");
         }
         std::string line = name + ": " + value + "\r\n";
-        bool is_server = iequals(name, "server");
+        bool is_server = core::iequals(name, "server");
         (is_server ? server_line : f.extra) += line;
     }
     f.server = !server_line.empty() ? server_line : server_header ? std::string("Server: ringbolt\r\n") : std::string();
@@ -50,7 +50,7 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
 /// a second, 0: always Retry, `http3_max_half_open` connections in their handshake past
 /// which new clients are sent a Retry): QUIC on the UDP port of the
 /// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
-void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, uring::http3_config& h3) {
+void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, server::http3_config& h3) {
     if (!get_opt<bool>(c, "http3", false)) {
         return;
     }
@@ -129,9 +129,9 @@ http::http_versions read_http_versions(const pb::dict& c) {
     throw pb::value_error("http must be 'auto', '1' or '2', not '" + http + "'");
 }
 
-void read_proxy_protocol(const pb::dict& c, uring::server_config& cfg);
+void read_proxy_protocol(const pb::dict& c, server::server_config& cfg);
 
-void read_server_config(const pb::dict& c, uring::server_config& cfg) {
+void read_server_config(const pb::dict& c, server::server_config& cfg) {
     cfg.host = get_opt<std::string>(c, "host", "127.0.0.1");
     cfg.port = get_opt<uint16_t>(c, "port", 8000);
     cfg.threads = get_opt<unsigned>(c, "threads", 0);
@@ -193,7 +193,7 @@ void read_server_config(const pb::dict& c, uring::server_config& cfg) {
 }
 
 // --proxy-protocol: which header versions, believed from --forwarded-allow-ips peers.
-void read_proxy_protocol(const pb::dict& c, uring::server_config& cfg) {
+void read_proxy_protocol(const pb::dict& c, server::server_config& cfg) {
     std::string mode = get_opt<std::string>(c, "proxy_protocol", "off");
     if (mode == "off") {
         return;
@@ -214,4 +214,4 @@ void read_proxy_protocol(const pb::dict& c, uring::server_config& cfg) {
     }
 }
 
-} // namespace ringbolt::py_module
+} // namespace ringbolt::py

@@ -17,7 +17,7 @@
 #include <string>
 #include <type_traits>
 
-namespace ringbolt::py_module {
+namespace ringbolt::py {
 
 namespace pb = pybind11;
 
@@ -58,7 +58,7 @@ std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::op
 /// a second, 0: always Retry, `http3_max_half_open` connections in their handshake past
 /// which new clients are sent a Retry): QUIC on the UDP port of the
 /// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
-void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, uring::http3_config& h3);
+void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, server::http3_config& h3);
 
 /// `http` ("auto", "1", "2"; 1 and 2 as ints too) and the older `http2` switch (False:
 /// HTTP/1.1 only): which HTTP versions the listeners speak. ValueError for another
@@ -67,6 +67,6 @@ http::http_versions read_http_versions(const pb::dict& c);
 /// The server's plain options (address, threads, limits, timeouts, scheduling, the
 /// backend, buffers, caps) into `cfg`, and the two environment settings
 /// (RINGBOLT_STANDIN_AFTER_MS, RINGBOLT_IO). Errors name the option or the variable.
-void read_server_config(const pb::dict& c, uring::server_config& cfg);
+void read_server_config(const pb::dict& c, server::server_config& cfg);
 
-} // namespace ringbolt::py_module
+} // namespace ringbolt::py

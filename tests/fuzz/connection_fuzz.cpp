@@ -153,13 +153,14 @@ constexpr size_t num_websocket = sizeof(websocket_requests) / sizeof(websocket_r
 constexpr uint16_t app_statuses[] = {200, 201, 204, 304, 404, 500, 299};
 constexpr std::string_view connection_values[] = {"", "close", "keep-alive", "Keep-Alive, close"};
 
-const app_routes& routes() {
-    static const app_routes r = [] {
-        app_routes a;
-        auto add = [&](const char* pattern, uint16_t methods, target_kind kind, uint16_t status, const char* body) {
+const dispatch::app_routes& routes() {
+    static const dispatch::app_routes r = [] {
+        dispatch::app_routes a;
+        auto add = [&](const char* pattern, uint16_t methods, dispatch::target_kind kind, uint16_t status,
+                       const char* body) {
             uint32_t id = static_cast<uint32_t>(a.targets.size());
             check(a.table.add(pattern, methods, id).empty(), "route table");
-            route_target t;
+            dispatch::route_target t;
             t.kind = kind;
             t.handler = id;
             t.response.status = status;
@@ -168,17 +169,17 @@ const app_routes& routes() {
             t.pattern = pattern;
             a.targets.push_back(std::move(t));
         };
-        add("/", method_get, target_kind::native, 200, "native");
-        add("/empty", method_get, target_kind::native, 204, "");
-        add("/metrics", method_get, target_kind::metrics, 200, "");
-        add("/py", method_get | method_post, target_kind::python, 0, "");
-        add("/users/{id:int}", method_get | method_put, target_kind::python, 0, "");
-        add("/upload", method_post, target_kind::python, 0, "");
+        add("/", method_get, dispatch::target_kind::native, 200, "native");
+        add("/empty", method_get, dispatch::target_kind::native, 204, "");
+        add("/metrics", method_get, dispatch::target_kind::metrics, 200, "");
+        add("/py", method_get | method_post, dispatch::target_kind::python, 0, "");
+        add("/users/{id:int}", method_get | method_put, dispatch::target_kind::python, 0, "");
+        add("/upload", method_post, dispatch::target_kind::python, 0, "");
         a.targets.back().streams_body = true;
-        add("/watch", method_get | method_post, target_kind::python, 0, ""); // an ASGI app's target
+        add("/watch", method_get | method_post, dispatch::target_kind::python, 0, ""); // an ASGI app's target
         a.targets.back().streams_body = true;
         a.targets.back().watches_disconnect = true;
-        add("/ws", method_get | method_post, target_kind::python, 0, ""); // only reached in WebSocket mode
+        add("/ws", method_get | method_post, dispatch::target_kind::python, 0, ""); // only reached in WebSocket mode
         a.targets.back().websocket = true;
         return a;
     }();
@@ -426,7 +427,7 @@ class connection_run {
     request_facts facts(uint64_t k) const;
 
     connection_limits _limits;
-    core_counters _counters;
+    core::core_counters _counters;
     std::atomic<uint32_t> _app_pending{0};
     uint32_t _app_limit = 0;
     bool _websocket = false; ///< config 0x10: WebSocket handshakes are in the canned table
@@ -444,12 +445,12 @@ class connection_run {
     bool _peer_eof = false;
     bool _released = false;
     bool _reset = false; ///< released by op_gone (the client vanished mid-way)
-    send_batch _batch;
+    core::send_batch _batch;
     std::string _wire;   ///< bytes the reactor sent, in order
     std::string _client; ///< bytes the client has yet to send
     std::string _stash;  ///< bytes read while paused (the reactor's stash)
     std::vector<stream_entry> _streams;
-    std::vector<std::weak_ptr<file_handle>> _files;
+    std::vector<std::weak_ptr<core::file_handle>> _files;
     uint64_t _produced_total = 0;
     size_t _handed = 0;   ///< app requests taken from the batch
     size_t _finished = 0; ///< of those, answered to the end (or aborted) by the app
@@ -574,8 +575,8 @@ void connection_run::feed(std::string_view bytes, protocol_env& e) {
 }
 
 void connection_run::collect() {
-    std::vector<app_request>& batch = _dispatcher.batch();
-    for (const app_request& r : batch) {
+    std::vector<dispatch::app_request>& batch = _dispatcher.batch();
+    for (const dispatch::app_request& r : batch) {
         check(r.conn_slot == 5 && r.conn_gen == 9, "app request address");
         check(r.seq < _seqs.size() && _seqs[r.seq].to_app && !_seqs[r.seq].handed, "(d) app request seq");
         check(r.head_request == _seqs[r.seq].ctx.head_request, "app request HEAD flag");
@@ -663,7 +664,7 @@ void connection_run::attach_body(app_response& m, seq_record& r, uint64_t size, 
         int fd = dup(shared_file());
         check(fd >= 0, "dup");
         app_response_more& more = m.rare();
-        more.file = std::make_shared<file_handle>(fd);
+        more.file = std::make_shared<core::file_handle>(fd);
         _files.push_back(more.file);
         more.file_offset = offset;
         more.file_length = size;
@@ -774,12 +775,12 @@ void connection_run::accept_upgrade(seq_record& r) {
 }
 
 /// Appends everything in `q` to `wire` as the reactor would send it.
-void drain_into(output_queue& q, std::string& wire) {
-    send_batch b;
+void drain_into(core::output_queue& q, std::string& wire) {
+    core::send_batch b;
     while (q.take_front(b, 16, SIZE_MAX)) {
         while (!b.empty()) {
             if (b.is_file()) {
-                const segment& f = b.front();
+                const core::segment& f = b.front();
                 std::string buf(f.length - f.done, '\0');
                 ssize_t got = pread(f.file->fd, buf.data(), buf.size(), static_cast<off_t>(f.file_offset + f.done));
                 check(got == static_cast<ssize_t>(buf.size()), "file segment read");
@@ -984,7 +985,7 @@ void connection_run::pass_time(uint8_t seconds) {
         return;
     }
     uint32_t d = _conn.deadline();
-    if (d == 0 || !deadline_passed(_now, d)) {
+    if (d == 0 || !core::deadline_passed(_now, d)) {
         return;
     }
     if (_draining && _conn.idle() && !_peer_eof && !_client.empty()) {
@@ -1010,7 +1011,7 @@ void connection_run::send(uint8_t count, uint8_t shape) {
     while (budget > 0 && !_batch.empty()) {
         uint64_t sent = 0;
         if (_batch.is_file()) {
-            const segment& f = _batch.front();
+            const core::segment& f = _batch.front();
             uint64_t n = std::min(budget, f.length - f.done);
             std::string buf(n, '\0');
             ssize_t got = pread(f.file->fd, buf.data(), n, static_cast<off_t>(f.file_offset + f.done));

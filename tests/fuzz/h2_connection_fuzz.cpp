@@ -168,7 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if ((how & 16) && (m.parts & http::app_response::part_body)) {
                     // A file piece: a range of the pattern file (refused inside a coded stream).
                     http::app_response_more& more = m.rare();
-                    more.file = std::make_shared<http::file_handle>(::dup(pattern_file()));
+                    more.file = std::make_shared<core::file_handle>(::dup(pattern_file()));
                     more.file_offset = len % 4096;
                     more.file_length = len;
                 } else if ((how & 128) && len > 0) {

@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(r.status != proxy_status::done || (r.consumed > 0 && r.consumed <= in.size()));
     check(r.status != proxy_status::error || r.why != nullptr);
 
-    core_counters counters;
+    core::core_counters counters;
     proxy_policy policy{versions, max_v2, 10};
     proxy_transport t(nullptr, policy, trusted, counters, 100);
     auto next = fuzz::random_piece_sizes(mode);
@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         pos += len;
         std::string_view out = t.on_wire_data(piece);
         passed.append(out);
-        uring::proxied_client client;
+        proxied_client client;
         if (t.take_proxied_client(client)) {
             check(trusted && r.status == proxy_status::done && !whole.local);
             check(client.port == whole.source_port && std::memcmp(client.addr, whole.source, 16) == 0);

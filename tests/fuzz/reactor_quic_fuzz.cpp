@@ -37,10 +37,10 @@ void check(bool ok) {
 }
 
 /// Answers every request inline with "app:<path>" (no gtest here: a libFuzzer binary).
-class echo_path_app final : public app_handler {
+class echo_path_app final : public server::app_handler {
   public:
-    uint64_t handle_batch(unsigned, std::span<http::app_request> batch, std::vector<http::app_response>& out,
-                          response_sink&) noexcept override {
+    uint64_t handle_batch(unsigned, std::span<dispatch::app_request> batch, std::vector<http::app_response>& out,
+                          server::response_sink&) noexcept override {
         for (auto& req : batch) {
             http::app_response r;
             r.conn_slot = req.conn_slot;
@@ -56,17 +56,17 @@ class echo_path_app final : public app_handler {
 };
 
 /// /native answered by the dispatcher, /app/{x} by the application.
-std::shared_ptr<http::app_routes> make_routes() {
-    auto routes = std::make_shared<http::app_routes>();
+std::shared_ptr<dispatch::app_routes> make_routes() {
+    auto routes = std::make_shared<dispatch::app_routes>();
     (void)routes->table.add("/native", http::method_get, 0);
-    http::route_target native;
-    native.kind = http::target_kind::native;
+    dispatch::route_target native;
+    native.kind = dispatch::target_kind::native;
     native.response.headers = "Content-Type: text/plain\r\n";
     native.response.body = "native";
     routes->targets.push_back(native);
     (void)routes->table.add("/app/{x}", http::method_get | http::method_post, 1);
-    http::route_target app;
-    app.kind = http::target_kind::python;
+    dispatch::route_target app;
+    app.kind = dispatch::target_kind::python;
     routes->targets.push_back(app);
     return routes;
 }
@@ -89,11 +89,11 @@ std::string get_request(const std::string& path) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static std::shared_ptr<http::app_routes> routes = make_routes();
+    static std::shared_ptr<dispatch::app_routes> routes = make_routes();
     echo_path_app app;
     std::atomic<uint32_t> pending{0};
     fake_backend* fake = nullptr;
-    server_config cfg;
+    server::server_config cfg;
     cfg.host_loop = true; // turns are driven from here (hosted_turn)
     cfg.pin_threads = false;
     cfg.http3.enabled = true;
@@ -107,20 +107,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     };
     // The TCP listener takes a free port; HTTP/3 binds UDP on the same number, which another
     // process may hold: take another port then (the reactor closes the listener it was given).
-    std::unique_ptr<reactor> r;
+    std::unique_ptr<server::reactor> r;
     datagram_address server_addr;
     for (int attempt = 0; attempt < 20 && !r; ++attempt) {
-        result<std::vector<int>> l = open_listeners("127.0.0.1", 0, 1, 16);
+        core::result<std::vector<int>> l = uring::open_listeners("127.0.0.1", 0, 1, 16);
         check(l.ok());
         int lfd = l.value().front();
         server_addr = v4("127.0.0.1", local_port(lfd));
-        r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
+        r = std::make_unique<server::reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
         if (!r->setup().ok()) {
             r.reset();
         }
     }
     check(r != nullptr);
-    client c(v4("127.0.0.1", 40000), server_addr, monotonic_ns());
+    client c(v4("127.0.0.1", 40000), server_addr, core::monotonic_ns());
     check(c.ok());
     datagram_address stray = v4("127.0.0.2", 40001);
     bool done = false;
@@ -135,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case 1: {
             std::vector<std::string> out;
-            if (!c.write_flipped_from(in, monotonic_ns(), out)) {
+            if (!c.write_flipped_from(in, core::monotonic_ns(), out)) {
                 return 0;
             }
             for (const std::string& d : out) {
@@ -149,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 check(d.id == 0);
                 check(d.payload.size() <= NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE);
                 if (d.peer.len == c.addr.len && std::memcmp(&d.peer.addr, &c.addr.addr, c.addr.len) == 0) {
-                    c.read(d.payload, monotonic_ns());
+                    c.read(d.payload, core::monotonic_ns());
                 }
             }
             fake->sent.clear();

@@ -14,6 +14,7 @@
 
 namespace {
 
+using namespace ringbolt::dispatch;
 using namespace ringbolt::http;
 
 struct fuzz_route {

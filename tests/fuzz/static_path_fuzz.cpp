@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+using namespace ringbolt::dispatch;
 using namespace ringbolt::http;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -45,17 +45,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     size_t piece = 1 + data[0] % 64 * 37;
     std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
-    core_counters counters;
+    core::core_counters counters;
     tls::tls_transport t(the_context(), counters, nullptr, 100);
     check(t.ok());
-    http::output_queue plain;
+    core::output_queue plain;
     plain.append("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     while (!in.empty()) {
         std::string_view part = in.substr(0, piece);
         in.remove_prefix(part.size());
         std::string_view out = t.on_wire_data(part);
         check(!(t.failed() && !out.empty()));
-        http::send_batch b;
+        core::send_batch b;
         while (t.wire_output(plain).take_front(b, 8, 1 << 20)) {
             check(b.remaining() < (1u << 20));
             b.consume(b.remaining());

@@ -168,13 +168,13 @@ template <class Facts> wire_summary read_responses(std::string_view wire, const 
             while (!value.empty() && value.front() == ' ') {
                 value.remove_prefix(1);
             }
-            if (iequals(name, "content-length")) {
+            if (core::iequals(name, "content-length")) {
                 ++lengths;
                 length = parse_decimal(value, "(c) Content-Length value");
-            } else if (iequals(name, "transfer-encoding")) {
+            } else if (core::iequals(name, "transfer-encoding")) {
                 ++encodings;
                 check(value == "chunked", "(c) Transfer-Encoding other than chunked");
-            } else if (iequals(name, "connection")) {
+            } else if (core::iequals(name, "connection")) {
                 ++connections;
                 check(value == "close" || value == "keep-alive", "(c) Connection value");
                 close = value == "close";

@@ -168,7 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto chan = std::make_shared<fuzz_channel>();
     chan->max_message = cfg.max_message;
     http::connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     null_dispatcher dispatch;
     uint32_t now = 1000;
     auto env = [&] { return http::protocol_env{limits, "date", now, false, counters, dispatch}; };
@@ -186,9 +186,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         conn->start(pending, now, counters);
     }
     auto send_all = [&] {
-        http::send_batch b;
+        core::send_batch b;
         while (conn->output().take_front(b, 8, SIZE_MAX)) {
-            for (const http::segment& s : b.segments()) {
+            for (const core::segment& s : b.segments()) {
                 wire.add(s.bytes());
             }
             b.consume(b.remaining());

@@ -8,16 +8,16 @@
 
 namespace ringbolt::test_support {
 
-http::protocol_env make_env(const http::connection_limits& limits, uint32_t now_s, core_counters& counters,
+http::protocol_env make_env(const http::connection_limits& limits, uint32_t now_s, core::core_counters& counters,
                             http::dispatcher& dispatch, size_t output_limit) {
     return http::protocol_env{limits, test_date, now_s, false, counters, dispatch, output_limit};
 }
 
-void drain_output(http::output_queue& q, std::string& wire) {
-    http::send_batch batch;
+void drain_output(core::output_queue& q, std::string& wire) {
+    core::send_batch batch;
     while (q.take_front(batch, 64, SIZE_MAX)) {
         if (batch.is_file()) {
-            const http::segment& s = batch.front();
+            const core::segment& s = batch.front();
             uint64_t at = s.file_offset + s.done;
             uint64_t left = s.length - s.done;
             size_t before = wire.size();
@@ -44,7 +44,7 @@ void drain_output(http::output_queue& q, std::string& wire) {
     }
 }
 
-std::string take_output(http::output_queue& q) {
+std::string take_output(core::output_queue& q) {
     std::string wire;
     drain_output(q, wire);
     return wire;

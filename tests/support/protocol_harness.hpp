@@ -25,16 +25,16 @@ inline constexpr std::string_view test_date = "Thu, 01 Jan 2026 00:00:00 GMT";
 
 /// A reactor turn's env at coarse second `now_s`: the fixed date, not draining, the
 /// server's default fields, no HTTP/2 upgrade.
-http::protocol_env make_env(const http::connection_limits& limits, uint32_t now_s, core_counters& counters,
+http::protocol_env make_env(const http::connection_limits& limits, uint32_t now_s, core::core_counters& counters,
                             http::dispatcher& dispatch, size_t output_limit = SIZE_MAX);
 
 /// Sends everything `q` holds as the reactor would, appending the bytes to `wire`: memory
 /// segments as they are, file ranges read with pread (what sendfile would send). Send
 /// credits are told as the segments go.
-void drain_output(http::output_queue& q, std::string& wire);
+void drain_output(core::output_queue& q, std::string& wire);
 
 /// The bytes drain_output() sends.
-std::string take_output(http::output_queue& q);
+std::string take_output(core::output_queue& q);
 
 /// The body of a native answer (see answer_or_keep).
 inline constexpr std::string_view native_body = "native";
@@ -150,7 +150,7 @@ struct script_start {
     }
     uint8_t config;
     http::connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     keeping_dispatcher dispatch;
 };
 

@@ -320,7 +320,7 @@ void run_h3_worker(h3_plan& plan, uint32_t thread_index, uint32_t first_conn, ui
                    uint64_t request_share, thread_stats* out) {
     const h3_options& o = *plan.opts;
     if (!o.cpus.empty()) {
-        ringbolt::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
+        ringbolt::core::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
     }
     prctl(PR_SET_TIMERSLACK, 1UL); // timed wake-ups (loss timers) on time
     h3_thread t(plan, request_share, out);

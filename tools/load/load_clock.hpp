@@ -9,7 +9,7 @@
 namespace ringbolt_load {
 
 inline int64_t monotonic_ns() noexcept {
-    return static_cast<int64_t>(ringbolt::monotonic_ns());
+    return static_cast<int64_t>(ringbolt::core::monotonic_ns());
 }
 
 } // namespace ringbolt_load

@@ -73,7 +73,7 @@ response_parser::result response_parser::parse_head(const char* b, size_t n) {
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
             value.remove_suffix(1);
         }
-        if (ringbolt::iequals(name, "content-length")) {
+        if (ringbolt::core::iequals(name, "content-length")) {
             if (value.empty()) {
                 return fail("empty Content-Length");
             }
@@ -89,11 +89,11 @@ response_parser::result response_parser::parse_head(const char* b, size_t n) {
             }
             has_length = true;
             length = v;
-        } else if (ringbolt::iequals(name, "transfer-encoding")) {
-            chunked = ringbolt::lists_token(value, "chunked");
-        } else if (ringbolt::iequals(name, "connection")) {
-            close = close || ringbolt::lists_token(value, "close");
-            keep_alive = keep_alive || ringbolt::lists_token(value, "keep-alive");
+        } else if (ringbolt::core::iequals(name, "transfer-encoding")) {
+            chunked = ringbolt::core::lists_token(value, "chunked");
+        } else if (ringbolt::core::iequals(name, "connection")) {
+            close = close || ringbolt::core::lists_token(value, "close");
+            keep_alive = keep_alive || ringbolt::core::lists_token(value, "keep-alive");
         }
     }
     _status = status;

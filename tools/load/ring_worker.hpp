@@ -129,7 +129,7 @@ void run_worker_thread(Plan& plan, uint32_t thread_index, uint32_t first_conn, u
                        Stats* out) {
     const common_options& o = *plan.opts;
     if (!o.cpus.empty()) {
-        ringbolt::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
+        ringbolt::core::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
     }
     Worker w(plan, first_conn, conn_count, share, out);
     if (!w.setup()) {
@@ -180,7 +180,7 @@ template <class Derived, class Conn, class Stats> class ring_worker {
             buf_count *= 2;
         }
         if (auto rc = _br.init(_ring, buffer_group, buf_count, recv_buffer_size); !rc.ok()) {
-            _st->setup_error = std::string("provided buffer ring: ") + ringbolt::errc_name(rc.error()) + ": " +
+            _st->setup_error = std::string("provided buffer ring: ") + ringbolt::core::errc_name(rc.error()) + ": " +
                                strerror(rc.sys_errno());
             return false;
         }

@@ -24,12 +24,12 @@ std::string ws_make_key(uint64_t random_hi, uint64_t random_lo) {
         raw[i] = static_cast<uint8_t>(random_hi >> (8 * i));
         raw[8 + i] = static_cast<uint8_t>(random_lo >> (8 * i));
     }
-    return ringbolt::base64_encode(raw, sizeof raw);
+    return ringbolt::core::base64_encode(raw, sizeof raw);
 }
 
 std::string ws_accept_for(const std::string& key) {
-    std::array<uint8_t, 20> digest = ringbolt::sha1(key + ws_guid);
-    return ringbolt::base64_encode(digest.data(), digest.size());
+    std::array<uint8_t, 20> digest = ringbolt::core::sha1(key + ws_guid);
+    return ringbolt::core::base64_encode(digest.data(), digest.size());
 }
 
 std::string ws_upgrade_request(const std::string& path, const std::string& host_header, const std::string& key) {
@@ -74,14 +74,14 @@ ws_handshake_result ws_check_response(const char* data, size_t len, const std::s
             return ws_handshake_result::bad_header;
         }
         std::string_view name = line.substr(0, colon);
-        std::string_view value = ringbolt::trim_ows(line.substr(colon + 1));
-        if (ringbolt::iequals(name, "upgrade")) {
-            upgrade = ringbolt::iequals(value, "websocket");
-        } else if (ringbolt::iequals(name, "connection")) {
-            connection = connection || ringbolt::lists_token(value, "upgrade");
-        } else if (ringbolt::iequals(name, "sec-websocket-accept")) {
+        std::string_view value = ringbolt::core::trim_ows(line.substr(colon + 1));
+        if (ringbolt::core::iequals(name, "upgrade")) {
+            upgrade = ringbolt::core::iequals(value, "websocket");
+        } else if (ringbolt::core::iequals(name, "connection")) {
+            connection = connection || ringbolt::core::lists_token(value, "upgrade");
+        } else if (ringbolt::core::iequals(name, "sec-websocket-accept")) {
             accept = value == expected_accept;
-        } else if (ringbolt::iequals(name, "sec-websocket-extensions") && !value.empty()) {
+        } else if (ringbolt::core::iequals(name, "sec-websocket-extensions") && !value.empty()) {
             return ws_handshake_result::bad_header; // §4.1: an extension the client did not ask for
         }
     }

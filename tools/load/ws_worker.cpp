@@ -108,7 +108,7 @@ bool ws_worker::setup() {
         return false;
     }
     std::random_device rd;
-    _rng.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ ringbolt::monotonic_ns());
+    _rng.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ ringbolt::core::monotonic_ns());
     uint64_t k = _rng();
     memcpy(_key, &k, 4);
     // text: printable ASCII (valid UTF-8); binary: every byte value, so a server that

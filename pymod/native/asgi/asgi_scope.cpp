@@ -19,7 +19,7 @@ PyObject* bytes_of(std::string_view s) {
     return PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
 }
 
-PyObject* asgi_headers(const http::app_request& r) {
+PyObject* asgi_headers(const dispatch::app_request& r) {
     size_t n = r.headers.size() / 2;
     PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
     if (list == nullptr) {
@@ -31,11 +31,11 @@ PyObject* asgi_headers(const http::app_request& r) {
         if (k != nullptr) {
             char* out = PyBytes_AS_STRING(k);
             for (size_t j = 0; j < name.size(); ++j) {
-                out[j] = ascii_lower(name[j]);
+                out[j] = core::ascii_lower(name[j]);
             }
         }
         std::string_view value = r.headers[2 * i + 1].in(r.data);
-        if (r.forwarded_host.len != 0 && iequals(name, "host")) {
+        if (r.forwarded_host.len != 0 && core::iequals(name, "host")) {
             value = r.forwarded_host.in(r.data); // what a trusted proxy says the client asked for
         }
         PyObject* v = k != nullptr ? bytes_of(value) : nullptr;
@@ -115,7 +115,7 @@ struct asgi_names {
 
 } // namespace
 
-PyObject* asgi_scope_of(const http::app_request& r, PyObject* base, PyObject* method, PyObject* path) {
+PyObject* asgi_scope_of(const dispatch::app_request& r, PyObject* base, PyObject* method, PyObject* path) {
     static const asgi_names names; // first call holds the GIL; never freed (module lifetime)
     if (!names.ok()) {
         PyErr_SetString(PyExc_MemoryError, "interning the ASGI scope's keys failed");

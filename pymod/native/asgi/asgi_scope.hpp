@@ -14,6 +14,6 @@ namespace ringbolt::py {
 /// raw_path, query_string, headers (lower-cased names; a trusted proxy's host for Host),
 /// client, "https" over TLS or behind a trusted proxy that says so, and the TLS extension.
 /// New reference; nullptr with an exception. GIL held.
-PyObject* asgi_scope_of(const http::app_request& r, PyObject* base, PyObject* method, PyObject* path);
+PyObject* asgi_scope_of(const dispatch::app_request& r, PyObject* base, PyObject* method, PyObject* path);
 
 } // namespace ringbolt::py

@@ -18,7 +18,7 @@ namespace {
 constexpr std::string_view text_plain = "Content-Type: text/plain; charset=utf-8\r\n";
 
 void log_access(const app_bridge::answer_meta& meta, uint16_t status, int64_t body_bytes) noexcept {
-    http::write_access_log(
+    dispatch::write_access_log(
         {meta.peer, meta.method, meta.target, meta.version_minor, status, body_bytes, meta.start_ns, meta.request_id});
 }
 } // namespace
@@ -65,7 +65,7 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
 }
 
 void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, http::app_response& resp,
-                              uring::response_sink& sink) {
+                              server::response_sink& sink) {
     http::response_head head;
     if (!build_head(parts, head)) {
         PyObject* exc = fetch_exception();
@@ -112,8 +112,8 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
 // Inlined into finish(): the sync handlers' hot path keeps no extra call.
 [[gnu::always_inline]] inline bool app_bridge::answer_inline(response_parts* converted, PyObject* exc,
                                                              const answer_meta& meta, http::app_response& resp,
-                                                             uring::response_sink& sink) {
-    bool logs = http::access_log_enabled();
+                                                             server::response_sink& sink) {
+    bool logs = dispatch::access_log_enabled();
     if (converted != nullptr) [[likely]] {
         response_parts& parts = *converted;
         if (parts.source == response_parts::body_source::bytes) [[likely]] {
@@ -162,12 +162,12 @@ void app_bridge::start_stream(response_parts& parts, const answer_meta& meta, ht
 }
 
 bool app_bridge::answer(response_parts* parts, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                        uring::response_sink& sink) {
+                        server::response_sink& sink) {
     return answer_inline(parts, exc, meta, resp, sink);
 }
 
 bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                        uring::response_sink& sink) {
+                        server::response_sink& sink) {
     // The App's json_default for dict/list results. Only set when the App has one: outside
     // a scope the thread's default is already null (scopes nest and restore), and setting
     // and restoring the thread_local costs three __tls_get_addr calls a request.
@@ -183,14 +183,14 @@ bool app_bridge::finish(PyObject* result, PyObject* exc, const answer_meta& meta
 }
 
 bool app_bridge::finish_wsgi(PyObject* result, const answer_meta& meta, http::app_response& resp,
-                             uring::response_sink& sink) {
+                             server::response_sink& sink) {
     if (result == nullptr || !is_wsgi_answer(result)) {
         return finish(result, nullptr, meta, resp, sink); // the Python path's Response, or its error
     }
     // WSGI's common case (wsgi_call.cpp): the head straight from the app's header list.
     int64_t body_bytes = 0;
     if (wsgi_answer_message(result, meta.head_request, resp, body_bytes)) [[likely]] {
-        if (http::access_log_enabled()) [[unlikely]] {
+        if (dispatch::access_log_enabled()) [[unlikely]] {
             log_access(meta, resp.start.status, body_bytes);
         }
         return true;

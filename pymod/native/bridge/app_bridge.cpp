@@ -54,7 +54,7 @@ void app_bridge::set_async_runner(PyObject* runner) {
 }
 
 namespace {
-app_bridge::answer_meta meta_of(const http::app_request& req) {
+app_bridge::answer_meta meta_of(const dispatch::app_request& req) {
     return {req.method.in(req.data),    req.target.in(req.data),
             req.head_request,           &req.peer,
             req.version_minor,          req.start_ns,
@@ -62,8 +62,8 @@ app_bridge::answer_meta meta_of(const http::app_request& req) {
 }
 } // namespace
 
-void app_bridge::run_one(http::app_request& req, std::vector<http::app_response>& answers,
-                         uring::response_sink& later) {
+void app_bridge::run_one(dispatch::app_request& req, std::vector<http::app_response>& answers,
+                         server::response_sink& later) {
     // The answer is built in place (no move of the message into the vector); nothing
     // else appends to `answers` while the handler runs (it is this thread's).
     http::app_response& resp = answers.emplace_back();
@@ -238,22 +238,22 @@ class running_loop_aside {
 };
 } // namespace
 
-void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http::app_response>& answers,
-                           uring::response_sink& later) {
+void app_bridge::run_batch(std::span<dispatch::app_request> batch, std::vector<http::app_response>& answers,
+                           server::response_sink& later) {
     release_sent_objects();
     // The async requests' list is made at its size: grown by appends, a batch's ~130
     // items cost a chain of reallocs copying the list again each time (4096
     // connections, raw ASGI: 1.3% of the server's samples, benchmarks/journal/2026-11-26.md).
     Py_ssize_t async_count = 0;
     if (_async_runner) {
-        for (const http::app_request& req : batch) {
+        for (const dispatch::app_request& req : batch) {
             async_count += _handlers[req.handler].is_coroutine ? 1 : 0;
         }
     }
     PyObject* async_items = nullptr;
     Py_ssize_t async_filled = 0;
     running_loop_aside aside;
-    for (http::app_request& req : batch) {
+    for (dispatch::app_request& req : batch) {
         const handler_entry& h = _handlers[req.handler];
         if (!h.is_coroutine || !_async_runner) [[likely]] {
             aside.before_sync_handler();
@@ -299,8 +299,8 @@ void app_bridge::run_batch(std::span<http::app_request> batch, std::vector<http:
     }
 }
 
-uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
-                                  std::vector<http::app_response>& responses, uring::response_sink& later) noexcept {
+uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<dispatch::app_request> batch,
+                                  std::vector<http::app_response>& responses, server::response_sink& later) noexcept {
     if (_turn_holds_gil[reactor_index] != 0) {
         run_batch(batch, responses, later); // a hosted turn: the GIL is this thread's already
         return 0;
@@ -309,9 +309,9 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<http::app_re
     if (ts == nullptr) {
         ts = PyThreadState_New(_interp);
     }
-    uint64_t t0 = monotonic_ns();
+    uint64_t t0 = core::monotonic_ns();
     PyEval_RestoreThread(ts);
-    uint64_t waited = monotonic_ns() - t0;
+    uint64_t waited = core::monotonic_ns() - t0;
     run_batch(batch, responses, later);
     PyEval_SaveThread();
     return waited;
@@ -329,7 +329,7 @@ void free_body_block(void* b) noexcept {
     ::operator delete(b);
 }
 struct body_blocks {
-    kept_stack<void*, 256> kept;
+    core::kept_stack<void*, 256> kept;
     bool armed = false; ///< the thread's exit releases `kept`
 };
 constinit thread_local body_blocks t_body_blocks;
@@ -353,7 +353,7 @@ template <class T> struct body_block_allocator {
     }
     void deallocate(T* p, size_t n) noexcept {
         if (void* b = p; n == 1 && t_body_blocks.kept.give(b)) [[likely]] {
-            release_at_thread_exit<release_body_blocks_at_exit>(t_body_blocks.armed); // its end frees the list
+            core::release_at_thread_exit<release_body_blocks_at_exit>(t_body_blocks.armed); // its end frees the list
             return;
         }
         free_body_block(p);
@@ -362,8 +362,8 @@ template <class T> struct body_block_allocator {
 };
 } // namespace
 
-std::shared_ptr<http::body_stream> app_bridge::make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
-                                                                uint64_t seq) noexcept {
+std::shared_ptr<http::body_stream> app_bridge::make_body_stream(server::response_sink& sink, uint32_t slot,
+                                                                uint32_t gen, uint64_t seq) noexcept {
     return std::allocate_shared<request_body>(body_block_allocator<request_body>(), sink, slot, gen, seq);
 }
 

@@ -110,7 +110,7 @@ inline void internal_error_answer(http::app_response& resp) {
 bool build_head(const response_parts& parts, http::response_head& head, bool head_request = false);
 
 /// Address `resp` to the request it answers (connection, generation, order, route, start).
-inline void address_response(const http::app_request& req, http::app_response& resp) noexcept {
+inline void address_response(const dispatch::app_request& req, http::app_response& resp) noexcept {
     resp.conn_slot = req.conn_slot;
     resp.conn_gen = req.conn_gen;
     resp.seq = req.seq;
@@ -137,12 +137,12 @@ PyObject* end_batch();
 /// The request of `pending` is answered by a protocol switch (a WebSocket accept): mark
 /// it answered and give its address and sink. False with a Python exception when it was
 /// answered already or is not a pending request. GIL held.
-bool claim_pending(PyObject* pending, uring::response_sink*& sink, http::app_response& address);
+bool claim_pending(PyObject* pending, server::response_sink*& sink, http::app_response& address);
 /// Deliver one message to a reactor now (GIL held; released while delivering).
-void deliver_now(uring::response_sink& sink, http::app_response&& m);
+void deliver_now(server::response_sink& sink, http::app_response&& m);
 /// Stage a message with the async answers (delivered by flush_completions, in order).
 /// True when it is the first staged since the last flush: the caller schedules one. GIL held.
-bool stage_message(uring::response_sink& sink, http::app_response&& m);
+bool stage_message(server::response_sink& sink, http::app_response&& m);
 /// Deliver the staged answers: one deliver per reactor. GIL held (released inside).
 PyObject* flush_completions();
 /// The async requests staged for the event loop since the last call: a list of
@@ -158,7 +158,7 @@ struct handler_entry {
     bool wsgi = false; ///< a WSGICall: run by run_wsgi_call, with no Request made for it
 };
 
-class app_bridge final : public uring::app_handler {
+class app_bridge final : public server::app_handler {
   public:
     explicit app_bridge(const python_types& types) : _types(types) {}
     ~app_bridge() override;
@@ -169,14 +169,14 @@ class app_bridge final : public uring::app_handler {
     /// hosted reactor's stand-in (`reactors`).
     void prepare(unsigned reactors);
 
-    uint64_t handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
-                          std::vector<http::app_response>& responses, uring::response_sink& later) noexcept override;
+    uint64_t handle_batch(unsigned reactor_index, std::span<dispatch::app_request> batch,
+                          std::vector<http::app_response>& responses, server::response_sink& later) noexcept override;
     void begin_turns() noexcept override;
     void end_of_turn() noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
     /// Runs the asyncio runner's loop on the reactor's thread (AsyncRunner.host), with a
     /// callable that runs the reactor's turns. False without a runner.
-    bool host_loop(uring::reactor& r) noexcept override;
+    bool host_loop(server::reactor& r) noexcept override;
     /// A hosted turn holds the GIL (hosted_loop.cpp): it lets go while it waits for the
     /// stand-in to hand the ring back, and takes it again once it has the turn lock.
     void before_turn_lock_wait(unsigned reactor_index) noexcept override;
@@ -184,7 +184,7 @@ class app_bridge final : public uring::app_handler {
     /// Thread slot `i`'s hosted turn runs with the GIL held (`held`) or is over: its
     /// handle_batch calls take no GIL meanwhile. Only that thread reads or writes the slot.
     void set_turn_holds_gil(unsigned i, bool held) noexcept { _turn_holds_gil[i] = held ? 1 : 0; }
-    std::shared_ptr<http::body_stream> make_body_stream(uring::response_sink& sink, uint32_t slot, uint32_t gen,
+    std::shared_ptr<http::body_stream> make_body_stream(server::response_sink& sink, uint32_t slot, uint32_t gen,
                                                         uint64_t seq) noexcept override;
 
     const python_types& types() const noexcept { return _types; }
@@ -204,8 +204,8 @@ class app_bridge final : public uring::app_handler {
     /// know while this bridge converts results (nullptr: none). GIL held.
     void set_json_default(PyObject* fn);
     PyObject* json_default() const noexcept { return _json_default; }
-    void submit(unsigned reactor_index, std::vector<http::app_request>& batch,
-                uring::response_sink& sink) noexcept override;
+    void submit(unsigned reactor_index, std::vector<dispatch::app_request>& batch,
+                server::response_sink& sink) noexcept override;
 
     /// What answering a request needs once the request itself is gone.
     struct answer_meta {
@@ -221,36 +221,36 @@ class app_bridge final : public uring::app_handler {
     /// message in `resp` (addressed by the caller). Returns false when the response is
     /// streamed: its producer delivers the messages itself through `sink`.
     bool finish(PyObject* result, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                uring::response_sink& sink);
+                server::response_sink& sink);
     /// finish() for what a mounted WSGI app's call returned (run_one): its native answer
     /// (wsgi_call.cpp) framed from the app's own status and header list; anything else
     /// (the Python path's Response, an error) through finish(). Kept out of finish() so
     /// that ringbolt's own handlers do not test every answer for it.
-    bool finish_wsgi(PyObject* result, const answer_meta& meta, http::app_response& resp, uring::response_sink& sink);
+    bool finish_wsgi(PyObject* result, const answer_meta& meta, http::app_response& resp, server::response_sink& sink);
     /// finish() once the result is converted: `parts`, or (null) the exception `exc`, or
     /// when `exc` is null too the one the conversion left set.
     bool answer(response_parts* parts, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                uring::response_sink& sink);
+                server::response_sink& sink);
 
   private:
     /// Run the requests of `batch` (GIL held): sync handlers into `answers`, async ones
     /// handed to the asyncio runner in one call.
-    void run_batch(std::span<http::app_request> batch, std::vector<http::app_response>& answers,
-                   uring::response_sink& later);
-    void run_one(http::app_request& req, std::vector<http::app_response>& answers, uring::response_sink& later);
+    void run_batch(std::span<dispatch::app_request> batch, std::vector<http::app_response>& answers,
+                   server::response_sink& later);
+    void run_one(dispatch::app_request& req, std::vector<http::app_response>& answers, server::response_sink& later);
     /// answer(), inlined into finish() (answer.cpp).
     bool answer_inline(response_parts* parts, PyObject* exc, const answer_meta& meta, http::app_response& resp,
-                       uring::response_sink& sink);
+                       server::response_sink& sink);
     void error_response(PyObject* exc, const answer_meta& meta, http::app_response& resp);
     bool file_message(const response_parts& parts, http::app_response& resp);
     void start_stream(response_parts& parts, const answer_meta& meta, http::app_response& resp,
-                      uring::response_sink& sink);
+                      server::response_sink& sink);
 
     void pool_main() noexcept;
     /// Under _queue_mutex, with work queued: wake a pool thread unless one is on standby
     /// (or none is idle). Returns whether to notify.
     bool wake_standby_locked() noexcept;
-    bool is_async(const http::app_request& req) const noexcept;
+    bool is_async(const dispatch::app_request& req) const noexcept;
 
     bool _async_runner = false;  ///< set_async_runner was given a runner: async requests are staged for it
     PyObject* _runner = nullptr; ///< that runner (host_loop runs its loop on a reactor's thread)
@@ -258,18 +258,18 @@ class app_bridge final : public uring::app_handler {
 
     const python_types& _types; ///< process-wide (module state): detached requests outlive servers
     struct task {
-        uring::response_sink* sink;
-        http::app_request req;
+        server::response_sink* sink;
+        dispatch::app_request req;
     };
     // The handler pool (see pool_main). Under _queue_mutex:
     std::mutex _queue_mutex;
     std::condition_variable _queue_cv;
-    ring_fifo<task> _queue; ///< no allocation per request (a deque node per app_request)
+    core::ring_fifo<task> _queue; ///< no allocation per request (a deque node per app_request)
     bool _stopping = false;
     unsigned _idle = 0;    ///< pool threads waiting on _queue_cv
     unsigned _wakeups = 0; ///< notifications not yet taken by a waiting thread
     unsigned _standby = 0; ///< awake pool threads not inside an app call: they look at the queue next
-    using outbox_t = std::vector<std::pair<uring::response_sink*, std::vector<http::app_response>>>;
+    using outbox_t = std::vector<std::pair<server::response_sink*, std::vector<http::app_response>>>;
     outbox_t _outbox;        ///< answers not yet delivered, per reactor
     size_t _outbox_held = 0; ///< answers in _outbox
     unsigned _pool_size = 0;

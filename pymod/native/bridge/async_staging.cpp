@@ -24,7 +24,7 @@ void address_response_from(const http::app_response& from, http::app_response& t
 // An async request in flight on the asyncio runner: everything needed to answer it.
 struct pending_answer {
     app_bridge* bridge;
-    uring::response_sink* sink;
+    server::response_sink* sink;
     http::app_response address; ///< addressing fields only
     std::string method, target;
     bool head_request;
@@ -97,10 +97,10 @@ namespace {
 // one reactor's answers only) the answers' vector goes to it as it is, each answer moved
 // once less (at 4096 connections that move wrote lines no longer in cache).
 struct staged_answers {
-    std::vector<uring::response_sink*> sinks;
+    std::vector<server::response_sink*> sinks;
     std::vector<http::app_response> answers;
     bool empty() const noexcept { return answers.empty(); }
-    void add(uring::response_sink* sink, http::app_response&& m) {
+    void add(server::response_sink* sink, http::app_response&& m) {
         sinks.push_back(sink);
         try {
             answers.push_back(std::move(m));
@@ -161,7 +161,7 @@ void pending_destructor(PyObject* capsule) {
 }
 } // namespace
 
-PyObject* new_pending(app_bridge& bridge, const http::app_request& req, uring::response_sink& sink) {
+PyObject* new_pending(app_bridge& bridge, const dispatch::app_request& req, server::response_sink& sink) {
     pending_answer* p = nullptr;
     try {
         p = take_pending();
@@ -251,7 +251,7 @@ PyObject* end_batch() {
     return flush_completions();
 }
 
-bool claim_pending(PyObject* capsule, uring::response_sink*& sink, http::app_response& address) {
+bool claim_pending(PyObject* capsule, server::response_sink*& sink, http::app_response& address) {
     auto* p = static_cast<pending_answer*>(PyCapsule_GetPointer(capsule, pending_name));
     if (p == nullptr) {
         return false;
@@ -266,14 +266,14 @@ bool claim_pending(PyObject* capsule, uring::response_sink*& sink, http::app_res
     return true;
 }
 
-void deliver_now(uring::response_sink& sink, http::app_response&& m) {
+void deliver_now(server::response_sink& sink, http::app_response&& m) {
     std::vector<http::app_response> one;
     one.push_back(std::move(m));
     Py_BEGIN_ALLOW_THREADS sink.deliver(one);
     Py_END_ALLOW_THREADS
 }
 
-bool stage_message(uring::response_sink& sink, http::app_response&& m) {
+bool stage_message(server::response_sink& sink, http::app_response&& m) {
     bool first = g_staged.empty();
     g_staged.add(&sink, std::move(m));
     return first && g_in_batch == 0;
@@ -296,7 +296,7 @@ thread_local flush_vectors tl_flush;
 
 namespace {
 /// Sent from here on the thread that hosts the loop, else through the reactor's inbox.
-void deliver_to(uring::response_sink& sink, std::vector<http::app_response>& answers) {
+void deliver_to(server::response_sink& sink, std::vector<http::app_response>& answers) {
     if (!sink.deliver_here(answers)) {
         sink.deliver(answers);
     }
@@ -314,15 +314,15 @@ PyObject* flush_completions() {
     staged.swap(g_staged); // (staged was empty: g_staged keeps its capacity for the next answers)
     Py_BEGIN_ALLOW_THREADS;
     // One deliver (one lock, at most one wake-up) per reactor, answers in their order.
-    std::vector<uring::response_sink*>& sinks = staged.sinks;
-    uring::response_sink* only = sinks.front();
-    bool one_sink = std::all_of(sinks.begin(), sinks.end(), [only](uring::response_sink* s) { return s == only; });
+    std::vector<server::response_sink*>& sinks = staged.sinks;
+    server::response_sink* only = sinks.front();
+    bool one_sink = std::all_of(sinks.begin(), sinks.end(), [only](server::response_sink* s) { return s == only; });
     if (one_sink) {
         deliver_to(*only, staged.answers);
     } else {
         std::vector<http::app_response>& batch = v.batch;
         for (size_t i = 0; i < sinks.size(); ++i) {
-            uring::response_sink* sink = sinks[i];
+            server::response_sink* sink = sinks[i];
             if (sink == nullptr) {
                 continue;
             }

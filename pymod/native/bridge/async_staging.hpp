@@ -9,7 +9,7 @@ namespace ringbolt::py {
 /// A pending answer for `req` (an async handler's request), answered through `sink`: a
 /// capsule that complete_async / complete_asgi / claim_pending take, and whose
 /// destructor answers 500 when it was never completed. Null with a Python exception set.
-PyObject* new_pending(app_bridge& bridge, const http::app_request& req, uring::response_sink& sink);
+PyObject* new_pending(app_bridge& bridge, const dispatch::app_request& req, server::response_sink& sink);
 
 /// Stage `items` (a list of (handler, request, pending); stolen) for the event loop: the
 /// first staging since the loop last took them asks for its wake-up. GIL held.

@@ -46,17 +46,17 @@ bool app_bridge::file_message(const response_parts& parts, http::app_response& r
         resp.start.fields.assign(resp.start.static_fields); // more lines follow
     }
     bool has_modified = std::any_of(parts.headers.begin(), parts.headers.end(),
-                                    [](const auto& h) { return iequals(h.first, "last-modified"); });
+                                    [](const auto& h) { return core::iequals(h.first, "last-modified"); });
     if (parts.last_modified && !has_modified) { // the app's own wins
         char modified[32];
-        format_imf_fixdate(st.st_mtime, modified);
+        core::format_imf_fixdate(st.st_mtime, modified);
         resp.start.fields.append("Last-Modified: ");
         resp.start.fields.append(modified, 29);
         resp.start.fields.append("\r\n");
     }
     resp.start.content_length = static_cast<int64_t>(st.st_size);
     http::app_response_more& more = resp.rare();
-    more.file = std::make_shared<http::file_handle>(fd);
+    more.file = std::make_shared<core::file_handle>(fd);
     more.file_offset = 0;
     more.file_length = static_cast<uint64_t>(st.st_size);
     resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;

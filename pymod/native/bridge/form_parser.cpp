@@ -19,7 +19,7 @@
 
 namespace pb = pybind11;
 
-namespace ringbolt::py_module {
+namespace ringbolt::py {
 
 namespace {
 
@@ -291,4 +291,4 @@ void init_forms(pb::module_& m) {
         "The boundary parameter of a Content-Type value ('' when absent).");
 }
 
-} // namespace ringbolt::py_module
+} // namespace ringbolt::py

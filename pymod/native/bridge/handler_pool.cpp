@@ -26,7 +26,7 @@ void app_bridge::start_pool(unsigned threads) {
     _pool_gate = gate != nullptr ? gate : "";
     for (unsigned i = 0; i < threads; ++i) {
         _pool.emplace_back([this, i] {
-            name_current_thread("rb-pool-", i);
+            core::name_current_thread("rb-pool-", i);
             pool_main();
         });
     }
@@ -46,7 +46,7 @@ void app_bridge::stop_pool() noexcept {
     _pool.clear();
 }
 
-void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::response_sink& sink) noexcept {
+void app_bridge::submit(unsigned, std::vector<dispatch::app_request>& batch, server::response_sink& sink) noexcept {
     bool wake;
     {
         std::lock_guard<std::mutex> lock(_queue_mutex);
@@ -60,7 +60,7 @@ void app_bridge::submit(unsigned, std::vector<http::app_request>& batch, uring::
     }
 }
 
-bool app_bridge::is_async(const http::app_request& req) const noexcept {
+bool app_bridge::is_async(const dispatch::app_request& req) const noexcept {
     return _handlers[req.handler].is_coroutine && _async_runner;
 }
 
@@ -91,7 +91,7 @@ bool app_bridge::wake_standby_locked() noexcept {
 void app_bridge::pool_main() noexcept {
     constexpr size_t pool_delivery_batch = 64;
     PyThreadState* ts = PyThreadState_New(_interp);
-    std::vector<http::app_request> run;
+    std::vector<dispatch::app_request> run;
     std::vector<http::app_response> answers;
     outbox_t sending;
     // Under the lock: take what the outbox holds; then, unlocked, deliver it.
@@ -130,7 +130,7 @@ void app_bridge::pool_main() noexcept {
     }
     std::unique_lock<std::mutex> lock(_queue_mutex);
     if (!_pool_gate.empty()) {
-        log(log_level::warning,
+        log(core::log_level::warning,
             "test hook RINGBOLT_TEST_POOL_GATE: a pool thread passed the gate with %zu requests queued", _queue.size());
     }
     // The GIL is taken and dropped with the queue's lock released (never wait for the
@@ -165,7 +165,7 @@ void app_bridge::pool_main() noexcept {
             while (!_queue.empty()) {
                 // One request; with it, the async ones queued right after it for the same
                 // reactor (handing a coroutine over does not block: one hand-over for all).
-                uring::response_sink* sink = _queue.front().sink;
+                server::response_sink* sink = _queue.front().sink;
                 run.clear();
                 do {
                     run.push_back(std::move(_queue.front().req));

@@ -28,7 +28,7 @@ constexpr const char* hosted_capsule_name = "ringbolt.hosted_turn";
 
 // What the loop's turn functions act on (a capsule's pointer, freed with it).
 struct hosted_ctx {
-    uring::reactor* reactor;
+    server::reactor* reactor;
     app_bridge* bridge;
 };
 
@@ -110,7 +110,7 @@ void app_bridge::after_turn_lock_wait(unsigned reactor_index) noexcept {
     }
 }
 
-bool app_bridge::host_loop(uring::reactor& r) noexcept {
+bool app_bridge::host_loop(server::reactor& r) noexcept {
     if (_runner == nullptr) {
         return false;
     }
@@ -130,7 +130,7 @@ bool app_bridge::host_loop(uring::reactor& r) noexcept {
     PyObject* step = turn != nullptr ? PyCFunction_New(&hosted_step_def, capsule) : nullptr;
     PyObject* done = step != nullptr ? PyObject_CallMethod(_runner, "host", "OiO", turn, r.poll_fd(), step) : nullptr;
     if (done == nullptr) {
-        log(log_level::error, "reactor %u: the event loop could not run on its thread; it runs its own turns",
+        log(core::log_level::error, "reactor %u: the event loop could not run on its thread; it runs its own turns",
             r.index());
         PyErr_Print();
     }

@@ -61,7 +61,7 @@ template <typename T, size_t N, auto free_item> class kept_list : kept_list_chai
     }
 
   private:
-    ringbolt::kept_stack<T*, N> _stack;
+    ringbolt::core::kept_stack<T*, N> _stack;
 };
 
 /// An object of `type` (not GC-tracked) with the memory of one kept in `list`, or a new

@@ -11,7 +11,7 @@ namespace ringbolt::py {
 namespace {
 
 /// (host, port), or None when the header named no address.
-PyObject* address_pair(const http::endpoint_address& a) {
+PyObject* address_pair(const core::endpoint_address& a) {
     if (a.family == 0) {
         Py_RETURN_NONE;
     }
@@ -23,7 +23,7 @@ PyObject* address_pair(const http::endpoint_address& a) {
     return Py_BuildValue("(NH)", latin1_text(print_peer(peer, buf)), a.port);
 }
 
-PyObject* ssl_dict(const http::proxy_info& info) {
+PyObject* ssl_dict(const core::proxy_info& info) {
     if (!info.ssl) {
         Py_RETURN_NONE;
     }
@@ -40,7 +40,7 @@ PyObject* ssl_dict(const http::proxy_info& info) {
 
 } // namespace
 
-PyObject* proxy_info_dict(const http::proxy_info& info) {
+PyObject* proxy_info_dict(const core::proxy_info& info) {
     PyObject* d = PyDict_New();
     if (d == nullptr) {
         return nullptr;

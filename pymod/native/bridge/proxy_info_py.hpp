@@ -1,4 +1,4 @@
-// What a load balancer's PROXY protocol header said (http::proxy_info) as a Python dict:
+// What a load balancer's PROXY protocol header said (core::proxy_info) as a Python dict:
 // `req.proxy_protocol`, the ASGI scope's extensions["proxy_protocol"] and the WSGI
 // environ's "ringbolt.proxy_protocol" (docs/deployment.md#proxy-protocol).
 #pragma once
@@ -12,6 +12,6 @@ namespace ringbolt::py {
 
 /// {"version", "balancer", "destination", "alpn", "authority", "unique_id", "ssl"}: a new
 /// dict, or nullptr with an exception set.
-PyObject* proxy_info_dict(const http::proxy_info& info);
+PyObject* proxy_info_dict(const core::proxy_info& info);
 
 } // namespace ringbolt::py

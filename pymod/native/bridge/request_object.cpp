@@ -53,29 +53,29 @@ kept_list<request_object, 64, PyObject_GC_Del> request_free;
 // entry it empties, and the dispatcher keeps them as spares for the next requests' copies
 // (recycle_batch). Released at exit as every kept_list is; a view that dies after that
 // frees its storage (free_detached).
-void free_detached(http::app_request* req) noexcept {
+void free_detached(dispatch::app_request* req) noexcept {
     dispatch::return_request_buffers(*req); // for the next requests' copies
     delete req;
 }
 constexpr size_t detached_buffer_kept = 4096; // bytes, as the dispatcher's spares
-kept_list<http::app_request, 256, free_detached> detached_kept;
+kept_list<dispatch::app_request, 256, free_detached> detached_kept;
 
-void give_detached(http::app_request* req) noexcept {
+void give_detached(dispatch::app_request* req) noexcept {
     if (detached_kept.give(req)) [[likely]] {
         // What the request shares (the disconnect watch, a streamed body, the connection's
         // TLS facts) goes now, with its view, as when it was deleted.
         req->streamed_body.reset();
         req->watch.reset();
-        req->tls = http::tls_ref();
+        req->tls = core::tls_ref();
         req->peer.tls = nullptr;
-        req->proxy = http::proxy_ref();
+        req->proxy = core::proxy_ref();
         req->peer.proxy = nullptr;
         if (req->data.capacity() > detached_buffer_kept) {
             http::give_body_buffer(std::move(req->data)); // a large body's: kept there, or freed
         }
         req->data.clear();
-        if (req->headers.capacity() * sizeof(http::span32) > detached_buffer_kept) {
-            std::vector<http::span32>().swap(req->headers);
+        if (req->headers.capacity() * sizeof(dispatch::span32) > detached_buffer_kept) {
+            std::vector<dispatch::span32>().swap(req->headers);
         }
         req->headers.clear();
         return;
@@ -124,7 +124,7 @@ int clear(PyObject* self) {
     return 0;
 }
 
-const http::app_request& R(PyObject* self) {
+const dispatch::app_request& R(PyObject* self) {
     return *reinterpret_cast<request_object*>(self)->req;
 }
 request_object* O(PyObject* self) {
@@ -132,7 +132,7 @@ request_object* O(PyObject* self) {
 }
 
 /// The method's text: an interned str for the methods the parser knows.
-PyObject* method_of(const http::app_request& r) {
+PyObject* method_of(const dispatch::app_request& r) {
     unsigned id = r.method_id == 0 ? unsigned{http::method_other} : unsigned{r.method_id};
     int bit = __builtin_ctz(id);
     if (bit < static_cast<int>(std::size(http::method_bit_names)) && interned_methods[bit] != nullptr) {
@@ -219,7 +219,7 @@ PyObject* get_headers(PyObject* self, void*) {
         std::string_view name = r.headers[2 * i].in(r.data);
         lower.assign(name);
         for (char& c : lower) {
-            c = ascii_lower(c);
+            c = core::ascii_lower(c);
         }
         PyObject* k = PyUnicode_DecodeLatin1(lower.data(), static_cast<Py_ssize_t>(lower.size()), nullptr);
         PyObject* v = latin1_text(r.headers[2 * i + 1].in(r.data));
@@ -269,12 +269,12 @@ PyObject* get_params(PyObject* self, void*) {
     }
     Py_ssize_t names = o->param_names != nullptr ? PyTuple_GET_SIZE(o->param_names) : 0;
     for (uint8_t i = 0; i < r.num_params && i < names; ++i) {
-        const http::app_param& p = r.params[i];
+        const dispatch::app_param& p = r.params[i];
         PyObject* v;
-        if (p.type == http::param_type::integer) {
+        if (p.type == dispatch::param_type::integer) {
             v = PyLong_FromLongLong(p.int_value);
-        } else if (p.type == http::param_type::floating) {
-            v = PyFloat_FromDouble(http::float_of(p.int_value));
+        } else if (p.type == dispatch::param_type::floating) {
+            v = PyFloat_FromDouble(dispatch::float_of(p.int_value));
         } else {
             // str, uuid and path: the decoded text (a path's "%2F" becomes '/'), then a uuid
             // becomes a uuid.UUID (the router checked its form, so the call cannot fail on it).
@@ -285,7 +285,7 @@ PyObject* get_params(PyObject* self, void*) {
             } else {
                 v = decode_text(raw);
             }
-            if (v != nullptr && p.type == http::param_type::uuid) {
+            if (v != nullptr && p.type == dispatch::param_type::uuid) {
                 PyObject* text = v;
                 PyObject* uuid_type = uuid_class();
                 v = uuid_type != nullptr ? PyObject_CallOneArg(uuid_type, text) : nullptr;
@@ -339,13 +339,13 @@ PyObject* get_client(PyObject* self, void*) {
 
 // The Host the client asked for: a trusted proxy's X-Forwarded-Host/Forwarded host, else
 // the Host header ("" when there is none: HTTP/1.0).
-std::string_view host_of(const http::app_request& r) {
+std::string_view host_of(const dispatch::app_request& r) {
     if (r.forwarded_host.len != 0) {
         return r.forwarded_host.in(r.data);
     }
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
         std::string_view name = r.headers[i].in(r.data);
-        if (iequals(name, "host")) {
+        if (core::iequals(name, "host")) {
             return r.headers[i + 1].in(r.data);
         }
     }
@@ -373,7 +373,7 @@ PyObject* get_scheme(PyObject* self, void*) {
 }
 
 PyObject* get_request_id(PyObject* self, void*) {
-    const http::app_request& r = R(self);
+    const dispatch::app_request& r = R(self);
     if (r.request_id.len == 0) {
         Py_RETURN_NONE;
     }
@@ -488,7 +488,7 @@ PyObject* get_cookies(PyObject* self, void*) {
     }
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
         std::string_view name = r.headers[i].in(r.data);
-        if (!iequals(name, "cookie")) {
+        if (!core::iequals(name, "cookie")) {
             continue;
         }
         std::string_view rest = r.headers[i + 1].in(r.data);
@@ -500,8 +500,8 @@ PyObject* get_cookies(PyObject* self, void*) {
             if (eq == std::string_view::npos) {
                 continue;
             }
-            std::string_view k = trim_ows(pair.substr(0, eq));
-            std::string_view v = trim_ows(pair.substr(eq + 1));
+            std::string_view k = core::trim_ows(pair.substr(0, eq));
+            std::string_view v = core::trim_ows(pair.substr(eq + 1));
             if (k.empty()) {
                 continue;
             }
@@ -532,7 +532,7 @@ PyObject* get_last_event_id(PyObject* self, void*) {
     const auto& r = R(self);
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
         std::string_view name = r.headers[i].in(r.data);
-        if (iequals(name, "last-event-id")) {
+        if (core::iequals(name, "last-event-id")) {
             return decode_text(r.headers[i + 1].in(r.data));
         }
     }
@@ -692,7 +692,7 @@ std::string_view print_peer(const http::peer_address& peer, char (&buf)[INET6_AD
     return {buf, static_cast<size_t>(p - buf)};
 }
 
-PyObject* method_text(const http::app_request& r) {
+PyObject* method_text(const dispatch::app_request& r) {
     return method_of(r);
 }
 
@@ -730,7 +730,7 @@ int init_request_type(PyObject* module) {
     return ready_native_type(request_type, module, "Request") ? 0 : -1;
 }
 
-request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types) {
+request_object* new_request(dispatch::app_request* req, PyObject* param_names, const python_types* types) {
     // The method first (a method the parser does not know is a new str, which can fail).
     PyObject* method = method_of(*req);
     if (method == nullptr) [[unlikely]] {
@@ -798,11 +798,11 @@ void detach_request(request_object* obj) {
     if (obj->detached) {
         return;
     }
-    http::app_request& entry = *obj->req;
-    if (http::app_request* own = detached_kept.take(); own != nullptr) [[likely]] {
+    dispatch::app_request& entry = *obj->req;
+    if (dispatch::app_request* own = detached_kept.take(); own != nullptr) [[likely]] {
         // The request moves in; the entry gets the kept buffers (cleared) in exchange.
         std::string data = std::move(own->data);
-        std::vector<http::span32> headers = std::move(own->headers);
+        std::vector<dispatch::span32> headers = std::move(own->headers);
         *own = std::move(entry);
         entry.data = std::move(data);
         entry.headers = std::move(headers);
@@ -810,7 +810,7 @@ void detach_request(request_object* obj) {
         obj->detached = true;
         return;
     }
-    obj->req = new http::app_request(std::move(entry));
+    obj->req = new dispatch::app_request(std::move(entry));
     obj->detached = true;
 }
 

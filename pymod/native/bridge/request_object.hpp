@@ -1,4 +1,4 @@
-// ringbolt._native.Request: a thin Python view of one http::app_request. Attributes
+// ringbolt._native.Request: a thin Python view of one dispatch::app_request. Attributes
 // become Python objects only when read, and are cached. While the handler runs the
 // view points into the reactor's batch; before the dispatcher drops its reference the
 // request is moved into the object (detach), so a view the handler kept never dangles.
@@ -93,9 +93,9 @@ inline PyObject* utf8_text_or_none(std::string_view s) {
 std::string_view print_peer(const http::peer_address& peer, char (&buf)[INET6_ADDRSTRLEN]);
 
 struct request_object {
-    PyObject_HEAD http::app_request* req; ///< batch entry, or the object's own copy after detach
-    bool detached;                        ///< `req` is the object's own heap copy (deleted with it)
-    PyObject* param_names;                ///< tuple of str (borrowed from the bridge, kept alive by it)
+    PyObject_HEAD dispatch::app_request* req; ///< batch entry, or the object's own copy after detach
+    bool detached;                            ///< `req` is the object's own heap copy (deleted with it)
+    PyObject* param_names;                    ///< tuple of str (borrowed from the bridge, kept alive by it)
     const python_types* types;
     PyObject* cache_method;
     PyObject* cache_path;
@@ -135,7 +135,7 @@ Py_ssize_t query_items_offset(PyObject* cls);
 int init_request_type(PyObject* module);
 
 /// New request view over `req`.
-request_object* new_request(http::app_request* req, PyObject* param_names, const python_types* types);
+request_object* new_request(dispatch::app_request* req, PyObject* param_names, const python_types* types);
 
 /// The handler returned: drop the dispatcher's reference; when the view may outlive it,
 /// move the request into the object's own copy first. With a GIL the reference count
@@ -161,6 +161,6 @@ void detach_request(request_object* obj);
 
 /// A request's method as `req.method` gives it: an interned str for the methods the
 /// parser knows. New reference.
-PyObject* method_text(const http::app_request& r);
+PyObject* method_text(const dispatch::app_request& r);
 
 } // namespace ringbolt::py

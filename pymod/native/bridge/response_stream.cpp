@@ -287,7 +287,7 @@ int response_stream::deliver_chunk(PyObject* chunk) {
     }
     if (_declared >= 0 && _produced.load(std::memory_order_relaxed) + static_cast<uint64_t>(n) >
                               static_cast<uint64_t>(_declared)) [[unlikely]] {
-        log(log_level::error, "streamed response for %s yields more than its Content-Length (%lld): cut short",
+        log(core::log_level::error, "streamed response for %s yields more than its Content-Length (%lld): cut short",
             _what.c_str(), static_cast<long long>(_declared));
         abort();
         return 0;
@@ -337,7 +337,7 @@ void response_stream::end() {
         return;
     }
     if (_declared >= 0 && _produced.load(std::memory_order_relaxed) != static_cast<uint64_t>(_declared)) [[unlikely]] {
-        log(log_level::error,
+        log(core::log_level::error,
             "streamed response for %s ended after %llu bytes, its Content-Length says %lld: cut short", _what.c_str(),
             static_cast<unsigned long long>(_produced.load(std::memory_order_relaxed)),
             static_cast<long long>(_declared));
@@ -420,7 +420,7 @@ void pool_object(PyObject*& obj) {
 
 } // namespace
 
-request_body::request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
+request_body::request_body(server::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq)
     : _sink(sink), _slot(slot), _gen(gen), _seq(seq) {}
 
 request_body::~request_body() {

@@ -54,7 +54,7 @@ class response_stream final : public http::stream_control, public loop_waitable 
     static constexpr uint64_t high_water = 1u << 20;
 
     /// `what`: "METHOD target", for log lines about this response.
-    response_stream(uring::response_sink& sink, const http::app_response& address, http::response_head head,
+    response_stream(server::response_sink& sink, const http::app_response& address, http::response_head head,
                     std::string what)
         : _sink(sink), _head(std::move(head)), _declared(_head.content_length), _what(std::move(what)) {
         _address.conn_slot = address.conn_slot;
@@ -87,7 +87,7 @@ class response_stream final : public http::stream_control, public loop_waitable 
     bool ready_now() const noexcept override;
     void deliver(http::app_response&& m);
 
-    uring::response_sink& _sink;
+    server::response_sink& _sink;
     http::app_response _address; ///< slot, gen, seq, route id, start time
     http::response_head _head;
     int64_t _declared; ///< the handler's Content-Length (-1: none)
@@ -113,7 +113,7 @@ class request_body final : public http::body_stream, public loop_waitable {
     /// blocks come from malloc's heap, not from fresh mappings.
     static constexpr size_t max_chunk = size_t{128} * 1024;
 
-    request_body(uring::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq);
+    request_body(server::response_sink& sink, uint32_t slot, uint32_t gen, uint64_t seq);
     ~request_body() override;
 
     // Reactor side.
@@ -136,7 +136,7 @@ class request_body final : public http::body_stream, public loop_waitable {
     bool ready_now() const noexcept override;
     void send_credit();
 
-    uring::response_sink& _sink;
+    server::response_sink& _sink;
     uint32_t _slot, _gen;
     uint64_t _seq;
     /// A block: max_chunk bytes of storage (uninitialized: a direct read fills it) and

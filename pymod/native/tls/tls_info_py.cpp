@@ -14,21 +14,21 @@ namespace ringbolt::py {
 namespace {
 
 struct tls_info_object {
-    PyObject_HEAD http::tls_ref info;
+    PyObject_HEAD core::tls_ref info;
 };
 
-const http::tls_info& I(PyObject* self) {
+const core::tls_info& I(PyObject* self) {
     return *reinterpret_cast<tls_info_object*>(self)->info;
 }
 
-PyObject* server_cert(const http::tls_info& i) {
+PyObject* server_cert(const core::tls_info& i) {
     if (!i.server_cert_pem) {
         Py_RETURN_NONE;
     }
     return utf8_text(*i.server_cert_pem);
 }
 
-PyObject* chain_list(const http::tls_info& i) {
+PyObject* chain_list(const core::tls_info& i) {
     PyObject* list = PyList_New(static_cast<Py_ssize_t>(i.client_chain_pem.size()));
     if (list == nullptr) {
         return nullptr;
@@ -152,16 +152,16 @@ int init_tls_info_type(PyObject* module) {
     return ready_native_type(tls_info_type, module, "TLSInfo") ? 0 : -1;
 }
 
-PyObject* new_tls_info(const http::tls_ref& info) {
+PyObject* new_tls_info(const core::tls_ref& info) {
     auto* o = PyObject_New(tls_info_object, &tls_info_type);
     if (o == nullptr) {
         return nullptr;
     }
-    new (&o->info) http::tls_ref(info);
+    new (&o->info) core::tls_ref(info);
     return reinterpret_cast<PyObject*>(o);
 }
 
-PyObject* asgi_tls_extension(const http::tls_info& i) {
+PyObject* asgi_tls_extension(const core::tls_info& i) {
     PyObject* d = PyDict_New();
     if (d == nullptr) {
         return nullptr;
@@ -182,7 +182,7 @@ PyObject* asgi_tls_extension(const http::tls_info& i) {
 
 // mod_ssl's names (https://httpd.apache.org/docs/2.4/mod/mod_ssl.html#envvars), which
 // WSGI middleware for client certificates reads (gunicorn sets none of them).
-bool add_wsgi_tls_vars(PyObject* env, const http::tls_info& i) {
+bool add_wsgi_tls_vars(PyObject* env, const core::tls_info& i) {
     bool has_cert = !i.client_chain_pem.empty();
     std::string verify = !has_cert                       ? "NONE"
                          : i.client_verify_error.empty() ? "SUCCESS"

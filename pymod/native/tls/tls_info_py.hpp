@@ -17,14 +17,14 @@ namespace ringbolt::py {
 int init_tls_info_type(PyObject* module);
 
 /// A new TLSInfo over `info` (new reference; nullptr with an exception).
-PyObject* new_tls_info(const http::tls_ref& info);
+PyObject* new_tls_info(const core::tls_ref& info);
 
 /// The ASGI TLS extension's dict (asgiref specs/tls.rst): server_cert, client_cert_chain,
 /// client_cert_name, client_cert_error, tls_version, cipher_suite (new reference).
-PyObject* asgi_tls_extension(const http::tls_info& info);
+PyObject* asgi_tls_extension(const core::tls_info& info);
 
 /// Add mod_ssl's variables (SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_CERT, SSL_CLIENT_S_DN...)
 /// to a WSGI environ; false with an exception.
-bool add_wsgi_tls_vars(PyObject* environ, const http::tls_info& info);
+bool add_wsgi_tls_vars(PyObject* environ, const core::tls_info& info);
 
 } // namespace ringbolt::py

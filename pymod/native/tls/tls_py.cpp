@@ -114,9 +114,10 @@ std::shared_ptr<tls::factory> make_factory(const tls::options& opts) {
     if (!said.exchange(true)) {
         const std::string& why = tls::ktls_unavailable_reason();
         if (why.empty()) {
-            log(log_level::info, "kTLS: the kernel offers it, but this version encrypts TLS records in user space");
+            log(core::log_level::info,
+                "kTLS: the kernel offers it, but this version encrypts TLS records in user space");
         } else {
-            log(log_level::info, "kTLS unavailable (%s): TLS records are encrypted in user space", why.c_str());
+            log(core::log_level::info, "kTLS unavailable (%s): TLS records are encrypted in user space", why.c_str());
         }
     }
     return std::make_shared<tls::factory>(std::move(ctx));

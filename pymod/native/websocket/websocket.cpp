@@ -160,7 +160,7 @@ class upgrade_watch final : public http::stream_control {
 
 struct websocket_object {
     PyObject_HEAD std::shared_ptr<ws_channel>* chan;
-    uring::response_sink* sink;
+    server::response_sink* sink;
     http::app_response* address; ///< slot, gen, seq
     uint64_t read_window;
     bool close_sent;
@@ -444,7 +444,7 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
         return nullptr;
     }
     auto* ro = reinterpret_cast<request_object*>(request);
-    const http::app_request& req = *ro->req; // the batch entry, or the object's own copy once detached
+    const dispatch::app_request& req = *ro->req; // the batch entry, or the object's own copy once detached
     if (!req.websocket) {
         PyErr_SetString(PyExc_RuntimeError, "this request is not a WebSocket handshake");
         return nullptr;
@@ -454,9 +454,9 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
     for (size_t i = 0; i + 1 < req.headers.size(); i += 2) {
         std::string_view name = req.headers[i].in(req.data);
         std::string_view value = req.headers[i + 1].in(req.data);
-        if (iequals(name, "sec-websocket-key")) {
+        if (core::iequals(name, "sec-websocket-key")) {
             key.assign(value);
-        } else if (iequals(name, "sec-websocket-extensions")) {
+        } else if (core::iequals(name, "sec-websocket-extensions")) {
             if (!offers.empty()) {
                 offers.append(", ");
             }
@@ -513,13 +513,13 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
         // The handshake's own fields and framing are the server's.
         for (std::string_view own : {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions",
                                      "content-length", "transfer-encoding"}) {
-            if (iequals(name, own)) {
+            if (core::iequals(name, own)) {
                 PyErr_Format(PyExc_ValueError, "the server sets %s in a WebSocket accept", name.c_str());
                 Py_DECREF(iter);
                 return nullptr;
             }
         }
-        if (subprotocol != Py_None && iequals(name, "sec-websocket-protocol")) {
+        if (subprotocol != Py_None && core::iequals(name, "sec-websocket-protocol")) {
             continue; // given as the subprotocol already
         }
         fields.append(name).append(": ").append(value).append("\r\n");
@@ -529,7 +529,7 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
         return nullptr;
     }
 
-    uring::response_sink* sink = nullptr;
+    server::response_sink* sink = nullptr;
     http::app_response address;
     if (!claim_pending(pending, sink, address)) {
         return nullptr;

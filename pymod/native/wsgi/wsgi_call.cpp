@@ -473,7 +473,7 @@ bool strip_root(call_object* self, PyObject* environ) {
 class wsgi_request {
   public:
     /// Called by the server (the bridge): no view yet.
-    wsgi_request(http::app_request& r, PyObject* param_names, const python_types* types)
+    wsgi_request(dispatch::app_request& r, PyObject* param_names, const python_types* types)
         : _r(r), _param_names(param_names), _types(types) {}
     /// Called from Python with a view.
     wsgi_request(PyObject* view) : _r(*reinterpret_cast<request_object*>(view)->req), _view(view) {}
@@ -485,7 +485,7 @@ class wsgi_request {
         }
     }
 
-    http::app_request& record() noexcept { return _r; }
+    dispatch::app_request& record() noexcept { return _r; }
 
     /// The view (borrowed), made now if there is none; nullptr with an exception.
     PyObject* view() {
@@ -500,7 +500,7 @@ class wsgi_request {
     }
 
   private:
-    http::app_request& _r;
+    dispatch::app_request& _r;
     PyObject* _view = nullptr;
     request_object* _made = nullptr;
     PyObject* _param_names = nullptr;
@@ -508,7 +508,7 @@ class wsgi_request {
 };
 
 PyObject* run_request(call_object* self, wsgi_request& req, PyObject* context) {
-    http::app_request& r = req.record();
+    dispatch::app_request& r = req.record();
     if (r.streamed_body) {
         // A body read as it arrives (over 1 MiB, or chunked): the Python path's BodyInput.
         PyObject* view = req.view();
@@ -680,7 +680,8 @@ bool is_wsgi_call(PyObject* handler) noexcept {
     return Py_IS_TYPE(handler, &call_type);
 }
 
-PyObject* run_wsgi_call(PyObject* handler, http::app_request& req, PyObject* param_names, const python_types* types) {
+PyObject* run_wsgi_call(PyObject* handler, dispatch::app_request& req, PyObject* param_names,
+                        const python_types* types) {
     wsgi_request request(req, param_names, types);
     return call_in_context(reinterpret_cast<call_object*>(handler), request);
 }

@@ -21,7 +21,8 @@ bool is_wsgi_call(PyObject* handler) noexcept;
 /// would, without making the Request unless the Python path needs it (a streamed body:
 /// then from `param_names` and `types`, and released before returning). The result
 /// for app_bridge::finish (new reference), or nullptr with an exception. GIL held.
-PyObject* run_wsgi_call(PyObject* handler, http::app_request& req, PyObject* param_names, const python_types* types);
+PyObject* run_wsgi_call(PyObject* handler, dispatch::app_request& req, PyObject* param_names,
+                        const python_types* types);
 
 /// ringbolt._native.StartResponse (wsgi_call.cpp).
 extern PyTypeObject wsgi_start_type;

@@ -366,7 +366,7 @@ int init_wsgi_environ(PyObject* module) {
     return PyModule_AddFunctions(module, environ_functions);
 }
 
-PyObject* wsgi_environ(const http::app_request& r, PyObject* base) {
+PyObject* wsgi_environ(const dispatch::app_request& r, PyObject* base) {
     static const environ_names names; // first call holds the GIL; never freed (module lifetime)
     if (!names.ok) {
         PyErr_SetString(PyExc_MemoryError, "interning the WSGI environ's keys failed");

@@ -14,7 +14,7 @@ namespace ringbolt::py {
 /// (percent-decoded), QUERY_STRING, RAW_URI, SERVER_PROTOCOL, REMOTE_ADDR, REMOTE_PORT,
 /// HTTPS and the SSL_* variables over TLS, CONTENT_TYPE, CONTENT_LENGTH and HTTP_*;
 /// bytes read as latin-1 (PEP 3333). New reference; nullptr with an exception. GIL held.
-PyObject* wsgi_environ(const http::app_request& r, PyObject* base);
+PyObject* wsgi_environ(const dispatch::app_request& r, PyObject* base);
 
 /// Add `environ_base` to `module` (once, at module init).
 int init_wsgi_environ(PyObject* module);

@@ -29,7 +29,7 @@ TEST(DateCache, FormatsKnownInstants) {
     };
     for (const auto& c : cases) {
         char buf[32] = {};
-        format_imf_fixdate(c.t, buf);
+        core::format_imf_fixdate(c.t, buf);
         EXPECT_EQ(std::string(buf, 29), c.expected) << c.t;
     }
 }
@@ -46,13 +46,13 @@ TEST(DateCache, AgreesWithGmtime) {
         std::snprintf(want, sizeof(want), "%s, %02d %s %04d %02d:%02d:%02d GMT", day_names[tm.tm_wday], tm.tm_mday,
                       month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
         char got[32] = {};
-        format_imf_fixdate(t, got);
+        core::format_imf_fixdate(t, got);
         ASSERT_EQ(std::string(got, 29), want) << t;
     }
 }
 
 TEST(DateCache, RefreshChangesOnlyOnNewSecond) {
-    date_cache d;
+    core::date_cache d;
     d.refresh(784111777);
     std::string first(d.value());
     d.refresh(784111777);

@@ -13,7 +13,7 @@
 namespace ringbolt {
 namespace {
 
-static_assert(std::is_trivially_destructible_v<kept_stack<std::string, 4>>);
+static_assert(std::is_trivially_destructible_v<core::kept_stack<std::string, 4>>);
 
 std::string buffer_of(size_t capacity) {
     std::string s;
@@ -23,7 +23,7 @@ std::string buffer_of(size_t capacity) {
 }
 
 TEST(KeptStack, GivesBackTheSameMemoryLastGivenFirst) {
-    kept_stack<std::string, 4> stack;
+    core::kept_stack<std::string, 4> stack;
     std::string a = buffer_of(1000);
     std::string b = buffer_of(2000);
     const char* a_data = a.data();
@@ -46,7 +46,7 @@ TEST(KeptStack, GivesBackTheSameMemoryLastGivenFirst) {
 }
 
 TEST(KeptStack, RefusesOverTheBoundAndLeavesTheValue) {
-    kept_stack<std::vector<int>, 2> stack;
+    core::kept_stack<std::vector<int>, 2> stack;
     std::vector<std::vector<int>> values(3, std::vector<int>(100, 7));
     EXPECT_TRUE(stack.give(values[0]));
     EXPECT_TRUE(stack.give(values[1]));
@@ -59,7 +59,7 @@ TEST(KeptStack, RefusesOverTheBoundAndLeavesTheValue) {
 TEST(KeptStack, ClearFreesAndKeepsAgainReleaseKeepsNothingMore) {
     int freed = 0;
     int items[3] = {};
-    kept_stack<int*, 8> stack;
+    core::kept_stack<int*, 8> stack;
     for (int* p : {&items[0], &items[1]}) {
         int* given = p;
         ASSERT_TRUE(stack.give(given));
@@ -88,7 +88,7 @@ TEST(KeptStack, ClearFreesAndKeepsAgainReleaseKeepsNothingMore) {
 // The pattern of the runtime's per-thread stacks: constant-initialized, armed by the first
 // give, released by at_thread_exit when the thread ends.
 struct thread_stack {
-    kept_stack<std::string, 4> kept;
+    core::kept_stack<std::string, 4> kept;
     bool armed = false;
 };
 constinit thread_local thread_stack t_stack;
@@ -109,7 +109,7 @@ TEST(KeptStack, AThreadsStackIsReleasedWhenTheThreadEnds) {
             ASSERT_TRUE(t_stack.kept.give(s));
             if (!t_stack.armed) {
                 t_stack.armed = true;
-                at_thread_exit<release_at_exit>();
+                core::at_thread_exit<release_at_exit>();
             }
         }
     });

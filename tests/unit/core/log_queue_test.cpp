@@ -119,7 +119,7 @@ TEST(LogQueue, OrderKeptPerThreadAndEveryLineWrittenOrCounted) {
     sink.start_draining();
     uint64_t dropped;
     {
-        log_queue q(sink.write_end(), 256);
+        core::log_queue q(sink.write_end(), 256);
         std::vector<std::thread> producers;
         for (int t = 0; t < threads; ++t) {
             producers.emplace_back([&q, t] {
@@ -158,7 +158,7 @@ TEST(LogQueue, OrderKeptPerThreadAndEveryLineWrittenOrCounted) {
 TEST(LogQueue, FullQueueDropsCountsAndReportsOnceWritingResumes) {
     pipe_sink sink;
     size_t prefill = sink.fill();
-    log_queue q(sink.write_end(), 8);
+    core::log_queue q(sink.write_end(), 8);
     // The writer blocks on the full pipe holding what it took: the 8 slots stay taken.
     std::vector<bool> accepted;
     for (int i = 0; i < 20; ++i) {
@@ -200,14 +200,14 @@ TEST(LogQueue, FullQueueDropsCountsAndReportsOnceWritingResumes) {
 
 TEST(LogQueue, FlushWaitsUntilWrittenAndLongLinesAreCut) {
     pipe_sink sink;
-    log_queue q(sink.write_end(), 16);
+    core::log_queue q(sink.write_end(), 16);
     EXPECT_TRUE(q.flush(0)) << "nothing queued";
     EXPECT_TRUE(q.push("one"));
     EXPECT_TRUE(q.push("two\n")); // an explicit newline is not doubled
     EXPECT_TRUE(q.push(std::string(3000, 'a')));
     EXPECT_TRUE(q.flush(10000));
     // Flushed means in the pipe already: a read that does not wait finds all of it.
-    std::string want = "one\ntwo\n" + std::string(log_queue::line_max - 1, 'a') + "\n";
+    std::string want = "one\ntwo\n" + std::string(core::log_queue::line_max - 1, 'a') + "\n";
     EXPECT_EQ(sink.read_now(), want);
 }
 

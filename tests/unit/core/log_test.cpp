@@ -88,23 +88,23 @@ size_t count(const std::string& haystack, const std::string& needle) {
 TEST(Log, FullStderrDoesNotBlockTheCaller) {
     stderr_pipe err;
     err.fill();
-    uint64_t dropped_before = log_dropped();
+    uint64_t dropped_before = core::log_dropped();
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < 3000; ++i) {
-        log(log_level::warning, "line %d while stderr is full", i);
+        core::log(core::log_level::warning, "line %d while stderr is full", i);
     }
     auto took = std::chrono::steady_clock::now() - start;
     EXPECT_LT(took, std::chrono::seconds(2)) << "log() waited for stderr";
-    EXPECT_GE(log_dropped() - dropped_before, 3000u - 1024u) << "1024 slots: the rest is dropped and counted";
+    EXPECT_GE(core::log_dropped() - dropped_before, 3000u - 1024u) << "1024 slots: the rest is dropped and counted";
     std::string out;
     for (int i = 0; i < 1000 && out.find("log line(s) dropped") == std::string::npos; ++i) {
         out += err.take(); // drain while the writer catches up
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    EXPECT_TRUE(log_flush(5000));
+    EXPECT_TRUE(core::log_flush(5000));
     out += err.take();
     err.restore();
-    EXPECT_EQ(count(out, "while stderr is full"), 3000 - (log_dropped() - dropped_before));
+    EXPECT_EQ(count(out, "while stderr is full"), 3000 - (core::log_dropped() - dropped_before));
     EXPECT_NE(out.find("[ringbolt] WARNING: line 0 while stderr is full\n"), std::string::npos);
     EXPECT_NE(out.find("log line(s) dropped"), std::string::npos);
 }
@@ -114,18 +114,18 @@ TEST(Log, ForkedChildLogsWithItsOwnWriter) {
     GTEST_SKIP() << "TSan does not support threads started in a child of a multi-threaded fork";
 #else
     stderr_pipe err;
-    log(log_level::warning, "parent before fork"); // the parent's writer exists now
+    core::log(core::log_level::warning, "parent before fork"); // the parent's writer exists now
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-        log(log_level::warning, "child after fork");
-        ::_exit(log_flush(5000) ? 0 : 1);
+        log(core::log_level::warning, "child after fork");
+        ::_exit(core::log_flush(5000) ? 0 : 1);
     }
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's log_flush failed";
-    log(log_level::warning, "parent after fork");
-    EXPECT_TRUE(log_flush(5000));
+    log(core::log_level::warning, "parent after fork");
+    EXPECT_TRUE(core::log_flush(5000));
     std::string out = err.take();
     err.restore();
     EXPECT_EQ(count(out, "parent before fork"), 1u) << out;

@@ -32,7 +32,7 @@ TEST(LogThrottle, FirstThenOncePerIntervalWithHeldBackCount) {
         {125, true, false, 0},  // the summary counts as a report: held back again
         {131, true, true, 1},
     };
-    log_throttle t(10);
+    core::log_throttle t(10);
     for (size_t i = 0; i < steps.size(); ++i) {
         const step& s = steps[i];
         if (s.occurrence) {

@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
-namespace ringbolt::http {
+namespace ringbolt::core {
 namespace {
 
-struct counting_credit final : send_credit {
+struct counting_credit final : core::send_credit {
     std::vector<size_t> told;
     uint64_t total = 0;
     void on_sent(size_t n) noexcept override {
@@ -30,9 +30,9 @@ std::string describe(const segment& s) {
 }
 
 /// Every batch the queue gives with these limits, each as its segments' descriptions.
-std::vector<std::vector<std::string>> batches(output_queue& q, size_t max_iov, size_t max_bytes) {
+std::vector<std::vector<std::string>> batches(core::output_queue& q, size_t max_iov, size_t max_bytes) {
     std::vector<std::vector<std::string>> out;
-    send_batch b;
+    core::send_batch b;
     while (q.take_front(b, max_iov, max_bytes)) {
         auto& one = out.emplace_back();
         for (const segment& s : b.segments()) {
@@ -44,12 +44,12 @@ std::vector<std::vector<std::string>> batches(output_queue& q, size_t max_iov, s
     return out;
 }
 
-std::shared_ptr<file_handle> no_file() {
-    return std::make_shared<file_handle>(-1); // never read: the queue only moves it
+std::shared_ptr<core::file_handle> no_file() {
+    return std::make_shared<core::file_handle>(-1); // never read: the queue only moves it
 }
 
 TEST(OutputQueue, SmallPiecesCoalesceIntoOneSegment) {
-    output_queue q;
+    core::output_queue q;
     auto keep = std::make_shared<std::string>("borrowed");
     q.append("HTTP/1.1 200 OK\r\n");
     q.write_tail([](std::string& s) { s += "Content-Length: 2\r\n\r\n"; });
@@ -67,14 +67,14 @@ TEST(OutputQueue, SmallPiecesCoalesceIntoOneSegment) {
 // never grown (a pointer into it stays put); a piece that does not fit opens a new
 // buffer of at least the chunk size.
 TEST(OutputQueue, ChunkedPiecesFillBuffersThatNeverGrow) {
-    output_queue q;
+    core::output_queue q;
     q.append_chunked(std::string(40, 'a'), 100);
     q.append_chunked(std::string(40, 'b'), 100);
     q.append_chunked(std::string(20, 'c'), 100);  // 100 bytes: still fits
     q.append_chunked("dddd", 100);                // a new buffer
     q.append_chunked(std::string(250, 'e'), 100); // larger than the chunk: a buffer its size
     EXPECT_EQ(q.bytes(), 354u);
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(q.take_front(b, 16, 1 << 20));
     ASSERT_EQ(b.segments().size(), 3u);
     EXPECT_EQ(b.segments()[0].owned, std::string(40, 'a') + std::string(40, 'b') + std::string(20, 'c'));
@@ -83,7 +83,7 @@ TEST(OutputQueue, ChunkedPiecesFillBuffersThatNeverGrow) {
     EXPECT_EQ(b.segments()[1].owned.capacity(), 100u);
     EXPECT_EQ(b.segments()[2].owned, std::string(250, 'e'));
     // After a response head (an owned tail with room), pieces join it only while they fit.
-    output_queue r;
+    core::output_queue r;
     r.append("HTTP/1.1 200 OK\r\n\r\n");
     r.append_chunked(std::string(4000, 'x'), 4000);
     std::vector<std::vector<std::string>> got = batches(r, 16, 1 << 20);
@@ -95,36 +95,36 @@ TEST(OutputQueue, ChunkedPiecesFillBuffersThatNeverGrow) {
 // A body moved in (its buffer exactly full) is never grown for a few more bytes: the
 // next frame header or response head starts a new segment, so the body is not copied.
 TEST(OutputQueue, SmallAppendAfterAMovedBodyDoesNotCopyIt) {
-    output_queue q;
+    core::output_queue q;
     std::string body(20000, 'b');
     body.shrink_to_fit();
     const char* where = body.data();
     q.append_owned(std::move(body));
     q.append("next frame header");
     q.write_tail([](std::string& tail) { tail.append("and a head"); });
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(q.take_front(b, 16, 1 << 20));
     ASSERT_EQ(b.segments().size(), 2u);
     EXPECT_EQ(b.segments()[0].owned.data(), where);
     EXPECT_EQ(b.segments()[0].owned.size(), 20000u);
     EXPECT_EQ(b.segments()[1].owned, "next frame headerand a head");
     // A small owned tail still takes what follows (one iovec for a head and a small body).
-    output_queue r;
+    core::output_queue r;
     r.append("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
     r.append_owned(std::string(100, 'y'));
     EXPECT_EQ(batches(r, 16, 1 << 20).front().size(), 1u);
 }
 
 TEST(OutputQueue, LargeOwnedAndBorrowedStaySeparate) {
-    output_queue q;
-    std::string big(output_queue::coalesce_below, 'x');
+    core::output_queue q;
+    std::string big(core::output_queue::coalesce_below, 'x');
     const char* big_data = big.data();
     auto kept = std::make_shared<std::string>(2000, 'b');
     q.append("head");
     q.append_owned(std::move(big));
     q.append_borrowed(*kept, kept);
     q.append("tail");
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
     ASSERT_EQ(b.segments().size(), 4u);
     EXPECT_EQ(b.segments()[0].bytes(), "head");
@@ -133,11 +133,11 @@ TEST(OutputQueue, LargeOwnedAndBorrowedStaySeparate) {
     EXPECT_EQ(b.segments()[2].type, segment::kind::borrowed);
     EXPECT_EQ(b.segments()[2].bytes().data(), kept->data()) << "sent from the owner's memory";
     EXPECT_EQ(b.segments()[3].bytes(), "tail");
-    EXPECT_EQ(b.remaining(), 4u + output_queue::coalesce_below + 2000u + 4u);
+    EXPECT_EQ(b.remaining(), 4u + core::output_queue::coalesce_below + 2000u + 4u);
 }
 
 TEST(OutputQueue, FileRangesGoOutAlone) {
-    output_queue q;
+    core::output_queue q;
     q.append("head");
     q.append_file(no_file(), 10, 100);
     q.append_file(no_file(), 0, 5);
@@ -150,13 +150,13 @@ TEST(OutputQueue, FileRangesGoOutAlone) {
 
 // The reactor sends a head with MSG_MORE when its file body is next (one packet for both).
 TEST(OutputQueue, FrontIsFileSaysWhatTheNextBatchIs) {
-    output_queue q;
+    core::output_queue q;
     EXPECT_FALSE(q.front_is_file());
     q.append("head");
     q.append_file(no_file(), 10, 100);
     q.append("next head");
     EXPECT_FALSE(q.front_is_file());
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)); // the head
     EXPECT_TRUE(q.front_is_file());
     b.reset();
@@ -186,7 +186,7 @@ TEST(OutputQueue, TakeFrontLimits) {
         {"both limits", 3, 5000, {2, 2, 1}},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         for (char ch = 'a'; ch < 'f'; ++ch) {
             q.append_owned(std::string(2000, ch));
         }
@@ -199,10 +199,10 @@ TEST(OutputQueue, TakeFrontLimits) {
 }
 
 TEST(OutputQueue, IovecsFollowPartialSends) {
-    output_queue q;
+    core::output_queue q;
     q.append_owned(std::string(2000, 'a'));
     q.append_owned(std::string(1500, 'b'));
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
     struct step {
         uint64_t consume;
@@ -237,7 +237,7 @@ TEST(OutputQueue, IovecsFollowPartialSends) {
 }
 
 TEST(OutputQueue, CreditsAreToldExactlyWhatWasSent) {
-    output_queue q;
+    core::output_queue q;
     auto first = std::make_shared<counting_credit>();
     auto second = std::make_shared<counting_credit>();
     q.append("head"); // no credit: never told
@@ -246,7 +246,7 @@ TEST(OutputQueue, CreditsAreToldExactlyWhatWasSent) {
     q.append_borrowed(std::string_view("borrowed"), nullptr, second);
     q.append_owned(std::string(), second); // empty: told 0 at once
     EXPECT_EQ(second->told, std::vector<size_t>{0});
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
     ASSERT_EQ(b.segments().size(), 4u);
     b.consume(2); // inside "head"
@@ -273,11 +273,11 @@ TEST(OutputQueue, BorrowedBytesAndFilesAreReleasedOnceSentOrDropped) {
         {"queue cleared", false, true},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         auto owner = std::make_shared<std::string>(3000, 'k');
         std::weak_ptr<std::string> owner_alive = owner;
         auto file = no_file();
-        std::weak_ptr<file_handle> file_alive = file;
+        std::weak_ptr<core::file_handle> file_alive = file;
         q.append_borrowed(*owner, owner);
         q.append_file(std::move(file), 0, 10);
         owner.reset();
@@ -286,7 +286,7 @@ TEST(OutputQueue, BorrowedBytesAndFilesAreReleasedOnceSentOrDropped) {
         if (c.clear_queue) {
             q.clear();
         } else {
-            send_batch b;
+            core::send_batch b;
             ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
             if (c.send_all) {
                 b.consume(2999);
@@ -313,8 +313,8 @@ TEST(OutputQueue, BorrowedBytesAndFilesAreReleasedOnceSentOrDropped) {
 }
 
 TEST(OutputQueue, SpliceMovesEverythingInOrder) {
-    output_queue front;
-    output_queue held; // a later response framed while an earlier one was owed
+    core::output_queue front;
+    core::output_queue held; // a later response framed while an earlier one was owed
     auto credit = std::make_shared<counting_credit>();
     front.append("A");
     held.append("b");
@@ -337,14 +337,14 @@ TEST(OutputQueue, SpliceMovesEverythingInOrder) {
 }
 
 TEST(OutputQueue, ClearFreesEverything) {
-    output_queue q;
+    core::output_queue q;
     for (int i = 0; i < 100; ++i) {
         q.append_owned(std::string(2000, 'x'));
     }
     q.clear();
     EXPECT_TRUE(q.empty());
     EXPECT_EQ(q.bytes(), 0u);
-    send_batch b;
+    core::send_batch b;
     EXPECT_FALSE(q.take_front(b, 8, SIZE_MAX));
     q.append("after");
     EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"after"}});
@@ -367,9 +367,9 @@ TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
         {"owned after queued", true, "owned"},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         q.append(std::string(600, 'a')); // a response: one owned segment of fresh capacity
-        send_batch b;
+        core::send_batch b;
         ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name;
         const char* sent_memory = b.segments()[0].owned.data();
         if (c.queued_meanwhile) {
@@ -380,7 +380,7 @@ TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
         q.recycle_from(b);
         b.reset();
         EXPECT_EQ(q.bytes(), c.queued_meanwhile ? 9u : 0u) << c.name;
-        send_batch none;
+        core::send_batch none;
         EXPECT_EQ(q.take_front(none, 8, SIZE_MAX), c.queued_meanwhile) << c.name; // nothing empty is ever sent
         std::vector<std::vector<std::string>> expected;
         if (c.queued_meanwhile) {
@@ -412,7 +412,7 @@ TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
         }
         if (!c.queued_meanwhile) {
             // The next head went into the memory just sent: no allocation for it.
-            send_batch peek;
+            core::send_batch peek;
             ASSERT_TRUE(q.take_front(peek, 1, SIZE_MAX)) << c.name;
             EXPECT_EQ(peek.segments()[0].owned.data(), sent_memory) << c.name;
             EXPECT_EQ(describe(peek.segments()[0]), "head;" + std::string(then == "small" ? "body" : "")) << c.name;
@@ -449,11 +449,11 @@ TEST(OutputQueue, EmptiedTailIsNeverSent) {
         {"credited", "credited", {{"piece"}}},
         {"file then small", "file_small", {{"[file 3+9]"}, {"tail"}}},
     };
-    for (size_t first_size : {size_t{600}, output_queue::kept_capacity_max + 100}) {
+    for (size_t first_size : {size_t{600}, core::output_queue::kept_capacity_max + 100}) {
         for (const auto& c : cases) {
-            output_queue q;
+            core::output_queue q;
             q.append(std::string(first_size, 'a'));
-            send_batch b;
+            core::send_batch b;
             ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX)) << c.name << " after " << first_size;
             b.consume(b.remaining());
             q.recycle_from(b); // q now holds an emptied owned segment, or none
@@ -478,9 +478,9 @@ TEST(OutputQueue, EmptiedTailIsNeverSent) {
 
 /// One response of `size` bytes framed into `q` and sent whole, the reactor's way (take_front,
 /// consume, recycle_from). Returns where its bytes were.
-const char* send_one(output_queue& q, size_t size) {
+const char* send_one(core::output_queue& q, size_t size) {
     q.append(std::string(size, 'r'));
-    send_batch b;
+    core::send_batch b;
     EXPECT_TRUE(q.take_front(b, 8, SIZE_MAX));
     const char* memory = b.segments()[0].owned.data();
     b.consume(b.remaining());
@@ -492,110 +492,110 @@ const char* send_one(output_queue& q, size_t size) {
 // A connection's sent buffer goes to the thread's kept buffers, and the next response of
 // another connection is framed into it (the memory the send just read), last freed first.
 TEST(OutputQueueKeptBuffers, SecondQueueFramesIntoTheBufferTheFirstReleased) {
-    output_queue::release_kept_buffers();
-    ASSERT_EQ(output_queue::kept_buffers(), 0u);
-    output_queue first;
-    output_queue second;
-    output_queue third;
+    core::output_queue::release_kept_buffers();
+    ASSERT_EQ(core::output_queue::kept_buffers(), 0u);
+    core::output_queue first;
+    core::output_queue second;
+    core::output_queue third;
     const char* first_memory = send_one(first, 300);
-    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
     const char* second_memory = send_one(second, 200);
     EXPECT_EQ(second_memory, first_memory); // the second connection's response, in the first's buffer
-    EXPECT_EQ(output_queue::kept_buffers(), 1u);
-    output_queue::recycle(std::string()); // (an empty string is not kept)
-    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
+    core::output_queue::recycle(std::string()); // (an empty string is not kept)
+    EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
     // The first two connections hold no output memory now; a third connection's head goes
     // into the same memory again.
     third.append("HTTP/1.1 200 OK\r\n");
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(third.take_front(b, 8, SIZE_MAX));
     EXPECT_EQ(b.segments()[0].owned.data(), first_memory);
     EXPECT_EQ(describe(b.segments()[0]), "HTTP/1.1 200 OK\r\n");
-    EXPECT_EQ(output_queue::kept_buffers(), 0u);
+    EXPECT_EQ(core::output_queue::kept_buffers(), 0u);
     // With the list empty, a new buffer of the fresh capacity.
     first.append("next");
-    send_batch c;
+    core::send_batch c;
     ASSERT_TRUE(first.take_front(c, 8, SIZE_MAX));
-    EXPECT_GE(c.segments()[0].owned.capacity(), output_queue::fresh_capacity);
+    EXPECT_GE(c.segments()[0].owned.capacity(), core::output_queue::fresh_capacity);
     EXPECT_EQ(describe(c.segments()[0]), "next");
-    output_queue::release_kept_buffers();
+    core::output_queue::release_kept_buffers();
 }
 
 // At most kept_buffers_max buffers are kept (the rest freed), in LIFO order; a later
 // response takes the most recently given one.
 TEST(OutputQueueKeptBuffers, BoundHolds) {
-    output_queue::release_kept_buffers();
-    const size_t n = output_queue::kept_buffers_max + 40;
-    std::vector<output_queue> queues(n);
+    core::output_queue::release_kept_buffers();
+    const size_t n = core::output_queue::kept_buffers_max + 40;
+    std::vector<core::output_queue> queues(n);
     std::vector<std::string> held(n); // the buffers, taken out of their queues first
     std::vector<const char*> memory(n);
     for (size_t i = 0; i < n; ++i) {
-        held[i].reserve(output_queue::fresh_capacity);
+        held[i].reserve(core::output_queue::fresh_capacity);
         memory[i] = held[i].data();
     }
     for (size_t i = 0; i < n; ++i) {
-        output_queue::recycle(std::move(held[i]));
-        EXPECT_EQ(output_queue::kept_buffers(), std::min(i + 1, output_queue::kept_buffers_max)) << i;
+        core::output_queue::recycle(std::move(held[i]));
+        EXPECT_EQ(core::output_queue::kept_buffers(), std::min(i + 1, core::output_queue::kept_buffers_max)) << i;
     }
     // The first kept_buffers_max were kept; the next response takes the last of them.
-    for (size_t i = output_queue::kept_buffers_max; i-- > output_queue::kept_buffers_max - 3;) {
+    for (size_t i = core::output_queue::kept_buffers_max; i-- > core::output_queue::kept_buffers_max - 3;) {
         queues[i].append("x");
-        send_batch b;
+        core::send_batch b;
         ASSERT_TRUE(queues[i].take_front(b, 8, SIZE_MAX));
         EXPECT_EQ(b.segments()[0].owned.data(), memory[i]) << i;
         b.consume(b.remaining());
         b.reset(); // (freed with the batch, not recycled)
     }
-    EXPECT_EQ(output_queue::kept_buffers(), output_queue::kept_buffers_max - 3);
-    output_queue::release_kept_buffers();
-    EXPECT_EQ(output_queue::kept_buffers(), 0u);
+    EXPECT_EQ(core::output_queue::kept_buffers(), core::output_queue::kept_buffers_max - 3);
+    core::output_queue::release_kept_buffers();
+    EXPECT_EQ(core::output_queue::kept_buffers(), 0u);
     send_one(queues[0], 100); // kept again after a release
-    EXPECT_EQ(output_queue::kept_buffers(), 1u);
-    output_queue::release_kept_buffers();
+    EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
+    core::output_queue::release_kept_buffers();
 }
 
 // A buffer that grew large (a big body appended to the head) is freed, not kept; one up to
 // kept_capacity_max is kept. So are a pipelined queue's buffers (the slow path), each.
 TEST(OutputQueueKeptBuffers, GrownBufferIsNotKept) {
-    output_queue::release_kept_buffers();
-    output_queue q;
-    send_one(q, output_queue::kept_capacity_max + 1000);
-    EXPECT_EQ(output_queue::kept_buffers(), 0u);
+    core::output_queue::release_kept_buffers();
+    core::output_queue q;
+    send_one(q, core::output_queue::kept_capacity_max + 1000);
+    EXPECT_EQ(core::output_queue::kept_buffers(), 0u);
     send_one(q, 1500);
-    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
     std::string big;
-    big.reserve(output_queue::kept_capacity_max * 2);
-    output_queue::recycle(std::move(big));
-    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    big.reserve(core::output_queue::kept_capacity_max * 2);
+    core::output_queue::recycle(std::move(big));
+    EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
     // Something queued while the batch was in flight: the batch's buffer is kept all the same.
-    output_queue::release_kept_buffers();
+    core::output_queue::release_kept_buffers();
     q.append(std::string(700, 'a'));
-    send_batch b;
+    core::send_batch b;
     ASSERT_TRUE(q.take_front(b, 8, SIZE_MAX));
     q.append("pipelined");
     b.consume(b.remaining());
     q.recycle_from(b);
     b.reset();
-    EXPECT_EQ(output_queue::kept_buffers(), 1u);
+    EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
     EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"pipelined"}});
-    output_queue::release_kept_buffers();
+    core::output_queue::release_kept_buffers();
 }
 
 // Each thread keeps its own list; a thread's list is freed at its exit (a sanitizer build
 // would report a leak otherwise), and a buffer sent there never shows up here.
 TEST(OutputQueueKeptBuffers, ListsArePerThread) {
-    output_queue::release_kept_buffers();
+    core::output_queue::release_kept_buffers();
     size_t other_kept = 0;
     std::thread t([&] {
-        output_queue q;
+        core::output_queue q;
         send_one(q, 100);
         send_one(q, 100);
-        other_kept = output_queue::kept_buffers();
+        other_kept = core::output_queue::kept_buffers();
     });
     t.join();
     EXPECT_EQ(other_kept, 1u);
-    EXPECT_EQ(output_queue::kept_buffers(), 0u);
+    EXPECT_EQ(core::output_queue::kept_buffers(), 0u);
 }
 
 } // namespace
-} // namespace ringbolt::http
+} // namespace ringbolt::core

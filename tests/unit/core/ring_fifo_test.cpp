@@ -22,7 +22,7 @@ struct counted {
 
 TEST(RingFifo, KeepsOrderThroughWrapAndGrowthAgainstADeque) {
     // Pushes and pops interleaved by a fixed pattern, checked against std::deque.
-    ring_fifo<counted> fifo;
+    core::ring_fifo<counted> fifo;
     std::deque<int> model;
     int next = 0;
     for (int round = 0; round < 200; ++round) {
@@ -45,7 +45,7 @@ TEST(RingFifo, KeepsOrderThroughWrapAndGrowthAgainstADeque) {
 }
 
 TEST(RingFifo, NoGrowthOnceAtTheHighWaterMark) {
-    ring_fifo<counted> fifo;
+    core::ring_fifo<counted> fifo;
     for (int i = 0; i < 40; ++i) {
         fifo.emplace_back("x", i);
     }
@@ -61,7 +61,7 @@ TEST(RingFifo, NoGrowthOnceAtTheHighWaterMark) {
 
 TEST(RingFifo, DestroysWhatIsLeft) {
     {
-        ring_fifo<counted> fifo;
+        core::ring_fifo<counted> fifo;
         for (int i = 0; i < 37; ++i) {
             fifo.emplace_back("left", i);
         }
@@ -72,7 +72,7 @@ TEST(RingFifo, DestroysWhatIsLeft) {
 }
 
 TEST(RingFifo, MovedOutFrontIsStillDestroyedOnPop) {
-    ring_fifo<counted> fifo;
+    core::ring_fifo<counted> fifo;
     fifo.emplace_back("a", 1);
     counted taken(std::move(fifo.front()));
     EXPECT_EQ(*taken.owned, 1);

@@ -42,7 +42,7 @@ TEST(Sha1, KnownVectors) {
         {"The quick brown fox jumps over the lazy dog", "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"},
     };
     for (const auto& c : cases) {
-        EXPECT_EQ(hex(sha1(c.input)), c.digest) << c.input.size() << " bytes";
+        EXPECT_EQ(hex(core::sha1(c.input)), c.digest) << c.input.size() << " bytes";
     }
 }
 
@@ -58,7 +58,7 @@ TEST(Sha1, PaddingBoundaries) {
         {std::string(120, 'x'), "ceb2821639c4b6dcb10bce0e522ca2e608ce056d"},
     };
     for (const auto& c : cases) {
-        EXPECT_EQ(hex(sha1(c.input)), c.digest) << c.input.size() << " bytes";
+        EXPECT_EQ(hex(core::sha1(c.input)), c.digest) << c.input.size() << " bytes";
     }
 }
 
@@ -79,14 +79,14 @@ TEST(Base64, Rfc4648Vectors) {
     };
     for (const auto& c : cases) {
         std::string plain = c.plain;
-        EXPECT_EQ(base64_encode(reinterpret_cast<const uint8_t*>(plain.data()), plain.size()), c.encoded);
-        EXPECT_EQ(base64_decoded_length(c.encoded), long(plain.size())) << c.encoded;
+        EXPECT_EQ(core::base64_encode(reinterpret_cast<const uint8_t*>(plain.data()), plain.size()), c.encoded);
+        EXPECT_EQ(core::base64_decoded_length(c.encoded), long(plain.size())) << c.encoded;
     }
 }
 
 TEST(Base64, AllByteValuesUseTheStandardAlphabet) {
     const uint8_t bytes[] = {0xFB, 0xFF, 0xBF, 0x00, 0x10, 0x83};
-    EXPECT_EQ(base64_encode(bytes, sizeof bytes), "+/+/ABCD");
+    EXPECT_EQ(core::base64_encode(bytes, sizeof bytes), "+/+/ABCD");
 }
 
 struct length_case {
@@ -110,7 +110,7 @@ TEST(Base64, DecodedLengthRefusesWhatIsNotPaddedBase64) {
         {"AAAAAAAAAAAAAAAAAAAAAAAA", 18},
     };
     for (const auto& c : cases) {
-        EXPECT_EQ(base64_decoded_length(c.text), c.expected) << c.text;
+        EXPECT_EQ(core::base64_decoded_length(c.text), c.expected) << c.text;
     }
 }
 

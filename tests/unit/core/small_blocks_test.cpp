@@ -11,7 +11,7 @@
 
 namespace {
 
-using ringbolt::block_pool;
+using ringbolt::core::block_pool;
 
 bool aligned16(void* p) {
     return (reinterpret_cast<uintptr_t>(p) & 15) == 0;

@@ -10,18 +10,18 @@
 namespace ringbolt {
 namespace {
 
-static_assert(iequals("Content-Length", "content-length"));
-static_assert(!iequals("content-length", "content-lengtH2"));
-static_assert(trim_ows(" \t x y\t ") == "x y");
-static_assert(lists_token("keep-alive, Upgrade", "upgrade"));
+static_assert(core::iequals("Content-Length", "content-length"));
+static_assert(!core::iequals("content-length", "content-lengtH2"));
+static_assert(core::trim_ows(" \t x y\t ") == "x y");
+static_assert(core::lists_token("keep-alive, Upgrade", "upgrade"));
 
 TEST(Strings, AsciiLower) {
-    EXPECT_EQ(ascii_lower('A'), 'a');
-    EXPECT_EQ(ascii_lower('Z'), 'z');
-    EXPECT_EQ(ascii_lower('@'), '@');       // one below 'A'
-    EXPECT_EQ(ascii_lower('['), '[');       // one above 'Z'
-    EXPECT_EQ(ascii_lower('\xC4'), '\xC4'); // not ASCII: unchanged, whatever the locale
-    EXPECT_EQ(ascii_lower(std::string_view("X-Request-ID: 7")), "x-request-id: 7");
+    EXPECT_EQ(core::ascii_lower('A'), 'a');
+    EXPECT_EQ(core::ascii_lower('Z'), 'z');
+    EXPECT_EQ(core::ascii_lower('@'), '@');       // one below 'A'
+    EXPECT_EQ(core::ascii_lower('['), '[');       // one above 'Z'
+    EXPECT_EQ(core::ascii_lower('\xC4'), '\xC4'); // not ASCII: unchanged, whatever the locale
+    EXPECT_EQ(core::ascii_lower(std::string_view("X-Request-ID: 7")), "x-request-id: 7");
 }
 
 struct compare_case {
@@ -42,17 +42,17 @@ TEST(Strings, CaseInsensitiveCompares) {
         {"\r", "-", false, false, false},
     };
     for (const compare_case& c : cases) {
-        EXPECT_EQ(iequals(c.a, c.b), c.equal) << c.a << " ~ " << c.b;
-        EXPECT_EQ(istarts_with(c.a, c.b), c.starts) << c.a << " ~ " << c.b;
-        EXPECT_EQ(iends_with(c.a, c.b), c.ends) << c.a << " ~ " << c.b;
+        EXPECT_EQ(core::iequals(c.a, c.b), c.equal) << c.a << " ~ " << c.b;
+        EXPECT_EQ(core::istarts_with(c.a, c.b), c.starts) << c.a << " ~ " << c.b;
+        EXPECT_EQ(core::iends_with(c.a, c.b), c.ends) << c.a << " ~ " << c.b;
     }
 }
 
 TEST(Strings, CompareAgainstLowerLiteral) {
-    EXPECT_TRUE(iequals_lower("Transfer-Encoding", "transfer-encoding"));
-    EXPECT_TRUE(iequals_lower("HOST", "host"));
-    EXPECT_FALSE(iequals_lower("hosts", "host"));
-    EXPECT_FALSE(iequals_lower("h0st", "host"));
+    EXPECT_TRUE(core::iequals_lower("Transfer-Encoding", "transfer-encoding"));
+    EXPECT_TRUE(core::iequals_lower("HOST", "host"));
+    EXPECT_FALSE(core::iequals_lower("hosts", "host"));
+    EXPECT_FALSE(core::iequals_lower("h0st", "host"));
 }
 
 TEST(Strings, OwsTrim) {
@@ -60,12 +60,12 @@ TEST(Strings, OwsTrim) {
         {"", ""}, {" ", ""}, {"\t\t", ""}, {"a", "a"}, {" a ", "a"}, {"\ta b\t", "a b"}, {"\r a", "\r a"},
     };
     for (const auto& [in, out] : cases) {
-        EXPECT_EQ(trim_ows(in), out) << '[' << in << ']';
+        EXPECT_EQ(core::trim_ows(in), out) << '[' << in << ']';
     }
     size_t pos = 1;
-    skip_ows("x \t y", pos);
+    core::skip_ows("x \t y", pos);
     EXPECT_EQ(pos, 4u);
-    skip_ows("x \t y", pos);
+    core::skip_ows("x \t y", pos);
     EXPECT_EQ(pos, 4u);
 }
 
@@ -73,18 +73,18 @@ TEST(Strings, ListElements) {
     std::string_view list = " a , b,,c ,";
     std::vector<std::string_view> popped;
     while (!list.empty()) {
-        popped.push_back(pop_list_element(list));
+        popped.push_back(core::pop_list_element(list));
     }
     EXPECT_EQ(popped, (std::vector<std::string_view>{"a", "b", "", "c"}));
 
     std::vector<std::string_view> walked;
-    EXPECT_TRUE(for_each_list_element(" a , b,,c ,", [&](std::string_view e) {
+    EXPECT_TRUE(core::for_each_list_element(" a , b,,c ,", [&](std::string_view e) {
         walked.push_back(e);
         return true;
     }));
     EXPECT_EQ(walked, (std::vector<std::string_view>{"a", "b", "", "c", ""}));
     walked.clear();
-    EXPECT_FALSE(for_each_list_element("a,stop,b", [&](std::string_view e) {
+    EXPECT_FALSE(core::for_each_list_element("a,stop,b", [&](std::string_view e) {
         walked.push_back(e);
         return e != "stop";
     }));
@@ -109,7 +109,7 @@ TEST(Strings, ListsToken) {
         {"h2c, websocket", "websocket", true},
     };
     for (const token_case& c : cases) {
-        EXPECT_EQ(lists_token(c.list, c.token), c.listed) << c.list << " / " << c.token;
+        EXPECT_EQ(core::lists_token(c.list, c.token), c.listed) << c.list << " / " << c.token;
     }
 }
 

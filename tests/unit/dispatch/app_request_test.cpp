@@ -10,8 +10,8 @@
 namespace ringbolt::http {
 namespace {
 
-app_request filled(uint8_t params) {
-    app_request r;
+dispatch::app_request filled(uint8_t params) {
+    dispatch::app_request r;
     r.conn_slot = 7;
     r.conn_gen = 9;
     r.seq = 1234567890123ULL;
@@ -36,12 +36,12 @@ app_request filled(uint8_t params) {
     r.request_id = {3, 4};
     r.num_params = params;
     for (uint8_t i = 0; i < params; ++i) {
-        r.params[i] = {param_type::integer, {static_cast<uint32_t>(11 + i), 2}, 100 + i};
+        r.params[i] = {dispatch::param_type::integer, {static_cast<uint32_t>(11 + i), 2}, 100 + i};
     }
     return r;
 }
 
-void expect_same(const app_request& a, const app_request& b) {
+void expect_same(const dispatch::app_request& a, const dispatch::app_request& b) {
     EXPECT_EQ(a.conn_slot, b.conn_slot);
     EXPECT_EQ(a.conn_gen, b.conn_gen);
     EXPECT_EQ(a.seq, b.seq);
@@ -72,18 +72,18 @@ void expect_same(const app_request& a, const app_request& b) {
 }
 
 TEST(AppRequest, MovesAndCopiesCarryFieldsAndSetParams) {
-    for (uint8_t n : {uint8_t{0}, uint8_t{1}, uint8_t{2}, static_cast<uint8_t>(max_route_params)}) {
-        const app_request want = filled(n);
-        app_request copied(want);
+    for (uint8_t n : {uint8_t{0}, uint8_t{1}, uint8_t{2}, static_cast<uint8_t>(dispatch::max_route_params)}) {
+        const dispatch::app_request want = filled(n);
+        dispatch::app_request copied(want);
         expect_same(copied, want);
-        app_request moved(std::move(copied));
+        dispatch::app_request moved(std::move(copied));
         expect_same(moved, want);
         // Assigned over an entry that held other parameters (a kept entry reused).
-        app_request assigned = filled(static_cast<uint8_t>(max_route_params));
+        dispatch::app_request assigned = filled(static_cast<uint8_t>(dispatch::max_route_params));
         assigned.params[0].int_value = -1;
         assigned = std::move(moved);
         expect_same(assigned, want);
-        app_request copy_assigned = filled(1);
+        dispatch::app_request copy_assigned = filled(1);
         copy_assigned = want;
         expect_same(copy_assigned, want);
     }
@@ -91,10 +91,10 @@ TEST(AppRequest, MovesAndCopiesCarryFieldsAndSetParams) {
 
 TEST(AppRequest, RouteParametersFollowTheOtherFields) {
     // A request without parameters is written and moved in the fields' lines alone.
-    app_request r;
+    dispatch::app_request r;
     auto at = reinterpret_cast<const char*>(&r.params[0]) - reinterpret_cast<const char*>(&r);
-    EXPECT_GE(static_cast<size_t>(at), sizeof(app_request_fields));
-    EXPECT_LE(sizeof(app_request_fields), 4 * 64u);
+    EXPECT_GE(static_cast<size_t>(at), sizeof(dispatch::app_request_fields));
+    EXPECT_LE(sizeof(dispatch::app_request_fields), 4 * 64u);
 }
 
 } // namespace

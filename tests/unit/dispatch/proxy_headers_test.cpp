@@ -11,7 +11,7 @@ namespace {
 
 peer_address addr(const char* text) {
     peer_address p;
-    EXPECT_TRUE(parse_address(text, p)) << text;
+    EXPECT_TRUE(dispatch::parse_address(text, p)) << text;
     return p;
 }
 
@@ -30,7 +30,7 @@ request_head head_with(std::initializer_list<std::pair<std::string_view, std::st
 }
 
 TEST(TrustedProxies, ParsesAddressesNetworksAndRefusesGarbage) {
-    trusted_proxies t;
+    dispatch::trusted_proxies t;
     EXPECT_EQ(t.parse("127.0.0.1, 10.0.0.0/8,::1"), "");
     EXPECT_TRUE(t.contains(addr("127.0.0.1")));
     EXPECT_TRUE(t.contains(addr("10.200.3.4")));
@@ -51,18 +51,18 @@ TEST(ParseAddress, PortsAndBrackets) {
     EXPECT_EQ(show(addr("[2001:db8::1]:443")), "2001:db8::1#443");
     EXPECT_EQ(show(addr("2001:db8::1")), "2001:db8::1#0");
     peer_address p;
-    EXPECT_FALSE(parse_address("unknown", p));
-    EXPECT_FALSE(parse_address("1.2.3.4:http", p));
-    EXPECT_FALSE(parse_address("[::1", p));
+    EXPECT_FALSE(dispatch::parse_address("unknown", p));
+    EXPECT_FALSE(dispatch::parse_address("1.2.3.4:http", p));
+    EXPECT_FALSE(dispatch::parse_address("[::1", p));
 }
 
 TEST(ReadForwarded, XForwardedForTakesTheRightmostUntrustedHop) {
-    trusted_proxies t;
+    dispatch::trusted_proxies t;
     ASSERT_EQ(t.parse("127.0.0.1,10.0.0.0/8"), "");
     request_head h = head_with({{"X-Forwarded-For", "198.51.100.7, 203.0.113.5, 10.1.1.1"},
                                 {"X-Forwarded-Proto", "https"},
                                 {"X-Forwarded-Host", "example.com"}});
-    forwarded_info f = read_forwarded(h, t);
+    dispatch::forwarded_info f = read_forwarded(h, t);
     ASSERT_TRUE(f.has_client);
     EXPECT_EQ(show(f.client), "203.0.113.5#0"); // 10.1.1.1 is another trusted proxy
     EXPECT_EQ(f.proto, "https");
@@ -70,19 +70,19 @@ TEST(ReadForwarded, XForwardedForTakesTheRightmostUntrustedHop) {
 }
 
 TEST(ReadForwarded, AllTrustedHopsGiveTheLeftmost) {
-    trusted_proxies t;
+    dispatch::trusted_proxies t;
     ASSERT_EQ(t.parse("*"), "");
-    forwarded_info f = read_forwarded(head_with({{"x-forwarded-for", "192.0.2.1, 192.0.2.2"}}), t);
+    dispatch::forwarded_info f = read_forwarded(head_with({{"x-forwarded-for", "192.0.2.1, 192.0.2.2"}}), t);
     ASSERT_TRUE(f.has_client);
     EXPECT_EQ(show(f.client), "192.0.2.1#0");
 }
 
 TEST(ReadForwarded, Rfc7239WinsOverXHeaders) {
-    trusted_proxies t;
+    dispatch::trusted_proxies t;
     ASSERT_EQ(t.parse("127.0.0.1"), "");
     request_head h = head_with({{"X-Forwarded-For", "192.0.2.99"},
                                 {"Forwarded", "for=\"[2001:db8:cafe::17]:4711\";proto=https;host=shop.example"}});
-    forwarded_info f = read_forwarded(h, t);
+    dispatch::forwarded_info f = read_forwarded(h, t);
     ASSERT_TRUE(f.has_client);
     EXPECT_EQ(show(f.client), "2001:db8:cafe::17#4711");
     EXPECT_EQ(f.proto, "https");
@@ -90,11 +90,11 @@ TEST(ReadForwarded, Rfc7239WinsOverXHeaders) {
 }
 
 TEST(ReadForwarded, UnparseableClientIsIgnored) {
-    trusted_proxies t;
+    dispatch::trusted_proxies t;
     ASSERT_EQ(t.parse("127.0.0.1"), "");
-    forwarded_info f = read_forwarded(head_with({{"X-Forwarded-For", "not-an-ip"}, {"Forwarded", ""}}), t);
+    dispatch::forwarded_info f = read_forwarded(head_with({{"X-Forwarded-For", "not-an-ip"}, {"Forwarded", ""}}), t);
     EXPECT_FALSE(f.has_client);
-    f = read_forwarded(head_with({{"Forwarded", "for=_hidden;proto=http"}}), t);
+    f = dispatch::read_forwarded(head_with({{"Forwarded", "for=_hidden;proto=http"}}), t);
     EXPECT_FALSE(f.has_client);
     EXPECT_EQ(f.proto, "http");
 }

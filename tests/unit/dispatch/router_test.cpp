@@ -12,6 +12,7 @@
 #include <vector>
 
 using namespace std::literals;
+using namespace ringbolt::dispatch;
 using namespace ringbolt::http;
 
 namespace {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+using namespace ringbolt::dispatch;
 using namespace ringbolt::http;
 using namespace std::literals;
 

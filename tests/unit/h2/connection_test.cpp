@@ -26,7 +26,7 @@ struct fake_dispatcher final : http::dispatcher {
     std::vector<std::string> bodies;
     std::vector<std::string> heads;
     // "/file": answered with this range of `file` (no file for HEAD, as static mounts do).
-    std::shared_ptr<http::file_handle> file;
+    std::shared_ptr<core::file_handle> file;
     uint64_t file_offset = 0;
     uint64_t file_length = 0;
     std::string bytes_body; ///< "/bytes": answered with these bytes
@@ -138,7 +138,7 @@ struct client {
 
 struct harness {
     http::connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     fake_dispatcher dispatch;
     uint32_t now = 1000;
     h2::connection conn;
@@ -176,7 +176,7 @@ struct harness {
     }
     /// The client got a GOAWAY with `code`, the connection closes once that is sent, and
     /// the counter of its `cause` (an abuse) counted it once.
-    void expect_goaway(uint32_t code, const counter* cause = nullptr) const {
+    void expect_goaway(uint32_t code, const core::counter* cause = nullptr) const {
         EXPECT_EQ(cl.goaway, code);
         EXPECT_TRUE(conn.close_after_flush());
         if (cause != nullptr) {
@@ -215,12 +215,12 @@ TEST(H2Connection, NativeBodyIsNotCopiedFrameByFrame) {
         h.cl.out.clear();
         auto e = h.env();
         h.conn.on_data(bytes, e);
-        http::send_batch b;
+        core::send_batch b;
         std::string wire;
         std::vector<const char*> views; // where each large body segment's bytes are
         std::vector<size_t> view_sizes;
         while (h.conn.output().take_front(b, 64, 1 << 20)) {
-            for (const http::segment& s : b.segments()) {
+            for (const core::segment& s : b.segments()) {
                 std::string_view v = s.bytes();
                 wire.append(v.substr(static_cast<size_t>(s.done)));
                 if (v.size() >= 1024) {
@@ -259,7 +259,7 @@ TEST(H2Connection, NativeFileAnswerAndHead) {
     }
     ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
     harness h;
-    h.dispatch.file = std::make_shared<http::file_handle>(fd);
+    h.dispatch.file = std::make_shared<core::file_handle>(fd);
     h.dispatch.file_offset = 10;
     h.dispatch.file_length = 80000;
     int32_t id = h.cl.get("/file");
@@ -482,7 +482,7 @@ TEST(H2Connection, FilePieceInACodedStreamResetsThatStreamOnly) {
     http::app_response piece;
     piece.seq = static_cast<uint64_t>(a);
     piece.parts = http::app_response::part_body;
-    piece.rare().file = std::make_shared<http::file_handle>(fd);
+    piece.rare().file = std::make_shared<core::file_handle>(fd);
     piece.more->file_length = 10;
     h.conn.on_app_message(std::move(piece), e);
     http::app_response end; // the producer's end, if it sends one after all: nothing more happens

@@ -198,7 +198,7 @@ struct upload_client {
 
 struct upload_harness {
     http::connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     app_dispatcher dispatch;
     uint32_t now = 1000;
     h2::connection conn;

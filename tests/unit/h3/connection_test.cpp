@@ -37,7 +37,7 @@ struct fake_dispatcher final : http::dispatcher {
     std::vector<std::string> bodies;
     std::map<uint64_t, std::shared_ptr<test_body>> streamed;
     std::map<uint64_t, std::shared_ptr<test_body>> watches;
-    std::shared_ptr<http::file_handle> file;
+    std::shared_ptr<core::file_handle> file;
     uint64_t file_length = 0;
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>& stream) override {
@@ -76,7 +76,7 @@ using credit = test_support::counting_control; // what a producer hears: bytes s
 
 struct harness {
     http::connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     fake_dispatcher dispatch;
     h3_test::env_holder envs;
     h3::connection conn;
@@ -157,7 +157,7 @@ TEST(H3Connection, AppAnswerWithTrailersAndFileRange) {
     h3::settings cfg;
     cfg.file_chunk = 16384; // several chunks, each held until acknowledged
     harness h(cfg);
-    h.dispatch.file = std::make_shared<http::file_handle>(fd);
+    h.dispatch.file = std::make_shared<core::file_handle>(fd);
     h.dispatch.file_length = content.size();
     int64_t f = h.cl.request("/file");
     int64_t head = h.cl.request("/file", {}, "HEAD");
@@ -777,7 +777,7 @@ TEST(H3Connection, StopSendingStopsTheProducer) {
 
 TEST(H3Connection, TooFewUniStreamsCloses) {
     http::connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     fake_dispatcher dispatch;
     h3_test::env_holder envs(test_support::make_env(limits, 1000, counters, dispatch));
     h3::connection conn(envs);

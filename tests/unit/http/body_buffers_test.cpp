@@ -83,18 +83,18 @@ struct no_streams final : dispatch::body_stream_factory {
 
 // The protocol and dispatcher with one Python route (POST /py), bodies up to 4 MiB read whole.
 struct whole_body_reactor {
-    app_routes routes;
+    dispatch::app_routes routes;
     no_streams streams;
     connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     dispatch::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, &streams};
     http1_connection conn;
     bool draining = false;
 
     whole_body_reactor() {
         EXPECT_EQ(routes.table.add("/py", method_post, 0), "");
-        route_target t;
-        t.kind = target_kind::python;
+        dispatch::route_target t;
+        t.kind = dispatch::target_kind::python;
         routes.targets.push_back(t);
         limits.max_body = 4u << 20;
         limits.stream_body_above = 4u << 20;
@@ -131,14 +131,14 @@ TEST(BodyBuffers, ATailHoldingOneRequestBecomesTheRequestsData) {
     }
     auto& batch = f.dispatcher.batch();
     ASSERT_EQ(batch.size(), 1u);
-    const app_request& r = batch[0];
+    const dispatch::app_request& r = batch[0];
     EXPECT_EQ(r.data.data(), storage); // no copy: the tail's storage, which was the kept buffer
     EXPECT_EQ(r.body.in(r.data), body);
     EXPECT_EQ(r.path.in(r.data), "/py");
     ASSERT_EQ(r.headers.size(), 6u);
     EXPECT_EQ(r.headers[2].in(r.data), "X-A");
     EXPECT_EQ(r.headers[3].in(r.data), "b");
-    EXPECT_GE(r.data.capacity() - r.data.size(), app_request_padding);
+    EXPECT_GE(r.data.capacity() - r.data.size(), dispatch::app_request_padding);
     EXPECT_EQ(body_buffers_kept(), 0u);
     batch.clear(); // the request ends: its buffer is kept for the next body
     EXPECT_GE(body_buffers_kept(), 500'000u);

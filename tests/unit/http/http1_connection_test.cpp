@@ -23,12 +23,12 @@ constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
 const std::string timeout_answer = "408 " + std::string(problem_of(http_error::request_timeout));
 
 /// Everything an output queue holds, as bytes (file segments read with pread).
-std::string drain_queue(output_queue& q) {
+std::string drain_queue(core::output_queue& q) {
     std::string out;
-    send_batch b;
+    core::send_batch b;
     while (q.take_front(b, 8, SIZE_MAX)) {
-        for (const segment& s : b.segments()) {
-            if (s.type == segment::kind::file) {
+        for (const core::segment& s : b.segments()) {
+            if (s.type == core::segment::kind::file) {
                 std::string buf(s.length, '\0');
                 ssize_t n = pread(s.file->fd, buf.data(), s.length, static_cast<off_t>(s.file_offset));
                 buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
@@ -83,12 +83,12 @@ struct fake_streams final : dispatch::body_stream_factory {
 };
 
 struct fake_reactor {
-    app_routes routes;
+    dispatch::app_routes routes;
     fake_streams streams;
     connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     dispatch::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, &streams};
-    std::vector<app_request>& batch = dispatcher.batch();
+    std::vector<dispatch::app_request>& batch = dispatcher.batch();
     http1_connection conn;
     uint32_t now = 100;
     bool draining = false;
@@ -109,8 +109,8 @@ struct fake_reactor {
     void add(const char* pattern, uint16_t methods, bool native, const char* body) {
         uint32_t id = static_cast<uint32_t>(routes.targets.size());
         EXPECT_EQ(routes.table.add(pattern, methods, id), "");
-        route_target t;
-        t.kind = native ? target_kind::native : target_kind::python;
+        dispatch::route_target t;
+        t.kind = native ? dispatch::target_kind::native : dispatch::target_kind::python;
         t.handler = id;
         t.response.headers = "Content-Type: text/plain\r\n";
         t.response.body = body;
@@ -134,14 +134,14 @@ struct fake_reactor {
     }
 
     void answer_all() {
-        std::vector<app_request> reqs;
+        std::vector<dispatch::app_request> reqs;
         reqs.swap(batch);
         for (auto& r : reqs) {
             answer(r);
         }
     }
 
-    static app_response message(const app_request& r, uint8_t parts) {
+    static app_response message(const dispatch::app_request& r, uint8_t parts) {
         app_response m;
         m.conn_slot = r.conn_slot;
         m.conn_gen = r.conn_gen;
@@ -155,7 +155,7 @@ struct fake_reactor {
         conn.on_app_message(std::move(m), e);
     }
 
-    void answer(const app_request& r) {
+    void answer(const dispatch::app_request& r) {
         app_response m = message(r, app_response::part_head | app_response::part_body | app_response::part_end);
         m.body = "app:" + std::string(r.path.in(r.data)) + ":" + std::string(r.body.in(r.data));
         m.start.fields = "Content-Type: text/plain; charset=utf-8\r\n";
@@ -216,7 +216,7 @@ TEST(Http1Connection, AppRequestCarriesEverything) {
     fake_reactor f;
     f.feed("POST /py?x=1&y=2 HTTP/1.1\r\nHost: a\r\nX-Test: v\r\nContent-Length: 4\r\n\r\nbody", false);
     ASSERT_EQ(f.batch.size(), 1u);
-    const app_request& r = f.batch[0];
+    const dispatch::app_request& r = f.batch[0];
     EXPECT_EQ(r.conn_slot, 7u);
     EXPECT_EQ(r.conn_gen, 3u);
     EXPECT_EQ(r.method.in(r.data), "POST");
@@ -226,7 +226,7 @@ TEST(Http1Connection, AppRequestCarriesEverything) {
     ASSERT_EQ(r.headers.size(), 6u);
     EXPECT_EQ(r.headers[2].in(r.data), "X-Test");
     EXPECT_EQ(r.headers[3].in(r.data), "v");
-    EXPECT_GE(r.data.capacity() - r.data.size(), app_request_padding);
+    EXPECT_GE(r.data.capacity() - r.data.size(), dispatch::app_request_padding);
     EXPECT_EQ(f.conn.outstanding(), 1u);
     EXPECT_EQ(f.conn.deadline(), 0u); // no read deadline while the app works
 }
@@ -250,7 +250,7 @@ TEST(Http1Connection, AnsweredBatchBuffersAreReusedByTheNextRequests) {
     f.feed("POST /py HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\n" + big, false);
     ASSERT_EQ(f.batch.size(), 1u);
     EXPECT_EQ(f.batch[0].body.in(f.batch[0].data), big);
-    EXPECT_GE(f.batch[0].data.capacity() - f.batch[0].data.size(), app_request_padding);
+    EXPECT_GE(f.batch[0].data.capacity() - f.batch[0].data.size(), dispatch::app_request_padding);
 }
 
 // A request the application keeps past its batch (an async handler's, an ASGI app's: the
@@ -262,10 +262,10 @@ TEST(Http1Connection, AKeptRequestsBuffersServeTheNextRequests) {
     fake_reactor f;
     f.feed("POST /py?a=1 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n20", false);
     ASSERT_EQ(f.batch.size(), 1u);
-    app_request kept = std::move(f.batch[0]); // what the bridge's detach does
-    f.dispatcher.recycle_batch();             // nothing left in the batch entry to keep
+    dispatch::app_request kept = std::move(f.batch[0]); // what the bridge's detach does
+    f.dispatcher.recycle_batch();                       // nothing left in the batch entry to keep
     const char* data = kept.data.data();
-    const span32* spans = kept.headers.data();
+    const dispatch::span32* spans = kept.headers.data();
     dispatch::return_request_buffers(kept); // the Request died
     EXPECT_TRUE(kept.data.empty());
     f.feed("GET /py?a=2 HTTP/1.1\r\nHost: a\r\n\r\n", false);
@@ -281,7 +281,7 @@ TEST(Http1Connection, AKeptRequestsBuffersServeTheNextRequests) {
     f.feed("GET /py?a=3 HTTP/1.1\r\nHost: a\r\n\r\n", false);
     ASSERT_EQ(f.batch.size(), 1u);
     EXPECT_EQ(f.batch[0].data.data(), data); // the dispatcher's spare, recycled above
-    app_request big = std::move(f.batch[0]);
+    dispatch::app_request big = std::move(f.batch[0]);
     f.dispatcher.recycle_batch();
     big.data.reserve(size_t{256} * 1024);
     dispatch::return_request_buffers(big);
@@ -334,7 +334,7 @@ TEST(Http1Connection, TypedParams) {
     f.feed("GET /users/-42 HTTP/1.1\r\nHost: a\r\n\r\n", false);
     ASSERT_EQ(f.batch.size(), 1u);
     ASSERT_EQ(f.batch[0].num_params, 1u);
-    EXPECT_EQ(f.batch[0].params[0].type, param_type::integer);
+    EXPECT_EQ(f.batch[0].params[0].type, dispatch::param_type::integer);
     EXPECT_EQ(f.batch[0].params[0].int_value, -42);
 }
 
@@ -346,7 +346,7 @@ TEST(Http1Connection, PipelinedResponsesStayInOrderWhateverTheAnswerOrder) {
                    e);
     ASSERT_EQ(f.batch.size(), 2u);
     EXPECT_FALSE(f.conn.has_output()); // the native answer waits for the first app answer
-    std::vector<app_request> reqs;
+    std::vector<dispatch::app_request> reqs;
     reqs.swap(f.batch);
     f.answer(reqs[1]); // the third request's answer comes first
     EXPECT_FALSE(f.conn.has_output());
@@ -448,7 +448,7 @@ TEST(Http1Connection, AHeadIsParsedOnceWhateverTheReadBoundaries) {
             f.feed(std::string_view(c.request).substr(0, cut), false);
             f.feed(std::string_view(c.request).substr(cut), false);
             ASSERT_EQ(f.batch.size(), 1u) << c.request << " cut at " << cut;
-            const app_request& r = f.batch[0];
+            const dispatch::app_request& r = f.batch[0];
             EXPECT_EQ(r.path.in(r.data), c.path) << "cut at " << cut;
             EXPECT_EQ(r.query.in(r.data), c.query) << "cut at " << cut;
             EXPECT_EQ(r.body.in(r.data), c.body) << "cut at " << cut;
@@ -721,13 +721,13 @@ TEST(Http1Connection, IdleConnectionHoldsNoLargeBuffers) {
 
 // ---- responses as messages: streaming, framing rules, order ----
 
-app_response head_part(const app_request& r, int64_t length, uint8_t more = 0) {
+app_response head_part(const dispatch::app_request& r, int64_t length, uint8_t more = 0) {
     app_response m = fake_reactor::message(r, app_response::part_head | more);
     m.start.content_length = length;
     return m;
 }
 
-app_response body_part(const app_request& r, std::string bytes, uint8_t more = 0) {
+app_response body_part(const dispatch::app_request& r, std::string bytes, uint8_t more = 0) {
     app_response m = fake_reactor::message(r, app_response::part_body | more);
     m.body = std::move(bytes);
     return m;
@@ -748,7 +748,7 @@ TEST(Http1Connection, StreamedResponseIsChunkedOn11AndCloseDelimitedOn10) {
         fake_reactor f;
         f.feed(c.request, false);
         ASSERT_EQ(f.batch.size(), 1u) << c.request;
-        app_request r = f.batch[0];
+        dispatch::app_request r = f.batch[0];
         auto stream = std::make_shared<recording_stream>();
         app_response h = head_part(r, -1);
         h.stream = stream;
@@ -774,7 +774,7 @@ TEST(Http1Connection, DeclaredLengthIsHeldToAndHeadGetsNoBody) {
     {
         fake_reactor f; // more bytes than declared: the response is broken, the connection closes
         f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
-        app_request r = f.batch[0];
+        dispatch::app_request r = f.batch[0];
         f.send(head_part(r, 3));
         f.send(body_part(r, "four", app_response::part_end));
         f.take_output();
@@ -784,7 +784,7 @@ TEST(Http1Connection, DeclaredLengthIsHeldToAndHeadGetsNoBody) {
     {
         fake_reactor f; // fewer bytes than declared: close after what was sent
         f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
-        app_request r = f.batch[0];
+        dispatch::app_request r = f.batch[0];
         f.send(head_part(r, 10));
         f.send(body_part(r, "abc", app_response::part_end));
         EXPECT_TRUE(f.conn.close_after_flush());
@@ -805,8 +805,8 @@ TEST(Http1Connection, PipelinedStreamsKeepRequestOrder) {
     f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n",
            false);
     ASSERT_EQ(f.batch.size(), 2u);
-    app_request first = f.batch[0];
-    app_request third = f.batch[1];
+    dispatch::app_request first = f.batch[0];
+    dispatch::app_request third = f.batch[1];
     f.send(head_part(third, -1)); // the third streams before the first has started
     f.send(body_part(third, "third", app_response::part_end));
     f.send(head_part(first, -1));
@@ -822,8 +822,8 @@ TEST(Http1Connection, PipelinedStreamsKeepRequestOrder) {
 TEST(Http1Connection, AbortMidStreamEndsWithoutTerminatorAndTellsLaterProducers) {
     fake_reactor f;
     f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
-    app_request a = f.batch[0];
-    app_request b = f.batch[1];
+    dispatch::app_request a = f.batch[0];
+    dispatch::app_request b = f.batch[1];
     auto later = std::make_shared<recording_stream>();
     app_response hb = head_part(b, -1);
     hb.stream = later;
@@ -854,7 +854,7 @@ TEST(Http1Connection, DrainClosesOnlyAfterTheLastOwedResponse) {
     fake_reactor f;
     f.feed("GET /py HTTP/1.1\r\nHost: a\r\n\r\nGET /py HTTP/1.1\r\nHost: a\r\n\r\n", false);
     ASSERT_EQ(f.batch.size(), 2u);
-    std::vector<app_request> reqs;
+    std::vector<dispatch::app_request> reqs;
     reqs.swap(f.batch);
     EXPECT_FALSE(f.conn.begin_drain(f.now, 1));
     f.draining = true;
@@ -1100,7 +1100,7 @@ TEST(Http1Connection, StreamedBodyStillArrivesWhileTheResponseStreams) {
     fake_reactor f; // the app starts its (closing) response before it has read the body
     f.feed("POST /upload HTTP/1.0\r\nContent-Length: 200\r\n\r\n", false);
     auto rb = f.streams.last;
-    app_request r = f.batch[0];
+    dispatch::app_request r = f.batch[0];
     f.send(head_part(r, -1));
     f.send(body_part(r, "progress "));
     f.feed(std::string(200, 'd'), false);

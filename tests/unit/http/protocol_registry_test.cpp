@@ -66,7 +66,7 @@ struct registry_fixture {
     protocol_registry reg;
     recording_factory* factory = nullptr;
     connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     recording_dispatcher dispatch;
     http1_connection conn;
     registry_fixture() {
@@ -82,9 +82,9 @@ struct registry_fixture {
     }
     std::string output() {
         std::string out;
-        send_batch b;
+        core::send_batch b;
         while (conn.output().take_front(b, 8, SIZE_MAX)) {
-            for (const segment& s : b.segments()) {
+            for (const core::segment& s : b.segments()) {
                 out.append(s.bytes());
             }
             b.reset();
@@ -174,9 +174,9 @@ TEST(ProtocolRegistry, Http1AnswersARegisteredUpgradeTokenWith101) {
 
 TEST(ProtocolRegistry, TheServerRegistersHttp2UnlessTheListenerIsHttp1Only) {
     for (auto v : {http_versions::both, http_versions::http1, http_versions::http2}) {
-        uring::server_config cfg;
+        server::server_config cfg;
         cfg.http = v;
-        protocol_registry reg = uring::protocols_for(cfg);
+        protocol_registry reg = server::protocols_for(cfg);
         bool h2 = v != http_versions::http1;
         std::string_view token;
         EXPECT_EQ(reg.by_alpn("h2") != nullptr, h2);
@@ -198,9 +198,9 @@ TEST(ProtocolRegistry, ConnectionsStartWithTheFirstProtocolTheRegistryMakes) {
     EXPECT_NE(dynamic_cast<recording_protocol*>(a.get()), nullptr);
     EXPECT_NE(a.get(), b.get()) << "one per slot";
     for (auto v : {http_versions::both, http_versions::http1, http_versions::http2}) {
-        uring::server_config cfg;
+        server::server_config cfg;
         cfg.http = v;
-        std::unique_ptr<protocol> first = uring::protocols_for(cfg).make_first();
+        std::unique_ptr<protocol> first = server::protocols_for(cfg).make_first();
         EXPECT_NE(dynamic_cast<http1_connection*>(first.get()), nullptr) << static_cast<int>(v);
     }
 }
@@ -228,13 +228,13 @@ TEST(ProtocolRegistry, TheTlsAlpnOfferFollowsTheRegistryAndTheHttpVersions) {
         {http_versions::http2, {"h2"}, true}, // nothing but h2 serves: a client without it is refused
     };
     for (const auto& c : cases) {
-        uring::server_config cfg;
+        server::server_config cfg;
         cfg.http = c.http;
-        uring::alpn_choice offer = uring::alpn_offer_for(cfg);
+        server::alpn_choice offer = server::alpn_offer_for(cfg);
         EXPECT_EQ(offer.ids, c.ids) << static_cast<int>(c.http);
         EXPECT_EQ(offer.required, c.required) << static_cast<int>(c.http);
         // Every id offered is one the reactor can serve: the registry's, or HTTP/1.1's.
-        protocol_registry reg = uring::protocols_for(cfg);
+        protocol_registry reg = server::protocols_for(cfg);
         for (const std::string& id : offer.ids) {
             EXPECT_TRUE(id == http1_alpn || reg.by_alpn(id) != nullptr) << id;
         }

@@ -16,12 +16,12 @@ namespace {
 constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
 
 /// The queue's bytes, file ranges shown as "[file offset+length]".
-std::string render(output_queue& q) {
+std::string render(core::output_queue& q) {
     std::string out;
-    send_batch b;
+    core::send_batch b;
     while (q.take_front(b, 8, SIZE_MAX)) {
-        for (const segment& s : b.segments()) {
-            if (s.type == segment::kind::file) {
+        for (const core::segment& s : b.segments()) {
+            if (s.type == core::segment::kind::file) {
                 out += "[file " + std::to_string(s.file_offset) + "+" + std::to_string(s.length) + "]";
             } else {
                 out += s.bytes();
@@ -74,7 +74,7 @@ TEST(ResponseFramer, HeadAndFramingPerCase) {
         {"1.0 app close", 200, 0, false, true, -1, false, true, "close", "", until_close, true},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         response_framer f;
         request_context req{c.minor, c.head_request, c.keep_alive};
         f.start(q, req, c.status, "X-A: 1\r\n", c.length, c.app_close, date, c.draining);
@@ -112,7 +112,7 @@ TEST(ResponseFramer, ApplicationDateAndServerReplaceOurs) {
         {true, true, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         response_framer f;
         f.start(q, request_context{}, 200, "", 0, false, "D", false, c.has_date, c.has_server);
         EXPECT_EQ(render(q), c.expected);
@@ -122,7 +122,7 @@ TEST(ResponseFramer, ApplicationDateAndServerReplaceOurs) {
     h.fields = "Date: mine\r\n";
     h.has_date = true;
     h.close = true;
-    output_queue q;
+    core::output_queue q;
     response_framer f;
     f.start(q, request_context{}, h, "D", false);
     EXPECT_EQ(render(q), "HTTP/1.1 204 No Content\r\nServer: ringbolt\r\nConnection: close\r\nDate: mine\r\n\r\n");
@@ -150,7 +150,7 @@ TEST(ResponseFramer, ServerFieldsFromConfiguration) {
         sf.server = c.server;
         sf.date = c.date;
         sf.extra = c.extra;
-        output_queue q;
+        core::output_queue q;
         response_framer f;
         f.start(q, request_context{}, 200, "", 0, false, "D", false, false, c.has_server, &sf);
         EXPECT_EQ(render(q), c.expected);
@@ -184,7 +184,7 @@ TEST(ResponseFramer, HeadWrittenInPlace) {
          "Content-Length: 0\r\n\r\n"},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         q.append(c.before);
         response_framer f;
         f.start(q, request_context{}, c.status, "X-A: 1\r\n", 0, false, c.date, false);
@@ -198,7 +198,7 @@ TEST(ResponseFramer, HeadWrittenInPlace) {
     request_context req;
     req.features = &feats;
     req.head_request = true;
-    output_queue q;
+    core::output_queue q;
     response_framer f;
     f.start(q, req, 200, "X-A: 1\r\n", INT64_MAX, false, "D", false);
     EXPECT_EQ(render(q), "HTTP/1.1 200 OK\r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\nX-Frame-Options: DENY\r\n"
@@ -221,8 +221,8 @@ TEST(ResponseFramer, WholeIsStartAndBody) {
     const whole_case cases[] = {
         {"200 small", 200, 1, false, true, false, false, 27},
         {"200 empty", 200, 1, false, true, false, false, 0},
-        {"200 one below coalescing", 200, 1, false, true, false, false, output_queue::coalesce_below - 1},
-        {"200 at coalescing", 200, 1, false, true, false, false, output_queue::coalesce_below},
+        {"200 one below coalescing", 200, 1, false, true, false, false, core::output_queue::coalesce_below - 1},
+        {"200 at coalescing", 200, 1, false, true, false, false, core::output_queue::coalesce_below},
         {"200 large", 200, 1, false, true, false, false, 70000},
         {"HEAD", 200, 1, true, true, false, false, 12},
         {"204 drops the body", 204, 1, false, true, false, false, 5},
@@ -238,11 +238,11 @@ TEST(ResponseFramer, WholeIsStartAndBody) {
             body[i] = static_cast<char>('a' + i % 26);
         }
         request_context req{c.minor, c.head_request, c.keep_alive};
-        output_queue q1;
+        core::output_queue q1;
         response_framer f1;
         f1.start(q1, req, c.status, "X-A: 1\r\n", static_cast<int64_t>(body.size()), c.app_close, date, c.draining);
         EXPECT_TRUE(f1.body(q1, body)) << c.name;
-        output_queue q2;
+        core::output_queue q2;
         response_framer f2;
         f2.whole(q2, req, c.status, "X-A: 1\r\n", body, c.app_close, date, c.draining);
         EXPECT_EQ(q2.bytes(), q1.bytes()) << c.name;
@@ -273,7 +273,7 @@ TEST(ResponseFramer, ChunkEncoding) {
         {"trailers", {"x"}, "X-Checksum: 1\r\nX-B: 2\r\n", "1\r\nx\r\n0\r\nX-Checksum: 1\r\nX-B: 2\r\n\r\n"},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         response_framer f;
         f.start(q, request_context{}, 200, "", -1, false, date, false);
         std::string head = render(q);
@@ -286,14 +286,14 @@ TEST(ResponseFramer, ChunkEncoding) {
 }
 
 TEST(ResponseFramer, ChunkedOwnedBorrowedAndFileBodies) {
-    output_queue q;
+    core::output_queue q;
     response_framer f;
     f.start(q, request_context{}, 200, "", -1, false, date, false);
     render(q);
     auto keep = std::make_shared<std::string>(2000, 'b');
     EXPECT_TRUE(f.body_owned(q, std::string(1500, 'o')));
     EXPECT_TRUE(f.body_borrowed(q, *keep, keep));
-    EXPECT_TRUE(f.body_file(q, std::make_shared<file_handle>(-1), 3, 4096));
+    EXPECT_TRUE(f.body_file(q, std::make_shared<core::file_handle>(-1), 3, 4096));
     EXPECT_TRUE(f.end(q));
     EXPECT_EQ(render(q), "5dc\r\n" + std::string(1500, 'o') + "\r\n7d0\r\n" + std::string(2000, 'b') +
                              "\r\n1000\r\n[file 3+4096]\r\n0\r\n\r\n");
@@ -319,7 +319,7 @@ TEST(ResponseFramer, DeclaredLengthIsHeldTo) {
         {"HEAD: pieces dropped, never counted", 5, true, {"abcdefgh"}, {true}, true, ""},
     };
     for (const auto& c : cases) {
-        output_queue q;
+        core::output_queue q;
         response_framer f;
         f.start(q, request_context{1, c.head_request, true}, 200, "", c.declared, false, date, false);
         render(q);
@@ -332,17 +332,17 @@ TEST(ResponseFramer, DeclaredLengthIsHeldTo) {
 }
 
 TEST(ResponseFramer, CreditsForBytesNeverSent) {
-    struct credit final : send_credit {
+    struct credit final : core::send_credit {
         uint64_t total = 0;
         void on_sent(size_t n) noexcept override { total += n; }
     };
-    output_queue q;
+    core::output_queue q;
     response_framer head_f; // HEAD: the body is dropped, its producer credited at once
     head_f.start(q, request_context{1, true, true}, 200, "", -1, false, date, false);
     auto c = std::make_shared<credit>();
     EXPECT_TRUE(head_f.body_owned(q, std::string(100, 'x'), c));
     EXPECT_TRUE(head_f.body_borrowed(q, "yy", nullptr, c));
-    EXPECT_TRUE(head_f.body_file(q, std::make_shared<file_handle>(-1), 0, 7, c));
+    EXPECT_TRUE(head_f.body_file(q, std::make_shared<core::file_handle>(-1), 0, 7, c));
     EXPECT_EQ(c->total, 109u);
     render(q);
     response_framer over; // over the length: refused, not queued (the connection fails the response)

@@ -30,7 +30,8 @@ struct steered_group {
     steered_group() {
         uring::datagram_options opts;
         opts.gro = false; // one datagram per receive
-        result<std::vector<uring::datagram_socket>> g = uring::open_datagram_group("127.0.0.1", 0, group_size, opts);
+        core::result<std::vector<uring::datagram_socket>> g =
+            uring::open_datagram_group("127.0.0.1", 0, group_size, opts);
         EXPECT_TRUE(g.ok()) << g.sys_errno();
         if (g.ok()) {
             socks = g.value();

@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 namespace {
 
 constexpr std::string_view request = "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -38,15 +38,15 @@ class closed_loop {
     closed_loop(size_t n, uint32_t buffers) : _routes(test_support::make_routes()), _app(false) {
         _config.host_loop = true;
         _config.pin_threads = false;
-        _config.wrap_backend = [this, buffers](std::unique_ptr<io_backend>) {
-            auto fake = std::make_unique<fake_backend>();
+        _config.wrap_backend = [this, buffers](std::unique_ptr<uring::io_backend>) {
+            auto fake = std::make_unique<uring::fake_backend>();
             fake->stream_buffers = buffers;
             _fake = fake.get();
-            return std::unique_ptr<io_backend>(std::move(fake));
+            return std::unique_ptr<uring::io_backend>(std::move(fake));
         };
         _reactor = std::make_unique<reactor>(0, _config, *_routes, _app, -1, -1, true, &_pending, nullptr);
         EXPECT_TRUE(_reactor->setup().ok());
-        _fake->order_streams = [this](std::vector<fake_backend::readable_stream>& r) {
+        _fake->order_streams = [this](std::vector<uring::fake_backend::readable_stream>& r) {
             // Recvs armed earlier first (the kernel's order); among them, the order this
             // round's requests were written in.
             std::stable_sort(r.begin(), r.end(), [this](const auto& a, const auto& b) {
@@ -103,7 +103,7 @@ class closed_loop {
         return worst;
     }
     size_t size() const noexcept { return _clients.size(); }
-    const fake_backend& fake() const noexcept { return *_fake; }
+    const uring::fake_backend& fake() const noexcept { return *_fake; }
 
     uint64_t answered = 0;
     unsigned max_wait = 0; ///< turns a request written before a turn still waited after it
@@ -116,10 +116,10 @@ class closed_loop {
         std::string in;
     };
     server_config _config;
-    std::shared_ptr<http::app_routes> _routes;
+    std::shared_ptr<dispatch::app_routes> _routes;
     test_support::test_app _app;
     std::atomic<uint32_t> _pending{0};
-    fake_backend* _fake = nullptr;
+    uring::fake_backend* _fake = nullptr;
     std::unique_ptr<reactor> _reactor;
     std::vector<client> _clients;
     std::vector<unsigned> _arrival; ///< by server-side fd: rank of its request in this round
@@ -189,7 +189,7 @@ class hosting_app final : public app_handler {
   public:
     // Every request is "async": staged by the turn, answered by the loop right after it
     // (deliver_here, which sends at once), as ringbolt's loop answers an ASGI app.
-    uint64_t handle_batch(unsigned, std::span<http::app_request> batch, std::vector<http::app_response>&,
+    uint64_t handle_batch(unsigned, std::span<dispatch::app_request> batch, std::vector<http::app_response>&,
                           response_sink& sink) noexcept override {
         for (auto& req : batch) {
             _staged.push_back({&sink, req.conn_slot, req.conn_gen, req.seq});
@@ -317,4 +317,4 @@ TEST(HostedFairness, RealSocketsADryRingKeepsEveryConnectionServed) {
 }
 
 } // namespace
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 namespace {
 
 using namespace test_support;
@@ -278,4 +278,4 @@ TEST(ReactorChaos, EveryAnswerArrivesAndEveryConnectionEnds) {
 }
 
 } // namespace
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 namespace {
 
 using quic::testing::client;
@@ -49,33 +49,33 @@ std::string get_request(const std::string& path) {
 }
 
 struct quic_reactor_fixture {
-    std::shared_ptr<http::app_routes> routes = test_support::make_routes();
+    std::shared_ptr<dispatch::app_routes> routes = test_support::make_routes();
     test_support::test_app app{false};
     std::atomic<uint32_t> pending{0};
-    fake_backend* fake = nullptr;
+    uring::fake_backend* fake = nullptr;
     server_config cfg;
     int lfd = -1;
     uint16_t port = 0;
     std::unique_ptr<reactor> r;
-    datagram_address server_addr;
+    uring::datagram_address server_addr;
 
     quic_reactor_fixture() {
         cfg.host_loop = true; // driven turn by turn (hosted_turn) from the test's thread
         cfg.pin_threads = false;
         cfg.http3.enabled = true;
         cfg.http3.credentials = quic::testing::pair_fixture::creds();
-        cfg.wrap_backend = [this](std::unique_ptr<io_backend>) {
-            auto f = std::make_unique<fake_backend>();
+        cfg.wrap_backend = [this](std::unique_ptr<uring::io_backend>) {
+            auto f = std::make_unique<uring::fake_backend>();
             fake = f.get();
-            return std::unique_ptr<io_backend>(std::move(f));
+            return std::unique_ptr<uring::io_backend>(std::move(f));
         };
         // The TCP listener takes a free port; HTTP/3 binds UDP on the same number, which
         // another process may hold: take another port then (the reactor closes the listener).
         for (int attempt = 0; attempt < 20 && !r; ++attempt) {
-            result<std::vector<int>> l = open_listeners("127.0.0.1", 0, 1, 16);
+            core::result<std::vector<int>> l = uring::open_listeners("127.0.0.1", 0, 1, 16);
             EXPECT_TRUE(l.ok());
             lfd = l.value().front();
-            port = local_port(lfd);
+            port = uring::local_port(lfd);
             server_addr = v4("127.0.0.1", port);
             r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
             if (!r->setup().ok()) {
@@ -88,15 +88,15 @@ struct quic_reactor_fixture {
     /// One turn each way: the client's datagrams into the fake socket, a reactor turn, and
     /// what the reactor sent back to the client. False once the reactor has drained.
     bool exchange(client& c) {
-        uint64_t now = monotonic_ns();
+        uint64_t now = core::monotonic_ns();
         c.retry_blocked();
         for (const std::string& d : c.write(now)) {
             fake->inject(0, c.addr, server_addr, d);
         }
         bool more = r->hosted_turn() != 0;
-        for (const fake_backend::sent_datagram& d : fake->sent) {
+        for (const uring::fake_backend::sent_datagram& d : fake->sent) {
             EXPECT_EQ(d.id, 0u);
-            c.read(d.payload, monotonic_ns());
+            c.read(d.payload, core::monotonic_ns());
         }
         fake->sent.clear();
         return more;
@@ -121,7 +121,7 @@ struct quic_reactor_fixture {
 
 TEST(ReactorQuic, ServesHttp3RequestsThroughTheSlotTable) {
     quic_reactor_fixture f;
-    client c(v4("127.0.0.1", 40100), f.server_addr, monotonic_ns());
+    client c(v4("127.0.0.1", 40100), f.server_addr, core::monotonic_ns());
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
 
@@ -146,7 +146,7 @@ TEST(ReactorQuic, ServesHttp3RequestsThroughTheSlotTable) {
 // counted; the client does not wait for its own timeouts (issue 40, finding 4).
 TEST(ReactorQuic, AConnectionErrorIsSentAsConnectionClose) {
     quic_reactor_fixture f;
-    client c(v4("127.0.0.1", 40102), f.server_addr, monotonic_ns());
+    client c(v4("127.0.0.1", 40102), f.server_addr, core::monotonic_ns());
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
     int64_t req = c.open_bidi();
@@ -172,29 +172,29 @@ TEST(ReactorQuic, AConnectionErrorIsSentAsConnectionClose) {
 // listens, and the client's requests timed out).
 TEST(ReactorQuic, AConnectionSurvivesItsClientsAddressChanging) {
     quic_reactor_fixture f;
-    client c(v4("127.0.0.1", 40104), f.server_addr, monotonic_ns());
+    client c(v4("127.0.0.1", 40104), f.server_addr, core::monotonic_ns());
     ASSERT_TRUE(c.ok());
     ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
     int64_t first = c.open_bidi();
     c.send(first, get_request("/native"), true);
     ASSERT_TRUE(f.pump(c, [&] { return c.streams[first].in_fin; }));
-    for (const datagram_address& moved : {v4("127.0.0.1", 40105), v4("127.0.0.2", 40106)}) {
+    for (const uring::datagram_address& moved : {v4("127.0.0.1", 40105), v4("127.0.0.2", 40106)}) {
         // What the server sees as the source from now on; the client's QUIC does not know.
-        std::vector<datagram_address> sent_to;
+        std::vector<uring::datagram_address> sent_to;
         int64_t next = c.open_bidi();
         c.send(next, get_request("/native"), true);
         bool answered = false;
         for (int i = 0; i < 2000 && !answered; ++i) {
-            uint64_t now = monotonic_ns();
+            uint64_t now = core::monotonic_ns();
             c.retry_blocked();
             for (const std::string& d : c.write(now)) {
                 f.fake->inject(0, moved, f.server_addr, d);
             }
             f.r->hosted_turn();
-            for (const fake_backend::sent_datagram& d : f.fake->sent) {
+            for (const uring::fake_backend::sent_datagram& d : f.fake->sent) {
                 sent_to.push_back(d.peer);
                 if (d.peer.len == moved.len && std::memcmp(&d.peer.addr, &moved.addr, moved.len) == 0) {
-                    c.read(d.payload, monotonic_ns()); // only what reaches the new address arrives
+                    c.read(d.payload, core::monotonic_ns()); // only what reaches the new address arrives
                 }
             }
             f.fake->sent.clear();
@@ -216,11 +216,11 @@ TEST(ReactorQuic, AConnectionSurvivesItsClientsAddressChanging) {
 // turn at that time sends a probe with nothing received.
 TEST(ReactorQuic, HostedTurnSaysWhenTheNextQuicTimerFallsDue) {
     quic_reactor_fixture f;
-    client c(v4("127.0.0.1", 40102), f.server_addr, monotonic_ns());
+    client c(v4("127.0.0.1", 40102), f.server_addr, core::monotonic_ns());
     ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
     int64_t id = c.open_bidi();
     c.send(id, get_request("/native"), true);
-    for (const std::string& d : c.write(monotonic_ns())) {
+    for (const std::string& d : c.write(core::monotonic_ns())) {
         f.fake->inject(0, c.addr, f.server_addr, d);
     }
     int state = f.r->hosted_turn();
@@ -233,8 +233,8 @@ TEST(ReactorQuic, HostedTurnSaysWhenTheNextQuicTimerFallsDue) {
     EXPECT_LT(ms, reactor::hosted_tick_ms);
     // Turns before then find nothing to do; the turn at that time sends the probe.
     bool probed = false;
-    uint64_t until = monotonic_ns() + uint64_t{ms} * 1'000'000 + 200'000'000;
-    while (!probed && monotonic_ns() < until) {
+    uint64_t until = core::monotonic_ns() + uint64_t{ms} * 1'000'000 + 200'000'000;
+    while (!probed && core::monotonic_ns() < until) {
         state = f.r->hosted_turn();
         probed = !f.fake->sent.empty();
         if (!probed && (state & 8)) {
@@ -258,7 +258,7 @@ TEST(ReactorQuic, GarbageDatagramsThenServiceThenDrain) {
     f.r->hosted_turn();
     EXPECT_EQ(f.r->counters().connections_accepted.get(), 0u);
 
-    client c(v4("127.0.0.1", 40101), f.server_addr, monotonic_ns());
+    client c(v4("127.0.0.1", 40101), f.server_addr, core::monotonic_ns());
     ASSERT_TRUE(f.pump(c, [&] { return c.handshake_done; }));
     int64_t id = c.open_bidi();
     c.send(id, get_request("/native"), true);
@@ -278,4 +278,4 @@ TEST(ReactorQuic, GarbageDatagramsThenServiceThenDrain) {
 }
 
 } // namespace
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 namespace {
 
 bool has(const std::vector<int>& v, int fd) {
@@ -25,14 +25,14 @@ TEST(ReactorSocketCalls, AConnectionAndADrainCallOnlyTheBackend) {
     auto routes = test_support::make_routes();
     test_support::test_app app(false);
     std::atomic<uint32_t> pending{0};
-    fake_backend* fake = nullptr;
+    uring::fake_backend* fake = nullptr;
     server_config cfg;
     cfg.host_loop = true;
     cfg.pin_threads = false;
-    cfg.wrap_backend = [&fake](std::unique_ptr<io_backend>) {
-        auto f = std::make_unique<fake_backend>();
+    cfg.wrap_backend = [&fake](std::unique_ptr<uring::io_backend>) {
+        auto f = std::make_unique<uring::fake_backend>();
         fake = f.get();
-        return std::unique_ptr<io_backend>(std::move(f));
+        return std::unique_ptr<uring::io_backend>(std::move(f));
     };
     // A TCP listener this "process bound" (no listen_fds): the drain refuses new clients on it.
     int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -83,4 +83,4 @@ TEST(ReactorSocketCalls, AConnectionAndADrainCallOnlyTheBackend) {
 }
 
 } // namespace
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

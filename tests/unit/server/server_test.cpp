@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace ringbolt::uring {
+namespace ringbolt::server {
 namespace {
 
 using namespace test_support;
@@ -511,7 +511,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
 // handler that never yields; every other /app/ path is answered inline ("sync").
 class hosting_app final : public app_handler {
   public:
-    uint64_t handle_batch(unsigned reactor_index, std::span<http::app_request> batch,
+    uint64_t handle_batch(unsigned reactor_index, std::span<dispatch::app_request> batch,
                           std::vector<http::app_response>& out, response_sink& sink) noexcept override {
         for (auto& req : batch) {
             std::string path(req.path.in(req.data));
@@ -670,4 +670,4 @@ INSTANTIATE_TEST_SUITE_P(Backends, HostedLoop, ::testing::Values("io_uring", "ep
 });
 
 } // namespace
-} // namespace ringbolt::uring
+} // namespace ringbolt::server

@@ -25,7 +25,10 @@
 #include <unistd.h>
 #include <vector>
 
-namespace ringbolt::uring::test_support {
+namespace ringbolt::server::test_support {
+
+using uring::test_support::fault_backend;
+using uring::test_support::fault_control;
 
 // Holds a request inside the application until the test releases it, so a test can act
 // (stop the server) while that request is in flight.
@@ -82,7 +85,7 @@ class test_app final : public app_handler {
     }
     bool offloads() const noexcept override { return _offload; }
 
-    uint64_t handle_batch(unsigned, std::span<http::app_request> batch, std::vector<http::app_response>& out,
+    uint64_t handle_batch(unsigned, std::span<dispatch::app_request> batch, std::vector<http::app_response>& out,
                           response_sink&) noexcept override {
         if (batch.size() > _largest_call.load(std::memory_order_relaxed)) {
             _largest_call.store(batch.size(), std::memory_order_relaxed);
@@ -107,7 +110,7 @@ class test_app final : public app_handler {
     /// says so (polled; at most 20 s).
     void answer_upload_when(std::function<bool()> ready) { _upload_ready = std::move(ready); }
 
-    void submit(unsigned, std::vector<http::app_request>& batch, response_sink& sink) noexcept override {
+    void submit(unsigned, std::vector<dispatch::app_request>& batch, response_sink& sink) noexcept override {
         std::lock_guard<std::mutex> lock(_mutex);
         for (auto& req : batch) {
             _queue.push_back({&sink, std::move(req)});
@@ -129,10 +132,10 @@ class test_app final : public app_handler {
 
     struct job {
         response_sink* sink;
-        http::app_request req;
+        dispatch::app_request req;
     };
 
-    http::app_response answer(const http::app_request& req) {
+    http::app_response answer(const dispatch::app_request& req) {
         if (req.path.in(req.data) == "/app/held") {
             _gate.hold();
         }
@@ -182,21 +185,21 @@ class test_app final : public app_handler {
     std::thread _worker;
 };
 
-inline std::shared_ptr<http::app_routes> make_routes() {
-    auto routes = std::make_shared<http::app_routes>();
+inline std::shared_ptr<dispatch::app_routes> make_routes() {
+    auto routes = std::make_shared<dispatch::app_routes>();
     EXPECT_EQ(routes->table.add("/native", http::method_get, 0), "");
-    http::route_target native;
-    native.kind = http::target_kind::native;
+    dispatch::route_target native;
+    native.kind = dispatch::target_kind::native;
     native.response.headers = "Content-Type: text/plain\r\n";
     native.response.body = "native";
     routes->targets.push_back(native);
     EXPECT_EQ(routes->table.add("/app/{x}", http::method_get | http::method_post, 1), "");
-    http::route_target app;
-    app.kind = http::target_kind::python;
+    dispatch::route_target app;
+    app.kind = dispatch::target_kind::python;
     routes->targets.push_back(app);
     EXPECT_EQ(routes->table.add("/upload", http::method_post, 2), "");
-    http::route_target upload;
-    upload.kind = http::target_kind::python;
+    dispatch::route_target upload;
+    upload.kind = dispatch::target_kind::python;
     upload.streams_body = true;
     routes->targets.push_back(upload);
     return routes;
@@ -298,14 +301,14 @@ inline server_config one_reactor(const char* io) {
 
 /// One reactor (one_reactor), its backend wrapped in a fault_backend driven by
 /// `control`, a 64 KiB body window (pauses come early) and uploads up to 64 MiB.
-inline server_config faulty_config(const char* io, const std::shared_ptr<fault_control>& control) {
+inline server_config faulty_config(const char* io, const std::shared_ptr<uring::test_support::fault_control>& control) {
     server_config cfg = one_reactor(io);
     cfg.limits.body_window = 64 * 1024;
     cfg.limits.max_body = 64 * 1024 * 1024;
-    cfg.wrap_backend = [control](std::unique_ptr<io_backend> inner) -> std::unique_ptr<io_backend> {
-        return std::make_unique<fault_backend>(std::move(inner), control);
+    cfg.wrap_backend = [control](std::unique_ptr<uring::io_backend> inner) -> std::unique_ptr<uring::io_backend> {
+        return std::make_unique<uring::test_support::fault_backend>(std::move(inner), control);
     };
     return cfg;
 }
 
-} // namespace ringbolt::uring::test_support
+} // namespace ringbolt::server::test_support

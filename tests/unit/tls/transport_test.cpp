@@ -41,13 +41,13 @@ std::shared_ptr<const context> make_context(options o = served()) {
 /// A client connection in memory, talking to a server transport.
 struct pair {
     std::shared_ptr<const context> ctx;
-    core_counters counters;
+    core::core_counters counters;
     tls_transport server;
     SSL_CTX* cctx;
     SSL* client;
     BIO* crd;                 ///< what the server sent, for the client to read
     BIO* cwr;                 ///< what the client wrote, for the server
-    http::output_queue plain; ///< the protocol's output
+    core::output_queue plain; ///< the protocol's output
     std::string received;     ///< plaintext the server's protocol saw
     std::string last_error;   ///< the client's handshake error
 
@@ -93,7 +93,7 @@ struct pair {
     bool keep_wire = false;
     /// Server records to the client (as the reactor's sends would).
     void to_client() {
-        http::send_batch b;
+        core::send_batch b;
         while (server.wire_output(plain).take_front(b, 8, 1 << 20)) {
             iovec iov[8];
             size_t k = b.iovecs(iov, 8);
@@ -238,9 +238,9 @@ TEST(TlsTransport, LargeAndFileResponsesAreEncryptedInBoundedSteps) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     p.plain.append_owned(std::string(big));
-    p.plain.append_file(std::make_shared<http::file_handle>(fd), 100, file_bytes.size() - 100);
+    p.plain.append_file(std::make_shared<core::file_handle>(fd), 100, file_bytes.size() - 100);
     // One wire_output takes at most about a budget's worth.
-    http::output_queue& out = p.server.wire_output(p.plain);
+    core::output_queue& out = p.server.wire_output(p.plain);
     EXPECT_LE(out.bytes(), tls_transport::wire_budget + 64 * 1024);
     EXPECT_FALSE(p.plain.empty());
     std::string got;
@@ -291,7 +291,7 @@ TEST(TlsTransport, RecordsAreFullAcrossSegmentsAndFiles) {
     }
     int fd = ::open(temp_file("records.bin", file_bytes).c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
-    auto file = std::make_shared<http::file_handle>(fd);
+    auto file = std::make_shared<core::file_handle>(fd);
     std::string expect;
     std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 49252\r\n\r\n";
     p.plain.append(head); // a head, then a file (HTTP/1.1)
@@ -344,7 +344,7 @@ TEST(TlsTransport, SmallResponseIsOneRecordAndLargeOnesWholeRecords) {
 
 TEST(TlsTransport, GarbageInsteadOfClientHelloFails) {
     auto ctx = make_context();
-    core_counters c;
+    core::core_counters c;
     tls_transport t(ctx, c, nullptr, 100);
     std::string_view plain = t.on_wire_data("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_TRUE(plain.empty());
@@ -420,7 +420,7 @@ TEST(TlsTransport, CorruptRecordAfterTheHandshakeFails) {
 
 TEST(TlsTransport, HandshakeDeadlineAndTimeout) {
     auto ctx = make_context(options{.handshake_timeout_s = 3});
-    core_counters c;
+    core::core_counters c;
     tls_transport t(ctx, c, nullptr, 100);
     EXPECT_EQ(t.handshake_deadline(), 103u); // passed at 104: at least the whole 3 s (deadline_passed)
     t.on_handshake_timeout();
@@ -500,7 +500,7 @@ TEST(TlsConnectionInfo, FilledWhenTheHandshakeCompletes) {
     auto ctx = make_context(o);
     {
         pair p(ctx);
-        const http::tls_info* info = p.server.tls_info();
+        const core::tls_info* info = p.server.tls_info();
         ASSERT_NE(info, nullptr);
         EXPECT_EQ(info->version, 0); // not yet
         ASSERT_TRUE(p.handshake()) << p.last_error;
@@ -522,7 +522,7 @@ TEST(TlsConnectionInfo, FilledWhenTheHandshakeCompletes) {
     {
         pair p(ctx, TLS1_2_VERSION, "info-a.example");
         ASSERT_TRUE(p.handshake()) << p.last_error;
-        const http::tls_info& info = *p.server.tls_info();
+        const core::tls_info& info = *p.server.tls_info();
         EXPECT_EQ(info.version, 0x0303);
         EXPECT_EQ(info.version_name, "TLSv1.2");
         // The IANA code of the negotiated suite, e.g. 0xC02B ECDHE-ECDSA-AES128-GCM-SHA256.
@@ -550,7 +550,7 @@ TEST(TlsConnectionInfo, ClientCertificateSubjectAndChain) {
             ASSERT_GT(SSL_write(p.client, req.data(), static_cast<int>(req.size())), 0);
             p.to_server();
         }
-        const http::tls_info& info = *p.server.tls_info();
+        const core::tls_info& info = *p.server.tls_info();
         ASSERT_EQ(info.client_chain_pem.size(), 1u);
         EXPECT_EQ(info.client_chain_pem[0], file_text(client.cert));
         EXPECT_EQ(info.client_subject, "CN=info-client.test");

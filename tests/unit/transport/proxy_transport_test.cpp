@@ -19,7 +19,7 @@ using namespace ringbolt::transport;
 constexpr std::string_view request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 struct fixture {
-    core_counters counters;
+    core::core_counters counters;
     proxy_policy policy{proxy_any, 4096, 10};
     std::unique_ptr<proxy_transport> t;
     fixture(bool trusted, uint8_t versions = proxy_any) {
@@ -47,7 +47,7 @@ TEST(ProxyTransport, ABalancersHeaderThenTheConnectionsBytes) {
         EXPECT_EQ(out, request); // whole, once, in order
         EXPECT_TRUE(f.t->established());
         EXPECT_EQ(f.t->handshake_deadline(), 0u);
-        uring::proxied_client c;
+        proxied_client c;
         ASSERT_TRUE(f.t->take_proxied_client(c));
         EXPECT_FALSE(f.t->take_proxied_client(c)); // once
         char host[INET_ADDRSTRLEN];
@@ -60,7 +60,7 @@ TEST(ProxyTransport, ABalancersHeaderThenTheConnectionsBytes) {
         inet_ntop(AF_INET, c.info->destination.addr, host, sizeof(host));
         EXPECT_STREQ(host, "198.51.100.9");
         EXPECT_EQ(c.info->refs.load(), 1u); // the transport's own reference
-        http::proxy_ref request_ref(c.info);
+        core::proxy_ref request_ref(c.info);
         EXPECT_EQ(c.info->refs.load(), 2u);
         EXPECT_FALSE(f.t->secure());
         EXPECT_EQ(f.counters.proxy_headers.get(), 1u);
@@ -72,7 +72,7 @@ TEST(ProxyTransport, AHealthChecksLocalHeaderNamesNoClient) {
     fixture f(true);
     std::string wire("\x0D\x0A\x0D\x0A\x00\x0D\x0A\x51\x55\x49\x54\x0A\x20\x00\x00\x00", 16);
     EXPECT_EQ(f.feed(wire + std::string(request), 5), request);
-    uring::proxied_client c;
+    proxied_client c;
     EXPECT_FALSE(f.t->take_proxied_client(c)); // the socket's peer (the balancer) stands
     EXPECT_FALSE(f.t->failed());
 }
@@ -108,7 +108,7 @@ TEST(ProxyTransport, APeerThatIsNoBalancerIsServedAsItselfAndMayNotClaimAnother)
     for (size_t piece : {size_t{1}, size_t{3}, request.size()}) {
         fixture f(false);
         EXPECT_EQ(f.feed(request, piece), request);
-        uring::proxied_client c;
+        proxied_client c;
         EXPECT_FALSE(f.t->take_proxied_client(c));
         EXPECT_FALSE(f.t->failed());
     }

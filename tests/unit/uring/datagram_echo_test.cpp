@@ -300,14 +300,15 @@ class DatagramTest : public ::testing::TestWithParam<backend_case> {
         cfg.ring_entries = 256;
         cfg.buffer_count = 16;
         cfg.buffer_size = 4096;
-        result<void> r = _backend->setup(cfg, _wake_fd);
+        core::result<void> r = _backend->setup(cfg, _wake_fd);
         if (!r.ok()) {
-            GTEST_SKIP() << "SKIPPED LOUDLY: " << GetParam().io << " unavailable: " << errc_name(r.error());
+            GTEST_SKIP() << "SKIPPED LOUDLY: " << GetParam().io << " unavailable: " << core::errc_name(r.error());
         }
         ASSERT_TRUE(_backend->setup_datagrams(buffers).ok());
         datagram_options opts;
         opts.gro = gro;
-        result<datagram_socket> s = open_datagram_socket(host != nullptr ? host : loopback(family), 0, opts);
+        core::result<datagram_socket> s =
+            uring::open_datagram_socket(host != nullptr ? host : loopback(family), 0, opts);
         ASSERT_TRUE(s.ok()) << std::strerror(s.sys_errno());
         _sock = s.value();
         if (!gro) {
@@ -383,7 +384,7 @@ class DatagramTest : public ::testing::TestWithParam<backend_case> {
             server, [&] { return server.segments.size() >= n; }, [] {});
     }
 
-    core_counters _counters;
+    core::core_counters _counters;
     std::unique_ptr<io_backend> _backend;
     datagram_socket _sock;
     datagram_address _server_address;

@@ -51,7 +51,7 @@ class fault_backend final : public io_backend {
         : _inner(std::move(inner)), _control(std::move(control)),
           _rng(_control->seed * 1000003u + static_cast<uint64_t>(_control->backends.fetch_add(1))), _shim(*this) {}
 
-    result<void> setup(const backend_config& config, int wake_fd) noexcept override {
+    core::result<void> setup(const backend_config& config, int wake_fd) noexcept override {
         _inner->counters = counters;
         return _inner->setup(config, wake_fd);
     }

@@ -20,15 +20,15 @@ namespace ringbolt::uring {
 namespace {
 
 TEST(Listener, ProbeRefusesAPortSomeoneListensOn) {
-    result<int> first = open_listener("127.0.0.1", 0, 16); // SO_REUSEPORT, like every reactor's
+    core::result<int> first = open_listener("127.0.0.1", 0, 16); // SO_REUSEPORT, like every reactor's
     ASSERT_TRUE(first.ok());
     uint16_t port = local_port(first.value());
     ASSERT_NE(port, 0);
-    result<void> probe = probe_address_free("127.0.0.1", port);
+    core::result<void> probe = probe_address_free("127.0.0.1", port);
     EXPECT_FALSE(probe.ok());
     EXPECT_EQ(probe.sys_errno(), EADDRINUSE);
     ::close(first.value());
-    EXPECT_TRUE(probe_address_free("127.0.0.1", port).ok());
+    EXPECT_TRUE(uring::probe_address_free("127.0.0.1", port).ok());
 }
 
 TEST(Listener, LocalPortOfANonInetSocketIsZero) {
@@ -54,7 +54,7 @@ TEST(DatagramSocket, SharesItsPortOnlyWithReuseport) {
         SCOPED_TRACE(std::string(c.host) + (c.reuseport ? " with SO_REUSEPORT" : " without SO_REUSEPORT"));
         datagram_options opts;
         opts.reuseport = c.reuseport;
-        result<datagram_socket> first = open_datagram_socket(c.host, 0, opts);
+        core::result<datagram_socket> first = uring::open_datagram_socket(c.host, 0, opts);
         if (c.family == AF_INET6 && !first.ok() && first.sys_errno() == EADDRNOTAVAIL) {
             GTEST_SKIP() << "SKIPPED LOUDLY: no IPv6 loopback on this machine";
         }
@@ -74,7 +74,7 @@ TEST(DatagramSocket, SharesItsPortOnlyWithReuseport) {
             ASSERT_EQ(getsockopt(s.fd, SOL_UDP, UDP_GRO, &gro, &len), 0);
             EXPECT_EQ(gro, 1);
         }
-        result<datagram_socket> second = open_datagram_socket(c.host, s.port, opts);
+        core::result<datagram_socket> second = open_datagram_socket(c.host, s.port, opts);
         EXPECT_EQ(second.ok(), c.reuseport);
         if (second.ok()) {
             EXPECT_EQ(second.value().port, s.port);
@@ -106,7 +106,7 @@ TEST(DatagramSocket, ReceiveBufferAsAsked) {
     ASSERT_GT(rmem_max, 0);
     datagram_options opts;
     opts.receive_buffer = 4 << 20;
-    result<datagram_socket> s = open_datagram_socket("127.0.0.1", 0, opts);
+    core::result<datagram_socket> s = uring::open_datagram_socket("127.0.0.1", 0, opts);
     ASSERT_TRUE(s.ok());
     int have = 0;
     socklen_t len = sizeof(have);
@@ -116,7 +116,7 @@ TEST(DatagramSocket, ReceiveBufferAsAsked) {
     EXPECT_GE(have / 2, want) << "rmem_max " << rmem_max;
     ::close(s.value().fd);
 
-    result<datagram_socket> plain = open_datagram_socket("127.0.0.1", 0, datagram_options{});
+    core::result<datagram_socket> plain = open_datagram_socket("127.0.0.1", 0, datagram_options{});
     ASSERT_TRUE(plain.ok());
     EXPECT_EQ(plain.value().receive_buffer, rmem_default); // (reported as is: not doubled)
     ::close(plain.value().fd);
@@ -125,7 +125,7 @@ TEST(DatagramSocket, ReceiveBufferAsAsked) {
 TEST(DatagramSocket, GroOnlyWhenAsked) {
     datagram_options opts;
     opts.gro = false;
-    result<datagram_socket> s = open_datagram_socket("127.0.0.1", 0, opts);
+    core::result<datagram_socket> s = uring::open_datagram_socket("127.0.0.1", 0, opts);
     ASSERT_TRUE(s.ok());
     EXPECT_FALSE(s.value().gro);
     int gro = -1;

@@ -86,9 +86,9 @@ class RecvIntoTest : public ::testing::TestWithParam<const char*> {
         cfg.ring_entries = 64;
         cfg.buffer_count = 16;
         cfg.buffer_size = ring_buffer_size;
-        result<void> r = _backend->setup(cfg, _wake_fd);
+        core::result<void> r = _backend->setup(cfg, _wake_fd);
         if (!r.ok()) {
-            GTEST_SKIP() << GetParam() << " unavailable: " << errc_name(r.error());
+            GTEST_SKIP() << GetParam() << " unavailable: " << core::errc_name(r.error());
         }
         ASSERT_TRUE(_backend->can_recv_into());
         testing::make_tcp_pair(_ours, _peer, io_backend::accepted_socket_flags);
@@ -120,7 +120,7 @@ class RecvIntoTest : public ::testing::TestWithParam<const char*> {
     }
 
     std::unique_ptr<io_backend> _backend;
-    core_counters _counters;
+    core::core_counters _counters;
     int _wake_fd = -1;
     int _peer = -1;
     int _ours = -1;

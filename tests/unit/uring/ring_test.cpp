@@ -24,7 +24,7 @@ bool kernel_at_least(int major, int minor) {
 
 TEST(RingProbe, TheRecvSelfTestsFindWhatThisKernelHas) {
     for (bool shared : {false, true}) {
-        result<ring_features> probe = probe_io_uring(shared);
+        core::result<ring_features> probe = uring::probe_io_uring(shared);
         ASSERT_TRUE(probe.ok()) << "shared " << shared << ": " << describe_setup_failure(probe.sys_errno());
         const ring_features& f = probe.value();
         EXPECT_TRUE(f.multishot_recv) << "multishot recv into a buffer ring: kernel 6.0+";

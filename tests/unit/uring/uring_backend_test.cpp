@@ -59,16 +59,16 @@ class BackendTest : public ::testing::Test {
         cfg.buffer_count = 16;
         cfg.buffer_size = 4096;
         _backend.counters = &_counters;
-        result<void> r = _backend.setup(cfg, _wake_fd);
+        core::result<void> r = _backend.setup(cfg, _wake_fd);
         if (!r.ok()) {
-            GTEST_SKIP() << "io_uring unavailable: " << errc_name(r.error());
+            GTEST_SKIP() << "io_uring unavailable: " << core::errc_name(r.error());
         }
     }
     /// The backend is up (false: skipped or failed; the derived SetUp returns).
     bool ready() const { return !IsSkipped() && !HasFatalFailure(); }
 
     uring_backend _backend;
-    core_counters _counters;
+    core::core_counters _counters;
     int _wake_fd = -1;
 };
 
@@ -296,12 +296,12 @@ TEST_F(RecvEndTest, ACancelThatCatchesTheRecvIsCancelled) {
 // the reactor has seen the head. The ring here holds 1 MiB, so the end is the limit's, not
 // a dry ring's (ENOBUFS is counted). Without the limit the recv takes all and goes on.
 TEST(RecvLimit, AMultishotRecvEndsAfterItsByteLimit) {
-    result<ring_features> probe = probe_io_uring();
+    core::result<ring_features> probe = uring::probe_io_uring();
     ASSERT_TRUE(probe.ok());
     int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     ASSERT_GE(wake_fd, 0);
     uring_backend backend;
-    core_counters counters;
+    core::core_counters counters;
     backend.counters = &counters;
     backend_config cfg;
     cfg.buffer_count = 256;
@@ -377,9 +377,9 @@ class SharedRingTest : public ::testing::Test {
         cfg.ring_entries = ring_entries;
         cfg.buffer_count = buffer_count;
         cfg.shared_ring = true;
-        result<void> r = backend.setup(cfg, wake_fd);
+        core::result<void> r = backend.setup(cfg, wake_fd);
         if (!r.ok()) {
-            why = errc_name(r.error());
+            why = core::errc_name(r.error());
             return false;
         }
         for (uint32_t i = 0; i < n; ++i) {
@@ -440,7 +440,7 @@ class SharedRingTest : public ::testing::Test {
 
     int wake_fd = -1;
     uring_backend backend;
-    core_counters counters;
+    core::core_counters counters;
     std::vector<int> ours, peers;
     std::string answer = "answer"; ///< what queue_answers sends
     iovec answer_iov{};
@@ -584,7 +584,7 @@ TEST(RingProbe, LeavesNoSpuriousEintrInTheCallingThread) {
     int interrupted = 0;
     int timed_out = 0;
     std::thread caller([&] {
-        result<ring_features> probe = probe_io_uring();
+        core::result<ring_features> probe = uring::probe_io_uring();
         probed = probe.ok();
         int sv[2];
         if (!probed || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {

@@ -21,11 +21,11 @@ constexpr std::string_view handshake =
     "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-std::string drain_queue(http::output_queue& q) {
+std::string drain_queue(core::output_queue& q) {
     std::string out;
-    http::send_batch b;
+    core::send_batch b;
     while (q.take_front(b, 8, SIZE_MAX)) {
-        for (const http::segment& s : b.segments()) {
+        for (const core::segment& s : b.segments()) {
             out += s.bytes();
         }
         b.consume(b.remaining());
@@ -121,9 +121,9 @@ struct recording_channel final : test_support::counting_ws_channel {
 };
 
 struct fake_reactor {
-    http::app_routes routes;
+    dispatch::app_routes routes;
     http::connection_limits limits;
-    core_counters counters;
+    core::core_counters counters;
     dispatch::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, nullptr};
     std::unique_ptr<http::protocol> conn = std::make_unique<http::http1_connection>();
     std::shared_ptr<recording_channel> chan = std::make_shared<recording_channel>();
@@ -133,8 +133,8 @@ struct fake_reactor {
 
     fake_reactor() {
         EXPECT_EQ(routes.table.add("/ws", http::method_get, 0), "");
-        http::route_target t;
-        t.kind = http::target_kind::python;
+        dispatch::route_target t;
+        t.kind = dispatch::target_kind::python;
         t.websocket = true;
         t.websocket_only = true;
         routes.targets.push_back(t);
@@ -166,7 +166,7 @@ struct fake_reactor {
     /// The app accepts the handshake in the batch: 101 + the switch, as the reactor does it.
     void accept(settings cfg = {}) {
         ASSERT_EQ(dispatcher.batch().size(), 1u);
-        http::app_request req = std::move(dispatcher.batch().front());
+        dispatch::app_request req = std::move(dispatcher.batch().front());
         dispatcher.batch().clear();
         ASSERT_TRUE(req.websocket);
         http::app_response m;
@@ -227,7 +227,7 @@ TEST(WsConnection, RefusedHandshakeStaysHttp) {
     fake_reactor r;
     r.feed(handshake);
     ASSERT_EQ(r.dispatcher.batch().size(), 1u);
-    http::app_request req = std::move(r.dispatcher.batch().front());
+    dispatch::app_request req = std::move(r.dispatcher.batch().front());
     r.dispatcher.batch().clear();
     http::app_response m;
     m.seq = req.seq;
