@@ -78,6 +78,7 @@ class counter {
     X(h3_window_stalls)                                                                                                \
     X(h3_streams)                                                                                                      \
     X(h3_refused_streams)                                                                                              \
+    X(h3_too_early)                                                                                                    \
     X(h3_floods)                                                                                                       \
     X(h3_connection_errors)                                                                                            \
     X(proxy_headers)                                                                                                   \

@@ -14,6 +14,11 @@ namespace {
 // One scratch head per reactor thread (a request_head is 4 KB).
 thread_local http::request_head tl_head;
 
+/// RFC 9110 §9.2.1's safe methods: what 0-RTT may carry (a replay of them changes nothing).
+bool safe_method(std::string_view m) noexcept {
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE";
+}
+
 // RFC 9000 §2.1: the low two bits of a stream id.
 bool client_bidi(int64_t id) noexcept {
     return (id & 3) == 0;
@@ -152,6 +157,14 @@ void connection::begin_drain() noexcept {
 
 // ---- the transport's side ----
 
+void connection::on_early_data(quic::stream_host& host) noexcept {
+    // Requests from 0-RTT are read now; our streams open with the handshake (on_connected).
+    _host = &host;
+    if (_session != nullptr && !_failed) {
+        _session->allow_client_streams(host.bidi_streams_allowed());
+    }
+}
+
 void connection::on_connected(quic::stream_host& host) noexcept {
     _host = &host;
     if (_session == nullptr || _failed) {
@@ -172,6 +185,8 @@ void connection::on_connected(quic::stream_host& host) noexcept {
         return;
     }
     _session->allow_client_streams(host.bidi_streams_allowed());
+    _bound = true;
+    submit_held_heads();
     if (_closing && !_draining_sent) {
         begin_drain(); // the server began draining before the handshake completed
     }
@@ -620,6 +635,14 @@ int connection::on_end_headers(int64_t id, bool fin, bool trailer) noexcept {
     }
     if (st.method == "CONNECT") {
         answer_error(st, 501, "CONNECT is not supported");
+        return 0;
+    }
+    if (_host->came_early(id) && !safe_method(st.method)) {
+        // Early data may be a replay (RFC 9001 §9.2): only what repeats harmlessly runs
+        // from it. The client sends the request again once the handshake completes
+        // (RFC 8470 §3: 425 Too Early).
+        env().counters.h3_too_early.add();
+        answer_error(st, 425, "too early: send the request again after the handshake");
         return 0;
     }
     if (fin) {

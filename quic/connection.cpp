@@ -132,6 +132,14 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     return c;
 }
 
+bool connection::resumed() const noexcept {
+    return _tls != nullptr && session_resumed(_tls);
+}
+
+bool connection::took_early_data() const noexcept {
+    return _tls != nullptr && early_data_accepted(_tls);
+}
+
 connection::~connection() {
     if (_conn != nullptr) {
         ngtcp2_conn_del(_conn);
@@ -538,14 +546,28 @@ void connection::close(uint64_t app_error, std::string_view reason) noexcept {
 
 int connection::on_handshake_completed() noexcept {
     _phase = phase::open;
+    // One ticket a connection: the client may resume (and send 0-RTT) next time. A
+    // refusal costs the client its resumption, not this connection.
+    _ticket_sent = send_session_ticket(_tls);
     _owner.handshake_completed(*this);
-    if (!_app_close) {
-        _user->on_connected(*this);
-        if (_draining) {
-            _user->begin_drain();
-        }
-    }
+    connect_user();
     return 0;
+}
+
+void connection::connect_user() noexcept {
+    if (_user_connected || _app_close) {
+        return;
+    }
+    _user_connected = true;
+    _user->on_connected(*this);
+    if (_draining) {
+        _user->begin_drain();
+    }
+}
+
+bool connection::came_early(int64_t stream_id) const noexcept {
+    auto it = _streams.find(stream_id);
+    return it != _streams.end() && it->second.early;
 }
 
 void connection::add_stream(int64_t stream_id) noexcept {
@@ -568,10 +590,19 @@ int connection::on_stream_open(int64_t stream_id) noexcept {
     return 0;
 }
 
-int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t len, bool fin) noexcept {
+int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t len, bool fin, bool early) noexcept {
     auto it = _streams.try_emplace(stream_id).first;
     if (it->second.input_done) {
         return 0; // reset or stopped: ngtcp2 credits what still arrives itself
+    }
+    if (early) {
+        // 0-RTT: the protocol reads the early requests before the handshake completes
+        // (and answers them once it is done).
+        it->second.early = true;
+        if (!_early_told && !_user_connected && !_app_close) {
+            _early_told = true;
+            _user->on_early_data(*this);
+        }
     }
     it->second.delivered += len;
     // The connection window is given back as bytes arrive, the stream's only as the

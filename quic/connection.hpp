@@ -125,6 +125,10 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     /// The endpoint's mark: counted among its half-open connections (from its first
     /// Initial until its handshake completes or it is deleted).
     bool half_open = false;
+    /// Once the handshake completed: whether it resumed a session, took 0-RTT data, sent a ticket.
+    bool resumed() const noexcept;
+    bool took_early_data() const noexcept;
+    bool ticket_sent() const noexcept { return _ticket_sent; }
 
     // stream_host
     int64_t open_uni_stream() noexcept override;
@@ -135,6 +139,7 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     void grant_bidi_stream() noexcept override;
     uint64_t bidi_streams_allowed() const noexcept override { return _bidi_allowed; }
     void close(uint64_t app_error, std::string_view reason) noexcept override;
+    bool came_early(int64_t stream_id) const noexcept override;
 
   private:
     connection(const transport_config& cfg, std::unique_ptr<stream_user> user, connection_owner& owner) noexcept;
@@ -144,12 +149,13 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
         uint64_t consumed = 0;   ///< of which it reported done
         uint64_t unacked = 0;    ///< bytes written, not yet acknowledged
         bool input_done = false; ///< reset or stopped: the rest was credited back
+        bool early = false;      ///< some of its bytes came in 0-RTT packets
     };
 
     // ngtcp2_api::conn_events
     int on_handshake_completed() noexcept override;
     int on_stream_open(int64_t stream_id) noexcept override;
-    int on_stream_data(int64_t stream_id, const uint8_t* data, size_t len, bool fin) noexcept override;
+    int on_stream_data(int64_t stream_id, const uint8_t* data, size_t len, bool fin, bool early) noexcept override;
     int on_acked(int64_t stream_id, uint64_t n) noexcept override;
     int on_stream_close(int64_t stream_id, uint64_t app_error) noexcept override;
     int on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept override;
@@ -181,6 +187,9 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     ngtcp2_conn* _conn = nullptr;
     std::shared_ptr<const tls_credentials> _creds; ///< what _tls uses (freed before them)
     gnutls_session_t _tls = nullptr;
+    bool _ticket_sent = false;    ///< the session ticket went out (on_handshake_completed)
+    bool _user_connected = false; ///< the protocol heard on_connected (the handshake completed)
+    bool _early_told = false;     ///< the protocol heard on_early_data
     ngtcp2_crypto_conn_ref _ref{};
     uring::datagram_address _peer;  ///< the current path's client address (ngtcp2's, after each packet)
     uring::datagram_address _local; ///< ... and ours
@@ -190,6 +199,8 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     /// Table nodes of closed streams, kept for the next ones (a node a request otherwise).
     std::vector<stream_table::node_type> _spare_nodes;
     static constexpr size_t max_spare_nodes = 32;
+    /// Hand the connection to the protocol (on_connected), once.
+    void connect_user() noexcept;
     void add_stream(int64_t stream_id) noexcept;
     std::vector<int64_t> _fin_retry; ///< fin-only offers that found no room: writable again at the next write
     uint64_t _unacked = 0;

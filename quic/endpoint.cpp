@@ -321,6 +321,11 @@ void endpoint::handshake_completed(connection& c) noexcept {
         c.half_open = false;
         --_half_open;
     }
+    _stats.tickets += c.ticket_sent() ? 1 : 0;
+    if (c.resumed()) {
+        ++_stats.resumed;
+        _stats.early_data += c.took_early_data() ? 1 : 0;
+    }
 }
 
 void endpoint::flush(uint64_t now) noexcept {

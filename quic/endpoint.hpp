@@ -35,6 +35,9 @@ struct endpoint_stats {
     uint64_t closed = 0;               ///< connections gone (any reason)
     uint64_t idle_closed = 0;          ///< of which by the idle or handshake timeout
     uint64_t errors = 0;               ///< of which closed by us for the peer's transport error
+    uint64_t tickets = 0;              ///< session tickets sent (one a completed handshake)
+    uint64_t resumed = 0;              ///< handshakes that resumed a session with a ticket
+    uint64_t early_data = 0;           ///< of which took 0-RTT data
 };
 
 class endpoint final : private connection_owner {

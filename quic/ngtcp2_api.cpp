@@ -38,7 +38,8 @@ int stream_open(ngtcp2_conn*, int64_t id, void* ud) {
 
 int recv_stream_data(ngtcp2_conn*, uint32_t flags, int64_t id, uint64_t, const uint8_t* data, size_t len, void* ud,
                      void*) {
-    return fail_if(events_of(ud)->on_stream_data(id, data, len, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0));
+    return fail_if(events_of(ud)->on_stream_data(id, data, len, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0,
+                                                 (flags & NGTCP2_STREAM_DATA_FLAG_EARLY) != 0));
 }
 
 int acked_stream_data_offset(ngtcp2_conn*, int64_t id, uint64_t, uint64_t len, void* ud, void*) {

@@ -27,7 +27,8 @@ class conn_events {
     virtual ~conn_events() = default;
     virtual int on_handshake_completed() noexcept = 0;
     virtual int on_stream_open(int64_t stream_id) noexcept = 0;
-    virtual int on_stream_data(int64_t stream_id, const uint8_t* data, size_t len, bool fin) noexcept = 0;
+    /// `early`: the bytes came in a 0-RTT packet.
+    virtual int on_stream_data(int64_t stream_id, const uint8_t* data, size_t len, bool fin, bool early) noexcept = 0;
     virtual int on_acked(int64_t stream_id, uint64_t n) noexcept = 0;
     virtual int on_stream_close(int64_t stream_id, uint64_t app_error) noexcept = 0;
     virtual int on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept = 0;

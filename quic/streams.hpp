@@ -67,6 +67,9 @@ class stream_host {
     /// End the connection with an application error (CONNECTION_CLOSE of type 0x1d),
     /// e.g. an HTTP/3 frame error. Nothing more is delivered to the protocol after it.
     virtual void close(uint64_t app_error, std::string_view reason) noexcept = 0;
+    /// Whether some of the stream's bytes came in 0-RTT packets (RFC 9001 §4.6.1): early
+    /// data, which an attacker may have replayed. A transport without 0-RTT: never.
+    virtual bool came_early(int64_t /*stream_id*/) const noexcept { return false; }
 };
 
 /// What the protocol implements (h3::connection). Every call is noexcept: a fault the
@@ -77,6 +80,10 @@ class stream_user {
     /// The handshake is complete and the connection may carry streams: open the
     /// protocol's own streams here (HTTP/3: control, QPACK encoder and decoder).
     virtual void on_connected(stream_host& host) noexcept = 0;
+    /// 0-RTT stream data arrived before the handshake completed (a resumed client's early
+    /// requests): from now the protocol reads through `host`, and its answers go out once
+    /// the handshake is done. It cannot open streams yet: on_connected follows.
+    virtual void on_early_data(stream_host& host) noexcept = 0;
     /// In-order bytes of `stream_id`, new since the last call; `fin`: the peer ended its
     /// side. The protocol reports what it no longer holds with stream_host::consumed
     /// (now or later).

@@ -1,11 +1,15 @@
 // GnuTLS credentials and per-connection server sessions for QUIC (see tls_session.hpp).
 #include "quic/tls_session.hpp"
 
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
+#include <unordered_map>
 
 namespace ringbolt::quic {
 
@@ -17,11 +21,106 @@ constexpr const char* priority = "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+V
                                  "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:"
                                  "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1";
 
+/// Early data GnuTLS may still take: the most ClientHellos remembered at once. Past it
+/// (and after dropping those whose window passed) early data is refused, never replayed.
+constexpr size_t max_remembered_hellos = 1 << 16;
+
+/// The 64-byte master ticket key from the workers' secret and the reload count: HMAC-SHA256
+/// of a label, the count and the block's number, twice. All-zero secret: random.
+bool derive_ticket_key(const resumption& r, std::array<uint8_t, 64>& key) noexcept {
+    if (std::all_of(r.secret.begin(), r.secret.end(), [](uint8_t b) { return b == 0; })) {
+        gnutls_datum_t k{};
+        if (gnutls_session_ticket_key_generate(&k) != 0 || k.size != key.size()) {
+            gnutls_free(k.data);
+            return false;
+        }
+        std::memcpy(key.data(), k.data, key.size());
+        gnutls_memset(k.data, 0, k.size);
+        gnutls_free(k.data);
+        return true;
+    }
+    for (uint8_t block = 0; block < 2; ++block) {
+        uint8_t text[32] = "ringbolt QUIC session tickets";
+        std::memcpy(text + 26, &r.generation, sizeof r.generation);
+        text[30] = block;
+        if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, r.secret.data(), r.secret.size(), text, sizeof text,
+                             key.data() + 32 * block) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 } // namespace
 
+/// GnuTLS's anti-replay store for this process (RFC 8446 §8): the ClientHellos whose early
+/// data was taken, each until its window passes. Any reactor's session may ask: locked.
+class replay_guard {
+  public:
+    replay_guard() {
+        if (gnutls_anti_replay_init(&_ar) == 0) {
+            gnutls_anti_replay_set_add_function(_ar, add);
+            gnutls_anti_replay_set_ptr(_ar, this);
+        }
+    }
+    ~replay_guard() {
+        if (_ar != nullptr) {
+            gnutls_anti_replay_deinit(_ar);
+        }
+    }
+    replay_guard(const replay_guard&) = delete;
+    replay_guard& operator=(const replay_guard&) = delete;
+
+    gnutls_anti_replay_t get() const noexcept { return _ar; }
+
+  private:
+    /// GNUTLS_E_DB_ENTRY_EXISTS (early data refused) for a ClientHello seen before, or when
+    /// the store is full.
+    static int add(void* self, time_t expires, const gnutls_datum_t* key, const gnutls_datum_t*) {
+        return static_cast<replay_guard*>(self)->remember(expires, key);
+    }
+    int remember(time_t expires, const gnutls_datum_t* key) noexcept {
+        std::lock_guard<std::mutex> lock(_mutex);
+        time_t now = std::time(nullptr);
+        if (_seen.size() >= max_remembered_hellos) {
+            std::erase_if(_seen, [now](const auto& e) { return e.second < now; });
+            if (_seen.size() >= max_remembered_hellos) {
+                return GNUTLS_E_DB_ENTRY_EXISTS;
+            }
+        }
+        std::string k(reinterpret_cast<const char*>(key->data), key->size);
+        auto [it, fresh] = _seen.try_emplace(std::move(k), expires);
+        if (!fresh) {
+            if (it->second >= now) {
+                return GNUTLS_E_DB_ENTRY_EXISTS;
+            }
+            it->second = expires;
+        }
+        return 0;
+    }
+
+    gnutls_anti_replay_t _ar = nullptr;
+    std::mutex _mutex;
+    std::unordered_map<std::string, time_t> _seen;
+};
+
+tls_credentials::tls_credentials() = default;
+
 std::shared_ptr<const tls_credentials> tls_credentials::load(const std::string& certfile, const std::string& keyfile,
-                                                             std::string& error) {
+                                                             const resumption& r, std::string& error) {
     std::shared_ptr<tls_credentials> c(new tls_credentials());
+    if (!derive_ticket_key(r, c->_ticket_key)) {
+        error = "QUIC TLS: cannot make a session ticket key";
+        return nullptr;
+    }
+    c->_early_data = r.early_data;
+    if (r.early_data) {
+        c->_replay = std::make_unique<replay_guard>();
+        if (c->_replay->get() == nullptr) {
+            error = "QUIC TLS: cannot set up anti-replay for early data";
+            return nullptr;
+        }
+    }
     if (int rv = gnutls_certificate_allocate_credentials(&c->_cred); rv != 0) {
         error = std::string("QUIC TLS: ") + gnutls_strerror(rv);
         return nullptr;
@@ -39,6 +138,7 @@ std::shared_ptr<const tls_credentials> tls_credentials::load(const std::string& 
 }
 
 tls_credentials::~tls_credentials() {
+    gnutls_memset(_ticket_key.data(), 0, _ticket_key.size());
     if (_priority != nullptr) {
         gnutls_priority_deinit(_priority);
     }
@@ -49,8 +149,24 @@ tls_credentials::~tls_credentials() {
 
 gnutls_session_t tls_credentials::new_server_session(ngtcp2_crypto_conn_ref* ref) const noexcept {
     gnutls_session_t s = nullptr;
-    if (gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA) != 0) {
+    // The ticket goes out when the handshake completes (send_session_ticket), not inside it.
+    unsigned flags = GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_NO_AUTO_SEND_TICKET;
+    if (_early_data) {
+        flags |= GNUTLS_ENABLE_EARLY_DATA;
+    }
+    if (gnutls_init(&s, flags) != 0) {
         return nullptr;
+    }
+    gnutls_datum_t ticket_key{const_cast<uint8_t*>(_ticket_key.data()), static_cast<unsigned>(_ticket_key.size())};
+    if (gnutls_session_ticket_enable_server(s, &ticket_key) != 0) {
+        gnutls_deinit(s);
+        return nullptr;
+    }
+    if (_early_data) {
+        gnutls_anti_replay_enable(s, _replay->get());
+        // QUIC carries early data in 0-RTT packets, not TLS records: the limit must be
+        // 0xffffffff in the ticket (RFC 9001 §4.6.1), flow control bounds it.
+        gnutls_record_set_max_early_data_size(s, 0xffffffffu);
     }
     gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn_h3)),
                         static_cast<unsigned>(std::strlen(alpn_h3))};
@@ -62,6 +178,18 @@ gnutls_session_t tls_credentials::new_server_session(ngtcp2_crypto_conn_ref* ref
     }
     gnutls_session_set_ptr(s, ref);
     return s;
+}
+
+bool send_session_ticket(gnutls_session_t s) noexcept {
+    return gnutls_session_ticket_send(s, 1, 0) == 0;
+}
+
+bool session_resumed(gnutls_session_t s) noexcept {
+    return gnutls_session_is_resumed(s) != 0;
+}
+
+bool early_data_accepted(gnutls_session_t s) noexcept {
+    return (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
 }
 
 } // namespace ringbolt::quic

@@ -3,8 +3,19 @@
 // --ssl-certfile/--ssl-keyfile and shared read-only, and one session per connection
 // offering ALPN "h3" only. A reload (SIGHUP) gives new connections new credentials; a
 // connection keeps the ones it was made with.
+//
+// Resumption and 0-RTT (RFC 9001 §4.5-4.6): every session sends one session ticket when
+// its handshake completes, sealed with a key derived from the workers' shared secret (a
+// ticket from one worker resumes on another) and the count of reloads (a SIGHUP rotates
+// it: tickets issued before no longer resume; GnuTLS also rotates the key it derives from
+// this one as tickets age). Early data is accepted unless turned off, behind GnuTLS's
+// anti-replay check (a ClientHello's early data is taken once in this process, and only
+// within its ticket's age window); what early data may ask for is HTTP/3's to decide
+// (h3/connection.cpp: safe methods only, else 425 Too Early, RFC 8470).
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,15 +23,25 @@
 using gnutls_certificate_credentials_t = struct gnutls_certificate_credentials_st*;
 using gnutls_priority_t = struct gnutls_priority_st*;
 using gnutls_session_t = struct gnutls_session_int*;
+using gnutls_anti_replay_t = struct gnutls_anti_replay_st*;
 struct ngtcp2_crypto_conn_ref;
 
 namespace ringbolt::quic {
+
+/// How sessions resume (see above).
+struct resumption {
+    std::array<uint8_t, 32> secret{}; ///< the workers' shared secret (all zero: a key of this process's own)
+    uint32_t generation = 0;          ///< reloads so far: each derives a new ticket key
+    bool early_data = true;           ///< accept 0-RTT (--no-http3-early-data: resumption only)
+};
+
+class replay_guard;
 
 class tls_credentials {
   public:
     /// nullptr with `error` set when the files do not load (path and GnuTLS's reason).
     static std::shared_ptr<const tls_credentials> load(const std::string& certfile, const std::string& keyfile,
-                                                       std::string& error);
+                                                       const resumption& r, std::string& error);
     ~tls_credentials();
     tls_credentials(const tls_credentials&) = delete;
     tls_credentials& operator=(const tls_credentials&) = delete;
@@ -29,13 +50,26 @@ class tls_credentials {
     /// the connection through `ref`; nullptr when GnuTLS refuses (out of memory).
     gnutls_session_t new_server_session(ngtcp2_crypto_conn_ref* ref) const noexcept;
 
+    /// Whether sessions accept 0-RTT.
+    bool early_data() const noexcept { return _early_data; }
+
   private:
-    tls_credentials() = default;
+    tls_credentials();
     gnutls_certificate_credentials_t _cred = nullptr;
     /// Parsed once: a session given its own copy of the string (gnutls_priority_set_direct)
     /// parsed it again and held ~8 KB more for its whole handshake (issue 40).
     gnutls_priority_t _priority = nullptr;
+    std::array<uint8_t, 64> _ticket_key{}; ///< GnuTLS's master ticket key (TLS 1.3 wants 64 bytes)
+    bool _early_data = true;
+    std::unique_ptr<replay_guard> _replay; ///< shared by this process's sessions (any reactor)
 };
+
+/// Sends the session's ticket (once its handshake completed): the client may resume with it.
+/// false when GnuTLS refuses (the connection goes on without one).
+bool send_session_ticket(gnutls_session_t s) noexcept;
+/// What the finished handshake did: resumed a session; took early data.
+bool session_resumed(gnutls_session_t s) noexcept;
+bool early_data_accepted(gnutls_session_t s) noexcept;
 
 /// The credentials new connections get, shared by every reactor's endpoint. `replace`
 /// (any thread) changes them for the connections made after it.

@@ -23,6 +23,9 @@ namespace ringbolt::server {
     X(quic_half_open_retries)                                                                                          \
     X(quic_half_open)                                                                                                  \
     X(quic_bad_tokens)                                                                                                 \
+    X(quic_tickets)                                                                                                    \
+    X(quic_resumed)                                                                                                    \
+    X(quic_early_data)                                                                                                 \
     X(udp_received)                                                                                                    \
     X(udp_gro_batches)                                                                                                 \
     X(udp_truncated)                                                                                                   \

@@ -56,6 +56,7 @@ class quic_slot_user final : public quic::stream_user {
     quic_slot_user& operator=(const quic_slot_user&) = delete;
 
     void on_connected(quic::stream_host& host) noexcept override { _conn.on_connected(host); }
+    void on_early_data(quic::stream_host& host) noexcept override { _conn.on_early_data(host); }
     void on_stream_data(int64_t id, std::span<const uint8_t> data, bool fin) noexcept override {
         _conn.on_stream_data(id, data, fin);
     }
@@ -297,6 +298,9 @@ void reactor::publish_quic_counters() noexcept {
     c.quic_half_open_retries.set(e.half_open_retries);
     c.quic_half_open.set(_quic->ep->half_open());
     c.quic_bad_tokens.set(e.bad_tokens);
+    c.quic_tickets.set(e.tickets);
+    c.quic_resumed.set(e.resumed);
+    c.quic_early_data.set(e.early_data);
     c.udp_received.set(d.received);
     c.udp_gro_batches.set(d.gro_batches);
     c.udp_truncated.set(d.truncated);

@@ -57,6 +57,12 @@ struct http3_config {
     /// Connections in their handshake (per reactor) past which new clients must prove their
     /// address with a Retry round trip (--http3-max-half-open; quic/config.hpp says why 256).
     size_t max_half_open = quic::endpoint_config{}.max_half_open;
+    /// 0-RTT accepted from resumed sessions (--no-http3-early-data: resumption only).
+    bool early_data = true;
+    /// TLS reloads so far: each derives a new session ticket key from `secret`.
+    uint32_t ticket_generation = 0;
+    /// What the credentials' sessions resume with (quic/tls_session.hpp).
+    quic::resumption resumption() const noexcept { return {secret, ticket_generation, early_data}; }
 };
 
 /// --proxy-protocol: the PROXY header a load balancer sends before each connection.

@@ -355,11 +355,16 @@ class native_server {
         }
         std::shared_ptr<const quic::tls_credentials> quic_creds;
         if (_config.http3.credentials) {
-            quic_creds = load_quic_credentials(_tls_options); // first: a bad file changes nothing
+            // First: a bad file changes nothing. A new ticket key with them: the sessions
+            // of before no longer resume (a reload rotates the key).
+            quic::resumption r = _config.http3.resumption();
+            ++r.generation;
+            quic_creds = load_quic_credentials(_tls_options, r);
         }
         tls_py::reload(*_tls, _tls_options);
         if (quic_creds) {
             _config.http3.credentials->replace(std::move(quic_creds));
+            ++_config.http3.ticket_generation;
         }
     }
 

@@ -13,10 +13,11 @@
 namespace ringbolt::py {
 
 /// QUIC's GnuTLS credentials from the TLS listener's files; ValueError naming them.
-std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options) {
+std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options,
+                                                                   const quic::resumption& r) {
     std::string error;
     std::shared_ptr<const quic::tls_credentials> c =
-        quic::tls_credentials::load(tls_options.certfile, tls_options.keyfile, error);
+        quic::tls_credentials::load(tls_options.certfile, tls_options.keyfile, r, error);
     if (!c) {
         throw pb::value_error("http3: " + error);
     }
@@ -90,7 +91,7 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
     }
     h3.max_half_open = static_cast<size_t>(half_open);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
-    h3.credentials = std::make_shared<quic::credentials_holder>(load_quic_credentials(tls_options));
+    h3.early_data = get_opt<bool>(c, "http3_early_data", h3.early_data);
     // A supervisor's: the UDP sockets of this worker's slot, their group position, and
     // the secret every worker keys its stateless resets and Retry tokens with.
     h3.inherited_fds = get_opt<std::vector<int>>(c, "quic_fds", {});
@@ -102,6 +103,9 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
         }
         std::memcpy(h3.secret.data(), secret.data(), secret.size());
     }
+    // After the secret: session tickets are keyed by it (a supervisor's workers resume
+    // each other's sessions).
+    h3.credentials = std::make_shared<quic::credentials_holder>(load_quic_credentials(tls_options, h3.resumption()));
     h3.enabled = true;
 }
 

@@ -51,7 +51,8 @@ template <class T> T get_opt(const pb::dict& d, const char* key, T fallback) {
 void read_server_fields(const pb::dict& c, http::server_fields& f);
 
 /// QUIC's GnuTLS credentials from the TLS listener's files; ValueError naming them.
-std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options);
+std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options,
+                                                                   const quic::resumption& r);
 
 /// `http3` and its limits (`http3_max_streams`, `http3_idle_timeout` in seconds,
 /// `http3_stream_window`, `http3_connection_window` in bytes, `http3_retry_above` Initials

@@ -283,6 +283,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--http3-max-half-open", "http", "HTTP/3 connections in their handshake (per thread) past which a new "
            "client must first prove its address with a QUIC Retry round trip: bounds what an Initial flood makes "
            "the server hold, some 128 KiB each (default 256)", type=_non_negative, metavar="N"),
+    Option("--http3-early-data", "http", "answer GET, HEAD, OPTIONS and TRACE requests a resuming HTTP/3 client "
+           "sends in 0-RTT (other methods get 425 Too Early; replays are refused); --no-http3-early-data: "
+           "resumption only (default on)", type=parse_bool, kind="bool"),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # WebSocket (uvicorn's flag names)

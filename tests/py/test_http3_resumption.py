@@ -1,0 +1,258 @@
+"""HTTP/3 session resumption and 0-RTT (RFC 9001 §4.5-4.6, RFC 8470), with aioquic's
+client over real UDP on 127.0.0.1: the server sends a session ticket when a handshake
+completes; a client that comes back with it resumes, and may send requests in 0-RTT. A
+safe request there is answered, any other gets 425 Too Early without reaching the app, a
+replay of the client's first flight makes nothing run twice, --no-http3-early-data keeps
+resumption without early data, a SIGHUP rotates the ticket key, and with --workers a
+ticket from one worker resumes on another (the key comes from the workers' shared
+secret)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aioquic.quic.connection import QuicConnection
+from aioquic.tls import SessionTicket
+
+import h3_client
+from conftest import LoggedServer, ServerProcess
+from h2_tls_helpers import BACKENDS, certs, env_io, running, tls_args, tls_counters  # noqa: F401  (certs: fixture)
+
+APP = "early_data_app:app"
+
+
+def run(coro: Any, timeout: float = 60.0) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def open_conn(port: int, ticket: SessionTicket | None = None, tickets: list[SessionTicket] | None = None,
+                    first_byte: int | None = None,
+                    sent: list[bytes] | None = None) -> h3_client.H3Client:
+    """A connection, not waiting for its handshake (requests sent at once go in 0-RTT when
+    `ticket` allows). `tickets` collects the tickets the server sends; `sent` records every
+    datagram the client sends (to replay them); `first_byte` steers it to a worker's
+    socket (h3_client.connect_at)."""
+    cfg = h3_client.configuration()
+    cfg.session_ticket = ticket
+    quic = QuicConnection(configuration=cfg,
+                          session_ticket_handler=tickets.append if tickets is not None else None)
+    if first_byte is not None:
+        dcid = bytes([first_byte]) + bytes(7)
+        quic._peer_cid.cid = dcid  # (as h3_client.open_client does)
+        quic._original_destination_connection_id = dcid
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_datagram_endpoint(lambda: h3_client.H3Client(quic),
+                                                    remote_addr=("127.0.0.1", port))
+    assert isinstance(client, h3_client.H3Client)
+    if sent is not None:
+        transport = client._transport
+        plain_sendto = transport.sendto
+
+        def recording_sendto(data: bytes, addr: Any = None) -> None:
+            sent.append(bytes(data))
+            plain_sendto(data, addr)
+
+        transport.sendto = recording_sendto  # type: ignore[method-assign]
+    client.connect(("127.0.0.1", port))
+    return client
+
+
+async def first_ticket(port: int, first_byte: int | None = None) -> SessionTicket:
+    """A full handshake, one request, the session ticket the server sent for it."""
+    tickets: list[SessionTicket] = []
+    c = await open_conn(port, tickets=tickets, first_byte=first_byte)
+    try:
+        await c.wait_connected()
+        r = await c.request("GET", "/hit")
+        assert r.status == 200, r
+        for _ in range(100):  # the ticket follows the handshake: wait for it
+            if tickets:
+                break
+            await asyncio.sleep(0.01)
+        assert tickets, "the server sent no session ticket"
+        assert not c._quic.tls.session_resumed
+        return tickets[0]
+    finally:
+        await h3_client.close_client(c)
+
+
+async def handshake_done(c: h3_client.H3Client) -> None:
+    """Wait until the handshake has completed (aioquic's wait_connected only hears of a
+    completion it was waiting for when it came)."""
+    for _ in range(500):
+        if c._quic._handshake_complete:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the handshake never completed")
+
+
+def ran(s: ServerProcess) -> dict[str, int]:
+    """What reached the app, by method (a fresh connection, no early data)."""
+    r = h3_client.get(s.port, "/ran")
+    assert r.status == 200, r
+    return json.loads(r.body)
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_resumed_client_is_answered_from_0rtt_and_unsafe_methods_wait(certs: Path, io: str) -> None:  # noqa: F811
+    with running(APP, *tls_args(certs), "--http3", "--threads", "1", "--metrics", io=io) as s:
+        before = tls_counters(s)
+
+        async def session() -> tuple[Any, ...]:
+            ticket = await first_ticket(s.port)
+            assert ticket.max_early_data_size == 0xFFFFFFFF, ticket.max_early_data_size  # RFC 9001 §4.6.1
+            c = await open_conn(s.port, ticket)
+            try:
+                # Both sent before the handshake completes: in 0-RTT packets.
+                _, get_done = c.start("GET", "/hit")
+                _, post_done = c.start("POST", "/hit", b"x" * 100)
+                get, post = await get_done, await post_done
+                await handshake_done(c)
+                resumed, early = c._quic.tls.session_resumed, c._quic.tls.early_data_accepted
+                # After the handshake the same POST is served (RFC 8470 §3: the client's retry).
+                again = await c.request("POST", "/hit", b"x" * 100)
+                return get, post, again, resumed, early
+            finally:
+                await h3_client.close_client(c)
+
+        get, post, again, resumed, early = run(session())
+        assert resumed and early, (resumed, early)
+        assert get.status == 200 and json.loads(get.body) == {"method": "GET", "ran": 2}, get
+        assert post.status == 425 and b"too early" in post.body, post
+        assert again.status == 200 and json.loads(again.body)["ran"] == 1, again  # the 425 never ran
+        assert ran(s) == {"GET": 2, "POST": 1}
+        after = tls_counters(s)
+        assert after["quic_tickets"] - before["quic_tickets"] >= 2, after
+        assert after["quic_resumed"] - before["quic_resumed"] == 1, after
+        assert after["quic_early_data"] - before["quic_early_data"] == 1, after
+        assert after["h3_too_early"] - before["h3_too_early"] == 1, after
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_replayed_first_flight_runs_nothing_twice(certs: Path, io: str) -> None:  # noqa: F811
+    """An attacker who captured a client's first flight (its Initial and the 0-RTT
+    packets with a request) sends it again from another address: GnuTLS's anti-replay
+    check refuses that ClientHello's early data the second time, so the request in it
+    does not run again."""
+    with running(APP, *tls_args(certs), "--http3", "--threads", "1", "--metrics", io=io) as s:
+
+        async def session() -> tuple[int, bool]:
+            ticket = await first_ticket(s.port)
+            sent: list[bytes] = []
+            c = await open_conn(s.port, ticket, sent=sent)
+            try:
+                r = await c.start("GET", "/hit")[1]
+                early = c._quic.tls.early_data_accepted
+            finally:
+                await h3_client.close_client(c)
+            flight = sent[:3]  # the Initial (ClientHello) and the 0-RTT packets after it
+            assert len(flight) >= 2, len(sent)
+            replayer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                for d in flight:
+                    replayer.sendto(d, ("127.0.0.1", s.port))
+                await asyncio.sleep(1.0)  # what the server answers goes to the replayer, unread
+            finally:
+                replayer.close()
+            return r.status, early
+
+        status, early = run(session())
+        assert status == 200 and early
+        assert ran(s) == {"GET": 2}  # the first connection's, the resumed one's: no third
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_no_early_data_keeps_resumption_and_answers_after_the_handshake(certs: Path, io: str) -> None:  # noqa: F811
+    with running(APP, *tls_args(certs), "--http3", "--no-http3-early-data", "--threads", "1", "--metrics",
+                 io=io) as s:
+        before = tls_counters(s)
+
+        async def session() -> tuple[Any, ...]:
+            ticket = await first_ticket(s.port)
+            c = await open_conn(s.port, ticket)
+            try:
+                post = await c.start("POST", "/hit", b"y")[1]  # sent in 0-RTT, which the server drops
+                return post, c._quic.tls.session_resumed, c._quic.tls.early_data_accepted, ticket
+            finally:
+                await h3_client.close_client(c)
+
+        post, resumed, early, ticket = run(session())
+        assert ticket.max_early_data_size is None, ticket.max_early_data_size  # the ticket offers none
+        assert resumed and not early, (resumed, early)
+        assert post.status == 200 and json.loads(post.body)["ran"] == 1, post  # sent again in 1-RTT
+        after = tls_counters(s)
+        assert after["quic_resumed"] - before["quic_resumed"] == 1, after
+        assert after["quic_early_data"] == before["quic_early_data"], after
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_sighup_rotates_the_ticket_key(certs: Path, io: str, tmp_path: Path) -> None:  # noqa: F811
+    s = LoggedServer(APP, tmp_path / "server.log", *tls_args(certs), "--http3", "--threads", "1",
+                     env=env_io(io))
+    try:
+
+        async def resumes(ticket: SessionTicket) -> bool:
+            c = await open_conn(s.port, ticket)
+            try:
+                await c.wait_connected()
+                assert (await c.request("GET", "/hit")).status == 200
+                return bool(c._quic.tls.session_resumed)
+            finally:
+                await h3_client.close_client(c)
+
+        old = run(first_ticket(s.port))
+        assert run(resumes(old))
+        s.proc.send_signal(signal.SIGHUP)
+        s.wait_log("reloaded", timeout=10)
+        assert not run(resumes(old))  # a full handshake: served, not resumed
+        assert run(resumes(run(first_ticket(s.port))))
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_ticket_from_one_worker_resumes_on_another(certs: Path, io: str, tmp_path: Path) -> None:  # noqa: F811
+    s = LoggedServer("workers_app:app", tmp_path / "server.log", *tls_args(certs), "--http3", "--workers", "2",
+                     "--threads", "1", env=env_io(io))
+    ticket_pid: list[int] = []
+
+    async def first_ticket_from(first_byte: int) -> SessionTicket:
+        tickets: list[SessionTicket] = []
+        c = await open_conn(s.port, tickets=tickets, first_byte=first_byte)
+        try:
+            await c.wait_connected()
+            r = await c.request("GET", "/pid")
+            ticket_pid.append(int(json.loads(r.body)["pid"]))
+            for _ in range(100):
+                if tickets:
+                    break
+                await asyncio.sleep(0.01)
+            assert tickets, "the server sent no session ticket"
+            return tickets[0]
+        finally:
+            await h3_client.close_client(c)
+
+    async def session() -> tuple[int, bool, bool]:
+        ticket = await first_ticket_from(0)
+        c = await open_conn(s.port, ticket, first_byte=1)  # the other worker's socket
+        try:
+            r = await c.start("GET", "/pid")[1]  # in 0-RTT
+            await handshake_done(c)
+            return int(json.loads(r.body)["pid"]), bool(c._quic.tls.session_resumed), bool(
+                c._quic.tls.early_data_accepted)
+        finally:
+            await h3_client.close_client(c)
+
+    try:
+        s.wait_log("all 2 workers ready", timeout=30)
+        resumed_pid, resumed, early = run(session())
+        assert resumed_pid != ticket_pid[0], (resumed_pid, ticket_pid)  # two workers, two processes
+        assert resumed and early, (resumed, early)
+    finally:
+        assert s.stop() == 0, s.output()
