@@ -384,6 +384,9 @@ class _Heartbeat(threading.Thread):
             if self.worker.nr >= self.worker.max_requests and self.worker.alive:
                 self.worker.log.info("Autorestarting worker after current request.")
                 self.worker.alive = False
+            if self.worker.alive and os.getppid() != self.worker.ppid:  # the arbiter is gone (as gunicorn's workers)
+                self.worker.log.info("Parent changed, shutting down: %s", self.worker)
+                self.worker.alive = False
             if not self.worker.alive and not self._stop_sent:
                 self._stop_sent = True
                 self.app.stop()
@@ -452,6 +455,8 @@ class RingboltWorker(Worker):  # type: ignore[misc]  # gunicorn has no type info
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.ringbolt_app = _ringbolt_app(self.wsgi, self.plan, multiprocess=int(self.cfg.workers) > 1)
+        if self.ringbolt_app._asgi is not None and self.plan.threads > 1:
+            self.log.warning("--threads %d is ignored: an ASGI app runs on the worker's event loop", self.plan.threads)
 
     # ---- signals (gunicorn.workers.base installs them; these work before and while serving) ----
     def handle_exit(self, sig: int, frame: Any) -> None:

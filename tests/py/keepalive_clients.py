@@ -1,6 +1,7 @@
 """Clients that keep sending over keep-alive connections while a server drains, reloads
 or is taken out of a load balancer, recording every request that got no answer: what
-"loses nothing" means in tests/py/test_drain_faults.py and test_proxy_protocol.py."""
+"loses nothing" means in tests/py/test_drain_faults.py, test_proxy_protocol.py and
+test_gunicorn_worker.py."""
 
 from __future__ import annotations
 
