@@ -13,6 +13,7 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               ccache)  # meson compiles through it when found: the matrix builds share their C++ core objects
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
+              gunicorn  # ringbolt.workers.RingboltWorker under gunicorn's arbiter (tests/py/test_gunicorn_worker.py)
               fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests
               websockets  # the WebSocket client of tests/py/test_websocket*.py
               zstandard brotli  # decode compressed responses (tests/py/test_compression.py)
