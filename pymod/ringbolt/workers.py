@@ -515,16 +515,18 @@ class RingboltWorker(Worker):  # type: ignore[misc]  # gunicorn has no type info
         if app._wsgi is None and plan.threads > 1 and "handler_threads" not in options and \
                 app._asgi is None:
             options["handler_threads"] = plan.threads  # a ringbolt.App's sync handlers on threads
-        if app._asgi is not None:
-            capacity: int | None = None  # the loop beat covers it
-        elif app._wsgi is not None:
-            capacity = plan.threads
+        if app._wsgi is not None:
+            capacity: int | None = plan.threads
         else:
-            capacity = options.get("handler_threads") or 0
+            capacity = options.get("handler_threads") or 0  # 0: handlers inline on the reactors
         interval = max(0.05, min(1.0, float(self.timeout) / 2)) if self.timeout else 1.0
         heartbeat = _Heartbeat(self, app, interval, capacity)
 
         def on_ready(info: Mapping[str, Any]) -> None:
+            if app._runner is not None and app._wsgi is None:
+                # An event loop (ASGI, async handlers): requests awaiting on it are not
+                # stuck, however long they wait; the beat on the loop is the check.
+                heartbeat.capacity = None
             self._server_up = True
             signal.signal(signal.SIGTERM, self.handle_exit)  # App._serve's own handlers replaced
             signal.signal(signal.SIGINT, self.handle_quit)

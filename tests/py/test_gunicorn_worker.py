@@ -227,6 +227,18 @@ def test_asgi_apps_with_their_lifespan(tmp_path: Path) -> None:
     assert "event loop on the reactor thread" in srv.output()  # one socket, one reactor: the hosted loop
 
 
+def test_a_ringbolt_app_is_served_natively(tmp_path: Path) -> None:
+    srv = Gunicorn(tmp_path, "basic:app", "--threads", "3")
+    try:
+        r = get(srv, "/users/12")
+        assert r.status == 200 and r.json() == {"id": 12, "type": "int"} and r.header("server") == "ringbolt", r
+        assert get(srv, "/boom").status == 500
+    finally:
+        code = srv.stop()
+    assert code == 0, srv.output()
+    assert "WSGI application" not in srv.output()  # no mount: the App's own routes
+
+
 # ---- the client and gunicorn's settings ---------------------------------------------------
 
 
@@ -467,6 +479,8 @@ def test_timeout_replaces_a_worker_whose_python_side_is_stuck(tmp_path: Path, ap
     srv = Gunicorn(tmp_path, app, "--timeout", "2", "--threads", "4")
     try:
         (stuck,) = srv.serving_pids()
+        if app.endswith(":asgi"):  # its lifespan startup ran in the worker
+            assert get(srv, "/ping").json()["booted"] == stuck
         s, _ = send_slow(srv, path)
         srv.wait_log(rf"WORKER TIMEOUT \(pid:{stuck}\)", timeout=15)
         srv.wait_serving(2)
@@ -478,28 +492,33 @@ def test_timeout_replaces_a_worker_whose_python_side_is_stuck(tmp_path: Path, ap
     assert code == 0, srv.output()
 
 
-def test_timeout_spares_a_worker_whose_handler_thread_waits(tmp_path: Path) -> None:
-    """--timeout is not a request deadline for a worker with threads (gunicorn's docs): a
-    handler sleeping past it, the GIL released and another thread free, is answered."""
-    srv = Gunicorn(tmp_path, "gunicorn_apps:wsgi", "--timeout", "2", "--threads", "2")
+@pytest.mark.parametrize("app, threads, slow, ping", [("gunicorn_apps:wsgi", "2", "/sleep?s=5", "/ping"),
+                                                      ("asyncapp:app", "1", "/sleep?s=5", "/sleep?s=0")],
+                         ids=["wsgi-handler-thread-sleeps", "ringbolt-async-handler-awaits"])
+def test_timeout_spares_a_worker_whose_handler_waits(tmp_path: Path, app: str, threads: str, slow: str,
+                                                    ping: str) -> None:
+    """--timeout is not a request deadline for a worker with threads or an event loop
+    (gunicorn's docs): a WSGI handler sleeping past it, the GIL released and another thread
+    free, or an async handler awaiting past it, is answered, and the worker serves meanwhile.
+    The last 3.5 s of the wait see no other request, so no other answer makes a beat."""
+    srv = Gunicorn(tmp_path, app, "--timeout", "2", "--threads", threads)
     try:
-        (pid,) = srv.serving_pids()
-        s, reader = send_slow(srv, "/sleep?s=4.5")
+        s, reader = send_slow(srv, slow)
         pings: list[int] = []
 
         def ping_meanwhile() -> None:
-            for _ in range(8):
-                pings.append(pid_of(srv))
-                time.sleep(0.4)
+            for _ in range(4):
+                pings.append(get(srv, ping).status)
+                time.sleep(0.3)
 
         t = threading.Thread(target=ping_meanwhile)
         t.start()
         r = read_or_why(reader)
         t.join(10)
         s.close()
-        assert isinstance(r, Response) and r.status == 200 and r.json()["pid"] == pid, r
-        assert pings == [pid] * 8
-        assert "WORKER TIMEOUT" not in srv.output()
+        assert isinstance(r, Response) and r.status == 200, r
+        assert pings == [200] * 4
+        assert len(srv.serving_pids()) == 1 and "WORKER TIMEOUT" not in srv.output(), srv.output()
     finally:
         code = srv.stop()
     assert code == 0, srv.output()
