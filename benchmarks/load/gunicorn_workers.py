@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Any
 
 from proc_util import add_pinning, cpu, free_port, stop, wait_for_200
 
@@ -93,7 +94,7 @@ def wrk(args: argparse.Namespace, url: str, seconds: int) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
 
 
-def one(args: argparse.Namespace, system: str) -> dict[str, float]:
+def one(args: argparse.Namespace, system: str) -> dict[str, Any]:
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix=f"gunicorn-{system}-", suffix=".log", delete=False)
     srv = subprocess.Popen(command(args, system, port), cwd=APPS, start_new_session=True,
@@ -106,14 +107,18 @@ def one(args: argparse.Namespace, system: str) -> dict[str, float]:
         c0 = cpu(srv.pid)
         out = wrk(args, url, args.duration)
         c1 = cpu(srv.pid)
-        total = int(re.search(r"(\d+) requests in", out).group(1))
+        total_m = re.search(r"(\d+) requests in", out)
+        rps_m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if total_m is None or rps_m is None or int(total_m.group(1)) == 0:
+            raise RuntimeError(f"{system}: wrk measured nothing (server log {log.name}):\n{out[-2000:]}")
+        total = int(total_m.group(1))
         errors = re.search(r"Socket errors:.*|Non-2xx.*", out)
         if errors:  # what the server said meanwhile (its log stays for a look)
             print(f"{system}: wrk: {errors.group(0)}; server log {log.name}:\n"
                   f"{open(log.name, errors='replace').read()[-3000:]}", file=sys.stderr)
         else:
             os.unlink(log.name)
-        return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        return {"rps": float(rps_m.group(1)),
                 "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total,
                 "sys_us": (c1[1] - c0[1]) * 1e6 / total, "requests": total,
                 "errors": errors.group(0) if errors else ""}
