@@ -1,8 +1,9 @@
 """Starting the servers that benchmarks/load/tls_bench.py and h2_bench.py compare:
 ringbolt, Granian (RSGI and ASGI) and nginx, one worker each, pinned to a CPU with
 taskset, over plain TCP or TLS (one throwaway P-256 certificate for all of them), and
-stopping them by pid. Standard library only and loadable by path like harness.py (whose
-process helpers it uses): the scripts run under an interpreter without ringbolt."""
+stopping them by pid. Standard library only and loadable by path, as is processes.py
+beside it (whose process helpers it uses): the scripts run under an interpreter without
+ringbolt."""
 from __future__ import annotations
 
 import importlib.util
@@ -18,14 +19,14 @@ from typing import Any, Optional
 HERE = Path(__file__).resolve().parent
 
 
-def _harness() -> Any:
-    """harness.py beside this file, loaded by path once (a script may run without ringbolt installed)."""
-    name = "ringbolt_bench_harness"
+def _processes() -> Any:
+    """processes.py beside this file, loaded by path once (a script may run without ringbolt installed)."""
+    name = "ringbolt_bench_processes"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "harness.py")
+        spec = importlib.util.spec_from_file_location(name, HERE / "processes.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up by name
+        sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
 
@@ -60,8 +61,8 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server and its children (nginx's worker) so far."""
-        h = _harness()
-        return float(h.cpu_seconds(h.process_tree(self.proc.pid)))
+        procs = _processes()
+        return float(procs.cpu_seconds(procs.process_tree(self.proc.pid)))
 
 
 def make_cert(directory: Path) -> tuple[Path, Path]:
@@ -75,7 +76,7 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
 
 
 def nginx_conf(tmp: Path, port: int, opts: Options) -> Path:
-    """harness.py's nginx template, its listener made `http2` and/or `ssl` (session cache
+    """The harness's nginx template, its listener made `http2` and/or `ssl` (session cache
     and tickets on, as a TLS deployment has them)."""
     text = (HERE / "nginx.conf.tmpl").read_text().replace("@PORT@", str(port)).replace("@TMPDIR@", str(tmp))
     listen = f"listen 127.0.0.1:{port} backlog=4096;"
@@ -132,11 +133,11 @@ def wait_listening(port: int, proc: subprocess.Popen[Any], log: Path, timeout: f
 def start(name: str, opts: Options, tmp: Path) -> Server:
     """`name` listening on a free port of 127.0.0.1, under `taskset -c opts.cpu`, in its own
     session (stop() ends it and its children by pid); its output goes to tmp/server.log."""
-    h = _harness()
-    port = h.free_port()
+    procs = _processes()
+    port = procs.free_port()
     env = {**os.environ, "PYTHONPATH": str(opts.apps)}
     log = tmp / "server.log"
-    proc = h.start_process(["taskset", "-c", opts.cpu, *command(name, port, opts, tmp)], str(opts.apps), env, log)
+    proc = procs.start_process(["taskset", "-c", opts.cpu, *command(name, port, opts, tmp)], str(opts.apps), env, log)
     server = Server(name, port, proc, tmp)
     try:
         wait_listening(port, proc, log)
@@ -147,4 +148,4 @@ def start(name: str, opts: Options, tmp: Path) -> Server:
 
 
 def stop(server: Server) -> None:
-    _harness().stop_process(server.proc, timeout=20)
+    _processes().stop_process(server.proc, timeout=20)

@@ -74,6 +74,8 @@ def test_wheel_is_manylinux_and_bundles_the_libraries() -> None:
     # the reactor, the CLI and the load harness all ship; the harness beside the runtime
     # package (ringbolt_bench), not inside it
     for module in ("ringbolt/cli.py", "ringbolt_bench/cli.py", "ringbolt_bench/harness.py",
+                   *(f"ringbolt_bench/{m}.py" for m in ("scenarios", "systems", "processes", "load_generators",
+                                                        "reporting")),
                    "ringbolt_bench/report.lua"):
         assert module in names, f"{module} missing from {wheel.name}"
     assert not [n for n in names if n.startswith("ringbolt/bench/")], names
