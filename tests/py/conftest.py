@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -98,6 +98,25 @@ def host_the_loop(app: Any) -> None:
     @app.get("/async")
     async def never_called(req: Any) -> str:
         return "async"
+
+
+def sync_and_hosted_client(make_app: Callable[[], Any]) -> Any:
+    """A module-scoped `client` fixture for tests that must hold in both of an app's modes: a
+    TestClient over make_app()'s app as it is (sync-only), then over another with its
+    event loop hosted on the reactor's thread (host_the_loop). In the test module:
+    ``client = sync_and_hosted_client(make_app)``."""
+
+    @pytest.fixture(scope="module", params=[False, True], ids=["sync-only", "hosted-loop"])
+    def client(request: pytest.FixtureRequest) -> Any:
+        from ringbolt.testing import TestClient
+
+        app = make_app()
+        if request.param:
+            host_the_loop(app)
+        with TestClient(app) as c:
+            yield c
+
+    return client
 
 
 def wait_until_serving(server: Any, timeout: float = 15) -> None:

@@ -252,22 +252,30 @@ class Client:
         if not data:
             self.closed = True
             return False
-        for ev in self.conn.receive_data(data):
-            self.events.append(ev)
+        self.events += self.take(data)
+        self.flush()
+        return True
+
+    def take(self, data: bytes, grant: bool = True) -> list[Any]:
+        """Feed bytes read from the socket to the connection and note each stream's answer in
+        `responses`; each DATA frame is acknowledged (its window granted back) when `grant`.
+        Returns the events."""
+        events = self.conn.receive_data(data)
+        for ev in events:
             r = self.responses.get(getattr(ev, "stream_id", -1))
             if isinstance(ev, h2.events.ResponseReceived) and r is not None:
                 r["headers"] = dict(ev.headers)
             elif isinstance(ev, h2.events.DataReceived):
                 if r is not None:
                     r["body"] += ev.data
-                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                if grant:
+                    self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             elif isinstance(ev, h2.events.StreamEnded) and r is not None:
                 r["ended"] = True
             elif isinstance(ev, h2.events.StreamReset) and r is not None:
                 r["reset"] = ev.error_code
                 r["ended"] = True
-        self.flush()
-        return True
+        return list(events)
 
     def wait(self, *sids: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

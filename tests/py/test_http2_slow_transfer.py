@@ -65,21 +65,9 @@ def read_slowly(c: Client, pace: float,
             data = b""
         if not data:
             break
-        for ev in c.conn.receive_data(data):
-            r = c.responses.get(getattr(ev, "stream_id", -1))
-            if isinstance(ev, h2.events.ResponseReceived) and r is not None:
-                r["headers"] = dict(ev.headers)
-            elif isinstance(ev, h2.events.DataReceived):
+        for ev in c.take(data, grant=granting):
+            if isinstance(ev, h2.events.DataReceived):
                 got += len(ev.data)
-                if r is not None:
-                    r["body"] += ev.data
-                if granting:
-                    c.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-            elif isinstance(ev, h2.events.StreamEnded) and r is not None:
-                r["ended"] = True
-            elif isinstance(ev, h2.events.StreamReset) and r is not None:
-                r["reset"] = ev.error_code
-                r["ended"] = True
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 goaway = ev.error_code
         if stop_granting_after is not None and got >= stop_granting_after and granting:

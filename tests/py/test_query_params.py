@@ -15,9 +15,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from ringbolt import App, QueryParams
-from ringbolt.testing import TestClient
 
-from conftest import host_the_loop
+from conftest import sync_and_hosted_client
 
 QUERIES = [
     "",
@@ -53,7 +52,7 @@ def describe(q: Any) -> dict[str, Any]:
     }
 
 
-def make_app(hosted: bool) -> App:
+def make_app() -> App:
     app = App()
 
     @app.get("/q")
@@ -103,16 +102,10 @@ def make_app(hosted: bool) -> App:
         req.query  # noqa: B018 (what it costs the collector's count is the point)
         return {"counted": gc.get_count()[0] - before}
 
-    if hosted:
-        host_the_loop(app)
-
     return app
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["sync-only", "hosted-loop"])
-def client(request: pytest.FixtureRequest) -> Any:
-    with TestClient(make_app(request.param)) as c:
-        yield c
+client = sync_and_hosted_client(make_app)
 
 
 @pytest.mark.parametrize("qs", QUERIES)

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from ringbolt import App
-from ringbolt.testing import TestClient
 
-from conftest import host_the_loop
+from conftest import sync_and_hosted_client
 
 BODIES = [
     b"",
@@ -33,7 +32,7 @@ NOT_UTF8 = [
 ]
 
 
-def make_app(hosted: bool) -> App:
+def make_app() -> App:
     app = App()
 
     @app.post("/text")
@@ -41,16 +40,10 @@ def make_app(hosted: bool) -> App:
         t = req.text()
         return {"type": type(t).__name__, "text": t, "again": req.text() == t}
 
-    if hosted:
-        host_the_loop(app)
-
     return app
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["sync-only", "hosted-loop"])
-def client(request: pytest.FixtureRequest) -> Any:
-    with TestClient(make_app(request.param)) as c:
-        yield c
+client = sync_and_hosted_client(make_app)
 
 
 @pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
