@@ -4,6 +4,7 @@ the routes it shares with tls_app.py, in transfer_routes.py)."""
 import asyncio
 import time
 
+from in_flight import InFlight
 from ringbolt import App, Response, StreamingResponse
 from transfer_routes import add_transfer_routes, stream_piece
 
@@ -41,19 +42,15 @@ async def aslow(req):
     return {"slept": True}
 
 
-_in_flight = {"now": 0, "peak": 0}
+_in_flight = InFlight()
 
 
 @app.get("/inflight")
 async def inflight(req):
     """Sleeps s seconds; answers how many of these were in the app at once, this one included."""
-    _in_flight["now"] += 1
-    _in_flight["peak"] = max(_in_flight["peak"], _in_flight["now"])
-    try:
+    with _in_flight:
         await asyncio.sleep(float(req.query.get("s", "0.3")))
-        return {"peak": _in_flight["peak"]}
-    finally:
-        _in_flight["now"] -= 1
+        return {"peak": _in_flight.peak}
 
 
 @app.get("/astream/{n:int}")

@@ -11,11 +11,12 @@ import asyncio
 import json
 import time
 
+from in_flight import InFlight
 from ringbolt import App, Response
 
 native = App()
 notes: list[str] = []
-running = {"now": 0, "peak": 0, "done": 0}
+running = InFlight()
 
 
 @native.get("/")
@@ -25,21 +26,16 @@ def index(req):
 
 @native.get("/work")
 async def work(req):
-    running["now"] += 1
-    running["peak"] = max(running["peak"], running["now"])
-    try:
+    with running:
         await asyncio.sleep(float(req.query.get("s", "0.5")))
-    finally:
-        running["now"] -= 1
-        running["done"] += 1
     return {"ok": True}
 
 
 @native.get("/peak")
 def peak(req):
-    out = dict(running)
+    out = {"now": running.now, "peak": running.peak, "done": running.done}
     if req.query.get("reset"):
-        running["peak"] = running["now"]
+        running.peak = running.now
     return out
 
 
