@@ -157,14 +157,6 @@ void connection::begin_drain() noexcept {
 
 // ---- the transport's side ----
 
-void connection::on_early_data(quic::stream_host& host) noexcept {
-    // Requests from 0-RTT are read now; our streams open with the handshake (on_connected).
-    _host = &host;
-    if (_session != nullptr && !_failed) {
-        _session->allow_client_streams(host.bidi_streams_allowed());
-    }
-}
-
 void connection::on_connected(quic::stream_host& host) noexcept {
     _host = &host;
     if (_session == nullptr || _failed) {
@@ -185,8 +177,6 @@ void connection::on_connected(quic::stream_host& host) noexcept {
         return;
     }
     _session->allow_client_streams(host.bidi_streams_allowed());
-    _bound = true;
-    submit_held_heads();
     if (_closing && !_draining_sent) {
         begin_drain(); // the server began draining before the handshake completed
     }

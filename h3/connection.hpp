@@ -86,9 +86,7 @@ class connection final : public http::stream_protocol, public quic::stream_user,
 
     // ---- quic::stream_user: the transport's side ----
     void on_connected(quic::stream_host& host) noexcept override;
-    void on_early_data(quic::stream_host& host) noexcept override;
-    /// What start_response held while our streams were not open, submitted now.
-    void submit_held_heads() noexcept;
+
     void on_stream_data(int64_t stream_id, std::span<const uint8_t> data, bool fin) noexcept override;
     void on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept override;
     void on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept override;
@@ -160,15 +158,7 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     http::protocol_env* _env = nullptr; ///< during a call that brought one
     uint64_t _field_limit = 0;
     bool _draining_sent = false; ///< our GOAWAY is queued
-    bool _bound = false;         ///< our control and QPACK streams are open (on_connected)
-    /// Answers to 0-RTT requests made before our streams opened: nghttp3 frames a head only
-    /// once its QPACK encoder stream exists, so they are submitted from on_connected.
-    struct held_head {
-        int64_t id;
-        http::header_list fields;
-        bool body;
-    };
-    std::vector<held_head> _held_heads;
+
     uint64_t _close_code = 0;
     int64_t _last_offer = -1;                                      ///< the stream of the offer next_output made last
     std::unordered_map<int64_t, std::unique_ptr<stream>> _streams; ///< request streams

@@ -41,30 +41,12 @@ void connection::start_response(stream& st, const http::response_start& h) {
     if (!with_body) {
         st.no_body = true;
     }
-    if (!_bound) {
-        _held_heads.push_back({st.id, list, with_body}); // an answer to 0-RTT: sent with the handshake
-        return;
-    }
     if (int rv = _session->submit_response(st.id, pairs(list), with_body); rv != 0) [[unlikely]] {
         abort_response(st, error::internal_error);
         return;
     }
     if (_host != nullptr) {
         _host->want_write();
-    }
-}
-
-void connection::submit_held_heads() noexcept {
-    std::vector<held_head> held;
-    held.swap(_held_heads);
-    for (held_head& h : held) {
-        stream* st = find(h.id);
-        if (st == nullptr || st->write_closed || _session == nullptr || _failed) {
-            continue; // reset meanwhile
-        }
-        if (int rv = _session->submit_response(h.id, pairs(h.fields), h.body); rv != 0) [[unlikely]] {
-            abort_response(*st, error::internal_error);
-        }
     }
 }
 

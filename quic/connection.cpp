@@ -150,7 +150,7 @@ connection::~connection() {
 }
 
 bool connection::delivering() const noexcept {
-    return !_app_close && (_phase == phase::handshake || _phase == phase::open);
+    return _user_connected && !_app_close && (_phase == phase::handshake || _phase == phase::open);
 }
 
 uint64_t connection::unconsumed_bytes() const noexcept {
@@ -560,6 +560,16 @@ void connection::connect_user() noexcept {
     }
     _user_connected = true;
     _user->on_connected(*this);
+    std::vector<early_piece> early;
+    early.swap(_early_input);
+    for (early_piece& p : early) {
+        ngtcp2_conn_extend_max_offset(_conn, p.bytes.size());
+        auto it = _streams.find(p.stream_id);
+        if (it == _streams.end() || it->second.input_done || !delivering()) {
+            continue; // reset or closed meanwhile (ngtcp2 credited it), or the protocol closed
+        }
+        _user->on_stream_data(p.stream_id, {reinterpret_cast<const uint8_t*>(p.bytes.data()), p.bytes.size()}, p.fin);
+    }
     if (_draining) {
         _user->begin_drain();
     }
@@ -595,16 +605,18 @@ int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t le
     if (it->second.input_done) {
         return 0; // reset or stopped: ngtcp2 credits what still arrives itself
     }
-    if (early) {
-        // 0-RTT: the protocol reads the early requests before the handshake completes
-        // (and answers them once it is done).
-        it->second.early = true;
-        if (!_early_told && !_user_connected && !_app_close) {
-            _early_told = true;
-            _user->on_early_data(*this);
-        }
-    }
+    it->second.early = it->second.early || early;
     it->second.delivered += len;
+    if (!_user_connected) {
+        // Before the handshake completes (0-RTT: a resumed client's early requests) the
+        // protocol has no streams of its own to answer on: the bytes wait here, in order,
+        // and reach it right after on_connected. The connection's window is given back
+        // only then, so what waits is bounded by it.
+        if (!_app_close) {
+            _early_input.push_back({stream_id, std::string(reinterpret_cast<const char*>(data), len), fin});
+        }
+        return 0;
+    }
     // The connection window is given back as bytes arrive, the stream's only as the
     // protocol reports them consumed (as HTTP/2 does, h2/): bodies no app reads yet hold
     // their streams' windows, never the connection's, so they cannot starve the body the

@@ -189,7 +189,13 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     gnutls_session_t _tls = nullptr;
     bool _ticket_sent = false;    ///< the session ticket went out (on_handshake_completed)
     bool _user_connected = false; ///< the protocol heard on_connected (the handshake completed)
-    bool _early_told = false;     ///< the protocol heard on_early_data
+    /// Stream data that came before the handshake completed (0-RTT), for on_connected.
+    struct early_piece {
+        int64_t stream_id;
+        std::string bytes;
+        bool fin;
+    };
+    std::vector<early_piece> _early_input;
     ngtcp2_crypto_conn_ref _ref{};
     uring::datagram_address _peer;  ///< the current path's client address (ngtcp2's, after each packet)
     uring::datagram_address _local; ///< ... and ours

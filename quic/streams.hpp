@@ -78,12 +78,10 @@ class stream_user {
   public:
     virtual ~stream_user() = default;
     /// The handshake is complete and the connection may carry streams: open the
-    /// protocol's own streams here (HTTP/3: control, QPACK encoder and decoder).
+    /// protocol's own streams here (HTTP/3: control, QPACK encoder and decoder). Stream
+    /// data that came before (a resumed client's 0-RTT requests) follows right after,
+    /// in order; came_early says which streams it was.
     virtual void on_connected(stream_host& host) noexcept = 0;
-    /// 0-RTT stream data arrived before the handshake completed (a resumed client's early
-    /// requests): from now the protocol reads through `host`, and its answers go out once
-    /// the handshake is done. It cannot open streams yet: on_connected follows.
-    virtual void on_early_data(stream_host& host) noexcept = 0;
     /// In-order bytes of `stream_id`, new since the last call; `fin`: the peer ended its
     /// side. The protocol reports what it no longer holds with stream_host::consumed
     /// (now or later).

@@ -56,7 +56,6 @@ class quic_slot_user final : public quic::stream_user {
     quic_slot_user& operator=(const quic_slot_user&) = delete;
 
     void on_connected(quic::stream_host& host) noexcept override { _conn.on_connected(host); }
-    void on_early_data(quic::stream_host& host) noexcept override { _conn.on_early_data(host); }
     void on_stream_data(int64_t id, std::span<const uint8_t> data, bool fin) noexcept override {
         _conn.on_stream_data(id, data, fin);
     }

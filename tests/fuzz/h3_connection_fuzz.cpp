@@ -80,6 +80,10 @@ struct fuzz_host final : quic::stream_host {
     }
     uint64_t bidi_streams_allowed() const noexcept override { return allowed; }
     void close(uint64_t, std::string_view) noexcept override { conn_closed = true; }
+    /// A resumed client's 0-RTT: every request stream's first bytes came early (unsafe
+    /// methods are answered 425).
+    bool early = false;
+    bool came_early(int64_t) const noexcept override { return early; }
     uint64_t allowed = 100;
     uint64_t granted = 0;
 };
@@ -110,6 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::map<int64_t, written> unacked;
     auto conn = std::make_unique<h3::connection>(envs, cfg);
     conn->open(1, 1, {}, 1000, limits);
+    host.early = (config & 8) != 0;
     conn->on_connected(host);
     constexpr int num_ops = 12;
     // Stream ids the script names: client request streams 0..60, the client's

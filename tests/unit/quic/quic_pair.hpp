@@ -102,7 +102,6 @@ struct echo_user final : stream_user {
         connected = true;
         uni_id = h.open_uni_stream(); // as HTTP/3 opens its control stream
     }
-    void on_early_data(stream_host& h) noexcept override { host = &h; }
     void on_stream_data(int64_t id, std::span<const uint8_t> data, bool fin) noexcept override {
         stream& s = streams[id];
         s.in.append(reinterpret_cast<const char*>(data.data()), data.size());
