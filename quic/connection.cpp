@@ -612,6 +612,12 @@ int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t le
         // protocol has no streams of its own to answer on: the bytes wait here, in order,
         // and reach it right after on_connected. The connection's window is given back
         // only then, so what waits is bounded by it.
+        _early_bytes += len;
+        if (_early_bytes > max_early_bytes) {
+            _early_overflow = true; // ngtcp2 closes the connection (INTERNAL_ERROR)
+            _early_input.clear();
+            return NGTCP2_ERR_CALLBACK_FAILURE;
+        }
         if (!_app_close) {
             _early_input.push_back({stream_id, std::string(reinterpret_cast<const char*>(data), len), fin});
         }

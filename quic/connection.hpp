@@ -129,6 +129,8 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     bool resumed() const noexcept;
     bool took_early_data() const noexcept;
     bool ticket_sent() const noexcept { return _ticket_sent; }
+    /// Closed for sending more than max_early_bytes of 0-RTT stream data.
+    bool early_overflow() const noexcept { return _early_overflow; }
 
     // stream_host
     int64_t open_uni_stream() noexcept override;
@@ -196,6 +198,8 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
         bool fin;
     };
     std::vector<early_piece> _early_input;
+    size_t _early_bytes = 0;      ///< in all, at most max_early_bytes
+    bool _early_overflow = false; ///< closed for sending more than max_early_bytes early
     ngtcp2_crypto_conn_ref _ref{};
     uring::datagram_address _peer;  ///< the current path's client address (ngtcp2's, after each packet)
     uring::datagram_address _local; ///< ... and ours

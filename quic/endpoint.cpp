@@ -386,6 +386,7 @@ void endpoint::remove_dead(uint64_t) noexcept {
             --_half_open;
         }
         ++_stats.closed;
+        _stats.early_overflows += c->early_overflow() ? 1 : 0;
         if (c->why_closed() == close_reason::idle || c->why_closed() == close_reason::handshake_timeout) {
             ++_stats.idle_closed;
         } else if (c->why_closed() == close_reason::local_error) {

@@ -38,6 +38,7 @@ struct endpoint_stats {
     uint64_t tickets = 0;              ///< session tickets sent (one a completed handshake)
     uint64_t resumed = 0;              ///< handshakes that resumed a session with a ticket
     uint64_t early_data = 0;           ///< of which took 0-RTT data
+    uint64_t early_overflows = 0;      ///< connections closed for more than max_early_bytes of 0-RTT data
 };
 
 class endpoint final : private connection_owner {

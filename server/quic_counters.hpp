@@ -26,6 +26,7 @@ namespace ringbolt::server {
     X(quic_tickets)                                                                                                    \
     X(quic_resumed)                                                                                                    \
     X(quic_early_data)                                                                                                 \
+    X(quic_early_overflows)                                                                                            \
     X(udp_received)                                                                                                    \
     X(udp_gro_batches)                                                                                                 \
     X(udp_truncated)                                                                                                   \

@@ -300,6 +300,7 @@ void reactor::publish_quic_counters() noexcept {
     c.quic_tickets.set(e.tickets);
     c.quic_resumed.set(e.resumed);
     c.quic_early_data.set(e.early_data);
+    c.quic_early_overflows.set(e.early_overflows);
     c.udp_received.set(d.received);
     c.udp_gro_batches.set(d.gro_batches);
     c.udp_truncated.set(d.truncated);

@@ -13,6 +13,7 @@ import asyncio
 import json
 import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +262,37 @@ def test_a_ticket_from_one_worker_resumes_on_another(certs: Path, io: str, tmp_p
         assert resumed and early, (resumed, early)
     finally:
         assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_early_data_past_its_bound_closes_the_connection(certs: Path, io: str) -> None:  # noqa: F811
+    """0-RTT bytes wait for the handshake, so they are bounded (quic::max_early_bytes,
+    16 KiB): a client that sends more before its handshake completes is closed, and
+    others are served. aioquic's congestion window is opened wide so that all of a
+    64 KiB body goes in 0-RTT (a real client's initial window, some 12 KB, would hold
+    most of it back); an 8 KiB one stays within the bound and gets its 425."""
+    with running(APP, *tls_args(certs), "--http3", "--threads", "1", "--metrics", io=io) as s:
+        before = tls_counters(s)
+
+        async def early_post(size: int) -> Any:
+            ticket = await first_ticket(s.port)
+            c = await open_conn(s.port, ticket)
+            c._quic._loss._cc.congestion_window = 1 << 20  # (aioquic's: send it all at once)
+            try:
+                return await asyncio.wait_for(c.start("POST", "/hit", b"z" * size)[1], 10)
+            except ConnectionError as e:
+                return e
+            finally:
+                await h3_client.close_client(c)
+
+        small = run(early_post(8 << 10))
+        large = run(early_post(64 << 10))
+        assert not isinstance(small, Exception) and small.status == 425, small
+        assert isinstance(large, ConnectionError), large
+        for _ in range(100):  # counted as the endpoint lets the connection go (its closing period)
+            after = tls_counters(s)
+            if after["quic_early_overflows"] > before["quic_early_overflows"]:
+                break
+            time.sleep(0.1)
+        assert after["quic_early_overflows"] - before["quic_early_overflows"] == 1, after
+        assert ran(s) == {"GET": 2}  # the two first_ticket requests; neither POST ran
