@@ -55,7 +55,7 @@ class Plan:
 
     # drop: each datagram in scope with this probability
     drop: float = 0.0
-    drop_scope: str = "all"  # "all", "long" (long-header datagrams: the handshake), "first" (the first drop_first each way)
+    drop_scope: str = "all"  # "all", "long" (long-header datagrams: the handshake), "first" (drop_first each way)
     drop_first: int = 0
     drop_dirs: str = "both"  # "both", "c2s", "s2c"
 
@@ -63,7 +63,8 @@ class Plan:
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
 
-    # corrupt: this fraction of the datagrams in scope get corrupt_bytes bytes flipped
+    # corrupt: this fraction of the datagrams in scope get corrupt_bytes bytes flipped (any
+    # byte but a long header's version; Version Negotiation packets are left alone)
     corrupt: float = 0.0
     corrupt_scope: str = "all"  # as drop_scope
     corrupt_first: int = 0
@@ -180,11 +181,15 @@ class _Due:
 
 
 class _Session:
-    """One client's flow: its address and its upstream socket (replaced on a rebind)."""
+    """One client's flow: its address and its upstream socket (replaced on a rebind). Each
+    direction draws from a random stream of its own, seeded by the plan's seed and the
+    flow's number: the n-th datagram of the m-th flow meets the same fate on every run,
+    however the flows' datagrams interleave."""
 
-    def __init__(self, client: Any, upstream: socket.socket) -> None:
+    def __init__(self, client: Any, upstream: socket.socket, seed: int, number: int) -> None:
         self.client = client
         self.upstream = upstream
+        self.rng = {C2S: random.Random(f"{seed}:{number}:{C2S}"), S2C: random.Random(f"{seed}:{number}:{S2C}")}
         self.c2s_seen = 0  # datagrams from the client so far
         self.s2c_seen = 0
         self.first_flight_bytes = 0  # (hold: what the server got before the window ends)
@@ -199,7 +204,6 @@ class Relay:
         self.plan = plan
         self.upstream_addr = upstream
         self.family = socket.AF_INET6 if ":" in upstream[0] else socket.AF_INET
-        self.rng = random.Random(plan.seed)
         self.sel = selectors.DefaultSelector()
         self.listen = self._socket(listen_host or upstream[0])
         self.port: int = self.listen.getsockname()[1]
@@ -316,6 +320,7 @@ class Relay:
     def _fate(self, direction: str, session: _Session, data: bytes, ecn: int, now: float) -> str:
         p = self.plan
         c = self.counts[direction]
+        rng = session.rng[direction]
         index = session.c2s_seen if direction == C2S else session.s2c_seen
         if direction == C2S:
             session.c2s_seen += 1
@@ -350,23 +355,31 @@ class Relay:
             elif session.hold_until is not None and now < session.hold_until:
                 session.server_bytes_in_hold += len(data)
         if p.drop and (p.drop_dirs in ("both", direction)) and self._in_scope(p.drop_scope, p.drop_first, data, index):
-            if self.rng.random() < p.drop:
+            if rng.random() < p.drop:
                 c["dropped"] += 1
                 c["dropped_bytes"] += len(data)
                 return "dropped"
         fate = "forwarded"
-        if p.corrupt and data and self._in_scope(p.corrupt_scope, p.corrupt_first, data, index):
-            if self.rng.random() < p.corrupt:
+        if p.corrupt and len(data) > 5 and kind != "vn" and self._in_scope(p.corrupt_scope, p.corrupt_first, data,
+                                                                             index):
+            if rng.random() < p.corrupt:
+                # Not the version field of a long header, nor a Version Negotiation packet:
+                # neither is integrity-protected (a changed version is answered with Version
+                # Negotiation, and a client rightly gives up on one that offers nothing it
+                # speaks: RFC 9000 §6.2), so corrupting them tests the path, not the peer.
                 buf = bytearray(data)
+                long_header = bool(buf[0] & 0x80)
                 for _ in range(max(1, p.corrupt_bytes)):
-                    at = self.rng.randrange(len(buf))
-                    buf[at] ^= self.rng.randrange(1, 256)
+                    at = rng.randrange(len(buf) - 4 if long_header else len(buf))
+                    if long_header and at >= 1:
+                        at += 4
+                    buf[at] ^= rng.randrange(1, 256)
                 data = bytes(buf)
                 c["corrupted"] += 1
                 fate = "corrupted"
         delay = p.delay_ms
         if p.jitter_ms:
-            delay += self.rng.uniform(-p.jitter_ms, p.jitter_ms)
+            delay += rng.uniform(-p.jitter_ms, p.jitter_ms)
         delay = max(0.0, delay) / 1000
         self.seq += 1
         due = _Due(now + delay, self.seq, direction, session, data, ecn)
@@ -419,7 +432,7 @@ class Relay:
                 if sock is self.listen:
                     session = self.sessions.get(addr)
                     if session is None:
-                        session = _Session(addr, self._upstream_socket())
+                        session = _Session(addr, self._upstream_socket(), self.plan.seed, len(self.sessions))
                         self.sessions[addr] = session
                         self.by_sock[session.upstream] = session
                     self._arrive(C2S, session, data, ecn, now)
