@@ -100,6 +100,7 @@ class Result:
     relay: dict[str, Any]
     facts: dict[str, Any]
     server_log: str = ""
+    server_counters: dict[str, int] = field(default_factory=dict)
 
     def relay_summary(self) -> str:
         return summarize(self.relay)
@@ -513,7 +514,8 @@ def check_amplification(ctx: Context, stats: dict[str, Any]) -> None:
 def check_rebind(ctx: Context, stats: dict[str, Any]) -> None:
     rebinds = stats.get("rebinds") or []
     expect(len(rebinds) == 1, f"{len(rebinds)} rebinds")
-    ctx.facts["rebind"] = f"{rebinds[0]['from'][0]}:{rebinds[0]['from'][1]} -> {rebinds[0]['to'][0]}:{rebinds[0]['to'][1]}"
+    old, new = rebinds[0]["from"], rebinds[0]["to"]
+    ctx.facts["rebind"] = f"{old[0]}:{old[1]} -> {new[0]}:{new[1]}"
     expect(rebinds[0]["s2c_datagrams_on_new"] > 0, "the server sent nothing to the new address")
 
 
@@ -629,7 +631,8 @@ def summarize(stats: dict[str, Any]) -> str:
             bits.append("versions " + "/".join(f"{k}:{v}" for k, v in c["versions"].items()))
         parts.append(f"{d} " + ", ".join(bits))
     for r in stats.get("rebinds") or []:
-        parts.append(f"rebound at {r['t']:g} s to port {r['to'][1]}" + (f" on {r['to'][0]}" if r['to'][0] != r['from'][0] else ""))
+        where = f" on {r['to'][0]}" if r["to"][0] != r["from"][0] else ""
+        parts.append(f"rebound at {r['t']:g} s to port {r['to'][1]}{where}")
     for h in stats.get("holds") or []:
         parts.append(f"server sent {h['server_bytes_during_hold']} B on {h['client_first_flight_bytes']} B "
                      f"before validation ({h['ratio']}x)")
@@ -655,9 +658,21 @@ def run_case(case: Case, kind: str, certs: Certs, workdir: Path, io: str = "io_u
     except (ServerFailed, OSError) as e:
         return Result(case.name, case.client, False, f"the server did not start on {case.host}: {e}",
                       time.monotonic() - t0, None, {}, {})
-    relay = RelayProcess((case.host, server.port), plan)
+    try:
+        relay = RelayProcess((case.host, server.port), plan)
+    except BaseException:
+        server.stop()
+        raise
     tmp = Path(tempfile.mkdtemp(prefix="interop-", dir=workdir))
-    ctx = Context(case.host, relay.port, server, certs, tmp)
+    try:
+        return _run(case, kind, server, relay, Context(case.host, relay.port, server, certs, tmp))
+    finally:  # (on an interrupt too: nothing of the case is left running)
+        relay.stop()
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(case: Case, kind: str, server: Server, relay: RelayProcess, ctx: Context) -> Result:
     ok, reason = True, ""
     cpu0 = server.cpu_seconds()
     t0 = time.monotonic()
@@ -679,21 +694,20 @@ def run_case(case: Case, kind: str, certs: Certs, workdir: Path, io: str = "io_u
     cpu = server.cpu_seconds() - cpu0
     stats = relay.stop()
     alive = server.alive()
-    if ok and case.check is not None:
-        try:
+    if case.check is not None:
+        try:  # (after a failure too: the facts a check adds help to read it)
             case.check(ctx, stats)
         except CaseFailed as e:
-            ok, reason = False, str(e)
-    elif not ok and case.check is not None:
-        try:  # (the facts a check adds help to read a failure too)
-            case.check(ctx, stats)
-        except (CaseFailed, KeyError, TypeError):
-            pass
+            if ok:
+                ok, reason = False, str(e)
+        except (KeyError, TypeError):
+            if ok:
+                raise
+    counters = server.counters() if not ok else {}
     code = server.stop()
     if not alive:
         ok, reason = False, f"the server died during the case (exit {code}); " + reason
     elif kind == "ringbolt" and code != 0:
         ok, reason = False, f"the server exited {code} after SIGTERM; " + reason
-    shutil.rmtree(tmp, ignore_errors=True)
     server_log = "" if ok else server.tail(12, grep=("QUIC", "HTTP/3", "ERROR", "WARNING", "rror", "Traceback"))
-    return Result(case.name, case.client, ok, reason, wall, cpu, stats, ctx.facts, server_log)
+    return Result(case.name, case.client, ok, reason, wall, cpu, stats, ctx.facts, server_log, counters)

@@ -74,6 +74,8 @@ def failures(label: str, results: list[Result]) -> str:
         if facts:
             out.append(f"  - facts: {json.dumps(facts, default=str)}")
         out.append(f"  - relay: {r.relay_summary()}")
+        if r.server_counters:
+            out.append(f"  - server counters: {json.dumps(r.server_counters)}")
         if r.server_log.strip():
             out.append("  - server log:\n" + "\n".join("        " + x for x in r.server_log.splitlines()))
     return "\n".join(out)

@@ -6,8 +6,10 @@ and the server's CPU time, all its processes together."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -164,7 +166,8 @@ class Server:
         if kind == "ringbolt":
             cmd = [sys.executable, "-m", "ringbolt", "serve", "app:app", "--app-dir", str(HERE), "--host", host,
                    "--port", str(self.port), "--ssl-certfile", str(cert), "--ssl-keyfile", str(key), "--http3",
-                   "--threads", str(threads), "--log-level", "debug", "--max-body-size", str(64 << 20)]
+                   "--threads", str(threads), "--log-level", "debug", "--max-body-size", str(64 << 20),
+                   "--metrics", "/metrics"]
             if workers > 1:
                 cmd += ["--workers", str(workers)]
             if retry_always:
@@ -211,6 +214,31 @@ class Server:
             return False
         except OSError:
             return True
+
+    def counters(self) -> dict[str, int]:
+        """ringbolt's QUIC and HTTP/3 counters that are not zero (its /metrics over HTTPS,
+        summed over the reactors; with --workers, the answering worker's), for a failure's
+        report; {} for Hypercorn or when they cannot be read."""
+        if self.kind != "ringbolt" or not self.alive():
+            return {}
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            with socket.create_connection((self.host, self.port), timeout=5) as raw, \
+                    ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+        except OSError:
+            return {}
+        totals: dict[str, int] = {}
+        for line in data.decode(errors="replace").splitlines():
+            m = re.match(r"ringbolt_((?:quic|h3)_\w+?)(?:_total)?\{core=\"\d+\"\} (\d+)", line)
+            if m:
+                totals[m.group(1)] = totals.get(m.group(1), 0) + int(m.group(2))
+        return {k: v for k, v in totals.items() if v}
 
     def cpu_seconds(self) -> float:
         return tree_cpu_seconds(self.proc.pid)
