@@ -96,10 +96,11 @@ test: test-unit test-py test-tools
 # the QUIC interop runner's server cases, with aioquic and ngtcp2's gtlsclient as clients,
 # through a user-space UDP relay that drops, delays, corrupts, blackholes and rebinds, on
 # 127.0.0.1 and ::1. `make interop` prints a Markdown table per server (ringbolt on io_uring
-# and on epoll, and Hypercorn's QUIC server, aioquic's, for comparison: some 3-4 minutes)
+# and on epoll, and Hypercorn's QUIC server, aioquic's, for comparison: some 4 minutes)
 # and exits non-zero while any case fails; INTEROP_ARGS replaces its options (e.g.
 # INTEROP_ARGS='--case transfer --case blackhole --seed 2'). `make interop-test`: the same
-# cases on both backends under pytest, the missing features marked as expected failures.
+# cases on both backends under pytest (about 2 minutes), the missing features marked as
+# expected failures.
 # Neither is part of `make test` or CI.
 INTEROP_ARGS ?= --server ringbolt --io io_uring --io epoll --server hypercorn
 interop: install

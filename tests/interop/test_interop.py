@@ -2,7 +2,7 @@
 epoll, through the shaping relay, must pass. Cases whose server side does not exist yet
 are expected to fail, strictly: the day they pass, the mark must go.
 
-    python -m pytest -q tests/interop     (make interop-test; some 2-3 minutes a backend)
+    python -m pytest -q tests/interop     (make interop-test; about 2 minutes in all)
 
 Not part of `make test` nor of CI's lanes."""
 
