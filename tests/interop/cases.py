@@ -660,6 +660,10 @@ def run_case(case: Case, kind: str, certs: Certs, workdir: Path, io: str = "io_u
                       time.monotonic() - t0, None, {}, {})
     try:
         relay = RelayProcess((case.host, server.port), plan)
+    except (RuntimeError, OSError, ValueError) as e:  # (no address to bind on the host: the case's failure)
+        server.stop()
+        return Result(case.name, case.client, False, f"the relay did not start on {case.host}: {e}",
+                      time.monotonic() - t0, None, {}, {})
     except BaseException:
         server.stop()
         raise

@@ -535,7 +535,8 @@ class RelayProcess:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError("the relay did not start")
+            self.proc.wait(10)
+            raise RuntimeError(f"the relay exited {self.proc.returncode} at start")
         self.port: int = json.loads(line)["port"]
         self.result: dict[str, Any] | None = None
 
