@@ -23,8 +23,6 @@ BACKENDS = ["io_uring", "epoll"]
 
 # Expected failures, each with what is missing on the server's side.
 EXPECTED_FAILURES = {
-    "resumption": "no session tickets yet",
-    "zerortt": "no session tickets yet",
     # ngtcp2 0.12 knows QUIC v2's draft (0x709a50c4), not RFC 9369's version (0x6b3343cf):
     # the server answers a v2 Initial with Version Negotiation offering v1 only, and
     # ignores v2 in a v1 client's version_information.
