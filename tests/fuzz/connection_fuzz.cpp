@@ -22,54 +22,47 @@
 //      wire is the complete answers to every request before it and the 101's head, last,
 //      with no framing; HTTP/1.1 keeps nothing queued; and the new protocol is given
 //      exactly the bytes the client sent after the handshake's head.
+//
+// This file has the script's operations, the client's and the reactor's sides and the
+// checks; connection_fuzz_app.cpp the application's side; connection_fuzz.hpp the run.
+#include "tests/fuzz/connection_fuzz.hpp"
+
 #include "core/clock.hpp"
-#include "http/http1_connection.hpp"
-
-#include "dispatch/dispatcher.hpp"
-#include "tests/fuzz/wire_responses.hpp"
-#include "tests/support/inert_protocol.hpp"
-
-#include <sys/mman.h>
-#include <sys/uio.h>
-#include <unistd.h>
+#include "tests/support/protocol_harness.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-// CONNECTION_FUZZ_TRACE=1: print each operation and, on failure, the wire so far.
-namespace {
+namespace ringbolt::fuzz::http1 {
+
 const bool tracing = std::getenv("CONNECTION_FUZZ_TRACE") != nullptr;
-const std::string* traced_wire = nullptr;
+
+namespace {
+const std::string* traced_wire = nullptr; ///< the running run's wire, printed on failure when tracing
 } // namespace
 
+} // namespace ringbolt::fuzz::http1
+
 void ringbolt::fuzz::fail(const char* what) {
-    if (traced_wire != nullptr && tracing) {
-        std::fprintf(stderr, "---- wire ----\n%s\n--------------\n", traced_wire->c_str());
+    if (http1::traced_wire != nullptr && http1::tracing) {
+        std::fprintf(stderr, "---- wire ----\n%s\n--------------\n", http1::traced_wire->c_str());
     }
     std::fprintf(stderr, "connection_fuzz: invariant violated: %s\n", what);
     std::abort();
 }
 
-namespace {
+namespace ringbolt::fuzz::http1 {
 
-using namespace ringbolt;
 using namespace ringbolt::http;
-using ringbolt::fuzz::check;
-using ringbolt::fuzz::fail;
-using ringbolt::fuzz::read_responses;
-using ringbolt::fuzz::request_facts;
-using ringbolt::fuzz::wire_summary;
 
-constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
+namespace {
 
 /// The operations a script is made of. Values are stable: seeds depend on them.
 enum op : uint8_t {
@@ -150,8 +143,7 @@ constexpr std::string_view websocket_requests[] = {
 #undef WS_HANDSHAKE_FIELDS
 constexpr size_t num_websocket = sizeof(websocket_requests) / sizeof(websocket_requests[0]);
 
-constexpr uint16_t app_statuses[] = {200, 201, 204, 304, 404, 500, 299};
-constexpr std::string_view connection_values[] = {"", "close", "keep-alive", "Keep-Alive, close"};
+} // namespace
 
 const dispatch::app_routes& routes() {
     static const dispatch::app_routes r = [] {
@@ -186,280 +178,25 @@ const dispatch::app_routes& routes() {
     return r;
 }
 
-/// Body bytes are a function of (request, offset) so that a misplaced or repeated
-/// piece shows; file bodies are a function of the file offset.
-char body_byte(uint64_t seq, uint64_t off) {
-    return "abcdefghijklmnopqrstuvwxyz0123456789"[(seq * 11 + off) % 36];
-}
-char file_byte(uint64_t off) {
-    return static_cast<char>('A' + off % 23);
-}
-constexpr uint64_t file_size = 1 << 16;
-
-/// One file shared by every run (segments get their own descriptor: file_handle closes it).
-int shared_file() {
-    static const int fd = [] {
-        int f = memfd_create("connection_fuzz", 0);
-        check(f >= 0, "memfd_create");
-        std::string content(file_size, '\0');
-        for (uint64_t i = 0; i < file_size; ++i) {
-            content[i] = file_byte(i);
-        }
-        check(pwrite(f, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()), "file write");
-        return f;
-    }();
-    return fd;
+connection_run::connection_run(uint8_t config) : _app_limit((config & 4) ? 3 : 0), _websocket((config & 0x10) != 0) {
+    static constexpr size_t output_limits[] = {SIZE_MAX, 256, 2048, 16384};
+    _output_limit = output_limits[config & 3];
+    _limits.min_body_rate = (config & 8) ? 64 : 0;
+    _limits.parser.max_request_line = 256;
+    _limits.parser.max_head_bytes = 1024;
+    _limits.parser.max_headers = 16;
+    _limits.max_body = 4096;
+    _limits.stream_body_above = 64;
+    _limits.body_window = 128;
+    _conn.open(5, 9, {}, _now, _limits);
+    traced_wire = &_wire;
 }
 
-int live_keeps = 0; ///< borrowed bodies still alive (must be 0 once a run is over)
-
-/// Borrowed bytes kept alive by the queue until sent (counted, to see them released).
-struct kept_bytes {
-    std::string data;
-    explicit kept_bytes(std::string d) : data(std::move(d)) { ++live_keeps; }
-    ~kept_bytes() { --live_keeps; }
-    kept_bytes(const kept_bytes&) = delete;
-    kept_bytes& operator=(const kept_bytes&) = delete;
-};
-
-struct probe_stream final : stream_control {
-    uint64_t credited = 0;
-    int closed = 0;
-    void on_sent(size_t n) noexcept override { credited += n; }
-    void on_closed() noexcept override {
-        if (++closed > 1) {
-            fail("(b) a stream_control was told on_closed twice");
-        }
-    }
-};
-
-/// The protocol after a 101: it only keeps what it was given (the WebSocket protocol
-/// itself is driven by ws_connection_fuzz).
-class probe_protocol final : public test_support::inert_protocol {
-  public:
-    void release() noexcept override { _out.clear(); }
-};
-
-struct probe_upgrade final : protocol_upgrade {
-    std::string* pending;
-    explicit probe_upgrade(std::string* p) : pending(p) {}
-    std::unique_ptr<protocol> make(uint32_t slot, uint32_t gen, const peer_address&, std::string_view bytes,
-                                   protocol_env&) override {
-        check(slot == 5 && gen == 9, "(f) the new protocol made for another connection");
-        pending->assign(bytes);
-        return std::make_unique<probe_protocol>();
-    }
-};
-
-/// A stream handed to the connection, and what its producer did with it.
-struct stream_entry {
-    std::shared_ptr<probe_stream> stream;
-    uint64_t seq = 0;
-    uint64_t produced = 0;      ///< body bytes sent with the stream's response
-    bool producer_done = false; ///< the producer sent end or abort (it expects nothing more)
-};
-
-/// Per request (seq), as the dispatcher saw it and as the application answered it.
-struct seq_record {
-    bool dispatched = false; ///< went through the dispatcher (errors and CONNECT do not)
-    bool to_app = false;
-    bool upgrade = false; ///< a WebSocket handshake: the app may answer 101
-    request_context ctx;
-    bool handed = false;   ///< the app_request came out of the batch
-    bool started = false;  ///< the application sent a head
-    bool finished = false; ///< the application sent end or abort
-    bool broken = false;   ///< the application made the response impossible to complete
-    int64_t declared = -1;
-    int stream = -1;      ///< index in streams, when streamed
-    std::string produced; ///< body bytes the application produced, in order
-};
-
-/// The app's end of a streamed request body: records what the protocol pushed and how
-/// it ended (exactly once, never both).
-struct fuzz_body final : body_stream {
-    uint64_t seq = 0;
-    uint64_t pushed = 0;
-    uint64_t taken = 0;
-    int ends = 0;
-    void push(std::string_view b) noexcept override {
-        check(ends == 0, "(b) body bytes pushed after the body ended");
-        pushed += b.size();
-    }
-    void finish() noexcept override {
-        check(ends == 0, "(b) a body stream (or watch) ended twice");
-        ++ends;
-    }
-    void fail(body_error) noexcept override {
-        check(ends == 0, "(b) a body stream (or watch) ended twice");
-        ++ends;
-    }
-    uint64_t unconsumed() const noexcept override { return pushed - taken; }
-};
-
-struct fuzz_bodies final : dispatch::body_stream_factory {
-    std::vector<std::shared_ptr<fuzz_body>> made;
-    std::shared_ptr<body_stream> make_body_stream(uint32_t, uint32_t, uint64_t seq) override {
-        auto b = std::make_shared<fuzz_body>();
-        b->seq = seq;
-        made.push_back(b);
-        return b;
-    }
-};
-
-/// The runtime's dispatcher, recording what it was asked (the wire check needs to know
-/// which responses answer HEAD or HTTP/1.0 requests, and which went to the app).
-class recording_dispatcher final : public dispatcher {
-  public:
-    recording_dispatcher(dispatch::request_dispatcher& real, std::vector<seq_record>& seqs)
-        : _real(real), _seqs(seqs) {}
-    verdict on_request(protocol& conn, const request_event& ev, protocol_env& env,
-                       std::shared_ptr<body_stream>& stream) override {
-        if (_seqs.size() <= ev.seq) {
-            _seqs.resize(ev.seq + 1);
-        }
-        seq_record& r = _seqs[ev.seq];
-        check(!r.dispatched, "(d) a seq dispatched twice");
-        r.dispatched = true;
-        r.ctx = ev.ctx;
-        verdict v = _real.on_request(conn, ev, env, stream);
-        if (v == verdict::buffer) {
-            r.dispatched = false; // reported again once its body is read
-            return v;
-        }
-        r.upgrade = v == verdict::upgrade;
-        r.to_app = v == verdict::to_app || v == verdict::streaming || r.upgrade;
-        return v;
-    }
-
-  private:
-    dispatch::request_dispatcher& _real;
-    std::vector<seq_record>& _seqs;
-};
-
-/// The input, read front to back; zeros once it is exhausted.
-class script {
-  public:
-    script(const uint8_t* data, size_t size) : _data(data), _size(size) {}
-    bool done() const noexcept { return _pos >= _size; }
-    uint8_t byte() noexcept { return _pos < _size ? _data[_pos++] : 0; }
-    std::string_view bytes(size_t n) noexcept {
-        n = std::min(n, _size - _pos);
-        std::string_view v(reinterpret_cast<const char*>(_data + _pos), n);
-        _pos += n;
-        return v;
-    }
-
-  private:
-    const uint8_t* _data;
-    size_t _size;
-    size_t _pos = 0;
-};
-
-/// What an answer or a streamed head takes from the script, in this order: which request
-/// it is for, its flags, its body size (a byte times `unit`) and its status.
-struct answer_bytes {
-    uint8_t which;
-    uint8_t flags;
-    uint64_t size;
-    uint16_t status;
-};
-
-answer_bytes read_answer(script& s, uint64_t unit) {
-    answer_bytes a{};
-    a.which = s.byte();
-    a.flags = s.byte();
-    a.size = uint64_t{s.byte()} * unit;
-    a.status = app_statuses[s.byte() % std::size(app_statuses)];
-    return a;
+connection_run::~connection_run() {
+    traced_wire = nullptr;
 }
 
-class connection_run {
-  public:
-    explicit connection_run(uint8_t config) : _app_limit((config & 4) ? 3 : 0), _websocket((config & 0x10) != 0) {
-        static constexpr size_t output_limits[] = {SIZE_MAX, 256, 2048, 16384};
-        _output_limit = output_limits[config & 3];
-        _limits.min_body_rate = (config & 8) ? 64 : 0;
-        _limits.parser.max_request_line = 256;
-        _limits.parser.max_head_bytes = 1024;
-        _limits.parser.max_headers = 16;
-        _limits.max_body = 4096;
-        _limits.stream_body_above = 64;
-        _limits.body_window = 128;
-        _conn.open(5, 9, {}, _now, _limits);
-        traced_wire = &_wire;
-    }
-    ~connection_run() { traced_wire = nullptr; }
-    connection_run(const connection_run&) = delete;
-    connection_run& operator=(const connection_run&) = delete;
-
-    void step(script& s);
-    void finish();
-    void finish_checks();
-    /// Switched protocols: the run is over (the new protocol has its own fuzzer).
-    bool switched() const noexcept { return _switched; }
-
-  private:
-    protocol_env env() { return protocol_env{_limits, date, _now, _draining, _counters, _recorder, _output_limit}; }
-    uint64_t unsent() { return _conn.output().bytes() + _batch.remaining(); }
-
-    void client_send(uint8_t count);
-    void collect();
-    seq_record* pick(uint8_t b, bool started, bool finished_ok = false);
-    void build_head(response_head& h, uint64_t seq, uint16_t status, uint8_t flags, int64_t declared);
-    void attach_body(app_response& m, seq_record& r, uint64_t size, uint8_t source);
-    int new_stream(uint64_t seq);
-    void deliver(app_response&& m);
-    void answer(script& s);
-    void stream_head(script& s);
-    void stream_body(script& s);
-    void stream_end(script& s);
-    void abort_response(script& s);
-    void accept_upgrade(seq_record& r);
-    void check_switch(uint64_t seq);
-    void feed(std::string_view bytes, protocol_env& e);
-    void misbehave(script& s);
-    void pass_time(uint8_t seconds);
-    void send(uint8_t count, uint8_t shape);
-    void turn();
-    void close();
-    void check_state();
-    wire_summary check_wire() const;
-    request_facts facts(uint64_t k) const;
-
-    connection_limits _limits;
-    core::core_counters _counters;
-    std::atomic<uint32_t> _app_pending{0};
-    uint32_t _app_limit = 0;
-    bool _websocket = false; ///< config 0x10: WebSocket handshakes are in the canned table
-    bool _switched = false;
-    std::string _fed;     ///< every byte given to the connection, in order
-    std::string _pending; ///< what the new protocol was given at the switch
-    fuzz_bodies _bodies;
-    dispatch::request_dispatcher _dispatcher{routes(), nullptr, &_app_pending, _app_limit, nullptr, &_bodies};
-    std::vector<seq_record> _seqs;
-    recording_dispatcher _recorder{_dispatcher, _seqs};
-    http1_connection _conn;
-    size_t _output_limit = SIZE_MAX;
-    uint32_t _now = 1000;
-    bool _draining = false;
-    bool _peer_eof = false;
-    bool _released = false;
-    bool _reset = false; ///< released by op_gone (the client vanished mid-way)
-    core::send_batch _batch;
-    std::string _wire;   ///< bytes the reactor sent, in order
-    std::string _client; ///< bytes the client has yet to send
-    std::string _stash;  ///< bytes read while paused (the reactor's stash)
-    std::vector<stream_entry> _streams;
-    std::vector<std::weak_ptr<core::file_handle>> _files;
-    uint64_t _produced_total = 0;
-    size_t _handed = 0;   ///< app requests taken from the batch
-    size_t _finished = 0; ///< of those, answered to the end (or aborted) by the app
-    bool _was_closing = false;
-    bool _flush_only = false; ///< close_after_flush() was seen
-    uint64_t _flush_total = 0;
-};
-
-void connection_run::step(script& s) {
+void connection_run::step(script_reader& s) {
     uint8_t code = s.byte() % num_ops;
     if (tracing) {
         static constexpr const char* names[] = {
@@ -586,221 +323,6 @@ void connection_run::collect() {
     batch.clear();
 }
 
-/// An app request in the wanted state (head sent or not; answered or not), chosen by `b`.
-seq_record* connection_run::pick(uint8_t b, bool started, bool finished_ok) {
-    size_t n = 0;
-    for (const seq_record& r : _seqs) {
-        n += r.handed && r.started == started && (finished_ok || !r.finished);
-    }
-    if (n == 0) {
-        return nullptr;
-    }
-    size_t want = b % n;
-    for (seq_record& r : _seqs) {
-        if (r.handed && r.started == started && (finished_ok || !r.finished) && want-- == 0) {
-            return &r;
-        }
-    }
-    return nullptr;
-}
-
-/// Headers go through check_app_field as the application bridge sends them.
-void connection_run::build_head(response_head& h, uint64_t seq, uint16_t status, uint8_t flags, int64_t declared) {
-    std::string seq_text = std::to_string(seq);
-    std::string length_text = std::to_string(declared);
-    std::vector<std::pair<std::string_view, std::string_view>> fields = {{"X-Seq", seq_text},
-                                                                         {"Content-Type", "text/plain"}};
-    std::string_view connection = connection_values[(flags >> 4) & 3];
-    if (!connection.empty()) {
-        fields.emplace_back("Connection", connection);
-    }
-    if (flags & 0x40) {
-        fields.emplace_back("Date", date);
-        fields.emplace_back("Server", "probe");
-    }
-    if (flags & 0x80) {
-        fields.emplace_back("Transfer-Encoding", "chunked");
-    }
-    if (declared >= 0) {
-        fields.emplace_back("Content-Length", length_text);
-        if (flags & 0x08) {
-            fields.emplace_back("content-length", length_text); // the same length twice is one length
-        }
-    }
-    h.status = status;
-    int64_t length = -1;
-    for (const auto& [name, value] : fields) {
-        switch (check_app_field(name, value, h, length)) {
-        case field_action::keep:
-            h.fields.append(name);
-            h.fields.append(": ");
-            h.fields.append(value);
-            h.fields.append("\r\n");
-            break;
-        case field_action::drop:
-        case field_action::content_length:
-            break;
-        case field_action::bad_length:
-            fail("check_app_field refused a valid length");
-        }
-    }
-    check(length == declared, "check_app_field length");
-    h.content_length = length;
-}
-
-void connection_run::attach_body(app_response& m, seq_record& r, uint64_t size, uint8_t source) {
-    if (size == 0) {
-        return;
-    }
-    m.parts |= app_response::part_body;
-    _produced_total += size;
-    if (source == 2) {
-        uint64_t offset = (r.produced.size() * 7) % (file_size - size);
-        std::string bytes(size, '\0');
-        for (uint64_t i = 0; i < size; ++i) {
-            bytes[i] = file_byte(offset + i);
-        }
-        r.produced += bytes;
-        int fd = dup(shared_file());
-        check(fd >= 0, "dup");
-        app_response_more& more = m.rare();
-        more.file = std::make_shared<core::file_handle>(fd);
-        _files.push_back(more.file);
-        more.file_offset = offset;
-        more.file_length = size;
-        return;
-    }
-    std::string bytes(size, '\0');
-    for (uint64_t i = 0; i < size; ++i) {
-        bytes[i] = body_byte(&r - _seqs.data(), r.produced.size() + i);
-    }
-    r.produced += bytes;
-    if (source == 1) {
-        auto kept = std::make_shared<kept_bytes>(std::move(bytes));
-        m.rare().borrowed = kept->data;
-        m.more->keep = kept;
-    } else {
-        m.body = std::move(bytes);
-    }
-}
-
-int connection_run::new_stream(uint64_t seq) {
-    stream_entry& e = _streams.emplace_back();
-    e.stream = std::make_shared<probe_stream>();
-    e.seq = seq;
-    return static_cast<int>(_streams.size() - 1);
-}
-
-void connection_run::deliver(app_response&& m) {
-    m.conn_slot = 5;
-    m.conn_gen = 9;
-    if ((m.parts & app_response::part_head) && _app_limit != 0 && _app_pending.load() > 0) {
-        _app_pending.fetch_sub(1); // the reactor's admission count
-    }
-    // After release the reactor tells the stream itself (the slot is closing); delivering
-    // to the released protocol must come to the same and queue nothing.
-    auto e = env();
-    _conn.on_app_message(std::move(m), e);
-}
-
-void connection_run::answer(script& s) {
-    auto [which, flags, size, status] = read_answer(s, 13);
-    seq_record* r = pick(which, false);
-    if (r == nullptr || _produced_total > (1u << 20)) {
-        return;
-    }
-    if (r->upgrade && status == 299) {
-        accept_upgrade(*r);
-        return;
-    }
-    uint64_t seq = static_cast<uint64_t>(r - _seqs.data());
-    int64_t declared = static_cast<int64_t>(size);
-    switch (flags & 3) {
-    case 1:
-        declared = -1;
-        break;
-    case 2:
-        declared = size > 0 ? static_cast<int64_t>(size / 2) : 1;
-        break;
-    case 3:
-        declared = static_cast<int64_t>(size) + 1;
-        break;
-    default:
-        break;
-    }
-    app_response m;
-    m.seq = seq;
-    m.parts = app_response::part_head | app_response::part_end;
-    build_head(m.start, seq, status, flags, declared);
-    attach_body(m, *r, size, (flags >> 2) & 3);
-    r->started = true;
-    r->finished = true;
-    r->declared = declared;
-    r->broken = declared >= 0 && static_cast<uint64_t>(declared) != size;
-    ++_finished;
-    deliver(std::move(m));
-}
-
-/// The application accepts a WebSocket handshake (as ws_accept does: a head-only 101
-/// carrying the upgrade, and a stream told if the switch cannot happen).
-void connection_run::accept_upgrade(seq_record& r) {
-    uint64_t seq = static_cast<uint64_t>(&r - _seqs.data());
-    app_response m;
-    m.seq = seq;
-    m.parts = app_response::part_head;
-    m.start.status = 101;
-    m.start.fields =
-        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-        "X-Seq: " +
-        std::to_string(seq) + "\r\n";
-    m.rare().upgrade = std::make_shared<probe_upgrade>(&_pending);
-    auto told = std::make_shared<probe_stream>();
-    m.stream = told;
-    r.started = true;
-    r.finished = true;
-    ++_finished;
-    deliver(std::move(m));
-    if (_conn.has_successor()) {
-        check(told->closed == 0, "(f) switched, but the upgrade's stream was told it failed");
-        check_switch(seq);
-    } else {
-        // Refused (not the oldest owed request, or the connection closes): the client
-        // gets a cut instead of a 101, which the wire check allows for a broken answer.
-        check(told->closed == 1, "(f) a refused 101 did not tell its stream");
-        r.broken = true;
-        if (tracing) {
-            std::fprintf(stderr, "the 101 for request %llu was refused\n", static_cast<unsigned long long>(seq));
-        }
-    }
-}
-
-/// Appends everything in `q` to `wire` as the reactor would send it.
-void drain_into(core::output_queue& q, std::string& wire) {
-    core::send_batch b;
-    while (q.take_front(b, 16, SIZE_MAX)) {
-        while (!b.empty()) {
-            if (b.is_file()) {
-                const core::segment& f = b.front();
-                std::string buf(f.length - f.done, '\0');
-                ssize_t got = pread(f.file->fd, buf.data(), buf.size(), static_cast<off_t>(f.file_offset + f.done));
-                check(got == static_cast<ssize_t>(buf.size()), "file segment read");
-                wire += buf;
-                b.consume(buf.size());
-            } else {
-                iovec iov[16];
-                size_t cnt = b.iovecs(iov, 16);
-                size_t sent = 0;
-                for (size_t i = 0; i < cnt; ++i) {
-                    wire.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-                    sent += iov[i].iov_len;
-                }
-                b.consume(sent);
-            }
-        }
-        b.reset();
-    }
-}
-
 void connection_run::check_switch(uint64_t seq) {
     std::unique_ptr<protocol> next = _conn.take_successor();
     check(next != nullptr && !_conn.has_successor(), "(f) the successor is taken once");
@@ -809,7 +331,7 @@ void connection_run::check_switch(uint64_t seq) {
     for (int guard = 0; guard < 100000 && !_batch.empty(); ++guard) {
         send(0, 0);
     }
-    drain_into(next->output(), _wire);
+    test_support::drain_output(next->output(), _wire);
     size_t at = _wire.rfind("HTTP/1.1 101 ");
     check(at != std::string::npos, "(f) switched without a 101 on the wire");
     std::string_view head = std::string_view(_wire).substr(at);
@@ -834,148 +356,6 @@ void connection_run::check_switch(uint64_t seq) {
     next->release();
     close();
     _switched = true;
-}
-
-void connection_run::stream_head(script& s) {
-    auto [which, flags, size, status] = read_answer(s, 16);
-    seq_record* r = pick(which, false);
-    if (r == nullptr) {
-        return;
-    }
-    uint64_t seq = static_cast<uint64_t>(r - _seqs.data());
-    int64_t declared = (flags & 2) ? static_cast<int64_t>((flags & 1) ? size : size / 16) : -1;
-    app_response m;
-    m.seq = seq;
-    m.parts = app_response::part_head;
-    build_head(m.start, seq, status, flags, declared);
-    r->started = true;
-    r->declared = declared;
-    r->stream = new_stream(seq);
-    stream_entry& st = _streams[static_cast<size_t>(r->stream)];
-    m.stream = st.stream;
-    uint8_t source = (flags >> 2) & 3;
-    if (source != 3 && _produced_total <= (1u << 20)) {
-        attach_body(m, *r, size, source);
-        st.produced += (m.parts & app_response::part_body) ? size : 0;
-        r->broken = r->broken || (declared >= 0 && r->produced.size() > static_cast<uint64_t>(declared));
-    }
-    deliver(std::move(m));
-}
-
-void connection_run::stream_body(script& s) {
-    uint8_t which = s.byte();
-    uint8_t source = s.byte() % 3;
-    uint64_t size = uint64_t{s.byte()} * 16;
-    seq_record* r = pick(which, true);
-    if (r == nullptr || r->stream < 0 || _produced_total > (1u << 20)) {
-        return;
-    }
-    app_response m;
-    m.seq = static_cast<uint64_t>(r - _seqs.data());
-    m.parts = 0;
-    attach_body(m, *r, size, source);
-    if (m.parts == 0) {
-        m.parts = app_response::part_body; // an empty piece
-    }
-    _streams[static_cast<size_t>(r->stream)].produced += size;
-    r->broken = r->broken || (r->declared >= 0 && r->produced.size() > static_cast<uint64_t>(r->declared));
-    deliver(std::move(m));
-}
-
-void connection_run::stream_end(script& s) {
-    uint8_t which = s.byte();
-    bool trailers = s.byte() & 1;
-    seq_record* r = pick(which, true);
-    if (r == nullptr) {
-        return;
-    }
-    app_response m;
-    m.seq = static_cast<uint64_t>(r - _seqs.data());
-    m.parts = app_response::part_end;
-    if (trailers) {
-        m.rare().trailers = "X-Trailer: 1\r\n";
-    }
-    r->finished = true;
-    r->broken = r->broken || (r->declared >= 0 && r->produced.size() != static_cast<uint64_t>(r->declared));
-    if (r->stream >= 0) {
-        _streams[static_cast<size_t>(r->stream)].producer_done = true;
-    }
-    ++_finished;
-    deliver(std::move(m));
-}
-
-void connection_run::abort_response(script& s) {
-    uint8_t which = s.byte();
-    seq_record* r = pick(which, (which & 0x80) != 0);
-    if (r == nullptr) {
-        return;
-    }
-    app_response m;
-    m.seq = static_cast<uint64_t>(r - _seqs.data());
-    m.parts = app_response::part_abort;
-    r->finished = true;
-    r->broken = true;
-    if (r->stream >= 0) {
-        _streams[static_cast<size_t>(r->stream)].producer_done = true;
-    }
-    ++_finished;
-    deliver(std::move(m));
-}
-
-/// Producer bugs the connection must survive: a second head, a body before the head, a
-/// stream for a request that is not owed (unknown, or answered already).
-void connection_run::misbehave(script& s) {
-    uint8_t kind = s.byte() % 4;
-    uint8_t which = s.byte();
-    app_response m;
-    switch (kind) {
-    case 0: { // a second head on a started response, with a stream of its own
-        seq_record* r = pick(which, true);
-        if (r == nullptr) {
-            return;
-        }
-        m.seq = static_cast<uint64_t>(r - _seqs.data());
-        m.parts = app_response::part_head;
-        build_head(m.start, m.seq, 200, 0, -1);
-        int st = new_stream(m.seq);
-        m.stream = _streams[static_cast<size_t>(st)].stream;
-        r->broken = true;
-        break;
-    }
-    case 1: { // a body before the head
-        seq_record* r = pick(which, false);
-        if (r == nullptr) {
-            return;
-        }
-        m.seq = static_cast<uint64_t>(r - _seqs.data());
-        m.parts = app_response::part_body;
-        m.body = "early";
-        r->broken = true;
-        break;
-    }
-    default: { // a head and stream for a seq that is not owed
-        m.seq = kind == 2 ? _conn.requests_seen() + which : 0;
-        if (kind == 3) {
-            seq_record* r = pick(which, true, true);
-            if (r == nullptr || !r->finished) {
-                return;
-            }
-            m.seq = static_cast<uint64_t>(r - _seqs.data());
-        }
-        m.parts = app_response::part_head | app_response::part_end;
-        build_head(m.start, m.seq, 200, 0, 0);
-        int st = new_stream(m.seq);
-        auto probe = _streams[static_cast<size_t>(st)].stream;
-        m.stream = probe;
-        _streams[static_cast<size_t>(st)].producer_done = true;
-        uint64_t before = _wire.size() + unsent();
-        deliver(std::move(m));
-        check(probe->closed == 1, "(b) a stream for a response not owed must be told on_closed at once");
-        check(_wire.size() + unsent() == before, "(a) a message for a response not owed queued bytes");
-        return;
-    }
-    }
-    deliver(std::move(m));
 }
 
 void connection_run::pass_time(uint8_t seconds) {
@@ -1207,21 +587,22 @@ void connection_run::finish_checks() {
     }
 }
 
-} // namespace
+} // namespace ringbolt::fuzz::http1
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    using namespace ringbolt::fuzz;
     if (size == 0) {
         return 0;
     }
-    script s(data, size);
-    live_keeps = 0;
+    script_reader s{data, size};
+    http1::live_keeps = 0;
     {
-        connection_run run(s.byte());
-        while (!s.done() && !run.switched()) {
+        http1::connection_run run(s.byte());
+        while (s.has(1) && !run.switched()) {
             run.step(s);
         }
         run.finish();
     }
-    check(live_keeps == 0, "borrowed bytes outlived the connection");
+    check(http1::live_keeps == 0, "borrowed bytes outlived the connection");
     return 0;
 }
