@@ -390,6 +390,14 @@ class SharedRingTest : public ::testing::Test {
         }
         return true;
     }
+    /// A multishot recv armed on each of our ends (slot i), submitted by a wait that finds
+    /// nothing to read yet; false when that wait failed.
+    bool arm_recvs(recorder& sink) {
+        for (uint32_t i = 0; i < ours.size(); ++i) {
+            backend.arm_recv(ours[i], i, 0);
+        }
+        return backend.wait(0, sink);
+    }
     /// "answer" queued as a send on each of our ends (slot i), not yet submitted.
     void queue_answers() {
         answer_iov = {answer.data(), answer.size()};
@@ -419,6 +427,15 @@ class SharedRingTest : public ::testing::Test {
     void expect_requests(const recorder& sink) {
         for (uint32_t i = 0; i < ours.size(); ++i) {
             EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
+        }
+    }
+    /// Each connection's send completed whole, and its peer reads the answer.
+    void expect_answers(const recorder& sink) {
+        for (uint32_t i = 0; i < ours.size(); ++i) {
+            EXPECT_EQ(sink.sent[i], static_cast<int>(answer.size())) << "connection " << i;
+            char buf[16];
+            EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(answer.size()))
+                << "connection " << i;
         }
     }
     /// Our ends shut: waits (bounded) until every recv has ended, so none is left armed.
@@ -457,11 +474,8 @@ TEST_F(SharedRingTest, AWaitTakesAtMostItsShareAndTheRestNext) {
     if (!start(512, 1024, conns)) { // a buffer for each: no recv runs dry
         GTEST_SKIP() << "io_uring unavailable: " << why;
     }
-    for (uint32_t i = 0; i < conns; ++i) {
-        backend.arm_recv(ours[i], i, 0);
-    }
     recorder sink(conns);
-    ASSERT_TRUE(backend.wait(0, sink)); // the recvs armed; nothing to read yet
+    ASSERT_TRUE(arm_recvs(sink));
     send_requests();
     // The kernel may post the completions over more than one wait; none takes more than
     // its share, and while some are left the fd says so.
@@ -491,28 +505,17 @@ TEST_F(SharedRingTest, SendCompletionsDoNotCountTowardAWaitsShare) {
     if (!start(2 * conns, 2 * conns, conns)) {
         GTEST_SKIP() << "io_uring unavailable: " << why;
     }
-    for (uint32_t i = 0; i < conns; ++i) {
-        backend.arm_recv(ours[i], i, 0);
-    }
     recorder sink(conns);
-    ASSERT_TRUE(backend.wait(0, sink)); // the recvs armed; nothing to read yet
+    ASSERT_TRUE(arm_recvs(sink));
     queue_answers();
     backend.submit(); // each send finds room: it completes as it is issued
     send_requests();  // (their completions are posted as the bytes come)
     uint64_t before = counters.cqes_reaped.get();
     ASSERT_TRUE(backend.wait(1000, sink));
-    uint32_t sends = 0;
-    for (uint32_t i = 0; i < conns; ++i) {
-        sends += sink.sent[i] == static_cast<int>(answer.size());
-    }
-    EXPECT_EQ(sends, conns);
+    expect_answers(sink);
     EXPECT_EQ(received(sink), conns) << "the sends' completions took part of the requests' share";
     EXPECT_EQ(counters.cqes_reaped.get() - before, 2u * conns);
     expect_requests(sink);
-    for (uint32_t i = 0; i < conns; ++i) {
-        char buf[16];
-        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(answer.size()));
-    }
     end_recvs(sink);
 }
 
@@ -569,11 +572,7 @@ TEST_F(SharedRingTest, AnOverflowIsCountedAndLosesNoCompletion) {
         }
         ASSERT_TRUE(backend.wait(10, sink));
     }
-    for (uint32_t i = 0; i < conns; ++i) {
-        EXPECT_EQ(sink.sent[i], static_cast<int>(answer.size())) << "connection " << i;
-        char buf[16];
-        EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(answer.size()));
-    }
+    expect_answers(sink);
     EXPECT_GE(counters.cq_overflows.get(), 1u) << "200 sends on a queue of 64 never overflowed it";
 }
 
