@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <string_view>
+#include <utility>
 
 namespace ringbolt::py {
 
@@ -20,35 +21,20 @@ PyObject* bytes_of(std::string_view s) {
 }
 
 PyObject* asgi_headers(const dispatch::app_request& r) {
-    size_t n = r.headers.size() / 2;
-    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
-    if (list == nullptr) {
-        return nullptr;
-    }
-    for (size_t i = 0; i < n; ++i) {
-        std::string_view name = r.headers[2 * i].in(r.data);
+    return header_tuples(r, [&r](std::string_view name, std::string_view value) -> std::pair<PyObject*, PyObject*> {
         PyObject* k = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(name.size()));
-        if (k != nullptr) {
-            char* out = PyBytes_AS_STRING(k);
-            for (size_t j = 0; j < name.size(); ++j) {
-                out[j] = core::ascii_lower(name[j]);
-            }
+        if (k == nullptr) {
+            return {nullptr, nullptr};
         }
-        std::string_view value = r.headers[2 * i + 1].in(r.data);
+        char* out = PyBytes_AS_STRING(k);
+        for (size_t j = 0; j < name.size(); ++j) {
+            out[j] = core::ascii_lower(name[j]);
+        }
         if (r.forwarded_host.len != 0 && core::iequals(name, "host")) {
             value = r.forwarded_host.in(r.data); // what a trusted proxy says the client asked for
         }
-        PyObject* v = k != nullptr ? bytes_of(value) : nullptr;
-        PyObject* t = v != nullptr ? PyTuple_Pack(2, k, v) : nullptr;
-        Py_XDECREF(k);
-        Py_XDECREF(v);
-        if (t == nullptr) {
-            Py_DECREF(list);
-            return nullptr;
-        }
-        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), t);
-    }
-    return list;
+        return {k, bytes_of(value)};
+    });
 }
 
 // A connection's facts as an extension: scope["extensions"] becomes a copy of the base's

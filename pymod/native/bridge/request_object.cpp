@@ -208,29 +208,17 @@ PyObject* get_headers(PyObject* self, void*) {
         Py_INCREF(o->cache_headers);
         return o->cache_headers;
     }
-    const auto& r = R(self);
-    size_t n = r.headers.size() / 2;
-    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
-    if (list == nullptr) {
-        return nullptr;
-    }
     std::string lower;
-    for (size_t i = 0; i < n; ++i) {
-        std::string_view name = r.headers[2 * i].in(r.data);
+    PyObject* list = header_tuples(R(self), [&lower](std::string_view name, std::string_view value) {
         lower.assign(name);
         for (char& c : lower) {
             c = core::ascii_lower(c);
         }
-        PyObject* k = PyUnicode_DecodeLatin1(lower.data(), static_cast<Py_ssize_t>(lower.size()), nullptr);
-        PyObject* v = latin1_text(r.headers[2 * i + 1].in(r.data));
-        PyObject* t = (k != nullptr && v != nullptr) ? PyTuple_Pack(2, k, v) : nullptr;
-        Py_XDECREF(k);
-        Py_XDECREF(v);
-        if (t == nullptr) {
-            Py_DECREF(list);
-            return nullptr;
-        }
-        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), t);
+        return std::pair{PyUnicode_DecodeLatin1(lower.data(), static_cast<Py_ssize_t>(lower.size()), nullptr),
+                         latin1_text(value)};
+    });
+    if (list == nullptr) {
+        return nullptr;
     }
     return get_cached(o->cache_headers, pairs_to(o->types->headers, list));
 }

@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace ringbolt::py {
 
@@ -91,6 +92,30 @@ inline PyObject* utf8_text_or_none(std::string_view s) {
 }
 
 std::string_view print_peer(const http::peer_address& peer, char (&buf)[INET6_ADDRSTRLEN]);
+
+/// A new list of the request's header fields as 2-tuples, in the order they came:
+/// `field(name, value)` makes each tuple's two items (new references; nullptr for one that
+/// could not be made). nullptr with the error set when an item or a tuple failed. The
+/// Request's `headers` (str pairs) and the ASGI scope's (bytes pairs, names lowered).
+template <class Field> PyObject* header_tuples(const dispatch::app_request& r, Field field) {
+    size_t n = r.headers.size() / 2;
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
+    if (list == nullptr) {
+        return nullptr;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        auto [k, v] = field(r.headers[2 * i].in(r.data), r.headers[2 * i + 1].in(r.data));
+        PyObject* t = (k != nullptr && v != nullptr) ? PyTuple_Pack(2, k, v) : nullptr;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (t == nullptr) {
+            Py_DECREF(list);
+            return nullptr;
+        }
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), t);
+    }
+    return list;
+}
 
 struct request_object {
     PyObject_HEAD dispatch::app_request* req; ///< batch entry, or the object's own copy after detach
