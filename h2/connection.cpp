@@ -319,12 +319,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
             stream& st = *it->second;
             st.request_ended = true;
             st.clock.body_ends();
-            if (st.body_stream) {
-                if (!st.body_failed) {
-                    st.body_stream->finish();
-                }
-                st.body_stream.reset();
-            } else if (!st.reported) {
+            if (!st.end_body_stream() && !st.reported) {
                 dispatch(st);
             }
         }

@@ -677,13 +677,7 @@ int connection::on_end_stream(int64_t id) noexcept {
     stream& st = *sp;
     st.request_ended = true;
     st.clock.body_ends();
-    if (st.body_stream) {
-        if (!st.body_failed) {
-            st.body_stream->finish();
-        }
-        st.body_stream.reset();
-        st.body_failed = true;
-    } else if (!st.reported && st.headers_done) {
+    if (!st.end_body_stream() && !st.reported && st.headers_done) {
         dispatch(st);
     }
     return 0;
@@ -791,10 +785,8 @@ void connection::dispatch(stream& st, bool body_follows) {
     } else if (r.error != 0) [[unlikely]] {
         answer_error(st, r.error, r.why);
     }
-    if (r.to_app && st.body_stream && st.request_ended) {
-        st.body_stream->finish(); // the whole body came with the head
-        st.body_stream.reset();
-        st.body_failed = true;
+    if (r.to_app && st.request_ended) {
+        st.end_body_stream(); // the whole body came with the head
     }
 }
 

@@ -449,6 +449,18 @@ void stream_exchange::client_gone() noexcept {
     }
 }
 
+bool stream_exchange::end_body_stream() noexcept {
+    if (!body_stream) {
+        return false;
+    }
+    if (!body_failed) {
+        body_stream->finish();
+    }
+    body_stream.reset();
+    body_failed = true; // nothing more goes to the app
+    return true;
+}
+
 bool stream_exchange::drop_body() noexcept {
     if (!body_stream || body_failed) {
         return false;

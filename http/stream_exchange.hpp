@@ -220,6 +220,9 @@ struct stream_exchange {
         from_app = false;
         return was;
     }
+    /// The request body ended: a body streamed to the app is finished (unless it failed)
+    /// and let go. False when no body streams (one read whole is the caller's to report).
+    bool end_body_stream() noexcept;
     /// Answered before the request body ended: the rest is read and dropped (the client
     /// may stop, RFC 9113 §8.1, RFC 9114 §4.1), the app no longer reads it. True when the
     /// caller is to give the client its credit back.
