@@ -2,6 +2,8 @@
 // credits, and when borrowed bytes and files are let go.
 #include "core/output_queue.hpp"
 
+#include "tests/support/queue_text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -21,28 +23,8 @@ struct counting_credit final : core::send_credit {
     }
 };
 
-/// A segment as a short description: its bytes, or "[file offset+length]".
-std::string describe(const segment& s) {
-    if (s.type == segment::kind::file) {
-        return "[file " + std::to_string(s.file_offset) + "+" + std::to_string(s.length) + "]";
-    }
-    return std::string(s.bytes());
-}
-
-/// Every batch the queue gives with these limits, each as its segments' descriptions.
-std::vector<std::vector<std::string>> batches(core::output_queue& q, size_t max_iov, size_t max_bytes) {
-    std::vector<std::vector<std::string>> out;
-    core::send_batch b;
-    while (q.take_front(b, max_iov, max_bytes)) {
-        auto& one = out.emplace_back();
-        for (const segment& s : b.segments()) {
-            one.push_back(describe(s));
-        }
-        b.consume(b.remaining());
-        b.reset();
-    }
-    return out;
-}
+using test_support::describe;
+using test_support::describe_batches;
 
 std::shared_ptr<core::file_handle> no_file() {
     return std::make_shared<core::file_handle>(-1); // never read: the queue only moves it
@@ -57,7 +39,7 @@ TEST(OutputQueue, SmallPiecesCoalesceIntoOneSegment) {
     q.append_borrowed(*keep, keep);
     q.append("");
     EXPECT_EQ(q.bytes(), 17u + 21u + 1u + 8u);
-    EXPECT_EQ(batches(q, 8, SIZE_MAX),
+    EXPECT_EQ(describe_batches(q, 8, SIZE_MAX),
               (std::vector<std::vector<std::string>>{{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\noborrowed"}}));
     EXPECT_EQ(keep.use_count(), 1) << "a coalesced borrowed piece is copied, not kept";
     EXPECT_TRUE(q.empty());
@@ -86,7 +68,7 @@ TEST(OutputQueue, ChunkedPiecesFillBuffersThatNeverGrow) {
     core::output_queue r;
     r.append("HTTP/1.1 200 OK\r\n\r\n");
     r.append_chunked(std::string(4000, 'x'), 4000);
-    std::vector<std::vector<std::string>> got = batches(r, 16, 1 << 20);
+    std::vector<std::vector<std::string>> got = describe_batches(r, 16, 1 << 20);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].size(), 2u);
     EXPECT_EQ(got[0][1], std::string(4000, 'x'));
@@ -112,7 +94,7 @@ TEST(OutputQueue, SmallAppendAfterAMovedBodyDoesNotCopyIt) {
     core::output_queue r;
     r.append("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
     r.append_owned(std::string(100, 'y'));
-    EXPECT_EQ(batches(r, 16, 1 << 20).front().size(), 1u);
+    EXPECT_EQ(describe_batches(r, 16, 1 << 20).front().size(), 1u);
 }
 
 TEST(OutputQueue, LargeOwnedAndBorrowedStaySeparate) {
@@ -144,7 +126,7 @@ TEST(OutputQueue, FileRangesGoOutAlone) {
     q.append("tail");
     q.append_file(no_file(), 0, 0); // empty: nothing
     EXPECT_EQ(q.bytes(), 4u + 100u + 5u + 4u);
-    EXPECT_EQ(batches(q, 8, SIZE_MAX),
+    EXPECT_EQ(describe_batches(q, 8, SIZE_MAX),
               (std::vector<std::vector<std::string>>{{"head"}, {"[file 10+100]"}, {"[file 0+5]"}, {"tail"}}));
 }
 
@@ -191,7 +173,7 @@ TEST(OutputQueue, TakeFrontLimits) {
             q.append_owned(std::string(2000, ch));
         }
         std::vector<size_t> got;
-        for (const auto& b : batches(q, c.max_iov, c.max_bytes)) {
+        for (const auto& b : describe_batches(q, c.max_iov, c.max_bytes)) {
             got.push_back(b.size());
         }
         EXPECT_EQ(got, c.expected) << c.name;
@@ -324,7 +306,7 @@ TEST(OutputQueue, SpliceMovesEverythingInOrder) {
     front.splice(held);
     EXPECT_TRUE(held.empty());
     EXPECT_EQ(front.bytes(), 1u + 1u + 2000u + 1u + 3u);
-    auto got = batches(front, 8, SIZE_MAX);
+    auto got = describe_batches(front, 8, SIZE_MAX);
     ASSERT_EQ(got.size(), 2u);
     ASSERT_EQ(got[0].size(), 3u);
     EXPECT_EQ(got[0][0], "Ab") << "small pieces join the tail";
@@ -333,7 +315,7 @@ TEST(OutputQueue, SpliceMovesEverythingInOrder) {
     EXPECT_EQ(got[1], std::vector<std::string>{"[file 7+3]"});
     EXPECT_EQ(credit->total, 2000u) << "the credit moved with its segment";
     held.append("again"); // the emptied queue is usable
-    EXPECT_EQ(batches(held, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"again"}});
+    EXPECT_EQ(describe_batches(held, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"again"}});
 }
 
 TEST(OutputQueue, ClearFreesEverything) {
@@ -347,7 +329,7 @@ TEST(OutputQueue, ClearFreesEverything) {
     core::send_batch b;
     EXPECT_FALSE(q.take_front(b, 8, SIZE_MAX));
     q.append("after");
-    EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"after"}});
+    EXPECT_EQ(describe_batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"after"}});
 }
 
 // After a send, recycle_from() gives the queue its lone segment back, emptied, when nothing
@@ -423,7 +405,7 @@ TEST(OutputQueue, SentBufferComesBackForTheNextResponse) {
                 expected.erase(expected.begin());
             }
         }
-        EXPECT_EQ(batches(q, 8, SIZE_MAX), expected) << c.name;
+        EXPECT_EQ(describe_batches(q, 8, SIZE_MAX), expected) << c.name;
         EXPECT_TRUE(q.empty()) << c.name;
         if (then == "credited") {
             EXPECT_EQ(credit->total, 5u) << c.name;
@@ -470,7 +452,7 @@ TEST(OutputQueue, EmptiedTailIsNeverSent) {
             if (kind == "file_small") {
                 q.append("tail");
             }
-            EXPECT_EQ(batches(q, 8, SIZE_MAX), c.expected) << c.name << " after " << first_size;
+            EXPECT_EQ(describe_batches(q, 8, SIZE_MAX), c.expected) << c.name << " after " << first_size;
             EXPECT_TRUE(q.empty()) << c.name << " after " << first_size;
         }
     }
@@ -577,7 +559,7 @@ TEST(OutputQueueKeptBuffers, GrownBufferIsNotKept) {
     q.recycle_from(b);
     b.reset();
     EXPECT_EQ(core::output_queue::kept_buffers(), 1u);
-    EXPECT_EQ(batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"pipelined"}});
+    EXPECT_EQ(describe_batches(q, 8, SIZE_MAX), std::vector<std::vector<std::string>>{{"pipelined"}});
     core::output_queue::release_kept_buffers();
 }
 

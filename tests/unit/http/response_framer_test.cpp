@@ -4,6 +4,8 @@
 
 #include "http/response_features.hpp"
 
+#include "tests/support/queue_text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -15,23 +17,7 @@ namespace {
 
 constexpr std::string_view date = "Sun, 06 Nov 1994 08:49:37 GMT";
 
-/// The queue's bytes, file ranges shown as "[file offset+length]".
-std::string render(core::output_queue& q) {
-    std::string out;
-    core::send_batch b;
-    while (q.take_front(b, 8, SIZE_MAX)) {
-        for (const core::segment& s : b.segments()) {
-            if (s.type == core::segment::kind::file) {
-                out += "[file " + std::to_string(s.file_offset) + "+" + std::to_string(s.length) + "]";
-            } else {
-                out += s.bytes();
-            }
-        }
-        b.consume(b.remaining());
-        b.reset();
-    }
-    return out;
-}
+using test_support::describe_output;
 
 TEST(ResponseFramer, HeadAndFramingPerCase) {
     struct framing_case {
@@ -88,7 +74,7 @@ TEST(ResponseFramer, HeadAndFramingPerCase) {
             expected += std::string(c.framing_field) + "\r\n";
         }
         expected += "\r\n";
-        std::string head = render(q);
+        std::string head = describe_output(q);
         size_t line_end = head.find("\r\n");
         ASSERT_NE(line_end, std::string::npos) << c.name;
         EXPECT_EQ(head.substr(0, 13), "HTTP/1.1 " + std::to_string(c.status) + " ") << c.name;
@@ -115,7 +101,7 @@ TEST(ResponseFramer, ApplicationDateAndServerReplaceOurs) {
         core::output_queue q;
         response_framer f;
         f.start(q, request_context{}, 200, "", 0, false, "D", false, c.has_date, c.has_server);
-        EXPECT_EQ(render(q), c.expected);
+        EXPECT_EQ(describe_output(q), c.expected);
     }
     response_head h; // the response_head overload carries the same flags
     h.status = 204;
@@ -125,7 +111,8 @@ TEST(ResponseFramer, ApplicationDateAndServerReplaceOurs) {
     core::output_queue q;
     response_framer f;
     f.start(q, request_context{}, h, "D", false);
-    EXPECT_EQ(render(q), "HTTP/1.1 204 No Content\r\nServer: ringbolt\r\nConnection: close\r\nDate: mine\r\n\r\n");
+    EXPECT_EQ(describe_output(q),
+              "HTTP/1.1 204 No Content\r\nServer: ringbolt\r\nConnection: close\r\nDate: mine\r\n\r\n");
 }
 
 TEST(ResponseFramer, ServerFieldsFromConfiguration) {
@@ -153,7 +140,7 @@ TEST(ResponseFramer, ServerFieldsFromConfiguration) {
         core::output_queue q;
         response_framer f;
         f.start(q, request_context{}, 200, "", 0, false, "D", false, false, c.has_server, &sf);
-        EXPECT_EQ(render(q), c.expected);
+        EXPECT_EQ(describe_output(q), c.expected);
     }
 }
 
@@ -189,7 +176,7 @@ TEST(ResponseFramer, HeadWrittenInPlace) {
         response_framer f;
         f.start(q, request_context{}, c.status, "X-A: 1\r\n", 0, false, c.date, false);
         EXPECT_EQ(q.bytes(), std::string_view(c.expected).size()) << c.name; // the queue's count is cut too
-        EXPECT_EQ(render(q), c.expected) << c.name;
+        EXPECT_EQ(describe_output(q), c.expected) << c.name;
     }
     // The features' lines (security headers here) go after the handler's fields, before
     // the framing; the 20-digit length is the longest framing line.
@@ -201,8 +188,9 @@ TEST(ResponseFramer, HeadWrittenInPlace) {
     core::output_queue q;
     response_framer f;
     f.start(q, req, 200, "X-A: 1\r\n", INT64_MAX, false, "D", false);
-    EXPECT_EQ(render(q), "HTTP/1.1 200 OK\r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\nX-Frame-Options: DENY\r\n"
-                         "Content-Length: 9223372036854775807\r\n\r\n");
+    EXPECT_EQ(describe_output(q),
+              "HTTP/1.1 200 OK\r\nServer: ringbolt\r\nDate: D\r\nX-A: 1\r\nX-Frame-Options: DENY\r\n"
+              "Content-Length: 9223372036854775807\r\n\r\n");
 }
 
 // whole() is start() + body() in one write: the same bytes, framing and accounting for
@@ -250,7 +238,7 @@ TEST(ResponseFramer, WholeIsStartAndBody) {
         EXPECT_EQ(f2.closes(), f1.closes()) << c.name;
         EXPECT_TRUE(f1.end(q1)) << c.name;
         EXPECT_TRUE(f2.end(q2)) << c.name; // the whole body was accounted for
-        EXPECT_EQ(render(q2), render(q1)) << c.name;
+        EXPECT_EQ(describe_output(q2), describe_output(q1)) << c.name;
         EXPECT_FALSE(f2.body(q2, "x") && f2.framing() == body_framing::length) << c.name; // nothing more fits
     }
 }
@@ -276,12 +264,12 @@ TEST(ResponseFramer, ChunkEncoding) {
         core::output_queue q;
         response_framer f;
         f.start(q, request_context{}, 200, "", -1, false, date, false);
-        std::string head = render(q);
+        std::string head = describe_output(q);
         for (const auto& p : c.pieces) {
             EXPECT_TRUE(f.body(q, p)) << c.name;
         }
         EXPECT_TRUE(f.end(q, c.trailers)) << c.name;
-        EXPECT_EQ(render(q), c.expected) << c.name;
+        EXPECT_EQ(describe_output(q), c.expected) << c.name;
     }
 }
 
@@ -289,14 +277,14 @@ TEST(ResponseFramer, ChunkedOwnedBorrowedAndFileBodies) {
     core::output_queue q;
     response_framer f;
     f.start(q, request_context{}, 200, "", -1, false, date, false);
-    render(q);
+    describe_output(q);
     auto keep = std::make_shared<std::string>(2000, 'b');
     EXPECT_TRUE(f.body_owned(q, std::string(1500, 'o')));
     EXPECT_TRUE(f.body_borrowed(q, *keep, keep));
     EXPECT_TRUE(f.body_file(q, std::make_shared<core::file_handle>(-1), 3, 4096));
     EXPECT_TRUE(f.end(q));
-    EXPECT_EQ(render(q), "5dc\r\n" + std::string(1500, 'o') + "\r\n7d0\r\n" + std::string(2000, 'b') +
-                             "\r\n1000\r\n[file 3+4096]\r\n0\r\n\r\n");
+    EXPECT_EQ(describe_output(q), "5dc\r\n" + std::string(1500, 'o') + "\r\n7d0\r\n" + std::string(2000, 'b') +
+                                      "\r\n1000\r\n[file 3+4096]\r\n0\r\n\r\n");
 }
 
 TEST(ResponseFramer, DeclaredLengthIsHeldTo) {
@@ -322,12 +310,12 @@ TEST(ResponseFramer, DeclaredLengthIsHeldTo) {
         core::output_queue q;
         response_framer f;
         f.start(q, request_context{1, c.head_request, true}, 200, "", c.declared, false, date, false);
-        render(q);
+        describe_output(q);
         for (size_t i = 0; i < c.pieces.size(); ++i) {
             EXPECT_EQ(f.body(q, c.pieces[i]), c.accepted[i]) << c.name << " piece " << i;
         }
         EXPECT_EQ(f.end(q, "X-Ignored: 1\r\n"), c.end_ok) << c.name;
-        EXPECT_EQ(render(q), c.body) << c.name << ": trailers only exist in chunked framing";
+        EXPECT_EQ(describe_output(q), c.body) << c.name << ": trailers only exist in chunked framing";
     }
 }
 
@@ -344,10 +332,10 @@ TEST(ResponseFramer, CreditsForBytesNeverSent) {
     EXPECT_TRUE(head_f.body_borrowed(q, "yy", nullptr, c));
     EXPECT_TRUE(head_f.body_file(q, std::make_shared<core::file_handle>(-1), 0, 7, c));
     EXPECT_EQ(c->total, 109u);
-    render(q);
+    describe_output(q);
     response_framer over; // over the length: refused, not queued (the connection fails the response)
     over.start(q, request_context{}, 200, "", 1, false, date, false);
-    render(q);
+    describe_output(q);
     auto d = std::make_shared<credit>();
     EXPECT_FALSE(over.body_owned(q, std::string("ab"), d));
     EXPECT_TRUE(q.empty());
