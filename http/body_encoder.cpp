@@ -2,9 +2,7 @@
 // streaming encoders that flush per piece.
 #include "http/body_encoder.hpp"
 
-#include "http/tiny_br.hpp"
-#include "http/tiny_gzip.hpp"
-#include "http/tiny_zstd.hpp"
+#include "http/tiny_encoders.hpp"
 
 #include <brotli/encode.h>
 #include <zlib.h>
@@ -28,10 +26,10 @@ struct zstd_cctx {
 
 bool zstd_whole(int level, std::string_view in, std::string& out) {
     if (level == tiny_zstd_level) {
-        if (in.size() <= tiny_zstd_max_input) {
+        if (in.size() <= tiny_max_input) {
             out.resize(tiny_zstd_bound(in.size()));
             size_t n = tiny_zstd(in, out.data());
-            if (tiny_zstd_worthwhile(in.size(), n)) {
+            if (tiny_output_worthwhile(in.size(), n)) {
                 out.resize(n);
                 return true;
             }
@@ -115,10 +113,10 @@ struct gzip_stream {
 
 bool gzip_whole(int level, std::string_view in, std::string& out) {
     if (level == tiny_gzip_level) {
-        if (in.size() <= tiny_gzip_max_input) {
+        if (in.size() <= tiny_max_input) {
             out.resize(tiny_gzip_bound(in.size()));
             size_t n = tiny_gzip(in, out.data());
-            if (tiny_gzip_worthwhile(in.size(), n)) {
+            if (tiny_output_worthwhile(in.size(), n)) {
                 out.resize(n);
                 return true;
             }
@@ -262,10 +260,10 @@ void br_free(void*, void* q) {
 
 bool br_whole(int level, std::string_view in, std::string& out) {
     if (level == tiny_br_level) {
-        if (in.size() <= tiny_br_max_input) {
+        if (in.size() <= tiny_max_input) {
             out.resize(tiny_br_bound(in.size()));
             size_t n = tiny_br(in, out.data());
-            if (tiny_br_worthwhile(in.size(), n)) {
+            if (tiny_output_worthwhile(in.size(), n)) {
                 out.resize(n);
                 return true;
             }

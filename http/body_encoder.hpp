@@ -18,7 +18,7 @@ namespace ringbolt::http {
 int default_level(content_coding c) noexcept;
 /// Whole bodies below this size are tiny: with an automatic level they get each codec's
 /// cheapest mode, ringbolt's own one-pass encoders (tiny_zstd_level, tiny_br_level,
-/// tiny_gzip_level, below), which take inputs up to 32 KiB (tiny_*_max_input). The rule
+/// tiny_gzip_level, below), which take inputs up to 32 KiB (tiny_max_input). The rule
 /// (docs/middleware-native.md, "Compression"): the mode with the least CPU per byte saved, unless a
 /// costlier one saves each extra byte for under 8 ns (a byte's time on a 1 Gbit/s link).
 /// On HttpArena's json-comp bodies (4.2-8.4 KB; benchmarks/micro/content_coding_bench)
@@ -47,22 +47,31 @@ constexpr int small_body_rank(content_coding c) noexcept {
 }
 
 /// gzip's automatic tiny-body mode, given as its level: ringbolt's one-pass encoder with
-/// fixed Huffman codes (http/tiny_gzip.hpp), 1.9 us on a 2 KB JSON body against zlib
+/// fixed Huffman codes (http/tiny_gzip.cpp), 1.9 us on a 2 KB JSON body against zlib
 /// level 1's 6.4 us, for 462 bytes of output against 364. A body it would shrink by less
 /// than a quarter goes through zlib level 1 instead. Streams never use it.
 inline constexpr int tiny_gzip_level = 0;
 /// zstd's automatic tiny-body mode, given as its level: ringbolt's one-pass encoder with
-/// raw literals and the predefined sequence codes (http/tiny_zstd.hpp), 2.3 us on a 2 KB
+/// raw literals and the predefined sequence codes (http/tiny_zstd.cpp), 2.3 us on a 2 KB
 /// JSON body against libzstd level -1's 3.2 us, for 493 bytes of output against 358. A
 /// body it would shrink by less than a quarter goes through libzstd level -1 instead.
 /// Streams never use it.
 inline constexpr int tiny_zstd_level = 0;
 /// br's automatic tiny-body mode, given as its level: ringbolt's one-pass encoder with
-/// uniform prefix codes (http/tiny_br.hpp), 1.7 us on a 2 KB JSON body against
+/// uniform prefix codes (http/tiny_br.cpp), 1.7 us on a 2 KB JSON body against
 /// libbrotli quality 0's 4.3 us, for 517 bytes of output against 505. A body it would
 /// shrink by less than a quarter goes through libbrotli quality 0 instead. Streams
 /// never use it.
 inline constexpr int tiny_br_level = -1;
+
+/// Whether a tiny-body encoder's output of `out_size` bytes for `in_size` bytes is worth
+/// sending: it is at most three quarters of the body. Otherwise the library compresses
+/// the body again with codes fitted to it, where the tiny encoders' are fixed in advance:
+/// text whose bytes are mostly over 0x8F (UTF-8 letters get 9-bit fixed codes in gzip),
+/// text whose literals gain from real Huffman codes, data that barely compresses.
+constexpr bool tiny_output_worthwhile(size_t in_size, size_t out_size) noexcept {
+    return out_size * 4 <= in_size * 3;
+}
 
 /// The level for a body of `size` bytes below the large-body threshold when none was
 /// chosen (0: a streamed piece): under tiny_body zstd tiny_zstd_level, br tiny_br_level,

@@ -1,5 +1,5 @@
-// Internal to http/tiny_gzip.cpp and http/tiny_br.cpp: the greedy LZ77 matcher and the
-// LSB-first bit writer both tiny-body encoders share.
+// Internal to http/tiny_gzip.cpp, http/tiny_br.cpp and http/tiny_zstd.cpp: the greedy
+// LZ77 matcher and the LSB-first bit writer the tiny-body encoders share.
 #pragma once
 
 #include <algorithm>

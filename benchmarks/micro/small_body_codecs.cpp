@@ -10,9 +10,7 @@
 //   http/tiny_zstd.cpp -lbrotlienc -lz -lzstd -o /tmp/sbc taskset -c 1 /tmp/sbc 2055        (body size in bytes; 85,
 //   2055, 4000 in the table)
 #define ZSTD_STATIC_LINKING_ONLY // ZSTD_c_literalCompressionMode: measured only, not used by ringbolt
-#include "http/tiny_br.hpp"
-#include "http/tiny_gzip.hpp"
-#include "http/tiny_zstd.hpp"
+#include "http/tiny_encoders.hpp"
 
 #include <brotli/encode.h>
 #ifdef WITH_LIBDEFLATE

@@ -1,5 +1,5 @@
 // libFuzzer target for http/tiny_br (the automatic br mode for tiny response bodies):
-// any input up to tiny_br_max_input encodes inside tiny_br_bound to one brotli stream
+// any input up to tiny_max_input encodes inside tiny_br_bound to one brotli stream
 // that libbrotlidec decodes back to exactly the input; longer ones are refused. The body
 // is the application's, so any bytes are possible.
 #include "tests/support/tiny_codecs.hpp"

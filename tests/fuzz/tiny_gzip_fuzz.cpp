@@ -1,5 +1,5 @@
 // libFuzzer target for http/tiny_gzip (the automatic gzip mode for tiny response
-// bodies): any input up to tiny_gzip_max_input encodes inside tiny_gzip_bound to one
+// bodies): any input up to tiny_max_input encodes inside tiny_gzip_bound to one
 // gzip member that zlib's inflate decodes back to exactly the input; longer ones are
 // refused. The body is the application's, so any bytes are possible.
 #include "tests/support/tiny_codecs.hpp"

@@ -73,11 +73,11 @@ inline void check_common_cases(const tiny_codec& c, const std::vector<size_t>& s
 }
 
 /// compress_whole at the automatic tiny level: ringbolt's encoder where it saves at least
-/// a quarter (`worthwhile`), else the library at `library_level`; over the limit, the
-/// library. Every output decodes back.
+/// a quarter (http::tiny_output_worthwhile), else the library at `library_level`; over
+/// the limit, the library. Every output decodes back.
 inline void check_automatic_fallback(const tiny_codec& c, http::content_coding coding, int tiny_level,
-                                     int library_level, bool (*worthwhile)(size_t, size_t) noexcept,
-                                     const std::vector<std::string>& inputs) {
+                                     int library_level, const std::vector<std::string>& inputs) {
+    using http::tiny_output_worthwhile;
     for (const std::string& in : inputs) {
         std::string out;
         ASSERT_TRUE(http::compress_whole(coding, tiny_level, in, out));
@@ -86,10 +86,10 @@ inline void check_automatic_fallback(const tiny_codec& c, http::content_coding c
         own.resize(c.encode(in, own.data()));
         std::string library;
         ASSERT_TRUE(http::compress_whole(coding, library_level, in, library));
-        EXPECT_EQ(out, worthwhile(in.size(), own.size()) ? own : library) << in.size();
+        EXPECT_EQ(out, tiny_output_worthwhile(in.size(), own.size()) ? own : library) << in.size();
     }
-    EXPECT_TRUE(worthwhile(2000, 1500));
-    EXPECT_FALSE(worthwhile(2000, 1501));
+    EXPECT_TRUE(tiny_output_worthwhile(2000, 1500));
+    EXPECT_FALSE(tiny_output_worthwhile(2000, 1501));
     std::string big = sample_json(c.max_input + 100);
     std::string out;
     ASSERT_TRUE(http::compress_whole(coding, tiny_level, big, out));

@@ -3,9 +3,7 @@
 // libbrotlidec, libzstd (whose frame must also state the content size).
 #pragma once
 
-#include "http/tiny_br.hpp"
-#include "http/tiny_gzip.hpp"
-#include "http/tiny_zstd.hpp"
+#include "http/tiny_encoders.hpp"
 #include "tests/support/tiny_codec_check.hpp"
 
 #include <brotli/decode.h>
@@ -59,8 +57,8 @@ inline std::string unzstd(std::string_view z, size_t expect) {
     return out;
 }
 
-inline constexpr tiny_codec gzip_codec{http::tiny_gzip, http::tiny_gzip_bound, http::tiny_gzip_max_input, gunzip};
-inline constexpr tiny_codec br_codec{http::tiny_br, http::tiny_br_bound, http::tiny_br_max_input, unbrotli};
-inline constexpr tiny_codec zstd_codec{http::tiny_zstd, http::tiny_zstd_bound, http::tiny_zstd_max_input, unzstd};
+inline constexpr tiny_codec gzip_codec{http::tiny_gzip, http::tiny_gzip_bound, http::tiny_max_input, gunzip};
+inline constexpr tiny_codec br_codec{http::tiny_br, http::tiny_br_bound, http::tiny_max_input, unbrotli};
+inline constexpr tiny_codec zstd_codec{http::tiny_zstd, http::tiny_zstd_bound, http::tiny_max_input, unzstd};
 
 } // namespace ringbolt::test_support

@@ -1,5 +1,5 @@
 // http/tiny_br: every output is one brotli stream that libbrotlidec decodes back to the
-// input (bodies of every size to tiny_br_max_input, every byte value, literal runs and
+// input (bodies of every size to tiny_max_input, every byte value, literal runs and
 // copies of every insert/copy length code the encoder can use, including the split of
 // long copies after long literal runs, distances to the limit), inside tiny_br_bound;
 // and compress_whole's automatic tiny br mode falls back to libbrotli where it saves
@@ -28,7 +28,7 @@ TEST(TinyBr, EveryInsertAndCopyLength) {
         for (size_t copy : {4, 9, 10, 11, 12, 21, 69, 70, 71, 101, 133, 134, 197, 581, 1093, 2117, 2118, 2500}) {
             std::string in = block.substr(0, copy) + random_bytes(ins, static_cast<unsigned>(ins + 7)) +
                              block.substr(0, copy) + "tail";
-            if (in.size() <= tiny_br_max_input) {
+            if (in.size() <= tiny_max_input) {
                 ASSERT_TRUE(unbrotli(encode_checked(br_codec, in), in.size()) == in)
                     << "insert " << ins << ", copy " << copy;
             }
@@ -43,6 +43,6 @@ TEST(TinyBr, AutomaticModeFallsBackToLibbrotliWhenItSavesTooLittle) {
     while (text.size() < 3000) {
         text += letters[rng() % 6];
     }
-    check_automatic_fallback(br_codec, content_coding::br, tiny_br_level, 0, tiny_br_worthwhile,
+    check_automatic_fallback(br_codec, content_coding::br, tiny_br_level, 0,
                              {sample_json(2055), text, random_bytes(2000, 4)});
 }

@@ -1,5 +1,5 @@
 // http/tiny_gzip: every output is one gzip member that zlib decodes back to the input
-// (bodies of every size to tiny_gzip_max_input, every byte value, long runs, matches
+// (bodies of every size to tiny_max_input, every byte value, long runs, matches
 // at the length and distance limits), inside tiny_gzip_bound; and compress_whole's
 // automatic tiny gzip mode falls back to zlib where fixed codes save too little.
 #include "tests/support/tiny_codec_gtest.hpp"
@@ -17,7 +17,7 @@ TEST(TinyGzip, CommonCases) {
 }
 
 TEST(TinyGzip, LongRunsAndMatchesAtTheLimits) {
-    expect_round_trip(gzip_codec, std::string(tiny_gzip_max_input, 'a')); // runs of 258 at distance 1
+    expect_round_trip(gzip_codec, std::string(tiny_max_input, 'a')); // runs of 258 at distance 1
     for (size_t len : {257, 258, 259, 260, 516, 517}) {
         expect_round_trip(gzip_codec, std::string(len, 'x') + "y" + std::string(len, 'x'));
     }
@@ -27,12 +27,12 @@ TEST(TinyGzip, LongRunsAndMatchesAtTheLimits) {
     for (char& c : block) {
         c = static_cast<char>('a' + rng() % 26);
     }
-    std::string filler(tiny_gzip_max_input - 2 * block.size() + 1, '\0');
+    std::string filler(tiny_max_input - 2 * block.size() + 1, '\0');
     for (char& c : filler) {
         c = static_cast<char>(rng());
     }
     std::string in = block + filler + block;
-    in.resize(tiny_gzip_max_input);
+    in.resize(tiny_max_input);
     expect_round_trip(gzip_codec, in);
 }
 
@@ -44,6 +44,6 @@ TEST(TinyGzip, AutomaticModeFallsBackToZlibWhenFixedCodesSaveTooLittle) {
         text += std::to_string(text.size() * 7919 % 1000);
     }
     // Random bytes are incompressible: fixed codes would expand them.
-    check_automatic_fallback(gzip_codec, content_coding::gzip, tiny_gzip_level, 1, tiny_gzip_worthwhile,
+    check_automatic_fallback(gzip_codec, content_coding::gzip, tiny_gzip_level, 1,
                              {sample_json(2055), text, random_bytes(2000, 5)});
 }

@@ -1,5 +1,5 @@
 // http/tiny_zstd: every output is one zstd frame that libzstd decodes back to the input
-// (bodies of every size to tiny_zstd_max_input, every byte value, literal runs and
+// (bodies of every size to tiny_max_input, every byte value, literal runs and
 // matches of every literal/match length code, far offsets, incompressible data, which
 // goes out as a raw block), inside tiny_zstd_bound; and compress_whole's automatic tiny
 // zstd mode falls back to libzstd where it saves too little.
@@ -29,6 +29,6 @@ TEST(TinyZstd, EveryLiteralAndMatchLength) {
 }
 
 TEST(TinyZstd, AutomaticModeFallsBackToLibzstdWhenItSavesTooLittle) {
-    check_automatic_fallback(zstd_codec, content_coding::zstd, tiny_zstd_level, -1, tiny_zstd_worthwhile,
+    check_automatic_fallback(zstd_codec, content_coding::zstd, tiny_zstd_level, -1,
                              {sample_json(2055), random_bytes(2000, 4)});
 }
