@@ -135,6 +135,19 @@ def wait_until_serving(server: Any, timeout: float = 15) -> None:
     raise RuntimeError(f"server did not start: {server.output()}")
 
 
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+    """Stops a server the test started: `sig` while it runs, then up to `timeout` s for it
+    to exit before it is killed (SIGKILL); its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class ServerProcess:
     def __init__(self, app: str, *args: str, env: dict[str, str] | None = None, **popen: Any) -> None:
         """`popen` overrides Popen arguments (e.g. preexec_fn, or stdout/stderr elsewhere)."""
@@ -161,14 +174,7 @@ class ServerProcess:
         return self._output.decode(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, sig, timeout)
 
 
 class UvicornProcess(ServerProcess):

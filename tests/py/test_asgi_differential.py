@@ -10,8 +10,6 @@ which joins a set, so its order depends on each process's hash seed (compared so
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +18,7 @@ import time
 import httpx
 import pytest
 
-from conftest import APPS, REPO, ServerProcess, free_port
+from conftest import APPS, REPO, ServerProcess, free_port, stop_process
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("httptools")
@@ -52,14 +50,7 @@ class Uvicorn:
                 time.sleep(0.05)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

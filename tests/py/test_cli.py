@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, REPO, free_port, wait_until_serving
+from conftest import APPS, REPO, free_port, stop_process, wait_until_serving
 from gate import WAIT, Gate, wait_refused
 
 RINGBOLT = [sys.executable, "-m", "ringbolt"]
@@ -72,14 +72,7 @@ class Server:
         return ""
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, sig, 20)
 
 
 def serve(*args: str, env: dict[str, str] | None = None, app: str = "cli_app:app") -> Server:

@@ -28,7 +28,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import APPS, REPO, Reader, free_port
+from conftest import APPS, REPO, Reader, free_port, stop_process
 
 REQUEST = b"GET /sleep?s=0.05 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 CLIENTS = 6
@@ -136,15 +136,9 @@ class Server:
             time.sleep(0.02)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = stop_process(self.proc, timeout=30)
         self._log_file.close()
-        return self.proc.returncode
+        return code
 
 
 @dataclass

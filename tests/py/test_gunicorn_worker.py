@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from conftest import APPS, REPO, Reader, Response, free_port, get, metric_totals, request
+from conftest import APPS, REPO, Reader, Response, free_port, get, metric_totals, request, stop_process
 from keepalive_clients import KeepAliveClient, assert_every_request_answered
 
 WORKER = "ringbolt.workers.RingboltWorker"
@@ -94,19 +94,13 @@ class Gunicorn:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         """Signal the arbiter and wait for it; then no worker of it may be left (any one is
         SIGKILLed by its pid and the test fails)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = stop_process(self.proc, sig, timeout)
         self._log_file.close()
         left = [pid for pid in set(self.booted_pids()) if _is_our_worker(pid)]
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         assert not left, f"workers {left} outlived their arbiter:\n{self.output()}"
-        return self.proc.returncode
+        return code
 
 
 def _is_our_worker(pid: int) -> bool:
