@@ -113,6 +113,23 @@ template <typename Fn> constexpr bool for_each_list_element(std::string_view lis
     }
 }
 
+/// `s` is 1 to `max_digits` ASCII digits (at most 19: no overflow), its value in `out`;
+/// false on anything else (a sign, a space, an empty string).
+constexpr bool parse_digits(std::string_view s, size_t max_digits, uint64_t& out) noexcept {
+    if (s.empty() || s.size() > max_digits || s.size() > 19) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out = v;
+    return true;
+}
+
 /// A comma-separated field value (Connection, Upgrade, ...) lists `token`, ignoring ASCII case.
 constexpr bool lists_token(std::string_view list, std::string_view token) noexcept {
     while (!list.empty()) {

@@ -5,26 +5,8 @@
 
 namespace ringbolt::http {
 
-namespace {
-
-// 1*DIGIT; false on anything else or on overflow (a position past 2^64 is malformed).
-bool parse_pos(std::string_view s, uint64_t& out) noexcept {
-    if (s.empty() || s.size() > 19) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') {
-            return false;
-        }
-        v = v * 10 + static_cast<uint64_t>(c - '0');
-    }
-    out = v;
-    return true;
-}
-
-} // namespace
-
+// Positions are 1*DIGIT, read by core::parse_digits up to 19 digits: one past 2^64 is
+// malformed, not wrapped.
 byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
     byte_range out;
     value = core::trim_ows(value);
@@ -53,7 +35,7 @@ byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
             if (a.empty()) {
                 // suffix-range: the last N bytes; N = 0 is unsatisfiable (§14.1.3).
                 uint64_t n = 0;
-                if (!parse_pos(b, n)) {
+                if (!core::parse_digits(b, 19, n)) {
                     return {};
                 }
                 if (n > 0 && size > 0) {
@@ -62,13 +44,13 @@ byte_range parse_byte_range(std::string_view value, uint64_t size) noexcept {
                     ok = true;
                 }
             } else {
-                if (!parse_pos(a, lo)) {
+                if (!core::parse_digits(a, 19, lo)) {
                     return {};
                 }
                 if (b.empty()) {
                     hi = size == 0 ? 0 : size - 1;
                 } else {
-                    if (!parse_pos(b, hi) || hi < lo) {
+                    if (!core::parse_digits(b, 19, hi) || hi < lo) {
                         return {}; // last < first: the whole header is invalid (§14.1.1)
                     }
                     if (size > 0 && hi >= size) {

@@ -2,6 +2,8 @@
 // version 2's binary block with its TLVs. Nothing is allocated but the TLV strings kept.
 #include "transport/proxy_header.hpp"
 
+#include "core/strings.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -28,17 +30,8 @@ bool prefix_of(std::string_view have, std::string_view expected) {
 
 // A decimal port of 1 to 5 digits, no sign or leading zero (proxy-protocol.txt §2.1).
 bool parse_port(std::string_view s, uint16_t& out) {
-    if (s.empty() || s.size() > 5 || (s.size() > 1 && s[0] == '0')) {
-        return false;
-    }
-    uint32_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') {
-            return false;
-        }
-        v = v * 10 + static_cast<uint32_t>(c - '0');
-    }
-    if (v > 65535) {
+    uint64_t v = 0;
+    if ((s.size() > 1 && s[0] == '0') || !core::parse_digits(s, 5, v) || v > 65535) {
         return false;
     }
     out = static_cast<uint16_t>(v);
@@ -174,31 +167,30 @@ proxy_result parse_v2(std::string_view bytes, size_t max_v2, proxy_header& out) 
     out.local = command == 0; // LOCAL: the balancer's own connection (a health check)
     const unsigned char* body = p + proxy_v2_fixed;
     size_t addresses = 0;
-    switch (p[13]) {
-    case 0x11: // TCP over IPv4
-        addresses = 12;
+    // Source and destination addresses of `n` bytes each, then the two ports (§2.2).
+    auto take_addresses = [&](int family, size_t n) {
+        addresses = 2 * n + 4;
         if (len < addresses) {
-            return error("a version 2 header too short for its IPv4 addresses");
+            return false;
         }
         if (!out.local) {
-            out.family = AF_INET;
-            std::memcpy(out.source, body, 4);
-            std::memcpy(out.destination, body + 4, 4);
-            out.source_port = be16(body + 8);
-            out.destination_port = be16(body + 10);
+            out.family = family;
+            std::memcpy(out.source, body, n);
+            std::memcpy(out.destination, body + n, n);
+            out.source_port = be16(body + 2 * n);
+            out.destination_port = be16(body + 2 * n + 2);
+        }
+        return true;
+    };
+    switch (p[13]) {
+    case 0x11: // TCP over IPv4
+        if (!take_addresses(AF_INET, 4)) {
+            return error("a version 2 header too short for its IPv4 addresses");
         }
         break;
     case 0x21: // TCP over IPv6
-        addresses = 36;
-        if (len < addresses) {
+        if (!take_addresses(AF_INET6, 16)) {
             return error("a version 2 header too short for its IPv6 addresses");
-        }
-        if (!out.local) {
-            out.family = AF_INET6;
-            std::memcpy(out.source, body, 16);
-            std::memcpy(out.destination, body + 16, 16);
-            out.source_port = be16(body + 32);
-            out.destination_port = be16(body + 34);
         }
         break;
     case 0x00: // UNSPEC: no address (LOCAL, or a protocol the balancer cannot say)
