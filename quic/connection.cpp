@@ -576,6 +576,9 @@ void connection::connect_user() noexcept {
 }
 
 bool connection::came_early(int64_t stream_id) const noexcept {
+    if (_early_bytes == 0) {
+        return false; // (every request asks: no table lookup when nothing came early)
+    }
     auto it = _streams.find(stream_id);
     return it != _streams.end() && it->second.early;
 }
@@ -610,8 +613,8 @@ int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t le
     if (!_user_connected) {
         // Before the handshake completes (0-RTT: a resumed client's early requests) the
         // protocol has no streams of its own to answer on: the bytes wait here, in order,
-        // and reach it right after on_connected. The connection's window is given back
-        // only then, so what waits is bounded by it.
+        // and reach it right after on_connected (the connection's window is given back
+        // only then). At most max_early_bytes wait: more closes the connection.
         _early_bytes += len;
         if (_early_bytes > max_early_bytes) {
             _early_overflow = true; // ngtcp2 closes the connection (INTERNAL_ERROR)

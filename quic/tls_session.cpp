@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <string_view>
 #include <unordered_map>
 
 namespace ringbolt::quic {
@@ -39,10 +40,13 @@ bool derive_ticket_key(const resumption& r, std::array<uint8_t, 64>& key) noexce
         gnutls_free(k.data);
         return true;
     }
+    constexpr std::string_view label = "ringbolt QUIC session tickets";
     for (uint8_t block = 0; block < 2; ++block) {
-        uint8_t text[32] = "ringbolt QUIC session tickets";
-        std::memcpy(text + 26, &r.generation, sizeof r.generation);
-        text[30] = block;
+        // HMAC-SHA256(secret, label | generation | block): two 32-byte halves.
+        uint8_t text[label.size() + sizeof r.generation + 1];
+        std::memcpy(text, label.data(), label.size());
+        std::memcpy(text + label.size(), &r.generation, sizeof r.generation);
+        text[sizeof text - 1] = block;
         if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, r.secret.data(), r.secret.size(), text, sizeof text,
                              key.data() + 32 * block) != 0) {
             return false;
@@ -113,7 +117,6 @@ std::shared_ptr<const tls_credentials> tls_credentials::load(const std::string& 
         error = "QUIC TLS: cannot make a session ticket key";
         return nullptr;
     }
-    c->_early_data = r.early_data;
     if (r.early_data) {
         c->_replay = std::make_unique<replay_guard>();
         if (c->_replay->get() == nullptr) {
@@ -151,7 +154,7 @@ gnutls_session_t tls_credentials::new_server_session(ngtcp2_crypto_conn_ref* ref
     gnutls_session_t s = nullptr;
     // The ticket goes out when the handshake completes (send_session_ticket), not inside it.
     unsigned flags = GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_NO_AUTO_SEND_TICKET;
-    if (_early_data) {
+    if (_replay) {
         flags |= GNUTLS_ENABLE_EARLY_DATA;
     }
     if (gnutls_init(&s, flags) != 0) {
@@ -162,7 +165,7 @@ gnutls_session_t tls_credentials::new_server_session(ngtcp2_crypto_conn_ref* ref
         gnutls_deinit(s);
         return nullptr;
     }
-    if (_early_data) {
+    if (_replay) {
         gnutls_anti_replay_enable(s, _replay->get());
         // QUIC carries early data in 0-RTT packets, not TLS records: the limit must be
         // 0xffffffff in the ticket (RFC 9001 §4.6.1), flow control bounds it.

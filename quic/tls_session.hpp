@@ -50,9 +50,6 @@ class tls_credentials {
     /// the connection through `ref`; nullptr when GnuTLS refuses (out of memory).
     gnutls_session_t new_server_session(ngtcp2_crypto_conn_ref* ref) const noexcept;
 
-    /// Whether sessions accept 0-RTT.
-    bool early_data() const noexcept { return _early_data; }
-
   private:
     tls_credentials();
     gnutls_certificate_credentials_t _cred = nullptr;
@@ -60,8 +57,7 @@ class tls_credentials {
     /// parsed it again and held ~8 KB more for its whole handshake (issue 40).
     gnutls_priority_t _priority = nullptr;
     std::array<uint8_t, 64> _ticket_key{}; ///< GnuTLS's master ticket key (TLS 1.3 wants 64 bytes)
-    bool _early_data = true;
-    std::unique_ptr<replay_guard> _replay; ///< shared by this process's sessions (any reactor)
+    std::unique_ptr<replay_guard> _replay; ///< shared by this process's sessions (any reactor); null: no 0-RTT
 };
 
 /// Sends the session's ticket (once its handshake completed): the client may resume with it.
