@@ -47,9 +47,9 @@ inline constexpr size_t half_open_connection_bytes = 128 * 1024;
 
 /// 0-RTT stream bytes a connection may send before its handshake completes. They wait for
 /// it (connection.cpp), so they add to what a half-open connection holds: past this the
-/// connection is closed (quic_early_overflows). A client's early requests are small (a
-/// browser's first flight of GETs is a few KiB, and a client's initial congestion window,
-/// some 12 KB, bounds what it sends before its first acknowledgement).
+/// connection is closed (quic_early_overflows). A client's early requests are small, and
+/// its initial congestion window (RFC 9002: 10 packets, some 12 KB) bounds what it sends
+/// before its first acknowledgement.
 inline constexpr size_t max_early_bytes = 16 * 1024;
 
 struct endpoint_config {
