@@ -504,13 +504,15 @@ void connection::update_deadline() {
     int32_t conn_window = nghttp2_session_get_remote_window_size(_session);
     uint32_t at = 0;
     for (auto& [id, st] : _streams) {
-        if (st->pending_bytes > 0 &&
-            (conn_window <= 0 || nghttp2_session_get_stream_remote_window_size(_session, id) <= 0)) {
-            st->clock.send_waits(_now_s); // (from when it last moved: send_data)
+        int32_t own_window = st->pending_bytes > 0 ? nghttp2_session_get_stream_remote_window_size(_session, id) : 1;
+        if (st->pending_bytes > 0 && (conn_window <= 0 || own_window <= 0)) {
+            // (from when it last moved: send_data; a stream whose own window is open
+            // waits for the connection's, which any stream's DATA moves)
+            st->clock.send_waits(_now_s, own_window > 0);
         } else {
             st->clock.send_done();
         }
-        uint32_t t = st->clock.next_check(_limits);
+        uint32_t t = st->clock.next_check(_limits, _data_moved);
         at = t != 0 && (at == 0 || t < at) ? t : at;
     }
     _deadline = at;
@@ -529,7 +531,7 @@ void connection::expire_streams() {
         if (held) {
             st->clock.body_credited(_now_s);
         }
-        http::stream_stall stall = st->clock.check(_now_s, _limits, held);
+        http::stream_stall stall = st->clock.check(_now_s, _limits, held, _data_moved);
         if (stall == http::stream_stall::none) {
             continue;
         }

@@ -116,6 +116,7 @@ class connection final : public http::stream_protocol {
     void clear_output() noexcept;
     http::protocol_env* _env = nullptr; ///< during a call from the reactor
     uint32_t _now_s = 0;
+    uint32_t _data_moved = 0; ///< the second DATA of any stream last went (the shared window moved)
     uint32_t _deadline = 0;
     http::frame_budget _resets;
     http::frame_budget _control;

@@ -211,6 +211,7 @@ int connection::send_data(int32_t id, const uint8_t* framehd, size_t length) {
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     st->clock.send_moves(_now_s, false); // the response moved: update_deadline looks again
+    _data_moved = _now_s;
     if (_out.bytes() + length >= _output_limit) {
         // This frame fills the queue: its header tells us when the queue has drained to it.
         _out.append_credited({reinterpret_cast<const char*>(framehd), 9}, _hook);

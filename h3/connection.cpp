@@ -81,7 +81,7 @@ void connection::each_stream(void (*fn)(http::stream_exchange&)) {
 uint32_t connection::deadline() const noexcept {
     uint32_t at = 0;
     for (const auto& [id, st] : _streams) {
-        uint32_t t = st->gone ? 0 : st->clock.next_check(_limits);
+        uint32_t t = st->gone ? 0 : st->clock.next_check(_limits, _data_moved);
         at = t != 0 && (at == 0 || t < at) ? t : at;
     }
     return at;
@@ -109,7 +109,7 @@ void connection::on_timeout(http::protocol_env& env) {
         if (held) {
             st.clock.body_credited(env.now_s);
         }
-        http::stream_stall stall = st.clock.check(env.now_s, _limits, held);
+        http::stream_stall stall = st.clock.check(env.now_s, _limits, held, _data_moved);
         if (stall == http::stream_stall::none) {
             continue;
         }
@@ -513,6 +513,10 @@ void connection::next_output(quic::stream_output& out) noexcept {
     out.stream_id = id;
     out.fin = fin;
     out.count = static_cast<size_t>(n);
+    _offered = 0;
+    for (size_t i = 0; i < out.count; ++i) {
+        _offered += out.pieces[i].len;
+    }
 }
 
 void connection::wrote(int64_t stream_id, size_t n) noexcept {
@@ -522,8 +526,11 @@ void connection::wrote(int64_t stream_id, size_t n) noexcept {
     if (stream* st = client_bidi(stream_id) ? find(stream_id) : nullptr; st != nullptr) {
         if (n > 0) {
             st->clock.send_moves(env().now_s, false);
-        } else if (st->pending_bytes > 0) {
-            st->clock.send_waits(env().now_s); // no room: the connection's window (or a full packet)
+            _data_moved = env().now_s;
+        } else if (_offered > 0) {
+            // No room for what was offered (a fin alone that went is n 0 too): the
+            // connection's window, its congestion window or a full packet holds it.
+            st->clock.send_waits(env().now_s, true);
         }
     }
     if (int rv = _session->add_write_offset(stream_id, n); rv < 0) {
@@ -535,7 +542,7 @@ void connection::blocked(int64_t stream_id) noexcept {
     if (_session != nullptr && !_failed) {
         _session->block_stream(stream_id);
         if (stream* st = client_bidi(stream_id) ? find(stream_id) : nullptr; st != nullptr) {
-            st->clock.send_waits(env().now_s); // the stream's window holds it
+            st->clock.send_waits(env().now_s, false); // the stream's own window holds it
         }
     }
 }

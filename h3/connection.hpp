@@ -158,9 +158,10 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     http::protocol_env* _env = nullptr; ///< during a call that brought one
     uint64_t _field_limit = 0;
     bool _draining_sent = false; ///< our GOAWAY is queued
+    uint32_t _data_moved = 0;    ///< the second any response's bytes last went (the shared window moved)
 
     uint64_t _close_code = 0;
-    int64_t _last_offer = -1;                                      ///< the stream of the offer next_output made last
+    uint64_t _offered = 0;                                         ///< the bytes of next_output's last offer
     std::unordered_map<int64_t, std::unique_ptr<stream>> _streams; ///< request streams
     std::unordered_set<int64_t> _refused;                          ///< streams refused before the session saw them
     http::frame_budget _resets;                                    ///< the client's request-stream resets

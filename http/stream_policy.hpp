@@ -53,11 +53,12 @@ enum class stream_stall : uint8_t {
 /// HTTP/1.1 keeps its one request's in its own fields and applies the same rules above).
 /// Each field is the second an event last happened, 0 when its clock does not run.
 struct stream_clock {
-    uint32_t head_since = 0; ///< the head's first byte (0: no head in progress)
-    uint32_t body_since = 0; ///< the body began (0: no body in progress)
-    uint32_t body_moved = 0; ///< the body last moved: bytes came, or the client got window back
-    uint64_t body_bytes = 0; ///< body bytes so far
-    uint32_t send_moved = 0; ///< the response waits for the client, and last moved then (0: it does not wait)
+    uint32_t head_since = 0;  ///< the head's first byte (0: no head in progress)
+    uint32_t body_since = 0;  ///< the body began (0: no body in progress)
+    uint32_t body_moved = 0;  ///< the body last moved: bytes came, or the client got window back
+    uint64_t body_bytes = 0;  ///< body bytes so far
+    uint32_t send_moved = 0;  ///< the response waits for the client, and last moved then (0: it does not wait)
+    bool send_shared = false; ///< it waits for the connection (its window, its packets), not its own window
 
     void head_begins(uint32_t now) noexcept {
         if (head_since == 0) {
@@ -80,18 +81,30 @@ struct stream_clock {
     /// The client got window back (the app took bytes): it may send again from now.
     void body_credited(uint32_t now) noexcept { body_moved = now; }
     void body_ends() noexcept { body_since = 0; }
-    /// The response has bytes the client's window (or socket) does not take now.
-    void send_waits(uint32_t now) noexcept {
+    /// The response has bytes the client does not take now: `shared` false, this stream's
+    /// own window holds them (the client takes nothing of this stream); true, the
+    /// connection's (its window, its packets), which every stream's progress moves.
+    void send_waits(uint32_t now, bool shared) noexcept {
         if (send_moved == 0) {
             send_moved = now;
         }
+        send_shared = shared;
     }
     /// Bytes of the response went; `waiting`: more are still held by the client's window.
     void send_moves(uint32_t now, bool waiting) noexcept { send_moved = waiting ? now : 0; }
     void send_done() noexcept { send_moved = 0; }
+    /// When the response last moved, as its send clock counts: a response that waits for
+    /// the connection moves whenever the connection's responses do (`connection_moved`, the
+    /// second any of them last sent bytes): the client is reading, and this stream's turn
+    /// comes as the scheduler gives it (behind an exclusive dependency, a higher urgency).
+    uint32_t send_progress(uint32_t connection_moved) const noexcept {
+        return send_shared && connection_moved > send_moved ? connection_moved : send_moved;
+    }
     /// Which rule the stream broke by `now`. `held_by_app`: the client cannot send because
     /// the app has not taken what it sent (its window is shut by us): the body's clocks wait.
-    stream_stall check(uint32_t now, const connection_limits& l, bool held_by_app) const noexcept {
+    /// `connection_moved`: the second the connection's responses last sent bytes.
+    stream_stall check(uint32_t now, const connection_limits& l, bool held_by_app,
+                       uint32_t connection_moved) const noexcept {
         if (head_since != 0 && core::deadline_passed(now, head_deadline(head_since, l))) {
             return stream_stall::head;
         }
@@ -103,14 +116,14 @@ struct stream_clock {
                 return stream_stall::body_rate;
             }
         }
-        if (send_moved != 0 && core::deadline_passed(now, send_deadline(send_moved, l))) {
+        if (send_moved != 0 && core::deadline_passed(now, send_deadline(send_progress(connection_moved), l))) {
             return stream_stall::send;
         }
         return stream_stall::none;
     }
     /// The earliest second at which check() may say more than now (0: no clock runs). A
     /// protocol keeps the minimum over its streams as its deadline and rescans then.
-    uint32_t next_check(const connection_limits& l) const noexcept {
+    uint32_t next_check(const connection_limits& l, uint32_t connection_moved) const noexcept {
         uint32_t at = 0;
         auto take = [&at](uint32_t t) { at = at == 0 || t < at ? t : at; };
         if (head_since != 0) {
@@ -123,7 +136,7 @@ struct stream_clock {
             }
         }
         if (send_moved != 0) {
-            take(send_deadline(send_moved, l));
+            take(send_deadline(send_progress(connection_moved), l));
         }
         return at;
     }

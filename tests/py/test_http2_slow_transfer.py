@@ -8,12 +8,17 @@ the connection with GOAWAY ENHANCE_YOUR_CALM after --body-timeout, mid-transfer.
 from __future__ import annotations
 
 import socket
+import sys
 import time
 
 import h2.events
 import pytest
 
+from conftest import APPS
 from h2_tls_helpers import Client, h2_counters, running, status
+
+sys.path.insert(0, str(APPS))  # the bodies the app's routes make (apps/transfer_routes.py)
+from transfer_routes import big  # noqa: E402
 
 MiB = 1 << 20
 STREAMS = 24
@@ -51,11 +56,14 @@ def read_slowly(c: Client, pace: float,
     each DATA frame (python-h2 grants the window back as it is acknowledged). With
     `stop_granting_after`: once that many bytes came, acknowledge nothing more (the windows
     stay shut) and keep reading until the server ends the connection. Returns when the
-    connection ended (or every answer did), the GOAWAY code seen, if any, and when granting
-    stopped."""
+    connection ended (or every answer did), the GOAWAY code seen, if any, and when the
+    client sent its last grant (the server's last progress comes after that grant reaches
+    it; the moment the client decides to stop can be tens of milliseconds later than the
+    server's last progress, by the bytes then in flight)."""
     got = 0
     granting = True
     stopped_at = None
+    last_grant = None
     goaway = None
     c.sock.settimeout(30)
     while not all(r["ended"] for r in c.responses.values()):
@@ -71,10 +79,15 @@ def read_slowly(c: Client, pace: float,
                 got += len(ev.data)
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 goaway = ev.error_code
-        if stop_granting_after is not None and got >= stop_granting_after and granting:
+        stopping = stop_granting_after is not None and got >= stop_granting_after and granting
+        out = c.conn.data_to_send()
+        if out:
+            c.sock.sendall(out)
+            if granting:
+                last_grant = time.monotonic()
+        if stopping:
             granting = False
-            stopped_at = time.monotonic()
-        c.flush()
+            stopped_at = last_grant
     return time.monotonic(), goaway, stopped_at
 
 
@@ -129,3 +142,32 @@ def test_a_client_that_stops_granting_window_is_cut_after_the_write_timeout() ->
         c.close()
         counters = h2_counters(s)
         assert counters["h2_window_stalls"] == 1, counters
+
+
+def test_a_stream_queued_behind_a_moving_one_is_not_cut() -> None:
+    """Chromium makes each new stream depend exclusively on the one before (RFC 7540
+    priorities), so a low-priority answer waits, with its own window open, while the
+    connection's window goes to the stream ahead of it. When the client reads that stream
+    slowly for longer than --write-timeout, the connection moves all along: the stream
+    behind waits for the connection, not for the client, and is not cut (it was: the
+    connection ended with ENHANCE_YOUR_CALM --write-timeout after the second stream began
+    to wait, mid-transfer)."""
+    with running("h2_app:app", "--metrics", "--write-timeout", "2") as s:
+        c = Client(s)
+        ahead = c.request("/big/6000000")
+        behind = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(behind, [(":method", "GET"), (":path", "/big/300000"), (":scheme", "http"),
+                                     (":authority", "localhost")], end_stream=True,
+                            priority_depends_on=ahead, priority_exclusive=True, priority_weight=16)
+        c.responses[behind] = {"headers": None, "body": b"", "ended": False, "reset": None}
+        c.flush()
+        start = time.monotonic()
+        end, goaway, _ = read_slowly(c, pace=0.03)
+        took = end - start
+        assert goaway is None, f"GOAWAY {goaway} after {took:.1f} s"
+        assert status(c.responses[ahead]) == 200 and c.responses[ahead]["body"] == big(6000000)
+        assert status(c.responses[behind]) == 200 and c.responses[behind]["body"] == big(300000)
+        assert took > 4, took  # twice --write-timeout: the stream behind waited that long
+        c.close()
+        counters = h2_counters(s)
+        assert counters["h2_window_stalls"] == 0 and counters["timeouts"] == 0, counters

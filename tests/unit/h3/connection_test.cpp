@@ -640,6 +640,59 @@ TEST(H3Connection, AResponseTheClientsWindowHoldsEndsTheConnection) {
     EXPECT_EQ(h.counters.h3_window_stalls.get(), 1u);
 }
 
+// A response that waits for the connection (its window, its packets), not for its own
+// window, moves whenever the connection does: a low-urgency answer behind a long
+// high-urgency one (RFC 9218) waits as long as that one takes, the client reading all
+// along, and is never cut for it; once nothing of the connection moves, it is.
+TEST(H3Connection, AResponseBehindAMovingOneIsNotCut) {
+    // The answer behind starts, finds the connection full (its clock starts: it waits),
+    // and the answer ahead (a higher urgency) takes every byte the connection carries for
+    // 10 s, 16 KiB a second. `stop_after`: the connection carries nothing after that second.
+    auto run = [](uint32_t stop_after, uint32_t& cut_at) {
+        harness h;
+        h.limits.write_timeout_s = 3;
+        h.reopen();
+        int64_t behind = h.cl.request("/app", {{"priority", "u=7"}});
+        int64_t ahead = h.cl.request("/app", {{"priority", "u=0"}});
+        h.net.pump();
+        h.net.conn_budget = 256; // its head and a little of its body, then no room
+        h.answer(behind, 200, pattern(64 * 1024, 3));
+        h.net.pump();
+        size_t started = h.cl.answers[behind].body.size();
+        EXPECT_LT(started, 256u);
+        EXPECT_NE(h.conn.deadline(), 0u); // it waits for the connection
+        h.answer(ahead, 200, pattern(160 * 1024, 5));
+        h.net.pump();
+        cut_at = 0;
+        for (uint32_t t = 1; t <= 30 && !h.net.closed_conn; ++t) {
+            h.env().now_s = 1000 + t;
+            h.net.conn_budget = t <= stop_after ? 16 * 1024 : 0;
+            h.net.pump();
+            if (h.conn.deadline() != 0 && h.env().now_s > h.conn.deadline()) {
+                h.conn.on_timeout(h.env());
+                h.net.pump();
+                cut_at = h.net.closed_conn ? t : 0;
+            }
+            if (t <= 10) {
+                EXPECT_EQ(h.cl.answers[behind].body.size(), started) << t; // the answer ahead goes first
+            }
+        }
+        if (cut_at == 0) {
+            EXPECT_EQ(h.cl.answers[ahead].body, pattern(160 * 1024, 5));
+            EXPECT_EQ(h.cl.answers[behind].body, pattern(64 * 1024, 3));
+            EXPECT_EQ(h.counters.h3_window_stalls.get(), 0u);
+        } else {
+            EXPECT_EQ(h.net.close_code, h3::error::excessive_load);
+            EXPECT_EQ(h.counters.h3_window_stalls.get(), 1u);
+        }
+    };
+    uint32_t cut_at = 0;
+    run(30, cut_at);
+    EXPECT_EQ(cut_at, 0u); // the connection moved all along
+    run(4, cut_at);
+    EXPECT_EQ(cut_at, 4u + 3u + 1u); // nothing moves after second 4: cut 3 s later, a second after
+}
+
 TEST(H3Connection, OversizedHeaderBlock) {
     harness h({}, 1000);
     // Decoded fields past the limit: answered 431, the stream's rest dropped.

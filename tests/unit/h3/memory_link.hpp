@@ -159,6 +159,10 @@ struct link final : quic::stream_host {
     std::set<int64_t> stream_limited; ///< client streams waiting for MAX_STREAMS
     int64_t closing = -1;             ///< the stream on_stream_closed is being told of
     bool hold_acks = false;           ///< the client acknowledges nothing (its windows stay where they are)
+    /// What the connection may still carry server -> client, every stream together (QUIC's
+    /// MAX_DATA, the congestion window): once spent, the stream offered next is told there
+    /// is no room (wrote 0), as a full connection window or packet tells it.
+    uint64_t conn_budget = UINT64_MAX;
     // client -> server
     std::map<int64_t, uint64_t> sent;   ///< bytes of the stream given to the server
     std::map<int64_t, uint64_t> credit; ///< what the server reported consumed
@@ -317,6 +321,12 @@ struct link final : quic::stream_host {
                 server_blocked.insert(id);
                 continue;
             }
+            if (conn_budget == 0 && total > 0) {
+                server.wrote(id, 0);
+                break;
+            }
+            allowed = std::min(allowed, conn_budget);
+            conn_budget -= allowed;
             std::string bytes;
             for (size_t k = 0; k < out.count && bytes.size() < allowed; ++k) {
                 bytes.append(reinterpret_cast<const char*>(out.pieces[k].data),
