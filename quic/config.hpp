@@ -11,6 +11,17 @@
 
 namespace ringbolt::quic {
 
+/// The congestion controller of each connection (--http3-cc): ngtcp2's. CUBIC is TCP's
+/// default on Linux, so a QUIC transfer shares a bottleneck with TCP ones as an equal;
+/// BBR paces at the path's measured bandwidth and loses less throughput to random loss;
+/// Reno is the RFC 9002 reference.
+enum class congestion_control : uint8_t { reno, cubic, bbr };
+
+/// Its name on the command line (--http3-cc) and in the start-up line.
+constexpr const char* congestion_name(congestion_control c) noexcept {
+    return c == congestion_control::bbr ? "bbr" : c == congestion_control::reno ? "reno" : "cubic";
+}
+
 struct transport_config {
     uint64_t max_streams_bidi = 100; ///< concurrent request streams a client may open
     /// HTTP/3 needs 3 (control, QPACK encoder, decoder); RFC 9114 §6.2 lets a client open
@@ -31,6 +42,7 @@ struct transport_config {
     /// transport takes no more output from the protocol until acknowledgements come.
     uint64_t max_unacked_bytes = 4 << 20;
     uint64_t drain_timeout_ms = 30'000; ///< a draining connection closes at the latest after this
+    congestion_control congestion = congestion_control::cubic;
     /// Where ngtcp2's blocks come from (the reactor's, core/small_blocks.hpp; null: malloc).
     /// It outlives every connection.
     core::block_pool* blocks = nullptr;

@@ -20,6 +20,11 @@ constexpr uint64_t ms = 1'000'000; // ngtcp2 timestamps are nanoseconds
 constexpr size_t max_packets_per_write = 256;
 /// Packets handed to the sink at once: one GSO burst at most.
 constexpr size_t packets_per_batch = 32;
+/// How late the reactor's timers may wake a paced connection: they have millisecond
+/// resolution (reactor_quic.cpp rounds a wait up). The pacer is told the send happened
+/// that much earlier, at most, so a path faster than a send quantum a millisecond is not
+/// capped at one quantum a millisecond.
+constexpr uint64_t pacing_slack = ms;
 constexpr size_t max_packet = NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE;
 
 /// Where write() builds packets: one per thread (the reactor's), not one per connection,
@@ -74,6 +79,7 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     s.token = info.token;
     s.handshake_timeout = cfg.handshake_timeout_ms * ms;
     s.max_window = std::max(cfg.max_buffered_bytes, cfg.connection_window);
+    s.cc_algo = ngtcp2_api::cc_algo(cfg.congestion);
     // No auto-tuning of stream windows: ngtcp2 0.12 grows a stream's window inside a
     // MAX_STREAM_DATA frame that, when its packet has no room for it, goes out in a later
     // packet while the stream's own limit is left where it was (fixed in ngtcp2 0.19:
@@ -311,6 +317,13 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
         }
     }
     size_t udp = std::min(ngtcp2_api::max_udp_payload(_conn), max_packet);
+    // Pacing (RFC 9002 §7.7): at most one send quantum of packets per write, spaced by
+    // ngtcp2's pacer (its expiry says when the next may go; the controller's rate, CUBIC's
+    // from its window and RTT, BBR's its own). Without it a window's worth leaves in one
+    // burst, which a router's queue on a slower link drops.
+    size_t quantum = std::max<size_t>(1, ngtcp2_api::send_quantum(_conn) / udp);
+    size_t budget = std::min(quantum, max_packets_per_write);
+    uint64_t late = now > _paced_until ? std::min(now - _paced_until, pacing_slack) : 0;
     size_t sizes[packets_per_batch];
     uint8_t ecns[packets_per_batch];
     size_t count = 0;
@@ -392,22 +405,24 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
             copy_address(from, ps.path.local);
         }
         sizes[count++] = static_cast<size_t>(n);
+        if (total + count >= budget) {
+            more = true; // the pacer says when the next quantum goes (expiry)
+            break;
+        }
         if (count == packets_per_batch) {
             flush_packets(sink, batch, count - batch, sizes, ecns, to, from);
             total += count;
             count = 0;
             batch = 0;
-            if (total >= max_packets_per_write) {
-                more = true;
-                break;
-            }
         }
     }
     if (count > batch) {
         flush_packets(sink, batch, count - batch, sizes, ecns, to, from);
     }
-    if (more) {
-        _owner.want_write(*this);
+    total += count;
+    if (total > 0) {
+        ngtcp2_api::update_pkt_tx_time(_conn, now - late);
+        _paced_until = more ? ngtcp2_conn_get_expiry(_conn) : UINT64_MAX;
     }
 }
 

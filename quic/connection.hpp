@@ -221,7 +221,10 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     bool _draining = false;
     uint64_t _drain_deadline = UINT64_MAX;
     uint64_t _end_at = UINT64_MAX; ///< closing/draining: when the connection is dead
-    bool _app_close = false;       ///< the protocol asked to close (stream_host::close)
+    /// When the pacer let the next quantum go, as write() last saw it (UINT64_MAX: write
+    /// did not stop for the pacer): how late a timer woke us is told to the pacer.
+    uint64_t _paced_until = UINT64_MAX;
+    bool _app_close = false; ///< the protocol asked to close (stream_host::close)
     uint64_t _app_error = 0;
     std::string _app_reason;
     std::vector<uint8_t> _close_packet;

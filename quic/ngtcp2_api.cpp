@@ -101,6 +101,18 @@ void default_params(ngtcp2_transport_params& p) noexcept {
     ngtcp2_transport_params_default(&p);
 }
 
+ngtcp2_cc_algo cc_algo(congestion_control c) noexcept {
+    switch (c) {
+    case congestion_control::reno:
+        return NGTCP2_CC_ALGO_RENO;
+    case congestion_control::bbr:
+        return NGTCP2_CC_ALGO_BBR;
+    case congestion_control::cubic:
+        break;
+    }
+    return NGTCP2_CC_ALGO_CUBIC;
+}
+
 void block_allocator(ngtcp2_mem& mem, core::block_pool* pool) noexcept {
     mem.user_data = pool;
     mem.malloc = [](size_t n, void* ud) { return static_cast<core::block_pool*>(ud)->alloc(n); };
@@ -154,6 +166,14 @@ ngtcp2_ssize write_close_app(ngtcp2_conn* conn, uint8_t* dest, size_t destlen, u
     ngtcp2_connection_close_error_set_application_error(&ccerr, app_error, reason, reasonlen);
     ngtcp2_pkt_info pi{};
     return ngtcp2_conn_write_connection_close(conn, nullptr, &pi, dest, destlen, &ccerr, now);
+}
+
+size_t send_quantum(ngtcp2_conn* conn) noexcept {
+    return ngtcp2_conn_get_send_quantum(conn);
+}
+
+void update_pkt_tx_time(ngtcp2_conn* conn, uint64_t ts) noexcept {
+    ngtcp2_conn_update_pkt_tx_time(conn, ts);
 }
 
 size_t max_udp_payload(ngtcp2_conn* conn) noexcept {

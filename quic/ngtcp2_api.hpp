@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/small_blocks.hpp"
+#include "quic/config.hpp"
 
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -42,6 +43,12 @@ class conn_events {
 /// Settings and transport parameters at the library's defaults for this release.
 void default_settings(ngtcp2_settings& s) noexcept;
 void default_params(ngtcp2_transport_params& p) noexcept;
+/// The release's name for a congestion controller (0.12: ngtcp2_settings::cc_algo).
+ngtcp2_cc_algo cc_algo(congestion_control c) noexcept;
+/// The pacer: the most bytes to send at once, and the call that, after a burst, sets
+/// when the next may go (as sent at `ts`).
+size_t send_quantum(ngtcp2_conn* conn) noexcept;
+void update_pkt_tx_time(ngtcp2_conn* conn, uint64_t ts) noexcept;
 
 /// An allocator over `pool` (core/small_blocks.hpp): ngtcp2 keeps a pointer to `mem`.
 void block_allocator(ngtcp2_mem& mem, core::block_pool* pool) noexcept;

@@ -36,6 +36,7 @@ class server final : public dispatch::metrics_source {
     uint16_t port() const noexcept { return _port; }
     unsigned threads() const noexcept { return static_cast<unsigned>(_reactors.size()); }
     const std::string& io_description() const noexcept { return _io_description; }
+    const server_config& config() const noexcept { return _config; }
     const std::string& error_message() const noexcept { return _error; }
     const std::vector<std::unique_ptr<reactor>>& reactors() const noexcept { return _reactors; }
 

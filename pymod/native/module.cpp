@@ -286,6 +286,7 @@ class native_server {
         info["port"] = _server->port();
         info["threads"] = _server->threads();
         info["io"] = _server->io_description();
+        info["http3_cc"] = quic::congestion_name(_server->config().http3.transport.congestion);
         return info;
     }
 

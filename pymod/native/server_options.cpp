@@ -92,6 +92,18 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
     h3.max_half_open = static_cast<size_t>(half_open);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
     h3.early_data = get_opt<bool>(c, "http3_early_data", h3.early_data);
+    std::string cc = get_opt<std::string>(c, "http3_cc", quic::congestion_name(t.congestion));
+    bool known = false;
+    for (quic::congestion_control each :
+         {quic::congestion_control::cubic, quic::congestion_control::bbr, quic::congestion_control::reno}) {
+        if (cc == quic::congestion_name(each)) {
+            t.congestion = each;
+            known = true;
+        }
+    }
+    if (!known) {
+        throw pb::value_error("http3_cc must be 'cubic', 'bbr' or 'reno', not '" + cc + "'");
+    }
     // A supervisor's: the UDP sockets of this worker's slot, their group position, and
     // the secret every worker keys its stateless resets and Retry tokens with.
     h3.inherited_fds = get_opt<std::vector<int>>(c, "quic_fds", {});

@@ -591,7 +591,8 @@ class App(RouteGroup):
                                          info["port"]),
             info["io"],
             info["threads"],
-            ", HTTP/3 on UDP port %d" % info["port"] if config.get("http3") else "",
+            ", HTTP/3 on UDP port %d, congestion control %s" % (info["port"], info["http3_cc"])
+            if config.get("http3") else "",
         )
         watcher = None
         if limit_max_requests is not None:

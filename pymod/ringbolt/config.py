@@ -286,6 +286,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--http3-early-data", "http", "answer GET, HEAD, OPTIONS and TRACE requests a resuming HTTP/3 client "
            "sends in 0-RTT (other methods get 425 Too Early; replays are refused); --no-http3-early-data: "
            "resumption only (default on)", type=parse_bool, kind="bool"),
+    Option("--http3-cc", "http", "the congestion controller of HTTP/3 connections: cubic (TCP's default on Linux), "
+           "bbr (paces at the path's measured bandwidth; loses less to random loss) or reno (default cubic)",
+           choices=("cubic", "bbr", "reno")),
     Option("--metrics", "http", "serve Prometheus metrics natively at PATH (default /metrics)", kind="optional",
            const="/metrics", metavar="PATH"),
     # WebSocket (uvicorn's flag names)

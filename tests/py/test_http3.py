@@ -311,9 +311,24 @@ def test_access_log_says_http3(certs: Path, tmp_path: Path) -> None:  # noqa: F8
         assert h3_client.get(s.port, "/const").status == 200  # a native one
         out = s.wait_log('"GET /const HTTP/3" 200')
         assert f"serving on https://127.0.0.1:{s.port} (io: " in out, out
-        assert f"threads: 1, HTTP/3 on UDP port {s.port})" in out, out
+        assert f"threads: 1, HTTP/3 on UDP port {s.port}, congestion control cubic)" in out, out
         assert '"GET /inspect?q=1 HTTP/3" 200' in out, out
         assert "127.0.0.1" in out
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+@pytest.mark.parametrize("cc", ["bbr", "reno"])
+def test_the_congestion_controller_is_the_one_asked_for(certs: Path, tmp_path: Path, cc: str) -> None:  # noqa: F811
+    """--http3-cc reaches the server (its start-up line reads it back from the native
+    config) and a 4 MB answer, paced by that controller, arrives whole."""
+    log = tmp_path / "server.log"
+    s = LoggedServer("h2_app:app", log, *h3_args(certs, "--http3-cc", cc))
+    try:
+        r = h3_client.get(s.port, "/big/4000000")
+        assert r.status == 200 and r.body == big(4000000)
+        out = s.wait_log("serving on")
+        assert f"HTTP/3 on UDP port {s.port}, congestion control {cc})" in out, out
     finally:
         assert s.stop() == 0, s.output()
 
@@ -400,6 +415,7 @@ def test_http3_without_a_certificate_is_refused() -> None:
     ("--http3-idle-timeout", "0", "must be at least 1 second"),
     ("--http3-retry-above", "-1", "must not be negative, not -1"),
     ("--http3-max-half-open", "-2", "must not be negative, not -2"),
+    ("--http3-cc", "vegas", "invalid choice: 'vegas' (choose from 'cubic', 'bbr', 'reno')"),
 ])
 def test_bad_http3_limits_are_refused_naming_the_option(certs: Path, flag: str, value: str,  # noqa: F811
                                                         message: str) -> None:

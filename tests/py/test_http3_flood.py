@@ -128,9 +128,13 @@ def test_initial_flood_is_bounded_and_its_memory_given_back(certs: Path, io: str
         assert all(status == 200 and took < 5 for status, _, took in honest), honest
         assert any(retried for _, retried, _ in honest), honest
 
-        # Within a minute the flood's connections are gone and their memory is back.
+        # Within a minute the flood's connections are gone and their memory is back. (The
+        # memory may come back before the last half-open connections end: those the flood
+        # opened in its last seconds end at their handshake timeout, 10 s after their last
+        # packet, and a loaded machine reads the flood's datagrams late.)
         deadline = time.monotonic() + 60
-        while rss(pid) - base > AFTER and time.monotonic() < deadline:
+        while ((rss(pid) - base > AFTER or tls_counters(s)["quic_half_open"] != 0)
+               and time.monotonic() < deadline):
             time.sleep(1)
         settled = rss(pid)
         waited = 60 - (deadline - time.monotonic())

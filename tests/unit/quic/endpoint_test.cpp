@@ -117,6 +117,26 @@ TEST(QuicEndpoint, EchoesOneMebibyteByteExact) {
     EXPECT_EQ(f.ep->connections()[0]->unconsumed_bytes(), 0u);
 }
 
+// Pacing (RFC 9002 §7.7): a large answer leaves a send quantum at a time (ngtcp2's, at
+// most 64 KiB), not a congestion window's worth in one burst, with each congestion
+// controller --http3-cc offers; the transfer is whole either way.
+TEST(QuicEndpoint, AnswersArePacedAQuantumAtATime) {
+    for (congestion_control cc : {congestion_control::cubic, congestion_control::bbr, congestion_control::reno}) {
+        endpoint_config cfg;
+        cfg.transport.congestion = cc;
+        pair_fixture f(cfg);
+        auto c = f.new_client();
+        ASSERT_TRUE(handshake(f, *c));
+        std::string body = pattern(4 << 20, 7);
+        int64_t id = c->open_bidi();
+        c->send(id, body, true);
+        ASSERT_TRUE(f.pump({c.get()}, [&] { return c->streams[id].in_fin; }));
+        EXPECT_TRUE(c->streams[id].in == body) << static_cast<int>(cc);
+        EXPECT_LE(f.largest_flush, 64u * 1024 + 1500) << static_cast<int>(cc);
+        EXPECT_GE(f.largest_flush, 10u * 1024) << static_cast<int>(cc); // (the window did open)
+    }
+}
+
 struct many_streams_case {
     const char* name;
     uint64_t max_streams_bidi;

@@ -484,6 +484,7 @@ struct pair_fixture {
     std::vector<echo_user*> users; ///< owned by their connections; valid while those live
     std::unique_ptr<endpoint> ep;
     uint64_t now = 1'000'000'000;
+    size_t largest_flush = 0; ///< the most bytes one flush in pump() sent (what pacing bounds)
 
     explicit pair_fixture(endpoint_config cfg = {}) {
         ep = std::make_unique<endpoint>(
@@ -537,7 +538,13 @@ struct pair_fixture {
                 }
             }
             ep->flush(now);
-            for (const wire_datagram& d : sink.take()) {
+            std::vector<wire_datagram> out = sink.take();
+            size_t flushed_bytes = 0;
+            for (const wire_datagram& d : out) {
+                flushed_bytes += d.bytes.size();
+            }
+            largest_flush = std::max(largest_flush, flushed_bytes);
+            for (const wire_datagram& d : out) {
                 ++moved;
                 for (client* c : clients) {
                     if (std::memcmp(&d.peer.addr, &c->addr.addr, c->addr.len) == 0) {
