@@ -77,7 +77,10 @@ std::unique_ptr<connection> connection::accept(const accept_info& info, const tr
     ngtcp2_api::default_settings(s);
     s.initial_ts = now;
     s.token = info.token;
-    s.handshake_timeout = cfg.handshake_timeout_ms * ms;
+    // ngtcp2 ends every handshake at the longer deadline; one whose client has not
+    // answered ends at the shorter (expiry, on_expiry).
+    s.handshake_timeout = std::max(cfg.answered_handshake_timeout_ms, cfg.handshake_timeout_ms) * ms;
+    c->_unanswered_until = now + cfg.handshake_timeout_ms * ms;
     s.max_window = std::max(cfg.max_buffered_bytes, cfg.connection_window);
     s.cc_algo = ngtcp2_api::cc_algo(cfg.congestion);
     // No auto-tuning of stream windows: ngtcp2 0.12 grows a stream's window inside a
@@ -434,8 +437,19 @@ uint64_t connection::expiry() const noexcept {
     case phase::draining:
         return _end_at;
     default:
-        return std::min(ngtcp2_conn_get_expiry(_conn), _drain_deadline);
+        return std::min({ngtcp2_conn_get_expiry(_conn), _drain_deadline, unanswered_deadline()});
     }
+}
+
+uint64_t connection::unanswered_deadline() const noexcept {
+    if (_phase != phase::handshake || _unanswered_until == UINT64_MAX) {
+        return UINT64_MAX;
+    }
+    if (ngtcp2_api::peer_acknowledged(_conn)) {
+        _unanswered_until = UINT64_MAX; // answered: ngtcp2's (longer) handshake deadline only
+        return UINT64_MAX;
+    }
+    return _unanswered_until;
 }
 
 void connection::on_expiry(uint64_t now) noexcept {
@@ -450,6 +464,10 @@ void connection::on_expiry(uint64_t now) noexcept {
     }
     if (_draining && now >= _drain_deadline) {
         _owner.want_write(*this); // write() closes it
+        return;
+    }
+    if (now >= unanswered_deadline()) {
+        enter_end(phase::dead, now, close_reason::handshake_timeout);
         return;
     }
     if (ngtcp2_conn_get_expiry(_conn) > now) {

@@ -224,6 +224,10 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     /// When the pacer let the next quantum go, as write() last saw it (UINT64_MAX: write
     /// did not stop for the pacer): how late a timer woke us is told to the pacer.
     uint64_t _paced_until = UINT64_MAX;
+    /// A handshake whose client has acknowledged none of our packets ends then
+    /// (transport_config::handshake_timeout_ms); UINT64_MAX once it has.
+    mutable uint64_t _unanswered_until = UINT64_MAX;
+    uint64_t unanswered_deadline() const noexcept;
     bool _app_close = false; ///< the protocol asked to close (stream_host::close)
     uint64_t _app_error = 0;
     std::string _app_reason;

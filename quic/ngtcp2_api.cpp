@@ -172,6 +172,12 @@ size_t send_quantum(ngtcp2_conn* conn) noexcept {
     return ngtcp2_conn_get_send_quantum(conn);
 }
 
+bool peer_acknowledged(ngtcp2_conn* conn) noexcept {
+    ngtcp2_conn_stat st;
+    ngtcp2_conn_get_conn_stat(conn, &st);
+    return st.first_rtt_sample_ts != UINT64_MAX;
+}
+
 void update_pkt_tx_time(ngtcp2_conn* conn, uint64_t ts) noexcept {
     ngtcp2_conn_update_pkt_tx_time(conn, ts);
 }

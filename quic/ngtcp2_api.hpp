@@ -48,6 +48,9 @@ ngtcp2_cc_algo cc_algo(congestion_control c) noexcept;
 /// The pacer: the most bytes to send at once, and the call that, after a burst, sets
 /// when the next may go (as sent at `ts`).
 size_t send_quantum(ngtcp2_conn* conn) noexcept;
+/// The peer has acknowledged a packet of ours (the connection has an RTT sample): it
+/// receives what is sent to its address.
+bool peer_acknowledged(ngtcp2_conn* conn) noexcept;
 void update_pkt_tx_time(ngtcp2_conn* conn, uint64_t ts) noexcept;
 
 /// An allocator over `pool` (core/small_blocks.hpp): ngtcp2 keeps a pointer to `mem`.

@@ -548,6 +548,40 @@ TEST(QuicEndpoint, HandshakeTimeoutEndsAHalfOpenConnection) {
     EXPECT_EQ(f.ep->stats().idle_closed, 1u);
 }
 
+// A client that answers (its Initial acknowledges ours) but whose Handshake packets are
+// lost, as on a lossy path: its address is its own, so its handshake gets the longer
+// deadline; a client that never answers (a spoofed address) still ends at the shorter.
+TEST(QuicEndpoint, AnAnsweredHandshakeGetsTheLongerDeadline) {
+    pair_fixture f({.transport = {.handshake_timeout_ms = 1500, .answered_handshake_timeout_ms = 5000}});
+    auto c = f.new_client();
+    uint64_t start = f.now;
+    bool answered = false;
+    for (int i = 0; i < 2000 && (i == 0 || f.ep->connection_count() > 0); ++i) {
+        for (std::string d : c->write(f.now)) {
+            if (answered) {
+                d.back() ^= 0x5a; // the coalesced Handshake packet at its end fails its integrity check
+            }
+            f.to_server(*c, d);
+        }
+        f.ep->flush(f.now);
+        for (const wire_datagram& d : f.sink.take()) {
+            c->read(d.bytes, f.now);
+            answered = true;
+        }
+        if (f.now - start > 2'000'000'000u) {
+            EXPECT_EQ(f.ep->connection_count(), 1u) << "ended at " << (f.now - start) / 1'000'000 << " ms";
+        }
+        uint64_t t = std::min(f.ep->next_expiry(), c->expiry());
+        f.now = std::max(f.now + 1, t);
+        f.ep->on_timer(f.now);
+        c->on_expiry(f.now);
+    }
+    EXPECT_TRUE(f.users.empty() || !f.users.back()->connected); // the server's side never completed
+    EXPECT_EQ(f.ep->connection_count(), 0u);
+    EXPECT_GE(f.now - start, 5'000'000'000u);
+    EXPECT_LT(f.now - start, 8'000'000'000u);
+}
+
 TEST(QuicEndpoint, DrainClosesAfterStreamsFinish) {
     pair_fixture f;
     auto c = f.new_client();
