@@ -479,7 +479,10 @@ void connection::on_expiry(uint64_t now) noexcept {
         return;
     }
     if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
-        enter_end(phase::dead, now, close_reason::handshake_timeout);
+        // (ngtcp2's deadline is the answered one: this client hears us, and is told, with
+        // CONNECTION_REFUSED, rather than left to wait for its own timeout)
+        start_close(rv, now, close_reason::handshake_timeout);
+        _owner.want_write(*this);
         return;
     }
     if (rv != 0) {

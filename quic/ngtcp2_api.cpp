@@ -150,7 +150,11 @@ ngtcp2_ssize write_stream(ngtcp2_conn* conn, ngtcp2_path* path, uint8_t* dest, s
 ngtcp2_ssize write_close_liberr(ngtcp2_conn* conn, uint8_t* dest, size_t destlen, int liberr, uint64_t now) noexcept {
     ngtcp2_connection_close_error ccerr;
     ngtcp2_connection_close_error_default(&ccerr);
-    if (liberr == NGTCP2_ERR_CRYPTO) {
+    if (liberr == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+        static constexpr char why[] = "handshake timeout";
+        ngtcp2_connection_close_error_set_transport_error(&ccerr, NGTCP2_CONNECTION_REFUSED,
+                                                          reinterpret_cast<const uint8_t*>(why), sizeof why - 1);
+    } else if (liberr == NGTCP2_ERR_CRYPTO) {
         ngtcp2_connection_close_error_set_transport_error_tls_alert(&ccerr, ngtcp2_conn_get_tls_alert(conn), nullptr,
                                                                     0);
     } else if (liberr != 0) {

@@ -577,6 +577,7 @@ TEST(QuicEndpoint, AnAnsweredHandshakeGetsTheLongerDeadline) {
         c->on_expiry(f.now);
     }
     EXPECT_TRUE(f.users.empty() || !f.users.back()->connected); // the server's side never completed
+    EXPECT_TRUE(c->got_close);                                  // told, not left to wait (CONNECTION_REFUSED)
     EXPECT_EQ(f.ep->connection_count(), 0u);
     EXPECT_GE(f.now - start, 5'000'000'000u);
     EXPECT_LT(f.now - start, 8'000'000'000u);
