@@ -419,6 +419,26 @@ class ShapedPath:
     def server_cmd(self, cmd: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.server_ns, *cmd]
 
+    def set_tcp_cc(self, cc: str | None) -> None:
+        """TCP's congestion controller on the path, both ends: the route's `congctl`
+        (a new namespace takes the host's default, and its sysctl may only name one of
+        net.ipv4.tcp_allowed_congestion_control, which a route attribute need not be);
+        None: the namespace's default again. Connections opened after it take it."""
+        for ns, addr in ((self.client_ns, CLIENT_ADDR), (self.server_ns, SERVER_ADDR)):
+            net = ".".join(addr.split(".")[:3]) + ".0"
+            _run("ip", "-n", ns, "route", "replace", f"{net}/{PREFIX}", "dev", TUN_NAME, "proto", "kernel", "scope",
+                 "link", "src", addr, *(["congctl", cc] if cc else []))
+
+    def tcp_cc_of_route(self, side: str = "server") -> str:
+        ns = {"client": self.client_ns, "server": self.server_ns}[side]
+        out = subprocess.run(["ip", "-n", ns, "route", "show", "dev", TUN_NAME], capture_output=True,
+                             text=True).stdout
+        m = re.search(r"congctl (\w+)", out)
+        if m:
+            return m.group(1)
+        return "default " + subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.tcp_congestion_control"],
+                                           capture_output=True, text=True).stdout.strip()
+
     def stats(self) -> dict[str, Any]:
         """The forwarder's counters (at most 50 ms old while it runs), per direction, and
         the TUNs' own transmit drops (the kernel's: a full ring, not the plan)."""
