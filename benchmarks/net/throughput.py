@@ -92,6 +92,16 @@ def make_cert(d: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def build_id(python: str) -> str:
+    """The server's native module: its mtime and the start of its sha256 (a build can be
+    replaced while a run goes on; each server says which it started with)."""
+    code = ("import hashlib, os, time, ringbolt._native as n; f = n.__file__; "
+            "print(time.strftime('%H:%M:%S', time.gmtime(os.stat(f).st_mtime)), "
+            "hashlib.sha256(open(f, 'rb').read()).hexdigest()[:12])")
+    r = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return "_native built " + r.stdout.strip().replace(" ", " UTC, sha256 ") if r.returncode == 0 else "unknown build"
+
+
 class Server:
     def __init__(self, path: ShapedPath, python: str, port: int, cert: Path, key: Path, cpu: str | None,
                  extra: list[str], log: Path) -> None:
@@ -206,6 +216,11 @@ def main() -> int:
     if shutil.which("gtlsclient") is None:
         sys.exit("gtlsclient is needed (apt-get install ngtcp2-client)")
     size = int(args.size_mib * (1 << 20))
+    if args.cc:
+        helptext = subprocess.run([args.python, "-m", "ringbolt", "serve", "--help"], capture_output=True,
+                                  text=True).stdout
+        if "--http3-cc" not in helptext:
+            sys.exit(f"--cc: this ringbolt ({args.python}) has no --http3-cc option")
     tcp_ccs = args.tcp_cc or ["cubic"]
     protos = [p_ for p_ in (["h3"] + [f"h2-{cc}" for cc in tcp_ccs]) if not args.only or p_.split("-")[0] in args.only]
     variants = [[f"--http3-cc={cc}"] for cc in args.cc] or [[]]
@@ -231,6 +246,7 @@ def main() -> int:
                 server = Server(path, args.python, args.port, cert, key, scpu, [*args.server_arg, *extra], log)
                 try:
                     server.wait_serving()
+                    print(f"# server {label}: {' '.join(server.cmd)}; {build_id(args.python)}", flush=True)
                     # a warm-up per protocol (the body is made on the first request; the TLS session set up)
                     if any(p_.startswith("h2") for p_ in protos):
                         run_h2(path, args.port, size, ccpu, args.timeout)
@@ -240,7 +256,7 @@ def main() -> int:
                         order = protos if rnd % 2 == 0 else protos[::-1]
                         for proto in order:
                             la0, st0, cpu0 = loadavg(), path.stats(), server.cpu()
-                            ccpu0 = children_cpu()
+                            ccpu0, fcpu0 = children_cpu(), tree_cpu_seconds(path.forwarder.pid)
                             if proto == "h3":
                                 r = run_h3(path, args.port, size, ccpu, tmp, args.timeout, args.client_cc)
                             else:
@@ -249,23 +265,26 @@ def main() -> int:
                                 if path.tcp_cc_of_route("server") != cc:
                                     raise RuntimeError(f"could not set TCP congestion control {cc}")
                                 la0, st0, cpu0, ccpu0 = loadavg(), path.stats(), server.cpu(), children_cpu()
+                                fcpu0 = tree_cpu_seconds(path.forwarder.pid)
                                 r = run_h2(path, args.port, size, ccpu, args.timeout)
                             r["client_cpu_s"] = children_cpu() - ccpu0
+                            r["forwarder_cpu_s"] = tree_cpu_seconds(path.forwarder.pid) - fcpu0
                             time.sleep(0.15)  # the path's counters are published every 50 ms
                             cpu1, st1 = server.cpu(), path.stats()
                             d = stats_delta(st0, st1)
                             r.update(variant=label, proto=proto, round=rnd + 1, size=size,
                                      mbit_s=size * 8 / r["wall"] / 1e6 if r["ok"] else None,
                                      server_cpu_s=cpu1 - cpu0, load=la0,
-                                     s2c_in=d["s2c"]["in_pkts"], s2c_lost=d["s2c"]["lost"],
+                                     s2c_in=d["s2c"]["in_pkts"], s2c_bytes=d["s2c"]["in_bytes"], s2c_lost=d["s2c"]["lost"],
                                      s2c_overflow=d["s2c"]["overflow"], c2s_in=d["c2s"]["in_pkts"],
                                      c2s_lost=d["c2s"]["lost"], max_queue=d["s2c"]["max_queue"],
                                      tun_drops=(d.get("client_tun_tx_dropped") or 0) + (d.get("server_tun_tx_dropped") or 0))
                             results.append(r)
                             mb = f"{r['mbit_s']:.1f}" if r["ok"] else "FAIL"
                             print(f"{label:>8} round {rnd + 1} {proto}: {mb} Mbit/s, wall {r['wall']:.2f} s, server CPU "
-                                  f"{r['server_cpu_s']:.2f} s, client CPU {r['client_cpu_s']:.2f} s, s2c {r['s2c_in']} pkts ({r['s2c_lost']} lost, "
-                                  f"{r['s2c_overflow']} queue drops), c2s {r['c2s_in']} ({r['c2s_lost']} lost), "
+                                  f"{r['server_cpu_s']:.2f} s, client CPU {r['client_cpu_s']:.2f} s, forwarder CPU "
+                                  f"{r['forwarder_cpu_s']:.2f} s, s2c {r['s2c_in']} pkts ({r['s2c_lost']} lost, "
+                                  f"{r['s2c_overflow']} queue drops, {r['s2c_bytes'] / max(1, r['s2c_in']):.0f} B mean), c2s {r['c2s_in']} ({r['c2s_lost']} lost), "
                                   f"load {r['load']:.2f}" + ("" if r["ok"] else f" -- {r['error']}"), flush=True)
                 finally:
                     server.stop()
