@@ -135,7 +135,7 @@ def _pid_alive(pid: int) -> bool:
 
 def clean_stale() -> list[str]:
     """Delete the namespaces of earlier paths whose process is gone; returns their names."""
-    gone = []
+    gone: list[str] = []
     if not NETNS_DIR.is_dir():
         return gone
     for entry in NETNS_DIR.iterdir():
@@ -187,8 +187,8 @@ class _Dir:
     def __init__(self, src: int, dst: int, seed: int) -> None:
         self.src, self.dst = src, dst
         self.rng = random.Random(seed)
-        self.q: collections.deque = collections.deque()  # (deliver_at, packet), in order
-        self.departs: collections.deque = collections.deque()  # departure times of the packets at the bottleneck
+        self.q: collections.deque[tuple[float, bytes]] = collections.deque()  # (deliver_at, packet), in order
+        self.departs: collections.deque[float] = collections.deque()  # departure times of the packets at the bottleneck
         self.link_free = 0.0
         self.c = [0] * len(COUNTERS)
 
@@ -320,7 +320,7 @@ class ShapedPath:
         self.client_ns = f"rbp-cl-{os.getpid()}"
         self.server_ns = f"rbp-sv-{os.getpid()}"
         self.client_addr, self.server_addr = CLIENT_ADDR, SERVER_ADDR
-        self.forwarder: subprocess.Popen | None = None
+        self.forwarder: subprocess.Popen[bytes] | None = None
         self._made: list[str] = []
         self._stats_file: Any = None
         self._stats_mm: mmap.mmap | None = None
@@ -438,6 +438,11 @@ class ShapedPath:
             return m.group(1)
         return "default " + subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.tcp_congestion_control"],
                                            capture_output=True, text=True).stdout.strip()
+
+    def forwarder_pid(self) -> int:
+        if self.forwarder is None:
+            raise RuntimeError("the path is not running")
+        return self.forwarder.pid
 
     def stats(self) -> dict[str, Any]:
         """The forwarder's counters (at most 50 ms old while it runs), per direction, and

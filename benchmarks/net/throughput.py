@@ -256,7 +256,7 @@ def main() -> int:
                         order = protos if rnd % 2 == 0 else protos[::-1]
                         for proto in order:
                             la0, st0, cpu0 = loadavg(), path.stats(), server.cpu()
-                            ccpu0, fcpu0 = children_cpu(), tree_cpu_seconds(path.forwarder.pid)
+                            ccpu0, fcpu0 = children_cpu(), tree_cpu_seconds(path.forwarder_pid())
                             if proto == "h3":
                                 r = run_h3(path, args.port, size, ccpu, tmp, args.timeout, args.client_cc)
                             else:
@@ -265,10 +265,10 @@ def main() -> int:
                                 if path.tcp_cc_of_route("server") != cc:
                                     raise RuntimeError(f"could not set TCP congestion control {cc}")
                                 la0, st0, cpu0, ccpu0 = loadavg(), path.stats(), server.cpu(), children_cpu()
-                                fcpu0 = tree_cpu_seconds(path.forwarder.pid)
+                                fcpu0 = tree_cpu_seconds(path.forwarder_pid())
                                 r = run_h2(path, args.port, size, ccpu, args.timeout)
                             r["client_cpu_s"] = children_cpu() - ccpu0
-                            r["forwarder_cpu_s"] = tree_cpu_seconds(path.forwarder.pid) - fcpu0
+                            r["forwarder_cpu_s"] = tree_cpu_seconds(path.forwarder_pid()) - fcpu0
                             time.sleep(0.15)  # the path's counters are published every 50 ms
                             cpu1, st1 = server.cpu(), path.stats()
                             d = stats_delta(st0, st1)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,18 +101,19 @@ print(json.dumps({"first_rtt": first, "back": len(got)}))
 """
 
 
-def _serve(path: ShapedPath, script: str, *args: str) -> subprocess.Popen:
+def _serve(path: ShapedPath, script: str, *args: str) -> subprocess.Popen[str]:
     p = subprocess.Popen(path.server_cmd([sys.executable, "-c", script, SERVER_ADDR, *args]), stdout=subprocess.PIPE,
                          text=True)
     assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     return p
 
 
-def _client(path: ShapedPath, script: str, *args: str, timeout: float = 20) -> dict:
+def _client(path: ShapedPath, script: str, *args: str, timeout: float = 20) -> dict[str, Any]:
     out = subprocess.run(path.client_cmd([sys.executable, "-c", script, SERVER_ADDR, *args]), capture_output=True,
                          text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
 
 
 def test_tcp_echo_delay_and_cleanup() -> None:
@@ -134,7 +136,7 @@ def test_tcp_echo_delay_and_cleanup() -> None:
     assert not set(names) & _netns_names()
 
 
-def _udp_loss_run(seed: int) -> tuple[dict, dict]:
+def _udp_loss_run(seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     with ShapedPath(rtt_ms=20, loss=0.3, seed=seed) as path:
         server = _serve(path, _UDP_ECHO, "3")
         try:
