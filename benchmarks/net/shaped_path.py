@@ -375,7 +375,7 @@ class ShapedPath:
         def on_signal(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt(f"signal {signum}")  # unwinds through __exit__/finally: close() runs
 
-        for sig in (signal.SIGTERM,):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             self._old_handlers[sig] = signal.signal(sig, on_signal)
 
     def close(self) -> None:

@@ -1,8 +1,8 @@
 """The layer-3 path shaper (benchmarks/net/shaped_path.py) with real sockets: a TCP echo and
 a UDP echo between its two namespaces, the delay, the seeded loss and the rate limit it
 promises, its counters, and its namespaces gone afterwards (also when its command-line
-form is stopped by SIGTERM). Needs root and /dev/net/tun; without them every test is
-skipped with the reason printed. About 15 s in all."""
+form is stopped by SIGTERM or SIGINT). Needs root and /dev/net/tun; without them every
+test is skipped with the reason printed. About 15 s in all."""
 
 from __future__ import annotations
 
@@ -181,7 +181,8 @@ def test_rate_limit_and_queue() -> None:
     assert st["c2s"]["lost"] == 0
 
 
-def test_cli_sigterm_removes_namespaces() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_signal_removes_namespaces(sig: signal.Signals) -> None:
     before = _netns_names()
     p = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "net" / "shaped_path.py"), "--rtt-ms", "10",
                           "--", "sleep", "30"], stderr=subprocess.PIPE, text=True)
@@ -193,7 +194,7 @@ def test_cli_sigterm_removes_namespaces() -> None:
     while not made <= _netns_names() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert made <= _netns_names()
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     rest = p.communicate(timeout=15)[1]
     assert p.returncode != 0
     assert '"stats"' in rest
