@@ -46,32 +46,10 @@ sys.path.insert(0, str(HERE))
 
 from shaped_path import SERVER_ADDR, ShapedPath, stats_delta  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(HERE.parent.parent / "tests" / "interop"))
+from servers import tree_cpu_seconds  # noqa: E402  (the interop matrix's: a server and its workers)
+
 CLIENT_ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` and its descendants, in seconds."""
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            kids.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            pass
-        todo += kids.get(p, [])
-    return total / TICK
 
 
 def children_cpu() -> float:

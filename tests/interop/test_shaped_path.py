@@ -116,17 +116,22 @@ def _client(path: ShapedPath, script: str, *args: str, timeout: float = 20) -> d
     return result
 
 
+def _tcp_echo(path: ShapedPath) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The TCP echo's client across the path, and the path's counters once it is over."""
+    server = _serve(path, _TCP_ECHO)
+    try:
+        r = _client(path, _TCP_CLIENT)
+    finally:
+        server.wait(10)
+    time.sleep(0.2)  # what is in flight arrives, and the counters are published (every 50 ms)
+    return r, path.stats()
+
+
 def test_tcp_echo_delay_and_cleanup() -> None:
     with ShapedPath(rtt_ms=40, seed=1) as path:
         names = (path.client_ns, path.server_ns)
         assert set(names) <= _netns_names()
-        server = _serve(path, _TCP_ECHO)
-        try:
-            r = _client(path, _TCP_CLIENT)
-        finally:
-            server.wait(10)
-        time.sleep(0.2)  # what is in flight arrives, and the counters are published (every 50 ms)
-        st = path.stats()
+        r, st = _tcp_echo(path)
     assert r["echo_ok"]
     assert min(r["rtts"]) >= 0.040, r["rtts"]
     assert min(r["rtts"]) < 0.040 + 0.030, r["rtts"]  # the forwarder adds little
@@ -168,13 +173,7 @@ def test_udp_echo_seeded_loss() -> None:
 def test_rate_limit_and_queue() -> None:
     # 1 MiB echoed through 20 Mbit/s each way takes at least 8 Mbit / 20 Mbit/s = 0.42 s
     with ShapedPath(rtt_ms=10, rate_mbit=20, queue_pkts=50, seed=3) as path:
-        server = _serve(path, _TCP_ECHO)
-        try:
-            r = _client(path, _TCP_CLIENT)
-        finally:
-            server.wait(10)
-        time.sleep(0.2)  # what is in flight arrives, and the counters are published (every 50 ms)
-        st = path.stats()
+        r, st = _tcp_echo(path)
     assert r["echo_ok"]
     assert r["bulk_s"] >= 1.05 * (1 << 20) * 8 / 20e6, r
     assert 0 < st["c2s"]["max_queue"] <= 50
