@@ -77,4 +77,11 @@ std::unique_ptr<http::protocol> upgrade::make(uint32_t, uint32_t, const http::pe
     return conn;
 }
 
+std::unique_ptr<http::hosted_session> upgrade::make_hosted(http::session_output& out, uint32_t now_s,
+                                                           core::core_counters& counters) {
+    auto s = std::make_unique<session>(_chan, _cfg, out);
+    s->start({}, now_s, counters);
+    return s;
+}
+
 } // namespace ringbolt::ws

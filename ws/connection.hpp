@@ -57,12 +57,15 @@ class connection final : public http::protocol {
     session _session;
 };
 
-/// What the application's 101 carries: makes the connection with its channel and settings.
-class upgrade final : public http::protocol_upgrade {
+/// What the application's 101 carries: makes the connection with its channel and settings
+/// (HTTP/1.1), or the session an HTTP/2 stream hosts (RFC 8441).
+class upgrade final : public http::protocol_upgrade, public http::stream_upgrade {
   public:
     upgrade(std::shared_ptr<app_channel> channel, const settings& cfg) : _chan(std::move(channel)), _cfg(cfg) {}
     std::unique_ptr<http::protocol> make(uint32_t slot, uint32_t gen, const http::peer_address& peer,
                                          std::string_view pending, http::protocol_env& env) override;
+    std::unique_ptr<http::hosted_session> make_hosted(http::session_output& out, uint32_t now_s,
+                                                      core::core_counters& counters) override;
 
   private:
     std::shared_ptr<app_channel> _chan;

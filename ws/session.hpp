@@ -66,38 +66,38 @@ class app_channel : public core::send_credit {
     virtual void on_framed(uint64_t payload, uint64_t wire) noexcept = 0;
 };
 
-class session {
+class session final : public http::hosted_session {
   public:
     /// `out` is the host's, and outlives the session.
     session(std::shared_ptr<app_channel> channel, const settings& cfg, http::session_output& out);
-    ~session();
+    ~session() override;
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
     /// Serve from now: `pending` arrived after the handshake and waits for the next pump.
     void start(std::string_view pending, uint32_t now_s, core::core_counters& counters);
     /// Bytes from the client. False when ignored (the WebSocket is done).
-    bool on_data(std::string_view data, uint32_t now_s);
+    bool on_data(std::string_view data, uint32_t now_s) override;
     /// Parse what backpressure held back, if the application took enough.
-    void pump();
+    void pump() override;
     /// Reading paused: the application has not taken its messages (settings::read_window).
-    bool held() const noexcept { return _held; }
+    bool held() const noexcept override { return _held; }
     /// Bytes received and not parsed yet (held back, or a partial frame header).
-    size_t buffered() const noexcept { return _tail.size(); }
+    size_t buffered() const noexcept override { return _tail.size(); }
     /// The application's messages: part_message (text, binary, close with a code and
     /// reason), part_read_more (it took messages: reading may go on), part_abort.
-    void on_app_message(http::app_response&& m, uint32_t now_s);
+    void on_app_message(http::app_response&& m, uint32_t now_s) override;
     /// The client stopped sending without a close frame: the application hears 1006.
-    void on_peer_end(std::string_view why);
-    void on_timeout(uint32_t now_s);
+    void on_peer_end(std::string_view why) override;
+    void on_timeout(uint32_t now_s) override;
     /// Sends close 1001 and gives the client `close_timeout_s` to answer. True: done already.
-    bool begin_drain(uint32_t now_s);
+    bool begin_drain(uint32_t now_s) override;
     /// The carrier is gone: the application hears 1006 unless it heard a close already.
-    void release() noexcept;
+    void release() noexcept override;
 
     /// The close handshake is over or the WebSocket failed: end once the output is sent.
-    bool done() const noexcept { return _state == state::done; }
-    uint32_t deadline() const noexcept { return _deadline; }
+    bool done() const noexcept override { return _state == state::done; }
+    uint32_t deadline() const noexcept override { return _deadline; }
 
   private:
     enum class state : uint8_t {
