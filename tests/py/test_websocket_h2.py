@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import struct
 import time
 import zlib
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import h2.config
@@ -23,7 +25,7 @@ import h2.settings
 import pytest
 
 from conftest import ServerProcess
-from h2_tls_helpers import BACKENDS, env_io
+from h2_tls_helpers import BACKENDS, certs, client_ctx, env_io, running, tls_args  # noqa: F401  (certs: a fixture)
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -73,8 +75,8 @@ def parse_server_frame(buf: bytearray) -> tuple[int, bool, bytes] | None:
 class Client:
     """An HTTP/2 connection whose streams may carry WebSockets (extended CONNECT)."""
 
-    def __init__(self, srv: ServerProcess) -> None:
-        self.sock = srv.connect(timeout=20)
+    def __init__(self, srv: ServerProcess, sock: socket.socket | None = None) -> None:
+        self.sock = sock if sock is not None else srv.connect(timeout=20)
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
         self.conn.initiate_connection()
         self.flush()
@@ -398,3 +400,23 @@ def test_asgi_websocket_over_h2(asgi: ServerProcess) -> None:
         assert "/scope disconnect 1006" in log
     finally:
         c.close()
+
+
+def test_websocket_over_h2_with_tls(certs: Path) -> None:  # noqa: F811
+    # How browsers open one (RFC 8441 over ALPN "h2"): TLS, then the same stream exchange.
+    with running("ws_app:app", *tls_args(certs), "--threads", "1") as srv:
+        raw = srv.connect(timeout=20)
+        sock = client_ctx(alpn=["h2"]).wrap_socket(raw, server_hostname="localhost")
+        assert isinstance(sock, ssl.SSLSocket) and sock.selected_alpn_protocol() == "h2"
+        c = Client(srv, sock=sock)
+        try:
+            assert c.pump(lambda: h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL in c.server_settings)
+            sid = c.connect("/echo")
+            assert c.accepted(sid)[":status"] == "200"
+            c.send(sid, TEXT, b"over tls")
+            assert c.frame(sid) == (TEXT, True, b"over tls")
+            c.send(sid, CLOSE, close_payload(1000), end_stream=True)
+            assert c.frame(sid) == (CLOSE, True, close_payload(1000))
+            assert c.pump(lambda: sid in c.ended)
+        finally:
+            c.close()
