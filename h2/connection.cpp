@@ -556,6 +556,9 @@ void connection::update_deadline() {
             t = st->hosted->deadline(); // a WebSocket's ping, ping timeout or close timeout
             at = at == 0 || t < at ? t : at;
         }
+        if (st->linger_until != 0 && !st->request_ended) {
+            at = at == 0 || st->linger_until < at ? st->linger_until : at;
+        }
     }
     _deadline = at;
 }
@@ -569,9 +572,8 @@ void connection::update_deadline() {
 // attack), an abuse, so GOAWAY ENHANCE_YOUR_CALM as the floods.
 void connection::expire_streams() {
     for (auto& [id, st] : _streams) {
-        if (st->hosted && st->hosted->deadline() != 0 && core::deadline_passed(_now_s, st->hosted->deadline())) {
-            st->hosted->on_timeout(_now_s);
-            tunnel_moved(*st);
+        if (st->hosted && expire_tunnel(*st)) {
+            continue;
         }
         bool held = st->clock.body_since != 0 && nghttp2_session_get_stream_local_window_size(_session, id) <= 0;
         if (held) {

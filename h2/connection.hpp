@@ -114,6 +114,9 @@ class connection final : public http::stream_protocol {
     /// After the hosted session ran: credit what it parsed, send what it wrote, and end
     /// our side once it is done (its close frame is the stream's last DATA).
     void tunnel_moved(stream& st);
+    /// The deadlines of a stream that hosts a session (its own, and how long the client may
+    /// keep its side open after the session ended). True: the stream was reset.
+    bool expire_tunnel(stream& st);
     void flush();
     /// GOAWAY with `error_code`, close after it is sent (`why`: for the log, when an error).
     void fatal(uint32_t error_code, std::string_view why = {});

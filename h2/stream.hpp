@@ -22,6 +22,7 @@ struct connection::stream : http::stream_exchange {
     tunnel_phase tunnel = tunnel_phase::none;
     std::unique_ptr<http::session_output> hosted_out; ///< the session's frames into `pending`
     std::unique_ptr<http::hosted_session> hosted;     ///< set while tunnel_phase::hosting
+    uint32_t linger_until = 0; ///< the WebSocket is over: the client's END_STREAM is awaited until then
 };
 
 /// A hosted session's output: pieces of the stream's pending DATA, paced by the client's

@@ -1,14 +1,17 @@
 // WebSocket over HTTP/2 (RFC 8441): an extended CONNECT whose :protocol is websocket goes
 // to the dispatcher as HTTP/1.1's Upgrade does; the app's 101 becomes the stream's 200,
-// and the stream then hosts the WebSocket session (ws/session.hpp, made by the upgrade as
-// an http::stream_upgrade): its DATA in, the session's frames out as DATA, END_STREAM and RST_STREAM
-// as the ends of the WebSocket. The stream keeps every rule of any other stream: its
-// windows, its send clock, resets and the abuse budgets.
+// and the stream then hosts the WebSocket session (ws/session.hpp, made by the upgrade
+// as an http::stream_upgrade): its DATA in, the session's frames out as DATA, END_STREAM
+// and RST_STREAM as the ends of the WebSocket. The stream keeps every rule of any other
+// stream: its windows, its send clock, resets and the abuse budgets.
 #include "h2/stream.hpp"
 
+#include "core/clock.hpp"
 #include "core/strings.hpp"
 
 #include <nghttp2/nghttp2.h>
+
+#include <algorithm>
 
 namespace ringbolt::h2 {
 
@@ -132,8 +135,30 @@ void connection::tunnel_moved(stream& st) {
         if (st.settle_app()) {
             --_app_streams;
         }
+        // A client that keeps its side open after that is reset (expire_streams), or it
+        // would hold the stream for as long as it likes.
+        st.linger_until = _now_s + std::max<uint32_t>(_limits.keep_alive_timeout_s, 1);
     }
     resume(st);
+}
+
+bool connection::expire_tunnel(stream& st) {
+    if (st.hosted->deadline() != 0 && core::deadline_passed(_now_s, st.hosted->deadline())) {
+        st.hosted->on_timeout(_now_s); // a ping, a ping timeout, the close timeout
+        tunnel_moved(st);
+    }
+    if (st.linger_until == 0 || st.request_ended || !core::deadline_passed(_now_s, st.linger_until)) {
+        return false;
+    }
+    if (st.pending_bytes > 0) {
+        // The close frame still waits for the client's window: the send clock watches that.
+        st.linger_until = _now_s + std::max<uint32_t>(_limits.keep_alive_timeout_s, 1);
+        return false;
+    }
+    // RFC 9113 §8.1: the answer is whole; RST_STREAM NO_ERROR tells the client to stop.
+    st.linger_until = 0;
+    reset_stream(st, NGHTTP2_NO_ERROR);
+    return true;
 }
 
 } // namespace ringbolt::h2

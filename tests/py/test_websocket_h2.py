@@ -190,8 +190,9 @@ class Client:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def native(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    # A long keep-alive: a client may keep its side open that long after a close handshake.
     s = ServerProcess("ws_app:app", "--threads", "1", "--ws-ping-interval", "1", "--ws-ping-timeout", "30",
-                      env=env_io(request.param))
+                      "--timeout-keep-alive", "30", env=env_io(request.param))
     yield s
     assert s.stop() == 0, s.output()
 

@@ -300,6 +300,27 @@ TEST(H2WebSocket, CloseHandshakeEndsTheStream) {
     EXPECT_TRUE(h.conn.idle());
 }
 
+// After the close handshake the server ended its side; a client that never ends its own
+// is reset once the keep-alive timeout passed (RST_STREAM NO_ERROR, RFC 9113 §8.1).
+TEST(H2WebSocket, ClientThatNeverEndsItsSideIsReset) {
+    harness h;
+    int32_t id = h.open_ws();
+    h.cl.send(id, client_frame(0x8, close_payload(1000))); // no END_STREAM after it
+    h.exchange();
+    EXPECT_TRUE(h.cl.streams[id].ended);
+    EXPECT_FALSE(h.conn.idle());
+    ASSERT_NE(h.conn.deadline(), 0u);
+    EXPECT_LE(h.conn.deadline(), h.now + h.limits.keep_alive_timeout_s);
+    h.now = h.conn.deadline() + 1;
+    auto e = h.env();
+    h.conn.on_timeout(e);
+    h.cl.receive(test_support::take_output(h.conn.output()));
+    EXPECT_EQ(h.cl.streams[id].reset, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+    h.exchange();
+    EXPECT_TRUE(h.conn.idle());
+    EXPECT_EQ(h.chan->code, 1000); // the app heard the close, not a reset
+}
+
 TEST(H2WebSocket, AppClosesFirst) {
     harness h;
     int32_t id = h.open_ws();
