@@ -317,17 +317,16 @@ def test_unknown_protocol_is_501(client: Client) -> None:
 def test_refused_handshake_answers_on_the_stream(client: Client) -> None:
     sid = client.connect("/deny")  # the handler returns without accepting: 403
     assert client.accepted(sid)[":status"] == "403"
-    sid = client.connect("/echo", extra=[])
+    sid = client.connect("/echo")
     assert client.accepted(sid)[":status"] == "200"
     client.send(sid, CLOSE, close_payload(1000))
     assert client.frame(sid)[0] == CLOSE
     # A wrong WebSocket version is refused as over HTTP/1.1 (RFC 6455 §4.4).
-    c2sid = client.conn.get_next_available_stream_id()
-    client.conn.send_headers(c2sid, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
-                                     (":path", "/echo"), (":authority", "localhost"),
-                                     ("sec-websocket-version", "8")])
+    old = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(old, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                                   (":path", "/echo"), (":authority", "localhost"), ("sec-websocket-version", "8")])
     client.flush()
-    h = client.accepted(c2sid)
+    h = client.accepted(old)
     assert h[":status"] == "426" and h["sec-websocket-version"] == "13"
 
 
@@ -389,6 +388,12 @@ def test_asgi_websocket_over_h2(asgi: ServerProcess) -> None:
         assert scope["path"] == "/scope" and scope["subprotocols"] == ["chat"]
         c.send(sid, TEXT, b"echo me")
         assert c.frame(sid) == (TEXT, True, b"echo me")
+        # The denial extension answers on its own stream, the WebSocket goes on.
+        deny = c.connect("/deny")
+        assert c.accepted(deny)[":status"] == "401"
+        assert c.pump(lambda: deny in c.ended) and bytes(c.data[deny]) == b"no token"
+        c.send(sid, TEXT, b"still here")
+        assert c.frame(sid) == (TEXT, True, b"still here")
         c.conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
         c.flush()
         deadline = time.monotonic() + 20
