@@ -3,6 +3,7 @@
 // attack limits, deadlines and drain. Responses are in h2/response.cpp.
 #include "h2/stream.hpp"
 
+#include "core/clock.hpp"
 #include "core/strings.hpp"
 #include "http/body_encoder.hpp"
 #include "http/parser.hpp"
@@ -138,8 +139,11 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, _cfg.max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(lim.parser.max_head_bytes)},
+        // RFC 8441 §3: extended CONNECT; nghttp2 then accepts (and checks) :protocol.
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
-    nghttp2_submit_settings(_session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+    size_t entries = sizeof(iv) / sizeof(iv[0]) - (_cfg.websocket ? 0 : 1);
+    nghttp2_submit_settings(_session, NGHTTP2_FLAG_NONE, iv, entries);
     nghttp2_session_set_local_window_size(_session, NGHTTP2_FLAG_NONE, 0, static_cast<int32_t>(_cfg.connection_window));
     _deadline = now_s + lim.keep_alive_timeout_s;
     flush(); // the server's preface (SETTINGS) goes first
@@ -163,6 +167,9 @@ bool connection::open_upgraded(std::string_view settings_payload, bool head_requ
 
 void connection::release() noexcept {
     for (auto& [id, st] : _streams) {
+        if (st->hosted) {
+            st->hosted->release(); // the app hears 1006 unless it heard a close
+        }
         if (st->control && !http::over(st->phase)) {
             st->control->on_closed();
         }
@@ -267,6 +274,9 @@ int connection::on_header(int32_t id, uint8_t frame_type, std::string_view name,
     if (st.headers_done) {
         return 0; // trailers: not passed on (the request is reported at its end without them)
     }
+    if (name == ":protocol") {
+        st.protocol.assign(value); // RFC 8441 §4 (nghttp2 lets it through only after our SETTINGS)
+    }
     // The header list limit is SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2).
     bool was_over = st.headers_over;
     st.take_field(name, value, _limits.parser.max_headers, _limits.parser.max_head_bytes);
@@ -292,7 +302,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
                 return 0;
             }
             if (st.method == "CONNECT") {
-                answer_error(st, 501, "CONNECT is not supported"); // RFC 9113 §8.5: no tunnels here
+                begin_tunnel(st);
                 return 0;
             }
         }
@@ -319,6 +329,16 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
             stream& st = *it->second;
             st.request_ended = true;
             st.clock.body_ends();
+            if (st.tunnel != tunnel_phase::none) {
+                // RFC 8441 §5: the ended stream is the end of the WebSocket (1006 for the
+                // app unless a close frame came first); waiting for the app, it hears it
+                // once it accepts.
+                if (st.hosted) {
+                    st.hosted->on_peer_end("the client ended the stream without a close frame");
+                    tunnel_moved(st);
+                }
+                return 0;
+            }
             if (!st.end_body_stream() && !st.reported) {
                 dispatch(st);
             }
@@ -367,6 +387,17 @@ int connection::on_data_chunk(int32_t id, std::string_view data) {
     }
     stream& st = *it->second;
     st.received += data.size();
+    if (st.tunnel != tunnel_phase::none) [[unlikely]] {
+        // A WebSocket's frames: the session's once it runs; before the app accepted they
+        // wait whole (bounded by the stream's window: not credited until parsed).
+        if (st.hosted) {
+            st.hosted->on_data(data, _now_s);
+            tunnel_moved(st);
+        } else {
+            st.body.append(data);
+        }
+        return 0;
+    }
     st.clock.body_moves(_now_s, data.size());
     if (!st.take_data(data, _limits.max_body)) [[unlikely]] {
         answer_error(st, 413, "request body too large");
@@ -381,7 +412,11 @@ int32_t connection::receive_window() const noexcept {
 
 void connection::consume(stream& st) {
     uint64_t upto = st.received;
-    if (st.body_stream && !st.body_failed) {
+    if (st.hosted) {
+        upto = st.received - st.hosted->buffered(); // what the session parsed: held-back frames stay uncredited
+    } else if (st.tunnel == tunnel_phase::awaiting) {
+        upto = st.received - st.body.size();
+    } else if (st.body_stream && !st.body_failed) {
         uint64_t left = st.body_stream->unconsumed();
         upto = left < st.received ? st.received - left : 0;
     }
@@ -407,7 +442,7 @@ void connection::dispatch(stream& st, bool body_follows) {
     }
     http::protocol_env& env = *_env;
     http::report_result r = st.report(*this, static_cast<uint64_t>(st.id), http::version_http2, body_follows, _slot,
-                                      _gen, _peer, _limits.parser, env, tl_head);
+                                      _gen, _peer, _limits.parser, env, tl_head, st.tunnel != tunnel_phase::none);
     if (r.to_app) {
         ++_app_streams;
     } else if (r.error != 0) [[unlikely]] {
@@ -429,6 +464,9 @@ int connection::on_stream_close(int32_t id, uint32_t error_code) {
         return 0;
     }
     stream& st = *it->second;
+    if (st.hosted) {
+        st.hosted->release(); // reset (RFC 8441 §5): 1006 for the app unless a close frame came
+    }
     if (st.control && !http::over(st.phase)) {
         st.control->on_closed(); // reset by the client: the producer stops
     }
@@ -514,6 +552,13 @@ void connection::update_deadline() {
         }
         uint32_t t = st->clock.next_check(_limits, _data_moved);
         at = t != 0 && (at == 0 || t < at) ? t : at;
+        if (st->hosted && st->hosted->deadline() != 0) {
+            t = st->hosted->deadline(); // a WebSocket's ping, ping timeout or close timeout
+            at = at == 0 || t < at ? t : at;
+        }
+        if (st->linger_until != 0 && !st->request_ended) {
+            at = at == 0 || st->linger_until < at ? st->linger_until : at;
+        }
     }
     _deadline = at;
 }
@@ -527,6 +572,9 @@ void connection::update_deadline() {
 // attack), an abuse, so GOAWAY ENHANCE_YOUR_CALM as the floods.
 void connection::expire_streams() {
     for (auto& [id, st] : _streams) {
+        if (st->hosted && expire_tunnel(*st)) {
+            continue;
+        }
         bool held = st->clock.body_since != 0 && nghttp2_session_get_stream_local_window_size(_session, id) <= 0;
         if (held) {
             st->clock.body_credited(_now_s);
@@ -592,7 +640,14 @@ bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
         nghttp2_submit_goaway(_session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(_session),
                               NGHTTP2_NO_ERROR, nullptr, 0);
         _closing = true;
+        for (auto& [id, st] : _streams) {
+            if (st->hosted) {
+                st->hosted->begin_drain(now_s); // close 1001, and the client's answer ends the stream
+                tunnel_moved(*st);
+            }
+        }
         flush();
+        update_deadline();
     }
     return _out.empty() && _streams.empty();
 }

@@ -34,6 +34,10 @@ struct settings {
     uint32_t control_burst = 200;   ///< SETTINGS + PING frames taken at once ...
     uint32_t control_rate = 20;     ///< ... and per second after that
     uint32_t max_continuations = 8; ///< CONTINUATION frames after a HEADERS (CVE-2024-27316)
+    /// WebSocket over HTTP/2 (RFC 8441): SETTINGS_ENABLE_CONNECT_PROTOCOL is sent and an
+    /// extended CONNECT with `:protocol websocket` goes to the dispatcher as a handshake.
+    /// The server sets it when a route takes WebSockets.
+    bool websocket = false;
 };
 
 class connection final : public http::stream_protocol {
@@ -69,6 +73,13 @@ class connection final : public http::stream_protocol {
 
     // nghttp2's callbacks (static trampolines in the .cpp call these).
     struct stream;
+    struct stream_output;
+    /// Where an extended CONNECT's stream stands (RFC 8441).
+    enum class tunnel_phase : uint8_t {
+        none,     ///< an ordinary request (or a refused handshake, answered as one)
+        awaiting, ///< the handshake is with the app: DATA waits, uncredited
+        hosting,  ///< accepted (200): the stream's DATA is the hosted session's, both ways
+    };
     int on_begin_headers(int32_t id);
     int on_header(int32_t id, uint8_t frame_type, std::string_view name, std::string_view value);
     int on_frame_recv(int type, uint8_t flags, int32_t id);
@@ -92,6 +103,20 @@ class connection final : public http::stream_protocol {
     void each_stream(void (*fn)(http::stream_exchange&)) override;
     void reset_stream(stream& st, uint32_t error_code);
     void resume(stream& st);
+    /// An extended CONNECT's HEADERS: a WebSocket goes to the dispatcher as a handshake;
+    /// another :protocol (or none) is answered 501.
+    void begin_tunnel(stream& st);
+    /// The app accepted the handshake (`m` carries the 101 and its upgrade): the stream
+    /// answers 200 and hosts the session from now (RFC 8441 §5).
+    void open_tunnel(stream& st, http::app_response& m);
+    /// An app message for a stream that is or may become a tunnel.
+    void on_tunnel_message(stream& st, http::app_response&& m);
+    /// After the hosted session ran: credit what it parsed, send what it wrote, and end
+    /// our side once it is done (its close frame is the stream's last DATA).
+    void tunnel_moved(stream& st);
+    /// The deadlines of a stream that hosts a session (its own, and how long the client may
+    /// keep its side open after the session ended). True: the stream was reset.
+    bool expire_tunnel(stream& st);
     void flush();
     /// GOAWAY with `error_code`, close after it is sent (`why`: for the log, when an error).
     void fatal(uint32_t error_code, std::string_view why = {});

@@ -119,6 +119,15 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
                 _now_s = env.now_s;
                 consume(*sp);
                 flush();
+            } else if (sp != nullptr && sp->hosted) {
+                // A WebSocket's app took messages: what was held back is parsed, and credited.
+                _env = &env;
+                _now_s = env.now_s;
+                sp->hosted->pump();
+                tunnel_moved(*sp);
+                flush();
+                _env = nullptr;
+                update_deadline();
             }
         }
         return;
@@ -134,6 +143,13 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     _env = &env;
     _now_s = env.now_s;
     _output_limit = env.output_limit;
+    if (st.tunnel != tunnel_phase::none) [[unlikely]] {
+        on_tunnel_message(st, std::move(m)); // a WebSocket's handshake answer, or its messages
+        flush();
+        _env = nullptr;
+        update_deadline();
+        return;
+    }
     http::message_outcome out = st.on_message(m, [this, &st](const http::response_start& h) {
         start_response(st, h);
         return true;

@@ -112,7 +112,7 @@ void stream_exchange::take_field(std::string_view name, std::string_view value, 
 
 report_result stream_exchange::report(protocol& conn, uint64_t id, uint8_t version, bool body_follows, uint32_t slot,
                                       uint32_t gen, const peer_address& peer, const parser_limits& limits,
-                                      protocol_env& env, request_head& out) {
+                                      protocol_env& env, request_head& out, bool upgrade) {
     if (head.empty()) {
         head.reserve(method.size() + path.size() + authority.size() + fields.size() + cookie.size() + 48);
         head.append(method).append(" ").append(path).append(" HTTP/1.1\r\n");
@@ -136,6 +136,9 @@ report_result stream_exchange::report(protocol& conn, uint64_t id, uint8_t versi
         return {false, status_of(err), reason_of(err)};
     }
     out.version_minor = version;
+    // Upgrade and Connection are malformed in HTTP/2 and HTTP/3 (RFC 9113 §8.2.2, RFC 9114
+    // §4.2): a stream asks for a WebSocket only by its extended CONNECT.
+    out.upgrade = upgrade;
     ctx = request_context{version, out.method_id == method_head, true};
     request_event ev{out, head, body, body_follows, id, ctx, slot, gen, peer};
     std::shared_ptr<http::body_stream> watching;

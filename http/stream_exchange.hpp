@@ -170,9 +170,12 @@ struct stream_exchange {
     void take_field(std::string_view name, std::string_view value, size_t max_fields, uint64_t max_bytes);
     /// Synthesize `head` (once), parse it into `out` and report the request (stream `id`,
     /// HTTP `version`) to the dispatcher. A streamed body gets `body_stream`, fed what came
-    /// with the head; an answer the app owes makes the stream `from_app`.
+    /// with the head; an answer the app owes makes the stream `from_app`. `upgrade`: an
+    /// extended CONNECT for a WebSocket (RFC 8441), reported as a handshake
+    /// (request_head::upgrade; ws::check_opening knows it by the version).
     report_result report(protocol& conn, uint64_t id, uint8_t version, bool body_follows, uint32_t slot, uint32_t gen,
-                         const peer_address& peer, const parser_limits& limits, protocol_env& env, request_head& out);
+                         const peer_address& peer, const parser_limits& limits, protocol_env& env, request_head& out,
+                         bool upgrade = false);
     /// DATA of the request body (already counted in `received`): pushed to the app's
     /// stream (failed past `max_body`: the app's read raises 413), dropped once answered,
     /// else buffered whole. False: too large to buffer (the caller answers 413). The caller

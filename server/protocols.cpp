@@ -7,11 +7,13 @@
 
 namespace ringbolt::server {
 
-http::protocol_registry protocols_for(const server_config& config) {
+http::protocol_registry protocols_for(const server_config& config, bool websocket) {
     http::protocol_registry r;
     r.set_first([]() -> std::unique_ptr<http::protocol> { return std::make_unique<http::http1_connection>(); });
     if (config.http != http::http_versions::http1) {
-        r.add(h2::choice, std::make_unique<h2::starter>());
+        h2::settings h2_cfg;
+        h2_cfg.websocket = websocket;
+        r.add(h2::choice, std::make_unique<h2::starter>(h2_cfg));
     }
     return r;
 }

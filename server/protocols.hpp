@@ -12,8 +12,9 @@
 namespace ringbolt::server {
 
 /// The registry a reactor serves `config`'s listener with (`--http` leaves HTTP/2 out
-/// of an HTTP/1.1-only listener).
-http::protocol_registry protocols_for(const server_config& config);
+/// of an HTTP/1.1-only listener). `websocket`: a route takes WebSockets, so HTTP/2 offers
+/// them too (RFC 8441's extended CONNECT).
+http::protocol_registry protocols_for(const server_config& config, bool websocket = false);
 
 /// What TLS's ALPN offers on `config`'s listener (RFC 7301), from the registry: its
 /// protocols' ids in registration order, then HTTP/1.1's unless the listener is

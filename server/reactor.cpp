@@ -32,6 +32,17 @@ namespace {
 constexpr size_t max_send_bytes = 4u << 20;      ///< per send: large queues go out in pieces
 constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection before yielding
 
+/// Some route takes WebSocket handshakes (an `@app.websocket` route, an ASGI app): HTTP/2
+/// then offers them too (RFC 8441).
+bool takes_websockets(const dispatch::app_routes& routes) noexcept {
+    for (const dispatch::route_target& t : routes.targets) {
+        if (t.websocket) {
+            return true;
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 http::peer_address peer_of(uring::io_backend& io, int fd, const transport::transport* tls) noexcept {
@@ -63,7 +74,7 @@ reactor::reactor(unsigned index, const server_config& config, const dispatch::ap
     : _index(index), _config(config), _app(app), _listen_fd(listen_fd), _cpu(cpu), _app_pending(app_pending),
       _route_latency(metrics != nullptr ? std::make_unique<core::latency_histogram[]>(routes.targets.size()) : nullptr),
       _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get(), this),
-      _protocols(protocols_for(config)) {
+      _protocols(protocols_for(config, takes_websockets(routes))) {
     if (use_epoll) {
         _backend = std::make_unique<uring::epoll_backend>();
     } else {

@@ -1,6 +1,6 @@
 // WebSocket framing (RFC 6455 §5): a pure parser of frame headers over bytes, payload
 // unmasking that can resume mid-payload, and the writer of server frame headers.
-// Allocates nothing; the connection (ws/connection.hpp) owns the state between reads.
+// Allocates nothing; the session (ws/session.hpp) owns the state between reads.
 #pragma once
 
 #include <cstddef>

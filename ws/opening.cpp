@@ -44,9 +44,12 @@ opening_check check_opening(const http::request_head& head) noexcept {
     if (!head.upgrade) [[likely]] {
         return out;
     }
+    // RFC 8441 §5 (HTTP/2): the stream's extended CONNECT is the handshake, reported as a
+    // GET with `upgrade` set and no Upgrade field; Sec-WebSocket-Key is not used there.
+    bool on_stream = head.version_minor >= http::version_http2;
     std::string_view key, version;
     int keys = 0, versions = 0;
-    bool websocket = false;
+    bool websocket = on_stream;
     for (uint16_t i = 0; i < head.num_headers; ++i) {
         const http::header_field& f = head.headers[i];
         if (core::iequals(f.name, "upgrade")) {
@@ -78,7 +81,7 @@ opening_check check_opening(const http::request_head& head) noexcept {
         out.status = opening_status::bad_version;
         out.why = why_version.why;
         out.problem = why_version.problem;
-    } else if (keys != 1 || !valid_key(key)) {
+    } else if (!on_stream && (keys != 1 || !valid_key(key))) {
         out.status = opening_status::bad_request;
         out.why = why_key.why;
         out.problem = why_key.problem;

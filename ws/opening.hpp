@@ -10,7 +10,7 @@ namespace ringbolt::ws {
 
 enum class opening_status : uint8_t {
     not_websocket, ///< no `Upgrade: websocket` (with Connection: upgrade): an ordinary request
-    valid,         ///< GET, HTTP/1.1, version 13, a well-formed key
+    valid,         ///< GET, HTTP/1.1, version 13, a well-formed key (an HTTP/2 extended CONNECT: no key)
     bad_version,   ///< Sec-WebSocket-Version is not 13: 426 with `Sec-WebSocket-Version: 13` (§4.4)
     bad_request,   ///< not GET, HTTP/1.0, no Host, or a missing/malformed key: 400
 };

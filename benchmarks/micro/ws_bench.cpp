@@ -1,7 +1,9 @@
 // Micro-benchmarks for the WebSocket pieces: unmasking (32 B and 16 KB), UTF-8
-// validation (16 KB ASCII and mixed text), frame header parsing, and permessage-deflate
-// compression and decompression of a 16 KB JSON-like message.
+// validation (16 KB ASCII and mixed text), frame header parsing, permessage-deflate
+// compression and decompression of a 16 KB JSON-like message, and a connection's echo
+// turn (frames in, the app's messages framed out, the queue sent).
 #include "tests/support/json_like.hpp"
+#include "ws/connection.hpp"
 #include "ws/deflate.hpp"
 #include "ws/frame.hpp"
 #include "ws/utf8.hpp"
@@ -169,6 +171,73 @@ void BM_deflate_decompress(benchmark::State& state) {
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(msg.size()));
 }
 BENCHMARK(BM_deflate_decompress)->ArgName("no_takeover")->Arg(0)->Arg(1);
+
+} // namespace
+
+namespace {
+
+/// An application that takes every message at once (reading never pauses).
+struct taking_channel final : app_channel {
+    uint64_t messages = 0;
+    void on_message(opcode, std::string&&) noexcept override { ++messages; }
+    void on_closed(uint16_t, std::string_view) noexcept override {}
+    uint64_t unconsumed() const noexcept override { return 0; }
+    void on_framed(uint64_t, uint64_t) noexcept override {}
+    void on_sent(size_t) noexcept override {}
+};
+
+struct no_dispatcher final : ringbolt::http::dispatcher {
+    verdict on_request(ringbolt::http::protocol&, const ringbolt::http::request_event&, ringbolt::http::protocol_env&,
+                       std::shared_ptr<ringbolt::http::body_stream>&) override {
+        return verdict::answered;
+    }
+};
+
+/// One turn of an HTTP/1.1-hosted WebSocket echo: 16 masked text frames of `size` bytes
+/// in one read, the app's 16 messages back, the output queue taken as the reactor sends
+/// it. What the session split (ws::session behind ws::connection, its output through
+/// http::session_output) costs per message shows here.
+void BM_connection_echo(benchmark::State& state) {
+    auto size = static_cast<size_t>(state.range(0));
+    std::string payload(size, 'x');
+    std::string frame;
+    frame.push_back(static_cast<char>(0x81));
+    frame.push_back(static_cast<char>(0x80 | size)); // size < 126
+    frame.append(reinterpret_cast<const char*>(mask), 4);
+    for (size_t i = 0; i < size; ++i) {
+        frame.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+    }
+    std::string input;
+    for (int i = 0; i < 16; ++i) {
+        input += frame;
+    }
+    ringbolt::http::connection_limits limits;
+    ringbolt::core::core_counters counters;
+    no_dispatcher dispatch;
+    ringbolt::http::protocol_env env{limits, "Sun, 06 Nov 1994 08:49:37 GMT", 100, false, counters, dispatch};
+    auto chan = std::make_shared<taking_channel>();
+    connection conn(chan, settings{});
+    conn.start({}, 100, counters);
+    ringbolt::core::send_batch batch;
+    for (auto _ : state) {
+        conn.on_data(input, env);
+        for (int i = 0; i < 16; ++i) {
+            ringbolt::http::app_response m;
+            m.parts = ringbolt::http::app_response::part_message;
+            m.opcode = static_cast<uint8_t>(opcode::text);
+            m.body = payload;
+            conn.on_app_message(std::move(m), env);
+        }
+        while (conn.output().take_front(batch, 64, SIZE_MAX)) {
+            batch.consume(batch.remaining());
+            conn.output().recycle_from(batch);
+            batch.reset();
+        }
+    }
+    benchmark::DoNotOptimize(chan->messages);
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 16);
+}
+BENCHMARK(BM_connection_echo)->Arg(16)->Arg(100);
 
 } // namespace
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import hpack
 
 OUT = Path(__file__).parent / "corpus" / "h2_connection"
-FEED, ANSWER, STREAM, READ_MORE, SEND, TIME, DRAIN, EOF = 0, 3, 4, 5, 6, 7, 8, 9
+FEED, ANSWER, STREAM, READ_MORE, SEND, TIME, DRAIN, EOF, WS_ACCEPT, WS_APP = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11
 
 
 def frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
@@ -31,7 +31,21 @@ def feed(data: bytes) -> bytes:
     return out
 
 
+def ws_connect(path: str = "/a", protocol: str = "websocket") -> bytes:
+    """An extended CONNECT's header block (RFC 8441 §4)."""
+    return hpack.Encoder().encode([(":method", "CONNECT"), (":protocol", protocol), (":scheme", "http"),
+                                   (":path", path), (":authority", "x"), ("sec-websocket-version", "13")])
+
+
+def ws_frame(op: int, payload: bytes, fin: bool = True) -> bytes:
+    """A masked client WebSocket frame (RFC 6455 §5.2), payload under 126 bytes."""
+    mask = b"\x01\x02\x03\x04"
+    return bytes([(0x80 if fin else 0) | op, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 SETTINGS = frame(4, 0, 0)
+SETTINGS_ACK = frame(4, 1, 0)  # the client has the server's SETTINGS (extended CONNECT is on)
 GZIP, BR, ZSTD = 32, 64, 96  # config bits 5-6: the coding the server offers
 AE = [("accept-encoding", "gzip, br, zstd")]
 SEEDS = {
@@ -81,6 +95,25 @@ SEEDS = {
     "zstd_uncoded_type_and_head": bytes([ZSTD]) + feed(SETTINGS + frame(1, 5, 1, headers("/a", extra=AE))
                                                       + frame(1, 5, 3, headers("/a", "HEAD", extra=AE)))
     + bytes([STREAM, 1 | 32, 20, STREAM, 0, 0, SEND, STREAM, 1, 20, STREAM, 0, 0, SEND]),
+    # WebSockets over HTTP/2 (RFC 8441): accepted (op 10), frames both ways in DATA, the
+    # app's messages (op 11: text, ping/close, abort, credit), the close handshake, a
+    # reset, the end of the stream, pings on timeouts, drain; an unknown :protocol.
+    "websocket_echo_and_close": bytes([0]) + feed(SETTINGS + SETTINGS_ACK + frame(1, 4, 1, ws_connect()))
+    + bytes([WS_ACCEPT, 0x1F, SEND]) + feed(frame(0, 0, 1, ws_frame(1, b"hello") + ws_frame(2, b"\x00\x01", False)))
+    + feed(frame(0, 0, 1, ws_frame(0, b"more") + ws_frame(9, b"p")))
+    + bytes([WS_APP, 0, 0, 3, WS_APP, 0, 4, SEND]) + feed(frame(0, 0, 1, ws_frame(8, b"\x03\xe8")))
+    + bytes([SEND]) + feed(frame(0, 1, 1, b"")) + bytes([SEND]),
+    "websocket_app_closes_then_times_out": bytes([0]) + feed(SETTINGS + SETTINGS_ACK + frame(1, 4, 1, ws_connect()))
+    + bytes([WS_ACCEPT, 0x10, WS_APP, 0, 2 | 8, SEND, TIME, 10, TIME, 10, SEND]),
+    "websocket_reset_and_second_stream": bytes([0]) + feed(SETTINGS + SETTINGS_ACK + frame(1, 4, 1, ws_connect())
+                                                           + frame(1, 4, 3, ws_connect("/b")))
+    + bytes([WS_ACCEPT, 0x01, WS_ACCEPT, 0x01]) + feed(frame(3, 0, 1, struct.pack(">I", 8)))
+    + feed(frame(0, 0, 3, b"".join(ws_frame(2, b"x" * 100) for _ in range(8))))
+    + bytes([SEND, WS_APP, 1, 4, SEND, WS_APP, 1, 1, 50, TIME, 25, SEND, DRAIN, SEND, WS_APP, 1, 3, SEND]),
+    "websocket_early_data_and_unknown_protocol": bytes([0]) + feed(
+        SETTINGS + SETTINGS_ACK + frame(1, 4, 1, ws_connect()) + frame(0, 0, 1, ws_frame(1, b"early"))
+        + frame(1, 4, 3, ws_connect("/c", "chat")) + frame(1, 5, 5, headers("/a")))
+    + bytes([WS_ACCEPT, 0x33, SEND, WS_ACCEPT, 0x00, SEND, EOF, 1, SEND]),
 }
 
 if __name__ == "__main__":

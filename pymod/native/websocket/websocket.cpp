@@ -1,5 +1,6 @@
 // ringbolt._native.WebSocket and ws_accept(): the accept answers the handshake with a
-// 101 whose upgrade makes the reactor's ws::connection; the channel between them holds
+// 101 whose upgrade makes the reactor's ws::connection (over HTTP/2 the stream answers
+// 200 and hosts a ws::session instead, RFC 8441); the channel between them holds
 // received messages until the application takes them (reading pauses above a window)
 // and counts what the application sent until the kernel has it (send waits above a mark).
 #include "pymod/native/websocket/websocket.hpp"
@@ -463,8 +464,11 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
             offers.append(value);
         }
     }
-    std::string fields = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
-    fields.append(ws::accept_value(key)).append("\r\n");
+    std::string fields;
+    if (req.version_minor < http::version_http2) {
+        fields = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+        fields.append(ws::accept_value(key)).append("\r\n");
+    } // else RFC 8441 §5: the stream's 200 carries none of them (no key, no accept)
     if (subprotocol != Py_None) {
         std::string proto;
         if (!as_text(subprotocol, proto)) {
