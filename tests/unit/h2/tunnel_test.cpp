@@ -4,10 +4,12 @@
 // then messages), and the WebSocket frames travel inside the stream's DATA.
 #include "dispatch/dispatcher.hpp"
 #include "h2/connection.hpp"
+#include "tests/unit/h2/nghttp2_client.hpp"
 #include "ws/connection.hpp"
 
 #include "tests/support/counting_ws_channel.hpp"
 #include "tests/support/protocol_harness.hpp"
+#include "tests/support/ws_test_kit.hpp"
 
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
@@ -34,30 +36,7 @@ struct recording_channel final : test_support::counting_ws_channel {
     }
 };
 
-/// A masked client frame (RFC 6455 §5.3).
-std::string client_frame(uint8_t op, std::string_view payload, bool fin = true) {
-    std::string f;
-    f.push_back(static_cast<char>((fin ? 0x80 : 0) | op));
-    size_t n = payload.size();
-    if (n < 126) {
-        f.push_back(static_cast<char>(0x80 | n));
-    } else if (n <= 0xFFFF) {
-        f.push_back(static_cast<char>(0x80 | 126));
-        f.push_back(static_cast<char>(n >> 8));
-        f.push_back(static_cast<char>(n & 0xFF));
-    } else {
-        f.push_back(static_cast<char>(0x80 | 127));
-        for (int i = 7; i >= 0; --i) {
-            f.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xFF));
-        }
-    }
-    const uint8_t mask[4] = {0x0a, 0xb1, 0x7c, 0x33};
-    f.append(reinterpret_cast<const char*>(mask), 4);
-    for (size_t i = 0; i < n; ++i) {
-        f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-    }
-    return f;
-}
+using test_support::client_frame;
 
 /// A server frame as it is on the wire (unmasked, short payloads).
 std::string server_frame(uint8_t op, std::string_view payload) {
@@ -73,59 +52,10 @@ std::string close_payload(uint16_t code) {
 }
 
 // A client session: extended CONNECT streams, their DATA both ways.
-struct client {
-    struct stream {
-        std::map<std::string, std::string> headers;
-        std::string data;
-        bool ended = false;
-        uint32_t reset = 0xffffffff;
-    };
-    nghttp2_session* session = nullptr;
-    std::string out;
-    std::map<int32_t, stream> streams;
+struct client : h2_test::nghttp2_client {
+    std::map<int32_t, answer>& streams = answers;
     std::map<int32_t, std::string> to_send; ///< DATA queued per stream (the data provider reads it)
     std::map<int32_t, bool> end_after;
-
-    client() {
-        nghttp2_session_callbacks* cb;
-        nghttp2_session_callbacks_new(&cb);
-        nghttp2_session_callbacks_set_send_callback(
-            cb, [](nghttp2_session*, const uint8_t* d, size_t n, int, void* u) -> ssize_t {
-                static_cast<client*>(u)->out.append(reinterpret_cast<const char*>(d), n);
-                return static_cast<ssize_t>(n);
-            });
-        nghttp2_session_callbacks_set_on_header_callback(
-            cb,
-            [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl, const uint8_t* v, size_t vl,
-               uint8_t, void* u) -> int {
-                static_cast<client*>(u)->streams[f->hd.stream_id].headers[std::string(
-                    reinterpret_cast<const char*>(n), nl)] = std::string(reinterpret_cast<const char*>(v), vl);
-                return 0;
-            });
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-            cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t n, void* u) -> int {
-                static_cast<client*>(u)->streams[id].data.append(reinterpret_cast<const char*>(d), n);
-                return 0;
-            });
-        nghttp2_session_callbacks_set_on_frame_recv_callback(
-            cb, [](nghttp2_session*, const nghttp2_frame* f, void* u) -> int {
-                auto* c = static_cast<client*>(u);
-                if (f->hd.type == NGHTTP2_RST_STREAM) {
-                    c->streams[f->hd.stream_id].reset = f->rst_stream.error_code;
-                }
-                if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
-                    (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-                    c->streams[f->hd.stream_id].ended = true;
-                }
-                return 0;
-            });
-        nghttp2_session_client_new(&session, cb, this);
-        nghttp2_session_callbacks_del(cb);
-        nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
-        flush();
-    }
-    ~client() { nghttp2_session_del(session); }
-    void flush() { nghttp2_session_send(session); }
 
     static ssize_t read_queued(nghttp2_session*, int32_t id, uint8_t* buf, size_t length, uint32_t* flags,
                                nghttp2_data_source*, void* u) {
@@ -149,28 +79,20 @@ struct client {
 
     /// An extended CONNECT to `path` with `protocol` (RFC 8441 §4); its body is what send() queues.
     int32_t connect(const std::string& path, const std::string& protocol = "websocket") {
-        std::vector<std::pair<std::string, std::string>> h = {{":method", "CONNECT"}, {":protocol", protocol},
-                                                              {":scheme", "http"},    {":path", path},
-                                                              {":authority", "x"},    {"sec-websocket-version", "13"}};
-        std::vector<nghttp2_nv> nva;
-        for (auto& [n, v] : h) {
-            nva.push_back({reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()), n.size(),
-                           v.size(), NGHTTP2_NV_FLAG_NONE});
-        }
         nghttp2_data_provider prd{};
         prd.read_callback = read_queued;
-        int32_t id = nghttp2_submit_request(session, nullptr, nva.data(), nva.size(), &prd, nullptr);
-        flush();
-        return id;
+        return submit({{":method", "CONNECT"},
+                       {":protocol", protocol},
+                       {":scheme", "http"},
+                       {":path", path},
+                       {":authority", "x"},
+                       {"sec-websocket-version", "13"}},
+                      &prd);
     }
     void send(int32_t id, std::string bytes, bool end = false) {
         to_send[id] += bytes;
         end_after[id] = end;
         nghttp2_session_resume_data(session, id);
-        flush();
-    }
-    void receive(const std::string& bytes) {
-        nghttp2_session_mem_recv(session, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
         flush();
     }
 };
@@ -191,12 +113,7 @@ struct harness {
         return s;
     }
     explicit harness(bool websocket = true) : conn(with_websocket(websocket)) {
-        EXPECT_EQ(routes.table.add("/ws", http::method_get, 0), "");
-        dispatch::route_target t;
-        t.kind = dispatch::target_kind::python;
-        t.websocket = true;
-        t.websocket_only = true;
-        routes.targets.push_back(t);
+        test_support::add_websocket_route(routes, "/ws");
         conn.open(1, 1, {}, now, limits);
         exchange(); // the prefaces: the client knows the server's SETTINGS before it connects (RFC 8441 §4)
     }
@@ -277,12 +194,12 @@ TEST(H2WebSocket, AcceptedWithStatus200AndEchoesMessages) {
     ASSERT_EQ(h.chan->messages.size(), 1u);
     EXPECT_EQ(h.chan->messages[0].second, "hello over h2");
     h.app_send(id, ws::opcode::text, "hi back");
-    EXPECT_EQ(s.data, server_frame(0x1, "hi back"));
+    EXPECT_EQ(s.body, server_frame(0x1, "hi back"));
     EXPECT_EQ(h.chan->sent, h.chan->framed_wire); // the credit of what went out
     // A ping is answered by the session itself.
     h.cl.send(id, client_frame(0x9, "p"));
     h.exchange();
-    EXPECT_EQ(s.data, server_frame(0x1, "hi back") + server_frame(0xA, "p"));
+    EXPECT_EQ(s.body, server_frame(0x1, "hi back") + server_frame(0xA, "p"));
 }
 
 TEST(H2WebSocket, CloseHandshakeEndsTheStream) {
@@ -293,7 +210,7 @@ TEST(H2WebSocket, CloseHandshakeEndsTheStream) {
     EXPECT_EQ(h.chan->closed, 1);
     EXPECT_EQ(h.chan->code, 1000);
     auto& s = h.cl.streams[id];
-    EXPECT_EQ(s.data, server_frame(0x8, close_payload(1000)));
+    EXPECT_EQ(s.body, server_frame(0x8, close_payload(1000)));
     EXPECT_TRUE(s.ended); // our side ends after the close frame
     h.cl.send(id, "", true);
     h.exchange();
@@ -330,7 +247,7 @@ TEST(H2WebSocket, AppClosesFirst) {
     m.body = close_payload(4000);
     h.app(id, std::move(m));
     auto& s = h.cl.streams[id];
-    EXPECT_EQ(s.data, server_frame(0x8, close_payload(4000)));
+    EXPECT_EQ(s.body, server_frame(0x8, close_payload(4000)));
     EXPECT_FALSE(s.ended);
     h.cl.send(id, client_frame(0x8, close_payload(4000)), true);
     h.exchange();
@@ -435,12 +352,12 @@ TEST(H2WebSocket, OrdinaryRequestsShareTheConnection) {
     m.start.status = 200;
     m.body = "plain";
     h.app(get_id, std::move(m));
-    EXPECT_EQ(h.cl.streams[get_id].data, "plain");
+    EXPECT_EQ(h.cl.streams[get_id].body, "plain");
     EXPECT_TRUE(h.cl.streams[get_id].ended);
     ASSERT_EQ(h.chan->messages.size(), 1u);
     EXPECT_EQ(h.chan->messages[0].second, "meanwhile");
     h.app_send(ws_id, ws::opcode::text, "still open");
-    EXPECT_EQ(h.cl.streams[ws_id].data, server_frame(0x1, "still open"));
+    EXPECT_EQ(h.cl.streams[ws_id].body, server_frame(0x1, "still open"));
 }
 
 TEST(H2WebSocket, DrainSendsGoingAway) {
@@ -450,7 +367,7 @@ TEST(H2WebSocket, DrainSendsGoingAway) {
     h.cl.receive(test_support::take_output(h.conn.output()));
     EXPECT_EQ(h.chan->code, ws::close_code::going_away);
     std::string frame = server_frame(0x8, close_payload(1001) + "server shutting down");
-    EXPECT_EQ(h.cl.streams[id].data, frame);
+    EXPECT_EQ(h.cl.streams[id].body, frame);
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "dispatch/dispatcher.hpp"
 #include "http/http1_connection.hpp"
 #include "tests/support/counting_ws_channel.hpp"
+#include "tests/support/ws_test_kit.hpp"
 
 #include <gtest/gtest.h>
 
@@ -34,30 +35,7 @@ std::string drain_queue(core::output_queue& q) {
     return out;
 }
 
-/// A masked client frame.
-std::string client_frame(uint8_t op, std::string_view payload, bool fin = true, bool rsv1 = false) {
-    std::string f;
-    f.push_back(static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | op));
-    size_t n = payload.size();
-    if (n < 126) {
-        f.push_back(static_cast<char>(0x80 | n));
-    } else if (n <= 0xFFFF) {
-        f.push_back(static_cast<char>(0x80 | 126));
-        f.push_back(static_cast<char>(n >> 8));
-        f.push_back(static_cast<char>(n & 0xFF));
-    } else {
-        f.push_back(static_cast<char>(0x80 | 127));
-        for (int i = 7; i >= 0; --i) {
-            f.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xFF));
-        }
-    }
-    const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
-    f.append(reinterpret_cast<const char*>(mask), 4);
-    for (size_t i = 0; i < n; ++i) {
-        f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-    }
-    return f;
-}
+using test_support::client_frame;
 
 std::string close_payload(uint16_t code, std::string_view reason = "") {
     std::string p;
@@ -132,12 +110,7 @@ struct fake_reactor {
     std::string wire;
 
     fake_reactor() {
-        EXPECT_EQ(routes.table.add("/ws", http::method_get, 0), "");
-        dispatch::route_target t;
-        t.kind = dispatch::target_kind::python;
-        t.websocket = true;
-        t.websocket_only = true;
-        routes.targets.push_back(t);
+        test_support::add_websocket_route(routes, "/ws");
         conn->open(7, 3, {}, now, limits);
     }
 
