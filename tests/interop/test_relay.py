@@ -159,7 +159,11 @@ def test_rebind_changes_the_source_port_then_address(echo: Echo) -> None:
         r = RelayThread(("127.0.0.1", echo.port), Plan(rebind_at=0.2, rebind_addr=addr))
         got = exchange(r.port, [short(i) for i in range(40)], pace=0.01, wait=0.3)
         stats = r.stop()
-        assert len(got) == 40, addr
+        # The old mapping is closed at the rebind (plan: what the server sends there is
+        # lost), so an echo on its way back at that instant may be lost, as behind a NAT;
+        # at most that one, and every datagram sent well after the rebind came back.
+        missing = set(range(40)) - {int.from_bytes(g[1:5], "big") for g in got}
+        assert len(missing) <= 1 and all(10 <= i < 30 for i in missing), (addr, sorted(missing))
         assert len(stats["rebinds"]) == 1 and stats["rebinds"][0]["s2c_datagrams_on_new"] > 0
         sources = list(dict.fromkeys(echo.sources))
         assert len(sources) == 2, sources
