@@ -53,7 +53,6 @@ std::string close_payload(uint16_t code) {
 
 // A client session: extended CONNECT streams, their DATA both ways.
 struct client : h2_test::nghttp2_client {
-    std::map<int32_t, answer>& streams = answers;
     std::map<int32_t, std::string> to_send; ///< DATA queued per stream (the data provider reads it)
     std::map<int32_t, bool> end_after;
 
@@ -177,9 +176,9 @@ TEST(H2WebSocket, AcceptedWithStatus200AndEchoesMessages) {
     int32_t id = h.cl.connect("/ws");
     h.exchange();
     ASSERT_EQ(h.dispatcher.batch().size(), 1u);
-    EXPECT_TRUE(h.cl.streams[id].headers.empty()); // nothing until the app accepts
+    EXPECT_TRUE(h.cl.answers[id].headers.empty()); // nothing until the app accepts
     h.accept(id);
-    auto& s = h.cl.streams[id];
+    auto& s = h.cl.answers[id];
     EXPECT_EQ(s.headers[":status"], "200"); // RFC 8441 §5
     EXPECT_EQ(s.headers["x-room"], "a");
     EXPECT_EQ(s.headers.count("upgrade"), 0u);
@@ -209,7 +208,7 @@ TEST(H2WebSocket, CloseHandshakeEndsTheStream) {
     h.exchange();
     EXPECT_EQ(h.chan->closed, 1);
     EXPECT_EQ(h.chan->code, 1000);
-    auto& s = h.cl.streams[id];
+    auto& s = h.cl.answers[id];
     EXPECT_EQ(s.body, server_frame(0x8, close_payload(1000)));
     EXPECT_TRUE(s.ended); // our side ends after the close frame
     h.cl.send(id, "", true);
@@ -224,7 +223,7 @@ TEST(H2WebSocket, ClientThatNeverEndsItsSideIsReset) {
     int32_t id = h.open_ws();
     h.cl.send(id, client_frame(0x8, close_payload(1000))); // no END_STREAM after it
     h.exchange();
-    EXPECT_TRUE(h.cl.streams[id].ended);
+    EXPECT_TRUE(h.cl.answers[id].ended);
     EXPECT_FALSE(h.conn.idle());
     ASSERT_NE(h.conn.deadline(), 0u);
     EXPECT_LE(h.conn.deadline(), h.now + h.limits.keep_alive_timeout_s);
@@ -232,7 +231,7 @@ TEST(H2WebSocket, ClientThatNeverEndsItsSideIsReset) {
     auto e = h.env();
     h.conn.on_timeout(e);
     h.cl.receive(test_support::take_output(h.conn.output()));
-    EXPECT_EQ(h.cl.streams[id].reset, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+    EXPECT_EQ(h.cl.answers[id].reset, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
     h.exchange();
     EXPECT_TRUE(h.conn.idle());
     EXPECT_EQ(h.chan->code, 1000); // the app heard the close, not a reset
@@ -246,7 +245,7 @@ TEST(H2WebSocket, AppClosesFirst) {
     m.opcode = static_cast<uint8_t>(ws::opcode::close);
     m.body = close_payload(4000);
     h.app(id, std::move(m));
-    auto& s = h.cl.streams[id];
+    auto& s = h.cl.answers[id];
     EXPECT_EQ(s.body, server_frame(0x8, close_payload(4000)));
     EXPECT_FALSE(s.ended);
     h.cl.send(id, client_frame(0x8, close_payload(4000)), true);
@@ -274,7 +273,7 @@ TEST(H2WebSocket, ResetOrEndedStreamIs1006) {
         h.exchange();
         EXPECT_EQ(h.chan->closed, 1);
         EXPECT_EQ(h.chan->code, ws::close_code::abnormal);
-        EXPECT_TRUE(h.cl.streams[id].ended);
+        EXPECT_TRUE(h.cl.answers[id].ended);
     }
 }
 
@@ -282,7 +281,7 @@ TEST(H2WebSocket, UnknownProtocolIs501) {
     harness h;
     int32_t id = h.cl.connect("/ws", "chat-over-h2");
     h.exchange();
-    EXPECT_EQ(h.cl.streams[id].headers[":status"], "501");
+    EXPECT_EQ(h.cl.answers[id].headers[":status"], "501");
     EXPECT_TRUE(h.dispatcher.batch().empty());
 }
 
@@ -292,7 +291,7 @@ TEST(H2WebSocket, NotAdvertisedMeansRefused) {
     int32_t id = h.cl.connect("/ws");
     h.exchange();
     // Without SETTINGS_ENABLE_CONNECT_PROTOCOL, :protocol is malformed (RFC 8441 §4).
-    EXPECT_TRUE(h.cl.streams[id].reset != 0xffffffff || h.cl.streams[id].headers[":status"] == "501");
+    EXPECT_TRUE(h.cl.answers[id].reset != 0xffffffff || h.cl.answers[id].headers[":status"] == "501");
     EXPECT_TRUE(h.dispatcher.batch().empty());
 }
 
@@ -352,12 +351,12 @@ TEST(H2WebSocket, OrdinaryRequestsShareTheConnection) {
     m.start.status = 200;
     m.body = "plain";
     h.app(get_id, std::move(m));
-    EXPECT_EQ(h.cl.streams[get_id].body, "plain");
-    EXPECT_TRUE(h.cl.streams[get_id].ended);
+    EXPECT_EQ(h.cl.answers[get_id].body, "plain");
+    EXPECT_TRUE(h.cl.answers[get_id].ended);
     ASSERT_EQ(h.chan->messages.size(), 1u);
     EXPECT_EQ(h.chan->messages[0].second, "meanwhile");
     h.app_send(ws_id, ws::opcode::text, "still open");
-    EXPECT_EQ(h.cl.streams[ws_id].body, server_frame(0x1, "still open"));
+    EXPECT_EQ(h.cl.answers[ws_id].body, server_frame(0x1, "still open"));
 }
 
 TEST(H2WebSocket, DrainSendsGoingAway) {
@@ -367,7 +366,7 @@ TEST(H2WebSocket, DrainSendsGoingAway) {
     h.cl.receive(test_support::take_output(h.conn.output()));
     EXPECT_EQ(h.chan->code, ws::close_code::going_away);
     std::string frame = server_frame(0x8, close_payload(1001) + "server shutting down");
-    EXPECT_EQ(h.cl.streams[id].body, frame);
+    EXPECT_EQ(h.cl.answers[id].body, frame);
 }
 
 } // namespace
