@@ -167,8 +167,8 @@ bool connection::open_upgraded(std::string_view settings_payload, bool head_requ
 
 void connection::release() noexcept {
     for (auto& [id, st] : _streams) {
-        if (st->hosted) {
-            st->hosted->release(); // the app hears 1006 unless it heard a close
+        if (http::hosted_session* h = st->hosted(); h != nullptr) {
+            h->release(); // the app hears 1006 unless it heard a close
         }
         if (st->control && !http::over(st->phase)) {
             st->control->on_closed();
@@ -274,9 +274,6 @@ int connection::on_header(int32_t id, uint8_t frame_type, std::string_view name,
     if (st.headers_done) {
         return 0; // trailers: not passed on (the request is reported at its end without them)
     }
-    if (name == ":protocol") {
-        st.protocol.assign(value); // RFC 8441 §4 (nghttp2 lets it through only after our SETTINGS)
-    }
     // The header list limit is SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2).
     bool was_over = st.headers_over;
     st.take_field(name, value, _limits.parser.max_headers, _limits.parser.max_head_bytes);
@@ -302,7 +299,7 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
                 return 0;
             }
             if (st.method == "CONNECT") {
-                begin_tunnel(st);
+                begin_tunnel(st, _cfg.websocket);
                 return 0;
             }
         }
@@ -329,14 +326,8 @@ int connection::on_frame_recv(int type, uint8_t flags, int32_t id) {
             stream& st = *it->second;
             st.request_ended = true;
             st.clock.body_ends();
-            if (st.tunnel != tunnel_phase::none) {
-                // RFC 8441 §5: the ended stream is the end of the WebSocket (1006 for the
-                // app unless a close frame came first); waiting for the app, it hears it
-                // once it accepts.
-                if (st.hosted) {
-                    st.hosted->on_peer_end("the client ended the stream without a close frame");
-                    tunnel_moved(st);
-                }
+            if (st.tunnel) {
+                tunnel_peer_end(st); // RFC 8441 §5: the ended stream ends the WebSocket
                 return 0;
             }
             if (!st.end_body_stream() && !st.reported) {
@@ -387,15 +378,8 @@ int connection::on_data_chunk(int32_t id, std::string_view data) {
     }
     stream& st = *it->second;
     st.received += data.size();
-    if (st.tunnel != tunnel_phase::none) [[unlikely]] {
-        // A WebSocket's frames: the session's once it runs; before the app accepted they
-        // wait whole (bounded by the stream's window: not credited until parsed).
-        if (st.hosted) {
-            st.hosted->on_data(data, _now_s);
-            tunnel_moved(st);
-        } else {
-            st.body.append(data);
-        }
+    if (st.tunnel) [[unlikely]] {
+        tunnel_data(st, data); // a WebSocket's frames
         return 0;
     }
     st.clock.body_moves(_now_s, data.size());
@@ -412,10 +396,8 @@ int32_t connection::receive_window() const noexcept {
 
 void connection::consume(stream& st) {
     uint64_t upto = st.received;
-    if (st.hosted) {
-        upto = st.received - st.hosted->buffered(); // what the session parsed: held-back frames stay uncredited
-    } else if (st.tunnel == tunnel_phase::awaiting) {
-        upto = st.received - st.body.size();
+    if (st.tunnel) {
+        upto = tunnel_credit(st);
     } else if (st.body_stream && !st.body_failed) {
         uint64_t left = st.body_stream->unconsumed();
         upto = left < st.received ? st.received - left : 0;
@@ -442,7 +424,7 @@ void connection::dispatch(stream& st, bool body_follows) {
     }
     http::protocol_env& env = *_env;
     http::report_result r = st.report(*this, static_cast<uint64_t>(st.id), http::version_http2, body_follows, _slot,
-                                      _gen, _peer, _limits.parser, env, tl_head, st.tunnel != tunnel_phase::none);
+                                      _gen, _peer, _limits.parser, env, tl_head, st.tunnel != nullptr);
     if (r.to_app) {
         ++_app_streams;
     } else if (r.error != 0) [[unlikely]] {
@@ -464,8 +446,8 @@ int connection::on_stream_close(int32_t id, uint32_t error_code) {
         return 0;
     }
     stream& st = *it->second;
-    if (st.hosted) {
-        st.hosted->release(); // reset (RFC 8441 §5): 1006 for the app unless a close frame came
+    if (http::hosted_session* h = st.hosted(); h != nullptr) {
+        h->release(); // reset (RFC 8441 §5): 1006 for the app unless a close frame came
     }
     if (st.control && !http::over(st.phase)) {
         st.control->on_closed(); // reset by the client: the producer stops
@@ -552,13 +534,8 @@ void connection::update_deadline() {
         }
         uint32_t t = st->clock.next_check(_limits, _data_moved);
         at = t != 0 && (at == 0 || t < at) ? t : at;
-        if (st->hosted && st->hosted->deadline() != 0) {
-            t = st->hosted->deadline(); // a WebSocket's ping, ping timeout or close timeout
-            at = at == 0 || t < at ? t : at;
-        }
-        if (st->linger_until != 0 && !st->request_ended) {
-            at = at == 0 || st->linger_until < at ? st->linger_until : at;
-        }
+        t = tunnel_deadline(*st); // a WebSocket's ping, ping timeout, close timeout, linger
+        at = t != 0 && (at == 0 || t < at) ? t : at;
     }
     _deadline = at;
 }
@@ -572,7 +549,7 @@ void connection::update_deadline() {
 // attack), an abuse, so GOAWAY ENHANCE_YOUR_CALM as the floods.
 void connection::expire_streams() {
     for (auto& [id, st] : _streams) {
-        if (st->hosted && expire_tunnel(*st)) {
+        if (st->hosted() != nullptr && expire_tunnel(*st)) {
             continue;
         }
         bool held = st->clock.body_since != 0 && nghttp2_session_get_stream_local_window_size(_session, id) <= 0;
@@ -641,10 +618,7 @@ bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
                               NGHTTP2_NO_ERROR, nullptr, 0);
         _closing = true;
         for (auto& [id, st] : _streams) {
-            if (st->hosted) {
-                st->hosted->begin_drain(now_s); // close 1001, and the client's answer ends the stream
-                tunnel_moved(*st);
-            }
+            tunnel_drain(*st); // a WebSocket closes with 1001, and the client's answer ends the stream
         }
         flush();
         update_deadline();

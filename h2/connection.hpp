@@ -73,13 +73,6 @@ class connection final : public http::stream_protocol {
 
     // nghttp2's callbacks (static trampolines in the .cpp call these).
     struct stream;
-    struct stream_output;
-    /// Where an extended CONNECT's stream stands (RFC 8441).
-    enum class tunnel_phase : uint8_t {
-        none,     ///< an ordinary request (or a refused handshake, answered as one)
-        awaiting, ///< the handshake is with the app: DATA waits, uncredited
-        hosting,  ///< accepted (200): the stream's DATA is the hosted session's, both ways
-    };
     int on_begin_headers(int32_t id);
     int on_header(int32_t id, uint8_t frame_type, std::string_view name, std::string_view value);
     int on_frame_recv(int type, uint8_t flags, int32_t id);
@@ -103,20 +96,16 @@ class connection final : public http::stream_protocol {
     void each_stream(void (*fn)(http::stream_exchange&)) override;
     void reset_stream(stream& st, uint32_t error_code);
     void resume(stream& st);
-    /// An extended CONNECT's HEADERS: a WebSocket goes to the dispatcher as a handshake;
-    /// another :protocol (or none) is answered 501.
-    void begin_tunnel(stream& st);
-    /// The app accepted the handshake (`m` carries the 101 and its upgrade): the stream
-    /// answers 200 and hosts the session from now (RFC 8441 §5).
-    void open_tunnel(stream& st, http::app_response& m);
-    /// An app message for a stream that is or may become a tunnel.
-    void on_tunnel_message(stream& st, http::app_response&& m);
-    /// After the hosted session ran: credit what it parsed, send what it wrote, and end
-    /// our side once it is done (its close frame is the stream's last DATA).
-    void tunnel_moved(stream& st);
-    /// The deadlines of a stream that hosts a session (its own, and how long the client may
-    /// keep its side open after the session ended). True: the stream was reset.
-    bool expire_tunnel(stream& st);
+    // What HTTP/2 does for an extended CONNECT's rules (http/stream_tunnel.cpp), in h2/tunnel.cpp.
+    void tunnel_dispatch(http::stream_exchange& st) override;
+    void tunnel_refuse(http::stream_exchange& st, uint16_t status, std::string_view why) override;
+    bool tunnel_submit_head(http::stream_exchange& st, const http::response_start& h) override;
+    /// RST_STREAM: NO_ERROR after a linger, CANCEL for a refusal, else INTERNAL_ERROR.
+    void tunnel_reset(http::stream_exchange& st, http::tunnel_end how) override;
+    void tunnel_consume(http::stream_exchange& st) override; ///< WINDOW_UPDATE for what was parsed
+    void tunnel_send(http::stream_exchange& st) override;
+    uint32_t tunnel_now() const noexcept override { return _now_s; }
+    core::core_counters& tunnel_counters() noexcept override { return _env->counters; }
     void flush();
     /// GOAWAY with `error_code`, close after it is sent (`why`: for the log, when an error).
     void fatal(uint32_t error_code, std::string_view why = {});

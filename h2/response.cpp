@@ -119,12 +119,11 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
                 _now_s = env.now_s;
                 consume(*sp);
                 flush();
-            } else if (sp != nullptr && sp->hosted) {
+            } else if (sp != nullptr && sp->hosted() != nullptr) {
                 // A WebSocket's app took messages: what was held back is parsed, and credited.
                 _env = &env;
                 _now_s = env.now_s;
-                sp->hosted->pump();
-                tunnel_moved(*sp);
+                tunnel_pump(*sp);
                 flush();
                 _env = nullptr;
                 update_deadline();
@@ -143,9 +142,8 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     _env = &env;
     _now_s = env.now_s;
     _output_limit = env.output_limit;
-    if (st.tunnel != tunnel_phase::none) [[unlikely]] {
-        on_tunnel_message(st, std::move(m)); // a WebSocket's handshake answer, or its messages
-        flush();
+    if (st.tunnel && tunnel_message(st, m)) [[unlikely]] {
+        flush(); // a WebSocket's handshake answer, or its messages
         _env = nullptr;
         update_deadline();
         return;

@@ -46,6 +46,7 @@ void connection::open(uint32_t slot, uint32_t gen, const http::peer_address& pee
     sl.max_field_section_size = _field_limit;
     sl.qpack_max_dtable_capacity = _cfg.qpack_max_dtable_capacity;
     sl.qpack_blocked_streams = _cfg.qpack_blocked_streams;
+    sl.enable_connect_protocol = _cfg.websocket;
     _resets.reset(_cfg.abuse.reset_burst, _cfg.abuse.reset_rate, now_s);
     _session = std::make_unique<session>(static_cast<session_events&>(*this), sl, _cfg.blocks);
     if (!_session->ok()) {
@@ -83,6 +84,8 @@ uint32_t connection::deadline() const noexcept {
     for (const auto& [id, st] : _streams) {
         uint32_t t = st->gone ? 0 : st->clock.next_check(_limits, _data_moved);
         at = t != 0 && (at == 0 || t < at) ? t : at;
+        t = st->gone ? 0 : tunnel_deadline(*st); // a WebSocket's ping, ping timeout, close timeout, linger
+        at = t != 0 && (at == 0 || t < at) ? t : at;
     }
     return at;
 }
@@ -102,6 +105,9 @@ void connection::on_timeout(http::protocol_env& env) {
     for (auto& [id, sp] : _streams) {
         stream& st = *sp;
         if (st.gone || st.refused) {
+            continue;
+        }
+        if (st.hosted() != nullptr && expire_tunnel(st)) {
             continue;
         }
         bool held = st.clock.body_since != 0 && st.body_stream && !st.body_failed &&
@@ -134,6 +140,13 @@ bool connection::begin_drain(uint32_t now_s, uint32_t grace_s) {
     (void)now_s;
     (void)grace_s;
     begin_drain();
+    if (_session != nullptr && !_failed) {
+        for (auto& [id, st] : _streams) {
+            if (!st->gone && !st->write_closed) {
+                tunnel_drain(*st); // a WebSocket closes with 1001, and the client's answer ends the stream
+            }
+        }
+    }
     return _failed || _session == nullptr || idle();
 }
 
@@ -316,6 +329,9 @@ void connection::on_stream_reset(int64_t stream_id, uint64_t app_error) noexcept
         st->refused = true;
         abort_response(*st, error::request_cancelled);
     }
+    if (http::hosted_session* h = st->hosted(); h != nullptr) {
+        h->release(); // RFC 9220 §3: a reset is an abnormal close (1006 for the app unless a close frame came)
+    }
     consume(*st);
 }
 
@@ -415,7 +431,7 @@ void connection::work_done(int64_t id) noexcept {
 }
 
 void connection::stream::reuse() noexcept {
-    static_assert(sizeof(stream) == 664, "a field was added to h3's stream: reset it in reuse()");
+    static_assert(sizeof(stream) == 672, "a field was added to h3's stream: reset it in reuse()");
     http::stream_exchange::reuse();
     id = 0;
     head_wire = 0;
@@ -427,7 +443,6 @@ void connection::stream::reuse() noexcept {
     app_working = false;
     gone = false;
     cancel_counted = false;
-    clock = http::stream_clock{};
 }
 
 void connection::drop_stream(stream_table::iterator it) noexcept {
@@ -449,6 +464,9 @@ void connection::grant_stream() noexcept {
 }
 
 void connection::forget(stream& st) noexcept {
+    if (http::hosted_session* h = st.hosted(); h != nullptr) {
+        h->release(); // the app hears 1006 unless it heard a close
+    }
     if (st.control && !http::over(st.phase)) {
         st.control->on_closed(); // the producer stops
     }
@@ -630,16 +648,17 @@ int connection::on_end_headers(int64_t id, bool fin, bool trailer) noexcept {
         answer_error(st, 431, "request header fields too large");
         return 0;
     }
-    if (st.method == "CONNECT") {
-        answer_error(st, 501, "CONNECT is not supported");
-        return 0;
-    }
     if (_host->came_early(id) && !safe_method(st.method)) {
         // Early data may be a replay (RFC 9001 §9.2): only what repeats harmlessly runs
-        // from it. The client sends the request again once the handshake completes
-        // (RFC 8470 §3: 425 Too Early).
+        // from it (a WebSocket's opening is a CONNECT: not). The client sends the request
+        // again once the handshake completes (RFC 8470 §3: 425 Too Early).
+        st.tunnel.reset();
         env().counters.h3_too_early.add();
         answer_error(st, 425, "too early: send the request again after the handshake");
+        return 0;
+    }
+    if (st.method == "CONNECT") {
+        begin_tunnel(st, _cfg.websocket);
         return 0;
     }
     if (fin) {
@@ -664,6 +683,13 @@ int connection::on_body(int64_t id, std::span<const uint8_t> data) noexcept {
     stream& st = *sp;
     std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
     st.received += data.size();
+    if (st.tunnel) [[unlikely]] {
+        if (!st.refused) {
+            tunnel_data(st, bytes); // a WebSocket's frames
+        }
+        consume(st);
+        return 0;
+    }
     st.clock.body_moves(env().now_s, data.size());
     if (st.refused) {
         consume(st);
@@ -684,6 +710,10 @@ int connection::on_end_stream(int64_t id) noexcept {
     stream& st = *sp;
     st.request_ended = true;
     st.clock.body_ends();
+    if (st.tunnel) [[unlikely]] {
+        tunnel_peer_end(st); // RFC 9220 §3: the stream's FIN ends the WebSocket
+        return 0;
+    }
     if (!st.end_body_stream() && !st.reported && st.headers_done) {
         dispatch(st);
     }
@@ -744,7 +774,9 @@ int connection::on_peer_goaway(int64_t id) noexcept {
 
 void connection::consume(stream& st) noexcept {
     uint64_t upto = st.received;
-    if (st.body_stream && !st.body_failed) {
+    if (st.tunnel && !st.refused) {
+        upto = tunnel_credit(st);
+    } else if (st.body_stream && !st.body_failed) {
         uint64_t left = st.body_stream->unconsumed();
         upto = left < st.received ? st.received - left : 0;
     }
@@ -785,7 +817,7 @@ void connection::dispatch(stream& st, bool body_follows) {
     st.reported = true;
     http::protocol_env& e = env();
     http::report_result r = st.report(*this, static_cast<uint64_t>(st.id), http::version_http3, body_follows, _slot,
-                                      _gen, _peer, _limits.parser, e, tl_head);
+                                      _gen, _peer, _limits.parser, e, tl_head, st.tunnel != nullptr);
     if (r.to_app) {
         ++_app_streams;
         st.app_working = true;

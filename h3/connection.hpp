@@ -48,6 +48,10 @@ struct settings {
     /// The transport's window per stream (what a client may send ahead): a streamed body
     /// that much untaken by its app is the app's wait, not the client's (its clock stops).
     uint64_t stream_window = 256 * 1024;
+    /// Some route takes WebSockets: SETTINGS_ENABLE_CONNECT_PROTOCOL is sent, and an
+    /// extended CONNECT with `:protocol websocket` goes to the dispatcher as a handshake
+    /// (RFC 9220).
+    bool websocket = false;
     /// Where nghttp3's blocks come from (the reactor's; null: malloc). Outlives the connection.
     core::block_pool* blocks = nullptr;
 };
@@ -142,6 +146,18 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     void start_response(stream& st, const http::response_start& h);
     void respond_native(http::native_answer&& a, http::protocol_env& env) override;
     void each_stream(void (*fn)(http::stream_exchange&)) override;
+    // What HTTP/3 does for an extended CONNECT's rules (http/stream_tunnel.cpp), in h3/tunnel.cpp.
+    void tunnel_dispatch(http::stream_exchange& st) override;
+    void tunnel_refuse(http::stream_exchange& st, uint16_t status, std::string_view why) override;
+    /// The 200; the app's work is the session's from now (not held against the stream cap).
+    bool tunnel_submit_head(http::stream_exchange& st, const http::response_start& h) override;
+    /// STOP_SENDING H3_NO_ERROR after a linger (our FIN stands), else RESET_STREAM with
+    /// H3_REQUEST_CANCELLED for a refusal or H3_INTERNAL_ERROR.
+    void tunnel_reset(http::stream_exchange& st, http::tunnel_end how) override;
+    void tunnel_consume(http::stream_exchange& st) override; ///< stream credit for what was parsed
+    void tunnel_send(http::stream_exchange& st) override;
+    uint32_t tunnel_now() const noexcept override { return _env != nullptr ? _env->now_s : _envs.env().now_s; }
+    core::core_counters& tunnel_counters() noexcept override { return env().counters; }
     /// Refuse a stream: STOP_SENDING and RESET_STREAM with `code`, its input dropped.
     void refuse(stream& st, uint64_t code) noexcept;
     /// Abort our response (RESET_STREAM): the producer stops, nothing more is offered.

@@ -137,6 +137,8 @@ session::session(session_events& events, const session_limits& limits, core::blo
     s.max_field_section_size = limits.max_field_section_size;
     s.qpack_max_dtable_capacity = limits.qpack_max_dtable_capacity;
     s.qpack_blocked_streams = limits.qpack_blocked_streams;
+    // nghttp3 then accepts :protocol on a CONNECT (and checks its pseudo-headers).
+    s.enable_connect_protocol = limits.enable_connect_protocol ? 1 : 0;
     if (blocks != nullptr) {
         _mem = std::make_unique<allocator>(blocks);
     }

@@ -74,6 +74,7 @@ struct session_limits {
     uint64_t max_field_section_size = 16 * 1024; ///< SETTINGS_MAX_FIELD_SECTION_SIZE
     size_t qpack_max_dtable_capacity = 4096;     ///< SETTINGS_QPACK_MAX_TABLE_CAPACITY (decoder memory)
     size_t qpack_blocked_streams = 16;           ///< SETTINGS_QPACK_BLOCKED_STREAMS
+    bool enable_connect_protocol = false;        ///< SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3)
 };
 
 /// One field of a response head or trailer section (lower-case name).

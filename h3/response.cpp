@@ -99,6 +99,12 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
             // The app took streamed body bytes: the client gets that much credit back.
             if (stream* sp = find(static_cast<int64_t>(m.seq)); sp != nullptr && sp->body_stream) {
                 consume(*sp);
+            } else if (sp != nullptr && sp->hosted() != nullptr && !sp->write_closed) {
+                // A WebSocket's app took messages: what was held back is parsed, and credited.
+                http::protocol_env* saved = _env;
+                _env = &env;
+                tunnel_pump(*sp);
+                _env = saved;
             }
         }
         return;
@@ -123,6 +129,10 @@ void connection::on_app_message(http::app_response&& m, http::protocol_env& env)
     }
     http::protocol_env* saved = _env;
     _env = &env;
+    if (st.tunnel && tunnel_message(st, m)) [[unlikely]] {
+        _env = saved; // a WebSocket's handshake answer, or its messages
+        return;
+    }
     http::message_outcome out = st.on_message(m, [this, &st](const http::response_start& h) {
         start_response(st, h);
         return !st.write_closed;

@@ -26,7 +26,6 @@ struct connection::stream : http::stream_exchange {
     bool app_working = false;
     bool gone = false;                       ///< the transport closed the stream: only the app's work is left
     bool cancel_counted = false;             ///< the client's cancel (reset, STOP_SENDING) was counted
-    http::stream_clock clock;                ///< its head, body and response clocks (http/stream_policy.hpp)
     std::deque<http::stream_piece> inflight; ///< handed to the session: held until acknowledged
     uint64_t inflight_bytes = 0;             ///< handed and not acknowledged
 };

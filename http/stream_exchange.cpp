@@ -84,6 +84,11 @@ void stream_exchange::take_field(std::string_view name, std::string_view value, 
             path.assign(value);
         } else if (name == ":authority") {
             authority.assign(value);
+        } else if (name == ":protocol") {
+            // RFC 8441 §4, RFC 9220 §3: an extended CONNECT (the libraries let :protocol
+            // through only after our SETTINGS offered it, and only on a CONNECT)
+            tunnel = std::make_unique<stream_tunnel>();
+            tunnel->protocol.assign(value);
         }
         return; // :scheme: the connection knows (peer.secure; QUIC is always TLS)
     }
@@ -208,7 +213,7 @@ void empty_keeping_room(std::string& s) noexcept {
 void stream_exchange::reuse() noexcept {
     // Every field, in the order declared: one added to the struct is reset here too (the
     // size check below fails until it is).
-    static_assert(sizeof(stream_exchange) == 512, "a field was added to stream_exchange: reset it in reuse()");
+    static_assert(sizeof(stream_exchange) == 552, "a field was added to stream_exchange: reset it in reuse()");
     for (std::string* s : {&method, &path, &authority, &fields, &cookie, &head, &body, &trailers}) {
         empty_keeping_room(*s);
     }
@@ -216,6 +221,7 @@ void stream_exchange::reuse() noexcept {
     field_bytes = 0;
     field_count = 0;
     body_stream.reset();
+    clock = stream_clock{};
     received = 0;
     request_ended = false;
     body_failed = false;
@@ -234,6 +240,7 @@ void stream_exchange::reuse() noexcept {
     control.reset();
     encoder.reset();
     watch.reset();
+    tunnel.reset();
 }
 
 void stream_exchange::start(header_list& list, uint16_t status, std::string_view fields_in, int64_t length,

@@ -12,6 +12,8 @@
 #include "http/protocol.hpp"
 #include "http/response_framer.hpp"
 #include "http/response_phase.hpp"
+#include "http/stream_policy.hpp"
+#include "http/stream_tunnel.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -139,6 +141,7 @@ struct stream_exchange {
     /// A body streamed to the app: pushed as DATA arrives; credit goes back to the client
     /// only as the app takes it, so a stream buffers at most its window.
     std::shared_ptr<http::body_stream> body_stream;
+    stream_clock clock;         ///< its head, body and response clocks (http/stream_policy.hpp)
     uint64_t received = 0;      ///< DATA payload bytes of this stream
     bool request_ended = false; ///< the client's side ended (or the stream was reset)
     bool body_failed = false;
@@ -160,6 +163,11 @@ struct stream_exchange {
     /// A streamed answer compressed as it goes (each piece flushed); null otherwise.
     std::unique_ptr<body_encoder> encoder;
     std::shared_ptr<http::body_stream> watch; ///< told when the client goes before the answer ends
+    /// An extended CONNECT (RFC 8441, RFC 9220): set when the head names a :protocol.
+    std::unique_ptr<stream_tunnel> tunnel;
+
+    /// The session the stream hosts (null: none, or not accepted yet).
+    hosted_session* hosted() const noexcept { return tunnel ? tunnel->session.get() : nullptr; }
 
     /// A request field, after the library's checks (pseudo-header rules, connection-
     /// specific fields): a pseudo-header kept, cookie crumbs joined, content-length
@@ -258,6 +266,53 @@ class stream_protocol : public protocol {
     /// The client finished sending (end_input): no new streams, and every stream's app
     /// hears it.
     void on_peer_eof(protocol_env& env) final;
+
+    // ---- an extended CONNECT (http/stream_tunnel.cpp): one copy of its rules for both
+    // protocols (RFC 8441, RFC 9220), each giving the hooks below. The stream keeps every
+    // rule of any other stream: its windows, its send clock, resets and abuse budgets.
+    /// The head of a CONNECT ended. A :protocol websocket (`websocket`: the SETTINGS
+    /// offered it) goes to the dispatcher as a handshake (a GET whose :path is the
+    /// WebSocket's URI, RFC 8441 §5); a plain CONNECT (a TCP tunnel, RFC 9113 §8.5) or
+    /// another :protocol is answered 501 (RFC 9220 §3).
+    void begin_tunnel(stream_exchange& st, bool websocket);
+    /// An app message for a stream whose tunnel awaits the app or hosts its session. False:
+    /// the app refused the handshake with an ordinary answer (403, an ASGI denial): the
+    /// stream is ordinary from now, and the caller takes the message as any other.
+    bool tunnel_message(stream_exchange& st, app_response& m);
+    /// DATA of the stream (counted in `received` already): the session's once it runs;
+    /// before the accept it waits whole (bounded by the stream's window: uncredited).
+    void tunnel_data(stream_exchange& st, std::string_view data);
+    /// The client ended its side (END_STREAM, FIN): the end of the WebSocket (1006 for
+    /// the app unless a close frame came first).
+    void tunnel_peer_end(stream_exchange& st);
+    /// The app took messages: what backpressure held back is parsed, and credited.
+    void tunnel_pump(stream_exchange& st);
+    /// The server drains: the session closes with 1001, and the client's answer ends it.
+    void tunnel_drain(stream_exchange& st);
+    /// The session's deadline (a ping, a ping timeout, the close timeout) and how long the
+    /// client may keep its side open after the session ended. True: the stream was ended.
+    bool expire_tunnel(stream_exchange& st);
+    /// The earliest of those (0: none).
+    static uint32_t tunnel_deadline(const stream_exchange& st) noexcept;
+    /// Of `received`, what the client may have credited back: what the session parsed
+    /// (held-back frames stay uncredited), nothing that waits for the accept.
+    static uint64_t tunnel_credit(const stream_exchange& st) noexcept;
+
+    // The hooks: what each protocol does for the rules above.
+    /// Report the handshake to the dispatcher (request_head::upgrade set).
+    virtual void tunnel_dispatch(stream_exchange& st) = 0;
+    /// Answer `status` natively with `why` as its body.
+    virtual void tunnel_refuse(stream_exchange& st, uint16_t status, std::string_view why) = 0;
+    /// Submit a response head; false when it could not be (the stream is reset).
+    virtual bool tunnel_submit_head(stream_exchange& st, const response_start& h) = 0;
+    /// End the stream `how` (its producer stops; the app no longer owes it).
+    virtual void tunnel_reset(stream_exchange& st, tunnel_end how) = 0;
+    /// Credit the client what it may send again (tunnel_credit), and the clocks with it.
+    virtual void tunnel_consume(stream_exchange& st) = 0;
+    /// Send what is pending (the session wrote).
+    virtual void tunnel_send(stream_exchange& st) = 0;
+    virtual uint32_t tunnel_now() const noexcept = 0;
+    virtual core::core_counters& tunnel_counters() noexcept = 0;
     /// `fn` on each open stream.
     virtual void each_stream(void (*fn)(stream_exchange&)) = 0;
     /// A new connection (open): who it is, its limits, nothing seen or owed yet.
@@ -281,6 +336,15 @@ class stream_protocol : public protocol {
     size_t _app_streams = 0;     ///< streams whose answer the app owes (or still produces)
     uint64_t _requests_seen = 0; ///< streams the client opened
 
+  private:
+    /// After the session ran: credit what it parsed, send what it wrote, and end our side
+    /// once it is done (its close frame is the stream's last DATA).
+    void tunnel_moved(stream_exchange& st);
+    /// The app accepted (`m` carries the 101 and its upgrade): the stream answers 200 and
+    /// hosts the session from now (RFC 8441 §5, RFC 9220 §3).
+    void open_tunnel(stream_exchange& st, app_response& m);
+
+  protected:
     /// A native answer to stream `a.seq`: nothing when the stream is gone or answered;
     /// else the head now and, unless the response has no body (HEAD, 204, 304,
     /// `body_follows` false), one pending piece.

@@ -33,7 +33,7 @@ constexpr size_t max_send_bytes = 4u << 20;      ///< per send: large queues go 
 constexpr size_t file_bytes_per_turn = 8u << 20; ///< sendfile() per connection before yielding
 
 /// Some route takes WebSocket handshakes (an `@app.websocket` route, an ASGI app): HTTP/2
-/// then offers them too (RFC 8441).
+/// and HTTP/3 then offer them too (RFC 8441, RFC 9220).
 bool takes_websockets(const dispatch::app_routes& routes) noexcept {
     for (const dispatch::route_target& t : routes.targets) {
         if (t.websocket) {
@@ -74,7 +74,7 @@ reactor::reactor(unsigned index, const server_config& config, const dispatch::ap
     : _index(index), _config(config), _app(app), _listen_fd(listen_fd), _cpu(cpu), _app_pending(app_pending),
       _route_latency(metrics != nullptr ? std::make_unique<core::latency_histogram[]>(routes.targets.size()) : nullptr),
       _dispatcher(routes, metrics, app_pending, config.limit_concurrency, _route_latency.get(), this),
-      _protocols(protocols_for(config, takes_websockets(routes))) {
+      _websockets(takes_websockets(routes)), _protocols(protocols_for(config, _websockets)) {
     if (use_epoll) {
         _backend = std::make_unique<uring::epoll_backend>();
     } else {

@@ -327,6 +327,8 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     std::atomic<uint32_t>* _app_pending;
     std::unique_ptr<core::latency_histogram[]> _route_latency;
     dispatch::request_dispatcher _dispatcher; ///< after _route_latency: built from it
+    /// Some route takes WebSocket handshakes: HTTP/2 and HTTP/3 offer extended CONNECT.
+    bool _websockets = false;
     http::protocol_registry
         _protocols; ///< the first protocol and what a connection may leave it for (server/protocols.cpp)
     quic_counters _quic_counters;

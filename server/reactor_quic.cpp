@@ -208,6 +208,7 @@ core::result<void> reactor::setup_quic() noexcept {
     cfg.transport.blocks = &_quic->blocks;
     _quic->h3_settings = h3.settings;
     _quic->h3_settings.blocks = &_quic->blocks;
+    _quic->h3_settings.websocket = _websockets;
     cfg.group_position = static_cast<uint8_t>(h3.first_position + _index); // (< 256: server::start checks)
     cfg.max_connections = h3.max_connections;
     cfg.secret = h3.secret;

@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import ssl
-import struct
 import time
 import zlib
 from collections import defaultdict
@@ -26,50 +25,8 @@ import pytest
 
 from conftest import ServerProcess
 from h2_tls_helpers import BACKENDS, certs, client_ctx, env_io, running, tls_args  # noqa: F401  (certs: a fixture)
+from ws_wire import BINARY, CLOSE, PING, PONG, TEXT, FrameWait, client_frame, close_payload
 
-TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def client_frame(op: int, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
-    """A masked client frame (RFC 6455 §5.2, §5.3); `rsv1`: compressed (RFC 7692 §6)."""
-    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | op])
-    n = len(payload)
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n <= 0xFFFF:
-        head += bytes([0x80 | 126]) + struct.pack(">H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def close_payload(code: int, reason: str = "") -> bytes:
-    return struct.pack(">H", code) + reason.encode()
-
-
-def parse_server_frame(buf: bytearray) -> tuple[int, bool, bytes] | None:
-    """The first whole server frame of `buf` (removed from it): opcode (with RSV1, 0x40,
-    when compressed), fin, payload; None while incomplete. Server frames are never masked
-    (§5.1)."""
-    if len(buf) < 2:
-        return None
-    fin, op = bool(buf[0] & 0x80), buf[0] & 0x4F
-    assert buf[1] & 0x80 == 0, "a server frame is masked"
-    n, at = buf[1] & 0x7F, 2
-    if n == 126:
-        if len(buf) < 4:
-            return None
-        n, at = struct.unpack(">H", buf[2:4])[0], 4
-    elif n == 127:
-        if len(buf) < 10:
-            return None
-        n, at = struct.unpack(">Q", buf[2:10])[0], 10
-    if len(buf) < at + n:
-        return None
-    payload = bytes(buf[at:at + n])
-    del buf[:at + n]
-    return op, fin, payload
 
 
 class Client:
@@ -173,19 +130,9 @@ class Client:
     def frame(self, sid: int, timeout: float = 20.0, pings: bool = False) -> tuple[int, bool, bytes]:
         """The next WebSocket frame from the server on stream `sid`; the server's
         keep-alive pings (--ws-ping-interval) are skipped unless `pings`."""
-        got: list[tuple[int, bool, bytes]] = []
-
-        def ready() -> bool:
-            while not got:
-                f = parse_server_frame(self.data[sid])
-                if f is None:
-                    break
-                if f[0] != PING or pings:
-                    got.append(f)
-            return bool(got)
-
-        assert self.pump(ready, timeout), f"no WebSocket frame on stream {sid}"
-        return got[0]
+        wait = FrameWait(self.data[sid], pings)
+        assert self.pump(wait, timeout) and wait.frame is not None, f"no WebSocket frame on stream {sid}"
+        return wait.frame
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -7,8 +7,8 @@
 #include "tests/unit/h2/nghttp2_client.hpp"
 #include "ws/connection.hpp"
 
-#include "tests/support/counting_ws_channel.hpp"
 #include "tests/support/protocol_harness.hpp"
+#include "tests/support/stream_ws_cases.hpp"
 #include "tests/support/ws_test_kit.hpp"
 
 #include <gtest/gtest.h>
@@ -23,33 +23,7 @@ namespace {
 
 using namespace ringbolt;
 
-struct recording_channel final : test_support::counting_ws_channel {
-    std::vector<std::pair<ws::opcode, std::string>> messages;
-    uint16_t code = 0;
-    void on_message(ws::opcode op, std::string&& p) noexcept override {
-        delivered += p.size();
-        messages.emplace_back(op, std::move(p));
-    }
-    void on_closed(uint16_t c, std::string_view) noexcept override {
-        ++closed;
-        code = c;
-    }
-};
-
-using test_support::client_frame;
-
-/// A server frame as it is on the wire (unmasked, short payloads).
-std::string server_frame(uint8_t op, std::string_view payload) {
-    std::string f;
-    f.push_back(static_cast<char>(0x80 | op));
-    f.push_back(static_cast<char>(payload.size()));
-    f.append(payload);
-    return f;
-}
-
-std::string close_payload(uint16_t code) {
-    return {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
-}
+using namespace ringbolt::test_support;
 
 // A client session: extended CONNECT streams, their DATA both ways.
 struct client : h2_test::nghttp2_client {
@@ -96,14 +70,9 @@ struct client : h2_test::nghttp2_client {
     }
 };
 
-struct harness {
-    dispatch::app_routes routes;
-    http::connection_limits limits;
-    core::core_counters counters;
-    dispatch::request_dispatcher dispatcher{routes, nullptr, nullptr, 0, nullptr, nullptr};
+struct harness : ws_app_side {
     h2::connection conn;
     client cl;
-    std::shared_ptr<recording_channel> chan = std::make_shared<recording_channel>();
     uint32_t now = 1000;
 
     static h2::settings with_websocket(bool on) {
@@ -112,7 +81,6 @@ struct harness {
         return s;
     }
     explicit harness(bool websocket = true) : conn(with_websocket(websocket)) {
-        test_support::add_websocket_route(routes, "/ws");
         conn.open(1, 1, {}, now, limits);
         exchange(); // the prefaces: the client knows the server's SETTINGS before it connects (RFC 8441 §4)
     }
@@ -132,33 +100,37 @@ struct harness {
         cl.receive(test_support::take_output(conn.output()));
         exchange();
     }
-    /// The app accepts the handshake in the batch as ws_accept does: a 101 carrying the upgrade.
     void accept(int32_t id, ws::settings cfg = {}) {
-        ASSERT_EQ(dispatcher.batch().size(), 1u);
-        dispatch::app_request req = std::move(dispatcher.batch().front());
-        dispatcher.batch().clear();
-        ASSERT_TRUE(req.websocket);
-        EXPECT_EQ(req.version_minor, http::version_http2);
-        EXPECT_EQ(req.seq, static_cast<uint64_t>(id));
-        http::app_response m;
-        m.parts = http::app_response::part_head;
-        m.start.status = 101;
-        m.start.fields = "X-Room: a\r\n";
-        m.rare().upgrade = std::make_shared<ws::upgrade>(chan, cfg);
-        app(id, std::move(m));
+        app(id, test_support::accept_handshake(dispatcher, static_cast<uint64_t>(id), http::version_http2, chan, cfg));
     }
     void app_send(int32_t id, ws::opcode op, std::string body) {
-        http::app_response m;
-        m.parts = http::app_response::part_message;
-        m.opcode = static_cast<uint8_t>(op);
-        m.body = std::move(body);
-        app(id, std::move(m));
+        app(id, test_support::app_message(static_cast<uint64_t>(id), op, std::move(body)));
+    }
+    int32_t connect(const std::string& path) {
+        int32_t id = cl.connect(path);
+        exchange();
+        return id;
     }
     int32_t open_ws() {
-        int32_t id = cl.connect("/ws");
-        exchange();
+        int32_t id = connect("/ws");
         accept(id);
         return id;
+    }
+    // What the shared cases (tests/support/stream_ws_cases.hpp) ask of a harness.
+    void client_send(int32_t id, const std::string& bytes, bool end = false) {
+        cl.send(id, bytes, end);
+        exchange();
+    }
+    auto& answer(int32_t id) { return cl.answers[id]; }
+    /// What the client sent on `id` and has no window back for.
+    int64_t uncredited(int32_t id) {
+        return int64_t{nghttp2_session_get_remote_settings(cl.session, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)} -
+               nghttp2_session_get_stream_remote_window_size(cl.session, id);
+    }
+    bool idle() const { return conn.idle(); }
+    void drain() {
+        EXPECT_FALSE(conn.begin_drain(now, 5));
+        cl.receive(test_support::take_output(conn.output()));
     }
 };
 
@@ -169,51 +141,6 @@ TEST(H2WebSocket, SettingsAdvertiseExtendedConnectOnlyWithWebSockets) {
         EXPECT_EQ(nghttp2_session_get_remote_settings(h.cl.session, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
                   on ? 1u : 0u);
     }
-}
-
-TEST(H2WebSocket, AcceptedWithStatus200AndEchoesMessages) {
-    harness h;
-    int32_t id = h.cl.connect("/ws");
-    h.exchange();
-    ASSERT_EQ(h.dispatcher.batch().size(), 1u);
-    EXPECT_TRUE(h.cl.answers[id].headers.empty()); // nothing until the app accepts
-    h.accept(id);
-    auto& s = h.cl.answers[id];
-    EXPECT_EQ(s.headers[":status"], "200"); // RFC 8441 §5
-    EXPECT_EQ(s.headers["x-room"], "a");
-    EXPECT_EQ(s.headers.count("upgrade"), 0u);
-    EXPECT_FALSE(s.ended);
-    // Frames split across DATA frames arrive as one message.
-    std::string f = client_frame(0x1, "hello over h2");
-    h.cl.send(id, f.substr(0, 5));
-    h.exchange();
-    EXPECT_TRUE(h.chan->messages.empty());
-    h.cl.send(id, f.substr(5));
-    h.exchange();
-    ASSERT_EQ(h.chan->messages.size(), 1u);
-    EXPECT_EQ(h.chan->messages[0].second, "hello over h2");
-    h.app_send(id, ws::opcode::text, "hi back");
-    EXPECT_EQ(s.body, server_frame(0x1, "hi back"));
-    EXPECT_EQ(h.chan->sent, h.chan->framed_wire); // the credit of what went out
-    // A ping is answered by the session itself.
-    h.cl.send(id, client_frame(0x9, "p"));
-    h.exchange();
-    EXPECT_EQ(s.body, server_frame(0x1, "hi back") + server_frame(0xA, "p"));
-}
-
-TEST(H2WebSocket, CloseHandshakeEndsTheStream) {
-    harness h;
-    int32_t id = h.open_ws();
-    h.cl.send(id, client_frame(0x8, close_payload(1000)));
-    h.exchange();
-    EXPECT_EQ(h.chan->closed, 1);
-    EXPECT_EQ(h.chan->code, 1000);
-    auto& s = h.cl.answers[id];
-    EXPECT_EQ(s.body, server_frame(0x8, close_payload(1000)));
-    EXPECT_TRUE(s.ended); // our side ends after the close frame
-    h.cl.send(id, "", true);
-    h.exchange();
-    EXPECT_TRUE(h.conn.idle());
 }
 
 // After the close handshake the server ended its side; a client that never ends its own
@@ -237,44 +164,17 @@ TEST(H2WebSocket, ClientThatNeverEndsItsSideIsReset) {
     EXPECT_EQ(h.chan->code, 1000); // the app heard the close, not a reset
 }
 
-TEST(H2WebSocket, AppClosesFirst) {
+RINGBOLT_STREAM_WS_CASES(H2WebSocket, harness)
+
+TEST(H2WebSocket, ResetStreamIs1006) {
     harness h;
     int32_t id = h.open_ws();
-    http::app_response m;
-    m.parts = http::app_response::part_message;
-    m.opcode = static_cast<uint8_t>(ws::opcode::close);
-    m.body = close_payload(4000);
-    h.app(id, std::move(m));
-    auto& s = h.cl.answers[id];
-    EXPECT_EQ(s.body, server_frame(0x8, close_payload(4000)));
-    EXPECT_FALSE(s.ended);
-    h.cl.send(id, client_frame(0x8, close_payload(4000)), true);
+    nghttp2_submit_rst_stream(h.cl.session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    h.cl.flush();
     h.exchange();
-    EXPECT_EQ(h.chan->code, 4000);
-    EXPECT_TRUE(s.ended);
+    EXPECT_EQ(h.chan->closed, 1);
+    EXPECT_EQ(h.chan->code, ws::close_code::abnormal);
     EXPECT_TRUE(h.conn.idle());
-}
-
-TEST(H2WebSocket, ResetOrEndedStreamIs1006) {
-    {
-        harness h;
-        int32_t id = h.open_ws();
-        nghttp2_submit_rst_stream(h.cl.session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-        h.cl.flush();
-        h.exchange();
-        EXPECT_EQ(h.chan->closed, 1);
-        EXPECT_EQ(h.chan->code, ws::close_code::abnormal);
-        EXPECT_TRUE(h.conn.idle());
-    }
-    {
-        harness h;
-        int32_t id = h.open_ws();
-        h.cl.send(id, "", true); // END_STREAM without a close frame
-        h.exchange();
-        EXPECT_EQ(h.chan->closed, 1);
-        EXPECT_EQ(h.chan->code, ws::close_code::abnormal);
-        EXPECT_TRUE(h.cl.answers[id].ended);
-    }
 }
 
 TEST(H2WebSocket, UnknownProtocolIs501) {
@@ -293,36 +193,6 @@ TEST(H2WebSocket, NotAdvertisedMeansRefused) {
     // Without SETTINGS_ENABLE_CONNECT_PROTOCOL, :protocol is malformed (RFC 8441 §4).
     EXPECT_TRUE(h.cl.answers[id].reset != 0xffffffff || h.cl.answers[id].headers[":status"] == "501");
     EXPECT_TRUE(h.dispatcher.batch().empty());
-}
-
-TEST(H2WebSocket, ReadingWaitsForTheAppThroughTheWindow) {
-    harness h;
-    int32_t id = h.cl.connect("/ws");
-    h.exchange();
-    ws::settings cfg;
-    cfg.read_window = 1000;
-    h.accept(id, cfg);
-    std::string many;
-    for (int i = 0; i < 400; ++i) {
-        many += client_frame(0x2, std::string(100, static_cast<char>('a' + i % 26)));
-    }
-    int32_t before = nghttp2_session_get_stream_remote_window_size(h.cl.session, id);
-    h.cl.send(id, many);
-    h.exchange();
-    size_t got = h.chan->messages.size();
-    EXPECT_LT(got, 400u);
-    EXPECT_GE(h.chan->unconsumed(), 1000u);
-    // What the session holds back is not credited: the client's stream window shrank.
-    int32_t after = nghttp2_session_get_stream_remote_window_size(h.cl.session, id);
-    EXPECT_LT(after, before);
-    // The app takes its messages: reading goes on, the rest arrives.
-    for (int round = 0; round < 100 && h.chan->messages.size() < 400; ++round) {
-        h.chan->taken = h.chan->delivered;
-        http::app_response m;
-        m.parts = http::app_response::part_read_more;
-        h.app(id, std::move(m));
-    }
-    EXPECT_EQ(h.chan->messages.size(), 400u);
 }
 
 TEST(H2WebSocket, OrdinaryRequestsShareTheConnection) {
@@ -346,27 +216,13 @@ TEST(H2WebSocket, OrdinaryRequestsShareTheConnection) {
     ASSERT_EQ(h.dispatcher.batch().size(), 1u);
     EXPECT_FALSE(h.dispatcher.batch().front().websocket);
     h.dispatcher.batch().clear();
-    http::app_response m;
-    m.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
-    m.start.status = 200;
-    m.body = "plain";
-    h.app(get_id, std::move(m));
+    h.app(get_id, whole_answer(static_cast<uint64_t>(get_id), 200, "plain"));
     EXPECT_EQ(h.cl.answers[get_id].body, "plain");
     EXPECT_TRUE(h.cl.answers[get_id].ended);
     ASSERT_EQ(h.chan->messages.size(), 1u);
     EXPECT_EQ(h.chan->messages[0].second, "meanwhile");
     h.app_send(ws_id, ws::opcode::text, "still open");
     EXPECT_EQ(h.cl.answers[ws_id].body, server_frame(0x1, "still open"));
-}
-
-TEST(H2WebSocket, DrainSendsGoingAway) {
-    harness h;
-    int32_t id = h.open_ws();
-    EXPECT_FALSE(h.conn.begin_drain(h.now, 5));
-    h.cl.receive(test_support::take_output(h.conn.output()));
-    EXPECT_EQ(h.chan->code, ws::close_code::going_away);
-    std::string frame = server_frame(0x8, close_payload(1001) + "server shutting down");
-    EXPECT_EQ(h.cl.answers[id].body, frame);
 }
 
 } // namespace
