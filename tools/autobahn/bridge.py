@@ -50,7 +50,7 @@ from urllib.parse import urlsplit
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 FORWARDED = ("sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol")
-ANSWERED = ("sec-websocket-extensions", "sec-websocket-protocol")
+ANSWERED = {"sec-websocket-extensions": "Sec-WebSocket-Extensions", "sec-websocket-protocol": "Sec-WebSocket-Protocol"}
 READ_CHUNK = 65536
 SETTINGS_TIMEOUT = 10.0
 # After Autobahn closed its side, how long the server may take to end its side too.
@@ -624,7 +624,7 @@ class Bridge:
             tunnel.reset()
             await answer_status(writer, status)
             return
-        extra = "".join(f"{name.title()}: {answer[name]}\r\n" for name in ANSWERED if name in answer)
+        extra = "".join(f"{spelled}: {answer[name]}\r\n" for name, spelled in ANSWERED.items() if name in answer)
         writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       f"Sec-WebSocket-Accept: {accept_key(key)}\r\n{extra}\r\n").encode("latin-1"))
         self.counts.open_now += 1
