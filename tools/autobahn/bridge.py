@@ -184,7 +184,8 @@ class _H2Conn:
         self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
         self.reader, self.writer, self.counts = reader, writer, counts
         self.tunnels: dict[int, _H2Tunnel] = {}
-        self.dead: str | None = None  # why it can no longer be used
+        self.dead: str | None = None  # why it is closed
+        self.goaway: str | None = None  # why it takes no new streams
         self.settings: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.window_changed = asyncio.Event()
         self.pump: asyncio.Task[None] | None = None
@@ -273,12 +274,15 @@ class _H2Conn:
             tunnel.inbox.finish(TunnelReset(f"reset by the server ({ev.error_code!r})"))
             tunnel.sent_end = True
             tunnel.forget_if_done()
+            self.wake_senders()  # a send waiting for this stream's window gives up
         elif isinstance(ev, e.ConnectionTerminated):
-            self.dead = f"GOAWAY from the server ({ev.error_code!r}, last stream {ev.last_stream_id})"
-            log(f"bridge: {self.dead}")
+            # streams up to last_stream_id may finish; no new ones on this connection
+            self.goaway = f"GOAWAY from the server ({ev.error_code!r}, last stream {ev.last_stream_id})"
+            log(f"bridge: {self.goaway}")
             for sid, t in list(self.tunnels.items()):
                 if ev.last_stream_id is None or sid > ev.last_stream_id:
-                    t.inbox.finish(TunnelReset(self.dead))
+                    t.inbox.finish(TunnelReset(self.goaway))
+            self.wake_senders()
 
     def fail(self, why: str) -> None:
         if not self.dead:
@@ -292,7 +296,8 @@ class _H2Conn:
         self.writer.close()
 
     def usable(self) -> bool:
-        return (not self.dead and self.h2.open_outbound_streams < self.h2.remote_settings.max_concurrent_streams)
+        return (not self.dead and not self.goaway
+                and self.h2.open_outbound_streams < self.h2.remote_settings.max_concurrent_streams)
 
 
 class _H2Tunnel(Tunnel):
@@ -357,6 +362,7 @@ class _H2Tunnel(Tunnel):
             self.conn.flush()
         except h2.exceptions.H2Error:
             pass
+        self.conn.wake_senders()
         self.forget_if_done()
 
 
@@ -383,7 +389,8 @@ class H2Transport(Transport):
             raise
         self.counts.connections += 1
         if self.counts.connections > 1:
-            log(f"bridge: h2 connection #{self.counts.connections} (the previous one: {self.conn and self.conn.dead})")
+            why = self.conn and (self.conn.dead or self.conn.goaway or "full")
+            log(f"bridge: h2 connection #{self.counts.connections} (the previous one: {why})")
         return conn
 
     async def start(self) -> None:
