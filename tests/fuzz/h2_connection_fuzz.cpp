@@ -29,7 +29,7 @@
 #include "ws/connection.hpp"
 
 #include "tests/fuzz/script_reader.hpp"
-#include "tests/support/counting_ws_channel.hpp"
+#include "tests/fuzz/ws_app_play.hpp"
 #include "tests/support/protocol_harness.hpp"
 
 #include <algorithm>
@@ -93,27 +93,6 @@ int pattern_file() {
     return fd;
 }
 
-/// A WebSocket's application that takes each message as it comes, and counts its closes.
-struct taking_channel final : test_support::counting_ws_channel {
-    void on_message(ws::opcode, std::string&& p) noexcept override {
-        delivered += p.size();
-        taken = delivered;
-    }
-    void on_closed(uint16_t, std::string_view) noexcept override {
-        ++closed;
-        check(closed == 1, "(g) a WebSocket heard its close twice");
-    }
-};
-
-/// What ws_accept gives the 101 (pymod/native/websocket): told when the switch cannot
-/// happen, so the app hears 1006 instead of waiting for ever.
-struct upgrade_watch final : http::stream_control {
-    std::shared_ptr<taking_channel> chan;
-    explicit upgrade_watch(std::shared_ptr<taking_channel> c) : chan(std::move(c)) {}
-    void on_sent(size_t) noexcept override {}
-    void on_closed() noexcept override { chan->on_closed(ws::close_code::abnormal, "connection lost"); }
-};
-
 // A borrowed body's bytes (app_response::borrowed, kept alive by `keep`).
 constexpr std::string_view borrowed_text = "borrowed bytes, as a Python bytes object lends them: 0123456789abcdef";
 
@@ -157,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         conn.on_data(h2::client_preface, e);
     }
     std::vector<std::shared_ptr<test_support::counting_control>> controls;
-    std::vector<std::pair<uint64_t, std::shared_ptr<taking_channel>>> sockets; ///< accepted WebSockets by seq
+    fuzz::ws_app_play sockets{check, {}}; ///< the accepted WebSockets' app
     bool released = false;
     constexpr int num_ops = 12;
     while (in.n > 0) {
@@ -236,59 +215,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 released = true;
             }
             break;
-        case 10: { // the app accepts the oldest pending request as a WebSocket: a 101 with its upgrade
-            if (dispatch.pending.empty()) {
-                break;
+        case 10: // the app accepts the oldest pending request as a WebSocket: a 101 with its upgrade
+            if (http::app_response m; sockets.accept(in, dispatch.pending, m)) {
+                conn.on_app_message(std::move(m), e);
             }
-            http::app_response m;
-            m.seq = dispatch.pending.front();
-            dispatch.pending.erase(dispatch.pending.begin());
-            uint8_t how = in.byte();
-            ws::settings ws_cfg;
-            ws_cfg.read_window = 1 + static_cast<uint64_t>(how & 15) * 64; // small: reading pauses
-            ws_cfg.max_message = 1 + static_cast<uint64_t>(how >> 4) * 4096;
-            auto chan = std::make_shared<taking_channel>();
-            sockets.emplace_back(m.seq, chan);
-            m.parts = http::app_response::part_head;
-            m.start.status = 101;
-            m.start.static_fields = "X-Accepted: 1\r\n";
-            m.rare().upgrade = std::make_shared<ws::upgrade>(chan, ws_cfg);
-            m.stream = std::make_shared<upgrade_watch>(chan);
-            conn.on_app_message(std::move(m), e);
             break;
-        }
-        case 11: { // an accepted WebSocket's app: a message, a ping, its close, a failure, credit
-            if (sockets.empty()) {
-                break;
+        case 11: // an accepted WebSocket's app: a message, a ping, its close, a failure, credit
+            if (http::app_response m; sockets.play(in, m)) {
+                conn.on_app_message(std::move(m), e);
             }
-            auto& [seq, chan] = sockets[in.byte() % sockets.size()];
-            http::app_response m;
-            m.seq = seq;
-            uint8_t how = in.byte();
-            switch (how % 5) {
-            case 0:
-            case 1:
-                m.parts = http::app_response::part_message;
-                m.opcode = static_cast<uint8_t>(how % 5 == 0 ? ws::opcode::text : ws::opcode::binary);
-                m.body.assign(static_cast<size_t>(in.byte()) * 61, 'w');
-                break;
-            case 2:
-                m.parts = http::app_response::part_message;
-                m.opcode = static_cast<uint8_t>((how & 8) ? ws::opcode::close : ws::opcode::ping);
-                m.body = (how & 8) ? std::string("\x03\xe8"
-                                                 "bye")
-                                   : std::string("p");
-                break;
-            case 3:
-                m.parts = http::app_response::part_abort;
-                break;
-            default:
-                m.parts = http::app_response::part_read_more;
-                break;
-            }
-            conn.on_app_message(std::move(m), e);
             break;
-        }
         default:
             break;
         }
@@ -306,8 +242,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(body->most_untaken <= stream_window, "(f) a streamed body past its window");
     }
     conn.release();
-    for (auto& [seq, chan] : sockets) {
-        check(chan->closed == 1, "(g) a WebSocket never heard its close");
-    }
+    sockets.check_all_closed(); // (g)
     return 0;
 }

@@ -7,7 +7,11 @@
 //
 // Script: one config byte, then operations (a byte each, `% num_ops`, then operands).
 // Config bit 0: small limits (field section 300 bytes, body 100 bytes); bit 1: bodies
-// larger than 10 bytes are streamed to the app; bit 2: at most 2 concurrent streams.
+// larger than 10 bytes are streamed to the app; bit 2: at most 2 concurrent streams;
+// bit 4: WebSocket routes (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220). Op 11's operand
+// picks by its top two bits: drain or EOF (0), the app accepting the oldest pending request
+// as a WebSocket (1), an accepted WebSocket's app (2), or time passing so the streams' and
+// sessions' clocks run (3).
 // Invariants, checked with abort():
 //  (a) the connection credits a stream at most what was delivered on it;
 //  (b) offered output is on our own unidirectional streams or on a request stream the
@@ -16,10 +20,13 @@
 //  (d) once the connection closed itself, it offers nothing more;
 //  (e) bytes written and not yet acknowledged stay readable (ASan: "retransmit" reads them);
 //  (f) the transport is never asked to reset or stop a stream it did not deliver;
-//  (g) a request stream is given back (grant_bidi_stream) at most once, after it closed.
+//  (g) a request stream is given back (grant_bidi_stream) at most once, after it closed;
+//  (h) an accepted WebSocket hears its close at most once, and once the connection is
+//      released, exactly once.
 #include "h3/connection.hpp"
 
 #include "tests/fuzz/script_reader.hpp"
+#include "tests/fuzz/ws_app_play.hpp"
 #include "tests/support/protocol_harness.hpp"
 
 #include <cstdint>
@@ -110,12 +117,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         cfg.max_concurrent_streams = 2;
     }
     cfg.file_chunk = 4096;
+    cfg.websocket = (config & 16) != 0;
     fuzz_host host;
     std::map<int64_t, written> unacked;
     auto conn = std::make_unique<h3::connection>(envs, cfg);
     conn->open(1, 1, {}, 1000, limits);
     host.early = (config & 8) != 0;
     conn->on_connected(host);
+    fuzz::ws_app_play sockets{check, {}}; ///< the accepted WebSockets' app
     constexpr int num_ops = 12;
     // Stream ids the script names: client request streams 0..60, the client's
     // unidirectional streams 2, 6, 10, 14.
@@ -256,13 +265,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             unacked.erase(id); // its pieces may go now
             break;
         }
-        case 11:
-            if (in.byte() & 1) {
+        case 11: {
+            uint8_t how = in.byte();
+            http::app_response m;
+            if ((how >> 6) == 1 && sockets.accept(in, dispatch.pending, m)) {
+                conn->on_app_message(std::move(m), e); // a 101 with its upgrade
+            } else if ((how >> 6) == 2 && sockets.play(in, m)) {
+                conn->on_app_message(std::move(m), e); // a message, a ping, its close, a failure, credit
+            } else if ((how >> 6) == 3) {
+                e.now_s += 1 + how % 40; // time passes: the clocks of the streams and their sessions
+                conn->on_timeout(e);
+            } else if ((how >> 6) == 0 && (how & 1)) {
                 conn->begin_drain();
-            } else {
+            } else if ((how >> 6) == 0) {
                 conn->end_input(e);
             }
             break;
+        }
         default:
             break;
         }
@@ -270,5 +289,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)conn->idle();
     conn->release();
     conn.reset();
+    sockets.check_all_closed(); // (h)
     return static_cast<int>(sink & 0);
 }

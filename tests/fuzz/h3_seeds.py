@@ -41,6 +41,24 @@ def field_section(path: str, method_index: int = 17) -> bytes:
     return bytes([0, 0, 0xC0 | method_index, 0xC0 | 23]) + literal(0, "x") + literal(1, path)
 
 
+def literal_name(name: str, value: str) -> bytes:
+    # RFC 9204 §4.5.6: literal with a literal name (3-bit prefix length), no Huffman.
+    assert 7 <= len(name) < 7 + 0x7F and len(value) < 0x7F
+    return bytes([0x27, len(name) - 7]) + name.encode() + bytes([len(value)]) + value.encode()
+
+
+def extended_connect(path: str) -> bytes:
+    # RFC 9220 §3: :method CONNECT (static 15), :protocol websocket, :scheme https, :authority, :path.
+    return (bytes([0, 0, 0xC0 | 15]) + literal_name(":protocol", "websocket") + bytes([0xC0 | 23])
+            + literal(0, "x") + literal(1, path) + literal_name("sec-websocket-version", "13"))
+
+
+def ws_frame(op: int, payload: bytes) -> bytes:
+    # A masked client frame (RFC 6455 §5.2), short.
+    mask = b"\x01\x02\x03\x04"
+    return bytes([0x80 | op, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 def feed(pick: int, data: bytes, fin: bool = False) -> bytes:
     out = b""
     for i in range(0, len(data), 256):
@@ -56,6 +74,10 @@ def setup() -> bytes:
 
 def deliver() -> bytes:
     return bytes([PULL, 0, RETRANSMIT, ACK, 1, PULL, 0, ACK, 1])
+
+
+# Op 11's operand, by its top two bits: drain/EOF, accept as a WebSocket, play one, time.
+WS_ACCEPT, WS_PLAY, TIME = 0x40, 0x80, 0xC0
 
 
 def seeds() -> dict[str, bytes]:
@@ -77,6 +99,19 @@ def seeds() -> dict[str, bytes]:
         "stream_cap": b"\x04" + setup() + b"".join(feed(request_stream(k), frame(1, field_section("/a")), True)
                                                    for k in range(4)) + deliver(),
         "bad_control": b"\x00" + feed(CONTROL, b"\x00" + frame(4, b"") + frame(0, b"")) + deliver(),
+        # WebSocket routes on (config bit 4): an extended CONNECT accepted, a message each
+        # way, a ping, the clocks, the client's close and FIN.
+        "websocket": b"\x10" + setup() + feed(request_stream(0), frame(1, extended_connect("/ws")))
+        + bytes([DRAIN, WS_ACCEPT, 0x25]) + deliver()
+        + feed(request_stream(0), frame(0, ws_frame(1, b"hello")))
+        + bytes([DRAIN, WS_PLAY, 0, 0, 3, DRAIN, WS_PLAY, 0, 2]) + deliver() + bytes([DRAIN, TIME | 30]) + deliver()
+        + feed(request_stream(0), frame(0, ws_frame(8, b"\x03\xe8")), fin=True) + deliver()
+        + bytes([CLOSE, request_stream(0)]),
+        "websocket_reset": b"\x10" + setup() + feed(request_stream(1), frame(1, extended_connect("/ws")))
+        + bytes([DRAIN, WS_ACCEPT, 0xFF]) + deliver() + feed(request_stream(1), frame(0, ws_frame(2, b"x" * 50)))
+        + bytes([RESET, 1, request_stream(1)]) + deliver() + bytes([DRAIN, WS_PLAY, 0, 1, 9]) + deliver(),
+        "websocket_refused": b"\x00" + setup() + feed(request_stream(0), frame(1, extended_connect("/ws")))
+        + deliver(),
         "small_limits": b"\x01" + setup() + feed(request_stream(0), frame(1, field_section("/" + "p" * 100)), True)
         + deliver(),
     }
