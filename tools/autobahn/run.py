@@ -27,6 +27,7 @@ or a selected case has no result; 2 on a set-up or usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import glob
 import hashlib
@@ -242,13 +243,12 @@ def start_bridge(via: str, url: str, outdir: Path) -> tuple[subprocess.Popen, st
 
 def stop_bridge(proc: subprocess.Popen, outdir: Path) -> str:
     """Stops the bridge; its closing line of counts (connections, streams, resets)."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(sig)  # only the bridge start_bridge started
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     lines = (outdir / "bridge.log").read_text(errors="replace").splitlines()
     counts = [line.split(" ", 1)[-1] for line in lines if "connection(s) carried" in line]
     return counts[-1] if counts else f"the bridge left no counts (exit status {proc.returncode})"
