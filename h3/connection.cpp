@@ -355,6 +355,9 @@ void connection::on_stop_sending(int64_t stream_id, uint64_t app_error) noexcept
         st->watch.reset();
     }
     abort_response(*st, app_error); // RFC 9000 §3.5: the reset carries the peer's code
+    if (http::hosted_session* h = st->hosted(); h != nullptr) {
+        h->release(); // a WebSocket that can no longer send is over: 1006 for the app
+    }
 }
 
 // CVE-2023-44487 on HTTP/3: a client that opens request streams and cancels each at once

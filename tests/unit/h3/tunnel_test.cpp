@@ -131,6 +131,19 @@ TEST(H3WebSocket, ResetStreamIs1006) {
     EXPECT_EQ(h.conn.outstanding(), 0u);
 }
 
+// The client asks us to stop sending (STOP_SENDING): the WebSocket cannot go on, and its
+// app hears 1006 at once rather than once its sends fill the stream.
+TEST(H3WebSocket, StopSendingIs1006) {
+    harness h;
+    int64_t id = h.open_ws();
+    h.conn.on_stop_sending(id, 0x10c);
+    h.net.pump();
+    EXPECT_EQ(h.chan->closed, 1);
+    EXPECT_EQ(h.chan->code, ws::close_code::abnormal);
+    EXPECT_EQ(h.net.server_resets[id], 0x10cu); // our side is reset with the client's code
+    EXPECT_EQ(h.conn.outstanding(), 0u);
+}
+
 TEST(H3WebSocket, UnknownProtocolAndPlainConnectAre501) {
     harness h;
     int64_t id = h.connect("/ws", "chat-over-h3");
