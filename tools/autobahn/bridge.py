@@ -1,5 +1,5 @@
 """Owns: the bridge that lets Autobahn|Testsuite, which speaks only HTTP/1.1, run its
-cases over WebSocket-over-HTTP/2 streams (RFC 8441) and, untested, over HTTP/3 (RFC 9220).
+cases over WebSocket-over-HTTP/2 streams (RFC 8441) and over HTTP/3 (RFC 9220).
 
     python3 tools/autobahn/bridge.py --server ws://127.0.0.1:9201/ [--via h2] [--listen 127.0.0.1:0]
 
@@ -25,8 +25,8 @@ Transports are pluggable: `Transport.open()` gives a `Tunnel` (send / receive /
 consumed / end / reset). `H2Transport` uses python-h2; `H3Transport` uses aioquic's
 H3Connection over QUIC (`--via h3`, the server URL then names the HTTPS port, e.g.
 wss://127.0.0.1:8443/). It refuses to start unless the server's HTTP/3 SETTINGS carry
-SETTINGS_ENABLE_CONNECT_PROTOCOL (0x08); ringbolt does not send it yet, so the HTTP/3
-path has not been run end to end.
+SETTINGS_ENABLE_CONNECT_PROTOCOL (0x08), which ringbolt sends with `--http3` when a
+route takes WebSockets.
 
 On start the bridge prints one line, `bridge: listening on ws://HOST:PORT/PATH`, to
 stdout; everything else goes to stderr. SIGINT/SIGTERM stop it after a last line of
@@ -419,7 +419,7 @@ class H2Transport(Transport):
             self.conn.fail("the bridge closed it")
 
 
-# ------------------------------------------------------------------ HTTP/3 (aioquic), untested
+# ------------------------------------------------------------------ HTTP/3 (aioquic)
 
 class _H3Tunnel(Tunnel):
     def __init__(self, transport: H3Transport, stream_id: int) -> None:

@@ -17,8 +17,8 @@ in OUTDIR-server.log) and stops it afterwards; otherwise the server must be runn
 With --via h2, the cases run over WebSocket-over-HTTP/2 streams (RFC 8441): the script
 starts bridge.py (its log in OUTDIR/bridge.log), which wstest talks HTTP/1.1 to and
 which carries each case on an extended-CONNECT stream of one shared h2c connection to
---url. --via h3 is the same over HTTP/3 (RFC 9220, --url wss://...; not yet run end to
-end, as ringbolt does not announce extended CONNECT over HTTP/3).
+--url. --via h3 is the same over HTTP/3 (RFC 9220, --url wss://..., the server with
+--http3 and a certificate).
 
 A case passes when its behavior is OK, NON-STRICT or INFORMATIONAL. Exit status: 0 when
 every selected case ran and passed; 1 when a case failed (FAILED, UNIMPLEMENTED, ...)
