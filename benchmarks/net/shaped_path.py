@@ -533,6 +533,33 @@ print(n)
 """
 
 
+def run_command(cmd: list[str], env: dict[str, str]) -> int:
+    """Run `cmd` to its end; its exit status. A SIGTERM or SIGINT of ours (KeyboardInterrupt,
+    from the path's handlers) is passed on to it (SIGKILL 5 s later), and raised again once
+    it has gone. The two signals are blocked while the child is made: one that came between
+    the fork and Popen's return would leave a child no one knows of, holding our stderr
+    open (subprocess.run had that race)."""
+    stop = {signal.SIGTERM, signal.SIGINT}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    try:
+        proc = subprocess.Popen(cmd, env=env, preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, old))
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a signal that waited is raised here, proc known
+        return proc.wait()
+    except KeyboardInterrupt:
+        if proc.poll() is None:
+            proc.terminate()  # the command this function started
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rtt-ms", type=float, default=50.0, help="round-trip delay, half each way (default 50)")
@@ -571,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if cmd:
                 full = {"host": list(cmd), "client": path.client_cmd(cmd), "server": path.server_cmd(cmd)}[args.netns]
-                rc = subprocess.run(full, env=env).returncode
+                rc = run_command(full, env)
             else:
                 print("no command: waiting for SIGINT or SIGTERM", file=sys.stderr, flush=True)
                 while True:

@@ -7,6 +7,7 @@ test is skipped with the reason printed. About 15 s in all."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -183,19 +184,21 @@ def test_rate_limit_and_queue() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_cli_signal_removes_namespaces(sig: signal.Signals) -> None:
     before = _netns_names()
+    # The signal comes the moment the path is up, while the command is being started (a
+    # signal between its fork and Popen's return once left the command running, holding
+    # the pipe open: communicate timed out in CI).
+    naptime = f"30.{sig.value}{os.getpid()}"  # this test's command, found by its argument
     p = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "net" / "shaped_path.py"), "--rtt-ms", "10",
-                          "--", "sleep", "30"], stderr=subprocess.PIPE, text=True)
+                          "--", "sleep", naptime], stderr=subprocess.PIPE, text=True)
     assert p.stderr is not None
     line = p.stderr.readline()
     assert line.startswith("shaped path:"), line
     made = {f"rbp-cl-{p.pid}", f"rbp-sv-{p.pid}"}
-    deadline = time.monotonic() + 5
-    while not made <= _netns_names() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert made <= _netns_names()
+    assert made <= _netns_names()  # (made before that line)
     p.send_signal(sig)
     rest = p.communicate(timeout=15)[1]
     assert p.returncode != 0
     assert '"stats"' in rest
     assert not made & _netns_names()
     assert _netns_names() <= before
+    assert subprocess.run(["pgrep", "-f", f"sleep {naptime}"], capture_output=True).returncode == 1, "the command lives"
