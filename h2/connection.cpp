@@ -581,9 +581,9 @@ void connection::expire_streams() {
     }
 }
 
-void connection::each_stream(void (*fn)(http::stream_exchange&)) {
+void connection::each_stream(void (*fn)(http::stream_protocol&, http::stream_exchange&)) {
     for (auto& [id, st] : _streams) {
-        fn(*st);
+        fn(*this, *st);
     }
 }
 

@@ -93,7 +93,7 @@ class connection final : public http::stream_protocol {
     /// Submit the response headers of `st` (`body_follows`: DATA frames come).
     void start_response(stream& st, const http::response_start& h);
     void respond_native(http::native_answer&& a, http::protocol_env& env) override;
-    void each_stream(void (*fn)(http::stream_exchange&)) override;
+    void each_stream(void (*fn)(http::stream_protocol&, http::stream_exchange&)) override;
     void reset_stream(stream& st, uint32_t error_code);
     void resume(stream& st);
     // What HTTP/2 does for an extended CONNECT's rules (http/stream_tunnel.cpp), in h2/tunnel.cpp.

@@ -73,9 +73,9 @@ void connection::release() noexcept {
     _app_streams = 0;
 }
 
-void connection::each_stream(void (*fn)(http::stream_exchange&)) {
+void connection::each_stream(void (*fn)(http::stream_protocol&, http::stream_exchange&)) {
     for (auto& [id, st] : _streams) {
-        fn(*st);
+        fn(*this, *st);
     }
 }
 

@@ -145,7 +145,7 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     void answer_error(stream& st, uint16_t status, std::string_view why);
     void start_response(stream& st, const http::response_start& h);
     void respond_native(http::native_answer&& a, http::protocol_env& env) override;
-    void each_stream(void (*fn)(http::stream_exchange&)) override;
+    void each_stream(void (*fn)(http::stream_protocol&, http::stream_exchange&)) override;
     // What HTTP/3 does for an extended CONNECT's rules (http/stream_tunnel.cpp), in h3/tunnel.cpp.
     void tunnel_dispatch(http::stream_exchange& st) override;
     void tunnel_refuse(http::stream_exchange& st, uint16_t status, std::string_view why) override;

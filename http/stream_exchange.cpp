@@ -483,7 +483,17 @@ bool stream_exchange::drop_body() noexcept {
 void stream_protocol::on_peer_eof(protocol_env& env) {
     (void)env;
     _closing = true;
-    each_stream([](stream_exchange& st) { st.client_gone(); });
+    // No frame comes on any stream any more: each stream's request side is over. A body
+    // being read fails; a WebSocket ends as its ended stream ends it (RFC 8441 §5), so
+    // its app hears 1006 now, not once a ping goes unanswered.
+    each_stream([](stream_protocol& p, stream_exchange& st) {
+        st.client_gone();
+        if (st.tunnel && !st.request_ended) {
+            st.request_ended = true;
+            st.clock.body_ends();
+            p.tunnel_peer_end(st);
+        }
+    });
 }
 
 void stream_protocol::respond(uint64_t seq, const request_context& ctx, uint16_t status, std::string_view fields,

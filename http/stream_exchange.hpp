@@ -313,8 +313,8 @@ class stream_protocol : public protocol {
     virtual void tunnel_send(stream_exchange& st) = 0;
     virtual uint32_t tunnel_now() const noexcept = 0;
     virtual core::core_counters& tunnel_counters() noexcept = 0;
-    /// `fn` on each open stream.
-    virtual void each_stream(void (*fn)(stream_exchange&)) = 0;
+    /// `fn` on each open stream (with this connection, for the shared rules' members).
+    virtual void each_stream(void (*fn)(stream_protocol&, stream_exchange&)) = 0;
     /// A new connection (open): who it is, its limits, nothing seen or owed yet.
     void start_over(uint32_t slot, uint32_t gen, const peer_address& peer, const connection_limits& lim) noexcept {
         _slot = slot;

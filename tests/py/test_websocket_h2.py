@@ -252,6 +252,28 @@ def test_ended_stream_without_close_is_1006(client: Client) -> None:
     assert any(e.startswith("room e closed 1006") for e in seen), seen
 
 
+@pytest.mark.parametrize("goaway", [True, False], ids=["goaway-then-close", "close"])
+def test_lost_connection_tells_the_app_1006(native: ServerProcess, goaway: bool) -> None:
+    """The client's connection ends with a WebSocket open on it (GOAWAY and its socket
+    closed, or only the socket): no frame can come on the stream any more, so the app
+    hears 1006 at once, not once a ping goes unanswered (--ws-ping-timeout 30 here)."""
+    room = f"lost-{int(goaway)}"
+    c = Client(native)
+    sid = c.connect(f"/room/{room}")
+    c.accepted(sid)
+    assert c.frame(sid)[0] == TEXT
+    if goaway:
+        c.conn.close_connection()
+        c.flush()
+    c.close()
+    other = Client(native)
+    try:
+        seen = wait_event(other, f"room {room} closed", timeout=5)
+    finally:
+        other.close()
+    assert any(e.startswith(f"room {room} closed 1006") for e in seen), seen
+
+
 def test_unknown_protocol_is_501(client: Client) -> None:
     sid = client.connect("/echo", protocol="not-a-websocket")
     assert client.accepted(sid)[":status"] == "501"
