@@ -335,6 +335,15 @@ int session::submit_response(int64_t id, std::span<const field> fields, bool bod
     return nghttp3_conn_submit_response(_conn, id, list.data(), list.size(), body ? &reader : nullptr);
 }
 
+int session::make_incremental(int64_t id) noexcept {
+    nghttp3_pri pri{};
+    if (int rv = nghttp3_conn_get_stream_priority(_conn, &pri, id); rv != 0) {
+        return rv;
+    }
+    pri.inc = 1;
+    return nghttp3_conn_set_stream_priority(_conn, id, &pri);
+}
+
 int session::submit_trailers(int64_t id, std::span<const field> fields) noexcept {
     std::vector<nghttp3_nv>& list = nva(fields);
     return nghttp3_conn_submit_trailers(_conn, id, list.data(), list.size());

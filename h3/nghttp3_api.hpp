@@ -157,6 +157,9 @@ class session {
     int close_stream(int64_t id, uint64_t app_error) noexcept;
     /// The response head; `body`: on_read_body supplies a body (else the stream ends).
     int submit_response(int64_t id, std::span<const field> fields, bool body) noexcept;
+    /// The stream's bytes take turns with those of the other streams of its urgency
+    /// (RFC 9218 §4, incremental), whatever the client asked; its urgency is kept.
+    int make_incremental(int64_t id) noexcept;
     /// Called from on_read_body at the body's end (set flags.trailers).
     int submit_trailers(int64_t id, std::span<const field> fields) noexcept;
     /// GOAWAY naming the first stream not processed (every stream seen so far is).

@@ -18,6 +18,12 @@ void connection::tunnel_refuse(http::stream_exchange& st, uint16_t status, std::
 bool connection::tunnel_submit_head(http::stream_exchange& st, const http::response_start& h) {
     auto& s = static_cast<stream&>(st);
     start_response(s, h);
+    if (_session != nullptr) {
+        // A tunnel's stream never ends on its own: scheduled one after the other (the
+        // default), the busiest WebSocket would hold back every other stream of its
+        // urgency, requests included. Its frames take turns with theirs.
+        (void)_session->make_incremental(s.id);
+    }
     // The session lives as long as the stream: a reset stream's app hears it through the
     // session (release), so the handler is not held against the stream cap.
     s.app_working = false;

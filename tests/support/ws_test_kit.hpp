@@ -46,11 +46,20 @@ inline std::string client_frame(uint8_t op, std::string_view payload, bool fin =
     return f;
 }
 
-/// A server frame as it is on the wire (unmasked, short payloads).
+/// A server frame as it is on the wire (unmasked).
 inline std::string server_frame(uint8_t op, std::string_view payload) {
     std::string f;
     f.push_back(static_cast<char>(0x80 | op));
-    f.push_back(static_cast<char>(payload.size()));
+    uint64_t n = payload.size();
+    if (n < 126) {
+        f.push_back(static_cast<char>(n));
+    } else { // RFC 6455 §5.2: 126 and a 16-bit length, or 127 and a 64-bit one
+        int bytes = n <= 0xFFFF ? 2 : 8;
+        f.push_back(static_cast<char>(bytes == 2 ? 126 : 127));
+        for (int i = bytes - 1; i >= 0; --i) {
+            f.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+        }
+    }
     f.append(payload);
     return f;
 }
