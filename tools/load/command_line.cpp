@@ -1,6 +1,8 @@
 // Owns: the parsing shared by both load generators' command lines (see command_line.hpp).
 #include "command_line.hpp"
 
+#include "core/cpu.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
@@ -306,6 +308,12 @@ option_result parse_request_option(int c, const char* arg, const char* tool, req
     }
     default:
         return option_result::unknown;
+    }
+}
+
+void pin_load_thread(const common_options& o, uint32_t thread_index) {
+    if (!o.cpus.empty()) {
+        ringbolt::core::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
     }
 }
 

@@ -40,6 +40,9 @@ struct common_options {
     load_target target; // from the URL
 };
 
+// Pins the calling thread (thread_index of the run) to its CPU of --cpus, if any.
+void pin_load_thread(const common_options& o, uint32_t thread_index);
+
 // getopt values of the shared long-only options; a tool numbers its own from
 // first_tool_option on.
 enum common_long_option : int { opt_cpus = 1000, opt_warmup, opt_timeout, opt_json, first_tool_option };

@@ -1,6 +1,6 @@
 // Owns: the HTTP/3 client connection (see h3_connection.hpp): ngtcp2 0.12's client
 // callbacks wired to nghttp3 0.8's client session, the packet loop over a connected UDP
-// socket (recvmmsg in, sendmmsg out), request streams and their timeouts.
+// socket (recvmmsg in, sendmmsg out), request and tunnel streams and their timeouts.
 #include "h3_connection.hpp"
 
 #include "quic/crypto_callbacks.hpp"
@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <iterator>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -181,14 +182,41 @@ struct h3_callbacks {
         it->second.status = v.len == 3 && status >= 100 ? status : 0; // RFC 9114 §4.3.2: three digits
         return 0;
     }
-    static int recv_data(nghttp3_conn*, int64_t id, const uint8_t*, size_t len, void* ud, void*) {
-        ngtcp2_conn* q = of(ud)->_quic;
+    static int end_headers(nghttp3_conn*, int64_t id, int, void* ud, void*) {
+        h3_connection* c = of(ud);
+        auto it = c->_requests.find(id);
+        if (it != c->_requests.end() && it->second.tunnel != nullptr &&
+            !it->second.tunnel->head(it->second.status, c->_now)) {
+            c->end_tunnel(it, true, false, true);
+        }
+        return 0;
+    }
+    static int recv_data(nghttp3_conn*, int64_t id, const uint8_t* data, size_t len, void* ud, void*) {
+        h3_connection* c = of(ud);
+        ngtcp2_conn* q = c->_quic;
         ngtcp2_conn_extend_max_stream_offset(q, id, len);
         ngtcp2_conn_extend_max_offset(q, len);
+        if (data == nullptr) {
+            return 0; // deferred_consume: credit only
+        }
+        auto it = c->_requests.find(id);
+        if (it != c->_requests.end() && it->second.tunnel != nullptr) {
+            if (!it->second.tunnel->data(data, len, c->_now)) {
+                c->end_tunnel(it, true, false, true);
+            } else if (it->second.tunnel->wants_output(c->_now)) {
+                nghttp3_conn_resume_stream(c->_h3, id);
+            }
+        }
         return 0;
     }
     static int deferred_consume(nghttp3_conn*, int64_t id, size_t len, void* ud, void*) {
         return recv_data(nullptr, id, nullptr, len, ud, nullptr);
+    }
+    static int acked_stream_data(nghttp3_conn*, int64_t, uint64_t len, void*, void* sud) {
+        if (sud != nullptr) {
+            static_cast<load_tunnel*>(sud)->acked(static_cast<size_t>(len));
+        }
+        return 0;
     }
     static int end_stream(nghttp3_conn*, int64_t id, void* ud, void*) {
         h3_connection* c = of(ud);
@@ -196,7 +224,11 @@ struct h3_callbacks {
         if (it == c->_requests.end()) {
             return 0;
         }
-        h3_connection::stream_state s = it->second;
+        if (it->second.tunnel != nullptr) {
+            c->end_tunnel(it, false, false, true); // the server ended its side: so do we
+            return 0;
+        }
+        h3_connection::stream_state s = std::move(it->second);
         c->_requests.erase(it);
         c->_events.response_done(s.start_ns, s.status, c->_now);
         return 0;
@@ -204,7 +236,9 @@ struct h3_callbacks {
     static int h3_stream_close(nghttp3_conn*, int64_t id, uint64_t, void* ud, void*) {
         h3_connection* c = of(ud);
         auto it = c->_requests.find(id);
-        if (it != c->_requests.end()) { // closed (reset) before the response ended
+        if (it != c->_requests.end() && it->second.tunnel != nullptr) {
+            c->end_tunnel(it, true, false, false);
+        } else if (it != c->_requests.end()) { // closed (reset) before the response ended
             int64_t start = it->second.start_ns;
             c->_requests.erase(it);
             c->_events.request_failed(start, h3_failure::read, c->_now);
@@ -230,7 +264,43 @@ struct h3_callbacks {
         *pflags |= NGHTTP3_DATA_FLAG_EOF;
         return 1;
     }
+    static nghttp3_ssize read_tunnel(nghttp3_conn*, int64_t, nghttp3_vec* vec, size_t veccnt, uint32_t*, void* ud,
+                                     void* sud) {
+        if (sud == nullptr) {
+            return NGHTTP3_ERR_WOULDBLOCK; // the tunnel is over; the stream is being cancelled
+        }
+        constexpr size_t max_chunks = 16;
+        const uint8_t* p[max_chunks];
+        size_t len[max_chunks];
+        size_t n = static_cast<load_tunnel*>(sud)->next_output(p, len, std::min(veccnt, max_chunks), of(ud)->_now);
+        if (n == 0) {
+            return NGHTTP3_ERR_WOULDBLOCK; // resumed when the tunnel has bytes again
+        }
+        for (size_t i = 0; i < n; ++i) {
+            vec[i] = nghttp3_vec{const_cast<uint8_t*>(p[i]), len[i]};
+        }
+        return static_cast<nghttp3_ssize>(n);
+    }
 };
+
+void h3_connection::end_tunnel(std::unordered_map<int64_t, stream_state>::iterator it, bool reset, bool timed_out,
+                               bool cancel) {
+    int64_t id = it->first;
+    std::unique_ptr<load_tunnel> t = std::move(it->second.tunnel);
+    _requests.erase(it);
+    if (_h3 != nullptr) {
+        nghttp3_conn_set_stream_user_data(_h3, id, nullptr);
+    }
+    if (cancel && _quic != nullptr) {
+        // RFC 9114 §4.1.1: a client abandoning a request resets it with H3_REQUEST_CANCELLED
+        ngtcp2_conn_shutdown_stream(_quic, id, reset ? NGHTTP3_H3_REQUEST_CANCELLED : NGHTTP3_H3_NO_ERROR);
+        if (_h3 != nullptr) {
+            nghttp3_conn_shutdown_stream_write(_h3, id);
+        }
+    }
+    t->ended(reset, timed_out, _now);
+    _ended_tunnels.push_back(std::move(t));
+}
 
 h3_connection::h3_connection(const h3_request& request, const load_target& target, uint32_t streams,
                              gnutls_certificate_credentials_t cred, h3_request_events& events)
@@ -257,23 +327,14 @@ void h3_connection::release() {
         gnutls_deinit(_tls);
         _tls = nullptr;
     }
-    if (_fd >= 0) {
-        close(_fd);
-        _fd = -1;
-    }
     _requests.clear();
-    _goaway = false;
-    _phase = phase::closed;
+    _ended_tunnels.clear();
+    close_socket();
 }
 
 bool h3_connection::open(int64_t now) {
     release();
-    _error.clear();
-    _now = now;
-    _opened_ns = now;
-    _fd = socket(_target.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (_fd < 0) {
-        _error = std::string("socket: ") + strerror(errno);
+    if (!open_socket(_target, SOCK_DGRAM | SOCK_NONBLOCK, now)) {
         return false;
     }
     int buf = 4 << 20; // a burst of a few hundred datagrams must not overflow the receive queue
@@ -361,6 +422,8 @@ bool h3_connection::setup_http3() {
     cb.recv_data = h3_callbacks::recv_data;
     cb.deferred_consume = h3_callbacks::deferred_consume;
     cb.recv_header = h3_callbacks::recv_header;
+    cb.end_headers = h3_callbacks::end_headers;
+    cb.acked_stream_data = h3_callbacks::acked_stream_data;
     cb.end_stream = h3_callbacks::end_stream;
     cb.reset_stream = h3_callbacks::reset_stream;
     cb.stop_sending = h3_callbacks::stop_sending;
@@ -410,8 +473,10 @@ bool h3_connection::start_request(int64_t due, int64_t now) {
         nva[h3_request::path_field].value = reinterpret_cast<uint8_t*>(const_cast<char*>(path.data()));
         nva[h3_request::path_field].valuelen = path.size();
     }
-    nghttp3_data_reader dr{h3_callbacks::read_body};
-    int rv = nghttp3_conn_submit_request(_h3, id, nva, n, _request.has_body ? &dr : nullptr, nullptr);
+    std::unique_ptr<load_tunnel> tunnel = _events.open_tunnel(now);
+    nghttp3_data_reader dr{tunnel != nullptr ? h3_callbacks::read_tunnel : h3_callbacks::read_body};
+    int rv = nghttp3_conn_submit_request(_h3, id, nva, n, tunnel != nullptr || _request.has_body ? &dr : nullptr,
+                                         tunnel.get());
     if (rv != 0) {
         _error = std::string("nghttp3_conn_submit_request: ") + nghttp3_strerror(rv);
         return false;
@@ -419,7 +484,7 @@ bool h3_connection::start_request(int64_t due, int64_t now) {
     if (!_request.paths.empty()) {
         _next_path = (_next_path + 1) % _request.paths.size();
     }
-    _requests.emplace(id, stream_state{due, now});
+    _requests.emplace(id, stream_state{due, now, 0, std::move(tunnel)});
     return true;
 }
 
@@ -445,6 +510,11 @@ bool h3_connection::flush(int64_t now) {
                 _events.request_failed(due, h3_failure::read, now);
                 return false;
             }
+        }
+    }
+    for (auto& [id, s] : _requests) {
+        if (s.tunnel != nullptr && s.tunnel->wants_output(now)) {
+            nghttp3_conn_resume_stream(_h3, id);
         }
     }
     return write_packets(now);
@@ -573,15 +643,11 @@ bool h3_connection::on_readable(int64_t now) {
         }
         int n = recvmmsg(_fd, msgs, batch_packets, MSG_DONTWAIT, nullptr);
         if (n < 0) {
-            if (errno == EINTR) {
+            recv_status st = after_recv_error();
+            if (st == recv_status::again) {
                 continue;
             }
-            if (errno == EAGAIN) {
-                return true;
-            }
-            // ECONNREFUSED: an ICMP port unreachable came back (nothing listens)
-            _error = std::string("receive: ") + strerror(errno);
-            return false;
+            return st == recv_status::drained;
         }
         for (int i = 0; i < n; ++i) {
             if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
@@ -636,6 +702,14 @@ int64_t h3_connection::expiry() const noexcept {
 void h3_connection::expire_requests(int64_t now, int64_t timeout_ns) {
     _now = now;
     for (auto it = _requests.begin(); it != _requests.end();) {
+        if (it->second.tunnel != nullptr) {
+            auto next = std::next(it);
+            if (now >= it->second.tunnel->deadline()) {
+                end_tunnel(it, true, true, true);
+            }
+            it = next;
+            continue;
+        }
         if (now - it->second.sent_ns < timeout_ns) {
             ++it;
             continue;
@@ -655,16 +729,26 @@ void h3_connection::expire_requests(int64_t now, int64_t timeout_ns) {
 void h3_connection::abandon(h3_failure why, int64_t now) {
     std::unordered_map<int64_t, stream_state> lost;
     lost.swap(_requests);
+    std::vector<std::unique_ptr<load_tunnel>> ended;
+    ended.swap(_ended_tunnels);
     release();
-    for (const auto& [id, s] : lost) {
-        _events.request_failed(s.start_ns, why, now);
+    for (auto& [id, s] : lost) {
+        if (s.tunnel != nullptr) {
+            s.tunnel->ended(true, false, now);
+        } else {
+            _events.request_failed(s.start_ns, why, now);
+        }
     }
 }
 
 uint64_t h3_connection::close_gracefully(int64_t now, int64_t since, int64_t until) {
     uint64_t unfinished = 0;
     for (const auto& [id, s] : _requests) {
-        unfinished += s.start_ns >= since ? 1 : 0;
+        if (s.tunnel != nullptr) {
+            s.tunnel->run_over(); // counts its own unfinished messages
+        } else {
+            unfinished += s.start_ns >= since ? 1 : 0;
+        }
     }
     int64_t last = std::min(now, until - 1);
     if (_interval > 0 && _next_due <= last) { // the backlog: due k = kmin..kmax, never sent

@@ -1,11 +1,15 @@
 // Owns: one HTTP/3 client connection of ringbolt-h3-load — a connected UDP socket, an
 // ngtcp2 client connection with a GnuTLS session (the server's certificate is not
 // checked) and an nghttp3 client session — that keeps up to N request streams open and
-// reports each request's end to its thread. The only file that calls ngtcp2 and nghttp3
-// (written for ngtcp2 0.12 and nghttp3 0.8, the versions the server supports).
+// reports each request's end to its thread. A stream may instead carry a tunnel
+// (load_tunnel.hpp: a WebSocket of ringbolt-ws-load --http3, RFC 9220). The only file that
+// calls ngtcp2 and nghttp3 (written for ngtcp2 0.12 and nghttp3 0.8, the versions the
+// server supports).
 #pragma once
 
+#include "client_connection.hpp"
 #include "command_line.hpp"
+#include "load_tunnel.hpp"
 
 #include <sys/socket.h>
 
@@ -41,6 +45,9 @@ class h3_request_events {
     virtual void request_failed(int64_t start_ns, h3_failure why, int64_t now) noexcept = 0;
     // Datagram bytes received.
     virtual void received(size_t bytes, int64_t now) noexcept = 0;
+    // A claimed stream carries this tunnel instead of a request (null: a request). Its
+    // end goes to the tunnel, not to response_done or request_failed.
+    virtual std::unique_ptr<load_tunnel> open_tunnel(int64_t) { return nullptr; }
 };
 
 // The request every stream sends, built once per run: pseudo-headers, user headers
@@ -60,13 +67,9 @@ struct h3_request {
                             const std::vector<std::string>& headers, const std::string& body, bool has_body);
 };
 
-class h3_connection {
+class h3_connection : public client_connection {
   public:
-    enum class phase {
-        closed,      // no socket: not opened yet, or ended
-        handshaking, // QUIC/TLS handshake in progress, no request yet
-        ready,       // HTTP/3 set up: requests stream
-    };
+    // phase: handshaking is QUIC's and TLS's; ready once HTTP/3 is set up
 
     h3_connection(const h3_request& request, const load_target& target, uint32_t streams,
                   gnutls_certificate_credentials_t cred, h3_request_events& events);
@@ -102,21 +105,19 @@ class h3_connection {
     // Cancels streams older than timeout_ns (RESET_STREAM + STOP_SENDING), reporting them.
     void expire_requests(int64_t now, int64_t timeout_ns);
 
-    int fd() const noexcept { return _fd; }
-    phase state() const noexcept { return _phase; }
-    int64_t opened_ns() const noexcept { return _opened_ns; }
     int64_t expiry() const noexcept;
     size_t in_flight() const noexcept { return _requests.size(); }
-    bool got_goaway() const noexcept { return _goaway; }
     // The last flush stopped at its packet cap with more to send.
     bool wants_flush() const noexcept { return _more; }
-    const std::string& error() const noexcept { return _error; }
+    // UDP drops what the socket does not take (QUIC sends it again): never waits to write.
+    bool wants_write() const noexcept { return false; }
 
   private:
     struct stream_state {
         int64_t start_ns; // when it was due (constant rate) or sent (closed loop): latency from here
         int64_t sent_ns;  // when it was sent: the timeout runs from here
         int status = 0;
+        std::unique_ptr<load_tunnel> tunnel;
     };
 
     friend struct h3_callbacks;
@@ -127,6 +128,10 @@ class h3_connection {
     bool send_batch(size_t count);
     bool setup_http3();
     void release();
+    // A tunnel stream is over: its tunnel is told why, the stream is cancelled (when
+    // cancel) and forgotten; the tunnel is kept until the connection closes, since
+    // nghttp3 may still point into its unacked bytes.
+    void end_tunnel(std::unordered_map<int64_t, stream_state>::iterator it, bool reset, bool timed_out, bool cancel);
 
     const h3_request& _request;
     const load_target& _target;
@@ -134,8 +139,6 @@ class h3_connection {
     gnutls_certificate_credentials_t _cred;
     h3_request_events& _events;
 
-    phase _phase = phase::closed;
-    int _fd = -1;
     sockaddr_storage _local{};
     socklen_t _local_len = 0;
     ngtcp2_conn* _quic = nullptr;
@@ -143,17 +146,14 @@ class h3_connection {
     gnutls_session_t _tls = nullptr;
     struct conn_ref_holder;
     std::unique_ptr<conn_ref_holder> _ref;
-    int64_t _opened_ns = 0;
-    bool _goaway = false;
     int64_t _next_due = INT64_MAX; // constant rate: the intended time of the next request
     int64_t _interval = 0;         // constant rate: between this connection's requests; 0 = closed loop
     bool _more = false;
-    std::string _error;
     std::unordered_map<int64_t, stream_state> _requests;
+    std::vector<std::unique_ptr<load_tunnel>> _ended_tunnels;
     std::vector<uint8_t> _out; // packets of one sendmmsg batch
     std::vector<uint8_t> _in;  // datagrams of one recvmmsg batch
     size_t _pkt_len[32] = {};  // the lengths of _out's packets
-    int64_t _now = 0;          // the time of the call in progress (for callbacks)
     size_t _next_path = 0;     // -i: the index in _request.paths of the next request's path
 };
 

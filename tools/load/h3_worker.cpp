@@ -3,8 +3,6 @@
 // and counting what each request became.
 #include "h3_worker.hpp"
 
-#include "core/cpu.hpp"
-
 #include <gnutls/gnutls.h>
 
 #include <algorithm>
@@ -137,10 +135,7 @@ void h3_thread::open(size_t i, int64_t now) {
         s.reopen_at = now + reconnect_delay_ns;
         return;
     }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = i;
-    epoll_ctl(_epoll, EPOLL_CTL_ADD, s.conn->fd(), &ev);
+    s.conn->watch_reads(_epoll, i);
     s.dirty = true;
 }
 
@@ -169,30 +164,20 @@ void h3_thread::housekeeping(int64_t now) {
     const int64_t timeout_ns = static_cast<int64_t>(_plan.opts->timeout_ms) * 1'000'000;
     for (size_t i = 0; i < _slots.size(); ++i) {
         slot& s = _slots[i];
-        switch (s.conn->state()) {
-        case h3_connection::phase::closed:
-            if (now >= s.reopen_at) {
-                open(i, now);
-            }
-            break;
-        case h3_connection::phase::handshaking:
-            if (now - s.conn->opened_ns() >= timeout_ns) {
-                drop(i, h3_failure::connect, now);
-            }
-            break;
-        case h3_connection::phase::ready:
-            note_ready(s);
-            s.conn->expire_requests(now, timeout_ns);
-            s.dirty = true;
-            if (s.conn->got_goaway() && s.conn->in_flight() == 0) {
-                s.conn->close_gracefully(now, INT64_MAX, INT64_MAX); // the server is shutting down: a new connection
-                // unless a counted run has claimed all its requests: nothing would go on it
-                bool more = _share == 0 || _claimed < _share;
-                s.reopen_at = more ? now : INT64_MAX;
-                _st->reconnects += more ? 1 : 0;
-            }
-            break;
-        }
+        tend_connection(
+            *s.conn, s.reopen_at, now, timeout_ns, [&] { open(i, now); }, [&] { drop(i, h3_failure::connect, now); },
+            [&] {
+                note_ready(s);
+                s.dirty = true;
+                if (s.conn->got_goaway() && s.conn->in_flight() == 0) {
+                    // the server is shutting down: a new connection, unless a counted run
+                    // has claimed all its requests (nothing would go on it)
+                    s.conn->close_gracefully(now, INT64_MAX, INT64_MAX);
+                    bool more = _share == 0 || _claimed < _share;
+                    s.reopen_at = more ? now : INT64_MAX;
+                    _st->reconnects += more ? 1 : 0;
+                }
+            });
     }
     const uint64_t limit = 3 * _slots.size() + 3;
     if (!_any_ready && _attempts >= limit) {
@@ -318,10 +303,7 @@ void h3_thread::run(uint32_t first_conn, uint32_t conn_count) {
 
 void run_h3_worker(h3_plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count,
                    uint64_t request_share, thread_stats* out) {
-    const h3_options& o = *plan.opts;
-    if (!o.cpus.empty()) {
-        ringbolt::core::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
-    }
+    pin_load_thread(*plan.opts, thread_index);
     prctl(PR_SET_TIMERSLACK, 1UL); // timed wake-ups (loss timers) on time
     h3_thread t(plan, request_share, out);
     t.run(first_conn, conn_count);

@@ -22,7 +22,6 @@
 #pragma once
 
 #include "command_line.hpp"
-#include "core/cpu.hpp"
 #include "load_run.hpp"
 #include "uring/buffer_ring.hpp"
 #include "uring/ring.hpp"
@@ -127,10 +126,7 @@ template <class Slot> class inflight_fifo {
 template <class Worker, class Plan, class Stats>
 void run_worker_thread(Plan& plan, uint32_t thread_index, uint32_t first_conn, uint32_t conn_count, uint64_t share,
                        Stats* out) {
-    const common_options& o = *plan.opts;
-    if (!o.cpus.empty()) {
-        ringbolt::core::pin_current_thread(o.cpus[thread_index % o.cpus.size()]);
-    }
+    pin_load_thread(*plan.opts, thread_index);
     Worker w(plan, first_conn, conn_count, share, out);
     if (!w.setup()) {
         plan.stop.store(true);

@@ -1,11 +1,14 @@
 // Owns: ringbolt-ws-load's entry point — splits connections and -n among threads, runs
 // them, merges their counts and histograms, and prints the report (text or --json).
 //
-// ringbolt-ws-load is an io_uring WebSocket echo load generator: closed loop, D
-// messages in flight per connection, every echo checked byte for byte. See README.md.
+// ringbolt-ws-load is a WebSocket echo load generator: closed loop, D messages in flight
+// per WebSocket, every echo checked byte for byte; WebSockets on their own TCP
+// connections (io_uring, ws_worker) or on streams of HTTP/2 or HTTP/3 connections (epoll,
+// ws_mux_worker). See README.md.
 #include "histogram.hpp"
 #include "latency_report.hpp"
 #include "load_run.hpp"
+#include "ws_mux_worker.hpp"
 #include "ws_options.hpp"
 #include "ws_worker.hpp"
 
@@ -21,9 +24,12 @@ using ull = unsigned long long;
 void print_text(const ws_options& o, const ws_thread_stats& t, double seconds) {
     const histogram& h = t.latency;
     printf("ringbolt-ws-load %s\n", o.url.c_str());
-    printf("  %u thread(s), %u connection(s), %u in flight each, %llu-byte %s messages, %s %.2f s\n", o.threads,
-           o.connections, o.pipeline, static_cast<ull>(o.size), o.text ? "text" : "binary",
-           o.messages > 0 ? "ran" : "measured", seconds);
+    printf("  %u thread(s), %u connection(s)", o.threads, o.connections);
+    if (o.http_version > 1) {
+        printf(" of HTTP/%d with %u WebSocket stream(s) each", o.http_version, o.streams);
+    }
+    printf(", %u in flight each, %llu-byte %s messages, %s %.2f s\n", o.pipeline, static_cast<ull>(o.size),
+           o.text ? "text" : "binary", o.messages > 0 ? "ran" : "measured", seconds);
     printf("  echoes        %llu in %.2f s = %.1f msg/s (each checked byte for byte)\n", static_cast<ull>(t.messages),
            seconds, seconds > 0 ? t.messages / seconds : 0.0);
     printf("  received      %.2f MiB/s\n", seconds > 0 ? t.bytes / seconds / 1048576.0 : 0.0);
@@ -48,9 +54,10 @@ void print_text(const ws_options& o, const ws_thread_stats& t, double seconds) {
 void print_json(const ws_options& o, const ws_thread_stats& t, double seconds) {
     const histogram& h = t.latency;
     const ws_error_counts& e = t.errors;
-    printf("{\"url\":\"%s\",\"threads\":%u,\"connections\":%u,\"pipeline\":%u,\"size\":%llu,\"opcode\":\"%s\",",
-           json_escape(o.url).c_str(), o.threads, o.connections, o.pipeline, static_cast<ull>(o.size),
-           o.text ? "text" : "binary");
+    printf("{\"url\":\"%s\",\"http_version\":%d,\"threads\":%u,\"connections\":%u,\"streams\":%u,"
+           "\"pipeline\":%u,\"size\":%llu,\"opcode\":\"%s\",",
+           json_escape(o.url).c_str(), o.http_version, o.threads, o.connections, o.http_version > 1 ? o.streams : 1,
+           o.pipeline, static_cast<ull>(o.size), o.text ? "text" : "binary");
     printf("\"warmup_s\":%.3f,\"duration_s\":%.6f,\"messages\":%llu,\"messages_per_s\":%.3f,\"bytes\":%llu,",
            o.warmup_s, seconds, static_cast<ull>(t.messages), seconds > 0 ? t.messages / seconds : 0.0,
            static_cast<ull>(t.bytes));
@@ -90,7 +97,11 @@ int main(int argc, char** argv) {
     ws_thread_stats total;
     int64_t stopped_ns = 0;
     auto run_thread = [&plan](uint32_t t, uint32_t first_conn, uint32_t conns, uint64_t share, ws_thread_stats* out) {
-        run_ws_worker(plan, t, first_conn, conns, share, out);
+        if (plan.opts->http_version > 1) {
+            run_ws_mux_worker(plan, t, first_conn, conns, share, out);
+        } else {
+            run_ws_worker(plan, t, first_conn, conns, share, out);
+        }
     };
     if (!run_threads("ringbolt-ws-load", opts.threads, opts.connections, opts.messages, run_thread, &stopped_ns,
                      &total)) {

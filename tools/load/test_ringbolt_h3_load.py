@@ -22,17 +22,15 @@ from pathlib import Path
 
 import pytest
 
+from tool_build import built
+
 
 HERE = Path(__file__).resolve().parent
-BINARY = HERE / "ringbolt-h3-load"
 
 
 @pytest.fixture(scope="session")
 def binary() -> Path:
-    sources = list(HERE.glob("*.cpp")) + list(HERE.glob("*.hpp"))
-    if not BINARY.exists() or BINARY.stat().st_mtime < max(p.stat().st_mtime for p in sources):
-        subprocess.run(["make", "-C", str(HERE), "ringbolt-h3-load"], check=True, capture_output=True)
-    return BINARY
+    return built("ringbolt-h3-load")
 
 
 class Server:

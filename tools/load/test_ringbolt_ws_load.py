@@ -17,18 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from tool_build import built
+
 pytest.importorskip("websockets")
 
 HERE = Path(__file__).resolve().parent
-BINARY = HERE / "ringbolt-ws-load"
 
 
 @pytest.fixture(scope="session")
 def binary() -> Path:
-    sources = list(HERE.glob("*.cpp")) + list(HERE.glob("*.hpp"))
-    if not BINARY.exists() or BINARY.stat().st_mtime < max(p.stat().st_mtime for p in sources):
-        subprocess.run(["make", "-C", str(HERE), "ringbolt-ws-load"], check=True, capture_output=True)
-    return BINARY
+    return built("ringbolt-ws-load")
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,10 @@ const char* usage_text = "usage: ringbolt-ws-load [options] ws://HOST:PORT/path\
                          "  -p, --pipeline D      messages in flight per connection (default 1)\n"
                          "  -s, --size BYTES      payload bytes per message (default 32; 16k, 1m accepted)\n"
                          "      --text            text messages (ASCII payload); default binary\n"
+                         "      --http2           WebSockets on streams of h2c connections (RFC 8441)\n"
+                         "      --http3           WebSockets on streams of HTTP/3 connections (RFC 9220): QUIC to\n"
+                         "                        the URL's port over UDP (the certificate is not checked)\n"
+                         "  -m, --streams N       WebSockets per connection with --http2/--http3 (default 1)\n"
                          "      --warmup T        unmeasured time before the measurement (default 0)\n"
                          "      --timeout MS      per-message and handshake timeout in milliseconds (default 2000)\n"
                          "      --json            print the result as one JSON object\n"
@@ -26,13 +30,16 @@ const char* usage_text = "usage: ringbolt-ws-load [options] ws://HOST:PORT/path\
 } // namespace
 
 bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
-    enum { opt_text = first_tool_option };
+    enum { opt_text = first_tool_option, opt_http2, opt_http3 };
     static const std::vector<option> long_opts = long_options({
         {"messages", required_argument, nullptr, 'n'},
         {"size", required_argument, nullptr, 's'},
         {"text", no_argument, nullptr, opt_text},
+        {"http2", no_argument, nullptr, opt_http2},
+        {"http3", no_argument, nullptr, opt_http3},
+        {"streams", required_argument, nullptr, 'm'},
     });
-    static const command_line cl = {"ringbolt-ws-load", usage_text, "c:t:d:n:p:s:h", long_opts.data(), "ws://"};
+    static const command_line cl = {"ringbolt-ws-load", usage_text, "c:t:d:n:p:s:m:h", long_opts.data(), "ws://"};
     return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
         switch (c) {
         case 'n':
@@ -50,6 +57,19 @@ bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
         case opt_text:
             o->text = true;
             return option_result::ok;
+        case opt_http2:
+        case opt_http3:
+            o->http_version = c == opt_http2 ? 2 : 3;
+            return option_result::ok;
+        case 'm': {
+            uint64_t v = 0;
+            if (!parse_uint(arg, 1, 100000, &v)) {
+                fprintf(stderr, "ringbolt-ws-load: bad stream count %s (1 to 100000)\n", arg);
+                return option_result::bad;
+            }
+            o->streams = static_cast<uint32_t>(v);
+            return option_result::ok;
+        }
         default:
             return option_result::unknown;
         }

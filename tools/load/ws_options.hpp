@@ -12,6 +12,10 @@ struct ws_options : common_options {
     uint64_t messages = 0; // -n: stop after this many measured echoes
     uint64_t size = 32;    // payload bytes per message
     bool text = false;     // text frames (ASCII payload) instead of binary
+    // 1: one WebSocket per TCP connection (Upgrade); 2: streams of an h2c connection
+    // (RFC 8441); 3: streams of an HTTP/3 connection (RFC 9220, QUIC to the same port)
+    int http_version = 1;
+    uint32_t streams = 1; // -m: WebSockets per connection (HTTP/2 and HTTP/3)
 };
 
 // Parses argv into opts; on a usage error prints why and returns false. Sets

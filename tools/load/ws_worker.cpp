@@ -3,20 +3,19 @@
 // handshake, masked message sends with D messages in flight per connection,
 // byte-for-byte validation of every echo, pongs to server pings, timeouts and reconnects.
 //
-// Every message carries its connection and sequence number in its first 16 payload
-// bytes (hex digits), so an echo that is stale, reordered or from another connection is
-// a mismatch, not a success. The rest of the payload is a fixed pattern, pre-masked once:
-// a send copies the template frame and re-masks only those 16 bytes.
+// Messages and their checks are ws_echo.hpp's: every message names its connection and
+// sequence number, so an echo from another connection or out of turn is a mismatch.
 #include "ws_worker.hpp"
 
-#include "http/char_classes.hpp"
 #include "ring_worker.hpp"
+#include "ws_echo.hpp"
 #include "ws_frame.hpp"
 #include "ws_handshake.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,7 +26,6 @@ namespace ringbolt_load {
 namespace {
 
 constexpr uint16_t buffer_group = 9;
-constexpr size_t seq_digits = 16;
 
 struct message_slot {
     uint64_t seq;
@@ -41,8 +39,7 @@ struct connection : conn_socket {
     std::string accept;                   // the Sec-WebSocket-Accept it must carry
     inflight_fifo<message_slot> inflight; // messages
     uint64_t next_seq = 0;
-    uint64_t rx_off = 0; // bytes of the current echo seen so far
-    bool rx_bad = false; // the current echo already differs
+    ws_echo_check echo; // the echo of message inflight.at(0) so far
     ws_frame_parser parser;
 };
 
@@ -62,8 +59,6 @@ class ws_worker : ring_worker<ws_worker, connection, ws_thread_stats> {
     void drop(uint32_t i, int64_t now, bool fail_oldest);
     void fail_phase(uint32_t i, int64_t now, uint64_t* counter, const char* why);
     void service(uint32_t i, int64_t now);
-    void append_message(connection& c, uint32_t i, uint64_t seq);
-    void digits_for(uint32_t i, uint64_t seq, char* out) const noexcept;
     void on_phase_timeout(uint32_t i, int64_t now);
     uint64_t failed_opens() const noexcept { return _st->errors.connect + _st->errors.handshake; }
     void on_bytes(uint32_t i, const char* data, size_t len, int64_t now);
@@ -83,11 +78,7 @@ class ws_worker : ring_worker<ws_worker, connection, ws_thread_stats> {
 
     const ws_run_plan& _plan;
     const ws_options& _opts;
-    std::string _plain;     // the payload pattern every message starts from
-    std::string _frame;     // one whole masked frame of _plain
-    size_t _payload_at = 0; // offset of the payload in _frame
-    uint8_t _key[4]{};
-    ws_opcode _opcode = ws_opcode::binary;
+    std::optional<ws_echo_template> _tpl; // made in setup(), with a random mask key
     std::mt19937_64 _rng;
 };
 
@@ -109,44 +100,11 @@ bool ws_worker::setup() {
     }
     std::random_device rd;
     _rng.seed((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ ringbolt::core::monotonic_ns());
-    uint64_t k = _rng();
-    memcpy(_key, &k, 4);
-    // text: printable ASCII (valid UTF-8); binary: every byte value, so a server that
-    // treats the payload as text shows up as a mismatch
-    _opcode = _opts.text ? ws_opcode::text : ws_opcode::binary;
-    _plain.resize(_opts.size);
-    for (size_t j = 0; j < _plain.size(); ++j) {
-        _plain[j] = _opts.text ? static_cast<char>('a' + (j * 7) % 26) : static_cast<char>((j * 131 + 7) & 0xff);
-    }
-    append_client_frame(&_frame, _opcode, _plain.data(), _plain.size(), _key);
-    _payload_at = _frame.size() - _plain.size();
+    _tpl.emplace(_opts.size, _opts.text, _rng());
     for (connection& c : _conns) {
         c.inflight.resize(_opts.pipeline);
     }
     return true;
-}
-
-// The 16 hex digits at the front of message seq of connection i (fewer when the
-// payload is shorter: the low-order ones).
-void ws_worker::digits_for(uint32_t i, uint64_t seq, char* out) const noexcept {
-    using ringbolt::http::chars::hex_digits;
-    uint64_t v = (static_cast<uint64_t>(_first_conn + i + 1) << 40) | (seq & ((uint64_t{1} << 40) - 1));
-    for (size_t d = 0; d < seq_digits; ++d) {
-        out[seq_digits - 1 - d] = hex_digits[(v >> (4 * d)) & 15];
-    }
-}
-
-void ws_worker::append_message(connection& c, uint32_t i, uint64_t seq) {
-    size_t at = c.out.size();
-    c.out += _frame;
-    char digits[seq_digits];
-    digits_for(i, seq, digits);
-    size_t n = std::min<size_t>(seq_digits, _plain.size());
-    const char* src = digits + (seq_digits - n);
-    char* dst = c.out.data() + at + _payload_at;
-    for (size_t j = 0; j < n; ++j) {
-        dst[j] = static_cast<char>(static_cast<uint8_t>(src[j]) ^ _key[j & 3]);
-    }
 }
 
 void ws_worker::say_goodbye(connection& c) {
@@ -155,7 +113,7 @@ void ws_worker::say_goodbye(connection& c) {
         // server sees a normal end rather than a reset
         std::string frame;
         const char code[2] = {0x03, static_cast<char>(0xe8)};
-        append_client_frame(&frame, ws_opcode::close, code, 2, _key);
+        _tpl->append_control(&frame, ws_opcode::close, code, 2);
         [[maybe_unused]] ssize_t w = send(c.fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
 }
@@ -186,8 +144,7 @@ void ws_worker::drop(uint32_t i, int64_t now, bool fail_oldest) {
     }
     c.inflight.clear();
     c.next_seq = 0;
-    c.rx_off = 0;
-    c.rx_bad = false;
+    c.echo.reset();
     c.parser.reset();
     c.state = conn_state::down;
     if (_ever_open) {
@@ -238,7 +195,7 @@ void ws_worker::service(uint32_t i, int64_t now) {
     c.control.clear();
     for (uint32_t k = c.inflight.take_unsent(); k < c.inflight.count(); ++k) {
         c.inflight.at(k).sent_ns = now;
-        append_message(c, i, c.inflight.at(k).seq);
+        _tpl->append_message(&c.out, _first_conn + i + 1, c.inflight.at(k).seq);
     }
     start_send(i, c.out.data(), c.out.size());
 }
@@ -287,28 +244,7 @@ bool ws_worker::on_data(uint32_t i, const ws_event& ev, int64_t now) {
         drop(i, now, false);
         return false;
     }
-    size_t size = _plain.size();
-    if (ev.message_opcode != _opcode || c.rx_off + ev.len > size) {
-        c.rx_bad = true;
-    } else if (!c.rx_bad && ev.len > 0) {
-        size_t n_digits = std::min<size_t>(seq_digits, size);
-        size_t off = c.rx_off;
-        size_t end = off + ev.len;
-        if (off < n_digits) {
-            char digits[seq_digits];
-            digits_for(i, c.inflight.at(0).seq, digits);
-            const char* want = digits + (seq_digits - n_digits);
-            size_t upto = std::min(end, n_digits);
-            if (memcmp(ev.data, want + off, upto - off) != 0) {
-                c.rx_bad = true;
-            }
-        }
-        size_t from = std::max(off, n_digits);
-        if (!c.rx_bad && end > from && memcmp(ev.data + (from - off), _plain.data() + from, end - from) != 0) {
-            c.rx_bad = true;
-        }
-    }
-    c.rx_off += ev.len;
+    c.echo.piece(*_tpl, _first_conn + i + 1, c.inflight.at(0).seq, ev);
     if (ev.message_end) {
         on_echo_end(i, now);
     }
@@ -317,11 +253,10 @@ bool ws_worker::on_data(uint32_t i, const ws_event& ev, int64_t now) {
 
 void ws_worker::on_echo_end(uint32_t i, int64_t now) {
     connection& c = _conns[i];
-    bool ok = !c.rx_bad && c.rx_off == _plain.size();
+    bool ok = c.echo.matches(*_tpl);
     int64_t sent = c.inflight.at(0).sent_ns;
     c.inflight.pop_front();
-    c.rx_off = 0;
-    c.rx_bad = false;
+    c.echo.reset();
     if (measured(sent)) {
         ++_finished;
     }
@@ -358,7 +293,7 @@ void ws_worker::on_frames(uint32_t i, const char* data, size_t len, int64_t now)
         } else if (ev.what == ws_event::kind::control) {
             if (ev.control_opcode == ws_opcode::ping) {
                 ++_st->pings;
-                append_client_frame(&c.control, ws_opcode::pong, ev.control_payload, ev.control_len, _key);
+                _tpl->append_control(&c.control, ws_opcode::pong, ev.control_payload, ev.control_len);
                 mark_dirty(i);
             } else if (ev.control_opcode == ws_opcode::close) {
                 ++_st->server_closes;
