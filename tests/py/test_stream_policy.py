@@ -6,9 +6,10 @@ stream_policy_drivers.py), never a copy of the rules.
 
 Rows: a head that stops, a body that stops, a body that trickles (200 bytes/s under the
 1024 floor), a slow reader that keeps reading (past the write timeout), a reader that
-stops, a window never granted, rapid reset, more streams than the cap at once, a protocol
-error, and a request sent while a sync handler holds the reactor (longer than the
-keep-alive timeout). Columns: HTTP/1.1 plain and TLS, HTTP/2 h2c and TLS, HTTP/3.
+stops, a window never granted, rapid reset, more streams than the cap at once, the same two
+with WebSockets (extended CONNECT, RFC 8441 and RFC 9220: reset at once, or held open past
+the cap), a protocol error, and a request sent while a sync handler holds the reactor
+(longer than the keep-alive timeout). Columns: HTTP/1.1 plain and TLS, HTTP/2 h2c and TLS, HTTP/3.
 
 The servers run with 2 s clocks (--header-timeout, --body-timeout, --write-timeout) so a
 row takes seconds; each cell opens its own connections, and after each the server must
@@ -37,6 +38,8 @@ EXPECTED = {
     "window never granted": "cut",
     "rapid reset": "abuse",
     "too many streams": "bounded",
+    "WebSocket rapid reset": "abuse",
+    "WebSockets past the cap": "bounded",
     "protocol error": "error",
     "request during a blocked reactor": "answered",
 }
@@ -45,6 +48,8 @@ EXPECTED = {
 NOT_APPLICABLE = {
     ("rapid reset", "h1"): "one request at a time: a reset ends the connection, nothing else runs on it",
     ("rapid reset", "h1-tls"): "one request at a time: a reset ends the connection, nothing else runs on it",
+    **{(row, p): "one WebSocket per connection: its end is the connection's, and the cap is per connection"
+       for row in ("WebSocket rapid reset", "WebSockets past the cap") for p in ("h1", "h1-tls")},
 }
 
 # Each row's method on every driver.
@@ -57,6 +62,8 @@ METHOD = {
     "window never granted": "window_never_granted",
     "rapid reset": "rapid_reset",
     "too many streams": "too_many_streams",
+    "WebSocket rapid reset": "ws_rapid_reset",
+    "WebSockets past the cap": "ws_past_the_cap",
     "protocol error": "protocol_error",
     "request during a blocked reactor": "request_during_block",
 }

@@ -2,7 +2,8 @@
 what each handler was told when its client went away, and how many ran at once.
 
 `native` (a ringbolt.App): /work?s= (an async handler that sleeps, counted while it runs:
-/peak says the most at once, ?reset=1 starts over), /block?s= (a sync handler that holds
+/peak says the most at once, ?reset=1 starts over), /ws (a WebSocket held open until its
+client goes, counted with them), /block?s= (a sync handler that holds
 the reactor's thread), /upload (reads req.stream(), records what the read raised),
 /notes, /big/{n}; `asgi`: records when http.disconnect came (/events); `wsgi`: reads
 wsgi.input in pieces and records what the read raised (/notes)."""
@@ -29,6 +30,14 @@ async def work(req):
     with running:
         await asyncio.sleep(float(req.query.get("s", "0.5")))
     return {"ok": True}
+
+
+@native.websocket("/ws")
+async def held(ws):
+    await ws.accept()
+    with running:
+        async for _ in ws:  # until the client closes, resets or goes
+            pass
 
 
 @native.get("/peak")
