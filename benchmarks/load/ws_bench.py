@@ -20,6 +20,11 @@ msg/s, and server CPU per message is then the fairer comparison. "Others' CPU" i
 the rest of the machine used meanwhile (/proc/stat user+nice+system less the server and
 the generator, in % of one CPU): a run is clean only when it is near zero.
 
+Systems whose name ends in -h2 or -h3 carry the WebSockets as streams of ONE connection
+of that protocol (RFC 8441 over h2c, RFC 9220 over HTTP/3 with a throwaway certificate):
+--connections then counts streams (ringbolt-ws-load --http2/--http3 -c 1 -m N). Compare
+their CPU per message with the same server's HTTP/1.1 row and the C floor's.
+
 A system that cannot start (missing package, no ringbolt WebSocket support yet) is
 reported as unavailable with the reason, and the others still run.
 
@@ -37,7 +42,10 @@ Systems (the apps are tools/autobahn/echo_asgi.py and benchmarks/load/ws/):
                  c-ws-uring-spin the same never sleeping (no wake-up latency; CPU/msg is 1/rate)
   ringbolt       ringbolt's @app.websocket echo (benchmarks/load/ws/ringbolt_echo.py); ringbolt-asgi:
                  `ringbolt serve tools.autobahn.echo_asgi:app`,
-                 both with one worker and one reactor thread
+                 both with one worker and one reactor thread; ringbolt-h2, ringbolt-h3,
+                 ringbolt-asgi-h2, ringbolt-asgi-h3: the same on streams of one connection
+  hypercorn      Hypercorn (uvloop worker), ASGI echo; hypercorn-h2 the same on h2c streams
+                 (Hypercorn has RFC 8441; no Python peer has RFC 9220)
 
 Peers come from a venv (--venv, default benchmarks/load/.venv-peers, made by
 setup_peers.sh); ringbolt from --ringbolt-python (default: this interpreter).
@@ -71,6 +79,7 @@ class System:
     cmd: list[str]  # {venv} {port} {ringbolt_python} are filled in; run with cwd = repository root
     probe: list[str] = field(default_factory=list)  # must exit 0, else "unavailable"
     env: dict[str, str] = field(default_factory=dict)
+    carrier: str = ""  # "--http2"/"--http3": the WebSockets are streams of one connection of that protocol
 
 
 UVICORN = ["{venv}/bin/uvicorn", "tools.autobahn.echo_asgi:app", "--host", "127.0.0.1", "--port", "{port}",
@@ -82,6 +91,15 @@ GRANIAN = ["{venv}/bin/granian", "--host", "127.0.0.1", "--port", "{port}", "--w
 
 C_WS_URING_BUILD = ["sh", "-c", "mkdir -p {bin} && cc -O2 -Wall -Wextra -o {bin}/c_ws_uring_echo "
                     "benchmarks/load/ws/c_ws_uring_echo.c -luring -lcrypto"]
+
+RINGBOLT = ["{ringbolt_python}", "-m", "ringbolt", "serve", "benchmarks.load.ws.ringbolt_echo:app",
+            "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"]
+RINGBOLT_ASGI = ["{ringbolt_python}", "-m", "ringbolt", "serve", "tools.autobahn.echo_asgi:app",
+                 "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"]
+RINGBOLT_PROBE = ["{ringbolt_python}", "-c", "import ringbolt.websocket"]
+HTTP3 = ["--ssl-certfile", "{cert}", "--ssl-keyfile", "{key}", "--http3"]
+HYPERCORN = ["{venv}/bin/hypercorn", "tools.autobahn.echo_asgi:app", "--bind", "127.0.0.1:{port}", "--workers", "1",
+             "--worker-class", "uvloop", "--log-level", "warning"]
 
 SYSTEMS: dict[str, System] = {
     "uvicorn": System([*UVICORN, "--ws", "websockets"],
@@ -105,13 +123,27 @@ SYSTEMS: dict[str, System] = {
     "c-ws-uring-spin": System(["{bin}/c_ws_uring_echo", "--spin", "{port}"], probe=C_WS_URING_BUILD),
     # ringbolt's own API (@app.websocket) and the same ASGI echo app the peers run; one
     # worker, one reactor thread (the event loop has its own thread).
-    "ringbolt": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "benchmarks.load.ws.ringbolt_echo:app",
-                        "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"],
-                       probe=["{ringbolt_python}", "-c", "import ringbolt.websocket"]),
-    "ringbolt-asgi": System(["{ringbolt_python}", "-m", "ringbolt", "serve", "tools.autobahn.echo_asgi:app",
-                             "--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--threads", "1"],
-                            probe=["{ringbolt_python}", "-c", "import ringbolt.websocket"]),
+    "ringbolt": System(RINGBOLT, probe=RINGBOLT_PROBE),
+    "ringbolt-asgi": System(RINGBOLT_ASGI, probe=RINGBOLT_PROBE),
+    # the same servers, the WebSockets on streams of one HTTP/2 (h2c) or HTTP/3 connection
+    "ringbolt-h2": System(RINGBOLT, probe=RINGBOLT_PROBE, carrier="--http2"),
+    "ringbolt-h3": System([*RINGBOLT, *HTTP3], probe=RINGBOLT_PROBE, carrier="--http3"),
+    "ringbolt-asgi-h2": System(RINGBOLT_ASGI, probe=RINGBOLT_PROBE, carrier="--http2"),
+    "ringbolt-asgi-h3": System([*RINGBOLT_ASGI, *HTTP3], probe=RINGBOLT_PROBE, carrier="--http3"),
+    "hypercorn": System(HYPERCORN, probe=["{venv}/bin/python", "-c", "import hypercorn, uvloop"]),
+    "hypercorn-h2": System(HYPERCORN, probe=["{venv}/bin/python", "-c", "import hypercorn, uvloop, h2"],
+                           carrier="--http2"),
 }
+
+
+def make_cert(directory: Path) -> tuple[str, str]:
+    """A throwaway P-256 certificate for the HTTP/3 systems (the load generator does not check it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost"], check=True,
+                   capture_output=True)
+    return str(cert), str(key)
 
 
 def is_peer(name: str) -> bool:
@@ -123,6 +155,7 @@ def is_peer(name: str) -> bool:
 class Server:
     def __init__(self, name: str, system: System, ctx: dict[str, str], cpu_list: str, log: Path):
         self.name = name
+        self.carrier = system.carrier
         self.port = free_port()
         fill = {**ctx, "port": str(self.port)}
         cmd = [part.format(**fill) for part in system.cmd]
@@ -153,8 +186,13 @@ class Server:
 
 
 def run_loadgen(url: str, load_cpu: str, size: int, connections: int, pipeline: int, duration: float,
-                messages: int = 0, timeout_ms: int = 5000) -> dict:
-    args = [str(LOADGEN), "--json", "-c", str(connections), "-p", str(pipeline), "-s", str(size),
+                messages: int = 0, timeout_ms: int = 5000, carrier: str = "") -> dict:
+    """ringbolt-ws-load's JSON; with a carrier, `connections` WebSockets on streams of one connection."""
+    if carrier:
+        spread = [carrier, "-c", "1", "-m", str(connections)]
+    else:
+        spread = ["-c", str(connections)]
+    args = [str(LOADGEN), "--json", *spread, "-p", str(pipeline), "-s", str(size),
             "--cpus", load_cpu, "--timeout", str(timeout_ms)]
     args += ["-n", str(messages)] if messages else ["-d", f"{duration}"]
     before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
@@ -181,7 +219,7 @@ def wait_ready(server: Server, load_cpu: str, seconds: float) -> None:
             tail = server.log.read_text(errors="replace").strip().splitlines()[-5:]
             raise RuntimeError(f"exited with {server.proc.returncode}: {' | '.join(tail)}")
         try:
-            r = run_loadgen(server.url(), load_cpu, 64, 1, 1, 0, messages=20, timeout_ms=1000)
+            r = run_loadgen(server.url(), load_cpu, 64, 1, 1, 0, messages=20, timeout_ms=1000, carrier=server.carrier)
             if r["messages"] == 20 and r["errors"]["total"] == 0:
                 return
             last = f"probe: {r['messages']} echoes, errors {r['errors']}, {r.get('first_error', '')}"
@@ -202,10 +240,12 @@ def machine_task_cpu() -> tuple[float, float]:
 
 
 def measure(server: Server, args, size: int) -> dict:
-    run_loadgen(server.url(), args.load_cpu, size, args.connections, args.pipeline, args.warmup)
+    run_loadgen(server.url(), args.load_cpu, size, args.connections, args.pipeline, args.warmup,
+                carrier=server.carrier)
     cpu_before = sum(cpu(server.proc.pid))
     machine_before, t0 = machine_task_cpu()
-    r = run_loadgen(server.url(), args.load_cpu, size, args.connections, args.pipeline, args.duration)
+    r = run_loadgen(server.url(), args.load_cpu, size, args.connections, args.pipeline, args.duration,
+                    carrier=server.carrier)
     cpu_after = sum(cpu(server.proc.pid))
     machine_after, t1 = machine_task_cpu()
     n = r["messages"]
@@ -243,6 +283,8 @@ def report(args, results: dict, unavailable: dict[str, str], sizes: list[int]) -
         f"{args.connections} connections, {args.pipeline} message(s) in flight each, {args.duration:g} s measured "
         f"after {args.warmup:g} s warm-up, median of {args.rounds} interleaved round(s); server on CPU "
         f"{args.server_cpu}, ringbolt-ws-load on CPU {args.load_cpu}; every echo checked byte for byte.",
+        f"Systems named -h2 or -h3 carry the {args.connections} WebSockets as streams of one connection of that "
+        "protocol (h2c; HTTP/3 with TLS 1.3 inside QUIC).",
         "",
         "```",
         "python3 " + " ".join([os.path.relpath(__file__, ROOT), *sys.argv[1:]]),
@@ -352,9 +394,11 @@ def main() -> int:
         ap.error(f"unknown system(s) {', '.join(unknown)}; known: {', '.join(SYSTEMS)}")
     sizes = [int(s) for s in args.sizes.split(",")]
     if not LOADGEN.exists() or any(LOADGEN.stat().st_mtime < p.stat().st_mtime
-                                   for p in (ROOT / "tools" / "load").glob("ws_*.[ch]pp")):
+                                   for p in (ROOT / "tools" / "load").glob("*.[ch]pp")):
         subprocess.run(["make", "-C", str(LOADGEN.parent), "ringbolt-ws-load"], check=True)
     ctx = {"venv": str(args.venv.resolve()), "ringbolt_python": args.ringbolt_python, "bin": str(HERE / ".bin")}
+    if any(SYSTEMS[n].carrier == "--http3" for n in names):
+        ctx.update(zip(("cert", "key"), make_cert(ROOT / "build" / "ws-bench-certs")))
 
     unavailable: dict[str, str] = {}
     for name in names:

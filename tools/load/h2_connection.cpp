@@ -21,7 +21,9 @@ namespace ringbolt_load {
 namespace {
 
 constexpr size_t read_size = 64 * 1024;
-constexpr size_t write_batch = 256 * 1024; // nghttp2's output gathered before one send
+constexpr size_t write_batch = 256 * 1024;  // nghttp2's output gathered before one send
+constexpr uint32_t stream_window = 6 << 20; // Chromium's HTTP/2 windows (receive side)
+constexpr int32_t connection_window = 15 << 20;
 
 } // namespace
 
@@ -178,10 +180,13 @@ bool h2_connection::open(int64_t now) {
         release();
         return false;
     }
-    // the client preface's SETTINGS: nghttp2's defaults otherwise (a 64 KiB stream window,
-    // as browsers start with), no push
-    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0}};
+    // the client preface's SETTINGS and windows as Chromium sends them (the browser that
+    // opens WebSockets on HTTP/2 by default): 6 MiB per stream, 15 MiB for the
+    // connection, no push
+    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+                                         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window}};
     nghttp2_submit_settings(_session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_session_set_local_window_size(_session, NGHTTP2_FLAG_NONE, 0, connection_window);
     _phase = phase::handshaking;
     return true;
 }

@@ -82,8 +82,15 @@ class Server:
         return f"ws://127.0.0.1:{self.port}{path}"
 
     def stop(self) -> None:
-        self.proc.terminate()  # only the server this fixture started, by its Popen handle
-        self.proc.wait(timeout=10)
+        """Ends the server this test started (by its Popen handle), within 15 s; a server
+        that needed more than 10 s to drain fails the test after it is gone."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            raise AssertionError(f"the server took over 10 s to stop: {self.log.read_text(errors='replace')[-2000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +113,13 @@ def servers(certs, tmp_path_factory):
     except BaseException:
         plain.stop()
         raise
-    yield {"--http2": plain, "--http3": tls}
-    plain.stop()
-    tls.stop()
+    try:
+        yield {"--http2": plain, "--http3": tls}
+    finally:
+        try:
+            plain.stop()
+        finally:
+            tls.stop()
 
 
 def load(binary: Path, url: str, *args: str, expect_rc: int = 0, timeout: float = 60) -> dict:
@@ -227,6 +238,20 @@ def test_nothing_listening(binary, proto):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1, out
     assert "cannot open a WebSocket" in out.stderr
+
+
+@pytest.mark.parametrize("proto", ["", *PROTOCOLS])
+def test_hold_sends_one_message_each(binary, servers, proto):
+    # --hold: each WebSocket echoes once, then stays open and idle to the end (HTTP/1.1
+    # too: the plain server takes its Upgrade)
+    srv = servers[proto or "--http2"]
+    srv.stats(reset=True)
+    spread = [proto, "-c", "1", "-m", "6"] if proto else ["-c", "6"]
+    r = load(binary, srv.url("/echo"), *spread, "--hold", "-d", "700ms", "-s", "32")
+    assert r["messages"] == 6 and r["handshakes"] == 6 and r["errors"]["total"] == 0, r
+    assert r["unfinished"] == 0
+    seen = srv.stats()
+    assert seen["messages"] == 6 and seen["accepted"] == 6
 
 
 @pytest.mark.parametrize("args", [["--http2", "-m", "0"], ["--http3", "-m", "x"], ["--http2", "--streams"]])

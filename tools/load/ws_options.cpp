@@ -22,6 +22,8 @@ const char* usage_text = "usage: ringbolt-ws-load [options] ws://HOST:PORT/path\
                          "      --http3           WebSockets on streams of HTTP/3 connections (RFC 9220): QUIC to\n"
                          "                        the URL's port over UDP (the certificate is not checked)\n"
                          "  -m, --streams N       WebSockets per connection with --http2/--http3 (default 1)\n"
+                         "      --hold            one echo per WebSocket, then keep it open and idle until the end\n"
+                         "                        (a server's memory per idle WebSocket)\n"
                          "      --warmup T        unmeasured time before the measurement (default 0)\n"
                          "      --timeout MS      per-message and handshake timeout in milliseconds (default 2000)\n"
                          "      --json            print the result as one JSON object\n"
@@ -30,7 +32,7 @@ const char* usage_text = "usage: ringbolt-ws-load [options] ws://HOST:PORT/path\
 } // namespace
 
 bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
-    enum { opt_text = first_tool_option, opt_http2, opt_http3 };
+    enum { opt_text = first_tool_option, opt_http2, opt_http3, opt_hold };
     static const std::vector<option> long_opts = long_options({
         {"messages", required_argument, nullptr, 'n'},
         {"size", required_argument, nullptr, 's'},
@@ -38,6 +40,7 @@ bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
         {"http2", no_argument, nullptr, opt_http2},
         {"http3", no_argument, nullptr, opt_http3},
         {"streams", required_argument, nullptr, 'm'},
+        {"hold", no_argument, nullptr, opt_hold},
     });
     static const command_line cl = {"ringbolt-ws-load", usage_text, "c:t:d:n:p:s:m:h", long_opts.data(), "ws://"};
     return parse_command_line(argc, argv, cl, o, exit_now, [o](int c, const char* arg) {
@@ -56,6 +59,9 @@ bool parse_ws_options(int argc, char** argv, ws_options* o, bool* exit_now) {
             return option_result::ok;
         case opt_text:
             o->text = true;
+            return option_result::ok;
+        case opt_hold:
+            o->hold = true;
             return option_result::ok;
         case opt_http2:
         case opt_http3:

@@ -16,6 +16,7 @@ struct ws_options : common_options {
     // (RFC 8441); 3: streams of an HTTP/3 connection (RFC 9220, QUIC to the same port)
     int http_version = 1;
     uint32_t streams = 1; // -m: WebSockets per connection (HTTP/2 and HTTP/3)
+    bool hold = false;    // each WebSocket sends one message, then stays open and idle until the end
 };
 
 // Parses argv into opts; on a usage error prints why and returns false. Sets

@@ -32,7 +32,8 @@ bool ws_stream_echo::may_send(int64_t now) const noexcept {
     // closed loop: none before the common start, so with -n and no warm-up the server
     // sees exactly the measured messages
     return _accepted && !_over && now >= _ctx.plan.start_ns && now < _ctx.plan.end_ns &&
-           _inflight.size() < _ctx.plan.opts->pipeline && (!_ctx.measured(now) || _ctx.budget_left());
+           _inflight.size() < _ctx.plan.opts->pipeline && (!_ctx.measured(now) || _ctx.budget_left()) &&
+           !(_ctx.plan.opts->hold && _next_seq > 0);
 }
 
 bool ws_stream_echo::wants_output(int64_t now) const {

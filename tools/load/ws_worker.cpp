@@ -180,7 +180,7 @@ void ws_worker::service(uint32_t i, int64_t now) {
     if (now >= _plan.start_ns) {
         // closed loop: keep `pipeline` messages out; none before the common start, so
         // with -n and no warm-up the server sees exactly the measured messages
-        while (!c.inflight.full() && budget_left()) {
+        while (!c.inflight.full() && budget_left() && !(_opts.hold && c.next_seq > 0)) {
             if (measured(now)) {
                 ++_issued;
             }
