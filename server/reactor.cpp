@@ -742,11 +742,13 @@ void reactor::begin_drain() noexcept {
     _draining = true;
     _drain_deadline = _now_s + _config.graceful_timeout_s;
     quic_begin_drain();
-    if (_listen_fd >= 0 && _config.listen_fds.empty()) {
-        // This server bound the listener, so the drain is a stop: new clients' SYNs go
-        // unanswered from here (they retry and are refused once it is closed) while the
-        // handshakes under way complete into the queue that the sweep below takes. A
-        // listener handed over (workers, --fd, the reloader) is gated by its owner.
+    if (_listen_fd >= 0 && (_config.listen_fds.empty() || _config.owns_listen_fds)) {
+        // This server bound the listener (or the CLI bound it for this process alone:
+        // --uds), so the drain is a stop: new clients are turned away from here (a SYN
+        // goes unanswered, a unix connect is refused) while the connections already
+        // queued are taken by the sweep below. A listener handed over (workers, --fd, the
+        // reloader) is gated by its owner. On a listener shared by several reactors the
+        // first to drain gates it for all.
         (void)_backend->refuse_connections(_listen_fd);
     }
     if (_accept_armed) {

@@ -118,6 +118,10 @@ struct server_config {
     /// share them, so a worker that exits never closes a listener). Reactor i uses
     /// fds[i % size]. Empty: each reactor binds its own SO_REUSEPORT listener.
     std::vector<int> listen_fds;
+    /// listen_fds were bound for this process alone (`--uds` without workers): its stop is
+    /// the socket's stop, so the drain turns new clients away there as on a listener it
+    /// bound itself (reactor::begin_drain). A supervisor's, `--fd`'s or the reloader's: false.
+    bool owns_listen_fds = false;
     int cpu_offset = 0;                 ///< first CPU index (into the allowed set) for reactor 0
     std::string io = "auto";            ///< "auto" (io_uring, else epoll), "io_uring" or "epoll"
     uint32_t limit_connections = 0;     ///< per reactor (its _live), 0 = none: accepting pauses at the cap

@@ -188,6 +188,7 @@ void read_server_config(const pb::dict& c, server::server_config& cfg) {
     cfg.buffer_count = get_opt<unsigned>(c, "buffer_count", cfg.buffer_count);
     cfg.buffer_size = get_opt<unsigned>(c, "buffer_size", cfg.buffer_size);
     cfg.listen_fds = get_opt<std::vector<int>>(c, "listen_fds", {});
+    cfg.owns_listen_fds = get_opt<bool>(c, "owns_listen_fds", false);
     cfg.cpu_offset = get_opt<int>(c, "cpu_offset", 0);
     cfg.io = get_opt<std::string>(c, "io", "auto");
     if (const char* env = std::getenv("RINGBOLT_IO"); env != nullptr && *env != '\0' && cfg.io == "auto") {

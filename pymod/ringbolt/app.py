@@ -514,11 +514,12 @@ class App(RouteGroup):
         handed = list(options.get("listen_fds") or []) + list(options.get("quic_fds") or [])
         bind_name = options.pop("bind_name", None)  # how to name an inherited listener (unix:/path)
         # With workers the supervisor gates a listener the CLI bound (--uds) before they
-        # drain; a single process's reactors sweep it as they drain, and only a listener
-        # the native server bound itself (host:port) is gated by it (uring/reactor.cpp).
-        options.pop("owns_listeners", None)
+        # drain (it takes owns_listeners out of their options); a single process gates it
+        # as its reactors begin their drain, as it gates a listener the native server bound
+        # itself (host:port; server/reactor.cpp, begin_drain).
+        owns_listen_fds = bool(options.pop("owns_listeners", False))
         loop_kind = options.pop("loop", None) or "auto"  # --loop
-        config = dict(options, host=host, port=port, threads=threads or 0)
+        config = dict(options, host=host, port=port, threads=threads or 0, owns_listen_fds=owns_listen_fds)
         previous: dict[signal.Signals, Any] = {}
         started: list[bool] = []
         stop_requested: list[int] = []

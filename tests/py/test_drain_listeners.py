@@ -316,3 +316,40 @@ def test_refusing_new_connections_on_a_socket_that_does_not_listen_says_why() ->
         for sock in (idle, udp):
             with pytest.raises(OSError, match="not a listening stream socket"):
                 _native.refuse_new_connections(sock.fileno())
+
+
+def test_a_single_process_turns_new_unix_clients_away_while_a_reactor_is_busy(tmp_path: Path) -> None:
+    """A single process's --uds listener (bound by the CLI for this process alone) is shared
+    by its reactors. On SIGTERM the first reactor to drain turns new clients away there
+    (refused at once, nothing written) even while another reactor is still busy in a
+    handler and holds the socket open: otherwise a client connecting then is queued, and
+    reset if it lands between that reactor's last sweep and its close (CI met it once:
+    uds-single-process-sigterm, a client accepted and reset at +0.184 s)."""
+    sock_path = tmp_path / "s.sock"
+    srv = Server(tmp_path / "server.log", "--threads", "2", "--uds", str(sock_path))
+    busy = socket.socket(socket.AF_UNIX)
+    try:
+        busy.settimeout(20)
+        busy.connect(str(sock_path))
+        busy.sendall(b"GET /sleep?s=2 HTTP/1.1\r\nHost: t\r\n\r\n")  # one reactor sleeps 2 s in it
+        time.sleep(0.3)
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.wait_log("draining", timeout=5)
+        time.sleep(0.3)  # the other reactor has begun its drain; the busy one has not
+        late = socket.socket(socket.AF_UNIX)
+        late.settimeout(2)
+        try:
+            with pytest.raises(ConnectionRefusedError):
+                late.connect(str(sock_path))
+        finally:
+            late.close()
+        reply = Reader(busy).read()  # what the busy reactor was doing is still answered
+        assert reply.status == 200, reply
+    finally:
+        busy.close()
+        try:
+            code = srv.proc.wait(timeout=30)  # the SIGTERM above ends it once drained
+        except subprocess.TimeoutExpired:
+            code = srv.stop()
+            raise
+    assert code == 0, srv.output()
