@@ -220,6 +220,9 @@ struct link final : quic::stream_host {
         EXPECT_LE(grants, closed.size() + (closing >= 0 ? 1 : 0)) << "a stream given back twice, or before it closed";
     }
     uint64_t bidi_streams_allowed() const noexcept override { return allowed; }
+    /// Streams whose first bytes came in 0-RTT (a resumed client's early data).
+    std::set<int64_t> early;
+    bool came_early(int64_t id) const noexcept override { return early.contains(id); }
     void close(uint64_t code, std::string_view reason) noexcept override {
         closed_conn = true;
         close_code = code;

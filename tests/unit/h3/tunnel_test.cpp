@@ -184,6 +184,21 @@ TEST(H3WebSocket, UnknownProtocolAndPlainConnectAre501) {
     EXPECT_TRUE(h.dispatcher.batch().empty());
 }
 
+// An extended CONNECT in 0-RTT could be a replay that opens the WebSocket twice (RFC 9001
+// §9.2): 425 (RFC 8470 §3), nothing reaches the app; sent again after the handshake, the
+// same CONNECT opens the WebSocket.
+TEST(H3WebSocket, ConnectInEarlyDataIs425) {
+    harness h;
+    h.net.early.insert(h.cl.next_id);
+    int64_t id = h.connect("/ws");
+    EXPECT_EQ(h.answer(id).headers[":status"], "425");
+    EXPECT_TRUE(h.dispatcher.batch().empty());
+    EXPECT_TRUE(h.answer(id).ended);
+    int64_t again = h.open_ws();
+    EXPECT_EQ(h.answer(again).headers[":status"], "200");
+    EXPECT_EQ(h.conn.outstanding(), 1u);
+}
+
 TEST(H3WebSocket, NotAdvertisedMeansMalformed) {
     harness h(false);
     int64_t id = h.connect("/ws");
