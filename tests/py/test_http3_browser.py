@@ -49,14 +49,26 @@ def spki_sha256(cert: Path) -> str:
 
 
 def load_page(port: int, cert: Path, profile: Path, path: str) -> str:
-    """The page's DOM after its script ran (virtual time lets it finish its fetches)."""
-    out = subprocess.run(
-        [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--user-data-dir={profile}", "--enable-quic", f"--origin-to-force-quic-on=127.0.0.1:{port}",
-         f"--ignore-certificate-errors-spki-list={spki_sha256(cert)}", "--virtual-time-budget=30000",
-         "--dump-dom", f"https://127.0.0.1:{port}{path}"],
-        capture_output=True, timeout=90, env=CLIENT_ENV)
-    return out.stdout.decode(errors="replace")
+    """The page's DOM after its script ran (virtual time lets it finish its fetches).
+
+    A Chromium that prints nothing at all (no DOM, not even its error page for a failed
+    load: it crashed or was killed, as once in a loaded CI run) is started once more, with
+    a fresh profile; a second empty run fails the test with Chromium's exit status and
+    stderr."""
+    why = ""
+    for attempt in (1, 2):
+        out = subprocess.run(
+            [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={profile / str(attempt)}", "--enable-quic",
+             f"--origin-to-force-quic-on=127.0.0.1:{port}",
+             f"--ignore-certificate-errors-spki-list={spki_sha256(cert)}", "--virtual-time-budget=30000",
+             "--dump-dom", f"https://127.0.0.1:{port}{path}"],
+            capture_output=True, timeout=90, env=CLIENT_ENV)
+        dom = out.stdout.decode(errors="replace")
+        if dom.strip():
+            return dom
+        why = f"Chromium exited {out.returncode} and printed no DOM: {out.stderr.decode(errors='replace')[-1500:]}"
+    raise AssertionError(why)
 
 
 @pytest.mark.parametrize("io", BACKENDS)
