@@ -188,6 +188,15 @@ def start_peak(get_json: Callable[[str], Any]) -> None:
     get_json("/peak?reset=1")
 
 
+async def start_peak_h3(c: h3_client.H3Client) -> None:
+    """start_peak over an HTTP/3 connection's own streams."""
+    for _ in range(100):  # handlers of an earlier row's connections may still run
+        if json.loads((await c.request("GET", "/peak")).body)["now"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    await c.request("GET", "/peak?reset=1")
+
+
 def block_reactor(srv: ServerProcess, seconds: float = 3.0) -> threading.Thread:
     """A request on a connection of its own to a sync handler that holds the server's only
     reactor for `seconds` (longer than the keep-alive timeout); returns once it holds it."""
@@ -250,6 +259,10 @@ def read_h2_frames(s: socket.socket, until: Callable[[tuple[int, int, int, bytes
 
 
 class H2:
+    # an extended CONNECT (RFC 8441) to the WebSocket route
+    WS_HEAD = [(":method", "CONNECT"), (":path", "/ws"), (":scheme", "https"), (":authority", "localhost"),
+               (":protocol", "websocket"), ("sec-websocket-version", "13")]
+
     def __init__(self, srv: ServerProcess, tls: bool) -> None:
         self.srv = srv
         self.tls = tls
@@ -396,12 +409,13 @@ class H2:
     def window_never_granted(self) -> str:
         return self.get_big(MiB, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})[0]
 
-    def rapid_reset(self) -> str:
+    def rapid_reset(self, head: list[tuple[str, str]] | None = None) -> str:
+        """1000 streams (a GET, or `head` left open), each reset at once."""
         s, c = self.open()
         with s:
             for _ in range(1000):
                 sid = c.get_next_available_stream_id()
-                c.send_headers(sid, self.headers("/work?s=0.5"), end_stream=True)
+                c.send_headers(sid, head or self.headers("/work?s=0.5"), end_stream=head is None)
                 c.reset_stream(sid, CANCEL)
             try:
                 s.sendall(c.data_to_send())
@@ -420,16 +434,16 @@ class H2:
             evs = self.events(s, c, 10, lambda evs: any(isinstance(e, h2.events.StreamEnded) for e in evs))
             return json.loads(b"".join(e.data for e in evs if isinstance(e, h2.events.DataReceived)))
 
-    def too_many_streams(self) -> str:
+    def open_many(self, head: list[tuple[str, str]], end_stream: bool) -> tuple[dict[int, str], int] | str:
+        """CAP + 50 streams opened at once on one connection (before the server's SETTINGS
+        arrive, so the client does not hold any back): what became of each (its status, or
+        "refused" for REFUSED_STREAM), and the most handlers at once (/peak); or the GOAWAY."""
         start_peak(self.get_json)
         s, c = self.open()
         n = CAP + 50
         with s:
-            sids = []
             for _ in range(n):
-                sid = c.get_next_available_stream_id()
-                c.send_headers(sid, self.headers("/work?s=0.5"), end_stream=True)
-                sids.append(sid)
+                c.send_headers(c.get_next_available_stream_id(), head, end_stream=end_stream)
             s.sendall(c.data_to_send())
             done: dict[int, str] = {}
             end = time.monotonic() + VERDICT_S + 10
@@ -441,55 +455,32 @@ class H2:
                         done[ev.stream_id] = "refused" if ev.error_code == REFUSED_STREAM else f"reset {ev.error_code}"
                     elif isinstance(ev, h2.events.ConnectionTerminated):
                         return f"goaway {ev.error_code}"
-            kinds = sorted(set(done.values()))
-            peak = self.get_json("/peak")["peak"]
-            ok = len(done) == n and set(kinds) <= {"200", "refused"} and peak <= CAP
-            return "bounded" if ok else f"{len(done)} of {n}: {kinds}, peak {peak}"
+            return done, self.get_json("/peak")["peak"]
 
-    WS = [("sec-websocket-version", "13")]
-
-    def ws_rapid_reset(self) -> str:
-        """Extended CONNECTs (RFC 8441) to a WebSocket route, each reset at once."""
-        s, c = self.open()
-        with s:
-            for _ in range(1000):
-                sid = c.get_next_available_stream_id()
-                c.send_headers(sid, self.headers("/ws", "CONNECT", [(":protocol", "websocket"), *self.WS]))
-                c.reset_stream(sid, CANCEL)
-            try:
-                s.sendall(c.data_to_send())
-            except OSError:
-                pass
-            evs = self.events(s, c, VERDICT_S)
-            codes = [e.error_code for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
-            return "abuse" if codes == [ENHANCE_YOUR_CALM] else f"goaways {codes}"
+    def too_many_streams(self) -> str:
+        got = self.open_many(self.headers("/work?s=0.5"), end_stream=True)
+        if isinstance(got, str):
+            return got
+        done, peak = got
+        kinds = sorted(set(done.values()))
+        ok = len(done) == CAP + 50 and set(kinds) <= {"200", "refused"} and peak <= CAP
+        return "bounded" if ok else f"{len(done)} of {CAP + 50}: {kinds}, peak {peak}"
 
     def ws_past_the_cap(self) -> str:
         """CAP + 50 WebSockets opened at once on one connection and held: each accepted
         (200) or refused (REFUSED_STREAM), never more than the cap open in the app."""
-        start_peak(self.get_json)
-        s, c = self.open()
-        n = CAP + 50
-        with s:
-            for _ in range(n):
-                sid = c.get_next_available_stream_id()
-                c.send_headers(sid, self.headers("/ws", "CONNECT", [(":protocol", "websocket"), *self.WS]))
-            s.sendall(c.data_to_send())
-            done: dict[int, str] = {}
-            end = time.monotonic() + VERDICT_S
-            while len(done) < n and time.monotonic() < end:
-                for ev in self.events(s, c, 1):
-                    if isinstance(ev, h2.events.ResponseReceived):
-                        done[ev.stream_id] = dict(ev.headers)[":status"]
-                    elif isinstance(ev, h2.events.StreamReset):
-                        done[ev.stream_id] = "refused" if ev.error_code == REFUSED_STREAM else f"reset {ev.error_code}"
-                    elif isinstance(ev, h2.events.ConnectionTerminated):
-                        return f"goaway {ev.error_code}"
-            peak = self.get_json("/peak")["peak"]
-            accepted = sum(1 for v in done.values() if v == "200")
-            kinds = sorted(set(done.values()))
-        ok = len(done) == n and set(kinds) == {"200", "refused"} and accepted <= CAP and peak <= CAP
-        return "bounded" if ok else f"{len(done)} of {n}: {kinds}, {accepted} accepted, peak {peak}"
+        got = self.open_many(self.WS_HEAD, end_stream=False)
+        if isinstance(got, str):
+            return got
+        done, peak = got
+        accepted = sum(1 for v in done.values() if v == "200")
+        kinds = sorted(set(done.values()))
+        ok = len(done) == CAP + 50 and set(kinds) == {"200", "refused"} and accepted <= CAP and peak <= CAP
+        return "bounded" if ok else f"{len(done)} of {CAP + 50}: {kinds}, {accepted} accepted, peak {peak}"
+
+    def ws_rapid_reset(self) -> str:
+        """Extended CONNECTs (RFC 8441) to a WebSocket route, each reset at once."""
+        return self.rapid_reset(self.WS_HEAD)
 
     def protocol_error(self) -> str:
         s, c = self.open()
@@ -635,9 +626,10 @@ class H3:
     def window_never_granted(self) -> str:
         return self.get_big(MiB, window=0, stop_after=0)
 
-    def rapid_reset(self) -> str:
+    def rapid_reset(self, path: str = "/work?s=0.5", method: str | None = None,
+                    headers: list[tuple[str, str]] | None = None) -> str:
         async def session(c: h3_client.H3Client) -> str:
-            await h3_client.cancel_flood(c, "/work?s=0.5", False, VERDICT_S)
+            await h3_client.cancel_flood(c, path, False, VERDICT_S, method=method, headers=headers)
             for _ in range(100):
                 if c.closed is not None:
                     break
@@ -653,11 +645,7 @@ class H3:
             return str(r.status) if r.reset is None else f"reset {r.reset:#x}"
 
         async def session(c: h3_client.H3Client) -> list[str]:
-            for _ in range(100):  # handlers of an earlier row's connections may still run
-                if json.loads((await c.request("GET", "/peak")).body)["now"] == 0:
-                    break
-                await asyncio.sleep(0.1)
-            await c.request("GET", "/peak?reset=1")
+            await start_peak_h3(c)
             out = await asyncio.gather(*(one(c) for _ in range(CAP + 50)))
             peak = json.loads((await c.request("GET", "/peak")).body)["peak"]
             return [*out, f"peak {peak}"]
@@ -671,25 +659,13 @@ class H3:
 
     def ws_rapid_reset(self) -> str:
         """Extended CONNECTs (RFC 9220) to a WebSocket route, each reset at once."""
-        async def session(c: h3_client.H3Client) -> str:
-            await h3_client.cancel_flood(c, "/ws", False, VERDICT_S, method="CONNECT", headers=self.WS)
-            for _ in range(100):
-                if c.closed is not None:
-                    break
-                await asyncio.sleep(0.05)
-            code = c.closed.error_code if c.closed else None
-            return "abuse" if code == H3_EXCESSIVE_LOAD else f"closed {code}"
-        return str(self.run(session))
+        return self.rapid_reset("/ws", "CONNECT", self.WS)
 
     def ws_past_the_cap(self) -> str:
         """CAP WebSockets held open on one connection: all accepted, and the client may
         open no stream more (MAX_STREAMS) until one of them ends; then it may."""
         async def session(c: h3_client.H3Client) -> str:
-            for _ in range(100):  # handlers of an earlier row's connections may still run
-                if json.loads((await c.request("GET", "/peak")).body)["now"] == 0:
-                    break
-                await asyncio.sleep(0.1)
-            await c.request("GET", "/peak?reset=1")
+            await start_peak_h3(c)
             sids = []
             for _ in range(CAP):  # (the /peak requests above used streams that were given back)
                 await c.when_a_stream_may_open()
