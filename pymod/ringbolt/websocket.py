@@ -161,6 +161,12 @@ class WebSocket:
         return self._req.tls
 
     @property
+    def proxy_protocol(self) -> dict[str, Any] | None:
+        """What a load balancer's PROXY header said of the connection (--proxy-protocol), as
+        ``Request.proxy_protocol``; None without one."""
+        return self._req.proxy_protocol  # type: ignore[no-any-return]
+
+    @property
     def url(self) -> str:
         url: str = self._req.url
         return "ws" + url[4:] if url.startswith("http") else url

@@ -9,7 +9,6 @@ is no balancer is served as itself and may not claim another address."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import socket
 import ssl
@@ -22,7 +21,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import LoggedServer, Reader, ServerProcess, free_port, metric_totals
+from balancer import start_haproxy
+from conftest import LoggedServer, Reader, ServerProcess, metric_totals
 from h2_tls_helpers import BACKENDS, certs, client_ctx, env_io, running, tls_args  # noqa: F401  (certs: a fixture)
 from keepalive_clients import KeepAliveClient, assert_every_request_answered
 
@@ -263,46 +263,6 @@ def logged(app: str, log: Path, *args: str, io: str) -> Iterator[LoggedServer]:
         assert s.stop() == 0, s.output()
 
 
-def haproxy() -> str:
-    path = shutil.which("haproxy")
-    if path is None:
-        pytest.fail("haproxy is needed (apt-get install haproxy; make deps does)")
-    return path
-
-
-def start_haproxy(tmp_path: Path, backend: str) -> tuple[subprocess.Popen[bytes], int]:
-    """HAProxy in TCP mode on a free port, its backend section's lines as given; a backend
-    server that refuses a connection is not retried but another chosen (redispatch)."""
-    port = free_port()
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(f"""
-global
-    log stderr format raw local0 warning
-defaults
-    mode tcp
-    option redispatch
-    retries 3
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend front
-    bind 127.0.0.1:{port}
-    default_backend back
-backend back
-    {backend}
-""")
-    proc = subprocess.Popen([haproxy(), "-db", "-f", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError(f"haproxy did not listen: {proc.communicate()[0].decode(errors='replace')}")
-
-
 @pytest.mark.parametrize("io", BACKENDS)
 @pytest.mark.parametrize("mode", ["send-proxy", "send-proxy-v2", "send-proxy-v2-ssl"])
 def test_behind_haproxy_the_app_sees_the_client(certs: Path, tmp_path: Path, io: str, mode: str) -> None:  # noqa: F811
@@ -313,7 +273,8 @@ def test_behind_haproxy_the_app_sees_the_client(certs: Path, tmp_path: Path, io:
         # TCP passthrough to ringbolt; with the TLS listener HAProxy speaks TLS to it as well
         # (ssl verify none) and says so in the header (send-proxy-v2-ssl).
         server = f"server r 127.0.0.1:{s.port} {mode}" + (" ssl verify none" if tls else "") + " check inter 200"
-        proc, port = start_haproxy(tmp_path, server)
+        proc, ports = start_haproxy(tmp_path, {"back": server})
+        port = ports["back"]
         try:
             for _ in range(3):
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
@@ -350,7 +311,8 @@ def test_a_backend_drained_behind_haproxy_under_load_loses_nothing(tmp_path: Pat
         pids = [b.proc.pid for b in backends]
         servers = "\n    ".join(f"server b{i} 127.0.0.1:{b.port} send-proxy-v2 check inter 100 fall 1 rise 2"
                                   for i, b in enumerate(backends))
-        proc, port = start_haproxy(tmp_path, "balance roundrobin\n    " + servers)
+        proc, ports = start_haproxy(tmp_path, {"back": "balance roundrobin\n    " + servers})
+        port = ports["back"]
         clients = [KeepAliveClient(port, reconnect=True, run_for=5) for _ in range(6)]
         for c in clients:
             c.start()

@@ -6,6 +6,7 @@
 #include "pymod/native/websocket/websocket.hpp"
 
 #include "core/strings.hpp"
+#include "dispatch/access_log.hpp"
 #include "pymod/native/bridge/app_bridge.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
@@ -563,6 +564,13 @@ PyObject* ws_accept(PyObject*, PyObject* args) {
     m.start.fields = std::move(fields);
     m.rare().upgrade = std::make_shared<ws::upgrade>(chan, cfg);
     m.stream = std::make_shared<upgrade_watch>(chan);
+    if (dispatch::access_log_enabled()) [[unlikely]] {
+        // The handshake's answer has its line like any other: the status the client sees
+        // (HTTP/1.1's 101; an HTTP/2 or HTTP/3 stream's 200, RFC 8441 §5, RFC 9220 §3).
+        uint16_t status = req.version_minor < http::version_http2 ? 101 : 200;
+        dispatch::write_access_log({&req.peer, req.method.in(req.data), req.target.in(req.data), req.version_minor,
+                                    status, -1, req.start_ns, req.request_id.in(req.data)});
+    }
     deliver_now(*sink, std::move(m));
     return reinterpret_cast<PyObject*>(w);
 }

@@ -2,7 +2,9 @@
 App: req.client, req.scheme, req.proxy_protocol), `asgi` (scope["client"],
 scope["scheme"], scope["extensions"]["proxy_protocol"]) and `wsgi` (REMOTE_ADDR,
 REMOTE_PORT, wsgi.url_scheme, environ["ringbolt.proxy_protocol"]). Each answers JSON of
-what it saw: /who the client and scheme, /facts what the balancer's header said."""
+what it saw: /who the client and scheme, /facts what the balancer's header said; `native`
+and `asgi` also take a WebSocket on /ws, whose first message is the same JSON as /who plus
+the header's version (WSGI has no WebSocket)."""
 
 import json
 
@@ -31,7 +33,25 @@ def native_facts(req):
     return {"proxy_protocol": facts(req.proxy_protocol)}
 
 
+@native.websocket("/ws")
+async def native_ws(ws):
+    await ws.accept()
+    proxy = ws.proxy_protocol
+    await ws.send_json({"client": list(ws.client), "scheme": ws.url.partition(":")[0],
+                        "proxy_version": None if proxy is None else proxy["version"]})
+    await ws.close()
+
+
 async def asgi(scope, receive, send):
+    if scope["type"] == "websocket":
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        proxy = scope["extensions"].get("proxy_protocol")
+        seen = {"client": list(scope["client"]), "scheme": scope["scheme"],
+                "proxy_version": None if proxy is None else proxy["version"]}
+        await send({"type": "websocket.send", "text": json.dumps(seen)})
+        await send({"type": "websocket.close", "code": 1000})
+        return
     if scope["type"] != "http":
         return
     if scope["path"] == "/facts":
