@@ -45,7 +45,7 @@ bool takes_websockets(const dispatch::app_routes& routes) noexcept {
 
 } // namespace
 
-http::peer_address peer_of(uring::io_backend& io, int fd, const transport::transport* tls) noexcept {
+http::peer_address peer_of(uring::io_backend& io, int fd) noexcept {
     http::peer_address peer;
     sockaddr_storage ss{};
     if (io.peer_name(fd, ss)) {
@@ -60,10 +60,6 @@ http::peer_address peer_of(uring::io_backend& io, int fd, const transport::trans
             peer.port = ntohs(in6->sin6_port);
             std::memcpy(peer.addr, &in6->sin6_addr, 16);
         }
-    }
-    if (tls != nullptr) {
-        peer.secure = tls->secure();
-        peer.tls = tls->tls_info();
     }
     return peer;
 }
@@ -319,21 +315,22 @@ void reactor::on_recv(uint32_t slot, uint16_t gen, const char* data, size_t len)
 }
 
 // A load balancer's PROXY header named the client (transport/proxy_transport.hpp): the
+// connection's facts are completed (the client's address, the balancer's kept with the
+// header's details, https when the client spoke TLS to the balancer), once, and the
 // connection serves that client from its first request on. The protocol has seen nothing
-// yet, so it starts over with the client's address (and https when the client spoke TLS
-// to the balancer).
+// yet, so it starts over with the completed facts.
 void reactor::serve_proxied_client(conn_slot& s, uint32_t slot, const transport::proxied_client& client) noexcept {
-    http::peer_address peer = peer_of(*_backend, s.fd, s.own_tp.get());
+    http::peer_address& facts = s.facts;
     if (client.info != nullptr) {
-        client.info->balancer = {peer.family, {}, peer.port};
-        std::memcpy(client.info->balancer.addr, peer.addr, sizeof(peer.addr));
-        peer.proxy = client.info;
+        client.info->balancer = {facts.family, {}, facts.port};
+        std::memcpy(client.info->balancer.addr, facts.addr, sizeof(facts.addr));
+        facts.proxy = client.info;
     }
-    peer.family = client.family;
-    peer.port = client.port;
-    std::memcpy(peer.addr, client.addr, sizeof(peer.addr));
-    peer.secure = peer.secure || client.tls;
-    s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
+    facts.family = client.family;
+    facts.port = client.port;
+    std::memcpy(facts.addr, client.addr, sizeof(facts.addr));
+    facts.secure = facts.secure || client.tls;
+    s.proto->open(slot, s.gen, facts, _now_s, _config.limits);
     if (_draining) [[unlikely]] {
         s.proto->begin_drain(_now_s, fresh_grace_s);
     }
@@ -714,11 +711,12 @@ void reactor::maybe_finalize(conn_slot& s, uint32_t slot) noexcept {
 }
 
 // ALPN chose a registered protocol (h2): the slot's HTTP/1.1 protocol (which has seen
-// nothing) is parked and the chosen one serves the connection from its first plaintext byte.
+// nothing) is parked and the chosen one serves the connection from its first plaintext
+// byte, with the connection's facts (a PROXY header's client included).
 void reactor::start_by_alpn(conn_slot& s, uint32_t slot, http::protocol_upgrade& chosen,
                             std::string_view plain) noexcept {
     auto e = env();
-    hand_over(s, chosen.make(slot, s.gen, peer_of(*_backend, s.fd, s.own_tp.get()), plain, e));
+    hand_over(s, chosen.make(slot, s.gen, s.facts, plain, e));
 }
 
 // After a 101 the new protocol takes the connection over (its output, the 101 included,

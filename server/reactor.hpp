@@ -39,8 +39,9 @@ struct quic_side_deleter {
     void operator()(quic_side* q) const noexcept;
 };
 
-/// The client's address (and TLS facts) of connection `fd`, as the protocols see it.
-http::peer_address peer_of(uring::io_backend& io, int fd, const transport::transport* tls) noexcept;
+/// The socket's peer of connection `fd` (family 0 when it is already gone), the start of
+/// the connection's facts (conn_slot::facts).
+http::peer_address peer_of(uring::io_backend& io, int fd) noexcept;
 
 class reactor final : private uring::io_events, private dispatch::body_stream_factory, public response_sink {
   public:
@@ -149,6 +150,13 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
         /// The slot's first protocol (HTTP/1.1) while another one (WebSocket after a 101,
         /// h2) serves the connection: reused for the slot's next connection.
         std::unique_ptr<http::protocol> parked_first;
+        /// The connection's facts: the client's address (the socket's peer, or the client a
+        /// balancer's PROXY header names), its scheme, its TLS details and the header's.
+        /// Made once when the connection is accepted, completed once when a PROXY header is
+        /// read (serve_proxied_client), then read-only: every protocol that starts on the
+        /// connection, by whatever way it is chosen (ALPN, the h2 preface, Upgrade, a
+        /// WebSocket's 101), is opened with this value, so none can serve another address.
+        http::peer_address facts;
     };
 
     std::shared_ptr<http::body_stream> make_body_stream(uint32_t slot, uint32_t gen, uint64_t seq) override {

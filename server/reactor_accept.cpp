@@ -111,6 +111,9 @@ void reactor::on_accept(int fd) noexcept {
         _backend->close_socket(fd);
         return;
     }
+    // The connection's facts begin with the socket's peer; a PROXY header and TLS complete
+    // them (conn_slot::facts).
+    http::peer_address facts = peer_of(*_backend, fd);
     std::unique_ptr<transport::transport> own_tp;
     if (_config.transports) [[unlikely]] {
         own_tp = _config.transports->make(_counters, _now_s);
@@ -122,15 +125,14 @@ void reactor::on_accept(int fd) noexcept {
     if (_config.proxy.policy.versions != 0) [[unlikely]] {
         // Behind a load balancer: its PROXY header comes first, before TLS (a balancer's
         // header is required, anyone else's refused: transport/proxy_transport.hpp).
-        http::peer_address from = peer_of(*_backend, fd, nullptr);
-        if (from.family == 0) {
+        if (facts.family == 0) {
             // Gone before it could be looked at (getpeername: ENOTCONN; a balancer's health
             // check that connects and closes at once): who sent its bytes is unknown, so
             // none of them is read.
             _backend->close_socket(fd);
             return;
         }
-        bool balancer = _config.proxy.balancers.contains(from);
+        bool balancer = _config.proxy.balancers.contains(facts);
         own_tp = std::make_unique<ringbolt::transport::proxy_transport>(std::move(own_tp), _config.proxy.policy,
                                                                         balancer, _counters, _now_s);
     }
@@ -162,8 +164,12 @@ void reactor::on_accept(int fd) noexcept {
     } else if (!s.proto) {
         s.proto = _protocols.make_first(); // HTTP/1.1 (server/protocols.cpp), kept with the slot, reused
     }
-    http::peer_address peer = peer_of(*_backend, fd, s.own_tp.get());
-    s.proto->open(slot, s.gen, peer, _now_s, _config.limits);
+    if (s.own_tp) {
+        facts.secure = s.own_tp->secure();
+        facts.tls = s.own_tp->tls_info(); // filled when the handshake completes
+    }
+    s.facts = facts;
+    s.proto->open(slot, s.gen, s.facts, _now_s, _config.limits);
     ++_live;
     _counters.connections_accepted.add();
     _counters.connections_open.set(_live);
