@@ -143,7 +143,7 @@ PY_API_ONLY = $(addprefix --ignore=tests/py/,test_http2.py test_http2_tls.py tes
   test_many_connections.py test_reactor_sched.py test_cli.py test_static.py test_static_features.py test_split_input.py \
   test_http3.py test_http3_browser.py test_http3_trust.py test_http2_slow_transfer.py test_stream_policy.py test_http3_flood.py \
   test_proxy_protocol.py test_http3_resumption.py test_gunicorn_worker.py test_websocket_h2.py test_websocket_h3.py \
-  test_websocket_browser.py)
+  test_websocket_browser.py test_connection_facts.py)
 
 test-api-py3%: venv-py3%
 	build/venv3$*/bin/python -m pytest -q $(PY_API_ONLY) $(PYTEST_ARGS) tests/py
