@@ -147,13 +147,25 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
     return decode_msgspec
 
 
-def embedded_decoder(fields: list[tuple[str, Any, Any]]) -> Decoder:
+def constrained(tp: Any, constraints: dict[str, Any], library: str) -> Any:
+    """``tp`` with a ``Body(ge=..., max_length=...)``'s constraints, as the library
+    reads them (``Annotated[tp, Field(...)]`` / ``Annotated[tp, Meta(...)]``)."""
+    if not constraints:
+        return tp
+    if library == "pydantic":
+        from pydantic import Field
+        return typing.Annotated[tp, Field(**constraints)]
+    import msgspec
+    return typing.Annotated[tp, msgspec.Meta(**constraints)]
+
+
+def embedded_decoder(fields: list[tuple[str, Any, Any, dict[str, Any]]]) -> Decoder:
     """One decoder for a JSON object whose members are several body parameters
-    (``(name, type, default)``; ``Required`` default: the member is required). Returns
-    an object whose attributes are the members (a pydantic model or a msgspec Struct made
-    once, here)."""
+    (``(name, type, default, constraints)``; ``Required`` default: the member is
+    required). Returns an object whose attributes are the members (a pydantic model or
+    a msgspec Struct made once, here)."""
     from .params import Required
-    types = [tp for _, tp, _ in fields]
+    types = [tp for _, tp, _, _ in fields]
     if any(library_for(tp) == "pydantic" for tp in types) or not any(_mentions(tp, _is_struct) for tp in types):
         try:
             import pydantic
@@ -161,13 +173,14 @@ def embedded_decoder(fields: list[tuple[str, Any, Any]]) -> Decoder:
             pydantic = None  # type: ignore[assignment]
         if pydantic is not None:
             spec: dict[str, Any] = {}
-            for name, tp, default in fields:
-                spec[name] = (tp, ... if default is Required else default)
+            for name, tp, default, limits in fields:
+                spec[name] = (constrained(tp, limits, "pydantic"), ... if default is Required else default)
             model = pydantic.create_model("EmbeddedBody", **spec)
             return body_decoder(model)
     import msgspec
     members = []
-    for name, tp, default in fields:
+    for name, tp, default, limits in fields:
+        tp = constrained(tp, limits, "msgspec")
         members.append((name, tp) if default is Required else (name, tp, default))
     members.sort(key=len)  # msgspec wants the members without a default first
     return body_decoder(msgspec.defstruct("EmbeddedBody", members))

@@ -371,11 +371,13 @@ def _body(planner: Planner) -> BodySpec | None:
         names = [p.key for p in params]
         if len(set(names)) != len(names):
             raise PlanError(f"two body parameters share one name: {names}")
-        decode = _models.embedded_decoder([(p.key, p.annotation, p.default) for p in params])
+        decode = _models.embedded_decoder([(p.key, p.annotation, p.default, p.marker.constraints())
+                                           for p in params])
         required = any(p.required for p in params)
     else:
         p = params[0]
-        decode = _models.body_decoder(p.annotation, ("body",))
+        tp = _models.constrained(p.annotation, p.marker.constraints(), _models.library_for(p.annotation))
+        decode = _models.body_decoder(tp, ("body",))
         required = p.required
     media = params[0].marker.media_type or "application/json"
     return BodySpec(params, embed, decode, required, media)

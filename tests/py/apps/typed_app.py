@@ -208,6 +208,42 @@ def m_embed(item: MItem, tag: MTag) -> dict[str, Any]:
     return {"item": item.name, "tag": tag.name}
 
 
+class PAny(BaseModel):
+    data: Any
+
+
+class MAny(msgspec.Struct):
+    data: Any
+
+
+@app.post("/p/any")
+def p_any(body: PAny) -> dict[str, Any]:
+    return {"kind": type(body.data).__name__}
+
+
+@app.post("/m/any")
+def m_any(body: MAny) -> dict[str, Any]:
+    return {"kind": type(body.data).__name__}
+
+
+class MNumbers(msgspec.Struct):
+    n: int
+
+
+class PNumbers(BaseModel):
+    n: int
+
+
+@app.post("/m/int")
+def m_int(body: MNumbers) -> dict[str, Any]:
+    return {"n": body.n}
+
+
+@app.post("/p/int")
+def p_int(body: PNumbers) -> dict[str, Any]:
+    return {"n": body.n}
+
+
 # ---- responses ----
 
 @app.get("/resp/filter", response_model=ItemOut)
