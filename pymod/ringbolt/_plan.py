@@ -182,9 +182,33 @@ def _signature(call: Any) -> tuple[list[inspect.Parameter], dict[str, Any]]:
     try:
         hints = typing.get_type_hints(target, include_extras=True)
     except Exception as exc:  # noqa: BLE001 - an unresolvable annotation, named
-        raise PlanError(f"cannot resolve the annotations of {_name(call)}: {exc}") from None
+        hints = _closure_hints(target)
+        if hints is None:
+            raise PlanError(f"cannot resolve the annotations of {_name(call)}: {exc}") from None
     params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     return params, hints
+
+
+def _closure_hints(fn: Any) -> dict[str, Any] | None:
+    """The annotations of a function defined in another (an app factory) under ``from
+    __future__ import annotations``: read with the names its closure holds too."""
+    code = getattr(fn, "__code__", None)
+    closure = getattr(fn, "__closure__", None) or ()
+    if code is None:
+        return None
+    names = dict(getattr(fn, "__globals__", {}))
+    for name, cell in zip(code.co_freevars, closure):
+        try:
+            names[name] = cell.cell_contents
+        except ValueError:
+            continue
+    out = {}
+    try:
+        for key, ann in getattr(fn, "__annotations__", {}).items():
+            out[key] = eval(ann, names) if isinstance(ann, str) else ann  # noqa: S307 - the function's own annotations
+    except Exception:  # noqa: BLE001 - still unresolvable: the caller names the first error
+        return None
+    return out
 
 
 def _name(call: Any) -> str:
