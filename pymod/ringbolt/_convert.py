@@ -148,7 +148,7 @@ def _string_checks(marker: Param | None) -> list[Callable[[Any], None]]:
 def _to_int(v: Any) -> int:
     if type(v) is int:
         return v  # a native {x:int} path parameter
-    if len(v) > MAX_NUMBER_CHARS or "_" in v:
+    if len(v) > MAX_NUMBER_CHARS:
         raise Bad("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
     try:
         return int(v)
@@ -166,7 +166,7 @@ def _to_int(v: Any) -> int:
 def _to_float(v: Any) -> float:
     if type(v) is float or type(v) is int:
         return float(v)
-    if len(v) > MAX_NUMBER_CHARS or "_" in v:
+    if len(v) > MAX_NUMBER_CHARS:
         raise Bad("float_parsing", "Input should be a valid number, unable to parse string as a number")
     try:
         return float(v)
@@ -330,6 +330,47 @@ def _all(checks: list[Callable[[Any], None]]) -> Converter:
             check(v)
         return v
     return convert
+
+
+#: How the runner converts a value inline (in its generated code, no call): the builtin
+#: ("int", "float", "bool" or "str") and the checks as (operator, bound, the Bad to
+#: report). None when the type or a constraint needs the converter's call.
+Inline = tuple[str, list[tuple[str, Any, Bad]]]
+
+BOOL_WORDS = {**{w: True for w in _TRUE}, **{w: False for w in _FALSE}}
+BOOL_BAD = Bad("bool_parsing", "Input should be a valid boolean, unable to interpret input")
+
+
+def inline(tp: Any, marker: Param | None) -> Inline | None:
+    """The inline form of ``scalar(tp, marker)`` when there is one (the common types
+    and constraints); the converter is still called when the builtin refuses a text,
+    for pydantic's reading of it ("3.0" is 3) and its exact error."""
+    kind = {int: "int", float: "float", bool: "bool", str: "str"}.get(tp)
+    if kind is None or marker is None:
+        return (kind, []) if kind is not None else None
+    checks: list[tuple[str, Any, Bad]] = []
+    if kind in ("int", "float"):
+        if marker.multiple_of is not None or marker.pattern is not None:
+            return None
+        for name, op, word, code in (("gt", ">", "greater than", "greater_than"),
+                                     ("ge", ">=", "greater than or equal to", "greater_than_equal"),
+                                     ("lt", "<", "less than", "less_than"),
+                                     ("le", "<=", "less than or equal to", "less_than_equal")):
+            bound = getattr(marker, name)
+            if bound is not None:
+                checks.append((op, bound, Bad(code, f"Input should be {word} {bound}", {name: bound})))
+    elif kind == "str":
+        if marker.pattern is not None:
+            return None
+        if marker.min_length is not None:
+            lo = marker.min_length
+            checks.append(("len>=", lo, Bad("string_too_short", f"String should have at least "
+                                            f"{_plural(lo, 'character')}", {"min_length": lo})))
+        if marker.max_length is not None:
+            hi = marker.max_length
+            checks.append(("len<=", hi, Bad("string_too_long", f"String should have at most "
+                                            f"{_plural(hi, 'character')}", {"max_length": hi})))
+    return kind, checks
 
 
 def sequence(item: Any, kind: type, marker: Param | None) -> Converter:

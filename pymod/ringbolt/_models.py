@@ -22,8 +22,9 @@ Decoder = Callable[[bytes], Any]
 Writer = Callable[[Any], bytes]
 
 
-class BodyInvalid(Exception):
-    """The body is JSON but not what the route takes: ``errors`` in our shape."""
+class BodyInvalid:
+    """What a decoder returns (not raises: no second exception on the error path) when
+    the body is JSON but not what the route takes: ``errors`` in our shape."""
 
     __slots__ = ("errors",)
 
@@ -111,13 +112,14 @@ def _importable(name: str) -> bool:
 
 
 def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
-    """``decode(raw) -> value`` for a JSON body of type ``tp``. Raises BodyInvalid (422,
-    errors located under ``prefix``) or an HTTPError 400 for bytes that are not JSON,
-    nested deeper than the library reads, or a number too long."""
+    """``decode(raw) -> value`` for a JSON body of type ``tp``, or a BodyInvalid (422,
+    errors located under ``prefix``). Raises an HTTPError 400 for bytes that are not
+    JSON, nested deeper than the library reads, or a number too long."""
     adapter = _adapter(tp) if library_for(tp) == "pydantic" else None
     if adapter is not None:
         import pydantic
-        validate = adapter.validate_json
+        # pydantic-core's own entry (TypeAdapter.validate_json only forwards to it)
+        validate = getattr(adapter, "validator", adapter).validate_json
         PydanticError = pydantic.ValidationError
 
         def decode_pydantic(raw: bytes) -> Any:
@@ -127,7 +129,7 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
                 errors = exc.errors(include_url=False)
                 if errors and errors[0]["type"] == "json_invalid":
                     raise _problem.malformed(errors[0]["msg"].removeprefix("Invalid JSON: ")) from None
-                raise BodyInvalid(_problem.from_pydantic(exc, prefix)) from None
+                return BodyInvalid(_problem.from_pydantic(exc, prefix))
         return decode_pydantic
 
     import msgspec
@@ -139,7 +141,7 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
         try:
             return decode(raw)
         except MsgspecError as exc:
-            raise BodyInvalid(_problem.from_msgspec(exc, prefix)) from None
+            return BodyInvalid(_problem.from_msgspec(exc, prefix))
         except DecodeError as exc:
             raise _problem.malformed(str(exc).removeprefix("JSON is malformed: ")) from None
         except RecursionError:
@@ -195,8 +197,9 @@ def response_writer(tp: Any) -> Writer:
     adapter = _adapter(tp) if library_for(tp) == "pydantic" else None
     if adapter is not None:
         import pydantic
-        dump = adapter.dump_json
-        validate = adapter.validate_python
+        # pydantic-core's own serializer and validator (the adapter's methods forward to them)
+        dump = getattr(adapter, "serializer", adapter).to_json if hasattr(adapter, "serializer") else adapter.dump_json
+        validate = getattr(adapter, "validator", adapter).validate_python
         PydanticError = pydantic.ValidationError
         exact = tp if isinstance(tp, type) and _is_pydantic_model(tp) else None
 

@@ -71,6 +71,7 @@ class ParamSpec:
     is_list: bool  #: a repeated parameter (``list[T]``)
     convert: Callable[[Any], Any] | None  #: text (or list of texts) -> value; None: taken as it is
     loc: tuple[Any, ...]  #: where an error points: ("query", "limit")
+    inline: Any = None  #: ``_convert.Inline``: how the runner converts it without a call, or None
 
     @property
     def fresh_default(self) -> bool:
@@ -182,9 +183,10 @@ def _signature(call: Any) -> tuple[list[inspect.Parameter], dict[str, Any]]:
     try:
         hints = typing.get_type_hints(target, include_extras=True)
     except Exception as exc:  # noqa: BLE001 - an unresolvable annotation, named
-        hints = _closure_hints(target)
-        if hints is None:
+        found = _closure_hints(target)
+        if found is None:
             raise PlanError(f"cannot resolve the annotations of {_name(call)}: {exc}") from None
+        hints = found
     params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     return params, hints
 
@@ -229,16 +231,16 @@ def is_plain_handler(fn: Any) -> bool:
     if p.kind is p.KEYWORD_ONLY or isinstance(p.default, (Param, Depends)):
         return False
     ann = p.annotation
-    if ann is p.empty:
-        return True
-    if ann is Request or ann in ("Request", "ringbolt.Request"):
+    if ann is p.empty or p.name in ("req", "request"):
+        return _split(ann)[1] == [] if not isinstance(ann, str) else "Annotated" not in ann
+    if ann in (Request, Any, "Request", "ringbolt.Request", "Any", "typing.Any"):
         return True
     if isinstance(ann, str):
         try:
             ann = typing.get_type_hints(fn).get(p.name)
         except Exception:  # noqa: BLE001 - an annotation we cannot read is not a Request
             return False
-    return ann is Request
+    return ann is Request or ann is Any
 
 
 def _split(annotation: Any) -> tuple[Any, list[Any]]:
@@ -292,7 +294,7 @@ class Planner:
         if isinstance(marker, Depends):
             return self.dependency(marker, base, scopes, where)
         if marker is None:
-            if base is p.empty and p.name in ("req", "request"):
+            if p.name in ("req", "request") and (base is p.empty or base is Any):
                 return REQUEST
             if isinstance(base, type) and (issubclass(base, Request) or base.__name__ == "ASGIRequest"):
                 return REQUEST
@@ -352,6 +354,7 @@ class Planner:
                 spec.convert = _convert.scalar(inner, marker)
             except TypeError as exc:
                 raise PlanError(f"{where}: {exc}") from None
+            spec.inline = _convert.inline(inner, marker)
         return spec
 
 

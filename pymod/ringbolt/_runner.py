@@ -29,7 +29,7 @@ import logging
 from typing import Any, Callable
 
 from . import _depends, _problem
-from ._convert import Bad
+from ._convert import BOOL_BAD, BOOL_WORDS, Bad
 from ._depends import AppDependencies, AppValue
 from ._models import BodyInvalid, any_writer
 from ._native import RawJSON
@@ -113,9 +113,10 @@ class _Compiler:
             "Bad": Bad, "bad": _problem.bad, "missing": _problem.missing, "extend": _problem.extend,
             "BodyInvalid": BodyInvalid, "copy_default": copy_default, "exit_later": _depends.exit_later,
             "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
-            "read_body": request_read, "form_of": _form,
+            "read_body": request_read, "form_of": _form, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
         }
-        self.extract: list[str] = []  # phase 1: values from the request, errors gathered
+        # phase 1: values from the request, errors gathered, by source in FastAPI's order
+        self.sections: dict[str, list[str]] = {"path": [], "query": [], "header": [], "cookie": [], "body": []}
         self.calls: list[str] = []  # phase 2: the dependencies, in order
         self.sources: set[str] = set()
         self.cache: dict[Any, str] = {}
@@ -140,13 +141,13 @@ class _Compiler:
         out = self.local("a")
         loc = self.const("L", spec.loc)
         key = spec.key
+        x = self.sections[spec.loc[0]]
         if var == "h" and not spec.is_list:
             get = f"h._first.get({key!r})"
         elif spec.is_list:
             get = f"{var}.getlist({key!r})"
         else:
             get = f"{var}.get({key!r})"
-        x = self.extract
         x.append(f"v = {get}")
         x.append("if not v:" if spec.is_list else "if v is None:")
         if spec.required:
@@ -157,7 +158,9 @@ class _Compiler:
             x.append(f"    {out} = copy_default({self.const('D', spec.default)})")
         else:
             x.append(f"    {out} = {self.const('D', spec.default)}")
-        if spec.convert is None:
+        if spec.inline is not None and (spec.inline[0] != "str" or spec.inline[1]):
+            self.inline(spec, out, loc)
+        elif spec.convert is None:
             x.append(f"else: {out} = v")
         else:
             conv = self.const("C", spec.convert)
@@ -166,12 +169,42 @@ class _Compiler:
             x.append(f"    except Bad as e: err = bad(err, {loc}, e, v)")
         return out
 
+    def inline(self, spec: ParamSpec, out: str, loc: str) -> None:
+        """The conversion and checks written out (no call on the way that succeeds)."""
+        kind, checks = spec.inline
+        x = self.sections[spec.loc[0]]
+        x.append("else:")
+        if kind == "bool":
+            x.append(f"    {out} = BOOL_WORDS.get(v.lower())")
+            x.append(f"    if {out} is None: err = bad(err, {loc}, BOOL_BAD, v)")
+            return
+        if kind == "str":
+            x.append(f"    {out} = v")
+        else:
+            conv = self.const("C", spec.convert)
+            x.append(f"    try: {out} = {kind}(v)")
+            x.append("    except ValueError:")
+            x.append(f"        {out} = None")
+            x.append(f"        try: {out} = {conv}(v)")
+            x.append(f"        except Bad as e: err = bad(err, {loc}, e, v)")
+        if not checks:
+            return
+        prefix = f"    if {out} is not None:" if kind != "str" else None
+        if prefix:
+            x.append(prefix)
+        indent = "        " if prefix else "    "
+        for i, (op, bound, failure) in enumerate(checks):
+            b = self.const("K", bound)
+            k = self.const("E", failure)
+            cond = f"len({out}) {op[3:]} {b}" if op.startswith("len") else f"{out} {op} {b}"
+            x.append(f"{indent}{'if' if i == 0 else 'elif'} not {cond}: err = bad(err, {loc}, {k}, v)")
+
     def body(self) -> dict[int, str]:
         """The body's code: the locals of its parameters by id."""
         spec = self.plan.body
         if spec is None:
             return {}
-        x = self.extract
+        x = self.sections["body"]
         names = {id(p): self.local("b") for p in spec.params}
         if self.is_async:
             x.append("raw = req.body if req._body_stream is None else await read_body(req)")
@@ -187,14 +220,14 @@ class _Compiler:
                          else f"    {names[id(p)]} = {default}")
         decode = self.const("B", spec.decode)
         x.append("else:")
-        x.append(f"    try: body = {decode}(raw)")
-        x.append("    except BodyInvalid as e: err = extend(err, e.errors)")
-        x.append("    else:")
+        x.append(f"    body = {decode}(raw)")
+        x.append("    if type(body) is BodyInvalid: err = extend(err, body.errors)")
         if spec.embed:
+            x.append("    else:")
             for p in spec.params:
                 x.append(f"        {names[id(p)]} = body.{p.key}")
         else:
-            x.append(f"        {names[id(spec.params[0])]} = body")
+            x.append(f"    else: {names[id(spec.params[0])]} = body")
         return names
 
     # ---- phase 2 ----
@@ -293,7 +326,8 @@ class _Compiler:
                 lines.append(f"    {_SOURCE_GET[var]}")
         if "f" in self.sources:
             lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
-        lines += [f"    {line}" for line in self.extract]
+        for section in self.sections.values():  # path, query, header, cookie, body
+            lines += [f"    {line}" for line in section]
         if self.raise_invalid:
             lines.append("    if err is not None: raise RVE(err)")
         else:

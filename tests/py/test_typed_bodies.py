@@ -7,6 +7,9 @@ filtering what the handler returned; status codes; HTTPException."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 import time
 from typing import Any
 
@@ -178,3 +181,32 @@ def test_validation_error_costs_no_more_work_than_success(served: Transport) -> 
     r = served.post_json("/p/items", {"name": "", "price": -1})
     assert r.status == 422
     assert len(_answer_json(r)["detail"]) == 2
+
+
+def test_optional_libraries_stay_optional() -> None:
+    """ringbolt imports and plans scalar routes without pydantic or msgspec; a model
+    route then says which extra to install."""
+    code = textwrap.dedent('''
+        import dataclasses, sys
+        sys.modules["pydantic"] = None
+        sys.modules["msgspec"] = None
+        from ringbolt import App, Query
+        app = App()
+        @app.get("/")
+        def f(n: int = Query(1, ge=0)):
+            return {"n": n}
+        @dataclasses.dataclass
+        class P:
+            x: int
+        try:
+            @app.post("/p")
+            def g(p: P):
+                return {}
+        except ImportError as exc:
+            print("refused:", exc)
+        print("loaded:", sorted(m for m, v in sys.modules.items() if v is not None and m.split(".")[0] in ("pydantic", "msgspec")))
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "refused: validating 'P' needs pydantic or msgspec: pip install 'ringbolt[pydantic]'" in out.stdout
+    assert "loaded: []" in out.stdout
