@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable
 
 from ._error_log import log_failure
+from ._stream import _get_runner
 from ._tasks import _keep
 
 logger = logging.getLogger("ringbolt")
@@ -90,7 +91,6 @@ def exit_later(req: Any, stack: list[Any], exc: BaseException | None) -> None:
     if after is not None:
         after.append(lambda: close_all(stack, exc))
         return
-    from ._stream import _get_runner
     loop = _get_runner().loop
     # Two hops, as _reqresp._After: the first runs in the loop iteration that flushes
     # the answers staged so far, the second after it.

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from . import _problem
 from ._convert import sequence_item, unwrap_optional
 from ._problem import ErrorList, Loc
+from .params import Required
 
 Decoder = Callable[[bytes], Any]
 Writer = Callable[[Any], bytes]
@@ -166,7 +167,6 @@ def embedded_decoder(fields: list[tuple[str, Any, Any, dict[str, Any]]]) -> Deco
     (``(name, type, default, constraints)``; ``Required`` default: the member is
     required). Returns an object whose attributes are the members (a pydantic model or
     a msgspec Struct made once, here)."""
-    from .params import Required
     types = [tp for _, tp, _, _ in fields]
     if any(library_for(tp) == "pydantic" for tp in types) or not any(_mentions(tp, _is_struct) for tp in types):
         try:
