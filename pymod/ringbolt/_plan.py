@@ -225,6 +225,8 @@ def is_plain_handler(fn: Any) -> bool:
     except (TypeError, ValueError):
         return True
     params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if not params and any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()):
+        return True  # def h(*args): a wrapper that passes the request on
     if len(params) != 1:
         return False
     p = params[0]

@@ -215,10 +215,18 @@ def test_plain_handler_is_registered_as_it_is() -> None:
     def annotated(request: Request) -> dict[str, Any]:
         return {}
 
+    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:  # a decorator's, without functools.wraps
+        return {}
+
+    def untyped_any(req: Any) -> dict[str, Any]:
+        return {}
+
     app.get("/a")(plain)
     app.get("/b")(annotated)
+    app.get("/c")(wrapper)
+    app.get("/d")(untyped_any)
     routes = app._resolved_routes()
-    assert [fn for _, _, fn, _, _, _ in routes] == [plain, annotated]
+    assert [fn for _, _, fn, _, _, _ in routes] == [plain, annotated, wrapper, untyped_any]
     assert app.route_plans() == []
 
 
