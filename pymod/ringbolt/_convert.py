@@ -145,28 +145,28 @@ def _string_checks(marker: Param | None) -> list[Callable[[Any], None]]:
     return checks
 
 
+_INT_WHOLE = re.compile(r"\s*[+-]?[0-9_]+\.0*\s*")  # "3.0": pydantic reads it as 3
+
+
 def _to_int(v: Any) -> int:
     if type(v) is int:
         return v  # a native {x:int} path parameter
     if len(v) > MAX_NUMBER_CHARS:
-        raise Bad("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
-    try:
-        return int(v)
-    except ValueError:
-        pass
-    try:
-        f = float(v)  # pydantic takes "3.0" as 3, not "3.5"
-    except ValueError:
-        raise Bad("int_parsing", "Input should be a valid integer, unable to parse string as an integer") from None
-    if f.is_integer():
-        return int(f)
-    raise Bad("int_from_float", "Input should be a valid integer, got a number with a fractional part")
+        raise Bad("int_parsing_size", "Unable to parse input string as an integer, exceeded maximum size")
+    if v.isascii():  # Python's int() reads other digits too ("９"); pydantic does not
+        try:
+            return int(v)
+        except ValueError:
+            pass
+        if _INT_WHOLE.fullmatch(v):
+            return int(v.strip().split(".")[0])
+    raise Bad("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
 
 
 def _to_float(v: Any) -> float:
     if type(v) is float or type(v) is int:
         return float(v)
-    if len(v) > MAX_NUMBER_CHARS:
+    if len(v) > MAX_NUMBER_CHARS or not v.isascii():
         raise Bad("float_parsing", "Input should be a valid number, unable to parse string as a number")
     try:
         return float(v)

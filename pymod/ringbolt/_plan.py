@@ -356,7 +356,8 @@ class Planner:
                 spec.convert = _convert.scalar(inner, marker)
             except TypeError as exc:
                 raise PlanError(f"{where}: {exc}") from None
-            spec.inline = _convert.inline(inner, marker)
+            if source != "path" or self.path_names.get(key, "str") in ("str", "path"):
+                spec.inline = _convert.inline(inner, marker)  # (a native {x:int} value is not text)
         return spec
 
 

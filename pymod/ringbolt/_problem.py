@@ -62,12 +62,14 @@ def ordered(errors: ErrorList) -> ErrorList:
     return errors
 
 
+_PROBLEM_HEAD = b'{"type":"about:blank","title":"Unprocessable Content","status":422,"detail":'
+
+
 def invalid_response(errors: ErrorList) -> Response:
     """The 422 answer for ``errors`` (in FastAPI's order already: the runner reads path,
     query, header, cookie, then body), built without Response's checks."""
     resp = _new_response(Response)
-    resp.body = json_dumps({"type": "about:blank", "title": "Unprocessable Content", "status": 422,
-                            "detail": errors})
+    resp.body = _PROBLEM_HEAD + json_dumps(errors) + b"}"
     resp.status = 422
     resp.headers = _empty_headers(ResponseHeaders)
     resp.content_type = PROBLEM_JSON
@@ -140,12 +142,12 @@ def from_pydantic(exc: Any, prefix: Loc) -> ErrorList:
     dicts, changed in place: no copy on the error path)."""
     out: ErrorList = exc.errors(include_url=False)
     for e in out:
-        e["loc"] = [*prefix, *e["loc"]]
+        e["loc"] = (*prefix, *e["loc"])  # a tuple: written as a JSON array
         ctx = e.get("ctx")
         if ctx is not None:
-            for k, v in ctx.items():
-                if type(v) not in _PLAIN:
-                    ctx[k] = str(v)  # a ValueError of a validator: its text, as FastAPI writes it
+            raised = ctx.get("error")  # the one member that is not plain data: a validator's exception
+            if raised is not None and type(raised) not in _PLAIN:
+                ctx["error"] = str(raised)  # its text, as FastAPI writes it
     return out
 
 

@@ -60,6 +60,15 @@ def _form(req: Any) -> Any:
     return req.form()
 
 
+def _last(pairs: list[tuple[str, str]], name: str) -> str | None:
+    """The last value of ``name`` among a query's (name, value) pairs."""
+    found = None
+    for k, v in pairs:
+        if k == name:
+            found = v
+    return found
+
+
 def _out(result: Any) -> Any:
     data = any_writer(result)
     if data is None:
@@ -113,7 +122,7 @@ class _Compiler:
             "Bad": Bad, "bad": _problem.bad, "missing": _problem.missing, "extend": _problem.extend,
             "BodyInvalid": BodyInvalid, "copy_default": copy_default, "exit_later": _depends.exit_later,
             "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
-            "read_body": request_read, "form_of": _form, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
+            "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
         }
         # phase 1: values from the request, errors gathered, by source in FastAPI's order
         self.sections: dict[str, list[str]] = {"path": [], "query": [], "header": [], "cookie": [], "body": []}
@@ -142,7 +151,12 @@ class _Compiler:
         loc = self.const("L", spec.loc)
         key = spec.key
         x = self.sections[spec.loc[0]]
-        if var == "h" and not spec.is_list:
+        if var == "q" and not spec.is_list:
+            # a repeated name: the last value, as FastAPI (Starlette) reads it; q._items
+            # is None when no name repeats (then the dict's value is the only one)
+            get = f"q.get({key!r}) if qm is None else last(qm, {key!r})"
+            self.sources.add("qm")
+        elif var == "h" and not spec.is_list:
             get = f"h._first.get({key!r})"
         elif spec.is_list:
             get = f"{var}.getlist({key!r})"
@@ -182,11 +196,14 @@ class _Compiler:
             x.append(f"    {out} = v")
         else:
             conv = self.const("C", spec.convert)
-            x.append(f"    try: {out} = {kind}(v)")
+            # the builtin for ASCII text (its fast way); the converter for the rest, for
+            # pydantic's reading ("3.0" is 3, "٣" is refused) and its exact error
+            x.append(f"    try: {out} = {kind}(v) if v.isascii() else {conv}(v)")
             x.append("    except ValueError:")
             x.append(f"        {out} = None")
             x.append(f"        try: {out} = {conv}(v)")
             x.append(f"        except Bad as e: err = bad(err, {loc}, e, v)")
+            x.append(f"    except Bad as e: {out} = None; err = bad(err, {loc}, e, v)")
         if not checks:
             return
         prefix = f"    if {out} is not None:" if kind != "str" else None
@@ -324,6 +341,8 @@ class _Compiler:
         for var in ("q", "h", "c", "p"):
             if var in self.sources:
                 lines.append(f"    {_SOURCE_GET[var]}")
+        if "qm" in self.sources:
+            lines.append("    qm = q._items")
         if "f" in self.sources:
             lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
         for section in self.sections.values():  # path, query, header, cookie, body

@@ -20,6 +20,8 @@ CONVERTS = [
     ("/conv/int?v=5", 5, "int"),
     ("/conv/int?v=-12", -12, "int"),
     ("/conv/int?v=3.0", 3, "int"),
+    ("/conv/int?v=%201_000%20", 1000, "int"),  # as pydantic reads it
+    ("/conv/int?v=1&v=2", 2, "int"),  # a repeated name: the last, as FastAPI
     ("/conv/float?v=2.5", 2.5, "float"),
     ("/conv/float?v=7", 7.0, "float"),
     ("/conv/bool?v=yes", True, "bool"),
@@ -44,8 +46,11 @@ CONVERTS = [
 # (path, [(type, loc), ...]) for values that do not
 REFUSED = [
     ("/conv/int?v=x", [("int_parsing", ("query", "v"))]),
-    ("/conv/int?v=1.5", [("int_from_float", ("query", "v"))]),
-    ("/conv/int?v=" + "9" * 5000, [("int_parsing", ("query", "v"))]),
+    ("/conv/int?v=1.5", [("int_parsing", ("query", "v"))]),
+    ("/conv/int?v=1e2", [("int_parsing", ("query", "v"))]),
+    ("/conv/int?v=%D9%A3", [("int_parsing", ("query", "v"))]),  # an Arabic-Indic digit: Python's int() takes it
+    ("/conv/float?v=%D9%A3", [("float_parsing", ("query", "v"))]),
+    ("/conv/int?v=" + "9" * 5000, [("int_parsing_size", ("query", "v"))]),
     ("/conv/int", [("missing", ("query", "v"))]),
     ("/conv/int?v=", [("int_parsing", ("query", "v"))]),
     ("/conv/float?v=abc", [("float_parsing", ("query", "v"))]),
