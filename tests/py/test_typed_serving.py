@@ -1,5 +1,5 @@
 """The typed app served every other way (docs/typed.md): ringbolt's server over HTTP/2
-(h2c by prior knowledge, and h2 over TLS), and the App as an ASGI app under uvicorn:
+(h2c by prior knowledge, and h2 over TLS) and HTTP/3, and the App as an ASGI app under uvicorn:
 the same answers as TestClient and HTTP/1.1 give (tests/py/test_typed_params.py and the
 files beside it), generator clean-ups after the answer included."""
 
@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from h2_tls_helpers import certs, running, tls_args  # noqa: F401 - certs is a fixture
-from typed_helpers import H2, Transport, transport_fixture
+from typed_helpers import H2, H3, Transport, transport_fixture
 
 served = transport_fixture("h2c", "uvicorn")
 
@@ -101,3 +101,15 @@ def h2_tls(certs: Path) -> Iterator[Transport]:  # noqa: F811 - the fixture impo
 def test_over_h2_tls(h2_tls: Transport, method: str, path: str, headers: list[tuple[str, str]], body: Any,
                      status: int, expected: Any) -> None:
     _check(h2_tls, method, path, headers, body, status, expected)
+
+
+@pytest.fixture(scope="module")
+def h3(certs: Path) -> Iterator[Transport]:  # noqa: F811 - the fixture imported above
+    with running("typed_app:app", *tls_args(certs), "--http3", "--threads", "1") as srv:
+        yield H3(srv)
+
+
+@pytest.mark.parametrize("method,path,headers,body,status,expected", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_over_http3(h3: Transport, method: str, path: str, headers: list[tuple[str, str]], body: Any,
+                    status: int, expected: Any) -> None:
+    _check(h3, method, path, headers, body, status, expected)

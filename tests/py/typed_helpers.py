@@ -1,7 +1,7 @@
 """Shared by tests/py/test_typed_*.py: one way to send a request to the typed app
 (tests/py/apps/typed_app.py) whichever way it is served: ``TestClient`` in this
-process, ringbolt's server in a subprocess over HTTP/1.1, h2c or HTTP/2 over TLS, and
-uvicorn serving the App as an ASGI app. Each transport answers ``Answer``s."""
+process, ringbolt's server in a subprocess over HTTP/1.1, h2c, HTTP/2 over TLS or
+HTTP/3, and uvicorn serving the App as an ASGI app. Each transport answers ``Answer``s."""
 
 from __future__ import annotations
 
@@ -122,6 +122,24 @@ class H2(Transport):
 
     def close(self) -> None:
         self.srv.stop()
+
+
+class H3(Transport):
+    """HTTP/3 with aioquic's client (tests/py/h3_client.py), a connection per request."""
+
+    name = "h3"
+
+    def __init__(self, srv: ServerProcess) -> None:
+        self.srv = srv
+
+    def call(self, method: str, path: str, headers: list[tuple[str, str]] | None = None,
+             body: bytes | None = None) -> Answer:
+        import h3_client
+        extra = list(headers or [])
+        if body:
+            extra.append(("content-length", str(len(body))))
+        r = h3_client.run(self.srv.port, lambda c: c.request(method, path, body or b"", extra))
+        return Answer(r.status, {k.lower(): v for k, v in r.headers}, bytes(r.body))
 
 
 def transport(kind: str, app: str = "typed_app:app", *args: str) -> Transport:
