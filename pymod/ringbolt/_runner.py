@@ -326,8 +326,8 @@ class _Compiler:
     def compile(self, override_hook: Callable[..., Any] | None) -> Callable[..., Any]:
         plan = self.plan
         body = self.body()
-        route_level = [self.dependency(d, body) for d in plan.dependencies]
-        del route_level  # called for their effect only
+        for d in plan.dependencies:
+            self.dependency(d, body)  # route-level: called for their effect, values unused
         call_args = self.args(plan.call, body)
         handler = self.const("H", plan.call.call)
         writer = self.writer()
