@@ -169,9 +169,15 @@ def _to_float(v: Any) -> float:
     if len(v) > MAX_NUMBER_CHARS or not v.isascii():
         raise Bad("float_parsing", "Input should be a valid number, unable to parse string as a number")
     try:
-        return float(v)
+        x = float(v)
     except ValueError:
         raise Bad("float_parsing", "Input should be a valid number, unable to parse string as a number") from None
+    if x - x != 0.0:
+        raise FINITE  # inf, nan: no JSON writer takes them back, and no bound means anything for them
+    return x
+
+
+FINITE = Bad("finite_number", "Input should be a finite number")
 
 
 def _to_bool(v: Any) -> bool:

@@ -29,7 +29,7 @@ import logging
 from typing import Any, Callable
 
 from . import _depends, _problem
-from ._convert import BOOL_BAD, BOOL_WORDS, Bad
+from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
 from ._depends import AppDependencies, AppValue
 from ._models import BodyInvalid, any_writer
 from ._native import RawJSON
@@ -123,6 +123,7 @@ class _Compiler:
             "BodyInvalid": BodyInvalid, "copy_default": copy_default, "exit_later": _depends.exit_later,
             "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
             "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
+            "FINITE": FINITE,
         }
         # phase 1: values from the request, errors gathered, by source in FastAPI's order
         self.sections: dict[str, list[str]] = {"path": [], "query": [], "header": [], "cookie": [], "body": []}
@@ -204,6 +205,8 @@ class _Compiler:
             x.append(f"        try: {out} = {conv}(v)")
             x.append(f"        except Bad as e: err = bad(err, {loc}, e, v)")
             x.append(f"    except Bad as e: {out} = None; err = bad(err, {loc}, e, v)")
+        if kind == "float":  # inf and nan refused (FINITE): x - x is 0.0 for every finite x
+            x.append(f"    if {out} is not None and {out} - {out} != 0.0: {out} = None; err = bad(err, {loc}, FINITE, v)")
         if not checks:
             return
         prefix = f"    if {out} is not None:" if kind != "str" else None

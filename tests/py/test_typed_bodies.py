@@ -210,3 +210,39 @@ def test_optional_libraries_stay_optional() -> None:
     assert out.returncode == 0, out.stderr
     assert "refused: validating 'P' needs pydantic or msgspec: pip install 'ringbolt[pydantic]'" in out.stdout
     assert "loaded: []" in out.stdout
+
+
+NASTY: list[tuple[str, str, list[tuple[str, str]], bytes | None]] = [
+    ("GET", "/constrained?n=%00", [], None),
+    ("GET", "/constrained?n=%FF%FE", [], None),
+    ("GET", "/constrained?n=1&" + "&".join(f"tags={i}" for i in range(2000)), [], None),
+    ("GET", "/constrained?n=1&s=" + "a" * 50_000, [], None),
+    ("GET", "/conv/float?v=1e400", [], None),
+    ("GET", "/conv/float?v=-nan", [], None),
+    ("GET", "/conv/decimal?v=1e999999999", [], None),
+    ("GET", "/conv/datetime?v=" + "9" * 19, [], None),
+    ("GET", "/conv/uuid?v=" + "f" * 5000, [], None),
+    ("GET", "/markers/1?item-query=z", [("x-token", "\u00e9t\u00e9".encode().decode("latin-1"))], None),
+    ("GET", "/markers/" + "9" * 5000 + "?item-query=z", [("x-token", "t")], None),
+    ("POST", "/p/items", [("content-type", "application/json")], b'{"name":"a","price":1,"tags":' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    ("POST", "/m/items", [("content-type", "application/json")], b'{"name":"a","price":1,"tags":' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    ("POST", "/p/items", [("content-type", "application/json")], b'{"name":"\\ud800","price":1}'),
+    ("POST", "/m/items", [("content-type", "application/json")], b'{"name":"\\ud800","price":1}'),
+    ("POST", "/p/embed", [("content-type", "application/json")], b'{"item": null, "user": [], "importance": "9e9999"}'),
+    ("POST", "/m/embed", [("content-type", "application/json")], b'{"item": {"name": "a", "price": 1e400}, "tag": 5}'),
+    ("POST", "/form", [("content-type", "multipart/form-data; boundary=x")], b"--x\r\nbroken"),
+    ("POST", "/file", [("content-type", "multipart/form-data")], b"no boundary"),
+    ("POST", "/td", [("content-type", "application/json")], b'{"a": 1, "b": "x", "c": ' + b"[" * 3000 + b"]" * 3000 + b"}"),
+    ("POST", "/p/adapter", [("content-type", "application/json")], b"[" + b'{"name":"x"},' * 20000 + b'{"name":1}]'),
+]
+
+
+@pytest.mark.parametrize("method,path,headers,body", NASTY, ids=[f"{i}" for i in range(len(NASTY))])
+def test_nasty_input_is_refused_precisely(served: Transport, method: str, path: str, headers: list[tuple[str, str]],
+                                          body: bytes | None) -> None:
+    start = time.monotonic()
+    r = served.call(method, path, headers, body)
+    assert 200 <= r.status < 500, (r.status, r.body[:300])
+    assert time.monotonic() - start < 10
+    if r.status >= 400:
+        assert r.content_type == "application/problem+json", r.body[:200]

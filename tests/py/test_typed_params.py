@@ -54,6 +54,9 @@ REFUSED = [
     ("/conv/int", [("missing", ("query", "v"))]),
     ("/conv/int?v=", [("int_parsing", ("query", "v"))]),
     ("/conv/float?v=abc", [("float_parsing", ("query", "v"))]),
+    ("/conv/float?v=1e400", [("finite_number", ("query", "v"))]),  # inf: refused, never written back as JSON
+    ("/conv/float?v=-nan", [("finite_number", ("query", "v"))]),
+    ("/constrained?n=5&x=inf", [("finite_number", ("query", "x"))]),
     ("/conv/bool?v=maybe", [("bool_parsing", ("query", "v"))]),
     ("/conv/enum?v=blue", [("enum", ("query", "v"))]),
     ("/conv/intenum?v=3", [("enum", ("query", "v"))]),
