@@ -1,6 +1,6 @@
 """examples/typed_crud.py over a real socket: create, read, list, replace, delete, and
 each refusal (422 with every failure's loc, bad JSON, unknown and malformed ids,
-duplicates, the page size's bounds)."""
+a name taken twice, the page size's bounds)."""
 
 from __future__ import annotations
 
