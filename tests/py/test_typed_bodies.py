@@ -128,7 +128,8 @@ EMBEDDED = [
     ("/dc", {"x": 2}, 200, {"x": 4, "y": 0}),
     ("/dc", {"y": 2}, 422, [("missing", ("body", "x"))]),
     ("/td", {"a": 1, "b": "x"}, 200, {"a": 1, "b": "x"}),
-    ("/td", {"a": "x", "b": "x"}, 422, [("int_type", ("body", "a"))]),  # typing.TypedDict on 3.11: msgspec
+    # typing.TypedDict: msgspec before Python 3.12 (pydantic refuses it there), pydantic after
+    ("/td", {"a": "x", "b": "x"}, 422, [("int_type" if sys.version_info < (3, 12) else "int_parsing", ("body", "a"))]),
 ]
 
 
