@@ -55,6 +55,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 ANSWER_TIMEOUT = 120  # seconds for one answer under valgrind (a few are normal; minutes are a hang)
+EXPECT_STATUS = b"200"  # --expect-status: what every answer must be (a 201 create, a 422 refusal)
 
 
 def _chunked_end(buf, at):
@@ -74,7 +75,8 @@ def _chunked_end(buf, at):
 
 
 def _answer_end(buf):
-    """Where the first whole answer in `buf` ends (0: not whole yet); raises on a non-200.
+    """Where the first whole answer in `buf` ends (0: not whole yet); raises on another
+    status than --expect-status (200).
     The body is framed by Content-Length or chunked."""
     i = buf.find(b"\r\n\r\n")
     if i < 0:
@@ -88,7 +90,7 @@ def _answer_end(buf):
         end = i + 4 + (int(m.group(1)) if m else 0)
         if len(buf) < end:
             return 0
-    if not buf.startswith(b"HTTP/1.1 200"):
+    if not buf.startswith(b"HTTP/1.1 " + EXPECT_STATUS):
         raise RuntimeError(buf[:200])
     return end
 
@@ -330,7 +332,12 @@ def main():
                     help="count per WebSocket message instead: --path is an echo route (e.g. --app-dir "
                          "benchmarks/load/ws --app ringbolt_echo:app --path /), each message SIZE bytes, "
                          "binary, sent after the echo of the one before; --n and --warm count messages")
+    ap.add_argument("--expect-status", type=int, default=200,
+                    help="the status every answer must have (default 200; e.g. 201 for a create, 422 for the "
+                         "cost of a validation error)")
     args = ap.parse_args()
+    global EXPECT_STATUS
+    EXPECT_STATUS = str(args.expect_status).encode()
     if args.websocket is not None and (args.pipeline > 1 or args.connections > 1 or args.raw or args.body_size):
         ap.error("--websocket sends messages one at a time on one connection: no --pipeline, --connections, "
                  "--raw or --body-size")

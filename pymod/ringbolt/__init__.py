@@ -14,7 +14,9 @@ from . import _native, _reqresp
 from ._native import RawJSON, Request, TLSInfo
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams, ResponseHeaders
-from .errors import BadRequest, ClientDisconnect, HTTPError, ValidationError
+from .errors import BadRequest, ClientDisconnect, HTTPError, HTTPException, ValidationError
+from ._problem import RequestValidationError, ResponseValidationError
+from .params import Body, Cookie, Depends, File, Form, Header, Path, Query, Security, SecurityScopes
 from ._request_body import request_read as _request_read
 from ._request_body import request_stream as _request_stream
 from ._stream import start_stream as _start_stream
@@ -34,6 +36,19 @@ __all__ = [
     "StreamingResponse",
     "FileResponse",
     "HTTPError",
+    "HTTPException",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "Query",
+    "Path",
+    "Header",
+    "Cookie",
+    "Body",
+    "Form",
+    "File",
+    "Depends",
+    "Security",
+    "SecurityScopes",
     "BadRequest",
     "ClientDisconnect",
     "ValidationError",

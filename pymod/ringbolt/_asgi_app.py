@@ -122,6 +122,7 @@ class ASGIRequest:
         self.keep_alive = True
         self.scheme: str = scope.get("scheme", "http")
         self._body_stream = None
+        self._rb_after: list[Any] | None = None  # typed routes' clean-ups (ringbolt._depends.exit_later)
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
 
@@ -349,6 +350,7 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
             result = route.result
         else:
             req = ASGIRequest(scope, await _read_body(receive), params)
+            req._rb_after = after  # typed routes' dependency clean-ups, run once the response is sent
             if inspect.iscoroutinefunction(route.handler):
                 result = await route.handler(req)
             else:
@@ -357,14 +359,14 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
                     or getattr(result, "_after", None) is not None:
                 result = finish_result(req, result, after)
         await _answer(result, send, head, scope)
-        for run in after:
-            await run()  # background tasks and form cleanup, once the response is sent
     except HTTPError as exc:
         headers = [_PROBLEM] + _encode_headers((exc.headers or {}).items())
         await _send_whole(send, exc.status, headers, json_dumps(exc.problem()), head)
     except Exception as exc:  # noqa: BLE001 - a bug in the handler: 500, traceback to the log
         log_failure(exc, "Exception in handler for %s %s", method, scope["path"])
         await _send_whole(send, 500, [_PROBLEM], _INTERNAL, head)
+    for run in after:
+        await run()  # background tasks, form and dependency clean-ups, once the response is sent
 
 
 async def _run_hooks(hooks: list[Callable[[], Any]]) -> str | None:
@@ -384,12 +386,16 @@ async def serve_lifespan(app: Any, receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             failed = await _run_hooks(app._startup)
+            if failed is None and app._dependencies.values is not None:
+                if app.__dict__.get("_asgi_routes") is None:
+                    app._asgi_routes = _router(app)  # planned now: the scope="app" dependencies are known
+                failed = await _run_hooks([app._dependencies.start])
             if failed is not None:
                 await send({"type": "lifespan.startup.failed", "message": failed})
                 return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            failed = await _run_hooks(app._shutdown)
+            failed = await _run_hooks([*app._shutdown, app._dependencies.stop])
             await send({"type": "lifespan.shutdown.failed", "message": failed} if failed is not None
                        else {"type": "lifespan.shutdown.complete"})
             return

@@ -17,6 +17,10 @@ from . import _native
 from ._aio import AsyncRunner, handler_names
 from ._asgi_app import serve_http, serve_lifespan, serve_websocket
 from ._asgi_server import ASGIHandler, Lifespan, LifespanError
+from ._depends import AppDependencies
+from ._plan import RoutePlan
+from ._problem import RequestValidationError
+from ._runner import build_runner
 from ._error_log import errors as error_log
 from ._error_log import log_failure
 from ._static import check_static
@@ -155,6 +159,25 @@ class App(RouteGroup):
         self._wsgi_threads: int | None = None
         self._features = ResponseFeatures()  # enable_compression/cors/request_id/security_headers
         self._statics: list[tuple[str, str, str, str, bool, bool]] = []
+        self._dependencies = AppDependencies()  # dependency_overrides and scope="app" values
+
+    @property
+    def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
+        """``{dependency: replacement}``: typed routes call the replacement (with its own
+        parameters) instead, from the next request on (for tests, as FastAPI's)."""
+        return self._dependencies.overrides
+
+    @dependency_overrides.setter
+    def dependency_overrides(self, value: Mapping[Callable[..., Any], Callable[..., Any]]) -> None:
+        held = self._dependencies.overrides
+        new = dict(value)
+        held.clear()
+        held.update(new)
+
+    def route_plans(self) -> list[tuple[str, list[str], RoutePlan]]:
+        """Every typed route as ``(path, methods, plan)`` (``ringbolt._plan.RoutePlan``):
+        what the OpenAPI document is generated from."""
+        return [(d.path, d.methods, d.plan) for d in self._defs if d.plan is not None]
 
     # ---- routes: route/get/post/.../websocket/middleware/include come from RouteGroup ----
     def exception_handler(self, exc_type: type[BaseException]) -> Callable[[H], H]:
@@ -179,13 +202,17 @@ class App(RouteGroup):
         """Every route with its pipeline built: (path, methods, handler, const,
         is_coroutine, websocket). Built once per start (and per ASGI app)."""
         errors = ErrorPolicy(dict(self._exception_handlers), self.debug)
+        # A handler for RequestValidationError (or a class above it): typed routes raise
+        # it; else they answer their 422 directly (cheaper than raising).
+        raise_invalid = any(cls in errors.handlers for cls in RequestValidationError.__mro__)
         out: list[tuple[str, list[str], Handler, bool, bool, bool]] = []
         for d in self._defs:
             if d.const or d.websocket:
                 out.append((d.path, d.methods, d.handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
-            fn, is_async = build_pipeline(d.path, d.handler, chain, errors)
+            handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid)
+            fn, is_async = build_pipeline(d.path, handler, chain, errors)
             out.append((d.path, d.methods, fn, False, is_async, False))
         return out
 
@@ -337,7 +364,7 @@ class App(RouteGroup):
     def _needs_loop(self, routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> bool:
         return self._asgi is not None or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
-        ) or any(not const and is_async for _, _, _, const, is_async, _ in routes)
+        ) or any(not const and is_async for _, _, _, const, is_async, _ in routes) or self._dependencies.needs_loop()
 
     def _call_hook(self, fn: Callable[[], Any]) -> None:
         result = fn()
@@ -536,6 +563,8 @@ class App(RouteGroup):
                     if _ready is None:
                         raise
                     raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
+            if self._dependencies.values:
+                self._call_hook(self._dependencies.start)  # scope="app" dependencies, on the handlers' loop
             if self._lifespan is not None:
                 self._asgi.set_server(host, port)
                 try:
@@ -616,6 +645,8 @@ class App(RouteGroup):
                     self._runner.run(self._lifespan.shutdown(), timeout=30)
                 for fn in self._shutdown:
                     self._call_hook(fn)
+                if self._dependencies.values:
+                    self._call_hook(self._dependencies.stop)
             finally:
                 if self._runner is not None:
                     self._runner.stop()

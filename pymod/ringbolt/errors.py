@@ -57,6 +57,19 @@ class HTTPError(Exception):
         return problem_response(self.status, self.problem(), self.headers)
 
 
+class HTTPException(HTTPError):
+    """FastAPI's name and arguments for ``HTTPError``: ``raise HTTPException(404,
+    detail="no such item")`` answers the same problem+json (its ``detail`` member is
+    what FastAPI's clients read)."""
+
+    def __init__(self, status_code: int, detail: Any = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status_code, detail, headers)
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+
 class BadRequest(HTTPError, ValueError):
     """400: the request is malformed (for example ``req.json()`` on invalid JSON; the
     detail names the JSON error)."""

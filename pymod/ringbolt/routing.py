@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 
 from ._error_log import log_failure
 from ._native import Request
+from ._plan import UNSET, RoutePlan, plan_route
 from .datastructures import ResponseHeaders
 from .errors import HTTPError, problem, problem_response
 from .response import FileResponse, Response, StreamingResponse
@@ -69,11 +70,14 @@ def _is_async(fn: Any) -> bool:
 class RouteDef:
     """One registered route (or WebSocket endpoint) as its group holds it."""
 
-    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes")
+    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes", "plan")
 
     def __init__(self, path: str, methods: list[str], handler: Handler, const: bool = False,
-                 websocket: bool = False, scopes: tuple[list[Middleware], ...] = ()) -> None:
+                 websocket: bool = False, scopes: tuple[list[Middleware], ...] = (),
+                 plan: RoutePlan | None = None) -> None:
         self.path = path
+        # The typed route's plan (ringbolt._plan), or None: a plain ``def h(req)``.
+        self.plan = plan
         self.methods = methods
         self.handler = handler
         self.const = const
@@ -124,8 +128,35 @@ class RouteGroup:
         self._keys.update(new)
         self._defs.extend(defs)
 
-    def route(self, path: str, methods: Iterable[str] = ("GET",), *, const: bool = False) -> Callable[[H], H]:
+    def route(
+        self,
+        path: str,
+        methods: Iterable[str] = ("GET",),
+        *,
+        const: bool = False,
+        response_model: Any = UNSET,
+        status_code: int | None = None,
+        dependencies: Iterable[Any] | None = None,
+        responses: dict[int | str, Any] | None = None,
+        tags: list[str] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        include_in_schema: bool = True,
+        operation_id: str | None = None,
+        deprecated: bool | None = None,
+        name: str | None = None,
+    ) -> Callable[[H], H]:
         """Register a handler for ``path`` (after the group's prefix) and ``methods``.
+
+        A handler that takes ``req`` (the Request) alone is called with it, as it is. Any
+        other signature is a typed route (docs/typed.md): its parameters are read from
+        the request by their annotations and markers (``Query``, ``Path``, ``Header``,
+        ``Cookie``, ``Body``, ``Form``, ``File``, ``Depends``, ``Security``), planned once
+        here. ``response_model`` (default: the return annotation when it is a model;
+        None: no model) filters and writes the result; ``status_code`` is the success
+        status; ``dependencies`` are called before the handler, their values unused.
+        ``responses``, ``tags``, ``summary``, ``description``, ``include_in_schema``,
+        ``operation_id``, ``deprecated`` and ``name`` are kept for the OpenAPI document.
 
         Path parameters: ``{name}`` or ``{name:str}`` (one segment), ``{name:int}``,
         ``{name:float}``, ``{name:uuid}``, ``{name:path}`` (the rest of the path, last
@@ -146,34 +177,43 @@ class RouteGroup:
             raise ValueError(f"route {path!r} has no methods")
         full = self._full_path(path)
 
+        deps = list(dependencies) if dependencies is not None else None
+        options = {"responses": responses, "tags": list(tags or ()), "summary": summary, "description": description,
+                   "include_in_schema": include_in_schema, "operation_id": operation_id, "deprecated": deprecated,
+                   "name": name, "methods": list(dict.fromkeys(method_list))}
+
         def decorator(fn: H) -> H:
             if not callable(fn):
                 raise TypeError(f"handler for {path!r} is not callable")
-            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const)])
+            plan = None
+            if not const:
+                plan = plan_route(full, fn, response_model=response_model, status_code=status_code,
+                                  dependencies=deps, **options)
+            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan)])
             return fn
 
         return decorator
 
-    def get(self, path: str, *, const: bool = False) -> Callable[[H], H]:
-        return self.route(path, ["GET"], const=const)
+    def get(self, path: str, *, const: bool = False, **options: Any) -> Callable[[H], H]:
+        return self.route(path, ["GET"], const=const, **options)
 
-    def post(self, path: str) -> Callable[[H], H]:
-        return self.route(path, ["POST"])
+    def post(self, path: str, **options: Any) -> Callable[[H], H]:
+        return self.route(path, ["POST"], **options)
 
-    def put(self, path: str) -> Callable[[H], H]:
-        return self.route(path, ["PUT"])
+    def put(self, path: str, **options: Any) -> Callable[[H], H]:
+        return self.route(path, ["PUT"], **options)
 
-    def delete(self, path: str) -> Callable[[H], H]:
-        return self.route(path, ["DELETE"])
+    def delete(self, path: str, **options: Any) -> Callable[[H], H]:
+        return self.route(path, ["DELETE"], **options)
 
-    def patch(self, path: str) -> Callable[[H], H]:
-        return self.route(path, ["PATCH"])
+    def patch(self, path: str, **options: Any) -> Callable[[H], H]:
+        return self.route(path, ["PATCH"], **options)
 
-    def head(self, path: str) -> Callable[[H], H]:
-        return self.route(path, ["HEAD"])
+    def head(self, path: str, **options: Any) -> Callable[[H], H]:
+        return self.route(path, ["HEAD"], **options)
 
-    def options(self, path: str) -> Callable[[H], H]:
-        return self.route(path, ["OPTIONS"])
+    def options(self, path: str, **options: Any) -> Callable[[H], H]:
+        return self.route(path, ["OPTIONS"], **options)
 
     def websocket(self, path: str) -> Callable[[H], H]:
         """Register an ``async def handler(ws)`` for WebSocket handshakes on ``path``
@@ -217,7 +257,7 @@ class RouteGroup:
             raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
         copies = [
             RouteDef(self.prefix + prefix + d.path, d.methods, d.handler, d.const, d.websocket,
-                     (router._middleware, *d.scopes))
+                     (router._middleware, *d.scopes), d.plan)
             for d in router._defs
         ]
         self._add(copies, where=f" (from the router with prefix {router.prefix!r})")

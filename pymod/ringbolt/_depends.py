@@ -1,0 +1,195 @@
+"""Dependencies of the typed API at run time: the clean-up of generator dependencies
+once the response has been handed to the server (the handler's exception thrown in at
+the ``yield``, as FastAPI does), the values of ``scope="app"`` dependencies made once
+per app, and the app's ``dependency_overrides``.
+
+What a request runs is planned in ``ringbolt._plan``: each dependency is a local
+variable of the route's runner, so "called once per request" costs nothing per request."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from typing import Any, Callable
+
+from ._error_log import log_failure
+from ._stream import _get_runner
+from ._tasks import _keep
+
+logger = logging.getLogger("ringbolt")
+
+
+def kind_of(call: Any) -> str:
+    """How a dependency (or handler) is called: "sync", "async", "gen" or "asyncgen"."""
+    target = call
+    if not (inspect.isfunction(call) or inspect.ismethod(call) or inspect.isclass(call)):
+        target = getattr(call, "__call__", call)  # noqa: B004 - a callable object
+    while hasattr(target, "__wrapped__") and not inspect.isclass(target):
+        target = target.__wrapped__
+    if inspect.isasyncgenfunction(target):
+        return "asyncgen"
+    if inspect.isgeneratorfunction(target):
+        return "gen"
+    if inspect.iscoroutinefunction(target):
+        return "async"
+    return "sync"
+
+
+# ---- the clean-up of generator dependencies ----
+
+def _close_sync(gen: Any, exc: BaseException | None) -> None:
+    try:
+        if exc is None:
+            next(gen)
+        else:
+            gen.throw(exc)
+    except StopIteration:
+        return
+    except BaseException as raised:  # noqa: BLE001 - logged: the response is out
+        if raised is not exc:
+            log_failure(raised, "clean-up of dependency %s failed", gen.__qualname__)
+        return
+    log_failure(RuntimeError("the dependency yielded twice"), "dependency %s yielded more than once",
+                gen.__qualname__)
+
+
+async def _close_async(gen: Any, exc: BaseException | None) -> None:
+    try:
+        if exc is None:
+            await gen.__anext__()
+        else:
+            await gen.athrow(exc)
+    except StopAsyncIteration:
+        return
+    except BaseException as raised:  # noqa: BLE001 - logged: the response is out
+        if raised is not exc:
+            log_failure(raised, "clean-up of dependency %s failed", gen.__qualname__)
+        return
+    log_failure(RuntimeError("the dependency yielded twice"), "dependency %s yielded more than once",
+                gen.__qualname__)
+
+
+async def close_all(stack: list[Any], exc: BaseException | None) -> None:
+    """Finish every generator of ``stack``, the last entered first; a sync one on a
+    thread so it never blocks the loop."""
+    loop = asyncio.get_running_loop()
+    for gen in reversed(stack):
+        if hasattr(gen, "athrow"):
+            await _close_async(gen, exc)
+        else:
+            await loop.run_in_executor(None, _close_sync, gen, exc)
+
+
+def exit_later(req: Any, stack: list[Any], exc: BaseException | None) -> None:
+    """Run the clean-up of ``stack`` once the response has been handed to the server:
+    under ringbolt's server, on the worker's event loop after the answers staged so far
+    are flushed (as background tasks are); under another ASGI server, after the
+    response is sent (``serve_http`` awaits what the request's ``_rb_after`` holds)."""
+    after = getattr(req, "_rb_after", None)
+    if after is not None:
+        after.append(lambda: close_all(stack, exc))
+        return
+    loop = _get_runner().loop
+    # Two hops, as _reqresp._After: the first runs in the loop iteration that flushes
+    # the answers staged so far, the second after it.
+    loop.call_soon_threadsafe(loop.call_soon, _start, loop, stack, exc)
+
+
+def _start(loop: asyncio.AbstractEventLoop, stack: list[Any], exc: BaseException | None) -> None:
+    _keep(loop.create_task(close_all(stack, exc)))
+
+
+# ---- scope="app" ----
+
+class AppValue:
+    """The value of one ``scope="app"`` dependency for one app: made at start-up (or at
+    its first use), kept for every request, its generator finished at shutdown."""
+
+    __slots__ = ("call", "args", "ready", "value", "gen", "lock")
+
+    def __init__(self, call: Callable[..., Any], args: list["AppValue"]) -> None:
+        self.call = call
+        self.args = args  # the app-scoped dependencies it takes, in its parameters' order
+        self.ready = False
+        self.value: Any = None
+        self.gen: Any = None
+        self.lock = threading.Lock()
+
+    def get(self) -> Any:
+        """The value, made now in a sync context (an async dependency needs the app's
+        start-up, ``App.run``/``TestClient``/lifespan, to have made it)."""
+        with self.lock:
+            if not self.ready:
+                values = [a.get() for a in self.args]
+                kind = kind_of(self.call)
+                if kind in ("async", "asyncgen"):
+                    raise RuntimeError(f"the app-scoped dependency {self.call!r} is async: it is made when the app "
+                                       "starts, and the app has not started")
+                result = self.call(*values)
+                if kind == "gen":
+                    self.gen = result
+                    result = next(result)
+                self.value = result
+                self.ready = True
+            return self.value
+
+    async def get_async(self) -> Any:
+        if self.ready:
+            return self.value
+        values = [await a.get_async() for a in self.args]
+        kind = kind_of(self.call)
+        if kind == "async":
+            result = await self.call(*values)
+        elif kind == "asyncgen":
+            self.gen = self.call(*values)
+            result = await self.gen.__anext__()
+        elif kind == "gen":
+            self.gen = self.call(*values)
+            result = next(self.gen)
+        else:
+            result = self.call(*values)
+        if not self.ready:
+            self.value = result
+            self.ready = True
+        return self.value
+
+    async def close(self) -> None:
+        gen, self.gen = self.gen, None
+        self.ready = False
+        self.value = None
+        if gen is None:
+            return
+        if hasattr(gen, "athrow"):
+            await _close_async(gen, None)
+        else:
+            _close_sync(gen, None)
+
+
+class AppDependencies:
+    """An app's ``dependency_overrides`` and its ``scope="app"`` values."""
+
+    def __init__(self) -> None:
+        self.overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.values: dict[Callable[..., Any], AppValue] = {}
+
+    def value_of(self, call: Callable[..., Any], args: list[AppValue]) -> AppValue:
+        held = self.values.get(call)
+        if held is None:
+            held = self.values[call] = AppValue(call, args)
+        return held
+
+    def needs_loop(self) -> bool:
+        return any(kind_of(v.call) in ("async", "asyncgen") for v in self.values.values())
+
+    async def start(self) -> None:
+        for held in list(self.values.values()):
+            await held.get_async()
+
+    async def stop(self) -> None:
+        for held in reversed(list(self.values.values())):
+            try:
+                await held.close()
+            except Exception as exc:  # noqa: BLE001 - the other clean-ups still run
+                log_failure(exc, "clean-up of app dependency %r failed", held.call)

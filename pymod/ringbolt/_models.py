@@ -1,0 +1,247 @@
+"""Body and response models of the typed API, by each library's fastest entry: a
+pydantic model (or ``TypeAdapter``) validates the request's bytes with
+``validate_json`` and writes with ``dump_json``; a msgspec Struct with a
+``msgspec.json.Decoder(T)`` / ``Encoder`` made once; dataclasses and TypedDicts go
+through pydantic when it is installed, else msgspec. Never through an intermediate dict.
+
+pydantic and msgspec are imported here only when a route uses them (``sys.modules``
+tells whether a type can be theirs without importing them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from typing import Any, Callable
+
+from . import _problem
+from ._convert import sequence_item, unwrap_optional
+from ._problem import ErrorList, Loc
+from .params import Required
+
+Decoder = Callable[[bytes], Any]
+Writer = Callable[[Any], bytes]
+
+
+class BodyInvalid:
+    """What a decoder returns (not raises: no second exception on the error path) when
+    the body is JSON but not what the route takes: ``errors`` in our shape."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self, errors: ErrorList) -> None:
+        self.errors = errors
+
+
+def _is_pydantic_model(tp: Any) -> bool:
+    pd = sys.modules.get("pydantic")
+    return pd is not None and isinstance(tp, type) and issubclass(tp, pd.BaseModel)
+
+
+def _is_type_adapter(tp: Any) -> bool:
+    pd = sys.modules.get("pydantic")
+    return pd is not None and isinstance(tp, pd.TypeAdapter)
+
+
+def _is_struct(tp: Any) -> bool:
+    ms = sys.modules.get("msgspec")
+    return ms is not None and isinstance(tp, type) and issubclass(tp, ms.Struct)
+
+
+def _is_typeddict(tp: Any) -> bool:
+    return typing.is_typeddict(tp)
+
+
+def is_model(tp: Any) -> bool:
+    """Whether ``tp`` (Optional or list of it included) is a body model: a pydantic
+    model or TypeAdapter, a msgspec Struct, a dataclass or a TypedDict."""
+    tp, _ = unwrap_optional(tp)
+    seq = sequence_item(tp)
+    if seq is not None and seq[0] is not str:
+        tp = seq[0]
+    return (_is_pydantic_model(tp) or _is_type_adapter(tp) or _is_struct(tp) or _is_typeddict(tp)
+            or (isinstance(tp, type) and dataclasses.is_dataclass(tp)))
+
+
+def _mentions(tp: Any, test: Callable[[Any], bool]) -> bool:
+    if test(tp):
+        return True
+    return any(_mentions(a, test) for a in typing.get_args(tp) if a is not Ellipsis)
+
+
+def library_for(tp: Any) -> str:
+    """Which library validates ``tp``: "pydantic" or "msgspec" (a clear ImportError
+    naming the extra when neither is installed)."""
+    if _is_type_adapter(tp) or _mentions(tp, _is_pydantic_model):
+        return "pydantic"
+    if _mentions(tp, _is_struct):
+        return "msgspec"
+    try:
+        import pydantic  # noqa: F401
+        return "pydantic"
+    except ImportError:
+        pass
+    try:
+        import msgspec  # noqa: F401
+        return "msgspec"
+    except ImportError:
+        pass
+    raise ImportError(f"validating {getattr(tp, '__name__', tp)!r} needs pydantic or msgspec: "
+                      "pip install 'ringbolt[pydantic]' (or 'ringbolt[msgspec]')")
+
+
+def _adapter(tp: Any) -> Any:
+    """pydantic's TypeAdapter of ``tp``, or None when pydantic refuses the type and
+    msgspec can take it (``typing.TypedDict`` on Python < 3.12)."""
+    from pydantic import PydanticUserError, TypeAdapter
+    if _is_type_adapter(tp):
+        return tp
+    try:
+        return TypeAdapter(tp)
+    except PydanticUserError:
+        if _mentions(tp, _is_pydantic_model) or "msgspec" not in sys.modules and not _importable("msgspec"):
+            raise
+        return None
+
+
+def _importable(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
+    """``decode(raw) -> value`` for a JSON body of type ``tp``, or a BodyInvalid (422,
+    errors located under ``prefix``). Raises an HTTPError 400 for bytes that are not
+    JSON, nested deeper than the library reads, or a number too long."""
+    adapter = _adapter(tp) if library_for(tp) == "pydantic" else None
+    if adapter is not None:
+        import pydantic
+        # pydantic-core's own entry (TypeAdapter.validate_json only forwards to it)
+        validate = getattr(adapter, "validator", adapter).validate_json
+        PydanticError = pydantic.ValidationError
+
+        def decode_pydantic(raw: bytes) -> Any:
+            try:
+                return validate(raw)
+            except PydanticError as exc:
+                errors = exc.errors(include_url=False)
+                if errors and errors[0]["type"] == "json_invalid":
+                    raise _problem.malformed(errors[0]["msg"].removeprefix("Invalid JSON: ")) from None
+                return BodyInvalid(_problem.from_pydantic(exc, prefix))
+        return decode_pydantic
+
+    import msgspec
+    decode = msgspec.json.Decoder(tp).decode
+    MsgspecError = msgspec.ValidationError
+    DecodeError = msgspec.DecodeError
+
+    def decode_msgspec(raw: bytes) -> Any:
+        try:
+            return decode(raw)
+        except MsgspecError as exc:
+            return BodyInvalid(_problem.from_msgspec(exc, prefix))
+        except DecodeError as exc:
+            raise _problem.malformed(str(exc).removeprefix("JSON is malformed: ")) from None
+        except RecursionError:
+            raise _problem.malformed("nested too deep") from None
+    return decode_msgspec
+
+
+def constrained(tp: Any, constraints: dict[str, Any], library: str) -> Any:
+    """``tp`` with a ``Body(ge=..., max_length=...)``'s constraints, as the library
+    reads them (``Annotated[tp, Field(...)]`` / ``Annotated[tp, Meta(...)]``)."""
+    if not constraints:
+        return tp
+    if library == "pydantic":
+        from pydantic import Field
+        return typing.Annotated[tp, Field(**constraints)]
+    import msgspec
+    return typing.Annotated[tp, msgspec.Meta(**constraints)]
+
+
+def embedded_decoder(fields: list[tuple[str, Any, Any, dict[str, Any]]]) -> Decoder:
+    """One decoder for a JSON object whose members are several body parameters
+    (``(name, type, default, constraints)``; ``Required`` default: the member is
+    required). Returns an object whose attributes are the members (a pydantic model or
+    a msgspec Struct made once, here)."""
+    types = [tp for _, tp, _, _ in fields]
+    if any(library_for(tp) == "pydantic" for tp in types) or not any(_mentions(tp, _is_struct) for tp in types):
+        try:
+            import pydantic
+        except ImportError:
+            pydantic = None  # type: ignore[assignment]
+        if pydantic is not None:
+            spec: dict[str, Any] = {}
+            for name, tp, default, limits in fields:
+                spec[name] = (constrained(tp, limits, "pydantic"), ... if default is Required else default)
+            model = pydantic.create_model("EmbeddedBody", **spec)
+            return body_decoder(model)
+    import msgspec
+    members = []
+    for name, tp, default, limits in fields:
+        tp = constrained(tp, limits, "msgspec")
+        members.append((name, tp) if default is Required else (name, tp, default))
+    members.sort(key=len)  # msgspec wants the members without a default first
+    return body_decoder(msgspec.defstruct("EmbeddedBody", members))
+
+
+# ---- responses ----
+
+def response_writer(tp: Any) -> Writer:
+    """``write(value) -> bytes``: ``value`` checked against ``tp`` and written as JSON
+    with only ``tp``'s fields (the extra ones dropped, as FastAPI's response_model
+    does). A value that does not fit raises ResponseValidationError (a 500)."""
+    adapter = _adapter(tp) if library_for(tp) == "pydantic" else None
+    if adapter is not None:
+        import pydantic
+        # pydantic-core's own serializer and validator (the adapter's methods forward to them)
+        dump = getattr(adapter, "serializer", adapter).to_json if hasattr(adapter, "serializer") else adapter.dump_json
+        validate = getattr(adapter, "validator", adapter).validate_python
+        PydanticError = pydantic.ValidationError
+        exact = tp if isinstance(tp, type) and _is_pydantic_model(tp) else None
+
+        def write_pydantic(value: Any) -> bytes:
+            if type(value) is not exact:
+                try:
+                    value = validate(value, from_attributes=True)
+                except PydanticError as exc:
+                    raise _problem.ResponseValidationError(exc.errors(include_url=False), tp) from None
+            return dump(value)  # type: ignore[no-any-return]
+        return write_pydantic
+
+    import msgspec
+    encode = msgspec.json.Encoder().encode
+    convert = msgspec.convert
+    MsgspecError = msgspec.ValidationError
+    exact_struct = tp if _is_struct(tp) else None
+
+    def write_msgspec(value: Any) -> bytes:
+        if type(value) is not exact_struct:
+            try:
+                value = convert(value, tp, from_attributes=True)
+            except MsgspecError as exc:
+                raise _problem.ResponseValidationError(str(exc), tp) from None
+        return encode(value)
+    return write_msgspec
+
+
+def any_writer(value: Any) -> Any:
+    """What a handler with no response model returned, when the native writer does not
+    know it: a pydantic model, a msgspec Struct or a dataclass (alone or in a list) as
+    JSON bytes; anything else as it is."""
+    sample = value[0] if type(value) is list and value else value
+    if _is_pydantic_model(type(sample)):
+        return response_writer(list[type(sample)] if sample is not value else type(sample))(value)  # type: ignore[misc]
+    if _is_struct(type(sample)):
+        import msgspec
+        return msgspec.json.encode(value)
+    if dataclasses.is_dataclass(sample) and not isinstance(sample, type):
+        kind = type(sample)
+        try:
+            return response_writer(list[kind] if sample is not value else kind)(value)  # type: ignore[valid-type]
+        except ImportError:
+            return dataclasses.asdict(sample) if sample is value else [dataclasses.asdict(v) for v in value]
+    return None

@@ -1,0 +1,459 @@
+"""The plan of a typed route, made once when it is registered: what each parameter of
+the handler (and of every dependency under it) is, where its value comes from, how it
+is converted and checked, which body model validates the request's bytes, and which
+writer the result goes to. ``inspect`` and ``typing.get_type_hints`` run here only.
+
+``RoutePlan`` is the documented data that OpenAPI generation reads (``App.route_plans``)
+and ``ringbolt._runner`` compiles into the one function a request runs:
+
+- ``RoutePlan.call``: a ``CallSpec`` of the handler: its ``args`` in signature order,
+  each an ``ArgSpec`` whose ``what`` is a ``ParamSpec`` (a value from the request), a
+  ``DependencySpec`` (``Depends``/``Security``, itself with a ``CallSpec``), or one of
+  ``REQUEST``, ``BACKGROUND``, ``SecurityScopes``.
+- ``RoutePlan.dependencies``: the route-level ``dependencies=[...]``.
+- ``RoutePlan.body``: a ``BodySpec`` (every body parameter of the handler and its
+  dependencies, one JSON document), or None.
+- ``RoutePlan.response``: a ``ResponseSpec`` (model, status code, writer).
+- ``RoutePlan.options``: ``tags``, ``summary``, ``description``, ``responses``,
+  ``operation_id``, ``include_in_schema``, ``deprecated``: kept for OpenAPI.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import decimal
+import enum
+import inspect
+import re
+import typing
+import uuid
+from typing import Annotated, Any, Callable, Iterator
+
+from . import _convert, _models
+from ._depends import kind_of
+from ._native import Request
+from .background import BackgroundTasks
+from .forms import UploadFile
+from .params import Body, Cookie, Depends, File, Form, Header, Param, Path, Query, Required, Security, SecurityScopes
+from .response import FileResponse, Response, StreamingResponse
+
+#: ``ArgSpec.what`` for a parameter that takes the Request itself / ``req.background``.
+REQUEST = "request"
+BACKGROUND = "background"
+
+#: ``response_model=`` not given: the return annotation decides (``None``: no model).
+UNSET: Any = object()
+
+_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
+_IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset, enum.Enum, uuid.UUID,
+              decimal.Decimal, datetime.date, datetime.time, datetime.timedelta)
+_SOURCES = {"query": Query, "path": Path, "header": Header, "cookie": Cookie, "body": Body, "form": Form,
+            "file": File}
+
+
+class PlanError(TypeError):
+    """A handler or dependency whose signature cannot be planned (said at registration)."""
+
+
+@dataclasses.dataclass(eq=False)
+class ParamSpec:
+    """One value taken from the request."""
+
+    name: str  #: the Python parameter's name
+    source: str  #: "path", "query", "header", "cookie", "body", "form" or "file"
+    key: str  #: its name on the wire (alias; a header's lower-case, ``_`` as ``-``)
+    annotation: Any  #: the declared type (Optional and list included)
+    marker: Param  #: the marker with the options and constraints (a default one if none was written)
+    required: bool
+    default: Any  #: the default (``Required`` when required); ``default_factory`` is on the marker
+    is_list: bool  #: a repeated parameter (``list[T]``)
+    convert: Callable[[Any], Any] | None  #: text (or list of texts) -> value; None: taken as it is
+    loc: tuple[Any, ...]  #: where an error points: ("query", "limit")
+    inline: Any = None  #: ``_convert.Inline``: how the runner converts it without a call, or None
+
+    @property
+    def fresh_default(self) -> bool:
+        """Whether the default must be copied (or made by the factory) per request."""
+        return self.marker.default_factory is not None or not isinstance(self.default, _IMMUTABLE)
+
+
+@dataclasses.dataclass(eq=False)
+class DependencySpec:
+    """A ``Depends``/``Security`` parameter (or route-level dependency)."""
+
+    call: Callable[..., Any]
+    marker: Depends
+    spec: "CallSpec"  #: the dependency's own parameters
+    scopes: tuple[str, ...]  #: every Security scope from the route down to here
+    use_cache: bool
+    scope: str  #: "request" or "app"
+
+    @property
+    def cache_key(self) -> tuple[Any, ...]:
+        return (self.call, tuple(sorted(set(self.scopes))))
+
+
+@dataclasses.dataclass(eq=False)
+class ArgSpec:
+    name: str
+    keyword: bool  #: passed by keyword (a keyword-only parameter)
+    what: Any  #: ParamSpec | DependencySpec | REQUEST | BACKGROUND | SecurityScopes
+
+
+@dataclasses.dataclass(eq=False)
+class CallSpec:
+    call: Callable[..., Any]
+    kind: str  #: "sync", "async", "gen" or "asyncgen"
+    args: list[ArgSpec]
+
+    def params(self) -> Iterator[ParamSpec]:
+        for a in self.args:
+            if isinstance(a.what, ParamSpec):
+                yield a.what
+
+
+@dataclasses.dataclass(eq=False)
+class BodySpec:
+    params: list[ParamSpec]  #: every body parameter, in the order met
+    embed: bool  #: the body is an object with one member per parameter
+    decode: Callable[[bytes], Any]  #: raw bytes -> the value (embedded: an object with the members)
+    required: bool
+    media_type: str = "application/json"
+
+
+@dataclasses.dataclass(eq=False)
+class ResponseSpec:
+    model: Any  #: the response model (a type or TypeAdapter), or None
+    status_code: int | None
+    write: Callable[[Any], bytes] | None  #: the model's writer (None: no model)
+
+
+@dataclasses.dataclass(eq=False)
+class RoutePlan:
+    call: CallSpec
+    dependencies: list[DependencySpec]
+    body: BodySpec | None
+    response: ResponseSpec
+    path_names: dict[str, str]  #: the route's path parameters and their converters ("str", "int"...)
+    is_async: bool  #: the runner is an ``async def`` (the handler or a dependency is)
+    options: dict[str, Any]
+
+    def params(self) -> list[ParamSpec]:
+        """Every request value the route reads, its dependencies' included, once each."""
+        seen: dict[int, ParamSpec] = {}
+        for spec in self._calls():
+            for p in spec.params():
+                seen.setdefault(id(p), p)
+        return list(seen.values())
+
+    def all_dependencies(self) -> list[DependencySpec]:
+        out: list[DependencySpec] = []
+
+        def walk(spec: CallSpec) -> None:
+            for a in spec.args:
+                if isinstance(a.what, DependencySpec):
+                    out.append(a.what)
+                    walk(a.what.spec)
+        for d in self.dependencies:
+            out.append(d)
+            walk(d.spec)
+        walk(self.call)
+        return out
+
+    def _calls(self) -> Iterator[CallSpec]:
+        yield self.call
+        for d in self.all_dependencies():
+            yield d.spec
+
+
+# ---- signatures ----
+
+def path_names(path: str) -> dict[str, str]:
+    return {m.group(1): m.group(2) or "str" for m in _PATH_PARAM.finditer(path)}
+
+
+def _signature(call: Any) -> tuple[list[inspect.Parameter], dict[str, Any]]:
+    target = call.__init__ if inspect.isclass(call) else call
+    try:
+        sig = inspect.signature(call)
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"cannot read the signature of {call!r}: {exc}") from None
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception as exc:  # noqa: BLE001 - an unresolvable annotation, named
+        found = _closure_hints(target)
+        if found is None:
+            raise PlanError(f"cannot resolve the annotations of {_name(call)}: {exc}") from None
+        hints = found
+    params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return params, hints
+
+
+def _closure_hints(fn: Any) -> dict[str, Any] | None:
+    """The annotations of a function defined in another (an app factory) under ``from
+    __future__ import annotations``: read with the names its closure holds too."""
+    code = getattr(fn, "__code__", None)
+    closure = getattr(fn, "__closure__", None) or ()
+    if code is None:
+        return None
+    names = dict(getattr(fn, "__globals__", {}))
+    for name, cell in zip(code.co_freevars, closure):
+        try:
+            names[name] = cell.cell_contents
+        except ValueError:
+            continue
+    out = {}
+    try:
+        for key, ann in getattr(fn, "__annotations__", {}).items():
+            out[key] = eval(ann, names) if isinstance(ann, str) else ann  # noqa: S307 - the function's own annotations
+    except Exception:  # noqa: BLE001 - still unresolvable: the caller names the first error
+        return None
+    return out
+
+
+def _name(call: Any) -> str:
+    return str(getattr(call, "__qualname__", None) or getattr(call, "__name__", None) or repr(call))
+
+
+def is_plain_handler(fn: Any) -> bool:
+    """A handler that takes the request and nothing else (``def h(req)``, any name, no
+    annotation or ``Request``): served as it is, with no plan and no added cost."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if not params and any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()):
+        return True  # def h(*args): a wrapper that passes the request on
+    if len(params) != 1:
+        return False
+    p = params[0]
+    if p.kind is p.KEYWORD_ONLY or isinstance(p.default, (Param, Depends)):
+        return False
+    ann = p.annotation
+    if ann is p.empty or p.name in ("req", "request"):
+        return _split(ann)[1] == [] if not isinstance(ann, str) else "Annotated" not in ann
+    if ann in (Request, Any, "Request", "ringbolt.Request", "Any", "typing.Any"):
+        return True
+    if isinstance(ann, str):
+        try:
+            ann = typing.get_type_hints(fn).get(p.name)
+        except Exception:  # noqa: BLE001 - an annotation we cannot read is not a Request
+            return False
+    return ann is Request or ann is Any
+
+
+def _split(annotation: Any) -> tuple[Any, list[Any]]:
+    if typing.get_origin(annotation) is Annotated:
+        base, *meta = typing.get_args(annotation)
+        return base, meta
+    return annotation, []
+
+
+class Planner:
+    """Plans the calls of one route (its handler and the dependencies under it); the
+    body parameters of all of them are gathered in ``body_params``."""
+
+    def __init__(self, path_names: dict[str, str]) -> None:
+        self.path_names = path_names
+        self.body_params: list[ParamSpec] = []
+        self.embed_forced = False
+
+    def call(self, call: Callable[..., Any], scopes: tuple[str, ...] = (), app_scope: bool = False) -> CallSpec:
+        params, hints = _signature(call)
+        args = []
+        for p in params:
+            what = self._arg(call, p, hints.get(p.name, p.annotation), scopes)
+            if app_scope and not (isinstance(what, DependencySpec) and what.scope == "app"):
+                raise PlanError(f"the app-scoped dependency {_name(call)} takes {p.name!r}: an app-scoped "
+                                "dependency can only take other app-scoped dependencies")
+            args.append(ArgSpec(p.name, p.kind is p.KEYWORD_ONLY, what))
+        return CallSpec(call, kind_of(call), args)
+
+    def dependency(self, marker: Depends, base: Any, scopes: tuple[str, ...], where: str) -> DependencySpec:
+        call = marker.dependency if marker.dependency is not None else base
+        if call is None or call is inspect.Parameter.empty or not callable(call):
+            raise PlanError(f"{where}: Depends() without a callable needs a class annotation")
+        own = tuple(marker.scopes) if isinstance(marker, Security) else ()
+        all_scopes = scopes + own
+        spec = self.call(call, all_scopes, app_scope=marker.scope == "app")
+        return DependencySpec(call, marker, spec, all_scopes, marker.use_cache, marker.scope)
+
+    def _arg(self, call: Any, p: inspect.Parameter, annotation: Any, scopes: tuple[str, ...]) -> Any:
+        where = f"parameter {p.name!r} of {_name(call)}"
+        base, meta = _split(annotation)
+        marker: Any = None
+        for m in meta:
+            if isinstance(m, (Param, Depends)):
+                marker = m
+        default = p.default
+        if isinstance(default, (Param, Depends)):
+            if marker is not None:
+                raise PlanError(f"{where}: a marker in Annotated and another as the default")
+            marker, default = default, (default.default if isinstance(default, Param) else p.empty)
+        if isinstance(marker, Depends):
+            return self.dependency(marker, base, scopes, where)
+        if marker is None:
+            if p.name in ("req", "request") and (base is p.empty or base is Any):
+                return REQUEST
+            if isinstance(base, type) and (issubclass(base, Request) or base.__name__ == "ASGIRequest"):
+                return REQUEST
+            if base is BackgroundTasks:
+                return BACKGROUND
+            if base is SecurityScopes:
+                return SecurityScopes(scopes)
+            if p.name in self.path_names:
+                marker = Path()
+            elif _models.is_model(base):
+                marker = Body()
+            elif _is_upload(base):
+                marker = File()
+            else:
+                marker = Query()
+        if default is p.empty:
+            default = marker.default if marker.default is not Required else Required
+        if marker.default is not Required and default is Required:
+            default = marker.default
+        return self._param(p.name, base, marker, default, where)
+
+    def _param(self, name: str, annotation: Any, marker: Param, default: Any, where: str) -> ParamSpec:
+        source = marker.source
+        if annotation is inspect.Parameter.empty:
+            annotation = str if source not in ("body", "file") else Any
+        required = default is Required and marker.default_factory is None
+        if source == "header":
+            key = marker.alias or (name.replace("_", "-") if getattr(marker, "convert_underscores", True) else name)
+            key = key.lower()
+        else:
+            key = marker.alias or name
+        if source == "path":
+            if name not in self.path_names and key not in self.path_names:
+                raise PlanError(f"{where} is a path parameter, but the route's path has no {{{key}}}")
+            required, default = True, Required
+        spec = ParamSpec(name, source, key, annotation, marker, required, default, False, None,
+                         ("body" if source in ("form", "file") else source, key))
+        if source == "body":
+            self.body_params.append(spec)
+            if getattr(marker, "embed", None):
+                self.embed_forced = True
+            return spec
+        inner, _optional = _convert.unwrap_optional(annotation)
+        seq = _convert.sequence_item(inner)
+        if source == "file":
+            spec.is_list = seq is not None
+            item = seq[0] if seq is not None else inner
+            spec.convert = _file_converter(item, spec.is_list, where)
+            return spec
+        if seq is not None:
+            if source in ("path", "cookie"):
+                raise PlanError(f"{where}: a {source} parameter cannot be a list")
+            spec.is_list = True
+            spec.convert = _convert.sequence(seq[0], seq[1], marker)
+        else:
+            try:
+                spec.convert = _convert.scalar(inner, marker)
+            except TypeError as exc:
+                raise PlanError(f"{where}: {exc}") from None
+            if source != "path" or self.path_names.get(key, "str") in ("str", "path"):
+                spec.inline = _convert.inline(inner, marker)  # (a native {x:int} value is not text)
+        return spec
+
+
+def _is_upload(tp: Any) -> bool:
+    inner, _ = _convert.unwrap_optional(tp)
+    seq = _convert.sequence_item(inner)
+    return (seq[0] if seq is not None else inner) is UploadFile
+
+
+def _file_converter(item: Any, many: bool, where: str) -> Callable[[Any], Any]:
+    if item not in (UploadFile, bytes, Any, inspect.Parameter.empty):
+        raise PlanError(f"{where}: a File parameter is an UploadFile or bytes (or a list of them)")
+    as_bytes = item is bytes
+
+    def one(v: Any) -> Any:
+        if type(v) is not UploadFile:
+            raise _convert.Bad("value_error", "Value error, Expected UploadFile, received: <class 'str'>")
+        return v.read() if as_bytes else v
+
+    if not many:
+        return one
+
+    def each(values: Any) -> Any:
+        out = []
+        for i, v in enumerate(values):
+            try:
+                out.append(one(v))
+            except _convert.Bad as e:
+                e.index = i
+                raise
+        return out
+    return each
+
+
+def _body(planner: Planner) -> BodySpec | None:
+    params = planner.body_params
+    if not params:
+        return None
+    embed = planner.embed_forced or len(params) > 1
+    if embed:
+        names = [p.key for p in params]
+        if len(set(names)) != len(names):
+            raise PlanError(f"two body parameters share one name: {names}")
+        decode = _models.embedded_decoder([(p.key, p.annotation, p.default, p.marker.constraints())
+                                           for p in params])
+        required = any(p.required for p in params)
+    else:
+        p = params[0]
+        tp = _models.constrained(p.annotation, p.marker.constraints(), _models.library_for(p.annotation))
+        decode = _models.body_decoder(tp, ("body",))
+        required = p.required
+    media = params[0].marker.media_type or "application/json"
+    return BodySpec(params, embed, decode, required, media)
+
+
+def _response(fn: Any, response_model: Any, status_code: int | None) -> ResponseSpec:
+    model = response_model
+    if model is UNSET:
+        model = None
+        try:
+            ret = typing.get_type_hints(fn, include_extras=True).get("return")
+        except Exception:  # noqa: BLE001 - the handler's annotations were read already
+            ret = None
+        if ret is not None and _models.is_model(_split(ret)[0]):
+            model = _split(ret)[0]
+    if model is not None and isinstance(model, type) and issubclass(model, (Response, StreamingResponse,
+                                                                              FileResponse)):
+        model = None
+    write = _models.response_writer(model) if model is not None else None
+    return ResponseSpec(model, status_code, write)
+
+
+def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET, status_code: int | None = None,
+               dependencies: list[Depends] | None = None, **options: Any) -> RoutePlan | None:
+    """The plan of ``fn`` served at ``path``, or None for a plain ``def h(req)`` handler
+    with none of the typed options (served as it is)."""
+    typed_options = response_model not in (UNSET, None) or status_code is not None or dependencies
+    if not typed_options and is_plain_handler(fn):
+        return None
+    if status_code is not None and (not isinstance(status_code, int) or not 100 <= status_code <= 999):
+        raise ValueError(f"invalid status_code {status_code!r}")
+    names = path_names(path)
+    planner = Planner(names)
+    call = planner.call(fn)
+    route_deps = []
+    for d in dependencies or ():
+        if not isinstance(d, Depends):
+            raise PlanError(f"dependencies= takes Depends(...) markers, not {d!r}")
+        route_deps.append(planner.dependency(d, None, (), f"dependencies= of {_name(fn)}"))
+    body = _body(planner)
+    response = _response(fn, response_model, status_code)
+    plan = RoutePlan(call, route_deps, body, response, names, False, options)
+    plan.is_async = call.kind in ("async", "asyncgen") or any(
+        d.spec.kind in ("async", "asyncgen") for d in plan.all_dependencies() if d.scope == "request")
+    return plan
+
+
+def copy_default(value: Any) -> Any:
+    return copy.deepcopy(value)

@@ -1,0 +1,222 @@
+"""The errors of the typed API and their answers: every failure of a request's
+parameters and body as ``{"type", "loc", "msg", "input"[, "ctx"]}`` (pydantic's and
+FastAPI's shape) in the ``detail`` list of one 422 ``application/problem+json``;
+malformed JSON a 400; a returned value that breaks the response model a 500."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from .errors import PROBLEM_JSON, HTTPError, ValidationError
+from ._native import json_dumps
+from .response import Response
+from .datastructures import ResponseHeaders
+
+Loc = tuple[Any, ...]
+ErrorList = list[dict[str, Any]]
+
+
+class _Errors(list[dict[str, Any]]):
+    """The list of errors, also callable (``exc.errors()``, as FastAPI's is a method)."""
+
+    def __call__(self) -> list[dict[str, Any]]:
+        return list(self)
+
+
+class RequestValidationError(ValidationError):
+    """422: one or more of the request's parameters or its body are not valid.
+    ``errors`` lists each failure (``exc.errors()`` works too); the answer is a problem
+    whose ``detail`` is that list (the member FastAPI's clients read)."""
+
+    def __init__(self, errors: Iterable[dict[str, Any]]) -> None:
+        listed = _Errors(ordered(list(errors)))
+        HTTPError.__init__(self, 422, listed, title="Unprocessable Content")
+        self.errors = listed
+
+    def problem(self) -> dict[str, Any]:
+        return {"type": self.type, "title": self.title, "status": 422, "detail": list(self.errors)}
+
+
+class ResponseValidationError(TypeError):
+    """The handler returned a value that its response model refuses (a bug of the
+    service, so a 500; the errors are in the log)."""
+
+    def __init__(self, errors: Any, model: Any) -> None:
+        super().__init__(f"the response does not fit the response model {getattr(model, '__name__', model)!r}: "
+                         f"{errors}")
+        self.errors = errors
+
+
+_new_response = object.__new__
+_empty_headers = list.__new__
+
+
+_ORDER = {"path": 0, "query": 1, "header": 2, "cookie": 3, "body": 4}
+
+
+def ordered(errors: ErrorList) -> ErrorList:
+    """Path, query, header, cookie, then body errors (FastAPI's order), each source's in
+    the order met."""
+    errors.sort(key=lambda e: _ORDER.get(e["loc"][0] if e["loc"] else "", 5))
+    return errors
+
+
+_PROBLEM_HEAD = b'{"type":"about:blank","title":"Unprocessable Content","status":422,"detail":'
+
+
+def invalid_response(errors: ErrorList) -> Response:
+    """The 422 answer for ``errors`` (in FastAPI's order already: the runner reads path,
+    query, header, cookie, then body), built without Response's checks."""
+    resp = _new_response(Response)
+    resp.body = _PROBLEM_HEAD + json_dumps(errors) + b"}"
+    resp.status = 422
+    resp.headers = _empty_headers(ResponseHeaders)
+    resp.content_type = PROBLEM_JSON
+    resp._after = None
+    resp._cookies = None
+    resp.background = None
+    return resp
+
+
+def json_response(data: bytes, status: int) -> Response:
+    """A JSON body already written (by pydantic's or msgspec's encoder)."""
+    resp = _new_response(Response)
+    resp.body = data
+    resp.status = status
+    resp.headers = _empty_headers(ResponseHeaders)
+    resp.content_type = "application/json"
+    resp._after = None
+    resp._cookies = None
+    resp.background = None
+    return resp
+
+
+def malformed(detail: str) -> HTTPError:
+    """400 for a body that is not JSON at all (or nested too deep, or a number too
+    long to read)."""
+    return HTTPError(400, f"Invalid JSON body: {detail}", title="Bad Request")
+
+
+def error(type: str, loc: Loc, msg: str, input: Any, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type, "loc": list(loc), "msg": msg, "input": input}
+    if ctx:
+        out["ctx"] = {k: v if v is None or isinstance(v, (str, int, float, bool)) else str(v) for k, v in ctx.items()}
+    return out
+
+
+def missing(errors: ErrorList | None, loc: Loc) -> ErrorList:
+    """``errors`` with a "Field required" for ``loc`` (a new list when it was None)."""
+    if errors is None:
+        errors = []
+    errors.append({"type": "missing", "loc": list(loc), "msg": "Field required", "input": None})
+    return errors
+
+
+def bad(errors: ErrorList | None, loc: Loc, exc: Any, value: Any) -> ErrorList:
+    """``errors`` with the converter's failure ``exc`` (``_convert.Bad``) of ``value`` at
+    ``loc`` (an item of a list adds its index)."""
+    if errors is None:
+        errors = []
+    if exc.index is not None:
+        loc = (*loc, exc.index)
+        value = value[exc.index]
+    errors.append(error(exc.type, loc, exc.msg, value, exc.ctx))
+    return errors
+
+
+def extend(errors: ErrorList | None, more: ErrorList) -> ErrorList:
+    if errors is None:
+        return list(more)
+    errors.extend(more)
+    return errors
+
+
+# ---- the libraries' errors in that shape ----
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def from_pydantic(exc: Any, prefix: Loc) -> ErrorList:
+    """pydantic's ValidationError as our list, each ``loc`` after ``prefix`` (its own
+    dicts, changed in place: no copy on the error path)."""
+    out: ErrorList = exc.errors(include_url=False)
+    for e in out:
+        e["loc"] = (*prefix, *e["loc"])  # a tuple: written as a JSON array
+        ctx = e.get("ctx")
+        if ctx is not None:
+            raised = ctx.get("error")  # the one member that is not plain data: a validator's exception
+            if raised is not None and type(raised) not in _PLAIN:
+                ctx["error"] = str(raised)  # its text, as FastAPI writes it
+    return out
+
+
+_MSGSPEC_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
+_MSGSPEC_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[([^\]]*)\]")
+_MSGSPEC_MISSING = re.compile(r"^Object missing required field `(.*)`$")
+_MSGSPEC_EXPECTED = re.compile(r"^Expected `([A-Za-z_ |]+)`")
+_MSGSPEC_KINDS = {"int": "int_type", "float": "float_type", "str": "string_type", "bool": "bool_type",
+                  "object": "dict_type", "array": "list_type", "null": "none_required"}
+
+
+def msgspec_loc(path: str) -> list[Any]:
+    """``$.items[2].price`` (msgspec's path, without the ``$``) as ``["items", 2, "price"]``."""
+    loc: list[Any] = []
+    for name, index, key in _MSGSPEC_STEP.findall(path):
+        loc.append(name if name else int(index) if index else key)
+    return loc
+
+
+_msgspec_seen: dict[tuple[str, Loc], dict[str, Any]] = {}
+
+
+def from_msgspec(exc: Any, prefix: Loc) -> ErrorList:
+    """msgspec's ValidationError (one failure, its place as a ``$...`` path in the
+    message) as our list. A message met before is not parsed again (bounded)."""
+    key = (str(exc), prefix)
+    known = _msgspec_seen.get(key)
+    if known is None:
+        known = _parse_msgspec(key[0], prefix)
+        if len(_msgspec_seen) < 1024:
+            _msgspec_seen[key] = known
+    return [{**known, "loc": list(known["loc"])}]
+
+
+def _parse_msgspec(text: str, prefix: Loc) -> dict[str, Any]:
+    loc: list[Any] = []
+    m = _MSGSPEC_AT.match(text)
+    if m is not None:
+        text, loc = m.group(1), msgspec_loc(m.group(2))
+    miss = _MSGSPEC_MISSING.match(text)
+    if miss is not None:
+        return error("missing", (*prefix, *loc, miss.group(1)), "Field required", None)
+    kind = "value_error"
+    ctx = None
+    bound = _MSGSPEC_BOUND.match(text)
+    if bound is not None:
+        length, op, value = bound.group(2), bound.group(3), _number(bound.group(4))
+        if length:
+            short = op == ">="
+            noun = "string_" if bound.group(1) == "str" else ""
+            kind = f"{noun}too_short" if short else f"{noun}too_long"
+            ctx = {"min_length" if short else "max_length": value}
+        else:
+            name = _BOUND_NAMES[op]
+            kind, ctx = name[0], {name[1]: value}
+    else:
+        expected = _MSGSPEC_EXPECTED.match(text)
+        if expected is not None:
+            kind = _MSGSPEC_KINDS.get(expected.group(1).split(" ")[0], "type_error")
+    return error(kind, (*prefix, *loc), text, None, ctx)
+
+
+_MSGSPEC_BOUND = re.compile(r"^Expected `([a-z]+)` (of length )?(>=|>|<=|<) ([-0-9.e+]+)$")
+_BOUND_NAMES = {">=": ("greater_than_equal", "ge"), ">": ("greater_than", "gt"), "<=": ("less_than_equal", "le"),
+                "<": ("less_than", "lt")}
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)

@@ -1,0 +1,421 @@
+"""The one function a typed route's request runs, compiled from its plan
+(``ringbolt._plan.RoutePlan``) when the app starts: straight-line Python, generated
+once, with each parameter a local variable, each converter and validator a constant
+bound in its namespace, each dependency called once into a local (so "cached per
+request" costs nothing), and the handler called positionally. Per request there is
+no loop over the plan, no dict of keyword arguments and no signature walking.
+
+The shape of what is generated (a GET with a query parameter and a dependency):
+
+    def run(req):
+        if OV: return override(req)
+        err = None
+        q = req.query
+        v = q.get('limit')
+        if v is None:
+            a0 = D0
+        else:
+            try: a0 = C0(v)
+            except Bad as e: err = bad(err, L0, e, v)
+        if err is not None: return invalid(err)
+        d0 = F0()
+        r = H(a0, d0)
+        return W(r)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from . import _depends, _problem
+from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
+from ._depends import AppDependencies, AppValue
+from ._models import BodyInvalid, any_writer
+from ._native import RawJSON
+from ._plan import (BACKGROUND, REQUEST, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
+                    copy_default)
+from ._request_body import request_read
+from .datastructures import ResponseHeaders
+from .forms import FormData
+from .params import SecurityScopes
+from .response import FileResponse, Response, StreamingResponse
+
+logger = logging.getLogger("ringbolt")
+
+_SOURCE_VAR = {"query": "q", "header": "h", "cookie": "c", "path": "p", "form": "f", "file": "f"}
+_SOURCE_GET = {"q": "q = req.query", "h": "h = req.headers", "c": "c = req.cookies", "p": "p = req.params"}
+_PASS = frozenset((dict, list, str, bytes, type(None), tuple, Response, StreamingResponse, FileResponse, RawJSON,
+                   bytearray, memoryview))
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_EMPTY_FORM = FormData([])
+
+
+def _form(req: Any) -> Any:
+    """The request's form, or an empty one when the body is not a form (its fields are
+    then missing: a 422, as FastAPI answers)."""
+    ctype = req.headers.get("content-type") or ""
+    if ctype.split(";", 1)[0].strip().lower() not in _FORM_TYPES:
+        return _EMPTY_FORM
+    return req.form()
+
+
+def _last(pairs: list[tuple[str, str]], name: str) -> str | None:
+    """The last value of ``name`` among a query's (name, value) pairs."""
+    found = None
+    for k, v in pairs:
+        if k == name:
+            found = v
+    return found
+
+
+def _out(result: Any) -> Any:
+    data = any_writer(result)
+    if data is None:
+        return result
+    return _problem.json_response(data, 200) if type(data) is bytes else data
+
+
+def _status_writer(status: int) -> Callable[[Any], Any]:
+    def write(result: Any) -> Any:
+        if type(result) in _PASS and type(result) not in (tuple, Response, StreamingResponse, FileResponse):
+            resp = Response.__new__(Response)
+            resp.body = result
+            resp.status = status
+            resp.headers = _problem._empty_headers(ResponseHeaders)
+            resp.content_type = None
+            resp._after = None
+            resp._cookies = None
+            resp.background = None
+            return resp
+        if type(result) in (tuple, Response, StreamingResponse, FileResponse):
+            return result
+        data = any_writer(result)
+        return _problem.json_response(data, status) if type(data) is bytes else (data, status)
+    return write
+
+
+def _model_writer(write: Callable[[Any], bytes], status: int) -> Callable[[Any], Any]:
+    json_response = _problem.json_response
+    passed = (tuple, Response, StreamingResponse, FileResponse)
+
+    def respond(result: Any) -> Any:
+        if type(result) in passed:
+            return result
+        return json_response(write(result), status)
+    return respond
+
+
+class _Compiler:
+    """Writes one runner. ``overrides``: the app's dependency_overrides as they are now;
+    ``app_deps``: where ``scope="app"`` values live."""
+
+    def __init__(self, plan: RoutePlan, app_deps: AppDependencies, overrides: dict[Any, Any],
+                 raise_invalid: bool, is_async: bool) -> None:
+        self.plan = plan
+        self.live_overrides = app_deps.overrides
+        self.app_deps = app_deps
+        self.overrides = overrides
+        self.raise_invalid = raise_invalid
+        self.is_async = is_async
+        self.ns: dict[str, Any] = {
+            "Bad": Bad, "bad": _problem.bad, "missing": _problem.missing, "extend": _problem.extend,
+            "BodyInvalid": BodyInvalid, "copy_default": copy_default, "exit_later": _depends.exit_later,
+            "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
+            "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
+            "FINITE": FINITE,
+        }
+        # phase 1: values from the request, errors gathered, by source in FastAPI's order
+        self.sections: dict[str, list[str]] = {"path": [], "query": [], "header": [], "cookie": [], "body": []}
+        self.calls: list[str] = []  # phase 2: the dependencies, in order
+        self.sources: set[str] = set()
+        self.cache: dict[Any, str] = {}
+        self.has_stack = False
+        self.n = 0
+        self.planner = Planner(plan.path_names)  # for overrides: their own parameters
+
+    def const(self, prefix: str, value: Any) -> str:
+        self.n += 1
+        name = f"{prefix}{self.n}"
+        self.ns[name] = value
+        return name
+
+    def local(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    # ---- phase 1 ----
+    def param(self, spec: ParamSpec) -> str:
+        var = _SOURCE_VAR[spec.source]
+        self.sources.add(var)
+        out = self.local("a")
+        loc = self.const("L", spec.loc)
+        key = spec.key
+        x = self.sections[spec.loc[0]]
+        if var == "q" and not spec.is_list:
+            # a repeated name: the last value, as FastAPI (Starlette) reads it; q._items
+            # is None when no name repeats (then the dict's value is the only one)
+            get = f"q.get({key!r}) if qm is None else last(qm, {key!r})"
+            self.sources.add("qm")
+        elif var == "h" and not spec.is_list:
+            get = f"h._first.get({key!r})"
+        elif spec.is_list:
+            get = f"{var}.getlist({key!r})"
+        else:
+            get = f"{var}.get({key!r})"
+        x.append(f"v = {get}")
+        x.append("if not v:" if spec.is_list else "if v is None:")
+        if spec.required:
+            x.append(f"    err = missing(err, {loc})")
+        elif spec.marker.default_factory is not None:
+            x.append(f"    {out} = {self.const('DF', spec.marker.default_factory)}()")
+        elif spec.fresh_default:
+            x.append(f"    {out} = copy_default({self.const('D', spec.default)})")
+        else:
+            x.append(f"    {out} = {self.const('D', spec.default)}")
+        if spec.inline is not None and (spec.inline[0] != "str" or spec.inline[1]):
+            self.inline(spec, out, loc)
+        elif spec.convert is None:
+            x.append(f"else: {out} = v")
+        else:
+            conv = self.const("C", spec.convert)
+            x.append("else:")
+            x.append(f"    try: {out} = {conv}(v)")
+            x.append(f"    except Bad as e: err = bad(err, {loc}, e, v)")
+        return out
+
+    def inline(self, spec: ParamSpec, out: str, loc: str) -> None:
+        """The conversion and checks written out (no call on the way that succeeds)."""
+        kind, checks = spec.inline
+        x = self.sections[spec.loc[0]]
+        x.append("else:")
+        if kind == "bool":
+            x.append(f"    {out} = BOOL_WORDS.get(v.lower())")
+            x.append(f"    if {out} is None: err = bad(err, {loc}, BOOL_BAD, v)")
+            return
+        if kind == "str":
+            x.append(f"    {out} = v")
+        else:
+            conv = self.const("C", spec.convert)
+            # the builtin for ASCII text (its fast way); the converter for the rest, for
+            # pydantic's reading ("3.0" is 3, "٣" is refused) and its exact error
+            x.append(f"    try: {out} = {kind}(v) if v.isascii() else {conv}(v)")
+            x.append("    except ValueError:")
+            x.append(f"        {out} = None")
+            x.append(f"        try: {out} = {conv}(v)")
+            x.append(f"        except Bad as e: err = bad(err, {loc}, e, v)")
+            x.append(f"    except Bad as e: {out} = None; err = bad(err, {loc}, e, v)")
+        if kind == "float":  # inf and nan refused (FINITE): x - x is 0.0 for every finite x
+            x.append(f"    if {out} is not None and {out} - {out} != 0.0: {out} = None; err = bad(err, {loc}, FINITE, v)")
+        if not checks:
+            return
+        prefix = f"    if {out} is not None:" if kind != "str" else None
+        if prefix:
+            x.append(prefix)
+        indent = "        " if prefix else "    "
+        for i, (op, bound, failure) in enumerate(checks):
+            b = self.const("K", bound)
+            k = self.const("E", failure)
+            cond = f"len({out}) {op[3:]} {b}" if op.startswith("len") else f"{out} {op} {b}"
+            x.append(f"{indent}{'if' if i == 0 else 'elif'} not {cond}: err = bad(err, {loc}, {k}, v)")
+
+    def body(self) -> dict[int, str]:
+        """The body's code: the locals of its parameters by id."""
+        spec = self.plan.body
+        if spec is None:
+            return {}
+        x = self.sections["body"]
+        names = {id(p): self.local("b") for p in spec.params}
+        if self.is_async:
+            x.append("raw = req.body if req._body_stream is None else await read_body(req)")
+        else:
+            x.append("raw = req.body")
+        x.append("if not raw:")
+        if spec.required:
+            x.append("    err = missing(err, ('body',))")
+        else:
+            for p in spec.params:
+                default = self.const("D", p.default)
+                x.append(f"    {names[id(p)]} = copy_default({default})" if p.fresh_default
+                         else f"    {names[id(p)]} = {default}")
+        decode = self.const("B", spec.decode)
+        x.append("else:")
+        x.append(f"    body = {decode}(raw)")
+        x.append("    if type(body) is BodyInvalid: err = extend(err, body.errors)")
+        if spec.embed:
+            x.append("    else:")
+            for p in spec.params:
+                x.append(f"        {names[id(p)]} = body.{p.key}")
+        else:
+            x.append(f"    else: {names[id(spec.params[0])]} = body")
+        return names
+
+    # ---- phase 2 ----
+    def args(self, spec: CallSpec, body: dict[int, str]) -> str:
+        parts = []
+        for a in spec.args:
+            what = a.what
+            if isinstance(what, ParamSpec):
+                expr = body[id(what)] if what.source == "body" else self.param(what)
+            elif isinstance(what, DependencySpec):
+                expr = self.dependency(what, body)
+            elif what is REQUEST:
+                expr = "req"
+            elif what is BACKGROUND:
+                expr = "req.background"
+            elif isinstance(what, SecurityScopes):
+                expr = self.const("S", what)
+            else:  # pragma: no cover - the planner makes no other kind
+                raise AssertionError(what)
+            parts.append(f"{a.name}={expr}" if a.keyword else expr)
+        return ", ".join(parts)
+
+    def _override(self, dep: DependencySpec) -> DependencySpec:
+        replacement = self.overrides.get(dep.call)
+        if replacement is None or replacement is dep.call:
+            return dep
+        spec = self.planner.call(replacement, dep.scopes)
+        body = self.planner.body_params
+        if body:
+            raise TypeError(f"the override {replacement!r} takes a body parameter: an override cannot add one")
+        return DependencySpec(replacement, dep.marker, spec, dep.scopes, dep.use_cache, dep.scope)
+
+    def dependency(self, dep: DependencySpec, body: dict[int, str]) -> str:
+        dep = self._override(dep)
+        key = dep.cache_key
+        if dep.use_cache and key in self.cache:
+            return self.cache[key]
+        if dep.scope == "app":
+            out = self.app_value(dep)
+        else:
+            args = self.args(dep.spec, body)
+            fn = self.const("F", dep.call)
+            out = self.local("d")
+            kind = dep.spec.kind
+            if kind in ("async", "asyncgen") and not self.is_async:
+                raise TypeError(f"the dependency {dep.call!r} is async, but the route runs sync (its plan was made "
+                                "with no async part): make the override sync too")
+            c = self.calls
+            if kind == "sync":
+                c.append(f"{out} = {fn}({args})")
+            elif kind == "async":
+                c.append(f"{out} = await {fn}({args})")
+            elif kind == "gen":
+                self.has_stack = True
+                c.append(f"g = {fn}({args}); stack.append(g); {out} = next(g)")
+            else:
+                self.has_stack = True
+                c.append(f"g = {fn}({args}); stack.append(g); {out} = await g.__anext__()")
+        if dep.use_cache:
+            self.cache[key] = out
+        return out
+
+    def app_value(self, dep: DependencySpec) -> str:
+        holder = self._holder(dep)
+        name = self.const("A", holder)
+        out = self.local("d")
+        get = f"await {name}.get_async()" if self.is_async else f"{name}.get()"
+        self.calls.append(f"{out} = {name}.value if {name}.ready else {get}")
+        return out
+
+    def _holder(self, dep: DependencySpec) -> AppValue:
+        subs = []
+        for a in dep.spec.args:
+            assert isinstance(a.what, DependencySpec)
+            subs.append(self._holder(self._override(a.what)))
+        return self.app_deps.value_of(dep.call, subs)
+
+    # ---- the whole ----
+    def compile(self, override_hook: Callable[..., Any] | None) -> Callable[..., Any]:
+        plan = self.plan
+        body = self.body()
+        for d in plan.dependencies:
+            self.dependency(d, body)  # route-level: called for their effect, values unused
+        call_args = self.args(plan.call, body)
+        handler = self.const("H", plan.call.call)
+        writer = self.writer()
+        aw = "await " if self.is_async else ""
+        lines = [f"{'async def' if self.is_async else 'def'} run(req):"]
+        if override_hook is not None:
+            self.ns["OV"] = self.live_overrides
+            self.ns["override"] = override_hook
+            lines.append(f"    if OV: return {aw}override(req)")
+        lines.append("    err = None")
+        for var in ("q", "h", "c", "p"):
+            if var in self.sources:
+                lines.append(f"    {_SOURCE_GET[var]}")
+        if "qm" in self.sources:
+            lines.append("    qm = q._items")
+        if "f" in self.sources:
+            lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
+        for section in self.sections.values():  # path, query, header, cookie, body
+            lines += [f"    {line}" for line in section]
+        if self.raise_invalid:
+            lines.append("    if err is not None: raise RVE(err)")
+        else:
+            lines.append("    if err is not None: return invalid(err)")
+        call = f"r = {aw if plan.call.kind == 'async' else ''}{handler}({call_args})"
+        self.ns["PASS"] = _PASS
+        self.ns["out"] = _out
+        ret = f"return {writer}(r)" if writer else "return r if type(r) in PASS else out(r)"
+        if self.has_stack:
+            lines.append("    stack = []")
+            lines.append("    try:")
+            lines += [f"        {line}" for line in self.calls]
+            lines.append(f"        {call}")
+            lines.append(f"        r = {writer}(r)" if writer else "        r = r if type(r) in PASS else out(r)")
+            lines.append("    except BaseException as exc:")
+            lines.append("        if stack: exit_later(req, stack, exc)")
+            lines.append("        raise")
+            lines.append("    exit_later(req, stack, None)")
+            lines.append("    return r")
+        else:
+            lines += [f"    {line}" for line in self.calls]
+            lines.append(f"    {call}")
+            lines.append(f"    {ret}")
+        source = "\n".join(lines) + "\n"
+        code = compile(source, f"<ringbolt route {getattr(plan.call.call, '__qualname__', '?')}>", "exec")
+        exec(code, self.ns)  # noqa: S102 - our own generated code over constants in self.ns
+        run: Callable[..., Any] = self.ns["run"]
+        run.__qualname__ = getattr(plan.call.call, "__qualname__", "run")
+        run.__wrapped_source__ = source  # type: ignore[attr-defined]  # for debugging a plan
+        return run
+
+    def writer(self) -> str | None:
+        resp = self.plan.response
+        if resp.write is not None:
+            return self.const("W", _model_writer(resp.write, resp.status_code or 200))
+        if resp.status_code is not None:
+            return self.const("W", _status_writer(resp.status_code))
+        return None
+
+
+def build_runner(plan: RoutePlan, app_deps: AppDependencies, raise_invalid: bool) -> Callable[..., Any]:
+    """The function registered for a typed route. With ``app.dependency_overrides``
+    non-empty, a request runs a runner compiled for those overrides (made at the first
+    request that sees them, kept while they stay the same)."""
+    overrides = app_deps.overrides
+    compiled: dict[Any, Callable[..., Any]] = {}
+
+    def with_overrides(req: Any) -> Any:
+        try:
+            key: Any = tuple(overrides.items())
+            hash(key)
+        except TypeError:
+            key = None
+        run = compiled.get(key) if key is not None else None
+        if run is None:
+            run = _compile(plan, app_deps, dict(overrides), raise_invalid, None)
+            if key is not None:
+                if len(compiled) > 64:
+                    compiled.clear()
+                compiled[key] = run
+        return run(req)
+
+    return _compile(plan, app_deps, overrides, raise_invalid, with_overrides)
+
+
+def _compile(plan: RoutePlan, app_deps: AppDependencies, overrides: dict[Any, Any], raise_invalid: bool,
+             hook: Callable[..., Any] | None) -> Callable[..., Any]:
+    compiler = _Compiler(plan, app_deps, overrides if hook is None else {}, raise_invalid, plan.is_async)
+    return compiler.compile(hook)

@@ -1,0 +1,249 @@
+"""Typed bodies and responses (docs/typed.md): pydantic models and TypeAdapters, msgspec
+Structs, dataclasses and TypedDicts validated from the request's bytes; the loc of
+every failure (nested, in lists, embedded bodies); malformed JSON 400, too large 413,
+nesting depth and number size refused (never a 500, never a hang); response models
+filtering what the handler returned; status codes; HTTPException."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+import pytest
+
+from typed_helpers import Answer, Transport, transport, transport_fixture
+
+served = transport_fixture("testclient", "http1")
+
+GOOD = {"name": "a", "price": 1, "tags": [{"name": "t"}], "extra": "dropped"}
+
+# (body, pydantic's failures, msgspec's failures); both bodies' routes answer 201 with
+# {"name", "price"} when valid
+BODY_ERRORS = [
+    ({"price": 1}, [("missing", ("body", "name"))], [("missing", ("body", "name"))]),
+    ({"name": "a", "price": "x"}, [("float_parsing", ("body", "price"))], [("float_type", ("body", "price"))]),
+    ({"name": "a", "price": -1}, [("greater_than_equal", ("body", "price"))],
+     [("greater_than_equal", ("body", "price"))]),
+    ({"name": "a", "price": 1, "tags": [{"name": "x"}, {"name": "y"}, {}]},
+     [("missing", ("body", "tags", 2, "name"))], [("missing", ("body", "tags", 2, "name"))]),
+    ({"name": "a", "price": 1, "tags": [{"name": 1}]},
+     [("string_type", ("body", "tags", 0, "name"))], [("string_type", ("body", "tags", 0, "name"))]),
+    ([1, 2], [("model_type", ("body",))], [("dict_type", ("body",))]),
+    # pydantic lists every failure; msgspec stops at its first
+    ({"name": 5, "price": "x"}, [("string_type", ("body", "name")), ("float_parsing", ("body", "price"))],
+     [("string_type", ("body", "name"))]),
+]
+
+
+@pytest.mark.parametrize("lib", ["p", "m"])
+def test_valid_body_is_filtered_by_the_response_model(served: Transport, lib: str) -> None:
+    r = served.post_json(f"/{lib}/items", GOOD)
+    assert (r.status, r.json(), r.content_type) == (201, {"name": "a", "price": 1.0}, "application/json")
+
+
+@pytest.mark.parametrize("body,pydantic_errors,msgspec_errors", BODY_ERRORS)
+def test_body_failures_and_their_loc(served: Transport, body: Any, pydantic_errors: Any, msgspec_errors: Any) -> None:
+    assert served.post_json("/p/items", body).detail() == pydantic_errors
+    assert served.post_json("/m/items", body).detail() == msgspec_errors
+
+
+def test_query_and_body_failures_in_one_answer(served: Transport) -> None:
+    r = served.post_json("/p/items?limit=0", {"name": "", "price": 1})
+    assert r.detail() == [("greater_than_equal", ("query", "limit")), ("string_too_short", ("body", "name"))]
+
+
+@pytest.mark.parametrize("lib", ["p", "m"])
+@pytest.mark.parametrize("raw", [b"", b"{bad", b'{"name": "a",', b"\xff\xfe", b"nul"])
+def test_malformed_or_missing_body(served: Transport, lib: str, raw: bytes) -> None:
+    r = served.call("POST", f"/{lib}/items", [("content-type", "application/json")], raw)
+    if raw == b"":
+        assert r.detail() == [("missing", ("body",))]
+        return
+    assert r.status == 400, r.body
+    assert r.content_type == "application/problem+json"
+    assert r.json()["detail"].startswith("Invalid JSON body")
+
+
+DEEP = 100_000
+
+# (route, body, status): the limits of docs/typed.md, "Limits"
+LIMITS = [
+    ("/p/any", b'{"data":' + b"[" * 150 + b"]" * 150 + b"}", 200),
+    ("/m/any", b'{"data":' + b"[" * 150 + b"]" * 150 + b"}", 200),
+    ("/p/any", b'{"data":' + b"[" * DEEP + b"]" * DEEP + b"}", 400),  # pydantic-core: 200 levels
+    ("/m/any", b'{"data":' + b"[" * DEEP + b"]" * DEEP + b"}", 400),  # msgspec: Python's recursion limit
+    ("/p/any", b'{"data":' + b"{\"a\":" * DEEP + b"1" + b"}" * DEEP + b"}", 400),
+    ("/m/any", b'{"data":' + b"{\"a\":" * DEEP + b"1" + b"}" * DEEP + b"}", 400),
+    ("/p/int", b'{"n":' + b"9" * 30 + b"}", 200),
+    ("/m/int", b'{"n":' + b"9" * 30 + b"}", 200),
+    ("/p/int", b'{"n":' + b"9" * 5000 + b"}", 400),  # past 4300 digits
+    ("/m/int", b'{"n":' + b"9" * 5000 + b"}", 422),  # msgspec: "Integer value out of range"
+    ("/p/any", b'{"data":' + b"9" * 100_000 + b"}", 400),
+    ("/m/any", b'{"data":' + b"9" * 100_000 + b"}", 422),
+    ("/m/any", b'{"data":1e999}', 422),  # msgspec: "Number out of range"
+]
+
+
+@pytest.mark.parametrize("path,body,status", LIMITS, ids=[f"{p}-{len(b)}-{s}" for p, b, s in LIMITS])
+def test_depth_and_number_limits(served: Transport, path: str, body: bytes, status: int) -> None:
+    start = time.monotonic()
+    r = served.call("POST", path, [("content-type", "application/json")], body)
+    assert r.status == status, r.body[:300]
+    assert time.monotonic() - start < 5  # refused at once, no quadratic work
+    if status != 200:
+        assert r.content_type == "application/problem+json"
+
+
+def test_body_over_the_server_limit_is_413() -> None:
+    t = transport("http1", "typed_app:app", "--max-body-size", "4096")
+    try:
+        body = json.dumps({"name": "a" * 8000, "price": 1}).encode()
+        r = t.call("POST", "/p/items", [("content-type", "application/json")], body)
+        assert r.status == 413, r.body
+        small = t.post_json("/p/items", {"name": "a", "price": 1})
+        assert small.status == 201
+    finally:
+        t.close()
+
+
+EMBEDDED = [
+    ("/p/embed", {"item": {"name": "a", "price": 1}, "user": {"id": 2}, "importance": 3}, 200,
+     {"item": "a", "user": 2, "importance": 3}),
+    ("/p/embed", {"item": {"name": "a", "price": 1}, "user": {}, "importance": 0}, 422,
+     [("missing", ("body", "user", "id")), ("greater_than", ("body", "importance"))]),
+    ("/p/embed", {"item": {"name": "a", "price": 1}}, 422,
+     [("missing", ("body", "user")), ("missing", ("body", "importance"))]),
+    ("/p/embed1", {"item": {"name": "a", "price": 1}}, 200, {"item": "a"}),
+    ("/p/embed1", {"name": "a", "price": 1}, 422, [("missing", ("body", "item"))]),
+    ("/m/embed", {"item": {"name": "a", "price": 1}, "tag": {"name": "t"}}, 200, {"item": "a", "tag": "t"}),
+    ("/m/embed", {"item": {"name": "a", "price": 1}}, 422, [("missing", ("body", "tag"))]),
+    ("/p/scalar", 5, 200, {"n": 5}),
+    ("/p/scalar", "x", 422, [("int_parsing", ("body",))]),
+    ("/p/adapter", [{"name": "x"}, {"name": "y"}], 200, {"names": ["x", "y"]}),
+    ("/p/adapter", [{"name": "x"}, {"name": 2}], 422, [("string_type", ("body", 1, "name"))]),
+    ("/dc", {"x": 2}, 200, {"x": 4, "y": 0}),
+    ("/dc", {"y": 2}, 422, [("missing", ("body", "x"))]),
+    ("/td", {"a": 1, "b": "x"}, 200, {"a": 1, "b": "x"}),
+    # typing.TypedDict: msgspec before Python 3.12 (pydantic refuses it there), pydantic after
+    ("/td", {"a": "x", "b": "x"}, 422, [("int_type" if sys.version_info < (3, 12) else "int_parsing", ("body", "a"))]),
+]
+
+
+@pytest.mark.parametrize("path,body,status,expected", EMBEDDED, ids=[f"{c[0]}-{c[2]}" for c in EMBEDDED])
+def test_body_shapes(served: Transport, path: str, body: Any, status: int, expected: Any) -> None:
+    r = served.post_json(path, body)
+    assert r.status == status, r.body
+    assert (r.json() if status == 200 else r.detail()) == expected
+
+
+def test_optional_body(served: Transport) -> None:
+    assert served.call("POST", "/p/optional").json() == {"item": None}
+    assert served.post_json("/p/optional", {"name": "a", "price": 1}).json() == {"item": "a"}
+
+
+RESPONSES = [
+    ("/resp/filter", 200, "application/json", {"name": "a", "price": 1.0}),  # "secret" dropped
+    ("/resp/list", 200, "application/json", [{"name": "a", "price": 1.0}, {"name": "b", "price": 2.0}]),
+    ("/resp/model", 200, "application/json", {"name": "m", "price": 3.0}),  # a model, no response_model
+    ("/resp/struct", 200, "application/json", {"name": "s", "price": 4.0}),
+    ("/resp/dataclass", 200, "application/json", {"x": 1, "y": 2}),
+    ("/resp/status", 202, "application/json", {"accepted": True}),
+    ("/resp/none", 200, "application/json", {"name": "unfiltered", "extra": 1}),  # response_model=None
+    ("/resp/raise", 404, "application/problem+json",
+     {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "nope"}),
+    ("/resp/bad", 500, "application/problem+json", None),  # breaks its response model: a bug, a 500
+]
+
+
+@pytest.mark.parametrize("path,status,ctype,expected", RESPONSES, ids=[c[0] for c in RESPONSES])
+def test_responses(served: Transport, path: str, status: int, ctype: str, expected: Any) -> None:
+    r = served.get(path)
+    assert (r.status, r.content_type) == (status, ctype), r.body
+    if expected is not None:
+        assert r.json() == expected
+
+
+def test_response_passes_through_and_exception_headers(served: Transport) -> None:
+    r = served.get("/resp/response")
+    assert (r.status, r.body, r.content_type) == (203, b"raw", "text/plain")
+    assert served.get("/resp/raise").headers["x-e"] == "1"
+
+
+def _answer_json(r: Answer) -> Any:
+    return r.json()
+
+
+def test_validation_error_costs_no_more_work_than_success(served: Transport) -> None:
+    """Not a timing: the failing request never reaches the handler (nothing it did ran)."""
+    r = served.post_json("/p/items", {"name": "", "price": -1})
+    assert r.status == 422
+    assert len(_answer_json(r)["detail"]) == 2
+
+
+def test_optional_libraries_stay_optional() -> None:
+    """ringbolt imports and plans scalar routes without pydantic or msgspec; a model
+    route then says which extra to install."""
+    code = textwrap.dedent('''
+        import dataclasses, sys
+        sys.modules["pydantic"] = None
+        sys.modules["msgspec"] = None
+        from ringbolt import App, Query
+        app = App()
+        @app.get("/")
+        def f(n: int = Query(1, ge=0)):
+            return {"n": n}
+        @dataclasses.dataclass
+        class P:
+            x: int
+        try:
+            @app.post("/p")
+            def g(p: P):
+                return {}
+        except ImportError as exc:
+            print("refused:", exc)
+        print("loaded:", sorted(m for m, v in sys.modules.items() if v is not None and m.split(".")[0] in ("pydantic", "msgspec")))
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "refused: validating 'P' needs pydantic or msgspec: pip install 'ringbolt[pydantic]'" in out.stdout
+    assert "loaded: []" in out.stdout
+
+
+NASTY: list[tuple[str, str, list[tuple[str, str]], bytes | None]] = [
+    ("GET", "/constrained?n=%00", [], None),
+    ("GET", "/constrained?n=%FF%FE", [], None),
+    ("GET", "/constrained?n=1&" + "&".join(f"tags={i}" for i in range(2000)), [], None),
+    ("GET", "/constrained?n=1&s=" + "a" * 50_000, [], None),
+    ("GET", "/conv/float?v=1e400", [], None),
+    ("GET", "/conv/float?v=-nan", [], None),
+    ("GET", "/conv/decimal?v=1e999999999", [], None),
+    ("GET", "/conv/datetime?v=" + "9" * 19, [], None),
+    ("GET", "/conv/uuid?v=" + "f" * 5000, [], None),
+    ("GET", "/markers/1?item-query=z", [("x-token", "\u00e9t\u00e9".encode().decode("latin-1"))], None),
+    ("GET", "/markers/" + "9" * 5000 + "?item-query=z", [("x-token", "t")], None),
+    ("POST", "/p/items", [("content-type", "application/json")], b'{"name":"a","price":1,"tags":' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    ("POST", "/m/items", [("content-type", "application/json")], b'{"name":"a","price":1,"tags":' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    ("POST", "/p/items", [("content-type", "application/json")], b'{"name":"\\ud800","price":1}'),
+    ("POST", "/m/items", [("content-type", "application/json")], b'{"name":"\\ud800","price":1}'),
+    ("POST", "/p/embed", [("content-type", "application/json")], b'{"item": null, "user": [], "importance": "9e9999"}'),
+    ("POST", "/m/embed", [("content-type", "application/json")], b'{"item": {"name": "a", "price": 1e400}, "tag": 5}'),
+    ("POST", "/form", [("content-type", "multipart/form-data; boundary=x")], b"--x\r\nbroken"),
+    ("POST", "/file", [("content-type", "multipart/form-data")], b"no boundary"),
+    ("POST", "/td", [("content-type", "application/json")], b'{"a": 1, "b": "x", "c": ' + b"[" * 3000 + b"]" * 3000 + b"}"),
+    ("POST", "/p/adapter", [("content-type", "application/json")], b"[" + b'{"name":"x"},' * 20000 + b'{"name":1}]'),
+]
+
+
+@pytest.mark.parametrize("method,path,headers,body", NASTY, ids=[f"{i}" for i in range(len(NASTY))])
+def test_nasty_input_is_refused_precisely(served: Transport, method: str, path: str, headers: list[tuple[str, str]],
+                                          body: bytes | None) -> None:
+    start = time.monotonic()
+    r = served.call(method, path, headers, body)
+    assert 200 <= r.status < 500, (r.status, r.body[:300])
+    assert time.monotonic() - start < 10
+    if r.status >= 400:
+        assert r.content_type == "application/problem+json", r.body[:200]

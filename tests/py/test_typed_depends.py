@@ -1,0 +1,272 @@
+"""Dependencies of typed routes (docs/typed.md, "Dependencies"): called once per request
+(or per use with use_cache=False), in order, with their own typed parameters; route-level
+dependencies; generator clean-up after the client has the response, also when the
+handler raised (the exception thrown in at the yield); Security scopes; app-scoped
+values; dependency_overrides; and what is refused when a route is registered."""
+
+import time
+from typing import Annotated, Any
+
+import pytest
+
+from ringbolt import App, Depends, Header, Query, Request, RequestValidationError, Response
+from ringbolt._plan import PlanError
+from ringbolt.testing import TestClient
+from typed_helpers import InProcess, Transport, transport_fixture
+
+served = transport_fixture("testclient", "http1")
+
+
+def log(t: Transport) -> list[str]:
+    return list(t.get("/log").json()["log"])
+
+
+def clear(t: Transport) -> None:
+    assert t.call("POST", "/log/clear").status == 200
+
+
+def test_cached_once_per_request_and_in_order(served: Transport) -> None:
+    clear(served)
+    r = served.get("/deps/cache").json()
+    # counter (shared by pair's two parameters and the handler's), pair, then fresh's two
+    # use_cache=False calls
+    assert r == {"same": True, "c": 1, "differ": True, "log": ["counter", "pair", "counter", "counter"]}
+    clear(served)
+    assert served.get("/deps/cache").json()["log"] == ["counter", "pair", "counter", "counter"]
+
+
+DEP_PARAMS = [
+    ("/deps/params", [], 200, {"page": {"limit": 5, "key": "none"}, "q": None, "skip": 0}),
+    ("/deps/params?limit=7&q=z&skip=2", [("x-key", "k")], 200, {"page": {"limit": 7, "key": "k"}, "q": "z", "skip": 2}),
+    ("/deps/params?limit=70&skip=x", [], 422, [("int_parsing", ("query", "skip")),
+                                               ("less_than_equal", ("query", "limit"))]),
+]
+
+
+@pytest.mark.parametrize("path,headers,status,expected", DEP_PARAMS)
+def test_dependency_parameters(served: Transport, path: str, headers: list[tuple[str, str]], status: int,
+                               expected: Any) -> None:
+    r = served.get(path, headers)
+    assert r.status == status, r.body
+    if status == 422:
+        assert sorted(r.detail()) == sorted(expected)
+    else:
+        assert r.json() == expected
+
+
+def test_route_level_dependency(served: Transport) -> None:
+    clear(served)
+    assert served.get("/deps/route-level").json() == {"log": ["audit"]}
+
+
+def _wait_log(t: Transport, entry: str) -> list[str]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        entries = log(t)
+        if any(e.startswith(entry) for e in entries):
+            return entries
+        time.sleep(0.05)
+    raise AssertionError(f"{entry!r} never logged: {log(t)}")
+
+
+# (path, status, the log once the client has the answer, the log after the clean-up)
+CLEANUPS = [
+    ("/deps/held", 200, ["held-open", "handler"], ["held-open", "handler", "held-close:released=True"]),
+    ("/deps/held-fail", 409, ["held-open", "handler"],
+     ["held-open", "handler", "held-exc:HTTPException", "held-close:released=True"]),
+    ("/deps/aheld", 200, ["aheld-open", "held-open", "handler"],
+     ["aheld-open", "held-open", "handler", "held-close:released=True", "aheld-close:released=True"]),
+    ("/deps/aheld-fail", 500, ["aheld-open", "handler"],
+     ["aheld-open", "handler", "aheld-exc:ValueError", "aheld-close:released=True"]),
+]
+
+
+@pytest.mark.parametrize("path,status,before,after", CLEANUPS, ids=[c[0] for c in CLEANUPS])
+def test_cleanup_runs_after_the_client_has_the_response(served: Transport, path: str, status: int,
+                                                        before: list[str], after: list[str]) -> None:
+    """Each clean-up waits (up to 10 s) for /release, which the test sends only once it
+    has the answer: a clean-up that ran before the answer went out would hold it back
+    10 s and log released=False."""
+    clear(served)
+    start = time.monotonic()
+    r = served.get(path)
+    assert r.status == status, r.body
+    assert time.monotonic() - start < 5
+    # (the exception is thrown in as the clean-up starts, which may be already)
+    assert [e for e in log(served) if "close" not in e and "exc" not in e] == before
+    assert not any("close" in e for e in log(served))  # not cleaned up yet: it waits for /release
+    assert served.call("POST", "/release").status == 200
+    entries = _wait_log(served, "aheld-close" if "aheld" in path else "held-close")
+    assert entries == after
+
+
+def test_bearer_dependency(served: Transport) -> None:
+    r = served.get("/me")
+    assert (r.status, r.headers["www-authenticate"], r.json()["detail"]) == (401, "Bearer", "Not authenticated")
+    assert served.get("/me", [("authorization", "Bearer u1")]).json() == {"user": "u1"}
+
+
+def test_security_scopes_accumulate_from_the_route_down(served: Transport) -> None:
+    r = served.get("/sec/items")
+    assert (r.status, r.headers["www-authenticate"]) == (401, 'Bearer scope="items me"')
+    assert served.get("/sec/items", [("authorization", "Bearer good")]).json() == {"scopes": ["items", "me"]}
+
+
+def test_app_scoped_dependency_made_once(served: Transport) -> None:
+    first = served.get("/app-dep").json()
+    second = served.get("/app-dep").json()
+    assert first == second  # the same value, made once for both
+    assert first["made"][-1] == "made" and first["p"] == {"pool": len(first["made"])}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_app_scoped_made_at_startup_and_closed_at_shutdown(kind: str) -> None:
+    events: list[str] = []
+
+    def pool() -> Any:
+        events.append("made")
+        yield "P"
+        events.append("closed")
+
+    async def apool() -> Any:
+        events.append("made")
+        yield "AP"
+        events.append("closed")
+
+    app = App()
+
+    @app.get("/")
+    def index(p: Annotated[str, Depends(pool if kind == "sync" else apool, scope="app")]) -> dict[str, Any]:
+        return {"p": p}
+
+    with TestClient(app) as client:
+        assert events == ["made"]  # at start-up, before any request
+        assert client.get("/").json() == client.get("/").json() == {"p": "P" if kind == "sync" else "AP"}
+        assert events == ["made"]
+    assert events == ["made", "closed"]
+
+
+def test_app_scoped_dependency_cannot_take_request_values() -> None:
+    def pool(limit: int = 3) -> int:
+        return limit
+
+    app = App()
+    with pytest.raises(PlanError, match="app-scoped"):
+        @app.get("/")
+        def index(p: Annotated[int, Depends(pool, scope="app")]) -> int:
+            return p
+
+
+def test_dependency_overrides() -> None:
+    import typed_app
+
+    client = InProcess(typed_app.app)
+    try:
+        assert client.get("/me").status == 401
+        typed_app.app.dependency_overrides[typed_app.get_user] = lambda: "test-user"
+        assert client.get("/me").json() == {"user": "test-user"}
+
+        def from_header(x_user: Annotated[str, Header()] = "anon") -> str:  # its own typed parameters
+            return f"h:{x_user}"
+
+        typed_app.app.dependency_overrides = {typed_app.get_user: from_header}
+        assert client.get("/me").json() == {"user": "h:anon"}
+        assert client.get("/me", [("x-user", "bob")]).json() == {"user": "h:bob"}
+        typed_app.app.dependency_overrides.clear()
+        assert client.get("/me").status == 401
+        assert client.get("/me", [("authorization", "Bearer z")]).json() == {"user": "z"}
+    finally:
+        typed_app.app.dependency_overrides.clear()
+        client.close()
+
+
+def test_async_handler_with_async_dependency(served: Transport) -> None:
+    assert served.get("/async/q?a=1&tags=x&tags=y&limit=4").json() == {"a": 1, "d": 8, "tags": ["x", "y"]}
+    assert served.get("/async/q?a=z").detail() == [("int_parsing", ("query", "a"))]
+    r = served.post_json("/async/items", {"name": "a", "price": 1, "note": "dropped"})
+    assert (r.status, r.json()) == (200, {"name": "a", "price": 1.0})
+
+
+def test_validation_error_handler_sees_the_errors() -> None:
+    app = App()
+
+    @app.exception_handler(RequestValidationError)
+    def on_invalid(req: Request, exc: RequestValidationError) -> Response:
+        return Response.json({"errors": exc.errors(), "count": len(exc.errors)}, status=400)
+
+    @app.get("/")
+    def index(n: Annotated[int, Query(ge=1)]) -> dict[str, int]:
+        return {"n": n}
+
+    with TestClient(app) as client:
+        r = client.get("/?n=0")
+        assert r.status_code == 400
+        assert r.json()["count"] == 1
+        assert r.json()["errors"][0]["loc"] == ["query", "n"]
+        assert client.get("/?n=2").json() == {"n": 2}
+
+
+def test_plain_handler_is_registered_as_it_is() -> None:
+    app = App()
+
+    def plain(req):  # type: ignore[no-untyped-def]
+        return {}
+
+    def annotated(request: Request) -> dict[str, Any]:
+        return {}
+
+    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:  # a decorator's, without functools.wraps
+        return {}
+
+    def untyped_any(req: Any) -> dict[str, Any]:
+        return {}
+
+    app.get("/a")(plain)
+    app.get("/b")(annotated)
+    app.get("/c")(wrapper)
+    app.get("/d")(untyped_any)
+    routes = app._resolved_routes()
+    assert [fn for _, _, fn, _, _, _ in routes] == [plain, annotated, wrapper, untyped_any]
+    assert app.route_plans() == []
+
+
+def test_registration_refuses_what_cannot_be_planned() -> None:
+    app = App()
+    with pytest.raises(PlanError, match="has no {uid}"):
+        @app.get("/items")
+        def path_missing(uid: Annotated[int, __import__("ringbolt").Path()]) -> None: ...
+    with pytest.raises(PlanError, match="cannot be a list"):
+        @app.get("/c")
+        def cookie_list(c: Annotated[list[str], __import__("ringbolt").Cookie()]) -> None: ...
+    with pytest.raises(PlanError, match="cannot be of type"):
+        @app.get("/q")
+        def dict_query(q: dict[str, int]) -> None: ...
+    with pytest.raises(PlanError, match="needs a class annotation"):
+        @app.get("/d")
+        def no_callable(d=Depends()) -> None: ...  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="status_code"):
+        @app.get("/s", status_code=1000)
+        def bad_status() -> None: ...
+    assert app.route_plans() == []
+
+
+def test_loop_less_app_runs_sync_generator_cleanup() -> None:
+    """A sync-only app (no event loop of its own) still cleans up after the answer."""
+    done: list[str] = []
+
+    def session() -> Any:
+        yield "s"
+        done.append("closed")
+
+    app = App()
+
+    @app.get("/")
+    def index(s: Annotated[str, Depends(session)]) -> dict[str, str]:
+        return {"s": s}
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"s": "s"}
+        deadline = time.monotonic() + 10
+        while not done and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert done == ["closed"]

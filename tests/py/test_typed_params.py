@@ -1,0 +1,181 @@
+"""Typed parameters (docs/typed.md): every scalar converter, the constraints, each
+marker (Query, Path, Header, Cookie, Form, File) with aliases, defaults and lists, and
+the 422 problem listing every failure, in TestClient and over a real socket to the
+server in a subprocess."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from typed_helpers import Transport, multipart, transport_fixture
+
+served = transport_fixture("testclient", "http1")
+
+UUID = "12345678-1234-5678-1234-567812345678"
+
+# (path, expected value, expected type name) for a value that converts
+CONVERTS = [
+    ("/conv/int?v=5", 5, "int"),
+    ("/conv/int?v=-12", -12, "int"),
+    ("/conv/int?v=3.0", 3, "int"),
+    ("/conv/int?v=%201_000%20", 1000, "int"),  # as pydantic reads it
+    ("/conv/int?v=1&v=2", 2, "int"),  # a repeated name: the last, as FastAPI
+    ("/conv/float?v=2.5", 2.5, "float"),
+    ("/conv/float?v=7", 7.0, "float"),
+    ("/conv/bool?v=yes", True, "bool"),
+    ("/conv/bool?v=On", True, "bool"),
+    ("/conv/bool?v=1", True, "bool"),
+    ("/conv/bool?v=false", False, "bool"),
+    ("/conv/bool?v=n", False, "bool"),
+    ("/conv/str?v=caf%C3%A9", "café", "str"),
+    ("/conv/enum?v=green", "green", "Color"),
+    ("/conv/intenum?v=2", 2, "Level"),
+    (f"/conv/uuid?v={UUID}", UUID, "UUID"),
+    ("/conv/date?v=2024-02-29", "2024-02-29", "date"),
+    ("/conv/datetime?v=2024-01-02T03:04:05", "2024-01-02T03:04:05", "datetime"),
+    ("/conv/datetime?v=2024-01-02T03:04:05%2B02:00", "2024-01-02T03:04:05+02:00", "datetime"),
+    ("/conv/time?v=12:30", "12:30:00", "time"),
+    ("/conv/decimal?v=1.50", "1.50", "Decimal"),
+    ("/conv/literal?v=b", "b", "str"),
+    ("/conv/optint?v=4", 4, "int"),
+    ("/conv/listint?v=1&v=2&v=3", [1, 2, 3], "list"),
+]
+
+# (path, [(type, loc), ...]) for values that do not
+REFUSED = [
+    ("/conv/int?v=x", [("int_parsing", ("query", "v"))]),
+    ("/conv/int?v=1.5", [("int_parsing", ("query", "v"))]),
+    ("/conv/int?v=1e2", [("int_parsing", ("query", "v"))]),
+    ("/conv/int?v=%D9%A3", [("int_parsing", ("query", "v"))]),  # an Arabic-Indic digit: Python's int() takes it
+    ("/conv/float?v=%D9%A3", [("float_parsing", ("query", "v"))]),
+    ("/conv/int?v=" + "9" * 5000, [("int_parsing_size", ("query", "v"))]),
+    ("/conv/int", [("missing", ("query", "v"))]),
+    ("/conv/int?v=", [("int_parsing", ("query", "v"))]),
+    ("/conv/float?v=abc", [("float_parsing", ("query", "v"))]),
+    ("/conv/float?v=1e400", [("finite_number", ("query", "v"))]),  # inf: refused, never written back as JSON
+    ("/conv/float?v=-nan", [("finite_number", ("query", "v"))]),
+    ("/constrained?n=5&x=inf", [("finite_number", ("query", "x"))]),
+    ("/conv/bool?v=maybe", [("bool_parsing", ("query", "v"))]),
+    ("/conv/enum?v=blue", [("enum", ("query", "v"))]),
+    ("/conv/intenum?v=3", [("enum", ("query", "v"))]),
+    ("/conv/uuid?v=not-a-uuid", [("uuid_parsing", ("query", "v"))]),
+    ("/conv/date?v=2024-02-30", [("date_parsing", ("query", "v"))]),
+    ("/conv/datetime?v=yesterday", [("datetime_parsing", ("query", "v"))]),
+    ("/conv/time?v=25:00", [("time_parsing", ("query", "v"))]),
+    ("/conv/decimal?v=1.2.3", [("decimal_parsing", ("query", "v"))]),
+    ("/conv/decimal?v=NaN", [("finite_number", ("query", "v"))]),
+    ("/conv/literal?v=c", [("literal_error", ("query", "v"))]),
+    ("/conv/listint?v=1&v=x&v=y", [("int_parsing", ("query", "v", 1))]),
+    ("/conv/listint", [("missing", ("query", "v"))]),
+    ("/conv/optint", [("missing", ("query", "v"))]),  # Optional without a default is required, as in FastAPI
+    ("/constrained?n=0", [("greater_than_equal", ("query", "n"))]),
+    ("/constrained?n=11", [("less_than_equal", ("query", "n"))]),
+    ("/constrained?n=5&s=a", [("string_too_short", ("query", "s"))]),
+    ("/constrained?n=5&s=abcdef", [("string_too_long", ("query", "s"))]),
+    ("/constrained?n=5&s=AB", [("string_pattern_mismatch", ("query", "s"))]),
+    ("/constrained?n=5&x=0", [("greater_than", ("query", "x"))]),
+    ("/constrained?n=5&x=1", [("less_than", ("query", "x"))]),
+    ("/constrained?n=5&m=7", [("multiple_of", ("query", "m"))]),
+    ("/constrained?n=5&tags=1&tags=2&tags=3&tags=4", [("too_long", ("query", "tags"))]),
+    # every failure of one request, in one answer
+    ("/constrained?n=x&s=A&x=2&m=1&tags=z",
+     [("int_parsing", ("query", "n")), ("string_too_short", ("query", "s")), ("less_than", ("query", "x")),
+      ("multiple_of", ("query", "m")), ("int_parsing", ("query", "tags", 0))]),
+    ("/markers/0", [("greater_than_equal", ("path", "pid")), ("missing", ("query", "item-query")),
+                    ("missing", ("header", "x-token"))]),
+    ("/markers/x?item-query=q", [("int_parsing", ("path", "pid")), ("missing", ("header", "x-token"))]),
+]
+
+
+@pytest.mark.parametrize("path,value,kind", CONVERTS, ids=[c[0][:40] for c in CONVERTS])
+def test_converts(served: Transport, path: str, value: Any, kind: str) -> None:
+    r = served.get(path)
+    assert r.status == 200, r.body
+    assert r.json() == {"v": value, "t": kind}
+
+
+@pytest.mark.parametrize("path,errors", REFUSED, ids=[c[0][:40] for c in REFUSED])
+def test_refused_with_every_failure(served: Transport, path: str, errors: list[tuple[str, tuple[Any, ...]]]) -> None:
+    r = served.get(path)
+    assert r.detail() == errors
+    problem = r.json()
+    assert (problem["type"], problem["title"], problem["status"]) == ("about:blank", "Unprocessable Content", 422)
+    for e in problem["detail"]:
+        assert isinstance(e["msg"], str) and e["msg"]
+
+
+def test_error_carries_input_and_ctx(served: Transport) -> None:
+    e = served.get("/constrained?n=0").json()["detail"][0]
+    assert e == {"type": "greater_than_equal", "loc": ["query", "n"], "msg": "Input should be greater than or equal to 1",
+                 "input": "0", "ctx": {"ge": 1}}
+
+
+MARKERS = [
+    # headers, cookies, expected members
+    ([("x-token", "t")], None, {"x_token": "t", "ua": None, "multi": [], "raw_name": None, "session": None}),
+    ([("X-TOKEN", "t2"), ("x-multi", "a"), ("x-multi", "b"), ("User-Agent", "ua/1")], None,
+     {"x_token": "t2", "ua": "ua/1", "multi": ["a", "b"]}),
+    ([("x-token", "t"), ("raw_name", "r")], None, {"raw_name": "r"}),  # convert_underscores=False
+    ([("x-token", "t"), ("raw-name", "r")], None, {"raw_name": None}),
+    ([("x-token", "t")], "session=abc; other=1", {"session": "abc"}),
+]
+
+
+@pytest.mark.parametrize("headers,cookie,expected", MARKERS)
+def test_headers_cookies_aliases(served: Transport, headers: list[tuple[str, str]], cookie: str | None,
+                                 expected: dict[str, Any]) -> None:
+    if cookie:
+        headers = [*headers, ("cookie", cookie)]
+    r = served.get("/markers/3?item-query=z&dflt=7", headers=headers)
+    assert r.status == 200, r.body
+    got = r.json()
+    assert (got["pid"], got["q"], got["dflt"]) == (3, "z", [7])
+    assert {k: got[k] for k in expected} == expected
+
+
+def test_list_default_is_not_shared(served: Transport) -> None:
+    assert served.get("/markers/3?item-query=z", headers=[("x-token", "t")]).json()["dflt"] == [1, 2]
+    assert served.get("/markers/3?item-query=z", headers=[("x-token", "t")]).json()["dflt"] == [1, 2]
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/native/7", {"uid": 7, "t": "int", "path": "/native/7"}),  # {uid:int}: the native converter's int
+    ("/plain?a=1", {"plain": True, "query": {"a": "1"}}),  # def h(req): as before
+    ("/none", {"none": True}),  # no parameter at all
+    ("/mixed/4?q=r", {"path": "/mixed/4", "x": 4, "q": "r", "method": "GET"}),  # req and typed together
+])
+def test_route_shapes(served: Transport, path: str, expected: dict[str, Any]) -> None:
+    r = served.get(path)
+    assert (r.status, r.json()) == (200, expected)
+
+
+def test_native_int_route_does_not_match_text(served: Transport) -> None:
+    assert served.get("/native/x").status == 404  # {uid:int} does not match: ringbolt's routing, not a 422
+
+
+FORMS = [
+    ("application/x-www-form-urlencoded", b"name=n&age=3&many=a&many=b", 200, {"name": "n", "age": 3, "many": ["a", "b"]}),
+    ("application/x-www-form-urlencoded", b"name=n", 200, {"name": "n", "age": 0, "many": []}),
+    ("application/x-www-form-urlencoded", b"age=x", 422, [("missing", ("body", "name")), ("int_parsing", ("body", "age"))]),
+    ("application/x-www-form-urlencoded", b"name=", 422, [("string_too_short", ("body", "name"))]),
+    ("text/plain", b"name=n", 422, [("missing", ("body", "name"))]),
+    (*multipart([("name", None, b"m"), ("age", None, b"9")]), 200, {"name": "m", "age": 9, "many": []}),
+]
+
+
+@pytest.mark.parametrize("ctype,body,status,expected", FORMS)
+def test_form_fields(served: Transport, ctype: str, body: bytes, status: int, expected: Any) -> None:
+    r = served.call("POST", "/form", [("content-type", ctype)], body)
+    assert r.status == status, r.body
+    assert (r.json() if status == 200 else r.detail()) == expected
+
+
+def test_file_parts(served: Transport) -> None:
+    ctype, body = multipart([("f", "a.txt", b"hello"), ("data", "b.bin", b"xy"), ("note", None, b"n")])
+    r = served.call("POST", "/file", [("content-type", ctype)], body)
+    assert (r.status, r.json()) == (200, {"name": "a.txt", "size": 5, "data": 2, "note": "n"})
+    ctype, body = multipart([("f", None, b"not a file")])
+    r = served.call("POST", "/file", [("content-type", ctype)], body)
+    assert r.detail() == [("value_error", ("body", "f"))]
