@@ -115,6 +115,17 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
         }
         std::memcpy(h3.secret.data(), secret.data(), secret.size());
     }
+    // A supervisor's: the memory its workers remember 0-RTT ClientHellos in, so that a
+    // replay is refused whichever worker it reaches (quic/replay_store.hpp).
+    if (h3.early_data) {
+        int replay_fd = get_opt<int>(c, "quic_replay_fd", -1);
+        std::string error;
+        h3.replay =
+            replay_fd >= 0 ? quic::replay_store::map_shared(replay_fd, error) : quic::replay_store::make_private(error);
+        if (!h3.replay) {
+            throw pb::value_error("http3: " + error);
+        }
+    }
     // After the secret: session tickets are keyed by it (a supervisor's workers resume
     // each other's sessions).
     h3.credentials = std::make_shared<quic::credentials_holder>(load_quic_credentials(tls_options, h3.resumption()));
