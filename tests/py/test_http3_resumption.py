@@ -17,6 +17,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.tls import SessionTicket
 
 import h3_client
-from conftest import LoggedServer, ServerProcess
+from conftest import APPS, REPO, LoggedServer, ServerProcess
 from h2_tls_helpers import BACKENDS, certs, env_io, running, tls_args, tls_counters  # noqa: F401  (certs: fixture)
 
 APP = "early_data_app:app"
@@ -137,6 +139,43 @@ def test_a_resumed_client_is_answered_from_0rtt_and_unsafe_methods_wait(certs: P
         assert after["quic_resumed"] - before["quic_resumed"] == 1, after
         assert after["quic_early_data"] - before["quic_early_data"] == 1, after
         assert after["h3_too_early"] - before["h3_too_early"] == 1, after
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_the_methods_the_server_names_are_answered_from_0rtt(certs: Path, io: str) -> None:  # noqa: F811
+    """--http3-early-methods GET,POST: a POST in 0-RTT runs at once (the app makes its
+    replay harmless, the operator says), a DELETE there still gets 425 without running."""
+    with running(APP, *tls_args(certs), "--http3", "--http3-early-methods", "GET, POST", "--threads", "1",
+                 "--metrics", io=io) as s:
+        before = tls_counters(s)
+
+        async def session() -> tuple[Any, ...]:
+            c = await open_conn(s.port, await first_ticket(s.port))
+            try:
+                _, post_done = c.start("POST", "/hit", b"x" * 100)  # in 0-RTT
+                _, delete_done = c.start("DELETE", "/hit")
+                post, delete = await post_done, await delete_done
+                await handshake_done(c)
+                return post, delete, c._quic.tls.early_data_accepted
+            finally:
+                await h3_client.close_client(c)
+
+        post, delete, early = run(session())
+        assert early
+        assert post.status == 200 and json.loads(post.body) == {"method": "POST", "ran": 1, "body": 100}, post
+        assert delete.status == 425, delete
+        assert ran(s) == {"GET": 1, "POST": 1}
+        assert tls_counters(s)["h3_too_early"] - before["h3_too_early"] == 1
+
+
+@pytest.mark.parametrize("methods", ["GET,CONNECT", "GET,,POST", "G ET", ""])
+def test_early_methods_that_cannot_be_are_refused_at_start(certs: Path, methods: str) -> None:  # noqa: F811
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", APP, "--app-dir", str(APPS), "--port", "0",
+                          *tls_args(certs), "--http3", "--http3-early-methods", methods],
+                         capture_output=True, cwd=str(REPO), timeout=60)
+    assert out.returncode != 0
+    err = (out.stdout + out.stderr).decode()
+    assert "http3_early_methods" in err and "is not a method 0-RTT may carry" in err, err
 
 
 def capture_flight(sent: list[bytes]) -> list[bytes]:
