@@ -347,9 +347,11 @@ def zerortt_saves_a_round_trip(rtt_s: float) -> Callable[[Context], Awaitable[No
         saved = min(full) - min(early)
         ctx.facts.update(rtt_s=rtt_s, full_handshake_get_s=round(min(full), 3), zerortt_get_s=round(min(early), 3),
                          saved_s=round(saved, 3))
-        expect(min(early) < 1.5 * rtt_s, f"the 0-RTT GET took {min(early):.3f} s on a {rtt_s:g} s round trip: "
-                                         "not answered in the server's first flight")
-        expect(0.75 * rtt_s <= saved <= 1.25 * rtt_s,
+        # (the client's own time, aioquic's in Python, counts on a busy machine: 30 ms of slack)
+        slack = 0.03
+        expect(min(early) < 1.5 * rtt_s + slack, f"the 0-RTT GET took {min(early):.3f} s on a {rtt_s:g} s round "
+                                                 "trip: not answered in the server's first flight")
+        expect(0.75 * rtt_s - slack <= saved <= 1.25 * rtt_s + slack,
                f"0-RTT saved {saved:.3f} s (full handshake {min(full):.3f} s, 0-RTT {min(early):.3f} s), "
                f"not one {rtt_s:g} s round trip")
 
