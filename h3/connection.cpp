@@ -14,9 +14,10 @@ namespace {
 // One scratch head per reactor thread (a request_head is 4 KB).
 thread_local http::request_head tl_head;
 
-/// RFC 9110 §9.2.1's safe methods: what 0-RTT may carry (a replay of them changes nothing).
-bool safe_method(std::string_view m) noexcept {
-    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE";
+/// What 0-RTT may carry (settings::early_methods): RFC 9110 §9.2.1's safe methods by
+/// default, whose replay changes nothing.
+bool early_method(const settings& s, std::string_view m) noexcept {
+    return std::find(s.early_methods.begin(), s.early_methods.end(), m) != s.early_methods.end();
 }
 
 // RFC 9000 §2.1: the low two bits of a stream id.
@@ -651,7 +652,7 @@ int connection::on_end_headers(int64_t id, bool fin, bool trailer) noexcept {
         answer_error(st, 431, "request header fields too large");
         return 0;
     }
-    if (_host->came_early(id) && !safe_method(st.method)) {
+    if (_host->came_early(id) && !early_method(_cfg, st.method)) {
         // Early data may be a replay (RFC 9001 §9.2): only what repeats harmlessly runs
         // from it (a WebSocket's opening is a CONNECT: not). The client sends the request
         // again once the handshake completes (RFC 8470 §3: 425 Too Early).

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -52,6 +53,10 @@ struct settings {
     /// extended CONNECT with `:protocol websocket` goes to the dispatcher as a handshake
     /// (RFC 9220).
     bool websocket = false;
+    /// The methods answered from 0-RTT data (RFC 8470, --http3-early-methods): RFC 9110's
+    /// safe ones, or those the server names (whose replay its app makes harmless). Any
+    /// other request that came in 0-RTT is answered 425 Too Early without reaching the app.
+    std::vector<std::string> early_methods{"GET", "HEAD", "OPTIONS", "TRACE"};
     /// Where nghttp3's blocks come from (the reactor's; null: malloc). Outlives the connection.
     core::block_pool* blocks = nullptr;
 };

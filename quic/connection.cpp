@@ -158,8 +158,12 @@ connection::~connection() {
     }
 }
 
+bool connection::streams_live() const noexcept {
+    return _user_connected && (_phase == phase::handshake || _phase == phase::open);
+}
+
 bool connection::delivering() const noexcept {
-    return _user_connected && !_app_close && (_phase == phase::handshake || _phase == phase::open);
+    return streams_live() && !_app_close;
 }
 
 uint64_t connection::unconsumed_bytes() const noexcept {
@@ -345,7 +349,10 @@ void connection::write(uint64_t now, datagram_sink& sink) noexcept {
     for (size_t turns = 0; turns < 4 * max_packets_per_write + 1024; ++turns) {
         stream_output out;
         bool offered = false;
-        if (_phase == phase::open && !_app_close && _unacked < _cfg.max_unacked_bytes) {
+        // Before the handshake completes too, once the protocol is connected (0-RTT
+        // requests): ngtcp2 puts a server's stream data in 1-RTT packets with its first
+        // flight (0.5-RTT data, RFC 9001 §4.1.1), under the anti-amplification limit.
+        if (delivering() && _unacked < _cfg.max_unacked_bytes) {
             _user->next_output(out);
             offered = out.stream_id >= 0;
         }
@@ -497,7 +504,7 @@ void connection::begin_drain(uint64_t now) noexcept {
     }
     _draining = true;
     _drain_deadline = now + _cfg.drain_timeout_ms * ms;
-    if (_phase == phase::open) {
+    if (_user_connected) {
         _user->begin_drain();
     }
     _owner.want_write(*this);
@@ -506,7 +513,7 @@ void connection::begin_drain(uint64_t now) noexcept {
 // --- stream_host ---
 
 int64_t connection::open_uni_stream() noexcept {
-    if (!delivering() || _phase != phase::open) {
+    if (!delivering()) {
         return -1;
     }
     int64_t id = -1;
@@ -526,7 +533,7 @@ void connection::credit_rest(stream_state& s) noexcept {
 
 void connection::consumed(int64_t stream_id, uint64_t n) noexcept {
     auto it = _streams.find(stream_id);
-    if (it == _streams.end() || it->second.input_done || n == 0 || _phase != phase::open) {
+    if (it == _streams.end() || it->second.input_done || n == 0 || !streams_live()) {
         return; // closed, reset or stopped: its bytes were credited back already
     }
     stream_state& s = it->second;
@@ -537,7 +544,7 @@ void connection::consumed(int64_t stream_id, uint64_t n) noexcept {
 }
 
 void connection::reset_stream(int64_t stream_id, uint64_t app_error) noexcept {
-    if (_phase != phase::open || _app_close) {
+    if (!streams_live() || _app_close) {
         return;
     }
     ngtcp2_conn_shutdown_stream_write(_conn, stream_id, app_error);
@@ -545,7 +552,7 @@ void connection::reset_stream(int64_t stream_id, uint64_t app_error) noexcept {
 }
 
 void connection::stop_sending(int64_t stream_id, uint64_t app_error) noexcept {
-    if (_phase != phase::open || _app_close) {
+    if (!streams_live() || _app_close) {
         return;
     }
     ngtcp2_conn_shutdown_stream_read(_conn, stream_id, app_error);
@@ -560,7 +567,7 @@ void connection::want_write() noexcept {
 }
 
 void connection::grant_bidi_stream() noexcept {
-    if (_phase != phase::open || _app_close) {
+    if (!streams_live() || _app_close) {
         return;
     }
     ++_bidi_allowed;
@@ -646,17 +653,30 @@ int connection::on_stream_data(int64_t stream_id, const uint8_t* data, size_t le
     }
     it->second.early = it->second.early || early;
     it->second.delivered += len;
-    if (!_user_connected) {
-        // Before the handshake completes (0-RTT: a resumed client's early requests) the
-        // protocol has no streams of its own to answer on: the bytes wait here, in order,
-        // and reach it right after on_connected (the connection's window is given back
-        // only then). At most max_early_bytes wait: more closes the connection.
+    if (early || !_user_connected) {
+        // 0-RTT data (a resumed client's requests, sent with its first flight) is read
+        // before the client's address is validated and before its handshake completes:
+        // at most max_early_bytes of it, more closes the connection.
         _early_bytes += len;
         if (_early_bytes > max_early_bytes) {
             _early_overflow = true; // ngtcp2 closes the connection (INTERNAL_ERROR)
             _early_input.clear();
             return NGTCP2_ERR_CALLBACK_FAILURE;
         }
+    }
+    if (early && !_user_connected) {
+        // Answered at once, not when the handshake completes: the protocol starts now and
+        // its answers to safe requests leave with the server's first flight, as 0.5-RTT
+        // data (RFC 9001 §4.1.1; RFC 8470: what may run from early data is HTTP/3's to
+        // decide, the rest gets 425). GnuTLS took this early data only past its
+        // anti-replay check (tls_session.hpp): a replayed first flight gets none.
+        connect_user();
+    }
+    if (!_user_connected) {
+        // Stream data before the handshake completes that is not 0-RTT (1-RTT packets
+        // that overtook the client's Finished): it waits here, in order, and reaches the
+        // protocol right after on_connected (the connection's window is given back only
+        // then).
         if (!_app_close) {
             _early_input.push_back({stream_id, std::string(reinterpret_cast<const char*>(data), len), fin});
         }

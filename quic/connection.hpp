@@ -76,7 +76,7 @@ enum class close_reason : uint8_t {
 class connection final : public stream_host, private ngtcp2_api::conn_events {
   public:
     enum class phase : uint8_t {
-        handshake, ///< until the TLS handshake completes; the protocol sees nothing yet
+        handshake, ///< until the TLS handshake completes; the protocol sees nothing yet, unless 0-RTT came
         open,      ///< streams flow
         closing,   ///< we sent CONNECTION_CLOSE; its packet answers what still arrives
         draining,  ///< the peer closed; we send nothing and wait out 3 PTO (RFC 9000 §10.2)
@@ -166,6 +166,9 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     int new_connection_id(ngtcp2_cid* cid, uint8_t* token, size_t cidlen) noexcept override;
     int retire_connection_id(const ngtcp2_cid* cid) noexcept override;
 
+    /// The protocol is connected and the connection carries streams (also before the
+    /// handshake completes, for 0-RTT requests).
+    bool streams_live() const noexcept;
     bool delivering() const noexcept;
     /// The stream gives up its held input (reset, stopped, closed): nothing more to credit.
     void credit_rest(stream_state& s) noexcept;
@@ -190,15 +193,15 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     std::shared_ptr<const tls_credentials> _creds; ///< what _tls uses (freed before them)
     gnutls_session_t _tls = nullptr;
     bool _ticket_sent = false;    ///< the session ticket went out (on_handshake_completed)
-    bool _user_connected = false; ///< the protocol heard on_connected (the handshake completed)
-    /// Stream data that came before the handshake completed (0-RTT), for on_connected.
+    bool _user_connected = false; ///< the protocol heard on_connected (the handshake completed, or 0-RTT came)
+    /// Stream data that came before the handshake completed (not 0-RTT), for on_connected.
     struct early_piece {
         int64_t stream_id;
         std::string bytes;
         bool fin;
     };
     std::vector<early_piece> _early_input;
-    size_t _early_bytes = 0;      ///< in all, at most max_early_bytes
+    size_t _early_bytes = 0;      ///< 0-RTT stream bytes (and any before on_connected): at most max_early_bytes
     bool _early_overflow = false; ///< closed for sending more than max_early_bytes early
     ngtcp2_crypto_conn_ref _ref{};
     uring::datagram_address _peer;  ///< the current path's client address (ngtcp2's, after each packet)

@@ -77,10 +77,11 @@ class stream_host {
 class stream_user {
   public:
     virtual ~stream_user() = default;
-    /// The handshake is complete and the connection may carry streams: open the
-    /// protocol's own streams here (HTTP/3: control, QPACK encoder and decoder). Stream
-    /// data that came before (a resumed client's 0-RTT requests) follows right after,
-    /// in order; came_early says which streams it was.
+    /// The connection may carry streams: its handshake is complete, or a resumed client's
+    /// 0-RTT stream data arrived (the answers then go with the server's first flight, as
+    /// 0.5-RTT data, RFC 9001 §4.1.1). Open the protocol's own streams here (HTTP/3:
+    /// control, QPACK encoder and decoder). Stream data follows; came_early says which
+    /// streams had some of theirs in 0-RTT.
     virtual void on_connected(stream_host& host) noexcept = 0;
     /// In-order bytes of `stream_id`, new since the last call; `fin`: the peer ended its
     /// side. The protocol reports what it no longer holds with stream_host::consumed

@@ -8,11 +8,17 @@
 // its handshake completes, sealed with a key derived from the workers' shared secret (a
 // ticket from one worker resumes on another) and the count of reloads (a SIGHUP rotates
 // it: tickets issued before no longer resume; GnuTLS also rotates the key it derives from
-// this one as tickets age). Early data is accepted unless turned off, behind GnuTLS's
-// anti-replay check (a ClientHello's early data is taken once in this process, and only
-// within its ticket's age window); what early data may ask for is HTTP/3's to decide
+// this one as tickets age). Tickets live ticket_lifetime_s. Early data is accepted unless
+// turned off, behind GnuTLS's anti-replay check: a ClientHello's early data is taken once
+// (replay_store.hpp: one store for every reactor and every worker), and only within the
+// anti-replay window, which is the ticket lifetime (GnuTLS restarts its record when a
+// 0-RTT attempt comes a window after the last restart, and then refuses early data to
+// every ticket issued before: with its 10 s default, a ticket older than 10-20 s on a
+// server with steady 0-RTT traffic). What early data may ask for is HTTP/3's to decide
 // (h3/connection.cpp: safe methods only, else 425 Too Early, RFC 8470).
 #pragma once
+
+#include "quic/replay_store.hpp"
 
 #include <array>
 #include <cstdint>
@@ -33,7 +39,21 @@ struct resumption {
     std::array<uint8_t, 32> secret{}; ///< the workers' shared secret (all zero: a key of this process's own)
     uint32_t generation = 0;          ///< reloads so far: each derives a new ticket key
     bool early_data = true;           ///< accept 0-RTT (--no-http3-early-data: resumption only)
+    /// Where the ClientHellos whose early data was taken are remembered (with early_data):
+    /// the supervisor's, shared by its workers, or this process's own.
+    std::shared_ptr<replay_store> replay;
 };
+
+/// The lifetime of the session tickets the server issues (GnuTLS's default, made ours),
+/// and the anti-replay window: a ClientHello whose early data was taken is remembered this
+/// long.
+inline constexpr unsigned ticket_lifetime_s = 6 * 3600;
+
+/// Tests only: when RINGBOLT_TEST_TLS_CLOCK_FILE names a file, GnuTLS's clock (and the
+/// anti-replay store's) runs that file's number of seconds ahead of the system's, read at
+/// each look at the time, so that a test can age tickets without waiting. Called by
+/// tls_credentials::load; "" or the reason it cannot be.
+std::string use_test_clock_from_environment() noexcept;
 
 class replay_guard;
 
@@ -57,7 +77,7 @@ class tls_credentials {
     /// parsed it again and held ~8 KB more for its whole handshake (issue 40).
     gnutls_priority_t _priority = nullptr;
     std::array<uint8_t, 64> _ticket_key{}; ///< GnuTLS's master ticket key (TLS 1.3 wants 64 bytes)
-    std::unique_ptr<replay_guard> _replay; ///< shared by this process's sessions (any reactor); null: no 0-RTT
+    std::unique_ptr<replay_guard> _replay; ///< shared by these credentials' sessions (any reactor); null: no 0-RTT
 };
 
 /// Sends the session's ticket (once its handshake completed): the client may resume with it.

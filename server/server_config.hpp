@@ -61,8 +61,11 @@ struct http3_config {
     bool early_data = true;
     /// TLS reloads so far: each derives a new session ticket key from `secret`.
     uint32_t ticket_generation = 0;
+    /// The ClientHellos whose early data was taken (quic/replay_store.hpp): a supervisor's,
+    /// shared by its workers (`quic_replay_fd`), or the server's own; kept across reloads.
+    std::shared_ptr<quic::replay_store> replay;
     /// What the credentials' sessions resume with (quic/tls_session.hpp).
-    quic::resumption resumption() const noexcept { return {secret, ticket_generation, early_data}; }
+    quic::resumption resumption() const noexcept { return {secret, ticket_generation, early_data, replay}; }
 };
 
 /// --proxy-protocol: the PROXY header a load balancer sends before each connection.

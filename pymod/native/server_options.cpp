@@ -92,6 +92,27 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
     h3.max_half_open = static_cast<size_t>(half_open);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
     h3.early_data = get_opt<bool>(c, "http3_early_data", h3.early_data);
+    // --http3-early-methods: which requests 0-RTT may carry (the rest get 425 Too Early).
+    if (c.contains("http3_early_methods") && !c["http3_early_methods"].is_none()) {
+        std::string early = get_opt<std::string>(c, "http3_early_methods", "");
+        std::vector<std::string> methods;
+        std::string bad;
+        bool ok = core::for_each_list_element(early, [&](std::string_view m) {
+            // (a token, RFC 9110 §9.1; CONNECT opens a tunnel, a WebSocket: never early)
+            if (m.empty() || !http::valid_field_name(m) || m == "CONNECT") {
+                bad = m;
+                return false;
+            }
+            methods.emplace_back(m);
+            return true;
+        });
+        if (!ok) {
+            throw pb::value_error("http3_early_methods: '" + bad +
+                                  "' is not a method 0-RTT may carry (a comma-separated list of methods such as "
+                                  "GET,HEAD,OPTIONS,TRACE; never CONNECT)");
+        }
+        h3.settings.early_methods = std::move(methods);
+    }
     std::string cc = get_opt<std::string>(c, "http3_cc", quic::congestion_name(t.congestion));
     bool known = false;
     for (quic::congestion_control each :
@@ -114,6 +135,17 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
             throw pb::value_error("quic_secret must be " + std::to_string(h3.secret.size()) + " bytes");
         }
         std::memcpy(h3.secret.data(), secret.data(), secret.size());
+    }
+    // A supervisor's: the memory its workers remember 0-RTT ClientHellos in, so that a
+    // replay is refused whichever worker it reaches (quic/replay_store.hpp).
+    if (h3.early_data) {
+        int replay_fd = get_opt<int>(c, "quic_replay_fd", -1);
+        std::string error;
+        h3.replay =
+            replay_fd >= 0 ? quic::replay_store::map_shared(replay_fd, error) : quic::replay_store::make_private(error);
+        if (!h3.replay) {
+            throw pb::value_error("http3: " + error);
+        }
     }
     // After the secret: session tickets are keyed by it (a supervisor's workers resume
     // each other's sessions).

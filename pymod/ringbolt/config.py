@@ -283,9 +283,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--http3-max-half-open", "http", "HTTP/3 connections in their handshake (per thread) past which a new "
            "client must first prove its address with a QUIC Retry round trip: bounds what an Initial flood makes "
            "the server hold, some 128 KiB each (default 256)", type=_non_negative, metavar="N"),
-    Option("--http3-early-data", "http", "answer GET, HEAD, OPTIONS and TRACE requests a resuming HTTP/3 client "
-           "sends in 0-RTT (other methods get 425 Too Early; replays are refused); --no-http3-early-data: "
+    Option("--http3-early-data", "http", "answer the requests a resuming HTTP/3 client sends in 0-RTT at once "
+           "(those of --http3-early-methods; others get 425 Too Early; replays are refused); --no-http3-early-data: "
            "resumption only (default on)", type=parse_bool, kind="bool"),
+    Option("--http3-early-methods", "http", "the methods answered from HTTP/3 0-RTT data, comma-separated (default "
+           "GET,HEAD,OPTIONS,TRACE: the safe ones); name others only if the app makes their replay harmless (other "
+           "methods get 425 Too Early; never CONNECT)", metavar="METHODS"),
     Option("--http3-cc", "http", "the congestion controller of HTTP/3 connections: cubic (TCP's default on Linux), "
            "bbr (paces at the path's measured bandwidth; loses less to random loss) or reno (default cubic)",
            choices=("cubic", "bbr", "reno")),

@@ -32,7 +32,8 @@ The supervisor (the process that called ``App.run``):
   connection ID names (``steer_quic``, the native server's program, quic/steering.hpp);
   worker ``w`` of bank ``b`` serves sockets ``(b * workers + w) * threads + i`` (native
   config ``quic_fds``, ``quic_position``) and every worker keys its stateless resets
-  with one secret (``quic_secret``). A worker that dies leaves its sockets in the group, so no
+  with one secret (``quic_secret``) and remembers the 0-RTT ClientHellos it took in one
+  shared memfd (``quic_replay_fd``: a replay is refused whichever worker it reaches). A worker that dies leaves its sockets in the group, so no
   other worker's connections move; its successor answers what queued for it with
   stateless resets, which the clients accept. New clients' Initials (a connection ID of
   their own choosing) go only to the sockets of the ready workers, as new TCP
@@ -319,6 +320,10 @@ class Supervisor:
                      "them by address, and new clients may wait for a worker that is down",
                      exc.strerror or exc)
         self.options["quic_secret"] = os.urandom(32)
+        # The memory every worker (and each successor: they are forked from here) remembers
+        # the ClientHellos whose 0-RTT data it took in, so that a replay of one is refused
+        # whichever worker the steering sends it to (quic/replay_store.hpp).
+        self.options["quic_replay_fd"] = os.memfd_create("ringbolt-quic-replay", os.MFD_CLOEXEC)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.signals.append(signum)

@@ -321,6 +321,43 @@ async def zerortt(ctx: Context) -> None:
         expect(c._quic.tls.early_data_accepted, "the server refused the early data (answered after the handshake)")
 
 
+def zerortt_saves_a_round_trip(rtt_s: float) -> Callable[[Context], Awaitable[None]]:
+    """A GET on a new connection, timed from the client's first datagram to the whole
+    answer: with a full handshake (the request goes with the client's Finished: two round
+    trips) and resumed with the request in 0-RTT (answered in the server's first flight,
+    0.5-RTT data: one round trip). The difference must be one round trip of the path."""
+
+    async def timed(ctx: Context, cfg: QuicConfiguration) -> tuple[float, bool]:
+        t0 = time.monotonic()
+        async with h3(ctx, cfg, wait=False) as c:
+            _, fut = c.start("GET", "/bytes/1000")  # before the handshake: 0-RTT when the ticket allows
+            check_body(await asyncio.wait_for(fut, 30), 1000, "GET /bytes/1000")
+            return time.monotonic() - t0, bool(c._quic.tls.early_data_accepted)
+
+    async def run(ctx: Context) -> None:
+        ticket = await _ticket(ctx)
+        full, early = [], []
+        for _ in range(2):  # interleaved rounds; the quickest of each kind
+            t, took = await timed(ctx, config())
+            expect(not took, "a connection without a ticket sent 0-RTT")
+            full.append(t)
+            t, took = await timed(ctx, config(session_ticket=ticket))
+            expect(took, "the server refused the early data")
+            early.append(t)
+        saved = min(full) - min(early)
+        ctx.facts.update(rtt_s=rtt_s, full_handshake_get_s=round(min(full), 3), zerortt_get_s=round(min(early), 3),
+                         saved_s=round(saved, 3))
+        # (the client's own time, aioquic's in Python, counts on a busy machine: 30 ms of slack)
+        slack = 0.03
+        expect(min(early) < 1.5 * rtt_s + slack, f"the 0-RTT GET took {min(early):.3f} s on a {rtt_s:g} s round "
+                                                 "trip: not answered in the server's first flight")
+        expect(0.75 * rtt_s - slack <= saved <= 1.25 * rtt_s + slack,
+               f"0-RTT saved {saved:.3f} s (full handshake {min(full):.3f} s, 0-RTT {min(early):.3f} s), "
+               f"not one {rtt_s:g} s round trip")
+
+    return run
+
+
 async def keyupdate(ctx: Context, total: int = 8 * MiB) -> None:
     async with h3(ctx) as c:
         resp, fut = c.start("GET", f"/bytes/{total}")
@@ -569,6 +606,11 @@ def cases() -> list[Case]:
              check=saw_traffic),
         Case("zerortt", "a request in 0-RTT on a resumed connection is answered from the early data", zerortt,
              check=check_zerortt),
+        Case("zerortt-100ms", "on a 100 ms round trip a resumed GET sent in 0-RTT is answered one round trip "
+             "sooner than with a full handshake (in the server's first flight)", zerortt_saves_a_round_trip(0.1),
+             Plan(delay_ms=50), check=check_zerortt),
+        Case("zerortt-1500ms", "the same on a 1.5 s round trip", zerortt_saves_a_round_trip(1.5),
+             Plan(delay_ms=750), check=check_zerortt, timeout=90),
         Case("keyupdate", "the client updates its keys mid-download (8 MiB); the server follows and the "
              "transfer completes", keyupdate, check=saw_traffic),
         Case("amplificationlimit", "before the client's address is validated the server sends at most 3x what "

@@ -2,7 +2,8 @@
 client over real UDP on 127.0.0.1: the server sends a session ticket when a handshake
 completes; a client that comes back with it resumes, and may send requests in 0-RTT. A
 safe request there is answered, any other gets 425 Too Early without reaching the app, a
-replay of the client's first flight makes nothing run twice, --no-http3-early-data keeps
+replay of the client's first flight makes nothing run twice (also on another worker than
+the original's), a ticket minutes old still gets 0-RTT, --no-http3-early-data keeps
 resumption without early data, a SIGHUP rotates the ticket key, and with --workers a
 ticket from one worker resumes on another (the key comes from the workers' shared
 secret)."""
@@ -10,9 +11,14 @@ secret)."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import os
+import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,7 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.tls import SessionTicket
 
 import h3_client
-from conftest import LoggedServer, ServerProcess
+from conftest import APPS, REPO, LoggedServer, ServerProcess
 from h2_tls_helpers import BACKENDS, certs, env_io, running, tls_args, tls_counters  # noqa: F401  (certs: fixture)
 
 APP = "early_data_app:app"
@@ -136,11 +142,70 @@ def test_a_resumed_client_is_answered_from_0rtt_and_unsafe_methods_wait(certs: P
 
 
 @pytest.mark.parametrize("io", BACKENDS)
+def test_the_methods_the_server_names_are_answered_from_0rtt(certs: Path, io: str) -> None:  # noqa: F811
+    """--http3-early-methods GET,POST: a POST in 0-RTT runs at once (the app makes its
+    replay harmless, the operator says), a DELETE there still gets 425 without running."""
+    with running(APP, *tls_args(certs), "--http3", "--http3-early-methods", "GET, POST", "--threads", "1",
+                 "--metrics", io=io) as s:
+        before = tls_counters(s)
+
+        async def session() -> tuple[Any, ...]:
+            c = await open_conn(s.port, await first_ticket(s.port))
+            try:
+                _, post_done = c.start("POST", "/hit", b"x" * 100)  # in 0-RTT
+                _, delete_done = c.start("DELETE", "/hit")
+                post, delete = await post_done, await delete_done
+                await handshake_done(c)
+                return post, delete, c._quic.tls.early_data_accepted
+            finally:
+                await h3_client.close_client(c)
+
+        post, delete, early = run(session())
+        assert early
+        assert post.status == 200 and json.loads(post.body) == {"method": "POST", "ran": 1, "body": 100}, post
+        assert delete.status == 425, delete
+        assert ran(s) == {"GET": 1, "POST": 1}
+        assert tls_counters(s)["h3_too_early"] - before["h3_too_early"] == 1
+
+
+@pytest.mark.parametrize("methods", ["GET,CONNECT", "GET,,POST", "G ET", ""])
+def test_early_methods_that_cannot_be_are_refused_at_start(certs: Path, methods: str) -> None:  # noqa: F811
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "serve", APP, "--app-dir", str(APPS), "--port", "0",
+                          *tls_args(certs), "--http3", "--http3-early-methods", methods],
+                         capture_output=True, cwd=str(REPO), timeout=60)
+    assert out.returncode != 0
+    err = (out.stdout + out.stderr).decode()
+    assert "http3_early_methods" in err and "is not a method 0-RTT may carry" in err, err
+
+
+def capture_flight(sent: list[bytes]) -> list[bytes]:
+    """The Initial (its ClientHello) and the 0-RTT packets with the request: every
+    long-header datagram (RFC 9000 §17.2: the first bit set) the client sent."""
+    flight = [d for d in sent if d[0] & 0x80]
+    assert len(flight) >= 2, len(sent)
+    return flight
+
+
+async def replay(port: int, flight: list[bytes]) -> None:
+    """Send a captured first flight again from another socket (what the server answers
+    goes to it, unread)."""
+    replayer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for d in flight:
+            replayer.sendto(d, ("127.0.0.1", port))
+        await asyncio.sleep(1.0)
+    finally:
+        replayer.close()
+
+
+@pytest.mark.parametrize("io", BACKENDS)
 def test_a_replayed_first_flight_runs_nothing_twice(certs: Path, io: str) -> None:  # noqa: F811
     """An attacker who captured a client's first flight (its Initial and the 0-RTT
     packets with a request) sends it again from another address: GnuTLS's anti-replay
     check refuses that ClientHello's early data the second time, so the request in it
-    does not run again."""
+    does not run again. (Early requests run at once, before the handshake completes:
+    that check is all that stands between a replay and a second run. Built with
+    RINGBOLT_TEST_NO_ANTI_REPLAY, which takes it out, this test fails.)"""
     with running(APP, *tls_args(certs), "--http3", "--threads", "1", "--metrics", io=io) as s:
 
         async def session() -> tuple[int, bool]:
@@ -152,25 +217,110 @@ def test_a_replayed_first_flight_runs_nothing_twice(certs: Path, io: str) -> Non
                 early = c._quic.tls.early_data_accepted
             finally:
                 await h3_client.close_client(c)
-            # The Initial (its ClientHello) and the 0-RTT packets with the request: every
-            # long-header datagram (RFC 9000 §17.2: the first bit set) the client sent.
-            flight = [d for d in sent if d[0] & 0x80]
-            assert len(flight) >= 2, len(sent)
+            flight = capture_flight(sent)
             # Once the server forgot the connection (its closing period, 3 PTOs, is over: the
             # replayed Initial would reach it otherwise) and well inside the ticket's window.
             await asyncio.sleep(1.0)
-            replayer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                for d in flight:
-                    replayer.sendto(d, ("127.0.0.1", s.port))
-                await asyncio.sleep(1.0)  # what the server answers goes to the replayer, unread
-            finally:
-                replayer.close()
+            await replay(s.port, flight)
             return r.status, early
 
         status, early = run(session())
         assert status == 200 and early
         assert ran(s) == {"GET": 2}  # the first connection's, the resumed one's: no third
+
+
+def age(ticket: SessionTicket, seconds: float) -> SessionTicket:
+    """The ticket as a client holds it `seconds` later: it reports that much more age
+    (aioquic counts it from not_valid_before)."""
+    shift = datetime.timedelta(seconds=seconds)
+    ticket.not_valid_before -= shift
+    ticket.not_valid_after -= shift
+    return ticket
+
+
+async def early_get(port: int, ticket: SessionTicket, first_byte: int | None = None) -> tuple[Any, bool, bool]:
+    """A resumed connection with a GET in 0-RTT: its answer, whether the session resumed
+    and whether the server took the early data."""
+    c = await open_conn(port, ticket, first_byte=first_byte)
+    try:
+        r = await c.start("GET", "/hit")[1]
+        await handshake_done(c)
+        return r, bool(c._quic.tls.session_resumed), bool(c._quic.tls.early_data_accepted)
+    finally:
+        await h3_client.close_client(c)
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_ticket_minutes_old_gets_0rtt_on_a_busy_server(certs: Path, io: str, tmp_path: Path) -> None:  # noqa: F811
+    """GnuTLS restarts its anti-replay record when a 0-RTT attempt comes more than its
+    window after the last restart, and then refuses early data to every ticket issued
+    before: with its 10 s default, on a server with steady 0-RTT traffic a ticket older
+    than 10-20 s resumed without early data. The window is the tickets' lifetime now. The
+    server's TLS clock is moved 5 minutes on (RINGBOLT_TEST_TLS_CLOCK_FILE, read by the
+    server on each look at the time), and the client's ticket aged as much: another
+    client's 0-RTT comes first, then the old ticket's."""
+    clock = tmp_path / "tls-clock"
+    clock.write_text("0")
+    with running(APP, *tls_args(certs), "--http3", "--threads", "1", "--metrics", io=io,
+                 env={"RINGBOLT_TEST_TLS_CLOCK_FILE": str(clock)}) as s:
+
+        async def session() -> list[tuple[Any, bool, bool]]:
+            old = await first_ticket(s.port)
+            clock.write_text("300")  # five minutes later, as the server's TLS sees it
+            age(old, 300)
+            other = await first_ticket(s.port)  # another client, a fresh ticket,
+            busy = await early_get(s.port, other)  # and its 0-RTT
+            return [busy, await early_get(s.port, old)]
+
+        for who, (r, resumed, early) in zip(("the fresh ticket", "the 5-minute-old ticket"), run(session())):
+            assert r.status == 200, (who, r)
+            assert resumed and early, (who, "resumed", resumed, "early data taken", early)
+
+
+@pytest.mark.parametrize("io", BACKENDS)
+def test_a_replay_that_reaches_another_worker_runs_nothing_twice(certs: Path, io: str,  # noqa: F811
+                                                                 tmp_path: Path) -> None:
+    """The first flight is answered by the worker its connection ID steers it to; that
+    worker then dies, and while its successor starts (held back 3 s) the same flight
+    replayed is steered to the other worker. The workers share one anti-replay store (the
+    supervisor's), so that worker refuses the early data too: the GET ran twice in all
+    (the first connection's and the 0-RTT one's), not three times."""
+    ran_file = tmp_path / "ran"
+    env = {**env_io(io), "EARLY_DATA_APP_RAN": str(ran_file),
+           "RINGBOLT_TEST_SLOW_AFTER_FIRST": f"{tmp_path / 'first'}:3"}
+    s = LoggedServer(APP, tmp_path / "server.log", *tls_args(certs), "--http3", "--workers", "2", "--threads", "1",
+                     env=env)
+
+    def runs() -> list[tuple[str, int]]:
+        return [(m, int(pid)) for m, pid in (line.split() for line in ran_file.read_text().splitlines())]
+
+    async def session() -> None:
+        ticket = await first_ticket(s.port, first_byte=0)
+        sent: list[bytes] = []
+        c = await open_conn(s.port, ticket, first_byte=0, sent=sent)
+        try:
+            r = await c.start("GET", "/hit")[1]
+            assert r.status == 200 and c._quic.tls.early_data_accepted, (r, c._quic.tls.early_data_accepted)
+        finally:
+            await h3_client.close_client(c)
+        flight = capture_flight(sent)
+        (_, first_pid), (_, early_pid) = runs()
+        assert first_pid == early_pid, runs()  # both on socket 0's worker
+        m = re.search(r"worker (\d) \(pid %d\) ready" % early_pid, s.output())
+        assert m is not None, s.output()
+        os.kill(early_pid, signal.SIGKILL)
+        await asyncio.to_thread(s.wait_log, "worker %s (pid %d) died" % (m.group(1), early_pid))
+        await asyncio.sleep(0.3)  # the supervisor steers as it reaps: new Initials go to the other worker
+        await replay(s.port, flight)
+        # (its successor was not serving yet: the replay went to the other worker)
+        assert not re.search(r"worker %s \(pid (?!%d\))\d+\) ready" % (m.group(1), early_pid), s.output())
+
+    try:
+        s.wait_log("all 2 workers ready", timeout=30)
+        run(session())
+        assert [m for m, _ in runs()] == ["GET", "GET"], runs()
+    finally:
+        assert s.stop() == 0, s.output()
 
 
 @pytest.mark.parametrize("io", BACKENDS)
@@ -266,8 +416,8 @@ def test_a_ticket_from_one_worker_resumes_on_another(certs: Path, io: str, tmp_p
 
 @pytest.mark.parametrize("io", BACKENDS)
 def test_early_data_past_its_bound_closes_the_connection(certs: Path, io: str) -> None:  # noqa: F811
-    """0-RTT bytes wait for the handshake, so they are bounded (quic::max_early_bytes,
-    16 KiB): a client that sends more before its handshake completes is closed, and
+    """0-RTT bytes are taken before the client's address is validated, so they are
+    bounded (quic::max_early_bytes, 16 KiB): a client that sends more is closed, and
     others are served. aioquic's congestion window is opened wide so that all of a
     64 KiB body goes in 0-RTT (a real client's initial window, some 12 KB, would hold
     most of it back); an 8 KiB one stays within the bound and gets its 425."""
