@@ -27,7 +27,7 @@ from .features import ResponseFeatures
 from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
-from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
+from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings
 
 logger = logging.getLogger("ringbolt")
@@ -496,6 +496,7 @@ class App(RouteGroup):
                 log_level=log_level,
                 limit_max_requests=limit_max_requests,
                 options=options,
+                drain_delay=self._health.drain_delay if self._health is not None else 0.0,
             ).run()
             return
         self._serve(host, port, threads, limit_max_requests=limit_max_requests, **options)
@@ -585,7 +586,7 @@ class App(RouteGroup):
                     logger.info("%s received: draining (Ctrl-C again to exit at once)", signal.Signals(signum).name)
                     stop_requested.append(signum)
                     if started:
-                        self._begin_stop(server)
+                        self._begin_stop(server, supervised=_ready is not None)
 
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     previous[sig] = signal.signal(sig, on_signal)
@@ -690,11 +691,14 @@ class App(RouteGroup):
                     raise
                 raise StartupHookError(str(exc)) from exc
 
-    def _begin_stop(self, server: _native.Server) -> None:
+    def _begin_stop(self, server: _native.Server, *, supervised: bool) -> None:
         """A stop signal: drain. With health probes and a ``drain_delay``, ready answers 503
         at once and the drain begins that many seconds later (load balancers stop sending
-        first)."""
+        first); a supervised worker's DRAIN_MARGIN later still, once its supervisor has
+        gated the listeners they share."""
         delay = self._health.drain_delay if self._health is not None else 0.0
+        if delay > 0 and supervised:
+            delay += DRAIN_MARGIN
         if delay <= 0:
             server.stop()  # (turns ready 503 too)
             return

@@ -185,7 +185,9 @@ def test_probes_answered_while_python_holds_the_gil(logged: Any, files: dict[str
     assert max(answered) < 0.25, answered
 
 
-def test_probe_loop_through_a_drain(logged: Any, files: dict[str, Path]) -> None:
+@pytest.mark.parametrize("args", [("--handler-threads", "4"), ("--workers", "2", "--handler-threads", "2")],
+                         ids=["single", "workers"])
+def test_probe_loop_through_a_drain(logged: Any, files: dict[str, Path], args: tuple[str, ...]) -> None:
     """A Kubernetes-style readiness loop (a new connection every 100 ms) while SIGTERM
     drains the server with a long request in flight: ready turns 503 at once and stays so
     through the drain delay, then the server refuses connections; the in-flight request
@@ -193,7 +195,7 @@ def test_probe_loop_through_a_drain(logged: Any, files: dict[str, Path]) -> None
     files["gate"].touch()
     # Blocking handlers on a pool (--handler-threads): a reactor running a sync handler
     # inline answers nothing else until it returns, a probe neither.
-    srv = logged("app", "--handler-threads", "4", RINGBOLT_TEST_DRAIN_DELAY="1.0")
+    srv = logged("app", *args, RINGBOLT_TEST_DRAIN_DELAY="1.0")
     wait_status(srv, READY, 200)
     results: list[tuple[float, str]] = []
     stop = threading.Event()
