@@ -15,7 +15,8 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import LoggedServer, Reader, ServerProcess, get, metric_totals, request
-from h2_tls_helpers import Client, status, wait_for
+import h3_client
+from h2_tls_helpers import Client, certs, status, tls_args, wait_for  # noqa: F401  (certs is a fixture)
 from ringbolt import App
 
 LIVE, READY, STARTUP = "/health/live", "/health/ready", "/health/startup"
@@ -270,6 +271,31 @@ def test_probes_over_http2(logged: Any, files: dict[str, Path]) -> None:
         r = c.get(path)
         assert (status(r), json.loads(r["body"])) == after, path
     c.close()
+
+
+def test_probes_over_http3(logged: Any, files: dict[str, Path], certs: Path) -> None:  # noqa: F811
+    srv = logged("app", *tls_args(certs), "--http3", "--threads", "1")
+    for path, before, _ in STARTUP_CASES:
+        r = h3_client.get(srv.port, path)
+        assert (r.status, json.loads(r.body)) == before, path
+        assert r.header("cache-control") == "no-store"
+    files["gate"].touch()
+    assert wait_for(lambda: h3_client.get(srv.port, READY).status == 200, 5.0)
+    for path, _, after in STARTUP_CASES:
+        r = h3_client.get(srv.port, path)
+        assert (r.status, json.loads(r.body)) == after, path
+
+
+def test_a_probe_path_a_route_has_is_refused() -> None:
+    app = App()
+
+    @app.get("/health/live")
+    def mine(req: Any) -> str:
+        return "mine"
+
+    app.health()
+    with pytest.raises(ValueError, match="GET /health/live is already registered"):
+        app.run(port=0, log_level="warning")  # refused while the routes are built, before it listens
 
 
 def test_each_worker_answers_its_own_state(logged: Any, files: dict[str, Path]) -> None:
