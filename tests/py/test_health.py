@@ -6,7 +6,10 @@ Kubernetes-style probe loop through a SIGTERM drain, renamed and disabled probes
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import LoggedServer, Reader, ServerProcess, get, metric_totals, request
+from conftest import APPS, LoggedServer, Reader, ServerProcess, free_port, get, metric_totals, request
 import h3_client
 from h2_tls_helpers import Client, certs, status, tls_args, wait_for  # noqa: F401  (certs is a fixture)
 from ringbolt import App
@@ -26,14 +29,14 @@ LIVE, READY, STARTUP = "/health/live", "/health/ready", "/health/startup"
 def files(tmp_path: Path) -> dict[str, Path]:
     """The files the test app watches: the startup gate, the database check's file (made:
     the check passes) and the hang file (absent: the async check returns at once)."""
-    f = {"gate": tmp_path / "gate", "db": tmp_path / "db", "hang": tmp_path / "hang"}
+    f = {"gate": tmp_path / "gate", "db": tmp_path / "db", "hang": tmp_path / "hang", "slow": tmp_path / "slow"}
     f["db"].touch()
     return f
 
 
 def env_of(files: dict[str, Path], **extra: str) -> dict[str, str]:
     return {"RINGBOLT_TEST_GATE": str(files["gate"]), "RINGBOLT_TEST_DB": str(files["db"]),
-            "RINGBOLT_TEST_HANG": str(files["hang"]), **extra}
+            "RINGBOLT_TEST_HANG": str(files["hang"]), "RINGBOLT_TEST_SLOW": str(files["slow"]), **extra}
 
 
 @pytest.fixture
@@ -77,8 +80,8 @@ STARTING_BODY = {"status": "unavailable", "reason": "starting"}
 STARTUP_CASES = [
     (LIVE, (200, {"status": "ok"}), (200, {"status": "ok"})),
     (STARTUP, (503, STARTING_BODY), (200, {"status": "ok"})),
-    (READY, (503, {**STARTING_BODY, "checks": {"db": "pending", "queue": "pending"}}),
-     (200, {"status": "ok", "checks": {"db": "ok", "queue": "ok"}})),
+    (READY, (503, {**STARTING_BODY, "checks": {"db": "pending", "queue": "pending", "cache": "pending"}}),
+     (200, {"status": "ok", "checks": {"db": "ok", "queue": "ok", "cache": "ok"}})),
 ]
 
 
@@ -100,10 +103,12 @@ def test_probes_before_and_after_startup(logged: Any, files: dict[str, Path]) ->
 
 # (what the test does to the check's files, the checks the ready probe then shows)
 CHECK_CASES = [
-    ("db gone", {"db": "failing", "queue": "ok"}),
-    ("db back", {"db": "ok", "queue": "ok"}),
-    ("queue hangs", {"db": "ok", "queue": "timeout"}),
-    ("queue back", {"db": "ok", "queue": "ok"}),
+    ("db gone", {"db": "failing", "queue": "ok", "cache": "ok"}),
+    ("db back", {"db": "ok", "queue": "ok", "cache": "ok"}),
+    ("queue hangs", {"db": "ok", "queue": "timeout", "cache": "ok"}),  # async: cancelled each round
+    ("queue back", {"db": "ok", "queue": "ok", "cache": "ok"}),
+    ("cache hangs", {"db": "ok", "queue": "ok", "cache": "timeout"}),  # sync: outwaited, not restarted
+    ("cache back", {"db": "ok", "queue": "ok", "cache": "ok"}),
 ]
 
 
@@ -112,7 +117,8 @@ def test_checks_flip_and_hang(logged: Any, files: dict[str, Path]) -> None:
     srv = logged()
     wait_status(srv, READY, 200)
     actions = {"db gone": files["db"].unlink, "db back": files["db"].touch, "queue hangs": files["hang"].touch,
-               "queue back": files["hang"].unlink}
+               "queue back": files["hang"].unlink, "cache hangs": files["slow"].touch,
+               "cache back": files["slow"].unlink}
     for action, checks in CHECK_CASES:
         actions[action]()
         want = 200 if all(v == "ok" for v in checks.values()) else 503
@@ -122,7 +128,7 @@ def test_checks_flip_and_hang(logged: Any, files: dict[str, Path]) -> None:
         assert body == {"status": "ok" if want == 200 else "unavailable", **({} if want == 200 else
                                                                               {"reason": "checks"}),
                         "checks": checks}, action
-        if action == "queue hangs":
+        if action.endswith("hangs"):
             # A hung check never holds a probe up: answered at once, many times over.
             for _ in range(5):
                 t = time.monotonic()
@@ -135,6 +141,8 @@ def test_checks_flip_and_hang(logged: Any, files: dict[str, Path]) -> None:
     assert out.count("health check 'db' passes again") == 1, out
     assert out.count("health check 'queue' took longer than") == 1, out
     assert out.count("health check 'queue' passes again") == 1, out
+    assert out.count("health check 'cache' took longer than") == 1, out
+    assert out.count("health check 'cache' passes again") == 1, out
 
 
 def test_probes_never_enter_python(logged: Any, files: dict[str, Path]) -> None:
@@ -284,6 +292,18 @@ def test_probes_over_http3(logged: Any, files: dict[str, Path], certs: Path) -> 
     for path, _, after in STARTUP_CASES:
         r = h3_client.get(srv.port, path)
         assert (r.status, json.loads(r.body)) == after, path
+
+
+def test_a_failing_startup_hook_stops_the_server(files: dict[str, Path]) -> None:
+    """With probes the server listens before its startup hooks run; one that fails still
+    stops it, with the hook's error, as without probes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ringbolt", "serve", "health_app:app", "--app-dir", str(APPS), "--port",
+         str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, **env_of(files, RINGBOLT_TEST_FAIL_STARTUP="1")})
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode != 0, out
+    assert b"error: the database is not there" in out, out
 
 
 def test_a_probe_path_a_route_has_is_refused() -> None:
