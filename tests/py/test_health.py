@@ -334,6 +334,27 @@ def test_each_worker_answers_its_own_state(logged: Any, files: dict[str, Path]) 
     assert wait_for(lambda: all(probe(srv, READY)[0] == 200 for _ in range(20)), 5.0)
 
 
+def test_probes_under_gunicorn(tmp_path: Path, files: dict[str, Path]) -> None:
+    from test_gunicorn_worker import Gunicorn
+
+    srv = Gunicorn(tmp_path, "health_app:app", env=env_of(files), wait=False)
+    try:
+        assert wait_for(lambda: _answers(srv), 20.0), srv.output()
+        assert probe(srv, STARTUP)[0] == 503 and probe(srv, LIVE)[0] == 200  # the hook waits
+        files["gate"].touch()
+        wait_status(srv, READY, 200)
+        assert probe(srv, STARTUP)[0] == 200 and get(srv, "/pid").status == 200
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def _answers(srv: Any) -> bool:
+    try:
+        return probe(srv, LIVE)[0] == 200
+    except OSError:
+        return False
+
+
 # (keyword arguments, exception, words in its message)
 BAD_CONFIG = [
     ({"live": "health"}, ValueError, "must start with '/'"),
