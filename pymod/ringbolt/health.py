@@ -1,8 +1,8 @@
 """Health probes (``app.health``): ``live``, ``ready`` and ``startup`` are answered by the
 reactors from a state the server keeps (dispatch/health_state), never by Python. This
 module checks the configuration and keeps the state current: the user checks (a database
-ping) run on their own cadence on a thread of their own, sync ones on a small pool and
-async ones on the worker's event loop, each with a timeout; a probe only reads their last
+ping) run on their own cadence from a thread of their own, sync ones each on a daemon
+thread per run and async ones on the worker's event loop, each with a timeout; a probe only reads their last
 results. See docs/health.md."""
 
 from __future__ import annotations
@@ -109,18 +109,14 @@ class HealthChecker(threading.Thread):
         self._server = server
         self._loop = loop
         self._stop_event = threading.Event()
-        sync = sum(1 for fn in probes.checks.values() if not _is_async(fn) or loop is None)
-        self._pool = concurrent.futures.ThreadPoolExecutor(max(1, sync), thread_name_prefix="ringbolt-health-check")
         self._running: dict[str, concurrent.futures.Future[Any]] = {}
         self._results: dict[str, str] = {}
         self._reported: str | None = None
 
     def _start(self, name: str, fn: Check) -> concurrent.futures.Future[Any]:
-        if _is_async(fn):
-            if self._loop is not None:
-                return asyncio.run_coroutine_threadsafe(fn(), self._loop)  # on the worker's loop
-            return self._pool.submit(lambda: asyncio.run(fn()))
-        return self._pool.submit(fn)
+        if _is_async(fn) and self._loop is not None:
+            return asyncio.run_coroutine_threadsafe(fn(), self._loop)  # on the worker's loop
+        return _in_thread(fn)
 
     def run_round(self) -> None:
         """One round: start every check not still running, wait up to ``timeout`` for
@@ -177,20 +173,42 @@ class HealthChecker(threading.Thread):
             self._server.health_checks(all(v == "ok" for v in results.values()), text)
 
     def run(self) -> None:
-        try:
-            while True:
-                started = time.monotonic()
-                try:
-                    self.run_round()
-                except Exception as exc:  # never lets the probes' state go stale silently
-                    logger.error("health checks: %r", exc)
-                if self._stop_event.wait(max(0.0, self._probes.interval - (time.monotonic() - started))):
-                    return
-        finally:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        while True:
+            started = time.monotonic()
+            try:
+                self.run_round()
+            except Exception as exc:  # never lets the probes' state go stale silently
+                logger.error("health checks: %r", exc)
+            if self._stop_event.wait(max(0.0, self._probes.interval - (time.monotonic() - started))):
+                return
 
     def stop(self) -> None:
         self._stop_event.set()
+
+
+def _in_thread(fn: Check) -> concurrent.futures.Future[Any]:
+    """Run a sync check (or an async one when there is no loop) on a daemon thread of its
+    own: a check that never returns must not hold the process's exit, as a pool's thread
+    would (concurrent.futures joins its workers at exit)."""
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def target() -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            result = fn()
+            if inspect.isawaitable(result):  # a callable that returns a coroutine (a partial)
+                result = asyncio.run(_awaited(result))
+            fut.set_result(result)
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+    threading.Thread(target=target, name="ringbolt-health-check", daemon=True).start()
+    return fut
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def pending_checks(probes: HealthProbes) -> str:

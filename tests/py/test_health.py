@@ -145,6 +145,17 @@ def test_checks_flip_and_hang(logged: Any, files: dict[str, Path]) -> None:
     assert out.count("health check 'cache' passes again") == 1, out
 
 
+def test_a_hung_check_does_not_hold_the_exit(logged: Any, files: dict[str, Path]) -> None:
+    files["gate"].touch()
+    files["slow"].touch()  # the sync check never returns while the server runs
+    srv = logged()
+    want = {"status": "unavailable", "reason": "checks", "checks": {"db": "ok", "queue": "ok", "cache": "timeout"}}
+    assert wait_for(lambda: probe(srv, READY) == (503, want), 5.0), srv.output()
+    t = time.monotonic()
+    assert srv.stop() == 0, srv.output()
+    assert time.monotonic() - t < 5, "the hung check held the exit"
+
+
 def test_probes_never_enter_python(logged: Any, files: dict[str, Path]) -> None:
     files["gate"].touch()
     srv = logged("app", "--metrics")
