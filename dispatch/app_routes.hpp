@@ -3,6 +3,7 @@
 // Built once before the reactors start; read-only (shared) afterwards.
 #pragma once
 
+#include "dispatch/health_state.hpp"
 #include "dispatch/proxy_headers.hpp"
 #include "dispatch/router.hpp"
 #include "dispatch/static_files.hpp"
@@ -25,6 +26,7 @@ enum class target_kind : uint8_t {
     python,  ///< a Python handler
     native,  ///< a pre-serialized response (const routes)
     metrics, ///< the Prometheus text of the server's counters, rendered natively
+    health,  ///< a health probe: app_routes::health's answer for `probe`
 };
 
 struct route_target {
@@ -36,6 +38,8 @@ struct route_target {
     bool websocket_only = false;     ///< python: a WebSocket endpoint: a plain request gets 426 Upgrade Required
     native_response response;        ///< when native
     std::string pattern;             ///< as registered, for metrics labels
+    /// When health: which probe this route answers.
+    probe_kind probe = probe_kind::live;
     /// Methods outside the parser's known set (PROPFIND, REPORT, ...) this route takes;
     /// the table stores them as method_other, so the dispatcher checks the name.
     std::vector<std::string> other_methods;
@@ -65,6 +69,9 @@ struct app_routes {
     /// Static file mounts (app.static), in registration order: a path no route matches
     /// goes to the first mount whose prefix covers it, before the fallback.
     std::vector<std::unique_ptr<static_mount>> statics;
+    /// The health probes' state (app.health; null when the app has no probes). While it
+    /// says not started, what would go to Python is answered 503 natively instead.
+    std::shared_ptr<health_state> health;
 };
 
 } // namespace ringbolt::dispatch

@@ -183,6 +183,12 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         if (_route_latency != nullptr) {
             _route_latency[m.handler_id].record(0);
         }
+        if (target.kind == target_kind::health) [[unlikely]] {
+            probe_answer a = _routes.health->answer(target.probe);
+            conn.respond(ev.seq, ev.ctx, a.status, probe_fields, a.body, env);
+            log_answer(ev, a.status, a.body.size(), request_id);
+            return verdict::answered;
+        }
         if (target.kind == target_kind::metrics) [[unlikely]] {
             std::string text;
             if (_metrics != nullptr) {
@@ -198,6 +204,15 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         return verdict::answered;
     }
 
+    if (_routes.health != nullptr && !_routes.health->started()) [[unlikely]] {
+        // With health probes the server listens while the startup hooks run: what they
+        // prepare (a database pool) is not there yet, so nothing reaches the app.
+        std::string fields(http::problem_content_type);
+        fields.append("Retry-After: 1\r\n");
+        conn.respond(ev.seq, ev.ctx, 503, fields, http::problem_starting, env);
+        log_answer(ev, 503, http::problem_starting.size(), request_id);
+        return verdict::answered;
+    }
     // Backpressure: past the concurrency cap answer 503 at once instead of queueing.
     if (_app_limit != 0) {
         if (_app_pending->load(std::memory_order_relaxed) >= _app_limit) {

@@ -1,7 +1,7 @@
 // The runtime's side of a request: route it, answer what is native (const routes,
-// metrics, 404/405, the admission 503) through the protocol, and hand the rest to the
-// application in the reactor's batch. One per reactor; protocols only see the
-// http::dispatcher interface.
+// metrics, health probes, 404/405, the admission 503) through the protocol, and hand the
+// rest to the application in the reactor's batch. One per reactor; protocols only see
+// the http::dispatcher interface.
 #pragma once
 
 #include "core/counters.hpp"

@@ -28,6 +28,9 @@ inline constexpr std::string_view problem_method_not_allowed =
 inline constexpr std::string_view problem_unavailable =
     R"({"type":"about:blank","title":"Service Unavailable","status":503,)"
     R"("detail":"The server is at its concurrency limit; retry later."})";
+inline constexpr std::string_view problem_starting =
+    R"({"type":"about:blank","title":"Service Unavailable","status":503,)"
+    R"("detail":"The server is starting; retry later."})";
 inline constexpr std::string_view problem_internal_error =
     R"({"type":"about:blank","title":"Internal Server Error","status":500,)"
     R"("detail":"The server failed to answer this request."})";

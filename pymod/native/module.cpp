@@ -225,6 +225,46 @@ class native_server {
         _routes->targets.push_back(std::move(t));
     }
 
+    /// app.health(): a probe (`kind` "live", "ready" or "startup") at `pattern` (GET,
+    /// HEAD), answered natively from the server's health state (dispatch/health_state).
+    void add_health_route(const std::string& pattern, const std::string& kind) {
+        check_not_started();
+        dispatch::route_target t;
+        if (!dispatch::parse_probe_kind(kind, t.probe)) {
+            throw pb::value_error("a health probe is 'live', 'ready' or 'startup', not '" + kind + "'");
+        }
+        uint32_t id = static_cast<uint32_t>(_routes->targets.size());
+        std::string err = _routes->table.add(pattern, http::method_get, id);
+        if (!err.empty()) {
+            throw pb::value_error(err);
+        }
+        t.kind = dispatch::target_kind::health;
+        t.pattern = pattern;
+        _routes->targets.push_back(std::move(t));
+        if (!_routes->health) {
+            _routes->health = std::make_shared<dispatch::health_state>();
+        }
+    }
+    // The state the probes answer from; a server without probes has none to set.
+    /// The startup hooks and lifespan have completed: startup and ready may answer 200.
+    void health_started() {
+        if (_routes->health) {
+            _routes->health->set_started();
+        }
+    }
+    /// Ready answers 503 from now on (a stop also says so, at once).
+    void health_draining() {
+        if (_routes->health) {
+            _routes->health->set_draining();
+        }
+    }
+    /// The user checks' last results (see health_state::set_checks).
+    void health_checks(bool passed, const std::string& checks_json) {
+        if (_routes->health) {
+            _routes->health->set_checks(passed, checks_json);
+        }
+    }
+
     /// app.static(): files under `prefix` from `directory`, answered natively.
     void add_static(const std::string& prefix, const std::string& directory, const std::string& index,
                     const std::string& cache_control, bool precompressed, bool dotfiles) {
@@ -322,6 +362,9 @@ class native_server {
     }
 
     void stop() {
+        if (_routes->health) {
+            _routes->health->set_draining(); // before any connection closes
+        }
         if (_server) {
             _server->stop();
         }
@@ -663,6 +706,10 @@ void init_runtime(pb::module_& m) {
              pb::arg("is_coroutine") = false, pb::arg("websocket") = false)
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
+        .def("add_health_route", &native_server::add_health_route)
+        .def("health_started", &native_server::health_started)
+        .def("health_draining", &native_server::health_draining)
+        .def("health_checks", &native_server::health_checks)
         .def("add_static", &native_server::add_static)
         .def("set_async_runner", &native_server::set_async_runner)
         .def("set_json_default", &native_server::set_json_default)

@@ -28,9 +28,10 @@ from ._stream import set_runner
 from ._tls import reload_on_sighup
 from ._wsgi_server import WSGIHandler, default_threads
 from .features import ResponseFeatures
+from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
-from .supervisor import EXIT_FORCED, StartupHookError, Supervisor
+from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings
 
 logger = logging.getLogger("ringbolt")
@@ -159,6 +160,7 @@ class App(RouteGroup):
         self._wsgi_threads: int | None = None
         self._features = ResponseFeatures()  # enable_compression/cors/request_id/security_headers
         self._statics: list[tuple[str, str, str, str, bool, bool]] = []
+        self._health: HealthProbes | None = None
         self._dependencies = AppDependencies()  # dependency_overrides and scope="app" values
 
     @property
@@ -292,6 +294,36 @@ class App(RouteGroup):
             raise ValueError(f"metrics path must start with '/': {path!r}")
         self._metrics_path = path
 
+    def health(
+        self,
+        *,
+        live: str | None = "/health/live",
+        ready: str | None = "/health/ready",
+        startup: str | None = "/health/startup",
+        checks: Mapping[str, Check] | None = None,
+        interval: float = 5.0,
+        timeout: float = 2.0,
+        drain_delay: float = 0.0,
+    ) -> HealthProbes:
+        """Serve health probes, answered natively by the reactors (no Python per probe;
+        docs/health.md): ``live`` is 200 while the process serves; ``startup`` is 503
+        until the startup hooks and lifespan have completed (the server listens while they
+        run, and answers other requests 503 meanwhile), then 200; ``ready`` is 200 only
+        when started, not stopping, and every check's last result passed. A path of None
+        turns that probe off.
+
+        ``checks``: names to callables (sync or async, no arguments; one passes unless it
+        raises or returns False), run every ``interval`` seconds on a thread of their own
+        (async ones on the worker's event loop), never per probe; one that takes longer
+        than ``timeout`` counts as failed. ``drain_delay``: on SIGTERM/SIGINT ready turns
+        503 at once and the server keeps serving (new connections too) for this many
+        seconds before its drain begins, so load balancers stop sending first."""
+        if self._health is not None:
+            raise ValueError("health probes are already configured")
+        self._health = HealthProbes(live=live, ready=ready, startup=startup, checks=checks, interval=interval,
+                                    timeout=timeout, drain_delay=drain_delay)
+        return self._health
+
     # ---- native response features (no Python per request; see docs/middleware-native.md) ----
     def enable_compression(
         self,
@@ -364,7 +396,8 @@ class App(RouteGroup):
     def _needs_loop(self, routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> bool:
         return self._asgi is not None or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
-        ) or any(not const and is_async for _, _, _, const, is_async, _ in routes) or self._dependencies.needs_loop()
+        ) or any(not const and is_async for _, _, _, const, is_async, _ in routes) or (
+            self._dependencies.needs_loop()) or (self._health is not None and self._health.has_async_checks())
 
     def _call_hook(self, fn: Callable[[], Any]) -> None:
         result = fn()
@@ -407,6 +440,11 @@ class App(RouteGroup):
         self._features.apply(server)
         if self._metrics_path is not None:
             server.add_metrics_route(self._metrics_path)
+        if self._health is not None:
+            for path, kind in self._health.routes():
+                server.add_health_route(path, kind)
+            if self._health.checks:
+                server.health_checks(False, pending_checks(self._health))  # not ready before their first round
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
         set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
@@ -485,6 +523,7 @@ class App(RouteGroup):
                 log_level=log_level,
                 limit_max_requests=limit_max_requests,
                 options=options,
+                drain_delay=self._health.drain_delay if self._health is not None else 0.0,
             ).run()
             return
         self._serve(host, port, threads, limit_max_requests=limit_max_requests, **options)
@@ -555,24 +594,10 @@ class App(RouteGroup):
         if self._needs_loop(routes):
             self._runner = AsyncRunner(loop=loop_kind)  # one loop per worker: hooks, lifespan and handlers share it
             self._runner.name_handlers(handler_names(self._defs))  # the stall warning names the route
+        health = self._health
         try:
-            for fn in self._startup:
-                try:
-                    self._call_hook(fn)
-                except Exception as exc:
-                    if _ready is None:
-                        raise
-                    raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
-            if self._dependencies.values:
-                self._call_hook(self._dependencies.start)  # scope="app" dependencies, on the handlers' loop
-            if self._lifespan is not None:
-                self._asgi.set_server(host, port)
-                try:
-                    self._runner.run(self._lifespan.startup())
-                except LifespanError as exc:
-                    if _ready is None:
-                        raise
-                    raise StartupHookError(str(exc)) from exc
+            if health is None:  # with health probes they run once the server answers them, below
+                self._run_startup(host, port, supervised=_ready is not None)
             if self._wsgi is not None:
                 self._wsgi.set_server(host, port)
             server = self._build(config, routes)
@@ -588,13 +613,14 @@ class App(RouteGroup):
                     logger.info("%s received: draining (Ctrl-C again to exit at once)", signal.Signals(signum).name)
                     stop_requested.append(signum)
                     if started:
-                        server.stop()
+                        self._begin_stop(server, supervised=_ready is not None)
 
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     previous[sig] = signal.signal(sig, on_signal)
                 if server.tls and _ready is None:  # a supervised worker is replaced on SIGHUP instead
                     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload_on_sighup(server))
-            _freeze_startup_heap()
+            if health is None:
+                _freeze_startup_heap()
             info = server.start()
             started.append(True)
             if stop_requested:  # arrived while start() ran
@@ -613,6 +639,25 @@ class App(RouteGroup):
             for mounted in (self._asgi, self._wsgi):
                 if mounted is not None:
                     mounted.set_server(host, info["port"])
+        checker = None
+        if health is not None:
+            # The probes answer (startup and ready: 503) while the hooks run.
+            try:
+                self._run_startup(host, info["port"], supervised=_ready is not None)
+            except BaseException:
+                server.stop()
+                server.wait()
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                if self._runner is not None:
+                    self._runner.stop()
+                    self._runner = None
+                raise
+            _freeze_startup_heap()
+            server.health_started()
+            if health.checks:
+                checker = HealthChecker(health, server, self._runner.loop if self._runner is not None else None)
+                checker.start()
         with self._lock:
             self._server = server
         logger.info(
@@ -636,6 +681,8 @@ class App(RouteGroup):
         finally:
             if watcher is not None:
                 watcher.cancel()
+            if checker is not None:
+                checker.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             with self._lock:
@@ -653,6 +700,44 @@ class App(RouteGroup):
                     self._runner = None
             error_log.report()  # failures counted since the last count line
             logger.info("stopped")
+
+    def _run_startup(self, host: str, port: int, *, supervised: bool) -> None:
+        """The startup hooks, then the mounted ASGI app's lifespan startup. Supervised (a
+        worker), a failure is a ``StartupHookError``."""
+        for fn in self._startup:
+            try:
+                self._call_hook(fn)
+            except Exception as exc:
+                if not supervised:
+                    raise
+                raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
+        if self._dependencies.values:
+            self._call_hook(self._dependencies.start)  # scope="app" dependencies, on the handlers' loop
+        if self._lifespan is not None:
+            self._asgi.set_server(host, port)
+            try:
+                self._runner.run(self._lifespan.startup())
+            except LifespanError as exc:
+                if not supervised:
+                    raise
+                raise StartupHookError(str(exc)) from exc
+
+    def _begin_stop(self, server: _native.Server, *, supervised: bool) -> None:
+        """A stop signal: drain. With health probes and a ``drain_delay``, ready answers 503
+        at once and the drain begins that many seconds later (load balancers stop sending
+        first); a supervised worker's DRAIN_MARGIN later still, once its supervisor has
+        gated the listeners they share."""
+        delay = self._health.drain_delay if self._health is not None else 0.0
+        if delay > 0 and supervised:
+            delay += DRAIN_MARGIN
+        if delay <= 0:
+            server.stop()  # (turns ready 503 too)
+            return
+        server.health_draining()
+        logger.info("ready answers 503; draining in %.3g s", delay)
+        timer = threading.Timer(delay, server.stop)
+        timer.daemon = True
+        timer.start()
 
     def stop(self) -> None:
         """Ask a running server to drain and stop (thread-safe)."""

@@ -79,6 +79,9 @@ logger = logging.getLogger("ringbolt")
 EXIT_OK = 0
 EXIT_ERROR = 1  # the server could not start (io_uring, listeners), or an unexpected error
 EXIT_STARTUP_HOOK = 3  # a startup hook raised
+# With a drain delay a supervised worker begins its drain this long after the delay (its
+# supervisor gates the listeners at the delay's end, before any reactor sweeps them).
+DRAIN_MARGIN = 0.25
 EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
 
 BACKOFF_MIN = 0.1
@@ -213,8 +216,12 @@ class Supervisor:
         log_level: str = "info",
         limit_max_requests: int | None = None,
         options: dict[str, Any] | None = None,
+        drain_delay: float = 0.0,
     ) -> None:
         self.serve_worker = serve_worker
+        # app.health(drain_delay=): on a stop the workers answer ready 503 and keep
+        # serving this long, on listeners kept open, before anything drains.
+        self.drain_delay = drain_delay
         self.host = host
         self.port = port
         self.count = workers
@@ -657,12 +664,24 @@ class Supervisor:
         none is, the kernel refuses them (ECONNREFUSED: nothing was sent, a client
         retries)."""
         self.stopping = True
+        if self.drain_delay > 0:
+            # The workers first: their ready probes answer 503 while every listener still
+            # takes new connections; each begins its drain DRAIN_MARGIN after this delay,
+            # so the listeners are gated below before any reactor sweeps them.
+            for w in self.workers.values():
+                w.retiring = "shutdown"
+                self._kill(w.pid, signal.SIGTERM)
+            until = time.monotonic() + self.drain_delay
+            while self.workers and time.monotonic() < until and signal.SIGINT not in self.signals:
+                self._reap()
+                self._wait_events(min(0.05, max(0.0, until - time.monotonic())))
         refuse_new_connections([s.fileno() for s in self.listeners] + (self.given_fds if self.owns_given else []))
         self._close_listeners()
         for w in self.workers.values():
-            w.retiring = "shutdown"
-            self._kill(w.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.graceful_timeout + KILL_GRACE
+            if w.retiring != "shutdown":
+                w.retiring = "shutdown"
+                self._kill(w.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.graceful_timeout + KILL_GRACE + DRAIN_MARGIN
         while self.workers and time.monotonic() < deadline:
             self._reap()
             if not self.workers:

@@ -60,9 +60,9 @@ TEST(Problem, NativeAndStaticBodies) {
     };
     for (const row& r :
          {row{problem_not_found, 404}, row{problem_method_not_allowed, 405}, row{problem_unavailable, 503},
-          row{problem_internal_error, 500}, row{problem_forbidden, 403}, row{problem_file_not_found, 404},
-          row{problem_static_method, 405}, row{problem_static_bad_path, 400}, row{problem_static_no_fds, 503},
-          row{problem_static_changed, 503}, row{problem_precondition_failed, 412},
+          row{problem_starting, 503}, row{problem_internal_error, 500}, row{problem_forbidden, 403},
+          row{problem_file_not_found, 404}, row{problem_static_method, 405}, row{problem_static_bad_path, 400},
+          row{problem_static_no_fds, 503}, row{problem_static_changed, 503}, row{problem_precondition_failed, 412},
           row{problem_range_not_satisfiable, 416}, row{problem_websocket_only, 426}}) {
         check_problem(r.body, r.status);
     }
