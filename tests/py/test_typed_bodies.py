@@ -75,7 +75,7 @@ LIMITS = [
     ("/p/any", b'{"data":' + b"[" * 150 + b"]" * 150 + b"}", 200),
     ("/m/any", b'{"data":' + b"[" * 150 + b"]" * 150 + b"}", 200),
     ("/p/any", b'{"data":' + b"[" * DEEP + b"]" * DEEP + b"}", 400),  # pydantic-core: 200 levels
-    ("/m/any", b'{"data":' + b"[" * DEEP + b"]" * DEEP + b"}", 400),  # msgspec: Python's recursion limit
+    ("/m/any", b'{"data":' + b"[" * DEEP + b"]" * DEEP + b"}", 400),  # msgspec: the C recursion limit
     ("/p/any", b'{"data":' + b"{\"a\":" * DEEP + b"1" + b"}" * DEEP + b"}", 400),
     ("/m/any", b'{"data":' + b"{\"a\":" * DEEP + b"1" + b"}" * DEEP + b"}", 400),
     ("/p/int", b'{"n":' + b"9" * 30 + b"}", 200),
