@@ -197,8 +197,10 @@ class OpenAPIApp:
         ``openapi_schema``; made again when routes were added since. Replace this
         method (``app.openapi = custom``) to serve a document of your own."""
         made = self.openapi_schema
-        if made is not None and (self._openapi_made is None or self._openapi_made == (len(self._defs), id(made))):
-            return made  # ours, still current, or one the app set itself
+        if made is not None:
+            ours = self._openapi_made is not None and self._openapi_made[1] == id(made)
+            if not ours or self._openapi_made == (len(self._defs), id(made)):
+                return made  # one the app set itself, or ours and still current
         made = get_openapi(title=self.title, version=self.version, summary=self.summary,
                            description=self.description, routes=self.routes_for_openapi(), tags=self.openapi_tags,
                            servers=self.servers, terms_of_service=self.terms_of_service, contact=self.contact,
@@ -245,7 +247,7 @@ class OpenAPIApp:
         if not self._openapi_serves():
             return []
         swagger, redoc = find_assets()
-        out = []
+        out: list[tuple[str, str, tuple[str, ...]]] = []
         for url, found, files in ((self.docs_url, swagger, SWAGGER_FILES), (self.redoc_url, redoc, REDOC_FILES)):
             if url is not None and found is not None:
                 out.append((f"{url.rstrip('/')}/static", found, files))

@@ -258,7 +258,7 @@ class Schemas:
 
     def _pydantic(self, wanted: list[_Wanted]) -> None:
         from pydantic import TypeAdapter
-        inputs = []
+        inputs: list[tuple[int, Literal["validation", "serialization"], Any]] = []
         for i, w in enumerate(wanted):
             adapter = _models._adapter(w.tp)
             inputs.append((i, "serialization" if w.mode == "serialization" else "validation", adapter))

@@ -117,6 +117,10 @@ class _Builder:
             self._problem_ref = schemas.REF_PREFIX + self.schemas.add("Problem", schemas.PROBLEM)
         return self._problem_ref
 
+    def problem(self) -> dict[str, Any]:
+        """The content of an answer that is a problem (``HTTPException``, a refusal)."""
+        return {PROBLEM_JSON: {"schema": {"$ref": self.problem_ref()}}}
+
     def unique_id(self, wanted: str) -> str:
         oid, n = wanted, 1
         while oid in self.operation_ids:
@@ -250,8 +254,13 @@ class _Builder:
             out["422"] = {"description": "Validation Error",
                           "content": {PROBLEM_JSON: {"schema": {"$ref": self.validation_ref()}}}}
         if plan is not None and plan.body is not None:
-            out["400"] = {"description": "Malformed JSON body",
-                          "content": {PROBLEM_JSON: {"schema": {"$ref": self.problem_ref()}}}}
+            out["400"] = {"description": "Malformed JSON body", "content": self.problem()}
+        elif any(p.source in ("form", "file") for p in params):
+            out["400"] = {"description": "Malformed form body", "content": self.problem()}
+        if any(c in ("int", "float", "uuid") for c in path_names(route.path).values()):
+            # {x:int} and the like match only what they convert: another value is no route (404), not a 422
+            out["404"] = {"description": "No route matches: a path value its converter does not take",
+                          "content": self.problem()}
         for code, extra in (route.options.get("responses") or {}).items():
             key = "default" if str(code).lower() == "default" else str(code).upper()
             declared = dict(extra) if isinstance(extra, dict) else {}
@@ -273,7 +282,7 @@ class _Builder:
             into.setdefault("description", _status_text(key))
             if "content" not in into and _is_error(key):
                 # what HTTPException answers: a problem (a model= says otherwise)
-                into["content"] = {PROBLEM_JSON: {"schema": {"$ref": self.problem_ref()}}}
+                into["content"] = self.problem()
         return dict(sorted(out.items(), key=_response_order))
 
     def security(self, plan: RoutePlan) -> list[dict[str, list[str]]]:
