@@ -246,7 +246,6 @@ class App(RouteGroup, OpenAPIApp):
             handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid)
             fn, is_async = build_pipeline(d.path, handler, chain, errors)
             out.append((d.path, d.methods, fn, False, is_async, False))
-        out.extend(self._openapi_routes())  # /openapi.json, /docs, /redoc: const routes
         return out
 
     # ---- lifecycle ----
@@ -443,7 +442,7 @@ class App(RouteGroup, OpenAPIApp):
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
         set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
-        for path, methods, fn, const, is_async, websocket in routes:
+        for path, methods, fn, const, is_async, websocket in [*routes, *self._openapi_routes()]:  # + /docs...
             if websocket:
                 server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
             elif const:
