@@ -162,6 +162,7 @@ def test_components_and_refs(doc: dict[str, Any]) -> None:
     schemas = doc["components"]["schemas"]
     item_in = schemas["ItemIn"]
     assert item_in["required"] == ["name", "price"]
+    assert item_in["properties"]["name"]["examples"] == ["hammer"]  # the model's own examples
     assert item_in["properties"]["price"] == {"maximum": 1_000_000, "minimum": 0, "title": "Price", "type": "number"}
     assert item_in["properties"]["tags"]["items"] == {"$ref": "#/components/schemas/Tag"}
     assert item_in["properties"]["color"]["$ref"] == "#/components/schemas/Color"
