@@ -125,7 +125,8 @@ PARAMETERS: list[tuple[str, str, str, str, bool, dict[str, Any]]] = [
     ("GET", "/users/{user_id}", "user_id", "path", True, {"type": "string", "format": "uuid"}),
     ("GET", "/search", "query", "query", True,  # alias="query"
      {"type": "string", "minLength": 2, "maxLength": 30, "pattern": "^[a-z ]+$"}),
-    ("GET", "/search", "when", "query", False, {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
+    ("GET", "/search", "when", "query", False,
+     {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
     ("GET", "/search", "day", "query", False, {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}),
     ("GET", "/search", "price", "query", False,
      {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 1000}, {"type": "null"}]}),
