@@ -7,18 +7,19 @@ names) and adds those routes when the app starts; nothing of it runs on another 
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import json
 import logging
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._static import check_static
 from .errors import problem, problem_response
-from .openapi import RouteInfo, get_openapi
 from .response import Response
 from .routing import _shape
+
+if TYPE_CHECKING:
+    from .openapi import RouteInfo
 
 logger = logging.getLogger("ringbolt")
 
@@ -55,6 +56,11 @@ def find_assets() -> tuple[str | None, str | None]:
             redoc if os.path.isfile(os.path.join(redoc, REDOC_FILES[0])) else None)
 
 
+def _escape(text: str) -> str:
+    """``text`` inside HTML (an element's text or a quoted attribute)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
 def _js(value: Any) -> str:
     """``value`` as a JavaScript literal that is safe inside a ``<script>`` element."""
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -74,7 +80,7 @@ def swagger_ui_html(*, openapi_url: str, title: str, static: str, parameters: di
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} - Swagger UI</title>
+<title>{_escape(title)} - Swagger UI</title>
 <link rel="stylesheet" type="text/css" href="{static}/swagger-ui.css">
 <link rel="icon" type="image/png" href="{static}/favicon-32x32.png">
 </head>
@@ -99,12 +105,12 @@ def redoc_html(*, openapi_url: str, title: str, static: str) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} - ReDoc</title>
+<title>{_escape(title)} - ReDoc</title>
 <style>body {{ margin: 0; padding: 0; }}</style>
 </head>
 <body>
 <noscript>ReDoc needs JavaScript to show the API documentation.</noscript>
-<redoc spec-url="{html.escape(openapi_url)}"></redoc>
+<redoc spec-url="{_escape(openapi_url)}"></redoc>
 <script src="{static}/redoc.standalone.js"></script>
 </body>
 </html>
@@ -115,11 +121,11 @@ def missing_extra_html(*, what: str, openapi_url: str, title: str) -> str:
     """The page served instead of a UI whose files are not installed."""
     return f"""<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>{html.escape(title)} - {what}</title></head>
+<head><meta charset="utf-8"><title>{_escape(title)} - {what}</title></head>
 <body>
 <h1>{what} is not installed</h1>
 <p>ringbolt serves {what}'s files from a package: <code>pip install '{EXTRA}'</code>, then restart the server.</p>
-<p>The OpenAPI document is at <a href="{html.escape(openapi_url)}">{html.escape(openapi_url)}</a>.</p>
+<p>The OpenAPI document is at <a href="{_escape(openapi_url)}">{_escape(openapi_url)}</a>.</p>
 </body>
 </html>
 """
@@ -189,6 +195,7 @@ class OpenAPIApp:
 
     def routes_for_openapi(self) -> list[RouteInfo]:
         """Every HTTP route (WebSocket endpoints aside) as the document reads it."""
+        from .openapi import RouteInfo  # the generator is imported when a document is made
         return [RouteInfo(d.path, d.methods, d.handler, d.plan, getattr(d, "options", None))
                 for d in self._defs if not d.websocket]
 
@@ -201,6 +208,7 @@ class OpenAPIApp:
             ours = self._openapi_made is not None and self._openapi_made[1] == id(made)
             if not ours or self._openapi_made == (len(self._defs), id(made)):
                 return made  # one the app set itself, or ours and still current
+        from .openapi import get_openapi
         made = get_openapi(title=self.title, version=self.version, summary=self.summary,
                            description=self.description, routes=self.routes_for_openapi(), tags=self.openapi_tags,
                            servers=self.servers, terms_of_service=self.terms_of_service, contact=self.contact,
