@@ -20,7 +20,10 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               hypothesis  # property tests (tests/py/test_json_types.py)
               h2 "httpx[http2]"  # HTTP/2 frame-level and client tests (tests/py/test_http2*.py)
               aioquic  # the HTTP/3 client of the end-to-end QUIC tests
-              pydantic msgspec)  # typed routes' body and response models (tests/py/test_typed_*.py)
+              pydantic msgspec  # typed routes' body and response models (tests/py/test_typed_*.py)
+              drf-spectacular-sidecar  # ringbolt[docs]: Swagger UI's and ReDoc's files for /docs and /redoc
+              openapi-spec-validator  # validates the OpenAPI documents (tests/py/test_typed_openapi.py)
+              schemathesis)  # run against a service's own document (tests/py/test_typed_openapi_schemathesis.py)
 
 PYTHON=${PYTHON:-python3}
 # VENV_FROM (set by make for an interpreter that refuses pip installs, PEP 668): create

@@ -191,6 +191,8 @@ class ASGIRequest:
 
 def _router(app: Any) -> list[_Route]:
     routes = [_Route(path, methods, fn, const) for path, methods, fn, const, _, ws in app._resolved_routes() if not ws]
+    routes += [_Route(path, methods, fn, True)  # /openapi.json, /docs, /redoc and the pages' assets
+               for path, methods, fn, *_ in [*app._openapi_routes(), *app._openapi_asset_routes()]]
     routes.sort(key=lambda r: r.key)  # stable: registration order among equals
     return routes
 

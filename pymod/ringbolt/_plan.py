@@ -25,6 +25,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import functools
 import inspect
 import re
 import typing
@@ -176,6 +177,8 @@ def path_names(path: str) -> dict[str, str]:
 
 def _signature(call: Any) -> tuple[list[inspect.Parameter], dict[str, Any]]:
     target = call.__init__ if inspect.isclass(call) else call
+    if not (inspect.isclass(call) or inspect.isroutine(call) or isinstance(call, functools.partial)):
+        target = type(call).__call__  # a callable object: its __call__'s annotations, not its class's fields
     try:
         sig = inspect.signature(call)
     except (TypeError, ValueError) as exc:

@@ -23,6 +23,7 @@ from ._problem import RequestValidationError
 from ._runner import build_runner
 from ._error_log import errors as error_log
 from ._error_log import log_failure
+from ._openapi_pages import OpenAPIApp
 from ._static import check_static
 from ._stream import set_runner
 from ._tls import reload_on_sighup
@@ -123,7 +124,7 @@ def _freeze_startup_heap() -> bool:
     return True
 
 
-class App(RouteGroup):
+class App(RouteGroup, OpenAPIApp):
     """A ringbolt application.
 
     >>> app = App()
@@ -132,15 +133,46 @@ class App(RouteGroup):
     ...     return {"id": req.params["uid"]}
     """
 
-    def __init__(self, *, debug: bool = False, json_default: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        json_default: Callable[[Any], Any] | None = None,
+        title: str = "ringbolt",
+        version: str = "0.1.0",
+        summary: str | None = None,
+        description: str | None = None,
+        openapi_url: str | None = "/openapi.json",
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        openapi_tags: list[dict[str, Any]] | None = None,
+        servers: list[dict[str, Any]] | None = None,
+        terms_of_service: str | None = None,
+        contact: dict[str, Any] | None = None,
+        license_info: dict[str, Any] | None = None,
+        swagger_ui_parameters: dict[str, Any] | None = None,
+        swagger_ui_init_oauth: dict[str, Any] | None = None,
+    ) -> None:
         """``debug=True``: an unhandled exception answers a 500 problem whose ``detail``
         names it and whose ``traceback`` member holds the traceback (never in
         production: it shows code paths to clients).
 
         ``json_default``: called with each value of a returned dict/list (or Response
         body, HTTPError detail) that the JSON writer does not know; its result is written
-        instead (see docs/json.md). Anything still unknown is a TypeError: a 500."""
+        instead (see docs/json.md). Anything still unknown is a TypeError: a 500.
+
+        The OpenAPI document (docs/openapi.md), FastAPI's options: ``title``,
+        ``version``, ``summary``, ``description``, ``openapi_tags``, ``servers``,
+        ``terms_of_service``, ``contact``, ``license_info`` go into it; it is served at
+        ``openapi_url`` (None: no document and no pages), Swagger UI at ``docs_url``
+        (with ``swagger_ui_parameters``, ``swagger_ui_init_oauth``) and ReDoc at
+        ``redoc_url`` (None: that page off)."""
         super().__init__()
+        self._init_openapi(title=title, version=version, summary=summary, description=description,
+                           openapi_url=openapi_url, docs_url=docs_url, redoc_url=redoc_url, openapi_tags=openapi_tags,
+                           servers=servers, terms_of_service=terms_of_service, contact=contact,
+                           license_info=license_info, swagger_ui_parameters=swagger_ui_parameters,
+                           swagger_ui_init_oauth=swagger_ui_init_oauth)
         if not isinstance(debug, bool):
             raise TypeError(f"debug must be True or False, not {debug!r}")
         if json_default is not None and not callable(json_default):
@@ -448,7 +480,7 @@ class App(RouteGroup):
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
         set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
-        for path, methods, fn, const, is_async, websocket in routes:
+        for path, methods, fn, const, is_async, websocket in [*routes, *self._openapi_routes()]:  # + /docs...
             if websocket:
                 server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
             elif const:
@@ -458,7 +490,7 @@ class App(RouteGroup):
                 server.add_const_route(path, methods, result)
             else:
                 server.add_route(path, methods, fn, is_async)
-        for mount in self._statics:
+        for mount in [*self._statics, *self._openapi_statics()]:  # the docs pages' assets too
             server.add_static(*mount)
         if self._asgi is not None:
             self._asgi.ws_settings = ws_settings

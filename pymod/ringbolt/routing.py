@@ -70,14 +70,16 @@ def _is_async(fn: Any) -> bool:
 class RouteDef:
     """One registered route (or WebSocket endpoint) as its group holds it."""
 
-    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes", "plan")
+    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes", "plan", "options")
 
     def __init__(self, path: str, methods: list[str], handler: Handler, const: bool = False,
                  websocket: bool = False, scopes: tuple[list[Middleware], ...] = (),
-                 plan: RoutePlan | None = None) -> None:
+                 plan: RoutePlan | None = None, options: dict[str, Any] | None = None) -> None:
         self.path = path
         # The typed route's plan (ringbolt._plan), or None: a plain ``def h(req)``.
         self.plan = plan
+        # The route's OpenAPI options (tags, summary, ...), also for a plain handler.
+        self.options = options
         self.methods = methods
         self.handler = handler
         self.const = const
@@ -189,7 +191,7 @@ class RouteGroup:
             if not const:
                 plan = plan_route(full, fn, response_model=response_model, status_code=status_code,
                                   dependencies=deps, **options)
-            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan)])
+            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=options)])
             return fn
 
         return decorator
@@ -257,7 +259,7 @@ class RouteGroup:
             raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
         copies = [
             RouteDef(self.prefix + prefix + d.path, d.methods, d.handler, d.const, d.websocket,
-                     (router._middleware, *d.scopes), d.plan)
+                     (router._middleware, *d.scopes), d.plan, d.options)
             for d in router._defs
         ]
         self._add(copies, where=f" (from the router with prefix {router.prefix!r})")

@@ -1,0 +1,283 @@
+"""What an App serves of its OpenAPI document: ``/openapi.json`` (made once, at the
+first start, then kept; a const route, answered natively), the Swagger UI page
+(``/docs``) and the ReDoc page (``/redoc``), whose scripts and styles ringbolt serves
+itself from an installed package (``ringbolt[docs]``), so the pages work with no
+internet. ``OpenAPIApp`` is the part of ``App`` that holds the options (FastAPI's
+names) and adds those routes when the app starts; nothing of it runs on another route."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._static import check_static
+from .errors import problem, problem_response
+from .response import Response
+from .routing import _shape
+
+if TYPE_CHECKING:
+    from .openapi import RouteInfo
+
+logger = logging.getLogger("ringbolt")
+
+#: The package that ships Swagger UI's dist and ReDoc's standalone bundle (the
+#: ``docs`` extra). Its files are read; the package itself is never imported.
+ASSET_PACKAGE = "drf_spectacular_sidecar"
+EXTRA = "ringbolt[docs]"
+_CACHE = "public, max-age=3600"
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png",
+          ".html": "text/html; charset=utf-8"}
+#: the files the pages load (the ASGI path, with no native static mounts, serves these)
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "oauth2-redirect.html",
+                 "oauth2-redirect.js")
+REDOC_FILES = ("redoc.standalone.js",)
+_HTML = "text/html; charset=utf-8"
+
+Route = tuple[str, list[str], Callable[[Any], Any], bool, bool, bool]
+
+
+def find_assets() -> tuple[str | None, str | None]:
+    """The directories of Swagger UI's dist and of ReDoc's bundle, or None for each that
+    is not installed. ``find_spec`` locates the package without running it (its
+    ``__init__`` imports Django)."""
+    try:
+        spec = importlib.util.find_spec(ASSET_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None, None
+    root = os.path.join(list(spec.submodule_search_locations)[0], "static", ASSET_PACKAGE)
+    swagger = os.path.join(root, "swagger-ui-dist")
+    redoc = os.path.join(root, "redoc", "bundles")
+    return (swagger if os.path.isfile(os.path.join(swagger, SWAGGER_FILES[0])) else None,
+            redoc if os.path.isfile(os.path.join(redoc, REDOC_FILES[0])) else None)
+
+
+def _escape(text: str) -> str:
+    """``text`` inside HTML (an element's text or a quoted attribute)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _js(value: Any) -> str:
+    """``value`` as a JavaScript literal that is safe inside a ``<script>`` element."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def swagger_ui_html(*, openapi_url: str, title: str, static: str, parameters: dict[str, Any] | None = None,
+                    init_oauth: dict[str, Any] | None = None) -> str:
+    """The Swagger UI page for the document at ``openapi_url``, its assets under
+    ``static`` (FastAPI's ``get_swagger_ui_html`` defaults; no request leaves the
+    server: ``validatorUrl`` is off)."""
+    config = {"url": openapi_url, "dom_id": "#swagger-ui", "layout": "BaseLayout", "deepLinking": True,
+              "showExtensions": True, "showCommonExtensions": True, "validatorUrl": None,
+              "oauth2RedirectUrl": f"{static}/oauth2-redirect.html", **(parameters or {})}
+    oauth = f"\nui.initOAuth({_js(init_oauth)});" if init_oauth else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_escape(title)} - Swagger UI</title>
+<link rel="stylesheet" type="text/css" href="{static}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{static}/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{static}/swagger-ui-bundle.js"></script>
+<script>
+const config = {_js(config)};
+config.oauth2RedirectUrl = new URL(config.oauth2RedirectUrl, window.location.href).href;
+config.presets = [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset];
+const ui = SwaggerUIBundle(config);{oauth}
+</script>
+</body>
+</html>
+"""
+
+
+def redoc_html(*, openapi_url: str, title: str, static: str) -> str:
+    """The ReDoc page for the document at ``openapi_url``, its bundle under ``static``."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_escape(title)} - ReDoc</title>
+<style>body {{ margin: 0; padding: 0; }}</style>
+</head>
+<body>
+<noscript>ReDoc needs JavaScript to show the API documentation.</noscript>
+<redoc spec-url="{_escape(openapi_url)}"></redoc>
+<script src="{static}/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+
+
+def missing_extra_html(*, what: str, openapi_url: str, title: str) -> str:
+    """The page served instead of a UI whose files are not installed."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{_escape(title)} - {what}</title></head>
+<body>
+<h1>{what} is not installed</h1>
+<p>ringbolt serves {what}'s files from a package: <code>pip install '{EXTRA}'</code>, then restart the server.</p>
+<p>The OpenAPI document is at <a href="{_escape(openapi_url)}">{_escape(openapi_url)}</a>.</p>
+</body>
+</html>
+"""
+
+
+def _check_url(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
+        raise ValueError(f"{name} must be None or a path starting with '/' (and not ending with one), not {value!r}")
+    if any(c in value for c in "{}?#% \t\r\n"):
+        raise ValueError(f"{name} must be a plain path, not {value!r}")
+    return value
+
+
+def _page(body: str, status: int = 200) -> Callable[[Any], Response]:
+    data = body.encode()
+
+    def page(req: Any) -> Response:
+        return Response(data, status, content_type=_HTML)
+    return page
+
+
+def _file(path: str) -> Callable[[Any], Response]:
+    kind = _TYPES.get(os.path.splitext(path)[1], "application/octet-stream")
+
+    def serve(req: Any) -> Response:
+        with open(path, "rb") as f:
+            return Response(f.read(), 200, {"cache-control": _CACHE}, content_type=kind)
+    return serve
+
+
+class OpenAPIApp:
+    """The OpenAPI part of ``App``: the options (attributes with FastAPI's names: change
+    them before the app starts), ``openapi()`` and the routes that serve it."""
+
+    _defs: list[Any]
+    _keys: dict[tuple[str, str], str]
+    _statics: list[tuple[str, str, str, str, bool, bool]]
+
+    def _init_openapi(self, *, title: str, version: str, summary: str | None, description: str | None,
+                      openapi_url: str | None, docs_url: str | None, redoc_url: str | None,
+                      openapi_tags: list[dict[str, Any]] | None, servers: list[dict[str, Any]] | None,
+                      terms_of_service: str | None, contact: dict[str, Any] | None,
+                      license_info: dict[str, Any] | None, swagger_ui_parameters: dict[str, Any] | None,
+                      swagger_ui_init_oauth: dict[str, Any] | None) -> None:
+        for name, value in (("title", title), ("version", version)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        self.title = title
+        self.version = version
+        self.summary = summary
+        self.description = description
+        self.openapi_url = _check_url("openapi_url", openapi_url)
+        self.docs_url = _check_url("docs_url", docs_url)
+        self.redoc_url = _check_url("redoc_url", redoc_url)
+        self.openapi_tags = openapi_tags
+        self.servers = servers
+        self.terms_of_service = terms_of_service
+        self.contact = contact
+        self.license_info = license_info
+        self.swagger_ui_parameters = swagger_ui_parameters
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        #: The document once made (``openapi()``); set it to None to have it made again.
+        self.openapi_schema: dict[str, Any] | None = None
+        self._openapi_made: tuple[int, int] | None = None
+
+    def routes_for_openapi(self) -> list[RouteInfo]:
+        """Every HTTP route (WebSocket endpoints aside) as the document reads it."""
+        from .openapi import RouteInfo  # the generator is imported when a document is made
+        return [RouteInfo(d.path, d.methods, d.handler, d.plan, getattr(d, "options", None))
+                for d in self._defs if not d.websocket]
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document (a dict), made at the first call and kept in
+        ``openapi_schema``; made again when routes were added since. Replace this
+        method (``app.openapi = custom``) to serve a document of your own."""
+        made = self.openapi_schema
+        if made is not None:
+            ours = self._openapi_made is not None and self._openapi_made[1] == id(made)
+            if not ours or self._openapi_made == (len(self._defs), id(made)):
+                return made  # one the app set itself, or ours and still current
+        from .openapi import get_openapi
+        made = get_openapi(title=self.title, version=self.version, summary=self.summary,
+                           description=self.description, routes=self.routes_for_openapi(), tags=self.openapi_tags,
+                           servers=self.servers, terms_of_service=self.terms_of_service, contact=self.contact,
+                           license_info=self.license_info)
+        self.openapi_schema = made
+        self._openapi_made = (len(self._defs), id(made))
+        return made
+
+    # ---- what the server is given ----
+    def _openapi_serves(self) -> bool:
+        """The documents are served when ``openapi_url`` is set and the app has routes
+        of its own (an App that only mounts an ASGI/WSGI app leaves that app's
+        ``/docs`` reachable)."""
+        return self.openapi_url is not None and any(not d.websocket for d in self._defs)
+
+    def _free(self, path: str) -> bool:
+        return ("GET", _shape(path)) not in self._keys
+
+    def _openapi_routes(self) -> list[Route]:
+        """The const routes of the document and its pages (any the app's own routes
+        already take are left to them)."""
+        if not self._openapi_serves():
+            return []
+        assert self.openapi_url is not None
+        routes: list[Route] = []
+        if self._free(self.openapi_url):
+            routes.append((self.openapi_url, ["GET"], self._serve_document, True, False, False))
+        swagger, redoc = find_assets()
+        for url, found, what in ((self.docs_url, swagger, "Swagger UI"), (self.redoc_url, redoc, "ReDoc")):
+            if url is None or not self._free(url):
+                continue
+            if found is None:
+                logger.warning("%s at %s needs its files: pip install '%s'", what, url, EXTRA)
+                body = missing_extra_html(what=what, openapi_url=self.openapi_url, title=self.title)
+            elif what == "Swagger UI":
+                body = swagger_ui_html(openapi_url=self.openapi_url, title=self.title, static=f"{url}/static",
+                                       parameters=self.swagger_ui_parameters, init_oauth=self.swagger_ui_init_oauth)
+            else:
+                body = redoc_html(openapi_url=self.openapi_url, title=self.title, static=f"{url}/static")
+            routes.append((url, ["GET"], _page(body), True, False, False))
+        return routes
+
+    def _asset_mounts(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        if not self._openapi_serves():
+            return []
+        swagger, redoc = find_assets()
+        out: list[tuple[str, str, tuple[str, ...]]] = []
+        for url, found, files in ((self.docs_url, swagger, SWAGGER_FILES), (self.redoc_url, redoc, REDOC_FILES)):
+            if url is not None and found is not None:
+                out.append((f"{url.rstrip('/')}/static", found, files))
+        return out
+
+    def _openapi_statics(self) -> list[tuple[str, str, str, str, bool, bool]]:
+        """The pages' assets as native static mounts (ringbolt's own server)."""
+        taken = {m[0] for m in self._statics}
+        return [check_static(prefix, directory, None, _CACHE, False, False)
+                for prefix, directory, _ in self._asset_mounts() if prefix not in taken]
+
+    def _openapi_asset_routes(self) -> list[tuple[str, list[str], Callable[[Any], Any]]]:
+        """The same assets as const routes, for the App served by another ASGI server
+        (where static mounts are not served)."""
+        return [(f"{prefix}/{name}", ["GET"], _file(os.path.join(directory, name)))
+                for prefix, directory, files in self._asset_mounts() for name in files
+                if os.path.isfile(os.path.join(directory, name)) and self._free(f"{prefix}/{name}")]
+
+    def _serve_document(self, req: Any) -> Response:
+        try:
+            data = json.dumps(self.openapi(), ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        except Exception as exc:  # noqa: BLE001 - a broken document is a 500 naming why, never a failed start
+            logger.exception("the OpenAPI document could not be made")
+            return problem_response(500, problem(500, f"the OpenAPI document could not be made: {exc!r}"))
+        return Response(data, 200, content_type="application/json")
