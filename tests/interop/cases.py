@@ -337,7 +337,7 @@ def zerortt_saves_a_round_trip(rtt_s: float) -> Callable[[Context], Awaitable[No
     async def run(ctx: Context) -> None:
         ticket = await _ticket(ctx)
         full, early = [], []
-        for _ in range(2):  # interleaved rounds; the quickest of each kind
+        for _ in range(3):  # interleaved rounds; the quickest of each kind
             t, took = await timed(ctx, config())
             expect(not took, "a connection without a ticket sent 0-RTT")
             full.append(t)
@@ -347,8 +347,9 @@ def zerortt_saves_a_round_trip(rtt_s: float) -> Callable[[Context], Awaitable[No
         saved = min(full) - min(early)
         ctx.facts.update(rtt_s=rtt_s, full_handshake_get_s=round(min(full), 3), zerortt_get_s=round(min(early), 3),
                          saved_s=round(saved, 3))
-        # (the client's own time, aioquic's in Python, counts on a busy machine: 30 ms of slack)
-        slack = 0.03
+        # (the client's own time, aioquic's in Python, counts on a busy machine, CI's five
+        # lanes at once: 50 ms of slack)
+        slack = 0.05
         expect(min(early) < 1.5 * rtt_s + slack, f"the 0-RTT GET took {min(early):.3f} s on a {rtt_s:g} s round "
                                                  "trip: not answered in the server's first flight")
         expect(0.75 * rtt_s - slack <= saved <= 1.25 * rtt_s + slack,
