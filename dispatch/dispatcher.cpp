@@ -64,6 +64,16 @@ template <class T> void give_returned(core::kept_stack<T, returned_limit>& to, T
 
 } // namespace
 
+// A refused request's line: what never came is logged as '-', as a proxy's log does.
+void request_dispatcher::on_refused(const http::refused_request& r) noexcept {
+    if (access_log_enabled()) [[unlikely]] {
+        std::string_view method = r.method.empty() ? "-" : r.method;
+        std::string_view target = r.target.empty() ? "-" : r.target;
+        auto body = static_cast<int64_t>(r.body_bytes);
+        write_access_log({&r.peer, method, target, r.version_minor, r.status, body, 0, {}});
+    }
+}
+
 void request_dispatcher::serve_static(const static_mount& mount, http::protocol& conn, const http::request_event& ev,
                                       http::protocol_env& env, std::string_view request_id) {
     static_answer& a = _static;

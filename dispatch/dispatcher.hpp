@@ -41,6 +41,7 @@ class request_dispatcher final : public http::dispatcher {
 
     verdict on_request(http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
                        std::shared_ptr<http::body_stream>& stream) override;
+    void on_refused(const http::refused_request& r) noexcept override;
 
     /// Requests for the application gathered this loop turn.
     std::vector<app_request>& batch() noexcept { return _batch; }

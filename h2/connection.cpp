@@ -413,6 +413,7 @@ void connection::answer_error(stream& st, uint16_t status, std::string_view why)
     st.reported = true;
     st.ctx = http::request_context{};
     if (_env != nullptr) {
+        _env->dispatch.on_refused({_peer, st.method, st.path, http::version_http2, status, why.size()});
         respond(static_cast<uint64_t>(st.id), st.ctx, status, text_plain, why, *_env);
     }
 }

@@ -814,7 +814,9 @@ void connection::answer_error(stream& st, uint16_t status, std::string_view why)
     st.reported = true;
     st.ctx = http::request_context{};
     st.ctx.version_minor = http::version_http3;
-    respond(static_cast<uint64_t>(st.id), st.ctx, status, "Content-Type: text/plain; charset=utf-8\r\n", why, env());
+    http::protocol_env& e = env();
+    e.dispatch.on_refused({_peer, st.method, st.path, http::version_http3, status, why.size()});
+    respond(static_cast<uint64_t>(st.id), st.ctx, status, "Content-Type: text/plain; charset=utf-8\r\n", why, e);
 }
 
 void connection::dispatch(stream& st, bool body_follows) {

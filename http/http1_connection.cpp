@@ -140,7 +140,7 @@ bool http1_connection::on_data(std::string_view data, protocol_env& env) {
         uint64_t received = _phase == phase::body_chunked ? _body.size() : _tail.size();
         if (body_too_slow(received, env)) [[unlikely]] {
             env.counters.timeouts.add();
-            emit_error(http_error::request_timeout, env);
+            emit_error(http_error::request_timeout, held_request(), env);
             return true;
         }
     } else if (_phase == phase::body_stream && !input_held() && body_too_slow(_body_received, env)) [[unlikely]] {
@@ -247,7 +247,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                     return buf.size();
                 }
                 env.counters.parse_errors.add();
-                emit_error(r.error, env);
+                emit_error(r.error, rest, env);
                 return buf.size();
             }
             if (!env.http1) [[unlikely]] {
@@ -264,7 +264,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
             if (head.body == body_kind::content_length) {
                 // RFC 9112 §6.3: the length is known before reading; refuse early.
                 if (head.content_length > env.limits.max_body) {
-                    emit_error(http_error::body_too_large, env);
+                    emit_error(http_error::body_too_large, head_bytes, env);
                     return buf.size();
                 }
                 uint64_t need = r.consumed + head.content_length;
@@ -302,7 +302,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
                 chunked_outcome c = _chunked.feed(buf.substr(pos), _body);
                 if (c.status == chunked_status::error) [[unlikely]] {
                     env.counters.parse_errors.add();
-                    emit_error(c.error, env);
+                    emit_error(c.error, head_bytes, env);
                     return buf.size();
                 }
                 if (c.status == chunked_status::complete) {
@@ -363,7 +363,7 @@ size_t http1_connection::process(std::string_view buf, protocol_env& env) {
         chunked_outcome c = _chunked.feed(rest, _body);
         if (c.status == chunked_status::error) [[unlikely]] {
             env.counters.parse_errors.add();
-            emit_error(c.error, env);
+            emit_error(c.error, _head_copy, env);
             return buf.size();
         }
         if (c.status == chunked_status::incomplete) {
@@ -557,7 +557,9 @@ void http1_connection::end_body_stream(bool ok, body_error why) {
     }
 }
 
-void http1_connection::emit_error(http_error err, protocol_env& env) {
+void http1_connection::emit_error(http_error err, std::string_view request, protocol_env& env) {
+    request_line_start line = scan_request_line(request); // before the tail it may view is cleared
+    tell_refused(line.method, line.target, line.version_minor, status_of(err), problem_of(err).size(), env);
     _closing = true;
     _tail.clear();
     _phase = phase::head;
@@ -565,6 +567,17 @@ void http1_connection::emit_error(http_error err, protocol_env& env) {
     // RFC 9457 problem+json like every other error, naming the cause: a constant body, no
     // allocation (the longer body is its only cost: BENCHMARKS.md, "One error format").
     respond(_next_seq++, ctx, status_of(err), problem_content_type, problem_of(err), env);
+}
+
+void http1_connection::tell_refused(std::string_view method, std::string_view target, uint8_t version_minor,
+                                    uint16_t status, size_t body_bytes, protocol_env& env) const noexcept {
+    env.dispatch.on_refused({_peer, method, target, version_minor, status, body_bytes});
+}
+
+// What came of a request refused while it is read (a timeout): its head, kept in the tail
+// or, while a chunked body is decoded, in its copy.
+std::string_view http1_connection::held_request() const noexcept {
+    return _phase == phase::body_chunked ? std::string_view(_head_copy) : std::string_view(_tail);
 }
 
 void http1_connection::on_peer_eof(protocol_env& env) {
@@ -614,7 +627,7 @@ void http1_connection::on_timeout(protocol_env& env) {
     }
     // A request partly received: 408 (RFC 9110 §15.5.9), queued after whatever the
     // application still owes, then the close.
-    emit_error(http_error::request_timeout, env);
+    emit_error(http_error::request_timeout, held_request(), env);
 }
 
 bool http1_connection::begin_drain(uint32_t now_s, uint32_t grace_s) {

@@ -103,7 +103,13 @@ class alignas(64) http1_connection final : public protocol {
     void fail_unfinishable_body();
     void tell_watchers(); ///< the client is gone: requests waiting for their answer hear it
     void expect_continue(const request_head& head, protocol_env& env);
-    void emit_error(http_error err, protocol_env& env);
+    /// Answer `err` and close; `request`: what came of the refused request from its
+    /// start (its request line, for the access log).
+    void emit_error(http_error err, std::string_view request, protocol_env& env);
+    /// A request answered here, not by the dispatcher: its access-log line.
+    std::string_view held_request() const noexcept;
+    void tell_refused(std::string_view method, std::string_view target, uint8_t version_minor, uint16_t status,
+                      size_t body_bytes, protocol_env& env) const noexcept;
     // Leaving HTTP/1.1 (http1_upgrade.cpp). Cold on the declarations too: the callers'
     // hot path keeps the calls out of its way (without it, 5 instructions a request).
     /// The input starts a registered preface (HTTP/2's): hand the connection over (the successor).

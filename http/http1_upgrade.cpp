@@ -24,7 +24,9 @@ namespace ringbolt::http {
         env.counters.requests.add();
         ++_next_seq;
         _closing = true;
-        respond(seq, ctx, 501, problem_content_type, problem_of(http_error::method_not_implemented), env);
+        std::string_view problem = problem_of(http_error::method_not_implemented);
+        tell_refused(head.method, head.target, head.version_minor, 501, problem.size(), env);
+        respond(seq, ctx, 501, problem_content_type, problem, env);
         return true;
     }
     return !body_follows && upgrade_by_token(head, head_bytes, body, env);
@@ -60,6 +62,8 @@ namespace ringbolt::http {
     env.counters.requests.add();
     ++_next_seq;
     _closing = true;
+    tell_refused(head.method, head.target, head.version_minor, 505, ctx.head_request ? 0 : problem_http2_only.size(),
+                 env);
     respond(seq, ctx, 505, problem_content_type, problem_http2_only, env);
 }
 

@@ -655,4 +655,29 @@ bool has_head_end(std::string_view buf, size_t from) noexcept {
     return memmem(buf.data() + start, buf.size() - start, "\r\n\r\n", 4) != nullptr;
 }
 
+request_line_start scan_request_line(std::string_view buf) noexcept {
+    request_line_start out;
+    size_t i = 0;
+    while (i + 1 < buf.size() && buf[i] == '\r' && buf[i + 1] == '\n') {
+        i += 2; // RFC 9112 §2.2: empty lines before a request line
+    }
+    const size_t method_start = i;
+    while (i < buf.size() && tchar_table[static_cast<unsigned char>(buf[i])]) {
+        ++i;
+    }
+    if (i == method_start || i >= buf.size() || buf[i] != ' ') {
+        return out; // not a request line (a TLS hello on a plaintext port, binary junk)
+    }
+    out.method = buf.substr(method_start, i - method_start);
+    const size_t target_start = ++i;
+    while (i < buf.size() && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n') {
+        ++i;
+    }
+    out.target = buf.substr(target_start, i - target_start);
+    if (buf.substr(i).starts_with(" HTTP/1.0")) {
+        out.version_minor = 0;
+    }
+    return out;
+}
+
 } // namespace ringbolt::http

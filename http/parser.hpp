@@ -104,4 +104,15 @@ parse_outcome parse_request_head(std::string_view buf, request_head& out, const 
 /// parser reports such errors as soon as the offending bytes are in, before "\r\n\r\n").
 bool has_head_end(std::string_view buf, size_t from) noexcept;
 
+/// What a request that was refused before its head parsed said, as far as it came (the
+/// access-log line of its error answer): the method (up to the first space, when a token),
+/// the target (up to the next space or line end, or all there is), the minor version
+/// (HTTP/1.0: 0, else 1). Empty views for what did not come or is not a request line.
+struct request_line_start {
+    std::string_view method;
+    std::string_view target;
+    uint8_t version_minor = 1;
+};
+request_line_start scan_request_line(std::string_view buf) noexcept;
+
 } // namespace ringbolt::http

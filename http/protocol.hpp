@@ -86,6 +86,18 @@ struct request_event {
     std::string* buffer = nullptr;
 };
 
+/// A request a protocol answered itself, without the dispatcher: refused before its head
+/// parsed or its body arrived (RFC 9112's 400, 413, 414, 431, 501, 505, a 408 timeout, an
+/// HTTP/2 stream over a limit). What is known of it, for the access log.
+struct refused_request {
+    const peer_address& peer;
+    std::string_view method; ///< as far as it came ("": not known)
+    std::string_view target; ///< as far as it came ("": not known)
+    uint8_t version_minor;   ///< 0, 1, version_http2 or version_http3
+    uint16_t status;
+    size_t body_bytes; ///< of the error answer
+};
+
 struct protocol_env;
 
 /// Where requests go (the runtime layer: routing, native answers, admission, the app).
@@ -103,6 +115,8 @@ class dispatcher {
     /// `stream` is set by a `streaming` verdict.
     virtual verdict on_request(protocol& conn, const request_event& ev, protocol_env& env,
                                std::shared_ptr<body_stream>& stream) = 0;
+    /// The protocol answered `r` itself (every answer has its access-log line).
+    virtual void on_refused(const refused_request& r) noexcept { (void)r; }
 };
 
 /// Per-turn facts the reactor gives a protocol.

@@ -212,6 +212,9 @@ bool reactor::turn(unsigned wait_ms) noexcept {
     if (_now_s != _last_tick) {
         tick();
     }
+    if (_request_limit != nullptr) [[unlikely]] {
+        report_requests(); // before the app runs: past the limit, this turn's answers say close
+    }
     if (!_dispatcher.batch().empty()) {
         run_app();
     }
@@ -733,6 +736,20 @@ void reactor::hand_over(conn_slot& s, std::unique_ptr<http::protocol> next) noex
     s.proto = std::move(next);
     if (_draining) {
         s.proto->begin_drain(_now_s, fresh_grace_s);
+    }
+}
+
+void reactor::report_requests() noexcept {
+    uint64_t counted = _counters.requests.get();
+    if (counted == _requests_reported) {
+        return;
+    }
+    bool reached = _request_limit->add(counted - _requests_reported);
+    _requests_reported = counted;
+    // Whichever reactor's add reached the limit stopped them all (request_stop), but each
+    // drains as it learns of it: a client answered keep-alive now would send one more.
+    if (reached && !_draining) {
+        begin_drain();
     }
 }
 

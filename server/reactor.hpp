@@ -15,6 +15,7 @@
 #include "http/protocol_registry.hpp"
 #include "server/app_handler.hpp"
 #include "server/quic_counters.hpp"
+#include "server/request_limit.hpp"
 #include "server/server_config.hpp"
 #include "transport/transport.hpp"
 #include "uring/backend.hpp"
@@ -71,6 +72,9 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     int poll_fd() const noexcept { return _backend->poll_fd(); }
     /// Ask the loop to drain and exit (any thread).
     void request_stop() noexcept;
+    /// Before run(): the requests this reactor counts go towards the server's `limit`,
+    /// at the end of each turn (the turn that reaches it stops the server).
+    void count_requests_towards(request_limit* limit) noexcept { _request_limit = limit; }
 
     core::core_counters& counters() noexcept { return _counters; }
     unsigned index() const noexcept { return _index; }
@@ -258,6 +262,9 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     /// The write timeout: a send in flight has made no progress for limits.write_timeout_s.
     bool write_stalled(conn_slot& s) noexcept;
     void begin_drain() noexcept;
+    /// The requests counted since the last report go towards server_config::max_requests;
+    /// once it is reached, the drain begins (before the turn's answers: they say close).
+    void report_requests() noexcept;
     void update_accepting() noexcept;
     void sweep_accept_queue() noexcept;
     void resume_reading(conn_slot& s, uint32_t slot) noexcept;
@@ -326,6 +333,8 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     uint32_t _last_tick = 0;
     std::atomic<bool> _stop{false};
     bool _draining = false;
+    request_limit* _request_limit = nullptr; ///< server_config::max_requests (null: none)
+    uint64_t _requests_reported = 0;         ///< of _counters.requests, added to _request_limit so far
     uint32_t _drain_deadline = 0;
     /// Bytes freed since the last malloc_trim: output sent or dropped, and QUIC connections
     /// deleted (quic::half_open_connection_bytes each); the tick trims (reactor_timers.cpp).

@@ -239,6 +239,9 @@ core::result<void> server::start() {
         int cpu = cpus[(i + static_cast<unsigned>(_config.cpu_offset)) % cpus.size()];
         _reactors.push_back(std::make_unique<reactor>(i, _config, *_routes, _app, fds[i], cpu, use_epoll, &_app_pending,
                                                       _metrics_on ? this : nullptr));
+        if (_request_limit.active()) {
+            _reactors.back()->count_requests_towards(&_request_limit);
+        }
     }
     for (unsigned i = 0; i < n; ++i) {
         reactor* r = _reactors[i].get();

@@ -5,6 +5,7 @@
 
 #include "core/result.hpp"
 #include "server/reactor.hpp"
+#include "server/request_limit.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -38,6 +39,10 @@ class server final : public dispatch::metrics_source {
     const std::string& io_description() const noexcept { return _io_description; }
     const server_config& config() const noexcept { return _config; }
     const std::string& error_message() const noexcept { return _error; }
+    /// server_config::max_requests was reached: the server drains (any thread).
+    bool request_limit_reached() const noexcept { return _request_limit.reached(); }
+    /// Requests the reactors counted towards max_requests (as of their last turns).
+    uint64_t requests_counted() const noexcept { return _request_limit.served(); }
     const std::vector<std::unique_ptr<reactor>>& reactors() const noexcept { return _reactors; }
 
   private:
@@ -53,6 +58,7 @@ class server final : public dispatch::metrics_source {
     std::condition_variable _exit_cv;
     unsigned _exited = 0;
     std::atomic<uint32_t> _app_pending{0};
+    request_limit _request_limit{_config.max_requests, [this] { stop(); }}; ///< after _config
     bool _metrics_on = false;
 };
 

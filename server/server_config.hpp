@@ -81,6 +81,9 @@ struct server_config {
     http::connection_limits limits;
     proxy_protocol_config proxy;
     uint32_t graceful_timeout_s = 30; ///< drain deadline after SIGTERM/SIGINT
+    /// Drain after this many requests, every reactor's together (0: no limit;
+    /// server/request_limit.hpp): `--limit-max-requests`, gunicorn's `--max-requests`.
+    uint64_t max_requests = 0;
     /// After a final response the connection lingers, reading and discarding what the
     /// client still sends (a refused upload), until the client's FIN, `linger_s` without
     /// a byte, or `linger_max_s` in all (2 s while draining), as nginx's lingering_timeout

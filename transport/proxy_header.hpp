@@ -50,6 +50,9 @@ struct proxy_result {
 inline constexpr size_t proxy_v1_max = 107;
 /// Version 2's 16-byte fixed part.
 inline constexpr size_t proxy_v2_fixed = 16;
+/// The most a version 2 header can announce after its fixed part: its length field has 16
+/// bits (proxy-protocol.txt §2.2), so a whole header is at most 16 + 65,535 bytes.
+inline constexpr size_t proxy_v2_max_length = 65535;
 
 /// Parse the header at the start of `bytes` (all that came on the connection so far).
 /// `accept`: proxy_v1, proxy_v2 or both; `max_v2`: the most a version 2 header may

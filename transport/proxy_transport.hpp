@@ -16,8 +16,12 @@ namespace ringbolt::transport {
 
 /// How a listener treats the header.
 struct proxy_policy {
-    uint8_t versions = 0;    ///< proxy_v1, proxy_v2 or both; 0: off
-    size_t max_v2 = 4096;    ///< the most a version 2 header may announce after its fixed part
+    uint8_t versions = 0; ///< proxy_v1, proxy_v2 or both; 0: off
+    /// The most a version 2 header may announce after its fixed part: all the spec allows
+    /// (TLVs padded with PP2_TYPE_NOOP, as HAProxy pads, included). Only a trusted balancer
+    /// gets this far (another peer's header is refused at its first bytes), and what it
+    /// holds is bounded by this and by timeout_s, as a request head is by its limits.
+    size_t max_v2 = proxy_v2_max_length;
     uint32_t timeout_s = 10; ///< the whole header within this (--header-timeout)
 };
 

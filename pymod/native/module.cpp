@@ -36,6 +36,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace pb = pybind11;
@@ -390,6 +391,15 @@ class native_server {
         return _server ? _server->port() : 0;
     }
 
+    /// The config's `max_requests` was reached (the server drains by itself): how many
+    /// requests the reactors had counted then, or None.
+    std::optional<uint64_t> request_limit_reached() const {
+        if (!_server || !_server->request_limit_reached()) {
+            return std::nullopt;
+        }
+        return _server->requests_counted();
+    }
+
     /// SIGHUP: new certificates and keys for new connections (open ones keep theirs), on
     /// TCP and, with --http3, on QUIC. ValueError (the old ones stay, on both) when the
     /// files are bad.
@@ -724,6 +734,7 @@ void init_runtime(pb::module_& m) {
         .def("wait", &native_server::wait)
         .def("stop", &native_server::stop)
         .def("stats", &native_server::stats)
+        .def("request_limit_reached", &native_server::request_limit_reached)
         .def("reload_tls", &native_server::reload_tls)
         .def_property_readonly("tls", &native_server::tls)
         .def_property_readonly("port", &native_server::port);

@@ -198,6 +198,7 @@ void read_server_config(const pb::dict& c, server::server_config& cfg) {
     cfg.limits.min_body_rate = get_opt<uint32_t>(c, "min_body_rate", cfg.limits.min_body_rate);
     cfg.limits.keep_alive_timeout_s = get_opt<uint32_t>(c, "keep_alive_timeout", cfg.limits.keep_alive_timeout_s);
     cfg.graceful_timeout_s = get_opt<uint32_t>(c, "graceful_timeout", cfg.graceful_timeout_s);
+    cfg.max_requests = get_opt<uint64_t>(c, "max_requests", 0); // App._serve: the limit with its jitter
     cfg.limits.write_timeout_s = get_opt<uint32_t>(c, "write_timeout", cfg.limits.write_timeout_s);
     cfg.pin_threads = get_opt<bool>(c, "pin_threads", cfg.pin_threads);
     std::string sched = get_opt<std::string>(c, "reactor_sched", "normal"); // App._build resolves "auto"

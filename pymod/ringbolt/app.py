@@ -83,7 +83,10 @@ def resolve_workers(workers: int | None) -> int:
 
 
 class _RequestLimit(threading.Thread):
-    """Watches the request count; past the limit, drains the server (``app.stop()``)."""
+    """Says when the native server reached its request limit (config ``max_requests``):
+    the reactor whose turn reached it began the drain of them all at once
+    (server/request_limit.hpp), so the limit holds whatever the load; this thread only
+    logs it and calls ``on_limit`` (a supervisor starts the replacement then)."""
 
     def __init__(self, server: _native.Server, limit: int, on_limit: Callable[[], None] | None) -> None:
         super().__init__(name="ringbolt-request-limit", daemon=True)
@@ -93,17 +96,21 @@ class _RequestLimit(threading.Thread):
         self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._done.wait(0.2):
-            total = sum(core.get("requests", 0) for core in self._server.stats())
-            if total >= self._limit:
-                logger.info("served %d requests (limit %d): draining to be replaced", total, self._limit)
+        while True:
+            stopped = self._done.wait(0.05)
+            counted = self._server.request_limit_reached()  # also once more after a drain shorter than a look
+            if counted is not None:
+                logger.info("served %d requests (limit %d): draining to be replaced", counted, self._limit)
                 if self._on_limit is not None:
                     self._on_limit()
-                self._server.stop()
+                return
+            if stopped:
                 return
 
-    def cancel(self) -> None:
+    def finish(self) -> None:
+        """After the server stopped: returns once the limit, if it was reached, was said."""
         self._done.set()
+        self.join()
 
 
 def _freeze_startup_heap() -> bool:
@@ -571,18 +578,22 @@ class App(RouteGroup, OpenAPIApp):
         on_ready: Callable[[dict[str, Any]], None],
         on_limit: Callable[[], None] | None = None,
         limit_max_requests: int | None = None,
+        limit_max_requests_jitter: int | None = None,
         **options: Any,
     ) -> None:
         """Serve as one worker of a supervisor (``ringbolt.supervisor``), on the listening
         sockets ``listen_fds`` it was given (this call closes them, see ``_serve``),
         reactors pinned from CPU ``cpu_offset`` on.
 
-        ``on_ready(info)`` is called once the server accepts, ``on_limit()`` when
-        ``limit_max_requests`` is reached (before the drain). A failing startup hook or
-        lifespan startup raises ``StartupHookError``; returns after the drain.
+        ``on_ready(info)`` is called once the server accepts, ``on_limit()`` once
+        ``limit_max_requests`` plus a random jitter of up to ``limit_max_requests_jitter``
+        (default: a tenth of the limit; gunicorn's worker passes 0, its limit includes
+        gunicorn's own jitter) is reached and the drain has begun. A failing startup hook
+        or lifespan startup raises ``StartupHookError``; returns after the drain.
         """
-        self._serve(host, port, threads, limit_max_requests=limit_max_requests, _ready=on_ready,
-                    _on_limit=on_limit, listen_fds=listen_fds, cpu_offset=cpu_offset, **options)
+        self._serve(host, port, threads, limit_max_requests=limit_max_requests,
+                    limit_max_requests_jitter=limit_max_requests_jitter, _ready=on_ready, _on_limit=on_limit,
+                    listen_fds=listen_fds, cpu_offset=cpu_offset, **options)
 
     def _serve(
         self,
@@ -591,6 +602,7 @@ class App(RouteGroup, OpenAPIApp):
         threads: int | None,
         *,
         limit_max_requests: int | None = None,
+        limit_max_requests_jitter: int | None = None,
         _ready: Callable[[dict[str, Any]], None] | None = None,
         _on_limit: Callable[[], None] | None = None,
         **options: Any,
@@ -599,7 +611,8 @@ class App(RouteGroup, OpenAPIApp):
         ``serve_worker``).
 
         ``_ready`` (workers): called once the server has started, with its info dict;
-        ``_on_limit``: called when ``limit_max_requests`` is reached, before the drain.
+        ``_on_limit``: called once ``limit_max_requests`` (plus its jitter) is reached,
+        as the drain begins (the native server begins it itself, server/request_limit.hpp).
         In that mode a failing startup hook raises ``StartupHookError``.
 
         ``listen_fds`` (internal: the CLI and the supervisor) are handed over: they are
@@ -618,6 +631,11 @@ class App(RouteGroup, OpenAPIApp):
         owns_listen_fds = bool(options.pop("owns_listeners", False))
         loop_kind = options.pop("loop", None) or "auto"  # --loop
         config = dict(options, host=host, port=port, threads=threads or 0, owns_listen_fds=owns_listen_fds)
+        limit = None
+        if limit_max_requests is not None:
+            jitter = limit_max_requests // 10 if limit_max_requests_jitter is None else limit_max_requests_jitter
+            limit = limit_max_requests + random.randint(0, jitter)
+            config["max_requests"] = limit
         previous: dict[signal.Signals, Any] = {}
         started: list[bool] = []
         stop_requested: list[int] = []
@@ -702,8 +720,7 @@ class App(RouteGroup, OpenAPIApp):
             if config.get("http3") else "",
         )
         watcher = None
-        if limit_max_requests is not None:
-            limit = limit_max_requests + random.randint(0, limit_max_requests // 10)
+        if limit is not None:
             watcher = _RequestLimit(server, limit, _on_limit)
             watcher.start()
         try:
@@ -712,7 +729,7 @@ class App(RouteGroup, OpenAPIApp):
             server.wait()
         finally:
             if watcher is not None:
-                watcher.cancel()
+                watcher.finish()
             if checker is not None:
                 checker.stop()
             for sig, handler in previous.items():

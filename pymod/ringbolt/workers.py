@@ -363,8 +363,9 @@ class _Heartbeat(threading.Thread):
     a beat runs Python (no beat while a handler holds the GIL), on the app's event loop
     when it has one (no beat while a handler blocks the loop), and none is given while
     requests wait for Python beyond ``capacity`` (its handler threads, 0 for handlers run
-    on the reactors) with no answer since the previous beat. It also watches
-    ``--max-requests`` and ``worker.alive`` (gunicorn's reloader clears it)."""
+    on the reactors) with no answer since the previous beat. It also keeps ``worker.nr``
+    (the requests served) and watches ``worker.alive`` (gunicorn's reloader clears it).
+    ``--max-requests`` is the native server's own limit (``RingboltWorker.run``)."""
 
     def __init__(self, worker: RingboltWorker, app: App, interval: float, capacity: int | None) -> None:
         super().__init__(name="ringbolt-gunicorn-heartbeat", daemon=True)
@@ -381,9 +382,6 @@ class _Heartbeat(threading.Thread):
         while not self.done.wait(self.interval):
             total = self.app.stats()["total"]
             self.worker.nr = total.get("requests", 0)
-            if self.worker.nr >= self.worker.max_requests and self.worker.alive:
-                self.worker.log.info("Autorestarting worker after current request.")
-                self.worker.alive = False
             if self.worker.alive and os.getppid() != self.worker.ppid:  # the arbiter is gone (as gunicorn's workers)
                 self.worker.log.info("Parent changed, shutting down: %s", self.worker)
                 self.worker.alive = False
@@ -536,8 +534,18 @@ class RingboltWorker(Worker):  # type: ignore[misc]  # gunicorn has no type info
             if not self.alive:  # a TERM or a reload came while the app started
                 app.stop()
 
+        def on_limit() -> None:  # the native server drains by itself (server/request_limit.hpp)
+            self.log.info("Autorestarting worker after current request.")  # gunicorn's own workers' line
+            self.alive = False
+
+        # gunicorn drew the jitter of --max-requests-jitter into worker.max_requests; the
+        # native server counts every request of every reactor and begins its drain in the
+        # turn that reaches the limit: a worker leaves after max_requests plus the requests
+        # already in flight, as gunicorn's own workers, however many requests a second.
+        limit = self.max_requests if self.cfg.max_requests > 0 else None
         try:
             app.serve_worker(host, port, reactors, listen_fds=fds, cpu_offset=0, on_ready=on_ready,
+                             on_limit=on_limit, limit_max_requests=limit, limit_max_requests_jitter=0,
                              bind_name=", ".join(names), **options)
         except StartupHookError as exc:
             self.log.error("ringbolt worker failed to start: %s", exc)

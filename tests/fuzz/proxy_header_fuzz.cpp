@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
     uint8_t versions = static_cast<uint8_t>((mode & 3) == 0 ? proxy_any : (mode & 3));
     bool trusted = (mode & 4) != 0;
-    size_t max_v2 = (mode & 8) ? 64 : 4096;
+    size_t max_v2 = (mode & 8) ? 64 : proxy_v2_max_length; // a small limit, or the default (the spec's)
 
     proxy_header whole;
     proxy_result r = parse_proxy_header(in, versions, max_v2, whole);

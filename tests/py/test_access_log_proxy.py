@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
-from conftest import Reader, ServerProcess
+from conftest import LoggedServer, Reader, ServerProcess
+from h2_tls_helpers import Client, status
 
 
 def ask(srv: ServerProcess, path: str, headers: str = "", method: str = "GET"):
@@ -129,3 +131,88 @@ def test_proxy_headers_reach_asgi_and_wsgi_apps():
     assert env["REMOTE_ADDR"] == "203.0.113.9"
     assert env["wsgi.url_scheme"] == "https"
     assert env["http"]["HTTP_HOST"] == "shop.example"
+
+
+# ---- the answers the protocols give themselves: parse errors, limits, timeouts --------------
+
+REFUSAL_FORMAT = "%(h)s:%(p)s|%(m)s|%(U)s|%(H)s|%(s)s"
+REFUSAL_LIMITS = ("--max-body-size", "100", "--max-request-line", "200", "--max-header-size", "1000",
+                  "--header-timeout", "1")
+
+# (what the client sends over HTTP/1.1, the status, the method and path the line names:
+# as far as the request came, "-" for what never did)
+HTTP1_REFUSALS = {
+    "400 request line": (b"GET /e400-line HTTP/1.1 x\r\nHost: t\r\n\r\n", 400, "GET", "/e400-line"),
+    "400 field": (b"GET /e400-field HTTP/1.1\r\nHost: t\r\nno colon\r\n\r\n", 400, "GET", "/e400-field"),
+    "400 no Host": (b"GET /e400-host HTTP/1.1\r\n\r\n", 400, "GET", "/e400-host"),
+    "400 CL and TE": (b"POST /e400-framing HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "POST", "/e400-framing"),
+    "400 chunk": (b"POST /e400-chunk HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "POST",
+                  "/e400-chunk"),
+    "400 not HTTP": (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400, "-", "-"),
+    "408 head timeout": (b"GET /e408 HTTP/1.1\r\nHost: t\r\n", 408, "GET", "/e408"),
+    "413 Content-Length": (b"POST /e413 HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n", 413, "POST", "/e413"),
+    "413 chunked": (b"POST /e413-chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n" +
+                    b"x" * 512 + b"\r\n0\r\n\r\n", 413, "POST", "/e413-chunked"),
+    "414": (b"GET /e414" + b"a" * 400 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "GET", "/e414aaa"),
+    "417": (b"GET /e417 HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n\r\n", 417, "GET", "/e417"),
+    "431": (b"GET /e431 HTTP/1.1\r\nHost: t\r\n" + b"".join(b"x-f%d: %s\r\n" % (i, b"v" * 40) for i in range(40)) +
+            b"\r\n", 431, "GET", "/e431"),
+    "501 coding": (b"POST /e501 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: foo, chunked\r\n\r\n", 501, "POST",
+                   "/e501"),
+    "501 CONNECT": (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501, "CONNECT",
+                    "example.com:443"),
+    "505": (b"GET /e505 HTTP/2.1\r\nHost: t\r\n\r\n", 505, "GET", "/e505"),
+}
+
+
+def refusal_line(srv: ServerProcess, port: int) -> str:
+    """The access-log line of the client on `port` (REFUSAL_FORMAT), waited for a while."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [line.split("ACCESS: ", 1)[1] for line in srv.output().splitlines()
+                 if f"ACCESS: 127.0.0.1:{port}|" in line]
+        if lines or time.monotonic() > deadline:
+            assert len(lines) == 1, f"client port {port}: {lines}\n{srv.output()[-3000:]}"
+            return lines[0]
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def refusing_srv(tmp_path_factory: pytest.TempPathFactory):
+    srv = LoggedServer("h2_app:app", tmp_path_factory.mktemp("refusals") / "out.log", "--threads", "1", "--access-log",
+                       "--access-log-format", REFUSAL_FORMAT, *REFUSAL_LIMITS)
+    yield srv
+    assert srv.stop() == 0, srv.output()
+
+
+@pytest.mark.parametrize("case", list(HTTP1_REFUSALS))
+def test_every_http1_refusal_has_its_access_line(refusing_srv: ServerProcess, case: str) -> None:
+    raw, want, method, path = HTTP1_REFUSALS[case]
+    with refusing_srv.connect() as s:
+        port = s.getsockname()[1]
+        s.sendall(raw)
+        r = Reader(s).read()
+        assert r.status == want, r
+    client, m, u, protocol, status = refusal_line(refusing_srv, port).split("|")
+    assert client == f"127.0.0.1:{port}" and status == str(want) and protocol == "HTTP/1.1", (case, client, status)
+    assert m == method and (u == path if path != "/e414aaa" else u.startswith(path)), (case, m, u)
+
+
+# (the HTTP/2 request: path and Client.get's keywords; the status, the method and path)
+H2_REFUSALS = {
+    "413 body": ("/echo", {"method": "POST", "body": b"x" * 5000}, 413, "POST", "/echo"),
+    "431 fields": ("/h431", {"headers": [(f"x-h{i}", "v") for i in range(150)]}, 431, "GET", "/h431"),
+}
+
+
+@pytest.mark.parametrize("case", list(H2_REFUSALS))
+def test_every_http2_refusal_has_its_access_line(refusing_srv: ServerProcess, case: str) -> None:
+    target, kw, want, method, path = H2_REFUSALS[case]
+    with Client(refusing_srv) as c:
+        port = c.sock.getsockname()[1]
+        r = c.get(target, **kw)
+        assert status(r) == want, r
+    client, m, u, protocol, line_status = refusal_line(refusing_srv, port).split("|")
+    assert client == f"127.0.0.1:{port}" and line_status == str(want) and protocol == "HTTP/2.0", (case, client)
+    assert (m, u) == (method, path), case

@@ -9,6 +9,7 @@ bounded."""
 
 from __future__ import annotations
 
+import collections
 import http.client
 import importlib.util
 import json
@@ -395,10 +396,18 @@ def test_hup_under_load_loses_nothing(tmp_path: Path) -> None:
     assert sum(c.answered for c in load) > 100
 
 
-def test_max_requests_recycles_workers_under_load_losing_nothing(tmp_path: Path) -> None:
-    srv = Gunicorn(tmp_path, "gunicorn_apps:wsgi", "--threads", "2", "--max-requests", "150",
-                   "--max-requests-jitter", "30", workers=2)
-    load = _load(srv, 6)
+MAX_REQUESTS, JITTER, CLIENTS = 150, 30, 6
+
+
+@pytest.mark.parametrize("app, args", [("gunicorn_apps:wsgi", ["--threads", "2"]), ("gunicorn_apps:asgi", [])],
+                         ids=["wsgi", "asgi"])
+def test_max_requests_recycles_workers_within_the_limit_losing_nothing(tmp_path: Path, app: str,
+                                                                        args: list[str]) -> None:
+    """As gunicorn's own workers: a worker leaves after its --max-requests plus the jitter
+    it drew, and the requests already in flight (one per client), never more."""
+    srv = Gunicorn(tmp_path, app, *args, "--max-requests", str(MAX_REQUESTS), "--max-requests-jitter", str(JITTER),
+                   workers=2)
+    load = _load(srv, CLIENTS)
     try:
         srv.wait_log(r"Autorestarting worker after current request\.", timeout=30, count=3)
         srv.wait_log(r"\[INFO\] serving on ", timeout=20, count=5)  # three replacements serve
@@ -406,9 +415,15 @@ def test_max_requests_recycles_workers_under_load_losing_nothing(tmp_path: Path)
     finally:
         _stop_load(load)
         code = srv.stop()
-    assert code == 0, srv.output()
-    assert_every_request_answered(load, "--max-requests 150")
-    assert len(_pids_answered(load)) >= 3, _pids_answered(load)  # recycled workers' pids change
+    out = srv.output()
+    assert code == 0, out
+    assert_every_request_answered(load, f"--max-requests {MAX_REQUESTS}")
+    recycled = {int(p) for p in re.findall(r"\[(\d+)\] \[INFO\] Autorestarting worker", out)}
+    served = collections.Counter(pid for c in load for _, pid in c.pids)
+    assert len(recycled) >= 3 and recycled <= set(served), (recycled, served)
+    bound = MAX_REQUESTS + JITTER + CLIENTS
+    assert all(n <= bound for n in served.values()), f"more than {bound} requests served by a worker: {served}"
+    assert all(served[pid] >= MAX_REQUESTS for pid in recycled), f"recycled before {MAX_REQUESTS}: {served}"
 
 
 def test_term_lets_an_in_flight_request_finish(tmp_path: Path) -> None:

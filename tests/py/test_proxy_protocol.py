@@ -109,6 +109,18 @@ def test_a_balancers_tls_tlv_makes_the_scheme_https(proxied: LoggedServer) -> No
     assert got == {"client": ["192.0.2.8", 40000], "scheme": "https"}, got
 
 
+def test_the_largest_v2_header_the_spec_allows_is_read(proxied: LoggedServer) -> None:
+    """A length of 65,535 (the most its 16 bits say): the addresses, an authority and
+    PP2_TYPE_NOOP padding (HAProxy pads with it) to the end, in one write and in pieces."""
+    authority = tlv(0x02, b"example.com")
+    padding = 65535 - 12 - len(authority) - 3  # after the IPv4 addresses and ports, and the NOOP's own 3 bytes
+    preface = v2("192.0.2.10", 40001, authority + tlv(0x04, b"\0" * padding))
+    assert len(preface) == 16 + 65535
+    for pieces in (0, 1400):
+        got = ask(proxied.port, preface, pieces=pieces)
+        assert got == {"client": ["192.0.2.10", 40001], "scheme": "http"}, (pieces, got)
+
+
 def test_a_health_checks_local_header_is_the_balancers_own(proxied: LoggedServer) -> None:
     for preface in (b"PROXY UNKNOWN\r\n", v2("0.0.0.0", 0, command=0x20)):
         got = ask(proxied.port, preface)
@@ -121,9 +133,9 @@ def test_a_health_checks_local_header_is_the_balancers_own(proxied: LoggedServer
     (v1("192.0.2.7", 1)[:20], True),  # cut, then the connection ends
     (v1("192.0.2.777", 1), False),
     (b"PROXY TCP4 192.0.2.7 127.0.0.1 1 443\n", False),  # LF without CR
-    (V2_SIGNATURE + b"\x21\x11\x20\x00" + b"\x00" * 100, False),  # announces 8 KiB, past the limit
+    (V2_SIGNATURE + b"\x21\x11\xff\xff" + b"\x00" * 100, True),  # announces 64 KiB, ends before them
     (V2_SIGNATURE + b"\x21\x11\x00\x04" + b"\x00" * 4, False),  # too short for its addresses
-], ids=["missing", "garbage-before", "truncated", "bad-address", "bare-lf", "v2-too-long", "v2-short"])
+], ids=["missing", "garbage-before", "truncated", "bad-address", "bare-lf", "v2-cut", "v2-short"])
 def test_a_bad_header_closes_the_connection_and_others_are_served(proxied: LoggedServer, preface: bytes,
                                                                    eof: bool) -> None:
     before = counters(proxied.port)["proxy_refused"]

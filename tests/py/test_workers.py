@@ -5,8 +5,10 @@ reactor thread each, drives it with real clients and sends real signals."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -262,20 +264,35 @@ def test_sighup_replaces_all_workers_without_refusing_connections():
     assert "SIGHUP received" in run.output and "reload complete" in run.output
 
 
-def test_limit_max_requests_recycles_workers():
-    srv = start("--limit-max-requests", "50")
-    client = Client(srv.port)
-    with under_load(srv, client) as run:
+LIMIT, CLIENTS = 100, 4
+
+
+def test_limit_max_requests_recycles_workers_within_the_limit():
+    """A worker drains once it has served its limit (+ its jitter, up to a tenth) and the
+    requests already in flight (one per client): not whatever arrives until someone next
+    looks at its count. Keep-alive clients and one that connects for each request."""
+    srv = start("--limit-max-requests", str(LIMIT))
+    clients = [Client(srv.port, keep_alive=True) for _ in range(CLIENTS - 1)] + [Client(srv.port)]
+    try:
         first = wait_for_pids(srv.port, 2)
-        client.start()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and (len(client.results) < 300 or not (client.pids() - first)):
+        for c in clients:
+            c.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and srv.output().count("reached its request limit") < 4:
             time.sleep(0.05)
-        client.stop()
-    assert len(client.results) >= 300
-    assert len(client.pids() - first) >= 1, (first, client.pids())
-    assert "reached its request limit" in run.output and "died" not in run.output and "die quickly" not in run.output
-    check_no_failures(client.failures())
+    finally:
+        for c in clients:
+            c.stop()
+        code = srv.stop()
+    out = srv.output()
+    assert code == 0, out
+    recycled = {int(p) for p in re.findall(r"\(pid (\d+)\) reached its request limit", out)}
+    assert len(recycled) >= 4 and first <= recycled, (first, recycled, out[-3000:])
+    assert "died" not in out and "die quickly" not in out, out
+    served = collections.Counter(r[3] for c in clients for r in c.results if r[3] is not None)
+    bound = LIMIT + LIMIT // 10 + CLIENTS
+    assert all(n <= bound for n in served.values()), f"more than {bound} requests served by a worker: {served}"
+    check_no_failures([r for c in clients for r in c.failures()])
 
 
 def test_failing_startup_hook_stops_the_supervisor():

@@ -754,5 +754,35 @@ TEST(parser_host_memo, a_repeated_host_skips_the_check_and_nothing_else_does) {
     EXPECT_EQ(parse(with_host(sixty_four + "x"), r, {}).error, http_error::bad_host);
 }
 
+// What the access log names of a request refused before its head parsed (414, 400, 431,
+// a timeout): the request line as far as it came.
+TEST(parser_scan_request_line, the_request_line_as_far_as_it_came) {
+    struct scan_case {
+        const char* input;
+        const char* method;
+        const char* target;
+        uint8_t version_minor;
+    };
+    const std::vector<scan_case> cases = {
+        {"GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/a?b=c", 1},
+        {"POST /up HTTP/1.0\r\n", "POST", "/up", 0},
+        {"GET /cut-in-the-middl", "GET", "/cut-in-the-middl", 1},    // a 414: the line never ended
+        {"GET /bad\001byte HTTP/1.1\r\n", "GET", "/bad\001byte", 1}, // a control byte: the log escapes it
+        {"\r\n\r\nDELETE /after-empty-lines HTTP/1.1\r\n", "DELETE", "/after-empty-lines", 1},
+        {"CONNECT example.com:443 HTTP/1.1\r\n", "CONNECT", "example.com:443", 1},
+        {"GET", "", "", 1}, // no space yet: not known to be a method
+        {"GET ", "GET", "", 1},
+        {"G(T / HTTP/1.1\r\n", "", "", 1},                  // not a token
+        {"\x16\x03\x01\x02\xa5\x01 / HTTP/1.1", "", "", 1}, // a TLS hello on a plaintext port
+        {"", "", "", 1},
+    };
+    for (const scan_case& c : cases) {
+        request_line_start line = scan_request_line(c.input);
+        EXPECT_EQ(line.method, c.method) << c.input;
+        EXPECT_EQ(line.target, c.target) << c.input;
+        EXPECT_EQ(line.version_minor, c.version_minor) << c.input;
+    }
+}
+
 } // namespace
 } // namespace ringbolt::http

@@ -496,6 +496,69 @@ TEST(ReactorAway, ConnectionsWithInputAreAnsweredAfterAHandlerBlockedTheReactor)
     }
 }
 
+// server_config::max_requests: the server drains by itself in the turn that reaches the
+// limit (server/request_limit.hpp), so what it serves is the limit plus the requests
+// already in flight (one per client here), not whatever arrives until someone next looks
+// at the count; every request it counted is answered, the last ones with Connection: close.
+TEST_P(ServerTest, RequestLimitDrainsWithinTheLimitPlusInFlight) {
+    test_app app(GetParam().offload);
+    server_config cfg = config(2);
+    constexpr uint64_t limit = 200;
+    constexpr int clients = 4;
+    cfg.max_requests = limit;
+    server srv(cfg, make_routes(), app);
+    ASSERT_TRUE(srv.start().ok()) << srv.error_message();
+    const uint16_t port = srv.port();
+    std::vector<std::thread> threads;
+    std::vector<uint64_t> answered(clients, 0);
+    for (int c = 0; c < clients; ++c) {
+        threads.emplace_back([&, c] {
+            // One request at a time on a kept-alive connection, until the server ends it;
+            // a bound of 4x the limit in all in case it never does.
+            for (uint64_t sent = 0; sent < 4 * limit;) {
+                int fd = connect_to(port);
+                bool closed = false;
+                while (!closed && sent < 4 * limit) {
+                    const std::string req = "GET /app/" + std::to_string(c) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+                    ++sent;
+                    if (send_retrying(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+                        break;
+                    }
+                    std::vector<response> r = read_responses(fd, 1);
+                    if (r.size() != 1) {
+                        break;
+                    }
+                    ++answered[c];
+                    closed = r[0].head.find("Connection: close") != std::string::npos;
+                }
+                ::close(fd);
+                if (closed || srv.request_limit_reached()) {
+                    return;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_TRUE(srv.wait_exit(15000)) << "the server did not drain by itself";
+    srv.join();
+    app.stop();
+    EXPECT_TRUE(srv.request_limit_reached());
+    uint64_t counted = 0;
+    for (const auto& r : srv.reactors()) {
+        counted += r->counters().requests.get();
+    }
+    uint64_t total = 0;
+    for (uint64_t n : answered) {
+        total += n;
+    }
+    EXPECT_EQ(total, counted) << "a request the server counted went unanswered";
+    EXPECT_GE(counted, limit);
+    EXPECT_LE(counted, limit + clients);
+    EXPECT_EQ(srv.requests_counted(), counted);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
                          ::testing::Values(mode{"io_uring", false}, mode{"io_uring", true}, mode{"epoll", false},
                                            mode{"epoll", true}),

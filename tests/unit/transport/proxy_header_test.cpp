@@ -1,6 +1,7 @@
 // transport/proxy_header: version 1 and 2 headers as HAProxy sends them, each also fed cut
 // at every byte (incomplete until whole, then the same answer), and the bad ones with the
 // fault named: what a client that is not a balancer, or a broken one, can send.
+#include "proxy_wire.hpp"
 #include "transport/proxy_header.hpp"
 
 #include <gtest/gtest.h>
@@ -14,28 +15,7 @@
 namespace {
 
 using namespace ringbolt::transport;
-
-std::string v2(uint8_t ver_cmd, uint8_t fam, const std::string& body) {
-    std::string s("\x0D\x0A\x0D\x0A\x00\x0D\x0A\x51\x55\x49\x54\x0A", 12);
-    s += static_cast<char>(ver_cmd);
-    s += static_cast<char>(fam);
-    s += static_cast<char>(body.size() >> 8);
-    s += static_cast<char>(body.size() & 0xff);
-    return s + body;
-}
-
-std::string tlv(uint8_t type, const std::string& value) {
-    std::string s;
-    s += static_cast<char>(type);
-    s += static_cast<char>(value.size() >> 8);
-    s += static_cast<char>(value.size() & 0xff);
-    return s + value;
-}
-
-std::string ipv4_body(const std::string& tlvs = {}) {
-    // 192.0.2.7:51000 -> 198.51.100.9:443
-    return std::string("\xC0\x00\x02\x07\xC6\x33\x64\x09\xC7\x38\x01\xBB", 12) + tlvs;
-}
+using namespace ringbolt::transport::test_wire;
 
 std::string text_of(const proxy_header& h, const uint8_t* addr) {
     char buf[INET6_ADDRSTRLEN] = "";
@@ -73,13 +53,15 @@ TEST(ProxyHeader, GoodHeadersWholeAndCutAtEveryByte) {
             ipv4_body(tlv(0x01, "h2") + tlv(0x02, "example.com") + tlv(0x04, "") + tlv(0x05, "id-1") + ssl +
                       tlv(0xE0, "custom"))),
          proxy_v2, false, "192.0.2.7", 51000},
+        {"v2 of the largest length the spec allows", largest_v2(), proxy_any, false, "192.0.2.7", 51000},
     };
     for (const good_case& c : cases) {
         SCOPED_TRACE(c.name);
         std::string wire = c.bytes + "GET / HTTP/1.1\r\n";
         for (size_t cut = 0; cut <= c.bytes.size(); ++cut) {
             proxy_header h;
-            proxy_result r = parse_proxy_header(std::string_view(wire).substr(0, cut), c.accept, 4096, h);
+            proxy_result r =
+                parse_proxy_header(std::string_view(wire).substr(0, cut), c.accept, proxy_v2_max_length, h);
             if (cut < c.bytes.size()) {
                 ASSERT_EQ(r.status, proxy_status::incomplete) << cut << ": " << (r.why ? r.why : "");
                 continue;
@@ -87,12 +69,16 @@ TEST(ProxyHeader, GoodHeadersWholeAndCutAtEveryByte) {
             ASSERT_EQ(r.status, proxy_status::done) << (r.why ? r.why : "");
         }
         proxy_header h;
-        proxy_result r = parse_proxy_header(wire, c.accept, 4096, h);
+        proxy_result r = parse_proxy_header(wire, c.accept, proxy_v2_max_length, h);
         ASSERT_EQ(r.status, proxy_status::done) << (r.why ? r.why : "");
         EXPECT_EQ(r.consumed, c.bytes.size()); // what follows is the connection's
         EXPECT_EQ(h.local, c.local);
         EXPECT_EQ(text_of(h, h.source), c.source);
         EXPECT_EQ(h.source_port, c.port);
+        if (std::string(c.name) == "v2 of the largest length the spec allows") {
+            EXPECT_EQ(r.consumed, proxy_v2_fixed + proxy_v2_max_length);
+            EXPECT_EQ(h.authority, "example.com"); // read before the padding
+        }
         if (std::string(c.name) == "v2 with TLVs") {
             EXPECT_EQ(text_of(h, h.destination), "198.51.100.9");
             EXPECT_EQ(h.destination_port, 443);

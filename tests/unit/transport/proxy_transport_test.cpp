@@ -2,6 +2,7 @@
 // bytes handed on whole and once, the client taken once; a missing or malformed header
 // from a balancer, and any header from another peer, close the connection (counted);
 // a peer that is no balancer is served as itself.
+#include "proxy_wire.hpp"
 #include "transport/proxy_transport.hpp"
 
 #include <gtest/gtest.h>
@@ -20,7 +21,7 @@ constexpr std::string_view request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 struct fixture {
     core::core_counters counters;
-    proxy_policy policy{proxy_any, 4096, 10};
+    proxy_policy policy; // the defaults: what a listener with --proxy-protocol gets
     std::unique_ptr<proxy_transport> t;
     fixture(bool trusted, uint8_t versions = proxy_any) {
         policy.versions = versions;
@@ -66,6 +67,31 @@ TEST(ProxyTransport, ABalancersHeaderThenTheConnectionsBytes) {
         EXPECT_EQ(f.counters.proxy_headers.get(), 1u);
         EXPECT_FALSE(f.t->failed());
     }
+}
+
+// The largest header the spec allows (16 + 65,535 bytes) is read whatever the pieces, its
+// clock running until it is whole; one that stalls half-way is cut by that clock.
+TEST(ProxyTransport, TheLargestV2HeaderTheSpecAllows) {
+    const std::string header = test_wire::largest_v2();
+    ASSERT_EQ(header.size(), proxy_v2_fixed + 65535);
+    for (size_t piece : {header.size() + request.size(), size_t{1460}, size_t{1}}) {
+        SCOPED_TRACE(piece);
+        fixture f(true);
+        EXPECT_EQ(f.feed(header.substr(0, header.size() / 2), piece), "");
+        EXPECT_NE(f.t->handshake_deadline(), 0u);
+        EXPECT_EQ(f.feed(header.substr(header.size() / 2) + std::string(request), piece), request);
+        EXPECT_TRUE(f.t->established());
+        proxied_client c;
+        ASSERT_TRUE(f.t->take_proxied_client(c));
+        EXPECT_EQ(c.port, 51000);
+        EXPECT_EQ(c.info->authority, "example.com");
+        EXPECT_EQ(f.counters.proxy_headers.get(), 1u);
+    }
+    fixture slow(true);
+    EXPECT_EQ(slow.feed(header.substr(0, header.size() / 2), 1460), "");
+    slow.t->on_handshake_timeout();
+    EXPECT_TRUE(slow.t->failed());
+    EXPECT_EQ(slow.counters.proxy_refused.get(), 1u);
 }
 
 TEST(ProxyTransport, AHealthChecksLocalHeaderNamesNoClient) {
