@@ -676,11 +676,7 @@ class App(RouteGroup, OpenAPIApp):
             if stop_requested:  # arrived while start() ran
                 server.stop()
         except BaseException:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            if self._runner is not None:
-                self._runner.stop()
-                self._runner = None
+            self._undo_start(previous)
             raise
         finally:
             for fd in handed:
@@ -697,11 +693,7 @@ class App(RouteGroup, OpenAPIApp):
             except BaseException:
                 server.stop()
                 server.wait()
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-                if self._runner is not None:
-                    self._runner.stop()
-                    self._runner = None
+                self._undo_start(previous)
                 raise
             _freeze_startup_heap()
             server.health_started()
@@ -749,6 +741,14 @@ class App(RouteGroup, OpenAPIApp):
                     self._runner = None
             error_log.report()  # failures counted since the last count line
             logger.info("stopped")
+
+    def _undo_start(self, previous: dict[Any, Any]) -> None:
+        """A start that failed: the signal handlers it replaced are back, its loop stopped."""
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
 
     def _run_startup(self, host: str, port: int, *, supervised: bool) -> None:
         """The startup hooks, then the mounted ASGI app's lifespan startup. Supervised (a

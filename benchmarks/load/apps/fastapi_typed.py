@@ -17,32 +17,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query
-from pydantic import BaseModel, Field
+from typed_models import ItemIn, ItemOut
 
 app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-
-
-class Dimensions(BaseModel):
-    width: float = Field(ge=0)
-    height: float = Field(ge=0)
-
-
-class ItemIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    price: float = Field(ge=0)
-    quantity: int = Field(ge=0)
-    tags: list[str]
-    dims: Dimensions
-    description: str | None = None
-
-
-class ItemOut(BaseModel):
-    id: int
-    owner: str
-    name: str
-    price: float
-    quantity: int
-    tags: list[str]
 
 
 async def current_user(x_user: Annotated[str, Header()] = "anonymous") -> str:

@@ -9,33 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Litestar, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
-
-class Dimensions(msgspec.Struct):
-    width: Annotated[float, msgspec.Meta(ge=0)]
-    height: Annotated[float, msgspec.Meta(ge=0)]
-
-
-class ItemIn(msgspec.Struct):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    price: Annotated[float, msgspec.Meta(ge=0)]
-    quantity: Annotated[int, msgspec.Meta(ge=0)]
-    tags: list[str]
-    dims: Dimensions
-    description: str | None = None
-
-
-class ItemOut(msgspec.Struct):
-    id: int
-    owner: str
-    name: str
-    price: float
-    quantity: int
-    tags: list[str]
+from typed_models import MItemIn as ItemIn
+from typed_models import MItemOut as ItemOut
 
 
 async def current_user(x_user: Annotated[str, Parameter(header="x-user")] = "anonymous") -> str:

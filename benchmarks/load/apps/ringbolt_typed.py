@@ -15,56 +15,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
-from pydantic import BaseModel, Field
+from typed_models import ItemIn, ItemOut, MItemIn, MItemOut
 
 from ringbolt import App, Depends, Header, Query, ValidationError
-
-
-class Dimensions(BaseModel):
-    width: float = Field(ge=0)
-    height: float = Field(ge=0)
-
-
-class ItemIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    price: float = Field(ge=0)
-    quantity: int = Field(ge=0)
-    tags: list[str]
-    dims: Dimensions
-    description: str | None = None
-
-
-class ItemOut(BaseModel):
-    id: int
-    owner: str
-    name: str
-    price: float
-    quantity: int
-    tags: list[str]
-
-
-class MDimensions(msgspec.Struct):
-    width: Annotated[float, msgspec.Meta(ge=0)]
-    height: Annotated[float, msgspec.Meta(ge=0)]
-
-
-class MItemIn(msgspec.Struct):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    price: Annotated[float, msgspec.Meta(ge=0)]
-    quantity: Annotated[int, msgspec.Meta(ge=0)]
-    tags: list[str]
-    dims: MDimensions
-    description: str | None = None
-
-
-class MItemOut(msgspec.Struct):
-    id: int
-    owner: str
-    name: str
-    price: float
-    quantity: int
-    tags: list[str]
 
 
 def current_user(x_user: Annotated[str, Header()] = "anonymous") -> str:
