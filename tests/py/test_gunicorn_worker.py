@@ -404,7 +404,9 @@ MAX_REQUESTS, JITTER, CLIENTS = 150, 30, 6
 def test_max_requests_recycles_workers_within_the_limit_losing_nothing(tmp_path: Path, app: str,
                                                                         args: list[str]) -> None:
     """As gunicorn's own workers: a worker leaves after its --max-requests plus the jitter
-    it drew, and the requests already in flight (one per client), never more."""
+    it drew, and the requests in flight: one per client when the limit is reached, and
+    one more on a connection a client opened as the drain began (the drain's sweep of
+    the shared accept queue answers it, with Connection: close)."""
     srv = Gunicorn(tmp_path, app, *args, "--max-requests", str(MAX_REQUESTS), "--max-requests-jitter", str(JITTER),
                    workers=2)
     load = _load(srv, CLIENTS)
@@ -421,7 +423,7 @@ def test_max_requests_recycles_workers_within_the_limit_losing_nothing(tmp_path:
     recycled = {int(p) for p in re.findall(r"\[(\d+)\] \[INFO\] Autorestarting worker", out)}
     served = collections.Counter(pid for c in load for _, pid in c.pids)
     assert len(recycled) >= 3 and recycled <= set(served), (recycled, served)
-    bound = MAX_REQUESTS + JITTER + CLIENTS
+    bound = MAX_REQUESTS + JITTER + 2 * CLIENTS  # (before the native limit: up to 7,396)
     assert all(n <= bound for n in served.values()), f"more than {bound} requests served by a worker: {served}"
     assert all(served[pid] >= MAX_REQUESTS for pid in recycled), f"recycled before {MAX_REQUESTS}: {served}"
 

@@ -269,8 +269,10 @@ LIMIT, CLIENTS = 100, 4
 
 def test_limit_max_requests_recycles_workers_within_the_limit():
     """A worker drains once it has served its limit (+ its jitter, up to a tenth) and the
-    requests already in flight (one per client): not whatever arrives until someone next
-    looks at its count. Keep-alive clients and one that connects for each request."""
+    requests in flight (one per client, and one more on a connection a client opened as
+    the drain began, which its sweep of the accept queue answers with Connection: close):
+    not whatever arrives until someone next looks at its count. Keep-alive clients and one
+    that connects for each request."""
     srv = start("--limit-max-requests", str(LIMIT))
     clients = [Client(srv.port, keep_alive=True) for _ in range(CLIENTS - 1)] + [Client(srv.port)]
     try:
@@ -290,7 +292,7 @@ def test_limit_max_requests_recycles_workers_within_the_limit():
     assert len(recycled) >= 4 and first <= recycled, (first, recycled, out[-3000:])
     assert "died" not in out and "die quickly" not in out, out
     served = collections.Counter(r[3] for c in clients for r in c.results if r[3] is not None)
-    bound = LIMIT + LIMIT // 10 + CLIENTS
+    bound = LIMIT + LIMIT // 10 + 2 * CLIENTS  # (before the native limit: 368 served)
     assert all(n <= bound for n in served.values()), f"more than {bound} requests served by a worker: {served}"
     check_no_failures([r for c in clients for r in c.failures()])
 
