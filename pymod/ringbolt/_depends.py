@@ -39,20 +39,27 @@ def kind_of(call: Any) -> str:
 
 # ---- the clean-up of generator dependencies ----
 
+def _closed(gen: Any, exc: BaseException | None, raised: BaseException | None) -> None:
+    """How a generator dependency's clean-up ended: ``raised`` is what resuming it raised
+    (None: it yielded again). Its end (StopIteration) or the exception thrown into it is
+    quiet; anything else is logged (the response is out)."""
+    if raised is None:
+        log_failure(RuntimeError("the dependency yielded twice"), "dependency %s yielded more than once",
+                    gen.__qualname__)
+    elif raised is not exc and not isinstance(raised, (StopIteration, StopAsyncIteration)):
+        log_failure(raised, "clean-up of dependency %s failed", gen.__qualname__)
+
+
 def _close_sync(gen: Any, exc: BaseException | None) -> None:
     try:
         if exc is None:
             next(gen)
         else:
             gen.throw(exc)
-    except StopIteration:
-        return
     except BaseException as raised:  # noqa: BLE001 - logged: the response is out
-        if raised is not exc:
-            log_failure(raised, "clean-up of dependency %s failed", gen.__qualname__)
+        _closed(gen, exc, raised)
         return
-    log_failure(RuntimeError("the dependency yielded twice"), "dependency %s yielded more than once",
-                gen.__qualname__)
+    _closed(gen, exc, None)
 
 
 async def _close_async(gen: Any, exc: BaseException | None) -> None:
@@ -61,14 +68,10 @@ async def _close_async(gen: Any, exc: BaseException | None) -> None:
             await gen.__anext__()
         else:
             await gen.athrow(exc)
-    except StopAsyncIteration:
-        return
     except BaseException as raised:  # noqa: BLE001 - logged: the response is out
-        if raised is not exc:
-            log_failure(raised, "clean-up of dependency %s failed", gen.__qualname__)
+        _closed(gen, exc, raised)
         return
-    log_failure(RuntimeError("the dependency yielded twice"), "dependency %s yielded more than once",
-                gen.__qualname__)
+    _closed(gen, exc, None)
 
 
 async def close_all(stack: list[Any], exc: BaseException | None) -> None:
