@@ -88,6 +88,7 @@ TEST(HealthState, ProbeKindNames) {
 TEST(HealthState, ProbesWhileChecksChange) {
     health_state h;
     h.set_started();
+    h.set_checks(true, std::string(checks_ok)); // as the server sets them before it serves (pending_checks)
     std::atomic<bool> stop{false};
     std::thread writer([&] {
         for (int i = 0; i < 2000; ++i) {
