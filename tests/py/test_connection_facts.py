@@ -15,6 +15,7 @@ carries (docs/deployment.md); its client is the datagrams' source."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import ssl
@@ -154,7 +155,10 @@ def stacks(certs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ca
         stack.stop()
 
 
-CASES = [(io, app, version, way) for io in BACKENDS for app in APPS for version in VERSIONS for way in WAYS
+# The suite's io backend (RINGBOLT_IO): `make test` runs the suite once per backend, so
+# each pass plays the whole table on its own backend, not both tables twice.
+LANE_IO = [os.environ["RINGBOLT_IO"]] if os.environ.get("RINGBOLT_IO") in BACKENDS else ["io_uring"]
+CASES = [(io, app, version, way) for io in LANE_IO for app in APPS for version in VERSIONS for way in WAYS
          if not (app == "wsgi" and WAYS[way][1])]  # WSGI has no WebSocket
 
 
@@ -186,7 +190,7 @@ def test_every_protocol_serves_the_client_the_header_names(stacks: Callable[[str
 
 def test_the_access_log_line_of_a_proxied_h2_stream_is_the_clients(stacks: Callable[[str, bool, str], Stack]) -> None:
     """The line names the client and says HTTP/2: the stream ran on the protocol ALPN chose."""
-    stack = stacks("native", True, "io_uring")
+    stack = stacks("native", True, LANE_IO[0])
     with dial(stack.ports["v2"]) as s:
         mine = s.getsockname()
         http2(wrap(s, ["h2"]), "/who")
