@@ -97,8 +97,8 @@ reactor::~reactor() {
         _backend->close_socket(_listen_fd);
     }
     _backend.reset(); // before the wake-up fd it may still reference
-    if (_wake_fd >= 0) {
-        ::close(_wake_fd); // an eventfd, not a socket
+    if (int fd = _wake_fd.load(std::memory_order_acquire); fd >= 0) {
+        ::close(fd); // an eventfd, not a socket
     }
 }
 
@@ -125,11 +125,12 @@ core::result<void> reactor::setup() noexcept {
     }
     // Named once its policy is set, so whoever finds it by name sees the final policy.
     core::name_current_thread("rb-reactor-", _index);
-    _wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (_wake_fd < 0) {
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd < 0) {
         return {core::errc::system, errno};
     }
-    RB_TRY(_backend->setup(backend_config_of(_config), _wake_fd));
+    _wake_fd.store(wake_fd, std::memory_order_release); // a stop from now on wakes the loop
+    RB_TRY(_backend->setup(backend_config_of(_config), wake_fd));
     _body_rcvbuf = _backend->probe_receive_buffer(_config.body_receive_buffer);
     if (_body_rcvbuf.bytes < body_receive_buffer_floor) {
         _body_rcvbuf = {};
@@ -141,8 +142,8 @@ core::result<void> reactor::setup() noexcept {
 }
 
 void reactor::request_stop() noexcept {
-    _stop.store(true, std::memory_order_release);
-    if (_wake_fd >= 0) {
+    _stop.store(true, std::memory_order_release); // (before setup: the first turn sees it)
+    if (_wake_fd.load(std::memory_order_acquire) >= 0) {
         wake();
     }
 }

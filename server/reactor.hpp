@@ -303,7 +303,10 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     app_handler& _app;
     int _listen_fd;
     int _cpu;
-    int _wake_fd = -1;
+    /// The eventfd that wakes the loop: made by setup() on the reactor's thread, read by
+    /// whoever stops or wakes it from another (a reactor whose turn reached the request
+    /// limit stops them all, some perhaps still in setup()): -1 until then.
+    std::atomic<int> _wake_fd{-1};
     std::unique_ptr<uring::io_backend> _backend;
     uring::receive_buffer_grant _body_rcvbuf; ///< the backend's probe of _config.body_receive_buffer, from setup
 

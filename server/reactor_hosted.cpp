@@ -71,7 +71,7 @@ void reactor::stop_standin() noexcept {
         _standin_exit = true;
     }
     _standin_cv.notify_all();
-    if (_wake_fd >= 0) {
+    if (_wake_fd.load(std::memory_order_acquire) >= 0) {
         wake(); // a stand-in serving the connections returns from its wait
     }
     if (_standin.joinable()) {
@@ -81,7 +81,7 @@ void reactor::stop_standin() noexcept {
 
 void reactor::wake() noexcept {
     uint64_t one = 1;
-    ssize_t ignored = ::write(_wake_fd, &one, sizeof(one));
+    ssize_t ignored = ::write(_wake_fd.load(std::memory_order_acquire), &one, sizeof(one));
     (void)ignored;
 }
 
