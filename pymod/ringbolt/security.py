@@ -70,6 +70,12 @@ class SecurityBase:
     def not_authenticated(self, www_authenticate: str) -> HTTPException:
         return HTTPException(401, detail="Not authenticated", headers={"WWW-Authenticate": www_authenticate})
 
+    def missing(self, www_authenticate: str) -> None:
+        """No usable credentials: 401 with the challenge; with ``auto_error`` off the caller
+        answers None (the route decides)."""
+        if self.auto_error:
+            raise self.not_authenticated(www_authenticate)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(scheme_name={self.scheme_name!r})"
 
@@ -91,8 +97,7 @@ class HTTPBase(SecurityBase):
     def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
         scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
         if not (scheme and credentials):
-            if self.auto_error:
-                raise self.not_authenticated(self._challenge())
+            self.missing(self._challenge())
             return None
         return HTTPAuthorizationCredentials(scheme, credentials)
 
@@ -112,8 +117,7 @@ class HTTPBearer(HTTPBase):
     def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
         scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
         if scheme.lower() != "bearer" or not credentials:
-            if self.auto_error:
-                raise self.not_authenticated("Bearer")
+            self.missing("Bearer")
             return None
         return HTTPAuthorizationCredentials(scheme, credentials)
 
@@ -134,8 +138,7 @@ class HTTPBasic(HTTPBase):
     def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
         scheme, param = get_authorization_scheme_param(request.headers.get("authorization"))
         if scheme.lower() != "basic":
-            if self.auto_error:
-                raise self.not_authenticated(self._challenge())
+            self.missing(self._challenge())
             return None
         try:
             data = base64.b64decode(param, validate=True).decode("utf-8")
@@ -161,8 +164,7 @@ class APIKeyBase(SecurityBase):
 
     def _check(self, key: str | None) -> str | None:
         if not key:
-            if self.auto_error:
-                raise self.not_authenticated("APIKey")
+            self.missing("APIKey")
             return None
         return key
 
@@ -207,8 +209,7 @@ class OAuth2(SecurityBase):
     def __call__(self, request: Request) -> str | None:
         value = request.headers.get("authorization")
         if not value:
-            if self.auto_error:
-                raise self.not_authenticated("Bearer")
+            self.missing("Bearer")
             return None
         return value
 
@@ -217,8 +218,7 @@ class _OAuth2Bearer(OAuth2):
     def __call__(self, request: Request) -> str | None:
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         if scheme.lower() != "bearer" or not token:
-            if self.auto_error:
-                raise self.not_authenticated("Bearer")
+            self.missing("Bearer")
             return None
         return token
 
@@ -261,8 +261,7 @@ class OpenIdConnect(SecurityBase):
     def __call__(self, request: Request) -> str | None:
         value = request.headers.get("authorization")
         if not value:
-            if self.auto_error:
-                raise self.not_authenticated("Bearer")
+            self.missing("Bearer")
             return None
         return value
 
