@@ -320,18 +320,23 @@ VALIDATION_ERROR = {
 }
 
 
+def _problem_properties(detail: dict[str, Any]) -> dict[str, Any]:
+    """An RFC 9457 problem's members as ringbolt writes them; ``detail`` as given."""
+    return {
+        "type": {"title": "Type", "type": "string"},
+        "title": {"title": "Title", "type": "string"},
+        "status": {"title": "Status", "type": "integer"},
+        "detail": {"title": "Detail", **detail},
+    }
+
+
 def http_validation_error(item_ref: str) -> dict[str, Any]:
     """The 422 answer's body (``ringbolt._problem.invalid_response``): an RFC 9457
     problem whose ``detail`` lists the failures."""
     return {
         "title": "HTTPValidationError",
         "type": "object",
-        "properties": {
-            "type": {"title": "Type", "type": "string"},
-            "title": {"title": "Title", "type": "string"},
-            "status": {"title": "Status", "type": "integer"},
-            "detail": {"title": "Detail", "type": "array", "items": {"$ref": item_ref}},
-        },
+        "properties": _problem_properties({"type": "array", "items": {"$ref": item_ref}}),
         "required": ["detail"],
     }
 
@@ -340,10 +345,5 @@ PROBLEM = {
     "title": "Problem",
     "description": "An RFC 9457 problem: the answer of an HTTPException, a malformed JSON body, ...",
     "type": "object",
-    "properties": {
-        "type": {"title": "Type", "type": "string"},
-        "title": {"title": "Title", "type": "string"},
-        "status": {"title": "Status", "type": "integer"},
-        "detail": {"title": "Detail"},
-    },
+    "properties": _problem_properties({}),
 }
