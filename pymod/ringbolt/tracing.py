@@ -48,8 +48,10 @@ class _HeaderGetter(Getter[Any]):
     a repeated field, so two ``tracestate`` lines are one list, RFC 9110 §5.3)."""
 
     def get(self, carrier: Any, key: str) -> list[str] | None:
+        if key not in carrier:  # the usual case: one lookup, no walk over the fields
+            return None
         values: list[str] = carrier.getlist(key)
-        return values or None
+        return values
 
     def keys(self, carrier: Any) -> list[str]:
         return list(carrier)

@@ -12,6 +12,7 @@ import asyncio
 import gzip
 import http.server
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTrac
 from opentelemetry.sdk.trace import TracerProvider
 
 import h3_client
-from conftest import REPO, ServerProcess
+from conftest import REPO, ServerProcess, UvicornProcess
 from h2_tls_helpers import certs, tls_args  # noqa: F401  (certs is a fixture)
 from ringbolt import App, Response
 
@@ -362,6 +363,50 @@ def test_spans_are_flushed_when_sigterm_stops_the_server(receiver: Receiver, wor
     with receiver.changed:  # the server has exited: every span it exported is here
         got = {sp.trace_id for sp in receiver.spans if sp.kind == SERVER and sp.trace_id in traces}
     assert got == set(traces)
+
+
+# ---- the documented example ----
+
+def test_the_example_exports_its_spans(receiver: Receiver) -> None:
+    """examples/tracing.py as docs/tracing.md runs it: the endpoint from
+    OTEL_EXPORTER_OTLP_ENDPOINT, a request's span and the handler's child, a 404."""
+    s = ServerProcess("tracing:app", "--app-dir", str(REPO / "examples"), env=exporter_env(receiver))
+    try:
+        trace_id, parent, traceparent = new_traceparent()
+        with httpx.Client(timeout=20) as c:
+            r = c.get(f"http://127.0.0.1:{s.port}/orders/7", headers={"traceparent": traceparent})
+            assert (r.status_code, r.json()) == (200, {"id": 7, "status": "shipped"})
+            assert c.get(f"http://127.0.0.1:{s.port}/orders/0").status_code == 404
+        (span,) = receiver.wait_for(lambda sp: sp.trace_id == trace_id and sp.kind == SERVER)
+        assert (span.name, span.parent_span_id, span.resource["service.name"]) == (
+            "GET /orders/{order_id}", parent, "orders")
+        assert (span.attributes["network.protocol.version"], span.attributes["http.response.status_code"]) == (
+            "1.1", 200)
+        assert child_of(receiver, span, "load order").attributes == {"order.id": 7}
+        missing = server_span(receiver, "/orders/0")
+        assert (missing.attributes["http.response.status_code"], missing.status_code) == (404, STATUS_UNSET)
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+def test_under_uvicorn_the_app_is_traced_too(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The App as an ASGI app under uvicorn: the same spans, flushed at its lifespan's
+    shutdown (the schedule delay is ten minutes)."""
+    for name, value in exporter_env(receiver, OTEL_BSP_SCHEDULE_DELAY="600000").items():
+        monkeypatch.setenv(name, value)  # uvicorn's process inherits the test's environment
+    s = UvicornProcess("tracing_app:app")
+    try:
+        trace_id, parent, traceparent = new_traceparent()
+        with httpx.Client(timeout=20) as c:
+            assert c.get(f"http://127.0.0.1:{s.port}/async/uv", headers={"traceparent": traceparent}).status_code \
+                == 200
+    finally:
+        # uvicorn ends by raising the signal again once it has shut down (its capture_signals)
+        assert s.stop() in (0, -signal.SIGTERM), s.output()
+    (span,) = receiver.wait_for(lambda sp: sp.trace_id == trace_id and sp.kind == SERVER, timeout=0.1)
+    assert (span.name, span.parent_span_id, span.attributes["network.protocol.version"]) == (
+        "GET /async/{name}", parent, "1.1")
+    assert child_of(receiver, span, "async child").trace_id == trace_id
 
 
 # ---- off costs nothing, and the refusals ----
