@@ -10,7 +10,7 @@ only when tracing is enabled: with it off no route has one (docs/tracing.md). Ne
 
 from __future__ import annotations
 
-import inspect
+import functools
 import logging
 import os
 from typing import Any, Callable, Mapping
@@ -29,6 +29,7 @@ except ImportError as exc:  # pragma: no cover - the message is what is tested
 from ._version import __version__
 from .errors import HTTPError
 from .openapi import openapi_path
+from .routing import _is_async
 
 logger = logging.getLogger("ringbolt")
 
@@ -70,6 +71,7 @@ def _redact_query(query: str) -> str:
     return "&".join(out)
 
 
+@functools.lru_cache(maxsize=256)  # a server answers to few names: parsed once each
 def _server_address(host: str, scheme: str) -> tuple[str, int | None]:
     """The Host (or :authority) field as (address, port); the scheme's port when it names
     none (RFC 9110 §7.2)."""
@@ -126,10 +128,14 @@ def status_of(result: Any) -> int:
     if result is None:
         return 204
     if kind is tuple:
-        status = result[1] if len(result) in (2, 3) else 500
-        return status if type(status) is int else 500
+        return _as_status(result[1]) if len(result) in (2, 3) else 500
     status = getattr(result, "status", None)
-    return status if type(status) is int else 200
+    return 200 if status is None else _as_status(status)
+
+
+def _as_status(status: Any) -> int:
+    """An int status (HTTPStatus too) as it is; anything else the server refuses: 500."""
+    return int(status) if isinstance(status, int) and not isinstance(status, bool) else 500
 
 
 def _answered(span: Span, status: int) -> None:
@@ -184,7 +190,7 @@ class Tracing:
     def record_exceptions(self, handler: Handler) -> Handler:
         """``handler`` recording what it raises on the current span: for a route whose
         middleware or exception handlers may turn an exception into an answer."""
-        if inspect.iscoroutinefunction(handler):
+        if _is_async(handler):  # as the pipeline will judge it (an object's async __call__ too)
             async def recording_async(req: Any) -> Any:
                 try:
                     return await handler(req)

@@ -18,6 +18,7 @@ import sys
 import threading
 import zlib
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -330,13 +331,16 @@ def test_an_unknown_method_is_other(srv: ServerProcess, receiver: Receiver) -> N
         "_OTHER", "PURGE")
 
 
-def test_an_exception_middleware_answers_is_recorded_once(srv: ServerProcess, receiver: Receiver) -> None:
+@pytest.mark.parametrize("prefix", ["/guarded", "/async-guarded"])
+def test_an_exception_middleware_answers_is_recorded_once(srv: ServerProcess, receiver: Receiver,
+                                                          prefix: str) -> None:
     """The handler's KeyError, which its router's middleware turns into a 409: recorded
-    as an event of the request's span (once), not an error (the answer is a 4xx)."""
+    as an event of the request's span (once), not an error (the answer is a 4xx). Async:
+    the handler is an object whose __call__ is async, behind an async middleware."""
     trace_id, _, traceparent = new_traceparent()
-    assert get_over("1.1", srv, "/guarded/abc", {"traceparent": traceparent})[0] == 409
+    assert get_over("1.1", srv, f"{prefix}/abc", {"traceparent": traceparent})[0] == 409
     (span,) = receiver.wait_for(lambda s: s.trace_id == trace_id)
-    assert (span.name, span.attributes["http.response.status_code"]) == ("GET /guarded/{key}", 409)
+    assert (span.name, span.attributes["http.response.status_code"]) == (f"GET {prefix}/{{key}}", 409)
     assert span.status_code == STATUS_UNSET
     assert [(e, a["exception.type"]) for e, a in span.events] == [("exception", "KeyError")]
 
@@ -478,5 +482,6 @@ def test_without_the_extra_the_error_names_it() -> None:
 
 def test_a_response_status_is_read_as_the_server_answers_it() -> None:
     from ringbolt.tracing import status_of
-    assert [status_of(r) for r in ({}, [], "s", b"b", None, ("x", 418), ("x", 201, {}), Response("x", 302))] == [
-        200, 200, 200, 200, 204, 418, 201, 302]
+    answers = ({}, [], "s", b"b", None, ("x", 418), ("x", 201, {}), ("x", HTTPStatus.ACCEPTED), Response("x", 302),
+               ("x", "200"), ("x",))
+    assert [status_of(r) for r in answers] == [200, 200, 200, 200, 204, 418, 201, 202, 302, 500, 500]

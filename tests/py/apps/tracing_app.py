@@ -91,3 +91,25 @@ def guarded_item(req):
 
 
 app.include(guarded)
+
+async_guarded = Router(prefix="/async-guarded")
+
+
+@async_guarded.middleware
+async def async_conflicts(req, call_next):
+    try:
+        return await call_next(req)
+    except LookupError as exc:
+        return Response({"conflict": str(exc)}, 409)
+
+
+class AsyncLookup:
+    """A handler that is an object with an async __call__."""
+
+    async def __call__(self, req):
+        await asyncio.sleep(0)
+        raise KeyError(req.params["key"])
+
+
+async_guarded.get("/{key}")(AsyncLookup())
+app.include(async_guarded)
