@@ -29,8 +29,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTrac
 from opentelemetry.sdk.trace import TracerProvider
 
 import h3_client
-from conftest import REPO, ServerProcess, UvicornProcess
-from h2_tls_helpers import certs, tls_args  # noqa: F401  (certs is a fixture)
+from conftest import REPO, LoggedServer, ServerProcess, UvicornProcess
+from h2_tls_helpers import certs, tls_args, wait_for  # noqa: F401  (certs is a fixture)
 from ringbolt import App, Response
 
 SERVER = 2  # opentelemetry.proto's Span.SPAN_KIND_SERVER
@@ -369,6 +369,38 @@ def test_spans_are_flushed_when_sigterm_stops_the_server(receiver: Receiver, wor
     assert got == set(traces)
 
 
+def test_a_request_in_flight_at_sigterm_is_exported(receiver: Receiver, tmp_path: Path) -> None:
+    """SIGTERM while a handler runs: the drain lets it answer, and its span, ended after
+    the signal, is exported by the stop's flush."""
+    gate = tmp_path / "gate"
+    s = LoggedServer("tracing_app:app", tmp_path / "server.log",
+                     env=exporter_env(receiver, OTEL_BSP_SCHEDULE_DELAY="600000", TRACING_TEST_GATE=str(gate)))
+    trace_id, _, traceparent = new_traceparent()
+    answers: list[int] = []
+
+    def call() -> None:
+        with httpx.Client(timeout=20) as c:
+            answers.append(c.get(f"http://127.0.0.1:{s.port}/in-flight", headers={"traceparent": traceparent})
+                           .status_code)
+
+    client = threading.Thread(target=call)
+    client.start()
+    try:
+        started = Path(str(gate) + ".started")
+        assert wait_for(started.exists, 15.0), s.output()
+        s.proc.send_signal(signal.SIGTERM)
+        s.wait_log("SIGTERM received")
+        gate.touch()
+        client.join(20)
+        assert answers == [200]
+        assert s.proc.wait(20) == 0, s.output()  # drained, flushed, exited: no second signal
+    finally:
+        gate.touch()
+        s.stop()
+    with receiver.changed:
+        assert [sp.name for sp in receiver.spans if sp.trace_id == trace_id] == ["GET /in-flight"]
+
+
 # ---- the documented example ----
 
 def test_the_example_exports_its_spans(receiver: Receiver) -> None:
@@ -467,6 +499,50 @@ def test_enabling_twice_is_refused() -> None:
     app.enable_tracing(TracerProvider())
     with pytest.raises(ValueError, match="tracing is already enabled"):
         app.enable_tracing(TracerProvider())
+
+
+GLOBAL_PROVIDER_SCRIPT = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from ringbolt import App
+from ringbolt.testing import TestClient
+
+exported = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exported))
+trace.set_tracer_provider(provider)
+try:
+    App().enable_tracing(endpoint="http://127.0.0.1:1/v1/traces")
+except ValueError as e:
+    print("refused:", e)
+app = App()
+assert app.enable_tracing() is provider
+
+@app.get("/hello/{name}")
+def hello(req):
+    with trace.get_tracer("t").start_as_current_span("inner"):
+        return {"hello": req.params["name"]}
+
+with TestClient(app) as client:
+    assert client.get("/hello/ann").json() == {"hello": "ann"}
+for span in exported.get_finished_spans():
+    print(span.name, span.kind.name, span.attributes.get("http.route"))
+"""
+
+
+def test_a_global_provider_is_used() -> None:
+    """A process that set its own global provider (as opentelemetry-instrument does):
+    enable_tracing() uses it, and refuses exporter options it would not apply; served
+    by ringbolt.testing.TestClient."""
+    out = subprocess.run([sys.executable, "-c", GLOBAL_PROVIDER_SCRIPT], capture_output=True, text=True, cwd=REPO,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "refused: endpoint: a global tracer provider is already set (trace.set_tracer_provider or "
+        "opentelemetry-instrument); ringbolt uses it, configure its exporter there",
+        "inner INTERNAL None", "GET /hello/{name} SERVER /hello/{name}"]
 
 
 def test_without_the_extra_the_error_names_it() -> None:

@@ -1,11 +1,13 @@
 """The app of tests/py/test_tracing.py: tracing on, exported over OTLP/HTTP to the
 receiver the test starts (OTEL_EXPORTER_OTLP_ENDPOINT); sync, async and typed routes
 that make spans of their own, failures of each kind, a route whose router's middleware
-turns an exception into an answer, and a const route (never traced)."""
+turns an exception into an answer, a request held until the test's gate file exists
+(TRACING_TEST_GATE), and a const route (never traced)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 from opentelemetry import trace
 
@@ -67,6 +69,16 @@ def busy(req):
 @app.route("/created", ["POST", "PURGE"])
 def created(req):
     return {"ok": True}, 201
+
+
+@app.get("/in-flight")
+async def in_flight(req):
+    """Says it started (a file), then answers once the test's gate file exists."""
+    gate = os.environ["TRACING_TEST_GATE"]
+    open(gate + ".started", "w").close()
+    while not os.path.exists(gate):
+        await asyncio.sleep(0.01)
+    return {"done": True}
 
 
 @app.get("/const", const=True)
