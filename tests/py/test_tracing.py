@@ -322,6 +322,16 @@ def test_the_answer_status_decides_the_error(srv: ServerProcess, receiver: Recei
     assert span.events == []
 
 
+def test_a_streamed_answer_is_traced_with_its_status(srv: ServerProcess, receiver: Receiver) -> None:
+    trace_id, _, traceparent = new_traceparent()
+    with httpx.Client(verify=False, timeout=20) as c:
+        r = c.get(f"https://127.0.0.1:{srv.port}/stream", headers={"traceparent": traceparent})
+    assert (r.status_code, r.text) == (206, "piece 0\npiece 1\npiece 2\n")
+    (span,) = receiver.wait_for(lambda s: s.trace_id == trace_id)
+    assert (span.name, span.attributes["http.response.status_code"], span.status_code) == (
+        "GET /stream", 206, STATUS_UNSET)
+
+
 def test_an_unknown_method_is_other(srv: ServerProcess, receiver: Receiver) -> None:
     trace_id, _, traceparent = new_traceparent()
     assert get_over("1.1", srv, "/created", {"traceparent": traceparent}, method="PURGE")[0] == 201

@@ -11,7 +11,7 @@ import os
 
 from opentelemetry import trace
 
-from ringbolt import App, HTTPError, Response, Router
+from ringbolt import App, HTTPError, Response, Router, StreamingResponse
 
 app = App()
 app.enable_tracing(service_name="tracing-test")
@@ -79,6 +79,15 @@ async def in_flight(req):
     while not os.path.exists(gate):
         await asyncio.sleep(0.01)
     return {"done": True}
+
+
+@app.get("/stream")
+async def stream(req):
+    async def pieces():
+        for i in range(3):
+            yield f"piece {i}\n"
+
+    return StreamingResponse(pieces(), 206, media_type="text/plain")
 
 
 @app.get("/const", const=True)
