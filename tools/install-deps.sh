@@ -23,6 +23,7 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               pydantic msgspec  # typed routes' body and response models (tests/py/test_typed_*.py)
               drf-spectacular-sidecar  # ringbolt[docs]: Swagger UI's and ReDoc's files for /docs and /redoc
               openapi-spec-validator  # validates the OpenAPI documents (tests/py/test_typed_openapi.py)
+              opentelemetry-sdk opentelemetry-exporter-otlp-proto-http  # ringbolt[otel]; tests/py/test_tracing.py's receiver decodes with its opentelemetry-proto
               schemathesis)  # run against a service's own document (tests/py/test_typed_openapi_schemathesis.py)
 
 PYTHON=${PYTHON:-python3}
