@@ -28,6 +28,7 @@ from ._static import check_static
 from ._stream import set_runner
 from ._tls import reload_on_sighup
 from ._wsgi_server import WSGIHandler, default_threads
+from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
 from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
@@ -201,6 +202,7 @@ class App(RouteGroup, OpenAPIApp):
         self._statics: list[tuple[str, str, str, str, bool, bool]] = []
         self._health: HealthProbes | None = None
         self._dependencies = AppDependencies()  # dependency_overrides and scope="app" values
+        self.cache = ResponseCache()  # routes' cache= store and invalidation by tag (docs/caching.md)
 
     @property
     def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
@@ -253,9 +255,17 @@ class App(RouteGroup, OpenAPIApp):
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
             handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid)
+            if d.options is not None and (d.options.get("cache") is not None or d.options.get("etag")):
+                handler = self._cache_around(handler, d.path, d.options["cache"], d.options["etag"])
             fn, is_async = build_pipeline(d.path, handler, chain, errors)
             out.append((d.path, d.methods, fn, False, is_async, False))
         return out
+
+    def _cache_around(self, handler: Handler, path: str, spec: Cache | None, etag: bool) -> Handler:
+        """The route's handler with its response cache and ETags (ringbolt._cached_route)."""
+        from ._cached_route import wrap_handler
+        store = None if spec is None else spec.store or self.cache.store
+        return wrap_handler(handler, inspect.iscoroutinefunction(handler), spec, etag, store, path, self.json_default)
 
     # ---- lifecycle ----
     def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
