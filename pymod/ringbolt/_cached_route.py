@@ -150,7 +150,9 @@ class CachedRoute:
             items = [(n, v) for n in self.key_query for v in q.getlist(n)]
         h = req.headers
         heads = [",".join(h.getlist(n)) for n in self.key_headers]
-        return "GET " + json_dumps([req.path, items, heads]).decode()
+        # The route's pattern and the path as sent: two routes never share a key (a
+        # decoded "/a%2Fb" is "/a/b", which another route may serve).
+        return "GET " + json_dumps([self.path, req.raw_path.decode("latin-1"), items, heads]).decode()
 
     @staticmethod
     def variant(base: str, vary: tuple[str, ...], req: Any) -> str:
@@ -349,7 +351,7 @@ def _cached_async(handler: Callable[..., Any], route: CachedRoute,
         if waiting is not None:  # another request of this key runs the handler: its answer serves this one
             try:
                 await asyncio.wait_for(asyncio.shield(waiting), _WAIT_FOR_LEADER)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - the leader failed: run it here
+            except asyncio.TimeoutError:  # the leader is slow: run it here too
                 pass
             entry = await route.alookup(req, base)
             return route.hit(req, entry) if entry is not None else await miss(req, base)

@@ -266,12 +266,12 @@ class RedisStore(CacheStore):
         return self._aclient
 
     def get(self, key: str) -> Entry | None:
-        data: bytes | None = self._client.get(self._key(key))
-        return None if data is None else Entry.decode(data)
+        data = self._client.get(self._key(key))
+        return Entry.decode(data) if isinstance(data, bytes) else None
 
     async def aget(self, key: str) -> Entry | None:
         data = await self._async().get(self._key(key))
-        return None if data is None else Entry.decode(data)
+        return Entry.decode(data) if isinstance(data, bytes) else None
 
     def _set(self, pipe: Any, key: str, entry: Entry, ttl: float, tags: Iterable[str]) -> None:
         k = self._key(key)
