@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from conftest import ServerProcess
+from conftest import ServerProcess, free_port
 from redis_server import redis_server
 from ringbolt import App
 from ringbolt.caching import Cache, Entry, MemoryStore
@@ -286,3 +286,17 @@ def test_redis_store_shared_by_two_workers(redis_url: str, tmp_path: Path) -> No
         assert runs(log, "cached") == 1
     finally:
         assert s.stop() == 0, s.output()
+
+
+def test_redis_store_that_does_not_answer_is_a_500(tmp_path: Path) -> None:
+    s = ServerProcess("cache_app:app", "--threads", "1", env={
+        "RINGBOLT_TEST_CACHE_LOG": str(tmp_path / "runs.log"), "RINGBOLT_TEST_REDIS": f"redis://127.0.0.1:{free_port()}/0",
+        "RINGBOLT_TEST_PREFIX": "t2:"})
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{s.port}", timeout=10) as c:
+            assert c.get("/cached").status_code == 500
+            assert c.get("/async-cached").status_code == 500
+            assert c.get("/dynamic").status_code == 200  # routes without the store go on
+    finally:
+        assert s.stop() == 0
+    assert "ConnectionError" in s.output() and runs(tmp_path / "runs.log", "cached") == 0
