@@ -7,6 +7,7 @@ once, ETag and 304 over HTTP/1.1 and h2, and a Redis store shared by two workers
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,7 +15,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from conftest import ServerProcess, free_port
+from conftest import REPO, ServerProcess, free_port
 from redis_server import redis_server
 from ringbolt import App
 from ringbolt.caching import Cache, Entry, MemoryStore
@@ -300,3 +301,25 @@ def test_redis_store_that_does_not_answer_is_a_500(tmp_path: Path) -> None:
     finally:
         assert s.stop() == 0
     assert "ConnectionError" in s.output() and runs(tmp_path / "runs.log", "cached") == 0
+
+
+def test_the_docs_example(tmp_path: Path) -> None:
+    """docs/caching.md's first block, served as it is."""
+    block = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "caching.md").read_text(), re.S)[0]
+    (tmp_path / "caching_doc.py").write_text(block)
+    s = ServerProcess("caching_doc:app", "--app-dir", str(tmp_path), "--threads", "1")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{s.port}", timeout=10) as c:
+            assert c.get("/cached").json() == c.get("/cached").json()
+            lamp = c.get("/products/1")
+            assert lamp.json()["name"] == "lamp" and c.get("/products/1").headers["age"] == "0"
+            listing = c.get("/products", params={"page": "1", "utm": "x"}).json()
+            assert c.get("/products", params={"page": "1"}).json() == listing
+            assert c.put("/products/1", json={"name": "desk lamp", "price": 35}).status_code == 200
+            assert c.get("/products/1").json()["name"] == "desk lamp"
+            assert c.get("/products/9").status_code == 404
+            clock = c.get("/clock")
+            again = c.get("/clock", headers={"if-none-match": clock.headers["etag"]})
+            assert again.status_code == 304 or again.headers["etag"] != clock.headers["etag"]  # (a new minute)
+    finally:
+        assert s.stop() == 0, s.output()

@@ -7,6 +7,7 @@ PostgreSQL cluster the test starts."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,17 @@ def test_fortunes_page_is_the_escaped_sorted_table() -> None:
                     assert r.text == EXPECTED
         finally:
             assert s.stop() == 0, s.output()
+
+
+def test_the_docs_example(tmp_path: Path) -> None:
+    """docs/templates.md's first block and its template, served as they are."""
+    text = (REPO / "docs" / "templates.md").read_text()
+    (tmp_path / "templates_doc.py").write_text(re.findall(r"```python\n(.*?)```", text, re.S)[0])
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "hello.html").write_text(re.findall(r"```html\n(.*?)```", text, re.S)[0])
+    s = ServerProcess("templates_doc:app", "--app-dir", str(tmp_path), "--threads", "1")
+    try:
+        r = httpx.get(f"http://127.0.0.1:{s.port}/hello/" + SEGMENT, timeout=10)
+        assert r.status_code == 200 and f"<p>Hello, {ESCAPED}!</p>" in r.text
+    finally:
+        assert s.stop() == 0, s.output()
