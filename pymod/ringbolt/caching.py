@@ -86,16 +86,17 @@ class Entry:
     ``vary`` set, the marker saying which request headers select among the answers
     stored for the key (the response's ``Vary``)."""
 
-    __slots__ = ("status", "headers", "content_type", "body", "created", "vary")
+    __slots__ = ("status", "headers", "content_type", "body", "created", "vary", "etag")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], content_type: str | None, body: bytes,
-                 created: float, vary: tuple[str, ...] | None = None) -> None:
+                 created: float, vary: tuple[str, ...] | None = None, etag: str | None = None) -> None:
         self.status = status
         self.headers = headers
         self.content_type = content_type
         self.body = body
         self.created = created
         self.vary = vary
+        self.etag = etag  # the ETag among the headers, kept apart: a hit compares it without a search
 
     @classmethod
     def marker(cls, vary: tuple[str, ...]) -> "Entry":
@@ -105,7 +106,8 @@ class Entry:
         return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 64
 
     def encode(self) -> bytes:
-        head = {"s": self.status, "h": self.headers, "t": self.content_type, "c": self.created, "v": self.vary}
+        head = {"s": self.status, "h": self.headers, "t": self.content_type, "c": self.created, "v": self.vary,
+                "e": self.etag}
         return json.dumps(head, separators=(",", ":")).encode() + b"\n" + self.body
 
     @classmethod
@@ -115,7 +117,7 @@ class Entry:
             meta = json.loads(head)
             vary = meta["v"]
             return cls(int(meta["s"]), [(str(k), str(v)) for k, v in meta["h"]], meta["t"], body,
-                       float(meta["c"]), tuple(vary) if vary is not None else None)
+                       float(meta["c"]), tuple(vary) if vary is not None else None, meta["e"])
         except (ValueError, KeyError, TypeError):
             return None  # not ours, or from another version: a miss
 
@@ -149,8 +151,8 @@ class CacheStore:
 
 class MemoryStore(CacheStore):
     """Answers in this worker's memory: least recently used ones go first beyond
-    ``max_entries`` answers or ``max_bytes`` of bodies and headers; expired ones go when
-    they are looked up. Each worker of ``--workers N`` has its own (use ``RedisStore``
+    ``max_entries`` answers or ``max_bytes`` of bodies and headers (an answer larger than
+    ``max_bytes`` is not kept); expired ones go when they are looked up. Each worker of ``--workers N`` has its own (use ``RedisStore``
     to share one)."""
 
     def __init__(self, max_entries: int = 10_000, max_bytes: int = 64 << 20) -> None:
@@ -179,6 +181,8 @@ class MemoryStore(CacheStore):
 
     def set(self, key: str, entry: Entry, ttl: float, tags: Iterable[str] = ()) -> None:
         tags = tuple(tags)
+        if entry.size() > self.max_bytes:
+            return  # larger than the whole store: not kept (and nothing evicted for it)
         with self._lock:
             if key in self._items:
                 self._drop(key)
@@ -186,7 +190,7 @@ class MemoryStore(CacheStore):
             self._bytes += entry.size()
             for t in tags:
                 self._tags.setdefault(t, set()).add(key)
-            while len(self._items) > self.max_entries or (self._bytes > self.max_bytes and len(self._items) > 1):
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
                 self._drop(next(iter(self._items)))
 
     def _drop(self, key: str) -> None:

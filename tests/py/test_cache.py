@@ -245,6 +245,12 @@ def test_memory_store_is_a_bounded_lru() -> None:
     store.set("c", e, 60)
     assert store.get("b") is None and store.get("a") is e and len(store) == 2
     assert store.invalidate(["t"]) == 1 and store.get("a") is None
+    small = MemoryStore(max_bytes=1000)
+    small.set("big", Entry(200, [], None, b"x" * 1000, time.time()), 60)
+    small.set("k1", Entry(200, [], None, b"x" * 480, time.time()), 60)
+    small.set("k2", Entry(200, [], None, b"x" * 480, time.time()), 60)
+    assert small.get("big") is None and small.get("k2") is not None
+    assert small.get("k1") is None  # evicted: the two do not fit in 1000 bytes with their overhead
     assert Entry.decode(b"not an entry\nbody") is None
 
 
