@@ -157,16 +157,31 @@ def test_typed_route(client: httpx.Client, log: Path) -> None:
     assert runs(log, "typed") == 1
 
 
-def test_stampede_runs_the_handler_once(srv: ServerProcess, log: Path) -> None:
+def stampede(srv: ServerProcess, path: str) -> None:
+    """8 clients at once on a cold key, each on its own connection."""
     def one(_: int) -> httpx.Response:
         with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as c:
-            return c.get("/slow")
+            return c.get(path)
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(one, range(8)))
     assert [r.status_code for r in answers] == [200] * 8
     assert all(r.json() == {"slow": True} for r in answers)
+
+
+def test_stampede_runs_the_handler_once(srv: ServerProcess, log: Path) -> None:
+    stampede(srv, "/slow")  # async def: the followers await the first one's answer
     assert runs(log, "slow") == 1
+
+
+def test_stampede_on_handler_threads_runs_the_handler_once(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"  # sync handlers on 4 threads of their own: they do run at once
+    s = ServerProcess("cache_app:app", "--handler-threads", "4", env={"RINGBOLT_TEST_CACHE_LOG": str(log)})
+    try:
+        stampede(s, "/slow-sync")
+    finally:
+        assert s.stop() == 0, s.output()
+    assert runs(log, "slow-sync") == 1
 
 
 def test_etag_and_304_on_a_dynamic_route(client: httpx.Client) -> None:

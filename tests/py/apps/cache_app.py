@@ -6,6 +6,7 @@ routes' store is that Redis server."""
 import asyncio
 import itertools
 import os
+import time
 
 from ringbolt import App, Response
 from ringbolt.caching import Cache, RedisStore
@@ -127,6 +128,13 @@ def typed(n: int = 0):
 async def slow(req):
     ran("slow")
     await asyncio.sleep(0.3)
+    return {"slow": True}
+
+
+@app.get("/slow-sync", cache=60)
+def slow_sync(req):
+    ran("slow-sync")
+    time.sleep(0.3)  # blocks its reactor thread: the other thread's requests of the key wait for it
     return {"slow": True}
 
 
