@@ -28,6 +28,7 @@ from ._static import check_static
 from ._stream import set_runner
 from ._tls import reload_on_sighup
 from ._wsgi_server import WSGIHandler, default_threads
+from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
 from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
@@ -202,6 +203,7 @@ class App(RouteGroup, OpenAPIApp):
         self._health: HealthProbes | None = None
         self._dependencies = AppDependencies()  # dependency_overrides and scope="app" values
         self._tracing: Any = None  # ringbolt.tracing.Tracing once enable_tracing() made one
+        self.cache = ResponseCache()  # routes' cache= store and invalidation by tag (docs/caching.md)
 
     @property
     def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
@@ -254,6 +256,8 @@ class App(RouteGroup, OpenAPIApp):
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
             handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid)
+            if d.options is not None and (d.options.get("cache") is not None or d.options.get("etag")):
+                handler = self._cache_around(handler, d.path, d.options["cache"], d.options["etag"])
             tracing = self._tracing
             if tracing is not None and (chain or errors.handlers or errors.debug):
                 handler = tracing.record_exceptions(handler)  # what the pipeline may turn into an answer
@@ -262,6 +266,12 @@ class App(RouteGroup, OpenAPIApp):
                 fn = tracing.server_span(d.path, fn, is_async)
             out.append((d.path, d.methods, fn, False, is_async, False))
         return out
+
+    def _cache_around(self, handler: Handler, path: str, spec: Cache | None, etag: bool) -> Handler:
+        """The route's handler with its response cache and ETags (ringbolt._cached_route)."""
+        from ._cached_route import wrap_handler
+        store = None if spec is None else spec.store or self.cache.store
+        return wrap_handler(handler, inspect.iscoroutinefunction(handler), spec, etag, store, path, self.json_default)
 
     # ---- lifecycle ----
     def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:

@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 from ._error_log import log_failure
 from ._native import Request
 from ._plan import UNSET, RoutePlan, plan_route
+from .caching import as_cache
 from .datastructures import ResponseHeaders
 from .errors import HTTPError, problem, problem_response
 from .response import FileResponse, Response, StreamingResponse
@@ -147,6 +148,8 @@ class RouteGroup:
         operation_id: str | None = None,
         deprecated: bool | None = None,
         name: str | None = None,
+        cache: Any = None,
+        etag: bool = False,
     ) -> Callable[[H], H]:
         """Register a handler for ``path`` (after the group's prefix) and ``methods``.
 
@@ -168,6 +171,11 @@ class RouteGroup:
         ``const=True``: the handler is called once at start-up (with ``req=None``) and its
         response is then served natively for every request, never entering Python (so
         no middleware runs for it).
+
+        ``cache``: GET/HEAD routes only, a ``ringbolt.caching.Cache`` or a ttl in seconds:
+        answers are kept and served from ``app.cache.store`` (docs/caching.md).
+        ``etag=True``: a strong ETag on 200 answers and 304 for a matching
+        ``If-None-Match`` (a cached route has them by default).
         """
         if isinstance(methods, str):
             methods = [methods]
@@ -178,6 +186,13 @@ class RouteGroup:
         if not method_list:
             raise ValueError(f"route {path!r} has no methods")
         full = self._full_path(path)
+        cache_spec = as_cache(cache)
+        if cache_spec is not None or etag:
+            if const:
+                raise ValueError(f"route {path!r}: a const route is answered natively, without cache= or etag=")
+            if set(method_list) - {"GET", "HEAD"}:
+                raise ValueError(f"route {path!r}: cache= and etag= are for GET and HEAD routes, "
+                                 f"not {', '.join(m for m in method_list if m not in ('GET', 'HEAD'))}")
 
         deps = list(dependencies) if dependencies is not None else None
         options = {"responses": responses, "tags": list(tags or ()), "summary": summary, "description": description,
@@ -191,7 +206,8 @@ class RouteGroup:
             if not const:
                 plan = plan_route(full, fn, response_model=response_model, status_code=status_code,
                                   dependencies=deps, **options)
-            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=options)])
+            opts = options if cache_spec is None and not etag else {**options, "cache": cache_spec, "etag": etag}
+            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=opts)])
             return fn
 
         return decorator
