@@ -23,7 +23,8 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               pydantic msgspec  # typed routes' body and response models (tests/py/test_typed_*.py)
               drf-spectacular-sidecar  # ringbolt[docs]: Swagger UI's and ReDoc's files for /docs and /redoc
               openapi-spec-validator  # validates the OpenAPI documents (tests/py/test_typed_openapi.py)
-              schemathesis)  # run against a service's own document (tests/py/test_typed_openapi_schemathesis.py)
+              schemathesis  # run against a service's own document (tests/py/test_typed_openapi_schemathesis.py)
+              "pyjwt[crypto]")  # ringbolt[auth]: JWT verification and the tokens of tests/py/test_auth*.py
 
 PYTHON=${PYTHON:-python3}
 # VENV_FROM (set by make for an interpreter that refuses pip installs, PEP 668): create
