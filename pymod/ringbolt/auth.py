@@ -111,6 +111,10 @@ class Requirement:
     def scope_names(self) -> list[str]:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """In words, for a 403's ``error_description``: ``scope a and (role b or role c)``."""
+        raise NotImplementedError
+
     def __and__(self, other: "Requirement") -> "Requirement":
         return _Composed("and", (self, _requirement(other)))
 
@@ -128,9 +132,12 @@ class _Held(Requirement):
     __slots__ = ("kind", "names")
 
     def __init__(self, kind: str, names: Sequence[str]) -> None:
-        if not names or not all(isinstance(n, str) and n and " " not in n for n in names):
+        # RFC 6749 §3.3 scope-token: printable ASCII but space, '"' and '\\' (so a name
+        # can stand in a WWW-Authenticate parameter as it is)
+        if not names or not all(isinstance(n, str) and n and all(0x21 <= ord(c) <= 0x7e and c not in '"\\'
+                                                                for c in n) for n in names):
             raise ValueError(f"{'requires' if kind == 'scope' else 'has_role'}() takes one or more names "
-                             f"without spaces, not {list(names)!r}")
+                             f"of printable ASCII without spaces, quotes or backslashes, not {list(names)!r}")
         self.kind = kind
         self.names = tuple(dict.fromkeys(names))
 
@@ -146,6 +153,9 @@ class _Held(Requirement):
 
     def __repr__(self) -> str:
         return f"{'requires' if self.kind == 'scope' else 'has_role'}({', '.join(map(repr, self.names))})"
+
+    def describe(self) -> str:
+        return " and ".join(f"{self.kind} {n}" for n in self.names)
 
 
 class _Composed(Requirement):
@@ -171,6 +181,14 @@ class _Composed(Requirement):
 
     def __repr__(self) -> str:
         return "(" + f" {'&' if self.op == 'and' else '|'} ".join(map(repr, self.parts)) + ")"
+
+    def describe(self) -> str:
+        def part(p: Requirement) -> str:
+            # an "and" inside an "or" (or the reverse) is bracketed
+            own = "and" if isinstance(p, _Held) and len(p.names) > 1 else getattr(p, "op", self.op)
+            return p.describe() if own == self.op or (isinstance(p, _Held) and len(p.names) == 1) \
+                else f"({p.describe()})"
+        return f" {self.op} ".join(part(p) for p in self.parts)
 
 
 def requires(*scopes: str) -> Requirement:
@@ -236,7 +254,7 @@ class Guard(SecurityBase):
         self.scheme_name = verifier.scheme_name
         self.auto_error = True
         self._scopes = requirement.scope_names()
-        self._description = f"requires {requirement!r}"
+        self._description = f"requires {requirement.describe()}"
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
         principal = self.verifier(request, security_scopes)
@@ -513,7 +531,7 @@ class APIKeyAuth(Verifier):
         self.name = name.lower() if location == "header" else name
         self.location = location
         self.realm = realm
-        if callable(keys) and not isinstance(keys, (Mapping, list, tuple, set, frozenset)):
+        if callable(keys):
             self._lookup: Callable[[str], Any] = keys
         else:
             self._lookup = _KeyTable(keys)

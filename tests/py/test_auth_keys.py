@@ -121,7 +121,12 @@ def test_scopes_and_roles(auth_server: Served, path: str, claims: dict[str, Any]
     if status == 403:
         assert r.headers["www-authenticate"].startswith("Bearer ")
         assert 'error="insufficient_scope"' in r.headers["www-authenticate"]
-        assert r.json()["detail"].startswith("requires ") or r.json()["detail"] == "the token lacks a required scope"
+        detail = r.json()["detail"]
+        assert detail == {"/either": "requires scope items:read or role admin",
+                          "/both": "requires scope items:write and role editor",
+                          "/admin/stats": "requires role admin", "/jwt/nested": "requires role admin",
+                          "/option": "the token lacks a required scope"}[path]
+        assert f'error_description="{detail}"' in r.headers["www-authenticate"]
 
 
 def test_guards_need_credentials_first(auth_server: Served) -> None:
@@ -160,8 +165,11 @@ def test_requirements_compose() -> None:
     assert not (requires("a", "c") | has_role("s")).allows(p)
     assert ((requires("c") | requires("b")) & (has_role("s") | has_role("r"))).allows(p)
     assert ((requires("c") | requires("b")) & has_role("r")).alternatives() == [("c", "r"), ("b", "r")]
-    with pytest.raises(ValueError, match="without spaces"):
-        requires("a b")
+    assert ((requires("c") | requires("b")) & has_role("r", "s")).describe() == "(scope c or scope b) and role r and role s"
+    assert (requires("a", "b") | has_role("r")).describe() == "(scope a and scope b) or role r"
+    for bad in ("a b", 'a"b', "a\\b", "caf\u00e9", ""):
+        with pytest.raises(ValueError, match="without spaces"):
+            requires(bad)
     with pytest.raises(ValueError, match="one or more"):
         has_role()
     with pytest.raises(TypeError, match="requires"):

@@ -1,0 +1,36 @@
+"""What a bearer JWT check costs a typed GET (docs/auth.md): the same answer with and
+without ``Security(jwt_auth)``, HS256, for benchmarks/load/instr_per_request.py:
+
+    GET /open   a typed route with a query parameter, no authentication
+    GET /jwt    the same, behind JWTAuth (HS256, audience checked): send
+                --header "Authorization: Bearer $(python3 benchmarks/load/apps/ringbolt_auth.py)"
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from ringbolt import App, Security
+from ringbolt.auth import JWTAuth, Principal
+
+SECRET = "benchmark-secret-of-at-least-32-bytes"  # a benchmark's, not a deployment's
+jwt_auth = JWTAuth(key=SECRET, algorithms=["HS256"], audience="bench")
+
+app = App()
+
+
+@app.get("/open")
+def open_route(limit: int = 10) -> dict[str, Any]:
+    return {"sub": "anonymous", "limit": limit}
+
+
+@app.get("/jwt")
+def jwt_route(user: Annotated[Principal, Security(jwt_auth)], limit: int = 10) -> dict[str, Any]:
+    return {"sub": user.subject, "limit": limit}
+
+
+if __name__ == "__main__":
+    import jwt
+
+    print(jwt.encode({"sub": "bench", "aud": "bench", "exp": int(time.time()) + 86400}, SECRET, "HS256"))
