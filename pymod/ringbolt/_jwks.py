@@ -87,6 +87,14 @@ class KeySet:
         self._first_tried = -float("inf")  # the last try while no key set was ever fetched
         self._lock = threading.Lock()
         self._refreshing = False
+        self.generation = 0  #: counts the key sets fetched: what was verified with an older one is verified again
+
+    def current_generation(self) -> int:
+        """The key set's generation, a refresh started first when the TTL has passed (a
+        token verified before is then verified again once the new set is in)."""
+        if self._keys is not None and time.monotonic() >= self._expires:
+            self._refresh_in_background()
+        return self.generation
 
     def key(self, kid: str | None, alg: str) -> "PyJWK | None":
         keys = self._keys
@@ -163,3 +171,4 @@ class KeySet:
             return
         self._keys = keys
         self._expires = time.monotonic() + self.ttl
+        self.generation += 1

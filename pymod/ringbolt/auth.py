@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import hmac
 import itertools
+import time
 from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from ._jwks import JWKSUnavailable, KeySet
@@ -212,6 +213,7 @@ class Verifier(SecurityBase):
     ``Security(verifier, scopes=[...])`` and ``require(...)``."""
 
     realm: str | None
+    lacks_scope = "the credentials lack a required scope"  #: the 403's detail for a missing Security scope
 
     def challenge(self, error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
         raise NotImplementedError
@@ -228,7 +230,7 @@ class Verifier(SecurityBase):
 
     def check_scopes(self, principal: Principal, security_scopes: SecurityScopes) -> Principal:
         if security_scopes.scopes and not principal.scopes.issuperset(security_scopes.scopes):
-            raise self.forbidden("the token lacks a required scope", security_scopes.scopes)
+            raise self.forbidden(self.lacks_scope, security_scopes.scopes)
         return principal
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal | None:
@@ -281,12 +283,16 @@ class JWTAuth(Verifier):
     then ``exp``, ``nbf``, ``iat`` (with ``leeway`` seconds), ``aud`` (``audience``) and
     ``iss`` (``issuer``); the claims named by ``require`` must be there. Hands a
     ``Principal`` whose scopes come from ``scope``/``scp`` and roles from ``roles_claim``
-    (a dotted path: ``realm_access.roles``).
+    (a dotted path: ``realm_access.roles``). The last ``cache_size`` tokens that verified
+    are kept with their principal: the same token again is checked against the clock
+    (and the JWKS key set's generation) instead of verified again (docs/auth.md).
 
     Refusals (RFC 6750 §3): no bearer token, 401 ``WWW-Authenticate: Bearer realm="..."``
     (None with ``auto_error=False``); a token that does not verify, 401 with
     ``error="invalid_token"`` and an ``error_description`` saying why; a missing scope,
     403 with ``error="insufficient_scope"``."""
+
+    lacks_scope = "the token lacks a required scope"
 
     def __init__(
         self,
@@ -303,6 +309,7 @@ class JWTAuth(Verifier):
         jwks_ttl: float = 300.0,
         jwks_refetch_interval: float = 30.0,
         jwks_timeout: float = 5.0,
+        cache_size: int = 1024,
         scheme_name: str | None = None,
         description: str | None = None,
         auto_error: bool = True,
@@ -321,6 +328,8 @@ class JWTAuth(Verifier):
             raise ValueError(f"leeway must be a number of seconds >= 0, not {leeway!r}")
         if isinstance(require, str) or not all(isinstance(c, str) for c in require):
             raise ValueError(f"require must be a list of claim names, not {require!r}")
+        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
+            raise ValueError(f"cache_size must be a number of tokens >= 0, not {cache_size!r}")
         self._init({"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}, scheme_name, description, auto_error)
         self.algorithms = algs
         self.audience = audience
@@ -343,6 +352,10 @@ class JWTAuth(Verifier):
         self._jwt_error = jwt.exceptions.PyJWTError
         self._header_of = jwt.get_unverified_header
         self._missing = self.challenge()
+        # token -> (principal, valid until, valid from, key set generation): the tokens
+        # verified lately, so a client's next requests with the same token skip PyJWT
+        self.cache_size = cache_size
+        self._verified: dict[str, tuple[Principal, float, float, int]] = {}
 
     def challenge(self, error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
         parts = [] if self.realm is None else [f"realm={_quoted(self.realm)}"]
@@ -359,11 +372,40 @@ class JWTAuth(Verifier):
         if scheme.lower() != "bearer" or not token:
             self.missing(self._missing)
             return None
+        return self.check_scopes(self.principal(token), security_scopes)
+
+    def principal(self, token: str) -> Principal:
+        """The ``Principal`` of ``token``, or the 401 ``HTTPException``. A token verified
+        lately (the last ``cache_size`` ones) is not verified again: its time claims
+        (``exp``, ``nbf``, ``iat``, with the leeway) are checked against the clock, and
+        it is verified again once the JWKS key set has changed."""
+        hit = self._verified.get(token)
+        generation = 0 if self.keys is None else self.keys.current_generation()
+        if hit is not None:
+            if hit[2] <= time.time() < hit[1] and hit[3] == generation:
+                return hit[0]
+            self._verified.pop(token, None)  # expired, or keys changed: PyJWT says why
         claims = self.verify(token)
-        principal = Principal(claims.get("sub") if isinstance(claims.get("sub"), str) else None,
+        sub = claims.get("sub")
+        principal = Principal(sub if isinstance(sub, str) else None,
                               scopes=_names(claims.get("scope")) + _names(claims.get("scp")),
                               roles=_names(self._roles(claims)), claims=claims)
-        return self.check_scopes(principal, security_scopes)
+        if self.cache_size:
+            self._remember(token, principal, claims, generation)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, claims: dict[str, Any], generation: int) -> None:
+        # PyJWT has checked these are integers; the bounds are its own comparisons:
+        # expired when exp <= now - leeway, immature when nbf or iat > now + leeway
+        until = int(claims["exp"]) + self.leeway if "exp" in claims else float("inf")
+        since = max((int(claims[c]) for c in ("nbf", "iat") if c in claims), default=-float("inf")) - self.leeway
+        verified = self._verified
+        while len(verified) >= self.cache_size:
+            try:
+                del verified[next(iter(verified))]  # the oldest
+            except (KeyError, StopIteration, RuntimeError):  # another thread took it
+                break
+        verified[token] = (principal, until, since, generation)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of ``token`` once it verifies, else the 401 ``HTTPException``."""

@@ -189,7 +189,21 @@ def test_configuration_errors_are_said() -> None:
         ({"jwks_url": "https://x.test/jwks", "algorithms": ["HS256"]}, "HS256 takes a key= secret"),
         ({"jwks_url": "file:///etc/passwd", "algorithms": ["RS256"]}, "http\\(s\\) URL"),
         ({"key": "s" * 32, "algorithms": ["HS256"], "leeway": -1}, "leeway"),
+        ({"key": "s" * 32, "algorithms": ["HS256"], "cache_size": -1}, "cache_size"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
             JWTAuth(**kwargs)
+
+
+def test_verified_tokens_are_kept_within_the_cache_size(auth_server: Served) -> None:
+    auth = JWTAuth(key=auth_server.keys.secret, algorithms=["HS256"], audience="api", cache_size=2)
+    tokens = [token(auth_server.keys.secret, "HS256", sub=f"u{i}") for i in range(3)]
+    first = auth.principal(tokens[0])
+    assert auth.principal(tokens[0]) is first  # kept: not verified again
+    for tok in tokens[1:]:
+        auth.principal(tok)
+    assert len(auth._verified) == 2 and tokens[0] not in auth._verified  # the oldest went
+    assert auth.principal(tokens[0]) is not first and auth.principal(tokens[0]).subject == "u0"
+    uncached = JWTAuth(key=auth_server.keys.secret, algorithms=["HS256"], audience="api", cache_size=0)
+    assert uncached.principal(tokens[0]) is not uncached.principal(tokens[0])

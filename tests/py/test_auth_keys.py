@@ -30,7 +30,7 @@ KEY_CASES: list[tuple[str, dict[str, Any], int, Any]] = [
     ("/key/header", {}, 401, "Not authenticated"),
     ("/key/header/scoped", {"headers": {"x-api-key": "k-reader"}}, 200, {"sub": "reader", "scopes": ["items:read"],
                                                                         "roles": []}),
-    ("/key/header/scoped", {"headers": {"x-api-key": "k-plain"}}, 403, "the token lacks a required scope"),
+    ("/key/header/scoped", {"headers": {"x-api-key": "k-plain"}}, 403, "the credentials lack a required scope"),
     ("/key/query", {"params": {"api_key": "k-plain"}}, 200, {"sub": "plain", "scopes": [], "roles": []}),
     ("/key/query", {"params": {"api_key": "nope"}}, 401, "the API key is not valid"),
     ("/key/query", {"headers": {"api_key": "k-plain"}}, 401, "Not authenticated"),

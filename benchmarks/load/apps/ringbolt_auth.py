@@ -3,7 +3,9 @@ without ``Security(jwt_auth)``, HS256, for benchmarks/load/instr_per_request.py:
 
     GET /open   a typed route with a query parameter, no authentication
     GET /jwt    the same, behind JWTAuth (HS256, audience checked): send
-                --header "Authorization: Bearer $(python3 benchmarks/load/apps/ringbolt_auth.py)"
+                --header "Authorization: Bearer $(python3 benchmarks/load/apps/ringbolt_auth.py)";
+                the same token each request, so after the first it is a verified token kept
+    GET /jwt-uncached   the same with cache_size=0: PyJWT verifies every request
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ringbolt.auth import JWTAuth, Principal
 
 SECRET = "benchmark-secret-of-at-least-32-bytes"  # a benchmark's, not a deployment's
 jwt_auth = JWTAuth(key=SECRET, algorithms=["HS256"], audience="bench")
+uncached = JWTAuth(key=SECRET, algorithms=["HS256"], audience="bench", cache_size=0, scheme_name="Uncached")
 
 app = App()
 
@@ -27,6 +30,11 @@ def open_route(limit: int = 10) -> dict[str, Any]:
 
 @app.get("/jwt")
 def jwt_route(user: Annotated[Principal, Security(jwt_auth)], limit: int = 10) -> dict[str, Any]:
+    return {"sub": user.subject, "limit": limit}
+
+
+@app.get("/jwt-uncached")
+def jwt_uncached(user: Annotated[Principal, Security(uncached)], limit: int = 10) -> dict[str, Any]:
     return {"sub": user.subject, "limit": limit}
 
 
