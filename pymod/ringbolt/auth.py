@@ -368,11 +368,13 @@ class JWTAuth(Verifier):
         return "Bearer " + ", ".join(parts) if parts else "Bearer"
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal | None:
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-        if scheme.lower() != "bearer" or not token:
+        value = request.headers.get("authorization")
+        token = value[7:].strip() if value is not None and value[:7].lower() == "bearer " else ""
+        if not token:
             self.missing(self._missing)
             return None
-        return self.check_scopes(self.principal(token), security_scopes)
+        principal = self.principal(token)
+        return self.check_scopes(principal, security_scopes) if security_scopes.scopes else principal
 
     def principal(self, token: str) -> Principal:
         """The ``Principal`` of ``token``, or the 401 ``HTTPException``. A token verified

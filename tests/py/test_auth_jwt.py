@@ -175,6 +175,10 @@ def test_the_example_me_contract(auth_server: Served) -> None:
     assert (r.status_code, r.headers["www-authenticate"]) == (401, "Bearer")
     other = jwt.encode({"sub": "ann", "aud": "api", "exp": int(time.time()) + 60}, EXAMPLE_SECRET, "HS256")
     assert refused(auth_server, "/me", other, "the token is not for this audience")
+    no_sub = jwt.encode({"aud": "example", "exp": int(time.time()) + 60}, EXAMPLE_SECRET, "HS256")
+    refused(auth_server, "/me", no_sub, "the token has no sub claim")
+    forged_key = jwt.encode({"sub": "ann", "aud": "example", "exp": int(time.time()) + 60}, "x" * 32, "HS256")
+    refused(auth_server, "/me", forged_key, "the signature does not verify")
 
 
 def test_configuration_errors_are_said() -> None:

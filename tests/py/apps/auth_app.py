@@ -35,7 +35,7 @@ expiring = JWTAuth(jwks_url=JWKS + "/ttl", algorithms=["RS256"], audience="api",
 unreachable = JWTAuth(jwks_url=os.environ["AUTH_JWKS_DOWN"], algorithms=["RS256"], jwks_timeout=2,
                       scheme_name="Down")
 example = JWTAuth(key=os.environ["EXAMPLE_JWT_SECRET"], algorithms=["HS256"], audience="example",
-                  scheme_name="ExampleBearer")
+                  require=["exp", "sub"], scheme_name="ExampleBearer")
 
 KEYS_TABLE = {"k-reader": Principal("reader", scopes=["items:read"]), "k-plain": "plain"}
 in_header = APIKeyAuth("X-API-Key", keys=KEYS_TABLE)
