@@ -8,6 +8,7 @@ import base64
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 
 from auth_helpers import Served, auth_server, bearer, token
 from ringbolt.auth import APIKeyAuth, BasicAuth, Principal, compare_secret, has_role, requires
@@ -140,6 +141,7 @@ def test_guards_need_credentials_first(auth_server: Served) -> None:
 
 def test_openapi_shows_the_schemes_and_refusals(auth_server: Served) -> None:
     doc = auth_server.client.get("/openapi.json").json()
+    validate(doc)
     schemes = doc["components"]["securitySchemes"]
     assert schemes["JWTAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert schemes["APIKeyAuth"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
