@@ -6,6 +6,8 @@ without ``Security(jwt_auth)``, HS256, for benchmarks/load/instr_per_request.py:
                 --header "Authorization: Bearer $(python3 benchmarks/load/apps/ringbolt_auth.py)";
                 the same token each request, so after the first it is a verified token kept
     GET /jwt-uncached   the same with cache_size=0: PyJWT verifies every request
+    GET /header the same with a dependency that only reads req.headers (what reading
+                the Authorization header costs before any verification)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from ringbolt import App, Security
+from ringbolt import App, Request, Security
 from ringbolt.auth import JWTAuth, Principal
 
 SECRET = "benchmark-secret-of-at-least-32-bytes"  # a benchmark's, not a deployment's
@@ -36,6 +38,15 @@ def jwt_route(user: Annotated[Principal, Security(jwt_auth)], limit: int = 10) -
 @app.get("/jwt-uncached")
 def jwt_uncached(user: Annotated[Principal, Security(uncached)], limit: int = 10) -> dict[str, Any]:
     return {"sub": user.subject, "limit": limit}
+
+
+def header_only(request: Request) -> str | None:
+    return request.headers.get("authorization")
+
+
+@app.get("/header")
+def header_route(value: Annotated[str | None, Security(header_only)], limit: int = 10) -> dict[str, Any]:
+    return {"sub": "anonymous" if value is None else "someone", "limit": limit}
 
 
 if __name__ == "__main__":
