@@ -37,7 +37,7 @@ def _jwt() -> "Any":
     try:
         import jwt
         import jwt.algorithms
-    except ImportError as exc:  # pragma: no cover - depends on the installation
+    except ImportError as exc:
         raise ImportError("ringbolt.auth.JWTAuth needs PyJWT with cryptography: pip install 'ringbolt[auth]'") from exc
     if not jwt.algorithms.has_crypto:
         raise ImportError("ringbolt.auth.JWTAuth needs the cryptography package: pip install 'ringbolt[auth]'")

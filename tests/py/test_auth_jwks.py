@@ -8,9 +8,11 @@ from __future__ import annotations
 import secrets
 import time
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from auth_helpers import Served, auth_server, bearer, forged, jwk, token
+from ringbolt._jwks import MAX_JWKS_BYTES, JWKSUnavailable, KeySet
 from test_auth_jwt import refused
 
 __all__ = ["auth_server"]  # the module fixture
@@ -86,3 +88,26 @@ def test_an_unreachable_key_server_is_503(auth_server: Served) -> None:
         assert int(r.headers["retry-after"]) >= 1
     # a malformed token is refused before any fetch
     refused(auth_server, "/jwks/down", "not.a.jwt", "the token is malformed")
+
+
+def test_a_bad_key_set_is_never_taken(auth_server: Served) -> None:
+    key = rsa.generate_private_key(65537, 2048)
+    jwks = auth_server.jwks
+    keys = KeySet(jwks.url + "/bad", ["RS256"], ttl=300, refetch_interval=0, timeout=5)
+    for document in ("not a key set", {"keys": "no list"}, "x" * (MAX_JWKS_BYTES + 10)):
+        jwks.documents["/bad"] = document
+        with pytest.raises(JWKSUnavailable):
+            keys.key("k", "RS256")
+    del jwks.documents["/bad"]  # a 404
+    with pytest.raises(JWKSUnavailable):
+        keys.key("k", "RS256")
+    assert jwks.fetches["/bad"] == 4
+    # keys that do not load, are for encryption or of another type are left out, the rest taken
+    broken = {**jwk(key, "k", "RS256"), "n": "!!"}
+    jwks.documents["/bad"] = {"keys": [broken, {**jwk(key, "enc"), "use": "enc"}, jwk(key, "ok")]}
+    assert keys.key("k", "RS256") is None and keys.key("enc", "RS256") is None
+    assert keys.key("ok", "RS256") is not None and keys.key("ok", "RS512") is None
+    # a good set then a bad one: the good keys stay
+    jwks.documents["/bad"] = "garbage"
+    assert keys.key("unknown", "RS256") is None  # refetched, failed
+    assert keys.key("ok", "RS256") is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from typing import Any
 
@@ -179,6 +180,12 @@ def test_the_example_me_contract(auth_server: Served) -> None:
     refused(auth_server, "/me", no_sub, "the token has no sub claim")
     forged_key = jwt.encode({"sub": "ann", "aud": "example", "exp": int(time.time()) + 60}, "x" * 32, "HS256")
     refused(auth_server, "/me", forged_key, "the signature does not verify")
+
+
+def test_without_pyjwt_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "jwt", None)
+    with pytest.raises(ImportError, match=re.escape("pip install 'ringbolt[auth]'")):
+        JWTAuth(key="s" * 32, algorithms=["HS256"])
 
 
 def test_configuration_errors_are_said() -> None:
