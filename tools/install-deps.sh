@@ -30,6 +30,7 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               schemathesis  # run against a service's own document (tests/py/test_typed_openapi_schemathesis.py)
               jinja2 redis  # ringbolt[templates], ringbolt[redis] (tests/py/test_templates.py, test_cache.py)
               asyncpg  # the fortunes app on PostgreSQL (tests/py/test_templates.py)
+              "pyjwt[crypto]"  # ringbolt[auth]: JWT verification and the tokens of tests/py/test_auth*.py
               )  # (one entry a line, the list closed on its own line: each addition is one line)
 
 PYTHON=${PYTHON:-python3}

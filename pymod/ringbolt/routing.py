@@ -104,6 +104,7 @@ class RouteGroup:
         self._defs: list[RouteDef] = []
         self._keys: dict[tuple[str, str], str] = {}
         self._middleware: list[Middleware] = []
+        self._route_dependencies: list[Any] = []  # Router(dependencies=...): before each route's own
 
     # ---- registration ----
     def _full_path(self, path: str) -> str:
@@ -194,7 +195,7 @@ class RouteGroup:
                 raise ValueError(f"route {path!r}: cache= and etag= are for GET and HEAD routes, "
                                  f"not {', '.join(m for m in method_list if m not in ('GET', 'HEAD'))}")
 
-        deps = list(dependencies) if dependencies is not None else None
+        deps = [*self._route_dependencies, *(dependencies or ())] or None
         options = {"responses": responses, "tags": list(tags or ()), "summary": summary, "description": description,
                    "include_in_schema": include_in_schema, "operation_id": operation_id, "deprecated": deprecated,
                    "name": name, "methods": list(dict.fromkeys(method_list))}
@@ -283,7 +284,8 @@ class RouteGroup:
 
 class Router(RouteGroup):
     """A group of routes under a common ``prefix`` with its own middleware, added to an
-    app (or another router) with ``include``.
+    app (or another router) with ``include``. ``dependencies`` (``Depends``/``Security``
+    markers) are called before each route registered on it, as its own ``dependencies=``.
 
     >>> items = Router(prefix="/items")
     >>> @items.get("/{item_id:int}")
@@ -292,8 +294,11 @@ class Router(RouteGroup):
     >>> app.include(items)
     """
 
-    def __init__(self, prefix: str = "") -> None:
+    def __init__(self, prefix: str = "", *, dependencies: Iterable[Any] | None = None) -> None:
         super().__init__(prefix)
+        # called before each route's own dependencies, on every route registered here
+        # (an authentication verifier: ``dependencies=[Security(jwt_auth)]``)
+        self._route_dependencies = list(dependencies or ())
 
     def __repr__(self) -> str:
         return f"Router(prefix={self.prefix!r}, routes={len(self._defs)})"
