@@ -85,6 +85,44 @@ async def close_all(stack: list[Any], exc: BaseException | None) -> None:
             await loop.run_in_executor(None, _close_sync, gen, exc)
 
 
+def _finish_sync(gen: Any, exc: BaseException | None) -> None:
+    try:
+        next(gen) if exc is None else gen.throw(exc)
+    except StopIteration:
+        return
+    except BaseException as raised:
+        if raised is exc:  # thrown in, come back out: the handler's own failure goes on
+            return
+        raise
+    raise RuntimeError(f"the dependency {gen.__qualname__} yielded more than once")
+
+
+def close_now(stack: list[Any], exc: BaseException | None) -> None:
+    """Finish the ``scope="function"`` generators of ``stack``, the last entered first,
+    emptying it: at once, before the response is written. The exception thrown in coming
+    back out is quiet; any other failure raises (a 500)."""
+    while stack:
+        _finish_sync(stack.pop(), exc)
+
+
+async def close_now_async(stack: list[Any], exc: BaseException | None) -> None:
+    """``close_now`` for an async route: its async generators awaited."""
+    while stack:
+        gen = stack.pop()
+        if not hasattr(gen, "athrow"):
+            _finish_sync(gen, exc)
+            continue
+        try:
+            await (gen.__anext__() if exc is None else gen.athrow(exc))
+        except StopAsyncIteration:
+            continue
+        except BaseException as raised:
+            if raised is exc:
+                continue
+            raise
+        raise RuntimeError(f"the dependency {gen.__qualname__} yielded more than once")
+
+
 def exit_later(req: Any, stack: list[Any], exc: BaseException | None) -> None:
     """Run the clean-up of ``stack`` once the response has been handed to the server:
     under ringbolt's server, on the worker's event loop after the answers staged so far

@@ -89,7 +89,7 @@ class DependencySpec:
     spec: "CallSpec"  #: the dependency's own parameters
     scopes: tuple[str, ...]  #: every Security scope from the route down to here
     use_cache: bool
-    scope: str  #: "request" or "app"
+    scope: str  #: "request", "function" or "app"
 
     @property
     def cache_key(self) -> tuple[Any, ...]:
@@ -454,7 +454,7 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
     response = _response(fn, response_model, status_code)
     plan = RoutePlan(call, route_deps, body, response, names, False, options)
     plan.is_async = call.kind in ("async", "asyncgen") or any(
-        d.spec.kind in ("async", "asyncgen") for d in plan.all_dependencies() if d.scope == "request")
+        d.spec.kind in ("async", "asyncgen") for d in plan.all_dependencies() if d.scope != "app")
     return plan
 
 

@@ -137,7 +137,7 @@ def extend(errors: ErrorList | None, more: ErrorList) -> ErrorList:
 _PLAIN = (str, int, float, bool, type(None))
 
 
-def from_pydantic(out: ErrorList, prefix: Loc) -> ErrorList:
+def from_pydantic(out: list[Any], prefix: Loc) -> ErrorList:
     """pydantic's errors (``ValidationError.errors(include_url=False)``, asked for once:
     it is most of a refusal's cost) as our list, each ``loc`` after ``prefix`` (its own
     dicts, changed in place: no copy on the error path)."""

@@ -121,6 +121,7 @@ class _Compiler:
         self.ns: dict[str, Any] = {
             "Bad": Bad, "bad": _problem.bad, "missing": _problem.missing, "extend": _problem.extend,
             "BodyInvalid": BodyInvalid, "copy_default": copy_default, "exit_later": _depends.exit_later,
+            "close_now": _depends.close_now, "close_now_async": _depends.close_now_async,
             "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
             "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
             "FINITE": FINITE,
@@ -130,7 +131,8 @@ class _Compiler:
         self.calls: list[str] = []  # phase 2: the dependencies, in order
         self.sources: set[str] = set()
         self.cache: dict[Any, str] = {}
-        self.has_stack = False
+        self.has_stack = False  # a generator dependency finished after the response
+        self.has_fstack = False  # one finished when the handler returns (scope="function")
         self.n = 0
         self.planner = Planner(plan.path_names)  # for overrides: their own parameters
 
@@ -300,12 +302,14 @@ class _Compiler:
                 c.append(f"{out} = {fn}({args})")
             elif kind == "async":
                 c.append(f"{out} = await {fn}({args})")
-            elif kind == "gen":
-                self.has_stack = True
-                c.append(f"g = {fn}({args}); stack.append(g); {out} = next(g)")
-            else:
-                self.has_stack = True
-                c.append(f"g = {fn}({args}); stack.append(g); {out} = await g.__anext__()")
+            else:  # a generator: its clean-up after the response, or (scope="function") after the handler
+                where = "fstack" if dep.scope == "function" else "stack"
+                if where == "fstack":
+                    self.has_fstack = True
+                else:
+                    self.has_stack = True
+                first = "next(g)" if kind == "gen" else "await g.__anext__()"
+                c.append(f"g = {fn}({args}); {where}.append(g); {out} = {first}")
         if dep.use_cache:
             self.cache[key] = out
         return out
@@ -358,16 +362,23 @@ class _Compiler:
         self.ns["PASS"] = _PASS
         self.ns["out"] = _out
         ret = f"return {writer}(r)" if writer else "return r if type(r) in PASS else out(r)"
-        if self.has_stack:
+        if self.has_stack or self.has_fstack:
+            close = "await close_now_async" if self.is_async else "close_now"
             lines.append("    stack = []")
+            lines.append("    fstack = []")
             lines.append("    try:")
             lines += [f"        {line}" for line in self.calls]
             lines.append(f"        {call}")
+            if self.has_fstack:
+                lines.append(f"        {close}(fstack, None)")
             lines.append(f"        r = {writer}(r)" if writer else "        r = r if type(r) in PASS else out(r)")
             lines.append("    except BaseException as exc:")
-            lines.append("        if stack: exit_later(req, stack, exc)")
+            lines.append("        try:")
+            lines.append(f"            if fstack: {close}(fstack, exc)")
+            lines.append("        finally:")
+            lines.append("            if stack: exit_later(req, stack, exc)")
             lines.append("        raise")
-            lines.append("    exit_later(req, stack, None)")
+            lines.append("    if stack: exit_later(req, stack, None)")
             lines.append("    return r")
         else:
             lines += [f"    {line}" for line in self.calls]

@@ -188,7 +188,9 @@ class Depends:
     ``use_cache`` (default True): called once per request however many parameters
     depend on it. A generator (``yield``) dependency's code after the ``yield`` runs
     once the response has been handed to the server, also when the handler raised (the
-    exception is thrown in at the ``yield``). ``scope="app"``: called once, when the
+    exception is thrown in at the ``yield``); with ``scope="function"`` it runs as soon
+    as the handler returns (or raises), before the response is written, and a clean-up
+    that raises makes the answer a 500. ``scope="app"``: called once, when the
     app starts (or at its first use), and its value kept for every request; a
     generator's clean-up runs when the app stops. ``Depends()`` with no callable uses
     the parameter's annotation (a class)."""
@@ -199,8 +201,8 @@ class Depends:
                  scope: str = "request") -> None:
         if dependency is not None and not callable(dependency):
             raise TypeError(f"Depends() takes a callable, not {type(dependency).__name__}")
-        if scope not in ("request", "app"):
-            raise ValueError(f"Depends scope is 'request' or 'app', not {scope!r}")
+        if scope not in ("request", "function", "app"):
+            raise ValueError(f"Depends scope is 'request', 'function' or 'app', not {scope!r}")
         self.dependency = dependency
         self.use_cache = use_cache
         self.scope = scope

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from ringbolt import App, Depends, Header, Query, Request, RequestValidationError, Response
+from ringbolt import App, Depends, Header, HTTPException, Query, Request, RequestValidationError, Response
 from ringbolt._plan import PlanError
 from ringbolt.testing import TestClient
 from typed_helpers import InProcess, Transport, transport_fixture
@@ -270,3 +270,83 @@ def test_loop_less_app_runs_sync_generator_cleanup() -> None:
         while not done and time.monotonic() < deadline:
             time.sleep(0.02)
         assert done == ["closed"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_function_scope_cleanup_runs_before_the_response_is_written(kind: str) -> None:
+    """Depends(scope="function"): the code after the yield runs when the handler returns,
+    before the answer is written (the clean-up below changes the dict the handler
+    returned, and the client sees the change); an exception of the handler is thrown in
+    at the yield and still answers; a clean-up that raises makes the answer a 500; the
+    request-scoped generator beside it is still finished after the answer."""
+    events: list[str] = []
+
+    def sync_held() -> Any:
+        state: dict[str, Any] = {"closed": False}
+        try:
+            yield state
+        except Exception as exc:
+            events.append(f"thrown:{type(exc).__name__}")
+            raise
+        state["closed"] = True
+        events.append("function-closed")
+
+    async def async_held() -> Any:
+        state: dict[str, Any] = {"closed": False}
+        try:
+            yield state
+        except Exception as exc:
+            events.append(f"thrown:{type(exc).__name__}")
+            raise
+        state["closed"] = True
+        events.append("function-closed")
+
+    def broken() -> Any:
+        yield None
+        raise RuntimeError("the clean-up failed")
+
+    def per_request() -> Any:
+        yield None
+        events.append("request-closed")
+
+    held = sync_held if kind == "sync" else async_held
+    Held = Annotated[dict[str, Any], Depends(held, scope="function")]
+    app = App()
+
+    if kind == "sync":
+        @app.get("/ok")
+        def ok(state: Held, _: Annotated[None, Depends(per_request)]) -> dict[str, Any]:
+            return state
+
+        @app.get("/raises")
+        def raises(state: Held) -> dict[str, Any]:
+            raise HTTPException(409, "conflict")
+    else:
+        @app.get("/ok")
+        async def ok(state: Held, _: Annotated[None, Depends(per_request)]) -> dict[str, Any]:
+            return state
+
+        @app.get("/raises")
+        async def raises(state: Held) -> dict[str, Any]:
+            raise HTTPException(409, "conflict")
+
+    @app.get("/broken")
+    def broken_route(_: Annotated[None, Depends(broken, scope="function")]) -> dict[str, str]:
+        return {"never": "sent"}
+
+    with TestClient(app) as client:
+        assert client.get("/ok").json() == {"closed": True}  # closed before it was written
+        assert events[0] == "function-closed"
+        deadline = time.monotonic() + 10
+        while "request-closed" not in events and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert events == ["function-closed", "request-closed"]
+        events.clear()
+        r = client.get("/raises")
+        assert r.status_code == 409 and events == ["thrown:HTTPException"], (r.status_code, events)
+        assert client.get("/broken").status_code == 500
+
+
+def test_depends_scope_is_checked() -> None:
+    with pytest.raises(ValueError, match="'request', 'function' or 'app'"):
+        Depends(lambda: None, scope="route")
