@@ -31,6 +31,7 @@ from ._wsgi_server import WSGIHandler, default_threads
 from .features import ResponseFeatures
 from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
+from .rate_limit import AppRateLimit, RateLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings
@@ -201,6 +202,7 @@ class App(RouteGroup, OpenAPIApp):
         self._statics: list[tuple[str, str, str, str, bool, bool]] = []
         self._health: HealthProbes | None = None
         self._dependencies = AppDependencies()  # dependency_overrides and scope="app" values
+        self._rate_limit: AppRateLimit | None = None
 
     @property
     def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
@@ -363,6 +365,30 @@ class App(RouteGroup, OpenAPIApp):
                                     timeout=timeout, drain_delay=drain_delay)
         return self._health
 
+    def rate_limit(
+        self,
+        limit: str,
+        *,
+        key: str = "client",
+        algorithm: str = "sliding_window",
+        headers: bool = True,
+        table_size: int = 65536,
+        paths: Iterable[str] | None = None,
+    ) -> RateLimit:
+        """Limit the requests of each client (``key``) to ``limit`` (``"5/minute"``,
+        ``"100 per hour"``, ``"3/2s"``), checked natively before any Python runs: past it
+        the answer is 429 with ``Retry-After`` and the ``RateLimit-*`` headers
+        (docs/rate-limits.md). Every route it covers counts against this one limit
+        together, across all workers: the routes under the ``paths`` prefixes, or (None)
+        every route and the mounted ASGI/WSGI app. A route's own ``rate_limit=`` replaces
+        it (``False``: none). ``key``, ``algorithm``, ``headers`` and ``table_size``: see
+        ``ringbolt.RateLimit``."""
+        if self._rate_limit is not None:
+            raise ValueError("the app's rate limit is already configured (routes take their own with rate_limit=)")
+        limit_obj = RateLimit(limit, key=key, algorithm=algorithm, headers=headers, table_size=table_size)
+        self._rate_limit = AppRateLimit(limit_obj, paths)
+        return limit_obj
+
     # ---- native response features (no Python per request; see docs/middleware-native.md) ----
     def enable_compression(
         self,
@@ -487,23 +513,38 @@ class App(RouteGroup, OpenAPIApp):
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
         set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
-        for path, methods, fn, const, is_async, websocket in [*routes, *self._openapi_routes()]:  # + /docs...
+        own_limits = [d.rate_limit for d in self._defs]  # routes are the defs, in order
+        policies: dict[int, int] = {}  # id(RateLimit): its native id (a limit shared by routes is counted once)
+
+        def limit_route(route_id: int, limit: RateLimit | None) -> None:
+            if limit is None:
+                return
+            if id(limit) not in policies:
+                policies[id(limit)] = limit.add_to(server)
+            server.set_rate_limit(route_id, policies[id(limit)])
+
+        for i, (path, methods, fn, const, is_async, websocket) in enumerate([*routes, *self._openapi_routes()]):
             if websocket:
-                server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
+                route_id = server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
             elif const:
                 result = fn(None)
                 if inspect.iscoroutine(result):
                     result = asyncio.run(result)
-                server.add_const_route(path, methods, result)
+                route_id = server.add_const_route(path, methods, result)
             else:
-                server.add_route(path, methods, fn, is_async)
+                route_id = server.add_route(path, methods, fn, is_async)
+            if i < len(own_limits):  # (the docs pages are never limited)
+                limit_route(route_id, resolve(own_limits[i], path, self._rate_limit))
         for mount in [*self._statics, *self._openapi_statics()]:  # the docs pages' assets too
             server.add_static(*mount)
+        fallback = None
         if self._asgi is not None:
             self._asgi.ws_settings = ws_settings
-            server.set_fallback(self._asgi, True, True, True)
+            fallback = server.set_fallback(self._asgi, True, True, True)
         if self._wsgi is not None:
-            server.set_fallback(self._wsgi.entry, False, True)  # wsgi.input reads a large body as it arrives
+            fallback = server.set_fallback(self._wsgi.entry, False, True)  # wsgi.input reads a large body as it arrives
+        if fallback is not None and self._rate_limit is not None and self._rate_limit.paths is None:
+            limit_route(fallback, self._rate_limit.limit)  # the mounted app counts as one more route
         return server
 
     def run(
