@@ -45,8 +45,8 @@ TEST(RateLimit, TokenBucketAllowsItsBurstThenRefillsOneTokenAnInterval) {
     EXPECT_FALSE(d.allowed);
     EXPECT_EQ(d.retry_after, 1u); // one token in 333 ms: rounded up to whole seconds
     EXPECT_EQ(d.reset_s, 1u);
-    EXPECT_FALSE(l->hit("k", t0 + 332 * ms).allowed);
-    d = l->hit("k", t0 + 333 * ms);
+    EXPECT_FALSE(l->hit("k", t0 + 333 * ms).allowed); // a token every 333.333 ms
+    d = l->hit("k", t0 + 334 * ms);
     EXPECT_TRUE(d.allowed);
     EXPECT_EQ(d.remaining, 0u);
     EXPECT_EQ(l->hit("k", t0 + 2000 * ms).remaining, 2u); // full again after a window
