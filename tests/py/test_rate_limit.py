@@ -10,13 +10,14 @@ from __future__ import annotations
 import itertools
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 import h3_client
-from conftest import Reader, Response, ServerProcess, assert_problem
+from conftest import LoggedServer, Reader, Response, ServerProcess, assert_problem
 from h2_tls_helpers import Client, certs, status, tls_args  # noqa: F401  (certs is a fixture)
 from ringbolt import App, RateLimit
 
@@ -47,9 +48,10 @@ def clock(tmp_path_factory: pytest.TempPathFactory) -> Clock:
 
 
 @pytest.fixture(scope="module")
-def srv(clock: Clock) -> Iterator[ServerProcess]:
-    s = ServerProcess("rate_limit_app:app", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1", "--threads", "2",
-                      env={"RINGBOLT_TEST_RATE_CLOCK_FILE": str(clock.path)})
+def srv(clock: Clock) -> Iterator[LoggedServer]:
+    s = LoggedServer("rate_limit_app:app", clock.path.with_name("server.log"), "--proxy-headers",
+                     "--forwarded-allow-ips", "127.0.0.1", "--threads", "2",
+                     env={"RINGBOLT_TEST_RATE_CLOCK_FILE": str(clock.path)})
     yield s
     assert s.stop() == 0, s.output()
 
@@ -169,6 +171,16 @@ def test_headers_false_leaves_allowed_answers_alone(srv: ServerProcess) -> None:
     assert_refused(hit(srv, "/quiet", client), 2, 60)
 
 
+def test_a_full_table_evicts_the_oldest_and_says_so_once(srv: LoggedServer) -> None:
+    clients = [new_client() for _ in range(12)]
+    for c in clients:  # 12 keys in a table of 8: every first request is counted, none refused
+        assert hit(srv, "/tiny", c).status == 200
+    out = srv.wait_log("its table of 8 keys has a full bucket")
+    assert hit(srv, "/tiny", clients[-1]).status == 429  # the newest keys are still counted
+    assert hit(srv, "/tiny", clients[0]).status == 200  # the oldest was evicted: it starts afresh
+    assert srv.output().count("has a full bucket") == 1, out
+
+
 def test_http2_and_an_async_route(srv: ServerProcess) -> None:
     client = new_client()
     with Client(srv) as c:  # h2c by prior knowledge, every request on one connection
@@ -187,6 +199,11 @@ def test_http2_and_an_async_route(srv: ServerProcess) -> None:
 def test_one_limit_across_workers() -> None:
     srv = ServerProcess("rate_limit_app:app", "--workers", "2", "--threads", "1")
     try:
+        ready: set[int] = set()  # both workers answer (until then new connections go to the first)
+        deadline = time.monotonic() + 15
+        while len(ready) < 2 and time.monotonic() < deadline:
+            ready.add(hit(srv, "/free").json()["pid"])
+        assert len(ready) == 2, ready
         pids = set()
         for left in range(39, -1, -1):  # a connection each: the kernel spreads them over both workers
             r = hit(srv, "/wide")

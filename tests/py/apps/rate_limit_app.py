@@ -46,6 +46,11 @@ def wide(req: Any) -> dict[str, Any]:
     return who(req)
 
 
+@app.get("/tiny", rate_limit=RateLimit("1/minute", table_size=8))  # one bucket: full at the 9th client
+def tiny(req: Any) -> dict[str, Any]:
+    return who(req)
+
+
 @app.get("/async", rate_limit="2/minute")
 async def async_route(req: Any) -> dict[str, Any]:
     return who(req)
