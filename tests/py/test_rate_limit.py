@@ -163,6 +163,13 @@ def test_app_wide_limit_counts_its_routes_together(srv: ServerProcess) -> None:
             assert r.status == 200 and r.header("ratelimit-limit") is None, r
 
 
+@pytest.mark.parametrize("path", ["/const", "/users/me"])
+def test_const_and_included_routes_keep_their_limit(srv: ServerProcess, path: str) -> None:
+    client = new_client()
+    assert_allowed(hit(srv, path, client), 1, 0, 60)
+    assert_refused(hit(srv, path, client), 1, 60)
+
+
 def test_headers_false_leaves_allowed_answers_alone(srv: ServerProcess) -> None:
     client = new_client()
     for _ in range(2):

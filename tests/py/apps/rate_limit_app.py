@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ringbolt import App, RateLimit
+from ringbolt import App, RateLimit, Router
 
 app = App()
 app.rate_limit("4/minute", paths=["/api/"])  # /api/a and /api/b count together
@@ -74,6 +74,22 @@ def api_exempt(req: Any) -> dict[str, Any]:
 @app.get("/free")
 def free(req: Any) -> dict[str, Any]:
     return who(req)
+
+
+@app.get("/const", const=True, rate_limit="1/minute")  # answered natively: limited all the same
+def const(req: Any) -> dict[str, Any]:
+    return {"const": True}
+
+
+users = Router(prefix="/users")
+
+
+@users.get("/me", rate_limit="1/minute")  # a router's route keeps its limit when included
+def me(req: Any) -> dict[str, Any]:
+    return who(req)
+
+
+app.include(users)
 
 
 async def _asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
