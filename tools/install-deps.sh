@@ -10,6 +10,7 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               ngtcp2-client  # an independent QUIC client for the HTTP/3 interop tests
               chromium  # a real browser over HTTP/3 (tests/py/test_http3_browser.py)
               haproxy  # a load balancer sending the PROXY protocol (tests/py/test_proxy_protocol.py)
+              redis-server  # the Redis of RateLimit(redis=...) (tests/py/test_rate_limit.py)
               ccache)  # meson compiles through it when found: the matrix builds share their C++ core objects
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
@@ -18,6 +19,7 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               websockets  # the WebSocket client of tests/py/test_websocket*.py
               zstandard brotli  # decode compressed responses (tests/py/test_compression.py)
               hypothesis  # property tests (tests/py/test_json_types.py)
+              redis  # RateLimit(redis=...) against a redis-server the test starts (tests/py/test_rate_limit.py)
               h2 "httpx[http2]"  # HTTP/2 frame-level and client tests (tests/py/test_http2*.py)
               aioquic  # the HTTP/3 client of the end-to-end QUIC tests
               pydantic msgspec  # typed routes' body and response models (tests/py/test_typed_*.py)

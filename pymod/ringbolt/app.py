@@ -31,7 +31,7 @@ from ._wsgi_server import WSGIHandler, default_threads
 from .features import ResponseFeatures
 from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
-from .rate_limit import AppRateLimit, RateLimit, resolve
+from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings
@@ -249,13 +249,23 @@ class App(RouteGroup, OpenAPIApp):
         # it; else they answer their 422 directly (cheaper than raising).
         raise_invalid = any(cls in errors.handlers for cls in RequestValidationError.__mro__)
         out: list[tuple[str, list[str], Handler, bool, bool, bool]] = []
+        in_redis: dict[int, RedisLimit] = {}  # id(RateLimit): its Redis check, one per limit
         for d in self._defs:
+            limit = resolve(d.rate_limit, d.path, self._rate_limit)
+            if limit is not None and limit.redis is not None and (d.const or d.websocket):
+                raise ValueError(f"route {d.path}: a Redis rate limit runs in Python, and a const or WebSocket "
+                                 "route never does (give it a native limit, or rate_limit=False)")
             if d.const or d.websocket:
                 out.append((d.path, d.methods, d.handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
             handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid)
             fn, is_async = build_pipeline(d.path, handler, chain, errors)
+            if limit is not None and limit.redis is not None:
+                if id(limit) not in in_redis:
+                    shared = self._rate_limit is not None and limit is self._rate_limit.limit
+                    in_redis[id(limit)] = RedisLimit(limit, "app" if shared else d.path)
+                fn = in_redis[id(limit)].wrap(fn, is_async)
             out.append((d.path, d.methods, fn, False, is_async, False))
         return out
 
@@ -374,6 +384,7 @@ class App(RouteGroup, OpenAPIApp):
         headers: bool = True,
         table_size: int = 65536,
         paths: Iterable[str] | None = None,
+        redis: str | None = None,
     ) -> RateLimit:
         """Limit the requests of each client (``key``) to ``limit`` (``"5/minute"``,
         ``"100 per hour"``, ``"3/2s"``), checked natively before any Python runs: past it
@@ -381,11 +392,11 @@ class App(RouteGroup, OpenAPIApp):
         (docs/rate-limits.md). Every route it covers counts against this one limit
         together, across all workers: the routes under the ``paths`` prefixes, or (None)
         every route and the mounted ASGI/WSGI app. A route's own ``rate_limit=`` replaces
-        it (``False``: none). ``key``, ``algorithm``, ``headers`` and ``table_size``: see
-        ``ringbolt.RateLimit``."""
+        it (``False``: none). ``key``, ``algorithm``, ``headers``, ``table_size`` and
+        ``redis`` (counted in Redis, across machines): see ``ringbolt.RateLimit``."""
         if self._rate_limit is not None:
             raise ValueError("the app's rate limit is already configured (routes take their own with rate_limit=)")
-        limit_obj = RateLimit(limit, key=key, algorithm=algorithm, headers=headers, table_size=table_size)
+        limit_obj = RateLimit(limit, key=key, algorithm=algorithm, headers=headers, table_size=table_size, redis=redis)
         self._rate_limit = AppRateLimit(limit_obj, paths)
         return limit_obj
 
@@ -517,7 +528,7 @@ class App(RouteGroup, OpenAPIApp):
         policies: dict[int, int] = {}  # id(RateLimit): its native id (a limit shared by routes is counted once)
 
         def limit_route(route_id: int, limit: RateLimit | None) -> None:
-            if limit is None:
+            if limit is None or limit.redis is not None:  # (counted in Redis by the route's pipeline)
                 return
             if id(limit) not in policies:
                 policies[id(limit)] = limit.add_to(server)
@@ -544,6 +555,9 @@ class App(RouteGroup, OpenAPIApp):
         if self._wsgi is not None:
             fallback = server.set_fallback(self._wsgi.entry, False, True)  # wsgi.input reads a large body as it arrives
         if fallback is not None and self._rate_limit is not None and self._rate_limit.paths is None:
+            if self._rate_limit.limit.redis is not None:
+                raise ValueError("a Redis rate limit covers ringbolt routes only, not a mounted ASGI/WSGI app: "
+                                 "give app.rate_limit paths=[...]")
             limit_route(fallback, self._rate_limit.limit)  # the mounted app counts as one more route
         return server
 

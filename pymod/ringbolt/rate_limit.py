@@ -4,6 +4,8 @@ worker. This module only reads and checks the configuration. See docs/rate-limit
 
 from __future__ import annotations
 
+import importlib
+import logging
 import re
 from typing import Any, Iterable
 
@@ -54,12 +56,15 @@ class RateLimit:
     ``table_size``: how many keys its table holds (default 65536, 16 bytes each, shared
     by the workers); when a key's bucket of 8 is full the entry nearest to a whole quota
     makes room, logged once.
+    ``redis``: a Redis URL: the limit is counted there instead, shared by every machine
+    using that server (a token bucket, checked in Python before the handler; needs the
+    ``redis`` extra; see docs/rate-limits.md).
     """
 
-    __slots__ = ("text", "requests", "window", "key", "header", "algorithm", "headers", "table_size")
+    __slots__ = ("text", "requests", "window", "key", "header", "algorithm", "headers", "table_size", "redis")
 
     def __init__(self, limit: str, *, key: str = "client", algorithm: str = "sliding_window", headers: bool = True,
-                 table_size: int = 65536) -> None:
+                 table_size: int = 65536, redis: str | None = None) -> None:
         self.text = limit
         self.requests, self.window = parse_rate(limit)
         if not isinstance(key, str):
@@ -81,6 +86,13 @@ class RateLimit:
         if isinstance(table_size, bool) or not isinstance(table_size, int) or not 8 <= table_size <= 1 << 28:
             raise ValueError(f"table_size must be an int from 8 to 2**28 keys, not {table_size!r}")
         self.table_size = table_size
+        if redis is not None:
+            if not isinstance(redis, str) or not redis.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError(f"redis must be a redis://, rediss:// or unix:// URL, not {redis!r}")
+            if algorithm != "token_bucket":
+                raise ValueError("a Redis rate limit is a token bucket: pass algorithm='token_bucket'")
+            _redis_module()  # ImportError naming the extra now, not at the first request
+        self.redis = redis
 
     def __repr__(self) -> str:
         return f"RateLimit({self.text!r}, key={self.key!r}, algorithm={self.algorithm!r})"
@@ -131,3 +143,116 @@ def resolve(route: RateLimit | bool | None, path: str, default: AppRateLimit | N
     if default is not None and default.covers(path):
         return default.limit
     return None
+
+
+# ---- across machines: Redis (RateLimit(..., redis=URL)) ----
+
+# GCRA on the Redis server's clock (TIME: one clock for every machine): KEYS[1] holds the
+# key's theoretical arrival time in microseconds; ARGV: the emission interval and the
+# bucket's span (limit x interval). Returns {allowed, microseconds until the bucket is
+# whole, microseconds until the next request is allowed}.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local span = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now + interval > span then
+  return {0, tat - now, tat + interval - span - now}
+end
+tat = tat + interval
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+return {1, tat - now, 0}
+"""
+
+
+def _seconds(us: int) -> int:
+    return -(-int(us) // 1_000_000)
+
+
+class RedisLimit:
+    """A RateLimit counted in Redis, shared by every machine that names the same server:
+    checked in Python before the handler (the native limit cannot wait on the network),
+    as a token bucket on the Redis server's clock. One client per process and kind, made
+    at the first request (after a supervisor's fork). When Redis cannot be reached the
+    request is let through and the failure logged once until Redis answers again."""
+
+    def __init__(self, limit: RateLimit, name: str) -> None:
+        self.limit = limit
+        self.prefix = f"ringbolt:rate:{name}:{limit.requests}/{limit.window}:"
+        self.interval = max(1, round(limit.window * 1_000_000 / limit.requests))
+        self._sync: Any = None
+        self._async: Any = None
+        self._failing = False
+
+    def key(self, req: Any) -> str:
+        if self.limit.header:
+            value = req.headers.get(self.limit.header)
+            if value is not None:
+                return self.prefix + "h" + str(value)
+        client = req.client
+        return self.prefix + "a" + (client[0] if client else "")
+
+    def _answer(self, result: Any) -> Any:
+        """None when allowed (the RateLimit-* fields are not added then), else the 429."""
+        allowed, reset_us, retry_us = (int(x) for x in result)
+        if allowed:
+            return None
+        from .errors import problem, problem_response
+        headers = {"RateLimit-Limit": str(self.limit.requests), "RateLimit-Remaining": "0",
+                   "RateLimit-Reset": str(_seconds(reset_us)),
+                   "RateLimit-Policy": f"{self.limit.requests};w={max(1, _seconds(round(self.limit.window * 1e6)))}",
+                   "Retry-After": str(max(1, _seconds(retry_us)))}
+        detail = "This client sent more requests than the route's rate limit allows; see Retry-After."
+        return problem_response(429, problem(429, detail), headers)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._failing:
+            self._failing = True
+            logging.getLogger("ringbolt").warning("rate limit %s: Redis at %s failed (%r): requests are let through "
+                                                  "until it answers", self.limit.text, self.limit.redis, exc)
+
+    def check(self, req: Any) -> Any:
+        if self._sync is None:
+            self._sync = _redis_module().Redis.from_url(self.limit.redis).register_script(_GCRA)
+        try:
+            result = self._sync(keys=[self.key(req)], args=[self.interval, self.interval * self.limit.requests])
+        except Exception as exc:  # redis.RedisError, OSError: fail open
+            self._failed(exc)
+            return None
+        self._failing = False
+        return self._answer(result)
+
+    async def check_async(self, req: Any) -> Any:
+        if self._async is None:
+            self._async = _redis_module().asyncio.Redis.from_url(self.limit.redis).register_script(_GCRA)
+        try:
+            result = await self._async(keys=[self.key(req)], args=[self.interval, self.interval * self.limit.requests])
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        self._failing = False
+        return self._answer(result)
+
+    def wrap(self, fn: Any, is_async: bool) -> Any:
+        """`fn` (a route's whole pipeline) behind this limit."""
+        if is_async:
+            async def limited_async(req: Any) -> Any:
+                refused = await self.check_async(req)
+                return refused if refused is not None else await fn(req)
+            return limited_async
+
+        def limited(req: Any) -> Any:
+            refused = self.check(req)
+            return refused if refused is not None else fn(req)
+        return limited
+
+
+def _redis_module() -> Any:
+    try:
+        redis = importlib.import_module("redis")
+        importlib.import_module("redis.asyncio")
+    except ImportError:
+        raise ImportError("RateLimit(redis=...) needs redis-py: pip install 'ringbolt[redis]'") from None
+    return redis

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,7 +19,7 @@ from typing import Any, Iterator
 import pytest
 
 import h3_client
-from conftest import LoggedServer, Reader, Response, ServerProcess, assert_problem
+from conftest import LoggedServer, Reader, Response, ServerProcess, assert_problem, free_port
 from h2_tls_helpers import Client, certs, status, tls_args  # noqa: F401  (certs is a fixture)
 from ringbolt import App, RateLimit
 
@@ -265,6 +267,78 @@ def test_an_asgi_app_under_an_app_wide_limit() -> None:
         assert_refused(hit(srv, "/z"), 2, 60)
     finally:
         assert srv.stop() == 0, srv.output()
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A redis-server of the test's own on a free port (nothing saved)."""
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.parametrize("path", ["/global", "/global-async"])
+def test_a_redis_limit_holds_across_two_servers(redis_url: str, path: str) -> None:
+    """Two servers (two machines, as far as the limit knows) naming one Redis: 3 a minute
+    for the client in all."""
+    servers = [ServerProcess("rate_limit_app:redis_app", env={"RINGBOLT_TEST_REDIS_URL": redis_url})
+               for _ in range(2)]
+    try:
+        for s in (servers[0], servers[1], servers[0]):
+            assert hit(s, path).status == 200
+        for s in servers:
+            r = hit(s, path)
+            assert_problem(r, 429, "rate limit")
+            assert r.header("ratelimit-policy") == "3;w=60" and r.header("ratelimit-remaining") == "0", r
+            assert 1 <= int(r.header("retry-after") or "0") <= 20, r  # a token every 20 s
+    finally:
+        for s in servers:
+            assert s.stop() == 0, s.output()
+
+
+def test_an_unreachable_redis_lets_requests_through_and_says_so_once(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    srv = LoggedServer("rate_limit_app:redis_app", tmp_path / "server.log",
+                       env={"RINGBOLT_TEST_REDIS_URL": url})
+    try:
+        for _ in range(5):
+            assert hit(srv, "/global").status == 200
+        srv.wait_log("requests are let through until it answers")
+        assert srv.output().count("requests are let through") == 1
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_redis_limit_without_redis_py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"ringbolt\[redis\]"):
+        RateLimit("5/minute", algorithm="token_bucket", redis="redis://127.0.0.1:6379/0")
+
+
+def test_redis_limits_refuse_what_they_cannot_cover() -> None:
+    with pytest.raises(ValueError, match="token bucket"):
+        RateLimit("5/minute", redis="redis://127.0.0.1:6379/0")
+    with pytest.raises(ValueError, match="redis must be"):
+        RateLimit("5/minute", algorithm="token_bucket", redis="127.0.0.1:6379")
+    app = App()
+    app.get("/c", const=True, rate_limit=RateLimit("5/minute", algorithm="token_bucket",
+                                                   redis="redis://127.0.0.1:1/0"))(lambda req: {})
+    with pytest.raises(ValueError, match="a const or WebSocket route never does"):
+        app.run(port=0, log_level="warning")
 
 
 @pytest.mark.parametrize("text, error", [

@@ -102,3 +102,18 @@ async def _asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
 asgi = App()
 asgi.mount_asgi(_asgi, lifespan="off")
 asgi.rate_limit("2/minute")  # the mounted app, every path
+
+
+# Counted in Redis (RateLimit(redis=...)): one limit for every server naming the same one.
+redis_app = App()
+_redis = os.environ.get("RINGBOLT_TEST_REDIS_URL", "redis://127.0.0.1:1/0")
+
+
+@redis_app.get("/global", rate_limit=RateLimit("3/minute", algorithm="token_bucket", redis=_redis))
+def global_sync(req: Any) -> dict[str, Any]:
+    return who(req)
+
+
+@redis_app.get("/global-async", rate_limit=RateLimit("3/minute", algorithm="token_bucket", redis=_redis))
+async def global_async(req: Any) -> dict[str, Any]:
+    return who(req)
