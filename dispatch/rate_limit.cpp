@@ -299,6 +299,9 @@ rate_decision rate_limiter::hit(std::string_view key, uint64_t now_us) noexcept 
         }
         if (at == rate_bucket) {
             size_t victim = empty != rate_bucket ? empty : stale != rate_bucket ? stale : oldest;
+            if (victim == rate_bucket) [[unlikely]] {
+                continue; // (every slot changed under the scan) look again
+            }
             if (!b[victim].key.compare_exchange_strong(keys[victim], h, std::memory_order_acq_rel)) {
                 continue; // another key took it: look again
             }
