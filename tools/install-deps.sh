@@ -10,8 +10,10 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               ngtcp2-client  # an independent QUIC client for the HTTP/3 interop tests
               chromium  # a real browser over HTTP/3 (tests/py/test_http3_browser.py)
               haproxy  # a load balancer sending the PROXY protocol (tests/py/test_proxy_protocol.py)
-              redis-server  # the Redis of RateLimit(redis=...) (tests/py/test_rate_limit.py)
-              ccache)  # meson compiles through it when found: the matrix builds share their C++ core objects
+              ccache  # meson compiles through it when found: the matrix builds share their C++ core objects
+              redis-server  # the Redis cache store shared by workers (tests/py/test_cache.py)
+              postgresql  # the fortunes page on a cluster of its own (tests/py/test_templates.py)
+              )
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
               gunicorn  # ringbolt.workers.RingboltWorker under gunicorn's arbiter (tests/py/test_gunicorn_worker.py)
@@ -25,7 +27,12 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               pydantic msgspec  # typed routes' body and response models (tests/py/test_typed_*.py)
               drf-spectacular-sidecar  # ringbolt[docs]: Swagger UI's and ReDoc's files for /docs and /redoc
               openapi-spec-validator  # validates the OpenAPI documents (tests/py/test_typed_openapi.py)
-              schemathesis)  # run against a service's own document (tests/py/test_typed_openapi_schemathesis.py)
+              opentelemetry-sdk opentelemetry-exporter-otlp-proto-http  # ringbolt[otel]; tests/py/test_tracing.py's receiver decodes with its opentelemetry-proto
+              schemathesis  # run against a service's own document (tests/py/test_typed_openapi_schemathesis.py)
+              jinja2 redis  # ringbolt[templates], ringbolt[redis] (tests/py/test_templates.py, test_cache.py)
+              asyncpg  # the fortunes app on PostgreSQL (tests/py/test_templates.py)
+              "pyjwt[crypto]"  # ringbolt[auth]: JWT verification and the tokens of tests/py/test_auth*.py
+              )  # (one entry a line, the list closed on its own line: each addition is one line)
 
 PYTHON=${PYTHON:-python3}
 # VENV_FROM (set by make for an interpreter that refuses pip installs, PEP 668): create

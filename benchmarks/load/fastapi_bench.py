@@ -64,8 +64,8 @@ def switches(pid: int) -> int:
     return n
 
 
-def wrk(args: argparse.Namespace, url: str, seconds: int) -> str:
-    cmd = ["taskset", "-c", args.load_cpu, "wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", url]
+def wrk(args: argparse.Namespace, url: str, seconds: int, extra: tuple[str, ...] | list[str] = ()) -> str:
+    cmd = ["taskset", "-c", args.load_cpu, "wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", *extra, url]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
 
 

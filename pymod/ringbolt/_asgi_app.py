@@ -398,6 +398,8 @@ async def serve_lifespan(app: Any, receive: Any, send: Any) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             failed = await _run_hooks([*app._shutdown, app._dependencies.stop])
+            if app._tracing is not None:
+                app._tracing.flush()  # (under another server: at its lifespan shutdown)
             await send({"type": "lifespan.shutdown.failed", "message": failed} if failed is not None
                        else {"type": "lifespan.shutdown.complete"})
             return

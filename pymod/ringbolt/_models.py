@@ -130,7 +130,7 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
                 errors = exc.errors(include_url=False)
                 if errors and errors[0]["type"] == "json_invalid":
                     raise _problem.malformed(errors[0]["msg"].removeprefix("Invalid JSON: ")) from None
-                return BodyInvalid(_problem.from_pydantic(exc, prefix))
+                return BodyInvalid(_problem.from_pydantic(errors, prefix))
         return decode_pydantic
 
     import msgspec

@@ -137,10 +137,10 @@ def extend(errors: ErrorList | None, more: ErrorList) -> ErrorList:
 _PLAIN = (str, int, float, bool, type(None))
 
 
-def from_pydantic(exc: Any, prefix: Loc) -> ErrorList:
-    """pydantic's ValidationError as our list, each ``loc`` after ``prefix`` (its own
+def from_pydantic(out: ErrorList, prefix: Loc) -> ErrorList:
+    """pydantic's errors (``ValidationError.errors(include_url=False)``, asked for once:
+    it is most of a refusal's cost) as our list, each ``loc`` after ``prefix`` (its own
     dicts, changed in place: no copy on the error path)."""
-    out: ErrorList = exc.errors(include_url=False)
     for e in out:
         e["loc"] = (*prefix, *e["loc"])  # a tuple: written as a JSON array
         ctx = e.get("ctx")

@@ -28,6 +28,7 @@ from ._static import check_static
 from ._stream import set_runner
 from ._tls import reload_on_sighup
 from ._wsgi_server import WSGIHandler, default_threads
+from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
 from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
@@ -203,6 +204,8 @@ class App(RouteGroup, OpenAPIApp):
         self._health: HealthProbes | None = None
         self._dependencies = AppDependencies()  # dependency_overrides and scope="app" values
         self._rate_limit: AppRateLimit | None = None
+        self._tracing: Any = None  # ringbolt.tracing.Tracing once enable_tracing() made one
+        self.cache = ResponseCache()  # routes' cache= store and invalidation by tag (docs/caching.md)
 
     @property
     def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
@@ -260,14 +263,27 @@ class App(RouteGroup, OpenAPIApp):
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
             handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid)
+            if d.options is not None and (d.options.get("cache") is not None or d.options.get("etag")):
+                handler = self._cache_around(handler, d.path, d.options["cache"], d.options["etag"])
+            tracing = self._tracing
+            if tracing is not None and (chain or errors.handlers or errors.debug):
+                handler = tracing.record_exceptions(handler)  # what the pipeline may turn into an answer
             fn, is_async = build_pipeline(d.path, handler, chain, errors)
             if limit is not None and limit.redis is not None:
                 if id(limit) not in in_redis:
                     shared = self._rate_limit is not None and limit is self._rate_limit.limit
                     in_redis[id(limit)] = RedisLimit(limit, "app" if shared else d.path)
                 fn = in_redis[id(limit)].wrap(fn, is_async)
+            if tracing is not None:  # a span per request only with tracing on: else no wrapper
+                fn = tracing.server_span(d.path, fn, is_async)
             out.append((d.path, d.methods, fn, False, is_async, False))
         return out
+
+    def _cache_around(self, handler: Handler, path: str, spec: Cache | None, etag: bool) -> Handler:
+        """The route's handler with its response cache and ETags (ringbolt._cached_route)."""
+        from ._cached_route import wrap_handler
+        store = None if spec is None else spec.store or self.cache.store
+        return wrap_handler(handler, inspect.iscoroutinefunction(handler), spec, etag, store, path, self.json_default)
 
     # ---- lifecycle ----
     def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
@@ -468,6 +484,41 @@ class App(RouteGroup, OpenAPIApp):
                                     hsts_include_subdomains=hsts_include_subdomains, hsts_preload=hsts_preload,
                                     content_security_policy=content_security_policy,
                                     cross_origin_opener_policy=cross_origin_opener_policy, extra=extra or {})
+
+    def enable_tracing(
+        self,
+        tracer_provider: Any = None,
+        *,
+        endpoint: str | None = None,
+        protocol: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        service_name: str | None = None,
+        timeout: float | None = None,
+        flush_timeout: float = 5.0,
+    ) -> Any:
+        """Trace every request a route's handler answers with OpenTelemetry (docs/tracing.md;
+        the ``otel`` extra): one SERVER span each, named "{method} {route}", continuing the
+        client's W3C ``traceparent``/``tracestate``, with the HTTP semantic-convention
+        attributes; the handler runs with it as the current span, so the app's own spans
+        are its children. Without this call no route has a wrapper: tracing costs nothing.
+
+        ``tracer_provider``: the provider to use; None: the global one if the process set
+        one (``opentelemetry-instrument``, ``trace.set_tracer_provider``), else ringbolt
+        makes an SDK ``TracerProvider`` exporting over OTLP through a
+        ``BatchSpanProcessor`` and sets it as the global one. The OTEL_* variables
+        configure it (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER,
+        ...); ``endpoint`` (as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), ``protocol``
+        ("http/protobuf" or "grpc"), ``headers``, ``service_name`` and ``timeout``
+        (seconds per export) take their place. Each stop flushes the provider, after the
+        drain and the shutdown hooks, for ``flush_timeout`` seconds at most. Returns the
+        provider. OTEL_SDK_DISABLED=true leaves tracing off."""
+        if self._tracing is not None:
+            raise ValueError("tracing is already enabled")
+        from . import tracing  # the otel extra, imported only when asked for
+
+        self._tracing = tracing.set_up(tracer_provider, endpoint=endpoint, protocol=protocol, headers=headers,
+                                       service_name=service_name, timeout=timeout, flush_timeout=flush_timeout)
+        return self._tracing.provider if self._tracing is not None else None
 
     def _needs_loop(self, routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> bool:
         return self._asgi is not None or any(
@@ -791,6 +842,8 @@ class App(RouteGroup, OpenAPIApp):
                 if self._dependencies.values:
                     self._call_hook(self._dependencies.stop)
             finally:
+                if self._tracing is not None:
+                    self._tracing.flush()  # the spans of the last requests and of the hooks
                 if self._runner is not None:
                     self._runner.stop()
                     self._runner = None

@@ -261,6 +261,10 @@ class _Builder:
             # {x:int} and the like match only what they convert: another value is no route (404), not a 422
             out["404"] = {"description": "No route matches: a path value its converter does not take",
                           "content": self.problem()}
+        for dep in plan.all_dependencies() if plan is not None else ():
+            if isinstance(dep.call, SecurityBase):  # a verifier's 401 and 403
+                for code, text in dep.call.openapi_responses(dep.scopes).items():
+                    out.setdefault(code, {"description": text, "content": self.problem()})
         for code, extra in (route.options.get("responses") or {}).items():
             key = "default" if str(code).lower() == "default" else str(code).upper()
             declared = dict(extra) if isinstance(extra, dict) else {}
@@ -292,9 +296,10 @@ class _Builder:
             if not isinstance(call, SecurityBase):
                 continue
             self.security_schemes.setdefault(call.scheme_name, dict(call.model))
-            requirement = {call.scheme_name: list(dict.fromkeys(dep.scopes))}
-            if requirement not in out:
-                out.append(requirement)
+            for names in call.security_alternatives(dep.scopes):
+                requirement = {call.scheme_name: names}
+                if requirement not in out:
+                    out.append(requirement)
         return out
 
 

@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 from ._error_log import log_failure
 from ._native import Request
 from ._plan import UNSET, RoutePlan, plan_route
+from .caching import as_cache
 from .datastructures import ResponseHeaders
 from .rate_limit import RateLimit, route_limit
 from .errors import HTTPError, problem, problem_response
@@ -107,6 +108,7 @@ class RouteGroup:
         self._defs: list[RouteDef] = []
         self._keys: dict[tuple[str, str], str] = {}
         self._middleware: list[Middleware] = []
+        self._route_dependencies: list[Any] = []  # Router(dependencies=...): before each route's own
 
     # ---- registration ----
     def _full_path(self, path: str) -> str:
@@ -151,6 +153,8 @@ class RouteGroup:
         operation_id: str | None = None,
         deprecated: bool | None = None,
         name: str | None = None,
+        cache: Any = None,
+        etag: bool = False,
         rate_limit: str | RateLimit | bool | None = None,
     ) -> Callable[[H], H]:
         """Register a handler for ``path`` (after the group's prefix) and ``methods``.
@@ -177,6 +181,11 @@ class RouteGroup:
         ``const=True``: the handler is called once at start-up (with ``req=None``) and its
         response is then served natively for every request, never entering Python (so
         no middleware runs for it).
+
+        ``cache``: GET/HEAD routes only, a ``ringbolt.caching.Cache`` or a ttl in seconds:
+        answers are kept and served from ``app.cache.store`` (docs/caching.md).
+        ``etag=True``: a strong ETag on 200 answers and 304 for a matching
+        ``If-None-Match`` (a cached route has them by default).
         """
         if isinstance(methods, str):
             methods = [methods]
@@ -188,8 +197,15 @@ class RouteGroup:
             raise ValueError(f"route {path!r} has no methods")
         full = self._full_path(path)
         limit = route_limit(rate_limit, full)
+        cache_spec = as_cache(cache)
+        if cache_spec is not None or etag:
+            if const:
+                raise ValueError(f"route {path!r}: a const route is answered natively, without cache= or etag=")
+            if set(method_list) - {"GET", "HEAD"}:
+                raise ValueError(f"route {path!r}: cache= and etag= are for GET and HEAD routes, "
+                                 f"not {', '.join(m for m in method_list if m not in ('GET', 'HEAD'))}")
 
-        deps = list(dependencies) if dependencies is not None else None
+        deps = [*self._route_dependencies, *(dependencies or ())] or None
         options = {"responses": responses, "tags": list(tags or ()), "summary": summary, "description": description,
                    "include_in_schema": include_in_schema, "operation_id": operation_id, "deprecated": deprecated,
                    "name": name, "methods": list(dict.fromkeys(method_list))}
@@ -201,7 +217,8 @@ class RouteGroup:
             if not const:
                 plan = plan_route(full, fn, response_model=response_model, status_code=status_code,
                                   dependencies=deps, **options)
-            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=options,
+            opts = options if cache_spec is None and not etag else {**options, "cache": cache_spec, "etag": etag}
+            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=opts,
                                 rate_limit=limit)])
             return fn
 
@@ -278,7 +295,8 @@ class RouteGroup:
 
 class Router(RouteGroup):
     """A group of routes under a common ``prefix`` with its own middleware, added to an
-    app (or another router) with ``include``.
+    app (or another router) with ``include``. ``dependencies`` (``Depends``/``Security``
+    markers) are called before each route registered on it, as its own ``dependencies=``.
 
     >>> items = Router(prefix="/items")
     >>> @items.get("/{item_id:int}")
@@ -287,8 +305,11 @@ class Router(RouteGroup):
     >>> app.include(items)
     """
 
-    def __init__(self, prefix: str = "") -> None:
+    def __init__(self, prefix: str = "", *, dependencies: Iterable[Any] | None = None) -> None:
         super().__init__(prefix)
+        # called before each route's own dependencies, on every route registered here
+        # (an authentication verifier: ``dependencies=[Security(jwt_auth)]``)
+        self._route_dependencies = list(dependencies or ())
 
     def __repr__(self) -> str:
         return f"Router(prefix={self.prefix!r}, routes={len(self._defs)})"

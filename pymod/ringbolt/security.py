@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated, Any, Sequence
 
 from ._native import Request
 from .errors import HTTPException
@@ -75,6 +75,16 @@ class SecurityBase:
         answers None (the route decides)."""
         if self.auto_error:
             raise self.not_authenticated(www_authenticate)
+
+    def security_alternatives(self, scopes: Sequence[str]) -> list[list[str]]:
+        """The OpenAPI security requirement(s) of a route that depends on this scheme
+        with ``scopes``: alternatives, each the scope (or role) names all needed."""
+        return [list(dict.fromkeys(scopes))]
+
+    def openapi_responses(self, scopes: Sequence[str]) -> dict[str, str]:
+        """The refusals (status: description) this scheme adds to each operation's
+        responses; none for a scheme that only reads the credential."""
+        return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(scheme_name={self.scheme_name!r})"

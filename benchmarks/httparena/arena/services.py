@@ -40,8 +40,9 @@ def _pg_bindir() -> str:
 class Postgres:
     """A PostgreSQL cluster of its own; ``stop()`` (also from a ``finally``) removes it."""
 
-    def __init__(self, seed_sql: str, *, cpus: str | None, port: int, log_dir: str) -> None:
+    def __init__(self, seed_sql: str, *, cpus: str | None, port: int, log_dir: str, table: str = "items") -> None:
         self.bindir = _pg_bindir()
+        self.table = table  # the seed must leave rows in it
         self.port = port
         self.cpus = cpus
         self.seed_sql = seed_sql
@@ -97,9 +98,9 @@ class Postgres:
             raise RuntimeError(f"PostgreSQL did not start: {result.stderr.strip()} {self._log_tail()}")
         self._psql("-c", "CREATE DATABASE benchmark", database="postgres")
         self._psql("-f", self.seed_sql)
-        rows = self._psql("-tAc", "SELECT count(*) FROM items").strip()
+        rows = self._psql("-tAc", f"SELECT count(*) FROM {self.table}").strip()
         if not rows.isdigit() or int(rows) == 0:
-            raise RuntimeError(f"the seed {self.seed_sql} left no rows in items ({rows!r})")
+            raise RuntimeError(f"the seed {self.seed_sql} left no rows in {self.table} ({rows!r})")
         self.rows = int(rows)
 
     def connects(self) -> int:

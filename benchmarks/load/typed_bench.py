@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The typed API's speed (docs/typed.md; BENCHMARKS.md, "The typed API"): server CPU µs
+per request of the same endpoints written with ringbolt's typed API (pydantic and msgspec
+models), by hand on ``req`` (apps/ringbolt_typed.py), in FastAPI (apps/fastapi_typed.py,
+``async def``) on uvicorn and on ringbolt, and in Litestar with msgspec
+(apps/litestar_typed.py) on uvicorn and on Granian; the C io_uring floor
+(c_uring_hello.c: a fixed answer, no HTTP parsing to speak of) in the same run says what
+a request's TCP work costs on this kernel. Each server runs one worker (one thread)
+pinned to --server-cpu, wrk -t1 to --load-cpu; systems interleave round after round,
+each run a fresh server. Per request: server CPU µs (utime+stime, every thread, /proc).
+
+    bash benchmarks/load/setup_peers.sh      # uvicorn, granian, fastapi, litestar, the C floor
+    python benchmarks/load/typed_bench.py --rounds 3
+
+Scenarios: ``get`` (GET /q?limit=20&offset=5&q=abc: three query parameters, two
+constrained), ``post`` (POST /items?limit=5&verbose=true, a 6-field body with a nested
+model and a list, a header dependency, a response model: 201) and ``bad`` (the same POST
+with two invalid fields: 422), the bodies of requests/typed_post{,_bad}.raw. wrk's
+non-2xx count is checked against what the scenario expects.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from fastapi_bench import wrk
+from proc_util import add_pinning, cpu, free_port, stop, wait_for_200
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APPS = os.path.join(HERE, "apps")
+FLOOR = os.path.join(HERE, ".bin", "c_uring_hello")
+
+UVICORN = ["-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+GRANIAN = ["-m", "granian", "--interface", "asgi", "--workers", "1", "--runtime-threads", "1", "--runtime-mode",
+           "st", "--http", "1", "--no-ws", "--log-level", "warning"]
+RINGBOLT = ["-m", "ringbolt", "serve", "--threads", "1", "--workers", "1", "--log-level", "warning"]
+
+# system -> (python: "rb" or "peers", arguments after the interpreter, with {port} and {app})
+SYSTEMS = {
+    "c-uring": (None, [FLOOR, "{port}"]),
+    "ringbolt-hand": ("rb", [*RINGBOLT, "ringbolt_typed:hand_app", "--port", "{port}"]),
+    "ringbolt-typed": ("rb", [*RINGBOLT, "ringbolt_typed:typed_app", "--port", "{port}"]),
+    "ringbolt-msgspec": ("rb", [*RINGBOLT, "ringbolt_typed:msgspec_app", "--port", "{port}"]),
+    "fastapi-uvicorn": ("peers", [*UVICORN, "fastapi_typed:app", "--port", "{port}"]),
+    "fastapi-ringbolt": ("rb", [*RINGBOLT, "fastapi_typed:app", "--port", "{port}"]),
+    "litestar-uvicorn": ("peers", [*UVICORN, "litestar_typed:app", "--port", "{port}"]),
+    "litestar-granian": ("peers", [*GRANIAN, "--port", "{port}", "litestar_typed:app"]),
+}
+
+
+def _body(name: str) -> bytes:
+    with open(os.path.join(HERE, "requests", name), "rb") as f:
+        raw = f.read()
+    return raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[1].rstrip(b"\n")
+
+
+# scenario -> (method, path, body file or None, expected status)
+SCENARIOS = {
+    "get": ("GET", "/q?limit=20&offset=5&q=abc", None, 200),
+    "post": ("POST", "/items?limit=5&verbose=true", "typed_post.raw", 201),
+    "bad": ("POST", "/items?limit=5&verbose=true", "typed_post_bad.raw", 422),
+}
+
+
+def _lua(method: str, body: bytes | None) -> str:
+    """A wrk script sending ``method`` with ``body`` (a JSON body and the header the
+    endpoints' dependency reads)."""
+    lines = [f'wrk.method = "{method}"', 'wrk.headers["X-User"] = "alice"']
+    if body is not None:
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+        lines.append("wrk.body = " + "[[" + body.decode() + "]]")
+    return "\n".join(lines) + "\n"
+
+
+def one(args: argparse.Namespace, system: str, scenario: str) -> dict[str, float]:
+    method, path, body_file, status = SCENARIOS[scenario]
+    if system == "c-uring":
+        method, path, body_file, status = "GET", "/plaintext", None, 200  # the floor answers one thing
+    py, argv = SYSTEMS[system]
+    port = free_port()
+    interp = [] if py is None else [args.ringbolt_python if py == "rb" else args.peers_python]
+    cmd = [*interp, *(a.replace("{port}", str(port)) for a in argv)]
+    if "uvicorn" in system:
+        cmd += ["--app-dir", APPS]
+    env = dict(os.environ, PYTHONPATH=APPS)
+    srv = subprocess.Popen(["taskset", "-c", args.server_cpu, *cmd], cwd=APPS, env=env, start_new_session=True,
+                           stdout=subprocess.DEVNULL)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_lua(method, _body(body_file) if body_file else None))
+    try:
+        url = f"http://127.0.0.1:{port}{path}"
+        wait_for_200(f"http://127.0.0.1:{port}{'/plaintext' if system == 'c-uring' else '/plain'}", system, 300)
+        extra = ["-s", script.name]
+        wrk(args, url, args.warmup, extra)
+        c0 = cpu(srv.pid)
+        out = wrk(args, url, args.duration, extra)
+        c1 = cpu(srv.pid)
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        non2xx = int(bad.group(1)) if bad else 0
+        if (status < 300 and non2xx) or (status >= 300 and non2xx != total) or "Socket errors" in out:
+            raise SystemExit(f"{system} {scenario}: not every answer was {status}:\n{out}")
+        return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+                "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total}
+    finally:
+        os.unlink(script.name)
+        stop(srv, 15, group=True)
+        time.sleep(0.2)
+        try:
+            os.killpg(srv.pid, signal.SIGKILL)  # what is left of the group (Granian's worker)
+        except OSError:
+            pass
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--scenarios", default="get,post,bad")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5, help="measured seconds per run")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+    add_pinning(ap)
+    ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
+    ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
+    args = ap.parse_args()
+    systems, scenarios = args.systems.split(","), args.scenarios.split(",")
+    res: dict[tuple[str, str], list[dict[str, float]]] = {}
+    load0 = open("/proc/loadavg").read().strip()
+    for rnd in range(args.rounds):
+        for scen in scenarios:
+            order = systems if rnd % 2 == 0 else systems[::-1]
+            for system in order:
+                if system == "c-uring" and scen != scenarios[0]:
+                    continue  # one floor per round
+                r = one(args, system, scen)
+                res.setdefault((system, scen), []).append(r)
+                print(f"round {rnd} {scen} {system}: {r['rps']:,.0f} req/s, {r['cpu_us']:.1f} CPU µs/req",
+                      file=sys.stderr, flush=True)
+    load1 = open("/proc/loadavg").read().strip()
+    print(f"command: `{' '.join(sys.argv)}`\n\n/proc/loadavg before: `{load0}`, after: `{load1}`\n")
+    print(f"wrk -t1 -c{args.connections} -d{args.duration}s, server on CPU {args.server_cpu}, wrk on CPU "
+          f"{args.load_cpu}, {args.rounds} rounds, medians (CPU µs per request; x: over the C floor):\n")
+    floor = statistics.median(r["cpu_us"] for r in res[("c-uring", scenarios[0])]) if "c-uring" in systems else None
+    print("| system | " + " | ".join(f"{s} CPU µs/req | {s} req/s" for s in scenarios) + " |")
+    print("|---|" + "---:|---:|" * len(scenarios))
+    for system in systems:
+        cells = []
+        for scen in scenarios:
+            runs = res.get((system, scen))
+            if not runs:
+                cells += ["", ""]
+                continue
+            c = statistics.median(r["cpu_us"] for r in runs)
+            x = f" ({c / floor:.2f}x)" if floor else ""
+            cells += [f"{c:.1f}{x}", f"{statistics.median(r['rps'] for r in runs):,.0f}"]
+        print(f"| {system} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

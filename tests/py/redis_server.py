@@ -1,0 +1,43 @@
+"""A redis-server of the test's own, on a free port, without persistence; stopped (and
+its files gone) when the context ends."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Iterator
+
+from conftest import free_port, stop_process
+
+
+def _pong(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Yields the server's URL (``redis://127.0.0.1:PORT/0``)."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (tools/install-deps.sh installs it)"
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="ringbolt-redis-") as d:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--dir", d, "--daemonize", "no"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 10
+            while not _pong(port):
+                assert proc.poll() is None, proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                assert time.monotonic() < deadline, "redis-server did not answer PING in 10 s"
+                time.sleep(0.02)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            stop_process(proc)

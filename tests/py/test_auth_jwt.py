@@ -1,0 +1,220 @@
+"""ringbolt.auth.JWTAuth (docs/auth.md) on a real server: every algorithm verifies, and
+every refusal (no token, alg none, algorithm confusion, a tampered or replayed token,
+expired, not yet valid, wrong audience or issuer, malformed) is a 401 whose
+WWW-Authenticate says why (RFC 6750 §3); a missing scope is a 403."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from auth_helpers import EXAMPLE_SECRET, ISSUER, Served, auth_server, b64, bearer, forged, token
+from ringbolt.auth import JWTAuth
+
+__all__ = ["auth_server"]  # the module fixture
+
+
+def challenge(value: str) -> tuple[str, dict[str, str]]:
+    """``Bearer realm="api", error="x"`` as ("Bearer", {"realm": "api", "error": "x"})."""
+    scheme, _, rest = value.partition(" ")
+    return scheme, dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest))
+
+
+def refused(served: Served, path: str, tok: str, why: str, status: int = 401) -> dict[str, str]:
+    r = served.client.get(path, headers=bearer(tok))
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    scheme, params = challenge(r.headers["www-authenticate"])
+    assert scheme == "Bearer"
+    assert params["error"] == ("invalid_token" if status == 401 else "insufficient_scope")
+    assert params["error_description"] == why
+    assert r.json()["detail"] == why
+    return params
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
+def test_hmac_algorithms_verify(auth_server: Served, alg: str) -> None:
+    r = auth_server.client.get("/jwt/hs", headers=bearer(token(auth_server.keys.secret, alg, scope="a b")))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"sub": "ann", "scopes": ["a", "b"], "roles": [], "aud": "api"}
+
+
+@pytest.mark.parametrize("path,key", [("/jwt/rs", "rsa"), ("/jwt/es", "ec"), ("/jwt/ed", "ed")])
+def test_public_key_algorithms_verify(auth_server: Served, path: str, key: str) -> None:
+    alg = {"rsa": "RS256", "ec": "ES256", "ed": "EdDSA"}[key]
+    tok = token(getattr(auth_server.keys, key), alg, roles=["viewer"], scp=["x"])
+    r = auth_server.client.get(path, headers=bearer(tok))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"sub": "ann", "scopes": ["x"], "roles": ["viewer"]}
+
+
+def test_no_token_is_a_bare_challenge(auth_server: Served) -> None:
+    for headers in ({}, {"authorization": "Basic YTpi"}, {"authorization": "Bearer"}):
+        r = auth_server.client.get("/jwt/hs", headers=headers)
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] == 'Bearer realm="api"'  # no error: no credentials were sent
+    r = auth_server.client.get("/jwt/rs")
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, "Bearer")
+
+
+def test_auto_error_off_hands_none_but_still_refuses_a_bad_token(auth_server: Served) -> None:
+    assert auth_server.client.get("/jwt/optional").json() == {"anonymous": True}
+    assert auth_server.client.get("/jwt/optional", headers=bearer(
+        token(auth_server.keys.secret, "HS256", aud=None))).json()["sub"] == "ann"
+    # a verifier without an audience refuses a token that names one
+    refused(auth_server, "/jwt/optional", token(auth_server.keys.secret, "HS256"), "the token is not for this audience")
+    refused(auth_server, "/jwt/optional", token(b"x" * 64, "HS256"), "the signature does not verify")
+
+
+def test_alg_none_is_refused(auth_server: Served) -> None:
+    payload = {"sub": "mallory", "aud": "api", "iss": ISSUER, "exp": int(time.time()) + 60}
+    for alg in ("none", "None", "NONE"):
+        refused(auth_server, "/jwt/hs", forged({"alg": alg, "typ": "JWT"}, payload, None),
+                "the token's algorithm is not allowed")
+
+
+def test_algorithm_confusion_is_refused(auth_server: Served) -> None:
+    # the RS256 public key (public, so the attacker has it) used as an HS256 secret
+    payload = {"sub": "mallory", "aud": "api", "exp": int(time.time()) + 60}
+    tok = forged({"alg": "HS256", "typ": "JWT"}, payload, auth_server.keys.rsa_pub_pem)
+    refused(auth_server, "/jwt/rs", tok, "the token's algorithm is not allowed")
+    # and a verifier cannot even be configured to allow it
+    with pytest.raises(ValueError, match="algorithm-confusion"):
+        JWTAuth(key=auth_server.keys.rsa_pub_pem, algorithms=["RS256", "HS256"])
+    with pytest.raises(ValueError, match="not a key for HS256"):
+        JWTAuth(key=auth_server.keys.rsa_pub_pem, algorithms=["HS256"])
+
+
+def test_a_token_of_another_allowed_family_does_not_verify(auth_server: Served) -> None:
+    refused(auth_server, "/jwt/es", token(auth_server.keys.rsa, "RS256"), "the token's algorithm is not allowed")
+
+
+def test_tampered_tokens_are_refused(auth_server: Served) -> None:
+    tok = token(auth_server.keys.secret, "HS256", scope="items:read")
+    head, payload, sig = tok.split(".")
+    claims = jwt.decode(tok, options={"verify_signature": False})
+    claims["sub"] = "admin"
+    refused(auth_server, "/jwt/hs", f"{head}.{b64(json.dumps(claims).encode())}.{sig}",
+            "the signature does not verify")
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    refused(auth_server, "/jwt/hs", f"{head}.{payload}.{flipped}", "the signature does not verify")
+    refused(auth_server, "/jwt/hs", token(b"another-secret-of-sixty-four-bytes".ljust(64, b"!"), "HS256"),
+            "the signature does not verify")
+    refused(auth_server, "/jwt/rs", token(auth_server.keys.ec, "ES256"), "the token's algorithm is not allowed")
+
+
+@pytest.mark.parametrize("tok", ["abc", "a.b", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9.%%%.x", "a" * 3000])
+def test_malformed_tokens_are_refused(auth_server: Served, tok: str) -> None:
+    refused(auth_server, "/jwt/hs", tok, "the token is malformed")
+
+
+def test_expired_and_replayed_after_expiry(auth_server: Served) -> None:
+    now = int(time.time())
+    refused(auth_server, "/jwt/hs", token(auth_server.keys.secret, "HS256", exp=now - 5), "the token has expired")
+    # a token that worked, replayed once it has expired
+    tok = token(auth_server.keys.secret, "HS256", exp=now + 1)
+    assert auth_server.client.get("/jwt/hs", headers=bearer(tok)).status_code == 200
+    deadline = time.monotonic() + 5
+    while auth_server.client.get("/jwt/hs", headers=bearer(tok)).status_code == 200:
+        assert time.monotonic() < deadline, "the token never expired"
+        time.sleep(0.1)  # waiting for the clock itself: exp is a time
+    refused(auth_server, "/jwt/hs", tok, "the token has expired")
+
+
+def test_not_yet_valid(auth_server: Served) -> None:
+    now = int(time.time())
+    refused(auth_server, "/jwt/hs", token(auth_server.keys.secret, "HS256", nbf=now + 60), "the token is not valid yet")
+    refused(auth_server, "/jwt/hs", token(auth_server.keys.secret, "HS256", iat=now + 60), "the token is not valid yet")
+
+
+def test_leeway(auth_server: Served) -> None:
+    now = int(time.time())
+    ok = auth_server.client.get("/jwt/lenient", headers=bearer(token(auth_server.keys.secret, "HS256", exp=now - 10,
+                                                                      nbf=now + 10, aud=None)))
+    assert ok.status_code == 200, ok.text
+    refused(auth_server, "/jwt/lenient", token(auth_server.keys.secret, "HS256", exp=now - 60, aud=None),
+            "the token has expired")
+
+
+def test_audience_and_issuer(auth_server: Served) -> None:
+    s = auth_server.keys.secret
+    refused(auth_server, "/jwt/hs", token(s, "HS256", aud="other"), "the token is not for this audience")
+    refused(auth_server, "/jwt/hs", token(s, "HS256", aud=None), "the token has no aud claim")
+    refused(auth_server, "/jwt/hs", token(s, "HS256", iss="https://evil.test"), "the token's issuer is not trusted")
+    refused(auth_server, "/jwt/hs", token(s, "HS256", iss=None), "the token has no iss claim")
+    assert auth_server.client.get("/jwt/hs", headers=bearer(token(s, "HS256", aud=["x", "api"]))).status_code == 200
+
+
+def test_required_claims(auth_server: Served) -> None:
+    s = auth_server.keys.secret
+    refused(auth_server, "/jwt/hs", token(s, "HS256", exp=None), "the token has no exp claim")
+    refused(auth_server, "/jwt/hs", token(s, "HS256", sub=None), "the token has no sub claim")
+    refused(auth_server, "/jwt/hs", token(s, "HS256", iat="yesterday"), "the token's iat is not a number")
+
+
+def test_missing_scope_is_403(auth_server: Served) -> None:
+    s = auth_server.keys.secret
+    ok = auth_server.client.get("/scoped", headers=bearer(token(s, "HS256", scope="items:read items:list x")))
+    assert ok.status_code == 200, ok.text
+    params = refused(auth_server, "/scoped", token(s, "HS256", scope="items:read"),
+                     "the token lacks a required scope", 403)
+    assert params["scope"] == "items:read items:list"
+    assert params["realm"] == "api"
+
+
+def test_the_example_me_contract(auth_server: Served) -> None:
+    good = jwt.encode({"sub": "ann", "aud": "example", "exp": int(time.time()) + 60}, EXAMPLE_SECRET, "HS256")
+    r = auth_server.client.get("/me", headers=bearer(good))
+    assert (r.status_code, r.json()) == (200, {"sub": "ann"})
+    r = auth_server.client.get("/me")
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, "Bearer")
+    other = jwt.encode({"sub": "ann", "aud": "api", "exp": int(time.time()) + 60}, EXAMPLE_SECRET, "HS256")
+    assert refused(auth_server, "/me", other, "the token is not for this audience")
+    no_sub = jwt.encode({"aud": "example", "exp": int(time.time()) + 60}, EXAMPLE_SECRET, "HS256")
+    refused(auth_server, "/me", no_sub, "the token has no sub claim")
+    forged_key = jwt.encode({"sub": "ann", "aud": "example", "exp": int(time.time()) + 60}, "x" * 32, "HS256")
+    refused(auth_server, "/me", forged_key, "the signature does not verify")
+
+
+def test_without_pyjwt_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "jwt", None)
+    with pytest.raises(ImportError, match=re.escape("pip install 'ringbolt[auth]'")):
+        JWTAuth(key="s" * 32, algorithms=["HS256"])
+
+
+def test_configuration_errors_are_said() -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"key": "s" * 32, "algorithms": "HS256"}, "non-empty list"),
+        ({"key": "s" * 32, "algorithms": []}, "non-empty list"),
+        ({"key": "s" * 32, "algorithms": ["none"]}, "unsupported JWT algorithm 'none'"),
+        ({"key": "s" * 32, "algorithms": ["HS256"], "jwks_url": "https://x.test/jwks"}, "one of them"),
+        ({"algorithms": ["HS256"]}, "one of them"),
+        ({"key": "short", "algorithms": ["HS256"]}, "at least 32 bytes"),
+        ({"key": "s" * 32, "algorithms": ["HS512"]}, "at least 64 bytes"),
+        ({"jwks_url": "https://x.test/jwks", "algorithms": ["HS256"]}, "HS256 takes a key= secret"),
+        ({"jwks_url": "file:///etc/passwd", "algorithms": ["RS256"]}, "http\\(s\\) URL"),
+        ({"key": "s" * 32, "algorithms": ["HS256"], "leeway": -1}, "leeway"),
+        ({"key": "s" * 32, "algorithms": ["HS256"], "cache_size": -1}, "cache_size"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            JWTAuth(**kwargs)
+
+
+def test_verified_tokens_are_kept_within_the_cache_size(auth_server: Served) -> None:
+    auth = JWTAuth(key=auth_server.keys.secret, algorithms=["HS256"], audience="api", cache_size=2)
+    tokens = [token(auth_server.keys.secret, "HS256", sub=f"u{i}") for i in range(3)]
+    first = auth.principal(tokens[0])
+    assert auth.principal(tokens[0]) is first  # kept: not verified again
+    for tok in tokens[1:]:
+        auth.principal(tok)
+    assert len(auth._verified) == 2 and tokens[0] not in auth._verified  # the oldest went
+    assert auth.principal(tokens[0]) is not first and auth.principal(tokens[0]).subject == "u0"
+    uncached = JWTAuth(key=auth_server.keys.secret, algorithms=["HS256"], audience="api", cache_size=0)
+    assert uncached.principal(tokens[0]) is not uncached.principal(tokens[0])
