@@ -21,7 +21,6 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest py
               websockets  # the WebSocket client of tests/py/test_websocket*.py
               zstandard brotli  # decode compressed responses (tests/py/test_compression.py)
               hypothesis  # property tests (tests/py/test_json_types.py)
-              redis  # RateLimit(redis=...) against a redis-server the test starts (tests/py/test_rate_limit.py)
               h2 "httpx[http2]"  # HTTP/2 frame-level and client tests (tests/py/test_http2*.py)
               aioquic  # the HTTP/3 client of the end-to-end QUIC tests
               pydantic msgspec  # typed routes' body and response models (tests/py/test_typed_*.py)
