@@ -208,7 +208,8 @@ tsan: deps $(MESON_TSAN)/build.ninja
 # (each one process: its log goes to build/fuzz-logs/, printed whole when it finds
 # something, its last line otherwise).
 FUZZ_TARGETS = parser chunked multipart router response_features static_path connection ws_frame ws_connection \
-	tls_transport h2_connection h3_connection tiny_gzip tiny_br tiny_zstd quic_endpoint reactor_quic proxy_header
+	tls_transport h2_connection h3_connection tiny_gzip tiny_br tiny_zstd quic_endpoint reactor_quic proxy_header \
+	rate_limit
 FUZZ_JOBS ?= 1
 fuzz: deps $(MESON_FUZZ)/build.ninja
 	ninja -C $(MESON_FUZZ)

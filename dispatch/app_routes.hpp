@@ -5,6 +5,7 @@
 
 #include "dispatch/health_state.hpp"
 #include "dispatch/proxy_headers.hpp"
+#include "dispatch/rate_limit.hpp"
 #include "dispatch/router.hpp"
 #include "dispatch/static_files.hpp"
 #include "http/response_features.hpp"
@@ -43,6 +44,9 @@ struct route_target {
     /// Methods outside the parser's known set (PROPFIND, REPORT, ...) this route takes;
     /// the table stores them as method_other, so the dispatcher checks the name.
     std::vector<std::string> other_methods;
+    /// Its rate limit (app.rate_limit, a route's rate_limit=; owned by
+    /// app_routes::rate_limits), checked before anything else answers; null: none.
+    rate_limiter* rate_limit = nullptr;
 };
 
 /// Renders the metrics page (implemented by the server, which sees every core).
@@ -72,6 +76,9 @@ struct app_routes {
     /// The health probes' state (app.health; null when the app has no probes). While it
     /// says not started, what would go to Python is answered 503 natively instead.
     std::shared_ptr<health_state> health;
+    /// The rate limits the targets point to, in the order they were configured (their
+    /// tables are carved from one shared memory in that order: rate_limit.hpp).
+    std::vector<std::unique_ptr<rate_limiter>> rate_limits;
 };
 
 } // namespace ringbolt::dispatch

@@ -62,6 +62,9 @@ template <class T> void give_returned(core::kept_stack<T, returned_limit>& to, T
     to.give(buffer); // if full (or released): freed with its request
 }
 
+/// The features of an answer that has none but carries per-request fields (the rate limits').
+const http::response_features no_features{};
+
 } // namespace
 
 // A refused request's line: what never came is logged as '-', as a proxy's log does.
@@ -92,6 +95,28 @@ void request_dispatcher::serve_static(const static_mount& mount, http::protocol&
         conn.respond(ev.seq, ev.ctx, a.status, a.fields, a.body, env);
         log_answer(ev, a.status, ev.ctx.head_request ? 0 : a.body.size(), request_id);
     }
+}
+
+// A rate-limited route: count the request under its key; past the limit answer 429 here,
+// before anything else (Python included) runs.
+bool request_dispatcher::admit(rate_limiter& limit, http::protocol& conn, const http::request_event& ev,
+                               http::protocol_env& env, std::string_view request_id) {
+    limit.key_of(ev.head, ev.peer, _routes.proxies, _rate_key);
+    rate_decision d = limit.hit(_rate_key, rate_clock_us());
+    if (d.allowed) {
+        if (limit.policy().send_headers) {
+            if (ev.ctx.features == nullptr) {
+                ev.ctx.features = &no_features; // the framer adds ctx.extra_fields only with features
+            }
+            limit.append_fields(d, ev.ctx.extra_fields);
+        }
+        return true;
+    }
+    std::string fields(http::problem_content_type);
+    limit.append_fields(d, fields);
+    conn.respond(ev.seq, ev.ctx, 429, fields, problem_too_many_requests, env);
+    log_answer(ev, 429, problem_too_many_requests.size(), request_id);
+    return false;
 }
 
 http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, const http::request_event& ev,
@@ -178,6 +203,11 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         return verdict::answered;
     }
     const route_target& target = _routes.targets[m.handler_id];
+    if (target.rate_limit != nullptr) [[unlikely]] {
+        if (!admit(*target.rate_limit, conn, ev, env, request_id)) {
+            return verdict::answered;
+        }
+    }
     bool websocket = false;
     if (target.websocket) [[unlikely]] {
         ws::opening_check hs = ws::check_opening(head);

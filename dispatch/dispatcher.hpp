@@ -57,6 +57,8 @@ class request_dispatcher final : public http::dispatcher {
   private:
     void serve_static(const static_mount& mount, http::protocol& conn, const http::request_event& ev,
                       http::protocol_env& env, std::string_view request_id);
+    bool admit(rate_limiter& limit, http::protocol& conn, const http::request_event& ev, http::protocol_env& env,
+               std::string_view request_id);
 
     const app_routes& _routes;
     const metrics_source* _metrics;
@@ -72,6 +74,7 @@ class request_dispatcher final : public http::dispatcher {
     static constexpr size_t fresh_data_min = 1024;
     std::vector<std::string> _spare_data;            ///< app_request::data buffers, cleared
     std::vector<std::vector<span32>> _spare_headers; ///< app_request::headers buffers, cleared
+    std::string _rate_key;                           ///< reused: a rate-limited request's key
     static_answer _static;                           ///< reused: a static answer allocates nothing once warm
     /// The app's response features without compression (null when it compresses nothing
     /// or serves no static files): what a static answer goes out with.

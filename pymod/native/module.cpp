@@ -92,6 +92,7 @@ class native_server {
         auto& cfg = _config;
         read_server_config(c, cfg); // the plain options; TLS, routes and the bridge below
         _handler_threads = get_opt<unsigned>(c, "handler_threads", 0);
+        _rate_limit_fd = get_opt<int>(c, "rate_limit_fd", -1);
         std::string access_error = dispatch::configure_access_log(
             get_opt<bool>(c, "access_log", false),
             get_opt<std::string>(c, "access_log_format", std::string(dispatch::default_access_format)));
@@ -127,8 +128,9 @@ class native_server {
         }
     }
 
-    void add_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object handler,
-                   bool is_coroutine, bool websocket) {
+    /// Returns the route's id (for set_rate_limit).
+    uint32_t add_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object handler,
+                       bool is_coroutine, bool websocket) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         dispatch::route_target t;
@@ -144,9 +146,10 @@ class native_server {
         t.websocket = websocket;       // a WebSocket endpoint: handshakes only (else 426)
         t.websocket_only = websocket;
         _routes->targets.push_back(std::move(t));
+        return id;
     }
 
-    void add_const_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object result) {
+    uint32_t add_const_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object result) {
         check_not_started();
         response_parts parts;
         http::response_head head;
@@ -170,10 +173,11 @@ class native_server {
         t.response.headers = head.fields.empty() ? std::string(head.static_fields) : std::move(head.fields);
         t.response.body = parts.take_body();
         _routes->targets.push_back(std::move(t));
+        return id;
     }
 
     /// The handler for every request no route matches, any method (an ASGI or WSGI app).
-    void set_fallback(pb::object handler, bool is_coroutine, bool streams_body, bool websocket) {
+    uint32_t set_fallback(pb::object handler, bool is_coroutine, bool streams_body, bool websocket) {
         check_not_started();
         if (_routes->fallback != dispatch::no_fallback) {
             throw pb::value_error("the server already has a fallback handler");
@@ -187,6 +191,57 @@ class native_server {
         t.websocket = websocket;             // ASGI: handshakes become websocket scopes
         _routes->fallback = static_cast<uint32_t>(_routes->targets.size());
         _routes->targets.push_back(std::move(t));
+        return _routes->fallback;
+    }
+
+    /// app.rate_limit / a route's rate_limit= (dispatch/rate_limit.hpp): a limit of `limit`
+    /// requests per `window_ms`; returns its id for set_rate_limit. Its table is mapped at
+    /// start, from the supervisor's memfd (`rate_limit_fd`) when there is one.
+    uint32_t add_rate_limit(uint32_t limit, uint64_t window_ms, const std::string& algorithm, const std::string& key,
+                            const std::string& header, bool send_headers, uint64_t table_size) {
+        check_not_started();
+        dispatch::rate_policy p;
+        if (limit == 0 || limit > dispatch::max_rate_limit) {
+            throw pb::value_error("a rate limit allows 1 to " + std::to_string(dispatch::max_rate_limit) +
+                                  " requests a window, not " + std::to_string(limit));
+        }
+        if (window_ms == 0 || window_ms > dispatch::max_rate_window_ms) {
+            throw pb::value_error("a rate limit's window is 1 ms to 366 days");
+        }
+        if (algorithm == "sliding_window") {
+            p.algorithm = dispatch::rate_algorithm::sliding_window;
+        } else if (algorithm == "token_bucket") {
+            p.algorithm = dispatch::rate_algorithm::token_bucket;
+        } else {
+            throw pb::value_error("a rate limit's algorithm is 'sliding_window' or 'token_bucket', not '" + algorithm +
+                                  "'");
+        }
+        if (key == "client") {
+            p.key = dispatch::rate_key::client;
+        } else if (key == "header" && !header.empty()) {
+            p.key = dispatch::rate_key::header;
+            p.header = header;
+        } else {
+            throw pb::value_error("a rate limit's key is 'client' or 'header' with a header name");
+        }
+        if (table_size < dispatch::rate_bucket || table_size > (uint64_t{1} << 28)) {
+            throw pb::value_error("a rate limit's table_size is 8 to 2**28 keys");
+        }
+        p.limit = limit;
+        p.window_ms = window_ms;
+        p.send_headers = send_headers;
+        p.slots = table_size;
+        _routes->rate_limits.push_back(std::make_unique<dispatch::rate_limiter>(std::move(p)));
+        return static_cast<uint32_t>(_routes->rate_limits.size() - 1);
+    }
+
+    /// Route `route` (add_route's id) counts against rate limit `limit` (add_rate_limit's).
+    void set_rate_limit(uint32_t route, uint32_t limit) {
+        check_not_started();
+        if (route >= _routes->targets.size() || limit >= _routes->rate_limits.size()) {
+            throw pb::value_error("set_rate_limit: no such route or rate limit");
+        }
+        _routes->targets[route].rate_limit = _routes->rate_limits[limit].get();
     }
 
     void set_async_runner(pb::object runner) { _bridge->set_async_runner(runner.ptr()); }
@@ -294,6 +349,7 @@ class native_server {
 
     pb::dict start() {
         check_not_started();
+        map_rate_limits();
         _server = std::make_unique<server::server>(_config, _routes, *_bridge);
         unsigned n = _config.threads;
         if (n == 0) {
@@ -459,6 +515,30 @@ class native_server {
     std::unique_ptr<app_bridge> _bridge;
     std::unique_ptr<server::server> _server;
     unsigned _handler_threads = 0;
+    int _rate_limit_fd = -1; ///< the supervisor's memfd for the rate limits' tables (-1: our own memory)
+
+    /// One shared memory for every rate limit's table, carved in their order (the same in
+    /// every worker: the same app).
+    void map_rate_limits() {
+        if (_routes->rate_limits.empty() || _rate_memory) {
+            return;
+        }
+        size_t bytes = dispatch::rate_memory::header_bytes;
+        for (const auto& l : _routes->rate_limits) {
+            bytes += dispatch::rate_memory::table_bytes(l->slots());
+        }
+        std::string error;
+        _rate_memory = dispatch::rate_memory::map(_rate_limit_fd, bytes, error);
+        if (!_rate_memory) {
+            throw std::runtime_error(error);
+        }
+        size_t offset = dispatch::rate_memory::header_bytes;
+        for (const auto& l : _routes->rate_limits) {
+            l->attach(_rate_memory, offset);
+            offset += dispatch::rate_memory::table_bytes(l->slots());
+        }
+    }
+    std::shared_ptr<dispatch::rate_memory> _rate_memory;
     tls::options _tls_options;
     std::shared_ptr<tls::factory> _tls;
 };
@@ -716,6 +796,8 @@ void init_runtime(pb::module_& m) {
              pb::arg("is_coroutine") = false, pb::arg("websocket") = false)
         .def("add_const_route", &native_server::add_const_route)
         .def("add_metrics_route", &native_server::add_metrics_route)
+        .def("add_rate_limit", &native_server::add_rate_limit)
+        .def("set_rate_limit", &native_server::set_rate_limit)
         .def("add_health_route", &native_server::add_health_route)
         .def("health_started", &native_server::health_started)
         .def("health_draining", &native_server::health_draining)

@@ -26,6 +26,7 @@ from .background import BackgroundTasks
 from .forms import FormData, UploadFile
 from .sse import SSEEvent
 from .routing import Router
+from .rate_limit import RateLimit
 
 __all__ = [
     "App",
@@ -60,6 +61,7 @@ __all__ = [
     "FormData",
     "UploadFile",
     "SSEEvent",
+    "RateLimit",
 ]
 
 _native._set_types(

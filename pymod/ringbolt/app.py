@@ -32,6 +32,7 @@ from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
 from .health import Check, HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
+from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings
@@ -202,6 +203,7 @@ class App(RouteGroup, OpenAPIApp):
         self._statics: list[tuple[str, str, str, str, bool, bool]] = []
         self._health: HealthProbes | None = None
         self._dependencies = AppDependencies()  # dependency_overrides and scope="app" values
+        self._rate_limit: AppRateLimit | None = None
         self._tracing: Any = None  # ringbolt.tracing.Tracing once enable_tracing() made one
         self.cache = ResponseCache()  # routes' cache= store and invalidation by tag (docs/caching.md)
 
@@ -250,7 +252,12 @@ class App(RouteGroup, OpenAPIApp):
         # it; else they answer their 422 directly (cheaper than raising).
         raise_invalid = any(cls in errors.handlers for cls in RequestValidationError.__mro__)
         out: list[tuple[str, list[str], Handler, bool, bool, bool]] = []
+        in_redis: dict[int, RedisLimit] = {}  # id(RateLimit): its Redis check, one per limit
         for d in self._defs:
+            limit = resolve(d.rate_limit, d.path, self._rate_limit)
+            if limit is not None and limit.redis is not None and (d.const or d.websocket):
+                raise ValueError(f"route {d.path}: a Redis rate limit runs in Python, and a const or WebSocket "
+                                 "route never does (give it a native limit, or rate_limit=False)")
             if d.const or d.websocket:
                 out.append((d.path, d.methods, d.handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
                 continue
@@ -262,6 +269,11 @@ class App(RouteGroup, OpenAPIApp):
             if tracing is not None and (chain or errors.handlers or errors.debug):
                 handler = tracing.record_exceptions(handler)  # what the pipeline may turn into an answer
             fn, is_async = build_pipeline(d.path, handler, chain, errors)
+            if limit is not None and limit.redis is not None:
+                if id(limit) not in in_redis:
+                    shared = self._rate_limit is not None and limit is self._rate_limit.limit
+                    in_redis[id(limit)] = RedisLimit(limit, "app" if shared else d.path)
+                fn = in_redis[id(limit)].wrap(fn, is_async)
             if tracing is not None:  # a span per request only with tracing on: else no wrapper
                 fn = tracing.server_span(d.path, fn, is_async)
             out.append((d.path, d.methods, fn, False, is_async, False))
@@ -378,6 +390,31 @@ class App(RouteGroup, OpenAPIApp):
         self._health = HealthProbes(live=live, ready=ready, startup=startup, checks=checks, interval=interval,
                                     timeout=timeout, drain_delay=drain_delay)
         return self._health
+
+    def rate_limit(
+        self,
+        limit: str,
+        *,
+        key: str = "client",
+        algorithm: str = "sliding_window",
+        headers: bool = True,
+        table_size: int = 65536,
+        paths: Iterable[str] | None = None,
+        redis: str | None = None,
+    ) -> RateLimit:
+        """Limit the requests of each client (``key``) to ``limit`` (``"5/minute"``,
+        ``"100 per hour"``, ``"3/2s"``), checked natively before any Python runs: past it
+        the answer is 429 with ``Retry-After`` and the ``RateLimit-*`` headers
+        (docs/rate-limits.md). Every route it covers counts against this one limit
+        together, across all workers: the routes under the ``paths`` prefixes, or (None)
+        every route and the mounted ASGI/WSGI app. A route's own ``rate_limit=`` replaces
+        it (``False``: none). ``key``, ``algorithm``, ``headers``, ``table_size`` and
+        ``redis`` (counted in Redis, across machines): see ``ringbolt.RateLimit``."""
+        if self._rate_limit is not None:
+            raise ValueError("the app's rate limit is already configured (routes take their own with rate_limit=)")
+        limit_obj = RateLimit(limit, key=key, algorithm=algorithm, headers=headers, table_size=table_size, redis=redis)
+        self._rate_limit = AppRateLimit(limit_obj, paths)
+        return limit_obj
 
     # ---- native response features (no Python per request; see docs/middleware-native.md) ----
     def enable_compression(
@@ -538,23 +575,41 @@ class App(RouteGroup, OpenAPIApp):
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
         set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
-        for path, methods, fn, const, is_async, websocket in [*routes, *self._openapi_routes()]:  # + /docs...
+        own_limits = [d.rate_limit for d in self._defs]  # routes are the defs, in order
+        policies: dict[int, int] = {}  # id(RateLimit): its native id (a limit shared by routes is counted once)
+
+        def limit_route(route_id: int, limit: RateLimit | None) -> None:
+            if limit is None or limit.redis is not None:  # (counted in Redis by the route's pipeline)
+                return
+            if id(limit) not in policies:
+                policies[id(limit)] = limit.add_to(server)
+            server.set_rate_limit(route_id, policies[id(limit)])
+
+        for i, (path, methods, fn, const, is_async, websocket) in enumerate([*routes, *self._openapi_routes()]):
             if websocket:
-                server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
+                route_id = server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
             elif const:
                 result = fn(None)
                 if inspect.iscoroutine(result):
                     result = asyncio.run(result)
-                server.add_const_route(path, methods, result)
+                route_id = server.add_const_route(path, methods, result)
             else:
-                server.add_route(path, methods, fn, is_async)
+                route_id = server.add_route(path, methods, fn, is_async)
+            if i < len(own_limits):  # (the docs pages are never limited)
+                limit_route(route_id, resolve(own_limits[i], path, self._rate_limit))
         for mount in [*self._statics, *self._openapi_statics()]:  # the docs pages' assets too
             server.add_static(*mount)
+        fallback = None
         if self._asgi is not None:
             self._asgi.ws_settings = ws_settings
-            server.set_fallback(self._asgi, True, True, True)
+            fallback = server.set_fallback(self._asgi, True, True, True)
         if self._wsgi is not None:
-            server.set_fallback(self._wsgi.entry, False, True)  # wsgi.input reads a large body as it arrives
+            fallback = server.set_fallback(self._wsgi.entry, False, True)  # wsgi.input reads a large body as it arrives
+        if fallback is not None and self._rate_limit is not None and self._rate_limit.paths is None:
+            if self._rate_limit.limit.redis is not None:
+                raise ValueError("a Redis rate limit covers ringbolt routes only, not a mounted ASGI/WSGI app: "
+                                 "give app.rate_limit paths=[...]")
+            limit_route(fallback, self._rate_limit.limit)  # the mounted app counts as one more route
         return server
 
     def run(

@@ -24,6 +24,7 @@ from ._native import Request
 from ._plan import UNSET, RoutePlan, plan_route
 from .caching import as_cache
 from .datastructures import ResponseHeaders
+from .rate_limit import RateLimit, route_limit
 from .errors import HTTPError, problem, problem_response
 from .response import FileResponse, Response, StreamingResponse
 
@@ -71,12 +72,15 @@ def _is_async(fn: Any) -> bool:
 class RouteDef:
     """One registered route (or WebSocket endpoint) as its group holds it."""
 
-    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes", "plan", "options")
+    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes", "plan", "options", "rate_limit")
 
     def __init__(self, path: str, methods: list[str], handler: Handler, const: bool = False,
                  websocket: bool = False, scopes: tuple[list[Middleware], ...] = (),
-                 plan: RoutePlan | None = None, options: dict[str, Any] | None = None) -> None:
+                 plan: RoutePlan | None = None, options: dict[str, Any] | None = None,
+                 rate_limit: RateLimit | bool | None = None) -> None:
         self.path = path
+        # Its own rate limit (ringbolt.rate_limit), False for none, None for the app's.
+        self.rate_limit = rate_limit
         # The typed route's plan (ringbolt._plan), or None: a plain ``def h(req)``.
         self.plan = plan
         # The route's OpenAPI options (tags, summary, ...), also for a plain handler.
@@ -151,6 +155,7 @@ class RouteGroup:
         name: str | None = None,
         cache: Any = None,
         etag: bool = False,
+        rate_limit: str | RateLimit | bool | None = None,
     ) -> Callable[[H], H]:
         """Register a handler for ``path`` (after the group's prefix) and ``methods``.
 
@@ -168,6 +173,10 @@ class RouteGroup:
         ``{name:float}``, ``{name:uuid}``, ``{name:path}`` (the rest of the path, last
         only); in ``req.params`` as int, float, uuid.UUID or str. A value that does not
         convert does not match (another route may, else 404).
+
+        ``rate_limit``: ``"5/minute"`` or a ``RateLimit``, checked natively before the
+        handler runs (429 past it; docs/rate-limits.md); None: the app's
+        (``app.rate_limit``) if it covers the path; False: none.
 
         ``const=True``: the handler is called once at start-up (with ``req=None``) and its
         response is then served natively for every request, never entering Python (so
@@ -187,6 +196,7 @@ class RouteGroup:
         if not method_list:
             raise ValueError(f"route {path!r} has no methods")
         full = self._full_path(path)
+        limit = route_limit(rate_limit, full)
         cache_spec = as_cache(cache)
         if cache_spec is not None or etag:
             if const:
@@ -208,7 +218,8 @@ class RouteGroup:
                 plan = plan_route(full, fn, response_model=response_model, status_code=status_code,
                                   dependencies=deps, **options)
             opts = options if cache_spec is None and not etag else {**options, "cache": cache_spec, "etag": etag}
-            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=opts)])
+            self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=opts,
+                                rate_limit=limit)])
             return fn
 
         return decorator
@@ -276,7 +287,7 @@ class RouteGroup:
             raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
         copies = [
             RouteDef(self.prefix + prefix + d.path, d.methods, d.handler, d.const, d.websocket,
-                     (router._middleware, *d.scopes), d.plan, d.options)
+                     (router._middleware, *d.scopes), d.plan, d.options, d.rate_limit)
             for d in router._defs
         ]
         self._add(copies, where=f" (from the router with prefix {router.prefix!r})")

@@ -277,6 +277,9 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _HANDLED}
         previous_wakeup = signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         failure: str | None = None
+        # The memory the workers' rate limits count in (dispatch/rate_limit.hpp): one limit
+        # across them all and their successors. Empty until a worker with limits sizes it.
+        self.options["rate_limit_fd"] = os.memfd_create("ringbolt-rate-limit", os.MFD_CLOEXEC)
         try:
             if self.given_fds:
                 where = self.bind_name or f"inherited socket {self.given_fds[0]}"

@@ -1,0 +1,258 @@
+"""Rate limits (``app.rate_limit``, a route's ``rate_limit=``): checked natively by the
+reactors before any Python runs (dispatch/rate_limit), counted in memory shared by every
+worker. This module only reads and checks the configuration. See docs/rate-limits.md."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from typing import Any, Iterable
+
+_UNITS = {
+    "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+    "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+}
+_RATE = re.compile(r"^\s*(\d+)\s*(?:/|per\s+)\s*(\d+(?:\.\d+)?)?\s*([a-z]+)\s*$", re.IGNORECASE)
+_HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+ALGORITHMS = ("sliding_window", "token_bucket")
+MAX_REQUESTS = 65535
+MAX_WINDOW = 366 * 86400.0
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """``"5/minute"``, ``"100 per hour"``, ``"3/2s"``, ``"10/30 seconds"``: (requests, window
+    in seconds). ValueError naming the text otherwise."""
+    if not isinstance(text, str):
+        raise TypeError(f"a rate limit is a string such as '5/minute', not {type(text).__name__}")
+    m = _RATE.match(text)
+    unit = _UNITS.get(m.group(3).lower()) if m else None
+    if m is None or unit is None:
+        raise ValueError(f"cannot read the rate limit {text!r}: write it as '5/minute', '100 per hour' or '3/2s' "
+                         f"(units: ms, second, minute, hour, day)")
+    count = int(m.group(1))
+    window = float(m.group(2) or 1) * unit
+    if not 1 <= count <= MAX_REQUESTS:
+        raise ValueError(f"rate limit {text!r}: the requests a window must be 1 to {MAX_REQUESTS}")
+    if not 0.001 <= window <= MAX_WINDOW:
+        raise ValueError(f"rate limit {text!r}: the window must be 1 ms to 366 days")
+    return count, window
+
+
+class RateLimit:
+    """A rate limit: ``limit`` (``"5/minute"``, see ``parse_rate``) per key.
+
+    ``key``: ``"client"`` (the client's address: the socket's, the PROXY header's, or the
+    one trusted forwarding gives with ``--proxy-headers``; a header from a peer that is
+    not trusted never picks it) or ``"header:NAME"`` (the value of request header NAME,
+    an API key; a request without it is keyed by its client address).
+    ``algorithm``: ``"sliding_window"`` (default) or ``"token_bucket"``.
+    ``headers``: allowed answers carry ``RateLimit-Limit``, ``RateLimit-Remaining``,
+    ``RateLimit-Reset`` and ``RateLimit-Policy`` too (a 429 always does).
+    ``table_size``: how many keys its table holds (default 65536, 16 bytes each, shared
+    by the workers); when a key's bucket of 8 is full the entry nearest to a whole quota
+    makes room, logged once.
+    ``redis``: a Redis URL: the limit is counted there instead, shared by every machine
+    using that server (a token bucket, checked in Python before the handler; needs the
+    ``redis`` extra; see docs/rate-limits.md).
+    """
+
+    __slots__ = ("text", "requests", "window", "key", "header", "algorithm", "headers", "table_size", "redis")
+
+    def __init__(self, limit: str, *, key: str = "client", algorithm: str = "sliding_window", headers: bool = True,
+                 table_size: int = 65536, redis: str | None = None) -> None:
+        self.text = limit
+        self.requests, self.window = parse_rate(limit)
+        if not isinstance(key, str):
+            raise TypeError(f"key must be 'client' or 'header:NAME', not {type(key).__name__}")
+        self.key = key
+        self.header = ""
+        if key.lower().startswith("header:"):
+            self.header = key[len("header:"):].strip()
+            if not _HEADER.match(self.header):
+                raise ValueError(f"key {key!r}: 'header:' must be followed by a header name")
+        elif key != "client":
+            raise ValueError(f"key must be 'client' or 'header:NAME' (user keys are not native), not {key!r}")
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, not {algorithm!r}")
+        self.algorithm = algorithm
+        if not isinstance(headers, bool):
+            raise TypeError(f"headers must be True or False, not {headers!r}")
+        self.headers = headers
+        if isinstance(table_size, bool) or not isinstance(table_size, int) or not 8 <= table_size <= 1 << 28:
+            raise ValueError(f"table_size must be an int from 8 to 2**28 keys, not {table_size!r}")
+        self.table_size = table_size
+        if redis is not None:
+            if not isinstance(redis, str) or not redis.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError(f"redis must be a redis://, rediss:// or unix:// URL, not {redis!r}")
+            if algorithm != "token_bucket":
+                raise ValueError("a Redis rate limit is a token bucket: pass algorithm='token_bucket'")
+            _redis_module()  # ImportError naming the extra now, not at the first request
+        self.redis = redis
+
+    def __repr__(self) -> str:
+        return f"RateLimit({self.text!r}, key={self.key!r}, algorithm={self.algorithm!r})"
+
+    def add_to(self, server: Any) -> int:
+        """The native policy of this limit: its id on ``server`` (``_native.Server``)."""
+        return int(server.add_rate_limit(self.requests, max(1, round(self.window * 1000)), self.algorithm,
+                                         "header" if self.header else "client", self.header, self.headers,
+                                         self.table_size))
+
+
+def route_limit(value: Any, path: str) -> RateLimit | bool | None:
+    """A route's ``rate_limit=`` checked: a RateLimit, False or None."""
+    if value is None or value is False:
+        return value
+    if isinstance(value, str):
+        return RateLimit(value)
+    if isinstance(value, RateLimit):
+        return value
+    raise TypeError(f"route {path!r}: rate_limit= takes '5/minute', a RateLimit, None or False, not {value!r}")
+
+
+class AppRateLimit:
+    """What ``app.rate_limit(...)`` configured: one limit every route it covers counts
+    against together (``paths``: path prefixes; None: every route and the mounted app)."""
+
+    def __init__(self, limit: RateLimit, paths: Iterable[str] | None) -> None:
+        self.limit = limit
+        if paths is not None:
+            if isinstance(paths, str):
+                raise TypeError("paths takes a list of path prefixes, not one string")
+            paths = list(paths)
+            for p in paths:
+                if not isinstance(p, str) or not p.startswith("/"):
+                    raise ValueError(f"a rate limit's path prefix must start with '/': {p!r}")
+        self.paths = paths
+
+    def covers(self, path: str) -> bool:
+        return self.paths is None or any(path.startswith(p) for p in self.paths)
+
+
+def resolve(route: RateLimit | bool | None, path: str, default: AppRateLimit | None) -> RateLimit | None:
+    """The limit a route counts against: its own, else the app's when it covers the path."""
+    if route is False:
+        return None
+    if isinstance(route, RateLimit):
+        return route
+    if default is not None and default.covers(path):
+        return default.limit
+    return None
+
+
+# ---- across machines: Redis (RateLimit(..., redis=URL)) ----
+
+# GCRA on the Redis server's clock (TIME: one clock for every machine): KEYS[1] holds the
+# key's theoretical arrival time in microseconds; ARGV: the emission interval and the
+# bucket's span (limit x interval). Returns {allowed, microseconds until the bucket is
+# whole, microseconds until the next request is allowed}.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local span = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now + interval > span then
+  return {0, tat - now, tat + interval - span - now}
+end
+tat = tat + interval
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+return {1, tat - now, 0}
+"""
+
+
+def _seconds(us: int) -> int:
+    return -(-int(us) // 1_000_000)
+
+
+class RedisLimit:
+    """A RateLimit counted in Redis, shared by every machine that names the same server:
+    checked in Python before the handler (the native limit cannot wait on the network),
+    as a token bucket on the Redis server's clock. One client per process and kind, made
+    at the first request (after a supervisor's fork). When Redis cannot be reached the
+    request is let through and the failure logged once until Redis answers again."""
+
+    def __init__(self, limit: RateLimit, name: str) -> None:
+        self.limit = limit
+        self.prefix = f"ringbolt:rate:{name}:{limit.requests}/{limit.window}:"
+        self.interval = max(1, round(limit.window * 1_000_000 / limit.requests))
+        self._sync: Any = None
+        self._async: Any = None
+        self._failing = False
+
+    def key(self, req: Any) -> str:
+        if self.limit.header:
+            value = req.headers.get(self.limit.header)
+            if value is not None:
+                return self.prefix + "h" + str(value)
+        client = req.client
+        return self.prefix + "a" + (client[0] if client else "")
+
+    def _answer(self, result: Any) -> Any:
+        """None when allowed (the RateLimit-* fields are not added then), else the 429."""
+        allowed, reset_us, retry_us = (int(x) for x in result)
+        if allowed:
+            return None
+        from .errors import problem, problem_response
+        headers = {"RateLimit-Limit": str(self.limit.requests), "RateLimit-Remaining": "0",
+                   "RateLimit-Reset": str(_seconds(reset_us)),
+                   "RateLimit-Policy": f"{self.limit.requests};w={max(1, _seconds(round(self.limit.window * 1e6)))}",
+                   "Retry-After": str(max(1, _seconds(retry_us)))}
+        detail = "This client sent more requests than the route's rate limit allows; see Retry-After."
+        return problem_response(429, problem(429, detail), headers)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._failing:
+            self._failing = True
+            logging.getLogger("ringbolt").warning("rate limit %s: Redis at %s failed (%r): requests are let through "
+                                                  "until it answers", self.limit.text, self.limit.redis, exc)
+
+    def check(self, req: Any) -> Any:
+        if self._sync is None:
+            self._sync = _redis_module().Redis.from_url(self.limit.redis).register_script(_GCRA)
+        try:
+            result = self._sync(keys=[self.key(req)], args=[self.interval, self.interval * self.limit.requests])
+        except Exception as exc:  # redis.RedisError, OSError: fail open
+            self._failed(exc)
+            return None
+        self._failing = False
+        return self._answer(result)
+
+    async def check_async(self, req: Any) -> Any:
+        if self._async is None:
+            self._async = _redis_module().asyncio.Redis.from_url(self.limit.redis).register_script(_GCRA)
+        try:
+            result = await self._async(keys=[self.key(req)], args=[self.interval, self.interval * self.limit.requests])
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        self._failing = False
+        return self._answer(result)
+
+    def wrap(self, fn: Any, is_async: bool) -> Any:
+        """`fn` (a route's whole pipeline) behind this limit."""
+        if is_async:
+            async def limited_async(req: Any) -> Any:
+                refused = await self.check_async(req)
+                return refused if refused is not None else await fn(req)
+            return limited_async
+
+        def limited(req: Any) -> Any:
+            refused = self.check(req)
+            return refused if refused is not None else fn(req)
+        return limited
+
+
+def _redis_module() -> Any:
+    try:
+        redis = importlib.import_module("redis")
+        importlib.import_module("redis.asyncio")
+    except ImportError:
+        raise ImportError("RateLimit(redis=...) needs redis-py: pip install 'ringbolt[redis]'") from None
+    return redis
