@@ -76,6 +76,11 @@ def finish_result(req: Any, result: Any, deferred: list[Any] | None = None) -> A
     appended there as an awaitable-returning callable for the caller to run)."""
     state = _state(req)
     cookies: list[Cookie] = list(state.get("_rb_cookies") or ())
+    session = state.get("_rb_session")
+    if session is not None:  # read by ringbolt.sessions: written back if it changed
+        cookie = session._owner.commit(session)
+        if cookie is not None:
+            cookies.append(cookie)
     tasks = BackgroundTasks()
     own = state.get("_rb_background")
     if own is not None:

@@ -520,6 +520,24 @@ class App(RouteGroup, OpenAPIApp):
                                        service_name=service_name, timeout=timeout, flush_timeout=flush_timeout)
         return self._tracing.provider if self._tracing is not None else None
 
+    def add_sessions(self, secret_keys: Any, **options: Any) -> Any:
+        """Signed cookie sessions (or Redis-backed with ``store=RedisStore(...)``): a
+        ``ringbolt.sessions.Sessions`` that routes take as ``Depends(sessions)`` (see
+        docs/sessions.md for the options). Routes that do not take it pay nothing. Its
+        store's connections are closed at shutdown."""
+        from .sessions import Sessions
+
+        sessions = Sessions(secret_keys, **options)
+        self._shutdown.append(sessions.close)
+        return sessions
+
+    def add_csrf(self, sessions: Any, **options: Any) -> Any:
+        """A ``ringbolt.csrf.CSRF`` check over ``sessions`` (docs/sessions.md): routes take
+        it as ``Depends(csrf)`` or a router as ``csrf.middleware``."""
+        from .csrf import CSRF
+
+        return CSRF(sessions, **options)
+
     def _needs_loop(self, routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> bool:
         return self._asgi is not None or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)

@@ -1,0 +1,500 @@
+"""Sessions: a signed cookie holding the session's JSON (``CookieStore``, the default) or
+a signed random id whose data lives in Redis with a TTL (``RedisStore``). HMAC-SHA256
+from the stdlib signs; the first secret key signs, every key verifies (rotation).
+
+A route pays only when it asks for the session (``Depends(sessions)``,
+``sessions.get(req)``, or ``sessions.middleware`` on its router): the session is read
+then, and written back (a Set-Cookie, a Redis write) in the step that finishes a
+handler's result (``ringbolt._reqresp.finish_result``), only when it changed. A tampered,
+expired, wrongly-keyed, malformed or oversized cookie is an empty session, never an
+error (logged at debug).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from typing import Any, Awaitable, Callable, Protocol, Sequence
+
+from .cookies import Cookie, deletion
+
+logger = logging.getLogger("ringbolt.sessions")
+
+#: RFC 6265 §6.1: browsers keep at least 4096 bytes of name, value and attributes; a
+#: longer cookie may be dropped, so none is written (and none longer is read).
+MAX_COOKIE_BYTES = 4096
+#: A secret key of fewer bytes is refused (``secrets.token_urlsafe(32)`` makes one).
+MIN_KEY_BYTES = 32
+_CSRF_KEY = "_csrf"  # the session's CSRF secret (ringbolt.csrf), kept with its data
+
+
+class SessionTooLarge(ValueError):
+    """A session whose signed cookie would exceed ``MAX_COOKIE_BYTES`` (browsers drop
+    it): keep less in it, or use ``RedisStore``."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Signer:
+    """``payload.timestamp.signature``: the payload and an HMAC-SHA256 over both, made
+    with a key derived for ``purpose`` from the first of ``secret_keys``; ``unsign``
+    accepts any of them (the key rotation: add the new key first, keep the old ones
+    until the cookies they signed have expired)."""
+
+    def __init__(self, secret_keys: Sequence[str | bytes], purpose: bytes) -> None:
+        if isinstance(secret_keys, (str, bytes)) or not secret_keys:
+            raise TypeError("secret_keys must be a non-empty list of keys (the first signs, all verify)")
+        keys = []
+        for i, key in enumerate(secret_keys):
+            raw = key.encode() if isinstance(key, str) else key
+            if not isinstance(raw, bytes):
+                raise TypeError(f"secret key {i} must be str or bytes, not {type(key).__name__}")
+            if len(raw) < MIN_KEY_BYTES:
+                raise ValueError(f"secret key {i} has {len(raw)} bytes, fewer than {MIN_KEY_BYTES} "
+                                 "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+            # One key per purpose: a session signature is never a valid CSRF token's.
+            keys.append(hmac.new(raw, b"ringbolt:" + purpose, hashlib.sha256).digest())
+        self._keys = keys
+
+    def digest(self, data: bytes) -> bytes:
+        """The HMAC-SHA256 of ``data`` with the first key."""
+        return hmac.new(self._keys[0], data, hashlib.sha256).digest()
+
+    def verify(self, data: bytes, sig: bytes) -> bool:
+        """Whether ``sig`` is the HMAC-SHA256 of ``data`` with one of the keys (constant time)."""
+        ok = False
+        for key in self._keys:
+            ok |= hmac.compare_digest(hmac.new(key, data, hashlib.sha256).digest(), sig)
+        return ok
+
+    def sign(self, payload: bytes, now: int) -> str:
+        body = f"{_b64(payload)}.{now}"
+        return f"{body}.{_b64(hmac.new(self._keys[0], body.encode(), hashlib.sha256).digest())}"
+
+    def unsign(self, value: str, max_age: int | None, now: int) -> tuple[bytes, int, int] | None:
+        """``(payload, timestamp, key index)``, or None (logged at debug) for a value not
+        signed by one of the keys, malformed, or older than ``max_age`` seconds."""
+        body, dot, sig_text = value.rpartition(".")
+        payload_text, dot2, stamp = body.partition(".")
+        if not dot or not dot2 or not stamp.isdigit() or len(stamp) > 12:
+            logger.debug("session cookie refused: malformed")
+            return None
+        try:
+            sig = _unb64(sig_text)
+        except (binascii.Error, ValueError):
+            logger.debug("session cookie refused: malformed signature")
+            return None
+        signed = body.encode()
+        for index, key in enumerate(self._keys):
+            if hmac.compare_digest(hmac.new(key, signed, hashlib.sha256).digest(), sig):
+                break
+        else:
+            logger.debug("session cookie refused: bad signature (tampered, or signed by a key not configured)")
+            return None
+        issued = int(stamp)
+        if max_age is not None and now - issued > max_age:
+            logger.debug("session cookie refused: expired (%d s old, max_age %d)", now - issued, max_age)
+            return None
+        try:
+            payload = _unb64(payload_text)
+        except (binascii.Error, ValueError):  # signed by us, so never; still not an error
+            return None
+        return payload, issued, index
+
+
+class Session(dict[str, Any]):
+    """The session's data: a dict of JSON values. Setting, deleting or clearing marks it
+    ``modified`` (then it is written back); changing a value in place (a list's append)
+    does not: assign it again or set ``session.modified = True``."""
+
+    __slots__ = ("modified", "new", "sid", "renew", "_old_sid", "_owner", "_saved")
+
+    def __init__(self, data: dict[str, Any] | None = None, *, new: bool = True, sid: str | None = None,
+                 owner: "Sessions | None" = None) -> None:
+        super().__init__(data or ())
+        #: True once changed: written back when the response is finished
+        self.modified = False
+        #: True when no valid session came with the request
+        self.new = new
+        #: The server-side store's id (None for the cookie store, or before one is made)
+        self.sid = sid
+        #: True to re-send the cookie even unchanged (a key rotation, ``refresh=True``)
+        self.renew = False
+        self._old_sid: str | None = None
+        self._owner = owner
+        self._saved = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.modified = True
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        """Empty the session: its cookie is expired (and its Redis entry deleted)."""
+        self.modified = True
+        super().clear()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self.modified = True
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.modified = True
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self.modified = True
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.modified = True
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any) -> "Session":  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def regenerate(self) -> None:
+        """A new session id (and CSRF secret) with the same data: call it when the user
+        logs in, so an id planted before the login (session fixation) is worth nothing.
+        The old Redis entry is deleted when the new one is written."""
+        if self.sid is not None and self._old_sid is None:
+            self._old_sid = self.sid
+        self.sid = None
+        super().pop(_CSRF_KEY, None)
+        self.modified = True
+
+
+class SessionStore(Protocol):
+    """Where a session's data lives: ``CookieStore`` or ``RedisStore``."""
+
+    server_side: bool
+
+
+class CookieStore:
+    """The session's JSON itself in the signed cookie (the default): nothing to run, at
+    most ``MAX_COOKIE_BYTES`` per session."""
+
+    server_side = False
+
+    def close(self) -> None:
+        return None
+
+
+class RedisStore:
+    """The session's data in Redis (redis-py: ``pip install 'ringbolt[redis]'``) under
+    ``prefix`` + a random id, with a TTL of the sessions' ``max_age`` refreshed each time
+    the session is read (``GETEX``, Redis 6.2+); the cookie holds only the signed id.
+
+    ``url``: redis-py's URL (``redis://host:port/db``, ``rediss://`` for TLS,
+    ``unix:///path``); or give ready clients: ``client`` (``redis.Redis``, used by sync
+    routes) and ``async_client`` (``redis.asyncio.Redis``, used by ``sessions.load`` and
+    ``sessions.middleware``)."""
+
+    server_side = True
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "ringbolt:session:",
+                 client: Any = None, async_client: Any = None) -> None:
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be str, not {type(prefix).__name__}")
+        self.url = url
+        self.prefix = prefix
+        self._client = client
+        self._async_client = async_client
+        if client is None or async_client is None:
+            _redis()  # fail now, naming the extra, not at the first request
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = _redis().Redis.from_url(self.url)
+        return self._client
+
+    @property
+    def async_client(self) -> Any:
+        if self._async_client is None:
+            import redis.asyncio
+
+            self._async_client = redis.asyncio.Redis.from_url(self.url)
+        return self._async_client
+
+    def key(self, sid: str) -> str:
+        return self.prefix + sid
+
+    def load(self, sid: str, ttl: int) -> bytes | None:
+        raw: bytes | None = self.client.getex(self.key(sid), ex=ttl)
+        return raw
+
+    async def load_async(self, sid: str, ttl: int) -> bytes | None:
+        raw: bytes | None = await self.async_client.getex(self.key(sid), ex=ttl)
+        return raw
+
+    def save(self, sid: str, data: bytes, ttl: int, old: str | None) -> None:
+        pipe = self.client.pipeline()
+        if old is not None:
+            pipe.delete(self.key(old))
+        if data:
+            pipe.set(self.key(sid), data, ex=ttl)
+        pipe.execute()
+
+    async def save_async(self, sid: str, data: bytes, ttl: int, old: str | None) -> None:
+        pipe = self.async_client.pipeline()
+        if old is not None:
+            pipe.delete(self.key(old))
+        if data:
+            pipe.set(self.key(sid), data, ex=ttl)
+        await pipe.execute()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def _redis() -> Any:
+    try:
+        import redis
+    except ImportError:
+        raise ImportError("RedisStore needs redis-py: pip install 'ringbolt[redis]'") from None
+    return redis
+
+
+_SAMESITES = ("lax", "strict", "none")
+
+
+class Sessions:
+    """An app's sessions (``app.add_sessions(...)`` makes one).
+
+    ``secret_keys``: the keys, the first signs, all verify (at least 32 bytes each).
+    ``store``: ``CookieStore()`` (default) or ``RedisStore(...)``. ``cookie_name``
+    ("session"), ``max_age`` (seconds, 14 days; the cookie's Max-Age, the age past which
+    a signed cookie is refused, the Redis TTL), ``path`` ("/"), ``domain`` (None),
+    ``secure`` (True: Secure; False only for development over plain HTTP),
+    ``httponly`` (True), ``samesite`` ("lax"), ``refresh`` (False; True re-sends the
+    cookie on every request that reads the session, so ``max_age`` counts from the last
+    use).
+
+    A route takes the session as ``session: Annotated[Session, Depends(sessions)]``
+    (async routes with the Redis store: ``Depends(sessions.load)``), or reads
+    ``sessions.get(req)``; either also sets ``req.session``.
+    """
+
+    def __init__(
+        self,
+        secret_keys: Sequence[str | bytes],
+        *,
+        store: CookieStore | RedisStore | None = None,
+        cookie_name: str = "session",
+        max_age: int = 14 * 24 * 3600,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = True,
+        httponly: bool = True,
+        samesite: str = "lax",
+        refresh: bool = False,
+    ) -> None:
+        self.signer = Signer(secret_keys, b"session")
+        self.secret_keys = list(secret_keys)
+        self.store: CookieStore | RedisStore = store if store is not None else CookieStore()
+        if not isinstance(self.store, (CookieStore, RedisStore)):
+            raise TypeError(f"store must be a CookieStore or RedisStore, not {type(store).__name__}")
+        if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 1:
+            raise ValueError(f"max_age must be a positive int (seconds), not {max_age!r}")
+        if not isinstance(secure, bool) or not isinstance(httponly, bool) or not isinstance(refresh, bool):
+            raise TypeError("secure, httponly and refresh are True or False")
+        if str(samesite).lower() not in _SAMESITES:
+            raise ValueError(f"samesite must be 'lax', 'strict' or 'none', not {samesite!r}")
+        self.cookie_name = cookie_name
+        self.max_age = max_age
+        self.refresh = refresh
+        self._options: dict[str, Any] = {"path": path, "domain": domain, "secure": secure, "httponly": httponly,
+                                         "samesite": samesite}
+        Cookie(cookie_name, "x", max_age=max_age, **self._options)  # the options checked once, here
+        self._delete: dict[str, Any] = dict(self._options)
+        if self._delete["samesite"] == "none":
+            self._delete["samesite"] = None
+        self._server = self.store.server_side
+
+    # ---- reading ----
+    def _decode(self, value: str | None) -> tuple[Session, bool]:
+        """The session a cookie value carries (the cookie store), and whether it must be re-sent."""
+        if value is None:
+            return Session(owner=self), False
+        if len(value) + len(self.cookie_name) + 1 > MAX_COOKIE_BYTES:
+            logger.debug("session cookie refused: %d bytes, more than %d", len(value), MAX_COOKIE_BYTES)
+            return Session(owner=self), True
+        got = self.signer.unsign(value, self.max_age, int(time.time()))
+        if got is None:
+            return Session(owner=self), True
+        payload, _, index = got
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            logger.debug("session cookie refused: not a JSON object")
+            return Session(owner=self), True
+        session = Session(data, new=False, owner=self)
+        session.renew = index > 0 or self.refresh  # re-signed with the first key
+        return session, False
+
+    def _sid(self, value: str | None) -> tuple[str | None, bool]:
+        """The id a cookie value carries (the Redis store), and whether the key rotated."""
+        if value is None or len(value) + len(self.cookie_name) + 1 > MAX_COOKIE_BYTES:
+            return None, False
+        got = self.signer.unsign(value, self.max_age, int(time.time()))
+        if got is None:
+            return None, False
+        payload, _, index = got
+        try:
+            sid = payload.decode("ascii")
+        except UnicodeDecodeError:
+            return None, False
+        return sid, index > 0
+
+    def _from_store(self, sid: str | None, rotated: bool, raw: bytes | None, had_cookie: bool) -> Session:
+        data = None
+        if raw is not None:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = None
+        if sid is None or not isinstance(data, dict):
+            if sid is not None:
+                logger.debug("session %s not found in the store (expired or deleted)", sid[:8])
+            session = Session(owner=self)
+            session.renew = had_cookie  # a stale cookie: expire it if nothing is written
+            return session
+        session = Session(data, new=False, sid=sid, owner=self)
+        session.renew = rotated or self.refresh
+        return session
+
+    def get(self, req: Any) -> Session:
+        """The request's session (read once, then ``req.session``). With the Redis
+        store this reads Redis synchronously: in an async route use ``await
+        sessions.load(req)``."""
+        state = req.__dict__
+        session: Session | None = state.get("_rb_session")
+        if session is not None:
+            return session
+        value = req.cookies.get(self.cookie_name)
+        if self._server:
+            sid, rotated = self._sid(value)
+            raw = self.store.load(sid, self.max_age) if sid is not None else None  # type: ignore[union-attr]
+            session = self._from_store(sid, rotated, raw, value is not None)
+        else:
+            session, stale = self._decode(value)
+            session.renew = session.renew or stale
+        state["_rb_session"] = state["session"] = session
+        return session
+
+    __call__ = get  # Depends(sessions)
+
+    async def load(self, req: Any) -> Session:
+        """``get`` for async routes: Redis is read without blocking the event loop."""
+        state = req.__dict__
+        session: Session | None = state.get("_rb_session")
+        if session is not None:
+            return session
+        if not self._server:
+            return self.get(req)
+        value = req.cookies.get(self.cookie_name)
+        sid, rotated = self._sid(value)
+        raw = await self.store.load_async(sid, self.max_age) if sid is not None else None  # type: ignore[union-attr]
+        session = self._from_store(sid, rotated, raw, value is not None)
+        state["_rb_session"] = state["session"] = session
+        return session
+
+    # ---- writing back ----
+    def _payload(self, session: Session) -> bytes:
+        return json.dumps(session, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _cookie(self, value: str) -> Cookie:
+        if len(value) + len(self.cookie_name) + 1 > MAX_COOKIE_BYTES:
+            raise SessionTooLarge(f"the session cookie {self.cookie_name!r} would be {len(value)} bytes, more than "
+                                  f"{MAX_COOKIE_BYTES} (browsers drop it): keep less in the session, or use "
+                                  "RedisStore")
+        return Cookie(self.cookie_name, value, max_age=self.max_age, **self._options)
+
+    def _expired(self) -> Cookie:
+        return deletion(self.cookie_name, **self._delete)
+
+    def _server_write(self, session: Session) -> tuple[str, bytes, str | None] | None:
+        """What the store must write for ``session`` (id, data, old id to delete), or None."""
+        if not session.modified or session._saved:
+            return None
+        old = session._old_sid
+        if not session:
+            old = session.sid or old
+            session.sid = None
+            return ("", b"", old) if old is not None else None
+        if session.sid is None:
+            session.sid = secrets.token_urlsafe(32)
+        return session.sid, self._payload(session), old
+
+    async def save(self, session: Session) -> None:
+        """Write a changed server-side session now, awaited (``sessions.middleware``
+        does; the cookie is still set when the response is finished)."""
+        if self._server:
+            write = self._server_write(session)
+            if write is not None:
+                await self.store.save_async(write[0], write[1], self.max_age, write[2])  # type: ignore[union-attr]
+            session._saved = True
+
+    def commit(self, session: Session) -> Cookie | None:
+        """The Set-Cookie the session needs (None: the browser's is right), after writing
+        a server-side session that changed (synchronously, unless ``save`` did)."""
+        now = int(time.time())
+        if self._server:
+            fresh = session.modified and session._old_sid is not None
+            if session.modified and not session._saved:
+                write = self._server_write(session)
+                if write is not None:
+                    self.store.save(write[0], write[1], self.max_age, write[2])  # type: ignore[union-attr]
+            if session.modified and not session:
+                return self._expired() if not session.new or session.renew else None
+            if session.sid is None:
+                return self._expired() if session.renew else None
+            if session.new or fresh or session.renew:
+                return self._cookie(self.signer.sign(session.sid.encode(), now))
+            return None
+        if session.modified or session.renew:
+            if not session:
+                return self._expired() if not session.new or session.renew else None
+            return self._cookie(self.signer.sign(self._payload(session), now))
+        return None
+
+    # ---- middleware, for routes that read req.session ----
+    async def middleware(self, req: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``router.middleware(sessions.middleware)``: every route of the router has
+        ``req.session`` read before it runs, and a changed server-side session written
+        (awaited) after it."""
+        session = await self.load(req)
+        response = await call_next(req)
+        await self.save(session)
+        return response
+
+    def sync_middleware(self, req: Any, call_next: Callable[[Any], Any]) -> Any:
+        """``middleware`` for routers of sync routes."""
+        self.get(req)
+        return call_next(req)
+
+    def close(self) -> None:
+        self.store.close()
+

@@ -1,0 +1,187 @@
+"""Signed cookie sessions (ringbolt.sessions, the cookie store) against a real server
+(tests/py/apps/sessions_app.py): the round trip, the secure defaults, key rotation, and
+every cookie that must read as an empty session (tampered, expired, wrongly keyed,
+malformed, oversized), never as an error."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import httpx
+import pytest
+
+from ringbolt.sessions import MAX_COOKIE_BYTES, Signer
+from session_helpers import (NEW_KEY, OLD_KEY, client, serve_sessions, session_cookie, set_cookies,
+                             wait_for, with_cookie)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    yield from serve_sessions(tmp_path_factory.mktemp("sessions") / "server.log")
+
+
+@pytest.fixture
+def http(srv):
+    with client(srv) as c:
+        yield c
+
+
+def signed(data: object, key: str = NEW_KEY, age: int = 0) -> str:
+    """A cookie value as a holder of ``key`` signs it ``age`` seconds ago."""
+    return Signer([key], b"session").sign(json.dumps(data).encode(), int(time.time()) - age)
+
+
+def login(http: httpx.Client, user: str = "ann") -> str:
+    r = http.post("/login", json={"user": user})
+    assert r.status_code == 200, r.text
+    value = session_cookie(r)
+    assert value is not None
+    return value
+
+
+def test_login_sets_a_signed_cookie_with_secure_defaults(http):
+    r = http.post("/login", json={"user": "ann"})
+    assert r.json() == {"user": "ann"}
+    c = set_cookies(r)["session"]
+    assert c.attrs == {"max-age": "3600", "path": "/", "secure": "", "httponly": "", "samesite": "Lax"}
+    payload, stamp, _ = c.value.split(".")
+    assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) == {"user": "ann"}
+    assert abs(int(stamp) - time.time()) < 60
+    # Verified with the signing key alone: the first key signs.
+    assert Signer([NEW_KEY], b"session").unsign(c.value, 3600, int(time.time())) is not None
+    assert Signer([OLD_KEY], b"session").unsign(c.value, 3600, int(time.time())) is None
+
+
+def test_the_session_reads_back_and_an_unchanged_one_is_not_resent(http):
+    value = login(http)
+    r = http.get("/session", headers=with_cookie(value))
+    assert r.json() == {"user": "ann"}
+    assert "set-cookie" not in r.headers
+
+
+def test_no_cookie_is_an_empty_session_and_sets_nothing(http):
+    r = http.get("/session")
+    assert r.status_code == 200 and r.json() == {}
+    assert "set-cookie" not in r.headers
+
+
+def test_a_changed_session_is_resent_each_time(http):
+    value = None
+    for n in (1, 2, 3):
+        r = http.post("/counter", headers=with_cookie(value))
+        assert r.json() == {"n": n}
+        value = session_cookie(r)
+        assert value is not None
+    assert http.get("/session", headers=with_cookie(value)).json() == {"n": 3}
+
+
+def test_logout_expires_the_cookie(http):
+    value = login(http)
+    r = http.post("/logout", headers=with_cookie(value))
+    c = set_cookies(r)["session"]
+    assert c.value == "" and c.attrs["max-age"] == "0" and "expires" in c.attrs
+    assert c.attrs["path"] == "/" and "secure" in c.attrs and "httponly" in c.attrs
+
+
+def test_a_cookie_signed_with_an_old_key_is_read_and_resigned_with_the_first(http):
+    old = signed({"user": "old"}, key=OLD_KEY)
+    r = http.get("/session", headers=with_cookie(old))
+    assert r.json() == {"user": "old"}
+    new = session_cookie(r)
+    assert new is not None and new != old
+    got = Signer([NEW_KEY], b"session").unsign(new, 3600, int(time.time()))
+    assert got is not None and json.loads(got[0]) == {"user": "old"}
+    # The re-signed cookie reads as it is, and is not re-sent again.
+    r = http.get("/session", headers=with_cookie(new))
+    assert r.json() == {"user": "old"} and "set-cookie" not in r.headers
+
+
+def _flip(text: str, at: int) -> str:
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1:]
+
+
+def bad_cookies() -> dict[str, str]:
+    good = signed({"user": "ann", "admin": False})
+    payload, stamp, sig = good.split(".")
+    forged = base64.urlsafe_b64encode(json.dumps({"user": "ann", "admin": True}).encode()).rstrip(b"=").decode()
+    return {
+        "payload changed": f"{forged}.{stamp}.{sig}",
+        "payload byte flipped": f"{_flip(payload, 3)}.{stamp}.{sig}",
+        "timestamp changed": f"{payload}.{int(stamp) + 1}.{sig}",
+        "signature flipped": f"{payload}.{stamp}.{_flip(sig, 5)}",
+        "signature dropped": f"{payload}.{stamp}.",
+        "unknown key": signed({"user": "ann"}, key="z" * 40),
+        "expired": signed({"user": "ann"}, age=3601),
+        "signed JSON but not an object": Signer([NEW_KEY], b"session").sign(b"[1,2]", int(time.time())),
+        "signed but not JSON": Signer([NEW_KEY], b"session").sign(b"\xff{", int(time.time())),
+        "another purpose's signature": Signer([NEW_KEY], b"csrf").sign(b'{"user":"ann"}', int(time.time())),
+        "garbage": "not-a-session",
+        "no timestamp": f"{payload}..{sig}",
+        "timestamp not digits": f"{payload}.12x.{sig}",
+        "huge timestamp": f"{payload}.{'9' * 40}.{sig}",
+        "bad base64": "%%%.1.@@@",
+        "empty": "",
+        "only dots": "...",
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_cookies()))
+def test_a_bad_cookie_is_an_empty_session_and_is_expired(http, case):
+    value = bad_cookies()[case]
+    r = http.get("/session", headers={"cookie": f"session={value}"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {}
+    if value:
+        c = set_cookies(r).get("session")
+        assert c is not None and c.value == "" and c.attrs["max-age"] == "0", r.headers
+
+
+def test_a_cookie_just_inside_max_age_is_read(http):
+    assert http.get("/session", headers=with_cookie(signed({"u": 1}, age=3590))).json() == {"u": 1}
+
+
+def test_an_oversized_cookie_is_an_empty_session(http):
+    value = signed({"blob": "x" * MAX_COOKIE_BYTES})
+    assert len(value) > MAX_COOKIE_BYTES
+    r = http.get("/session", headers=with_cookie(value))
+    assert r.status_code == 200 and r.json() == {}
+
+
+def test_a_session_too_large_for_a_cookie_is_refused_loudly(http, srv):
+    r = http.post("/big?size=2000")
+    assert r.status_code == 200 and session_cookie(r) is not None
+    r = http.post("/big?size=5000")
+    assert r.status_code == 500
+    assert "set-cookie" not in r.headers
+    wait_for(lambda: "SessionTooLarge" in srv.output(), what="the SessionTooLarge traceback in the log")
+
+
+def test_a_route_that_takes_no_session_sets_no_cookie(http):
+    value = login(http)
+    r = http.get("/plain", headers=with_cookie(signed({"u": 1}, key=OLD_KEY)))
+    assert r.json() == {"plain": True} and "set-cookie" not in r.headers
+    r = http.get("/plain", headers=with_cookie(value))
+    assert "set-cookie" not in r.headers
+
+
+def test_req_session_through_a_route_dependency_and_get(http):
+    value = login(http, "bo")
+    assert http.get("/req-session", headers=with_cookie(value)).json() == {"user": "bo"}
+    assert http.get("/get-session", headers=with_cookie(value)).json() == {"user": "bo"}
+
+
+def test_async_routes(http):
+    r = http.post("/async/login", json={"user": "cy"})
+    value = session_cookie(r)
+    assert r.json() == {"user": "cy"} and value is not None
+    assert http.get("/async/session", headers=with_cookie(value)).json() == {"user": "cy"}
+    assert http.get("/session", headers=with_cookie(value)).json() == {"user": "cy"}
+
+
+def test_the_session_middleware_gives_req_session(http):
+    r = http.post("/mw/counter")
+    assert r.json() == {"n": 1}
+    r = http.post("/mw/counter", headers=with_cookie(session_cookie(r)))
+    assert r.json() == {"n": 2}
