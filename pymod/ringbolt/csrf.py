@@ -13,13 +13,13 @@ changing (BREACH).
 from __future__ import annotations
 
 import binascii
-import inspect
 import logging
 import secrets
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 from .errors import HTTPError
+from .forms import FormData
 from .sessions import _CSRF_KEY, Session, Sessions, Signer, _b64, _unb64
 
 logger = logging.getLogger("ringbolt.csrf")
@@ -166,7 +166,7 @@ class CSRF:
         token = req.headers.get(self.header_name)
         if token is None and self._is_form(req):
             form = req.form()
-            if inspect.isawaitable(form):  # a body streamed to an async route
+            if not isinstance(form, FormData):  # an awaitable of one: a body streamed to an async route
                 close = getattr(form, "close", None)
                 if close is not None:
                     close()
@@ -185,7 +185,7 @@ class CSRF:
         token = req.headers.get(self.header_name)
         if token is None and self._is_form(req):
             form = req.form()
-            if inspect.isawaitable(form):
+            if not isinstance(form, FormData):
                 form = await form
             token = form.get(self.field_name)
         self._check(token, await self.sessions.load(req))
