@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import importlib
 import json
 import logging
 import secrets
@@ -230,9 +231,7 @@ class RedisStore:
     @property
     def async_client(self) -> Any:
         if self._async_client is None:
-            import redis.asyncio
-
-            self._async_client = redis.asyncio.Redis.from_url(self.url)
+            self._async_client = _redis("redis.asyncio").Redis.from_url(self.url)
         return self._async_client
 
     def key(self, sid: str) -> str:
@@ -267,12 +266,12 @@ class RedisStore:
             self._client.close()
 
 
-def _redis() -> Any:
+def _redis(module: str = "redis") -> Any:
+    """redis-py's ``module``, imported on first use (an optional extra)."""
     try:
-        import redis
+        return importlib.import_module(module)
     except ImportError:
         raise ImportError("RedisStore needs redis-py: pip install 'ringbolt[redis]'") from None
-    return redis
 
 
 _SAMESITES = ("lax", "strict", "none")

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 
 import httpx
 import pytest
 
-from ringbolt.sessions import MAX_COOKIE_BYTES, Signer
+from ringbolt.csrf import CSRF
+from ringbolt.sessions import MAX_COOKIE_BYTES, RedisStore, Session, Sessions, Signer
 from session_helpers import (NEW_KEY, OLD_KEY, client, serve_sessions, session_cookie, set_cookies,
                              wait_for, with_cookie)
 
@@ -185,3 +187,53 @@ def test_the_session_middleware_gives_req_session(http):
     assert r.json() == {"n": 1}
     r = http.post("/mw/counter", headers=with_cookie(session_cookie(r)))
     assert r.json() == {"n": 2}
+
+
+# ---- options refused when the app is made (no server needed: plain exceptions) ----
+
+@pytest.mark.parametrize("keys, error, says", [
+    ([], TypeError, "non-empty list"),
+    ("k" * 40, TypeError, "list of keys"),
+    (["short"], ValueError, "fewer than 32"),
+    ([NEW_KEY, 42], TypeError, "secret key 1 must be str or bytes"),
+])
+def test_bad_secret_keys_are_refused(keys, error, says):
+    with pytest.raises(error, match=says):
+        Sessions(keys)
+
+
+@pytest.mark.parametrize("options, error, says", [
+    ({"max_age": 0}, ValueError, "max_age"),
+    ({"max_age": True}, ValueError, "max_age"),
+    ({"samesite": "loose"}, ValueError, "samesite"),
+    ({"samesite": "none", "secure": False}, ValueError, "requires secure"),
+    ({"secure": "yes"}, TypeError, "True or False"),
+    ({"cookie_name": "bad name"}, ValueError, "cookie name"),
+    ({"store": object()}, TypeError, "CookieStore or RedisStore"),
+])
+def test_bad_session_options_are_refused(options, error, says):
+    with pytest.raises(error, match=says):
+        Sessions([NEW_KEY], **options)
+
+
+def test_the_redis_store_without_redis_py_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis now raises ImportError
+    with pytest.raises(ImportError, match=r"ringbolt\[redis\]"):
+        RedisStore()
+
+
+def test_secure_can_be_dropped_for_plain_http_development():
+    sessions = Sessions([NEW_KEY], secure=False)
+    session = Session({"u": 1}, owner=sessions)
+    session.modified = True
+    cookie = sessions.commit(session)
+    assert cookie is not None and "Secure" not in cookie.render(https=True).split("; ")
+
+
+@pytest.mark.parametrize("origins, error", [("https://a.example", TypeError), (["a.example"], ValueError),
+                                            (["https://a.example/path"], ValueError)])
+def test_bad_csrf_options_are_refused(origins, error):
+    with pytest.raises(error, match="origin"):
+        CSRF(Sessions([NEW_KEY]), allowed_origins=origins)
+    with pytest.raises(TypeError, match="Sessions"):
+        CSRF(object())  # type: ignore[arg-type]
