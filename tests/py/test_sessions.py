@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 import time
 
 import httpx
 import pytest
 
+from conftest import REPO
 from ringbolt.csrf import CSRF
 from ringbolt.sessions import MAX_COOKIE_BYTES, RedisStore, Session, Sessions, Signer
+from ringbolt.testing import TestClient
 from session_helpers import (NEW_KEY, OLD_KEY, client, serve_sessions, session_cookie, set_cookies,
                              wait_for, with_cookie)
 
@@ -237,3 +240,25 @@ def test_bad_csrf_options_are_refused(origins, error):
         CSRF(Sessions([NEW_KEY]), allowed_origins=origins)
     with pytest.raises(TypeError, match="Sessions"):
         CSRF(object())  # type: ignore[arg-type]
+
+
+def test_the_docs_examples_run_as_written(monkeypatch):
+    """docs/sessions.md's first block (sessions) and its CSRF block, served in process."""
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "sessions.md").read_text(), re.S)
+    monkeypatch.setenv("SESSION_SECRET", "s" * 43)
+    ns: dict[str, object] = {"__name__": "docs_sessions"}
+    for block in (blocks[0], next(b for b in blocks if "add_csrf" in b)):
+        exec(compile(block, "docs/sessions.md", "exec", dont_inherit=True), ns)
+    with TestClient(ns["app"]) as c:
+        r = c.post("/login", json={"user": "ann"})
+        cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("session="))
+        value = cookie.split(";")[0].split("=", 1)[1]
+        assert c.get("/session", headers=with_cookie(value)).json() == {"user": "ann"}
+        assert c.get("/session", headers=with_cookie(value[:-2] + "xx")).json() == {}
+        page = c.get("/transfer", headers=with_cookie(value))
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        value = next(v for v in page.headers.get_list("set-cookie") if v.startswith("session=")).split(";")[0][8:]
+        assert c.post("/transfer", data={"csrf_token": token}, headers=with_cookie(value)).json() == {"ok": True}
+        assert c.post("/transfer", data={"amount": "1"}, headers=with_cookie(value)).status_code == 403
+        r = c.post("/logout", headers=with_cookie(value))
+        assert "Max-Age=0" in r.headers["set-cookie"]
