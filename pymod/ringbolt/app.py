@@ -11,7 +11,7 @@ import os
 import random
 import signal
 import threading
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import _native
 from ._aio import AsyncRunner, handler_names
@@ -36,6 +36,10 @@ from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings
+
+if TYPE_CHECKING:
+    from .csrf import CSRF
+    from .sessions import Sessions
 
 logger = logging.getLogger("ringbolt")
 
@@ -520,7 +524,7 @@ class App(RouteGroup, OpenAPIApp):
                                        service_name=service_name, timeout=timeout, flush_timeout=flush_timeout)
         return self._tracing.provider if self._tracing is not None else None
 
-    def add_sessions(self, secret_keys: Any, **options: Any) -> Any:
+    def add_sessions(self, secret_keys: Any, **options: Any) -> Sessions:
         """Signed cookie sessions (or Redis-backed with ``store=RedisStore(...)``): a
         ``ringbolt.sessions.Sessions`` that routes take as ``Depends(sessions)`` (see
         docs/sessions.md for the options). Routes that do not take it pay nothing. Its
@@ -531,7 +535,7 @@ class App(RouteGroup, OpenAPIApp):
         self._shutdown.append(sessions.close)
         return sessions
 
-    def add_csrf(self, sessions: Any, **options: Any) -> Any:
+    def add_csrf(self, sessions: Sessions, **options: Any) -> CSRF:
         """A ``ringbolt.csrf.CSRF`` check over ``sessions`` (docs/sessions.md): routes take
         it as ``Depends(csrf)`` or a router as ``csrf.middleware``."""
         from .csrf import CSRF
