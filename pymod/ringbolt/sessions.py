@@ -291,6 +291,18 @@ def _redis(module: str = "redis") -> Any:
 _SAMESITES = ("lax", "strict", "none")
 
 
+class _Rendered:
+    """A Set-Cookie line made by ``Sessions``, as ``finish_result`` takes a ``Cookie``."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def render(self, https: bool) -> str:
+        return self.line
+
+
 class Sessions:
     """An app's sessions (``app.add_sessions(...)`` makes one).
 
@@ -338,10 +350,15 @@ class Sessions:
         self.refresh = refresh
         self._options: dict[str, Any] = {"path": path, "domain": domain, "secure": secure, "httponly": httponly,
                                          "samesite": samesite}
-        Cookie(cookie_name, "x", max_age=max_age, **self._options)  # the options checked once, here
-        self._delete: dict[str, Any] = dict(self._options)
-        if self._delete["samesite"] == "none":
-            self._delete["samesite"] = None
+        # The options checked once, here, and the Set-Cookie line's attributes rendered
+        # once: a value this module signs is base64url, digits and dots (cookie-octets),
+        # and Secure does not depend on the request (secure is True or False).
+        head = f"{cookie_name}=x"
+        self._attributes = Cookie(cookie_name, "x", max_age=max_age, **self._options).render(False)[len(head):]
+        delete = dict(self._options)
+        if delete["samesite"] == "none":
+            delete["samesite"] = None
+        self._expire = _Rendered(deletion(cookie_name, **delete).render(False))
         self._server = self.store.server_side
 
     # ---- reading ----
@@ -438,15 +455,15 @@ class Sessions:
     def _payload(self, session: Session) -> bytes:
         return json_dumps(session)
 
-    def _cookie(self, value: str) -> Cookie:
+    def _cookie(self, value: str) -> _Rendered:
         if len(value) + len(self.cookie_name) + 1 > MAX_COOKIE_BYTES:
             raise SessionTooLarge(f"the session cookie {self.cookie_name!r} would be {len(value)} bytes, more than "
                                   f"{MAX_COOKIE_BYTES} (browsers drop it): keep less in the session, or use "
                                   "RedisStore")
-        return Cookie(self.cookie_name, value, max_age=self.max_age, **self._options)
+        return _Rendered(f"{self.cookie_name}={value}{self._attributes}")
 
-    def _expired(self) -> Cookie:
-        return deletion(self.cookie_name, **self._delete)
+    def _expired(self) -> _Rendered:
+        return self._expire
 
     def _server_write(self, session: Session) -> tuple[str, bytes, str | None] | None:
         """What the store must write for ``session`` (id, data, old id to delete), or None."""
@@ -470,7 +487,7 @@ class Sessions:
                 await self.store.save_async(write[0], write[1], self.max_age, write[2])  # type: ignore[union-attr]
             session._saved = True
 
-    def commit(self, session: Session) -> Cookie | None:
+    def commit(self, session: Session) -> _Rendered | None:
         """The Set-Cookie the session needs (None: the browser's is right), after writing
         a server-side session that changed (synchronously, unless ``save`` did)."""
         if self._server:
