@@ -1,12 +1,9 @@
-"""What the session and CSRF tests share: the server of tests/py/apps/sessions_app.py,
+"""What the session and CSRF tests share: the server of tests/py/apps/sessions_app.py and
 Set-Cookie parsing (the tests send cookies by hand: httpx keeps Secure cookies off
-plain HTTP, and the tests look at every attribute), and a redis-server of their own."""
+plain HTTP, and the tests look at every attribute)."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +11,7 @@ from typing import Any, Iterator
 
 import httpx
 
-from conftest import LoggedServer, ServerProcess, free_port
+from conftest import LoggedServer, ServerProcess
 
 NEW_KEY = "n" * 40  # the key that signs
 OLD_KEY = "o" * 40  # an older key, still accepted for reading
@@ -62,40 +59,6 @@ def serve_sessions(log: Path, env: dict[str, str] | None = None) -> Iterator[Log
 
 def client(srv: ServerProcess) -> httpx.Client:
     return httpx.Client(base_url=f"http://{srv.host}:{srv.port}", timeout=10)
-
-
-class RedisServer:
-    """A redis-server on a free port, its files in ``directory``, stopped by ``stop``."""
-
-    def __init__(self, directory: Path) -> None:
-        exe = shutil.which("redis-server")
-        assert exe is not None, "redis-server is not installed (tools/install-deps.sh installs it)"
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
-             "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else b""
-            assert time.monotonic() < deadline, "redis-server did not answer PING"
-            time.sleep(0.02)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.proc.terminate()  # the server this object started
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:

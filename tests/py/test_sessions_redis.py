@@ -13,30 +13,28 @@ import pytest
 import redis
 
 from ringbolt.sessions import Signer
-from session_helpers import (NEW_KEY, RedisServer, client, serve_sessions, session_cookie, set_cookies,
-                             wait_for, with_cookie)
+from redis_server import redis_server
+from session_helpers import NEW_KEY, client, serve_sessions, session_cookie, set_cookies, wait_for, with_cookie
 
 PREFIX = "test:session:"
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
+def redis_url():
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def store(redis_server):
-    r = redis.Redis.from_url(redis_server.url)
+def store(redis_url):
+    r = redis.Redis.from_url(redis_url)
     yield r
     r.close()
 
 
 @pytest.fixture(scope="module")
-def srv(redis_server, tmp_path_factory):
-    yield from serve_sessions(tmp_path_factory.mktemp("sessions") / "server.log",
-                              {"SESSION_REDIS_URL": redis_server.url})
+def srv(redis_url, tmp_path_factory):
+    yield from serve_sessions(tmp_path_factory.mktemp("sessions") / "server.log", {"SESSION_REDIS_URL": redis_url})
 
 
 @pytest.fixture
