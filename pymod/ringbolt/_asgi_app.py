@@ -132,6 +132,10 @@ class ASGIRequest:
             self._headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._scope["headers"]])
         return self._headers
 
+    def header(self, name: str) -> str | None:
+        """The first value of a header (case-insensitive), or None (Request.header)."""
+        return self.headers.get(name)
+
     @property
     def query(self) -> QueryParams:
         if self._query is None:

@@ -101,7 +101,7 @@ def _with_etag(req: Any, resp: Response) -> Response:
     if etag is None:
         etag = strong_etag(resp.body)
         resp.headers.append(("ETag", etag))
-    inm = req.headers.get("if-none-match")
+    inm = req.header("if-none-match")
     if inm is not None and _matches(inm, etag):
         nm = _not_modified(resp.headers)
         nm._after, nm._cookies, nm.background = resp._after, resp._cookies, resp.background
@@ -203,7 +203,7 @@ class CachedRoute:
         resp._cookies = None
         resp.background = None
         if entry.etag is not None:
-            inm = req.headers.get("if-none-match")
+            inm = req.header("if-none-match")
             if inm is not None and _matches(inm, entry.etag):
                 return _not_modified(resp.headers)
         return resp

@@ -149,7 +149,8 @@ class _Compiler:
     # ---- phase 1 ----
     def param(self, spec: ParamSpec) -> str:
         var = _SOURCE_VAR[spec.source]
-        self.sources.add(var)
+        if var != "h" or spec.is_list:  # one header's value is read from the request's bytes
+            self.sources.add(var)
         out = self.local("a")
         loc = self.const("L", spec.loc)
         key = spec.key
@@ -160,7 +161,7 @@ class _Compiler:
             get = f"q.get({key!r}) if qm is None else last(qm, {key!r})"
             self.sources.add("qm")
         elif var == "h" and not spec.is_list:
-            get = f"h._first.get({key!r})"
+            get = f"req.header({key!r})"
         elif spec.is_list:
             get = f"{var}.getlist({key!r})"
         else:

@@ -368,7 +368,7 @@ class JWTAuth(Verifier):
         return "Bearer " + ", ".join(parts) if parts else "Bearer"
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal | None:
-        value = request.headers.get("authorization")
+        value = request.header("authorization")
         token = value[7:].strip() if value is not None and value[:7].lower() == "bearer " else ""
         if not token:
             self.missing(self._missing)
@@ -640,7 +640,7 @@ class BasicAuth(Verifier):
         return same and expected is not None
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal | None:
-        scheme, param = get_authorization_scheme_param(request.headers.get("authorization"))
+        scheme, param = get_authorization_scheme_param(request.header("authorization"))
         if scheme.lower() != "basic" or not param:
             self.missing(self._missing)
             return None

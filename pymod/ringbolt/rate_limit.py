@@ -188,7 +188,7 @@ class RedisLimit:
 
     def key(self, req: Any) -> str:
         if self.limit.header:
-            value = req.headers.get(self.limit.header)
+            value = req.header(self.limit.header)
             if value is not None:
                 return self.prefix + "h" + str(value)
         client = req.client

@@ -105,7 +105,7 @@ class HTTPBase(SecurityBase):
         return str(self.model["scheme"]).title()
 
     def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
-        scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+        scheme, credentials = get_authorization_scheme_param(request.header("authorization"))
         if not (scheme and credentials):
             self.missing(self._challenge())
             return None
@@ -125,7 +125,7 @@ class HTTPBearer(HTTPBase):
         self._init(model, scheme_name, description, auto_error)
 
     def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
-        scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+        scheme, credentials = get_authorization_scheme_param(request.header("authorization"))
         if scheme.lower() != "bearer" or not credentials:
             self.missing("Bearer")
             return None
@@ -146,7 +146,7 @@ class HTTPBasic(HTTPBase):
         return f'Basic realm="{self.realm}"' if self.realm else "Basic"
 
     def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
-        scheme, param = get_authorization_scheme_param(request.headers.get("authorization"))
+        scheme, param = get_authorization_scheme_param(request.header("authorization"))
         if scheme.lower() != "basic":
             self.missing(self._challenge())
             return None
@@ -185,7 +185,7 @@ class APIKeyHeader(APIKeyBase):
     _location = "header"
 
     def __call__(self, request: Request) -> str | None:
-        return self._check(request.headers.get(self.name))
+        return self._check(request.header(self.name))
 
 
 class APIKeyQuery(APIKeyBase):
@@ -217,7 +217,7 @@ class OAuth2(SecurityBase):
         self._init({"type": "oauth2", "flows": dict(flows or {})}, scheme_name, description, auto_error)
 
     def __call__(self, request: Request) -> str | None:
-        value = request.headers.get("authorization")
+        value = request.header("authorization")
         if not value:
             self.missing("Bearer")
             return None
@@ -226,7 +226,7 @@ class OAuth2(SecurityBase):
 
 class _OAuth2Bearer(OAuth2):
     def __call__(self, request: Request) -> str | None:
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        scheme, token = get_authorization_scheme_param(request.header("authorization"))
         if scheme.lower() != "bearer" or not token:
             self.missing("Bearer")
             return None
@@ -269,7 +269,7 @@ class OpenIdConnect(SecurityBase):
                    auto_error)
 
     def __call__(self, request: Request) -> str | None:
-        value = request.headers.get("authorization")
+        value = request.header("authorization")
         if not value:
             self.missing("Bearer")
             return None

@@ -31,14 +31,19 @@ def cookies_of(r) -> list[str]:
     ("/req-cookie-tuple", ""),
     ("/async-cookie", ""),
     ("/info", "Last-Event-ID: 9\r\n"),
+    ("/header", "X-Twice: one\r\nx-twice: two\r\nX-Latin: v a l\r\n"),
 ])
 def test_same_answers(both, path, header):
     a, b = (get(s, path, header) for s in both)
     assert (a.status, cookies_of(a)) == (b.status, cookies_of(b))
-    if path != "/info":
+    if path not in ("/info", "/header"):
         assert a.body == b.body
-    else:
+    elif path == "/info":
         assert a.json()["last_event_id"] == b.json()["last_event_id"] == "9"
+    if path == "/header":  # req.header(name) as req.headers.get(name), on both servers
+        for answer in (a, b):
+            got = answer.json()
+            assert got["header"] == got["headers"] == ["one", "one", "v a l", None, "test"], got
 
 
 def test_forms(both):

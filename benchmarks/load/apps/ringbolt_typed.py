@@ -100,7 +100,7 @@ def make_hand() -> App:
         errors: list[Any] = []
         limit = _query_int(req, "limit", 10, 1, 100, errors)
         verbose = req.query.get("verbose", "false").lower() in ("1", "true", "yes", "on")
-        user = req.headers.get("x-user") or "anonymous"
+        user = req.header("x-user") or "anonymous"
         body = req.json()
         if not isinstance(body, dict):
             raise ValidationError("the body must be an object", errors=[{"loc": ["body"], "msg": "not an object"}])

@@ -516,6 +516,29 @@ PyObject* get_cookies(PyObject* self, void*) {
     return get_cached(o->cache_cookies, d);
 }
 
+// req.header(name): the first value of one header (case-insensitive), or None; read from
+// the request's bytes, with no Headers object made (what a typed Header() parameter, a
+// bearer token or an API key needs).
+PyObject* method_header(PyObject* self, PyObject* arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "header() takes a header name (str), not %s", Py_TYPE(arg)->tp_name);
+        return nullptr;
+    }
+    Py_ssize_t n = 0;
+    const char* name = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (name == nullptr) {
+        return nullptr;
+    }
+    std::string_view want(name, static_cast<size_t>(n));
+    const auto& r = R(self);
+    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
+        if (core::iequals(r.headers[i].in(r.data), want)) {
+            return latin1_text(r.headers[i + 1].in(r.data));
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 PyObject* get_last_event_id(PyObject* self, void*) {
     const auto& r = R(self);
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
@@ -645,6 +668,7 @@ PyGetSetDef getset[] = {
 PyMethodDef methods[] = {
     {"json", method_json, METH_NOARGS, "Parse the body as JSON (simdjson). Raises BadRequest (400) if invalid."},
     {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
+    {"header", method_header, METH_O, "The first value of a header (case-insensitive), or None."},
     {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
     {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
     {"_body_piece", method_body_piece, METH_O, "req.stream() of a body read whole: the piece at an offset."},

@@ -22,6 +22,14 @@ def info(req: Any) -> dict[str, Any]:
     return {"url": req.url, "scheme": req.scheme, "host": req.host, "last_event_id": req.last_event_id}
 
 
+@app.get("/header")
+def header(req: Any) -> dict[str, Any]:
+    """req.header(name): the first value, any case of the name, None when absent; the
+    same as req.headers.get."""
+    names = ["x-twice", "X-TWICE", "x-latin", "x-missing", "host"]
+    return {"header": [req.header(n) for n in names], "headers": [req.headers.get(n) for n in names]}
+
+
 @app.get("/cookies")
 def cookies(req: Any) -> dict[str, Any]:
     return dict(req.cookies)
