@@ -45,6 +45,52 @@ using chars::hex_value;
 
 constexpr uint64_t max_chunk_size = static_cast<uint64_t>(INT64_MAX);
 
+// Where a chunk extension's BWS, names and token values go on each kind of byte (RFC 9112
+// §7.1.1); `failed`: a bad chunk. The quoted-string states are cases of their own.
+struct ext_moves {
+    uint8_t token = failed, quote = failed, equals = failed, semicolon = failed, ows = failed, cr = failed;
+};
+
+// One row per state, size_ws to ext_after_val.
+constexpr std::array<ext_moves, ext_after_val - size_ws + 1> ext_rows = {{
+    /* size_ws: BWS only precedes ';' */ {.semicolon = ext_name_start, .ows = size_ws},
+    /* ext_name_start */ {.token = ext_name, .ows = ext_name_start},
+    /* ext_name */
+    {.token = ext_name, .equals = ext_val_start, .semicolon = ext_name_start, .ows = ext_after_name, .cr = size_lf},
+    /* ext_after_name */ {.equals = ext_val_start, .semicolon = ext_name_start, .ows = ext_after_name},
+    /* ext_val_start */ {.token = ext_token, .quote = ext_qstring, .ows = ext_val_start},
+    /* ext_token */ {.token = ext_token, .semicolon = ext_name_start, .ows = ext_after_val, .cr = size_lf},
+    /* ext_qstring */ {},
+    /* ext_qpair */ {},
+    /* ext_after_val */ {.semicolon = ext_name_start, .ows = ext_after_val, .cr = size_lf},
+}};
+
+// The state after byte `c` in extension state `st` (`failed` for any other state).
+constexpr uint8_t ext_next(uint8_t st, unsigned char c) noexcept {
+    if (st < size_ws || st > ext_after_val) {
+        return failed;
+    }
+    const ext_moves& m = ext_rows[st - size_ws];
+    if (tchar_table[c]) {
+        return m.token;
+    }
+    switch (c) {
+    case '"':
+        return m.quote;
+    case '=':
+        return m.equals;
+    case ';':
+        return m.semicolon;
+    case '\r':
+        return m.cr;
+    default:
+        if (core::is_ows(static_cast<char>(c))) {
+            return m.ows;
+        }
+        return failed;
+    }
+}
+
 } // namespace
 
 void chunked_decoder::reset() noexcept {
@@ -131,69 +177,8 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
             }
             break;
         }
-        // ---- chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (§7.1.1)
-        case size_ws:
-            if (c == ';') {
-                st = ext_name_start;
-            } else if (!core::is_ows(static_cast<char>(c))) {
-                return fail(http_error::bad_chunk); // BWS only precedes ';'
-            }
-            break;
-        case ext_name_start:
-            if (tchar_table[c]) {
-                st = ext_name;
-            } else if (!core::is_ows(static_cast<char>(c))) {
-                return fail(http_error::bad_chunk);
-            }
-            break;
-        case ext_name:
-            if (tchar_table[c]) {
-                break;
-            }
-            if (c == '\r') {
-                st = size_lf;
-            } else if (c == ';') {
-                st = ext_name_start;
-            } else if (c == '=') {
-                st = ext_val_start;
-            } else if (core::is_ows(static_cast<char>(c))) {
-                st = ext_after_name;
-            } else {
-                return fail(http_error::bad_chunk);
-            }
-            break;
-        case ext_after_name:
-            if (c == '=') {
-                st = ext_val_start;
-            } else if (c == ';') {
-                st = ext_name_start;
-            } else if (!core::is_ows(static_cast<char>(c))) {
-                return fail(http_error::bad_chunk);
-            }
-            break;
-        case ext_val_start:
-            if (c == '"') {
-                st = ext_qstring;
-            } else if (tchar_table[c]) {
-                st = ext_token;
-            } else if (!core::is_ows(static_cast<char>(c))) {
-                return fail(http_error::bad_chunk);
-            }
-            break;
-        case ext_token:
-            if (tchar_table[c]) {
-                break;
-            }
-            if (c == '\r') {
-                st = size_lf;
-            } else if (c == ';') {
-                st = ext_name_start;
-            } else if (core::is_ows(static_cast<char>(c))) {
-                st = ext_after_val;
-            } else {
-                return fail(http_error::bad_chunk);
-            }
-            break;
+        // ---- chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (§7.1.1):
+        // quoted-string values here, the other states by ext_rows (default below)
         case ext_qstring:
             if (c == '"') {
                 st = ext_after_val;
@@ -208,15 +193,6 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
                 return fail(http_error::bad_chunk);
             }
             st = ext_qstring;
-            break;
-        case ext_after_val:
-            if (c == '\r') {
-                st = size_lf;
-            } else if (c == ';') {
-                st = ext_name_start;
-            } else if (!core::is_ows(static_cast<char>(c))) {
-                return fail(http_error::bad_chunk);
-            }
             break;
         case size_lf:
             if (c != '\n') [[unlikely]] {
@@ -283,8 +259,14 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
             }
             _state = done;
             return {chunked_status::complete, http_error::none, i + 1};
-        default:
-            return fail(http_error::bad_chunk);
+        default: { // the extension states of ext_rows (any other: a bad chunk)
+            const uint8_t next = ext_next(st, c);
+            if (next == failed) {
+                return fail(http_error::bad_chunk);
+            }
+            st = next;
+            break;
+        }
         }
         ++i;
     }

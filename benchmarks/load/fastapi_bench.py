@@ -69,35 +69,49 @@ def wrk(args: argparse.Namespace, url: str, seconds: int, extra: tuple[str, ...]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
 
 
+def launch(args: argparse.Namespace, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``cmd`` pinned to --server-cpu, in a session of its own (see ``shutdown``)."""
+    return subprocess.Popen(["taskset", "-c", args.server_cpu, *cmd], cwd=APPS, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL)
+
+
+def measure(args: argparse.Namespace, srv: subprocess.Popen[bytes], label: str, url: str) -> dict[str, float]:
+    """A --warmup run of wrk at ``url``, then a measured one of --duration: requests a
+    second, and per request the server's CPU and system µs and context switches."""
+    wrk(args, url, args.warmup)
+    c0, s0 = cpu(srv.pid), switches(srv.pid)
+    out = wrk(args, url, args.duration)
+    c1, s1 = cpu(srv.pid), switches(srv.pid)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    if "Non-2xx" in out or "Socket errors" in out:
+        print(f"{label}: wrk reported errors\n{out}", file=sys.stderr)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total,
+            "sys_us": (c1[1] - c0[1]) * 1e6 / total, "cs": (s1 - s0) / total}
+
+
+def shutdown(srv: subprocess.Popen[bytes]) -> None:
+    """The whole session: Granian's worker is a child process that outlives its parent."""
+    stop(srv, 15, group=True)
+    time.sleep(0.2)
+    try:
+        os.killpg(srv.pid, signal.SIGKILL)  # whatever is left of the group
+    except OSError:
+        pass
+
+
 def one(args: argparse.Namespace, system: str, variant: str, path: str) -> dict[str, float]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=APPS)
     if system == "ringbolt-nofreeze":  # A/B: the heap the app was loaded with not frozen
         env["RINGBOLT_GC_FREEZE"] = "0"
-    cmd = command(system, MODULES[variant], port, args.ringbolt_python, args.peers_python)
-    srv = subprocess.Popen(["taskset", "-c", args.server_cpu, *cmd], cwd=APPS, env=env, start_new_session=True,
-                           stdout=subprocess.DEVNULL)
+    srv = launch(args, command(system, MODULES[variant], port, args.ringbolt_python, args.peers_python), env)
     try:
         url = f"http://127.0.0.1:{port}{path}"
         wait_for_200(url, system, 300)
-        wrk(args, url, args.warmup)
-        c0, s0 = cpu(srv.pid), switches(srv.pid)
-        out = wrk(args, url, args.duration)
-        c1, s1 = cpu(srv.pid), switches(srv.pid)
-        total = int(re.search(r"(\d+) requests in", out).group(1))
-        if "Non-2xx" in out or "Socket errors" in out:
-            print(f"{system} {variant} {path}: wrk reported errors\n{out}", file=sys.stderr)
-        return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-                "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total,
-                "sys_us": (c1[1] - c0[1]) * 1e6 / total, "cs": (s1 - s0) / total}
+        return measure(args, srv, f"{system} {variant} {path}", url)
     finally:
-        # The whole session: Granian's worker is a child process that outlives its parent.
-        stop(srv, 15, group=True)
-        time.sleep(0.2)
-        try:
-            os.killpg(srv.pid, signal.SIGKILL)  # whatever is left of the group
-        except OSError:
-            pass
+        shutdown(srv)
 
 
 def main() -> None:

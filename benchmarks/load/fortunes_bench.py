@@ -22,18 +22,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
-import time
 import urllib.request
 
-from fastapi_bench import command, switches, wrk
+from fastapi_bench import command, launch, measure, shutdown
 from fortunes_db import fortunes_db
 from fortunes_expected import check_table
-from proc_util import add_pinning, cpu, free_port, stop, wait_for_200
+from proc_util import add_pinning, free_port, wait_for_200
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -56,31 +52,15 @@ def one(args: argparse.Namespace, system: str, db_url: str) -> dict[str, float]:
     server, module = SYSTEMS[system]
     port = free_port()
     env = dict(os.environ, PYTHONPATH=APPS, DATABASE_URL=db_url, DB_POOL=str(args.db_pool))
-    cmd = command(server, module, port, args.ringbolt_python, args.peers_python)
-    srv = subprocess.Popen(["taskset", "-c", args.server_cpu, *cmd], cwd=APPS, env=env, start_new_session=True,
-                           stdout=subprocess.DEVNULL)
+    srv = launch(args, command(server, module, port, args.ringbolt_python, args.peers_python), env)
     try:
         url = f"http://127.0.0.1:{port}/fortunes"
         wait_for_200(url, system, 300)
         with urllib.request.urlopen(url, timeout=5) as r:
             check_table(r.read().decode("utf-8"), r.headers.get("content-type", ""))  # a wrong answer is not measured
-        wrk(args, url, args.warmup)
-        c0, s0 = cpu(srv.pid), switches(srv.pid)
-        out = wrk(args, url, args.duration)
-        c1, s1 = cpu(srv.pid), switches(srv.pid)
-        total = int(re.search(r"(\d+) requests in", out).group(1))
-        if "Non-2xx" in out or "Socket errors" in out:
-            print(f"{system}: wrk reported errors\n{out}", file=sys.stderr)
-        return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-                "cpu_us": (c1[0] + c1[1] - c0[0] - c0[1]) * 1e6 / total,
-                "sys_us": (c1[1] - c0[1]) * 1e6 / total, "cs": (s1 - s0) / total}
+        return measure(args, srv, system, url)
     finally:
-        stop(srv, 15, group=True)  # Granian's worker is a child process that outlives its parent
-        time.sleep(0.2)
-        try:
-            os.killpg(srv.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        shutdown(srv)
 
 
 def main() -> None:

@@ -60,7 +60,6 @@ import sys
 import tempfile
 import threading
 import time
-import ssl
 import urllib.request
 from pathlib import Path
 
@@ -68,7 +67,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 APPS = HERE / "apps"
 sys.path.insert(0, str(HERE))
-from proc_util import add_pinning, cpu, free_port  # noqa: E402
+from proc_util import add_pinning, cpu, free_port, insecure_tls, wait_answering  # noqa: E402
 
 APP_MODULES = {"const": "ringbolt_const:app", "python": "ringbolt_app:app", "static": "ringbolt_static:app"}
 QUIC_TALLIES = ("udp_received", "udp_gro_batches", "udp_sent", "udp_send_messages", "udp_gso_messages",
@@ -96,21 +95,12 @@ class Server:
         self.log = log
         self.proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=str(ROOT),
                                      start_new_session=True, env={**os.environ, **(env or {})})
-        self._ctx = ssl.create_default_context()
-        self._ctx.check_hostname = False
-        self._ctx.verify_mode = ssl.CERT_NONE
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                self.get(probe)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"no answer on port {self.port}")
-                time.sleep(0.05)
+        self._ctx = insecure_tls()
+        try:
+            wait_answering(self.proc, log, lambda: self.get(probe))
+        except RuntimeError:
+            self.stop()
+            raise
 
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(f"https://127.0.0.1:{self.port}{path}", timeout=2, context=self._ctx) as r:
@@ -223,9 +213,7 @@ def callgrind_count(args: argparse.Namespace, app: str, proto: str, tls: tuple[P
     srv = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     try:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = insecure_tls()
         deadline = time.monotonic() + 300
         while True:  # until it answers over HTTPS (a TCP connect alone comes too early)
             try:

@@ -1,6 +1,6 @@
 """What the load scripts read of a server from /proc (its process tree, CPU time) and a
 free loopback port, the --server-cpu/--load-cpu options, the waits for a server's listening
-socket and first answer, and the nginx.conf of a peer run. Shared by the load scripts
+socket and first answer (a TLS client's context for a self-signed one), and the nginx.conf of a peer run. Shared by the load scripts
 (ab_ringbolt.py, static_bench.py, stream_bench.py, instr_per_request.py, many_conns_bench.py...)
 and the HttpArena runner's tests."""
 from __future__ import annotations
@@ -9,10 +9,13 @@ import argparse
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
+from typing import Callable
 
 # The process tree and the /proc/<pid>/stat fields are the HttpArena runner's (one copy).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "httparena"))
@@ -81,6 +84,31 @@ def wait_listening(host: str, port: int, timeout: float, proc: subprocess.Popen 
         except OSError:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:g} s") from None
+            time.sleep(0.05)
+
+
+def insecure_tls() -> ssl.SSLContext:
+    """A client context that takes any certificate: the run's own self-signed one."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def wait_answering(proc: subprocess.Popen, log: Path, probe: Callable[[], object], timeout: float = 30) -> None:
+    """Until ``probe()`` (a request to the server ``proc``) returns without OSError (tries
+    50 ms apart). RuntimeError as soon as ``proc`` has exited, with the end of its ``log``,
+    or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            probe()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no answer from the server after {timeout:g} s") from None
             time.sleep(0.05)
 
 

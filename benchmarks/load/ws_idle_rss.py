@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 LOADGEN = ROOT / "tools" / "load" / "ringbolt-ws-load"
 sys.path.insert(0, str(HERE))
-from proc_util import free_port  # noqa: E402
+from proc_util import free_port, insecure_tls, wait_answering  # noqa: E402
 from ws_bench import make_cert  # noqa: E402
 
 PROTOCOLS = {"http1": "", "h2": "--http2", "h3": "--http3"}
@@ -56,20 +55,8 @@ class Server:
         self.log = log
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        self._ctx = ssl.create_default_context()
-        self._ctx.check_hostname = False
-        self._ctx.verify_mode = ssl.CERT_NONE
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                self.opened()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not come up") from None
-                time.sleep(0.1)
+        self._ctx = insecure_tls()
+        wait_answering(self.proc, log, self.opened)
 
     def opened(self) -> int:
         """ringbolt_websockets_opened_total, over every core."""

@@ -221,18 +221,25 @@ class CachedRoute:
             entry = self.store.get(self.variant(base, entry.vary, req))
         return entry
 
-    def save(self, req: Any, base: str, resp: Response) -> Entry | None:
+    def writes(self, req: Any, base: str, resp: Response) -> tuple[Entry | None, list[tuple[str, Entry]]]:
+        """The entry made of ``resp`` (None: not storable) and the keys to store under:
+        ``base``, or with Vary the marker naming its headers there and the entry under
+        this request's variant."""
         vary = self.storable(req, resp)
         if vary is False:
-            return None
+            return None, []
         entry = self.entry(resp)
-        ttl, tags = self.spec.ttl, self.tags(req)
         if vary:
             assert isinstance(vary, tuple)
-            self.store.set(base, Entry.marker(vary), ttl, tags)
-            self.store.set(self.variant(base, vary, req), entry, ttl, tags)
-        else:
-            self.store.set(base, entry, ttl, tags)
+            return entry, [(base, Entry.marker(vary)), (self.variant(base, vary, req), entry)]
+        return entry, [(base, entry)]
+
+    def save(self, req: Any, base: str, resp: Response) -> Entry | None:
+        entry, writes = self.writes(req, base, resp)
+        if writes:
+            ttl, tags = self.spec.ttl, self.tags(req)
+            for key, value in writes:
+                self.store.set(key, value, ttl, tags)
         return entry
 
     # ---- async routes ----
@@ -243,19 +250,12 @@ class CachedRoute:
         return entry
 
     async def asave(self, req: Any, base: str, resp: Response) -> Entry | None:
-        vary = self.storable(req, resp)
-        if vary is False:
-            return None
-        entry = self.entry(resp)
-        ttl, tags = self.spec.ttl, self.tags(req)
-        if vary:
-            assert isinstance(vary, tuple)
-            await self.store.aset(base, Entry.marker(vary), ttl, tags)
-            await self.store.aset(self.variant(base, vary, req), entry, ttl, tags)
-        else:
-            await self.store.aset(base, entry, ttl, tags)
+        entry, writes = self.writes(req, base, resp)
+        if writes:
+            ttl, tags = self.spec.ttl, self.tags(req)
+            for key, value in writes:
+                await self.store.aset(key, value, ttl, tags)
         return entry
-
 
 def wrap_handler(handler: Callable[..., Any], is_async: bool, spec: Cache | None, etag: bool,
                  store: CacheStore | None, path: str,

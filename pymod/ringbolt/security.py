@@ -208,6 +208,15 @@ class APIKeyCookie(APIKeyBase):
 
 # ---- OAuth2 (RFC 6749) and OpenID Connect ----
 
+def _authorization_value(scheme: SecurityBase, request: Request) -> str | None:
+    """The ``Authorization`` header's whole value; missing: ``scheme.missing("Bearer")``."""
+    value = request.header("authorization")
+    if not value:
+        scheme.missing("Bearer")
+        return None
+    return value
+
+
 class OAuth2(SecurityBase):
     """An OAuth2 scheme with the given ``flows`` (OpenAPI's OAuth Flows object): the
     ``Authorization`` header's value; 401 when missing."""
@@ -217,11 +226,7 @@ class OAuth2(SecurityBase):
         self._init({"type": "oauth2", "flows": dict(flows or {})}, scheme_name, description, auto_error)
 
     def __call__(self, request: Request) -> str | None:
-        value = request.header("authorization")
-        if not value:
-            self.missing("Bearer")
-            return None
-        return value
+        return _authorization_value(self, request)
 
 
 class _OAuth2Bearer(OAuth2):
@@ -269,11 +274,7 @@ class OpenIdConnect(SecurityBase):
                    auto_error)
 
     def __call__(self, request: Request) -> str | None:
-        value = request.header("authorization")
-        if not value:
-            self.missing("Bearer")
-            return None
-        return value
+        return _authorization_value(self, request)
 
 
 class OAuth2PasswordRequestForm:

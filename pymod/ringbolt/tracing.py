@@ -178,6 +178,31 @@ def _unrecorded(exc: BaseException) -> bool:
     return not getattr(exc, _RECORDED, False)
 
 
+class _ServerSpan:
+    """A SERVER span current while a route's pipeline runs: ``answered`` with what it
+    returned, failed with what left it; the context detached and the span ended either way."""
+
+    __slots__ = ("span", "token", "detach")
+
+    def __init__(self, span: Span, token: Any, detach: Callable[[Any], None]) -> None:
+        self.span, self.token, self.detach = span, token, detach
+
+    def __enter__(self) -> _ServerSpan:
+        return self
+
+    def answered(self, result: Any) -> Any:
+        _answered(self.span, status_of(result))
+        return result
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if exc is not None:
+                _failed(self.span, exc, _unrecorded(exc))
+        finally:
+            self.detach(self.token)
+            self.span.end()
+
+
 class Tracing:
     """What ``app.enable_tracing`` set up: the tracer whose spans the routes make, and the
     provider to flush at each stop (``flush_timeout`` seconds at most)."""
@@ -233,34 +258,14 @@ class Tracing:
 
         if is_async:
             async def traced_async(req: Any) -> Any:
-                span, token = start(req)
-                try:
-                    result = await fn(req)
-                except BaseException as exc:
-                    _failed(span, exc, _unrecorded(exc))
-                    raise
-                else:
-                    _answered(span, status_of(result))
-                    return result
-                finally:
-                    detach(token)
-                    span.end()
+                with _ServerSpan(*start(req), detach) as span:
+                    return span.answered(await fn(req))
 
             return traced_async
 
         def traced(req: Any) -> Any:
-            span, token = start(req)
-            try:
-                result = fn(req)
-            except BaseException as exc:
-                _failed(span, exc, _unrecorded(exc))
-                raise
-            else:
-                _answered(span, status_of(result))
-                return result
-            finally:
-                detach(token)
-                span.end()
+            with _ServerSpan(*start(req), detach) as span:
+                return span.answered(fn(req))
 
         return traced
 

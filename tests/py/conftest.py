@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+import httpx
 import pytest
 
 APPS = Path(__file__).parent / "apps"
@@ -232,6 +233,14 @@ def served(app: str, *args: str):
 @pytest.fixture(scope="module")
 def server():
     yield from served("basic:app", "--threads", "2")
+
+
+@pytest.fixture(scope="module")
+def client(srv: ServerProcess) -> Iterator[httpx.Client]:
+    """An httpx client of the module's ``srv`` fixture (a module with its own ``client``
+    fixture overrides this one)."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as c:
+        yield c
 
 
 class Response:

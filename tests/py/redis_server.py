@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,13 +13,16 @@ from typing import Iterator
 from conftest import free_port, stop_process
 
 
-def _pong(port: int) -> bool:
+def _pong(url: str) -> bool:
+    import redis  # ringbolt[redis]'s client, as the store under test uses it
+
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
+        return bool(client.ping())
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         return False
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager
@@ -32,12 +34,13 @@ def redis_server() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="ringbolt-redis-") as d:
         proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                  "--dir", d, "--daemonize", "no"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        url = f"redis://127.0.0.1:{port}/0"
         try:
             deadline = time.monotonic() + 10
-            while not _pong(port):
+            while not _pong(url):
                 assert proc.poll() is None, proc.stdout.read().decode(errors="replace") if proc.stdout else ""
                 assert time.monotonic() < deadline, "redis-server did not answer PING in 10 s"
                 time.sleep(0.02)
-            yield f"redis://127.0.0.1:{port}/0"
+            yield url
         finally:
             stop_process(proc)

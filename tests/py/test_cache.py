@@ -40,12 +40,6 @@ def srv(log: Path) -> Iterator[ServerProcess]:
     assert s.stop() == 0, s.output()
 
 
-@pytest.fixture(scope="module")
-def client(srv: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as c:
-        yield c
-
-
 def test_second_request_is_a_hit(client: httpx.Client, log: Path) -> None:
     first = client.get("/cached", params={"q": "a"})
     second = client.get("/cached", params={"q": "a"})

@@ -136,6 +136,19 @@ def send_slow(srv: Gunicorn, path: str) -> tuple[socket.socket, Reader]:
     return s, Reader(s)
 
 
+def signal_in_slow_request(tmp_path: Path, graceful_timeout: str, path: str,
+                           sig: signal.Signals) -> tuple[Gunicorn, socket.socket, Reader, float]:
+    """A Gunicorn (--graceful-timeout ``graceful_timeout``) with a request to the slow
+    ``path`` in its handler, then ``sig`` to the arbiter: the server, the request's socket
+    and reader, and when the signal went."""
+    srv = Gunicorn(tmp_path, "gunicorn_apps:wsgi", "--graceful-timeout", graceful_timeout)
+    s, reader = send_slow(srv, path)
+    time.sleep(0.4)
+    sent = time.monotonic()
+    srv.proc.send_signal(sig)
+    return srv, s, reader, sent
+
+
 def read_or_why(reader: Reader) -> Response | str:
     try:
         return reader.read()
@@ -446,11 +459,7 @@ def test_max_requests_recycles_workers_within_the_limit_losing_nothing(tmp_path:
 
 
 def test_term_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
-    srv = Gunicorn(tmp_path, "gunicorn_apps:wsgi", "--graceful-timeout", "10")
-    s, reader = send_slow(srv, "/sleep?s=1.5")
-    time.sleep(0.4)
-    sent = time.monotonic()
-    srv.proc.send_signal(signal.SIGTERM)
+    srv, s, reader, sent = signal_in_slow_request(tmp_path, "10", "/sleep?s=1.5", signal.SIGTERM)
     r = read_or_why(reader)
     s.close()
     code = srv.stop()
@@ -462,11 +471,7 @@ def test_term_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
 
 
 def test_quit_does_not_wait_for_a_slow_request(tmp_path: Path) -> None:
-    srv = Gunicorn(tmp_path, "gunicorn_apps:wsgi", "--graceful-timeout", "30")
-    s, reader = send_slow(srv, "/sleep?s=20")
-    time.sleep(0.4)
-    sent = time.monotonic()
-    srv.proc.send_signal(signal.SIGQUIT)
+    srv, s, reader, sent = signal_in_slow_request(tmp_path, "30", "/sleep?s=20", signal.SIGQUIT)
     code = srv.stop(timeout=15)
     took = time.monotonic() - sent
     r = read_or_why(reader)

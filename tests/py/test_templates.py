@@ -30,12 +30,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]:
     assert s.stop() == 0, s.output()
 
 
-@pytest.fixture(scope="module")
-def client(srv: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as c:
-        yield c
-
-
 def test_name_is_escaped(client: httpx.Client) -> None:
     r = client.get("/hello/" + SEGMENT)
     assert r.status_code == 200

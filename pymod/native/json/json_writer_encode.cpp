@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 
 namespace ringbolt::py::json_detail {
 
@@ -37,51 +38,38 @@ inline bool word_is_plain(uint64_t w) {
     return ((control | zero_q | zero_b) & highs) == 0;
 }
 
+// The characters JSON escapes with a letter of their own (RFC 8259 §7), and those letters.
+constexpr std::string_view short_escaped = "\"\\\n\r\t\b\f";
+constexpr std::string_view short_escapes = "\"\\nrtbf";
+
 void append_escape(json_sink& out, unsigned c) {
-    switch (c) {
-    case '"':
-        out.append("\\\"", 2);
-        break;
-    case '\\':
-        out.append("\\\\", 2);
-        break;
-    case '\n':
-        out.append("\\n", 2);
-        break;
-    case '\r':
-        out.append("\\r", 2);
-        break;
-    case '\t':
-        out.append("\\t", 2);
-        break;
-    case '\b':
-        out.append("\\b", 2);
-        break;
-    case '\f':
-        out.append("\\f", 2);
-        break;
-    default: {
-        using http::chars::hex_digits;
-        char buf[6] = {'\\',
-                       'u',
-                       hex_digits[(c >> 12) & 15],
-                       hex_digits[(c >> 8) & 15],
-                       hex_digits[(c >> 4) & 15],
-                       hex_digits[c & 15]};
-        out.append(buf, 6);
+    size_t at = c < 0x80 ? short_escaped.find(static_cast<char>(c)) : std::string_view::npos;
+    if (at != std::string_view::npos) {
+        char buf[2] = {'\\', short_escapes[at]};
+        out.append(buf, 2);
+        return;
     }
-    }
+    using http::chars::hex_digits;
+    char buf[6] = {'\\',
+                   'u',
+                   hex_digits[(c >> 12) & 15],
+                   hex_digits[(c >> 8) & 15],
+                   hex_digits[(c >> 4) & 15],
+                   hex_digits[c & 15]};
+    out.append(buf, 6);
+}
+
+// The eight bytes at `s`, as one word.
+inline uint64_t load_word(const char* s) noexcept {
+    uint64_t w;
+    std::memcpy(&w, s, 8);
+    return w;
 }
 
 // Bytes before the first one that needs an escape (n when none does).
 inline size_t plain_prefix(const char* s, size_t n) {
     size_t i = 0;
-    while (i + 8 <= n) {
-        uint64_t w;
-        std::memcpy(&w, s + i, 8);
-        if (!word_is_plain(w)) {
-            break;
-        }
+    while (i + 8 <= n && word_is_plain(load_word(s + i))) {
         i += 8;
     }
     while (i < n && !escape_table[static_cast<unsigned char>(s[i])]) {
@@ -105,8 +93,7 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix, char su
     *p++ = '"';
     size_t i = 0;
     while (i + 8 <= n) {
-        uint64_t w;
-        std::memcpy(&w, s + i, 8);
+        const uint64_t w = load_word(s + i);
         if (!word_is_plain(w)) {
             break;
         }
@@ -115,8 +102,7 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix, char su
         i += 8;
     }
     if (i < n && n >= 8 && i + 8 > n) { // the tail as one word, overlapping what was copied
-        uint64_t w;
-        std::memcpy(&w, s + n - 8, 8);
+        const uint64_t w = load_word(s + n - 8);
         if (word_is_plain(w)) {
             std::memcpy(p - (i - (n - 8)), &w, 8);
             p += n - i;

@@ -2,16 +2,13 @@
 the request body, streamed back in pieces (more_body)."""
 import json
 
+from asgi_body import read_body
+
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     head = json.dumps({"http_version": scope["http_version"], "path": scope["path"],
                        "body_len": len(body)}).encode()
     await send({"type": "http.response.start", "status": 200,

@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any, Awaitable, Callable
 
+from asgi_body import read_body
+
 PAGE = b"""<!doctype html><html><body><pre id="out">running</pre><script>
 (async () => {
   await fetch("/warm");  // the page's connection is up before the WebSocket opens
@@ -36,12 +38,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         if scope["path"] == "/report":
             print("REPORT " + body.decode(), file=sys.stderr, flush=True)
         page = scope["path"] == "/"
