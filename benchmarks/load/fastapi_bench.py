@@ -114,18 +114,24 @@ def one(args: argparse.Namespace, system: str, variant: str, path: str) -> dict[
         shutdown(srv)
 
 
+def add_run_arguments(ap: argparse.ArgumentParser, connections: int) -> None:
+    """The options every interleaved load run here takes (this script's, typed_bench's):
+    rounds, durations, wrk's connections, the CPUs, the two interpreters."""
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5, help="measured seconds per run")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=connections)
+    add_pinning(ap)
+    ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
+    ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--systems", default="ringbolt,uvicorn,granian")
     ap.add_argument("--variants", default="sync,async")
     ap.add_argument("--paths", default="/json,/users/12345")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=int, default=5, help="measured seconds per run")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=100)
-    add_pinning(ap)
-    ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
-    ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
+    add_run_arguments(ap, connections=100)
     args = ap.parse_args()
     systems, variants, paths = args.systems.split(","), args.variants.split(","), args.paths.split(",")
     res: dict[tuple[str, str, str], list[dict[str, float]]] = {}

@@ -26,10 +26,10 @@ import statistics
 import sys
 import urllib.request
 
-from fastapi_bench import command, launch, measure, shutdown
+from fastapi_bench import add_run_arguments, command, launch, measure, shutdown
 from fortunes_db import fortunes_db
 from fortunes_expected import check_table
-from proc_util import add_pinning, free_port, wait_for_200
+from proc_util import free_port, wait_for_200
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -66,14 +66,8 @@ def one(args: argparse.Namespace, system: str, db_url: str) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=int, default=5, help="measured seconds per run")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--db-pool", type=int, default=8, help="asyncpg pool size of every system")
-    add_pinning(ap)
-    ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
-    ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
+    add_run_arguments(ap, connections=64)
     args = ap.parse_args()
     systems = args.systems.split(",")
     for s in systems:

@@ -30,8 +30,8 @@ import sys
 import tempfile
 import time
 
-from fastapi_bench import wrk
-from proc_util import add_pinning, cpu, free_port, stop, wait_for_200
+from fastapi_bench import add_run_arguments, wrk
+from proc_util import cpu, free_port, stop, wait_for_200
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
@@ -125,13 +125,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--scenarios", default="get,post,bad")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=int, default=5, help="measured seconds per run")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=64)
-    add_pinning(ap)
-    ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
-    ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
+    add_run_arguments(ap, connections=64)
     args = ap.parse_args()
     systems, scenarios = args.systems.split(","), args.scenarios.split(",")
     res: dict[tuple[str, str], list[dict[str, float]]] = {}

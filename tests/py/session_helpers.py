@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
+import pytest
 
 from conftest import LoggedServer, ServerProcess
 
@@ -67,3 +68,16 @@ def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> 
     while not predicate():
         assert time.monotonic() < deadline, f"{what} never happened"
         time.sleep(0.01)
+
+
+# The fixtures of test_sessions.py and test_csrf.py (imported there by name): the
+# sessions app served once per module, and an httpx client of it per test.
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]:
+    yield from serve_sessions(tmp_path_factory.mktemp("sessions") / "server.log")
+
+
+@pytest.fixture
+def http(srv: ServerProcess) -> Iterator[httpx.Client]:
+    with client(srv) as c:
+        yield c

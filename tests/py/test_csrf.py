@@ -10,19 +10,10 @@ import subprocess
 import httpx
 import pytest
 
-from session_helpers import client, serve_sessions, session_cookie, wait_for, with_cookie
+from conftest import stop_process
+
+from session_helpers import http, session_cookie, srv, wait_for, with_cookie  # noqa: F401  (http, srv: fixtures)
 from test_http3_browser import chromium
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    yield from serve_sessions(tmp_path_factory.mktemp("csrf") / "server.log")
-
-
-@pytest.fixture
-def http(srv):
-    with client(srv) as c:
-        yield c
 
 
 def issue(http: httpx.Client, cookie: str | None = None) -> tuple[str, str]:
@@ -177,12 +168,7 @@ def test_chromium_posts_the_form_with_its_token_and_is_refused_without(srv, http
         assert len(reports) > before, "the browser exited without reporting"
         got = reports[-1]
     finally:
-        browser.terminate()  # the browser this test started
-        try:
-            browser.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            browser.kill()
-            browser.wait()
+        stop_process(browser, timeout=20)  # the browser this test started
     assert got["with_token"] == [200, {"ok": True, "method": "POST"}], got
     status, problem = got["without_token"]
     assert status == 403 and problem["csrf"] == "missing-token", got

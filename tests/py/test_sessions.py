@@ -18,19 +18,8 @@ from conftest import REPO
 from ringbolt.csrf import CSRF
 from ringbolt.sessions import MAX_COOKIE_BYTES, RedisStore, Session, Sessions, Signer
 from ringbolt.testing import TestClient
-from session_helpers import (NEW_KEY, OLD_KEY, client, serve_sessions, session_cookie, set_cookies,
-                             wait_for, with_cookie)
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    yield from serve_sessions(tmp_path_factory.mktemp("sessions") / "server.log")
-
-
-@pytest.fixture
-def http(srv):
-    with client(srv) as c:
-        yield c
+from session_helpers import (NEW_KEY, OLD_KEY, http, session_cookie, set_cookies, srv,  # noqa: F401
+                             wait_for, with_cookie)  # (http, srv: fixtures)
 
 
 def signed(data: object, key: str = NEW_KEY, age: int = 0) -> str:

@@ -4,8 +4,9 @@ dependencies; generator clean-up after the client has the response, also when th
 handler raised (the exception thrown in at the yield); Security scopes; app-scoped
 values; dependency_overrides; and what is refused when a route is registered."""
 
+import contextlib
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 import pytest
 
@@ -281,7 +282,8 @@ def test_function_scope_cleanup_runs_before_the_response_is_written(kind: str) -
     request-scoped generator beside it is still finished after the answer."""
     events: list[str] = []
 
-    def sync_held() -> Any:
+    @contextlib.contextmanager
+    def recorded() -> Iterator[dict[str, Any]]:
         state: dict[str, Any] = {"closed": False}
         try:
             yield state
@@ -291,15 +293,13 @@ def test_function_scope_cleanup_runs_before_the_response_is_written(kind: str) -
         state["closed"] = True
         events.append("function-closed")
 
-    async def async_held() -> Any:
-        state: dict[str, Any] = {"closed": False}
-        try:
+    def sync_held() -> Any:
+        with recorded() as state:
             yield state
-        except Exception as exc:
-            events.append(f"thrown:{type(exc).__name__}")
-            raise
-        state["closed"] = True
-        events.append("function-closed")
+
+    async def async_held() -> Any:
+        with recorded() as state:
+            yield state
 
     def broken() -> Any:
         yield None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LoggedServer
+from conftest import LoggedServer, stop_process
 from h2_tls_helpers import BACKENDS, CLIENT_ENV, certs, env_io  # noqa: F401  (certs is a fixture)
 from test_http3_browser import chromium, spki_sha256
 
@@ -42,12 +42,7 @@ def test_chromium_opens_its_websocket_on_the_pages_http2_connection(io: str, cer
         got = json.loads(m.group(1))
         assert got == {"first": {"http_version": "2"}, "echo": "echo me"}, got
     finally:
-        browser.terminate()  # the browser this test started
-        try:
-            browser.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            browser.kill()
-            browser.wait()
+        stop_process(browser, timeout=20)  # the browser this test started
         assert s.stop() == 0, s.output()
     # The page itself came over HTTP/2 (the connection the WebSocket rode on).
     assert '"GET / HTTP/2.0" 200' in s.output(), s.output()[-2000:]
