@@ -112,12 +112,15 @@ def one(args: argparse.Namespace, system: str, scenario: str, systems: Systems =
     try:
         url = f"http://127.0.0.1:{port}{path}"
         wait_for_200(f"http://127.0.0.1:{port}{ready}", system, 300)
-        extra = ["-s", script.name]
+        extra = ["-s", script.name, "--timeout", f"{args.timeout:g}s"]
         wrk(args, url, args.warmup, extra)
         c0 = cpu(srv.pid)
         out = wrk(args, url, args.duration, extra)
         c1 = cpu(srv.pid)
-        total = int(re.search(r"(\d+) requests in", out).group(1))
+        found = re.search(r"(\d+) requests in", out)
+        total = int(found.group(1)) if found else 0
+        if not total:
+            raise SystemExit(f"{system} {scenario}: no answer in {args.duration} s:\n{out}")
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         non2xx = int(bad.group(1)) if bad else 0
         if (status < 300 and non2xx) or (status >= 300 and non2xx != total) or "Socket errors" in out:
@@ -143,6 +146,7 @@ def parser(doc: str | None, systems: str, scenarios: str) -> argparse.ArgumentPa
     ap.add_argument("--duration", type=int, default=5, help="measured seconds per run")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--timeout", type=float, default=2, help="wrk's timeout per request, seconds")
     add_pinning(ap)
     ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
     ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
