@@ -77,6 +77,7 @@ def main() -> None:
                     help="the async def handlers (default) or the def ones")
     args = ap.parse_args()
     os.environ["APIPERF_DATA"] = DATA  # for the apps
+    os.environ.setdefault("LITESTAR_WARN_IMPLICIT_SYNC_TO_THREAD", "0")  # its `def` handlers, as that repository's
     typed_bench.run(args, SYSTEMS, scenarios(args.mode), APPS, f"/{args.mode}-json-1K")
 
 
