@@ -72,7 +72,7 @@ def scenarios(mode: str) -> Scenarios:
 
 def main() -> None:
     ap = typed_bench.parser(__doc__, DEFAULT_SYSTEMS, ",".join(CASES))
-    ap.set_defaults(timeout=10)  # a 1 MB answer to each of 64 connections can take seconds
+    ap.set_defaults(timeout=10, by_case=True)  # a 1 MB answer to each of 64 connections can take seconds
     ap.add_argument("--mode", choices=("async", "sync"), default="async",
                     help="the async def handlers (default) or the def ones")
     args = ap.parse_args()

@@ -147,6 +147,7 @@ def parser(doc: str | None, systems: str, scenarios: str) -> argparse.ArgumentPa
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--timeout", type=float, default=2, help="wrk's timeout per request, seconds")
+    ap.add_argument("--by-case", action="store_true", help="the table with a row per scenario")
     add_pinning(ap)
     ap.add_argument("--ringbolt-python", default=os.environ.get("RINGBOLT_PYTHON", sys.executable))
     ap.add_argument("--peers-python", default=os.environ.get("PEERS_PYTHON", os.path.join(HERE, ".venv-peers/bin/python")))
@@ -181,6 +182,9 @@ def run(args: argparse.Namespace, table: Systems = SYSTEMS, cases: Scenarios = S
     print(f"wrk -t1 -c{args.connections} -d{args.duration}s, server on CPU {args.server_cpu}, wrk on CPU "
           f"{args.load_cpu}, {args.rounds} rounds, medians (CPU µs per request; x: over the C floor):\n")
     floor = statistics.median(r["cpu_us"] for r in res[("c-uring", scenarios[0])]) if "c-uring" in systems else None
+    if args.by_case:
+        _by_case(res, [s for s in systems if s != "c-uring"], scenarios, floor)
+        return
     print("| system | " + " | ".join(f"{s} CPU µs/req | {s} req/s" for s in scenarios) + " |")
     print("|---|" + "---:|---:|" * len(scenarios))
     for system in systems:
@@ -194,6 +198,22 @@ def run(args: argparse.Namespace, table: Systems = SYSTEMS, cases: Scenarios = S
             x = f" ({c / floor:.2f}x)" if floor else ""
             cells += [f"{c:.1f}{x}", f"{statistics.median(r['rps'] for r in runs):,.0f}"]
         print(f"| {system} | " + " | ".join(cells) + " |")
+
+
+def _by_case(res: dict[tuple[str, str], list[dict[str, float]]], systems: list[str], scenarios: list[str],
+             floor: float | None) -> None:
+    """The medians with a row per scenario: CPU µs per request (req/s) of each system."""
+    if floor is not None:
+        print(f"The C floor (GET /plaintext): {floor:.1f} CPU µs/req.\n")
+    print("| case | " + " | ".join(f"{s} CPU µs/req (req/s)" for s in systems) + " |")
+    print("|---|" + "---:|" * len(systems))
+    for scen in scenarios:
+        cells = []
+        for system in systems:
+            runs = res.get((system, scen), [])
+            cells.append(f"{statistics.median(r['cpu_us'] for r in runs):.1f} "
+                         f"({statistics.median(r['rps'] for r in runs):,.0f})" if runs else "")
+        print(f"| {scen} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
