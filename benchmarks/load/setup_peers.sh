@@ -51,6 +51,20 @@ else
     echo "FAILED: c_uring_hello (needs liburing-dev >= 2.3)"; failed+=(c_uring_hello)
 fi
 
+say "api-performance-tests data (apiperf_bench.py)"
+# Litestar's framework benchmark's own test data, at the commit its apps were taken from.
+data="$here/.apiperf-data"
+if [ ! -f "$data/test_data/1M.json" ]; then
+    rm -rf "$data"
+    if git clone -q --no-checkout "${APIPERF_REPO:-https://github.com/litestar-org/api-performance-tests}" "$data" \
+        && git -C "$data" checkout -q 1eadaf1 -- test_data/1K.json test_data/1M.json test_data/persons_50.json \
+            test_data/persons_500.json; then
+        echo "checked out: $data/test_data"
+    else
+        echo "FAILED: api-performance-tests data"; failed+=(apiperf-data)
+    fi
+fi
+
 say "versions"
 "$venv/bin/python" - <<'PY'
 import importlib.metadata as md

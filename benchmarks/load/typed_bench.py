@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 from fastapi_bench import add_run_arguments, wrk
 from proc_util import cpu, free_port, stop, wait_for_200
@@ -43,7 +44,9 @@ GRANIAN = ["-m", "granian", "--interface", "asgi", "--workers", "1", "--runtime-
 RINGBOLT = ["-m", "ringbolt", "serve", "--threads", "1", "--workers", "1", "--log-level", "warning"]
 
 # system -> (python: "rb" or "peers", arguments after the interpreter, with {port} and {app})
-SYSTEMS = {
+Systems = dict[str, tuple[str | None, list[str]]]
+Scenarios = dict[str, tuple[str, str, str | bytes | None, int]]
+SYSTEMS: Systems = {
     "c-uring": (None, [FLOOR, "{port}"]),
     "ringbolt-hand": ("rb", [*RINGBOLT, "ringbolt_typed:hand_app", "--port", "{port}"]),
     "ringbolt-typed": ("rb", [*RINGBOLT, "ringbolt_typed:typed_app", "--port", "{port}"]),
@@ -61,8 +64,8 @@ def _body(name: str) -> bytes:
     return raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[1].rstrip(b"\n")
 
 
-# scenario -> (method, path, body file or None, expected status)
-SCENARIOS = {
+# scenario -> (method, path, body: a file of requests/, the bytes, or None; expected status)
+SCENARIOS: Scenarios = {
     "get": ("GET", "/q?limit=20&offset=5&q=abc", None, 200),
     "post": ("POST", "/items?limit=5&verbose=true", "typed_post.raw", 201),
     "bad": ("POST", "/items?limit=5&verbose=true", "typed_post_bad.raw", 422),
@@ -75,34 +78,49 @@ def _lua(method: str, body: bytes | None) -> str:
     lines = [f'wrk.method = "{method}"', 'wrk.headers["X-User"] = "alice"']
     if body is not None:
         lines.append('wrk.headers["Content-Type"] = "application/json"')
-        lines.append("wrk.body = " + "[[" + body.decode() + "]]")
+        lines.append("wrk.body = " + "[==[" + body.decode() + "]==]")  # a body may end in "]"
     return "\n".join(lines) + "\n"
 
 
-def one(args: argparse.Namespace, system: str, scenario: str) -> dict[str, float]:
-    method, path, body_file, status = SCENARIOS[scenario]
-    if system == "c-uring":
-        method, path, body_file, status = "GET", "/plaintext", None, 200  # the floor answers one thing
-    py, argv = SYSTEMS[system]
-    port = free_port()
-    interp = [] if py is None else [args.ringbolt_python if py == "rb" else args.peers_python]
+def start(system: str, port: int, ringbolt_python: str, peers_python: str, systems: Systems = SYSTEMS,
+          apps: str = APPS, prefix: list[str] | None = None, **popen: Any) -> subprocess.Popen[bytes]:
+    """``system``'s server on 127.0.0.1:``port`` (its own session: stop it with
+    ``proc_util.stop(p, ..., group=True)``), ``apps`` its folder and import path,
+    ``prefix`` (``taskset -c N``) before its command."""
+    py, argv = systems[system]
+    interp = [] if py is None else [ringbolt_python if py == "rb" else peers_python]
     cmd = [*interp, *(a.replace("{port}", str(port)) for a in argv)]
     if "uvicorn" in system:
-        cmd += ["--app-dir", APPS]
-    env = dict(os.environ, PYTHONPATH=APPS)
-    srv = subprocess.Popen(["taskset", "-c", args.server_cpu, *cmd], cwd=APPS, env=env, start_new_session=True,
-                           stdout=subprocess.DEVNULL)
+        cmd += ["--app-dir", apps]
+    env = dict(os.environ, PYTHONPATH=apps)
+    return subprocess.Popen([*(prefix or []), *cmd], cwd=apps, env=env, start_new_session=True, **popen)
+
+
+def one(args: argparse.Namespace, system: str, scenario: str, systems: Systems = SYSTEMS,
+        scenarios: Scenarios = SCENARIOS, apps: str = APPS, ready: str = "/plain") -> dict[str, float]:
+    """One run of ``system`` (a fresh server, ``apps`` its folder, ``ready`` a path that
+    answers 200 once it is up) on ``scenario``: req/s and server CPU µs per request."""
+    method, path, body, status = scenarios[scenario]
+    if system == "c-uring":
+        method, path, body, status = "GET", "/plaintext", None, 200  # the floor answers one thing
+        ready = "/plaintext"
+    port = free_port()
+    srv = start(system, port, args.ringbolt_python, args.peers_python, systems, apps,
+                ["taskset", "-c", args.server_cpu], stdout=subprocess.DEVNULL)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(method, _body(body_file) if body_file else None))
+        script.write(_lua(method, _body(body) if isinstance(body, str) else body))
     try:
         url = f"http://127.0.0.1:{port}{path}"
-        wait_for_200(f"http://127.0.0.1:{port}{'/plaintext' if system == 'c-uring' else '/plain'}", system, 300)
-        extra = ["-s", script.name]
+        wait_for_200(f"http://127.0.0.1:{port}{ready}", system, 300)
+        extra = ["-s", script.name, "--timeout", f"{args.timeout:g}s"]
         wrk(args, url, args.warmup, extra)
         c0 = cpu(srv.pid)
         out = wrk(args, url, args.duration, extra)
         c1 = cpu(srv.pid)
-        total = int(re.search(r"(\d+) requests in", out).group(1))
+        found = re.search(r"(\d+) requests in", out)
+        total = int(found.group(1)) if found else 0
+        if not total:
+            raise SystemExit(f"{system} {scenario}: no answer in {args.duration} s:\n{out}")
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         non2xx = int(bad.group(1)) if bad else 0
         if (status < 300 and non2xx) or (status >= 300 and non2xx != total):
@@ -121,13 +139,28 @@ def one(args: argparse.Namespace, system: str, scenario: str) -> dict[str, float
             pass
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--scenarios", default="get,post,bad")
+def parser(doc: str | None, systems: str, scenarios: str) -> argparse.ArgumentParser:
+    """The options of a run (``systems``, ``scenarios``: the default lists)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--systems", default=systems)
+    ap.add_argument("--scenarios", default=scenarios)
+    ap.add_argument("--timeout", type=float, default=2, help="wrk's timeout per request, seconds")
+    ap.add_argument("--by-case", action="store_true", help="the table with a row per scenario")
     add_run_arguments(ap, connections=64)
-    args = ap.parse_args()
+    return ap
+
+
+def run(args: argparse.Namespace, table: Systems = SYSTEMS, cases: Scenarios = SCENARIOS, apps: str = APPS,
+        ready: str = "/plain") -> None:
+    """Every system of ``args.systems`` on every scenario of ``args.scenarios``, round after
+    round, interleaved (the order reversed every other round); then the table of medians."""
     systems, scenarios = args.systems.split(","), args.scenarios.split(",")
+    for name in systems:
+        if name not in table:
+            raise SystemExit(f"unknown system {name!r}: {', '.join(table)}")
+    for name in scenarios:
+        if name not in cases:
+            raise SystemExit(f"unknown scenario {name!r}: {', '.join(cases)}")
     res: dict[tuple[str, str], list[dict[str, float]]] = {}
     load0 = open("/proc/loadavg").read().strip()
     for rnd in range(args.rounds):
@@ -136,7 +169,7 @@ def main() -> None:
             for system in order:
                 if system == "c-uring" and scen != scenarios[0]:
                     continue  # one floor per round
-                r = one(args, system, scen)
+                r = one(args, system, scen, table, cases, apps, ready)
                 res.setdefault((system, scen), []).append(r)
                 print(f"round {rnd} {scen} {system}: {r['rps']:,.0f} req/s, {r['cpu_us']:.1f} CPU µs/req",
                       file=sys.stderr, flush=True)
@@ -145,6 +178,9 @@ def main() -> None:
     print(f"wrk -t1 -c{args.connections} -d{args.duration}s, server on CPU {args.server_cpu}, wrk on CPU "
           f"{args.load_cpu}, {args.rounds} rounds, medians (CPU µs per request; x: over the C floor):\n")
     floor = statistics.median(r["cpu_us"] for r in res[("c-uring", scenarios[0])]) if "c-uring" in systems else None
+    if args.by_case:
+        _by_case(res, [s for s in systems if s != "c-uring"], scenarios, floor)
+        return
     print("| system | " + " | ".join(f"{s} CPU µs/req | {s} req/s" for s in scenarios) + " |")
     print("|---|" + "---:|---:|" * len(scenarios))
     for system in systems:
@@ -158,6 +194,26 @@ def main() -> None:
             x = f" ({c / floor:.2f}x)" if floor else ""
             cells += [f"{c:.1f}{x}", f"{statistics.median(r['rps'] for r in runs):,.0f}"]
         print(f"| {system} | " + " | ".join(cells) + " |")
+
+
+def _by_case(res: dict[tuple[str, str], list[dict[str, float]]], systems: list[str], scenarios: list[str],
+             floor: float | None) -> None:
+    """The medians with a row per scenario: CPU µs per request (req/s) of each system."""
+    if floor is not None:
+        print(f"The C floor (GET /plaintext): {floor:.1f} CPU µs/req.\n")
+    print("| case | " + " | ".join(f"{s} CPU µs/req (req/s)" for s in systems) + " |")
+    print("|---|" + "---:|" * len(systems))
+    for scen in scenarios:
+        cells = []
+        for system in systems:
+            runs = res.get((system, scen), [])
+            cells.append(f"{statistics.median(r['cpu_us'] for r in runs):.1f} "
+                         f"({statistics.median(r['rps'] for r in runs):,.0f})" if runs else "")
+        print(f"| {scen} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    run(parser(__doc__, ",".join(SYSTEMS), ",".join(SCENARIOS)).parse_args())
 
 
 if __name__ == "__main__":
