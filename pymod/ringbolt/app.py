@@ -11,7 +11,7 @@ import os
 import random
 import signal
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Unpack
 
 from . import _native
 from ._aio import AsyncRunner, handler_names
@@ -30,7 +30,7 @@ from ._tls import reload_on_sighup
 from ._wsgi_server import WSGIHandler, default_threads
 from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
-from .health import Check, HealthChecker, HealthProbes, pending_checks
+from .health import HealthChecker, HealthOptions, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
 from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
@@ -365,17 +365,7 @@ class App(RouteGroup, OpenAPIApp):
             raise ValueError(f"metrics path must start with '/': {path!r}")
         self._metrics_path = path
 
-    def health(
-        self,
-        *,
-        live: str | None = "/health/live",
-        ready: str | None = "/health/ready",
-        startup: str | None = "/health/startup",
-        checks: Mapping[str, Check] | None = None,
-        interval: float = 5.0,
-        timeout: float = 2.0,
-        drain_delay: float = 0.0,
-    ) -> HealthProbes:
+    def health(self, **options: Unpack[HealthOptions]) -> HealthProbes:
         """Serve health probes, answered natively by the reactors (no Python per probe;
         docs/health.md): ``live`` is 200 while the process serves; ``startup`` is 503
         until the startup hooks and lifespan have completed (the server listens while they
@@ -391,8 +381,7 @@ class App(RouteGroup, OpenAPIApp):
         seconds before its drain begins, so load balancers stop sending first."""
         if self._health is not None:
             raise ValueError("health probes are already configured")
-        self._health = HealthProbes(live=live, ready=ready, startup=startup, checks=checks, interval=interval,
-                                    timeout=timeout, drain_delay=drain_delay)
+        self._health = HealthProbes(**options)
         return self._health
 
     def rate_limit(

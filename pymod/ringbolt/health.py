@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypedDict
 
 logger = logging.getLogger("ringbolt")
 
@@ -38,6 +38,18 @@ def _check_seconds(name: str, value: float, *, zero: bool = False) -> float:
     if value < 0 or (value == 0 and not zero) or value != value:
         raise ValueError(f"{name} must be {'at least 0' if zero else 'more than 0'} seconds, not {value!r}")
     return float(value)
+
+
+class HealthOptions(TypedDict, total=False):
+    """``app.health(**options)``: HealthProbes' keyword arguments (their defaults there)."""
+
+    live: str | None
+    ready: str | None
+    startup: str | None
+    checks: Mapping[str, Check] | None
+    interval: float
+    timeout: float
+    drain_delay: float
 
 
 class HealthProbes:

@@ -9,6 +9,7 @@ import os
 import re
 import time
 
+import drain_app
 from ringbolt import App
 
 GATE = os.environ.get("RINGBOLT_TEST_GATE", "")
@@ -46,11 +47,7 @@ def make_app(**paths):
         while GATE and not os.path.exists(GATE) and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    @app.get("/sleep")
-    def sleep(req):
-        s = float(req.query.get("s", "0.5"))
-        time.sleep(s)
-        return {"slept": s, "pid": os.getpid()}
+    app.get("/sleep")(drain_app.sleep)  # (a handler that sleeps ?s= seconds, names its process)
 
     @app.get("/hold")
     def hold(req):

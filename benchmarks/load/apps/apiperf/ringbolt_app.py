@@ -24,27 +24,30 @@ from ringbolt import App, Body
 
 app = App()
 
+
+def _both(path: str, answer: Any, returns: Any = None, **options: Any) -> None:
+    """``/async-<path>`` (an ``async def`` handler) and ``/sync-<path>`` (a ``def`` one), each
+    answering ``answer`` (None: nothing, the status alone), typed ``-> returns``: the
+    response model when it is one."""
+    async def async_handler() -> Any:
+        return answer
+
+    def sync_handler() -> Any:
+        return answer
+
+    for mode, handler in (("async", async_handler), ("sync", sync_handler)):
+        handler.__annotations__["return"] = returns
+        app.get(f"/{mode}-{path}", **options)(handler)
+
+
 # JSON (no response model: ringbolt's C++ writer)
+_both("json-1K", test_data.JSON_1K, list[dict[str, Any]])
+_both("json-1M", test_data.JSON_1M, list[dict[str, Any]])
 
-
-@app.get("/async-json-1K")
-async def async_json_1k() -> list[dict[str, Any]]:
-    return test_data.JSON_1K
-
-
-@app.get("/async-json-1M")
-async def async_json_1m() -> list[dict[str, Any]]:
-    return test_data.JSON_1M
-
-
-@app.get("/sync-json-1K")
-def sync_json_1k() -> list[dict[str, Any]]:
-    return test_data.JSON_1K
-
-
-@app.get("/sync-json-1M")
-def sync_json_1m() -> list[dict[str, Any]]:
-    return test_data.JSON_1M
+# serialize: the return annotation is the response model (checked, written by pydantic-core)
+for n in (50, 500):
+    _both(f"serialize-pydantic-{n}", getattr(test_data, f"PERSONS_PYDANTIC_{n}"), list[PersonPydantic])
+    _both(f"serialize-dataclasses-{n}", getattr(test_data, f"PERSONS_DATACLASSES_{n}"), list[PersonDataclass])
 
 
 # params (a {name:int} path converter hands an int; the query parameter is read as int)
@@ -68,49 +71,6 @@ async def async_query_params(first: int) -> None:
 @app.get("/sync-query-param", status_code=204)
 def sync_query_params(first: int) -> None:
     pass
-
-
-# serialize: the return annotation is the response model (checked, written by pydantic-core)
-
-
-@app.get("/async-serialize-pydantic-50")
-async def async_serialize_pydantic_50() -> list[PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_50
-
-
-@app.get("/async-serialize-pydantic-500")
-async def async_serialize_pydantic_500() -> list[PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_500
-
-
-@app.get("/sync-serialize-pydantic-50")
-def sync_serialize_pydantic_50() -> list[PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_50
-
-
-@app.get("/sync-serialize-pydantic-500")
-def sync_serialize_pydantic_500() -> list[PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_500
-
-
-@app.get("/async-serialize-dataclasses-50")
-async def async_serialize_dataclasses_50() -> list[PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_50
-
-
-@app.get("/async-serialize-dataclasses-500")
-async def async_serialize_dataclasses_500() -> list[PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_500
-
-
-@app.get("/sync-serialize-dataclasses-50")
-def sync_serialize_dataclasses_50() -> list[PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_50
-
-
-@app.get("/sync-serialize-dataclasses-500")
-def sync_serialize_dataclasses_500() -> list[PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_500
 
 
 # request body json (validated from the body's bytes as a list)
