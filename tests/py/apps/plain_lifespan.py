@@ -4,11 +4,12 @@ and shutdown acknowledged as they come."""
 from typing import Any
 
 
+_REPLY = {"lifespan.startup": "lifespan.startup.complete", "lifespan.shutdown": "lifespan.shutdown.complete"}
+
+
 async def lifespan(receive: Any, send: Any) -> None:
     while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
+        kind = (await receive())["type"]
+        await send({"type": _REPLY[kind]})
+        if kind == "lifespan.shutdown":
             return

@@ -60,50 +60,26 @@ def sync_query_params(first: int) -> None:
     pass
 
 
-# serialize pydantic
+# serialize pydantic models and dataclasses: their four endpoints of each, registered here
+# in a loop (each as that file declares it: the response model, `def` and `async def`)
 
 
-@app.get("/sync-serialize-pydantic-50", response_model=list[test_data.PersonPydantic])
-def sync_serialize_pydantic_50() -> list[test_data.PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_50
+def _serialize(kind: str, model: Any, n: int) -> None:
+    data = getattr(test_data, f"PERSONS_{kind.upper()}_{n}")
+
+    def sync_handler() -> Any:
+        return data
+
+    async def async_handler() -> Any:
+        return data
+
+    app.get(f"/sync-serialize-{kind}-{n}", response_model=list[model])(sync_handler)
+    app.get(f"/async-serialize-{kind}-{n}", response_model=list[model])(async_handler)
 
 
-@app.get("/sync-serialize-pydantic-500", response_model=list[test_data.PersonPydantic])
-def sync_serialize_pydantic_500() -> list[test_data.PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_500
-
-
-@app.get("/async-serialize-pydantic-50", response_model=list[test_data.PersonPydantic])
-async def async_serialize_pydantic_50() -> list[test_data.PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_50
-
-
-@app.get("/async-serialize-pydantic-500", response_model=list[test_data.PersonPydantic])
-async def async_serialize_pydantic_500() -> list[test_data.PersonPydantic]:
-    return test_data.PERSONS_PYDANTIC_500
-
-
-# serialize dataclasses
-
-
-@app.get("/sync-serialize-dataclasses-50", response_model=list[test_data.PersonDataclass])
-def sync_serialize_dataclasses_50() -> list[test_data.PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_50
-
-
-@app.get("/sync-serialize-dataclasses-500", response_model=list[test_data.PersonDataclass])
-def sync_serialize_dataclasses_500() -> list[test_data.PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_500
-
-
-@app.get("/async-serialize-dataclasses-50", response_model=list[test_data.PersonDataclass])
-async def async_serialize_dataclasses_50() -> list[test_data.PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_50
-
-
-@app.get("/async-serialize-dataclasses-500", response_model=list[test_data.PersonDataclass])
-async def async_serialize_dataclasses_500() -> list[test_data.PersonDataclass]:
-    return test_data.PERSONS_DATACLASSES_500
+for _n in (50, 500):
+    _serialize("pydantic", test_data.PersonPydantic, _n)
+    _serialize("dataclasses", test_data.PersonDataclass, _n)
 
 
 # request body json (their `data: list`: this FastAPI reads a bare `list` as a form's files and
