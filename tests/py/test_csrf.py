@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from conftest import stop_process
+from h2_tls_helpers import CLIENT_ENV
 
 from session_helpers import http, session_cookie, srv, wait_for, with_cookie  # noqa: F401  (http, srv: fixtures)
 from test_http3_browser import chromium
@@ -160,7 +161,7 @@ def test_chromium_posts_the_form_with_its_token_and_is_refused_without(srv, http
     browser = subprocess.Popen(
         [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          f"--user-data-dir={tmp_path / 'profile'}", f"http://127.0.0.1:{srv.port}/page"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLIENT_ENV)  # (no sanitizer preload)
     try:
         wait_for(lambda: len(http.get("/reports").json()) > before or browser.poll() is not None,
                  timeout=60, what="the page's report")

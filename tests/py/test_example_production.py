@@ -59,7 +59,9 @@ def test_limited_allows_five_a_minute_then_429(prod: ServerProcess) -> None:
         refused = c.get(_url(prod, "/limited"))
     assert codes == [200] * 5, codes
     assert refused.status_code == 429, refused.text
-    assert 0 < int(refused.headers["retry-after"]) <= 60, refused.headers
+    # a sliding window: the last minute's requests weigh on the next one, so a client
+    # refused near a minute's end may wait up to a fifth of a minute more (docs/rate-limits.md)
+    assert 0 < int(refused.headers["retry-after"]) <= 72, refused.headers
     assert refused.headers["ratelimit-limit"] == "5", refused.headers
 
 
