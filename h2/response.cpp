@@ -21,7 +21,7 @@ namespace ringbolt::h2 {
 
 namespace {
 
-connection& self(void* user_data) noexcept {
+connection& reading_connection(void* user_data) noexcept {
     return *static_cast<connection*>(user_data);
 }
 
@@ -50,7 +50,7 @@ std::vector<nghttp2_nv>& pairs(const http::header_list& list) {
 
 ssize_t cb_read(nghttp2_session*, int32_t stream_id, uint8_t*, size_t length, uint32_t* data_flags,
                 nghttp2_data_source*, void* user) {
-    return self(user).read_body(stream_id, length, data_flags);
+    return reading_connection(user).read_body(stream_id, length, data_flags);
 }
 
 } // namespace

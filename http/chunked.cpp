@@ -38,7 +38,6 @@ enum state : uint8_t {
 };
 
 // Character classes: http/char_classes.hpp.
-constexpr const chars::char_table& tchar_table = chars::tchar;
 constexpr const chars::char_table& qdtext_table = chars::qdtext;
 constexpr const chars::char_table& vchar_ws_table = chars::field_value;
 using chars::hex_value;
@@ -71,7 +70,7 @@ constexpr uint8_t ext_next(uint8_t st, unsigned char c) noexcept {
         return failed;
     }
     const ext_moves& m = ext_rows[st - size_ws];
-    if (tchar_table[c]) {
+    if (chars::tchar[c]) {
         return m.token;
     }
     switch (c) {
@@ -227,7 +226,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
         case trailer_start:
             if (c == '\r') {
                 st = final_lf;
-            } else if (tchar_table[c]) {
+            } else if (chars::tchar[c]) {
                 st = trailer_name;
             } else {
                 return fail(http_error::bad_chunk); // obs-fold, bare LF, empty name, ...
@@ -236,7 +235,7 @@ chunked_outcome chunked_decoder::feed(std::string_view in, std::string& body) no
         case trailer_name:
             if (c == ':') {
                 st = trailer_value;
-            } else if (!tchar_table[c]) {
+            } else if (!chars::tchar[c]) {
                 return fail(http_error::bad_chunk); // includes whitespace before ':'
             }
             break;

@@ -20,7 +20,6 @@ using chars::in_set;
 using chars::is_alpha;
 using chars::is_digit;
 using chars::is_hex;
-constexpr const chars::char_table& tchar_table = chars::tchar;
 constexpr const chars::char_table& target_table = chars::target;
 constexpr const chars::char_table& value_table = chars::field_value;
 constexpr const chars::char_table& regname_table = chars::regname;
@@ -30,7 +29,7 @@ constexpr chars::char_table regname_plain =
     chars::make_table([](unsigned char c) { return c != '%' && chars::regname[c]; });
 
 inline bool tchar(char c) noexcept {
-    return tchar_table[static_cast<unsigned char>(c)];
+    return chars::tchar[static_cast<unsigned char>(c)];
 }
 
 // ---------------------------------------------------------------------------------
@@ -662,7 +661,7 @@ request_line_start scan_request_line(std::string_view buf) noexcept {
         i += 2; // RFC 9112 §2.2: empty lines before a request line
     }
     const size_t method_start = i;
-    while (i < buf.size() && tchar_table[static_cast<unsigned char>(buf[i])]) {
+    while (i < buf.size() && chars::tchar[static_cast<unsigned char>(buf[i])]) {
         ++i;
     }
     if (i == method_start || i >= buf.size() || buf[i] != ' ') {

@@ -113,7 +113,6 @@ std::string_view reason_phrase(uint16_t status) noexcept {
 }
 
 namespace {
-constexpr const chars::char_table& tchar_table = chars::tchar;
 
 void append_uint(std::string& out, uint64_t v) {
     char buf[24];
@@ -128,7 +127,7 @@ bool valid_field_name(std::string_view s) noexcept {
         return false;
     }
     for (unsigned char c : s) {
-        if (!tchar_table[c]) {
+        if (!chars::tchar[c]) {
             return false;
         }
     }

@@ -104,7 +104,7 @@ template <size_t N> constexpr std::array<uint16_t, N> reversed(unsigned bits) {
 constexpr std::array<uint16_t, 512> command_codes = reversed<512>(command_bits);
 constexpr std::array<uint16_t, 64> distance_codes = reversed<64>(distance_bits);
 
-constexpr std::array<uint16_t, 256> literal_codes = [] {
+constexpr std::array<uint16_t, 256> br_literal_codes = [] {
     std::array<uint16_t, 256> t{};
     for (unsigned b = 0; b < 256; ++b) {
         t[b] = static_cast<uint16_t>(reverse_bits(b, literal_bits));
@@ -151,7 +151,7 @@ class command_writer {
 
     void literals(size_t from, size_t to) noexcept {
         for (; from < to; ++from) {
-            _w.put(literal_codes[static_cast<unsigned char>(_src[from])], literal_bits);
+            _w.put(br_literal_codes[static_cast<unsigned char>(_src[from])], literal_bits);
         }
     }
 

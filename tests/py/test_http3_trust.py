@@ -225,7 +225,9 @@ def test_a_connection_error_is_closed_with_its_code(certs: Path, io: str, case: 
         got, took = h3_client.run(s.port, session, timeout=20)
         monkeypatch.undo()
         assert got == code, (hex(got) if got is not None else None, hex(code))
-        assert took < 0.5, took
+        # prompt, not the idle timeout: for bad-settings the time includes aioquic's own
+        # handshake, which a loaded 2-core CI machine once took past 0.5 s (0.517)
+        assert took < 1.5, took
         assert h3_client.get(s.port, "/").status == 200
         counters = tls_counters(s)
         assert counters["h3_connection_errors"] == 1

@@ -193,7 +193,11 @@ def test_server_close_opens_another_stream(binary, servers, proto):
     e = r["errors"]
     assert e["total"] == e["read"] and r["messages"] + e["read"] == 200, r
     assert r["server_closes"] >= 200 // 5 - 4
-    assert r["reconnects"] >= r["server_closes"] - 4 and r["handshakes"] == r["reconnects"] + 4
+    # a replacement stream counts as a reconnect when it is opened and as a handshake when
+    # its 200 arrives: the run may end between the two for each of the 4 streams (CI saw
+    # 37 reconnects and 40 handshakes)
+    assert r["reconnects"] >= r["server_closes"] - 4
+    assert r["reconnects"] <= r["handshakes"] <= r["reconnects"] + 4
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)

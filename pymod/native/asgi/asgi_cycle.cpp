@@ -38,7 +38,7 @@ PyObject* empty_bytes = nullptr;
 PyObject* empty_tuple = nullptr;
 PyObject* flush_fn = nullptr; // _native._flush_completions (set by init_asgi_cycle)
 
-bool intern_all() {
+bool intern_asgi_names() {
     if (!intern_names({
             {&str_type, "type"},
             {&str_body, "body"},
@@ -397,7 +397,7 @@ bool asgi_cycle_done(PyObject* cycle) {
 /// Ready ASGICycle (and its awaitable) and add it to `module` (once, at module init).
 /// `flush` is _native._flush_completions, what a staged answer schedules.
 int init_asgi_cycle(PyObject* module, PyObject* flush) {
-    if (!intern_all()) {
+    if (!intern_asgi_names()) {
         return -1;
     }
     flush_fn = Py_NewRef(flush);

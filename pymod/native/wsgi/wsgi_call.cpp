@@ -31,7 +31,7 @@ PyObject* key_input = nullptr; // "wsgi.input"
 PyObject* key_content_length = nullptr;
 PyObject* key_path_info = nullptr;
 
-bool intern_all() {
+bool intern_wsgi_names() {
     if (!intern_names({
             {&str_with_traceback, "with_traceback"},
             {&key_input, "wsgi.input"},
@@ -713,7 +713,7 @@ bool wsgi_answer_message(PyObject* result, bool head_request, http::app_response
 
 /// Ready StartResponse and WSGICall and add them to `module` (once, at module init).
 int init_wsgi_call(PyObject* module) {
-    if (!intern_all() || init_wsgi_input(module) < 0 || init_wsgi_environ(module) < 0) {
+    if (!intern_wsgi_names() || init_wsgi_input(module) < 0 || init_wsgi_environ(module) < 0) {
         return -1;
     }
     return ready_native_type(wsgi_start_type, module, "StartResponse") && ready_native_type(write_type) &&
