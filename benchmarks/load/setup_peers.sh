@@ -21,7 +21,8 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 
 # One pip call per peer so that one broken peer does not block the others.
-for pkg in "uvicorn[standard]" uvloop httptools granian fastapi fastpysgi socketify robyn hypercorn litestar msgspec matplotlib jinja2 asyncpg; do
+for pkg in "uvicorn[standard]" uvloop httptools granian fastapi fastpysgi socketify robyn hypercorn litestar msgspec matplotlib jinja2 asyncpg \
+    pyjwt itsdangerous slowapi; do
     if "$venv/bin/python" -m pip install --quiet "$pkg" 2> >(grep -v "^WARNING: Location" >&2); then
         echo "ok: $pkg"
     else

@@ -45,7 +45,8 @@ RINGBOLT = ["-m", "ringbolt", "serve", "--threads", "1", "--workers", "1", "--lo
 
 # system -> (python: "rb" or "peers", arguments after the interpreter, with {port} and {app})
 Systems = dict[str, tuple[str | None, list[str]]]
-Scenarios = dict[str, tuple[str, str, str | bytes | None, int]]
+# scenario -> (method, path, body, expected status[, the request's headers: X-User if not given])
+Scenarios = dict[str, tuple[Any, ...]]
 SYSTEMS: Systems = {
     "c-uring": (None, [FLOOR, "{port}"]),
     "ringbolt-hand": ("rb", [*RINGBOLT, "ringbolt_typed:hand_app", "--port", "{port}"]),
@@ -72,10 +73,11 @@ SCENARIOS: Scenarios = {
 }
 
 
-def _lua(method: str, body: bytes | None) -> str:
-    """A wrk script sending ``method`` with ``body`` (a JSON body and the header the
-    endpoints' dependency reads)."""
-    lines = [f'wrk.method = "{method}"', 'wrk.headers["X-User"] = "alice"']
+def _lua(method: str, body: bytes | None, headers: dict[str, str] | None = None) -> str:
+    """A wrk script sending ``method`` with ``body`` (a JSON body) and ``headers`` (the
+    header the typed endpoints' dependency reads, unless given)."""
+    lines = [f'wrk.method = "{method}"']
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers if headers is not None else {"X-User": "alice"}).items()]
     if body is not None:
         lines.append('wrk.headers["Content-Type"] = "application/json"')
         lines.append("wrk.body = " + "[==[" + body.decode() + "]==]")  # a body may end in "]"
@@ -100,15 +102,16 @@ def one(args: argparse.Namespace, system: str, scenario: str, systems: Systems =
         scenarios: Scenarios = SCENARIOS, apps: str = APPS, ready: str = "/plain") -> dict[str, float]:
     """One run of ``system`` (a fresh server, ``apps`` its folder, ``ready`` a path that
     answers 200 once it is up) on ``scenario``: req/s and server CPU µs per request."""
-    method, path, body, status = scenarios[scenario]
+    method, path, body, status, *more = scenarios[scenario]
+    headers = more[0] if more else None
     if system == "c-uring":
-        method, path, body, status = "GET", "/plaintext", None, 200  # the floor answers one thing
+        method, path, body, status, headers = "GET", "/plaintext", None, 200, {}  # the floor answers one thing
         ready = "/plaintext"
     port = free_port()
     srv = start(system, port, args.ringbolt_python, args.peers_python, systems, apps,
                 ["taskset", "-c", args.server_cpu], stdout=subprocess.DEVNULL)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(method, _body(body) if isinstance(body, str) else body))
+        script.write(_lua(method, _body(body) if isinstance(body, str) else body, headers))
     try:
         url = f"http://127.0.0.1:{port}{path}"
         wait_for_200(f"http://127.0.0.1:{port}{ready}", system, 300)

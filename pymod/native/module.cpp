@@ -830,7 +830,7 @@ PYBIND11_MODULE(_native, m) {
     if (ringbolt::py::init_request_type(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
-    if (ringbolt::py::init_tls_info_type(m.ptr()) < 0) {
+    if (ringbolt::py::init_tls_info_type(m.ptr()) < 0 || ringbolt::py::init_value_signer(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
     if (ringbolt::py::init_wsgi_call(m.ptr()) < 0) {

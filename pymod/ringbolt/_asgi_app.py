@@ -24,6 +24,7 @@ from ._native import PROBLEM_INTERNAL_ERROR, json_dumps, json_loads
 from ._reqresp import (
     _as_response,
     finish_result,
+    needs_finish,
     request_background,
     request_delete_cookie,
     request_form,
@@ -361,8 +362,7 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
                 result = await route.handler(req)
             else:
                 result = await asyncio.get_running_loop().run_in_executor(None, route.handler, req)
-            if req.__dict__.get("_rb_cookies") or "_rb_background" in req.__dict__ or "_rb_form" in req.__dict__ \
-                    or getattr(result, "_after", None) is not None:
+            if needs_finish(req.__dict__, result):  # a session that changed included
                 result = finish_result(req, result, after)
         await _answer(result, send, head, scope)
     except HTTPError as exc:

@@ -70,30 +70,49 @@ def _copy(result: Response | StreamingResponse | FileResponse) -> Any:
     return new
 
 
+def needs_finish(state: dict[str, Any], result: Any) -> bool:
+    """Whether ``finish_result`` has anything to do (the native bridge asks the same in
+    C++, request_object.cpp's needs_finish): cookies, background tasks or a form on the
+    request, a session that changed or must be re-sent, a response with cookies or tasks."""
+    if state.get("_rb_cookies") or "_rb_background" in state or "_rb_form" in state:
+        return True
+    session = state.get("_rb_session")
+    if session is not None and (session.modified or session.renew):
+        return True
+    return getattr(result, "_after", None) is not None
+
+
 def finish_result(req: Any, result: Any, deferred: list[Any] | None = None) -> Any:
     """The result with the cookies set on ``req``/the response rendered, and the
     background tasks and form cleanup scheduled for after it (or, with ``deferred``,
     appended there as an awaitable-returning callable for the caller to run)."""
+    # Objects made only when there is something to do: a route that read an unchanged
+    # session (the common case) comes back with `result` as it was (docs/sessions.md).
     state = _state(req)
-    cookies: list[Cookie] = list(state.get("_rb_cookies") or ())
+    cookies: list[Cookie] | None = state.get("_rb_cookies")
     session = state.get("_rb_session")
     if session is not None:  # read by ringbolt.sessions: written back if it changed
         cookie = session._owner.commit(session)
         if cookie is not None:
-            cookies.append(cookie)
-    tasks = BackgroundTasks()
+            cookies = [*cookies, cookie] if cookies else [cookie]
     own = state.get("_rb_background")
-    if own is not None:
-        tasks.extend(own)
     form = state.get("_rb_form")
+    extra: BackgroundTasks | None = None
     if isinstance(result, (Response, StreamingResponse)) and getattr(result, "_after", None) is not None:
-        cookies.extend(result._cookies or ())
-        if result.background is not None:
-            tasks.extend(result.background)
+        if result._cookies:
+            cookies = [*(cookies or ()), *result._cookies]
+        extra = result.background
     if cookies:
         https = req.scheme == "https"
         result = _copy(_as_response(result))
         result.headers.extend(("Set-Cookie", c.render(https)) for c in cookies)
+    if not own and not extra and form is None:
+        return result
+    tasks = BackgroundTasks()
+    if own is not None:
+        tasks.extend(own)
+    if extra is not None:
+        tasks.extend(extra)
     if not len(tasks) and form is None:
         return result
     after = _After(tasks, form)

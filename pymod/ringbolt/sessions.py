@@ -21,7 +21,7 @@ import secrets
 import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
-from ._native import json_dumps, json_loads
+from ._native import ValueSigner, json_dumps, json_loads
 from .cookies import Cookie, deletion
 
 logger = logging.getLogger("ringbolt.sessions")
@@ -62,7 +62,9 @@ class Signer:
     """``payload.timestamp.signature``: the payload and an HMAC-SHA256 over both, made
     with a key derived for ``purpose`` from the first of ``secret_keys``; ``unsign``
     accepts any of them (the key rotation: add the new key first, keep the old ones
-    until the cookies they signed have expired)."""
+    until the cookies they signed have expired). The signing, the MAC and the checks
+    run natively (``ringbolt._native.ValueSigner``: OpenSSL's HMAC with a kept keyed
+    context; docs/sessions.md, "What a session costs")."""
 
     def __init__(self, secret_keys: Sequence[str | bytes], purpose: bytes) -> None:
         if isinstance(secret_keys, (str, bytes)) or not secret_keys:
@@ -76,57 +78,44 @@ class Signer:
                 raise ValueError(f"secret key {i} has {len(raw)} bytes, fewer than {MIN_KEY_BYTES} "
                                  "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
             # One key per purpose: a session signature is never a valid CSRF token's.
-            derived = hmac.new(raw, b"ringbolt:" + purpose, hashlib.sha256).digest()
-            # Keyed once: a signature copies the keyed state (the key's two SHA-256 blocks
-            # and OpenSSL's set-up are not redone per request; measured in docs/sessions.md).
-            keys.append(hmac.new(derived, None, hashlib.sha256))
-        self._keys = keys
-
-    def _mac(self, index: int, data: bytes) -> bytes:
-        h = self._keys[index].copy()
-        h.update(data)
-        return h.digest()
+            keys.append(hmac.new(raw, b"ringbolt:" + purpose, hashlib.sha256).digest())
+        self._native = ValueSigner(keys)
+        self._count = len(keys)
 
     def digest(self, data: bytes) -> bytes:
         """The HMAC-SHA256 of ``data`` with the first key."""
-        return self._mac(0, data)
+        return self._native.mac(0, data)
 
     def verify(self, data: bytes, sig: bytes) -> bool:
         """Whether ``sig`` is the HMAC-SHA256 of ``data`` with one of the keys (constant time)."""
         ok = False
-        for index in range(len(self._keys)):
-            ok |= hmac.compare_digest(self._mac(index, data), sig)
+        for index in range(self._count):
+            ok |= hmac.compare_digest(self._native.mac(index, data), sig)
         return ok
 
     def sign(self, payload: bytes, now: int) -> str:
-        body = f"{_b64(payload)}.{now}"
-        return f"{body}.{_b64(self._mac(0, body.encode()))}"
+        return self._native.sign(payload, now)
 
     def unsign(self, value: str, max_age: int | None, now: int) -> tuple[bytes, int, int] | None:
         """``(payload, timestamp, key index)``, or None (logged at debug) for a value not
         signed by one of the keys, malformed, or older than ``max_age`` seconds."""
-        body, dot, sig_text = value.rpartition(".")
-        payload_text, dot2, stamp = body.partition(".")
-        if not dot or not dot2 or not stamp.isdigit() or len(stamp) > 12 or not sig_text.isascii():
-            logger.debug("session cookie refused: malformed")
-            return None
-        signed = body.encode()
-        for index in range(len(self._keys)):
-            # The text compared, not decoded: one encoding of the MAC is the valid one.
-            if hmac.compare_digest(_b64(self._mac(index, signed)), sig_text):
-                break
-        else:
-            logger.debug("session cookie refused: bad signature (tampered, or signed by a key not configured)")
-            return None
-        issued = int(stamp)
-        if max_age is not None and now - issued > max_age:
-            logger.debug("session cookie refused: expired (%d s old, max_age %d)", now - issued, max_age)
-            return None
-        try:
-            payload = _unb64(payload_text)
-        except (binascii.Error, ValueError):  # signed by us, so never; still not an error
-            return None
-        return payload, issued, index
+        got = self._native.open(value, max_age, now)
+        if type(got) is tuple:
+            return got
+        refused(got)  # type: ignore[arg-type]
+        return None
+
+
+_REFUSALS = {1: "malformed", 2: "bad signature (tampered, or signed by a key not configured)", 3: "expired",
+             4: "signed, but not a JSON object"}
+
+
+def refused(code: int) -> None:
+    """Log, at debug, why ``ValueSigner.open`` refused a cookie."""
+    logger.debug("session cookie refused: %s", _REFUSALS.get(code, code))
+
+
+_dict_init = dict.__init__
 
 
 class Session(dict[str, Any]):
@@ -136,9 +125,12 @@ class Session(dict[str, Any]):
 
     __slots__ = ("modified", "new", "sid", "renew", "_old_sid", "_owner", "_saved")
 
-    def __init__(self, data: dict[str, Any] | None = None, *, new: bool = True, sid: str | None = None,
+    # new, sid and owner may be given by position: a keyword call costs a session read
+    # about 1,400 more instructions (of some 25k)
+    def __init__(self, data: dict[str, Any] | None = None, new: bool = True, sid: str | None = None,
                  owner: "Sessions | None" = None) -> None:
-        super().__init__(data or ())
+        if data:
+            _dict_init(self, data)  # not super().__init__: a session read is a hot path
         #: True once changed: written back when the response is finished
         self.modified = False
         #: True when no valid session came with the request
@@ -335,6 +327,7 @@ class Sessions:
         refresh: bool = False,
     ) -> None:
         self.signer = Signer(secret_keys, b"session")
+        self._open_session = self.signer._native.open_session
         self.secret_keys = list(secret_keys)
         self.store: CookieStore | RedisStore = store if store is not None else CookieStore()
         if not isinstance(self.store, (CookieStore, RedisStore)):
@@ -369,19 +362,14 @@ class Sessions:
         if len(value) + len(self.cookie_name) + 1 > MAX_COOKIE_BYTES:
             logger.debug("session cookie refused: %d bytes, more than %d", len(value), MAX_COOKIE_BYTES)
             return Session(owner=self), True
-        got = self.signer.unsign(value, self.max_age, int(time.time()))
-        if got is None:
+        # opened, checked and parsed natively: (data, key index), or why not
+        got = self._open_session(value, self.max_age)
+        if type(got) is not tuple:
+            refused(got)  # type: ignore[arg-type]
             return Session(owner=self), True
-        payload, _, index = got
-        try:
-            data = json_loads(payload)
-        except Exception:  # noqa: BLE001 - signed by a key holder, yet not JSON: still no error
-            data = None
-        if not isinstance(data, dict):
-            logger.debug("session cookie refused: not a JSON object")
-            return Session(owner=self), True
-        session = Session(data, new=False, owner=self)
-        session.renew = index > 0 or self.refresh  # re-signed with the first key
+        session = Session(got[0], False, None, self)
+        if got[1] or self.refresh:
+            session.renew = True  # re-signed with the first key
         return session, False
 
     def _sid(self, value: str | None) -> tuple[str | None, bool]:

@@ -39,6 +39,8 @@ backend back_{name}
     cfg.write_text(f"""
 global
     log stderr format raw local0 warning
+    # a frontend whose port is taken fails to start instead of sharing it (SO_REUSEPORT)
+    noreuseport
 defaults
     mode tcp
     option redispatch

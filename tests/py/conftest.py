@@ -3,6 +3,7 @@ talk to it over raw sockets, so tests see exactly the bytes on the wire."""
 
 from __future__ import annotations
 
+import collections
 import os
 import random
 import re
@@ -67,15 +68,27 @@ def free_port() -> int:
         if _EPHEMERAL_LOW <= 11000 or high - low < 100:
             break
         port = rng.randrange(low, high)
-        if _free_for_tcp_and_udp(port):
-            return port
+        if port not in _HANDED and _free_for_tcp_and_udp(port):
+            return _hand(port)
     for _ in range(200):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if _free_for_tcp_and_udp(port):
-            return port
+        if port not in _HANDED and _free_for_tcp_and_udp(port):
+            return _hand(port)
     raise RuntimeError("no port free for both TCP and UDP on 127.0.0.1")
+
+
+# The ports handed out lately: a test that asks for two before binding either (HAProxy's
+# frontends, a server's listeners) must get two. Once two HAProxy frontends (PROXY v1 and
+# v2) got the same port, both bound it with SO_REUSEPORT, and the kernel spread the
+# connections between them (a CI rehearsal: 7 tests saw the other version's header).
+_HANDED: collections.deque[int] = collections.deque(maxlen=64)
+
+
+def _hand(port: int) -> int:
+    _HANDED.append(port)
+    return port
 
 
 def _free_for_tcp_and_udp(port: int) -> bool:
@@ -182,13 +195,13 @@ class UvicornProcess(ServerProcess):
     """An app of tests/py/apps served by uvicorn instead, for differential tests; returned
     once it accepts. `args` go to uvicorn."""
 
-    def __init__(self, app: str, *args: str) -> None:
+    def __init__(self, app: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.host = "127.0.0.1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--app-dir", str(APPS), "--port", str(self.port),
              "--log-level", "warning", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(REPO))
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(REPO), env={**os.environ, **(env or {})})
         self._output = b""
         wait_until_serving(self)
 

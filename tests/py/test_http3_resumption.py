@@ -436,13 +436,20 @@ def test_early_data_past_its_bound_closes_the_connection(certs: Path, io: str) -
                 await h3_client.close_client(c)
 
         small = run(early_post(8 << 10))
-        large = run(early_post(64 << 10))
         assert not isinstance(small, Exception) and small.status == 425, small
-        assert isinstance(large, ConnectionError), large
+        # On a loaded machine some of the 64 KiB can miss the early flight (a datagram the
+        # server's socket dropped is sent again after the handshake, in 1-RTT): then fewer
+        # than 16 KiB came early and the answer is a correct 425 (a CI rehearsal). A few
+        # attempts: one must send it all early and be closed; none may run the handler.
+        posts = [run(early_post(64 << 10))]
+        while not isinstance(posts[-1], ConnectionError) and len(posts) < 4:
+            assert posts[-1].status == 425, posts
+            posts.append(run(early_post(64 << 10)))
+        assert isinstance(posts[-1], ConnectionError), posts
         for _ in range(100):  # counted as the endpoint lets the connection go (its closing period)
             after = tls_counters(s)
             if after["quic_early_overflows"] > before["quic_early_overflows"]:
                 break
             time.sleep(0.1)
         assert after["quic_early_overflows"] - before["quic_early_overflows"] == 1, after
-        assert ran(s) == {"GET": 2}  # the two first_ticket requests; neither POST ran
+        assert ran(s) == {"GET": 1 + len(posts)}  # the first_ticket requests; no POST ran
