@@ -790,6 +790,7 @@ bool state_needs_finish(PyObject* dict) noexcept {
     }
     PyObject* c = PyDict_GetItemWithError(dict, cookies); // borrowed
     if (c != nullptr && PyObject_IsTrue(c) != 0) {
+        PyErr_Clear(); // (a truth test that failed: finish_result decides)
         return true;
     }
     if (PyErr_Occurred() || PyDict_GetItemWithError(dict, background) != nullptr ||
