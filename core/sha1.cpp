@@ -55,6 +55,39 @@ void sha1_block(uint32_t h[5], const uint8_t* block) noexcept {
 }
 
 constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char b64url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+constexpr std::array<int8_t, 256> b64url_values = [] {
+    std::array<int8_t, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) {
+        t[static_cast<unsigned char>(b64url_alphabet[i])] = static_cast<int8_t>(i);
+    }
+    return t;
+}();
+
+// `len` bytes as base64 characters of `alphabet` into `out`, unpadded (a caller that pads
+// has filled `out` with '=' first); returns how many it wrote.
+size_t encode(const uint8_t* data, size_t len, const char* alphabet, char* out) noexcept {
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t(data[i]) << 16) | (uint32_t(data[i + 1]) << 8) | data[i + 2];
+        out[o++] = alphabet[(v >> 18) & 63];
+        out[o++] = alphabet[(v >> 12) & 63];
+        out[o++] = alphabet[(v >> 6) & 63];
+        out[o++] = alphabet[v & 63];
+    }
+    if (len - i >= 1) {
+        uint32_t v = (uint32_t(data[i]) << 16) | (len - i == 2 ? uint32_t(data[i + 1]) << 8 : 0);
+        out[o++] = alphabet[(v >> 18) & 63];
+        out[o++] = alphabet[(v >> 12) & 63];
+        if (len - i == 2) {
+            out[o++] = alphabet[(v >> 6) & 63];
+        }
+    }
+    return o;
+}
 
 constexpr bool is_b64_char(char c) noexcept {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
@@ -97,29 +130,44 @@ std::array<uint8_t, 20> sha1(std::string_view data) noexcept {
 }
 
 std::string base64_encode(const uint8_t* data, size_t len) {
-    std::string out;
-    out.reserve((len + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t(data[i]) << 16) | (uint32_t(data[i + 1]) << 8) | data[i + 2];
-        out += b64_alphabet[(v >> 18) & 63];
-        out += b64_alphabet[(v >> 12) & 63];
-        out += b64_alphabet[(v >> 6) & 63];
-        out += b64_alphabet[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = uint32_t(data[i]) << 16;
-        out += b64_alphabet[(v >> 18) & 63];
-        out += b64_alphabet[(v >> 12) & 63];
-        out += "==";
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t(data[i]) << 16) | (uint32_t(data[i + 1]) << 8);
-        out += b64_alphabet[(v >> 18) & 63];
-        out += b64_alphabet[(v >> 12) & 63];
-        out += b64_alphabet[(v >> 6) & 63];
-        out += '=';
-    }
+    std::string out((len + 2) / 3 * 4, '=');
+    encode(data, len, b64_alphabet, out.data());
     return out;
+}
+
+void append_base64url(std::string& out, std::string_view data) {
+    size_t at = out.size();
+    out.resize(at + (data.size() * 4 + 2) / 3);
+    encode(reinterpret_cast<const uint8_t*>(data.data()), data.size(), b64url_alphabet, out.data() + at);
+}
+
+size_t base64url_encode(const uint8_t* data, size_t len, char* out) noexcept {
+    return encode(data, len, b64url_alphabet, out);
+}
+
+bool base64url_decode(std::string_view text, std::string& out, bool strict) {
+    if (strict && text.size() % 4 == 1) {
+        return false;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : text) {
+        int8_t v = b64url_values[static_cast<unsigned char>(c)];
+        if (v < 0) {
+            if (c == '=' && !strict) {
+                break; // tolerated padding
+            }
+            return false;
+        }
+        acc = (acc << 6) | static_cast<uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+        }
+    }
+    // what is left (2 or 4 bits) pads the last byte: zero in the one encoding of the bytes
+    return !strict || (acc & ((1u << bits) - 1)) == 0;
 }
 
 long base64_decoded_length(std::string_view text) noexcept {

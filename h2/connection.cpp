@@ -4,6 +4,7 @@
 #include "h2/stream.hpp"
 
 #include "core/clock.hpp"
+#include "core/sha1.hpp"
 #include "core/strings.hpp"
 #include "http/body_encoder.hpp"
 #include "http/parser.hpp"
@@ -655,41 +656,6 @@ std::unique_ptr<http::protocol> starter::make(uint32_t slot, uint32_t gen, const
     return conn;
 }
 
-namespace {
-
-// RFC 7540 §3.2.1: HTTP2-Settings is base64url without padding. False on a bad character.
-bool base64url_decode(std::string_view in, std::string& out) {
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        int v;
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-        } else if (c == '-') {
-            v = 62;
-        } else if (c == '_') {
-            v = 63;
-        } else if (c == '=') {
-            break; // tolerated padding
-        } else {
-            return false;
-        }
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xff));
-        }
-    }
-    return true;
-}
-
-} // namespace
-
 std::unique_ptr<http::protocol> starter::make_upgraded(uint32_t slot, uint32_t gen, const http::peer_address& peer,
                                                        const http::request_head& head, std::string_view head_bytes,
                                                        std::string_view body, http::protocol_env& env) {
@@ -703,7 +669,8 @@ std::unique_ptr<http::protocol> starter::make_upgraded(uint32_t slot, uint32_t g
         }
     }
     std::string payload;
-    if (settings_count != 1 || !base64url_decode(http2_settings, payload) || payload.size() % 6 != 0) {
+    // (not strict: a trailing '=' and leftover bits are tolerated, as they always were here)
+    if (settings_count != 1 || !core::base64url_decode(http2_settings, payload, false) || payload.size() % 6 != 0) {
         return nullptr; // not a SETTINGS payload: the request is answered as HTTP/1.1
     }
     bool head_request = head.method_id == http::method_head;

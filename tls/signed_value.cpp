@@ -1,99 +1,22 @@
 #include "tls/signed_value.hpp"
 
+#include "core/sha1.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include <array>
 #include <mutex>
 
 namespace ringbolt::tls {
 
 namespace {
 
-constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr size_t mac_bytes = 32;
 constexpr size_t mac_text_bytes = 43; // base64url of 32 bytes, unpadded
 constexpr size_t max_stamp_digits = 12;
 
-constexpr std::array<int8_t, 256> decoding = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    for (size_t i = 0; i < alphabet.size(); ++i) {
-        t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
-    }
-    return t;
-}();
-
-// base64url of a MAC into `text` (43 characters and a NUL); returns the length.
-size_t encode_base64url(const unsigned char (&mac)[mac_bytes], char (&text)[mac_text_bytes + 1]) {
-    size_t o = 0;
-    size_t i = 0;
-    for (; i + 3 <= mac_bytes; i += 3) {
-        uint32_t v = (uint32_t{mac[i]} << 16) | (uint32_t{mac[i + 1]} << 8) | mac[i + 2];
-        text[o++] = alphabet[v >> 18];
-        text[o++] = alphabet[(v >> 12) & 63];
-        text[o++] = alphabet[(v >> 6) & 63];
-        text[o++] = alphabet[v & 63];
-    }
-    uint32_t v = (uint32_t{mac[i]} << 16) | (uint32_t{mac[i + 1]} << 8); // 32 = 10 * 3 + 2
-    text[o++] = alphabet[v >> 18];
-    text[o++] = alphabet[(v >> 12) & 63];
-    text[o++] = alphabet[(v >> 6) & 63];
-    text[o] = '\0';
-    return o;
-}
-
 } // namespace
-
-void append_base64url(std::string& out, std::string_view data) {
-    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-    size_t n = data.size();
-    out.reserve(out.size() + (n * 4 + 2) / 3);
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
-        out.push_back(alphabet[v >> 18]);
-        out.push_back(alphabet[(v >> 12) & 63]);
-        out.push_back(alphabet[(v >> 6) & 63]);
-        out.push_back(alphabet[v & 63]);
-    }
-    if (n - i == 1) {
-        uint32_t v = uint32_t{p[i]} << 16;
-        out.push_back(alphabet[v >> 18]);
-        out.push_back(alphabet[(v >> 12) & 63]);
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8);
-        out.push_back(alphabet[v >> 18]);
-        out.push_back(alphabet[(v >> 12) & 63]);
-        out.push_back(alphabet[(v >> 6) & 63]);
-    }
-}
-
-bool decode_base64url(std::string_view text, std::string& out) {
-    size_t n = text.size();
-    if (n % 4 == 1) {
-        return false;
-    }
-    out.clear();
-    out.reserve(n / 4 * 3 + 2);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : text) {
-        int8_t v = decoding[static_cast<unsigned char>(c)];
-        if (v < 0) {
-            return false;
-        }
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-        }
-    }
-    // what is left (2 or 4 bits) is padding: zero in the one encoding of these bytes
-    return (acc & ((1u << bits) - 1)) == 0;
-}
 
 struct value_signer::keyed {
     std::mutex lock;
@@ -152,12 +75,12 @@ std::string value_signer::mac(size_t index, std::string_view data) const {
 
 std::string value_signer::sign(std::string_view payload, int64_t now) const {
     std::string value;
-    append_base64url(value, payload);
+    core::append_base64url(value, payload);
     value.push_back('.');
     value.append(std::to_string(now));
     std::string m = mac(0, value);
     value.push_back('.');
-    append_base64url(value, m);
+    core::append_base64url(value, m);
     return value;
 }
 
@@ -186,8 +109,8 @@ signed_refusal value_signer::open(std::string_view value, int64_t max_age, int64
     bool matched = false;
     for (size_t i = 0; i < _keys.size() && !matched; ++i) {
         unsigned char m[mac_bytes];
-        char text[mac_text_bytes + 1];
-        if (mac_into(i, body, m) && encode_base64url(m, text) == mac_text_bytes &&
+        char text[mac_text_bytes];
+        if (mac_into(i, body, m) && core::base64url_encode(m, mac_bytes, text) == mac_text_bytes &&
             CRYPTO_memcmp(text, sig.data(), mac_text_bytes) == 0) {
             matched = true;
             out.key_index = i;
@@ -200,7 +123,8 @@ signed_refusal value_signer::open(std::string_view value, int64_t max_age, int64
         return signed_refusal::expired;
     }
     // signed by a key holder, so base64url; checked all the same
-    if (!decode_base64url(body.substr(0, first), out.payload)) {
+    out.payload.clear();
+    if (!core::base64url_decode(body.substr(0, first), out.payload, true)) {
         return signed_refusal::malformed;
     }
     out.issued = issued;

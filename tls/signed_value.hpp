@@ -58,10 +58,4 @@ class value_signer {
     std::vector<std::unique_ptr<keyed>> _keys;
 };
 
-// base64url without padding (RFC 4648 §5, §3.2).
-void append_base64url(std::string& out, std::string_view data);
-// Strict: only the alphabet, no padding, a length that is not 1 mod 4, and the unused low
-// bits of the last character zero (so each byte string has one encoding). False otherwise.
-[[nodiscard]] bool decode_base64url(std::string_view text, std::string& out);
-
 } // namespace ringbolt::tls

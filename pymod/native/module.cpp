@@ -52,7 +52,8 @@ using ringbolt::py::app_bridge;
 using ringbolt::py::python_types;
 using ringbolt::py::response_parts;
 
-void init_forms(pb::module_& m); // form_parser.cpp
+void init_forms(pb::module_& m);         // form_parser.cpp
+int init_value_signer(PyObject* module); // tls/signed_value_py.cpp: ringbolt._native.ValueSigner
 
 python_types g_types; // set once by ringbolt/__init__.py via _set_types and _set_request_methods
 
@@ -583,6 +584,14 @@ PyObject* complete_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return ringbolt::py::complete_async(args[0], args[1], args[2]);
 }
 
+PyObject* needs_finish_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_needs_finish(state: dict, result) takes 2 arguments");
+        return nullptr;
+    }
+    return PyBool_FromLong(ringbolt::py::needs_finish(args[0], args[1], g_types));
+}
+
 PyObject* flush_noargs(PyObject*, PyObject*) {
     return ringbolt::py::flush_completions();
 }
@@ -639,6 +648,10 @@ void init_runtime(pb::module_& m) {
         {"_complete", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&complete_fast)), METH_FASTCALL,
          "_complete(pending, result, exc): answer an async request (used by ringbolt's asyncio runner); True: "
          "schedule _flush_completions."},
+        {"_needs_finish", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&needs_finish_fast)),
+         METH_FASTCALL,
+         "_needs_finish(state, result): whether finish_result has anything to do (the bridge's own rule, for the "
+         "ASGI adapter)."},
         {"_flush_completions", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&flush_noargs)), METH_NOARGS,
          "Deliver the answers completed since the last call (one wake-up per reactor)."},
         {"_take_async", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&take_async_noargs)), METH_NOARGS,

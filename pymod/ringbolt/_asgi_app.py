@@ -20,11 +20,10 @@ from typing import Any, Callable, Iterable, Unpack
 from urllib.parse import parse_qsl, unquote
 
 from ._error_log import log_failure
-from ._native import PROBLEM_INTERNAL_ERROR, json_dumps, json_loads
+from ._native import PROBLEM_INTERNAL_ERROR, _needs_finish, json_dumps, json_loads
 from ._reqresp import (
     _as_response,
     finish_result,
-    needs_finish,
     request_background,
     request_delete_cookie,
     request_form,
@@ -362,7 +361,7 @@ async def serve_http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
                 result = await route.handler(req)
             else:
                 result = await asyncio.get_running_loop().run_in_executor(None, route.handler, req)
-            if needs_finish(req.__dict__, result):  # a session that changed included
+            if _needs_finish(req.__dict__, result):  # the bridge's rule: a session that changed included
                 result = finish_result(req, result, after)
         await _answer(result, send, head, scope)
     except HTTPError as exc:

@@ -70,18 +70,6 @@ def _copy(result: Response | StreamingResponse | FileResponse) -> Any:
     return new
 
 
-def needs_finish(state: dict[str, Any], result: Any) -> bool:
-    """Whether ``finish_result`` has anything to do (the native bridge asks the same in
-    C++, request_object.cpp's needs_finish): cookies, background tasks or a form on the
-    request, a session that changed or must be re-sent, a response with cookies or tasks."""
-    if state.get("_rb_cookies") or "_rb_background" in state or "_rb_form" in state:
-        return True
-    session = state.get("_rb_session")
-    if session is not None and (session.modified or session.renew):
-        return True
-    return getattr(result, "_after", None) is not None
-
-
 def finish_result(req: Any, result: Any, deferred: list[Any] | None = None) -> Any:
     """The result with the cookies set on ``req``/the response rendered, and the
     background tasks and form cleanup scheduled for after it (or, with ``deferred``,

@@ -771,11 +771,9 @@ request_object* new_request(dispatch::app_request* req, PyObject* param_names, c
     return o;
 }
 
-// Whether what the handler's request holds needs ringbolt._reqresp.finish_result (its
-// needs_finish says the same in Python): cookies to set, background tasks, a parsed form,
-// or a session (ringbolt.sessions) that changed or must be re-sent. A route that only
-// read its session skips the Python call (about 5k instructions). On any error: true, and
-// finish_result decides.
+// Whether what the handler's request holds needs ringbolt._reqresp.finish_result: cookies to set, background tasks, a
+// parsed form, or a session (ringbolt.sessions) that changed or must be re-sent. A route that only read its session
+// skips the Python call (about 5k instructions). On any error: true, and finish_result decides.
 bool state_needs_finish(PyObject* dict) noexcept {
     static PyObject* cookies = PyUnicode_InternFromString("_rb_cookies");
     static PyObject* background = PyUnicode_InternFromString("_rb_background");
@@ -816,16 +814,16 @@ bool state_needs_finish(PyObject* dict) noexcept {
     return false;
 }
 
-bool needs_finish(request_object* obj, PyObject* result) noexcept {
-    if (obj->dict != nullptr && state_needs_finish(obj->dict)) [[unlikely]] {
+bool needs_finish(PyObject* state, PyObject* result, const python_types& types) noexcept {
+    if (state != nullptr && state_needs_finish(state)) [[unlikely]] {
         return true; // the handler set cookies, background tasks, a parsed form, a session
     }
-    if (PyDict_CheckExact(result) || PyUnicode_CheckExact(result) || obj->types->response == nullptr) [[likely]] {
+    if (PyDict_CheckExact(result) || PyUnicode_CheckExact(result) || types.response == nullptr) [[likely]] {
         return false;
     }
     // A Response/StreamingResponse with cookies to resolve or background tasks.
-    if (!PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(obj->types->response)) &&
-        !PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(obj->types->streaming_response))) {
+    if (!PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(types.response)) &&
+        !PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(types.streaming_response))) {
         return false;
     }
     static PyObject* name = PyUnicode_InternFromString("_after");
@@ -840,7 +838,7 @@ bool needs_finish(request_object* obj, PyObject* result) noexcept {
 }
 
 PyObject* finish_result(request_object* obj, PyObject* result) {
-    if (!needs_finish(obj, result)) {
+    if (!needs_finish(obj->dict, result, *obj->types)) {
         Py_INCREF(result);
         return result;
     }

@@ -175,6 +175,13 @@ void release_request(request_object* obj);
 /// and schedules the tasks for after the response.
 PyObject* finish_result(request_object* obj, PyObject* result);
 
+/// Whether finish_result has anything to do for a request whose attributes are `state`
+/// (its __dict__, or nullptr) and whose handler returned `result`: cookies, background
+/// tasks or a parsed form on the request, a session (ringbolt.sessions) that changed or
+/// must be re-sent, a Response carrying cookies or tasks. The one rule: the ASGI adapter
+/// asks it too (_native._needs_finish). Never raises.
+bool needs_finish(PyObject* state, PyObject* result, const python_types& types) noexcept;
+
 /// `result` goes on the wire as it is, seen without a call: the handler set no attribute
 /// on the request and returned a dict or a str (finish_result's common answer).
 inline bool result_is_final(const request_object* obj, PyObject* result) noexcept {

@@ -5,7 +5,6 @@
 // The GIL is released for none of it: a MAC of a cookie is a few microseconds.
 #include "pymod/native/json/json_py.hpp"
 #include "pymod/native/py_type.hpp"
-#include "pymod/native/tls/tls_info_py.hpp"
 #include "tls/signed_value.hpp"
 
 #include <ctime>
@@ -133,10 +132,13 @@ PyObject* open_args(PyObject* self, PyObject* const* args, Py_ssize_t nargs, boo
         return nullptr;
     }
     int64_t max_age = -1;
-    int64_t now = static_cast<int64_t>(time(nullptr)); // time.time()'s clock
+    int64_t now = 0;
     if ((args[1] != Py_None && !int64_arg(args[1], "max_age", max_age)) ||
         (with_now && !int64_arg(args[2], "now", now))) {
         return nullptr;
+    }
+    if (!with_now) {
+        now = static_cast<int64_t>(time(nullptr)); // time.time()'s clock
     }
     if (!PyUnicode_IS_ASCII(args[0])) { // a signed value is ASCII: base64url, digits and dots
         return PyLong_FromLong(static_cast<long>(tls::signed_refusal::malformed));

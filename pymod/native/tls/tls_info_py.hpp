@@ -16,10 +16,6 @@ namespace ringbolt::py {
 /// Ready ringbolt._native.TLSInfo and add it to `module` (once, at module init); -1 on error.
 int init_tls_info_type(PyObject* module);
 
-/// Ready ringbolt._native.ValueSigner (signed_value_py.cpp: HMAC-SHA256 signed values for
-/// sessions and CSRF) and add it to `module`; -1 on error.
-int init_value_signer(PyObject* module);
-
 /// A new TLSInfo over `info` (new reference; nullptr with an exception).
 PyObject* new_tls_info(const core::tls_ref& info);
 

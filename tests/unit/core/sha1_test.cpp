@@ -1,5 +1,6 @@
 // SHA-1 against the FIPS 180-2 / RFC 3174 test vectors, and base64 against RFC 4648 §10,
-// including the decoded-length check's refusals.
+// including the decoded-length check's refusals; base64url both ways, strict (signed
+// values) and not (HTTP2-Settings).
 #include "core/sha1.hpp"
 
 #include <gtest/gtest.h>
@@ -112,6 +113,44 @@ TEST(Base64, DecodedLengthRefusesWhatIsNotPaddedBase64) {
     for (const auto& c : cases) {
         EXPECT_EQ(core::base64_decoded_length(c.text), c.expected) << c.text;
     }
+}
+
+TEST(Base64url, StrictRefusesWhatIsNotTheOneEncoding) {
+    auto decode = [](std::string_view text, bool strict) {
+        std::string out;
+        return core::base64url_decode(text, out, strict) ? out : std::string("<refused>");
+    };
+    EXPECT_EQ(decode("QUI", true), "AB");
+    EXPECT_EQ(decode("QUJ", true), "<refused>");  // unused bits set: not the encoding of "AB"
+    EXPECT_EQ(decode("Q", true), "<refused>");    // 1 mod 4
+    EXPECT_EQ(decode("QU+", true), "<refused>");  // base64, not base64url
+    EXPECT_EQ(decode("QUI=", true), "<refused>"); // no padding
+    // HTTP2-Settings' reading, as h2/ always had it: padding ends it, leftover bits dropped
+    EXPECT_EQ(decode("QUI=", false), "AB");
+    EXPECT_EQ(decode("QUJ", false), "AB");
+    EXPECT_EQ(decode("QU+", false), "<refused>");
+}
+
+TEST(Base64url, RoundTripsEveryLengthWithAndWithoutAllocating) {
+    for (size_t n = 0; n < 70; ++n) {
+        std::string raw;
+        for (size_t i = 0; i < n; ++i) {
+            raw.push_back(static_cast<char>((i * 37 + n) & 0xFF));
+        }
+        std::string text = "x"; // appended to
+        core::append_base64url(text, raw);
+        char buf[96];
+        size_t len = core::base64url_encode(reinterpret_cast<const uint8_t*>(raw.data()), raw.size(), buf);
+        EXPECT_EQ(text, "x" + std::string(buf, len));
+        std::string out;
+        ASSERT_TRUE(core::base64url_decode(std::string_view(text).substr(1), out, true)) << text;
+        EXPECT_EQ(out, raw);
+    }
+    std::string std_text = core::base64_encode(reinterpret_cast<const uint8_t*>("\xfb\xff"), 2);
+    EXPECT_EQ(std_text, "+/8=");
+    std::string url_text;
+    core::append_base64url(url_text, "\xfb\xff");
+    EXPECT_EQ(url_text, "-_8");
 }
 
 } // namespace
