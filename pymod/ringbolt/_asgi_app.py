@@ -165,6 +165,10 @@ class ASGIRequest:
     def cookies(self) -> dict[str, str]:
         return parse_cookie_header(self.headers.getlist("cookie"))
 
+    def cookie(self, name: str) -> str | None:
+        """One cookie's value, or None (Request.cookie)."""
+        return self.cookies.get(name)
+
     @property
     def last_event_id(self) -> str | None:
         return self.headers.get("last-event-id")

@@ -149,7 +149,7 @@ class _Compiler:
     # ---- phase 1 ----
     def param(self, spec: ParamSpec) -> str:
         var = _SOURCE_VAR[spec.source]
-        if var != "h" or spec.is_list:  # one header's value is read from the request's bytes
+        if var not in ("h", "c") or spec.is_list:  # one header's or cookie's value: from the request's bytes
             self.sources.add(var)
         out = self.local("a")
         loc = self.const("L", spec.loc)
@@ -162,6 +162,8 @@ class _Compiler:
             self.sources.add("qm")
         elif var == "h" and not spec.is_list:
             get = f"req.header({key!r})"
+        elif var == "c" and not spec.is_list:
+            get = f"req.cookie({key!r})"
         elif spec.is_list:
             get = f"{var}.getlist({key!r})"
         else:

@@ -125,7 +125,7 @@ class CSRF:
         if req.method in SAFE_METHODS:
             return True
         headers = req.headers
-        if self.exempt_bearer and self.sessions.cookie_name not in req.cookies:
+        if self.exempt_bearer and req.cookie(self.sessions.cookie_name) is None:
             auth = headers.get("authorization") or ""
             if auth[:7].lower() == "bearer " and auth[7:].strip():
                 return True

@@ -123,25 +123,32 @@ class Session(dict[str, Any]):
     ``modified`` (then it is written back); changing a value in place (a list's append)
     does not: assign it again or set ``session.modified = True``."""
 
-    __slots__ = ("modified", "new", "sid", "renew", "_old_sid", "_owner", "_saved")
+    # Defaults at the class, set on an instance only when they differ: a session read is
+    # made by a subclass of each Sessions (Sessions._read) whose __init__ is dict's own, so
+    # no Python runs to make it (Python's __init__ setting seven attributes cost 3,700
+    # instructions; benchmarks/load/session_cost.py).
+    #: True once changed: written back when the response is finished
+    modified: bool = False
+    #: True when no valid session came with the request
+    new: bool = True
+    #: The server-side store's id (None for the cookie store, or before one is made)
+    sid: str | None = None
+    #: True to re-send the cookie even unchanged (a key rotation, ``refresh=True``)
+    renew: bool = False
+    _old_sid: str | None = None
+    _owner: "Sessions | None" = None
+    _saved: bool = False
 
-    # new, sid and owner may be given by position: a session read makes one with them so
-    # (a keyword call cost 1,400 more instructions: 5,808 against 4,363; journal 2026-11-28)
     def __init__(self, data: dict[str, Any] | None = None, new: bool = True, sid: str | None = None,
                  owner: "Sessions | None" = None) -> None:
         if data:
-            _dict_init(self, data)  # not super().__init__: a session read is a hot path
-        #: True once changed: written back when the response is finished
-        self.modified = False
-        #: True when no valid session came with the request
-        self.new = new
-        #: The server-side store's id (None for the cookie store, or before one is made)
-        self.sid = sid
-        #: True to re-send the cookie even unchanged (a key rotation, ``refresh=True``)
-        self.renew = False
-        self._old_sid: str | None = None
-        self._owner = owner
-        self._saved = False
+            _dict_init(self, data)
+        if not new:
+            self.new = False
+        if sid is not None:
+            self.sid = sid
+        if owner is not None:
+            self._owner = owner
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.modified = True
@@ -353,21 +360,27 @@ class Sessions:
             delete["samesite"] = None
         self._expire = _Rendered(deletion(cookie_name, **delete).render(False))
         self._server = self.store.server_side
+        # this object's sessions, made with dict's own __init__ (no Python runs): one read
+        # from a cookie (new False) and an empty one
+        self._read: type[Session] = type("Session", (Session,), {"__init__": dict.__init__, "new": False,
+                                                                  "_owner": self, "__module__": __name__})
+        self._empty: type[Session] = type("Session", (Session,), {"__init__": dict.__init__, "_owner": self,
+                                                                   "__module__": __name__})
 
     # ---- reading ----
     def _decode(self, value: str | None) -> tuple[Session, bool]:
         """The session a cookie value carries (the cookie store), and whether it must be re-sent."""
         if value is None:
-            return Session(owner=self), False
+            return self._empty(), False
         if len(value) + len(self.cookie_name) + 1 > MAX_COOKIE_BYTES:
             logger.debug("session cookie refused: %d bytes, more than %d", len(value), MAX_COOKIE_BYTES)
-            return Session(owner=self), True
+            return self._empty(), True
         # opened, checked and parsed natively: (data, key index), or why not
         got = self._open_session(value, self.max_age)
         if type(got) is not tuple:
             refused(got)  # type: ignore[arg-type]
-            return Session(owner=self), True
-        session = Session(got[0], False, None, self)
+            return self._empty(), True
+        session = self._read(got[0])
         if got[1] or self.refresh:
             session.renew = True  # re-signed with the first key
         return session, False
@@ -396,7 +409,7 @@ class Sessions:
         if sid is None or not isinstance(data, dict):
             if sid is not None:
                 logger.debug("session %s not found in the store (expired or deleted)", sid[:8])
-            session = Session(owner=self)
+            session = self._empty()
             session.renew = had_cookie  # a stale cookie: expire it if nothing is written
             return session
         session = Session(data, new=False, sid=sid, owner=self)
@@ -411,7 +424,7 @@ class Sessions:
         session: Session | None = state.get("_rb_session")
         if session is not None:
             return session
-        value = req.cookies.get(self.cookie_name)
+        value = req.cookie(self.cookie_name)
         if self._server:
             sid, rotated = self._sid(value)
             raw = self.store.load(sid, self.max_age) if sid is not None else None  # type: ignore[union-attr]
@@ -432,7 +445,7 @@ class Sessions:
             return session
         if not self._server:
             return self.get(req)
-        value = req.cookies.get(self.cookie_name)
+        value = req.cookie(self.cookie_name)
         sid, rotated = self._sid(value)
         raw = await self.store.load_async(sid, self.max_age) if sid is not None else None  # type: ignore[union-attr]
         session = self._from_store(sid, rotated, raw, value is not None)

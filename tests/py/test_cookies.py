@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ServerProcess, get
+from conftest import ServerProcess, get, request
 from reqresp_helpers import APP
 from ringbolt import Response
 
@@ -41,6 +41,37 @@ def set_cookies(r) -> list[str]:
 def test_request_cookies(srv, header, expected):
     r = get(srv, "/cookies", header)
     assert r.status == 200 and r.json() == expected
+
+
+@pytest.mark.parametrize(
+    "header, names",
+    [
+        ("Cookie: a=1; b=2\r\n", "a,b"),
+        ('Cookie: q="quoted value"; a=first; a=second\r\n', "q,a"),
+        ("Cookie: empty=; =noname; novalue; x=y=z\r\n", "empty,x,novalue"),
+        ("Cookie: a=1\r\nCookie: b=2; a=3\r\n", "a,b"),
+        ("", "a"),
+    ],
+)
+def test_one_cookie_is_what_the_dict_says(srv, header, names):
+    """req.cookie(name) reads one cookie from the request's bytes (a session's, a typed
+    Cookie() parameter's) by the same rules as req.cookies, before and after the dict."""
+    r = get(srv, f"/cookie-each?names={names}", header)
+    assert r.status == 200, r.body
+    seen = r.json()
+    want = {repr(n): seen["cookies"].get(repr(n)) for n in [*names.split(","), "missing"]}
+    assert seen["before"] == want and seen["after"] == want, seen
+    assert any(v is not None for v in want.values()) or header == "", seen
+
+
+def test_one_cookie_whose_name_is_not_utf8(srv):
+    """A name sent as bytes that are not UTF-8 is decoded with surrogates (as the dict's
+    keys are); asked for by that name, req.cookie finds it too."""
+    r = request(srv, b"GET /cookie-each?surrogate=1 HTTP/1.1\r\nHost: test\r\nCookie: \xff=1; b=2\r\n\r\n")
+    assert r.status == 200, r.body
+    seen = r.json()
+    assert seen["cookies"] == {"'\\udcff'": "1", "'b'": "2"}, seen
+    assert seen["before"]["'\\udcff'"] == "1" and seen["after"]["'\\udcff'"] == "1", seen
 
 
 def test_set_cookie_defaults_and_options(srv):

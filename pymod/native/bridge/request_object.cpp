@@ -462,21 +462,11 @@ PyObject* method_text(PyObject* self, PyObject*) {
 // RFC 6265 §4.2.1 / §5.4: Cookie: name=value; name2=value2. Pairs without '=' or with
 // an empty name are skipped; a DQUOTE-wrapped value loses its quotes; the first of a
 // repeated name wins (user agents send the most specific path first). Values are not
-// percent-decoded (RFC 6265 defines no encoding).
-PyObject* get_cookies(PyObject* self, void*) {
-    request_object* o = O(self);
-    if (o->cache_cookies != nullptr) {
-        Py_INCREF(o->cache_cookies);
-        return o->cache_cookies;
-    }
-    const auto& r = R(self);
-    PyObject* d = PyDict_New();
-    if (d == nullptr) {
-        return nullptr;
-    }
+// percent-decoded (RFC 6265 defines no encoding). `take(name, value)` sees each pair in
+// order and returns false to stop.
+template <class Take> void each_cookie(const dispatch::app_request& r, Take&& take) {
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
-        std::string_view name = r.headers[i].in(r.data);
-        if (!core::iequals(name, "cookie")) {
+        if (!core::iequals(r.headers[i].in(r.data), "cookie")) {
             continue;
         }
         std::string_view rest = r.headers[i + 1].in(r.data);
@@ -496,24 +486,85 @@ PyObject* get_cookies(PyObject* self, void*) {
             if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
                 v = v.substr(1, v.size() - 2);
             }
-            PyObject* pk = decode_text(k);
-            if (pk == nullptr) {
-                Py_DECREF(d);
-                return nullptr;
+            if (!take(k, v)) {
+                return;
             }
-            int has = PyDict_Contains(d, pk);
-            PyObject* pv = has == 0 ? decode_text(v) : nullptr;
-            if (has < 0 || (has == 0 && (pv == nullptr || PyDict_SetItem(d, pk, pv) < 0))) {
-                Py_DECREF(pk);
-                Py_XDECREF(pv);
-                Py_DECREF(d);
-                return nullptr;
-            }
-            Py_DECREF(pk);
-            Py_XDECREF(pv);
         }
     }
+}
+
+PyObject* get_cookies(PyObject* self, void*) {
+    request_object* o = O(self);
+    if (o->cache_cookies != nullptr) {
+        Py_INCREF(o->cache_cookies);
+        return o->cache_cookies;
+    }
+    PyObject* d = PyDict_New();
+    if (d == nullptr) {
+        return nullptr;
+    }
+    bool failed = false;
+    each_cookie(R(self), [&](std::string_view k, std::string_view v) {
+        PyObject* pk = decode_text(k);
+        if (pk == nullptr) {
+            failed = true;
+            return false;
+        }
+        int has = PyDict_Contains(d, pk);
+        PyObject* pv = has == 0 ? decode_text(v) : nullptr;
+        failed = has < 0 || (has == 0 && (pv == nullptr || PyDict_SetItem(d, pk, pv) < 0));
+        Py_DECREF(pk);
+        Py_XDECREF(pv);
+        return !failed;
+    });
+    if (failed) {
+        Py_DECREF(d);
+        return nullptr;
+    }
     return get_cached(o->cache_cookies, d);
+}
+
+// req.cookie(name): one cookie's value (the first of a repeated name), or None, read from
+// the request's bytes with no dict made (a session cookie, a typed Cookie() parameter).
+PyObject* method_cookie(PyObject* self, PyObject* arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "cookie() takes a cookie name (str), not %s", Py_TYPE(arg)->tp_name);
+        return nullptr;
+    }
+    request_object* o = O(self);
+    Py_ssize_t n = 0;
+    const char* name = o->cache_cookies == nullptr ? PyUnicode_AsUTF8AndSize(arg, &n) : nullptr;
+    if (name == nullptr) {
+        // the dict made already, or a name with lone surrogates (a cookie name sent as
+        // bytes that are not UTF-8): looked up among the decoded names
+        PyErr_Clear();
+        PyObject* all = get_cookies(self, nullptr);
+        if (all == nullptr) {
+            return nullptr;
+        }
+        PyObject* v = PyDict_GetItemWithError(all, arg); // borrowed
+        Py_XINCREF(v);
+        Py_DECREF(all);
+        if (v == nullptr && !PyErr_Occurred()) {
+            Py_RETURN_NONE;
+        }
+        return v;
+    }
+    std::string_view want(name, static_cast<size_t>(n));
+    std::string_view found;
+    bool seen = false;
+    each_cookie(R(self), [&](std::string_view k, std::string_view v) {
+        if (k != want) {
+            return true;
+        }
+        found = v;
+        seen = true;
+        return false;
+    });
+    if (!seen) {
+        Py_RETURN_NONE;
+    }
+    return decode_text(found);
 }
 
 // req.header(name): the first value of one header (case-insensitive), or None; read from
@@ -669,6 +720,7 @@ PyMethodDef methods[] = {
     {"json", method_json, METH_NOARGS, "Parse the body as JSON (simdjson). Raises BadRequest (400) if invalid."},
     {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
     {"header", method_header, METH_O, "The first value of a header (case-insensitive), or None."},
+    {"cookie", method_cookie, METH_O, "One cookie's value (the first of a repeated name), or None."},
     {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
     {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
     {"_body_piece", method_body_piece, METH_O, "req.stream() of a body read whole: the piece at an offset."},

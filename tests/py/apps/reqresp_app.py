@@ -35,6 +35,19 @@ def cookies(req: Any) -> dict[str, Any]:
     return dict(req.cookies)
 
 
+@app.get("/cookie-each")
+def cookie_each(req: Any) -> dict[str, Any]:
+    """req.cookie(name) for every name sent and one not sent: from the bytes first, then
+    from the dict once req.cookies has made it (names as repr: one may hold surrogates)."""
+    names = [*{n: None for n in req.query.get("names", "").split(",") if n}, "missing"]
+    if req.query.get("surrogate"):
+        names.append("\udcff")  # the name a byte 0xFF decodes to (surrogateescape)
+    before = {repr(n): req.cookie(n) for n in names}
+    req.cookies  # noqa: B018 - made now
+    after = {repr(n): req.cookie(n) for n in names}
+    return {"before": before, "after": after, "cookies": {repr(k): v for k, v in req.cookies.items()}}
+
+
 @app.get("/plain")
 def plain(req: Any) -> dict[str, Any]:
     return {"ok": True}
