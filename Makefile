@@ -32,7 +32,7 @@ PIP_WERROR = -Csetup-args=-Dwerror=$(WERROR)
 # key unless told not to (debug info then names the first build's directory: harmless).
 export CCACHE_NOHASHDIR = true
 
-.PHONY: deps install wheel test-wheel dev run test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
+.PHONY: deps install wheel test-wheel dev run kernels kernels-ci test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
 
 deps:
 	PYTHON="$(PYTHON)" VENV_FROM="$(VENV_FROM)" ./tools/install-deps.sh
@@ -81,13 +81,15 @@ test-unit: dev
 PY_TABLES = $(addprefix --ignore=tests/py/,test_typed_params.py test_typed_bodies.py test_typed_openapi.py \
   test_typed_openapi_security.py test_typed_openapi_schemathesis.py test_typed_port.py test_docs_from_fastapi.py \
   test_auth_jwt.py test_auth_jwks.py test_auth_keys.py test_docs_auth.py test_templates.py test_cache.py test_tracing.py)
+# Each pass names its backend (RINGBOLT_TEST_IO, RINGBOLT_IO): a test parametrized over
+# both backends runs the pass's own (tests/py/conftest.py lane_backends).
 E2E = $(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/py
 test-py: install
-	$(E2E)
+	RINGBOLT_TEST_IO=io_uring $(E2E)
 	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES)
 
 test-py-uring:
-	$(E2E)
+	RINGBOLT_TEST_IO=io_uring $(E2E)
 
 test-py-epoll:
 	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES)
@@ -118,6 +120,26 @@ INTEROP_ARGS ?= --server ringbolt --io io_uring --io epoll --server hypercorn
 interop: install
 	$(PYTHON) -m pip install -q --disable-pip-version-check "hypercorn[h3]"
 	$(PYTHON) tests/interop/run.py $(INTEROP_ARGS)
+
+# Debian's kernels (11: 5.10, 12: 6.1, 13: 6.12), each booted in a qemu VM (tools/kernel-vm:
+# the suite's current kernel package, this machine's root shared read-only, TCG), running
+# tests/kernels: `ringbolt doctor` against docs/deployment.md's table of kernels, and one
+# server (TLS, HTTP/1.1, HTTP/2, HTTP/3, WebSocket, static files, two workers and a
+# drain) reached by httpx, aioquic and websockets. Needs the package installed (make
+# install) and qemu-system-x86, busybox-static and cpio. KERNELS="trixie" for one.
+KERNELS ?= bullseye bookworm trixie
+kernels:
+	py=$$($(PYTHON) -c 'import sys; print(sys.executable)') && for suite in $(KERNELS); do \
+	  echo "== $$suite"; \
+	  tools/kernel-vm --suite $$suite linux-image-amd64 -- env RINGBOLT_TIMEOUT_KEEP_ALIVE=60 \
+	    $$py -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest tests/kernels || exit 1; \
+	done
+
+# CI's share of the matrix (its budget): Debian 11's 5.10, the kernel furthest from the
+# host's (no multishot, no buffer rings: the epoll fallback serves everything), about 200
+# CPU seconds of emulation.
+kernels-ci: KERNELS = bullseye
+kernels-ci: kernels
 
 interop-test:
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/interop
@@ -158,7 +180,7 @@ PY_API_ONLY = $(addprefix --ignore=tests/py/,test_http2.py test_http2_tls.py tes
   test_websocket_browser.py test_connection_facts.py)
 
 test-api-py3%: venv-py3%
-	build/venv3$*/bin/python -m pytest -q $(PY_API_ONLY) $(PYTEST_ARGS) tests/py
+	RINGBOLT_TEST_IO=io_uring build/venv3$*/bin/python -m pytest -q $(PY_API_ONLY) $(PYTEST_ARGS) tests/py
 
 # A smoke of an interpreter between the two that CI tests further (3.11 whole, 3.13 as above):
 # the package imports, and ringbolt's own handlers, the ASGI and WSGI bridges, the hosted

@@ -13,6 +13,7 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               ccache  # meson compiles through it when found: the matrix builds share their C++ core objects
               redis-server  # the Redis cache store shared by workers (tests/py/test_cache.py)
               postgresql  # the fortunes page on a cluster of its own (tests/py/test_templates.py)
+              qemu-system-x86 busybox-static cpio  # Debian's other kernels in a VM (tools/kernel-vm, make kernels)
               )
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)

@@ -21,9 +21,10 @@ import h2.connection
 import h2.events
 import pytest
 
+from conftest import BACKENDS as _LANE_BACKENDS
 from conftest import ServerProcess, metric_totals
 
-BACKENDS = ["io_uring", "epoll"]
+BACKENDS = _LANE_BACKENDS  # this pass's (conftest.lane_backends)
 # Client tools (curl, openssl, h2load) are not under test: under `make asan-py` they must
 # not run with the sanitizer preloaded (curl hangs with it).
 CLIENT_ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}

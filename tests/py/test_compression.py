@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import Reader, ServerProcess
+from conftest import BACKENDS, Reader, ServerProcess
 from feature_client import WAIT_S, decode, decoder, exchange, read_chunk
 from h2_tls_helpers import Client, status
 
@@ -457,7 +457,7 @@ app.enable_compression(min_size=0)
 PATHSEND_ERROR = "'http.response.pathsend' after the body started"
 
 
-@pytest.mark.parametrize("io", ["io_uring", "epoll"])
+@pytest.mark.parametrize("io", BACKENDS)
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd", None])
 def test_h2_file_after_compressed_stream_body_resets_the_stream(tmp_path, io, coding):
     (tmp_path / "pathsend_app.py").write_text(PATHSEND_APP)

@@ -14,23 +14,17 @@ import time
 
 import pytest
 
-from conftest import SANITIZER, ServerProcess, get, metric_totals
+from conftest import BACKENDS, SANITIZER, ServerProcess, get, metric_totals
 
 CLIENTS = 80
 NOFILE = 48
 HOLD_S = 3.0
 MAX_CPU_S = 1.5  # a spin costs about one core per reactor: ~3 CPU-s over the window
 MAX_ACCEPT_LINES = 50
-BACKENDS = ["io_uring", "epoll"]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=BACKENDS)  # this pass's backends (conftest.lane_backends)
 def backend(request) -> str:
-    # `make test-py` runs the suite once per RINGBOLT_IO: then only that backend here.
-    chosen = os.environ.get("RINGBOLT_IO")
-    if chosen and chosen != "auto" and chosen != request.param:
-        pytest.skip(f"the {request.param} case runs in the suite's RINGBOLT_IO={request.param} pass; this pass is "
-                    f"RINGBOLT_IO={chosen}")
     return request.param
 
 

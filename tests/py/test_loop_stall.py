@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import APPS, Reader, ServerProcess
+from conftest import BACKENDS, APPS, Reader, ServerProcess
 
 
 def get(srv: ServerProcess, path: str, timeout: float = 15):
@@ -125,7 +125,7 @@ def test_a_connection_made_while_a_sync_handler_blocks_the_reactor_is_answered(a
 # request answered before the block, its second sent while the reactor is blocked for
 # longer than the keep-alive timeout. That request must be answered once the handler
 # returns: the idle clock measures the client, and the client was not idle.
-@pytest.mark.parametrize("io", ["io_uring", "epoll"])
+@pytest.mark.parametrize("io", BACKENDS)
 @pytest.mark.parametrize("app,blocker,logged", BLOCKED_REACTORS)
 def test_a_request_sent_on_a_kept_alive_connection_while_the_reactor_blocks_is_answered(app, blocker, logged, io):
     srv = ServerProcess(app, "--threads", "1", "--keep-alive-timeout", "5",

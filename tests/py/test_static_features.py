@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Reader, Response, ServerProcess
+from conftest import BACKENDS, Reader, Response, ServerProcess
 
 MIB = 1 << 20
 WAIT_S = 20.0
@@ -41,7 +41,7 @@ def tree(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module", params=["io_uring", "epoll"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def srv(request, tree: Path):
     env = {"RINGBOLT_TEST_STATIC": str(tree)}
     if request.param == "epoll":

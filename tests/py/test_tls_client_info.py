@@ -15,11 +15,10 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from conftest import ServerProcess
+from conftest import BACKENDS, ServerProcess
 from test_tls import (_openssl, _ws_frame, _ws_read, certs, client_ctx, read_response,  # noqa: F401
                       tls_args, tls_connect)
 
-BACKENDS = ["io_uring", "epoll"]
 APPS = {"ringbolt": "tls_info_app:app", "asgi": "tls_info_app:asgi", "wsgi": "tls_info_app:wsgi"}
 # IANA codes of the suites the test clients may get (RFC 8446 §B.4, RFC 5289, RFC 7905).
 SUITES = {"TLS_AES_128_GCM_SHA256": 0x1301, "TLS_AES_256_GCM_SHA384": 0x1302, "TLS_CHACHA20_POLY1305_SHA256": 0x1303,

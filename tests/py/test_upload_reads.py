@@ -16,14 +16,13 @@ import time
 from typing import Any, Callable
 
 import pytest
-from conftest import RSS_SLACK_MIB, Reader, ServerProcess, get, metric_totals
+from conftest import BACKENDS, RSS_SLACK_MIB, Reader, ServerProcess, get, metric_totals
 
 APP = "streaming_app:app"
 KIB = 1024
 MIB = 1 << 20
 MAX_BODY = 64 * MIB
 RING = 4096 * 4096  # the core's receive buffer ring (server_config: buffer_count x buffer_size)
-BACKENDS = ["io_uring", "epoll"]
 WINDOW = 256 * KIB  # connection_limits::body_window
 RECV_LIMIT = 64 * KIB  # uring::multishot_recv_limit
 CHUNK = 128 * KIB  # request_body::max_chunk: a block, a receive into it, a chunk of req.stream()

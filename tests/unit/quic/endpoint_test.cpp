@@ -11,15 +11,8 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
-// Under ASan the heap is the sanitizer's, which glibc's mallinfo2 does not see (gcc says
-// so with __SANITIZE_ADDRESS__, clang with __has_feature).
-#if defined(__SANITIZE_ADDRESS__)
-#define RINGBOLT_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RINGBOLT_TEST_ASAN 1
-#endif
-#endif
+// Under ASan the heap is the sanitizer's, which glibc's mallinfo2 does not see.
+#include "tests/support/sanitizer.hpp"
 #if defined(RINGBOLT_TEST_ASAN)
 #include <sanitizer/allocator_interface.h>
 #endif

@@ -205,9 +205,10 @@ inline std::shared_ptr<dispatch::app_routes> make_routes() {
     return routes;
 }
 
-/// A blocking client socket to 127.0.0.1:port (5 s receive timeout); `rcvbuf` > 0 sets a
-/// small receive buffer before connecting (a small TCP window).
-inline int connect_to(uint16_t port, int rcvbuf = 0) {
+/// A blocking client socket to 127.0.0.1:port (5 s receive timeout), or -1 (errno set)
+/// where connect() fails; `rcvbuf` > 0 sets a small receive buffer before connecting (a
+/// small TCP window).
+inline int try_connect(uint16_t port, int rcvbuf = 0) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (rcvbuf > 0) {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
@@ -216,11 +217,23 @@ inline int connect_to(uint16_t port, int rcvbuf = 0) {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        return -1;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/// try_connect, a failure counted as the test's (a listener that must be there).
+inline int connect_to(uint16_t port, int rcvbuf = 0) {
+    int fd = try_connect(port, rcvbuf);
+    EXPECT_GE(fd, 0) << "connect to port " << port << ": " << std::strerror(errno);
     return fd;
 }
 
