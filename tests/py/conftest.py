@@ -32,8 +32,8 @@ def lane_backends() -> list[str]:
     """The io backends a test parametrized over them runs on in this pass. `make test` runs
     the suite once per backend (RINGBOLT_TEST_IO=io_uring, then RINGBOLT_IO=epoll), so each
     such case runs once, in its backend's pass (each ran in both passes, twice in CI: the
-    epoll pass of 2026-11-28 spent 270 of its 482 CPU s on them). Neither set (the ASan
-    suite, a plain `pytest tests/py`): both."""
+    epoll pass of 2026-11-28 spent 270 of its 482 CPU s on them); the ASan suite names
+    io_uring (Makefile asan-py). Neither set (a plain `pytest tests/py`): both."""
     io = os.environ.get("RINGBOLT_IO") or os.environ.get("RINGBOLT_TEST_IO")
     return [io] if io in ("io_uring", "epoll") else ["io_uring", "epoll"]
 
