@@ -33,6 +33,12 @@ namespace {
 
 PyObject* interned_methods[10] = {};
 
+// A getter's value made already (a new reference), or null.
+PyObject* cached(PyObject* slot) {
+    Py_XINCREF(slot);
+    return slot;
+}
+
 PyObject* get_cached(PyObject*& slot, PyObject* value) {
     if (value == nullptr) {
         return nullptr;
@@ -149,9 +155,8 @@ PyObject* get_method(PyObject* self, void*) {
 
 PyObject* get_path(PyObject* self, void*) {
     request_object* o = O(self);
-    if (o->cache_path != nullptr) {
-        Py_INCREF(o->cache_path);
-        return o->cache_path;
+    if (PyObject* kept = cached(o->cache_path)) {
+        return kept;
     }
     const auto& r = R(self);
     std::string_view raw = r.path.in(r.data);
@@ -204,9 +209,8 @@ PyObject* pairs_to(PyObject* cls, PyObject* list) {
 
 PyObject* get_headers(PyObject* self, void*) {
     request_object* o = O(self);
-    if (o->cache_headers != nullptr) {
-        Py_INCREF(o->cache_headers);
-        return o->cache_headers;
+    if (PyObject* kept = cached(o->cache_headers)) {
+        return kept;
     }
     std::string lower;
     PyObject* list = header_tuples(R(self), [&lower](std::string_view name, std::string_view value) {
@@ -225,9 +229,8 @@ PyObject* get_headers(PyObject* self, void*) {
 
 PyObject* get_query(PyObject* self, void*) {
     request_object* o = O(self);
-    if (o->cache_query != nullptr) {
-        Py_INCREF(o->cache_query);
-        return o->cache_query;
+    if (PyObject* kept = cached(o->cache_query)) {
+        return kept;
     }
     const auto& r = R(self);
     return get_cached(o->cache_query, new_query_params(*o->types, r.query.in(r.data)));
@@ -246,9 +249,8 @@ PyObject* uuid_class() {
 
 PyObject* get_params(PyObject* self, void*) {
     request_object* o = O(self);
-    if (o->cache_params != nullptr) {
-        Py_INCREF(o->cache_params);
-        return o->cache_params;
+    if (PyObject* kept = cached(o->cache_params)) {
+        return kept;
     }
     const auto& r = R(self);
     PyObject* d = PyDict_New();
@@ -306,9 +308,8 @@ PyObject* get_body(PyObject* self, void*) {
     if (refuse_streamed(self)) {
         return nullptr;
     }
-    if (o->cache_body != nullptr) {
-        Py_INCREF(o->cache_body);
-        return o->cache_body;
+    if (PyObject* kept = cached(o->cache_body)) {
+        return kept;
     }
     const auto& r = R(self);
     std::string_view b = r.body.in(r.data);
@@ -495,9 +496,8 @@ template <class Take> void each_cookie(const dispatch::app_request& r, Take&& ta
 
 PyObject* get_cookies(PyObject* self, void*) {
     request_object* o = O(self);
-    if (o->cache_cookies != nullptr) {
-        Py_INCREF(o->cache_cookies);
-        return o->cache_cookies;
+    if (PyObject* kept = cached(o->cache_cookies)) {
+        return kept;
     }
     PyObject* d = PyDict_New();
     if (d == nullptr) {
