@@ -33,21 +33,6 @@ namespace {
 
 PyObject* interned_methods[10] = {};
 
-// A getter's value made already (a new reference), or null.
-PyObject* cached(PyObject* slot) {
-    Py_XINCREF(slot);
-    return slot;
-}
-
-PyObject* get_cached(PyObject*& slot, PyObject* value) {
-    if (value == nullptr) {
-        return nullptr;
-    }
-    slot = value;
-    Py_INCREF(value);
-    return value;
-}
-
 // Request objects of finished requests, kept for the next ones (kept_list.hpp): a request
 // then costs no allocation and no GC accounting (PyObject_GC_New and PyObject_GC_Del, ~200
 // instructions). Kept untracked, their count 0: PyObject_Init revives one.
@@ -131,10 +116,10 @@ int clear(PyObject* self) {
 }
 
 const dispatch::app_request& R(PyObject* self) {
-    return *reinterpret_cast<request_object*>(self)->req;
+    return request_of(self);
 }
 request_object* O(PyObject* self) {
-    return reinterpret_cast<request_object*>(self);
+    return as_request(self);
 }
 
 /// The method's text: an interned str for the methods the parser knows.
@@ -458,148 +443,7 @@ PyObject* method_text(PyObject* self, PyObject*) {
     return s;
 }
 
-// ---- cookies, Last-Event-ID, and the Python-side request helpers (ringbolt._reqresp) ----
-
-// RFC 6265 §4.2.1 / §5.4: Cookie: name=value; name2=value2. Pairs without '=' or with
-// an empty name are skipped; a DQUOTE-wrapped value loses its quotes; the first of a
-// repeated name wins (user agents send the most specific path first). Values are not
-// percent-decoded (RFC 6265 defines no encoding). `take(name, value)` sees each pair in
-// order and returns false to stop.
-template <class Take> void each_cookie(const dispatch::app_request& r, Take&& take) {
-    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
-        if (!core::iequals(r.headers[i].in(r.data), "cookie")) {
-            continue;
-        }
-        std::string_view rest = r.headers[i + 1].in(r.data);
-        while (!rest.empty()) {
-            size_t semi = rest.find(';');
-            std::string_view pair = rest.substr(0, semi);
-            rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-            size_t eq = pair.find('=');
-            if (eq == std::string_view::npos) {
-                continue;
-            }
-            std::string_view k = core::trim_ows(pair.substr(0, eq));
-            std::string_view v = core::trim_ows(pair.substr(eq + 1));
-            if (k.empty()) {
-                continue;
-            }
-            if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
-                v = v.substr(1, v.size() - 2);
-            }
-            if (!take(k, v)) {
-                return;
-            }
-        }
-    }
-}
-
-PyObject* get_cookies(PyObject* self, void*) {
-    request_object* o = O(self);
-    if (PyObject* kept = cached(o->cache_cookies)) {
-        return kept;
-    }
-    PyObject* d = PyDict_New();
-    if (d == nullptr) {
-        return nullptr;
-    }
-    bool failed = false;
-    each_cookie(R(self), [&](std::string_view k, std::string_view v) {
-        PyObject* pk = decode_text(k);
-        if (pk == nullptr) {
-            failed = true;
-            return false;
-        }
-        int has = PyDict_Contains(d, pk);
-        PyObject* pv = has == 0 ? decode_text(v) : nullptr;
-        failed = has < 0 || (has == 0 && (pv == nullptr || PyDict_SetItem(d, pk, pv) < 0));
-        Py_DECREF(pk);
-        Py_XDECREF(pv);
-        return !failed;
-    });
-    if (failed) {
-        Py_DECREF(d);
-        return nullptr;
-    }
-    return get_cached(o->cache_cookies, d);
-}
-
-// req.cookie(name): one cookie's value (the first of a repeated name), or None, read from
-// the request's bytes with no dict made (a session cookie, a typed Cookie() parameter).
-PyObject* method_cookie(PyObject* self, PyObject* arg) {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "cookie() takes a cookie name (str), not %s", Py_TYPE(arg)->tp_name);
-        return nullptr;
-    }
-    request_object* o = O(self);
-    Py_ssize_t n = 0;
-    const char* name = o->cache_cookies == nullptr ? PyUnicode_AsUTF8AndSize(arg, &n) : nullptr;
-    if (name == nullptr) {
-        // the dict made already, or a name with lone surrogates (a cookie name sent as
-        // bytes that are not UTF-8): looked up among the decoded names
-        PyErr_Clear();
-        PyObject* all = get_cookies(self, nullptr);
-        if (all == nullptr) {
-            return nullptr;
-        }
-        PyObject* v = PyDict_GetItemWithError(all, arg); // borrowed
-        Py_XINCREF(v);
-        Py_DECREF(all);
-        if (v == nullptr && !PyErr_Occurred()) {
-            Py_RETURN_NONE;
-        }
-        return v;
-    }
-    std::string_view want(name, static_cast<size_t>(n));
-    std::string_view found;
-    bool seen = false;
-    each_cookie(R(self), [&](std::string_view k, std::string_view v) {
-        if (k != want) {
-            return true;
-        }
-        found = v;
-        seen = true;
-        return false;
-    });
-    if (!seen) {
-        Py_RETURN_NONE;
-    }
-    return decode_text(found);
-}
-
-// req.header(name): the first value of one header (case-insensitive), or None; read from
-// the request's bytes, with no Headers object made (what a typed Header() parameter, a
-// bearer token or an API key needs).
-PyObject* method_header(PyObject* self, PyObject* arg) {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "header() takes a header name (str), not %s", Py_TYPE(arg)->tp_name);
-        return nullptr;
-    }
-    Py_ssize_t n = 0;
-    const char* name = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (name == nullptr) {
-        return nullptr;
-    }
-    std::string_view want(name, static_cast<size_t>(n));
-    const auto& r = R(self);
-    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
-        if (core::iequals(r.headers[i].in(r.data), want)) {
-            return latin1_text(r.headers[i + 1].in(r.data));
-        }
-    }
-    Py_RETURN_NONE;
-}
-
-PyObject* get_last_event_id(PyObject* self, void*) {
-    const auto& r = R(self);
-    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
-        std::string_view name = r.headers[i].in(r.data);
-        if (core::iequals(name, "last-event-id")) {
-            return decode_text(r.headers[i + 1].in(r.data));
-        }
-    }
-    Py_RETURN_NONE;
-}
+// ---- the Python-side request helpers (ringbolt._reqresp) ----
 
 // A Request method written in Python (ringbolt._reqresp: forms, cookies to set,
 // background tasks; nothing on the hot path calls one), as the package registered it at
@@ -709,8 +553,8 @@ PyGetSetDef getset[] = {
     {"url", get_url, nullptr, "scheme://host/target as the client asked for it.", nullptr},
     {"request_id", get_request_id, nullptr,
      "The request's id (app.enable_request_id: the client's when valid, else a new one), or None.", nullptr},
-    {"cookies", get_cookies, nullptr, "Cookies the client sent (dict name -> value, RFC 6265).", nullptr},
-    {"last_event_id", get_last_event_id, nullptr, "The Last-Event-ID header (SSE reconnect), or None.", nullptr},
+    {"cookies", request_cookies, nullptr, "Cookies the client sent (dict name -> value, RFC 6265).", nullptr},
+    {"last_event_id", request_last_event_id, nullptr, "The Last-Event-ID header (SSE reconnect), or None.", nullptr},
     {"background", get_background, nullptr, "BackgroundTasks run after the response is sent.", nullptr},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, "Attributes a handler set.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
@@ -719,8 +563,8 @@ PyGetSetDef getset[] = {
 PyMethodDef methods[] = {
     {"json", method_json, METH_NOARGS, "Parse the body as JSON (simdjson). Raises BadRequest (400) if invalid."},
     {"text", method_text, METH_NOARGS, "The body decoded as UTF-8. Raises BadRequest (400) if invalid."},
-    {"header", method_header, METH_O, "The first value of a header (case-insensitive), or None."},
-    {"cookie", method_cookie, METH_O, "One cookie's value (the first of a repeated name), or None."},
+    {"header", request_header, METH_O, "The first value of a header (case-insensitive), or None."},
+    {"cookie", request_cookie, METH_O, "One cookie's value (the first of a repeated name), or None."},
     {"stream", method_stream, METH_NOARGS, "Async iterator over the body's chunks as they arrive."},
     {"read", method_read, METH_NOARGS, "Awaitable of the whole body (bytes)."},
     {"_body_piece", method_body_piece, METH_O, "req.stream() of a body read whole: the piece at an offset."},

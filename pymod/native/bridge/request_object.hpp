@@ -134,6 +134,36 @@ struct request_object {
 
 extern PyTypeObject request_type;
 
+inline request_object* as_request(PyObject* self) {
+    return reinterpret_cast<request_object*>(self);
+}
+inline const dispatch::app_request& request_of(PyObject* self) {
+    return *as_request(self)->req;
+}
+
+/// A getter's value made already (a new reference), or null.
+inline PyObject* cached(PyObject* slot) {
+    Py_XINCREF(slot);
+    return slot;
+}
+
+/// `value` kept in `slot` and returned (a new reference), or null when making it failed.
+inline PyObject* get_cached(PyObject*& slot, PyObject* value) {
+    if (value == nullptr) {
+        return nullptr;
+    }
+    slot = value;
+    Py_INCREF(value);
+    return value;
+}
+
+// request_fields.cpp: the header fields read from the request's bytes (RFC 6265 cookies:
+// every one, or one by name; one header's first value; Last-Event-ID).
+PyObject* request_cookies(PyObject* self, void*);
+PyObject* request_cookie(PyObject* self, PyObject* name);
+PyObject* request_header(PyObject* self, PyObject* name);
+PyObject* request_last_event_id(PyObject* self, void*);
+
 /// req._asgi_scope(base) for a Request (exact type): the ASGI http scope, a new dict.
 PyObject* asgi_scope(PyObject* req, PyObject* base);
 
