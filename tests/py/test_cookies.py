@@ -74,6 +74,11 @@ def test_one_cookie_whose_name_is_not_utf8(srv):
     assert seen["before"]["'\\udcff'"] == "1" and seen["after"]["'\\udcff'"] == "1", seen
 
 
+def test_one_cookie_needs_a_str_name(srv):
+    r = get(srv, "/cookie-bad-name", "Cookie: a=1\r\n")
+    assert r.status == 200 and r.json() == {"error": "cookie() takes a cookie name (str), not int"}, r.body
+
+
 def test_set_cookie_defaults_and_options(srv):
     r = get(srv, "/set-cookie")
     assert r.status == 200 and r.json() == {"ok": True}

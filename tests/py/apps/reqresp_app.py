@@ -48,6 +48,15 @@ def cookie_each(req: Any) -> dict[str, Any]:
     return {"before": before, "after": after, "cookies": {repr(k): v for k, v in req.cookies.items()}}
 
 
+@app.get("/cookie-bad-name")
+def cookie_bad_name(req: Any) -> dict[str, Any]:
+    try:
+        req.cookie(1)
+    except TypeError as exc:
+        return {"error": str(exc)}
+    return {"error": None}
+
+
 @app.get("/plain")
 def plain(req: Any) -> dict[str, Any]:
     return {"ok": True}
