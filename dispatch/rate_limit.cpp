@@ -364,6 +364,8 @@ void rate_limiter::key_of(const http::request_head& head, const http::peer_addre
 }
 
 void rate_limiter::append_fields(const rate_decision& d, std::string& out) const {
+    // one allocation: the three names and numbers fit in 96 bytes, Retry-After in 32
+    out.reserve(out.size() + 128 + _policy_field.size());
     out.append("RateLimit-Limit: ");
     append_number(out, _policy.limit);
     out.append("\r\nRateLimit-Remaining: ");

@@ -95,6 +95,28 @@ def _answer_end(buf):
     return end
 
 
+def wait_ready(port, path, srv, timeout=300):
+    """Until GET `path` answers 200 (--ready: an app with health probes answers 503 until
+    its startup has run, which takes a while under valgrind)."""
+    import http.client
+    deadline = time.monotonic() + timeout
+    while True:
+        if srv.poll() is not None:
+            raise RuntimeError(f"the server exited with status {srv.returncode} before it was ready")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"GET {path} never answered 200 in {timeout} s")
+        time.sleep(0.5)
+
+
 def build_request(path, headers=(), body=None):
     """One request's bytes: a GET, or a POST with a Content-Length body."""
     extra = "".join(f"{h}\r\n" for h in headers)
@@ -253,6 +275,8 @@ def count(py, args, n, tmp, peer_cmd=None):
     srv = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_listening("127.0.0.1", port, 300, srv)
+        if args.ready:
+            wait_ready(port, args.ready, srv)
         ctl = lambda *a: subprocess.run(["callgrind_control", *a, str(srv.pid)], capture_output=True, text=True,
                                         timeout=120, check=True)
         if args.websocket is not None:
@@ -335,6 +359,9 @@ def main():
     ap.add_argument("--expect-status", type=int, default=200,
                     help="the status every answer must have (default 200; e.g. 201 for a create, 422 for the "
                          "cost of a validation error)")
+    ap.add_argument("--ready", metavar="PATH",
+                    help="before the warm-up, wait until GET PATH answers 200 (an app with health probes: "
+                         "/health/startup)")
     args = ap.parse_args()
     global EXPECT_STATUS
     EXPECT_STATUS = str(args.expect_status).encode()

@@ -52,8 +52,9 @@ using ringbolt::py::app_bridge;
 using ringbolt::py::python_types;
 using ringbolt::py::response_parts;
 
-void init_forms(pb::module_& m);         // form_parser.cpp
-int init_value_signer(PyObject* module); // tls/signed_value_py.cpp: ringbolt._native.ValueSigner
+void init_forms(pb::module_& m);            // form_parser.cpp
+int init_value_signer(PyObject* module);    // tls/signed_value_py.cpp: ringbolt._native.ValueSigner
+int init_dependency_fast(PyObject* module); // bridge/dependency_fast.cpp: SessionReader, KeptBearer
 
 python_types g_types; // set once by ringbolt/__init__.py via _set_types and _set_request_methods
 
@@ -843,7 +844,8 @@ PYBIND11_MODULE(_native, m) {
     if (ringbolt::py::init_request_type(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
-    if (ringbolt::py::init_tls_info_type(m.ptr()) < 0 || ringbolt::py::init_value_signer(m.ptr()) < 0) {
+    if (ringbolt::py::init_tls_info_type(m.ptr()) < 0 || ringbolt::py::init_value_signer(m.ptr()) < 0 ||
+        ringbolt::py::init_dependency_fast(m.ptr()) < 0) {
         throw pb::error_already_set();
     }
     if (ringbolt::py::init_wsgi_call(m.ptr()) < 0) {

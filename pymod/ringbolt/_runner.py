@@ -25,7 +25,10 @@ The shape of what is generated (a GET with a query parameter and a dependency):
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+import types
 from typing import Any, Callable
 
 from . import _depends, _problem
@@ -74,6 +77,22 @@ def _out(result: Any) -> Any:
     if data is None:
         return result
     return _problem.json_response(data, 200) if type(data) is bytes else data
+
+
+def call_of(dep: Any) -> Any:
+    """What the plan calls for the dependency ``dep``: the native equivalent ringbolt's own
+    dependencies carry as ``_rb_fast_call`` (``Sessions``, ``JWTAuth``), or, for an object
+    whose class defines ``__call__`` in Python, that method bound (called straight, without
+    the interpreter's lookup of ``__call__`` on each call: ~700 instructions), else ``dep``."""
+    own = getattr(dep, "__dict__", None)
+    fast = own.get("_rb_fast_call") if isinstance(own, dict) else None
+    if fast is not None:
+        return fast
+    if not (inspect.isroutine(dep) or inspect.isclass(dep) or isinstance(dep, functools.partial)):
+        method = inspect.getattr_static(type(dep), "__call__", None)  # a staticmethod stays as it is
+        if isinstance(method, types.FunctionType):
+            return types.MethodType(method, dep)
+    return dep
 
 
 def _status_writer(status: int) -> Callable[[Any], Any]:
@@ -294,7 +313,7 @@ class _Compiler:
             out = self.app_value(dep)
         else:
             args = self.args(dep.spec, body)
-            fn = self.const("F", dep.call)
+            fn = self.const("F", call_of(dep.call))
             out = self.local("d")
             kind = dep.spec.kind
             if kind in ("async", "asyncgen") and not self.is_async:

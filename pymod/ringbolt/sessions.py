@@ -21,7 +21,7 @@ import secrets
 import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
-from ._native import ValueSigner, json_dumps, json_loads
+from ._native import SessionReader, ValueSigner, json_dumps, json_loads
 from .cookies import Cookie, deletion
 
 logger = logging.getLogger("ringbolt.sessions")
@@ -29,6 +29,8 @@ logger = logging.getLogger("ringbolt.sessions")
 #: RFC 6265 §6.1: browsers keep at least 4096 bytes of name, value and attributes; a
 #: longer cookie may be dropped, so none is written (and none longer is read).
 MAX_COOKIE_BYTES = 4096
+#: verified session cookies kept per Sessions (the same cookie again skips the MAC)
+KEPT_COOKIES = 1024
 #: A secret key of fewer bytes is refused (``secrets.token_urlsafe(32)`` makes one).
 MIN_KEY_BYTES = 32
 _CSRF_KEY = "_csrf"  # the session's CSRF secret (ringbolt.csrf), kept with its data
@@ -107,7 +109,7 @@ class Signer:
 
 
 _REFUSALS = {1: "malformed", 2: "bad signature (tampered, or signed by a key not configured)", 3: "expired",
-             4: "signed, but not a JSON object"}
+             4: "signed, but not a JSON object", 5: f"larger than {MAX_COOKIE_BYTES} bytes"}
 
 
 def refused(code: int) -> None:
@@ -366,6 +368,16 @@ class Sessions:
                                                                   "_owner": self, "__module__": __name__})
         self._empty: type[Session] = type("Session", (Session,), {"__init__": dict.__init__, "_owner": self,
                                                                    "__module__": __name__})
+        # What a route's plan calls for Depends(self) (ringbolt._runner): get's cookie-store
+        # read done natively for ringbolt's own requests, get itself for any other; a
+        # cookie that verified is kept, so the same cookie again skips the MAC
+        # (_native.SessionReader; docs/sessions.md, "What it costs").
+        if not self._server and type(self).get is Sessions.get and type(self).__call__ is Sessions.__call__:
+            try:
+                self._rb_fast_call = SessionReader(self.signer._native, cookie_name, max_age, self._read, self._empty,
+                                                   MAX_COOKIE_BYTES, refresh, self.get, refused, KEPT_COOKIES)
+            except UnicodeEncodeError:  # a cookie name with lone surrogates: get reads it
+                pass
 
     # ---- reading ----
     def _decode(self, value: str | None) -> tuple[Session, bool]:

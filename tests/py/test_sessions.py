@@ -143,6 +143,68 @@ def test_an_oversized_cookie_is_an_empty_session(http):
     assert r.status_code == 200 and r.json() == {}
 
 
+# ---- the native read (_native.SessionReader, what Depends(sessions) runs) ----
+
+def kept(http: httpx.Client) -> dict[str, int]:
+    r = http.get("/kept")
+    assert r.status_code == 200 and r.json() is not None, r.text
+    return r.json()
+
+
+def test_a_verified_cookie_is_kept_and_read_again_without_its_mac(http):
+    value = signed({"user": "kim", "n": 7})
+    before = kept(http)
+    for _ in range(3):
+        r = http.get("/session", headers=with_cookie(value))
+        assert r.json() == {"user": "kim", "n": 7} and "set-cookie" not in r.headers
+    after = kept(http)
+    assert after["kept"] >= before["kept"] + 1 or after["kept"] == 1024
+    assert after["hits"] == before["hits"] + 2  # the first read verified it, the next two were kept
+    # kept or not, a value that differs in one byte is verified in full and refused
+    payload, stamp, sig = value.split(".")
+    for forged in (f"{payload}.{stamp}.{_flip(sig, 7)}", f"{payload}.{int(stamp) - 1}.{sig}", value + "A"):
+        r = http.get("/session", headers=with_cookie(forged))
+        assert r.json() == {} and set_cookies(r)["session"].attrs["max-age"] == "0"
+    assert kept(http)["hits"] == after["hits"]
+
+
+def test_a_change_to_a_session_never_reaches_the_kept_cookie(http):
+    # scalars: the kept data is copied into each request's session
+    value = signed({"n": 1})
+    assert http.post("/counter", headers=with_cookie(value)).json() == {"n": 2}
+    assert http.post("/counter", headers=with_cookie(value)).json() == {"n": 2}
+    # a list changed in place (not written back): parsed again for each request
+    value = signed({"cart": [1]})
+    for _ in range(3):
+        r = http.get("/cart", headers=with_cookie(value))
+        assert r.json() == {"cart": [1, 2]} and "set-cookie" not in r.headers
+
+
+def test_a_kept_cookie_still_expires_at_max_age(http):
+    value = signed({"user": "old"}, age=3598)  # SESSION_MAX_AGE 3600: two seconds left
+    assert http.get("/session", headers=with_cookie(value)).json() == {"user": "old"}
+    hits = kept(http)["hits"]
+    assert http.get("/session", headers=with_cookie(value)).json() == {"user": "old"}
+    assert kept(http)["hits"] == hits + 1
+
+    def expired() -> bool:
+        r = http.get("/session", headers=with_cookie(value))
+        return r.json() == {} and set_cookies(r)["session"].attrs["max-age"] == "0"
+
+    wait_for(expired, timeout=6, what="the kept cookie to expire")
+
+
+def test_an_old_key_cookie_kept_is_resigned_each_time(http):
+    old = signed({"user": "rot"}, key=OLD_KEY)
+    hits = kept(http)["hits"]
+    for _ in range(2):
+        r = http.get("/session", headers=with_cookie(old))
+        assert r.json() == {"user": "rot"}
+        new = session_cookie(r)
+        assert new is not None and new != old
+    assert kept(http)["hits"] == hits + 1
+
+
 def test_a_session_too_large_for_a_cookie_is_refused_loudly(http, srv):
     r = http.post("/big?size=2000")
     assert r.status_code == 200 and session_cookie(r) is not None
@@ -251,3 +313,28 @@ def test_the_docs_examples_run_as_written(monkeypatch):
         assert c.post("/transfer", data={"amount": "1"}, headers=with_cookie(value)).status_code == 403
         r = c.post("/logout", headers=with_cookie(value))
         assert "Max-Age=0" in r.headers["set-cookie"]
+
+
+def test_the_native_reader_refuses_what_it_cannot_use():
+    from ringbolt._native import KeptBearer, SessionReader
+
+    sessions = Sessions([NEW_KEY])
+    with pytest.raises(TypeError, match="signer must be a ValueSigner"):
+        SessionReader("not a signer", "session", 60, Session, Session, 4096, False, sessions.get, print, 8)
+    with pytest.raises(TypeError, match="fallback and on_refused must be callable"):
+        SessionReader(sessions.signer._native, "session", 60, Session, Session, 4096, False, None, print, 8)
+    with pytest.raises(TypeError):
+        KeptBearer([], print)  # the kept tokens are a dict
+    # anything but one request of ringbolt's own goes to Sessions.get, whose errors say why
+    reader = sessions.__dict__["_rb_fast_call"]
+    with pytest.raises(TypeError):
+        reader()
+    with pytest.raises(AttributeError):
+        reader(object())
+    # a Sessions that changes get, or keeps sessions in Redis, has no native reader
+    class Own(Sessions):
+        def get(self, req):  # type: ignore[override]
+            return super().get(req)
+
+    assert "_rb_fast_call" not in Own([NEW_KEY]).__dict__
+    assert "_rb_fast_call" not in Sessions([NEW_KEY], store=RedisStore()).__dict__

@@ -350,3 +350,36 @@ def test_function_scope_cleanup_runs_before_the_response_is_written(kind: str) -
 def test_depends_scope_is_checked() -> None:
     with pytest.raises(ValueError, match="'request', 'function' or 'app'"):
         Depends(lambda: None, scope="route")
+
+
+def test_callable_object_dependencies_are_called_as_their_class_says() -> None:
+    # The plan calls an object's Python __call__ bound once (ringbolt._runner.call_of), with
+    # its own typed parameters; a callable class is constructed; an override still wins.
+    class Counter:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __call__(self, req: Request, n: Annotated[int, Query()] = 1,
+                     x_tag: Annotated[str, Header()] = "none") -> str:
+            self.calls += 1
+            return f"{n * 10}:{x_tag}:{req.method}"
+
+    class Made:
+        def __init__(self, req: Request) -> None:
+            self.path = req.path
+
+    counter = Counter()
+    app = App()
+
+    @app.get("/objects")
+    def objects(c: Annotated[str, Depends(counter)], m: Annotated[Made, Depends(Made)]) -> dict[str, Any]:
+        return {"c": c, "m": m.path}
+
+    with TestClient(app) as client:
+        assert client.get("/objects?n=4", headers={"x-tag": "t"}).json() == {"c": "40:t:GET", "m": "/objects"}
+        assert client.get("/objects").json() == {"c": "10:none:GET", "m": "/objects"}
+        assert client.get("/objects?n=x").status_code == 422
+        assert counter.calls == 2
+        app.dependency_overrides[counter] = lambda: "over"
+        assert client.get("/objects").json()["c"] == "over"
+        assert counter.calls == 2

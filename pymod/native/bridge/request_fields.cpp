@@ -74,6 +74,19 @@ PyObject* request_cookies(PyObject* self, void*) {
     return get_cached(o->cache_cookies, d);
 }
 
+bool find_cookie(const dispatch::app_request& r, std::string_view name, std::string_view& value) {
+    bool seen = false;
+    each_cookie(r, [&](std::string_view k, std::string_view v) {
+        if (k != name) {
+            return true;
+        }
+        value = v;
+        seen = true;
+        return false;
+    });
+    return seen;
+}
+
 // req.cookie(name): one cookie's value (the first of a repeated name), or None, read from
 // the request's bytes with no dict made (a session cookie, a typed Cookie() parameter).
 PyObject* request_cookie(PyObject* self, PyObject* arg) {
@@ -100,18 +113,8 @@ PyObject* request_cookie(PyObject* self, PyObject* arg) {
         }
         return v;
     }
-    std::string_view want(name, static_cast<size_t>(n));
     std::string_view found;
-    bool seen = false;
-    each_cookie(request_of(self), [&](std::string_view k, std::string_view v) {
-        if (k != want) {
-            return true;
-        }
-        found = v;
-        seen = true;
-        return false;
-    });
-    if (!seen) {
+    if (!find_cookie(request_of(self), std::string_view(name, static_cast<size_t>(n)), found)) {
         Py_RETURN_NONE;
     }
     return decode_text(found);

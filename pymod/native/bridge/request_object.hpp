@@ -161,6 +161,8 @@ inline PyObject* get_cached(PyObject*& slot, PyObject* value) {
 // every one, or one by name; one header's first value; Last-Event-ID).
 PyObject* request_cookies(PyObject* self, void*);
 PyObject* request_cookie(PyObject* self, PyObject* name);
+/// The first cookie named `name` (its value as sent, a DQUOTE pair removed): false when none.
+bool find_cookie(const dispatch::app_request& r, std::string_view name, std::string_view& value);
 PyObject* request_header(PyObject* self, PyObject* name);
 PyObject* request_last_event_id(PyObject* self, void*);
 

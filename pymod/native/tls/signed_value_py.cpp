@@ -204,6 +204,11 @@ PyTypeObject signer_type = native_type({
 
 } // namespace
 
+// The signer of a ValueSigner (bridge/dependency_fast.cpp's session reader), or null.
+const tls::value_signer* value_signer_of(PyObject* o) {
+    return PyObject_TypeCheck(o, &signer_type) ? &S(o) : nullptr;
+}
+
 int init_value_signer(PyObject* module) {
     return ready_native_type(signer_type, module, "ValueSigner") ? 0 : -1;
 }

@@ -91,6 +91,11 @@ def r_nested(user: Annotated[Principal, Depends(nested_roles.require(has_role("a
     return shown(user)
 
 
+@app.get("/jwt/kept")
+def r_kept(req) -> dict[str, Any]:  # requests JWTAuth answered natively from a kept token (_native.KeptBearer)
+    return {"hits": hs.__dict__["_rb_fast_call"].hits}
+
+
 @app.get("/scoped")
 def r_scoped(user: Annotated[Principal, Security(hs, scopes=["items:read", "items:list"])]) -> dict[str, Any]:
     return shown(user)

@@ -42,6 +42,18 @@ def counter(session: SessionDep) -> Any:
     return {"n": session["n"]}
 
 
+@app.get("/cart")
+def cart(session: SessionDep) -> Any:
+    session.setdefault("cart", []).append(len(session.get("cart", [])) + 1)  # in place: not written back
+    return dict(session)
+
+
+@app.get("/kept")
+def kept(req):  # what the native session read kept and answered (None: the Redis store, read in Python)
+    reader = sessions.__dict__.get("_rb_fast_call")
+    return None if reader is None else {"kept": reader.kept_count(), "hits": reader.hits}
+
+
 @app.post("/logout")
 def logout(session: SessionDep) -> Any:
     session.clear()
