@@ -314,8 +314,7 @@ int static_mount::open_sibling(const std::string& rel, std::string_view type, co
             }
             ::close(fd);
         }
-        std::remove(offered, offered + n_offered, pick);
-        --n_offered;
+        n_offered = static_cast<size_t>(std::remove(offered, offered + n_offered, pick) - offered);
     }
     return -1;
 }

@@ -63,8 +63,11 @@ PyObject* to_python(simdjson::dom::element el) {
         return PyBool_FromLong(bool(el));
     case element_type::NULL_VALUE:
         Py_RETURN_NONE;
+    default: // simdjson 4's BIGINT: not made, the parser refuses big integers (BIGINT_ERROR) instead
+        break;
     }
-    Py_RETURN_NONE;
+    PyErr_SetString(PyExc_ValueError, "Invalid JSON body: a value of a kind this reader does not know");
+    return nullptr;
 }
 
 PyObject* parse_with_json_module(const char* data, size_t len, PyObject* error_type) {
@@ -89,7 +92,7 @@ PyObject* parse_json(const char* data, size_t len, bool padded, PyObject* error_
     thread_local simdjson::dom::parser parser;
     simdjson::dom::element root;
     auto error = parser.parse(reinterpret_cast<const uint8_t*>(data), len, !padded).get(root);
-    if (error == simdjson::NUMBER_ERROR) {
+    if (number_beyond_simdjson(error)) {
         return parse_with_json_module(data, len, error_type); // e.g. integers beyond 64 bits: exact via Python
     }
     if (error) {

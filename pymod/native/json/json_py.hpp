@@ -50,4 +50,15 @@ PyObject* json_dumps(PyObject* module, PyObject* const* args, Py_ssize_t nargs, 
 /// subclass `error_type` (if given) carrying the cause.
 PyObject* parse_json(const char* data, size_t len, bool padded, PyObject* error_type);
 
+/// Whether simdjson refused a number only for its size (an integer beyond 64 bits, 1e99999):
+/// its NUMBER_ERROR, and simdjson 4's BIGINT_ERROR. Python's json module reads those exactly.
+template <class Error> bool number_beyond_simdjson(Error e) {
+    if constexpr (requires { Error::BIGINT_ERROR; }) {
+        if (e == Error::BIGINT_ERROR) {
+            return true;
+        }
+    }
+    return e == Error::NUMBER_ERROR;
+}
+
 } // namespace ringbolt::py

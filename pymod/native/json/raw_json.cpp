@@ -27,7 +27,7 @@ bool check_json(PyObject* text) {
     if (!error) [[likely]] {
         return true;
     }
-    if (error == simdjson::NUMBER_ERROR) {
+    if (number_beyond_simdjson(error)) {
         // json.loads(text, parse_constant=int): int() refuses NaN and Infinity, which
         // json.loads takes but JSON has not.
         PyObject* json = PyImport_ImportModule("json");
