@@ -144,7 +144,7 @@ kernels-ci: kernels
 # CPython 3.14: Debian unstable's python3.14 (it needs unstable's libc) in a debootstrap
 # root of its own under build/cpython/ (tools/cpython-root): the build with that suite's
 # GCC 16 and simdjson 4, an import, and the interpreter-facing test files. As root; about
-# 1.6 GB, 8 minutes the first time. Not in CI yet (its budget).
+# 1.6 GB, 5 minutes (440 CPU s) the first time. Not in CI yet (its budget).
 py314:
 	tools/cpython-root
 
