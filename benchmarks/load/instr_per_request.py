@@ -36,6 +36,7 @@ forks workers needs its one-process mode), e.g. uvicorn on the same FastAPI app:
 """
 import argparse
 import glob
+import http.client
 import os
 import re
 import shlex
@@ -98,7 +99,6 @@ def _answer_end(buf):
 def wait_ready(port, path, srv, timeout=300):
     """Until GET `path` answers 200 (--ready: an app with health probes answers 503 until
     its startup has run, which takes a while under valgrind)."""
-    import http.client
     deadline = time.monotonic() + timeout
     while True:
         if srv.poll() is not None:

@@ -14,6 +14,7 @@
 #include "core/strings.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/json/json_py.hpp"
+#include "pymod/native/py_names.hpp"
 #include "pymod/native/py_type.hpp"
 #include "tls/signed_value.hpp"
 
@@ -33,13 +34,11 @@ namespace {
 constexpr long not_an_object = 4;
 constexpr long too_large = 5;
 
-PyObject* interned(const char* s) {
-    PyObject* v = PyUnicode_InternFromString(s);
-    if (v == nullptr) {
-        PyErr_Clear();
-    }
-    return v;
-}
+// Names interned once at module init (py_names.hpp).
+PyObject* name_rb_session = nullptr; // req.__dict__'s key of the session read
+PyObject* name_session = nullptr;    // req.session
+PyObject* name_renew = nullptr;      // Session.renew
+PyObject* name_scopes = nullptr;     // SecurityScopes.scopes
 
 // d[key] as a new reference, or null (an error set, or none for a key not there). A
 // free-threaded build takes the reference under the dict's own lock: another thread may
@@ -238,15 +237,9 @@ PyObject* reader_call(PyObject* self, PyObject* const* args, size_t nargsf, PyOb
     if (!is_request(nargs > 0 ? args[0] : nullptr, nargs, kwnames, 1)) {
         return PyObject_Vectorcall(r.fallback, args, nargsf, kwnames);
     }
-    static PyObject* held = interned("_rb_session");
-    static PyObject* public_name = interned("session");
-    static PyObject* renew = interned("renew");
-    if (held == nullptr || public_name == nullptr || renew == nullptr) {
-        return PyObject_Vectorcall(r.fallback, args, nargsf, kwnames);
-    }
     request_object* o = as_request(args[0]);
     if (o->dict != nullptr) {
-        if (PyObject* s = get_ref(o->dict, held); s != nullptr) {
+        if (PyObject* s = get_ref(o->dict, name_rb_session); s != nullptr) {
             return s;
         }
         if (PyErr_Occurred()) {
@@ -286,7 +279,7 @@ PyObject* reader_call(PyObject* self, PyObject* const* args, size_t nargsf, PyOb
     if (session == nullptr) {
         return nullptr;
     }
-    if ((stale || (read && (index > 0 || r.refresh))) && PyObject_SetAttr(session, renew, Py_True) < 0) {
+    if ((stale || (read && (index > 0 || r.refresh))) && PyObject_SetAttr(session, name_renew, Py_True) < 0) {
         Py_DECREF(session);
         return nullptr;
     }
@@ -294,7 +287,7 @@ PyObject* reader_call(PyObject* self, PyObject* const* args, size_t nargsf, PyOb
         Py_DECREF(session);
         return nullptr;
     }
-    if (PyDict_SetItem(o->dict, held, session) < 0 || PyDict_SetItem(o->dict, public_name, session) < 0) {
+    if (PyDict_SetItem(o->dict, name_rb_session, session) < 0 || PyDict_SetItem(o->dict, name_session, session) < 0) {
         Py_DECREF(session);
         return nullptr;
     }
@@ -401,8 +394,7 @@ double wall_clock() {
 // Whether `scopes` (a SecurityScopes) names none: asked once per object (a route's is a constant).
 bool no_scopes(kept_bearer& b, PyObject* scopes) {
     if (scopes != b.scopes) {
-        static PyObject* name = interned("scopes");
-        PyObject* v = name != nullptr ? PyObject_GetAttr(scopes, name) : nullptr;
+        PyObject* v = PyObject_GetAttr(scopes, name_scopes);
         int truth = v != nullptr ? PyObject_IsTrue(v) : -1;
         Py_XDECREF(v);
         if (truth < 0) {
@@ -496,6 +488,12 @@ PyTypeObject bearer_type = fast_type(bearer_refs::def({.name = "ringbolt._native
 } // namespace
 
 int init_dependency_fast(PyObject* module) {
+    if (!intern_names({{&name_rb_session, "_rb_session"},
+                       {&name_session, "session"},
+                       {&name_renew, "renew"},
+                       {&name_scopes, "scopes"}})) {
+        return -1;
+    }
     return ready_native_type(reader_type, module, "SessionReader") &&
                    ready_native_type(bearer_type, module, "KeptBearer")
                ? 0

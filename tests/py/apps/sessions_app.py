@@ -8,7 +8,8 @@ import os
 from typing import Annotated, Any
 
 from ringbolt import App, Depends, Request, Response, Router
-from ringbolt.sessions import RedisStore, Session
+from ringbolt._native import SessionReader
+from ringbolt.sessions import MAX_COOKIE_BYTES, RedisStore, Session, Sessions, refused
 
 KEYS = os.environ.get("SESSION_KEYS", "k" * 32).split(",")
 REDIS = os.environ.get("SESSION_REDIS_URL")
@@ -52,6 +53,21 @@ def cart(session: SessionDep) -> Any:
 def kept(req):  # what the native session read kept and answered (None: the Redis store, read in Python)
     reader = sessions.__dict__.get("_rb_fast_call")
     return None if reader is None else {"kept": reader.kept_count(), "hits": reader.hits}
+
+
+# the native reader with room for two kept cookies: what it drops when full
+if not REDIS:
+    small = Sessions(KEYS, cookie_name="small", max_age=3600, secure=False)
+    small._rb_fast_call = SessionReader(small.signer._native, "small", 3600, small._read, small._empty,
+                                        MAX_COOKIE_BYTES, False, small.get, refused, 2)
+
+    @app.get("/small")
+    def small_read(session: Annotated[Session, Depends(small)]) -> Any:
+        return dict(session)
+
+    @app.get("/small/kept")
+    def small_kept(req):
+        return {"kept": small._rb_fast_call.kept_count(), "hits": small._rb_fast_call.hits}
 
 
 @app.post("/logout")
