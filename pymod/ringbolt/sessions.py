@@ -368,15 +368,19 @@ class Sessions:
                                                                   "_owner": self, "__module__": __name__})
         self._empty: type[Session] = type("Session", (Session,), {"__init__": dict.__init__, "_owner": self,
                                                                    "__module__": __name__})
-        # What a route's plan calls for Depends(self) (ringbolt._runner): get's cookie-store
-        # read done natively for ringbolt's own requests, get itself for any other; a
-        # cookie that verified is kept, so the same cookie again skips the MAC
-        # (_native.SessionReader; docs/sessions.md, "What it costs").
-        if not self._server and type(self).get is Sessions.get and type(self).__call__ is Sessions.__call__:
+        # The cookie store's read of ringbolt's own requests, natively (_native.SessionReader;
+        # any other request goes to _get_in_python); a cookie that verified is kept, so the
+        # same cookie again skips the MAC (docs/sessions.md, "What it costs"). get calls it,
+        # and a route's plan calls it for Depends(self) with no Python frame (_rb_fast_call,
+        # ringbolt._runner).
+        self._native_get: SessionReader | None = None
+        if not self._server and all(getattr(type(self), m) is getattr(Sessions, m)
+                                    for m in ("get", "__call__", "_get_in_python")):
             try:
-                self._rb_fast_call = SessionReader(self.signer._native, cookie_name, max_age, self._read, self._empty,
-                                                   MAX_COOKIE_BYTES, refresh, self.get, refused, KEPT_COOKIES)
-            except UnicodeEncodeError:  # a cookie name with lone surrogates: get reads it
+                self._native_get = self._rb_fast_call = SessionReader(
+                    self.signer._native, cookie_name, max_age, self._read, self._empty, MAX_COOKIE_BYTES, refresh,
+                    self._get_in_python, refused, KEPT_COOKIES)
+            except UnicodeEncodeError:  # a cookie name with lone surrogates: Python reads it
                 pass
 
     # ---- reading ----
@@ -432,6 +436,10 @@ class Sessions:
         """The request's session (read once, then ``req.session``). With the Redis
         store this reads Redis synchronously: in an async route use ``await
         sessions.load(req)``."""
+        native = self._native_get
+        return native(req) if native is not None else self._get_in_python(req)
+
+    def _get_in_python(self, req: Any) -> Session:
         state = req.__dict__
         session: Session | None = state.get("_rb_session")
         if session is not None:

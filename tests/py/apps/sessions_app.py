@@ -58,8 +58,9 @@ def kept(req):  # what the native session read kept and answered (None: the Redi
 # the native reader with room for two kept cookies: what it drops when full
 if not REDIS:
     small = Sessions(KEYS, cookie_name="small", max_age=3600, secure=False)
-    small._rb_fast_call = SessionReader(small.signer._native, "small", 3600, small._read, small._empty,
-                                        MAX_COOKIE_BYTES, False, small.get, refused, 2)
+    small._native_get = small._rb_fast_call = SessionReader(small.signer._native, "small", 3600, small._read,
+                                                            small._empty, MAX_COOKIE_BYTES, False,
+                                                            small._get_in_python, refused, 2)
 
     @app.get("/small")
     def small_read(session: Annotated[Session, Depends(small)]) -> Any:
