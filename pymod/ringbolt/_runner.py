@@ -83,7 +83,7 @@ def call_of(dep: Any) -> Any:
     """What the plan calls for the dependency ``dep``: the native equivalent ringbolt's own
     dependencies carry as ``_rb_fast_call`` (``Sessions``, ``JWTAuth``), or, for an object
     whose class defines ``__call__`` in Python, that method bound (called straight, without
-    the interpreter's lookup of ``__call__`` on each call: ~700 instructions), else ``dep``."""
+    the interpreter's ``slot_tp_call`` lookup of ``__call__`` on each call), else ``dep``."""
     own = getattr(dep, "__dict__", None)
     fast = own.get("_rb_fast_call") if isinstance(own, dict) else None
     if fast is not None:

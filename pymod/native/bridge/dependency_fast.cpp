@@ -11,7 +11,6 @@
 // makes is compared (memcmp) with a kept one only after a 64-bit keyed hash matched; a
 // cookie that is not kept is verified in full (the MAC compared in constant time).
 // JWTAuth's kept tokens are the same kind of dict, filled by its Python.
-#include "core/strings.hpp"
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/json/json_py.hpp"
 #include "pymod/native/py_names.hpp"
@@ -410,31 +409,25 @@ bool no_scopes(kept_bearer& b, PyObject* scopes) {
 // The kept principal of this request's "Authorization: Bearer <token>" (a new reference),
 // or null (no error) for anything else: then JWTAuth's Python decides.
 PyObject* kept_principal(kept_bearer& b, const dispatch::app_request& r) {
-    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
-        if (!core::iequals(r.headers[i].in(r.data), "authorization")) {
-            continue;
-        }
-        std::string_view v = r.headers[i + 1].in(r.data);
-        if (!v.starts_with("Bearer ") || !is_ascii(v)) {
-            return nullptr;
-        }
-        v.remove_prefix(7);
-        owned token{PyUnicode_DecodeASCII(v.data(), static_cast<Py_ssize_t>(v.size()), nullptr)};
-        owned hit{token.p != nullptr ? get_ref(b.verified, token.p) : nullptr};
-        if (hit.p == nullptr || !PyTuple_CheckExact(hit.p) || PyTuple_GET_SIZE(hit.p) != 4) {
-            PyErr_Clear();
-            return nullptr;
-        }
-        double until = PyFloat_AsDouble(PyTuple_GET_ITEM(hit.p, 1));
-        double since = PyFloat_AsDouble(PyTuple_GET_ITEM(hit.p, 2));
-        if (PyErr_Occurred()) {
-            PyErr_Clear();
-            return nullptr;
-        }
-        double now = wall_clock();
-        return since <= now && now < until ? Py_NewRef(PyTuple_GET_ITEM(hit.p, 0)) : nullptr;
+    std::string_view v;
+    if (!find_header(r, "authorization", v) || !v.starts_with("Bearer ") || !is_ascii(v)) {
+        return nullptr;
     }
-    return nullptr;
+    v.remove_prefix(7);
+    owned token{PyUnicode_DecodeASCII(v.data(), static_cast<Py_ssize_t>(v.size()), nullptr)};
+    owned hit{token.p != nullptr ? get_ref(b.verified, token.p) : nullptr};
+    if (hit.p == nullptr || !PyTuple_CheckExact(hit.p) || PyTuple_GET_SIZE(hit.p) != 4) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    double until = PyFloat_AsDouble(PyTuple_GET_ITEM(hit.p, 1));
+    double since = PyFloat_AsDouble(PyTuple_GET_ITEM(hit.p, 2));
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    double now = wall_clock();
+    return since <= now && now < until ? Py_NewRef(PyTuple_GET_ITEM(hit.p, 0)) : nullptr;
 }
 
 // bearer(req, security_scopes): JWTAuth(req, security_scopes) for a token kept and still

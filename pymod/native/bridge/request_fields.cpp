@@ -133,25 +133,29 @@ PyObject* request_header(PyObject* self, PyObject* arg) {
     if (name == nullptr) {
         return nullptr;
     }
-    std::string_view want(name, static_cast<size_t>(n));
-    const auto& r = request_of(self);
+    std::string_view value;
+    if (!find_header(request_of(self), std::string_view(name, static_cast<size_t>(n)), value)) {
+        Py_RETURN_NONE;
+    }
+    return latin1_text(value);
+}
+
+bool find_header(const dispatch::app_request& r, std::string_view name, std::string_view& value) {
     for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
-        if (core::iequals(r.headers[i].in(r.data), want)) {
-            return latin1_text(r.headers[i + 1].in(r.data));
+        if (core::iequals(r.headers[i].in(r.data), name)) {
+            value = r.headers[i + 1].in(r.data);
+            return true;
         }
     }
-    Py_RETURN_NONE;
+    return false;
 }
 
 PyObject* request_last_event_id(PyObject* self, void*) {
-    const auto& r = request_of(self);
-    for (size_t i = 0; i + 1 < r.headers.size(); i += 2) {
-        std::string_view name = r.headers[i].in(r.data);
-        if (core::iequals(name, "last-event-id")) {
-            return decode_text(r.headers[i + 1].in(r.data));
-        }
+    std::string_view value;
+    if (!find_header(request_of(self), "last-event-id", value)) {
+        Py_RETURN_NONE;
     }
-    Py_RETURN_NONE;
+    return decode_text(value);
 }
 
 } // namespace ringbolt::py

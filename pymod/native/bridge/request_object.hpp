@@ -164,6 +164,8 @@ PyObject* request_cookie(PyObject* self, PyObject* name);
 /// The first cookie named `name` (its value as sent, a DQUOTE pair removed): false when none.
 bool find_cookie(const dispatch::app_request& r, std::string_view name, std::string_view& value);
 PyObject* request_header(PyObject* self, PyObject* name);
+/// The first value of header `name` (case-insensitive), as sent: false when there is none.
+bool find_header(const dispatch::app_request& r, std::string_view name, std::string_view& value);
 PyObject* request_last_event_id(PyObject* self, void*);
 
 /// req._asgi_scope(base) for a Request (exact type): the ASGI http scope, a new dict.
