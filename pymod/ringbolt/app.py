@@ -135,6 +135,20 @@ def _freeze_startup_heap() -> bool:
     return True
 
 
+def _say_in_signal_handler(level: int, msg: str, *args: Any) -> None:
+    """A log line from a signal handler. Python runs the handler between the main
+    thread's bytecodes, also in the middle of a write to stderr; the handler's write to
+    the same stream then raises RuntimeError (reentrant call), and so does logging's own
+    report of it. The line then goes to file descriptor 2 itself (no buffer, no lock)."""
+    try:
+        logger.log(level, msg, *args)
+    except RuntimeError:
+        try:
+            os.write(2, f"[ringbolt] {msg % args}\n".encode())
+        except OSError:
+            pass
+
+
 class App(RouteGroup, OpenAPIApp, ServiceFeatures):
     """A ringbolt application.
 
@@ -552,8 +566,9 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         TLS (docs/tls.md): ``ssl_certfile``, ``ssl_keyfile``, ``ssl_keyfile_password``,
         ``ssl_ca_certs``, ``ssl_cert_reqs`` (0/1/2 or "none"/"optional"/"required"),
         ``ssl_ciphers``, ``ssl_min_version`` ("TLSv1.2"/"TLSv1.3"), ``ssl_sni`` ([(name,
-        certfile, keyfile), ...]), ``ssl_handshake_timeout`` (seconds); SIGHUP reloads the
-        certificates for new connections.
+        certfile, keyfile), ...]), ``ssl_handshake_timeout`` (seconds), ``ssl_ktls`` (default
+        True: the kernel encrypts what connections send where it offers kTLS); SIGHUP
+        reloads the certificates for new connections.
         HTTP versions (docs/http.md): ``http`` ("auto" (default): HTTP/1.1 and HTTP/2; "1":
         HTTP/1.1 only, no h2 in ALPN; "2": HTTP/2 only, h2c by prior knowledge and h2 by
         ALPN, an HTTP/1.1 request answered 505); ``http2=False`` is ``http="1"``.
@@ -676,12 +691,14 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
 
                 def on_signal(signum: int, frame: Any) -> None:
                     if stop_requested and signum == signal.SIGINT:  # a second Ctrl-C: do not wait (as uvicorn)
-                        logger.warning("SIGINT received again: exiting without finishing the drain")
+                        _say_in_signal_handler(logging.WARNING,
+                                               "SIGINT received again: exiting without finishing the drain")
                         os._exit(EXIT_FORCED)
-                    logger.info("%s received: draining (Ctrl-C again to exit at once)", signal.Signals(signum).name)
                     stop_requested.append(signum)
                     if started:
                         self._begin_stop(server, supervised=_ready is not None)
+                    _say_in_signal_handler(logging.INFO, "%s received: draining (Ctrl-C again to exit at once)",
+                                           signal.Signals(signum).name)
 
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     previous[sig] = signal.signal(sig, on_signal)

@@ -421,3 +421,21 @@ def test_memory_returns_after_slow_readers_leave(readers, pipelined):
             s.close()
         code = srv.stop()
     assert code == 0, srv.output()
+
+
+def test_a_sigterm_that_interrupts_a_log_write_still_drains() -> None:
+    """Python runs a signal handler between the main thread's bytecodes, also while the
+    main thread is inside a write to stderr; the handler's own log line then meets
+    RuntimeError (reentrant call), as a SIGTERM sent while the server logged its start
+    did in Debian 11's kernel in a VM (tests/kernels): the exception left the handler,
+    and the server exited 1 without a drain. The drain must begin all the same, and the
+    line be said."""
+    srv = ServerProcess("reentrant_log_app:app")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        s.sendall(b"GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert Reader(s).read().status == 200
+    code = srv.stop(signal.SIGTERM, timeout=15)
+    out = srv.output()
+    assert code == 0, out
+    assert "SIGTERM received: draining" in out, out
+    assert "Traceback" not in out, out
