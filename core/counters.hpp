@@ -66,6 +66,7 @@ class counter {
     X(tls_close_notify)                                                                                                \
     X(tls_truncated)                                                                                                   \
     X(tls_sni_unknown)                                                                                                 \
+    X(tls_ktls_tx)                                                                                                     \
     X(h2_connections)                                                                                                  \
     X(h2_streams)                                                                                                      \
     X(h2_resets_sent)                                                                                                  \

@@ -438,6 +438,9 @@ void reactor::start_send(conn_slot& s, uint32_t slot) noexcept {
         s.batch.reset();
         core::output_queue& out = s.tp->wire_output(s.proto->output());
         if (!out.take_front(s.batch, max_iov, max_send_bytes)) {
+            if (s.own_tp && s.tp->failed()) [[unlikely]] {
+                close_conn(s, slot, false); // kTLS: its alert went to the socket within wire_output
+            }
             return;
         }
         // A head whose file body follows: TCP keeps it for sendfile's first packet

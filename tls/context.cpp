@@ -6,10 +6,12 @@
 #include "tls/connection_info.hpp"
 #include "tls/transport.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <linux/tls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -96,6 +98,11 @@ SSL_CTX* make_ctx(const context& owner, const options& o, const std::string& cer
     };
     SSL_CTX_set_min_proto_version(ctx, o.min_version);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    if (owner.ktls()) {
+        // OpenSSL's own kTLS: where the cipher allows, it gives the sending keys to the
+        // write BIO once the handshake's are done (tls/transport.cpp: the kernel's).
+        SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+    }
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
     // An idle keep-alive connection keeps no 16 KiB read/write buffers (as nginx does).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -195,6 +202,7 @@ std::shared_ptr<const context> context::build(const options& o, std::string& err
         c->_alpn_wire += id;
     }
     c->_alpn_required = o.alpn.required;
+    c->_ktls = o.ktls && ktls_unavailable_reason().empty();
     c->_default = make_ctx(*c, o, o.certfile, o.keyfile, error);
     if (c->_default == nullptr) {
         return nullptr;
@@ -274,36 +282,113 @@ SSL_CTX* context::for_name(std::string_view name) const noexcept {
     return nullptr;
 }
 
-const std::string& ktls_unavailable_reason() {
-    static const std::string reason = [] {
-        // TCP_ULP "tls" needs an established TCP socket: a loopback connection to ourselves.
-        int lst = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int cli = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        std::string why;
+namespace {
+
+/// A loopback TCP connection to ourselves; `acc` its accepted end (TCP_ULP needs an
+/// established socket). Closed when it goes.
+struct loopback_pair {
+    int lst = -1;
+    int cli = -1;
+    int acc = -1;
+    loopback_pair() {
+        lst = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cli = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof(a);
-        int acc = -1;
-        if (lst < 0 || cli < 0 || ::bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-            ::listen(lst, 1) != 0 || ::getsockname(lst, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
-            ::connect(cli, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-            (acc = ::accept4(lst, nullptr, nullptr, SOCK_CLOEXEC)) < 0) {
-            why = std::string("the probe's loopback connection failed: ") + std::strerror(errno);
-        } else if (::setsockopt(acc, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) != 0) {
-            int err = errno;
-            why = err == ENOENT ? "the kernel has no TLS upper layer protocol (CONFIG_TLS is off or the tls "
-                                  "module cannot be loaded)"
-                                : std::string("setsockopt(TCP_ULP, \"tls\") failed: ") + std::strerror(err);
+        if (lst >= 0 && cli >= 0 && ::bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+            ::listen(lst, 1) == 0 && ::getsockname(lst, reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
+            ::connect(cli, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+            acc = ::accept4(lst, nullptr, nullptr, SOCK_CLOEXEC);
         }
+    }
+    ~loopback_pair() {
         for (int fd : {acc, cli, lst}) {
             if (fd >= 0) {
                 ::close(fd);
             }
         }
-        return why;
+    }
+    loopback_pair(const loopback_pair&) = delete;
+    loopback_pair& operator=(const loopback_pair&) = delete;
+};
+
+struct ktls_cipher {
+    uint16_t type; ///< TLS_CIPHER_*
+    size_t keys_size;
+    const char* name;
+};
+constexpr ktls_cipher ktls_ciphers_known[] = {
+    {TLS_CIPHER_AES_GCM_128, sizeof(tls12_crypto_info_aes_gcm_128), "AES-128-GCM"},
+    {TLS_CIPHER_AES_GCM_256, sizeof(tls12_crypto_info_aes_gcm_256), "AES-256-GCM"},
+    {TLS_CIPHER_CHACHA20_POLY1305, sizeof(tls12_crypto_info_chacha20_poly1305), "ChaCha20-Poly1305"},
+    {TLS_CIPHER_AES_CCM_128, sizeof(tls12_crypto_info_aes_ccm_128), "AES-128-CCM"},
+};
+
+struct ktls_probe {
+    std::string why;          ///< empty: the kernel takes at least one cipher
+    std::vector<uint16_t> ok; ///< the ciphers it took
+    std::vector<std::string> names;
+};
+
+// Once per process: the kernel's TLS layer on a loopback connection, then each cipher's
+// sending keys (zeros) on a connection of its own (a socket takes keys once). A kernel
+// with the layer but not a cipher's crypto (a module missing) keeps that cipher in user
+// space rather than failing its connections.
+const ktls_probe& probe_ktls() {
+    static const ktls_probe probe = [] {
+        ktls_probe p;
+        for (const ktls_cipher& c : ktls_ciphers_known) {
+            loopback_pair lp;
+            if (lp.acc < 0) {
+                p.why = std::string("the probe's loopback connection failed: ") + std::strerror(errno);
+                break;
+            }
+            if (::setsockopt(lp.acc, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) != 0) {
+                int err = errno;
+                p.why = err == ENOENT ? "the kernel has no TLS upper layer protocol (CONFIG_TLS is off or the tls "
+                                        "module cannot be loaded)"
+                                      : std::string("setsockopt(TCP_ULP, \"tls\") failed: ") + std::strerror(err);
+                break;
+            }
+            unsigned char keys[64] = {};
+            tls_crypto_info head{};
+            head.version = TLS_1_3_VERSION;
+            head.cipher_type = c.type;
+            std::memcpy(keys, &head, sizeof(head));
+            if (::setsockopt(lp.acc, SOL_TLS, TLS_TX, keys, static_cast<socklen_t>(c.keys_size)) == 0) {
+                p.ok.push_back(c.type);
+                p.names.emplace_back(c.name);
+            }
+        }
+        if (p.why.empty() && p.ok.empty()) {
+            p.why = "the kernel's TLS layer takes none of AES-GCM, ChaCha20-Poly1305 and AES-CCM (their crypto "
+                    "modules are missing)";
+        }
+        return p;
     }();
-    return reason;
+    return probe;
+}
+
+} // namespace
+
+const std::string& ktls_unavailable_reason() {
+    return probe_ktls().why;
+}
+
+const std::vector<std::string>& ktls_cipher_names() {
+    return probe_ktls().names;
+}
+
+size_t ktls_keys_size(uint16_t cipher_type) noexcept {
+    const ktls_probe& p = probe_ktls();
+    for (const ktls_cipher& c : ktls_ciphers_known) {
+        if (c.type == cipher_type) {
+            return std::find(p.ok.begin(), p.ok.end(), cipher_type) != p.ok.end() ? c.keys_size : 0;
+        }
+    }
+    return 0;
 }
 
 void reporter::report(kind k, const char* what, const char* detail) noexcept {

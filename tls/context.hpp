@@ -52,6 +52,8 @@ struct options {
     std::vector<sni_entry> sni;
     uint32_t handshake_timeout_s = 10;
     alpn_offer alpn;
+    /// Hand the sending side to the kernel (kTLS) where it offers it (--no-ssl-ktls: never).
+    bool ktls = true;
 };
 
 /// "1.2", "TLSv1.2", "1.3", "TLSv1.3" -> the OpenSSL version number; 0 otherwise.
@@ -74,6 +76,9 @@ class context {
     /// client that shares none of it is refused (alpn_offer).
     std::string_view alpn_wire() const noexcept { return _alpn_wire; }
     bool alpn_required() const noexcept { return _alpn_required; }
+    /// Connections offer OpenSSL their sending side for kTLS (asked for, and the kernel
+    /// offers it: ktls_unavailable_reason() is empty).
+    bool ktls() const noexcept { return _ktls; }
     /// PEM of the certificate `ctx` (one of this context's) serves; null if unknown.
     std::shared_ptr<const std::string> server_cert_pem(SSL_CTX* ctx) const noexcept;
 
@@ -85,13 +90,19 @@ class context {
     uint32_t _handshake_timeout_s = 10;
     std::string _alpn_wire;
     bool _alpn_required = false;
+    bool _ktls = false;
     /// Each SSL_CTX's certificate as PEM, made once here: connections share the text.
     std::vector<std::pair<SSL_CTX*, std::shared_ptr<const std::string>>> _server_pems;
 };
 
 /// Whether the kernel can take TLS records over (kTLS): empty when it can, else why not
-/// (probed once per process on a loopback connection).
+/// (probed once per process on loopback connections: the TLS layer, then each cipher).
 const std::string& ktls_unavailable_reason();
+/// The ciphers whose sending keys the kernel took in that probe ("AES-128-GCM", ...).
+const std::vector<std::string>& ktls_cipher_names();
+/// The size of the kernel's struct of sending keys for `cipher_type` (TLS_CIPHER_*); 0
+/// when the probe found the kernel does not take that cipher.
+size_t ktls_keys_size(uint16_t cipher_type) noexcept;
 
 /// One log line per kind per 10 s at most, shared by every reactor (hence the lock: only
 /// failures come here).

@@ -7,8 +7,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <linux/tls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace ringbolt::tls {
@@ -23,13 +28,12 @@ constexpr size_t take_iov = 16;
 constexpr size_t record_overhead = 32;
 constexpr size_t wire_chunk_min = 4096; ///< a wire buffer for what comes outside an SSL_write
 
-// The write BIO: OpenSSL's records go straight into the transport's wire queue. (A
-// memory BIO holds them in a buffer of its own, grown by reallocation, to be copied out
-// again: two copies of every response byte and an allocation churn, measured in
-// benchmarks/journal/2026-11-25.md.)
-long wire_ctrl(BIO*, int cmd, long, void*) {
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0; // nothing is buffered; no kTLS, no pending count
-}
+// OpenSSL's kTLS controls of a write BIO, as its socket BIO answers them (bio.h lists the
+// three that are not public as "internal BIO" numbers).
+constexpr int ctrl_set_ktls = 72;          ///< BIO_CTRL_SET_KTLS: num = sending, ptr = the keys
+constexpr int ctrl_set_ktls_ctrl_msg = 74; ///< the next write is one record of type num
+constexpr int ctrl_clear_ktls_ctrl_msg = 75;
+constexpr uint8_t record_application_data = 23;
 
 int wire_create(BIO* b) {
     BIO_set_init(b, 1);
@@ -38,13 +42,67 @@ int wire_create(BIO* b) {
 
 } // namespace
 
+// The write BIO: OpenSSL's records go straight into the transport's wire queue. (A
+// memory BIO holds them in a buffer of its own, grown by reallocation, to be copied out
+// again: two copies of every response byte and an allocation churn, measured in
+// benchmarks/journal/2026-11-25.md.) After kTLS's switch OpenSSL writes a record's body
+// (the kernel adds head and tag), kept with its type for wire_output.
 int tls_transport::on_wire_write(BIO* b, const char* data, int len) noexcept {
     if (len <= 0) {
         return 0;
     }
     auto* t = static_cast<tls_transport*>(BIO_get_data(b));
+    if (t->_ktls != ktls_tx::off) [[unlikely]] {
+        uint8_t type = t->_record_type != 0 ? t->_record_type : record_application_data;
+        t->_record_type = 0; // one write is one record (as OpenSSL's socket BIO)
+        t->_kernel_records.push_back({type, std::string(data, static_cast<size_t>(len))});
+        return len;
+    }
     t->_wire.append_chunked({data, static_cast<size_t>(len)}, std::max(t->_wire_hint, wire_chunk_min));
     return len;
+}
+
+long tls_transport::on_wire_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept {
+    auto* t = static_cast<tls_transport*>(BIO_get_data(b));
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1; // nothing is buffered (kTLS's switch waits in wire_output for what is queued)
+    case ctrl_set_ktls:
+        return t->ktls_start(num, ptr);
+    case BIO_CTRL_GET_KTLS_SEND:
+        return t->_ktls != ktls_tx::off ? 1 : 0;
+    case ctrl_set_ktls_ctrl_msg:
+        t->_record_type = static_cast<uint8_t>(num);
+        return 0;
+    case ctrl_clear_ktls_ctrl_msg:
+        t->_record_type = 0;
+        return 0;
+    default:
+        return 0; // no pending count; receiving stays OpenSSL's (BIO_CTRL_GET_KTLS_RECV: 0)
+    }
+}
+
+// OpenSSL hands over the sending keys (the handshake's are done, the cipher is one the
+// kernel takes). The kernel's TLS layer is attached to the socket now (it changes nothing
+// until it has keys: a failure here leaves the sending to OpenSSL); the keys go to it in
+// wire_output, once the records made before the switch have gone out.
+long tls_transport::ktls_start(long is_tx, const void* crypto_info) noexcept {
+    if (is_tx == 0 || _fd < 0 || _ktls != ktls_tx::off || crypto_info == nullptr) {
+        return 0;
+    }
+    tls_crypto_info head{};
+    std::memcpy(&head, crypto_info, sizeof(head));
+    size_t len = ktls_keys_size(head.cipher_type); // 0: a cipher the kernel does not take (probed)
+    if (len == 0 || len > sizeof(_ktls_keys)) {
+        return 0;
+    }
+    if (::setsockopt(_fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) != 0 && errno != EEXIST) {
+        return 0;
+    }
+    std::memcpy(_ktls_keys, crypto_info, len);
+    _ktls_keys_len = static_cast<uint8_t>(len);
+    _ktls = ktls_tx::pending;
+    return 1;
 }
 
 namespace {
@@ -53,7 +111,7 @@ BIO_METHOD* wire_method() {
         BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringbolt wire queue");
         if (bm != nullptr) {
             BIO_meth_set_write(bm, &tls_transport::on_wire_write);
-            BIO_meth_set_ctrl(bm, wire_ctrl);
+            BIO_meth_set_ctrl(bm, &tls_transport::on_wire_ctrl);
             BIO_meth_set_create(bm, wire_create);
         }
         return bm;
@@ -90,6 +148,9 @@ tls_transport::tls_transport(std::shared_ptr<const context> ctx, core::core_coun
     SSL_set_bio(_ssl, _rbio, _wbio);
     SSL_set_app_data(_ssl, this);
     SSL_set_accept_state(_ssl);
+    if (!_ctx->ktls()) {
+        SSL_clear_options(_ssl, SSL_OP_ENABLE_KTLS);
+    }
 }
 
 tls_transport::~tls_transport() {
@@ -101,10 +162,12 @@ tls_transport::~tls_transport() {
         }
         SSL_free(_ssl); // frees the BIOs
     }
+    OPENSSL_cleanse(_ktls_keys, sizeof(_ktls_keys));
 }
 
 bool tls_transport::has_output() const noexcept {
-    return !_wire.empty() || (_established && !_failed && !_in.empty());
+    return !_wire.empty() || !_kernel_records.empty() ||
+           (_ktls == ktls_tx::off && _established && !_failed && !_in.empty());
 }
 
 void tls_transport::fail(reporter::kind k, const char* what, int ssl_error) noexcept {
@@ -158,6 +221,9 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
     }
     if (_established && !_failed) {
         read_plain();
+        if (_ktls != ktls_tx::off && SSL_get_key_update_type(_ssl) != SSL_KEY_UPDATE_NONE) [[unlikely]] {
+            refuse_key_update();
+        }
     }
     // (Handshake messages, session tickets and alerts went into _wire as OpenSSL wrote them.)
     return {_plain.data(), _plain_len};
@@ -284,7 +350,112 @@ void tls_transport::encrypt(core::output_queue& plain) noexcept {
     }
 }
 
+// The client asked for a KeyUpdate of the server's sending keys (TLS 1.3). They are the
+// kernel's, which OpenSSL 3.0 does not tell of new ones (and this kernel's kTLS could not
+// take them), so the connection ends: a close_notify under the keys the client still
+// reads with, then the close. The alternative, sending on under the old keys, breaks RFC
+// 8446 §4.6.3 without the client knowing. --no-ssl-ktls serves such clients.
+void tls_transport::refuse_key_update() noexcept {
+    _counters.tls_record_errors.add();
+    if (_reporter != nullptr) {
+        _reporter->report(reporter::record, "key update",
+                          "the client asked for new server keys, which kTLS cannot take (--no-ssl-ktls serves it)");
+    }
+    ERR_clear_error();
+    SSL_shutdown(_ssl); // close_notify: a record for the kernel
+    ERR_clear_error();
+    _shut = true;
+    _failed = true;
+}
+
+// After kTLS's switch: what OpenSSL made before it first (the handshake's records, as
+// ciphertext); then the keys to the kernel; then OpenSSL's own later records, each with
+// its type; then the protocol's plaintext itself. Nothing of the connection's is in
+// flight here (transport.hpp: wire_output), so these writes keep their order.
+core::output_queue& tls_transport::kernel_output(core::output_queue& plain) noexcept {
+    if (!_wire.empty()) {
+        return _wire;
+    }
+    if (!kernel_takes_over() || (!_kernel_records.empty() && !send_kernel_records())) {
+        return _wire; // failed: the reactor closes
+    }
+    if (!_established || _failed || _shut) {
+        return _wire;
+    }
+    return plain;
+}
+
+bool tls_transport::kernel_takes_over() noexcept {
+    if (_ktls != ktls_tx::pending) {
+        return true;
+    }
+    int rc = ::setsockopt(_fd, SOL_TLS, TLS_TX, _ktls_keys, _ktls_keys_len);
+    int err = errno;
+    OPENSSL_cleanse(_ktls_keys, sizeof(_ktls_keys));
+    if (rc != 0) {
+        // OpenSSL writes only plaintext now: the connection cannot go on.
+        _failed = true;
+        _kernel_records.clear();
+        _counters.tls_record_errors.add();
+        if (_reporter != nullptr) {
+            _reporter->report(reporter::record, "kTLS", std::strerror(err));
+        }
+        return false;
+    }
+    _ktls = ktls_tx::on;
+    _counters.tls_ktls_tx.add();
+    return true;
+}
+
+// OpenSSL's own records after the switch (session tickets, TLS 1.2's Finished, alerts,
+// close_notify): each one sendmsg with its record type, which the kernel sends whole or
+// not at all (EAGAIN). They are few and small, and come when the socket has room (after
+// the handshake, or when the connection ends), so one that does not fit ends the
+// connection: except close_notify, which is then left out.
+bool tls_transport::send_kernel_records() noexcept {
+    for (const kernel_record& r : _kernel_records) {
+        iovec iov{const_cast<char*>(r.body.data()), r.body.size()};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        alignas(cmsghdr) char control[CMSG_SPACE(1)] = {};
+        if (r.type != record_application_data) {
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof(control);
+            cmsghdr* c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_TLS;
+            c->cmsg_type = TLS_SET_RECORD_TYPE;
+            c->cmsg_len = CMSG_LEN(1);
+            *CMSG_DATA(c) = r.type;
+            msg.msg_controllen = c->cmsg_len;
+        }
+        ssize_t n;
+        do {
+            n = ::sendmsg(_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } while (n < 0 && errno == EINTR);
+        if (n != static_cast<ssize_t>(r.body.size())) {
+            int err = n < 0 ? errno : EMSGSIZE;
+            _kernel_records.clear();
+            if (_shut) {
+                return true; // the close_notify of a connection that ends anyway
+            }
+            _failed = true;
+            _counters.tls_record_errors.add();
+            if (_reporter != nullptr) {
+                _reporter->report(reporter::record, "kTLS: a record of the server's own", std::strerror(err));
+            }
+            return false;
+        }
+        _counters.bytes_out.add(static_cast<uint64_t>(n));
+    }
+    _kernel_records.clear();
+    return true;
+}
+
 core::output_queue& tls_transport::wire_output(core::output_queue& plain) noexcept {
+    if (_ktls != ktls_tx::off) {
+        return kernel_output(plain);
+    }
     if (_established && !_failed && !_shut) {
         encrypt(plain); // before the handshake is done, plaintext waits in the protocol's queue
     }
@@ -299,6 +470,15 @@ bool tls_transport::shut_output() noexcept {
     ERR_clear_error();
     SSL_shutdown(_ssl); // queues close_notify in _wire (the peer's is not waited for)
     ERR_clear_error();
+    if (_ktls != ktls_tx::off) {
+        // The reactor asks once everything is sent, so nothing is in flight: the kernel's
+        // close_notify goes now (or, when the socket is full, not at all), then the close.
+        if (_wire.empty() && kernel_takes_over()) {
+            send_kernel_records();
+        }
+        _kernel_records.clear();
+        return false;
+    }
     return !_wire.empty();
 }
 

@@ -3,8 +3,20 @@
 // turn it into plaintext for the protocol. The protocol's plaintext queue is encrypted a
 // bounded amount at a time into full 16 KiB records where the bytes allow (pieces of
 // several segments are gathered; file ranges are read straight into the gather buffer:
-// no sendfile), and the write BIO puts OpenSSL's records straight into the transport's
+// no sendfile, unless kTLS below), and the write BIO puts OpenSSL's records straight into the transport's
 // own queue, which the reactor sends like any output. OpenSSL never touches the socket.
+//
+// kTLS (where the kernel offers it and --ssl-ktls is on): OpenSSL's own kTLS
+// (SSL_OP_ENABLE_KTLS) hands the write BIO the sending keys once the handshake's are done,
+// if the cipher allows (AES-GCM, ChaCha20-Poly1305; TLS 1.2 and 1.3). The BIO attaches the
+// kernel's TLS layer to the socket at once and gives it the keys (TLS_TX) once the
+// records made before the switch have gone out; from then on the reactor sends the
+// protocol's plaintext queue itself, file ranges with sendfile(), and the kernel makes
+// the records. OpenSSL's own later records (session tickets, TLS 1.2's Finished, alerts,
+// close_notify) go to the socket from wire_output with their record type. Receiving
+// stays in user space (OpenSSL 3.0 takes TLS 1.3's receiving keys into the kernel for
+// no version), so a client's KeyUpdate is read as before; one that asks the server to
+// update its own keys ends the connection, which the kernel's sending keys cannot follow.
 #pragma once
 
 #include "core/output_queue.hpp"
@@ -13,6 +25,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 using BIO = struct bio_st;
 
@@ -32,7 +45,7 @@ class tls_transport final : public transport::transport {
 
     std::string_view on_wire_data(std::string_view bytes) noexcept override;
     core::output_queue& wire_output(core::output_queue& plain) noexcept override;
-    bool zero_copy_files() const noexcept override { return false; }
+    bool zero_copy_files() const noexcept override { return _ktls == ktls_tx::on; }
     bool has_output() const noexcept override;
     bool failed() const noexcept override { return _failed; }
     bool peer_closed() const noexcept override { return _peer_closed; }
@@ -52,10 +65,28 @@ class tls_transport final : public transport::transport {
     const context& ctx() const noexcept { return *_ctx; }
     const core::tls_info* tls_info() const noexcept override { return _info; }
     bool secure() const noexcept override { return true; }
+    void attach_socket(int fd) noexcept override { _fd = fd; }
+    /// The kernel makes this connection's records (kTLS's keys are in the socket).
+    bool kernel_sends() const noexcept { return _ktls == ktls_tx::on; }
     /// The write BIO's callback: OpenSSL's records into the wire queue.
     static int on_wire_write(BIO* b, const char* data, int len) noexcept;
+    /// The write BIO's controls (flush, and OpenSSL's kTLS ones).
+    static long on_wire_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept;
 
   private:
+    /// Where the sending keys are: OpenSSL's (off); given to the BIO, waiting for the
+    /// records made before the switch to go out (pending); the kernel's (on).
+    enum class ktls_tx : uint8_t { off, pending, on };
+    /// A record OpenSSL wrote after the switch, sent by wire_output with its type.
+    struct kernel_record {
+        uint8_t type;
+        std::string body;
+    };
+    long ktls_start(long is_tx, const void* crypto_info) noexcept;
+    core::output_queue& kernel_output(core::output_queue& plain) noexcept;
+    bool kernel_takes_over() noexcept;
+    bool send_kernel_records() noexcept;
+    void refuse_key_update() noexcept;
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
     void read_plain() noexcept;
     void encrypt(core::output_queue& plain) noexcept;
@@ -80,6 +111,15 @@ class tls_transport final : public transport::transport {
     core::tls_ref _info_ref;
     core::output_queue _wire;
     core::send_batch _in; ///< plaintext taken from the protocol's queue, not yet encrypted
+    /// kTLS's records after the switch, in order (few: tickets, an alert).
+    std::vector<kernel_record> _kernel_records;
+    /// The sending keys as the kernel takes them (struct tls12_crypto_info_*), kept from
+    /// OpenSSL's hand-over until the switch, then wiped.
+    unsigned char _ktls_keys[64] = {};
+    uint8_t _ktls_keys_len = 0;
+    uint8_t _record_type = 0; ///< the type of OpenSSL's next write after the switch (0: data)
+    ktls_tx _ktls = ktls_tx::off;
+    int _fd = -1;
     uint32_t _deadline = 0;
     bool _established = false;
     bool _failed = false;

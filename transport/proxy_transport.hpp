@@ -48,6 +48,7 @@ class proxy_transport final : public transport {
     const core::tls_info* tls_info() const noexcept override;
     bool secure() const noexcept override;
     bool take_proxied_client(proxied_client& out) noexcept override;
+    void attach_socket(int fd) noexcept override;
 
     /// The header as read (for tests); valid once the header is done.
     const proxy_header& header() const noexcept { return _header; }

@@ -33,7 +33,9 @@ class transport {
     /// next call; may be empty while a handshake is in progress).
     virtual std::string_view on_wire_data(std::string_view bytes) noexcept = 0;
     /// The queue the reactor sends from, given the protocol's plaintext queue: the same
-    /// queue for plain TCP; TLS moves records from `plain` into its own queue here.
+    /// queue for plain TCP; TLS moves records from `plain` into its own queue here (or,
+    /// once kTLS took the sending over, returns `plain` itself). Asked only when no send
+    /// of the connection is in flight.
     virtual core::output_queue& wire_output(core::output_queue& plain) noexcept = 0;
     /// File ranges may go out with sendfile() (false for userspace TLS: they must be
     /// read and encrypted).
@@ -70,6 +72,11 @@ class transport {
     virtual const core::tls_info* tls_info() const noexcept { return nullptr; }
     /// The connection is TLS (a request's scheme is https).
     virtual bool secure() const noexcept { return false; }
+    /// The connection's socket, told once when it opens: kTLS hands the sending keys to
+    /// it, and writes the few TLS records of its own (session tickets, alerts) to it
+    /// with their record type, from wire_output (the reactor asks only when no send is in
+    /// flight).
+    virtual void attach_socket(int fd) noexcept { (void)fd; }
     /// A load balancer's PROXY header named the client this connection serves: true once,
     /// as soon as the header is read, with the client in `out` (the reactor asks after
     /// each input while the protocol has seen nothing yet).

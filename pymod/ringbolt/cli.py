@@ -266,7 +266,9 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"somaxconn:         {_sysctl('net/core/somaxconn')}")
     print(f"CPUs available:    {len(os.sched_getaffinity(0))}")
     why = _native.ktls_unavailable_reason()
-    ktls = f"unavailable ({why})" if why else "offered by the kernel (unused: records are encrypted in user space)"
+    ktls = (f"unavailable ({why})" if why else
+            f"used (the kernel encrypts what TLS connections send: {', '.join(_native.ktls_ciphers())}; "
+            "--no-ssl-ktls: off)")
     print(f"kTLS:              {ktls}")
     will_use, code = _doctor_backend(probe, os.environ.get("RINGBOLT_IO", "").strip() or "auto")
     print(f"will use:          {will_use}")

@@ -318,6 +318,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--ssl-sni", "tls", "another certificate for an SNI name, '*.example.com' allowed (repeatable; "
            "RINGBOLT_SSL_SNI: one per line); unknown names get the default certificate", type=parse_sni,
            kind="list", metavar="NAME=CERTFILE,KEYFILE"),
+    Option("--ssl-ktls", "tls", "let the kernel encrypt what TLS connections send (kTLS) where it offers it and "
+           "the cipher allows; a client that asks for new server keys (TLS 1.3 KeyUpdate) is then disconnected "
+           "(default on)", type=parse_bool, kind="bool"),
     Option("--ssl-handshake-timeout", "tls", "seconds a TLS handshake may take (default 10)",
            type=parse_handshake_timeout, metavar="S"),
     # timeouts

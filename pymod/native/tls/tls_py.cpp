@@ -85,6 +85,9 @@ tls::options read_options(const pb::dict& c) {
             throw pb::value_error("ssl_min_version must be TLSv1.2 or TLSv1.3, not '" + v + "'");
         }
     }
+    if (has(c, "ssl_ktls")) {
+        o.ktls = c["ssl_ktls"].cast<bool>();
+    }
     if (has(c, "ssl_handshake_timeout")) {
         double t = c["ssl_handshake_timeout"].cast<double>();
         if (!(t >= 1 && t <= 3600)) {
@@ -113,9 +116,16 @@ std::shared_ptr<tls::factory> make_factory(const tls::options& opts) {
     static std::atomic<bool> said{false};
     if (!said.exchange(true)) {
         const std::string& why = tls::ktls_unavailable_reason();
-        if (why.empty()) {
+        if (why.empty() && ctx->ktls()) {
+            std::string names;
+            for (const std::string& n : tls::ktls_cipher_names()) {
+                names += (names.empty() ? "" : ", ") + n;
+            }
             log(core::log_level::info,
-                "kTLS: the kernel offers it, but this version encrypts TLS records in user space");
+                "kTLS: the kernel encrypts what TLS connections send (%s); receiving stays in user space",
+                names.c_str());
+        } else if (why.empty()) {
+            log(core::log_level::info, "kTLS off (--no-ssl-ktls): TLS records are encrypted in user space");
         } else {
             log(core::log_level::info, "kTLS unavailable (%s): TLS records are encrypted in user space", why.c_str());
         }
@@ -154,6 +164,9 @@ void init(pb::module_& m) {
     m.def(
         "ktls_unavailable_reason", [] { return tls::ktls_unavailable_reason(); },
         "Why the kernel cannot take TLS records over (kTLS); empty when it can.");
+    m.def(
+        "ktls_ciphers", [] { return tls::ktls_cipher_names(); },
+        "The ciphers whose sending keys the kernel takes (kTLS), as the probe found them.");
 }
 
 } // namespace ringbolt::tls_py

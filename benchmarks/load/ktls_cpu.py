@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Server CPU per MiB of a 1 MiB static file over TLS, with kTLS and without
+(--no-ssl-ktls), in one run: docs/deployment.md's kTLS figure. Meant for a kernel that
+offers kTLS, which this project's development host does not: run it in Debian's kernel
+in a VM (tools/kernel-vm), where only the ratio means something (the VM emulates the CPU):
+
+    tools/kernel-vm --suite bookworm linux-image-amd64 -- \\
+        build/venv/bin/python benchmarks/load/ktls_cpu.py --rounds 3 --files 60
+
+Each round starts ringbolt (one reactor thread, a P-256 certificate made here) once with
+kTLS and once without, in turn; a client on one keep-alive connection (Python's ssl,
+TLS 1.3: AES-256-GCM, the server's first choice) fetches the file --files times, and the
+server's user+system CPU (/proc/PID/stat) over those fetches is divided by the MiB
+received. The server's counter tls_ktls_tx says which way each run went. Prints a
+Markdown table: each round, then the medians and their ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from proc_util import cpu, free_port, insecure_tls, stop, wait_listening  # noqa: E402
+
+
+def certificate(d: Path) -> tuple[Path, Path]:
+    crt, key = d / "server.crt", d / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(crt), "-days", "2", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def run(python: str, d: Path, ktls: bool, files: int, digest: bytes) -> tuple[float, int]:
+    """(server CPU seconds per MiB, the server's tls_ktls_tx count)."""
+    crt, key = d / "server.crt", d / "server.key"
+    port = free_port()
+    app = d / "app.py"
+    proc = subprocess.Popen([python, "-m", "ringbolt", "serve", "app:app", "--app-dir", str(d), "--port", str(port),
+                             "--threads", "1", "--metrics", "--ssl-certfile", str(crt), "--ssl-keyfile", str(key),
+                             *([] if ktls else ["--no-ssl-ktls"])],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "STATIC": str(d)})
+    assert app.exists()
+    try:
+        wait_listening("127.0.0.1", port, 120, proc)
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=insecure_tls(), timeout=120)
+        conn.request("GET", "/static/file.bin")  # the handshake and a first fetch, outside the window
+        r = conn.getresponse()
+        assert r.status == 200 and hashlib.sha256(r.read()).digest() == digest
+        before = sum(cpu(proc.pid))
+        got = 0
+        for _ in range(files):
+            conn.request("GET", "/static/file.bin")
+            r = conn.getresponse()
+            body = r.read()
+            assert r.status == 200 and len(body) == 1 << 20
+            got += len(body)
+        used = sum(cpu(proc.pid)) - before
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        count = sum(int(v) for v in re.findall(r'ringbolt_tls_ktls_tx_total\{core="\d+"\} (\d+)', text))
+        return used / (got / (1 << 20)), count
+    finally:
+        stop(proc, 30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--python", default=sys.executable, help="the interpreter with ringbolt installed")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--files", type=int, default=60, help="1 MiB fetches per run")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        certificate(d)
+        data = os.urandom(1 << 20)
+        (d / "file.bin").write_bytes(data)
+        (d / "app.py").write_text("import os\nfrom ringbolt import App\napp = App()\n"
+                                  "app.static('/static', os.environ['STATIC'])\n")
+        digest = hashlib.sha256(data).digest()
+        rows: dict[bool, list[float]] = {True: [], False: []}
+        print(f"kernel {os.uname().release}; {args.files} x 1 MiB per run; server CPU ms per MiB\n")
+        print("| round | kTLS | user space | kTLS connections |")
+        print("|---:|---:|---:|---:|")
+        for i in range(args.rounds):
+            k, kcount = run(args.python, d, True, args.files, digest)
+            u, ucount = run(args.python, d, False, args.files, digest)
+            if kcount == 0:
+                sys.exit("no connection's sending went to the kernel: `ringbolt doctor` says why (kTLS line)")
+            assert ucount == 0, ucount
+            rows[True].append(k)
+            rows[False].append(u)
+            print(f"| {i + 1} | {k * 1e3:.2f} | {u * 1e3:.2f} | {kcount} |", flush=True)
+            time.sleep(0.5)
+        mk, mu = statistics.median(rows[True]), statistics.median(rows[False])
+        print(f"| median | {mk * 1e3:.2f} | {mu * 1e3:.2f} | |")
+        print(f"\nkTLS / user space: {mk / mu:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""kTLS on each kernel of `make kernels` (tools/kernel-vm). Where docs/deployment.md's
+table says the kernel takes TLS records (its kTLS cell begins "used"), a connection's
+sending goes to the kernel: the `tls_ktls_tx` counter counts each such connection, and
+the bytes that arrive are checked whole, from clients no one here wrote (httpx, curl,
+openssl s_client): TLS 1.3 and 1.2, AES-GCM and ChaCha20-Poly1305, HTTP/1.1 and HTTP/2 by
+ALPN, a memory body and a static file (sendfile() on a kTLS socket), session tickets
+(records of OpenSSL's own, sent with their type), a client's KeyUpdate of its own keys
+and one that asks for the server's (which ends the connection: the kernel cannot change
+its keys; with --no-ssl-ktls the same client is served). Where the cell says
+"unavailable", the counter stays 0 and the same requests are served in user space."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "py"))
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import LoggedServer, metric_totals  # noqa: E402
+from h2_tls_helpers import certs, client_ctx  # noqa: E402,F401  (certs: a fixture)
+from test_kernel_table import row  # noqa: E402
+
+import ssl  # noqa: E402
+
+WAIT = 60  # seconds: an emulated CPU
+
+
+def kernel_sends() -> bool:
+    """The table's word for this kernel: "used" or "unavailable" (nothing else passes)."""
+    cell = row()["ktls"]
+    assert cell.startswith(("used", "unavailable")), cell
+    return cell.startswith("used")
+
+
+@pytest.fixture(scope="module")
+def static(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("static")
+    (d / "big.bin").write_bytes(os.urandom(1 << 20))
+    return d
+
+
+def serve(certs: Path, static: Path, log: Path, *extra: str) -> LoggedServer:  # noqa: F811
+    return LoggedServer("kernel_app:app", log, "--app-dir", str(Path(__file__).parent / "apps"), "--threads", "1",
+                        "--metrics", "--ssl-certfile", str(certs / "server.crt"), "--ssl-keyfile",
+                        str(certs / "server.key"), *extra,
+                        env={"RINGBOLT_IO": "", "KERNEL_STATIC_DIR": str(static)})
+
+
+@pytest.fixture(scope="module")
+def srv(certs: Path, static: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]:  # noqa: F811
+    s = serve(certs, static, tmp_path_factory.mktemp("log") / "server.log")
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+def sent_by_kernel(srv: LoggedServer) -> int:
+    """The server's count of connections whose sending went to the kernel, read over TLS
+    1.2 with AES-CBC: a cipher kTLS does not take, so this connection stays in user space
+    and is not counted (which the count staying put shows)."""
+    ctx = client_ctx(version=ssl.TLSVersion.TLSv1_2)
+    ctx.set_ciphers("ECDHE-ECDSA-AES128-SHA256")
+    with httpx.Client(verify=ctx, timeout=WAIT) as c:
+        return metric_totals(c.get(f"https://127.0.0.1:{srv.port}/metrics").text).get("tls_ktls_tx", 0)
+
+
+def expect_counted(srv: LoggedServer, before: int, connections: int) -> None:
+    after = sent_by_kernel(srv)
+    want = before + connections if kernel_sends() else 0
+    assert after == want, (before, after, connections, srv.output())
+
+
+@pytest.mark.parametrize("version,cipher", [(ssl.TLSVersion.TLSv1_3, None),
+                                            (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256"),
+                                            (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305")],
+                         ids=["tls1.3-aes-gcm", "tls1.2-aes-gcm", "tls1.2-chacha20"])
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "h2"])
+def test_bodies_and_files_the_kernel_encrypts(srv: LoggedServer, static: Path, version: ssl.TLSVersion,
+                                              cipher: str | None, http2: bool) -> None:
+    before = sent_by_kernel(srv)
+    ctx = client_ctx(version=version, alpn=["h2"] if http2 else ["http/1.1"])
+    if cipher is not None:
+        ctx.set_ciphers(cipher)
+    file = (static / "big.bin").read_bytes()
+    with httpx.Client(http1=not http2, http2=http2, verify=ctx, timeout=WAIT) as c:
+        for _ in range(3):  # several requests on one connection
+            r = c.get(f"https://127.0.0.1:{srv.port}/hello")
+            assert r.status_code == 200 and r.json()["hello"] == ("2" if http2 else "1.1"), r.text
+        body = os.urandom(300_000)
+        r = c.post(f"https://127.0.0.1:{srv.port}/echo", content=body)
+        assert r.status_code == 200 and r.content == body
+        for _ in range(2):
+            r = c.get(f"https://127.0.0.1:{srv.port}/static/big.bin")
+            assert r.status_code == 200 and hashlib.sha256(r.content).digest() == hashlib.sha256(file).digest()
+    expect_counted(srv, before, 1)
+
+
+def test_curl_tls13_chacha20_static_file(srv: LoggedServer, static: Path, tmp_path: Path) -> None:
+    before = sent_by_kernel(srv)
+    out = tmp_path / "got.bin"
+    url = f"https://127.0.0.1:{srv.port}/static/big.bin"
+    done = subprocess.run(["curl", "-sSk", "--http1.1", "--tlsv1.3", "--tls13-ciphers",
+                           "TLS_CHACHA20_POLY1305_SHA256", "-o", str(out), "-w", "%{http_code} %{num_connects}",
+                           url], capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode == 0 and done.stdout == "200 1", (done.stdout, done.stderr)
+    assert out.read_bytes() == (static / "big.bin").read_bytes()
+    expect_counted(srv, before, 1)
+
+
+class SClient:
+    """openssl s_client on one connection: lines in, what it prints out (read by a thread)."""
+
+    def __init__(self, port: int, *extra: str) -> None:
+        self.proc = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-crlf",
+                                      "-alpn", "http/1.1", *extra],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.out = b""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while chunk := self.proc.stdout.read1(65536):
+            self.out += chunk
+
+    def wait_for(self, text: bytes, count: int = 1) -> bool:
+        deadline = time.monotonic() + WAIT
+        while self.out.count(text) < count:
+            if time.monotonic() > deadline or not self._reader.is_alive():
+                return self.out.count(text) >= count
+            time.sleep(0.05)
+        return True
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode())
+        self.proc.stdin.flush()
+
+    def request(self) -> None:
+        self.send("GET /hello HTTP/1.1\nHost: localhost\n\n")
+
+    def close(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        return self.proc.wait(WAIT)
+
+
+def test_session_tickets_resume(srv: LoggedServer, tmp_path: Path) -> None:
+    # TLS 1.3's tickets come after the switch: records of OpenSSL's own, given their type
+    sess = tmp_path / "session.pem"
+    for extra, reused in ((("-sess_out", str(sess)), False), (("-sess_in", str(sess)), True)):
+        before = sent_by_kernel(srv)
+        c = SClient(srv.port, "-tls1_3", *extra)
+        try:
+            c.request()
+            assert c.wait_for(b'"hello":"1.1"'), c.out
+            assert (b"Reused, TLSv1.3" in c.out) == reused, c.out
+        finally:
+            c.close()
+        expect_counted(srv, before, 1)
+
+
+def test_a_key_update_of_the_clients_keys(srv: LoggedServer) -> None:
+    c = SClient(srv.port, "-tls1_3")
+    try:
+        c.request()
+        assert c.wait_for(b'"hello":"1.1"'), c.out
+        time.sleep(0.5)
+        c.send("k\n")  # KeyUpdate, update_not_requested: the client's sending keys change
+        assert c.wait_for(b"KEYUPDATE"), c.out
+        time.sleep(0.5)
+        c.request()
+        assert c.wait_for(b'"hello":"1.1"', 2), c.out  # read under the client's new keys
+    finally:
+        c.close()
+
+
+def test_a_key_update_of_the_servers_keys(srv: LoggedServer, certs: Path, static: Path,  # noqa: F811
+                                          tmp_path: Path) -> None:
+    c = SClient(srv.port, "-tls1_3")
+    try:
+        c.request()
+        assert c.wait_for(b'"hello":"1.1"'), c.out
+        time.sleep(0.5)
+        c.send("K\n")  # KeyUpdate, update_requested: the server must change its sending keys
+        assert c.wait_for(b"KEYUPDATE"), c.out
+        if kernel_sends():
+            # the kernel's keys cannot change: the server ends the connection (s_client
+            # reads its close_notify and exits), said in the log
+            c.proc.wait(WAIT)
+            assert c.out.count(b'"hello":"1.1"') == 1, c.out
+            assert "TLS: key update: the client asked for new server keys" in srv.output(), srv.output()
+        else:
+            time.sleep(0.5)
+            c.request()
+            assert c.wait_for(b'"hello":"1.1"', 2), c.out
+    finally:
+        c.close()
+    # without kTLS OpenSSL changes its keys and the same client is served
+    plain = serve(certs, static, tmp_path / "server.log", "--no-ssl-ktls")
+    try:
+        c = SClient(plain.port, "-tls1_3")
+        try:
+            c.request()
+            assert c.wait_for(b'"hello":"1.1"'), c.out
+            time.sleep(0.5)
+            c.send("K\n")
+            assert c.wait_for(b"KEYUPDATE"), c.out
+            time.sleep(0.5)
+            c.request()
+            assert c.wait_for(b'"hello":"1.1"', 2), c.out
+        finally:
+            c.close()
+        assert sent_by_kernel(plain) == 0
+        assert "kTLS off (--no-ssl-ktls)" in plain.output() or not kernel_sends(), plain.output()
+    finally:
+        assert plain.stop() == 0, plain.output()
+
+
+def test_the_epoll_backend_hands_over_too(certs: Path, static: Path, tmp_path: Path) -> None:  # noqa: F811
+    s = LoggedServer("kernel_app:app", tmp_path / "server.log", "--app-dir", str(Path(__file__).parent / "apps"),
+                     "--threads", "1", "--metrics", "--ssl-certfile", str(certs / "server.crt"), "--ssl-keyfile",
+                     str(certs / "server.key"), env={"RINGBOLT_IO": "epoll", "KERNEL_STATIC_DIR": str(static)})
+    try:
+        s.wait_log("(io: epoll", WAIT)
+        file = (static / "big.bin").read_bytes()
+        with httpx.Client(verify=client_ctx(alpn=["http/1.1"]), timeout=WAIT) as c:
+            for _ in range(2):
+                r = c.get(f"https://127.0.0.1:{s.port}/static/big.bin")
+                assert r.status_code == 200 and r.content == file
+            body = os.urandom(300_000)
+            assert c.post(f"https://127.0.0.1:{s.port}/echo", content=body).content == body
+        expect_counted(s, 0, 1)
+    finally:
+        assert s.stop() == 0, s.output()
