@@ -62,8 +62,13 @@ test-wheel: wheel
 run: install
 	$(PYTHON) examples/hello.py
 
+# b_ndebug=true: the libraries compile with the package's flags (-DNDEBUG), so the
+# compiler cache serves build/py's objects here (with meson's default, _GLIBCXX_ASSERTIONS
+# instead, CI compiled the whole C++ core twice: about 350 CPU s); the tests' own sources
+# keep assert() and those bounds checks (tests/meson.build, test_args), and the ASan and
+# TSan builds keep them everywhere.
 $(MESON_DEV)/build.ninja:
-	meson setup $(MESON_DEV) -Dpython=false -Dwerror=$(WERROR)
+	meson setup $(MESON_DEV) -Dpython=false -Dwerror=$(WERROR) -Db_ndebug=true
 
 dev: deps $(MESON_DEV)/build.ninja
 	ninja -C $(MESON_DEV)

@@ -14,9 +14,9 @@
 // protocol's plaintext queue itself, file ranges with sendfile(), and the kernel makes
 // the records. OpenSSL's own later records (session tickets, TLS 1.2's Finished, alerts,
 // close_notify) go to the socket from wire_output with their record type. Receiving
-// stays in user space (OpenSSL 3.0 takes TLS 1.3's receiving keys into the kernel for
-// no version), so a client's KeyUpdate is read as before; one that asks the server to
-// update its own keys ends the connection, which the kernel's sending keys cannot follow.
+// stays in user space (OpenSSL 3.0 never hands the kernel TLS 1.3's receiving keys; the
+// read BIO declines TLS 1.2's), so a client's KeyUpdate is read as before; one that asks
+// the server to update its own keys ends the connection: the kernel's cannot follow.
 #pragma once
 
 #include "core/output_queue.hpp"
