@@ -46,13 +46,17 @@ def run(python: str, d: Path, ktls: bool, files: int, digest: bytes) -> tuple[fl
     crt, key = d / "server.crt", d / "server.key"
     port = free_port()
     app = d / "app.py"
+    log = open(d / f"server-{'ktls' if ktls else 'user'}.log", "wb")  # said when the server fails
     proc = subprocess.Popen([python, "-m", "ringbolt", "serve", "app:app", "--app-dir", str(d), "--port", str(port),
                              "--threads", "1", "--metrics", "--ssl-certfile", str(crt), "--ssl-keyfile", str(key),
                              *([] if ktls else ["--no-ssl-ktls"])],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "STATIC": str(d)})
+                            stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "STATIC": str(d)})
     assert app.exists()
     try:
-        wait_listening("127.0.0.1", port, 120, proc)
+        try:
+            wait_listening("127.0.0.1", port, 120, proc)
+        except RuntimeError:
+            sys.exit(f"the server did not start:\n{Path(log.name).read_text(errors='replace')[-2000:]}")
         conn = http.client.HTTPSConnection("127.0.0.1", port, context=insecure_tls(), timeout=120)
         conn.request("GET", "/static/file.bin")  # the handshake and a first fetch, outside the window
         r = conn.getresponse()
@@ -73,6 +77,7 @@ def run(python: str, d: Path, ktls: bool, files: int, digest: bytes) -> tuple[fl
         return used / (got / (1 << 20)), count
     finally:
         stop(proc, 30)
+        log.close()
 
 
 def main() -> None:

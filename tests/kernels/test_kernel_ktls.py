@@ -49,11 +49,12 @@ def static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def serve(certs: Path, static: Path, log: Path, *extra: str) -> LoggedServer:  # noqa: F811
+def serve(certs: Path, static: Path, log: Path, *extra: str, io: str = "") -> LoggedServer:  # noqa: F811
+    """kernel_app over TLS, one reactor thread; `io`: the backend asked for ("": the kernel's)."""
     return LoggedServer("kernel_app:app", log, "--app-dir", str(Path(__file__).parent / "apps"), "--threads", "1",
                         "--metrics", "--ssl-certfile", str(certs / "server.crt"), "--ssl-keyfile",
                         str(certs / "server.key"), *extra,
-                        env={"RINGBOLT_IO": "", "KERNEL_STATIC_DIR": str(static)})
+                        env={"RINGBOLT_IO": io, "KERNEL_STATIC_DIR": str(static)})
 
 
 @pytest.fixture(scope="module")
@@ -227,9 +228,7 @@ def test_a_key_update_of_the_servers_keys(srv: LoggedServer, certs: Path, static
 
 
 def test_the_epoll_backend_hands_over_too(certs: Path, static: Path, tmp_path: Path) -> None:  # noqa: F811
-    s = LoggedServer("kernel_app:app", tmp_path / "server.log", "--app-dir", str(Path(__file__).parent / "apps"),
-                     "--threads", "1", "--metrics", "--ssl-certfile", str(certs / "server.crt"), "--ssl-keyfile",
-                     str(certs / "server.key"), env={"RINGBOLT_IO": "epoll", "KERNEL_STATIC_DIR": str(static)})
+    s = serve(certs, static, tmp_path / "server.log", io="epoll")
     try:
         s.wait_log("(io: epoll", WAIT)
         file = (static / "big.bin").read_bytes()
