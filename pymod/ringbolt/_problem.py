@@ -30,12 +30,25 @@ class RequestValidationError(ValidationError):
     whose ``detail`` is that list (the member FastAPI's clients read)."""
 
     def __init__(self, errors: Iterable[dict[str, Any]]) -> None:
-        listed = _Errors(ordered(list(errors)))
+        # the app's own copies: a decoder's errors may be kept for its next refusal
+        listed = _Errors(ordered([_own(e) for e in errors]))
         HTTPError.__init__(self, 422, listed, title="Unprocessable Content")
         self.errors = listed
 
     def problem(self) -> dict[str, Any]:
         return {"type": self.type, "title": self.title, "status": 422, "detail": list(self.errors)}
+
+
+def _own(error: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``error`` whose ``loc`` (a list; a tuple is kept) and ``ctx`` are its own."""
+    out = dict(error)
+    loc = error["loc"]
+    if type(loc) is list:
+        out["loc"] = list(loc)
+    ctx = error.get("ctx")
+    if ctx is not None:
+        out["ctx"] = dict(ctx)
+    return out
 
 
 class ResponseValidationError(TypeError):
@@ -142,10 +155,10 @@ def from_pydantic(out: list[Any], prefix: Loc) -> ErrorList:
     it is most of a refusal's cost) as our list, each ``loc`` after ``prefix`` (its own
     dicts, changed in place: no copy on the error path)."""
     for e in out:
-        e["loc"] = (*prefix, *e["loc"])  # a tuple: written as a JSON array
+        e["loc"] = prefix + e["loc"]  # pydantic's is a tuple (written as a JSON array)
         ctx = e.get("ctx")
-        if ctx is not None:
-            raised = ctx.get("error")  # the one member that is not plain data: a validator's exception
+        if ctx is not None and "error" in ctx:
+            raised = ctx["error"]  # the one member that is not plain data: a validator's exception
             if raised is not None and type(raised) not in _PLAIN:
                 ctx["error"] = str(raised)  # its text, as FastAPI writes it
     return out
@@ -167,19 +180,10 @@ def msgspec_loc(path: str) -> list[Any]:
     return loc
 
 
-_msgspec_seen: dict[tuple[str, Loc], dict[str, Any]] = {}
-
-
-def from_msgspec(exc: Any, prefix: Loc) -> ErrorList:
-    """msgspec's ValidationError (one failure, its place as a ``$...`` path in the
-    message) as our list. A message met before is not parsed again (bounded)."""
-    key = (str(exc), prefix)
-    known = _msgspec_seen.get(key)
-    if known is None:
-        known = _parse_msgspec(key[0], prefix)
-        if len(_msgspec_seen) < 1024:
-            _msgspec_seen[key] = known
-    return [{**known, "loc": list(known["loc"])}]
+def from_msgspec(text: str, prefix: Loc) -> ErrorList:
+    """msgspec's ValidationError's message (one failure, its place as a ``$...`` path)
+    as our list."""
+    return [_parse_msgspec(text, prefix)]
 
 
 def _parse_msgspec(text: str, prefix: Loc) -> dict[str, Any]:

@@ -265,7 +265,7 @@ class _Compiler:
         decode = self.const("B", spec.decode)
         x.append("else:")
         x.append(f"    body = {decode}(raw)")
-        x.append("    if type(body) is BodyInvalid: err = extend(err, body.errors)")
+        x.append("    if type(body) is BodyInvalid: err = extend(err, body)")
         if spec.embed:
             x.append("    else:")
             for p in spec.params:

@@ -5,6 +5,7 @@ handler raised (the exception thrown in at the yield); Security scopes; app-scop
 values; dependency_overrides; and what is refused when a route is registered."""
 
 import contextlib
+import copy
 import time
 from typing import Annotated, Any, Iterator
 
@@ -205,6 +206,49 @@ def test_validation_error_handler_sees_the_errors() -> None:
         assert r.json()["count"] == 1
         assert r.json()["errors"][0]["loc"] == ["query", "n"]
         assert client.get("/?n=2").json() == {"n": 2}
+
+
+@pytest.mark.parametrize("lib", ["pydantic", "msgspec"])
+def test_a_handler_that_changes_the_errors_changes_no_later_refusal(lib: str) -> None:
+    """A decoder keeps msgspec's errors for its next refusal of the same kind: the
+    errors an exception handler gets are its own copies, and the default 422 of a route
+    without a handler is not touched by another route's handler either."""
+    if lib == "msgspec":
+        import msgspec
+
+        class Item(msgspec.Struct):
+            name: Annotated[str, msgspec.Meta(min_length=1)]
+            size: dict[str, int] = {}
+    else:
+        import pydantic
+
+        class Item(pydantic.BaseModel):  # type: ignore[no-redef]
+            name: str = pydantic.Field(min_length=1)
+            size: dict[str, int] = {}
+
+    handled = App()
+
+    @handled.exception_handler(RequestValidationError)
+    def on_invalid(req: Request, exc: RequestValidationError) -> Response:
+        seen = copy.deepcopy(exc.errors())
+        for e in exc.errors:  # everything an app might change in place
+            e["msg"] = "changed"
+            e["loc"].append("changed") if isinstance(e["loc"], list) else None
+            if e.get("ctx") is not None:
+                e["ctx"]["min_length"] = 99
+        return Response.json({"errors": seen}, status=400)
+
+    @handled.post("/items")
+    def create(item: Item) -> dict[str, str]:
+        return {"name": item.name}
+
+    with TestClient(handled) as client:
+        first = client.post("/items", json={"name": ""}).json()["errors"]
+        again = client.post("/items", json={"name": ""}).json()["errors"]
+        assert first == again
+        assert [(e["type"], e["loc"], e["ctx"]) for e in first] == [("string_too_short", ["body", "name"],
+                                                                     {"min_length": 1})]
+        assert client.post("/items", json={"name": "a"}).json() == {"name": "a"}
 
 
 def test_plain_handler_is_registered_as_it_is() -> None:
