@@ -32,7 +32,7 @@ PIP_WERROR = -Csetup-args=-Dwerror=$(WERROR)
 # key unless told not to (debug info then names the first build's directory: harmless).
 export CCACHE_NOHASHDIR = true
 
-.PHONY: deps install wheel test-wheel dev run kernels kernels-ci py314 test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
+.PHONY: deps install wheel test-wheel dev run kernels kernels-ci py314 py314-ci test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
 
 deps:
 	PYTHON="$(PYTHON)" VENV_FROM="$(VENV_FROM)" ./tools/install-deps.sh
@@ -86,18 +86,23 @@ test-unit: dev
 PY_TABLES = $(addprefix --ignore=tests/py/,test_typed_params.py test_typed_bodies.py test_typed_openapi.py \
   test_typed_openapi_security.py test_typed_openapi_schemathesis.py test_typed_port.py test_docs_from_fastapi.py \
   test_auth_jwt.py test_auth_jwks.py test_auth_keys.py test_docs_auth.py test_templates.py test_cache.py test_tracing.py)
+# Nor does it run PY_OWN: the files whose work is Python's own (the CLI's options, gunicorn's
+# arbiter, FastAPI's static files and thread pool: 57 CPU s on io_uring, about twice that
+# under ASan), each of whose C++ paths another file runs on both backends.
+PY_OWN = $(addprefix --ignore=tests/py/,test_cli.py test_gunicorn_worker.py test_fastapi_static.py \
+  test_fastapi_threadpool.py)
 # Each pass names its backend (RINGBOLT_TEST_IO, RINGBOLT_IO): a test parametrized over
 # both backends runs the pass's own (tests/py/conftest.py lane_backends).
 E2E = $(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/py
 test-py: install
 	RINGBOLT_TEST_IO=io_uring $(E2E)
-	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES)
+	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES) $(PY_OWN)
 
 test-py-uring:
 	RINGBOLT_TEST_IO=io_uring $(E2E)
 
 test-py-epoll:
-	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES)
+	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES) $(PY_OWN)
 
 # The load generator's own tests (tools/load) and the load scripts' (benchmarks/load/tests).
 # Not here: benchmarks/load/tests/test_fortunes.py and test_apiperf.py check the peers'
@@ -159,9 +164,14 @@ kernels-ci: kernels
 # CPython 3.14: Debian unstable's python3.14 (it needs unstable's libc) in a debootstrap
 # root of its own under build/cpython/ (tools/cpython-root): the build with that suite's
 # GCC 16 and simdjson 4, an import, and the interpreter-facing test files. As root; about
-# 1.6 GB, 5 minutes (440 CPU s) the first time. Not in CI yet (its budget).
+# 1.6 GB, 5 minutes (440 CPU s) the first time. CI runs py314-ci (below).
 py314:
 	tools/cpython-root
+
+# CI's 3.14 lane: the build at -O2 without debug info, a cp314 wheel from it (the same
+# objects), and the test files above run against the wheel.
+py314-ci:
+	SETUP_ARGS="-Ddebug=false" tools/cpython-root --wheel
 
 interop-test:
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/interop
@@ -259,11 +269,8 @@ asan-py-build: deps
 	  -Csetup-args=-Doptimization=1 "-Csetup-args=-Dcpp_args=-g1 -Wno-subobject-linkage" -Csetup-args=$(SANITIZER_UNITY) .
 
 # PY_TABLES (above, at test-py) add no C++ path to the ASan run, and CI's ASan lane is its
-# longest; nor do the files whose work is Python's own (the CLI's options, gunicorn's
-# arbiter, FastAPI's static files and thread pool: 57 CPU s on io_uring, about twice that
-# under ASan), each of whose C++ paths another file runs.
-ASAN_PY_SKIP = $(PY_TABLES) $(addprefix --ignore=tests/py/,test_cli.py test_gunicorn_worker.py test_fastapi_static.py \
-  test_fastapi_threadpool.py)
+# longest; nor do PY_OWN's files (above).
+ASAN_PY_SKIP = $(PY_TABLES) $(PY_OWN)
 # The tests parametrized over both io backends run io_uring's case (RINGBOLT_TEST_IO): the
 # epoll backend's own C++ (its waits, sends, datagrams) runs under ASan in the unit tests
 # (server_test, datagram_echo_test: both backends), the protocols above it are the same.

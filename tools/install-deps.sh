@@ -14,6 +14,7 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               redis-server  # the Redis cache store shared by workers (tests/py/test_cache.py)
               postgresql  # the fortunes page on a cluster of its own (tests/py/test_templates.py)
               qemu-system-x86 busybox-static cpio  # Debian's other kernels in a VM (tools/kernel-vm, make kernels)
+              debootstrap  # a Debian unstable root for CPython 3.14 (tools/cpython-root, make py314)
               )
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
