@@ -32,7 +32,7 @@ PIP_WERROR = -Csetup-args=-Dwerror=$(WERROR)
 # key unless told not to (debug info then names the first build's directory: harmless).
 export CCACHE_NOHASHDIR = true
 
-.PHONY: deps install wheel test-wheel dev run kernels kernels-ci py314 py314-ci test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
+.PHONY: deps install wheel test-wheel dev run kernels kernels-ci py314 py314-ci py314-ci-test test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
 
 deps:
 	PYTHON="$(PYTHON)" VENV_FROM="$(VENV_FROM)" ./tools/install-deps.sh
@@ -168,10 +168,14 @@ kernels-ci: kernels
 py314:
 	tools/cpython-root
 
-# CI's 3.14 lane: the build at -O2 without debug info, a cp314 wheel from it (the same
-# objects), and the test files above run against the wheel.
+# CI's 3.14 lane: the build at -O2 without debug info and a cp314 wheel from it (the same
+# objects), installed; then (py314-ci-test, at the suites' CPU priority, not the builds')
+# the test files above against the wheel.
 py314-ci:
-	SETUP_ARGS="-Ddebug=false" tools/cpython-root --wheel
+	TESTS=0 SETUP_ARGS="-Ddebug=false" tools/cpython-root --wheel
+
+py314-ci-test:
+	tools/cpython-root --tests-only
 
 interop-test:
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/interop
