@@ -33,6 +33,11 @@ class BodyInvalid(list[dict[str, Any]]):
     __slots__ = ()
 
 
+# what a msgspec body decoder keeps of its refusals (body_decoder)
+KEEP_MESSAGES = 1024
+KEEP_MESSAGE_CHARS = 200
+
+
 def _is_pydantic_model(tp: Any) -> bool:
     pd = sys.modules.get("pydantic")
     return pd is not None and isinstance(tp, type) and issubclass(tp, pd.BaseModel)
@@ -138,8 +143,10 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
     MsgspecError = msgspec.ValidationError
     DecodeError = msgspec.DecodeError
     # msgspec reports one failure, as a message: the errors of a message met before are
-    # not made again (at most 1,024 kept: the first ones), so a refusal costs about what
-    # a success does (about 5,000 instructions less than a new list each time)
+    # not made again, so a refusal costs about what a success does (about 5,000
+    # instructions less than a new list each time). At most KEEP_MESSAGES are kept (the
+    # first ones), and none longer than KEEP_MESSAGE_CHARS: a message can quote the
+    # client (an unknown field's name, an enum's value), which must not fill memory.
     seen: dict[str, BodyInvalid] = {}
 
     def decode_msgspec(raw: bytes) -> Any:
@@ -150,7 +157,7 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
             known = seen.get(text)
             if known is None:
                 known = BodyInvalid(_problem.from_msgspec(text, prefix))
-                if len(seen) < 1024:
+                if len(seen) < KEEP_MESSAGES and len(text) <= KEEP_MESSAGE_CHARS:
                     seen[text] = known
             return known
         except DecodeError as exc:

@@ -6,6 +6,7 @@ values; dependency_overrides; and what is refused when a route is registered."""
 
 import contextlib
 import copy
+import json
 import time
 from typing import Annotated, Any, Iterator
 
@@ -211,8 +212,8 @@ def test_validation_error_handler_sees_the_errors() -> None:
 @pytest.mark.parametrize("lib", ["pydantic", "msgspec"])
 def test_a_handler_that_changes_the_errors_changes_no_later_refusal(lib: str) -> None:
     """A decoder keeps msgspec's errors for its next refusal of the same kind: the
-    errors an exception handler gets are its own copies, and the default 422 of a route
-    without a handler is not touched by another route's handler either."""
+    errors an exception handler gets are its own copies, so what the handler changes
+    reaches neither its answer's copy nor the next refusal's errors."""
     if lib == "msgspec":
         import msgspec
 
@@ -233,7 +234,8 @@ def test_a_handler_that_changes_the_errors_changes_no_later_refusal(lib: str) ->
         seen = copy.deepcopy(exc.errors())
         for e in exc.errors:  # everything an app might change in place
             e["msg"] = "changed"
-            e["loc"].append("changed") if isinstance(e["loc"], list) else None
+            if isinstance(e["loc"], list):
+                e["loc"].append("changed")
             if e.get("ctx") is not None:
                 e["ctx"]["min_length"] = 99
         return Response.json({"errors": seen}, status=400)
@@ -249,6 +251,36 @@ def test_a_handler_that_changes_the_errors_changes_no_later_refusal(lib: str) ->
         assert [(e["type"], e["loc"], e["ctx"]) for e in first] == [("string_too_short", ["body", "name"],
                                                                      {"min_length": 1})]
         assert client.post("/items", json={"name": "a"}).json() == {"name": "a"}
+
+
+def test_a_msgspec_decoder_keeps_no_message_that_quotes_the_client_at_length() -> None:
+    """msgspec's message can quote the body (an enum's value, an unknown field's name):
+    such a message is answered but not kept, so refusals cannot fill the decoder's keep;
+    short ones are kept up to KEEP_MESSAGES."""
+    import enum
+
+    import msgspec
+
+    from ringbolt import _models
+
+    class Colour(enum.Enum):
+        red = "red"
+
+    class Paint(msgspec.Struct):
+        colour: Colour
+
+    decode = _models.body_decoder(Paint)
+    kept = next(c.cell_contents for c in decode.__closure__ or () if isinstance(c.cell_contents, dict))
+    long_value = "x" * (_models.KEEP_MESSAGE_CHARS + 1)
+    for i in range(3):
+        refused = decode(json.dumps({"colour": f"{long_value}{i}"}).encode())
+        assert type(refused) is _models.BodyInvalid and refused[0]["loc"] == ["body", "colour"]
+        assert long_value in refused[0]["msg"]
+    assert kept == {}
+    for i in range(_models.KEEP_MESSAGES + 5):
+        assert type(decode(json.dumps({"colour": f"c{i}"}).encode())) is _models.BodyInvalid
+    assert len(kept) == _models.KEEP_MESSAGES
+    assert decode(b'{"colour": "c0"}') is kept[next(iter(kept))]  # the kept answer, again
 
 
 def test_plain_handler_is_registered_as_it_is() -> None:
