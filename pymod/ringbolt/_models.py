@@ -10,7 +10,9 @@ tells whether a type can be theirs without importing them)."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import sys
+import types
 import typing
 from typing import Any, Callable
 
@@ -219,8 +221,17 @@ def response_writer(tp: Any) -> Writer:
         validate = getattr(adapter, "validator", adapter).validate_python
         PydanticError = pydantic.ValidationError
         exact = tp if isinstance(tp, type) and _is_pydantic_model(tp) else None
+        # a plain dataclass (or a list of one) returned as its own instances: pydantic
+        # passes them through unchecked, so the work is only writing them, which msgspec
+        # does in about 40% of pydantic's time (500 of Litestar's benchmark's people)
+        fast = _dataclass_passthrough(tp)
+        fast_kind, fast_many, fast_encode = fast if fast is not None else (None, False, None)
 
         def write_pydantic(value: Any) -> bytes:
+            if fast_encode is not None and (
+                    type(value) is list and all(type(v) is fast_kind for v in value) if fast_many
+                    else type(value) is fast_kind):
+                return fast_encode(value)
             if type(value) is not exact:
                 try:
                     value = validate(value, from_attributes=True)
@@ -243,6 +254,51 @@ def response_writer(tp: Any) -> Writer:
                 raise _problem.ResponseValidationError(str(exc), tp) from None
         return encode(value)
     return write_msgspec
+
+
+# The types both libraries write alike (a value of the type as JSON's own: no bytes,
+# dates or Decimals, whose text the two differ on, no Any, no Annotated metadata, which
+# pydantic may read as an alias or a serializer).
+_PLAIN_LEAVES = (str, int, float, bool, type(None))
+
+
+def _plain(tp: Any, seen: set[type]) -> bool:
+    if tp in _PLAIN_LEAVES:
+        return True
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return all(type(m.value) in (str, int) for m in tp)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if tp in seen:
+            return True
+        seen.add(tp)
+        try:
+            hints = typing.get_type_hints(tp, include_extras=True)
+        except Exception:  # noqa: BLE001 - an annotation that does not resolve: pydantic's own path
+            return False
+        return all(f.name in hints and _plain(hints[f.name], seen) for f in dataclasses.fields(tp))
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is list and len(args) == 1:
+        return _plain(args[0], seen)
+    if origin is dict and len(args) == 2:
+        return args[0] is str and _plain(args[1], seen)
+    if origin is typing.Union or origin is types.UnionType:
+        return all(_plain(a, seen) for a in args)
+    return False
+
+
+def _dataclass_passthrough(tp: Any) -> tuple[type, bool, Writer] | None:
+    """``(D, many, encode)`` when ``tp`` is a plain dataclass D (or ``list[D]``) and
+    msgspec is installed: D's own instances are written by msgspec's encoder. One
+    difference from pydantic's writer: an int held by a ``float`` field is written as
+    it is (``2``, where pydantic writes ``2.0``), as Litestar writes it."""
+    many = typing.get_origin(tp) is list and len(typing.get_args(tp)) == 1
+    kind = typing.get_args(tp)[0] if many else tp
+    if not (isinstance(kind, type) and dataclasses.is_dataclass(kind) and _plain(kind, set())):
+        return None
+    if "msgspec" not in sys.modules and not _importable("msgspec"):
+        return None
+    import msgspec
+    return kind, many, msgspec.json.Encoder().encode
 
 
 def any_writer(value: Any) -> Any:

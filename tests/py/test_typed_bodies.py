@@ -6,12 +6,14 @@ filtering what the handler returned; status codes; HTTPException."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import subprocess
 import sys
 import textwrap
 import time
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import pytest
 
@@ -171,6 +173,60 @@ def test_response_passes_through_and_exception_headers(served: Transport) -> Non
     r = served.get("/resp/response")
     assert (r.status, r.body, r.content_type) == (203, b"raw", "text/plain")
     assert served.get("/resp/raise").headers["x-e"] == "1"
+
+
+# A plain dataclass's own instances are written by msgspec (an int in a float field as
+# it is: "age":2), anything else by pydantic ("age":2.0): the bytes show which one wrote.
+OWNERS = (b'[{"name":"a","pets":[{"name":"p","age":2,"color":"red"}],"extra":{"k":[{"x":"y"}]},"level":2},'
+          b'{"name":"b","pets":[],"extra":{},"level":null}')
+DATACLASS_WRITERS = [
+    ("/resp/owners", OWNERS + b"]"),
+    ("/resp/owners-and-a-dict", OWNERS.replace(b'"age":2,', b'"age":2.0,')
+     + b',{"name":"c","pets":[{"name":"q","age":3.0,"color":"red"}],"extra":{},"level":null}]'),
+    ("/resp/stamped", b'{"at":"2026-01-02T03:04:05","age":2.0}'),
+]
+
+
+@pytest.mark.parametrize("path,expected", DATACLASS_WRITERS, ids=[c[0] for c in DATACLASS_WRITERS])
+def test_dataclass_answers_by_msgspec_or_pydantic(served: Transport, path: str, expected: bytes) -> None:
+    r = served.get(path)
+    assert (r.status, r.content_type, r.body) == (200, "application/json", expected)
+
+
+@dataclasses.dataclass
+class Node:
+    name: str
+    children: list[Node]
+    parent: Optional[Node] = None
+
+
+@dataclasses.dataclass
+class WithAny:
+    v: Any
+
+
+@dataclasses.dataclass
+class WithAnnotated:
+    v: Annotated[int, "meta"]  # pydantic may read metadata (an alias, a serializer)
+
+
+@dataclasses.dataclass
+class WithDate:
+    v: datetime.date
+
+
+@dataclasses.dataclass
+class WithIntKeys:
+    v: dict[int, str]
+
+
+def test_which_dataclasses_msgspec_writes() -> None:
+    from ringbolt import _models
+    fast = _models._dataclass_passthrough
+    assert fast(Node)[:2] == (Node, False)  # type: ignore[index]
+    assert fast(list[Node])[:2] == (Node, True)  # type: ignore[index]
+    for tp in (WithAny, WithAnnotated, WithDate, WithIntKeys, list[WithDate], set[Node], dict):
+        assert fast(tp) is None, tp
 
 
 def _answer_json(r: Answer) -> Any:

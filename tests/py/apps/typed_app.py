@@ -276,6 +276,46 @@ def resp_dataclass():  # type: ignore[no-untyped-def]
     return Point(1, 2)
 
 
+@dataclasses.dataclass
+class Pet:
+    name: str
+    age: float
+    color: Color = Color.red
+
+
+@dataclasses.dataclass
+class Owner:
+    name: str
+    pets: list[Pet]
+    extra: dict[str, list[dict[str, str]]]
+    level: Level | None = None
+
+
+@dataclasses.dataclass
+class Stamped:  # a datetime: not a plain dataclass, written by pydantic
+    at: datetime.datetime
+    age: float
+
+
+def _owners() -> list[Owner]:
+    return [Owner("a", [Pet("p", 2)], {"k": [{"x": "y"}]}, Level.high), Owner("b", [], {})]
+
+
+@app.get("/resp/owners")
+def resp_owners() -> list[Owner]:
+    return _owners()
+
+
+@app.get("/resp/owners-and-a-dict")
+def resp_owners_and_a_dict() -> list[Owner]:
+    return [*_owners(), {"name": "c", "pets": [{"name": "q", "age": 3}], "extra": {}}]  # type: ignore[list-item]
+
+
+@app.get("/resp/stamped")
+def resp_stamped() -> Stamped:
+    return Stamped(datetime.datetime(2026, 1, 2, 3, 4, 5), 2)
+
+
 @app.get("/resp/status", status_code=202)
 def resp_status() -> dict[str, Any]:
     return {"accepted": True}
