@@ -258,6 +258,12 @@ def test_sighup_replaces_all_workers_without_refusing_connections():
             after = client.pids_since(mark)
             if after and not (after & before):
                 break
+        # The old workers answer no more, but may still be draining: the reload is complete
+        # once they have exited (under load, after the loop above: a CI rehearsal stopped
+        # the server before that, and the log had no "reload complete"). A hang bound.
+        deadline = time.monotonic() + 30
+        while "reload complete" not in srv.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
         client.stop()
         assert len(client.pids_since(sent_at) - before) == 2 and after and not (after & before), (before, after)
         check_no_failures(client.failures())
