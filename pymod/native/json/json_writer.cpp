@@ -347,7 +347,10 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
     if (owner) {
         in_use = false;
         if (buffer.size() > (1u << 20)) {
-            std::string().swap(buffer); // a one-off huge document does not stay allocated
+            // a one-off huge document does not stay allocated (not swap() with a new string:
+            // gcc 12 then warns of an overflow that cannot happen, -Wstringop-overflow)
+            buffer.clear();
+            buffer.shrink_to_fit();
         }
     }
     return result;
