@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import get, request
+from conftest import Reader, get, request
 
 
 def test_dict_is_json(server):
@@ -190,6 +190,25 @@ def test_head_has_no_body(server):
 def test_large_response(server):
     r = get(server, "/big")
     assert r.status == 200 and r.body == b"x" * (1 << 20)
+
+
+def test_large_json_answers_pipelined_among_small_ones(server):
+    # A JSON answer of 64 KiB or more moves into the connection's queue instead of being
+    # copied there (http1_response.cpp, move_body_from); smaller ones are copied. Both
+    # kinds, pipelined between small answers on one connection, come back whole, in order.
+    sizes = [2000, 0, 20000, 60000, 0, 2000, 20000]  # 0: a small answer
+    paths = [f"/big-json/{n}" if n else "/async?x=1" for n in sizes]
+    with server.connect() as s:
+        s.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for p in paths))
+        reader = Reader(s)
+        answers = [reader.read() for _ in paths]
+    for n, r in zip(sizes, answers):
+        assert r.status == 200, r
+        if n:
+            assert r.json() == {"n": n, "items": [f"item-{i}" for i in range(n)]}
+        else:
+            assert r.json() == {"async": True, "path": "/async"}
+    assert len(answers[3].body) > 64 * 1024 > len(answers[0].body)  # both sides of the line
 
 
 def test_str_results_of_every_length_are_sent_whole():

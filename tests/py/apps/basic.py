@@ -165,3 +165,8 @@ async def async_handler(req):
 @app.get("/big")
 def big(req):
     return b"x" * (1 << 20)
+
+
+@app.get("/big-json/{n:int}")
+def big_json(req, n):
+    return {"n": n, "items": [f"item-{i}" for i in range(n)]}
