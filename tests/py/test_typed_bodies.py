@@ -223,8 +223,11 @@ class WithIntKeys:
 def test_which_dataclasses_msgspec_writes() -> None:
     from ringbolt import _models
     fast = _models._dataclass_passthrough
-    assert fast(Node)[:2] == (Node, False)  # type: ignore[index]
-    assert fast(list[Node])[:2] == (Node, True)  # type: ignore[index]
+    node = Node("a", [])
+    one, many = fast(Node), fast(list[Node])
+    assert one is not None and many is not None
+    assert one[0](node) and not one[0]([node]) and not one[0]({"name": "a", "children": []})
+    assert many[0]([node, node]) and many[0]([]) and not many[0]([node, {"name": "b"}]) and not many[0](node)
     for tp in (WithAny, WithAnnotated, WithDate, WithIntKeys, list[WithDate], set[Node], dict):
         assert fast(tp) is None, tp
 
