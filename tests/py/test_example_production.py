@@ -26,6 +26,13 @@ def prod() -> Iterator[ServerProcess]:
     srv = ServerProcess("production:app", "--app-dir", str(ROOT / "examples"), "--log-level", "warning",
                         env={"EXAMPLE_JWT_SECRET": JWT_SECRET, "EXAMPLE_SESSION_SECRET": SESSION_SECRET})
     try:
+        # with probes configured the server listens before its startup hooks have run and
+        # answers the app's routes 503 until then (docs/health.md); wait as a Deployment's
+        # startup probe would, so a slow start on a loaded machine is not a failure
+        deadline = time.monotonic() + 30
+        while httpx.get(_url(srv, "/health/startup")).status_code != 200:
+            assert time.monotonic() < deadline, f"/health/startup never answered 200:\n{srv.output()}"
+            time.sleep(0.05)
         yield srv
     finally:
         srv.stop()
