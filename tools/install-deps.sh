@@ -16,7 +16,7 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
               qemu-system-x86 busybox-static cpio  # Debian's other kernels in a VM (tools/kernel-vm, make kernels)
               debootstrap  # a Debian unstable root for CPython 3.14 (tools/cpython-root, make py314)
               )
-PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" "pybind11>=2.10" ninja pytest pytest-timeout watchfiles
+PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
               gunicorn  # ringbolt.workers.RingboltWorker under gunicorn's arbiter (tests/py/test_gunicorn_worker.py)
               fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests

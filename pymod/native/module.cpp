@@ -1,8 +1,7 @@
-// ringbolt._native: the pybind11 module. One init_* per area; the Server class here
-// is what ringbolt.App drives (routes in, start, wait with signals, stop, stats).
-#define PY_SSIZE_T_CLEAN
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
+// ringbolt._native: the extension module, in CPython's own API. One init_* per area; the
+// Server type here is what ringbolt.App drives (routes in, start, wait with signals,
+// stop, stats).
+#include "pymod/native/py_call.hpp"
 
 #include "core/log.hpp"
 #include "core/strings.hpp"
@@ -17,6 +16,8 @@
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/json/json_py.hpp"
+#include "pymod/native/py_exception.hpp"
+#include "pymod/native/py_type.hpp"
 #include "pymod/native/server_options.hpp"
 #include "pymod/native/tls/tls_info_py.hpp"
 #include "pymod/native/tls/tls_py.hpp"
@@ -39,8 +40,6 @@
 #include <optional>
 #include <string_view>
 
-namespace pb = pybind11;
-
 namespace ringbolt::py {
 int init_asgi_call(PyObject* module);  // asgi_call.cpp
 int init_eager_task(PyObject* module); // eager_task.cpp
@@ -52,7 +51,7 @@ using ringbolt::py::app_bridge;
 using ringbolt::py::python_types;
 using ringbolt::py::response_parts;
 
-void init_forms(pb::module_& m);            // form_parser.cpp
+int init_forms(PyObject* module);           // bridge/form_parser.cpp
 int init_value_signer(PyObject* module);    // tls/signed_value_py.cpp: ringbolt._native.ValueSigner
 int init_dependency_fast(PyObject* module); // bridge/dependency_fast.cpp: SessionReader, KeptBearer
 
@@ -65,7 +64,7 @@ uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::s
     for (const auto& m : methods) {
         const uint16_t bit = http::method_bit_of(m);
         if (bit == http::method_connect) {
-            throw pb::value_error("CONNECT cannot be routed (it names a host, not a path)");
+            value_error("CONNECT cannot be routed (it names a host, not a path)");
         }
         if (bit != http::method_other) {
             mask |= bit;
@@ -75,20 +74,20 @@ uint16_t method_mask(const std::vector<std::string>& methods, std::vector<std::s
             return http::chars::tchar[static_cast<unsigned char>(c)];
         });
         if (!token || other == nullptr) {
-            throw pb::value_error("invalid method '" + m + "': a method is an RFC 9110 token such as GET or PROPFIND");
+            value_error("invalid method '" + m + "': a method is an RFC 9110 token such as GET or PROPFIND");
         }
         mask |= http::method_other;
         other->push_back(m);
     }
     if (mask == 0) {
-        throw pb::value_error("a route needs at least one method");
+        value_error("a route needs at least one method");
     }
     return mask;
 }
 
 class native_server {
   public:
-    explicit native_server(const pb::dict& c) {
+    explicit native_server(PyObject* c) {
         _routes = std::make_shared<dispatch::app_routes>();
         _bridge = std::make_unique<app_bridge>(g_types);
         auto& cfg = _config;
@@ -99,12 +98,12 @@ class native_server {
             get_opt<bool>(c, "access_log", false),
             get_opt<std::string>(c, "access_log_format", std::string(dispatch::default_access_format)));
         if (!access_error.empty()) {
-            throw pb::value_error(access_error);
+            value_error(access_error);
         }
         if (get_opt<bool>(c, "proxy_headers", false)) {
             std::string err = _routes->proxies.parse(get_opt<std::string>(c, "forwarded_allow_ips", "127.0.0.1"));
             if (!err.empty()) {
-                throw pb::value_error(err);
+                value_error(err);
             }
         }
         read_server_fields(c, cfg.fields);
@@ -122,7 +121,7 @@ class native_server {
 
     ~native_server() {
         if (_server) {
-            pb::gil_scoped_release unlocked; // reactors and handler threads take the GIL on exit
+            gil_released unlocked; // reactors and handler threads take the GIL on exit
             _server->stop();
             _server->join();
             _bridge->stop_pool();
@@ -131,19 +130,19 @@ class native_server {
     }
 
     /// Returns the route's id (for set_rate_limit).
-    uint32_t add_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object handler,
+    uint32_t add_route(const std::string& pattern, const std::vector<std::string>& methods, PyObject* handler,
                        bool is_coroutine, bool websocket) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         dispatch::route_target t;
         std::string err = _routes->table.add(pattern, method_mask(methods, &t.other_methods), id);
         if (!err.empty()) {
-            throw pb::value_error(err);
+            value_error(err);
         }
-        pb::tuple names = param_names(id);
+        ref names(param_names(id));
         t.kind = dispatch::target_kind::python;
         t.pattern = pattern;
-        t.handler = _bridge->add_handler(handler.ptr(), names.ptr(), is_coroutine);
+        t.handler = _bridge->add_handler(handler, names.get(), is_coroutine);
         t.streams_body = is_coroutine; // async handlers may take large bodies as they arrive
         t.websocket = websocket;       // a WebSocket endpoint: handshakes only (else 426)
         t.websocket_only = websocket;
@@ -151,21 +150,21 @@ class native_server {
         return id;
     }
 
-    uint32_t add_const_route(const std::string& pattern, const std::vector<std::string>& methods, pb::object result) {
+    uint32_t add_const_route(const std::string& pattern, const std::vector<std::string>& methods, PyObject* result) {
         check_not_started();
         response_parts parts;
         http::response_head head;
         ringbolt::py::json_default_scope json_default(_bridge->json_default());
-        if (!ringbolt::py::convert_result(result.ptr(), g_types, parts) || !ringbolt::py::build_head(parts, head)) {
-            throw pb::error_already_set();
+        if (!ringbolt::py::convert_result(result, g_types, parts) || !ringbolt::py::build_head(parts, head)) {
+            throw py_raised{};
         }
         if (parts.source != response_parts::body_source::bytes) {
-            throw pb::value_error("a const route must return a whole body, not a streamed or file response");
+            value_error("a const route must return a whole body, not a streamed or file response");
         }
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         std::string err = _routes->table.add(pattern, method_mask(methods), id);
         if (!err.empty()) {
-            throw pb::value_error(err);
+            value_error(err);
         }
         dispatch::route_target t;
         t.kind = dispatch::target_kind::native;
@@ -179,15 +178,16 @@ class native_server {
     }
 
     /// The handler for every request no route matches, any method (an ASGI or WSGI app).
-    uint32_t set_fallback(pb::object handler, bool is_coroutine, bool streams_body, bool websocket) {
+    uint32_t set_fallback(PyObject* handler, bool is_coroutine, bool streams_body, bool websocket) {
         check_not_started();
         if (_routes->fallback != dispatch::no_fallback) {
-            throw pb::value_error("the server already has a fallback handler");
+            value_error("the server already has a fallback handler");
         }
         dispatch::route_target t;
         t.kind = dispatch::target_kind::python;
         t.pattern = "*";
-        t.handler = _bridge->add_handler(handler.ptr(), pb::tuple().ptr(), is_coroutine);
+        ref no_names(checked(PyTuple_New(0)));
+        t.handler = _bridge->add_handler(handler, no_names.get(), is_coroutine);
         t.streams_body = streams_body;       // large/chunked bodies reach the app as they arrive
         t.watches_disconnect = is_coroutine; // ASGI: http.disconnect while the app runs
         t.websocket = websocket;             // ASGI: handshakes become websocket scopes
@@ -204,19 +204,18 @@ class native_server {
         check_not_started();
         dispatch::rate_policy p;
         if (limit == 0 || limit > dispatch::max_rate_limit) {
-            throw pb::value_error("a rate limit allows 1 to " + std::to_string(dispatch::max_rate_limit) +
-                                  " requests a window, not " + std::to_string(limit));
+            value_error("a rate limit allows 1 to " + std::to_string(dispatch::max_rate_limit) +
+                        " requests a window, not " + std::to_string(limit));
         }
         if (window_ms == 0 || window_ms > dispatch::max_rate_window_ms) {
-            throw pb::value_error("a rate limit's window is 1 ms to 366 days");
+            value_error("a rate limit's window is 1 ms to 366 days");
         }
         if (algorithm == "sliding_window") {
             p.algorithm = dispatch::rate_algorithm::sliding_window;
         } else if (algorithm == "token_bucket") {
             p.algorithm = dispatch::rate_algorithm::token_bucket;
         } else {
-            throw pb::value_error("a rate limit's algorithm is 'sliding_window' or 'token_bucket', not '" + algorithm +
-                                  "'");
+            value_error("a rate limit's algorithm is 'sliding_window' or 'token_bucket', not '" + algorithm + "'");
         }
         if (key == "client") {
             p.key = dispatch::rate_key::client;
@@ -224,10 +223,10 @@ class native_server {
             p.key = dispatch::rate_key::header;
             p.header = header;
         } else {
-            throw pb::value_error("a rate limit's key is 'client' or 'header' with a header name");
+            value_error("a rate limit's key is 'client' or 'header' with a header name");
         }
         if (table_size < dispatch::rate_bucket || table_size > (uint64_t{1} << 28)) {
-            throw pb::value_error("a rate limit's table_size is 8 to 2**28 keys");
+            value_error("a rate limit's table_size is 8 to 2**28 keys");
         }
         p.limit = limit;
         p.window_ms = window_ms;
@@ -241,13 +240,13 @@ class native_server {
     void set_rate_limit(uint32_t route, uint32_t limit) {
         check_not_started();
         if (route >= _routes->targets.size() || limit >= _routes->rate_limits.size()) {
-            throw pb::value_error("set_rate_limit: no such route or rate limit");
+            value_error("set_rate_limit: no such route or rate limit");
         }
         _routes->targets[route].rate_limit = _routes->rate_limits[limit].get();
     }
 
-    void set_async_runner(pb::object runner) { _bridge->set_async_runner(runner.ptr()); }
-    void set_json_default(pb::object fn) { _bridge->set_json_default(fn.is_none() ? nullptr : fn.ptr()); }
+    void set_async_runner(PyObject* runner) { _bridge->set_async_runner(runner); }
+    void set_json_default(PyObject* fn) { _bridge->set_json_default(fn == Py_None ? nullptr : fn); }
 
     // Response features (http/response_features.hpp): configured before start.
     void enable_compression(uint64_t min_size, const std::vector<std::string>& algorithms,
@@ -275,7 +274,7 @@ class native_server {
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         std::string err = _routes->table.add(pattern, http::method_get, id);
         if (!err.empty()) {
-            throw pb::value_error(err);
+            value_error(err);
         }
         dispatch::route_target t;
         t.kind = dispatch::target_kind::metrics;
@@ -289,12 +288,12 @@ class native_server {
         check_not_started();
         dispatch::route_target t;
         if (!dispatch::parse_probe_kind(kind, t.probe)) {
-            throw pb::value_error("a health probe is 'live', 'ready' or 'startup', not '" + kind + "'");
+            value_error("a health probe is 'live', 'ready' or 'startup', not '" + kind + "'");
         }
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         std::string err = _routes->table.add(pattern, http::method_get, id);
         if (!err.empty()) {
-            throw pb::value_error(err);
+            value_error(err);
         }
         t.kind = dispatch::target_kind::health;
         t.pattern = pattern;
@@ -336,7 +335,7 @@ class native_server {
         std::string err;
         std::unique_ptr<dispatch::static_mount> m = dispatch::static_mount::open(std::move(cfg), err);
         if (!m) {
-            throw pb::value_error(err);
+            value_error(err);
         }
         _routes->statics.push_back(std::move(m));
     }
@@ -349,7 +348,7 @@ class native_server {
         return out;
     }
 
-    pb::dict start() {
+    PyObject* start() {
         check_not_started();
         map_rate_limits();
         _server = std::make_unique<server::server>(_config, _routes, *_bridge);
@@ -364,29 +363,29 @@ class native_server {
         }
         core::result<void> r;
         {
-            pb::gil_scoped_release unlocked;
+            gil_released unlocked;
             r = _server->start();
         }
         if (!r.ok()) {
             {
-                pb::gil_scoped_release unlocked;
+                gil_released unlocked;
                 _bridge->stop_pool();
             }
             std::string msg = _server->error_message();
             int err = r.sys_errno();
             _server.reset();
             if (r.error() == core::errc::bind_failed) {
-                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, msg).ptr());
-                throw pb::error_already_set();
+                os_error(err, msg);
             }
             throw std::runtime_error(msg);
         }
-        pb::dict info;
-        info["port"] = _server->port();
-        info["threads"] = _server->threads();
-        info["io"] = _server->io_description();
-        info["http3_cc"] = quic::congestion_name(_server->config().http3.transport.congestion);
-        return info;
+        ref info(checked(PyDict_New()));
+        put_item(info.get(), "port", PyLong_FromLong(_server->port()));
+        put_item(info.get(), "threads", PyLong_FromUnsignedLong(_server->threads()));
+        put_item(info.get(), "io", str_of(_server->io_description()));
+        put_item(info.get(), "http3_cc",
+                 str_of(std::string(quic::congestion_name(_server->config().http3.transport.congestion))));
+        return info.release();
     }
 
     /// Block until the server has stopped. Signal handlers (installed by Python) run
@@ -398,24 +397,25 @@ class native_server {
         while (true) {
             bool done;
             {
-                pb::gil_scoped_release unlocked;
+                gil_released unlocked;
                 done = _server->wait_exit(100);
             }
             if (done) {
                 break;
             }
             if (PyErr_CheckSignals() < 0) {
-                pb::error_already_set e;
+                PyObject* raised = take_exception(); // a signal handler's: it stops the server
                 {
-                    pb::gil_scoped_release unlocked;
+                    gil_released unlocked;
                     _server->stop();
                     _server->join();
                     _bridge->stop_pool();
                 }
-                throw e;
+                restore_exception(raised);
+                throw py_raised{};
             }
         }
-        pb::gil_scoped_release unlocked;
+        gil_released unlocked;
         _server->join();
         _bridge->stop_pool();
     }
@@ -429,20 +429,22 @@ class native_server {
         }
     }
 
-    pb::list stats() {
-        pb::list out;
+    PyObject* stats() {
+        ref out(checked(PyList_New(0)));
         if (!_server) {
-            return out;
+            return out.release();
         }
         for (const auto& r : _server->reactors()) {
-            pb::dict d;
+            ref d(checked(PyDict_New()));
             auto& c = r->counters();
-#define RINGBOLT_STAT(name) d[#name] = c.name.get();
+#define RINGBOLT_STAT(name) put_item(d.get(), #name, PyLong_FromUnsignedLongLong(c.name.get()));
             RINGBOLT_CORE_COUNTERS(RINGBOLT_STAT)
 #undef RINGBOLT_STAT
-            out.append(d);
+            if (PyList_Append(out.get(), d.get()) < 0) {
+                throw py_raised{};
+            }
         }
-        return out;
+        return out.release();
     }
 
     int port() const {
@@ -463,7 +465,7 @@ class native_server {
     /// files are bad.
     void reload_tls() {
         if (!_tls) {
-            throw pb::value_error("the server does not serve TLS");
+            value_error("the server does not serve TLS");
         }
         std::shared_ptr<const quic::tls_credentials> quic_creds;
         if (_config.http3.credentials) {
@@ -499,17 +501,18 @@ class native_server {
     }
     static void check_feature(const std::string& err) {
         if (!err.empty()) {
-            throw pb::value_error(err);
+            value_error(err);
         }
     }
 
-    pb::tuple param_names(uint32_t id) {
+    PyObject* param_names(uint32_t id) {
         const auto& names = _routes->table.param_names(id);
-        pb::tuple t(names.size());
+        ref t(checked(PyTuple_New(static_cast<Py_ssize_t>(names.size()))));
         for (size_t i = 0; i < names.size(); ++i) {
-            t[i] = pb::reinterpret_steal<pb::object>(PyUnicode_InternFromString(names[i].c_str()));
+            PyTuple_SET_ITEM(t.get(), static_cast<Py_ssize_t>(i),
+                             checked(PyUnicode_InternFromString(names[i].c_str())));
         }
-        return t;
+        return t.release();
     }
 
     server::server_config _config;
@@ -545,36 +548,23 @@ class native_server {
     std::shared_ptr<tls::factory> _tls;
 };
 
-void init_json(pb::module_& m) {
-    // A plain METH_FASTCALL function, not a pybind11 one: its call overhead would be a
-    // large part of serializing a small dict.
-    static PyMethodDef json_dumps_def = {
-        "json_dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&ringbolt::py::json_dumps)),
-        METH_FASTCALL | METH_KEYWORDS,
-        "json_dumps(obj, default=None) -> bytes\n\nSerialize with ringbolt's JSON writer (compact, UTF-8): the JSON "
-        "types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; `default(value)` is called for "
-        "anything else."};
-    PyObject* fn = PyCFunction_NewEx(&json_dumps_def, nullptr, m.attr("__name__").ptr());
-    if (fn == nullptr) {
-        throw pb::error_already_set();
+PyObject* json_loads(PyObject*, PyObject* data) {
+    std::string_view text;
+    if (PyUnicode_Check(data)) {
+        Py_ssize_t n = 0;
+        const char* s = PyUnicode_AsUTF8AndSize(data, &n);
+        if (s == nullptr) {
+            return nullptr;
+        }
+        text = std::string_view(s, static_cast<size_t>(n));
+    } else if (PyBytes_Check(data)) {
+        text = std::string_view(PyBytes_AS_STRING(data), static_cast<size_t>(PyBytes_GET_SIZE(data)));
+    } else {
+        PyErr_Format(PyExc_TypeError, "json_loads(data) takes str or bytes, not %s", Py_TYPE(data)->tp_name);
+        return nullptr;
     }
-    m.add_object("json_dumps", pb::reinterpret_steal<pb::object>(fn));
-    m.def(
-        "json_loads",
-        [](pb::handle data) {
-            std::string buf;
-            if (PyUnicode_Check(data.ptr())) {
-                buf = data.cast<std::string>();
-            } else {
-                buf = data.cast<pb::bytes>();
-            }
-            PyObject* r = ringbolt::py::parse_json(buf.data(), buf.size(), false, g_types.bad_request);
-            if (r == nullptr) {
-                throw pb::error_already_set();
-            }
-            return pb::reinterpret_steal<pb::object>(r);
-        },
-        "Parse JSON with simdjson.");
+    std::string buf(text); // simdjson reads a padded copy
+    return ringbolt::py::parse_json(buf.data(), buf.size(), false, g_types.bad_request);
 }
 
 PyObject* complete_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
@@ -610,251 +600,598 @@ PyObject* end_batch_noargs(PyObject*, PyObject*) {
     return ringbolt::py::end_batch();
 }
 
-void init_runtime(pb::module_& m) {
-    // The body of the native 500 (http/problem.hpp), for the 500s the ASGI and WSGI
-    // adapters build themselves: one error format, byte for byte.
-    m.attr("PROBLEM_INTERNAL_ERROR") =
-        pb::bytes(ringbolt::http::problem_internal_error.data(), ringbolt::http::problem_internal_error.size());
-    m.def("_set_types", [](pb::object response, pb::object http_error, pb::object bad_request, pb::object headers,
-                           pb::object query_params, pb::object log_exception, pb::object streaming_response,
-                           pb::object file_response, pb::object start_stream, pb::object client_disconnect,
-                           pb::object request_stream, pb::object request_read) {
-        g_types.client_disconnect = client_disconnect.release().ptr();
-        g_types.request_stream = request_stream.release().ptr();
-        g_types.request_read = request_read.release().ptr();
-        g_types.streaming_response = streaming_response.release().ptr();
-        g_types.file_response = file_response.release().ptr();
-        g_types.start_stream = start_stream.release().ptr();
-        g_types.response = response.release().ptr();
-        g_types.http_error = http_error.release().ptr();
-        g_types.bad_request = bad_request.release().ptr();
-        g_types.headers = headers.release().ptr();
-        g_types.query_params = query_params.release().ptr();
+/// The borrowed arguments of a fixed-arity call, or TypeError naming `fn`.
+template <size_t N> void exact_args(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObject* (&out)[N]) {
+    if (nargs != static_cast<Py_ssize_t>(N)) {
+        type_error(std::string(fn) + "() takes " + std::to_string(N) + " arguments (" + std::to_string(nargs) +
+                   " given)");
+    }
+    for (size_t i = 0; i < N; ++i) {
+        out[i] = args[i];
+    }
+}
+
+/// A new reference kept for the process's life (the types the package registers).
+PyObject* kept(PyObject* o) {
+    return Py_NewRef(o);
+}
+
+PyObject* set_types(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    return guarded([&]() -> PyObject* {
+        PyObject* a[12];
+        exact_args("_set_types", args, nargs, a);
+        g_types.response = kept(a[0]);
+        g_types.http_error = kept(a[1]);
+        g_types.bad_request = kept(a[2]);
+        g_types.headers = kept(a[3]);
+        g_types.query_params = kept(a[4]);
         g_types.query_items_offset = py::query_items_offset(g_types.query_params);
-        g_types.log_exception = log_exception.release().ptr();
+        g_types.log_exception = kept(a[5]);
+        g_types.streaming_response = kept(a[6]);
+        g_types.file_response = kept(a[7]);
+        g_types.start_stream = kept(a[8]);
+        g_types.client_disconnect = kept(a[9]);
+        g_types.request_stream = kept(a[10]);
+        g_types.request_read = kept(a[11]);
+        Py_RETURN_NONE;
     });
-    // The Request's methods written in Python, registered by the package as it is
-    // imported: the native module imports nothing of the package.
-    m.def("_set_request_methods", [](pb::object form, pb::object set_cookie, pb::object delete_cookie,
-                                     pb::object background, pb::object finish_result) {
-        g_types.request_form = form.release().ptr();
-        g_types.request_set_cookie = set_cookie.release().ptr();
-        g_types.request_delete_cookie = delete_cookie.release().ptr();
-        g_types.request_background = background.release().ptr();
-        g_types.finish_result = finish_result.release().ptr();
+}
+
+// The Request's methods written in Python, registered by the package as it is imported:
+// the native module imports nothing of the package.
+PyObject* set_request_methods(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    return guarded([&]() -> PyObject* {
+        PyObject* a[5];
+        exact_args("_set_request_methods", args, nargs, a);
+        g_types.request_form = kept(a[0]);
+        g_types.request_set_cookie = kept(a[1]);
+        g_types.request_delete_cookie = kept(a[2]);
+        g_types.request_background = kept(a[3]);
+        g_types.finish_result = kept(a[4]);
+        Py_RETURN_NONE;
     });
-    // Plain C functions, not pybind11 ones: called for every async request, where
-    // pybind11's dispatcher costs more than the functions themselves.
-    static PyMethodDef loop_defs[] = {
-        {"_complete", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&complete_fast)), METH_FASTCALL,
-         "_complete(pending, result, exc): answer an async request (used by ringbolt's asyncio runner); True: "
-         "schedule _flush_completions."},
-        {"_needs_finish", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&needs_finish_fast)),
-         METH_FASTCALL,
-         "_needs_finish(state, result): whether finish_result has anything to do (the bridge's own rule, for the "
-         "ASGI adapter)."},
-        {"_flush_completions", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&flush_noargs)), METH_NOARGS,
-         "Deliver the answers completed since the last call (one wake-up per reactor)."},
-        {"_take_async", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&take_async_noargs)), METH_NOARGS,
-         "The async requests staged for the loop since the last call: [(handler, request, pending), ...], or None."},
-        {"_begin_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&begin_batch_noargs)), METH_NOARGS,
-         "The event loop starts a reactor's batch: staged answers schedule no flush until _end_batch."},
-        {"_end_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&end_batch_noargs)), METH_NOARGS,
-         "The batch is started: deliver what it staged."},
-    };
-    for (PyMethodDef& def : loop_defs) {
-        PyObject* fn = PyCFunction_NewEx(&def, nullptr, m.attr("__name__").ptr());
-        if (fn == nullptr) {
-            throw pb::error_already_set();
+}
+
+PyObject* stream_notify_fd_py(PyObject*, PyObject*) {
+    return PyLong_FromLong(ringbolt::py::stream_notify_fd());
+}
+
+PyObject* stream_ready_py(PyObject*, PyObject*) {
+    return ringbolt::py::stream_ready();
+}
+
+PyObject* stream_ready_here_py(PyObject*, PyObject*) {
+    return ringbolt::py::stream_ready(false);
+}
+
+PyObject* loop_wakes_py(PyObject*, PyObject*) {
+    return Py_BuildValue(
+        "(KK)", static_cast<unsigned long long>(ringbolt::py::loop_wakes_eventfd.load(std::memory_order_relaxed)),
+        static_cast<unsigned long long>(ringbolt::py::loop_wakes_after_turn.load(std::memory_order_relaxed)));
+}
+
+PyObject* set_log_level_py(PyObject*, PyObject* level) {
+    return guarded([&]() -> PyObject* {
+        core::set_log_level(static_cast<core::log_level>(arg_as<int>(level, "level")));
+        Py_RETURN_NONE;
+    });
+}
+
+PyObject* log_dropped_py(PyObject*, PyObject*) {
+    return PyLong_FromUnsignedLongLong(core::log_dropped());
+}
+
+PyObject* int_list(const std::vector<int>& fds) {
+    ref out(checked(PyList_New(static_cast<Py_ssize_t>(fds.size()))));
+    for (size_t i = 0; i < fds.size(); ++i) {
+        PyList_SET_ITEM(out.get(), static_cast<Py_ssize_t>(i), checked(PyLong_FromLong(fds[i])));
+    }
+    return out.release();
+}
+
+PyObject* bind_listeners(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&] {
+        static const char* const names[] = {"host", "port", "count", "backlog"};
+        PyObject* a[4];
+        bind_args("bind_listeners", names, 4, args, nargs, kwnames, a);
+        auto host = arg_as<std::string>(a[0], names[0]);
+        auto port = arg_as<uint16_t>(a[1], names[1]);
+        core::result<std::vector<int>> fds =
+            uring::open_listeners(host, port, arg_as<unsigned>(a[2], names[2]), arg_as<int>(a[3], names[3]));
+        if (!fds.ok()) {
+            int err = fds.sys_errno();
+            os_error(err, uring::describe_listen_failure(host, port, err));
         }
-        m.add_object(def.ml_name, pb::reinterpret_steal<pb::object>(fn));
-    }
-    if (ringbolt::py::init_asgi_cycle(m.ptr(), m.attr("_flush_completions").ptr()) < 0 ||
-        ringbolt::py::init_asgi_call(m.ptr()) < 0 || ringbolt::py::init_eager_task(m.ptr()) < 0 ||
-        ringbolt::py::init_raw_json(m.ptr()) < 0) {
-        throw pb::error_already_set();
-    }
-    m.def(
-        "_stream_notify_fd", [] { return ringbolt::py::stream_notify_fd(); },
-        "The eventfd an event loop watches for streamed responses that may go on.");
-    m.def(
-        "_stream_ready",
-        [] {
-            PyObject* r = ringbolt::py::stream_ready();
-            if (r == nullptr) {
-                throw pb::error_already_set();
-            }
-            return pb::reinterpret_steal<pb::object>(r);
-        },
-        "Futures of async producers that may go on (writable again, or the client is gone).");
-    m.def(
-        "_loop_wakes",
-        [] {
-            return pb::make_tuple(ringbolt::py::loop_wakes_eventfd.load(std::memory_order_relaxed),
-                                  ringbolt::py::loop_wakes_after_turn.load(std::memory_order_relaxed));
-        },
-        "(eventfd writes, wake-ups taken after a hosted turn) of the event loop, since start-up.");
-    m.def(
-        "_stream_ready_here",
-        [] {
-            PyObject* r = ringbolt::py::stream_ready(false);
-            if (r == nullptr) {
-                throw pb::error_already_set();
-            }
-            return pb::reinterpret_steal<pb::object>(r);
-        },
-        "_stream_ready for a loop on a reactor's thread, after a turn that said so: the eventfd is not read.");
-    if (!ringbolt::py::init_stream_type(m.ptr()) || !ringbolt::py::init_websocket(m.ptr())) {
-        throw pb::error_already_set();
-    }
-    m.def("set_log_level", [](int level) { core::set_log_level(static_cast<core::log_level>(level)); });
-    m.def(
-        "log_dropped", [] { return core::log_dropped(); }, "Native log lines dropped because stderr did not keep up.");
-    m.def(
-        "bind_listeners",
-        [](const std::string& host, uint16_t port, unsigned count, int backlog) {
-            core::result<std::vector<int>> fds = uring::open_listeners(host, port, count, backlog);
-            if (!fds.ok()) {
-                int err = fds.sys_errno();
-                std::string why = uring::describe_listen_failure(host, port, err);
-                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
-                throw pb::error_already_set();
-            }
-            return fds.value();
-        },
-        pb::arg("host"), pb::arg("port"), pb::arg("count"), pb::arg("backlog"),
-        "`count` listening sockets (fds) on host:port with SO_REUSEPORT, after the probe that "
-        "refuses a port another process serves (the server's own binding, uring/listener.cpp).");
-    m.def(
-        "bind_quic_sockets",
-        [](const std::string& host, uint16_t port, unsigned count) {
-            uring::datagram_options opts;
-            opts.gro = true;
-            opts.receive_buffer = server::quic_receive_buffer;
-            opts.announce = false; // the supervisor: no log line, so no log thread, before it forks
-            core::result<std::vector<uring::datagram_socket>> socks =
-                uring::open_datagram_group(host, port, count, opts);
-            if (!socks.ok()) {
-                int err = socks.sys_errno();
-                std::string why =
-                    "cannot open UDP " + host + ":" + std::to_string(port) + " for HTTP/3: " + std::strerror(err);
-                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
-                throw pb::error_already_set();
-            }
-            std::vector<int> fds;
-            for (const uring::datagram_socket& d : socks.value()) {
-                fds.push_back(d.fd);
-            }
-            return fds;
-        },
-        pb::arg("host"), pb::arg("port"), pb::arg("count"),
-        "`count` UDP sockets (fds) on host:port with SO_REUSEPORT, in the order they join the "
-        "port's group (uring/listener.cpp's open_datagram_group: the server's own binding).");
-    m.def(
-        "steer_quic",
-        [](int fd, unsigned total, const std::vector<unsigned>& live) {
-            core::result<void> r = quic::attach_steering(fd, total, live);
-            if (!r.ok()) {
-                int err = r.sys_errno();
-                std::string why =
-                    r.error() == core::errc::invalid_argument
-                        ? "a group of 1.." + std::to_string(quic::max_steered_sockets) + " sockets"
-                        : std::string("the kernel refused the QUIC steering program: ") + std::strerror(err);
-                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
-                throw pb::error_already_set();
-            }
-        },
-        pb::arg("fd"), pb::arg("total"), pb::arg("live") = std::vector<unsigned>{},
-        "Attach the QUIC steering program (quic/steering.hpp) to the SO_REUSEPORT group of UDP "
-        "socket `fd`, of `total` sockets: a packet with one of our connection IDs goes to the "
-        "socket at position dcid[0] % total, a new client's Initial to one of the `live` "
-        "positions (empty: any).");
-    m.def(
-        "refuse_new_connections",
-        [](int fd) {
-            core::result<void> r = uring::refuse_new_connections(fd);
-            if (!r.ok()) {
-                int err = r.sys_errno();
-                std::string why = r.error() == core::errc::invalid_argument
-                                      ? "not a listening stream socket"
-                                      : std::string("cannot refuse new connections: ") + std::strerror(err);
-                PyErr_SetObject(PyExc_OSError, pb::make_tuple(err, why).ptr());
-                throw pb::error_already_set();
-            }
-        },
-        pb::arg("fd"),
-        "A stop's first step on a listener (uring/listener.cpp): new clients are turned away "
-        "while connections under way still reach the accept queue.");
-    m.def("probe_io_uring", [] {
-        pb::dict d;
+        return int_list(fds.value());
+    });
+}
+
+PyObject* bind_quic_sockets(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&] {
+        static const char* const names[] = {"host", "port", "count"};
+        PyObject* a[3];
+        bind_args("bind_quic_sockets", names, 3, args, nargs, kwnames, a);
+        auto host = arg_as<std::string>(a[0], names[0]);
+        auto port = arg_as<uint16_t>(a[1], names[1]);
+        uring::datagram_options opts;
+        opts.gro = true;
+        opts.receive_buffer = server::quic_receive_buffer;
+        opts.announce = false; // the supervisor: no log line, so no log thread, before it forks
+        core::result<std::vector<uring::datagram_socket>> socks =
+            uring::open_datagram_group(host, port, arg_as<unsigned>(a[2], names[2]), opts);
+        if (!socks.ok()) {
+            int err = socks.sys_errno();
+            os_error(err,
+                     "cannot open UDP " + host + ":" + std::to_string(port) + " for HTTP/3: " + std::strerror(err));
+        }
+        std::vector<int> fds;
+        for (const uring::datagram_socket& d : socks.value()) {
+            fds.push_back(d.fd);
+        }
+        return int_list(fds);
+    });
+}
+
+PyObject* steer_quic(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&]() -> PyObject* {
+        static const char* const names[] = {"fd", "total", "live"};
+        PyObject* a[3];
+        bind_args("steer_quic", names, 2, args, nargs, kwnames, a);
+        std::vector<unsigned> live =
+            a[2] != nullptr ? arg_as<std::vector<unsigned>>(a[2], names[2]) : std::vector<unsigned>{};
+        core::result<void> r =
+            quic::attach_steering(arg_as<int>(a[0], names[0]), arg_as<unsigned>(a[1], names[1]), live);
+        if (!r.ok()) {
+            int err = r.sys_errno();
+            os_error(err, r.error() == core::errc::invalid_argument
+                              ? "a group of 1.." + std::to_string(quic::max_steered_sockets) + " sockets"
+                              : std::string("the kernel refused the QUIC steering program: ") + std::strerror(err));
+        }
+        Py_RETURN_NONE;
+    });
+}
+
+PyObject* refuse_new_connections(PyObject*, PyObject* fd) {
+    return guarded([&]() -> PyObject* {
+        core::result<void> r = uring::refuse_new_connections(arg_as<int>(fd, "fd"));
+        if (!r.ok()) {
+            int err = r.sys_errno();
+            os_error(err, r.error() == core::errc::invalid_argument
+                              ? "not a listening stream socket"
+                              : std::string("cannot refuse new connections: ") + std::strerror(err));
+        }
+        Py_RETURN_NONE;
+    });
+}
+
+PyObject* probe_io_uring(PyObject*, PyObject*) {
+    return guarded([] {
+        ref d(checked(PyDict_New()));
         core::result<uring::ring_features> r = uring::probe_io_uring();
-        d["available"] = r.ok();
+        put_item(d.get(), "available", PyBool_FromLong(r.ok()));
         if (r.ok()) {
             const auto& f = r.value();
-            d["tier"] = f.tier;
-            d["defer_taskrun"] = f.defer_taskrun;
-            d["coop_taskrun"] = f.coop_taskrun;
-            d["ext_arg"] = f.ext_arg;
-            d["multishot_accept"] = f.multishot_accept;
-            d["multishot_recv"] = f.multishot_recv;
-            d["buf_ring"] = f.buf_ring;
-            d["recv_limit"] = f.recv_limit;
+            put_item(d.get(), "tier", str_of(f.tier));
+            put_item(d.get(), "defer_taskrun", PyBool_FromLong(f.defer_taskrun));
+            put_item(d.get(), "coop_taskrun", PyBool_FromLong(f.coop_taskrun));
+            put_item(d.get(), "ext_arg", PyBool_FromLong(f.ext_arg));
+            put_item(d.get(), "multishot_accept", PyBool_FromLong(f.multishot_accept));
+            put_item(d.get(), "multishot_recv", PyBool_FromLong(f.multishot_recv));
+            put_item(d.get(), "buf_ring", PyBool_FromLong(f.buf_ring));
+            put_item(d.get(), "recv_limit", PyBool_FromLong(f.recv_limit));
         } else {
-            d["error"] = uring::describe_setup_failure(r.sys_errno()); // the words serve logs
+            put_item(d.get(), "error", str_of(uring::describe_setup_failure(r.sys_errno()))); // the words serve logs
         }
-        return d;
+        return d.release();
     });
-    pb::class_<native_server>(m, "Server")
-        .def(pb::init<const pb::dict&>())
-        .def("add_route", &native_server::add_route, pb::arg("pattern"), pb::arg("methods"), pb::arg("handler"),
-             pb::arg("is_coroutine") = false, pb::arg("websocket") = false)
-        .def("add_const_route", &native_server::add_const_route)
-        .def("add_metrics_route", &native_server::add_metrics_route)
-        .def("add_rate_limit", &native_server::add_rate_limit)
-        .def("set_rate_limit", &native_server::set_rate_limit)
-        .def("add_health_route", &native_server::add_health_route)
-        .def("health_started", &native_server::health_started)
-        .def("health_draining", &native_server::health_draining)
-        .def("health_checks", &native_server::health_checks)
-        .def("add_static", &native_server::add_static)
-        .def("set_async_runner", &native_server::set_async_runner)
-        .def("set_json_default", &native_server::set_json_default)
-        .def("enable_compression", &native_server::enable_compression)
-        .def("enable_cors", &native_server::enable_cors)
-        .def("enable_request_id", &native_server::enable_request_id)
-        .def("enable_security_headers", &native_server::enable_security_headers)
-        .def("set_fallback", &native_server::set_fallback, pb::arg("handler"), pb::arg("is_coroutine"),
-             pb::arg("streams_body") = true, pb::arg("websocket") = false)
-        .def("metrics_text", &native_server::metrics_text)
-        .def("start", &native_server::start)
-        .def("wait", &native_server::wait)
-        .def("stop", &native_server::stop)
-        .def("stats", &native_server::stats)
-        .def("request_limit_reached", &native_server::request_limit_reached)
-        .def("reload_tls", &native_server::reload_tls)
-        .def_property_readonly("tls", &native_server::tls)
-        .def_property_readonly("port", &native_server::port);
-    tls_py::init(m);
 }
+
+// ---- ringbolt._native.Server: a native_server owned by a Python object ----
+
+struct server_object {
+    PyObject_HEAD native_server* impl;
+};
+
+native_server& server_of(PyObject* self) {
+    native_server* s = reinterpret_cast<server_object*>(self)->impl;
+    if (s == nullptr) {
+        raise_as(PyExc_RuntimeError, "Server.__init__ was not called");
+    }
+    return *s;
+}
+
+int server_init(PyObject* self, PyObject* args, PyObject* kwargs) {
+    PyObject* done = guarded([&]() -> PyObject* {
+        if (PyTuple_GET_SIZE(args) != 1 || (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0) ||
+            !PyDict_Check(PyTuple_GET_ITEM(args, 0))) {
+            type_error("Server(config) takes one dict");
+        }
+        auto made = std::make_unique<native_server>(PyTuple_GET_ITEM(args, 0));
+        server_object* o = reinterpret_cast<server_object*>(self);
+        delete o->impl;
+        o->impl = made.release();
+        Py_RETURN_NONE;
+    });
+    Py_XDECREF(done);
+    return done != nullptr ? 0 : -1;
+}
+
+void server_dealloc(PyObject* self) {
+    delete reinterpret_cast<server_object*>(self)->impl; // stops a server still running
+    Py_TYPE(self)->tp_free(self);
+}
+
+PyObject* none() {
+    Py_RETURN_NONE;
+}
+
+PyObject* id_of(uint32_t id) {
+    return checked(PyLong_FromUnsignedLong(id));
+}
+
+template <class T> T opt_arg(PyObject* o, const char* name, T fallback) {
+    return o != nullptr ? arg_as<T>(o, name) : fallback;
+}
+
+using strings = std::vector<std::string>;
+
+/// A Server method's call: `body(server, a)` with the arguments matched to `names` (the
+/// first `required` of them needed, the others null when not given).
+template <size_t N, class F>
+PyObject* server_call(const char* fn, const char* const (&names)[N], size_t required, PyObject* self,
+                      PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, F&& body) {
+    return guarded([&] {
+        PyObject* a[N];
+        bind_args(fn, names, required, args, nargs, kwnames, a);
+        return body(server_of(self), a);
+    });
+}
+
+#define RINGBOLT_FASTCALL(name)                                                                                        \
+    PyObject* name(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+
+RINGBOLT_FASTCALL(server_add_route) {
+    static const char* const names[] = {"pattern", "methods", "handler", "is_coroutine", "websocket"};
+    return server_call("add_route", names, 3, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        return id_of(s.add_route(arg_as<std::string>(a[0], names[0]), arg_as<strings>(a[1], names[1]), a[2],
+                                 opt_arg(a[3], names[3], false), opt_arg(a[4], names[4], false)));
+    });
+}
+
+RINGBOLT_FASTCALL(server_add_const_route) {
+    static const char* const names[] = {"pattern", "methods", "result"};
+    return server_call("add_const_route", names, 3, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        return id_of(s.add_const_route(arg_as<std::string>(a[0], names[0]), arg_as<strings>(a[1], names[1]), a[2]));
+    });
+}
+
+RINGBOLT_FASTCALL(server_set_fallback) {
+    static const char* const names[] = {"handler", "is_coroutine", "streams_body", "websocket"};
+    return server_call("set_fallback", names, 2, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        return id_of(s.set_fallback(a[0], arg_as<bool>(a[1], names[1]), opt_arg(a[2], names[2], true),
+                                    opt_arg(a[3], names[3], false)));
+    });
+}
+
+RINGBOLT_FASTCALL(server_add_rate_limit) {
+    static const char* const names[] = {"limit",  "window_ms",    "algorithm", "key",
+                                        "header", "send_headers", "table_size"};
+    return server_call("add_rate_limit", names, 7, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        return id_of(s.add_rate_limit(arg_as<uint32_t>(a[0], names[0]), arg_as<uint64_t>(a[1], names[1]),
+                                      arg_as<std::string>(a[2], names[2]), arg_as<std::string>(a[3], names[3]),
+                                      arg_as<std::string>(a[4], names[4]), arg_as<bool>(a[5], names[5]),
+                                      arg_as<uint64_t>(a[6], names[6])));
+    });
+}
+
+RINGBOLT_FASTCALL(server_set_rate_limit) {
+    static const char* const names[] = {"route", "limit"};
+    return server_call("set_rate_limit", names, 2, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.set_rate_limit(arg_as<uint32_t>(a[0], names[0]), arg_as<uint32_t>(a[1], names[1]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_add_static) {
+    static const char* const names[] = {"prefix", "directory", "index", "cache_control", "precompressed", "dotfiles"};
+    return server_call("add_static", names, 6, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.add_static(arg_as<std::string>(a[0], names[0]), arg_as<std::string>(a[1], names[1]),
+                     arg_as<std::string>(a[2], names[2]), arg_as<std::string>(a[3], names[3]),
+                     arg_as<bool>(a[4], names[4]), arg_as<bool>(a[5], names[5]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_enable_compression) {
+    static const char* const names[] = {"min_size", "algorithms", "levels", "exclude_types"};
+    return server_call("enable_compression", names, 4, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.enable_compression(arg_as<uint64_t>(a[0], names[0]), arg_as<strings>(a[1], names[1]),
+                             arg_as<std::vector<int>>(a[2], names[2]), arg_as<strings>(a[3], names[3]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_enable_cors) {
+    static const char* const names[] = {"origins", "methods", "headers", "credentials", "expose", "max_age"};
+    return server_call("enable_cors", names, 6, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.enable_cors(arg_as<strings>(a[0], names[0]), arg_as<strings>(a[1], names[1]), arg_as<strings>(a[2], names[2]),
+                      arg_as<bool>(a[3], names[3]), arg_as<strings>(a[4], names[4]), arg_as<int64_t>(a[5], names[5]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_enable_request_id) {
+    static const char* const names[] = {"header"};
+    return server_call("enable_request_id", names, 1, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.enable_request_id(arg_as<std::string>(a[0], names[0]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_enable_security_headers) {
+    static const char* const names[] = {"fields"};
+    return server_call(
+        "enable_security_headers", names, 1, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+            s.enable_security_headers(arg_as<std::vector<std::pair<std::string, std::string>>>(a[0], names[0]));
+            return none();
+        });
+}
+
+RINGBOLT_FASTCALL(server_add_metrics_route) {
+    static const char* const names[] = {"pattern"};
+    return server_call("add_metrics_route", names, 1, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.add_metrics_route(arg_as<std::string>(a[0], names[0]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_add_health_route) {
+    static const char* const names[] = {"pattern", "kind"};
+    return server_call("add_health_route", names, 2, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.add_health_route(arg_as<std::string>(a[0], names[0]), arg_as<std::string>(a[1], names[1]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_health_checks) {
+    static const char* const names[] = {"passed", "checks_json"};
+    return server_call("health_checks", names, 2, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.health_checks(arg_as<bool>(a[0], names[0]), arg_as<std::string>(a[1], names[1]));
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_set_async_runner) {
+    static const char* const names[] = {"runner"};
+    return server_call("set_async_runner", names, 1, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.set_async_runner(a[0]);
+        return none();
+    });
+}
+
+RINGBOLT_FASTCALL(server_set_json_default) {
+    static const char* const names[] = {"fn"};
+    return server_call("set_json_default", names, 1, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
+        s.set_json_default(a[0]);
+        return none();
+    });
+}
+
+#undef RINGBOLT_FASTCALL
+
+/// A Server method of no arguments: `body(server)`'s result.
+template <class F> PyObject* server_noargs(PyObject* self, F&& body) {
+    return guarded([&] { return body(server_of(self)); });
+}
+
+PyObject* server_health_started(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) {
+        s.health_started();
+        return none();
+    });
+}
+PyObject* server_health_draining(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) {
+        s.health_draining();
+        return none();
+    });
+}
+PyObject* server_metrics_text(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) { return str_of(s.metrics_text()); });
+}
+PyObject* server_start(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) { return s.start(); });
+}
+PyObject* server_wait(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) {
+        s.wait();
+        return none();
+    });
+}
+PyObject* server_stop(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) {
+        s.stop();
+        return none();
+    });
+}
+PyObject* server_stats(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) { return s.stats(); });
+}
+PyObject* server_request_limit_reached(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) {
+        std::optional<uint64_t> n = s.request_limit_reached();
+        return n ? checked(PyLong_FromUnsignedLongLong(*n)) : none();
+    });
+}
+PyObject* server_reload_tls(PyObject* self, PyObject*) {
+    return server_noargs(self, [](native_server& s) {
+        s.reload_tls();
+        return none();
+    });
+}
+PyObject* server_tls(PyObject* self, void*) {
+    return server_noargs(self, [](native_server& s) { return PyBool_FromLong(s.tls()); });
+}
+PyObject* server_port(PyObject* self, void*) {
+    return server_noargs(self, [](native_server& s) { return checked(PyLong_FromLong(s.port())); });
+}
+
+template <auto F> constexpr PyCFunction fastcall() {
+    return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(F));
+}
+constexpr int fastcall_kw = METH_FASTCALL | METH_KEYWORDS;
+
+PyMethodDef server_methods[] = {
+    {"add_route", fastcall<&server_add_route>(), fastcall_kw,
+     "add_route(pattern, methods, handler, is_coroutine=False, websocket=False): the route's id."},
+    {"add_const_route", fastcall<&server_add_const_route>(), fastcall_kw,
+     "add_const_route(pattern, methods, result): a route answered natively with `result`, made once."},
+    {"add_metrics_route", fastcall<&server_add_metrics_route>(), fastcall_kw, "add_metrics_route(pattern)."},
+    {"add_rate_limit", fastcall<&server_add_rate_limit>(), fastcall_kw,
+     "add_rate_limit(limit, window_ms, algorithm, key, header, send_headers, table_size): its id."},
+    {"set_rate_limit", fastcall<&server_set_rate_limit>(), fastcall_kw,
+     "set_rate_limit(route, limit): the route counts against the rate limit."},
+    {"add_health_route", fastcall<&server_add_health_route>(), fastcall_kw,
+     "add_health_route(pattern, kind): a probe ('live', 'ready' or 'startup') answered natively."},
+    {"health_started", server_health_started, METH_NOARGS,
+     "The startup hooks and lifespan have completed: startup and ready may answer 200."},
+    {"health_draining", server_health_draining, METH_NOARGS, "Ready answers 503 from now on."},
+    {"health_checks", fastcall<&server_health_checks>(), fastcall_kw,
+     "health_checks(passed, checks_json): the user checks' last results."},
+    {"add_static", fastcall<&server_add_static>(), fastcall_kw,
+     "add_static(prefix, directory, index, cache_control, precompressed, dotfiles): files answered natively."},
+    {"set_async_runner", fastcall<&server_set_async_runner>(), fastcall_kw, "set_async_runner(runner)."},
+    {"set_json_default", fastcall<&server_set_json_default>(), fastcall_kw, "set_json_default(fn or None)."},
+    {"enable_compression", fastcall<&server_enable_compression>(), fastcall_kw,
+     "enable_compression(min_size, algorithms, levels, exclude_types)."},
+    {"enable_cors", fastcall<&server_enable_cors>(), fastcall_kw,
+     "enable_cors(origins, methods, headers, credentials, expose, max_age)."},
+    {"enable_request_id", fastcall<&server_enable_request_id>(), fastcall_kw, "enable_request_id(header)."},
+    {"enable_security_headers", fastcall<&server_enable_security_headers>(), fastcall_kw,
+     "enable_security_headers([(name, value), ...])."},
+    {"set_fallback", fastcall<&server_set_fallback>(), fastcall_kw,
+     "set_fallback(handler, is_coroutine, streams_body=True, websocket=False): the handler of every request no "
+     "route matches."},
+    {"metrics_text", server_metrics_text, METH_NOARGS, "The metrics in Prometheus' text format."},
+    {"start", server_start, METH_NOARGS, "Start the reactors: {port, threads, io, http3_cc}."},
+    {"wait", server_wait, METH_NOARGS,
+     "Block until the server has stopped; a signal handler's exception stops it and propagates."},
+    {"stop", server_stop, METH_NOARGS, "Begin the stop (the drain)."},
+    {"stats", server_stats, METH_NOARGS, "Each reactor's counters, a dict each."},
+    {"request_limit_reached", server_request_limit_reached, METH_NOARGS,
+     "The requests counted when max_requests was reached, or None."},
+    {"reload_tls", server_reload_tls, METH_NOARGS,
+     "New certificates and keys for new connections; ValueError (the old ones stay) when the files are bad."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef server_getset[] = {
+    {"tls", server_tls, nullptr, "Whether the server serves TLS.", nullptr},
+    {"port", server_port, nullptr, "The port it listens on (0 before start).", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyTypeObject server_type = native_type({
+    .name = "ringbolt._native.Server",
+    .basicsize = sizeof(server_object),
+    .doc = "Server(config: dict): the native server ringbolt.App drives.",
+    .dealloc = server_dealloc,
+    .methods = server_methods,
+    .getset = server_getset,
+    .init = server_init,
+    .new_object = PyType_GenericNew,
+});
+
+// Plain METH_FASTCALL functions: _complete and the loop's are called for every async
+// request, json_dumps for every answer it writes.
+PyMethodDef module_defs[] = {
+    {"json_dumps", fastcall<&ringbolt::py::json_dumps>(), fastcall_kw,
+     "json_dumps(obj, default=None) -> bytes\n\nSerialize with ringbolt's JSON writer (compact, UTF-8): the JSON "
+     "types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; `default(value)` is called for "
+     "anything else."},
+    {"json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."},
+    {"_set_types", fastcall<&set_types>(), METH_FASTCALL, "The package's types the bridge builds and checks."},
+    {"_set_request_methods", fastcall<&set_request_methods>(), METH_FASTCALL,
+     "The Request's methods written in Python."},
+    {"_complete", fastcall<&complete_fast>(), METH_FASTCALL,
+     "_complete(pending, result, exc): answer an async request (used by ringbolt's asyncio runner); True: "
+     "schedule _flush_completions."},
+    {"_needs_finish", fastcall<&needs_finish_fast>(), METH_FASTCALL,
+     "_needs_finish(state, result): whether finish_result has anything to do (the bridge's own rule, for the "
+     "ASGI adapter)."},
+    {"_flush_completions", flush_noargs, METH_NOARGS,
+     "Deliver the answers completed since the last call (one wake-up per reactor)."},
+    {"_take_async", take_async_noargs, METH_NOARGS,
+     "The async requests staged for the loop since the last call: [(handler, request, pending), ...], or None."},
+    {"_begin_batch", begin_batch_noargs, METH_NOARGS,
+     "The event loop starts a reactor's batch: staged answers schedule no flush until _end_batch."},
+    {"_end_batch", end_batch_noargs, METH_NOARGS, "The batch is started: deliver what it staged."},
+    {"_stream_notify_fd", stream_notify_fd_py, METH_NOARGS,
+     "The eventfd an event loop watches for streamed responses that may go on."},
+    {"_stream_ready", stream_ready_py, METH_NOARGS,
+     "Futures of async producers that may go on (writable again, or the client is gone)."},
+    {"_loop_wakes", loop_wakes_py, METH_NOARGS,
+     "(eventfd writes, wake-ups taken after a hosted turn) of the event loop, since start-up."},
+    {"_stream_ready_here", stream_ready_here_py, METH_NOARGS,
+     "_stream_ready for a loop on a reactor's thread, after a turn that said so: the eventfd is not read."},
+    {"set_log_level", set_log_level_py, METH_O, "set_log_level(level): the native log's level."},
+    {"log_dropped", log_dropped_py, METH_NOARGS, "Native log lines dropped because stderr did not keep up."},
+    {"bind_listeners", fastcall<&bind_listeners>(), fastcall_kw,
+     "bind_listeners(host, port, count, backlog): `count` listening sockets (fds) on host:port with SO_REUSEPORT, "
+     "after the probe that refuses a port another process serves (the server's own binding, uring/listener.cpp)."},
+    {"bind_quic_sockets", fastcall<&bind_quic_sockets>(), fastcall_kw,
+     "bind_quic_sockets(host, port, count): `count` UDP sockets (fds) on host:port with SO_REUSEPORT, in the order "
+     "they join the port's group (uring/listener.cpp's open_datagram_group: the server's own binding)."},
+    {"steer_quic", fastcall<&steer_quic>(), fastcall_kw,
+     "steer_quic(fd, total, live=[]): attach the QUIC steering program (quic/steering.hpp) to the SO_REUSEPORT "
+     "group of UDP socket `fd`, of `total` sockets: a packet with one of our connection IDs goes to the socket at "
+     "position dcid[0] % total, a new client's Initial to one of the `live` positions (empty: any)."},
+    {"refuse_new_connections", refuse_new_connections, METH_O,
+     "refuse_new_connections(fd): a stop's first step on a listener (uring/listener.cpp): new clients are turned "
+     "away while connections under way still reach the accept queue."},
+    {"probe_io_uring", probe_io_uring, METH_NOARGS, "What io_uring offers here: {available, tier, ...} or {error}."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+/// The module's parts, in order; -1 with an exception set when one fails.
+int init_module(PyObject* m) {
+    // The body of the native 500 (http/problem.hpp), for the 500s the ASGI and WSGI
+    // adapters build themselves: one error format, byte for byte.
+    ref problem(PyBytes_FromStringAndSize(http::problem_internal_error.data(),
+                                          static_cast<Py_ssize_t>(http::problem_internal_error.size())));
+    if (!problem || PyModule_AddObjectRef(m, "PROBLEM_INTERNAL_ERROR", problem.get()) < 0 ||
+        PyModule_AddFunctions(m, module_defs) < 0 || !ready_native_type(server_type, m, "Server")) {
+        return -1;
+    }
+    ref flush(PyObject_GetAttrString(m, "_flush_completions"));
+    if (!flush || init_request_type(m) < 0 || init_tls_info_type(m) < 0 || init_value_signer(m) < 0 ||
+        init_dependency_fast(m) < 0 || init_wsgi_call(m) < 0 || release_kept_lists_at_exit(m) < 0 ||
+        init_asgi_cycle(m, flush.get()) < 0 || init_asgi_call(m) < 0 || init_eager_task(m) < 0 ||
+        init_raw_json(m) < 0 || !init_stream_type(m) || !init_websocket(m) || init_forms(m) < 0 ||
+        tls_py::init(m) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT,
+    "_native",
+    "ringbolt's native core: io_uring reactors, HTTP/1.1, JSON.",
+    -1,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+};
 
 } // namespace ringbolt::py
 
-PYBIND11_MODULE(_native, m) {
-    m.doc() = "ringbolt's native core: io_uring reactors, HTTP/1.1, JSON.";
-    if (ringbolt::py::init_request_type(m.ptr()) < 0) {
-        throw pb::error_already_set();
+PyMODINIT_FUNC PyInit__native() {
+    ringbolt::py::ref m(PyModule_Create(&ringbolt::py::native_module));
+    if (!m || ringbolt::py::init_module(m.get()) < 0) {
+        return nullptr;
     }
-    if (ringbolt::py::init_tls_info_type(m.ptr()) < 0 || ringbolt::py::init_value_signer(m.ptr()) < 0 ||
-        ringbolt::py::init_dependency_fast(m.ptr()) < 0) {
-        throw pb::error_already_set();
-    }
-    if (ringbolt::py::init_wsgi_call(m.ptr()) < 0) {
-        throw pb::error_already_set();
-    }
-    if (ringbolt::py::release_kept_lists_at_exit(m.ptr()) < 0) {
-        throw pb::error_already_set();
-    }
-    ringbolt::py::init_json(m);
-    ringbolt::py::init_runtime(m);
-    ringbolt::py::init_forms(m);
+    return m.release();
 }

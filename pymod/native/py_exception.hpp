@@ -26,6 +26,18 @@ inline PyObject* take_exception() noexcept {
 #endif
 }
 
+/// Sets `value` (a reference take_exception returned, stolen) as the exception again.
+inline void restore_exception(PyObject* value) noexcept {
+    if (value == nullptr) {
+        return;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(value);
+#else
+    PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(value))), value, PyException_GetTraceback(value));
+#endif
+}
+
 /// The exception now set, as one object: taken as take_exception() does, None when none
 /// is set (a new reference either way).
 inline PyObject* fetch_exception() noexcept {

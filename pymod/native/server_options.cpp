@@ -19,14 +19,14 @@ std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::op
     std::shared_ptr<const quic::tls_credentials> c =
         quic::tls_credentials::load(tls_options.certfile, tls_options.keyfile, r, error);
     if (!c) {
-        throw pb::value_error("http3: " + error);
+        value_error("http3: " + error);
     }
     return c;
 }
 
 /// `server_header` (bool), `date_header` (bool) and `headers` ([(name, value), ...]):
 /// what the framer adds to every response. A `Server` among `headers` replaces ours.
-void read_server_fields(const pb::dict& c, http::server_fields& f) {
+void read_server_fields(PyObject* c, http::server_fields& f) {
     bool server_header = get_opt<bool>(c, "server_header", true);
     f.date = get_opt<bool>(c, "date_header", true);
     f.extra.clear();
@@ -34,10 +34,10 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
     std::string server_line;
     for (const auto& [name, value] : headers) {
         if (!http::valid_field_name(name)) {
-            throw pb::value_error("invalid header name '" + name + "'");
+            value_error("invalid header name '" + name + "'");
         }
         if (!http::valid_field_value(value)) {
-            throw pb::value_error("invalid value for header '" + name + "' (CR, LF or NUL)");
+            value_error("invalid value for header '" + name + "' (CR, LF or NUL)");
         }
         std::string line = name + ": " + value + "\r\n";
         bool is_server = core::iequals(name, "server");
@@ -51,49 +51,49 @@ void read_server_fields(const pb::dict& c, http::server_fields& f) {
 /// a second, 0: always Retry, `http3_max_half_open` connections in their handshake past
 /// which new clients are sent a Retry): QUIC on the UDP port of the
 /// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
-void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, server::http3_config& h3) {
+void read_http3(PyObject* c, bool tls_on, const tls::options& tls_options, server::http3_config& h3) {
     if (!get_opt<bool>(c, "http3", false)) {
         return;
     }
     if (!tls_on) {
-        throw pb::value_error("http3 needs ssl_certfile and ssl_keyfile (--ssl-certfile, --ssl-keyfile): "
-                              "HTTP/3 runs over QUIC, which is always TLS");
+        value_error("http3 needs ssl_certfile and ssl_keyfile (--ssl-certfile, --ssl-keyfile): "
+                    "HTTP/3 runs over QUIC, which is always TLS");
     }
     if (!tls_options.password.empty()) {
-        throw pb::value_error("http3: an encrypted ssl_keyfile (ssl_keyfile_password) is not supported for "
-                              "HTTP/3 yet; use an unencrypted key");
+        value_error("http3: an encrypted ssl_keyfile (ssl_keyfile_password) is not supported for "
+                    "HTTP/3 yet; use an unencrypted key");
     }
     quic::transport_config& t = h3.transport;
     uint64_t streams = get_opt<uint64_t>(c, "http3_max_streams", t.max_streams_bidi);
     if (streams == 0 || streams > 10'000) {
-        throw pb::value_error("http3_max_streams must be 1..10000, not " + std::to_string(streams));
+        value_error("http3_max_streams must be 1..10000, not " + std::to_string(streams));
     }
     t.max_streams_bidi = streams;
     double idle = get_opt<double>(c, "http3_idle_timeout", static_cast<double>(t.idle_timeout_ms) / 1000.0);
     if (!(idle >= 1.0 && idle <= 3600.0)) {
-        throw pb::value_error("http3_idle_timeout must be 1..3600 seconds");
+        value_error("http3_idle_timeout must be 1..3600 seconds");
     }
     t.idle_timeout_ms = static_cast<uint64_t>(idle * 1000.0);
     t.stream_window = get_opt<uint64_t>(c, "http3_stream_window", t.stream_window);
     t.connection_window = get_opt<uint64_t>(c, "http3_connection_window", t.connection_window);
     if (t.stream_window < 1024 || t.connection_window < t.stream_window) {
-        throw pb::value_error("http3_stream_window must be at least 1024 bytes and http3_connection_window at "
-                              "least http3_stream_window");
+        value_error("http3_stream_window must be at least 1024 bytes and http3_connection_window at "
+                    "least http3_stream_window");
     }
     uint64_t retry_above = get_opt<uint64_t>(c, "http3_retry_above", h3.retry_above_initials_per_second);
     if (retry_above > 10'000'000) {
-        throw pb::value_error("http3_retry_above must be 0..10000000, not " + std::to_string(retry_above));
+        value_error("http3_retry_above must be 0..10000000, not " + std::to_string(retry_above));
     }
     h3.retry_above_initials_per_second = static_cast<uint32_t>(retry_above);
     uint64_t half_open = get_opt<uint64_t>(c, "http3_max_half_open", h3.max_half_open);
     if (half_open > 10'000'000) {
-        throw pb::value_error("http3_max_half_open must be 0..10000000, not " + std::to_string(half_open));
+        value_error("http3_max_half_open must be 0..10000000, not " + std::to_string(half_open));
     }
     h3.max_half_open = static_cast<size_t>(half_open);
     t.max_buffered_bytes = std::max(t.max_buffered_bytes, t.connection_window);
     h3.early_data = get_opt<bool>(c, "http3_early_data", h3.early_data);
     // --http3-early-methods: which requests 0-RTT may carry (the rest get 425 Too Early).
-    if (c.contains("http3_early_methods") && !c["http3_early_methods"].is_none()) {
+    if (option_of(c, "http3_early_methods") != nullptr) {
         std::string early = get_opt<std::string>(c, "http3_early_methods", "");
         std::vector<std::string> methods;
         std::string bad;
@@ -107,9 +107,9 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
             return true;
         });
         if (!ok) {
-            throw pb::value_error("http3_early_methods: '" + bad +
-                                  "' is not a method 0-RTT may carry (a comma-separated list of methods such as "
-                                  "GET,HEAD,OPTIONS,TRACE; never CONNECT)");
+            value_error("http3_early_methods: '" + bad +
+                        "' is not a method 0-RTT may carry (a comma-separated list of methods such as "
+                        "GET,HEAD,OPTIONS,TRACE; never CONNECT)");
         }
         h3.settings.early_methods = std::move(methods);
     }
@@ -123,7 +123,7 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
         }
     }
     if (!known) {
-        throw pb::value_error("http3_cc must be 'cubic', 'bbr' or 'reno', not '" + cc + "'");
+        value_error("http3_cc must be 'cubic', 'bbr' or 'reno', not '" + cc + "'");
     }
     // A supervisor's: the UDP sockets of this worker's slot, their group position, and
     // the secret every worker keys its stateless resets and Retry tokens with.
@@ -132,7 +132,7 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
     std::string secret = get_opt<std::string>(c, "quic_secret", {});
     if (!secret.empty()) {
         if (secret.size() != h3.secret.size()) {
-            throw pb::value_error("quic_secret must be " + std::to_string(h3.secret.size()) + " bytes");
+            value_error("quic_secret must be " + std::to_string(h3.secret.size()) + " bytes");
         }
         std::memcpy(h3.secret.data(), secret.data(), secret.size());
     }
@@ -144,7 +144,7 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
         h3.replay =
             replay_fd >= 0 ? quic::replay_store::map_shared(replay_fd, error) : quic::replay_store::make_private(error);
         if (!h3.replay) {
-            throw pb::value_error("http3: " + error);
+            value_error("http3: " + error);
         }
     }
     // After the secret: session tickets are keyed by it (a supervisor's workers resume
@@ -156,10 +156,11 @@ void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options,
 /// `http` ("auto", "1", "2"; 1 and 2 as ints too) and the older `http2` switch (False:
 /// HTTP/1.1 only): which HTTP versions the listeners speak. ValueError for another
 /// value, or for `http="2"` with `http2=False`.
-http::http_versions read_http_versions(const pb::dict& c) {
+http::http_versions read_http_versions(PyObject* c) {
     std::string http = "auto";
-    if (c.contains("http") && !c["http"].is_none()) {
-        http = pb::str(c["http"]).cast<std::string>();
+    if (PyObject* given = option_of(c, "http"); given != nullptr) {
+        ref text(checked(PyObject_Str(given))); // 1 and 2 as ints too
+        reader().read(text.get(), http);
     }
     bool http2 = get_opt<bool>(c, "http2", true);
     if (http == "auto") {
@@ -170,24 +171,23 @@ http::http_versions read_http_versions(const pb::dict& c) {
     }
     if (http == "2") {
         if (!http2) {
-            throw pb::value_error("http='2' (HTTP/2 only) contradicts http2=False (--no-http2: HTTP/1.1 only)");
+            value_error("http='2' (HTTP/2 only) contradicts http2=False (--no-http2: HTTP/1.1 only)");
         }
         return http::http_versions::http2;
     }
-    throw pb::value_error("http must be 'auto', '1' or '2', not '" + http + "'");
+    value_error("http must be 'auto', '1' or '2', not '" + http + "'");
 }
 
-void read_proxy_protocol(const pb::dict& c, server::server_config& cfg);
+void read_proxy_protocol(PyObject* c, server::server_config& cfg);
 
-void read_server_config(const pb::dict& c, server::server_config& cfg) {
+void read_server_config(PyObject* c, server::server_config& cfg) {
     cfg.host = get_opt<std::string>(c, "host", "127.0.0.1");
     cfg.port = get_opt<uint16_t>(c, "port", 8000);
     cfg.threads = get_opt<unsigned>(c, "threads", 0);
     cfg.limits.max_body = get_opt<uint64_t>(c, "max_body_size", cfg.limits.max_body);
     uint64_t rcvbuf = get_opt<uint64_t>(c, "body_receive_buffer", static_cast<uint64_t>(cfg.body_receive_buffer));
     if (rcvbuf > (1U << 30)) {
-        throw pb::value_error("body_receive_buffer must be at most 1 GiB (1073741824 bytes), not " +
-                              std::to_string(rcvbuf));
+        value_error("body_receive_buffer must be at most 1 GiB (1073741824 bytes), not " + std::to_string(rcvbuf));
     }
     cfg.body_receive_buffer = static_cast<int>(rcvbuf);
     cfg.limits.parser.max_request_line = get_opt<size_t>(c, "max_request_line", cfg.limits.parser.max_request_line);
@@ -203,7 +203,7 @@ void read_server_config(const pb::dict& c, server::server_config& cfg) {
     cfg.pin_threads = get_opt<bool>(c, "pin_threads", cfg.pin_threads);
     std::string sched = get_opt<std::string>(c, "reactor_sched", "normal"); // App._build resolves "auto"
     if (sched != "normal" && sched != "batch") {
-        throw pb::value_error("reactor_sched must be 'auto', 'batch' or 'normal', not '" + sched + "'");
+        value_error("reactor_sched must be 'auto', 'batch' or 'normal', not '" + sched + "'");
     }
     cfg.batch_scheduling = sched == "batch";
     cfg.host_loop = get_opt<bool>(c, "host_loop", false);
@@ -213,8 +213,8 @@ void read_server_config(const pb::dict& c, server::server_config& cfg) {
         std::string_view text(env);
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cfg.standin_after_ms);
         if (ec != std::errc{} || end != text.data() + text.size() || cfg.standin_after_ms == 0) {
-            throw pb::value_error("RINGBOLT_STANDIN_AFTER_MS must be a number of milliseconds above 0, not '" +
-                                  std::string(text) + "'");
+            value_error("RINGBOLT_STANDIN_AFTER_MS must be a number of milliseconds above 0, not '" +
+                        std::string(text) + "'");
         }
     }
     cfg.backlog = get_opt<int>(c, "backlog", cfg.backlog);
@@ -228,22 +228,22 @@ void read_server_config(const pb::dict& c, server::server_config& cfg) {
         cfg.io = env; // RINGBOLT_IO=epoll forces the fallback (tests, containers)
     }
     if (cfg.io != "auto" && cfg.io != "io_uring" && cfg.io != "epoll") {
-        throw pb::value_error("io must be 'auto', 'io_uring' or 'epoll', not '" + cfg.io + "'");
+        value_error("io must be 'auto', 'io_uring' or 'epoll', not '" + cfg.io + "'");
     }
     cfg.limit_connections = get_opt<uint32_t>(c, "limit_connections", 0);
     cfg.limit_concurrency = get_opt<uint32_t>(c, "limit_concurrency", 0);
     cfg.output_high_water = get_opt<size_t>(c, "output_high_water", cfg.output_high_water);
     if (cfg.limits.parser.max_headers > http::max_header_fields || cfg.limits.parser.max_headers == 0) {
-        throw pb::value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
+        value_error("max_headers must be 1.." + std::to_string(http::max_header_fields));
     }
     if (cfg.limits.header_timeout_s == 0 || cfg.limits.keep_alive_timeout_s == 0 || cfg.limits.body_timeout_s == 0) {
-        throw pb::value_error("timeouts must be at least 1 second");
+        value_error("timeouts must be at least 1 second");
     }
     read_proxy_protocol(c, cfg);
 }
 
 // --proxy-protocol: which header versions, believed from --forwarded-allow-ips peers.
-void read_proxy_protocol(const pb::dict& c, server::server_config& cfg) {
+void read_proxy_protocol(PyObject* c, server::server_config& cfg) {
     std::string mode = get_opt<std::string>(c, "proxy_protocol", "off");
     if (mode == "off") {
         return;
@@ -255,12 +255,12 @@ void read_proxy_protocol(const pb::dict& c, server::server_config& cfg) {
     } else if (mode == "any") {
         cfg.proxy.policy.versions = transport::proxy_any;
     } else {
-        throw pb::value_error("proxy_protocol must be 'off', 'v1', 'v2' or 'any', not '" + mode + "'");
+        value_error("proxy_protocol must be 'off', 'v1', 'v2' or 'any', not '" + mode + "'");
     }
     cfg.proxy.policy.timeout_s = cfg.limits.header_timeout_s;
     std::string err = cfg.proxy.balancers.parse(get_opt<std::string>(c, "forwarded_allow_ips", "127.0.0.1"));
     if (!err.empty()) {
-        throw pb::value_error("forwarded_allow_ips: " + err);
+        value_error("forwarded_allow_ips: " + err);
     }
 }
 

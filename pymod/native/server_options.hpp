@@ -3,8 +3,7 @@
 // into its native field, a value the field cannot hold refused with an error naming the
 // option.
 
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
+#include "pymod/native/py_call.hpp"
 
 #include "http/protocol.hpp"
 #include "http/response_framer.hpp"
@@ -12,43 +11,16 @@
 #include "server/server_config.hpp"
 #include "tls/context.hpp"
 
-#include <limits>
 #include <memory>
 #include <string>
-#include <type_traits>
 
 namespace ringbolt::py {
 
-namespace pb = pybind11;
-
-/// Option `key` of `d` as a T, `fallback` when absent or None. A value no T can hold is
-/// an error naming the option (TypeError: another type; ValueError: an integer out of
-/// T's range), not pybind's cast failure.
-template <class T> T get_opt(const pb::dict& d, const char* key, T fallback) {
-    if (!d.contains(key)) {
-        return fallback;
-    }
-    pb::object value = d[key];
-    if (value.is_none()) {
-        return fallback;
-    }
-    try {
-        return value.cast<T>();
-    } catch (const pb::cast_error&) {
-        std::string shown = pb::repr(value).cast<std::string>();
-        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-            if (PyLong_Check(value.ptr())) {
-                throw pb::value_error(std::string(key) + " must be " + std::to_string(std::numeric_limits<T>::min()) +
-                                      ".." + std::to_string(std::numeric_limits<T>::max()) + ", not " + shown);
-            }
-        }
-        throw pb::type_error(std::string(key) + " has the wrong type: " + Py_TYPE(value.ptr())->tp_name + " " + shown);
-    }
-}
+// Each reads the options dict `c` (borrowed); get_opt (py_call.hpp) names a bad option.
 
 /// `server_header` (bool), `date_header` (bool) and `headers` ([(name, value), ...]):
 /// what the framer adds to every response. A `Server` among `headers` replaces ours.
-void read_server_fields(const pb::dict& c, http::server_fields& f);
+void read_server_fields(PyObject* c, http::server_fields& f);
 
 /// QUIC's GnuTLS credentials from the TLS listener's files; ValueError naming them.
 std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::options& tls_options,
@@ -59,15 +31,15 @@ std::shared_ptr<const quic::tls_credentials> load_quic_credentials(const tls::op
 /// a second, 0: always Retry, `http3_max_half_open` connections in their handshake past
 /// which new clients are sent a Retry): QUIC on the UDP port of the
 /// HTTPS listener, with GnuTLS credentials from the same certificate and key files.
-void read_http3(const pb::dict& c, bool tls_on, const tls::options& tls_options, server::http3_config& h3);
+void read_http3(PyObject* c, bool tls_on, const tls::options& tls_options, server::http3_config& h3);
 
 /// `http` ("auto", "1", "2"; 1 and 2 as ints too) and the older `http2` switch (False:
 /// HTTP/1.1 only): which HTTP versions the listeners speak. ValueError for another
 /// value, or for `http="2"` with `http2=False`.
-http::http_versions read_http_versions(const pb::dict& c);
+http::http_versions read_http_versions(PyObject* c);
 /// The server's plain options (address, threads, limits, timeouts, scheduling, the
 /// backend, buffers, caps) into `cfg`, and the two environment settings
 /// (RINGBOLT_STANDIN_AFTER_MS, RINGBOLT_IO). Errors name the option or the variable.
-void read_server_config(const pb::dict& c, server::server_config& cfg);
+void read_server_config(PyObject* c, server::server_config& cfg);
 
 } // namespace ringbolt::py

@@ -2,22 +2,20 @@
 // The multipart state machine (http/multipart) runs with the GIL released; small parts
 // stay in memory, file parts above the spool threshold go to a temp file as they arrive
 // (never the whole body in one buffer). Errors raise MultipartError(status, message).
-#define PY_SSIZE_T_CLEAN
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
+#include "pymod/native/py_call.hpp"
 
 #include "http/multipart.hpp"
 #include "http/query.hpp"
+#include "pymod/native/py_type.hpp"
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <memory>
 #include <string>
 #include <unistd.h>
 #include <vector>
-
-namespace pb = pybind11;
 
 namespace ringbolt::py {
 
@@ -26,8 +24,12 @@ namespace {
 PyObject* g_multipart_error = nullptr; // ringbolt._native.MultipartError(ValueError)
 
 [[noreturn]] void raise_form_error(int status, const std::string& message) {
-    PyErr_SetObject(g_multipart_error, pb::make_tuple(status, message).ptr());
-    throw pb::error_already_set();
+    PyObject* args = Py_BuildValue("(is#)", status, message.data(), static_cast<Py_ssize_t>(message.size()));
+    if (args != nullptr) {
+        PyErr_SetObject(g_multipart_error, args);
+        Py_DECREF(args);
+    }
+    throw py_raised{};
 }
 
 struct spooled_part {
@@ -148,16 +150,18 @@ class multipart_reader {
         }
     }
 
-    void feed(const pb::bytes& data) {
+    void feed(PyObject* data) {
         if (_done) {
             return; // the epilogue, or after an error that was raised already
         }
         char* p = nullptr;
         Py_ssize_t n = 0;
-        PyBytes_AsStringAndSize(data.ptr(), &p, &n);
+        if (PyBytes_AsStringAndSize(data, &p, &n) < 0) {
+            throw py_raised{};
+        }
         http::multipart_status_code st;
         {
-            pb::gil_scoped_release nogil; // the bytes object is immutable and referenced by the caller
+            gil_released nogil; // the bytes object is immutable and referenced by the caller
             st = _parser.feed(std::string_view(p, static_cast<size_t>(n)), _sink);
         }
         check(st);
@@ -165,44 +169,48 @@ class multipart_reader {
 
     /// The body ended: the parts as tuples (name, filename or None, content_type or None,
     /// headers, value bytes or None, fd, path or None, size). Temp files pass to the caller.
-    pb::list finish() {
+    PyObject* finish() {
         if (!_done) {
             check(_parser.finish());
         }
-        pb::list out;
+        ref out(checked(PyList_New(0)));
         for (auto& p : _sink.parts) {
-            pb::object filename =
-                p.has_filename ? pb::object(pb::str(PyUnicode_DecodeUTF8(
-                                     p.filename.data(), static_cast<Py_ssize_t>(p.filename.size()), "surrogateescape")))
-                               : pb::object(pb::none());
-            pb::list headers;
+            ref name(utf8(p.name));
+            ref filename(p.has_filename ? utf8(p.filename) : Py_NewRef(Py_None));
+            ref ctype(p.content_type.empty() ? Py_NewRef(Py_None) : latin1(p.content_type));
+            ref headers(checked(PyList_New(0)));
             for (auto& [k, v] : p.headers) {
-                headers.append(pb::make_tuple(latin1(k), latin1(v)));
+                ref key(latin1(k));
+                ref value(latin1(v));
+                ref pair(checked(PyTuple_Pack(2, key.get(), value.get())));
+                if (PyList_Append(headers.get(), pair.get()) < 0) {
+                    throw py_raised{};
+                }
             }
-            pb::object value = p.fd < 0 ? pb::object(pb::bytes(p.mem)) : pb::object(pb::none());
-            pb::object path = p.fd < 0 ? pb::object(pb::none()) : pb::object(pb::str(p.path));
-            out.append(pb::make_tuple(utf8(p.name), filename,
-                                      p.content_type.empty() ? pb::object(pb::none()) : latin1(p.content_type), headers,
-                                      value, p.fd, path, p.size));
+            ref value(p.fd < 0 ? checked(PyBytes_FromStringAndSize(p.mem.data(), static_cast<Py_ssize_t>(p.mem.size())))
+                               : Py_NewRef(Py_None));
+            ref path(p.fd < 0 ? Py_NewRef(Py_None) : str_of(p.path));
+            ref fd(checked(PyLong_FromLong(p.fd)));
+            ref size(checked(PyLong_FromUnsignedLongLong(p.size)));
+            ref part(checked(PyTuple_Pack(8, name.get(), filename.get(), ctype.get(), headers.get(), value.get(),
+                                          fd.get(), path.get(), size.get())));
+            if (PyList_Append(out.get(), part.get()) < 0) {
+                throw py_raised{};
+            }
             p.fd = -1; // the caller owns it now
         }
         _sink.parts.clear();
-        return out;
+        return out.release();
     }
 
     void close() { _sink.discard(); }
 
   private:
-    static pb::object latin1(const std::string& s) {
-        return pb::reinterpret_steal<pb::object>(
-            PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr));
+    static PyObject* latin1(const std::string& s) {
+        return checked(PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr));
     }
-    static pb::object utf8(const std::string& s) {
-        PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
-        if (o == nullptr) {
-            throw pb::error_already_set();
-        }
-        return pb::reinterpret_steal<pb::object>(o);
+    static PyObject* utf8(const std::string& s) {
+        return checked(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape"));
     }
 
     void check(http::multipart_status_code st) {
@@ -226,9 +234,8 @@ class multipart_reader {
 
 // application/x-www-form-urlencoded (WHATWG URL §5.1): '&'-separated, '+' is a space; a
 // malformed %-escape is a 400 here (a form is data the app acts on, not a lenient query).
-pb::list parse_urlencoded(const pb::bytes& data, size_t max_fields, size_t max_name_length) {
-    std::string_view body = data;
-    pb::list out;
+PyObject* parse_urlencoded(std::string_view body, size_t max_fields, size_t max_name_length) {
+    ref out(checked(PyList_New(0)));
     size_t count = 0;
     std::string name;
     std::string value;
@@ -255,40 +262,142 @@ pb::list parse_urlencoded(const pb::bytes& data, size_t max_fields, size_t max_n
             raise_form_error(400, "form field name longer than " + std::to_string(max_name_length) +
                                       " bytes (max_field_name_length)");
         }
-        PyObject* k = PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict");
-        PyObject* v = k ? PyUnicode_DecodeUTF8(value.data(), static_cast<Py_ssize_t>(value.size()), "strict") : nullptr;
-        if (v == nullptr) {
-            Py_XDECREF(k);
+        ref k(PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict"));
+        ref v(k ? PyUnicode_DecodeUTF8(value.data(), static_cast<Py_ssize_t>(value.size()), "strict") : nullptr);
+        if (!v) {
             PyErr_Clear();
             raise_form_error(400, "form field " + std::to_string(count) + " is not valid UTF-8");
         }
-        out.append(pb::make_tuple(pb::reinterpret_steal<pb::object>(k), pb::reinterpret_steal<pb::object>(v)));
+        ref item(checked(PyTuple_Pack(2, k.get(), v.get())));
+        if (PyList_Append(out.get(), item.get()) < 0) {
+            throw py_raised{};
+        }
     }
-    return out;
+    return out.release();
 }
+
+/// ringbolt._native.MultipartParser: a multipart_reader owned by a Python object.
+struct parser_object {
+    PyObject_HEAD multipart_reader* reader;
+};
+
+int parser_init(PyObject* self, PyObject* args, PyObject* kwargs) {
+    static const char* const names[] = {"boundary",        "max_parts",        "max_part_size",   "max_field_size",
+                                        "max_name_length", "max_header_bytes", "spool_threshold", "spool_dir"};
+    PyObject* given = guarded([&]() -> PyObject* {
+        PyObject* a[8];
+        if (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0) {
+            type_error("MultipartParser() takes its 8 arguments by position");
+        }
+        if (PyTuple_GET_SIZE(args) != 8) {
+            type_error("MultipartParser() takes 8 arguments (" + std::to_string(PyTuple_GET_SIZE(args)) + " given)");
+        }
+        for (size_t i = 0; i < 8; ++i) {
+            a[i] = PyTuple_GET_ITEM(args, static_cast<Py_ssize_t>(i));
+        }
+        auto reader = std::make_unique<multipart_reader>(
+            arg_as<std::string>(a[0], names[0]), arg_as<size_t>(a[1], names[1]), arg_as<uint64_t>(a[2], names[2]),
+            arg_as<uint64_t>(a[3], names[3]), arg_as<size_t>(a[4], names[4]), arg_as<size_t>(a[5], names[5]),
+            arg_as<uint64_t>(a[6], names[6]), arg_as<std::string>(a[7], names[7]));
+        parser_object* p = reinterpret_cast<parser_object*>(self);
+        delete p->reader;
+        p->reader = reader.release();
+        Py_RETURN_NONE;
+    });
+    Py_XDECREF(given);
+    return given != nullptr ? 0 : -1;
+}
+
+void parser_dealloc(PyObject* self) {
+    delete reinterpret_cast<parser_object*>(self)->reader; // its temp files not handed out go with it
+    Py_TYPE(self)->tp_free(self);
+}
+
+multipart_reader& reader_of(PyObject* self) {
+    multipart_reader* r = reinterpret_cast<parser_object*>(self)->reader;
+    if (r == nullptr) {
+        raise_as(PyExc_RuntimeError, "MultipartParser.__init__ was not called");
+    }
+    return *r;
+}
+
+PyObject* parser_feed(PyObject* self, PyObject* data) {
+    return guarded([&]() -> PyObject* {
+        if (!PyBytes_Check(data)) {
+            type_error("MultipartParser.feed(data) takes bytes");
+        }
+        reader_of(self).feed(data);
+        Py_RETURN_NONE;
+    });
+}
+
+PyObject* parser_finish(PyObject* self, PyObject*) {
+    return guarded([&] { return reader_of(self).finish(); });
+}
+
+PyObject* parser_close(PyObject* self, PyObject*) {
+    return guarded([&]() -> PyObject* {
+        reader_of(self).close();
+        Py_RETURN_NONE;
+    });
+}
+
+PyMethodDef parser_methods[] = {
+    {"feed", parser_feed, METH_O, "Parse the next piece of the body (GIL released)."},
+    {"finish", parser_finish, METH_NOARGS, "The body ended: the parts (temp files pass to the caller)."},
+    {"close", parser_close, METH_NOARGS, "Remove temp files not handed out yet."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyTypeObject parser_type = native_type({
+    .name = "ringbolt._native.MultipartParser",
+    .basicsize = sizeof(parser_object),
+    .doc = "MultipartParser(boundary, max_parts, max_part_size, max_field_size, max_name_length, max_header_bytes, "
+           "spool_threshold, spool_dir): a multipart/form-data body parsed as it arrives.",
+    .dealloc = parser_dealloc,
+    .methods = parser_methods,
+    .init = parser_init,
+    .new_object = PyType_GenericNew,
+});
+
+PyObject* parse_urlencoded_py(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    return guarded([&] {
+        static const char* const names[] = {"data", "max_fields", "max_name_length"};
+        PyObject* a[3];
+        bind_args("parse_urlencoded", names, 3, args, nargs, kwnames, a);
+        if (!PyBytes_Check(a[0])) {
+            type_error("argument 'data' has the wrong type: " + std::string(Py_TYPE(a[0])->tp_name));
+        }
+        std::string_view body(PyBytes_AS_STRING(a[0]), static_cast<size_t>(PyBytes_GET_SIZE(a[0])));
+        return parse_urlencoded(body, arg_as<size_t>(a[1], names[1]), arg_as<size_t>(a[2], names[2]));
+    });
+}
+
+PyObject* multipart_boundary(PyObject*, PyObject* content_type) {
+    return guarded([&] { return str_of(http::boundary_of(arg_as<std::string>(content_type, "content_type"))); });
+}
+
+PyMethodDef form_defs[] = {
+    {"parse_urlencoded", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&parse_urlencoded_py)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "parse_urlencoded(data, max_fields, max_name_length): application/x-www-form-urlencoded pairs; "
+     "MultipartError(400) on a bad %-escape or invalid UTF-8."},
+    {"multipart_boundary", multipart_boundary, METH_O,
+     "multipart_boundary(content_type): the boundary parameter of a Content-Type value ('' when absent)."},
+    {nullptr, nullptr, 0, nullptr},
+};
 
 } // namespace
 
-void init_forms(pb::module_& m) {
+int init_forms(PyObject* module) {
     g_multipart_error = PyErr_NewExceptionWithDoc(
         "ringbolt._native.MultipartError",
         "A form body the server refuses: args are (HTTP status, message naming the cause).", PyExc_ValueError, nullptr);
-    if (g_multipart_error == nullptr) {
-        throw pb::error_already_set();
+    if (g_multipart_error == nullptr || PyModule_AddObjectRef(module, "MultipartError", g_multipart_error) < 0 ||
+        !ready_native_type(parser_type, module, "MultipartParser")) {
+        return -1;
     }
-    m.add_object("MultipartError", pb::handle(g_multipart_error));
-    pb::class_<multipart_reader>(m, "MultipartParser")
-        .def(pb::init<const std::string&, size_t, uint64_t, uint64_t, size_t, size_t, uint64_t, std::string>(),
-             pb::arg("boundary"), pb::arg("max_parts"), pb::arg("max_part_size"), pb::arg("max_field_size"),
-             pb::arg("max_name_length"), pb::arg("max_header_bytes"), pb::arg("spool_threshold"), pb::arg("spool_dir"))
-        .def("feed", &multipart_reader::feed, "Parse the next piece of the body (GIL released).")
-        .def("finish", &multipart_reader::finish, "The body ended: the parts (temp files pass to the caller).")
-        .def("close", &multipart_reader::close, "Remove temp files not handed out yet.");
-    m.def("parse_urlencoded", &parse_urlencoded, pb::arg("data"), pb::arg("max_fields"), pb::arg("max_name_length"),
-          "application/x-www-form-urlencoded pairs; MultipartError(400) on a bad %-escape or invalid UTF-8.");
-    m.def(
-        "multipart_boundary", [](const std::string& content_type) { return http::boundary_of(content_type); },
-        "The boundary parameter of a Content-Type value ('' when absent).");
+    return PyModule_AddFunctions(module, form_defs);
 }
 
 } // namespace ringbolt::py

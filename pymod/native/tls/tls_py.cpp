@@ -1,47 +1,51 @@
 // TLS options from Python (see tls_py.hpp).
 #include "pymod/native/tls/tls_py.hpp"
 
-#include <pybind11/stl.h>
-
 #include "core/log.hpp"
 
 #include <atomic>
 #include <string>
 #include <vector>
 
-namespace pb = pybind11;
-
 namespace ringbolt::tls_py {
 
 namespace {
 
-bool has(const pb::dict& c, const char* key) {
-    return c.contains(key) && !c[key].is_none();
+using py::checked;
+using py::option_of;
+using py::ref;
+using py::value_error;
+
+bool has(PyObject* c, const char* key) {
+    return option_of(c, key) != nullptr;
 }
 
-std::string get_str(const pb::dict& c, const char* key) {
-    if (!has(c, key)) {
-        return {};
+std::string get_str(PyObject* c, const char* key) {
+    PyObject* v = option_of(c, key);
+    std::string out;
+    if (v == nullptr) {
+        return out;
     }
-    pb::object v = c[key];
-    if (pb::isinstance<pb::bytes>(v)) {
-        return v.cast<std::string>();
+    if (PyBytes_Check(v) || PyUnicode_Check(v)) {
+        py::reader().read(v, out);
+        return out;
     }
-    if (!pb::isinstance<pb::str>(v)) {
-        // os.PathLike (pathlib.Path)
-        v = pb::module_::import("os").attr("fspath")(v);
-    }
-    return pb::str(v).cast<std::string>();
+    ref path(checked(PyOS_FSPath(v))); // os.PathLike (pathlib.Path)
+    ref text(checked(PyObject_Str(path.get())));
+    py::reader().read(text.get(), out);
+    return out;
 }
 
-tls::client_certs parse_cert_reqs(const pb::object& v) {
-    if (pb::isinstance<pb::int_>(v)) {
-        int n = v.cast<int>(); // ssl.CERT_NONE / CERT_OPTIONAL / CERT_REQUIRED (uvicorn's int)
+tls::client_certs parse_cert_reqs(PyObject* v) {
+    if (PyLong_Check(v)) {
+        long n = PyLong_AsLong(v); // ssl.CERT_NONE / CERT_OPTIONAL / CERT_REQUIRED (uvicorn's int)
+        PyErr_Clear();
         if (n >= 0 && n <= 2) {
             return static_cast<tls::client_certs>(n);
         }
-    } else if (pb::isinstance<pb::str>(v)) {
-        std::string s = v.cast<std::string>();
+    } else if (PyUnicode_Check(v)) {
+        std::string s;
+        py::reader().read(v, s);
         for (char& ch : s) {
             ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
         }
@@ -55,17 +59,16 @@ tls::client_certs parse_cert_reqs(const pb::object& v) {
             return tls::client_certs::required;
         }
     }
-    throw pb::value_error("ssl_cert_reqs must be 0/none, 1/optional or 2/required, not " +
-                          pb::repr(v).cast<std::string>());
+    value_error("ssl_cert_reqs must be 0/none, 1/optional or 2/required, not " + py::repr_of(v));
 }
 
 } // namespace
 
-bool configured(const pb::dict& c) {
+bool configured(PyObject* c) {
     return has(c, "ssl_certfile") || has(c, "ssl_keyfile");
 }
 
-tls::options read_options(const pb::dict& c) {
+tls::options read_options(PyObject* c) {
     tls::options o;
     o.certfile = get_str(c, "ssl_certfile");
     o.keyfile = get_str(c, "ssl_keyfile");
@@ -76,30 +79,30 @@ tls::options read_options(const pb::dict& c) {
         o.ciphers.clear(); // uvicorn's default value: OpenSSL's own list
     }
     if (has(c, "ssl_cert_reqs")) {
-        o.cert_reqs = parse_cert_reqs(c["ssl_cert_reqs"]);
+        o.cert_reqs = parse_cert_reqs(option_of(c, "ssl_cert_reqs"));
     }
     if (has(c, "ssl_min_version")) {
         std::string v = get_str(c, "ssl_min_version");
         o.min_version = tls::parse_min_version(v);
         if (o.min_version == 0) {
-            throw pb::value_error("ssl_min_version must be TLSv1.2 or TLSv1.3, not '" + v + "'");
+            value_error("ssl_min_version must be TLSv1.2 or TLSv1.3, not '" + v + "'");
         }
     }
     if (has(c, "ssl_ktls")) {
-        o.ktls = c["ssl_ktls"].cast<bool>();
+        o.ktls = py::get_opt<bool>(c, "ssl_ktls", true);
     }
     if (has(c, "ssl_handshake_timeout")) {
-        double t = c["ssl_handshake_timeout"].cast<double>();
+        double t = py::get_opt<double>(c, "ssl_handshake_timeout", 0);
         if (!(t >= 1 && t <= 3600)) {
-            throw pb::value_error("ssl_handshake_timeout must be 1..3600 seconds");
+            value_error("ssl_handshake_timeout must be 1..3600 seconds");
         }
         o.handshake_timeout_s = static_cast<uint32_t>(t);
     }
     if (has(c, "ssl_sni")) {
-        for (pb::handle item : c["ssl_sni"]) {
-            auto t = item.cast<std::vector<std::string>>();
+        auto entries = py::get_opt<std::vector<std::vector<std::string>>>(c, "ssl_sni", {});
+        for (const auto& t : entries) {
             if (t.size() != 3 || t[0].empty()) {
-                throw pb::value_error("ssl_sni entries are (name, certfile, keyfile)");
+                value_error("ssl_sni entries are (name, certfile, keyfile)");
             }
             o.sni.push_back({t[0], t[1], t[2]});
         }
@@ -111,7 +114,7 @@ std::shared_ptr<tls::factory> make_factory(const tls::options& opts) {
     std::string error;
     std::shared_ptr<const tls::context> ctx = tls::context::build(opts, error);
     if (!ctx) {
-        throw pb::value_error(error);
+        value_error(error);
     }
     static std::atomic<bool> said{false};
     if (!said.exchange(true)) {
@@ -137,36 +140,56 @@ void reload(tls::factory& f, const tls::options& opts) {
     std::string error;
     std::shared_ptr<const tls::context> ctx = tls::context::build(opts, error);
     if (!ctx) {
-        throw pb::value_error(error);
+        value_error(error);
     }
     f.replace(std::move(ctx));
 }
 
-void init(pb::module_& m) {
-    m.def(
-        "tls_check",
-        [](const pb::dict& c) {
-            if (!configured(c)) {
-                if (has(c, "ssl_keyfile_password") || has(c, "ssl_ca_certs") || has(c, "ssl_cert_reqs") ||
-                    has(c, "ssl_ciphers") || has(c, "ssl_min_version") || has(c, "ssl_sni")) {
-                    throw pb::value_error("TLS options need --ssl-certfile and --ssl-keyfile");
-                }
-                return false;
+namespace {
+
+PyObject* tls_check(PyObject*, PyObject* c) {
+    return py::guarded([&]() -> PyObject* {
+        if (!PyDict_Check(c)) {
+            py::type_error("tls_check(config) takes a dict");
+        }
+        if (!configured(c)) {
+            if (has(c, "ssl_keyfile_password") || has(c, "ssl_ca_certs") || has(c, "ssl_cert_reqs") ||
+                has(c, "ssl_ciphers") || has(c, "ssl_min_version") || has(c, "ssl_sni")) {
+                value_error("TLS options need --ssl-certfile and --ssl-keyfile");
             }
-            tls::options o = read_options(c);
-            std::string error;
-            if (!tls::context::build(o, error)) {
-                throw pb::value_error(error);
-            }
-            return true;
-        },
-        "Check the ssl_* options (files, key, password) without serving; ValueError naming the problem.");
-    m.def(
-        "ktls_unavailable_reason", [] { return tls::ktls_unavailable_reason(); },
-        "Why the kernel cannot take TLS records over (kTLS); empty when it can.");
-    m.def(
-        "ktls_ciphers", [] { return tls::ktls_cipher_names(); },
-        "The ciphers whose sending keys the kernel takes (kTLS), as the probe found them.");
+            Py_RETURN_FALSE;
+        }
+        tls::options o = read_options(c);
+        std::string error;
+        if (!tls::context::build(o, error)) {
+            value_error(error);
+        }
+        Py_RETURN_TRUE;
+    });
+}
+
+PyObject* ktls_unavailable_reason(PyObject*, PyObject*) {
+    return py::guarded([] { return py::str_of(tls::ktls_unavailable_reason()); });
+}
+
+PyObject* ktls_ciphers(PyObject*, PyObject*) {
+    return py::guarded([] { return py::str_list(tls::ktls_cipher_names()); });
+}
+
+PyMethodDef tls_defs[] = {
+    {"tls_check", tls_check, METH_O,
+     "Check the ssl_* options (files, key, password) without serving; ValueError naming the problem."},
+    {"ktls_unavailable_reason", ktls_unavailable_reason, METH_NOARGS,
+     "Why the kernel cannot take TLS records over (kTLS); empty when it can."},
+    {"ktls_ciphers", ktls_ciphers, METH_NOARGS,
+     "The ciphers whose sending keys the kernel takes (kTLS), as the probe found them."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+} // namespace
+
+int init(PyObject* module) {
+    return PyModule_AddFunctions(module, tls_defs);
 }
 
 } // namespace ringbolt::tls_py

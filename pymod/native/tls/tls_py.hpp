@@ -2,7 +2,7 @@
 // module functions that check them and report kTLS.
 #pragma once
 
-#include <pybind11/pybind11.h>
+#include "pymod/native/py_call.hpp"
 
 #include "tls/context.hpp"
 
@@ -11,15 +11,16 @@
 namespace ringbolt::tls_py {
 
 /// True when the config asks for TLS (ssl_certfile or ssl_keyfile given).
-bool configured(const pybind11::dict& c);
+bool configured(PyObject* c);
 /// The options from the config; ValueError naming the key when one is malformed.
-tls::options read_options(const pybind11::dict& c);
+tls::options read_options(PyObject* c);
 /// Build the contexts (ValueError with one line naming the option and file when a file,
 /// key or password is bad) and log kTLS's status once per process.
 std::shared_ptr<tls::factory> make_factory(const tls::options& opts);
 /// Build new contexts from the same files and hand them to new connections.
 void reload(tls::factory& f, const tls::options& opts);
-/// ringbolt._native.tls_check(config), ringbolt._native.ktls_unavailable_reason().
-void init(pybind11::module_& m);
+/// ringbolt._native.tls_check(config), ktls_unavailable_reason(), ktls_ciphers(): added
+/// to `module`; -1 with an exception set when that fails.
+int init(PyObject* module);
 
 } // namespace ringbolt::tls_py
