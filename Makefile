@@ -73,8 +73,11 @@ $(MESON_DEV)/build.ninja:
 dev: deps $(MESON_DEV)/build.ninja
 	ninja -C $(MESON_DEV)
 
-test-unit: dev
-	meson test -C $(MESON_DEV) --print-errorlogs
+# The C++ unit tests and each fuzz target's replay of its corpus and regressions, in the
+# clang ASan+UBSan build (`make asan`): one build of the tests, with the sanitizers on.
+# `make dev` keeps a gcc build of them (and the micro-benchmarks) for quick iteration:
+# `meson test -C build/dev`.
+test-unit: asan
 
 # End to end over real sockets, on both kernel backends. test-py-uring and test-py-epoll
 # run one backend with the package already installed (CI installs it in another step).
@@ -91,18 +94,36 @@ PY_TABLES = $(addprefix --ignore=tests/py/,test_typed_params.py test_typed_bodie
 # under ASan), each of whose C++ paths another file runs on both backends.
 PY_OWN = $(addprefix --ignore=tests/py/,test_cli.py test_gunicorn_worker.py test_fastapi_static.py \
   test_fastapi_threadpool.py)
+# Nor does it run PY_SAME: files whose requests are plain ones and whose cases are the app
+# layer above them (the examples and the docs' blocks, sessions, cookies, CORS, CSRF,
+# health, JSON types, routing, error pages) or another server (uvicorn, the differential
+# tests' reference): an io backend accepts, reads, writes and wakes the same way for them as
+# for the files both passes run (bodies, streams, WebSockets, timeouts, drains, every
+# protocol). 80 CPU s on epoll, 2026-11-29.
+PY_SAME = $(addprefix --ignore=tests/py/,$(PY_APP_LAYER) test_cookies.py test_cors.py test_security_headers.py \
+  test_request_id.py test_sessions.py test_sessions_asgi.py test_sessions_redis.py test_value_signer.py test_rate_limit.py \
+  test_json_raw.py test_json_types.py test_kept_lists.py test_query_params.py test_request_text.py test_typed_depends.py \
+  test_frameworks.py test_methods.py test_routing.py test_errors.py test_asgi_differential.py test_websocket_differential.py)
+# Of those, the files with no native piece of their own (the rest reach the JSON writer,
+# the session reader, the signer, the rate limiter, the query and cookie parsers): what
+# the ASan pass leaves out too.
+PY_APP_LAYER = test_app_under_uvicorn.py test_reqresp_uvicorn.py test_example_crud.py test_example_production.py \
+  test_example_typed_crud.py test_examples_reqresp.py test_examples_hello_chat.py test_docs_native_json.py \
+  test_docs_reqresp.py test_config.py test_package_imports.py test_testclient.py test_csrf.py test_health.py \
+  test_error_format.py test_request_methods_registered.py test_response_helpers.py test_middleware.py test_gc_freeze.py \
+  test_error_log.py
 # Each pass names its backend (RINGBOLT_TEST_IO, RINGBOLT_IO): a test parametrized over
 # both backends runs the pass's own (tests/py/conftest.py lane_backends).
 E2E = $(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/py
 test-py: install
 	RINGBOLT_TEST_IO=io_uring $(E2E)
-	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES) $(PY_OWN)
+	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES) $(PY_OWN) $(PY_SAME)
 
 test-py-uring:
 	RINGBOLT_TEST_IO=io_uring $(E2E)
 
 test-py-epoll:
-	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES) $(PY_OWN)
+	RINGBOLT_IO=epoll $(E2E) $(PY_TABLES) $(PY_OWN) $(PY_SAME)
 
 # The load generator's own tests (tools/load) and the load scripts' (benchmarks/load/tests).
 # Not here: benchmarks/load/tests/test_fortunes.py and test_apiperf.py check the peers'
@@ -112,8 +133,8 @@ BENCH_PEER_TESTS = $(addprefix --ignore=benchmarks/load/tests/,test_fortunes.py 
 test-tools: deps
 	$(PYTHON) -m pytest -q tools/load benchmarks/load/tests $(BENCH_PEER_TESTS)
 
-# The whole suite: C++ unit tests + fuzz-corpus replays, end to end on io_uring and on
-# epoll, and the load generator's tests.
+# The whole suite: C++ unit tests + fuzz-corpus replays (under ASan+UBSan), end to end on
+# io_uring and on epoll, and the load generator's tests.
 test: test-unit test-py test-tools interop-test
 
 # The QUIC interop matrix on shaped paths (tests/interop; docs/http3.md, "Interop matrix"):
@@ -176,13 +197,13 @@ kernels-ci: kernels
 py314:
 	tools/cpython-root
 
-# CI's 3.14 lane: the build without debug info, the C++ libraries at -O2 and the
-# extension's own sources at -O1 as 3.12's and 3.13's (-Dextension_quick: gcc 16 spends
-# most of the extension's compile on its four pybind11 sources), and a cp314 wheel from
-# it (the same objects), installed; then (py314-ci-test, at the suites' CPU priority, not
-# the builds') the test files above against the wheel. `make py314` builds at -O2.
+# CI's 3.14 lane: the build without debug info and at -O1 (the C++ libraries too: no other
+# build shares their objects, gcc 16 compiles only here), and a cp314 wheel from it (the
+# same objects), installed; then (py314-ci-test, at the suites' CPU priority, not the
+# builds') the test files above against the wheel. `make py314` builds at -O2, as a
+# release wheel is.
 py314-ci:
-	TESTS=0 SETUP_ARGS="-Ddebug=false -Dextension_quick=true" tools/cpython-root --wheel
+	TESTS=0 SETUP_ARGS="-Ddebug=false -Doptimization=1 -Dextension_quick=true" tools/cpython-root --wheel
 
 py314-ci-test:
 	tools/cpython-root --tests-only
@@ -265,9 +286,12 @@ $(MESON_ASAN)/build.ninja:
 	CXX=clang++-14 meson setup $(MESON_ASAN) -Dpython=false -Dwerror=$(WERROR) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled \
 	  -Doptimization=0 -Dcpp_args=-gline-tables-only $(SANITIZER_UNITY)
 
+# ASAN_TEST_ARGS: meson test's own (CI passes --no-suite fuzz-replay: its fuzz-smoke step
+# replays each corpus and regression in the same binaries before it fuzzes).
+ASAN_TEST_ARGS ?=
 asan: deps $(MESON_ASAN)/build.ninja
 	ninja -C $(MESON_ASAN)
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(MESON_ASAN) --print-errorlogs
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(MESON_ASAN) --print-errorlogs $(ASAN_TEST_ARGS)
 
 # The end-to-end suite against an ASan+UBSan build of the extension (gcc), installed in
 # its own virtualenv; the servers the tests spawn inherit LD_PRELOAD and the options.
@@ -283,8 +307,8 @@ asan-py-build: deps
 	  -Csetup-args=-Doptimization=1 "-Csetup-args=-Dcpp_args=-g1 -Wno-subobject-linkage" -Csetup-args=$(SANITIZER_UNITY) .
 
 # PY_TABLES (above, at test-py) add no C++ path to the ASan run, and CI's ASan lane is its
-# longest; nor do PY_OWN's files (above).
-ASAN_PY_SKIP = $(PY_TABLES) $(PY_OWN)
+# longest; nor do PY_OWN's files and PY_APP_LAYER's (above).
+ASAN_PY_SKIP = $(PY_TABLES) $(PY_OWN) $(addprefix --ignore=tests/py/,$(PY_APP_LAYER))
 # The tests parametrized over both io backends run io_uring's case (RINGBOLT_TEST_IO): the
 # epoll backend's own C++ (its waits, sends, datagrams) runs under ASan in the unit tests
 # (server_test, datagram_echo_test: both backends), the protocols above it are the same.
