@@ -1042,115 +1042,118 @@ template <auto F> constexpr PyCFunction fastcall() {
 constexpr int fastcall_kw = METH_FASTCALL | METH_KEYWORDS;
 
 PyMethodDef server_methods[] = {
-    {"add_route", fastcall<&server_add_route>(), fastcall_kw,
-     "add_route(pattern, methods, handler, is_coroutine=False, websocket=False): the route's id."},
-    {"add_const_route", fastcall<&server_add_const_route>(), fastcall_kw,
-     "add_const_route(pattern, methods, result): a route answered natively with `result`, made once."},
-    {"add_metrics_route", fastcall<&server_add_metrics_route>(), fastcall_kw, "add_metrics_route(pattern)."},
-    {"add_rate_limit", fastcall<&server_add_rate_limit>(), fastcall_kw,
-     "add_rate_limit(limit, window_ms, algorithm, key, header, send_headers, table_size): its id."},
-    {"set_rate_limit", fastcall<&server_set_rate_limit>(), fastcall_kw,
-     "set_rate_limit(route, limit): the route counts against the rate limit."},
-    {"add_health_route", fastcall<&server_add_health_route>(), fastcall_kw,
-     "add_health_route(pattern, kind): a probe ('live', 'ready' or 'startup') answered natively."},
-    {"health_started", server_health_started, METH_NOARGS,
-     "The startup hooks and lifespan have completed: startup and ready may answer 200."},
-    {"health_draining", server_health_draining, METH_NOARGS, "Ready answers 503 from now on."},
-    {"health_checks", fastcall<&server_health_checks>(), fastcall_kw,
-     "health_checks(passed, checks_json): the user checks' last results."},
-    {"add_static", fastcall<&server_add_static>(), fastcall_kw,
-     "add_static(prefix, directory, index, cache_control, precompressed, dotfiles): files answered natively."},
-    {"set_async_runner", fastcall<&server_set_async_runner>(), fastcall_kw, "set_async_runner(runner)."},
-    {"set_json_default", fastcall<&server_set_json_default>(), fastcall_kw, "set_json_default(fn or None)."},
-    {"enable_compression", fastcall<&server_enable_compression>(), fastcall_kw,
-     "enable_compression(min_size, algorithms, levels, exclude_types)."},
-    {"enable_cors", fastcall<&server_enable_cors>(), fastcall_kw,
-     "enable_cors(origins, methods, headers, credentials, expose, max_age)."},
-    {"enable_request_id", fastcall<&server_enable_request_id>(), fastcall_kw, "enable_request_id(header)."},
-    {"enable_security_headers", fastcall<&server_enable_security_headers>(), fastcall_kw,
-     "enable_security_headers([(name, value), ...])."},
-    {"set_fallback", fastcall<&server_set_fallback>(), fastcall_kw,
-     "set_fallback(handler, is_coroutine, streams_body=True, websocket=False): the handler of every request no "
-     "route matches."},
-    {"metrics_text", server_metrics_text, METH_NOARGS, "The metrics in Prometheus' text format."},
-    {"start", server_start, METH_NOARGS, "Start the reactors: {port, threads, io, http3_cc}."},
-    {"wait", server_wait, METH_NOARGS,
-     "Block until the server has stopped; a signal handler's exception stops it and propagates."},
-    {"stop", server_stop, METH_NOARGS, "Begin the stop (the drain)."},
-    {"stats", server_stats, METH_NOARGS, "Each reactor's counters, a dict each."},
-    {"request_limit_reached", server_request_limit_reached, METH_NOARGS,
-     "The requests counted when max_requests was reached, or None."},
-    {"reload_tls", server_reload_tls, METH_NOARGS,
-     "New certificates and keys for new connections; ValueError (the old ones stay) when the files are bad."},
-    {nullptr, nullptr, 0, nullptr},
+    method("add_route", fastcall<&server_add_route>(), fastcall_kw,
+           "add_route(pattern, methods, handler, is_coroutine=False, websocket=False): the route's id."),
+    method("add_const_route", fastcall<&server_add_const_route>(), fastcall_kw,
+           "add_const_route(pattern, methods, result): a route answered natively with `result`, made once."),
+    method("add_metrics_route", fastcall<&server_add_metrics_route>(), fastcall_kw, "add_metrics_route(pattern)."),
+    method("add_rate_limit", fastcall<&server_add_rate_limit>(), fastcall_kw,
+           "add_rate_limit(limit, window_ms, algorithm, key, header, send_headers, table_size): its id."),
+    method("set_rate_limit", fastcall<&server_set_rate_limit>(), fastcall_kw,
+           "set_rate_limit(route, limit): the route counts against the rate limit."),
+    method("add_health_route", fastcall<&server_add_health_route>(), fastcall_kw,
+           "add_health_route(pattern, kind): a probe ('live', 'ready' or 'startup') answered natively."),
+    method("health_started", server_health_started, METH_NOARGS,
+           "The startup hooks and lifespan have completed: startup and ready may answer 200."),
+    method("health_draining", server_health_draining, METH_NOARGS, "Ready answers 503 from now on."),
+    method("health_checks", fastcall<&server_health_checks>(), fastcall_kw,
+           "health_checks(passed, checks_json): the user checks' last results."),
+    method("add_static", fastcall<&server_add_static>(), fastcall_kw,
+           "add_static(prefix, directory, index, cache_control, precompressed, dotfiles): files answered natively."),
+    method("set_async_runner", fastcall<&server_set_async_runner>(), fastcall_kw, "set_async_runner(runner)."),
+    method("set_json_default", fastcall<&server_set_json_default>(), fastcall_kw, "set_json_default(fn or None)."),
+    method("enable_compression", fastcall<&server_enable_compression>(), fastcall_kw,
+           "enable_compression(min_size, algorithms, levels, exclude_types)."),
+    method("enable_cors", fastcall<&server_enable_cors>(), fastcall_kw,
+           "enable_cors(origins, methods, headers, credentials, expose, max_age)."),
+    method("enable_request_id", fastcall<&server_enable_request_id>(), fastcall_kw, "enable_request_id(header)."),
+    method("enable_security_headers", fastcall<&server_enable_security_headers>(), fastcall_kw,
+           "enable_security_headers([(name, value), ...])."),
+    method("set_fallback", fastcall<&server_set_fallback>(), fastcall_kw,
+           "set_fallback(handler, is_coroutine, streams_body=True, websocket=False): the handler of every request no "
+           "route matches."),
+    method("metrics_text", server_metrics_text, METH_NOARGS, "The metrics in Prometheus' text format."),
+    method("start", server_start, METH_NOARGS, "Start the reactors: {port, threads, io, http3_cc}."),
+    method("wait", server_wait, METH_NOARGS,
+           "Block until the server has stopped; a signal handler's exception stops it and propagates."),
+    method("stop", server_stop, METH_NOARGS, "Begin the stop (the drain)."),
+    method("stats", server_stats, METH_NOARGS, "Each reactor's counters, a dict each."),
+    method("request_limit_reached", server_request_limit_reached, METH_NOARGS,
+           "The requests counted when max_requests was reached, or None."),
+    method("reload_tls", server_reload_tls, METH_NOARGS,
+           "New certificates and keys for new connections; ValueError (the old ones stay) when the files are bad."),
+    methods_end,
 };
 
 PyGetSetDef server_getset[] = {
-    {"tls", server_tls, nullptr, "Whether the server serves TLS.", nullptr},
-    {"port", server_port, nullptr, "The port it listens on (0 before start).", nullptr},
-    {nullptr, nullptr, nullptr, nullptr, nullptr},
+    property("tls", server_tls, "Whether the server serves TLS."),
+    property("port", server_port, "The port it listens on (0 before start)."),
+    properties_end,
 };
 
-PyTypeObject server_type = native_type({
-    .name = "ringbolt._native.Server",
-    .basicsize = sizeof(server_object),
-    .doc = "Server(config: dict): the native server ringbolt.App drives.",
-    .dealloc = server_dealloc,
-    .methods = server_methods,
-    .getset = server_getset,
-    .init = server_init,
-    .new_object = PyType_GenericNew,
-});
+PyTypeObject server_type = class_type("ringbolt._native.Server", sizeof(server_object),
+                                      "Server(config: dict): the native server ringbolt.App drives.", server_dealloc,
+                                      server_init, server_methods, server_getset);
 
 // Plain METH_FASTCALL functions: _complete and the loop's are called for every async
 // request, json_dumps for every answer it writes.
 PyMethodDef module_defs[] = {
-    {"json_dumps", fastcall<&ringbolt::py::json_dumps>(), fastcall_kw,
-     "json_dumps(obj, default=None) -> bytes\n\nSerialize with ringbolt's JSON writer (compact, UTF-8): the JSON "
-     "types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; `default(value)` is called for "
-     "anything else."},
-    {"json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."},
-    {"_set_types", fastcall<&set_types>(), METH_FASTCALL, "The package's types the bridge builds and checks."},
-    {"_set_request_methods", fastcall<&set_request_methods>(), METH_FASTCALL,
-     "The Request's methods written in Python."},
-    {"_complete", fastcall<&complete_fast>(), METH_FASTCALL,
-     "_complete(pending, result, exc): answer an async request (used by ringbolt's asyncio runner); True: "
-     "schedule _flush_completions."},
-    {"_needs_finish", fastcall<&needs_finish_fast>(), METH_FASTCALL,
-     "_needs_finish(state, result): whether finish_result has anything to do (the bridge's own rule, for the "
-     "ASGI adapter)."},
-    {"_flush_completions", flush_noargs, METH_NOARGS,
-     "Deliver the answers completed since the last call (one wake-up per reactor)."},
-    {"_take_async", take_async_noargs, METH_NOARGS,
-     "The async requests staged for the loop since the last call: [(handler, request, pending), ...], or None."},
-    {"_begin_batch", begin_batch_noargs, METH_NOARGS,
-     "The event loop starts a reactor's batch: staged answers schedule no flush until _end_batch."},
-    {"_end_batch", end_batch_noargs, METH_NOARGS, "The batch is started: deliver what it staged."},
-    {"_stream_notify_fd", stream_notify_fd_py, METH_NOARGS,
-     "The eventfd an event loop watches for streamed responses that may go on."},
-    {"_stream_ready", stream_ready_py, METH_NOARGS,
-     "Futures of async producers that may go on (writable again, or the client is gone)."},
-    {"_loop_wakes", loop_wakes_py, METH_NOARGS,
-     "(eventfd writes, wake-ups taken after a hosted turn) of the event loop, since start-up."},
-    {"_stream_ready_here", stream_ready_here_py, METH_NOARGS,
-     "_stream_ready for a loop on a reactor's thread, after a turn that said so: the eventfd is not read."},
-    {"set_log_level", set_log_level_py, METH_O, "set_log_level(level): the native log's level."},
-    {"log_dropped", log_dropped_py, METH_NOARGS, "Native log lines dropped because stderr did not keep up."},
-    {"bind_listeners", fastcall<&bind_listeners>(), fastcall_kw,
-     "bind_listeners(host, port, count, backlog): `count` listening sockets (fds) on host:port with SO_REUSEPORT, "
-     "after the probe that refuses a port another process serves (the server's own binding, uring/listener.cpp)."},
-    {"bind_quic_sockets", fastcall<&bind_quic_sockets>(), fastcall_kw,
-     "bind_quic_sockets(host, port, count): `count` UDP sockets (fds) on host:port with SO_REUSEPORT, in the order "
-     "they join the port's group (uring/listener.cpp's open_datagram_group: the server's own binding)."},
-    {"steer_quic", fastcall<&steer_quic>(), fastcall_kw,
-     "steer_quic(fd, total, live=[]): attach the QUIC steering program (quic/steering.hpp) to the SO_REUSEPORT "
-     "group of UDP socket `fd`, of `total` sockets: a packet with one of our connection IDs goes to the socket at "
-     "position dcid[0] % total, a new client's Initial to one of the `live` positions (empty: any)."},
-    {"refuse_new_connections", refuse_new_connections, METH_O,
-     "refuse_new_connections(fd): a stop's first step on a listener (uring/listener.cpp): new clients are turned "
-     "away while connections under way still reach the accept queue."},
-    {"probe_io_uring", probe_io_uring, METH_NOARGS, "What io_uring offers here: {available, tier, ...} or {error}."},
-    {nullptr, nullptr, 0, nullptr},
+    method("json_dumps", fastcall<&ringbolt::py::json_dumps>(), fastcall_kw,
+           "json_dumps(obj, default=None) -> bytes\n\nSerialize with ringbolt's JSON writer (compact, UTF-8): the JSON "
+           "types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; `default(value)` is called for "
+           "anything else."),
+    method("json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."),
+    method("_set_types", fastcall<&set_types>(), METH_FASTCALL, "The package's types the bridge builds and checks."),
+    method("_set_request_methods", fastcall<&set_request_methods>(), METH_FASTCALL,
+           "The Request's methods written in Python."),
+    method("_complete", fastcall<&complete_fast>(), METH_FASTCALL,
+           "_complete(pending, result, exc): answer an async request (used by ringbolt's asyncio runner); True: "
+           "schedule _flush_completions."),
+    method("_needs_finish", fastcall<&needs_finish_fast>(), METH_FASTCALL,
+           "_needs_finish(state, result): whether finish_result has anything to do (the bridge's own rule, for the "
+           "ASGI adapter)."),
+    method("_flush_completions", flush_noargs, METH_NOARGS,
+           "Deliver the answers completed since the last call (one wake-up per reactor)."),
+    method("_take_async", take_async_noargs, METH_NOARGS,
+           "The async requests staged for the loop since the last call: [(handler, request, pending), ...], or None."),
+    method("_begin_batch", begin_batch_noargs, METH_NOARGS,
+           "The event loop starts a reactor's batch: staged answers schedule no flush until _end_batch."),
+    method("_end_batch", end_batch_noargs, METH_NOARGS, "The batch is started: deliver what it staged."),
+    method("_stream_notify_fd", stream_notify_fd_py, METH_NOARGS,
+           "The eventfd an event loop watches for streamed responses that may go on."),
+    method("_stream_ready", stream_ready_py, METH_NOARGS,
+           "Futures of async producers that may go on (writable again, or the client is gone)."),
+    method("_loop_wakes", loop_wakes_py, METH_NOARGS,
+           "(eventfd writes, wake-ups taken after a hosted turn) of the event loop, since start-up."),
+    method("_stream_ready_here", stream_ready_here_py, METH_NOARGS,
+           "_stream_ready for a loop on a reactor's thread, after a turn that said so: the eventfd is not read."),
+    method("set_log_level", set_log_level_py, METH_O, "set_log_level(level): the native log's level."),
+    method("log_dropped", log_dropped_py, METH_NOARGS, "Native log lines dropped because stderr did not keep up."),
+    method(
+        "bind_listeners", fastcall<&bind_listeners>(), fastcall_kw,
+        "bind_listeners(host, port, count, backlog): `count` listening sockets (fds) on host:port with SO_REUSEPORT, "
+        "after the probe that refuses a port another process serves (the server's own binding, uring/listener.cpp)."),
+    method(
+        "bind_quic_sockets", fastcall<&bind_quic_sockets>(), fastcall_kw,
+        "bind_quic_sockets(host, port, count): `count` UDP sockets (fds) on host:port with SO_REUSEPORT, in the order "
+        "they join the port's group (uring/listener.cpp's open_datagram_group: the server's own binding)."),
+    method(
+        "steer_quic", fastcall<&steer_quic>(), fastcall_kw,
+        "steer_quic(fd, total, live=[]): attach the QUIC steering program (quic/steering.hpp) to the SO_REUSEPORT "
+        "group of UDP socket `fd`, of `total` sockets: a packet with one of our connection IDs goes to the socket at "
+        "position dcid[0] % total, a new client's Initial to one of the `live` positions (empty: any)."),
+    method("refuse_new_connections", refuse_new_connections, METH_O,
+           "refuse_new_connections(fd): a stop's first step on a listener (uring/listener.cpp): new clients are turned "
+           "away while connections under way still reach the accept queue."),
+    method("tls_check", tls_py::tls_check, METH_O,
+           "Check the ssl_* options (files, key, password) without serving; ValueError naming the problem."),
+    method("ktls_unavailable_reason", tls_py::ktls_unavailable_reason, METH_NOARGS,
+           "Why the kernel cannot take TLS records over (kTLS); empty when it can."),
+    method("ktls_ciphers", tls_py::ktls_ciphers, METH_NOARGS,
+           "The ciphers whose sending keys the kernel takes (kTLS), as the probe found them."),
+    method("probe_io_uring", probe_io_uring, METH_NOARGS,
+           "What io_uring offers here: {available, tier, ...} or {error}."),
+    methods_end,
 };
 
 /// The module's parts, in order; -1 with an exception set when one fails.
@@ -1167,8 +1170,7 @@ int init_module(PyObject* m) {
     if (!flush || init_request_type(m) < 0 || init_tls_info_type(m) < 0 || init_value_signer(m) < 0 ||
         init_dependency_fast(m) < 0 || init_wsgi_call(m) < 0 || release_kept_lists_at_exit(m) < 0 ||
         init_asgi_cycle(m, flush.get()) < 0 || init_asgi_call(m) < 0 || init_eager_task(m) < 0 ||
-        init_raw_json(m) < 0 || !init_stream_type(m) || !init_websocket(m) || init_forms(m) < 0 ||
-        tls_py::init(m) < 0) {
+        init_raw_json(m) < 0 || !init_stream_type(m) || !init_websocket(m) || init_forms(m) < 0) {
         return -1;
     }
     return 0;

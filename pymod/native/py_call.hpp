@@ -21,6 +21,16 @@
 
 namespace ringbolt::py {
 
+/// A method table's entry, a read-only property's, and the end of either table.
+constexpr PyMethodDef method(const char* name, PyCFunction fn, int flags, const char* doc) noexcept {
+    return {name, fn, flags, doc};
+}
+constexpr PyGetSetDef property(const char* name, getter get, const char* doc) noexcept {
+    return {name, get, nullptr, doc, nullptr};
+}
+inline constexpr PyMethodDef methods_end{nullptr, nullptr, 0, nullptr};
+inline constexpr PyGetSetDef properties_end{nullptr, nullptr, nullptr, nullptr, nullptr};
+
 /// Thrown once a Python exception is set: `guarded` returns null and leaves it set.
 struct py_raised {};
 

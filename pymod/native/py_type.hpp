@@ -66,6 +66,18 @@ inline PyTypeObject native_type(const type_def& d) noexcept {
     return t;
 }
 
+/// A plain class's PyTypeObject: made by `init` (PyType_GenericNew allocates), freed by
+/// `dealloc`, its methods and read-only properties.
+inline PyTypeObject class_type(const char* name, Py_ssize_t size, const char* doc, destructor dealloc, initproc init,
+                               PyMethodDef* methods, PyGetSetDef* getset = nullptr) noexcept {
+    type_def d{.name = name, .basicsize = size, .doc = doc, .dealloc = dealloc};
+    d.methods = methods;
+    d.getset = getset;
+    d.init = init;
+    d.new_object = PyType_GenericNew;
+    return native_type(d);
+}
+
 /// PyType_Ready on `type`, and with a `module`, the type added to it as `attr`. False with
 /// a Python exception set. GIL held (module init).
 inline bool ready_native_type(PyTypeObject& type, PyObject* module = nullptr, const char* attr = nullptr) noexcept {

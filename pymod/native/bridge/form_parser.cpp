@@ -343,22 +343,17 @@ PyObject* parser_close(PyObject* self, PyObject*) {
 }
 
 PyMethodDef parser_methods[] = {
-    {"feed", parser_feed, METH_O, "Parse the next piece of the body (GIL released)."},
-    {"finish", parser_finish, METH_NOARGS, "The body ended: the parts (temp files pass to the caller)."},
-    {"close", parser_close, METH_NOARGS, "Remove temp files not handed out yet."},
-    {nullptr, nullptr, 0, nullptr},
+    method("feed", parser_feed, METH_O, "Parse the next piece of the body (GIL released)."),
+    method("finish", parser_finish, METH_NOARGS, "The body ended: the parts (temp files pass to the caller)."),
+    method("close", parser_close, METH_NOARGS, "Remove temp files not handed out yet."),
+    methods_end,
 };
 
-PyTypeObject parser_type = native_type({
-    .name = "ringbolt._native.MultipartParser",
-    .basicsize = sizeof(parser_object),
-    .doc = "MultipartParser(boundary, max_parts, max_part_size, max_field_size, max_name_length, max_header_bytes, "
-           "spool_threshold, spool_dir): a multipart/form-data body parsed as it arrives.",
-    .dealloc = parser_dealloc,
-    .methods = parser_methods,
-    .init = parser_init,
-    .new_object = PyType_GenericNew,
-});
+PyTypeObject parser_type =
+    class_type("ringbolt._native.MultipartParser", sizeof(parser_object),
+               "MultipartParser(boundary, max_parts, max_part_size, max_field_size, max_name_length, "
+               "max_header_bytes, spool_threshold, spool_dir): a multipart/form-data body parsed as it arrives.",
+               parser_dealloc, parser_init, parser_methods);
 
 PyObject* parse_urlencoded_py(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
     return guarded([&] {
@@ -378,13 +373,13 @@ PyObject* multipart_boundary(PyObject*, PyObject* content_type) {
 }
 
 PyMethodDef form_defs[] = {
-    {"parse_urlencoded", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&parse_urlencoded_py)),
-     METH_FASTCALL | METH_KEYWORDS,
-     "parse_urlencoded(data, max_fields, max_name_length): application/x-www-form-urlencoded pairs; "
-     "MultipartError(400) on a bad %-escape or invalid UTF-8."},
-    {"multipart_boundary", multipart_boundary, METH_O,
-     "multipart_boundary(content_type): the boundary parameter of a Content-Type value ('' when absent)."},
-    {nullptr, nullptr, 0, nullptr},
+    method("parse_urlencoded", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&parse_urlencoded_py)),
+           METH_FASTCALL | METH_KEYWORDS,
+           "parse_urlencoded(data, max_fields, max_name_length): application/x-www-form-urlencoded pairs; "
+           "MultipartError(400) on a bad %-escape or invalid UTF-8."),
+    method("multipart_boundary", multipart_boundary, METH_O,
+           "multipart_boundary(content_type): the boundary parameter of a Content-Type value ('' when absent)."),
+    methods_end,
 };
 
 } // namespace

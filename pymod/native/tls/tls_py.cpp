@@ -145,8 +145,6 @@ void reload(tls::factory& f, const tls::options& opts) {
     f.replace(std::move(ctx));
 }
 
-namespace {
-
 PyObject* tls_check(PyObject*, PyObject* c) {
     return py::guarded([&]() -> PyObject* {
         if (!PyDict_Check(c)) {
@@ -174,22 +172,6 @@ PyObject* ktls_unavailable_reason(PyObject*, PyObject*) {
 
 PyObject* ktls_ciphers(PyObject*, PyObject*) {
     return py::guarded([] { return py::str_list(tls::ktls_cipher_names()); });
-}
-
-PyMethodDef tls_defs[] = {
-    {"tls_check", tls_check, METH_O,
-     "Check the ssl_* options (files, key, password) without serving; ValueError naming the problem."},
-    {"ktls_unavailable_reason", ktls_unavailable_reason, METH_NOARGS,
-     "Why the kernel cannot take TLS records over (kTLS); empty when it can."},
-    {"ktls_ciphers", ktls_ciphers, METH_NOARGS,
-     "The ciphers whose sending keys the kernel takes (kTLS), as the probe found them."},
-    {nullptr, nullptr, 0, nullptr},
-};
-
-} // namespace
-
-int init(PyObject* module) {
-    return PyModule_AddFunctions(module, tls_defs);
 }
 
 } // namespace ringbolt::tls_py

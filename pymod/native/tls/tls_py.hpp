@@ -19,8 +19,10 @@ tls::options read_options(PyObject* c);
 std::shared_ptr<tls::factory> make_factory(const tls::options& opts);
 /// Build new contexts from the same files and hand them to new connections.
 void reload(tls::factory& f, const tls::options& opts);
-/// ringbolt._native.tls_check(config), ktls_unavailable_reason(), ktls_ciphers(): added
-/// to `module`; -1 with an exception set when that fails.
-int init(PyObject* module);
+/// ringbolt._native.tls_check(config): check the ssl_* options without serving (METH_O).
+PyObject* tls_check(PyObject* module, PyObject* config);
+/// ringbolt._native.ktls_unavailable_reason(), ktls_ciphers() (METH_NOARGS).
+PyObject* ktls_unavailable_reason(PyObject* module, PyObject* unused);
+PyObject* ktls_ciphers(PyObject* module, PyObject* unused);
 
 } // namespace ringbolt::tls_py
