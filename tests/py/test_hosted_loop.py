@@ -298,8 +298,11 @@ def test_call_soon_threadsafe_from_a_thread_wakes_the_hosted_loop(loop: str):
         waited = [get(srv, "/thread-wakes").json()["waited"] for _ in range(6)]
     finally:
         assert srv.stop() == 0, srv.output()
-    assert all(0.045 <= w < 0.2 for w in waited), waited
-    assert sorted(waited)[3] < 0.1, waited
+    # Without the wake-up every answer would wait for a tick (0.25 s or more). One slow
+    # sample of six is a busy machine's, not that: a CI rehearsal, five suites and two
+    # compilers on 2 cores, saw [0.50, 0.054, 0.052, 0.051, 0.051, 0.051] on epoll.
+    assert all(w >= 0.045 for w in waited), waited
+    assert sorted(waited)[4] < 0.2 and sorted(waited)[3] < 0.1, waited
 
 
 def test_a_hosted_turn_runs_its_batch_under_the_loops_gil_hold():
