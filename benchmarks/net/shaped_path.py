@@ -591,11 +591,14 @@ def main(argv: list[str] | None = None) -> int:
                       jitter_ms=args.jitter_ms, seed=args.seed, forwarder_cpu=args.forwarder_cpu)
     rc = 0
     with path:
-        print(f"shaped path: {path.client_ns} {CLIENT_ADDR} <-> {path.server_ns} {SERVER_ADDR}, "
-              f"{json.dumps(asdict(path.plan))}", file=sys.stderr, flush=True)
-        env = {**os.environ, "RBP_CLIENT_NS": path.client_ns, "RBP_SERVER_NS": path.server_ns,
-               "RBP_CLIENT_ADDR": CLIENT_ADDR, "RBP_SERVER_ADDR": SERVER_ADDR}
+        # The line a caller waits for is printed inside the try: a signal that comes right
+        # after it (a caller that stops the path as soon as it is up) still ends here, with
+        # the stats printed (it once came between the two, on a busy machine).
         try:
+            print(f"shaped path: {path.client_ns} {CLIENT_ADDR} <-> {path.server_ns} {SERVER_ADDR}, "
+                  f"{json.dumps(asdict(path.plan))}", file=sys.stderr, flush=True)
+            env = {**os.environ, "RBP_CLIENT_NS": path.client_ns, "RBP_SERVER_NS": path.server_ns,
+                   "RBP_CLIENT_ADDR": CLIENT_ADDR, "RBP_SERVER_ADDR": SERVER_ADDR}
             if cmd:
                 full = {"host": list(cmd), "client": path.client_cmd(cmd), "server": path.server_cmd(cmd)}[args.netns]
                 rc = run_command(full, env)
