@@ -31,6 +31,12 @@ constexpr PyGetSetDef property(const char* name, getter get, const char* doc) no
 inline constexpr PyMethodDef methods_end{nullptr, nullptr, 0, nullptr};
 inline constexpr PyGetSetDef properties_end{nullptr, nullptr, nullptr, nullptr, nullptr};
 
+/// A METH_FASTCALL function as a table's PyCFunction.
+template <auto F> constexpr PyCFunction fastcall() {
+    return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(F));
+}
+constexpr int fastcall_kw = METH_FASTCALL | METH_KEYWORDS;
+
 /// Thrown once a Python exception is set: `guarded` returns null and leaves it set.
 struct py_raised {};
 
