@@ -67,6 +67,9 @@ class counter {
     X(tls_truncated)                                                                                                   \
     X(tls_sni_unknown)                                                                                                 \
     X(tls_ktls_tx)                                                                                                     \
+    X(tls_ktls_key_updates)                                                                                            \
+    X(tls_ktls_rx)                                                                                                     \
+    X(tls_ktls_rx_key_updates)                                                                                         \
     X(h2_connections)                                                                                                  \
     X(h2_streams)                                                                                                      \
     X(h2_resets_sent)                                                                                                  \

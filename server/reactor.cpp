@@ -366,6 +366,10 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, uring::recv_end how) noex
         maybe_finalize(s, slot);
         return;
     }
+    if (how == uring::recv_end::tls_record) {
+        on_kernel_record(s, slot);
+        return;
+    }
     if (how == uring::recv_end::rearm || how == uring::recv_end::cancelled) {
         // The buffer ring ran dry (rearm), or this is the end of a pause's cancel: as
         // `cancelled`, or as `rearm` when the kernel ended the multishot with its last data
@@ -379,6 +383,11 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, uring::recv_end how) noex
         // after turn and waited seconds. Read here, they are served in this turn, in the
         // order the kernel ended their recvs (docs/architecture.md, "Fairness").
         if (s.recv == recv_state::idle && !peer_eof(s)) {
+            if (s.own_tp && s.stash.empty()) {
+                // Nothing received is in flight now: kTLS may take the receiving over
+                // (its cancel, on_transport_input), before the reads go on.
+                s.tp->start_kernel_receive();
+            }
             rearm_after_pause(s, slot);
         }
         return;
@@ -426,6 +435,12 @@ void reactor::on_transport_input(conn_slot& s, uint32_t slot) noexcept {
     if (s.proto->has_output() || s.tp->has_output() || s.proto->close_after_flush() ||
         (peer_eof(s) && s.proto->nothing_owed() && s.stash.empty())) {
         mark_dirty(s, slot); // after_output sends, or closes (after close_notify)
+    }
+    if (s.recv == recv_state::armed && s.stash.empty() && s.tp->wants_kernel_receive()) [[unlikely]] {
+        // kTLS may take the receiving over once no received byte is in flight: the
+        // multishot recv ends (cancel), and its end switches, then reads on (on_recv_end).
+        _backend->cancel_recv(s.fd, slot, static_cast<uint16_t>(s.gen));
+        s.recv = recv_state::cancelling;
     }
 }
 

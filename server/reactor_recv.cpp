@@ -136,10 +136,35 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
         if (n == -EAGAIN || n == -EWOULDBLOCK) {
             break;
         }
-        on_recv_end(slot, gen, n == 0 ? uring::recv_end::eof : uring::recv_end::error);
+        on_recv_end(slot, gen,
+                    n == 0      ? uring::recv_end::eof
+                    : n == -EIO ? uring::recv_end::tls_record
+                                : uring::recv_end::error);
         return;
     }
     arm_recv(s, slot);
+}
+
+// kTLS's receiving: a TLS record other than application data waits (the receive ended
+// with EIO). The transport reads it; what it means (a close_notify, a KeyUpdate and its
+// answer, a fatal alert) comes out as after any input, and reading goes on.
+void reactor::on_kernel_record(conn_slot& s, uint32_t slot) noexcept {
+    std::string_view data;
+    if (!s.own_tp || (!s.tp->read_kernel_record(data) && !s.tp->failed())) {
+        close_conn(s, slot, false);
+        return;
+    }
+    const uint16_t gen = s.gen;
+    if (!data.empty()) {
+        on_recv(slot, gen, data.data(), data.size());
+    } else {
+        on_transport_input(s, slot);
+    }
+    conn_slot* sp = live_slot(slot, gen);
+    if (sp != nullptr && sp->state == slot_state::open && sp->recv == recv_state::idle && !peer_eof(*sp) &&
+        !sp->tp->failed()) {
+        rearm_after_pause(*sp, slot);
+    }
 }
 
 void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {

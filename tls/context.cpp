@@ -102,6 +102,9 @@ SSL_CTX* make_ctx(const context& owner, const options& o, const std::string& cer
         // OpenSSL's own kTLS: where the cipher allows, it gives the sending keys to the
         // write BIO once the handshake's are done (tls/transport.cpp: the kernel's).
         SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+        // Each connection's first application traffic secrets (the key log lines),
+        // kept for the KeyUpdates kTLS must follow (tls/ktls_keys.hpp).
+        SSL_CTX_set_keylog_callback(ctx, tls_transport::on_keylog);
     }
     SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
     // An idle keep-alive connection keeps no 16 KiB read/write buffers (as nginx does).
@@ -330,6 +333,7 @@ struct ktls_probe {
     std::string why;          ///< empty: the kernel takes at least one cipher
     std::vector<uint16_t> ok; ///< the ciphers it took
     std::vector<std::string> names;
+    bool new_keys = false; ///< a socket with sending keys takes new ones (TLS 1.3 KeyUpdate)
 };
 
 // Once per process: the kernel's TLS layer on a loopback connection, then each cipher's
@@ -360,6 +364,10 @@ const ktls_probe& probe_ktls() {
             if (::setsockopt(lp.acc, SOL_TLS, TLS_TX, keys, static_cast<socklen_t>(c.keys_size)) == 0) {
                 p.ok.push_back(c.type);
                 p.names.emplace_back(c.name);
+                // The kernels that take a KeyUpdate's keys take them the same way, on a
+                // socket that has some; the others refuse (EBUSY).
+                p.new_keys =
+                    p.new_keys || ::setsockopt(lp.acc, SOL_TLS, TLS_TX, keys, static_cast<socklen_t>(c.keys_size)) == 0;
             }
         }
         if (p.why.empty() && p.ok.empty()) {
@@ -379,6 +387,10 @@ const std::string& ktls_unavailable_reason() {
 
 const std::vector<std::string>& ktls_cipher_names() {
     return probe_ktls().names;
+}
+
+bool ktls_takes_new_keys() noexcept {
+    return probe_ktls().new_keys;
 }
 
 size_t ktls_keys_size(uint16_t cipher_type) noexcept {

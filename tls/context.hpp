@@ -100,6 +100,9 @@ class context {
 const std::string& ktls_unavailable_reason();
 /// The ciphers whose sending keys the kernel took in that probe ("AES-128-GCM", ...).
 const std::vector<std::string>& ktls_cipher_names();
+/// Whether the kernel takes new sending keys on a socket that has some (a TLS 1.3
+/// KeyUpdate under kTLS; the probe's finding).
+bool ktls_takes_new_keys() noexcept;
 /// The size of the kernel's struct of sending keys for `cipher_type` (TLS_CIPHER_*); 0
 /// when the probe found the kernel does not take that cipher.
 size_t ktls_keys_size(uint16_t cipher_type) noexcept;

@@ -163,6 +163,187 @@ tls_transport::~tls_transport() {
         SSL_free(_ssl); // frees the BIOs
     }
     OPENSSL_cleanse(_ktls_keys, sizeof(_ktls_keys));
+    _server_secret.wipe();
+    _client_secret.wipe();
+}
+
+// The kernel's keys for a secret of this connection's, where this kernel takes its cipher.
+size_t tls_transport::kernel_keys(const traffic_secret& secret, uint64_t seq, unsigned char (&out)[64]) const noexcept {
+    size_t n =
+        SSL_version(_ssl) == TLS1_3_VERSION ? tls13_kernel_keys(SSL_get_current_cipher(_ssl), secret, seq, out) : 0;
+    if (n == 0) {
+        return 0;
+    }
+    tls_crypto_info head{};
+    std::memcpy(&head, out, sizeof(head));
+    if (ktls_keys_size(head.cipher_type) != n) {
+        OPENSSL_cleanse(out, sizeof(out));
+        return 0;
+    }
+    return n;
+}
+
+void tls_transport::on_keylog(const SSL* ssl, const char* line) noexcept {
+    auto* t = static_cast<tls_transport*>(SSL_get_app_data(ssl));
+    if (t != nullptr && !read_keylog_secret(line, "SERVER_TRAFFIC_SECRET_0", t->_server_secret)) {
+        read_keylog_secret(line, "CLIENT_TRAFFIC_SECRET_0", t->_client_secret);
+    }
+}
+
+void tls_transport::on_message(int write_p, int, int content_type, const void*, size_t, SSL*, void* arg) noexcept {
+    auto* t = static_cast<tls_transport*>(arg);
+    if (write_p != 0 || t->_krx != ktls_rx::counting) {
+        return;
+    }
+    if (content_type == SSL3_RT_HEADER) {
+        ++t->_rx_records;
+    } else if (content_type == SSL3_RT_HANDSHAKE) {
+        t->_krx = ktls_rx::off; // a KeyUpdate (or worse) read in user space: its keys stay OpenSSL's
+    }
+}
+
+// kTLS's receiving (TLS 1.3, where the kernel also takes a KeyUpdate's new keys: a
+// client may change its keys at any time, and a kernel that cannot follow would have to
+// end the connection). OpenSSL 3.0 hands the kernel no receiving keys for TLS 1.3, so
+// they come from the key log's CLIENT_TRAFFIC_SECRET_0 (tls/ktls_keys.hpp), and the
+// kernel needs the sequence number of the next record: OpenSSL's message callback
+// counts the records it reads from the handshake's end. The switch needs a moment when
+// everything received so far was whole records, all read, and no receive is in flight,
+// which the reactor arranges (wants_kernel_receive, then start_kernel_receive).
+void tls_transport::start_counting_records() noexcept {
+    if (_ctx->ktls() && _ktls != ktls_tx::off && SSL_version(_ssl) == TLS1_3_VERSION && _client_secret.len != 0 &&
+        ktls_takes_new_keys()) {
+        _krx = ktls_rx::counting;
+        _rx_records = 0;
+        SSL_set_msg_callback_arg(_ssl, this);
+        SSL_set_msg_callback(_ssl, &tls_transport::on_message);
+    } else {
+        _client_secret.wipe();
+    }
+}
+
+bool tls_transport::receive_switch_possible() const noexcept {
+    return _krx == ktls_rx::counting && _ktls != ktls_tx::off && !_failed && !_shut && !_peer_closed &&
+           BIO_ctrl_pending(_rbio) == 0 && SSL_has_pending(_ssl) == 0;
+}
+
+bool tls_transport::wants_kernel_receive() noexcept {
+    constexpr uint8_t tries = 4;
+    if (!receive_switch_possible()) {
+        return false;
+    }
+    if (_rx_tries == tries) {
+        // A client that never paused on a record's end when asked: its receiving stays
+        // OpenSSL's, and the records are no longer counted.
+        _krx = ktls_rx::off;
+        SSL_set_msg_callback(_ssl, nullptr);
+        _client_secret.wipe();
+        return false;
+    }
+    ++_rx_tries;
+    return true;
+}
+
+void tls_transport::start_kernel_receive() noexcept {
+    if (!receive_switch_possible()) {
+        return;
+    }
+    unsigned char keys[64];
+    size_t len = kernel_keys(_client_secret, _rx_records, keys);
+    int rc = len == 0 ? -1 : ::setsockopt(_fd, SOL_TLS, TLS_RX, keys, static_cast<socklen_t>(len));
+    OPENSSL_cleanse(keys, sizeof(keys));
+    SSL_set_msg_callback(_ssl, nullptr);
+    if (rc != 0) {
+        _krx = ktls_rx::off; // OpenSSL goes on receiving
+        _client_secret.wipe();
+        return;
+    }
+    _krx = ktls_rx::on;
+    _counters.tls_ktls_rx.add();
+}
+
+// After the switch, a record that is not application data: the kernel hands it over
+// only with its type (recvmsg's TLS_GET_RECORD_TYPE), and until then every receive
+// fails with EIO.
+bool tls_transport::read_kernel_record(std::string_view& data) noexcept {
+    data = {};
+    if (_krx != ktls_rx::on || _failed) {
+        return false;
+    }
+    if (_plain.size() < record_plain + 256) {
+        _plain.resize(record_plain + 256);
+    }
+    iovec iov{_plain.data(), _plain.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(1)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n;
+    do {
+        n = ::recvmsg(_fd, &msg, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return true;
+    }
+    if (n < 0) {
+        int err = errno;
+        _failed = true;
+        _counters.tls_record_errors.add();
+        if (_reporter != nullptr) {
+            _reporter->report(reporter::record, "kTLS: a received record", std::strerror(err));
+        }
+        return false;
+    }
+    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    uint8_t type = c != nullptr && c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_GET_RECORD_TYPE
+                       ? *CMSG_DATA(c)
+                       : record_application_data;
+    const auto* body = reinterpret_cast<const unsigned char*>(_plain.data());
+    size_t len = static_cast<size_t>(n);
+    if (type == record_application_data) {
+        data = {_plain.data(), len}; // counted as the protocol's input (the reactor's on_recv)
+        return true;
+    }
+    _counters.bytes_in.add(len);
+    if (type == SSL3_RT_ALERT && len == 2 && body[1] == SSL_AD_CLOSE_NOTIFY) {
+        _peer_closed = true;
+        _counters.tls_close_notify.add();
+        return true;
+    }
+    if (type == SSL3_RT_HANDSHAKE && kernel_follows_client_update(body, len)) {
+        return true;
+    }
+    _failed = true; // a fatal alert, or a message no client sends here: the connection ends
+    _counters.tls_record_errors.add();
+    if (_reporter != nullptr) {
+        char what[64];
+        std::snprintf(what, sizeof(what), "record type %u, %zu bytes, first %u", type, len, len > 0 ? body[0] : 0);
+        _reporter->report(reporter::record, "kTLS: the client sent an alert or an unexpected message", what);
+    }
+    return false;
+}
+
+// The client's KeyUpdate (RFC 8446 §4.6.3): the kernel stopped decrypting at it and
+// waits for the client's next keys; if the client asked, the server's change too.
+bool tls_transport::kernel_follows_client_update(const unsigned char* msg, size_t len) noexcept {
+    if (len != 5 || msg[0] != SSL3_MT_KEY_UPDATE || msg[1] != 0 || msg[2] != 0 || msg[3] != 1 || msg[4] > 1) {
+        return false;
+    }
+    unsigned char keys[64];
+    size_t n =
+        tls13_next_secret(SSL_get_current_cipher(_ssl), _client_secret) ? kernel_keys(_client_secret, 0, keys) : 0;
+    int rc = n == 0 ? -1 : ::setsockopt(_fd, SOL_TLS, TLS_RX, keys, static_cast<socklen_t>(n));
+    OPENSSL_cleanse(keys, sizeof(keys));
+    if (rc != 0) {
+        return false;
+    }
+    _counters.tls_ktls_rx_key_updates.add();
+    if (msg[4] == SSL_KEY_UPDATE_REQUESTED && !answer_key_update()) {
+        refuse_key_update();
+    }
+    return true;
 }
 
 bool tls_transport::has_output() const noexcept {
@@ -192,6 +373,10 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
     if (_failed || _ssl == nullptr) {
         return {}; // after a fatal error: read and discard until the close
     }
+    if (_krx == ktls_rx::on) {
+        _got_bytes = true;
+        return bytes; // the kernel decrypted them
+    }
     if (!bytes.empty()) {
         _got_bytes = true;
         BIO_write(_rbio, bytes.data(), static_cast<int>(bytes.size()));
@@ -211,6 +396,7 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
             if (_sni_unknown) {
                 _counters.tls_sni_unknown.add();
             }
+            start_counting_records();
         } else {
             int err = SSL_get_error(_ssl, r);
             if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
@@ -222,7 +408,9 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
     if (_established && !_failed) {
         read_plain();
         if (_ktls != ktls_tx::off && SSL_get_key_update_type(_ssl) != SSL_KEY_UPDATE_NONE) [[unlikely]] {
-            refuse_key_update();
+            if (!answer_key_update()) {
+                refuse_key_update();
+            }
         }
     }
     // (Handshake messages, session tickets and alerts went into _wire as OpenSSL wrote them.)
@@ -350,16 +538,59 @@ void tls_transport::encrypt(core::output_queue& plain) noexcept {
     }
 }
 
-// The client asked for a KeyUpdate of the server's sending keys (TLS 1.3). They are the
-// kernel's, which OpenSSL 3.0 does not tell of new ones (and this kernel's kTLS could not
-// take them), so the connection ends: a close_notify under the keys the client still
-// reads with, then the close. The alternative, sending on under the old keys, breaks RFC
-// 8446 §4.6.3 without the client knowing. --no-ssl-ktls serves such clients.
+// The client asked for a KeyUpdate of the server's sending keys (TLS 1.3), which are the
+// kernel's. OpenSSL writes the KeyUpdate (a record for the kernel, under the keys the
+// client still reads with) and changes keys of its own that no longer encrypt anything;
+// the kernel gets the next generation's once that record is sent (send_kernel_records).
+// Only where the kernel takes new keys (its probe) and the key log gave the secret.
+bool tls_transport::answer_key_update() noexcept {
+    if (_ktls != ktls_tx::on || _server_secret.len == 0 || !ktls_takes_new_keys()) {
+        return false;
+    }
+    ERR_clear_error();
+    size_t before = _kernel_records.size();
+    if (SSL_key_update(_ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(_ssl) != 1 ||
+        _kernel_records.size() != before + 1 || _kernel_records.back().body.empty() ||
+        static_cast<uint8_t>(_kernel_records.back().body[0]) != SSL3_MT_KEY_UPDATE) {
+        ERR_clear_error();
+        return false; // refuse_key_update ends the connection
+    }
+    _kernel_records.back().new_keys_after = true;
+    return true;
+}
+
+// The next generation of the server's keys to the kernel, right after our KeyUpdate went
+// out under the old ones (RFC 8446 §4.6.3), before any record of the protocol's.
+bool tls_transport::kernel_takes_new_keys() noexcept {
+    unsigned char keys[64];
+    size_t len =
+        tls13_next_secret(SSL_get_current_cipher(_ssl), _server_secret) ? kernel_keys(_server_secret, 0, keys) : 0;
+    int rc = len == 0 ? -1 : ::setsockopt(_fd, SOL_TLS, TLS_TX, keys, static_cast<socklen_t>(len));
+    int err = len == 0 ? EINVAL : errno;
+    OPENSSL_cleanse(keys, sizeof(keys));
+    if (rc == 0) {
+        _counters.tls_ktls_key_updates.add();
+        return true;
+    }
+    _failed = true; // the client reads with the new keys now: nothing more can be sent
+    _counters.tls_record_errors.add();
+    if (_reporter != nullptr) {
+        _reporter->report(reporter::record, "kTLS: the keys of a key update", std::strerror(err));
+    }
+    return false;
+}
+
+// The client asked for a KeyUpdate of the server's sending keys (TLS 1.3), and the kernel
+// that has them takes no new ones (or the key log gave no secret), so the connection
+// ends: a close_notify under the keys the client still reads with, then the close. The
+// alternative, sending on under the old keys, breaks RFC 8446 §4.6.3 without the client
+// knowing. --no-ssl-ktls serves such clients.
 void tls_transport::refuse_key_update() noexcept {
     _counters.tls_record_errors.add();
     if (_reporter != nullptr) {
         _reporter->report(reporter::record, "key update",
-                          "the client asked for new server keys, which kTLS cannot take (--no-ssl-ktls serves it)");
+                          "the client asked for new server keys, which this kernel's TLS cannot take (--no-ssl-ktls "
+                          "serves it)");
     }
     ERR_clear_error();
     SSL_shutdown(_ssl); // close_notify: a record for the kernel
@@ -447,6 +678,10 @@ bool tls_transport::send_kernel_records() noexcept {
             return false;
         }
         _counters.bytes_out.add(static_cast<uint64_t>(n));
+        if (r.new_keys_after && !kernel_takes_new_keys()) {
+            _kernel_records.clear();
+            return false;
+        }
     }
     _kernel_records.clear();
     return true;

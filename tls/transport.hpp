@@ -15,12 +15,16 @@
 // the records. OpenSSL's own later records (session tickets, TLS 1.2's Finished, alerts,
 // close_notify) go to the socket from wire_output with their record type. Receiving
 // stays in user space (OpenSSL 3.0 never hands the kernel TLS 1.3's receiving keys; the
-// read BIO declines TLS 1.2's), so a client's KeyUpdate is read as before; one that asks
-// the server to update its own keys ends the connection: the kernel's cannot follow.
+// read BIO declines TLS 1.2's), so a client's KeyUpdate is read as before. One that asks
+// the server to update its own keys gets OpenSSL's KeyUpdate, sent under the kernel's
+// keys, and then the kernel gets the next ones (derived from the key log's secret, as
+// OpenSSL 3.0 does not hand them over), where the kernel takes new keys (its probe);
+// where it does not, the connection ends.
 #pragma once
 
 #include "core/output_queue.hpp"
 #include "tls/context.hpp"
+#include "tls/ktls_keys.hpp"
 #include "transport/transport.hpp"
 
 #include <memory>
@@ -66,27 +70,50 @@ class tls_transport final : public transport::transport {
     const core::tls_info* tls_info() const noexcept override { return _info; }
     bool secure() const noexcept override { return true; }
     void attach_socket(int fd) noexcept override { _fd = fd; }
+    bool wants_kernel_receive() noexcept override;
+    void start_kernel_receive() noexcept override;
+    bool read_kernel_record(std::string_view& data) noexcept override;
+    /// The kernel decrypts what this connection receives (kTLS's TLS_RX).
+    bool kernel_receives() const noexcept { return _krx == ktls_rx::on; }
     /// The kernel makes this connection's records (kTLS's keys are in the socket).
     bool kernel_sends() const noexcept { return _ktls == ktls_tx::on; }
     /// The write BIO's callback: OpenSSL's records into the wire queue.
     static int on_wire_write(BIO* b, const char* data, int len) noexcept;
     /// The write BIO's controls (flush, and OpenSSL's kTLS ones).
     static long on_wire_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept;
+    /// OpenSSL's key log callback (set where kTLS may take the sending side): the
+    /// server's first application traffic secret, for KeyUpdates.
+    static void on_keylog(const SSL* ssl, const char* line) noexcept;
+    /// OpenSSL's message callback, set from the handshake's end until the receiving keys
+    /// go to the kernel: counts the records read under the client's first keys.
+    static void on_message(int write_p, int version, int content_type, const void* buf, size_t len, SSL* ssl,
+                           void* arg) noexcept;
 
   private:
     /// Where the sending keys are: OpenSSL's (off); given to the BIO, waiting for the
     /// records made before the switch to go out (pending); the kernel's (on).
     enum class ktls_tx : uint8_t { off, pending, on };
+    /// Receiving: OpenSSL's for good (off); OpenSSL's, the records read under the
+    /// client's first keys counted, until the reactor lets the switch happen (counting);
+    /// the kernel's (on).
+    enum class ktls_rx : uint8_t { off, counting, on };
     /// A record OpenSSL wrote after the switch, sent by wire_output with its type.
     struct kernel_record {
         uint8_t type;
         std::string body;
+        bool new_keys_after = false; ///< our KeyUpdate: the kernel's next keys once it is sent
     };
     long ktls_start(long is_tx, const void* crypto_info) noexcept;
     core::output_queue& kernel_output(core::output_queue& plain) noexcept;
     bool kernel_takes_over() noexcept;
     bool send_kernel_records() noexcept;
     void refuse_key_update() noexcept;
+    bool answer_key_update() noexcept;
+    bool kernel_takes_new_keys() noexcept;
+    bool receive_switch_possible() const noexcept;
+    size_t kernel_keys(const traffic_secret& secret, uint64_t seq, unsigned char (&out)[64]) const noexcept;
+    bool kernel_follows_client_update(const unsigned char* msg, size_t len) noexcept;
+    void start_counting_records() noexcept;
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
     void read_plain() noexcept;
     void encrypt(core::output_queue& plain) noexcept;
@@ -117,6 +144,14 @@ class tls_transport final : public transport::transport {
     /// OpenSSL's hand-over until the switch, then wiped.
     unsigned char _ktls_keys[64] = {};
     uint8_t _ktls_keys_len = 0;
+    /// The server's application traffic secret of the keys the kernel has (TLS 1.3): each
+    /// KeyUpdate's come from it (tls/ktls_keys.hpp). Empty without kTLS.
+    traffic_secret _server_secret;
+    /// The client's, for the kernel's receiving keys (and their KeyUpdates).
+    traffic_secret _client_secret;
+    uint64_t _rx_records = 0; ///< records OpenSSL read under the client's first keys
+    uint8_t _rx_tries = 0;    ///< the reactor's tries at the switch (wants_kernel_receive)
+    ktls_rx _krx = ktls_rx::off;
     uint8_t _record_type = 0; ///< the type of OpenSSL's next write after the switch (0: data)
     ktls_tx _ktls = ktls_tx::off;
     int _fd = -1;

@@ -49,6 +49,16 @@ class proxy_transport final : public transport {
     bool secure() const noexcept override;
     bool take_proxied_client(proxied_client& out) noexcept override;
     void attach_socket(int fd) noexcept override;
+    // kTLS's receiving is the TLS transport's, once the header is behind.
+    bool wants_kernel_receive() noexcept override { return through() && _inner->wants_kernel_receive(); }
+    void start_kernel_receive() noexcept override {
+        if (through()) {
+            _inner->start_kernel_receive();
+        }
+    }
+    bool read_kernel_record(std::string_view& data) noexcept override {
+        return through() && _inner->read_kernel_record(data);
+    }
 
     /// The header as read (for tests); valid once the header is done.
     const proxy_header& header() const noexcept { return _header; }
@@ -59,6 +69,7 @@ class proxy_transport final : public transport {
     /// plain TCP hands the bytes themselves back, valid until the next call).
     std::string_view pass_held(std::string&& held) noexcept;
     void refuse(const char* why) noexcept;
+    bool through() const noexcept { return _phase == phase::through && _inner != nullptr; }
 
     std::unique_ptr<transport> _inner;
     proxy_policy _policy;

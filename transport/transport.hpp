@@ -77,6 +77,22 @@ class transport {
     /// with their record type, from wire_output (the reactor asks only when no send is in
     /// flight).
     virtual void attach_socket(int fd) noexcept { (void)fd; }
+    /// kTLS's receiving: true when the transport could hand its receiving keys to the
+    /// kernel now (the handshake is done, and what was received so far ended on a record's
+    /// end); each true counts one of a few tries. The reactor then ends the socket's
+    /// receive, and once nothing it received is in flight calls start_kernel_receive().
+    virtual bool wants_kernel_receive() noexcept { return false; }
+    /// The receiving keys to the kernel, if still possible (checked again): from then on
+    /// the socket's bytes are plaintext, which on_wire_data passes through.
+    virtual void start_kernel_receive() noexcept {}
+    /// A receive ended with EIO: on a socket whose kernel receives, a TLS record other
+    /// than application data waits (an alert, a KeyUpdate). Reads and acts on it (a
+    /// close_notify is peer_closed(), a bad one failed()); false: the connection is over.
+    /// `data`: application bytes read instead, for the protocol.
+    virtual bool read_kernel_record(std::string_view& data) noexcept {
+        (void)data;
+        return false;
+    }
     /// A load balancer's PROXY header named the client this connection serves: true once,
     /// as soon as the header is read, with the client in `out` (the reactor asks after
     /// each input while the protocol has seen nothing yet).

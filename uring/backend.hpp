@@ -44,6 +44,10 @@ enum class recv_end : uint8_t {
     rearm,     ///< the multishot request ended without error (e.g. buffers ran dry): arm again
     cancelled, ///< ended by cancel_recv (a pause), not by the peer
     error,     ///< reset or failed: the connection is over
+    /// EIO: on a socket whose kernel decrypts TLS (kTLS), a record other than application
+    /// data waits, to be read with its type (transport::read_kernel_record); elsewhere an
+    /// error like the others.
+    tls_record,
 };
 
 /// Completions, delivered by io_backend::wait to the reactor.

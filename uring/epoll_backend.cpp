@@ -237,7 +237,10 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
             } else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
                 st.reading = false;
                 update(fd, st);
-                events.on_recv_end(st.slot, st.gen, r == 0 ? recv_end::eof : recv_end::error);
+                events.on_recv_end(st.slot, st.gen,
+                                   r == 0         ? recv_end::eof
+                                   : errno == EIO ? recv_end::tls_record
+                                                  : recv_end::error);
             }
         }
     }

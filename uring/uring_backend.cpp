@@ -225,6 +225,7 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
             recv_end how = res == 0                       ? recv_end::eof
                            : (res > 0 || res == -ENOBUFS) ? recv_end::rearm
                            : res == -ECANCELED            ? recv_end::cancelled
+                           : res == -EIO                  ? recv_end::tls_record
                                                           : recv_end::error;
             if (res == -ENOBUFS) {
                 counters->enobufs.add();

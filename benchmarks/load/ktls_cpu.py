@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Server CPU per MiB of a 1 MiB static file over TLS, with kTLS and without
-(--no-ssl-ktls), in one run: docs/deployment.md's kTLS figure. Meant for a kernel that
+(--no-ssl-ktls), in one run: docs/deployment.md's kTLS figure; with --upload, of a 1 MiB
+request body instead (kTLS's receiving: a kernel that takes new keys). Meant for a kernel that
 offers kTLS, which this project's development host does not: run it in Debian's kernel
 in a VM (tools/kernel-vm), where only the ratio means something (the VM emulates the CPU):
 
@@ -11,7 +12,8 @@ Each round starts ringbolt (one reactor thread, a P-256 certificate made here) o
 kTLS and once without, in turn; a client on one keep-alive connection (Python's ssl,
 TLS 1.3: AES-256-GCM, the server's first choice) fetches the file --files times, and the
 server's user+system CPU (/proc/PID/stat) over those fetches is divided by the MiB
-received. The server's counter tls_ktls_tx says which way each run went. Prints a
+received (--upload: sent). The server's counter tls_ktls_tx (--upload: tls_ktls_rx) says
+which way each run went. Prints a
 Markdown table: each round, then the medians and their ratio.
 """
 from __future__ import annotations
@@ -41,8 +43,8 @@ def certificate(d: Path) -> tuple[Path, Path]:
     return crt, key
 
 
-def run(python: str, d: Path, ktls: bool, files: int, digest: bytes) -> tuple[float, int]:
-    """(server CPU seconds per MiB, the server's tls_ktls_tx count)."""
+def run(python: str, d: Path, ktls: bool, files: int, digest: bytes, upload: bool) -> tuple[float, int]:
+    """(server CPU seconds per MiB, the server's tls_ktls_tx count: tls_ktls_rx's with `upload`)."""
     crt, key = d / "server.crt", d / "server.key"
     port = free_port()
     app = d / "app.py"
@@ -58,22 +60,30 @@ def run(python: str, d: Path, ktls: bool, files: int, digest: bytes) -> tuple[fl
         except RuntimeError:
             sys.exit(f"the server did not start:\n{Path(log.name).read_text(errors='replace')[-2000:]}")
         conn = http.client.HTTPSConnection("127.0.0.1", port, context=insecure_tls(), timeout=120)
-        conn.request("GET", "/static/file.bin")  # the handshake and a first fetch, outside the window
-        r = conn.getresponse()
-        assert r.status == 200 and hashlib.sha256(r.read()).digest() == digest
-        before = sum(cpu(proc.pid))
-        got = 0
-        for _ in range(files):
-            conn.request("GET", "/static/file.bin")
+        data = (d / "file.bin").read_bytes()
+
+        def once() -> bytes:
+            if upload:
+                conn.request("POST", "/upload", body=data)
+            else:
+                conn.request("GET", "/static/file.bin")
             r = conn.getresponse()
             body = r.read()
-            assert r.status == 200 and len(body) == 1 << 20
-            got += len(body)
+            assert r.status == 200, (r.status, body[:200])
+            return body
+
+        # the handshake and a first exchange, outside the window
+        assert once() == (digest.hex().encode() if upload else data)
+        before = sum(cpu(proc.pid))
+        for _ in range(files):
+            assert len(once()) == (64 if upload else 1 << 20)
         used = sum(cpu(proc.pid)) - before
+        got = files << 20
         conn.request("GET", "/metrics")
         text = conn.getresponse().read().decode()
         conn.close()
-        count = sum(int(v) for v in re.findall(r'ringbolt_tls_ktls_tx_total\{core="\d+"\} (\d+)', text))
+        counter = "ringbolt_tls_ktls_rx_total" if upload else "ringbolt_tls_ktls_tx_total"
+        count = sum(int(v) for v in re.findall(counter + r'\{core="\d+"\} (\d+)', text))
         return used / (got / (1 << 20)), count
     finally:
         stop(proc, 30)
@@ -84,25 +94,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--python", default=sys.executable, help="the interpreter with ringbolt installed")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--files", type=int, default=60, help="1 MiB fetches per run")
+    ap.add_argument("--files", type=int, default=60, help="1 MiB fetches (or uploads) per run")
+    ap.add_argument("--upload", action="store_true", help="POST 1 MiB bodies: the receiving side")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         certificate(d)
         data = os.urandom(1 << 20)
         (d / "file.bin").write_bytes(data)
-        (d / "app.py").write_text("import os\nfrom ringbolt import App\napp = App()\n"
-                                  "app.static('/static', os.environ['STATIC'])\n")
+        (d / "app.py").write_text("import hashlib, os\nfrom ringbolt import App\napp = App()\n"
+                                  "app.static('/static', os.environ['STATIC'])\n"
+                                  "@app.post('/upload')\n"
+                                  "def upload(req):\n"
+                                  "    return hashlib.sha256(req.body).hexdigest().encode()\n")
         digest = hashlib.sha256(data).digest()
         rows: dict[bool, list[float]] = {True: [], False: []}
-        print(f"kernel {os.uname().release}; {args.files} x 1 MiB per run; server CPU ms per MiB\n")
+        what = "uploads" if args.upload else "fetches"
+        print(f"kernel {os.uname().release}; {args.files} x 1 MiB {what} per run; server CPU ms per MiB\n")
         print("| round | kTLS | user space | kTLS connections |")
         print("|---:|---:|---:|---:|")
         for i in range(args.rounds):
-            k, kcount = run(args.python, d, True, args.files, digest)
-            u, ucount = run(args.python, d, False, args.files, digest)
+            k, kcount = run(args.python, d, True, args.files, digest, args.upload)
+            u, ucount = run(args.python, d, False, args.files, digest, args.upload)
             if kcount == 0:
-                sys.exit("no connection's sending went to the kernel: `ringbolt doctor` says why (kTLS line)")
+                side = "receiving" if args.upload else "sending"
+                sys.exit(f"no connection's {side} went to the kernel: `ringbolt doctor` says why (kTLS line)")
             assert ucount == 0, ucount
             rows[True].append(k)
             rows[False].append(u)

@@ -349,6 +349,8 @@ PyMethodDef module_defs[] = {
            "Why the kernel cannot take TLS records over (kTLS); empty when it can."),
     method("ktls_ciphers", tls_py::ktls_ciphers, METH_NOARGS,
            "The ciphers whose sending keys the kernel takes (kTLS), as the probe found them."),
+    method("ktls_key_updates", tls_py::ktls_key_updates, METH_NOARGS,
+           "Whether the kernel takes new sending keys (a TLS 1.3 KeyUpdate under kTLS), as the probe found."),
     method("probe_io_uring", probe_io_uring, METH_NOARGS,
            "What io_uring offers here: {available, tier, ...} or {error}."),
     methods_end,

@@ -268,6 +268,8 @@ def _doctor(args: argparse.Namespace) -> int:
     why = _native.ktls_unavailable_reason()
     ktls = (f"unavailable ({why})" if why else
             f"used (the kernel encrypts what TLS connections send: {', '.join(_native.ktls_ciphers())}; "
+            f"key updates: {'yes' if _native.ktls_key_updates() else 'no (the kernel takes no new keys)'}; "
+            f"receiving: {'TLS 1.3' if _native.ktls_key_updates() else 'in user space'}; "
             "--no-ssl-ktls: off)")
     print(f"kTLS:              {ktls}")
     will_use, code = _doctor_backend(probe, os.environ.get("RINGBOLT_IO", "").strip() or "auto")

@@ -42,6 +42,16 @@ def kernel_sends() -> bool:
     return cell.startswith("used")
 
 
+def kernel_takes_new_keys() -> bool:
+    """The table says the kernel takes a TLS 1.3 KeyUpdate's new sending keys."""
+    return kernel_sends() and "with key updates" in row()["ktls"]
+
+
+def kernel_receives() -> bool:
+    """The table says the kernel decrypts what TLS 1.3 connections receive."""
+    return kernel_sends() and "sending and receiving" in row()["ktls"]
+
+
 @pytest.fixture(scope="module")
 def static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("static")
@@ -64,20 +74,26 @@ def srv(certs: Path, static: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     assert s.stop() == 0, s.output()
 
 
-def sent_by_kernel(srv: LoggedServer) -> int:
+def sent_by_kernel(srv: LoggedServer, counter: str = "tls_ktls_tx") -> int:
     """The server's count of connections whose sending went to the kernel, read over TLS
     1.2 with AES-CBC: a cipher kTLS does not take, so this connection stays in user space
-    and is not counted (which the count staying put shows)."""
+    and is not counted (which the count staying put shows). `counter`: another of them."""
     ctx = client_ctx(version=ssl.TLSVersion.TLSv1_2)
     ctx.set_ciphers("ECDHE-ECDSA-AES128-SHA256")
     with httpx.Client(verify=ctx, timeout=WAIT) as c:
-        return metric_totals(c.get(f"https://127.0.0.1:{srv.port}/metrics").text).get("tls_ktls_tx", 0)
+        return metric_totals(c.get(f"https://127.0.0.1:{srv.port}/metrics").text).get(counter, 0)
 
 
 def expect_counted(srv: LoggedServer, before: int, connections: int) -> None:
     after = sent_by_kernel(srv)
     want = before + connections if kernel_sends() else 0
     assert after == want, (before, after, connections, srv.output())
+
+
+def expect_received(srv: LoggedServer, before: int, connections: int) -> None:
+    """`connections` more whose receiving went to the kernel, where it takes TLS 1.3's."""
+    after = sent_by_kernel(srv, "tls_ktls_rx")
+    assert after == before + (connections if kernel_receives() else 0), (before, after, srv.output())
 
 
 @pytest.mark.parametrize("version,cipher", [(ssl.TLSVersion.TLSv1_3, None),
@@ -87,7 +103,7 @@ def expect_counted(srv: LoggedServer, before: int, connections: int) -> None:
 @pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "h2"])
 def test_bodies_and_files_the_kernel_encrypts(srv: LoggedServer, static: Path, version: ssl.TLSVersion,
                                               cipher: str | None, http2: bool) -> None:
-    before = sent_by_kernel(srv)
+    before, received = sent_by_kernel(srv), sent_by_kernel(srv, "tls_ktls_rx")
     ctx = client_ctx(version=version, alpn=["h2"] if http2 else ["http/1.1"])
     if cipher is not None:
         ctx.set_ciphers(cipher)
@@ -103,10 +119,11 @@ def test_bodies_and_files_the_kernel_encrypts(srv: LoggedServer, static: Path, v
             r = c.get(f"https://127.0.0.1:{srv.port}/static/big.bin")
             assert r.status_code == 200 and hashlib.sha256(r.content).digest() == hashlib.sha256(file).digest()
     expect_counted(srv, before, 1)
+    expect_received(srv, received, 1 if version == ssl.TLSVersion.TLSv1_3 else 0)  # TLS 1.2's stays OpenSSL's
 
 
 def test_curl_tls13_chacha20_static_file(srv: LoggedServer, static: Path, tmp_path: Path) -> None:
-    before = sent_by_kernel(srv)
+    before, received = sent_by_kernel(srv), sent_by_kernel(srv, "tls_ktls_rx")
     out = tmp_path / "got.bin"
     url = f"https://127.0.0.1:{srv.port}/static/big.bin"
     done = subprocess.run(["curl", "-sSk", "--http1.1", "--tlsv1.3", "--tls13-ciphers",
@@ -115,6 +132,7 @@ def test_curl_tls13_chacha20_static_file(srv: LoggedServer, static: Path, tmp_pa
     assert done.returncode == 0 and done.stdout == "200 1", (done.stdout, done.stderr)
     assert out.read_bytes() == (static / "big.bin").read_bytes()
     expect_counted(srv, before, 1)
+    expect_received(srv, received, 1)
 
 
 class SClient:
@@ -149,6 +167,11 @@ class SClient:
     def request(self) -> None:
         self.send("GET /hello HTTP/1.1\nHost: localhost\n\n")
 
+    def hello(self, answers: int = 1) -> None:
+        """A request, and its answer: the connection's `answers`th."""
+        self.request()
+        assert self.wait_for(b'"hello":"1.1"', answers), self.out
+
     def close(self) -> int:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -162,8 +185,7 @@ def test_session_tickets_resume(srv: LoggedServer, tmp_path: Path) -> None:
         before = sent_by_kernel(srv)
         c = SClient(srv.port, "-tls1_3", *extra)
         try:
-            c.request()
-            assert c.wait_for(b'"hello":"1.1"'), c.out
+            c.hello()
             assert (b"Reused, TLSv1.3" in c.out) == reused, c.out
         finally:
             c.close()
@@ -171,54 +193,82 @@ def test_session_tickets_resume(srv: LoggedServer, tmp_path: Path) -> None:
 
 
 def test_a_key_update_of_the_clients_keys(srv: LoggedServer) -> None:
+    followed = sent_by_kernel(srv, "tls_ktls_rx_key_updates")
     c = SClient(srv.port, "-tls1_3")
     try:
-        c.request()
-        assert c.wait_for(b'"hello":"1.1"'), c.out
+        c.hello()
         time.sleep(0.5)
         c.send("k\n")  # KeyUpdate, update_not_requested: the client's sending keys change
         assert c.wait_for(b"KEYUPDATE"), c.out
         time.sleep(0.5)
-        c.request()
-        assert c.wait_for(b'"hello":"1.1"', 2), c.out  # read under the client's new keys
+        c.hello(2)  # read under the client's new keys
+        c.send("k\n")  # the generation after
+        time.sleep(0.5)
+        c.hello(3)
     finally:
         c.close()
+    # where the kernel decrypts, it took the client's new keys each time (from the server)
+    assert sent_by_kernel(srv, "tls_ktls_rx_key_updates") == followed + (2 if kernel_receives() else 0)
+
+
+def test_a_close_notify_the_kernel_received(srv: LoggedServer) -> None:
+    # s_client's Q sends close_notify (a record the kernel hands over with its type, where
+    # it decrypts); the server counts it and ends the connection, with no TLS error
+    notified, logged = sent_by_kernel(srv, "tls_close_notify"), len(srv.output())
+    c = SClient(srv.port, "-tls1_3")
+    try:
+        c.hello()
+        time.sleep(0.5)
+        c.send("Q\n")
+        assert c.proc.wait(WAIT) == 0, c.out
+    finally:
+        c.close()
+    deadline = time.monotonic() + WAIT
+    while sent_by_kernel(srv, "tls_close_notify") < notified + 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sent_by_kernel(srv, "tls_close_notify") == notified + 1, srv.output()
+    assert "TLS:" not in srv.output()[logged:], srv.output()
 
 
 def test_a_key_update_of_the_servers_keys(srv: LoggedServer, certs: Path, static: Path,  # noqa: F811
                                           tmp_path: Path) -> None:
-    c = SClient(srv.port, "-tls1_3")
+    updated = sent_by_kernel(srv, "tls_ktls_key_updates")
+    c = SClient(srv.port, "-tls1_3", "-msg")
     try:
-        c.request()
-        assert c.wait_for(b'"hello":"1.1"'), c.out
+        c.hello()
         time.sleep(0.5)
         c.send("K\n")  # KeyUpdate, update_requested: the server must change its sending keys
         assert c.wait_for(b"KEYUPDATE"), c.out
-        if kernel_sends():
+        if kernel_sends() and not kernel_takes_new_keys():
             # the kernel's keys cannot change: the server ends the connection (s_client
             # reads its close_notify and exits), said in the log
             c.proc.wait(WAIT)
             assert c.out.count(b'"hello":"1.1"') == 1, c.out
             assert "TLS: key update: the client asked for new server keys" in srv.output(), srv.output()
         else:
+            # the server's own KeyUpdate (-msg: "<<< ... KeyUpdate"), then its answers under
+            # the new keys, which s_client reads with once it has that message
+            assert c.wait_for(b"<<< TLS 1.3, Handshake [length 0005], KeyUpdate"), c.out
             time.sleep(0.5)
-            c.request()
-            assert c.wait_for(b'"hello":"1.1"', 2), c.out
+            c.hello(2)
+            seen = c.out.count(b"KeyUpdate")
+            c.send("K\n")  # and again: the generation after (the client's and the server's)
+            assert c.wait_for(b"KeyUpdate", seen + 2), c.out
+            c.hello(3)
     finally:
         c.close()
+    assert sent_by_kernel(srv, "tls_ktls_key_updates") == updated + (2 if kernel_takes_new_keys() else 0)
     # without kTLS OpenSSL changes its keys and the same client is served
     plain = serve(certs, static, tmp_path / "server.log", "--no-ssl-ktls")
     try:
         c = SClient(plain.port, "-tls1_3")
         try:
-            c.request()
-            assert c.wait_for(b'"hello":"1.1"'), c.out
+            c.hello()
             time.sleep(0.5)
             c.send("K\n")
             assert c.wait_for(b"KEYUPDATE"), c.out
             time.sleep(0.5)
-            c.request()
-            assert c.wait_for(b'"hello":"1.1"', 2), c.out
+            c.hello(2)
         finally:
             c.close()
         assert sent_by_kernel(plain) == 0
@@ -239,5 +289,6 @@ def test_the_epoll_backend_hands_over_too(certs: Path, static: Path, tmp_path: P
             body = os.urandom(300_000)
             assert c.post(f"https://127.0.0.1:{s.port}/echo", content=body).content == body
         expect_counted(s, 0, 1)
+        expect_received(s, 0, 1)
     finally:
         assert s.stop() == 0, s.output()

@@ -124,9 +124,13 @@ std::shared_ptr<tls::factory> make_factory(const tls::options& opts) {
             for (const std::string& n : tls::ktls_cipher_names()) {
                 names += (names.empty() ? "" : ", ") + n;
             }
-            log(core::log_level::info,
-                "kTLS: the kernel encrypts what TLS connections send (%s); receiving stays in user space",
-                names.c_str());
+            // Receiving goes to the kernel only where it follows a client's key updates
+            // (tls/transport.cpp): a kernel that cannot would have to end the connection.
+            log(core::log_level::info, "kTLS: the kernel encrypts what TLS connections send (%s)%s", names.c_str(),
+                tls::ktls_takes_new_keys()
+                    ? " and decrypts what TLS 1.3 connections receive, with the new keys of key updates"
+                    : "; receiving stays in user space, and a client that asks for new server keys (a TLS 1.3 key "
+                      "update) is closed: this kernel takes no new keys");
         } else if (why.empty()) {
             log(core::log_level::info, "kTLS off (--no-ssl-ktls): TLS records are encrypted in user space");
         } else {
@@ -172,6 +176,10 @@ PyObject* ktls_unavailable_reason(PyObject*, PyObject*) {
 
 PyObject* ktls_ciphers(PyObject*, PyObject*) {
     return py::guarded([] { return py::str_list(tls::ktls_cipher_names()); });
+}
+
+PyObject* ktls_key_updates(PyObject*, PyObject*) {
+    return PyBool_FromLong(tls::ktls_takes_new_keys() ? 1 : 0);
 }
 
 } // namespace ringbolt::tls_py

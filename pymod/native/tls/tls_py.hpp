@@ -21,8 +21,9 @@ std::shared_ptr<tls::factory> make_factory(const tls::options& opts);
 void reload(tls::factory& f, const tls::options& opts);
 /// ringbolt._native.tls_check(config): check the ssl_* options without serving (METH_O).
 PyObject* tls_check(PyObject* module, PyObject* config);
-/// ringbolt._native.ktls_unavailable_reason(), ktls_ciphers() (METH_NOARGS).
+/// ringbolt._native.ktls_unavailable_reason(), ktls_ciphers(), ktls_key_updates() (METH_NOARGS).
 PyObject* ktls_unavailable_reason(PyObject* module, PyObject* unused);
 PyObject* ktls_ciphers(PyObject* module, PyObject* unused);
+PyObject* ktls_key_updates(PyObject* module, PyObject* unused);
 
 } // namespace ringbolt::tls_py
