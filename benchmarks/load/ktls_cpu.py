@@ -72,11 +72,12 @@ def run(python: str, d: Path, ktls: bool, files: int, digest: bytes, upload: boo
             assert r.status == 200, (r.status, body[:200])
             return body
 
-        # the handshake and a first exchange, outside the window
-        assert once() == (digest.hex().encode() if upload else data)
+        # the handshake and a first exchange, outside the window (an upload is answered
+        # with its length: the body's bytes are checked by tests/kernels, not timed here)
+        assert once() == (b"1048576" if upload else data)
         before = sum(cpu(proc.pid))
         for _ in range(files):
-            assert len(once()) == (64 if upload else 1 << 20)
+            assert len(once()) == (7 if upload else 1 << 20)
         used = sum(cpu(proc.pid)) - before
         got = files << 20
         conn.request("GET", "/metrics")
@@ -102,11 +103,11 @@ def main() -> None:
         certificate(d)
         data = os.urandom(1 << 20)
         (d / "file.bin").write_bytes(data)
-        (d / "app.py").write_text("import hashlib, os\nfrom ringbolt import App\napp = App()\n"
+        (d / "app.py").write_text("import os\nfrom ringbolt import App\napp = App()\n"
                                   "app.static('/static', os.environ['STATIC'])\n"
                                   "@app.post('/upload')\n"
                                   "def upload(req):\n"
-                                  "    return hashlib.sha256(req.body).hexdigest().encode()\n")
+                                  "    return str(len(req.body)).encode()\n")
         digest = hashlib.sha256(data).digest()
         rows: dict[bool, list[float]] = {True: [], False: []}
         what = "uploads" if args.upload else "fetches"

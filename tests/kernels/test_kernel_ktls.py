@@ -1,18 +1,22 @@
 """kTLS on each kernel of `make kernels` (tools/kernel-vm). Where docs/deployment.md's
 table says the kernel takes TLS records (its kTLS cell begins "used"), a connection's
-sending goes to the kernel: the `tls_ktls_tx` counter counts each such connection, and
-the bytes that arrive are checked whole, from clients no one here wrote (httpx, curl,
-openssl s_client): TLS 1.3 and 1.2, AES-GCM and ChaCha20-Poly1305, HTTP/1.1 and HTTP/2 by
-ALPN, a memory body and a static file (sendfile() on a kTLS socket), session tickets
-(records of OpenSSL's own, sent with their type), a client's KeyUpdate of its own keys
-and one that asks for the server's (which ends the connection: the kernel cannot change
-its keys; with --no-ssl-ktls the same client is served). Where the cell says
-"unavailable", the counter stays 0 and the same requests are served in user space."""
+sending goes to the kernel, and where the cell says "sending and receiving" its TLS 1.3
+receiving too: the counters `tls_ktls_tx` and `tls_ktls_rx` count each such connection.
+The bytes that arrive are checked whole, from clients no one here wrote (httpx, curl,
+openssl s_client, Chromium): TLS 1.3 and 1.2, AES-GCM and ChaCha20-Poly1305, HTTP/1.1 and
+HTTP/2 by ALPN, a memory body and a static file (sendfile() on a kTLS socket), uploads,
+session tickets (records of OpenSSL's own, sent with their type), a close_notify, a
+client's KeyUpdate of its own keys and one that asks for the server's (which the kernel
+follows where the cell says "with key updates", and which otherwise ends the connection;
+with --no-ssl-ktls the same client is served). Where the cell says "unavailable", the
+counters stay 0 and the same requests are served in user space."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -26,8 +30,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "py"))
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import LoggedServer, metric_totals  # noqa: E402
-from h2_tls_helpers import certs, client_ctx  # noqa: E402,F401  (certs: a fixture)
+from conftest import LoggedServer, metric_totals, stop_process  # noqa: E402
+from h2_tls_helpers import CLIENT_ENV, certs, client_ctx  # noqa: E402,F401  (certs: a fixture)
+from test_http3_browser import chromium, spki_sha256  # noqa: E402
 from test_kernel_table import row  # noqa: E402
 
 import ssl  # noqa: E402
@@ -120,6 +125,32 @@ def test_bodies_and_files_the_kernel_encrypts(srv: LoggedServer, static: Path, v
             assert r.status_code == 200 and hashlib.sha256(r.content).digest() == hashlib.sha256(file).digest()
     expect_counted(srv, before, 1)
     expect_received(srv, received, 1 if version == ssl.TLSVersion.TLSv1_3 else 0)  # TLS 1.2's stays OpenSSL's
+
+
+def test_chromium_over_ktls(srv: LoggedServer, certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    # Headless Chromium (BoringSSL: TLS 1.3, HTTP/2 by ALPN) loads a page whose script
+    # fetches, uploads a body and reports what it saw; the counters say the kernel took
+    # each connection's sending, and its receiving where it decrypts (docs/deployment.md's
+    # row). About 30 s of the emulated CPU to start the browser.
+    sent, received, logged = sent_by_kernel(srv), sent_by_kernel(srv, "tls_ktls_rx"), len(srv.output())
+    browser = subprocess.Popen(
+        [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+         f"--user-data-dir={tmp_path / 'profile'}",
+         f"--ignore-certificate-errors-spki-list={spki_sha256(certs / 'server.crt')}",
+         f"https://127.0.0.1:{srv.port}/browser"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLIENT_ENV)
+    try:
+        deadline = time.monotonic() + 4 * WAIT
+        while "REPORT " not in srv.output()[logged:] and time.monotonic() < deadline and browser.poll() is None:
+            time.sleep(0.5)
+        m = re.search(r"REPORT (.*)", srv.output()[logged:])
+        assert m is not None, srv.output()[-2000:]
+        assert json.loads(m.group(1)) == {"answers": ["2", "2", "2"], "echoed": True}, m.group(1)
+    finally:
+        stop_process(browser, timeout=20)  # the browser this test started
+    after_sent, after_received = sent_by_kernel(srv), sent_by_kernel(srv, "tls_ktls_rx")
+    assert (after_sent > sent) == kernel_sends(), (sent, after_sent)
+    assert (after_received > received) == kernel_receives(), (received, after_received)
 
 
 def test_curl_tls13_chacha20_static_file(srv: LoggedServer, static: Path, tmp_path: Path) -> None:
