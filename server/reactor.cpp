@@ -383,11 +383,6 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, uring::recv_end how) noex
         // after turn and waited seconds. Read here, they are served in this turn, in the
         // order the kernel ended their recvs (docs/architecture.md, "Fairness").
         if (s.recv == recv_state::idle && !peer_eof(s)) {
-            if (s.own_tp && s.stash.empty()) {
-                // Nothing received is in flight now: kTLS may take the receiving over
-                // (its cancel, on_transport_input), before the reads go on.
-                s.tp->start_kernel_receive();
-            }
             rearm_after_pause(s, slot);
         }
         return;

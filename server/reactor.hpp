@@ -269,6 +269,7 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     void sweep_accept_queue() noexcept;
     void resume_reading(conn_slot& s, uint32_t slot) noexcept;
     void on_kernel_record(conn_slot& s, uint32_t slot) noexcept;
+    bool read_kernel_record(conn_slot& s, uint32_t slot) noexcept;
     bool bytes_waiting(const conn_slot& s) const noexcept;
     /// The kernel holds input for a connection this reactor reads but has not delivered
     /// it yet (see tick): a read timer must not fire.

@@ -106,6 +106,11 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
         arm_recv(s, slot);
         return;
     }
+    if (s.own_tp && s.stash.empty()) {
+        // Nothing received is in flight (or stashed): kTLS may take the receiving over now,
+        // after its cancel (on_transport_input) or a pause, before the reads go on.
+        s.tp->start_kernel_receive();
+    }
     thread_local std::string buf;
     buf.resize(rearm_read_chunk);
     const uint16_t gen = s.gen;
@@ -136,10 +141,16 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
         if (n == -EAGAIN || n == -EWOULDBLOCK) {
             break;
         }
-        on_recv_end(slot, gen,
-                    n == 0      ? uring::recv_end::eof
-                    : n == -EIO ? uring::recv_end::tls_record
-                                : uring::recv_end::error);
+        if (n == -EIO && s.own_tp) {
+            // kTLS: a record other than data waits; read here, in this loop (a burst of
+            // them must not nest a call per record).
+            if (!read_kernel_record(s, slot)) {
+                return;
+            }
+            total += 1;
+            continue;
+        }
+        on_recv_end(slot, gen, n == 0 ? uring::recv_end::eof : uring::recv_end::error);
         return;
     }
     arm_recv(s, slot);
@@ -149,10 +160,17 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
 // with EIO). The transport reads it; what it means (a close_notify, a KeyUpdate and its
 // answer, a fatal alert) comes out as after any input, and reading goes on.
 void reactor::on_kernel_record(conn_slot& s, uint32_t slot) noexcept {
+    if (read_kernel_record(s, slot) && s.recv == recv_state::idle) {
+        rearm_after_pause(s, slot);
+    }
+}
+
+// True when the connection reads on (open, not paused, not failed, its input not ended).
+bool reactor::read_kernel_record(conn_slot& s, uint32_t slot) noexcept {
     std::string_view data;
     if (!s.own_tp || (!s.tp->read_kernel_record(data) && !s.tp->failed())) {
         close_conn(s, slot, false);
-        return;
+        return false;
     }
     const uint16_t gen = s.gen;
     if (!data.empty()) {
@@ -161,10 +179,7 @@ void reactor::on_kernel_record(conn_slot& s, uint32_t slot) noexcept {
         on_transport_input(s, slot);
     }
     conn_slot* sp = live_slot(slot, gen);
-    if (sp != nullptr && sp->state == slot_state::open && sp->recv == recv_state::idle && !peer_eof(*sp) &&
-        !sp->tp->failed()) {
-        rearm_after_pause(*sp, slot);
-    }
+    return sp != nullptr && sp->state == slot_state::open && !paused(*sp) && !peer_eof(*sp) && !sp->tp->failed();
 }
 
 void reactor::pause_reading(conn_slot& s, uint32_t slot) noexcept {

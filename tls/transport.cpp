@@ -312,32 +312,41 @@ bool tls_transport::read_kernel_record(std::string_view& data) noexcept {
         _counters.tls_close_notify.add();
         return true;
     }
-    if (type == SSL3_RT_HANDSHAKE && kernel_follows_client_update(body, len)) {
+    const char* why = "kTLS: the client sent an alert or a message no client sends here";
+    if (type == SSL3_RT_HANDSHAKE && kernel_follows_client_update(body, len, why)) {
         return true;
     }
-    _failed = true; // a fatal alert, or a message no client sends here: the connection ends
+    _failed = true; // the connection ends
     _counters.tls_record_errors.add();
     if (_reporter != nullptr) {
         char what[64];
         std::snprintf(what, sizeof(what), "record type %u, %zu bytes, first %u", type, len, len > 0 ? body[0] : 0);
-        _reporter->report(reporter::record, "kTLS: the client sent an alert or an unexpected message", what);
+        _reporter->report(reporter::record, why, what);
     }
     return false;
 }
 
 // The client's KeyUpdate (RFC 8446 §4.6.3): the kernel stopped decrypting at it and
 // waits for the client's next keys; if the client asked, the server's change too.
-bool tls_transport::kernel_follows_client_update(const unsigned char* msg, size_t len) noexcept {
+bool tls_transport::kernel_follows_client_update(const unsigned char* msg, size_t len, const char*& why) noexcept {
+    // Each costs a key derivation and a system call (two if answered): a client gets 32
+    // in a row without sending data, as BoringSSL allows its peers.
+    constexpr uint8_t updates_in_a_row = 32;
     if (len != 5 || msg[0] != SSL3_MT_KEY_UPDATE || msg[1] != 0 || msg[2] != 0 || msg[3] != 1 || msg[4] > 1) {
         return false;
     }
+    if (++_client_updates > updates_in_a_row) {
+        why = "kTLS: more than 32 key updates in a row without data";
+        return false;
+    }
+    why = "kTLS: the client's new keys";
     unsigned char keys[64];
     size_t n =
         tls13_next_secret(SSL_get_current_cipher(_ssl), _client_secret) ? kernel_keys(_client_secret, 0, keys) : 0;
     int rc = n == 0 ? -1 : ::setsockopt(_fd, SOL_TLS, TLS_RX, keys, static_cast<socklen_t>(n));
     OPENSSL_cleanse(keys, sizeof(keys));
     if (rc != 0) {
-        return false;
+        return false; // (why: the kernel refused them)
     }
     _counters.tls_ktls_rx_key_updates.add();
     if (msg[4] == SSL_KEY_UPDATE_REQUESTED && !answer_key_update()) {
@@ -375,6 +384,7 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
     }
     if (_krx == ktls_rx::on) {
         _got_bytes = true;
+        _client_updates = 0;
         return bytes; // the kernel decrypted them
     }
     if (!bytes.empty()) {

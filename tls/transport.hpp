@@ -112,7 +112,7 @@ class tls_transport final : public transport::transport {
     bool kernel_takes_new_keys() noexcept;
     bool receive_switch_possible() const noexcept;
     size_t kernel_keys(const traffic_secret& secret, uint64_t seq, unsigned char (&out)[64]) const noexcept;
-    bool kernel_follows_client_update(const unsigned char* msg, size_t len) noexcept;
+    bool kernel_follows_client_update(const unsigned char* msg, size_t len, const char*& why) noexcept;
     void start_counting_records() noexcept;
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
     void read_plain() noexcept;
@@ -149,8 +149,9 @@ class tls_transport final : public transport::transport {
     traffic_secret _server_secret;
     /// The client's, for the kernel's receiving keys (and their KeyUpdates).
     traffic_secret _client_secret;
-    uint64_t _rx_records = 0; ///< records OpenSSL read under the client's first keys
-    uint8_t _rx_tries = 0;    ///< the reactor's tries at the switch (wants_kernel_receive)
+    uint64_t _rx_records = 0;    ///< records OpenSSL read under the client's first keys
+    uint8_t _rx_tries = 0;       ///< the reactor's tries at the switch (wants_kernel_receive)
+    uint8_t _client_updates = 0; ///< the client's KeyUpdates the kernel followed since its last data
     ktls_rx _krx = ktls_rx::off;
     uint8_t _record_type = 0; ///< the type of OpenSSL's next write after the switch (0: data)
     ktls_tx _ktls = ktls_tx::off;

@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._static import check_static
-from .errors import problem, problem_response
+from .errors import problem, problem_response, require_str
 from .response import Response
 from .routing import _shape
 
@@ -172,11 +172,8 @@ class OpenAPIApp:
                       terms_of_service: str | None, contact: dict[str, Any] | None,
                       license_info: dict[str, Any] | None, swagger_ui_parameters: dict[str, Any] | None,
                       swagger_ui_init_oauth: dict[str, Any] | None) -> None:
-        for name, value in (("title", title), ("version", version)):
-            if not isinstance(value, str):
-                raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-        self.title = title
-        self.version = version
+        self.title = require_str("title", title)
+        self.version = require_str("version", version)
         self.summary = summary
         self.description = description
         self.openapi_url = _check_url("openapi_url", openapi_url)

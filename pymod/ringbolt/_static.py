@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import re
 
+from .errors import require_str
+
 # RFC 3986 pchar minus '%' (a prefix is written decoded and must match raw paths as sent).
 _PREFIX_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 
@@ -17,8 +19,7 @@ def check_static(
     dotfiles: bool,
 ) -> tuple[str, str, str, str, bool, bool]:
     """Validate ``App.static`` arguments; returns what ``Server.add_static`` takes."""
-    if not isinstance(prefix, str):
-        raise TypeError(f"static prefix must be a str, not {type(prefix).__name__}")
+    require_str("static prefix", prefix)
     if not prefix.startswith("/"):
         raise ValueError(f"static prefix must start with '/': {prefix!r}")
     if not _PREFIX_CHARS.fullmatch(prefix):

@@ -13,6 +13,14 @@ from .response import Response
 PROBLEM_JSON = "application/problem+json"
 
 
+def require_str(what: str, value: Any) -> str:
+    """`value` when it is a str; else a TypeError naming `what` and the type given (the
+    checks of the framework's own arguments: prefixes, paths, titles)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    return value
+
+
 class HTTPError(Exception):
     """Raise from a handler to answer with ``status`` and an RFC 9457 problem body
     ``{"type", "title", "status", "detail"}`` (``application/problem+json``).

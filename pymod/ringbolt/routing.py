@@ -25,7 +25,7 @@ from ._plan import UNSET, RoutePlan, plan_route
 from .caching import as_cache
 from .datastructures import ResponseHeaders
 from .rate_limit import RateLimit, route_limit
-from .errors import HTTPError, problem, problem_response
+from .errors import HTTPError, problem, problem_response, require_str
 from .response import FileResponse, Response, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
@@ -98,8 +98,7 @@ class RouteGroup:
     """Route registration shared by ``App`` and ``Router``."""
 
     def __init__(self, prefix: str = "") -> None:
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be str, not {type(prefix).__name__}")
+        require_str("prefix", prefix)
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
         if "{" in prefix or "}" in prefix:
@@ -112,8 +111,7 @@ class RouteGroup:
 
     # ---- registration ----
     def _full_path(self, path: str) -> str:
-        if not isinstance(path, str):
-            raise TypeError(f"route path must be str, not {type(path).__name__}")
+        require_str("route path", path)
         if path == "" and self.prefix:
             return self.prefix
         if not path.startswith("/"):

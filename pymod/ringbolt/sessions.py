@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from ._native import SessionReader, ValueSigner, json_dumps, json_loads
 from .cookies import Cookie, deletion
+from .errors import require_str
 
 logger = logging.getLogger("ringbolt.sessions")
 
@@ -228,8 +229,7 @@ class RedisStore:
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "ringbolt:session:",
                  client: Any = None, async_client: Any = None) -> None:
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be str, not {type(prefix).__name__}")
+        require_str("prefix", prefix)
         self.url = url
         self.prefix = prefix
         self._client = client

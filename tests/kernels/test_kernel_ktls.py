@@ -13,10 +13,14 @@ counters stay 0 and the same requests are served in user space."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -127,6 +131,7 @@ def test_bodies_and_files_the_kernel_encrypts(srv: LoggedServer, static: Path, v
     expect_received(srv, received, 1 if version == ssl.TLSVersion.TLSv1_3 else 0)  # TLS 1.2's stays OpenSSL's
 
 
+@pytest.mark.timeout(5 * WAIT)  # a browser started in the emulated CPU, on a machine CI keeps busy
 def test_chromium_over_ktls(srv: LoggedServer, certs: Path, tmp_path: Path) -> None:  # noqa: F811
     # Headless Chromium (BoringSSL: TLS 1.3, HTTP/2 by ALPN) loads a page whose script
     # fetches, uploads a body and reports what it saw; the counters say the kernel took
@@ -240,6 +245,63 @@ def test_a_key_update_of_the_clients_keys(srv: LoggedServer) -> None:
         c.close()
     # where the kernel decrypts, it took the client's new keys each time (from the server)
     assert sent_by_kernel(srv, "tls_ktls_rx_key_updates") == followed + (2 if kernel_receives() else 0)
+
+
+def key_updates_then_ask(port: int, updates: int) -> bool:
+    """OpenSSL's libssl through ctypes (Python's ssl sends no KeyUpdate, and s_client
+    folds the ones asked for between two writes into one): a TLS 1.3 connection, a request
+    answered, then `updates` KeyUpdates with no data between them (each SSL_do_handshake
+    sends one), then a second request. Whether it was answered."""
+    lib = ctypes.CDLL(ctypes.util.find_library("ssl") or "libssl.so.3")
+    vp = ctypes.c_void_p
+    for name, res, args in (("TLS_client_method", vp, []), ("SSL_CTX_new", vp, [vp]), ("SSL_new", vp, [vp]),
+                            ("SSL_CTX_ctrl", ctypes.c_long, [vp, ctypes.c_int, ctypes.c_long, vp]),
+                            ("SSL_set_fd", ctypes.c_int, [vp, ctypes.c_int]), ("SSL_connect", ctypes.c_int, [vp]),
+                            ("SSL_write", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_int]),
+                            ("SSL_read", ctypes.c_int, [vp, vp, ctypes.c_int]),
+                            ("SSL_key_update", ctypes.c_int, [vp, ctypes.c_int]),
+                            ("SSL_do_handshake", ctypes.c_int, [vp]), ("SSL_free", None, [vp]),
+                            ("SSL_CTX_free", None, [vp])):
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    sock.settimeout(None)  # blocking, as libssl expects; bounded by SO_RCVTIMEO
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", WAIT, 0))
+    ctx = lib.SSL_CTX_new(lib.TLS_client_method())
+    lib.SSL_CTX_ctrl(ctx, 123, 0x0304, None)  # SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)
+    conn = lib.SSL_new(ctx)
+    request = b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    buf = ctypes.create_string_buffer(65536)
+    into = ctypes.cast(buf, vp)
+    try:
+        lib.SSL_set_fd(conn, sock.fileno())
+        assert lib.SSL_connect(conn) == 1
+        assert lib.SSL_write(conn, request, len(request)) == len(request)
+        n = lib.SSL_read(conn, into, len(buf))
+        assert n > 0 and b'"hello":"1.1"' in buf.raw[:n]
+        for _ in range(updates):
+            assert lib.SSL_key_update(conn, 0) == 1  # SSL_KEY_UPDATE_NOT_REQUESTED
+            assert lib.SSL_do_handshake(conn) == 1
+        if lib.SSL_write(conn, request, len(request)) != len(request):
+            return False
+        n = lib.SSL_read(conn, into, len(buf))
+        return n > 0 and b'"hello":"1.1"' in buf.raw[:n]
+    finally:
+        lib.SSL_free(conn)
+        lib.SSL_CTX_free(ctx)
+        sock.close()
+
+
+def test_key_updates_without_data_are_bounded(srv: LoggedServer) -> None:
+    # Where the kernel decrypts, each of the client's KeyUpdates costs the server a key
+    # derivation and a system call: 32 in a row without data are followed, the 33rd ends
+    # the connection (said in the log). OpenSSL in user space sets no such bound.
+    followed, logged = sent_by_kernel(srv, "tls_ktls_rx_key_updates"), len(srv.output())
+    assert key_updates_then_ask(srv.port, 32)
+    assert key_updates_then_ask(srv.port, 33) == (not kernel_receives())
+    if kernel_receives():
+        assert sent_by_kernel(srv, "tls_ktls_rx_key_updates") == followed + 64
+        assert "TLS: kTLS: more than 32 key updates in a row without data" in srv.output()[logged:], srv.output()
 
 
 def test_a_close_notify_the_kernel_received(srv: LoggedServer) -> None:

@@ -140,7 +140,7 @@ def test_conflicts_through_include_are_refused_and_nothing_is_added():
     (lambda: Router(prefix="api"), ValueError, "prefix must start with '/'"),
     (lambda: Router(prefix="/api/"), ValueError, "not end with one"),
     (lambda: Router(prefix="/{x}"), ValueError, "cannot hold path parameters"),
-    (lambda: Router(prefix=3), TypeError, "prefix must be str"),
+    (lambda: Router(prefix=3), TypeError, "prefix must be a str, not int"),
     (lambda: App().include(object()), TypeError, "include\\(\\) takes a ringbolt.Router"),
     (lambda: Router().get("relative"), ValueError, "must start with '/'"),
     (lambda: Router().get("")(lambda r: 1), ValueError, "must start with '/'"),  # no prefix: "" is not a path
