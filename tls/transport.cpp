@@ -167,20 +167,22 @@ tls_transport::~tls_transport() {
     _client_secret.wipe();
 }
 
-// The kernel's keys for a secret of this connection's, where this kernel takes its cipher.
-size_t tls_transport::kernel_keys(const traffic_secret& secret, uint64_t seq, unsigned char (&out)[64]) const noexcept {
+// The kernel's keys (TLS_TX or TLS_RX) for a secret of this connection's, from record
+// `seq` on: 0, or an errno (EINVAL: no keys the kernel takes for this cipher).
+int tls_transport::give_kernel_keys(int direction, const traffic_secret& secret, uint64_t seq) const noexcept {
+    unsigned char keys[64];
     size_t n =
-        SSL_version(_ssl) == TLS1_3_VERSION ? tls13_kernel_keys(SSL_get_current_cipher(_ssl), secret, seq, out) : 0;
-    if (n == 0) {
-        return 0;
-    }
+        SSL_version(_ssl) == TLS1_3_VERSION ? tls13_kernel_keys(SSL_get_current_cipher(_ssl), secret, seq, keys) : 0;
     tls_crypto_info head{};
-    std::memcpy(&head, out, sizeof(head));
-    if (ktls_keys_size(head.cipher_type) != n) {
-        OPENSSL_cleanse(out, sizeof(out));
-        return 0;
+    if (n != 0) {
+        std::memcpy(&head, keys, sizeof(head));
     }
-    return n;
+    int err = EINVAL;
+    if (n != 0 && ktls_keys_size(head.cipher_type) == n) {
+        err = ::setsockopt(_fd, SOL_TLS, direction, keys, static_cast<socklen_t>(n)) == 0 ? 0 : errno;
+    }
+    OPENSSL_cleanse(keys, sizeof(keys));
+    return err;
 }
 
 void tls_transport::on_keylog(const SSL* ssl, const char* line) noexcept {
@@ -248,12 +250,9 @@ void tls_transport::start_kernel_receive() noexcept {
     if (!receive_switch_possible()) {
         return;
     }
-    unsigned char keys[64];
-    size_t len = kernel_keys(_client_secret, _rx_records, keys);
-    int rc = len == 0 ? -1 : ::setsockopt(_fd, SOL_TLS, TLS_RX, keys, static_cast<socklen_t>(len));
-    OPENSSL_cleanse(keys, sizeof(keys));
+    int err = give_kernel_keys(TLS_RX, _client_secret, _rx_records);
     SSL_set_msg_callback(_ssl, nullptr);
-    if (rc != 0) {
+    if (err != 0) {
         _krx = ktls_rx::off; // OpenSSL goes on receiving
         _client_secret.wipe();
         return;
@@ -340,12 +339,8 @@ bool tls_transport::kernel_follows_client_update(const unsigned char* msg, size_
         return false;
     }
     why = "kTLS: the client's new keys";
-    unsigned char keys[64];
-    size_t n =
-        tls13_next_secret(SSL_get_current_cipher(_ssl), _client_secret) ? kernel_keys(_client_secret, 0, keys) : 0;
-    int rc = n == 0 ? -1 : ::setsockopt(_fd, SOL_TLS, TLS_RX, keys, static_cast<socklen_t>(n));
-    OPENSSL_cleanse(keys, sizeof(keys));
-    if (rc != 0) {
+    if (!tls13_next_secret(SSL_get_current_cipher(_ssl), _client_secret) ||
+        give_kernel_keys(TLS_RX, _client_secret, 0) != 0) {
         return false; // (why: the kernel refused them)
     }
     _counters.tls_ktls_rx_key_updates.add();
@@ -572,13 +567,10 @@ bool tls_transport::answer_key_update() noexcept {
 // The next generation of the server's keys to the kernel, right after our KeyUpdate went
 // out under the old ones (RFC 8446 §4.6.3), before any record of the protocol's.
 bool tls_transport::kernel_takes_new_keys() noexcept {
-    unsigned char keys[64];
-    size_t len =
-        tls13_next_secret(SSL_get_current_cipher(_ssl), _server_secret) ? kernel_keys(_server_secret, 0, keys) : 0;
-    int rc = len == 0 ? -1 : ::setsockopt(_fd, SOL_TLS, TLS_TX, keys, static_cast<socklen_t>(len));
-    int err = len == 0 ? EINVAL : errno;
-    OPENSSL_cleanse(keys, sizeof(keys));
-    if (rc == 0) {
+    int err = tls13_next_secret(SSL_get_current_cipher(_ssl), _server_secret)
+                  ? give_kernel_keys(TLS_TX, _server_secret, 0)
+                  : EINVAL;
+    if (err == 0) {
         _counters.tls_ktls_key_updates.add();
         return true;
     }

@@ -111,7 +111,7 @@ class tls_transport final : public transport::transport {
     bool answer_key_update() noexcept;
     bool kernel_takes_new_keys() noexcept;
     bool receive_switch_possible() const noexcept;
-    size_t kernel_keys(const traffic_secret& secret, uint64_t seq, unsigned char (&out)[64]) const noexcept;
+    int give_kernel_keys(int direction, const traffic_secret& secret, uint64_t seq) const noexcept;
     bool kernel_follows_client_update(const unsigned char* msg, size_t len, const char*& why) noexcept;
     void start_counting_records() noexcept;
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
