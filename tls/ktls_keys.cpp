@@ -1,6 +1,8 @@
 // TLS 1.3 traffic keys for the kernel (see ktls_keys.hpp).
 #include "tls/ktls_keys.hpp"
 
+#include "http/char_classes.hpp"
+
 #include <cstring>
 #include <linux/tls.h>
 #include <openssl/core_names.h>
@@ -14,19 +16,6 @@
 namespace ringbolt::tls {
 
 namespace {
-
-int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 const EVP_MD* handshake_digest(const SSL_CIPHER* c) noexcept {
     return c != nullptr ? SSL_CIPHER_get_handshake_digest(c) : nullptr;
@@ -107,8 +96,8 @@ bool read_keylog_secret(std::string_view line, std::string_view label, traffic_s
     }
     traffic_secret s;
     for (size_t i = 0; i < hex.size() / 2; ++i) {
-        int hi = hex_digit(hex[2 * i]);
-        int lo = hex_digit(hex[2 * i + 1]);
+        int hi = http::chars::hex_value(static_cast<unsigned char>(hex[2 * i]));
+        int lo = http::chars::hex_value(static_cast<unsigned char>(hex[2 * i + 1]));
         if (hi < 0 || lo < 0) {
             s.wipe();
             return false;
