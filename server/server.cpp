@@ -160,6 +160,11 @@ core::result<void> server::start() {
         core::result<uring::ring_features> probe = uring::probe_io_uring(_config.host_loop);
         if (probe.ok()) {
             _io_description = probe.value().tier;
+            // The byte limit only where the kernel has it (6.17+): a kernel before refuses
+            // each recv armed with it (EINVAL). The backend falls back on the first refusal,
+            // but the recvs armed before that refusal came back failed too: on 6.1 a second
+            // connection accepted in the same turn as the first was reset mid-handshake.
+            _config.recv_byte_limit = _config.recv_byte_limit && probe.value().recv_limit;
         } else {
             std::string why = uring::describe_setup_failure(probe.sys_errno());
             if (_config.io == "io_uring") {
