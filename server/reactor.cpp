@@ -370,6 +370,13 @@ void reactor::on_recv_end(uint32_t slot, uint16_t gen, uring::recv_end how) noex
         on_kernel_record(s, slot);
         return;
     }
+    if (how == uring::recv_end::bad_record) [[unlikely]] {
+        if (s.own_tp && s.tp->on_bad_kernel_record()) {
+            on_transport_input(s, slot); // failed: its alert goes out, then the close
+            return;
+        }
+        how = uring::recv_end::error; // not a socket whose kernel decrypts: an error like the others
+    }
     if (how == uring::recv_end::rearm || how == uring::recv_end::cancelled) {
         // The buffer ring ran dry (rearm), or this is the end of a pause's cancel: as
         // `cancelled`, or as `rearm` when the kernel ended the multishot with its last data

@@ -150,7 +150,10 @@ void reactor::rearm_after_pause(conn_slot& s, uint32_t slot) noexcept {
             total += 1;
             continue;
         }
-        on_recv_end(slot, gen, n == 0 ? uring::recv_end::eof : uring::recv_end::error);
+        on_recv_end(slot, gen,
+                    n == 0          ? uring::recv_end::eof
+                    : n == -EBADMSG ? uring::recv_end::bad_record
+                                    : uring::recv_end::error);
         return;
     }
     arm_recv(s, slot);

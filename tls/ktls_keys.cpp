@@ -3,6 +3,7 @@
 
 #include "http/char_classes.hpp"
 
+#include <cstddef>
 #include <cstring>
 #include <linux/tls.h>
 #include <openssl/core_names.h>
@@ -134,6 +135,42 @@ size_t tls13_kernel_keys(const SSL_CIPHER* c, const traffic_secret& secret, uint
         return 0;
     }
     return n;
+}
+
+namespace {
+template <typename Info> bool advance(unsigned char* keys, uint64_t records) noexcept {
+    unsigned char* seq = keys + offsetof(Info, rec_seq); // big-endian, 8 bytes
+    uint64_t n = 0;
+    for (size_t i = 0; i < sizeof(Info::rec_seq); ++i) {
+        n = n << 8 | seq[i];
+    }
+    n += records;
+    for (size_t i = 0; i < sizeof(Info::rec_seq); ++i) {
+        seq[i] = static_cast<unsigned char>(n >> (8 * (sizeof(Info::rec_seq) - 1 - i)));
+    }
+    return true;
+}
+} // namespace
+
+bool advance_record_sequence(unsigned char* keys, size_t len, uint64_t records) noexcept {
+    tls_crypto_info head{};
+    if (len < sizeof(head)) {
+        return false;
+    }
+    std::memcpy(&head, keys, sizeof(head));
+    switch (head.cipher_type) {
+    case TLS_CIPHER_AES_GCM_128:
+        return len == sizeof(tls12_crypto_info_aes_gcm_128) && advance<tls12_crypto_info_aes_gcm_128>(keys, records);
+    case TLS_CIPHER_AES_GCM_256:
+        return len == sizeof(tls12_crypto_info_aes_gcm_256) && advance<tls12_crypto_info_aes_gcm_256>(keys, records);
+    case TLS_CIPHER_CHACHA20_POLY1305:
+        return len == sizeof(tls12_crypto_info_chacha20_poly1305) &&
+               advance<tls12_crypto_info_chacha20_poly1305>(keys, records);
+    case TLS_CIPHER_AES_CCM_128:
+        return len == sizeof(tls12_crypto_info_aes_ccm_128) && advance<tls12_crypto_info_aes_ccm_128>(keys, records);
+    default:
+        return false;
+    }
 }
 
 bool tls13_next_secret(const SSL_CIPHER* cipher, traffic_secret& secret) noexcept {

@@ -1,5 +1,5 @@
 // TLS 1.3 traffic keys for the kernel's TLS layer (kTLS), where OpenSSL 3.0 gives it none:
-// the new sending keys of a KeyUpdate. OpenSSL hands over each connection's first
+// the receiving keys, and the new keys of a KeyUpdate. OpenSSL hands over each connection's first
 // application traffic secrets through its key log callback (the NSS key log lines), and
 // the keys of a secret, and the secret of the next generation, come from it by RFC 8446
 // §7.1-7.3's HKDF-Expand-Label, which is OpenSSL's "TLS13-KDF". Nothing here is crypto of
@@ -31,6 +31,11 @@ bool read_keylog_secret(std::string_view line, std::string_view label, traffic_s
 /// that cipher is ktls_keys_size's to say.)
 size_t tls13_kernel_keys(const SSL_CIPHER* cipher, const traffic_secret& secret, uint64_t seq,
                          unsigned char (&out)[64]) noexcept;
+
+/// Moves the record sequence number of the kernel's keys `keys` (a struct
+/// tls12_crypto_info_* of `len` bytes, as OpenSSL hands TLS 1.2's over) `records` on: the
+/// keys then start at the record that many after. False for a struct of another size.
+bool advance_record_sequence(unsigned char* keys, size_t len, uint64_t records) noexcept;
 
 /// RFC 8446 §7.2: `secret` becomes the next generation's (application_traffic_secret_N+1).
 bool tls13_next_secret(const SSL_CIPHER* cipher, traffic_secret& secret) noexcept;

@@ -105,7 +105,63 @@ long tls_transport::ktls_start(long is_tx, const void* crypto_info) noexcept {
     return 1;
 }
 
+// The read BIO is a filter over the memory BIO that holds the ciphertext: OpenSSL reads
+// through it, and it answers OpenSSL's kTLS control, which hands it TLS 1.2's receiving
+// keys (a memory BIO would only decline them). They are kept for the switch to the
+// kernel's receiving (start_kernel_receive), and OpenSSL is told no: it goes on decrypting
+// until then.
+int tls_transport::on_read(BIO* b, char* out, int len) noexcept {
+    int n = BIO_read(BIO_next(b), out, len);
+    BIO_clear_retry_flags(b);
+    BIO_copy_next_retry(b);
+    return n;
+}
+
+long tls_transport::on_read_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept {
+    if (cmd == ctrl_set_ktls) {
+        if (num == 0) {
+            static_cast<tls_transport*>(BIO_get_data(b))->keep_receiving_keys(ptr);
+        }
+        return 0;
+    }
+    return BIO_ctrl(BIO_next(b), cmd, num, ptr);
+}
+
+// TLS 1.2's receiving keys, from the client's ChangeCipherSpec on (its Finished is their
+// first record): the records OpenSSL reads from here are counted, as TLS 1.3's are from
+// the handshake's end.
+void tls_transport::keep_receiving_keys(const void* crypto_info) noexcept {
+    if (!_ctx->ktls() || _fd < 0 || crypto_info == nullptr || SSL_version(_ssl) == TLS1_3_VERSION) {
+        return;
+    }
+    tls_crypto_info head{};
+    std::memcpy(&head, crypto_info, sizeof(head));
+    size_t len = ktls_keys_size(head.cipher_type);
+    if (len == 0 || len > sizeof(_rx_keys)) {
+        return;
+    }
+    std::memcpy(_rx_keys, crypto_info, len);
+    _rx_keys_len = static_cast<uint8_t>(len);
+    _krx = ktls_rx::counting;
+    _rx_records = 0;
+    SSL_set_msg_callback_arg(_ssl, this);
+    SSL_set_msg_callback(_ssl, &tls_transport::on_message);
+}
+
 namespace {
+BIO_METHOD* read_method() {
+    static BIO_METHOD* m = [] {
+        BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "ringbolt ciphertext in");
+        if (bm != nullptr) {
+            BIO_meth_set_read(bm, &tls_transport::on_read);
+            BIO_meth_set_ctrl(bm, &tls_transport::on_read_ctrl);
+            BIO_meth_set_create(bm, wire_create);
+        }
+        return bm;
+    }();
+    return m;
+}
+
 BIO_METHOD* wire_method() {
     static BIO_METHOD* m = [] {
         BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringbolt wire queue");
@@ -134,9 +190,12 @@ tls_transport::tls_transport(std::shared_ptr<const context> ctx, core::core_coun
     _rbio = BIO_new(BIO_s_mem());
     BIO_METHOD* wm = wire_method();
     _wbio = wm != nullptr ? BIO_new(wm) : nullptr;
-    if (_rbio == nullptr || _wbio == nullptr) {
+    BIO_METHOD* rm = read_method();
+    BIO* filter = rm != nullptr ? BIO_new(rm) : nullptr;
+    if (_rbio == nullptr || _wbio == nullptr || filter == nullptr) {
         BIO_free(_rbio);
         BIO_free(_wbio);
+        BIO_free(filter);
         SSL_free(_ssl);
         _ssl = nullptr;
         ERR_clear_error();
@@ -145,7 +204,8 @@ tls_transport::tls_transport(std::shared_ptr<const context> ctx, core::core_coun
     // An empty read BIO says "retry", not end of file.
     BIO_set_mem_eof_return(_rbio, -1);
     BIO_set_data(_wbio, this);
-    SSL_set_bio(_ssl, _rbio, _wbio);
+    BIO_set_data(filter, this);
+    SSL_set_bio(_ssl, BIO_push(filter, _rbio), _wbio);
     SSL_set_app_data(_ssl, this);
     SSL_set_accept_state(_ssl);
     if (!_ctx->ktls()) {
@@ -163,16 +223,23 @@ tls_transport::~tls_transport() {
         SSL_free(_ssl); // frees the BIOs
     }
     OPENSSL_cleanse(_ktls_keys, sizeof(_ktls_keys));
+    OPENSSL_cleanse(_rx_keys, sizeof(_rx_keys));
     _server_secret.wipe();
     _client_secret.wipe();
 }
 
-// The kernel's keys (TLS_TX or TLS_RX) for a secret of this connection's, from record
-// `seq` on: 0, or an errno (EINVAL: no keys the kernel takes for this cipher).
+// The kernel's keys (TLS_TX or TLS_RX) from record `seq` on: TLS 1.3's for a secret of
+// this connection's; TLS 1.2's receiving keys as OpenSSL handed them over, `seq` records
+// later. 0, or an errno (EINVAL: no keys the kernel takes for this cipher).
 int tls_transport::give_kernel_keys(int direction, const traffic_secret& secret, uint64_t seq) const noexcept {
     unsigned char keys[64];
-    size_t n =
-        SSL_version(_ssl) == TLS1_3_VERSION ? tls13_kernel_keys(SSL_get_current_cipher(_ssl), secret, seq, keys) : 0;
+    size_t n = 0;
+    if (SSL_version(_ssl) == TLS1_3_VERSION) {
+        n = tls13_kernel_keys(SSL_get_current_cipher(_ssl), secret, seq, keys);
+    } else if (direction == TLS_RX && _rx_keys_len != 0) {
+        std::memcpy(keys, _rx_keys, _rx_keys_len);
+        n = advance_record_sequence(keys, _rx_keys_len, seq) ? _rx_keys_len : 0;
+    }
     tls_crypto_info head{};
     if (n != 0) {
         std::memcpy(&head, keys, sizeof(head));
@@ -199,22 +266,30 @@ void tls_transport::on_message(int write_p, int, int content_type, const void*, 
     }
     if (content_type == SSL3_RT_HEADER) {
         ++t->_rx_records;
-    } else if (content_type == SSL3_RT_HANDSHAKE) {
-        t->_krx = ktls_rx::off; // a KeyUpdate (or worse) read in user space: its keys stay OpenSSL's
+    } else if (content_type == SSL3_RT_HANDSHAKE && t->_established) {
+        // After the handshake (TLS 1.2's Finished comes under the keys counted): a
+        // KeyUpdate (or worse) read in user space: its keys stay OpenSSL's.
+        t->_krx = ktls_rx::off;
     }
 }
 
-// kTLS's receiving (TLS 1.3, where the kernel also takes a KeyUpdate's new keys: a
-// client may change its keys at any time, and a kernel that cannot follow would have to
-// end the connection). OpenSSL 3.0 hands the kernel no receiving keys for TLS 1.3, so
-// they come from the key log's CLIENT_TRAFFIC_SECRET_0 (tls/ktls_keys.hpp), and the
-// kernel needs the sequence number of the next record: OpenSSL's message callback
-// counts the records it reads from the handshake's end. The switch needs a moment when
-// everything received so far was whole records, all read, and no receive is in flight,
-// which the reactor arranges (wants_kernel_receive, then start_kernel_receive).
+// kTLS's receiving: TLS 1.2's, and TLS 1.3's where the kernel also takes a KeyUpdate's
+// new keys (a client may change its keys at any time, and a kernel that cannot follow
+// would have to end the connection). OpenSSL 3.0 hands the kernel no receiving keys for
+// TLS 1.3, so they come from the key log's CLIENT_TRAFFIC_SECRET_0 (tls/ktls_keys.hpp);
+// TLS 1.2's it hands to the read BIO (keep_receiving_keys), which keeps them. The kernel
+// needs the sequence number of the next record: OpenSSL's message callback counts the
+// records it reads from the keys' first on. The switch needs a moment when everything
+// received so far was whole records, all read, and no receive is in flight, which the
+// reactor arranges (wants_kernel_receive, then start_kernel_receive).
 void tls_transport::start_counting_records() noexcept {
-    if (_ctx->ktls() && _ktls != ktls_tx::off && SSL_version(_ssl) == TLS1_3_VERSION && _client_secret.len != 0 &&
-        ktls_takes_new_keys()) {
+    if (SSL_version(_ssl) != TLS1_3_VERSION) {
+        if (_krx == ktls_rx::counting && _ktls == ktls_tx::off) {
+            stop_counting_records(); // the kernel does not send for it: it does not receive either
+        }
+        return;
+    }
+    if (_ctx->ktls() && _ktls != ktls_tx::off && _client_secret.len != 0 && ktls_takes_new_keys()) {
         _krx = ktls_rx::counting;
         _rx_records = 0;
         SSL_set_msg_callback_arg(_ssl, this);
@@ -224,8 +299,19 @@ void tls_transport::start_counting_records() noexcept {
     }
 }
 
+// Receiving stays OpenSSL's: the records are no longer counted, the keys are wiped.
+void tls_transport::stop_counting_records() noexcept {
+    _krx = ktls_rx::off;
+    SSL_set_msg_callback(_ssl, nullptr);
+    _client_secret.wipe();
+    OPENSSL_cleanse(_rx_keys, sizeof(_rx_keys));
+    _rx_keys_len = 0;
+}
+
+// (TLS 1.2 counts from the client's ChangeCipherSpec: its Finished, in the handshake, must
+// be OpenSSL's to read.)
 bool tls_transport::receive_switch_possible() const noexcept {
-    return _krx == ktls_rx::counting && _ktls != ktls_tx::off && !_failed && !_shut && !_peer_closed &&
+    return _krx == ktls_rx::counting && _established && _ktls != ktls_tx::off && !_failed && !_shut && !_peer_closed &&
            BIO_ctrl_pending(_rbio) == 0 && SSL_has_pending(_ssl) == 0;
 }
 
@@ -236,10 +322,8 @@ bool tls_transport::wants_kernel_receive() noexcept {
     }
     if (_rx_tries == tries) {
         // A client that never paused on a record's end when asked: its receiving stays
-        // OpenSSL's, and the records are no longer counted.
-        _krx = ktls_rx::off;
-        SSL_set_msg_callback(_ssl, nullptr);
-        _client_secret.wipe();
+        // OpenSSL's.
+        stop_counting_records();
         return false;
     }
     ++_rx_tries;
@@ -251,12 +335,13 @@ void tls_transport::start_kernel_receive() noexcept {
         return;
     }
     int err = give_kernel_keys(TLS_RX, _client_secret, _rx_records);
-    SSL_set_msg_callback(_ssl, nullptr);
     if (err != 0) {
-        _krx = ktls_rx::off; // OpenSSL goes on receiving
-        _client_secret.wipe();
+        stop_counting_records(); // OpenSSL goes on receiving
         return;
     }
+    SSL_set_msg_callback(_ssl, nullptr);
+    OPENSSL_cleanse(_rx_keys, sizeof(_rx_keys)); // TLS 1.2's: the kernel has them (TLS 1.3 keeps its secret)
+    _rx_keys_len = 0;
     _krx = ktls_rx::on;
     _counters.tls_ktls_rx.add();
 }
@@ -315,6 +400,10 @@ bool tls_transport::read_kernel_record(std::string_view& data) noexcept {
     if (type == SSL3_RT_HANDSHAKE && kernel_follows_client_update(body, len, why)) {
         return true;
     }
+    if (type == SSL3_RT_ALERT && len == 2 && body[0] == SSL3_AL_WARNING && SSL_version(_ssl) != TLS1_3_VERSION &&
+        ++_records_without_data <= records_without_data_max) {
+        return true; // TLS 1.2's warnings are read and let go, as OpenSSL does
+    }
     _failed = true; // the connection ends
     _counters.tls_record_errors.add();
     if (_reporter != nullptr) {
@@ -325,16 +414,39 @@ bool tls_transport::read_kernel_record(std::string_view& data) noexcept {
     return false;
 }
 
+// After the switch, a record the kernel could not decrypt (a corrupt or forged record):
+// as OpenSSL in user space does, a bad_record_mac alert (RFC 8446 §6.2, RFC 5246 §7.2.2),
+// sent by the kernel, then the close.
+bool tls_transport::on_bad_kernel_record() noexcept {
+    if (_krx != ktls_rx::on) {
+        return false;
+    }
+    if (!_failed) {
+        _failed = true;
+        _shut = true; // an alert that does not fit the socket is left out, as a close_notify is
+        _counters.tls_record_errors.add();
+        if (_reporter != nullptr) {
+            _reporter->report(reporter::record, "kTLS: a received record", "it does not decrypt (bad_record_mac)");
+        }
+        // The kernel left its EBADMSG pending on the socket (sk_err), which would fail the
+        // alert's send too: reading it (SO_ERROR) clears it.
+        int pending = 0;
+        socklen_t len = sizeof(pending);
+        (void)::getsockopt(_fd, SOL_SOCKET, SO_ERROR, &pending, &len);
+        const char alert[2] = {SSL3_AL_FATAL, SSL3_AD_BAD_RECORD_MAC};
+        _kernel_records.push_back({SSL3_RT_ALERT, std::string(alert, sizeof(alert))});
+    }
+    return true;
+}
+
 // The client's KeyUpdate (RFC 8446 §4.6.3): the kernel stopped decrypting at it and
 // waits for the client's next keys; if the client asked, the server's change too.
 bool tls_transport::kernel_follows_client_update(const unsigned char* msg, size_t len, const char*& why) noexcept {
-    // Each costs a key derivation and a system call (two if answered): a client gets 32
-    // in a row without sending data, as BoringSSL allows its peers.
-    constexpr uint8_t updates_in_a_row = 32;
-    if (len != 5 || msg[0] != SSL3_MT_KEY_UPDATE || msg[1] != 0 || msg[2] != 0 || msg[3] != 1 || msg[4] > 1) {
-        return false;
+    if (SSL_version(_ssl) != TLS1_3_VERSION || len != 5 || msg[0] != SSL3_MT_KEY_UPDATE || msg[1] != 0 || msg[2] != 0 ||
+        msg[3] != 1 || msg[4] > 1) {
+        return false; // (TLS 1.2: a renegotiation, which kTLS cannot follow)
     }
-    if (++_client_updates > updates_in_a_row) {
+    if (++_records_without_data > records_without_data_max) {
         why = "kTLS: more than 32 key updates in a row without data";
         return false;
     }
@@ -379,7 +491,7 @@ std::string_view tls_transport::on_wire_data(std::string_view bytes) noexcept {
     }
     if (_krx == ktls_rx::on) {
         _got_bytes = true;
-        _client_updates = 0;
+        _records_without_data = 0;
         return bytes; // the kernel decrypted them
     }
     if (!bytes.empty()) {

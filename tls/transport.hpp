@@ -13,13 +13,14 @@
 // records made before the switch have gone out; from then on the reactor sends the
 // protocol's plaintext queue itself, file ranges with sendfile(), and the kernel makes
 // the records. OpenSSL's own later records (session tickets, TLS 1.2's Finished, alerts,
-// close_notify) go to the socket from wire_output with their record type. Receiving
-// stays in user space (OpenSSL 3.0 never hands the kernel TLS 1.3's receiving keys; the
-// read BIO declines TLS 1.2's), so a client's KeyUpdate is read as before. One that asks
-// the server to update its own keys gets OpenSSL's KeyUpdate, sent under the kernel's
-// keys, and then the kernel gets the next ones (derived from the key log's secret, as
-// OpenSSL 3.0 does not hand them over), where the kernel takes new keys (its probe);
-// where it does not, the connection ends.
+// close_notify) go to the socket from wire_output with their record type. A client that
+// asks the server to update its keys (TLS 1.3) gets OpenSSL's KeyUpdate, sent under the
+// kernel's keys, and then the kernel gets the next ones (derived from the key log's
+// secret, as OpenSSL 3.0 does not hand them over), where the kernel takes new keys (its
+// probe); where it does not, the connection ends. Receiving goes to the kernel too, once
+// the reactor finds a moment between records (start_kernel_receive): TLS 1.2's keys as
+// OpenSSL hands them to the read BIO, TLS 1.3's derived from the key log (only where the
+// kernel follows the client's KeyUpdates).
 #pragma once
 
 #include "core/output_queue.hpp"
@@ -73,6 +74,7 @@ class tls_transport final : public transport::transport {
     bool wants_kernel_receive() noexcept override;
     void start_kernel_receive() noexcept override;
     bool read_kernel_record(std::string_view& data) noexcept override;
+    bool on_bad_kernel_record() noexcept override;
     /// The kernel decrypts what this connection receives (kTLS's TLS_RX).
     bool kernel_receives() const noexcept { return _krx == ktls_rx::on; }
     /// The kernel makes this connection's records (kTLS's keys are in the socket).
@@ -81,6 +83,10 @@ class tls_transport final : public transport::transport {
     static int on_wire_write(BIO* b, const char* data, int len) noexcept;
     /// The write BIO's controls (flush, and OpenSSL's kTLS ones).
     static long on_wire_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept;
+    /// The read BIO (a filter over the memory BIO): reads through, and keeps TLS 1.2's
+    /// receiving keys when OpenSSL hands them over.
+    static int on_read(BIO* b, char* out, int len) noexcept;
+    static long on_read_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept;
     /// OpenSSL's key log callback (set where kTLS may take the sending side): the
     /// server's first application traffic secret, for KeyUpdates.
     static void on_keylog(const SSL* ssl, const char* line) noexcept;
@@ -103,7 +109,13 @@ class tls_transport final : public transport::transport {
         std::string body;
         bool new_keys_after = false; ///< our KeyUpdate: the kernel's next keys once it is sent
     };
+    /// Records other than data a client sends in a row under the kernel's receiving:
+    /// KeyUpdates (each a key derivation and a system call, two if answered; 32 as
+    /// BoringSSL allows its peers) and TLS 1.2's warning alerts.
+    static constexpr uint8_t records_without_data_max = 32;
     long ktls_start(long is_tx, const void* crypto_info) noexcept;
+    void keep_receiving_keys(const void* crypto_info) noexcept;
+    void stop_counting_records() noexcept;
     core::output_queue& kernel_output(core::output_queue& plain) noexcept;
     bool kernel_takes_over() noexcept;
     bool send_kernel_records() noexcept;
@@ -123,7 +135,7 @@ class tls_transport final : public transport::transport {
     core::core_counters& _counters;
     reporter* _reporter;
     SSL* _ssl = nullptr;
-    BIO* _rbio = nullptr; ///< ciphertext in (owned by _ssl)
+    BIO* _rbio = nullptr; ///< ciphertext in: the memory BIO under the read filter (both owned by _ssl)
     BIO* _wbio = nullptr; ///< ciphertext out, into _wire (owned by _ssl)
     /// Decrypted bytes of the last on_wire_data: the first _plain_len bytes. The buffer
     /// keeps its size (SSL_read writes into it), so it is not zero-filled per read.
@@ -149,9 +161,12 @@ class tls_transport final : public transport::transport {
     traffic_secret _server_secret;
     /// The client's, for the kernel's receiving keys (and their KeyUpdates).
     traffic_secret _client_secret;
-    uint64_t _rx_records = 0;    ///< records OpenSSL read under the client's first keys
-    uint8_t _rx_tries = 0;       ///< the reactor's tries at the switch (wants_kernel_receive)
-    uint8_t _client_updates = 0; ///< the client's KeyUpdates the kernel followed since its last data
+    /// TLS 1.2's receiving keys as OpenSSL handed them over, until the switch.
+    unsigned char _rx_keys[64] = {};
+    uint8_t _rx_keys_len = 0;
+    uint64_t _rx_records = 0;          ///< records OpenSSL read under the client's first keys
+    uint8_t _rx_tries = 0;             ///< the reactor's tries at the switch (wants_kernel_receive)
+    uint8_t _records_without_data = 0; ///< see records_without_data_max
     ktls_rx _krx = ktls_rx::off;
     uint8_t _record_type = 0; ///< the type of OpenSSL's next write after the switch (0: data)
     ktls_tx _ktls = ktls_tx::off;

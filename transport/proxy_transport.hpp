@@ -59,6 +59,7 @@ class proxy_transport final : public transport {
     bool read_kernel_record(std::string_view& data) noexcept override {
         return through() && _inner->read_kernel_record(data);
     }
+    bool on_bad_kernel_record() noexcept override { return through() && _inner->on_bad_kernel_record(); }
 
     /// The header as read (for tests); valid once the header is done.
     const proxy_header& header() const noexcept { return _header; }

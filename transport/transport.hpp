@@ -93,6 +93,10 @@ class transport {
         (void)data;
         return false;
     }
+    /// A receive ended with EBADMSG: on a socket whose kernel receives, a record that
+    /// does not decrypt. The transport fails (failed()), with its alert to send; false:
+    /// not a socket whose kernel receives (an error like any other).
+    virtual bool on_bad_kernel_record() noexcept { return false; }
     /// A load balancer's PROXY header named the client this connection serves: true once,
     /// as soon as the header is read, with the client in `out` (the reactor asks after
     /// each input while the protocol has seen nothing yet).

@@ -48,6 +48,9 @@ enum class recv_end : uint8_t {
     /// data waits, to be read with its type (transport::read_kernel_record); elsewhere an
     /// error like the others.
     tls_record,
+    /// EBADMSG: on a socket whose kernel decrypts TLS, a record that does not decrypt
+    /// (transport::on_bad_kernel_record); elsewhere an error like the others.
+    bad_record,
 };
 
 /// Completions, delivered by io_backend::wait to the reactor.

@@ -238,9 +238,10 @@ bool epoll_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
                 st.reading = false;
                 update(fd, st);
                 events.on_recv_end(st.slot, st.gen,
-                                   r == 0         ? recv_end::eof
-                                   : errno == EIO ? recv_end::tls_record
-                                                  : recv_end::error);
+                                   r == 0             ? recv_end::eof
+                                   : errno == EIO     ? recv_end::tls_record
+                                   : errno == EBADMSG ? recv_end::bad_record
+                                                      : recv_end::error);
             }
         }
     }

@@ -226,6 +226,7 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
                            : (res > 0 || res == -ENOBUFS) ? recv_end::rearm
                            : res == -ECANCELED            ? recv_end::cancelled
                            : res == -EIO                  ? recv_end::tls_record
+                           : res == -EBADMSG              ? recv_end::bad_record
                                                           : recv_end::error;
             if (res == -ENOBUFS) {
                 counters->enobufs.add();

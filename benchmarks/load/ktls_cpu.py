@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Server CPU per MiB of a 1 MiB static file over TLS, with kTLS and without
 (--no-ssl-ktls), in one run: docs/deployment.md's kTLS figure; with --upload, of a 1 MiB
-request body instead (kTLS's receiving: a kernel that takes new keys). Meant for a kernel that
+request body instead (kTLS's receiving: TLS 1.3's where the kernel takes new keys, TLS
+1.2's, --tls12, wherever it has kTLS). Meant for a kernel that
 offers kTLS, which this project's development host does not: run it in Debian's kernel
 in a VM (tools/kernel-vm), where only the ratio means something (the VM emulates the CPU):
 
@@ -10,7 +11,8 @@ in a VM (tools/kernel-vm), where only the ratio means something (the VM emulates
 
 Each round starts ringbolt (one reactor thread, a P-256 certificate made here) once with
 kTLS and once without, in turn; a client on one keep-alive connection (Python's ssl,
-TLS 1.3: AES-256-GCM, the server's first choice) fetches the file --files times, and the
+TLS 1.3: AES-256-GCM, the server's first choice; --tls12: TLS 1.2, ECDHE-ECDSA-AES256-GCM)
+fetches the file --files times, and the
 server's user+system CPU (/proc/PID/stat) over those fetches is divided by the MiB
 received (--upload: sent). The server's counter tls_ktls_tx (--upload: tls_ktls_rx) says
 which way each run went. Prints a
@@ -23,6 +25,7 @@ import hashlib
 import http.client
 import os
 import re
+import ssl
 import statistics
 import subprocess
 import sys
@@ -43,7 +46,8 @@ def certificate(d: Path) -> tuple[Path, Path]:
     return crt, key
 
 
-def run(python: str, d: Path, ktls: bool, files: int, digest: bytes, upload: bool) -> tuple[float, int]:
+def run(python: str, d: Path, ktls: bool, files: int, digest: bytes, upload: bool,
+        tls12: bool) -> tuple[float, int]:
     """(server CPU seconds per MiB, the server's tls_ktls_tx count: tls_ktls_rx's with `upload`)."""
     crt, key = d / "server.crt", d / "server.key"
     port = free_port()
@@ -59,7 +63,11 @@ def run(python: str, d: Path, ktls: bool, files: int, digest: bytes, upload: boo
             wait_listening("127.0.0.1", port, 120, proc)
         except RuntimeError:
             sys.exit(f"the server did not start:\n{Path(log.name).read_text(errors='replace')[-2000:]}")
-        conn = http.client.HTTPSConnection("127.0.0.1", port, context=insecure_tls(), timeout=120)
+        ctx = insecure_tls()
+        if tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384")
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=120)
         data = (d / "file.bin").read_bytes()
 
         def once() -> bytes:
@@ -97,6 +105,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--files", type=int, default=60, help="1 MiB fetches (or uploads) per run")
     ap.add_argument("--upload", action="store_true", help="POST 1 MiB bodies: the receiving side")
+    ap.add_argument("--tls12", action="store_true", help="TLS 1.2 (AES-256-GCM) instead of TLS 1.3")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -111,12 +120,13 @@ def main() -> None:
         digest = hashlib.sha256(data).digest()
         rows: dict[bool, list[float]] = {True: [], False: []}
         what = "uploads" if args.upload else "fetches"
-        print(f"kernel {os.uname().release}; {args.files} x 1 MiB {what} per run; server CPU ms per MiB\n")
+        print(f"kernel {os.uname().release}; TLS {'1.2' if args.tls12 else '1.3'}; {args.files} x 1 MiB {what} "
+              "per run; server CPU ms per MiB\n")
         print("| round | kTLS | user space | kTLS connections |")
         print("|---:|---:|---:|---:|")
         for i in range(args.rounds):
-            k, kcount = run(args.python, d, True, args.files, digest, args.upload)
-            u, ucount = run(args.python, d, False, args.files, digest, args.upload)
+            k, kcount = run(args.python, d, True, args.files, digest, args.upload, args.tls12)
+            u, ucount = run(args.python, d, False, args.files, digest, args.upload, args.tls12)
             if kcount == 0:
                 side = "receiving" if args.upload else "sending"
                 sys.exit(f"no connection's {side} went to the kernel: `ringbolt doctor` says why (kTLS line)")

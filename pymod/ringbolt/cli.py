@@ -269,7 +269,7 @@ def _doctor(args: argparse.Namespace) -> int:
     ktls = (f"unavailable ({why})" if why else
             f"used (the kernel encrypts what TLS connections send: {', '.join(_native.ktls_ciphers())}; "
             f"key updates: {'yes' if _native.ktls_key_updates() else 'no (the kernel takes no new keys)'}; "
-            f"receiving: {'TLS 1.3' if _native.ktls_key_updates() else 'in user space'}; "
+            f"receiving: {'TLS 1.2 and 1.3' if _native.ktls_key_updates() else 'TLS 1.2'}; "
             "--no-ssl-ktls: off)")
     print(f"kTLS:              {ktls}")
     will_use, code = _doctor_backend(probe, os.environ.get("RINGBOLT_IO", "").strip() or "auto")

@@ -1,11 +1,13 @@
 """kTLS on each kernel of `make kernels` (tools/kernel-vm). Where docs/deployment.md's
 table says the kernel takes TLS records (its kTLS cell begins "used"), a connection's
-sending goes to the kernel, and where the cell says "sending and receiving" its TLS 1.3
-receiving too: the counters `tls_ktls_tx` and `tls_ktls_rx` count each such connection.
+sending goes to the kernel, and its TLS 1.2 receiving; where the cell says "sending and
+receiving" its TLS 1.3 receiving too: the counters `tls_ktls_tx` and `tls_ktls_rx` count
+each such connection.
 The bytes that arrive are checked whole, from clients no one here wrote (httpx, curl,
 openssl s_client, Chromium): TLS 1.3 and 1.2, AES-GCM and ChaCha20-Poly1305, HTTP/1.1 and
 HTTP/2 by ALPN, a memory body and a static file (sendfile() on a kTLS socket), uploads,
-session tickets (records of OpenSSL's own, sent with their type), a close_notify, a
+session tickets (records of OpenSSL's own, sent with their type), a close_notify, a TLS
+1.2 renegotiation (refused: the connection ends, in user space too), a
 client's KeyUpdate of its own keys and one that asks for the server's (which the kernel
 follows where the cell says "with key updates", and which otherwise ends the connection;
 with --no-ssl-ktls the same client is served). Where the cell says "unavailable", the
@@ -35,7 +37,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "py"))
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import LoggedServer, metric_totals, stop_process  # noqa: E402
-from h2_tls_helpers import CLIENT_ENV, certs, client_ctx  # noqa: E402,F401  (certs: a fixture)
+from h2_tls_helpers import (  # noqa: E402,F401  (certs: a fixture)
+    CLIENT_ENV, certs, client_ctx, corrupt_record_after_an_answer)
 from test_http3_browser import chromium, spki_sha256  # noqa: E402
 from test_kernel_table import row  # noqa: E402
 
@@ -56,9 +59,10 @@ def kernel_takes_new_keys() -> bool:
     return kernel_sends() and "with key updates" in row()["ktls"]
 
 
-def kernel_receives() -> bool:
-    """The table says the kernel decrypts what TLS 1.3 connections receive."""
-    return kernel_sends() and "sending and receiving" in row()["ktls"]
+def kernel_receives(tls12: bool = False) -> bool:
+    """The table says the kernel decrypts what TLS 1.3 connections receive (`tls12`: TLS
+    1.2's, which every kernel that sends does: no key updates to follow)."""
+    return kernel_sends() and ("receiving" if tls12 else "sending and receiving") in row()["ktls"]
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +103,11 @@ def expect_counted(srv: LoggedServer, before: int, connections: int) -> None:
     assert after == want, (before, after, connections, srv.output())
 
 
-def expect_received(srv: LoggedServer, before: int, connections: int) -> None:
-    """`connections` more whose receiving went to the kernel, where it takes TLS 1.3's."""
+def expect_received(srv: LoggedServer, before: int, connections: int, tls12: bool = False) -> None:
+    """`connections` more whose receiving went to the kernel, where it takes TLS 1.3's
+    (`tls12`: TLS 1.2's)."""
     after = sent_by_kernel(srv, "tls_ktls_rx")
-    assert after == before + (connections if kernel_receives() else 0), (before, after, srv.output())
+    assert after == before + (connections if kernel_receives(tls12) else 0), (before, after, srv.output())
 
 
 @pytest.mark.parametrize("version,cipher", [(ssl.TLSVersion.TLSv1_3, None),
@@ -128,7 +133,7 @@ def test_bodies_and_files_the_kernel_encrypts(srv: LoggedServer, static: Path, v
             r = c.get(f"https://127.0.0.1:{srv.port}/static/big.bin")
             assert r.status_code == 200 and hashlib.sha256(r.content).digest() == hashlib.sha256(file).digest()
     expect_counted(srv, before, 1)
-    expect_received(srv, received, 1 if version == ssl.TLSVersion.TLSv1_3 else 0)  # TLS 1.2's stays OpenSSL's
+    expect_received(srv, received, 1, tls12=version == ssl.TLSVersion.TLSv1_2)
 
 
 @pytest.mark.timeout(5 * WAIT)  # a browser started in the emulated CPU, on a machine CI keeps busy
@@ -149,7 +154,7 @@ def test_chromium_over_ktls(srv: LoggedServer, certs: Path, tmp_path: Path) -> N
         while "REPORT " not in srv.output()[logged:] and time.monotonic() < deadline and browser.poll() is None:
             time.sleep(0.5)
         m = re.search(r"REPORT (.*)", srv.output()[logged:])
-        assert m is not None, srv.output()[-2000:]
+        assert m is not None, (f"no report; the browser's exit status: {browser.poll()}", srv.output()[-2000:])
         assert json.loads(m.group(1)) == {"answers": ["2", "2", "2"], "echoed": True}, m.group(1)
     finally:
         stop_process(browser, timeout=20)  # the browser this test started
@@ -203,6 +208,13 @@ class SClient:
     def request(self) -> None:
         self.send("GET /hello HTTP/1.1\nHost: localhost\n\n")
 
+    def command(self, letter: str, said: bytes) -> None:
+        """After the answers so far, one of s_client's commands (a line of its own), and
+        what s_client prints when it acts on it."""
+        time.sleep(0.5)
+        self.send(letter + "\n")
+        assert self.wait_for(said), self.out
+
     def hello(self, answers: int = 1) -> None:
         """A request, and its answer: the connection's `answers`th."""
         self.request()
@@ -214,18 +226,24 @@ class SClient:
         return self.proc.wait(WAIT)
 
 
-def test_session_tickets_resume(srv: LoggedServer, tmp_path: Path) -> None:
-    # TLS 1.3's tickets come after the switch: records of OpenSSL's own, given their type
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
+def test_session_tickets_resume(srv: LoggedServer, tmp_path: Path, version: str) -> None:
+    # TLS 1.3's tickets come after the switch: records of OpenSSL's own, given their type.
+    # TLS 1.2's resumption sends the server's Finished before it reads the client's: its
+    # receiving keys come while the handshake still reads (the switch waits for its end).
     sess = tmp_path / "session.pem"
+    flag = "-tls" + version.replace(".", "_")
     for extra, reused in ((("-sess_out", str(sess)), False), (("-sess_in", str(sess)), True)):
-        before = sent_by_kernel(srv)
-        c = SClient(srv.port, "-tls1_3", *extra)
+        before, received = sent_by_kernel(srv), sent_by_kernel(srv, "tls_ktls_rx")
+        c = SClient(srv.port, flag, *extra)
         try:
             c.hello()
-            assert (b"Reused, TLSv1.3" in c.out) == reused, c.out
+            c.hello(2)
+            assert (f"Reused, TLSv{version}".encode() in c.out) == reused, c.out
         finally:
             c.close()
         expect_counted(srv, before, 1)
+        expect_received(srv, received, 1, tls12=version == "1.2")
 
 
 def test_a_key_update_of_the_clients_keys(srv: LoggedServer) -> None:
@@ -233,9 +251,7 @@ def test_a_key_update_of_the_clients_keys(srv: LoggedServer) -> None:
     c = SClient(srv.port, "-tls1_3")
     try:
         c.hello()
-        time.sleep(0.5)
-        c.send("k\n")  # KeyUpdate, update_not_requested: the client's sending keys change
-        assert c.wait_for(b"KEYUPDATE"), c.out
+        c.command("k", b"KEYUPDATE")  # KeyUpdate, update_not_requested: the client's sending keys change
         time.sleep(0.5)
         c.hello(2)  # read under the client's new keys
         c.send("k\n")  # the generation after
@@ -304,11 +320,13 @@ def test_key_updates_without_data_are_bounded(srv: LoggedServer) -> None:
         assert "TLS: kTLS: more than 32 key updates in a row without data" in srv.output()[logged:], srv.output()
 
 
-def test_a_close_notify_the_kernel_received(srv: LoggedServer) -> None:
+@pytest.mark.parametrize("version", ["-tls1_3", "-tls1_2"])
+def test_a_close_notify_the_kernel_received(srv: LoggedServer, version: str) -> None:
     # s_client's Q sends close_notify (a record the kernel hands over with its type, where
     # it decrypts); the server counts it and ends the connection, with no TLS error
     notified, logged = sent_by_kernel(srv, "tls_close_notify"), len(srv.output())
-    c = SClient(srv.port, "-tls1_3")
+    received = sent_by_kernel(srv, "tls_ktls_rx")
+    c = SClient(srv.port, version)
     try:
         c.hello()
         time.sleep(0.5)
@@ -321,6 +339,62 @@ def test_a_close_notify_the_kernel_received(srv: LoggedServer) -> None:
         time.sleep(0.2)
     assert sent_by_kernel(srv, "tls_close_notify") == notified + 1, srv.output()
     assert "TLS:" not in srv.output()[logged:], srv.output()
+    expect_received(srv, received, 1, tls12=version == "-tls1_2")
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls1.2", "tls1.3"])
+def test_a_corrupt_record_gets_an_alert(certs: Path, static: Path, tmp_path: Path,  # noqa: F811
+                                       version: ssl.TLSVersion) -> None:
+    # one bit flipped in a record after the switch: where the kernel decrypts, its receive
+    # fails (EBADMSG) and the server sends bad_record_mac through the kernel, as OpenSSL
+    # does in user space; counted, said in the log, closed; the next connection is served.
+    # A server of its own: the log says one bad record each 10 s (the module's server has
+    # said others).
+    tls12 = version == ssl.TLSVersion.TLSv1_2
+    s = serve(certs, static, tmp_path / "server.log")
+    try:
+        try:
+            got = corrupt_record_after_an_answer("127.0.0.1", s.port, client_ctx(version=version), "/hello",
+                                                 timeout=WAIT)
+        except OSError as e:
+            raise AssertionError(s.output()) from e
+        assert "BAD_RECORD_MAC" in got.upper().replace(" ", "_"), (got, s.output())
+        assert sent_by_kernel(s, "tls_record_errors") == 1, s.output()
+        expect_received(s, 0, 1, tls12=tls12)
+        said = "TLS: kTLS: a received record: it does not decrypt (bad_record_mac)"
+        assert (said in s.output()) == kernel_receives(tls12), s.output()
+    finally:
+        assert s.stop() == 0, s.output()
+
+
+def test_a_tls12_renegotiation_ends_the_connection(certs: Path, static: Path, tmp_path: Path) -> None:  # noqa: F811
+    # s_client's R starts a renegotiation (a ClientHello under the connection's keys).
+    # OpenSSL in user space refuses it (a no_renegotiation alert, which s_client answers
+    # with a fatal alert); where the kernel decrypts, it hands the record over with its
+    # type and the server ends the connection. Either way a record error, said in the
+    # log, and the server serves the next connection. (A server of its own: the log says
+    # one bad record each 10 s.)
+    s = serve(certs, static, tmp_path / "server.log")
+    try:
+        c = SClient(s.port, "-tls1_2")
+        try:
+            c.hello()
+            c.command("R", b"RENEGOTIATING")
+            c.proc.wait(WAIT)  # the connection ended
+            assert c.out.count(b'"hello":"1.1"') == 1, c.out
+        finally:
+            c.close()
+        expect_received(s, 0, 1, tls12=True)
+        assert sent_by_kernel(s, "tls_record_errors") == 1, s.output()
+        said = "TLS: kTLS: the client sent an alert or a message no client sends here: record type 22"
+        assert (said in s.output()) == kernel_receives(tls12=True), s.output()
+        c = SClient(s.port, "-tls1_2")
+        try:
+            c.hello()
+        finally:
+            c.close()
+    finally:
+        assert s.stop() == 0, s.output()
 
 
 def test_a_key_update_of_the_servers_keys(srv: LoggedServer, certs: Path, static: Path,  # noqa: F811
@@ -329,9 +403,7 @@ def test_a_key_update_of_the_servers_keys(srv: LoggedServer, certs: Path, static
     c = SClient(srv.port, "-tls1_3", "-msg")
     try:
         c.hello()
-        time.sleep(0.5)
-        c.send("K\n")  # KeyUpdate, update_requested: the server must change its sending keys
-        assert c.wait_for(b"KEYUPDATE"), c.out
+        c.command("K", b"KEYUPDATE")  # KeyUpdate, update_requested: the server must change its sending keys
         if kernel_sends() and not kernel_takes_new_keys():
             # the kernel's keys cannot change: the server ends the connection (s_client
             # reads its close_notify and exits), said in the log
@@ -360,9 +432,7 @@ def test_a_key_update_of_the_servers_keys(srv: LoggedServer, certs: Path, static
         c = SClient(plain.port, "-tls1_3")
         try:
             c.hello()
-            time.sleep(0.5)
-            c.send("K\n")
-            assert c.wait_for(b"KEYUPDATE"), c.out
+            c.command("K", b"KEYUPDATE")
             time.sleep(0.5)
             c.hello(2)
         finally:

@@ -172,6 +172,63 @@ def read_response(s: socket.socket, buf: bytearray) -> tuple[int, dict[str, str]
     return status, headers, body
 
 
+def handshake_through_bios(s: socket.socket, obj: ssl.SSLObject, inc: ssl.MemoryBIO, out: ssl.MemoryBIO) -> None:
+    """A client handshake of `obj` (over memory BIOs `inc`, `out`) on socket `s`."""
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            s.sendall(out.read())
+            data = s.recv(65536)
+            assert data, "closed in the handshake"
+            inc.write(data)
+    s.sendall(out.read())
+
+
+def corrupt_record_after_an_answer(host: str, port: int, ctx: ssl.SSLContext, path: str = "/",
+                                   timeout: float = 20.0) -> str:
+    """A TLS connection (through memory BIOs, so the records can be touched) whose first
+    request is answered, then whose second request's record has one ciphertext bit
+    flipped. What the client then read: the SSLError of the server's alert (its text), or
+    "closed" when the server closed without one."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out)
+    request = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+
+    def read_until(done: Any) -> bytes:
+        got = b""
+        while not done(got):
+            try:
+                got += obj.read(65536)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            data = s.recv(65536)
+            if not data:
+                raise ConnectionError("closed")
+            inc.write(data)
+        return got
+
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        handshake_through_bios(s, obj, inc, out)
+        obj.write(request)
+        s.sendall(out.read())
+        assert b" 200 " in read_until(lambda got: b"\r\n\r\n" in got)
+        time.sleep(0.5)  # the answer's records read: the next record starts anew (kTLS may switch here)
+        obj.write(request)
+        record = bytearray(out.read())
+        record[-20] ^= 0x01  # in the ciphertext (or the tag): it no longer authenticates
+        s.sendall(bytes(record))
+        try:
+            read_until(lambda got: False)
+        except ssl.SSLError as e:
+            return str(e)
+        except (ConnectionError, OSError):
+            return "closed"
+    return "closed"
+
+
 def tls_get(srv: ServerProcess, path: str, ctx: ssl.SSLContext | None = None, sni: str | None = None
             ) -> tuple[int, dict[str, str], bytes]:
     """GET `path` over HTTP/1.1 on a new TLS connection."""

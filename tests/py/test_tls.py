@@ -30,7 +30,9 @@ from h2_tls_helpers import (  # noqa: F401  (re-exported; certs is a fixture)
     _openssl,
     certs,
     client_ctx,
+    corrupt_record_after_an_answer,
     curl,
+    handshake_through_bios,
     read_response,
     tls_args,
     tls_connect,
@@ -312,22 +314,24 @@ def test_truncated_record(srv: ServerProcess) -> None:
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = ctx.wrap_bio(inc, out)
     with socket.create_connection((srv.host, srv.port), timeout=20) as s:
-        while True:
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                s.sendall(out.read())
-                data = s.recv(65536)
-                assert data
-                inc.write(data)
-        s.sendall(out.read())
+        handshake_through_bios(s, obj, inc, out)
         obj.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         record = out.read()
         s.sendall(record[:-7])  # all but the end of the record, then FIN
         s.shutdown(socket.SHUT_WR)
         assert _closed(s)
     assert wait_for(lambda: counters(srv).get("tls_truncated", 0) >= before + 1)
+    assert get(srv, "/")[0] == 200
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls1.2", "tls1.3"])
+def test_a_corrupt_record_gets_an_alert(srv: ServerProcess, version: ssl.TLSVersion) -> None:
+    # a record that does not authenticate: the server answers with bad_record_mac (RFC
+    # 8446 §6.2), counts it and closes; the next connection is served
+    before = counters(srv).get("tls_record_errors", 0)
+    got = corrupt_record_after_an_answer(srv.host, srv.port, client_ctx(version=version))
+    assert "BAD_RECORD_MAC" in got.upper().replace(" ", "_"), got
+    assert wait_for(lambda: counters(srv).get("tls_record_errors", 0) >= before + 1)
     assert get(srv, "/")[0] == 200
 
 

@@ -124,13 +124,14 @@ std::shared_ptr<tls::factory> make_factory(const tls::options& opts) {
             for (const std::string& n : tls::ktls_cipher_names()) {
                 names += (names.empty() ? "" : ", ") + n;
             }
-            // Receiving goes to the kernel only where it follows a client's key updates
-            // (tls/transport.cpp): a kernel that cannot would have to end the connection.
+            // TLS 1.3's receiving goes to the kernel only where it follows a client's key
+            // updates (tls/transport.cpp): a kernel that cannot would have to end the connection.
             log(core::log_level::info, "kTLS: the kernel encrypts what TLS connections send (%s)%s", names.c_str(),
                 tls::ktls_takes_new_keys()
-                    ? " and decrypts what TLS 1.3 connections receive, with the new keys of key updates"
-                    : "; receiving stays in user space, and a client that asks for new server keys (a TLS 1.3 key "
-                      "update) is closed: this kernel takes no new keys");
+                    ? " and decrypts what they receive, TLS 1.3's with the new keys of key updates"
+                    : " and decrypts what TLS 1.2 connections receive; TLS 1.3's receiving stays in user space, and "
+                      "a client that asks for new server keys (a TLS 1.3 key update) is closed: this kernel takes no "
+                      "new keys");
         } else if (why.empty()) {
             log(core::log_level::info, "kTLS off (--no-ssl-ktls): TLS records are encrypted in user space");
         } else {

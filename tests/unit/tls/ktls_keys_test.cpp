@@ -220,5 +220,41 @@ TEST(KtlsKeys, KeyLogLines) {
     EXPECT_EQ(t.len, 0);
 }
 
+// TLS 1.2's receiving keys come from OpenSSL with the sequence number of the client's
+// Finished; the kernel gets them that many records on as OpenSSL has read since: the
+// big-endian rec_seq field of each struct moves, carries across its bytes, and nothing
+// else in the struct changes.
+template <typename Info> void check_advance(uint16_t type) {
+    Info info{};
+    info.info.version = TLS_1_2_VERSION;
+    info.info.cipher_type = type;
+    std::memset(info.key, 0x5a, sizeof(info.key));
+    std::memset(info.iv, 0x3c, sizeof(info.iv));
+    info.rec_seq[7] = 0xfe; // 254, so that 3 records on carries into the next byte
+    unsigned char bytes[sizeof(Info)];
+    std::memcpy(bytes, &info, sizeof(info));
+    ASSERT_TRUE(advance_record_sequence(bytes, sizeof(bytes), 3));
+    Info after{};
+    std::memcpy(&after, bytes, sizeof(after));
+    const unsigned char want[8] = {0, 0, 0, 0, 0, 0, 1, 1}; // 257
+    EXPECT_EQ(std::memcmp(after.rec_seq, want, sizeof(want)), 0);
+    EXPECT_EQ(std::memcmp(after.key, info.key, sizeof(info.key)), 0);
+    EXPECT_EQ(std::memcmp(after.iv, info.iv, sizeof(info.iv)), 0);
+    EXPECT_EQ(after.info.cipher_type, type);
+    // A struct of another size for the cipher is refused, untouched.
+    EXPECT_FALSE(advance_record_sequence(bytes, sizeof(bytes) - 1, 1));
+    EXPECT_EQ(std::memcmp(bytes, &after, sizeof(after)), 0);
+}
+
+TEST(KtlsKeys, Tls12KeysMoveOnByTheRecordsRead) {
+    check_advance<tls12_crypto_info_aes_gcm_128>(TLS_CIPHER_AES_GCM_128);
+    check_advance<tls12_crypto_info_aes_gcm_256>(TLS_CIPHER_AES_GCM_256);
+    check_advance<tls12_crypto_info_chacha20_poly1305>(TLS_CIPHER_CHACHA20_POLY1305);
+    check_advance<tls12_crypto_info_aes_ccm_128>(TLS_CIPHER_AES_CCM_128);
+    unsigned char unknown[64] = {};
+    unknown[2] = 0xff; // a cipher type the kernel has no struct for
+    EXPECT_FALSE(advance_record_sequence(unknown, sizeof(unknown), 1));
+}
+
 } // namespace
 } // namespace ringbolt::tls
