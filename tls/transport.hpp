@@ -83,8 +83,8 @@ class tls_transport final : public transport::transport {
     static int on_wire_write(BIO* b, const char* data, int len) noexcept;
     /// The write BIO's controls (flush, and OpenSSL's kTLS ones).
     static long on_wire_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept;
-    /// The read BIO (a filter over the memory BIO): reads through, and keeps TLS 1.2's
-    /// receiving keys when OpenSSL hands them over.
+    /// The read BIO during a handshake with kTLS on (a filter over the memory BIO): reads
+    /// through, and keeps TLS 1.2's receiving keys when OpenSSL hands them over.
     static int on_read(BIO* b, char* out, int len) noexcept;
     static long on_read_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept;
     /// OpenSSL's key log callback (set where kTLS may take the sending side): the
@@ -115,6 +115,7 @@ class tls_transport final : public transport::transport {
     static constexpr uint8_t records_without_data_max = 32;
     long ktls_start(long is_tx, const void* crypto_info) noexcept;
     void keep_receiving_keys(const void* crypto_info) noexcept;
+    void drop_read_filter() noexcept;
     void stop_counting_records() noexcept;
     core::output_queue& kernel_output(core::output_queue& plain) noexcept;
     bool kernel_takes_over() noexcept;
@@ -135,7 +136,7 @@ class tls_transport final : public transport::transport {
     core::core_counters& _counters;
     reporter* _reporter;
     SSL* _ssl = nullptr;
-    BIO* _rbio = nullptr; ///< ciphertext in: the memory BIO under the read filter (both owned by _ssl)
+    BIO* _rbio = nullptr; ///< ciphertext in: the memory BIO (under the handshake's read filter; owned by _ssl)
     BIO* _wbio = nullptr; ///< ciphertext out, into _wire (owned by _ssl)
     /// Decrypted bytes of the last on_wire_data: the first _plain_len bytes. The buffer
     /// keeps its size (SSL_read writes into it), so it is not zero-filled per read.
