@@ -175,13 +175,15 @@ KERNEL_SKIP_NO_KTLS ?=
 KERNELS_TABLE_ONLY ?=
 # KERNELS_KTLS_ONLY: the suites whose kernel runs its row and the kTLS file only.
 KERNELS_KTLS_ONLY ?=
+# KERNEL_DESELECT: pytest options that leave tests out on every kernel.
+KERNEL_DESELECT ?=
 kernels:
 	py=$$($(PYTHON) -c 'import sys; print(sys.executable)') && for suite in $(KERNELS); do \
 	  echo "== $$suite"; skip=; case " $(KERNELS_NO_KTLS) " in *" $$suite "*) skip="$(KERNEL_SKIP_NO_KTLS)";; esac; \
 	  tests=tests/kernels; case " $(KERNELS_TABLE_ONLY) " in *" $$suite "*) tests=tests/kernels/test_kernel_table.py;; esac; \
 	  case " $(KERNELS_KTLS_ONLY) " in *" $$suite "*) tests="tests/kernels/test_kernel_table.py tests/kernels/test_kernel_ktls.py";; esac; \
 	  tools/kernel-vm --suite $$suite linux-image-amd64 -- env RINGBOLT_TIMEOUT_KEEP_ALIVE=60 \
-	    $$py -m pytest -q -p no:cacheprovider $(KERNEL_PYTEST) --basetemp=/tmp/pytest $$skip $$tests || exit 1; \
+	    $$py -m pytest -q -p no:cacheprovider $(KERNEL_PYTEST) --basetemp=/tmp/pytest $$skip $(KERNEL_DESELECT) $$tests || exit 1; \
 	done
 
 # CI's share of the matrix (its budget): Debian 11's 5.10, the kernel furthest from the
@@ -194,8 +196,11 @@ kernels:
 # and 6.1's run of the file checks for a cipher it keeps in user space. Debian 14's 7.2:
 # its row and the kTLS file, the only kernel here whose kTLS receives and takes a
 # KeyUpdate's keys (about a minute; its serving subset is 6.1's io_uring with the recv
-# byte limit, which the host's 6.18 runs).
+# byte limit, which the host's 6.18 runs). Headless Chromium over kTLS is `make kernels`'
+# only: beside CI's other lanes it gave no report within its four minutes, in a rehearsal
+# (6.1) and in a run beside one (7.2), where a quiet machine starts it in about 25 s.
 kernels-ci: KERNELS = bullseye bookworm trixie sid
+kernels-ci: KERNEL_DESELECT = --deselect tests/kernels/test_kernel_ktls.py::test_chromium_over_ktls
 kernels-ci: KERNEL_SKIP_NO_KTLS = --ignore=tests/kernels/test_kernel_ktls.py
 kernels-ci: KERNELS_TABLE_ONLY = trixie
 kernels-ci: KERNELS_KTLS_ONLY = sid
