@@ -86,21 +86,37 @@ long tls_transport::on_wire_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept 
 // kernel takes). The kernel's TLS layer is attached to the socket now (it changes nothing
 // until it has keys: a failure here leaves the sending to OpenSSL); the keys go to it in
 // wire_output, once the records made before the switch have gone out.
-long tls_transport::ktls_start(long is_tx, const void* crypto_info) noexcept {
-    if (is_tx == 0 || _fd < 0 || _ktls != ktls_tx::off || crypto_info == nullptr) {
+namespace {
+// OpenSSL's keys for the kernel (a struct tls12_crypto_info_*) into `out`: their size, or 0
+// for a cipher the kernel does not take (probed).
+uint8_t copy_kernel_keys(const void* crypto_info, unsigned char (&out)[64]) noexcept {
+    if (crypto_info == nullptr) {
         return 0;
     }
     tls_crypto_info head{};
     std::memcpy(&head, crypto_info, sizeof(head));
-    size_t len = ktls_keys_size(head.cipher_type); // 0: a cipher the kernel does not take (probed)
-    if (len == 0 || len > sizeof(_ktls_keys)) {
+    size_t len = ktls_keys_size(head.cipher_type);
+    if (len == 0 || len > sizeof(out)) {
         return 0;
     }
-    if (::setsockopt(_fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) != 0 && errno != EEXIST) {
+    std::memcpy(out, crypto_info, len);
+    return static_cast<uint8_t>(len);
+}
+} // namespace
+
+long tls_transport::ktls_start(long is_tx, const void* crypto_info) noexcept {
+    if (is_tx == 0 || _fd < 0 || _ktls != ktls_tx::off) {
         return 0;
     }
-    std::memcpy(_ktls_keys, crypto_info, len);
-    _ktls_keys_len = static_cast<uint8_t>(len);
+    unsigned char keys[64];
+    uint8_t len = copy_kernel_keys(crypto_info, keys);
+    if (len == 0 || (::setsockopt(_fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) != 0 && errno != EEXIST)) {
+        OPENSSL_cleanse(keys, sizeof(keys));
+        return 0;
+    }
+    std::memcpy(_ktls_keys, keys, len);
+    OPENSSL_cleanse(keys, sizeof(keys));
+    _ktls_keys_len = len;
     _ktls = ktls_tx::pending;
     return 1;
 }
@@ -133,17 +149,17 @@ long tls_transport::on_read_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept 
 // first record): the records OpenSSL reads from here are counted, as TLS 1.3's are from
 // the handshake's end.
 void tls_transport::keep_receiving_keys(const void* crypto_info) noexcept {
-    if (!_ctx->ktls() || _fd < 0 || crypto_info == nullptr || SSL_version(_ssl) == TLS1_3_VERSION) {
+    if (!_ctx->ktls() || _fd < 0 || SSL_version(_ssl) == TLS1_3_VERSION) {
         return;
     }
-    tls_crypto_info head{};
-    std::memcpy(&head, crypto_info, sizeof(head));
-    size_t len = ktls_keys_size(head.cipher_type);
-    if (len == 0 || len > sizeof(_rx_keys)) {
-        return;
+    _rx_keys_len = copy_kernel_keys(crypto_info, _rx_keys);
+    if (_rx_keys_len != 0) {
+        count_records();
     }
-    std::memcpy(_rx_keys, crypto_info, len);
-    _rx_keys_len = static_cast<uint8_t>(len);
+}
+
+// From here OpenSSL's message callback counts the records it reads (on_message).
+void tls_transport::count_records() noexcept {
     _krx = ktls_rx::counting;
     _rx_records = 0;
     SSL_set_msg_callback_arg(_ssl, this);
@@ -306,10 +322,7 @@ void tls_transport::start_counting_records() noexcept {
         return;
     }
     if (_ctx->ktls() && _ktls != ktls_tx::off && _client_secret.len != 0 && ktls_takes_new_keys()) {
-        _krx = ktls_rx::counting;
-        _rx_records = 0;
-        SSL_set_msg_callback_arg(_ssl, this);
-        SSL_set_msg_callback(_ssl, &tls_transport::on_message);
+        count_records();
     } else {
         _client_secret.wipe();
     }

@@ -115,6 +115,7 @@ class tls_transport final : public transport::transport {
     static constexpr uint8_t records_without_data_max = 32;
     long ktls_start(long is_tx, const void* crypto_info) noexcept;
     void keep_receiving_keys(const void* crypto_info) noexcept;
+    void count_records() noexcept;
     void drop_read_filter() noexcept;
     void stop_counting_records() noexcept;
     core::output_queue& kernel_output(core::output_queue& plain) noexcept;
