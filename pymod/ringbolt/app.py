@@ -177,6 +177,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         license_info: dict[str, Any] | None = None,
         swagger_ui_parameters: dict[str, Any] | None = None,
         swagger_ui_init_oauth: dict[str, Any] | None = None,
+        conventions: str = "ringbolt",
     ) -> None:
         """``debug=True``: an unhandled exception answers a 500 problem whose ``detail``
         names it and whose ``traceback`` member holds the traceback (never in
@@ -191,7 +192,16 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         ``terms_of_service``, ``contact``, ``license_info`` go into it; it is served at
         ``openapi_url`` (None: no document and no pages), Swagger UI at ``docs_url``
         (with ``swagger_ui_parameters``, ``swagger_ui_init_oauth``) and ReDoc at
-        ``redoc_url`` (None: that page off)."""
+        ``redoc_url`` (None: that page off).
+
+        ``conventions``: ``"ringbolt"`` (RFC 9457 problem bodies for errors) or
+        ``"fastapi"``: FastAPI's (``{"detail": ...}`` error bodies, its redirects and
+        return encoding, its OpenAPI document's error schemas), as ``ringbolt.fastapi``'s
+        ``FastAPI`` sets it. Read when routes are planned and when the app starts, never
+        per request."""
+        if conventions not in ("ringbolt", "fastapi"):
+            raise ValueError(f"conventions must be 'ringbolt' or 'fastapi', not {conventions!r}")
+        self.conventions = conventions
         super().__init__()
         self._init_openapi(title=title, version=version, summary=summary, description=description,
                            openapi_url=openapi_url, docs_url=docs_url, redoc_url=redoc_url, openapi_tags=openapi_tags,

@@ -19,5 +19,5 @@ class FastAPI(_FastAPIRoutes, App):
                          description=description or None, openapi_url=openapi_url, docs_url=docs_url,
                          redoc_url=redoc_url, openapi_tags=openapi_tags, servers=servers,
                          terms_of_service=terms_of_service, contact=contact, license_info=license_info,
-                         swagger_ui_parameters=swagger_ui_parameters, swagger_ui_init_oauth=swagger_ui_init_oauth)
+                         swagger_ui_parameters=swagger_ui_parameters, swagger_ui_init_oauth=swagger_ui_init_oauth, conventions="fastapi")
         self._route_dependencies = list(dependencies or ())
