@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Annotated, Any
 
 import pytest
 
 from conftest import Reader, ServerProcess, free_port, get, request
-from ringbolt import App, Router
+from ringbolt import App, Depends, HTTPException, Request, Router
+from ringbolt.testing import TestClient
 
 U = "123e4567-e89b-12d3-a456-426614174000"
 
@@ -251,3 +253,142 @@ def test_params_of_earlier_requests_do_not_carry_over(srv):
                 r = reader.read()
                 assert r.status == 200, (path, r)
                 assert r.json() == expected, (round_, path, r.body)
+
+
+# ---- dependencies of routers, nested (issue 63 item 2) ----
+
+def _trail() -> list[str]:
+    return []  # one per request (use_cache): each guard adds its name, the handler returns it
+
+
+def _guard(name: str) -> Any:
+    """A dependency that needs ``x-pass-<name>: 1`` (else 401) and notes its name."""
+    def check(req: Request, trail: Annotated[list[str], Depends(_trail)]) -> None:
+        trail.append(name)
+        if req.header(f"x-pass-{name}") != "1":
+            raise HTTPException(401, detail=f"{name} refused")
+    check.__name__ = f"guard_{name}"
+    return Depends(check)
+
+
+def _nested_app() -> App:
+    app = App()
+
+    def leaf(prefix: str, **router: Any) -> Router:
+        r = Router(prefix=prefix, **router)
+
+        @r.get("/typed")
+        def typed(trail: Annotated[list[str], Depends(_trail)]) -> dict[str, list[str]]:
+            return {"trail": trail}
+
+        @r.get("/own", dependencies=[_guard("own")])
+        def own(trail: Annotated[list[str], Depends(_trail)]) -> dict[str, list[str]]:
+            return {"trail": trail}
+
+        @r.get("/plain")
+        def plain(req: Request) -> dict[str, bool]:
+            return {"plain": True}
+        return r
+
+    # outer guarded, inner not: what the issue found (routes registered on inner first)
+    outer = Router(prefix="/a", dependencies=[_guard("outer")])
+    outer.include(leaf("/inner"))
+    app.include(outer)
+    # both guarded, the route's own after them: outermost first
+    outer = Router(prefix="/b", dependencies=[_guard("outer")])
+    outer.include(leaf("/inner", dependencies=[_guard("inner")]))
+    app.include(outer)
+    # three levels, the middle one without dependencies, and an include prefix
+    top = Router(prefix="/c", dependencies=[_guard("top")])
+    middle = Router(prefix="/m")
+    middle.include(leaf("/inner", dependencies=[_guard("inner")]), prefix="/v2")
+    top.include(middle)
+    app.include(top)
+    # one router included under a guarded router and, as it is, under an open one
+    shared = leaf("/shared")
+    guarded = Router(prefix="/d", dependencies=[_guard("outer")])
+    guarded.include(shared)
+    app.include(guarded)
+    app.include(shared)
+    return app
+
+
+NESTED = [
+    # (path, headers passed, status, trail on 200 / detail on 401)
+    ("/a/inner/typed", [], 401, "outer refused"),
+    ("/a/inner/plain", [], 401, "outer refused"),
+    ("/a/inner/own", ["own"], 401, "outer refused"),
+    ("/a/inner/typed", ["outer"], 200, ["outer"]),
+    ("/a/inner/plain", ["outer"], 200, None),
+    ("/a/inner/own", ["outer", "own"], 200, ["outer", "own"]),
+    ("/b/inner/typed", ["inner"], 401, "outer refused"),
+    ("/b/inner/typed", ["outer"], 401, "inner refused"),
+    ("/b/inner/typed", ["outer", "inner"], 200, ["outer", "inner"]),
+    ("/b/inner/own", ["outer", "inner"], 401, "own refused"),
+    ("/b/inner/own", ["outer", "inner", "own"], 200, ["outer", "inner", "own"]),
+    ("/c/m/v2/inner/typed", ["inner"], 401, "top refused"),
+    ("/c/m/v2/inner/plain", ["inner"], 401, "top refused"),
+    ("/c/m/v2/inner/typed", ["top", "inner"], 200, ["top", "inner"]),
+    ("/d/shared/typed", [], 401, "outer refused"),
+    ("/d/shared/typed", ["outer"], 200, ["outer"]),
+    ("/shared/typed", [], 200, []),  # the same router included where nothing guards it
+    ("/shared/plain", [], 200, None),
+]
+
+
+@pytest.fixture(scope="module")
+def nested():
+    with TestClient(_nested_app()) as client:
+        yield client
+
+
+@pytest.mark.parametrize("path, passed, status, expected", NESTED)
+def test_router_dependencies_guard_every_router_included_into_it(nested, path, passed, status, expected):
+    r = nested.get(path, headers={f"x-pass-{name}": "1" for name in passed})
+    assert r.status_code == status, r.text
+    if status == 401:
+        assert r.json()["detail"] == expected
+    elif expected is not None:
+        assert r.json() == {"trail": expected}
+
+
+def test_the_order_is_fastapis():
+    """The same nesting under FastAPI calls the dependencies in the order ringbolt does."""
+    import fastapi
+    from fastapi.testclient import TestClient as FastAPIClient
+
+    calls: list[str] = []
+
+    def mark(name: str) -> Any:
+        def dep() -> None:
+            calls.append(name)
+        return fastapi.Depends(dep)
+
+    app = fastapi.FastAPI()
+    outer = fastapi.APIRouter(dependencies=[mark("outer")])
+    inner = fastapi.APIRouter(dependencies=[mark("inner")])
+    inner.add_api_route("/x", lambda: {}, dependencies=[mark("own")])
+    outer.include_router(inner)
+    app.include_router(outer)
+    assert FastAPIClient(app).get("/x").status_code == 200
+    assert calls == ["outer", "inner", "own"] == NESTED[10][3]
+
+
+@pytest.mark.parametrize("register, message", [
+    (lambda r: r.get("/c", const=True)(lambda req: 1), "a const route is answered natively"),
+    (lambda r: r.websocket("/ws")(_ws_handler), "a WebSocket endpoint does not run dependencies"),
+])
+def test_a_route_that_cannot_run_router_dependencies_is_refused(register, message):
+    with pytest.raises(ValueError, match=message):
+        register(Router(prefix="/g", dependencies=[_guard("g")]))
+    with pytest.raises(ValueError, match=message):
+        App().get("/c", const=True, dependencies=[_guard("g")])(lambda req: 1)
+    # registered on an open router, then included into a guarded one: refused there,
+    # and nothing of that router is added
+    inner = Router(prefix="/inner")
+    inner.get("/fine")(lambda req: 1)
+    register(inner)
+    outer = Router(prefix="/g", dependencies=[_guard("g")])
+    with pytest.raises(ValueError, match=message):
+        outer.include(inner)
+    assert outer._defs == []
