@@ -72,13 +72,21 @@ def _is_async(fn: Any) -> bool:
 class RouteDef:
     """One registered route (or WebSocket endpoint) as its group holds it."""
 
-    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes", "plan", "options", "rate_limit")
+    __slots__ = ("path", "methods", "handler", "const", "websocket", "scopes", "plan", "options", "rate_limit",
+                 "dependencies", "replan")
 
     def __init__(self, path: str, methods: list[str], handler: Handler, const: bool = False,
                  websocket: bool = False, scopes: tuple[list[Middleware], ...] = (),
                  plan: RoutePlan | None = None, options: dict[str, Any] | None = None,
-                 rate_limit: RateLimit | bool | None = None) -> None:
+                 rate_limit: RateLimit | bool | None = None, dependencies: tuple[Any, ...] = (),
+                 replan: Callable[[list[Any]], RoutePlan | None] | None = None) -> None:
         self.path = path
+        # The dependencies its plan calls before the handler: those of every router it
+        # came through, outermost first, then its own dependencies=.
+        self.dependencies = dependencies
+        # The route planned again with other dependencies (an include into a router that
+        # has some); None for a const or WebSocket route, which runs none.
+        self.replan = replan
         # Its own rate limit (ringbolt.rate_limit), False for none, None for the app's.
         self.rate_limit = rate_limit
         # The typed route's plan (ringbolt._plan), or None: a plain ``def h(req)``.
@@ -203,7 +211,10 @@ class RouteGroup:
                 raise ValueError(f"route {path!r}: cache= and etag= are for GET and HEAD routes, "
                                  f"not {', '.join(m for m in method_list if m not in ('GET', 'HEAD'))}")
 
-        deps = [*self._route_dependencies, *(dependencies or ())] or None
+        deps = [*self._route_dependencies, *(dependencies or ())]
+        if const and deps:
+            raise ValueError(f"route {path!r}: a const route is answered natively, without dependencies= "
+                             "(its own or its router's)")
         options = {"responses": responses, "tags": list(tags or ()), "summary": summary, "description": description,
                    "include_in_schema": include_in_schema, "operation_id": operation_id, "deprecated": deprecated,
                    "name": name, "methods": list(dict.fromkeys(method_list))}
@@ -211,13 +222,14 @@ class RouteGroup:
         def decorator(fn: H) -> H:
             if not callable(fn):
                 raise TypeError(f"handler for {path!r} is not callable")
-            plan = None
-            if not const:
-                plan = plan_route(full, fn, response_model=response_model, status_code=status_code,
-                                  dependencies=deps, **options)
+            def replan(with_deps: list[Any]) -> RoutePlan | None:
+                return plan_route(full, fn, response_model=response_model, status_code=status_code,
+                                  dependencies=with_deps or None, **options)
+
+            plan = None if const else replan(deps)
             opts = options if cache_spec is None and not etag else {**options, "cache": cache_spec, "etag": etag}
             self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=opts,
-                                rate_limit=limit)])
+                                rate_limit=limit, dependencies=tuple(deps), replan=None if const else replan)])
             return fn
 
         return decorator
@@ -250,6 +262,9 @@ class RouteGroup:
         HTTP request to the path gets 426 Upgrade Required. Middleware does not run
         for WebSocket endpoints."""
         full = self._full_path(path)
+        if self._route_dependencies:
+            raise ValueError(f"WebSocket endpoint {path!r}: a WebSocket endpoint does not run dependencies, and "
+                             "this router has dependencies= (check the handshake in the handler)")
 
         def decorator(fn: H) -> H:
             if not inspect.iscoroutinefunction(fn):
@@ -276,25 +291,40 @@ class RouteGroup:
 
     def include(self, router: "Router", *, prefix: str = "") -> None:
         """Add ``router``'s routes (as they are now) under this group's prefix and
-        ``prefix``; its middleware (also what it gets later) runs inside this group's."""
+        ``prefix``; its middleware (also what it gets later) runs inside this group's,
+        and this group's dependencies before theirs (FastAPI's order: outermost first)."""
         if not isinstance(router, Router):
             raise TypeError(f"include() takes a ringbolt.Router, not {type(router).__name__}")
         if router is self:
             raise ValueError("a router cannot include itself")
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
-        copies = [
-            RouteDef(self.prefix + prefix + d.path, d.methods, d.handler, d.const, d.websocket,
-                     (router._middleware, *d.scopes), d.plan, d.options, d.rate_limit)
-            for d in router._defs
-        ]
-        self._add(copies, where=f" (from the router with prefix {router.prefix!r})")
+        where = f" (from the router with prefix {router.prefix!r})"
+        copies = [self._copy(d, self.prefix + prefix + d.path, router._middleware, where) for d in router._defs]
+        self._add(copies, where=where)
+
+    def _copy(self, d: RouteDef, path: str, middleware: list[Middleware], where: str) -> RouteDef:
+        """``d`` as this group holds it: planned again when this group has dependencies
+        (the route's plan is its whole dependency list, made once, here)."""
+        plan, deps = d.plan, d.dependencies
+        if self._route_dependencies:
+            if d.replan is None:
+                kind = "a WebSocket endpoint does not run dependencies" if d.websocket else \
+                    "a const route is answered natively, without dependencies="
+                raise ValueError(f"route {' '.join(d.methods)} {path}{where}: {kind}, and the router it is "
+                                 "included into has dependencies=")
+            deps = (*self._route_dependencies, *deps)
+            plan = d.replan(list(deps))
+        return RouteDef(path, d.methods, d.handler, d.const, d.websocket, (middleware, *d.scopes), plan, d.options,
+                        d.rate_limit, deps, d.replan)
 
 
 class Router(RouteGroup):
     """A group of routes under a common ``prefix`` with its own middleware, added to an
     app (or another router) with ``include``. ``dependencies`` (``Depends``/``Security``
-    markers) are called before each route registered on it, as its own ``dependencies=``.
+    markers) are called before each route registered on it or on a router included into
+    it (after those of the routers this one is included into), before the route's own
+    ``dependencies=``.
 
     >>> items = Router(prefix="/items")
     >>> @items.get("/{item_id:int}")
@@ -305,8 +335,8 @@ class Router(RouteGroup):
 
     def __init__(self, prefix: str = "", *, dependencies: Iterable[Any] | None = None) -> None:
         super().__init__(prefix)
-        # called before each route's own dependencies, on every route registered here
-        # (an authentication verifier: ``dependencies=[Security(jwt_auth)]``)
+        # called before each route's own dependencies, on every route registered here or
+        # included (an authentication verifier: ``dependencies=[Security(jwt_auth)]``)
         self._route_dependencies = list(dependencies or ())
 
     def __repr__(self) -> str:

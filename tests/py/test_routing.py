@@ -381,8 +381,6 @@ def test_the_order_is_fastapis():
 def test_a_route_that_cannot_run_router_dependencies_is_refused(register, message):
     with pytest.raises(ValueError, match=message):
         register(Router(prefix="/g", dependencies=[_guard("g")]))
-    with pytest.raises(ValueError, match=message):
-        App().get("/c", const=True, dependencies=[_guard("g")])(lambda req: 1)
     # registered on an open router, then included into a guarded one: refused there,
     # and nothing of that router is added
     inner = Router(prefix="/inner")
@@ -392,3 +390,8 @@ def test_a_route_that_cannot_run_router_dependencies_is_refused(register, messag
     with pytest.raises(ValueError, match=message):
         outer.include(inner)
     assert outer._defs == []
+
+
+def test_a_const_route_with_dependencies_is_refused():
+    with pytest.raises(ValueError, match="a const route is answered natively, without dependencies="):
+        App().get("/c", const=True, dependencies=[_guard("g")])(lambda req: 1)
