@@ -9,13 +9,15 @@ import json
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import jwt
 import pytest
 
 from auth_helpers import EXAMPLE_SECRET, ISSUER, Served, auth_server, b64, bearer, forged, token
-from ringbolt.auth import JWTAuth
+from ringbolt import App, Request, Security, SecurityScopes
+from ringbolt.auth import JWTAuth, Principal
+from ringbolt.testing import TestClient
 
 __all__ = ["auth_server"]  # the module fixture
 
@@ -238,3 +240,93 @@ def test_verified_tokens_are_kept_within_the_cache_size(auth_server: Served) -> 
     assert auth.principal(tokens[0]) is not first and auth.principal(tokens[0]).subject == "u0"
     uncached = JWTAuth(key=auth_server.keys.secret, algorithms=["HS256"], audience="api", cache_size=0)
     assert uncached.principal(tokens[0]) is not uncached.principal(tokens[0])
+
+
+# ---- a subclass's own checks run for kept tokens too (issue 63 item 3) ----
+
+class _RevokesInVerify(JWTAuth):
+    def __init__(self, revoked: set[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.revoked = revoked
+
+    def verify(self, token: str) -> dict[str, Any]:
+        claims = super().verify(token)
+        if claims.get("jti") in self.revoked:
+            raise self.unauthorized("the token is revoked")
+        return claims
+
+
+class _RevokesInPrincipal(JWTAuth):
+    def __init__(self, revoked: set[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.revoked = revoked
+
+    def principal(self, token: str) -> Principal:
+        who = super().principal(token)
+        if who.get("jti") in self.revoked:
+            raise self.unauthorized("the token is revoked")
+        return who
+
+
+class _RevokesInCall(JWTAuth):
+    def __init__(self, revoked: set[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.revoked = revoked
+
+    def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal | None:
+        who = super().__call__(request, security_scopes)
+        if who is not None and who.get("jti") in self.revoked:
+            raise self.unauthorized("the token is revoked")
+        return who
+
+
+SUBCLASSES = [_RevokesInVerify, _RevokesInPrincipal, _RevokesInCall]
+
+
+@pytest.fixture(scope="module")
+def revoking(auth_server: Served) -> Iterator[tuple[TestClient, set[str]]]:
+    """An app whose verifiers refuse revoked ``jti``s, one per way of overriding."""
+    revoked: set[str] = set()
+    app = App()
+    for cls in SUBCLASSES:
+        auth = cls(revoked, key=auth_server.keys.secret, algorithms=["HS256"], audience="api")
+        name = cls.__name__.lstrip("_")
+
+        def who(user: Principal) -> dict[str, Any]:
+            return {"sub": user.subject, "jti": user["jti"]}
+
+        # (markers as defaults: this module's annotations are strings, read after the loop)
+        def plain(user: Principal = Security(auth)) -> dict[str, Any]:
+            return who(user)
+
+        def scoped(user: Principal = Security(auth, scopes=["s"])) -> dict[str, Any]:
+            return who(user)
+
+        app.get(f"/{name}")(plain)
+        app.get(f"/{name}/scoped")(scoped)
+
+    @app.post("/revoke/{jti}")
+    def revoke(req: Request) -> None:
+        revoked.add(req.params["jti"])
+
+    with TestClient(app) as client:
+        yield client, revoked
+
+
+@pytest.mark.parametrize("cls", SUBCLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("route, spelling", [("", "Bearer "), ("/scoped", "Bearer "), ("", "bearer ")])
+def test_a_subclass_refuses_a_revoked_token_that_was_kept(revoking: tuple[TestClient, set[str]], auth_server: Served,
+                                                           cls: type, route: str, spelling: str) -> None:
+    client, _ = revoking
+    path = f"/{cls.__name__.lstrip('_')}{route}"
+    jti = f"{cls.__name__}{route}{spelling}".replace("/", "-").replace(" ", "")
+    tok = token(auth_server.keys.secret, "HS256", jti=jti, scope="s")
+    for _ in range(3):  # verified, then kept
+        r = client.get(path, headers={"authorization": spelling + tok})
+        assert (r.status_code, r.json()) == (200, {"sub": "ann", "jti": jti}), r.text
+    assert client.post(f"/revoke/{jti}").status_code == 204
+    for _ in range(2):
+        r = client.get(path, headers={"authorization": spelling + tok})
+        assert r.status_code == 401, r.text
+        assert r.json()["detail"] == "the token is revoked"
+        assert challenge(r.headers["www-authenticate"])[1]["error_description"] == "the token is revoked"
