@@ -285,7 +285,9 @@ class JWTAuth(Verifier):
     ``Principal`` whose scopes come from ``scope``/``scp`` and roles from ``roles_claim``
     (a dotted path: ``realm_access.roles``). The last ``cache_size`` tokens that verified
     are kept with their principal: the same token again is checked against the clock
-    (and the JWKS key set's generation) instead of verified again (docs/auth.md).
+    (and the JWKS key set's generation) instead of verified again (docs/auth.md). A
+    subclass's ``verify``, ``principal`` or ``__call__`` runs for every request: an
+    override of ``verify`` keeps no tokens, one of the others calls it for kept ones too.
 
     Refusals (RFC 6750 §3): no bearer token, 401 ``WWW-Authenticate: Bearer realm="..."``
     (None with ``auto_error=False``); a token that does not verify, 401 with
@@ -352,13 +354,21 @@ class JWTAuth(Verifier):
         self._jwt_error = jwt.exceptions.PyJWTError
         self._header_of = jwt.get_unverified_header
         self._missing = self.challenge()
+        # A kept token skips what a subclass may have made a check of its own (a revoked
+        # jti refused in verify or principal): each override turns off the shortcuts that
+        # skip it. verify: nothing is kept (keeping a token is not verifying it again);
+        # principal: the kept answer in __call__ and the native one; __call__: the native one.
+        own = {m: getattr(type(self), m) is getattr(JWTAuth, m) for m in ("verify", "principal", "__call__")}
+        if not own["verify"]:
+            cache_size = 0
         # token -> (principal, valid until, valid from, key set generation): the tokens
         # verified lately, so a client's next requests with the same token skip PyJWT
         self.cache_size = cache_size
         self._verified: dict[str, tuple[Principal, float, float, int]] = {}
+        self._kept_in_call = bool(cache_size) and own["principal"]
         # What a route's plan calls (ringbolt._runner): a kept token's principal with no
         # Python run, this object's __call__ for everything else (_native.KeptBearer)
-        if self.keys is None and cache_size and type(self).__call__ is JWTAuth.__call__:
+        if self.keys is None and self._kept_in_call and own["__call__"]:
             self._rb_fast_call = KeptBearer(self._verified, self.__call__)
 
     def challenge(self, error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
@@ -373,7 +383,7 @@ class JWTAuth(Verifier):
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal | None:
         value = request.header("authorization")
-        if value is not None and value.startswith("Bearer "):
+        if value is not None and self._kept_in_call and value.startswith("Bearer "):
             # The usual spelling and a token kept: its clock and key set checked here, with
             # no parsing of the header (principal() does the same for every other case).
             hit = self._verified.get(value[7:])
