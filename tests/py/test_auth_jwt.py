@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from auth_helpers import EXAMPLE_SECRET, ISSUER, Served, auth_server, b64, bearer, forged, token
-from ringbolt import App, Request, Security, SecurityScopes
+from ringbolt import App, HTTPException, Request, Security, SecurityScopes
 from ringbolt.auth import JWTAuth, Principal
 from ringbolt.testing import TestClient
 
@@ -128,6 +128,36 @@ def test_expired_and_replayed_after_expiry(auth_server: Served) -> None:
         assert time.monotonic() < deadline, "the token never expired"
         time.sleep(0.1)  # waiting for the clock itself: exp is a time
     refused(auth_server, "/jwt/hs", tok, "the token has expired")
+
+
+UNREACHABLE_TIMES = [
+    # (claims, why): a time no clock reaches is not a time (issue 63 item 5: was a 500)
+    ({"exp": 10**400}, "the token's exp is not a valid time"),
+    ({"exp": 10**20}, "the token's exp is not a valid time"),  # a float, but past the year 9999
+    ({"exp": 253402300800}, "the token's exp is not a valid time"),  # 10000-01-01T00:00:00Z
+    ({"iat": -10**400}, "the token's iat is not a valid time"),
+    ({"nbf": -10**400}, "the token's nbf is not a valid time"),
+    ({"nbf": -62135596801}, "the token's nbf is not a valid time"),  # before 0001-01-01
+    ({"exp": float("inf")}, "the token is malformed"),  # "Infinity": PyJWT's own refusal
+    ({"exp": float("nan")}, "the token is malformed"),
+]
+
+
+@pytest.mark.parametrize("claims, why", UNREACHABLE_TIMES)
+def test_a_time_no_clock_reaches_is_refused(auth_server: Served, claims: dict[str, Any], why: str) -> None:
+    tok = token(auth_server.keys.secret, "HS256", **claims)
+    refused(auth_server, "/jwt/hs", tok, why)
+    refused(auth_server, "/jwt/hs", tok, why)  # and never kept
+    auth = JWTAuth(key=auth_server.keys.secret, algorithms=["HS256"], audience="api")
+    with pytest.raises(HTTPException) as raised:
+        auth.principal(tok)
+    assert (raised.value.status_code, raised.value.detail) == (401, why)
+    assert auth._verified == {}
+
+
+def test_the_last_second_of_year_9999_is_a_valid_exp(auth_server: Served) -> None:
+    tok = token(auth_server.keys.secret, "HS256", exp=253402300799, nbf=-62135596800)
+    assert auth_server.client.get("/jwt/hs", headers=bearer(tok)).status_code == 200
 
 
 def test_not_yet_valid(auth_server: Served) -> None:
