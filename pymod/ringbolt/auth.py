@@ -28,6 +28,10 @@ from .errors import HTTPException
 from .params import SecurityScopes
 from .security import SecurityBase, get_authorization_scheme_param
 
+# RFC 7519 §2 NumericDate, bounded as a date is: 0001-01-01T00:00:00Z to the last second
+# of the year 9999 (a time beyond, 10**400 say, is no time any clock reaches)
+FIRST_TIME, LAST_TIME = -62135596800, 253402300799
+TIME_CLAIMS = ("exp", "nbf", "iat")
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # RFC 7518 §3.2: a key at least the hash's size
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
                          "ES256K", "EdDSA")
@@ -439,6 +443,11 @@ class JWTAuth(Verifier):
                                                           leeway=self.leeway)
         except self._jwt_error as exc:
             raise self.unauthorized(self._why(exc)) from None
+        for claim in TIME_CLAIMS:
+            # PyJWT has compared them with the clock; a number beyond any date is not a
+            # valid time (and would overflow a float when the token is kept)
+            if claim in claims and not _is_time(claims[claim]):
+                raise self.unauthorized(f"the token's {claim} is not a valid time")
         return claims
 
     def _jwks_key(self, token: str) -> Any:
@@ -476,6 +485,15 @@ class JWTAuth(Verifier):
     def __repr__(self) -> str:
         source = f"jwks_url={self.keys.url!r}" if self.keys is not None else "key=..."
         return f"JWTAuth(algorithms={self.algorithms!r}, {source}, scheme_name={self.scheme_name!r})"
+
+
+def _is_time(value: Any) -> bool:
+    """Whether a time claim's value (what PyJWT took: int() of it) is a second of the
+    years 1 to 9999."""
+    try:
+        return FIRST_TIME <= int(value) <= LAST_TIME
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _error_texts(jwt: Any) -> dict[type, str]:
