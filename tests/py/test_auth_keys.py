@@ -5,13 +5,19 @@ and what the OpenAPI document says of them (docs/auth.md)."""
 from __future__ import annotations
 
 import base64
-from typing import Any
+import json
+import socket
+from typing import Any, Iterator
 
 import pytest
 from openapi_spec_validator import validate
 
 from auth_helpers import Served, auth_server, bearer, token
-from ringbolt.auth import APIKeyAuth, BasicAuth, Principal, compare_secret, has_role, requires
+from h2_tls_helpers import Client as H2Client
+from ringbolt import App, Depends, Security
+from ringbolt.auth import APIKeyAuth, BasicAuth, JWTAuth, Principal, compare_secret, has_role, requires
+from ringbolt.security import APIKeyHeader, HTTPBasic, HTTPBearer, OAuth2PasswordBearer
+from ringbolt.testing import TestClient
 
 __all__ = ["auth_server"]  # the module fixture
 
@@ -189,3 +195,93 @@ def test_helpers_and_configuration_errors() -> None:
         BasicAuth()
     with pytest.raises(ValueError, match="one of them"):
         BasicAuth(users={}, verify=lambda u, p: True)
+
+
+# ---- two Authorization fields (issue 63 item 7) ----
+
+_SECRET = b"k" * 64
+
+
+def _repeated_app() -> App:
+    """Every reader of ``Authorization``, each on a route of its own."""
+    app = App()
+    kept = JWTAuth(key=_SECRET, algorithms=["HS256"], audience="api", scheme_name="Kept")
+    readers: dict[str, Any] = {
+        "jwt": Security(kept),
+        "jwt-scoped": Security(kept, scopes=["s"]),
+        "http-bearer": Depends(HTTPBearer()),
+        "http-basic": Depends(HTTPBasic()),
+        "oauth2": Depends(OAuth2PasswordBearer(tokenUrl="/token")),
+        "api-key-header": Depends(APIKeyHeader(name="Authorization")),
+        "basic-auth": Depends(BasicAuth(users={"ann": "pw"})),
+        "api-key-auth": Depends(APIKeyAuth("Authorization", keys={"Bearer a", "Basic YW5uOnB3"})),
+    }
+    for name, marker in readers.items():
+        def read(who: Any = marker) -> dict[str, str]:
+            return {"read": type(who).__name__}
+        app.get(f"/{name}")(read)
+    return app
+
+
+def _credentials() -> dict[str, tuple[str, str]]:
+    good = token(_SECRET, "HS256", scope="s")
+    other = token(b"o" * 64, "HS256", sub="eve", scope="s")
+    basic_ann = "Basic " + base64.b64encode(b"ann:pw").decode()
+    basic_eve = "Basic " + base64.b64encode(b"eve:x").decode()
+    jwt_pair = ("Bearer " + good, "Bearer " + other)
+    return {"jwt": jwt_pair, "jwt-scoped": jwt_pair, "http-bearer": ("Bearer a", "Bearer b"),
+            "http-basic": (basic_ann, basic_eve), "oauth2": ("Bearer a", "Bearer b"),
+            "api-key-header": ("Bearer a", "Bearer b"), "basic-auth": (basic_ann, basic_eve),
+            "api-key-auth": ("Bearer a", "Basic eA==")}
+
+
+@pytest.fixture(scope="module")
+def repeated() -> Iterator[TestClient]:
+    with TestClient(_repeated_app()) as client:
+        yield client
+
+
+class _Address:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def connect(self, timeout: float = 20) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+
+def _send(client: TestClient, protocol: str, path: str, fields: list[str]) -> tuple[int, dict[str, Any]]:
+    if protocol == "h2":
+        with H2Client(_Address(client.port)) as h2c:
+            r = h2c.get(path, headers=[("authorization", f) for f in fields])
+            return int(r["headers"][":status"]), json.loads(r["body"])
+    head = "".join(f"Authorization: {f}\r\n" for f in fields)
+    with socket.create_connection(("127.0.0.1", client.port), timeout=20) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n{head}Connection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head_bytes, _, body = data.partition(b"\r\n\r\n")
+    return int(head_bytes.split(b" ")[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("protocol", ["http1", "h2"])
+@pytest.mark.parametrize("reader", list(_credentials()))
+def test_one_authorization_field_is_read_by_every_reader(repeated: TestClient, reader: str, protocol: str) -> None:
+    first, _ = _credentials()[reader]
+    for _ in range(2):  # a JWT the second time: kept
+        status, body = _send(repeated, protocol, f"/{reader}", [first])
+        assert status == 200, body
+
+
+@pytest.mark.xfail(strict=True, reason="issue 63 item 7, for the request parsers (http/parser.cpp note_field, "
+                                       "h2 and h3 take_field): today the first Authorization field wins")
+@pytest.mark.parametrize("protocol", ["http1", "h2"])
+@pytest.mark.parametrize("reader", list(_credentials()))
+def test_two_authorization_fields_are_a_400_for_every_reader(repeated: TestClient, reader: str,
+                                                              protocol: str) -> None:
+    good, other = _credentials()[reader]
+    _send(repeated, protocol, f"/{reader}", [good])  # the good one kept, where a reader keeps
+    for fields in ([good, other], [other, good], [good, good]):
+        status, body = _send(repeated, protocol, f"/{reader}", fields)
+        assert status == 400, (fields, body)
+        assert "Authorization" in body["detail"] and "more than once" in body["detail"], body
