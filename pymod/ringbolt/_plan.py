@@ -97,10 +97,19 @@ class DependencySpec:
 
 
 @dataclasses.dataclass(eq=False)
+class Adapted:
+    """A parameter whose value is made from the request by its annotation's class (a
+    framework's view of the request, as ``ringbolt.fastapi.Request``): the class's
+    ``_rb_from_request(req, app)``, called once per request that runs the route."""
+
+    make: Callable[[Any, Any], Any]
+
+
+@dataclasses.dataclass(eq=False)
 class ArgSpec:
     name: str
     keyword: bool  #: passed by keyword (a keyword-only parameter)
-    what: Any  #: ParamSpec | DependencySpec | REQUEST | BACKGROUND | SecurityScopes
+    what: Any  #: ParamSpec | DependencySpec | Adapted | REQUEST | BACKGROUND | SecurityScopes
 
 
 @dataclasses.dataclass(eq=False)
@@ -303,6 +312,9 @@ class Planner:
                 return REQUEST
             if isinstance(base, type) and (issubclass(base, Request) or base.__name__ == "ASGIRequest"):
                 return REQUEST
+            make = getattr(base, "_rb_from_request", None) if isinstance(base, type) else None
+            if make is not None:
+                return Adapted(make)
             if base is BackgroundTasks:
                 return BACKGROUND
             if base is SecurityScopes:

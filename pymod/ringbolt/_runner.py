@@ -36,7 +36,7 @@ from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
 from ._depends import AppDependencies, AppValue
 from ._models import BodyInvalid, any_writer
 from ._native import RawJSON
-from ._plan import (BACKGROUND, REQUEST, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
+from ._plan import (BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
                     copy_default)
 from ._request_body import request_read
 from .datastructures import ResponseHeaders
@@ -130,7 +130,7 @@ class _Compiler:
     ``app_deps``: where ``scope="app"`` values live."""
 
     def __init__(self, plan: RoutePlan, app_deps: AppDependencies, overrides: dict[Any, Any],
-                 raise_invalid: bool, is_async: bool) -> None:
+                 raise_invalid: bool, is_async: bool, app: Any = None) -> None:
         self.plan = plan
         self.live_overrides = app_deps.overrides
         self.app_deps = app_deps
@@ -143,7 +143,7 @@ class _Compiler:
             "close_now": _depends.close_now, "close_now_async": _depends.close_now_async,
             "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
             "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
-            "FINITE": FINITE,
+            "FINITE": FINITE, "APP": app,
         }
         # phase 1: values from the request, errors gathered, by source in FastAPI's order
         self.sections: dict[str, list[str]] = {"path": [], "query": [], "header": [], "cookie": [], "body": []}
@@ -287,6 +287,8 @@ class _Compiler:
                 expr = "req"
             elif what is BACKGROUND:
                 expr = "req.background"
+            elif isinstance(what, Adapted):
+                expr = f"{self.const('RA', what.make)}(req, APP)"
             elif isinstance(what, SecurityScopes):
                 expr = self.const("S", what)
             else:  # pragma: no cover - the planner makes no other kind
@@ -423,7 +425,8 @@ class _Compiler:
         return None
 
 
-def build_runner(plan: RoutePlan, app_deps: AppDependencies, raise_invalid: bool) -> Callable[..., Any]:
+def build_runner(plan: RoutePlan, app_deps: AppDependencies, raise_invalid: bool, app: Any = None
+                 ) -> Callable[..., Any]:
     """The function registered for a typed route. With ``app.dependency_overrides``
     non-empty, a request runs a runner compiled for those overrides (made at the first
     request that sees them, kept while they stay the same)."""
@@ -438,17 +441,17 @@ def build_runner(plan: RoutePlan, app_deps: AppDependencies, raise_invalid: bool
             key = None
         run = compiled.get(key) if key is not None else None
         if run is None:
-            run = _compile(plan, app_deps, dict(overrides), raise_invalid, None)
+            run = _compile(plan, app_deps, dict(overrides), raise_invalid, None, app)
             if key is not None:
                 if len(compiled) > 64:
                     compiled.clear()
                 compiled[key] = run
         return run(req)
 
-    return _compile(plan, app_deps, overrides, raise_invalid, with_overrides)
+    return _compile(plan, app_deps, overrides, raise_invalid, with_overrides, app)
 
 
 def _compile(plan: RoutePlan, app_deps: AppDependencies, overrides: dict[Any, Any], raise_invalid: bool,
-             hook: Callable[..., Any] | None) -> Callable[..., Any]:
-    compiler = _Compiler(plan, app_deps, overrides if hook is None else {}, raise_invalid, plan.is_async)
+             hook: Callable[..., Any] | None, app: Any = None) -> Callable[..., Any]:
+    compiler = _Compiler(plan, app_deps, overrides if hook is None else {}, raise_invalid, plan.is_async, app)
     return compiler.compile(hook)

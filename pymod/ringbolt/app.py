@@ -288,13 +288,13 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 out.append((d.path, d.methods, d.handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
-            handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid)
+            handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid, self)
             if d.options is not None and (d.options.get("cache") is not None or d.options.get("etag")):
                 handler = self._cache_around(handler, d.path, d.options["cache"], d.options["etag"])
             tracing = self._tracing
             if tracing is not None and (chain or errors.handlers or errors.debug):
                 handler = tracing.record_exceptions(handler)  # what the pipeline may turn into an answer
-            fn, is_async = build_pipeline(d.path, handler, chain, errors)
+            fn, is_async = build_pipeline(d.path, handler, chain, errors, self.conventions == "fastapi")
             if limit is not None and limit.redis is not None:
                 if id(limit) not in in_redis:
                     shared = self._rate_limit is not None and limit is self._rate_limit.limit

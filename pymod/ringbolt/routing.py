@@ -455,13 +455,17 @@ def _wrap_async(mw: Middleware, inner: CallNext) -> CallNext:
     return call
 
 
-def build_pipeline(path: str, fn: Handler, chain: list[Middleware], errors: ErrorPolicy) -> tuple[Handler, bool]:
+def build_pipeline(path: str, fn: Handler, chain: list[Middleware], errors: ErrorPolicy,
+                   async_handlers_promote: bool = False) -> tuple[Handler, bool]:
     """The callable registered for a route, and whether it is async. ``chain``: the
-    middleware around it, outermost first."""
+    middleware around it, outermost first. ``async_handlers_promote``: an ``async def``
+    exception handler makes the route run on the event loop (FastAPI's conventions: its
+    handlers are async whatever the route is) instead of being refused."""
     fn_async = inspect.iscoroutinefunction(fn)
     if not chain and not errors.handlers and not errors.debug:
         return fn, fn_async  # nothing to add: the handler itself, no cost per request
-    is_async = fn_async or any(_is_async(m) for m in chain)
+    is_async = fn_async or any(_is_async(m) for m in chain) or (
+        async_handlers_promote and any(_is_async(h) for h in errors.handlers.values()))
     if is_async:
         for m in chain:
             if not _is_async(m):

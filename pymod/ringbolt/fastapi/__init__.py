@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 from . import status
-from ..background import BackgroundTasks
-from ..forms import UploadFile
 from ..params import Body, Cookie, Depends, File, Form, Header, Path, Query, Security
-from .._native import Request
-from ..response import Response
-from ..websocket import WebSocket, WebSocketDisconnect
 from .applications import FastAPI
+from .background import BackgroundTasks
+from .datastructures import UploadFile
 from .exceptions import HTTPException, WebSocketException
+from .requests import Request
+from .responses import Response
 from .routing import APIRouter
+from .websockets import WebSocket, WebSocketDisconnect
 
 __version__ = "0.165.0"
 

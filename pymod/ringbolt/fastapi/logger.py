@@ -1,0 +1,5 @@
+"""``fastapi.logger``."""
+
+import logging
+
+logger = logging.getLogger("fastapi")

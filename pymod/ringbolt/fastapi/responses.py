@@ -1,0 +1,190 @@
+"""FastAPI's (Starlette's) response classes on ringbolt's: the same constructors
+(``content``, ``status_code``, ``headers``, ``media_type``, ``background``), the body
+rendered once when the response is made (``render``), ``status_code``/``media_type``
+attributes and Starlette's ``set_cookie`` defaults. ringbolt's server sends them as its
+own ``Response``, ``StreamingResponse`` and ``FileResponse``: nothing per request beyond
+what the constructor did."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+from urllib.parse import quote
+
+from .._native import json_dumps
+from ..cookies import Cookie, deletion
+from ..datastructures import ResponseHeaders
+from ..response import FileResponse as _File
+from ..response import Response as _Response
+from ..response import StreamingResponse as _Streaming
+
+
+def _content_type(media_type: str | None, charset: str) -> str:
+    """Starlette's Content-Type: a text/* type (and JSON's relatives) gets the charset."""
+    if media_type is None:
+        return ""  # no Content-Type line (ringbolt: "" means none)
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        return f"{media_type}; charset={charset}"
+    return media_type
+
+
+def _headers(headers: Mapping[str, str] | None) -> tuple[ResponseHeaders, str | None]:
+    """The headers as ringbolt keeps them, and a Content-Type given among them (which
+    then wins over the media type, as in Starlette)."""
+    if not headers:
+        return list.__new__(ResponseHeaders), None
+    pairs = ResponseHeaders(headers.items() if isinstance(headers, Mapping) else headers)
+    ctype = pairs.get("content-type")
+    if ctype is not None:
+        del pairs["content-type"]
+    return pairs, ctype
+
+
+class _Cookies:
+    """Starlette's ``set_cookie``/``delete_cookie`` over ringbolt's cookie list."""
+
+    _cookies: list[Cookie] | None
+    _after: Any
+
+    def set_cookie(self, key: str, value: str = "", max_age: int | None = None, expires: Any = None,
+                   path: str | None = "/", domain: str | None = None, secure: bool = False, httponly: bool = False,
+                   samesite: str | None = "lax", partitioned: bool = False) -> None:
+        """Starlette's defaults: not HttpOnly, not Secure, SameSite=lax, Path=/."""
+        cookie = Cookie(key, value, max_age=max_age, expires=expires, path=path, domain=domain, secure=secure,
+                        httponly=httponly, samesite=samesite, partitioned=partitioned)
+        self._add_cookie(cookie)
+
+    def delete_cookie(self, key: str, path: str = "/", domain: str | None = None, secure: bool = False,
+                      httponly: bool = False, samesite: str | None = "lax") -> None:
+        self._add_cookie(deletion(key, path=path, domain=domain, secure=secure, httponly=httponly,
+                                  samesite=samesite))
+
+    def _add_cookie(self, cookie: Cookie) -> None:
+        if self._cookies is None:
+            self._cookies = []
+        self._cookies.append(cookie)
+        self._after = True
+
+
+class Response(_Cookies, _Response):  # type: ignore[misc]  # Starlette's cookie signatures
+    """Starlette's ``Response``: ``content`` rendered to bytes now (str in ``charset``)."""
+
+    media_type: str | None = None
+    charset = "utf-8"
+
+    def __init__(self, content: Any = None, status_code: int = 200, headers: Mapping[str, str] | None = None,
+                 media_type: str | None = None, background: Any = None) -> None:
+        if media_type is not None:
+            self.media_type = media_type
+        pairs, given_type = _headers(headers)
+        body = self.render(content)
+        super().__init__(body, status_code, None, None, background)
+        self.headers = pairs
+        self.content_type = given_type if given_type is not None else (
+            _content_type(self.media_type, self.charset) if body or self.media_type is not None else "")
+
+    def render(self, content: Any) -> bytes:
+        if content is None:
+            return b""
+        if isinstance(content, (bytes, memoryview)):
+            return bytes(content)
+        return str(content).encode(self.charset)
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    @status_code.setter
+    def status_code(self, value: int) -> None:
+        self.status = value
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        self.headers, given = _headers(headers)
+        if given is not None:
+            self.content_type = given
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+
+
+class HTMLResponse(Response):
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    media_type = "text/plain"
+
+
+class JSONResponse(Response):
+    """``content`` written as compact JSON (UTF-8, no NaN), as Starlette writes it."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json_dumps(content)
+
+
+class ORJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        import orjson  # optional, as in FastAPI
+
+        return bytes(orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY))
+
+
+class UJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        import ujson  # type: ignore[import-untyped]  # optional, as in FastAPI
+
+        return str(ujson.dumps(content, ensure_ascii=False)).encode("utf-8")
+
+
+class RedirectResponse(Response):
+    def __init__(self, url: Any, status_code: int = 307, headers: Mapping[str, str] | None = None,
+                 background: Any = None) -> None:
+        super().__init__(content=b"", status_code=status_code, headers=headers, background=background)
+        self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
+
+
+class StreamingResponse(_Cookies, _Streaming):  # type: ignore[misc]
+    """Starlette's ``StreamingResponse``: a sync or async iterable of bytes/str."""
+
+    media_type: str | None = None
+    charset = "utf-8"
+
+    def __init__(self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None,
+                 media_type: str | None = None, background: Any = None) -> None:
+        pairs, given_type = _headers(headers)
+        media = media_type if media_type is not None else self.media_type
+        super().__init__(content, status_code, None, None, background)
+        self.headers = pairs
+        self.content_type = given_type if given_type is not None else _content_type(media, self.charset)
+        if media_type is not None:
+            self.media_type = media_type
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    @property
+    def body_iterator(self) -> Any:
+        return self.content
+
+
+class FileResponse(_File):
+    """Starlette's ``FileResponse``: sent natively (``sendfile``)."""
+
+    def __init__(self, path: str | os.PathLike[str], status_code: int = 200, headers: Mapping[str, str] | None = None,
+                 media_type: str | None = None, background: Any = None, filename: str | None = None,
+                 stat_result: Any = None, method: str | None = None,
+                 content_disposition_type: str = "attachment") -> None:
+        pairs, given_type = _headers(headers)
+        super().__init__(path, status_code, pairs, given_type or media_type, filename)
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+
+__all__ = ["Response", "HTMLResponse", "PlainTextResponse", "JSONResponse", "ORJSONResponse", "UJSONResponse",
+           "RedirectResponse", "StreamingResponse", "FileResponse"]

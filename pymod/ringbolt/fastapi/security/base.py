@@ -1,0 +1,5 @@
+"""``fastapi.security.base``."""
+
+from ...security import SecurityBase
+
+__all__ = ["SecurityBase"]
