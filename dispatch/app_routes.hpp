@@ -8,6 +8,7 @@
 #include "dispatch/rate_limit.hpp"
 #include "dispatch/router.hpp"
 #include "dispatch/static_files.hpp"
+#include "http/problem.hpp"
 #include "http/response_features.hpp"
 
 #include <cstdint>
@@ -16,6 +17,18 @@
 #include <vector>
 
 namespace ringbolt::dispatch {
+
+/// The answers the router gives itself when no route takes a request, in the app's
+/// conventions: ringbolt's RFC 9457 problems, or FastAPI's (Starlette's) `{"detail": ...}`.
+struct native_errors {
+    std::string_view content_type; ///< the Content-Type field line
+    std::string_view not_found;
+    std::string_view method_not_allowed;
+};
+inline constexpr native_errors problem_errors{http::problem_content_type, http::problem_not_found,
+                                              http::problem_method_not_allowed};
+inline constexpr native_errors detail_errors{http::detail_content_type, http::detail_not_found,
+                                             http::detail_method_not_allowed};
 
 struct native_response {
     uint16_t status = 200;
@@ -79,6 +92,12 @@ struct app_routes {
     /// The rate limits the targets point to, in the order they were configured (their
     /// tables are carved from one shared memory in that order: rate_limit.hpp).
     std::vector<std::unique_ptr<rate_limiter>> rate_limits;
+    /// 404 and 405 bodies (App(conventions=...)).
+    const native_errors* errors = &problem_errors;
+    /// A path no route takes whose twin with the trailing slash toggled (/items and
+    /// /items/) a route takes, for any method, answers 307 to the twin (Starlette's
+    /// redirect_slashes; FastAPI's conventions).
+    bool redirect_slashes = false;
 };
 
 } // namespace ringbolt::dispatch

@@ -62,6 +62,36 @@ template <class T> void give_returned(core::kept_stack<T, returned_limit>& to, T
     to.give(buffer); // if full (or released): freed with its request
 }
 
+/// `path` with its trailing slash toggled ("/items" <-> "/items/"); empty for "/" (and
+/// for anything that is not an origin-form path).
+std::string slash_twin(std::string_view path) {
+    if (path.size() < 2 || path.front() != '/') {
+        return {};
+    }
+    if (path.back() == '/') {
+        return std::string(path.substr(0, path.size() - 1));
+    }
+    std::string out(path);
+    out.push_back('/');
+    return out;
+}
+
+/// The Location of a redirect to `path` (the query kept): absolute with the request's
+/// Host, as Starlette builds it, else the path alone. The Host was checked by the parser
+/// (RFC 9112 §3.2: no CR, LF or space can be in it).
+std::string redirect_fields(const http::request_head& head, bool secure, std::string_view path) {
+    std::string fields("Location: ");
+    if (!head.host.empty()) {
+        fields.append(secure ? "https://" : "http://").append(head.host);
+    }
+    fields.append(path);
+    if (!head.query.empty()) {
+        fields.append("?").append(head.query);
+    }
+    fields.append("\r\n");
+    return fields;
+}
+
 /// The features of an answer that has none but carries per-request fields (the rate limits').
 const http::response_features no_features{};
 
@@ -155,7 +185,17 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             st = _routes.table.lookup(0, head.path, unused, allowed); // no method: every allowed one
         }
     }
-    if (st == route_status::not_found && !_routes.statics.empty()) [[unlikely]] {
+    std::string twin; // redirect_slashes: the path a route takes, with its trailing slash toggled
+    if (st == route_status::not_found && _routes.redirect_slashes) [[unlikely]] {
+        twin = slash_twin(head.path);
+        route_match unused;
+        uint16_t twin_allowed = 0;
+        if (twin.empty() ||
+            _routes.table.lookup(head.method_id, twin, unused, twin_allowed) == route_status::not_found) {
+            twin.clear();
+        }
+    }
+    if (st == route_status::not_found && twin.empty() && !_routes.statics.empty()) [[unlikely]] {
         // Static mounts: after the routes (a route under a mount's prefix wins), before
         // the fallback. A body is read whole first (verdict::buffer below), then ignored.
         for (const auto& mount : _routes.statics) {
@@ -168,7 +208,7 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             }
         }
     }
-    if (st != route_status::found && _routes.fallback != no_fallback) {
+    if (st != route_status::found && _routes.fallback != no_fallback && twin.empty()) {
         m.handler_id = _routes.fallback; // the application takes everything else
         m.num_params = 0;
         st = route_status::found;
@@ -184,8 +224,13 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
         }
     }
     if (st != route_status::found) [[unlikely]] {
-        if (st == route_status::method_not_allowed) {
-            std::string fields(http::problem_content_type);
+        const native_errors& errors = *_routes.errors;
+        if (!twin.empty()) {
+            std::string fields = redirect_fields(head, ev.peer.secure, twin);
+            conn.respond(ev.seq, ev.ctx, 307, fields, {}, env);
+            log_answer(ev, 307, 0, request_id);
+        } else if (st == route_status::method_not_allowed) {
+            std::string fields(errors.content_type);
             fields.append("Allow: ");
             http::append_method_names(fields, allowed);
             if (other_names != nullptr) {
@@ -194,11 +239,11 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
                 }
             }
             fields.append("\r\n");
-            conn.respond(ev.seq, ev.ctx, 405, fields, http::problem_method_not_allowed, env);
-            log_answer(ev, 405, http::problem_method_not_allowed.size(), request_id);
+            conn.respond(ev.seq, ev.ctx, 405, fields, errors.method_not_allowed, env);
+            log_answer(ev, 405, errors.method_not_allowed.size(), request_id);
         } else {
-            conn.respond(ev.seq, ev.ctx, 404, http::problem_content_type, http::problem_not_found, env);
-            log_answer(ev, 404, http::problem_not_found.size(), request_id);
+            conn.respond(ev.seq, ev.ctx, 404, errors.content_type, errors.not_found, env);
+            log_answer(ev, 404, errors.not_found.size(), request_id);
         }
         return verdict::answered;
     }

@@ -62,6 +62,12 @@ inline constexpr std::string_view problem_http2_only = RINGBOLT_PROBLEM(
 inline constexpr std::string_view problem_websocket_only =
     RINGBOLT_PROBLEM("Upgrade Required", 426, "This is a WebSocket endpoint: send an Upgrade: websocket handshake.");
 
+// FastAPI's conventions (an app with conventions="fastapi"): Starlette's bodies for the
+// answers the router gives itself, as application/json.
+inline constexpr std::string_view detail_content_type = "Content-Type: application/json\r\n";
+inline constexpr std::string_view detail_not_found = R"({"detail":"Not Found"})";
+inline constexpr std::string_view detail_method_not_allowed = R"({"detail":"Method Not Allowed"})";
+
 /// The body of the answer to a request the HTTP/1.1 parser refused, naming the cause.
 /// `status_of(e)` is its status; the title is that status's reason phrase.
 constexpr std::string_view problem_of(http_error e) noexcept {

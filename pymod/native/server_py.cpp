@@ -92,6 +92,13 @@ class native_server {
                 value_error(err);
             }
         }
+        std::string conventions = get_opt<std::string>(c, "conventions", "ringbolt");
+        if (conventions == "fastapi") {
+            _routes->errors = &dispatch::detail_errors;
+        } else if (conventions != "ringbolt") {
+            value_error("conventions must be 'ringbolt' or 'fastapi', not '" + conventions + "'");
+        }
+        _routes->redirect_slashes = get_opt<bool>(c, "redirect_slashes", false);
         read_server_fields(c, cfg.fields);
         cfg.http = read_http_versions(c);
         if (tls_py::configured(c)) {

@@ -202,6 +202,9 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         if conventions not in ("ringbolt", "fastapi"):
             raise ValueError(f"conventions must be 'ringbolt' or 'fastapi', not {conventions!r}")
         self.conventions = conventions
+        #: a path no route takes whose twin with the trailing slash toggled one does is
+        #: answered 307 to the twin (Starlette's ``redirect_slashes``), natively
+        self.redirect_slashes = conventions == "fastapi"
         super().__init__()
         self._init_openapi(title=title, version=version, summary=summary, description=description,
                            openapi_url=openapi_url, docs_url=docs_url, redoc_url=redoc_url, openapi_tags=openapi_tags,
@@ -497,6 +500,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
             # a reactor that hosts the loop has no other thread to yield to.
             config["reactor_sched"] = "batch" if on_loop and not config["host_loop"] else "normal"
         ws_settings = WebSocketSettings.from_options(config)
+        config["conventions"] = self.conventions  # the router's own 404/405 bodies
+        config["redirect_slashes"] = self.redirect_slashes
         server = _native.Server(config)
         if self.json_default is not None:
             server.set_json_default(self.json_default)

@@ -55,7 +55,7 @@ RUN_OPTIONS = frozenset(
 #: Passed by ringbolt's own CLI and supervisor (inherited listeners and UDP sockets), not
 #: documented for apps.
 _INTERNAL = frozenset({"listen_fds", "bind_name", "owns_listeners", "quic_fds", "quic_position", "quic_secret",
-                       "quic_replay_fd", "rate_limit_fd"})
+                       "quic_replay_fd", "rate_limit_fd", "conventions", "redirect_slashes"})
 
 
 def _check_table() -> None:
