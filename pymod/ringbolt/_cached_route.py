@@ -1,9 +1,11 @@
 """What a route with ``cache=`` or ``etag=True`` runs per request (docs/caching.md): the
 key (method, path, the chosen query parameters and headers, then the response's Vary
 headers), a hit answered from the store with ``Age``, a miss run once per key at a time
-and stored when it may be, and the strong ETag with its 304. Built once at start-up
-around the route's handler (inside its middleware); a route with neither option is
-registered without it and pays nothing."""
+and stored when it may be, and the strong ETag with its 304. Built once at start-up:
+around a plain route's handler (inside its middleware), and inside a typed route's
+runner between its dependencies and its handler, so every guard runs on a hit too
+(what its key holds is planned by ``ringbolt._cache_plan``). A route with neither
+option is registered without it and pays nothing."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import asyncio
 import hashlib
 import threading
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
+from ._cache_plan import KeyPlan, key_part, key_plan
 from ._native import json_dumps
+from ._plan import RoutePlan
 from .caching import Cache, CacheStore, Entry
 from .datastructures import ResponseHeaders
 from .response import FileResponse, Response, StreamingResponse
@@ -124,27 +128,56 @@ def _vary(headers: ResponseHeaders) -> tuple[str, ...] | None:
     return tuple(sorted(set(names))) if names else None
 
 
-class CachedRoute:
-    """The per-route state: its ``Cache``, store, key parts, and the misses running."""
+class Miss:
+    """What ``CachedRoute.begin`` answers when the handler must run: the request's key
+    (None: the request is neither served from the cache nor stored, e.g. it carries
+    credentials the key does not hold) and, for the one request running a cold key's
+    handler, what the others of that key wait on (None for the others)."""
 
-    def __init__(self, spec: Cache, store: CacheStore, path: str) -> None:
+    __slots__ = ("base", "event")
+
+    def __init__(self, base: str | None, event: Any) -> None:
+        self.base = base
+        self.event = event
+
+
+_BYPASS = Miss(None, None)
+
+
+class CachedRoute:
+    """The per-route state: its ``Cache``, store, key parts, and the misses running.
+
+    ``begin(req, parts)`` answers a hit (a Response) or a ``Miss``; the handler then runs
+    and ``end(req, miss, result)`` stores its answer when it may (``abort(miss)`` if it
+    raised). A plain route calls them around its handler; a typed route's runner calls
+    them between its dependencies (every guard) and its handler, with ``parts`` the
+    values of the dependencies that read the Request (``ringbolt._cache_plan``)."""
+
+    def __init__(self, spec: Cache, store: CacheStore, path: str, json_default: Callable[[Any], Any] | None,
+                 keys: KeyPlan | None = None) -> None:
         self.spec = spec
         self.store = store
         self.path = path
+        self.json_default = json_default
         self.key_query = spec.key_query
-        self.key_headers = spec.key_headers
-        self.bypass_auth = "authorization" not in spec.key_headers
+        headers = dict.fromkeys(spec.key_headers)
+        if keys is not None:  # what the typed handler is made from
+            headers.update(dict.fromkeys(keys.headers))
+            if self.key_query is not None:
+                self.key_query = tuple(dict.fromkeys((*self.key_query, *keys.query)))
+        self.key_headers = tuple(headers)
+        self.key_cookies = keys.cookies if keys is not None else ()
+        self.bypass_auth = "authorization" not in self.key_headers
+        # A session read for this request is in the key only through a session dependency
+        # of the handler; a handler that takes the Request may read one the key lacks.
+        self.session_unkeyed = keys is None or (keys.reads_request and not keys.keys_session)
         self.statuses = spec.statuses
         self.running_sync: dict[str, threading.Event] = {}
         self.running_async: dict[str, asyncio.Future[None]] = {}
         self.guard = threading.Lock()
 
-    def usable(self, req: Any) -> bool:
-        """RFC 9111 §3.5: a request with credentials is answered from (and stored in) a
-        shared cache only when they are part of the key."""
-        return not (self.bypass_auth and "authorization" in req.headers)
-
-    def key(self, req: Any) -> str:
+    def key(self, req: Any, parts: tuple[Any, ...]) -> str | None:
+        """The request's key; None when a part has no text form (not served, not stored)."""
         q = req.query
         if self.key_query is None:
             items = sorted(q.multi_items()) if q else []
@@ -152,9 +185,15 @@ class CachedRoute:
             items = [(n, v) for n in self.key_query for v in q.getlist(n)]
         h = req.headers
         heads = [",".join(h.getlist(n)) for n in self.key_headers]
+        cookies = [req.cookie(n) for n in self.key_cookies] if self.key_cookies else None
         # The route's pattern and the path as sent: two routes never share a key (a
         # decoded "/a%2Fb" is "/a/b", which another route may serve).
-        return "GET " + json_dumps([self.path, req.raw_path.decode("latin-1"), items, heads]).decode()
+        try:
+            values = [key_part(p) for p in parts] if parts else None
+            return "GET " + json_dumps([self.path, req.raw_path.decode("latin-1"), items, heads, cookies,
+                                        values]).decode()
+        except TypeError:
+            return None
 
     @staticmethod
     def variant(base: str, vary: tuple[str, ...], req: Any) -> str:
@@ -242,6 +281,49 @@ class CachedRoute:
                 self.store.set(key, value, ttl, tags)
         return entry
 
+    def begin(self, req: Any, parts: tuple[Any, ...]) -> Response | Miss:
+        """A hit's answer, or the Miss the handler runs for. Concurrent misses of one key
+        (``lock``): the first runs the handler, the others wait for its answer."""
+        if self.bypass_auth and "authorization" in req.headers:
+            return _BYPASS  # RFC 9111 §3.5: credentials the key does not hold
+        base = self.key(req, parts)
+        if base is None:
+            return _BYPASS
+        entry = self.lookup(req, base)
+        if entry is not None:
+            return self.hit(req, entry)
+        if not self.spec.lock:
+            return Miss(base, None)
+        with self.guard:
+            event = self.running_sync.get(base)
+            if event is None:
+                self.running_sync[base] = event = threading.Event()
+                return Miss(base, event)
+        event.wait(_WAIT_FOR_LEADER)
+        entry = self.lookup(req, base)
+        return self.hit(req, entry) if entry is not None else Miss(base, None)
+
+    def end(self, req: Any, miss: Miss, result: Any) -> Any:
+        """The handler's ``result`` for ``miss``: stored when it may be, with its ETag."""
+        try:
+            resp = _materialize(result, self.json_default)
+            if resp is None:
+                return result
+            if miss.base is None:
+                return _with_etag(req, resp) if self.spec.etag else resp
+            return self.finish(req, resp, self.save(req, miss.base, resp))
+        finally:
+            if miss.event is not None:
+                self.abort(miss)
+
+    def abort(self, miss: Miss) -> None:
+        """The handler of ``miss`` is done (or failed): the requests waiting go on."""
+        if miss.event is not None:
+            with self.guard:
+                del self.running_sync[miss.base]  # type: ignore[arg-type]
+            miss.event.set()
+            miss.event = None
+
     # ---- async routes ----
     async def alookup(self, req: Any, base: str) -> Entry | None:
         entry = await self.store.aget(base)
@@ -257,15 +339,86 @@ class CachedRoute:
                 await self.store.aset(key, value, ttl, tags)
         return entry
 
+    async def abegin(self, req: Any, parts: tuple[Any, ...]) -> Response | Miss:
+        """``begin`` for async routes (the store's async calls; waiting on the event loop)."""
+        if self.bypass_auth and "authorization" in req.headers:
+            return _BYPASS
+        base = self.key(req, parts)
+        if base is None:
+            return _BYPASS
+        entry = await self.alookup(req, base)
+        if entry is not None:
+            return self.hit(req, entry)
+        if not self.spec.lock:
+            return Miss(base, None)
+        waiting = self.running_async.get(base)
+        if waiting is None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.running_async[base] = done
+            return Miss(base, done)
+        try:  # another request of this key runs the handler: its answer serves this one
+            await asyncio.wait_for(asyncio.shield(waiting), _WAIT_FOR_LEADER)
+        except asyncio.TimeoutError:  # the leader is slow: run it here too
+            pass
+        entry = await self.alookup(req, base)
+        return self.hit(req, entry) if entry is not None else Miss(base, None)
+
+    async def aend(self, req: Any, miss: Miss, result: Any) -> Any:
+        """``end`` for async routes."""
+        try:
+            resp = _materialize(result, self.json_default)
+            if resp is None:
+                return result
+            if miss.base is None:
+                return _with_etag(req, resp) if self.spec.etag else resp
+            return self.finish(req, resp, await self.asave(req, miss.base, resp))
+        finally:
+            if miss.event is not None:
+                self.aabort(miss)
+
+    def aabort(self, miss: Miss) -> None:
+        """``abort`` for async routes."""
+        if miss.event is not None:
+            del self.running_async[miss.base]  # type: ignore[arg-type]
+            miss.event.set_result(None)
+            miss.event = None
+
+    def gate(self, readers: tuple[Any, ...], is_async: bool) -> "CacheGate":
+        """What a typed route's runner calls between its dependencies and its handler."""
+        if is_async:
+            return CacheGate(readers, self.abegin, self.aend, self.aabort, Miss)
+        return CacheGate(readers, self.begin, self.end, self.abort, Miss)
+
+
+class CacheGate(NamedTuple):
+    """A typed route's cache, for ``ringbolt._runner``: after every dependency has run,
+    ``begin(req, values of readers)`` answers a hit or a ``miss``; after the handler,
+    ``end(req, miss, result)``; ``abort(miss)`` when the handler raised."""
+
+    readers: tuple[Any, ...]  #: ``DependencySpec``s whose values the key holds
+    begin: Callable[..., Any]
+    end: Callable[..., Any]
+    abort: Callable[[Miss], None]
+    miss: type
+
 def wrap_handler(handler: Callable[..., Any], is_async: bool, spec: Cache | None, etag: bool,
                  store: CacheStore | None, path: str,
                  json_default: Callable[[Any], Any] | None) -> Callable[..., Any]:
-    """``handler`` with the route's cache (``spec``, in ``store``) and/or ETags around it."""
+    """``handler`` (a plain route's, or a typed route's runner with ``etag=True`` only)
+    with the route's cache (``spec``, in ``store``) and/or ETags around it."""
     if spec is None:
         return _etag_async(handler, json_default) if is_async else _etag_sync(handler, json_default)
     assert store is not None
-    route = CachedRoute(spec, store, path)
-    return _cached_async(handler, route, json_default) if is_async else _cached_sync(handler, route, json_default)
+    route = CachedRoute(spec, store, path, json_default)
+    return _cached_async(handler, route) if is_async else _cached_sync(handler, route)
+
+
+def route_gate(plan: RoutePlan, spec: Cache, store: CacheStore, path: str,
+               json_default: Callable[[Any], Any] | None) -> CacheGate:
+    """The cache of a typed route, for its runner to call after its guards (every
+    dependency) and before its handler; ValueError for what its key cannot hold."""
+    keys = key_plan(plan, path)
+    return CachedRoute(spec, store, path, json_default, keys).gate(keys.readers, plan.is_async)
 
 
 def _etag_sync(handler: Callable[..., Any], json_default: Callable[[Any], Any] | None) -> Callable[..., Any]:
@@ -286,88 +439,35 @@ def _etag_async(handler: Callable[..., Any], json_default: Callable[[Any], Any] 
     return etagged
 
 
-def _cached_sync(handler: Callable[..., Any], route: CachedRoute,
-                 json_default: Callable[[Any], Any] | None) -> Callable[..., Any]:
-    lock = route.spec.lock
-    running = route.running_sync
-    guard = route.guard
-
-    def miss(req: Any, base: str) -> Any:
-        result = handler(req)
-        resp = _materialize(result, json_default)
-        if resp is None:
-            return result
-        return route.finish(req, resp, route.save(req, base, resp))
+def _cached_sync(handler: Callable[..., Any], route: CachedRoute) -> Callable[..., Any]:
+    begin, end, abort = route.begin, route.end, route.abort
 
     def cached(req: Any) -> Any:
-        if not route.usable(req):
-            result = handler(req)
-            resp = _materialize(result, json_default)
-            return result if resp is None or not route.spec.etag else _with_etag(req, resp)
-        base = route.key(req)
-        entry = route.lookup(req, base)
-        if entry is not None:
-            return route.hit(req, entry)
-        if not lock:
-            return miss(req, base)
-        with guard:
-            event = running.get(base)
-            leader = event is None
-            if leader:
-                event = running[base] = threading.Event()
-        if not leader:
-            assert event is not None
-            event.wait(_WAIT_FOR_LEADER)
-            entry = route.lookup(req, base)
-            return route.hit(req, entry) if entry is not None else miss(req, base)
+        miss = begin(req, ())
+        if type(miss) is not Miss:
+            return miss
         try:
-            return miss(req, base)
-        finally:
-            with guard:
-                del running[base]
-            assert event is not None
-            event.set()
+            result = handler(req)
+        except BaseException:
+            abort(miss)
+            raise
+        return end(req, miss, result)
 
     return cached
 
 
-def _cached_async(handler: Callable[..., Any], route: CachedRoute,
-                  json_default: Callable[[Any], Any] | None) -> Callable[..., Any]:
-    lock = route.spec.lock
-    running = route.running_async
-
-    async def miss(req: Any, base: str) -> Any:
-        result = await handler(req)
-        resp = _materialize(result, json_default)
-        if resp is None:
-            return result
-        return route.finish(req, resp, await route.asave(req, base, resp))
+def _cached_async(handler: Callable[..., Any], route: CachedRoute) -> Callable[..., Any]:
+    begin, end, abort = route.abegin, route.aend, route.aabort
 
     async def cached(req: Any) -> Any:
-        if not route.usable(req):
-            result = await handler(req)
-            resp = _materialize(result, json_default)
-            return result if resp is None or not route.spec.etag else _with_etag(req, resp)
-        base = route.key(req)
-        entry = await route.alookup(req, base)
-        if entry is not None:
-            return route.hit(req, entry)
-        if not lock:
-            return await miss(req, base)
-        waiting = running.get(base)
-        if waiting is not None:  # another request of this key runs the handler: its answer serves this one
-            try:
-                await asyncio.wait_for(asyncio.shield(waiting), _WAIT_FOR_LEADER)
-            except asyncio.TimeoutError:  # the leader is slow: run it here too
-                pass
-            entry = await route.alookup(req, base)
-            return route.hit(req, entry) if entry is not None else await miss(req, base)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        running[base] = done
+        miss = await begin(req, ())
+        if type(miss) is not Miss:
+            return miss
         try:
-            return await miss(req, base)
-        finally:
-            del running[base]
-            done.set_result(None)
+            result = await handler(req)
+        except BaseException:
+            abort(miss)
+            raise
+        return await end(req, miss, result)
 
     return cached

@@ -130,8 +130,9 @@ class _Compiler:
     ``app_deps``: where ``scope="app"`` values live."""
 
     def __init__(self, plan: RoutePlan, app_deps: AppDependencies, overrides: dict[Any, Any],
-                 raise_invalid: bool, is_async: bool, app: Any = None) -> None:
+                 raise_invalid: bool, is_async: bool, app: Any = None, gate: Any = None) -> None:
         self.plan = plan
+        self.gate = gate  # the route's cache (ringbolt._cached_route.CacheGate), or None
         self.live_overrides = app_deps.overrides
         self.app_deps = app_deps
         self.overrides = overrides
@@ -150,6 +151,7 @@ class _Compiler:
         self.calls: list[str] = []  # phase 2: the dependencies, in order
         self.sources: set[str] = set()
         self.cache: dict[Any, str] = {}
+        self.dep_locals: dict[int, str] = {}  # id(DependencySpec) as planned: the local holding its value
         self.has_stack = False  # a generator dependency finished after the response
         self.has_fstack = False  # one finished when the handler returns (scope="function")
         self.n = 0
@@ -307,9 +309,11 @@ class _Compiler:
         return DependencySpec(replacement, dep.marker, spec, dep.scopes, dep.use_cache, dep.scope)
 
     def dependency(self, dep: DependencySpec, body: dict[int, str]) -> str:
+        planned = id(dep)
         dep = self._override(dep)
         key = dep.cache_key
         if dep.use_cache and key in self.cache:
+            self.dep_locals[planned] = self.cache[key]
             return self.cache[key]
         if dep.scope == "app":
             out = self.app_value(dep)
@@ -336,6 +340,7 @@ class _Compiler:
                 c.append(f"g = {fn}({args}); {where}.append(g); {out} = {first}")
         if dep.use_cache:
             self.cache[key] = out
+        self.dep_locals[planned] = out
         return out
 
     def app_value(self, dep: DependencySpec) -> str:
@@ -386,16 +391,18 @@ class _Compiler:
         self.ns["PASS"] = _PASS
         self.ns["out"] = _out
         ret = f"return {writer}(r)" if writer else "return r if type(r) in PASS else out(r)"
+        write = f"r = {writer}(r)" if writer else "r = r if type(r) in PASS else out(r)"
         if self.has_stack or self.has_fstack:
             close = "await close_now_async" if self.is_async else "close_now"
             lines.append("    stack = []")
             lines.append("    fstack = []")
             lines.append("    try:")
             lines += [f"        {line}" for line in self.calls]
-            lines.append(f"        {call}")
-            if self.has_fstack:
-                lines.append(f"        {close}(fstack, None)")
-            lines.append(f"        r = {writer}(r)" if writer else "        r = r if type(r) in PASS else out(r)")
+            handle = [call, *([f"{close}(fstack, None)"] if self.has_fstack else []), write]
+            if self.gate is None:
+                lines += [f"        {line}" for line in handle]
+            else:  # a hit closes what the handler would have used, at once
+                lines += [f"        {line}" for line in self.gated(handle, aw, f"{close}(fstack, None)")]
             lines.append("    except BaseException as exc:")
             lines.append("        try:")
             lines.append(f"            if fstack: {close}(fstack, exc)")
@@ -404,10 +411,14 @@ class _Compiler:
             lines.append("        raise")
             lines.append("    if stack: exit_later(req, stack, None)")
             lines.append("    return r")
-        else:
+        elif self.gate is None:
             lines += [f"    {line}" for line in self.calls]
             lines.append(f"    {call}")
             lines.append(f"    {ret}")
+        else:
+            lines += [f"    {line}" for line in self.calls]
+            lines += [f"    {line}" for line in self.gated([call, write], aw, None)]
+            lines.append("    return r")
         source = "\n".join(lines) + "\n"
         code = compile(source, f"<ringbolt route {getattr(plan.call.call, '__qualname__', '?')}>", "exec")
         exec(code, self.ns)  # noqa: S102 - our own generated code over constants in self.ns
@@ -415,6 +426,22 @@ class _Compiler:
         run.__qualname__ = getattr(plan.call.call, "__qualname__", "run")
         run.__wrapped_source__ = source  # type: ignore[attr-defined]  # for debugging a plan
         return run
+
+    def gated(self, handle: list[str], aw: str, on_hit: str | None) -> list[str]:
+        """``handle`` (the handler's call and its writer, into ``r``) behind the route's cache:
+        every dependency has run (each guard refused or let the request through), then a
+        hit answers without the handler; a miss runs it and hands its answer to the cache."""
+        gate = self.gate
+        begin, end, abort = self.const("CB", gate.begin), self.const("CE", gate.end), self.const("CA", gate.abort)
+        miss = self.const("MISS", gate.miss)
+        values = [self.dep_locals.get(id(d), "None") for d in gate.readers]
+        parts = f"({', '.join(values)},)" if values else "()"
+        out = [f"t = {aw}{begin}(req, {parts})", f"if type(t) is not {miss}:"]
+        out += [f"    {on_hit}"] if on_hit else []
+        out += ["    r = t", "else:", "    try:"]
+        out += [f"        {line}" for line in handle]
+        out += ["    except BaseException:", f"        {abort}(t)", "        raise", f"    r = {aw}{end}(req, t, r)"]
+        return out
 
     def writer(self) -> str | None:
         resp = self.plan.response
@@ -425,11 +452,14 @@ class _Compiler:
         return None
 
 
-def build_runner(plan: RoutePlan, app_deps: AppDependencies, raise_invalid: bool, app: Any = None
-                 ) -> Callable[..., Any]:
+def build_runner(plan: RoutePlan, app_deps: AppDependencies, raise_invalid: bool, app: Any = None,
+                 gate: Any = None) -> Callable[..., Any]:
     """The function registered for a typed route. With ``app.dependency_overrides``
     non-empty, a request runs a runner compiled for those overrides (made at the first
-    request that sees them, kept while they stay the same)."""
+    request that sees them, kept while they stay the same; such a runner does not use
+    the route's cache, whose key was planned for the dependencies as declared).
+    ``gate``: the route's cache (``ringbolt._cached_route.CacheGate``), called after every
+    dependency and before the handler."""
     overrides = app_deps.overrides
     compiled: dict[Any, Callable[..., Any]] = {}
 
@@ -448,10 +478,11 @@ def build_runner(plan: RoutePlan, app_deps: AppDependencies, raise_invalid: bool
                 compiled[key] = run
         return run(req)
 
-    return _compile(plan, app_deps, overrides, raise_invalid, with_overrides, app)
+    return _compile(plan, app_deps, overrides, raise_invalid, with_overrides, app, gate)
 
 
 def _compile(plan: RoutePlan, app_deps: AppDependencies, overrides: dict[Any, Any], raise_invalid: bool,
-             hook: Callable[..., Any] | None, app: Any = None) -> Callable[..., Any]:
-    compiler = _Compiler(plan, app_deps, overrides if hook is None else {}, raise_invalid, plan.is_async, app)
+             hook: Callable[..., Any] | None, app: Any = None, gate: Any = None) -> Callable[..., Any]:
+    compiler = _Compiler(plan, app_deps, overrides if hook is None else {}, raise_invalid, plan.is_async, app,
+                         gate)
     return compiler.compile(hook)

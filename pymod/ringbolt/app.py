@@ -291,9 +291,16 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 out.append((d.path, d.methods, d.handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
-            handler = d.handler if d.plan is None else build_runner(d.plan, self._dependencies, raise_invalid, self)
-            if d.options is not None and (d.options.get("cache") is not None or d.options.get("etag")):
-                handler = self._cache_around(handler, d.path, d.options["cache"], d.options["etag"])
+            spec: Cache | None = d.options.get("cache") if d.options is not None else None
+            etag = bool(d.options.get("etag")) if d.options is not None else False
+            if d.plan is None:
+                handler = d.handler
+            else:  # a cached typed route: its cache between its dependencies (guards) and its handler
+                gate = self._cache_gate(d.plan, d.path, spec) if spec is not None else None
+                handler = build_runner(d.plan, self._dependencies, raise_invalid, self, gate)
+                spec, etag = None, False  # (its ETags come with its cache)
+            if spec is not None or etag:
+                handler = self._cache_around(handler, d.path, spec, etag)
             tracing = self._tracing
             if tracing is not None and (chain or errors.handlers or errors.debug):
                 handler = tracing.record_exceptions(handler)  # what the pipeline may turn into an answer
@@ -309,10 +316,16 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         return out
 
     def _cache_around(self, handler: Handler, path: str, spec: Cache | None, etag: bool) -> Handler:
-        """The route's handler with its response cache and ETags (ringbolt._cached_route)."""
+        """A plain route's handler with its response cache and ETags, or a typed route's
+        runner with ETags only (ringbolt._cached_route)."""
         from ._cached_route import wrap_handler
         store = None if spec is None else spec.store or self.cache.store
         return wrap_handler(handler, inspect.iscoroutinefunction(handler), spec, etag, store, path, self.json_default)
+
+    def _cache_gate(self, plan: RoutePlan, path: str, spec: Cache) -> Any:
+        """A typed route's cache, which its runner calls after every dependency."""
+        from ._cached_route import route_gate
+        return route_gate(plan, spec, spec.store or self.cache.store, path, self.json_default)
 
     # ---- lifecycle ----
     def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:

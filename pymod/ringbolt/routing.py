@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 
 from ._error_log import log_failure
 from ._native import Request
+from ._cache_plan import key_plan
 from ._plan import UNSET, RoutePlan, plan_route
 from .caching import as_cache
 from .datastructures import ResponseHeaders
@@ -227,6 +228,8 @@ class RouteGroup:
                                   dependencies=with_deps or None, **options)
 
             plan = None if const else replan(deps)
+            if cache_spec is not None and plan is not None:
+                key_plan(plan, full)  # what its key cannot hold is refused now (docs/caching.md)
             opts = options if cache_spec is None and not etag else {**options, "cache": cache_spec, "etag": etag}
             self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=opts,
                                 rate_limit=limit, dependencies=tuple(deps), replan=None if const else replan)])
