@@ -187,11 +187,13 @@ class CachedRoute:
         heads = [",".join(h.getlist(n)) for n in self.key_headers]
         cookies = [req.cookie(n) for n in self.key_cookies] if self.key_cookies else None
         # The route's pattern and the path as sent: two routes never share a key (a
-        # decoded "/a%2Fb" is "/a/b", which another route may serve).
+        # decoded "/a%2Fb" is "/a/b", which another route may serve). The scheme and the
+        # host (a trusted proxy's forwarded ones included): an answer may be made from
+        # them (its links), and the client chooses its Host.
         try:
             values = [key_part(p) for p in parts] if parts else None
-            return "GET " + json_dumps([self.path, req.raw_path.decode("latin-1"), items, heads, cookies,
-                                        values]).decode()
+            return "GET " + json_dumps([self.path, req.scheme, req.host, req.raw_path.decode("latin-1"), items,
+                                        heads, cookies, values]).decode()
         except TypeError:
             return None
 

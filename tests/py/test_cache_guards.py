@@ -156,6 +156,16 @@ def make_app() -> App:
         ran["limited"] += 1
         return {"limited": True}
 
+    @app.get("/links", cache=60)
+    def links(req: Request) -> Response:
+        ran["links"] += 1
+        return Response(f'<script src="{req.scheme}://{req.host}/app.js"></script>', content_type="text/html")
+
+    @app.get("/links-typed", cache=60)
+    async def links_typed(req: Request, page: int = 1) -> dict[str, Any]:
+        ran["links-typed"] += 1
+        return {"next": f"{req.scheme}://{req.host}/links-typed?page={page + 1}"}
+
     guarded = Router(prefix="/router", dependencies=[Security(check_header)])
 
     @guarded.get("/plain", cache=60)
@@ -169,6 +179,14 @@ def make_app() -> App:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[TestClient, httpx.Client]]:
     with TestClient(make_app(), threads=2) as tc, httpx.Client(base_url=tc.base_url, timeout=10) as c:
+        yield tc, c
+
+
+@pytest.fixture(scope="module")
+def behind_proxy() -> Iterator[tuple[TestClient, httpx.Client]]:
+    """The app with --proxy-headers: 127.0.0.1 is a trusted proxy."""
+    with TestClient(make_app(), proxy_headers=True, forwarded_allow_ips="127.0.0.1") as tc, \
+            httpx.Client(base_url=tc.base_url, timeout=10) as c:
         yield tc, c
 
 
@@ -326,3 +344,26 @@ def test_a_guard_whose_value_the_handler_does_not_take_is_not_refused() -> None:
 
     with TestClient(app) as tc:
         assert tc.get("/members").json() == {"page": "members"}
+
+
+# ---- the key: host and scheme, the query as sent ----
+
+@pytest.mark.parametrize("proxy,poison", [
+    (False, {"host": "evil.example"}),
+    (True, {"x-forwarded-host": "evil.example"}),
+    (True, {"x-forwarded-proto": "https"}),
+    (True, {"forwarded": "host=evil.example;proto=https"}),
+])
+@pytest.mark.parametrize("path", ["/links", "/links-typed"])
+def test_host_and_scheme_are_in_the_key(served: tuple[TestClient, httpx.Client],
+                                        behind_proxy: tuple[TestClient, httpx.Client], proxy: bool,
+                                        poison: dict[str, str], path: str) -> None:
+    tc, c = behind_proxy if proxy else served
+    evil = c.get(path, headers=poison)
+    assert evil.status_code == 200 and ("evil.example" in evil.text or "https://" in evil.text)
+    visitor = c.get(path)
+    assert visitor.status_code == 200
+    assert f"http://127.0.0.1:{tc.port}/" in visitor.text and "evil" not in visitor.text
+    assert "https" not in visitor.text
+    again = c.get(path, headers=poison)
+    assert again.text == evil.text and again.headers["age"] == "0"  # each host has its answer stored
