@@ -208,8 +208,18 @@ class CachedRoute:
 
     def storable(self, req: Any, resp: Response) -> tuple[str, ...] | None | bool:
         """False when ``resp`` may not be stored, else its Vary names (None: none)."""
-        if resp.status not in self.statuses or resp._cookies or "_rb_cookies" in getattr(req, "__dict__", ()):
+        if resp.status not in self.statuses or resp._cookies:
             return False
+        state = getattr(req, "__dict__", None)
+        if state:
+            if "_rb_cookies" in state:
+                return False
+            # A session read for this request (ringbolt.sessions) and written back: its
+            # Set-Cookie is added after this; read only: the answer may be made from it,
+            # unless the key holds its data (a session dependency of a typed handler).
+            session = state.get("_rb_session")
+            if session is not None and (session.modified or session.renew or self.session_unkeyed):
+                return False
         headers = resp.headers
         if not headers:
             return None

@@ -10,6 +10,8 @@ app is served by ``ringbolt.testing.TestClient``, the requests go out with httpx
 from __future__ import annotations
 
 import collections
+import http.cookiejar
+import re
 import time
 from typing import Annotated, Any, Iterator
 
@@ -19,6 +21,7 @@ import pytest
 from ringbolt import App, Body, Depends, Form, Header, HTTPError, Request, Response, Router, Security
 from ringbolt.auth import APIKeyAuth, Principal
 from ringbolt.caching import Cache
+from ringbolt.csrf import CSRF
 from ringbolt.security import APIKeyCookie, APIKeyHeader
 from ringbolt.sessions import Session, Sessions
 from ringbolt.testing import TestClient
@@ -58,6 +61,7 @@ def report(name: str, who: str | None) -> dict[str, Any]:
 
 
 sessions = Sessions([SECRET], secure=False)
+csrf = CSRF(sessions)
 key_auth = APIKeyAuth("X-API-Key", keys=KEYS)
 
 
@@ -166,6 +170,34 @@ def make_app() -> App:
         ran["links-typed"] += 1
         return {"next": f"{req.scheme}://{req.host}/links-typed?page={page + 1}"}
 
+    @app.get("/visits", cache=60)
+    def visits(req: Request) -> dict[str, Any]:
+        ran["visits"] += 1
+        session = sessions.get(req)
+        session["visits"] = session.get("visits", 0) + 1
+        return {"visits": session["visits"], "user": session.get("user")}
+
+    @app.get("/visits-typed", cache=60)
+    def visits_typed(session: Annotated[Session, Depends(sessions)]) -> dict[str, Any]:
+        ran["visits-typed"] += 1
+        session["visits"] = session.get("visits", 0) + 1
+        return {"visits": session["visits"], "user": session.get("user")}
+
+    @app.get("/whoami", cache=60)
+    def whoami(req: Request) -> dict[str, Any]:
+        ran["whoami"] += 1
+        return {"user": sessions.get(req).get("user")}
+
+    @app.get("/whoami-typed", cache=60)
+    async def whoami_typed(session: Annotated[Session, Depends(sessions.load)]) -> dict[str, Any]:
+        ran["whoami-typed"] += 1
+        return {"user": session.get("user")}
+
+    @app.get("/form", cache=60)
+    def form(req: Request) -> Response:
+        ran["form"] += 1
+        return Response(f"<form>{csrf.hidden_field(req)}</form>", content_type="text/html")
+
     guarded = Router(prefix="/router", dependencies=[Security(check_header)])
 
     @guarded.get("/plain", cache=60)
@@ -176,9 +208,15 @@ def make_app() -> App:
     return app
 
 
+def cookieless(base_url: str) -> httpx.Client:
+    """An httpx client that keeps no cookie: each request says what it sends."""
+    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.Client(base_url=base_url, timeout=10, cookies=jar)
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[TestClient, httpx.Client]]:
-    with TestClient(make_app(), threads=2) as tc, httpx.Client(base_url=tc.base_url, timeout=10) as c:
+    with TestClient(make_app(), threads=2) as tc, cookieless(tc.base_url) as c:
         yield tc, c
 
 
@@ -186,16 +224,14 @@ def served() -> Iterator[tuple[TestClient, httpx.Client]]:
 def behind_proxy() -> Iterator[tuple[TestClient, httpx.Client]]:
     """The app with --proxy-headers: 127.0.0.1 is a trusted proxy."""
     with TestClient(make_app(), proxy_headers=True, forwarded_allow_ips="127.0.0.1") as tc, \
-            httpx.Client(base_url=tc.base_url, timeout=10) as c:
+            cookieless(tc.base_url) as c:
         yield tc, c
 
 
 def session_of(c: httpx.Client, user: str) -> dict[str, str]:
-    """A session cookie of ``user`` logged in (made on a client of its own: ``c`` keeps no
-    cookie, each request says what it sends)."""
-    with httpx.Client(base_url=c.base_url, timeout=10) as own:
-        r = own.post(f"/login/{user}")
-        assert r.status_code == 200, r.text
+    """A session cookie of ``user`` logged in, as a request's Cookie header."""
+    r = c.post(f"/login/{user}")
+    assert r.status_code == 200, r.text
     cookie = r.headers["set-cookie"].split(";", 1)[0]
     return {"cookie": cookie}
 
@@ -367,3 +403,49 @@ def test_host_and_scheme_are_in_the_key(served: tuple[TestClient, httpx.Client],
     assert "https" not in visitor.text
     again = c.get(path, headers=poison)
     assert again.text == evil.text and again.headers["age"] == "0"  # each host has its answer stored
+
+
+# ---- answers made from a session ----
+
+def cookie_set(r: httpx.Response) -> dict[str, str] | None:
+    """The session cookie ``r`` sets, as a request's Cookie header (None: it sets none)."""
+    for line in r.headers.get_list("set-cookie"):
+        if line.startswith("session="):
+            return {"cookie": line.split(";", 1)[0]}
+    return None
+
+
+@pytest.mark.parametrize("path", ["/visits", "/visits-typed", "/whoami", "/whoami-typed", "/form"])
+def test_one_session_s_answer_never_reaches_another(served: tuple[TestClient, httpx.Client], path: str) -> None:
+    _, c = served
+    alice = session_of(c, "alice")
+    mine = c.get(path, headers=alice)
+    alice = cookie_set(mine) or alice  # a session written sends its new cookie
+    mine = c.get(path, headers=alice)  # (a session read, unchanged, is what may be stored)
+    assert mine.status_code == 200 and ("alice" in mine.text or "csrf_token" in mine.text)
+    for visitor in ({}, session_of(c, "bob")):
+        theirs = c.get(path, headers=visitor)
+        assert theirs.status_code == 200
+        assert "alice" not in theirs.text and theirs.text != mine.text, (visitor, theirs.text)
+        assert cookie_set(theirs) != alice
+
+
+@pytest.mark.parametrize("path", ["/visits", "/visits-typed"])
+def test_an_answer_that_wrote_the_session_is_not_stored(served: tuple[TestClient, httpx.Client], path: str) -> None:
+    _, c = served
+    dave = session_of(c, "dave")
+    before = ran[path.strip("/")]
+    answers = [c.get(path, headers=dave) for _ in range(2)]  # the same cookie: the same session data
+    assert [r.json() for r in answers] == [{"visits": 1, "user": "dave"}] * 2
+    assert all("age" not in r.headers and cookie_set(r) is not None for r in answers)
+    assert ran[path.strip("/")] == before + 2
+
+
+def test_a_session_read_is_keyed_when_the_handler_takes_it(served: tuple[TestClient, httpx.Client]) -> None:
+    _, c = served
+    carol = session_of(c, "carol")
+    first = c.get("/whoami-typed", headers=carol)
+    again = c.get("/whoami-typed", headers=carol)
+    assert first.json() == again.json() == {"user": "carol"} and again.headers["age"] == "0"
+    anonymous = c.get("/whoami-typed")
+    assert anonymous.json() == {"user": None}
