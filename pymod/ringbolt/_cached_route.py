@@ -144,6 +144,10 @@ class Miss:
 _BYPASS = Miss(None, None)
 
 
+def _by_name(item: tuple[str, str]) -> str:
+    return item[0]
+
+
 class CachedRoute:
     """The per-route state: its ``Cache``, store, key parts, and the misses running.
 
@@ -180,7 +184,8 @@ class CachedRoute:
         """The request's key; None when a part has no text form (not served, not stored)."""
         q = req.query
         if self.key_query is None:
-            items = sorted(q.multi_items()) if q else []
+            # by name only: the order of one name's values is what the handler sees
+            items = sorted(q.multi_items(), key=_by_name) if q else []
         else:
             items = [(n, v) for n in self.key_query for v in q.getlist(n)]
         h = req.headers

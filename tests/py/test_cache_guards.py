@@ -18,7 +18,7 @@ from typing import Annotated, Any, Iterator
 import httpx
 import pytest
 
-from ringbolt import App, Body, Depends, Form, Header, HTTPError, Request, Response, Router, Security
+from ringbolt import App, Body, Depends, Form, Header, Query, HTTPError, Request, Response, Router, Security
 from ringbolt.auth import APIKeyAuth, Principal
 from ringbolt.caching import Cache
 from ringbolt.csrf import CSRF
@@ -197,6 +197,16 @@ def make_app() -> App:
     def form(req: Request) -> Response:
         ran["form"] += 1
         return Response(f"<form>{csrf.hidden_field(req)}</form>", content_type="text/html")
+
+    @app.get("/echo", cache=60)
+    def echo(req: Request) -> dict[str, Any]:
+        ran["echo"] += 1
+        return {"a": req.query.getlist("a"), "first": req.query.get("a")}
+
+    @app.get("/echo-typed", cache=60)
+    def echo_typed(a: list[str] = Query([]), b: str = "") -> dict[str, Any]:
+        ran["echo-typed"] += 1
+        return {"a": a, "b": b}
 
     guarded = Router(prefix="/router", dependencies=[Security(check_header)])
 
@@ -403,6 +413,18 @@ def test_host_and_scheme_are_in_the_key(served: tuple[TestClient, httpx.Client],
     assert "https" not in visitor.text
     again = c.get(path, headers=poison)
     assert again.text == evil.text and again.headers["age"] == "0"  # each host has its answer stored
+
+
+@pytest.mark.parametrize("path", ["/echo", "/echo-typed"])
+def test_the_order_of_a_name_s_values_is_in_the_key(served: tuple[TestClient, httpx.Client], path: str) -> None:
+    _, c = served
+    one = c.get(f"{path}?a=evil&a=good&b=1")
+    two = c.get(f"{path}?a=good&a=evil&b=1")
+    assert one.json()["a"] == ["evil", "good"] and two.json()["a"] == ["good", "evil"]
+    assert "age" not in two.headers
+    three = c.get(f"{path}?b=1&a=evil&a=good")  # names in another order: the same query
+    assert three.json() == one.json() and three.headers["age"] == "0"
+    assert ran[path.strip("/")] == 2
 
 
 # ---- answers made from a session ----
