@@ -104,7 +104,8 @@ class _Walk:
                     "float, bool, bytes, None, a Principal, HTTP credentials, a Session), so one client's answer "
                     "would be served to another. Annotate its return if it is one of those, take what it reads as "
                     "parameters (Header(), Cookie(), Query(), Security(APIKeyHeader(...))) so the key holds them, "
-                    "pass it in dependencies=[...] if the handler does not need its value, or drop cache=")
+                    "let it not take the Request if its value is the same for every client (scope=\"app\"), pass "
+                    "it in dependencies=[...] if the handler does not need its value, or drop cache=")
             self.readers.append(d)
             self.keys_session = self.keys_session or _is_session_reader(d.call)
             return

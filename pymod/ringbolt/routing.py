@@ -21,7 +21,6 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 
 from ._error_log import log_failure
 from ._native import Request
-from ._cache_plan import key_plan
 from ._plan import UNSET, RoutePlan, plan_route
 from .caching import as_cache
 from .datastructures import ResponseHeaders
@@ -229,6 +228,7 @@ class RouteGroup:
 
             plan = None if const else replan(deps)
             if cache_spec is not None and plan is not None:
+                from ._cache_plan import key_plan
                 key_plan(plan, full)  # what its key cannot hold is refused now (docs/caching.md)
             opts = options if cache_spec is None and not etag else {**options, "cache": cache_spec, "etag": etag}
             self._add([RouteDef(full, list(dict.fromkeys(method_list)), fn, const, plan=plan, options=opts,
