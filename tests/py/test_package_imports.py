@@ -97,3 +97,15 @@ def test_bench_command_reaches_the_harness_by_name():
         p.stderr
     p = subprocess.run([sys.executable, "-m", "ringbolt", "--help"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "bench" in p.stdout, p.stdout
+
+
+def test_every_module_of_the_source_tree_is_installed():
+    """Each .py (and .pyi, py.typed) under pymod/ringbolt is in pymod/meson.build's install
+    lists: a module left out imports in a source checkout and fails in the installed
+    package (an ImportError at the first route that needs it)."""
+    src = Path(__file__).resolve().parents[2] / "pymod"
+    listed = (src / "meson.build").read_text()
+    missing = [str(p.relative_to(src)) for p in sorted((src / "ringbolt").rglob("*"))
+               if p.suffix in (".py", ".pyi") and "__pycache__" not in p.parts
+               and f"'{p.relative_to(src)}'" not in listed]
+    assert missing == [], f"add these to pymod/meson.build: {missing}"
