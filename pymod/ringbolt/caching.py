@@ -240,21 +240,31 @@ class RedisStore(CacheStore):
 
     ``url``: ``redis://host:port/db`` (or ``rediss://``, ``unix://``); or pass a
     ``client`` (``redis.Redis``) and an ``async_client`` (``redis.asyncio.Redis``)
-    made yourself. Sync routes use the sync client, ``async def`` routes the async one
-    (made on first use, on the worker's event loop)."""
+    made yourself (with timeouts of your own). Sync routes use the sync client, ``async
+    def`` routes the async one (made on first use, on the worker's event loop).
+    ``connect_timeout``, ``timeout`` (seconds to connect, to wait for an answer) and
+    ``retry_after`` (seconds Redis is skipped after a failure): see ``RedisSettings``.
+
+    When Redis fails (or while it is skipped) a lookup is a miss and nothing is stored:
+    the route's handler answers, and the failure is logged once until Redis answers
+    again. ``invalidate`` and ``clear`` raise ``RedisUnavailable`` (a 503 when not
+    caught): an invalidation must not be lost."""
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "ringbolt:cache:",
-                 client: Any = None, async_client: Any = None) -> None:
-        try:
-            import redis
-        except ImportError as exc:
-            raise ImportError("RedisStore needs redis-py: pip install 'ringbolt[redis]'") from exc
+                 client: Any = None, async_client: Any = None, connect_timeout: float | None = None,
+                 timeout: float | None = None, retry_after: float | None = None) -> None:
+        from . import _redis
+        _redis.redis_module()  # ImportError naming the extra now, not at the first request
         if not isinstance(prefix, str) or not prefix:
             raise ValueError("prefix must be a non-empty str")
+        given = {"connect_timeout": connect_timeout, "timeout": timeout, "retry_after": retry_after}
+        self.settings = _redis.RedisSettings(url, **{k: v for k, v in given.items() if v is not None})
         self.url = url
         self.prefix = prefix
-        self._client = client if client is not None else redis.Redis.from_url(url)
-        self._aclient = async_client
+        self._redis = _redis.RedisClient(self.settings, "the response cache",
+                                         "cached routes run their handlers and nothing is stored until it answers",
+                                         sync=client, aio=async_client)
+        self._unavailable = _redis.RedisUnavailable
 
     def _key(self, key: str) -> str:
         import hashlib
@@ -263,21 +273,23 @@ class RedisStore(CacheStore):
     def _tag(self, tag: str) -> str:
         return self.prefix + "tag:" + tag
 
-    def _async(self) -> Any:
-        if self._aclient is None:
-            import redis.asyncio
-            self._aclient = redis.asyncio.Redis.from_url(self.url)
-        return self._aclient
-
     def get(self, key: str) -> Entry | None:
-        data = self._client.get(self._key(key))
+        k = self._key(key)
+        try:
+            data = self._redis.run(lambda r: r.get(k))
+        except self._unavailable:
+            return None  # a miss: the handler answers
         return Entry.decode(data) if isinstance(data, bytes) else None
 
     async def aget(self, key: str) -> Entry | None:
-        data = await self._async().get(self._key(key))
+        k = self._key(key)
+        try:
+            data = await self._redis.arun(lambda r: r.get(k))
+        except self._unavailable:
+            return None
         return Entry.decode(data) if isinstance(data, bytes) else None
 
-    def _set(self, pipe: Any, key: str, entry: Entry, ttl: float, tags: Iterable[str]) -> None:
+    def _set(self, pipe: Any, key: str, entry: Entry, ttl: float, tags: Iterable[str]) -> Any:
         k = self._key(key)
         ms = max(1, int(ttl * 1000))
         pipe.set(k, entry.encode(), px=ms)
@@ -287,29 +299,36 @@ class RedisStore(CacheStore):
             # the set lives as long as its longest-lived answer (NX: a new set; GT: a longer ttl)
             pipe.pexpire(tk, ms, nx=True)
             pipe.pexpire(tk, ms, gt=True)
+        return pipe
 
     def set(self, key: str, entry: Entry, ttl: float, tags: Iterable[str] = ()) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        self._set(pipe, key, entry, ttl, tags)
-        pipe.execute()
+        tags = tuple(tags)
+        try:
+            self._redis.run(lambda r: self._set(r.pipeline(transaction=False), key, entry, ttl, tags).execute())
+        except self._unavailable:
+            pass  # not stored: the breaker logged it
 
     async def aset(self, key: str, entry: Entry, ttl: float, tags: Iterable[str] = ()) -> None:
-        pipe = self._async().pipeline(transaction=False)
-        self._set(pipe, key, entry, ttl, tags)
-        await pipe.execute()
+        tags = tuple(tags)
+        try:
+            await self._redis.arun(lambda r: self._set(r.pipeline(transaction=False), key, entry, ttl, tags).execute())
+        except self._unavailable:
+            pass
 
     def invalidate(self, tags: Iterable[str]) -> int:
         keys = [self._tag(t) for t in _tag_list(tags)]
-        return int(self._client.eval(_INVALIDATE, len(keys), *keys)) if keys else 0
+        return int(self._redis.run(lambda r: r.eval(_INVALIDATE, len(keys), *keys))) if keys else 0
 
     async def ainvalidate(self, tags: Iterable[str]) -> int:
         keys = [self._tag(t) for t in _tag_list(tags)]
-        return int(await self._async().eval(_INVALIDATE, len(keys), *keys)) if keys else 0
+        return int(await self._redis.arun(lambda r: r.eval(_INVALIDATE, len(keys), *keys))) if keys else 0
 
     def clear(self) -> None:
-        batch = [k for k in self._client.scan_iter(match=self.prefix + "*", count=500)]
-        for i in range(0, len(batch), 500):
-            self._client.delete(*batch[i:i + 500])
+        def clear(r: Any) -> None:
+            batch = [k for k in r.scan_iter(match=self.prefix + "*", count=500)]
+            for i in range(0, len(batch), 500):
+                r.delete(*batch[i:i + 500])
+        self._redis.run(clear)
 
 
 def _tag_list(tags: Iterable[str]) -> list[str]:

@@ -1,13 +1,16 @@
 """Rate limits (``app.rate_limit``, a route's ``rate_limit=``): checked natively by the
 reactors before any Python runs (dispatch/rate_limit), counted in memory shared by every
-worker. This module only reads and checks the configuration. See docs/rate-limits.md."""
+worker; this module reads and checks their configuration. A limit in Redis (``redis=``,
+``RedisLimit``) is counted in Python. See docs/rate-limits.md."""
 
 from __future__ import annotations
 
-import importlib
-import logging
 import re
 from typing import Any, Iterable
+
+from ._redis import RedisClient, RedisSettings, RedisUnavailable, redis_module
+
+__all__ = ["RateLimit", "RedisSettings", "parse_rate"]
 
 _UNITS = {
     "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
@@ -56,15 +59,16 @@ class RateLimit:
     ``table_size``: how many keys its table holds (default 65536, 16 bytes each, shared
     by the workers); when a key's bucket of 8 is full the entry nearest to a whole quota
     makes room, logged once.
-    ``redis``: a Redis URL: the limit is counted there instead, shared by every machine
-    using that server (a token bucket, checked in Python before the handler; needs the
-    ``redis`` extra; see docs/rate-limits.md).
+    ``redis``: a Redis URL or ``RedisSettings`` (timeouts, the breaker's wait): the limit
+    is counted there instead, shared by every machine using that server (a token bucket,
+    checked in Python before the handler; needs the ``redis`` extra; see
+    docs/rate-limits.md).
     """
 
     __slots__ = ("text", "requests", "window", "key", "header", "algorithm", "headers", "table_size", "redis")
 
     def __init__(self, limit: str, *, key: str = "client", algorithm: str = "sliding_window", headers: bool = True,
-                 table_size: int = 65536, redis: str | None = None) -> None:
+                 table_size: int = 65536, redis: "str | RedisSettings | None" = None) -> None:
         self.text = limit
         self.requests, self.window = parse_rate(limit)
         if not isinstance(key, str):
@@ -86,13 +90,16 @@ class RateLimit:
         if isinstance(table_size, bool) or not isinstance(table_size, int) or not 8 <= table_size <= 1 << 28:
             raise ValueError(f"table_size must be an int from 8 to 2**28 keys, not {table_size!r}")
         self.table_size = table_size
+        self.redis: RedisSettings | None = None
         if redis is not None:
-            if not isinstance(redis, str) or not redis.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError(f"redis must be a redis://, rediss:// or unix:// URL, not {redis!r}")
+            if not isinstance(redis, (str, RedisSettings)) or isinstance(redis, str) and not redis.startswith(
+                    ("redis://", "rediss://", "unix://")):
+                raise ValueError(f"redis must be a redis://, rediss:// or unix:// URL (or RedisSettings), not {redis!r}")
             if algorithm != "token_bucket":
                 raise ValueError("a Redis rate limit is a token bucket: pass algorithm='token_bucket'")
-            _redis_module()  # ImportError naming the extra now, not at the first request
-        self.redis = redis
+            redis_module(what="RateLimit(redis=...)")  # ImportError naming the extra now, not at the first request
+            redis_module("redis.asyncio", what="RateLimit(redis=...)")
+            self.redis = RedisSettings.of(redis)
 
     def __repr__(self) -> str:
         return f"RateLimit({self.text!r}, key={self.key!r}, algorithm={self.algorithm!r})"
@@ -171,20 +178,41 @@ def _seconds(us: int) -> int:
     return -(-int(us) // 1_000_000)
 
 
+_REFUSED = "This client sent more requests than the route's rate limit allows; see Retry-After."
+
+
+def _refusal_headers(limit: RateLimit, reset_us: int, retry_us: int) -> dict[str, str]:
+    return {"RateLimit-Limit": str(limit.requests), "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(_seconds(reset_us)),
+            "RateLimit-Policy": f"{limit.requests};w={max(1, _seconds(round(limit.window * 1e6)))}",
+            "Retry-After": str(max(1, _seconds(retry_us)))}
+
+
 class RedisLimit:
     """A RateLimit counted in Redis, shared by every machine that names the same server:
     checked in Python before the handler (the native limit cannot wait on the network),
     as a token bucket on the Redis server's clock. One client per process and kind, made
-    at the first request (after a supervisor's fork). When Redis cannot be reached the
-    request is let through and the failure logged once until Redis answers again."""
+    at the first request (after a supervisor's fork), with the limit's ``RedisSettings``.
+    When Redis fails the request is let through (and the next ones at once, while the
+    breaker waits), logged once until Redis answers again."""
 
     def __init__(self, limit: RateLimit, name: str) -> None:
+        assert limit.redis is not None
         self.limit = limit
         self.prefix = f"ringbolt:rate:{name}:{limit.requests}/{limit.window}:"
         self.interval = max(1, round(limit.window * 1_000_000 / limit.requests))
+        self._args = [self.interval, self.interval * limit.requests]
+        self._client: RedisClient | None = None
         self._sync: Any = None
         self._async: Any = None
-        self._failing = False
+
+    @property
+    def client(self) -> RedisClient:
+        if self._client is None:
+            assert self.limit.redis is not None
+            self._client = RedisClient(self.limit.redis, f"rate limit {self.limit.text}",
+                                       "requests are let through until it answers")
+        return self._client
 
     def key(self, req: Any) -> str:
         if self.limit.header:
@@ -200,39 +228,32 @@ class RedisLimit:
         if allowed:
             return None
         from .errors import problem, problem_response
-        headers = {"RateLimit-Limit": str(self.limit.requests), "RateLimit-Remaining": "0",
-                   "RateLimit-Reset": str(_seconds(reset_us)),
-                   "RateLimit-Policy": f"{self.limit.requests};w={max(1, _seconds(round(self.limit.window * 1e6)))}",
-                   "Retry-After": str(max(1, _seconds(retry_us)))}
-        detail = "This client sent more requests than the route's rate limit allows; see Retry-After."
-        return problem_response(429, problem(429, detail), headers)
+        return problem_response(429, problem(429, _REFUSED), _refusal_headers(self.limit, reset_us, retry_us))
 
-    def _failed(self, exc: Exception) -> None:
-        if not self._failing:
-            self._failing = True
-            logging.getLogger("ringbolt").warning("rate limit %s: Redis at %s failed (%r): requests are let through "
-                                                  "until it answers", self.limit.text, self.limit.redis, exc)
+    def count(self, key: str) -> Any:
+        """The GCRA script's answer for ``key`` (RedisUnavailable when Redis fails)."""
+        client = self.client
+        if self._sync is None:
+            self._sync = client.sync.register_script(_GCRA)
+        script = self._sync
+        return client.run(lambda redis: script(keys=[key], args=self._args, client=redis))
 
     def check(self, req: Any) -> Any:
-        if self._sync is None:
-            self._sync = _redis_module().Redis.from_url(self.limit.redis).register_script(_GCRA)
         try:
-            result = self._sync(keys=[self.key(req)], args=[self.interval, self.interval * self.limit.requests])
-        except Exception as exc:  # redis.RedisError, OSError: fail open
-            self._failed(exc)
+            return self._answer(self.count(self.key(req)))
+        except RedisUnavailable:  # fail open: the breaker logged it
             return None
-        self._failing = False
-        return self._answer(result)
 
     async def check_async(self, req: Any) -> Any:
+        client = self.client
         if self._async is None:
-            self._async = _redis_module().asyncio.Redis.from_url(self.limit.redis).register_script(_GCRA)
+            self._async = client.aio.register_script(_GCRA)
+        script = self._async
+        key = self.key(req)
         try:
-            result = await self._async(keys=[self.key(req)], args=[self.interval, self.interval * self.limit.requests])
-        except Exception as exc:
-            self._failed(exc)
+            result = await client.arun(lambda redis: script(keys=[key], args=self._args, client=redis))
+        except RedisUnavailable:
             return None
-        self._failing = False
         return self._answer(result)
 
     def wrap(self, fn: Any, is_async: bool) -> Any:
@@ -247,12 +268,3 @@ class RedisLimit:
             refused = self.check(req)
             return refused if refused is not None else fn(req)
         return limited
-
-
-def _redis_module() -> Any:
-    try:
-        redis = importlib.import_module("redis")
-        importlib.import_module("redis.asyncio")
-    except ImportError:
-        raise ImportError("RateLimit(redis=...) needs redis-py: pip install 'ringbolt[redis]'") from None
-    return redis

@@ -15,13 +15,13 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import importlib
 import logging
 import secrets
 import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from ._native import SessionReader, ValueSigner, json_dumps, json_loads
+from ._redis import RedisClient, RedisSettings, RedisUnavailable, redis_module  # RedisUnavailable: for users
 from .cookies import Cookie, deletion
 from .errors import require_str
 
@@ -223,70 +223,66 @@ class RedisStore:
     ``url``: redis-py's URL (``redis://host:port/db``, ``rediss://`` for TLS,
     ``unix:///path``); or give ready clients: ``client`` (``redis.Redis``, used by sync
     routes) and ``async_client`` (``redis.asyncio.Redis``, used by ``sessions.load`` and
-    ``sessions.middleware``)."""
+    ``sessions.middleware``), with timeouts of your own. ``connect_timeout``, ``timeout``
+    (seconds to connect, to wait for an answer) and ``retry_after`` (seconds Redis is
+    skipped after a failure): see ``RedisSettings``.
+
+    When Redis fails (or while it is skipped) reading or writing a session raises
+    ``RedisUnavailable``: the request is answered 503 with ``Retry-After``, and the
+    browser keeps its cookie (a session is never taken for empty because Redis did not
+    answer)."""
 
     server_side = True
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "ringbolt:session:",
-                 client: Any = None, async_client: Any = None) -> None:
+                 client: Any = None, async_client: Any = None, connect_timeout: float | None = None,
+                 timeout: float | None = None, retry_after: float | None = None) -> None:
         require_str("prefix", prefix)
+        redis_module()  # fail now, naming the extra, not at the first request
+        given = {"connect_timeout": connect_timeout, "timeout": timeout, "retry_after": retry_after}
+        self.settings = RedisSettings(url, **{k: v for k, v in given.items() if v is not None})
         self.url = url
         self.prefix = prefix
-        self._client = client
-        self._async_client = async_client
-        if client is None or async_client is None:
-            _redis()  # fail now, naming the extra, not at the first request
+        self.redis = RedisClient(self.settings, "the session store",
+                                 "requests that read or write a session are answered 503 until it answers",
+                                 sync=client, aio=async_client)
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = _redis().Redis.from_url(self.url)
-        return self._client
+        return self.redis.sync
 
     @property
     def async_client(self) -> Any:
-        if self._async_client is None:
-            self._async_client = _redis("redis.asyncio").Redis.from_url(self.url)
-        return self._async_client
+        return self.redis.aio
 
     def key(self, sid: str) -> str:
         return self.prefix + sid
 
     def load(self, sid: str, ttl: int) -> bytes | None:
-        raw: bytes | None = self.client.getex(self.key(sid), ex=ttl)
+        key = self.key(sid)
+        raw: bytes | None = self.redis.run(lambda r: r.getex(key, ex=ttl))
         return raw
 
     async def load_async(self, sid: str, ttl: int) -> bytes | None:
-        raw: bytes | None = await self.async_client.getex(self.key(sid), ex=ttl)
+        key = self.key(sid)
+        raw: bytes | None = await self.redis.arun(lambda r: r.getex(key, ex=ttl))
         return raw
 
-    def save(self, sid: str, data: bytes, ttl: int, old: str | None) -> None:
-        pipe = self.client.pipeline()
+    def _write(self, pipe: Any, sid: str, data: bytes, ttl: int, old: str | None) -> Any:
         if old is not None:
             pipe.delete(self.key(old))
         if data:
             pipe.set(self.key(sid), data, ex=ttl)
-        pipe.execute()
+        return pipe
+
+    def save(self, sid: str, data: bytes, ttl: int, old: str | None) -> None:
+        self.redis.run(lambda r: self._write(r.pipeline(), sid, data, ttl, old).execute())
 
     async def save_async(self, sid: str, data: bytes, ttl: int, old: str | None) -> None:
-        pipe = self.async_client.pipeline()
-        if old is not None:
-            pipe.delete(self.key(old))
-        if data:
-            pipe.set(self.key(sid), data, ex=ttl)
-        await pipe.execute()
+        await self.redis.arun(lambda r: self._write(r.pipeline(), sid, data, ttl, old).execute())
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
-
-def _redis(module: str = "redis") -> Any:
-    """redis-py's ``module``, imported on first use (an optional extra)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError("RedisStore needs redis-py: pip install 'ringbolt[redis]'") from None
+        self.redis.close()
 
 
 _SAMESITES = ("lax", "strict", "none")

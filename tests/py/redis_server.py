@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -28,6 +29,13 @@ def _pong(url: str) -> bool:
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Yields the server's URL (``redis://127.0.0.1:PORT/0``)."""
+    with redis_process() as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def redis_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Yields the server's URL and its process (a test that stops it with SIGSTOP)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed (tools/install-deps.sh installs it)"
     port = free_port()
@@ -41,6 +49,7 @@ def redis_server() -> Iterator[str]:
                 assert proc.poll() is None, proc.stdout.read().decode(errors="replace") if proc.stdout else ""
                 assert time.monotonic() < deadline, "redis-server did not answer PING in 10 s"
                 time.sleep(0.02)
-            yield url
+            yield url, proc
         finally:
+            proc.send_signal(signal.SIGCONT)  # a stopped server would not see SIGTERM
             stop_process(proc)

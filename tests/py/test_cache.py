@@ -304,18 +304,28 @@ def test_redis_store_shared_by_two_workers(redis_url: str, tmp_path: Path) -> No
         assert s.stop() == 0, s.output()
 
 
-def test_redis_store_that_does_not_answer_is_a_500(tmp_path: Path) -> None:
+def test_a_redis_store_that_does_not_answer_is_a_miss_and_invalidation_a_503(tmp_path: Path) -> None:
+    """Nothing listens at the store's port: cached routes run their handlers (nothing is
+    stored), logged once; an invalidation, which must not be lost, is a 503. A Redis that
+    hangs instead: tests/py/test_redis_outage.py."""
     s = ServerProcess("cache_app:app", "--threads", "1", env={
         "RINGBOLT_TEST_CACHE_LOG": str(tmp_path / "runs.log"), "RINGBOLT_TEST_REDIS": f"redis://127.0.0.1:{free_port()}/0",
         "RINGBOLT_TEST_PREFIX": "t2:"})
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{s.port}", timeout=10) as c:
-            assert c.get("/cached").status_code == 500
-            assert c.get("/async-cached").status_code == 500
+            for path in ("/cached", "/async-cached"):
+                first, second = c.get(path), c.get(path)
+                assert first.status_code == second.status_code == 200
+                assert first.json()["run"] != second.json()["run"]  # each a miss, nothing stored
+            for path in ("/invalidate/t", "/ainvalidate/t"):
+                r = c.post(path)
+                assert r.status_code == 503 and 1 <= int(r.headers["retry-after"]) <= 2, r.text
+                assert "Redis is not answering" in r.json()["detail"]
             assert c.get("/dynamic").status_code == 200  # routes without the store go on
     finally:
         assert s.stop() == 0
-    assert "ConnectionError" in s.output() and runs(tmp_path / "runs.log", "cached") == 0
+    assert runs(tmp_path / "runs.log", "cached") == 2
+    assert s.output().count("the response cache: Redis at") == 1, s.output()
 
 
 def test_the_docs_example(tmp_path: Path) -> None:
