@@ -218,7 +218,9 @@ class CookieStore:
 class RedisStore:
     """The session's data in Redis (redis-py: ``pip install 'ringbolt[redis]'``) under
     ``prefix`` + a random id, with a TTL of the sessions' ``max_age`` refreshed each time
-    the session is read (``GETEX``, Redis 6.2+); the cookie holds only the signed id.
+    the session is read (``GETEX``, Redis 6.2+); the cookie holds only the signed id. A
+    session lasts as long as that cookie: ``max_age`` from when the id was signed (a new
+    session, ``regenerate()``), or from its last use with the sessions' ``refresh=True``.
 
     ``url``: redis-py's URL (``redis://host:port/db``, ``rediss://`` for TLS,
     ``unix:///path``); or give ready clients: ``client`` (``redis.Redis``, used by sync

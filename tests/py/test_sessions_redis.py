@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import pytest
 import redis
 
-from ringbolt.sessions import Signer
+from ringbolt import App
+from ringbolt.sessions import RedisStore, Signer
+from ringbolt.testing import TestClient
 from redis_server import redis_server
 from session_helpers import NEW_KEY, client, serve_sessions, session_cookie, set_cookies, wait_for, with_cookie
 
@@ -136,3 +139,50 @@ def test_the_middleware_writes_before_the_response(http, store):
     for n in (2, 3):
         assert http.post("/mw/counter", headers=with_cookie(value)).json() == {"n": n}
     assert json.loads(store.get(PREFIX + sid_of(value))) == {"n": 3}
+
+
+def _refresh_app(url: str, refresh: bool) -> Any:
+    """An app of the test's own: sessions in Redis with a max_age of 100 s, ``refresh`` as given."""
+    app = App()
+    sessions = app.add_sessions([NEW_KEY], store=RedisStore(url, prefix=PREFIX), max_age=100, secure=False,
+                                refresh=refresh)
+
+    @app.post("/login")
+    def login(req):
+        session = sessions.get(req)
+        session.regenerate()
+        session["user"] = "ann"
+        return {}
+
+    @app.get("/session")
+    def read(req):
+        return dict(sessions.get(req))
+
+    return app
+
+
+@pytest.mark.parametrize("refresh", [False, True])
+def test_a_session_lasts_max_age_from_its_login_or_with_refresh_its_last_use(redis_url, store, refresh):
+    """docs/sessions.md, "The Redis store": the session ends with its cookie, max_age after
+    the id was signed (login); refresh=True re-signs and re-sends the cookie on each read,
+    so it lasts max_age from its last use. Older cookies stand for "logged in N s ago"
+    (the server signs with the time it reads: no clock to move)."""
+    with TestClient(_refresh_app(redis_url, refresh)) as c:
+        sid = sid_of(session_cookie(c.post("/login")))
+        signer = Signer([NEW_KEY], b"session")
+
+        def read(signed_ago: int) -> tuple[dict[str, Any], str | None]:
+            value = signer.sign(sid.encode(), int(time.time()) - signed_ago)
+            r = c.get("/session", headers={"cookie": f"session={value}"})
+            return r.json(), session_cookie(r)
+
+        data, resent = read(90)  # used 90 s after login: still the session, its entry's TTL whole again
+        assert data == {"user": "ann"} and 95 <= store.ttl(PREFIX + sid) <= 100
+        if refresh:
+            assert resent is not None and sid_of(resent) == sid  # signed now: 100 s from this use
+            assert c.get("/session", headers={"cookie": f"session={resent}"}).json() == {"user": "ann"}
+        else:
+            assert resent is None  # the cookie the browser has ends 100 s after login
+        # 110 s after login the cookie signed then is refused (and expired), though the entry is alive
+        data, resent = read(110)
+        assert data == {} and resent == "" and store.exists(PREFIX + sid)
