@@ -1,16 +1,24 @@
 """Rate limits (``app.rate_limit``, a route's ``rate_limit=``): checked natively by the
 reactors before any Python runs (dispatch/rate_limit), counted in memory shared by every
-worker; this module reads and checks their configuration. A limit in Redis (``redis=``,
-``RedisLimit``) is counted in Python. See docs/rate-limits.md."""
+worker; this module reads and checks their configuration. Counted in Python: a limit in
+Redis (``redis=``, ``RedisLimit``) and a limit per verified principal (``PrincipalLimit``).
+See docs/rate-limits.md."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Any, Iterable
+import threading
+import time
+from typing import Any, Iterable, Sequence
 
+from ._native import Request
 from ._redis import RedisClient, RedisSettings, RedisUnavailable, redis_module
+from .errors import HTTPError
+from .params import SecurityScopes
+from .security import SecurityBase
 
-__all__ = ["RateLimit", "RedisSettings", "parse_rate"]
+__all__ = ["PrincipalLimit", "RateLimit", "RedisSettings", "parse_rate"]
 
 _UNITS = {
     "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
@@ -52,7 +60,9 @@ class RateLimit:
     ``key``: ``"client"`` (the client's address: the socket's, the PROXY header's, or the
     one trusted forwarding gives with ``--proxy-headers``; a header from a peer that is
     not trusted never picks it) or ``"header:NAME"`` (the value of request header NAME,
-    an API key; a request without it is keyed by its client address).
+    as sent: each distinct value is a budget of its own, so it limits a client that
+    sends the same value, an API key, and not one that makes values up; a request
+    without it is keyed by its client address). Per verified user: ``PrincipalLimit``.
     ``algorithm``: ``"sliding_window"`` (default) or ``"token_bucket"``.
     ``headers``: allowed answers carry ``RateLimit-Limit``, ``RateLimit-Remaining``,
     ``RateLimit-Reset`` and ``RateLimit-Policy`` too (a 429 always does).
@@ -63,12 +73,17 @@ class RateLimit:
     is counted there instead, shared by every machine using that server (a token bucket,
     checked in Python before the handler; needs the ``redis`` extra; see
     docs/rate-limits.md).
+    ``ipv6_prefix``: the bits of an IPv6 client's address that make its key (64: one
+    budget per /64, what one host is usually given; 128: each address); an IPv4 client
+    is keyed on its whole address. Applied where the key is made in Python (``redis=``,
+    ``PrincipalLimit``); the native limits key on the whole address (docs/rate-limits.md).
     """
 
-    __slots__ = ("text", "requests", "window", "key", "header", "algorithm", "headers", "table_size", "redis")
+    __slots__ = ("text", "requests", "window", "key", "header", "algorithm", "headers", "table_size", "redis",
+                 "ipv6_prefix")
 
     def __init__(self, limit: str, *, key: str = "client", algorithm: str = "sliding_window", headers: bool = True,
-                 table_size: int = 65536, redis: "str | RedisSettings | None" = None) -> None:
+                 table_size: int = 65536, redis: "str | RedisSettings | None" = None, ipv6_prefix: int = 64) -> None:
         self.text = limit
         self.requests, self.window = parse_rate(limit)
         if not isinstance(key, str):
@@ -80,7 +95,7 @@ class RateLimit:
             if not _HEADER.match(self.header):
                 raise ValueError(f"key {key!r}: 'header:' must be followed by a header name")
         elif key != "client":
-            raise ValueError(f"key must be 'client' or 'header:NAME' (user keys are not native), not {key!r}")
+            raise ValueError(f"key must be 'client' or 'header:NAME' (per verified user: PrincipalLimit), not {key!r}")
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, not {algorithm!r}")
         self.algorithm = algorithm
@@ -90,6 +105,9 @@ class RateLimit:
         if isinstance(table_size, bool) or not isinstance(table_size, int) or not 8 <= table_size <= 1 << 28:
             raise ValueError(f"table_size must be an int from 8 to 2**28 keys, not {table_size!r}")
         self.table_size = table_size
+        if isinstance(ipv6_prefix, bool) or not isinstance(ipv6_prefix, int) or not 16 <= ipv6_prefix <= 128:
+            raise ValueError(f"ipv6_prefix must be an int from 16 to 128 bits, not {ipv6_prefix!r}")
+        self.ipv6_prefix = ipv6_prefix
         self.redis: RedisSettings | None = None
         if redis is not None:
             if not isinstance(redis, (str, RedisSettings)) or isinstance(redis, str) and not redis.startswith(
@@ -109,6 +127,22 @@ class RateLimit:
         return int(server.add_rate_limit(self.requests, max(1, round(self.window * 1000)), self.algorithm,
                                          "header" if self.header else "client", self.header, self.headers,
                                          self.table_size))
+
+
+def client_key(client: Any, ipv6_prefix: int) -> str:
+    """The key of ``req.client`` (``(host, port)`` or None): an IPv4 address whole (an
+    IPv4-mapped IPv6 one too), an IPv6 address cut to its first ``ipv6_prefix`` bits."""
+    host = client[0] if client else ""
+    if ":" not in host:
+        return host
+    try:
+        addr = ipaddress.IPv6Address(host.partition("%")[0])
+    except ValueError:
+        return host  # not an address (a Unix socket's path): as it is
+    if addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    drop = 128 - ipv6_prefix
+    return f"{int(addr) >> drop << drop:x}/{ipv6_prefix}"
 
 
 def route_limit(value: Any, path: str) -> RateLimit | bool | None:
@@ -219,8 +253,7 @@ class RedisLimit:
             value = req.header(self.limit.header)
             if value is not None:
                 return self.prefix + "h" + str(value)
-        client = req.client
-        return self.prefix + "a" + (client[0] if client else "")
+        return self.prefix + "a" + client_key(req.client, self.limit.ipv6_prefix)
 
     def _answer(self, result: Any) -> Any:
         """None when allowed (the RateLimit-* fields are not added then), else the 429."""
@@ -268,3 +301,104 @@ class RedisLimit:
             refused = self.check(req)
             return refused if refused is not None else fn(req)
         return limited
+
+
+# ---- per verified principal (PrincipalLimit) ----
+
+class _MemoryBucket:
+    """The token bucket (GCRA, as the Redis script) of each key in this process's memory,
+    on its monotonic clock: at most ``max_keys`` keys, the idle ones (their bucket whole
+    again) dropped when it is full, else the oldest."""
+
+    def __init__(self, limit: RateLimit, max_keys: int) -> None:
+        self.interval = max(1, round(limit.window * 1_000_000 / limit.requests))
+        self.span = self.interval * limit.requests
+        self.max_keys = max_keys
+        self._tat: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def count(self, key: str) -> tuple[int, int, int]:
+        now = time.monotonic_ns() // 1000
+        with self._lock:
+            tat = max(self._tat.get(key, now), now)
+            if tat - now + self.interval > self.span:
+                return 0, tat - now, tat + self.interval - self.span - now
+            if key not in self._tat and len(self._tat) >= self.max_keys:
+                self._make_room(now)
+            self._tat[key] = tat + self.interval
+            return 1, tat + self.interval - now, 0
+
+    def _make_room(self, now: int) -> None:
+        idle = [k for k, t in self._tat.items() if t <= now]
+        for k in idle or [next(iter(self._tat))]:  # (dicts keep insertion order: the oldest first)
+            del self._tat[k]
+
+
+class PrincipalLimit(SecurityBase):
+    """A rate limit per verified principal: ``Security(PrincipalLimit(jwt_auth,
+    "100/minute"))`` where the route had ``Security(jwt_auth)``. The verifier (a
+    ``JWTAuth``, ``APIKey``, ``HTTPBasicAuth``, a ``Guard``...) runs first, with its 401
+    and 403 unchanged; then the principal's ``subject`` is counted (a principal without
+    one, or no principal when the verifier's ``auto_error`` is off, by its client
+    address), and past the limit the request is refused with the same 429 as the native
+    limits. The route gets the principal, and its OpenAPI operation the verifier's
+    scheme and a 429.
+
+    ``limit``: ``"100/minute"`` or a ``RateLimit`` (a token bucket): counted in this
+    process's memory (each worker its own; at most ``max_keys`` principals, the idle
+    ones forgotten first), or, with the ``RateLimit``'s ``redis=``, in Redis, shared by
+    every worker and machine (failing open as the Redis limits do).
+    """
+
+    def __init__(self, verifier: SecurityBase, limit: "str | RateLimit", *, name: str | None = None,
+                 max_keys: int = 65536) -> None:
+        if not isinstance(verifier, SecurityBase) or not callable(verifier):
+            raise TypeError(f"PrincipalLimit takes a verifier (JWTAuth, APIKey, ...), not {verifier!r}")
+        if isinstance(limit, str):
+            limit = RateLimit(limit, algorithm="token_bucket")
+        if not isinstance(limit, RateLimit):
+            raise TypeError(f"limit must be '100/minute' or a RateLimit, not {limit!r}")
+        if limit.algorithm != "token_bucket":
+            raise ValueError("a PrincipalLimit is a token bucket: RateLimit(..., algorithm='token_bucket')")
+        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1:
+            raise ValueError(f"max_keys must be a positive int, not {max_keys!r}")
+        self.verifier = verifier
+        self.limit = limit
+        self.model = verifier.model
+        self.scheme_name = verifier.scheme_name
+        self.auto_error = True
+        name = name if name is not None else f"principal:{verifier.scheme_name}"
+        self._redis = RedisLimit(limit, name) if limit.redis is not None else None
+        self._memory = _MemoryBucket(limit, max_keys) if self._redis is None else None
+
+    def key(self, request: Any, principal: Any) -> str:
+        subject = getattr(principal, "subject", None)
+        if isinstance(subject, str):
+            return "p" + subject
+        return "a" + client_key(request.client, self.limit.ipv6_prefix)
+
+    def __call__(self, request: Request, security_scopes: SecurityScopes) -> Any:
+        principal = self.verifier(request, security_scopes)
+        key = self.key(request, principal)
+        if self._memory is not None:
+            result: Any = self._memory.count(key)
+        else:
+            assert self._redis is not None
+            try:
+                result = self._redis.count(self._redis.prefix + key)
+            except RedisUnavailable:
+                return principal  # fail open: the breaker logged it
+        allowed, reset_us, retry_us = (int(x) for x in result)
+        if not allowed:
+            raise HTTPError(429, _REFUSED, _refusal_headers(self.limit, reset_us, retry_us))
+        return principal
+
+    def security_alternatives(self, scopes: Sequence[str]) -> list[list[str]]:
+        return self.verifier.security_alternatives(scopes)
+
+    def openapi_responses(self, scopes: Sequence[str]) -> dict[str, str]:
+        return {**self.verifier.openapi_responses(scopes), "429": "Too many requests from this principal"}
+
+    def __repr__(self) -> str:
+        return f"PrincipalLimit({self.verifier!r}, {self.limit!r})"
+

@@ -355,7 +355,7 @@ def test_bad_limits_are_refused(text: str, error: str) -> None:
 
 
 @pytest.mark.parametrize("kw, exc, error", [
-    ({"key": "user"}, ValueError, "user keys are not native"),
+    ({"key": "user"}, ValueError, "per verified user: PrincipalLimit"),
     ({"key": "header:"}, ValueError, "header name"),
     ({"algorithm": "leaky"}, ValueError, "algorithm must be one of"),
     ({"table_size": 4}, ValueError, "table_size"),
@@ -377,3 +377,102 @@ def test_rate_forms_and_misuse() -> None:
         app.rate_limit("6/minute")
     with pytest.raises(ValueError, match="must start with '/'"):
         App().rate_limit("5/minute", paths=["api"])
+
+
+# ---- IPv6 clients: one key per /64 (ipv6_prefix), where the key is made in Python ----
+
+@pytest.fixture(scope="module")
+def redis_behind_proxy(redis_url: str) -> Iterator[ServerProcess]:
+    """The Redis limits' app behind a trusted proxy (127.0.0.1), on every address ("::")."""
+    srv = ServerProcess("rate_limit_app:redis_app", "--host", "::", "--proxy-headers", "--forwarded-allow-ips",
+                        "127.0.0.1", env={"RINGBOLT_TEST_REDIS_URL": redis_url})
+    yield srv
+    assert srv.stop() == 0, srv.output()
+
+
+@pytest.mark.parametrize("first, second, shared", [
+    ("2001:db8:1:1::1", "2001:db8:1:1:ffff:ffff:ffff:fffe", True),  # one /64: one budget
+    ("2001:db8:1:2::1", "2001:db8:1:3::1", False),                  # two /64s
+    ("198.51.100.7", "198.51.100.8", False),                        # IPv4: each address
+    ("::ffff:198.51.100.9", "198.51.100.9", True),                  # IPv4-mapped: the IPv4 address
+])
+@pytest.mark.parametrize("path", ["/global", "/global-async"])
+def test_ipv6_clients_are_keyed_on_their_64(redis_behind_proxy: ServerProcess, path: str, first: str, second: str,
+                                            shared: bool) -> None:
+    tag = "a" if path == "/global-async" else ""  # (the sync and async routes count apart: own addresses)
+    first, second = (a.replace("2001:db8:", f"2001:db8{tag}:") for a in (first, second))
+    if tag and "." in first:
+        first, second = (a.replace(".9", ".19").replace(".7", ".17").replace(".8", ".18") for a in (first, second))
+    for _ in range(3):
+        assert hit(redis_behind_proxy, path, first).status == 200
+    r = hit(redis_behind_proxy, path, second)
+    assert r.status == (429 if shared else 200), r
+
+
+def test_a_client_on_ipv6_loopback(redis_behind_proxy: ServerProcess) -> None:
+    def from_loopback6() -> Response:
+        with socket.create_connection(("::1", redis_behind_proxy.port), timeout=10) as s:
+            s.sendall(b"GET /global HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            return Reader(s).read()
+
+    assert [from_loopback6().status for _ in range(4)] == [200, 200, 200, 429]
+    assert hit(redis_behind_proxy, "/global", "2001:db8:9::1").status == 200  # another client
+
+
+@pytest.mark.parametrize("prefix", [15, 129, "64", True])
+def test_bad_ipv6_prefixes_are_refused(prefix: Any) -> None:
+    with pytest.raises(ValueError, match="ipv6_prefix must be an int from 16 to 128"):
+        RateLimit("5/minute", ipv6_prefix=prefix)
+
+
+# ---- per verified principal (PrincipalLimit) ----
+
+def principal_app(redis: str | None) -> App:
+    from ringbolt import Security
+    from ringbolt.auth import APIKeyAuth
+    from ringbolt.rate_limit import PrincipalLimit
+
+    keys = APIKeyAuth("X-API-Key", keys={"ann-1": "ann", "ann-2": "ann", "bob-1": "bob"})
+    per_user = PrincipalLimit(keys, RateLimit("3/minute", algorithm="token_bucket", redis=redis),
+                              name=f"test-{time.monotonic_ns()}")
+    app = App()
+
+    @app.get("/items", dependencies=[Security(per_user)])
+    def items(req: Any) -> dict[str, Any]:
+        return {"ok": True}
+
+    return app
+
+
+@pytest.mark.parametrize("in_redis", [False, True])
+def test_a_principal_limit_counts_the_verified_subject(in_redis: bool, request: pytest.FixtureRequest) -> None:
+    """Two keys of one subject share its budget (key="header:X-API-Key" would give each its
+    own), a made-up key is refused by the verifier before it is counted."""
+    from ringbolt.testing import TestClient
+
+    redis = request.getfixturevalue("redis_url") if in_redis else None
+    with TestClient(principal_app(redis)) as c:
+        def get(key: str | None) -> Any:
+            return c.get("/items", headers={"x-api-key": key} if key else {})
+
+        assert [get(k).status_code for k in ("ann-1", "ann-2", "ann-1")] == [200, 200, 200]
+        refused = get("ann-2")
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["ratelimit-policy"] == "3;w=60" and 1 <= int(refused.headers["retry-after"]) <= 20
+        assert refused.json()["detail"].startswith("This client sent more requests")
+        assert [get(k).status_code for k in ("made-up", "also-made-up", None)] == [401, 401, 401]
+        assert get("bob-1").status_code == 200  # a subject of its own
+        assert "429" in c.get("/openapi.json").json()["paths"]["/items"]["get"]["responses"]
+
+
+def test_principal_limits_refuse_what_they_cannot_count() -> None:
+    from ringbolt.auth import APIKeyAuth
+    from ringbolt.rate_limit import PrincipalLimit
+
+    keys = APIKeyAuth("X-API-Key", keys=["k"])
+    with pytest.raises(ValueError, match="token bucket"):
+        PrincipalLimit(keys, RateLimit("3/minute"))
+    with pytest.raises(TypeError, match="takes a verifier"):
+        PrincipalLimit(lambda req: None, "3/minute")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot read the rate limit"):
+        PrincipalLimit(keys, "3 a minute")
