@@ -92,6 +92,20 @@ def invalid_response(errors: ErrorList) -> Response:
     return resp
 
 
+def detail_invalid_response(errors: ErrorList) -> Response:
+    """The 422 answer for ``errors`` in FastAPI's conventions: ``{"detail": [...]}`` as
+    application/json."""
+    resp = _new_response(Response)
+    resp.body = b'{"detail":' + json_dumps(errors) + b"}"
+    resp.status = 422
+    resp.headers = _empty_headers(ResponseHeaders)
+    resp.content_type = "application/json"
+    resp._after = None
+    resp._cookies = None
+    resp.background = None
+    return resp
+
+
 def json_response(data: bytes, status: int) -> Response:
     """A JSON body already written (by pydantic's or msgspec's encoder)."""
     resp = _new_response(Response)

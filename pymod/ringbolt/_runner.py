@@ -35,7 +35,8 @@ from . import _depends, _problem
 from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
 from ._depends import AppDependencies, AppValue
 from ._models import BodyInvalid, any_writer
-from ._native import RawJSON
+from ._jsonable import jsonable_default
+from ._native import RawJSON, json_dumps
 from ._plan import (BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
                     copy_default)
 from ._request_body import request_read
@@ -125,6 +126,24 @@ def _model_writer(write: Callable[[Any], bytes], status: int) -> Callable[[Any],
     return respond
 
 
+def _jsonable_writer(status: int) -> Callable[[Any], Any]:
+    """FastAPI's answer to what a handler without a response model returns: a response
+    object as it is, anything else as JSON by ``jsonable_encoder``'s rules (a str, None or
+    an int too), with the route's status; no body for a status that has none."""
+    json_response = _problem.json_response
+    passed = (Response, StreamingResponse, FileResponse)
+    if status < 200 or status in (204, 205, 304):
+        def empty(result: Any) -> Any:
+            return result if isinstance(result, passed) else Response(None, status, None, "")
+        return empty
+
+    def respond(result: Any) -> Any:
+        if isinstance(result, passed):
+            return result
+        return json_response(json_dumps(result, jsonable_default), status)
+    return respond
+
+
 class _Compiler:
     """Writes one runner. ``overrides``: the app's dependency_overrides as they are now;
     ``app_deps``: where ``scope="app"`` values live."""
@@ -146,6 +165,10 @@ class _Compiler:
             "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
             "FINITE": FINITE, "APP": app,
         }
+        # FastAPI's conventions (App(conventions="fastapi")): its 422 body and its writer
+        self.fastapi = getattr(app, "conventions", "ringbolt") == "fastapi"
+        if self.fastapi:
+            self.ns["invalid"] = _problem.detail_invalid_response
         # phase 1: values from the request, errors gathered, by source in FastAPI's order
         self.sections: dict[str, list[str]] = {"path": [], "query": [], "header": [], "cookie": [], "body": []}
         self.calls: list[str] = []  # phase 2: the dependencies, in order
@@ -447,6 +470,8 @@ class _Compiler:
         resp = self.plan.response
         if resp.write is not None:
             return self.const("W", _model_writer(resp.write, resp.status_code or 200))
+        if self.fastapi:
+            return self.const("W", _jsonable_writer(resp.status_code or 200))
         if resp.status_code is not None:
             return self.const("W", _status_writer(resp.status_code))
         return None

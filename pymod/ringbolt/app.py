@@ -276,7 +276,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
     def _resolved_routes(self) -> list[tuple[str, list[str], Handler, bool, bool, bool]]:
         """Every route with its pipeline built: (path, methods, handler, const,
         is_coroutine, websocket). Built once per start (and per ASGI app)."""
-        errors = ErrorPolicy(dict(self._exception_handlers), self.debug)
+        errors = ErrorPolicy(dict(self._exception_handlers), self.debug, self.conventions == "fastapi")
         # A handler for RequestValidationError (or a class above it): typed routes raise
         # it; else they answer their 422 directly (cheaper than raising).
         raise_invalid = any(cls in errors.handlers for cls in RequestValidationError.__mro__)

@@ -64,6 +64,13 @@ class HTTPError(Exception):
         """The answer as a ``Response`` (what middleware sees from ``call_next``)."""
         return problem_response(self.status, self.problem(), self.headers)
 
+    def detail_response(self) -> "Response":
+        """The answer in FastAPI's conventions: ``{"detail": ...}`` as application/json,
+        no body for a status that has none (1xx, 204, 205, 304)."""
+        if self.status < 200 or self.status in (204, 205, 304):
+            return Response(None, self.status, self.headers, "")
+        return Response(json_dumps({"detail": self.detail}), self.status, self.headers, "application/json")
+
 
 class HTTPException(HTTPError):
     """FastAPI's name and arguments for ``HTTPError``: ``raise HTTPException(404,

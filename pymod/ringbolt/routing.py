@@ -376,9 +376,15 @@ class ErrorPolicy:
     answer, else an HTTPError's problem, else (``debug``) a 500 problem carrying the
     traceback, else it propagates to the native 500."""
 
-    def __init__(self, handlers: dict[type[BaseException], ExceptionHandler], debug: bool) -> None:
+    def __init__(self, handlers: dict[type[BaseException], ExceptionHandler], debug: bool,
+                 detail_errors: bool = False) -> None:
         self.handlers = handlers
         self.debug = debug
+        # FastAPI's conventions: an HTTPError answers {"detail": ...}, not its problem
+        self.detail_errors = detail_errors
+
+    def http_error(self, exc: HTTPError) -> Any:
+        return exc.detail_response() if self.detail_errors else exc.response()
 
     def find(self, exc: BaseException) -> ExceptionHandler | None:
         for cls in type(exc).__mro__:
@@ -400,7 +406,7 @@ class ErrorPolicy:
         if h is not None:
             return _as_response(h(req, exc))
         if isinstance(exc, HTTPError):
-            return exc.response()
+            return self.http_error(exc)
         raise exc
 
     async def inner_async(self, req: Any, exc: Exception) -> Any:
@@ -409,7 +415,7 @@ class ErrorPolicy:
             result = h(req, exc)
             return _as_response(await result if inspect.isawaitable(result) else result)
         if isinstance(exc, HTTPError):
-            return exc.response()
+            return self.http_error(exc)
         raise exc
 
     # outside it: what middleware (or the handler, with none) raised
@@ -421,7 +427,7 @@ class ErrorPolicy:
             except Exception as again:  # noqa: BLE001 - the handler failed: a 500
                 exc = again
         if isinstance(exc, HTTPError):
-            return exc.response()
+            return self.http_error(exc)
         return self.internal(req, exc)
 
     async def outer_async(self, req: Any, exc: Exception) -> Any:
@@ -433,7 +439,7 @@ class ErrorPolicy:
             except Exception as again:  # noqa: BLE001 - the handler failed: a 500
                 exc = again
         if isinstance(exc, HTTPError):
-            return exc.response()
+            return self.http_error(exc)
         return self.internal(req, exc)
 
 

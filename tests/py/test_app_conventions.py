@@ -117,3 +117,106 @@ def test_redirect_on_in_ringbolt_conventions(protocol: dict[str, bool]) -> None:
 def test_unknown_conventions_refused() -> None:
     with pytest.raises(ValueError, match="conventions must be 'ringbolt' or 'fastapi'"):
         App(conventions="django")
+
+
+def errors_app(conventions: str) -> App:
+    from ringbolt import HTTPException
+
+    app = App(conventions=conventions)
+
+    @app.get("/missing/{n}")
+    def missing(n: int) -> Any:
+        raise HTTPException(404, detail={"item": n}, headers={"X-Why": "gone"})
+
+    @app.get("/empty")
+    def empty() -> Any:
+        raise HTTPException(204)
+
+    @app.get("/boom")
+    def boom() -> Any:
+        raise RuntimeError("a bug")
+
+    return app
+
+
+@pytest.mark.parametrize(("target", "status", "ctype", "body"), [
+    ("/missing/7", 404, "application/json", b'{"detail":{"item":7}}'),
+    ("/missing/x", 422, "application/json", None),  # FastAPI's {"detail": [...]}
+    ("/empty", 204, None, b""),
+    ("/boom", 500, "text/plain; charset=utf-8", b"Internal Server Error"),
+])
+def test_fastapi_error_answers(protocol: dict[str, bool], target: str, status: int, ctype: str | None,
+                               body: bytes | None) -> None:
+    r = get(errors_app("fastapi"), protocol, "GET", target)
+    assert r.status_code == status
+    assert r.headers.get("content-type") == ctype
+    if body is not None:
+        assert r.content == body
+    else:
+        assert r.json() == {"detail": [{"type": "int_parsing", "loc": ["path", "n"],
+                                        "msg": "Input should be a valid integer, unable to parse string as an integer",
+                                        "input": "x"}]}
+    if target == "/missing/7":
+        assert r.headers["x-why"] == "gone"
+
+
+def test_ringbolt_error_answers_stay_problems(protocol: dict[str, bool]) -> None:
+    app = errors_app("ringbolt")
+    r = get(app, protocol, "GET", "/missing/7")
+    assert (r.status_code, r.headers["content-type"]) == (404, "application/problem+json")
+    assert r.json()["detail"] == {"item": 7}
+    r = get(app, protocol, "GET", "/missing/x")
+    assert (r.status_code, r.headers["content-type"]) == (422, "application/problem+json")
+    r = get(app, protocol, "GET", "/boom")
+    assert (r.status_code, r.headers["content-type"]) == (500, "application/problem+json")
+
+
+def returns_app(conventions: str) -> App:
+    import dataclasses
+    import datetime
+
+    import pydantic
+
+    class Item(pydantic.BaseModel):
+        name: str
+        price: float = 1.5
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int
+
+    app = App(conventions=conventions)
+    values: dict[str, Any] = {
+        "str": "hello", "none": None, "int": 5, "model_in_dict": {"item": Item(name="a")},
+        "models": [Item(name="b", price=2)], "timedelta": datetime.timedelta(minutes=1),
+        "set": {3}, "dataclass": Point(1, 2), "bytes_in_list": [b"raw"],
+    }
+    for name, value in values.items():
+        app.get(f"/{name}")(_returning(value))
+    return app
+
+
+def _returning(value: Any) -> Any:
+    def handler() -> Any:
+        return value
+    return handler
+
+
+@pytest.mark.parametrize(("name", "body"), [
+    ("str", '"hello"'), ("none", "null"), ("int", "5"), ("model_in_dict", '{"item":{"name":"a","price":1.5}}'),
+    ("models", '[{"name":"b","price":2.0}]'), ("timedelta", "60.0"), ("set", "[3]"), ("dataclass", '{"x":1,"y":2}'),
+    ("bytes_in_list", '["raw"]'),
+])
+def test_fastapi_encodes_every_return_as_json(name: str, body: str) -> None:
+    r = get(returns_app("fastapi"), PROTOCOLS["h1"], "GET", f"/{name}")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.text == body
+
+
+@pytest.mark.parametrize(("name", "status", "ctype"), [("str", 200, "text/plain; charset=utf-8"), ("none", 204, None)])
+def test_ringbolt_return_rules_unchanged(name: str, status: int, ctype: str | None) -> None:
+    r = get(returns_app("ringbolt"), PROTOCOLS["h1"], "GET", f"/{name}")
+    assert r.status_code == status
+    assert r.headers.get("content-type") == ctype

@@ -43,7 +43,7 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
     // is a bug in the handler: 500, and the traceback goes to the log.
     if (_types.http_error != nullptr && PyObject_IsInstance(exc, _types.http_error) == 1) {
         response_parts parts;
-        if (convert_http_error(exc, parts, resp.start)) {
+        if (convert_http_error(exc, parts, resp.start, _detail_errors)) {
             resp.body = parts.take_body();
             resp.parts = http::app_response::part_head | http::app_response::part_body | http::app_response::part_end;
             return;
@@ -60,6 +60,10 @@ void app_bridge::error_response(PyObject* exc, const answer_meta& meta, http::ap
             PyErr_Clear();
         }
         Py_XDECREF(rv);
+    }
+    if (_detail_errors) {
+        text_answer(resp, 500, "Internal Server Error"); // Starlette's ServerErrorMiddleware
+        return;
     }
     internal_error_answer(resp);
 }

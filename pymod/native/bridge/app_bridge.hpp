@@ -204,6 +204,9 @@ class app_bridge final : public server::app_handler {
     /// know while this bridge converts results (nullptr: none). GIL held.
     void set_json_default(PyObject* fn);
     PyObject* json_default() const noexcept { return _json_default; }
+    /// App(conventions="fastapi"): an HTTPError answers `{"detail": ...}` as
+    /// application/json, and a handler's failure Starlette's plain-text 500.
+    void set_detail_errors(bool on) noexcept { _detail_errors = on; }
     void submit(unsigned reactor_index, std::vector<dispatch::app_request>& batch,
                 server::response_sink& sink) noexcept override;
 
@@ -255,6 +258,7 @@ class app_bridge final : public server::app_handler {
     bool _async_runner = false;  ///< set_async_runner was given a runner: async requests are staged for it
     PyObject* _runner = nullptr; ///< that runner (host_loop runs its loop on a reactor's thread)
     PyObject* _json_default = nullptr;
+    bool _detail_errors = false; ///< set_detail_errors
 
     const python_types& _types; ///< process-wide (module state): detached requests outlive servers
     struct task {

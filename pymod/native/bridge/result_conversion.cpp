@@ -269,16 +269,31 @@ bool convert_result(PyObject* result, const python_types& types, response_parts&
     return convert_body(result, out, true);
 }
 
-bool convert_http_error(PyObject* exc, response_parts& parts, http::response_head& head) {
+bool convert_http_error(PyObject* exc, response_parts& parts, http::response_head& head, bool detail_body) {
     intern_names();
-    // HTTPError.problem() gives its members (type, title, status, detail and any extensions).
+    // HTTPError.problem() gives its members (type, title, status, detail and any
+    // extensions); FastAPI's conventions answer {"detail": exc.detail} instead.
     PyObject* status = PyObject_GetAttr(exc, str_status);
     PyObject* headers = status ? PyObject_GetAttr(exc, str_headers) : nullptr;
-    PyObject* body = headers ? PyObject_CallMethodNoArgs(exc, str_problem) : nullptr;
+    PyObject* body = nullptr;
+    if (headers != nullptr) {
+        if (detail_body) {
+            PyObject* detail = PyObject_GetAttr(exc, str_detail);
+            body = detail ? Py_BuildValue("{sN}", "detail", detail) : nullptr;
+        } else {
+            body = PyObject_CallMethodNoArgs(exc, str_problem);
+        }
+    }
     bool ok = false;
     if (body != nullptr && convert_status(status, parts)) {
-        parts.content_type = "application/problem+json";
-        ok = write_json(body, parts.body_out()) && convert_headers(headers, parts) && build_head(parts, head);
+        // RFC 9110 §15.2, §15.3.5, §15.3.6, §15.4.5: no content (Starlette sends none either)
+        bool no_body =
+            detail_body && (parts.status < 200 || parts.status == 204 || parts.status == 205 || parts.status == 304);
+        if (!no_body) {
+            parts.content_type = detail_body ? "application/json" : "application/problem+json";
+        }
+        ok = (no_body || write_json(body, parts.body_out())) && convert_headers(headers, parts) &&
+             build_head(parts, head);
     }
     Py_XDECREF(status);
     Py_XDECREF(headers);

@@ -10,33 +10,10 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Sequence
 
-from .._problem import RequestValidationError
 from ..app import App
-from ..errors import HTTPError
 from .datastructures import State
-from .exception_handlers import http_exception_handler, request_validation_exception_handler
 from .requests import request_of
 from .routing import _FastAPIRoutes
-
-
-def _sync_http_exception(req: Any, exc: Any) -> Any:
-    """FastAPI's answer to an HTTPException, made without awaiting (the default
-    handler of a sync route)."""
-    coro = http_exception_handler(req, exc)
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    raise RuntimeError("http_exception_handler awaited")  # pragma: no cover
-
-
-def _sync_validation(req: Any, exc: Any) -> Any:
-    coro = request_validation_exception_handler(req, exc)
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    raise RuntimeError("request_validation_exception_handler awaited")  # pragma: no cover
 
 
 class FastAPI(_FastAPIRoutes, App):
@@ -72,8 +49,6 @@ class FastAPI(_FastAPIRoutes, App):
         self.root_path = root_path
         self.separate_input_output_schemas = separate_input_output_schemas
         self.webhooks = webhooks
-        self._exception_handlers[HTTPError] = _sync_http_exception
-        self._exception_handlers[RequestValidationError] = _sync_validation
         for exc_type, handler in (exception_handlers or {}).items():
             self.add_exception_handler(exc_type, handler)
         for fn in on_startup or ():
