@@ -36,7 +36,7 @@ PIP_DEBUG = $(if $(filter true,$(CI)),-Csetup-args=-Ddebug=false)
 # key unless told not to (debug info then names the first build's directory: harmless).
 export CCACHE_NOHASHDIR = true
 
-.PHONY: deps install wheel test-wheel dev run kernels kernels-ci py314 py314-ci py314-ci-test test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
+.PHONY: fastapi-tutorial deps install wheel test-wheel dev run kernels kernels-ci py314 py314-ci py314-ci-test test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
 
 deps:
 	PYTHON="$(PYTHON)" VENV_FROM="$(VENV_FROM)" ./tools/install-deps.sh
@@ -139,7 +139,7 @@ test-tools: deps
 
 # The whole suite: C++ unit tests + fuzz-corpus replays (under ASan+UBSan), end to end on
 # io_uring and on epoll, and the load generator's tests.
-test: test-unit test-py test-tools interop-test
+test: test-unit test-py test-tools interop-test fastapi-tutorial
 
 # The QUIC interop matrix on shaped paths (tests/interop; docs/http3.md, "Interop matrix"):
 # the QUIC interop runner's server cases, with aioquic and ngtcp2's gtlsclient as clients,
@@ -226,6 +226,20 @@ py314-ci-test:
 
 interop-test:
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS) tests/interop
+
+# FastAPI's own tutorial tests against ringbolt.fastapi (tests/fastapi_tutorial/run.py,
+# docs/from-fastapi.md): FastAPI's source distribution of FASTAPI_VERSION downloaded into
+# build/fastapi-tutorial (nothing of it is kept in this repository), its tests/test_tutorial
+# run unchanged on FastAPI itself (the reference) and with the fastapi and starlette imports
+# made ringbolt.fastapi's, on the installed package. Fails when the share of the tests that
+# pass on FastAPI that also pass on ringbolt is under FASTAPI_MIN_TOTAL (percent), or an
+# area's is under FASTAPI_MIN_AREA.
+FASTAPI_VERSION ?= 0.165.0
+FASTAPI_MIN_TOTAL ?= 50
+FASTAPI_MIN_AREA ?= 0
+fastapi-tutorial:
+	$(PYTHON) tests/fastapi_tutorial/run.py --version $(FASTAPI_VERSION) --min-total $(FASTAPI_MIN_TOTAL) \
+	  --min-area $(FASTAPI_MIN_AREA)
 
 # The Python version matrix: for each of MATRIX_VERSIONS, a virtualenv (build/venv312...)
 # with the test dependencies, the package built in its own directory (build/py312...),

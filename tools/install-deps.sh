@@ -19,7 +19,8 @@ APT_PACKAGES=(build-essential pkg-config liburing-dev libsimdjson-dev libzstd-de
 PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" ninja pytest pytest-timeout watchfiles
               flask django  # the WSGI server-mode tests (tests/py/test_wsgi.py)
               gunicorn  # ringbolt.workers.RingboltWorker under gunicorn's arbiter (tests/py/test_gunicorn_worker.py)
-              fastapi starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests
+              fastapi==0.165.0 starlette httpx "uvicorn[standard]" python-multipart  # ASGI end-to-end tests; FastAPI's version is make fastapi-tutorial's
+              inline-snapshot dirty-equals pytest-xdist httpx2 sqlmodel "pwdlib[argon2]" pyyaml a2wsgi strawberry-graphql  # FastAPI's tutorial tests' own needs (make fastapi-tutorial)
               websockets  # the WebSocket client of tests/py/test_websocket*.py
               zstandard brotli  # decode compressed responses (tests/py/test_compression.py)
               hypothesis  # property tests (tests/py/test_json_types.py)
