@@ -39,6 +39,18 @@ class Bad(Exception):
         self.index = index
 
 
+class Refused(Bad):
+    """pydantic's refusal of a value whose annotation carries its own validators
+    (``_models.param_validator``): every error pydantic listed, each ``loc`` relative to
+    the parameter (a list's item index first)."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self, errors: list[Any]) -> None:
+        super().__init__("", "")
+        self.errors = errors
+
+
 def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     """``(T, True)`` for ``Optional[T]`` / ``T | None``, else ``(tp, False)``."""
     origin = typing.get_origin(tp)

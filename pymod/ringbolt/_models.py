@@ -17,9 +17,9 @@ import typing
 from typing import Any, Callable
 
 from . import _problem
-from ._convert import sequence_item, unwrap_optional
+from ._convert import Refused, sequence_item, unwrap_optional
 from ._problem import ErrorList, Loc
-from .params import Required
+from .params import Depends, Param, Required
 
 Decoder = Callable[[bytes], Any]
 Writer = Callable[[Any], bytes]
@@ -167,6 +167,71 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
         except RecursionError:
             raise _problem.malformed("nested too deep") from None
     return decode_msgspec
+
+
+# ---- the validators an annotation carries (a parameter's own) ----
+
+def applies(meta: Any) -> bool:
+    """Whether pydantic applies ``meta``, one item of an ``Annotated``: an annotated_types
+    constraint (``Gt``, ``MinLen``, ``Interval``...), a ``Field(...)``, or anything with a
+    core schema of its own (``AfterValidator``, ``BeforeValidator``, ``PlainValidator``,
+    ``WrapValidator``, ``Strict``...). A ringbolt marker, a string, a ``Doc`` do not."""
+    if isinstance(meta, (Param, Depends)) or isinstance(meta, str):
+        return False
+    at = sys.modules.get("annotated_types")
+    if at is not None and isinstance(meta, (at.BaseMetadata, at.GroupedMetadata)):
+        return True
+    fields = sys.modules.get("pydantic.fields")
+    if fields is not None and isinstance(meta, fields.FieldInfo):
+        return True
+    return hasattr(type(meta), "__get_pydantic_core_schema__")
+
+
+def carries_validators(tp: Any, meta: Any = ()) -> bool:
+    """Whether ``meta`` (a parameter's ``Annotated`` metadata) or an ``Annotated`` inside
+    ``tp`` (``list[Annotated[int, Gt(0)]]``) holds something pydantic applies."""
+    if any(applies(m) for m in meta):
+        return True
+    for arg in typing.get_args(tp):
+        if typing.get_origin(arg) is typing.Annotated:
+            inner, *more = typing.get_args(arg)
+            if carries_validators(inner, more):
+                return True
+        elif carries_validators(arg):
+            return True
+    return False
+
+
+def param_validator(tp: Any, meta: Any) -> Callable[[Any], Any]:
+    """``convert(text) -> value`` for a path, query, header, cookie or form value (or the
+    list of a repeated one) whose annotation carries validators (``carries_validators``):
+    pydantic validates it with them, from the text, as FastAPI does. ringbolt's two
+    rules for those values stay: a float is finite (``finite_number``), a ``pattern`` is
+    Python's ``re.search``. ``meta``: the ``Annotated`` metadata, in which a ringbolt
+    marker stands for its constraints (``Query(ge=1)`` as ``Field(ge=1)``). A refusal
+    raises ``_convert.Refused`` with pydantic's errors. Made once, at registration."""
+    try:
+        from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+    except ImportError:
+        raise ImportError("a parameter whose annotation carries validators (Field, annotated_types, "
+                          "AfterValidator...) is validated by pydantic: pip install 'ringbolt[pydantic]'") from None
+    items = []
+    for m in meta:
+        if isinstance(m, Param):
+            if m.constraints():
+                items.append(Field(**m.constraints()))
+        elif not isinstance(m, Depends):
+            items.append(m)
+    target = typing.Annotated[(tp, *items)] if items else tp
+    adapter: Any = TypeAdapter(target, config=ConfigDict(allow_inf_nan=False, regex_engine="python-re"))
+    validate = getattr(adapter, "validator", adapter).validate_python  # pydantic-core's own entry
+
+    def convert(value: Any) -> Any:
+        try:
+            return validate(value)
+        except ValidationError as exc:
+            raise Refused(exc.errors(include_url=False)) from None
+    return convert
 
 
 def constrained(tp: Any, constraints: dict[str, Any], library: str) -> Any:

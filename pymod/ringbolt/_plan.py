@@ -73,6 +73,9 @@ class ParamSpec:
     convert: Callable[[Any], Any] | None  #: text (or list of texts) -> value; None: taken as it is
     loc: tuple[Any, ...]  #: where an error points: ("query", "limit")
     inline: Any = None  #: ``_convert.Inline``: how the runner converts it without a call, or None
+    #: the ``Annotated`` metadata pydantic applies (``Field(ge=1)``, ``Gt(0)``, ``AfterValidator``...,
+    #: the marker left out): when there is any (or inside the type), pydantic validates the value
+    meta: tuple[Any, ...] = ()
 
     @property
     def fresh_default(self) -> bool:
@@ -331,9 +334,10 @@ class Planner:
             default = marker.default if marker.default is not Required else Required
         if marker.default is not Required and default is Required:
             default = marker.default
-        return self._param(p.name, base, marker, default, where)
+        return self._param(p.name, base, marker, default, where, meta)
 
-    def _param(self, name: str, annotation: Any, marker: Param, default: Any, where: str) -> ParamSpec:
+    def _param(self, name: str, annotation: Any, marker: Param, default: Any, where: str,
+               meta: list[Any] | None = None) -> ParamSpec:
         source = marker.source
         if annotation is inspect.Parameter.empty:
             annotation = str if source not in ("body", "file") else Any
@@ -349,6 +353,7 @@ class Planner:
             required, default = True, Required
         spec = ParamSpec(name, source, key, annotation, marker, required, default, False, None,
                          ("body" if source in ("form", "file") else source, key))
+        spec.meta = tuple(m for m in meta or () if _models.applies(m))
         if source == "body":
             self.body_params.append(spec)
             if getattr(marker, "embed", None):
@@ -361,9 +366,25 @@ class Planner:
             item = seq[0] if seq is not None else inner
             spec.convert = _file_converter(item, spec.is_list, where)
             return spec
+        if seq is not None and source in ("path", "cookie"):
+            raise PlanError(f"{where}: a {source} parameter cannot be a list")
+        if spec.meta or _models.carries_validators(annotation):
+            # validators of the annotation's own (Field(ge=1), AfterValidator...): pydantic's,
+            # with the marker's constraints where the marker stands; no inline form
+            spec.is_list = seq is not None
+            own = list(meta or ())
+            if marker not in own:
+                own.insert(0, marker)  # a marker given as the default
+            try:
+                spec.convert = _models.param_validator(annotation, own)
+            except ImportError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - pydantic refusing the type or a validator, named
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise PlanError(f"{where}: pydantic cannot validate {annotation!r} with {list(spec.meta)}: "
+                                f"{first}") from None
+            return spec
         if seq is not None:
-            if source in ("path", "cookie"):
-                raise PlanError(f"{where}: a {source} parameter cannot be a list")
             spec.is_list = True
             spec.convert = _convert.sequence(seq[0], seq[1], marker)
         else:
@@ -416,16 +437,27 @@ def _body(planner: Planner) -> BodySpec | None:
         names = [p.key for p in params]
         if len(set(names)) != len(names):
             raise PlanError(f"two body parameters share one name: {names}")
-        decode = _models.embedded_decoder([(p.key, p.annotation, p.default, p.marker.constraints())
+        decode = _models.embedded_decoder([(p.key, _body_type(p), p.default, p.marker.constraints())
                                            for p in params])
         required = any(p.required for p in params)
     else:
         p = params[0]
-        tp = _models.constrained(p.annotation, p.marker.constraints(), _models.library_for(p.annotation))
+        tp = _models.constrained(_body_type(p), p.marker.constraints(), _models.library_for(p.annotation))
         decode = _models.body_decoder(tp, ("body",))
         required = p.required
     media = params[0].marker.media_type or "application/json"
     return BodySpec(params, embed, decode, required, media)
+
+
+def _body_type(p: ParamSpec) -> Any:
+    """A body parameter's type with the ``Annotated`` metadata pydantic applies
+    (``Annotated[int, Body(), Gt(0)]``): pydantic's to validate, never msgspec's."""
+    if not p.meta:
+        return p.annotation
+    if _models.library_for(p.annotation) != "pydantic":
+        raise PlanError(f"body parameter {p.name!r}: msgspec validates {p.annotation!r} and does not apply "
+                        f"{list(p.meta)} (pydantic's): write msgspec.Meta(...) in the Struct")
+    return Annotated[(p.annotation, *p.meta)]
 
 
 def _response(fn: Any, response_model: Any, status_code: int | None) -> ResponseSpec:

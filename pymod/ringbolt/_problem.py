@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from ._convert import Refused
 from .errors import PROBLEM_JSON, HTTPError, ValidationError
 from ._native import json_dumps
 from .response import Response
@@ -145,6 +146,9 @@ def bad(errors: ErrorList | None, loc: Loc, exc: Any, value: Any) -> ErrorList:
     ``loc`` (an item of a list adds its index)."""
     if errors is None:
         errors = []
+    if type(exc) is Refused:  # pydantic's errors of a parameter with its own validators
+        errors.extend(from_pydantic(exc.errors, loc))
+        return errors
     if exc.index is not None:
         loc = (*loc, exc.index)
         value = value[exc.index]
