@@ -37,7 +37,7 @@ class RequestValidationError(ValidationError):
         self.errors = listed
 
     def problem(self) -> dict[str, Any]:
-        return {"type": self.type, "title": self.title, "status": 422, "detail": list(self.errors)}
+        return {"type": self.type, "title": self.title, "status": 422, "detail": writable(self.errors)}
 
 
 def _own(error: dict[str, Any]) -> dict[str, Any]:
@@ -82,8 +82,12 @@ _PROBLEM_HEAD = b'{"type":"about:blank","title":"Unprocessable Content","status"
 def invalid_response(errors: ErrorList) -> Response:
     """The 422 answer for ``errors`` (in FastAPI's order already: the runner reads path,
     query, header, cookie, then body), built without Response's checks."""
+    try:
+        data = json_dumps(errors)
+    except (TypeError, ValueError):  # an input JSON cannot hold as it is (NaN from a body): never a 500
+        data = json_dumps(writable(errors))
     resp = _new_response(Response)
-    resp.body = _PROBLEM_HEAD + json_dumps(errors) + b"}"
+    resp.body = _PROBLEM_HEAD + data + b"}"
     resp.status = 422
     resp.headers = _empty_headers(ResponseHeaders)
     resp.content_type = PROBLEM_JSON
@@ -96,8 +100,12 @@ def invalid_response(errors: ErrorList) -> Response:
 def detail_invalid_response(errors: ErrorList) -> Response:
     """The 422 answer for ``errors`` in FastAPI's conventions: ``{"detail": [...]}`` as
     application/json."""
+    try:
+        data = json_dumps(errors)
+    except (TypeError, ValueError):  # as invalid_response: never a 500
+        data = json_dumps(writable(errors))
     resp = _new_response(Response)
-    resp.body = b'{"detail":' + json_dumps(errors) + b"}"
+    resp.body = b'{"detail":' + data + b"}"
     resp.status = 422
     resp.headers = _empty_headers(ResponseHeaders)
     resp.content_type = "application/json"
@@ -105,6 +113,33 @@ def detail_invalid_response(errors: ErrorList) -> Response:
     resp._cookies = None
     resp.background = None
     return resp
+
+
+def writable(errors: ErrorList) -> ErrorList:
+    """A copy of ``errors`` that JSON can hold: a value that is not JSON's own (an
+    ``input`` pydantic read from a body) as text: ``NaN``, ``Infinity`` and ``-Infinity``
+    as those strings (pydantic's ``ser_json_inf_nan="strings"``), bytes as their UTF-8
+    text, anything else as its ``str()``."""
+    return [{k: _json_value(v) for k, v in e.items()} for e in errors]
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or type(v) in (str, int, bool):
+        return v
+    if isinstance(v, str):
+        return str.__str__(v)  # a str enum: its value
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        x = float(v)
+        return x if x - x == 0.0 else "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"
+    if isinstance(v, dict):
+        return {k if type(k) is str else str(k): _json_value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    return str(v)
 
 
 def json_response(data: bytes, status: int) -> Response:

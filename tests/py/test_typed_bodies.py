@@ -306,3 +306,76 @@ def test_nasty_input_is_refused_precisely(served: Transport, method: str, path: 
     assert time.monotonic() - start < 10
     if r.status >= 400:
         assert r.content_type == "application/problem+json", r.body[:200]
+
+
+# ---- NaN and Infinity in a JSON body (tests/py/apps/typed_checks_app.py) ----
+
+checked = transport_fixture("testclient", "http1", app="typed_checks_app:app")
+
+
+def _price(value: bytes) -> bytes:
+    return b'{"name":"a","price":' + value + b"}"
+
+
+# (route, body, status, [(type, loc, input)] of a 422, or the 201's JSON). pydantic reads
+# NaN, Infinity and -Infinity (and 1e400 as Infinity) in JSON; a float field takes them,
+# as in FastAPI. Where a field refuses one, FastAPI answers 500 (its JSON writer cannot
+# write the error's input); ringbolt answers the 422, the input written as the string
+# "NaN", "Infinity" or "-Infinity". msgspec refuses them as it reads the JSON.
+NON_FINITE: list[tuple[str, bytes, int, Any]] = [
+    ("/p/items", _price(b"NaN"), 422, [("greater_than_equal", ("body", "price"), "NaN")]),
+    ("/p/items", _price(b"-Infinity"), 422, [("greater_than_equal", ("body", "price"), "-Infinity")]),
+    ("/p/items", _price(b"Infinity"), 201, {"name": "a", "price": None}),  # the response model's writer
+    ("/p/items", b'{"name":"a","price":1,"tags":[{"name":NaN}]}', 422,
+     [("string_type", ("body", "tags", 0, "name"), "NaN")]),
+    ("/p/items", b"[NaN,1e400]", 422, [("model_type", ("body",), ["NaN", "Infinity"])]),
+    ("/p/items", b'{"price":NaN}', 422, [("missing", ("body", "name"), {"price": "NaN"}),
+                                         ("greater_than_equal", ("body", "price"), "NaN")]),
+    ("/p/embed", b'{"item":{"name":"a","price":1},"user":{"id":1},"importance":NaN}', 422,
+     [("finite_number", ("body", "importance"), "NaN")]),
+    ("/m/items", _price(b"NaN"), 400, None),
+]
+
+# the same, on the routes of typed_checks_app (which FastAPI answers 500 or 201)
+NON_FINITE_CHECKS: list[tuple[str, bytes, int, Any]] = [
+    ("/nan/constrained", _price(b"NaN"), 422, [("greater_than_equal", ("body", "price"), "NaN")]),
+    ("/nan/constrained", _price(b"Infinity"), 201, {"price": "inf"}),
+    ("/nan/loose", _price(b"NaN"), 201, {"price": "nan"}),
+    ("/nan/loose", _price(b"-Infinity"), 201, {"price": "-inf"}),
+    ("/nan/int", _price(b"NaN"), 422, [("finite_number", ("body", "price"), "NaN")]),
+    ("/nan/int", _price(b"1e400"), 422, [("finite_number", ("body", "price"), "Infinity")]),
+]
+
+
+def _non_finite_answer(r: Answer, status: int, expected: Any) -> None:
+    assert r.status == status, r.body
+    if status == 422:
+        assert r.content_type == "application/problem+json"
+        assert [(e["type"], tuple(e["loc"]), e["input"]) for e in r.json()["detail"]] == expected
+    elif status == 201:
+        assert r.json() == expected
+    else:
+        assert r.json()["detail"].startswith("Invalid JSON body")
+
+
+@pytest.mark.parametrize("path,body,status,expected", NON_FINITE, ids=[f"{c[0]}-{c[1][-20:].decode()}" for c in NON_FINITE])
+def test_non_finite_numbers_in_a_body(served: Transport, path: str, body: bytes, status: int, expected: Any) -> None:
+    _non_finite_answer(served.call("POST", path, [("content-type", "application/json")], body), status, expected)
+
+
+@pytest.mark.parametrize("path,body,status,expected", NON_FINITE_CHECKS,
+                         ids=[f"{c[0]}-{c[1][-20:].decode()}" for c in NON_FINITE_CHECKS])
+def test_non_finite_numbers_where_fastapi_fails(checked: Transport, path: str, body: bytes, status: int,
+                                                expected: Any) -> None:
+    _non_finite_answer(checked.call("POST", path, [("content-type", "application/json")], body), status, expected)
+
+
+def test_request_validation_error_problem_is_writable() -> None:
+    """The problem a RequestValidationError answers (an app's handler may call it) holds
+    what JSON can: a non-finite input as its name, bytes as text, others as str()."""
+    from ringbolt._native import json_dumps
+    from ringbolt._problem import RequestValidationError
+    exc = RequestValidationError([{"type": "t", "loc": ["body"], "msg": "m",
+                                   "input": {"a": [float("nan"), float("-inf"), b"raw", {1, 2}, (1, 2.5)]}}])
+    problem = json.loads(json_dumps(exc.problem()))
+    assert problem["detail"][0]["input"] == {"a": ["NaN", "-Infinity", "raw", "{1, 2}", [1, 2.5]]}

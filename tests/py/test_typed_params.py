@@ -17,7 +17,7 @@ from pydantic import AfterValidator
 
 from ringbolt import Path
 
-from typed_helpers import Transport, multipart, transport, transport_fixture
+from typed_helpers import Transport, multipart, transport_fixture
 
 served = transport_fixture("testclient", "http1")
 
@@ -195,17 +195,11 @@ def test_file_parts(served: Transport) -> None:
 # FastAPI: each request below goes to ringbolt (in process and over a socket) and to the
 # same routes built with FastAPI's markers, and the answers must be the same.
 
-@pytest.fixture(scope="module", params=["testclient", "http1"])
-def checked(request: pytest.FixtureRequest) -> Iterator[Transport]:
-    t = transport(request.param, "typed_checks_app:app")
-    try:
-        yield t
-    finally:
-        t.close()
+checked = transport_fixture("testclient", "http1", app="typed_checks_app:app")
 
 
 @pytest.fixture(scope="module")
-def fastapi_app() -> Any:
+def fastapi_app() -> Iterator[Any]:
     from fastapi.testclient import TestClient
     import typed_checks_app
     with TestClient(typed_checks_app.build(fastapi=True), raise_server_exceptions=False) as client:
