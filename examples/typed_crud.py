@@ -3,7 +3,8 @@ model validated from the request's bytes, the id a typed path parameter, the pag
 constrained query parameter, the store a dependency, a duplicate a 409 and a missing item
 a 404 (HTTPException); every refusal is one 422 problem listing each failure.
 
-    python examples/typed_crud.py      # then: curl -X POST localhost:8000/items -d '{"name": "a", "price": 2.5}'
+    python examples/typed_crud.py      # then (a JSON body needs its Content-Type, as in FastAPI):
+    curl localhost:8000/items -H 'content-type: application/json' -d '{"name": "a", "price": 2.5}'
 """
 
 from __future__ import annotations

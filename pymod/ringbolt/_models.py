@@ -123,11 +123,20 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
     """``decode(raw) -> value`` for a JSON body of type ``tp``, or a BodyInvalid (422,
     errors located under ``prefix``). Raises an HTTPError 400 for bytes that are not
     JSON, nested deeper than the library reads, or a number too long."""
+    return body_decoders(tp, prefix)[0]
+
+
+def body_decoders(tp: Any, prefix: Loc = ("body",)) -> tuple[Decoder, Decoder]:
+    """``body_decoder(tp, prefix)``, and the decoder of a body whose Content-Type is not
+    JSON (``is_json_type``): its bytes validated as they are, not read as JSON, as
+    FastAPI does (a model refuses them, 422 ``model_attributes_type``; an ``int`` or
+    ``str`` body may take them)."""
     adapter = _adapter(tp) if library_for(tp) == "pydantic" else None
     if adapter is not None:
         import pydantic
-        # pydantic-core's own entry (TypeAdapter.validate_json only forwards to it)
+        # pydantic-core's own entries (TypeAdapter.validate_json only forwards to them)
         validate = getattr(adapter, "validator", adapter).validate_json
+        validate_python = getattr(adapter, "validator", adapter).validate_python
         PydanticError = pydantic.ValidationError
 
         def decode_pydantic(raw: bytes) -> Any:
@@ -138,10 +147,17 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
                 if errors and errors[0]["type"] == "json_invalid":
                     raise _problem.malformed(errors[0]["msg"].removeprefix("Invalid JSON: ")) from None
                 return BodyInvalid(_problem.from_pydantic(errors, prefix))
-        return decode_pydantic
+
+        def as_they_are_pydantic(raw: bytes) -> Any:
+            try:
+                return validate_python(raw, from_attributes=True)  # FastAPI's ModelField.validate
+            except PydanticError as exc:
+                return BodyInvalid(_problem.from_pydantic(exc.errors(include_url=False), prefix))
+        return decode_pydantic, as_they_are_pydantic
 
     import msgspec
     decode = msgspec.json.Decoder(tp).decode
+    convert = msgspec.convert
     MsgspecError = msgspec.ValidationError
     DecodeError = msgspec.DecodeError
     # msgspec reports one failure, as a message: the errors of a message met before are
@@ -166,7 +182,28 @@ def body_decoder(tp: Any, prefix: Loc = ("body",)) -> Decoder:
             raise _problem.malformed(str(exc).removeprefix("JSON is malformed: ")) from None
         except RecursionError:
             raise _problem.malformed("nested too deep") from None
-    return decode_msgspec
+
+    def as_they_are_msgspec(raw: bytes) -> Any:
+        try:
+            return convert(raw, tp)
+        except MsgspecError as exc:
+            return BodyInvalid(_problem.from_msgspec(str(exc), prefix))
+    return decode_msgspec, as_they_are_msgspec
+
+
+def is_json_type(value: str | None) -> bool:
+    """Whether a request's Content-Type names JSON: ``application/json`` or
+    ``application/<anything>+json``, in any case, with any parameters (FastAPI's test,
+    with ``email.message``'s reading of the header). None or empty is not JSON: FastAPI's
+    ``strict_content_type=True``, its default, which keeps a cross-site form (it can send
+    ``text/plain``, or no type, without a CORS preflight) from posting a JSON body."""
+    if not value:
+        return False
+    if value.startswith("application/json;"):  # the usual one with a charset
+        return True
+    kind = value.split(";", 1)[0].strip().lower()
+    main, _, sub = kind.partition("/")
+    return main == "application" and "/" not in sub and (sub == "json" or sub.endswith("+json"))
 
 
 # ---- the validators an annotation carries (a parameter's own) ----

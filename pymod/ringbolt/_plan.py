@@ -28,11 +28,12 @@ import enum
 import functools
 import inspect
 import re
+import types
 import typing
 import uuid
 from typing import Annotated, Any, Callable, Iterator
 
-from . import _convert, _models
+from . import _convert, _models, _problem
 from ._depends import kind_of
 from ._native import Request
 from .background import BackgroundTasks
@@ -132,6 +133,9 @@ class BodySpec:
     params: list[ParamSpec]  #: every body parameter, in the order met
     embed: bool  #: the body is an object with one member per parameter
     decode: Callable[[bytes], Any]  #: raw bytes -> the value (embedded: an object with the members)
+    #: raw bytes -> the value when the Content-Type is not JSON (``_models.is_json_type``):
+    #: the bytes validated as they are, as FastAPI does (a model refuses them: a 422)
+    not_json: Callable[[bytes], Any]
     required: bool
     media_type: str = "application/json"
 
@@ -439,14 +443,15 @@ def _body(planner: Planner) -> BodySpec | None:
             raise PlanError(f"two body parameters share one name: {names}")
         decode = _models.embedded_decoder([(p.key, _body_type(p), p.default, p.marker.constraints())
                                            for p in params])
+        not_json = _embedded_not_json(params)
         required = any(p.required for p in params)
     else:
         p = params[0]
         tp = _models.constrained(_body_type(p), p.marker.constraints(), _models.library_for(p.annotation))
-        decode = _models.body_decoder(tp, ("body",))
+        decode, not_json = _models.body_decoders(tp, ("body",))
         required = p.required
     media = params[0].marker.media_type or "application/json"
-    return BodySpec(params, embed, decode, required, media)
+    return BodySpec(params, embed, decode, not_json, required, media)
 
 
 def _body_type(p: ParamSpec) -> Any:
@@ -458,6 +463,24 @@ def _body_type(p: ParamSpec) -> Any:
         raise PlanError(f"body parameter {p.name!r}: msgspec validates {p.annotation!r} and does not apply "
                         f"{list(p.meta)} (pydantic's): write msgspec.Meta(...) in the Struct")
     return Annotated[(p.annotation, *p.meta)]
+
+
+def _embedded_not_json(params: list[ParamSpec]) -> Callable[[bytes], Any]:
+    """The embedded body when the request's Content-Type is not JSON: no member is read
+    from it (FastAPI's answer): each required parameter missing, the others their default."""
+    missing: list[dict[str, Any]] = []
+    for p in params:
+        if p.required:
+            missing = _problem.missing(missing, ("body", p.key))
+    if missing:
+        refused = _models.BodyInvalid(missing)
+        return lambda raw: refused
+
+    def defaults(raw: bytes) -> Any:
+        return types.SimpleNamespace(**{p.key: p.marker.default_factory() if p.marker.default_factory is not None
+                                        else copy_default(p.default) if p.fresh_default else p.default
+                                        for p in params})
+    return defaults
 
 
 def _response(fn: Any, response_model: Any, status_code: int | None) -> ResponseSpec:

@@ -34,8 +34,8 @@ from typing import Any, Callable
 from . import _depends, _problem
 from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
 from ._depends import AppDependencies, AppValue
-from ._models import BodyInvalid, any_writer
 from ._jsonable import jsonable_default
+from ._models import BodyInvalid, any_writer, is_json_type
 from ._native import RawJSON, json_dumps
 from ._plan import (BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
                     copy_default)
@@ -163,7 +163,7 @@ class _Compiler:
             "close_now": _depends.close_now, "close_now_async": _depends.close_now_async,
             "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
             "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
-            "FINITE": FINITE, "APP": app,
+            "FINITE": FINITE, "is_json": is_json_type, "APP": app,
         }
         # FastAPI's conventions (App(conventions="fastapi")): its 422 body and its writer
         self.fastapi = getattr(app, "conventions", "ringbolt") == "fastapi"
@@ -288,8 +288,13 @@ class _Compiler:
                 x.append(f"    {names[id(p)]} = copy_default({default})" if p.fresh_default
                          else f"    {names[id(p)]} = {default}")
         decode = self.const("B", spec.decode)
+        not_json = self.const("B", spec.not_json)
         x.append("else:")
-        x.append(f"    body = {decode}(raw)")
+        # FastAPI's CSRF guard: only a JSON Content-Type is read as JSON (a cross-site form
+        # sends text/plain, or no type, without a preflight); other bytes are validated as
+        # they are, which a model refuses
+        x.append("    ct = req.header('content-type')")
+        x.append(f"    body = {decode}(raw) if ct == 'application/json' or is_json(ct) else {not_json}(raw)")
         x.append("    if type(body) is BodyInvalid: err = extend(err, body)")
         if spec.embed:
             x.append("    else:")

@@ -220,7 +220,8 @@ def test_the_document_matches_what_is_enforced() -> None:
         assert c.get("/items?limit=100").status_code == 200
         assert c.get("/items/x").status_code == 404  # {item_id:int}: the documented 404
         assert c.post("/items", json={"name": "a", "price": 1}).status_code == 401
-        assert c.post("/items", content=b"{", headers={"authorization": "Bearer good"}).status_code == 400
+        bad_json = {"authorization": "Bearer good", "content-type": "application/json"}
+        assert c.post("/items", content=b"{", headers=bad_json).status_code == 400
         r = c.get("/search", params={"query": "ab"}, headers={"x-request-source": "x" * 41})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "x-request-source"]
         assert c.post("/notes", json={"text": "t", "priority": 6}).status_code == 422
