@@ -87,12 +87,13 @@ test-unit: asan
 # run one backend with the package already installed (CI installs it in another step).
 # The second backend skips PY_TABLES: files whose cases are Python over the native request
 # objects (the typed layer's tables of conversions and models, the OpenAPI document and
-# schemathesis, auth, templates, caching, tracing), the same on either backend; the typed
-# routes over every protocol, their dependencies and their wiring still run on both
-# (test_typed_serving.py, test_typed_depends.py, test_typed_app.py).
+# schemathesis, auth, templates, caching, tracing, every shortcut x every guard), the same
+# on either backend; the typed routes over every protocol, their dependencies and their
+# wiring still run on both (test_typed_serving.py, test_typed_depends.py, test_typed_app.py).
 PY_TABLES = $(addprefix --ignore=tests/py/,test_typed_params.py test_typed_bodies.py test_typed_openapi.py \
   test_typed_openapi_security.py test_typed_openapi_schemathesis.py test_typed_port.py test_docs_from_fastapi.py \
-  test_auth_jwt.py test_auth_jwks.py test_auth_keys.py test_docs_auth.py test_templates.py test_cache.py test_tracing.py)
+  test_auth_jwt.py test_auth_jwks.py test_auth_keys.py test_docs_auth.py test_templates.py test_cache.py test_tracing.py \
+  test_shortcut_guards.py)
 # Nor does it run PY_OWN: the files whose work is Python's own (the CLI's options, gunicorn's
 # arbiter, FastAPI's static files and thread pool: 57 CPU s on io_uring, about twice that
 # under ASan), each of whose C++ paths another file runs on both backends.
