@@ -298,7 +298,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
             else:  # a cached typed route: its cache between its dependencies (guards) and its handler
                 gate = self._cache_gate(d.plan, d.path, spec) if spec is not None else None
                 handler = build_runner(d.plan, self._dependencies, raise_invalid, self, gate)
-                spec, etag = None, False  # (its ETags come with its cache)
+                if gate is not None:
+                    spec, etag = None, False  # (its ETags come with its cache; etag=True alone: around it)
             if spec is not None or etag:
                 handler = self._cache_around(handler, d.path, spec, etag)
             tracing = self._tracing
