@@ -252,16 +252,19 @@ def is_plain_handler(fn: Any) -> bool:
     if p.kind is p.KEYWORD_ONLY or isinstance(p.default, (Param, Depends)):
         return False
     ann = p.annotation
-    if ann is p.empty or p.name in ("req", "request"):
-        return _split(ann)[1] == [] if not isinstance(ann, str) else "Annotated" not in ann
-    if ann in (Request, Any, "Request", "ringbolt.Request", "Any", "typing.Any"):
-        return True
     if isinstance(ann, str):
+        # Text (or ``from __future__ import annotations``): read with its markers, so
+        # "Annotated[Any, Depends(f)]" or an alias of it is a typed route, f run before it.
         try:
-            ann = typing.get_type_hints(fn).get(p.name)
-        except Exception:  # noqa: BLE001 - an annotation we cannot read is not a Request
-            return False
-    return ann is Request or ann is Any
+            ann = typing.get_type_hints(fn, include_extras=True).get(p.name, ann)
+        except Exception:  # noqa: BLE001 - read as written below
+            pass
+    if isinstance(ann, str):  # text that does not resolve here: no marker in it, and the request by name or type
+        return "Annotated" not in ann and (p.name in ("req", "request") or ann in (
+            "Request", "ringbolt.Request", "Any", "typing.Any"))
+    if _split(ann)[1]:
+        return False  # Annotated metadata: a marker, or at least a typed parameter
+    return ann is p.empty or p.name in ("req", "request") or ann is Request or ann is Any
 
 
 def _split(annotation: Any) -> tuple[Any, list[Any]]:
