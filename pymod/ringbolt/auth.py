@@ -484,7 +484,7 @@ class JWTAuth(Verifier):
 
     def __repr__(self) -> str:
         source = f"jwks_url={self.keys.url!r}" if self.keys is not None else "key=..."
-        return f"JWTAuth(algorithms={self.algorithms!r}, {source}, scheme_name={self.scheme_name!r})"
+        return f"{type(self).__name__}(algorithms={self.algorithms!r}, {source}, scheme_name={self.scheme_name!r})"
 
 
 def _is_time(value: Any) -> bool:

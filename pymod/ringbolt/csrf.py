@@ -85,6 +85,9 @@ class CSRF:
         self.exempt_bearer = exempt_bearer
         self._signer = Signer(sessions.secret_keys, b"csrf")
 
+    def __repr__(self) -> str:
+        return f"CSRF(allowed_origins={sorted(self.allowed_origins)!r}, same_origin={self.same_origin!r})"
+
     # ---- tokens ----
     def token(self, req: Any) -> str:
         """A token for the request's session (made on first use: the session then changes

@@ -17,15 +17,17 @@ import inspect
 import logging
 import re
 import traceback
+import typing
 from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 
 from ._error_log import log_failure
 from ._native import Request
-from ._plan import UNSET, RoutePlan, plan_route
+from ._plan import UNSET, RoutePlan, is_plain_handler, plan_route
 from .caching import as_cache
 from .datastructures import ResponseHeaders
 from .rate_limit import RateLimit, route_limit
 from .errors import HTTPError, problem, problem_response, require_str
+from .params import Depends
 from .response import FileResponse, Response, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
@@ -60,6 +62,30 @@ def _shape(path: str) -> str:
 
 def _name(fn: Any) -> str:
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn))
+
+
+def _named(deps: Iterable[Any]) -> str:
+    """Dependencies (guards) for a refusal: ``Security(APIKeyAuth(...)), Depends(login)``."""
+    return ", ".join(repr(d) for d in deps)
+
+
+def _taken(fn: Any) -> str:
+    """What a handler takes, for a refusal: its parameters, each with its marker."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return "parameters"
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # noqa: BLE001 - the annotations as written
+        hints = {}
+    out = []
+    for p in params:
+        markers = [m for m in getattr(hints.get(p.name, p.annotation), "__metadata__", ()) if isinstance(m, Depends)]
+        if isinstance(p.default, Depends):
+            markers.append(p.default)
+        out.append(f"{p.name}: {markers[0]!r}" if markers else p.name)
+    return ", ".join(out) if out else "no parameter"
 
 
 def _is_async(fn: Any) -> bool:
@@ -214,7 +240,7 @@ class RouteGroup:
         deps = [*self._route_dependencies, *(dependencies or ())]
         if const and deps:
             raise ValueError(f"route {path!r}: a const route is answered natively, without dependencies= "
-                             "(its own or its router's)")
+                             f"(its own or its router's), and would never run {_named(deps)}")
         options = {"responses": responses, "tags": list(tags or ()), "summary": summary, "description": description,
                    "include_in_schema": include_in_schema, "operation_id": operation_id, "deprecated": deprecated,
                    "name": name, "methods": list(dict.fromkeys(method_list))}
@@ -222,6 +248,10 @@ class RouteGroup:
         def decorator(fn: H) -> H:
             if not callable(fn):
                 raise TypeError(f"handler for {path!r} is not callable")
+            if const and not is_plain_handler(fn):
+                raise ValueError(f"route {path!r}: a const route is answered natively, once at start-up and with "
+                                 f"no request, so its handler takes the request alone (def h(req)); {_name(fn)} "
+                                 f"takes {_taken(fn)}, which would never run or be checked: drop const=True")
             def replan(with_deps: list[Any]) -> RoutePlan | None:
                 return plan_route(full, fn, response_model=response_model, status_code=status_code,
                                   dependencies=with_deps or None, **options)
@@ -315,7 +345,8 @@ class RouteGroup:
                 kind = "a WebSocket endpoint does not run dependencies" if d.websocket else \
                     "a const route is answered natively, without dependencies="
                 raise ValueError(f"route {' '.join(d.methods)} {path}{where}: {kind}, and the router it is "
-                                 "included into has dependencies=")
+                                 f"included into has dependencies= that would never run: "
+                                 f"{_named(self._route_dependencies)}")
             deps = (*self._route_dependencies, *deps)
             plan = d.replan(list(deps))
         return RouteDef(path, d.methods, d.handler, d.const, d.websocket, (middleware, *d.scopes), plan, d.options,
