@@ -9,6 +9,9 @@ from ..routing import Router
 _FASTAPI_ONLY = ("response_model_include", "response_model_exclude", "response_model_by_alias",
                  "response_model_exclude_unset", "response_model_exclude_defaults", "response_model_exclude_none",
                  "response_description", "response_class", "openapi_extra", "callbacks", "generate_unique_id_function")
+#: FastAPI's options the OpenAPI document reads (ringbolt.openapi): kept in the route's options
+_DOCUMENT = ("response_description", "response_class", "openapi_extra", "callbacks", "generate_unique_id_function",
+             "response_model")
 
 
 def _strip(options: dict[str, Any]) -> dict[str, Any]:
@@ -16,23 +19,35 @@ def _strip(options: dict[str, Any]) -> dict[str, Any]:
 
 
 class _FastAPIRoutes:
+    def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Any:
+        decorator = self.route(path, methods, **_strip(options))  # type: ignore[attr-defined]
+        kept = {k: options[k] for k in _DOCUMENT if k in options}
+        if not kept:
+            return decorator
+
+        def register(fn: Any) -> Any:
+            out = decorator(fn)
+            self._defs[-1].options.update(kept)  # type: ignore[attr-defined]
+            return out
+        return register
+
     def get(self, path: str, **options: Any) -> Any:
-        return self.route(path, ["GET"], **_strip(options))  # type: ignore[attr-defined]
+        return self._fastapi_route(path, ["GET"], options)
 
     def post(self, path: str, **options: Any) -> Any:
-        return self.route(path, ["POST"], **_strip(options))  # type: ignore[attr-defined]
+        return self._fastapi_route(path, ["POST"], options)
 
     def put(self, path: str, **options: Any) -> Any:
-        return self.route(path, ["PUT"], **_strip(options))  # type: ignore[attr-defined]
+        return self._fastapi_route(path, ["PUT"], options)
 
     def delete(self, path: str, **options: Any) -> Any:
-        return self.route(path, ["DELETE"], **_strip(options))  # type: ignore[attr-defined]
+        return self._fastapi_route(path, ["DELETE"], options)
 
     def patch(self, path: str, **options: Any) -> Any:
-        return self.route(path, ["PATCH"], **_strip(options))  # type: ignore[attr-defined]
+        return self._fastapi_route(path, ["PATCH"], options)
 
     def api_route(self, path: str, methods: Iterable[str] = ("GET",), **options: Any) -> Any:
-        return self.route(path, list(methods), **_strip(options))  # type: ignore[attr-defined]
+        return self._fastapi_route(path, list(methods), options)
 
     def include_router(self, router: Any, *, prefix: str = "", tags: Any = None, dependencies: Any = None,
                        responses: Any = None, **_: Any) -> None:
