@@ -206,10 +206,12 @@ class OpenAPIApp:
             if not ours or self._openapi_made == (len(self._defs), id(made)):
                 return made  # one the app set itself, or ours and still current
         from .openapi import get_openapi
+        extra = getattr(self, "_openapi_extra_options", None)
         made = get_openapi(title=self.title, version=self.version, summary=self.summary,
                            description=self.description, routes=self.routes_for_openapi(), tags=self.openapi_tags,
                            servers=self.servers, terms_of_service=self.terms_of_service, contact=self.contact,
-                           license_info=self.license_info)
+                           license_info=self.license_info, conventions=getattr(self, "conventions", "ringbolt"),
+                           **(extra() if callable(extra) else {}))
         self.openapi_schema = made
         self._openapi_made = (len(self._defs), id(made))
         return made

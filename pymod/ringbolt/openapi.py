@@ -1,9 +1,15 @@
 """The OpenAPI 3.1 document of an App, generated from the plans its routes were
-registered with (``App.route_plans``, ``ringbolt._plan``): the parameters, bodies,
+registered with (``App.route_plans``, ``ringbolt._plan``) by FastAPI's rules, so that a
+FastAPI service moved to ringbolt serves the document it served before: the same
+operations, ids, parameters, bodies, responses and components. The parameters, bodies,
 responses, dependencies and security schemes a request is checked against are the ones
-the document lists, so the two cannot disagree. Plain ``def h(req)`` routes are listed
-with a bare operation. ``App.openapi()`` makes it once and keeps it; ``/openapi.json``
+the document lists. ``App.openapi()`` makes it once and keeps it; ``/openapi.json``
 serves it (see ``ringbolt._openapi_pages`` and docs/openapi.md).
+
+The error parts follow ``App.conventions``: under ``"fastapi"`` FastAPI's
+``HTTPValidationError`` (``{"detail": [...]}``, ``application/json``); under
+``"ringbolt"`` the problems ringbolt answers (``application/problem+json``, with the 400,
+404, 401 and 403 notes of what the route refuses).
 
 ``get_openapi(...)`` is FastAPI's function of the same name, for a custom document:
 
@@ -16,30 +22,38 @@ serves it (see ``ringbolt._openapi_pages`` and docs/openapi.md).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import enum
 import http
 import inspect
 import logging
 import re
-from typing import Any, Iterable, Sequence
+import typing
+from typing import Any, Callable, Iterable, Sequence
 
+from . import _openapi_request as request
 from . import _openapi_schemas as schemas
-from ._plan import BodySpec, ParamSpec, RoutePlan, path_names
+from ._plan import RoutePlan, path_names
 from .errors import PROBLEM_JSON
-from .params import Required
 from .security import SecurityBase
 
 logger = logging.getLogger("ringbolt")
 
 OPENAPI_VERSION = "3.1.0"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+#: the methods whose operations list a request body (FastAPI's)
+METHODS_WITH_BODY = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"))
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^{}]*)?\}")
-_NO_BODY = (204, 205, 304)
+_STATUS_RANGES = {"1XX": "Information", "2XX": "Success", "3XX": "Redirection", "4XX": "Client Error",
+                  "5XX": "Server Error", "DEFAULT": "Default Response"}
 
 
 class RouteInfo:
     """What the document reads of one route: its path and methods, the handler, its
     plan (None: a plain ``def h(req)`` handler) and the route's options (``tags``,
-    ``summary``, ``responses``...)."""
+    ``summary``, ``responses``, and FastAPI's ``response_description``,
+    ``response_class``, ``openapi_extra``, ``callbacks``...)."""
 
     __slots__ = ("path", "methods", "handler", "plan", "options")
 
@@ -51,6 +65,14 @@ class RouteInfo:
         self.plan = plan
         self.options = dict(options or (plan.options if plan is not None else {}))
 
+    @classmethod
+    def of(cls, route: Any) -> "RouteInfo":
+        """A RouteInfo of a RouteInfo or of a registered route (``RouteDef``)."""
+        if isinstance(route, RouteInfo):
+            return route
+        return cls(route.path, route.methods, route.handler, getattr(route, "plan", None),
+                   getattr(route, "options", None))
+
 
 def openapi_path(path: str) -> str:
     """``/users/{uid:int}`` as OpenAPI writes it: ``/users/{uid}``."""
@@ -58,7 +80,7 @@ def openapi_path(path: str) -> str:
 
 
 def default_operation_id(name: str, path: str, method: str) -> str:
-    """FastAPI's ``generate_unique_id``: the handler's name, the path, the method, each
+    """FastAPI's ``generate_unique_id``: the route's name, the path, the method, each
     non-word character an ``_`` (``read_item_items__item_id__get``)."""
     return re.sub(r"\W", "_", f"{name}{openapi_path(path)}") + f"_{method.lower()}"
 
@@ -67,292 +89,355 @@ def _handler_name(handler: Any) -> str:
     return str(getattr(handler, "__name__", None) or type(handler).__name__)
 
 
-def _summary(name: str) -> str:
-    return name.replace("_", " ").title()
-
-
 def _description(handler: Any) -> str | None:
-    doc = inspect.getdoc(handler) if inspect.isfunction(handler) or inspect.ismethod(handler) else None
-    if not doc:
+    doc = getattr(handler, "__doc__", None)
+    if not isinstance(doc, str) or inspect.isclass(handler) and doc == type.__doc__:
         return None
-    return doc.split("\f")[0].strip() or None  # FastAPI: text after a form feed is for the code only
+    return inspect.cleandoc(doc).split("\f")[0].strip() or None  # FastAPI: after a form feed, for the code only
 
 
-def _is_error(code: str) -> bool:
-    return code[:1] in ("4", "5")
+def body_allowed(status: str | int | None) -> bool:
+    """Whether an answer of ``status`` may have a body (RFC 9110: none for 1xx, 204,
+    205, 304)."""
+    if status is None or str(status).upper() in _STATUS_RANGES:
+        return True
+    code = int(status)
+    return not (code < 200 or code in (204, 205, 304))
 
 
-def _response_order(item: tuple[str, Any]) -> tuple[int, str]:
-    code = item[0]
-    return (0 if code.isdigit() else 1 if code != "default" else 2, code)
+class _RouteView:
+    """The route as a ``generate_unique_id_function(route)`` reads it (FastAPI's
+    APIRoute members)."""
+
+    def __init__(self, route: RouteInfo, name: str) -> None:
+        opts = route.options
+        self.path = route.path
+        self.path_format = openapi_path(route.path)
+        self.methods = set(route.methods)
+        self.name = name
+        self.endpoint = route.handler
+        self.tags = list(opts.get("tags") or [])
+        self.summary = opts.get("summary")
+        self.operation_id = opts.get("operation_id")
+        self.responses = opts.get("responses") or {}
 
 
-def _status_text(code: str) -> str:
+def _response_class_info(cls: Any) -> tuple[str | None, bool, int]:
+    """(media type, JSON or not, default status) of a ``response_class=``."""
+    if cls is None:
+        return "application/json", True, 200
+    media = getattr(cls, "media_type", None)
+    is_json = any(c.__name__ == "JSONResponse" for c in getattr(cls, "__mro__", ()))
+    status = 200
     try:
-        return http.HTTPStatus(int(code)).phrase
-    except ValueError:
-        return "Additional Response"
+        default = inspect.signature(cls.__init__).parameters.get("status_code")
+        if default is not None and isinstance(default.default, int):
+            status = default.default
+    except (TypeError, ValueError):
+        pass
+    return (media if isinstance(media, str) else None), is_json, status
+
+
+def _stream_item(handler: Any) -> tuple[bool, Any]:
+    """(a generator handler, the type of its items or None) for FastAPI's JSON Lines."""
+    if not (inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler)):
+        return False, None
+    try:
+        ret = typing.get_type_hints(handler).get("return")
+    except Exception:  # noqa: BLE001 - an annotation the plan already read or left alone
+        ret = None
+    args = typing.get_args(ret)
+    return True, (args[0] if args else None)
 
 
 class _Builder:
     """One document: the operations, the components they share and the security
     schemes met."""
 
-    def __init__(self) -> None:
-        self.schemas = schemas.Schemas()
+    def __init__(self, conventions: str, separate: bool) -> None:
+        self.fastapi = conventions == "fastapi"
+        self.schemas = schemas.Schemas(separate)
         self.security_schemes: dict[str, Any] = {}
         self.operation_ids: set[str] = set()
         self._validation_ref: str | None = None
         self._problem_ref: str | None = None
+        self._after: list[Callable[[], None]] = []  #: what waits for the schemas (openapi_extra)
 
+    # ---- the error components ----
     def validation_ref(self) -> str:
         if self._validation_ref is None:
-            item = self.schemas.add("ValidationError", schemas.VALIDATION_ERROR)
-            name = self.schemas.add("HTTPValidationError", schemas.http_validation_error(schemas.REF_PREFIX + item))
-            self._validation_ref = schemas.REF_PREFIX + name
+            item = self.schemas.add("ValidationError", copy.deepcopy(schemas.VALIDATION_ERROR))
+            body = (schemas.http_validation_error if self.fastapi else schemas.problem_validation_error)(
+                schemas.REF_PREFIX + item)
+            self._validation_ref = schemas.REF_PREFIX + self.schemas.add("HTTPValidationError", body)
         return self._validation_ref
-
-    def problem_ref(self) -> str:
-        if self._problem_ref is None:
-            self._problem_ref = schemas.REF_PREFIX + self.schemas.add("Problem", schemas.PROBLEM)
-        return self._problem_ref
 
     def problem(self) -> dict[str, Any]:
         """The content of an answer that is a problem (``HTTPException``, a refusal)."""
-        return {PROBLEM_JSON: {"schema": {"$ref": self.problem_ref()}}}
+        if self._problem_ref is None:
+            self._problem_ref = schemas.REF_PREFIX + self.schemas.add("Problem", schemas.PROBLEM)
+        return {PROBLEM_JSON: {"schema": {"$ref": self._problem_ref}}}
 
-    def unique_id(self, wanted: str) -> str:
-        oid, n = wanted, 1
+    def unique_id(self, wanted: str, method: str) -> str:
+        """The operation id; a second operation of one id (the other methods of a
+        route) gets ``_<method>`` added, so the document stays valid."""
+        oid = wanted if wanted not in self.operation_ids else f"{wanted}_{method}"
+        n = 1
         while oid in self.operation_ids:
             n += 1
-            oid = f"{wanted}_{n}"
+            oid = f"{wanted}_{method}_{n}"
         self.operation_ids.add(oid)
         return oid
 
-    # ---- one operation ----
-    def operation(self, route: RouteInfo, method: str, first: bool) -> dict[str, Any]:
+    # ---- one path item ----
+    def path_item(self, route: RouteInfo) -> dict[str, Any]:
         opts = route.options
         name = opts.get("name") or _handler_name(route.handler)
+        make_id = opts.get("generate_unique_id_function")
+        methods = [m for m in route.methods if m.lower() in METHODS]
+        if not methods:
+            return {}
+        route_id = opts.get("operation_id") or (make_id(_RouteView(route, name)) if callable(make_id)
+                                                else default_operation_id(name, route.path, methods[0]))
+        reads = request.walk(route.plan) if route.plan is not None else request.Reads([], [], [])
+        item: dict[str, Any] = {}
+        for method in methods:
+            m = method.lower()
+            if m in item:
+                continue
+            item[m] = self.operation(route, method, name, route_id, reads)
+        return item
+
+    def operation(self, route: RouteInfo, method: str, name: str, route_id: str,
+                  reads: request.Reads) -> dict[str, Any]:
+        opts = route.options
         op: dict[str, Any] = {}
         if opts.get("tags"):
             op["tags"] = list(opts["tags"])
-        op["summary"] = opts.get("summary") or _summary(name)
+        op["summary"] = opts.get("summary") or name.replace("_", " ").title()
         description = opts.get("description") or _description(route.handler)
         if description:
             op["description"] = description
-        given = opts.get("operation_id")
-        wanted = (given if first else f"{given}_{method}") if given else default_operation_id(name, route.path, method)
-        op["operationId"] = self.unique_id(wanted)
+        op["operationId"] = self.unique_id(route_id, method.lower())
         if opts.get("deprecated"):
             op["deprecated"] = True
-        plan = route.plan
-        converters = path_names(route.path)
-        params = plan.params() if plan is not None else []
-        parameters = self.parameters(params, converters)
+        security = self.security(reads)
+        if security:
+            op["security"] = security
+        parameters = self.parameters(route, reads)
         if parameters:
             op["parameters"] = parameters
-        if plan is not None:
-            body = self.request_body(plan.body, params, op["operationId"])
-            if body is not None:
-                op["requestBody"] = body
-        op["responses"] = self.responses(route, params)
-        if plan is not None:
-            security = self.security(plan)
-            if security:
-                op["security"] = security
+        body = request.body_field(reads.body, route_id) if method.upper() in METHODS_WITH_BODY else None
+        if body is not None:
+            op["requestBody"] = self.request_body(body)
+        callbacks = opts.get("callbacks")
+        if callbacks:
+            op["callbacks"] = {}
+            for cb in callbacks:
+                cb_route = RouteInfo.of(cb)
+                cb_name = cb_route.options.get("name") or _handler_name(cb_route.handler)
+                op["callbacks"][cb_name] = {cb_route.path: self.path_item(cb_route)}
+        op["responses"] = self.responses(route, route_id, reads, body is not None or bool(reads.body))
+        extra = opts.get("openapi_extra")
+        if extra:
+            self._after.append(lambda: schemas.deep_update(op, copy.deepcopy(extra)))
         return op
 
-    def parameters(self, params: list[ParamSpec], converters: dict[str, str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        seen: set[tuple[str, str]] = set()
-        for p in params:
-            if p.source not in ("path", "query", "header", "cookie") or not p.marker.include_in_schema:
+    def parameters(self, route: RouteInfo, reads: request.Reads) -> list[dict[str, Any]]:
+        converters = path_names(route.path)
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for p in reads.params:
+            if not p.marker.include_in_schema:
                 continue
-            wire = p.marker.alias if p.source == "header" and p.marker.alias else p.key
-            where = (p.source, wire.lower() if p.source == "header" else wire)
-            if where in seen:
-                continue  # one value read by two dependencies: one parameter
-            seen.add(where)
-            one: dict[str, Any] = {"name": wire, "in": p.source,
-                                   "required": True if p.source == "path" else p.required,
-                                   "schema": schemas.param(p, converters.get(p.key))}
-            if p.marker.description:
-                one["description"] = p.marker.description
-            if p.marker.deprecated:
-                one["deprecated"] = True
-            examples = p.marker.extra.get("openapi_examples")
-            if isinstance(examples, dict):
-                one["examples"] = examples
-            if p.is_list and p.source == "query":
-                one["style"], one["explode"] = "form", True
-            out.append(one)
-        for name, converter in converters.items():  # a path parameter the handler does not take
-            if ("path", name) not in seen:
-                out.insert(0, {"name": name, "in": "path", "required": True,
-                               "schema": {**schemas.path_converter(converter), "title": _summary(name)}})
-        return out
+            for one in request.parameters(p, converters.get(p.key) if p.source == "path" else None):
+                out: dict[str, Any] = {"name": one.name, "in": one.where, "required": one.required,
+                                       "schema": self.schemas.want(one.tp, field=one.field, title=one.title,
+                                                                   plain=one.plain, config=one.config)}
+                if one.description:
+                    out["description"] = one.description
+                if one.openapi_examples:
+                    out["examples"] = one.openapi_examples
+                elif one.example is not request.UNSET:
+                    out["example"] = one.example
+                if one.deprecated:
+                    out["deprecated"] = True
+                key = (one.where, one.name)
+                if key not in found or out["required"]:
+                    found[key] = out  # a required declaration of a parameter read twice wins
+        if not self.fastapi:  # a path parameter the handler does not take: listed, as OpenAPI wants each
+            for pname, converter in converters.items():
+                if ("path", pname) not in found:
+                    schema = {**schemas.path_converter_schema(converter), "title": schemas.field_title(pname)}
+                    found[("path", pname)] = {"name": pname, "in": "path", "required": True, "schema": schema}
+            ordered = sorted(found.values(), key=lambda o: o["in"] != "path")
+            return ordered
+        return list(found.values())
 
-    def request_body(self, body: BodySpec | None, params: list[ParamSpec], oid: str) -> dict[str, Any] | None:
-        if body is not None:
-            return self.json_body(body, oid)
-        fields = [p for p in params if p.source in ("form", "file") and p.marker.include_in_schema]
-        if not fields:
-            return None
-        multipart = any(p.source == "file" or (p.marker.media_type or "").startswith("multipart/") for p in fields)
-        media = "multipart/form-data" if multipart else "application/x-www-form-urlencoded"
-        props: dict[str, Any] = {}
-        required = []
-        for p in fields:
-            props.setdefault(p.key, schemas.param(p))
-            if p.required and p.key not in required:
-                required.append(p.key)
-        obj: dict[str, Any] = {"title": f"Body_{oid}", "type": "object", "properties": props}
-        if required:
-            obj["required"] = required
-        name = self.schemas.add(f"Body_{oid}", obj)
-        return {"content": {media: {"schema": {"$ref": schemas.REF_PREFIX + name}}}, "required": bool(required)}
-
-    def json_body(self, body: BodySpec, oid: str) -> dict[str, Any]:
+    def request_body(self, body: request.BodyField) -> dict[str, Any]:
         media: dict[str, Any] = {}
-        out: dict[str, Any] = {"content": {body.media_type or "application/json": media}}
-        if body.embed:
-            media["schema"] = self.schemas.want(_embedded_model(body, f"Body_{oid}"))
+        if body.tp is None and body.plain is not None:  # several parameters, no library: the object made here
+            obj = body.plain()
+            media["schema"] = {"$ref": schemas.REF_PREFIX + self.schemas.add(obj["title"], obj)}
         else:
-            p = body.params[0]
-            extra = {}
-            if p.marker.examples:
-                ok, value = schemas.jsonable(p.marker.examples)
-                if ok:
-                    extra["examples"] = value
-            from . import _models
-            tp = p.annotation
-            try:
-                tp = _models.constrained(tp, p.marker.constraints(), _models.library_for(tp))
-            except ImportError:
-                pass
-            media["schema"] = self.schemas.want(tp, "validation", **extra)
-            if p.marker.description:
-                out["description"] = p.marker.description
-            examples = p.marker.extra.get("openapi_examples")
-            if isinstance(examples, dict):
-                media["examples"] = examples
+            media["schema"] = self.schemas.want(body.tp, field=body.field, title=body.title, plain=body.plain)
+        if body.openapi_examples:
+            media["examples"] = body.openapi_examples
+        elif body.example is not request.UNSET:
+            media["example"] = body.example
+        out: dict[str, Any] = {}
         if body.required:
             out["required"] = True
+        out["content"] = {body.media_type: media}
         return out
 
-    def responses(self, route: RouteInfo, params: list[ParamSpec]) -> dict[str, Any]:
+    def _response_model(self, route: RouteInfo) -> Any:
         plan = route.plan
-        out: dict[str, Any] = {}
-        status = str((plan.response.status_code if plan is not None else None) or 200)
-        main: dict[str, Any] = {"description": "Successful Response"}
-        if plan is not None and int(status) >= 200 and int(status) not in _NO_BODY:
-            model = plan.response.model
-            schema = self.schemas.want(model, "serialization") if model is not None else {}
-            main["content"] = {"application/json": {"schema": schema}}
-        out[status] = main
-        if plan is not None and (params or plan.body is not None):
+        if plan is None:
+            return None
+        if plan.response.model is not None or not self.fastapi or "response_model" in route.options:
+            return plan.response.model if plan.response.model is not None else route.options.get("response_model")
+        try:  # FastAPI: the return annotation, unless it is a Response
+            ret = typing.get_type_hints(route.handler, include_extras=True).get("return")
+        except Exception:  # noqa: BLE001 - the plan read (or left) the annotations already
+            return None
+        if ret is None or ret is type(None) or (inspect.isclass(ret) and any(
+                c.__name__ in ("Response", "StreamingResponse", "FileResponse") for c in ret.__mro__)):
+            return None
+        return ret
+
+    def responses(self, route: RouteInfo, route_id: str, reads: request.Reads, has_body: bool) -> dict[str, Any]:
+        opts = route.options
+        plan = route.plan
+        media, is_json, default_status = _response_class_info(opts.get("response_class"))
+        given = plan.response.status_code if plan is not None else None
+        if given is None:
+            given = opts.get("status_code")
+        status = str(int(given)) if given is not None else str(default_status)
+        out: dict[str, Any] = {status: {"description": opts.get("response_description") or "Successful Response"}}
+        if body_allowed(given):
+            stream, item = _stream_item(route.handler) if opts.get("response_class") is None else (False, None)
+            schema: dict[str, Any]
+            if stream and self.fastapi:
+                schema = ({} if item is None else self.schemas.want(item, "serialization",
+                                                                    title="StreamItem_" + route_id))
+                out[status]["content"] = {"application/jsonl": {"itemSchema": schema}}
+            elif media:
+                model = self._response_model(route) if is_json else None
+                schema = {"type": "string"} if not is_json else {}
+                if model is not None:
+                    schema = self.schemas.want(model, "serialization", title="Response_" + route_id)
+                out[status]["content"] = {media: {"schema": schema}}
+        self.declared_responses(out, opts.get("responses") or {}, route_id, media)
+        params = route.plan.params() if route.plan is not None else []
+        if (params or has_body) and not any(code in out for code in ("422", "4XX", "default")):
+            media_422 = "application/json" if self.fastapi else PROBLEM_JSON
             out["422"] = {"description": "Validation Error",
-                          "content": {PROBLEM_JSON: {"schema": {"$ref": self.validation_ref()}}}}
-        if plan is not None and plan.body is not None:
-            out["400"] = {"description": "Malformed JSON body", "content": self.problem()}
-        elif any(p.source in ("form", "file") for p in params):
-            out["400"] = {"description": "Malformed form body", "content": self.problem()}
-        if any(c in ("int", "float", "uuid") for c in path_names(route.path).values()):
-            # {x:int} and the like match only what they convert: another value is no route (404), not a 422
-            out["404"] = {"description": "No route matches: a path value its converter does not take",
-                          "content": self.problem()}
-        for dep in plan.all_dependencies() if plan is not None else ():
-            if isinstance(dep.call, SecurityBase):  # a verifier's 401 and 403
-                for code, text in dep.call.openapi_responses(dep.scopes).items():
-                    out.setdefault(code, {"description": text, "content": self.problem()})
-        for code, extra in (route.options.get("responses") or {}).items():
-            key = "default" if str(code).lower() == "default" else str(code).upper()
-            declared = dict(extra) if isinstance(extra, dict) else {}
-            model = declared.pop("model", None)
+                          "content": {media_422: {"schema": {"$ref": self.validation_ref()}}}}
+        if not self.fastapi:
+            self.ringbolt_refusals(out, route, reads, has_body)
+        else:
+            for scheme, scopes in reads.security:
+                for code, text in scheme.openapi_responses(scopes).items():
+                    out.setdefault(code, {"description": text})
+        return out
+
+    def declared_responses(self, out: dict[str, Any], declared: dict[Any, Any], route_id: str,
+                           media: str | None) -> None:
+        """``responses={...}`` merged into the operation's, as FastAPI merges them."""
+        for code, extra in declared.items():
+            given = copy.deepcopy(extra) if isinstance(extra, dict) else {}
+            model = given.pop("model", None)
+            key = str(code).upper()
+            if key == "DEFAULT":
+                key = "default"
             into = out.setdefault(key, {})
             if model is not None:
-                content = declared.pop("content", None) or {}
-                media = dict(content.get("application/json", {}))
-                media.setdefault("schema", self.schemas.want(model, "serialization"))
-                into.setdefault("content", {})["application/json"] = media
-                for kind, value in content.items():
-                    if kind != "application/json":
-                        into["content"][kind] = value
-            for k, v in declared.items():
-                if k == "content" and isinstance(v, dict):
-                    into.setdefault("content", {}).update(v)
-                else:
-                    into[k] = v
-            into.setdefault("description", _status_text(key))
-            if "content" not in into and _is_error(key):
-                # what HTTPException answers: a problem (a model= says otherwise)
-                into["content"] = self.problem()
-        return dict(sorted(out.items(), key=_response_order))
+                where = given.setdefault("content", {}).setdefault(media or "application/json", {})
+                schema = where.setdefault("schema", {})
+                self.schemas.want(model, "serialization", title=f"Response_{code}_{route_id}", into=schema)
+            text = _STATUS_RANGES.get(str(code).upper())
+            if text is None:
+                try:
+                    text = http.HTTPStatus(int(code)).phrase
+                except ValueError:
+                    text = None
+            description = given.get("description") or into.get("description") or text or "Additional Response"
+            schemas.deep_update(into, given)
+            into["description"] = description
+            if not self.fastapi and "content" not in into and key[:1] in ("4", "5"):
+                into["content"] = self.problem()  # what HTTPException answers: a problem
 
-    def security(self, plan: RoutePlan) -> list[dict[str, list[str]]]:
-        out: list[dict[str, list[str]]] = []
-        for dep in plan.all_dependencies():
-            call = dep.call
-            if not isinstance(call, SecurityBase):
-                continue
-            self.security_schemes.setdefault(call.scheme_name, dict(call.model))
-            for names in call.security_alternatives(dep.scopes):
-                requirement = {call.scheme_name: names}
-                if requirement not in out:
-                    out.append(requirement)
-        return out
+    def ringbolt_refusals(self, out: dict[str, Any], route: RouteInfo, reads: request.Reads,
+                          has_body: bool) -> None:
+        """What ringbolt refuses before the handler runs, each with its problem: a
+        malformed body (400), a value a path converter does not take (404), the
+        verifiers' 401 and 403."""
+        if has_body:
+            json_body = route.plan is not None and route.plan.body is not None
+            out.setdefault("400", {"description": "Malformed JSON body" if json_body else "Malformed form body",
+                                   "content": self.problem()})
+        if any(c in ("int", "float", "uuid") for c in path_names(route.path).values()):
+            out.setdefault("404", {"description": "No route matches: a path value its converter does not take",
+                                   "content": self.problem()})
+        for scheme, scopes in reads.security:
+            for code, text in scheme.openapi_responses(scopes).items():
+                out.setdefault(code, {"description": text, "content": self.problem()})
+
+    def security(self, reads: request.Reads) -> list[dict[str, list[str]]]:
+        """The requirements of the schemes met under the route: one per scheme, its
+        scopes merged (FastAPI's), and a verifier's alternatives (roles) each of its own."""
+        merged: dict[str, list[str]] = {}
+        alternatives: list[dict[str, list[str]]] = []
+        for scheme, scopes in reads.security:
+            self.security_schemes[scheme.scheme_name] = dict(scheme.model)
+            options = scheme.security_alternatives(scopes)
+            if len(options) == 1:
+                names = merged.setdefault(scheme.scheme_name, [])
+                names += [s for s in options[0] if s not in names]
+            else:
+                alternatives += [{scheme.scheme_name: list(o)} for o in options
+                                 if {scheme.scheme_name: list(o)} not in alternatives]
+        return [{name: scopes} for name, scopes in merged.items()] + alternatives
 
 
-def _embedded_model(body: BodySpec, name: str) -> Any:
-    """The model of an embedded body (one member per body parameter) made as
-    ``ringbolt._models.embedded_decoder`` makes the one it validates with, named
-    ``Body_<operationId>`` (FastAPI's name), with each parameter's title, description
-    and examples."""
-    from . import _models
-    types = [p.annotation for p in body.params]
-    use_pydantic = any(_models.library_for(tp) == "pydantic" for tp in types) or not any(
-        _models._mentions(tp, _models._is_struct) for tp in types)
-    if use_pydantic:
-        try:
-            import pydantic
-        except ImportError:
-            use_pydantic = False
-    if use_pydantic:
-        spec: dict[str, Any] = {}
-        for p in body.params:
-            shown = {k: getattr(p.marker, k) for k in ("title", "description", "examples") if getattr(p.marker, k)}
-            field = pydantic.Field(... if p.default is Required else p.default, **shown, **p.marker.constraints())
-            spec[p.key] = (p.annotation, field)
-        return pydantic.create_model(name, **spec)
-    import msgspec
-    members = []
-    for p in body.params:
-        shown = {k: getattr(p.marker, k) for k in ("title", "description", "examples") if getattr(p.marker, k)}
-        tp = p.annotation
-        if shown or p.marker.constraints():
-            import typing
-            tp = typing.Annotated[tp, msgspec.Meta(**p.marker.constraints(), **shown)]
-        members.append((p.key, tp) if p.default is Required else (p.key, tp, p.default))
-    members.sort(key=len)  # the members without a default first, as the decoder's
-    return msgspec.defstruct(name, members)
+def plain_json(value: Any) -> Any:
+    """The document as JSON values, as FastAPI hands it out: members whose value is
+    None left out, enums as their values, tuples and sets as lists, models as dicts."""
+    if isinstance(value, dict):
+        return {(k.value if isinstance(k, enum.Enum) else k): plain_json(v) for k, v in value.items()
+                if v is not None}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain_json(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return plain_json(value.value)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump) and not isinstance(value, type):
+        return plain_json(dump(mode="json", by_alias=True, exclude_none=True))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain_json(dataclasses.asdict(value))
+    return value
 
 
 def get_openapi(
     *,
     title: str,
     version: str,
-    routes: Iterable[RouteInfo],
+    routes: Iterable[Any],
     openapi_version: str = OPENAPI_VERSION,
     summary: str | None = None,
     description: str | None = None,
+    webhooks: Iterable[Any] | None = None,
     tags: list[dict[str, Any]] | None = None,
     servers: list[dict[str, Any]] | None = None,
     terms_of_service: str | None = None,
     contact: dict[str, Any] | None = None,
     license_info: dict[str, Any] | None = None,
+    separate_input_output_schemas: bool = True,
+    external_docs: dict[str, Any] | None = None,
+    conventions: str = "ringbolt",
 ) -> dict[str, Any]:
-    """The OpenAPI document of ``routes`` (``App.routes_for_openapi()``), FastAPI's
-    arguments."""
+    """The OpenAPI document of ``routes`` (``App.routes_for_openapi()``, or registered
+    routes), FastAPI's arguments; ``conventions`` as the App's (the error parts)."""
     info: dict[str, Any] = {"title": title, "version": version}
     for key, value in (("summary", summary), ("description", description), ("termsOfService", terms_of_service),
                        ("contact", contact), ("license", license_info)):
@@ -361,37 +446,44 @@ def get_openapi(
     doc: dict[str, Any] = {"openapi": openapi_version, "info": info}
     if servers:
         doc["servers"] = list(servers)
-    b = _Builder()
-    paths: dict[str, dict[str, Any]] = {}
-    for route in routes:
-        if not route.options.get("include_in_schema", True):
-            continue
-        item = paths.setdefault(openapi_path(route.path), {})
-        first = True
-        for method in route.methods:
-            m = method.lower()
-            if m not in METHODS or m in item:
-                continue  # a method OpenAPI 3.1 has no field for; a second route of one path and method
-            try:
-                item[m] = b.operation(route, m, first)
-            except Exception as exc:  # noqa: BLE001 - one route's failure must not take the document away
-                logger.warning("OpenAPI: %s %s left out: %r", method, route.path, exc)
+    b = _Builder(conventions, separate_input_output_schemas)
+    sections: list[tuple[dict[str, dict[str, Any]], Iterable[Any], bool]] = [({}, routes, True)]
+    if webhooks:
+        sections.append(({}, webhooks, False))
+    for paths, section, as_path in sections:
+        for one in section:
+            route = RouteInfo.of(one)
+            if not route.options.get("include_in_schema", True):
                 continue
-            first = False
-        if not item:
-            del paths[openapi_path(route.path)]
-    doc["paths"] = paths
+            key = openapi_path(route.path) if as_path else route.path
+            try:
+                item = b.path_item(route)
+            except Exception as exc:  # noqa: BLE001 - one route's failure must not take the document away
+                logger.warning("OpenAPI: %s %s left out: %r", ",".join(route.methods), route.path, exc)
+                continue
+            if item:
+                into = paths.setdefault(key, {})
+                for method, operation in item.items():
+                    into.setdefault(method, operation)
     components: dict[str, Any] = {}
-    schemas_out = b.schemas.resolve()
-    if schemas_out:
-        components["schemas"] = dict(sorted(schemas_out.items()))
+    found = b.schemas.resolve()
+    for after in b._after:
+        after()
+    if found:
+        components["schemas"] = dict(sorted(found.items()))
     if b.security_schemes:
         components["securitySchemes"] = b.security_schemes
     if components:
         doc["components"] = components
+    doc["paths"] = sections[0][0]
+    if len(sections) > 1 and sections[1][0]:
+        doc["webhooks"] = sections[1][0]
     if tags:
         doc["tags"] = list(tags)
-    return doc
+    if external_docs:
+        doc["externalDocs"] = external_docs
+    out: dict[str, Any] = plain_json(doc)
+    return out
 
 
 __all__ = ["OPENAPI_VERSION", "RouteInfo", "default_operation_id", "get_openapi", "openapi_path"]
