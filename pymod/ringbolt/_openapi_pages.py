@@ -66,33 +66,103 @@ def _js(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def swagger_ui_html(*, openapi_url: str, title: str, static: str, parameters: dict[str, Any] | None = None,
-                    init_oauth: dict[str, Any] | None = None) -> str:
-    """The Swagger UI page for the document at ``openapi_url``, its assets under
-    ``static`` (FastAPI's ``get_swagger_ui_html`` defaults; no request leaves the
-    server: ``validatorUrl`` is off)."""
-    config = {"url": openapi_url, "dom_id": "#swagger-ui", "layout": "BaseLayout", "deepLinking": True,
-              "showExtensions": True, "showCommonExtensions": True, "validatorUrl": None,
-              "oauth2RedirectUrl": f"{static}/oauth2-redirect.html", **(parameters or {})}
-    oauth = f"\nui.initOAuth({_js(init_oauth)});" if init_oauth else ""
+#: Swagger UI's configuration before ``swagger_ui_parameters`` (FastAPI's
+#: ``swagger_ui_default_parameters``)
+SWAGGER_UI_DEFAULTS: dict[str, Any] = {"dom_id": "#swagger-ui", "layout": "BaseLayout", "deepLinking": True,
+                                       "showExtensions": True, "showCommonExtensions": True}
+
+
+def swagger_page(*, openapi_url: str, title: str, js_url: str, css_url: str, favicon_url: str,
+                 oauth2_redirect_url: str | None = None, parameters: dict[str, Any] | None = None,
+                 init_oauth: dict[str, Any] | None = None) -> str:
+    """A Swagger UI page for the document at ``openapi_url`` (``title`` as it is), its
+    script, style and icon at the URLs given, its configuration one member a line as
+    FastAPI writes it (``SWAGGER_UI_DEFAULTS``, then ``parameters``)."""
+    config = {**SWAGGER_UI_DEFAULTS, **(parameters or {})}
+    lines = [f"url: {_js(openapi_url)},"] + [f"{_js(k)}: {_js(_plain(v))}," for k, v in config.items()]
+    if oauth2_redirect_url:
+        lines.append(f"oauth2RedirectUrl: new URL({_js(oauth2_redirect_url)}, window.location.href).href,")
+    members = "\n".join(lines)
+    oauth = f"\nui.initOAuth({_js(_plain(init_oauth))});" if init_oauth else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_escape(title)} - Swagger UI</title>
-<link rel="stylesheet" type="text/css" href="{static}/swagger-ui.css">
-<link rel="icon" type="image/png" href="{static}/favicon-32x32.png">
+<title>{_escape(title)}</title>
+<link rel="stylesheet" type="text/css" href="{_escape(css_url)}">
+<link rel="icon" type="image/png" href="{_escape(favicon_url)}">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="{static}/swagger-ui-bundle.js"></script>
+<script src="{_escape(js_url)}"></script>
 <script>
-const config = {_js(config)};
-config.oauth2RedirectUrl = new URL(config.oauth2RedirectUrl, window.location.href).href;
-config.presets = [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset];
-const ui = SwaggerUIBundle(config);{oauth}
+const ui = SwaggerUIBundle({{
+{members}
+presets: [
+    SwaggerUIBundle.presets.apis,
+    SwaggerUIBundle.SwaggerUIStandalonePreset
+],
+}});{oauth}
 </script>
+</body>
+</html>
+"""
+
+
+def swagger_ui_html(*, openapi_url: str, title: str, static: str, parameters: dict[str, Any] | None = None,
+                    init_oauth: dict[str, Any] | None = None, oauth2_redirect_url: str | None = None) -> str:
+    """The Swagger UI page for the document at ``openapi_url``, its assets under
+    ``static`` (no request leaves the server: ``validatorUrl`` is off)."""
+    return swagger_page(openapi_url=openapi_url, title=f"{title} - Swagger UI", js_url=f"{static}/swagger-ui-bundle.js",
+                        css_url=f"{static}/swagger-ui.css", favicon_url=f"{static}/favicon-32x32.png",
+                        oauth2_redirect_url=oauth2_redirect_url,
+                        parameters={"validatorUrl": None, **(parameters or {})}, init_oauth=init_oauth)
+
+
+def oauth2_redirect_html() -> str | None:
+    """The page Swagger UI's OAuth2 login comes back to (Swagger UI's own script, from
+    the docs extra, inline), or None when the extra is not installed."""
+    swagger, _ = find_assets()
+    if swagger is None:
+        return None
+    with open(os.path.join(swagger, "oauth2-redirect.js"), encoding="utf-8") as f:
+        script = f.read().replace("</", "<\\/")
+    return f"""<!DOCTYPE html>
+<html lang="en-US">
+<head><title>Swagger UI: OAuth2 Redirect</title></head>
+<body>
+<script>
+{script}
+</script>
+</body>
+</html>
+"""
+
+
+def _plain(value: Any) -> Any:
+    from .openapi import plain_json
+    return plain_json(value)
+
+
+def redoc_page(*, openapi_url: str, title: str, js_url: str, favicon_url: str | None = None,
+               fonts_url: str | None = None) -> str:
+    """A ReDoc page for the document at ``openapi_url`` (``title`` as it is), its bundle
+    at ``js_url``."""
+    head = "".join(f'\n<link rel="{rel}" href="{_escape(url)}">' for rel, url in
+                   (("stylesheet", fonts_url), ("icon", favicon_url)) if url)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_escape(title)}</title>{head}
+<style>body {{ margin: 0; padding: 0; }}</style>
+</head>
+<body>
+<noscript>ReDoc needs JavaScript to show the API documentation.</noscript>
+<redoc spec-url="{_escape(openapi_url)}"></redoc>
+<script src="{_escape(js_url)}"></script>
 </body>
 </html>
 """
@@ -100,21 +170,7 @@ const ui = SwaggerUIBundle(config);{oauth}
 
 def redoc_html(*, openapi_url: str, title: str, static: str) -> str:
     """The ReDoc page for the document at ``openapi_url``, its bundle under ``static``."""
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_escape(title)} - ReDoc</title>
-<style>body {{ margin: 0; padding: 0; }}</style>
-</head>
-<body>
-<noscript>ReDoc needs JavaScript to show the API documentation.</noscript>
-<redoc spec-url="{_escape(openapi_url)}"></redoc>
-<script src="{static}/redoc.standalone.js"></script>
-</body>
-</html>
-"""
+    return redoc_page(openapi_url=openapi_url, title=f"{title} - ReDoc", js_url=f"{static}/redoc.standalone.js")
 
 
 def missing_extra_html(*, what: str, openapi_url: str, title: str) -> str:
@@ -132,7 +188,7 @@ def missing_extra_html(*, what: str, openapi_url: str, title: str) -> str:
 
 
 def _check_url(name: str, value: str | None) -> str | None:
-    if value is None:
+    if value is None or value == "":  # FastAPI's: an empty URL turns it off
         return None
     if not isinstance(value, str) or not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
         raise ValueError(f"{name} must be None or a path starting with '/' (and not ending with one), not {value!r}")
@@ -186,6 +242,8 @@ class OpenAPIApp:
         self.license_info = license_info
         self.swagger_ui_parameters = swagger_ui_parameters
         self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        #: where Swagger UI's OAuth2 login comes back to (served with the docs page)
+        self.swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect"
         #: The document once made (``openapi()``); set it to None to have it made again.
         self.openapi_schema: dict[str, Any] | None = None
         self._openapi_made: tuple[int, int] | None = None
@@ -205,13 +263,16 @@ class OpenAPIApp:
             ours = self._openapi_made is not None and self._openapi_made[1] == id(made)
             if not ours or self._openapi_made == (len(self._defs), id(made)):
                 return made  # one the app set itself, or ours and still current
-        from .openapi import get_openapi
-        extra = getattr(self, "_openapi_extra_options", None)
+        from .openapi import OPENAPI_VERSION, get_openapi
+        webhooks = getattr(self, "webhooks", None)  # FastAPI's options, where the app has them
         made = get_openapi(title=self.title, version=self.version, summary=self.summary,
                            description=self.description, routes=self.routes_for_openapi(), tags=self.openapi_tags,
                            servers=self.servers, terms_of_service=self.terms_of_service, contact=self.contact,
                            license_info=self.license_info, conventions=getattr(self, "conventions", "ringbolt"),
-                           **(extra() if callable(extra) else {}))
+                           openapi_version=getattr(self, "openapi_version", None) or OPENAPI_VERSION,
+                           webhooks=getattr(webhooks, "_defs", webhooks),
+                           separate_input_output_schemas=getattr(self, "separate_input_output_schemas", True),
+                           external_docs=getattr(self, "openapi_external_docs", None))
         self.openapi_schema = made
         self._openapi_made = (len(self._defs), id(made))
         return made
@@ -244,10 +305,16 @@ class OpenAPIApp:
                 body = missing_extra_html(what=what, openapi_url=self.openapi_url, title=self.title)
             elif what == "Swagger UI":
                 body = swagger_ui_html(openapi_url=self.openapi_url, title=self.title, static=f"{url}/static",
-                                       parameters=self.swagger_ui_parameters, init_oauth=self.swagger_ui_init_oauth)
+                                       parameters=self.swagger_ui_parameters, init_oauth=self.swagger_ui_init_oauth,
+                                       oauth2_redirect_url=self.swagger_ui_oauth2_redirect_url)
             else:
                 body = redoc_html(openapi_url=self.openapi_url, title=self.title, static=f"{url}/static")
             routes.append((url, ["GET"], _page(body), True, False, False))
+        redirect = self.swagger_ui_oauth2_redirect_url
+        if self.docs_url is not None and redirect and swagger is not None and self._free(redirect):
+            page = oauth2_redirect_html()
+            if page is not None:
+                routes.append((redirect, ["GET"], _page(page), True, False, False))
         return routes
 
     def _asset_mounts(self) -> list[tuple[str, str, tuple[str, ...]]]:

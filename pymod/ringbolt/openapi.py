@@ -66,12 +66,17 @@ class RouteInfo:
         self.options = dict(options or (plan.options if plan is not None else {}))
 
     @classmethod
-    def of(cls, route: Any) -> "RouteInfo":
-        """A RouteInfo of a RouteInfo or of a registered route (``RouteDef``)."""
+    def of(cls, route: Any) -> "RouteInfo | None":
+        """A RouteInfo of a RouteInfo or of a registered route (a ``RouteDef``, or any
+        object with ``path``, ``methods``, ``handler`` or ``endpoint``, and ``plan`` and
+        ``options``); None for what is no HTTP route (a WebSocket endpoint, a mount)."""
         if isinstance(route, RouteInfo):
             return route
-        return cls(route.path, route.methods, route.handler, getattr(route, "plan", None),
-                   getattr(route, "options", None))
+        handler = getattr(route, "handler", None) or getattr(route, "endpoint", None)
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if getattr(route, "websocket", False) or not isinstance(path, str) or not methods or handler is None:
+            return None
+        return cls(path, list(methods), handler, getattr(route, "plan", None), getattr(route, "options", None))
 
 
 def openapi_path(path: str) -> str:
@@ -235,6 +240,8 @@ class _Builder:
             op["callbacks"] = {}
             for cb in callbacks:
                 cb_route = RouteInfo.of(cb)
+                if cb_route is None:
+                    continue
                 cb_name = cb_route.options.get("name") or _handler_name(cb_route.handler)
                 op["callbacks"][cb_name] = {cb_route.path: self.path_item(cb_route)}
         op["responses"] = self.responses(route, route_id, reads, body is not None or bool(reads.body))
@@ -453,7 +460,7 @@ def get_openapi(
     for paths, section, as_path in sections:
         for one in section:
             route = RouteInfo.of(one)
-            if not route.options.get("include_in_schema", True):
+            if route is None or not route.options.get("include_in_schema", True):
                 continue
             key = openapi_path(route.path) if as_path else route.path
             try:

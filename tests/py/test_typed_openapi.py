@@ -306,7 +306,8 @@ SWITCHES: list[tuple[dict[str, Any], dict[str, int], str]] = [
     # App options, status per path, the document URL the pages name
     ({}, {"/openapi.json": 200, "/docs": 200, "/redoc": 200, "/docs/static/swagger-ui.css": 200}, "/openapi.json"),
     ({"openapi_url": None}, {"/openapi.json": 404, "/docs": 404, "/redoc": 404, "/docs/static/swagger-ui.css": 404,
-                             "/redoc/static/redoc.standalone.js": 404}, ""),
+                             "/redoc/static/redoc.standalone.js": 404, "/docs/oauth2-redirect": 404}, ""),
+    ({"openapi_url": ""}, {"/openapi.json": 404, "/docs": 404, "/redoc": 404}, ""),  # FastAPI's "off" too
     ({"docs_url": None}, {"/openapi.json": 200, "/docs": 404, "/redoc": 200, "/docs/static/swagger-ui.css": 404},
      "/openapi.json"),
     ({"redoc_url": None}, {"/openapi.json": 200, "/docs": 200, "/redoc": 404,
@@ -327,6 +328,60 @@ def test_switches(options: dict[str, Any], statuses: dict[str, int], document: s
             if status == 200 and r.headers["content-type"].startswith("text/html"):
                 assert f'"{document}"' in r.text and document in _local_urls(r.text) + [document]
         assert c.get("/ping").json() == {"q": "x"}
+
+
+def test_oauth2_redirect_page_and_swagger_configuration() -> None:
+    """Swagger UI's OAuth2 login comes back to FastAPI's URL, served with the docs page;
+    the page's configuration is FastAPI's defaults, then swagger_ui_parameters."""
+    app = _small_app(swagger_ui_parameters={"deepLinking": False, "syntaxHighlight": {"theme": "obsidian"}})
+    with TestClient(app) as c:
+        r = c.get("/docs/oauth2-redirect")
+        assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+        assert "window.opener.swaggerUIRedirectOauth2" in r.text
+        page = c.get("/docs").text
+    for line in ('"dom_id": "#swagger-ui",', '"layout": "BaseLayout",', '"deepLinking": false,',
+                 '"syntaxHighlight": {"theme": "obsidian"},', '"validatorUrl": null,', "presets: [",
+                 'oauth2RedirectUrl: new URL("/docs/oauth2-redirect", window.location.href).href,'):
+        assert line in page, line
+    assert '"deepLinking": true' not in page
+    _local_urls(page)
+    with TestClient(_small_app(docs_url=None)) as c:
+        assert c.get("/docs/oauth2-redirect").status_code == 404  # no docs page, no redirect page
+
+
+def test_fastapi_page_functions() -> None:
+    from ringbolt.fastapi.openapi import docs
+
+    swagger = docs.get_swagger_ui_html(openapi_url="/openapi.json", title="T - Swagger UI",
+                                       swagger_js_url="/s/ui.js", swagger_css_url="/s/ui.css",
+                                       oauth2_redirect_url="/docs/oauth2-redirect",
+                                       swagger_ui_parameters={"syntaxHighlight": False}, init_oauth={"clientId": "x"})
+    text = swagger.body.decode()
+    assert swagger.content_type == "text/html; charset=utf-8"
+    for part in ('<title>T - Swagger UI</title>', 'src="/s/ui.js"', 'href="/s/ui.css"', '"syntaxHighlight": false,',
+                 '"showCommonExtensions": true,', 'ui.initOAuth({"clientId": "x"})'):
+        assert part in text, part
+    redoc = docs.get_redoc_html(openapi_url="/o.json", title="T - ReDoc", redoc_js_url="/s/redoc.js",
+                                with_google_fonts=False).body.decode()
+    assert '<redoc spec-url="/o.json">' in redoc and 'src="/s/redoc.js"' in redoc and "googleapis" not in redoc
+    assert "https://fonts.googleapis.com" in docs.get_redoc_html(openapi_url="/o", title="T").body.decode()
+    assert "swaggerUIRedirectOauth2" in docs.get_swagger_ui_oauth2_redirect_html().body.decode()
+
+
+def test_fastapi_get_openapi_is_the_apps_document() -> None:
+    from ringbolt.fastapi import FastAPI
+    from ringbolt.fastapi.openapi.utils import get_openapi as fastapi_get_openapi
+
+    app = FastAPI(title="T", version="9")
+
+    @app.get("/ping")
+    def ping(q: str = "x") -> dict[str, str]:
+        return {"q": q}
+
+    made = fastapi_get_openapi(title="T", version="9", routes=app._defs)
+    assert made == app.openapi()
+    assert made["paths"]["/ping"]["get"]["responses"]["422"]["content"] == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
 
 
 @pytest.mark.parametrize("name,value", [("openapi_url", "docs"), ("docs_url", "/docs/"), ("redoc_url", "/a b"),
