@@ -19,7 +19,8 @@ import typing
 from typing import Any
 
 from . import _convert, _models
-from ._openapi_schemas import field_options, native_converter, plain_param, pydantic_type
+from ._openapi_forms import form_body_model, form_models, nullable
+from ._openapi_schemas import CONSTRAINTS, field_options, native_converter, plain_param, pydantic_type
 from ._plan import CallSpec, DependencySpec, ParamSpec, RoutePlan
 from .params import Body, File, Form, Header, Required, Security, SecurityScopes
 from .security import SecurityBase
@@ -209,9 +210,11 @@ def _embeds(params: list[ParamSpec]) -> bool:
     if len({p.name for p in params}) > 1:
         return True
     first = params[0]
+    if form_models(first) and any(not form_models(p) or p.annotation is not first.annotation for p in params[1:]):
+        return True
     if isinstance(first.marker, Body) and first.marker.embed:
         return True
-    return _is_form(first) and not _models._is_pydantic_model(_convert.unwrap_optional(first.annotation)[0])
+    return _is_form(first) and not _models._is_pydantic_model(first.annotation) and not form_models(first)
 
 
 def _media_type(params: list[ParamSpec]) -> str:
@@ -231,7 +234,16 @@ def body_field(params: list[ParamSpec], name: str) -> BodyField | None:
     ``Body_<name>``), or None."""
     if not params:
         return None
-    if not _embeds(params):
+    embeds = _embeds(params)
+    with_models = any(form_models(p) for p in params)
+    if with_models and (embeds or any(nullable(p) for p in params if form_models(p))):
+        model = form_body_model(f"Body_{name}", params)
+        if embeds:
+            return BodyField(_media_type(params), any(p.required for p in params), model, None, None)
+        p = params[0]  # one model that may be absent: the model's own field, its type the object
+        options = {k: v for k, v in field_options(p).items() if k not in (*CONSTRAINTS, "discriminator")}
+        return BodyField(p.marker.media_type or "application/json", p.required, model, options, wire_name(p))
+    if not embeds:
         p = params[0]
         tp = p.annotation
         return BodyField(p.marker.media_type or "application/json", p.required, tp, field_options(p),
@@ -239,7 +251,7 @@ def body_field(params: list[ParamSpec], name: str) -> BodyField | None:
                          p.marker.extra.get("openapi_examples"), p.marker.extra.get("example", UNSET))
     members: dict[str, ParamSpec] = {}
     for p in params:
-        members.setdefault(p.name, p)
+        members[p.name] = p  # (a parameter read twice: its last declaration, as FastAPI's)
     model, plain = _body_model(f"Body_{name}", list(members.values()))
     return BodyField(_media_type(params), any(p.required for p in params), model, None, None, plain)
 

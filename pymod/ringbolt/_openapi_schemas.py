@@ -45,7 +45,7 @@ INT64 = (-(2**63), 2**63 - 1)
 #: the marker options (``Query(..., discriminator=...)``) that pydantic's ``Field`` takes too
 _FIELD_EXTRAS = ("json_schema_extra", "discriminator", "strict", "union_mode", "allow_inf_nan", "max_digits",
                  "decimal_places", "validation_alias", "serialization_alias", "fail_fast")
-_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")
+CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")
 
 
 def field_title(alias: str) -> str:
@@ -64,7 +64,7 @@ def field_options(p: ParamSpec, *, default: bool = True) -> dict[str, Any]:
         out["default"] = p.default
     if default and m.default_factory is not None:
         out["default_factory"] = m.default_factory
-    for name in ("title", "description", "examples", "deprecated", *_CONSTRAINTS):
+    for name in ("title", "description", "examples", "deprecated", *CONSTRAINTS):
         value = getattr(m, name)
         if value is not None:
             out[name] = value

@@ -7,8 +7,11 @@ one part of the document; the same apps under ``App()`` keep ringbolt's error pa
 from __future__ import annotations
 
 import http
+import itertools
 import json
+import sys
 import textwrap
+import types
 from typing import Any
 
 import pytest
@@ -221,13 +224,23 @@ APPS = {"parameters": PARAMETERS, "bodies": BODIES, "responses": RESPONSES, "dep
         "schemas": SCHEMAS}
 
 
-def build(source: str, fastapi: bool, **names: str) -> Any:
-    package = "fastapi" if fastapi else "ringbolt.fastapi"
-    security = "fastapi.security" if fastapi else "ringbolt.security"
+_made = itertools.count()
+
+
+def module(source: str, fastapi: bool, **names: str) -> types.ModuleType:
+    """``source`` run as a module of its own (registered, so that pydantic resolves its
+    names), with FastAPI's imports or ringbolt.fastapi's."""
+    names.setdefault("fastapi", "fastapi" if fastapi else "ringbolt.fastapi")
+    names.setdefault("security", "fastapi.security" if fastapi else "ringbolt.security")
     names.setdefault("scopes", "fastapi.security" if fastapi else "ringbolt.params")
-    scope: dict[str, Any] = {"__name__": f"openapi_case_{'fastapi' if fastapi else 'ringbolt'}"}
-    exec(textwrap.dedent(source).format(fastapi=package, security=security, **names), scope)  # noqa: S102
-    return scope["app"]
+    mod = types.ModuleType(f"openapi_case_{next(_made)}")
+    sys.modules[mod.__name__] = mod
+    exec(textwrap.dedent(source).format(**names), mod.__dict__)  # noqa: S102
+    return mod
+
+
+def build(source: str, fastapi: bool, **names: str) -> Any:
+    return module(source, fastapi, **names).app
 
 
 def differences(ref: Any, ours: Any, where: str = "") -> list[str]:
@@ -291,3 +304,93 @@ def test_ringbolt_conventions_keep_ringbolts_error_parts(name: str, operation: s
     reference = build(APPS[name], True).openapi()["paths"][path][method]["responses"]
     assert reference.get(status) == theirs
     assert build(APPS[name], False).openapi()["paths"][path][method]["responses"].get(status) == theirs
+
+
+# ---- parameter and form models ----
+# Planned as one parameter whose type is the model (ringbolt._plan.ParamSpec with source
+# "query", "header", "cookie" or "form"): the document lists the model's fields as FastAPI
+# does. The plans are made here, as the planner makes a parameter's.
+
+MODELS = '''
+from typing import Annotated, Literal
+from pydantic import BaseModel, ConfigDict, Field
+from {fastapi} import Cookie, FastAPI, Form, Header, Query, UploadFile
+
+class Filters(BaseModel):
+    limit: int = Field(100, gt=0, le=100)
+    order_by: Literal["created_at", "updated_at"] = "created_at"
+    tags: list[str] = []
+
+class Headers(BaseModel):
+    host: str
+    save_data: bool
+    x_tag: list[str] = []
+
+class Cookies(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str
+    tracker: str | None = None
+
+class Profile(BaseModel):
+    name: str
+    age: int | None = None
+
+class Person(BaseModel):
+    kind: Literal["person"]
+    name: str
+
+class Company(BaseModel):
+    kind: Literal["company"]
+    company_name: str
+
+def items(filters: Annotated[Filters, Query()], headers: Annotated[Headers, Header()],
+          cookies: Annotated[Cookies, Cookie()]): ...
+def profile(profile: Annotated[Profile, Form()]): ...
+def profile_and_file(profile: Annotated[Profile, Form()], avatar: UploadFile, token: Annotated[str, Form()]): ...
+def maybe_profile(profile: Annotated[Profile | None, Form()] = None): ...
+def contact(contact: Annotated[Person | Company | None, Form(discriminator="kind")] = None): ...
+
+ROUTES = [("/items/", "GET", items), ("/profile/", "POST", profile), ("/profile-file/", "POST", profile_and_file),
+          ("/maybe/", "POST", maybe_profile), ("/contact/", "POST", contact)]
+app = FastAPI()
+if {register}:
+    for path, method, fn in ROUTES:
+        app.api_route(path, methods=[method])(fn)
+'''
+
+
+def _planned(fn: Any, path: str, method: str) -> Any:
+    """``fn``'s route as the document reads it, each parameter one ParamSpec of its type."""
+    import inspect
+    import typing
+
+    from ringbolt import _plan
+    from ringbolt.openapi import RouteInfo
+
+    args = []
+    hints = typing.get_type_hints(fn, include_extras=True)
+    for name, p in inspect.signature(fn).parameters.items():
+        hint = hints[name]
+        base, marker = typing.get_args(hint)[:2] if typing.get_origin(hint) is typing.Annotated else (hint, None)
+        if marker is None:
+            from ringbolt.params import File
+            marker = File()
+        default = _plan.Required if p.default is p.empty else p.default
+        key = name
+        spec = _plan.ParamSpec(name, marker.source, key, base, marker, default is _plan.Required, default, False, None,
+                               (marker.source, key))
+        args.append(_plan.ArgSpec(name, False, spec))
+    plan = _plan.RoutePlan(_plan.CallSpec(fn, "sync", args), [], None, _plan.ResponseSpec(None, None, None), {},
+                           False, {})
+    return RouteInfo(path, [method], fn, plan, {})
+
+
+def test_parameter_and_form_models_are_listed_as_fastapi_lists_them() -> None:
+    from ringbolt.openapi import get_openapi
+
+    reference = json.loads(json.dumps(build(MODELS, True, register="True").openapi()))
+    source = module(MODELS, False, register="False")
+    routes = [_planned(fn, path, method) for path, method, fn in source.ROUTES]
+    ours = json.loads(json.dumps(get_openapi(title="FastAPI", version="0.1.0", routes=routes, conventions="fastapi")))
+    assert differences(reference, ours) == []
+    validate(ours)
