@@ -220,8 +220,38 @@ def rect(r: Rectangle) -> Rectangle:
     return r
 '''
 
+RESPONSE_CLASSES = '''
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from {fastapi} import FastAPI
+
+app = FastAPI()
+app.default_response_class = HTMLResponse  # FastAPI(default_response_class=...), for the routes added after
+if hasattr(app, "router"):
+    app.router.default_response_class = HTMLResponse  # (FastAPI's routes read their router's)
+
+@app.get("/page")
+def page():
+    return "<p>hi</p>"
+
+@app.get("/text", response_class=PlainTextResponse, response_description="Some text")
+def text():
+    return "hi"
+
+@app.get("/json", response_class=JSONResponse)
+def json_answer() -> dict[str, int]:
+    return {{}}
+
+@app.get("/go", response_class=RedirectResponse)
+def go():
+    return "/page"
+
+@app.get("/raw", response_class=Response, status_code=202)
+def raw():
+    return Response(b"")
+'''
+
 APPS = {"parameters": PARAMETERS, "bodies": BODIES, "responses": RESPONSES, "dependencies": DEPENDENCIES,
-        "schemas": SCHEMAS}
+        "schemas": SCHEMAS, "response_classes": RESPONSE_CLASSES}
 
 
 _made = itertools.count()

@@ -22,6 +22,9 @@ class _FastAPIRoutes:
     def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Any:
         decorator = self.route(path, methods, **_strip(options))  # type: ignore[attr-defined]
         kept = {k: options[k] for k in _DOCUMENT if k in options}
+        default_class = getattr(self, "default_response_class", None)  # FastAPI's and APIRouter's option
+        if default_class is not None:
+            kept.setdefault("response_class", default_class)
         if not kept:
             return decorator
 
