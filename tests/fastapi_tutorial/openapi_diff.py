@@ -71,9 +71,15 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def worker(names: list[str]) -> None:
-    """One JSON line per module: {"module", "status", "doc" | "error"}."""
+    """One JSON line per module: {"module", "status", "doc" | "error"}. ``--alias
+    fastapi.X=module`` arguments (first) make ``fastapi.X`` that module."""
     import importlib
     import warnings
+
+    while names and names[0] == "--alias":
+        name, _, target = names[1].partition("=")
+        sys.modules[name] = importlib.import_module(target)
+        names = names[2:]
 
     warnings.simplefilter("ignore")
     signal.signal(signal.SIGALRM, _alarm)
@@ -132,13 +138,14 @@ def differences(ref: Any, ours: Any, where: str = "") -> Iterator[str]:
         yield f"{where}: - {_short(ref)}\n{' ' * (len(where) + 2)}+ {_short(ours)}"
 
 
-def run_worker(root: Path, swap: bool, names: list[str]) -> dict[str, dict[str, Any]]:
+def run_worker(root: Path, swap: bool, names: list[str], aliases: list[str] = []) -> dict[str, dict[str, Any]]:
     env = dict(os.environ)
     if swap:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)
     cmd = [sys.executable, "-c", "import sys; sys.path.insert(0, '.'); "
            + ("import fastapi_swap; " if swap else "")
-           + f"sys.path.insert(0, {str(HERE)!r}); import openapi_diff; openapi_diff.worker(sys.argv[1:])", *names]
+           + f"sys.path.insert(0, {str(HERE)!r}); import openapi_diff; openapi_diff.worker(sys.argv[1:])",
+           *[a for alias in (aliases if swap else []) for a in ("--alias", alias)], *names]
     proc = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                           timeout=MODULE_TIMEOUT * len(names) + 60)
     out = {}
@@ -160,6 +167,8 @@ def main() -> int:
     ap.add_argument("--show", type=int, default=12, help="differences shown per app (0: none)")
     ap.add_argument("--quiet", action="store_true", help="only the apps that differ and the counts")
     ap.add_argument("--json", type=Path, help="write {module: status} here")
+    ap.add_argument("--alias", action="append", default=[], metavar="fastapi.X=MODULE",
+                    help="under the swap, make fastapi.X this module (one ringbolt.fastapi lacks yet)")
     args = ap.parse_args()
 
     root = fetch(args.version)
@@ -168,7 +177,7 @@ def main() -> int:
         print(f"no docs_src module matches {args.wanted}")
         return 2
     reference = run_worker(root, False, names)
-    ported = run_worker(root, True, names)
+    ported = run_worker(root, True, names, args.alias)
     counts = {"identical": 0, "differ": 0, "does not import": 0, "no document": 0}
     statuses: dict[str, str] = {}
     for name in names:
