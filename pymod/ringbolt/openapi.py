@@ -22,6 +22,7 @@ The error parts follow ``App.conventions``: under ``"fastapi"`` FastAPI's
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import dataclasses
 import enum
@@ -132,7 +133,7 @@ def _response_class_info(cls: Any) -> tuple[str | None, bool, int]:
     if cls is None:
         return "application/json", True, 200
     media = getattr(cls, "media_type", None)
-    is_json = any(c.__name__ == "JSONResponse" for c in getattr(cls, "__mro__", ()))
+    is_json = _is_class(cls, "JSONResponse")
     status = 200
     try:
         default = inspect.signature(cls.__init__).parameters.get("status_code")
@@ -143,16 +144,33 @@ def _response_class_info(cls: Any) -> tuple[str | None, bool, int]:
     return (media if isinstance(media, str) else None), is_json, status
 
 
+#: the return annotations whose argument is a generator route's item type (FastAPI's)
+_STREAMS = (collections.abc.AsyncIterable, collections.abc.AsyncIterator, collections.abc.AsyncGenerator,
+            collections.abc.Iterable, collections.abc.Iterator, collections.abc.Generator)
+#: an item of a text/event-stream (FastAPI's schema of a server-sent event)
+SSE_EVENT: dict[str, Any] = {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"},
+                                              "id": {"type": "string"}, "retry": {"type": "integer", "minimum": 0}}}
+
+
 def _stream_item(handler: Any) -> tuple[bool, Any]:
-    """(a generator handler, the type of its items or None) for FastAPI's JSON Lines."""
+    """(a generator handler, the type of its items or None) for FastAPI's streams."""
     if not (inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler)):
         return False, None
     try:
-        ret = typing.get_type_hints(handler).get("return")
+        ret = typing.get_type_hints(handler, include_extras=True).get("return")
     except Exception:  # noqa: BLE001 - an annotation the plan already read or left alone
         ret = None
+    if typing.get_origin(ret) not in _STREAMS:
+        return True, None
     args = typing.get_args(ret)
-    return True, (args[0] if args else None)
+    item = args[0] if args else Any
+    if inspect.isclass(item) and item.__name__ == "ServerSentEvent":
+        return True, None  # the event itself: its data has no schema of its own
+    return True, item
+
+
+def _is_class(cls: Any, name: str) -> bool:
+    return any(c.__name__ == name for c in getattr(cls, "__mro__", ()))
 
 
 class _Builder:
@@ -315,19 +333,29 @@ class _Builder:
     def responses(self, route: RouteInfo, route_id: str, reads: request.Reads, has_body: bool) -> dict[str, Any]:
         opts = route.options
         plan = route.plan
-        media, is_json, default_status = _response_class_info(opts.get("response_class"))
+        given_class = opts.get("response_class")
+        response_class = given_class or opts.get("default_response_class")
+        media, is_json, default_status = _response_class_info(response_class)
         given = plan.response.status_code if plan is not None else None
         if given is None:
             given = opts.get("status_code")
         status = str(int(given)) if given is not None else str(default_status)
         out: dict[str, Any] = {status: {"description": opts.get("response_description") or "Successful Response"}}
         if body_allowed(given):
-            stream, item = _stream_item(route.handler) if opts.get("response_class") is None else (False, None)
+            stream, item = _stream_item(route.handler)
             schema: dict[str, Any]
-            if stream and self.fastapi:
+            if stream and self.fastapi and given_class is None:  # JSON Lines
                 schema = ({} if item is None else self.schemas.want(item, "serialization",
                                                                     title="StreamItem_" + route_id))
                 out[status]["content"] = {"application/jsonl": {"itemSchema": schema}}
+            elif stream and _is_class(response_class, "EventSourceResponse"):
+                event = copy.deepcopy(SSE_EVENT)
+                if item is not None:
+                    event["required"] = ["data"]
+                    event["properties"]["data"] = {
+                        "type": "string", "contentMediaType": "application/json",
+                        "contentSchema": self.schemas.want(item, "serialization", title="StreamItem_" + route_id)}
+                out[status]["content"] = {"text/event-stream": {"itemSchema": event}}
             elif media:
                 model = self._response_model(route) if is_json else None
                 schema = {"type": "string"} if not is_json else {}

@@ -250,8 +250,37 @@ def raw():
     return Response(b"")
 '''
 
+STREAMS = '''
+from collections.abc import AsyncIterable, Iterable
+from pydantic import BaseModel
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from {fastapi} import FastAPI
+
+class Item(BaseModel):
+    name: str
+
+app = FastAPI()
+
+@app.get("/lines")
+async def lines() -> AsyncIterable[Item]:
+    yield Item(name="a")
+
+@app.get("/lines-any")
+def lines_any():
+    yield {{"a": 1}}
+
+@app.get("/events", response_class=EventSourceResponse)
+def events() -> Iterable[Item]:
+    yield Item(name="a")
+
+@app.post("/raw-events", response_class=EventSourceResponse)
+async def raw_events() -> AsyncIterable[ServerSentEvent]:
+    yield ServerSentEvent(data="x")
+'''
+
 APPS = {"parameters": PARAMETERS, "bodies": BODIES, "responses": RESPONSES, "dependencies": DEPENDENCIES,
-        "schemas": SCHEMAS, "response_classes": RESPONSE_CLASSES}
+        "schemas": SCHEMAS, "response_classes": RESPONSE_CLASSES,
+        "streams": STREAMS}
 
 
 _made = itertools.count()
@@ -291,7 +320,8 @@ def test_document_is_fastapis(name: str) -> None:
     reference = json.loads(json.dumps(build(APPS[name], True).openapi()))
     ours = json.loads(json.dumps(build(APPS[name], False).openapi()))
     assert differences(reference, ours) == []
-    validate(ours)
+    if name != "streams":  # (FastAPI lists streams with OpenAPI 3.2's itemSchema, which 3.1 has not)
+        validate(ours)
 
 
 @pytest.mark.parametrize("name", list(APPS))

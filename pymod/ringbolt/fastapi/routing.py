@@ -24,7 +24,7 @@ class _FastAPIRoutes:
         kept = {k: options[k] for k in _DOCUMENT if k in options}
         default_class = getattr(self, "default_response_class", None)  # FastAPI's and APIRouter's option
         if default_class is not None:
-            kept.setdefault("response_class", default_class)
+            kept["default_response_class"] = default_class
         if not kept:
             return decorator
 
