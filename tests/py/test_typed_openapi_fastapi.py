@@ -454,3 +454,61 @@ def test_parameter_and_form_models_are_listed_as_fastapi_lists_them() -> None:
     ours = json.loads(json.dumps(get_openapi(title="FastAPI", version="0.1.0", routes=routes, conventions="fastapi")))
     assert differences(reference, ours) == []
     validate(ours)
+
+
+# ---- callbacks and webhooks ----
+
+CALLBACKS = '''
+from pydantic import BaseModel
+from {fastapi} import APIRouter, FastAPI
+
+class Invoice(BaseModel):
+    id: str
+    total: float
+
+class InvoiceEvent(BaseModel):
+    description: str
+    paid: bool
+
+class Received(BaseModel):
+    ok: bool
+
+def invoice_notification(body: InvoiceEvent):
+    pass
+
+def new_subscription(body: Invoice):
+    """A POST of this to the URL registered for `new-subscription`."""
+
+def create_invoice(invoice: Invoice, callback_url: str | None = None):
+    return {{}}
+
+CALLBACK_PATH = "{{$callback_url}}/invoices/{{$request.body.id}}"
+'''
+
+
+def test_callbacks_and_webhooks_as_fastapi_lists_them() -> None:
+    """Callback routes (``callbacks=``) and webhooks (``app.webhooks``): their
+    operations as FastAPI lists them, their models among the document's components.
+    (ringbolt's routers take no path such as ``{$callback_url}/...`` yet: the routes are
+    planned here, as the planner plans any.)"""
+    from ringbolt._plan import plan_route
+    from ringbolt.fastapi import FastAPI
+    from ringbolt.openapi import RouteInfo
+
+    theirs = module(CALLBACKS, True)
+    callbacks = theirs.APIRouter()
+    callbacks.post(theirs.CALLBACK_PATH, response_model=theirs.Received)(theirs.invoice_notification)
+    reference_app = theirs.FastAPI()
+    reference_app.webhooks.post("new-subscription")(theirs.new_subscription)
+    reference_app.post("/invoices/", callbacks=callbacks.routes)(theirs.create_invoice)
+
+    ours = module(CALLBACKS, False)
+    callback = RouteInfo(ours.CALLBACK_PATH, ["POST"], ours.invoice_notification,
+                         plan_route(ours.CALLBACK_PATH, ours.invoice_notification, response_model=ours.Received), None)
+    app = FastAPI()
+    hook = ours.new_subscription
+    app.webhooks = [RouteInfo("new-subscription", ["POST"], hook, plan_route("new-subscription", hook), None)]
+    app.post("/invoices/", callbacks=[callback])(ours.create_invoice)
+    reference = json.loads(json.dumps(reference_app.openapi()))
+    assert "webhooks" in reference and "callbacks" in reference["paths"]["/invoices/"]["post"]
+    assert differences(reference, json.loads(json.dumps(app.openapi()))) == []
