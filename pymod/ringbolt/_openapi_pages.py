@@ -340,9 +340,21 @@ class OpenAPIApp:
                 for prefix, directory, files in self._asset_mounts() for name in files
                 if os.path.isfile(os.path.join(directory, name)) and self._free(f"{prefix}/{name}")]
 
+    def _served_document(self) -> dict[str, Any]:
+        """The document as served: an app behind a proxy at ``root_path`` (FastAPI's
+        option, where the app has it) lists that path first among its servers."""
+        doc = self.openapi()
+        root = str(getattr(self, "root_path", "") or "").rstrip("/")
+        if root and getattr(self, "root_path_in_servers", True):
+            servers = list(doc.get("servers") or [])
+            if root not in {s.get("url") for s in servers if isinstance(s, dict)}:
+                doc = {**doc, "servers": [{"url": root}, *servers]}
+        return doc
+
     def _serve_document(self, req: Any) -> Response:
         try:
-            data = json.dumps(self.openapi(), ensure_ascii=False, separators=(",", ":"), default=str).encode()
+            data = json.dumps(self._served_document(), ensure_ascii=False, separators=(",", ":"),
+                              default=str).encode()
         except Exception as exc:  # noqa: BLE001 - a broken document is a 500 naming why, never a failed start
             logger.exception("the OpenAPI document could not be made")
             return problem_response(500, problem(500, f"the OpenAPI document could not be made: {exc!r}"))

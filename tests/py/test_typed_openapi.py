@@ -455,6 +455,23 @@ def test_document_follows_new_routes_and_a_custom_one() -> None:
         assert c.get("/openapi.json").json() == custom
 
 
+@pytest.mark.parametrize("servers,in_servers,expected", [
+    (None, True, [{"url": "/api/v1"}]),
+    ([{"url": "https://a.example"}], True, [{"url": "/api/v1"}, {"url": "https://a.example"}]),
+    ([{"url": "/api/v1"}], True, [{"url": "/api/v1"}]),  # (listed already)
+    ([{"url": "https://a.example"}], False, [{"url": "https://a.example"}]),
+])
+def test_root_path_is_the_first_server(servers: Any, in_servers: bool, expected: list[dict[str, str]]) -> None:
+    """An app behind a proxy at root_path (FastAPI's option) serves its document with
+    that path first among its servers; app.openapi() itself is left as made."""
+    app = _small_app(servers=servers)
+    app.root_path = "/api/v1/"  # type: ignore[attr-defined]
+    app.root_path_in_servers = in_servers  # type: ignore[attr-defined]
+    with TestClient(app) as c:
+        assert c.get("/openapi.json").json().get("servers") == expected
+    assert app.openapi().get("servers") == servers
+
+
 def test_a_failing_document_is_a_500_not_a_failed_start() -> None:
     app = _small_app()
 
