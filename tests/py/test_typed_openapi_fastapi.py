@@ -278,9 +278,31 @@ async def raw_events() -> AsyncIterable[ServerSentEvent]:
     yield ServerSentEvent(data="x")
 '''
 
+UNIQUE_IDS = '''
+from pydantic import BaseModel
+from {fastapi} import FastAPI
+
+class Item(BaseModel):
+    name: str
+
+def unique_id(route):
+    return f"{{route.tags[0]}}-{{route.name}}"
+
+app = FastAPI(generate_unique_id_function=unique_id)
+app.generate_unique_id_function = unique_id  # (ringbolt.fastapi's FastAPI keeps no such argument yet)
+
+@app.post("/items/", tags=["items"])
+def create_item(item: Item, other: Item) -> Item:
+    return item
+
+@app.post("/users/", tags=["users"], generate_unique_id_function=lambda route: "own-" + route.name)
+def create_user(name: str, item: Item, other: Item):
+    return {{}}
+'''
+
 APPS = {"parameters": PARAMETERS, "bodies": BODIES, "responses": RESPONSES, "dependencies": DEPENDENCIES,
         "schemas": SCHEMAS, "response_classes": RESPONSE_CLASSES,
-        "streams": STREAMS}
+        "streams": STREAMS, "unique_ids": UNIQUE_IDS}
 
 
 _made = itertools.count()

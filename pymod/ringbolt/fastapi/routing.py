@@ -22,9 +22,12 @@ class _FastAPIRoutes:
     def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Any:
         decorator = self.route(path, methods, **_strip(options))  # type: ignore[attr-defined]
         kept = {k: options[k] for k in _DOCUMENT if k in options}
-        default_class = getattr(self, "default_response_class", None)  # FastAPI's and APIRouter's option
+        default_class = getattr(self, "default_response_class", None)  # FastAPI's and APIRouter's options
         if default_class is not None:
             kept["default_response_class"] = default_class
+        make_id = getattr(self, "generate_unique_id_function", None)
+        if callable(make_id):
+            kept.setdefault("generate_unique_id_function", make_id)
         if not kept:
             return decorator
 
