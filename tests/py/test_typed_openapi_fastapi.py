@@ -300,9 +300,39 @@ def create_user(name: str, item: Item, other: Item):
     return {{}}
 '''
 
+ONE_SCHEMA = '''
+from pydantic import BaseModel, ConfigDict, computed_field
+from {fastapi} import FastAPI
+
+class Item(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+    name: str
+    description: str | None = None
+
+class Square(BaseModel):
+    side: int
+
+    @computed_field
+    @property
+    def area(self) -> int:
+        return self.side * self.side
+
+app = FastAPI(separate_input_output_schemas={separate})
+app.separate_input_output_schemas = {separate}  # (ringbolt.fastapi's FastAPI keeps no such argument yet)
+
+@app.post("/items/")
+def create_item(item: Item) -> Item:
+    return item
+
+@app.post("/squares/")
+def square(s: Square) -> Square:
+    return s
+'''
+
 APPS = {"parameters": PARAMETERS, "bodies": BODIES, "responses": RESPONSES, "dependencies": DEPENDENCIES,
         "schemas": SCHEMAS, "response_classes": RESPONSE_CLASSES,
-        "streams": STREAMS, "unique_ids": UNIQUE_IDS}
+        "streams": STREAMS, "unique_ids": UNIQUE_IDS,
+        "separate_schemas": ONE_SCHEMA.replace("{separate}", "True"), "one_schema": ONE_SCHEMA.replace("{separate}", "False")}
 
 
 _made = itertools.count()
