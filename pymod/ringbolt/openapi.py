@@ -26,6 +26,7 @@ import collections.abc
 import copy
 import dataclasses
 import enum
+import functools
 import http
 import inspect
 import logging
@@ -287,8 +288,9 @@ class _Builder:
                 if one.deprecated:
                     out["deprecated"] = True
                 key = (one.where, one.name)
-                if key not in found or out["required"]:
-                    found[key] = out  # a required declaration of a parameter read twice wins
+                before = found.get(key)  # a parameter read twice: the last declaration, a required one first
+                if before is None or out["required"] or not before["required"]:
+                    found[key] = out
         if not self.fastapi:  # a path parameter the handler does not take: listed, as OpenAPI wants each
             for pname, converter in converters.items():
                 if ("path", pname) not in found:
@@ -397,10 +399,10 @@ class _Builder:
                 except ValueError:
                     text = None
             description = given.get("description") or into.get("description") or text or "Additional Response"
-            schemas.deep_update(into, given)
             into["description"] = description
-            if not self.fastapi and "content" not in into and key[:1] in ("4", "5"):
-                into["content"] = self.problem()  # what HTTPException answers: a problem
+            problem = self.problem if not self.fastapi and key[:1] in ("4", "5") else None
+            # merged once the model's schema is made (FastAPI merges it into the one given)
+            self._after.append(functools.partial(_merge_response, into, given, description, problem))
 
     def ringbolt_refusals(self, out: dict[str, Any], route: RouteInfo, reads: request.Reads,
                           has_body: bool) -> None:
@@ -433,6 +435,14 @@ class _Builder:
                 alternatives += [{scheme.scheme_name: list(o)} for o in options
                                  if {scheme.scheme_name: list(o)} not in alternatives]
         return [{name: scopes} for name, scopes in merged.items()] + alternatives
+
+
+def _merge_response(into: dict[str, Any], given: dict[str, Any], description: str,
+                    problem: Callable[[], dict[str, Any]] | None) -> None:
+    schemas.deep_update(into, given)
+    into["description"] = description
+    if problem is not None and "content" not in into:
+        into["content"] = problem()  # what HTTPException answers: a problem
 
 
 def plain_json(value: Any) -> Any:

@@ -132,6 +132,16 @@ async def create_item(item: Item) -> Item:
 async def delete_item(item_id: str) -> None:
     return None
 
+@app.get("/image/{{item_id}}", response_model=Item,
+         responses={{200: {{"content": {{"image/png": {{}}}}, "description": "An item or its image"}},
+                    404: {{"model": Message}}, 409: {{"model": Message, "content": {{"application/json": {{"example": {{"message": "x"}}}}}}}}}})
+async def read_image(item_id: str):
+    return {{}}
+
+@app.get("/merged", response_model=Item, responses={{200: {{"model": Message}}, "default": {{"model": Message}}}})
+async def merged():
+    return {{}}
+
 @app.get("/plain")
 async def plain() -> dict[str, int]:
     return {{}}
