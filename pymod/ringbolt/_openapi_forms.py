@@ -50,9 +50,12 @@ def nullable(p: ParamSpec) -> bool:
     return type(None) in typing.get_args(p.annotation)
 
 
-def _takes_config(tp: Any) -> bool:
-    import pydantic
+def takes_config(tp: Any) -> bool:
+    """Whether a model field of type ``tp`` is read with its model's config (FastAPI's:
+    not a model, dict or dataclass field)."""
     import dataclasses
+
+    import pydantic
     shape = typing.get_origin(tp) or tp
     return not (isinstance(shape, type) and (issubclass(shape, (pydantic.BaseModel, dict))
                                              or dataclasses.is_dataclass(shape)))
@@ -80,7 +83,7 @@ def request_names(name: str, info: Any, config: Any) -> list[str]:
 
 
 def _field_names(model: Any) -> list[tuple[str, Any, Any]]:
-    return [(n, info, model.model_config if _takes_config(info.annotation) else None)
+    return [(n, info, model.model_config if takes_config(info.annotation) else None)
             for n, info in model.model_fields.items()]
 
 

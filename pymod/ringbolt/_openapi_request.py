@@ -19,7 +19,7 @@ import typing
 from typing import Any
 
 from . import _convert, _models
-from ._openapi_forms import form_body_model, form_models, nullable
+from ._openapi_forms import form_body_model, form_models, nullable, request_names, takes_config
 from ._openapi_schemas import CONSTRAINTS, field_options, native_converter, plain_param, pydantic_type
 from ._plan import CallSpec, DependencySpec, ParamSpec, RoutePlan
 from .params import Body, File, Form, Header, Required, Security, SecurityScopes
@@ -158,19 +158,16 @@ def parameters(p: ParamSpec, converter: str | None = None) -> list[Parameter]:
 
 
 def _model_parameters(p: ParamSpec, model: Any, optional: bool) -> list[Parameter]:
-    import pydantic
+    """One parameter per field of a parameter model, under the name it is read by first
+    (a header's with ``_`` as ``-``), required when the field is and the model is."""
     out = []
     convert = isinstance(p.marker, Header) and p.marker.convert_underscores
     for name, info in model.model_fields.items():
-        alias = info.validation_alias if isinstance(info.validation_alias, str) else (info.alias or name)
+        config = model.model_config if takes_config(info.annotation) else None
+        alias = request_names(name, info, config)[0]
         wire = alias.replace("_", "-") if convert and alias == name else alias
-        tp = _field_type(info)
-        shape = typing.get_origin(info.annotation) or info.annotation
-        takes_config = not (isinstance(shape, type) and (issubclass(shape, (pydantic.BaseModel, dict))
-                                                         or dataclasses.is_dataclass(shape)))
-        out.append(Parameter(p.source, wire, alias, info.is_required() and not optional, tp, None, None,
-                             info.description, bool(info.deprecated),
-                             config=model.model_config if takes_config else None))
+        out.append(Parameter(p.source, wire, alias, info.is_required() and not optional, _field_type(info), None,
+                             None, info.description, bool(info.deprecated), config=config))
     return out
 
 

@@ -38,7 +38,6 @@ from . import _openapi_request as request
 from . import _openapi_schemas as schemas
 from ._plan import RoutePlan, path_names
 from .errors import PROBLEM_JSON
-from .security import SecurityBase
 
 logger = logging.getLogger("ringbolt")
 
