@@ -17,8 +17,21 @@ from typing import Annotated, Any, Union
 from . import _models
 from ._openapi_schemas import field_options, pydantic_type
 from ._plan import ParamSpec
-from .params import Form
+from .params import Form, Header
 
+
+
+def wire_name(p: ParamSpec) -> str:
+    """The name FastAPI lists a parameter under: its alias, or its name (a header's with
+    ``_`` as ``-``), in the case it was written."""
+    alias = p.marker.extra.get("validation_alias")
+    if isinstance(alias, str) and alias:
+        return alias
+    if p.marker.alias:
+        return p.marker.alias
+    if isinstance(p.marker, Header) and p.marker.convert_underscores:
+        return p.name.replace("_", "-")
+    return p.name
 
 def form_models(p: ParamSpec) -> list[Any]:
     """The models a form parameter stands for: ``[M]`` for ``M`` or ``M | None``, the
@@ -130,7 +143,6 @@ def _absent(models: list[Any]) -> dict[str, Any]:
 def _arrange(params: list[ParamSpec], schema: dict[str, Any]) -> None:
     """The body object's schema made from its ``field_<i>`` members: plain fields as
     properties (under their form names), models as conditions in ``allOf``."""
-    from ._openapi_request import wire_name
     members = schema.pop("properties")
     schema.pop("required", None)
     properties: dict[str, Any] = {}

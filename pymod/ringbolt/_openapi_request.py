@@ -19,7 +19,7 @@ import typing
 from typing import Any
 
 from . import _convert, _models
-from ._openapi_forms import form_body_model, form_models, nullable, request_names, takes_config
+from ._openapi_forms import form_body_model, form_models, nullable, request_names, takes_config, wire_name
 from ._openapi_schemas import CONSTRAINTS, field_options, native_converter, plain_param, pydantic_type
 from ._plan import CallSpec, DependencySpec, ParamSpec, RoutePlan
 from .params import Body, File, Form, Header, Required, Security, SecurityScopes
@@ -105,19 +105,6 @@ class Parameter:
     openapi_examples: Any = None
     example: Any = UNSET
     config: Any = None
-
-
-def wire_name(p: ParamSpec) -> str:
-    """The name FastAPI lists a parameter under: its alias, or its name (a header's with
-    ``_`` as ``-``), in the case it was written."""
-    alias = p.marker.extra.get("validation_alias")
-    if isinstance(alias, str) and alias:
-        return alias
-    if p.marker.alias:
-        return p.marker.alias
-    if isinstance(p.marker, Header) and p.marker.convert_underscores:
-        return p.name.replace("_", "-")
-    return p.name
 
 
 def _param_model(p: ParamSpec) -> tuple[Any, bool] | None:

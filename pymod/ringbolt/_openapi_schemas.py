@@ -93,7 +93,7 @@ class _FileSchema:
 def pydantic_type(tp: Any) -> Any:
     """``tp`` with every ``UploadFile`` in it (``list[UploadFile]``, ``UploadFile |
     None``) replaced by what pydantic can make a schema of."""
-    if tp is UploadFile:
+    if isinstance(tp, type) and issubclass(tp, UploadFile):  # ringbolt.fastapi's too
         return _FileSchema
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)

@@ -407,17 +407,25 @@ class Planner:
 def _is_upload(tp: Any) -> bool:
     inner, _ = _convert.unwrap_optional(tp)
     seq = _convert.sequence_item(inner)
-    return (seq[0] if seq is not None else inner) is UploadFile
+    item = seq[0] if seq is not None else inner
+    return isinstance(item, type) and issubclass(item, UploadFile)
 
 
 def _file_converter(item: Any, many: bool, where: str) -> Callable[[Any], Any]:
-    if item not in (UploadFile, bytes, Any, inspect.Parameter.empty):
+    upload = isinstance(item, type) and issubclass(item, UploadFile)
+    if not upload and item not in (bytes, Any, inspect.Parameter.empty):
         raise PlanError(f"{where}: a File parameter is an UploadFile or bytes (or a list of them)")
     as_bytes = item is bytes
+    # a framework's own UploadFile (ringbolt.fastapi's: async read/write/seek/close) on the
+    # same slots: the parsed part is given that class, no copy
+    own_class = item if upload and item is not UploadFile else None
 
     def one(v: Any) -> Any:
         if type(v) is not UploadFile:
             raise _convert.Bad("value_error", "Value error, Expected UploadFile, received: <class 'str'>")
+        if own_class is not None:
+            v.__class__ = own_class
+            return v
         return v.read() if as_bytes else v
 
     if not many:

@@ -108,9 +108,12 @@ class State:
         return iter(self._state)
 
 
-class UploadFile(_UploadFile):  # noqa: D101
+class UploadFile(_UploadFile):
     """FastAPI's ``UploadFile``: ``filename``, ``content_type``, ``size``, ``headers``,
-    ``file``, and the async ``read``/``write``/``seek``/``close``."""
+    ``file``, and the async ``read``/``write``/``seek``/``close``. The same slots as
+    ringbolt's: the plan gives a parsed part this class (no copy)."""
+
+    __slots__ = ()
 
     async def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         return _UploadFile.read(self, size)
