@@ -512,11 +512,13 @@ def _response(fn: Any, response_model: Any, status_code: int | None) -> Response
 
 
 def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET, status_code: int | None = None,
-               dependencies: list[Depends] | None = None, **options: Any) -> RoutePlan | None:
+               dependencies: list[Depends] | None = None, plain_handlers: bool = True,
+               **options: Any) -> RoutePlan | None:
     """The plan of ``fn`` served at ``path``, or None for a plain ``def h(req)`` handler
-    with none of the typed options (served as it is)."""
+    with none of the typed options (served as it is). ``plain_handlers=False`` (FastAPI's
+    routes): every handler is planned, ``def h(item_id)`` taking a query or path value."""
     typed_options = response_model not in (UNSET, None) or status_code is not None or dependencies
-    if not typed_options and is_plain_handler(fn):
+    if plain_handlers and not typed_options and is_plain_handler(fn):
         return None
     if status_code is not None and (not isinstance(status_code, int) or not 100 <= status_code <= 999):
         raise ValueError(f"invalid status_code {status_code!r}")

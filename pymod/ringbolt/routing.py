@@ -131,6 +131,10 @@ class RouteDef:
 class RouteGroup:
     """Route registration shared by ``App`` and ``Router``."""
 
+    #: A handler that takes the request alone (``def h(req)``) is served as it is, with
+    #: no plan; FastAPI's routes (ringbolt.fastapi) plan every handler.
+    _plain_handlers = True
+
     def __init__(self, prefix: str = "") -> None:
         require_str("prefix", prefix)
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
@@ -254,7 +258,7 @@ class RouteGroup:
                                  f"takes {_taken(fn)}, which would never run or be checked: drop const=True")
             def replan(with_deps: list[Any]) -> RoutePlan | None:
                 return plan_route(full, fn, response_model=response_model, status_code=status_code,
-                                  dependencies=with_deps or None, **options)
+                                  dependencies=with_deps or None, plain_handlers=self._plain_handlers, **options)
 
             plan = None if const else replan(deps)
             if cache_spec is not None and plan is not None:

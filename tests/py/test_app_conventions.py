@@ -220,3 +220,29 @@ def test_ringbolt_return_rules_unchanged(name: str, status: int, ctype: str | No
     r = get(returns_app("ringbolt"), PROTOCOLS["h1"], "GET", f"/{name}")
     assert r.status_code == status
     assert r.headers.get("content-type") == ctype
+
+
+def test_fastapi_plans_a_lone_unannotated_parameter() -> None:
+    """FastAPI has no plain ``def h(req)`` handler: a lone unannotated parameter is a path
+    or query value (ringbolt's own App keeps calling such a handler with the request)."""
+    from ringbolt.fastapi import APIRouter, FastAPI
+
+    app = FastAPI()
+    router = APIRouter()
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id):  # type: ignore[no-untyped-def]
+        return {"item_id": item_id}
+
+    @router.get("/search")
+    def search(q):  # type: ignore[no-untyped-def]
+        return {"q": q}
+
+    app.include_router(router)
+    with TestClient(app) as tc:
+        with httpx.Client(base_url=f"http://127.0.0.1:{tc.port}", timeout=10) as c:
+            assert c.get("/items/foo").json() == {"item_id": "foo"}
+            assert c.get("/search?q=x").json() == {"q": "x"}
+            r = c.get("/search")
+            assert r.status_code == 422
+            assert r.json()["detail"][0]["loc"] == ["query", "q"]

@@ -19,6 +19,8 @@ from .routing import _FastAPIRoutes
 class FastAPI(_FastAPIRoutes, App):
     """A ringbolt app that behaves as a FastAPI app (see the module's docstring)."""
 
+    _plain_handlers = False  # FastAPI plans every handler: def h(item_id) takes a value
+
     def __init__(self, *, debug: bool = False, routes: Sequence[Any] | None = None, title: str = "FastAPI",
                  summary: str | None = None, description: str = "", version: str = "0.1.0",
                  openapi_url: str | None = "/openapi.json", openapi_tags: list[dict[str, Any]] | None = None,

@@ -61,6 +61,8 @@ class _FastAPIRoutes:
 
 
 class APIRouter(_FastAPIRoutes, Router):
+    _plain_handlers = False  # as FastAPI's: every handler is planned
+
     def __init__(self, *, prefix: str = "", tags: list[Any] | None = None, dependencies: Any = None,
                  responses: Any = None, **_: Any) -> None:
         super().__init__(prefix, dependencies=dependencies)
