@@ -5,7 +5,9 @@
 
 #include "dispatch/app_request.hpp"
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,8 +35,20 @@ inline constexpr std::string_view default_access_format = "%(h)s:%(p)s - \"%(r)s
 /// ('-' when streamed), %(B)s body bytes (0 when streamed), %(D)s microseconds in the
 /// application, %(L)s seconds in the application, %(t)s time [22/Nov/2026:11:05:08 +0000],
 /// %(i)s the request id (app.enable_request_id; '-' when off), %% a percent sign. Returns an error message for an
-/// unknown atom, else "".
+/// unknown atom, or for a format whose own text and fields leave the client's text (method, target, request id)
+/// fewer than `access_client_share_min` bytes each, else "".
 std::string configure_access_log(bool enabled, std::string_view format);
+
+/// A line's bytes, "[ringbolt] ACCESS: " included: what a log queue slot holds after the timestamp.
+inline constexpr size_t access_line_max = 1000;
+/// The least a line keeps for each piece of the client's text; a format that leaves less is refused.
+inline constexpr size_t access_client_share_min = 64;
+
+/// The line for `e` in the configured format, written into `out`; its length. The client's text is
+/// given what the rest of the line leaves (its most being decided by configure_access_log), shared
+/// so that a short piece is whole and the longest are cut alike, each cut one ending in "...[+N]"
+/// (N: the bytes left out): the status, size and time always reach the line, whatever the target.
+size_t format_access_line(const access_entry& e, std::array<char, access_line_max>& out) noexcept;
 
 /// Set by configure_access_log (before the reactors start); read on every request, so
 /// the test is inline (one load), not a call.

@@ -78,11 +78,16 @@ def test_async_answers_log_their_own_request_line():
         assert line.endswith(f"{m}|/method|{q}|200"), (m, q, line)
 
 
-def test_bad_access_log_format_is_refused_natively_too():
+@pytest.mark.parametrize(("fmt", "error"), [
+    ("%(z)s", r"unknown atom %\(z\)s"),
+    # The line's 1,000 bytes: its own text would leave the request line too little.
+    ("-" * 950 + "%(r)s %(s)s", r"leaves the client's text \(2 pieces: .*\) fewer than 64 bytes each"),
+])
+def test_bad_access_log_format_is_refused_natively_too(fmt: str, error: str) -> None:
     from ringbolt import App
 
-    with pytest.raises(ValueError, match=r"unknown atom %\(z\)s"):
-        App().run(port=0, access_log=True, access_log_format="%(z)s", log_level="warning")
+    with pytest.raises(ValueError, match=error):
+        App().run(port=0, access_log=True, access_log_format=fmt, log_level="warning")
 
 
 FORWARDED = "X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n"
@@ -216,3 +221,50 @@ def test_every_http2_refusal_has_its_access_line(refusing_srv: ServerProcess, ca
     client, m, u, protocol, line_status = refusal_line(refusing_srv, port).split("|")
     assert client == f"127.0.0.1:{port}" and line_status == str(want) and protocol == "HTTP/2.0", (case, client)
     assert (m, u) == (method, path), case
+
+
+# ---- a long target: the line keeps its status, size and time ------------------------------------
+
+# A line holds 1,000 bytes; the client's text in it (method, target, request id) gets what
+# the rest leaves and is cut with a marker, "...[+N]" (N: the bytes left out). Served with
+# the default limits (--max-request-line 8192: a 414 target is longer than any line).
+LONG_TARGETS = {
+    "414 over the limit": ("/e414" + "a" * 9000, 414),
+    "404 under it": ("/e404" + "b" * 8000, 404),
+    "200 long query": ("/text?q=" + "c" * 8000, 200),
+}
+LONG_FORMATS = {
+    "default": None,
+    "size and time": '%(h)s:%(p)s "%(r)s" %(s)s %(b)s %(D)s %(t)s',
+}
+
+
+@pytest.mark.parametrize("fmt", list(LONG_FORMATS))
+def test_a_long_target_leaves_the_line_its_status_size_and_time(fmt: str) -> None:
+    args = ("--access-log-format", LONG_FORMATS[fmt]) if LONG_FORMATS[fmt] else ()
+    srv = ServerProcess("basic:app", "--threads", "1", "--access-log", *args)
+    ports = {}
+    try:
+        for case, (target, want) in LONG_TARGETS.items():
+            with srv.connect() as s:
+                ports[case] = s.getsockname()[1]
+                s.sendall(f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+                assert Reader(s).read().status == want, case
+    finally:
+        srv.stop()
+    lines = [line.split("ACCESS: ", 1)[1] for line in srv.output().splitlines() if "ACCESS: " in line]
+    tail = r" (\d+) (\S+) (\d+) \[[^]]+\]" if LONG_FORMATS[fmt] else r" (\d+) (.+)"
+    for case, (target, want) in LONG_TARGETS.items():
+        mine = [line for line in lines if line.startswith(f"127.0.0.1:{ports[case]} ")]
+        assert len(mine) == 1, (case, lines)
+        m = re.fullmatch(r'127\.0\.0\.1:\d+ (?:- )?"GET (\S+)\.\.\.\[\+(\d+)\] HTTP/1\.1"' + tail, mine[0])
+        assert m, (case, mine[0])
+        shown, left_out, status = m.group(1), int(m.group(2)), int(m.group(3))
+        assert status == want and target.startswith(shown) and len(shown) > 500, (case, mine[0])
+        # The whole target, or for the 414, as much of it as the server read before refusing.
+        assert len(shown) + left_out == len(target) or want == 414 and len(shown) + left_out > 8192, case
+        if LONG_FORMATS[fmt]:
+            size = m.group(4)
+            assert size == "6" if want == 200 else int(size) > 0, (case, mine[0])  # "héllo" for the 200
+        else:
+            assert m.group(4) == {414: "URI Too Long", 404: "Not Found", 200: "OK"}[want], (case, mine[0])
