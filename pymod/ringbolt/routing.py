@@ -18,6 +18,7 @@ import logging
 import re
 import traceback
 import typing
+from enum import Enum
 from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 
 from ._error_log import log_failure
@@ -182,7 +183,7 @@ class RouteGroup:
         status_code: int | None = None,
         dependencies: Iterable[Any] | None = None,
         responses: dict[int | str, Any] | None = None,
-        tags: list[str] | None = None,
+        tags: list[str | Enum] | None = None,
         summary: str | None = None,
         description: str | None = None,
         include_in_schema: bool = True,

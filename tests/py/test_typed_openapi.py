@@ -8,6 +8,7 @@ them off or move them, and what happens when the docs extra is missing."""
 import json
 import logging
 import re
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 import msgspec
@@ -542,6 +543,44 @@ def test_router_routes_operation_ids_and_methods() -> None:
     assert d["paths"]["/v1/r/x"]["get"]["operationId"] == "both"
     assert d["paths"]["/v1/r/x"]["post"]["operationId"] == "both_post"
     assert list(d["paths"]["/v1/r/y"]) == ["get"]  # PURGE has no field in OpenAPI 3.1
+
+
+class PlainTags(Enum):
+    items = "items"
+
+
+class StrTags(str, Enum):
+    users = "users"
+
+
+class NamedTags(StrEnum):
+    files = "files"
+
+
+# A tag given as an Enum member is written as its value, as FastAPI writes it
+# (docs' "tags with Enums"): the member's name or str() is not the tag.
+ENUM_TAGS: list[tuple[str, list[Any], list[str]]] = [
+    ("plain Enum", [PlainTags.items], ["items"]),
+    ("str, Enum", [StrTags.users], ["users"]),
+    ("StrEnum", [NamedTags.files], ["files"]),
+    ("str", ["orders"], ["orders"]),
+    ("mixed", [PlainTags.items, "orders", StrTags.users], ["items", "orders", "users"]),
+]
+
+
+@pytest.mark.parametrize("case,tags,written", ENUM_TAGS, ids=[c[0] for c in ENUM_TAGS])
+def test_enum_tags_are_written_as_their_values(case: str, tags: list[Any], written: list[str]) -> None:
+    app = App()
+
+    @app.get("/tagged", tags=tags)
+    def tagged() -> dict[str, str]:
+        return {}
+
+    with TestClient(app) as c:
+        served_doc = c.get("/openapi.json").json()
+    validate(served_doc)
+    assert served_doc["paths"]["/tagged"]["get"]["tags"] == written, case
+    assert app.openapi()["paths"]["/tagged"]["get"]["tags"] == written, case
 
 
 def test_get_openapi_is_the_function_behind_openapi() -> None:
