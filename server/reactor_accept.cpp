@@ -165,7 +165,7 @@ void reactor::on_accept(int fd) noexcept {
         s.proto = _protocols.make_first(); // HTTP/1.1 (server/protocols.cpp), kept with the slot, reused
     }
     if (s.own_tp) {
-        s.own_tp->attach_socket(fd);
+        s.own_tp->attach_socket(fd, *_backend);
         facts.secure = s.own_tp->secure();
         facts.tls = s.own_tp->tls_info(); // filled when the handshake completes
     }

@@ -5,19 +5,18 @@
 #include "core/log.hpp"
 #include "tls/connection_info.hpp"
 #include "tls/transport.hpp"
+#include "uring/ktls_calls.hpp"
+#include "uring/listener.hpp"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <linux/tls.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <mutex>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <span>
 
 namespace ringbolt::tls {
 
@@ -287,36 +286,6 @@ SSL_CTX* context::for_name(std::string_view name) const noexcept {
 
 namespace {
 
-/// A loopback TCP connection to ourselves; `acc` its accepted end (TCP_ULP needs an
-/// established socket). Closed when it goes.
-struct loopback_pair {
-    int lst = -1;
-    int cli = -1;
-    int acc = -1;
-    loopback_pair() {
-        lst = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cli = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof(a);
-        if (lst >= 0 && cli >= 0 && ::bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-            ::listen(lst, 1) == 0 && ::getsockname(lst, reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
-            ::connect(cli, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-            acc = ::accept4(lst, nullptr, nullptr, SOCK_CLOEXEC);
-        }
-    }
-    ~loopback_pair() {
-        for (int fd : {acc, cli, lst}) {
-            if (fd >= 0) {
-                ::close(fd);
-            }
-        }
-    }
-    loopback_pair(const loopback_pair&) = delete;
-    loopback_pair& operator=(const loopback_pair&) = delete;
-};
-
 struct ktls_cipher {
     uint16_t type; ///< TLS_CIPHER_*
     size_t keys_size;
@@ -336,6 +305,19 @@ struct ktls_probe {
     bool new_keys = false; ///< a socket with sending keys takes new ones (TLS 1.3 KeyUpdate)
 };
 
+// The probe's socket calls: the system's, or a test's (set_ktls_probe_calls) given before
+// the probe ran.
+std::mutex g_probe_mutex;
+uring::ktls_calls* g_probe_calls = nullptr;
+bool g_probe_ran = false;
+
+uring::ktls_calls& probe_calls() {
+    static uring::ktls_calls system_calls;
+    std::lock_guard<std::mutex> lock(g_probe_mutex);
+    g_probe_ran = true;
+    return g_probe_calls != nullptr ? *g_probe_calls : system_calls;
+}
+
 // Once per process: the kernel's TLS layer on a loopback connection, then each cipher's
 // sending keys (zeros) on a connection of its own (a socket takes keys once). A kernel
 // with the layer but not a cipher's crypto (a module missing) keeps that cipher in user
@@ -343,14 +325,14 @@ struct ktls_probe {
 const ktls_probe& probe_ktls() {
     static const ktls_probe probe = [] {
         ktls_probe p;
+        uring::ktls_calls& calls = probe_calls();
         for (const ktls_cipher& c : ktls_ciphers_known) {
-            loopback_pair lp;
-            if (lp.acc < 0) {
-                p.why = std::string("the probe's loopback connection failed: ") + std::strerror(errno);
+            uring::loopback_connection lp;
+            if (lp.accepted() < 0) {
+                p.why = std::string("the probe's loopback connection failed: ") + std::strerror(lp.error());
                 break;
             }
-            if (::setsockopt(lp.acc, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) != 0) {
-                int err = errno;
+            if (int err = -calls.attach_tls(lp.accepted()); err != 0) {
                 p.why = err == ENOENT ? "the kernel has no TLS upper layer protocol (CONFIG_TLS is off or the tls "
                                         "module cannot be loaded)"
                                       : std::string("setsockopt(TCP_ULP, \"tls\") failed: ") + std::strerror(err);
@@ -361,13 +343,14 @@ const ktls_probe& probe_ktls() {
             head.version = TLS_1_3_VERSION;
             head.cipher_type = c.type;
             std::memcpy(keys, &head, sizeof(head));
-            if (::setsockopt(lp.acc, SOL_TLS, TLS_TX, keys, static_cast<socklen_t>(c.keys_size)) == 0) {
+            std::span<const unsigned char> cipher_keys{keys, c.keys_size};
+            if (calls.set_tls_keys(lp.accepted(), uring::tls_direction::send, cipher_keys) == 0) {
                 p.ok.push_back(c.type);
                 p.names.emplace_back(c.name);
                 // The kernels that take a KeyUpdate's keys take them the same way, on a
                 // socket that has some; the others refuse (EBUSY).
                 p.new_keys =
-                    p.new_keys || ::setsockopt(lp.acc, SOL_TLS, TLS_TX, keys, static_cast<socklen_t>(c.keys_size)) == 0;
+                    p.new_keys || calls.set_tls_keys(lp.accepted(), uring::tls_direction::send, cipher_keys) == 0;
             }
         }
         if (p.why.empty() && p.ok.empty()) {
@@ -380,6 +363,15 @@ const ktls_probe& probe_ktls() {
 }
 
 } // namespace
+
+bool set_ktls_probe_calls(uring::ktls_calls& calls) noexcept {
+    std::lock_guard<std::mutex> lock(g_probe_mutex);
+    if (g_probe_ran) {
+        return false;
+    }
+    g_probe_calls = &calls;
+    return true;
+}
 
 const std::string& ktls_unavailable_reason() {
     return probe_ktls().why;

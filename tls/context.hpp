@@ -106,6 +106,11 @@ bool ktls_takes_new_keys() noexcept;
 /// The size of the kernel's struct of sending keys for `cipher_type` (TLS_CIPHER_*); 0
 /// when the probe found the kernel does not take that cipher.
 size_t ktls_keys_size(uint16_t cipher_type) noexcept;
+/// The socket calls the probe makes on its loopback connections: the system's (the io
+/// layer's defaults) unless a test that plays the kernel's TLS (uring::fake_backend's
+/// kernel_tls) gives its own before anything asks the probe. False when the probe ran
+/// already (it runs once per process): `calls` is not used.
+bool set_ktls_probe_calls(uring::ktls_calls& calls) noexcept;
 
 /// One log line per kind per 10 s at most, shared by every reactor (hence the lock: only
 /// failures come here).

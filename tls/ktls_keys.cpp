@@ -1,8 +1,6 @@
 // TLS 1.3 traffic keys for the kernel (see ktls_keys.hpp).
 #include "tls/ktls_keys.hpp"
 
-#include "http/char_classes.hpp"
-
 #include <cstddef>
 #include <cstring>
 #include <linux/tls.h>
@@ -17,6 +15,15 @@
 namespace ringbolt::tls {
 
 namespace {
+
+// A key log line's hex digit (OpenSSL writes lower case): its value, or -1.
+int hex_digit(unsigned char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    unsigned char lower = c | 0x20;
+    return lower >= 'a' && lower <= 'f' ? lower - 'a' + 10 : -1;
+}
 
 const EVP_MD* handshake_digest(const SSL_CIPHER* c) noexcept {
     return c != nullptr ? SSL_CIPHER_get_handshake_digest(c) : nullptr;
@@ -97,8 +104,8 @@ bool read_keylog_secret(std::string_view line, std::string_view label, traffic_s
     }
     traffic_secret s;
     for (size_t i = 0; i < hex.size() / 2; ++i) {
-        int hi = http::chars::hex_value(static_cast<unsigned char>(hex[2 * i]));
-        int lo = http::chars::hex_value(static_cast<unsigned char>(hex[2 * i + 1]));
+        int hi = hex_digit(static_cast<unsigned char>(hex[2 * i]));
+        int lo = hex_digit(static_cast<unsigned char>(hex[2 * i + 1]));
         if (hi < 0 || lo < 0) {
             s.wipe();
             return false;

@@ -8,12 +8,9 @@
 #include <cstdio>
 #include <cstring>
 #include <linux/tls.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 namespace ringbolt::tls {
@@ -105,12 +102,12 @@ uint8_t copy_kernel_keys(const void* crypto_info, unsigned char (&out)[64]) noex
 } // namespace
 
 long tls_transport::ktls_start(long is_tx, const void* crypto_info) noexcept {
-    if (is_tx == 0 || _fd < 0 || _ktls != ktls_tx::off) {
+    if (is_tx == 0 || _fd < 0 || _io == nullptr || _ktls != ktls_tx::off) {
         return 0;
     }
     unsigned char keys[64];
     uint8_t len = copy_kernel_keys(crypto_info, keys);
-    if (len == 0 || (::setsockopt(_fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) != 0 && errno != EEXIST)) {
+    if (len == 0 || _io->attach_tls(_fd) != 0) {
         OPENSSL_cleanse(keys, sizeof(keys));
         return 0;
     }
@@ -149,7 +146,7 @@ long tls_transport::on_read_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept 
 // first record): the records OpenSSL reads from here are counted, as TLS 1.3's are from
 // the handshake's end.
 void tls_transport::keep_receiving_keys(const void* crypto_info) noexcept {
-    if (!_ctx->ktls() || _fd < 0 || SSL_version(_ssl) == TLS1_3_VERSION) {
+    if (!_ctx->ktls() || _fd < 0 || _io == nullptr || SSL_version(_ssl) == TLS1_3_VERSION) {
         return;
     }
     _rx_keys_len = copy_kernel_keys(crypto_info, _rx_keys);
@@ -260,15 +257,16 @@ tls_transport::~tls_transport() {
     _client_secret.wipe();
 }
 
-// The kernel's keys (TLS_TX or TLS_RX) from record `seq` on: TLS 1.3's for a secret of
+// The kernel's keys for one direction from record `seq` on: TLS 1.3's for a secret of
 // this connection's; TLS 1.2's receiving keys as OpenSSL handed them over, `seq` records
 // later. 0, or an errno (EINVAL: no keys the kernel takes for this cipher).
-int tls_transport::give_kernel_keys(int direction, const traffic_secret& secret, uint64_t seq) const noexcept {
+int tls_transport::give_kernel_keys(uring::tls_direction dir, const traffic_secret& secret,
+                                    uint64_t seq) const noexcept {
     unsigned char keys[64];
     size_t n = 0;
     if (SSL_version(_ssl) == TLS1_3_VERSION) {
         n = tls13_kernel_keys(SSL_get_current_cipher(_ssl), secret, seq, keys);
-    } else if (direction == TLS_RX && _rx_keys_len != 0) {
+    } else if (dir == uring::tls_direction::receive && _rx_keys_len != 0) {
         std::memcpy(keys, _rx_keys, _rx_keys_len);
         n = advance_record_sequence(keys, _rx_keys_len, seq) ? _rx_keys_len : 0;
     }
@@ -278,7 +276,7 @@ int tls_transport::give_kernel_keys(int direction, const traffic_secret& secret,
     }
     int err = EINVAL;
     if (n != 0 && ktls_keys_size(head.cipher_type) == n) {
-        err = ::setsockopt(_fd, SOL_TLS, direction, keys, static_cast<socklen_t>(n)) == 0 ? 0 : errno;
+        err = -_io->set_tls_keys(_fd, dir, {keys, n});
     }
     OPENSSL_cleanse(keys, sizeof(keys));
     return err;
@@ -363,7 +361,7 @@ void tls_transport::start_kernel_receive() noexcept {
     if (!receive_switch_possible()) {
         return;
     }
-    int err = give_kernel_keys(TLS_RX, _client_secret, _rx_records);
+    int err = give_kernel_keys(uring::tls_direction::receive, _client_secret, _rx_records);
     if (err != 0) {
         stop_counting_records(); // OpenSSL goes on receiving
         return;
@@ -376,7 +374,7 @@ void tls_transport::start_kernel_receive() noexcept {
 }
 
 // After the switch, a record that is not application data: the kernel hands it over
-// only with its type (recvmsg's TLS_GET_RECORD_TYPE), and until then every receive
+// only with its type (the io layer's recv_tls_record), and until then every receive
 // fails with EIO.
 bool tls_transport::read_kernel_record(std::string_view& data) noexcept {
     data = {};
@@ -386,33 +384,19 @@ bool tls_transport::read_kernel_record(std::string_view& data) noexcept {
     if (_plain.size() < record_plain + 256) {
         _plain.resize(record_plain + 256);
     }
-    iovec iov{_plain.data(), _plain.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(1)] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    ssize_t n;
-    do {
-        n = ::recvmsg(_fd, &msg, MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    uint8_t type = record_application_data;
+    long n = _io->recv_tls_record(_fd, {_plain.data(), _plain.size()}, type);
+    if (n == -EAGAIN || n == -EWOULDBLOCK) {
         return true;
     }
     if (n < 0) {
-        int err = errno;
         _failed = true;
         _counters.tls_record_errors.add();
         if (_reporter != nullptr) {
-            _reporter->report(reporter::record, "kTLS: a received record", std::strerror(err));
+            _reporter->report(reporter::record, "kTLS: a received record", std::strerror(static_cast<int>(-n)));
         }
         return false;
     }
-    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    uint8_t type = c != nullptr && c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_GET_RECORD_TYPE
-                       ? *CMSG_DATA(c)
-                       : record_application_data;
     const auto* body = reinterpret_cast<const unsigned char*>(_plain.data());
     size_t len = static_cast<size_t>(n);
     if (type == record_application_data) {
@@ -458,10 +442,8 @@ bool tls_transport::on_bad_kernel_record() noexcept {
             _reporter->report(reporter::record, "kTLS: a received record", "it does not decrypt (bad_record_mac)");
         }
         // The kernel left its EBADMSG pending on the socket (sk_err), which would fail the
-        // alert's send too: reading it (SO_ERROR) clears it.
-        int pending = 0;
-        socklen_t len = sizeof(pending);
-        (void)::getsockopt(_fd, SOL_SOCKET, SO_ERROR, &pending, &len);
+        // alert's send too: taking it (SO_ERROR) clears it.
+        (void)_io->take_socket_error(_fd);
         const char alert[2] = {SSL3_AL_FATAL, SSL3_AD_BAD_RECORD_MAC};
         _kernel_records.push_back({SSL3_RT_ALERT, std::string(alert, sizeof(alert))});
     }
@@ -481,7 +463,7 @@ bool tls_transport::kernel_follows_client_update(const unsigned char* msg, size_
     }
     why = "kTLS: the client's new keys";
     if (!tls13_next_secret(SSL_get_current_cipher(_ssl), _client_secret) ||
-        give_kernel_keys(TLS_RX, _client_secret, 0) != 0) {
+        give_kernel_keys(uring::tls_direction::receive, _client_secret, 0) != 0) {
         return false; // (why: the kernel refused them)
     }
     _counters.tls_ktls_rx_key_updates.add();
@@ -710,7 +692,7 @@ bool tls_transport::answer_key_update() noexcept {
 // out under the old ones (RFC 8446 §4.6.3), before any record of the protocol's.
 bool tls_transport::kernel_takes_new_keys() noexcept {
     int err = tls13_next_secret(SSL_get_current_cipher(_ssl), _server_secret)
-                  ? give_kernel_keys(TLS_TX, _server_secret, 0)
+                  ? give_kernel_keys(uring::tls_direction::send, _server_secret, 0)
                   : EINVAL;
     if (err == 0) {
         _counters.tls_ktls_key_updates.add();
@@ -764,10 +746,9 @@ bool tls_transport::kernel_takes_over() noexcept {
     if (_ktls != ktls_tx::pending) {
         return true;
     }
-    int rc = ::setsockopt(_fd, SOL_TLS, TLS_TX, _ktls_keys, _ktls_keys_len);
-    int err = errno;
+    int err = -_io->set_tls_keys(_fd, uring::tls_direction::send, {_ktls_keys, _ktls_keys_len});
     OPENSSL_cleanse(_ktls_keys, sizeof(_ktls_keys));
-    if (rc != 0) {
+    if (err != 0) {
         // OpenSSL writes only plaintext now: the connection cannot go on.
         _failed = true;
         _kernel_records.clear();
@@ -783,33 +764,15 @@ bool tls_transport::kernel_takes_over() noexcept {
 }
 
 // OpenSSL's own records after the switch (session tickets, TLS 1.2's Finished, alerts,
-// close_notify): each one sendmsg with its record type, which the kernel sends whole or
-// not at all (EAGAIN). They are few and small, and come when the socket has room (after
-// the handshake, or when the connection ends), so one that does not fit ends the
-// connection: except close_notify, which is then left out.
+// close_notify): each one sent with its record type (the io layer's send_tls_record),
+// which the kernel sends whole or not at all (EAGAIN). They are few and small, and come
+// when the socket has room (after the handshake, or when the connection ends), so one
+// that does not fit ends the connection: except close_notify, which is then left out.
 bool tls_transport::send_kernel_records() noexcept {
     for (const kernel_record& r : _kernel_records) {
-        iovec iov{const_cast<char*>(r.body.data()), r.body.size()};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        alignas(cmsghdr) char control[CMSG_SPACE(1)] = {};
-        if (r.type != record_application_data) {
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof(control);
-            cmsghdr* c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_TLS;
-            c->cmsg_type = TLS_SET_RECORD_TYPE;
-            c->cmsg_len = CMSG_LEN(1);
-            *CMSG_DATA(c) = r.type;
-            msg.msg_controllen = c->cmsg_len;
-        }
-        ssize_t n;
-        do {
-            n = ::sendmsg(_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        } while (n < 0 && errno == EINTR);
-        if (n != static_cast<ssize_t>(r.body.size())) {
-            int err = n < 0 ? errno : EMSGSIZE;
+        long n = _io->send_tls_record(_fd, r.type, r.body);
+        if (n != static_cast<long>(r.body.size())) {
+            int err = n < 0 ? static_cast<int>(-n) : EMSGSIZE;
             _kernel_records.clear();
             if (_shut) {
                 return true; // the close_notify of a connection that ends anyway

@@ -10,10 +10,12 @@
 // (SSL_OP_ENABLE_KTLS) hands the write BIO the sending keys once the handshake's are done,
 // if the cipher allows (AES-GCM, ChaCha20-Poly1305; TLS 1.2 and 1.3). The BIO attaches the
 // kernel's TLS layer to the socket at once and gives it the keys (TLS_TX) once the
-// records made before the switch have gone out; from then on the reactor sends the
-// protocol's plaintext queue itself, file ranges with sendfile(), and the kernel makes
-// the records. OpenSSL's own later records (session tickets, TLS 1.2's Finished, alerts,
-// close_notify) go to the socket from wire_output with their record type. A client that
+// records made before the switch have gone out (each socket call through the io layer's
+// uring::ktls_calls: the connection's backend, which attach_socket hands over); from
+// then on the reactor sends the protocol's plaintext queue itself, file ranges with
+// sendfile(), and the kernel makes the records. OpenSSL's own later records (session
+// tickets, TLS 1.2's Finished, alerts, close_notify) go to the socket from wire_output
+// with their record type. A client that
 // asks the server to update its keys (TLS 1.3) gets OpenSSL's KeyUpdate, sent under the
 // kernel's keys, and then the kernel gets the next ones (derived from the key log's
 // secret, as OpenSSL 3.0 does not hand them over), where the kernel takes new keys (its
@@ -70,7 +72,10 @@ class tls_transport final : public transport::transport {
     const context& ctx() const noexcept { return *_ctx; }
     const core::tls_info* tls_info() const noexcept override { return _info; }
     bool secure() const noexcept override { return true; }
-    void attach_socket(int fd) noexcept override { _fd = fd; }
+    void attach_socket(int fd, uring::ktls_calls& calls) noexcept override {
+        _fd = fd;
+        _io = &calls;
+    }
     bool wants_kernel_receive() noexcept override;
     void start_kernel_receive() noexcept override;
     bool read_kernel_record(std::string_view& data) noexcept override;
@@ -125,7 +130,7 @@ class tls_transport final : public transport::transport {
     bool answer_key_update() noexcept;
     bool kernel_takes_new_keys() noexcept;
     bool receive_switch_possible() const noexcept;
-    int give_kernel_keys(int direction, const traffic_secret& secret, uint64_t seq) const noexcept;
+    int give_kernel_keys(uring::tls_direction dir, const traffic_secret& secret, uint64_t seq) const noexcept;
     bool kernel_follows_client_update(const unsigned char* msg, size_t len, const char*& why) noexcept;
     void start_counting_records() noexcept;
     void fail(reporter::kind k, const char* what, int ssl_error) noexcept;
@@ -173,6 +178,7 @@ class tls_transport final : public transport::transport {
     uint8_t _record_type = 0; ///< the type of OpenSSL's next write after the switch (0: data)
     ktls_tx _ktls = ktls_tx::off;
     int _fd = -1;
+    uring::ktls_calls* _io = nullptr; ///< the socket's calls (its backend's): kTLS's keys and records
     uint32_t _deadline = 0;
     bool _established = false;
     bool _failed = false;

@@ -115,8 +115,8 @@ core::output_queue& proxy_transport::wire_output(core::output_queue& plain_queue
     return inner_of(_inner).wire_output(plain_queue);
 }
 
-void proxy_transport::attach_socket(int fd) noexcept {
-    inner_of(_inner).attach_socket(fd);
+void proxy_transport::attach_socket(int fd, uring::ktls_calls& calls) noexcept {
+    inner_of(_inner).attach_socket(fd, calls);
 }
 
 bool proxy_transport::zero_copy_files() const noexcept {

@@ -48,7 +48,7 @@ class proxy_transport final : public transport {
     const core::tls_info* tls_info() const noexcept override;
     bool secure() const noexcept override;
     bool take_proxied_client(proxied_client& out) noexcept override;
-    void attach_socket(int fd) noexcept override;
+    void attach_socket(int fd, uring::ktls_calls& calls) noexcept override;
     // kTLS's receiving is the TLS transport's, once the header is behind.
     bool wants_kernel_receive() noexcept override { return through() && _inner->wants_kernel_receive(); }
     void start_kernel_receive() noexcept override {

@@ -8,6 +8,7 @@
 #include "core/output_queue.hpp"
 #include "core/proxy_info.hpp"
 #include "core/tls_info.hpp"
+#include "uring/ktls_calls.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -72,11 +73,16 @@ class transport {
     virtual const core::tls_info* tls_info() const noexcept { return nullptr; }
     /// The connection is TLS (a request's scheme is https).
     virtual bool secure() const noexcept { return false; }
-    /// The connection's socket, told once when it opens: kTLS hands the sending keys to
-    /// it, and writes the few TLS records of its own (session tickets, alerts) to it
-    /// with their record type, from wire_output (the reactor asks only when no send is in
-    /// flight).
-    virtual void attach_socket(int fd) noexcept { (void)fd; }
+    /// The connection's socket, told once when it opens, and the io layer's calls on it
+    /// (its backend's): kTLS hands the keys to the kernel through them, writes the few TLS
+    /// records of its own (session tickets, alerts) with their record type, from
+    /// wire_output (the reactor asks only when no send is in flight), and reads a
+    /// received record other than data (read_kernel_record). A transport makes no socket
+    /// call of its own.
+    virtual void attach_socket(int fd, uring::ktls_calls& calls) noexcept {
+        (void)fd;
+        (void)calls;
+    }
     /// kTLS's receiving: true when the transport could hand its receiving keys to the
     /// kernel now (the handshake is done, and what was received so far ended on a record's
     /// end); each true counts one of a few tries. The reactor then ends the socket's

@@ -7,6 +7,7 @@
 #include "core/counters.hpp"
 #include "core/result.hpp"
 #include "uring/datagram.hpp"
+#include "uring/ktls_calls.hpp"
 
 #include <cerrno>
 #include <cstddef>
@@ -124,9 +125,11 @@ struct receive_buffer_grant {
     int bytes = 0;
 };
 
-class io_backend {
+/// kTLS's socket calls (ktls_calls.hpp) are a backend's too: whoever makes them on a
+/// connection's socket makes them through the connection's backend.
+class io_backend : public ktls_calls {
   public:
-    virtual ~io_backend() = default;
+    ~io_backend() override = default;
     /// Create the kernel objects on the calling (reactor) thread.
     virtual core::result<void> setup(const backend_config& config, int wake_fd) noexcept = 0;
     virtual void arm_accept(int listen_fd) noexcept = 0;

@@ -45,7 +45,12 @@ void fake_backend::wait_streams(io_events& events) noexcept {
     }
     std::vector<readable_stream> readable;
     for (uint32_t slot = 0; slot < _streams.size(); ++slot) {
-        const stream_state& st = _streams[slot];
+        stream_state& st = _streams[slot];
+        if (st.armed && tls_record_waits(st.fd)) {
+            st.armed = false; // EIO, as the kernel's TLS ends a receive at a record other than data
+            events.on_recv_end(slot, st.gen, recv_end::tls_record);
+            continue;
+        }
         char probe;
         if (st.armed && ::recv(st.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) { // bytes, or EOF
             readable.push_back({slot, st.fd, st.armed_wait});
@@ -83,6 +88,54 @@ void fake_backend::wait_streams(io_events& events) noexcept {
             events.on_recv_end(r.slot, gen, n == 0 ? recv_end::eof : recv_end::error);
         }
     }
+}
+
+bool fake_backend::tls_record_waits(int fd) const noexcept {
+    return kernel_tls &&
+           std::any_of(_tls_records.begin(), _tls_records.end(), [fd](const tls_call& r) { return r.fd == fd; });
+}
+
+long fake_backend::recv_now(int fd, void* buf, size_t len, int flags) noexcept {
+    return tls_record_waits(fd) ? -EIO : io_backend::recv_now(fd, buf, len, flags);
+}
+
+int fake_backend::attach_tls(int fd) noexcept {
+    tls_calls.push_back({tls_call::attach, fd});
+    return kernel_tls ? 0 : ktls_calls::attach_tls(fd);
+}
+
+int fake_backend::set_tls_keys(int fd, tls_direction dir, std::span<const unsigned char> keys) noexcept {
+    tls_calls.push_back({tls_call::keys, fd, dir});
+    return kernel_tls ? 0 : ktls_calls::set_tls_keys(fd, dir, keys);
+}
+
+long fake_backend::send_tls_record(int fd, uint8_t type, std::string_view body) noexcept {
+    tls_calls.push_back({tls_call::record_sent, fd, tls_direction::send, type, std::string(body)});
+    return kernel_tls ? static_cast<long>(body.size()) : ktls_calls::send_tls_record(fd, type, body);
+}
+
+long fake_backend::recv_tls_record(int fd, std::span<char> into, uint8_t& type) noexcept {
+    if (!kernel_tls) {
+        long n = ktls_calls::recv_tls_record(fd, into, type);
+        tls_calls.push_back({tls_call::record_read, fd, tls_direction::receive, type,
+                             n > 0 ? std::string(into.data(), static_cast<size_t>(n)) : std::string()});
+        return n;
+    }
+    auto it = std::find_if(_tls_records.begin(), _tls_records.end(), [fd](const tls_call& r) { return r.fd == fd; });
+    if (it == _tls_records.end()) {
+        return -EAGAIN;
+    }
+    size_t n = std::min(it->body.size(), into.size());
+    std::copy_n(it->body.data(), n, into.data());
+    type = it->type;
+    tls_calls.push_back(std::move(*it));
+    _tls_records.erase(it);
+    return static_cast<long>(n);
+}
+
+int fake_backend::take_socket_error(int fd) noexcept {
+    tls_calls.push_back({tls_call::error_taken, fd});
+    return kernel_tls ? 0 : ktls_calls::take_socket_error(fd);
 }
 
 fake_backend::socket_state& fake_backend::state(uint32_t id) {
@@ -158,7 +211,8 @@ bool fake_backend::due() const noexcept {
             return true;
         }
     }
-    return false;
+    return std::any_of(_streams.begin(), _streams.end(),
+                       [this](const stream_state& st) { return st.armed && tls_record_waits(st.fd); });
 }
 
 bool fake_backend::wait(unsigned, io_events& events) noexcept {

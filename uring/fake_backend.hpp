@@ -75,6 +75,29 @@ class fake_backend final : public io_backend {
     std::vector<int> refused;
     std::vector<int> peer_names;
 
+    /// kTLS's calls (ktls_calls.hpp), as a TLS transport made them, in order.
+    struct tls_call {
+        enum kind_t : uint8_t { attach, keys, record_sent, record_read, error_taken } kind;
+        int fd;
+        tls_direction dir = tls_direction::send; ///< keys'
+        uint8_t type = 0;                        ///< a record's
+        std::string body;                        ///< a record's
+    };
+    std::vector<tls_call> tls_calls;
+    /// Play the kernel's TLS (this host may have none, a socketpair never has): attach_tls
+    /// and set_tls_keys succeed without a system call, the records sent are recorded only,
+    /// and the records read are those queue_tls_record left. The stream's bytes are left as
+    /// they are: once the keys are the "kernel's", the test's client reads and writes the
+    /// plaintext the kernel would encrypt and decrypt. Off: each call is recorded, then
+    /// made on the real descriptor.
+    bool kernel_tls = false;
+    /// A record other than data that the kernel opened on `fd` (kernel_tls): the recv armed
+    /// on `fd` ends with recv_end::tls_record, and recv_now gives -EIO, until
+    /// recv_tls_record reads it.
+    void queue_tls_record(int fd, uint8_t type, std::string body) {
+        _tls_records.push_back({tls_call::record_read, fd, tls_direction::receive, type, std::move(body)});
+    }
+
     core::result<void> setup(const backend_config&, int) noexcept override { return {}; }
     void arm_accept(int) noexcept override {}
     void cancel_accept(int) noexcept override {
@@ -112,6 +135,12 @@ class fake_backend final : public io_backend {
         refused.push_back(listen_fd);
         return io_backend::refuse_connections(listen_fd);
     }
+    long recv_now(int fd, void* buf, size_t len, int flags) noexcept override;
+    int attach_tls(int fd) noexcept override;
+    int set_tls_keys(int fd, tls_direction dir, std::span<const unsigned char> keys) noexcept override;
+    long send_tls_record(int fd, uint8_t type, std::string_view body) noexcept override;
+    long recv_tls_record(int fd, std::span<char> into, uint8_t& type) noexcept override;
+    int take_socket_error(int fd) noexcept override;
 
   private:
     struct queued_datagram {
@@ -138,6 +167,8 @@ class fake_backend final : public io_backend {
 
     std::vector<stream_state> _streams; ///< by the reactor's slot
     std::vector<int> _accepts;
+    std::vector<tls_call> _tls_records; ///< queue_tls_record's, not read yet
+    bool tls_record_waits(int fd) const noexcept;
     std::vector<deferred_completion> _stream_events;
     uint64_t _waits = 0;
 

@@ -326,4 +326,29 @@ uint16_t local_port(int fd) noexcept {
     return 0;
 }
 
+loopback_connection::loopback_connection() noexcept {
+    _listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    _client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (_listener >= 0 && _client >= 0 && ::bind(_listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+        ::listen(_listener, 1) == 0 && ::getsockname(_listener, reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
+        ::connect(_client, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+        _accepted = ::accept4(_listener, nullptr, nullptr, SOCK_CLOEXEC);
+    }
+    if (_accepted < 0) {
+        _error = errno;
+    }
+}
+
+loopback_connection::~loopback_connection() {
+    for (int fd : {_accepted, _client, _listener}) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+}
+
 } // namespace ringbolt::uring

@@ -81,4 +81,24 @@ core::result<datagram_socket> adopt_datagram_socket(int fd, const datagram_optio
 /// The port a bound socket got (0 for a socket that is not TCP/IP, e.g. AF_UNIX).
 uint16_t local_port(int fd) noexcept;
 
+/// A TCP connection to ourselves on 127.0.0.1, for a probe of what the kernel offers an
+/// established socket (kTLS's upper layer and keys: tls/context.cpp). Closed when it goes.
+class loopback_connection {
+  public:
+    loopback_connection() noexcept;
+    ~loopback_connection();
+    loopback_connection(const loopback_connection&) = delete;
+    loopback_connection& operator=(const loopback_connection&) = delete;
+    /// The accepted end, or -1 when the connection failed (`error()` says why).
+    int accepted() const noexcept { return _accepted; }
+    /// The errno of the step that failed (0 when none did).
+    int error() const noexcept { return _error; }
+
+  private:
+    int _listener = -1;
+    int _client = -1;
+    int _accepted = -1;
+    int _error = 0;
+};
+
 } // namespace ringbolt::uring

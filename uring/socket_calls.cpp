@@ -1,5 +1,6 @@
 // The socket calls the loop makes outside the completion queue, as io_backend's
-// defaults: plain system calls, shared by the io_uring and epoll backends.
+// defaults: plain system calls, shared by the io_uring and epoll backends; and kTLS's
+// (ktls_calls.hpp), a TLS transport's.
 #include "uring/backend.hpp"
 
 #include "uring/listener.hpp"
@@ -8,6 +9,9 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <linux/tls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
@@ -105,6 +109,75 @@ bool io_backend::peer_name(int fd, sockaddr_storage& out) noexcept {
 
 core::result<void> io_backend::refuse_connections(int listen_fd) noexcept {
     return refuse_new_connections(listen_fd);
+}
+
+int ktls_calls::attach_tls(int fd) noexcept {
+    if (::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) == 0 || errno == EEXIST) {
+        return 0;
+    }
+    return -errno;
+}
+
+int ktls_calls::set_tls_keys(int fd, tls_direction dir, std::span<const unsigned char> keys) noexcept {
+    int option = dir == tls_direction::send ? TLS_TX : TLS_RX;
+    return ::setsockopt(fd, SOL_TLS, option, keys.data(), static_cast<socklen_t>(keys.size())) == 0 ? 0 : -errno;
+}
+
+namespace {
+constexpr uint8_t record_application_data = 23;
+} // namespace
+
+long ktls_calls::send_tls_record(int fd, uint8_t type, std::string_view body) noexcept {
+    iovec iov{const_cast<char*>(body.data()), body.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(1)] = {};
+    if (type != record_application_data) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_TLS;
+        c->cmsg_type = TLS_SET_RECORD_TYPE;
+        c->cmsg_len = CMSG_LEN(1);
+        *CMSG_DATA(c) = type;
+        msg.msg_controllen = c->cmsg_len;
+    }
+    ssize_t n;
+    do {
+        n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+long ktls_calls::recv_tls_record(int fd, std::span<char> into, uint8_t& type) noexcept {
+    iovec iov{into.data(), into.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(1)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n;
+    do {
+        n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return -errno;
+    }
+    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    type = c != nullptr && c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_GET_RECORD_TYPE ? *CMSG_DATA(c)
+                                                                                           : record_application_data;
+    return n;
+}
+
+int ktls_calls::take_socket_error(int fd) noexcept {
+    int pending = 0;
+    socklen_t len = sizeof(pending);
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len) != 0) {
+        return -errno;
+    }
+    return -pending;
 }
 
 } // namespace ringbolt::uring
