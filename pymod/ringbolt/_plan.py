@@ -236,9 +236,11 @@ def _name(call: Any) -> str:
     return str(getattr(call, "__qualname__", None) or getattr(call, "__name__", None) or repr(call))
 
 
-def is_plain_handler(fn: Any) -> bool:
+def is_plain_handler(fn: Any, path_names: dict[str, str] | None = None) -> bool:
     """A handler that takes the request and nothing else (``def h(req)``, any name, no
-    annotation or ``Request``): served as it is, with no plan and no added cost."""
+    annotation or ``Request``): served as it is, with no plan and no added cost. A lone
+    parameter named as one of the path's (``path_names``) or annotated with a class made
+    from the request (``_rb_from_request``: FastAPI's ``Request``) is planned instead."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -249,7 +251,7 @@ def is_plain_handler(fn: Any) -> bool:
     if len(params) != 1:
         return False
     p = params[0]
-    if p.kind is p.KEYWORD_ONLY or isinstance(p.default, (Param, Depends)):
+    if p.kind is p.KEYWORD_ONLY or isinstance(p.default, (Param, Depends)) or p.name in (path_names or ()):
         return False
     ann = p.annotation
     if isinstance(ann, str):
@@ -264,6 +266,8 @@ def is_plain_handler(fn: Any) -> bool:
             "Request", "ringbolt.Request", "Any", "typing.Any"))
     if _split(ann)[1]:
         return False  # Annotated metadata: a marker, or at least a typed parameter
+    if isinstance(ann, type) and hasattr(ann, "_rb_from_request"):
+        return False  # a framework's own request (ringbolt.fastapi's): made by the plan
     return ann is p.empty or p.name in ("req", "request") or ann is Request or ann is Any
 
 
@@ -518,7 +522,7 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
     with none of the typed options (served as it is). ``plain_handlers=False`` (FastAPI's
     routes): every handler is planned, ``def h(item_id)`` taking a query or path value."""
     typed_options = response_model not in (UNSET, None) or status_code is not None or dependencies
-    if plain_handlers and not typed_options and is_plain_handler(fn):
+    if plain_handlers and not typed_options and is_plain_handler(fn, path_names(path)):
         return None
     if status_code is not None and (not isinstance(status_code, int) or not 100 <= status_code <= 999):
         raise ValueError(f"invalid status_code {status_code!r}")

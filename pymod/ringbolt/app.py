@@ -36,7 +36,7 @@ from .options import check_run_options, check_run_values
 from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
 from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
-from .websocket import WebSocketRoute, WebSocketSettings
+from .websocket import WebSocketRoute, WebSocketSettings, typed_endpoint
 
 
 logger = logging.getLogger("ringbolt")
@@ -217,7 +217,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
             raise TypeError(f"json_default must be callable, not {type(json_default).__name__}")
         self.debug = debug
         self.json_default = json_default
-        self._exception_handlers: dict[type[BaseException], Callable[..., Any]] = {}
+        # by exception class; under FastAPI's conventions also by an HTTPError's status (int)
+        self._exception_handlers: dict[type[BaseException] | int, Callable[..., Any]] = {}
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
         self._server: _native.Server | None = None
@@ -235,6 +236,14 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         self._rate_limit: AppRateLimit | None = None
         self._tracing: Any = None  # ringbolt.tracing.Tracing once enable_tracing() made one
         self.cache = ResponseCache()  # routes' cache= store and invalidation by tag (docs/caching.md)
+        #: set by a test client while it serves the app (ringbolt.fastapi.testclient): its
+        #: ``http(fn, is_async)`` and ``websocket(fn)`` wrap each route when the app starts, to
+        #: hand what a request raised to the client that sent it; None: nothing is wrapped
+        self._route_wrapper: Any = None
+        #: (prefix, App) of the apps mounted on this one (``ringbolt.fastapi``'s ``mount``):
+        #: their routes are served under the prefix, each planned and answered as its own
+        #: app plans and answers them
+        self._mounted_apps: list[tuple[str, App]] = []
 
     @property
     def dependency_overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
@@ -252,7 +261,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
     def route_plans(self) -> list[tuple[str, list[str], RoutePlan]]:
         """Every typed route as ``(path, methods, plan)`` (``ringbolt._plan.RoutePlan``):
         what the OpenAPI document is generated from."""
-        return [(d.path, d.methods, d.plan) for d in self._defs if d.plan is not None]
+        return [(d.path, d.methods, d.plan) for d in self._defs if d.plan is not None and not d.websocket]
 
     # ---- routes: route/get/post/.../websocket/middleware/include come from RouteGroup ----
     def exception_handler(self, exc_type: type[BaseException]) -> Callable[[H], H]:
@@ -288,13 +297,22 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 raise ValueError(f"route {d.path}: a Redis rate limit runs in Python, and a const or WebSocket "
                                  "route never does (give it a native limit, or rate_limit=False)")
             if d.const or d.websocket:
-                out.append((d.path, d.methods, d.handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
+                handler = d.handler
+                if d.websocket and d.plan is not None:  # a typed endpoint (ringbolt.fastapi's)
+                    handler = typed_endpoint(build_runner(d.plan, self._dependencies, True, self))
+                if d.websocket and self._route_wrapper is not None:
+                    handler = self._route_wrapper.websocket(handler)
+                out.append((d.path, d.methods, handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
             spec: Cache | None = d.options.get("cache") if d.options is not None else None
             etag = bool(d.options.get("etag")) if d.options is not None else False
+            custom = d.options.get("route_class") if d.options is not None else None
             if d.plan is None:
                 handler = d.handler
+            elif custom is not None and getattr(custom, "_rb_custom", False):  # a route_class's get_route_handler
+                handler = custom._rb_route_handler(d, build_runner(d.plan, self._dependencies, True, self), self)
+                spec, etag = None, False
             else:  # a cached typed route: its cache between its dependencies (guards) and its handler
                 gate = self._cache_gate(d.plan, d.path, spec) if spec is not None else None
                 handler = build_runner(d.plan, self._dependencies, raise_invalid, self, gate)
@@ -313,7 +331,22 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 fn = in_redis[id(limit)].wrap(fn, is_async)
             if tracing is not None:  # a span per request only with tracing on: else no wrapper
                 fn = tracing.server_span(d.path, fn, is_async)
+            if self._route_wrapper is not None:
+                fn = self._route_wrapper.http(fn, is_async)
             out.append((d.path, d.methods, fn, False, is_async, False))
+        for prefix, sub in self._mounted_apps:  # each with its own handlers, middleware and document
+            for path, methods, fn, const, is_async, websocket in [*sub._resolved_routes(), *sub._openapi_routes()]:
+                if self._route_wrapper is not None and not const:
+                    fn = self._route_wrapper.websocket(fn) if websocket else self._route_wrapper.http(fn, is_async)
+                out.append((prefix + path, methods, fn, const, is_async, websocket))
+        return out
+
+    def _static_mounts(self) -> list[tuple[str, str, str, str, bool, bool]]:
+        """The static directories served natively: the app's, its docs pages' assets, and
+        those of the apps mounted on it under their prefix."""
+        out = [*self._statics, *self._openapi_statics()]
+        for prefix, sub in self._mounted_apps:
+            out += [(prefix + m[0] if m[0] != "/" else prefix, *m[1:]) for m in sub._static_mounts()]
         return out
 
     def _cache_around(self, handler: Handler, path: str, spec: Cache | None, etag: bool) -> Handler:
@@ -552,7 +585,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 route_id = server.add_route(path, methods, fn, is_async)
             if i < len(own_limits):  # (the docs pages are never limited)
                 limit_route(route_id, resolve(own_limits[i], path, self._rate_limit))
-        for mount in [*self._statics, *self._openapi_statics()]:  # the docs pages' assets too
+        for mount in self._static_mounts():  # the docs pages' assets and mounted apps' too
             server.add_static(*mount)
         fallback = None
         if self._asgi is not None:
@@ -667,6 +700,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         limit_max_requests_jitter: int | None = None,
         _ready: Callable[[dict[str, Any]], None] | None = None,
         _on_limit: Callable[[], None] | None = None,
+        _hooks: bool = True,
         **options: Any,
     ) -> None:
         """The single-process serve path (also what each supervised worker runs, through
@@ -675,7 +709,9 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         ``_ready`` (workers): called once the server has started, with its info dict;
         ``_on_limit``: called once ``limit_max_requests`` (plus its jitter) is reached,
         as the drain begins (the native server begins it itself, server/request_limit.hpp).
-        In that mode a failing startup hook raises ``StartupHookError``.
+        In that mode a failing startup hook raises ``StartupHookError``. ``_hooks=False``
+        (a test client's requests outside its ``with`` block, as Starlette's): the startup
+        and shutdown hooks and the mounted app's lifespan do not run.
 
         ``listen_fds`` (internal: the CLI and the supervisor) are handed over: they are
         closed once the server has started (each reactor holds its own duplicate) or has
@@ -709,7 +745,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         health = self._health
         try:
             if health is None:  # with health probes they run once the server answers them, below
-                self._run_startup(host, port, supervised=_ready is not None)
+                self._run_startup(host, port, supervised=_ready is not None, hooks=_hooks)
             if self._wsgi is not None:
                 self._wsgi.set_server(host, port)
             server = self._build(config, routes)
@@ -753,7 +789,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         if health is not None:
             # The probes answer (startup and ready: 503) while the hooks run.
             try:
-                self._run_startup(host, info["port"], supervised=_ready is not None)
+                self._run_startup(host, info["port"], supervised=_ready is not None, hooks=_hooks)
             except BaseException:
                 server.stop()
                 server.wait()
@@ -793,9 +829,9 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
             with self._lock:
                 self._server = None
             try:
-                if self._lifespan is not None and self._runner is not None:
+                if _hooks and self._lifespan is not None and self._runner is not None:
                     self._runner.run(self._lifespan.shutdown(), timeout=30)
-                for fn in self._shutdown:
+                for fn in self._shutdown if _hooks else ():
                     self._call_hook(fn)
                 if self._dependencies.values:
                     self._call_hook(self._dependencies.stop)
@@ -816,10 +852,11 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
             self._runner.stop()
             self._runner = None
 
-    def _run_startup(self, host: str, port: int, *, supervised: bool) -> None:
-        """The startup hooks, then the mounted ASGI app's lifespan startup. Supervised (a
-        worker), a failure is a ``StartupHookError``."""
-        for fn in self._startup:
+    def _run_startup(self, host: str, port: int, *, supervised: bool, hooks: bool = True) -> None:
+        """The startup hooks, then the mounted ASGI app's lifespan startup (with ``hooks``;
+        the app-scoped dependencies always). Supervised (a worker), a failure is a
+        ``StartupHookError``."""
+        for fn in self._startup if hooks else ():
             try:
                 self._call_hook(fn)
             except Exception as exc:
@@ -828,7 +865,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 raise StartupHookError(f"startup hook {getattr(fn, '__qualname__', fn)!s} failed: {exc!r}") from exc
         if self._dependencies.values:
             self._call_hook(self._dependencies.start)  # scope="app" dependencies, on the handlers' loop
-        if self._lifespan is not None:
+        if hooks and self._lifespan is not None:
             self._asgi.set_server(host, port)
             try:
                 self._runner.run(self._lifespan.startup())

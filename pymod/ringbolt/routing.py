@@ -412,7 +412,7 @@ class ErrorPolicy:
     answer, else an HTTPError's problem, else (``debug``) a 500 problem carrying the
     traceback, else it propagates to the native 500."""
 
-    def __init__(self, handlers: dict[type[BaseException], ExceptionHandler], debug: bool,
+    def __init__(self, handlers: dict[Any, ExceptionHandler], debug: bool,
                  detail_errors: bool = False) -> None:
         self.handlers = handlers
         self.debug = debug
@@ -423,10 +423,21 @@ class ErrorPolicy:
         return exc.detail_response() if self.detail_errors else exc.response()
 
     def find(self, exc: BaseException) -> ExceptionHandler | None:
+        """The handler for ``exc``: by its class, the most specific first; an HTTPError's
+        by its status first (FastAPI's ``exception_handler(404)``). Under FastAPI's
+        conventions an HTTPError has a handler of its own by default (FastAPI's), so a
+        handler for a class above HTTPError (``Exception``) does not take it."""
+        is_http = isinstance(exc, HTTPError)
+        if isinstance(exc, HTTPError):
+            h = self.handlers.get(exc.status)
+            if h is not None:
+                return h
         for cls in type(exc).__mro__:
             h = self.handlers.get(cls)
             if h is not None:
                 return h
+            if is_http and cls is HTTPError and self.detail_errors:
+                return None
         return None
 
     def internal(self, req: Any, exc: BaseException) -> Any:

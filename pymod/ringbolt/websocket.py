@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 from . import _native
 from ._error_log import log_failure
@@ -34,6 +34,24 @@ class WebSocketDisconnect(Exception):
 
     def __str__(self) -> str:
         return f"WebSocket closed with code {self.code}" + (f" ({self.reason})" if self.reason else "")
+
+
+class WebSocketException(Exception):
+    """Raised by a WebSocket handler or one of its dependencies to end the WebSocket with
+    ``code`` (default 1008, policy violation): before ``accept`` the handshake is refused
+    (403; the code is kept in ``ws.close_code``), after it the close frame says ``code``
+    and ``reason``. Starlette's and FastAPI's ``WebSocketException``."""
+
+    def __init__(self, code: int = 1008, reason: str | None = None) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,7 @@ class WebSocket:
         self._refused = False
         self.subprotocol: str | None = None
         self.close_code: int | None = None
+        self.close_reason = ""
 
     # ---- the handshake request ----
     @property
@@ -146,6 +165,9 @@ class WebSocket:
     @property
     def query(self) -> Any:
         return self._req.query
+
+    query_params = query  # Starlette's names
+    path_params = params
 
     @property
     def path(self) -> str:
@@ -194,6 +216,14 @@ class WebSocket:
     @property
     def accepted(self) -> bool:
         return self._accepted
+
+    @staticmethod
+    def _rb_from_request(native: Any, app: Any) -> "WebSocket":
+        """The WebSocket a typed WebSocket endpoint's parameter names (``ws: WebSocket``)."""
+        ws = native.__dict__.get("_rb_websocket")
+        if ws is None:
+            raise RuntimeError("a WebSocket parameter is for WebSocket endpoints (@app.websocket), not HTTP routes")
+        return ws  # type: ignore[no-any-return]
 
     # ---- the transport: the native channel (subclassed for other ASGI servers) ----
     async def _accept_raw(self, subprotocol: str | None, headers: list[tuple[Any, Any]]) -> None:
@@ -262,8 +292,32 @@ class WebSocket:
             raise TypeError("expected a binary message, got a text one")
         return data
 
-    async def receive_json(self) -> Any:
-        return json.loads(await self.receive())
+    async def receive_json(self, mode: str = "text") -> Any:
+        """The next message as JSON: a text one (``mode="text"``) or a binary one."""
+        data = await (self.receive_text() if mode == "text" else self.receive_bytes())
+        return json.loads(data)
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Text messages until the client closes (Starlette's ``iter_text``)."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_json(self) -> AsyncIterator[Any]:
+        try:
+            while True:
+                yield await self.receive_json()
+        except WebSocketDisconnect:
+            pass
 
     async def send(self, data: str | bytes) -> None:
         """Send ``str`` as a text message, ``bytes`` as binary; waits while the client is
@@ -306,14 +360,19 @@ class WebSocket:
             raise TypeError("send_bytes takes bytes, not str")
         await self.send(data)
 
-    async def send_json(self, data: Any, *, binary: bool = False) -> None:
+    async def send_json(self, data: Any, mode: str = "text", *, binary: bool = False) -> None:
+        """``data`` as JSON, in a text message (or binary: ``mode="binary"``, ``binary=True``)."""
         encoded: bytes = _native.json_dumps(data)  # ringbolt's JSON writer, as for returned dicts
-        await self.send(encoded if binary else encoded.decode())
+        await self.send(encoded if binary or mode == "binary" else encoded.decode())
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send the close frame (the connection ends once the client answers it, or after
-        the close timeout). Before ``accept`` it refuses the handshake with 403."""
+        the close timeout). Before ``accept`` it refuses the handshake with 403 (the code
+        and reason are kept in ``close_code`` and ``close_reason``: an HTTP answer has no
+        place for them)."""
         if not self._accepted:
+            if not self._refused:
+                self.close_code, self.close_reason = code, reason
             await self.deny(403)
             return
         await self._close_raw(code, reason)
@@ -368,6 +427,11 @@ async def run_handler(ws: WebSocket, handler: Callable[[WebSocket], Any], path: 
         await handler(ws)
     except WebSocketDisconnect:
         pass  # the client left: nothing more to say
+    except WebSocketException as exc:  # the handler's own way to end it: its code
+        still_open = not ws._closed_raw() if ws._accepted else not ws._refused
+        if still_open:
+            await ws.close(exc.code, exc.reason)
+        return
     except BaseException as exc:  # noqa: BLE001 - one handler's failure closes its WebSocket only
         if not ws._accepted and not ws._refused:
             raise  # the caller answers the handshake with 500
@@ -385,6 +449,31 @@ async def run_handler(ws: WebSocket, handler: Callable[[WebSocket], Any], path: 
         await ws.deny(403)  # returned without accepting: the handshake is refused
     elif not ws._closed_raw():
         await ws._close_raw(1000, "")
+
+
+async def close_invalid(ws: WebSocket, exc: Any) -> None:
+    """A handshake whose parameters are refused: closed with 1008 (policy violation), the
+    errors as the reason, as FastAPI does (before ``accept``: refused, the code kept)."""
+    reason = json.dumps(exc.errors(), default=str)
+    await ws.close(1008, reason if len(reason.encode()) <= 123 else "")
+
+
+def typed_endpoint(run: Callable[[Any], Any],
+                   on_invalid: Callable[[WebSocket, Any], Any] = close_invalid) -> Callable[[WebSocket], Any]:
+    """The handler of a typed WebSocket endpoint: ``run`` is its plan's runner (the
+    parameters read from the handshake request, the dependencies called, then the
+    handler, given the WebSocket by its annotation); a request its parameters refuse goes
+    to ``on_invalid(ws, exc)``."""
+    from ._problem import RequestValidationError
+
+    async def endpoint(ws: WebSocket) -> None:
+        ws._req.__dict__["_rb_websocket"] = ws
+        try:
+            await run(ws._req)
+        except RequestValidationError as exc:
+            await on_invalid(ws, exc)
+    endpoint.__qualname__ = getattr(run, "__qualname__", "endpoint")
+    return endpoint
 
 
 class WebSocketRoute:

@@ -1,22 +1,52 @@
 """``FastAPI``: ringbolt's ``App`` with FastAPI's constructor, its conventions
 (``conventions="fastapi"``: ``{"detail": ...}`` error bodies, redirects, return encoding,
 the OpenAPI document's error schemas) and its app-level calls: ``exception_handler``
-with a Starlette-style ``(request, exc)`` handler, ``middleware("http")``,
-``add_middleware`` for the middleware ringbolt runs itself, ``on_event``, ``mount``,
-``state``."""
+with a Starlette-style ``(request, exc)`` handler (by class or by status code),
+``middleware("http")``, ``add_middleware`` for the middleware ringbolt runs itself,
+``on_event``, ``mount``, ``state``, ``routes``, ``router``, ``url_path_for``,
+``add_api_route``, ``websocket``, ``root_path``."""
 
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any, Callable, Sequence
 
 from ..app import App
+from ._mounts import mount as _mount
+from ._mounts import url_path_for as _url_path_for
+from ._route_class import RouteClassMixin, routes_of
 from .datastructures import State
+from .exceptions import FastAPIDeprecationWarning
 from .requests import request_of
 from .routing import _FastAPIRoutes
+from .websockets import add_websocket
+
+_ON_EVENT = ("on_event is deprecated, use lifespan event handlers instead.\n\nRead more about it in the "
+             "[FastAPI docs for Lifespan Events](https://fastapi.tiangolo.com/advanced/events/).")
 
 
-class FastAPI(_FastAPIRoutes, App):
+class NoMatchFound(Exception):
+    """``url_path_for`` found no route of that name taking those parameters (Starlette's)."""
+
+    def __init__(self, name: str, path_params: dict[str, Any]) -> None:
+        params = ", ".join(list(path_params.keys()))
+        super().__init__(f'No route exists for name "{name}" and params "{params}".')
+
+
+class URLPath(str):
+    """A path ``url_path_for`` made (Starlette's ``URLPath``: a str with ``make_absolute_url``)."""
+
+    protocol = "http"
+    host = ""
+
+    def make_absolute_url(self, base_url: Any) -> Any:
+        from .datastructures import URL
+        base = URL(str(base_url))
+        return base.replace(path=base.path.rstrip("/") + str(self))
+
+
+class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
     """A ringbolt app that behaves as a FastAPI app (see the module's docstring)."""
 
     _plain_handlers = False  # FastAPI plans every handler: def h(item_id) takes a value
@@ -44,11 +74,24 @@ class FastAPI(_FastAPIRoutes, App):
                          terms_of_service=terms_of_service, contact=contact, license_info=license_info,
                          swagger_ui_parameters=swagger_ui_parameters, swagger_ui_init_oauth=swagger_ui_init_oauth,
                          conventions="fastapi")
+        if root_path:
+            warnings.warn("The `root_path` parameter is deprecated. Configure the server's root path instead, for "
+                          "example with `fastapi run --root-path /api/v1`.", FastAPIDeprecationWarning, stacklevel=2)
+        if openapi_prefix:
+            warnings.warn('"openapi_prefix" has been deprecated in favor of "root_path", which follows more '
+                          "closely the ASGI standard, is simpler, and more automatic.", DeprecationWarning,
+                          stacklevel=2)
         self._route_dependencies = list(dependencies or ())
         self.state = State()
         self.extra = extra
         self.redirect_slashes = redirect_slashes
-        self.root_path = root_path
+        #: the path the app is served under behind a proxy that takes it off (the
+        #: Request's ``root_path``, in ``url_for`` and ``base_url``)
+        self.root_path = root_path or openapi_prefix
+        self.root_path_in_servers = root_path_in_servers
+        self.default_response_class = default_response_class
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.dependencies = list(dependencies or ())
         self.separate_input_output_schemas = separate_input_output_schemas
         self.webhooks = webhooks
         for exc_type, handler in (exception_handlers or {}).items():
@@ -62,11 +105,89 @@ class FastAPI(_FastAPIRoutes, App):
         for mw in middleware or ():
             cls, args, kwargs = mw
             self.add_middleware(cls, *args, **kwargs)
+        for route in routes or ():
+            self._add_route_object(route)
+
+    # ---- routes ----
+    @property
+    def router(self) -> "FastAPI":
+        """FastAPI's ``app.router``: the app itself holds its routes here (``route_class``,
+        ``routes``, ``add_api_route``, ``include_router``, ``url_path_for`` all work on it)."""
+        return self
+
+    @property
+    def routes(self) -> list[Any]:
+        """The routes as FastAPI lists them (``APIRoute``, ``APIWebSocketRoute``, ``Route``
+        for the document and its pages, ``Mount``): a view made at each read."""
+        return routes_of(self)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route called ``name`` with ``path_params`` put in (a static
+        mount's name with ``path=``; ``"mount:route"`` inside a named mounted app)."""
+        found = _url_path_for(self, name, path_params)
+        if found is None:
+            raise NoMatchFound(name, path_params)
+        return URLPath(found)
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], *, methods: Sequence[str] | None = None,
+                      **options: Any) -> None:
+        self.api_route(path, methods=list(methods or ("GET",)), **options)(endpoint)
+
+    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, *,
+                                dependencies: Sequence[Any] | None = None) -> None:
+        add_websocket(self, path, endpoint, name, dependencies)
+
+    def add_websocket_route(self, path: str, route: Callable[..., Any], name: str | None = None) -> None:
+        """Starlette's: ``route(websocket)`` gets the WebSocket as it is (no parameters read)."""
+        App.websocket(self, path)(route)
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[Any], Any]:
+        def decorator(fn: Any) -> Any:
+            self.add_websocket_route(path, fn, name)
+            return fn
+        return decorator
+
+    def add_route(self, path: str, route: Callable[..., Any], methods: Sequence[str] | None = None,
+                  name: str | None = None, include_in_schema: bool = True) -> None:
+        """Starlette's: ``route(request)`` takes the Request and returns a Response."""
+        app = self
+        if inspect.iscoroutinefunction(route):
+            async def endpoint_async(req: Any) -> Any:
+                return await route(request_of(req, app))
+            endpoint: Callable[..., Any] = endpoint_async
+        else:
+            def endpoint_sync(req: Any) -> Any:
+                return route(request_of(req, app))
+            endpoint = endpoint_sync
+        endpoint.__name__ = getattr(route, "__name__", "endpoint")
+        App.route(self, path, list(methods or ("GET",)), name=name or endpoint.__name__,
+                  include_in_schema=False)(endpoint)
+
+    def _add_route_object(self, route: Any) -> None:
+        """A route given to ``FastAPI(routes=[...])``."""
+        from ._route_class import APIRoute, APIWebSocketRoute, Mount
+        if isinstance(route, APIRoute):
+            self.add_api_route(route.path, route.endpoint, methods=sorted(route.methods), name=route.name)
+        elif isinstance(route, APIWebSocketRoute):
+            self.add_api_websocket_route(route.path, route.endpoint, route.name)
+        elif isinstance(route, Mount):
+            self.mount(route.path, route.app, route.name)
+        else:
+            raise TypeError(f"FastAPI(routes=...) takes APIRoute, APIWebSocketRoute and Mount objects, not "
+                            f"{type(route).__name__}: register the others with the app's decorators")
+
+    def host(self, host: str, app: Any, name: str | None = None) -> None:
+        raise TypeError("ringbolt.fastapi routes by path only, not by Host (Starlette's app.host): serve the other "
+                        "host's app on its own port, or check request.url.hostname in a dependency")
 
     # ---- errors ----
     def add_exception_handler(self, exc_class_or_status_code: Any, handler: Callable[..., Any]) -> None:
-        if isinstance(exc_class_or_status_code, int):
-            raise NotImplementedError("exception handlers by status code are not supported yet")
+        """``handler(request, exc)`` for exceptions of a class (and its subclasses) or, by
+        status code, for the ``HTTPException`` of that status a route raised."""
+        key = exc_class_or_status_code
+        if isinstance(key, bool) or not (isinstance(key, int) and 100 <= key <= 599 or isinstance(key, type) and
+                                         issubclass(key, BaseException)):
+            raise TypeError(f"exception_handler() takes an exception class or an HTTP status code, not {key!r}")
         app = self
         if inspect.iscoroutinefunction(handler):
             async def call_async(req: Any, exc: Any) -> Any:
@@ -113,6 +234,14 @@ class FastAPI(_FastAPIRoutes, App):
 
     # ---- lifecycle ----
     def on_event(self, event_type: str) -> Callable[[Any], Any]:
+        """Deprecated in FastAPI (a DeprecationWarning, as there): use ``lifespan``."""
+        warnings.warn(_ON_EVENT, DeprecationWarning, stacklevel=2)
+        return self._on_event(event_type)
+
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        self._on_event(event_type)(func)
+
+    def _on_event(self, event_type: str) -> Callable[[Any], Any]:
         def decorator(fn: Any) -> Any:
             if event_type == "startup":
                 self.on_startup(fn)
@@ -144,7 +273,6 @@ class FastAPI(_FastAPIRoutes, App):
 
     # ---- mounts ----
     def mount(self, path: str, app: Any, name: str | None = None) -> None:
-        mount = getattr(app, "_rb_mount", None)
-        if mount is None:
-            raise TypeError(f"ringbolt.fastapi cannot mount {app!r} at {path!r} yet")
-        mount(self, path)
+        """Serve ``app`` under ``path``: StaticFiles, a ringbolt app (FastAPI), a WSGI
+        app (``WSGIMiddleware``) or an ASGI app (ringbolt.fastapi._mounts)."""
+        _mount(self, path.rstrip("/"), app, name)

@@ -92,6 +92,13 @@ class State:
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         object.__setattr__(self, "_state", dict(state or {}))
 
+    @classmethod
+    def _over(cls, state: dict[str, Any]) -> "State":
+        """A State whose attributes are ``state``'s items (shared, not copied)."""
+        self = cls.__new__(cls)
+        object.__setattr__(self, "_state", state)
+        return self
+
     def __setattr__(self, key: str, value: Any) -> None:
         self._state[key] = value
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from .._problem import RequestValidationError, ResponseValidationError
 from ..errors import HTTPException
-from ..websocket import WebSocketDisconnect
-
-
-class WebSocketException(Exception):
-    def __init__(self, code: int, reason: str | None = None) -> None:
-        self.code = code
-        self.reason = reason or ""
+from ..websocket import WebSocketDisconnect, WebSocketException
 
 
 class FastAPIError(RuntimeError):

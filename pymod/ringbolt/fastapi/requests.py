@@ -15,16 +15,34 @@ from .._native import Request as NativeRequest
 from .datastructures import URL, Address, Headers, QueryParams, State
 
 _KEY = "_rb_starlette"
+_NATIVE = "ringbolt.request"  # the scope's key of the native request a Request views
 
 
 class HTTPConnection(Mapping[str, Any]):
     """What a request and a WebSocket share: the connection's facts."""
 
-    def __init__(self, native: Any, app: Any = None) -> None:
+    _state: State | None
+    _scope: dict[str, Any] | None
+
+    def __init__(self, scope: Any, receive: Any = None, send: Any = None) -> None:
+        """Starlette's ``Request(request.scope, request.receive)``: another view of the same
+        request (a subclass's, ``GzipRequest(...)``), sharing its ``state``."""
+        if not isinstance(scope, dict) or _NATIVE not in scope:
+            raise TypeError("ringbolt.fastapi's Request is made from a request's own scope (request.scope): "
+                            "ringbolt serves no other ASGI scope to it")
+        self._native = scope[_NATIVE]
+        self._app = scope.get("app")
+        self._state = State._over(scope["state"])
+        self._scope = scope
+
+    @classmethod
+    def _of_native(cls, native: Any, app: Any) -> Any:
+        self = cls.__new__(cls)
         self._native = native
         self._app = app
-        self._state: State | None = None
-        self._scope: dict[str, Any] | None = None
+        self._state = None
+        self._scope = None
+        return self
 
     # the scope as a mapping (request["path"], request.scope)
     @property
@@ -33,11 +51,12 @@ class HTTPConnection(Mapping[str, Any]):
             n = self._native
             self._scope = {
                 "type": "http", "http_version": getattr(n, "http_version", "1.1"), "method": n.method,
-                "scheme": n.scheme, "path": n.path, "raw_path": getattr(n, "raw_path", n.path.encode()),
-                "root_path": "", "query_string": n.query_string.encode("latin-1"),
+                "scheme": n.scheme, "path": self._prefix() + n.path,
+                "raw_path": (self._prefix() + n.path).encode() if self._prefix() else n.raw_path,
+                "root_path": self.root_path, "query_string": n.query_string.encode("latin-1"),
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in n.headers.items()],
-                "client": n.client, "server": None, "path_params": n.params, "app": self._app,
-                "state": self.state._state,
+                "client": self._client(), "server": None, "path_params": n.params, "app": self._app,
+                "state": self.state._state, _NATIVE: n,
             }
         return self._scope
 
@@ -57,15 +76,47 @@ class HTTPConnection(Mapping[str, Any]):
     def app(self) -> Any:
         return self._app
 
+    def _top(self) -> Any:
+        """The app the server serves (this request's app, or the one it is mounted on)."""
+        app = self._app
+        while app is not None and app.__dict__.get("_mount_parent") is not None:
+            app = app.__dict__["_mount_parent"]
+        return app
+
+    def _server_root(self) -> str:
+        """The served app's ``root_path``, else the server's (a test client's ``root_path``)."""
+        own: str = getattr(self._top(), "root_path", "") or ""
+        return own or self._native.__dict__.get("_rb_root_path", "")
+
+    @property
+    def root_path(self) -> str:
+        """The server's root path, then the paths the app is mounted under (the ASGI
+        scope's ``root_path`` as Starlette's ``Mount`` makes it)."""
+        mounted = ""
+        app = self._app
+        while app is not None and app.__dict__.get("_mount_parent") is not None:
+            mounted = app.__dict__.get("_mount_prefix", "") + mounted
+            app = app.__dict__["_mount_parent"]
+        return self._server_root() + mounted
+
+    def _prefix(self) -> str:
+        # the root path a test client took off the path it sent (Starlette's client sends
+        # the whole path and routes what follows the root path)
+        return self._native.__dict__.get("_rb_path_prefix", "")  # type: ignore[no-any-return]
+
+    def _client(self) -> tuple[str, int] | None:
+        # the address a test client has the app see (Starlette's "testclient"), else the peer's
+        return self._native.__dict__.get("_rb_client") or self._native.client  # type: ignore[no-any-return]
+
     @property
     def url(self) -> URL:
         n = self._native
-        return URL(f"{n.scheme}://{n.host}{n.target}")
+        return URL(f"{n.scheme}://{n.host}{self._prefix()}{n.target}")
 
     @property
     def base_url(self) -> URL:
         n = self._native
-        return URL(f"{n.scheme}://{n.host}/")
+        return URL(f"{n.scheme}://{n.host}{self._server_root()}/")
 
     @property
     def headers(self) -> Headers:
@@ -85,7 +136,7 @@ class HTTPConnection(Mapping[str, Any]):
 
     @property
     def client(self) -> Address | None:
-        client = self._native.client
+        client = self._client()
         return Address(*client) if client else None
 
     @property
@@ -95,10 +146,10 @@ class HTTPConnection(Mapping[str, Any]):
         return self._state
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
-        app = self._app
+        app = self._top()
         if app is None:
             raise RuntimeError("url_for needs the app")
-        return self.base_url.replace(path=app.url_path_for(name, **path_params))
+        return self.base_url.replace(path=self._server_root() + str(app.url_path_for(name, **path_params)))
 
 
 class Request(HTTPConnection):
@@ -110,7 +161,10 @@ class Request(HTTPConnection):
 
     @property
     def receive(self) -> Any:
-        raise RuntimeError("ringbolt's Request has no ASGI receive channel: read the body with await request.body()")
+        """An ASGI ``receive`` giving the body in one message (for ``Request(scope, receive)``)."""
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": await self.body(), "more_body": False}
+        return receive
 
     async def body(self) -> bytes:
         n = self._native
@@ -154,7 +208,7 @@ def request_of(native: Any, app: Any = None) -> Request:
     own = native.__dict__
     found = own.get(_KEY)
     if found is None:
-        found = own[_KEY] = Request(native, app)
+        found = own[_KEY] = Request._of_native(native, app)
     return found  # type: ignore[no-any-return]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from ..routing import Router
+from ._route_class import APIRoute, APIWebSocketRoute, Mount, Route, RouteClassMixin  # noqa: F401 - FastAPI's names
 
 _FASTAPI_ONLY = ("response_model_include", "response_model_exclude", "response_model_by_alias",
                  "response_model_exclude_unset", "response_model_exclude_defaults", "response_model_exclude_none",
@@ -55,15 +56,20 @@ class _FastAPIRoutes:
     def api_route(self, path: str, methods: Iterable[str] = ("GET",), **options: Any) -> Any:
         return self._fastapi_route(path, list(methods), options)
 
+    def websocket(self, path: str, name: str | None = None, *, dependencies: Any = None) -> Any:
+        from .websockets import websocket_decorator
+        return websocket_decorator(self, path, name, dependencies)
+
     def include_router(self, router: Any, *, prefix: str = "", tags: Any = None, dependencies: Any = None,
                        responses: Any = None, **_: Any) -> None:
         self.include(router, prefix=prefix)  # type: ignore[attr-defined]
 
 
-class APIRouter(_FastAPIRoutes, Router):
+class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
     _plain_handlers = False  # as FastAPI's: every handler is planned
 
     def __init__(self, *, prefix: str = "", tags: list[Any] | None = None, dependencies: Any = None,
-                 responses: Any = None, **_: Any) -> None:
+                 responses: Any = None, route_class: type[APIRoute] = APIRoute, **_: Any) -> None:
         super().__init__(prefix, dependencies=dependencies)
         self.tags = list(tags or [])
+        self.route_class = route_class
