@@ -34,7 +34,7 @@ from .features import ResponseFeatures
 from .health import HealthChecker, HealthProbes, pending_checks
 from .options import check_run_options, check_run_values
 from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
-from .routing import ErrorPolicy, H, RouteGroup, build_pipeline
+from .routing import ErrorPolicy, H, RouteGroup, _shape, build_pipeline
 from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings, typed_endpoint
 
@@ -291,7 +291,22 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         raise_invalid = any(cls in errors.handlers for cls in RequestValidationError.__mro__)
         out: list[tuple[str, list[str], Handler, bool, bool, bool]] = []
         in_redis: dict[int, RedisLimit] = {}  # id(RateLimit): its Redis check, one per limit
+        #: each route's own rate limit, in the order of ``out`` (for ``_build``)
+        self._resolved_limits: list[RateLimit | bool | None] = []
+        taken: set[tuple[str, str]] = set()
         for d in self._defs:
+            methods = d.methods
+            if self._first_route_wins:  # FastAPI's rule: a repeat of an earlier route is never reached
+                shape = _shape(d.path)
+                if d.websocket:
+                    methods = [] if ("WS", shape) in taken else methods
+                    taken.add(("WS", shape))
+                else:
+                    methods = [m for m in methods if (m, shape) not in taken]
+                    taken.update((m, shape) for m in methods)
+                if not methods:
+                    continue
+            self._resolved_limits.append(d.rate_limit)
             limit = resolve(d.rate_limit, d.path, self._rate_limit)
             if limit is not None and limit.redis is not None and (d.const or d.websocket):
                 raise ValueError(f"route {d.path}: a Redis rate limit runs in Python, and a const or WebSocket "
@@ -302,7 +317,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                     handler = typed_endpoint(build_runner(d.plan, self._dependencies, True, self))
                 if d.websocket and self._route_wrapper is not None:
                     handler = self._route_wrapper.websocket(handler)
-                out.append((d.path, d.methods, handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
+                out.append((d.path, methods, handler, d.const, inspect.iscoroutinefunction(d.handler), d.websocket))
                 continue
             chain = [*self._middleware, *(mw for scope in d.scopes for mw in scope)]
             spec: Cache | None = d.options.get("cache") if d.options is not None else None
@@ -333,12 +348,29 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 fn = tracing.server_span(d.path, fn, is_async)
             if self._route_wrapper is not None:
                 fn = self._route_wrapper.http(fn, is_async)
-            out.append((d.path, d.methods, fn, False, is_async, False))
+            out.append((d.path, methods, fn, False, is_async, False))
         for prefix, sub in self._mounted_apps:  # each with its own handlers, middleware and document
-            for path, methods, fn, const, is_async, websocket in [*sub._resolved_routes(), *sub._openapi_routes()]:
+            for path, methods, fn, const, is_async, websocket in [*sub._resolved_routes(), *sub._docs_routes()]:
                 if self._route_wrapper is not None and not const:
                     fn = self._route_wrapper.websocket(fn) if websocket else self._route_wrapper.http(fn, is_async)
                 out.append((prefix + path, methods, fn, const, is_async, websocket))
+                self._resolved_limits.append(False)  # (the mounted app's routes: no limit of this app's)
+        return out
+
+    def _docs_routes(self) -> list[tuple[str, list[str], Handler, bool, bool, bool]]:
+        """The document and its pages: const routes, answered natively; under FastAPI's
+        conventions, with app middleware, through it (FastAPI runs its middleware for
+        them too), made at each request."""
+        docs = self._openapi_routes()
+        if not (self._middleware and self.conventions == "fastapi"):
+            return docs
+        errors = ErrorPolicy(dict(self._exception_handlers), self.debug, True)
+        out: list[tuple[str, list[str], Handler, bool, bool, bool]] = []
+        for path, methods, fn, _const, _is_async, websocket in docs:
+            piped, is_async = build_pipeline(path, fn, list(self._middleware), errors, True)
+            if self._route_wrapper is not None:
+                piped = self._route_wrapper.http(piped, is_async)
+            out.append((path, methods, piped, False, is_async, websocket))
         return out
 
     def _static_mounts(self) -> list[tuple[str, str, str, str, bool, bool]]:
@@ -563,7 +595,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
         set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
-        own_limits = [d.rate_limit for d in self._defs]  # routes are the defs, in order
+        own_limits = self._resolved_limits  # each route's, in the order of routes
         policies: dict[int, int] = {}  # id(RateLimit): its native id (a limit shared by routes is counted once)
 
         def limit_route(route_id: int, limit: RateLimit | None) -> None:
@@ -573,7 +605,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 policies[id(limit)] = limit.add_to(server)
             server.set_rate_limit(route_id, policies[id(limit)])
 
-        for i, (path, methods, fn, const, is_async, websocket) in enumerate([*routes, *self._openapi_routes()]):
+        for i, (path, methods, fn, const, is_async, websocket) in enumerate([*routes, *self._docs_routes()]):
             if websocket:
                 route_id = server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
             elif const:
@@ -739,7 +771,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         stop_requested: list[int] = []
         self._runner = None
         routes = self._resolved_routes()  # a middleware misuse fails here, before any hook runs
-        if self._needs_loop(routes):
+        if self._needs_loop([*routes, *self._docs_routes()]):
             self._runner = AsyncRunner(loop=loop_kind)  # one loop per worker: hooks, lifespan and handlers share it
             self._runner.name_handlers(handler_names(self._defs))  # the stall warning names the route
         health = self._health

@@ -135,6 +135,9 @@ class RouteGroup:
     #: A handler that takes the request alone (``def h(req)``) is served as it is, with
     #: no plan; FastAPI's routes (ringbolt.fastapi) plan every handler.
     _plain_handlers = True
+    #: a route repeating an earlier one's method and path shape: refused (ringbolt's rule),
+    #: or kept but never reached, the earlier one answering (FastAPI's, ringbolt.fastapi)
+    _first_route_wins = False
 
     def __init__(self, prefix: str = "") -> None:
         require_str("prefix", prefix)
@@ -165,12 +168,13 @@ class RouteGroup:
             for method in d.methods:
                 key = (method, shape)
                 previous = self._keys.get(key, new.get(key))
-                if previous is not None:
+                if previous is not None and not self._first_route_wins:
                     same = previous == d.path
                     raise ValueError(f"route {method} {d.path}{where} conflicts with {method} {previous}, "
                                      f"{'registered before' if same else 'which matches the same paths'}")
-                new[key] = d.path
-        self._keys.update(new)
+                new.setdefault(key, d.path)
+        for key, path in new.items():
+            self._keys.setdefault(key, path)
         self._defs.extend(defs)
 
     def route(

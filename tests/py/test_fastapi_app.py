@@ -376,3 +376,85 @@ def test_ringbolts_own_app_keeps_def_h_req() -> None:
 
     with RingboltClient(app) as client:
         assert client.get("/r").json() == {"path": "/r"}
+
+
+# ---- the app as FastAPI assembles it ----
+
+def test_a_repeated_route_is_kept_and_the_first_answers() -> None:
+    app = FastAPI()
+
+    @app.get("/users")
+    def first() -> list[str]:
+        return ["Rick"]
+
+    @app.get("/users")
+    def second() -> list[str]:  # FastAPI registers it; its router never reaches it
+        return ["Bean"]
+
+    assert [r.name for r in app.routes if isinstance(r, APIRoute)] == ["first", "second"]
+    assert TestClient(app).get("/users").json() == ["Rick"]
+    with pytest.raises(ValueError, match="conflicts with"):  # ringbolt's own App still refuses it
+        ringbolt_app = App()
+        ringbolt_app.get("/users")(first)
+        ringbolt_app.get("/users")(second)
+
+
+def test_middleware_runs_last_added_outermost_and_for_the_document_too() -> None:
+    from ringbolt.fastapi.middleware.base import BaseHTTPMiddleware
+
+    app = FastAPI()  # no routes: FastAPI still serves its document
+    order: list[str] = []
+
+    @app.middleware("http")
+    async def inner(request: Request, call_next: Any) -> Any:
+        order.append("inner")
+        response = await call_next(request)
+        response.headers["x-inner"] = "1"
+        return response
+
+    class Outer(BaseHTTPMiddleware):
+        def __init__(self, app: Any, label: str) -> None:
+            super().__init__(app)
+            self.label = label
+
+        async def dispatch(self, request: Request, call_next: Any) -> Any:
+            order.append(self.label)
+            return await call_next(request)
+
+    app.add_middleware(Outer, label="outer")
+    r = TestClient(app).get("/openapi.json")
+    assert r.status_code == 200 and r.json()["paths"] == {}
+    assert r.headers["x-inner"] == "1" and order == ["outer", "inner"]
+
+
+@pytest.mark.parametrize("module, says", [
+    ("ringbolt.fastapi.dependencies.utils", "plans each route's dependencies once"),
+    ("ringbolt.fastapi.middleware.sessions", "ringbolt.sessions"),
+    ("ringbolt.fastapi.endpoints", "as functions"),
+    ("ringbolt.fastapi.cli", "ringbolt serve"),
+])
+def test_a_fastapi_module_with_no_sense_here_says_what_to_use(module: str, says: str) -> None:
+    import importlib
+    with pytest.raises(ModuleNotFoundError, match=says):
+        importlib.import_module(module)
+    with pytest.raises(ImportError, match="use ringbolt.fastapi.FastAPI"):
+        from ringbolt.fastapi.applications import Starlette  # noqa: F401
+
+
+def test_templates_have_starlettes_url_for(tmp_path: Path) -> None:
+    from ringbolt.fastapi.templating import Jinja2Templates
+
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "app.css").write_text("b {}")
+    (tmp_path / "item.html").write_text("{{ url_for('read_item', id=id) }} {{ url_for('static', path='/app.css').path }}")
+    templates = Jinja2Templates(directory=str(tmp_path))
+    app = FastAPI()
+    app.mount("/static", StaticFiles(directory=tmp_path / "static"), name="static")
+
+    @app.get("/items/{id}")
+    def read_item(request: Request, id: str) -> Any:
+        return templates.TemplateResponse(request=request, name="item.html", context={"id": id})
+
+    client = TestClient(app, root_path="/api")
+    assert client.get("/api/items/7").text == "http://testserver/api/items/7 /api/static/app.css"
+    assert client.get("/api/static/app.css").text == "b {}"

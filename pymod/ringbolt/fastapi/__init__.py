@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import status
+from . import _missing, status
 from ..params import Body, Cookie, Depends, File, Form, Header, Path, Query, Security
 from .applications import FastAPI
 from .background import BackgroundTasks
@@ -15,6 +15,8 @@ from .routing import APIRouter
 from .websockets import WebSocket, WebSocketDisconnect
 
 __version__ = "0.165.0"
+
+_missing.install()  # FastAPI's modules with no sense here say why, and what to use
 
 __all__ = ["FastAPI", "APIRouter", "BackgroundTasks", "UploadFile", "Body", "Cookie", "Depends", "File", "Form",
            "Header", "Path", "Query", "Security", "Request", "Response", "HTTPException", "WebSocketException",

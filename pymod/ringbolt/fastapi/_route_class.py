@@ -200,6 +200,7 @@ class RouteClassMixin:
     it had then (an included route keeps its own, as in FastAPI)."""
 
     _route_class: type[APIRoute] = APIRoute
+    _first_route_wins = True  # FastAPI's: a repeated route is kept, the first one answers
 
     @property
     def route_class(self) -> type[APIRoute]:

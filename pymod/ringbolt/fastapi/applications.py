@@ -102,13 +102,17 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
             self.on_shutdown(fn)
         if lifespan is not None:
             self._use_lifespan(lifespan)
-        for mw in middleware or ():
+        for mw in reversed(list(middleware or ())):  # (each goes outermost: the first given ends outermost)
             cls, args, kwargs = mw
             self.add_middleware(cls, *args, **kwargs)
         for route in routes or ():
             self._add_route_object(route)
 
     # ---- routes ----
+    def _openapi_serves(self) -> bool:
+        """FastAPI serves its document and pages whenever ``openapi_url`` is set, routes or not."""
+        return self.openapi_url is not None
+
     @property
     def router(self) -> "FastAPI":
         """FastAPI's ``app.router``: the app itself holds its routes here (``route_class``,
@@ -165,8 +169,10 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
 
     def _add_route_object(self, route: Any) -> None:
         """A route given to ``FastAPI(routes=[...])``."""
-        from ._route_class import APIRoute, APIWebSocketRoute, Mount
-        if isinstance(route, APIRoute):
+        from ._route_class import APIRoute, APIWebSocketRoute, Mount, Route
+        if isinstance(route, Route):
+            self.add_route(route.path, route.endpoint, sorted(route.methods), route.name)  # type: ignore[arg-type]
+        elif isinstance(route, APIRoute):
             self.add_api_route(route.path, route.endpoint, methods=sorted(route.methods), name=route.name)
         elif isinstance(route, APIWebSocketRoute):
             self.add_api_websocket_route(route.path, route.endpoint, route.name)
@@ -206,26 +212,36 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
 
     # ---- middleware ----
     def middleware(self, middleware_type: Any) -> Any:
-        """``@app.middleware("http")``: ``async def mw(request, call_next)``."""
+        """``@app.middleware("http")``: ``async def mw(request, call_next)``, around every
+        route; as in Starlette, the last added is the outermost."""
         if middleware_type != "http":
             raise ValueError(f"only @app.middleware('http') is supported, not {middleware_type!r}")
-        app = self
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            async def mw(req: Any, call_next: Any) -> Any:
-                async def next_(request: Any) -> Any:
-                    return await call_next(req)
-                return await fn(request_of(req, app), next_)
-            App.middleware(self, mw)
+            self._rb_http_middleware(fn)
             return fn
         return decorator
 
+    def _rb_http_middleware(self, dispatch: Callable[..., Any]) -> None:
+        """``dispatch(request, call_next)`` (FastAPI's Request) as the outermost middleware."""
+        app = self
+
+        async def mw(req: Any, call_next: Any) -> Any:
+            async def next_(request: Any) -> Any:
+                return await call_next(req)
+            return await dispatch(request_of(req, app), next_)
+        mw.__qualname__ = getattr(dispatch, "__qualname__", "middleware")
+        self._middleware.insert(0, mw)
+
     def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Starlette's middleware ringbolt runs itself (CORS, GZip natively; TrustedHost,
+        HTTPSRedirect, ``BaseHTTPMiddleware`` subclasses as middleware); the last added is
+        the outermost. Another ASGI middleware is refused, naming what to do instead."""
         install = getattr(middleware_class, "_rb_install", None)
         if install is None:
             raise TypeError(f"ringbolt.fastapi cannot run the ASGI middleware {middleware_class!r} around its routes: "
-                            "write it as @app.middleware('http'), or serve the unchanged FastAPI app with "
-                            "`ringbolt serve`, which runs any middleware")
+                            "write it as @app.middleware('http') (or a BaseHTTPMiddleware subclass), or serve the "
+                            "unchanged FastAPI app with `ringbolt serve`, which runs any middleware")
         install(self, *args, **kwargs)
 
     def _rb_add_check(self, fn: Callable[..., Any]) -> None:
@@ -276,3 +292,10 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         """Serve ``app`` under ``path``: StaticFiles, a ringbolt app (FastAPI), a WSGI
         app (``WSGIMiddleware``) or an ASGI app (ringbolt.fastapi._mounts)."""
         _mount(self, path.rstrip("/"), app, name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Starlette":
+        raise ImportError("ringbolt.fastapi has no Starlette class: use ringbolt.fastapi.FastAPI (or ringbolt.App), "
+                          "which take the same routes, middleware and exception handlers")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
