@@ -538,7 +538,16 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                                     content_security_policy=content_security_policy,
                                     cross_origin_opener_policy=cross_origin_opener_policy, extra=extra or {})
 
+    def _unmatched(self) -> tuple[Handler, bool] | None:
+        """``(handler, is_async)`` for the requests no route takes, when no ASGI/WSGI app is
+        mounted; None: the router answers them itself (404, 405, natively).
+        ``ringbolt.fastapi`` gives one when the app has exception handlers for them."""
+        return None
+
     def _needs_loop(self, routes: list[tuple[str, list[str], Handler, bool, bool, bool]]) -> bool:
+        unmatched = self._unmatched() if self._asgi is None and self._wsgi is None else None
+        if unmatched is not None and unmatched[1]:
+            return True
         return self._asgi is not None or any(
             inspect.iscoroutinefunction(fn) for fn in (*self._startup, *self._shutdown)
         ) or any(not const and is_async for _, _, _, const, is_async, _ in routes) or (
@@ -625,6 +634,12 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
             fallback = server.set_fallback(self._asgi, True, True, True)
         if self._wsgi is not None:
             fallback = server.set_fallback(self._wsgi.entry, False, True)  # wsgi.input reads a large body as it arrives
+        unmatched = self._unmatched() if fallback is None else None
+        if unmatched is not None:
+            fn, is_async = unmatched
+            if self._route_wrapper is not None:
+                fn = self._route_wrapper.http(fn, is_async)
+            server.set_fallback(fn, is_async, False)
         if fallback is not None and self._rate_limit is not None and self._rate_limit.paths is None:
             if self._rate_limit.limit.redis is not None:
                 raise ValueError("a Redis rate limit covers ringbolt routes only, not a mounted ASGI/WSGI app: "

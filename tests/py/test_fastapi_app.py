@@ -17,7 +17,7 @@ from typing import Annotated, Any, Callable
 import pytest
 
 from ringbolt import App
-from ringbolt.fastapi import (Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket,
+from ringbolt.fastapi import (Body, Depends, FastAPI, Header, HTTPException, Query, Request, WebSocket,
                               WebSocketDisconnect, WebSocketException, status)
 from ringbolt.fastapi.exceptions import FastAPIDeprecationWarning, RequestValidationError
 from ringbolt.fastapi.middleware.wsgi import WSGIMiddleware
@@ -106,6 +106,16 @@ def test_an_exception_handler_takes_what_else_was_raised() -> None:
     assert (r.status_code, r.text) == (500, "caught KeyError")
 
 
+@pytest.mark.parametrize("method, path, status_code, body, allow", [
+    ("GET", "/nowhere", 404, {"missing": "/nowhere", "said": "Not Found"}, None),  # no route: the 404 handler
+    ("POST", "/gone", 405, {"detail": "Method Not Allowed"}, "GET, HEAD"),  # FastAPI's 405, Allow listed
+])
+def test_a_status_handler_takes_the_routers_own_404(method: str, path: str, status_code: int, body: Any,
+                                                     allow: str | None) -> None:
+    r = TestClient(handlers_app()).request(method, path)
+    assert (r.status_code, r.json(), r.headers.get("allow")) == (status_code, body, allow)
+
+
 @pytest.mark.parametrize("key", ["404", 99, 3.5, object, True])
 def test_an_exception_handler_key_that_is_neither_is_refused(key: Any) -> None:
     with pytest.raises(TypeError, match="exception class or an HTTP status code"):
@@ -143,6 +153,31 @@ def test_routes_router_and_url_path_for() -> None:
         with pytest.raises(NoMatchFound):
             app.url_path_for(name, **params)
     assert TestClient(app).get("/items").json() == [1]
+
+
+def check_token(x_token: Annotated[str, Header()]) -> None:
+    if x_token != "secret":
+        raise HTTPException(400, detail="X-Token header invalid")
+
+
+def test_include_router_options_apply_to_its_routes() -> None:
+    router = APIRouter(prefix="/admin")
+
+    @router.get("/", tags=["own"])
+    def admin() -> str:
+        return "admin"
+
+    app = FastAPI()
+    app.include_router(router, prefix="/v1", tags=["admin"], dependencies=[Depends(check_token)],
+                       responses={418: {"description": "I'm a teapot"}})
+    client = TestClient(app)
+    assert client.get("/v1/admin/", headers={"x-token": "secret"}).json() == "admin"
+    r = client.get("/v1/admin/", headers={"x-token": "nope"})
+    assert (r.status_code, r.json()) == (400, {"detail": "X-Token header invalid"})
+    route = next(r for r in app.routes if isinstance(r, APIRoute))
+    assert (route.path, route.tags, route.responses) == ("/v1/admin/", ["admin", "own"],
+                                                         {418: {"description": "I'm a teapot"}})
+    assert [r.path for r in router.routes if isinstance(r, APIRoute)] == ["/admin/"]  # the router is unchanged
 
 
 # ---- mounts ----

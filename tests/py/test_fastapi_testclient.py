@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, AsyncIterator
 
 import pytest
 
-from ringbolt.fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from ringbolt.fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from ringbolt.fastapi.testclient import TestClient
 
 
@@ -192,6 +193,34 @@ def test_the_app_may_change_between_requests() -> None:
     assert client.get("/me").json() == "tester"
     app.dependency_overrides.clear()
     assert client.get("/me").json() == "ann"
+
+
+@pytest.mark.parametrize("where", ["parameter", "response"])
+def test_the_client_returns_once_the_background_tasks_ran(where: str) -> None:
+    from ringbolt.fastapi.responses import JSONResponse
+
+    app = FastAPI()
+    done: list[str] = []
+
+    def slow(name: str) -> None:
+        time.sleep(0.2)
+        done.append(name)
+
+    @app.post("/param")
+    async def by_parameter(tasks: BackgroundTasks) -> str:
+        tasks.add_task(slow, "a")
+        tasks.add_task(slow, "b")
+        return "sent"
+
+    @app.post("/response")
+    def by_response() -> Any:
+        tasks = BackgroundTasks()
+        tasks.add_task(slow, "c")
+        return JSONResponse("sent", background=tasks)
+
+    client = TestClient(app)
+    assert client.post("/param" if where == "parameter" else "/response").json() == "sent"
+    assert done == (["a", "b"] if where == "parameter" else ["c"])
 
 
 def test_cookies_are_kept_and_sent() -> None:

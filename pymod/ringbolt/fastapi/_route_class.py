@@ -195,6 +195,47 @@ def routes_of(app: Any) -> list[Any]:
     return out
 
 
+def include_router(group: Any, router: Any, prefix: str = "", *, tags: Any = None, dependencies: Any = None,
+                   responses: Any = None, deprecated: bool | None = None, include_in_schema: bool = True,
+                   **_: Any) -> None:
+    """FastAPI's ``include_router``: ``router``'s routes added to ``group`` under ``prefix``,
+    with ``dependencies`` called after ``group``'s and before the router's own (each route
+    planned again with them, once, here), ``tags`` before the routes' own, ``responses``
+    under theirs, and ``deprecated``/``include_in_schema`` for the document."""
+    from ..routing import Router
+    if not isinstance(router, Router):
+        raise TypeError(f"include_router() takes an APIRouter, not {type(router).__name__}")
+    extra_deps = list(dependencies or ())
+    if not (extra_deps or tags or responses or deprecated is not None or not include_in_schema):
+        group.include(router, prefix=prefix)
+        return
+    if router is group:
+        raise ValueError("a router cannot include itself")
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise ValueError(f"prefix must start with '/' and not end with one: {prefix!r}")
+    where = f" (from the router with prefix {router.prefix!r})"
+    copies = []
+    for d in router._defs:
+        c = group._copy(d, group.prefix + prefix + d.path, router._middleware, where)
+        if extra_deps:
+            if d.replan is None:
+                raise ValueError(f"route {' '.join(d.methods)} {c.path}{where}: it runs no dependencies (a const "
+                                 "or WebSocket route), and include_router() gives it dependencies=")
+            c.dependencies = (*group._route_dependencies, *extra_deps, *d.dependencies)
+            c.plan = d.replan(list(c.dependencies))
+        options = dict(c.options or {})
+        options["tags"] = [*(tags or ()), *(options.get("tags") or ())]
+        if responses:
+            options["responses"] = {**responses, **(options.get("responses") or {})}
+        if deprecated is not None and options.get("deprecated") is None:
+            options["deprecated"] = deprecated
+        if not include_in_schema:
+            options["include_in_schema"] = False
+        c.options = options
+        copies.append(c)
+    group._add(copies, where=where)
+
+
 class RouteClassMixin:
     """``route_class`` on an app or router: each route registered on it keeps the class
     it had then (an included route keeps its own, as in FastAPI)."""
@@ -211,6 +252,11 @@ class RouteClassMixin:
         check_route_class(cls)
         self._route_class = cls
 
+    @property
+    def routes(self) -> list[Any]:
+        """The routes as FastAPI lists them: a view made at each read."""
+        return routes_of(self)
+
     def _add(self, defs: list[Any], where: str = "") -> None:
         for d in defs:
             if not d.websocket and (d.options is None or "route_class" not in d.options):
@@ -218,4 +264,5 @@ class RouteClassMixin:
         super()._add(defs, where)  # type: ignore[misc]
 
 
-__all__ = ["APIRoute", "APIWebSocketRoute", "Route", "Mount", "RouteClassMixin", "routes_of", "check_route_class"]
+__all__ = ["APIRoute", "APIWebSocketRoute", "Route", "Mount", "RouteClassMixin", "routes_of", "check_route_class",
+           "include_router"]

@@ -9,6 +9,7 @@ with a Starlette-style ``(request, exc)`` handler (by class or by status code),
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -24,6 +25,21 @@ from .websockets import add_websocket
 
 _ON_EVENT = ("on_event is deprecated, use lifespan event handlers instead.\n\nRead more about it in the "
              "[FastAPI docs for Lifespan Events](https://fastapi.tiangolo.com/advanced/events/).")
+
+
+_CONVERTER = {"str": "[^/]+", "path": ".*", "int": "-?[0-9]+", "float": "-?[0-9]+(?:\\.[0-9]+)?",
+              "uuid": "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"}
+
+
+def _path_regex(pattern: str) -> "re.Pattern[str]":
+    """A route's path as a regular expression (for the methods a path takes)."""
+    out, pos = [], 0
+    for m in re.finditer(r"\{[A-Za-z_][A-Za-z0-9_]*(?::([^{}]*))?\}", pattern):
+        out.append(re.escape(pattern[pos:m.start()]))
+        out.append(_CONVERTER.get(m.group(1) or "str", "[^/]+"))
+        pos = m.end()
+    out.append(re.escape(pattern[pos:]))
+    return re.compile("".join(out))
 
 
 class NoMatchFound(Exception):
@@ -209,6 +225,26 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
             self.add_exception_handler(exc_class_or_status_code, fn)
             return fn
         return decorator
+
+    def _unmatched(self) -> tuple[Callable[..., Any], bool] | None:
+        """With an exception handler for a 404 or 405 (by status, or for HTTPException),
+        the requests no route takes go to it as Starlette's router sends them: an
+        HTTPException(404), or (405) with ``Allow`` naming the methods the path takes.
+        Without one, the router answers them natively."""
+        from ..errors import HTTPError, HTTPException
+        from ..routing import ErrorPolicy
+        if not any(k in self._exception_handlers for k in (404, 405, HTTPException, HTTPError)):
+            return None
+        errors = ErrorPolicy(dict(self._exception_handlers), self.debug, True)
+        patterns = [(_path_regex(d.path), d.methods) for d in self._defs if not d.websocket]
+
+        async def unmatched(req: Any) -> Any:
+            path = req.path
+            allowed = sorted({m for regex, methods in patterns if regex.fullmatch(path) for m in methods} |
+                             ({"HEAD"} if any("GET" in m for r, m in patterns if r.fullmatch(path)) else set()))
+            exc = HTTPException(405, headers={"Allow": ", ".join(allowed)}) if allowed else HTTPException(404)
+            return await errors.outer_async(req, exc)
+        return unmatched, True
 
     # ---- middleware ----
     def middleware(self, middleware_type: Any) -> Any:

@@ -60,9 +60,9 @@ class _FastAPIRoutes:
         from .websockets import websocket_decorator
         return websocket_decorator(self, path, name, dependencies)
 
-    def include_router(self, router: Any, *, prefix: str = "", tags: Any = None, dependencies: Any = None,
-                       responses: Any = None, **_: Any) -> None:
-        self.include(router, prefix=prefix)  # type: ignore[attr-defined]
+    def include_router(self, router: Any, *, prefix: str = "", **options: Any) -> None:
+        from ._route_class import include_router
+        include_router(self, router, prefix, **options)
 
 
 class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):

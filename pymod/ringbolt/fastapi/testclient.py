@@ -56,7 +56,7 @@ class _Slot:
     is to see, the root path, and what the app raised (or, for a WebSocket, how its
     handler ended)."""
 
-    __slots__ = ("client", "root_path", "path_prefix", "error", "websocket", "done")
+    __slots__ = ("client", "root_path", "path_prefix", "error", "websocket", "done", "tasks")
 
     def __init__(self, client: tuple[str, int], root_path: str) -> None:
         self.client = client
@@ -65,6 +65,7 @@ class _Slot:
         self.error: BaseException | None = None
         self.websocket: Any = None
         self.done = threading.Event()
+        self.tasks = False  # the request has background tasks: `done` is set once they ran
 
 
 class _Wrapper:
@@ -95,7 +96,7 @@ class _Wrapper:
             async def served_async(req: Any) -> Any:
                 slot = slot_of(req)
                 try:
-                    return await fn(req)
+                    return _after_tasks(req, await fn(req), slot)
                 except HTTPError:
                     raise
                 except BaseException as exc:
@@ -107,7 +108,7 @@ class _Wrapper:
         def served(req: Any) -> Any:
             slot = slot_of(req)
             try:
-                return fn(req)
+                return _after_tasks(req, fn(req), slot)
             except HTTPError:
                 raise
             except BaseException as exc:
@@ -146,6 +147,20 @@ def _original(exc: BaseException) -> BaseException:
     if isinstance(inner, StartupHookError) and inner.__cause__ is not None:
         inner = inner.__cause__
     return inner if inner is not None else exc
+
+
+def _after_tasks(req: Any, result: Any, slot: _Slot | None) -> Any:
+    """A request with background tasks: one more, last, tells its client they ran (the
+    server runs a request's own tasks, then its response's, in order), so that the
+    client returns once they did, as Starlette's does."""
+    if slot is None:
+        return result
+    response_tasks = getattr(result, "background", None) if getattr(result, "_after", None) is not None else None
+    tasks = response_tasks if response_tasks is not None else req.__dict__.get("_rb_background")
+    if tasks is not None and len(tasks):
+        slot.tasks = True
+        tasks.add(slot.done.set)
+    return result
 
 
 class _Served:
@@ -318,6 +333,8 @@ class _Transport(httpx.BaseTransport):
             status, reason, headers = raw.status, raw.reason, raw.getheaders()
         finally:
             conn.close()
+        if conn.slot.tasks:
+            conn.slot.done.wait(_HANDLER_WAIT)  # the request's background tasks ran
         error = conn.slot.error
         if error is not None and self.client.raise_server_exceptions:
             raise error
