@@ -130,7 +130,11 @@ def _as_app(obj: Any, spec: str, args: argparse.Namespace) -> Any:
     if interface != "native" and args.root_path and not args.root_path.startswith("/"):
         raise CliError(f"--root-path must start with '/': {args.root_path!r}")
     if interface == "native":
-        if args.root_path:
+        if args.root_path and hasattr(obj, "root_path"):  # ringbolt.fastapi's FastAPI: its root_path unless set
+            if not args.root_path.startswith("/"):
+                raise CliError(f"--root-path must start with '/': {args.root_path!r}")
+            obj.root_path = obj.root_path or args.root_path.rstrip("/")
+        elif args.root_path:
             logging.getLogger("ringbolt").warning("--root-path is for ASGI and WSGI apps: %s is a ringbolt.App, "
                                                   "whose routes do not use it", spec)
         return obj

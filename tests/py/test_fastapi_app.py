@@ -493,3 +493,18 @@ def test_templates_have_starlettes_url_for(tmp_path: Path) -> None:
     client = TestClient(app, root_path="/api")
     assert client.get("/api/items/7").text == "http://testserver/api/items/7 /api/static/app.css"
     assert client.get("/api/static/app.css").text == "b {}"
+
+
+def test_ringbolt_serve_root_path_is_the_fastapi_apps() -> None:
+    from conftest import ServerProcess
+    import http.client
+
+    srv = ServerProcess("fastapi_root_app:app", "--root-path", "/api/v1", "--threads", "1")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request("GET", "/items/7", headers={"Host": "example.com"})  # (the proxy took /api/v1 off)
+        body = json.loads(conn.getresponse().read())
+        conn.close()
+        assert body == {"root_path": "/api/v1", "url_for": "http://example.com/api/v1/items/7"}
+    finally:
+        assert srv.stop() == 0, srv.output()
