@@ -159,6 +159,24 @@ def test_with_runs_startup_and_shutdown_once_and_requests_outside_it_none() -> N
     assert events == ["startup", "shutdown", "startup", "shutdown"]
 
 
+def test_what_the_lifespan_yields_is_each_requests_state() -> None:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        yield {"pool": "open"}
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/")
+    def index(request: Request) -> dict[str, Any]:
+        seen = request.state.pool
+        request.state.pool = "changed"  # this request's copy only
+        return {"pool": seen, "app_state": hasattr(app.state, "pool")}
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"pool": "open", "app_state": False}
+        assert client.get("/").json() == {"pool": "open", "app_state": False}
+
+
 def test_a_failing_startup_raises_its_own_exception_at_with() -> None:
     app = FastAPI()
 

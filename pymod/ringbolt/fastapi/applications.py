@@ -98,6 +98,7 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
                           "closely the ASGI standard, is simpler, and more automatic.", DeprecationWarning,
                           stacklevel=2)
         self._route_dependencies = list(dependencies or ())
+        self._lifespan_state: dict[str, Any] = {}
         self.state = State()
         self.extra = extra
         self.redirect_slashes = redirect_slashes
@@ -312,13 +313,16 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
             cm = lifespan(app)
             state = await cm.__aenter__()
             held.append(cm)
-            if state:
-                for key, value in dict(state).items():
-                    setattr(app.state, key, value)
+            # what it yields is each request's ``request.state`` to start with (a copy per
+            # request), as Starlette gives it
+            app._lifespan_state = dict(state) if state else {}
 
         async def stop() -> None:
-            while held:
-                await held.pop().__aexit__(None, None, None)
+            try:
+                while held:
+                    await held.pop().__aexit__(None, None, None)
+            finally:
+                app._lifespan_state = {}
 
         self.on_startup(start)
         self.on_shutdown(stop)

@@ -141,8 +141,10 @@ class HTTPConnection(Mapping[str, Any]):
 
     @property
     def state(self) -> State:
+        """This request's state: what the app's lifespan yielded (a copy), then what
+        middleware and dependencies set on it."""
         if self._state is None:
-            self._state = State()
+            self._state = State(getattr(self._top(), "_lifespan_state", None))
         return self._state
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
