@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import sys
 import types
 import typing
@@ -311,32 +312,67 @@ def embedded_decoder(fields: list[tuple[str, Any, Any, dict[str, Any]]]) -> Deco
 
 # ---- responses ----
 
-def response_writer(tp: Any) -> Writer:
+#: ``response_model_*`` options the writer takes (FastAPI's names without the prefix)
+DUMP_OPTIONS = ("include", "exclude", "by_alias", "exclude_unset", "exclude_defaults", "exclude_none")
+
+
+def response_writer(tp: Any, options: dict[str, Any] | None = None, *, exact: bool = False,
+                    python: bool = False) -> Writer:
     """``write(value) -> bytes``: ``value`` checked against ``tp`` and written as JSON
     with only ``tp``'s fields (the extra ones dropped, as FastAPI's response_model
-    does). A value that does not fit raises ResponseValidationError (a 500)."""
-    adapter = _adapter(tp) if library_for(tp) == "pydantic" else None
+    does). A value that does not fit raises ResponseValidationError (a 500).
+
+    ``options``: ``include``, ``exclude``, ``by_alias``, ``exclude_unset``,
+    ``exclude_defaults``, ``exclude_none`` as pydantic's serializer takes them (FastAPI's
+    ``response_model_*``). ``exact``: written by pydantic alone, as FastAPI writes it
+    (no msgspec shortcut; a type pydantic cannot take raises ``TypeError`` now).
+    ``python``: the writer returns the value as JSON-able Python (for a response class
+    that renders it) instead of bytes."""
+    options = {k: v for k, v in (options or {}).items()
+               if v is not None and (v is not False or k == "by_alias")}  # the defaults left out
+    unknown = set(options) - set(DUMP_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown response model options: {sorted(unknown)}")
+    if exact:
+        from pydantic import PydanticUserError, TypeAdapter
+        try:
+            adapter: Any = tp if _is_type_adapter(tp) else TypeAdapter(tp)
+        except (PydanticUserError, TypeError) as exc:
+            raise TypeError(f"{getattr(tp, '__name__', tp)!r} is not a type pydantic can check and write: "
+                            f"{exc}") from None
+    else:
+        adapter = _adapter(tp) if library_for(tp) == "pydantic" else None
+        if adapter is None and (options or python):
+            raise TypeError(f"response model options and response classes need a pydantic type, "
+                            f"not {getattr(tp, '__name__', tp)!r}")
     if adapter is not None:
         import pydantic
         # pydantic-core's own serializer and validator (the adapter's methods forward to them)
-        dump = getattr(adapter, "serializer", adapter).to_json if hasattr(adapter, "serializer") else adapter.dump_json
+        serializer = getattr(adapter, "serializer", None)
+        if python:
+            dump = functools.partial(serializer.to_python if serializer is not None else adapter.dump_python,
+                                     mode="json", **options)
+        elif options:
+            dump = functools.partial(serializer.to_json if serializer is not None else adapter.dump_json, **options)
+        else:
+            dump = serializer.to_json if serializer is not None else adapter.dump_json
         validate = getattr(adapter, "validator", adapter).validate_python
         PydanticError = pydantic.ValidationError
-        exact = tp if isinstance(tp, type) and _is_pydantic_model(tp) else None
+        exact_model = tp if isinstance(tp, type) and _is_pydantic_model(tp) else None
         # a plain dataclass (or a list of one) returned as its own instances: pydantic
         # passes them through unchecked, so the work is only writing them, which msgspec
         # does in about 40% of pydantic's time (500 of Litestar's benchmark's people)
-        fits, encode = _dataclass_passthrough(tp) or (None, None)
+        fits, encode = (None, None) if exact or options or python else (_dataclass_passthrough(tp) or (None, None))
 
-        def write_pydantic(value: Any) -> bytes:
+        def write_pydantic(value: Any) -> Any:
             if fits is not None and fits(value):
                 return encode(value)  # type: ignore[misc]
-            if type(value) is not exact:
+            if type(value) is not exact_model:
                 try:
                     value = validate(value, from_attributes=True)
                 except PydanticError as exc:
                     raise _problem.ResponseValidationError(exc.errors(include_url=False), tp) from None
-            return dump(value)  # type: ignore[no-any-return]
+            return dump(value)
         return write_pydantic
 
     import msgspec

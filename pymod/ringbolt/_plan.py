@@ -13,13 +13,15 @@ and ``ringbolt._runner`` compiles into the one function a request runs:
 - ``RoutePlan.dependencies``: the route-level ``dependencies=[...]``.
 - ``RoutePlan.body``: a ``BodySpec`` (every body parameter of the handler and its
   dependencies, one JSON document), or None.
-- ``RoutePlan.response``: a ``ResponseSpec`` (model, status code, writer).
+- ``RoutePlan.response``: a ``ResponseSpec`` (model, status code, writer; under FastAPI's
+  routes also the response class, a generator's stream, the temporal response's merge).
 - ``RoutePlan.options``: ``tags``, ``summary``, ``description``, ``responses``,
   ``operation_id``, ``include_in_schema``, ``deprecated``: kept for OpenAPI.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import dataclasses
 import datetime
@@ -107,6 +109,7 @@ class Adapted:
     ``_rb_from_request(req, app)``, called once per request that runs the route."""
 
     make: Callable[[Any, Any], Any]
+    kind: Any = None  #: the annotation's class
 
 
 @dataclasses.dataclass(eq=False)
@@ -144,7 +147,24 @@ class BodySpec:
 class ResponseSpec:
     model: Any  #: the response model (a type or TypeAdapter), or None
     status_code: int | None
-    write: Callable[[Any], bytes] | None  #: the model's writer (None: no model)
+    write: Callable[[Any], Any] | None  #: the model's writer (None: no model): JSON bytes, or
+    #: JSON-able Python for a ``response_class`` that renders it
+    #: FastAPI's ``response_class`` (a route registered through ringbolt.fastapi): the class a
+    #: result that is not a response is made into; None: ringbolt's own writer
+    response_class: Any = None
+    default_class: bool = True  #: ``response_class`` is the default (FastAPI's JSONResponse): JSON written as it is
+    #: a generator handler's answer under FastAPI's routes: "jsonl" (JSON lines), "sse"
+    #: (Server-Sent Events) or "raw" (``response_class(content=generator)``); None: no stream
+    stream: str | None = None
+    item_write: Callable[[Any], bytes] | None = None  #: a streamed item's JSON (its declared type's writer)
+    #: ``merge(req, result, write)``: the answer of a route that takes FastAPI's temporal
+    #: ``response: Response`` (its status, headers and cookies merged in), or None
+    merge: Callable[[Any, Any, Any], Any] | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)  #: ``response_model_*`` options
+
+
+class ResponseModelError(PlanError):
+    """A response model (or return annotation) that cannot check and write a value."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -328,7 +348,7 @@ class Planner:
                 return REQUEST
             make = getattr(base, "_rb_from_request", None) if isinstance(base, type) else None
             if make is not None:
-                return Adapted(make)
+                return Adapted(make, base)
             if base is BackgroundTasks:
                 return BACKGROUND
             if base is SecurityScopes:
@@ -498,30 +518,82 @@ def _embedded_not_json(params: list[ParamSpec]) -> Callable[[bytes], Any]:
     return defaults
 
 
-def _response(fn: Any, response_model: Any, status_code: int | None) -> ResponseSpec:
+_STREAMS = frozenset((collections.abc.AsyncIterable, collections.abc.AsyncIterator, collections.abc.AsyncGenerator,
+                      collections.abc.Iterable, collections.abc.Iterator, collections.abc.Generator))
+
+
+def _return_annotation(fn: Any) -> Any:
+    try:
+        return typing.get_type_hints(fn, include_extras=True).get("return")
+    except Exception:  # noqa: BLE001 - the handler's annotations were read already
+        return None
+
+
+def _is_response_class(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, (Response, StreamingResponse, FileResponse))
+
+
+def _response(fn: Any, kind: str, response_model: Any, status_code: int | None,
+              response_class: Any = None, options: dict[str, Any] | None = None) -> ResponseSpec:
+    """What writes the handler's result. ``response_class`` given (FastAPI's routes):
+    FastAPI's rules: any return annotation is the response model (a Response class's
+    none; a generator's ``Iterable[T]`` the type of each item it streams), checked and
+    written by pydantic as FastAPI writes it."""
+    options = dict(options or {})
+    if response_class is None:
+        if options and response_model in (UNSET, None) and not _models.is_model(_split(_return_annotation(fn))[0]):
+            raise PlanError(f"response model options {sorted(options)} of {_name(fn)} need a response model")
+        model = response_model
+        if model is UNSET:
+            ret = _return_annotation(fn)
+            model = _split(ret)[0] if ret is not None and _models.is_model(_split(ret)[0]) else None
+        if model is not None and _is_response_class(model):
+            model = None
+        write = _models.response_writer(model, options) if model is not None else None
+        return ResponseSpec(model, status_code, write, options=options)
+    default = bool(getattr(response_class, "_rb_default", False))
+    cls = response_class.value if default else response_class
+    if not isinstance(cls, type):
+        raise PlanError(f"response_class of {_name(fn)} must be a class, not {cls!r}")
+    if "by_alias" not in options:
+        options["by_alias"] = True  # FastAPI's default
+    stream = None
+    item = None
     model = response_model
+    if kind in ("gen", "asyncgen"):
+        stream = "jsonl" if default else getattr(cls, "_rb_stream", "raw")
     if model is UNSET:
         model = None
-        try:
-            ret = typing.get_type_hints(fn, include_extras=True).get("return")
-        except Exception:  # noqa: BLE001 - the handler's annotations were read already
-            ret = None
-        if ret is not None and _models.is_model(_split(ret)[0]):
-            model = _split(ret)[0]
-    if model is not None and isinstance(model, type) and issubclass(model, (Response, StreamingResponse,
-                                                                              FileResponse)):
+        ret = _split(_return_annotation(fn))[0]
+        if ret is None or ret is type(None) or _is_response_class(ret):
+            pass
+        elif stream is not None and typing.get_origin(ret) in _STREAMS:
+            args = typing.get_args(ret)
+            if stream != "raw" and args and not getattr(args[0], "_rb_sse_event", False):
+                item = args[0]
+        else:
+            model = ret
+    if model is not None and _is_response_class(model):
         model = None
-    write = _models.response_writer(model) if model is not None else None
-    return ResponseSpec(model, status_code, write)
+    try:
+        write = (_models.response_writer(model, options, exact=True, python=not default)
+                 if model is not None and stream is None else None)
+        item_write = _models.response_writer(item, options, exact=True) if item is not None else None
+    except TypeError as exc:
+        raise ResponseModelError(f"invalid response model of {_name(fn)}: {exc}") from None
+    return ResponseSpec(model, status_code, write, cls, default, stream, item_write, options=options)
 
 
 def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET, status_code: int | None = None,
-               dependencies: list[Depends] | None = None, plain_handlers: bool = True,
-               **options: Any) -> RoutePlan | None:
+               dependencies: list[Depends] | None = None, plain_handlers: bool = True, response_class: Any = None,
+               response_options: dict[str, Any] | None = None, **options: Any) -> RoutePlan | None:
     """The plan of ``fn`` served at ``path``, or None for a plain ``def h(req)`` handler
     with none of the typed options (served as it is). ``plain_handlers=False`` (FastAPI's
-    routes): every handler is planned, ``def h(item_id)`` taking a query or path value."""
-    typed_options = response_model not in (UNSET, None) or status_code is not None or dependencies
+    routes): every handler is planned, ``def h(item_id)`` taking a query or path value.
+    ``response_class``: FastAPI's (its routes' answers by FastAPI's rules, ``_response``);
+    ``response_options``: the ``response_model_*`` options (``ringbolt._models.DUMP_OPTIONS``)."""
+    typed_options = (response_model not in (UNSET, None) or status_code is not None or dependencies
+                     or response_class is not None or response_options)
     if plain_handlers and not typed_options and is_plain_handler(fn, path_names(path)):
         return None
     if status_code is not None and (not isinstance(status_code, int) or not 100 <= status_code <= 999):
@@ -535,10 +607,15 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
             raise PlanError(f"dependencies= takes Depends(...) markers, not {d!r}")
         route_deps.append(planner.dependency(d, None, (), f"dependencies= of {_name(fn)}"))
     body = _body(planner)
-    response = _response(fn, response_model, status_code)
+    response = _response(fn, call.kind, response_model, status_code, response_class, response_options)
     plan = RoutePlan(call, route_deps, body, response, names, False, options)
     plan.is_async = call.kind in ("async", "asyncgen") or any(
         d.spec.kind in ("async", "asyncgen") for d in plan.all_dependencies() if d.scope != "app")
+    for spec in plan._calls():
+        for a in spec.args:
+            merge = getattr(a.what.kind, "_rb_merge", None) if isinstance(a.what, Adapted) else None
+            if merge is not None:
+                response.merge = merge
     return plan
 
 

@@ -40,6 +40,7 @@ from ._native import RawJSON, json_dumps
 from ._plan import (BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
                     copy_default)
 from ._request_body import request_read
+from ._writers import write_fastapi
 from .datastructures import ResponseHeaders
 from .forms import FormData
 from .params import SecurityScopes
@@ -420,6 +421,10 @@ class _Compiler:
         self.ns["out"] = _out
         ret = f"return {writer}(r)" if writer else "return r if type(r) in PASS else out(r)"
         write = f"r = {writer}(r)" if writer else "r = r if type(r) in PASS else out(r)"
+        if plan.response.merge is not None and writer:  # FastAPI's temporal response merged in
+            merge = self.const("M", plan.response.merge)
+            ret = f"return {merge}(req, r, {writer})"
+            write = f"r = {merge}(req, r, {writer})"
         if self.has_stack or self.has_fstack:
             close = "await close_now_async" if self.is_async else "close_now"
             lines.append("    stack = []")
@@ -473,6 +478,8 @@ class _Compiler:
 
     def writer(self) -> str | None:
         resp = self.plan.response
+        if resp.response_class is not None:  # a route of ringbolt.fastapi: FastAPI's rules
+            return self.const("W", write_fastapi(resp))
         if resp.write is not None:
             return self.const("W", _model_writer(resp.write, resp.status_code or 200))
         if self.fastapi:

@@ -186,6 +186,13 @@ class RouteGroup:
         response_model: Any = UNSET,
         status_code: int | None = None,
         dependencies: Iterable[Any] | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool | None = None,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        response_class: Any = None,
         responses: dict[int | str, Any] | None = None,
         tags: list[str | Enum] | None = None,
         summary: str | None = None,
@@ -207,6 +214,11 @@ class RouteGroup:
         here. ``response_model`` (default: the return annotation when it is a model;
         None: no model) filters and writes the result; ``status_code`` is the success
         status; ``dependencies`` are called before the handler, their values unused.
+        ``response_model_include``/``_exclude`` (field names), ``_by_alias``,
+        ``_exclude_unset``/``_defaults``/``_none``: how the model writes the result (a
+        pydantic model's, as FastAPI takes them). ``response_class``: a
+        ``ringbolt.fastapi.responses`` class that a result other than a response is made
+        into, by FastAPI's rules (``ringbolt.fastapi``'s routes pass it).
         ``responses``, ``tags``, ``summary``, ``description``, ``include_in_schema``,
         ``operation_id``, ``deprecated`` and ``name`` are kept for the OpenAPI document.
 
@@ -250,6 +262,14 @@ class RouteGroup:
         if const and deps:
             raise ValueError(f"route {path!r}: a const route is answered natively, without dependencies= "
                              f"(its own or its router's), and would never run {_named(deps)}")
+        model_options = {k: v for k, v in (
+            ("include", response_model_include), ("exclude", response_model_exclude),
+            ("by_alias", response_model_by_alias), ("exclude_unset", response_model_exclude_unset),
+            ("exclude_defaults", response_model_exclude_defaults), ("exclude_none", response_model_exclude_none))
+            if v is not None and (v is not False or k == "by_alias")}
+        if const and (model_options or response_class is not None):
+            raise ValueError(f"route {path!r}: a const route is answered natively, without response model options "
+                             "or response_class")
         options = {"responses": responses, "tags": list(tags or ()), "summary": summary, "description": description,
                    "include_in_schema": include_in_schema, "operation_id": operation_id, "deprecated": deprecated,
                    "name": name, "methods": list(dict.fromkeys(method_list))}
@@ -263,7 +283,8 @@ class RouteGroup:
                                  f"takes {_taken(fn)}, which would never run or be checked: drop const=True")
             def replan(with_deps: list[Any]) -> RoutePlan | None:
                 return plan_route(full, fn, response_model=response_model, status_code=status_code,
-                                  dependencies=with_deps or None, plain_handlers=self._plain_handlers, **options)
+                                  dependencies=with_deps or None, plain_handlers=self._plain_handlers,
+                                  response_class=response_class, response_options=model_options, **options)
 
             plan = None if const else replan(deps)
             if cache_spec is not None and plan is not None:

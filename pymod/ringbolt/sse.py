@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 from ._native import json_dumps
 
@@ -71,17 +71,20 @@ def encode(item: Any) -> bytes:
     return SSEEvent(item).encode()
 
 
-def event_stream(source: Any, ping: float | None) -> Any:
+def event_stream(source: Any, ping: float | None, encode: Callable[[Any], bytes] = encode) -> Any:
+    """The stream's bytes: each item of ``source`` by ``encode`` (ringbolt's events by
+    default; ``ringbolt.fastapi.sse`` passes FastAPI's), a ``PING`` comment whenever the
+    source is idle for ``ping`` seconds."""
     if ping is not None and ping <= 0:
         raise ValueError("ping must be a positive number of seconds or None")
     if hasattr(source, "__aiter__"):
-        return _async_events(source, ping)
+        return _async_events(source, ping, encode)
     if hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict)):
-        return _sync_events(source, ping)
+        return _sync_events(source, ping, encode)
     raise TypeError(f"Response.sse needs an iterable or async iterable of events, not {type(source).__name__}")
 
 
-async def _async_events(source: Any, ping: float | None) -> AsyncIterator[bytes]:
+async def _async_events(source: Any, ping: float | None, encode: Callable[[Any], bytes]) -> AsyncIterator[bytes]:
     it = source.__aiter__()
     nxt: asyncio.Future[Any] | None = None
     try:
@@ -119,7 +122,7 @@ async def _async_events(source: Any, ping: float | None) -> AsyncIterator[bytes]
                 pass  # already running/finished after the cancellation
 
 
-def _sync_events(source: Any, ping: float | None) -> Iterator[bytes]:
+def _sync_events(source: Any, ping: float | None, encode: Callable[[Any], bytes]) -> Iterator[bytes]:
     if ping is None:
         iterator = iter(source)
         try:

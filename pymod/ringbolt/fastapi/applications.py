@@ -99,6 +99,7 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
                           stacklevel=2)
         self._route_dependencies = list(dependencies or ())
         self._lifespan_state: dict[str, Any] = {}
+        self.default_response_class = default_response_class  # the class its routes' results are made into
         self.state = State()
         self.extra = extra
         self.redirect_slashes = redirect_slashes
@@ -149,10 +150,6 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         if found is None:
             raise NoMatchFound(name, path_params)
         return URLPath(found)
-
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], *, methods: Sequence[str] | None = None,
-                      **options: Any) -> None:
-        self.api_route(path, methods=list(methods or ("GET",)), **options)(endpoint)
 
     def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, *,
                                 dependencies: Sequence[Any] | None = None) -> None:

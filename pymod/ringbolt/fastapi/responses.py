@@ -12,11 +12,15 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from .._native import json_dumps
+from .._writers import RESPONSES, body_allowed
 from ..cookies import Cookie, deletion
 from ..datastructures import ResponseHeaders
 from ..response import FileResponse as _File
 from ..response import Response as _Response
 from ..response import StreamingResponse as _Streaming
+
+#: where a request's temporal response (a ``response: Response`` parameter) is kept
+_TEMPORAL = "_rb_response"
 
 
 def _content_type(media_type: str | None, charset: str) -> str:
@@ -88,7 +92,52 @@ class Response(_Cookies, _Response):  # type: ignore[misc]  # Starlette's cookie
             return b""
         if isinstance(content, (bytes, memoryview)):
             return bytes(content)
-        return str(content).encode(self.charset)
+        if isinstance(content, str):
+            return content.encode(self.charset)
+        raise TypeError(f"{type(self).__name__} renders bytes or str, not {type(content).__name__} "
+                        "(a JSONResponse renders other values)")
+
+    # ---- FastAPI's temporal response: a ``response: Response`` parameter ----
+    @classmethod
+    def _rb_from_request(cls, native: Any, app: Any) -> "Response":
+        """The request's temporal response (made at its first use, then shared by the
+        handler and its dependencies): what is set on it is merged into the answer."""
+        own = native.__dict__
+        found = own.get(_TEMPORAL)
+        if found is None:
+            found = own[_TEMPORAL] = Response.__new__(Response)
+            found.body = b""
+            found.status = None  # type: ignore[assignment]  # None until the handler sets one
+            found.headers = list.__new__(ResponseHeaders)
+            found.content_type = None
+            found._cookies = None
+            found._after = None
+            found.background = None
+        return found  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _rb_merge(native: Any, result: Any, write: Any) -> Any:
+        """The answer of a route that takes the temporal response: a response the
+        handler returned as it is; any other result written, then the temporal
+        response's status, headers and cookies merged in (FastAPI's rules)."""
+        if isinstance(result, RESPONSES):
+            return result
+        out = write(result)
+        temporal = native.__dict__.get(_TEMPORAL)
+        if temporal is None:
+            return out
+        if temporal.status is not None:
+            out.status = temporal.status
+            if isinstance(out, _Response) and not body_allowed(out.status):
+                out.body = b""
+        if temporal.headers:
+            if not isinstance(out.headers, ResponseHeaders):
+                out.headers = ResponseHeaders(out.headers)
+            list.extend(out.headers, temporal.headers)  # checked when they were set
+        if temporal._cookies:
+            out._cookies = [*(out._cookies or ()), *temporal._cookies]
+            out._after = True
+        return out
 
     @property
     def status_code(self) -> int:

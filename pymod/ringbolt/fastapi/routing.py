@@ -1,40 +1,74 @@
-"""APIRouter."""
+"""``APIRouter`` and the route decorators of ``FastAPI``: FastAPI's options on ringbolt's
+routes. The response options are planned (``ringbolt._plan.ResponseSpec``): the
+``response_class`` a result is made into (the route's, else its router's or app's
+``default_response_class``, else FastAPI's JSON), the ``response_model_*`` options; the
+options only the OpenAPI document reads are kept in the route's options."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from .._plan import ResponseModelError
 from ..routing import Router
 from ._route_class import APIRoute, APIWebSocketRoute, Mount, Route, RouteClassMixin  # noqa: F401 - FastAPI's names
+from .datastructures import DefaultPlaceholder
+from .exceptions import FastAPIError
 
-_FASTAPI_ONLY = ("response_model_include", "response_model_exclude", "response_model_by_alias",
-                 "response_model_exclude_unset", "response_model_exclude_defaults", "response_model_exclude_none",
-                 "response_description", "response_class", "openapi_extra", "callbacks", "generate_unique_id_function")
+#: options only the OpenAPI document reads: not planned, kept in the route's options
+_DOCUMENT_ONLY = ("response_description", "openapi_extra", "callbacks", "generate_unique_id_function")
 #: FastAPI's options the OpenAPI document reads (ringbolt.openapi): kept in the route's options
-_DOCUMENT = ("response_description", "response_class", "openapi_extra", "callbacks", "generate_unique_id_function",
-             "response_model")
+_DOCUMENT = (*_DOCUMENT_ONLY, "response_class", "response_model")
 
 
-def _strip(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if k not in _FASTAPI_ONLY}
+class _Default:
+    """The response class a route has when neither it nor its router or app names one:
+    FastAPI's ``JSONResponse``, whose JSON ringbolt writes as it is (``_rb_default``)."""
+
+    _rb_default = True
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Default({self.value.__name__})"
+
+
+def _default_json() -> _Default:
+    from .responses import JSONResponse
+    return _Default(JSONResponse)
+
+
+def _given(value: Any) -> Any:
+    """A class that was named (not a placeholder), or None."""
+    return None if value is None or isinstance(value, (DefaultPlaceholder, _Default)) else value
 
 
 class _FastAPIRoutes:
-    def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Any:
-        decorator = self.route(path, methods, **_strip(options))  # type: ignore[attr-defined]
+    default_response_class: Any = None
+
+    def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Callable[[Any], Any]:
         kept = {k: options[k] for k in _DOCUMENT if k in options}
-        default_class = getattr(self, "default_response_class", None)  # FastAPI's and APIRouter's options
-        if default_class is not None:
-            kept["default_response_class"] = default_class
-        make_id = getattr(self, "generate_unique_id_function", None)
+        make_id = getattr(self, "generate_unique_id_function", None)  # the app's or router's
         if callable(make_id):
             kept.setdefault("generate_unique_id_function", make_id)
-        if not kept:
-            return decorator
+        given = options.pop("response_class", None)
+        cls = _given(given) or _given(self.default_response_class)
+        if cls is None:
+            placeholder = given if isinstance(given, DefaultPlaceholder) else self.default_response_class
+            cls = _Default(placeholder.value) if isinstance(placeholder, DefaultPlaceholder) else _default_json()
+        route_options = {k: v for k, v in options.items() if k not in _DOCUMENT_ONLY}
+        try:
+            decorator = self.route(path, methods, response_class=cls, **route_options)  # type: ignore[attr-defined]
+        except ResponseModelError as exc:
+            raise FastAPIError(str(exc)) from None
 
         def register(fn: Any) -> Any:
-            out = decorator(fn)
-            self._defs[-1].options.update(kept)  # type: ignore[attr-defined]
+            try:
+                out = decorator(fn)
+            except ResponseModelError as exc:
+                raise FastAPIError(str(exc)) from None
+            if kept:
+                self._defs[-1].options.update(kept)  # type: ignore[attr-defined]
             return out
         return register
 
@@ -53,8 +87,21 @@ class _FastAPIRoutes:
     def patch(self, path: str, **options: Any) -> Any:
         return self._fastapi_route(path, ["PATCH"], options)
 
-    def api_route(self, path: str, methods: Iterable[str] = ("GET",), **options: Any) -> Any:
-        return self._fastapi_route(path, list(methods), options)
+    def head(self, path: str, **options: Any) -> Any:
+        return self._fastapi_route(path, ["HEAD"], options)
+
+    def options(self, path: str, **options: Any) -> Any:
+        return self._fastapi_route(path, ["OPTIONS"], options)
+
+    def trace(self, path: str, **options: Any) -> Any:
+        return self._fastapi_route(path, ["TRACE"], options)
+
+    def api_route(self, path: str, methods: Iterable[str] | None = None, **options: Any) -> Any:
+        return self._fastapi_route(path, list(methods or ("GET",)), options)
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], *, methods: Iterable[str] | None = None,
+                      **options: Any) -> None:
+        self.api_route(path, methods, **options)(endpoint)
 
     def websocket(self, path: str, name: str | None = None, *, dependencies: Any = None) -> Any:
         from .websockets import websocket_decorator
@@ -69,7 +116,9 @@ class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
     _plain_handlers = False  # as FastAPI's: every handler is planned
 
     def __init__(self, *, prefix: str = "", tags: list[Any] | None = None, dependencies: Any = None,
-                 responses: Any = None, route_class: type[APIRoute] = APIRoute, **_: Any) -> None:
+                 default_response_class: Any = None, responses: Any = None,
+                 route_class: type[APIRoute] = APIRoute, **_: Any) -> None:
         super().__init__(prefix, dependencies=dependencies)
         self.tags = list(tags or [])
         self.route_class = route_class
+        self.default_response_class = default_response_class
