@@ -3,11 +3,14 @@ what FastAPI 0.165 answers to the same app: this file runs unchanged on FastAPI 
 ``ringbolt.fastapi`` read as ``fastapi``): ``response_class`` and the app's and a router's
 ``default_response_class``, the ``response_model_*`` options, the return annotation as the
 response model, the temporal ``response: Response`` parameter, generator routes streamed
-as JSON lines, as Server-Sent Events or as the class's content. Real requests over real
-sockets."""
+as JSON lines, as Server-Sent Events or as the class's content, and background tasks that
+have run when the TestClient's request returns. Real requests over real sockets."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +18,8 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from ringbolt.fastapi import APIRouter, Depends, FastAPI, Header, Response
+from ringbolt.fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Response
+from ringbolt.fastapi.background import BackgroundTask
 from ringbolt.fastapi.exceptions import FastAPIError
 from ringbolt.fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, ORJSONResponse, PlainTextResponse,
                                         RedirectResponse, StreamingResponse)
@@ -342,6 +346,42 @@ def test_generator_routes_stream(streams: Any, method: str, path: str, headers: 
 def test_server_sent_event_refuses(fields: dict[str, Any], cause: str) -> None:
     with pytest.raises(ValidationError, match=cause):
         ServerSentEvent(**fields)
+
+
+# ---- background tasks ----
+
+def test_background_tasks_have_run_when_the_request_returns() -> None:
+    """FastAPI's TestClient returns once the tasks have run (Starlette runs them before
+    the response completes); ringbolt's server runs them after the response is sent,
+    and the client waits for them: the slow tasks below have run when ``get`` returns."""
+    app = FastAPI()
+    done: list[str] = []
+    ran_on: list[str] = []
+
+    def slow_sync(name: str) -> None:
+        time.sleep(0.3)  # the app's own slowness: the test waits for nothing but the client
+        ran_on.append(threading.current_thread().name)
+        done.append(name)
+
+    async def slow_async(name: str) -> None:
+        await asyncio.sleep(0.3)
+        done.append(name)
+
+    @app.post("/send/{name}")
+    def send(name: str, tasks: BackgroundTasks):
+        tasks.add_task(slow_sync, f"{name}-sync")
+        tasks.add_task(slow_async, f"{name}-async")
+        return {"queued": name}
+
+    @app.get("/response-task")
+    async def response_task():
+        return JSONResponse({"ok": True}, background=BackgroundTask(done.append, "own"))
+
+    with TestClient(app) as c:
+        assert c.post("/send/ann").json() == {"queued": "ann"}
+        assert done == ["ann-sync", "ann-async"]
+        assert c.get("/response-task").json() == {"ok": True}
+        assert done[-1] == "own"
 
 
 # ---- ringbolt's own App: the model options are its decorators' too ----
