@@ -5,6 +5,7 @@ malformed JSON a 400; a returned value that breaks the response model a 500."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Iterable
 
@@ -30,14 +31,40 @@ class RequestValidationError(ValidationError):
     ``errors`` lists each failure (``exc.errors()`` works too); the answer is a problem
     whose ``detail`` is that list (the member FastAPI's clients read)."""
 
-    def __init__(self, errors: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, errors: Iterable[dict[str, Any]], *, body: Any = None) -> None:
         # the app's own copies: a decoder's errors may be kept for its next refusal
         listed = _Errors(ordered([_own(e) for e in errors]))
         HTTPError.__init__(self, 422, listed, title="Unprocessable Content")
         self.errors = listed
+        self._body = body
+        self._raw: bytes | None = None
+
+    @property
+    def body(self) -> Any:
+        """The request's body (FastAPI's ``exc.body``): a JSON body decoded (when first
+        read: a refusal nobody reads the body of does not decode it), else None."""
+        raw = self._raw
+        if raw is not None:
+            self._raw = None
+            try:
+                self._body = json.loads(raw)
+            except ValueError:
+                self._body = raw
+        return self._body
 
     def problem(self) -> dict[str, Any]:
         return {"type": self.type, "title": self.title, "status": 422, "detail": writable(self.errors)}
+
+
+def fastapi_validation_error(errors: Iterable[dict[str, Any]], raw: bytes | None) -> RequestValidationError:
+    """The RequestValidationError an app's handler gets under FastAPI's conventions: each
+    ``loc`` a tuple (FastAPI's), ``body`` the request's JSON body (``raw``, decoded when
+    read)."""
+    exc = RequestValidationError(errors)
+    for error in exc.errors:
+        error["loc"] = tuple(error["loc"])
+    exc._raw = raw or None
+    return exc
 
 
 def _own(error: dict[str, Any]) -> dict[str, Any]:

@@ -412,7 +412,11 @@ class _Compiler:
             lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
         for section in self.sections.values():  # path, query, header, cookie, body
             lines += [f"    {line}" for line in section]
-        if self.raise_invalid:
+        if self.raise_invalid and self.fastapi:  # FastAPI's exc.errors() and exc.body
+            self.ns["RVE"] = _problem.fastapi_validation_error
+            raw = "raw" if plan.body is not None and plan.body.media_type == "application/json" else "None"
+            lines.append(f"    if err is not None: raise RVE(err, {raw})")
+        elif self.raise_invalid:
             lines.append("    if err is not None: raise RVE(err)")
         else:
             lines.append("    if err is not None: return invalid(err)")

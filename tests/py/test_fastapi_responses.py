@@ -423,3 +423,41 @@ def test_bad_response_options_are_refused_at_registration(options: dict[str, Any
     app = App()
     with pytest.raises(PlanError, match=cause):
         app.get("/x", **options)(lambda: {"a": 1})
+
+
+# ---- what an exception handler gets for a refused request ----
+
+def make_invalid_app() -> FastAPI:
+    from ringbolt.fastapi import Request
+    from ringbolt.fastapi.exceptions import RequestValidationError
+
+    app = FastAPI()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        return JSONResponse({"locs": [repr(e["loc"]) for e in errors], "body": exc.body}, status_code=400)
+
+    @app.post("/items/{item_id}")
+    async def create(item_id: int, item: Item, q: int = 0):
+        return item
+
+    @app.get("/plain/{item_id}")
+    async def plain(item_id: int):
+        return item_id
+    return app
+
+
+@pytest.mark.parametrize(("target", "body", "locs", "seen"), [
+    ("/items/1", b'{"name": "x", "price": "cheap"}', ["('body', 'price')"], {"name": "x", "price": "cheap"}),
+    ("/items/one?q=two", b'{"name": "x"}', ["('path', 'item_id')", "('query', 'q')"], {"name": "x"}),
+    ("/items/1", b'{"price": 1}', ["('body', 'name')"], {"price": 1}),
+    ("/plain/x", None, ["('path', 'item_id')"], None),
+])
+def test_exception_handler_gets_fastapis_errors_and_body(target: str, body: bytes | None, locs: list[str],
+                                                         seen: Any) -> None:
+    with TestClient(make_invalid_app()) as c:
+        r = c.post(target, content=body, headers={"content-type": "application/json"}) if body is not None \
+            else c.get(target)
+    assert r.status_code == 400
+    assert r.json() == {"locs": locs, "body": seen}
