@@ -461,3 +461,22 @@ def test_exception_handler_gets_fastapis_errors_and_body(target: str, body: byte
             else c.get(target)
     assert r.status_code == 400
     assert r.json() == {"locs": locs, "body": seen}
+
+
+def test_routes_are_described_as_api_routes() -> None:
+    from ringbolt.fastapi.routing import APIRoute
+
+    app = FastAPI()
+
+    @app.post("/items/", response_model=Item, status_code=201, tags=["items"])
+    def create_item(item: Item):
+        return item
+
+    @app.get("/items/{item_id}", name="read")
+    def read_item(item_id: int) -> Item:
+        return Item(name=str(item_id))
+
+    routes = [(r.path, r.name, r.methods, r.response_model, r.status_code, r.tags)
+              for r in app.routes if isinstance(r, APIRoute)]
+    assert routes == [("/items/", "create_item", {"POST"}, Item, 201, ["items"]),
+                      ("/items/{item_id}", "read", {"GET"}, Item, None, [])]
