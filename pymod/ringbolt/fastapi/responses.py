@@ -7,13 +7,18 @@ what the constructor did."""
 
 from __future__ import annotations
 
+import hashlib
+import http.cookies
+import mimetypes
 import os
+import sys
+from datetime import datetime
+from email.utils import format_datetime
 from typing import Any, Mapping
 from urllib.parse import quote
 
 from .._native import json_dumps
 from .._writers import RESPONSES, body_allowed
-from ..cookies import Cookie, deletion
 from ..datastructures import ResponseHeaders
 from ..response import FileResponse as _File
 from ..response import Response as _Response
@@ -44,26 +49,71 @@ def _headers(headers: Mapping[str, str] | None) -> tuple[ResponseHeaders, str | 
     return pairs, ctype
 
 
-class _Cookies:
-    """Starlette's ``set_cookie``/``delete_cookie`` over ringbolt's cookie list."""
+class _SetCookie:
+    """One Set-Cookie value, written as Starlette writes it (the standard library's
+    ``http.cookies``: attributes in its order, a value with a space or ';' quoted)."""
 
-    _cookies: list[Cookie] | None
+    __slots__ = ("line",)
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def render(self, https: bool) -> str:
+        return self.line
+
+
+def _set_cookie_line(key: str, value: str, max_age: int | None, expires: Any, path: str | None,
+                     domain: str | None, secure: bool, httponly: bool, samesite: str | None,
+                     partitioned: bool) -> str:
+    jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+    jar[key] = value  # a name that is not a token: http.cookies.CookieError, naming it
+    morsel = jar[key]
+    if max_age is not None:
+        morsel["max-age"] = max_age
+    if expires is not None:
+        morsel["expires"] = format_datetime(expires, usegmt=True) if isinstance(expires, datetime) else expires
+    if path is not None:
+        morsel["path"] = path
+    if domain is not None:
+        morsel["domain"] = domain
+    if secure:
+        morsel["secure"] = True
+    if httponly:
+        morsel["httponly"] = True
+    if samesite is not None:
+        if samesite.lower() not in ("strict", "lax", "none"):
+            raise ValueError(f"samesite must be 'strict', 'lax' or 'none', not {samesite!r}")
+        morsel["samesite"] = samesite
+    if partitioned:
+        if sys.version_info < (3, 14):
+            raise ValueError("a Partitioned cookie needs Python 3.14 (http.cookies writes the attribute from then)")
+        morsel["partitioned"] = True
+    line = morsel.OutputString()
+    if any(c in line for c in "\r\n\0"):
+        raise ValueError(f"cookie {key!r}: CR, LF or NUL in its value or options")
+    return line
+
+
+class _Cookies:
+    """Starlette's ``set_cookie``/``delete_cookie``: its defaults (Path=/, SameSite=lax,
+    neither HttpOnly nor Secure) and its Set-Cookie text."""
+
+    _cookies: list[Any] | None
     _after: Any
 
     def set_cookie(self, key: str, value: str = "", max_age: int | None = None, expires: Any = None,
                    path: str | None = "/", domain: str | None = None, secure: bool = False, httponly: bool = False,
                    samesite: str | None = "lax", partitioned: bool = False) -> None:
-        """Starlette's defaults: not HttpOnly, not Secure, SameSite=lax, Path=/."""
-        cookie = Cookie(key, value, max_age=max_age, expires=expires, path=path, domain=domain, secure=secure,
-                        httponly=httponly, samesite=samesite, partitioned=partitioned)
-        self._add_cookie(cookie)
+        self._add_cookie(_SetCookie(_set_cookie_line(key, value, max_age, expires, path, domain, secure, httponly,
+                                                     samesite, partitioned)))
 
     def delete_cookie(self, key: str, path: str = "/", domain: str | None = None, secure: bool = False,
                       httponly: bool = False, samesite: str | None = "lax") -> None:
-        self._add_cookie(deletion(key, path=path, domain=domain, secure=secure, httponly=httponly,
-                                  samesite=samesite))
+        """An expired, empty cookie (give the path and domain it was set with)."""
+        self.set_cookie(key, max_age=0, expires=0, path=path, domain=domain, secure=secure, httponly=httponly,
+                        samesite=samesite)
 
-    def _add_cookie(self, cookie: Cookie) -> None:
+    def _add_cookie(self, cookie: Any) -> None:
         if self._cookies is None:
             self._cookies = []
         self._cookies.append(cookie)
@@ -221,14 +271,35 @@ class StreamingResponse(_Cookies, _Streaming):  # type: ignore[misc]
 
 
 class FileResponse(_File):
-    """Starlette's ``FileResponse``: sent natively (``sendfile``)."""
+    """Starlette's ``FileResponse``: its headers (the type from ``media_type`` or the
+    name, a text type with its charset; ``Content-Disposition`` for ``filename``; an
+    ``ETag`` of the file's time and size), the file sent natively (``sendfile``) when the
+    handler returns (a missing file is a 404)."""
+
+    charset = "utf-8"
 
     def __init__(self, path: str | os.PathLike[str], status_code: int = 200, headers: Mapping[str, str] | None = None,
                  media_type: str | None = None, background: Any = None, filename: str | None = None,
-                 stat_result: Any = None, method: str | None = None,
+                 stat_result: os.stat_result | None = None, method: str | None = None,
                  content_disposition_type: str = "attachment") -> None:
         pairs, given_type = _headers(headers)
-        super().__init__(path, status_code, pairs, given_type or media_type, filename)
+        if filename is not None and pairs.get("content-disposition") is None:
+            quoted = quote(filename)
+            pairs.append(("content-disposition", f"{content_disposition_type}; filename*=utf-8''{quoted}"
+                          if quoted != filename else f'{content_disposition_type}; filename="{filename}"'))
+        if media_type is None:
+            media_type = mimetypes.guess_type(filename or os.fspath(path))[0] or "application/octet-stream"
+        if stat_result is None:
+            try:
+                stat_result = os.stat(path)
+            except OSError:
+                stat_result = None  # the server answers 404 (403) for it
+        if stat_result is not None and pairs.get("etag") is None:
+            tag = hashlib.md5(f"{stat_result.st_mtime}-{stat_result.st_size}".encode(), usedforsecurity=False)
+            pairs.append(("etag", f'"{tag.hexdigest()}"'))
+        super().__init__(path, status_code, pairs, given_type or _content_type(media_type, self.charset))
+        self.media_type = media_type
+        self.filename = filename
 
     @property
     def status_code(self) -> int:
