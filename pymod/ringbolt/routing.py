@@ -112,7 +112,9 @@ class RouteDef:
         # came through, outermost first, then its own dependencies=.
         self.dependencies = dependencies
         # The route planned again with other dependencies (an include into a router that
-        # has some); None for a const or WebSocket route, which runs none.
+        # has some), or another response class (``cls=``: ringbolt.fastapi's include of a
+        # router into an app with a default_response_class); None for a const or
+        # WebSocket route, which runs none.
         self.replan = replan
         # Its own rate limit (ringbolt.rate_limit), False for none, None for the app's.
         self.rate_limit = rate_limit
@@ -281,10 +283,11 @@ class RouteGroup:
                 raise ValueError(f"route {path!r}: a const route is answered natively, once at start-up and with "
                                  f"no request, so its handler takes the request alone (def h(req)); {_name(fn)} "
                                  f"takes {_taken(fn)}, which would never run or be checked: drop const=True")
-            def replan(with_deps: list[Any]) -> RoutePlan | None:
+
+            def replan(with_deps: list[Any], cls: Any = response_class) -> RoutePlan | None:
                 return plan_route(full, fn, response_model=response_model, status_code=status_code,
                                   dependencies=with_deps or None, plain_handlers=self._plain_handlers,
-                                  response_class=response_class, response_options=model_options, **options)
+                                  response_class=cls, response_options=model_options, **options)
 
             plan = None if const else replan(deps)
             if cache_spec is not None and plan is not None:

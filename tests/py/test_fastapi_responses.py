@@ -272,8 +272,31 @@ def test_default_response_class_of_the_app_and_a_router() -> None:
     def on_router():
         return "router"
 
+    plain = APIRouter()
+
+    @plain.get("/plain")
+    def on_plain():
+        return "<p>plain</p>"
+
+    @plain.get("/plain-json", response_class=JSONResponse)
+    def on_plain_json():
+        return "plain-json"
+
+    given = APIRouter()
+
+    @given.get("/given")
+    def on_given():
+        return "given"
+
     app.include_router(router)
+    app.include_router(plain)  # its routes take the app's default
+    app.include_router(given, prefix="/x", default_response_class=PlainTextResponse)
     with TestClient(app) as c:
+        for path, ctype, text in [("/plain", "text/html; charset=utf-8", "<p>plain</p>"),
+                                  ("/plain-json", "application/json", '"plain-json"'),
+                                  ("/x/given", "text/plain; charset=utf-8", "given")]:
+            r = c.get(path)
+            assert (r.headers["content-type"], r.text) == (ctype, text), path
         r = c.get("/app")
         assert (r.headers["content-type"], r.text) == ("text/html; charset=utf-8", "<p>app</p>")
         r = c.get("/json")

@@ -6,6 +6,7 @@ options only the OpenAPI document reads are kept in the route's options."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterable
 
 from .._plan import ResponseModelError
@@ -107,9 +108,24 @@ class _FastAPIRoutes:
         from .websockets import websocket_decorator
         return websocket_decorator(self, path, name, dependencies)
 
-    def include_router(self, router: Any, *, prefix: str = "", **options: Any) -> None:
+    def include_router(self, router: Any, *, prefix: str = "", default_response_class: Any = None,
+                       **options: Any) -> None:
+        """``router``'s routes under ``prefix`` (``_route_class.include_router``). A route
+        that names no response class, of a router that has no default one, takes
+        ``default_response_class``, else this app's (or router's): FastAPI's order; it is
+        planned again with it."""
         from ._route_class import include_router
+        before = len(self._defs)  # type: ignore[attr-defined]
         include_router(self, router, prefix, **options)
+        cls = _given(default_response_class) or _given(self.default_response_class)
+        if cls is None or _given(getattr(router, "default_response_class", None)) is not None:
+            return
+        for d in self._defs[before:]:  # type: ignore[attr-defined]
+            if d.replan is None or d.plan is None or "response_class" in (d.options or {}) or \
+                    not d.plan.response.default_class:
+                continue  # its own class, or its own router's default
+            d.replan = functools.partial(d.replan, cls=cls)
+            d.plan = d.replan(list(d.dependencies))
 
 
 class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
