@@ -347,6 +347,8 @@ def response_writer(tp: Any, options: dict[str, Any] | None = None, *, exact: bo
                             f"not {getattr(tp, '__name__', tp)!r}")
     if adapter is not None:
         import pydantic
+        if options.get("by_alias") is True and not _has_aliases(adapter):
+            del options["by_alias"]  # the same text either way: no keyword to parse per call
         # pydantic-core's own serializer and validator (the adapter's methods forward to them)
         serializer = getattr(adapter, "serializer", None)
         if python:
@@ -389,6 +391,17 @@ def response_writer(tp: Any, options: dict[str, Any] | None = None, *, exact: bo
                 raise _problem.ResponseValidationError(str(exc), tp) from None
         return encode(value)
     return write_msgspec
+
+
+def _has_aliases(adapter: Any) -> bool:
+    """Whether writing by alias can change the text of what ``adapter`` writes (a field,
+    nested or computed, with an alias): its serialization schemas by alias and by name
+    differ. True when the schema cannot be made (the option is then kept)."""
+    try:
+        return bool(adapter.json_schema(by_alias=True, mode="serialization")
+                    != adapter.json_schema(by_alias=False, mode="serialization"))
+    except Exception:  # noqa: BLE001 - a type without a JSON schema: keep the option
+        return True
 
 
 # The types both libraries write alike (a value of the type as JSON's own: no bytes,

@@ -33,8 +33,7 @@ def body_allowed(status: int) -> bool:
 
 def _empty_json(status: int) -> Response:
     """FastAPI's answer for a status without content: its JSON media type, no body."""
-    resp = _problem.json_response(b"", status)
-    return resp
+    return _problem.json_response(b"", status)
 
 
 def write_fastapi(spec: Any) -> Writer:
