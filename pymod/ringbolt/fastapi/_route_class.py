@@ -185,6 +185,10 @@ def routes_of(app: Any) -> list[Any]:
         kwargs = {k: v for k, v in options.items() if k not in ("methods", "name", "route_class", "cache", "etag")}
         route = APIRoute.__new__(cls)
         APIRoute.__init__(route, d.path, d.handler, methods=d.methods, name=options.get("name"), **kwargs)
+        if d.plan is not None:  # what the plan decided: the model, the status, the class
+            route.response_model = d.plan.response.model
+            route.status_code = d.plan.response.status_code
+            route.response_class = getattr(d.plan.response, "response_class", None) or route.response_class
         out.append(route)
     if hasattr(app, "_openapi_routes"):
         for path, methods, fn, _const, _is_async, _ws in app._openapi_routes():

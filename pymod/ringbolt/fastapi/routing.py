@@ -52,6 +52,8 @@ class _FastAPIRoutes:
         make_id = getattr(self, "generate_unique_id_function", None)  # the app's or router's
         if callable(make_id):
             kept.setdefault("generate_unique_id_function", make_id)
+        if self.default_response_class is not None:  # the document's media type for the route
+            kept["default_response_class"] = self.default_response_class
         given = options.pop("response_class", None)
         cls = _given(given) or _given(self.default_response_class)
         if cls is None:
