@@ -76,6 +76,23 @@ class SecurityBase:
         if self.auto_error:
             raise self.not_authenticated(www_authenticate)
 
+    # FastAPI's two hooks, which the schemes below refuse with: a subclass that overrides
+    # ``make_not_authenticated_error`` answers its own refusal (a 403, another detail),
+    # one that overrides ``make_authenticate_headers`` its own challenge.
+    def make_authenticate_headers(self) -> dict[str, str]:
+        """The headers of the refusal: the scheme's ``WWW-Authenticate`` challenge."""
+        return {"WWW-Authenticate": "Bearer"}
+
+    def make_not_authenticated_error(self) -> HTTPException:
+        """The refusal of a request without usable credentials: 401, ``Not authenticated``."""
+        return HTTPException(401, detail="Not authenticated", headers=self.make_authenticate_headers())
+
+    def _refuse(self) -> None:
+        """No usable credentials: the refusal raised; with ``auto_error`` off the scheme
+        returns None (the route decides)."""
+        if self.auto_error:
+            raise self.make_not_authenticated_error()
+
     def security_alternatives(self, scopes: Sequence[str]) -> list[list[str]]:
         """The OpenAPI security requirement(s) of a route that depends on this scheme
         with ``scopes``: alternatives, each the scope (or role) names all needed."""
@@ -101,21 +118,36 @@ class HTTPBase(SecurityBase):
                  auto_error: bool = True) -> None:
         self._init({"type": "http", "scheme": scheme}, scheme_name, description, auto_error)
 
-    def _challenge(self) -> str:
-        return str(self.model["scheme"]).title()
+    def make_authenticate_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": str(self.model["scheme"]).title()}
 
     def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
         scheme, credentials = get_authorization_scheme_param(request.header("authorization"))
         if not (scheme and credentials):
-            self.missing(self._challenge())
+            self._refuse()
             return None
         return HTTPAuthorizationCredentials(scheme, credentials)
 
 
-class HTTPBearer(HTTPBase):
+class _SchemeOnly(HTTPBase):
+    """``Authorization: <_scheme> <credentials>``, the scheme in any case."""
+
+    _scheme = ""
+
+    def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
+        scheme, credentials = get_authorization_scheme_param(request.header("authorization"))
+        if scheme.lower() != self._scheme or not credentials:
+            self._refuse()
+            return None
+        return HTTPAuthorizationCredentials(scheme, credentials)
+
+
+class HTTPBearer(_SchemeOnly):
     """``Authorization: Bearer <token>`` (RFC 6750 §2.1): ``HTTPAuthorizationCredentials``
     whose ``credentials`` is the token; 401 with ``WWW-Authenticate: Bearer`` when the
     header is missing or of another scheme."""
+
+    _scheme = "bearer"
 
     def __init__(self, *, bearerFormat: str | None = None, scheme_name: str | None = None,
                  description: str | None = None, auto_error: bool = True) -> None:
@@ -124,12 +156,18 @@ class HTTPBearer(HTTPBase):
             model["bearerFormat"] = bearerFormat
         self._init(model, scheme_name, description, auto_error)
 
-    def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:
-        scheme, credentials = get_authorization_scheme_param(request.header("authorization"))
-        if scheme.lower() != "bearer" or not credentials:
-            self.missing("Bearer")
-            return None
-        return HTTPAuthorizationCredentials(scheme, credentials)
+
+class HTTPDigest(_SchemeOnly):
+    """``Authorization: Digest <credentials>`` (RFC 7616), not checked: the
+    ``HTTPAuthorizationCredentials`` for a subclass (or the route) to verify, and the
+    scheme in the OpenAPI document; 401 with ``WWW-Authenticate: Digest`` when the header
+    is missing or of another scheme."""
+
+    _scheme = "digest"
+
+    def __init__(self, *, scheme_name: str | None = None, description: str | None = None,
+                 auto_error: bool = True) -> None:
+        self._init({"type": "http", "scheme": "digest"}, scheme_name, description, auto_error)
 
 
 class HTTPBasic(HTTPBase):
@@ -142,21 +180,25 @@ class HTTPBasic(HTTPBase):
         self._init({"type": "http", "scheme": "basic"}, scheme_name, description, auto_error)
         self.realm = realm
 
-    def _challenge(self) -> str:
-        return f'Basic realm="{self.realm}"' if self.realm else "Basic"
+    def make_authenticate_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": f'Basic realm="{self.realm}"' if self.realm else "Basic"}
+
+    def _decode(self, param: str) -> str:
+        """``user:password`` from the base64 ``param``: strict base64, UTF-8 (RFC 7617 §2.1)."""
+        return base64.b64decode(param, validate=True).decode("utf-8")
 
     def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
         scheme, param = get_authorization_scheme_param(request.header("authorization"))
         if scheme.lower() != "basic":
-            self.missing(self._challenge())
+            self._refuse()
             return None
         try:
-            data = base64.b64decode(param, validate=True).decode("utf-8")
+            data = self._decode(param)
         except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise self.not_authenticated(self._challenge()) from None
+            raise self.make_not_authenticated_error() from None
         username, sep, password = data.partition(":")
         if not sep:
-            raise self.not_authenticated(self._challenge())
+            raise self.make_not_authenticated_error()
         return HTTPBasicCredentials(username, password)
 
 
@@ -172,9 +214,12 @@ class APIKeyBase(SecurityBase):
         self._init({"type": "apiKey", "in": self._location, "name": name}, scheme_name, description, auto_error)
         self.name = name
 
+    def make_authenticate_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "APIKey"}
+
     def _check(self, key: str | None) -> str | None:
         if not key:
-            self.missing("APIKey")
+            self._refuse()
             return None
         return key
 
@@ -209,10 +254,10 @@ class APIKeyCookie(APIKeyBase):
 # ---- OAuth2 (RFC 6749) and OpenID Connect ----
 
 def _authorization_value(scheme: SecurityBase, request: Request) -> str | None:
-    """The ``Authorization`` header's whole value; missing: ``scheme.missing("Bearer")``."""
+    """The ``Authorization`` header's whole value; missing: the scheme's refusal."""
     value = request.header("authorization")
     if not value:
-        scheme.missing("Bearer")
+        scheme._refuse()
         return None
     return value
 
@@ -233,7 +278,7 @@ class _OAuth2Bearer(OAuth2):
     def __call__(self, request: Request) -> str | None:
         scheme, token = get_authorization_scheme_param(request.header("authorization"))
         if scheme.lower() != "bearer" or not token:
-            self.missing("Bearer")
+            self._refuse()
             return None
         return token
 
@@ -302,7 +347,7 @@ class OAuth2PasswordRequestForm:
 
 __all__ = [
     "APIKeyBase", "APIKeyCookie", "APIKeyHeader", "APIKeyQuery", "HTTPAuthorizationCredentials", "HTTPBase",
-    "HTTPBasic", "HTTPBasicCredentials", "HTTPBearer", "OAuth2", "OAuth2AuthorizationCodeBearer",
+    "HTTPBasic", "HTTPBasicCredentials", "HTTPBearer", "HTTPDigest", "OAuth2", "OAuth2AuthorizationCodeBearer",
     "OAuth2PasswordBearer", "OAuth2PasswordRequestForm", "OpenIdConnect", "SecurityBase",
     "get_authorization_scheme_param",
 ]
