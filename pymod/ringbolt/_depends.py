@@ -1,7 +1,8 @@
 """Dependencies of the typed API at run time: the clean-up of generator dependencies
 once the response has been handed to the server (the handler's exception thrown in at
-the ``yield``, as FastAPI does), the values of ``scope="app"`` dependencies made once
-per app, and the app's ``dependency_overrides``.
+the ``yield``), or under FastAPI's conventions, for a failed request, before its answer,
+which the clean-up decides (``unwind``); the values of ``scope="app"`` dependencies made
+once per app, and the app's ``dependency_overrides``.
 
 What a request runs is planned in ``ringbolt._plan``: each dependency is a local
 variable of the route's runner, so "called once per request" costs nothing per request."""
@@ -121,6 +122,67 @@ async def close_now_async(stack: list[Any], exc: BaseException | None) -> None:
                 continue
             raise
         raise RuntimeError(f"the dependency {gen.__qualname__} yielded more than once")
+
+
+# ---- FastAPI's conventions: a failed request's generators finished before its answer ----
+
+SWALLOWED = ("the request ended raising an exception and a dependency with yield caught it without raising it "
+             "again (a bare except, or except Exception, after its yield), so there is no response: raise it "
+             "again, or raise the exception to answer with (an HTTPException)")
+
+
+def _exit_sync(gen: Any, current: BaseException | None) -> BaseException | None:
+    """Resume ``gen`` as a context manager's exit with ``current`` in flight: what is in
+    flight after it (None: it ended, or caught ``current`` and did not raise)."""
+    try:
+        if current is None:
+            next(gen)
+        else:
+            gen.throw(current)
+    except StopIteration:
+        return None
+    except BaseException as raised:  # noqa: BLE001 - what the request ends with
+        return raised
+    return RuntimeError(f"the dependency {gen.__qualname__} yielded more than once")
+
+
+async def _exit_async(gen: Any, current: BaseException | None) -> BaseException | None:
+    if not hasattr(gen, "athrow"):
+        return _exit_sync(gen, current)
+    try:
+        if current is None:
+            await gen.__anext__()
+        else:
+            await gen.athrow(current)
+    except StopAsyncIteration:
+        return None
+    except BaseException as raised:  # noqa: BLE001 - what the request ends with
+        return raised
+    return RuntimeError(f"the dependency {gen.__qualname__} yielded more than once")
+
+
+def unwind(fstack: list[Any], stack: list[Any], exc: BaseException, swallowed: type[BaseException]
+           ) -> BaseException:
+    """FastAPI's exit of a failed request's generator dependencies, at once: the
+    ``scope="function"`` ones, then the others, the last entered first, each seeing what
+    the one before left in flight (a dependency may turn the handler's exception into an
+    ``HTTPException``, the answer). Returns the exception the request ends with; one that
+    a generator caught and did not raise leaves no answer: ``swallowed(SWALLOWED)``."""
+    current: BaseException | None = exc
+    for held in (fstack, stack):
+        while held:
+            current = _exit_sync(held.pop(), current)
+    return swallowed(SWALLOWED) if current is None else current
+
+
+async def unwind_async(fstack: list[Any], stack: list[Any], exc: BaseException, swallowed: type[BaseException]
+                       ) -> BaseException:
+    """``unwind`` for an async route: its async generators awaited."""
+    current: BaseException | None = exc
+    for held in (fstack, stack):
+        while held:
+            current = await _exit_async(held.pop(), current)
+    return swallowed(SWALLOWED) if current is None else current
 
 
 def exit_later(req: Any, stack: list[Any], exc: BaseException | None) -> None:

@@ -145,6 +145,13 @@ def _jsonable_writer(status: int) -> Callable[[Any], Any]:
     return respond
 
 
+def _swallowed_error() -> type[BaseException]:
+    """What a FastAPI app raises when a yield dependency swallowed the request's exception:
+    its ``FastAPIError`` (imported here: only an app under its conventions gets here)."""
+    from .fastapi.exceptions import FastAPIError
+    return FastAPIError
+
+
 class _Compiler:
     """Writes one runner. ``overrides``: the app's dependency_overrides as they are now;
     ``app_deps``: where ``scope="app"`` values live."""
@@ -166,10 +173,17 @@ class _Compiler:
             "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
             "FINITE": FINITE, "is_json": is_json_type, "APP": app,
         }
-        # FastAPI's conventions (App(conventions="fastapi")): its 422 body and its writer
+        # FastAPI's conventions (App(conventions="fastapi")): its 422 body and its writer,
+        # its order of solving dependencies and its exit of yield dependencies
         self.fastapi = getattr(app, "conventions", "ringbolt") == "fastapi"
         if self.fastapi:
             self.ns["invalid"] = _problem.detail_invalid_response
+            self.ns["unwind"] = _depends.unwind
+            self.ns["unwind_async"] = _depends.unwind_async
+            self.ns["SWALLOWED"] = _swallowed_error()
+        # FastAPI's order (a route with dependencies under its conventions): each dependency
+        # called as soon as the parameters under it are valid, the others' errors gathered
+        self.ordered = False
         # phase 1: values from the request, errors gathered, by source in FastAPI's order
         self.sections: dict[str, list[str]] = {"path": [], "query": [], "header": [], "cookie": [], "body": []}
         self.calls: list[str] = []  # phase 2: the dependencies, in order
@@ -343,34 +357,104 @@ class _Compiler:
         key = dep.cache_key
         if dep.use_cache and key in self.cache:
             self.dep_locals[planned] = self.cache[key]
+            if self.ordered and self._fallible(dep)[0]:
+                self.revalidate(dep)
             return self.cache[key]
         if dep.scope == "app":
             out = self.app_value(dep)
+        elif self.ordered:
+            out = self.solved(dep, body)
         else:
             args = self.args(dep.spec, body)
-            fn = self.const("F", call_of(dep.call))
             out = self.local("d")
-            kind = dep.spec.kind
-            if kind in ("async", "asyncgen") and not self.is_async:
-                raise TypeError(f"the dependency {dep.call!r} is async, but the route runs sync (its plan was made "
-                                "with no async part): make the override sync too")
-            c = self.calls
-            if kind == "sync":
-                c.append(f"{out} = {fn}({args})")
-            elif kind == "async":
-                c.append(f"{out} = await {fn}({args})")
-            else:  # a generator: its clean-up after the response, or (scope="function") after the handler
-                where = "fstack" if dep.scope == "function" else "stack"
-                if where == "fstack":
-                    self.has_fstack = True
-                else:
-                    self.has_stack = True
-                first = "next(g)" if kind == "gen" else "await g.__anext__()"
-                c.append(f"g = {fn}({args}); {where}.append(g); {out} = {first}")
-        if dep.use_cache:
-            self.cache[key] = out
+            self.calls += self.call_lines(dep, args, out)
+        if dep.use_cache or self.ordered:  # FastAPI keeps a use_cache=False value for the next use
+            self.cache.setdefault(key, out)
         self.dep_locals[planned] = out
         return out
+
+    def call_lines(self, dep: DependencySpec, args: str, out: str) -> list[str]:
+        """The call of ``dep`` with ``args``, its value into ``out``."""
+        fn = self.const("F", call_of(dep.call))
+        kind = dep.spec.kind
+        if kind in ("async", "asyncgen") and not self.is_async:
+            raise TypeError(f"the dependency {dep.call!r} is async, but the route runs sync (its plan was made "
+                            "with no async part): make the override sync too")
+        if kind == "sync":
+            return [f"{out} = {fn}({args})"]
+        if kind == "async":
+            return [f"{out} = await {fn}({args})"]
+        # a generator: its clean-up after the response, or (scope="function") after the handler
+        where = "fstack" if dep.scope == "function" else "stack"
+        if where == "fstack":
+            self.has_fstack = True
+        else:
+            self.has_stack = True
+        first = "next(g)" if kind == "gen" else "await g.__anext__()"
+        return [f"g = {fn}({args}); {where}.append(g); {out} = {first}"]
+
+    # ---- FastAPI's order of solving ----
+    def _fallible(self, dep: DependencySpec) -> tuple[bool, bool]:
+        """Whether a request can be refused under ``dep``: by a parameter of it or of a
+        dependency below it, by the body (a body parameter below it)."""
+        params = body = False
+        for a in dep.spec.args:
+            what = a.what
+            if isinstance(what, ParamSpec):
+                if what.source == "body":
+                    body = True
+                else:
+                    params = True
+            elif isinstance(what, DependencySpec) and what.scope != "app":
+                p, b = self._fallible(self._override(what))
+                params, body = params or p, body or b
+        return params, body
+
+    def solved(self, dep: DependencySpec, body: dict[int, str]) -> str:
+        """``dep`` solved as FastAPI does: the dependencies under it first (each called once
+        what is under it is valid), then its own parameters, then ``dep`` itself, called
+        only when nothing under it was refused (the errors are gathered either way)."""
+        fallible, in_body = self._fallible(dep)
+        start = self.local("k")
+        if fallible:
+            self.calls.append(f"{start} = 0 if err is None else len(err)")
+        saved, self.sections = self.sections, {k: [] for k in self.sections}
+        args = self.args(dep.spec, body)  # the blocks of those under it go into self.calls
+        own, self.sections = self.sections, saved
+        for lines in own.values():  # path, query, header, cookie, then form fields
+            self.calls += lines
+        out = self.local("d")
+        call = self.call_lines(dep, args, out)
+        checks = ([f"(0 if err is None else len(err)) == {start}"] if fallible else []) + (
+            ["berr is None"] if in_body else [])
+        if checks:
+            self.calls.append(f"if {' and '.join(checks)}:")
+            self.calls += [f"    {line}" for line in call]
+        else:
+            self.calls += call
+        return out
+
+    def revalidate(self, dep: DependencySpec) -> None:
+        """A cached dependency met again: as FastAPI solves it again, the parameters under
+        it are checked again when the request has errors already (its value is reused only
+        when they all held, and each of its refusals is listed once per use)."""
+        saved = self.sections
+        lines: list[str] = []
+
+        def walk(d: DependencySpec) -> None:
+            for a in d.spec.args:
+                if isinstance(a.what, DependencySpec) and a.what.scope != "app":
+                    walk(self._override(a.what))
+            self.sections = {k: [] for k in saved}
+            for a in d.spec.args:
+                if isinstance(a.what, ParamSpec) and a.what.source != "body":
+                    self.param(a.what)
+            for section in self.sections.values():
+                lines.extend(section)
+        walk(dep)
+        self.sections = saved
+        self.calls.append("if err is not None:")
+        self.calls += [f"    {line}" for line in lines]
 
     def app_value(self, dep: DependencySpec) -> str:
         holder = self._holder(dep)
@@ -390,7 +474,11 @@ class _Compiler:
     # ---- the whole ----
     def compile(self, override_hook: Callable[..., Any] | None) -> Callable[..., Any]:
         plan = self.plan
+        self.ordered = self.fastapi and bool(plan.all_dependencies())
         body = self.body()
+        body_lines: list[str] = []
+        if self.ordered:  # FastAPI reads the body before it solves; its errors are listed last
+            body_lines, self.sections["body"] = self.sections["body"], []
         for d in plan.dependencies:
             self.dependency(d, body)  # route-level: called for their effect, values unused
         call_args = self.args(plan.call, body)
@@ -410,16 +498,31 @@ class _Compiler:
             lines.append("    qm = q._items")
         if "f" in self.sources:
             lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
-        for section in self.sections.values():  # path, query, header, cookie, body
-            lines += [f"    {line}" for line in section]
+        stacks = self.has_stack or self.has_fstack
+        checks = [line for section in self.sections.values() for line in section]  # path, query, header, cookie, body
         if self.raise_invalid and self.fastapi:  # FastAPI's exc.errors() and exc.body
             self.ns["RVE"] = _problem.fastapi_validation_error
             raw = "raw" if plan.body is not None and plan.body.media_type == "application/json" else "None"
-            lines.append(f"    if err is not None: raise RVE(err, {raw})")
-        elif self.raise_invalid:
-            lines.append("    if err is not None: raise RVE(err)")
+            raise_invalid = f"if err is not None: raise RVE(err, {raw})"
         else:
-            lines.append("    if err is not None: return invalid(err)")
+            raise_invalid = "if err is not None: raise RVE(err)"
+        if self.ordered:
+            if body_lines:
+                lines += [f"    {line}" for line in body_lines]
+                lines.append("    berr = err; err = None")
+                checks.append("if berr is not None: err = berr if err is None else err + berr")
+            # the handler's own parameters after its dependencies; a refusal raised through
+            # the yield dependencies, which see it as FastAPI's do
+            calls = [*self.calls, *checks]
+            calls.append(raise_invalid if self.raise_invalid or stacks
+                         else "if err is not None: return invalid(err)")
+        else:
+            lines += [f"    {line}" for line in checks]
+            if self.raise_invalid:
+                lines.append(f"    {raise_invalid}")
+            else:
+                lines.append("    if err is not None: return invalid(err)")
+            calls = self.calls
         call = f"r = {aw if plan.call.kind == 'async' else ''}{handler}({call_args})"
         self.ns["PASS"] = _PASS
         self.ns["out"] = _out
@@ -429,31 +532,27 @@ class _Compiler:
             merge = self.const("M", plan.response.merge)
             ret = f"return {merge}(req, r, {writer})"
             write = f"r = {merge}(req, r, {writer})"
-        if self.has_stack or self.has_fstack:
+        if stacks:
             close = "await close_now_async" if self.is_async else "close_now"
             lines.append("    stack = []")
             lines.append("    fstack = []")
             lines.append("    try:")
-            lines += [f"        {line}" for line in self.calls]
+            lines += [f"        {line}" for line in calls]
             handle = [call, *([f"{close}(fstack, None)"] if self.has_fstack else []), write]
             if self.gate is None:
                 lines += [f"        {line}" for line in handle]
             else:  # a hit closes what the handler would have used, at once
                 lines += [f"        {line}" for line in self.gated(handle, aw, f"{close}(fstack, None)")]
             lines.append("    except BaseException as exc:")
-            lines.append("        try:")
-            lines.append(f"            if fstack: {close}(fstack, exc)")
-            lines.append("        finally:")
-            lines.append("            if stack: exit_later(req, stack, exc)")
-            lines.append("        raise")
+            lines += [f"        {line}" for line in self.failed(aw, close)]
             lines.append("    if stack: exit_later(req, stack, None)")
             lines.append("    return r")
         elif self.gate is None:
-            lines += [f"    {line}" for line in self.calls]
+            lines += [f"    {line}" for line in calls]
             lines.append(f"    {call}")
             lines.append(f"    {ret}")
         else:
-            lines += [f"    {line}" for line in self.calls]
+            lines += [f"    {line}" for line in calls]
             lines += [f"    {line}" for line in self.gated([call, write], aw, None)]
             lines.append("    return r")
         source = "\n".join(lines) + "\n"
@@ -463,6 +562,20 @@ class _Compiler:
         run.__qualname__ = getattr(plan.call.call, "__qualname__", "run")
         run.__wrapped_source__ = source  # type: ignore[attr-defined]  # for debugging a plan
         return run
+
+    def failed(self, aw: str, close: str) -> list[str]:
+        """What a request whose dependencies or handler raised ``exc`` does with its
+        generator dependencies. ringbolt's: the function-scope ones finished at once, the
+        others after the error's answer, both seeing ``exc``. FastAPI's: all finished
+        before the answer, which is the exception they leave (``_depends.unwind``)."""
+        if not self.fastapi:
+            return ["try:", f"    if fstack: {close}(fstack, exc)", "finally:",
+                    "    if stack: exit_later(req, stack, exc)", "raise"]
+        out = [f"e = {aw}unwind{'_async' if self.is_async else ''}(fstack, stack, exc, SWALLOWED)"]
+        if not self.raise_invalid:  # the refusal raised only to be seen: answered as the others are
+            out.append("if e is exc and err is not None and type(e) is RVE: return invalid(err)")
+        out.append("raise e")
+        return out
 
     def gated(self, handle: list[str], aw: str, on_hit: str | None) -> list[str]:
         """``handle`` (the handler's call and its writer, into ``r``) behind the route's cache:
