@@ -42,6 +42,7 @@ from .background import BackgroundTasks
 from .forms import UploadFile
 from .params import Body, Cookie, Depends, File, Form, Header, Param, Path, Query, Required, Security, SecurityScopes
 from .response import FileResponse, Response, StreamingResponse
+from .security import SecurityBase
 
 #: ``ArgSpec.what`` for a parameter that takes the Request itself / ``req.background``.
 REQUEST = "request"
@@ -99,7 +100,47 @@ class DependencySpec:
 
     @property
     def cache_key(self) -> tuple[Any, ...]:
-        return (self.call, tuple(sorted(set(self.scopes))))
+        """What one value per request is kept under (FastAPI's key): the callable, the
+        scopes above it when it uses them (a dependency that does not is one call however
+        many scopes are above its uses), and its scope ("function" apart)."""
+        return (self.call, tuple(sorted(set(self.scopes))) if self.uses_scopes() else (), self.scope)
+
+    def uses_scopes(self) -> bool:
+        """Whether the scopes above it reach anything: a ``Security`` with scopes, a
+        ``SecurityScopes`` parameter or a security scheme at it or under it."""
+        if isinstance(self.marker, Security) and self.marker.scopes:
+            return True
+        if isinstance(self.call, SecurityBase):
+            return True
+        for a in self.spec.args:
+            if isinstance(a.what, SecurityScopes):
+                return True
+            if isinstance(a.what, DependencySpec) and a.what.uses_scopes():
+                return True
+        return False
+
+    def visible_scopes(self) -> list[str]:
+        """Its ``SecurityScopes``: the scopes above it, then its own not among them (FastAPI's)."""
+        own = list(self.marker.scopes) if isinstance(self.marker, Security) else []
+        seen = list(self.scopes[:len(self.scopes) - len(own)])
+        for scope in own:
+            if scope not in seen:
+                seen.append(scope)
+        return seen
+
+    def settle(self) -> "DependencySpec":
+        """Its ``SecurityScopes`` parameters given their value, and FastAPI's scope rule held:
+        a generator finished after the response cannot take one finished before it."""
+        for a in self.spec.args:
+            what = a.what
+            if isinstance(what, SecurityScopes):
+                a.what = SecurityScopes(self.visible_scopes())
+            elif (isinstance(what, DependencySpec) and what.scope == "function" and self.scope == "request"
+                  and self.spec.kind in ("gen", "asyncgen")):
+                raise PlanError(f'the dependency "{_name(self.call)}" has the scope "request": it cannot depend on '
+                                f'"{_name(what.call)}", whose scope is "function" (finished before the response, '
+                                'while the other is held until after it)')
+        return self
 
 
 @dataclasses.dataclass(eq=False)
@@ -325,7 +366,7 @@ class Planner:
         own = tuple(marker.scopes) if isinstance(marker, Security) else ()
         all_scopes = scopes + own
         spec = self.call(call, all_scopes, app_scope=marker.scope == "app")
-        return DependencySpec(call, marker, spec, all_scopes, marker.use_cache, marker.scope)
+        return DependencySpec(call, marker, spec, all_scopes, marker.use_cache, marker.scope).settle()
 
     def _arg(self, call: Any, p: inspect.Parameter, annotation: Any, scopes: tuple[str, ...]) -> Any:
         where = f"parameter {p.name!r} of {_name(call)}"

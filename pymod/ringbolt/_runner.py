@@ -349,7 +349,7 @@ class _Compiler:
         body = self.planner.body_params
         if body:
             raise TypeError(f"the override {replacement!r} takes a body parameter: an override cannot add one")
-        return DependencySpec(replacement, dep.marker, spec, dep.scopes, dep.use_cache, dep.scope)
+        return DependencySpec(replacement, dep.marker, spec, dep.scopes, dep.use_cache, dep.scope).settle()
 
     def dependency(self, dep: DependencySpec, body: dict[int, str]) -> str:
         planned = id(dep)
@@ -368,8 +368,7 @@ class _Compiler:
             args = self.args(dep.spec, body)
             out = self.local("d")
             self.calls += self.call_lines(dep, args, out)
-        if dep.use_cache or self.ordered:  # FastAPI keeps a use_cache=False value for the next use
-            self.cache.setdefault(key, out)
+        self.cache.setdefault(key, out)  # a use_cache=False value too, for a later use that caches (FastAPI's)
         self.dep_locals[planned] = out
         return out
 

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Iterator
 
 import pytest
 
-from ringbolt import App, Depends, Header, HTTPException, Query, Request, RequestValidationError, Response
+from ringbolt import (App, Depends, Header, HTTPException, Query, Request, RequestValidationError, Response, Security,
+                      SecurityScopes)
 from ringbolt._plan import PlanError
 from ringbolt.testing import TestClient
 from typed_helpers import InProcess, Transport, transport_fixture
@@ -459,3 +460,96 @@ def test_callable_object_dependencies_are_called_as_their_class_says() -> None:
         app.dependency_overrides[counter] = lambda: "over"
         assert client.get("/objects").json()["c"] == "over"
         assert counter.calls == 2
+
+
+@pytest.mark.parametrize("conventions", ["ringbolt", "fastapi"])
+def test_scopes_and_caching_follow_fastapi(conventions: str) -> None:
+    # As FastAPI 0.165 (checked with its TestClient on the same routes): a SecurityScopes
+    # lists each scope once, its parents' first; a dependency that uses no scopes is one
+    # call per request whatever scopes are above it; the same generator with scope
+    # "function" and "request" is two values; a use_cache=False value is reused by a
+    # later use_cache=True use.
+    log: list[str] = []
+
+    def granted(security_scopes: SecurityScopes) -> list[str]:
+        log.append("granted " + security_scopes.scope_str)
+        return list(security_scopes.scopes)
+
+    def plain() -> str:
+        log.append("plain")
+        return "p"
+
+    def user(security_scopes: SecurityScopes, g: Annotated[list[str], Security(granted, scopes=["a"])],
+             p: Annotated[str, Depends(plain)]) -> dict[str, Any]:
+        log.append("user " + security_scopes.scope_str)
+        return {"scopes": security_scopes.scopes, "g": g}
+
+    def counter() -> int:
+        log.append("counter")
+        return len(log)
+
+    def both() -> Iterator[int]:
+        log.append("in")
+        yield len(log)
+        log.append("out")
+
+    app = App(conventions=conventions)
+
+    @app.get("/scopes")
+    def scopes(u: Annotated[dict[str, Any], Security(user, scopes=["a", "b"])],
+               u2: Annotated[dict[str, Any], Security(user, scopes=["c"])], p: Annotated[str, Depends(plain)],
+               g: Annotated[list[str], Depends(granted)]) -> dict[str, Any]:
+        return {"u": u, "u2": u2, "g": g}
+
+    @app.get("/dup")
+    def dup(u: Annotated[dict[str, Any], Security(user, scopes=["a", "a", "x"])]) -> dict[str, Any]:
+        return u
+
+    @app.get("/cache")
+    def cache(a: Annotated[int, Depends(counter, use_cache=False)], b: Annotated[int, Depends(counter)],
+              c: Annotated[int, Depends(counter)], d: Annotated[int, Depends(counter, use_cache=False)]) -> list[int]:
+        return [a, b, c, d]
+
+    @app.get("/gen")
+    def gen(a: Annotated[int, Depends(both)], b: Annotated[int, Depends(both, scope="function")]) -> list[int]:
+        return [a, b]
+
+    with TestClient(app) as client:
+        assert client.get("/scopes").json() == {"u": {"scopes": ["a", "b"], "g": ["a", "b"]},
+                                                "u2": {"scopes": ["c"], "g": ["c", "a"]}, "g": []}
+        assert log == ["granted a b", "plain", "user a b", "granted c a", "user c", "granted "]
+        log.clear()
+        assert client.get("/dup").json() == {"scopes": ["a", "x"], "g": ["a", "a", "x"]}
+        assert log == ["granted a a x", "plain", "user a x"]
+        log.clear()
+        assert client.get("/cache").json() == [1, 1, 1, 2]
+        log.clear()
+        assert client.get("/gen").json() == [1, 2]
+        deadline = time.monotonic() + 5
+        while len(log) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log == ["in", "in", "out", "out"]
+
+
+def test_a_request_scope_generator_cannot_take_a_function_scope_one() -> None:
+    # its clean-up would run after the value it holds was cleaned up (FastAPI refuses it too)
+    def inner() -> Iterator[int]:
+        yield 1
+
+    def outer(x: Annotated[int, Depends(inner, scope="function")]) -> Iterator[int]:
+        yield x
+
+    def plain(x: Annotated[int, Depends(inner, scope="function")]) -> int:
+        return x
+
+    app = App()
+
+    @app.get("/fine")  # a plain function (or a function-scope generator) may
+    def fine(v: Annotated[int, Depends(plain)], w: Annotated[int, Depends(outer, scope="function")]) -> int:
+        return v + w
+
+    with pytest.raises(PlanError, match='outer" has the scope "request": it cannot depend on ".*inner", whose '
+                                        'scope is "function"'):
+        @app.get("/bad")
+        def bad(v: Annotated[int, Depends(outer)]) -> int:
+            return v
