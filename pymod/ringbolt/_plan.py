@@ -62,6 +62,10 @@ class PlanError(TypeError):
     """A handler or dependency whose signature cannot be planned (said at registration)."""
 
 
+class DependencyScopeError(PlanError):
+    """A dependency that takes one of a shorter scope (FastAPI's name for it)."""
+
+
 @dataclasses.dataclass(eq=False)
 class ParamSpec:
     """One value taken from the request."""
@@ -137,9 +141,10 @@ class DependencySpec:
                 a.what = SecurityScopes(self.visible_scopes())
             elif (isinstance(what, DependencySpec) and what.scope == "function" and self.scope == "request"
                   and self.spec.kind in ("gen", "asyncgen")):
-                raise PlanError(f'the dependency "{_name(self.call)}" has the scope "request": it cannot depend on '
-                                f'"{_name(what.call)}", whose scope is "function" (finished before the response, '
-                                'while the other is held until after it)')
+                raise DependencyScopeError(
+                    f'the dependency "{_name(self.call)}" has the scope "request": it cannot depend on '
+                    f'"{_name(what.call)}", whose scope is "function" (finished before the response, while the '
+                    'other is held until after it)')
         return self
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from ringbolt import (App, Depends, Header, HTTPException, Query, Request, RequestValidationError, Response, Security,
                       SecurityScopes)
-from ringbolt._plan import PlanError
+from ringbolt._plan import DependencyScopeError, PlanError
 from ringbolt.testing import TestClient
 from typed_helpers import InProcess, Transport, transport_fixture
 
@@ -548,7 +548,7 @@ def test_a_request_scope_generator_cannot_take_a_function_scope_one() -> None:
     def fine(v: Annotated[int, Depends(plain)], w: Annotated[int, Depends(outer, scope="function")]) -> int:
         return v + w
 
-    with pytest.raises(PlanError, match='outer" has the scope "request": it cannot depend on ".*inner", whose '
+    with pytest.raises(DependencyScopeError, match='outer" has the scope "request": it cannot depend on ".*inner", whose '
                                         'scope is "function"'):
         @app.get("/bad")
         def bad(v: Annotated[int, Depends(outer)]) -> int:

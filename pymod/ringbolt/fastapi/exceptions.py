@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._plan import DependencyScopeError as _DependencyScopeError
 from .._problem import RequestValidationError, ResponseValidationError
 from ..errors import HTTPException
 from ..websocket import WebSocketDisconnect, WebSocketException
@@ -19,8 +20,9 @@ class FastAPIDeprecationWarning(UserWarning):
     """A FastAPI feature that is deprecated (kept so that warning filters naming it work)."""
 
 
-class DependencyScopeError(FastAPIError):
-    pass
+# A generator dependency that takes one of a shorter scope, refused when the route is
+# planned: ringbolt's (a PlanError), under FastAPI's name (not a FastAPIError here).
+DependencyScopeError = _DependencyScopeError
 
 
 class ValidationException(Exception):
