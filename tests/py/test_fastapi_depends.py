@@ -349,3 +349,41 @@ def test_dependency_overrides_set_to_none_is_none(app: FastAPI) -> None:
         LOG.clear()
         assert c.get("/nested?q=2&z=3", headers={"X-Key": "k", "h": "v"}).json() == {"p": 2, "k": "k", "z": 3}
         assert LOG == ["needs_q", "parent", "key"]
+
+
+def _logged(name: str, header: str | None = None) -> Any:
+    if header is None:
+        def dep() -> None:
+            LOG.append(name)
+        return dep
+
+    def checked(x: Annotated[str, Header(alias=header)]) -> None:
+        LOG.append(name)
+        if x != "ok":
+            raise HTTPException(400, f"{name} refused")
+    return checked
+
+
+@pytest.mark.parametrize("headers,status,answer,log", [
+    ({"x-app": "ok", "x-inc": "ok"}, 200, None, ["app", "include", "router", "route"]),
+    ({"x-inc": "bad"}, 400, {"detail": "include refused"}, ["include"]),
+    ({"x-app": "bad", "x-inc": "ok"}, 400, {"detail": "app refused"}, ["app"]),
+    ({}, 422, {"detail": [missing("header", "x-app"), missing("header", "x-inc")]}, ["router", "route"]),
+])
+def test_include_router_dependencies_run_between_the_apps_and_the_routers(
+        headers: dict[str, str], status: int, answer: Any, log: list[str]) -> None:
+    # FastAPI 0.165's answers: the app's, include_router's, the router's, the route's
+    from ringbolt.fastapi import APIRouter
+    app = FastAPI(dependencies=[Depends(_logged("app", "x-app"))])
+    router = APIRouter(dependencies=[Depends(_logged("router"))])
+
+    @router.get("/r", dependencies=[Depends(_logged("route"))])
+    def r() -> Any:
+        return None
+
+    app.include_router(router, prefix="/inc", dependencies=[Depends(_logged("include", "x-inc"))])
+    with TestClient(app) as c:
+        LOG.clear()
+        r = c.get("/inc/r", headers=headers)
+    assert (r.status_code, r.json()) == (status, answer)
+    assert LOG == log
