@@ -147,8 +147,8 @@ def _exit_sync(gen: Any, current: BaseException | None) -> BaseException | None:
 
 
 async def _exit_async(gen: Any, current: BaseException | None) -> BaseException | None:
-    if not hasattr(gen, "athrow"):
-        return _exit_sync(gen, current)
+    if not hasattr(gen, "athrow"):  # a sync generator: on a thread, so it never blocks the loop
+        return await asyncio.get_running_loop().run_in_executor(None, _exit_sync, gen, current)
     try:
         if current is None:
             await gen.__anext__()
