@@ -71,14 +71,19 @@ class UploadFile:
             try:
                 os.replace(self._path, path)
                 self._path = None
-                self.close()
+                self.release()
                 return
             except OSError:
                 pass
         self.save(path)
-        self.close()
+        self.release()
 
     def close(self) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Close the file and remove its temp file (``close``; what the server calls after
+        the response, whatever ``close`` is in a subclass: FastAPI's is async)."""
         if self._closed:
             return
         self._closed = True
@@ -95,7 +100,7 @@ class UploadFile:
         # file goes when the request (and its form) is dropped.
         if not getattr(self, "_closed", True):
             try:
-                self.close()
+                self.release()
             except Exception:  # noqa: BLE001 - never raise from a finalizer
                 pass
 
@@ -140,7 +145,7 @@ class FormData(Mapping[str, FormValue]):
 
     def close(self) -> None:
         for f in self.files():
-            f.close()
+            f.release()
 
     def __await__(self) -> Generator[Any, None, "FormData"]:
         return self
@@ -207,7 +212,7 @@ def _form_of(parts: list[Any]) -> FormData:
     except BaseException:
         for _, v in items:
             if isinstance(v, UploadFile):
-                v.close()
+                v.release()
         for part in parts[done:]:  # temp files not wrapped: close and remove them here
             if part[5] >= 0:
                 os.close(part[5])

@@ -132,14 +132,8 @@ class UploadFile(_UploadFile):
         self.file.seek(offset)
 
     async def close(self) -> None:  # type: ignore[override]
-        _UploadFile.close(self)
+        self.release()
 
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            try:
-                _UploadFile.close(self)
-            except Exception:  # noqa: BLE001 - never raise from a finalizer
-                pass
 
 
 class DefaultPlaceholder:
