@@ -311,6 +311,11 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
             if limit is not None and limit.redis is not None and (d.const or d.websocket):
                 raise ValueError(f"route {d.path}: a Redis rate limit runs in Python, and a const or WebSocket "
                                  "route never does (give it a native limit, or rate_limit=False)")
+            if d.const and any(d.scopes):
+                guards = ", ".join(getattr(mw, "__qualname__", repr(mw)) for scope in d.scopes for mw in scope)
+                raise ValueError(f"route {' '.join(d.methods)} {d.path}: a const route is answered natively and "
+                                 f"would skip its router's middleware ({guards}), which may refuse requests: "
+                                 "drop const=True or register the route outside that router")
             if d.const or d.websocket:
                 handler = d.handler
                 if d.websocket and d.plan is not None:  # a typed endpoint (ringbolt.fastapi's)

@@ -235,7 +235,8 @@ class RouteGroup:
 
         ``const=True``: the handler is called once at start-up (with ``req=None``) and its
         response is then served natively for every request, never entering Python (so
-        no middleware runs for it).
+        no middleware runs for it; inside a router with middleware it is refused when the
+        app starts, since that middleware may be a guard).
 
         ``cache``: GET/HEAD routes only, a ``ringbolt.caching.Cache`` or a ttl in seconds:
         answers are kept and served from ``app.cache.store`` (docs/caching.md).

@@ -208,3 +208,39 @@ def test_router_middleware_added_after_include_still_applies():
     handler = plain.get("/p")(lambda req: {})
     assert plain._resolved_routes()[0][2] is handler
     assert build_pipeline("/p", handler, [], ErrorPolicy({}, False)) == (handler, False)
+
+
+def test_a_const_route_behind_router_middleware_is_refused_at_start():
+    """A const route is answered natively and never runs middleware: behind a router's
+    middleware (a guard such as csrf.middleware or an auth check) it would skip it, so the
+    app refuses to start, naming the middleware (issue 63: a shortcut may skip work, never a
+    check). Outside the router the same const route is served."""
+    from ringbolt import App, Router
+    from ringbolt.testing import TestClient
+
+    def guard(req, call_next):
+        return Response({"refused": True}, 401)
+
+    app = App()
+    api = Router(prefix="/api")
+    api.middleware(guard)
+
+    @api.get("/const", const=True)
+    def const(req):
+        return {"const": True}
+
+    app.include(api)
+    with pytest.raises(RuntimeError) as info:
+        with TestClient(app):
+            pass
+    assert "would skip its router's middleware" in str(info.value.__cause__) and "guard" in str(info.value.__cause__)
+
+    app2 = App()
+    app2.middleware(guard)  # app-level middleware: a const route bypasses it, as documented
+
+    @app2.get("/const", const=True)
+    def const2(req):
+        return {"const": True}
+
+    with TestClient(app2) as client:
+        assert client.get("/const").json() == {"const": True}
