@@ -12,6 +12,7 @@ enum class http_error : uint8_t {
     bad_request,            ///< 400: malformed request line, header field, framing or chunk
     missing_host,           ///< 400: HTTP/1.1 request without Host (RFC 9112 §3.2)
     bad_host,               ///< 400: duplicate or invalid Host
+    repeated_credentials,   ///< 400: Authorization or Proxy-Authorization more than once (RFC 9110 §11.6.2, §11.7.2)
     bad_content_length,     ///< 400: non-numeric, signed, overflowing or differing Content-Length
     ambiguous_framing,      ///< 400: Content-Length together with Transfer-Encoding (RFC 9112 §6.3)
     bad_transfer_encoding,  ///< 400: Transfer-Encoding not ending in chunked, or chunked on HTTP/1.0
@@ -63,6 +64,8 @@ constexpr std::string_view reason_of(http_error e) noexcept {
         return "Missing Host header";
     case http_error::bad_host:
         return "Invalid or duplicate Host header";
+    case http_error::repeated_credentials:
+        return "Duplicate Authorization or Proxy-Authorization header";
     case http_error::bad_content_length:
         return "Invalid Content-Length";
     case http_error::ambiguous_framing:

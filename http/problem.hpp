@@ -78,6 +78,10 @@ constexpr std::string_view problem_of(http_error e) noexcept {
     case http_error::bad_host:
         return RINGBOLT_PROBLEM("Bad Request", 400,
                                 "The Host header field is invalid or given more than once (RFC 9112 section 3.2).");
+    case http_error::repeated_credentials:
+        return RINGBOLT_PROBLEM("Bad Request", 400,
+                                "The Authorization or Proxy-Authorization header field is given more than once: a "
+                                "request carries one credential in each (RFC 9110 sections 11.6.2 and 11.7.2).");
     case http_error::bad_content_length:
         return RINGBOLT_PROBLEM("Bad Request", 400,
                                 "Content-Length is not one non-negative integer (RFC 9110 section 8.6).");

@@ -7,19 +7,22 @@ from __future__ import annotations
 import base64
 import json
 import socket
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from openapi_spec_validator import validate
 
+import h3_client
 from auth_helpers import Served, auth_server, bearer, token
 from h2_tls_helpers import Client as H2Client
+from h2_tls_helpers import certs
 from ringbolt import App, Depends, Security
 from ringbolt.auth import APIKeyAuth, BasicAuth, JWTAuth, Principal, compare_secret, has_role, requires
 from ringbolt.security import APIKeyHeader, HTTPBasic, HTTPBearer, OAuth2PasswordBearer
 from ringbolt.testing import TestClient
 
-__all__ = ["auth_server"]  # the module fixture
+__all__ = ["auth_server", "certs"]  # the module fixtures
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -241,6 +244,19 @@ def repeated() -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def repeated_h3(certs: Path) -> Iterator[TestClient]:
+    """The same app over TLS with HTTP/3 on the UDP port of the same number."""
+    with TestClient(_repeated_app(), ssl_certfile=str(certs / "server.crt"), ssl_keyfile=str(certs / "server.key"),
+                    http3=True) as client:
+        yield client
+
+
+def _served(request: pytest.FixtureRequest, protocol: str) -> TestClient:
+    client: TestClient = request.getfixturevalue("repeated_h3" if protocol == "h3" else "repeated")
+    return client
+
+
 class _Address:
     def __init__(self, port: int) -> None:
         self.port = port
@@ -250,6 +266,9 @@ class _Address:
 
 
 def _send(client: TestClient, protocol: str, path: str, fields: list[str]) -> tuple[int, dict[str, Any]]:
+    if protocol == "h3":
+        r3 = h3_client.get(client.port, path, headers=[("authorization", f) for f in fields])
+        return r3.status, json.loads(r3.body)
     if protocol == "h2":
         with H2Client(_Address(client.port)) as h2c:
             r = h2c.get(path, headers=[("authorization", f) for f in fields])
@@ -264,9 +283,14 @@ def _send(client: TestClient, protocol: str, path: str, fields: list[str]) -> tu
     return int(head_bytes.split(b" ")[1]), json.loads(body)
 
 
-@pytest.mark.parametrize("protocol", ["http1", "h2"])
+PROTOCOLS = ["http1", "h2", "h3"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("reader", list(_credentials()))
-def test_one_authorization_field_is_read_by_every_reader(repeated: TestClient, reader: str, protocol: str) -> None:
+def test_one_authorization_field_is_read_by_every_reader(request: pytest.FixtureRequest, reader: str,
+                                                         protocol: str) -> None:
+    repeated = _served(request, protocol)
     first, _ = _credentials()[reader]
     for _ in range(2):  # a JWT the second time: kept
         status, body = _send(repeated, protocol, f"/{reader}", [first])
@@ -275,10 +299,11 @@ def test_one_authorization_field_is_read_by_every_reader(repeated: TestClient, r
 
 @pytest.mark.xfail(strict=True, reason="issue 63 item 7, for the request parsers (http/parser.cpp note_field, "
                                        "h2 and h3 take_field): today the first Authorization field wins")
-@pytest.mark.parametrize("protocol", ["http1", "h2"])
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("reader", list(_credentials()))
-def test_two_authorization_fields_are_a_400_for_every_reader(repeated: TestClient, reader: str,
+def test_two_authorization_fields_are_a_400_for_every_reader(request: pytest.FixtureRequest, reader: str,
                                                               protocol: str) -> None:
+    repeated = _served(request, protocol)
     good, other = _credentials()[reader]
     _send(repeated, protocol, f"/{reader}", [good])  # the good one kept, where a reader keeps
     for fields in ([good, other], [other, good], [good, good]):

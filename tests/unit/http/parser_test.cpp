@@ -297,6 +297,18 @@ std::vector<valid_case> valid_cases() {
          .input = "GET / HTTP/1.1\r\nHost: abcdefgh%41ijklm.example-host.org:8080\r\n\r\n",
          .method = "GET",
          .host = "abcdefgh%41ijklm.example-host.org:8080"},
+        // Authorization and Proxy-Authorization once each (RFC 9110 §11.6.2, §11.7.2), and
+        // names that only look like them: counted apart, none twice.
+        {.name = "one_credential_each",
+         .input = "GET / HTTP/1.1\r\n" + h + "Authorization: Bearer a\r\nProxy-Authorization: Basic b\r\n\r\n",
+         .method = "GET",
+         .num_headers = 3},
+        {.name = "names_like_authorization",
+         .input = "GET / HTTP/1.1\r\n" + h +
+                  "Authorization: a\r\nAuthorizatioN2: b\r\nX-Authorization: c\r\nX-Authorization: d\r\n"
+                  "Authorizations: e\r\nProxy-Authorizatio: f\r\nproxy-authorization: g\r\n\r\n",
+         .method = "GET",
+         .num_headers = 8},
         {.name = "pipelined",
          .input = "GET /1 HTTP/1.1\r\n" + h + "\r\nGET /2 HTTP/1.1\r\n" + h + "\r\n",
          .method = "GET",
@@ -422,6 +434,28 @@ std::vector<error_case> error_cases() {
         {"host_bad_byte_after_runs", rl + "Host: abcdefgh^\r\n\r\n", http_error::bad_host},
         {"host_bad_pct_after_runs", rl + "Host: abcdefgh%zz\r\n\r\n", http_error::bad_host},
         {"host_unclosed_bracket", rl + "Host: [::1\r\n\r\n", http_error::bad_host},
+        // Authorization and Proxy-Authorization are singletons (RFC 9110 §11.6.2, §11.7.2):
+        // a second one is refused whichever comes first, never read past.
+        {"two_authorization", rl + h + "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+         http_error::repeated_credentials},
+        {"two_authorization_same", rl + h + "Authorization: Bearer a\r\nAuthorization: Bearer a\r\n\r\n",
+         http_error::repeated_credentials},
+        {"two_authorization_any_case", rl + "authorization: a\r\n" + h + "AUTHORIZATION: b\r\n\r\n",
+         http_error::repeated_credentials},
+        {"two_authorization_empty", rl + h + "Authorization:\r\nAuthorization: \r\n\r\n",
+         http_error::repeated_credentials},
+        {"authorization_three_times", rl + h + "Authorization: a\r\nAuthorization: b\r\nAuthorization: c\r\n\r\n",
+         http_error::repeated_credentials},
+        {"two_proxy_authorization", rl + "Proxy-Authorization: a\r\nX-A: 1\r\nproxy-authorization: b\r\n" + h + "\r\n",
+         http_error::repeated_credentials},
+        {"two_authorization_http10", "GET / HTTP/1.0\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n",
+         http_error::repeated_credentials},
+        {"two_authorization_before_expect", rl + h + "Expect: x\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n",
+         http_error::repeated_credentials},
+        {"host_before_credentials", rl + h + "Authorization: a\r\nAuthorization: b\r\n" + h + "\r\n",
+         http_error::bad_host},
+        {"framing_before_credentials", rl + h + "Authorization: a\r\nAuthorization: b\r\nContent-Length: x\r\n\r\n",
+         http_error::bad_content_length},
         // Content-Length (RFC 9110 §8.6, RFC 9112 §6.3)
         {"cl_sign", rl + h + "Content-Length: +5\r\n\r\n", http_error::bad_content_length},
         {"cl_negative", rl + h + "Content-Length: -5\r\n\r\n", http_error::bad_content_length},

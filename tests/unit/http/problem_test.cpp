@@ -51,6 +51,10 @@ TEST(Problem, ParserErrorsNameTheirLimit) {
     EXPECT_NE(problem_of(http_error::uri_too_long).find("max_request_line"), std::string_view::npos);
     EXPECT_NE(problem_of(http_error::header_too_large).find("max_header_size"), std::string_view::npos);
     EXPECT_NE(problem_of(http_error::missing_host).find("Host"), std::string_view::npos);
+    // Both singletons and their sections, and what is wrong with them.
+    for (std::string_view part : {"Authorization or Proxy-Authorization", "more than once", "11.6.2", "11.7.2"}) {
+        EXPECT_NE(problem_of(http_error::repeated_credentials).find(part), std::string_view::npos) << part;
+    }
 }
 
 TEST(Problem, NativeAndStaticBodies) {
