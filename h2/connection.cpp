@@ -410,12 +410,13 @@ void connection::consume(stream& st) {
     }
 }
 
-void connection::answer_error(stream& st, uint16_t status, std::string_view why) {
+void connection::answer_error(stream& st, uint16_t status, std::string_view why, std::string_view content_type) {
     st.reported = true;
     st.ctx = http::request_context{};
     if (_env != nullptr) {
         _env->dispatch.on_refused({_peer, st.method, st.path, http::version_http2, status, why.size()});
-        respond(static_cast<uint64_t>(st.id), st.ctx, status, text_plain, why, *_env);
+        respond(static_cast<uint64_t>(st.id), st.ctx, status, content_type.empty() ? text_plain : content_type, why,
+                *_env);
     }
 }
 
@@ -430,7 +431,7 @@ void connection::dispatch(stream& st, bool body_follows) {
     if (r.to_app) {
         ++_app_streams;
     } else if (r.error != 0) [[unlikely]] {
-        answer_error(st, r.error, r.why);
+        answer_error(st, r.error, r.why, r.content_type);
     }
 }
 

@@ -89,7 +89,8 @@ class connection final : public http::stream_protocol {
     void dispatch(stream& st, bool body_follows = false);
     /// Give the client back window for body bytes the app took (or we dropped).
     void consume(stream& st);
-    void answer_error(stream& st, uint16_t status, std::string_view why);
+    /// Answer `status` natively with body `why` (`content_type`'s line; none: text/plain).
+    void answer_error(stream& st, uint16_t status, std::string_view why, std::string_view content_type = {});
     /// Submit the response headers of `st` (`body_follows`: DATA frames come).
     void start_response(stream& st, const http::response_start& h);
     void respond_native(http::native_answer&& a, http::protocol_env& env) override;

@@ -810,13 +810,14 @@ void connection::refuse(stream& st, uint64_t code) noexcept {
     consume(st);
 }
 
-void connection::answer_error(stream& st, uint16_t status, std::string_view why) {
+void connection::answer_error(stream& st, uint16_t status, std::string_view why, std::string_view content_type) {
     st.reported = true;
     st.ctx = http::request_context{};
     st.ctx.version_minor = http::version_http3;
     http::protocol_env& e = env();
     e.dispatch.on_refused({_peer, st.method, st.path, http::version_http3, status, why.size()});
-    respond(static_cast<uint64_t>(st.id), st.ctx, status, "Content-Type: text/plain; charset=utf-8\r\n", why, e);
+    respond(static_cast<uint64_t>(st.id), st.ctx, status,
+            content_type.empty() ? "Content-Type: text/plain; charset=utf-8\r\n" : content_type, why, e);
 }
 
 void connection::dispatch(stream& st, bool body_follows) {
@@ -828,7 +829,7 @@ void connection::dispatch(stream& st, bool body_follows) {
         ++_app_streams;
         st.app_working = true;
     } else if (r.error != 0) [[unlikely]] {
-        answer_error(st, r.error, r.why);
+        answer_error(st, r.error, r.why, r.content_type);
     }
     if (r.to_app && st.request_ended) {
         st.end_body_stream(); // the whole body came with the head

@@ -147,7 +147,8 @@ class connection final : public http::stream_protocol, public quic::stream_user,
     void read(int64_t id, std::span<const uint8_t> data, bool fin) noexcept;
     void dispatch(stream& st, bool body_follows = false);
     void consume(stream& st) noexcept; ///< credit the body bytes the app took (or we dropped)
-    void answer_error(stream& st, uint16_t status, std::string_view why);
+    /// Answer `status` natively with body `why` (`content_type`'s line; none: text/plain).
+    void answer_error(stream& st, uint16_t status, std::string_view why, std::string_view content_type = {});
     void start_response(stream& st, const http::response_start& h);
     void respond_native(http::native_answer&& a, http::protocol_env& env) override;
     void each_stream(void (*fn)(http::stream_protocol&, http::stream_exchange&)) override;

@@ -280,6 +280,10 @@ struct field_facts {
     uint8_t te_chunked = 0;                 // "chunked" occurrences, saturating at 2
     bool te_last_chunked = false;
     uint8_t host_count = 0; // saturating at 2
+    // Authorization and Proxy-Authorization fields, one bit each, and the second seen of
+    // either (RFC 9110 §11.6.2, §11.7.2: one credential each).
+    uint8_t credentials_seen = 0;
+    bool credentials_repeated = false;
     bool conn_close = false;
     bool conn_keep_alive = false;
     bool conn_upgrade = false;
@@ -335,13 +339,48 @@ void note_connection(std::string_view v, field_facts& f) noexcept {
     });
 }
 
-/// Recognises the fields that drive framing and connection handling. Switch on the
-/// name length first so most fields cost one compare at most.
+inline uint32_t load4(const char* p) noexcept {
+    uint32_t x;
+    std::memcpy(&x, p, 4);
+    return x;
+}
+
+/// A field name `s` (n >= 4 bytes, all tchar) is `lower` (n bytes: lower-case letters,
+/// digits, '-'), ASCII case-insensitively: a word at a time (eight bytes, or four under
+/// eight), the last word overlapping the others; `n` and the literal's words fold into
+/// constants. OR 0x20 maps a capital onto its letter and leaves '-' and digits alone;
+/// the other bytes it would map onto them are not tchar.
+inline bool name_is(const char* s, const char* lower, size_t n) noexcept {
+    if (n < 8) {
+        return (((load4(s) | 0x20202020u) ^ load4(lower)) |
+                ((load4(s + n - 4) | 0x20202020u) ^ load4(lower + n - 4))) == 0;
+    }
+    uint64_t diff = 0;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        diff |= (load8(s + i) | ones8 * 0x20) ^ load8(lower + i);
+    }
+    diff |= (load8(s + n - 8) | ones8 * 0x20) ^ load8(lower + n - 8);
+    return diff == 0;
+}
+
+constexpr uint8_t authorization_bit = 1;
+constexpr uint8_t proxy_authorization_bit = 2;
+
+/// A singleton credential field (Authorization, Proxy-Authorization): a second one is
+/// refused (finish_head), whichever comes first, so no reader (the kept-token paths
+/// included) ever picks one of two.
+inline void note_credentials(uint8_t bit, field_facts& f) noexcept {
+    f.credentials_repeated |= (f.credentials_seen & bit) != 0;
+    f.credentials_seen |= bit;
+}
+
+/// Recognises the fields that drive framing and connection handling, and the singletons
+/// checked here. Switch on the name length first so most fields cost one compare at most.
 inline void note_field(std::string_view name, std::string_view value, field_facts& f, request_head& out) noexcept {
     const char* s = name.data();
     switch (name.size()) {
     case 4:
-        if (core::iequals_lower({s, 4}, "host")) {
+        if (name_is(s, "host", 4)) {
             if (f.host_count < 2) {
                 ++f.host_count;
             }
@@ -349,7 +388,7 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
         }
         break;
     case 6:
-        if (core::iequals_lower({s, 6}, "expect")) {
+        if (name_is(s, "expect", 6)) {
             // RFC 9110 §10.1.1: the only expectation defined is 100-continue.
             if (core::iequals_lower(value, "100-continue")) {
                 f.expect_continue = true;
@@ -359,25 +398,35 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
         }
         break;
     case 7:
-        if (core::iequals_lower({s, 7}, "upgrade")) {
+        if (name_is(s, "upgrade", 7)) {
             f.upgrade_seen = true;
         }
         break;
     case 10:
-        if (core::iequals_lower({s, 10}, "connection")) {
+        if (name_is(s, "connection", 10)) {
             note_connection(value, f);
         }
         break;
+    case 13:
+        if (name_is(s, "authorization", 13)) {
+            note_credentials(authorization_bit, f);
+        }
+        break;
     case 14:
-        if (core::iequals_lower({s, 14}, "content-length")) {
+        if (name_is(s, "content-length", 14)) {
             if (!parse_content_length(value, f.content_length, f.cl_seen)) {
                 f.cl_bad = true;
             }
         }
         break;
     case 17:
-        if (core::iequals_lower({s, 17}, "transfer-encoding")) {
+        if (name_is(s, "transfer-encoding", 17)) {
             note_transfer_encoding(value, f);
+        }
+        break;
+    case 19:
+        if (name_is(s, "proxy-authorization", 19)) {
+            note_credentials(proxy_authorization_bit, f);
         }
         break;
     default:
@@ -386,7 +435,7 @@ inline void note_field(std::string_view name, std::string_view value, field_fact
 }
 
 /// Final semantic checks on a complete head, in a fixed order: framing first (request
-/// smuggling), then Host, then Expect.
+/// smuggling), then Host, then the credential singletons, then Expect.
 http_error finish_head(const field_facts& f, request_head& out) noexcept {
     if (f.cl_bad) [[unlikely]] {
         return http_error::bad_content_length;
@@ -430,6 +479,10 @@ http_error finish_head(const field_facts& f, request_head& out) noexcept {
                 out.checked_host_len = static_cast<uint8_t>(host.size());
             }
         }
+    }
+    // RFC 9110 §11.6.2, §11.7.2: one credential each; of two, no reader may pick one.
+    if (f.credentials_repeated) [[unlikely]] {
+        return http_error::repeated_credentials;
     }
     if (f.expect_bad) [[unlikely]] {
         return http_error::expectation_failed; // RFC 9110 §10.1.1

@@ -5,6 +5,7 @@
 
 #include "core/strings.hpp"
 #include "http/http_error.hpp"
+#include "http/problem.hpp"
 #include "http/response_features.hpp"
 #include "http/response_writer.hpp"
 
@@ -135,10 +136,11 @@ report_result stream_exchange::report(protocol& conn, uint64_t id, uint8_t versi
     parse_outcome r = parse_request_head(head, out, limits);
     if (r.status != parse_status::complete || r.consumed != head.size()) [[unlikely]] {
         // What HPACK or QPACK allowed but HTTP does not (a bad method token or target, a
-        // field value the HTTP/1.1 rules refuse): the same answer HTTP/1.1 gives.
+        // field value the HTTP/1.1 rules refuse, a singleton such as Authorization twice):
+        // the same answer HTTP/1.1 gives, by the same parser.
         env.counters.parse_errors.add();
         http_error err = r.status == parse_status::error ? r.error : http_error::bad_request;
-        return {false, status_of(err), reason_of(err)};
+        return {false, status_of(err), problem_of(err), problem_content_type};
     }
     out.version_minor = version;
     // Upgrade and Connection are malformed in HTTP/2 and HTTP/3 (RFC 9113 §8.2.2, RFC 9114

@@ -121,7 +121,10 @@ struct native_answer {
 struct report_result {
     bool to_app = false; ///< the app owes the answer (the caller counts the stream)
     uint16_t error = 0;  ///< non-zero: answer this status with `why` (the head is refused)
+    /// The answer's body (a head the parser refused: the problem HTTP/1.1 gives for it) and
+    /// its Content-Type line (none: text/plain).
     std::string_view why;
+    std::string_view content_type;
 };
 
 /// The state both protocols keep for a stream: its request as it arrives, then its

@@ -1,5 +1,6 @@
 // Micro-benchmarks for http/parser.cpp and http/chunked.cpp: a wrk-style request, a
-// browser-style request with a dozen headers, and a 4 KB chunked body in 256-byte chunks.
+// browser-style request with a dozen headers, an API client's with a bearer token, and a 4 KB
+// chunked body in 256-byte chunks.
 #include "http/chunked.hpp"
 #include "http/parser.hpp"
 
@@ -28,6 +29,14 @@ const std::string browser_request =
     "Sec-Fetch-Dest: document\r\n"
     "Cache-Control: max-age=0\r\n"
     "\r\n";
+
+/// An API client's request: a bearer token (the credential fields are counted).
+const std::string api_request = "GET /items/42 HTTP/1.1\r\n"
+                                "Host: api.example.com\r\n"
+                                "User-Agent: python-httpx/0.27.0\r\n"
+                                "Accept: application/json\r\n"
+                                "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2ln\r\n"
+                                "\r\n";
 
 std::string make_chunked_body(size_t total, size_t chunk) {
     std::string out;
@@ -63,6 +72,9 @@ void bm_parse_wrk(benchmark::State& state) {
 void bm_parse_browser(benchmark::State& state) {
     parse_bench(state, browser_request);
 }
+void bm_parse_api(benchmark::State& state) {
+    parse_bench(state, api_request);
+}
 
 void bm_has_head_end(benchmark::State& state) {
     for (auto _ : state) {
@@ -93,6 +105,7 @@ void bm_chunked_4k_in_256(benchmark::State& state) {
 
 BENCHMARK(bm_parse_wrk);
 BENCHMARK(bm_parse_browser);
+BENCHMARK(bm_parse_api);
 BENCHMARK(bm_has_head_end);
 BENCHMARK(bm_chunked_4k_in_256);
 

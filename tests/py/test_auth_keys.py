@@ -297,8 +297,6 @@ def test_one_authorization_field_is_read_by_every_reader(request: pytest.Fixture
         assert status == 200, body
 
 
-@pytest.mark.xfail(strict=True, reason="issue 63 item 7, for the request parsers (http/parser.cpp note_field, "
-                                       "h2 and h3 take_field): today the first Authorization field wins")
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("reader", list(_credentials()))
 def test_two_authorization_fields_are_a_400_for_every_reader(request: pytest.FixtureRequest, reader: str,
