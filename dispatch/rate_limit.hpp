@@ -43,6 +43,10 @@ struct rate_policy {
     std::string header;       ///< when key is header: its name
     bool send_headers = true; ///< allowed answers carry the RateLimit-* fields too
     size_t slots = 65536;     ///< keys the table holds (rounded up to a bucket)
+    /// The bits of an IPv6 client's address its key is made of (16..128; 64: one host is
+    /// usually given a /64). An IPv4 client, or one written IPv4-mapped, keys on its IPv4
+    /// address.
+    uint8_t ipv6_prefix = 64;
 };
 
 inline constexpr uint32_t max_rate_limit = 65535;                        ///< counts are 16 bits

@@ -425,6 +425,56 @@ def test_bad_ipv6_prefixes_are_refused(prefix: Any) -> None:
         RateLimit("5/minute", ipv6_prefix=prefix)
 
 
+# ---- IPv6 clients in the native limits: one key per prefix (ipv6_prefix) ----
+
+@pytest.fixture(scope="module")
+def native_v6() -> Iterator[ServerProcess]:
+    """Native limits of 3 a minute keyed on /64, /48, /128 and /60, on every address ("::"),
+    behind a trusted proxy (127.0.0.1, which reaches it as ::ffff:127.0.0.1)."""
+    srv = ServerProcess("rate_limit_app:v6_app", "--host", "::", "--proxy-headers", "--forwarded-allow-ips",
+                        "127.0.0.1")
+    yield srv
+    assert srv.stop() == 0, srv.output()
+
+
+@pytest.mark.parametrize("bits, first, second, shared", [
+    (64, "2001:db8:1:1::1", "2001:db8:1:1:ffff:ffff:ffff:fffe", True),  # one /64: one budget
+    (64, "2001:db8:1:2::1", "2001:db8:1:3::1", False),                  # two /64s
+    (64, "198.51.100.7", "198.51.100.8", False),                        # IPv4: each address
+    (64, "::ffff:198.51.100.9", "198.51.100.9", True),                  # IPv4-mapped: the IPv4 address
+    (64, "::ffff:198.51.100.10", "::ffff:198.51.100.11", False),        # ... not one /64 for all IPv4
+    (48, "2001:db8:2:1::1", "2001:db8:2:ffff::1", True),                # one /48
+    (48, "2001:db8:3::1", "2001:db8:4::1", False),
+    (128, "2001:db8:5::1", "2001:db8:5::2", False),                     # each address
+    (128, "2001:db8:5::3", "2001:db8:5:0:0:0:0:3", True),               # the same address, written apart
+    (60, "2001:db8:6:10::1", "2001:db8:6:1f::1", True),                 # 60 bits: 12 of the fourth group
+    (60, "2001:db8:6:20::1", "2001:db8:6:30::1", False),
+])
+def test_native_limits_key_ipv6_clients_on_their_prefix(native_v6: ServerProcess, bits: int, first: str,
+                                                         second: str, shared: bool) -> None:
+    for _ in range(3):
+        assert hit(native_v6, f"/v6/{bits}", first).status == 200
+    r = hit(native_v6, f"/v6/{bits}", second)
+    assert r.status == (429 if shared else 200), r
+    if shared:
+        assert_refused(r, 3, 60)
+
+
+def test_native_limits_on_ipv6_loopback_and_dual_stack_ipv4(native_v6: ServerProcess) -> None:
+    def from_loopback6(path: str) -> Response:
+        with socket.create_connection(("::1", native_v6.port), timeout=10) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".encode())
+            return Reader(s).read()
+
+    assert [from_loopback6("/v6/64").status for _ in range(4)] == [200, 200, 200, 429]
+    assert hit(native_v6, "/v6/64", "2001:db8:9::1").status == 200  # a forwarded client: another key
+    assert hit(native_v6, "/v6/64", "::1").status == 429  # ::1 forwarded is ::1 connected
+    # IPv4 clients of the dual-stack listener (::ffff:127.0.0.x) are each their own key,
+    # not one ::ffff:0:0/64 (no forwarding header: the trusted proxy's own address).
+    assert [hit(native_v6, "/v6/48", source="127.0.0.2").status for _ in range(4)] == [200, 200, 200, 429]
+    assert hit(native_v6, "/v6/48", source="127.0.0.3").status == 200
+
+
 # ---- per verified principal (PrincipalLimit) ----
 
 def principal_app(redis: str | None) -> App:

@@ -117,3 +117,11 @@ def global_sync(req: Any) -> dict[str, Any]:
 @redis_app.get("/global-async", rate_limit=RateLimit("3/minute", algorithm="token_bucket", redis=_redis))
 async def global_async(req: Any) -> dict[str, Any]:
     return who(req)
+
+
+# Native limits keyed on an IPv6 client's prefix (ipv6_prefix): 3 a minute on each route.
+v6_app = App()
+for _bits in (64, 48, 128, 60):
+    def _v6(req: Any) -> dict[str, Any]:
+        return who(req)
+    v6_app.get(f"/v6/{_bits}", rate_limit=RateLimit("3/minute", ipv6_prefix=_bits))(_v6)

@@ -164,6 +164,74 @@ TEST(RateLimit, KeyIsTheClientAsTrustedForwardingGivesItOrAHeader) {
     EXPECT_EQ(c, address); // without the header: the client's address
 }
 
+// An IPv6 client is keyed on its first ipv6_prefix bits (one host usually holds a whole
+// /64); an IPv4 client on its address, and so is one an IPv6 socket sees as ::ffff:a.b.c.d
+// (a dual-stack listener's), or every IPv4 client would share the key of ::ffff:0:0/64.
+TEST(RateLimit, KeyOfAnIPv6ClientIsItsPrefix) {
+    struct row {
+        unsigned bits;
+        const char* first;
+        const char* second;
+        bool same;
+    };
+    const row rows[] = {
+        {64, "2001:db8:1:1::1", "2001:db8:1:1:ffff:ffff:ffff:fffe", true},
+        {64, "2001:db8:1:1::1", "2001:db8:1:2::1", false},
+        {64, "::1", "::2", true},
+        {48, "2001:db8:1:1::1", "2001:db8:1:ffff::1", true},
+        {48, "2001:db8:1::1", "2001:db8:2::1", false},
+        {128, "2001:db8::1", "2001:db8::2", false},
+        {128, "2001:db8::1", "2001:db8:0:0:0:0:0:1", true},
+        {60, "2001:db8:0:10::1", "2001:db8:0:1f:ffff::1", true}, // 60 bits: the 4th group's first 12
+        {60, "2001:db8:0:10::1", "2001:db8:0:20::1", false},
+        {60, "2001:db8:0:1f::1", "2001:db8:0:2f::1", false},
+        {17, "2001:8000::1", "2001:ffff::1", true}, // 17 bits: the 3rd byte's first bit
+        {17, "2001:7fff::1", "2001:8000::1", false},
+        {64, "198.51.100.7", "198.51.100.8", false},
+        {64, "::ffff:198.51.100.9", "198.51.100.9", true},
+        {64, "::ffff:198.51.100.9", "::ffff:198.51.100.10", false},
+        {16, "::ffff:198.51.100.9", "::ffff:198.51.100.10", false},
+        {64, "::ffff:198.51.100.9", "::fffe:198.51.100.9", false}, // not mapped: an IPv6 /64 of its own
+    };
+    trusted_proxies none;
+    for (const row& r : rows) {
+        SCOPED_TRACE(std::to_string(r.bits) + " " + r.first + " " + r.second);
+        rate_policy p;
+        p.ipv6_prefix = static_cast<uint8_t>(r.bits);
+        rate_limiter l(p);
+        http::peer_address a;
+        http::peer_address b;
+        ASSERT_TRUE(parse_address(r.first, a));
+        ASSERT_TRUE(parse_address(r.second, b));
+        std::string ka, kb;
+        l.key_of(head_with({}), a, none, ka);
+        l.key_of(head_with({}), b, none, kb);
+        EXPECT_EQ(ka == kb, r.same);
+    }
+    // The key's bytes: the family, then the address's prefix, the last byte masked.
+    rate_policy p;
+    p.ipv6_prefix = 60;
+    rate_limiter l(p);
+    http::peer_address a;
+    ASSERT_TRUE(parse_address("2001:db8:aaaa:bbbf:1:2:3:4", a));
+    std::string k;
+    l.key_of(head_with({}), a, none, k);
+    EXPECT_EQ(k, std::string("a\x0a\x20\x01\x0d\xb8\xaa\xaa\xbb\xb0", 10));
+    ASSERT_TRUE(parse_address("::ffff:198.51.100.9", a));
+    l.key_of(head_with({}), a, none, k);
+    EXPECT_EQ(k, std::string("a\x02\xc6\x33\x64\x09", 6));
+    // Through trusted forwarding the same: the forwarded client's prefix.
+    http::peer_address proxy;
+    ASSERT_TRUE(parse_address("::ffff:10.0.0.1", proxy));
+    trusted_proxies trusted;
+    ASSERT_EQ(trusted.parse("10.0.0.1"), "");
+    std::string f1, f2;
+    l.key_of(head_with({{"X-Forwarded-For", "2001:db8:aaaa:bbbf::9"}}), proxy, trusted, f1);
+    l.key_of(head_with({{"Forwarded", "for=\"[2001:db8:aaaa:bbb0::1]\""}}), proxy, trusted, f2);
+    EXPECT_EQ(f1, std::string("a\x0a\x20\x01\x0d\xb8\xaa\xaa\xbb\xb0", 10));
+    EXPECT_EQ(f2, f1);
+}
+
 TEST(RateLimit, OneTableAcrossAFork) {
     int fd = memfd_create("rate-limit-test", MFD_CLOEXEC);
     ASSERT_GE(fd, 0);
