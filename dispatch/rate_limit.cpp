@@ -189,6 +189,9 @@ std::shared_ptr<rate_memory> rate_memory::map(int fd, size_t bytes, std::string&
 // ---- one policy ----
 
 rate_limiter::rate_limiter(rate_policy p) : _policy(std::move(p)) {
+    if (_policy.ipv6_prefix > 128) {
+        _policy.ipv6_prefix = 128; // (key_of must not read past the address)
+    }
     _buckets = ceil_div(_policy.slots == 0 ? 1 : _policy.slots, rate_bucket);
     _policy.slots = _buckets * rate_bucket;
     _policy_field = "RateLimit-Policy: ";
@@ -359,8 +362,28 @@ void rate_limiter::key_of(const http::request_head& head, const http::peer_addre
         }
     }
     out.push_back('a');
-    out.push_back(static_cast<char>(client->family));
-    out.append(reinterpret_cast<const char*>(client->addr), client->family == AF_INET ? 4 : sizeof client->addr);
+    const char* addr = reinterpret_cast<const char*>(client->addr);
+    if (client->family != AF_INET6) {
+        out.push_back(static_cast<char>(client->family));
+        out.append(addr, client->family == AF_INET ? 4 : sizeof client->addr);
+        return;
+    }
+    static constexpr char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\xff', '\xff'};
+    if (std::memcmp(addr, v4_mapped, sizeof v4_mapped) == 0) {
+        // ::ffff:a.b.c.d is the IPv4 client a.b.c.d (a dual-stack listener's, or forwarded
+        // so): its own key, as if it came over IPv4, not every IPv4 client's /64.
+        out.push_back(static_cast<char>(AF_INET));
+        out.append(addr + 12, 4);
+        return;
+    }
+    // One host is usually given a whole /64: its addresses are one client, its prefix the key.
+    const unsigned bytes = _policy.ipv6_prefix / 8u;
+    const unsigned bits = _policy.ipv6_prefix % 8u;
+    out.push_back(static_cast<char>(AF_INET6));
+    out.append(addr, bytes);
+    if (bits != 0) {
+        out.push_back(static_cast<char>(client->addr[bytes] & (0xff00u >> bits)));
+    }
 }
 
 void rate_limiter::append_fields(const rate_decision& d, std::string& out) const {

@@ -108,7 +108,8 @@ class rate_limiter {
 
     /// The request's key text (into `out`): the header's value when the policy keys on
     /// one and the request has it, else the client address: the forwarded one when the
-    /// peer is a trusted proxy (`proxies`), else the connection's (its PROXY header's).
+    /// peer is a trusted proxy (`proxies`), else the connection's (its PROXY header's);
+    /// an IPv6 address cut to the policy's ipv6_prefix, an IPv4-mapped one as IPv4.
     void key_of(const http::request_head& head, const http::peer_address& peer, const trusted_proxies& proxies,
                 std::string& out) const;
 

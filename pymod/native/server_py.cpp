@@ -191,10 +191,11 @@ class native_server {
     }
 
     /// app.rate_limit / a route's rate_limit= (dispatch/rate_limit.hpp): a limit of `limit`
-    /// requests per `window_ms`; returns its id for set_rate_limit. Its table is mapped at
-    /// start, from the supervisor's memfd (`rate_limit_fd`) when there is one.
+    /// requests per `window_ms`, an IPv6 client keyed on its first `ipv6_prefix` bits;
+    /// returns its id for set_rate_limit. Its table is mapped at start, from the
+    /// supervisor's memfd (`rate_limit_fd`) when there is one.
     uint32_t add_rate_limit(uint32_t limit, uint64_t window_ms, const std::string& algorithm, const std::string& key,
-                            const std::string& header, bool send_headers, uint64_t table_size) {
+                            const std::string& header, bool send_headers, uint64_t table_size, uint32_t ipv6_prefix) {
         check_not_started();
         dispatch::rate_policy p;
         if (limit == 0 || limit > dispatch::max_rate_limit) {
@@ -222,6 +223,10 @@ class native_server {
         if (table_size < dispatch::rate_bucket || table_size > (uint64_t{1} << 28)) {
             value_error("a rate limit's table_size is 8 to 2**28 keys");
         }
+        if (ipv6_prefix < 16 || ipv6_prefix > 128) {
+            value_error("a rate limit's ipv6_prefix is 16 to 128 bits, not " + std::to_string(ipv6_prefix));
+        }
+        p.ipv6_prefix = static_cast<uint8_t>(ipv6_prefix);
         p.limit = limit;
         p.window_ms = window_ms;
         p.send_headers = send_headers;
@@ -630,13 +635,13 @@ RINGBOLT_FASTCALL(server_set_fallback) {
 }
 
 RINGBOLT_FASTCALL(server_add_rate_limit) {
-    static const char* const names[] = {"limit",  "window_ms",    "algorithm", "key",
-                                        "header", "send_headers", "table_size"};
+    static const char* const names[] = {"limit",  "window_ms",    "algorithm",  "key",
+                                        "header", "send_headers", "table_size", "ipv6_prefix"};
     return server_call("add_rate_limit", names, 7, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
         return id_of(s.add_rate_limit(arg_as<uint32_t>(a[0], names[0]), arg_as<uint64_t>(a[1], names[1]),
                                       arg_as<std::string>(a[2], names[2]), arg_as<std::string>(a[3], names[3]),
                                       arg_as<std::string>(a[4], names[4]), arg_as<bool>(a[5], names[5]),
-                                      arg_as<uint64_t>(a[6], names[6])));
+                                      arg_as<uint64_t>(a[6], names[6]), opt_arg(a[7], names[7], uint32_t{64})));
     });
 }
 
@@ -799,7 +804,8 @@ PyMethodDef server_methods[] = {
            "add_const_route(pattern, methods, result): a route answered natively with `result`, made once."),
     method("add_metrics_route", fastcall<&server_add_metrics_route>(), fastcall_kw, "add_metrics_route(pattern)."),
     method("add_rate_limit", fastcall<&server_add_rate_limit>(), fastcall_kw,
-           "add_rate_limit(limit, window_ms, algorithm, key, header, send_headers, table_size): its id."),
+           "add_rate_limit(limit, window_ms, algorithm, key, header, send_headers, table_size, "
+           "ipv6_prefix=64): its id."),
     method("set_rate_limit", fastcall<&server_set_rate_limit>(), fastcall_kw,
            "set_rate_limit(route, limit): the route counts against the rate limit."),
     method("add_health_route", fastcall<&server_add_health_route>(), fastcall_kw,

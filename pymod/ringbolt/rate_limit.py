@@ -75,8 +75,8 @@ class RateLimit:
     docs/rate-limits.md).
     ``ipv6_prefix``: the bits of an IPv6 client's address that make its key (64: one
     budget per /64, what one host is usually given; 128: each address); an IPv4 client
-    is keyed on its whole address. Applied where the key is made in Python (``redis=``,
-    ``PrincipalLimit``); the native limits key on the whole address (docs/rate-limits.md).
+    is keyed on its whole address, and so is one written IPv4-mapped (``::ffff:a.b.c.d``).
+    Native limits and those counted in Python (``redis=``, ``PrincipalLimit``) alike.
     """
 
     __slots__ = ("text", "requests", "window", "key", "header", "algorithm", "headers", "table_size", "redis",
@@ -126,7 +126,7 @@ class RateLimit:
         """The native policy of this limit: its id on ``server`` (``_native.Server``)."""
         return int(server.add_rate_limit(self.requests, max(1, round(self.window * 1000)), self.algorithm,
                                          "header" if self.header else "client", self.header, self.headers,
-                                         self.table_size))
+                                         self.table_size, self.ipv6_prefix))
 
 
 def client_key(client: Any, ipv6_prefix: int) -> str:

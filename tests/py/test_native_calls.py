@@ -60,6 +60,10 @@ def test_a_rate_limit_out_of_range_is_refused_by_name() -> None:
         server.add_rate_limit(-1, 60_000, "sliding_window", "client", "", True, 1024)
     with pytest.raises(ValueError, match="a rate limit's algorithm is"):
         server.add_rate_limit(5, 60_000, "leaky", "client", "", True, 1024)
+    assert server.add_rate_limit(5, 60_000, "sliding_window", "client", "", True, 1024, ipv6_prefix=48) == 1
+    for prefix in (15, 129):
+        with pytest.raises(ValueError, match=f"a rate limit's ipv6_prefix is 16 to 128 bits, not {prefix}"):
+            server.add_rate_limit(5, 60_000, "sliding_window", "client", "", True, 1024, ipv6_prefix=prefix)
 
 
 def test_forms_parse_and_refuse_by_name() -> None:
