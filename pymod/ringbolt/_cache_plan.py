@@ -15,6 +15,7 @@ import types
 import typing
 from typing import Any, Union
 
+from ._param_models import names_read
 from ._plan import REQUEST, DependencySpec, ParamSpec, RoutePlan
 from .auth import Principal
 from .security import HTTPAuthorizationCredentials, HTTPBasicCredentials
@@ -82,13 +83,17 @@ class _Walk:
                              f"and this route reads the request body ({p.source} parameter {p.name!r}): answers "
                              "made from different bodies would share a key. Drop cache= (a GET's answer should not "
                              "depend on a body)")
-        if p.source == "header":
-            self.headers[p.key] = None
-        elif p.source == "cookie":
-            self.cookies[p.key] = None
-        elif p.source == "query":
-            self.query[p.key] = None
-        # a path parameter: the path is in every key
+        names: tuple[str, ...] = (p.key,)
+        if p.models:  # a parameter model: every field's names
+            read = names_read(p.models, p.marker)
+            if read is None:
+                raise ValueError(f"route {self.path}: cache= cannot key on the {p.source} model {p.name!r}: it "
+                                 f"allows extra fields (extra='allow'), so its value holds every {p.source} value "
+                                 "of the request and no key lists them. Drop cache= or the model's extra='allow'")
+            names = read
+        kept = {"header": self.headers, "cookie": self.cookies, "query": self.query}.get(p.source)
+        if kept is not None:  # (a path parameter: the path is in every key)
+            kept.update(dict.fromkeys(names))
 
     def dependency(self, d: DependencySpec) -> None:
         if d.scope == "app":

@@ -35,7 +35,7 @@ import typing
 import uuid
 from typing import Annotated, Any, Callable, Iterator
 
-from . import _convert, _models, _problem
+from . import _convert, _models, _param_models, _problem
 from ._depends import kind_of
 from ._native import Request
 from .background import BackgroundTasks
@@ -84,6 +84,14 @@ class ParamSpec:
     #: the ``Annotated`` metadata pydantic applies (``Field(ge=1)``, ``Gt(0)``, ``AfterValidator``...,
     #: the marker left out): when there is any (or inside the type), pydantic validates the value
     meta: tuple[Any, ...] = ()
+    #: a parameter model (``Annotated[Filters, Query()]``): the pydantic model(s) it stands
+    #: for, whose fields are read from the whole source; ``convert`` then takes the source
+    #: (the query, the headers, the cookies or the form) and ``loc`` is the source's alone
+    models: tuple[Any, ...] = ()
+    #: how the runner takes a form field: "first" (ringbolt's: the first of a repeated
+    #: name, an empty value as sent) or "last" (FastAPI's: the last, and an empty value
+    #: or an empty file part as none sent)
+    form_read: str = "first"
 
     @property
     def fresh_default(self) -> bool:
@@ -222,6 +230,9 @@ class RoutePlan:
     path_names: dict[str, str]  #: the route's path parameters and their converters ("str", "int"...)
     is_async: bool  #: the runner is an ``async def`` (the handler or a dependency is)
     options: dict[str, Any]
+    #: whose rules read the signature: "ringbolt", or "fastapi" (ringbolt.fastapi's routes:
+    #: an unmarked list or dict is the body, forms and bodies are read as FastAPI reads them)
+    rules: str = "ringbolt"
 
     def params(self) -> list[ParamSpec]:
         """Every request value the route reads, its dependencies' included, once each."""
@@ -348,8 +359,9 @@ class Planner:
     """Plans the calls of one route (its handler and the dependencies under it); the
     body parameters of all of them are gathered in ``body_params``."""
 
-    def __init__(self, path_names: dict[str, str]) -> None:
+    def __init__(self, path_names: dict[str, str], rules: str = "ringbolt") -> None:
         self.path_names = path_names
+        self.fastapi = rules == "fastapi"
         self.body_params: list[ParamSpec] = []
         self.embed_forced = False
 
@@ -401,10 +413,10 @@ class Planner:
                 return SecurityScopes(scopes)
             if p.name in self.path_names:
                 marker = Path()
-            elif _models.is_model(base):
-                marker = Body()
             elif _is_upload(base):
                 marker = File()
+            elif _models.is_model(base) or (self.fastapi and _param_models.is_complex(base)):
+                marker = Body()  # FastAPI's: anything but a scalar (a list, a dict) is the body
             else:
                 marker = Query()
         if default is p.empty:
@@ -436,12 +448,25 @@ class Planner:
             if getattr(marker, "embed", None):
                 self.embed_forced = True
             return spec
+        models = _param_models.models_of(annotation, marker) if source != "path" else []
+        if models:
+            spec.models = tuple(models)
+            spec.loc = ("body",) if source == "form" else (source,)
+            try:
+                spec.convert = _param_models.reader(annotation, models, marker, default, required)
+            except Exception as exc:  # noqa: BLE001 - pydantic refusing the type or an option, named
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise PlanError(f"{where}: pydantic cannot validate the {source} model {annotation!r}: "
+                                f"{first}") from None
+            return spec
         inner, _optional = _convert.unwrap_optional(annotation)
         seq = _convert.sequence_item(inner)
+        if self.fastapi and source in ("form", "file"):
+            spec.form_read = "last"
         if source == "file":
             spec.is_list = seq is not None
             item = seq[0] if seq is not None else inner
-            spec.convert = _file_converter(item, spec.is_list, where)
+            spec.convert = _file_converter(item, spec.is_list, where, self.fastapi)
             return spec
         if seq is not None and source in ("path", "cookie"):
             raise PlanError(f"{where}: a {source} parameter cannot be a list")
@@ -481,7 +506,10 @@ def _is_upload(tp: Any) -> bool:
     return isinstance(item, type) and issubclass(item, UploadFile)
 
 
-def _file_converter(item: Any, many: bool, where: str) -> Callable[[Any], Any]:
+def _file_converter(item: Any, many: bool, where: str, text_as_bytes: bool = False) -> Callable[[Any], Any]:
+    """A file part's value: the UploadFile, or its bytes (read from where the file is, and
+    the file put back there: another parameter may read it too). ``text_as_bytes``
+    (FastAPI's): a ``bytes`` parameter sent as a plain field takes that text's bytes."""
     upload = isinstance(item, type) and issubclass(item, UploadFile)
     if not upload and item not in (bytes, Any, inspect.Parameter.empty):
         raise PlanError(f"{where}: a File parameter is an UploadFile or bytes (or a list of them)")
@@ -491,12 +519,19 @@ def _file_converter(item: Any, many: bool, where: str) -> Callable[[Any], Any]:
     own_class = item if upload and item is not UploadFile else None
 
     def one(v: Any) -> Any:
-        if type(v) is not UploadFile:
-            raise _convert.Bad("value_error", "Value error, Expected UploadFile, received: <class 'str'>")
-        if own_class is not None:
+        if not isinstance(v, UploadFile):
+            if as_bytes and text_as_bytes and type(v) is str:
+                return v.encode()
+            raise _convert.Bad("value_error", f"Value error, Expected UploadFile, received: {type(v)}",
+                               {"error": _problem.Raised(ValueError(f"Expected UploadFile, received: {type(v)}"))})
+        if as_bytes:
+            at = v.file.tell()
+            data = v.file.read()
+            v.file.seek(at)
+            return data
+        if own_class is not None and type(v) is not own_class:
             v.__class__ = own_class
-            return v
-        return v.read() if as_bytes else v
+        return v
 
     if not many:
         return one
@@ -645,7 +680,8 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
     if status_code is not None and (not isinstance(status_code, int) or not 100 <= status_code <= 999):
         raise ValueError(f"invalid status_code {status_code!r}")
     names = path_names(path)
-    planner = Planner(names)
+    rules = "ringbolt" if plain_handlers else "fastapi"
+    planner = Planner(names, rules)
     call = planner.call(fn)
     route_deps = []
     for d in dependencies or ():
@@ -654,7 +690,7 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
         route_deps.append(planner.dependency(d, None, (), f"dependencies= of {_name(fn)}"))
     body = _body(planner)
     response = _response(fn, call.kind, response_model, status_code, response_class, response_options)
-    plan = RoutePlan(call, route_deps, body, response, names, False, options)
+    plan = RoutePlan(call, route_deps, body, response, names, False, options, rules)
     plan.is_async = call.kind in ("async", "asyncgen") or any(
         d.spec.kind in ("async", "asyncgen") for d in plan.all_dependencies() if d.scope != "app")
     for spec in plan._calls():

@@ -124,9 +124,39 @@ def invalid_response(errors: ErrorList) -> Response:
     return resp
 
 
+class Raised(str):
+    """A validator's exception in an error's ``ctx.error``: its text (what ringbolt's
+    answer writes and a handler reads), the exception kept as ``exc`` for FastAPI's
+    answer, which writes it as ``jsonable_encoder`` does (``{}`` for an exception with no
+    attributes of its own)."""
+
+    exc: BaseException
+
+    def __new__(cls, exc: BaseException) -> "Raised":
+        text = super().__new__(cls, str(exc))
+        text.exc = exc
+        return text
+
+
+def _fastapi_errors(errors: ErrorList) -> ErrorList:
+    """``errors`` as FastAPI's handler writes them: a kept exception by ``jsonable_encoder``'s
+    rules, any other value JSON cannot hold too (new dicts where they change: a decoder's
+    errors may be kept for its next refusal)."""
+    from ._jsonable import jsonable_encoder
+    out = []
+    for e in errors:
+        ctx = e.get("ctx")
+        if ctx and any(type(v) is Raised for v in ctx.values()):
+            e = dict(e)
+            e["ctx"] = {k: jsonable_encoder(v.exc) if type(v) is Raised else v for k, v in ctx.items()}
+        out.append(e)
+    return out
+
+
 def detail_invalid_response(errors: ErrorList) -> Response:
     """The 422 answer for ``errors`` in FastAPI's conventions: ``{"detail": [...]}`` as
-    application/json."""
+    application/json, each value as FastAPI's ``jsonable_encoder`` writes it."""
+    errors = _fastapi_errors(errors)
     try:
         data = json_dumps(errors)
     except (TypeError, ValueError):  # as invalid_response: never a 500
@@ -240,7 +270,7 @@ def from_pydantic(out: list[Any], prefix: Loc) -> ErrorList:
         if ctx is not None and "error" in ctx:
             raised = ctx["error"]  # the one member that is not plain data: a validator's exception
             if raised is not None and type(raised) not in _PLAIN:
-                ctx["error"] = str(raised)  # its text, as FastAPI writes it
+                ctx["error"] = Raised(raised)  # its text, the exception kept for FastAPI's writer
     return out
 
 

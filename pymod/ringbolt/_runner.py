@@ -74,6 +74,27 @@ def _last(pairs: list[tuple[str, str]], name: str) -> str | None:
     return found
 
 
+def _empty_file(v: Any) -> bool:
+    return type(v) is not str and v.filename == "" and v.size == 0
+
+
+def _form_last(form: Any, name: str) -> Any:
+    """A form field as FastAPI reads it: the last value of the name; an empty one (or a
+    file part left empty) is none."""
+    found = None
+    for k, v in form._items:
+        if k == name:
+            found = v
+    if found is None or found == "" or (type(found) is not str and _empty_file(found)):
+        return None
+    return found
+
+
+def _form_all(form: Any, name: str) -> list[Any]:
+    """Every value of a form field, as FastAPI reads a list: file parts left empty left out."""
+    return [v for k, v in form._items if k == name and (type(v) is str or not _empty_file(v))]
+
+
 def _out(result: Any) -> Any:
     data = any_writer(result)
     if data is None:
@@ -170,7 +191,8 @@ class _Compiler:
             "BodyInvalid": BodyInvalid, "copy_default": copy_default, "exit_later": _depends.exit_later,
             "close_now": _depends.close_now, "close_now_async": _depends.close_now_async,
             "invalid": _problem.invalid_response, "RVE": _problem.RequestValidationError,
-            "read_body": request_read, "form_of": _form, "last": _last, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
+            "read_body": request_read, "form_of": _form, "last": _last, "form_last": _form_last,
+            "form_all": _form_all, "BOOL_WORDS": BOOL_WORDS, "BOOL_BAD": BOOL_BAD,
             "FINITE": FINITE, "is_json": is_json_type, "APP": app,
         }
         # FastAPI's conventions (App(conventions="fastapi")): its 422 body and its writer,
@@ -193,7 +215,7 @@ class _Compiler:
         self.has_stack = False  # a generator dependency finished after the response
         self.has_fstack = False  # one finished when the handler returns (scope="function")
         self.n = 0
-        self.planner = Planner(plan.path_names)  # for overrides: their own parameters
+        self.planner = Planner(plan.path_names, plan.rules)  # for overrides: their own parameters
 
     def const(self, prefix: str, value: Any) -> str:
         self.n += 1
@@ -208,6 +230,8 @@ class _Compiler:
     # ---- phase 1 ----
     def param(self, spec: ParamSpec) -> str:
         var = _SOURCE_VAR[spec.source]
+        if spec.models:
+            return self.model_param(spec, var)
         if var not in ("h", "c") or spec.is_list:  # one header's or cookie's value: from the request's bytes
             self.sources.add(var)
         out = self.local("a")
@@ -223,6 +247,8 @@ class _Compiler:
             get = f"req.header({key!r})"
         elif var == "c" and not spec.is_list:
             get = f"req.cookie({key!r})"
+        elif var == "f" and spec.form_read == "last":
+            get = f"{'form_all' if spec.is_list else 'form_last'}(f, {key!r})"
         elif spec.is_list:
             get = f"{var}.getlist({key!r})"
         else:
@@ -246,6 +272,18 @@ class _Compiler:
             x.append("else:")
             x.append(f"    try: {out} = {conv}(v)")
             x.append(f"    except Bad as e: err = bad(err, {loc}, e, v)")
+        return out
+
+    def model_param(self, spec: ParamSpec, var: str) -> str:
+        """A parameter model: its reader takes the whole source (it gives the default, or
+        raises, when the model may be absent and nothing of it was sent)."""
+        self.sources.add(var)
+        out = self.local("a")
+        loc = self.const("L", spec.loc)
+        read = self.const("C", spec.convert)
+        x = self.sections[spec.loc[0]]
+        x.append(f"try: {out} = {read}({var})")
+        x.append(f"except Bad as e: {out} = None; err = bad(err, {loc}, e, None)")
         return out
 
     def inline(self, spec: ParamSpec, out: str, loc: str) -> None:

@@ -10,10 +10,10 @@ import time
 from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ringbolt import forms
-from ringbolt.fastapi import Body, Cookie, FastAPI, File, Form, Header, Query, UploadFile
+from ringbolt.fastapi import Cookie, FastAPI, File, Form, Header, Query, UploadFile
 from ringbolt.fastapi.testclient import TestClient
 
 app = FastAPI()
@@ -23,6 +23,102 @@ app = FastAPI()
 async def upload(file: UploadFile) -> Any:
     head = await file.read(4)
     return {"filename": file.filename, "head": head.decode(), "size": file.size}
+
+
+
+# ---- forms and files ----
+@app.post("/form")
+def plain_form(a: Annotated[str, Form()], b: Annotated[int, Form()] = 3, c: Annotated[list[str], Form()] = [], d: Annotated[str | None, Form()] = None): return {"a": a, "b": b, "c": c, "d": d}
+@app.post("/files")
+async def files(x: Annotated[bytes, File()], y: UploadFile, z: Annotated[list[UploadFile], File()], o: UploadFile | None = None, ob: Annotated[bytes | None, File()] = None):
+    return {"x": x.decode(), "y": y.filename, "z": [f.filename for f in z], "o": o and o.filename, "ob": ob and ob.decode()}
+@app.post("/shared")
+async def shared(file: UploadFile, raw: Annotated[bytes, File(alias="file")]):
+    return {"raw": raw.decode(), "read": (await file.read()).decode()}
+
+
+# ---- parameter models ----
+class Filter(BaseModel):
+    limit: int = Field(100, gt=0, le=100)
+    order_by: Literal["created_at", "updated_at"] = "created_at"
+    tags: list[str] = []
+class Forbid(Filter):
+    model_config = {"extra": "forbid"}
+class Allow(Filter):
+    model_config = {"extra": "allow"}
+class Aliased(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    item_q: str = Field("d", alias="item-q")
+    other: str | None = Field(None, validation_alias=AliasChoices("o", "oth"))
+class Range(BaseModel):
+    start: int
+    end: int
+@app.get("/q")
+def q(f: Annotated[Filter, Query()]): return f
+@app.get("/qf")
+def qf(f: Annotated[Forbid, Query()]): return f
+@app.get("/qa")
+def qa(f: Annotated[Allow, Query()]): return f
+@app.get("/qal")
+def qal(f: Annotated[Aliased, Query()]): return f
+@app.get("/qopt")
+def qopt(r: Annotated[Range | None, Query()] = None, limit: int = 1): return {"limit": limit, "r": r}
+@app.get("/qreq")
+def qreq(r: Annotated[Range | None, Query()]): return {"r": r}
+class H(BaseModel):
+    save_data: bool
+    x_tag: list[str] = []
+    al: str | None = Field(None, alias="X-Al")
+class HF(H):
+    model_config = {"extra": "forbid"}
+@app.get("/h")
+def h(hh: Annotated[H, Header()]): return hh
+@app.get("/hnc")
+def hnc(hh: Annotated[H, Header(convert_underscores=False)]): return hh
+@app.get("/hf")
+def hf(hh: Annotated[HF, Header()]): return hh
+class HO(BaseModel):
+    x_client_name: str
+    x_client_version: str
+@app.get("/ho")
+def ho(c: Annotated[HO | None, Header()] = None): return c
+class C(BaseModel):
+    session_id: str
+    tracker: str | None = None
+class CF(C):
+    model_config = {"extra": "forbid"}
+@app.get("/c")
+def c_(c: Annotated[C, Cookie()]): return c
+@app.get("/cf")
+def cf(c: Annotated[CF, Cookie()]): return c
+@app.get("/co")
+def co(c: Annotated[C | None, Cookie()] = None): return c
+class FD(BaseModel):
+    username: str
+    tags: list[str] = []
+    n: int = 0
+class FDF(FD):
+    model_config = {"extra": "forbid"}
+@app.post("/f")
+def f(d: Annotated[FD, Form()]): return d
+@app.post("/ff")
+def ff(d: Annotated[FDF, Form()]): return d
+class P(BaseModel):
+    name: str
+class PA(BaseModel):
+    name: str
+    age: int
+@app.post("/fmix")
+async def fmix(p: Annotated[P, Form()], token: Annotated[str, Form()], avatar: UploadFile, pa: Annotated[PA | None, Form()] = None):
+    return {"p": p, "token": token, "avatar": avatar.filename, "pa": pa}
+class Person(BaseModel):
+    kind: Literal["person"]
+    name: str
+class Company(BaseModel):
+    kind: Literal["company"]
+    company_name: str
+@app.post("/fu")
+def fu(c: Annotated[Person | Company | None, Form(discriminator="kind")] = None): return c
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +143,146 @@ def test_upload_file_is_closed_after_the_response(client: Any, tmp_path: Any, mo
     while list(tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert list(tmp_path.iterdir()) == []
+
+
+def _part(name: str, data: bytes = b"data") -> tuple[str, bytes, str]:
+    return (name, data, "text/plain")
+
+
+# (target, request options, FastAPI 0.165's status and JSON answer): a form field's last
+# value, an empty one as none sent, a bytes file sent as text, empty file parts
+FORMS = [
+    ('/form', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'a'], 'msg': 'Field required', 'input': None}]}),
+    ('/form', {'data': {'a': ''}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'a'], 'msg': 'Field required', 'input': None}]}),
+    ('/form', {'data': {'a': ['x', 'y'], 'b': ['1', '2']}},
+     200, {'a': 'y', 'b': 2, 'c': [], 'd': None}),
+    ('/form', {'data': {'a': 'x', 'b': '', 'd': ''}},
+     200, {'a': 'x', 'b': 3, 'c': [], 'd': None}),
+    ('/form', {'data': {'a': 'x', 'b': 'z', 'c': ['1', '2']}},
+     422, {'detail': [{'type': 'int_parsing', 'loc': ['body', 'b'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'z'}]}),
+    ('/form', {'json': {'a': 'x'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'a'], 'msg': 'Field required', 'input': None}]}),
+    ('/form', {'content': b'a=x', 'headers': {'content-type': 'text/plain'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'a'], 'msg': 'Field required', 'input': None}]}),
+    ('/form', {'files': {'a': (None, 'x'), 'b': (None, '2')}},
+     200, {'a': 'x', 'b': 2, 'c': [], 'd': None}),
+    ('/files', {'files': [('x', _part('x.txt', b'xx')), ('y', _part('y.txt')), ('z', ('z1', b'data', 'text/plain')), ('z', ('z2', b'data', 'text/plain'))]},
+     200, {'x': 'xx', 'y': 'y.txt', 'z': ['z1', 'z2'], 'o': None, 'ob': None}),
+    ('/files', {'files': [('x', _part('x.txt', b'xx')), ('y', _part('y.txt')), ('z', ('z1', b'data', 'text/plain')), ('o', ('o', b'data', 'text/plain')), ('ob', ('ob', b'obdata', 'text/plain'))]},
+     200, {'x': 'xx', 'y': 'y.txt', 'z': ['z1'], 'o': 'o', 'ob': 'obdata'}),
+    ('/files', {'files': [('x', ('', b'', 'text/plain')), ('y', ('', b'', 'text/plain')), ('z', ('', b'', 'text/plain'))]},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'x'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'y'], 'msg': 'Field required', 'input': None}, {'type': 'value_error', 'loc': ['body', 'z', 0], 'msg': "Value error, Expected UploadFile, received: <class 'str'>", 'input': '', 'ctx': {'error': {}}}]}),
+    ('/files', {'data': {'x': 'text', 'y': 'text', 'z': 't'}},
+     422, {'detail': [{'type': 'value_error', 'loc': ['body', 'y'], 'msg': "Value error, Expected UploadFile, received: <class 'str'>", 'input': 'text', 'ctx': {'error': {}}}, {'type': 'value_error', 'loc': ['body', 'z', 0], 'msg': "Value error, Expected UploadFile, received: <class 'str'>", 'input': 't', 'ctx': {'error': {}}}]}),
+    ('/files', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'x'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'y'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'z'], 'msg': 'Field required', 'input': None}]}),
+    ('/shared', {'files': {'file': ('f.txt', b'content', 'text/plain')}},
+     200, {'raw': 'content', 'read': 'content'}),
+]
+
+
+@pytest.mark.parametrize(("target", "options", "status", "answer"), FORMS)
+def test_forms_and_files_answer_as_fastapi(client: Any, target: str, options: dict[str, Any], status: int,
+                                           answer: Any) -> None:
+    r = client.post(target, **options)
+    assert (r.status_code, r.json()) == (status, answer)
+
+
+# ---- parameter models ----
+
+# (method, target, request options, FastAPI 0.165's status and JSON answer, checked there)
+PARAM_MODELS = [
+    ('GET', '/q', {},
+     200, {'limit': 100, 'order_by': 'created_at', 'tags': []}),
+    ('GET', '/q?limit=5&order_by=updated_at&tags=a&tags=b&limit=7', {},
+     200, {'limit': 7, 'order_by': 'updated_at', 'tags': ['a', 'b']}),
+    ('GET', '/q?limit=0&order_by=no&tool=x', {},
+     422, {'detail': [{'type': 'greater_than', 'loc': ['query', 'limit'], 'msg': 'Input should be greater than 0', 'input': '0', 'ctx': {'gt': 0}}, {'type': 'literal_error', 'loc': ['query', 'order_by'], 'msg': "Input should be 'created_at' or 'updated_at'", 'input': 'no', 'ctx': {'expected': "'created_at' or 'updated_at'"}}]}),
+    ('GET', '/q?limit=x&tags=', {},
+     422, {'detail': [{'type': 'int_parsing', 'loc': ['query', 'limit'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'x'}]}),
+    ('GET', '/qf?limit=3&tool=plumbus&tool=b', {},
+     422, {'detail': [{'type': 'extra_forbidden', 'loc': ['query', 'tool'], 'msg': 'Extra inputs are not permitted', 'input': ['plumbus', 'b']}]}),
+    ('GET', '/qa?limit=3&tool=plumbus&tool=b', {},
+     200, {'limit': 3, 'order_by': 'created_at', 'tags': [], 'tool': ['plumbus', 'b']}),
+    ('GET', '/qal?item-q=1&oth=4', {},
+     200, {'item-q': '1', 'other': '4'}),
+    ('GET', '/qal?item_q=2&o=3&oth=5', {},
+     200, {'item-q': '2', 'other': '3'}),
+    ('GET', '/qopt?limit=3', {},
+     200, {'limit': 3, 'r': None}),
+    ('GET', '/qopt?start=1', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['query', 'end'], 'msg': 'Field required', 'input': {'start': '1'}}]}),
+    ('GET', '/qopt?start=1&end=2', {},
+     200, {'limit': 1, 'r': {'start': 1, 'end': 2}}),
+    ('GET', '/qreq', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['query'], 'msg': 'Field required', 'input': None}]}),
+    ('GET', '/h', {'headers': [('save-data', 'yes'), ('x-tag', 'a'), ('X-Tag', 'b'), ('X-Al', 'al')]},
+     200, {'save_data': True, 'x_tag': ['a', 'b'], 'X-Al': 'al'}),
+    ('GET', '/h', {'headers': [('save_data', 'true')]},
+     422, {'detail': [{'type': 'missing', 'loc': ['header', 'save-data'], 'msg': 'Field required', 'input': {'host': 'testserver', 'accept': '*/*', 'connection': 'keep-alive', 'user-agent': 'testclient', 'accept-encoding': 'identity'}}]}),
+    ('GET', '/hnc', {'headers': [('save_data', 'on'), ('x_tag', 'a')]},
+     200, {'save_data': True, 'x_tag': ['a'], 'X-Al': None}),
+    ('GET', '/hnc', {'headers': [('save-data', 'on')]},
+     422, {'detail': [{'type': 'missing', 'loc': ['header', 'save_data'], 'msg': 'Field required', 'input': {'host': 'testserver', 'accept': '*/*', 'connection': 'keep-alive', 'user-agent': 'testclient', 'save-data': 'on', 'accept-encoding': 'identity'}}]}),
+    ('GET', '/hf', {'headers': [('save-data', 'maybe'), ('tool', 'p')]},
+     422, {'detail': [{'type': 'bool_parsing', 'loc': ['header', 'save-data'], 'msg': 'Input should be a valid boolean, unable to interpret input', 'input': 'maybe'}, {'type': 'extra_forbidden', 'loc': ['header', 'host'], 'msg': 'Extra inputs are not permitted', 'input': 'testserver'}, {'type': 'extra_forbidden', 'loc': ['header', 'accept'], 'msg': 'Extra inputs are not permitted', 'input': '*/*'}, {'type': 'extra_forbidden', 'loc': ['header', 'connection'], 'msg': 'Extra inputs are not permitted', 'input': 'keep-alive'}, {'type': 'extra_forbidden', 'loc': ['header', 'user-agent'], 'msg': 'Extra inputs are not permitted', 'input': 'testclient'}, {'type': 'extra_forbidden', 'loc': ['header', 'tool'], 'msg': 'Extra inputs are not permitted', 'input': 'p'}, {'type': 'extra_forbidden', 'loc': ['header', 'accept-encoding'], 'msg': 'Extra inputs are not permitted', 'input': 'identity'}]}),
+    ('GET', '/ho', {},
+     200, None),
+    ('GET', '/ho', {'headers': {'X-Client-Name': 'a'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['header', 'x-client-version'], 'msg': 'Field required', 'input': {'x_client_name': 'a', 'host': 'testserver', 'accept': '*/*', 'connection': 'keep-alive', 'user-agent': 'testclient', 'accept-encoding': 'identity'}}]}),
+    ('GET', '/ho', {'headers': {'X-Client-Name': 'a', 'X-Client-Version': '1'}},
+     200, {'x_client_name': 'a', 'x_client_version': '1'}),
+    ('GET', '/c', {'headers': {'cookie': 'session_id=1; tracker=2; foo=bar'}},
+     200, {'session_id': '1', 'tracker': '2'}),
+    ('GET', '/c', {'headers': {'cookie': 'tracker=2'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['cookie', 'session_id'], 'msg': 'Field required', 'input': {'tracker': '2'}}]}),
+    ('GET', '/cf', {'headers': {'cookie': 'session_id=1; foo=bar'}},
+     422, {'detail': [{'type': 'extra_forbidden', 'loc': ['cookie', 'foo'], 'msg': 'Extra inputs are not permitted', 'input': 'bar'}]}),
+    ('GET', '/co', {'headers': {'cookie': 'foo=bar'}},
+     200, None),
+    ('GET', '/co', {'headers': {'cookie': 'tracker=2'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['cookie', 'session_id'], 'msg': 'Field required', 'input': {'tracker': '2'}}]}),
+    ('POST', '/f', {'data': {'username': 'a', 'tags': ['x', 'y'], 'n': '3'}},
+     200, {'username': 'a', 'tags': ['x', 'y'], 'n': 3}),
+    ('POST', '/f', {'data': {'username': ['a', 'b'], 'n': ''}},
+     200, {'username': 'b', 'tags': [], 'n': 0}),
+    ('POST', '/f', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'username'], 'msg': 'Field required', 'input': {}}]}),
+    ('POST', '/f', {'data': {'username': '', 'n': 'x'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'username'], 'msg': 'Field required', 'input': {'n': 'x'}}, {'type': 'int_parsing', 'loc': ['body', 'n'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'x'}]}),
+    ('POST', '/f', {'json': {'username': 'a'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'username'], 'msg': 'Field required', 'input': {}}]}),
+    ('POST', '/ff', {'data': {'username': 'a', 'zz': '1'}},
+     422, {'detail': [{'type': 'extra_forbidden', 'loc': ['body', 'zz'], 'msg': 'Extra inputs are not permitted', 'input': '1'}]}),
+    # (FastAPI writes an UploadFile in an input as Starlette's object's attributes; ringbolt as its repr)
+    ('POST', '/fmix', {'data': {'name': 'R', 'token': 't'}, 'files': {'avatar': ('a.png', b'x', 'image/png')}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'age'], 'msg': 'Field required', 'input': {'name': 'R', 'token': 't', 'avatar': "UploadFile(filename='a.png', content_type='image/png', size=1)"}}]}),
+    ('POST', '/fmix', {'data': {'name': 'R', 'token': 't', 'age': '70'}, 'files': {'avatar': ('a.png', b'x', 'image/png')}},
+     200, {'p': {'name': 'R'}, 'token': 't', 'avatar': 'a.png', 'pa': {'name': 'R', 'age': 70}}),
+    ('POST', '/fmix', {'data': {'name': 'R', 'token': 't', 'age': '70', 'name2': 'x'}, 'files': {'avatar': ('a.png', b'x', 'image/png')}},
+     200, {'p': {'name': 'R'}, 'token': 't', 'avatar': 'a.png', 'pa': {'name': 'R', 'age': 70}}),
+    ('POST', '/fmix', {'data': {'token': ''}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'name'], 'msg': 'Field required', 'input': {'token': ''}}, {'type': 'missing', 'loc': ['body', 'token'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'avatar'], 'msg': 'Field required', 'input': None}]}),
+    ('POST', '/fu', {},
+     200, None),
+    ('POST', '/fu', {'data': {'kind': 'person', 'name': 'R'}},
+     200, {'kind': 'person', 'name': 'R'}),
+    ('POST', '/fu', {'data': {'kind': 'company'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'company', 'company_name'], 'msg': 'Field required', 'input': {'kind': 'company'}}]}),
+    ('POST', '/fu', {'data': {'name': 'R'}},
+     422, {'detail': [{'type': 'union_tag_not_found', 'loc': ['body'], 'msg': "Unable to extract tag using discriminator 'kind'", 'input': {'name': 'R'}, 'ctx': {'discriminator': "'kind'"}}]}),
+    ('POST', '/fu', {'data': {'kind': 'zz'}},
+     422, {'detail': [{'type': 'union_tag_invalid', 'loc': ['body'], 'msg': "Input tag 'zz' found using 'kind' does not match any of the expected tags: 'person', 'company'", 'input': {'kind': 'zz'}, 'ctx': {'discriminator': "'kind'", 'tag': 'zz', 'expected_tags': "'person', 'company'"}}]}),
+]
+
+
+@pytest.mark.parametrize(("method", "target", "options", "status", "answer"), PARAM_MODELS)
+def test_parameter_models_answer_as_fastapi(client: Any, method: str, target: str, options: dict[str, Any],
+                                            status: int, answer: Any) -> None:
+    options = dict(options)
+    headers = options.pop("headers", {})
+    headers = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    r = client.request(method, target, headers=[*headers, ("accept-encoding", "identity")], **options)
+    assert (r.status_code, r.json()) == (status, answer)

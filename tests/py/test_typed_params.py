@@ -13,9 +13,9 @@ from typing import Annotated, Any, Iterator
 import annotated_types as at
 import msgspec
 import pytest
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, Field
 
-from ringbolt import Path
+from ringbolt import Cookie, Form, Header, Path, Query
 
 from typed_helpers import Transport, multipart, transport_fixture
 
@@ -353,3 +353,115 @@ def test_annotation_validators_need_pydantic() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "validated by pydantic: pip install 'ringbolt[pydantic]'" in out.stdout
+
+
+# ---- parameter models in ringbolt's own App (FastAPI's reading, ringbolt's 422) ----
+
+class Page(BaseModel):
+    limit: int = Field(10, ge=1)
+    tags: list[str] = []
+
+
+class Strict(BaseModel):
+    model_config = {"extra": "forbid"}
+    q: str
+
+
+class Client(BaseModel):
+    x_client: str
+    x_tag: list[str] = []
+
+
+class Session(BaseModel):
+    session_id: str
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+class Loose(BaseModel):
+    model_config = {"extra": "allow"}
+    x_a: str = ""
+
+
+def _models_app() -> Any:
+    from ringbolt import App
+
+    app = App()
+
+    @app.get("/page")
+    def page(p: Annotated[Page, Query()]) -> Any:
+        return p.model_dump()
+
+    @app.get("/strict")
+    def strict(s: Annotated[Strict | None, Query()] = None) -> Any:
+        return {"s": s and s.model_dump()}
+
+    @app.get("/client", cache=60)
+    def client(c: Annotated[Client, Header()], k: Annotated[Session, Cookie()]) -> Any:
+        return {"c": c.model_dump(), "k": k.model_dump()}
+
+    @app.post("/login")
+    def login(d: Annotated[Login, Form()]) -> Any:
+        return d.model_dump()
+
+    return app
+
+
+MODEL_CASES = [
+    ("GET", "/page?limit=3&tags=a&tags=b", [], None, 200, {"limit": 3, "tags": ["a", "b"]}),
+    ("GET", "/strict", [], None, 200, {"s": None}),  # none of it sent: the default
+    ("GET", "/strict?q=x", [], None, 200, {"s": {"q": "x"}}),
+    ("GET", "/strict?zz=1", [], None, 422, [("missing", ["query", "q"]), ("extra_forbidden", ["query", "zz"])]),
+    ("GET", "/page?limit=0", [], None, 422, [("greater_than_equal", ["query", "limit"])]),
+    ("GET", "/client", [("X-Client", "a"), ("x-tag", "1"), ("X-Tag", "2"), ("cookie", "session_id=s")], None, 200,
+     {"c": {"x_client": "a", "x_tag": ["1", "2"]}, "k": {"session_id": "s"}}),
+    ("GET", "/client", [], None, 422, [("missing", ["header", "x-client"]), ("missing", ["cookie", "session_id"])]),
+    ("POST", "/login", [("content-type", "application/x-www-form-urlencoded")], b"username=u&password=p", 200,
+     {"username": "u", "password": "p"}),
+    ("POST", "/login", [("content-type", "application/x-www-form-urlencoded")], b"username=u", 422,
+     [("missing", ["body", "password"])]),
+    ("POST", "/login", [("content-type", "application/json")], b'{"username": "u"}', 422,
+     [("missing", ["body", "username"]), ("missing", ["body", "password"])]),
+]
+
+
+@pytest.mark.parametrize("method,path,headers,body,status,expected", MODEL_CASES)
+def test_parameter_models(method: str, path: str, headers: list[tuple[str, str]], body: bytes | None, status: int,
+                          expected: Any) -> None:
+    from ringbolt.testing import TestClient
+    with TestClient(_models_app()) as c:
+        r = c.request(method, path, headers=headers, content=body)
+    assert r.status_code == status, r.text
+    if status == 422:
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [(e["type"], e["loc"]) for e in r.json()["detail"]] == expected
+    else:
+        assert r.json() == expected
+
+
+def test_parameter_model_cache_keys_on_each_field() -> None:
+    # a cached route keys on every header and cookie its models read: another X-Tag or
+    # session is another answer, never the first one's
+    from ringbolt.testing import TestClient
+    with TestClient(_models_app()) as c:
+        seen = set()
+        for tag, session in [("1", "a"), ("2", "a"), ("1", "b"), ("1", "a")]:
+            r = c.get("/client", headers=[("X-Client", "c"), ("X-Tag", tag), ("cookie", f"session_id={session}")])
+            assert r.json() == {"c": {"x_client": "c", "x_tag": [tag]}, "k": {"session_id": session}}
+            seen.add(r.text)
+        assert len(seen) == 3
+
+
+def _loose_headers(h: Annotated[Loose, Header()]) -> Any:
+    return h.model_dump()
+
+
+def test_parameter_model_with_extra_allowed_is_refused_with_cache() -> None:
+    # its value holds every header of the request: no key lists them
+    from ringbolt import App
+    with pytest.raises(ValueError, match="cache= cannot key on the header model 'h'"):
+        App().get("/x", cache=60)(_loose_headers)
+    App().get("/x")(_loose_headers)  # without cache=: served
