@@ -289,6 +289,13 @@ def embedded_decoder(fields: list[tuple[str, Any, Any, dict[str, Any]]]) -> Deco
     (``(name, type, default, constraints)``; ``Required`` default: the member is
     required). Returns an object whose attributes are the members (a pydantic model or
     a msgspec Struct made once, here)."""
+    return body_decoder(embedded_model(fields))
+
+
+def embedded_model(fields: list[tuple[str, Any, Any, dict[str, Any]]]) -> Any:
+    """The type of a JSON object whose members are several body parameters (see
+    ``embedded_decoder``): a pydantic model, or a msgspec Struct when msgspec validates
+    them all."""
     types = [tp for _, tp, _, _ in fields]
     if any(library_for(tp) == "pydantic" for tp in types) or not any(_mentions(tp, _is_struct) for tp in types):
         try:
@@ -299,15 +306,14 @@ def embedded_decoder(fields: list[tuple[str, Any, Any, dict[str, Any]]]) -> Deco
             spec: dict[str, Any] = {}
             for name, tp, default, limits in fields:
                 spec[name] = (constrained(tp, limits, "pydantic"), ... if default is Required else default)
-            model = pydantic.create_model("EmbeddedBody", **spec)
-            return body_decoder(model)
+            return pydantic.create_model("EmbeddedBody", **spec)
     import msgspec
     members = []
     for name, tp, default, limits in fields:
         tp = constrained(tp, limits, "msgspec")
         members.append((name, tp) if default is Required else (name, tp, default))
     members.sort(key=len)  # msgspec wants the members without a default first
-    return body_decoder(msgspec.defstruct("EmbeddedBody", members))
+    return msgspec.defstruct("EmbeddedBody", members)
 
 
 # ---- responses ----

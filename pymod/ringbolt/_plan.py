@@ -35,7 +35,7 @@ import typing
 import uuid
 from typing import Annotated, Any, Callable, Iterator
 
-from . import _convert, _models, _param_models, _problem
+from . import _convert, _fastapi_bodies, _models, _param_models, _problem
 from ._depends import kind_of
 from ._native import Request
 from .background import BackgroundTasks
@@ -195,6 +195,10 @@ class BodySpec:
     not_json: Callable[[bytes], Any]
     required: bool
     media_type: str = "application/json"
+    #: raw bytes -> the value of a body not sent (FastAPI's embedded body: each required
+    #: member missing, the others their default); None: ringbolt's (a ``missing`` at
+    #: ``["body"]`` when required, else each parameter's default)
+    empty: Callable[[bytes], Any] | None = None
 
 
 @dataclasses.dataclass(eq=False)
@@ -553,21 +557,53 @@ def _body(planner: Planner) -> BodySpec | None:
     if not params:
         return None
     embed = planner.embed_forced or len(params) > 1
+    empty = None
     if embed:
         names = [p.key for p in params]
         if len(set(names)) != len(names):
             raise PlanError(f"two body parameters share one name: {names}")
-        decode = _models.embedded_decoder([(p.key, _body_type(p), p.default, p.marker.constraints())
-                                           for p in params])
+        fields = [(p.key, _body_type(p), p.default, p.marker.constraints()) for p in params]
+        model = _models.embedded_model(fields)
         not_json = _embedded_not_json(params)
+        if planner.fastapi and _models._is_pydantic_model(model):
+            decode, empty = _fastapi_embedded(model, params)
+            not_json = empty
+        else:
+            decode = _models.body_decoder(model)
         required = any(p.required for p in params)
     else:
         p = params[0]
         tp = _models.constrained(_body_type(p), p.marker.constraints(), _models.library_for(p.annotation))
         decode, not_json = _models.body_decoders(tp, ("body",))
+        if planner.fastapi and _models.library_for(tp) == "pydantic":
+            adapter = _models._adapter(tp)
+            if adapter is not None:
+                decode = _fastapi_bodies.single(adapter, _absent(p))
         required = p.required
     media = params[0].marker.media_type or "application/json"
-    return BodySpec(params, embed, decode, not_json, required, media)
+    return BodySpec(params, embed, decode, not_json, required, media, empty)
+
+
+def _absent(p: ParamSpec) -> Callable[[], Any]:
+    """A lone body parameter's value when FastAPI finds no body (JSON ``null``)."""
+    if p.required:
+        refused = _models.BodyInvalid(_problem.missing(None, ("body",)))
+        return lambda: refused
+    factory = p.marker.default_factory
+    if factory is not None:
+        return factory
+    default, fresh = p.default, p.fresh_default
+    return lambda: copy_default(default) if fresh else default
+
+
+def _fastapi_embedded(model: Any, params: list[ParamSpec]) -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
+    from pydantic import TypeAdapter
+    members = []
+    for p in params:
+        tp = _models.constrained(_body_type(p), p.marker.constraints(), "pydantic")
+        members.append(_fastapi_bodies.Member(p.key, TypeAdapter(tp), p.required, p.default,
+                                              p.marker.default_factory, p.fresh_default))
+    return _fastapi_bodies.embedded(TypeAdapter(model), members)
 
 
 def _body_type(p: ParamSpec) -> Any:

@@ -186,6 +186,7 @@ class _Compiler:
         self.overrides = overrides
         self.raise_invalid = raise_invalid
         self.is_async = is_async
+        self.app = app
         self.ns: dict[str, Any] = {
             "Bad": Bad, "bad": _problem.bad, "missing": _problem.missing, "extend": _problem.extend,
             "BodyInvalid": BodyInvalid, "copy_default": copy_default, "exit_later": _depends.exit_later,
@@ -332,29 +333,43 @@ class _Compiler:
             x.append("raw = req.body if req._body_stream is None else await read_body(req)")
         else:
             x.append("raw = req.body")
-        x.append("if not raw:")
-        if spec.required:
-            x.append("    err = missing(err, ('body',))")
-        else:
-            for p in spec.params:
-                default = self.const("D", p.default)
-                x.append(f"    {names[id(p)]} = copy_default({default})" if p.fresh_default
-                         else f"    {names[id(p)]} = {default}")
         decode = self.const("B", spec.decode)
         not_json = self.const("B", spec.not_json)
-        x.append("else:")
         # FastAPI's CSRF guard: only a JSON Content-Type is read as JSON (a cross-site form
         # sends text/plain, or no type, without a preflight); other bytes are validated as
-        # they are, which a model refuses
-        x.append("    ct = req.header('content-type')")
-        x.append(f"    body = {decode}(raw) if ct == 'application/json' or is_json(ct) else {not_json}(raw)")
-        x.append("    if type(body) is BodyInvalid: err = extend(err, body)")
-        if spec.embed:
-            x.append("    else:")
-            for p in spec.params:
-                x.append(f"        {names[id(p)]} = body.{p.key}")
+        # they are, which a model refuses. FastAPI's strict_content_type=False (the route's
+        # option, else the app's): a body with no type is JSON too.
+        strict = self.plan.options.get("strict_content_type")
+        if strict is None:
+            strict = getattr(self.app, "strict_content_type", True)
+        is_json = "ct == 'application/json' or is_json(ct)" if strict else "not ct or ct == 'application/json' or is_json(ct)"
+        read = f"body = {decode}(raw) if {is_json} else {not_json}(raw)"
+        if spec.empty is not None:  # a body not sent is read as its members (FastAPI's embedded body)
+            x.append(f"if not raw: body = {self.const('B', spec.empty)}(raw)")
+            x.append("else:")
+            x.append("    ct = req.header('content-type')")
+            x.append(f"    {read}")
+            indent = ""
         else:
-            x.append(f"    else: {names[id(spec.params[0])]} = body")
+            x.append("if not raw:")
+            if spec.required:
+                x.append("    err = missing(err, ('body',))")
+            else:
+                for p in spec.params:
+                    default = self.const("D", p.default)
+                    x.append(f"    {names[id(p)]} = copy_default({default})" if p.fresh_default
+                             else f"    {names[id(p)]} = {default}")
+            x.append("else:")
+            x.append("    ct = req.header('content-type')")
+            x.append(f"    {read}")
+            indent = "    "
+        x.append(f"{indent}if type(body) is BodyInvalid: err = extend(err, body)")
+        if spec.embed:
+            x.append(f"{indent}else:")
+            for p in spec.params:
+                x.append(f"{indent}    {names[id(p)]} = body.{p.key}")
+        else:
+            x.append(f"{indent}else: {names[id(spec.params[0])]} = body")
         return names
 
     # ---- phase 2 ----

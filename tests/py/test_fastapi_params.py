@@ -7,13 +7,14 @@ in this process by ``ringbolt.fastapi.testclient.TestClient``."""
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ringbolt import forms
-from ringbolt.fastapi import Cookie, FastAPI, File, Form, Header, Query, UploadFile
+from ringbolt.fastapi import Body, Cookie, FastAPI, File, Form, Header, Query, UploadFile
 from ringbolt.fastapi.testclient import TestClient
 
 app = FastAPI()
@@ -24,6 +25,40 @@ async def upload(file: UploadFile) -> Any:
     head = await file.read(4)
     return {"filename": file.filename, "head": head.decode(), "size": file.size}
 
+
+
+# ---- bodies ----
+class Item(BaseModel):
+    name: str
+    price: float
+    tags: list[str] = []
+
+
+@app.post("/two")
+def two(item: Item, importance: Annotated[int, Body(gt=0)], q: Annotated[str | None, Body()] = None):
+    return {"item": item, "importance": importance, "q": q}
+@app.post("/embed")
+def embed(item: Annotated[Item, Body(embed=True)]): return item
+@app.post("/embedopt")
+def embedopt(item: Annotated[Item | None, Body(embed=True)] = None): return item
+@app.post("/single")
+def single(item: Item): return item
+@app.post("/singleopt")
+def singleopt(item: Item | None = None): return item
+@app.post("/weights")
+def weights(weights: dict[int, float]): return weights
+class StrictItem(BaseModel):
+    model_config = {"strict": True}
+    id: uuid.UUID
+
+
+@app.post("/strict")
+def strict(item: StrictItem) -> Any:
+    return item
+
+
+@app.post("/ids")
+def ids(ids: list[int]): return ids
 
 
 # ---- forms and files ----
@@ -188,6 +223,121 @@ def test_forms_and_files_answer_as_fastapi(client: Any, target: str, options: di
                                            answer: Any) -> None:
     r = client.post(target, **options)
     assert (r.status_code, r.json()) == (status, answer)
+
+
+# ---- bodies ----
+
+# (target, request options, FastAPI 0.165's status and JSON answer): several body
+# parameters (each member on its own), Body(embed=True), FastAPI's Python-mode error
+# names, malformed JSON, an unmarked dict or list as the body
+BODIES = [
+    ('/two', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'importance'], 'msg': 'Field required', 'input': None}]}),
+    ('/two', {'json': None},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'importance'], 'msg': 'Field required', 'input': None}]}),
+    ('/two', {'json': []},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'importance'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'q'], 'msg': 'Field required', 'input': None}]}),
+    ('/two', {'json': {}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'importance'], 'msg': 'Field required', 'input': None}]}),
+    ('/two', {'json': {'item': {'name': 'a', 'price': 1}, 'importance': 0}},
+     422, {'detail': [{'type': 'greater_than', 'loc': ['body', 'importance'], 'msg': 'Input should be greater than 0', 'input': 0, 'ctx': {'gt': 0}}]}),
+    ('/two', {'json': {'item': {'name': 'a', 'price': 1, 'tags': 'x'}, 'importance': 2, 'q': 's'}},
+     422, {'detail': [{'type': 'list_type', 'loc': ['body', 'item', 'tags'], 'msg': 'Input should be a valid list', 'input': 'x'}]}),
+    ('/two', {'json': {'item': {'name': 'a'}, 'user': 1}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item', 'price'], 'msg': 'Field required', 'input': {'name': 'a'}}, {'type': 'missing', 'loc': ['body', 'importance'], 'msg': 'Field required', 'input': None}]}),
+    ('/two', {'content': b'{"item": 1}', 'headers': {'content-type': 'text/plain'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body', 'importance'], 'msg': 'Field required', 'input': None}]}),
+    ('/embed', {'json': {'name': 'a', 'price': 1}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}]}),
+    ('/embed', {'json': {'item': {'name': 'a', 'price': 1}}},
+     200, {'name': 'a', 'price': 1.0, 'tags': []}),
+    ('/embed', {'json': 3},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}]}),
+    ('/embedopt', {},
+     200, None),
+    ('/embedopt', {'json': []},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}]}),
+    ('/single', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['body'], 'msg': 'Field required', 'input': None}]}),
+    ('/single', {'json': None},
+     422, {'detail': [{'type': 'missing', 'loc': ['body'], 'msg': 'Field required', 'input': None}]}),
+    ('/single', {'json': []},
+     422, {'detail': [{'type': 'model_attributes_type', 'loc': ['body'], 'msg': 'Input should be a valid dictionary or object to extract fields from', 'input': []}]}),
+    ('/single', {'json': {'name': 'a', 'price': 'x', 'tags': {}}},
+     422, {'detail': [{'type': 'float_parsing', 'loc': ['body', 'price'], 'msg': 'Input should be a valid number, unable to parse string as a number', 'input': 'x'}, {'type': 'list_type', 'loc': ['body', 'tags'], 'msg': 'Input should be a valid list', 'input': {}}]}),
+    ('/single', {'content': b'{some broken json}', 'headers': {'content-type': 'application/json'}},
+     422, {'detail': [{'type': 'json_invalid', 'loc': ['body', 1], 'msg': 'JSON decode error', 'input': {}, 'ctx': {'error': 'Expecting property name enclosed in double quotes'}}]}),
+    ('/single', {'content': b'{"name": "a",', 'headers': {'content-type': 'application/json'}},
+     422, {'detail': [{'type': 'json_invalid', 'loc': ['body', 13], 'msg': 'JSON decode error', 'input': {}, 'ctx': {'error': 'Expecting property name enclosed in double quotes'}}]}),
+    ('/single', {'content': b'{"name": "a", "price": 1}'},
+     422, {'detail': [{'type': 'model_attributes_type', 'loc': ['body'], 'msg': 'Input should be a valid dictionary or object to extract fields from', 'input': '{"name": "a", "price": 1}'}]}),
+    ('/singleopt', {'json': None},
+     200, None),
+    ('/singleopt', {'json': 5},
+     422, {'detail': [{'type': 'model_attributes_type', 'loc': ['body'], 'msg': 'Input should be a valid dictionary or object to extract fields from', 'input': 5}]}),
+    ('/weights', {'json': {'1': 2.5, '3': 4}},
+     200, {'1': 2.5, '3': 4.0}),
+    ('/weights', {'json': {'x': 1, '2': 'y'}},
+     422, {'detail': [{'type': 'int_parsing', 'loc': ['body', 'x', '[key]'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'x'}, {'type': 'float_parsing', 'loc': ['body', '2'], 'msg': 'Input should be a valid number, unable to parse string as a number', 'input': 'y'}]}),
+    ('/weights', {'json': []},
+     422, {'detail': [{'type': 'dict_type', 'loc': ['body'], 'msg': 'Input should be a valid dictionary', 'input': []}]}),
+    # a strict model: Python mode's rules, as FastAPI (JSON mode would take the string)
+    ('/strict', {'json': {'id': '12345678-1234-5678-1234-567812345678'}},
+     422, {'detail': [{'type': 'is_instance_of', 'loc': ['body', 'id'], 'msg': 'Input should be an instance of UUID',
+                       'input': '12345678-1234-5678-1234-567812345678', 'ctx': {'class': 'UUID'}}]}),
+    ('/ids', {'json': [1, '2']},
+     200, [1, 2]),
+    ('/ids', {'json': {'a': 1}},
+     422, {'detail': [{'type': 'list_type', 'loc': ['body'], 'msg': 'Input should be a valid list', 'input': {'a': 1}}]}),
+    ('/ids', {'json': [1, 'x']},
+     422, {'detail': [{'type': 'int_parsing', 'loc': ['body', 1], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'x'}]}),
+]
+
+
+@pytest.mark.parametrize(("target", "options", "status", "answer"), BODIES)
+def test_bodies_answer_as_fastapi(client: Any, target: str, options: dict[str, Any], status: int,
+                                  answer: Any) -> None:
+    r = client.post(target, **options)
+    assert (r.status_code, r.json()) == (status, answer)
+
+
+def test_body_parser_failure_is_400(client: Any, monkeypatch: Any) -> None:
+    # FastAPI answers 400 "There was an error parsing the body" when json.loads raises
+    # anything but a decode error (its own test patches json.loads)
+    import json
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("parser broken")
+    monkeypatch.setattr(json, "loads", broken)
+    r = client.post("/single", json={"test": "test2"})
+    monkeypatch.undo()  # (the client reads the answer with json.loads too)
+    assert (r.status_code, r.json()) == (400, {"detail": "There was an error parsing the body"})
+    assert client.post("/single", json={"name": "a", "price": 1}).status_code == 200
+
+
+lax = FastAPI()
+lax.strict_content_type = False  # what FastAPI(strict_content_type=False) sets
+
+
+@lax.post("/items")
+async def lax_item(item: Item) -> Any:
+    return item
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 200),  # no Content-Type: JSON, as FastAPI's strict_content_type=False reads it
+    ({"content-type": "application/json"}, 200),
+    ({"content-type": "text/plain"}, 422),  # another type is still not JSON
+])
+def test_lax_content_type_reads_a_body_without_one_as_json(headers: dict[str, str], status: int) -> None:
+    with TestClient(lax) as c:
+        r = c.post("/items", content=b'{"name": "Foo", "price": 50.5}', headers=headers)
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert r.json() == {"name": "Foo", "price": 50.5, "tags": []}
+    with TestClient(app) as c:  # the default: strict
+        assert c.post("/single", content=b'{"name": "Foo", "price": 50.5}', headers=headers).status_code == (
+            200 if headers.get("content-type") == "application/json" else 422)
 
 
 # ---- parameter models ----
