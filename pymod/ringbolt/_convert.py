@@ -80,44 +80,47 @@ def sequence_item(tp: Any) -> tuple[Any, type] | None:
     return None
 
 
-def _number_checks(marker: Param | None) -> list[Callable[[Any], None]]:
+def _number_checks(marker: Param | None, ctx_float: bool = False) -> list[Callable[[Any], None]]:
+    """The checks of a number's bounds; ``ctx_float``: the bound in an error's ``ctx`` is a
+    float (a ``float`` parameter's, as pydantic reports it: ``{"gt": 0.0}``)."""
     checks: list[Callable[[Any], None]] = []
     if marker is None:
         return checks
+    shown: Callable[[Any], Any] = float if ctx_float else (lambda b: b)
     if marker.gt is not None:
         gt = marker.gt
 
         def check_gt(x: Any) -> None:
             if not x > gt:
-                raise Bad("greater_than", f"Input should be greater than {gt}", {"gt": gt})
+                raise Bad("greater_than", f"Input should be greater than {gt}", {"gt": shown(gt)})
         checks.append(check_gt)
     if marker.ge is not None:
         ge = marker.ge
 
         def check_ge(x: Any) -> None:
             if not x >= ge:
-                raise Bad("greater_than_equal", f"Input should be greater than or equal to {ge}", {"ge": ge})
+                raise Bad("greater_than_equal", f"Input should be greater than or equal to {ge}", {"ge": shown(ge)})
         checks.append(check_ge)
     if marker.lt is not None:
         lt = marker.lt
 
         def check_lt(x: Any) -> None:
             if not x < lt:
-                raise Bad("less_than", f"Input should be less than {lt}", {"lt": lt})
+                raise Bad("less_than", f"Input should be less than {lt}", {"lt": shown(lt)})
         checks.append(check_lt)
     if marker.le is not None:
         le = marker.le
 
         def check_le(x: Any) -> None:
             if not x <= le:
-                raise Bad("less_than_equal", f"Input should be less than or equal to {le}", {"le": le})
+                raise Bad("less_than_equal", f"Input should be less than or equal to {le}", {"le": shown(le)})
         checks.append(check_le)
     if marker.multiple_of is not None:
         m = marker.multiple_of
 
         def check_multiple(x: Any) -> None:
             if x % m != 0:
-                raise Bad("multiple_of", f"Input should be a multiple of {m}", {"multiple_of": m})
+                raise Bad("multiple_of", f"Input should be a multiple of {m}", {"multiple_of": shown(m)})
         checks.append(check_multiple)
     return checks
 
@@ -311,7 +314,7 @@ def scalar(tp: Any, marker: Param | None) -> Converter | None:
     None when the text is taken as it is (a ``str`` without constraints)."""
     base = _base(tp)
     checks = (_string_checks(marker) if base is None or (isinstance(tp, type) and issubclass(tp, str))
-              else _number_checks(marker))
+              else _number_checks(marker, tp is float))
     if not checks:
         return base
     if base is None:
@@ -376,7 +379,8 @@ def inline(tp: Any, marker: Param | None) -> Inline | None:
                                      ("le", "<=", "less than or equal to", "less_than_equal")):
             bound = getattr(marker, name)
             if bound is not None:
-                checks.append((op, bound, Bad(code, f"Input should be {word} {bound}", {name: bound})))
+                shown = float(bound) if kind == "float" else bound  # pydantic's ctx of a float
+                checks.append((op, bound, Bad(code, f"Input should be {word} {bound}", {name: shown})))
     elif kind == "str":
         if marker.pattern is not None:
             return None

@@ -54,6 +54,9 @@ UNSET: Any = object()
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset, enum.Enum, uuid.UUID,
               decimal.Decimal, datetime.date, datetime.time, datetime.timedelta)
+#: under FastAPI's rules, read by pydantic (its errors name what is wrong in the text:
+#: "Input should be a valid date or datetime, day value is outside expected range")
+_PYDANTIC_TEXT = (uuid.UUID, datetime.date, datetime.datetime, datetime.time)
 _SOURCES = {"query": Query, "path": Path, "header": Header, "cookie": Cookie, "body": Body, "form": Form,
             "file": File}
 
@@ -474,7 +477,8 @@ class Planner:
             return spec
         if seq is not None and source in ("path", "cookie"):
             raise PlanError(f"{where}: a {source} parameter cannot be a list")
-        if spec.meta or _models.carries_validators(annotation):
+        item = seq[0] if seq is not None else inner
+        if spec.meta or _models.carries_validators(annotation) or (self.fastapi and item in _PYDANTIC_TEXT):
             # validators of the annotation's own (Field(ge=1), AfterValidator...): pydantic's,
             # with the marker's constraints where the marker stands; no inline form
             spec.is_list = seq is not None

@@ -6,6 +6,7 @@ in this process by ``ringbolt.fastapi.testclient.TestClient``."""
 
 from __future__ import annotations
 
+import datetime
 import time
 import uuid
 from typing import Annotated, Any, Literal
@@ -70,6 +71,14 @@ async def files(x: Annotated[bytes, File()], y: UploadFile, z: Annotated[list[Up
 @app.post("/shared")
 async def shared(file: UploadFile, raw: Annotated[bytes, File(alias="file")]):
     return {"raw": raw.decode(), "read": (await file.read()).decode()}
+
+
+# ---- scalars ----
+@app.get("/scalars")
+def scalars(u: uuid.UUID | None = None, d: datetime.date | None = None, dt: datetime.datetime | None = None,
+            t: datetime.time | None = None, ds: Annotated[list[datetime.date], Query()] = [],
+            ratio: Annotated[float, Query(gt=0, lt=1)] = 0.5):
+    return {"u": u, "d": d, "dt": dt, "t": t, "ds": ds, "ratio": ratio}
 
 
 # ---- parameter models ----
@@ -338,6 +347,38 @@ def test_lax_content_type_reads_a_body_without_one_as_json(headers: dict[str, st
     with TestClient(app) as c:  # the default: strict
         assert c.post("/single", content=b'{"name": "Foo", "price": 50.5}', headers=headers).status_code == (
             200 if headers.get("content-type") == "application/json" else 422)
+
+
+# ---- scalars ----
+
+# (query, FastAPI 0.165's status and JSON answer): pydantic's own errors for a UUID,
+# date, datetime or time; a float's bounds as floats in ctx
+SCALARS = [
+    ('?u=12345678-1234-5678-1234-567812345678&d=2024-02-29&dt=2024-01-02T03:04:05Z&t=12:30&ratio=0.25',
+     200, {'u': '12345678-1234-5678-1234-567812345678', 'd': '2024-02-29', 'dt': '2024-01-02T03:04:05+00:00', 't': '12:30:00', 'ds': [], 'ratio': 0.25}),
+    ('?u=bad&d=2024-02-30&dt=x&t=25:00',
+     422, {'detail': [{'type': 'uuid_parsing', 'loc': ['query', 'u'], 'msg': 'Input should be a valid UUID, invalid length: expected length 32 for simple format, found 3', 'input': 'bad', 'ctx': {'error': 'invalid length: expected length 32 for simple format, found 3'}}, {'type': 'date_from_datetime_parsing', 'loc': ['query', 'd'], 'msg': 'Input should be a valid date or datetime, day value is outside expected range', 'input': '2024-02-30', 'ctx': {'error': 'day value is outside expected range'}}, {'type': 'datetime_from_date_parsing', 'loc': ['query', 'dt'], 'msg': 'Input should be a valid datetime or date, input is too short', 'input': 'x', 'ctx': {'error': 'input is too short'}}, {'type': 'time_parsing', 'loc': ['query', 't'], 'msg': 'Input should be in a valid time format, hour value is outside expected range of 0-23', 'input': '25:00', 'ctx': {'error': 'hour value is outside expected range of 0-23'}}]}),
+    ('?d=1700000000&dt=1700000000',
+     422, {'detail': [{'type': 'date_from_datetime_inexact', 'loc': ['query', 'd'], 'msg': 'Datetimes provided to dates should have zero time - e.g. be exact dates', 'input': '1700000000'}]}),
+    ('?ds=2024-01-01&ds=nope',
+     422, {'detail': [{'type': 'date_from_datetime_parsing', 'loc': ['query', 'ds', 1], 'msg': 'Input should be a valid date or datetime, input is too short', 'input': 'nope', 'ctx': {'error': 'input is too short'}}]}),
+    ('?ratio=0',
+     422, {'detail': [{'type': 'greater_than', 'loc': ['query', 'ratio'], 'msg': 'Input should be greater than 0', 'input': '0', 'ctx': {'gt': 0.0}}]}),
+    ('?ratio=1',
+     422, {'detail': [{'type': 'less_than', 'loc': ['query', 'ratio'], 'msg': 'Input should be less than 1', 'input': '1', 'ctx': {'lt': 1.0}}]}),
+]
+
+
+@pytest.mark.parametrize(("query", "status", "answer"), SCALARS)
+def test_scalars_answer_as_fastapi(client: Any, query: str, status: int, answer: Any) -> None:
+    r = client.get("/scalars" + query)
+    assert (r.status_code, r.json()) == (status, answer)
+
+
+def test_float_bound_in_ctx_is_a_float(client: Any) -> None:
+    # pydantic reports a float parameter's bound as a float ("gt": 0.0), which == 0 hides
+    [error] = client.get("/scalars?ratio=0").json()["detail"]
+    assert type(error["ctx"]["gt"]) is float
 
 
 # ---- parameter models ----
