@@ -53,8 +53,10 @@ def _json_entry(adapter: Any) -> Callable[[bytes], Any] | None:
     return None if _strict(adapter.core_schema) else adapter.validator.validate_json
 
 
-def single(adapter: Any, absent: Absent) -> Decoder:
-    """The decoder of one body parameter validated by ``adapter`` (a TypeAdapter)."""
+def single(adapter: Any, absent: Absent, times: int = 1) -> Decoder:
+    """The decoder of one body parameter validated by ``adapter`` (a TypeAdapter);
+    ``times``: how many parameters take it (a dependency's of the handler's name), each
+    refusal listed that many times, as FastAPI validates each."""
     import pydantic
     validate_json = _json_entry(adapter)
     validate_python = adapter.validator.validate_python
@@ -74,8 +76,17 @@ def single(adapter: Any, absent: Absent) -> Decoder:
         try:
             return validate_python(value, from_attributes=True)
         except PydanticError as exc:
-            return BodyInvalid(_problem.from_pydantic(exc.errors(include_url=False), ("body",)))
-    return decode
+            errors = _problem.from_pydantic(exc.errors(include_url=False), ("body",))
+            return BodyInvalid(errors * times)
+    if times == 1:
+        return decode
+
+    def each(raw: bytes) -> Any:
+        value = decode(raw)
+        if type(value) is BodyInvalid and len(value) == 1 and value[0]["type"] == "missing":
+            return BodyInvalid(list(value) * times)  # JSON null: missing for each
+        return value
+    return each
 
 
 @dataclasses.dataclass(frozen=True)

@@ -556,17 +556,37 @@ def _file_converter(item: Any, many: bool, where: str, text_as_bytes: bool = Fal
     return each
 
 
-def _body(planner: Planner) -> BodySpec | None:
-    params = planner.body_params
+def _fastapi_order(call: CallSpec, route_deps: list[DependencySpec]) -> list[ParamSpec]:
+    """The body parameters in the order FastAPI validates them: a call's dependencies' (the
+    route's ``dependencies=`` first), each the same way, then its own."""
+    out: list[ParamSpec] = []
+
+    def walk(spec: CallSpec, first: list[DependencySpec]) -> None:
+        for d in first:
+            walk(d.spec, [])
+        for a in spec.args:
+            if isinstance(a.what, DependencySpec):
+                walk(a.what.spec, [])
+        out.extend(p for p in spec.params() if p.source == "body")
+    walk(call, route_deps)
+    return out
+
+
+def _body(planner: Planner, params: list[ParamSpec]) -> BodySpec | None:
+    """The body of the route whose body parameters are ``params`` (under FastAPI's rules,
+    in FastAPI's order: a name met again, a dependency's parameter of the handler's name,
+    is the same member, validated for each, as FastAPI does)."""
     if not params:
         return None
-    embed = planner.embed_forced or len(params) > 1
+    unique: dict[str, ParamSpec] = {}
+    for p in params:
+        first = unique.setdefault(p.key, p)
+        if first is not p and not (planner.fastapi and first.annotation == p.annotation):
+            raise PlanError(f"two body parameters share one name: {[q.key for q in params]}")
+    embed = planner.embed_forced or len(unique) > 1
     empty = None
     if embed:
-        names = [p.key for p in params]
-        if len(set(names)) != len(names):
-            raise PlanError(f"two body parameters share one name: {names}")
-        fields = [(p.key, _body_type(p), p.default, p.marker.constraints()) for p in params]
+        fields = [(p.key, _body_type(p), p.default, p.marker.constraints()) for p in unique.values()]
         model = _models.embedded_model(fields)
         not_json = _embedded_not_json(params)
         if planner.fastapi and _models._is_pydantic_model(model):
@@ -582,7 +602,7 @@ def _body(planner: Planner) -> BodySpec | None:
         if planner.fastapi and _models.library_for(tp) == "pydantic":
             adapter = _models._adapter(tp)
             if adapter is not None:
-                decode = _fastapi_bodies.single(adapter, _absent(p))
+                decode = _fastapi_bodies.single(adapter, _absent(p), len(params))
         required = p.required
     media = params[0].marker.media_type or "application/json"
     return BodySpec(params, embed, decode, not_json, required, media, empty)
@@ -710,9 +730,10 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
                response_options: dict[str, Any] | None = None, **options: Any) -> RoutePlan | None:
     """The plan of ``fn`` served at ``path``, or None for a plain ``def h(req)`` handler
     with none of the typed options (served as it is). ``plain_handlers=False`` (FastAPI's
-    routes): every handler is planned, ``def h(item_id)`` taking a query or path value.
-    ``response_class``: FastAPI's (its routes' answers by FastAPI's rules, ``_response``);
-    ``response_options``: the ``response_model_*`` options (``ringbolt._models.DUMP_OPTIONS``)."""
+    routes): every handler is planned, ``def h(item_id)`` taking a query or path value,
+    by FastAPI's rules (``RoutePlan.rules`` "fastapi"). ``response_class``: FastAPI's (its
+    routes' answers by FastAPI's rules, ``_response``); ``response_options``: the
+    ``response_model_*`` options (``ringbolt._models.DUMP_OPTIONS``)."""
     typed_options = (response_model not in (UNSET, None) or status_code is not None or dependencies
                      or response_class is not None or response_options)
     if plain_handlers and not typed_options and is_plain_handler(fn, path_names(path)):
@@ -728,7 +749,7 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
         if not isinstance(d, Depends):
             raise PlanError(f"dependencies= takes Depends(...) markers, not {d!r}")
         route_deps.append(planner.dependency(d, None, (), f"dependencies= of {_name(fn)}"))
-    body = _body(planner)
+    body = _body(planner, _fastapi_order(call, route_deps) if planner.fastapi else planner.body_params)
     response = _response(fn, call.kind, response_model, status_code, response_class, response_options)
     plan = RoutePlan(call, route_deps, body, response, names, False, options, rules)
     plan.is_async = call.kind in ("async", "asyncgen") or any(

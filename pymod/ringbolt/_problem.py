@@ -31,39 +31,34 @@ class RequestValidationError(ValidationError):
     ``errors`` lists each failure (``exc.errors()`` works too); the answer is a problem
     whose ``detail`` is that list (the member FastAPI's clients read)."""
 
+    #: the request's body as read for validation (FastAPI's ``exc.body``: the JSON value,
+    #: the form, the bytes of a body that is not JSON), or None
+    body: Any = None
+
     def __init__(self, errors: Iterable[dict[str, Any]], *, body: Any = None) -> None:
         # the app's own copies: a decoder's errors may be kept for its next refusal
         listed = _Errors(ordered([_own(e) for e in errors]))
         HTTPError.__init__(self, 422, listed, title="Unprocessable Content")
         self.errors = listed
-        self._body = body
-        self._raw: bytes | None = None
-
-    @property
-    def body(self) -> Any:
-        """The request's body (FastAPI's ``exc.body``): a JSON body decoded (when first
-        read: a refusal nobody reads the body of does not decode it), else None."""
-        raw = self._raw
-        if raw is not None:
-            self._raw = None
-            try:
-                self._body = json.loads(raw)
-            except ValueError:
-                self._body = raw
-        return self._body
+        self.body = body
 
     def problem(self) -> dict[str, Any]:
         return {"type": self.type, "title": self.title, "status": 422, "detail": writable(self.errors)}
 
 
-def fastapi_validation_error(errors: Iterable[dict[str, Any]], raw: bytes | None) -> RequestValidationError:
-    """The RequestValidationError an app's handler gets under FastAPI's conventions: each
-    ``loc`` a tuple (FastAPI's), ``body`` the request's JSON body (``raw``, decoded when
-    read)."""
-    exc = RequestValidationError(errors)
-    for error in exc.errors:
-        error["loc"] = tuple(error["loc"])
-    exc._raw = raw or None
+def in_order(errors: Iterable[dict[str, Any]], body: Any = None) -> RequestValidationError:
+    """The RequestValidationError of ``errors`` as FastAPI raises it (its routes): in the
+    order given (each dependency's errors, then the handler's), not sorted by source, each
+    ``loc`` a tuple, ``body`` the request's body as read."""
+    exc = RequestValidationError.__new__(RequestValidationError)
+    listed = _Errors()
+    for e in errors:
+        e = _own(e)
+        e["loc"] = tuple(e["loc"])
+        listed.append(e)
+    HTTPError.__init__(exc, 422, listed, title="Unprocessable Content")
+    exc.errors = listed
+    exc.body = body
     return exc
 
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
+import keyword
 import logging
 import types
 from typing import Any, Callable
@@ -93,6 +95,24 @@ def _form_last(form: Any, name: str) -> Any:
 def _form_all(form: Any, name: str) -> list[Any]:
     """Every value of a form field, as FastAPI reads a list: file parts left empty left out."""
     return [v for k, v in form._items if k == name and (type(v) is str or not _empty_file(v))]
+
+
+def _body_of(req: Any, kind: str | None, raw: bytes | None) -> Any:
+    """The body of a refused request as FastAPI's ``RequestValidationError.body`` holds it
+    (read again: only on the way to an app's handler of the refusal): the form, the JSON
+    value (the text of malformed JSON), the bytes of a body whose type is not JSON, None."""
+    if kind is None:
+        return None
+    if kind == "form":
+        return _form(req)
+    if not raw:
+        return None
+    if not is_json_type(req.header("content-type")):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
 
 
 def _out(result: Any) -> Any:
@@ -204,6 +224,8 @@ class _Compiler:
             self.ns["unwind"] = _depends.unwind
             self.ns["unwind_async"] = _depends.unwind_async
             self.ns["SWALLOWED"] = _swallowed_error()
+        if plan.rules == "fastapi":
+            self.ns["body_of"] = _body_of  # FastAPI's exc.body, read on the error path only
         # FastAPI's order (a route with dependencies under its conventions): each dependency
         # called as soon as the parameters under it are valid, the others' errors gathered
         self.ordered = False
@@ -238,7 +260,7 @@ class _Compiler:
         out = self.local("a")
         loc = self.const("L", spec.loc)
         key = spec.key
-        x = self.sections[spec.loc[0]]
+        x = self.lines(spec)
         if var == "q" and not spec.is_list:
             # a repeated name: the last value, as FastAPI (Starlette) reads it; q._items
             # is None when no name repeats (then the dict's value is the only one)
@@ -282,7 +304,7 @@ class _Compiler:
         out = self.local("a")
         loc = self.const("L", spec.loc)
         read = self.const("C", spec.convert)
-        x = self.sections[spec.loc[0]]
+        x = self.lines(spec)
         x.append(f"try: {out} = {read}({var})")
         x.append(f"except Bad as e: {out} = None; err = bad(err, {loc}, e, None)")
         return out
@@ -290,7 +312,7 @@ class _Compiler:
     def inline(self, spec: ParamSpec, out: str, loc: str) -> None:
         """The conversion and checks written out (no call on the way that succeeds)."""
         kind, checks = spec.inline
-        x = self.sections[spec.loc[0]]
+        x = self.lines(spec)
         x.append("else:")
         if kind == "bool":
             x.append(f"    {out} = BOOL_WORDS.get(v.lower())")
@@ -352,8 +374,8 @@ class _Compiler:
             indent = ""
         else:
             x.append("if not raw:")
-            if spec.required:
-                x.append("    err = missing(err, ('body',))")
+            if spec.required:  # (a name several parameters take: a missing for each, as FastAPI)
+                x += ["    err = missing(err, ('body',))"] * len(spec.params)
             else:
                 for p in spec.params:
                     default = self.const("D", p.default)
@@ -367,10 +389,17 @@ class _Compiler:
         if spec.embed:
             x.append(f"{indent}else:")
             for p in spec.params:
-                x.append(f"{indent}    {names[id(p)]} = body.{p.key}")
+                member = f"body.{p.key}" if p.key.isidentifier() and not keyword.iskeyword(p.key) else (
+                    f"getattr(body, {p.key!r})")  # an alias that is no Python name ("the-item")
+                x.append(f"{indent}    {names[id(p)]} = {member}")
         else:
-            x.append(f"{indent}else: {names[id(spec.params[0])]} = body")
+            x.append(f"{indent}else: {' = '.join(names[id(p)] for p in spec.params)} = body")
         return names
+
+    def lines(self, spec: ParamSpec) -> list[str]:
+        """Where a parameter's code goes: its source's section (FastAPI's order of
+        dependencies is ``solved``'s, which gives each dependency sections of its own)."""
+        return self.sections[spec.loc[0]]
 
     # ---- phase 2 ----
     def args(self, spec: CallSpec, body: dict[int, str]) -> str:
@@ -552,10 +581,11 @@ class _Compiler:
             lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
         stacks = self.has_stack or self.has_fstack
         checks = [line for section in self.sections.values() for line in section]  # path, query, header, cookie, body
-        if self.raise_invalid and self.fastapi:  # FastAPI's exc.errors() and exc.body
-            self.ns["RVE"] = _problem.fastapi_validation_error
-            raw = "raw" if plan.body is not None and plan.body.media_type == "application/json" else "None"
-            raise_invalid = f"if err is not None: raise RVE(err, {raw})"
+        if self.raise_invalid and plan.rules == "fastapi":  # FastAPI's exc.errors() (its order) and exc.body
+            self.ns["RVE"] = _problem.in_order
+            kind = "form" if "f" in self.sources else "json" if plan.body is not None else None
+            raw = "raw" if kind == "json" else "None"
+            raise_invalid = f"if err is not None: raise RVE(err, body_of(req, {kind!r}, {raw}))"
         else:
             raise_invalid = "if err is not None: raise RVE(err)"
         if self.ordered:

@@ -15,7 +15,10 @@ import pytest
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ringbolt import forms
-from ringbolt.fastapi import Body, Cookie, FastAPI, File, Form, Header, Query, UploadFile
+from ringbolt.fastapi import Body, Cookie, Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from ringbolt.fastapi.encoders import jsonable_encoder
+from ringbolt.fastapi.exceptions import RequestValidationError
+from ringbolt.fastapi.responses import JSONResponse
 from ringbolt.fastapi.testclient import TestClient
 
 app = FastAPI()
@@ -60,6 +63,54 @@ def strict(item: StrictItem) -> Any:
 
 @app.post("/ids")
 def ids(ids: list[int]): return ids
+
+
+# ---- dependencies' parameters ----
+class Named(BaseModel):
+    name: str
+
+
+def named_dep(item: Named) -> str:
+    return item.name
+def named_dep2(item: Named, n: Annotated[str, Depends(named_dep)]) -> str:
+    return n + "!"
+def importance_dep(importance: Annotated[int, Body()]) -> int:
+    return importance
+def token_dep(x_token: Annotated[str, Header()], c: Annotated[int, Cookie()] = 0) -> str:
+    return x_token
+def page_dep(q2: Annotated[int, Query()], t: Annotated[str, Depends(token_dep)]) -> int:
+    return q2
+@app.post("/shared-body")
+def shared_body(item: Named, n: Annotated[str, Depends(named_dep)]):
+    return {"item": item, "n": n}
+@app.post("/shared-deps")
+def shared_deps(n: Annotated[str, Depends(named_dep)], m: Annotated[str, Depends(named_dep2)]):
+    return {"n": n, "m": m}
+@app.post("/dep-order")
+def dep_order(i: Annotated[int, Depends(importance_dep)], item: Named, q: Annotated[int, Body()]):
+    return {"i": i, "item": item, "q": q}
+@app.get("/source-order/{pid}")
+def source_order(pid: int, q: int, p: Annotated[int, Depends(page_dep)], h: Annotated[str, Header()]):
+    return [pid, q, p, h]
+@app.post("/aliased")
+def aliased(item: Annotated[Named, Body(alias="the-item")], k: Annotated[int, Body(alias="k-k")] = 1):
+    return {"item": item, "k": k}
+
+
+handled = FastAPI()
+@handled.exception_handler(RequestValidationError)
+async def on_invalid(request: Request, exc: RequestValidationError):
+    return JSONResponse({"locs": [repr(e["loc"]) for e in exc.errors()],
+                         "body": [type(exc.body).__name__, jsonable_encoder(exc.body)]}, status_code=422)
+@handled.post("/json/{n}")
+async def handled_json(n: int, item: Named):
+    return item
+@handled.post("/form")
+async def handled_form(name: Annotated[str, Form()], n: Annotated[int, Form()]):
+    return name
+@handled.get("/none")
+async def handled_none(n: int):
+    return n
 
 
 # ---- forms and files ----
@@ -168,6 +219,20 @@ def fu(c: Annotated[Person | Company | None, Form(discriminator="kind")] = None)
 @pytest.fixture(scope="module")
 def client() -> Any:
     with TestClient(app) as c:
+        yield c
+
+
+# (served while `client` is: a TestClient stopped in the module's middle stops the
+# event loop the other's async routes use)
+@pytest.fixture(scope="module")
+def handled_client(client: Any) -> Any:
+    with TestClient(handled) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def lax_client(client: Any) -> Any:
+    with TestClient(lax) as c:
         yield c
 
 
@@ -338,16 +403,78 @@ async def lax_item(item: Item) -> Any:
     ({"content-type": "application/json"}, 200),
     ({"content-type": "text/plain"}, 422),  # another type is still not JSON
 ])
-def test_lax_content_type_reads_a_body_without_one_as_json(headers: dict[str, str], status: int) -> None:
-    with TestClient(lax) as c:
-        r = c.post("/items", content=b'{"name": "Foo", "price": 50.5}', headers=headers)
+def test_lax_content_type_reads_a_body_without_one_as_json(client: Any, lax_client: Any, headers: dict[str, str],
+                                                           status: int) -> None:
+    r = lax_client.post("/items", content=b'{"name": "Foo", "price": 50.5}', headers=headers)
     assert r.status_code == status, r.text
     if status == 200:
         assert r.json() == {"name": "Foo", "price": 50.5, "tags": []}
-    with TestClient(app) as c:  # the default: strict
-        assert c.post("/single", content=b'{"name": "Foo", "price": 50.5}', headers=headers).status_code == (
-            200 if headers.get("content-type") == "application/json" else 422)
+    # the default: strict
+    assert client.post("/single", content=b'{"name": "Foo", "price": 50.5}', headers=headers).status_code == (
+        200 if headers.get("content-type") == "application/json" else 422)
 
+
+# ---- dependencies' parameters ----
+
+# (method, target, request options, FastAPI 0.165's status and JSON answer): a body
+# parameter a dependency and the handler share (one member, an error for each), the
+# errors in FastAPI's order (each dependency's, then the handler's), an alias that is no
+# Python name
+DEPENDENCIES = [
+    ('POST', '/shared-body', {'json': {'name': 'x'}},
+     200, {'item': {'name': 'x'}, 'n': 'x'}),
+    ('POST', '/shared-body', {'json': {}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'name'], 'msg': 'Field required', 'input': {}}, {'type': 'missing', 'loc': ['body', 'name'], 'msg': 'Field required', 'input': {}}]}),
+    ('POST', '/shared-body', {},
+     422, {'detail': [{'type': 'missing', 'loc': ['body'], 'msg': 'Field required', 'input': None}, {'type': 'missing', 'loc': ['body'], 'msg': 'Field required', 'input': None}]}),
+    ('POST', '/shared-deps', {'json': {'name': 'x'}},
+     200, {'n': 'x', 'm': 'x!'}),
+    ('POST', '/shared-deps', {'json': {}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'name'], 'msg': 'Field required', 'input': {}}, {'type': 'missing', 'loc': ['body', 'name'], 'msg': 'Field required', 'input': {}}, {'type': 'missing', 'loc': ['body', 'name'], 'msg': 'Field required', 'input': {}}]}),
+    ('POST', '/dep-order', {'json': {'importance': 2, 'item': {'name': 'a'}, 'q': 1}},
+     200, {'i': 2, 'item': {'name': 'a'}, 'q': 1}),
+    ('POST', '/dep-order', {'json': {'importance': 'x', 'q': 'y'}},
+     422, {'detail': [{'type': 'int_parsing', 'loc': ['body', 'importance'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'x'}, {'type': 'missing', 'loc': ['body', 'item'], 'msg': 'Field required', 'input': None}, {'type': 'int_parsing', 'loc': ['body', 'q'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'y'}]}),
+    ('GET', '/source-order/x?q=y&q2=z', {'headers': {'cookie': 'c=w'}},
+     422, {'detail': [{'type': 'missing', 'loc': ['header', 'x-token'], 'msg': 'Field required', 'input': None}, {'type': 'int_parsing', 'loc': ['cookie', 'c'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'w'}, {'type': 'int_parsing', 'loc': ['query', 'q2'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'z'}, {'type': 'int_parsing', 'loc': ['path', 'pid'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'x'}, {'type': 'int_parsing', 'loc': ['query', 'q'], 'msg': 'Input should be a valid integer, unable to parse string as an integer', 'input': 'y'}, {'type': 'missing', 'loc': ['header', 'h'], 'msg': 'Field required', 'input': None}]}),
+    ('POST', '/aliased', {'json': {'the-item': {'name': 'x'}, 'k-k': 3}},
+     200, {'item': {'name': 'x'}, 'k': 3}),
+    ('POST', '/aliased', {'json': {'item': {}}},
+     422, {'detail': [{'type': 'missing', 'loc': ['body', 'the-item'], 'msg': 'Field required', 'input': None}]}),
+]
+
+
+@pytest.mark.parametrize(("method", "target", "options", "status", "answer"), DEPENDENCIES)
+def test_dependency_parameters_answer_as_fastapi(client: Any, method: str, target: str, options: dict[str, Any],
+                                                 status: int, answer: Any) -> None:
+    r = client.request(method, target, **options)
+    assert (r.status_code, r.json()) == (status, answer)
+
+
+# (an app's handler of RequestValidationError) each error's loc a tuple, exc.body the
+# body as FastAPI read it: the JSON value, malformed JSON's text, the bytes of another
+# type, the form, None
+HANDLED = [
+    ('POST', '/json/x', {'json': {'name': 1, 'extra': [1]}},
+     422, {'locs': ["('path', 'n')", "('body', 'name')"], 'body': ['dict', {'name': 1, 'extra': [1]}]}),
+    ('POST', '/json/1', {'content': b'{"name": ', 'headers': {'content-type': 'application/json'}},
+     422, {'locs': ["('body', 9)"], 'body': ['str', '{"name": ']}),
+    ('POST', '/json/1', {'content': b'plain', 'headers': {'content-type': 'text/plain'}},
+     422, {'locs': ["('body',)"], 'body': ['bytes', 'plain']}),
+    ('POST', '/json/1', {},
+     422, {'locs': ["('body',)"], 'body': ['NoneType', None]}),
+    ('POST', '/form', {'data': {'n': 'x'}},
+     422, {'locs': ["('body', 'name')", "('body', 'n')"], 'body': ['FormData', {'n': 'x'}]}),
+    ('GET', '/none?n=x', {},
+     422, {'locs': ["('query', 'n')"], 'body': ['NoneType', None]}),
+]
+
+
+@pytest.mark.parametrize(("method", "target", "options", "status", "answer"), HANDLED)
+def test_validation_error_handler_sees_fastapi_errors(handled_client: Any, method: str, target: str,
+                                                      options: dict[str, Any], status: int, answer: Any) -> None:
+    r = handled_client.request(method, target, **options)
+    assert (r.status_code, r.json()) == (status, answer)
 
 # ---- scalars ----
 

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Iterator, Optional
 
 import pytest
 
+from ringbolt import Body
+
 from typed_helpers import Answer, Transport, transport, transport_fixture
 
 served = transport_fixture("testclient", "http1")
@@ -483,3 +485,26 @@ def test_request_validation_error_problem_is_writable() -> None:
                                    "input": {"a": [float("nan"), float("-inf"), b"raw", {1, 2}, (1, 2.5)]}}])
     problem = json.loads(json_dumps(exc.problem()))
     assert problem["detail"][0]["input"] == {"a": ["NaN", "-Infinity", "raw", "{1, 2}", [1, 2.5]]}
+
+
+def _aliased_members(item: Annotated[dict[str, int], Body(alias="the-item")],
+                     k: Annotated[int, Body(alias="class")] = 1) -> dict[str, Any]:
+    return {"item": item, "k": k}
+
+
+@pytest.mark.parametrize("body,status,expected", [
+    ({"the-item": {"a": 1}, "class": 3}, 200, {"item": {"a": 1}, "k": 3}),
+    ({"the-item": {"a": 1}}, 200, {"item": {"a": 1}, "k": 1}),
+    ({"item": {"a": 1}}, 422, [("missing", ["body", "the-item"])]),
+])
+def test_embedded_members_named_by_an_alias_that_is_no_python_name(body: Any, status: int, expected: Any) -> None:
+    # the members of an embedded body are read by their names on the wire, "the-item"
+    # and "class" included (they were attribute reads in the runner's code: a 500)
+    from ringbolt import App
+    from ringbolt.testing import TestClient
+    app = App()
+    app.post("/aliased")(_aliased_members)
+    with TestClient(app) as c:
+        r = c.post("/aliased", json=body)
+    assert r.status_code == status, r.text
+    assert (r.json() if status == 200 else [(e["type"], e["loc"]) for e in r.json()["detail"]]) == expected
