@@ -216,6 +216,18 @@ class Company(BaseModel):
 def fu(c: Annotated[Person | Company | None, Form(discriminator="kind")] = None): return c
 
 
+class Upload(BaseModel):
+    title: str
+    file: UploadFile
+    extra: list[UploadFile] = []
+
+
+@app.post("/upload-model")
+async def upload_model(d: Annotated[Upload, Form()]) -> Any:
+    return {"title": d.title, "file": d.file.filename, "data": (await d.file.read()).decode(),
+            "extra": [f.filename for f in d.extra]}
+
+
 @pytest.fixture(scope="module")
 def client() -> Any:
     with TestClient(app) as c:
@@ -252,6 +264,43 @@ def test_upload_file_is_closed_after_the_response(client: Any, tmp_path: Any, mo
     while list(tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("options", "status", "answer"), [
+    # a form model's file fields (FastAPI's UploadFile validates as a pydantic type)
+    ({"data": {"title": "t"}, "files": [("file", ("a.txt", b"abc", "text/plain")), ("extra", ("b", b"1", "text/plain")),
+                                        ("extra", ("c", b"2", "text/plain"))]},
+     200, {"title": "t", "file": "a.txt", "data": "abc", "extra": ["b", "c"]}),
+    ({"data": {"title": "t", "file": "notafile"}},
+     422, {"detail": [{"type": "value_error", "loc": ["body", "file"], "input": "notafile", "ctx": {"error": {}},
+                       "msg": "Value error, Expected UploadFile, received: <class 'str'>"}]}),
+    ({"data": {"title": "t"}},
+     422, {"detail": [{"type": "missing", "loc": ["body", "file"], "msg": "Field required", "input": {"title": "t"}}]}),
+])
+def test_form_model_with_files(client: Any, options: dict[str, Any], status: int, answer: Any) -> None:
+    r = client.post("/upload-model", **options)
+    assert (r.status_code, r.json()) == (status, answer)
+
+
+@pytest.mark.parametrize(("headers", "content_type"), [
+    (None, None), ({"Content-Type": "text/csv"}, "text/csv"), ([("content-type", "image/png")], "image/png"),
+])
+def test_upload_file_made_by_hand(headers: Any, content_type: str | None) -> None:
+    # Starlette's constructor (a test or a dependency override makes one)
+    import asyncio
+    import io
+    f = UploadFile(io.BytesIO(b"xyz"), filename="f.txt", size=3, headers=headers)
+    assert (f.filename, f.size, f.content_type, f.headers.get("content-type")) == ("f.txt", 3, content_type,
+                                                                                    content_type)
+
+    async def use() -> bytes:
+        await f.seek(3)
+        await f.write(b"!")
+        await f.seek(0)
+        data = await f.read()
+        await f.close()
+        return data
+    assert asyncio.run(use()) == b"xyz!" and f.size == 4
 
 
 def _part(name: str, data: bytes = b"data") -> tuple[str, bytes, str]:

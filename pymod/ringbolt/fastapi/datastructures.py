@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple
+from typing import IO, Any, Iterator, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..datastructures import Headers, QueryParams
@@ -118,15 +118,34 @@ class State:
 class UploadFile(_UploadFile):
     """FastAPI's ``UploadFile``: ``filename``, ``content_type``, ``size``, ``headers``,
     ``file``, and the async ``read``/``write``/``seek``/``close``. The same slots as
-    ringbolt's: the plan gives a parsed part this class (no copy)."""
+    ringbolt's: the plan gives a parsed part this class (no copy); made by hand, it takes
+    Starlette's arguments (``UploadFile(file, size=, filename=, headers=)``)."""
 
     __slots__ = ()
+
+    def __init__(self, file: IO[bytes], *, size: int | None = None, filename: str | None = None,
+                 headers: Any = None) -> None:
+        if headers is None:
+            headers = Headers([])
+        elif not isinstance(headers, Headers):
+            pairs = headers.items() if hasattr(headers, "items") else headers
+            headers = Headers([(str(k).lower(), str(v)) for k, v in pairs])
+        super().__init__(filename, headers.get("content-type"), headers, size, file, None)  # type: ignore[arg-type]
+
+    @classmethod
+    def _validate(cls, value: Any) -> Any:
+        value = super()._validate(value)
+        if type(value) is _UploadFile:  # a parsed part: this class, on the same slots
+            value.__class__ = cls
+        return value
 
     async def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         return _UploadFile.read(self, size)
 
     async def write(self, data: bytes) -> None:
         self.file.write(data)
+        if self.size is not None:
+            self.size += len(data)
 
     async def seek(self, offset: int) -> None:  # type: ignore[override]
         self.file.seek(offset)
