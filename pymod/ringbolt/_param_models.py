@@ -167,63 +167,104 @@ def names_read(models: tuple[Any, ...], marker: Param) -> tuple[str, ...] | None
 
 # ---- per request ----
 
-def _grouped(pairs: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
+def _grouped(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Each name's value, or the list of its values when it repeats (a value is never a
+    list: text, or an UploadFile)."""
+    out: dict[str, Any] = {}
     for k, v in pairs:
-        got = out.get(k)
-        if got is None:
-            out[k] = [v]
-        else:
+        got = out.get(k, _NONE)
+        if got is _NONE:
+            out[k] = v
+        elif type(got) is list:
             got.append(v)
+        else:
+            out[k] = [got, v]
     return out
+
+
+_NONE: Any = object()
 
 
 def _empty_file(v: Any) -> bool:
     # a browser sends a file input left empty as a part with no name and no bytes
-    return getattr(v, "filename", None) == "" and getattr(v, "size", None) == 0 and not isinstance(v, str)
+    return type(v) is not str and getattr(v, "filename", None) == "" and getattr(v, "size", None) == 0
 
 
-def _gather(fields: list[_Field], grouped: dict[str, list[Any]], source: str) -> dict[str, Any]:
+def _gather(fields: list[_Field], grouped: dict[str, Any], source: str, read: frozenset[str] | None) -> dict[str, Any]:
     """The dict a model validates: each field's value under its key, then every value of
-    another name (one, or a list of a repeated name)."""
+    another name (one, or a list of a repeated name). ``read``: every name the fields
+    read, when each field has one (else found here)."""
     form = source == "form"
     last = source in ("query", "form")  # Starlette's multidicts: the last of a repeated name
     data: dict[str, Any] = {}
-    read: set[str] = set()
+    seen: set[str] | None = set() if read is None else None
     for f in fields:
         key, _, wire = f.names[0]
-        if len(f.names) > 1:
+        if seen is not None:
             for k, _, w in f.names:
                 if w in grouped:
                     key, wire = k, w
                     break
-        read.add(wire)
-        if f.also_read:
-            read.update(f.also_read)
-        values = grouped.get(wire)
-        if not values:
+            seen.add(wire)
+            seen.update(f.also_read)
+        value = grouped.get(wire)
+        if value is None:
             continue
-        if f.many:
-            if form:
-                values = [v for v in values if not _empty_file(v)]
-                if not values:
-                    continue
-            data[key] = list(values)
+        if type(value) is list:  # a repeated name
+            if f.many:
+                values = [v for v in value if not _empty_file(v)] if form else list(value)
+                if values:
+                    data[key] = values
+                continue
+            value = value[-1] if last else value[0]
+        elif f.many:
+            if not (form and _empty_file(value)):
+                data[key] = [value]
             continue
-        value = values[-1] if last else values[0]
         if form and (value == "" or _empty_file(value)):
             continue
         data[key] = value
-    for k, vs in grouped.items():
-        if k not in read:
-            data[k] = vs[0] if len(vs) == 1 else vs
+    known = read if read is not None else seen
+    for k, v in grouped.items():
+        if k not in known:  # type: ignore[operator]
+            data[k] = v
     return data
 
 
-def _pairs_of(source: str) -> Callable[[Any], Iterable[tuple[str, Any]]]:
+def _gather_simple(plan: list[tuple[str, str, bool]], grouped: dict[str, Any], read: frozenset[str],
+                   last: bool) -> dict[str, Any]:
+    """``_gather`` for fields of one name each, out of a form (``plan``: each field's key,
+    name and whether it takes every value)."""
+    data: dict[str, Any] = {}
+    for key, wire, many in plan:
+        value = grouped.get(wire)
+        if value is None:
+            continue
+        if type(value) is list:
+            data[key] = list(value) if many else value[-1] if last else value[0]
+        else:
+            data[key] = [value] if many else value
+    for k, v in grouped.items():
+        if k not in read:
+            data[k] = v
+    return data
+
+
+def _source_reader(source: str) -> Callable[[Any], dict[str, Any]]:
+    """The request's values of ``source`` by name (``_grouped``'s shape), with no copy
+    where the request holds them so already (cookies; a query with no repeated name)."""
     if source == "cookie":
-        return lambda src: src.items()
-    return lambda src: src.multi_items()
+        return lambda src: src
+    if source == "query":
+        from .datastructures import QueryParams
+
+        def query(src: Any) -> dict[str, Any]:
+            if type(src) is QueryParams:
+                items = src._items
+                return src if items is None else _grouped(items)  # no repeated name: the dict itself
+            return _grouped(src.multi_items())
+        return query
+    return lambda src: _grouped(src._items)  # (Headers, FormData: their pairs)
 
 
 def _header_names(fields: list[_Field], grouped: dict[str, list[Any]]) -> dict[str, str]:
@@ -248,8 +289,7 @@ def _normalizer(model: Any, source: str) -> Callable[[Any], Any]:
     def normalize(value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        grouped = {k: list(v) if isinstance(v, list) else [v] for k, v in value.items()}
-        out = _gather(fields, grouped, source)
+        out = _gather(fields, value, source, None)  # (a list: a repeated name)
         for k, v in value.items():  # a validator may hand these; a form cannot send them
             if v is None or (isinstance(v, list) and not v):
                 out[k] = v
@@ -266,7 +306,7 @@ def reader(annotation: Any, models: list[Any], marker: Param, default: Any, requ
     from pydantic import BeforeValidator, Field, Tag, TypeAdapter, ValidationError
     source = marker.source
     convert = bool(getattr(marker, "convert_underscores", True))
-    pairs_of = _pairs_of(source)
+    values_of = _source_reader(source)
     optional = _is_union(annotation) and type(None) in typing.get_args(annotation)
     extra_counts = any(m.model_config.get("extra") in ("allow", "forbid") for m in models)
     if len(models) == 1:
@@ -291,6 +331,11 @@ def reader(annotation: Any, models: list[Any], marker: Param, default: Any, requ
     factory = marker.default_factory
     fresh = factory is None and not isinstance(default, (type(None), bool, int, float, str, tuple, frozenset))
     header = source == "header"
+    read_names = None if any(len(f.names) > 1 for f in fields) else frozenset(
+        {f.names[0][2] for f in fields} | {n for f in fields for n in f.also_read})
+    last = source == "query"
+    simple = [(f.names[0][0], f.names[0][2], f.many) for f in fields] if (
+        fields and read_names is not None and source != "form") else None
     rename_ok = all(m.model_config.get("loc_by_alias", True) for m in models)
 
     def absent() -> Any:
@@ -301,11 +346,15 @@ def reader(annotation: Any, models: list[Any], marker: Param, default: Any, requ
         return copy.deepcopy(default) if fresh else default
 
     def read(src: Any) -> Any:
-        grouped = _grouped(pairs_of(src))
+        grouped = values_of(src)
         if optional and not (own.intersection(grouped) or (extra_counts and grouped)):
             return absent()
-        data = _gather(fields, grouped, source) if fields else {k: v[0] if len(v) == 1 else v
-                                                              for k, v in grouped.items()}
+        if simple is not None:
+            data = _gather_simple(simple, grouped, read_names, last)  # type: ignore[arg-type]
+        elif fields:
+            data = _gather(fields, grouped, source, read_names)
+        else:
+            data = dict(grouped)
         try:
             return validate(data, from_attributes=True)
         except ValidationError as exc:
