@@ -49,12 +49,18 @@ class RequestValidationError(ValidationError):
 def in_order(errors: Iterable[dict[str, Any]], body: Any = None) -> RequestValidationError:
     """The RequestValidationError of ``errors`` as FastAPI raises it (its routes): in the
     order given (each dependency's errors, then the handler's), not sorted by source, each
-    ``loc`` a tuple, ``body`` the request's body as read."""
+    ``loc`` a tuple, a validator's exception in ``ctx`` as itself, ``body`` the request's
+    body as read."""
     exc = RequestValidationError.__new__(RequestValidationError)
     listed = _Errors()
     for e in errors:
         e = _own(e)
         e["loc"] = tuple(e["loc"])
+        ctx = e.get("ctx")
+        if ctx:  # a validator's exception itself, as pydantic's errors() hold it
+            for k, v in ctx.items():
+                if type(v) is Raised:
+                    ctx[k] = v.exc
         listed.append(e)
     HTTPError.__init__(exc, 422, listed, title="Unprocessable Content")
     exc.errors = listed

@@ -12,11 +12,12 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from ringbolt import forms
 from ringbolt.fastapi import Body, Cookie, Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from ringbolt.fastapi.encoders import jsonable_encoder
+from ringbolt.fastapi.exception_handlers import request_validation_exception_handler
 from ringbolt.fastapi.exceptions import RequestValidationError
 from ringbolt.fastapi.responses import JSONResponse
 from ringbolt.fastapi.testclient import TestClient
@@ -111,6 +112,25 @@ async def handled_form(name: Annotated[str, Form()], n: Annotated[int, Form()]):
 @handled.get("/none")
 async def handled_none(n: int):
     return n
+
+
+delegating = FastAPI()
+
+
+@delegating.exception_handler(RequestValidationError)
+async def delegate(request: Request, exc: RequestValidationError) -> Any:
+    return await request_validation_exception_handler(request, exc)
+
+
+def _no_x(v: str) -> str:
+    if "x" in v:
+        raise ValueError("no x")
+    return v
+
+
+@delegating.get("/checked")
+async def checked(s: Annotated[str, AfterValidator(_no_x)]) -> Any:
+    return s
 
 
 # ---- forms and files ----
@@ -239,6 +259,12 @@ def client() -> Any:
 @pytest.fixture(scope="module")
 def handled_client(client: Any) -> Any:
     with TestClient(handled) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def delegating_client(client: Any) -> Any:
+    with TestClient(delegating) as c:
         yield c
 
 
@@ -524,6 +550,15 @@ def test_validation_error_handler_sees_fastapi_errors(handled_client: Any, metho
                                                       options: dict[str, Any], status: int, answer: Any) -> None:
     r = handled_client.request(method, target, **options)
     assert (r.status_code, r.json()) == (status, answer)
+
+
+def test_default_validation_handler_writes_a_validator_exception_as_fastapi(delegating_client: Any) -> None:
+    # exc.errors() holds the exception itself, as pydantic's do: FastAPI's handler writes
+    # it with jsonable_encoder ({})
+    r = delegating_client.get("/checked?s=xa")
+    assert (r.status_code, r.json()) == (422, {"detail": [{"type": "value_error", "loc": ["query", "s"], "input": "xa",
+                                                           "msg": "Value error, no x", "ctx": {"error": {}}}]})
+
 
 # ---- scalars ----
 
