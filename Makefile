@@ -236,7 +236,7 @@ interop-test:
 # pass on FastAPI that also pass on ringbolt is under FASTAPI_MIN_TOTAL (percent), or an
 # area's is under FASTAPI_MIN_AREA.
 FASTAPI_VERSION ?= 0.165.0
-FASTAPI_MIN_TOTAL ?= 80
+FASTAPI_MIN_TOTAL ?= 95
 FASTAPI_MIN_AREA ?= 0
 fastapi-tutorial:
 	$(PYTHON) tests/fastapi_tutorial/run.py --version $(FASTAPI_VERSION) --min-total $(FASTAPI_MIN_TOTAL) \
