@@ -297,9 +297,10 @@ PyObject* probe_io_uring(PyObject*, PyObject*) {
 // request, json_dumps for every answer it writes.
 PyMethodDef module_defs[] = {
     method("json_dumps", fastcall<&ringbolt::py::json_dumps>(), fastcall_kw,
-           "json_dumps(obj, default=None) -> bytes\n\nSerialize with ringbolt's JSON writer (compact, UTF-8): the JSON "
-           "types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; `default(value)` is called for "
-           "anything else."),
+           "json_dumps(obj, default=None, *, strict=False) -> bytes\n\nSerialize with ringbolt's JSON writer "
+           "(compact, UTF-8): the JSON types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; "
+           "`default(value)` is called for anything else (with strict=True, for anything that is not exactly a "
+           "dict, list, str, int, float, bool or None)."),
     method("json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."),
     method("_set_types", fastcall<&set_types>(), METH_FASTCALL, "The package's types the bridge builds and checks."),
     method("_set_request_methods", fastcall<&set_request_methods>(), METH_FASTCALL,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import typing
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from . import _problem
@@ -50,6 +51,10 @@ def write_fastapi(spec: Any) -> Writer:
             return empty
         json_response = _problem.json_response
         write = spec.write
+        passthrough = _passthrough(spec) if write is not None else None
+        if passthrough is not None:
+            assert write is not None
+            return _passthrough_json(passthrough, write, code)
         if write is not None:
             def model_json(result: Any) -> Any:
                 if isinstance(result, RESPONSES):
@@ -74,6 +79,58 @@ def write_fastapi(spec: Any) -> Writer:
             out.body = b""
         return out
     return made
+
+
+class _NotJSONNative(Exception):
+    """A value the JSON writer meets that is not one of JSON's own types."""
+
+
+def _refuse(value: Any) -> Any:
+    raise _NotJSONNative
+
+
+def _passthrough(spec: Any) -> str | None:
+    """For a response model whose check can neither refuse nor change a value made of
+    JSON's own types (``Any``, ``dict``, ``dict[str, Any]``, ``list``, ``list[Any]``: FastAPI's
+    common ``-> dict[str, Any]``), with no dump option that would change the text: what to
+    check before writing such a value natively (``"dict"``, ``"dict_str"``: its keys str,
+    ``"list"``, ``"any"``); None for every other model."""
+    if any(k != "by_alias" for k in spec.options or {}):
+        return None
+    model = spec.model
+    origin, args = typing.get_origin(model), typing.get_args(model)
+    if model is Any:
+        return "any"
+    if model is dict or (origin is dict and args == (Any, Any)):
+        return "dict"
+    if origin is dict and args == (str, Any):
+        return "dict_str"
+    if model is list or (origin is list and args == (Any,)):
+        return "list"
+    return None
+
+
+def _passthrough_json(kind: str, write: Callable[[Any], bytes], code: int) -> Writer:
+    """The response model's writer for a model ``_passthrough`` names: a value of JSON's
+    own types (a dict with str keys for ``dict[str, Any]``) written natively, as pydantic
+    would write it, without validating it again (a validation that cannot refuse it); any
+    other value (a Decimal, a set, a model, NaN, an int key) by pydantic, as FastAPI
+    writes it. The check is the native writer's walk itself: no second pass."""
+    json_response = _problem.json_response
+    native = {"dict": (dict,), "dict_str": (dict,), "list": (list,),
+              "any": (dict, list, str, int, float, bool, type(None))}[kind]
+    str_keys = kind == "dict_str"
+
+    def respond(result: Any) -> Any:
+        if isinstance(result, RESPONSES):
+            return result
+        if type(result) in native and not (str_keys and not all(type(k) is str for k in result)):
+            try:
+                return json_response(json_dumps(result, _refuse, strict=True), code)
+            except (_NotJSONNative, ValueError):  # ValueError: NaN or Infinity (pydantic's rule)
+                pass
+        return json_response(write(result), code)
+    return respond
 
 
 def _stream_writer(spec: Any) -> Writer:

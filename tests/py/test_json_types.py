@@ -471,3 +471,41 @@ def test_a_default_that_empties_the_list_being_written() -> None:
 
     out = json.loads(json_dumps(grown, default=grow))
     assert out[:2] == [1, 2] and len(out) == 1002
+
+
+def test_json_dumps_strict_writes_only_jsons_own_types() -> None:
+    """``json_dumps(obj, default, strict=True)`` writes exactly the JSON types itself and
+    hands everything else to ``default`` (Decimal, datetime, UUID, Enum, a str subclass, a
+    dataclass), which the writer otherwise writes its own way: what lets a FastAPI route's
+    ``-> dict[str, Any]`` skip pydantic only for values pydantic writes the same."""
+    import dataclasses
+    import datetime
+    import decimal
+    import enum
+    import uuid
+
+    from ringbolt._native import json_dumps
+
+    class Color(enum.Enum):
+        red = "r"
+
+    class Name(str):
+        pass
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    seen: list[type] = []
+
+    def default(value: object) -> str:
+        seen.append(type(value))
+        return "D"
+
+    others = [decimal.Decimal("1.5"), datetime.date(2020, 1, 2), uuid.UUID(int=1), Color.red, Name("n"), Point(1)]
+    plain = {"a": [1, 2.5, "s", None, True, False, {"b": []}]}
+    assert json_dumps(plain, default, strict=True) == json_dumps(plain)
+    assert seen == []
+    assert json_dumps(others, default, strict=True) == b'["D","D","D","D","D","D"]'
+    assert seen == [type(v) for v in others]
+    assert json_dumps(others) != json_dumps(others, default, strict=True)  # not strict: written natively

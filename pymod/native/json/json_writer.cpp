@@ -19,8 +19,8 @@ constexpr int max_default_nesting = 64;
 
 class json_writer {
   public:
-    json_writer(std::string& out, PyObject* default_fn, bool scratch = false)
-        : _out(out, scratch), _default(default_fn) {}
+    json_writer(std::string& out, PyObject* default_fn, bool scratch = false, bool strict = false)
+        : _out(out, scratch), _default(default_fn), _strict(strict) {}
     size_t written() const noexcept { return _out.written(); }
 
     bool value(PyObject* obj, int depth) { return item(obj, depth); }
@@ -188,6 +188,9 @@ class json_writer {
     // Everything that is not exactly a JSON type: the standard library types the
     // writer knows, subclasses of the JSON types, dataclasses, then `default`.
     [[gnu::noinline]] bool other(PyObject* obj, int depth) {
+        if (_strict) [[unlikely]] {
+            return by_default(obj, depth); // json_dumps(strict=True): only JSON's own types are written here
+        }
         if (std::string_view raw; raw_json_view(obj, raw)) { // JSON text already (checked when made)
             _out.append(raw.data(), raw.size());
             return true;
@@ -248,6 +251,12 @@ class json_writer {
                 return ok;
             }
         }
+        return by_default(obj, depth);
+    }
+
+    // `default` called for `obj` and its result written, or a TypeError naming its type.
+    bool by_default(PyObject* obj, int depth) {
+        PyTypeObject* t = Py_TYPE(obj);
         if (_default != nullptr) {
             if (!enter(depth)) {
                 return false;
@@ -275,6 +284,7 @@ class json_writer {
 
     json_sink _out;
     PyObject* _default;
+    bool _strict; ///< only the exact JSON types (dict, list, str, int, float, bool, None) are written as such
     int _default_nesting = 0;
 };
 
@@ -301,6 +311,7 @@ json_default_scope::~json_default_scope() {
 PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
     PyObject* obj = nargs >= 1 ? args[0] : nullptr;
     PyObject* default_fn = nargs >= 2 ? args[1] : nullptr;
+    bool strict = false;
     Py_ssize_t nkw = kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs + nkw > 2 || nargs < 1) [[unlikely]] {
         if (nargs == 0 && nkw == 0) {
@@ -314,6 +325,12 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
             default_fn = args[nargs + i];
         } else if (PyUnicode_CompareWithASCIIString(name, "obj") == 0 && obj == nullptr) {
             obj = args[nargs + i];
+        } else if (PyUnicode_CompareWithASCIIString(name, "strict") == 0) {
+            int on = PyObject_IsTrue(args[nargs + i]);
+            if (on < 0) {
+                return nullptr;
+            }
+            strict = on == 1;
         } else {
             PyErr_Format(PyExc_TypeError, "json_dumps() got an unexpected keyword argument %R", name);
             return nullptr;
@@ -339,7 +356,7 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
     in_use = true;
     PyObject* result = nullptr;
     {
-        json_writer writer(out, default_fn != nullptr ? default_fn : tl_json_default, true);
+        json_writer writer(out, default_fn != nullptr ? default_fn : tl_json_default, true, strict);
         if (writer.value(obj, 0)) {
             result = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(writer.written()));
         }

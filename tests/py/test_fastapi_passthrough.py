@@ -1,0 +1,93 @@
+"""A response model that can neither refuse nor change a value made of JSON's own types
+(``-> dict[str, Any]``, ``dict``, ``list``, ``Any``: FastAPI's common annotations) writes
+such a value natively, without pydantic's check, and every other value as FastAPI does
+(pydantic's check and writer): the same status and JSON as FastAPI 0.165 for each value,
+the same app run on both (ringbolt.fastapi over a real socket, FastAPI in process)."""
+
+from __future__ import annotations
+
+import decimal
+import math
+from typing import Any, Callable
+
+import pytest
+
+VALUES: dict[str, Any] = {
+    "plain": {"limit": 20, "q": "abc", "nested": {"a": [1, 2.5, None, True]}},
+    "decimal": {"price": decimal.Decimal("1.50")},
+    "int_key": {1: "a"},
+    "nested_int_key": {"a": {1: "b"}},
+    "nan": {"x": math.nan},
+    "set": {"tags": {"a"}},
+    "list": [1, "a", {"b": None}],
+    "str": "hello",
+    "none": None,
+}
+ANNOTATIONS = {"dict_str_any": dict[str, Any], "dict": dict, "list": list, "any": Any}
+
+
+def make_app(fastapi: Any) -> Any:
+    app = fastapi.FastAPI()
+
+    def route(annotation: Any, value: Any) -> Callable[[], Any]:
+        def handler() -> Any:
+            return value
+        handler.__annotations__ = {"return": annotation}
+        return handler
+
+    for aname, annotation in ANNOTATIONS.items():
+        for vname, value in VALUES.items():
+            app.get(f"/{aname}/{vname}")(route(annotation, value))
+    return app
+
+
+@pytest.fixture(scope="module")
+def answers() -> dict[str, tuple[Any, Any]]:
+    import fastapi
+    from fastapi.testclient import TestClient as FastAPIClient
+
+    import ringbolt.fastapi
+    from ringbolt.fastapi.testclient import TestClient
+
+    out: dict[str, tuple[Any, Any]] = {}
+    reference = FastAPIClient(make_app(fastapi), raise_server_exceptions=False)
+    with TestClient(make_app(ringbolt.fastapi), raise_server_exceptions=False) as ours:
+        for aname in ANNOTATIONS:
+            for vname in VALUES:
+                path = f"/{aname}/{vname}"
+                out[path] = (_answer(reference.get(path)), _answer(ours.get(path)))
+    return out
+
+
+def _answer(r: Any) -> tuple[int, Any]:
+    return r.status_code, (r.json() if r.status_code == 200 else None)
+
+
+@pytest.mark.parametrize("vname", list(VALUES))
+@pytest.mark.parametrize("aname", list(ANNOTATIONS))
+def test_same_answer_as_fastapi(answers: dict[str, tuple[Any, Any]], aname: str, vname: str) -> None:
+    theirs, ours = answers[f"/{aname}/{vname}"]
+    assert ours == theirs
+
+
+def test_the_native_way_is_taken_for_json_values() -> None:
+    """The check pydantic would make is skipped for a value of JSON's own types: the
+    model's writer is never called for it (and is for the others)."""
+    import ringbolt.fastapi
+
+    from ringbolt._writers import write_fastapi
+
+    app = make_app(ringbolt.fastapi)
+    d = next(d for d in app._defs if d.path == "/dict_str_any/plain")
+    calls: list[Any] = []
+    spec = d.plan.response
+    original = spec.write
+    spec.write = lambda v: (calls.append(v), original(v))[1]
+    try:
+        write = write_fastapi(spec)
+        assert write(VALUES["plain"]).body == b'{"limit":20,"q":"abc","nested":{"a":[1,2.5,null,true]}}'
+        assert calls == []
+        write(VALUES["decimal"])
+        assert calls == [VALUES["decimal"]]
+    finally:
+        spec.write = original
