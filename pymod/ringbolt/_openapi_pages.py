@@ -7,6 +7,7 @@ names) and adds those routes when the app starts; nothing of it runs on another 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -287,15 +288,17 @@ class OpenAPIApp:
     def _free(self, path: str) -> bool:
         return ("GET", _shape(path)) not in self._keys
 
-    def _openapi_routes(self) -> list[Route]:
+    def _openapi_routes(self, under: str | None = None) -> list[Route]:
         """The const routes of the document and its pages (any the app's own routes
-        already take are left to them)."""
+        already take are left to them). ``under``: the path this app is served under by
+        the app it is mounted on (its root path and the mount's), for the document."""
         if not self._openapi_serves():
             return []
         assert self.openapi_url is not None
         routes: list[Route] = []
         if self._free(self.openapi_url):
-            routes.append((self.openapi_url, ["GET"], self._serve_document, True, False, False))
+            serve = self._serve_document if under is None else functools.partial(self._serve_document, under=under)
+            routes.append((self.openapi_url, ["GET"], serve, True, False, False))
         swagger, redoc = find_assets()
         for url, found, what in ((self.docs_url, swagger, "Swagger UI"), (self.redoc_url, redoc, "ReDoc")):
             if url is None or not self._free(url):
@@ -340,20 +343,32 @@ class OpenAPIApp:
                 for prefix, directory, files in self._asset_mounts() for name in files
                 if os.path.isfile(os.path.join(directory, name)) and self._free(f"{prefix}/{name}")]
 
-    def _served_document(self) -> dict[str, Any]:
-        """The document as served: an app behind a proxy at ``root_path`` (FastAPI's
-        option, where the app has it) lists that path first among its servers."""
+    def _served_document(self, under: str | None = None) -> dict[str, Any]:
+        """The document as served: an app behind a proxy at a root path (see
+        ``_served_root``) lists that path first among its servers, as FastAPI's does."""
         doc = self.openapi()
-        root = str(getattr(self, "root_path", "") or "").rstrip("/")
+        root = self._served_root(under)
         if root and getattr(self, "root_path_in_servers", True):
             servers = list(doc.get("servers") or [])
             if root not in {s.get("url") for s in servers if isinstance(s, dict)}:
                 doc = {**doc, "servers": [{"url": root}, *servers]}
         return doc
 
-    def _serve_document(self, req: Any) -> Response:
+    def _served_root(self, under: str | None = None) -> str:
+        """The path the app is served under, for an app with FastAPI's ``root_path``:
+        its own, else ``under`` (served by the app it is mounted on: Starlette's
+        ``Mount`` adds its path to the root path), else the server's (``ringbolt serve
+        --root-path`` sets the app's; a TestClient's ``root_path``). A ringbolt App has none."""
+        if not hasattr(self, "root_path"):
+            return ""
+        own = str(getattr(self, "root_path", "") or "")
+        if not own:
+            own = under if under is not None else str(self.__dict__.get("_rb_server_root_path", ""))
+        return own.rstrip("/")
+
+    def _serve_document(self, req: Any, under: str | None = None) -> Response:
         try:
-            data = json.dumps(self._served_document(), ensure_ascii=False, separators=(",", ":"),
+            data = json.dumps(self._served_document(under), ensure_ascii=False, separators=(",", ":"),
                               default=str).encode()
         except Exception as exc:  # noqa: BLE001 - a broken document is a 500 naming why, never a failed start
             logger.exception("the OpenAPI document could not be made")

@@ -15,6 +15,7 @@ plan (``ringbolt._plan.RoutePlan``), by FastAPI's rules:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import typing
 from typing import Any
 
@@ -34,6 +35,8 @@ class Reads:
     params: list[ParamSpec]  #: path, query, header and cookie parameters, in the document's order
     security: list[tuple[SecurityBase, list[str]]]  #: each scheme met and the scopes above it
     body: list[ParamSpec]  #: the JSON, form and file parameters, in FastAPI's order
+    #: ids of the parameters declared without an annotation (FastAPI's schema for them: any value)
+    untyped: set[int] = dataclasses.field(default_factory=set)
 
 
 def _children(spec: CallSpec) -> list[DependencySpec]:
@@ -59,6 +62,7 @@ def walk(plan: RoutePlan) -> Reads:
     security: list[tuple[SecurityBase, list[str]]] = []
     visited: list[Any] = []
     uses: dict[int, bool] = {}
+    untyped: set[int] = set()
     stack: list[tuple[CallSpec, DependencySpec | None]] = [(plan.call, None)]
     while stack:
         spec, dep = stack.pop()
@@ -70,9 +74,12 @@ def walk(plan: RoutePlan) -> Reads:
         if key in visited:
             continue
         visited.append(key)
+        bare = _unannotated(spec.call)
         for p in spec.params():
             if p.source in groups:
                 groups[p.source].append(p)
+                if p.name in bare:
+                    untyped.add(id(p))
         if dep is not None and isinstance(dep.call, SecurityBase):
             security.append((dep.call, list(dict.fromkeys(dep.scopes))))
         children = (list(plan.dependencies) if dep is None else []) + _children(spec)
@@ -84,7 +91,16 @@ def walk(plan: RoutePlan) -> Reads:
         body += [p for p in spec.params() if p.source in ("body", "form", "file")]
         children = (list(plan.dependencies) if root else []) + _children(spec)
         pending.extend((d.spec, False) for d in reversed(children))
-    return Reads([p for s in SOURCES for p in groups[s]], security, body)
+    return Reads([p for s in SOURCES for p in groups[s]], security, body, untyped)
+
+
+def _unannotated(call: Any) -> set[str]:
+    """The names of ``call``'s parameters written without an annotation."""
+    try:
+        params = inspect.signature(call).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    return {p.name for p in params if p.annotation is p.empty}
 
 
 # ---- parameters ----

@@ -296,6 +296,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         taken: set[tuple[str, str]] = set()
         for d in self._defs:
             methods = d.methods
+            if not d.path.startswith("/"):
+                continue  # documented, never served: a FastAPI callback's or webhook's path
             if self._first_route_wins:  # FastAPI's rule: a repeat of an earlier route is never reached
                 shape = _shape(d.path)
                 if d.websocket:
@@ -355,18 +357,19 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 fn = self._route_wrapper.http(fn, is_async)
             out.append((d.path, methods, fn, False, is_async, False))
         for prefix, sub in self._mounted_apps:  # each with its own handlers, middleware and document
-            for path, methods, fn, const, is_async, websocket in [*sub._resolved_routes(), *sub._docs_routes()]:
+            under = self._served_root() + prefix  # the path its document is served under
+            for path, methods, fn, const, is_async, websocket in [*sub._resolved_routes(), *sub._docs_routes(under)]:
                 if self._route_wrapper is not None and not const:
                     fn = self._route_wrapper.websocket(fn) if websocket else self._route_wrapper.http(fn, is_async)
                 out.append((prefix + path, methods, fn, const, is_async, websocket))
                 self._resolved_limits.append(False)  # (the mounted app's routes: no limit of this app's)
         return out
 
-    def _docs_routes(self) -> list[tuple[str, list[str], Handler, bool, bool, bool]]:
+    def _docs_routes(self, under: str | None = None) -> list[tuple[str, list[str], Handler, bool, bool, bool]]:
         """The document and its pages: const routes, answered natively; under FastAPI's
         conventions, with app middleware, through it (FastAPI runs its middleware for
         them too), made at each request."""
-        docs = self._openapi_routes()
+        docs = self._openapi_routes(under)
         if not (self._middleware and self.conventions == "fastapi"):
             return docs
         errors = ErrorPolicy(dict(self._exception_handlers), self.debug, True)

@@ -77,7 +77,11 @@ class RouteInfo:
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         if getattr(route, "websocket", False) or not isinstance(path, str) or not methods or handler is None:
             return None
-        return cls(path, list(methods), handler, getattr(route, "plan", None), getattr(route, "options", None))
+        if getattr(route, "include_in_schema", True) is False:  # a Route of app.routes: the docs pages
+            return None
+        plan = getattr(route, "plan", None) or getattr(route, "_rb_plan", None)  # an APIRoute of app.routes
+        options = getattr(route, "options", None) or getattr(route, "_rb_options", None)
+        return cls(path, list(methods), handler, plan, options)
 
 
 def openapi_path(path: str) -> str:
@@ -275,6 +279,8 @@ class _Builder:
             if not p.marker.include_in_schema:
                 continue
             for one in request.parameters(p, converters.get(p.key) if p.source == "path" else None):
+                if self.fastapi and id(p) in reads.untyped:
+                    one.tp = Any  # FastAPI's: no annotation, any value (the plan reads it as text)
                 out: dict[str, Any] = {"name": one.name, "in": one.where, "required": one.required,
                                        "schema": self.schemas.want(one.tp, field=one.field, title=one.title,
                                                                    plain=one.plain, config=one.config)}
@@ -505,10 +511,8 @@ def get_openapi(
             except Exception as exc:  # noqa: BLE001 - one route's failure must not take the document away
                 logger.warning("OpenAPI: %s %s left out: %r", ",".join(route.methods), route.path, exc)
                 continue
-            if item:
-                into = paths.setdefault(key, {})
-                for method, operation in item.items():
-                    into.setdefault(method, operation)
+            if item:  # a method of a path listed twice (FastAPI keeps both routes): its last operation
+                paths.setdefault(key, {}).update(item)
     components: dict[str, Any] = {}
     found = b.schemas.resolve()
     for after in b._after:

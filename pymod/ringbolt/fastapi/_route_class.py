@@ -57,6 +57,8 @@ class APIRoute:
         self.openapi_extra = options.get("openapi_extra")
         self.callbacks = options.get("callbacks")
         self.unique_id = options.get("operation_id") or self.name
+        self._rb_plan: Any = None
+        self._rb_options: dict[str, Any] | None = None
         self._rb_runner: Callable[[Any], Any] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Any]:
@@ -189,6 +191,7 @@ def routes_of(app: Any) -> list[Any]:
             route.response_model = d.plan.response.model
             route.status_code = d.plan.response.status_code
             route.response_class = getattr(d.plan.response, "response_class", None) or route.response_class
+        route._rb_plan, route._rb_options = d.plan, d.options  # what the document reads (a callback's route)
         out.append(route)
     if hasattr(app, "_openapi_routes"):
         for path, methods, fn, _const, _is_async, _ws in app._openapi_routes():
@@ -260,6 +263,14 @@ class RouteClassMixin:
     def routes(self) -> list[Any]:
         """The routes as FastAPI lists them: a view made at each read."""
         return routes_of(self)
+
+    def _full_path(self, path: str) -> str:
+        """FastAPI takes a path that does not start with ``/`` (a callback's
+        ``{$callback_url}/invoices/{$request.body.id}``, a webhook's ``new-subscription``):
+        such a route is documented and never served (no request path can match it)."""
+        if isinstance(path, str) and path and not path.startswith("/") and not self.prefix:  # type: ignore[attr-defined]
+            return path
+        return super()._full_path(path)  # type: ignore[misc,no-any-return]
 
     def _add(self, defs: list[Any], where: str = "") -> None:
         for d in defs:

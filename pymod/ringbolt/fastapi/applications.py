@@ -20,7 +20,7 @@ from ._route_class import RouteClassMixin, routes_of
 from .datastructures import State
 from .exceptions import FastAPIDeprecationWarning
 from .requests import request_of
-from .routing import _FastAPIRoutes
+from .routing import APIRouter, _FastAPIRoutes
 from .websockets import add_websocket
 
 _ON_EVENT = ("on_event is deprecated, use lifespan event handlers instead.\n\nRead more about it in the "
@@ -111,7 +111,10 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
         self.dependencies = list(dependencies or ())
         self.separate_input_output_schemas = separate_input_output_schemas
-        self.webhooks = webhooks
+        #: ``make(route) -> str``: the operation ids of routes that name none
+        self.generate_unique_id_function = generate_unique_id_function
+        #: the webhooks the document lists (``@app.webhooks.post("new-subscription")``)
+        self.webhooks = webhooks if webhooks is not None else APIRouter()
         for exc_type, handler in (exception_handlers or {}).items():
             self.add_exception_handler(exc_type, handler)
         for fn in on_startup or ():

@@ -47,7 +47,11 @@ def _given(value: Any) -> Any:
 class _FastAPIRoutes:
     default_response_class: Any = None
 
+    def _router_options(self, options: dict[str, Any]) -> None:
+        """The options a router gives each of its routes (an APIRouter's ``tags``...)."""
+
     def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Callable[[Any], Any]:
+        self._router_options(options)
         kept = {k: options[k] for k in _DOCUMENT if k in options}
         make_id = getattr(self, "generate_unique_id_function", None)  # the app's or router's
         if callable(make_id):
@@ -118,7 +122,18 @@ class _FastAPIRoutes:
         planned again with it."""
         from ._route_class import include_router
         before = len(self._defs)  # type: ignore[attr-defined]
+        callbacks = options.pop("callbacks", None)
+        make_id = _given(options.pop("generate_unique_id_function", None)) or \
+            _given(getattr(self, "generate_unique_id_function", None))
         include_router(self, router, prefix, **options)
+        for d in self._defs[before:]:  # type: ignore[attr-defined]
+            if d.websocket or not (callbacks or callable(make_id)):
+                continue
+            d.options = dict(d.options or {})  # (the copy's own: the router's route keeps its options)
+            if callbacks:
+                d.options["callbacks"] = [*(d.options.get("callbacks") or ()), *callbacks]
+            if callable(make_id):  # the route's or its router's first, else this one
+                d.options.setdefault("generate_unique_id_function", make_id)
         cls = _given(default_response_class) or _given(self.default_response_class)
         if cls is None or _given(getattr(router, "default_response_class", None)) is not None:
             return
@@ -134,9 +149,31 @@ class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
     _plain_handlers = False  # as FastAPI's: every handler is planned
 
     def __init__(self, *, prefix: str = "", tags: list[Any] | None = None, dependencies: Any = None,
-                 default_response_class: Any = None, responses: Any = None,
-                 route_class: type[APIRoute] = APIRoute, **_: Any) -> None:
+                 default_response_class: Any = None, responses: dict[int | str, Any] | None = None,
+                 callbacks: list[Any] | None = None, route_class: type[APIRoute] = APIRoute,
+                 deprecated: bool | None = None, include_in_schema: bool = True,
+                 generate_unique_id_function: Any = None, **_: Any) -> None:
         super().__init__(prefix, dependencies=dependencies)
         self.tags = list(tags or [])
         self.route_class = route_class
         self.default_response_class = default_response_class
+        self.responses = dict(responses or {})
+        self.callbacks = list(callbacks or [])
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.generate_unique_id_function = _given(generate_unique_id_function)
+
+    def _router_options(self, options: dict[str, Any]) -> None:
+        """FastAPI's: the router's tags before the route's, its responses under the
+        route's, its callbacks before the route's; deprecated if either is, in the
+        document if both are."""
+        if self.tags:
+            options["tags"] = [*self.tags, *(options.get("tags") or ())]
+        if self.responses:
+            options["responses"] = {**self.responses, **(options.get("responses") or {})}
+        if self.callbacks:
+            options["callbacks"] = [*self.callbacks, *(options.get("callbacks") or ())]
+        if self.deprecated:
+            options["deprecated"] = options.get("deprecated") or self.deprecated
+        if not self.include_in_schema:
+            options["include_in_schema"] = False

@@ -175,19 +175,24 @@ class _Served:
         self.hooks = False  # whether the running server ran the startup hooks
         self.entered = 0  # `with` blocks open
         self.shape: tuple[Any, ...] = ()
+        #: the root path the running server serves under (a client's ``root_path``, as a
+        #: server's ``--root-path``): the OpenAPI document lists it among its servers
+        self.root_path = ""
 
     def _shape(self) -> tuple[Any, ...]:
         app = self.app
         return (len(app._defs), len(app._middleware), len(app._statics), id(app._asgi), id(app._wsgi),
                 tuple(map(id, app._exception_handlers.values())))
 
-    def port(self) -> int:
+    def port(self, root_path: str = "") -> int:
         with _lock:
             server = self.server
-            if server is not None and (not server.running or self.shape != self._shape()):
+            moved = root_path != self.root_path and self.entered == 0  # a client of another root path
+            if server is not None and (not server.running or self.shape != self._shape() or moved):
                 self._stop()  # stopped, or the app changed since it started: serve it as it is now
                 server = None
             if server is None:
+                self.root_path = root_path
                 server = self._start(self.entered > 0)
             return server.port
 
@@ -195,6 +200,7 @@ class _Served:
         app = self.app
         server = ServerThread(app, threads=1, options={"proxy_protocol": "v2", "_hooks": hooks})
         previous, app._route_wrapper = app._route_wrapper, self.wrapper
+        app.__dict__["_rb_server_root_path"] = self.root_path  # what the document is made with
         try:
             self.shape = self._shape()
             server.start(30.0)  # (the routes are wrapped when it starts)
@@ -213,10 +219,11 @@ class _Served:
             except RuntimeError as exc:
                 raise _original(exc) from None  # what the shutdown raised
 
-    def enter(self) -> None:
+    def enter(self, root_path: str = "") -> None:
         with _lock:
             if self.entered == 0:
                 self._stop()  # a server started by a request ran no startup: start one that does
+                self.root_path = root_path
                 self._start(True)
             self.entered += 1
 
@@ -259,7 +266,7 @@ class _Connection:
 
     def __init__(self, client: "TestClient", tls: bool, timeout: float | None) -> None:
         self.served = client._served
-        port = self.served.port()
+        port = self.served.port(client._root_path)
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout or 60.0)
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -468,7 +475,7 @@ class TestClient(httpx.Client):
                          follow_redirects=follow_redirects, cookies=cookies)
 
     def __enter__(self) -> "TestClient":
-        self._served.enter()
+        self._served.enter(self._root_path)
         self._entered = True
         return self
 
