@@ -30,6 +30,18 @@ inline constexpr native_errors problem_errors{http::problem_content_type, http::
 inline constexpr native_errors detail_errors{http::detail_content_type, http::detail_not_found,
                                              http::detail_method_not_allowed};
 
+/// How the router answers a CORS preflight, in the app's conventions: ringbolt's 204 and
+/// 403 problem, or Starlette's CORSMiddleware's 200 "OK" and 400 "Disallowed CORS ..."
+/// (text/plain).
+struct preflight_answers {
+    uint16_t allowed_status;
+    std::string_view allowed_fields; ///< "Name: value\r\n" lines
+    std::string_view allowed_body;
+    bool starlette_refusals; ///< 400 with http::preflight_refusal_text, else 403 problem+json
+};
+inline constexpr preflight_answers ringbolt_preflight{204, {}, {}, false};
+inline constexpr preflight_answers starlette_preflight{200, "Content-Type: text/plain; charset=utf-8\r\n", "OK", true};
+
 struct native_response {
     uint16_t status = 200;
     std::string headers; ///< "Name: value\r\n" lines (validated), without Content-Length
@@ -94,6 +106,8 @@ struct app_routes {
     std::vector<std::unique_ptr<rate_limiter>> rate_limits;
     /// 404 and 405 bodies (App(conventions=...)).
     const native_errors* errors = &problem_errors;
+    /// CORS preflight answers (App(conventions=...)).
+    const preflight_answers* preflight = &ringbolt_preflight;
     /// A path no route takes whose twin with the trailing slash toggled (/items and
     /// /items/) a route takes, for any method, answers 307 to the twin (Starlette's
     /// redirect_slashes; FastAPI's conventions).

@@ -161,9 +161,14 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
             if (ev.body_follows) {
                 return verdict::buffer; // answered once its body is read (and dropped)
             }
+            const preflight_answers& answers = *_routes.preflight;
             if (pf == http::preflight::allowed) {
-                conn.respond(ev.seq, ev.ctx, 204, {}, {}, env);
-                log_answer(ev, 204, 0, request_id);
+                conn.respond(ev.seq, ev.ctx, answers.allowed_status, answers.allowed_fields, answers.allowed_body, env);
+                log_answer(ev, answers.allowed_status, answers.allowed_body.size(), request_id);
+            } else if (answers.starlette_refusals) {
+                std::string body = http::preflight_refusal_text(*_routes.features, head);
+                conn.respond(ev.seq, ev.ctx, 400, "Content-Type: text/plain; charset=utf-8\r\n", body, env);
+                log_answer(ev, 400, body.size(), request_id);
             } else {
                 std::string body = http::preflight_problem(reason);
                 conn.respond(ev.seq, ev.ctx, 403, "Content-Type: application/problem+json\r\n", body, env);

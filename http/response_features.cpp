@@ -326,6 +326,38 @@ preflight decorate_request(const response_features& f, const request_head& head,
     return preflight::allowed;
 }
 
+std::string preflight_refusal_text(const response_features& f, const request_head& head) {
+    const cors_settings& c = f.cors;
+    std::string_view origin;
+    std::string_view acr_method;
+    std::string_view acr_headers;
+    for (uint16_t i = 0; i < head.num_headers; ++i) {
+        std::string_view name = head.headers[i].name;
+        if (core::iequals(name, "origin")) {
+            origin = head.headers[i].value;
+        } else if (core::iequals(name, "access-control-request-method")) {
+            acr_method = head.headers[i].value;
+        } else if (core::iequals(name, "access-control-request-headers")) {
+            acr_headers = head.headers[i].value; // as decorate_request: the last field
+        }
+    }
+    bool method_ok = c.any_method && is_token(acr_method);
+    for (const std::string& m : c.methods) {
+        method_ok = method_ok || m == acr_method;
+    }
+    std::string unused;
+    std::string text = "Disallowed CORS";
+    const char* sep = " ";
+    for (auto [failed, part] : {std::pair{!origin_allowed(c, origin), "origin"}, std::pair{!method_ok, "method"},
+                                std::pair{!headers_allowed(c, acr_headers, unused), "headers"}}) {
+        if (failed) {
+            text.append(sep).append(part);
+            sep = ", ";
+        }
+    }
+    return text;
+}
+
 std::string preflight_problem(std::string_view reason) {
     std::string body = R"({"type":"about:blank","title":"Forbidden","status":403,"detail":)";
     append_json_string(body, reason);

@@ -101,6 +101,9 @@ preflight decorate_request(const response_features& f, const request_head& head,
 
 /// The body of a refused preflight: RFC 9457 problem+json naming the reason.
 std::string preflight_problem(std::string_view reason);
+/// The text Starlette's CORSMiddleware refuses a preflight with (FastAPI's conventions):
+/// "Disallowed CORS " and every part refused, in its order: "origin, method, headers".
+std::string preflight_refusal_text(const response_features& f, const request_head& head);
 
 /// A client-sent request id worth keeping: 1..max_request_id of [A-Za-z0-9._:+/=@-].
 bool valid_request_id(std::string_view id) noexcept;

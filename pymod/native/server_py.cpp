@@ -95,6 +95,7 @@ class native_server {
         std::string conventions = get_opt<std::string>(c, "conventions", "ringbolt");
         if (conventions == "fastapi") {
             _routes->errors = &dispatch::detail_errors;
+            _routes->preflight = &dispatch::starlette_preflight;
             _bridge->set_detail_errors(true);
         } else if (conventions != "ringbolt") {
             value_error("conventions must be 'ringbolt' or 'fastapi', not '" + conventions + "'");
