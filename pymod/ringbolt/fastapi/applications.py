@@ -20,7 +20,7 @@ from ._route_class import RouteClassMixin, routes_of
 from .datastructures import State
 from .exceptions import FastAPIDeprecationWarning
 from .requests import request_of
-from .routing import APIRouter, _FastAPIRoutes
+from .routing import APIRouter, _FastAPIRoutes, _refuse_limits
 from .websockets import add_websocket
 
 _ON_EVENT = ("on_event is deprecated, use lifespan event handlers instead.\n\nRead more about it in the "
@@ -83,7 +83,8 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
                  callbacks: Any = None, webhooks: Any = None, deprecated: bool | None = None,
                  include_in_schema: bool = True, swagger_ui_parameters: dict[str, Any] | None = None,
                  generate_unique_id_function: Any = None, separate_input_output_schemas: bool = True,
-                 **extra: Any) -> None:
+                 strict_content_type: bool = True, **extra: Any) -> None:
+        _refuse_limits("FastAPI()", extra)
         super().__init__(debug=debug, title=title, version=version, summary=summary,
                          description=description or None, openapi_url=openapi_url, docs_url=docs_url,
                          redoc_url=redoc_url, openapi_tags=openapi_tags, servers=servers,
@@ -111,6 +112,8 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
         self.dependencies = list(dependencies or ())
         self.separate_input_output_schemas = separate_input_output_schemas
+        #: False: a body sent without a Content-Type is read as JSON (each route's plan reads it)
+        self.strict_content_type = strict_content_type
         #: ``make(route) -> str``: the operation ids of routes that name none
         self.generate_unique_id_function = generate_unique_id_function
         #: the webhooks the document lists (``@app.webhooks.post("new-subscription")``)

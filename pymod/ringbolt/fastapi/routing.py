@@ -6,6 +6,7 @@ options only the OpenAPI document reads are kept in the route's options."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, Iterable
 
@@ -19,6 +20,28 @@ from .exceptions import FastAPIError
 _DOCUMENT_ONLY = ("response_description", "openapi_extra", "callbacks", "generate_unique_id_function")
 #: FastAPI's options the OpenAPI document reads (ringbolt.openapi): kept in the route's options
 _DOCUMENT = (*_DOCUMENT_ONLY, "response_class", "response_model")
+#: FastAPI's body options the route's plan reads (``RoutePlan.options``): the route's, else its
+#: router's, else the app's (``strict_content_type=False``: a body sent without a Content-Type is JSON)
+_BODY_SETTINGS = ("strict_content_type",)
+#: FastAPI 0.16x's body limits, which ringbolt.fastapi does not take per route (yet)
+_LIMITS = ("max_body_size", "form_limits")
+
+
+def _settle(d: Any, kept: dict[str, Any]) -> None:
+    """The body settings among ``kept`` into route ``d``'s plan (a plan of its own: an
+    included route's may be its router's)."""
+    body = {k: kept[k] for k in _BODY_SETTINGS if k in kept}
+    if body and d.plan is not None:
+        d.plan = dataclasses.replace(d.plan, options={**d.plan.options, **body})
+
+
+def _refuse_limits(where: str, options: dict[str, Any]) -> None:
+    given = [k for k in _LIMITS if options.get(k) is not None]
+    if given:
+        raise TypeError(f"{where}: ringbolt.fastapi takes no {' or '.join(given)} (FastAPI's per-app, per-router "
+                        "and per-route body limits): the server's max_body_size limits every request's body "
+                        "(ringbolt serve --max-body-size), and req.form()'s own limits every form "
+                        "(docs/from-fastapi.md)")
 
 
 class _Default:
@@ -51,8 +74,17 @@ class _FastAPIRoutes:
         """The options a router gives each of its routes (an APIRouter's ``tags``...)."""
 
     def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Callable[[Any], Any]:
+        _refuse_limits(f"route {path!r}", options)
+        for k in _LIMITS:
+            options.pop(k, None)
         self._router_options(options)
         kept = {k: options[k] for k in _DOCUMENT if k in options}
+        for k in _BODY_SETTINGS:
+            value = _given(options.pop(k, None))
+            if value is None:
+                value = _given(getattr(self, k, None))
+            if value is not None:
+                kept[k] = value
         make_id = getattr(self, "generate_unique_id_function", None)  # the app's or router's
         if callable(make_id):
             kept.setdefault("generate_unique_id_function", make_id)
@@ -75,7 +107,9 @@ class _FastAPIRoutes:
             except ResponseModelError as exc:
                 raise FastAPIError(str(exc)) from None
             if kept:
-                self._defs[-1].options.update(kept)  # type: ignore[attr-defined]
+                d = self._defs[-1]  # type: ignore[attr-defined]
+                d.options.update(kept)  # (the options a replan is made with: include_router's)
+                _settle(d, kept)
             return out
         return register
 
@@ -122,11 +156,19 @@ class _FastAPIRoutes:
         planned again with it."""
         from ._route_class import include_router
         before = len(self._defs)  # type: ignore[attr-defined]
+        _refuse_limits("include_router()", options)
+        for k in _LIMITS:
+            options.pop(k, None)
         callbacks = options.pop("callbacks", None)
         make_id = _given(options.pop("generate_unique_id_function", None)) or \
             _given(getattr(self, "generate_unique_id_function", None))
         include_router(self, router, prefix, **options)
+        settings = {k: v for k in _BODY_SETTINGS if (v := _given(getattr(self, k, None))) is not None}
         for d in self._defs[before:]:  # type: ignore[attr-defined]
+            missing = {k: v for k, v in settings.items() if k not in (d.options or {})}
+            if missing:  # the app's, for a route whose router set none (the copy's own options)
+                d.options = {**(d.options or {}), **missing}
+                _settle(d, missing)
             if d.websocket or not (callbacks or callable(make_id)):
                 continue
             d.options = dict(d.options or {})  # (the copy's own: the router's route keeps its options)
@@ -152,8 +194,11 @@ class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
                  default_response_class: Any = None, responses: dict[int | str, Any] | None = None,
                  callbacks: list[Any] | None = None, route_class: type[APIRoute] = APIRoute,
                  deprecated: bool | None = None, include_in_schema: bool = True,
-                 generate_unique_id_function: Any = None, **_: Any) -> None:
+                 generate_unique_id_function: Any = None, strict_content_type: Any = None,
+                 **_: Any) -> None:
+        _refuse_limits("APIRouter()", _)
         super().__init__(prefix, dependencies=dependencies)
+        self.strict_content_type = _given(strict_content_type)
         self.tags = list(tags or [])
         self.route_class = route_class
         self.default_response_class = default_response_class
