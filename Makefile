@@ -95,7 +95,7 @@ PY_TABLES = $(addprefix --ignore=tests/py/,test_typed_params.py test_typed_bodie
   test_auth_jwt.py test_auth_jwks.py test_auth_keys.py test_docs_auth.py test_templates.py test_cache.py test_tracing.py \
   test_shortcut_guards.py test_cache_guards.py test_typed_openapi_fastapi.py test_fastapi_app.py test_fastapi_testclient.py \
   test_fastapi_responses.py test_fastapi_security.py test_fastapi_depends.py test_fastapi_params.py \
-  test_fastapi_passthrough.py)
+  test_fastapi_passthrough.py test_fastapi_schemathesis.py test_fastapi_openapi.py test_fastapi_body_reading.py)
 # Nor does it run PY_OWN: the files whose work is Python's own (the CLI's options, gunicorn's
 # arbiter, FastAPI's static files and thread pool: 57 CPU s on io_uring, about twice that
 # under ASan), each of whose C++ paths another file runs on both backends.
@@ -108,7 +108,7 @@ PY_OWN = $(addprefix --ignore=tests/py/,test_cli.py test_gunicorn_worker.py test
 # for the files both passes run (bodies, streams, WebSockets, timeouts, drains, every
 # protocol). 80 CPU s on epoll, 2026-11-29.
 PY_SAME = $(addprefix --ignore=tests/py/,$(PY_APP_LAYER) test_cookies.py test_cors.py test_security_headers.py \
-  test_request_id.py test_sessions.py test_sessions_asgi.py test_sessions_redis.py test_value_signer.py test_rate_limit.py \
+  test_fastapi_cors.py test_request_id.py test_sessions.py test_sessions_asgi.py test_sessions_redis.py test_value_signer.py test_rate_limit.py \
   test_json_raw.py test_json_types.py test_kept_lists.py test_query_params.py test_request_text.py test_typed_depends.py \
   test_frameworks.py test_methods.py test_routing.py test_errors.py test_asgi_differential.py test_websocket_differential.py \
   test_app_conventions.py test_redis_outage.py)
