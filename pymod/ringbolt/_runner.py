@@ -229,6 +229,12 @@ class _Compiler:
             self.ns["json_invalid"] = _problem.json_invalid
         if plan.rules == "fastapi":
             self.ns["body_of"] = _body_of  # FastAPI's exc.body, read on the error path only
+        #: FastAPI's max_body_size planned into the route (bytes), or None: no check at all
+        self.body_limit: int | None = plan.options.get("max_body_size") if self.fastapi else None
+        if self.body_limit is not None:
+            from .fastapi import _body_limit
+            self.ns.update(too_large=_body_limit.too_large, over=_body_limit.over,
+                           read_within=_body_limit.read_within)
         # FastAPI's order (a route with dependencies under its conventions): each dependency
         # called as soon as the parameters under it are valid, the others' errors gathered
         self.ordered = False
@@ -354,7 +360,10 @@ class _Compiler:
             return {}
         x = self.sections["body"]
         names = {id(p): self.local("b") for p in spec.params}
-        if self.is_async:
+        if self.is_async and self.body_limit is not None:  # FastAPI's max_body_size, counted as it comes
+            x.append(f"raw = req.body if req._body_stream is None else await read_within(req, {self.body_limit})")
+            x.append("if raw is None: return too_large()")
+        elif self.is_async:
             x.append("raw = req.body if req._body_stream is None else await read_body(req)")
         else:
             x.append("raw = req.body")
@@ -576,6 +585,8 @@ class _Compiler:
             self.ns["OV"] = self.live_overrides
             self.ns["override"] = override_hook
             lines.append(f"    if OV: return {aw}override(req)")
+        if self.body_limit is not None:  # before anything is read (Starlette's 413)
+            lines.append(f"    if over(req, {self.body_limit}): return too_large()")
         lines.append("    err = None")
         for var in ("q", "h", "c", "p"):
             if var in self.sources:

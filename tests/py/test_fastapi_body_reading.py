@@ -4,7 +4,8 @@ bytes that are not JSON are FastAPI's 422 ``json_invalid`` at the position Pytho
 router) reads a body sent without a Content-Type as JSON. Each request goes
 over a real socket to the app made with ringbolt.fastapi's imports, and in-process to
 the same app made with FastAPI's (the reference: it must be installed). FastAPI 0.16x's
-body limits, which ringbolt.fastapi does not take, are refused naming the server's."""
+``max_body_size`` (app, router, include_router, route) answers as FastAPI's; its
+``form_limits``, which ringbolt.fastapi does not take, are refused naming what applies."""
 
 from __future__ import annotations
 
@@ -95,16 +96,156 @@ def test_ringbolt_app_keeps_its_400_for_bytes_that_are_not_json() -> None:
         assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"
 
 
+def make_limited(fastapi: Any) -> Any:
+    app = fastapi.FastAPI(max_body_size=100)
+    uploads = fastapi.APIRouter(prefix="/uploads", max_body_size=1000)
+    plain = fastapi.APIRouter(prefix="/plain")
+    inner = fastapi.APIRouter(prefix="/inner")
+
+    @app.post("/items")
+    def create(item: Item) -> Item:
+        return item
+
+    @app.post("/stream")
+    async def stream(item: Item) -> Item:
+        return item
+
+    @app.post("/nobody")
+    def nobody() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @uploads.post("/")
+    def upload(item: Item) -> Item:
+        return item
+
+    @uploads.post("/small", max_body_size=500)
+    async def small(item: Item) -> Item:
+        return item
+
+    @plain.post("/")
+    def in_plain(item: Item) -> Item:
+        return item
+
+    @inner.post("/")
+    def in_inner(item: Item) -> Item:
+        return item
+
+    app.include_router(uploads)
+    app.include_router(plain)  # the app's limit
+    app.include_router(inner, max_body_size=300)  # include_router's, over the app's
+    return app
+
+
+def item_of(size: int) -> bytes:
+    """A JSON item of exactly ``size`` bytes."""
+    head = b'{"name": "'
+    tail = b'", "price": 1.5}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+LIMITS = [
+    # path, body size: each limit, at it and one byte past it
+    ("/items", 100), ("/items", 101), ("/stream", 100), ("/stream", 101), ("/nobody", 101), ("/nobody", 100),
+    ("/uploads/", 1000), ("/uploads/", 1001), ("/uploads/small", 500), ("/uploads/small", 501),
+    ("/plain/", 100), ("/plain/", 101), ("/inner/", 300), ("/inner/", 301),
+]
+
+
+@pytest.fixture(scope="module")
+def limited() -> Any:
+    import fastapi
+    from fastapi.testclient import TestClient as ReferenceClient
+
+    import ringbolt.fastapi
+    from ringbolt.fastapi.testclient import TestClient
+
+    with TestClient(make_limited(ringbolt.fastapi)) as ours:
+        yield ours, ReferenceClient(make_limited(fastapi))
+
+
+@pytest.mark.parametrize("path,size", LIMITS)
+def test_max_body_size_is_fastapis(limited: Any, path: str, size: int) -> None:
+    ours, reference = limited
+    body = item_of(size)
+    want = reference.post(path, content=body, headers={"content-type": "application/json"})
+    got = ours.post(path, content=body, headers={"content-type": "application/json"})
+    assert (got.status_code, got.text, got.headers["content-type"]) == (
+        want.status_code, want.text, want.headers["content-type"])
+
+
+@pytest.fixture(scope="module")
+def limits_server() -> Any:
+    from conftest import ServerProcess
+
+    srv = ServerProcess("fastapi_limits_app:app", "--log-level", "warning")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("size,status", [(300_000, 200), (300_001, 413), (1_000_000, 413)])
+def test_a_streamed_body_without_a_length_is_counted_as_it_comes(limits_server: Any, size: int,
+                                                                 status: int) -> None:
+    """Chunked, no Content-Length, sent in pieces after the head: the async route gets it
+    as it arrives and counts what it reads; past the limit it stops reading and answers
+    413 (the server then drops the rest)."""
+    import socket
+    import time
+
+    name = b"x" * (size - 12)
+    body = b'{"name": "' + name + b'"}'
+    sock = limits_server.connect()
+    try:
+        sock.sendall(b"POST /big HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        time.sleep(0.05)  # the head alone first: the route starts before its body is there
+        try:
+            for i in range(0, len(body), 65536):
+                piece = body[i:i + 65536]
+                sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                time.sleep(0.005)
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # answered and closed before the rest was sent
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith((b"}", b"Large")):
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            answer += chunk
+    finally:
+        sock.close()
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    if status == 413:
+        assert b"content-type: text/plain; charset=utf-8" in head.lower() and text == b"Content Too Large"
+    else:
+        assert text == b'{"n":%d}' % len(name)
+
+
+@pytest.mark.parametrize("value", [-1, True, 1.5, "10"])
+def test_max_body_size_must_be_a_byte_count(value: Any) -> None:
+    import ringbolt.fastapi as f
+
+    for make in (lambda: f.FastAPI(max_body_size=value), lambda: f.APIRouter(max_body_size=value),
+                 lambda: f.FastAPI().post("/x", max_body_size=value),
+                 lambda: f.FastAPI().include_router(f.APIRouter(), max_body_size=value)):
+        with pytest.raises(ValueError, match="max_body_size must be a non-negative integer or None"):
+            make()
+
+
 @pytest.mark.parametrize("make_it", [
-    lambda f: f.FastAPI(max_body_size=1024),
     lambda f: f.FastAPI(form_limits={"max_fields": 5}),
-    lambda f: f.APIRouter(max_body_size=1024),
-    lambda f: f.FastAPI().post("/x", max_body_size=10),
+    lambda f: f.APIRouter(form_limits={"max_fields": 5}),
     lambda f: f.FastAPI().post("/x", form_limits={"max_part_size": 10}),
-    lambda f: f.FastAPI().include_router(f.APIRouter(), max_body_size=10),
+    lambda f: f.FastAPI().include_router(f.APIRouter(), form_limits={"max_files": 1}),
 ])
-def test_body_limits_are_refused_naming_the_servers(make_it: Any) -> None:
+def test_form_limits_are_refused_naming_what_applies(make_it: Any) -> None:
     import ringbolt.fastapi
 
-    with pytest.raises(TypeError, match="ringbolt.fastapi takes no (max_body_size|form_limits).*--max-body-size"):
+    with pytest.raises(TypeError, match="ringbolt.fastapi takes no form_limits.*req.form"):
         make_it(ringbolt.fastapi)

@@ -20,7 +20,7 @@ from ._route_class import RouteClassMixin, routes_of
 from .datastructures import State
 from .exceptions import FastAPIDeprecationWarning
 from .requests import request_of
-from .routing import APIRouter, _FastAPIRoutes, _refuse_limits
+from .routing import APIRouter, _FastAPIRoutes, _refuse_limits, check_max_body_size
 from .websockets import add_websocket
 
 _ON_EVENT = ("on_event is deprecated, use lifespan event handlers instead.\n\nRead more about it in the "
@@ -83,7 +83,7 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
                  callbacks: Any = None, webhooks: Any = None, deprecated: bool | None = None,
                  include_in_schema: bool = True, swagger_ui_parameters: dict[str, Any] | None = None,
                  generate_unique_id_function: Any = None, separate_input_output_schemas: bool = True,
-                 strict_content_type: bool = True, **extra: Any) -> None:
+                 strict_content_type: bool = True, max_body_size: int | None = None, **extra: Any) -> None:
         _refuse_limits("FastAPI()", extra)
         super().__init__(debug=debug, title=title, version=version, summary=summary,
                          description=description or None, openapi_url=openapi_url, docs_url=docs_url,
@@ -114,6 +114,9 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         self.separate_input_output_schemas = separate_input_output_schemas
         #: False: a body sent without a Content-Type is read as JSON (each route's plan reads it)
         self.strict_content_type = strict_content_type
+        #: the largest body a route takes (bytes; None: no limit but the server's), unless
+        #: the route or its router says (planned into each route: a larger body is 413)
+        self.max_body_size = check_max_body_size(max_body_size)
         #: ``make(route) -> str``: the operation ids of routes that name none
         self.generate_unique_id_function = generate_unique_id_function
         #: the webhooks the document lists (``@app.webhooks.post("new-subscription")``)

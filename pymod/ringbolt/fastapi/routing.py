@@ -21,10 +21,18 @@ _DOCUMENT_ONLY = ("response_description", "openapi_extra", "callbacks", "generat
 #: FastAPI's options the OpenAPI document reads (ringbolt.openapi): kept in the route's options
 _DOCUMENT = (*_DOCUMENT_ONLY, "response_class", "response_model")
 #: FastAPI's body options the route's plan reads (``RoutePlan.options``): the route's, else its
-#: router's, else the app's (``strict_content_type=False``: a body sent without a Content-Type is JSON)
-_BODY_SETTINGS = ("strict_content_type",)
-#: FastAPI 0.16x's body limits, which ringbolt.fastapi does not take per route (yet)
-_LIMITS = ("max_body_size", "form_limits")
+#: router's, else include_router's (``max_body_size``), else the app's. ``strict_content_type=False``:
+#: a body sent without a Content-Type is JSON; ``max_body_size``: a larger body is 413 (bytes)
+_BODY_SETTINGS = ("strict_content_type", "max_body_size")
+#: FastAPI 0.16x's form limits, which ringbolt.fastapi does not take (yet)
+_LIMITS = ("form_limits",)
+
+
+def check_max_body_size(value: Any) -> Any:
+    """FastAPI's rule: a byte count (0: only an empty body) or None (the enclosing one)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError("max_body_size must be a non-negative integer or None")
+    return value
 
 
 def _settle(d: Any, kept: dict[str, Any]) -> None:
@@ -39,9 +47,8 @@ def _refuse_limits(where: str, options: dict[str, Any]) -> None:
     given = [k for k in _LIMITS if options.get(k) is not None]
     if given:
         raise TypeError(f"{where}: ringbolt.fastapi takes no {' or '.join(given)} (FastAPI's per-app, per-router "
-                        "and per-route body limits): the server's max_body_size limits every request's body "
-                        "(ringbolt serve --max-body-size), and req.form()'s own limits every form "
-                        "(docs/from-fastapi.md)")
+                        "and per-route form limits): req.form()'s own limits apply to every form, and "
+                        "max_body_size to its whole body (docs/from-fastapi.md)")
 
 
 class _Default:
@@ -79,6 +86,7 @@ class _FastAPIRoutes:
             options.pop(k, None)
         self._router_options(options)
         kept = {k: options[k] for k in _DOCUMENT if k in options}
+        check_max_body_size(options.get("max_body_size"))
         for k in _BODY_SETTINGS:
             value = _given(options.pop(k, None))
             if value is None:
@@ -159,11 +167,14 @@ class _FastAPIRoutes:
         _refuse_limits("include_router()", options)
         for k in _LIMITS:
             options.pop(k, None)
+        limit = check_max_body_size(options.pop("max_body_size", None))
         callbacks = options.pop("callbacks", None)
         make_id = _given(options.pop("generate_unique_id_function", None)) or \
             _given(getattr(self, "generate_unique_id_function", None))
         include_router(self, router, prefix, **options)
         settings = {k: v for k in _BODY_SETTINGS if (v := _given(getattr(self, k, None))) is not None}
+        if limit is not None:  # include_router's, before this app's (or router's)
+            settings["max_body_size"] = limit
         for d in self._defs[before:]:  # type: ignore[attr-defined]
             missing = {k: v for k, v in settings.items() if k not in (d.options or {})}
             if missing:  # the app's, for a route whose router set none (the copy's own options)
@@ -195,10 +206,12 @@ class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
                  callbacks: list[Any] | None = None, route_class: type[APIRoute] = APIRoute,
                  deprecated: bool | None = None, include_in_schema: bool = True,
                  generate_unique_id_function: Any = None, strict_content_type: Any = None,
-                 **_: Any) -> None:
+                 max_body_size: int | None = None, **_: Any) -> None:
         _refuse_limits("APIRouter()", _)
         super().__init__(prefix, dependencies=dependencies)
         self.strict_content_type = _given(strict_content_type)
+        #: the largest body its routes take (bytes; None: the app's), unless a route says
+        self.max_body_size = check_max_body_size(max_body_size)
         self.tags = list(tags or [])
         self.route_class = route_class
         self.default_response_class = default_response_class
