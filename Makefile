@@ -93,9 +93,10 @@ test-unit: asan
 PY_TABLES = $(addprefix --ignore=tests/py/,test_typed_params.py test_typed_bodies.py test_typed_openapi.py \
   test_typed_openapi_security.py test_typed_openapi_schemathesis.py test_typed_port.py test_docs_from_fastapi.py \
   test_auth_jwt.py test_auth_jwks.py test_auth_keys.py test_docs_auth.py test_templates.py test_cache.py test_tracing.py \
-  test_shortcut_guards.py test_cache_guards.py test_typed_openapi_fastapi.py test_fastapi_app.py test_fastapi_testclient.py \
-  test_fastapi_responses.py test_fastapi_security.py test_fastapi_depends.py test_fastapi_params.py \
-  test_fastapi_passthrough.py test_fastapi_schemathesis.py test_fastapi_openapi.py test_fastapi_body_reading.py)
+  test_shortcut_guards.py test_cache_guards.py test_typed_openapi_fastapi.py test_fastapi_app.py \
+  test_fastapi_testclient.py test_fastapi_responses.py test_fastapi_security.py test_fastapi_depends.py \
+  test_fastapi_params.py test_fastapi_passthrough.py test_fastapi_schemathesis.py test_fastapi_openapi.py \
+  test_fastapi_body_reading.py test_fastapi_libraries.py)
 # Nor does it run PY_OWN: the files whose work is Python's own (the CLI's options, gunicorn's
 # arbiter, FastAPI's static files and thread pool: 57 CPU s on io_uring, about twice that
 # under ASan), each of whose C++ paths another file runs on both backends.

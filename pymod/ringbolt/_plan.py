@@ -308,11 +308,13 @@ def _closure_hints(fn: Any) -> dict[str, Any] | None:
         except ValueError:
             continue
     out = {}
-    try:
-        for key, ann in getattr(fn, "__annotations__", {}).items():
+    for key, ann in getattr(fn, "__annotations__", {}).items():
+        try:
             out[key] = eval(ann, names) if isinstance(ann, str) else ann  # noqa: S307 - the function's own annotations
-    except Exception:  # noqa: BLE001 - still unresolvable: the caller names the first error
-        return None
+        except Exception:  # noqa: BLE001 - still unresolvable: the caller names the first error
+            if key == "return":
+                continue  # a name only a type checker sees (TYPE_CHECKING), as FastAPI leaves it: not planned
+            return None
     return out
 
 
@@ -374,13 +376,19 @@ class Planner:
 
     def call(self, call: Callable[..., Any], scopes: tuple[str, ...] = (), app_scope: bool = False) -> CallSpec:
         params, hints = _signature(call)
+        # a signature set by hand (``__signature__``: strawberry's context dependency) may
+        # order the parameters otherwise than the code: its values go by name, as FastAPI's
+        by_name = "__signature__" in getattr(call, "__dict__", {})
         args = []
         for p in params:
-            what = self._arg(call, p, hints.get(p.name, p.annotation), scopes)
+            annotation = hints.get(p.name, p.annotation)
+            if by_name and p.annotation is not p.empty and not isinstance(p.annotation, str):
+                annotation = p.annotation  # the hand-set signature's own, as FastAPI reads it
+            what = self._arg(call, p, annotation, scopes)
             if app_scope and not (isinstance(what, DependencySpec) and what.scope == "app"):
                 raise PlanError(f"the app-scoped dependency {_name(call)} takes {p.name!r}: an app-scoped "
                                 "dependency can only take other app-scoped dependencies")
-            args.append(ArgSpec(p.name, p.kind is p.KEYWORD_ONLY, what))
+            args.append(ArgSpec(p.name, by_name or p.kind is p.KEYWORD_ONLY, what))
         return CallSpec(call, kind_of(call), args)
 
     def dependency(self, marker: Depends, base: Any, scopes: tuple[str, ...], where: str) -> DependencySpec:

@@ -299,5 +299,49 @@ class ResponseHeaders(list[tuple[str, str]]):
         """All (name, value) pairs in order, repeats included."""
         return list(self)
 
+    @property
+    def raw(self) -> "RawHeaders":
+        """Starlette's view of the fields: (name, value) pairs of bytes, names in lower
+        case; ``append`` and ``extend`` on it add fields here (checked as ``append``)."""
+        return RawHeaders(self)
+
     def __repr__(self) -> str:
         return f"ResponseHeaders({list.__repr__(self)})"
+
+
+class RawHeaders:
+    """``ResponseHeaders.raw``: the fields as Latin-1 bytes pairs (Starlette's
+    ``headers.raw``), read from and added to the headers it views."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: ResponseHeaders) -> None:
+        self._headers = headers
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter([(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in self._headers])
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+    def __getitem__(self, index: SupportsIndex) -> tuple[bytes, bytes]:
+        name, value = list.__getitem__(self._headers, index)
+        return name.lower().encode("latin-1"), value.encode("latin-1")
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == other
+
+    def append(self, pair: tuple[bytes, bytes]) -> None:
+        name, value = pair
+        self._headers.append(_text(name), _text(value))
+
+    def extend(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        for pair in list(pairs):
+            self.append(pair)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else value

@@ -43,8 +43,6 @@ MISSING: dict[str, str] = {
     "schemas": "Starlette's SchemaGenerator: the OpenAPI document is app.openapi()",
     "config": "Starlette's Config: read settings with pydantic-settings or os.environ",
     "cli": "FastAPI's CLI: run the app with `ringbolt serve module:app` (docs/cli.md)",
-    "utils": "FastAPI's internal helpers: nothing to import for a service",
-    "_compat": "FastAPI's internal Pydantic compatibility layer: nothing to import for a service",
 }
 
 

@@ -266,17 +266,39 @@ class RouteClassMixin:
 
     def _full_path(self, path: str) -> str:
         """FastAPI takes a path that does not start with ``/`` (a callback's
-        ``{$callback_url}/invoices/{$request.body.id}``, a webhook's ``new-subscription``):
-        such a route is documented and never served (no request path can match it)."""
-        if isinstance(path, str) and path and not path.startswith("/") and not self.prefix:  # type: ignore[attr-defined]
+        ``{$callback_url}/invoices/{$request.body.id}``, a webhook's ``new-subscription``,
+        a router's ``""`` included under a prefix): such a route is documented and never
+        served (no request path can match it) until a prefix makes it a path."""
+        if isinstance(path, str) and not path.startswith("/") and not self.prefix:  # type: ignore[attr-defined]
             return path
         return super()._full_path(path)  # type: ignore[misc,no-any-return]
 
     def _add(self, defs: list[Any], where: str = "") -> None:
+        _refuse_shared_paths(self._defs, defs, where)  # type: ignore[attr-defined]
         for d in defs:
             if not d.websocket and (d.options is None or "route_class" not in d.options):
                 d.options = {**(d.options or {}), "route_class": self._route_class}
         super()._add(defs, where)  # type: ignore[misc]
+
+
+def _refuse_shared_paths(held: list[Any], new: list[Any], where: str) -> None:
+    """A WebSocket endpoint and an HTTP GET route at one served path (Starlette routes
+    them by the scope's type) are refused when registered, naming what to do: ringbolt's
+    router gives a path one GET target, and a WebSocket endpoint's answers a plain GET 426."""
+    from ..routing import _shape
+    served: dict[tuple[str, bool], str] = {}
+    for d in [*held, *new]:
+        if not d.path.startswith("/") or not (d.websocket or "GET" in d.methods):
+            continue
+        shape = _shape(d.path)
+        other = served.get((shape, not d.websocket))
+        if other is not None:
+            ws, http = (d.path, other) if d.websocket else (other, d.path)
+            raise ValueError(f"WebSocket endpoint {ws}{where} shares its path with the HTTP GET route {http}: "
+                             "ringbolt's router takes one of them per path (FastAPI's takes both): give the "
+                             "WebSocket a path of its own, or serve the unchanged FastAPI app with `ringbolt "
+                             "serve` (docs/from-fastapi.md)")
+        served.setdefault((shape, d.websocket), d.path)
 
 
 __all__ = ["APIRoute", "APIWebSocketRoute", "Route", "Mount", "RouteClassMixin", "routes_of", "check_route_class",

@@ -35,6 +35,13 @@ class HTTPConnection(Mapping[str, Any]):
         self._state = State._over(scope["state"])
         self._scope = scope
 
+    @staticmethod
+    def _rb_from_request(native: Any, app: Any) -> Any:
+        """A parameter annotated ``HTTPConnection``: the Request of an HTTP route, the
+        WebSocket of a WebSocket endpoint (FastAPI's)."""
+        from ..websocket import WebSocket
+        return native if isinstance(native, WebSocket) else request_of(native, app)
+
     @classmethod
     def _of_native(cls, native: Any, app: Any) -> Any:
         self = cls.__new__(cls)

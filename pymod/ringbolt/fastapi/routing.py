@@ -97,7 +97,8 @@ class _FastAPIRoutes:
         if callable(make_id):
             kept.setdefault("generate_unique_id_function", make_id)
         if self.default_response_class is not None:  # the document's media type for the route
-            kept["default_response_class"] = self.default_response_class
+            dflt = self.default_response_class
+            kept["default_response_class"] = dflt.value if isinstance(dflt, DefaultPlaceholder) else dflt
         given = options.pop("response_class", None)
         cls = _given(given) or _given(self.default_response_class)
         if cls is None:

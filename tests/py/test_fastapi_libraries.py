@@ -1,0 +1,170 @@
+"""What libraries built on FastAPI (strawberry's ``GraphQLRouter``: an APIRouter subclass
+with routes of its own) need of ringbolt.fastapi, each over a real socket and compared
+with FastAPI itself (the reference: it must be installed): a dependency whose signature
+was set by hand (its values go by name), a parameter annotated ``HTTPConnection``, a
+dependency whose return annotation names what only a type checker sees,
+``response.headers.raw``, ``fastapi.utils.generate_unique_id``, ``fastapi._compat``'s
+Pydantic version, a router's ``""`` route under an include prefix; and the one thing
+ringbolt refuses, said when it is registered: a WebSocket endpoint and an HTTP GET route
+at one path (which GraphQLRouter makes)."""
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import ringbolt.fastapi as rbf
+
+pytest.importorskip("fastapi", reason="FastAPI itself is the reference these answers are compared with")
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence as OnlyTyped  # noqa: F401 - a name a type checker sees, never at run time
+
+
+def make(fastapi: Any, requests: Any, responses: Any) -> Any:
+    app = fastapi.FastAPI()
+    router = fastapi.APIRouter()
+
+    def getter() -> dict[str, str]:
+        return {"who": "getter"}
+
+    async def context(custom: Any, connection: Any, tasks: Any) -> "OnlyTyped":  # type: ignore[name-defined] # noqa: F821
+        return {"custom": custom, "kind": type(connection).__name__, "path": connection.url.path,
+                "tasks": type(tasks).__name__}
+
+    sig = inspect.signature(context)  # FastAPI's way of giving a dependency its own parameters
+    sig = sig.replace(parameters=[
+        sig.parameters["connection"].replace(annotation=requests.HTTPConnection),
+        sig.parameters["tasks"].replace(annotation=fastapi.BackgroundTasks),
+        sig.parameters["custom"].replace(default=fastapi.Depends(getter)),
+    ])
+    context.__signature__ = sig  # type: ignore[attr-defined]
+
+    @router.post("")
+    async def handle(response: responses.Response, ctx: Any = fastapi.Depends(context)) -> responses.Response:
+        response.headers["x-from"] = "temporal"
+        out = responses.JSONResponse(ctx)
+        out.headers.raw.extend(response.headers.raw)
+        out.headers.raw.append((b"x-raw", b"yes"))
+        return out
+
+    app.include_router(router, prefix="/graphql")
+    return app
+
+
+@pytest.fixture(scope="module")
+def clients() -> Any:
+    import fastapi
+    import fastapi.requests
+    import fastapi.responses
+    from fastapi.testclient import TestClient as ReferenceClient
+
+    import ringbolt.fastapi
+    import ringbolt.fastapi.requests
+    import ringbolt.fastapi.responses
+    from ringbolt.fastapi.testclient import TestClient
+
+    ours = make(ringbolt.fastapi, ringbolt.fastapi.requests, ringbolt.fastapi.responses)
+    with TestClient(ours) as client:
+        yield client, ReferenceClient(make(fastapi, fastapi.requests, fastapi.responses))
+
+
+def test_a_library_router_route_answers_as_fastapis(clients: Any) -> None:
+    ours, reference = clients
+    want, got = reference.post("/graphql"), ours.post("/graphql")
+    assert got.status_code == want.status_code == 200
+    assert got.json() == want.json() == {"custom": {"who": "getter"}, "kind": "Request", "path": "/graphql",
+                                         "tasks": "BackgroundTasks"}
+    for name in ("x-from", "x-raw"):
+        assert got.headers[name] == want.headers[name]
+    assert ours.get("/openapi.json").json() == reference.get("/openapi.json").json()
+
+
+def test_headers_raw_is_starlettes_view() -> None:
+    from ringbolt.fastapi.responses import Response
+
+    r = Response(b"", headers={"X-One": "1"})
+    assert list(r.headers.raw) == [(b"x-one", b"1")] and len(r.headers.raw) == 1
+    r.headers.raw.extend([(b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")])
+    assert r.headers.getlist("set-cookie") == ["a=1", "b=2"]
+    with pytest.raises(ValueError):
+        r.headers.raw.append((b"x-bad", b"a\r\nb"))  # checked as any field is
+
+
+def test_generate_unique_id_and_compat_are_fastapis() -> None:
+    import fastapi
+    import pydantic
+    from fastapi._compat import PYDANTIC_VERSION_MINOR_TUPLE as theirs
+    from fastapi.utils import generate_unique_id as reference
+
+    import ringbolt.fastapi
+    from ringbolt.fastapi._compat import PYDANTIC_VERSION_MINOR_TUPLE as ours
+    from ringbolt.fastapi.utils import generate_unique_id
+
+    assert ours == theirs == tuple(int(x) for x in pydantic.VERSION.split(".")[:2])
+    for module, make_id in ((fastapi, reference), (ringbolt.fastapi, generate_unique_id)):
+        app = module.FastAPI()
+
+        @app.put("/items/{item_id}")
+        def update_item(item_id: int) -> None:
+            return None
+        route = next(r for r in app.routes if getattr(r, "path", "") == "/items/{item_id}")
+        assert make_id(route) == "update_item_items__item_id__put"
+
+
+@pytest.mark.parametrize("websocket_first", [True, False])
+def test_a_websocket_and_a_get_route_at_one_path_are_refused_when_registered(websocket_first: bool) -> None:
+    app = rbf.FastAPI()
+    router = rbf.APIRouter()  # at "": no path yet, nothing refused
+
+    async def ws(websocket: rbf.WebSocket) -> None:
+        await websocket.accept()
+
+    def page() -> dict[str, str]:
+        return {}
+    if websocket_first:
+        router.websocket("")(ws)
+        router.get("")(page)
+    else:
+        router.get("")(page)
+        router.websocket("")(ws)
+    app.websocket("/ws")(ws)  # a path of its own: served
+    with pytest.raises(ValueError, match="WebSocket endpoint /graphql .*shares its path with the HTTP GET route "
+                                         "/graphql.*a path of its own"):
+        app.include_router(router, prefix="/graphql")
+
+
+STRAWBERRY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import fastapi_swap  # strawberry.fastapi's imports of fastapi and starlette made ringbolt's
+import strawberry
+from fastapi import FastAPI
+from strawberry.fastapi import GraphQLRouter
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hello(self) -> str:
+        return "world"
+
+try:
+    FastAPI().include_router(GraphQLRouter(strawberry.Schema(query=Query)), prefix="/graphql")
+except ValueError as exc:
+    print(exc)
+"""
+
+
+def test_strawberry_graphql_router_is_refused_naming_why() -> None:
+    """Its WebSocket endpoint and its GraphiQL page share the path (in a process of its
+    own: the swap changes what ``fastapi`` imports)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("strawberry", reason="strawberry-graphql is tools/install-deps.sh's")
+    swap = Path(__file__).resolve().parents[1] / "fastapi_tutorial"
+    done = subprocess.run([sys.executable, "-c", STRAWBERRY, str(swap)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "WebSocket endpoint /graphql (from the router with prefix '') shares its path with the HTTP GET route " \
+           "/graphql" in done.stdout, done.stdout + done.stderr[-2000:]
