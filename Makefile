@@ -96,7 +96,7 @@ PY_TABLES = $(addprefix --ignore=tests/py/,test_typed_params.py test_typed_bodie
   test_shortcut_guards.py test_cache_guards.py test_typed_openapi_fastapi.py test_fastapi_app.py \
   test_fastapi_testclient.py test_fastapi_responses.py test_fastapi_security.py test_fastapi_depends.py \
   test_fastapi_params.py test_fastapi_passthrough.py test_fastapi_schemathesis.py test_fastapi_openapi.py \
-  test_fastapi_body_reading.py test_fastapi_libraries.py)
+  test_fastapi_body_reading.py test_fastapi_libraries.py test_fastapi_telemetry.py)
 # Nor does it run PY_OWN: the files whose work is Python's own (the CLI's options, gunicorn's
 # arbiter, FastAPI's static files and thread pool: 57 CPU s on io_uring, about twice that
 # under ASan), each of whose C++ paths another file runs on both backends.

@@ -579,6 +579,13 @@ class _Compiler:
         call_args = self.args(plan.call, body)
         handler = self.const("H", plan.call.call)
         writer = self.writer()
+        # FastAPI(telemetry=...)'s operation spans (ringbolt.fastapi._telemetry), when the app
+        # started with them: its handler and writer each start the next one
+        ops = getattr(self.ns["APP"], "_rb_operations", None) if self.fastapi else None
+        if ops is not None:
+            self.ns[handler] = ops.step(plan.call.call, "endpoint", plan.call.kind == "async")
+            if writer:
+                self.ns[writer] = ops.writer(self.ns[writer])
         aw = "await " if self.is_async else ""
         lines = [f"{'async def' if self.is_async else 'def'} run(req):"]
         if override_hook is not None:
@@ -657,6 +664,8 @@ class _Compiler:
         code = compile(source, f"<ringbolt route {getattr(plan.call.call, '__qualname__', '?')}>", "exec")
         exec(code, self.ns)  # noqa: S102 - our own generated code over constants in self.ns
         run: Callable[..., Any] = self.ns["run"]
+        if ops is not None:  # the runner inside the request's fastapi.dependencies span
+            run = ops.run(run, plan.call.call, self.is_async)
         run.__qualname__ = getattr(plan.call.call, "__qualname__", "run")
         run.__wrapped_source__ = source  # type: ignore[attr-defined]  # for debugging a plan
         return run

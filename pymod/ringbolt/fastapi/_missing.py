@@ -35,7 +35,8 @@ MISSING: dict[str, str] = {
     "middleware.body_limit": "the request body limit is the server's: ringbolt serve --max-body-size, or "
                              "App.run(max_body_size=...)",
     "middleware.opentelemetry": "ringbolt traces requests itself: app.enable_tracing() (docs/tracing.md)",
-    "telemetry": "ringbolt traces requests itself: app.enable_tracing() (docs/tracing.md)",
+    "telemetry": "FastAPI(telemetry={...}) is taken as it is (its tracing; docs/from-fastapi.md), and ringbolt "
+                 "traces requests itself: app.enable_tracing() (docs/tracing.md)",
     "endpoints": "Starlette's HTTPEndpoint/WebSocketEndpoint classes: write the handlers as functions with "
                  "@app.get/@app.post/@app.websocket",
     "convertors": "path converters are ringbolt's router's own: {x:int}, {x:float}, {x:uuid}, {x:path} "

@@ -20,6 +20,7 @@ from ._route_class import RouteClassMixin, routes_of
 from .datastructures import State
 from .exceptions import FastAPIDeprecationWarning
 from .requests import request_of
+from ._telemetry import Operations, check_config, provider_of
 from .routing import APIRouter, _FastAPIRoutes, _refuse_limits, check_max_body_size
 from .websockets import add_websocket
 
@@ -83,7 +84,8 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
                  callbacks: Any = None, webhooks: Any = None, deprecated: bool | None = None,
                  include_in_schema: bool = True, swagger_ui_parameters: dict[str, Any] | None = None,
                  generate_unique_id_function: Any = None, separate_input_output_schemas: bool = True,
-                 strict_content_type: bool = True, max_body_size: int | None = None, **extra: Any) -> None:
+                 strict_content_type: bool = True, max_body_size: int | None = None, telemetry: Any = None,
+                 **extra: Any) -> None:
         _refuse_limits("FastAPI()", extra)
         super().__init__(debug=debug, title=title, version=version, summary=summary,
                          description=description or None, openapi_url=openapi_url, docs_url=docs_url,
@@ -117,6 +119,9 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         #: the largest body a route takes (bytes; None: no limit but the server's), unless
         #: the route or its router says (planned into each route: a larger body is 413)
         self.max_body_size = check_max_body_size(max_body_size)
+        #: FastAPI's TelemetryConfig: its tracing is set up when the app starts (_telemetry)
+        self.telemetry = check_config(telemetry)
+        self._rb_operations: Any = None
         #: ``make(route) -> str``: the operation ids of routes that name none
         self.generate_unique_id_function = generate_unique_id_function
         #: the webhooks the document lists (``@app.webhooks.post("new-subscription")``)
@@ -136,6 +141,19 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
             self._add_route_object(route)
 
     # ---- routes ----
+    def _resolved_routes(self) -> list[Any]:
+        """The routes as App resolves them, once the telemetry is settled: FastAPI's
+        tracing (a SERVER span per request, its operation spans) when the app starts with
+        a tracer provider, unless ``enable_tracing`` set ringbolt's own."""
+        if self._tracing is None:
+            provider = provider_of(self.telemetry)
+            if provider is not None:
+                from ..tracing import Tracing
+                self._tracing = Tracing(provider, 5.0)
+                if self.telemetry.get("operation_spans", True):
+                    self._rb_operations = Operations(provider)
+        return super()._resolved_routes()
+
     def _openapi_serves(self) -> bool:
         """FastAPI serves its document and pages whenever ``openapi_url`` is set, routes or not."""
         return self.openapi_url is not None
