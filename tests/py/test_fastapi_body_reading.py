@@ -249,3 +249,19 @@ def test_form_limits_are_refused_naming_what_applies(make_it: Any) -> None:
 
     with pytest.raises(TypeError, match="ringbolt.fastapi takes no form_limits.*req.form"):
         make_it(ringbolt.fastapi)
+
+
+def test_a_route_limit_above_the_servers_is_the_servers(limits_server: Any) -> None:
+    """A route's max_body_size above the server's max_body_size (16 MiB unless
+    --max-body-size): the server answers its own 413 (a problem) before the app sees the
+    request (docs/from-fastapi.md, what is left)."""
+    sock = limits_server.connect()
+    try:
+        sock.sendall(b"POST /huge HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (17 * 1024 * 1024))
+        answer = sock.recv(65536)
+    finally:
+        sock.close()
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer[:300]
+    assert b"content-type: application/problem+json" in head.lower() and b"max_body_size" in text

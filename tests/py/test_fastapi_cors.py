@@ -76,3 +76,19 @@ def test_an_actual_request_and_a_plain_options_are_not_preflights(clients: Any) 
         assert answer.headers["access-control-allow-origin"] == GOOD
         plain = client.options("/items", headers={"Origin": GOOD})  # no Access-Control-Request-Method
         assert plain.status_code == 405
+
+
+def test_what_is_left_allowed_methods_and_headers_are_the_requested_ones(clients: Any) -> None:
+    """docs/from-fastapi.md, what is left: an allowed preflight names the requested method
+    and headers (what the browser checks), where Starlette lists every allowed one; a
+    refused one has no CORS field (Starlette's keeps its allow lists)."""
+    ours, reference = clients
+    sent = {"Origin": GOOD, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "x-token"}
+    got, want = ours.options("/items", headers=sent), reference.options("/items", headers=sent)
+    assert (got.headers["access-control-allow-methods"], want.headers["access-control-allow-methods"]) == (
+        "PUT", "GET, PUT")
+    assert got.headers["access-control-allow-headers"] == "x-token"
+    assert want.headers["access-control-allow-headers"] == "Accept, Accept-Language, Content-Language, Content-Type, X-Token"
+    refused = {**sent, "Origin": "https://evil.example"}
+    got, want = ours.options("/items", headers=refused), reference.options("/items", headers=refused)
+    assert "access-control-allow-methods" not in got.headers and "access-control-allow-methods" in want.headers

@@ -168,3 +168,57 @@ def test_strawberry_graphql_router_is_refused_naming_why() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "WebSocket endpoint /graphql (from the router with prefix '') shares its path with the HTTP GET route " \
            "/graphql" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+class _PureASGI:
+    """An ASGI middleware class (no ``_rb_install``): what ringbolt.fastapi cannot put
+    around its planned routes."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("attempt,error,match", [
+    (lambda: rbf.FastAPI().host("api.example.com", rbf.FastAPI()), TypeError, "routes by path only"),
+    (lambda: rbf.FastAPI().add_middleware(_PureASGI), TypeError, "cannot run the ASGI middleware"),
+    (lambda: __import__("ringbolt.fastapi.dependencies.utils"), ModuleNotFoundError, "plans each route's dependencies"),
+    (lambda: __import__("ringbolt.fastapi.middleware.sessions"), ModuleNotFoundError, "ringbolt's sessions"),
+])
+def test_what_is_left_is_refused_naming_what_to_do(attempt: Any, error: type[Exception], match: str) -> None:
+    """docs/from-fastapi.md, what is left: each refused when it is written, saying why."""
+    with pytest.raises(error, match=match):
+        attempt()
+
+
+def test_what_is_left_the_routers_own_404_skips_http_middleware() -> None:
+    """docs/from-fastapi.md, what is left: a path no route takes is answered by the
+    router natively (FastAPI's 404 body), without the app's ``@app.middleware("http")``,
+    which Starlette runs for it too."""
+    import fastapi
+    from fastapi.testclient import TestClient as Reference
+
+    from ringbolt.fastapi.testclient import TestClient
+
+    def make_app(module: Any) -> Any:
+        app = module.FastAPI()
+
+        @app.middleware("http")
+        async def mark(request: Any, call_next: Any) -> Any:
+            response = await call_next(request)
+            response.headers["x-seen"] = "yes"
+            return response
+
+        @app.get("/here")
+        def here() -> dict[str, str]:
+            return {}
+        return app
+
+    want = Reference(make_app(fastapi)).get("/nope")
+    with TestClient(make_app(rbf)) as client:
+        got = client.get("/nope")
+        assert client.get("/here").headers["x-seen"] == "yes"
+    assert (got.status_code, got.json()) == (want.status_code, want.json()) == (404, {"detail": "Not Found"})
+    assert want.headers["x-seen"] == "yes" and "x-seen" not in got.headers

@@ -111,3 +111,34 @@ def test_bad_config_is_refused(config: Any, error: str) -> None:
 
     with pytest.raises(TypeError, match=error):
         ringbolt.fastapi.FastAPI(telemetry=config)
+
+
+def test_what_is_left_no_metrics_are_made() -> None:
+    """docs/from-fastapi.md, what is left: FastAPI's telemetry also records request
+    metrics (``http.server.request.duration``...) into its meter provider; ringbolt.fastapi
+    makes none (its logs neither)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    import fastapi
+    import fastapi.responses
+    from fastapi.testclient import TestClient as Reference
+
+    import ringbolt.fastapi
+    import ringbolt.fastapi.responses
+    from ringbolt.fastapi.testclient import TestClient
+
+    made = []
+    for module, responses, client_cls in ((fastapi, fastapi.responses, Reference),
+                                          (ringbolt.fastapi, ringbolt.fastapi.responses, TestClient)):
+        reader = InMemoryMetricReader()
+        meters = MeterProvider(metric_readers=[reader])
+        app = make(module, responses, {"meter_provider": meters, "tracing": False, "logs": False})
+        with client_cls(app) as client:
+            assert client.get("/items/1").status_code == 200
+        data = reader.get_metrics_data()
+        made.append(sorted({m.name for rm in (data.resource_metrics if data else ()) for sm in rm.scope_metrics
+                            for m in sm.metrics}))
+        meters.shutdown()
+    theirs, ours = made
+    assert "http.server.request.duration" in theirs and ours == []

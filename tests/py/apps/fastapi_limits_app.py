@@ -17,3 +17,10 @@ app = FastAPI()
 @app.post("/big", max_body_size=300_000)
 async def big(item: Item) -> dict[str, int]:
     return {"n": len(item.name)}
+
+
+@app.post("/huge", max_body_size=20 * 1024 * 1024)
+async def huge(item: Item) -> dict[str, int]:
+    """A limit above the server's max_body_size (16 MiB unless --max-body-size): the
+    server's own 413 answers first."""
+    return {"n": len(item.name)}
