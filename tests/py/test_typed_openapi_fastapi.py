@@ -550,9 +550,9 @@ CALLBACK_PATH = "{{$callback_url}}/invoices/{{$request.body.id}}"
 
 def test_callbacks_and_webhooks_as_fastapi_lists_them() -> None:
     """Callback routes (``callbacks=``) and webhooks (``app.webhooks``): their
-    operations as FastAPI lists them, their models among the document's components.
-    (ringbolt's routers take no path such as ``{$callback_url}/...`` yet: the routes are
-    planned here, as the planner plans any.)"""
+    operations as FastAPI lists them, their models among the document's components,
+    from routes planned here by hand (tests/py/test_fastapi_openapi.py registers them
+    through the routers, as a service does)."""
     from ringbolt._plan import plan_route
     from ringbolt.fastapi import FastAPI
     from ringbolt.openapi import RouteInfo
