@@ -291,10 +291,14 @@ class OpenAPIApp:
     def _openapi_routes(self, under: str | None = None) -> list[Route]:
         """The const routes of the document and its pages (any the app's own routes
         already take are left to them). ``under``: the path this app is served under by
-        the app it is mounted on (its root path and the mount's), for the document."""
+        the app it is mounted on (its root path and the mount's), for the document. The
+        pages fetch the document, their files and the OAuth2 return page under the
+        served root (``_served_root``: the browser sees the paths the proxy or mount adds)."""
         if not self._openapi_serves():
             return []
         assert self.openapi_url is not None
+        root = self._served_root(under)
+        document_url = root + self.openapi_url
         routes: list[Route] = []
         if self._free(self.openapi_url):
             serve = self._serve_document if under is None else functools.partial(self._serve_document, under=under)
@@ -305,13 +309,14 @@ class OpenAPIApp:
                 continue
             if found is None:
                 logger.warning("%s at %s needs its files: pip install '%s'", what, url, EXTRA)
-                body = missing_extra_html(what=what, openapi_url=self.openapi_url, title=self.title)
+                body = missing_extra_html(what=what, openapi_url=document_url, title=self.title)
             elif what == "Swagger UI":
-                body = swagger_ui_html(openapi_url=self.openapi_url, title=self.title, static=f"{url}/static",
+                redirect_url = self.swagger_ui_oauth2_redirect_url
+                body = swagger_ui_html(openapi_url=document_url, title=self.title, static=f"{root}{url}/static",
                                        parameters=self.swagger_ui_parameters, init_oauth=self.swagger_ui_init_oauth,
-                                       oauth2_redirect_url=self.swagger_ui_oauth2_redirect_url)
+                                       oauth2_redirect_url=root + redirect_url if redirect_url else redirect_url)
             else:
-                body = redoc_html(openapi_url=self.openapi_url, title=self.title, static=f"{url}/static")
+                body = redoc_html(openapi_url=document_url, title=self.title, static=f"{root}{url}/static")
             routes.append((url, ["GET"], _page(body), True, False, False))
         redirect = self.swagger_ui_oauth2_redirect_url
         if self.docs_url is not None and redirect and swagger is not None and self._free(redirect):

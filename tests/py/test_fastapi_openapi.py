@@ -233,3 +233,32 @@ def test_a_prefixed_router_still_refuses_a_relative_path(path: str) -> None:
         return
     with pytest.raises(ValueError, match="must start with '/'"):
         router.get(path)(lambda: {})
+
+
+PAGE_URLS = r"""(?:url|href|src|oauth2RedirectUrl)\s*[:=]\s*['"]([^'"]+)['"]"""
+
+
+@pytest.mark.parametrize("page,root_path", [
+    ("/docs", ""), ("/docs", "/api/v1"), ("/redoc", "/api/v1"), ("/subapi/docs", ""), ("/subapi/docs", "/api/v1"),
+    ("/subapi/redoc", "/proxy"),
+])
+def test_pages_fetch_the_document_under_the_served_root(page: str, root_path: str) -> None:
+    """Behind a proxy (a client's root path) or mounted, the pages ask for the document
+    (and, on ringbolt, for their own files) under the path the browser sees, as FastAPI's
+    do; each URL the page names is served."""
+    import re
+
+    from fastapi.testclient import TestClient as Reference
+
+    from ringbolt.fastapi.testclient import TestClient
+
+    theirs = Reference(build(MOUNTED, True).app, root_path=root_path).get(root_path + page).text
+    want = [u for u in re.findall(PAGE_URLS, theirs) if u.endswith("openapi.json")]
+    with TestClient(build(MOUNTED, False).app, root_path=root_path) as client:
+        ours = client.get(root_path + page)
+        assert ours.status_code == 200
+        urls = re.findall(PAGE_URLS, ours.text)
+        assert [u for u in urls if u.endswith("openapi.json")] == want and want
+        for url in urls:
+            assert url.startswith(root_path + "/"), url
+            assert client.get(url).status_code == 200, url
