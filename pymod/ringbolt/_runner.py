@@ -601,7 +601,13 @@ class _Compiler:
         if "qm" in self.sources:
             lines.append("    qm = q._items")
         if "f" in self.sources:
-            lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
+            limits = self.plan.options.get("form_limits") if self.fastapi else None
+            if limits:  # FastAPI's form_limits: the form read under them (ringbolt.fastapi._body_limit)
+                from .fastapi._body_limit import form_within
+                self.ns["form_within"] = form_within
+                lines.append(f"    f = {'await ' if self.is_async else ''}form_within(req, {self.const('FL', limits)})")
+            else:
+                lines.append(f"    f = {'await ' if self.is_async else ''}form_of(req)")
         stacks = self.has_stack or self.has_fstack
         checks = [line for section in self.sections.values() for line in section]  # path, query, header, cookie, body
         if self.raise_invalid and plan.rules == "fastapi":  # FastAPI's exc.errors() (its order) and exc.body

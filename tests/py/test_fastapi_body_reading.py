@@ -4,8 +4,8 @@ bytes that are not JSON are FastAPI's 422 ``json_invalid`` at the position Pytho
 router) reads a body sent without a Content-Type as JSON. Each request goes
 over a real socket to the app made with ringbolt.fastapi's imports, and in-process to
 the same app made with FastAPI's (the reference: it must be installed). FastAPI 0.16x's
-``max_body_size`` (app, router, include_router, route) answers as FastAPI's; its
-``form_limits``, which ringbolt.fastapi does not take, are refused naming what applies."""
+``max_body_size`` and ``form_limits`` (app, router, include_router, route) answer as
+FastAPI's."""
 
 from __future__ import annotations
 
@@ -238,17 +238,89 @@ def test_max_body_size_must_be_a_byte_count(value: Any) -> None:
             make()
 
 
-@pytest.mark.parametrize("make_it", [
-    lambda f: f.FastAPI(form_limits={"max_fields": 5}),
-    lambda f: f.APIRouter(form_limits={"max_fields": 5}),
-    lambda f: f.FastAPI().post("/x", form_limits={"max_part_size": 10}),
-    lambda f: f.FastAPI().include_router(f.APIRouter(), form_limits={"max_files": 1}),
-])
-def test_form_limits_are_refused_naming_what_applies(make_it: Any) -> None:
-    import ringbolt.fastapi
+def make_forms(fastapi: Any) -> Any:
+    app = fastapi.FastAPI(form_limits={"max_fields": 3})
+    router = fastapi.APIRouter(prefix="/r", form_limits={"max_files": 1})
+    included = fastapi.APIRouter(prefix="/i")
 
-    with pytest.raises(TypeError, match="ringbolt.fastapi takes no form_limits.*req.form"):
-        make_it(ringbolt.fastapi)
+    @app.post("/notes")
+    def notes(text: str = fastapi.Form()) -> dict[str, int]:
+        return {"size": len(text)}
+
+    @app.post("/small", form_limits={"max_part_size": 10})
+    async def small(text: str = fastapi.Form()) -> dict[str, int]:
+        return {"size": len(text)}
+
+    def upload(files: Any = fastapi.File(), text: str = fastapi.Form("")) -> dict[str, int]:
+        return {"files": len(files)}
+    upload.__annotations__["files"] = list[fastapi.UploadFile]  # (this module's annotations are text)
+    router.post("/upload")(upload)
+
+    @included.post("/notes")
+    def included_notes(text: str = fastapi.Form()) -> dict[str, int]:
+        return {"size": len(text)}
+
+    app.include_router(router)
+    app.include_router(included, form_limits={"max_fields": 1})  # over the app's
+    return app
+
+
+FORMS = [
+    # path, fields, files (multipart when there are files or "multipart")
+    ("/notes", {"text": "ok"}, None),
+    ("/notes", {"text": "ok", "a": "1", "b": "2"}, None),  # 3 fields: at the app's limit
+    ("/notes", {"text": "ok", "a": "1", "b": "2", "c": "3"}, None),  # 4: past it
+    ("/notes", {"text": "x" * (1024 * 1024 + 1)}, None),  # FastAPI's default part size
+    ("/notes", {"text": "x" * (1024 * 1024 + 1)}, "multipart"),
+    ("/notes", {"text": "é" * 600_000}, None),  # urlencoded: counted as sent (percent-encoded)
+    ("/small", {"text": "0123456789"}, None),
+    ("/small", {"text": "0123456789a"}, None),
+    ("/small", {"text": "0123456789a"}, "multipart"),
+    ("/small", {"text": "a b c d e f"}, None),  # 11 bytes as sent ("+" for a space)
+    ("/r/upload", {}, [("files", ("a.txt", b"a"))]),
+    ("/r/upload", {}, [("files", ("a.txt", b"a")), ("files", ("b.txt", b"b"))]),  # the router's max_files
+    ("/r/upload", {"text": "x", "a": "1", "b": "2", "c": "3"}, [("files", ("a.txt", b"a"))]),  # the app's fields
+    ("/i/notes", {"text": "ok"}, None),
+    ("/i/notes", {"text": "ok", "a": "1"}, None),  # include_router's max_fields
+]
+
+
+@pytest.fixture(scope="module")
+def form_clients() -> Any:
+    import fastapi
+    from fastapi.testclient import TestClient as ReferenceClient
+
+    import ringbolt.fastapi
+    from ringbolt.fastapi.testclient import TestClient
+
+    with TestClient(make_forms(ringbolt.fastapi)) as ours:
+        yield ours, ReferenceClient(make_forms(fastapi))
+
+
+@pytest.mark.parametrize("path,fields,files", FORMS)
+def test_form_limits_are_fastapis(form_clients: Any, path: str, fields: dict[str, str], files: Any) -> None:
+    ours, reference = form_clients
+
+    def send(client: Any) -> Any:
+        if files == "multipart":
+            return client.post(path, files={k: (None, v) for k, v in fields.items()})
+        if files:
+            return client.post(path, data=fields, files=files)
+        return client.post(path, data=fields)
+    want, got = send(reference), send(ours)
+    assert (got.status_code, got.json()) == (want.status_code, want.json())
+
+
+@pytest.mark.parametrize("value", [{"max_fieldz": 1}, {"max_fields": -1}, {"max_files": True}, {"max_part_size": 1.5},
+                                   [("max_fields", 1)]])
+def test_form_limits_must_be_fastapis_keys_and_counts(value: Any) -> None:
+    import ringbolt.fastapi as f
+
+    for make in (lambda: f.FastAPI(form_limits=value), lambda: f.APIRouter(form_limits=value),
+                 lambda: f.FastAPI().post("/x", form_limits=value),
+                 lambda: f.FastAPI().include_router(f.APIRouter(), form_limits=value)):
+        with pytest.raises(ValueError, match="form_limits must be a dict of max_fields, max_files, max_part_size"):
+            make()
 
 
 def test_a_route_limit_above_the_servers_is_the_servers(limits_server: Any) -> None:

@@ -21,7 +21,8 @@ from .datastructures import State
 from .exceptions import FastAPIDeprecationWarning
 from .requests import request_of
 from ._telemetry import Operations, check_config, provider_of
-from .routing import APIRouter, _FastAPIRoutes, _refuse_limits, check_max_body_size
+from ._body_limit import check_form_limits
+from .routing import APIRouter, _FastAPIRoutes, check_max_body_size
 from .websockets import add_websocket
 
 _ON_EVENT = ("on_event is deprecated, use lifespan event handlers instead.\n\nRead more about it in the "
@@ -85,8 +86,7 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
                  include_in_schema: bool = True, swagger_ui_parameters: dict[str, Any] | None = None,
                  generate_unique_id_function: Any = None, separate_input_output_schemas: bool = True,
                  strict_content_type: bool = True, max_body_size: int | None = None, telemetry: Any = None,
-                 **extra: Any) -> None:
-        _refuse_limits("FastAPI()", extra)
+                 form_limits: dict[str, int] | None = None, **extra: Any) -> None:
         super().__init__(debug=debug, title=title, version=version, summary=summary,
                          description=description or None, openapi_url=openapi_url, docs_url=docs_url,
                          redoc_url=redoc_url, openapi_tags=openapi_tags, servers=servers,
@@ -119,6 +119,8 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         #: the largest body a route takes (bytes; None: no limit but the server's), unless
         #: the route or its router says (planned into each route: a larger body is 413)
         self.max_body_size = check_max_body_size(max_body_size)
+        #: FastAPI's form limits (``max_fields``, ``max_files``, ``max_part_size``) of its routes
+        self.form_limits = check_form_limits(form_limits)
         #: FastAPI's TelemetryConfig: its tracing is set up when the app starts (_telemetry)
         self.telemetry = check_config(telemetry)
         self._rb_operations: Any = None

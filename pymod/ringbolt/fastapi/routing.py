@@ -14,6 +14,7 @@ from .._plan import ResponseModelError
 from ..routing import Router
 from ._route_class import APIRoute, APIWebSocketRoute, Mount, Route, RouteClassMixin  # noqa: F401 - FastAPI's names
 from .datastructures import DefaultPlaceholder
+from ._body_limit import check_form_limits
 from .exceptions import FastAPIError
 
 #: options only the OpenAPI document reads: not planned, kept in the route's options
@@ -24,8 +25,9 @@ _DOCUMENT = (*_DOCUMENT_ONLY, "response_class", "response_model")
 #: router's, else include_router's (``max_body_size``), else the app's. ``strict_content_type=False``:
 #: a body sent without a Content-Type is JSON; ``max_body_size``: a larger body is 413 (bytes)
 _BODY_SETTINGS = ("strict_content_type", "max_body_size")
-#: FastAPI 0.16x's form limits, which ringbolt.fastapi does not take (yet)
-_LIMITS = ("form_limits",)
+#: FastAPI's form_limits: merged key by key, the route's over its router's, include_router's and
+#: the app's (``_body_limit.form_within`` reads the route's form under them)
+_FORM_LIMITS = "form_limits"
 
 
 def check_max_body_size(value: Any) -> Any:
@@ -35,20 +37,19 @@ def check_max_body_size(value: Any) -> Any:
     return value
 
 
+def _merged_forms(outer: dict[str, int] | None, given: Any) -> dict[str, int]:
+    """``given`` form limits (checked) over ``outer``'s, key by key."""
+    return {**(outer or {}), **(check_form_limits(given) or {})}
+
+
 def _settle(d: Any, kept: dict[str, Any]) -> None:
     """The body settings among ``kept`` into route ``d``'s plan (a plan of its own: an
     included route's may be its router's)."""
-    body = {k: kept[k] for k in _BODY_SETTINGS if k in kept}
+    body = {k: kept[k] for k in (*_BODY_SETTINGS, _FORM_LIMITS) if k in kept}
     if body and d.plan is not None:
         d.plan = dataclasses.replace(d.plan, options={**d.plan.options, **body})
 
 
-def _refuse_limits(where: str, options: dict[str, Any]) -> None:
-    given = [k for k in _LIMITS if options.get(k) is not None]
-    if given:
-        raise TypeError(f"{where}: ringbolt.fastapi takes no {' or '.join(given)} (FastAPI's per-app, per-router "
-                        "and per-route form limits): req.form()'s own limits apply to every form, and "
-                        "max_body_size to its whole body (docs/from-fastapi.md)")
 
 
 class _Default:
@@ -81,11 +82,11 @@ class _FastAPIRoutes:
         """The options a router gives each of its routes (an APIRouter's ``tags``...)."""
 
     def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Callable[[Any], Any]:
-        _refuse_limits(f"route {path!r}", options)
-        for k in _LIMITS:
-            options.pop(k, None)
         self._router_options(options)
         kept = {k: options[k] for k in _DOCUMENT if k in options}
+        forms = _merged_forms(getattr(self, _FORM_LIMITS, None), options.pop(_FORM_LIMITS, None))
+        if forms:
+            kept[_FORM_LIMITS] = forms
         check_max_body_size(options.get("max_body_size"))
         for k in _BODY_SETTINGS:
             value = _given(options.pop(k, None))
@@ -165,10 +166,8 @@ class _FastAPIRoutes:
         planned again with it."""
         from ._route_class import include_router
         before = len(self._defs)  # type: ignore[attr-defined]
-        _refuse_limits("include_router()", options)
-        for k in _LIMITS:
-            options.pop(k, None)
         limit = check_max_body_size(options.pop("max_body_size", None))
+        forms = _merged_forms(getattr(self, _FORM_LIMITS, None), options.pop(_FORM_LIMITS, None))
         callbacks = options.pop("callbacks", None)
         make_id = _given(options.pop("generate_unique_id_function", None)) or \
             _given(getattr(self, "generate_unique_id_function", None))
@@ -178,6 +177,8 @@ class _FastAPIRoutes:
             settings["max_body_size"] = limit
         for d in self._defs[before:]:  # type: ignore[attr-defined]
             missing = {k: v for k, v in settings.items() if k not in (d.options or {})}
+            if forms and not d.websocket:  # this app's and include_router's under the route's own
+                missing[_FORM_LIMITS] = {**forms, **((d.options or {}).get(_FORM_LIMITS) or {})}
             if missing:  # the app's, for a route whose router set none (the copy's own options)
                 d.options = {**(d.options or {}), **missing}
                 _settle(d, missing)
@@ -207,9 +208,10 @@ class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
                  callbacks: list[Any] | None = None, route_class: type[APIRoute] = APIRoute,
                  deprecated: bool | None = None, include_in_schema: bool = True,
                  generate_unique_id_function: Any = None, strict_content_type: Any = None,
-                 max_body_size: int | None = None, **_: Any) -> None:
-        _refuse_limits("APIRouter()", _)
+                 max_body_size: int | None = None, form_limits: dict[str, int] | None = None, **_: Any) -> None:
         super().__init__(prefix, dependencies=dependencies)
+        #: FastAPI's form limits of its routes (merged under a route's own)
+        self.form_limits = check_form_limits(form_limits)
         self.strict_content_type = _given(strict_content_type)
         #: the largest body its routes take (bytes; None: the app's), unless a route says
         self.max_body_size = check_max_body_size(max_body_size)
