@@ -28,7 +28,8 @@ def make(fastapi: Any, requests: Any, responses: Any) -> Any:
     def getter() -> dict[str, str]:
         return {"who": "getter"}
 
-    async def context(custom: Any, connection: Any, tasks: Any) -> "OnlyTyped":  # type: ignore[name-defined] # noqa: F821
+    # its return annotation names what only a type checker sees
+    async def context(custom: Any, connection: Any, tasks: Any) -> "OnlyTyped":  # type: ignore[name-defined]
         return {"custom": custom, "kind": type(connection).__name__, "path": connection.url.path,
                 "tasks": type(tasks).__name__}
 
