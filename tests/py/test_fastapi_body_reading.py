@@ -9,10 +9,11 @@ FastAPI's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
+from pydantic import field_validator as pydantic_field_validator
 
 pytest.importorskip("fastapi", reason="FastAPI itself is the reference these answers are compared with")
 
@@ -337,3 +338,88 @@ def test_a_route_limit_above_the_servers_is_the_servers(limits_server: Any) -> N
     head, _, text = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 "), answer[:300]
     assert b"content-type: application/problem+json" in head.lower() and b"max_body_size" in text
+
+
+def must_start_with_isbn(value: str) -> str:
+    if not value.startswith("isbn-"):
+        raise ValueError('Invalid ID format, it must start with "isbn-"')
+    return value
+
+
+class Priced(BaseModel):
+    price: float
+
+    @pydantic_field_validator("price")
+    @classmethod
+    def positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("no free lunch")
+        return value
+
+
+IsbnId = Annotated[str, AfterValidator(must_start_with_isbn)]
+
+
+def make_validators(fastapi: Any, handled: bool) -> Any:
+    app = fastapi.FastAPI()
+    if handled:
+        @app.exception_handler(fastapi.exceptions.RequestValidationError)
+        async def handler(request: Any, exc: Any) -> Any:
+            errors = exc.errors()
+            kinds = [type((e.get("ctx") or {}).get("error")).__name__ for e in errors]
+            return fastapi.responses.JSONResponse({"kinds": kinds, "errors": fastapi.encoders.jsonable_encoder(errors)},
+                                                  status_code=422)
+
+    @app.get("/items")
+    def items(id: IsbnId) -> dict[str, str]:
+        return {"id": id}
+
+    @app.post("/priced")
+    def priced(item: Priced) -> Priced:
+        return item
+    return app
+
+
+VALIDATED = [("get", "/items?id=isbn-1", None), ("get", "/items?id=wtf", None),
+             ("post", "/priced", {"price": 1}), ("post", "/priced", {"price": -1})]
+
+
+@pytest.mark.parametrize("handled", [False, True])
+@pytest.mark.parametrize("method,url,body", VALIDATED)
+def test_a_validators_exception_is_fastapis_in_the_422_and_the_handler(handled: bool, method: str, url: str,
+                                                                        body: Any) -> None:
+    """FastAPI writes a validator's exception in ``ctx.error`` as ``{}`` (jsonable_encoder's
+    reading of an exception) and gives the exception itself to the app's handler; ringbolt's
+    App writes its text (test_ringbolt_app_keeps_the_validators_text)."""
+    import fastapi
+    import fastapi.encoders
+    import fastapi.exceptions
+    import fastapi.responses
+    from fastapi.testclient import TestClient as ReferenceClient
+
+    import ringbolt.fastapi
+    import ringbolt.fastapi.encoders
+    import ringbolt.fastapi.exceptions
+    import ringbolt.fastapi.responses
+    from ringbolt.fastapi.testclient import TestClient
+
+    want = getattr(ReferenceClient(make_validators(fastapi, handled)), method)(url, **({"json": body} if body else {}))
+    with TestClient(make_validators(ringbolt.fastapi, handled)) as client:
+        got = getattr(client, method)(url, **({"json": body} if body else {}))
+    assert (got.status_code, got.json()) == (want.status_code, want.json())
+
+
+def test_ringbolt_app_keeps_the_validators_text() -> None:
+    from ringbolt import App
+    from ringbolt.fastapi.testclient import TestClient
+
+    app = App()
+
+    @app.post("/priced")
+    def priced(item: Priced) -> dict[str, float]:
+        return {"price": item.price}
+
+    with TestClient(app) as client:
+        answer = client.post("/priced", json={"price": -1})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["ctx"] == {"error": "no free lunch"}
