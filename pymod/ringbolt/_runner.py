@@ -33,7 +33,7 @@ import logging
 import types
 from typing import Any, Callable
 
-from . import _depends, _problem
+from . import _depends, _models, _problem
 from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
 from ._depends import AppDependencies, AppValue
 from ._jsonable import jsonable_default

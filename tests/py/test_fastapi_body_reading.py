@@ -1,6 +1,7 @@
 """How ringbolt.fastapi reads a JSON body where FastAPI's rules differ from ringbolt's:
 bytes that are not JSON are FastAPI's 422 ``json_invalid`` at the position Python's
-``json`` stops (ringbolt's App answers 400), and ``strict_content_type=False`` (app or
+``json`` stops (ringbolt's App answers 400), a refused body's errors are those of its
+value validated (FastAPI's Python-mode messages: "a valid list"), and ``strict_content_type=False`` (app or
 router) reads a body sent without a Content-Type as JSON. Each request goes
 over a real socket to the app made with ringbolt.fastapi's imports, and in-process to
 the same app made with FastAPI's (the reference: it must be installed). FastAPI 0.16x's
@@ -32,6 +33,10 @@ def make(fastapi: Any) -> Any:
     async def create(item: Item) -> Item:
         return item
 
+    @app.post("/numbers")
+    def numbers(values: list[int] = fastapi.Body()) -> list[int]:
+        return values
+
     @strict.post("/items")
     def create_in_strict(item: Item) -> Item:
         return item
@@ -59,6 +64,12 @@ CASES = [
     ("/strict/items", ITEM, None),  # its router's
     ("/lax/items", b'{"item": {"name": "Foo", "price": 1}, "tag": "x"}', None),  # the app's, through include
     ("/lax/items", b'{"item": ', "application/json"),
+    # refusals as validating the value gives them (Python mode), not JSON mode's
+    ("/items", b"[1, 2]", "application/json"),
+    ("/items", b'"text"', "application/json"),
+    ("/items", b'{"name": ["x"], "price": {}}', "application/json"),
+    ("/numbers", b'{"numbers": [1, 2, 3]}', "application/json"),
+    ("/numbers", b'[1, "x", 3]', "application/json"),
 ]
 
 
