@@ -94,6 +94,33 @@ TEST(Cors, PreflightRefusals) {
     }
 }
 
+TEST(Cors, StarletteRefusalTextNamesEveryPartRefused) {
+    // FastAPI's conventions answer a refused preflight with Starlette's text: every part
+    // refused, in its order (dispatch/app_routes.hpp starlette_preflight).
+    auto f = cors({"https://app.example.com"}, false);
+    struct refusal {
+        const char* origin;
+        const char* method;
+        const char* headers;
+        const char* text;
+    } cases[] = {
+        {"https://evil.example", "PUT", "", "Disallowed CORS origin"},
+        {"https://app.example.com", "DELETE", "", "Disallowed CORS method"},
+        {"https://app.example.com", "PUT", "x-other", "Disallowed CORS headers"},
+        {"https://evil.example", "DELETE", "x-other", "Disallowed CORS origin, method, headers"},
+        {"https://app.example.com", "P(T", "x-token, bad header", "Disallowed CORS method, headers"},
+    };
+    for (const auto& c : cases) {
+        std::string req = std::string("OPTIONS /x HTTP/1.1\r\nHost: a\r\nOrigin: ") + c.origin +
+                          "\r\nAccess-Control-Request-Method: " + c.method + "\r\n";
+        if (*c.headers != '\0') {
+            req += std::string("Access-Control-Request-Headers: ") + c.headers + "\r\n";
+        }
+        parsed p(req + "\r\n");
+        EXPECT_EQ(preflight_refusal_text(f, p.head), c.text) << c.origin << " " << c.method << " " << c.headers;
+    }
+}
+
 TEST(Cors, WildcardAndCredentials) {
     auto any = cors({"*"}, false);
     outcome o = run(any, "GET / HTTP/1.1\r\nHost: a\r\nOrigin: https://x.test\r\n\r\n");
