@@ -8,8 +8,8 @@ no status the document does not list (but FastAPI's own 400 for a body that is n
 UTF-8: tests/py/schemathesis_fastapi_checks.py), no response outside its schema and no
 undocumented content type. A fixed seed and 10 cases per operation and phase keep each
 app to a few seconds. The table covers path, query, header and cookie parameters with
-constraints, enums, JSON bodies (one model, several, nested, extra data types), forms,
-files, declared extra responses and dependencies. The apps left out of it raise or fail
+constraints, enums, lists, path converters, JSON bodies (one model, several, nested,
+dataclasses, extra data types), forms, files, declared extra responses and dependencies. The apps left out of it raise or fail
 on FastAPI itself for inputs their documents allow (a KeyError on an unknown id, an
 HTTPException(404) the document does not list)."""
 
@@ -49,6 +49,12 @@ APPS = [
     "docs_src.additional_responses.tutorial001",  # a declared 404 with its model
     "docs_src.dependencies.tutorial001",  # a function dependency with query values
     "docs_src.response_status_code.tutorial001",  # 201
+    "docs_src.path_params.tutorial004",  # a {file_path:path} parameter
+    "docs_src.header_params.tutorial003",  # a repeated header (list)
+    "docs_src.body_multiple_params.tutorial004",  # two models, a singular Body value and a query value
+    "docs_src.dataclasses_.tutorial001",  # a dataclass body
+    "docs_src.separate_openapi_schemas.tutorial001",  # input and output schemas of one model
+    "docs_src.request_forms_and_files.tutorial001",  # files and form fields in one form
 ]
 
 
