@@ -223,3 +223,103 @@ def test_what_is_left_the_routers_own_404_skips_http_middleware() -> None:
         assert client.get("/here").headers["x-seen"] == "yes"
     assert (got.status_code, got.json()) == (want.status_code, want.json()) == (404, {"detail": "Not Found"})
     assert want.headers["x-seen"] == "yes" and "x-seen" not in got.headers
+
+
+def make_events(module: Any, events: list[str]) -> Any:
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def app_lifespan(app: Any) -> Any:
+        events.append("app up")
+        yield {"a": "app", "shared": "app"}
+        events.append("app down")
+
+    async def router_lifespan(app: Any) -> Any:  # a bare async generator, as FastAPI takes it
+        events.append("router up")
+        yield {"b": "router", "shared": "router"}
+        events.append("router down")
+
+    def inner_lifespan(app: Any) -> Any:  # a sync generator: entered on a thread
+        events.append("inner up")
+        yield {"c": "inner"}
+        events.append("inner down")
+
+    app = module.FastAPI(lifespan=app_lifespan)
+    router = module.APIRouter(prefix="/r", lifespan=router_lifespan, on_startup=[lambda: events.append("start")],
+                              on_shutdown=[lambda: events.append("stop")])
+    inner = module.APIRouter(prefix="/i", lifespan=inner_lifespan)
+
+    @inner.get("/state")
+    def state(request: module.Request) -> dict[str, Any]:
+        return {k: getattr(request.state, k, None) for k in ("a", "b", "c", "shared")}
+
+    router.include_router(inner)
+    app.include_router(router)
+    return app
+
+
+def test_a_routers_lifespan_and_events_run_as_fastapis() -> None:
+    """An included router's lifespan (an async or sync generator too) runs nested in the
+    app's, its state under the app's, and its on_startup/on_shutdown handlers with the
+    app's; the same order of events as FastAPI's."""
+    import fastapi
+    from fastapi.testclient import TestClient as Reference
+
+    from ringbolt.fastapi.testclient import TestClient
+
+    seen: dict[str, Any] = {}
+    for name, module, client_cls in (("fastapi", fastapi, Reference), ("ringbolt", rbf, TestClient)):
+        events: list[str] = []
+        with client_cls(make_events(module, events)) as client:
+            answer = client.get("/r/i/state").json()
+        seen[name] = (answer, events)
+    assert seen["ringbolt"] == seen["fastapi"]
+    assert seen["fastapi"][0] == {"a": "app", "b": "router", "c": "inner", "shared": "app"}
+
+
+def test_router_routes_argument_is_refused() -> None:
+    with pytest.raises(TypeError, match="APIRouter\\(routes=...\\) is not taken"):
+        rbf.APIRouter(routes=[rbf.routing.APIRoute("/x", lambda: {})])
+
+
+@pytest.mark.parametrize("with_lifespan", [True, False])
+def test_event_handlers_run_only_without_a_lifespan(with_lifespan: bool) -> None:
+    """FastAPI runs the app's lifespan or its event handlers (on_startup=, on_event,
+    add_event_handler, an included router's), never both; and an included router's
+    lifespan, its handlers when it has none, nested in the app's either way (so without an
+    app lifespan FastAPI runs a router's startup handler twice: "d" below). The same here."""
+    import contextlib
+    import warnings
+
+    import fastapi
+    from fastapi.testclient import TestClient as Reference
+
+    from ringbolt.fastapi.testclient import TestClient
+
+    def make(module: Any, events: list[str]) -> Any:
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Any) -> Any:
+            events.append("lifespan up")
+            yield
+            events.append("lifespan down")
+
+        app = module.FastAPI(lifespan=lifespan if with_lifespan else None, on_startup=[lambda: events.append("a")])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            app.on_event("shutdown")(lambda: events.append("b"))
+        app.router.add_event_handler("startup", lambda: events.append("c"))
+        app.include_router(module.APIRouter(on_startup=[lambda: events.append("d")]))
+
+        @app.get("/")
+        def root() -> dict[str, str]:
+            return {}
+        return app
+
+    seen = []
+    for module, client_cls in ((fastapi, Reference), (rbf, TestClient)):
+        events: list[str] = []
+        with client_cls(make(module, events)):
+            pass
+        seen.append(events)
+    assert seen[1] == seen[0]
+    assert seen[0] == (["lifespan up", "d", "lifespan down"] if with_lifespan else ["a", "c", "d", "d", "b"])

@@ -8,8 +8,12 @@ with a Starlette-style ``(request, exc)`` handler (by class or by status code),
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
+import logging
 import re
+import sys
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -24,6 +28,8 @@ from ._telemetry import Operations, check_config, provider_of
 from ._body_limit import check_form_limits
 from .routing import APIRouter, _FastAPIRoutes, check_max_body_size
 from .websockets import add_websocket
+
+logger = logging.getLogger("ringbolt")
 
 _ON_EVENT = ("on_event is deprecated, use lifespan event handlers instead.\n\nRead more about it in the "
              "[FastAPI docs for Lifespan Events](https://fastapi.tiangolo.com/advanced/events/).")
@@ -130,10 +136,13 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         self.webhooks = webhooks if webhooks is not None else APIRouter()
         for exc_type, handler in (exception_handlers or {}).items():
             self.add_exception_handler(exc_type, handler)
+        #: FastAPI runs its event handlers (on_startup, on_event, a router's) only when the
+        #: app has no lifespan: the one or the others
+        self._rb_has_lifespan = lifespan is not None
         for fn in on_startup or ():
-            self.on_startup(fn)
+            self._add_event("startup", fn)
         for fn in on_shutdown or ():
-            self.on_shutdown(fn)
+            self._add_event("shutdown", fn)
         if lifespan is not None:
             self._use_lifespan(lifespan)
         for mw in reversed(list(middleware or ())):  # (each goes outermost: the first given ends outermost)
@@ -321,27 +330,43 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
         self._on_event(event_type)(func)
 
     def _on_event(self, event_type: str) -> Callable[[Any], Any]:
+        if event_type not in ("startup", "shutdown"):
+            raise ValueError(f"unknown event {event_type!r} (startup or shutdown)")
+
         def decorator(fn: Any) -> Any:
-            if event_type == "startup":
-                self.on_startup(fn)
-            elif event_type == "shutdown":
-                self.on_shutdown(fn)
-            else:
-                raise ValueError(f"unknown event {event_type!r} (startup or shutdown)")
+            self._add_event(event_type, fn)
             return fn
         return decorator
 
-    def _use_lifespan(self, lifespan: Any) -> None:
+    def _add_event(self, event_type: str, fn: Callable[[], Any]) -> None:
+        """A startup or shutdown event handler, run as FastAPI runs it: only when the app
+        has no lifespan (with one, FastAPI runs the lifespan alone: said in the log)."""
+        if self._rb_has_lifespan:
+            logger.warning("the %s handler %s does not run: the app has a lifespan, and FastAPI runs the lifespan "
+                           "or the event handlers, not both", event_type, getattr(fn, "__qualname__", fn))
+            return
+        if event_type == "startup":
+            self.on_startup(fn)
+        else:
+            self.on_shutdown(fn)
+
+    def _use_lifespan(self, lifespan: Any, nested: bool = False) -> None:
+        """Run ``lifespan`` (an async context manager factory, or an async or sync
+        generator function, as FastAPI takes them) around the serving. ``nested``: an
+        included router's, entered after and left before the app's, its state under the
+        app's (FastAPI's merge)."""
         held: list[Any] = []
         app = self
+        factory = _as_lifespan(lifespan)
 
         async def start() -> None:
-            cm = lifespan(app)
+            cm = factory(app)
             state = await cm.__aenter__()
             held.append(cm)
             # what it yields is each request's ``request.state`` to start with (a copy per
             # request), as Starlette gives it
-            app._lifespan_state = dict(state) if state else {}
+            own = dict(state) if state else {}
+            app._lifespan_state = {**own, **app._lifespan_state} if nested else own
 
         async def stop() -> None:
             try:
@@ -351,13 +376,49 @@ class FastAPI(RouteClassMixin, _FastAPIRoutes, App):
                 app._lifespan_state = {}
 
         self.on_startup(start)
-        self.on_shutdown(stop)
+        if nested:
+            self._shutdown.insert(0, stop)
+        else:
+            self.on_shutdown(stop)
+
+    def _include_events(self, router: Any) -> None:
+        """An included router's ``on_startup``/``on_shutdown`` handlers and lifespans
+        (its own and those of the routers it included), FastAPI's order."""
+        for fn in getattr(router, "on_startup", None) or ():
+            self._add_event("startup", fn)
+        for fn in getattr(router, "on_shutdown", None) or ():
+            self._add_event("shutdown", fn)
+        for lifespan in getattr(router, "_rb_lifespans", None) or ():
+            self._use_lifespan(lifespan, nested=True)
 
     # ---- mounts ----
     def mount(self, path: str, app: Any, name: str | None = None) -> None:
         """Serve ``app`` under ``path``: StaticFiles, a ringbolt app (FastAPI), a WSGI
         app (``WSGIMiddleware``) or an ASGI app (ringbolt.fastapi._mounts)."""
         _mount(self, path.rstrip("/"), app, name)
+
+
+def _as_lifespan(lifespan: Any) -> Any:
+    """``lifespan`` as an async context manager factory (FastAPI takes async and sync
+    generator functions too; a sync one is entered and left on a thread, as FastAPI does)."""
+    if inspect.isasyncgenfunction(lifespan):
+        return contextlib.asynccontextmanager(lifespan)
+    if inspect.isgeneratorfunction(lifespan):
+        sync = contextlib.contextmanager(lifespan)
+
+        @contextlib.asynccontextmanager
+        async def on_a_thread(app: Any) -> Any:
+            cm = sync(app)
+            state = await asyncio.to_thread(cm.__enter__)
+            try:
+                yield state
+            except BaseException:
+                if not await asyncio.to_thread(cm.__exit__, *sys.exc_info()):
+                    raise
+            else:
+                await asyncio.to_thread(cm.__exit__, None, None, None)
+        return on_a_thread
+    return lifespan
 
 
 def __getattr__(name: str) -> Any:

@@ -6,8 +6,10 @@ options only the OpenAPI document reads are kept in the route's options."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import inspect
 from typing import Any, Callable, Iterable
 
 from .._plan import ResponseModelError
@@ -80,6 +82,13 @@ class _FastAPIRoutes:
 
     def _router_options(self, options: dict[str, Any]) -> None:
         """The options a router gives each of its routes (an APIRouter's ``tags``...)."""
+
+    def _include_events(self, router: Any) -> None:
+        """An included router's events and lifespans, kept for the app that includes this
+        router (FastAPI merges them into the including router's)."""
+        self.on_startup += list(getattr(router, "on_startup", None) or ())  # type: ignore[attr-defined]
+        self.on_shutdown += list(getattr(router, "on_shutdown", None) or ())  # type: ignore[attr-defined]
+        self._rb_lifespans += list(getattr(router, "_rb_lifespans", None) or ())  # type: ignore[attr-defined]
 
     def _fastapi_route(self, path: str, methods: list[str], options: dict[str, Any]) -> Callable[[Any], Any]:
         self._router_options(options)
@@ -172,6 +181,7 @@ class _FastAPIRoutes:
         make_id = _given(options.pop("generate_unique_id_function", None)) or \
             _given(getattr(self, "generate_unique_id_function", None))
         include_router(self, router, prefix, **options)
+        self._include_events(router)
         settings = {k: v for k in _BODY_SETTINGS if (v := _given(getattr(self, k, None))) is not None}
         if limit is not None:  # include_router's, before this app's (or router's)
             settings["max_body_size"] = limit
@@ -200,6 +210,24 @@ class _FastAPIRoutes:
             d.plan = d.replan(list(d.dependencies))
 
 
+def _events_lifespan(router: Any) -> Callable[[Any], Any]:
+    """FastAPI's default lifespan of a router without one: its ``on_startup`` handlers
+    (as the router holds them when the app starts, those of the routers it included too),
+    then, at the end, its ``on_shutdown`` handlers."""
+    @contextlib.asynccontextmanager
+    async def events(app: Any) -> Any:
+        for fn in list(router.on_startup):
+            result = fn()
+            if inspect.isawaitable(result):
+                await result
+        yield None
+        for fn in list(router.on_shutdown):
+            result = fn()
+            if inspect.isawaitable(result):
+                await result
+    return events
+
+
 class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
     _plain_handlers = False  # as FastAPI's: every handler is planned
 
@@ -208,8 +236,19 @@ class APIRouter(RouteClassMixin, _FastAPIRoutes, Router):
                  callbacks: list[Any] | None = None, route_class: type[APIRoute] = APIRoute,
                  deprecated: bool | None = None, include_in_schema: bool = True,
                  generate_unique_id_function: Any = None, strict_content_type: Any = None,
-                 max_body_size: int | None = None, form_limits: dict[str, int] | None = None, **_: Any) -> None:
+                 max_body_size: int | None = None, form_limits: dict[str, int] | None = None,
+                 on_startup: Any = None, on_shutdown: Any = None, lifespan: Any = None, routes: Any = None,
+                 **_: Any) -> None:
         super().__init__(prefix, dependencies=dependencies)
+        if routes:
+            raise TypeError("APIRouter(routes=...) is not taken: register the routes with the router's decorators "
+                            "(or add_api_route)")
+        #: FastAPI's router events: added to the app that includes the router
+        self.on_startup = list(on_startup or ())
+        self.on_shutdown = list(on_shutdown or ())
+        #: the lifespans an app that includes this router runs nested in its own (FastAPI's
+        #: merge): this router's, else one running its event handlers, then its routers'
+        self._rb_lifespans: list[Any] = [lifespan if lifespan is not None else _events_lifespan(self)]
         #: FastAPI's form limits of its routes (merged under a route's own)
         self.form_limits = check_form_limits(form_limits)
         self.strict_content_type = _given(strict_content_type)
