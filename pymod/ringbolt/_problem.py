@@ -219,21 +219,6 @@ def malformed(detail: str) -> HTTPError:
     return HTTPError(400, f"Invalid JSON body: {detail}", title="Bad Request")
 
 
-def json_invalid(raw: bytes, as_value: Callable[[Any], Any]) -> Any:
-    """FastAPI's reading of a body its JSON decoder refused (its conventions): the text
-    is read by Python's ``json``, as FastAPI reads it; what that reads is validated as a
-    value (``as_value``), and what it refuses is a 422 ``json_invalid`` at its position."""
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        from ._models import BodyInvalid
-        return BodyInvalid([{"type": "json_invalid", "loc": ["body", exc.pos], "msg": "JSON decode error",
-                             "input": {}, "ctx": {"error": exc.msg}}])
-    except (ValueError, RecursionError):  # not UTF-8, nested too deep: FastAPI's 400
-        raise HTTPError(400, "There was an error parsing the body", title="Bad Request") from None
-    return as_value(value)
-
-
 def error(type: str, loc: Loc, msg: str, input: Any, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"type": type, "loc": list(loc), "msg": msg, "input": input}
     if ctx:

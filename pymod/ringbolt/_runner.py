@@ -44,7 +44,6 @@ from ._plan import (BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, Para
 from ._request_body import request_read
 from ._writers import write_fastapi
 from .datastructures import ResponseHeaders
-from .errors import HTTPError
 from .forms import FormData
 from .params import SecurityScopes
 from .response import FileResponse, Response, StreamingResponse
@@ -225,8 +224,6 @@ class _Compiler:
             self.ns["unwind"] = _depends.unwind
             self.ns["unwind_async"] = _depends.unwind_async
             self.ns["SWALLOWED"] = _swallowed_error()
-            self.ns["HTTPError"] = HTTPError
-            self.ns["json_invalid"] = _problem.json_invalid
         if plan.rules == "fastapi":
             self.ns["body_of"] = _body_of  # FastAPI's exc.body, read on the error path only
         #: FastAPI's max_body_size planned into the route (bytes), or None: no check at all
@@ -377,9 +374,9 @@ class _Compiler:
         if strict is None:
             strict = getattr(self.app, "strict_content_type", True)
         is_json = "ct == 'application/json' or is_json(ct)" if strict else "not ct or ct == 'application/json' or is_json(ct)"
+        # (under FastAPI's rules the decoders read a refused body again as FastAPI does,
+        # ringbolt._fastapi_bodies: its 422 json_invalid, its 400 for a parser's failure)
         read = [f"body = {decode}(raw) if {is_json} else {not_json}(raw)"]
-        if self.fastapi:  # bytes its JSON decoder refuses: FastAPI's reading (422 json_invalid)
-            read = ["try:", f"    {read[0]}", "except HTTPError:", f"    body = json_invalid(raw, {not_json})"]
         if spec.empty is not None:  # a body not sent is read as its members (FastAPI's embedded body)
             x.append(f"if not raw: body = {self.const('B', spec.empty)}(raw)")
             x.append("else:")
