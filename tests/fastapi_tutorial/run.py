@@ -13,6 +13,18 @@ moves by changing its imports" (docs/from-fastapi.md).
    in all and per tutorial area; the run fails under ``--min-total`` or with an area under
    ``--min-area`` (percent). Each test's outcome and the first lines of each failure are
    written to build/fastapi-tutorial/results.json.
+
+Live servers (fastapi_live.py): ``--live MODE`` runs the same tests with the TestClient
+sending every request to a server process serving the test's app (``uvicorn``,
+``ringbolt``, ``ringbolt-asgi`` on real FastAPI; ``ringbolt-swap`` on ringbolt.fastapi),
+over ``--http 1.1`` or ``2``, and compares the run test for test with another: the second
+``--live`` when two are given (``--live uvicorn --live ringbolt-asgi``), else the same app
+through its TestClient (FastAPI's run for the real-FastAPI modes, the swapped run for
+``ringbolt-swap``). The report lists every test whose outcome differs, with both messages
+(build/fastapi-tutorial/compare-A-vs-B.json); the run fails above ``--max-diff`` of them.
+
+    python tests/fastapi_tutorial/run.py --live uvicorn --live ringbolt-asgi
+    python tests/fastapi_tutorial/run.py --live ringbolt-swap --http 2 --reuse
 """
 
 from __future__ import annotations
@@ -21,9 +33,11 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -48,24 +62,79 @@ def fetch(version: str) -> Path:
     return root
 
 
-def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: int) -> dict[str, dict[str, str]]:
-    """Run the tutorial tests; {test id: {"outcome", "message"}}."""
+LIVE_MODES = ("uvicorn", "ringbolt", "ringbolt-asgi", "ringbolt-swap")
+
+
+def fresh_copy(root: Path, label: str) -> Path:
+    """A copy of the source distribution as unpacked, for one live run: its servers write
+    files where they run (the tutorial's SQLite database.db, log.txt), which another run
+    must not find there."""
+    dest = WORK / "live-work" / label
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    with tarfile.open(WORK / f"{root.name}.tar.gz") as tar:
+        tar.extractall(dest, filter="data")
+    return dest / root.name
+
+
+def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: int, live: str = "",
+              http: str = "1.1", reuse: bool = False) -> dict[str, dict[str, str]]:
+    """Run the tutorial tests; {test id: {"outcome", "message"}}. With `live`, through
+    live servers (fastapi_live.py), in a fresh copy of the tests. With `reuse`, the last
+    run's results when there are."""
     xml = WORK / f"{label}.xml"
+    if reuse and xml.exists():
+        print(f"::: {label}: reusing {xml}", flush=True)
+        return parse_junit(xml)
+    if live:
+        root = fresh_copy(root, label)
     env = dict(os.environ)
-    if swap:
+    if swap or live:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)
     cmd = [sys.executable, "-m", "pytest", *(select or ["tests/test_tutorial"]), "-q", "-p", "no:cacheprovider",
            "-p", "no:benchmark", "--continue-on-collection-errors", f"--junitxml={xml}", "-o", "junit_family=xunit1", "--tb=line"]
     if swap:
         cmd += ["-p", "fastapi_swap"]
+    if live:
+        # each test file on one worker: its apps' servers start once
+        cmd += ["-p", "fastapi_live", "--live-server", live, "--live-http", http,
+                f"--live-logs={WORK / 'live-logs' / label}", "--dist", "loadfile"]
     if workers > 1:
         cmd += ["-n", str(workers)]
     print(f"::: {label}: {' '.join(cmd[2:])}", flush=True)
+    started = time.monotonic()
     proc = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail = proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
-    print(f"::: {label}: {tail[0]}", flush=True)
+    print(f"::: {label}: {tail[0]} ({time.monotonic() - started:.0f} s here)", flush=True)
     (WORK / f"{label}.log").write_text(proc.stdout)
     return parse_junit(xml)
+
+
+def live_label(mode: str, http: str) -> str:
+    return f"live-{mode}-h{http.split('.')[0]}"
+
+
+def compare(label_a: str, run_a: dict[str, dict[str, str]], label_b: str, run_b: dict[str, dict[str, str]]) -> int:
+    """Prints and writes (compare-A-vs-B.json) the tests whose outcome differs between two
+    runs, with both messages; the number of them."""
+    diffs = []
+    same: collections.Counter[str] = collections.Counter()
+    for test_id in sorted(set(run_a) | set(run_b)):
+        a = run_a.get(test_id, {"outcome": "not run", "message": ""})
+        b = run_b.get(test_id, {"outcome": "not run", "message": ""})
+        if a["outcome"] == b["outcome"]:
+            same[a["outcome"]] += 1
+        else:
+            diffs.append({"test": test_id, label_a: a, label_b: b})
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(same.items()))
+    print(f"\n::: {label_a} vs {label_b}: {sum(same.values())} tests alike ({counts}), {len(diffs)} differ")
+    for d in diffs:
+        print(f"- {d['test']}")
+        for label in (label_a, label_b):
+            message = " ".join(d[label]["message"].split())[:300]
+            print(f"    {label}: {d[label]['outcome']}{': ' + message if message else ''}")
+    (WORK / f"compare-{label_a}-vs-{label_b}.json").write_text(json.dumps(diffs, indent=1))
+    return len(diffs)
 
 
 def parse_junit(xml: Path) -> dict[str, dict[str, str]]:
@@ -112,6 +181,11 @@ def main() -> int:
     ap.add_argument("--min-area", type=float, default=0.0, help="fail when an area is under this share (percent)")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="pytest-xdist workers")
     ap.add_argument("--no-reference", action="store_true", help="reuse the last reference run (reference.xml)")
+    ap.add_argument("--live", action="append", default=[], choices=LIVE_MODES,
+                    help="run through live servers of this kind and compare (once or twice; see above)")
+    ap.add_argument("--http", choices=("1.1", "2"), default="1.1", help="the live client's HTTP version")
+    ap.add_argument("--reuse", action="store_true", help="reuse every run whose results are already there")
+    ap.add_argument("--max-diff", type=int, default=0, help="live: fail above this many tests that differ")
     args = ap.parse_args()
 
     root = fetch(args.version)
@@ -119,6 +193,8 @@ def main() -> int:
     select = [f"tests/test_tutorial/{a}" for a in args.area] or ["tests/test_tutorial"]
     if args.keyword:
         select += ["-k", args.keyword]
+    if args.live:
+        return main_live(args, root, select)
     if args.no_reference and (WORK / "reference.xml").exists():
         reference = parse_junit(WORK / "reference.xml")
     else:
@@ -144,6 +220,32 @@ def main() -> int:
         failed.append(f"areas under {args.min_area}%: {', '.join(low)}")
     if failed:
         print("::: FAILED: " + "; ".join(failed))
+        return 1
+    return 0
+
+
+def main_live(args: argparse.Namespace, root: Path, select: list[str]) -> int:
+    """Live runs compared test for test (two --live, or one and its TestClient twin)."""
+    if len(args.live) > 2:
+        raise SystemExit("run.py: error: --live at most twice (the two runs compared)")
+    if args.http == "2" and "uvicorn" in args.live:
+        raise SystemExit("run.py: error: --http 2 with uvicorn: it serves no HTTP/2 here (its --http2 needs zttp)")
+    runs = []
+    for mode in args.live:
+        label = live_label(mode, args.http)
+        runs.append((label, run_suite(root, label, mode == "ringbolt-swap", select, args.workers, live=mode,
+                                      http=args.http, reuse=args.reuse)))
+    if len(runs) == 1:  # against the same tests through the TestClient
+        swap = args.live[0] == "ringbolt-swap"
+        label = "ringbolt" if swap else "reference"
+        runs.insert(0, (label, run_suite(root, label, swap, select, args.workers,
+                                         reuse=args.reuse or (args.no_reference and not swap))))
+    if args.area:
+        runs = [(label, {k: v for k, v in run.items() if area_of(k) in args.area}) for label, run in runs]
+    (label_a, run_a), (label_b, run_b) = runs
+    differ = compare(label_a, run_a, label_b, run_b)
+    if differ > args.max_diff:
+        print(f"::: FAILED: {differ} tests differ between {label_a} and {label_b} (allowed: {args.max_diff})")
         return 1
     return 0
 
