@@ -14,8 +14,8 @@ imports swapped in the server too: a sitecustomize in swap_site/; needs ``-p fas
 What a live server cannot give is not faked: the app sees a real client address, an
 exception the app raises stays in the server (its 500 is the answer), lifespan runs once in
 the server when it starts (``with TestClient(app)`` is a no-op), and a test that patches
-the test process (``app.dependency_overrides``, ``monkeypatch``) changes nothing the server
-sees. An ``https`` base URL is sent as plain HTTP with ``X-Forwarded-Proto: https``, the
+the test process (``app.dependency_overrides``, ``monkeypatch``, an environment variable set
+by a test: every server gets the session's environment) changes nothing the server sees. An ``https`` base URL is sent as plain HTTP with ``X-Forwarded-Proto: https``, the
 servers trusting it from 127.0.0.1 (uvicorn's default; ringbolt's ``--proxy-headers``).
 
 Each (app, root path) gets one server per test process, started by its first request and
@@ -60,6 +60,7 @@ class _Settings:
     root = Path.cwd()
     logs = Path.cwd() / "live-logs"
     launch = "fork"
+    env: dict[str, str] = {}
     no_plan: bool | None = None  # whether `ringbolt serve` has --no-plan (asked once)
 
 
@@ -84,6 +85,9 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.root = Path(str(config.rootpath))
     settings.logs = Path(config.getoption("live_logs") or settings.root / "live-logs")
     settings.launch = config.getoption("live_launch")
+    # the environment every server starts with: the session's, never what a test set
+    # since (monkeypatch.setenv), which a server started later would otherwise see
+    settings.env = dict(os.environ)
     if mode == "uvicorn" and settings.http == "2":
         raise pytest.UsageError("--live-server uvicorn serves no HTTP/2 here (its --http2 needs zttp)")
     import fastapi
@@ -97,6 +101,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for module in (fastapi.testclient, starlette.testclient):
         module.TestClient = LiveClient  # type: ignore[attr-defined,misc]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` (FastAPI's own), the tests of a file go to one worker, so
+    its apps' servers start once: each test not in a group (FastAPI's ``workdir_lock``) is
+    put in its file's. (xdist appends the group to the test's id: run.py takes it off.)"""
+    if not settings.mode or not config.getvalue("loadgroup"):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(config.rootpath).as_posix()))
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -182,7 +198,7 @@ def server_command(target: str, port: int, root_path: str) -> list[str]:
 
 
 def server_env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = dict(settings.env)
     if settings.mode == "ringbolt-swap":
         # swap_site/sitecustomize.py installs fastapi_swap before the app is imported
         paths = [str(HERE / "swap_site"), str(HERE), env.get("PYTHONPATH", "")]
