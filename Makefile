@@ -36,7 +36,7 @@ PIP_DEBUG = $(if $(filter true,$(CI)),-Csetup-args=-Ddebug=false)
 # key unless told not to (debug info then names the first build's directory: harmless).
 export CCACHE_NOHASHDIR = true
 
-.PHONY: fastapi-tutorial deps install wheel test-wheel dev run kernels kernels-ci py314 py314-ci py314-ci-test test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
+.PHONY: fastapi-tutorial fastapi-tutorial-live fastapi-tutorial-live-swap deps install wheel test-wheel dev run kernels kernels-ci py314 py314-ci py314-ci-test test test-unit test-py test-py-uring test-py-epoll test-tools test-matrix typecheck asan asan-py-build asan-py tsan fuzz fuzz-smoke bench profile format format-check clean autobahn arena-smoke interop interop-test
 
 deps:
 	PYTHON="$(PYTHON)" VENV_FROM="$(VENV_FROM)" ./tools/install-deps.sh
@@ -245,6 +245,28 @@ FASTAPI_MIN_AREA ?= 0
 fastapi-tutorial:
 	$(PYTHON) tests/fastapi_tutorial/run.py --version $(FASTAPI_VERSION) --min-total $(FASTAPI_MIN_TOTAL) \
 	  --min-area $(FASTAPI_MIN_AREA)
+
+# The same tests through live servers (tests/fastapi_tutorial/fastapi_live.py): each test's
+# app served by its own server process, every TestClient request sent to it over a socket.
+# fastapi-tutorial-live: FastAPI's apps, unchanged, on each of FASTAPI_LIVE_MODES (uvicorn,
+# ringbolt-asgi, ringbolt: ringbolt serve's own way), compared test for test; fails when
+# more than FASTAPI_LIVE_MAX_DIFF differ (races of any live server told apart). About 3 min
+# a mode here (2 workers, a loaded machine; the TestClient run takes 1-2 min).
+# fastapi-tutorial-live-swap: ringbolt.fastapi's (the imports swapped, in the server too)
+# through ringbolt serve over HTTP/1.1, then HTTP/2 (h2c), each against the swapped
+# TestClient run, with what no live server gives told apart (--inherent: FastAPI's
+# TestClient and uvicorn live run once for it): some 8 min in all.
+FASTAPI_LIVE_MODES ?= uvicorn ringbolt-asgi
+FASTAPI_LIVE_MAX_DIFF ?= 0
+fastapi-tutorial-live:
+	$(PYTHON) tests/fastapi_tutorial/run.py --version $(FASTAPI_VERSION) \
+	  $(foreach m,$(FASTAPI_LIVE_MODES),--live $(m)) --max-diff $(FASTAPI_LIVE_MAX_DIFF)
+
+fastapi-tutorial-live-swap:
+	$(PYTHON) tests/fastapi_tutorial/run.py --version $(FASTAPI_VERSION) --live ringbolt-swap --http 1.1 \
+	  --inherent --max-diff $(FASTAPI_LIVE_MAX_DIFF)
+	$(PYTHON) tests/fastapi_tutorial/run.py --version $(FASTAPI_VERSION) --live ringbolt-swap --http 2 \
+	  --inherent --reuse --max-diff $(FASTAPI_LIVE_MAX_DIFF)
 
 # The Python version matrix: for each of MATRIX_VERSIONS, a virtualenv (build/venv312...)
 # with the test dependencies, the package built in its own directory (build/py312...),

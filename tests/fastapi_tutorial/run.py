@@ -22,9 +22,13 @@ over ``--http 1.1`` or ``2``, and compares the run test for test with another: t
 through its TestClient (FastAPI's run for the real-FastAPI modes, the swapped run for
 ``ringbolt-swap``). The report lists every test whose outcome differs, with both messages
 (build/fastapi-tutorial/compare-A-vs-B.json); the run fails above ``--max-diff`` of them.
+Told apart, not counted: the tests racy under any live server (LIVE_RACES), and with
+``--inherent`` (one ``--live`` against its TestClient) those whose outcome also differs
+between FastAPI's TestClient and uvicorn live: what no live server gives (an exception the
+app raised seen by the test, a patch of the test process, the client's address).
 
     python tests/fastapi_tutorial/run.py --live uvicorn --live ringbolt-asgi
-    python tests/fastapi_tutorial/run.py --live ringbolt-swap --http 2 --reuse
+    python tests/fastapi_tutorial/run.py --live ringbolt-swap --http 2 --inherent --reuse
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ def fresh_copy(root: Path, label: str) -> Path:
 
 
 def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: int, live: str = "",
-              http: str = "1.1", reuse: bool = False) -> dict[str, dict[str, str]]:
+              http: str = "1.1", reuse: bool = False, launch: str = "fork") -> dict[str, dict[str, str]]:
     """Run the tutorial tests; {test id: {"outcome", "message"}}. With `live`, through
     live servers (fastapi_live.py), in a fresh copy of the tests. With `reuse`, the last
     run's results when there are."""
@@ -99,7 +103,7 @@ def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: in
         cmd += ["-p", "fastapi_swap"]
     if live:
         # (fastapi_live groups each file's tests on one worker: its apps' servers start once)
-        cmd += ["-p", "fastapi_live", "--live-server", live, "--live-http", http,
+        cmd += ["-p", "fastapi_live", "--live-server", live, "--live-http", http, "--live-launch", launch,
                 f"--live-logs={WORK / 'live-logs' / label}"]
     if workers > 1:
         cmd += ["-n", str(workers)]
@@ -112,8 +116,8 @@ def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: in
     return parse_junit(xml)
 
 
-def live_label(mode: str, http: str) -> str:
-    return f"live-{mode}-h{http.split('.')[0]}"
+def live_label(mode: str, http: str, launch: str = "fork") -> str:
+    return f"live-{mode}-h{http.split('.')[0]}" + ("" if launch == "fork" else f"-{launch}")
 
 
 # Tests whose outcome through a live server is a race, whatever the server.
@@ -232,7 +236,11 @@ def main() -> int:
     ap.add_argument("--live", action="append", default=[], choices=LIVE_MODES,
                     help="run through live servers of this kind and compare (once or twice; see above)")
     ap.add_argument("--http", choices=("1.1", "2"), default="1.1", help="the live client's HTTP version")
-    ap.add_argument("--reuse", action="store_true", help="reuse every run whose results are already there")
+    ap.add_argument("--reuse", action="store_true",
+                    help="live: reuse the runs compared against (TestClient's, uvicorn's for --inherent) when their "
+                         "results are there; the --live runs always run")
+    ap.add_argument("--launch", choices=("fork", "exec"), default="fork",
+                    help="live: servers forked from a process that imported FastAPI once, or each its own command")
     ap.add_argument("--max-diff", type=int, default=0, help="live: fail above this many tests that differ")
     ap.add_argument("--inherent", action="store_true",
                     help="one --live against its TestClient: tell apart the tests whose outcome differs between "
@@ -283,9 +291,9 @@ def main_live(args: argparse.Namespace, root: Path, select: list[str]) -> int:
         raise SystemExit("run.py: error: --http 2 with uvicorn: it serves no HTTP/2 here (its --http2 needs zttp)")
     runs = []
     for mode in args.live:
-        label = live_label(mode, args.http)
+        label = live_label(mode, args.http, args.launch)
         runs.append((label, run_suite(root, label, mode == "ringbolt-swap", select, args.workers, live=mode,
-                                      http=args.http, reuse=args.reuse)))
+                                      http=args.http, launch=args.launch)))
     if len(runs) == 1:  # against the same tests through the TestClient
         swap = args.live[0] == "ringbolt-swap"
         label = "ringbolt" if swap else "reference"
@@ -294,8 +302,9 @@ def main_live(args: argparse.Namespace, root: Path, select: list[str]) -> int:
     inherent = None
     if args.inherent and len(args.live) == 1:
         reference = run_suite(root, "reference", False, select, args.workers, reuse=args.reuse or args.no_reference)
-        uvicorn = run_suite(root, live_label("uvicorn", "1.1"), False, select, args.workers, live="uvicorn",
-                            reuse=args.reuse or args.live == ["uvicorn"])
+        uvicorn = (runs[-1][1] if args.live == ["uvicorn"] and args.launch == "fork" else
+                   run_suite(root, live_label("uvicorn", "1.1"), False, select, args.workers, live="uvicorn",
+                             reuse=args.reuse))
         inherent = inherent_to_live(reference, uvicorn)
     if args.area:
         runs = [(label, {k: v for k, v in run.items() if area_of(k) in args.area}) for label, run in runs]
