@@ -9,19 +9,24 @@ Modes: ``uvicorn`` (``uvicorn docs_src.x.y:app``), ``ringbolt`` (``ringbolt serv
 serves a FastAPI app by default), ``ringbolt-asgi`` (``ringbolt serve --no-plan`` where the
 flag exists: the app as a plain ASGI app), ``ringbolt-swap`` (``ringbolt serve`` with the
 imports swapped in the server too: a sitecustomize in swap_site/; needs ``-p fastapi_swap``).
-``--live-http 2`` speaks h2c with prior knowledge (ringbolt modes; uvicorn has no HTTP/2).
+``--live-http 2`` speaks h2c with prior knowledge (ringbolt modes; uvicorn has no HTTP/2 here),
+and fails a request answered over another version; WebSockets open over HTTP/1.1 in both
+(the ``websockets`` client has no RFC 8441).
 
 What a live server cannot give is not faked: the app sees a real client address, an
 exception the app raises stays in the server (its 500 is the answer), lifespan runs once in
 the server when it starts (``with TestClient(app)`` is a no-op), and a test that patches
 the test process (``app.dependency_overrides``, ``monkeypatch``, an environment variable set
-by a test: every server gets the session's environment) changes nothing the server sees. An ``https`` base URL is sent as plain HTTP with ``X-Forwarded-Proto: https``, the
-servers trusting it from 127.0.0.1 (uvicorn's default; ringbolt's ``--proxy-headers``).
+by a test: every server gets the session's environment) changes nothing the server sees.
+An ``https`` base URL is sent as plain HTTP with ``X-Forwarded-Proto: https``, the servers
+trusting it from 127.0.0.1 (uvicorn's default; ringbolt's ``--proxy-headers``).
 
 Each (app, root path) gets one server per test process, started by its first request and
 stopped at the session's end (by pid: SIGTERM, then SIGKILL); at most ``_KEEP`` run at
 once (the least recently used stops first). Its output goes to a log file whose tail a
-failure to start quotes; a server that does not start fails the tests of its app at once."""
+failure to start quotes; a server that does not start fails the tests of its app at once.
+``--live-launch fork`` (the default) forks each server from live_launcher.py, a process
+that imported the server and FastAPI once; ``exec`` runs each as its own command line."""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin
 
 import httpx
@@ -100,7 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import starlette.testclient
 
     for module in (fastapi.testclient, starlette.testclient):
-        module.TestClient = LiveClient  # type: ignore[attr-defined,misc]
+        module.TestClient = LiveClient  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -108,7 +113,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under ``--dist loadgroup`` (FastAPI's own), the tests of a file go to one worker, so
     its apps' servers start once: each test not in a group (FastAPI's ``workdir_lock``) is
     put in its file's. (xdist appends the group to the test's id: run.py takes it off.)"""
-    if not settings.mode or not config.getvalue("loadgroup"):
+    if not settings.mode or not getattr(config.option, "loadgroup", False):
         return
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
@@ -338,7 +343,8 @@ class Launcher:
 
     def start(self, argv: list[str], log: Path) -> Forked:
         if self.proc is None:
-            preload = ["uvicorn.main"] if settings.mode == "uvicorn" else ["ringbolt.cli", "ringbolt.app", "ringbolt.asgi"]
+            preload = (["uvicorn.main"] if settings.mode == "uvicorn" else
+                       ["ringbolt.cli", "ringbolt.app", "ringbolt.asgi"])
             preload += ["fastapi", "fastapi.responses", "fastapi.security", "pydantic"]
             with open(settings.logs / "launcher.log", "ab") as err:
                 self.proc = subprocess.Popen([sys.executable, str(HERE / "live_launcher.py"), *preload],
@@ -383,9 +389,10 @@ class Servers:
             if server is not None and server.alive():
                 self.running.move_to_end(key)
                 return server.port
-            if server is not None:  # it died: say so with its output, once
+            if server is not None:  # it died: this and every later request of its app fail, with its output
                 del self.running[key]
-                self.failed[key] = f"{settings.mode} serving {target} exited with {server.proc and server.proc.returncode}:\n{server.tail()}"
+                code = server.proc.returncode if server.proc is not None else None
+                self.failed[key] = f"{settings.mode} serving {target} exited with {code}:\n{server.tail()}"
                 server.stop()
                 raise RuntimeError(self.failed[key])
             while len(self.running) >= _KEEP:
@@ -539,7 +546,7 @@ class LiveWebSocket:
         sock = socket.create_connection(("127.0.0.1", port), timeout=_REQUEST_TIMEOUT)
         uri = str(self.url.copy_with(scheme="wss" if tls else "ws"))
         try:
-            self.ws = connect(uri.replace("wss://", "ws://", 1), sock=sock, subprotocols=self.subprotocols,
+            self.ws = connect(uri.replace("wss://", "ws://", 1), sock=sock, subprotocols=cast(Any, self.subprotocols),
                               compression=None, additional_headers=extra, proxy=None,
                               user_agent_header=headers.get("user-agent"), open_timeout=_REQUEST_TIMEOUT,
                               ping_interval=None, close_timeout=5, max_size=None).__enter__()  # (closed by close())

@@ -45,6 +45,7 @@ import tarfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -97,8 +98,8 @@ def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: in
     if swap or live:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)
     cmd = [sys.executable, "-m", "pytest", *(select or ["tests/test_tutorial"]), "-q", "-p", "no:cacheprovider",
-           "-p", "no:benchmark", "--continue-on-collection-errors", f"--junitxml={xml}", "-o", "junit_family=xunit1", "--tb=line",
-           "--dist", "loadgroup"]  # FastAPI's own: the tests sharing the working directory on one worker
+           "-p", "no:benchmark", "--continue-on-collection-errors", f"--junitxml={xml}", "-o", "junit_family=xunit1",
+           "--tb=line", "--dist", "loadgroup"]  # FastAPI's own: the tests sharing the working directory on one worker
     if swap:
         cmd += ["-p", "fastapi_swap"]
     if live:
@@ -142,7 +143,8 @@ def compare(label_a: str, run_a: dict[str, dict[str, str]], label_b: str, run_b:
     runs, with both messages; the number of them, less those told apart: a race of any
     live server (LIVE_RACES), or, given `inherent` (test id: why), a test whose outcome
     differs between FastAPI's TestClient and uvicorn too (what no live server gives)."""
-    diffs, apart = [], []
+    diffs: list[dict[str, Any]] = []
+    apart: list[dict[str, Any]] = []
     same: collections.Counter[str] = collections.Counter()
     for test_id in sorted(set(run_a) | set(run_b)):
         a = run_a.get(test_id, {"outcome": "not run", "message": ""})
