@@ -76,13 +76,35 @@ std::string slash_twin(std::string_view path) {
     return out;
 }
 
-/// The Location of a redirect to `path` (the query kept): absolute with the request's
-/// Host, as Starlette builds it, else the path alone. The Host was checked by the parser
-/// (RFC 9112 §3.2: no CR, LF or space can be in it).
-std::string redirect_fields(const http::request_head& head, bool secure, std::string_view path) {
+/// What a trusted proxy (--proxy-headers, a peer in --forwarded-allow-ips) says of the
+/// request's origin: nothing for any other peer, whose forwarding headers nobody believes.
+forwarded_info trusted_forwarding(const http::request_head& head, const http::peer_address& peer,
+                                  const trusted_proxies& proxies) noexcept {
+    if (proxies.empty() || !proxies.contains(peer)) [[likely]] {
+        return {};
+    }
+    return read_forwarded(head, proxies);
+}
+
+/// Whether a proxy's proto ("https", "http"; RFC 7239 also allows "wss") means TLS.
+bool secure_proto(std::string_view proto) noexcept {
+    return core::iequals(proto, "https") || core::iequals(proto, "wss");
+}
+
+/// The Location of a redirect to `path` (the query kept): absolute with the origin the
+/// client used, as Starlette builds it from the scope (behind a trusted proxy: its proto
+/// and host, as the app's own URLs get them), else the path alone. A Host was checked by
+/// the parser (RFC 9112 §3.2: no CR, LF or space can be in it); a forwarded one is part
+/// of a field value, which holds no CR or LF either (RFC 9110 §5.5).
+std::string redirect_fields(const http::request_head& head, bool secure, const forwarded_info& fwd,
+                            std::string_view path) {
     std::string fields("Location: ");
-    if (!head.host.empty()) {
-        fields.append(secure ? "https://" : "http://").append(head.host);
+    std::string_view host = fwd.host.empty() ? head.host : fwd.host;
+    if (!fwd.proto.empty()) {
+        secure = secure_proto(fwd.proto);
+    }
+    if (!host.empty()) {
+        fields.append(secure ? "https://" : "http://").append(host);
     }
     fields.append(path);
     if (!head.query.empty()) {
@@ -231,7 +253,8 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     if (st != route_status::found) [[unlikely]] {
         const native_errors& errors = *_routes.errors;
         if (!twin.empty()) {
-            std::string fields = redirect_fields(head, ev.peer.secure, twin);
+            forwarded_info fwd = trusted_forwarding(head, ev.peer, _routes.proxies);
+            std::string fields = redirect_fields(head, ev.peer.secure, fwd, twin);
             conn.respond(ev.seq, ev.ctx, 307, fields, {}, env);
             log_answer(ev, 307, 0, request_id);
         } else if (st == route_status::method_not_allowed) {
@@ -385,13 +408,13 @@ http::dispatcher::verdict request_dispatcher::on_request(http::protocol& conn, c
     if (ev.peer.proxy != nullptr) [[unlikely]] {
         req.proxy = core::proxy_ref(ev.peer.proxy);
     }
-    if (!_routes.proxies.empty() && _routes.proxies.contains(ev.peer)) [[unlikely]] {
-        forwarded_info fwd = read_forwarded(head, _routes.proxies);
+    if (!_routes.proxies.empty()) [[unlikely]] {
+        forwarded_info fwd = trusted_forwarding(head, ev.peer, _routes.proxies);
         if (fwd.has_client) {
             req.peer = fwd.client;
         }
         if (!fwd.proto.empty()) {
-            req.https = core::iequals(fwd.proto, "https") || core::iequals(fwd.proto, "wss");
+            req.https = secure_proto(fwd.proto);
         }
         if (!fwd.host.empty()) {
             req.forwarded_host = {static_cast<uint32_t>(req.data.size()), static_cast<uint32_t>(fwd.host.size())};

@@ -97,6 +97,26 @@ def test_fastapi_redirects_to_the_slash_twin(protocol: dict[str, bool], method: 
             assert followed.status_code == (405 if method == "POST" else 200)
 
 
+# Behind a trusted proxy the redirect names the origin the client used, as the app's own
+# URLs do (req.url, an ASGI app's scheme and Host): a TLS-terminating proxy's client is
+# sent to https, not to the proxy's http hop. An untrusted peer's headers change nothing.
+@pytest.mark.parametrize(("allow", "forwarded", "origin"), [
+    ("127.0.0.1", {"x-forwarded-proto": "https"}, "https://{host}"),
+    ("127.0.0.1", {"x-forwarded-proto": "https", "x-forwarded-host": "shop.example"}, "https://shop.example"),
+    ("127.0.0.1", {"forwarded": "proto=https;host=shop.example"}, "https://shop.example"),
+    ("127.0.0.1", {"x-forwarded-proto": "http"}, "http://{host}"),
+    ("10.0.0.1", {"x-forwarded-proto": "https", "x-forwarded-host": "shop.example"}, "http://{host}"),
+])
+def test_the_slash_redirect_behind_a_proxy(protocol: dict[str, bool], allow: str, forwarded: dict[str, str],
+                                           origin: str) -> None:
+    with TestClient(make_app("fastapi"), proxy_headers=True, forwarded_allow_ips=allow) as tc:
+        with httpx.Client(base_url=f"http://127.0.0.1:{tc.port}", follow_redirects=False, timeout=10,
+                          **protocol) as c:
+            r = c.get("/items?x=1", headers=forwarded)
+    assert r.status_code == 307
+    assert r.headers["location"] == origin.format(host=f"127.0.0.1:{tc.port}") + "/items/?x=1"
+
+
 @pytest.mark.parametrize("target", ["/nothing", "/nothing/", "/items/extra"])
 def test_no_twin_no_redirect(protocol: dict[str, bool], target: str) -> None:
     r = get(make_app("fastapi"), protocol, "GET", target)
