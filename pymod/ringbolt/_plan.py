@@ -169,6 +169,19 @@ class Adapted:
     kind: Any = None  #: the annotation's class
 
 
+class PlanAdapter(typing.Protocol):
+    """How routes read from another framework's own objects are planned (an unchanged
+    FastAPI app's: ``ringbolt.fastapi._adopt``): decided once per parameter, at planning."""
+
+    def param(self, p: inspect.Parameter, annotation: Any, path_names: dict[str, str],
+              where: str) -> tuple[inspect.Parameter, Any]:
+        """``p`` and its annotation with the framework's markers and types as ringbolt's."""
+
+    #: ``(types, convert)``: a handler's result of one of ``types`` (the framework's
+    #: response objects) is ``convert(result)`` before it is written; None: none
+    answers: tuple[tuple[type, ...], Callable[[Any], Any]] | None
+
+
 @dataclasses.dataclass(eq=False)
 class ArgSpec:
     name: str
@@ -222,6 +235,9 @@ class ResponseSpec:
     #: ``response: Response`` (its status, headers and cookies merged in), or None
     merge: Callable[[Any, Any, Any], Any] | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)  #: ``response_model_*`` options
+    #: ``(types, convert)``: another framework's response objects the handler may return,
+    #: made into ringbolt's before anything else sees them (``PlanAdapter.answers``)
+    convert: tuple[tuple[type, ...], Callable[[Any], Any]] | None = None
 
 
 class ResponseModelError(PlanError):
@@ -366,11 +382,14 @@ def _split(annotation: Any) -> tuple[Any, list[Any]]:
 
 class Planner:
     """Plans the calls of one route (its handler and the dependencies under it); the
-    body parameters of all of them are gathered in ``body_params``."""
+    body parameters of all of them are gathered in ``body_params``. ``adapter``: another
+    framework's reading of a parameter (``PlanAdapter``), or None."""
 
-    def __init__(self, path_names: dict[str, str], rules: str = "ringbolt") -> None:
+    def __init__(self, path_names: dict[str, str], rules: str = "ringbolt",
+                 adapter: "PlanAdapter | None" = None) -> None:
         self.path_names = path_names
         self.fastapi = rules == "fastapi"
+        self.adapter = adapter
         self.body_params: list[ParamSpec] = []
         self.embed_forced = False
 
@@ -402,6 +421,8 @@ class Planner:
 
     def _arg(self, call: Any, p: inspect.Parameter, annotation: Any, scopes: tuple[str, ...]) -> Any:
         where = f"parameter {p.name!r} of {_name(call)}"
+        if self.adapter is not None:  # another framework's markers and types, as ringbolt's
+            p, annotation = self.adapter.param(p, annotation, self.path_names, where)
         base, meta = _split(annotation)
         marker: Any = None
         for m in meta:
@@ -735,13 +756,15 @@ def _response(fn: Any, kind: str, response_model: Any, status_code: int | None,
 
 def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET, status_code: int | None = None,
                dependencies: list[Depends] | None = None, plain_handlers: bool = True, response_class: Any = None,
-               response_options: dict[str, Any] | None = None, **options: Any) -> RoutePlan | None:
+               response_options: dict[str, Any] | None = None, adapter: PlanAdapter | None = None,
+               **options: Any) -> RoutePlan | None:
     """The plan of ``fn`` served at ``path``, or None for a plain ``def h(req)`` handler
     with none of the typed options (served as it is). ``plain_handlers=False`` (FastAPI's
     routes): every handler is planned, ``def h(item_id)`` taking a query or path value,
     by FastAPI's rules (``RoutePlan.rules`` "fastapi"). ``response_class``: FastAPI's (its
     routes' answers by FastAPI's rules, ``_response``); ``response_options``: the
-    ``response_model_*`` options (``ringbolt._models.DUMP_OPTIONS``)."""
+    ``response_model_*`` options (``ringbolt._models.DUMP_OPTIONS``); ``adapter``: another
+    framework's markers and types read as ringbolt's (``PlanAdapter``)."""
     typed_options = (response_model not in (UNSET, None) or status_code is not None or dependencies
                      or response_class is not None or response_options)
     if plain_handlers and not typed_options and is_plain_handler(fn, path_names(path)):
@@ -750,7 +773,7 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
         raise ValueError(f"invalid status_code {status_code!r}")
     names = path_names(path)
     rules = "ringbolt" if plain_handlers else "fastapi"
-    planner = Planner(names, rules)
+    planner = Planner(names, rules, adapter)
     call = planner.call(fn)
     route_deps = []
     for d in dependencies or ():
@@ -759,6 +782,7 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
         route_deps.append(planner.dependency(d, None, (), f"dependencies= of {_name(fn)}"))
     body = _body(planner, _fastapi_order(call, route_deps) if planner.fastapi else planner.body_params)
     response = _response(fn, call.kind, response_model, status_code, response_class, response_options)
+    response.convert = adapter.answers if adapter is not None else None
     plan = RoutePlan(call, route_deps, body, response, names, False, options, rules)
     plan.is_async = call.kind in ("async", "asyncgen") or any(
         d.spec.kind in ("async", "asyncgen") for d in plan.all_dependencies() if d.scope != "app")

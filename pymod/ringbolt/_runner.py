@@ -244,7 +244,8 @@ class _Compiler:
         self.has_stack = False  # a generator dependency finished after the response
         self.has_fstack = False  # one finished when the handler returns (scope="function")
         self.n = 0
-        self.planner = Planner(plan.path_names, plan.rules)  # for overrides: their own parameters
+        # for overrides: their own parameters (read as the app's routes are)
+        self.planner = Planner(plan.path_names, plan.rules, getattr(app, "_plan_adapter", None))
 
     def const(self, prefix: str, value: Any) -> str:
         self.n += 1
@@ -631,7 +632,10 @@ class _Compiler:
             else:
                 lines.append("    if err is not None: return invalid(err)")
             calls = self.calls
-        call = f"r = {aw if plan.call.kind == 'async' else ''}{handler}({call_args})"
+        call = [f"r = {aw if plan.call.kind == 'async' else ''}{handler}({call_args})"]
+        if plan.response.convert is not None:  # another framework's response objects, as ringbolt's
+            kinds, convert = plan.response.convert
+            call.append(f"if isinstance(r, {self.const('FR', kinds)}): r = {self.const('FC', convert)}(r)")
         self.ns["PASS"] = _PASS
         self.ns["out"] = _out
         ret = f"return {writer}(r)" if writer else "return r if type(r) in PASS else out(r)"
@@ -646,7 +650,7 @@ class _Compiler:
             lines.append("    fstack = []")
             lines.append("    try:")
             lines += [f"        {line}" for line in calls]
-            handle = [call, *([f"{close}(fstack, None)"] if self.has_fstack else []), write]
+            handle = [*call, *([f"{close}(fstack, None)"] if self.has_fstack else []), write]
             if self.gate is None:
                 lines += [f"        {line}" for line in handle]
             else:  # a hit closes what the handler would have used, at once
@@ -657,11 +661,11 @@ class _Compiler:
             lines.append("    return r")
         elif self.gate is None:
             lines += [f"    {line}" for line in calls]
-            lines.append(f"    {call}")
+            lines += [f"    {line}" for line in call]
             lines.append(f"    {ret}")
         else:
             lines += [f"    {line}" for line in calls]
-            lines += [f"    {line}" for line in self.gated([call, write], aw, None)]
+            lines += [f"    {line}" for line in self.gated([*call, write], aw, None)]
             lines.append("    return r")
         source = "\n".join(lines) + "\n"
         code = compile(source, f"<ringbolt route {getattr(plan.call.call, '__qualname__', '?')}>", "exec")

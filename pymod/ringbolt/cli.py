@@ -29,7 +29,9 @@ from .options import run_options
 from .reloader import Reloader
 from .wsgi import wsgi_app
 
-COMMANDS = ("serve", "bench", "doctor", "version")
+COMMANDS = ("serve", "routes", "bench", "doctor", "version")
+logger = logging.getLogger("ringbolt")
+
 class _Parser(argparse.ArgumentParser):
     """Errors are one line, like every other ``ringbolt: error:``."""
 
@@ -139,8 +141,32 @@ def _as_app(obj: Any, spec: str, args: argparse.Namespace) -> Any:
                                                   "whose routes do not use it", spec)
         return obj
     if interface == "asgi":
+        if _is_starlette(obj):  # FastAPI's or Starlette's: its routes planned where they can be
+            return _adopted(obj, args, say=True)
         return asgi_app(obj, lifespan=args.lifespan, root_path=args.root_path.rstrip("/"))
     return wsgi_app(obj, **_wsgi_options(args))
+
+
+def _is_starlette(obj: Any) -> bool:
+    """A FastAPI or Starlette application (only looked for once Starlette is imported)."""
+    applications = sys.modules.get("starlette.applications")
+    return applications is not None and isinstance(obj, applications.Starlette)
+
+
+def _adopted(obj: Any, args: argparse.Namespace, *, say: bool) -> Any:
+    """The FastAPI (or Starlette) app ``obj`` served through its planned routes
+    (``ringbolt.fastapi.adopt``); ``say``: the start-up lines of what was planned."""
+    from .fastapi.adopt import adopt
+
+    app = adopt(obj, plan=args.plan is not False, lifespan=args.lifespan, root_path=args.root_path.rstrip("/"))
+    if say:
+        report = app.report
+        logger.info("%s", report.summary())
+        if report.whole is None:
+            for e in report.counted:
+                if not e.planned:
+                    logger.info("  %s: ASGI: %s", e.describe(), e.reason)
+    return app
 
 
 def _wsgi_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -333,6 +359,47 @@ def _add_serve(sub: Any) -> None:
     config.add_options(p)
 
 
+def _add_routes(sub: Any) -> None:
+    p = sub.add_parser(
+        "routes", help="list an app's routes and how each is served",
+        description="List APP's routes: for a FastAPI or Starlette app, each one 'planned' (served through "
+                    "ringbolt's own per-route plan) or 'ASGI: <reason>', as `ringbolt serve` would serve it.")
+    p.add_argument("app", metavar="APP", help="module:attr or path/to/file.py:attr (attr defaults to app)")
+    for flag in ("--app-dir", "--factory", "--plan", "--root-path", "--env-file"):
+        o = config.BY_DEST[flag.lstrip("-").replace("-", "_")]
+        if o.kind == "switch":
+            p.add_argument(flag, dest=o.dest, action="store_const", const=True, default=None, help=o.help)
+        elif o.kind == "bool":
+            p.add_argument(flag, dest=o.dest, action=argparse.BooleanOptionalAction, default=None, help=o.help)
+        else:
+            p.add_argument(flag, dest=o.dest, default=None, metavar=o.metavar, help=o.help)
+
+
+def _routes(args: argparse.Namespace) -> int:
+    """``ringbolt routes APP``: one line per route, and what was planned."""
+    obj = load_app(args.app, args.app_dir or ".")
+    if args.factory:
+        obj = obj()
+    args.lifespan = "off"
+    args.root_path = args.root_path or ""
+    if _is_starlette(obj):
+        report = _adopted(obj, args, say=False).report
+        for line in report.lines():
+            print(line)
+        print(report.summary())
+        return 0
+    if isinstance(obj, App):
+        for d in obj._defs:
+            print(f"{'WS' if d.websocket else ','.join(d.methods)} {d.path}  a ringbolt route")
+        return 0
+    kind = _kind(obj)
+    if not kind:
+        raise CliError(f"{args.app} is {_a(type(obj).__name__)}, not an application")
+    print(f"{args.app} is {_KIND_NAMES[kind]}: every request goes to it as it is (only FastAPI and Starlette "
+          "apps have their routes planned)")
+    return 0
+
+
 def _add_bench(sub: Any) -> None:
     # Listed here for `ringbolt --help`; main() hands `ringbolt bench ...` over before
     # parsing, and ringbolt_bench's own parser reads the rest (`ringbolt bench --help`).
@@ -368,15 +435,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=_version_text())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_serve(sub)
+    _add_routes(sub)
     _add_bench(sub)
     sub.add_parser("doctor", help="show what the kernel offers and what ringbolt will use")
     sub.add_parser("version", help="print the version")
     if args_in[:1] == ["bench"]:
         return _bench(args_in[1:])
     try:
-        if args_in[:1] == ["serve"]:
+        if args_in[:1] in (["serve"], ["routes"]):
             _load_env_file(args_in[1:])
         args = parser.parse_args(args_in)
+        if args.command == "routes":
+            return _routes(args)
         if args.command == "serve":
             config.resolve(args)
             if not args.app:

@@ -208,6 +208,9 @@ OPTIONS: tuple[Option, ...] = (
            default="", metavar="PATH"),
     Option("--lifespan", "app", "ASGI lifespan: auto (used if the app supports it), on (a failure is fatal), off",
            default="auto", choices=("auto", "on", "off")),
+    Option("--plan", "app", "a FastAPI or Starlette app: serve each route that can be planned through ringbolt's "
+           "own per-route plans, the rest through ASGI (said at start-up; `ringbolt routes APP` lists them); "
+           "--no-plan: the whole app through ASGI (default on)", type=parse_bool, kind="bool"),
     Option("--env-file", "app", "KEY=VALUE lines put into the environment before the app is imported "
            "(variables already set win)", metavar="PATH"),
     # socket

@@ -33,6 +33,7 @@ CLI_ONLY: Mapping[str, str] = {
     "app_dir": "where the CLI imports APP from",
     "root_path": "given to ringbolt.asgi/ringbolt.wsgi apps by the CLI",
     "lifespan": "given to ringbolt.asgi apps by the CLI",
+    "plan": "how the CLI serves a FastAPI or Starlette app (ringbolt.fastapi.adopt)",
     "env_file": "read by the CLI before APP is imported",
     "uds": "the CLI binds the unix socket and hands it over",
     "fd": "the CLI wraps the inherited socket and hands it over",

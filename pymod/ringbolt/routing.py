@@ -140,6 +140,9 @@ class RouteGroup:
     #: a route repeating an earlier one's method and path shape: refused (ringbolt's rule),
     #: or kept but never reached, the earlier one answering (FastAPI's, ringbolt.fastapi)
     _first_route_wins = False
+    #: another framework's markers and types read as ringbolt's when its routes are
+    #: planned (``ringbolt._plan.PlanAdapter``: an unchanged FastAPI app's), or None
+    _plan_adapter: Any = None
 
     def __init__(self, prefix: str = "") -> None:
         require_str("prefix", prefix)
@@ -288,7 +291,8 @@ class RouteGroup:
             def replan(with_deps: list[Any], cls: Any = response_class) -> RoutePlan | None:
                 return plan_route(full, fn, response_model=response_model, status_code=status_code,
                                   dependencies=with_deps or None, plain_handlers=self._plain_handlers,
-                                  response_class=cls, response_options=model_options, **options)
+                                  response_class=cls, response_options=model_options,
+                                  adapter=self._plan_adapter, **options)
 
             plan = None if const else replan(deps)
             if cache_spec is not None and plan is not None:
