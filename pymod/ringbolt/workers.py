@@ -134,6 +134,7 @@ class WorkerPlan:
     lifespan: str = "auto"
     root_path: str = ""
     warnings: list[str] = field(default_factory=list)
+    plan: bool = True  # RINGBOLT_PLAN: a FastAPI or Starlette app's routes planned (ringbolt.fastapi.adopt)
 
 
 def _setting(cfg: Any, name: str, default: Any = None) -> Any:
@@ -320,6 +321,7 @@ def plan_from(cfg: Any, environ: Mapping[str, str] | None = None, *, pid: int | 
         raise RuntimeError(f"ringbolt worker: {exc}") from None
     return WorkerPlan(options=options, threads=threads, reactors=reactors,
                       interface=ns.interface or "auto", lifespan=lifespan, root_path=root_path.rstrip("/"),
+                      plan=ns.plan is not False,
                       warnings=warnings)
 
 
@@ -341,6 +343,13 @@ def _ringbolt_app(obj: Any, plan: WorkerPlan, multiprocess: bool) -> App:
                              f"{'a ringbolt.App' if kind == 'native' else kind.upper()}")
     if isinstance(obj, App):
         return obj
+    applications = sys.modules.get("starlette.applications")
+    if kind == "asgi" and applications is not None and isinstance(obj, applications.Starlette):
+        from .fastapi.adopt import adopt  # FastAPI's or Starlette's: its routes planned where they can be
+
+        adopted = adopt(obj, plan=plan.plan, lifespan=plan.lifespan, root_path=plan.root_path)
+        logger.info("%s", adopted.report.summary())
+        return adopted
     app = App()
     if kind == "asgi":
         app.mount_asgi(obj, lifespan=plan.lifespan, root_path=plan.root_path)

@@ -19,6 +19,7 @@ import logging
 import sys
 from typing import Any, Callable
 
+from ..._native import Request as NativeRequest
 from ...app import App
 from ..applications import FastAPI as _RingboltFastAPI
 from . import table
@@ -133,7 +134,10 @@ def _whole_app_reason(app: Any) -> str | None:
         cls = getattr(m, "cls", None)
         if _NATIVE_MIDDLEWARE.get(getattr(cls, "__name__", "")) is None or \
                 not getattr(cls, "__module__", "").startswith("starlette.middleware."):
-            return f"its middleware {getattr(cls, '__qualname__', cls)!s} (it must see every request)"
+            dispatch = (getattr(m, "kwargs", None) or getattr(m, "options", None) or {}).get("dispatch")
+            if dispatch is not None:  # @app.middleware("http"): a BaseHTTPMiddleware over the function
+                return f"its HTTP middleware {getattr(dispatch, '__qualname__', dispatch)!s} (it sees every request)"
+            return f"its middleware {getattr(cls, '__qualname__', cls)!s} (it sees every request)"
         if getattr(m, "args", ()):
             return f"its middleware {getattr(cls, '__qualname__', cls)!s} takes positional arguments"
     return None
@@ -220,9 +224,8 @@ def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root
 
     request_class = _holder_request_class(app, adopted, root_path)
     adopted._plan_adapter = Adapter(request_class, ((StarletteResponse,), answers.to_ringbolt))
-    adopted._dependencies.overrides = getattr(app, "dependency_overrides", None) or {}  # the same dict: live
-    if not hasattr(app, "dependency_overrides"):
-        adopted._dependencies.overrides = {}
+    overrides = getattr(app, "dependency_overrides", None)  # (a Starlette app has none)
+    adopted._dependencies.overrides = overrides if isinstance(overrides, dict) else {}  # the same dict: live
 
     make: Any = request_class._rb_from_request  # type: ignore[attr-defined]
 
@@ -298,8 +301,6 @@ def _register_api(adopted: AdoptedApp, route: Any, answers: Any) -> None:
 
 def _register_route(adopted: AdoptedApp, route: Any, request_of: Callable[[Any], Any]) -> None:
     """A Starlette ``Route``: ``endpoint(request)`` returning a Starlette response."""
-    from ..._native import Request as NativeRequest
-
     endpoint = route.endpoint
     if inspect.iscoroutinefunction(endpoint):
         async def call_async(req: NativeRequest) -> Any:

@@ -141,10 +141,12 @@ def segments(path: str) -> list[tuple[str, Any]]:
 
 def path_reason(path: str) -> str | None:
     """Why ringbolt's router cannot take ``path`` as FastAPI's router reads it, or None."""
+    for m in _PARAM.finditer(path):
+        if (m.group(2) or "str") not in ("str", "path"):
+            return f"the path convertor {{{m.group(1)}:{m.group(2)}}} (FastAPI's router matches it otherwise)"
     for kind, value in segments(path):
         if kind == OTHER:
-            return (f"its path {path} has a parameter that is not a whole segment, or a convertor other "
-                    "than str and path (matched by FastAPI's router, not ringbolt's)")
+            return f"its path {path} has a parameter inside a segment (ringbolt's router takes whole segments)"
     return None
 
 

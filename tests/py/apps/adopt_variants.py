@@ -1,0 +1,150 @@
+"""FastAPI and Starlette apps for tests/py/test_fastapi_adopt.py that `ringbolt serve`
+plans in part or not at all, each for one reason: middleware that sees every request,
+debug pages, a custom route class, a mount, a WebSocket route, path convertors and
+parameters inside a segment, a route behind a mount; and the middleware ringbolt runs
+itself (CORS, GZip, TrustedHost), and a Starlette app."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fastapi import APIRouter, FastAPI, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
+from fastapi.routing import APIRoute
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+middleware_app = FastAPI()
+
+
+@middleware_app.middleware("http")
+async def add_header(request: Request, call_next: Any) -> Any:
+    response = await call_next(request)
+    response.headers["X-Middleware"] = "yes"
+    return response
+
+
+@middleware_app.get("/hello")
+def hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+debug_app = FastAPI(debug=True)
+
+
+@debug_app.get("/hello")
+def debug_hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+class TimedRoute(APIRoute):
+    def get_route_handler(self) -> Callable[..., Any]:
+        handler = super().get_route_handler()
+
+        async def timed(request: Request) -> Any:
+            response = await handler(request)
+            response.headers["X-Timed"] = "yes"
+            return response
+        return timed
+
+
+route_class_app = FastAPI()
+timed = APIRouter(route_class=TimedRoute)
+
+
+@timed.get("/timed")
+def timed_route() -> dict[str, bool]:
+    return {"timed": True}
+
+
+route_class_app.include_router(timed)
+
+
+@route_class_app.get("/plain")
+def plain_route() -> dict[str, bool]:
+    return {"plain": True}
+
+
+mixed_app = FastAPI()
+sub = FastAPI()
+
+
+@sub.get("/inner")
+def inner() -> dict[str, str]:
+    return {"inner": "yes"}
+
+
+@mixed_app.get("/before")
+def before() -> dict[str, str]:
+    return {"before": "yes"}
+
+
+mixed_app.mount("/sub", sub)
+
+
+@mixed_app.get("/sub/shadowed")  # FastAPI's router gives /sub/... to the mount first
+def shadowed() -> dict[str, str]:
+    return {"shadowed": "never"}
+
+
+@mixed_app.websocket("/ws")
+async def ws(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text("hi")
+    await websocket.close()
+
+
+@mixed_app.get("/numbers/{n:int}")
+def numbers(n: int) -> dict[str, int]:
+    return {"n": n}
+
+
+@mixed_app.get("/reports/{name}.csv")
+def report(name: str) -> dict[str, str]:
+    return {"report": name}
+
+
+@mixed_app.get("/after")
+def after() -> dict[str, str]:
+    return {"after": "yes"}
+
+
+native_middleware_app = FastAPI()
+native_middleware_app.add_middleware(CORSMiddleware, allow_origins=["https://app.example"], allow_methods=["*"],
+                                     allow_headers=["*"])
+native_middleware_app.add_middleware(GZipMiddleware, minimum_size=100)
+native_middleware_app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"])
+
+
+@native_middleware_app.get("/big")
+def big() -> dict[str, str]:
+    return {"big": "y" * 500}
+
+
+@native_middleware_app.get("/small")
+def small() -> dict[str, str]:
+    return {"small": "y"}
+
+
+regex_cors_app = FastAPI()
+regex_cors_app.add_middleware(CORSMiddleware, allow_origin_regex="https://.*\\.example")
+
+
+@regex_cors_app.get("/hello")
+def regex_hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+async def homepage(request: Any) -> JSONResponse:
+    return JSONResponse({"hello": request.path_params.get("name", "world"), "method": request.method})
+
+
+def sync_page(request: Any) -> PlainTextResponse:
+    return PlainTextResponse("sync", headers={"X-Sync": "1"})
+
+
+starlette_app = Starlette(routes=[Route("/", homepage), Route("/hello/{name}", homepage, methods=["GET", "POST"]),
+                                  Route("/sync", sync_page)])
