@@ -351,3 +351,18 @@ def test_gunicorn_worker(servers: tuple[LoggedServer, UvicornProcess], tmp_path:
 
 
 from h2_tls_helpers import certs  # noqa: E402,F401  (a fixture)
+
+
+@pytest.mark.parametrize("version,planned", [("0.110.3", False), ("0.111.0", True), ("0.165.0", True)])
+def test_fastapi_older_than_the_oldest_planned_goes_through_asgi(monkeypatch: pytest.MonkeyPatch, version: str,
+                                                                 planned: bool) -> None:
+    """FastAPI 0.100-0.110 write pydantic's "url" in each 422 error: ringbolt's plans do not."""
+    import fastapi
+
+    from ringbolt.fastapi.adopt import _whole_app_reason
+
+    monkeypatch.setattr(fastapi, "__version__", version)
+    reason = _whole_app_reason(fastapi.FastAPI())
+    assert (reason is None) == planned, reason
+    if not planned:
+        assert reason == f"FastAPI {version} is older than 0.111.0, the oldest ringbolt plans"

@@ -120,8 +120,28 @@ def _holder_request_class(source: Any, adopted: AdoptedApp, root_path: str) -> t
     return Request
 
 
+#: the oldest FastAPI whose answers ringbolt's plans make (0.100 to 0.110 write pydantic's
+#: "url" in each 422 error); tools/fastapi-lowest tests it, the installed one the newest
+OLDEST_FASTAPI = (0, 111, 0)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
 def _whole_app_reason(app: Any) -> str | None:
     """Why the whole app must go through ASGI, or None."""
+    fastapi = sys.modules.get("fastapi")
+    version = getattr(fastapi, "__version__", None)
+    if version is not None and _version(version) < OLDEST_FASTAPI:
+        return f"FastAPI {version} is older than {'.'.join(map(str, OLDEST_FASTAPI))}, the oldest ringbolt plans"
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and _version(getattr(pydantic, "VERSION", "2")) < (2,):
+        return f"pydantic {pydantic.VERSION} (ringbolt's plans read pydantic 2)"
     if getattr(app, "debug", False):
         return "debug=True (Starlette's traceback pages)"
     telemetry = getattr(app, "_native_telemetry", None)
