@@ -88,6 +88,8 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("override-on", "GET", "/flag", {}),
     ("override-clear", "DELETE", "/override", {}),
     ("override-cleared", "GET", "/flag", {}),
+    ("request-is-starlettes", "GET", "/is-starlette", {}),
+    ("file-response", "GET", "/file", {}),
 ]
 
 #: answers that differ from FastAPI's on purpose (docs/asgi.md): the header ringbolt does
@@ -237,6 +239,7 @@ VARIANT_CASES = [
     ("adopt_variants:starlette_app", "HEAD", "/hello/ann", {}),
     ("adopt_variants:starlette_app", "DELETE", "/hello/ann", {}),
     ("adopt_variants:starlette_app", "GET", "/sync", {}),
+    ("adopt_variants:starlette_app", "GET", "/refused", {}),
     ("adopt_app:validation_app", "POST", "/items", {"json": {"name": "a", "price": 1}}),
     ("adopt_app:validation_app", "POST", "/items", {"json": {"name": "", "price": "x"}}),
 ]
@@ -300,6 +303,23 @@ SERVED = [("body", "POST", "/items", {"json": {"name": "a", "price": 1.5}}),
 def _expected(servers: tuple[LoggedServer, UvicornProcess], method: str, path: str, options: dict[str, Any]) -> Any:
     theirs = servers[1]
     return _comparable(_send(theirs.port, method, path, options), f"127.0.0.1:{theirs.port}")
+
+
+def test_root_path(tmp_path: Path) -> None:
+    """--root-path: the planned routes' Request (url_for, base_url) and the ASGI path's
+    requests see it as uvicorn's --root-path has the app see it."""
+    ours = ServerProcess("adopt_app:app", "--root-path", "/api", "--threads", "1")
+    theirs = UvicornProcess("adopt_app:app", "--root-path", "/api")
+    try:
+        # (a path with the prefix is the ASGI path's to answer, and uvicorn puts the prefix in
+        # the scope's path again: not compared here)
+        for path in ("/url-for", "/users/5", "/nowhere", "/openapi.json"):
+            mine = _comparable(_send(ours.port, "GET", path, {}), f"127.0.0.1:{ours.port}")
+            other = _comparable(_send(theirs.port, "GET", path, {}), f"127.0.0.1:{theirs.port}")
+            assert mine == other, path
+    finally:
+        theirs.stop()
+        assert ours.stop() == 0, ours.output()
 
 
 def test_workers(servers: tuple[LoggedServer, UvicornProcess], tmp_path: Path) -> None:

@@ -323,3 +323,15 @@ def override() -> dict[str, bool]:  # app.dependency_overrides is read live, as 
 def clear_override() -> dict[str, bool]:
     app.dependency_overrides.clear()
     return {"overridden": False}
+
+
+@app.get("/is-starlette")
+def is_starlette(request: Request) -> dict[str, bool]:
+    from starlette.requests import Request as StarletteRequest
+    return {"request": isinstance(request, StarletteRequest)}
+
+
+@app.get("/file")
+def file_response() -> Any:
+    from fastapi.responses import FileResponse
+    return FileResponse(__file__, filename="app.py")

@@ -14,6 +14,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.routing import APIRoute
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
@@ -146,5 +147,9 @@ def sync_page(request: Any) -> PlainTextResponse:
     return PlainTextResponse("sync", headers={"X-Sync": "1"})
 
 
+def refused_page(request: Any) -> PlainTextResponse:
+    raise HTTPException(403, "not you", headers={"X-Why": "test"})  # Starlette's answer: the detail as text
+
+
 starlette_app = Starlette(routes=[Route("/", homepage), Route("/hello/{name}", homepage, methods=["GET", "POST"]),
-                                  Route("/sync", sync_page)])
+                                  Route("/sync", sync_page), Route("/refused", refused_page)])
