@@ -223,7 +223,8 @@ class _Compiler:
             self.ns["invalid"] = _problem.detail_invalid_response
             self.ns["unwind"] = _depends.unwind
             self.ns["unwind_async"] = _depends.unwind_async
-            self.ns["SWALLOWED"] = _swallowed_error()
+            # (an unchanged FastAPI app's own FastAPIError when it is served: ringbolt.fastapi.adopt)
+            self.ns["SWALLOWED"] = getattr(app, "_rb_swallowed", None) or _swallowed_error()
         if plan.rules == "fastapi":
             self.ns["body_of"] = _body_of  # FastAPI's exc.body, read on the error path only
         #: FastAPI's max_body_size planned into the route (bytes), or None: no check at all
