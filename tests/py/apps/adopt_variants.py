@@ -2,7 +2,7 @@
 plans in part or not at all, each for one reason: middleware that sees every request,
 debug pages, a custom route class, a mount, a WebSocket route, path convertors and
 parameters inside a segment, a route behind a mount; and the middleware ringbolt runs
-itself (CORS, GZip, TrustedHost), and a Starlette app."""
+itself (CORS, GZip, TrustedHost), FastAPI's own form limits, and a Starlette app."""
 
 from __future__ import annotations
 
@@ -153,3 +153,14 @@ def refused_page(request: Any) -> PlainTextResponse:
 
 starlette_app = Starlette(routes=[Route("/", homepage), Route("/hello/{name}", homepage, methods=["GET", "POST"]),
                                   Route("/sync", sync_page), Route("/refused", refused_page)])
+
+
+try:  # FastAPI 0.160 and later: limits of its own on forms
+    form_limits_app = FastAPI(form_limits={"max_fields": 5})
+except TypeError:  # an older FastAPI: the same answer (no routes planned) for another reason
+    form_limits_app = FastAPI(debug=True)
+
+
+@form_limits_app.get("/hello")
+def form_limits_hello() -> dict[str, str]:
+    return {"hello": "world"}

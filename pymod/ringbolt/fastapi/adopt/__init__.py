@@ -72,12 +72,16 @@ class AdoptedApp(_RingboltFastAPI):
     routes, with the app mounted as the ASGI fallback (see the module's docstring)."""
 
     report: Report
+    #: what a request raises when a dependency with yield swallowed its exception: the
+    #: app's FastAPI's own FastAPIError (ringbolt.fastapi's otherwise)
+    _rb_swallowed: Any = None
 
     def __init__(self, source: Any) -> None:
         super().__init__(openapi_url=None, docs_url=None, redoc_url=None)
         self.source = source
         self.redirect_slashes = False  # FastAPI's router decides redirects (it knows every route)
         self._head_paths: list[str] = []  # planned GET routes whose HEAD FastAPI answers (405)
+        self._rb_swallowed = getattr(sys.modules.get("fastapi.exceptions"), "FastAPIError", None)
 
     def _resolved_routes(self) -> list[tuple[str, list[str], Any, bool, bool, bool]]:
         out = super()._resolved_routes()
@@ -113,8 +117,8 @@ def _holder_request_class(source: Any, adopted: AdoptedApp, root_path: str) -> t
                 self._state = State(dict(asgi.state) if asgi is not None else {})  # type: ignore[assignment]
             return self._state
 
-        def _server_root(self) -> str:
-            return str(getattr(source, "root_path", "") or root_path)
+        def _server_root(self) -> str:  # the app's, else the server's (--root-path), else a test client's
+            return str(getattr(source, "root_path", "") or root_path or super()._server_root())
 
     Request.__qualname__ = Request.__name__ = "Request"
     return Request
@@ -150,6 +154,9 @@ def _whole_app_reason(app: Any) -> str | None:
         return "FastAPI's telemetry is on (it sees every request)"
     if getattr(app, "max_body_size", None) is not None:
         return f"FastAPI(max_body_size={app.max_body_size}) (its own body limit)"
+    limits = getattr(getattr(app, "router", None), "form_limits", None)
+    if limits:
+        return f"FastAPI(form_limits={limits!r}) (its own form limits)"
     for m in app.user_middleware:
         cls = getattr(m, "cls", None)
         if _NATIVE_MIDDLEWARE.get(getattr(cls, "__name__", "")) is None or \
@@ -216,22 +223,27 @@ def adopt(app: Any, *, plan: bool = True, lifespan: str = "auto", root_path: str
             kept = _install_middleware(app, adopted)
         except (TypeError, ValueError) as exc:
             whole = f"its middleware: {exc}"
-            adopted = AdoptedApp(app)
+    if whole is None:
+        try:
+            _plan_routes(app, adopted, entries, root_path)
+            _fallback(app, kept)
+        except Exception as exc:  # noqa: BLE001 - an app read otherwise than expected is served as it is
+            logger.warning("ringbolt could not plan the app's routes, serving it whole through ASGI", exc_info=True)
+            whole = f"ringbolt could not read it: {type(exc).__name__}: {exc}"
+            entries = table.read(app)
     if whole is not None:
+        adopted = AdoptedApp(app)
         for e in entries:
             if e.reason is None:
                 e.reason = whole if not plan else "the whole app goes through ASGI"
-        adopted.report = Report(entries, whole)
-        adopted.mount_asgi(app, lifespan=lifespan, root_path=root_path)
-        return adopted
-    _plan_routes(app, adopted, entries, root_path)
-    _fallback(app, kept)
-    adopted.report = Report(entries, None)
+    adopted.report = Report(entries, whole)
     adopted.mount_asgi(app, lifespan=lifespan, root_path=root_path)
     return adopted
 
 
 def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root_path: str) -> None:
+    from ..._plan import PlanError
+    from ..exceptions import FastAPIError
     from . import answers
     from .markers import Adapter, Unplannable
 
@@ -269,7 +281,10 @@ def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root
         except Unplannable as exc:
             e.reason = str(exc)
             continue
-        except Exception as exc:  # noqa: BLE001 - any refusal of the planner is a reason, said
+        except (PlanError, FastAPIError) as exc:  # the planner's refusal, which names the parameter
+            e.reason = str(exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - any other refusal of the planner is a reason, said
             e.reason = f"{type(exc).__name__}: {exc}"
             continue
         if e.kind == "api" and "GET" in (e.methods or ()) and "HEAD" not in (e.methods or ()):
@@ -292,8 +307,9 @@ def _register_api(adopted: AdoptedApp, route: Any, answers: Any) -> None:
             value = value.value
         if value != default:
             raise Unplannable(f"{name}={value!r}")
-    if getattr(route, "form_limits", None):
-        raise Unplannable(f"form_limits={route.form_limits!r}")
+    limits = getattr(route, "form_limits", None) or getattr(getattr(route, "original_route", None), "form_limits", None)
+    if limits:
+        raise Unplannable(f"form_limits={limits!r}")
     endpoint = route.endpoint
     is_gen = inspect.isgeneratorfunction(endpoint) or inspect.isasyncgenfunction(endpoint)
     given = route.response_class
