@@ -62,6 +62,7 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("http-exception", "GET", "/fail/404", {}),
     ("http-exception-204", "GET", "/fail/204", {}),
     ("crash", "GET", "/crash", {}),
+    ("validation-raised", "GET", "/raise-validation", {}),
     ("yield-dependency", "GET", "/session", {}),
     ("lifespan-state", "GET", "/state", {}),
     ("url-for", "GET", "/url-for", {}),

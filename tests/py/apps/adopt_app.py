@@ -335,3 +335,8 @@ def is_starlette(request: Request) -> dict[str, bool]:
 def file_response() -> Any:
     from fastapi.responses import FileResponse
     return FileResponse(__file__, filename="app.py")
+
+
+@app.get("/raise-validation")
+def raise_validation() -> None:
+    raise RequestValidationError([{"type": "value_error", "loc": ("query", "x"), "msg": "no x", "input": None}])

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError as FastAPIValidationError
 from starlette import responses as sr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..._jsonable import jsonable_encoder
 from ..._native import json_dumps
 from ..._problem import RequestValidationError
 from ..._writers import body_allowed
@@ -163,6 +164,13 @@ def _detail_answer(status: int, detail: Any, headers: Any) -> Any:
     return Response(json_dumps({"detail": detail}), status, headers, "application/json")
 
 
+def _validation_answer(req: Any, exc: Any) -> Any:
+    """FastAPI's default answer to a RequestValidationError the app's code raised itself
+    (ringbolt's own refusals are answered by the route's plan): its errors as a 422."""
+    body = json_dumps({"detail": jsonable_encoder(exc.errors())})
+    return Response(body, 422, None, "application/json")
+
+
 def _text_answer(status: int, detail: Any, headers: Any) -> Any:
     """Starlette's default answer to an HTTPException: its detail as text."""
     if status in (204, 304):
@@ -220,6 +228,7 @@ def exception_handlers(app: Any, request_of: Callable[[Any], Any], is_fastapi: b
         if issubclass(key, FastAPIValidationError):
             if own is not None:
                 out[RequestValidationError] = own
+            out[key] = own if own is not None else _validation_answer  # one the app's code raised itself
             continue
         if issubclass(key, StarletteHTTPException):
             out[key] = _by_status(by_status, own, is_fastapi)
