@@ -154,6 +154,9 @@ def _whole_app_reason(app: Any) -> str | None:
         return "FastAPI's telemetry is on (it sees every request)"
     if getattr(app, "max_body_size", None) is not None:
         return f"FastAPI(max_body_size={app.max_body_size}) (its own body limit)"
+    if getattr(app, "middleware_stack", None) is not None and any(
+            _NATIVE_MIDDLEWARE.get(getattr(m.cls, "__name__", "")) for m in app.user_middleware):
+        return "its middleware stack was built before ringbolt read it (CORS or GZip would run twice)"
     limits = getattr(getattr(app, "router", None), "form_limits", None)
     if limits:
         return f"FastAPI(form_limits={limits!r}) (its own form limits)"
