@@ -76,6 +76,8 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("model-exclude-unset", "GET", "/model", {}),
     ("none", "GET", "/none", {}),
     ("jsonl", "GET", "/jsonl", {}),
+    ("server-sent-events", "GET", "/sse", {}),
+    ("server-sent-items", "GET", "/sse-items", {}),
     ("order-param-first", "GET", "/items/special", {}),
     ("order-param", "GET", "/items/7", {}),
     ("router-dependency", "GET", "/r/x", {}),

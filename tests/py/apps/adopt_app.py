@@ -340,3 +340,19 @@ def file_response() -> Any:
 @app.get("/raise-validation")
 def raise_validation() -> None:
     raise RequestValidationError([{"type": "value_error", "loc": ("query", "x"), "msg": "no x", "input": None}])
+
+
+try:  # Server-Sent Events: FastAPI 0.135 and later (before, no such routes: both 404)
+    from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+    @app.get("/sse", response_class=EventSourceResponse)
+    async def sse() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(data={"a": 1}, event="tick", id="1")
+        yield ServerSentEvent(raw_data="raw line", comment="a comment")
+
+    @app.get("/sse-items", response_class=EventSourceResponse)
+    def sse_items() -> Any:
+        yield {"n": 1}
+        yield Item(name="x", price=2)
+except ImportError:
+    pass

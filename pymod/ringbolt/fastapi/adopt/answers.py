@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from typing import Any, Callable
 
 from fastapi import exception_handlers as fa_handlers
@@ -139,8 +140,11 @@ def response_class(cls: Any) -> Any:
         return known
     if not (isinstance(cls, type) and issubclass(cls, sr.Response)):
         raise Unplannable(f"response_class {cls!r} is not a Starlette Response class")
-    if getattr(cls, "__module__", "").startswith("fastapi.sse") or cls.__name__ == "EventSourceResponse":
-        raise Unplannable("a Server-Sent Events route (EventSourceResponse)")
+    fastapi_sse = sys.modules.get("fastapi.sse")
+    if fastapi_sse is not None and cls is getattr(fastapi_sse, "EventSourceResponse", None):
+        return _event_source(fastapi_sse.ServerSentEvent)
+    if cls.__name__ == "EventSourceResponse":
+        raise Unplannable(f"a Server-Sent Events route of its own class ({cls.__module__}.{cls.__qualname__})")
     if cls.__call__ not in (sr.Response.__call__, sr.StreamingResponse.__call__, sr.FileResponse.__call__):
         raise Unplannable(f"response_class {cls.__qualname__} sends itself (its own __call__)")
 
@@ -152,6 +156,40 @@ def response_class(cls: Any) -> Any:
 
     Made.__name__ = Made.__qualname__ = cls.__name__
     return Made
+
+
+def _event_source(fastapi_event: type) -> type:
+    """FastAPI's ``EventSourceResponse`` as ringbolt.fastapi's, which sends the same events:
+    the ``ServerSentEvent`` items a route yields made into ringbolt.fastapi's (fields as
+    they are, validated when the app made them)."""
+    from ..sse import EventSourceResponse, ServerSentEvent
+
+    fields = list(ServerSentEvent.model_fields)
+
+    def event(item: Any) -> Any:
+        if isinstance(item, fastapi_event):
+            return ServerSentEvent.model_construct(**{f: getattr(item, f, None) for f in fields})
+        return item
+
+    def events(source: Any) -> Any:
+        if hasattr(source, "__aiter__"):
+            async def each_async() -> Any:
+                async for item in source:
+                    yield event(item)
+            return each_async()
+
+        def each() -> Any:
+            for item in source:
+                yield event(item)
+        return each()
+
+    class Adopted(EventSourceResponse):
+        @classmethod
+        def _rb_event_stream(cls, source: Any, item_write: Any, status: int | None) -> Any:
+            return super()._rb_event_stream(events(source), item_write, status)
+
+    Adopted.__name__ = Adopted.__qualname__ = "EventSourceResponse"
+    return Adopted
 
 
 # ---- exceptions ----
