@@ -95,6 +95,13 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("override-clear", "DELETE", "/override", {}),
     ("override-cleared", "GET", "/flag", {}),
     ("request-is-starlettes", "GET", "/is-starlette", {}),
+    ("oauth2-form", "POST", "/token", {"data": {"username": "ann", "password": "secret", "scope": "me items"}}),
+    ("oauth2-form-refused", "POST", "/token", {"data": {"username": "ann", "password": "nope"}}),
+    ("oauth2-form-missing", "POST", "/token", {"data": {"password": "secret", "grant_type": "other"}}),
+    ("sqlmodel-list", "GET", "/heroes?offset=1&limit=3", {}),
+    ("sqlmodel-list-refused", "GET", "/heroes?limit=1000", {}),
+    ("sqlmodel-create", "POST", "/heroes", {"json": {"name": "Deadpond", "age": 3}}),
+    ("sqlmodel-create-refused", "POST", "/heroes", {"json": {"age": "old"}}),
     ("file-response", "GET", "/file", {}),
 ]
 

@@ -356,3 +356,48 @@ try:  # Server-Sent Events: FastAPI 0.135 and later (before, no such routes: bot
         yield Item(name="x", price=2)
 except ImportError:
     pass
+
+
+from fastapi.security import OAuth2PasswordRequestForm  # noqa: E402
+
+try:  # SQLModel's models as FastAPI services declare them (tools/fastapi-lowest's venv has pydantic's)
+    from sqlmodel import Field as SQLField
+    from sqlmodel import SQLModel
+except ImportError:
+    SQLField, SQLModel = Field, BaseModel  # type: ignore[assignment,misc]
+
+
+class HeroBase(SQLModel):
+    name: str = SQLField(index=True)
+    age: int | None = SQLField(default=None, index=True)
+
+
+class HeroPublic(HeroBase):
+    id: int
+
+
+async def async_session() -> AsyncIterator[str]:
+    EVENTS.append("async open")
+    try:
+        yield "async-session"
+    finally:
+        EVENTS.append("async close")
+
+
+@app.post("/token")
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+    if form.password != "secret":
+        raise HTTPException(400, "Incorrect username or password")
+    return {"access_token": form.username, "token_type": "bearer", "scopes": " ".join(form.scopes)}
+
+
+@app.get("/heroes", response_model=list[HeroPublic])
+async def heroes(session: Annotated[str, Depends(async_session)],
+                 offset: int = 0, limit: Annotated[int, Query(le=100)] = 100) -> Any:
+    rows = [{"id": i, "name": f"hero{i}", "age": None if i % 2 else 30 + i, "secret": "x"} for i in range(5)]
+    return rows[offset:offset + limit]
+
+
+@app.post("/heroes", response_model=HeroPublic, status_code=201)
+def create_hero(hero: HeroBase) -> Any:
+    return HeroPublic(id=7, **hero.model_dump())
