@@ -252,6 +252,9 @@ VARIANT_CASES = [
     ("adopt_variants:starlette_app", "DELETE", "/hello/ann", {}),
     ("adopt_variants:starlette_app", "GET", "/sync", {}),
     ("adopt_variants:starlette_app", "GET", "/refused", {}),
+    ("adopt_variants:default_class_app", "GET", "/thing", {}),
+    ("adopt_variants:default_class_app", "GET", "/plain-dict", {}),
+    ("adopt_variants:default_class_app", "GET", "/text/hello", {}),
     ("adopt_app:validation_app", "POST", "/items", {"json": {"name": "a", "price": 1}}),
     ("adopt_app:validation_app", "POST", "/items", {"json": {"name": "", "price": "x"}}),
 ]

@@ -164,3 +164,34 @@ except TypeError:  # an older FastAPI: the same answer (no routes planned) for a
 @form_limits_app.get("/hello")
 def form_limits_hello() -> dict[str, str]:
     return {"hello": "world"}
+
+
+from fastapi.responses import ORJSONResponse  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+
+class Thing(BaseModel):
+    name: str
+    size: float = 1.0
+
+
+default_class_app = FastAPI(default_response_class=ORJSONResponse)
+texts = APIRouter(prefix="/text", default_response_class=PlainTextResponse)
+
+
+@default_class_app.get("/thing", response_model=Thing)
+def thing() -> Any:
+    return {"name": "t", "size": 2.5, "extra": "dropped"}
+
+
+@default_class_app.get("/plain-dict")
+def plain_dict() -> dict[str, Any]:
+    return {"a": [1, 2.0, None]}
+
+
+@texts.get("/hello")
+def text_hello() -> str:
+    return "hello"
+
+
+default_class_app.include_router(texts)
