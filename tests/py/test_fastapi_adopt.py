@@ -401,3 +401,33 @@ def test_fastapi_older_than_the_oldest_planned_goes_through_asgi(monkeypatch: py
     assert (reason is None) == planned, reason
     if not planned:
         assert reason == f"FastAPI {version} is older than 0.111.0, the oldest ringbolt plans"
+
+
+# (earlier route, later route, the later one planned): FastAPI's router takes the first
+# route that matches; ringbolt's prefers static segments, then {x}, then {x:path}
+ORDER = [
+    ("/users/me", "/users/{id}", True),  # FastAPI's recommended order: the static one first
+    ("/users/{id}", "/users/me", False),  # ringbolt's router would take /users/me first
+    ("/users/{id}", "/users/{name}/x", True),  # no path matches both
+    ("/a/{x}", "/a/{y}", True),  # one shape: the first registered answers, as in FastAPI
+    ("/files/{p:path}", "/files/x", False),
+    ("/files/x", "/files/{p:path}", True),
+    ("/a/b", "/a/b/", True),  # "/a/b" and "/a/b/" are different paths
+    ("/{x}", "/a/b", True),
+    ("/{x}/b", "/a/{y}", False),
+    ("/a/{y}", "/{x}/b", True),
+]
+
+
+@pytest.mark.parametrize("earlier,later,planned", ORDER)
+def test_route_order(earlier: str, later: str, planned: bool) -> None:
+    from ringbolt.fastapi.adopt import table
+
+    entries = [table.Entry(None, None, "api", earlier, frozenset({"GET"})),
+               table.Entry(None, None, "api", later, frozenset({"GET"}))]
+    assert (table.shadowed(entries, 1) is None) == planned
+    entries[0].reason = "served by ASGI"  # an earlier route left to ASGI that may match: the later one too
+    shares = table.overlap(table.segments(earlier), table.segments(later))
+    assert (table.shadowed(entries, 1) is None) == (not shares)
+    entries[0].methods = frozenset({"POST"})  # no method in common: no request reaches both
+    assert table.shadowed(entries, 1) is None
