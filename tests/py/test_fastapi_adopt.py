@@ -200,6 +200,8 @@ UNPLANNED = [
     ("adopt_variants:mixed_app", "2 of 7 routes planned", ""),
     ("adopt_variants:regex_cors_app", "0 of 1 routes planned", "allow_origin_regex"),
     ("adopt_variants:form_limits_app", "0 of 1 routes planned", "FastAPI(form_limits={'max_fields': 5})"),
+    ("adopt_variants:subclass_app", "0 of 1 routes planned", "its class CountingFastAPI has a __call__ of its own"),
+    ("adopt_variants:default_class_app", "3 of 3 routes planned", ""),
     ("adopt_variants:native_middleware_app", "2 of 2 routes planned", ""),
     ("adopt_variants:starlette_app", "GET,HEAD,POST /hello/{name}", "planned"),
     ("adopt_app:app", "GET,HEAD /openapi.json", "ASGI: FastAPI's OpenAPI document or docs page (the app's own)"),

@@ -195,3 +195,21 @@ def text_hello() -> str:
 
 
 default_class_app.include_router(texts)
+
+
+class CountingFastAPI(FastAPI):
+    """A FastAPI whose own __call__ sees every request."""
+
+    calls = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        CountingFastAPI.calls += 1
+        await super().__call__(scope, receive, send)
+
+
+subclass_app = CountingFastAPI()
+
+
+@subclass_app.get("/hello")
+def subclass_hello() -> dict[str, str]:
+    return {"hello": "world"}

@@ -148,6 +148,10 @@ def _whole_app_reason(app: Any) -> str | None:
         return f"pydantic {pydantic.VERSION} (ringbolt's plans read pydantic 2)"
     if getattr(app, "debug", False):
         return "debug=True (Starlette's traceback pages)"
+    for name in ("__call__", "build_middleware_stack"):
+        own = getattr(type(app), name, None)
+        if own is not None and getattr(own, "__module__", "") not in ("fastapi.applications", "starlette.applications"):
+            return f"its class {type(app).__qualname__} has a {name} of its own (it may see every request)"
     telemetry = getattr(app, "_native_telemetry", None)
     enabled = getattr(telemetry, "enabled", None)
     if callable(enabled) and enabled():
