@@ -224,22 +224,6 @@ def malformed(detail: str) -> HTTPError:
     return MalformedJSON(400, f"Invalid JSON body: {detail}", title="Bad Request")
 
 
-def fastapi_malformed(raw: bytes, refusal: HTTPError) -> Any:
-    """FastAPI's answer to a JSON body that ``refusal`` (``MalformedJSON``) refused: the
-    bytes as Python's ``json`` reads them, as FastAPI reads them: its decode error as one
-    ``json_invalid`` error at the error's offset (a 422), bytes it cannot read as text a
-    400 "There was an error parsing the body"; what it reads (a number too long for
-    ringbolt's reader, nesting deeper) keeps ringbolt's 400."""
-    try:
-        json.loads(raw)
-    except json.JSONDecodeError as exc:
-        from ._models import BodyInvalid
-        return BodyInvalid([{"type": "json_invalid", "loc": ["body", exc.pos], "msg": "JSON decode error",
-                             "input": {}, "ctx": {"error": exc.msg}}])
-    except Exception:  # noqa: BLE001 - FastAPI's answer to any other failure of its read
-        raise HTTPError(400, "There was an error parsing the body") from None
-    raise refusal
-
 
 def error(type: str, loc: Loc, msg: str, input: Any, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"type": type, "loc": list(loc), "msg": msg, "input": input}
