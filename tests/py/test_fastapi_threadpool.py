@@ -38,7 +38,9 @@ ANYIO_DEFAULT_TOKENS = 40  # anyio's default thread limiter: at most this many w
 @pytest.fixture(scope="module", params=SETUPS, ids=IDS)
 def srv(request):
     args, env = request.param
-    s = ServerProcess("fastapi_threadpool_app:app", *args, env=env)
+    # --no-plan: the app's own path through ASGI (its routes planned run a def endpoint
+    # inline, or on --handler-threads: tests/py/test_fastapi_adopt.py)
+    s = ServerProcess("fastapi_threadpool_app:app", "--no-plan", *args, env=env)
     yield s
     assert s.stop() == 0, s.output()
 
