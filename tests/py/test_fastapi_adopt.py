@@ -194,11 +194,14 @@ UNPLANNED = [
     ("adopt_variants:mixed_app", "GET /sub/shadowed", "ASGI: the earlier route * /sub/{path:path}, served by the "
                                                       "ASGI path, takes some of its requests first"),
     ("adopt_variants:mixed_app", "WS /ws", "ASGI: a WebSocket route"),
-    ("adopt_variants:mixed_app", "GET /numbers/{n:int}", "ASGI: the path convertor {n:int}"),
+    ("adopt_variants:mixed_app", "GET /numbers/{n:int}", "planned"),
+    ("adopt_variants:mixed_app", "GET /codes/{code:int}", "ASGI: its negative numbers are another route's "
+                                                          "(GET /codes/{name})"),
+    ("adopt_variants:mixed_app", "GET /codes/{name}", "ASGI: the earlier route GET /codes/{code:int}, served"),
     ("adopt_variants:mixed_app", "GET /reports/{name}.csv", "ASGI: its path /reports/{name}.csv has a parameter "
                                                             "inside a segment"),
     ("adopt_variants:mixed_app", "GET /after", "planned"),
-    ("adopt_variants:mixed_app", "2 of 7 routes planned", ""),
+    ("adopt_variants:mixed_app", "3 of 9 routes planned", ""),
     ("adopt_variants:regex_cors_app", "0 of 1 routes planned", "allow_origin_regex"),
     ("adopt_variants:form_limits_app", "0 of 1 routes planned", "FastAPI(form_limits={'max_fields': 5})"
      if "form_limits" in inspect.signature(fastapi.FastAPI).parameters else "debug=True"),
@@ -244,6 +247,12 @@ VARIANT_CASES = [
     ("adopt_variants:mixed_app", "GET", "/sub/shadowed", {}),
     ("adopt_variants:mixed_app", "GET", "/numbers/5", {}),
     ("adopt_variants:mixed_app", "GET", "/numbers/-5", {}),
+    ("adopt_variants:mixed_app", "GET", "/numbers/%2D5", {}),
+    ("adopt_variants:mixed_app", "GET", "/numbers/-0", {}),
+    ("adopt_variants:mixed_app", "GET", "/numbers/123456789012345678901234", {}),
+    ("adopt_variants:mixed_app", "GET", "/numbers/-5/", {}),
+    ("adopt_variants:mixed_app", "GET", "/codes/5", {}),
+    ("adopt_variants:mixed_app", "GET", "/codes/-5", {}),
     ("adopt_variants:mixed_app", "GET", "/reports/q1.csv", {}),
     ("adopt_variants:mixed_app", "GET", "/after", {}),
     # (ringbolt's native CORS writes Vary: Origin only with an origin it echoes: below)
@@ -447,6 +456,12 @@ ORDER = [
     ("/{x}", "/a/b", True),
     ("/{x}/b", "/a/{y}", False),
     ("/a/{y}", "/{x}/b", True),
+    ("/a/{x}", "/a/{n:int}", False),  # ringbolt's router tries {n:int} before {x}
+    ("/a/{n:int}", "/a/{x}", True),
+    ("/a/{n:int}", "/a/{f:float}", True),
+    ("/a/{u:uuid}", "/a/{n:int}", False),
+    ("/a/b", "/a/{n:int}", True),  # "b" is no number: no path matches both
+    ("/a/5", "/a/{n:int}", True),
 ]
 
 

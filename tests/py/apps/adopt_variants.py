@@ -104,6 +104,16 @@ def numbers(n: int) -> dict[str, int]:
     return {"n": n}
 
 
+@mixed_app.get("/codes/{code:int}")  # "/codes/-5" is the next route's in FastAPI's router
+def code_number(code: int) -> dict[str, int]:
+    return {"code": code}
+
+
+@mixed_app.get("/codes/{name}")
+def code_name(name: str) -> dict[str, str]:
+    return {"name": name}
+
+
 @mixed_app.get("/reports/{name}.csv")
 def report(name: str) -> dict[str, str]:
     return {"report": name}

@@ -276,7 +276,8 @@ def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root
     for i, e in enumerate(entries):
         if e.reason is not None:
             continue
-        why = table.shadowed(entries, i)
+        signed = table.signed(e.path)
+        why = table.shadowed(entries, i) or (table.alone(entries, i) if signed else None)
         if why is not None:
             e.reason = why
             continue
@@ -294,11 +295,42 @@ def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root
         except Exception as exc:  # noqa: BLE001 - any other refusal of the planner is a reason, said
             e.reason = f"{type(exc).__name__}: {exc}"
             continue
+        if signed:  # "/items/-5": a path FastAPI's router matches to no route
+            route = adopted._defs[-1]
+            route.scopes = ([_unsigned(signed, route.plan, adopted)], *route.scopes)
         if e.kind == "api" and "GET" in (e.methods or ()) and "HEAD" not in (e.methods or ()):
             shape = "/".join(k if k != table.LIT else v for k, v in table.segments(e.path))
             if shape not in head_shapes:
                 head_shapes.add(shape)
                 adopted._head_paths.append(e.path)
+
+
+def _unsigned(indexes: list[int], plan: Any, adopted: AdoptedApp) -> Callable[..., Any]:
+    """The check before a planned route with int or float parameters: a value sent with a
+    leading '-' (which ringbolt's router takes, FastAPI's does not) is answered as FastAPI
+    answers a path no route matches, a 404 through the app's handlers (the route was
+    planned only where no other route may take that path: ``table.alone``)."""
+    from starlette.exceptions import HTTPException
+
+    def negative(req: Any) -> bool:
+        raw = req.raw_path
+        parts = (raw.encode("latin-1") if isinstance(raw, str) else raw).split(b"/")
+        return any(i + 1 < len(parts) and (parts[i + 1][:1] == b"-" or parts[i + 1][:3].lower() == b"%2d")
+                   for i in indexes)
+
+    promoted = any(inspect.iscoroutinefunction(h) for h in adopted._exception_handlers.values())
+    if (plan is not None and plan.is_async) or promoted:
+        async def unsigned_async(req: Any, call_next: Any) -> Any:
+            if negative(req):
+                raise HTTPException(404)
+            return await call_next(req)
+        return unsigned_async
+
+    def unsigned(req: Any, call_next: Any) -> Any:
+        if negative(req):
+            raise HTTPException(404)
+        return call_next(req)
+    return unsigned
 
 
 def _register_api(adopted: AdoptedApp, route: Any, answers: Any) -> None:

@@ -17,7 +17,12 @@ from starlette import routing as sroute
 
 #: a path's parameter: {name} or {name:convertor}
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
-LIT, STR, PATH, OTHER = "lit", "str", "path", "other"
+LIT, INT, FLOAT, UUID, STR, PATH, OTHER = "lit", "int", "float", "uuid", "str", "path", "other"
+#: ringbolt's router tries a segment's children in this order (dispatch/router.hpp)
+_ORDER = {LIT: 0, INT: 1, FLOAT: 2, UUID: 3, STR: 4, PATH: 5, OTHER: 6}
+#: what Starlette's convertors match: ringbolt's int and float also take a leading '-'
+#: (answered by the route as FastAPI's router answers an unmatched path: ``signed``)
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 @dataclasses.dataclass(eq=False)
@@ -123,12 +128,13 @@ def segments(path: str) -> list[tuple[str, Any]]:
             continue
         if len(params) == 1 and params[0].group(0) == seg:
             conv = params[0].group(2) or "str"
-            if conv == "str":
-                out.append((STR, None))
-                continue
-            if conv == "path":
+            kind = {"str": STR, "int": INT, "float": FLOAT, "uuid": UUID, "path": PATH}.get(conv)
+            if kind == PATH:
                 out.append((PATH, None))
                 break
+            if kind is not None:
+                out.append((kind, params[0].group(1)))
+                continue
         pattern, pos = [], 0
         for m in params:
             pattern.append(re.escape(seg[pos:m.start()]))
@@ -142,8 +148,8 @@ def segments(path: str) -> list[tuple[str, Any]]:
 def path_reason(path: str) -> str | None:
     """Why ringbolt's router cannot take ``path`` as FastAPI's router reads it, or None."""
     for m in _PARAM.finditer(path):
-        if (m.group(2) or "str") not in ("str", "path"):
-            return f"the path convertor {{{m.group(1)}:{m.group(2)}}} (FastAPI's router matches it otherwise)"
+        if (m.group(2) or "str") not in ("str", "path", "int", "float", "uuid"):
+            return f"the path convertor {{{m.group(1)}:{m.group(2)}}} (one of the app's own)"
     for kind, value in segments(path):
         if kind == OTHER:
             return f"its path {path} has a parameter inside a segment (ringbolt's router takes whole segments)"
@@ -154,7 +160,11 @@ def _seg_overlap(a: tuple[str, Any], b: tuple[str, Any]) -> bool:
     if a[0] == LIT and b[0] == LIT:
         return bool(a[1] == b[1])
     if a[0] == LIT:
-        return b[0] == STR and a[1] != "" or b[0] == OTHER and bool(b[1].fullmatch(a[1]))
+        if b[0] == OTHER:
+            return bool(b[1].fullmatch(a[1]))
+        if b[0] in (INT, FLOAT):
+            return bool(_NUMBER.fullmatch(a[1].lstrip("-")))
+        return bool(a[1] != "")  # a str or uuid parameter: any non-empty segment (a uuid's: told apart no further)
     if b[0] == LIT:
         return _seg_overlap(b, a)
     return True
@@ -178,11 +188,10 @@ def dominates(a: list[tuple[str, Any]], b: list[tuple[str, Any]]) -> bool:
     """Whether ringbolt's router, given a path both patterns match, picks ``a`` (static
     segments first, then parameters, then the rest of the path; two routes of one shape:
     the first registered)."""
-    order = {LIT: 0, STR: 1, PATH: 2, OTHER: 3}
     for x, y in zip(a, b):
-        if x == y or (x[0] == y[0] and x[0] in (STR, PATH)):
+        if x == y or (x[0] == y[0] and x[0] != LIT and x[0] != OTHER):
             continue
-        return order[x[0]] < order[y[0]] and x[0] != OTHER
+        return _ORDER[x[0]] < _ORDER[y[0]] and x[0] != OTHER
     return len(a) == len(b)
 
 
@@ -192,6 +201,31 @@ def shared_methods(a: Entry, b: Entry) -> bool:
     if a.methods is None or b.methods is None:
         return True
     return bool(a.methods & b.methods)
+
+
+def signed(path: str) -> list[int]:
+    """The segments (their indexes, after the leading '/') of ``path``'s int and float
+    parameters: where ringbolt's router also takes a leading '-', which FastAPI's does not."""
+    return [i for i, (kind, _) in enumerate(segments(path)) if kind in (INT, FLOAT)]
+
+
+def _twin(path: str) -> str:
+    """``path`` with its trailing slash toggled (Starlette's redirect_slashes)."""
+    return path[:-1] if path.endswith("/") and path != "/" else path + "/"
+
+
+def alone(entries: list[Entry], index: int) -> str | None:
+    """Why ``entries[index]``, whose int or float parameter ringbolt's router also takes
+    with a leading '-', cannot answer such a path as FastAPI's router would (no route
+    takes it: 404): another route may match it, or its trailing-slash twin; or None."""
+    me = entries[index]
+    for path in (me.path, _twin(me.path)):
+        mine = segments(path)
+        for other in entries:
+            if other is not me and other.kind != "websocket" and overlap(segments(other.path), mine):
+                return (f"its negative numbers are another route's ({other.describe()}) in FastAPI's router, "
+                        "whose int and float convertors take no '-'")
+    return None
 
 
 def shadowed(entries: list[Entry], index: int) -> str | None:
