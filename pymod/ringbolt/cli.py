@@ -32,6 +32,7 @@ from .wsgi import wsgi_app
 COMMANDS = ("serve", "routes", "bench", "doctor", "version")
 logger = logging.getLogger("ringbolt")
 
+
 class _Parser(argparse.ArgumentParser):
     """Errors are one line, like every other ``ringbolt: error:``."""
 
@@ -379,7 +380,15 @@ def _routes(args: argparse.Namespace) -> int:
     """``ringbolt routes APP``: one line per route, and what was planned."""
     obj = load_app(args.app, args.app_dir or ".")
     if args.factory:
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001 - a failing factory is an app that cannot be loaded
+            raise CliError(f"--factory: {args.app}() failed: {_describe(exc)}") from None
+    if args.plan is None and os.environ.get(config.BY_DEST["plan"].env):
+        try:
+            args.plan = config.parse_bool(os.environ[config.BY_DEST["plan"].env])
+        except argparse.ArgumentTypeError as exc:
+            raise CliError(f"{config.BY_DEST['plan'].env}: {exc}") from None
     args.lifespan = "off"
     args.root_path = args.root_path or ""
     if _is_starlette(obj):

@@ -477,3 +477,14 @@ def test_route_order(earlier: str, later: str, planned: bool) -> None:
     assert (table.shadowed(entries, 1) is None) == (not shares)
     entries[0].methods = frozenset({"POST"})  # no method in common: no request reaches both
     assert table.shadowed(entries, 1) is None
+
+
+def test_routes_reads_ringbolt_plan_and_refuses_bad_values() -> None:
+    env = {**os.environ, "RINGBOLT_PLAN": "false"}
+    out = subprocess.run([sys.executable, "-m", "ringbolt", "routes", "adopt_app:app", "--app-dir", str(APPS)],
+                         capture_output=True, text=True, timeout=60, cwd=str(REPO), env=env)
+    assert out.returncode == 0 and "planning is off (--no-plan)" in out.stdout, out
+    bad = subprocess.run([sys.executable, "-m", "ringbolt", "routes", "adopt_app:app", "--app-dir", str(APPS)],
+                         capture_output=True, text=True, timeout=60, cwd=str(REPO),
+                         env={**os.environ, "RINGBOLT_PLAN": "maybe"})
+    assert bad.returncode == 2 and "RINGBOLT_PLAN: expected true/false/1/0, not 'maybe'" in bad.stderr, bad
