@@ -180,6 +180,10 @@ class PlanAdapter(typing.Protocol):
     #: ``(types, convert)``: a handler's result of one of ``types`` (the framework's
     #: response objects) is ``convert(result)`` before it is written; None: none
     answers: tuple[tuple[type, ...], Callable[[Any], Any]] | None
+    #: ``(types, answer)``: an exception of one of ``types`` the route raises (the
+    #: framework's HTTPException) is answered ``answer(exc)`` by the route itself, when the
+    #: app has no handler of its own for it; None: the app's handlers decide
+    errors: tuple[tuple[type, ...], Callable[[Any], Any]] | None
 
 
 @dataclasses.dataclass(eq=False)
@@ -238,6 +242,9 @@ class ResponseSpec:
     #: ``(types, convert)``: another framework's response objects the handler may return,
     #: made into ringbolt's before anything else sees them (``PlanAdapter.answers``)
     convert: tuple[tuple[type, ...], Callable[[Any], Any]] | None = None
+    #: ``(types, answer)``: another framework's exceptions the route answers itself
+    #: (``PlanAdapter.errors``)
+    errors: tuple[tuple[type, ...], Callable[[Any], Any]] | None = None
 
 
 class ResponseModelError(PlanError):
@@ -782,7 +789,8 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
         route_deps.append(planner.dependency(d, None, (), f"dependencies= of {_name(fn)}"))
     body = _body(planner, _fastapi_order(call, route_deps) if planner.fastapi else planner.body_params)
     response = _response(fn, call.kind, response_model, status_code, response_class, response_options)
-    response.convert = adapter.answers if adapter is not None else None
+    if adapter is not None:
+        response.convert, response.errors = adapter.answers, adapter.errors
     plan = RoutePlan(call, route_deps, body, response, names, False, options, rules)
     plan.is_async = call.kind in ("async", "asyncgen") or any(
         d.spec.kind in ("async", "asyncgen") for d in plan.all_dependencies() if d.scope != "app")

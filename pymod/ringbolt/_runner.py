@@ -668,6 +668,10 @@ class _Compiler:
             lines += [f"    {line}" for line in calls]
             lines += [f"    {line}" for line in self.gated([*call, write], aw, None)]
             lines.append("    return r")
+        if plan.response.errors is not None:  # another framework's HTTPException, answered here
+            kinds, answer = plan.response.errors
+            lines = [lines[0], "    try:", *(f"    {line}" for line in lines[1:]),
+                     f"    except {self.const('ER', kinds)} as e: return {self.const('EA', answer)}(e)"]
         source = "\n".join(lines) + "\n"
         code = compile(source, f"<ringbolt route {getattr(plan.call.call, '__qualname__', '?')}>", "exec")
         exec(code, self.ns)  # noqa: S102 - our own generated code over constants in self.ns

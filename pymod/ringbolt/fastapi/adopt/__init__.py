@@ -271,7 +271,9 @@ def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root
     def request_of(native: Any) -> Any:
         return make(native, adopted)
 
-    adopted._exception_handlers.update(answers.exception_handlers(app, request_of, is_fastapi))
+    handlers, errors = answers.exception_handlers(app, request_of, is_fastapi)
+    adopted._exception_handlers.update(handlers)
+    adopted._plan_adapter.errors = errors
     head_shapes: set[str] = set()
     for i, e in enumerate(entries):
         if e.reason is not None:
@@ -297,7 +299,7 @@ def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root
             continue
         if signed:  # "/items/-5": a path FastAPI's router matches to no route
             route = adopted._defs[-1]
-            route.scopes = ([_unsigned(signed, route.plan, adopted)], *route.scopes)
+            route.scopes = ([_unsigned(signed, route.plan, adopted, errors)], *route.scopes)
         if e.kind == "api" and "GET" in (e.methods or ()) and "HEAD" not in (e.methods or ()):
             shape = "/".join(k if k != table.LIT else v for k, v in table.segments(e.path))
             if shape not in head_shapes:
@@ -305,7 +307,7 @@ def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root
                 adopted._head_paths.append(e.path)
 
 
-def _unsigned(indexes: list[int], plan: Any, adopted: AdoptedApp) -> Callable[..., Any]:
+def _unsigned(indexes: list[int], plan: Any, adopted: AdoptedApp, errors: Any) -> Callable[..., Any]:
     """The check before a planned route with int or float parameters: a value sent with a
     leading '-' (which ringbolt's router takes, FastAPI's does not) is answered as FastAPI
     answers a path no route matches, a 404 through the app's handlers (the route was
@@ -318,18 +320,19 @@ def _unsigned(indexes: list[int], plan: Any, adopted: AdoptedApp) -> Callable[..
         return any(i + 1 < len(parts) and (parts[i + 1][:1] == b"-" or parts[i + 1][:3].lower() == b"%2d")
                    for i in indexes)
 
+    def not_found() -> Any:
+        if errors is not None:  # FastAPI's own answer (the app's handlers do not take it)
+            return errors[1](HTTPException(404))
+        raise HTTPException(404)
+
     promoted = any(inspect.iscoroutinefunction(h) for h in adopted._exception_handlers.values())
     if (plan is not None and plan.is_async) or promoted:
         async def unsigned_async(req: Any, call_next: Any) -> Any:
-            if negative(req):
-                raise HTTPException(404)
-            return await call_next(req)
+            return not_found() if negative(req) else await call_next(req)
         return unsigned_async
 
     def unsigned(req: Any, call_next: Any) -> Any:
-        if negative(req):
-            raise HTTPException(404)
-        return call_next(req)
+        return not_found() if negative(req) else call_next(req)
     return unsigned
 
 

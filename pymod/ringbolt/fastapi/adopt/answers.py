@@ -242,9 +242,13 @@ def _wrapped(handler: Callable[..., Any], request_of: Callable[[Any], Any], http
     return call
 
 
-def exception_handlers(app: Any, request_of: Callable[[Any], Any], is_fastapi: bool) -> dict[Any, Any]:
+def exception_handlers(app: Any, request_of: Callable[[Any], Any],
+                       is_fastapi: bool) -> tuple[dict[Any, Any], tuple[tuple[type, ...], Callable[[Any], Any]] | None]:
     """The app's ``exception_handlers`` as ringbolt's (``ErrorPolicy`` handlers): by status
-    code, by class (Starlette's order for an HTTPException: its status's handler first)."""
+    code, by class (Starlette's order for an HTTPException: its status's handler first);
+    and, when the app keeps FastAPI's (Starlette's) own answer to an HTTPException, that
+    answer for each planned route to give itself (``PlanAdapter.errors``: no pipeline
+    around the route for it)."""
     http_class: type = StarletteHTTPException
     if is_fastapi:
         from fastapi import HTTPException as http_class
@@ -269,15 +273,24 @@ def exception_handlers(app: Any, request_of: Callable[[Any], Any], is_fastapi: b
             out[key] = own if own is not None else _validation_answer  # one the app's code raised itself
             continue
         if issubclass(key, StarletteHTTPException):
+            if own is None and not by_status:
+                continue  # FastAPI's (Starlette's) own answer: given by each planned route itself
             out[key] = _by_status(by_status, own, is_fastapi)
             if own is not None and key is StarletteHTTPException:
                 out[HTTPError] = own  # what ringbolt itself raises (a refused body...) goes to it too
             continue
         if own is not None and not key.__name__.startswith("WebSocket"):
             out[key] = own
+    own_http = [k for k in out if isinstance(k, type) and issubclass(k, StarletteHTTPException)]
+    if not by_status and not own_http:
+        default = _detail_answer if is_fastapi else _text_answer
+
+        def answer(exc: Any) -> Any:
+            return default(exc.status_code, exc.detail, exc.headers)
+        return out, ((StarletteHTTPException,), answer)
     if StarletteHTTPException not in out:
         out[StarletteHTTPException] = _by_status(by_status, None, is_fastapi)
-    return out
+    return out, None
 
 
 def _by_status(by_status: dict[int, Any], own: Any, is_fastapi: bool) -> Any:

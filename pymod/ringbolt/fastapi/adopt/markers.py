@@ -193,6 +193,8 @@ class Adapter:
     def __init__(self, request_class: type, answers: tuple[tuple[type, ...], Callable[[Any], Any]]) -> None:
         self.request_class = request_class
         self.answers = answers
+        #: FastAPI's own answer to an HTTPException, when the app keeps it (``answers.exception_handlers``)
+        self.errors: tuple[tuple[type, ...], Callable[[Any], Any]] | None = None
 
     def param(self, p: inspect.Parameter, annotation: Any, path_names: dict[str, str],
               where: str) -> tuple[inspect.Parameter, Any]:
