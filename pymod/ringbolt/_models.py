@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import json
 import sys
 import types
 import typing
@@ -480,19 +479,3 @@ def any_writer(value: Any) -> Any:
         except ImportError:
             return dataclasses.asdict(sample) if sample is value else [dataclasses.asdict(v) for v in value]
     return None
-
-
-def fastapi_malformed(raw: bytes, refusal: HTTPError) -> Any:
-    """FastAPI's answer to a JSON body that ``refusal`` (``MalformedJSON``) refused: the
-    bytes as Python's ``json`` reads them, as FastAPI reads them: its decode error as one
-    ``json_invalid`` error at the error's offset (a 422), bytes it cannot read as text a
-    400 "There was an error parsing the body"; what it reads (a number too long for
-    ringbolt's reader, nesting deeper) keeps ringbolt's 400."""
-    try:
-        json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return BodyInvalid([{"type": "json_invalid", "loc": ["body", exc.pos], "msg": "JSON decode error",
-                             "input": {}, "ctx": {"error": exc.msg}}])
-    except Exception:  # noqa: BLE001 - FastAPI's answer to any other failure of its read
-        raise HTTPError(400, "There was an error parsing the body") from None
-    raise refusal

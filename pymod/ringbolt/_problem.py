@@ -213,15 +213,10 @@ def json_response(data: bytes, status: int) -> Response:
     return resp
 
 
-class MalformedJSON(HTTPError):
-    """400: a JSON body that is not JSON at all (or nested too deep, or a number too long
-    to read)."""
-
-
 def malformed(detail: str) -> HTTPError:
     """400 for a body that is not JSON at all (or nested too deep, or a number too
     long to read)."""
-    return MalformedJSON(400, f"Invalid JSON body: {detail}", title="Bad Request")
+    return HTTPError(400, f"Invalid JSON body: {detail}", title="Bad Request")
 
 
 

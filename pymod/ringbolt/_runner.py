@@ -37,7 +37,7 @@ from . import _depends, _models, _problem
 from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
 from ._depends import AppDependencies, AppValue
 from ._jsonable import jsonable_default
-from ._models import BodyInvalid, any_writer, fastapi_malformed, is_json_type
+from ._models import BodyInvalid, any_writer, is_json_type
 from ._native import RawJSON, json_dumps
 from ._plan import (BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
                     copy_default)
