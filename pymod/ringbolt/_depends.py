@@ -194,14 +194,28 @@ def exit_later(req: Any, stack: list[Any], exc: BaseException | None) -> None:
     if after is not None:
         after.append(lambda: close_all(stack, exc))
         return
+    # a test client that waits for the request's after-work (ringbolt.fastapi's, as
+    # Starlette's client returns once the clean-up ran) is told when it is over
+    own = getattr(req, "__dict__", None)
+    notify = own.get("_rb_cleanup_notify") if own else None
+    done = notify() if notify is not None else None
     loop = _get_runner().loop
     # Two hops, as _reqresp._After: the first runs in the loop iteration that flushes
     # the answers staged so far, the second after it.
-    loop.call_soon_threadsafe(loop.call_soon, _start, loop, stack, exc)
+    loop.call_soon_threadsafe(loop.call_soon, _start, loop, stack, exc, done)
 
 
-def _start(loop: asyncio.AbstractEventLoop, stack: list[Any], exc: BaseException | None) -> None:
-    _keep(loop.create_task(close_all(stack, exc)))
+def _start(loop: asyncio.AbstractEventLoop, stack: list[Any], exc: BaseException | None,
+           done: Callable[[], None] | None = None) -> None:
+    _keep(loop.create_task(_close_then(stack, exc, done)))
+
+
+async def _close_then(stack: list[Any], exc: BaseException | None, done: Callable[[], None] | None) -> None:
+    try:
+        await close_all(stack, exc)
+    finally:
+        if done is not None:
+            done()
 
 
 # ---- scope="app" ----

@@ -363,3 +363,32 @@ def test_an_app_that_is_not_ringbolts_is_refused_naming_what_to_do() -> None:
 
     with pytest.raises(TypeError, match="mount_asgi"):
         TestClient(asgi)
+
+
+@pytest.mark.parametrize("async_dep", [False, True])
+def test_the_client_returns_once_a_yield_dependencys_clean_up_ran(async_dep: bool) -> None:
+    """Starlette's client returns when the whole ASGI call is over, a yield dependency's
+    code after its ``yield`` included (what a test reads next, a session committed or a
+    file closed, is there): ringbolt.fastapi's waits for the request's clean-up too."""
+    done: list[str] = []
+    app = FastAPI()
+
+    def sync_dep() -> Any:
+        yield "s"
+        time.sleep(0.2)
+        done.append("sync")
+
+    async def async_dep_fn() -> Any:
+        yield "a"
+        await asyncio.sleep(0.2)
+        done.append("async")
+
+    dep = async_dep_fn if async_dep else sync_dep
+
+    @app.get("/x")
+    async def x(v: str = Depends(dep)) -> Any:
+        return {"v": v}
+
+    with TestClient(app) as client:
+        assert client.get("/x").json() == {"v": "a" if async_dep else "s"}
+        assert done == ["async" if async_dep else "sync"]

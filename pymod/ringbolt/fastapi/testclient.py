@@ -22,7 +22,7 @@ import socket
 import struct
 import threading
 import weakref
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import httpx
 
@@ -56,7 +56,7 @@ class _Slot:
     is to see, the root path, and what the app raised (or, for a WebSocket, how its
     handler ended)."""
 
-    __slots__ = ("client", "root_path", "path_prefix", "error", "websocket", "done", "tasks")
+    __slots__ = ("client", "root_path", "path_prefix", "error", "websocket", "done", "tasks", "_pending", "_lock")
 
     def __init__(self, client: tuple[str, int], root_path: str) -> None:
         self.client = client
@@ -65,7 +65,24 @@ class _Slot:
         self.error: BaseException | None = None
         self.websocket: Any = None
         self.done = threading.Event()
-        self.tasks = False  # the request has background tasks: `done` is set once they ran
+        self.tasks = False  # the request has after-work: `done` is set once all of it ran
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    def begin(self) -> Callable[[], None]:
+        """One more piece of the request's after-work (its background tasks, its yield
+        dependencies' clean-up): the client waits for it; call what is returned when it
+        ran."""
+        with self._lock:
+            self._pending += 1
+            self.tasks = True
+        return self._end
+
+    def _end(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            if self._pending == 0:
+                self.done.set()
 
 
 class _Wrapper:
@@ -90,6 +107,7 @@ class _Wrapper:
                     own["_rb_root_path"] = slot.root_path
                 if slot.path_prefix:
                     own["_rb_path_prefix"] = slot.path_prefix
+                own["_rb_cleanup_notify"] = slot.begin  # (ringbolt._depends.exit_later)
             return slot
 
         if is_async:
@@ -158,8 +176,7 @@ def _after_tasks(req: Any, result: Any, slot: _Slot | None) -> Any:
     response_tasks = getattr(result, "background", None) if getattr(result, "_after", None) is not None else None
     tasks = response_tasks if response_tasks is not None else req.__dict__.get("_rb_background")
     if tasks is not None and len(tasks):
-        slot.tasks = True
-        tasks.add(slot.done.set)
+        tasks.add(slot.begin())
     return result
 
 
