@@ -309,6 +309,16 @@ def _base(tp: Any) -> Converter | None:
                     "their Optional and list[...] are)")
 
 
+def knows(tp: Any) -> bool:
+    """Whether ``tp`` is one of the scalar types converted here (else pydantic validates
+    it, when the route's plan can have it: ``HttpUrl``, ``EmailStr``, ``IPv4Address``...)."""
+    try:
+        _base(tp)
+    except TypeError:
+        return False
+    return True
+
+
 def scalar(tp: Any, marker: Param | None) -> Converter | None:
     """The converter for a single value of type ``tp`` with ``marker``'s constraints, or
     None when the text is taken as it is (a ``str`` without constraints)."""

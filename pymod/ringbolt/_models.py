@@ -78,6 +78,15 @@ def _mentions(tp: Any, test: Callable[[Any], bool]) -> bool:
     return any(_mentions(a, test) for a in typing.get_args(tp) if a is not Ellipsis)
 
 
+def has_pydantic() -> bool:
+    """Whether pydantic is installed (the ``pydantic`` extra)."""
+    try:
+        import pydantic  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def library_for(tp: Any) -> str:
     """Which library validates ``tp``: "pydantic" or "msgspec" (a clear ImportError
     naming the extra when neither is installed)."""

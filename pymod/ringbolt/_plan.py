@@ -514,9 +514,11 @@ class Planner:
         if seq is not None and source in ("path", "cookie"):
             raise PlanError(f"{where}: a {source} parameter cannot be a list")
         item = seq[0] if seq is not None else inner
-        if spec.meta or _models.carries_validators(annotation) or (self.fastapi and item in _PYDANTIC_TEXT):
-            # validators of the annotation's own (Field(ge=1), AfterValidator...): pydantic's,
-            # with the marker's constraints where the marker stands; no inline form
+        if spec.meta or _models.carries_validators(annotation) or (self.fastapi and item in _PYDANTIC_TEXT) or (
+                not _convert.knows(item) and _models.has_pydantic()):
+            # validators of the annotation's own (Field(ge=1), AfterValidator...), or a type
+            # pydantic validates and ringbolt's converters do not (HttpUrl, EmailStr...):
+            # pydantic's, with the marker's constraints where the marker stands; no inline form
             spec.is_list = seq is not None
             own = list(meta or ())
             if marker not in own:
