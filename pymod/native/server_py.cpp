@@ -126,7 +126,7 @@ class native_server {
 
     /// Returns the route's id (for set_rate_limit).
     uint32_t add_route(const std::string& pattern, const std::vector<std::string>& methods, PyObject* handler,
-                       bool is_coroutine, bool websocket) {
+                       bool is_coroutine, bool websocket, bool websocket_only) {
         check_not_started();
         uint32_t id = static_cast<uint32_t>(_routes->targets.size());
         dispatch::route_target t;
@@ -139,8 +139,8 @@ class native_server {
         t.pattern = pattern;
         t.handler = _bridge->add_handler(handler, names.get(), is_coroutine);
         t.streams_body = is_coroutine; // async handlers may take large bodies as they arrive
-        t.websocket = websocket;       // a WebSocket endpoint: handshakes only (else 426)
-        t.websocket_only = websocket;
+        t.websocket = websocket;       // a WebSocket endpoint: handshakes, and plain requests too unless only
+        t.websocket_only = websocket && websocket_only; // (else 426)
         _routes->targets.push_back(std::move(t));
         return id;
     }
@@ -613,10 +613,11 @@ PyObject* server_call(const char* fn, const char* const (&names)[N], size_t requ
     PyObject* name(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
 
 RINGBOLT_FASTCALL(server_add_route) {
-    static const char* const names[] = {"pattern", "methods", "handler", "is_coroutine", "websocket"};
+    static const char* const names[] = {"pattern", "methods", "handler", "is_coroutine", "websocket", "websocket_only"};
     return server_call("add_route", names, 3, self, args, nargs, kwnames, [&](native_server& s, PyObject** a) {
         return id_of(s.add_route(arg_as<std::string>(a[0], names[0]), arg_as<strings>(a[1], names[1]), a[2],
-                                 opt_arg(a[3], names[3], false), opt_arg(a[4], names[4], false)));
+                                 opt_arg(a[3], names[3], false), opt_arg(a[4], names[4], false),
+                                 opt_arg(a[5], names[5], true)));
     });
 }
 
@@ -800,7 +801,9 @@ PyObject* server_port(PyObject* self, void*) {
 
 PyMethodDef server_methods[] = {
     method("add_route", fastcall<&server_add_route>(), fastcall_kw,
-           "add_route(pattern, methods, handler, is_coroutine=False, websocket=False): the route's id."),
+           "add_route(pattern, methods, handler, is_coroutine=False, websocket=False, websocket_only=True): the "
+           "route's id (websocket_only=False: its handler takes the path's plain requests too, req._websocket "
+           "telling them apart)."),
     method("add_const_route", fastcall<&server_add_const_route>(), fastcall_kw,
            "add_const_route(pattern, methods, result): a route answered natively with `result`, made once."),
     method("add_metrics_route", fastcall<&server_add_metrics_route>(), fastcall_kw, "add_metrics_route(pattern)."),

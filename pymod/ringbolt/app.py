@@ -36,7 +36,7 @@ from .options import check_run_options, check_run_values
 from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, _shape, build_pipeline
 from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
-from .websocket import WebSocketRoute, WebSocketSettings, typed_endpoint
+from .websocket import WebSocketRoute, WebSocketSettings, both_ways, typed_endpoint
 
 
 logger = logging.getLogger("ringbolt")
@@ -622,9 +622,24 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 policies[id(limit)] = limit.add_to(server)
             server.set_rate_limit(route_id, policies[id(limit)])
 
-        for i, (path, methods, fn, const, is_async, websocket) in enumerate([*routes, *self._docs_routes()]):
-            if websocket:
+        all_routes = [*routes, *self._docs_routes()]
+        # A WebSocket endpoint and an HTTP GET route on one path (strawberry's GraphQLRouter
+        # puts both there): one native target takes the path's GETs, the handshakes going
+        # to the endpoint and the plain requests to the route (both_ways).
+        sockets = {path: fn for path, _, fn, _, _, websocket in all_routes if websocket}
+        shared = {path for path, methods, _, const, _, websocket in all_routes
+                  if not websocket and not const and path in sockets and "GET" in methods}
+        for i, (path, methods, fn, const, is_async, websocket) in enumerate(all_routes):
+            if websocket and path in shared:
+                route_id = -1  # registered with the path's GET route
+            elif websocket:
                 route_id = server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
+            elif path in shared and "GET" in methods:
+                both = both_ways(WebSocketRoute(sockets[path], ws_settings), fn, is_async)
+                route_id = server.add_route(path, ["GET"], both, True, True, False)
+                rest = [m for m in methods if m != "GET"]
+                if rest:
+                    route_id = server.add_route(path, rest, fn, is_async)
             elif const:
                 result = fn(None)
                 if inspect.iscoroutine(result):
@@ -632,7 +647,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
                 route_id = server.add_const_route(path, methods, result)
             else:
                 route_id = server.add_route(path, methods, fn, is_async)
-            if i < len(own_limits):  # (the docs pages are never limited)
+            if i < len(own_limits) and route_id >= 0:  # (the docs pages are never limited)
                 limit_route(route_id, resolve(own_limits[i], path, self._rate_limit))
         for mount in self._static_mounts():  # the docs pages' assets and mounted apps' too
             server.add_static(*mount)

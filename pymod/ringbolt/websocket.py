@@ -496,3 +496,31 @@ class WebSocketRoute:
                 ws._pending = None
             if isinstance(exc, asyncio.CancelledError):
                 raise
+
+
+class _BothWays:
+    """One native target for a path a WebSocket endpoint and an HTTP GET route share: a
+    handshake (``req._websocket``) goes to the endpoint, a plain request to the route,
+    answered as any async route's request is."""
+
+    _ringbolt_takes_pending = True
+
+    def __init__(self, socket: WebSocketRoute, http: Callable[[Any], Any]) -> None:
+        self.socket = socket
+        self.http = http
+
+    def run(self, req: Any, pending: Any, loop: asyncio.AbstractEventLoop) -> Any:
+        if req._websocket:
+            return self.socket.run(req, pending, loop)
+        return _native.answer(loop, self.http, req, pending)
+
+
+def both_ways(socket: WebSocketRoute, http: Callable[[Any], Any], is_async: bool) -> _BothWays:
+    """``_BothWays`` of ``socket`` and the route's ``http`` handler (a sync one is called on
+    the loop, as a route under async middleware is)."""
+    if is_async:
+        return _BothWays(socket, http)
+
+    async def http_on_loop(req: Any) -> Any:
+        return http(req)
+    return _BothWays(socket, http_on_loop)

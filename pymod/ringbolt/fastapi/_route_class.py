@@ -283,8 +283,10 @@ class RouteClassMixin:
 
 def _refuse_shared_paths(held: list[Any], new: list[Any], where: str) -> None:
     """A WebSocket endpoint and an HTTP GET route at one served path (Starlette routes
-    them by the scope's type) are refused when registered, naming what to do: ringbolt's
-    router gives a path one GET target, and a WebSocket endpoint's answers a plain GET 426."""
+    them by the scope's type) share one native target (``App._build``: handshakes to the
+    endpoint, plain requests to the route) when their paths are written alike; paths that
+    match alike but name their parameters apart are refused when registered, naming what
+    to do (the one target reads one pattern's names)."""
     from ..routing import _shape
     served: dict[tuple[str, bool], str] = {}
     for d in [*held, *new]:
@@ -292,12 +294,11 @@ def _refuse_shared_paths(held: list[Any], new: list[Any], where: str) -> None:
             continue
         shape = _shape(d.path)
         other = served.get((shape, not d.websocket))
-        if other is not None:
+        if other is not None and other != d.path:
             ws, http = (d.path, other) if d.websocket else (other, d.path)
-            raise ValueError(f"WebSocket endpoint {ws}{where} shares its path with the HTTP GET route {http}: "
-                             "ringbolt's router takes one of them per path (FastAPI's takes both): give the "
-                             "WebSocket a path of its own, or serve the unchanged FastAPI app with `ringbolt "
-                             "serve` (docs/from-fastapi.md)")
+            raise ValueError(f"WebSocket endpoint {ws}{where} matches the paths of the HTTP GET route {http} "
+                             "with other parameter names: ringbolt serves a path's handshakes and GETs from one "
+                             "pattern: write both paths alike (docs/from-fastapi.md)")
         served.setdefault((shape, d.websocket), d.path)
 
 
