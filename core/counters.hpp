@@ -39,6 +39,9 @@ class counter {
     X(cqes_reaped)                                                                                                     \
     X(enobufs)                                                                                                         \
     X(cq_overflows)                                                                                                    \
+    X(recv_buffer_bytes)                                                                                               \
+    X(recv_ring_grows)                                                                                                 \
+    X(recv_ring_shrinks)                                                                                               \
     X(recv_stalls)                                                                                                     \
     X(recvs_into_body)                                                                                                 \
     X(accept_resumes_on_close)                                                                                         \

@@ -100,6 +100,7 @@ bool reactor::write_stalled(conn_slot& s) noexcept {
 // The peek is a syscall per timer that would fire, not per connection.
 void reactor::tick() noexcept {
     _last_tick = _now_s;
+    _backend->on_second();
     if (_released_bytes >= trim_after_bytes ||
         (_released_bytes >= trim_later_bytes && _now_s - _last_trim_s >= trim_every_s)) {
         // Give freed memory back to the system: after a burst of slow readers (or large

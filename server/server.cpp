@@ -165,6 +165,7 @@ core::result<void> server::start() {
             // but the recvs armed before that refusal came back failed too: on 6.1 a second
             // connection accepted in the same turn as the first was reset mid-handshake.
             _config.recv_byte_limit = _config.recv_byte_limit && probe.value().recv_limit;
+            _config.incremental_buffers = _config.incremental_buffers && probe.value().incremental_buffers;
         } else {
             std::string why = uring::describe_setup_failure(probe.sys_errno());
             if (_config.io == "io_uring") {
@@ -331,7 +332,8 @@ void server::render(std::string& out) const {
     char buf[128];
 #define RINGBOLT_RENDER(name)                                                                                          \
     {                                                                                                                  \
-        bool gauge = std::string_view(#name) == "connections_open" || std::string_view(#name) == "app_queue_depth";    \
+        bool gauge = std::string_view(#name) == "connections_open" || std::string_view(#name) == "app_queue_depth" ||  \
+                     std::string_view(#name) == "recv_buffer_bytes";                                                   \
         out += "# TYPE ringbolt_" #name;                                                                               \
         out += gauge ? " gauge\n" : "_total counter\n";                                                                \
         for (const auto& r : _reactors) {                                                                              \

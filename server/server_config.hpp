@@ -92,12 +92,16 @@ struct server_config {
     uint32_t linger_s = 2;
     uint32_t linger_max_s = 30;
     unsigned ring_entries = 1024;
-    /// Receive buffers per core (a power of two): enough for one per connection up to a few
-    /// thousand busy ones (16 MiB at 4 KiB). Fewer than the connections that have bytes and
-    /// the ring runs dry every turn: each dry recv then costs a read and an EAGAIN system call
-    /// (reactor::rearm_after_pause); with 1024, 1.8 recv calls per request at 4096 connections.
+    /// Receive buffers per core at most (a power of two) and their size: the most the
+    /// io_uring backend's receive ring offers (16 MiB). It starts at a few buffers and grows
+    /// only when a recv finds it dry (uring/recv_ring.hpp): a reactor keeps what it has in
+    /// flight, not a buffer for every connection that might have bytes. Where the kernel
+    /// consumes buffers incrementally (6.15+), the same bytes in 32 KiB buffers.
     unsigned buffer_count = 4096;
     unsigned buffer_size = 4096;
+    /// Incremental buffer consumption where the kernel has it; tests set false to run as on
+    /// a kernel without (a whole buffer a read).
+    bool incremental_buffers = true;
     /// Multishot recvs bounded by the kernel's byte limit where it has one (uring_backend.hpp,
     /// multishot_recv_limit); tests set false to run as on a kernel before 6.17.
     bool recv_byte_limit = true;
@@ -154,7 +158,7 @@ struct server_config {
 
 /// What the kernel backend is set up with (io_backend::setup).
 inline uring::backend_config backend_config_of(const server_config& c) noexcept {
-    return {c.ring_entries, c.buffer_count, c.buffer_size, c.host_loop, c.recv_byte_limit};
+    return {c.ring_entries, c.buffer_count, c.buffer_size, c.incremental_buffers, c.host_loop, c.recv_byte_limit};
 }
 
 } // namespace ringbolt::server

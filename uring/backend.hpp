@@ -30,8 +30,13 @@ constexpr unsigned max_completions_per_wait = 256;
 /// What a backend is set up with (the server's config has these among its own).
 struct backend_config {
     unsigned ring_entries = 1024;
-    unsigned buffer_count = 1024; ///< receive buffers, a power of two
+    /// Receive buffers at most (a power of two) of buffer_size bytes each: the most the
+    /// io_uring backend's receive ring offers (uring/recv_ring.hpp; it starts small).
+    unsigned buffer_count = 1024;
     unsigned buffer_size = 4096;
+    /// io_uring: the receive buffers consumed incrementally where the kernel can
+    /// (recv_ring.hpp); false takes a whole buffer each read, as on older kernels (tests).
+    bool incremental_buffers = true;
     /// Another thread may use the ring too (a hosted loop's stand-in): no SINGLE_ISSUER.
     bool shared_ring = false;
     /// io_uring: multishot recvs carry the kernel's byte limit where it has one (6.17+);
@@ -174,6 +179,9 @@ class io_backend : public ktls_calls {
     /// Readable when wait() has something to dispatch (the hosting event loop watches it).
     virtual int poll_fd() const noexcept = 0;
     virtual const char* name() const noexcept = 0;
+    /// Once a second, from the reactor's sweep: housekeeping of the backend's own (the
+    /// io_uring backend's receive ring shrinks after a quiet while).
+    virtual void on_second() noexcept {}
 
     // Datagram sockets. `id` is the caller's small integer (< max_datagram_sockets) naming
     // the socket in the io_events calls. The defaults are a backend without datagrams.

@@ -17,5 +17,8 @@
 #define IORING_RECVSEND_BUNDLE (1U << 4) // kernel 6.10; not used yet
 #endif
 #ifndef IOU_PBUF_RING_INC
-#define IOU_PBUF_RING_INC 2 // kernel 6.12 incremental buffer consumption; not used yet
+#define IOU_PBUF_RING_INC 2 // kernel 6.12: a ring's buffers consumed incrementally (recv_ring.hpp)
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4) // kernel 6.12: the kernel goes on filling this completion's buffer
 #endif

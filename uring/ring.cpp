@@ -3,6 +3,7 @@
 #include "uring/ring.hpp"
 
 #include "uring/buffer_ring.hpp"
+#include "uring/recv_ring.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -13,8 +14,6 @@
 #include <unistd.h>
 
 namespace ringbolt::uring {
-
-namespace {
 
 bool kernel_at_least(int major, int minor) noexcept {
     utsname u;
@@ -27,6 +26,8 @@ bool kernel_at_least(int major, int minor) noexcept {
     }
     return ma > major || (ma == major && mi >= minor);
 }
+
+namespace {
 
 // What one multishot recv into a buffer ring did with "ping" sent over a socketpair.
 struct recv_seen {
@@ -171,13 +172,15 @@ core::result<ring_features> probe_on_this_thread(bool shared) noexcept {
     f.buf_ring = kernel_at_least(5, 19);
     f.multishot_recv = opcodes_ok && f.buf_ring && self_test_multishot_recv(ring);
     f.recv_limit = f.multishot_recv && self_test_recv_limit(ring);
+    f.incremental_buffers = f.multishot_recv && recv_ring::incremental_usable(ring, &f.incremental_why_not);
     io_uring_queue_exit(&ring);
 
     f.tier = f.defer_taskrun  ? "io_uring (single-issuer, defer-taskrun"
              : f.coop_taskrun ? "io_uring (coop-taskrun"
                               : "io_uring (basic";
     f.tier += f.multishot_accept && f.multishot_recv ? ", multishot accept+recv, buffer ring" : ", NO multishot";
-    f.tier += f.recv_limit ? ", recv byte limit)" : ")";
+    f.tier += f.recv_limit ? ", recv byte limit" : "";
+    f.tier += f.incremental_buffers ? ", incremental buffers)" : ")";
     if (!f.multishot_accept || !f.multishot_recv) {
         return {core::errc::io_uring_setup, ENOTSUP};
     }

@@ -18,6 +18,10 @@ struct ring_features {
     bool buf_ring = false;         ///< 5.19
     bool recv_limit = false;       ///< 6.17: a multishot recv ends after a byte limit (multishot_recv_limit)
     std::string tier;              ///< human-readable summary for the start-up log line
+    /// The receive buffers are consumed incrementally (recv_ring.hpp: 6.15+, a registration
+    /// with IOU_PBUF_RING_INC taken); else `incremental_why_not` says why not.
+    bool incremental_buffers = false;
+    const char* incremental_why_not = nullptr;
 };
 
 /// Create `ring` with the best flags the kernel accepts:
@@ -34,6 +38,9 @@ core::result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f
 /// with `shared`): flags, opcodes, and a socketpair
 /// self-test of multishot recv with a provided buffer ring. Never throws.
 core::result<ring_features> probe_io_uring(bool shared = false) noexcept;
+
+/// The running kernel's version is at least major.minor (uname).
+bool kernel_at_least(int major, int minor) noexcept;
 
 /// One line explaining why io_uring is unavailable, from the errno of a failed
 /// setup_ring or probe_io_uring (ENOTSUP: no multishot accept/recv with buffer rings).

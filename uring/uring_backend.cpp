@@ -44,7 +44,8 @@ core::result<void> uring_backend::setup(const backend_config& config, int wake_f
     RB_TRY(setup_ring(_ring, config.ring_entries, _features, cq_entries_for(config), config.shared_ring));
     _ring_ok = true;
     _recv_limit = config.recv_byte_limit;
-    RB_TRY(_buffers.init(_ring, 1, config.buffer_count, config.buffer_size));
+    bool incremental = config.incremental_buffers && recv_ring::incremental_usable(_ring);
+    RB_TRY(_buffers.init(_ring, 1, recv_ring::plan(config.buffer_count, config.buffer_size, incremental)));
     _wake_fd = wake_fd;
     arm_wake();
     return {};
@@ -109,6 +110,10 @@ void uring_backend::arm_recv(int fd, uint32_t slot, uint16_t gen) noexcept {
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = _buffers.group_id();
+    if (slot >= _recv_generation.size()) [[unlikely]] {
+        _recv_generation.resize(std::max<size_t>(slot + 1, _recv_generation.size() * 2));
+    }
+    _recv_generation[slot] = _buffers.generation();
     if (_recv_limit) {
         sqe->file_index = multishot_recv_limit; // the kernel's `optlen` (same field; liburing 2.3 lacks the name)
     }
@@ -185,9 +190,17 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     }
     io_uring_cq_advance(&_ring, seen);
     counters->cqes_reaped.add(seen);
-    _buffers.publish();
+    _buffers.publish(io_uring_cq_ready(&_ring) == 0 && !(IO_URING_READ_ONCE(*_ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW));
     _dgram_buffers.publish();
     return true;
+}
+
+void uring_backend::on_second() noexcept {
+    _buffers.on_second();
+    recv_ring_stats st = _buffers.stats(true);
+    counters->recv_buffer_bytes.set(st.resident);
+    counters->recv_ring_grows.set(st.grows);
+    counters->recv_ring_shrinks.set(st.shrinks);
 }
 
 bool uring_backend::submit() noexcept {
@@ -214,7 +227,8 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
             events.on_recv(ud.slot, ud.gen, _buffers.data(bid), static_cast<size_t>(res));
         }
         if (has_buffer) {
-            _buffers.recycle(bid); // parsed or copied by now: back to the ring
+            // Parsed or copied by now: back to the ring, unless the kernel goes on filling it.
+            _buffers.consumed(bid, res > 0 ? static_cast<uint32_t>(res) : 0, cqe->flags & IORING_CQE_F_BUF_MORE);
         }
         if (!more) {
             // A multishot recv ends on EOF, error, cancel, when it took its byte limit
@@ -229,7 +243,12 @@ void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcep
                            : res == -EBADMSG              ? recv_end::bad_record
                                                           : recv_end::error;
             if (res == -ENOBUFS) {
-                counters->enobufs.add();
+                // A recv armed on a ring since replaced found no buffers there: armed again
+                // on the current one, which is not short of any.
+                if (ud.slot >= _recv_generation.size() || _recv_generation[ud.slot] == _buffers.generation()) {
+                    counters->enobufs.add();
+                    _buffers.ran_dry();
+                }
             } else if (res == -EINVAL && _recv_limit) [[unlikely]] {
                 // A kernel before 6.17 refuses the byte limit: this recv is armed again,
                 // now and from now on without one.

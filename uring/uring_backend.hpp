@@ -1,12 +1,13 @@
 // The io_uring backend: one ring (SINGLE_ISSUER|DEFER_TASKRUN where offered, COOP_TASKRUN
 // when its event loop hosts the reactor and a standby thread may take the ring over),
-// multishot accept, multishot recv into a provided buffer ring, sends, and one
+// multishot accept, multishot recv into the receive ring (recv_ring.hpp), sends, and one
 // submit-and-wait per loop turn. Datagram sockets: multishot recvmsg into a buffer ring
 // of their own, sendmsg with UDP GSO (uring_datagrams.cpp).
 #pragma once
 
 #include "uring/backend.hpp"
 #include "uring/buffer_ring.hpp"
+#include "uring/recv_ring.hpp"
 #include "uring/ring.hpp"
 
 #include <sys/socket.h>
@@ -32,6 +33,11 @@ class uring_backend final : public io_backend {
     bool submit() noexcept override;
     int poll_fd() const noexcept override { return _ring.ring_fd; }
     const char* name() const noexcept override { return "io_uring"; }
+    void on_second() noexcept override;
+
+    /// What the receive ring holds now (tests).
+    recv_ring_stats receive_buffers() const noexcept { return _buffers.stats(true); }
+    const recv_ring_plan& receive_plan() const noexcept { return _buffers.layout(); }
 
     /// Operations prepared while the kernel refused to take the SQ, waiting for wait().
     size_t unsubmitted() const noexcept { return _unsubmitted.size(); }
@@ -56,7 +62,10 @@ class uring_backend final : public io_backend {
 
     io_uring _ring{};
     bool _ring_ok = false;
-    buffer_ring _buffers;
+    recv_ring _buffers;
+    /// By connection slot: which of the receive ring's two generations its multishot recv
+    /// was armed on (one that ends with ENOBUFS on a replaced ring is re-armed, not a dry ring).
+    std::vector<uint8_t> _recv_generation;
     ring_features _features;
     int _wake_fd = -1;
     uint64_t _wake_buf = 0;

@@ -27,6 +27,7 @@
 #include "server/protocols.hpp"
 #include "server/server.hpp"
 #include "uring/listener.hpp"
+#include "uring/recv_ring.hpp"
 #include "uring/ring.hpp"
 
 #include <algorithm>
@@ -286,6 +287,16 @@ PyObject* probe_io_uring(PyObject*, PyObject*) {
             put_item(d.get(), "multishot_recv", PyBool_FromLong(f.multishot_recv));
             put_item(d.get(), "buf_ring", PyBool_FromLong(f.buf_ring));
             put_item(d.get(), "recv_limit", PyBool_FromLong(f.recv_limit));
+            put_item(d.get(), "incremental_buffers", PyBool_FromLong(f.incremental_buffers));
+            // The receive buffers a reactor of `serve` gets (server_config's bounds).
+            server::server_config defaults;
+            uring::recv_ring_plan plan =
+                uring::recv_ring::plan(defaults.buffer_count, defaults.buffer_size, f.incremental_buffers);
+            std::string words = uring::recv_ring::describe(plan);
+            if (!f.incremental_buffers && f.incremental_why_not != nullptr) {
+                words += std::string("; not incremental: ") + f.incremental_why_not;
+            }
+            put_item(d.get(), "receive_buffers", str_of(words));
         } else {
             put_item(d.get(), "error", str_of(uring::describe_setup_failure(r.sys_errno()))); // the words serve logs
         }

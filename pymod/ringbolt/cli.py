@@ -287,8 +287,10 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"kernel:            {os.uname().release}")
     print(f"io_uring:          {'available' if probe['available'] else 'unavailable'}")
     if probe["available"]:
-        for key in ("tier", "defer_taskrun", "coop_taskrun", "ext_arg", "multishot_accept", "multishot_recv", "buf_ring"):
+        for key in ("tier", "defer_taskrun", "coop_taskrun", "ext_arg", "multishot_accept", "multishot_recv", "buf_ring",
+                    "incremental_buffers"):
             print(f"  {key + ':':17}{probe[key]}")
+        print(f"receive buffers:   {probe['receive_buffers']}")
     else:
         print(f"  reason:          {probe['error']}")
     print(f"io_uring_disabled: {_sysctl('kernel/io_uring_disabled')}")

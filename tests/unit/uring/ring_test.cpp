@@ -1,26 +1,14 @@
 // The start-up probe (uring/ring.cpp) on this machine's kernel: its self-tests of a
-// multishot recv into a buffer ring, without and with a byte limit, find what the kernel
-// has, and the tier line for the start-up log names exactly that.
+// multishot recv into a buffer ring, without and with a byte limit, and of incremental
+// buffer consumption find what the kernel has, and the tier line for the start-up log names exactly that.
 #include "uring/ring.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <string>
-#include <sys/utsname.h>
 
 namespace ringbolt::uring {
 namespace {
-
-bool kernel_at_least(int major, int minor) {
-    utsname u;
-    int ma = 0;
-    int mi = 0;
-    if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) {
-        return false;
-    }
-    return ma > major || (ma == major && mi >= minor);
-}
 
 TEST(RingProbe, TheRecvSelfTestsFindWhatThisKernelHas) {
     for (bool shared : {false, true}) {
@@ -29,8 +17,12 @@ TEST(RingProbe, TheRecvSelfTestsFindWhatThisKernelHas) {
         const ring_features& f = probe.value();
         EXPECT_TRUE(f.multishot_recv) << "multishot recv into a buffer ring: kernel 6.0+";
         EXPECT_EQ(f.recv_limit, kernel_at_least(6, 17)) << "a multishot recv's byte limit: kernel 6.17+";
-        std::string tail = f.recv_limit ? ", multishot accept+recv, buffer ring, recv byte limit)"
-                                        : ", multishot accept+recv, buffer ring)";
+        EXPECT_EQ(f.incremental_buffers, kernel_at_least(6, 15))
+            << "incremental buffers: kernel 6.12+, used from 6.15 ("
+            << (f.incremental_why_not ? f.incremental_why_not : "") << ")";
+        std::string tail = std::string(", multishot accept+recv, buffer ring") +
+                           (f.recv_limit ? ", recv byte limit" : "") +
+                           (f.incremental_buffers ? ", incremental buffers)" : ")");
         ASSERT_GE(f.tier.size(), tail.size());
         EXPECT_EQ(f.tier.substr(f.tier.size() - tail.size()), tail) << f.tier;
     }
