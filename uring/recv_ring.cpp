@@ -167,6 +167,7 @@ void recv_ring::release(uint16_t bid) noexcept {
     --g.outstanding;
     if (&g == &_gens[_cur]) [[likely]] {
         g.free.push_back(bid);
+        ++_taken_turn;
         ++_taken_window;
     }
     // A replaced ring's buffer stays out: its pages go when the last completion is in.
@@ -174,15 +175,35 @@ void recv_ring::release(uint16_t bid) noexcept {
 
 void recv_ring::publish(bool cq_empty) noexcept {
     ring_gen& g = _gens[_cur];
-    if (_dry) [[unlikely]] {
-        _dry = false;
-        if (g.offered < _plan.max_buffers) {
-            g.offered = std::min(g.offered * 2, _plan.max_buffers);
+    if (_dry != 0) [[unlikely]] {
+        // Once a run (the dry recvs of one kernel batch come over several turns, a turn
+        // taking 256 completions; a doubling each turn would offer the whole ring for one
+        // burst, whose buffers the recvs then cycle through and keep resident): twice the
+        // offer, and whole buffers as many more as recvs found none in the run (each read
+        // takes one), so a burst is met by the next one's offer.
+        if (!_grew_in_run) {
+            _run_base = g.offered;
+            _dry_in_run = 0;
+        }
+        _dry_in_run += _dry;
+        _dry = 0;
+        uint32_t want = 2 * _run_base;
+        if (!_plan.incremental) {
+            want = std::max(want, std::bit_ceil(std::min<uint32_t>(_run_base + _dry_in_run, 32768)));
+        }
+        want = std::min(want, _plan.max_buffers);
+        if (want > g.offered) {
+            g.offered = want;
             ++_grows;
         }
+        _grew_in_run = true;
         _quiet_s = 0;
         _taken_window = 0;
+        _peak_turn = 0;
     }
+    // What the ring must hold is what comes back between two publishes.
+    _peak_turn = std::max(_peak_turn, _taken_turn);
+    _taken_turn = 0;
     int added = 0;
     while (g.outstanding < g.offered) {
         uint16_t bid;
@@ -201,7 +222,11 @@ void recv_ring::publish(bool cq_empty) noexcept {
     if (added != 0) {
         io_uring_buf_ring_advance(g.ring, added);
     }
-    if (_retiring && cq_empty) [[unlikely]] {
+    if (!cq_empty) {
+        return;
+    }
+    _grew_in_run = false; // a run ends: every buffer the kernel took in it is back
+    if (_retiring) [[unlikely]] {
         // Every completion of the replaced ring is in: nothing of its buffers is read again.
         ring_gen& old = _gens[_cur ^ 1];
         size_t base = size_t{old.bid_base} * _plan.buffer_size;
@@ -216,23 +241,28 @@ void recv_ring::publish(bool cq_empty) noexcept {
 }
 
 void recv_ring::on_second() noexcept {
+    _grew_in_run = false; // (a queue never seen empty still grows once a second)
     ring_gen& g = _gens[_cur];
     if (++_quiet_s < recv_ring_quiet_seconds) {
         return;
     }
-    // Quiet, and the buffers that came back would not have filled the ring once: it offers
-    // more than the reactor uses.
-    if (!_retiring && g.offered > _plan.min_buffers && _taken_window < g.offered) {
-        replace(
-            std::max(_plan.min_buffers, std::bit_ceil(static_cast<uint32_t>(std::max<uint64_t>(_taken_window, 1)))));
+    // No dry recv for a while, and the ring offers more than the reactor uses: the buffers
+    // that came back would not have filled it once (idle after a burst), or no turn took a
+    // quarter of it (a load that shrank). The offer then is half as much again as the most a
+    // turn took (rounded up to a power of two).
+    uint32_t need = std::max(_plan.min_buffers, std::bit_ceil(_peak_turn + _peak_turn / 2 + 1));
+    if (!_retiring && g.offered > _plan.min_buffers &&
+        (_taken_window < g.offered || uint64_t{4} * _peak_turn <= g.offered)) {
+        replace(std::min(need, g.offered / 2));
     }
     _quiet_s = 0;
     _taken_window = 0;
+    _peak_turn = 0;
 }
 
 void recv_ring::replace(uint32_t offered) noexcept {
     ring_gen& next = _gens[_cur ^ 1];
-    next.offered = std::min(offered, _plan.max_buffers);
+    next.offered = std::clamp(offered, _plan.min_buffers, _plan.max_buffers);
     if (!register_generation(next).ok()) {
         return; // keep the ring there is
     }

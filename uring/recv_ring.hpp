@@ -25,8 +25,9 @@ inline constexpr uint32_t incremental_buffer_size = 32 * 1024;
 /// multishot") the last completion of a multishot recv could be posted after a later
 /// recv's, and the bytes of each completion are found by the order they came in.
 inline constexpr int incremental_buffers_kernel[2] = {6, 15};
-/// Seconds without a dry ring, and in which fewer buffers came back than the ring offers,
-/// after which the ring is replaced by a smaller one.
+/// Seconds without a dry ring after which a ring that offers more than the reactor uses
+/// (fewer buffers came back than it offers, or no run took a quarter of them) is replaced
+/// by a smaller one.
 inline constexpr uint32_t recv_ring_quiet_seconds = 5;
 
 /// How the receive buffers are laid out (recv_ring::plan; `ringbolt doctor` prints it).
@@ -91,8 +92,8 @@ class recv_ring {
         _offset[bid] = 0;
         release(bid);
     }
-    /// A recv armed on the current ring found it dry: it offers twice as many at publish().
-    void ran_dry() noexcept { _dry = true; }
+    /// A recv armed on the current ring found it dry: it offers more at publish().
+    void ran_dry() noexcept { ++_dry; }
     /// Once a turn, after its completions: offer what came back (and more after a dry
     /// recv). `cq_empty`: no completion is left in the queue (nor in its overflow list), so
     /// a replaced ring's last completions have all been taken and its pages can go.
@@ -129,8 +130,13 @@ class recv_ring {
     std::vector<uint32_t> _offset; ///< by bid: bytes the kernel filled already (incremental)
     ring_gen _gens[2];
     uint8_t _cur = 0;
-    bool _retiring = false; ///< the other generation was replaced and still has completions to come
-    bool _dry = false;
+    bool _retiring = false;     ///< the other generation was replaced and still has completions to come
+    uint32_t _dry = 0;          ///< recvs that found the ring dry since the last publish
+    uint32_t _run_base = 0;     ///< the offer when this run's first recv found the ring dry
+    uint32_t _dry_in_run = 0;   ///< recvs that found it dry in this run
+    bool _grew_in_run = false;  ///< the offer doubled since the completion queue was last seen empty
+    uint32_t _taken_turn = 0;   ///< buffers back in this turn
+    uint32_t _peak_turn = 0;    ///< the most buffers a turn took back, in the quiet window
     uint64_t _taken_window = 0; ///< buffers back since the quiet window began
     uint32_t _quiet_s = 0;
     uint64_t _grows = 0;
