@@ -168,6 +168,15 @@ tls_credentials::tls_credentials() = default;
 
 std::shared_ptr<const tls_credentials> tls_credentials::load(const std::string& certfile, const std::string& keyfile,
                                                              const resumption& r, std::string& error) {
+    // GnuTLS is loaded with the extension, which the Python package loads with
+    // GNUTLS_NO_IMPLICIT_INIT (its load-time initialization is 0.8 MB of a worker that never
+    // serves HTTP/3; docs/deployment.md, "Memory"): initialized here, before its first use.
+    // Reference-counted, so a process where it initialized itself (tests) loses nothing.
+    static const int global_init = gnutls_global_init();
+    if (global_init != 0) {
+        error = std::string("QUIC TLS: ") + gnutls_strerror(global_init);
+        return nullptr;
+    }
     std::shared_ptr<tls_credentials> c(new tls_credentials());
     if (!derive_ticket_key(r, c->_ticket_key)) {
         error = "QUIC TLS: cannot make a session ticket key";

@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import uuid
-from email.utils import formatdate
 from typing import Any, Callable, Iterable, Unpack
 from urllib.parse import parse_qsl, unquote
 
@@ -293,6 +292,7 @@ async def _answer(result: Any, send: Any, head: bool, scope: dict[str, Any]) -> 
         if result.content_type is not None:  # None only in FileResponses the ASGI/WSGI adapters build
             headers.append((b"content-type", result.content_type.encode()))
         if result.last_modified and not any(name == b"last-modified" for name, _ in headers):
+            from email.utils import formatdate  # here: not every worker carries email's modules
             headers.append((b"last-modified", formatdate(st.st_mtime, usegmt=True).encode()))
         headers.append((b"content-length", str(st.st_size).encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": headers})

@@ -15,18 +15,12 @@ import decimal
 import enum
 import ipaddress
 import re
+import sys
 import types
 import uuid
 from collections import deque
 from pathlib import PurePath
 from typing import Any, Callable
-
-try:
-    import pydantic
-    from pydantic_core import PydanticUndefinedType
-except ImportError:  # pragma: no cover - pydantic is an extra
-    pydantic = None  # type: ignore[assignment]
-    PydanticUndefinedType = type(None)  # type: ignore[assignment,misc]
 
 IncEx = Any
 
@@ -61,24 +55,38 @@ _BY_TYPE: dict[type[Any], Callable[[Any], Any]] = {
     ipaddress.IPv6Interface: str,
     ipaddress.IPv6Network: str,
 }
-if pydantic is not None:
-    for _t in (pydantic.SecretStr, pydantic.SecretBytes, pydantic.AnyUrl, pydantic.NameEmail):
-        _BY_TYPE[_t] = str
-    try:
-        from pydantic_extra_types.color import Color  # type: ignore[import-not-found]
-        _BY_TYPE[Color] = str
-    except ImportError:
-        pass
-    try:
-        from pydantic.color import Color as _OldColor  # deprecated module: a warning on import
-        _BY_TYPE[_OldColor] = str
-    except Exception:  # noqa: BLE001 - not there, or a warning turned into an error
-        pass
-    try:
-        from pydantic_core import Url as _Url
-        _BY_TYPE[_Url] = str
-    except ImportError:  # pragma: no cover
-        pass
+
+
+_pydantic_module: Any = None
+
+
+def _pydantic() -> Any:
+    """pydantic once the app imported it (a model or a pydantic type can only come from
+    there), else None. Not imported here: an app without models does not carry pydantic's
+    modules (7 MB of a worker's memory; docs/deployment.md, "Memory"). Its types join
+    _BY_TYPE the first time it is seen."""
+    global _pydantic_module
+    if _pydantic_module is None and "pydantic" in sys.modules:
+        module = sys.modules["pydantic"]
+        for _t in (module.SecretStr, module.SecretBytes, module.AnyUrl, module.NameEmail):
+            _BY_TYPE[_t] = str
+        try:
+            from pydantic_extra_types.color import Color  # type: ignore[import-not-found]
+            _BY_TYPE[Color] = str
+        except ImportError:
+            pass
+        try:
+            from pydantic.color import Color as _OldColor  # deprecated module: a warning on import
+            _BY_TYPE[_OldColor] = str
+        except Exception:  # noqa: BLE001 - not there, or a warning turned into an error
+            pass
+        try:
+            from pydantic_core import Url as _Url
+            _BY_TYPE[_Url] = str
+        except ImportError:  # pragma: no cover
+            pass
+        _pydantic_module = module
+    return _pydantic_module
 
 
 def jsonable_encoder(obj: Any, include: IncEx | None = None, exclude: IncEx | None = None, by_alias: bool = True,
@@ -99,6 +107,7 @@ def jsonable_encoder(obj: Any, include: IncEx | None = None, exclude: IncEx | No
         exclude = set(exclude)
     again: dict[str, Any] = {"by_alias": by_alias, "exclude_unset": exclude_unset, "exclude_defaults": exclude_defaults,
              "exclude_none": exclude_none, "custom_encoder": custom_encoder, "sqlalchemy_safe": sqlalchemy_safe}
+    pydantic = _pydantic()
     if pydantic is not None and isinstance(obj, pydantic.BaseModel):
         dumped = obj.model_dump(mode="json", include=include, exclude=exclude, by_alias=by_alias,
                                 exclude_unset=exclude_unset, exclude_none=exclude_none,
@@ -113,7 +122,7 @@ def jsonable_encoder(obj: Any, include: IncEx | None = None, exclude: IncEx | No
         return str(obj)
     if obj is None or isinstance(obj, (str, int, float)):
         return obj
-    if isinstance(obj, PydanticUndefinedType):
+    if pydantic is not None and isinstance(obj, sys.modules["pydantic_core"].PydanticUndefinedType):
         return None
     if isinstance(obj, dict):
         keys = set(obj)

@@ -6,8 +6,6 @@ naming the cause."""
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
-import email.utils
 import time
 from typing import Any, Mapping, TypedDict, Union, Unpack
 
@@ -55,9 +53,11 @@ def _http_date(expires: Expires) -> str:
     if isinstance(expires, _dt.datetime):
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=_dt.timezone.utc)
-        return email.utils.format_datetime(expires.astimezone(_dt.timezone.utc), usegmt=True)
+        from email.utils import format_datetime  # here: not every worker carries email's modules
+        return format_datetime(expires.astimezone(_dt.timezone.utc), usegmt=True)
     if isinstance(expires, (int, float)):
-        return email.utils.formatdate(time.time() + expires, usegmt=True)  # seconds from now
+        from email.utils import formatdate
+        return formatdate(time.time() + expires, usegmt=True)  # seconds from now
     raise TypeError(f"expires must be a datetime, seconds (int/float) or an HTTP date str, not {type(expires).__name__}")
 
 
@@ -99,6 +99,7 @@ def _check_options(name: str, options: Mapping[str, Any], allowed: frozenset[str
     """TypeError naming an option that is not one (and the closest that is)."""
     for key in options:
         if key not in allowed:
+            import difflib  # the error's hint only
             close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.7)
             hint = f"; did you mean {close[0]!r}?" if close else f" (options: {', '.join(sorted(allowed))})"
             raise TypeError(f"cookie {name!r}: unknown option {key!r}{hint}")

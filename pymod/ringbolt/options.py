@@ -9,7 +9,6 @@ option at once, and ``ringbolt serve`` passes it on (``run_options``)."""
 from __future__ import annotations
 
 import argparse
-import difflib
 from typing import Any, Callable, Mapping
 
 from .config import BY_DEST, NUMBER_PARSERS, OPTIONS, BadValue, Option
@@ -90,6 +89,7 @@ def check_run_options(options: Mapping[str, Any], where: str) -> None:
         if name in RUN_OPTIONS or name in _INTERNAL:
             continue
         known = sorted(RUN_OPTIONS)
+        import difflib  # the error's hint only
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
         if name in CLI_ONLY:
             hint = f": it is a `ringbolt serve` flag only ({CLI_ONLY[name]})"

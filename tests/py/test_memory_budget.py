@@ -1,0 +1,155 @@
+"""A worker's memory against the budget docs/deployment.md ("Memory") states: each reactor
+added costs at most 4 MiB after a steady load of 64 keep-alive connections; a reactor's
+receive ring keeps at most 512 KiB then, and goes back under that within seconds after a
+burst of 2,000 connections grew it (both layouts: whole 4 KiB buffers, incremental 32 KiB
+ones); and importing the package carries none of the modules only some apps use (pydantic,
+the email package, difflib: 7.5 MB of a worker together) nor leaves GnuTLS's
+no-implicit-init setting to child processes. Real servers, real sockets, /proc's VmRSS
+and the server's own `recv_buffer_bytes` gauge."""
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import RSS_SLACK_MIB, ServerProcess, get, lane_backends, metric_totals
+
+from ringbolt import _native
+
+MIB = 1 << 20
+KIB = 1 << 10
+REACTOR_BUDGET = 4 * MIB  # docs/deployment.md: each reactor added
+RING_BUDGET = 512 * KIB  # docs/deployment.md: a reactor's receive ring under a steady load
+REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def rss(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * KIB
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def load(srv: ServerProcess, connections: int, seconds: float, request: bytes = REQUEST) -> int:
+    """Keep-alive connections each sending its next request once its answer came (a
+    closed loop, as wrk's), for `seconds` and until each connection had ten answers (at
+    most 30 s: a loaded machine); the answers counted."""
+    sel = selectors.DefaultSelector()
+    socks = [srv.connect(timeout=30) for _ in range(connections)]
+    pending = {}
+    for s in socks:
+        s.setblocking(False)
+        s.sendall(request)
+        pending[s.fileno()] = b""
+        sel.register(s, selectors.EVENT_READ)
+    answered = 0
+    start = time.monotonic()
+    try:
+        while (time.monotonic() < start + seconds or answered < 10 * connections) and time.monotonic() < start + 30:
+            for key, _ in sel.select(1):
+                s = key.fileobj
+                assert isinstance(s, socket.socket)
+                data = pending[s.fileno()] + s.recv(65536)
+                assert data, "the server closed a keep-alive connection"
+                while b"\r\n\r\n" in data:
+                    head, _, rest = data.partition(b"\r\n\r\n")
+                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                      if line.lower().startswith(b"content-length:")))
+                    if len(rest) < length:
+                        break
+                    assert head.startswith(b"HTTP/1.1 200"), head
+                    data = rest[length:]
+                    answered += 1
+                    s.sendall(request)
+                pending[s.fileno()] = data
+    finally:
+        for s in socks:
+            s.close()
+    return answered
+
+
+def gauge(srv: ServerProcess) -> int:
+    """The receive rings' resident bytes, every reactor's together (read once a second)."""
+    time.sleep(1.2)
+    r = get(srv, "/metrics")
+    assert r.status == 200, r
+    return metric_totals(r.body.decode())["recv_buffer_bytes"]
+
+
+@pytest.mark.parametrize("io", lane_backends())
+def test_each_added_reactor_costs_at_most_its_budget(io: str) -> None:
+    measured = {}
+    for threads in (1, 3):
+        srv = ServerProcess("memory_app:app", "--threads", str(threads), "--metrics", env={"RINGBOLT_IO": io})
+        try:
+            assert load(srv, 64, 2.0) >= 640
+            time.sleep(1.2)  # the once-a-second sweep: what a turn kept is given back
+            measured[threads] = rss(srv.proc.pid)
+            if io == "io_uring":
+                assert gauge(srv) <= threads * RING_BUDGET
+        finally:
+            assert srv.stop() == 0, srv.output()
+    per_reactor = (measured[3] - measured[1]) / 2
+    print(f"VmRSS after 64 connections' load: {measured[1] / MIB:.1f} MiB with one reactor, "
+          f"{measured[3] / MIB:.1f} MiB with three: {per_reactor / MIB:.2f} MiB a reactor added")
+    assert per_reactor <= REACTOR_BUDGET + RSS_SLACK_MIB * MIB, measured
+
+
+@pytest.mark.skipif("io_uring" not in lane_backends(), reason="the receive ring is io_uring's")
+@pytest.mark.parametrize("layout", ["whole", "incremental"])
+def test_a_burst_grows_the_ring_and_a_quiet_while_gives_it_back(layout: str) -> None:
+    env = {"RINGBOLT_IO": "io_uring"}
+    if layout == "whole":
+        env["RINGBOLT_INCREMENTAL_BUFFERS"] = "0"
+    elif not _native.probe_io_uring().get("incremental_buffers"):
+        pytest.skip("this kernel's buffers are not consumed incrementally")
+    # Bursts of 2,000 requests at once (the reactor held by a handler meanwhile), each of
+    # 1.5 KiB: more than the ring offers, whichever the layout; each burst's dry recvs double
+    # the offer (and the burst takes all of it), so four of them grow it to 512 whole
+    # buffers (2 MiB) or 32 incremental ones (1 MiB) in use.
+    padded = b"GET / HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"p" * 1500 + b"\r\n\r\n"
+    srv = ServerProcess("memory_app:app", "--threads", "1", "--metrics", env=env)
+    try:
+        socks = [srv.connect(timeout=30) for _ in range(2000)]
+        try:
+            for _ in range(4):
+                holder = srv.connect(timeout=30)
+                holder.sendall(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+                time.sleep(0.3)  # the reactor is in the handler: the burst waits in the sockets
+                for s in socks:
+                    s.sendall(padded)
+                assert b"held" in holder.recv(4096)
+                holder.close()
+                for s in socks:
+                    data = b""
+                    while b"Hello, World!" not in data:
+                        chunk = s.recv(4096)
+                        assert chunk, "connection closed"
+                        data += chunk
+            grown = gauge(srv)
+            assert grown > RING_BUDGET, f"2,000 requests at once kept the ring at {grown} bytes: no growth to undo"
+            deadline = time.monotonic() + 20  # 5 s quiet, a sweep, the next turns
+            after = grown
+            while time.monotonic() < deadline and after > RING_BUDGET:
+                after = gauge(srv)
+            assert after <= RING_BUDGET, f"{grown} bytes after the burst, still {after} 20 s later"
+            assert load(srv, 64, 1.0) >= 640  # the connections armed on the old ring carry on
+        finally:
+            for s in socks:
+                s.close()
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_the_package_carries_only_what_its_app_uses() -> None:
+    code = ("import os, sys; import ringbolt, ringbolt.cli; "
+            "print(sorted(m for m in ('pydantic', 'pydantic_core', 'email.utils', 'difflib') if m in sys.modules)); "
+            "print(os.environ.get('GNUTLS_NO_IMPLICIT_INIT'))")
+    env = {k: v for k, v in os.environ.items() if k != "GNUTLS_NO_IMPLICIT_INIT"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "None"], out.stdout
