@@ -4,6 +4,7 @@
 #include "core/output_queue.hpp"
 
 #include "core/kept_stack.hpp"
+#include "core/large_buffers.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -66,8 +67,13 @@ bool keepable(const std::string& buffer) noexcept {
 }
 
 /// Keep `sent` (emptied) for the next response framed on this thread, or free it: over
-/// the bound, grown large, or smaller than a fresh buffer.
+/// the bound, or smaller than a fresh buffer. A large one (a large body) goes to the
+/// process's kept large buffers, for the next large body (core/large_buffers.hpp).
 void give_buffer(std::string&& sent) noexcept {
+    if (sent.capacity() >= large_buffers::min_capacity) [[unlikely]] {
+        large_buffers::give(std::move(sent));
+        return;
+    }
     kept_buffers_list& k = t_kept;
     if (keepable(sent) && k.room()) [[likely]] {
         sent.clear();

@@ -3,6 +3,7 @@
 // that stay silent. Split from reactor.cpp by concern; the same class.
 #include "server/reactor.hpp"
 
+#include "core/large_buffers.hpp"
 #include "core/log.hpp"
 #include "http/stream_policy.hpp"
 
@@ -101,6 +102,7 @@ bool reactor::write_stalled(conn_slot& s) noexcept {
 void reactor::tick() noexcept {
     _last_tick = _now_s;
     _backend->on_second();
+    _released_bytes += core::large_buffers::sweep(); // kept large answer buffers, once large answers stop
     if (_released_bytes >= trim_after_bytes ||
         (_released_bytes >= trim_later_bytes && _now_s - _last_trim_s >= trim_every_s)) {
         // Give freed memory back to the system: after a burst of slow readers (or large

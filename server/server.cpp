@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include "core/cpu.hpp"
+#include "core/large_buffers.hpp"
 #include "core/log.hpp"
 #include "quic/steering.hpp"
 #include "uring/listener.hpp"
@@ -364,6 +365,9 @@ void server::render(std::string& out) const {
     std::snprintf(buf, sizeof(buf),
                   "# TYPE ringbolt_log_lines_dropped_total counter\nringbolt_log_lines_dropped_total %llu\n",
                   static_cast<unsigned long long>(core::log_dropped()));
+    out += buf;
+    std::snprintf(buf, sizeof(buf), "# TYPE ringbolt_large_buffers_bytes gauge\nringbolt_large_buffers_bytes %llu\n",
+                  static_cast<unsigned long long>(core::large_buffers::kept_bytes()));
     out += buf;
     out += "# TYPE ringbolt_request_duration_seconds histogram\n";
     for (size_t route = 0; route < _routes->targets.size(); ++route) {

@@ -6,6 +6,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "core/large_buffers.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -54,9 +56,32 @@ class json_sink {
     }
 
   private:
+    // Doubles, within the string's capacity first (no new allocation while it has room).
+    // Past core::large_buffers::min_capacity an answer's body (not a scratch buffer) moves
+    // to a buffer kept from an earlier large answer: its pages are mapped already, and
+    // its size says how much of it needs no zeroing (an answer of about the same size
+    // as the last one resizes it by little or nothing).
     [[gnu::noinline]] void grow(size_t n) {
         size_t pos = written();
-        _s.resize(std::max(_s.size() * 2, pos + n + 64));
+        size_t need = pos + n + 64;
+        size_t want = std::max(_s.size() * 2, need);
+        if (!_scratch && need >= core::large_buffers::min_capacity && _s.capacity() < need) {
+            std::string kept;
+            if (core::large_buffers::take(kept, want)) {
+                if (kept.size() < pos) {
+                    kept.resize(pos);
+                }
+                std::memcpy(kept.data(), _begin, pos);
+                _s.swap(kept);
+                want = std::max(need, _s.size());
+            }
+        }
+        if (want > _s.capacity() && need <= _s.capacity()) {
+            want = _s.capacity();
+        }
+        if (want > _s.size()) {
+            _s.resize(want);
+        }
         _begin = _s.data();
         _cur = _begin + pos;
         _end = _begin + _s.size();
