@@ -284,11 +284,17 @@ recv_ring_stats recv_ring::stats(bool resident) const noexcept {
     s.shrinks = _shrinks;
     s.buffer_size = _plan.buffer_size;
     if (resident && _memory != nullptr) {
+        // Only the buffers each ring ever handed out can be resident: the rest of the
+        // reservation was never touched (a few pages to ask about, not 32 MiB's).
         static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        std::vector<unsigned char> in((_memory_bytes + page - 1) / page);
-        if (mincore(_memory, _memory_bytes, in.data()) == 0) {
-            for (unsigned char c : in) {
-                s.resident += (c & 1) ? page : 0;
+        std::vector<unsigned char> in;
+        for (const ring_gen& gen : _gens) {
+            size_t bytes = size_t{gen.fresh} * _plan.buffer_size;
+            in.resize((bytes + page - 1) / page);
+            if (bytes != 0 && mincore(_memory + size_t{gen.bid_base} * _plan.buffer_size, bytes, in.data()) == 0) {
+                for (unsigned char c : in) {
+                    s.resident += (c & 1) ? page : 0;
+                }
             }
         }
     }

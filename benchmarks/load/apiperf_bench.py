@@ -41,6 +41,8 @@ SYSTEMS: Systems = {
     "litestar-uvicorn": ("peers", [*UVICORN, "litestar_app:app", "--port", "{port}"]),
     "litestar-granian": ("peers", [*GRANIAN, "--port", "{port}", "litestar_app:app"]),
     "fastapi-ringbolt": ("rb", [*RINGBOLT, "fastapi_app:app", "--port", "{port}"]),  # not in the default list
+    # an older build (OLD_PYTHON's), for an A/B beside the peers; not in the default list
+    "ringbolt-old": ("rb-old", [*RINGBOLT, "ringbolt_app:app", "--port", "{port}"]),
 }
 DEFAULT_SYSTEMS = "c-uring,ringbolt,fastapi-uvicorn,litestar-uvicorn,litestar-granian"
 

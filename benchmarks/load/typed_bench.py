@@ -90,7 +90,9 @@ def start(system: str, port: int, ringbolt_python: str, peers_python: str, syste
     ``proc_util.stop(p, ..., group=True)``), ``apps`` its folder and import path,
     ``prefix`` (``taskset -c N``) before its command."""
     py, argv = systems[system]
-    interp = [] if py is None else [ringbolt_python if py == "rb" else peers_python]
+    # "rb-old": the interpreter of an older ringbolt build (OLD_PYTHON), beside the peers in one run
+    pythons = {"rb": ringbolt_python, "peers": peers_python, "rb-old": os.environ.get("OLD_PYTHON", ringbolt_python)}
+    interp = [] if py is None else [pythons[py]]
     cmd = [*interp, *(a.replace("{port}", str(port)) for a in argv)]
     if "uvicorn" in system:
         cmd += ["--app-dir", apps]
