@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <sys/mman.h>
@@ -126,7 +127,12 @@ core::result<void> recv_ring::register_generation(ring_gen& g) noexcept {
     reg.ring_addr = reinterpret_cast<uint64_t>(g.ring);
     reg.ring_entries = _plan.max_buffers;
     reg.bgid = g.group;
-    reg.pad = _plan.incremental ? IOU_PBUF_RING_INC : 0; // the ring's flags (liburing 2.3 names the field `pad`)
+    // the ring's flags: the 16 bits after bgid, which liburing 2.3 names `pad` and later
+    // releases `flags` (so set by their place, for both)
+    const uint16_t flags = _plan.incremental ? IOU_PBUF_RING_INC : 0;
+    static_assert(sizeof(io_uring_buf_reg) == 40 && offsetof(io_uring_buf_reg, bgid) == 12);
+    std::memcpy(reinterpret_cast<char*>(&reg) + offsetof(io_uring_buf_reg, bgid) + sizeof(reg.bgid), &flags,
+                sizeof flags);
     int rc = io_uring_register_buf_ring(_uring, &reg, 0);
     if (rc < 0) {
         munmap(g.ring, _ring_bytes);
