@@ -26,7 +26,9 @@ stopped at the session's end (by pid: SIGTERM, then SIGKILL); at most ``_KEEP`` 
 once (the least recently used stops first). Its output goes to a log file whose tail a
 failure to start quotes; a server that does not start fails the tests of its app at once.
 ``--live-launch fork`` (the default) forks each server from live_launcher.py, a process
-that imported the server and FastAPI once; ``exec`` runs each as its own command line."""
+that imported the server and FastAPI once; ``exec`` runs each as its own command line.
+``--live-port PORT`` starts none: every request goes to the server the caller started
+there (tools/service-suite: one service's app, its own test suite)."""
 
 from __future__ import annotations
 
@@ -66,6 +68,7 @@ class _Settings:
     logs = Path.cwd() / "live-logs"
     launch = "fork"
     env: dict[str, str] = {}
+    port = 0  # --live-port: the one server every app's requests go to (started by the caller)
     no_plan: bool | None = None  # whether `ringbolt serve` has --no-plan (asked once)
 
 
@@ -77,6 +80,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--live-server", choices=MODES, default=None, help="serve each app with this server")
     group.addoption("--live-http", choices=("1.1", "2"), default="1.1", help="HTTP version the client speaks")
     group.addoption("--live-logs", default=None, help="folder of the servers' output (default: ./live-logs)")
+    group.addoption("--live-port", type=int, default=0,
+                    help="send every request to the server already listening on this port of 127.0.0.1 (one "
+                         "started by the caller, serving the app the tests import): none is started")
     group.addoption("--live-launch", choices=("fork", "exec"), default="fork",
                     help="start each server as a fork of a process that imported the server and FastAPI "
                          "once (live_launcher.py), or as its own command line")
@@ -90,6 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.root = Path(str(config.rootpath))
     settings.logs = Path(config.getoption("live_logs") or settings.root / "live-logs")
     settings.launch = config.getoption("live_launch")
+    settings.port = config.getoption("live_port")
     # the environment every server starts with: the session's, never what a test set
     # since (monkeypatch.setenv), which a server started later would otherwise see
     settings.env = dict(os.environ)
@@ -104,8 +111,15 @@ def pytest_configure(config: pytest.Config) -> None:
     import fastapi.testclient
     import starlette.testclient
 
+    originals = {id(fastapi.testclient.TestClient), id(starlette.testclient.TestClient)}
     for module in (fastapi.testclient, starlette.testclient):
         module.TestClient = LiveClient  # type: ignore[attr-defined]
+    # and where a module imported already holds it: a conftest.py (`from fastapi.testclient
+    # import TestClient`), which pytest imports before this hook
+    for module in list(sys.modules.values()):
+        for name, value in list(getattr(module, "__dict__", {}).items()):
+            if id(value) in originals and not module.__name__.startswith(("fastapi.", "starlette.")):
+                setattr(module, name, LiveClient)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -191,12 +205,14 @@ def _has_no_plan() -> bool:
 def server_command(target: str, port: int, root_path: str) -> list[str]:
     """The command line serving `target` (``module:attr``) in the current mode."""
     common = [target, "--app-dir", str(settings.root), "--host", "127.0.0.1", "--port", str(port),
-              "--timeout-graceful-shutdown", "2", "--log-level", "warning"]
+              "--timeout-graceful-shutdown", "2"]
     if root_path:
         common += ["--root-path", root_path]
-    if settings.mode == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", *common]
-    cmd = [sys.executable, "-m", "ringbolt", "serve", *common, "--proxy-headers"]
+    if settings.mode == "uvicorn":  # (its info level logs every request)
+        return [sys.executable, "-m", "uvicorn", *common, "--log-level", "warning"]
+    # info: the start-up line "N of M routes planned" (and why each other is not), which
+    # run.py counts
+    cmd = [sys.executable, "-m", "ringbolt", "serve", *common, "--log-level", "info", "--proxy-headers"]
     if settings.mode == "ringbolt-asgi" and _has_no_plan():
         cmd.append("--no-plan")
     return cmd
@@ -490,6 +506,8 @@ class LiveClient(httpx.Client):
                          follow_redirects=follow_redirects, cookies=cookies)
 
     def server_port(self) -> int:
+        if settings.port:
+            return settings.port
         if self._target is None:
             self._target = app_target(self.app)  # at the first request: the module is whole by then
         return servers.port(self._target, self.root_path)

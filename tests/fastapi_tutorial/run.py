@@ -29,6 +29,11 @@ app raised seen by the test, a patch of the test process, the client's address).
 
     python tests/fastapi_tutorial/run.py --live uvicorn --live ringbolt-asgi
     python tests/fastapi_tutorial/run.py --live ringbolt-swap --http 2 --inherent --reuse
+    python tests/fastapi_tutorial/run.py --live ringbolt --http 2 --against live-ringbolt-h1
+
+``--live ringbolt`` also counts the share of the served apps' routes that were planned,
+from each server's start-up line ("N of M routes planned"): printed with the reasons of
+the others, written to planned-LABEL.json; ``--min-planned`` fails under a share.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: in
         return parse_junit(xml)
     if live:
         root = fresh_copy(root, label)
+        shutil.rmtree(WORK / "live-logs" / label, ignore_errors=True)  # (planned_share reads this run's)
     env = dict(os.environ)
     if swap or live:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)
@@ -115,6 +121,55 @@ def run_suite(root: Path, label: str, swap: bool, select: list[str], workers: in
     print(f"::: {label}: {tail[0]} ({time.monotonic() - started:.0f} s here)", flush=True)
     (WORK / f"{label}.log").write_text(proc.stdout)
     return parse_junit(xml)
+
+
+# `ringbolt serve`'s start-up lines (at info): "N of M routes planned[: the whole app ...]",
+# then "  GET /x: ASGI: <reason>" for each route not planned
+_SUMMARY = re.compile(r"\] INFO: (\d+) of (\d+) routes planned(?:: (.*))?$")
+_NOT_PLANNED = re.compile(r"\] INFO:   (\S+ \S+): ASGI: (.*)$")
+
+
+def planned_share(label: str) -> dict[str, Any] | None:
+    """The share of the served apps' routes that ringbolt planned, from the start-up lines
+    in the live run's server logs (each app once, however many times it was started); None
+    when no log says it (uvicorn, or no ringbolt of this release). Written to
+    planned-LABEL.json with every route not planned and why."""
+    apps: dict[str, dict[str, Any]] = {}
+    for log in sorted((WORK / "live-logs" / label).glob("*.log")):
+        target, current = "", None
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("$ "):
+                words = line.split()
+                target = words[words.index("serve") + 1] if "serve" in words else ""
+                current = None
+                continue
+            m = _SUMMARY.search(line)
+            if m and target and target not in apps:
+                current = apps[target] = {"planned": int(m.group(1)), "routes": int(m.group(2)),
+                                          "whole": m.group(3), "not_planned": {}}
+                continue
+            m = _NOT_PLANNED.search(line)
+            if m and current is not None:
+                current["not_planned"][m.group(1)] = m.group(2)
+    if not apps:
+        return None
+    planned = sum(a["planned"] for a in apps.values())
+    routes = sum(a["routes"] for a in apps.values())
+    why: collections.Counter[str] = collections.Counter()
+    for a in apps.values():
+        if a["whole"]:
+            if a["routes"]:
+                why[f"the whole app: {a['whole']}"] += a["routes"]
+        for reason in a["not_planned"].values():
+            why[reason] += 1
+    result = {"apps": len(apps), "routes": routes, "planned": planned, "share": 100.0 * planned / max(routes, 1),
+              "why": dict(why.most_common()), "by_app": apps}
+    (WORK / f"planned-{label}.json").write_text(json.dumps(result, indent=1))
+    print(f"::: {label}: {planned} of {routes} routes planned ({result['share']:.1f}%) in {len(apps)} apps; "
+          f"not planned, by reason (planned-{label}.json):")
+    for reason, n in why.most_common():
+        print(f"    {n:4d}  {reason[:150]}")
+    return result
 
 
 def live_label(mode: str, http: str, launch: str = "fork") -> str:
@@ -244,6 +299,12 @@ def main() -> int:
     ap.add_argument("--launch", choices=("fork", "exec"), default="fork",
                     help="live: servers forked from a process that imported FastAPI once, or each its own command")
     ap.add_argument("--max-diff", type=int, default=0, help="live: fail above this many tests that differ")
+    ap.add_argument("--against", metavar="LABEL",
+                    help="live: compare the one --live run with an earlier run's results (LABEL.xml: "
+                         "live-ringbolt-h1 for --live ringbolt --http 2)")
+    ap.add_argument("--min-planned", type=float, default=0.0,
+                    help="live: fail when `--live ringbolt` planned under this share (percent) of the served apps' "
+                         "routes (its start-up lines, in planned-LABEL.json)")
     ap.add_argument("--inherent", action="store_true",
                     help="one --live against its TestClient: tell apart the tests whose outcome differs between "
                          "FastAPI's TestClient and uvicorn live too (runs both, or reuses them)")
@@ -287,8 +348,8 @@ def main() -> int:
 
 def main_live(args: argparse.Namespace, root: Path, select: list[str]) -> int:
     """Live runs compared test for test (two --live, or one and its TestClient twin)."""
-    if len(args.live) > 2:
-        raise SystemExit("run.py: error: --live at most twice (the two runs compared)")
+    if len(args.live) > 2 or (args.against and len(args.live) > 1):
+        raise SystemExit("run.py: error: --live at most twice, once with --against (the two runs compared)")
     if args.http == "2" and "uvicorn" in args.live:
         raise SystemExit("run.py: error: --http 2 with uvicorn: it serves no HTTP/2 here (its --http2 needs zttp)")
     runs = []
@@ -296,13 +357,18 @@ def main_live(args: argparse.Namespace, root: Path, select: list[str]) -> int:
         label = live_label(mode, args.http, args.launch)
         runs.append((label, run_suite(root, label, mode == "ringbolt-swap", select, args.workers, live=mode,
                                       http=args.http, launch=args.launch)))
-    if len(runs) == 1:  # against the same tests through the TestClient
+    if args.against:  # an earlier run's results (another HTTP version's of the same server)
+        xml = WORK / f"{args.against}.xml"
+        if not xml.exists():
+            raise SystemExit(f"run.py: error: --against {args.against}: no {xml} (run it first)")
+        runs.insert(0, (args.against, parse_junit(xml)))
+    elif len(runs) == 1:  # against the same tests through the TestClient
         swap = args.live[0] == "ringbolt-swap"
         label = "ringbolt" if swap else "reference"
         runs.insert(0, (label, run_suite(root, label, swap, select, args.workers,
                                          reuse=args.reuse or (args.no_reference and not swap))))
     inherent = None
-    if args.inherent and len(args.live) == 1:
+    if args.inherent and len(args.live) == 1 and not args.against:
         reference = run_suite(root, "reference", False, select, args.workers, reuse=args.reuse or args.no_reference)
         uvicorn = (runs[-1][1] if args.live == ["uvicorn"] and args.launch == "fork" else
                    run_suite(root, live_label("uvicorn", "1.1"), False, select, args.workers, live="uvicorn",
@@ -312,10 +378,20 @@ def main_live(args: argparse.Namespace, root: Path, select: list[str]) -> int:
         runs = [(label, {k: v for k, v in run.items() if area_of(k) in args.area}) for label, run in runs]
     (label_a, run_a), (label_b, run_b) = runs
     differ = compare(label_a, run_a, label_b, run_b, inherent)
+    failed = 0
     if differ > args.max_diff:
         print(f"::: FAILED: {differ} tests differ between {label_a} and {label_b} (allowed: {args.max_diff})")
-        return 1
-    return 0
+        failed = 1
+    for mode in args.live:
+        if mode != "ringbolt":  # (the only mode whose apps are planned: FastAPI's, served by ringbolt serve)
+            continue
+        label = live_label(mode, args.http, args.launch)
+        shares = planned_share(label)
+        if args.min_planned and (shares is None or shares["share"] < args.min_planned):
+            got = "no start-up line" if shares is None else f"{shares['share']:.1f}%"
+            print(f"::: FAILED: {label}: {got} of the routes planned, under {args.min_planned}%")
+            failed = 1
+    return failed
 
 
 if __name__ == "__main__":
