@@ -40,7 +40,9 @@ SYSTEMS: Systems = {
     "fastapi-uvicorn": ("peers", [*UVICORN, "fastapi_app:app", "--port", "{port}"]),
     "litestar-uvicorn": ("peers", [*UVICORN, "litestar_app:app", "--port", "{port}"]),
     "litestar-granian": ("peers", [*GRANIAN, "--port", "{port}", "litestar_app:app"]),
-    "fastapi-ringbolt": ("rb", [*RINGBOLT, "fastapi_app:app", "--port", "{port}"]),  # not in the default list
+    # not in the default list: FastAPI's app served by ringbolt, its routes planned, and whole through ASGI
+    "fastapi-ringbolt": ("rb", [*RINGBOLT, "fastapi_app:app", "--port", "{port}"]),
+    "fastapi-ringbolt-noplan": ("rb", [*RINGBOLT, "fastapi_app:app", "--no-plan", "--port", "{port}"]),
     # an older build (OLD_PYTHON's), for an A/B beside the peers; not in the default list
     "ringbolt-old": ("rb-old", [*RINGBOLT, "ringbolt_app:app", "--port", "{port}"]),
 }

@@ -10,7 +10,9 @@ request: server CPU µs (utime+stime, every thread, /proc) and context switches
     build/venv311/bin/python benchmarks/load/fastapi_bench.py --rounds 3
 
 --systems may add ringbolt-nofreeze: ringbolt with RINGBOLT_GC_FREEZE=0 (docs/architecture.md,
-"The heap the app was loaded with"), for an A/B in the same run. RINGBOLT_PYTHON (default:
+"The heap the app was loaded with"), for an A/B in the same run; ringbolt-noplan: the app
+whole through ASGI (``--no-plan``; ``ringbolt`` plans its routes, docs/asgi.md); c-uring: the
+C io_uring floor (benchmarks/load/.bin/c_uring_hello, setup_peers.sh), its one answer. RINGBOLT_PYTHON (default:
 this interpreter) runs ringbolt; PEERS_PYTHON (default:
 benchmarks/load/.venv-peers/bin/python) runs uvicorn and Granian. Prints a Markdown table
 of medians and each system's ratio to uvicorn.
@@ -35,9 +37,12 @@ MODULES = {"async": "fastapi_app", "sync": "fastapi_sync_app"}
 
 
 def command(system: str, module: str, port: int, rb_py: str, peers_py: str) -> list[str]:
-    if system in ("ringbolt", "ringbolt-nofreeze"):
+    if system == "c-uring":  # the floor: its one answer to every path
+        return [os.path.join(HERE, ".bin", "c_uring_hello"), str(port)]
+    if system in ("ringbolt", "ringbolt-nofreeze", "ringbolt-noplan"):
         return [rb_py, "-m", "ringbolt", "serve", f"{module}:app", "--host", "127.0.0.1", "--port", str(port),
-                "--threads", "1", "--workers", "1", "--log-level", "warning"]
+                "--threads", "1", "--workers", "1", "--log-level", "warning",
+                *(["--no-plan"] if system == "ringbolt-noplan" else [])]
     if system == "uvicorn":
         return [peers_py, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port),
                 "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]

@@ -359,6 +359,8 @@ def main():
     ap.add_argument("--expect-status", type=int, default=200,
                     help="the status every answer must have (default 200; e.g. 201 for a create, 422 for the "
                          "cost of a validation error)")
+    ap.add_argument("--only-new", action="store_true",
+                    help="count NEW_PYTHON's ringbolt only (no old build): against --peer servers")
     ap.add_argument("--ready", metavar="PATH",
                     help="before the warm-up, wait until GET PATH answers 200 (an app with health probes: "
                          "/health/startup)")
@@ -385,6 +387,8 @@ def main():
         if not sep or not label or label in ("old", "new") or "{port}" not in command:
             ap.error(f"--peer wants LABEL=COMMAND with {{port}} in the command, got {spec!r}")
         peers[label] = command
+    if args.threads_split and args.only_new:
+        ap.error("--threads-split compares the old build's threads with the new one's: not with --only-new")
     if args.threads_split and peers:
         ap.error("--threads-split counts ringbolt's thread roles; it does not go with --peer")
     py = {"old": os.environ.get("OLD_PYTHON", "/tmp/venv-old/bin/python"), "new": os.environ.get("NEW_PYTHON", "python3")}
@@ -392,7 +396,8 @@ def main():
     try:
         res = {}
         split = {}
-        for v in ("old", "new", *peers):
+        builds = ("new",) if args.only_new else ("old", "new")
+        for v in (*builds, *peers):
             a = count(py.get(v), args, args.n, tmp, peers.get(v) if v not in py else None)
             if args.keep:
                 os.makedirs(args.keep, exist_ok=True)
@@ -424,9 +429,10 @@ def main():
             what += f", {args.pipeline} per write"
         print(f"| {args.app} `{what} | user-space instructions per {unit} |")
         print("|---|---:|")
-        for v in ("old", "new"):
+        for v in builds:
             print(f"| {v} | {res[v]:,.0f} |")
-        print(f"| new/old | {res['new'] / res['old']:.3f} |")
+        if not args.only_new:
+            print(f"| new/old | {res['new'] / res['old']:.3f} |")
         for label in peers:
             print(f"| {label} | {res[label]:,.0f} |")
             print(f"| new/{label} | {res['new'] / res[label]:.3f} |")

@@ -53,7 +53,8 @@ SYSTEMS: Systems = {
     "ringbolt-typed": ("rb", [*RINGBOLT, "ringbolt_typed:typed_app", "--port", "{port}"]),
     "ringbolt-msgspec": ("rb", [*RINGBOLT, "ringbolt_typed:msgspec_app", "--port", "{port}"]),
     "fastapi-uvicorn": ("peers", [*UVICORN, "fastapi_typed:app", "--port", "{port}"]),
-    "fastapi-ringbolt": ("rb", [*RINGBOLT, "fastapi_typed:app", "--port", "{port}"]),
+    "fastapi-ringbolt": ("rb", [*RINGBOLT, "fastapi_typed:app", "--port", "{port}"]),  # its routes planned
+    "fastapi-ringbolt-noplan": ("rb", [*RINGBOLT, "fastapi_typed:app", "--no-plan", "--port", "{port}"]),  # ASGI
     "litestar-uvicorn": ("peers", [*UVICORN, "litestar_typed:app", "--port", "{port}"]),
     "litestar-granian": ("peers", [*GRANIAN, "--port", "{port}", "litestar_typed:app"]),
 }

@@ -104,6 +104,9 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("sqlmodel-create", "POST", "/heroes", {"json": {"name": "Deadpond", "age": 3}}),
     ("sqlmodel-create-refused", "POST", "/heroes", {"json": {"age": "old"}}),
     ("file-response", "GET", "/file", {}),
+    ("file-missing", "GET", "/file-missing", {}),
+    ("file-not-a-file", "GET", "/file-missing?kind=dir", {}),
+    ("file-missing-response-class", "GET", "/file-missing-class", {}),
 ]
 
 #: answers that differ from FastAPI's on purpose (docs/asgi.md): the header ringbolt does

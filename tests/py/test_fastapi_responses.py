@@ -78,6 +78,14 @@ def make_app(tmp: Path) -> FastAPI:
     def file():
         return str(video)
 
+    @app.get("/file-missing", response_class=FileResponse)
+    def file_missing():
+        return str(video) + ".gone"
+
+    @app.get("/file-dir")
+    def file_dir():
+        return FileResponse(str(tmp))
+
     @app.get("/model-html", response_model=Item, response_class=HTMLResponse)
     def model_html():
         return {"name": "n"}
@@ -207,10 +215,11 @@ def test_answers(client: Any, path: str, status: int, headers: dict[str, str | N
     assert r.content == body
 
 
-@pytest.mark.parametrize("path", ["/model-html", "/annotated-bad"])
+@pytest.mark.parametrize("path", ["/model-html", "/annotated-bad", "/file-missing", "/file-dir"])
 def test_a_result_its_writer_refuses_is_a_500(tmp_path: Path, path: str) -> None:
-    """A dict made into an HTMLResponse, a value the return annotation refuses: the
-    service's bug, a 500."""
+    """A dict made into an HTMLResponse, a value the return annotation refuses, a
+    FileResponse of a path that does not exist or is a folder (Starlette's RuntimeError):
+    the service's bug, a 500."""
     with TestClient(make_app(tmp_path), raise_server_exceptions=False) as c:
         r = c.get(path)
         assert (r.status_code, r.text) == (500, "Internal Server Error")

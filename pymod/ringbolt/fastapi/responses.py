@@ -11,6 +11,7 @@ import hashlib
 import http.cookies
 import mimetypes
 import os
+import stat
 import sys
 from datetime import datetime
 from email.utils import format_datetime
@@ -270,11 +271,25 @@ class StreamingResponse(_Cookies, _Streaming):  # type: ignore[misc]
         return self.content
 
 
+def file_stat(path: str | os.PathLike[str]) -> os.stat_result:
+    """The stat of the file a ``FileResponse`` sends, refused as Starlette refuses it when
+    it sends one: a path that does not exist, or is not a regular file, is a RuntimeError
+    (the app's 500), any other OSError is itself."""
+    try:
+        result = os.stat(path)
+    except FileNotFoundError:
+        raise RuntimeError(f"File at path {os.fspath(path)} does not exist.") from None
+    if not stat.S_ISREG(result.st_mode):
+        raise RuntimeError(f"File at path {os.fspath(path)} is not a file.")
+    return result
+
+
 class FileResponse(_File):
     """Starlette's ``FileResponse``: its headers (the type from ``media_type`` or the
     name, a text type with its charset; ``Content-Disposition`` for ``filename``; an
     ``ETag`` of the file's time and size), the file sent natively (``sendfile``) when the
-    handler returns (a missing file is a 404)."""
+    handler returns. A path that is no file is Starlette's RuntimeError (``file_stat``),
+    raised here, where the route's handlers see it, rather than when the answer is sent."""
 
     charset = "utf-8"
 
@@ -290,11 +305,8 @@ class FileResponse(_File):
         if media_type is None:
             media_type = mimetypes.guess_type(filename or os.fspath(path))[0] or "application/octet-stream"
         if stat_result is None:
-            try:
-                stat_result = os.stat(path)
-            except OSError:
-                stat_result = None  # the server answers 404 (403) for it
-        if stat_result is not None and pairs.get("etag") is None:
+            stat_result = file_stat(path)
+        if pairs.get("etag") is None:
             tag = hashlib.md5(f"{stat_result.st_mtime}-{stat_result.st_size}".encode(), usedforsecurity=False)
             pairs.append(("etag", f'"{tag.hexdigest()}"'))
         super().__init__(path, status_code, pairs, given_type or _content_type(media_type, self.charset))

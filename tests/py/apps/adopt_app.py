@@ -7,13 +7,14 @@ Starlette route, and a route FastAPI's order puts behind an earlier one."""
 
 
 import contextlib
+import os
 from typing import Annotated, Any, AsyncIterator
 
 from fastapi import (APIRouter, BackgroundTasks, Body, Cookie, Depends, FastAPI, File, Form, Header, HTTPException, Path,
                      Query, Request, Response, Security, UploadFile)
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import (HTMLResponse, JSONResponse, ORJSONResponse, PlainTextResponse, RedirectResponse,
-                               StreamingResponse)
+from fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, ORJSONResponse, PlainTextResponse,
+                               RedirectResponse, StreamingResponse)
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials, OAuth2PasswordBearer, SecurityScopes
 from pydantic import BaseModel, Field
 
@@ -335,6 +336,18 @@ def is_starlette(request: Request) -> dict[str, bool]:
 def file_response() -> Any:
     from fastapi.responses import FileResponse
     return FileResponse(__file__, filename="app.py")
+
+
+# FileResponse of a path that is no file: Starlette's RuntimeError when it is sent, so the
+# app's 500 (Starlette's text), whichever way the route makes the response
+@app.get("/file-missing")
+def file_missing(kind: str = "missing") -> Any:
+    return FileResponse("/nonexistent-ringbolt/file.txt" if kind == "missing" else os.path.dirname(__file__))
+
+
+@app.get("/file-missing-class", response_class=FileResponse)
+def file_missing_class() -> str:
+    return "/nonexistent-ringbolt/file.txt"
 
 
 @app.get("/raise-validation")

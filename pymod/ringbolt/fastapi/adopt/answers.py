@@ -95,11 +95,8 @@ def _file(resp: Any) -> Any:
     """A Starlette ``FileResponse``: its headers as Starlette sends them (its ETag and
     Last-Modified from the file), the file sent natively; with background tasks, read
     and streamed instead (ringbolt's native file answer carries none)."""
-    if resp.stat_result is None:
-        try:
-            resp.set_stat_headers(os.stat(resp.path))
-        except OSError:
-            pass  # the server answers the missing file itself
+    if resp.stat_result is None:  # (a path that is no file: Starlette's RuntimeError, the app's 500)
+        resp.set_stat_headers(rbr.file_stat(resp.path))
     headers, ctype = _headers(resp.raw_headers)
     if resp.background is None:
         out = FileResponse(resp.path, resp.status_code, headers, ctype or None)
