@@ -306,7 +306,8 @@ def _base(tp: Any) -> Converter | None:
         return tp
     raise TypeError(f"a query, path, header, cookie or form parameter cannot be of type {tp!r} "
                     "(str, int, float, bool, Enum, Literal, UUID, datetime, date, time, Decimal, "
-                    "their Optional and list[...] are)")
+                    "their Optional and list[...] are, and with pydantic installed any type it validates "
+                    "from one string, such as HttpUrl or EmailStr)")
 
 
 def knows(tp: Any) -> bool:

@@ -78,13 +78,22 @@ def _mentions(tp: Any, test: Callable[[Any], bool]) -> bool:
     return any(_mentions(a, test) for a in typing.get_args(tp) if a is not Ellipsis)
 
 
-def has_pydantic() -> bool:
-    """Whether pydantic is installed (the ``pydantic`` extra)."""
+def reads_text(tp: Any) -> bool:
+    """Whether pydantic is installed and validates ``tp`` from one text value, as a
+    query, path, header, cookie or form value is (``HttpUrl``, ``EmailStr``,
+    ``IPv4Address``: a JSON schema of a string, number, integer or boolean). A mapping, a
+    model or another structured type is no parameter's: the plan refuses it."""
     try:
-        import pydantic  # noqa: F401
-    except ImportError:
+        from pydantic import TypeAdapter
+        schema = TypeAdapter(tp).json_schema()
+    except Exception:  # noqa: BLE001 - no pydantic, or a type it has no schema for
         return False
-    return True
+
+    def scalar(part: dict[str, Any]) -> bool:
+        if "anyOf" in part:
+            return all(scalar(p) or p.get("type") == "null" for p in part["anyOf"])
+        return part.get("type") in ("string", "number", "integer", "boolean")
+    return scalar(schema)
 
 
 def library_for(tp: Any) -> str:

@@ -515,7 +515,7 @@ class Planner:
             raise PlanError(f"{where}: a {source} parameter cannot be a list")
         item = seq[0] if seq is not None else inner
         if spec.meta or _models.carries_validators(annotation) or (self.fastapi and item in _PYDANTIC_TEXT) or (
-                not _convert.knows(item) and _models.has_pydantic()):
+                not _convert.knows(item) and _models.reads_text(item)):
             # validators of the annotation's own (Field(ge=1), AfterValidator...), or a type
             # pydantic validates and ringbolt's converters do not (HttpUrl, EmailStr...):
             # pydantic's, with the marker's constraints where the marker stands; no inline form
