@@ -27,6 +27,7 @@ PIP_PACKAGES=("meson>=1.1" "meson-python>=0.15" ninja pytest pytest-timeout watc
               h2 "httpx[http2]"  # HTTP/2 frame-level and client tests (tests/py/test_http2*.py)
               aioquic  # the HTTP/3 client of the end-to-end QUIC tests
               pydantic msgspec  # typed routes' body and response models (tests/py/test_typed_*.py)
+              orjson ujson  # FastAPI's ORJSONResponse and UJSONResponse (tests/py/test_fastapi_responses.py, the tutorial)
               drf-spectacular-sidecar  # ringbolt[docs]: Swagger UI's and ReDoc's files for /docs and /redoc
               openapi-spec-validator  # validates the OpenAPI documents (tests/py/test_typed_openapi.py)
               opentelemetry-sdk opentelemetry-exporter-otlp-proto-http  # ringbolt[otel]; tests/py/test_tracing.py's receiver decodes with its opentelemetry-proto

@@ -5,6 +5,7 @@ responses, components and their $refs, tags, security), that it validates as Ope
 h2c, under TestClient and under uvicorn with no external URL, the options that turn
 them off or move them, and what happens when the docs extra is missing."""
 
+import decimal
 import json
 import logging
 import re
@@ -12,6 +13,7 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 import msgspec
+import pydantic
 import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel
@@ -130,8 +132,8 @@ PARAMETERS: list[tuple[str, str, str, str, bool, dict[str, Any]]] = [
      {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
     ("GET", "/search", "day", "query", False, {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}),
     ("GET", "/search", "price", "query", False,
-     {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
-                {"type": "string", "pattern": r"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$"}, {"type": "null"}]}),
+     # pydantic's own schema of it (2.14 dropped the pattern of a Decimal's string form)
+     pydantic.TypeAdapter(Annotated[decimal.Decimal | None, pydantic.Field(gt=0, le=1000)]).json_schema()),
     ("GET", "/search", "color", "query", False, {"$ref": "#/components/schemas/Color", "default": "blue"}),
     ("GET", "/search", "mode", "query", False, {"type": "string", "enum": ["fast", "full"], "default": "fast"}),
     ("GET", "/search", "ref", "query", False, {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}]}),
