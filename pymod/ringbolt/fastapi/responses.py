@@ -234,7 +234,7 @@ class ORJSONResponse(JSONResponse):
 
 class UJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        import ujson  # type: ignore[import-untyped]  # optional, as in FastAPI
+        import ujson  # type: ignore[import-not-found,unused-ignore]  # optional, as in FastAPI
 
         return str(ujson.dumps(content, ensure_ascii=False)).encode("utf-8")
 

@@ -5,13 +5,16 @@ are only installed from the main thread)."""
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from typing import Any
 
 from ..app import App
 
 _serving_lock = threading.Lock()
 _serving: set[int] = set()  # id() of the Apps a TestClient serves now
+_running: "weakref.WeakSet[ServerThread]" = weakref.WeakSet()  # started, not yet stopped
 
 
 class ServerThread:
@@ -44,6 +47,7 @@ class ServerThread:
                                    "leave the other client's `with` block first)")
             _serving.add(id(self.app))
         self._thread = threading.Thread(target=self._main, name="ringbolt-testclient", daemon=True)
+        _running.add(self)
         self._thread.start()
         if not self._ready.wait(timeout):
             self.app.stop()
@@ -74,6 +78,7 @@ class ServerThread:
         if thread is None:
             return
         self._thread = None
+        _running.discard(self)
         self.app.stop()
         thread.join(timeout)
         if thread.is_alive():
@@ -81,3 +86,16 @@ class ServerThread:
         error, self._error = self._error, None
         if error is not None:
             raise RuntimeError(f"the app failed while stopping: {error!r}") from error
+
+
+@atexit.register
+def _stop_running() -> None:
+    """Stop every server a test left running when the process exits (a client never
+    closed). Its thread is a daemon: left to the interpreter's finalization, it would be
+    ended (pthread_exit) inside the native loop when it next takes the GIL, and that
+    unwinding through the server's C++ frames aborts the process."""
+    for server in list(_running):
+        try:
+            server.stop(10.0)
+        except Exception:  # noqa: BLE001 - the process is exiting: nobody to tell
+            pass
