@@ -48,20 +48,28 @@ def test_a_blocked_loop_does_not_stop_sync_routes_and_is_logged():
     assert "the event loop runs again" in out, out
 
 
-def test_the_stand_in_waits_as_long_as_standin_after_ms_says():
+def test_the_stand_in_waits_as_long_as_standin_after_ms_says(tmp_path):
     # RINGBOLT_STANDIN_AFTER_MS=20000: a loop blocked for 2.5 s is not stood in for, so a
     # sync route waits for it (under valgrind a loop turn lasts that long, and a stand-in
     # would serve the connections instead of the path measured). 300: it takes over.
+    # /sync is sent once /block's handler has begun to block the loop (it writes the time
+    # to STALL_BEGAN_FILE): on a loaded machine /block may reach the loop late.
     for after, stands_in in (("20000", False), ("300", True)):
-        srv = ServerProcess("stall_app:app", "--threads", "1", env={"RINGBOLT_STANDIN_AFTER_MS": after})
+        began_file = tmp_path / f"began-{after}"
+        srv = ServerProcess("stall_app:app", "--threads", "1",
+                            env={"RINGBOLT_STANDIN_AFTER_MS": after, "STALL_BEGAN_FILE": str(began_file)})
         try:
             results: dict[str, object] = {}
             blocker = threading.Thread(target=lambda: results.setdefault("block", get(srv, "/block?s=2.5")))
-            sent = time.monotonic()  # before /block is sent: its handler's 2.5 s start later
             blocker.start()
-            time.sleep(0.8)  # the loop is now inside time.sleep
+            deadline = time.monotonic() + 15
+            while not began_file.exists():
+                assert time.monotonic() < deadline, "/block's handler never ran"
+                time.sleep(0.01)
+            began = float(began_file.read_text())
+            time.sleep(0.3)  # the loop is now inside time.sleep
             r = get(srv, "/sync", timeout=10)
-            took = time.monotonic() - sent
+            took = time.monotonic() - began
             assert r.status == 200 and r.body == b"sync"
             if stands_in:
                 # answered while the loop still sleeps: /block's answer is not sent yet
@@ -70,7 +78,7 @@ def test_the_stand_in_waits_as_long_as_standin_after_ms_says():
                 # answered only once the loop ran again. (Not "/block answered first": both
                 # answers go out in the same turn, and /block's thread may read its own after
                 # this one.)
-                assert took >= 2.45, f"{after} ms: /sync answered after {took:.2f} s, while the loop slept"
+                assert took >= 2.45, f"{after} ms: /sync answered {took:.2f} s after the loop began to sleep"
             blocker.join(15)
             assert results["block"].body == b"unblocked"
         finally:

@@ -1,5 +1,6 @@
 """An async handler that blocks the event loop, beside sync routes (one of which blocks
 the reactor's thread, which with one reactor is also the loop's)."""
+import os
 import time
 
 from ringbolt import App
@@ -9,6 +10,11 @@ app = App()
 
 @app.get("/block")
 async def block(req):
+    began = os.environ.get("STALL_BEGAN_FILE")  # when the loop began to block, for a test
+    if began:
+        with open(began + ".tmp", "w") as f:
+            f.write(repr(time.monotonic()))
+        os.replace(began + ".tmp", began)
     time.sleep(float(req.query.get("s", "3")))  # wrong on purpose: blocks the loop
     return "unblocked"
 
