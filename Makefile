@@ -187,7 +187,7 @@ kernels:
 	  echo "== $$suite"; skip=; case " $(KERNELS_NO_KTLS) " in *" $$suite "*) skip="$(KERNEL_SKIP_NO_KTLS)";; esac; \
 	  tests=tests/kernels; case " $(KERNELS_TABLE_ONLY) " in *" $$suite "*) tests=tests/kernels/test_kernel_table.py;; esac; \
 	  case " $(KERNELS_KTLS_ONLY) " in *" $$suite "*) tests="tests/kernels/test_kernel_table.py tests/kernels/test_kernel_ktls.py";; esac; \
-	  tools/kernel-vm --suite $$suite linux-image-amd64 -- env RINGBOLT_TIMEOUT_KEEP_ALIVE=60 \
+	  tools/kernel-vm --suite $$suite linux-image-amd64 -- env RINGBOLT_TIMEOUT_KEEP_ALIVE=60 RINGBOLT_TEST_START_TIMEOUT=60 \
 	    $$py -m pytest -q -p no:cacheprovider $(KERNEL_PYTEST) --basetemp=/tmp/pytest $$skip $(KERNEL_DESELECT) $$tests || exit 1; \
 	done
 

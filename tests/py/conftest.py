@@ -146,9 +146,15 @@ def sync_and_hosted_client(make_app: Callable[[], Any]) -> Any:
     return client
 
 
-def wait_until_serving(server: Any, timeout: float = 15) -> None:
+#: how long a server process may take to start (RINGBOLT_TEST_START_TIMEOUT: longer in an
+#: emulated VM, Makefile kernels, where importing the package alone takes seconds)
+START_TIMEOUT = float(os.environ.get("RINGBOLT_TEST_START_TIMEOUT", "15"))
+
+
+def wait_until_serving(server: Any, timeout: float | None = None) -> None:
     """Returns once `server.connect(0.2)` succeeds; stops the server and raises, with its
-    output, when its process exits first or `timeout` s pass."""
+    output, when its process exits first or `timeout` s (START_TIMEOUT) pass."""
+    timeout = START_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
