@@ -29,7 +29,7 @@ from ._native import RawJSON, Request, TLSInfo
 from .app import App, _log_exception
 from .datastructures import Headers, QueryParams, ResponseHeaders
 from .errors import BadRequest, ClientDisconnect, HTTPError, HTTPException, ValidationError
-from ._problem import RequestValidationError, ResponseValidationError
+from .typed.problem import RequestValidationError, ResponseValidationError
 from .params import Body, Cookie, Depends, File, Form, Header, Path, Query, Security, SecurityScopes
 from ._request_body import request_read as _request_read
 from ._request_body import request_stream as _request_stream

@@ -12,8 +12,8 @@ from .health import HealthOptions, HealthProbes
 from .rate_limit import AppRateLimit, RateLimit
 
 if TYPE_CHECKING:
-    from .csrf import CSRF
-    from .sessions import Sessions
+    from .security.csrf import CSRF
+    from .security.sessions import Sessions
 
 
 class ServiceFeatures:
@@ -106,7 +106,7 @@ class ServiceFeatures:
         ``ringbolt.sessions.Sessions`` that routes take as ``Depends(sessions)`` (see
         docs/sessions.md for the options). Routes that do not take it pay nothing. Its
         store's connections are closed at shutdown."""
-        from .sessions import Sessions
+        from .security.sessions import Sessions
 
         sessions = Sessions(secret_keys, **options)
         self._shutdown.append(sessions.close)
@@ -115,6 +115,6 @@ class ServiceFeatures:
     def add_csrf(self, sessions: Sessions, **options: Any) -> CSRF:
         """A ``ringbolt.csrf.CSRF`` check over ``sessions`` (docs/sessions.md): routes take
         it as ``Depends(csrf)`` or a router as ``csrf.middleware``."""
-        from .csrf import CSRF
+        from .security.csrf import CSRF
 
         return CSRF(sessions, **options)

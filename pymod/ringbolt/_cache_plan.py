@@ -15,11 +15,11 @@ import types
 import typing
 from typing import Any, Union
 
-from ._param_models import names_read
-from ._plan import REQUEST, DependencySpec, ParamSpec, RoutePlan
-from .auth import Principal
+from .typed.param_models import names_read
+from .typed.plan import REQUEST, DependencySpec, ParamSpec, RoutePlan
+from .security.auth import Principal
 from .security import HTTPAuthorizationCredentials, HTTPBasicCredentials
-from .sessions import Session, Sessions
+from .security.sessions import Session, Sessions
 
 # What a dependency that takes the Request may hand the handler for the key to hold it
 _KEYABLE = (str, int, float, bool, bytes, type(None), Principal, HTTPAuthorizationCredentials, HTTPBasicCredentials,

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 from ._cache_plan import KeyPlan, key_part, key_plan
 from ._native import json_dumps
-from ._plan import RoutePlan
+from .typed.plan import RoutePlan
 from .caching import Cache, CacheStore, Entry
 from .datastructures import ResponseHeaders
 from .response import FileResponse, Response, StreamingResponse
@@ -408,7 +408,7 @@ class CachedRoute:
 
 
 class CacheGate(NamedTuple):
-    """A typed route's cache, for ``ringbolt._runner``: after every dependency has run,
+    """A typed route's cache, for ``ringbolt.typed.runner``: after every dependency has run,
     ``begin(req, values of readers)`` answers a hit or a ``miss``; after the handler,
     ``end(req, miss, result)``; ``abort(miss)`` when the handler raised."""
 

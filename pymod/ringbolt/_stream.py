@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 from . import _native
-from ._asgi_server import _Body as _AsgiBody
-from ._asgi_server import _start_body_stream as _start_asgi_body
+from .serving.asgi_server import _Body as _AsgiBody
+from .serving.asgi_server import _start_body_stream as _start_asgi_body
 from ._error_log import log_failure
 from ._tasks import _keep
 

@@ -14,28 +14,28 @@ import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from . import _native
-from ._aio import AsyncRunner, handler_names
-from ._asgi_app import serve_http, serve_lifespan, serve_websocket
-from ._asgi_server import ASGIHandler, Lifespan, LifespanError
-from ._depends import AppDependencies
-from ._plan import RoutePlan
-from ._problem import RequestValidationError
-from ._runner import build_runner
+from .serving.aio import AsyncRunner, handler_names
+from .serving.asgi_app import serve_http, serve_lifespan, serve_websocket
+from .serving.asgi_server import ASGIHandler, Lifespan, LifespanError
+from .typed.depends import AppDependencies
+from .typed.plan import RoutePlan
+from .typed.problem import RequestValidationError
+from .typed.runner import build_runner
 from ._error_log import errors as error_log
 from ._error_log import log_failure
-from ._openapi_pages import OpenAPIApp
+from .openapi.pages import OpenAPIApp
 from ._app_services import ServiceFeatures
 from ._static import check_static
 from ._stream import set_runner
-from ._tls import reload_on_sighup
-from ._wsgi_server import WSGIHandler, default_threads
+from .serving.tls import reload_on_sighup
+from .serving.wsgi_server import WSGIHandler, default_threads
 from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
 from .health import HealthChecker, HealthProbes, pending_checks
-from .options import check_run_options, check_run_values
+from .serving.options import check_run_options, check_run_values
 from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, _shape, build_pipeline
-from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
+from .serving.supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .websocket import WebSocketRoute, WebSocketSettings, both_ways, typed_endpoint
 
 
@@ -259,7 +259,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures):
         held.update(new)
 
     def route_plans(self) -> list[tuple[str, list[str], RoutePlan]]:
-        """Every typed route as ``(path, methods, plan)`` (``ringbolt._plan.RoutePlan``):
+        """Every typed route as ``(path, methods, plan)`` (``ringbolt.typed.plan.RoutePlan``):
         what the OpenAPI document is generated from."""
         return [(d.path, d.methods, d.plan) for d in self._defs if d.plan is not None and not d.websocket]
 

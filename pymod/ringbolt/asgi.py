@@ -2,7 +2,7 @@
 serves the ASGI application ``app`` (FastAPI, Starlette, Litestar, Django's ASGI
 handler, a raw callable) for every request, and ``is_asgi_app`` is how ``ringbolt
 serve`` tells one. The server side (``ASGIHandler``, the cycle, the lifespan) is
-``_asgi_server.py``; its public names are re-exported here.
+``serving/asgi_server.py``; its public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,17 +10,15 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ._asgi_server import (
-    ASGI_VERSION,
-    ASGIApp,
-    ASGIHandler,
-    ASGIProtocolError,
-    ClientDisconnected,
-    Lifespan,
-    LifespanError,
-    Message,
-    Scope,
-)
+from .serving.asgi_server import (ASGI_VERSION,
+                                  ASGIApp,
+                                  ASGIHandler,
+                                  ASGIProtocolError,
+                                  ClientDisconnected,
+                                  Lifespan,
+                                  LifespanError,
+                                  Message,
+                                  Scope)
 from .app import App
 
 __all__ = [

@@ -2,7 +2,7 @@
 handler's parameter comes from (``Query``, ``Path``, ``Header``, ``Cookie``, ``Body``,
 ``Form``, ``File``), what it depends on (``Depends``, ``Security``) and the
 ``SecurityScopes`` a dependency may ask for. A marker is data only: the route's plan
-(``ringbolt._plan``) reads it once, when the route is registered.
+(``ringbolt.typed.plan``) reads it once, when the route is registered.
 
     @app.get("/items")
     def items(limit: Annotated[int, Query(ge=1, le=100)] = 10, q: str | None = None): ...

@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar, Union
 
 from ._error_log import log_failure
 from ._native import Request
-from ._plan import UNSET, RoutePlan, is_plain_handler, plan_route
+from .typed.plan import UNSET, RoutePlan, is_plain_handler, plan_route
 from .caching import as_cache
 from .datastructures import ResponseHeaders
 from .rate_limit import RateLimit, route_limit
@@ -118,7 +118,7 @@ class RouteDef:
         self.replan = replan
         # Its own rate limit (ringbolt.rate_limit), False for none, None for the app's.
         self.rate_limit = rate_limit
-        # The typed route's plan (ringbolt._plan), or None: a plain ``def h(req)``.
+        # The typed route's plan (ringbolt.typed.plan), or None: a plain ``def h(req)``.
         self.plan = plan
         # The route's OpenAPI options (tags, summary, ...), also for a plain handler.
         self.options = options
@@ -141,7 +141,7 @@ class RouteGroup:
     #: or kept but never reached, the earlier one answering (FastAPI's, ringbolt.fastapi)
     _first_route_wins = False
     #: another framework's markers and types read as ringbolt's when its routes are
-    #: planned (``ringbolt._plan.PlanAdapter``: an unchanged FastAPI app's), or None
+    #: planned (``ringbolt.typed.plan.PlanAdapter``: an unchanged FastAPI app's), or None
     _plan_adapter: Any = None
 
     def __init__(self, prefix: str = "") -> None:

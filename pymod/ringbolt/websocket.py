@@ -464,7 +464,7 @@ def typed_endpoint(run: Callable[[Any], Any],
     parameters read from the handshake request, the dependencies called, then the
     handler, given the WebSocket by its annotation); a request its parameters refuse goes
     to ``on_invalid(ws, exc)``."""
-    from ._problem import RequestValidationError
+    from .typed.problem import RequestValidationError
 
     async def endpoint(ws: WebSocket) -> None:
         ws._req.__dict__["_rb_websocket"] = ws

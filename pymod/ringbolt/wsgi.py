@@ -2,7 +2,7 @@
 serves the WSGI (PEP 3333) application ``app`` (Flask, Django's WSGI handler, a raw
 callable) for every request, and ``is_wsgi_app`` is how ``ringbolt serve`` tells one.
 The server side (``WSGIHandler``, ``wsgi.input``, the file wrapper) is
-``_wsgi_server.py``; its public names are re-exported here.
+``serving/wsgi_server.py``; its public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ._wsgi_server import (
-    GATHER_LIMIT,
-    BodyInput,
-    FileWrapper,
-    WSGIApp,
-    WSGIHandler,
-    WSGIStatusError,
-    default_threads,
-)
+from .serving.wsgi_server import (GATHER_LIMIT,
+                                  BodyInput,
+                                  FileWrapper,
+                                  WSGIApp,
+                                  WSGIHandler,
+                                  WSGIStatusError,
+                                  default_threads)
 from .app import App
 
 __all__ = [

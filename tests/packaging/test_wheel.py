@@ -78,7 +78,7 @@ def test_wheel_is_manylinux_and_bundles_the_libraries() -> None:
         assert any(b.startswith(lib + "-") for b in bundled), f"{lib} not bundled: {bundled}"
     # the reactor, the CLI and the load harness all ship; the harness beside the runtime
     # package (ringbolt_bench), not inside it
-    for module in ("ringbolt/cli.py", "ringbolt_bench/cli.py", "ringbolt_bench/harness.py",
+    for module in ("ringbolt/serving/cli.py", "ringbolt_bench/cli.py", "ringbolt_bench/harness.py",
                    *(f"ringbolt_bench/{m}.py" for m in ("scenarios", "systems", "processes", "load_generators",
                                                         "reporting")),
                    "ringbolt_bench/report.lua"):

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from auth_helpers import Served, auth_server, bearer, forged, jwk, token
-from ringbolt._jwks import MAX_JWKS_BYTES, JWKSUnavailable, KeySet
+from ringbolt.security.jwks import MAX_JWKS_BYTES, JWKSUnavailable, KeySet
 from test_auth_jwt import refused
 
 __all__ = ["auth_server"]  # the module fixture

@@ -186,7 +186,8 @@ def test_request_cookie_options_are_checked(srv, how, status, message):
 def test_one_definition_of_the_cookie_options():
     import inspect
 
-    from ringbolt import _asgi_app, _native, _reqresp
+    from ringbolt import _native, _reqresp
+    from ringbolt.serving import asgi_app as _asgi_app
     from ringbolt.cookies import COOKIE_DEFAULTS, Cookie, CookieOptions, DeleteCookieOptions, deletion
 
     assert set(COOKIE_DEFAULTS) == set(CookieOptions.__annotations__)

@@ -75,7 +75,7 @@ def test_the_native_way_is_taken_for_json_values() -> None:
     model's writer is never called for it (and is for the others)."""
     import ringbolt.fastapi
 
-    from ringbolt._writers import write_fastapi
+    from ringbolt.typed.writers import write_fastapi
 
     app = make_app(ringbolt.fastapi)
     d = next(d for d in app._defs if d.path == "/dict_str_any/plain")

@@ -487,7 +487,7 @@ def test_ringbolt_app_takes_the_model_options() -> None:
 ])
 def test_bad_response_options_are_refused_at_registration(options: dict[str, Any], cause: str) -> None:
     from ringbolt import App
-    from ringbolt._plan import PlanError
+    from ringbolt.typed.plan import PlanError
 
     app = App()
     with pytest.raises(PlanError, match=cause):

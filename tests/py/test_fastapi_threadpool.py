@@ -4,7 +4,7 @@ each completion comes back to the event loop from a worker thread
 (``loop.call_soon_threadsafe``), which must wake the loop at once (with one reactor the
 loop runs on the reactor's thread, docs/architecture.md "The event loop on the reactor's
 thread"), and the worker threads are reused from request to request, as under uvicorn:
-the loop runs inside a root task (``ringbolt._aio.AsyncRunner``), which anyio ties its
+the loop runs inside a root task (``ringbolt.serving.aio.AsyncRunner``), which anyio ties its
 worker threads to. Without one, anyio tied each worker to the request's own task and
 stopped it when that request ended: a thread started and stopped per request."""
 

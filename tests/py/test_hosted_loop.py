@@ -215,7 +215,7 @@ def test_a_quic_timer_brings_the_next_turn_before_the_tick():
     """With --http3 a hosted turn says when QUIC's next timer (loss recovery, an ACK owed)
     falls due, as `8 | ms << 4`: the loop turns again by then, though its fd stays quiet
     and its tick is 0.25 s away."""
-    from ringbolt._aio import AsyncRunner
+    from ringbolt.serving.aio import AsyncRunner
 
     runner = AsyncRunner()
     quiet, other_end = os.pipe()

@@ -1,5 +1,5 @@
 """The same cookies, forms and background tasks when uvicorn serves the App as an ASGI
-app (ringbolt/_asgi_app.py): answers compared with ringbolt's own server."""
+app (ringbolt/serving/asgi_app.py): answers compared with ringbolt's own server."""
 
 from __future__ import annotations
 

@@ -223,7 +223,7 @@ class WithIntKeys:
 
 
 def test_which_dataclasses_msgspec_writes() -> None:
-    from ringbolt import _models
+    from ringbolt.typed import models as _models
     fast = _models._dataclass_passthrough
     node = Node("a", [])
     one, many = fast(Node), fast(list[Node])
@@ -480,7 +480,7 @@ def test_request_validation_error_problem_is_writable() -> None:
     """The problem a RequestValidationError answers (an app's handler may call it) holds
     what JSON can: a non-finite input as its name, bytes as text, others as str()."""
     from ringbolt._native import json_dumps
-    from ringbolt._problem import RequestValidationError
+    from ringbolt.typed.problem import RequestValidationError
     exc = RequestValidationError([{"type": "t", "loc": ["body"], "msg": "m",
                                    "input": {"a": [float("nan"), float("-inf"), b"raw", {1, 2}, (1, 2.5)]}}])
     problem = json.loads(json_dumps(exc.problem()))

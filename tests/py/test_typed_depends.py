@@ -14,7 +14,7 @@ import pytest
 
 from ringbolt import (App, Depends, Header, HTTPException, Query, Request, RequestValidationError, Response, Security,
                       SecurityScopes)
-from ringbolt._plan import DependencyScopeError, PlanError
+from ringbolt.typed.plan import DependencyScopeError, PlanError
 from ringbolt.testing import TestClient
 from typed_helpers import InProcess, Transport, transport_fixture
 
@@ -262,7 +262,7 @@ def test_a_msgspec_decoder_keeps_no_message_that_quotes_the_client_at_length() -
 
     import msgspec
 
-    from ringbolt import _models
+    from ringbolt.typed import models as _models
 
     class Colour(enum.Enum):
         red = "red"
@@ -430,7 +430,7 @@ def test_depends_scope_is_checked() -> None:
 
 
 def test_callable_object_dependencies_are_called_as_their_class_says() -> None:
-    # The plan calls an object's Python __call__ bound once (ringbolt._runner.call_of), with
+    # The plan calls an object's Python __call__ bound once (ringbolt.typed.runner.call_of), with
     # its own typed parameters; a callable class is constructed; an override still wins.
     class Counter:
         def __init__(self) -> None:

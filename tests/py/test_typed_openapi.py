@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from ringbolt import App, Body, Query, Router
-from ringbolt import _openapi_pages
+from ringbolt.openapi import pages as _openapi_pages
 from ringbolt.openapi import default_operation_id, get_openapi, openapi_path
 from ringbolt.testing import TestClient
 from typed_helpers import Transport, transport_fixture

@@ -429,7 +429,7 @@ def test_ringbolt_conventions_keep_ringbolts_error_parts(name: str, operation: s
 
 
 # ---- parameter and form models ----
-# Planned as one parameter whose type is the model (ringbolt._plan.ParamSpec with source
+# Planned as one parameter whose type is the model (ringbolt.typed.plan.ParamSpec with source
 # "query", "header", "cookie" or "form"): the document lists the model's fields as FastAPI
 # does. The plans are made here, as the planner makes a parameter's.
 
@@ -486,7 +486,7 @@ def _planned(fn: Any, path: str, method: str) -> Any:
     import inspect
     import typing
 
-    from ringbolt import _plan
+    from ringbolt.typed import plan as _plan
     from ringbolt.openapi import RouteInfo
 
     args = []
@@ -553,7 +553,7 @@ def test_callbacks_and_webhooks_as_fastapi_lists_them() -> None:
     operations as FastAPI lists them, their models among the document's components,
     from routes planned here by hand (tests/py/test_fastapi_openapi.py registers them
     through the routers, as a service does)."""
-    from ringbolt._plan import plan_route
+    from ringbolt.typed.plan import plan_route
     from ringbolt.fastapi import FastAPI
     from ringbolt.openapi import RouteInfo
 

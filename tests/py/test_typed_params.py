@@ -328,7 +328,7 @@ def _msgspec_body(s: Annotated[MStruct, AfterValidator(lambda v: v)]) -> None: .
 ])
 def test_annotation_validators_refused_at_registration(path: str, handler: Any, message: str) -> None:
     from ringbolt import App
-    from ringbolt._plan import PlanError
+    from ringbolt.typed.plan import PlanError
     with pytest.raises(PlanError) as caught:
         App().post(path)(handler)
     assert str(caught.value).startswith(message)

@@ -1,5 +1,5 @@
 """A ringbolt App's WebSocket endpoints behave the same under uvicorn (the App is an ASGI
-app: ringbolt/_asgi_app.py) as under ringbolt's own server: the same client script gets
+app: ringbolt/serving/asgi_app.py) as under ringbolt's own server: the same client script gets
 the same answers from both."""
 
 from __future__ import annotations

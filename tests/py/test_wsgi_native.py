@@ -471,9 +471,9 @@ def test_many_requests_on_one_connection_after_errors(srv):
 
 def test_start_response_object_directly():
     # The native StartResponse outside a server: the same checks and attributes that
-    # ringbolt._wsgi_server's Python fallbacks read.
+    # ringbolt.serving.wsgi_server's Python fallbacks read.
     from ringbolt import _native
-    from ringbolt._wsgi_server import WSGIStatusError, _check_headers, _parse_status
+    from ringbolt.serving.wsgi_server import WSGIStatusError, _check_headers, _parse_status
 
     start: Any = _native.StartResponse(_parse_status, _check_headers)
     assert (start.status, start.headers, start.sent, start.written) == (0, None, False, [])
@@ -531,7 +531,7 @@ def test_start_response_and_write_objects_are_fresh_each_time():
     # must start blank, and a write kept past its StartResponse's other references
     # still writes to it.
     from ringbolt import _native
-    from ringbolt._wsgi_server import _check_headers, _parse_status
+    from ringbolt.serving.wsgi_server import _check_headers, _parse_status
 
     kept = []
     for i in range(20):

@@ -1,6 +1,6 @@
-"""``fastapi.encoders``: ``jsonable_encoder`` (ringbolt._jsonable, which FastAPI's
+"""``fastapi.encoders``: ``jsonable_encoder`` (ringbolt.typed.jsonable, which FastAPI's
 conventions also write every return value with)."""
 
-from .._jsonable import jsonable_encoder
+from ..typed.jsonable import jsonable_encoder
 
 __all__ = ["jsonable_encoder"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._plan import DependencyScopeError as _DependencyScopeError
-from .._problem import RequestValidationError, ResponseValidationError
+from ..typed.plan import DependencyScopeError as _DependencyScopeError
+from ..typed.problem import RequestValidationError, ResponseValidationError
 from ..errors import HTTPException
 from ..websocket import WebSocketDisconnect, WebSocketException
 

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from .._native import json_dumps
-from .._writers import RESPONSES, body_allowed
+from ..typed.writers import RESPONSES, body_allowed
 from ..datastructures import ResponseHeaders
 from ..response import FileResponse as _File
 from ..response import Response as _Response

@@ -1,5 +1,5 @@
 """``APIRouter`` and the route decorators of ``FastAPI``: FastAPI's options on ringbolt's
-routes. The response options are planned (``ringbolt._plan.ResponseSpec``): the
+routes. The response options are planned (``ringbolt.typed.plan.ResponseSpec``): the
 ``response_class`` a result is made into (the route's, else its router's or app's
 ``default_response_class``, else FastAPI's JSON), the ``response_model_*`` options; the
 options only the OpenAPI document reads are kept in the route's options."""
@@ -12,7 +12,7 @@ import functools
 import inspect
 from typing import Any, Callable, Iterable
 
-from .._plan import ResponseModelError
+from ..typed.plan import ResponseModelError
 from ..routing import Router
 from ._route_class import APIRoute, APIWebSocketRoute, Mount, Route, RouteClassMixin  # noqa: F401 - FastAPI's names
 from .datastructures import DefaultPlaceholder

@@ -13,8 +13,8 @@ from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .._jsonable import jsonable_encoder
-from .._writers import finite, item_json
+from ..typed.jsonable import jsonable_encoder
+from ..typed.writers import finite, item_json
 from ..sse import event_stream
 from .responses import StreamingResponse
 

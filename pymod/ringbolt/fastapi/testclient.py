@@ -107,7 +107,7 @@ class _Wrapper:
                     own["_rb_root_path"] = slot.root_path
                 if slot.path_prefix:
                     own["_rb_path_prefix"] = slot.path_prefix
-                own["_rb_cleanup_notify"] = slot.begin  # (ringbolt._depends.exit_later)
+                own["_rb_cleanup_notify"] = slot.begin  # (ringbolt.typed.depends.exit_later)
             return slot
 
         if is_async:
@@ -160,7 +160,7 @@ class _Wrapper:
 def _original(exc: BaseException) -> BaseException:
     """What a hook raised, out of the test server's RuntimeError and the supervisor's
     StartupHookError around it."""
-    from ..supervisor import StartupHookError
+    from ..serving.supervisor import StartupHookError
     inner = exc.__cause__
     if isinstance(inner, StartupHookError) and inner.__cause__ is not None:
         inner = inner.__cause__

@@ -11,7 +11,7 @@ import enum
 import inspect
 from typing import Any, Callable, Iterable
 
-from .._plan import plan_route
+from ..typed.plan import plan_route
 from ..routing import RouteDef
 from ..websocket import WebSocket, WebSocketDisconnect, WebSocketException
 

@@ -249,7 +249,7 @@ def adopt(app: Any, *, plan: bool = True, lifespan: str = "auto", root_path: str
 
 
 def _plan_routes(app: Any, adopted: AdoptedApp, entries: list[table.Entry], root_path: str) -> None:
-    from ..._plan import PlanError
+    from ...typed.plan import PlanError
     from ..exceptions import FastAPIError
     from . import answers
     from .markers import Adapter, Unplannable

@@ -18,10 +18,10 @@ from fastapi.exceptions import RequestValidationError as FastAPIValidationError
 from starlette import responses as sr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..._jsonable import jsonable_encoder
+from ...typed.jsonable import jsonable_encoder
 from ..._native import json_dumps
-from ..._problem import RequestValidationError
-from ..._writers import body_allowed
+from ...typed.problem import RequestValidationError
+from ...typed.writers import body_allowed
 from ...background import BackgroundTasks
 from ...datastructures import ResponseHeaders
 from ...errors import HTTPError

@@ -1,5 +1,5 @@
 """FastAPI's parameters read as ringbolt's, once per parameter when a route is planned
-(``ringbolt._plan.PlanAdapter``): FastAPI's markers (``fastapi.params.Query``... pydantic
+(``ringbolt.typed.plan.PlanAdapter``): FastAPI's markers (``fastapi.params.Query``... pydantic
 ``FieldInfo`` subclasses, ``Depends``/``Security`` dataclasses) as ringbolt's
 (``ringbolt.params``), Starlette's and FastAPI's types (``Request``, ``HTTPConnection``,
 ``Response``, ``BackgroundTasks``, ``UploadFile``, ``SecurityScopes``) as the ones

@@ -1,6 +1,6 @@
 """FastAPI's ``fastapi.openapi.docs``: the Swagger UI page, the ReDoc page and Swagger
 UI's OAuth2 redirect page as responses, for an app that serves its own (other asset
-URLs, its own path). The pages are ringbolt's (``ringbolt._openapi_pages``), with
+URLs, its own path). The pages are ringbolt's (``ringbolt.openapi.pages``), with
 FastAPI's arguments and defaults: scripts from a CDN unless given, as FastAPI's; the
 pages ringbolt serves itself at ``docs_url`` and ``redoc_url`` load theirs from the
 server (docs/openapi.md)."""
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._openapi_pages import (EXTRA, SWAGGER_UI_DEFAULTS, oauth2_redirect_html, redoc_page,
-                               swagger_page)
+from ...openapi.pages import EXTRA, SWAGGER_UI_DEFAULTS, oauth2_redirect_html, redoc_page, swagger_page
 from ...response import Response
 
 _HTML = "text/html; charset=utf-8"

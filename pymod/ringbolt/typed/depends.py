@@ -4,7 +4,7 @@ the ``yield``), or under FastAPI's conventions, for a failed request, before its
 which the clean-up decides (``unwind``); the values of ``scope="app"`` dependencies made
 once per app, and the app's ``dependency_overrides``.
 
-What a request runs is planned in ``ringbolt._plan``: each dependency is a local
+What a request runs is planned in ``ringbolt.typed.plan``: each dependency is a local
 variable of the route's runner, so "called once per request" costs nothing per request."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import logging
 import threading
 from typing import Any, Callable
 
-from ._error_log import log_failure
-from ._stream import _get_runner
-from ._tasks import _keep
+from .._error_log import log_failure
+from .._stream import _get_runner
+from .._tasks import _keep
 
 logger = logging.getLogger("ringbolt")
 

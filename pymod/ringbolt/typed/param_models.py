@@ -17,8 +17,8 @@ import types
 import typing
 from typing import Annotated, Any, Callable, Iterable, Union
 
-from ._convert import Bad, Refused
-from .params import Param
+from .convert import Bad, Refused
+from ..params import Param
 
 _MISSING = Bad("missing", "Field required")
 _SEQUENCES = (list, set, frozenset, tuple, collections.deque, collections.abc.Sequence, collections.abc.Set)
@@ -80,7 +80,7 @@ def is_sequence(tp: Any) -> bool:
 def is_complex(tp: Any) -> bool:
     """Whether FastAPI reads an unmarked parameter of type ``tp`` from the body: a model, a
     mapping, a dataclass, a file, a sequence (or a union with one of them)."""
-    from .forms import UploadFile
+    from ..forms import UploadFile
     origin = typing.get_origin(tp)
     if origin is Annotated:
         return is_complex(typing.get_args(tp)[0])
@@ -256,7 +256,7 @@ def _source_reader(source: str) -> Callable[[Any], dict[str, Any]]:
     if source == "cookie":
         return lambda src: src
     if source == "query":
-        from .datastructures import QueryParams
+        from ..datastructures import QueryParams
 
         def query(src: Any) -> dict[str, Any]:
             if type(src) is QueryParams:

@@ -18,21 +18,19 @@ import uuid
 from typing import Any, Callable, Iterable, Unpack
 from urllib.parse import parse_qsl, unquote
 
-from ._error_log import log_failure
-from ._native import PROBLEM_INTERNAL_ERROR, _needs_finish, json_dumps, json_loads
-from ._reqresp import (
-    _as_response,
-    finish_result,
-    request_background,
-    request_delete_cookie,
-    request_form,
-    request_set_cookie,
-)
-from .cookies import CookieOptions, DeleteCookieOptions, parse_cookie_header
-from .datastructures import Headers, QueryParams
-from .errors import BadRequest, HTTPError, problem
-from .response import FileResponse, Response, StreamingResponse
-from .websocket import WebSocket, WebSocketSettings, run_handler
+from .._error_log import log_failure
+from .._native import PROBLEM_INTERNAL_ERROR, _needs_finish, json_dumps, json_loads
+from .._reqresp import (_as_response,
+                        finish_result,
+                        request_background,
+                        request_delete_cookie,
+                        request_form,
+                        request_set_cookie)
+from ..cookies import CookieOptions, DeleteCookieOptions, parse_cookie_header
+from ..datastructures import Headers, QueryParams
+from ..errors import BadRequest, HTTPError, problem
+from ..response import FileResponse, Response, StreamingResponse
+from ..websocket import WebSocket, WebSocketSettings, run_handler
 
 logger = logging.getLogger("ringbolt")
 
@@ -121,7 +119,7 @@ class ASGIRequest:
         self.keep_alive = True
         self.scheme: str = scope.get("scheme", "http")
         self._body_stream = None
-        self._rb_after: list[Any] | None = None  # typed routes' clean-ups (ringbolt._depends.exit_later)
+        self._rb_after: list[Any] | None = None  # typed routes' clean-ups (ringbolt.typed.depends.exit_later)
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
 

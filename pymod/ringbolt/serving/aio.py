@@ -25,8 +25,8 @@ import traceback
 from types import CodeType
 from typing import Any, Iterable
 
-from . import _native
-from ._tasks import start_batch
+from .. import _native
+from .._tasks import start_batch
 
 logger = logging.getLogger("ringbolt")
 
@@ -67,7 +67,7 @@ class AsyncRunner:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
-        from ._stream import watch_streams
+        from .._stream import watch_streams
 
         watch_streams(self.loop, self._start_staged)  # and streamed responses' producers wait on it
         self.loop.call_soon(self._ready.set)
@@ -119,7 +119,7 @@ class AsyncRunner:
         loop.call_soon_threadsafe(self._end_root)
         self._borrowed.wait()
         self.thread_ident = threading.get_ident()
-        from ._stream import _wake_waiters
+        from .._stream import _wake_waiters
 
         start_staged = self._start_staged
         ready_here = _native._stream_ready_here
@@ -258,7 +258,7 @@ def handler_names(defs: Iterable[Any]) -> dict[CodeType, str]:
     handler of GET /users/{id}", "the async handler of ...", "the WebSocket handler of
     ...". Built once at start: a stall costs a walk of the loop thread's frames, a
     request nothing. (`defs`: the app's ``RouteDef`` list; const routes never run.)"""
-    from .routing import _is_async
+    from ..routing import _is_async
 
     names: dict[CodeType, str] = {}
     for d in defs:

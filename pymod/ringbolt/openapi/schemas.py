@@ -7,7 +7,7 @@ library at ``resolve()``: pydantic's ``TypeAdapter.json_schemas`` with FastAPI's
 ``Model-Input`` and ``Model-Output``), msgspec's ``schema_components`` for Structs. A
 parameter is a pydantic field of its type with its marker's default, constraints,
 title, description, examples, so its schema is the one FastAPI writes; with no pydantic
-installed it is made here from what ``ringbolt._convert`` checks."""
+installed it is made here from what ``ringbolt.typed.convert`` checks."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ import uuid
 import warnings
 from typing import Annotated, Any, Callable, Literal, Union
 
-from . import _convert, _models
-from ._plan import ParamSpec
-from .forms import UploadFile
-from .params import Param, Required
+from ..typed import convert as _convert, models as _models
+from ..typed.plan import ParamSpec
+from ..forms import UploadFile
+from ..params import Param, Required
 
 logger = logging.getLogger("ringbolt")
 
@@ -196,7 +196,7 @@ def _values_type(values: list[Any]) -> dict[str, Any]:
 
 
 def scalar(tp: Any) -> dict[str, Any]:
-    """The schema of one value of type ``tp`` (the types ``ringbolt._convert`` converts)."""
+    """The schema of one value of type ``tp`` (the types ``ringbolt.typed.convert`` converts)."""
     if tp in _FORMATS:
         return dict(_FORMATS[tp])
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -515,7 +515,7 @@ def _problem_properties(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 def problem_validation_error(item_ref: str) -> dict[str, Any]:
-    """The 422 answer's body under ringbolt's conventions (``ringbolt._problem.invalid_response``):
+    """The 422 answer's body under ringbolt's conventions (``ringbolt.typed.problem.invalid_response``):
     an RFC 9457 problem whose ``detail`` lists the failures."""
     return {
         "title": "HTTPValidationError",

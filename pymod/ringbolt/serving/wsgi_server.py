@@ -26,12 +26,12 @@ import stat
 import sys
 from typing import Any, Callable, Iterable, Iterator, cast
 
-from . import _native
-from ._error_log import log_failure
-from ._asgi_server import _error_500, _raw_response
-from .errors import HTTPError
-from .response import FileResponse, StreamingResponse
-from ._version import __version__
+from .. import _native
+from .._error_log import log_failure
+from .asgi_server import _error_500, _raw_response
+from ..errors import HTTPError
+from ..response import FileResponse, StreamingResponse
+from .._version import __version__
 
 logger = logging.getLogger("ringbolt")
 

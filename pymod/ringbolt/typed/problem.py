@@ -9,11 +9,11 @@ import json
 import re
 from typing import Any, Callable, Iterable
 
-from ._convert import Refused
-from .errors import PROBLEM_JSON, HTTPError, ValidationError
-from ._native import json_dumps
-from .response import Response
-from .datastructures import ResponseHeaders
+from .convert import Refused
+from ..errors import PROBLEM_JSON, HTTPError, ValidationError
+from .._native import json_dumps
+from ..response import Response
+from ..datastructures import ResponseHeaders
 
 Loc = tuple[Any, ...]
 ErrorList = list[dict[str, Any]]
@@ -143,7 +143,7 @@ def _fastapi_errors(errors: ErrorList) -> ErrorList:
     """``errors`` as FastAPI's handler writes them: a kept exception by ``jsonable_encoder``'s
     rules, any other value JSON cannot hold too (new dicts where they change: a decoder's
     errors may be kept for its next refusal)."""
-    from ._jsonable import jsonable_encoder
+    from .jsonable import jsonable_encoder
     out = []
     for e in errors:
         ctx = e.get("ctx")

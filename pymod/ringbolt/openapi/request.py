@@ -1,5 +1,5 @@
 """What an operation of the OpenAPI document says a route reads of the request, from its
-plan (``ringbolt._plan.RoutePlan``), by FastAPI's rules:
+plan (``ringbolt.typed.plan.RoutePlan``), by FastAPI's rules:
 
 - ``walk``: the path, query, header and cookie parameters in FastAPI's order (the
   handler's own first, then each dependency's, depth first, the route-level
@@ -19,12 +19,12 @@ import inspect
 import typing
 from typing import Any
 
-from . import _convert, _models
-from ._openapi_forms import form_body_model, form_models, nullable, request_names, takes_config, wire_name
-from ._openapi_schemas import CONSTRAINTS, field_options, native_converter, plain_param, pydantic_type
-from ._plan import CallSpec, DependencySpec, ParamSpec, RoutePlan
-from .params import Body, File, Form, Header, Required, Security, SecurityScopes
-from .security import SecurityBase
+from ..typed import convert as _convert, models as _models
+from .forms import form_body_model, form_models, nullable, request_names, takes_config, wire_name
+from .schemas import CONSTRAINTS, field_options, native_converter, plain_param, pydantic_type
+from ..typed.plan import CallSpec, DependencySpec, ParamSpec, RoutePlan
+from ..params import Body, File, Form, Header, Required, Security, SecurityScopes
+from ..security import SecurityBase
 
 SOURCES = ("path", "query", "header", "cookie")
 UNSET: Any = object()

@@ -21,12 +21,12 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
-from . import _native
-from ._error_log import log_failure
-from .errors import ClientDisconnect
-from ._tasks import _keep, complete, new_task
-from .response import FileResponse, Response, StreamingResponse
-from .websocket import WebSocketSettings, _await_receive, _await_send, _close
+from .. import _native
+from .._error_log import log_failure
+from ..errors import ClientDisconnect
+from .._tasks import _keep, complete, new_task
+from ..response import FileResponse, Response, StreamingResponse
+from ..websocket import WebSocketSettings, _await_receive, _await_send, _close
 
 logger = logging.getLogger("ringbolt")
 
@@ -71,7 +71,7 @@ def _error_500(close: bool = True) -> Response:
     """The one 500 the ASGI and WSGI adapters build themselves, with the native 500's
     problem body: for an ASGI app that broke the protocol or returned without answering
     (an app that raised gets the native 500 through ``complete(..., exc)``), the
-    connection closes after it; for a WSGI app that raised before its head (_wsgi_server.py),
+    connection closes after it; for a WSGI app that raised before its head (serving/wsgi_server.py),
     ``close=False``. (Also what releases a request whose client has left: nobody reads it.)"""
     return _raw_response(_native.PROBLEM_INTERNAL_ERROR, 500, _ERROR_HEADERS if close else _ERROR_HEADERS_KEEP)
 
@@ -391,7 +391,7 @@ def _log_protocol_error(req: Any, exc: BaseException) -> None:
 
 class ASGIHandler:
     """The server-side callable for one ASGI app: ``run(req, pending, loop)`` gives the
-    coroutine the event loop starts as each request's task (``ringbolt._aio``)."""
+    coroutine the event loop starts as each request's task (``ringbolt.serving.aio``)."""
 
     _ringbolt_takes_pending = True
 

@@ -20,9 +20,9 @@ import binascii
 import dataclasses
 from typing import Annotated, Any, Sequence
 
-from ._native import Request
-from .errors import HTTPException
-from .params import Form
+from .._native import Request
+from ..errors import HTTPException
+from ..params import Form
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ import types
 import typing
 from typing import Annotated, Any, Union
 
-from . import _models
-from ._openapi_schemas import field_options, pydantic_type
-from ._plan import ParamSpec
-from .params import Form, Header
+from ..typed import models as _models
+from .schemas import field_options, pydantic_type
+from ..typed.plan import ParamSpec
+from ..params import Form, Header
 
 
 

@@ -17,9 +17,9 @@ import json
 import types
 from typing import Any, Callable
 
-from . import _problem
-from ._models import BodyInvalid, Decoder
-from .errors import HTTPError
+from . import problem as _problem
+from .models import BodyInvalid, Decoder
+from ..errors import HTTPError
 
 Absent = Callable[[], Any]  #: the value of a body not sent: the default, or a BodyInvalid
 

@@ -4,7 +4,7 @@ is converted and checked, which body model validates the request's bytes, and wh
 writer the result goes to. ``inspect`` and ``typing.get_type_hints`` run here only.
 
 ``RoutePlan`` is the documented data that OpenAPI generation reads (``App.route_plans``)
-and ``ringbolt._runner`` compiles into the one function a request runs:
+and ``ringbolt.typed.runner`` compiles into the one function a request runs:
 
 - ``RoutePlan.call``: a ``CallSpec`` of the handler: its ``args`` in signature order,
   each an ``ArgSpec`` whose ``what`` is a ``ParamSpec`` (a value from the request), a
@@ -35,14 +35,18 @@ import typing
 import uuid
 from typing import Annotated, Any, Callable, Iterator
 
-from . import _convert, _fastapi_bodies, _models, _param_models, _problem
-from ._depends import kind_of
-from ._native import Request
-from .background import BackgroundTasks
-from .forms import UploadFile
-from .params import Body, Cookie, Depends, File, Form, Header, Param, Path, Query, Required, Security, SecurityScopes
-from .response import FileResponse, Response, StreamingResponse
-from .security import SecurityBase
+from . import (convert as _convert,
+               fastapi_bodies as _fastapi_bodies,
+               models as _models,
+               param_models as _param_models,
+               problem as _problem)
+from .depends import kind_of
+from .._native import Request
+from ..background import BackgroundTasks
+from ..forms import UploadFile
+from ..params import Body, Cookie, Depends, File, Form, Header, Param, Path, Query, Required, Security, SecurityScopes
+from ..response import FileResponse, Response, StreamingResponse
+from ..security import SecurityBase
 
 #: ``ArgSpec.what`` for a parameter that takes the Request itself / ``req.background``.
 REQUEST = "request"
@@ -772,7 +776,7 @@ def plan_route(path: str, fn: Callable[..., Any], *, response_model: Any = UNSET
     routes): every handler is planned, ``def h(item_id)`` taking a query or path value,
     by FastAPI's rules (``RoutePlan.rules`` "fastapi"). ``response_class``: FastAPI's (its
     routes' answers by FastAPI's rules, ``_response``); ``response_options``: the
-    ``response_model_*`` options (``ringbolt._models.DUMP_OPTIONS``); ``adapter``: another
+    ``response_model_*`` options (``ringbolt.typed.models.DUMP_OPTIONS``); ``adapter``: another
     framework's markers and types read as ringbolt's (``PlanAdapter``)."""
     typed_options = (response_model not in (UNSET, None) or status_code is not None or dependencies
                      or response_class is not None or response_options)

@@ -1,5 +1,5 @@
 """The one function a typed route's request runs, compiled from its plan
-(``ringbolt._plan.RoutePlan``) when the app starts: straight-line Python, generated
+(``ringbolt.typed.plan.RoutePlan``) when the app starts: straight-line Python, generated
 once, with each parameter a local variable, each converter and validator a constant
 bound in its namespace, each dependency called once into a local (so "cached per
 request" costs nothing), and the handler called positionally. Per request there is
@@ -33,20 +33,19 @@ import logging
 import types
 from typing import Any, Callable
 
-from . import _depends, _models, _problem
-from ._convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
-from ._depends import AppDependencies, AppValue
-from ._jsonable import jsonable_default
-from ._models import BodyInvalid, any_writer, is_json_type
-from ._native import RawJSON, json_dumps
-from ._plan import (BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan,
-                    copy_default)
-from ._request_body import request_read
-from ._writers import write_fastapi
-from .datastructures import ResponseHeaders
-from .forms import FormData
-from .params import SecurityScopes
-from .response import FileResponse, Response, StreamingResponse
+from . import depends as _depends, models as _models, problem as _problem
+from .convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
+from .depends import AppDependencies, AppValue
+from .jsonable import jsonable_default
+from .models import BodyInvalid, any_writer, is_json_type
+from .._native import RawJSON, json_dumps
+from .plan import BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan, copy_default
+from .._request_body import request_read
+from .writers import write_fastapi
+from ..datastructures import ResponseHeaders
+from ..forms import FormData
+from ..params import SecurityScopes
+from ..response import FileResponse, Response, StreamingResponse
 
 logger = logging.getLogger("ringbolt")
 
@@ -189,7 +188,7 @@ def _jsonable_writer(status: int) -> Callable[[Any], Any]:
 def _swallowed_error() -> type[BaseException]:
     """What a FastAPI app raises when a yield dependency swallowed the request's exception:
     its ``FastAPIError`` (imported here: only an app under its conventions gets here)."""
-    from .fastapi.exceptions import FastAPIError
+    from ..fastapi.exceptions import FastAPIError
     return FastAPIError
 
 
@@ -230,7 +229,7 @@ class _Compiler:
         #: FastAPI's max_body_size planned into the route (bytes), or None: no check at all
         self.body_limit: int | None = plan.options.get("max_body_size") if self.fastapi else None
         if self.body_limit is not None:
-            from .fastapi import _body_limit
+            from ..fastapi import _body_limit
             self.ns.update(too_large=_body_limit.too_large, over=_body_limit.over,
                            read_within=_body_limit.read_within)
         # FastAPI's order (a route with dependencies under its conventions): each dependency
@@ -377,7 +376,7 @@ class _Compiler:
             strict = getattr(self.app, "strict_content_type", True)
         is_json = "ct == 'application/json' or is_json(ct)" if strict else "not ct or ct == 'application/json' or is_json(ct)"
         # (under FastAPI's rules the decoders read a refused body again as FastAPI does,
-        # ringbolt._fastapi_bodies: its 422 json_invalid, its 400 for a parser's failure)
+        # ringbolt.typed.fastapi_bodies: its 422 json_invalid, its 400 for a parser's failure)
         read = [f"body = {decode}(raw) if {is_json} else {not_json}(raw)"]
         if spec.empty is not None:  # a body not sent is read as its members (FastAPI's embedded body)
             x.append(f"if not raw: body = {self.const('B', spec.empty)}(raw)")
@@ -602,7 +601,7 @@ class _Compiler:
         if "f" in self.sources:
             limits = self.plan.options.get("form_limits") if self.fastapi else None
             if limits:  # FastAPI's form_limits: the form read under them (ringbolt.fastapi._body_limit)
-                from .fastapi._body_limit import form_within
+                from ..fastapi._body_limit import form_within
                 self.ns["form_within"] = form_within
                 lines.append(f"    f = {'await ' if self.is_async else ''}form_within(req, {self.const('FL', limits)})")
             else:

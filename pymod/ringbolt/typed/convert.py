@@ -14,7 +14,7 @@ import typing
 import uuid
 from typing import Any, Callable, Literal, Union
 
-from .params import Param
+from ..params import Param
 
 Converter = Callable[[Any], Any]
 

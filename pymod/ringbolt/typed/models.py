@@ -17,11 +17,11 @@ import types
 import typing
 from typing import Any, Callable
 
-from . import _problem
-from ._convert import Refused, sequence_item, unwrap_optional
-from ._problem import ErrorList, Loc
-from .errors import HTTPError
-from .params import Depends, Param, Required
+from . import problem as _problem
+from .convert import Refused, sequence_item, unwrap_optional
+from .problem import ErrorList, Loc
+from ..errors import HTTPError
+from ..params import Depends, Param, Required
 
 Decoder = Callable[[bytes], Any]
 Writer = Callable[[Any], bytes]

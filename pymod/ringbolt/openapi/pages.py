@@ -14,13 +14,13 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._static import check_static
-from .errors import problem, problem_response, require_str
-from .response import Response
-from .routing import _shape
+from .._static import check_static
+from ..errors import problem, problem_response, require_str
+from ..response import Response
+from ..routing import _shape
 
 if TYPE_CHECKING:
-    from .openapi import RouteInfo
+    from . import RouteInfo
 
 logger = logging.getLogger("ringbolt")
 
@@ -142,7 +142,7 @@ def oauth2_redirect_html() -> str | None:
 
 
 def _plain(value: Any) -> Any:
-    from .openapi import plain_json
+    from . import plain_json
     return plain_json(value)
 
 
@@ -251,7 +251,7 @@ class OpenAPIApp:
 
     def routes_for_openapi(self) -> list[RouteInfo]:
         """Every HTTP route (WebSocket endpoints aside) as the document reads it."""
-        from .openapi import RouteInfo  # the generator is imported when a document is made
+        from . import RouteInfo  # the generator is imported when a document is made
         return [RouteInfo(d.path, d.methods, d.handler, d.plan, getattr(d, "options", None))
                 for d in self._defs if not d.websocket]
 
@@ -264,7 +264,7 @@ class OpenAPIApp:
             ours = self._openapi_made is not None and self._openapi_made[1] == id(made)
             if not ours or self._openapi_made == (len(self._defs), id(made)):
                 return made  # one the app set itself, or ours and still current
-        from .openapi import OPENAPI_VERSION, get_openapi
+        from . import OPENAPI_VERSION, get_openapi
         webhooks = getattr(self, "webhooks", None)  # FastAPI's options, where the app has them
         made = get_openapi(title=self.title, version=self.version, summary=self.summary,
                            description=self.description, routes=self.routes_for_openapi(), tags=self.openapi_tags,

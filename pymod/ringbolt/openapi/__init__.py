@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 document of an App, generated from the plans its routes were
-registered with (``App.route_plans``, ``ringbolt._plan``) by FastAPI's rules, so that a
+registered with (``App.route_plans``, ``ringbolt.typed.plan``) by FastAPI's rules, so that a
 FastAPI service moved to ringbolt serves the document it served before: the same
 operations, ids, parameters, bodies, responses and components. The parameters, bodies,
 responses, dependencies and security schemes a request is checked against are the ones
 the document lists. ``App.openapi()`` makes it once and keeps it; ``/openapi.json``
-serves it (see ``ringbolt._openapi_pages`` and docs/openapi.md).
+serves it (see ``ringbolt.openapi.pages`` and docs/openapi.md).
 
 The error parts follow ``App.conventions``: under ``"fastapi"`` FastAPI's
 ``HTTPValidationError`` (``{"detail": [...]}``, ``application/json``); under
@@ -34,10 +34,10 @@ import re
 import typing
 from typing import Any, Callable, Iterable, Sequence
 
-from . import _openapi_request as request
-from . import _openapi_schemas as schemas
-from ._plan import RoutePlan, path_names
-from .errors import PROBLEM_JSON
+from . import request
+from . import schemas
+from ..typed.plan import RoutePlan, path_names
+from ..errors import PROBLEM_JSON
 
 logger = logging.getLogger("ringbolt")
 

@@ -15,10 +15,10 @@ import math
 import typing
 from typing import Any, AsyncIterator, Callable, Iterator
 
-from . import _problem
-from ._jsonable import jsonable_default, jsonable_encoder
-from ._native import json_dumps
-from .response import FileResponse, Response, StreamingResponse
+from . import problem as _problem
+from .jsonable import jsonable_default, jsonable_encoder
+from .._native import json_dumps
+from ..response import FileResponse, Response, StreamingResponse
 
 Writer = Callable[[Any], Any]
 
