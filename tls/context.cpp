@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <span>
+#include <unistd.h>
 
 namespace ringbolt::tls {
 
