@@ -110,11 +110,12 @@ def test_fastapi_redirects_to_the_slash_twin(protocol: dict[str, bool], method: 
 def test_the_slash_redirect_behind_a_proxy(protocol: dict[str, bool], allow: str, forwarded: dict[str, str],
                                            origin: str) -> None:
     with TestClient(make_app("fastapi"), proxy_headers=True, forwarded_allow_ips=allow) as tc:
-        with httpx.Client(base_url=f"http://127.0.0.1:{tc.port}", follow_redirects=False, timeout=10,
+        port = tc.port
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False, timeout=10,
                           **protocol) as c:
             r = c.get("/items?x=1", headers=forwarded)
     assert r.status_code == 307
-    assert r.headers["location"] == origin.format(host=f"127.0.0.1:{tc.port}") + "/items/?x=1"
+    assert r.headers["location"] == origin.format(host=f"127.0.0.1:{port}") + "/items/?x=1"
 
 
 @pytest.mark.parametrize("target", ["/nothing", "/nothing/", "/items/extra"])

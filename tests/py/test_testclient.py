@@ -225,6 +225,24 @@ def test_without_with_block() -> None:
         socket.create_connection(("127.0.0.1", c._server.port), timeout=2).close()
 
 
+def test_one_client_served_again_after_close_stops_again() -> None:
+    # the same client used after close() serves the app anew (a new run: its own port,
+    # nothing of the first run's readiness), and close() stops that run too
+    c = TestClient(make_app())
+    first = c.port
+    assert c.get("/state").status_code == 200
+    c.close()
+    second = c.port  # starts it again
+    assert c.get("/state").status_code == 200
+    assert second == c._server.port
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", first), timeout=2).close()
+    c.close()  # raises if the run did not stop within the client's timeout
+    assert not c._server.running
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", second), timeout=2).close()
+
+
 def test_bad_apps_raise_clearly() -> None:
     app = App()
 

@@ -46,6 +46,8 @@ class ServerThread:
                 raise RuntimeError("this App is already being served (one TestClient per App at a time; "
                                    "leave the other client's `with` block first)")
             _serving.add(id(self.app))
+        self._ready.clear()  # a second run of this server: nothing of the first one's
+        self._info = self._error = None
         self._thread = threading.Thread(target=self._main, name="ringbolt-testclient", daemon=True)
         _running.add(self)
         self._thread.start()
