@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Unpack
 
-from .health import HealthOptions, HealthProbes
 from .rate_limit import AppRateLimit, RateLimit
 
 if TYPE_CHECKING:
+    from .health import HealthOptions, HealthProbes
     from .security.csrf import CSRF
     from .security.sessions import Sessions
 
@@ -38,6 +38,8 @@ class ServiceFeatures:
         seconds before its drain begins, so load balancers stop sending first."""
         if self._health is not None:
             raise ValueError("health probes are already configured")
+        from .health import HealthProbes  # (the apps with probes only)
+
         self._health = HealthProbes(**options)
         return self._health
 

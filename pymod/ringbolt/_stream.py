@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 from . import _native
-from .serving.asgi_server import _Body as _AsgiBody
-from .serving.asgi_server import _start_body_stream as _start_asgi_body
 from ._error_log import log_failure
 from ._tasks import _keep
 
@@ -28,6 +26,10 @@ _executor: ThreadPoolExecutor | None = None
 _runner: Any = None
 _make_runner: Callable[[], Any] | None = None
 _lock = threading.Lock()
+# An ASGI app's response body (``serving.asgi_server._Body``) and how it starts: handed
+# down by that module as it is imported (an app that mounts no ASGI app never imports it)
+_AsgiBody: type | None = None
+_start_asgi_body: Callable[[Any, Any], None] = lambda content, handle: None
 
 
 def set_runner(runner: Any, make: Callable[[], Any]) -> None:
@@ -39,6 +41,12 @@ def set_runner(runner: Any, make: Callable[[], Any]) -> None:
     with _lock:
         _runner = runner
         _make_runner = make
+
+
+def set_asgi_body(body: type, start: Callable[[Any, Any], None]) -> None:
+    """``serving.asgi_server`` gives its body type and starter, once, as it is imported."""
+    global _AsgiBody, _start_asgi_body
+    _AsgiBody, _start_asgi_body = body, start
 
 
 def _get_runner() -> Any:

@@ -7,30 +7,28 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping
 
 from . import _native
 from .serving.app_server import AppServer, Handler
 from .serving.app_server import _ensure_logging as _ensure_logging  # (the CLI's and reloader's import path)
 from .serving.app_server import _freeze_startup_heap as _freeze_startup_heap
 from .serving.app_server import resolve_workers as resolve_workers
-from .serving.asgi_app import serve_http, serve_lifespan, serve_websocket
-from .serving.asgi_server import ASGIHandler, Lifespan
 from .typed.depends import AppDependencies
 from .typed.plan import RoutePlan
 from .typed.problem import RequestValidationError
-from .typed.runner import build_runner
 from ._error_log import log_failure
 from .openapi.pages import OpenAPIApp
 from ._app_services import ServiceFeatures
 from ._static import check_static
-from .serving.wsgi_server import WSGIHandler
 from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
-from .health import HealthProbes
 from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, _shape, build_pipeline
 from .websocket import typed_endpoint
+
+if TYPE_CHECKING:
+    from .health import HealthProbes
 
 
 class App(RouteGroup, OpenAPIApp, ServiceFeatures, AppServer):
@@ -179,6 +177,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures, AppServer):
         self._resolved_limits: list[RateLimit | bool | None] = []
         taken: set[tuple[str, str]] = set()
         for d in self._defs:
+            if d.plan is not None:  # a typed route: its plan compiled (the typed layer's runner, imported by such apps)
+                from .typed.runner import build_runner
             methods = d.methods
             if not d.path.startswith("/"):
                 continue  # documented, never served: a FastAPI callback's or webhook's path
@@ -304,6 +304,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures, AppServer):
             raise ValueError("an ASGI or WSGI application is already mounted")
         if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
             raise ValueError(f"root_path must start with '/' and not end with one: {root_path!r}")
+        from .serving.asgi_server import ASGIHandler, Lifespan  # (imported by the apps that mount one)
+
         self._asgi = ASGIHandler(app, root_path=root_path)
         self._lifespan = Lifespan(app, lifespan, self._asgi.state)
 
@@ -319,6 +321,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures, AppServer):
             raise ValueError("threads must be at least 1")
         if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
             raise ValueError(f"root_path must start with '/' and not end with one: {root_path!r}")
+        from .serving.wsgi_server import WSGIHandler  # (imported by the apps that mount one)
+
         self._wsgi = WSGIHandler(app, root_path=root_path)
         self._wsgi_threads = threads
 
@@ -326,15 +330,7 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures, AppServer):
         """The App as an ASGI 3 application: ``uvicorn main:app`` serves it too (a
         pure-Python path with the same routes, requests and answers; ringbolt's own
         server is the fast one)."""
-        kind = scope["type"]
-        if kind == "http":
-            await serve_http(self, scope, receive, send)
-        elif kind == "websocket":
-            await serve_websocket(self, scope, receive, send)
-        elif kind == "lifespan":
-            await serve_lifespan(self, receive, send)
-        else:
-            raise RuntimeError(f"a ringbolt App does not serve {kind!r} scopes yet")
+        await _serve_asgi(self, scope, receive, send)
 
     def static(
         self,
@@ -435,6 +431,20 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures, AppServer):
         mounted; None: the router answers them itself (404, 405, natively).
         ``ringbolt.fastapi`` gives one when the app has exception handlers for them."""
         return None
+
+
+async def _serve_asgi_first(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The first scope an App gets under another server imports the ASGI adapter (a
+    worker of ringbolt's own server never does) and puts its entry in ``_serve_asgi``'s
+    place: the scopes after it call that directly."""
+    global _serve_asgi
+    from .serving.asgi_app import serve_scope
+
+    _serve_asgi = serve_scope
+    await serve_scope(app, scope, receive, send)
+
+
+_serve_asgi: Callable[[App, dict[str, Any], Any, Any], Awaitable[None]] = _serve_asgi_first
 
 
 def _log_exception(exc: BaseException, method: str, target: str) -> None:

@@ -1,7 +1,7 @@
 """A served process freezes the heap its app was loaded and started with (``gc.freeze``
 before the listeners open, ``ringbolt.serving.app_server._freeze_startup_heap``): full
-collections, which under load came about once per thousand requests, no longer walk the app's modules and
-state (for FastAPI some 55,000 objects each time), while what requests make is still
+collections, which under load came about once per thousand requests, no longer walk the
+app's modules and state (for FastAPI some 55,000 objects each time), while what requests make is still
 collected. ``RINGBOLT_GC_FREEZE=0`` keeps the default collector. Every server mode (App,
 ASGI, WSGI), a supervised worker, both io backends."""
 

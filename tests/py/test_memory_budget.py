@@ -3,7 +3,8 @@ added costs at most 4 MiB after a steady load of 64 keep-alive connections, its 
 ring at most 2 MiB of it; bursts of 2,000 connections grow the ring, and within seconds it
 is back to its first offer (both layouts: whole 4 KiB buffers, incremental 32 KiB ones); and importing the package carries none of the modules only some apps use (pydantic,
 the email package, difflib: 7.5 MB of a worker together) nor leaves GnuTLS's
-no-implicit-init setting to child processes. Real servers, real sockets, /proc's VmRSS
+no-implicit-init setting to child processes, and a served hello app imports none of the
+modules it does not use (tests/py/apps/lean_app.py). Real servers, real sockets, /proc's VmRSS
 and the server's own `recv_buffer_bytes` gauge."""
 from __future__ import annotations
 
@@ -156,3 +157,17 @@ def test_the_package_carries_only_what_its_app_uses() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["[]", "None"], out.stdout
+
+
+def test_a_served_hello_app_imports_none_of_what_it_does_not_use() -> None:
+    """A worker of sync routes (``ringbolt serve``, started and under a load) has none of
+    the modules only other apps use: deferring them is most of what keeps its VmRSS below
+    uvicorn's (docs/deployment.md, "Memory")."""
+    srv = ServerProcess("lean_app:app", "--threads", "1")
+    try:
+        assert load(srv, 8, 0.5) >= 80
+        r = get(srv, "/modules")
+        assert r.status == 200, r.body
+        assert r.json() == {"loaded": []}, r.json()
+    finally:
+        assert srv.stop() == 0, srv.output()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import decimal
 import enum
 import functools
 import inspect
@@ -138,14 +137,14 @@ _FORMATS: dict[Any, dict[str, Any]] = {
     datetime.datetime: {"type": "string", "format": "date-time"},
     datetime.date: {"type": "string", "format": "date"},
     datetime.time: {"type": "string", "format": "time"},
-    decimal.Decimal: {"anyOf": [{"type": "number"}, {"type": "string"}]},
     bool: {"type": "boolean"},
     int: {"type": "integer"},
     float: {"type": "number"},
     bytes: dict(FILE_SCHEMA),
     UploadFile: dict(FILE_SCHEMA),
 }
-_NUMBERS = (int, float, decimal.Decimal)
+_NUMBERS = (int, float)  # and Decimal (``_convert.is_decimal``)
+_DECIMAL_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string"}]}
 _BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum",
            "multiple_of": "multipleOf"}
 
@@ -159,7 +158,7 @@ def jsonable(value: Any) -> tuple[bool, Any]:
         return True, value
     if isinstance(value, enum.Enum):
         return jsonable(value.value)
-    if isinstance(value, (uuid.UUID, decimal.Decimal)):
+    if isinstance(value, uuid.UUID) or _convert.is_decimal(type(value)):
         return True, str(value)
     if isinstance(value, (datetime.date, datetime.time)):
         return True, value.isoformat()
@@ -199,6 +198,8 @@ def scalar(tp: Any) -> dict[str, Any]:
     """The schema of one value of type ``tp`` (the types ``ringbolt.typed.convert`` converts)."""
     if tp in _FORMATS:
         return dict(_FORMATS[tp])
+    if _convert.is_decimal(tp):
+        return dict(_DECIMAL_SCHEMA)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         values = [m.value for m in tp]
         return {**_values_type(values), "enum": values, "title": tp.__name__}
@@ -216,7 +217,7 @@ def _constrain(schema: dict[str, Any], tp: Any, marker: Param) -> None:
         for name, keyword in (("min_length", "minLength"), ("max_length", "maxLength"), ("pattern", "pattern")):
             if getattr(marker, name) is not None:
                 schema[keyword] = getattr(marker, name)
-    elif tp in _NUMBERS:
+    elif tp in _NUMBERS or _convert.is_decimal(tp):
         for name, keyword in _BOUNDS.items():
             if getattr(marker, name) is not None:
                 schema[keyword] = getattr(marker, name)

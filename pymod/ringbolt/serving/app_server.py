@@ -18,18 +18,16 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import _native
 from .._error_log import errors as error_log
 from .._stream import set_runner
-from ..health import HealthChecker, HealthProbes, pending_checks
 from ..rate_limit import AppRateLimit, RateLimit, resolve
 from ..websocket import WebSocketRoute, WebSocketSettings, both_ways
 from .aio import AsyncRunner, handler_names
-from .asgi_server import LifespanError
+from .exits import DRAIN_MARGIN, EXIT_FORCED, StartupHookError
 from .options import check_run_options, check_run_values
-from .supervisor import DRAIN_MARGIN, EXIT_FORCED, StartupHookError, Supervisor
 from .tls import reload_on_sighup
-from .wsgi_server import default_threads
 
 if TYPE_CHECKING:
     from ..features import ResponseFeatures
+    from ..health import HealthProbes
     from ..typed.depends import AppDependencies
 
 logger = logging.getLogger("ringbolt")
@@ -205,6 +203,8 @@ class AppServer:
             if self._wsgi_threads is not None:
                 config["handler_threads"] = self._wsgi_threads
             elif not config.get("handler_threads"):
+                from .wsgi_server import default_threads
+
                 config["handler_threads"] = default_threads()
             logger.info("WSGI application on %d handler threads per worker", config["handler_threads"])
         on_loop = self._runner is not None and not config.get("handler_threads")
@@ -232,6 +232,8 @@ class AppServer:
             for path, kind in self._health.routes():
                 server.add_health_route(path, kind)
             if self._health.checks:
+                from ..health import pending_checks
+
                 server.health_checks(False, pending_checks(self._health))  # not ready before their first round
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
@@ -342,6 +344,8 @@ class AppServer:
         if workers > 1:
             if threads is None:
                 threads = max(1, _cpus_available() // workers)
+            from .supervisor import Supervisor  # (with workers only: a single process needs none of it)
+
             Supervisor(
                 self.serve_worker,
                 host=host,
@@ -492,6 +496,8 @@ class AppServer:
             _freeze_startup_heap()
             server.health_started()
             if health.checks:
+                from ..health import HealthChecker
+
                 checker = HealthChecker(health, server, self._runner.loop if self._runner is not None else None)
                 checker.start()
         with self._lock:
@@ -560,6 +566,8 @@ class AppServer:
         if self._dependencies.values:
             self._call_hook(self._dependencies.start)  # scope="app" dependencies, on the handlers' loop
         if hooks and self._lifespan is not None:
+            from .asgi_server import LifespanError
+
             self._asgi.set_server(host, port)
             try:
                 self._runner.run(self._lifespan.startup())

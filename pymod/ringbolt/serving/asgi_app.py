@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import uuid
-from typing import Any, Callable, Iterable, Unpack
+from typing import Any, Awaitable, Callable, Iterable, Unpack
 from urllib.parse import parse_qsl, unquote
 
 from .._error_log import log_failure
@@ -497,3 +497,16 @@ async def serve_websocket(app: Any, scope: dict[str, Any], receive: Any, send: A
     ws = _socket_class(req, None, asyncio.get_running_loop(), WebSocketSettings())
     ws._receive, ws._send, ws._connected, ws._closed = receive, send, False, False
     await run_handler(ws, route.handler, scope["path"])  # a failure before accept propagates: the server's 500
+
+
+def serve_scope(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+    """``App.__call__``: the coroutine that serves one ASGI scope of the app (no frame of
+    its own: the one of the scope's kind is returned to be awaited)."""
+    kind = scope["type"]
+    if kind == "http":
+        return serve_http(app, scope, receive, send)
+    if kind == "websocket":
+        return serve_websocket(app, scope, receive, send)
+    if kind == "lifespan":
+        return serve_lifespan(app, receive, send)
+    raise RuntimeError(f"a ringbolt App does not serve {kind!r} scopes yet")

@@ -22,6 +22,7 @@ import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from .. import _native
+from .. import _stream
 from .._error_log import log_failure
 from ..errors import ClientDisconnect
 from .._tasks import _keep, complete, new_task
@@ -681,3 +682,6 @@ class Lifespan:
             return
         await self._events.put({"type": "lifespan.shutdown"})
         await self._stopped
+
+
+_stream.set_asgi_body(_Body, _start_body_stream)  # what a streamed answer of an ASGI app is

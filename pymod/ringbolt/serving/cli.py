@@ -25,10 +25,7 @@ from . import config
 from .listen import EXIT_USAGE, CliError, listen_socket
 from .._version import __version__
 from ..app import App, _ensure_logging
-from ..asgi import asgi_app, is_asgi_app
 from .options import run_options
-from .reloader import Reloader
-from ..wsgi import wsgi_app
 
 COMMANDS = ("serve", "routes", "bench", "doctor", "version")
 logger = logging.getLogger("ringbolt")
@@ -109,6 +106,8 @@ def _kind(obj: Any) -> str:
     """What ``--interface auto`` sees: native, asgi, wsgi, or "" (not an app)."""
     if isinstance(obj, App):
         return "native"
+    from ..asgi import is_asgi_app  # (ASGI and WSGI serving: imported for such apps only)
+
     if is_asgi_app(obj):
         return "asgi"
     if callable(obj):
@@ -145,7 +144,11 @@ def _as_app(obj: Any, spec: str, args: argparse.Namespace) -> Any:
     if interface == "asgi":
         if _is_starlette(obj):  # FastAPI's or Starlette's: its routes planned where they can be
             return _adopted(obj, args, say=True)
+        from ..asgi import asgi_app
+
         return asgi_app(obj, lifespan=args.lifespan, root_path=args.root_path.rstrip("/"))
+    from ..wsgi import wsgi_app
+
     return wsgi_app(obj, **_wsgi_options(args))
 
 
@@ -225,6 +228,8 @@ def _check_tls(options: dict[str, Any]) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     if args.reload and args.reload_child_fd is None:
+        from .reloader import Reloader  # (--reload only: its supervisor's socket helpers)
+
         return Reloader(args).run()
     _configure_logging(args)
     _ensure_logging(args.log_level)

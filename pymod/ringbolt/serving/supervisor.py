@@ -52,8 +52,8 @@ The supervisor (the process that called ``App.run``):
   supervisor starts its replacement at once (not a crash: no backoff).
 
 The supervisor runs no thread (it forks) and does not touch io_uring. It does not import
-the App: a worker's side of the protocol (``StartupHookError``, the exit codes) lives
-here, and ``App`` imports it.
+the App: a worker's side of the protocol (``StartupHookError``, the exit codes) lives in
+``exits.py``, which ``App`` imports without this module (a single process needs none of it).
 """
 
 from __future__ import annotations
@@ -73,26 +73,21 @@ import traceback
 from typing import Any, Callable
 
 from .. import _native
+# (the worker's side of the protocol, re-exported: ringbolt.supervisor's names since its start)
+from .exits import DRAIN_MARGIN as DRAIN_MARGIN
+from .exits import EXIT_ERROR as EXIT_ERROR
+from .exits import EXIT_FORCED as EXIT_FORCED
+from .exits import EXIT_OK as EXIT_OK
+from .exits import EXIT_STARTUP_HOOK as EXIT_STARTUP_HOOK
+from .exits import StartupHookError as StartupHookError
 
 logger = logging.getLogger("ringbolt")
-
-EXIT_OK = 0
-EXIT_ERROR = 1  # the server could not start (io_uring, listeners), or an unexpected error
-EXIT_STARTUP_HOOK = 3  # a startup hook raised
-# With a drain delay a supervised worker begins its drain this long after the delay (its
-# supervisor gates the listeners at the delay's end, before any reactor sweeps them).
-DRAIN_MARGIN = 0.25
-EXIT_FORCED = 130  # a second SIGINT cut the drain short (128 + SIGINT, as a shell reports it)
 
 BACKOFF_MIN = 0.1
 BACKOFF_MAX = 5.0
 QUICK_DEATH = 1.0  # a worker dying sooner than this after its start counts towards the backoff
 KILL_GRACE = 5.0  # added to graceful_timeout before SIGKILL
 _HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}  # the supervisor's signals
-
-
-class StartupHookError(RuntimeError):
-    """A startup hook raised (in a supervised worker: it exits with ``EXIT_STARTUP_HOOK``)."""
 
 
 # A worker's entry point (``App.serve_worker``): called in the forked worker with host,

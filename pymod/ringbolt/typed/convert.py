@@ -6,15 +6,18 @@ pydantic's error ``type`` and message, so a 422 reads as FastAPI's does."""
 from __future__ import annotations
 
 import datetime
-import decimal
 import enum
 import re
+import sys
 import types
 import typing
 import uuid
-from typing import Any, Callable, Literal, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 
 from ..params import Param
+
+if TYPE_CHECKING:
+    import decimal
 
 Converter = Callable[[Any], Any]
 
@@ -213,16 +216,30 @@ def _to_uuid(v: Any) -> uuid.UUID:
         raise Bad("uuid_parsing", "Input should be a valid UUID, unable to parse string as a UUID") from None
 
 
-def _to_decimal(v: Any) -> decimal.Decimal:
-    if len(v) > MAX_NUMBER_CHARS:
-        raise Bad("decimal_parsing", "Input should be a valid decimal")
-    try:
-        d = decimal.Decimal(v)
-    except decimal.InvalidOperation:
-        raise Bad("decimal_parsing", "Input should be a valid decimal") from None
-    if not d.is_finite():
-        raise Bad("finite_number", "Input should be a finite number")
-    return d
+def is_decimal(tp: Any) -> bool:
+    """Whether ``tp`` is ``decimal.Decimal``. The module is never imported to answer no: a
+    ``Decimal`` annotation, default or value can only come from it, and an app without one
+    does not carry it (0.4 MB of a worker; docs/deployment.md, "Memory"). Registration and
+    start-up read it, never a request."""
+    module = sys.modules.get("decimal")
+    return module is not None and tp is module.Decimal
+
+
+def _decimal_converter(module: Any) -> Converter:
+    """The converter of ``Decimal`` parameters, made when the first such route is planned."""
+    make, invalid = module.Decimal, module.InvalidOperation
+
+    def _to_decimal(v: Any) -> decimal.Decimal:
+        if len(v) > MAX_NUMBER_CHARS:
+            raise Bad("decimal_parsing", "Input should be a valid decimal")
+        try:
+            d = make(v)
+        except invalid:
+            raise Bad("decimal_parsing", "Input should be a valid decimal") from None
+        if not d.is_finite():
+            raise Bad("finite_number", "Input should be a finite number")
+        return d  # type: ignore[no-any-return]
+    return _to_decimal
 
 
 def _iso(kind: type, name: str) -> Converter:
@@ -283,7 +300,6 @@ _BASE: dict[Any, Converter] = {
     float: _to_float,
     bool: _to_bool,
     uuid.UUID: _to_uuid,
-    decimal.Decimal: _to_decimal,
     datetime.datetime: _to_datetime,
     datetime.date: _iso(datetime.date, "date"),
     datetime.time: _iso(datetime.time, "time"),
@@ -295,6 +311,9 @@ def _base(tp: Any) -> Converter | None:
     if tp is str or tp is Any or tp is object or tp is None:
         return None
     if tp in _BASE:
+        return _BASE[tp]
+    if is_decimal(tp):  # (joins the table with the first route that takes one)
+        _BASE[tp] = _decimal_converter(sys.modules["decimal"])
         return _BASE[tp]
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import decimal
 import enum
 import ipaddress
 import re
@@ -20,7 +19,10 @@ import types
 import uuid
 from collections import deque
 from pathlib import PurePath
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import decimal
 
 IncEx = Any
 
@@ -41,7 +43,6 @@ _BY_TYPE: dict[type[Any], Callable[[Any], Any]] = {
     datetime.datetime: _iso,
     datetime.time: _iso,
     datetime.timedelta: lambda td: td.total_seconds(),
-    decimal.Decimal: _decimal,
     frozenset: list,
     set: list,
     deque: list,
@@ -58,6 +59,17 @@ _BY_TYPE: dict[type[Any], Callable[[Any], Any]] = {
 
 
 _pydantic_module: Any = None
+_decimal_known = False
+
+
+def _late_types() -> None:
+    """``Decimal`` joins _BY_TYPE once the decimal module is imported (a Decimal value can
+    only come from there; not imported here, docs/deployment.md "Memory")."""
+    global _decimal_known
+    module = sys.modules.get("decimal")
+    if module is not None:
+        _BY_TYPE[module.Decimal] = _decimal
+        _decimal_known = True
 
 
 def _pydantic() -> Any:
@@ -108,6 +120,8 @@ def jsonable_encoder(obj: Any, include: IncEx | None = None, exclude: IncEx | No
     again: dict[str, Any] = {"by_alias": by_alias, "exclude_unset": exclude_unset, "exclude_defaults": exclude_defaults,
              "exclude_none": exclude_none, "custom_encoder": custom_encoder, "sqlalchemy_safe": sqlalchemy_safe}
     pydantic = _pydantic()
+    if not _decimal_known:
+        _late_types()
     if pydantic is not None and isinstance(obj, pydantic.BaseModel):
         dumped = obj.model_dump(mode="json", include=include, exclude=exclude, by_alias=by_alias,
                                 exclude_unset=exclude_unset, exclude_none=exclude_none,

@@ -25,7 +25,6 @@ import collections.abc
 import copy
 import dataclasses
 import datetime
-import decimal
 import enum
 import functools
 import inspect
@@ -36,7 +35,6 @@ import uuid
 from typing import Annotated, Any, Callable, Iterator
 
 from . import (convert as _convert,
-               fastapi_bodies as _fastapi_bodies,
                models as _models,
                param_models as _param_models,
                problem as _problem)
@@ -57,7 +55,7 @@ UNSET: Any = object()
 
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset, enum.Enum, uuid.UUID,
-              decimal.Decimal, datetime.date, datetime.time, datetime.timedelta)
+              datetime.date, datetime.time, datetime.timedelta)  # and Decimal (``_convert.is_decimal``)
 #: under FastAPI's rules, read by pydantic (its errors name what is wrong in the text:
 #: "Input should be a valid date or datetime, day value is outside expected range")
 _PYDANTIC_TEXT = (uuid.UUID, datetime.date, datetime.datetime, datetime.time)
@@ -103,7 +101,8 @@ class ParamSpec:
     @property
     def fresh_default(self) -> bool:
         """Whether the default must be copied (or made by the factory) per request."""
-        return self.marker.default_factory is not None or not isinstance(self.default, _IMMUTABLE)
+        return self.marker.default_factory is not None or not (
+            isinstance(self.default, _IMMUTABLE) or _convert.is_decimal(type(self.default)))
 
 
 @dataclasses.dataclass(eq=False)
@@ -644,6 +643,8 @@ def _body(planner: Planner, params: list[ParamSpec]) -> BodySpec | None:
         if planner.fastapi and _models.library_for(tp) == "pydantic":
             adapter = _models._adapter(tp)
             if adapter is not None:
+                from . import fastapi_bodies as _fastapi_bodies  # (FastAPI's conventions only)
+
                 decode = _fastapi_bodies.single(adapter, _absent(p), len(params))
         required = p.required
     media = params[0].marker.media_type or "application/json"
@@ -664,6 +665,8 @@ def _absent(p: ParamSpec) -> Callable[[], Any]:
 
 def _fastapi_embedded(model: Any, params: list[ParamSpec]) -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
     from pydantic import TypeAdapter
+
+    from . import fastapi_bodies as _fastapi_bodies  # (FastAPI's conventions only)
     members = []
     for p in params:
         tp = _models.constrained(_body_type(p), p.marker.constraints(), "pydantic")
