@@ -6,17 +6,18 @@ none of this never enter this module."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any, AsyncIterator, Iterator, Mapping, Unpack
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping, Unpack
 
-from ._stream import _get_runner
-from ._tasks import _keep
+from ._stream import _get_runner, _keep
 from .background import BackgroundTasks
 from .cookies import Cookie, CookieOptions, DeleteCookieOptions, deletion
 from .datastructures import ResponseHeaders
 from .forms import request_form as _request_form
 from .response import FileResponse, Response, StreamingResponse
+
+if TYPE_CHECKING:
+    import asyncio
 
 logger = logging.getLogger("ringbolt")
 

@@ -5,8 +5,9 @@ which applies the body limit and says when the client is gone."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, AsyncIterator
+
+from . import _stream
 
 
 async def request_stream(req: Any) -> AsyncIterator[bytes]:
@@ -21,7 +22,7 @@ async def request_stream(req: Any) -> AsyncIterator[bytes]:
                 return
             yield piece
             offset += len(piece)
-    loop = asyncio.get_running_loop()
+    loop = _stream.running_loop()
     while True:
         chunk = handle.take()  # raises HTTPError 413/408/400 or ClientDisconnect
         if chunk is None:

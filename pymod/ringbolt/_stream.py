@@ -6,19 +6,54 @@ connection's backpressure and says when the client is gone."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _native
 from ._error_log import log_failure
-from ._tasks import _keep
+
+if TYPE_CHECKING:
+    import asyncio
 
 logger = logging.getLogger("ringbolt")
+
+# The event loop holds tasks weakly: a request's task suspended on I/O whose future is
+# referenced only from the C side (uvloop) can be garbage-collected mid-request
+# ("Task was destroyed but it is pending!", GeneratorExit in the handler). Running tasks
+# are kept here until they finish.
+_running: set[Any] = set()
+
+
+def _keep(task: Any) -> Any:
+    if not task.done():
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+    return task
+
+
+def _first_running_loop() -> asyncio.AbstractEventLoop:
+    """``asyncio.get_running_loop``, put in ``running_loop``'s place by its first call: the
+    code that calls it runs on a loop, so asyncio is imported by then, and an app that
+    never runs one (sync routes only) never imports asyncio, nor ``ssl`` with it
+    (docs/deployment.md, "Memory"). Callers read ``_stream.running_loop`` at each call."""
+    global running_loop
+    from asyncio import get_running_loop
+
+    running_loop = get_running_loop
+    return get_running_loop()
+
+
+running_loop: Callable[[], asyncio.AbstractEventLoop] = _first_running_loop
+
+
+def _cancelled_error() -> type[BaseException]:
+    """asyncio's CancelledError, for an ``except`` clause on a loop (asyncio is imported)."""
+    return sys.modules["asyncio"].CancelledError  # type: ignore[no-any-return]
 
 # Threads for sync iterators: created on demand, each busy for one stream's life.
 MAX_STREAM_THREADS = 256
@@ -141,7 +176,7 @@ async def _pump_async(loop: asyncio.AbstractEventLoop, handle: Any, content: Any
                     break
         else:
             handle.end()
-    except asyncio.CancelledError:
+    except _cancelled_error():
         handle.abort()
         raise
     except BaseException as exc:  # noqa: BLE001 - reported, and the response is cut short

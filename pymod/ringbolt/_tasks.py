@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 from . import _native
+from ._stream import _keep as _keep  # (kept tasks live in _stream, which sync apps import without asyncio)
+from ._stream import _running
 
 _native_complete = _native._complete
 _flush = _native._flush_completions
@@ -19,20 +21,6 @@ def complete(loop: asyncio.AbstractEventLoop, pending: Any, result: Any, exc: Ba
     loop iteration: the reactor is woken once for all that this iteration finished."""
     if _native_complete(pending, result, exc):
         loop.call_soon(_flush)
-
-
-# The event loop holds tasks weakly: a request's task suspended on I/O whose future is
-# referenced only from the C side (uvloop) can be garbage-collected mid-request
-# ("Task was destroyed but it is pending!", GeneratorExit in the handler). Running tasks
-# are kept here until they finish.
-_running: set[Any] = set()
-
-
-def _keep(task: Any) -> Any:
-    if not task.done():
-        _running.add(task)
-        task.add_done_callback(_running.discard)
-    return task
 
 
 if sys.version_info >= (3, 12):

@@ -25,7 +25,6 @@ from .caching import Cache, ResponseCache
 from .features import ResponseFeatures
 from .rate_limit import AppRateLimit, RateLimit, RedisLimit, resolve
 from .routing import ErrorPolicy, H, RouteGroup, _shape, build_pipeline
-from .websocket import typed_endpoint
 
 if TYPE_CHECKING:
     from .health import HealthProbes
@@ -205,6 +204,8 @@ class App(RouteGroup, OpenAPIApp, ServiceFeatures, AppServer):
             if d.const or d.websocket:
                 handler = d.handler
                 if d.websocket and d.plan is not None:  # a typed endpoint (ringbolt.fastapi's)
+                    from .websocket import typed_endpoint
+
                     handler = typed_endpoint(build_runner(d.plan, self._dependencies, True, self))
                 if d.websocket and self._route_wrapper is not None:
                     handler = self._route_wrapper.websocket(handler)

@@ -6,12 +6,12 @@ runs: nothing a task does can change the response."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
 from typing import Any, Callable
 
+from . import _stream
 from ._error_log import log_failure
 
 logger = logging.getLogger("ringbolt")
@@ -39,7 +39,7 @@ class BackgroundTasks:
         self._tasks.extend(other._tasks)
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = _stream.running_loop()
         for fn, args, kwargs in self._tasks:
             name = getattr(fn, "__qualname__", repr(fn))
             try:

@@ -4,8 +4,8 @@ cancelled) when the client goes away. ``Response.sse(source)`` builds the respon
 
 from __future__ import annotations
 
-import asyncio
 import queue
+import sys
 import threading
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -86,7 +86,8 @@ def event_stream(source: Any, ping: float | None, encode: Callable[[Any], bytes]
 
 async def _async_events(source: Any, ping: float | None, encode: Callable[[Any], bytes]) -> AsyncIterator[bytes]:
     it = source.__aiter__()
-    nxt: asyncio.Future[Any] | None = None
+    asyncio = sys.modules["asyncio"]  # on a loop: imported (a sync-only app never imports it)
+    nxt: Any = None
     try:
         while True:
             if ping is None:

@@ -5,7 +5,6 @@ the routes and features this reads."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import inspect
 import logging
@@ -19,14 +18,13 @@ from .. import _native
 from .._error_log import errors as error_log
 from .._stream import set_runner
 from ..rate_limit import AppRateLimit, RateLimit, resolve
-from ..websocket import WebSocketRoute, WebSocketSettings, both_ways
-from .aio import AsyncRunner, handler_names
 from .exits import DRAIN_MARGIN, EXIT_FORCED, StartupHookError
 from .options import check_run_options, check_run_values
 from .tls import reload_on_sighup
 
 if TYPE_CHECKING:
     from ..features import ResponseFeatures
+    from ..websocket import WebSocketSettings
     from ..health import HealthProbes
     from ..typed.depends import AppDependencies
 
@@ -142,6 +140,14 @@ def _say_in_signal_handler(level: int, msg: str, *args: Any) -> None:
             pass
 
 
+def _new_runner() -> Any:
+    """An event loop made on demand, for a sync-only app whose response streams from an
+    async iterable (``_stream._get_runner``, once): such an app imports asyncio only then."""
+    from .aio import AsyncRunner
+
+    return AsyncRunner()
+
+
 class AppServer:
     """The serving half of ``App``: what it reads of the app is declared below."""
 
@@ -189,6 +195,8 @@ class AppServer:
             if self._runner is not None:
                 self._runner.run(result)  # on the loop the handlers run on
             else:
+                import asyncio  # (a coroutine hook of an app that runs no loop: start-up or shutdown)
+
                 asyncio.run(result)
 
     def _build(self, config: dict[str, Any],
@@ -219,7 +227,12 @@ class AppServer:
             # "Reactor scheduling"). With a handler pool (WSGI) batch measured no better;
             # a reactor that hosts the loop has no other thread to yield to.
             config["reactor_sched"] = "batch" if on_loop and not config["host_loop"] else "normal"
-        ws_settings = WebSocketSettings.from_options(config)
+        ws_settings: WebSocketSettings | None = None
+        if (self._asgi is not None or any(websocket for *_, websocket in routes)
+                or any(key.startswith("ws_") for key in config)):
+            from ..websocket import WebSocketSettings  # (WebSockets: the apps that take one)
+
+            ws_settings = WebSocketSettings.from_options(config)
         config["conventions"] = self.conventions  # the router's own 404/405 bodies
         config["redirect_slashes"] = self.redirect_slashes
         server = _native.Server(config)
@@ -237,7 +250,7 @@ class AppServer:
                 server.health_checks(False, pending_checks(self._health))  # not ready before their first round
         if self._runner is not None:
             server.set_async_runner(self._runner)  # its loop takes the async requests
-        set_runner(self._runner, AsyncRunner)  # async streamed bodies run on the handlers' loop (or one made on demand)
+        set_runner(self._runner, _new_runner)  # async streamed bodies run on the handlers' loop (or one made on demand)
         own_limits = self._resolved_limits  # each route's, in the order of routes
         policies: dict[int, int] = {}  # id(RateLimit): its native id (a limit shared by routes is counted once)
 
@@ -259,8 +272,14 @@ class AppServer:
             if websocket and path in shared:
                 route_id = -1  # registered with the path's GET route
             elif websocket:
+                from ..websocket import WebSocketRoute
+
+                assert ws_settings is not None
                 route_id = server.add_route(path, ["GET"], WebSocketRoute(fn, ws_settings), True, True)
             elif path in shared and "GET" in methods:
+                from ..websocket import WebSocketRoute, both_ways
+
+                assert ws_settings is not None
                 both = both_ways(WebSocketRoute(sockets[path], ws_settings), fn, is_async)
                 route_id = server.add_route(path, ["GET"], both, True, True, False)
                 rest = [m for m in methods if m != "GET"]
@@ -269,6 +288,8 @@ class AppServer:
             elif const:
                 result = fn(None)
                 if inspect.iscoroutine(result):
+                    import asyncio  # (an async const route, made once at start-up)
+
                     result = asyncio.run(result)
                 route_id = server.add_const_route(path, methods, result)
             else:
@@ -438,6 +459,8 @@ class AppServer:
         self._runner = None
         routes = self._resolved_routes()  # a middleware misuse fails here, before any hook runs
         if self._needs_loop([*routes, *self._docs_routes()]):
+            from .aio import AsyncRunner, handler_names  # (the apps that run a loop: asyncio with it)
+
             self._runner = AsyncRunner(loop=loop_kind)  # one loop per worker: hooks, lifespan and handlers share it
             self._runner.name_handlers(handler_names(self._defs))  # the stall warning names the route
         health = self._health

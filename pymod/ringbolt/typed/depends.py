@@ -9,17 +9,19 @@ variable of the route's runner, so "called once per request" costs nothing per r
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .._error_log import log_failure
-from .._stream import _get_runner
-from .._tasks import _keep
+from .. import _stream
+from .._stream import _get_runner, _keep
 
 logger = logging.getLogger("ringbolt")
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 def kind_of(call: Any) -> str:
@@ -78,7 +80,7 @@ async def _close_async(gen: Any, exc: BaseException | None) -> None:
 async def close_all(stack: list[Any], exc: BaseException | None) -> None:
     """Finish every generator of ``stack``, the last entered first; a sync one on a
     thread so it never blocks the loop."""
-    loop = asyncio.get_running_loop()
+    loop = _stream.running_loop()
     for gen in reversed(stack):
         if hasattr(gen, "athrow"):
             await _close_async(gen, exc)
@@ -148,7 +150,7 @@ def _exit_sync(gen: Any, current: BaseException | None) -> BaseException | None:
 
 async def _exit_async(gen: Any, current: BaseException | None) -> BaseException | None:
     if not hasattr(gen, "athrow"):  # a sync generator: on a thread, so it never blocks the loop
-        return await asyncio.get_running_loop().run_in_executor(None, _exit_sync, gen, current)
+        return await _stream.running_loop().run_in_executor(None, _exit_sync, gen, current)
     try:
         if current is None:
             await gen.__anext__()
