@@ -53,13 +53,12 @@ def _json_entry(adapter: Any) -> Callable[[bytes], Any] | None:
     return None if _strict(adapter.core_schema) else adapter.validator.validate_json
 
 
-def single(adapter: Any, absent: Absent, times: int = 1) -> Decoder:
-    """The decoder of one body parameter validated by ``adapter`` (a TypeAdapter);
-    ``times``: how many parameters take it (a dependency's of the handler's name), each
-    refusal listed that many times, as FastAPI validates each."""
+def _decoder(validate_json: Callable[[bytes], Any] | None, absent: Absent,
+             validate: Callable[[Any], Any]) -> Decoder:
+    """The decoder of a body: pydantic-core's ``validate_json`` when it takes the body (the
+    usual way, one call), else the body read as JSON (``absent()`` for JSON null) and handed
+    to ``validate``, which answers what FastAPI answers (the value, or ``BodyInvalid``)."""
     import pydantic
-    validate_json = _json_entry(adapter)
-    validate_python = adapter.validator.validate_python
     PydanticError = pydantic.ValidationError
 
     def decode(raw: bytes) -> Any:
@@ -73,11 +72,25 @@ def single(adapter: Any, absent: Absent, times: int = 1) -> Decoder:
             return value
         if value is None:
             return absent()
+        return validate(value)
+    return decode
+
+
+def single(adapter: Any, absent: Absent, times: int = 1) -> Decoder:
+    """The decoder of one body parameter validated by ``adapter`` (a TypeAdapter);
+    ``times``: how many parameters take it (a dependency's of the handler's name), each
+    refusal listed that many times, as FastAPI validates each."""
+    import pydantic
+    validate_python = adapter.validator.validate_python
+    PydanticError = pydantic.ValidationError
+
+    def validate(value: Any) -> Any:
         try:
             return validate_python(value, from_attributes=True)
         except PydanticError as exc:
             errors = _problem.from_pydantic(exc.errors(include_url=False), ("body",))
             return BodyInvalid(errors * times)
+    decode = _decoder(_json_entry(adapter), absent, validate)
     if times == 1:
         return decode
 
@@ -113,7 +126,6 @@ def embedded(model_adapter: Any, members: list[Member]) -> tuple[Decoder, Decode
     ``absent(raw)`` answers a body not sent, or not JSON (each required member missing,
     the others their default)."""
     import pydantic
-    validate_json = _json_entry(model_adapter)
     PydanticError = pydantic.ValidationError
     required = [m for m in members if m.required]
     missing_required = BodyInvalid([{"type": "missing", "loc": ["body", m.key], "msg": "Field required",
@@ -126,17 +138,7 @@ def embedded(model_adapter: Any, members: list[Member]) -> tuple[Decoder, Decode
             return missing_required
         return types.SimpleNamespace(**{m.key: _default(m) for m in members})
 
-    def decode(raw: bytes) -> Any:
-        if validate_json is not None:
-            try:
-                return validate_json(raw)
-            except PydanticError:
-                pass
-        value = _parse(raw)
-        if type(value) is BodyInvalid:
-            return value
-        if value is None:
-            return absent()
+    def validate(value: Any) -> Any:
         if not isinstance(value, dict):
             return missing_all
         errors: list[dict[str, Any]] = []
@@ -154,4 +156,4 @@ def embedded(model_adapter: Any, members: list[Member]) -> tuple[Decoder, Decode
         if errors:
             return BodyInvalid(errors)
         return types.SimpleNamespace(**out)
-    return decode, absent
+    return _decoder(_json_entry(model_adapter), absent, validate), absent

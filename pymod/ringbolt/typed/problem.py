@@ -162,15 +162,7 @@ def detail_invalid_response(errors: ErrorList) -> Response:
         data = json_dumps(errors)
     except (TypeError, ValueError):  # as invalid_response: never a 500
         data = json_dumps(writable(errors))
-    resp = _new_response(Response)
-    resp.body = b'{"detail":' + data + b"}"
-    resp.status = 422
-    resp.headers = _empty_headers(ResponseHeaders)
-    resp.content_type = "application/json"
-    resp._after = None
-    resp._cookies = None
-    resp.background = None
-    return resp
+    return json_response(b'{"detail":' + data + b"}", 422)
 
 
 def writable(errors: ErrorList) -> ErrorList:

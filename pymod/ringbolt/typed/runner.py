@@ -36,12 +36,11 @@ from typing import Any, Callable
 from . import depends as _depends, models as _models, problem as _problem
 from .convert import BOOL_BAD, BOOL_WORDS, FINITE, Bad
 from .depends import AppDependencies, AppValue
-from .jsonable import jsonable_default
 from .models import BodyInvalid, any_writer, is_json_type
-from .._native import RawJSON, json_dumps
+from .._native import RawJSON
 from .plan import BACKGROUND, REQUEST, Adapted, CallSpec, DependencySpec, ParamSpec, Planner, RoutePlan, copy_default
 from .._request_body import request_read
-from .writers import write_fastapi
+from .writers import RESPONSES, body_allowed, jsonable_writer, write_fastapi
 from ..datastructures import ResponseHeaders
 from ..forms import FormData
 from ..params import SecurityScopes
@@ -171,18 +170,11 @@ def _jsonable_writer(status: int) -> Callable[[Any], Any]:
     """FastAPI's answer to what a handler without a response model returns: a response
     object as it is, anything else as JSON by ``jsonable_encoder``'s rules (a str, None or
     an int too), with the route's status; no body for a status that has none."""
-    json_response = _problem.json_response
-    passed = (Response, StreamingResponse, FileResponse)
-    if status < 200 or status in (204, 205, 304):
+    if not body_allowed(status):
         def empty(result: Any) -> Any:
-            return result if isinstance(result, passed) else Response(None, status, None, "")
+            return result if isinstance(result, RESPONSES) else Response(None, status, None, "")
         return empty
-
-    def respond(result: Any) -> Any:
-        if isinstance(result, passed):
-            return result
-        return json_response(json_dumps(result, jsonable_default), status)
-    return respond
+    return jsonable_writer(status)
 
 
 def _swallowed_error() -> type[BaseException]:

@@ -37,6 +37,18 @@ def _empty_json(status: int) -> Response:
     return _problem.json_response(b"", status)
 
 
+def jsonable_writer(code: int) -> Writer:
+    """A response object as it is, anything else as JSON by ``jsonable_encoder``'s rules
+    with status ``code``: FastAPI's answer without a response model."""
+    json_response = _problem.json_response
+
+    def jsonable(result: Any) -> Any:
+        if isinstance(result, RESPONSES):
+            return result
+        return json_response(json_dumps(result, jsonable_default), code)
+    return jsonable
+
+
 def write_fastapi(spec: Any) -> Writer:
     """The writer of a route registered through ringbolt.fastapi (``spec``: its
     ``ResponseSpec``)."""
@@ -61,12 +73,7 @@ def write_fastapi(spec: Any) -> Writer:
                     return result
                 return json_response(write(result), code)
             return model_json
-
-        def jsonable(result: Any) -> Any:
-            if isinstance(result, RESPONSES):
-                return result
-            return json_response(json_dumps(result, jsonable_default), code)
-        return jsonable
+        return jsonable_writer(code)
     cls = spec.response_class
     render: Callable[[Any], Any] = spec.write if spec.write is not None else jsonable_encoder
     args = {} if status is None else {"status_code": status}
