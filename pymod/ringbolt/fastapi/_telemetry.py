@@ -73,31 +73,15 @@ class Operations:
             async def traced_async(req: Any) -> Any:
                 if current.get() is not None:  # the runner for dependency_overrides, called by the route's
                     return await run(req)
-                op = _Request(self, name)
-                token = current.set(op)
-                try:
+                with _Request(self, name):
                     return await run(req)
-                except BaseException as exc:
-                    op.failed(exc)
-                    raise
-                finally:
-                    current.reset(token)
-                    op.close()
             return traced_async
 
         def traced(req: Any) -> Any:
             if current.get() is not None:
                 return run(req)
-            op = _Request(self, name)
-            token = current.set(op)
-            try:
+            with _Request(self, name):
                 return run(req)
-            except BaseException as exc:
-                op.failed(exc)
-                raise
-            finally:
-                current.reset(token)
-                op.close()
         return traced
 
     def step(self, fn: Callable[..., Any], step: str, is_async: bool) -> Callable[..., Any]:
@@ -135,15 +119,30 @@ class Operations:
 
 
 class _Request:
-    """The operation span open for one request, one at a time, each current while open."""
+    """The operation span open for one request, one at a time, each current while open;
+    ``with`` it: the request's operation while the route runs, its span marked by an
+    exception that escapes and closed at the end."""
 
-    __slots__ = ("ops", "name", "span", "token")
+    __slots__ = ("ops", "name", "span", "token", "current")
 
     def __init__(self, ops: Operations, name: str) -> None:
         self.ops, self.name = ops, name
         self.span: Any = None
         self.token: Any = None
+        self.current: Any = None
         self.next("dependencies")
+
+    def __enter__(self) -> _Request:
+        self.current = self.ops._current.set(self)
+        return self
+
+    def __exit__(self, cls: Any, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if exc is not None:
+                self.failed(exc)
+        finally:
+            self.ops._current.reset(self.current)
+            self.close()
 
     def next(self, step: str) -> None:
         self.close()

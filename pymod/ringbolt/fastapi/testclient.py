@@ -85,6 +85,23 @@ class _Slot:
                 self.done.set()
 
 
+class _ErrorKept:
+    """``with`` it around a request's handler: what escapes it, other than an ``HTTPError``
+    the server answers itself, is kept in the request's slot for the client (and raised on)."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: _Slot | None) -> None:
+        self.slot = slot
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, cls: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None and self.slot is not None and not isinstance(exc, HTTPError):
+            self.slot.error = exc
+
+
 class _Wrapper:
     """Wraps each route of an app served for tests (``App._route_wrapper``): a request
     from a registered connection (by its port, as the PROXY header named it) is given
@@ -113,26 +130,14 @@ class _Wrapper:
         if is_async:
             async def served_async(req: Any) -> Any:
                 slot = slot_of(req)
-                try:
+                with _ErrorKept(slot):
                     return _after_tasks(req, await fn(req), slot)
-                except HTTPError:
-                    raise
-                except BaseException as exc:
-                    if slot is not None:
-                        slot.error = exc
-                    raise
             return served_async
 
         def served(req: Any) -> Any:
             slot = slot_of(req)
-            try:
+            with _ErrorKept(slot):
                 return _after_tasks(req, fn(req), slot)
-            except HTTPError:
-                raise
-            except BaseException as exc:
-                if slot is not None:
-                    slot.error = exc
-                raise
         return served
 
     def websocket(self, fn: Any) -> Any:

@@ -63,35 +63,39 @@ def models_of(annotation: Any, marker: Param) -> list[Any]:
     return found if len(found) > 1 else []
 
 
+def _some_member(tp: Any, test: Callable[[Any, Any], bool]) -> bool:
+    """Whether ``test(t, origin)`` holds for ``tp`` or for a member of it when it is a union
+    (``Annotated`` looked through), as FastAPI's field-shape checks walk a type."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _some_member(typing.get_args(tp)[0], test)
+    if _is_union(tp):
+        return any(_some_member(a, test) for a in typing.get_args(tp))
+    return test(tp, origin)
+
+
+def _sequence(tp: Any, origin: Any) -> bool:
+    return any(isinstance(t, type) and not issubclass(t, (str, bytes)) and issubclass(t, _SEQUENCES)
+               for t in (tp, origin))
+
+
 def is_sequence(tp: Any) -> bool:
     """Whether a field of type ``tp`` takes every value of its name (a list, set, tuple,
     or a union with one), as FastAPI decides it."""
-    origin = typing.get_origin(tp)
-    if origin is Annotated:
-        return is_sequence(typing.get_args(tp)[0])
-    if _is_union(tp):
-        return any(is_sequence(a) for a in typing.get_args(tp))
-    for t in (tp, origin):
-        if isinstance(t, type) and not issubclass(t, (str, bytes)) and issubclass(t, _SEQUENCES):
-            return True
-    return False
+    return _some_member(tp, _sequence)
 
 
 def is_complex(tp: Any) -> bool:
     """Whether FastAPI reads an unmarked parameter of type ``tp`` from the body: a model, a
     mapping, a dataclass, a file, a sequence (or a union with one of them)."""
     from ..forms import UploadFile
-    origin = typing.get_origin(tp)
-    if origin is Annotated:
-        return is_complex(typing.get_args(tp)[0])
-    if _is_union(tp):
-        return any(is_complex(a) for a in typing.get_args(tp))
-    for t in (tp, origin):
-        if isinstance(t, type) and (_pydantic_model(t) or issubclass(t, (collections.abc.Mapping, UploadFile))
-                                    or dataclasses.is_dataclass(t)):
-            return True
-    return is_sequence(tp) or hasattr(origin, "__pydantic_core_schema__") or hasattr(
-        origin, "__get_pydantic_core_schema__")
+
+    def complex_(tp: Any, origin: Any) -> bool:
+        return any(isinstance(t, type) and (_pydantic_model(t) or issubclass(t, (collections.abc.Mapping, UploadFile))
+                                            or dataclasses.is_dataclass(t)) for t in (tp, origin)) or (
+            _sequence(tp, origin) or hasattr(origin, "__pydantic_core_schema__")
+            or hasattr(origin, "__get_pydantic_core_schema__"))
+    return _some_member(tp, complex_)
 
 
 def _takes_config(tp: Any) -> bool:
