@@ -356,6 +356,28 @@ def get(srv: ServerProcess, path: str, headers: str = "") -> Response:
     return request(srv, f"GET {path} HTTP/1.1\r\nHost: test\r\n{headers}\r\n".encode())
 
 
+def slow_requests_took(srv: ServerProcess, n: int, ms: int) -> float:
+    """Seconds `n` connections took to be answered `GET /slow/{ms}` (`{"slept":ms}`, an
+    app's blocking endpoint), all sent before any is answered: well under `n * ms` when
+    the endpoints overlap."""
+    conns = [srv.connect(timeout=10) for _ in range(n)]
+    try:
+        t0 = time.monotonic()
+        for s in conns:
+            s.sendall(f"GET /slow/{ms} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        for s in conns:
+            data = b""
+            while not data.endswith(b"}"):
+                chunk = s.recv(4096)
+                assert chunk, data
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(f'{{"slept":{ms}}}'.encode()), data
+        return time.monotonic() - t0
+    finally:
+        for s in conns:
+            s.close()
+
+
 PROBLEM_TYPE = "application/problem+json"
 
 

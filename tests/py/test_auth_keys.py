@@ -284,10 +284,12 @@ def _send(client: TestClient, protocol: str, path: str, fields: list[str]) -> tu
 
 
 PROTOCOLS = ["http1", "h2", "h3"]
+#: each reader of the Authorization field, over each protocol
+READERS = [pytest.param(reader, protocol, id=f"{reader}-{protocol}") for protocol in PROTOCOLS
+           for reader in _credentials()]
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize("reader", list(_credentials()))
+@pytest.mark.parametrize("reader,protocol", READERS)
 def test_one_authorization_field_is_read_by_every_reader(request: pytest.FixtureRequest, reader: str,
                                                          protocol: str) -> None:
     repeated = _served(request, protocol)
@@ -297,8 +299,7 @@ def test_one_authorization_field_is_read_by_every_reader(request: pytest.Fixture
         assert status == 200, body
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize("reader", list(_credentials()))
+@pytest.mark.parametrize("reader,protocol", READERS)
 def test_two_authorization_fields_are_a_400_for_every_reader(request: pytest.FixtureRequest, reader: str,
                                                               protocol: str) -> None:
     repeated = _served(request, protocol)

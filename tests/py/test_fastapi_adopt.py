@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from conftest import APPS, REPO, LoggedServer, ServerProcess, UvicornProcess
+from conftest import APPS, REPO, LoggedServer, ServerProcess, UvicornProcess, slow_requests_took
 
 fastapi = pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -362,22 +362,9 @@ def test_blocking_def_endpoints_overlap_on_handler_threads(threads: str) -> None
     --handler-threads runs them on threads, where blocking ones overlap (FastAPI's pool)."""
     srv = ServerProcess("fastapi_threadpool_app:app", "--handler-threads", "8", "--threads", threads)
     n, ms = 8, 300
-    conns = [srv.connect(timeout=10) for _ in range(n)]
     try:
-        t0 = time.monotonic()
-        for s in conns:  # all sent before any is answered
-            s.sendall(f"GET /slow/{ms} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-        for s in conns:
-            data = b""
-            while not data.endswith(b"}"):
-                chunk = s.recv(4096)
-                assert chunk, data
-                data += chunk
-            assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(f'{{"slept":{ms}}}'.encode()), data
-        took = time.monotonic() - t0
+        took = slow_requests_took(srv, n, ms)
     finally:
-        for s in conns:
-            s.close()
         assert srv.stop() == 0, srv.output()
     assert "4 of 4 routes planned" in srv.output(), srv.output()
     assert took < n * ms / 1000 * 0.8, took  # they overlapped (one after another: 2.4 s)

@@ -11,7 +11,7 @@ import ipaddress
 import pathlib
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import pydantic
 import pytest
@@ -257,24 +257,20 @@ def client() -> Any:
         yield c
 
 
-# (served while `client` is: a TestClient stopped in the module's middle stops the
-# event loop the other's async routes use)
-@pytest.fixture(scope="module")
-def handled_client(client: Any) -> Any:
-    with TestClient(handled) as c:
-        yield c
+def _client_of(other: Callable[[], Any]) -> Any:
+    """A module fixture: a TestClient of the app ``other()`` (one defined further down),
+    served while ``client`` is (a TestClient stopped in the module's middle stops the event
+    loop the other's async routes use)."""
+    @pytest.fixture(scope="module")
+    def served(client: Any) -> Any:
+        with TestClient(other()) as c:
+            yield c
+    return served
 
 
-@pytest.fixture(scope="module")
-def delegating_client(client: Any) -> Any:
-    with TestClient(delegating) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def lax_client(client: Any) -> Any:
-    with TestClient(lax) as c:
-        yield c
+handled_client = _client_of(lambda: handled)
+delegating_client = _client_of(lambda: delegating)
+lax_client = _client_of(lambda: lax)
 
 
 # ---- files ----

@@ -17,7 +17,7 @@ import time
 import httpx
 import pytest
 
-from conftest import ServerProcess
+from conftest import ServerProcess, slow_requests_took
 
 pytest.importorskip("fastapi")
 
@@ -86,22 +86,7 @@ def test_concurrent_sync_endpoints_reuse_the_pool_and_answer_each_request(srv):
 
 def test_blocking_sync_endpoints_overlap_on_the_pool(srv):
     n, ms = 10, 300
-    conns = [srv.connect(timeout=10) for _ in range(n)]
-    try:
-        t0 = time.monotonic()
-        for s in conns:  # all sent before any is answered
-            s.sendall(f"GET /slow/{ms} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-        for s in conns:
-            data = b""
-            while not data.endswith(b"}"):
-                chunk = s.recv(4096)
-                assert chunk, data
-                data += chunk
-            assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(f'{{"slept":{ms}}}'.encode()), data
-        took = time.monotonic() - t0
-    finally:
-        for s in conns:
-            s.close()
+    took = slow_requests_took(srv, n, ms)
     assert took < n * ms / 1000 * 0.8, took  # they overlapped (one after another: 3 s)
 
 
