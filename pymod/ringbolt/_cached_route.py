@@ -320,18 +320,23 @@ class CachedRoute:
         entry = self.lookup(req, base)
         return self.hit(req, entry) if entry is not None else Miss(base, None)
 
+    def answer(self, req: Any, miss: Miss, result: Any) -> tuple[Any, str | None]:
+        """The handler's ``result`` for ``miss`` as answered, and the key to store it under
+        first (None: nothing to store: not a response, or a miss without a key)."""
+        resp = _materialize(result, self.json_default)
+        if resp is None:
+            return result, None
+        if miss.base is None:
+            return self.finish(req, resp, None), None
+        return resp, miss.base
+
     def end(self, req: Any, miss: Miss, result: Any) -> Any:
         """The handler's ``result`` for ``miss``: stored when it may be, with its ETag."""
         try:
-            resp = _materialize(result, self.json_default)
-            if resp is None:
-                return result
-            if miss.base is None:
-                return _with_etag(req, resp) if self.spec.etag else resp
-            return self.finish(req, resp, self.save(req, miss.base, resp))
+            resp, base = self.answer(req, miss, result)
+            return resp if base is None else self.finish(req, resp, self.save(req, base, resp))
         finally:
-            if miss.event is not None:
-                self.abort(miss)
+            self.abort(miss)
 
     def abort(self, miss: Miss) -> None:
         """The handler of ``miss`` is done (or failed): the requests waiting go on."""
@@ -383,15 +388,10 @@ class CachedRoute:
     async def aend(self, req: Any, miss: Miss, result: Any) -> Any:
         """``end`` for async routes."""
         try:
-            resp = _materialize(result, self.json_default)
-            if resp is None:
-                return result
-            if miss.base is None:
-                return _with_etag(req, resp) if self.spec.etag else resp
-            return self.finish(req, resp, await self.asave(req, miss.base, resp))
+            resp, base = self.answer(req, miss, result)
+            return resp if base is None else self.finish(req, resp, await self.asave(req, base, resp))
         finally:
-            if miss.event is not None:
-                self.aabort(miss)
+            self.aabort(miss)
 
     def aabort(self, miss: Miss) -> None:
         """``abort`` for async routes."""
