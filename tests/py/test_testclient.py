@@ -243,6 +243,26 @@ def test_one_client_served_again_after_close_stops_again() -> None:
         socket.create_connection(("127.0.0.1", second), timeout=2).close()
 
 
+def test_a_start_given_up_on_stops_the_server_once_it_is_up() -> None:
+    # start() waits `timeout` s; a slower startup raises there, and the server, once up,
+    # stops itself rather than serve on with nobody to stop it
+    import time
+
+    app = App()
+
+    @app.on_startup
+    def slow() -> None:
+        time.sleep(1.0)
+
+    c = TestClient(app, timeout=0.2)
+    with pytest.raises(RuntimeError, match="did not start within 0.2 s"):
+        c.start()
+    thread = c._server._thread
+    assert thread is not None
+    thread.join(15)
+    assert not thread.is_alive(), "the server went on serving after start() gave up on it"
+
+
 def test_bad_apps_raise_clearly() -> None:
     app = App()
 

@@ -35,6 +35,7 @@ class ServerThread:
         self._info: dict[str, Any] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._abandoned = False
 
     @property
     def running(self) -> bool:
@@ -48,10 +49,12 @@ class ServerThread:
             _serving.add(id(self.app))
         self._ready.clear()  # a second run of this server: nothing of the first one's
         self._info = self._error = None
+        self._abandoned = False
         self._thread = threading.Thread(target=self._main, name="ringbolt-testclient", daemon=True)
         _running.add(self)
         self._thread.start()
         if not self._ready.wait(timeout):
+            self._abandoned = True  # not up yet, so nothing to stop: it stops itself once it is
             self.app.stop()
             raise RuntimeError(f"the app did not start within {timeout} s")
         if self._info is None:
@@ -74,6 +77,8 @@ class ServerThread:
     def _on_ready(self, info: dict[str, Any]) -> None:
         self._info = info
         self._ready.set()
+        if self._abandoned:  # start() gave up waiting (a loaded machine): never leave it serving
+            self.app.stop()
 
     def stop(self, timeout: float) -> None:
         thread = self._thread
