@@ -47,7 +47,7 @@ def test_every_table_option_has_a_place(o: config.Option):
 def _read_by_name(name: str) -> bool:
     """The server reads the option by this name somewhere (native config or Python)."""
     quoted = f'"{name}"'
-    for path in [*NATIVE.rglob("*.cpp"), *PACKAGE.glob("*.py")]:
+    for path in [*NATIVE.rglob("*.cpp"), *PACKAGE.rglob("*.py")]:  # every package folder
         if path.name == "options.py":
             continue
         if quoted in path.read_text():
