@@ -5,6 +5,7 @@
 // "Memory"); a quiet ring is replaced by a small one and its pages go back to the system,
 // and the recvs still armed on it carry on, on the new one; under a load that fell, one
 // twice the largest run replaces it.
+#include "tests/unit/uring/io_recorder.hpp"
 #include "uring/ring.hpp"
 #include "uring/uring_backend.hpp"
 
@@ -22,26 +23,6 @@ namespace {
 /// What a reactor keeps at most in receive buffers at 64 busy connections (the budget
 /// docs/deployment.md states): 512 KiB, 128 whole buffers or 16 incremental ones.
 constexpr uint64_t steady_budget = 512 * 1024;
-
-class sink final : public io_events {
-  public:
-    explicit sink(size_t n) : received(n), ended(n, false) {}
-    void on_accept(int) noexcept override {}
-    void on_accept_end(int) noexcept override {}
-    void on_recv(uint32_t slot, uint16_t, const char* data, size_t len) noexcept override {
-        received[slot].append(data, len);
-    }
-    void on_recv_end(uint32_t slot, uint16_t, recv_end how) noexcept override {
-        ended[slot] = true;
-        last = how;
-    }
-    void on_send(uint32_t, uint16_t, int) noexcept override {}
-    void on_writable(uint32_t, uint16_t, int) noexcept override {}
-
-    std::vector<std::string> received;
-    std::vector<bool> ended; ///< the multishot recv ended (armed again by the test, as the reactor does)
-    recv_end last = recv_end::eof;
-};
 
 class RecvRingTest : public ::testing::TestWithParam<bool> {
   protected:
@@ -72,7 +53,7 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
             _peers.push_back(sv[1]);
             _backend.arm_recv(sv[0], static_cast<uint32_t>(i), 0);
         }
-        _sink = std::make_unique<sink>(connections);
+        _sink = std::make_unique<io_recorder>(connections);
         _sent.resize(connections);
     }
 
@@ -117,9 +98,9 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
         for (int turn = 0; turn < 2000; ++turn) {
             ASSERT_TRUE(_backend.wait(10, *_sink));
             for (size_t i = 0; i < _ours.size(); ++i) {
-                if (_sink->ended[i]) {
-                    ASSERT_EQ(_sink->last, recv_end::rearm) << "connection " << i;
-                    _sink->ended[i] = false;
+                if (_sink->recv_ended[i]) {
+                    ASSERT_EQ(_sink->last_end, recv_end::rearm) << "connection " << i;
+                    _sink->recv_ended[i] = false;
                     _backend.arm_recv(_ours[i], static_cast<uint32_t>(i), 0);
                 }
             }
@@ -139,7 +120,7 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
     std::vector<int> _ours;
     std::vector<int> _peers;
     std::vector<std::string> _sent;
-    std::unique_ptr<sink> _sink;
+    std::unique_ptr<io_recorder> _sink;
 };
 
 // 300 connections' bytes at once on a ring that starts with far fewer buffers: the ring

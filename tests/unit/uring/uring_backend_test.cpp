@@ -2,6 +2,7 @@
 // queued in one turn than the SQ holds, and a ring that refuses submissions (a submit
 // from a thread other than the SINGLE_ISSUER owner gets EEXIST), where operations must
 // wait in order for the next wait() instead of crashing on a null SQE.
+#include "tests/unit/uring/io_recorder.hpp"
 #include "tests/unit/uring/tcp_pair.hpp"
 #include "uring/ring.hpp"
 #include "uring/uring_backend.hpp"
@@ -25,28 +26,6 @@ namespace {
 
 constexpr unsigned ring_entries = 8;
 constexpr uint32_t pairs = 16; // each with a send and a recv: 32 ops, 4x the SQ
-
-// Records completions per connection slot.
-class recorder final : public io_events {
-  public:
-    explicit recorder(size_t n) : sent(n, -1), received(n), recv_ended(n, false) {}
-    void on_accept(int) noexcept override {}
-    void on_accept_end(int) noexcept override {}
-    void on_recv(uint32_t slot, uint16_t, const char* data, size_t len) noexcept override {
-        received[slot].append(data, len);
-    }
-    void on_recv_end(uint32_t slot, uint16_t, recv_end how) noexcept override {
-        recv_ended[slot] = true;
-        last_end = how;
-    }
-    void on_send(uint32_t slot, uint16_t, int res) noexcept override { sent[slot] = res; }
-    void on_writable(uint32_t, uint16_t, int) noexcept override {}
-
-    std::vector<int> sent;
-    std::vector<std::string> received;
-    std::vector<bool> recv_ended;
-    recv_end last_end = recv_end::rearm;
-};
 
 // A backend with a ring of ring_entries and 16 receive buffers of 4 KiB.
 class BackendTest : public ::testing::Test {
@@ -92,7 +71,7 @@ class UringBackendTest : public BackendTest {
         for (int fd : _ours) {
             ::shutdown(fd, SHUT_RDWR); // ends the multishot recvs before the ring goes
         }
-        recorder sink(pairs);
+        io_recorder sink(pairs);
         for (int turn = 0; turn < 50 && !all_ended(sink); ++turn) {
             _backend.wait(10, sink);
         }
@@ -107,7 +86,7 @@ class UringBackendTest : public BackendTest {
         }
     }
 
-    bool all_ended(const recorder& sink) const {
+    bool all_ended(const io_recorder& sink) const {
         for (uint32_t i = 0; i < _ours.size(); ++i) {
             if (!sink.recv_ended[i]) {
                 return false;
@@ -117,7 +96,7 @@ class UringBackendTest : public BackendTest {
     }
 
     /// Turn the loop until every send completed and every peer's reply was received.
-    void run_until_done(recorder& sink) {
+    void run_until_done(io_recorder& sink) {
         std::vector<bool> replied(pairs, false);
         for (int turn = 0; turn < 200; ++turn) {
             ASSERT_TRUE(_backend.wait(10, sink));
@@ -167,7 +146,7 @@ class UringBackendTest : public BackendTest {
 TEST_F(UringBackendTest, MoreOpsThanTheRingHoldsInOneTurn) {
     queue_ops();
     EXPECT_EQ(_backend.unsubmitted(), 0u) << "the ring took them by submitting early";
-    recorder sink(pairs);
+    io_recorder sink(pairs);
     run_until_done(sink);
 }
 
@@ -180,7 +159,7 @@ TEST_F(UringBackendTest, RefusedSubmitKeepsOpsInOrderForTheNextWait) {
         GTEST_SKIP() << "the ring is not SINGLE_ISSUER here: the other thread's submit went through";
     }
     EXPECT_EQ(_backend.unsubmitted(), 2 * pairs - (ring_entries - 1)) << "what did not fit (the wake read holds one)";
-    recorder sink(pairs);
+    io_recorder sink(pairs);
     run_until_done(sink);
 }
 
@@ -231,7 +210,7 @@ class RecvEndTest : public BackendTest {
         }
         if (_ours >= 0) {
             ::shutdown(_ours, SHUT_RDWR);
-            recorder sink(1);
+            io_recorder sink(1);
             for (int turn = 0; turn < 20; ++turn) {
                 _backend.wait(5, sink); // the ring lets go of the recv before the fd closes
             }
@@ -279,7 +258,7 @@ TEST_F(RecvEndTest, FinWhileThePausesCancelIsInFlightIsEof) {
 }
 
 TEST_F(RecvEndTest, ACancelThatCatchesTheRecvIsCancelled) {
-    recorder sink(1);
+    io_recorder sink(1);
     _backend.arm_recv(_ours, 0, 1);
     _backend.wait(5, sink);
     _backend.cancel_recv(_ours, 0, 1);
@@ -321,7 +300,7 @@ TEST(RecvLimit, AMultishotRecvEndsAfterItsByteLimit) {
             off += static_cast<size_t>(n);
         }
     });
-    recorder sink(1);
+    io_recorder sink(1);
     backend.arm_recv(ours, 0, 1);
     for (int turn = 0; turn < 500 && !sink.recv_ended[0] && sink.received[0].size() < total; ++turn) {
         backend.wait(10, sink);
@@ -392,7 +371,7 @@ class SharedRingTest : public ::testing::Test {
     }
     /// A multishot recv armed on each of our ends (slot i), submitted by a wait that finds
     /// nothing to read yet; false when that wait failed.
-    bool arm_recvs(recorder& sink) {
+    bool arm_recvs(io_recorder& sink) {
         for (uint32_t i = 0; i < ours.size(); ++i) {
             backend.arm_recv(ours[i], i, 0);
         }
@@ -416,7 +395,7 @@ class SharedRingTest : public ::testing::Test {
         }
     }
     /// Connections whose bytes came.
-    static uint32_t received(const recorder& sink) {
+    static uint32_t received(const io_recorder& sink) {
         uint32_t n = 0;
         for (const std::string& s : sink.received) {
             n += !s.empty();
@@ -424,13 +403,13 @@ class SharedRingTest : public ::testing::Test {
         return n;
     }
     /// Each connection got "request i".
-    void expect_requests(const recorder& sink) {
+    void expect_requests(const io_recorder& sink) {
         for (uint32_t i = 0; i < ours.size(); ++i) {
             EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
         }
     }
     /// Each connection's send completed whole, and its peer reads the answer.
-    void expect_answers(const recorder& sink) {
+    void expect_answers(const io_recorder& sink) {
         for (uint32_t i = 0; i < ours.size(); ++i) {
             EXPECT_EQ(sink.sent[i], static_cast<int>(answer.size())) << "connection " << i;
             char buf[16];
@@ -439,7 +418,7 @@ class SharedRingTest : public ::testing::Test {
         }
     }
     /// Our ends shut: waits (bounded) until every recv has ended, so none is left armed.
-    void end_recvs(recorder& sink) {
+    void end_recvs(io_recorder& sink) {
         for (int fd : ours) {
             ::shutdown(fd, SHUT_RDWR);
         }
@@ -474,7 +453,7 @@ TEST_F(SharedRingTest, AWaitTakesAtMostItsShareAndTheRestNext) {
     if (!start(512, 1024, conns)) { // a buffer for each: no recv runs dry
         GTEST_SKIP() << "io_uring unavailable: " << why;
     }
-    recorder sink(conns);
+    io_recorder sink(conns);
     ASSERT_TRUE(arm_recvs(sink));
     send_requests();
     // The kernel may post the completions over more than one wait; none takes more than
@@ -505,7 +484,7 @@ TEST_F(SharedRingTest, SendCompletionsDoNotCountTowardAWaitsShare) {
     if (!start(2 * conns, 2 * conns, conns)) {
         GTEST_SKIP() << "io_uring unavailable: " << why;
     }
-    recorder sink(conns);
+    io_recorder sink(conns);
     ASSERT_TRUE(arm_recvs(sink));
     queue_answers();
     backend.submit(); // each send finds room: it completes as it is issued
@@ -531,7 +510,7 @@ TEST_F(SharedRingTest, EveryRecvStaysArmedWhenEachBufferHoldsACompletion) {
     if (!start(ring_entries, conns, conns)) {
         GTEST_SKIP() << "io_uring unavailable: " << why;
     }
-    recorder sink(conns);
+    io_recorder sink(conns);
     for (uint32_t i = 0; i < conns; ++i) {
         backend.arm_recv(ours[i], i, 0);
         if (i % ring_entries == ring_entries - 1) {
@@ -559,7 +538,7 @@ TEST_F(SharedRingTest, AnOverflowIsCountedAndLosesNoCompletion) {
     if (!start(8, 16, conns)) { // 16 buffers: a queue of 64
         GTEST_SKIP() << "io_uring unavailable: " << why;
     }
-    recorder sink(conns);
+    io_recorder sink(conns);
     queue_answers(); // an SQ of 8: submitted as it fills
     backend.submit();
     for (unsigned waits = 0; waits < 100; ++waits) {
