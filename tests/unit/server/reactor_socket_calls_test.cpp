@@ -27,6 +27,22 @@ bool has(const std::vector<int>& v, int fd) {
     return std::find(v.begin(), v.end(), fd) != v.end();
 }
 
+/// Sends `req` on the client's end, then turns the hosted reactor (20 turns at most) until
+/// the answer read back holds `until`; returns what was read.
+std::string exchange(reactor& r, int client, const std::string& req, const std::string& until) {
+    EXPECT_EQ(::send(client, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+    std::string got;
+    for (int turn = 0; turn < 20 && got.find(until) == std::string::npos; ++turn) {
+        r.hosted_turn();
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(client, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+            got.append(buf, static_cast<size_t>(n));
+        }
+    }
+    return got;
+}
+
 TEST(ReactorSocketCalls, AConnectionAndADrainCallOnlyTheBackend) {
     auto routes = test_support::make_routes();
     test_support::test_app app(false);
@@ -57,17 +73,7 @@ TEST(ReactorSocketCalls, AConnectionAndADrainCallOnlyTheBackend) {
     r->hosted_turn();
     EXPECT_TRUE(has(fake->peer_names, sv[0])); // the accept asked the backend for the peer
 
-    const std::string req = "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n";
-    ASSERT_EQ(::send(sv[1], req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
-    std::string got;
-    for (int turn = 0; turn < 20 && got.find("app:/app/c:") == std::string::npos; ++turn) {
-        r->hosted_turn();
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-            got.append(buf, static_cast<size_t>(n));
-        }
-    }
+    const std::string got = exchange(*r, sv[1], "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n", "app:/app/c:");
     ASSERT_NE(got.find("app:/app/c:"), std::string::npos) << got;
     EXPECT_FALSE(has(fake->closed, sv[0]));
 
@@ -160,17 +166,7 @@ TEST(ReactorSocketCalls, KtlsKeysAndRecordsGoThroughTheBackend) {
 
     // The "kernel" decrypts and encrypts now: the client's plaintext is read as it comes,
     // the answer goes out as plaintext (the reactor's own send).
-    const std::string req = "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n";
-    ASSERT_EQ(::send(sv[1], req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
-    std::string got;
-    for (int turn = 0; turn < 20 && got.find("app:/app/c:") == std::string::npos; ++turn) {
-        r->hosted_turn();
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-            got.append(buf, static_cast<size_t>(n));
-        }
-    }
+    const std::string got = exchange(*r, sv[1], "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n", "app:/app/c:");
     EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
     EXPECT_NE(got.find("app:/app/c:"), std::string::npos) << got;
 
