@@ -67,6 +67,11 @@ class app_handler {
     /// The reactor finished a turn and is about to wait for the kernel: wake-ups it
     /// owes other threads go out now, once for the whole turn.
     virtual void end_of_turn() noexcept {}
+    /// Once a second, from the reactor's tick on its own thread (`slot`: handle_batch's):
+    /// let go of what sent output kept alive for the application (the Python objects a
+    /// body was sent from, dropped under the GIL), so that an idle server gives a burst's
+    /// memory back without waiting for its next request.
+    virtual void on_second(unsigned slot) noexcept { (void)slot; }
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }
     /// server_config::host_loop: run the application's event loop on this (the

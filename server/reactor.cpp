@@ -138,6 +138,7 @@ core::result<void> reactor::setup() noexcept {
     RB_TRY(setup_quic());
     read_clock();
     _last_tick = _now_s;
+    _last_trim_s = _now_s; // the first trim by time trim_every_s after the start
     return {};
 }
 

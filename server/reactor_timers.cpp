@@ -24,11 +24,14 @@
 namespace ringbolt::server {
 
 namespace {
-/// Memory freed (output sent or dropped, QUIC connections deleted) after which the tick
-/// gives it back to the system at once ...
+/// Once memory was freed since the last trim (output sent or dropped, QUIC connections
+/// deleted; at least trim_later_bytes), the tick gives the heap's free memory back to the
+/// system when it has found most of the heap free (at least trim_after_bytes, and more
+/// than is in use) trim_free_ticks ticks in a row: a burst is over ...
 constexpr uint64_t trim_after_bytes = 64u << 20;
-/// ... and less, from this much, once trim_every_s passed since the last time: what a burst
-/// freed goes back within that, however little follows it.
+constexpr uint8_t trim_free_ticks = 2;
+/// ... and in any case once trim_every_s passed since the last time: what a burst freed
+/// goes back within that, however little follows it.
 constexpr uint64_t trim_later_bytes = 1u << 20;
 constexpr uint32_t trim_every_s = 20;
 
@@ -41,6 +44,21 @@ constexpr uint32_t trim_every_s = 20;
 void give_back_free_memory() noexcept {
 #ifndef RINGBOLT_SANITIZED_HEAP
     malloc_trim(0);
+#endif
+}
+
+/// Whether the heaps' free memory is worth giving back: at least trim_after_bytes, and
+/// more than is in use. A steady flow of large answers keeps freeing and reusing its own
+/// working set, which a trim would only hand back to fault in again (a trim after each 64
+/// MiB sent cost answers of 1.3 MB some 100-200 page faults each, test_large_answers.py);
+/// after a burst of slow readers or a flood, most of the heap stays free. Under a
+/// sanitizer there is no glibc heap to ask (see give_back_free_memory).
+bool heap_mostly_free() noexcept {
+#ifndef RINGBOLT_SANITIZED_HEAP
+    struct mallinfo2 heap = mallinfo2();
+    return heap.fordblks >= trim_after_bytes && heap.fordblks >= heap.uordblks;
+#else
+    return true;
 #endif
 }
 } // namespace
@@ -103,14 +121,20 @@ void reactor::tick() noexcept {
     _last_tick = _now_s;
     _backend->on_second();
     _released_bytes += core::large_buffers::sweep(); // kept large answer buffers, once large answers stop
-    if (_released_bytes >= trim_after_bytes ||
-        (_released_bytes >= trim_later_bytes && _now_s - _last_trim_s >= trim_every_s)) {
+    if (_app_slot == _index) { // (not on the stand-in: the loop it stands in for holds the GIL)
+        _app.on_second(_app_slot);
+    }
+    bool freed = _released_bytes >= trim_later_bytes;
+    _heap_free_ticks = freed && heap_mostly_free() ? static_cast<uint8_t>(_heap_free_ticks + 1) : 0;
+    if (_heap_free_ticks >= trim_free_ticks || (freed && _now_s - _last_trim_s >= trim_every_s)) {
         // Give freed memory back to the system: after a burst of slow readers (or large
         // responses), or an Initial flood's half-open QUIC connections, the process must not
         // stay at its peak. glibc returns only the free top of a heap by itself: the rest of
         // what a flood freed stayed resident (issue 40: 239 MB after 2,000 half-open
-        // connections had gone, 7 MB of it in use; 48 MB after malloc_trim).
+        // connections had gone, 7 MB of it in use; 48 MB after malloc_trim), and the heap
+        // keeps large bodies for reuse (server.cpp, mmap_threshold_bytes).
         _released_bytes = 0;
+        _heap_free_ticks = 0;
         _last_trim_s = _now_s;
         if (_quic) {
             quic_release_blocks(); // kept blocks strewn over the heap would pin its pages (issue 40)

@@ -317,6 +317,23 @@ uint64_t app_bridge::handle_batch(unsigned reactor_index, std::span<dispatch::ap
     return waited;
 }
 
+void app_bridge::on_second(unsigned slot) noexcept {
+    if (!sent_objects_pending()) [[likely]] {
+        return;
+    }
+    if (_turn_holds_gil[slot] != 0) {
+        release_sent_objects();
+        return;
+    }
+    PyThreadState*& ts = _thread_states[slot];
+    if (ts == nullptr) {
+        ts = PyThreadState_New(_interp);
+    }
+    PyEval_RestoreThread(ts);
+    release_sent_objects();
+    PyEval_SaveThread();
+}
+
 namespace {
 // The memory of request bodies (a request_body and its shared counts, one block), kept
 // per thread for the next ones (core/kept_stack.hpp, a thread's own, no GIL): every ASGI

@@ -173,6 +173,7 @@ class app_bridge final : public server::app_handler {
                           std::vector<http::app_response>& responses, server::response_sink& later) noexcept override;
     void begin_turns() noexcept override;
     void end_of_turn() noexcept override;
+    void on_second(unsigned slot) noexcept override;
     void on_reactor_exit(unsigned reactor_index) noexcept override;
     /// Runs the asyncio runner's loop on the reactor's thread (AsyncRunner.host), with a
     /// callable that runs the reactor's turns. False without a runner.

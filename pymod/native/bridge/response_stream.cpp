@@ -87,6 +87,10 @@ std::shared_ptr<const void> hold_python_object(PyObject* obj) {
     });
 }
 
+bool sent_objects_pending() noexcept {
+    return g_release_pending.load(std::memory_order_acquire);
+}
+
 void release_sent_objects() noexcept {
     if (!g_release_pending.load(std::memory_order_acquire)) [[likely]] {
         return; // called once per batch: no lock when nothing waits

@@ -235,6 +235,9 @@ inline bool reactor_wake_owed_somewhere() noexcept {
 }
 /// Drop Python references whose bytes the reactor has finished sending (GIL held).
 void release_sent_objects() noexcept;
+/// Whether sent output let go of Python objects that release_sent_objects has not yet
+/// dropped (any thread, no GIL).
+bool sent_objects_pending() noexcept;
 /// Keep a Python object alive while its bytes are queued: released later under the GIL.
 std::shared_ptr<const void> hold_python_object(PyObject* obj);
 /// The Python handle (ringbolt._native.ResponseStream) for a stream. GIL held.
