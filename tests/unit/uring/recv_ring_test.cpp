@@ -6,6 +6,7 @@
 // and the recvs still armed on it carry on, on the new one; under a load that fell, one
 // twice the largest run replaces it.
 #include "tests/unit/uring/io_recorder.hpp"
+#include "tests/unit/uring/socket_pairs.hpp"
 #include "uring/ring.hpp"
 #include "uring/uring_backend.hpp"
 
@@ -47,11 +48,8 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
         }
         ASSERT_EQ(_backend.receive_plan().incremental, GetParam());
         for (size_t i = 0; i < connections; ++i) {
-            int sv[2];
-            ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
-            _ours.push_back(sv[0]);
-            _peers.push_back(sv[1]);
-            _backend.arm_recv(sv[0], static_cast<uint32_t>(i), 0);
+            ASSERT_TRUE(_pairs.add(SOCK_NONBLOCK));
+            _backend.arm_recv(_pairs.ours[i], static_cast<uint32_t>(i), 0);
         }
         _sink = std::make_unique<io_recorder>(connections);
         _sent.resize(connections);
@@ -64,19 +62,12 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
 
     void TearDown() override {
         if (_sink) {
-            for (int fd : _ours) {
-                ::shutdown(fd, SHUT_RDWR); // ends the multishot recvs before the ring goes
-            }
+            _pairs.shutdown_ours();
             for (int turn = 0; turn < 100; ++turn) {
                 _backend.wait(5, *_sink);
             }
         }
-        for (int fd : _ours) {
-            ::close(fd);
-        }
-        for (int fd : _peers) {
-            ::close(fd);
-        }
+        _pairs.close_all();
         if (_wake_fd >= 0) {
             ::close(_wake_fd);
         }
@@ -84,10 +75,10 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
 
     /// Every peer writes one message of `size` bytes (its index and round in it).
     void send_round(int round, size_t size) {
-        for (size_t i = 0; i < _peers.size(); ++i) {
+        for (size_t i = 0; i < _pairs.peers.size(); ++i) {
             std::string m = "[" + std::to_string(i) + ":" + std::to_string(round) + "]";
             m.resize(size, static_cast<char>('a' + (i + round) % 26));
-            ASSERT_EQ(::write(_peers[i], m.data(), m.size()), static_cast<ssize_t>(m.size()));
+            ASSERT_EQ(::write(_pairs.peers[i], m.data(), m.size()), static_cast<ssize_t>(m.size()));
             _sent[i] += m;
         }
     }
@@ -97,18 +88,18 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
     void turn_until_received() {
         for (int turn = 0; turn < 2000; ++turn) {
             ASSERT_TRUE(_backend.wait(10, *_sink));
-            for (size_t i = 0; i < _ours.size(); ++i) {
+            for (size_t i = 0; i < _pairs.ours.size(); ++i) {
                 if (_sink->recv_ended[i]) {
                     ASSERT_EQ(_sink->last_end, recv_end::rearm) << "connection " << i;
                     _sink->recv_ended[i] = false;
-                    _backend.arm_recv(_ours[i], static_cast<uint32_t>(i), 0);
+                    _backend.arm_recv(_pairs.ours[i], static_cast<uint32_t>(i), 0);
                 }
             }
             if (_sink->received == _sent) {
                 return;
             }
         }
-        for (size_t i = 0; i < _ours.size(); ++i) {
+        for (size_t i = 0; i < _pairs.ours.size(); ++i) {
             ASSERT_EQ(_sink->received[i].size(), _sent[i].size()) << "connection " << i;
             ASSERT_EQ(_sink->received[i], _sent[i]) << "connection " << i;
         }
@@ -117,8 +108,7 @@ class RecvRingTest : public ::testing::TestWithParam<bool> {
     uring_backend _backend;
     core::core_counters _counters;
     int _wake_fd = -1;
-    std::vector<int> _ours;
-    std::vector<int> _peers;
+    testing::socket_pairs _pairs;
     std::vector<std::string> _sent;
     std::unique_ptr<io_recorder> _sink;
 };
@@ -222,8 +212,8 @@ TEST_P(RecvRingTest, AFallingLoadShrinksTheRingToWhatATurnTakes) {
     }
     recv_ring_stats grown = _backend.receive_buffers();
     ASSERT_GE(grown.offered, 4 * _backend.receive_plan().min_buffers);
-    std::vector<int> all_peers = _peers;
-    _peers.resize(64);                                           // the others fall silent
+    std::vector<int> all_peers = _pairs.peers;
+    _pairs.peers.resize(64);                                     // the others fall silent
     for (uint32_t s = 0; s < 3 * recv_ring_quiet_seconds; ++s) { // (the bursts' last turns count in the first)
         for (int round = 0; round < 20; ++round) {
             send_round(100 + round, 150);
@@ -234,7 +224,7 @@ TEST_P(RecvRingTest, AFallingLoadShrinksTheRingToWhatATurnTakes) {
         }
         _backend.on_second();
     }
-    _peers = all_peers;
+    _pairs.peers = all_peers;
     ASSERT_TRUE(_backend.wait(0, *_sink));
     recv_ring_stats shrunk = _backend.receive_buffers();
     std::printf("[ info ] %s: offered %u after the bursts, %u under 64 connections\n",

@@ -3,6 +3,7 @@
 // from a thread other than the SINGLE_ISSUER owner gets EEXIST), where operations must
 // wait in order for the next wait() instead of crashing on a null SQE.
 #include "tests/unit/uring/io_recorder.hpp"
+#include "tests/unit/uring/socket_pairs.hpp"
 #include "tests/unit/uring/tcp_pair.hpp"
 #include "uring/ring.hpp"
 #include "uring/uring_backend.hpp"
@@ -59,35 +60,25 @@ class UringBackendTest : public BackendTest {
             return;
         }
         for (uint32_t i = 0; i < pairs; ++i) {
-            int sv[2];
-            ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-            _ours.push_back(sv[0]);
-            _peers.push_back(sv[1]);
+            ASSERT_TRUE(_pairs.add());
             _messages.push_back("message " + std::to_string(i));
         }
     }
 
     void TearDown() override {
-        for (int fd : _ours) {
-            ::shutdown(fd, SHUT_RDWR); // ends the multishot recvs before the ring goes
-        }
+        _pairs.shutdown_ours();
         io_recorder sink(pairs);
         for (int turn = 0; turn < 50 && !all_ended(sink); ++turn) {
             _backend.wait(10, sink);
         }
-        for (int fd : _ours) {
-            ::close(fd);
-        }
-        for (int fd : _peers) {
-            ::close(fd);
-        }
+        _pairs.close_all();
         if (_wake_fd >= 0) {
             ::close(_wake_fd);
         }
     }
 
     bool all_ended(const io_recorder& sink) const {
-        for (uint32_t i = 0; i < _ours.size(); ++i) {
+        for (uint32_t i = 0; i < _pairs.ours.size(); ++i) {
             if (!sink.recv_ended[i]) {
                 return false;
             }
@@ -105,10 +96,12 @@ class UringBackendTest : public BackendTest {
                 if (sink.sent[i] >= 0 && !replied[i]) {
                     // Our send arrived: answer, so that the recv armed alongside completes.
                     std::string got(_messages[i].size(), '\0');
-                    ASSERT_EQ(::recv(_peers[i], got.data(), got.size(), MSG_WAITALL), static_cast<ssize_t>(got.size()));
+                    ASSERT_EQ(::recv(_pairs.peers[i], got.data(), got.size(), MSG_WAITALL),
+                              static_cast<ssize_t>(got.size()));
                     EXPECT_EQ(got, _messages[i]);
                     std::string reply = "re: " + got;
-                    ASSERT_EQ(::send(_peers[i], reply.data(), reply.size(), 0), static_cast<ssize_t>(reply.size()));
+                    ASSERT_EQ(::send(_pairs.peers[i], reply.data(), reply.size(), 0),
+                              static_cast<ssize_t>(reply.size()));
                     replied[i] = true;
                 }
                 done = done && replied[i] && sink.received[i] == "re: " + _messages[i];
@@ -127,19 +120,18 @@ class UringBackendTest : public BackendTest {
     /// A recv and a send on every pair, all in one turn.
     void queue_ops() {
         for (uint32_t i = 0; i < pairs; ++i) {
-            _backend.arm_recv(_ours[i], i, 0);
+            _backend.arm_recv(_pairs.ours[i], i, 0);
             _iov[i] = {_messages[i].data(), _messages[i].size()};
             _msg[i] = msghdr{};
             _msg[i].msg_iov = &_iov[i];
             _msg[i].msg_iovlen = 1;
-            _backend.send(_ours[i], i, 0, &_msg[i], false);
+            _backend.send(_pairs.ours[i], i, 0, &_msg[i], false);
         }
     }
 
     iovec _iov[pairs];
     msghdr _msg[pairs];
-    std::vector<int> _ours;
-    std::vector<int> _peers;
+    testing::socket_pairs _pairs;
     std::vector<std::string> _messages;
 };
 
@@ -334,20 +326,17 @@ TEST(RecvLimit, AMultishotRecvEndsAfterItsByteLimit) {
 // thread of its own, none.
 // A backend on a hosted loop's ring (shared: COOP_TASKRUN, so completions are posted as
 // the data comes, all of them before the wait; a DEFER_TASKRUN ring posts them at the
-// wait, which recent kernels bound themselves, 20 a run) and `n` socketpairs, ours[i]
-// connection slot i. Closes all it opened.
+// wait, which recent kernels bound themselves, 20 a run) and `n` socketpairs
+// (sockets.ours[i] connection slot i). Closes all it opened.
 class SharedRingTest : public ::testing::Test {
   protected:
     void TearDown() override {
-        for (size_t i = 0; i < ours.size(); ++i) {
-            ::close(ours[i]);
-            ::close(peers[i]);
-        }
+        sockets.close_all();
         if (wake_fd >= 0) {
             ::close(wake_fd);
         }
     }
-    /// Sets the backend up (false: io_uring is unavailable, `why` says so) and opens the pairs.
+    /// Sets the backend up (false: io_uring is unavailable, `why` says so) and opens the sockets.
     bool start(unsigned ring_entries, unsigned buffer_count, uint32_t n) {
         wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         EXPECT_GE(wake_fd, 0);
@@ -362,18 +351,15 @@ class SharedRingTest : public ::testing::Test {
             return false;
         }
         for (uint32_t i = 0; i < n; ++i) {
-            int sv[2];
-            EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-            ours.push_back(sv[0]);
-            peers.push_back(sv[1]);
+            sockets.add();
         }
         return true;
     }
     /// A multishot recv armed on each of our ends (slot i), submitted by a wait that finds
     /// nothing to read yet; false when that wait failed.
     bool arm_recvs(io_recorder& sink) {
-        for (uint32_t i = 0; i < ours.size(); ++i) {
-            backend.arm_recv(ours[i], i, 0);
+        for (uint32_t i = 0; i < sockets.ours.size(); ++i) {
+            backend.arm_recv(sockets.ours[i], i, 0);
         }
         return backend.wait(0, sink);
     }
@@ -383,15 +369,15 @@ class SharedRingTest : public ::testing::Test {
         answer_mh = {};
         answer_mh.msg_iov = &answer_iov;
         answer_mh.msg_iovlen = 1;
-        for (uint32_t i = 0; i < ours.size(); ++i) {
-            backend.send(ours[i], i, 0, &answer_mh, false);
+        for (uint32_t i = 0; i < sockets.ours.size(); ++i) {
+            backend.send(sockets.ours[i], i, 0, &answer_mh, false);
         }
     }
     /// "request i" written to each peer.
     void send_requests() {
-        for (uint32_t i = 0; i < peers.size(); ++i) {
+        for (uint32_t i = 0; i < sockets.peers.size(); ++i) {
             std::string m = "request " + std::to_string(i);
-            ASSERT_EQ(::send(peers[i], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+            ASSERT_EQ(::send(sockets.peers[i], m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
         }
     }
     /// Connections whose bytes came.
@@ -404,27 +390,25 @@ class SharedRingTest : public ::testing::Test {
     }
     /// Each connection got "request i".
     void expect_requests(const io_recorder& sink) {
-        for (uint32_t i = 0; i < ours.size(); ++i) {
+        for (uint32_t i = 0; i < sockets.ours.size(); ++i) {
             EXPECT_EQ(sink.received[i], "request " + std::to_string(i)) << "connection " << i;
         }
     }
     /// Each connection's send completed whole, and its peer reads the answer.
     void expect_answers(const io_recorder& sink) {
-        for (uint32_t i = 0; i < ours.size(); ++i) {
+        for (uint32_t i = 0; i < sockets.ours.size(); ++i) {
             EXPECT_EQ(sink.sent[i], static_cast<int>(answer.size())) << "connection " << i;
             char buf[16];
-            EXPECT_EQ(::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(answer.size()))
+            EXPECT_EQ(::recv(sockets.peers[i], buf, sizeof buf, MSG_DONTWAIT), static_cast<ssize_t>(answer.size()))
                 << "connection " << i;
         }
     }
     /// Our ends shut: waits (bounded) until every recv has ended, so none is left armed.
     void end_recvs(io_recorder& sink) {
-        for (int fd : ours) {
-            ::shutdown(fd, SHUT_RDWR);
-        }
+        sockets.shutdown_ours();
         for (int turn = 0; turn < 50; ++turn) {
             bool all = true;
-            for (uint32_t i = 0; i < ours.size(); ++i) {
+            for (uint32_t i = 0; i < sockets.ours.size(); ++i) {
                 all = all && sink.recv_ended[i];
             }
             if (all) {
@@ -437,7 +421,7 @@ class SharedRingTest : public ::testing::Test {
     int wake_fd = -1;
     uring_backend backend;
     core::core_counters counters;
-    std::vector<int> ours, peers;
+    testing::socket_pairs sockets;
     std::string answer = "answer"; ///< what queue_answers sends
     iovec answer_iov{};
     msghdr answer_mh{};
@@ -512,7 +496,7 @@ TEST_F(SharedRingTest, EveryRecvStaysArmedWhenEachBufferHoldsACompletion) {
     }
     io_recorder sink(conns);
     for (uint32_t i = 0; i < conns; ++i) {
-        backend.arm_recv(ours[i], i, 0);
+        backend.arm_recv(sockets.ours[i], i, 0);
         if (i % ring_entries == ring_entries - 1) {
             ASSERT_TRUE(backend.wait(0, sink)); // submitted a ring's worth at a time
         }
