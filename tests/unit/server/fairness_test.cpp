@@ -36,14 +36,8 @@ constexpr std::string_view answer_body = "app:/app/c:";
 class closed_loop {
   public:
     closed_loop(size_t n, uint32_t buffers) : _routes(test_support::make_routes()), _app(false) {
-        _config.host_loop = true;
-        _config.pin_threads = false;
-        _config.wrap_backend = [this, buffers](std::unique_ptr<uring::io_backend>) {
-            auto fake = std::make_unique<uring::fake_backend>();
-            fake->stream_buffers = buffers;
-            _fake = fake.get();
-            return std::unique_ptr<uring::io_backend>(std::move(fake));
-        };
+        auto set_buffers = [buffers](uring::fake_backend& f) { f.stream_buffers = buffers; };
+        _config = test_support::hosted_on_fake(_fake, set_buffers);
         _reactor = std::make_unique<reactor>(0, _config, *_routes, _app, -1, -1, true, &_pending, nullptr);
         EXPECT_TRUE(_reactor->setup().ok());
         _fake->order_streams = [this](std::vector<uring::fake_backend::readable_stream>& r) {

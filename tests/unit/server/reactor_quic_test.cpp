@@ -53,22 +53,15 @@ struct quic_reactor_fixture {
     test_support::test_app app{false};
     std::atomic<uint32_t> pending{0};
     uring::fake_backend* fake = nullptr;
-    server_config cfg;
+    server_config cfg = test_support::hosted_on_fake(fake);
     int lfd = -1;
     uint16_t port = 0;
     std::unique_ptr<reactor> r;
     uring::datagram_address server_addr;
 
     quic_reactor_fixture() {
-        cfg.host_loop = true; // driven turn by turn (hosted_turn) from the test's thread
-        cfg.pin_threads = false;
         cfg.http3.enabled = true;
         cfg.http3.credentials = quic::testing::pair_fixture::creds();
-        cfg.wrap_backend = [this](std::unique_ptr<uring::io_backend>) {
-            auto f = std::make_unique<uring::fake_backend>();
-            fake = f.get();
-            return std::unique_ptr<uring::io_backend>(std::move(f));
-        };
         // The TCP listener takes a free port; HTTP/3 binds UDP on the same number, which
         // another process may hold: take another port then (the reactor closes the listener).
         for (int attempt = 0; attempt < 20 && !r; ++attempt) {

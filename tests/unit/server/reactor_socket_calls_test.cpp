@@ -43,19 +43,33 @@ std::string exchange(reactor& r, int client, const std::string& req, const std::
     return got;
 }
 
-TEST(ReactorSocketCalls, AConnectionAndADrainCallOnlyTheBackend) {
-    auto routes = test_support::make_routes();
-    test_support::test_app app(false);
+/// A hosted reactor on a fake backend (test_support::hosted_on_fake) serving test_app's
+/// routes, and a client on a socketpair whose other end the fake's listener accepts.
+struct hosted_reactor {
+    std::shared_ptr<dispatch::app_routes> routes = test_support::make_routes();
+    test_support::test_app app{false};
     std::atomic<uint32_t> pending{0};
     uring::fake_backend* fake = nullptr;
     server_config cfg;
-    cfg.host_loop = true;
-    cfg.pin_threads = false;
-    cfg.wrap_backend = [&fake](std::unique_ptr<uring::io_backend>) {
-        auto f = std::make_unique<uring::fake_backend>();
-        fake = f.get();
-        return std::unique_ptr<uring::io_backend>(std::move(f));
-    };
+    std::unique_ptr<reactor> r;
+    int sv[2] = {-1, -1}; ///< the server's end (accepted by the reactor), the client's
+
+    explicit hosted_reactor(bool kernel_tls = false) {
+        cfg = test_support::hosted_on_fake(fake, [kernel_tls](uring::fake_backend& f) { f.kernel_tls = kernel_tls; });
+    }
+
+    /// The reactor on listener `lfd` (-1: none), set up, and the client's connection
+    /// handed to it (accepted at its next turn).
+    void start(int lfd) {
+        r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
+        ASSERT_TRUE(r->setup().ok());
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        fake->accept_stream(sv[0]);
+    }
+};
+
+TEST(ReactorSocketCalls, AConnectionAndADrainCallOnlyTheBackend) {
+    hosted_reactor h;
     // A TCP listener this "process bound" (no listen_fds): the drain refuses new clients on it.
     int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     ASSERT_GE(lfd, 0);
@@ -65,33 +79,29 @@ TEST(ReactorSocketCalls, AConnectionAndADrainCallOnlyTheBackend) {
     ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
     ASSERT_EQ(::listen(lfd, 16), 0);
 
-    auto r = std::make_unique<reactor>(0, cfg, *routes, app, lfd, -1, true, &pending, nullptr);
-    ASSERT_TRUE(r->setup().ok());
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    fake->accept_stream(sv[0]);
-    r->hosted_turn();
-    EXPECT_TRUE(has(fake->peer_names, sv[0])); // the accept asked the backend for the peer
+    ASSERT_NO_FATAL_FAILURE(h.start(lfd));
+    h.r->hosted_turn();
+    EXPECT_TRUE(has(h.fake->peer_names, h.sv[0])); // the accept asked the backend for the peer
 
-    const std::string got = exchange(*r, sv[1], "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n", "app:/app/c:");
+    const std::string got = exchange(*h.r, h.sv[1], "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n", "app:/app/c:");
     ASSERT_NE(got.find("app:/app/c:"), std::string::npos) << got;
-    EXPECT_FALSE(has(fake->closed, sv[0]));
+    EXPECT_FALSE(has(h.fake->closed, h.sv[0]));
 
-    ::close(sv[1]); // the client goes: the reactor closes its end through the backend
-    for (int turn = 0; turn < 20 && !has(fake->closed, sv[0]); ++turn) {
-        r->hosted_turn();
+    ::close(h.sv[1]); // the client goes: the reactor closes its end through the backend
+    for (int turn = 0; turn < 20 && !has(h.fake->closed, h.sv[0]); ++turn) {
+        h.r->hosted_turn();
     }
-    EXPECT_TRUE(has(fake->closed, sv[0]));
+    EXPECT_TRUE(has(h.fake->closed, h.sv[0]));
 
-    r->request_stop(); // the drain: the listener refused and closed through the backend
-    for (int turn = 0; turn < 20 && !has(fake->closed, lfd); ++turn) {
-        if (r->hosted_turn() == 0) {
+    h.r->request_stop(); // the drain: the listener refused and closed through the backend
+    for (int turn = 0; turn < 20 && !has(h.fake->closed, lfd); ++turn) {
+        if (h.r->hosted_turn() == 0) {
             break;
         }
     }
-    EXPECT_EQ(fake->refused, std::vector<int>{lfd});
-    EXPECT_TRUE(has(fake->closed, lfd));
-    r.reset();
+    EXPECT_EQ(h.fake->refused, std::vector<int>{lfd});
+    EXPECT_TRUE(has(h.fake->closed, lfd));
+    h.r.reset();
 }
 
 // kTLS on a connection, with the fake backend playing the kernel's TLS (this host has
@@ -116,27 +126,11 @@ TEST(ReactorSocketCalls, KtlsKeysAndRecordsGoThroughTheBackend) {
     ASSERT_NE(ctx, nullptr) << error;
     ASSERT_TRUE(ctx->ktls());
 
-    auto routes = test_support::make_routes();
-    test_support::test_app app(false);
-    std::atomic<uint32_t> pending{0};
-    uring::fake_backend* fake = nullptr;
-    server_config cfg;
-    cfg.host_loop = true;
-    cfg.pin_threads = false;
-    cfg.transports = std::make_shared<tls::factory>(ctx);
-    cfg.wrap_backend = [&fake](std::unique_ptr<uring::io_backend>) {
-        auto f = std::make_unique<uring::fake_backend>();
-        f->kernel_tls = true;
-        fake = f.get();
-        return std::unique_ptr<uring::io_backend>(std::move(f));
-    };
-    auto r = std::make_unique<reactor>(0, cfg, *routes, app, -1, -1, true, &pending, nullptr);
-    ASSERT_TRUE(r->setup().ok());
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    fake->accept_stream(sv[0]);
+    hosted_reactor h(true);
+    h.cfg.transports = std::make_shared<tls::factory>(ctx);
+    ASSERT_NO_FATAL_FAILURE(h.start(-1));
     auto has_call = [&](call::kind_t kind, uint8_t type = 0, uring::tls_direction dir = uring::tls_direction::send) {
-        return std::any_of(fake->tls_calls.begin(), fake->tls_calls.end(), [&](const call& c) {
+        return std::any_of(h.fake->tls_calls.begin(), h.fake->tls_calls.end(), [&](const call& c) {
             return c.kind == kind && (type == 0 || c.type == type) && (kind != call::keys || c.dir == dir);
         });
     };
@@ -145,19 +139,19 @@ TEST(ReactorSocketCalls, KtlsKeysAndRecordsGoThroughTheBackend) {
     SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
     ASSERT_NE(cctx, nullptr);
     SSL* client = SSL_new(cctx);
-    SSL_set_fd(client, sv[1]);
+    SSL_set_fd(client, h.sv[1]);
     SSL_set_connect_state(client);
     int done = 0;
     for (int turn = 0; turn < 50 && done != 1; ++turn) {
         done = SSL_do_handshake(client);
-        r->hosted_turn();
+        h.r->hosted_turn();
     }
     ASSERT_EQ(done, 1) << SSL_get_error(client, done);
     // The server's handshake ends with the client's Finished: the kernel takes the sending
     // (tickets go out as handshake records of their type) and, as that input ended on a
     // record's end, the receiving.
     for (int turn = 0; turn < 20 && !has_call(call::keys, 0, uring::tls_direction::receive); ++turn) {
-        r->hosted_turn();
+        h.r->hosted_turn();
     }
     EXPECT_TRUE(has_call(call::attach));
     EXPECT_TRUE(has_call(call::keys, 0, uring::tls_direction::send));
@@ -166,30 +160,30 @@ TEST(ReactorSocketCalls, KtlsKeysAndRecordsGoThroughTheBackend) {
 
     // The "kernel" decrypts and encrypts now: the client's plaintext is read as it comes,
     // the answer goes out as plaintext (the reactor's own send).
-    const std::string got = exchange(*r, sv[1], "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n", "app:/app/c:");
+    const std::string got = exchange(*h.r, h.sv[1], "GET /app/c HTTP/1.1\r\nHost: t\r\n\r\n", "app:/app/c:");
     EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
     EXPECT_NE(got.find("app:/app/c:"), std::string::npos) << got;
 
     // The client's close_notify, a record the kernel hands over only with its type: read
     // through the backend; the server's own goes out the same way, then the close.
-    fake->queue_tls_record(sv[0], 21, std::string("\x01\x00", 2));
-    for (int turn = 0; turn < 20 && !has(fake->closed, sv[0]); ++turn) {
-        r->hosted_turn();
+    h.fake->queue_tls_record(h.sv[0], 21, std::string("\x01\x00", 2));
+    for (int turn = 0; turn < 20 && !has(h.fake->closed, h.sv[0]); ++turn) {
+        h.r->hosted_turn();
     }
     EXPECT_TRUE(has_call(call::record_read, 21));
     EXPECT_TRUE(has_call(call::record_sent, 21)) << "the server's close_notify";
-    EXPECT_TRUE(has(fake->closed, sv[0]));
-    for (const call& c : fake->tls_calls) {
-        EXPECT_EQ(c.fd, sv[0]) << "a kTLS call on another socket";
+    EXPECT_TRUE(has(h.fake->closed, h.sv[0]));
+    for (const call& c : h.fake->tls_calls) {
+        EXPECT_EQ(c.fd, h.sv[0]) << "a kTLS call on another socket";
     }
 
     SSL_free(client);
     SSL_CTX_free(cctx);
-    ::close(sv[1]);
-    r->request_stop();
-    for (int turn = 0; turn < 20 && r->hosted_turn() != 0; ++turn) {
+    ::close(h.sv[1]);
+    h.r->request_stop();
+    for (int turn = 0; turn < 20 && h.r->hosted_turn() != 0; ++turn) {
     }
-    r.reset();
+    h.r.reset();
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include "http/response_writer.hpp"
 #include "server/server.hpp"
 #include "tests/unit/uring/fault_backend.hpp"
+#include "uring/fake_backend.hpp"
 
 #include <gtest/gtest.h>
 
@@ -320,6 +321,25 @@ inline server_config faulty_config(const char* io, const std::shared_ptr<uring::
     cfg.limits.max_body = 64 * 1024 * 1024;
     cfg.wrap_backend = [control](std::unique_ptr<uring::io_backend> inner) -> std::unique_ptr<uring::io_backend> {
         return std::make_unique<uring::test_support::fault_backend>(std::move(inner), control);
+    };
+    return cfg;
+}
+
+/// One unpinned reactor that the test's thread drives turn by turn (hosted_turn), on a
+/// fake backend: `fake` points to it once the reactor is set up, `ready` (if any) having
+/// set its options first. `fake` must outlive the reactor.
+inline server_config hosted_on_fake(uring::fake_backend*& fake,
+                                    std::function<void(uring::fake_backend&)> ready = nullptr) {
+    server_config cfg;
+    cfg.host_loop = true;
+    cfg.pin_threads = false;
+    cfg.wrap_backend = [&fake, ready = std::move(ready)](std::unique_ptr<uring::io_backend>) {
+        auto f = std::make_unique<uring::fake_backend>();
+        if (ready) {
+            ready(*f);
+        }
+        fake = f.get();
+        return std::unique_ptr<uring::io_backend>(std::move(f));
     };
     return cfg;
 }
