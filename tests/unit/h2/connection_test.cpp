@@ -7,6 +7,7 @@
 #include "tests/unit/h2/nghttp2_client.hpp"
 
 #include "tests/support/protocol_harness.hpp"
+#include "tests/support/stream_request_cases.hpp"
 
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
@@ -267,28 +268,17 @@ TEST(H2Connection, OversizedHeaderListIs431) {
     EXPECT_TRUE(h.dispatch.heads.empty());
 }
 
-// Authorization and Proxy-Authorization are singletons (RFC 9110 §11.6.2, §11.7.2): a
-// stream with either twice is answered 400 with the problem HTTP/1.1 gives, before the
-// dispatcher (nothing reads the first one); the connection serves its next streams.
-TEST(H2Connection, RepeatedCredentialsAre400) {
-    using fields = std::vector<std::pair<std::string, std::string>>;
-    for (const fields& extra : {fields{{"authorization", "Bearer a"}, {"authorization", "Bearer b"}},
-                                fields{{"authorization", "Bearer a"}, {"x-a", "1"}, {"authorization", "Bearer a"}},
-                                fields{{"proxy-authorization", "Basic a"}, {"proxy-authorization", "Basic b"}}}) {
-        harness h;
-        int32_t bad = h.cl.get("/native", extra);
-        int32_t fine = h.cl.get("/native", {{"authorization", "Bearer a"}, {"proxy-authorization", "Basic b"}});
-        h.exchange();
-        auto& a = h.cl.answers[bad];
-        EXPECT_EQ(a.headers[":status"], "400") << extra[0].first;
-        EXPECT_EQ(a.headers["content-type"], "application/problem+json");
-        EXPECT_EQ(a.body, http::problem_of(http::http_error::repeated_credentials));
-        EXPECT_TRUE(a.ended);
-        EXPECT_EQ(h.cl.answers[fine].body, "native");
-        ASSERT_EQ(h.dispatch.heads.size(), 1u); // only the fine one reached the dispatcher
-        EXPECT_NE(h.dispatch.heads[0].find("authorization: Bearer a\r\n"), std::string::npos);
-        EXPECT_EQ(h.cl.goaway, 0xffffffffu);
+// What the shared cases (tests/support/stream_request_cases.hpp) ask of a harness.
+struct request_cases_harness : harness {
+    int32_t request(const std::string& path, std::vector<std::pair<std::string, std::string>> extra) {
+        return cl.get(path, std::move(extra));
     }
+    void run() { exchange(); }
+    bool kept() const { return cl.goaway == 0xffffffffu; }
+};
+
+TEST(H2Connection, RepeatedCredentialsAre400) {
+    test_support::repeated_credentials_are_400<request_cases_harness>();
 }
 
 TEST(H2Connection, RapidResetGetsEnhanceYourCalm) {
