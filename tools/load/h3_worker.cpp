@@ -48,7 +48,7 @@ class h3_thread final : public h3_request_events {
         ++_st->responses;
         ++_st->status[status >= 0 && status < 1000 ? status : 0];
         _st->latency.record(static_cast<uint64_t>((now - start_ns) / 1000));
-        _st->last_response_ns = std::max(_st->last_response_ns, now);
+        _st->last_answer_ns = std::max(_st->last_answer_ns, now);
     }
     void request_failed(int64_t start_ns, h3_failure why, int64_t) noexcept override {
         if (start_ns < _plan.measure_ns) {

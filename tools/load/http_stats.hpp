@@ -3,12 +3,10 @@
 // and ringbolt-h3-load (HTTP/3), so both print the same report.
 #pragma once
 
-#include "histogram.hpp"
+#include "load_run.hpp"
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <string>
 
 namespace ringbolt_load {
 
@@ -21,24 +19,14 @@ struct error_counts {
     uint64_t total() const noexcept { return connect + read + write + timeout + parse; }
 };
 
-struct thread_stats {
-    uint64_t responses = 0;  // measured responses (any status)
-    uint64_t bytes = 0;      // bytes received inside the measured window
-    uint64_t reconnects = 0; // connections re-opened after a close (server's or ours)
-    uint64_t unfinished = 0; // measured requests due but without a response at the end
+struct thread_stats : run_counts {
+    uint64_t responses = 0; // measured responses (any status)
     error_counts errors;
     std::array<uint64_t, 1000> status{};
-    histogram latency; // microseconds
-    int64_t last_response_ns = 0;
-    bool cannot_connect = false;
-    std::string first_error; // why the first connection failed (ringbolt-h3-load), for the report
-    std::string setup_error;
 
     void merge(const thread_stats& s) {
+        run_counts::merge(s);
         responses += s.responses;
-        bytes += s.bytes;
-        reconnects += s.reconnects;
-        unfinished += s.unfinished;
         errors.connect += s.errors.connect;
         errors.read += s.errors.read;
         errors.write += s.errors.write;
@@ -46,12 +34,6 @@ struct thread_stats {
         errors.parse += s.errors.parse;
         for (size_t i = 0; i < status.size(); ++i) {
             status[i] += s.status[i];
-        }
-        latency.merge(s.latency);
-        last_response_ns = std::max(last_response_ns, s.last_response_ns);
-        cannot_connect = cannot_connect || s.cannot_connect;
-        if (first_error.empty()) {
-            first_error = s.first_error;
         }
     }
 };

@@ -3,6 +3,7 @@
 // merging what they hand back, and the measured time the report divides by.
 #pragma once
 
+#include "histogram.hpp"
 #include "load_clock.hpp"
 
 #include <algorithm>
@@ -29,6 +30,30 @@ struct run_window {
         start_ns = monotonic_ns() + head_start_ns;
         measure_ns = start_ns + static_cast<int64_t>(warmup_s * 1e9);
         end_ns = counted ? INT64_MAX : measure_ns + static_cast<int64_t>(duration_s * 1e9);
+    }
+};
+
+// What every load thread hands back besides its protocol's own counts, and their merge.
+struct run_counts {
+    uint64_t bytes = 0;      // bytes received inside the measured window
+    uint64_t reconnects = 0; // connections re-opened after a close (server's or ours)
+    uint64_t unfinished = 0; // measured requests (messages) due but without an answer at the end
+    histogram latency;       // microseconds, sent to the answer's last byte
+    int64_t last_answer_ns = 0;
+    bool cannot_connect = false;
+    std::string first_error; // the first failure (a connection, a handshake), for the report
+    std::string setup_error; // the thread could not start (run_threads prints it)
+
+    void merge(const run_counts& s) {
+        bytes += s.bytes;
+        reconnects += s.reconnects;
+        unfinished += s.unfinished;
+        latency.merge(s.latency);
+        last_answer_ns = std::max(last_answer_ns, s.last_answer_ns);
+        cannot_connect = cannot_connect || s.cannot_connect;
+        if (first_error.empty()) {
+            first_error = s.first_error;
+        }
     }
 };
 

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
                      &total)) {
         return 1;
     }
-    double seconds = measured_seconds(plan, stopped_ns, opts.requests > 0, total.last_response_ns);
+    double seconds = measured_seconds(plan, stopped_ns, opts.requests > 0, total.last_answer_ns);
     http_report_info info{"ringbolt-h3-load", opts.url,  opts.threads,  opts.connections, opts.pipeline,
                           "streams",          opts.rate, opts.warmup_s, opts.requests > 0};
     if (opts.json) {

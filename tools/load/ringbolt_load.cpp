@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     if (!run_threads("ringbolt-load", opts.threads, opts.connections, opts.requests, run_thread, &stopped_ns, &total)) {
         return 1;
     }
-    double seconds = measured_seconds(plan, stopped_ns, opts.requests > 0, total.last_response_ns);
+    double seconds = measured_seconds(plan, stopped_ns, opts.requests > 0, total.last_answer_ns);
     http_report_info info{"ringbolt-load", opts.url,  opts.threads,  opts.connections, opts.pipeline,
                           "pipeline",      opts.rate, opts.warmup_s, opts.requests > 0};
     if (opts.json) {

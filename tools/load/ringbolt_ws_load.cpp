@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
                      &total)) {
         return 1;
     }
-    double seconds = measured_seconds(plan, stopped_ns, opts.messages > 0, total.last_message_ns);
+    double seconds = measured_seconds(plan, stopped_ns, opts.messages > 0, total.last_answer_ns);
     if (opts.json) {
         print_json(opts, total, seconds);
     } else {

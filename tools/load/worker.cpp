@@ -237,7 +237,7 @@ bool worker::on_response(uint32_t i, const response_event& ev, int64_t now) {
         ++_st->responses;
         _st->status[ev.status < 1000 ? ev.status : 0] += 1;
         _st->latency.record(static_cast<uint64_t>((now - intended) / 1000));
-        _st->last_response_ns = now;
+        _st->last_answer_ns = now;
     }
     if (ev.close) {
         drop(i, now, false); // the server said so: not an error

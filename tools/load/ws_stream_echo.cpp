@@ -135,7 +135,7 @@ bool ws_stream_echo::on_frame_data(const ws_event& ev, int64_t now) {
     if (_ctx.measured(sent) && now <= _ctx.plan.end_ns) {
         ++_ctx.st->messages;
         _ctx.st->latency.record(static_cast<uint64_t>((now - sent) / 1000));
-        _ctx.st->last_message_ns = now;
+        _ctx.st->last_answer_ns = now;
     }
     return true;
 }

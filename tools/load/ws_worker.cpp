@@ -266,7 +266,7 @@ void ws_worker::on_echo_end(uint32_t i, int64_t now) {
     } else if (measured(sent) && now <= _plan.end_ns) {
         ++_st->messages;
         _st->latency.record(static_cast<uint64_t>((now - sent) / 1000));
-        _st->last_message_ns = now;
+        _st->last_answer_ns = now;
     }
     mark_dirty(i); // refill the pipeline
 }

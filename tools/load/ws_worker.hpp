@@ -3,13 +3,10 @@
 // in ws_worker.cpp, the io_uring loop in ring_worker.hpp.
 #pragma once
 
-#include "histogram.hpp"
 #include "load_run.hpp"
 #include "ws_options.hpp"
 
-#include <algorithm>
 #include <cstdint>
-#include <string>
 
 namespace ringbolt_load {
 
@@ -24,27 +21,18 @@ struct ws_error_counts {
     uint64_t total() const noexcept { return connect + handshake + read + write + timeout + protocol + mismatch; }
 };
 
-struct ws_thread_stats {
+// bytes count frames whole; latency is from the send to the echo's last byte.
+struct ws_thread_stats : run_counts {
     uint64_t messages = 0;   // measured echoes that matched byte for byte
-    uint64_t bytes = 0;      // bytes received inside the measured window (frames included)
     uint64_t handshakes = 0; // successful opening handshakes
-    uint64_t reconnects = 0;
-    uint64_t unfinished = 0; // measured messages sent but not echoed at the end
     uint64_t pings = 0;      // server pings answered with a pong
     uint64_t server_closes = 0;
     ws_error_counts errors;
-    histogram latency; // microseconds, send to the last byte of the echo
-    int64_t last_message_ns = 0;
-    bool cannot_connect = false;
-    std::string first_error; // the first handshake/protocol failure, for the report
-    std::string setup_error;
 
     void merge(const ws_thread_stats& s) {
+        run_counts::merge(s);
         messages += s.messages;
-        bytes += s.bytes;
         handshakes += s.handshakes;
-        reconnects += s.reconnects;
-        unfinished += s.unfinished;
         pings += s.pings;
         server_closes += s.server_closes;
         errors.connect += s.errors.connect;
@@ -54,12 +42,6 @@ struct ws_thread_stats {
         errors.timeout += s.errors.timeout;
         errors.protocol += s.errors.protocol;
         errors.mismatch += s.errors.mismatch;
-        latency.merge(s.latency);
-        last_message_ns = std::max(last_message_ns, s.last_message_ns);
-        cannot_connect = cannot_connect || s.cannot_connect;
-        if (first_error.empty()) {
-            first_error = s.first_error;
-        }
     }
 };
 
