@@ -3,6 +3,7 @@
 // socket (recvmmsg in, sendmmsg out), request and tunnel streams and their timeouts.
 #include "h3_connection.hpp"
 
+#include "quic/client_start.hpp"
 #include "quic/crypto_callbacks.hpp"
 
 #include <gnutls/gnutls.h>
@@ -22,7 +23,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <iterator>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,16 +39,6 @@ constexpr size_t batch_packets = 32;     // datagrams per sendmmsg / recvmmsg
 constexpr size_t max_packet = 1452;      // the largest datagram we build (ngtcp2's default ceiling)
 constexpr size_t recv_slot = 65536 / 16; // room per received datagram (larger ones are truncated: dropped)
 constexpr size_t flush_packet_cap = 512; // a flush yields after this many, so other connections get a turn
-
-void fill_random(uint8_t* p, size_t n) {
-    while (n > 0) {
-        ssize_t k = getrandom(p, n, 0);
-        if (k > 0) {
-            p += k;
-            n -= static_cast<size_t>(k);
-        }
-    }
-}
 
 void log_line(void*, const char* fmt, ...) {
     va_list ap;
@@ -155,13 +145,6 @@ struct h3_callbacks {
     static int extend_max_stream_data(ngtcp2_conn*, int64_t id, uint64_t, void* ud, void*) {
         h3_connection* c = of(ud);
         return c->_h3 == nullptr || nghttp3_conn_unblock_stream(c->_h3, id) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
-    }
-    static void rand(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { fill_random(dest, len); }
-    static int get_new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*) {
-        fill_random(cid->data, len);
-        cid->datalen = len;
-        fill_random(token, NGTCP2_STATELESS_RESET_TOKENLEN);
-        return 0;
     }
 
     // --- nghttp3 (HTTP/3) ---
@@ -371,8 +354,7 @@ bool h3_connection::open(int64_t now) {
 
     ngtcp2_callbacks cb{};
     ringbolt::quic::set_client_crypto_callbacks(cb);
-    cb.rand = h3_callbacks::rand;
-    cb.get_new_connection_id = h3_callbacks::get_new_connection_id;
+    ringbolt::quic::set_random_callbacks(cb);
     cb.handshake_completed = h3_callbacks::handshake_completed;
     cb.recv_stream_data = h3_callbacks::recv_stream_data;
     cb.acked_stream_data_offset = h3_callbacks::acked_stream_data_offset;
@@ -381,30 +363,18 @@ bool h3_connection::open(int64_t now) {
     cb.stream_stop_sending = h3_callbacks::stream_stop_sending;
     cb.extend_max_stream_data = h3_callbacks::extend_max_stream_data;
 
-    ngtcp2_cid dcid;
-    ngtcp2_cid scid;
-    dcid.datalen = 18;
-    fill_random(dcid.data, dcid.datalen);
-    scid.datalen = 17;
-    fill_random(scid.data, scid.datalen);
-    ngtcp2_settings s;
-    ngtcp2_settings_default(&s);
-    s.initial_ts = static_cast<ngtcp2_tstamp>(now);
+    ringbolt::quic::client_start start = ringbolt::quic::client_start_at(static_cast<ngtcp2_tstamp>(now));
     if (getenv("RINGBOLT_H3_LOAD_LOG") != nullptr) { // ngtcp2's own packet log on stderr, to debug a handshake
-        s.log_printf = log_line;
+        start.settings.log_printf = log_line;
     }
-    ngtcp2_transport_params p;
-    ngtcp2_transport_params_default(&p);
-    p.initial_max_streams_uni = 8; // the server's control and QPACK streams (and a spare)
-    p.initial_max_stream_data_bidi_local = 4 << 20;
-    p.initial_max_stream_data_uni = 1 << 20;
-    p.initial_max_data = 16 << 20;
-    p.max_idle_timeout = 30 * NGTCP2_SECONDS;
+    start.params.initial_max_streams_uni = 8; // the server's control and QPACK streams (and a spare)
+    start.params.max_idle_timeout = 30 * NGTCP2_SECONDS;
     ngtcp2_path path{
         {reinterpret_cast<ngtcp2_sockaddr*>(&_local), _local_len},
         {reinterpret_cast<ngtcp2_sockaddr*>(const_cast<sockaddr_storage*>(&_target.addr)), _target.addr_len},
         nullptr};
-    int rv = ngtcp2_conn_client_new(&_quic, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &s, &p, nullptr, this);
+    int rv = ngtcp2_conn_client_new(&_quic, &start.dcid, &start.scid, &path, NGTCP2_PROTO_VER_V1, &cb, &start.settings,
+                                    &start.params, nullptr, this);
     if (rv != 0) {
         _quic = nullptr;
         _error = std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv);

@@ -5,6 +5,7 @@
 // Written against ngtcp2 0.12 like quic/ngtcp2_api.*.
 #pragma once
 
+#include "quic/client_start.hpp"
 #include "quic/crypto_callbacks.hpp"
 #include "quic/endpoint.hpp"
 #include "tests/unit/tls/test_cert.hpp"
@@ -15,7 +16,6 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include <arpa/inet.h>
-#include <sys/random.h>
 
 #include <algorithm>
 #include <cstring>
@@ -36,16 +36,6 @@ inline uring::datagram_address v4(const char* host, uint16_t port) {
     inet_pton(AF_INET, host, &in->sin_addr);
     a.len = sizeof(sockaddr_in);
     return a;
-}
-
-inline void random_fill(uint8_t* p, size_t n) {
-    while (n > 0) {
-        ssize_t k = getrandom(p, n, 0);
-        if (k > 0) {
-            p += k;
-            n -= static_cast<size_t>(k);
-        }
-    }
 }
 
 /// One datagram on the virtual wire.
@@ -216,13 +206,7 @@ class client {
             static_cast<client*>(ud)->retried = true;
             return ngtcp2_crypto_recv_retry_cb(c, hd, ud);
         };
-        cb.rand = [](uint8_t* d, size_t n, const ngtcp2_rand_ctx*) { random_fill(d, n); };
-        cb.get_new_connection_id = [](ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*) {
-            random_fill(cid->data, len);
-            cid->datalen = len;
-            random_fill(token, NGTCP2_STATELESS_RESET_TOKENLEN);
-            return 0;
-        };
+        set_random_callbacks(cb);
         cb.handshake_completed = [](ngtcp2_conn*, void* ud) {
             static_cast<client*>(ud)->handshake_done = true;
             return 0;
@@ -249,26 +233,14 @@ class client {
             return 0;
         };
 
-        ngtcp2_cid dcid;
-        ngtcp2_cid scid;
-        dcid.datalen = 18;
-        random_fill(dcid.data, dcid.datalen);
-        scid.datalen = 17;
-        random_fill(scid.data, scid.datalen);
-        ngtcp2_settings s;
-        ngtcp2_settings_default(&s);
-        s.initial_ts = now;
-        ngtcp2_transport_params p;
-        ngtcp2_transport_params_default(&p);
-        p.initial_max_streams_uni = 3;
-        p.initial_max_stream_data_bidi_local = 4 << 20;
-        p.initial_max_stream_data_uni = 1 << 20;
-        p.initial_max_data = 16 << 20;
-        p.max_idle_timeout = 0; // the server's timeout decides
+        client_start start = client_start_at(now);
+        start.params.initial_max_streams_uni = 3;
+        start.params.max_idle_timeout = 0; // the server's timeout decides
         ngtcp2_path path{{reinterpret_cast<ngtcp2_sockaddr*>(&addr.addr), addr.len},
                          {reinterpret_cast<ngtcp2_sockaddr*>(&server.addr), server.len},
                          nullptr};
-        _rv = ngtcp2_conn_client_new(&_conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &s, &p, nullptr, this);
+        _rv = ngtcp2_conn_client_new(&_conn, &start.dcid, &start.scid, &path, NGTCP2_PROTO_VER_V1, &cb, &start.settings,
+                                     &start.params, nullptr, this);
         ngtcp2_conn_set_tls_native_handle(_conn, _tls);
     }
     ~client() {

@@ -253,7 +253,7 @@ TEST(ReactorQuic, GarbageDatagramsThenServiceThenDrain) {
     // Garbage first: nothing answers it with a connection, nothing breaks.
     for (size_t size : {0, 1, 7, 30, 1200, 1400}) {
         std::string junk(size, '\0');
-        quic::testing::random_fill(reinterpret_cast<uint8_t*>(junk.data()), junk.size());
+        quic::fill_random(reinterpret_cast<uint8_t*>(junk.data()), junk.size());
         f.fake->inject(0, v4("127.0.0.1", 40200), f.server_addr, junk);
     }
     f.r->hosted_turn();
