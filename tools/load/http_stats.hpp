@@ -10,13 +10,14 @@
 
 namespace ringbolt_load {
 
-struct error_counts {
-    uint64_t connect = 0;
-    uint64_t read = 0; // reset / closed with requests outstanding
-    uint64_t write = 0;
-    uint64_t timeout = 0;
-    uint64_t parse = 0;
-    uint64_t total() const noexcept { return connect + read + write + timeout + parse; }
+struct error_counts : io_errors {
+    uint64_t parse = 0; // a response the parser refused, or one to nothing we sent
+    uint64_t total() const noexcept { return io_errors::total() + parse; }
+
+    void merge(const error_counts& o) {
+        io_errors::merge(o);
+        parse += o.parse;
+    }
 };
 
 struct thread_stats : run_counts {
@@ -27,11 +28,7 @@ struct thread_stats : run_counts {
     void merge(const thread_stats& s) {
         run_counts::merge(s);
         responses += s.responses;
-        errors.connect += s.errors.connect;
-        errors.read += s.errors.read;
-        errors.write += s.errors.write;
-        errors.timeout += s.errors.timeout;
-        errors.parse += s.errors.parse;
+        errors.merge(s.errors);
         for (size_t i = 0; i < status.size(); ++i) {
             status[i] += s.status[i];
         }

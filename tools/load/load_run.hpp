@@ -33,6 +33,22 @@ struct run_window {
     }
 };
 
+// The failures every load connection can have; each protocol's error counts add their own.
+struct io_errors {
+    uint64_t connect = 0; // connect failed or timed out
+    uint64_t read = 0;    // reset, EOF or a close while answers were outstanding
+    uint64_t write = 0;
+    uint64_t timeout = 0; // an answer later than --timeout
+    uint64_t total() const noexcept { return connect + read + write + timeout; }
+
+    void merge(const io_errors& o) {
+        connect += o.connect;
+        read += o.read;
+        write += o.write;
+        timeout += o.timeout;
+    }
+};
+
 // What every load thread hands back besides its protocol's own counts, and their merge.
 struct run_counts {
     uint64_t bytes = 0;      // bytes received inside the measured window

@@ -10,15 +10,19 @@
 
 namespace ringbolt_load {
 
-struct ws_error_counts {
-    uint64_t connect = 0;   // TCP connect failed or timed out
+// connect: TCP's; read: also a server close while echoes were outstanding; timeout: an echo's.
+struct ws_error_counts : io_errors {
     uint64_t handshake = 0; // no valid 101 answer (status, Sec-WebSocket-Accept, headers, timeout)
-    uint64_t read = 0;      // reset, EOF or a server close while echoes were outstanding
-    uint64_t write = 0;
-    uint64_t timeout = 0;  // an echo later than --timeout
-    uint64_t protocol = 0; // a server frame breaking RFC 6455 (masked, RSV bits, bad opcode, ...)
-    uint64_t mismatch = 0; // an echo that differs from what was sent (bytes, length or opcode)
-    uint64_t total() const noexcept { return connect + handshake + read + write + timeout + protocol + mismatch; }
+    uint64_t protocol = 0;  // a server frame breaking RFC 6455 (masked, RSV bits, bad opcode, ...)
+    uint64_t mismatch = 0;  // an echo that differs from what was sent (bytes, length or opcode)
+    uint64_t total() const noexcept { return io_errors::total() + handshake + protocol + mismatch; }
+
+    void merge(const ws_error_counts& o) {
+        io_errors::merge(o);
+        handshake += o.handshake;
+        protocol += o.protocol;
+        mismatch += o.mismatch;
+    }
 };
 
 // bytes count frames whole; latency is from the send to the echo's last byte.
@@ -35,13 +39,7 @@ struct ws_thread_stats : run_counts {
         handshakes += s.handshakes;
         pings += s.pings;
         server_closes += s.server_closes;
-        errors.connect += s.errors.connect;
-        errors.handshake += s.errors.handshake;
-        errors.read += s.errors.read;
-        errors.write += s.errors.write;
-        errors.timeout += s.errors.timeout;
-        errors.protocol += s.errors.protocol;
-        errors.mismatch += s.errors.mismatch;
+        errors.merge(s.errors);
     }
 };
 
