@@ -344,7 +344,7 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     /// Bytes freed since the last malloc_trim: output sent or dropped, and QUIC connections
     /// deleted (quic::half_open_connection_bytes each); the tick trims (reactor_timers.cpp).
     uint64_t _released_bytes = 0;
-    uint32_t _last_trim_s = 0; ///< the second of the last malloc_trim (the start, before one)
+    uint32_t _last_trim_s = 0;    ///< the second of the last malloc_trim (the start, before one)
     uint8_t _heap_free_ticks = 0; ///< ticks in a row that found most of the heap free
     core::core_counters _counters;
     std::atomic<uint32_t>* _app_pending;

@@ -121,7 +121,7 @@ void reactor::tick() noexcept {
     _last_tick = _now_s;
     _backend->on_second();
     _released_bytes += core::large_buffers::sweep(); // kept large answer buffers, once large answers stop
-    if (_app_slot == _index) { // (not on the stand-in: the loop it stands in for holds the GIL)
+    if (_app_slot == _index) {                       // (not on the stand-in: the loop it stands in for holds the GIL)
         _app.on_second(_app_slot);
     }
     bool freed = _released_bytes >= trim_later_bytes;
