@@ -279,7 +279,7 @@ def param_validator(tp: Any, meta: Any) -> Callable[[Any], Any]:
                 items.append(Field(**m.constraints()))
         elif not isinstance(m, Depends):
             items.append(m)
-    target = typing.Annotated[(tp, *items)] if items else tp
+    target: Any = typing.Annotated[(tp, *items)] if items else tp
     adapter: Any = TypeAdapter(target, config=ConfigDict(allow_inf_nan=False, regex_engine="python-re"))
     validate = getattr(adapter, "validator", adapter).validate_python  # pydantic-core's own entry
 
