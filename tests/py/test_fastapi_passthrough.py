@@ -1,5 +1,6 @@
 """A response model that can neither refuse nor change a value made of JSON's own types
-(``-> dict[str, Any]``, ``dict``, ``list``, ``Any``: FastAPI's common annotations) writes
+(``-> dict[str, Any]``, ``dict``, ``list``, ``Any``, and lists and str-keyed dicts of those:
+``-> list[dict[str, Any]]``, FastAPI's common annotations) writes
 such a value natively, without pydantic's check, and every other value as FastAPI does
 (pydantic's check and writer): the same status and JSON as FastAPI 0.165 for each value,
 the same app run on both (ringbolt.fastapi over a real socket, FastAPI in process)."""
@@ -22,8 +23,16 @@ VALUES: dict[str, Any] = {
     "list": [1, "a", {"b": None}],
     "str": "hello",
     "none": None,
+    "list_of_dicts": [{"a": 1, "b": [2.5, None]}, {}, {"c": {"d": "e"}}],
+    "list_int_key": [{"a": 1}, {1: "a"}],
+    "list_not_dicts": [{"a": 1}, 2],
+    "list_decimal": [{"price": decimal.Decimal("1.50")}],
+    "dict_of_lists": {"a": [1, "b"], "c": []},
+    "dict_of_dicts": {"a": {"b": 1}, "c": {"d": [True]}},
 }
-ANNOTATIONS = {"dict_str_any": dict[str, Any], "dict": dict, "list": list, "any": Any}
+ANNOTATIONS = {"dict_str_any": dict[str, Any], "dict": dict, "list": list, "any": Any,
+               "list_dict_str_any": list[dict[str, Any]], "dict_str_list": dict[str, list[Any]],
+               "dict_str_dict": dict[str, dict[str, Any]]}
 
 
 def make_app(fastapi: Any) -> Any:
@@ -89,5 +98,38 @@ def test_the_native_way_is_taken_for_json_values() -> None:
         assert calls == []
         write(VALUES["decimal"])
         assert calls == [VALUES["decimal"]]
+    finally:
+        spec.write = original
+
+
+@pytest.mark.parametrize("path,native,other", [
+    ("/list_dict_str_any/list_of_dicts", "list_of_dicts", ["list_int_key", "list_not_dicts", "list_decimal"]),
+    ("/dict_str_dict/dict_of_dicts", "dict_of_dicts", ["dict_of_lists", "nested_int_key", "decimal"]),
+])
+def test_nested_shapes_are_written_natively(path: str, native: str, other: list[str]) -> None:
+    """A list of str-keyed dicts (and a str-keyed dict of them) of JSON's own values is
+    written without the model's writer; a value of another shape or with other values
+    goes to it."""
+    import json
+
+    import ringbolt.fastapi
+
+    from ringbolt.typed.writers import write_fastapi
+
+    app = make_app(ringbolt.fastapi)
+    spec = next(d for d in app._defs if d.path == path).plan.response
+    calls: list[Any] = []
+    original = spec.write
+    spec.write = lambda v: (calls.append(v), original(v))[1]
+    try:
+        write = write_fastapi(spec)
+        assert json.loads(write(VALUES[native]).body) == VALUES[native]
+        assert calls == []
+        for name in other:
+            try:
+                write(VALUES[name])
+            except Exception:  # the model refuses it: FastAPI's 500 (test_same_answer_as_fastapi)
+                pass
+        assert calls == [VALUES[name] for name in other]
     finally:
         spec.write = original

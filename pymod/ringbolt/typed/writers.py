@@ -96,42 +96,56 @@ def _refuse(value: Any) -> Any:
     raise _NotJSONNative
 
 
-def _passthrough(spec: Any) -> str | None:
+def _passthrough(spec: Any) -> Callable[[Any], bool] | None:
     """For a response model whose check can neither refuse nor change a value made of
-    JSON's own types (``Any``, ``dict``, ``dict[str, Any]``, ``list``, ``list[Any]``: FastAPI's
-    common ``-> dict[str, Any]``), with no dump option that would change the text: what to
-    check before writing such a value natively (``"dict"``, ``"dict_str"``: its keys str,
-    ``"list"``, ``"any"``); None for every other model."""
+    JSON's own types, with no dump option that would change the text: the test that a
+    result has the model's shape, after which it is written natively. The models are
+    ``Any``, ``dict``, ``list`` and, nested in each other, ``list[X]`` and ``dict[str, X]`` of
+    such models (FastAPI's common ``-> dict[str, Any]`` and ``-> list[dict[str, Any]]``); None
+    for every other model. The values under an ``Any`` are checked by the native writer
+    itself (strict: anything but JSON's own types refuses)."""
     if any(k != "by_alias" for k in spec.options or {}):
         return None
-    model = spec.model
+    if spec.model is Any:
+        native = (dict, list, str, int, float, bool, type(None))
+        return lambda value: type(value) in native
+    return _shape_test(spec.model)
+
+
+def _shape_test(model: Any) -> Callable[[Any], bool] | None:
+    """``_passthrough``'s test of a container model (see there), or None."""
     origin, args = typing.get_origin(model), typing.get_args(model)
-    if model is Any:
-        return "any"
-    if model is dict or (origin is dict and args == (Any, Any)):
-        return "dict"
-    if origin is dict and args == (str, Any):
-        return "dict_str"
     if model is list or (origin is list and args == (Any,)):
-        return "list"
+        return lambda value: type(value) is list
+    if model is dict or (origin is dict and args == (Any, Any)):
+        return lambda value: type(value) is dict
+    if origin is list and len(args) == 1:
+        item = _shape_test(args[0])
+        if item is None:
+            return None
+        return lambda value: type(value) is list and all(item(v) for v in value)
+    if origin is dict and len(args) == 2 and args[0] is str:
+        if args[1] is Any:
+            return lambda value: type(value) is dict and all(type(k) is str for k in value)
+        member = _shape_test(args[1])
+        if member is None:
+            return None
+        return lambda value: type(value) is dict and all(type(k) is str and member(v) for k, v in value.items())
     return None
 
 
-def _passthrough_json(kind: str, write: Callable[[Any], bytes], code: int) -> Writer:
-    """The response model's writer for a model ``_passthrough`` names: a value of JSON's
-    own types (a dict with str keys for ``dict[str, Any]``) written natively, as pydantic
-    would write it, without validating it again (a validation that cannot refuse it); any
-    other value (a Decimal, a set, a model, NaN, an int key) by pydantic, as FastAPI
-    writes it. The check is the native writer's walk itself: no second pass."""
+def _passthrough_json(fits: Callable[[Any], bool], write: Callable[[Any], bytes], code: int) -> Writer:
+    """The response model's writer for a model ``_passthrough`` takes: a value of its shape
+    made of JSON's own types written natively, as pydantic would write it, without
+    validating it again (a validation that cannot refuse or change it); any other value (a
+    Decimal, a set, a model, NaN, an int key, another shape) by pydantic, as FastAPI writes
+    it. The values under ``Any`` are checked by the native writer's walk itself."""
     json_response = _problem.json_response
-    native = {"dict": (dict,), "dict_str": (dict,), "list": (list,),
-              "any": (dict, list, str, int, float, bool, type(None))}[kind]
-    str_keys = kind == "dict_str"
 
     def respond(result: Any) -> Any:
         if isinstance(result, RESPONSES):
             return result
-        if type(result) in native and not (str_keys and not all(type(k) is str for k in result)):
+        if fits(result):
             try:
                 return json_response(json_dumps(result, _refuse, strict=True), code)
             except (_NotJSONNative, ValueError):  # ValueError: NaN or Infinity (pydantic's rule)
