@@ -69,8 +69,9 @@ class app_handler {
     virtual void end_of_turn() noexcept {}
     /// Once a second, from the reactor's tick on its own thread (`slot`: handle_batch's):
     /// let go of what sent output kept alive for the application (the Python objects a
-    /// body was sent from, dropped under the GIL), so that an idle server gives a burst's
-    /// memory back without waiting for its next request.
+    /// body was sent from, dropped under the GIL: at once in a hosted turn, which holds
+    /// it, else by the event loop's thread, woken), so that an idle server gives a
+    /// burst's memory back without waiting for its next request. Never waits for the GIL.
     virtual void on_second(unsigned slot) noexcept { (void)slot; }
     /// The reactor thread is about to exit: release per-thread state.
     virtual void on_reactor_exit(unsigned reactor_index) noexcept { (void)reactor_index; }

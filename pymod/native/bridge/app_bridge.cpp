@@ -325,13 +325,10 @@ void app_bridge::on_second(unsigned slot) noexcept {
         release_sent_objects();
         return;
     }
-    PyThreadState*& ts = _thread_states[slot];
-    if (ts == nullptr) {
-        ts = PyThreadState_New(_interp);
-    }
-    PyEval_RestoreThread(ts);
-    release_sent_objects();
-    PyEval_SaveThread();
+    // Not taken here: a handler on another reactor may hold the GIL for seconds, and this
+    // reactor goes on serving meanwhile (test_health.py, probes while Python holds the
+    // GIL). The event loop's thread drops them when woken; without a loop, the next batch.
+    wake_loop_for_sent_objects();
 }
 
 namespace {

@@ -91,6 +91,11 @@ bool sent_objects_pending() noexcept {
     return g_release_pending.load(std::memory_order_acquire);
 }
 
+void wake_loop_for_sent_objects() noexcept {
+    std::lock_guard<std::mutex> lock(g_ready_mutex);
+    wake_loop_locked(); // the loop's reader (watch_streams) calls stream_ready, which drops them
+}
+
 void release_sent_objects() noexcept {
     if (!g_release_pending.load(std::memory_order_acquire)) [[likely]] {
         return; // called once per batch: no lock when nothing waits

@@ -238,6 +238,8 @@ void release_sent_objects() noexcept;
 /// Whether sent output let go of Python objects that release_sent_objects has not yet
 /// dropped (any thread, no GIL).
 bool sent_objects_pending() noexcept;
+/// Wake the event loop (when there is one) so that its thread drops them (any thread).
+void wake_loop_for_sent_objects() noexcept;
 /// Keep a Python object alive while its bytes are queued: released later under the GIL.
 std::shared_ptr<const void> hold_python_object(PyObject* obj);
 /// The Python handle (ringbolt._native.ResponseStream) for a stream. GIL held.

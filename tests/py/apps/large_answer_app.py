@@ -1,5 +1,7 @@
 """Large JSON answers (test_large_answers.py): 1.3 MB of JSON from a sync and an async
 handler, the shape of Litestar's api-performance-tests 1M case (a list of dicts)."""
+import resource
+
 from ringbolt import App
 
 app = App()
@@ -16,3 +18,14 @@ def big(req):
 @app.get("/big-async")
 async def big_async(req):
     return ROWS
+
+
+@app.get("/alloc-faults")
+def alloc_faults(req):
+    """Ten 1.3 MB bytes objects made and freed one after the other: this thread's minor
+    page faults meanwhile."""
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    for _ in range(10):
+        block = b"x" * 1_300_000
+        del block
+    return {"faults": resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before}
