@@ -168,10 +168,9 @@ tls_credentials::tls_credentials() = default;
 
 std::shared_ptr<const tls_credentials> tls_credentials::load(const std::string& certfile, const std::string& keyfile,
                                                              const resumption& r, std::string& error) {
-    // GnuTLS is loaded with the extension, which the Python package loads with
-    // GNUTLS_NO_IMPLICIT_INIT (its load-time initialization is 0.8 MB of a worker that never
-    // serves HTTP/3; docs/deployment.md, "Memory"): initialized here, before its first use.
-    // Reference-counted, so a process where it initialized itself (tests) loses nothing.
+    // GnuTLS initializes itself as it loads (the extension loads it when HTTP/3 starts,
+    // pymod/native/h3_libraries.hpp), unless GNUTLS_NO_IMPLICIT_INIT is set: initialized
+    // here too, before its first use. Reference-counted, so a second call costs nothing.
     static const int global_init = gnutls_global_init();
     if (global_init != 0) {
         error = std::string("QUIC TLS: ") + gnutls_strerror(global_init);

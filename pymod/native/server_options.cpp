@@ -1,4 +1,5 @@
 #include "pymod/native/server_options.hpp"
+#include "pymod/native/h3_libraries.hpp"
 
 #include "core/strings.hpp"
 #include "http/response_writer.hpp"
@@ -135,6 +136,10 @@ void read_http3(PyObject* c, bool tls_on, const tls::options& tls_options, serve
             value_error("quic_secret must be " + std::to_string(h3.secret.size()) + " bytes");
         }
         std::memcpy(h3.secret.data(), secret.data(), secret.size());
+    }
+    // The one way into quic/ and h3/: their libraries load here, not with the extension.
+    if (std::string error; !load_http3_libraries(error)) {
+        value_error("http3: HTTP/3 is unavailable: " + error);
     }
     // A supervisor's: the memory its workers remember 0-RTT ClientHellos in, so that a
     // replay is refused whichever worker it reaches (quic/replay_store.hpp).

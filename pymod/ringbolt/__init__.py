@@ -10,20 +10,7 @@
     app.run()
 """
 
-import os as _os
-
-# GnuTLS (HTTP/3's TLS) initializes itself as the extension loads unless told not to: 0.8 MB
-# of every worker, HTTP/3 or not. It is initialized when HTTP/3 is set up instead
-# (quic/tls_session.cpp); the variable is put back at once, so no child process sees it.
-_gnutls_env = _os.environ.get("GNUTLS_NO_IMPLICIT_INIT")
-_os.environ["GNUTLS_NO_IMPLICIT_INIT"] = "1"
-try:
-    from . import _native
-finally:
-    if _gnutls_env is None:
-        del _os.environ["GNUTLS_NO_IMPLICIT_INIT"]
-    else:
-        _os.environ["GNUTLS_NO_IMPLICIT_INIT"] = _gnutls_env
+from . import _native
 from . import _reqresp
 from ._native import RawJSON, Request, TLSInfo
 from .app import App, _log_exception

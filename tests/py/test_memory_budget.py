@@ -4,19 +4,26 @@ ring at most 2 MiB of it; bursts of 2,000 connections grow the ring, and within 
 is back to its first offer (both layouts: whole 4 KiB buffers, incremental 32 KiB ones); and importing the package carries none of the modules only some apps use (pydantic,
 the email package, difflib: 7.5 MB of a worker together) nor leaves GnuTLS's
 no-implicit-init setting to child processes, and a served hello app imports none of the
-modules it does not use (tests/py/apps/lean_app.py). Real servers, real sockets, /proc's VmRSS
-and the server's own `recv_buffer_bytes` gauge."""
+modules it does not use (tests/py/apps/lean_app.py); HTTP/3's libraries (ngtcp2, nghttp3,
+GnuTLS) are mapped only in a server started with --http3. Real servers, real sockets, /proc's
+VmRSS and maps, and the server's own `recv_buffer_bytes` gauge."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import selectors
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
+import h3_client
 import pytest
 from conftest import RSS_SLACK_MIB, ServerProcess, get, lane_backends, metric_totals
+from h2_tls_helpers import certs, tls_args, tls_get  # noqa: F401  (certs is a fixture)
 
 from ringbolt import _native
 
@@ -29,6 +36,10 @@ REACTOR_BUDGET = 4 * MIB  # docs/deployment.md: each reactor added
 RING_BUDGET = 2 * MIB
 FIRST_OFFER = 512 * KIB  # what a ring offers at first, or after a shrink, at most (64 whole buffers: 256 KiB)
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+# HTTP/3's libraries, which the extension loads only when HTTP/3 starts (1.8 MB of a
+# worker with GnuTLS's own; docs/deployment.md, "Memory"); a wheel's copies are renamed
+# libngtcp2-<hash>.so.9.
+HTTP3_LIBRARY = re.compile(r"/(libngtcp2|libngtcp2_crypto_gnutls|libnghttp3|libgnutls)[.-][^/]*$")
 
 
 def rss(pid: int) -> int:
@@ -171,3 +182,62 @@ def test_a_served_hello_app_imports_none_of_what_it_does_not_use() -> None:
         assert r.json() == {"loaded": []}, r.json()
     finally:
         assert srv.stop() == 0, srv.output()
+
+
+def http3_libraries_mapped(pid: int) -> set[str]:
+    """Which of HTTP/3's libraries the process `pid` has mapped (/proc/PID/maps)."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return {m.group(1) for line in maps if (m := HTTP3_LIBRARY.search(line.rstrip()))}
+
+
+def plain_hello(srv: ServerProcess) -> tuple[int, bytes]:
+    r = get(srv, "/")
+    return r.status, r.body
+
+
+def tls_hello(srv: ServerProcess) -> tuple[int, bytes]:
+    status, _, body = tls_get(srv, "/")
+    return status, body
+
+
+def h3_hello(srv: ServerProcess) -> tuple[int, bytes]:
+    r = h3_client.get(srv.port, "/")
+    return r.status, bytes(r.body)
+
+
+@pytest.mark.parametrize("args, ask, mapped", [
+    ((), plain_hello, set()),
+    (("tls",), tls_hello, set()),
+    (("tls", "--http3"), h3_hello, {"libngtcp2", "libngtcp2_crypto_gnutls", "libnghttp3", "libgnutls"}),
+], ids=["plain", "tls", "tls-http3"])
+def test_http3_libraries_are_mapped_only_with_http3(certs: Path, args: tuple[str, ...],  # noqa: F811
+                                                     ask: Callable[[ServerProcess], tuple[int, bytes]],
+                                                     mapped: set[str]) -> None:
+    """A served app maps libngtcp2, libnghttp3 and GnuTLS (and GnuTLS its own) only with
+    --http3: the extension does not link them (pymod/native/h3_libraries.hpp), and once
+    loaded they serve HTTP/3 requests."""
+    argv = [a for arg in args for a in (tls_args(certs) if arg == "tls" else [arg])]
+    srv = ServerProcess("h2_app:app", *argv, "--threads", "1")
+    try:
+        status, body = ask(srv)
+        assert (status, json.loads(body)) == (200, {"message": "Hello, World!"}), srv.output()
+        assert http3_libraries_mapped(srv.proc.pid) == mapped
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+def test_http3_without_its_libraries_is_refused_naming_the_cause(certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The package without its _h3libs module (what links HTTP/3's libraries): --http3 is
+    refused at start-up with the loader's reason; a server without it starts as before."""
+    package = Path(_native.__file__).parent
+    copy = tmp_path / "ringbolt"
+    copy.mkdir()
+    for entry in package.iterdir():
+        if not entry.name.startswith("_h3libs."):
+            (copy / entry.name).symlink_to(entry)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    cmd = [sys.executable, "-m", "ringbolt", "serve", "h2_app:app", "--port", "0", *tls_args(certs), "--http3"]
+    out = subprocess.run(cmd, cwd=Path(__file__).parent / "apps", env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "ringbolt: error: http3: HTTP/3 is unavailable: " in out.stderr, out.stderr
+    assert f"{copy}/_h3libs." in out.stderr and "No such file or directory" in out.stderr, out.stderr
