@@ -35,6 +35,9 @@ SYSTEM_LIBS = ("linux-vdso", "ld-linux", "libc.so", "libm.so", "libstdc++.so", "
 # simdjson and the compression libraries; OpenSSL and nghttp2 since TLS and HTTP/2).
 BUNDLED = ("liburing", "libsimdjson", "libzstd", "libbrotlienc", "libbrotlicommon", "libssl", "libcrypto",
            "libnghttp2", "libngtcp2", "libngtcp2_crypto_gnutls", "libnghttp3", "libgnutls")  # QUIC, HTTP/3
+# HTTP/3's: linked by the module _h3libs, which the extension loads when HTTP/3 starts
+# (pymod/native/h3_libraries.hpp), not by the extension.
+HTTP3_LIBS = ("libngtcp2", "libngtcp2_crypto_gnutls", "libnghttp3", "libgnutls")
 BUILD_TOOLS = ("cc", "gcc", "c++", "g++", "clang", "meson", "ninja", "pkg-config")
 
 APP = '''
@@ -108,7 +111,24 @@ def bare_env(venv: Path, home: Path) -> dict[str, str]:
     return {**keep, "PATH": str(venv / "bin"), "HOME": str(home), "PIP_NO_CACHE_DIR": "1"}
 
 
+def ldd(path: str, env: dict[str, str]) -> dict[str, str]:
+    """The libraries `path` loads, each name to the file it resolves to."""
+    res = subprocess.run(["/usr/bin/ldd", path], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "not found" not in res.stdout, res.stdout
+    resolved: dict[str, str] = {}
+    for line in res.stdout.splitlines():
+        # "libx.so.1 => /path/libx.so.1 (0x...)", or the loader itself: "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        name, _, where = line.strip().partition(" => ")
+        name = os.path.basename(name.split(" (")[0])
+        resolved[name] = os.path.realpath(where.split(" (")[0]) if where.startswith("/") else where
+    return resolved
+
+
 def test_extension_loads_its_libraries_from_the_wheel(venv: Path) -> None:
+    """The extension and its module of HTTP/3's libraries (_h3libs, beside it) resolve
+    every library outside the allow-list to the wheel's copies; HTTP/3's are the
+    module's alone, and load with it: an HTTP/3 server set up from the wheel."""
     env = bare_env(venv, venv.parent)
     res = subprocess.run([str(venv / "bin" / "python"), "-c",
                           "import ringbolt._native as n, ringbolt; print(ringbolt.__file__); print(n.__file__)"],
@@ -118,21 +138,33 @@ def test_extension_loads_its_libraries_from_the_wheel(venv: Path) -> None:
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                env=env, capture_output=True, text=True, check=True).stdout.strip())
     assert Path(package).is_relative_to(site), f"ringbolt imported from {package}, not from the fresh venv"
-    ldd = subprocess.run(["/usr/bin/ldd", native], env=env, capture_output=True, text=True, timeout=60)
-    assert ldd.returncode == 0, ldd.stderr
-    resolved: dict[str, str] = {}
-    for line in ldd.stdout.splitlines():
-        # "libx.so.1 => /path/libx.so.1 (0x...)", or the loader itself: "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        name, _, where = line.strip().partition(" => ")
-        name = os.path.basename(name.split(" (")[0])
-        resolved[name] = os.path.realpath(where.split(" (")[0]) if where.startswith("/") else where
-    assert "not found" not in ldd.stdout, ldd.stdout
+    h3libs = native.replace("/_native.", "/_h3libs.")
+    resolved = {path: ldd(path, env) for path in (native, h3libs)}
     libs_dir = os.path.realpath(site / "ringbolt.libs") + "/"
-    for name, where in resolved.items():
-        if not name.startswith(SYSTEM_LIBS):
-            assert where.startswith(libs_dir), f"{name} resolves to {where}, outside the wheel:\n{ldd.stdout}"
+    for path, libs in resolved.items():
+        for name, where in libs.items():
+            if not name.startswith(SYSTEM_LIBS):
+                assert where.startswith(libs_dir), f"{path}: {name} resolves to {where}, outside the wheel"
     for lib in BUNDLED:
-        assert any(n.startswith(lib + "-") for n in resolved), f"{lib} not among the extension's libraries:\n{ldd.stdout}"
+        owner = h3libs if lib in HTTP3_LIBS else native
+        assert any(n.startswith(lib + "-") for n in resolved[owner]), f"{lib} not among {owner}'s libraries"
+    for lib in HTTP3_LIBS:
+        assert not any(n.startswith(lib + "-") for n in resolved[native]), f"{native} links {lib}"
+    home = venv.parent
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", "h3.key", "-out", "h3.crt", "-days", "2", "-subj", "/CN=localhost"],
+                   cwd=home, capture_output=True, check=True, timeout=60)
+    code = ("import ringbolt._native as n\n"
+            "n.Server({'http3': True, 'ssl_certfile': 'h3.crt', 'ssl_keyfile': 'h3.key', 'port': 0})\n"
+            "print('\\n'.join(sorted({l.split()[-1] for l in open('/proc/self/maps') if 'libngtcp2' in l "
+            "or 'libnghttp3' in l or 'libgnutls' in l})))")
+    res = subprocess.run([str(venv / "bin" / "python"), "-c", code], env=env, cwd=home, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    loaded = res.stdout.split()
+    for lib in HTTP3_LIBS:
+        assert [f for f in loaded if os.path.basename(f).startswith(lib + "-")], f"{lib} not loaded: {loaded}"
+    assert all(os.path.realpath(f).startswith(libs_dir) for f in loaded), f"HTTP/3's libraries: {loaded}"
 
 
 def free_port() -> int:
