@@ -73,38 +73,32 @@ __attribute__((visibility("hidden"))) void (*gnutls_free)(void*) = &ringbolt::py
 #else
 #define RINGBOLT_H3_LANDING ""
 #endif
-#define RINGBOLT_H3_TRAMPOLINE(name)                                                                                   \
-    asm(".pushsection .text\n"                                                                                         \
-        ".globl " #name "\n"                                                                                           \
-        ".hidden " #name "\n"                                                                                          \
-        ".type " #name ", @function\n"                                                                                 \
-        ".p2align 4\n" #name ":\n"                                                                                     \
-        ".cfi_startproc\n" RINGBOLT_H3_LANDING "jmp *ringbolt_h3_entry_" #name "(%rip)\n"                              \
-        ".cfi_endproc\n"                                                                                               \
-        ".size " #name ", .-" #name "\n"                                                                               \
-        ".popsection\n");
+#define RINGBOLT_H3_FUNCTION_TYPE "@function"
+#define RINGBOLT_H3_JUMP(name) "jmp *ringbolt_h3_entry_" #name "(%rip)\n"
 #elif defined(__aarch64__)
 #if defined(__ARM_FEATURE_BTI_DEFAULT)
 #define RINGBOLT_H3_LANDING "hint #34\n" // bti c: a callback is called indirectly
 #else
 #define RINGBOLT_H3_LANDING ""
 #endif
-#define RINGBOLT_H3_TRAMPOLINE(name)                                                                                   \
-    asm(".pushsection .text\n"                                                                                         \
-        ".globl " #name "\n"                                                                                           \
-        ".hidden " #name "\n"                                                                                          \
-        ".type " #name ", %function\n"                                                                                 \
-        ".p2align 4\n" #name ":\n"                                                                                     \
-        ".cfi_startproc\n" RINGBOLT_H3_LANDING "adrp x16, ringbolt_h3_entry_" #name "\n"                               \
-        "ldr x16, [x16, :lo12:ringbolt_h3_entry_" #name "]\n"                                                          \
-        "br x16\n"                                                                                                     \
-        ".cfi_endproc\n"                                                                                               \
-        ".size " #name ", .-" #name "\n"                                                                               \
-        ".popsection\n");
+#define RINGBOLT_H3_FUNCTION_TYPE "%function"
+#define RINGBOLT_H3_JUMP(name)                                                                                         \
+    "adrp x16, ringbolt_h3_entry_" #name "\n"                                                                          \
+    "ldr x16, [x16, :lo12:ringbolt_h3_entry_" #name "]\n"                                                              \
+    "br x16\n"
 #else
 // A jump through ringbolt_h3_entry_<name> in this architecture's assembly goes here.
 #error "pymod/native/h3_libraries.cpp: HTTP/3's trampolines are written for x86-64 and aarch64 only"
 #endif
+#define RINGBOLT_H3_TRAMPOLINE(name)                                                                                   \
+    asm(".pushsection .text\n"                                                                                         \
+        ".globl " #name "\n"                                                                                           \
+        ".hidden " #name "\n"                                                                                          \
+        ".type " #name ", " RINGBOLT_H3_FUNCTION_TYPE "\n"                                                             \
+        ".p2align 4\n" #name ":\n"                                                                                     \
+        ".cfi_startproc\n" RINGBOLT_H3_LANDING RINGBOLT_H3_JUMP(name) ".cfi_endproc\n"                                 \
+                                                                      ".size " #name ", .-" #name "\n"                 \
+                                                                      ".popsection\n");
 RINGBOLT_H3_LIBRARY_FUNCTIONS(RINGBOLT_H3_TRAMPOLINE)
 #undef RINGBOLT_H3_TRAMPOLINE
 
