@@ -28,7 +28,7 @@ namespace {
 /// deleted; at least trim_later_bytes), the tick gives the heap's free memory back to the
 /// system when it has found most of the heap free (at least trim_after_bytes, and more
 /// than is in use) trim_free_ticks ticks in a row: a burst is over ...
-constexpr uint64_t trim_after_bytes = 64u << 20;
+constexpr uint64_t trim_after_bytes = 32u << 20;
 constexpr uint8_t trim_free_ticks = 2;
 /// ... and in any case once trim_every_s passed since the last time: what a burst freed
 /// goes back within that, however little follows it.

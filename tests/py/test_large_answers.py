@@ -136,7 +136,7 @@ def test_memory_a_burst_of_slow_readers_held_goes_back(app: str) -> None:
         for s in socks:
             s.close()
         after = peak
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 25  # at once when most of the heap is free, else within 20 s
         while time.monotonic() < deadline:
             after = rss_bytes(srv.proc.pid)
             if after <= base + 40 * MIB:
