@@ -392,3 +392,35 @@ def test_the_client_returns_once_a_yield_dependencys_clean_up_ran(async_dep: boo
     with TestClient(app) as client:
         assert client.get("/x").json() == {"v": "a" if async_dep else "s"}
         assert done == ["async" if async_dep else "sync"]
+
+
+def test_servers_requests_started_stop_as_their_module_ends_and_start_again() -> None:
+    """A module-level client's server (started by a request, outside any ``with``) is
+    stopped by ringbolt's pytest plugin as its test module ends (stop_request_started),
+    and the client's next request starts it again; a server a ``with`` block runs is
+    left alone."""
+    from ringbolt.testing._server import stop_request_started
+
+    lazy_app, held_app = FastAPI(), FastAPI()
+
+    @lazy_app.get("/")
+    def lazy() -> dict[str, str]:
+        return {"app": "lazy"}
+
+    @held_app.get("/")
+    def held() -> dict[str, str]:
+        return {"app": "held"}
+
+    lazy_client = TestClient(lazy_app)
+    assert lazy_client.get("/").json() == {"app": "lazy"}
+    first = lazy_client._served.server
+    assert first is not None and first.running and first.started_by_request
+    with TestClient(held_app) as held_client:
+        assert held_client.get("/").json() == {"app": "held"}
+        stop_request_started()
+        assert not first.running, "the request-started server still runs"
+        assert held_client.get("/").json() == {"app": "held"}  # the with block's server still serves
+    assert lazy_client.get("/").json() == {"app": "lazy"}  # started again
+    again = lazy_client._served.server
+    assert again is not None and again is not first and again.running
+    stop_request_started()

@@ -231,6 +231,7 @@ class _Served:
         finally:
             app._route_wrapper = previous
         self.server, self.hooks = server, hooks
+        server.started_by_request = not hooks
         return server
 
     def _stop(self) -> None:

@@ -36,6 +36,10 @@ class ServerThread:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._abandoned = False
+        #: started by a request of a client outside any ``with`` block (FastAPI's
+        #: module-level ``client = TestClient(app)``): stopped when its test module ends
+        #: (``stop_request_started``); the client's next request starts it again
+        self.started_by_request = False
 
     @property
     def running(self) -> bool:
@@ -53,7 +57,13 @@ class ServerThread:
         self._thread = threading.Thread(target=self._main, name="ringbolt-testclient", daemon=True)
         _running.add(self)
         self._thread.start()
-        if not self._ready.wait(timeout):
+        try:
+            ready = self._ready.wait(timeout)
+        except BaseException:  # the waiting thread interrupted (a test's timeout): as below
+            self._abandoned = True
+            self.app.stop()
+            raise
+        if not ready:
             self._abandoned = True  # not up yet, so nothing to stop: it stops itself once it is
             self.app.stop()
             raise RuntimeError(f"the app did not start within {timeout} s")
@@ -93,6 +103,16 @@ class ServerThread:
         error, self._error = self._error, None
         if error is not None:
             raise RuntimeError(f"the app failed while stopping: {error!r}") from error
+
+
+def stop_request_started(timeout: float = 10.0) -> None:
+    """Stop the servers that clients' requests started outside ``with`` blocks (ringbolt's
+    pytest plugin, as each test module ends): a suite of many modules, each with its
+    module-level client, keeps one server running, not one per module (each with its
+    threads, waking to take the GIL)."""
+    for server in list(_running):
+        if server.started_by_request and server.running:
+            server.stop(timeout)
 
 
 @atexit.register
