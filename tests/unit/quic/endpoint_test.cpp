@@ -523,6 +523,36 @@ TEST(QuicEndpoint, IdleTimeoutClosesSilently) {
     EXPECT_EQ(f.ep->stats().idle_closed, 1u);
 }
 
+// A client that answers (acknowledges the server's Initial), then falls silent: the
+// longer deadline of an answered handshake is not a hold on the server; the idle timeout
+// ends it, silently, long before answered_handshake_timeout_ms.
+TEST(QuicEndpoint, AnAnsweredHandshakeThatFallsSilentEndsAtTheIdleTimeout) {
+    pair_fixture f(
+        {.transport = {.idle_timeout_ms = 4000, .handshake_timeout_ms = 1500, .answered_handshake_timeout_ms = 60000}});
+    auto c = f.new_client();
+    uint64_t start = f.now;
+    for (const std::string& d : c->write(f.now)) {
+        f.to_server(*c, d);
+    }
+    f.ep->flush(f.now);
+    for (const wire_datagram& d : f.sink.take()) {
+        c->read(d.bytes, f.now);
+    }
+    for (std::string d : c->write(f.now)) {
+        d.back() ^= 0x5a; // its Handshake packet is lost; the Initial's ACK arrives
+        f.to_server(*c, d);
+    }
+    f.ep->flush(f.now);
+    ASSERT_EQ(f.ep->connection_count(), 1u);
+    for (int i = 0; i < 1000 && f.ep->connection_count() > 0; ++i) {
+        f.run_next_timer(); // probes the client never sees
+    }
+    EXPECT_EQ(f.ep->connection_count(), 0u);
+    EXPECT_GE(f.now - start, 4'000'000'000u); // past the unanswered 1.5 s: it had answered
+    EXPECT_LT(f.now - start, 12'000'000'000u);
+    EXPECT_EQ(f.ep->stats().idle_closed, 1u);
+}
+
 TEST(QuicEndpoint, HandshakeTimeoutEndsAHalfOpenConnection) {
     pair_fixture f({.transport = {.handshake_timeout_ms = 1500}});
     auto c = f.new_client();
