@@ -311,7 +311,8 @@ PyMethodDef module_defs[] = {
            "json_dumps(obj, default=None, *, strict=False) -> bytes\n\nSerialize with ringbolt's JSON writer "
            "(compact, UTF-8): the JSON types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; "
            "`default(value)` is called for anything else (with strict=True, for anything that is not exactly a "
-           "dict, list, str, int, float, bool or None)."),
+           "dict, list, str, int, float, bool or None; those are written as pydantic writes them, and ValueError "
+           "is raised for what pydantic spells its own way: a key that is not a str, a lone surrogate)."),
     method("json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."),
     method("_set_types", fastcall<&set_types>(), METH_FASTCALL, "The package's types the bridge builds and checks."),
     method("_set_request_methods", fastcall<&set_request_methods>(), METH_FASTCALL,

@@ -509,3 +509,40 @@ def test_json_dumps_strict_writes_only_jsons_own_types() -> None:
     assert json_dumps(others, default, strict=True) == b'["D","D","D","D","D","D"]'
     assert seen == [type(v) for v in others]
     assert json_dumps(others) != json_dumps(others, default, strict=True)  # not strict: written natively
+
+
+def test_json_dumps_strict_spells_floats_as_pydantic() -> None:
+    """With strict=True floats are written as pydantic's JSON writer writes them (the
+    passthrough of FastAPI's ``-> dict[str, Any]`` is its answer byte for byte):
+    positional from 1e-5 to 1e16, the exponent unpadded beyond; json.dumps' spelling
+    otherwise. 20,000 doubles of random bits, and the edges, against pydantic itself."""
+    import math
+    import random
+    import struct
+
+    from pydantic import TypeAdapter
+
+    from ringbolt._native import json_dumps
+
+    dump = TypeAdapter(list[Any]).dump_json
+    rng = random.Random(7)
+    values = [1e-7, 1e-5, 9.99e-6, 1e-4, 1e15, 1e16, 5e-324, -0.0, 0.0, 1.7976931348623157e308]
+    while len(values) < 20_000:
+        x = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        if math.isfinite(x):
+            values.append(x)
+    assert json_dumps(values, strict=True) == dump(values)
+    assert json_dumps([1e-7, 1e-5]) == b"[1e-07,1e-05]"  # not strict: json.dumps' repr
+
+
+def test_json_dumps_strict_refuses_what_pydantic_spells_its_own_way() -> None:
+    """strict=True raises ValueError (the passthrough then hands the value to pydantic)
+    for a key that is not a str and for a lone surrogate, which json.dumps' rules write
+    otherwise (None as "null", a surrogate as its escape)."""
+    from ringbolt._native import json_dumps
+
+    for value in ({None: 1}, {1: "a"}, {(1, 2): 3}, {"a": {True: 1}}, ["a\ud800"], {"\udfff": 1}):
+        with pytest.raises(ValueError):
+            json_dumps(value, strict=True)
+    assert json_dumps({None: 1, 1: "a"}) == b'{"null":1,"1":"a"}'
+    assert json_dumps(["a\ud800"]) == b'["a\\ud800"]'

@@ -44,7 +44,7 @@ class json_writer {
     template <bool exact> [[gnu::always_inline]] int json_type(PyObject* obj, int depth) {
         PyTypeObject* t = Py_TYPE(obj);
         if (exact ? t == &PyUnicode_Type : PyUnicode_Check(obj)) {
-            return write_str(obj, _out);
+            return write_str(obj, _out, _strict);
         }
         if (exact ? t == &PyLong_Type : PyLong_Check(obj)) { // bool: True/False, never a subclass
             return write_int(obj, _out);
@@ -56,7 +56,7 @@ class json_writer {
             return sequence(obj, depth);
         }
         if (exact ? t == &PyFloat_Type : PyFloat_Check(obj)) {
-            return write_float(obj, _out);
+            return write_float(obj, _out, _strict);
         }
         if constexpr (exact) {
             if (obj == Py_None) {
@@ -140,8 +140,13 @@ class json_writer {
     }
 
     bool write_key(PyObject* key) {
+        if (_strict && Py_TYPE(key) != &PyUnicode_Type) [[unlikely]] {
+            // pydantic spells these its own way (None as "None", a tuple as "1,2")
+            PyErr_Format(PyExc_ValueError, "a %.100s key: strict writes str keys only", Py_TYPE(key)->tp_name);
+            return false;
+        }
         if (PyUnicode_Check(key)) {
-            return write_str(key, _out);
+            return write_str(key, _out, _strict);
         }
         // json.dumps turns these keys into strings; so do we.
         if (key == Py_True || key == Py_False || key == Py_None) {

@@ -190,11 +190,15 @@ bool write_str_with_surrogates(PyObject* obj, json_sink& out) {
 
 // A str that is not compact ASCII: its UTF-8 form (cached in the object after the first
 // call), escaped.
-[[gnu::noinline]] bool write_str_utf8(PyObject* obj, json_sink& out) {
+[[gnu::noinline]] bool write_str_utf8(PyObject* obj, json_sink& out, bool as_pydantic) {
     Py_ssize_t n;
     const char* s = PyUnicode_AsUTF8AndSize(obj, &n);
     if (s == nullptr) [[unlikely]] {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return false;
+        }
+        if (as_pydantic) {
+            PyErr_SetString(PyExc_ValueError, "str contains a lone surrogate: pydantic refuses to write it");
             return false;
         }
         PyErr_Clear();
@@ -335,9 +339,10 @@ void write_positional(json_sink& out, bool negative, const char* digits, int nd,
 // float.__repr__ without the allocation: the shortest digits that round-trip (to_chars;
 // a hand-written exact 128-bit search measured no cheaper than libstdc++'s Ryu), laid out
 // as repr does (positional for exponents -4..15, else d.ddde+XX, which is to_chars'
-// own scientific text: same mantissa, sign and at least two exponent digits).
-void write_double(double v, json_sink& out) {
-    if (write_short_decimal(v, out)) [[likely]] {
+// own scientific text: same mantissa, sign and at least two exponent digits), or as
+// pydantic does (`as_pydantic`: positional from exponent -5, the exponent unpadded).
+void write_double(double v, json_sink& out, bool as_pydantic) {
+    if (write_short_decimal(v, out)) [[likely]] { // (its range, 1e-4 to 1e15, is laid out alike by both)
         return;
     }
     char sci[64]; // write_positional reads 24 bytes from any digit
@@ -350,7 +355,16 @@ void write_double(double v, json_sink& out) {
     if (e[1] == '-') {
         exp = -exp;
     }
-    if (exp < -4 || exp >= 16) {
+    if (exp < (as_pydantic ? -5 : -4) || exp >= 16) {
+        if (as_pydantic) { // "e-07" -> "e-7", "e+16" kept
+            const char* digits = e + 2;
+            while (digits + 1 < end && *digits == '0') {
+                ++digits;
+            }
+            out.append(sci, static_cast<size_t>(e + 2 - sci));
+            out.append(digits, static_cast<size_t>(end - digits));
+            return;
+        }
         out.append(sci, static_cast<size_t>(end - sci));
         return;
     }
@@ -365,13 +379,13 @@ void write_double(double v, json_sink& out) {
 
 } // namespace
 
-bool write_float(PyObject* obj, json_sink& out) {
+bool write_float(PyObject* obj, json_sink& out, bool as_pydantic) {
     double v = PyFloat_AS_DOUBLE(obj);
     if (!std::isfinite(v)) [[unlikely]] {
         PyErr_Format(PyExc_ValueError, "Out of range float values are not JSON compliant: %R", obj);
         return false;
     }
-    write_double(v, out);
+    write_double(v, out, as_pydantic);
     return true;
 }
 

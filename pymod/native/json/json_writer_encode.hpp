@@ -177,19 +177,24 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix = 0, cha
 
 // A str that is not compact ASCII: its UTF-8 form (cached in the object after the first
 // call), escaped.
-[[gnu::noinline]] bool write_str_utf8(PyObject* obj, json_sink& out);
+// `as_pydantic`: a str with lone surrogates is refused (ValueError), as pydantic's writer
+// refuses it, instead of written as \uXXXX escapes.
+[[gnu::noinline]] bool write_str_utf8(PyObject* obj, json_sink& out, bool as_pydantic = false);
 
 // Inline where a value is dispatched: most strings are short ASCII ones.
-[[gnu::always_inline]] inline bool write_str(PyObject* obj, json_sink& out) {
+[[gnu::always_inline]] inline bool write_str(PyObject* obj, json_sink& out, bool as_pydantic = false) {
     if (PyUnicode_IS_COMPACT_ASCII(obj)) [[likely]] {
         write_ascii_data(out, ascii_data(obj), ascii_length(obj));
         return true;
     }
-    return write_str_utf8(obj, out);
+    return write_str_utf8(obj, out, as_pydantic);
 }
 
-/// A float (NaN and infinities refused: ValueError) as repr writes it.
-bool write_float(PyObject* obj, json_sink& out);
+/// A float (NaN and infinities refused: ValueError) as repr writes it, or with
+/// `as_pydantic` as pydantic's JSON writer does: the same shortest digits, positional from
+/// 1e-5 (repr: from 1e-4) to 1e16, the exponent beyond without padding (1e-7, 1e+16;
+/// repr: 1e-07, 1e+16).
+bool write_float(PyObject* obj, json_sink& out, bool as_pydantic = false);
 /// An int (a subclass too) as int's own repr writes it.
 bool write_int(PyObject* obj, json_sink& out);
 
