@@ -307,12 +307,15 @@ PyObject* probe_io_uring(PyObject*, PyObject*) {
 // Plain METH_FASTCALL functions: _complete and the loop's are called for every async
 // request, json_dumps for every answer it writes.
 PyMethodDef module_defs[] = {
-    method("json_dumps", fastcall<&ringbolt::py::json_dumps>(), fastcall_kw,
-           "json_dumps(obj, default=None, *, strict=False) -> bytes\n\nSerialize with ringbolt's JSON writer "
-           "(compact, UTF-8): the JSON types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; "
-           "`default(value)` is called for anything else (with strict=True, for anything that is not exactly a "
-           "dict, list, str, int, float, bool or None; those are written as pydantic writes them, and ValueError "
-           "is raised for what pydantic spells its own way: a key that is not a str, a lone surrogate)."),
+    method(
+        "json_dumps", fastcall<&ringbolt::py::json_dumps>(), fastcall_kw,
+        "json_dumps(obj, default=None, *, strict=False, plan=None) -> bytes\n\nSerialize with ringbolt's JSON writer "
+        "(compact, UTF-8): the JSON types, datetime/date/time (ISO 8601), UUID, Enum, Decimal and dataclasses; "
+        "`default(value)` is called for anything else (with strict=True, for anything that is not exactly a "
+        "dict, list, str, int, float, bool or None; those are written as pydantic writes them, and ValueError "
+        "is raised for what pydantic spells its own way: a key that is not a str, a lone surrogate). `plan`: "
+        "a type's write plan (ringbolt.typed.model_plan): the value written as pydantic writes that type, or "
+        "ValueError for a value that is not exactly what the plan declares."),
     method("json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."),
     method("_set_types", fastcall<&set_types>(), METH_FASTCALL, "The package's types the bridge builds and checks."),
     method("_set_request_methods", fastcall<&set_request_methods>(), METH_FASTCALL,

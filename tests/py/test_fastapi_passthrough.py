@@ -1,17 +1,36 @@
-"""A response model that can neither refuse nor change a value made of JSON's own types
-(``-> dict[str, Any]``, ``dict``, ``list``, ``Any``, and lists and str-keyed dicts of those:
-``-> list[dict[str, Any]]``, FastAPI's common annotations) writes
-such a value natively, without pydantic's check, and every other value as FastAPI does
-(pydantic's check and writer): the same status and JSON as FastAPI 0.165 for each value,
+"""A response model whose check can neither refuse nor change a value of exactly its types
+(``-> dict[str, Any]``, ``dict``, ``list``, ``Any``, lists and str-keyed dicts of those,
+``-> list[Item]`` of plain pydantic models: FastAPI's common annotations) writes such a
+value natively, without pydantic's check, and every other value as FastAPI does
+(pydantic's check and writer): the same status and bytes as FastAPI 0.165 for each value,
 the same app run on both (ringbolt.fastapi over a real socket, FastAPI in process)."""
 
 from __future__ import annotations
 
 import decimal
+import enum
 import math
 from typing import Any, Callable
 
+import pydantic
 import pytest
+
+
+class Kind(str, enum.Enum):
+    A = "a"
+    B = "b"
+
+
+class Item(pydantic.BaseModel):
+    name: str
+    price: float
+    kind: Kind = Kind.A
+    tags: list[str] = []
+
+
+class ItemChild(Item):
+    note: str = "n"
+
 
 VALUES: dict[str, Any] = {
     "plain": {"limit": 20, "q": "abc", "nested": {"a": [1, 2.5, None, True]}},
@@ -38,10 +57,14 @@ VALUES: dict[str, Any] = {
     "tuple_key": {"a": {(1, 2): 3}},
     "bool_key": {"a": {True: 1}},
     "surrogate": {"s": "a\ud800"},
+    # plain pydantic models (list[Item]'s write plan), a subclass (written as Item), NaN
+    "models": [Item(name="a", price=1e-7, kind=Kind.B, tags=["x"]), Item(name="é", price=2.5)],
+    "model_subclass": [ItemChild(name="a", price=1.0)],
+    "model_nan": [Item(name="a", price=math.nan)],
 }
 ANNOTATIONS = {"dict_str_any": dict[str, Any], "dict": dict, "list": list, "any": Any,
                "list_dict_str_any": list[dict[str, Any]], "dict_str_list": dict[str, list[Any]],
-               "dict_str_dict": dict[str, dict[str, Any]]}
+               "dict_str_dict": dict[str, dict[str, Any]], "list_model": list[Item]}
 
 
 def make_app(fastapi: Any) -> Any:
@@ -114,6 +137,7 @@ def test_the_native_way_is_taken_for_json_values() -> None:
 @pytest.mark.parametrize("path,native,other", [
     ("/list_dict_str_any/list_of_dicts", "list_of_dicts", ["list_int_key", "list_not_dicts", "list_decimal"]),
     ("/dict_str_dict/dict_of_dicts", "dict_of_dicts", ["dict_of_lists", "nested_int_key", "decimal"]),
+    ("/list_model/models", "models", ["model_subclass", "model_nan", "list_of_dicts"]),
 ])
 def test_nested_shapes_are_written_natively(path: str, native: str, other: list[str]) -> None:
     """A list of str-keyed dicts (and a str-keyed dict of them) of JSON's own values is
@@ -132,7 +156,8 @@ def test_nested_shapes_are_written_natively(path: str, native: str, other: list[
     spec.write = lambda v: (calls.append(v), original(v))[1]
     try:
         write = write_fastapi(spec)
-        assert json.loads(write(VALUES[native]).body) == VALUES[native]
+        assert json.loads(write(VALUES[native]).body) == pydantic.TypeAdapter(spec.model).dump_python(
+            VALUES[native], mode="json")
         assert calls == []
         for name in other:
             try:

@@ -17,6 +17,23 @@ using namespace json_detail;
 constexpr int max_depth = 512;
 constexpr int max_default_nesting = 64;
 
+/// The kinds of a write plan's nodes (ringbolt/typed/model_plan.py has the same numbers).
+enum class plan_kind : long {
+    any = 0,
+    str = 1,
+    integer = 2,
+    number = 3,
+    boolean = 4,
+    none = 5,
+    nullable = 6,
+    list = 7,
+    dict = 8,
+    enumeration = 9,
+    model = 10
+};
+
+PyObject* g_plan_value_name = nullptr; ///< "_value_", interned at the first planned write
+
 class json_writer {
   public:
     json_writer(std::string& out, PyObject* default_fn, bool scratch = false, bool strict = false)
@@ -25,7 +42,151 @@ class json_writer {
 
     bool value(PyObject* obj, int depth) { return item(obj, depth); }
 
+    /// `obj` written as a pydantic type's serializer writes it, following `node`, the plan
+    /// of that type (ringbolt/typed/model_plan.py builds it; its kinds are plan_kind): a
+    /// tuple `(kind, a, b)`. Every value is checked to be exactly what the plan declares
+    /// (a model's own class, a str for str, ...), for which pydantic's writer has one
+    /// spelling; anything else raises ValueError, and the caller hands it to pydantic.
+    bool planned(PyObject* obj, PyObject* node, int depth) {
+        if (!PyTuple_CheckExact(node) || PyTuple_GET_SIZE(node) != 3 || !PyLong_CheckExact(PyTuple_GET_ITEM(node, 0)))
+            [[unlikely]] {
+            PyErr_SetString(PyExc_TypeError, "a write plan's node is a tuple (kind, a, b)");
+            return false;
+        }
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(node, 0));
+        PyTypeObject* t = Py_TYPE(obj);
+        switch (static_cast<plan_kind>(kind)) {
+        case plan_kind::any:
+            return item(obj, depth); // (strict: JSON's own types, spelt as pydantic does)
+        case plan_kind::str:
+            return t == &PyUnicode_Type ? write_str(obj, _out, true) : unplanned(obj, "str");
+        case plan_kind::integer:
+            return t == &PyLong_Type ? write_int(obj, _out) : unplanned(obj, "int");
+        case plan_kind::number:
+            return t == &PyFloat_Type ? write_float(obj, _out, true) : unplanned(obj, "float");
+        case plan_kind::boolean:
+            if (obj != Py_True && obj != Py_False) {
+                return unplanned(obj, "bool");
+            }
+            obj == Py_True ? _out.append("true", 4) : _out.append("false", 5);
+            return true;
+        case plan_kind::none:
+            if (obj != Py_None) {
+                return unplanned(obj, "None");
+            }
+            _out.append("null", 4);
+            return true;
+        case plan_kind::nullable:
+            if (obj == Py_None) {
+                _out.append("null", 4);
+                return true;
+            }
+            return planned(obj, PyTuple_GET_ITEM(node, 1), depth);
+        case plan_kind::list:
+            return t == &PyList_Type ? planned_list(obj, PyTuple_GET_ITEM(node, 1), depth) : unplanned(obj, "list");
+        case plan_kind::dict:
+            return t == &PyDict_Type ? planned_dict(obj, PyTuple_GET_ITEM(node, 1), depth) : unplanned(obj, "dict");
+        case plan_kind::enumeration:
+            return t == reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(node, 1)) ? planned_enum(obj)
+                                                                                   : unplanned(obj, "its Enum");
+        case plan_kind::model:
+            return t == reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(node, 1)) &&
+                           PyTuple_CheckExact(PyTuple_GET_ITEM(node, 2))
+                       ? planned_model(obj, PyTuple_GET_ITEM(node, 2), depth)
+                       : unplanned(obj, "its model");
+        }
+        PyErr_Format(PyExc_ValueError, "unknown plan kind %ld", kind);
+        return false;
+    }
+
   private:
+    bool unplanned(PyObject* obj, const char* expected) {
+        PyErr_Format(PyExc_ValueError, "a %.100s where the plan has %s", Py_TYPE(obj)->tp_name, expected);
+        return false;
+    }
+
+    bool planned_list(PyObject* obj, PyObject* node, int depth) {
+        if (!enter(depth)) {
+            return false;
+        }
+        size_t start = _out.written();
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(obj); ++i) {
+            _out.push_back(',');
+            if (!planned(PyList_GET_ITEM(obj, i), node, depth + 1)) {
+                return false;
+            }
+        }
+        return close(start, '[', ']');
+    }
+
+    bool planned_dict(PyObject* obj, PyObject* node, int depth) {
+        if (!enter(depth)) {
+            return false;
+        }
+        size_t start = _out.written();
+        Py_ssize_t pos = 0;
+        PyObject* key;
+        PyObject* val;
+        while (PyDict_Next(obj, &pos, &key, &val)) {
+            _out.push_back(',');
+            if (!write_key(key)) { // (strict: str keys only)
+                return false;
+            }
+            _out.push_back(':');
+            if (!planned(val, node, depth + 1)) {
+                return false;
+            }
+        }
+        return close(start, '{', '}');
+    }
+
+    // An Enum member as pydantic writes an Enum field: its value, a str or an int here.
+    bool planned_enum(PyObject* obj) {
+        PyObject* v = PyObject_GetAttr(obj, g_plan_value_name);
+        if (v == nullptr) {
+            return false;
+        }
+        bool ok = Py_TYPE(v) == &PyUnicode_Type ? write_str(v, _out, true)
+                  : Py_TYPE(v) == &PyLong_Type  ? write_int(v, _out)
+                                                : unplanned(v, "a str or int Enum value");
+        Py_DECREF(v);
+        return ok;
+    }
+
+    // A model's fields, in the plan's order (its declared order, pydantic's), from its
+    // __dict__: `fields` is a tuple of (name, b'"key":', node).
+    bool planned_model(PyObject* obj, PyObject* fields, int depth) {
+        if (!enter(depth)) {
+            return false;
+        }
+        PyObject* d = PyObject_GenericGetDict(obj, nullptr);
+        if (d == nullptr) {
+            return false;
+        }
+        size_t start = _out.written();
+        bool ok = true;
+        for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(fields); ++i) {
+            PyObject* field = PyTuple_GET_ITEM(fields, i);
+            if (!PyTuple_CheckExact(field) || PyTuple_GET_SIZE(field) != 3 ||
+                !PyBytes_CheckExact(PyTuple_GET_ITEM(field, 1))) [[unlikely]] {
+                PyErr_SetString(PyExc_TypeError, "a write plan's model field is a tuple (name, key bytes, node)");
+                ok = false;
+                break;
+            }
+            PyObject* v = PyDict_GetItemWithError(d, PyTuple_GET_ITEM(field, 0));
+            if (v == nullptr) {
+                ok = PyErr_Occurred() == nullptr && unplanned(obj, "a model with all its fields");
+                break;
+            }
+            PyObject* key = PyTuple_GET_ITEM(field, 1);
+            _out.push_back(',');
+            _out.append(PyBytes_AS_STRING(key), static_cast<size_t>(PyBytes_GET_SIZE(key)));
+            ok = planned(v, PyTuple_GET_ITEM(field, 2), depth + 1);
+        }
+        Py_DECREF(d);
+        return ok && close(start, '{', '}');
+    }
+
     // One value. The JSON types are written inline, so that a dict's or list's loop
     // writes its scalars without a call (a call per value into one big recursive
     // function cost more in register saves than the writing); containers and
@@ -317,6 +478,7 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
     PyObject* obj = nargs >= 1 ? args[0] : nullptr;
     PyObject* default_fn = nargs >= 2 ? args[1] : nullptr;
     bool strict = false;
+    PyObject* plan = nullptr;
     Py_ssize_t nkw = kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs + nkw > 2 || nargs < 1) [[unlikely]] {
         if (nargs == 0 && nkw == 0) {
@@ -330,6 +492,8 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
             default_fn = args[nargs + i];
         } else if (PyUnicode_CompareWithASCIIString(name, "obj") == 0 && obj == nullptr) {
             obj = args[nargs + i];
+        } else if (PyUnicode_CompareWithASCIIString(name, "plan") == 0) {
+            plan = args[nargs + i];
         } else if (PyUnicode_CompareWithASCIIString(name, "strict") == 0) {
             int on = PyObject_IsTrue(args[nargs + i]);
             if (on < 0) {
@@ -348,6 +512,19 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
     if (default_fn == Py_None) {
         default_fn = nullptr;
     }
+    if (plan == Py_None) {
+        plan = nullptr;
+    }
+    if (plan != nullptr) {
+        if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 3) {
+            PyErr_SetString(PyExc_TypeError, "plan must be a write plan (ringbolt.typed.model_plan)");
+            return nullptr;
+        }
+        if (g_plan_value_name == nullptr && (g_plan_value_name = PyUnicode_InternFromString("_value_")) == nullptr) {
+            return nullptr;
+        }
+        strict = true; // a plan's Any is written as pydantic writes it
+    }
     if (default_fn != nullptr && !PyCallable_Check(default_fn)) {
         PyErr_Format(PyExc_TypeError, "default must be callable, not %.100s", Py_TYPE(default_fn)->tp_name);
         return nullptr;
@@ -362,7 +539,7 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
     PyObject* result = nullptr;
     {
         json_writer writer(out, default_fn != nullptr ? default_fn : tl_json_default, true, strict);
-        if (writer.value(obj, 0)) {
+        if (plan != nullptr ? writer.planned(obj, plan, 0) : writer.value(obj, 0)) {
             result = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(writer.written()));
         }
     }

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import typing
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from . import problem as _problem
 from .jsonable import jsonable_default, jsonable_encoder
 from .._native import json_dumps
+from .model_plan import plan_of
 from ..response import FileResponse, Response, StreamingResponse
 
 Writer = Callable[[Any], Any]
@@ -96,60 +96,30 @@ def _refuse(value: Any) -> Any:
     raise _NotJSONNative
 
 
-def _passthrough(spec: Any) -> Callable[[Any], bool] | None:
-    """For a response model whose check can neither refuse nor change a value made of
-    JSON's own types, with no dump option that would change the text: the test that a
-    result has the model's shape, after which it is written natively. The models are
-    ``Any``, ``dict``, ``list`` and, nested in each other, ``list[X]`` and ``dict[str, X]`` of
-    such models (FastAPI's common ``-> dict[str, Any]`` and ``-> list[dict[str, Any]]``); None
-    for every other model. The values under an ``Any`` are checked by the native writer
-    itself (strict: anything but JSON's own types refuses)."""
+def _passthrough(spec: Any) -> Any:
+    """The write plan of a response model whose check neither refuses nor changes a value
+    of its exact types and whose writer has one spelling for it (``Any``, ``dict[str,
+    Any]``, ``list[Person]`` of plain pydantic models: ``model_plan`` says which), with no
+    dump option that would change the text; None for every other model."""
     if any(k != "by_alias" for k in spec.options or {}):
         return None
-    if spec.model is Any:
-        native = (dict, list, str, int, float, bool, type(None))
-        return lambda value: type(value) in native
-    return _shape_test(spec.model)
+    return plan_of(spec.model)
 
 
-def _shape_test(model: Any) -> Callable[[Any], bool] | None:
-    """``_passthrough``'s test of a container model (see there), or None."""
-    origin, args = typing.get_origin(model), typing.get_args(model)
-    if model is list or (origin is list and args == (Any,)):
-        return lambda value: type(value) is list
-    if model is dict or (origin is dict and args == (Any, Any)):
-        return lambda value: type(value) is dict
-    if origin is list and len(args) == 1:
-        item = _shape_test(args[0])
-        if item is None:
-            return None
-        return lambda value: type(value) is list and all(item(v) for v in value)
-    if origin is dict and len(args) == 2 and args[0] is str:
-        if args[1] is Any:
-            return lambda value: type(value) is dict and all(type(k) is str for k in value)
-        member = _shape_test(args[1])
-        if member is None:
-            return None
-        return lambda value: type(value) is dict and all(type(k) is str and member(v) for k, v in value.items())
-    return None
-
-
-def _passthrough_json(fits: Callable[[Any], bool], write: Callable[[Any], bytes], code: int) -> Writer:
-    """The response model's writer for a model ``_passthrough`` takes: a value of its shape
-    made of JSON's own types written natively, as pydantic would write it, without
-    validating it again (a validation that cannot refuse or change it); any other value (a
-    Decimal, a set, a model, NaN, an int key, another shape) by pydantic, as FastAPI writes
-    it. The values under ``Any`` are checked by the native writer's walk itself."""
+def _passthrough_json(plan: Any, write: Callable[[Any], bytes], code: int) -> Writer:
+    """The response model's writer for a model that has a write plan: a value of exactly
+    the plan's types written natively, as pydantic writes it, without its check (one that
+    cannot refuse or change it); any other value (a Decimal, a set, a dict for a model, a
+    model's subclass, NaN, an int key) by pydantic, as FastAPI writes it."""
     json_response = _problem.json_response
 
     def respond(result: Any) -> Any:
         if isinstance(result, RESPONSES):
             return result
-        if fits(result):
-            try:
-                return json_response(json_dumps(result, _refuse, strict=True), code)
-            except (_NotJSONNative, ValueError):  # ValueError: NaN or Infinity (pydantic's rule)
-                pass
+        try:
+            return json_response(json_dumps(result, _refuse, plan=plan), code)
+        except (_NotJSONNative, ValueError):  # not of the plan's types: pydantic's to write
+            pass
         return json_response(write(result), code)
     return respond
 
