@@ -244,3 +244,16 @@ def test_dataclasses_are_written_as_fastapi_writes_them() -> None:
     assert ours(list[PersonData], odd) == fastapi_writes(list[PersonData], odd)
     assert fastapi_writes(list[PersonData], odd)[1].endswith(b'"age":2.0,"species":"Dog"}]}]')
     assert plan_of(Slotted) is None
+
+
+def test_a_value_not_of_jsons_own_types_under_any_is_refused() -> None:
+    """Under a plan's Any, a value that is not JSON's own type raises ValueError (the
+    caller's cue to hand the whole value to pydantic), not the TypeError of a value the
+    writer cannot write at all; a plan never calls a json_default."""
+    class Money:
+        pass
+
+    with pytest.raises(ValueError, match="strict"):
+        json_dumps([Money()], plan=plan_of(list[Any]))
+    with pytest.raises(TypeError):
+        json_dumps([Money()])

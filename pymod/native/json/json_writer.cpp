@@ -444,7 +444,8 @@ class json_writer {
             Py_DECREF(v);
             return ok;
         }
-        PyErr_Format(PyExc_TypeError, "Object of type %.100s is not JSON serializable", t->tp_name);
+        PyErr_Format(_strict ? PyExc_ValueError : PyExc_TypeError, "Object of type %.100s is not JSON serializable%s",
+                     t->tp_name, _strict ? " (strict: JSON's own types only)" : "");
         return false;
     }
 
@@ -538,7 +539,12 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
     in_use = true;
     PyObject* result = nullptr;
     {
-        json_writer writer(out, default_fn != nullptr ? default_fn : tl_json_default, true, strict);
+        // (a plan's values are pydantic's to write when not its own: never an App's json_default)
+        json_writer writer(out,
+                           default_fn != nullptr ? default_fn
+                           : plan != nullptr     ? nullptr
+                                                 : tl_json_default,
+                           true, strict);
         if (plan != nullptr ? writer.planned(obj, plan, 0) : writer.value(obj, 0)) {
             result = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(writer.written()));
         }
