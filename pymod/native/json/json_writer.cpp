@@ -120,24 +120,7 @@ class json_writer {
     }
 
     bool planned_dict(PyObject* obj, PyObject* node, int depth) {
-        if (!enter(depth)) {
-            return false;
-        }
-        size_t start = _out.written();
-        Py_ssize_t pos = 0;
-        PyObject* key;
-        PyObject* val;
-        while (PyDict_Next(obj, &pos, &key, &val)) {
-            _out.push_back(',');
-            if (!write_key(key)) { // (strict: str keys only)
-                return false;
-            }
-            _out.push_back(':');
-            if (!planned(val, node, depth + 1)) {
-                return false;
-            }
-        }
-        return close(start, '{', '}');
+        return members(obj, depth, [this, node](PyObject* v, int d) { return planned(v, node, d); });
     }
 
     // An Enum member as pydantic writes an Enum field: its value, a str or an int here.
@@ -260,6 +243,11 @@ class json_writer {
     }
 
     [[gnu::noinline]] bool dict(PyObject* obj, int depth) {
+        return members(obj, depth, [this](PyObject* v, int d) { return item(v, d); });
+    }
+
+    // A dict's members, each value written by write(value, depth) (item(), or a plan's).
+    template <class Write> [[gnu::always_inline]] bool members(PyObject* obj, int depth, Write write) {
         if (!enter(depth)) {
             return false;
         }
@@ -277,7 +265,7 @@ class json_writer {
                 }
                 _out.push_back(':');
             }
-            if (!item(val, depth + 1)) {
+            if (!write(val, depth + 1)) {
                 return false;
             }
         }
