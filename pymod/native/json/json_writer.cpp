@@ -34,6 +34,17 @@ enum class plan_kind : long {
 
 PyObject* g_plan_value_name = nullptr; ///< "_value_", interned at the first planned write
 
+// A plan node's kind, a small int, read without a call (-1: not one of 0..1023).
+long plan_kind_of(PyObject* o) noexcept {
+#if PY_VERSION_HEX >= 0x030C0000
+    auto* l = reinterpret_cast<PyLongObject*>(o);
+    return PyUnstable_Long_IsCompact(l) && PyUnstable_Long_CompactValue(l) >= 0 ? PyUnstable_Long_CompactValue(l) : -1;
+#else
+    Py_ssize_t n = Py_SIZE(o);
+    return n == 0 ? 0 : n == 1 ? static_cast<long>(reinterpret_cast<PyLongObject*>(o)->ob_digit[0]) : -1;
+#endif
+}
+
 class json_writer {
   public:
     json_writer(std::string& out, PyObject* default_fn, bool scratch = false, bool strict = false)
@@ -53,7 +64,7 @@ class json_writer {
             PyErr_SetString(PyExc_TypeError, "a write plan's node is a tuple (kind, a, b)");
             return false;
         }
-        long kind = PyLong_AsLong(PyTuple_GET_ITEM(node, 0));
+        long kind = plan_kind_of(PyTuple_GET_ITEM(node, 0));
         PyTypeObject* t = Py_TYPE(obj);
         switch (static_cast<plan_kind>(kind)) {
         case plan_kind::any:
@@ -87,8 +98,9 @@ class json_writer {
         case plan_kind::dict:
             return t == &PyDict_Type ? planned_dict(obj, PyTuple_GET_ITEM(node, 1), depth) : unplanned(obj, "dict");
         case plan_kind::enumeration:
-            return t == reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(node, 1)) ? planned_enum(obj)
-                                                                                   : unplanned(obj, "its Enum");
+            return t == reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(node, 1))
+                       ? planned_enum(obj, PyTuple_GET_ITEM(node, 2))
+                       : unplanned(obj, "its Enum");
         case plan_kind::model:
             return t == reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(node, 1)) &&
                            PyTuple_CheckExact(PyTuple_GET_ITEM(node, 2))
@@ -124,7 +136,20 @@ class json_writer {
     }
 
     // An Enum member as pydantic writes an Enum field: its value, a str or an int here.
-    bool planned_enum(PyObject* obj) {
+    // `members`: the plan's ((member, b'"value"'), ...), found by identity (no attribute
+    // lookup, no Enum.__hash__ in Python); a member not in it is read for its value.
+    bool planned_enum(PyObject* obj, PyObject* members) {
+        if (PyTuple_CheckExact(members)) {
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(members); ++i) {
+                PyObject* m = PyTuple_GET_ITEM(members, i);
+                if (PyTuple_CheckExact(m) && PyTuple_GET_SIZE(m) == 2 && PyTuple_GET_ITEM(m, 0) == obj &&
+                    PyBytes_CheckExact(PyTuple_GET_ITEM(m, 1))) {
+                    PyObject* text = PyTuple_GET_ITEM(m, 1);
+                    _out.append(PyBytes_AS_STRING(text), static_cast<size_t>(PyBytes_GET_SIZE(text)));
+                    return true;
+                }
+            }
+        }
         PyObject* v = PyObject_GetAttr(obj, g_plan_value_name);
         if (v == nullptr) {
             return false;
@@ -137,7 +162,9 @@ class json_writer {
     }
 
     // A model's fields, in the plan's order (its declared order, pydantic's), from its
-    // __dict__: `fields` is a tuple of (name, b'"key":', node).
+    // __dict__: `fields` is a tuple of (name, b'"key":', node). The __dict__ holds them in
+    // that order too, as a rule, under the same (interned) name objects: each is taken
+    // from the next of its entries when the names are one object, else looked up.
     bool planned_model(PyObject* obj, PyObject* fields, int depth) {
         if (!enter(depth)) {
             return false;
@@ -148,6 +175,7 @@ class json_writer {
         }
         size_t start = _out.written();
         bool ok = true;
+        Py_ssize_t pos = 0; // the next entry of d, while d's order is the plan's
         for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(fields); ++i) {
             PyObject* field = PyTuple_GET_ITEM(fields, i);
             if (!PyTuple_CheckExact(field) || PyTuple_GET_SIZE(field) != 3 ||
@@ -156,7 +184,13 @@ class json_writer {
                 ok = false;
                 break;
             }
-            PyObject* v = PyDict_GetItemWithError(d, PyTuple_GET_ITEM(field, 0));
+            PyObject* name = PyTuple_GET_ITEM(field, 0);
+            PyObject* k = nullptr;
+            PyObject* v = nullptr;
+            if (pos < 0 || !PyDict_Next(d, &pos, &k, &v) || k != name) {
+                pos = -1; // (out of order: looked up from here on)
+                v = PyDict_GetItemWithError(d, name);
+            }
             if (v == nullptr) {
                 ok = PyErr_Occurred() == nullptr && unplanned(obj, "a model with all its fields");
                 break;

@@ -77,7 +77,9 @@ def _node(tp: Any, seen: set[type]) -> Plan | None:
 def _enum(tp: type[enum.Enum]) -> Plan | None:
     values = [m.value for m in tp]
     if values and (all(type(v) is str for v in values) or all(type(v) is int for v in values)):
-        return (ENUM, tp, None)
+        from .._native import json_dumps
+        # each member with its text: the writer finds a member by identity
+        return (ENUM, tp, tuple((m, json_dumps(m.value, strict=True)) for m in tp))
     return None
 
 
