@@ -257,3 +257,16 @@ def test_a_value_not_of_jsons_own_types_under_any_is_refused() -> None:
         json_dumps([Money()], plan=plan_of(list[Any]))
     with pytest.raises(TypeError):
         json_dumps([Money()])
+
+
+def test_ringbolts_own_response_models_use_the_plan() -> None:
+    """ringbolt's typed layer (``-> list[Person]`` on an App route) writes by the plan too:
+    pydantic's bytes for exact instances, pydantic itself for anything else."""
+    from ringbolt.typed.models import response_writer
+
+    write = response_writer(list[Person])
+    rng = random.Random(9)
+    people = [person(rng) for _ in range(20)]
+    assert write(people) == TypeAdapter(list[Person]).dump_json(people)
+    child = [PersonChild(**people[0].model_dump())]  # pydantic's: written as Person
+    assert write(child) == TypeAdapter(list[Person]).dump_json(child)
