@@ -15,6 +15,7 @@
 #include "pymod/native/bridge/request_object.hpp"
 #include "pymod/native/bridge/response_stream.hpp"
 #include "pymod/native/json/json_py.hpp"
+#include "pymod/native/json/json_writer_encode.hpp"
 #include "pymod/native/py_exception.hpp"
 #include "pymod/native/py_type.hpp"
 #include "pymod/native/server_options.hpp"
@@ -57,6 +58,16 @@ int init_dependency_fast(PyObject* module); // bridge/dependency_fast.cpp: Sessi
 int init_server_type(PyObject* module);     // server_py.cpp: ringbolt._native.Server
 
 python_types g_types; // set once by ringbolt/__init__.py via _set_types and _set_request_methods
+
+// model_plan.py tells the writer how the installed pydantic spells 1e16 (1e+16 or 1e16).
+PyObject* set_pydantic_exponent_plus(PyObject*, PyObject* flag) {
+    int on = PyObject_IsTrue(flag);
+    if (on < 0) {
+        return nullptr;
+    }
+    ringbolt::py::json_detail::pydantic_exponent_plus = on == 1;
+    Py_RETURN_NONE;
+}
 
 PyObject* json_loads(PyObject*, PyObject* data) {
     std::string_view text;
@@ -316,6 +327,8 @@ PyMethodDef module_defs[] = {
         "is raised for what pydantic spells its own way: a key that is not a str, a lone surrogate). `plan`: "
         "a type's write plan (ringbolt.typed.model_plan): the value written as pydantic writes that type, or "
         "ValueError for a value that is not exactly what the plan declares."),
+    method("_set_pydantic_exponent_plus", set_pydantic_exponent_plus, METH_O,
+           "Whether the installed pydantic writes 1e16 as 1e+16 (json_dumps' plans spell floats as it does)."),
     method("json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."),
     method("_set_types", fastcall<&set_types>(), METH_FASTCALL, "The package's types the bridge builds and checks."),
     method("_set_request_methods", fastcall<&set_request_methods>(), METH_FASTCALL,

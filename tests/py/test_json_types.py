@@ -523,7 +523,9 @@ def test_json_dumps_strict_spells_floats_as_pydantic() -> None:
     from pydantic import TypeAdapter
 
     from ringbolt._native import json_dumps
+    from ringbolt.typed.model_plan import spell_floats_as_pydantic
 
+    spell_floats_as_pydantic()  # (1e+16 or 1e16: this pydantic's)
     dump = TypeAdapter(list[Any]).dump_json
     rng = random.Random(7)
     values = [1e-7, 1e-5, 9.99e-6, 1e-4, 1e15, 1e16, 5e-324, -0.0, 0.0, 1.7976931348623157e308]
@@ -533,6 +535,12 @@ def test_json_dumps_strict_spells_floats_as_pydantic() -> None:
             values.append(x)
     assert json_dumps(values, strict=True) == dump(values)
     assert json_dumps([1e-7, 1e-5]) == b"[1e-07,1e-05]"  # not strict: json.dumps' repr
+    from ringbolt._native import _set_pydantic_exponent_plus
+    try:
+        _set_pydantic_exponent_plus(False)  # pydantic 2.7's spelling
+        assert json_dumps([1e16, 1.5e300, 1e-7, 2.5e-300], strict=True) == b"[1e16,1.5e300,1e-7,2.5e-300]"
+    finally:
+        _set_pydantic_exponent_plus(TypeAdapter(float).dump_json(1e16) == b"1e+16")
 
 
 def test_json_dumps_strict_refuses_what_pydantic_spells_its_own_way() -> None:

@@ -187,11 +187,16 @@ class Excluded(BaseModel):
     secret: str = Field(exclude=True)
 
 
+class ExcludedIf(BaseModel):
+    name: str
+    note: str = Field("", exclude_if=lambda v: not v)
+
+
 class Tree(BaseModel):
     children: list[Tree] = []
 
 
-@pytest.mark.parametrize("tp", [Aliased, Serialized, Computed, Extra, Revalidated, Excluded, Tree,
+@pytest.mark.parametrize("tp", [Aliased, Serialized, Computed, Extra, Revalidated, Excluded, ExcludedIf, Tree,
                                 list[Tree], "set", "annotated", "union", "datetime"])
 def test_no_plan_where_pydantic_writes_its_own_way(tp: Any) -> None:
     import datetime

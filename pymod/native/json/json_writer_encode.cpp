@@ -356,12 +356,14 @@ void write_double(double v, json_sink& out, bool as_pydantic) {
         exp = -exp;
     }
     if (exp < (as_pydantic ? -5 : -4) || exp >= 16) {
-        if (as_pydantic) { // "e-07" -> "e-7", "e+16" kept
+        if (as_pydantic) { // "e-07" -> "e-7"; "e+16" kept (pydantic 2.14), or "e16" (pydantic 2.7)
             const char* digits = e + 2;
             while (digits + 1 < end && *digits == '0') {
                 ++digits;
             }
-            out.append(sci, static_cast<size_t>(e + 2 - sci));
+            bool sign = e[1] == '-' || pydantic_exponent_plus;
+            out.append(sci, static_cast<size_t>(e + 1 - sci));
+            out.append(e + 1, sign ? 1 : 0);
             out.append(digits, static_cast<size_t>(end - digits));
             return;
         }
@@ -378,6 +380,8 @@ void write_double(double v, json_sink& out, bool as_pydantic) {
 }
 
 } // namespace
+
+bool pydantic_exponent_plus = true;
 
 bool write_float(PyObject* obj, json_sink& out, bool as_pydantic) {
     double v = PyFloat_AS_DOUBLE(obj);

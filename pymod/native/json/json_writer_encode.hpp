@@ -195,6 +195,9 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix = 0, cha
 /// 1e-5 (repr: from 1e-4) to 1e16, the exponent beyond without padding (1e-7, 1e+16;
 /// repr: 1e-07, 1e+16).
 bool write_float(PyObject* obj, json_sink& out, bool as_pydantic = false);
+/// Whether the installed pydantic writes a positive exponent with its sign (1e+16, newer
+/// pydantic-core) or without (1e16); set by model_plan.py from pydantic's own answer.
+extern bool pydantic_exponent_plus;
 /// An int (a subclass too) as int's own repr writes it.
 bool write_int(PyObject* obj, json_sink& out);
 

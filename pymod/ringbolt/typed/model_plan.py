@@ -39,10 +39,29 @@ _SCALARS = {str: STR, int: INT, float: FLOAT, bool: BOOL, type(None): NONE}
 
 def plan_of(tp: Any) -> Plan | None:
     """The write plan of response model ``tp``, or None where pydantic must write it."""
+    spell_floats_as_pydantic()
     try:
         return _node(tp, set())
     except Exception:  # noqa: BLE001 (an annotation this cannot read, a name not defined: pydantic's)
         return None
+
+
+_spelt: list[bool] = []
+
+
+def spell_floats_as_pydantic() -> None:
+    """Has the native writer spell a positive exponent as the installed pydantic does:
+    pydantic 2.14 writes 1e+16, 2.7 (FastAPI's lowest) 1e16; the rest of their spelling is
+    alike (positional from 1e-5 to 1e16, the exponent unpadded: 200,000 floats). Once."""
+    if _spelt:
+        return
+    _spelt.append(True)
+    try:
+        from pydantic import TypeAdapter
+    except ImportError:  # pragma: no cover (no pydantic: no models to write as it does)
+        return
+    from .._native import _set_pydantic_exponent_plus
+    _set_pydantic_exponent_plus(TypeAdapter(float).dump_json(1e16) == b"1e+16")
 
 
 def _node(tp: Any, seen: set[type]) -> Plan | None:
@@ -97,7 +116,7 @@ def _is_plain_model(tp: type) -> bool:
             or config.get("use_enum_values") or config.get("json_encoders")):
         return False
     decorators = tp.__pydantic_decorators__
-    if decorators.field_serializers or decorators.model_serializers or tp.__pydantic_computed_fields__:
+    if decorators.field_serializers or decorators.model_serializers or decorators.computed_fields:
         return False
     return True
 
@@ -108,7 +127,8 @@ def _model(tp: type, seen: set[type]) -> Plan | None:
     seen = seen | {tp}
     fields = []
     for name, info in tp.model_fields.items():  # type: ignore[attr-defined]
-        if info.exclude or info.alias is not None or info.serialization_alias is not None:
+        if (info.exclude or getattr(info, "exclude_if", None) is not None or info.alias is not None
+                or info.serialization_alias is not None):
             return None
         if any(_changes_writing(m) for m in info.metadata):
             return None
