@@ -326,7 +326,7 @@ PyMethodDef module_defs[] = {
         "dict, list, str, int, float, bool or None; those are written as pydantic writes them, and ValueError "
         "is raised for what pydantic spells its own way: a key that is not a str, a lone surrogate). `plan`: "
         "a type's write plan (ringbolt.typed.model_plan): the value written as pydantic writes that type, or "
-        "ValueError for a value that is not exactly what the plan declares."),
+        "None for a value that is not exactly what the plan declares."),
     method("_set_pydantic_exponent_plus", set_pydantic_exponent_plus, METH_O,
            "Whether the installed pydantic writes 1e16 as 1e+16 (json_dumps' plans spell floats as it does)."),
     method("json_loads", json_loads, METH_O, "json_loads(data: str | bytes): parse JSON with simdjson."),

@@ -70,9 +70,10 @@ def ours(tp: Any, value: Any) -> tuple[str, Any]:
     plan = plan_of(tp)
     assert plan is not None, tp
     try:
-        return "ok", json_dumps(value, plan=plan)
+        body = json_dumps(value, plan=plan)
     except ValueError:
-        return fastapi_writes(tp, value)
+        body = None
+    return ("ok", body) if body is not None else fastapi_writes(tp, value)
 
 
 def person(rng: random.Random, cls: type[Person] = Person) -> Person:
@@ -135,8 +136,7 @@ def test_values_not_of_the_declared_types_are_written_by_pydantic() -> None:
         value = [person(rng), spoiled(rng, person(rng))]
         assert ours(list[Person], value) == fastapi_writes(list[Person], value)
         try:
-            json_dumps(value, plan=plan_of(list[Person]))
-            natively += 1
+            natively += json_dumps(value, plan=plan_of(list[Person])) is not None
         except ValueError:
             pass
     assert natively == 0  # every spoiled value was refused by the writer
@@ -147,8 +147,8 @@ def test_the_writer_is_what_writes_them() -> None:
     replaced would differ from one written by the plan."""
     p = person(random.Random(1))
     assert json_dumps(p, plan=plan_of(Person)) == TypeAdapter(Person).dump_json(p)
-    with pytest.raises(ValueError, match="plan has int"):
-        json_dumps(Person.model_construct(**{**p.__dict__, "id": "7"}), plan=plan_of(Person))
+    assert json_dumps(Person.model_construct(**{**p.__dict__, "id": "7"}), plan=plan_of(Person)) is None
+    assert json_dumps({"first_name": "a"}, plan=plan_of(Person)) is None  # a dict for the model
 
 
 class Aliased(BaseModel):
@@ -244,7 +244,7 @@ def test_dataclasses_are_written_as_fastapi_writes_them() -> None:
         value = [PersonData(p.first_name, p.optional, p.complex,
                             [PetData(x.name, x.age, x.species) for x in p.pets])]
         assert ours(list[PersonData], value) == fastapi_writes(list[PersonData], value)
-        json_dumps(value, plan=plan_of(list[PersonData]))  # natively
+        assert json_dumps(value, plan=plan_of(list[PersonData])) is not None  # natively
     odd = [PersonData("a", None, {}, [PetData("x", 2)])]  # an int for a float: pydantic writes 2.0
     assert ours(list[PersonData], odd) == fastapi_writes(list[PersonData], odd)
     assert fastapi_writes(list[PersonData], odd)[1].endswith(b'"age":2.0,"species":"Dog"}]}]')

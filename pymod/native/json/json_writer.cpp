@@ -57,7 +57,8 @@ class json_writer {
     /// of that type (ringbolt/typed/model_plan.py builds it; its kinds are plan_kind): a
     /// tuple `(kind, a, b)`. Every value is checked to be exactly what the plan declares
     /// (a model's own class, a str for str, ...), for which pydantic's writer has one
-    /// spelling; anything else raises ValueError, and the caller hands it to pydantic.
+    /// spelling; at anything else it stops, with `_unplanned` set and no exception
+    /// (json_dumps then returns None), and the caller hands the value to pydantic.
     bool planned(PyObject* obj, PyObject* node, int depth) {
         if (!PyTuple_CheckExact(node) || PyTuple_GET_SIZE(node) != 3 || !PyLong_CheckExact(PyTuple_GET_ITEM(node, 0)))
             [[unlikely]] {
@@ -70,20 +71,20 @@ class json_writer {
         case plan_kind::any:
             return item(obj, depth); // (strict: JSON's own types, spelt as pydantic does)
         case plan_kind::str:
-            return t == &PyUnicode_Type ? write_str(obj, _out, true) : unplanned(obj, "str");
+            return t == &PyUnicode_Type ? write_str(obj, _out, true) : unplanned();
         case plan_kind::integer:
-            return t == &PyLong_Type ? write_int(obj, _out) : unplanned(obj, "int");
+            return t == &PyLong_Type ? write_int(obj, _out) : unplanned();
         case plan_kind::number:
-            return t == &PyFloat_Type ? write_float(obj, _out, true) : unplanned(obj, "float");
+            return t == &PyFloat_Type ? write_float(obj, _out, true) : unplanned();
         case plan_kind::boolean:
             if (obj != Py_True && obj != Py_False) {
-                return unplanned(obj, "bool");
+                return unplanned();
             }
             obj == Py_True ? _out.append("true", 4) : _out.append("false", 5);
             return true;
         case plan_kind::none:
             if (obj != Py_None) {
-                return unplanned(obj, "None");
+                return unplanned();
             }
             _out.append("null", 4);
             return true;
@@ -94,26 +95,28 @@ class json_writer {
             }
             return planned(obj, PyTuple_GET_ITEM(node, 1), depth);
         case plan_kind::list:
-            return t == &PyList_Type ? planned_list(obj, PyTuple_GET_ITEM(node, 1), depth) : unplanned(obj, "list");
+            return t == &PyList_Type ? planned_list(obj, PyTuple_GET_ITEM(node, 1), depth) : unplanned();
         case plan_kind::dict:
-            return t == &PyDict_Type ? planned_dict(obj, PyTuple_GET_ITEM(node, 1), depth) : unplanned(obj, "dict");
+            return t == &PyDict_Type ? planned_dict(obj, PyTuple_GET_ITEM(node, 1), depth) : unplanned();
         case plan_kind::enumeration:
             return t == reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(node, 1))
                        ? planned_enum(obj, PyTuple_GET_ITEM(node, 2))
-                       : unplanned(obj, "its Enum");
+                       : unplanned();
         case plan_kind::model:
             return t == reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(node, 1)) &&
                            PyTuple_CheckExact(PyTuple_GET_ITEM(node, 2))
                        ? planned_model(obj, PyTuple_GET_ITEM(node, 2), depth)
-                       : unplanned(obj, "its model");
+                       : unplanned();
         }
         PyErr_Format(PyExc_ValueError, "unknown plan kind %ld", kind);
         return false;
     }
 
   private:
-    bool unplanned(PyObject* obj, const char* expected) {
-        PyErr_Format(PyExc_ValueError, "a %.100s where the plan has %s", Py_TYPE(obj)->tp_name, expected);
+    // A value that is not what the plan declares: no exception (the caller's usual case
+    // of a dict returned for a model costs no exception object), only the mark.
+    bool unplanned() {
+        _unplanned = true;
         return false;
     }
 
@@ -156,7 +159,7 @@ class json_writer {
         }
         bool ok = Py_TYPE(v) == &PyUnicode_Type ? write_str(v, _out, true)
                   : Py_TYPE(v) == &PyLong_Type  ? write_int(v, _out)
-                                                : unplanned(v, "a str or int Enum value");
+                                                : unplanned();
         Py_DECREF(v);
         return ok;
     }
@@ -192,7 +195,7 @@ class json_writer {
                 v = PyDict_GetItemWithError(d, name);
             }
             if (v == nullptr) {
-                ok = PyErr_Occurred() == nullptr && unplanned(obj, "a model with all its fields");
+                ok = PyErr_Occurred() == nullptr && unplanned();
                 break;
             }
             PyObject* key = PyTuple_GET_ITEM(field, 1);
@@ -475,6 +478,9 @@ class json_writer {
     PyObject* _default;
     bool _strict; ///< only the exact JSON types (dict, list, str, int, float, bool, None) are written as such
     int _default_nesting = 0;
+
+  public:
+    bool _unplanned = false; ///< planned(): a value was not of the plan's types (no exception set)
 };
 
 thread_local PyObject* tl_json_default = nullptr;
@@ -569,6 +575,8 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
                            true, strict);
         if (plan != nullptr ? writer.planned(obj, plan, 0) : writer.value(obj, 0)) {
             result = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(writer.written()));
+        } else if (writer._unplanned && !PyErr_Occurred()) {
+            result = Py_NewRef(Py_None); // not of the plan's types: pydantic's to write
         }
     }
     if (owner) {

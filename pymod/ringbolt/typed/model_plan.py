@@ -16,9 +16,11 @@ A plan is made only where skipping pydantic changes nothing but the time it take
   ``use_enum_values``, no ``json_encoders``.
 
 The writer checks each value against the plan as it writes (exactly the model's class,
-exactly ``str`` for ``str``, an Enum member of exactly its Enum, ...) and raises
-ValueError at the first that is not: the caller then writes the whole value with
-pydantic, which may warn, coerce or refuse as FastAPI's own route would.
+exactly ``str`` for ``str``, an Enum member of exactly its Enum, ...) and stops at the
+first that is not (``json_dumps`` returns None; ValueError for what pydantic spells its
+own way under ``Any``: NaN, a key that is not a str, a lone surrogate): the caller then
+writes the whole value with pydantic, which may warn, coerce or refuse as FastAPI's own
+route would.
 """
 
 from __future__ import annotations

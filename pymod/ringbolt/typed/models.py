@@ -399,9 +399,11 @@ def response_writer(tp: Any, options: dict[str, Any] | None = None, *, exact: bo
         def write_pydantic(value: Any) -> Any:
             if plan is not None:
                 try:
-                    return json_dumps(value, plan=plan)
-                except ValueError:
-                    pass
+                    body = json_dumps(value, plan=plan)  # None: not of the plan's types
+                except ValueError:  # what pydantic spells its own way (NaN, an int key)
+                    body = None
+                if body is not None:
+                    return body
             if fits is not None and fits(value):
                 return encode(value)  # type: ignore[misc]
             if type(value) is not exact_model:

@@ -117,10 +117,10 @@ def _passthrough_json(plan: Any, write: Callable[[Any], bytes], code: int) -> Wr
         if isinstance(result, RESPONSES):
             return result
         try:
-            return json_response(json_dumps(result, _refuse, plan=plan), code)
-        except (_NotJSONNative, ValueError):  # not of the plan's types: pydantic's to write
-            pass
-        return json_response(write(result), code)
+            body = json_dumps(result, _refuse, plan=plan)  # None: not of the plan's types
+        except (_NotJSONNative, ValueError):  # what pydantic spells its own way (NaN, an int key)
+            body = None
+        return json_response(write(result) if body is None else body, code)
     return respond
 
 
