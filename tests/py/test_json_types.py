@@ -554,3 +554,15 @@ def test_json_dumps_strict_refuses_what_pydantic_spells_its_own_way() -> None:
             json_dumps(value, strict=True)
     assert json_dumps({None: 1, 1: "a"}) == b'{"null":1,"1":"a"}'
     assert json_dumps(["a\ud800"]) == b'["a\\ud800"]'
+
+
+def test_escapes_at_every_position_of_every_length() -> None:
+    """The writer scans strings sixteen bytes, then eight, then one at a time: a byte to
+    escape (or a UTF-8 one) at each position of strings of 0-70 bytes is written as
+    json.dumps writes it."""
+    for special in ('"', "\\", "\x00", "\x1f", "\n", "\x7f", "é", "\u2028", "\U0001f600"):
+        for n in range(71):
+            for at in range(n):
+                s = "a" * at + special + "b" * (n - at - 1)
+                assert json_dumps([s, {s: s}]) == json.dumps([s, {s: s}], ensure_ascii=False,
+                                                              separators=(",", ":")).encode(), (special, n, at)

@@ -10,6 +10,10 @@
 #include <cstdio>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ringbolt::py::json_detail {
 
 namespace {
@@ -83,7 +87,7 @@ inline size_t plain_prefix(const char* s, size_t n) {
 // `prefix`/`suffix`: a byte written before the opening quote / after the closing one in
 // the same reservation (a dict's ',' and ':' around a key), or 0.
 void write_escaped(json_sink& out, const char* s, size_t n, char prefix, char suffix) {
-    // Scan and copy in one pass, eight bytes at a time (no memcpy call for the short
+    // Scan and copy in one pass, sixteen then eight bytes at a time (no memcpy call for the short
     // strings keys and most values are); room for the no-escape case up front.
     char* const begin = out.room(n + 4);
     char* p = begin;
@@ -92,6 +96,24 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix, char su
     }
     *p++ = '"';
     size_t i = 0;
+#if defined(__SSE2__)
+    // Sixteen bytes a step (every x86-64 has SSE2): a byte needs an escape when it is
+    // '"', '\\' or at most 0x1F (min_epu8 keeps it: unsigned, so UTF-8's bytes pass).
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i control_max = _mm_set1_epi8(0x1F);
+    while (i + 16 <= n) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+        const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                             _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v));
+        if (_mm_movemask_epi8(special) != 0) {
+            break; // (the words below find it)
+        }
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+        p += 16;
+        i += 16;
+    }
+#endif
     while (i + 8 <= n) {
         const uint64_t w = load_word(s + i);
         if (!word_is_plain(w)) {
