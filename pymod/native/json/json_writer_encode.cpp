@@ -102,16 +102,27 @@ void write_escaped(json_sink& out, const char* s, size_t n, char prefix, char su
     const __m128i quote = _mm_set1_epi8('"');
     const __m128i backslash = _mm_set1_epi8('\\');
     const __m128i control_max = _mm_set1_epi8(0x1F);
-    while (i + 16 <= n) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    auto plain = [&](__m128i v) {
         const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
                                              _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v));
-        if (_mm_movemask_epi8(special) != 0) {
+        return _mm_movemask_epi8(special) == 0;
+    };
+    while (i + 16 <= n) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+        if (!plain(v)) {
             break; // (the words below find it)
         }
         _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
         p += 16;
         i += 16;
+    }
+    if (i < n && n >= 16 && i + 16 > n) { // the tail as one block, overlapping what was copied
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + n - 16));
+        if (plain(v)) {
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(p - (i - (n - 16))), v);
+            p += n - i;
+            i = n;
+        }
     }
 #endif
     while (i + 8 <= n) {
