@@ -275,3 +275,15 @@ def test_ringbolts_own_response_models_use_the_plan() -> None:
     assert write(people) == TypeAdapter(list[Person]).dump_json(people)
     child = [PersonChild(**people[0].model_dump())]  # pydantic's: written as Person
     assert write(child) == TypeAdapter(list[Person]).dump_json(child)
+
+
+def test_field_names_of_every_length() -> None:
+    """A model's keys are copied a word or two at a time: names of 1 to 40 characters
+    (non-ASCII ones, and ones to escape, too: a field's name may be any str) written as
+    pydantic writes them."""
+    from pydantic import create_model
+
+    names = ["a" * k for k in range(1, 41)] + ["é" * k for k in (1, 3, 7, 12)] + ['a"b', "c\\d", "e\nf"]
+    model = create_model("Wide", **{n: (int, i) for i, n in enumerate(names)})  # type: ignore[call-overload]
+    value = [model(), model(**{n: -i for i, n in enumerate(names)})]
+    assert json_dumps(value, plan=plan_of(list[model])) == TypeAdapter(list[model]).dump_json(value)

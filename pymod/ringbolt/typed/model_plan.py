@@ -137,7 +137,7 @@ def _model(tp: type, seen: set[type]) -> Plan | None:
         node = _node(info.annotation, seen)
         if node is None:
             return None
-        fields.append((name, b'"' + name.encode() + b'":', node))
+        fields.append((name, _key(name), node))
     return (MODEL, tp, tuple(fields))
 
 
@@ -158,8 +158,15 @@ def _dataclass(tp: type, seen: set[type]) -> Plan | None:
         node = _node(hints[f.name], seen)
         if node is None:
             return None
-        fields.append((f.name, b'"' + f.name.encode() + b'":', node))
+        fields.append((f.name, _key(f.name), node))
     return (MODEL, tp, tuple(fields))
+
+
+def _key(name: str) -> bytes:
+    """A field's key as the writer copies it: its JSON string (escaped as pydantic escapes
+    it: a name may be any str) and the colon."""
+    from .._native import json_dumps
+    return json_dumps(name, strict=True) + b":"
 
 
 def _changes_writing(metadata: Any) -> bool:
