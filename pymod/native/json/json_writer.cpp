@@ -127,7 +127,10 @@ class json_writer {
         size_t start = _out.written();
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(obj); ++i) {
             _out.push_back(',');
-            if (!planned(PyList_GET_ITEM(obj, i), node, depth + 1)) {
+            PyObject* member = Py_NewRef(PyList_GET_ITEM(obj, i)); // (held: an Enum's _value_ may run code)
+            bool ok = planned(member, node, depth + 1);
+            Py_DECREF(member);
+            if (!ok) {
                 return false;
             }
         }
@@ -226,7 +229,9 @@ class json_writer {
             PyObject* key = PyTuple_GET_ITEM(field, 1);
             _out.push_back(',');
             append_key(key);
+            Py_INCREF(v); // (held while written: d's entry could change under code run meanwhile)
             ok = planned(v, PyTuple_GET_ITEM(field, 2), depth + 1);
+            Py_DECREF(v);
         }
         Py_DECREF(d);
         return ok && close(start, '{', '}');
