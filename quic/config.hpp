@@ -37,7 +37,7 @@ struct transport_config {
     /// may take this long; one that falls silent ends sooner, at the idle timeout. On a
     /// lossy path its flights are lost and sent again with growing backoff: with 30% loss
     /// about one handshake in 1,000 outlasted 10 s (the interop matrix's handshakeloss
-    /// case), and one in CI's 2026-11-29 rehearsal outlasted 30 s while still moving.
+    /// case), and one in CI's 2026-11-29 rehearsal outlasted 30 s.
     uint64_t answered_handshake_timeout_ms = 120'000;
     /// Flow-control window of each stream, fixed: not auto-tuned (connection.cpp says why).
     uint64_t stream_window = 256 * 1024;

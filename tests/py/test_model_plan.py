@@ -287,3 +287,24 @@ def test_field_names_of_every_length() -> None:
     model = create_model("Wide", **{n: (int, i) for i, n in enumerate(names)})  # type: ignore[call-overload]
     value = [model(), model(**{n: -i for i, n in enumerate(names)})]
     assert json_dumps(value, plan=plan_of(list[model])) == TypeAdapter(list[model]).dump_json(value)
+
+
+@pytest.mark.parametrize("plan, error", [
+    ((model_plan.INT,), TypeError),                          # not (kind, a, b)
+    (("int", None, None), TypeError),                        # a kind that is not an int
+    ((99, None, None), ValueError),                          # a kind the writer does not know
+    ((model_plan.LIST, None, None), TypeError),              # a list's node that is not a node
+    ((model_plan.MODEL, Pet, (("name", "not bytes", (model_plan.STR, None, None)),)), TypeError),
+    ((model_plan.MODEL, Pet, ("not a field",)), TypeError),
+])
+def test_a_malformed_plan_is_refused(plan: Any, error: type[Exception]) -> None:
+    """json_dumps(plan=) checks the plan it is given as it follows it: a malformed one
+    raises, naming the plan, and writes nothing (no crash on a tuple of the wrong shape)."""
+    value = [1] if plan[0] == model_plan.LIST else Pet(name="x", age=1.0)
+    with pytest.raises(error, match="plan"):
+        json_dumps(value, plan=plan)
+
+
+def test_plan_must_be_a_node() -> None:
+    with pytest.raises(TypeError, match="write plan"):
+        json_dumps(1, plan=[model_plan.INT, None, None])  # type: ignore[arg-type]

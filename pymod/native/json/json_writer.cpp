@@ -52,6 +52,8 @@ class json_writer {
     size_t written() const noexcept { return _out.written(); }
 
     bool value(PyObject* obj, int depth) { return item(obj, depth); }
+    /// After planned() failed: because a value was not of the plan's types (no exception).
+    bool unplanned_value() const noexcept { return _unplanned; }
 
     /// `obj` written as a pydantic type's serializer writes it, following `node`, the plan
     /// of that type (ringbolt/typed/model_plan.py builds it; its kinds are plan_kind): a
@@ -508,8 +510,6 @@ class json_writer {
     PyObject* _default;
     bool _strict; ///< only the exact JSON types (dict, list, str, int, float, bool, None) are written as such
     int _default_nesting = 0;
-
-  public:
     bool _unplanned = false; ///< planned(): a value was not of the plan's types (no exception set)
 };
 
@@ -605,7 +605,7 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
                            true, strict);
         if (plan != nullptr ? writer.planned(obj, plan, 0) : writer.value(obj, 0)) {
             result = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(writer.written()));
-        } else if (writer._unplanned && !PyErr_Occurred()) {
+        } else if (writer.unplanned_value() && !PyErr_Occurred()) {
             result = Py_NewRef(Py_None); // not of the plan's types: pydantic's to write
         }
     }

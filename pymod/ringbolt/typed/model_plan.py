@@ -31,6 +31,8 @@ import types
 import typing
 from typing import Any
 
+from .._native import json_dumps
+
 # plan_kind in pymod/native/json/json_writer.cpp
 ANY, STR, INT, FLOAT, BOOL, NONE, NULLABLE, LIST, DICT, ENUM, MODEL = range(11)
 
@@ -49,6 +51,16 @@ def plan_of(tp: Any) -> Plan | None:
 
 
 _spelt: list[bool] = []
+
+
+def write_planned(value: Any, plan: Plan) -> bytes | None:
+    """``value`` as pydantic writes it, by the native writer following ``plan``; None when
+    the value is not exactly of the plan's types or holds what pydantic spells its own way
+    (NaN, a key that is not a str, a lone surrogate): pydantic's to write, then."""
+    try:
+        return json_dumps(value, plan=plan)
+    except ValueError:
+        return None
 
 
 def spell_floats_as_pydantic() -> None:
@@ -98,7 +110,6 @@ def _node(tp: Any, seen: set[type]) -> Plan | None:
 def _enum(tp: type[enum.Enum]) -> Plan | None:
     values = [m.value for m in tp]
     if values and (all(type(v) is str for v in values) or all(type(v) is int for v in values)):
-        from .._native import json_dumps
         # each member with its text: the writer finds a member by identity
         return (ENUM, tp, tuple((m, json_dumps(m.value, strict=True)) for m in tp))
     return None
@@ -165,7 +176,6 @@ def _dataclass(tp: type, seen: set[type]) -> Plan | None:
 def _key(name: str) -> bytes:
     """A field's key as the writer copies it: its JSON string (escaped as pydantic escapes
     it: a name may be any str) and the colon."""
-    from .._native import json_dumps
     return json_dumps(name, strict=True) + b":"
 
 

@@ -22,8 +22,7 @@ from .convert import Refused, sequence_item, unwrap_optional
 from .problem import ErrorList, Loc
 from ..errors import HTTPError
 from ..params import Depends, Param, Required
-from .._native import json_dumps
-from .model_plan import plan_of
+from .model_plan import plan_of, write_planned
 
 Decoder = Callable[[bytes], Any]
 Writer = Callable[[Any], bytes]
@@ -392,18 +391,13 @@ def response_writer(tp: Any, options: dict[str, Any] | None = None, *, exact: bo
         # passes them through unchecked, so the work is only writing them, which msgspec
         # does in about 40% of pydantic's time (500 of Litestar's benchmark's people)
         fits, encode = (None, None) if exact or options or python else (_dataclass_passthrough(tp) or (None, None))
-        # a value of exactly the model's types: pydantic's bytes by the native writer, which
-        # refuses (ValueError) any other (FastAPI's routes try it first themselves, writers.py)
+        # a value of exactly the model's types: pydantic's bytes by the native writer (None
+        # for any other); FastAPI's routes try it first themselves (writers.py)
         plan = None if exact or options or python else plan_of(tp)
 
         def write_pydantic(value: Any) -> Any:
-            if plan is not None:
-                try:
-                    body = json_dumps(value, plan=plan)  # None: not of the plan's types
-                except ValueError:  # what pydantic spells its own way (NaN, an int key)
-                    body = None
-                if body is not None:
-                    return body
+            if plan is not None and (body := write_planned(value, plan)) is not None:
+                return body
             if fits is not None and fits(value):
                 return encode(value)  # type: ignore[misc]
             if type(value) is not exact_model:

@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 from . import problem as _problem
 from .jsonable import jsonable_default, jsonable_encoder
 from .._native import json_dumps
-from .model_plan import plan_of
+from .model_plan import plan_of, write_planned
 from ..response import FileResponse, Response, StreamingResponse
 
 Writer = Callable[[Any], Any]
@@ -88,14 +88,6 @@ def write_fastapi(spec: Any) -> Writer:
     return made
 
 
-class _NotJSONNative(Exception):
-    """A value the JSON writer meets that is not one of JSON's own types."""
-
-
-def _refuse(value: Any) -> Any:
-    raise _NotJSONNative
-
-
 def _passthrough(spec: Any) -> Any:
     """The write plan of a response model whose check neither refuses nor changes a value
     of its exact types and whose writer has one spelling for it (``Any``, ``dict[str,
@@ -116,10 +108,7 @@ def _passthrough_json(plan: Any, write: Callable[[Any], bytes], code: int) -> Wr
     def respond(result: Any) -> Any:
         if isinstance(result, RESPONSES):
             return result
-        try:
-            body = json_dumps(result, _refuse, plan=plan)  # None: not of the plan's types
-        except (_NotJSONNative, ValueError):  # what pydantic spells its own way (NaN, an int key)
-            body = None
+        body = write_planned(result, plan)
         return json_response(write(result) if body is None else body, code)
     return respond
 
