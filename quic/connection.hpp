@@ -114,6 +114,8 @@ class connection final : public stream_host, private ngtcp2_api::conn_events {
     uint64_t unconsumed_bytes() const noexcept;
     /// Stream bytes written and not yet acknowledged.
     uint64_t unacked_bytes() const noexcept { return _unacked; }
+    /// Request streams not yet closed both ways (a drain waits for them).
+    size_t open_bidi() const noexcept { return _open_bidi; }
     const uring::datagram_address& peer() const noexcept { return _peer; }
     /// The connection IDs the endpoint routes to this connection (ours, and the client's
     /// first DCID until the connection dies).

@@ -227,6 +227,9 @@ bool reactor::turn(unsigned wait_ms) noexcept {
     if (_draining && _live == 0 && !_accept_armed && quic_drained()) {
         return false;
     }
+    if (_draining && _now_s >= _drain_report_at) [[unlikely]] {
+        report_drain();
+    }
     if (_draining && _now_s > _drain_deadline + 2) {
         core::log(core::log_level::warning, "reactor %u: exiting with %zu connection(s) still closing", _index, _live);
         return false;
@@ -775,9 +778,17 @@ void reactor::report_requests() noexcept {
     }
 }
 
+void reactor::report_drain() noexcept {
+    _drain_report_at = _now_s + drain_report_s;
+    core::log(core::log_level::info, "reactor %u: draining, %zu connection(s) open; %u s to the deadline", _index,
+              _live, _drain_deadline > _now_s ? _drain_deadline - _now_s : 0U);
+    report_quic_drain();
+}
+
 void reactor::begin_drain() noexcept {
     _draining = true;
     _drain_deadline = _now_s + _config.graceful_timeout_s;
+    _drain_report_at = _now_s + drain_report_s;
     quic_begin_drain();
     if (_listen_fd >= 0 && (_config.listen_fds.empty() || _config.owns_listen_fds)) {
         // This server bound the listener (or the CLI bound it for this process alone:

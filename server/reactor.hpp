@@ -107,7 +107,8 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     enum class send_state : uint8_t { idle, sending, waiting_room };
 
     static constexpr size_t max_iov = 8;
-    static constexpr uint32_t fresh_grace_s = 1; ///< drain: time for a new connection's first request
+    static constexpr uint32_t fresh_grace_s = 1;  ///< drain: time for a new connection's first request
+    static constexpr uint32_t drain_report_s = 5; ///< drain: how often it says what it waits for
     /// rearm_after_pause reads what came during a pause in chunks of this size, and at
     /// most this much before it arms a recv for the rest (one resume cannot hog the loop).
     static constexpr size_t rearm_read_chunk = 64 * 1024;
@@ -206,6 +207,10 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     void publish_quic_counters() noexcept;
     /// No QUIC connection left that may still carry a stream (or none served).
     bool quic_drained() const noexcept;
+    /// A draining reactor says every few seconds what it still waits for (the QUIC
+    /// connections one by one: phase, open streams, unacknowledged bytes).
+    void report_drain() noexcept;
+    void report_quic_drain() const noexcept;
 
     conn_slot* live_slot(uint32_t slot, uint16_t gen) noexcept;
     void arm_recv(conn_slot& s, uint32_t slot) noexcept;
@@ -341,6 +346,7 @@ class reactor final : private uring::io_events, private dispatch::body_stream_fa
     request_limit* _request_limit = nullptr; ///< server_config::max_requests (null: none)
     uint64_t _requests_reported = 0;         ///< of _counters.requests, added to _request_limit so far
     uint32_t _drain_deadline = 0;
+    uint32_t _drain_report_at = 0; ///< when a drain next says what it still waits for
     /// Bytes freed since the last malloc_trim: output sent or dropped, and QUIC connections
     /// deleted (quic::half_open_connection_bytes each); the tick trims (reactor_timers.cpp).
     uint64_t _released_bytes = 0;

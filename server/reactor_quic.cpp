@@ -368,4 +368,24 @@ bool reactor::quic_drained() const noexcept {
     return true;
 }
 
+void reactor::report_quic_drain() const noexcept {
+    if (!_quic) {
+        return;
+    }
+    size_t shown = 0;
+    for (const auto& c : _quic->ep->connections()) {
+        if (c->state() != quic::connection::phase::handshake && c->state() != quic::connection::phase::open) {
+            continue;
+        }
+        if (++shown > 8) {
+            core::log(core::log_level::info, "reactor %u: draining: more QUIC connections open", _index);
+            break;
+        }
+        core::log(core::log_level::info,
+                  "reactor %u: draining: QUIC connection %s, %zu request stream(s) open, %llu byte(s) unacknowledged",
+                  _index, c->state() == quic::connection::phase::handshake ? "in its handshake" : "open",
+                  c->open_bidi(), static_cast<unsigned long long>(c->unacked_bytes()));
+    }
+}
+
 } // namespace ringbolt::server

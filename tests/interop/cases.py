@@ -766,5 +766,6 @@ def _run(case: Case, kind: str, server: Server, relay: RelayProcess, ctx: Contex
         ok, reason = False, f"the server died during the case (exit {code}); " + reason
     elif kind == "ringbolt" and code != 0:
         ok, reason = False, f"the server exited {code} after SIGTERM; " + reason
-    server_log = "" if ok else server.tail(12, grep=("QUIC", "HTTP/3", "ERROR", "WARNING", "rror", "Traceback"))
+    server_log = "" if ok else server.tail(12, grep=("QUIC", "HTTP/3", "ERROR", "WARNING", "rror", "Traceback",
+                                                     "draining"))
     return Result(case.name, case.client, ok, reason, wall, cpu, stats, ctx.facts, server_log, counters)

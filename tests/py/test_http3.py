@@ -260,6 +260,29 @@ def test_drain_completes_a_stream_in_flight(certs: Path, io: str) -> None:  # no
         s.stop()
 
 
+def test_a_long_drain_says_what_it_waits_for(certs: Path) -> None:  # noqa: F811
+    """Every few seconds a draining reactor logs what it still waits for: its connections,
+    and each QUIC connection still open with its open request streams (how a shutdown that
+    takes long is read from the log)."""
+    s = ServerProcess("h2_app:app", *h3_args(certs))
+    try:
+        async def session(c: h3_client.H3Client) -> h3_client.H3Response:
+            pending = asyncio.ensure_future(c.request("GET", "/aslow?s=6.5"))
+            await asyncio.sleep(0.5)  # the request reached the handler, which sleeps
+            s.proc.send_signal(signal.SIGTERM)
+            return await pending
+
+        r = h3_client.run(s.port, session)
+        assert r.status == 200
+        s.proc.wait(10)
+        out = s.output()
+        assert "draining, 0 connection(s) open" in out, out
+        assert "draining: QUIC connection open, 1 request stream(s) open" in out, out
+        assert s.proc.returncode == 0, out
+    finally:
+        s.stop()
+
+
 @pytest.mark.parametrize("io", BACKENDS)
 def test_sighup_reloads_the_quic_certificate(certs: Path, tmp_path: Path, io: str) -> None:  # noqa: F811
     """One process, no supervisor: SIGHUP gives new QUIC connections the renewed
