@@ -10,7 +10,10 @@ interleaved round after round (the order reversed every other round), medians.
         PEERS_PYTHON=benchmarks/load/.venv-peers/bin/python python3 benchmarks/load/memory_rss.py --rounds 2
 
 Systems (--systems): ringbolt-old, ringbolt (NEW_PYTHON), ringbolt-t2 (two reactors:
-the second's cost is its difference), uvicorn (uvloop, httptools); apps (--apps): hello
+the second's cost is its difference), uvicorn (uvloop, httptools; PEERS_PYTHON), uvicorn-here
+(the same, run by NEW_PYTHON: the same site-packages as ringbolt, so the optional packages
+FastAPI and pydantic import when they are installed, ujson and Cython here, load in both);
+apps (--apps): hello
 (apps/ringbolt_app.py, uvicorn: apps/uvicorn_asgi.py) and fastapi (apps/fastapi_app.py on
 both). Prints a Markdown table of medians in MB (10^6 bytes) and every run.
 """
@@ -42,8 +45,9 @@ def command(system: str, app: str, port: int) -> list[str]:
         threads = "2" if system.endswith("-t2") else "1"
         return [py, "-m", "ringbolt", "serve", RINGBOLT_APPS[app], "--app-dir", APPS, "--port", str(port),
                 "--threads", threads, "--log-level", "warning", "--keep-alive-timeout", "600"]
-    if system == "uvicorn":
-        py = os.environ.get("PEERS_PYTHON", sys.executable)
+    if system in ("uvicorn", "uvicorn-here"):
+        py = os.environ.get("PEERS_PYTHON", sys.executable) if system == "uvicorn" else os.environ.get(
+            "NEW_PYTHON", sys.executable)
         return [py, "-m", "uvicorn", UVICORN_APPS[app], "--app-dir", APPS, "--port", str(port), "--loop", "uvloop",
                 "--http", "httptools", "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "600"]
     raise SystemExit(f"unknown system {system}")

@@ -2,6 +2,7 @@
 // Server type ringbolt.App drives: server_py.cpp); the module's own functions here.
 #include "pymod/native/py_call.hpp"
 
+#include "core/code_pages.hpp"
 #include "core/log.hpp"
 #include "core/strings.hpp"
 #include "dispatch/access_log.hpp"
@@ -36,6 +37,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -67,6 +69,13 @@ PyObject* set_pydantic_exponent_plus(PyObject*, PyObject* flag) {
     }
     ringbolt::py::json_detail::pydantic_exponent_plus = on == 1;
     Py_RETURN_NONE;
+}
+
+// Once the app is loaded (ringbolt/serving/app_server.py): the pages of the extension and
+// of the libraries it brings that start-up touched, given back (core/code_pages.hpp).
+PyObject* release_startup_pages(PyObject*, PyObject*) {
+    return PyLong_FromSize_t(
+        ringbolt::core::code_pages::release(reinterpret_cast<const void*>(&release_startup_pages)));
 }
 
 PyObject* json_loads(PyObject*, PyObject* data) {
@@ -380,6 +389,9 @@ PyMethodDef module_defs[] = {
            "The ciphers whose sending keys the kernel takes (kTLS), as the probe found them."),
     method("ktls_key_updates", tls_py::ktls_key_updates, METH_NOARGS,
            "Whether the kernel takes new sending keys (a TLS 1.3 KeyUpdate under kTLS), as the probe found."),
+    method("_release_startup_pages", release_startup_pages, METH_NOARGS,
+           "Unmap the extension's and its libraries' pages no one wrote (they map again when touched); "
+           "the bytes of the mappings released."),
     method("probe_io_uring", probe_io_uring, METH_NOARGS,
            "What io_uring offers here: {available, tier, ...} or {error}."),
     methods_end,

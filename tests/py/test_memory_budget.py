@@ -184,6 +184,21 @@ def test_a_served_hello_app_imports_none_of_what_it_does_not_use() -> None:
         assert srv.stop() == 0, srv.output()
 
 
+def test_a_served_fastapi_app_loads_not_ringbolts_openapi_generator() -> None:
+    """A FastAPI app's document is FastAPI's: its worker never imports ringbolt's generator
+    (0.2-0.3 MB of VmRSS; docs/deployment.md, "Memory"), before or after /openapi.json."""
+    srv = ServerProcess("lean_fastapi_app:app", "--threads", "1")
+    try:
+        assert load(srv, 8, 0.5) >= 80
+        doc = get(srv, "/openapi.json")
+        assert doc.status == 200 and "/modules" in doc.json()["paths"], doc.body
+        r = get(srv, "/modules")
+        assert r.status == 200, r.body
+        assert r.json() == {"loaded": []}, r.json()
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
 def http3_libraries_mapped(pid: int) -> set[str]:
     """Which of HTTP/3's libraries the process `pid` has mapped (/proc/PID/maps)."""
     with open(f"/proc/{pid}/maps") as maps:

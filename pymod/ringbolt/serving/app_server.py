@@ -123,6 +123,11 @@ def _freeze_startup_heap() -> bool:
         return False
     gc.collect()  # what start-up left as cyclic garbage goes now, not into the frozen heap
     gc.freeze()
+    if os.environ.get("RINGBOLT_RELEASE_STARTUP_PAGES", "1") != "0":
+        # The extension's and its libraries' pages start-up touched (symbol tables, module
+        # set-up) are unmapped; serving maps again those it uses, one page at a time
+        # (core/code_pages.hpp; docs/deployment.md, "Memory").
+        _native._release_startup_pages()
     return True
 
 
