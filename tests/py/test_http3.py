@@ -47,6 +47,9 @@ def pattern(n: int, seed: int) -> bytes:
     return (block * (n // len(block) + 1))[:n]
 
 
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # (Linux's number; Python names it on some builds)
+
+
 def h3_args(certs: Path, *extra: str) -> list[str]:  # noqa: F811
     return [*tls_args(certs), "--http3", "--threads", "1", *extra]
 
@@ -482,11 +485,16 @@ def test_initial_flood_is_answered_with_retry_then_normal_service(certs: Path, i
         assert len(flood) == 500 and all(len(d) >= 1200 and d[0] & 0xF0 == 0xC0 for d in flood)
         before = tls_counters(s)
         stop = threading.Event()
-        seen = {"sent": 0, "retries": 0}
+        seen = {"sent": 0, "retries": 0, "dropped": 0}
 
         def flooder() -> None:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 u.setblocking(False)
+                # A starved thread (the client shares the GIL; CI's load) leaves replies in
+                # its socket: room for them, and the kernel's count of those it dropped
+                # anyway (SO_RXQ_OVFL), which reached this socket as much as the rest.
+                u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                u.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
                 i = 0
                 while not stop.is_set():
                     for _ in range(20):  # about 2000 Initials a second
@@ -495,9 +503,12 @@ def test_initial_flood_is_answered_with_retry_then_normal_service(certs: Path, i
                     seen["sent"] = i
                     try:
                         while True:
-                            reply = u.recv(2048)
+                            reply, ancillary, _, _ = u.recvmsg(2048, socket.CMSG_SPACE(4))
                             if reply[0] & 0xF0 == 0xF0:  # a long header of type Retry (QUIC v1)
                                 seen["retries"] += 1
+                            for level, kind, data in ancillary:
+                                if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(data) >= 4:
+                                    seen["dropped"] = int.from_bytes(data[:4], "little")
                     except BlockingIOError:
                         pass
                     time.sleep(0.01)
@@ -528,7 +539,8 @@ def test_initial_flood_is_answered_with_retry_then_normal_service(certs: Path, i
         accepted = after["quic_connections_accepted"] - before["quic_connections_accepted"]
         # Far more Initials than were let through; the Retries the server counts reached the flooder.
         assert seen["sent"] >= 1500, seen
-        assert retries > seen["sent"] // 2 and seen["retries"] > seen["sent"] // 2, (seen, retries)
+        assert retries > seen["sent"] // 2, (seen, retries)
+        assert seen["retries"] + seen["dropped"] > seen["sent"] // 2, (seen, retries)
         assert accepted <= seen["sent"] // 4, (seen, accepted)
         assert any(clients), clients  # at least one client came through a Retry (the flood never pauses long)
         # After the flood, a client is served at once (no Retry needed below the rate).
