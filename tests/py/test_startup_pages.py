@@ -69,20 +69,28 @@ def serve_and_read(app: str, workers: bool, release: str | None = None) -> dict[
         assert srv.stop() == 0, srv.output()
 
 
+@pytest.fixture(scope="module")
+def kept() -> dict[str, tuple[int, int]]:
+    """The same segments with the release turned off (RINGBOLT_RELEASE_STARTUP_PAGES=0)."""
+    return serve_and_read("basic:app", False, release="0")
+
+
 CASES = [("basic:app", False), ("basic:app", True), ("gc_freeze_apps:asgi", False)]
 
 
 @pytest.mark.parametrize("app,workers", CASES, ids=["app", "app-workers", "asgi"])
-def test_the_header_segments_are_given_back_and_serving_goes_on(app: str, workers: bool) -> None:
+def test_the_header_segments_are_given_back_and_serving_goes_on(app: str, workers: bool,
+                                                                 kept: dict[str, tuple[int, int]]) -> None:
     got = serve_and_read(app, workers)
     assert set(got) == {"libstdc++", "_native"}, got
     for name, (size, resident) in got.items():
         assert size >= 64, got
-        assert resident <= size // 2, (name, got)  # (the symbols a lazy binding looks up since)
+        # What serving touched since is mapped again (the symbols a lazy binding looks up:
+        # a few pages, more under ASan); at least a quarter of the segment stays out.
+        assert resident <= kept[name][1] - size // 4, (name, got, kept)
 
 
-def test_release_startup_pages_0_leaves_them() -> None:
-    got = serve_and_read("basic:app", False, release="0")
-    assert set(got) == {"libstdc++", "_native"}, got
-    for name, (size, resident) in got.items():
-        assert resident >= size * 9 // 10, (name, got)
+def test_release_startup_pages_0_leaves_them(kept: dict[str, tuple[int, int]]) -> None:
+    assert set(kept) == {"libstdc++", "_native"}, kept
+    for name, (size, resident) in kept.items():
+        assert resident >= size * 9 // 10, (name, kept)
