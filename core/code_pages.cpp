@@ -36,7 +36,7 @@ size_t release_one(const mapping& m) noexcept {
     }
     void* at = reinterpret_cast<void*>(m.start);
     size_t len = m.end - m.start;
-    (void)madvise(at, len, MADV_RANDOM); // a page touched later maps alone
+    (void)madvise(at, len, MADV_RANDOM); // a page read from the file again comes without readahead
     return madvise(at, len, MADV_DONTNEED) == 0 ? len : 0;
 }
 

@@ -4,8 +4,9 @@
 // and the kernel maps the neighbours of each page touched too (fault-around). For the
 // mappings named here (the extension and the libraries it brings that a Python process
 // does not load otherwise), every page no one wrote to is unmapped (MADV_DONTNEED: its
-// bytes are the file's, and the next touch maps it again from the page cache) and fault-
-// around is turned off (MADV_RANDOM), so what stays resident is what serving touches.
+// bytes are the file's, and the next touch maps it again from the page cache, with its
+// neighbours: fault-around, which MADV_RANDOM does not turn off; it only stops readahead
+// when a page must be read from the file again), so what stays is what serving touches.
 #pragma once
 
 #include <cstddef>

@@ -37,7 +37,6 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <limits>
 #include <memory>
 #include <optional>

@@ -118,16 +118,18 @@ def _freeze_startup_heap() -> bool:
     thousand requests, and for FastAPI it walked some 55,000 objects each time (docs/
     architecture.md, "The heap the app was loaded with"). Refcounting still frees them;
     only a reference cycle among them is no longer collected. ``RINGBOLT_GC_FREEZE=0``
-    turns it off."""
-    if os.environ.get("RINGBOLT_GC_FREEZE", "1") == "0" or threading.current_thread() is not threading.main_thread():
+    turns it off. At the same point, and turned off on its own
+    (``RINGBOLT_RELEASE_STARTUP_PAGES=0``), the extension's and its libraries' pages that
+    start-up touched (symbol tables, module set-up) are unmapped; serving maps again those
+    it uses (core/code_pages.hpp). True: the heap was frozen."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if os.environ.get("RINGBOLT_RELEASE_STARTUP_PAGES", "1") != "0":
+        _native._release_startup_pages()
+    if os.environ.get("RINGBOLT_GC_FREEZE", "1") == "0":
         return False
     gc.collect()  # what start-up left as cyclic garbage goes now, not into the frozen heap
     gc.freeze()
-    if os.environ.get("RINGBOLT_RELEASE_STARTUP_PAGES", "1") != "0":
-        # The extension's and its libraries' pages start-up touched (symbol tables, module
-        # set-up) are unmapped; serving maps again those it uses, one page at a time
-        # (core/code_pages.hpp; docs/deployment.md, "Memory").
-        _native._release_startup_pages()
     return True
 
 
