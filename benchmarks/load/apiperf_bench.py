@@ -45,6 +45,7 @@ SYSTEMS: Systems = {
     "fastapi-ringbolt-noplan": ("rb", [*RINGBOLT, "fastapi_app:app", "--no-plan", "--port", "{port}"]),
     # an older build (OLD_PYTHON's), for an A/B beside the peers; not in the default list
     "ringbolt-old": ("rb-old", [*RINGBOLT, "ringbolt_app:app", "--port", "{port}"]),
+    "fastapi-ringbolt-old": ("rb-old", [*RINGBOLT, "fastapi_app:app", "--port", "{port}"]),
 }
 DEFAULT_SYSTEMS = "c-uring,ringbolt,fastapi-uvicorn,litestar-uvicorn,litestar-granian"
 

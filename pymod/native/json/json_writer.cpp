@@ -6,6 +6,7 @@
 #include "pymod/native/json/json_py.hpp"
 #include "pymod/native/json/json_writer_stdlib.hpp"
 
+#include <new>
 #include <string_view>
 
 namespace ringbolt::py {
@@ -50,6 +51,7 @@ class json_writer {
     json_writer(std::string& out, PyObject* default_fn, bool scratch = false, bool strict = false)
         : _out(out, scratch), _default(default_fn), _strict(strict) {}
     size_t written() const noexcept { return _out.written(); }
+    json_detail::json_sink& sink() noexcept { return _out; }
 
     bool value(PyObject* obj, int depth) { return item(obj, depth); }
     /// After planned() failed: because a value was not of the plan's types (no exception).
@@ -588,35 +590,43 @@ PyObject* json_dumps(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nar
         PyErr_Format(PyExc_TypeError, "default must be callable, not %.100s", Py_TYPE(default_fn)->tp_name);
         return nullptr;
     }
-    // One buffer per thread, reused (a default that calls json_dumps gets its own).
+    // One buffer per thread, reused (a default that calls json_dumps gets its own), for
+    // the first spill_at bytes: a larger document moves into the bytes object returned
+    // and is written on there (no copy of it after; its first size: this thread's last
+    // large document's, so one of about the same size needs no realloc).
+    constexpr size_t spill_at = 64 * 1024;
     thread_local std::string buffer;
     thread_local bool in_use = false;
+    thread_local size_t last_large = 0;
     std::string local;
     std::string& out = in_use ? local : buffer;
     bool owner = !in_use;
     in_use = true;
     PyObject* result = nullptr;
-    {
+    try {
         // (a plan's values are pydantic's to write when not its own: never an App's json_default)
         json_writer writer(out,
                            default_fn != nullptr ? default_fn
                            : plan != nullptr     ? nullptr
                                                  : tl_json_default,
                            true, strict);
+        writer.sink().spill_into_bytes(spill_at, last_large + last_large / 16 + 4096);
         if (plan != nullptr ? writer.planned(obj, plan, 0) : writer.value(obj, 0)) {
-            result = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(writer.written()));
+            if (writer.sink().spilled()) {
+                last_large = writer.written();
+                result = writer.sink().take_bytes();
+            } else {
+                result = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(writer.written()));
+            }
         } else if (writer.unplanned_value() && !PyErr_Occurred()) {
             result = Py_NewRef(Py_None); // not of the plan's types: pydantic's to write
         }
+    } catch (const std::bad_alloc&) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
     }
     if (owner) {
         in_use = false;
-        if (buffer.size() > (1u << 20)) {
-            // a one-off huge document does not stay allocated (not swap() with a new string:
-            // gcc 12 then warns of an overflow that cannot happen, -Wstringop-overflow)
-            buffer.clear();
-            buffer.shrink_to_fit();
-        }
     }
     return result;
 }
