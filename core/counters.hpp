@@ -39,6 +39,8 @@ class counter {
     X(cqes_reaped)                                                                                                     \
     X(enobufs)                                                                                                         \
     X(cq_overflows)                                                                                                    \
+    X(cq_entries)                                                                                                      \
+    X(cq_grows)                                                                                                        \
     X(recv_buffer_bytes)                                                                                               \
     X(recv_ring_grows)                                                                                                 \
     X(recv_ring_shrinks)                                                                                               \

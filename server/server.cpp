@@ -342,7 +342,7 @@ void server::render(std::string& out) const {
 #define RINGBOLT_RENDER(name)                                                                                          \
     {                                                                                                                  \
         bool gauge = std::string_view(#name) == "connections_open" || std::string_view(#name) == "app_queue_depth" ||  \
-                     std::string_view(#name) == "recv_buffer_bytes";                                                   \
+                     std::string_view(#name) == "recv_buffer_bytes" || std::string_view(#name) == "cq_entries";        \
         out += "# TYPE ringbolt_" #name;                                                                               \
         out += gauge ? " gauge\n" : "_total counter\n";                                                                \
         for (const auto& r : _reactors) {                                                                              \

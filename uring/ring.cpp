@@ -7,7 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <system_error>
 #include <thread>
@@ -148,6 +150,80 @@ core::result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& f
         }
     }
     return {core::errc::io_uring_setup, last};
+}
+
+namespace {
+
+// Where the kernel puts the SQ's index array in the rings' mapping: after the CQEs, at a
+// cache line (rings_size(), io_uring/io_uring.c). A resize on 6.18 gives the other
+// offsets back but not this one (sq_off.array 0), so it is worked out, and the rule is
+// first checked against the ring's own layout as set up.
+constexpr size_t kernel_cache_line = 64;
+size_t sq_array_offset(size_t cqes_offset, unsigned cq_entries, unsigned flags) noexcept {
+    size_t cqe = flags & IORING_SETUP_CQE32 ? 32 : 16;
+    size_t end = cqes_offset + cqe * cq_entries;
+    return (end + kernel_cache_line - 1) / kernel_cache_line * kernel_cache_line;
+}
+
+} // namespace
+
+int resize_cq(io_uring& ring, unsigned cq_entries, bool* unusable) noexcept {
+    *unusable = false;
+    auto offset_in = [](const void* at, const void* base) {
+        return static_cast<size_t>(static_cast<const char*>(at) - static_cast<const char*>(base));
+    };
+    bool has_array = !(ring.flags & IORING_SETUP_NO_SQARRAY);
+    if (has_array) {
+        size_t cqes_at = offset_in(ring.cq.cqes, ring.cq.ring_ptr);
+        if (ring.cq.ring_ptr != ring.sq.ring_ptr ||
+            offset_in(ring.sq.array, ring.sq.ring_ptr) != sq_array_offset(cqes_at, ring.cq.ring_entries, ring.flags)) {
+            return -ENOTSUP; // a layout this does not know: left as it is
+        }
+    }
+    io_uring_params p{};
+    p.sq_entries = ring.sq.ring_entries;
+    p.cq_entries = cq_entries;
+    p.flags = IORING_SETUP_CQSIZE;
+    if (syscall(__NR_io_uring_register, ring.ring_fd, ringbolt_register_resize_rings, &p, 1) < 0) {
+        return -errno;
+    }
+    // The kernel writes to the new queues from now on: map them in place of the old, as
+    // liburing's io_uring_resize_rings (2.9) does, keeping what io_uring_queue_mmap resets.
+    const io_uring old = ring;
+    size_t sqe_bytes = size_t{old.flags & IORING_SETUP_SQE128 ? 128u : 64u} * old.sq.ring_entries;
+    munmap(old.sq.sqes, sqe_bytes);
+    munmap(old.sq.ring_ptr, old.sq.ring_sz);
+    if (old.cq.ring_ptr != nullptr && old.cq.ring_ptr != old.sq.ring_ptr) {
+        munmap(old.cq.ring_ptr, old.cq.ring_sz);
+    }
+    p.flags = old.flags;
+    p.features = old.features;
+    if (has_array && p.sq_off.array == 0) {
+        p.sq_off.array = static_cast<__u32>(sq_array_offset(p.cq_off.cqes, p.cq_entries, old.flags));
+    }
+    int rc = io_uring_queue_mmap(old.ring_fd, &p, &ring);
+    if (rc < 0) {
+        // Nothing of the ring is mapped now: it is closed, and `ring` holds no pointer
+        // (io_uring_queue_exit must not be called on it).
+        ::close(old.ring_fd);
+        ring = io_uring{};
+        ring.ring_fd = -1;
+        ring.enter_ring_fd = -1;
+        *unusable = true;
+        return rc;
+    }
+    ring.flags = old.flags;
+    ring.features = old.features;
+    ring.enter_ring_fd = old.enter_ring_fd;
+    ring.int_flags = old.int_flags;
+    ring.sq.sqe_head = old.sq.sqe_head;
+    ring.sq.sqe_tail = old.sq.sqe_tail;
+    if (!(old.flags & IORING_SETUP_NO_SQARRAY)) {
+        for (unsigned i = 0; i < ring.sq.ring_entries; ++i) {
+            ring.sq.array[i] = i; // SQ slot i is SQE i, as set up
+        }
+    }
+    return 0;
 }
 
 namespace {

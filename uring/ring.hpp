@@ -34,6 +34,15 @@ struct ring_features {
 core::result<void> setup_ring(io_uring& ring, unsigned entries, ring_features& features, unsigned cq_entries = 0,
                               bool shared = false) noexcept;
 
+/// Resize `ring`'s completion queue to `cq_entries` (IORING_REGISTER_RESIZE_RINGS: kernel
+/// 6.13+, a DEFER_TASKRUN ring; liburing 2.3 has no wrapper). The kernel copies what both
+/// queues hold into new ones, which are then mapped in place of the old. Call from the
+/// ring's own thread with every prepared SQE submitted and the CQ not in overflow (the
+/// kernel refuses a resize then). Returns 0 or -errno: the kernel's refusal leaves the
+/// ring as it was; a failure to map the new queues (`*unusable` set) closes it (`ring`
+/// then holds no mapping: not for io_uring_queue_exit).
+int resize_cq(io_uring& ring, unsigned cq_entries, bool* unusable) noexcept;
+
 /// Probe once, on a short-lived thread of its own (throwaway ring, set up as setup_ring does
 /// with `shared`): flags, opcodes, and a socketpair
 /// self-test of multishot recv with a provided buffer ring. Never throws.

@@ -6,6 +6,7 @@
 #include "uring/user_data.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -26,23 +27,55 @@ namespace {
 
 constexpr unsigned max_cq_entries = 65536; // the kernel's IORING_MAX_CQ_ENTRIES
 
-// The CQ has room for a completion per receive buffer (a multishot recv's bytes wait
-// there until a turn takes them, max_completions_per_wait at a time) and three times as
-// many for sends, accepts and the rest. Without room (counter cq_overflows) the kernel ends
-// each multishot recv that has bytes (no F_MORE), and each end costs the reactor a
-// synchronous read, its EAGAIN and a new recv: with 4x the SQ (4,096) at 4,096
-// connections, one SQE more a request and 26% fewer requests a second. 16,384 entries
-// for the default 4,096 buffers: 256 KiB a core.
+// The CQ at its largest has room for a completion per receive buffer (a multishot recv's
+// bytes wait there until a turn takes them, max_completions_per_wait at a time) and three
+// times as many for sends, accepts and the rest. Without room (counter cq_overflows) the
+// kernel ends each multishot recv that has bytes (no F_MORE), and each end costs the
+// reactor a synchronous read, its EAGAIN and a new recv: with 4x the SQ (4,096) at 4,096
+// connections, one SQE more a request and 26% fewer requests a second. 16,384 entries for
+// the default 4,096 buffers: 256 KiB a core, kernel memory mapped into the process.
 unsigned cq_entries_for(const backend_config& c) noexcept {
     unsigned want = std::max(c.ring_entries, c.buffer_count) * 4;
     return std::min(std::bit_ceil(want), max_cq_entries);
 }
+
+// Where the kernel resizes rings (6.13+), the CQ starts at twice the SQ (the kernel's own
+// default; 32 KiB for 1,024) and grows to cq_entries_for's when it first overflows: a
+// reactor that never has thousands of completions at once never maps the rest.
+unsigned first_cq_entries(const backend_config& c) noexcept {
+    return std::min(std::bit_ceil(std::max(c.ring_entries, 1u) * 2), cq_entries_for(c));
+}
+
+std::atomic<bool> g_said_cq_fixed{false};
 
 } // namespace
 
 core::result<void> uring_backend::setup(const backend_config& config, int wake_fd) noexcept {
     RB_TRY(setup_ring(_ring, config.ring_entries, _features, cq_entries_for(config), config.shared_ring));
     _ring_ok = true;
+    _cq_entries = _ring.cq.ring_entries;
+    _cq_max = _cq_entries;
+    // A shared ring (a hosted event loop's, which another thread may take over) is not
+    // DEFER_TASKRUN, which the kernel's resize needs: it keeps the largest queue.
+    if (unsigned first = first_cq_entries(config); first < _cq_entries && _features.defer_taskrun) {
+        bool unusable = false;
+        int rc = resize_cq(_ring, first, &unusable);
+        if (unusable) {
+            _ring_ok = false;
+            return {core::errc::io_uring_setup, -rc};
+        }
+        if (rc == 0) {
+            _cq_entries = _ring.cq.ring_entries;
+        } else if (!g_said_cq_fixed.exchange(true)) {
+            core::log(core::log_level::info,
+                      "io_uring: the completion queue cannot be resized here (%s; kernel 6.13+): %u entries a "
+                      "reactor from the start",
+                      std::strerror(-rc), _cq_entries);
+        }
+    }
+    if (counters != nullptr) {
+        counters->cq_entries.set(_cq_entries);
+    }
     _recv_limit = config.recv_byte_limit;
     bool incremental = config.incremental_buffers && recv_ring::incremental_usable(_ring);
     RB_TRY(_buffers.init(_ring, 1, recv_ring::plan(config.buffer_count, config.buffer_size, incremental)));
@@ -153,6 +186,9 @@ void uring_backend::poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept 
 }
 
 bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
+    if (_ring_lost) [[unlikely]] {
+        return false;
+    }
     if (!_unsubmitted.empty() && !move_unsubmitted()) [[unlikely]] {
         timeout_ms = 0; // ops still held: reap what is there and try again at once
     }
@@ -173,6 +209,7 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     events.on_wait_end();
     if (IO_URING_READ_ONCE(*_ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW) [[unlikely]] {
         counters->cq_overflows.add(); // completions waited in the kernel's overflow list
+        _cq_grow = _cq_entries < _cq_max;
     }
     unsigned head;
     unsigned seen = 0;
@@ -190,6 +227,9 @@ bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
     }
     io_uring_cq_advance(&_ring, seen);
     counters->cqes_reaped.add(seen);
+    if (_cq_grow) [[unlikely]] {
+        grow_cq();
+    }
     _buffers.publish(io_uring_cq_ready(&_ring) == 0 && !(IO_URING_READ_ONCE(*_ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW));
     _dgram_buffers.publish();
     return true;
@@ -207,7 +247,48 @@ bool uring_backend::submit() noexcept {
     bool held = !_unsubmitted.empty() && !move_unsubmitted();
     io_uring_submit(&_ring);
     counters->submit_calls.add();
+    if (_cq_grow && !held) [[unlikely]] {
+        grow_cq();
+    }
     return held;
+}
+
+// At the end of a wait that found the queue overflowed (or a later one): every SQE
+// prepared so far goes to the kernel first (the resize copies only what it was given),
+// which also moves its overflow list into the room this wait's reap made. Not while
+// completions still wait there (the kernel refuses a resize then): the next wait tries
+// again.
+void uring_backend::grow_cq() noexcept {
+    if (!_unsubmitted.empty()) {
+        return;
+    }
+    io_uring_submit(&_ring);
+    counters->submit_calls.add();
+    if (IO_URING_READ_ONCE(*_ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW) {
+        return;
+    }
+    _cq_grow = false;
+    unsigned want = std::min(_cq_entries * 4, _cq_max);
+    bool unusable = false;
+    int rc = resize_cq(_ring, want, &unusable);
+    if (unusable) {
+        // The kernel posts into queues this process no longer sees: the reactor stops
+        // (wait() fails) rather than wait on them.
+        core::log(core::log_level::error, "io_uring: mapping the resized completion queue failed: %s",
+                  std::strerror(-rc));
+        _ring_lost = true;
+        _ring_ok = false;
+        return;
+    }
+    if (rc != 0) {
+        core::log(core::log_level::info, "io_uring: the completion queue stays at %u entries (resize: %s)", _cq_entries,
+                  std::strerror(-rc));
+        _cq_max = _cq_entries;
+        return;
+    }
+    _cq_entries = _ring.cq.ring_entries;
+    counters->cq_entries.set(_cq_entries);
+    counters->cq_grows.add();
 }
 
 void uring_backend::dispatch(const io_uring_cqe* cqe, io_events& events) noexcept {

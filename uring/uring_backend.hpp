@@ -41,6 +41,8 @@ class uring_backend final : public io_backend {
 
     /// Operations prepared while the kernel refused to take the SQ, waiting for wait().
     size_t unsubmitted() const noexcept { return _unsubmitted.size(); }
+    /// The completion queue's entries now (tests).
+    unsigned cq_entries() const noexcept { return _cq_entries; }
 
   private:
     /// Never null: an SQE of the ring, or a side slot when the ring cannot take more.
@@ -75,6 +77,13 @@ class uring_backend final : public io_backend {
     std::vector<dgram_state> _dgrams;       ///< by datagram socket id
     /// Multishot recvs carry multishot_recv_limit; cleared when the kernel refuses it.
     bool _recv_limit = true;
+    /// The CQ's entries now and at most (cq_entries_for): it starts small where the kernel
+    /// can resize it, and grows (x4) after a wait that found it overflowed (_cq_grow).
+    unsigned _cq_entries = 0;
+    unsigned _cq_max = 0;
+    bool _cq_grow = false;
+    bool _ring_lost = false; ///< the resized queues could not be mapped: wait() fails
+    void grow_cq() noexcept;
 };
 
 } // namespace ringbolt::uring

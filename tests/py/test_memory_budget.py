@@ -13,6 +13,7 @@ import json
 import os
 import re
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -87,6 +88,30 @@ def load(srv: ServerProcess, connections: int, seconds: float, request: bytes = 
     return answered
 
 
+def burst(srv: ServerProcess, socks: list[socket.socket], request: bytes) -> None:
+    """`request` on every one of `socks` at once, while the reactor is held in a handler (the
+    burst waits in the sockets, and the kernel posts its completions when the reactor is
+    next in it); returns once each has its answer."""
+    holder = srv.connect(timeout=30)
+    holder.sendall(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)  # the reactor is in the handler
+    for s in socks:
+        s.sendall(request)
+    assert b"held" in holder.recv(4096)
+    holder.close()
+    read_answers(socks)
+
+
+def read_answers(socks: list[socket.socket]) -> None:
+    """Each of `socks` has its hello answer."""
+    for s in socks:
+        data = b""
+        while b"Hello, World!" not in data:
+            chunk = s.recv(4096)
+            assert chunk, "connection closed"
+            data += chunk
+
+
 def gauge(srv: ServerProcess) -> int:
     """The receive rings' resident bytes, every reactor's together (read once a second)."""
     time.sleep(1.2)
@@ -132,19 +157,7 @@ def test_a_burst_grows_the_ring_and_a_quiet_while_gives_it_back(layout: str) -> 
         socks = [srv.connect(timeout=30) for _ in range(2000)]
         try:
             for _ in range(4):
-                holder = srv.connect(timeout=30)
-                holder.sendall(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
-                time.sleep(0.3)  # the reactor is in the handler: the burst waits in the sockets
-                for s in socks:
-                    s.sendall(padded)
-                assert b"held" in holder.recv(4096)
-                holder.close()
-                for s in socks:
-                    data = b""
-                    while b"Hello, World!" not in data:
-                        chunk = s.recv(4096)
-                        assert chunk, "connection closed"
-                        data += chunk
+                burst(srv, socks, padded)
             grown = gauge(srv)
             assert grown > FIRST_OFFER, f"2,000 requests at once kept the ring at {grown} bytes: no growth to undo"
             deadline = time.monotonic() + 20  # 5 s quiet, a sweep, the next turns
@@ -256,3 +269,71 @@ def test_http3_without_its_libraries_is_refused_naming_the_cause(certs: Path, tm
     assert out.returncode == 1, out.stdout + out.stderr
     assert "ringbolt: error: http3: HTTP/3 is unavailable: " in out.stderr, out.stderr
     assert f"{copy}/_h3libs." in out.stderr and "No such file or directory" in out.stderr, out.stderr
+
+
+def _resizes_rings() -> bool:
+    """The kernel resizes io_uring's queues (6.13+) and the ring can be resized
+    (DEFER_TASKRUN): the completion queue then starts small."""
+    major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())  # type: ignore[union-attr]
+    return (major, minor) >= (6, 13) and bool(_native.probe_io_uring().get("defer_taskrun"))
+
+
+@pytest.mark.skipif("io_uring" not in lane_backends(), reason="the completion queue is io_uring's")
+def test_a_hosted_loops_ring_keeps_its_largest_completion_queue() -> None:
+    """An app with async routes on one reactor hosts its event loop there, and the ring is
+    shared with the loop's stand-in thread: not DEFER_TASKRUN, which the kernel's resize
+    needs, so its queue is the largest from the start."""
+    srv = ServerProcess("memory_app:app", "--threads", "1", "--metrics", env={"RINGBOLT_IO": "io_uring"})
+    try:
+        assert metric_totals(get(srv, "/metrics").body.decode())["cq_entries"] == 16384
+    finally:
+        assert srv.stop() == 0, srv.output()
+
+
+@pytest.mark.skipif("io_uring" not in lane_backends(), reason="the completion queue is io_uring's")
+def test_a_reactors_own_completion_queue_starts_small_and_serves_a_burst() -> None:
+    """A reactor's own ring (here: the event loop not hosted) starts its completion queue at
+    2,048 entries where the kernel resizes rings (16,384, its largest, elsewhere), 32 KiB
+    where it was 256. 2,600 requests sent while the server is stopped (SIGSTOP) are all
+    answered; where their completions overflowed the queue (the kernel posts a stopped
+    reactor's in batches, so not every time), that turn grew it fourfold, once. The growth
+    itself is tests/unit/uring/uring_backend_test.cpp's
+    AnOwnRingsQueueStartsSmallAndGrowsOnItsFirstOverflow, which overflows it every time."""
+    import resource
+
+    n = 2600
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 256:
+        assert hard == resource.RLIM_INFINITY or hard >= n + 256, f"RLIMIT_NOFILE hard limit {hard} < {n + 256}"
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n + 256, hard))
+    srv = ServerProcess("memory_app:app", "--threads", "1", "--metrics",
+                        env={"RINGBOLT_IO": "io_uring", "RINGBOLT_HOST_LOOP": "0"})
+    try:
+        first = metric_totals(get(srv, "/metrics").body.decode())
+        if not _resizes_rings():
+            assert first["cq_entries"] == 16384, first  # no resize here: the largest from the start
+            return
+        assert (first["cq_entries"], first["cq_grows"], first["cq_overflows"]) == (2048, 0, 0), first
+        socks = [srv.connect(timeout=30) for _ in range(n)]
+        try:
+            for _ in range(2):
+                os.kill(srv.proc.pid, signal.SIGSTOP)
+                try:
+                    for s in socks:
+                        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                finally:
+                    os.kill(srv.proc.pid, signal.SIGCONT)
+                read_answers(socks)
+            after = metric_totals(get(srv, "/metrics").body.decode())
+            queue = {k: v for k, v in after.items() if k.startswith("cq")}
+            print(f"after two bursts of {n}: {queue}")
+            if after["cq_overflows"]:
+                assert (after["cq_entries"], after["cq_grows"]) == (8192, 1), queue
+            else:
+                assert (after["cq_entries"], after["cq_grows"]) == (2048, 0), queue
+            assert load(srv, 64, 1.0) >= 640  # and it serves on
+        finally:
+            for s in socks:
+                s.close()
+    finally:
+        assert srv.stop() == 0, srv.output()

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <netinet/in.h>
@@ -337,14 +338,14 @@ class SharedRingTest : public ::testing::Test {
         }
     }
     /// Sets the backend up (false: io_uring is unavailable, `why` says so) and opens the sockets.
-    bool start(unsigned ring_entries, unsigned buffer_count, uint32_t n) {
+    bool start(unsigned ring_entries, unsigned buffer_count, uint32_t n, bool shared = true) {
         wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         EXPECT_GE(wake_fd, 0);
         backend.counters = &counters;
         backend_config cfg;
         cfg.ring_entries = ring_entries;
         cfg.buffer_count = buffer_count;
-        cfg.shared_ring = true;
+        cfg.shared_ring = shared;
         core::result<void> r = backend.setup(cfg, wake_fd);
         if (!r.ok()) {
             why = core::errc_name(r.error());
@@ -537,6 +538,46 @@ TEST_F(SharedRingTest, AnOverflowIsCountedAndLosesNoCompletion) {
     }
     expect_answers(sink);
     EXPECT_GE(counters.cq_overflows.get(), 1u) << "200 sends on a queue of 64 never overflowed it";
+}
+
+// A reactor's own ring (DEFER_TASKRUN) on a kernel that resizes rings (6.13+): its CQ
+// starts at twice the SQ, not at four entries a receive buffer, and grows to that when a
+// wait first finds it overflowed. No completion is lost on the way, and the grown queue is
+// the one the kernel posts into: a second round of answers completes through it.
+TEST_F(SharedRingTest, AnOwnRingsQueueStartsSmallAndGrowsOnItsFirstOverflow) {
+    constexpr uint32_t conns = 200;
+    if (!start(8, 16, conns, false)) { // 16 buffers: a queue of 64 at most
+        GTEST_SKIP() << "io_uring unavailable: " << why;
+    }
+    core::result<ring_features> f = probe_io_uring(false);
+    ASSERT_TRUE(f.ok());
+    if (!kernel_at_least(6, 13) || !f.value().defer_taskrun) {
+        EXPECT_EQ(backend.cq_entries(), 64u) << "no resize here: the queue is whole from the start";
+        return;
+    }
+    EXPECT_EQ(backend.cq_entries(), 16u);
+    EXPECT_EQ(counters.cq_entries.get(), 16u);
+    io_recorder sink(conns);
+    for (int round = 0; round < 2; ++round) {
+        std::fill(sink.sent.begin(), sink.sent.end(), -1);
+        queue_answers(); // an SQ of 8: submitted as it fills
+        backend.submit();
+        for (unsigned waits = 0; waits < 100; ++waits) {
+            if (std::all_of(sink.sent.begin(), sink.sent.end(), [](int r) { return r >= 0; })) {
+                break;
+            }
+            ASSERT_TRUE(backend.wait(10, sink));
+            backend.submit(); // where the reactor's turn ends (and a pending growth happens)
+        }
+        expect_answers(sink);
+        if (round == 0) {
+            EXPECT_GE(counters.cq_overflows.get(), 1u) << "200 sends on a queue of 16 never overflowed it";
+            EXPECT_EQ(backend.cq_entries(), 64u);
+            EXPECT_EQ(counters.cq_entries.get(), 64u);
+            EXPECT_EQ(counters.cq_grows.get(), 1u);
+        }
+    }
+    EXPECT_EQ(counters.cq_grows.get(), 1u) << "grown once, to its largest";
 }
 
 TEST(RingProbe, LeavesNoSpuriousEintrInTheCallingThread) {
