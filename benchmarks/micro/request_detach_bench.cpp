@@ -12,6 +12,7 @@
 namespace {
 
 using namespace ringbolt::http;
+using namespace ringbolt::dispatch;
 
 app_request typical_get() {
     app_request r;
