@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SANITIZER
 from ringbolt import App, HTTPError, Response
 from ringbolt._native import json_dumps
 from ringbolt.testing import TestClient
@@ -624,4 +625,5 @@ def test_a_large_document_is_written_into_the_bytes_it_returns() -> None:
     assert done.returncode == 0, done.stderr
     size, grew = map(int, done.stdout.split())
     assert size == 48_000 * 1003 + 1
-    assert grew < 1.4 * size, f"writing {size} bytes raised the peak by {grew}"
+    if not SANITIZER:  # ASan's allocator copies on every realloc and keeps what it frees in quarantine
+        assert grew < 1.4 * size, f"writing {size} bytes raised the peak by {grew}"
