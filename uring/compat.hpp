@@ -10,12 +10,6 @@
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12)
 #endif
-#ifndef IORING_SETUP_SQE128
-#define IORING_SETUP_SQE128 (1U << 10)
-#endif
-#ifndef IORING_SETUP_CQE32
-#define IORING_SETUP_CQE32 (1U << 11)
-#endif
 /// kernel 6.13: io_uring_register's resize of the SQ and CQ (ring.hpp resize_cq)
 inline constexpr unsigned ringbolt_register_resize_rings = 33;
 #ifndef IORING_SETUP_NO_SQARRAY

@@ -186,8 +186,8 @@ void uring_backend::poll_writable(int fd, uint32_t slot, uint16_t gen) noexcept 
 }
 
 bool uring_backend::wait(unsigned timeout_ms, io_events& events) noexcept {
-    if (_ring_lost) [[unlikely]] {
-        return false;
+    if (!_ring_ok) [[unlikely]] {
+        return false; // the resized queues could not be mapped (grow_cq): the ring is closed
     }
     if (!_unsubmitted.empty() && !move_unsubmitted()) [[unlikely]] {
         timeout_ms = 0; // ops still held: reap what is there and try again at once
@@ -247,13 +247,11 @@ bool uring_backend::submit() noexcept {
     bool held = !_unsubmitted.empty() && !move_unsubmitted();
     io_uring_submit(&_ring);
     counters->submit_calls.add();
-    if (_cq_grow && !held) [[unlikely]] {
-        grow_cq();
-    }
     return held;
 }
 
-// At the end of a wait that found the queue overflowed (or a later one): every SQE
+// At the end of a wait that found the queue overflowed (or a later one; only a ring of its
+// own grows, and such a reactor's turn submits in its wait): every SQE
 // prepared so far goes to the kernel first (the resize copies only what it was given),
 // which also moves its overflow list into the room this wait's reap made. Not while
 // completions still wait there (the kernel refuses a resize then): the next wait tries
@@ -276,7 +274,6 @@ void uring_backend::grow_cq() noexcept {
         // (wait() fails) rather than wait on them.
         core::log(core::log_level::error, "io_uring: mapping the resized completion queue failed: %s",
                   std::strerror(-rc));
-        _ring_lost = true;
         _ring_ok = false;
         return;
     }

@@ -82,7 +82,6 @@ class uring_backend final : public io_backend {
     unsigned _cq_entries = 0;
     unsigned _cq_max = 0;
     bool _cq_grow = false;
-    bool _ring_lost = false; ///< the resized queues could not be mapped: wait() fails
     void grow_cq() noexcept;
 };
 

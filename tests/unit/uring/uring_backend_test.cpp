@@ -567,7 +567,7 @@ TEST_F(SharedRingTest, AnOwnRingsQueueStartsSmallAndGrowsOnItsFirstOverflow) {
                 break;
             }
             ASSERT_TRUE(backend.wait(10, sink));
-            backend.submit(); // where the reactor's turn ends (and a pending growth happens)
+            backend.submit(); // what the wait prepared (the queue grew at its end)
         }
         expect_answers(sink);
         if (round == 0) {
